@@ -1,0 +1,118 @@
+/**
+ * Client side: read, verify and decrypt a CertRep.
+ *
+ * @module
+ */
+import * as oids from "../oids.js";
+import type { FailInfo } from "../errors.js";
+import { CertRepError, ScepError } from "../errors.js";
+import { equalBytes } from "../lib/der.js";
+import { findSigner, parseSignedData, signerAlgorithms, verifySignerInfo } from "../cms/signed-data.js";
+import { openEnvelope, parseEnvelopedData } from "../cms/enveloped-data.js";
+import type { Decrypter } from "../keys/key.js";
+import { Certificate } from "../x509/certificate.js";
+import { readScepAttributes } from "../message/attributes.js";
+import { MessageType, type PkiStatus } from "../message/types.js";
+
+/** Options of {@link readCertRep}. */
+export interface ReadCertRepOptions {
+  /** The requester's key: opens a SUCCESS envelope (without it the reply is verified but not opened). */
+  decrypter?: Decrypter;
+  /**
+   * Certificates the reply may be signed by when its SignedData omits the
+   * signer (NDES does): the GetCACert set.
+   */
+  caCertificates?: readonly (Certificate | Uint8Array | string)[];
+  /** The request answered: transactionID and senderNonce are checked against it. */
+  request?: { transactionId: string; senderNonce: Uint8Array };
+}
+
+/** A read CertRep. */
+export interface CertRep {
+  /** SUCCESS, FAILURE or PENDING. */
+  status: PkiStatus;
+  /** FAILURE: reason code. */
+  failInfo?: FailInfo;
+  /** FAILURE: reason text, when the server sent one. */
+  failInfoText?: string;
+  /** transactionID. */
+  transactionId: string;
+  /** senderNonce of the reply (empty when the server sent none, as old micromdm servers do). */
+  senderNonce: Uint8Array;
+  /** recipientNonce (the request's senderNonce). */
+  recipientNonce?: Uint8Array;
+  /** The certificate that signed the reply. */
+  signerCertificate: Certificate;
+  /** The digest of the reply's SignerInfo. */
+  digestAlgorithm: string;
+  /** SUCCESS: the certificates (issued first, as the server ordered them); empty when no decrypter was given. */
+  certificates: Certificate[];
+  /** SUCCESS to GetCRL: CRLs, DER. */
+  crls: Uint8Array[];
+  /** SUCCESS: the content cipher of the envelope. */
+  contentCipher?: string;
+  /** SUCCESS: the key transport of the envelope. */
+  keyTransport?: string | undefined;
+}
+
+const STATUS: Record<string, PkiStatus> = { "0": "SUCCESS", "2": "FAILURE", "3": "PENDING" };
+
+/**
+ * Reads a CertRep: verifies its signature (against the signer certificate in
+ * the message, or one of `caCertificates`), checks transactionID and
+ * recipientNonce against the request, and on SUCCESS decrypts the envelope.
+ *
+ * @example
+ * ```ts
+ * const rep = await readCertRep(body, { decrypter: myKey, caCertificates: caSet, request: built });
+ * if (rep.status === "SUCCESS") writeFileSync("cert.pem", rep.certificates[0].toPem());
+ * ```
+ */
+export async function readCertRep(bytes: Uint8Array, options: ReadCertRepOptions = {}): Promise<CertRep> {
+  try {
+    const sd = parseSignedData(bytes);
+    const si = sd.signerInfos[0];
+    if (!si || sd.signerInfos.length !== 1) throw new CertRepError("a CertRep has exactly one SignerInfo");
+    const candidates = [...sd.certificates, ...(options.caCertificates ?? []).map((c) => Certificate.from(c))];
+    const signer = findSigner(si.sid, candidates);
+    if (!signer) throw new CertRepError("the CertRep's signer certificate is neither in the message nor among the CA certificates");
+    verifySignerInfo(si, signer, sd.content ?? new Uint8Array());
+    const attrs = readScepAttributes(si.attributes, { senderNonceOptional: true });
+    if (attrs.messageType !== MessageType.CertRep) throw new CertRepError(`expected a CertRep, got messageType ${attrs.messageType}`);
+    const status = STATUS[attrs.pkiStatus ?? ""];
+    if (!status) throw new CertRepError(`unknown pkiStatus ${attrs.pkiStatus ?? "(missing)"}`);
+    if (options.request) {
+      if (attrs.transactionId !== options.request.transactionId) throw new CertRepError("the CertRep's transactionID does not match the request");
+      if (!attrs.recipientNonce || !equalBytes(attrs.recipientNonce, options.request.senderNonce)) throw new CertRepError("the CertRep's recipientNonce does not match the request's senderNonce");
+    }
+    const out: CertRep = {
+      status,
+      transactionId: attrs.transactionId,
+      senderNonce: attrs.senderNonce,
+      signerCertificate: signer,
+      digestAlgorithm: signerAlgorithms(si).digest,
+      certificates: [],
+      crls: [],
+    };
+    if (attrs.recipientNonce) out.recipientNonce = attrs.recipientNonce;
+    if (status === "FAILURE") {
+      out.failInfo = attrs.failInfo ?? "badRequest";
+      if (attrs.failInfoText) out.failInfoText = attrs.failInfoText;
+    }
+    if (status === "SUCCESS") {
+      if (!sd.content || sd.contentType !== oids.id_data) throw new CertRepError("a SUCCESS CertRep without pkcsPKIEnvelope");
+      const env = parseEnvelopedData(sd.content);
+      out.contentCipher = env.cipher;
+      out.keyTransport = env.recipients[0]?.transport;
+      if (options.decrypter) {
+        const inner = parseSignedData((await openEnvelope(env, [options.decrypter])).content);
+        out.certificates = inner.certificates;
+        out.crls = inner.crls;
+      }
+    }
+    return out;
+  } catch (e) {
+    if (e instanceof ScepError) throw e;
+    throw new CertRepError("malformed CertRep", { cause: e });
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Client side: build SCEP requests (PKCSReq, RenewalReq, CertPoll, GetCert,
+ * GetCRL), signed by the requester and encrypted to the CA/RA.
+ *
+ * @module
+ */
+import * as der from "../lib/der.js";
+import * as nc from "../lib/node-crypto.js";
+import { toHex } from "../lib/bytes.js";
+import type { ContentCipher, DigestAlgorithm, KeyTransport, SignatureAlgorithm } from "../algorithms.js";
+import { buildEnvelopedData } from "../cms/enveloped-data.js";
+import { buildSignedData } from "../cms/signed-data.js";
+import type { Signer } from "../keys/key.js";
+import { Certificate } from "../x509/certificate.js";
+import { CertificationRequest } from "../x509/certification-request.js";
+import { encodeScepAttributes } from "../message/attributes.js";
+import { MessageType } from "../message/types.js";
+
+/** Options every request builder shares. */
+export interface RequestOptions {
+  /** The requester's key and certificate (self-signed for a first enrollment, the old certificate to renew). */
+  signer: Signer;
+  /** The CA/RA certificate to encrypt to (see {@link selectRecipient}). */
+  recipient: Certificate | Uint8Array | string;
+  /** Content cipher (default aes256). */
+  cipher?: ContentCipher;
+  /** Digest (default sha256). */
+  digest?: DigestAlgorithm;
+  /** Signature algorithm (default RSA PKCS#1 v1.5, `sha*WithRSAEncryption` OID; ECDSA for EC keys). */
+  signatureAlgorithm?: SignatureAlgorithm;
+  /** Key transport (default RSAES-PKCS1-v1_5). */
+  keyTransport?: KeyTransport;
+  /** transactionID (default: for PKCSReq/RenewalReq the SHA-256 of the CSR's public key, hex; otherwise random). */
+  transactionId?: string;
+  /** senderNonce (default 16 random bytes). */
+  senderNonce?: Uint8Array;
+  /** signingTime (default now). */
+  now?: Date;
+}
+
+/** A built request and what the client keeps to read the reply. */
+export interface BuiltRequest {
+  /** The PKIMessage, DER. */
+  der: Uint8Array;
+  /** transactionID sent. */
+  transactionId: string;
+  /** senderNonce sent: the reply's recipientNonce must equal it. */
+  senderNonce: Uint8Array;
+  /** messageType sent. */
+  messageType: MessageType;
+}
+
+async function build(messageType: MessageType, inner: Uint8Array, options: RequestOptions, defaultTid: () => string): Promise<BuiltRequest> {
+  const recipient = Certificate.from(options.recipient);
+  const digest = options.digest ?? "sha256";
+  const keyType = nc.publicKeyFromSpki(options.signer.certificate.spki).asymmetricKeyType;
+  const signatureAlgorithm: SignatureAlgorithm =
+    options.signatureAlgorithm ?? (keyType === "ec" ? { scheme: "ecdsa", digest } : { scheme: "rsa-pkcs1", digest, rsaOid: "withDigest" });
+  const envelope = buildEnvelopedData({
+    content: inner,
+    recipient,
+    cipher: options.cipher ?? "aes256",
+    ...(options.keyTransport ? { transport: options.keyTransport } : {}),
+  });
+  const transactionId = options.transactionId ?? defaultTid();
+  const senderNonce = options.senderNonce ?? nc.randomBytes(16);
+  const attributes = encodeScepAttributes({ messageType, transactionId, senderNonce, signingTime: options.now ?? new Date() });
+  const out = await buildSignedData({
+    content: envelope,
+    certificates: [options.signer.certificate.der],
+    signer: options.signer,
+    digest,
+    signatureAlgorithm,
+    attributes,
+  });
+  return { der: out, transactionId, senderNonce, messageType };
+}
+
+const randomTid = (): string => toHex(nc.randomBytes(16)).toUpperCase();
+
+/** Options of {@link buildPkcsReq}. */
+export interface PkcsReqOptions extends RequestOptions {
+  /** The PKCS#10 request, DER or PEM. */
+  csr: Uint8Array | string;
+  /** Send RenewalReq (17) instead of PKCSReq (19). */
+  renewal?: boolean;
+}
+
+/**
+ * Builds a PKCSReq (or, with `renewal`, a RenewalReq).
+ *
+ * @example
+ * ```ts
+ * const req = await buildPkcsReq({ csr, signer: selfSigned, recipient: caCert, cipher: "aes256", digest: "sha256" });
+ * const res = await fetch(url + "?operation=PKIOperation", { method: "POST", body: req.der });
+ * ```
+ */
+export async function buildPkcsReq(options: PkcsReqOptions): Promise<BuiltRequest> {
+  const csr = CertificationRequest.from(options.csr);
+  const type = options.renewal ? MessageType.RenewalReq : MessageType.PKCSReq;
+  return build(type, csr.der, options, () => toHex(nc.digest("sha256", csr.spki)).toUpperCase());
+}
+
+/** Options of {@link buildCertPoll}. */
+export interface CertPollOptions extends RequestOptions {
+  /** The issuing CA's certificate (its subject is the issuer). */
+  issuer: Certificate | Uint8Array | string;
+  /** The subject Name of the pending request, DER (e.g. `csr.subjectDer`). */
+  subject: Uint8Array;
+  /** The transactionID of the pending PKCSReq (required: the server finds it by this). */
+  transactionId: string;
+}
+
+/** Builds a CertPoll (GetCertInitial) for a PENDING request. */
+export async function buildCertPoll(options: CertPollOptions): Promise<BuiltRequest> {
+  const issuer = Certificate.from(options.issuer);
+  return build(MessageType.CertPoll, der.seq(issuer.subjectDer, options.subject), options, randomTid);
+}
+
+/** Options of {@link buildGetCert} and {@link buildGetCrl}. */
+export interface IssuerAndSerialOptions extends RequestOptions {
+  /** The issuer Name DER (e.g. `caCert.subjectDer`). */
+  issuer: Uint8Array;
+  /** The serial number INTEGER content octets (e.g. `cert.serialNumber`). */
+  serialNumber: Uint8Array;
+}
+
+/** Builds a GetCert for a certificate by issuer and serial. */
+export async function buildGetCert(options: IssuerAndSerialOptions): Promise<BuiltRequest> {
+  return build(MessageType.GetCert, der.seq(options.issuer, der.tlv(der.Tag.INTEGER, options.serialNumber)), options, randomTid);
+}
+
+/** Builds a GetCRL for the CRL covering a certificate (by its issuer and serial). */
+export async function buildGetCrl(options: IssuerAndSerialOptions): Promise<BuiltRequest> {
+  return build(MessageType.GetCRL, der.seq(options.issuer, der.tlv(der.Tag.INTEGER, options.serialNumber)), options, randomTid);
+}

@@ -1,0 +1,139 @@
+/**
+ * Client side: talk to a SCEP server over HTTP (fetch): GetCACaps, GetCACert,
+ * PKIOperation by POST (or GET when the server lacks POSTPKIOperation), and a
+ * whole enrollment with CertPoll while PENDING.
+ *
+ * @module
+ */
+import { toBase64 } from "../lib/bytes.js";
+import { CertRepError, TransportError } from "../errors.js";
+import type { ContentCipher, DigestAlgorithm } from "../algorithms.js";
+import type { LocalKey } from "../keys/key.js";
+import { Certificate } from "../x509/certificate.js";
+import { CertificationRequest } from "../x509/certification-request.js";
+import { type CaCaps, parseCaCaps } from "../message/ca-caps.js";
+import { PKI_MESSAGE_CONTENT_TYPE, parseGetCaCertResponse, selectRecipient } from "../message/ca-cert.js";
+import { type BuiltRequest, buildCertPoll, buildPkcsReq } from "./requests.js";
+import { type CertRep, readCertRep } from "./read-cert-rep.js";
+
+/** Options of {@link ScepClient}. */
+export interface ScepClientOptions {
+  /** The SCEP URL, e.g. `http://127.0.0.1:8080/scep`. */
+  url: string;
+  /** Per-request timeout in milliseconds (default 30 000). */
+  timeoutMs?: number;
+  /** A fetch implementation (default the global fetch). */
+  fetch?: typeof fetch;
+}
+
+/** Options of {@link ScepClient.enroll}. */
+export interface EnrollOptions {
+  /** The PKCS#10 request (DER or PEM). */
+  csr: Uint8Array | string;
+  /** The requester key with its (self-signed or old) certificate. */
+  signer: LocalKey;
+  /** Content cipher (default: aes256 when the CA advertises AES, else des3). */
+  cipher?: ContentCipher;
+  /** Digest (default: sha256 when advertised, else sha1). */
+  digest?: DigestAlgorithm;
+  /** Send RenewalReq instead of PKCSReq. */
+  renewal?: boolean;
+  /** Poll interval while PENDING in milliseconds (default 5000). */
+  pollIntervalMs?: number;
+  /** Give up polling after this many milliseconds (default 0: return the PENDING reply). */
+  maxPollMs?: number;
+}
+
+/**
+ * A minimal SCEP client.
+ *
+ * @example
+ * ```ts
+ * const client = new ScepClient({ url: "http://127.0.0.1:8080/scep" });
+ * const keys = await generateRsaKeyPair();
+ * const signer = await createSelfSignedSigner({ keys, subject: "CN=device-42" });
+ * const csr = await generateCsr({ keys, subject: "CN=device-42", challengePassword: "secret" });
+ * const rep = await client.enroll({ csr, signer });
+ * if (rep.status === "SUCCESS") console.log(rep.certificates[0].toPem());
+ * ```
+ */
+export class ScepClient {
+  readonly #url: string;
+  readonly #timeout: number;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: ScepClientOptions) {
+    this.#url = options.url;
+    this.#timeout = options.timeoutMs ?? 30_000;
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  async #request(operation: string, init: { method?: string; body?: Uint8Array; message?: string } = {}): Promise<{ body: Uint8Array; contentType: string }> {
+    const u = new URL(this.#url);
+    u.searchParams.set("operation", operation);
+    if (init.message !== undefined) u.searchParams.set("message", init.message);
+    let res: Response;
+    try {
+      res = await this.#fetch(u, {
+        method: init.method ?? "GET",
+        ...(init.body ? { body: init.body as Uint8Array<ArrayBuffer>, headers: { "content-type": PKI_MESSAGE_CONTENT_TYPE } } : {}),
+        signal: AbortSignal.timeout(this.#timeout),
+      });
+    } catch (cause) {
+      const timedOut = cause instanceof Error && (cause.name === "TimeoutError" || cause.name === "AbortError");
+      throw new TransportError(timedOut ? `${operation}: timed out after ${this.#timeout} ms` : `${operation}: ${(cause as Error).message}`, { cause });
+    }
+    const body = new Uint8Array(await res.arrayBuffer());
+    if (!res.ok) {
+      const text = new TextDecoder().decode(body.subarray(0, 200)).trim();
+      const err = new TransportError(`${operation}: HTTP ${res.status}${text ? ` (${text})` : ""}`);
+      err.status = res.status;
+      throw err;
+    }
+    return { body, contentType: res.headers.get("content-type") ?? "" };
+  }
+
+  /** GetCACaps. */
+  async getCaCaps(): Promise<CaCaps> {
+    const { body } = await this.#request("GetCACaps");
+    return parseCaCaps(new TextDecoder().decode(body));
+  }
+
+  /** GetCACert: the CA (and RA) certificates. */
+  async getCaCert(): Promise<Certificate[]> {
+    const { body, contentType } = await this.#request("GetCACert");
+    return parseGetCaCertResponse(body, contentType);
+  }
+
+  /** Sends a PKIOperation and returns the raw reply. */
+  async pkiOperation(message: Uint8Array, options: { post?: boolean } = {}): Promise<Uint8Array> {
+    if (options.post ?? true) return (await this.#request("PKIOperation", { method: "POST", body: message })).body;
+    return (await this.#request("PKIOperation", { message: toBase64(message) })).body;
+  }
+
+  /**
+   * Enrolls: GetCACaps, GetCACert, PKCSReq (or RenewalReq), and CertPoll while
+   * PENDING if `maxPollMs` allows. Returns the final CertRep; FAILURE is a
+   * reply, not an exception.
+   */
+  async enroll(options: EnrollOptions): Promise<CertRep & { request: BuiltRequest; caCertificates: Certificate[] }> {
+    const caps = await this.getCaCaps().catch(() => parseCaCaps(""));
+    const caCerts = await this.getCaCert();
+    const recipient = selectRecipient(caCerts);
+    const cipher = options.cipher ?? (caps.has("AES") ? "aes256" : "des3");
+    const digest = options.digest ?? (caps.has("SHA-256") ? "sha256" : "sha1");
+    const post = caps.has("POSTPKIOperation") || caps.has("SCEPStandard");
+    const csr = CertificationRequest.from(options.csr);
+    const request = await buildPkcsReq({ csr: csr.der, signer: options.signer, recipient, cipher, digest, renewal: options.renewal ?? false });
+    let rep = await readCertRep(await this.pkiOperation(request.der, { post }), { decrypter: options.signer, caCertificates: caCerts, request });
+    const deadline = Date.now() + (options.maxPollMs ?? 0);
+    while (rep.status === "PENDING" && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, options.pollIntervalMs ?? 5000));
+      const ca = caCerts.find((c) => c.isCa) ?? caCerts[caCerts.length - 1]!;
+      const poll = await buildCertPoll({ issuer: ca, subject: csr.subjectDer, transactionId: request.transactionId, signer: options.signer, recipient, cipher, digest });
+      rep = await readCertRep(await this.pkiOperation(poll.der, { post }), { decrypter: options.signer, caCertificates: caCerts, request: poll });
+    }
+    if (rep.status === "SUCCESS" && rep.certificates.length === 0) throw new CertRepError("SUCCESS CertRep without a certificate");
+    return { ...rep, request, caCertificates: caCerts };
+  }
+}

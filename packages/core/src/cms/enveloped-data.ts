@@ -1,0 +1,175 @@
+/**
+ * CMS EnvelopedData (RFC 5652 §6) with KeyTransRecipientInfo: read, open with
+ * one of several {@link Decrypter}s, and write.
+ */
+import * as der from "../lib/der.js";
+import * as oids from "../oids.js";
+import * as nc from "../lib/node-crypto.js";
+import { type ContentCipher, type DigestAlgorithm, type KeyTransport, CIPHERS, DIGEST_OID, cipherFromOid, digestFromOid } from "../algorithms.js";
+import { DecryptError, MessageMalformedError, NoRecipientError, UnsupportedAlgorithmError } from "../errors.js";
+import type { Decrypter } from "../keys/key.js";
+import type { Certificate } from "../x509/certificate.js";
+import { type SignerIdentifier, findSigner, unwrapContentInfo } from "./signed-data.js";
+
+/**
+ * One KeyTransRecipientInfo.
+ *
+ * ```asn
+ * KeyTransRecipientInfo ::= SEQUENCE { version CMSVersion,
+ *   rid RecipientIdentifier, keyEncryptionAlgorithm KeyEncryptionAlgorithmIdentifier,
+ *   encryptedKey EncryptedKey }
+ * ```
+ */
+export interface ParsedRecipient {
+  /** Which certificate the key was encrypted to. */
+  rid: SignerIdentifier;
+  /** Key transport. */
+  transport: KeyTransport;
+  /** OAEP hash, for RSAES-OAEP. */
+  oaepHash?: DigestAlgorithm;
+  /** The encrypted content-encryption key. */
+  encryptedKey: Uint8Array;
+}
+
+/** An EnvelopedData as read from the wire. */
+export interface ParsedEnvelopedData {
+  /** The key-transport recipients (other RecipientInfo kinds are skipped). */
+  recipients: ParsedRecipient[];
+  /** Content cipher. */
+  cipher: ContentCipher;
+  /** CBC IV. */
+  iv: Uint8Array;
+  /** Encrypted content octets. */
+  encryptedContent: Uint8Array;
+}
+
+function readOaepHash(params: der.Tlv | undefined): DigestAlgorithm {
+  let hash: DigestAlgorithm = "sha1";
+  let mgfHash: DigestAlgorithm = "sha1";
+  if (params && params.tag === der.Tag.SEQUENCE) {
+    for (const f of der.children(params)) {
+      if (f.tag === 0xa0) hash = digestFromOid(der.readOid(der.children(der.explicit(f, 0, "hashAlgorithm"))[0]));
+      else if (f.tag === 0xa1) {
+        const [mgfOid, mgfParams] = der.children(der.explicit(f, 1, "maskGenAlgorithm"));
+        if (der.readOid(mgfOid) !== oids.id_mgf1) throw new UnsupportedAlgorithmError("OAEP with a mask generation function other than MGF1");
+        if (mgfParams) mgfHash = digestFromOid(der.readOid(der.children(mgfParams)[0]));
+      } else if (f.tag === 0xa2) throw new UnsupportedAlgorithmError("OAEP with a pSourceAlgorithm label");
+    }
+  }
+  if (hash !== mgfHash) throw new UnsupportedAlgorithmError("OAEP with an MGF1 hash different from the OAEP hash");
+  return hash;
+}
+
+function readRecipient(t: der.Tlv): ParsedRecipient | undefined {
+  if (t.tag !== der.Tag.SEQUENCE) return undefined; // kari [1], kekri [2], pwri [3], ori [4]
+  const [, ridT, algT, keyT] = der.children(t);
+  let rid: SignerIdentifier;
+  if (ridT?.tag === der.Tag.SEQUENCE) {
+    const [issuer, serial] = der.children(ridT);
+    rid = { issuer: der.raw(der.expectTag(issuer, der.Tag.SEQUENCE, "rid issuer")), serialNumber: der.content(der.expectTag(serial, der.Tag.INTEGER, "rid serial")) };
+  } else if (ridT?.tag === 0x80) rid = { subjectKeyIdentifier: der.content(ridT) };
+  else throw new MessageMalformedError("RecipientIdentifier: unknown choice");
+  const [algOid, params] = der.children(der.expectTag(algT, der.Tag.SEQUENCE, "keyEncryptionAlgorithm"));
+  const o = der.readOid(algOid, "keyEncryptionAlgorithm");
+  const encryptedKey = der.octets(der.expectTag(keyT, der.Tag.OCTET_STRING, "encryptedKey"));
+  if (o === oids.id_rsaEncryption) return { rid, transport: "rsaes-pkcs1-v1_5", encryptedKey };
+  if (o === oids.id_RSAES_OAEP) return { rid, transport: "rsaes-oaep", oaepHash: readOaepHash(params), encryptedKey };
+  throw new UnsupportedAlgorithmError(`unsupported key transport ${o}`);
+}
+
+/**
+ * Reads a ContentInfo holding EnvelopedData.
+ *
+ * ```asn
+ * EnvelopedData ::= SEQUENCE { version CMSVersion,
+ *   originatorInfo [0] IMPLICIT OriginatorInfo OPTIONAL,
+ *   recipientInfos RecipientInfos,
+ *   encryptedContentInfo EncryptedContentInfo,
+ *   unprotectedAttrs [1] IMPLICIT UnprotectedAttributes OPTIONAL }
+ * ```
+ */
+export function parseEnvelopedData(bytes: Uint8Array): ParsedEnvelopedData {
+  const f = der.expect(unwrapContentInfo(bytes, oids.id_envelopedData, "EnvelopedData"), der.Tag.SEQUENCE, "EnvelopedData");
+  let i = 1;
+  if (f[i]?.tag === 0xa0) i++;
+  const recipients = der
+    .expect(f[i++]!, der.Tag.SET, "RecipientInfos")
+    .map(readRecipient)
+    .filter((r): r is ParsedRecipient => r !== undefined);
+  const eci = der.expect(f[i]!, der.Tag.SEQUENCE, "EncryptedContentInfo");
+  const [algOid, ivT] = der.children(der.expectTag(eci[1], der.Tag.SEQUENCE, "contentEncryptionAlgorithm"));
+  const cipher = cipherFromOid(der.readOid(algOid, "contentEncryptionAlgorithm"));
+  const iv = der.octets(der.expectTag(ivT, der.Tag.OCTET_STRING, "IV"));
+  if (iv.length !== CIPHERS[cipher].ivLength) throw new MessageMalformedError(`${cipher}: IV must be ${CIPHERS[cipher].ivLength} bytes`);
+  const ec = eci[2];
+  if (!ec || (ec.tag !== 0x80 && ec.tag !== 0xa0)) throw new MessageMalformedError("EnvelopedData without encrypted content");
+  const encryptedContent = ec.tag === 0x80 ? der.content(ec) : der.octets(ec);
+  return { recipients, cipher, iv, encryptedContent };
+}
+
+/** What {@link openEnvelope} returns. */
+export interface OpenedEnvelope {
+  /** The decrypted content. */
+  content: Uint8Array;
+  /** The key that opened it. */
+  decrypter: Decrypter;
+  /** The recipient entry that matched. */
+  recipient: ParsedRecipient;
+}
+
+/**
+ * Opens an envelope with the first decrypter whose certificate a
+ * RecipientInfo names (issuer and serial, or subject key identifier). Any
+ * decryption failure is one {@link DecryptError}, whatever its cause.
+ */
+export async function openEnvelope(env: ParsedEnvelopedData, decrypters: readonly Decrypter[]): Promise<OpenedEnvelope> {
+  for (const recipient of env.recipients) {
+    const decrypter = decrypters.find((d) => findSigner(recipient.rid, [d.certificate]) !== undefined);
+    if (!decrypter) continue;
+    const keyLength = CIPHERS[env.cipher].keyLength;
+    const params = recipient.oaepHash ? { transport: recipient.transport, keyLength, oaepHash: recipient.oaepHash } : { transport: recipient.transport, keyLength };
+    const cek = await decrypter.decrypt(recipient.encryptedKey, params);
+    if (cek.length !== keyLength) throw new DecryptError("could not decrypt the envelope");
+    return { content: nc.decryptContent(env.cipher, cek, env.iv, env.encryptedContent), decrypter, recipient };
+  }
+  throw new NoRecipientError("the envelope is not encrypted to any configured key");
+}
+
+/** Options of {@link buildEnvelopedData}. */
+export interface BuildEnvelopedDataOptions {
+  /** Content to encrypt. */
+  content: Uint8Array;
+  /** Recipient certificate (RSA). */
+  recipient: Certificate;
+  /** Content cipher. */
+  cipher: ContentCipher;
+  /** Key transport (default RSAES-PKCS1-v1_5, what every SCEP peer reads). */
+  transport?: KeyTransport;
+  /** OAEP hash (default SHA-1). */
+  oaepHash?: DigestAlgorithm;
+}
+
+/** Writes a ContentInfo holding EnvelopedData, DER. */
+export function buildEnvelopedData(options: BuildEnvelopedDataOptions): Uint8Array {
+  const { content, recipient, cipher } = options;
+  const transport = options.transport ?? "rsaes-pkcs1-v1_5";
+  const info = CIPHERS[cipher];
+  const key = nc.randomBytes(info.keyLength);
+  const iv = nc.randomBytes(info.ivLength);
+  const encrypted = nc.encryptContent(cipher, key, iv, content);
+  const oaepHash = options.oaepHash ?? "sha1";
+  const encryptedKey = nc.rsaEncrypt(nc.publicKeyFromSpki(recipient.spki), transport, key, oaepHash);
+  const keyAlg =
+    transport === "rsaes-oaep"
+      ? oaepHash === "sha1"
+        ? der.algId(oids.id_RSAES_OAEP, der.seq())
+        : der.algId(
+            oids.id_RSAES_OAEP,
+            der.seq(der.ctx(0, der.algId(DIGEST_OID[oaepHash], der.NULL)), der.ctx(1, der.algId(oids.id_mgf1, der.algId(DIGEST_OID[oaepHash], der.NULL)))),
+          )
+      : der.algId(oids.id_rsaEncryption, der.NULL);
+  const ktri = der.seq(der.int(0), recipient.issuerAndSerialNumber(), keyAlg, der.octetString(encryptedKey));
+  const eci = der.seq(der.oid(oids.id_data), der.algId(info.oid, der.octetString(iv)), der.tlv(0x80, encrypted));
+  const env = der.seq(der.int(0), der.tlv(der.Tag.SET, ktri), eci);
+  return der.seq(der.oid(oids.id_envelopedData), der.ctx(0, env));
+}

@@ -1,0 +1,254 @@
+/**
+ * CMS SignedData (RFC 5652 §5): read (BER accepted), verify, and write (DER).
+ */
+import * as der from "../lib/der.js";
+import * as oids from "../oids.js";
+import * as nc from "../lib/node-crypto.js";
+import {
+  type DigestAlgorithm,
+  type SignatureAlgorithm,
+  DIGEST_OID,
+  digestFromOid,
+  signatureFromOid,
+  signatureOid,
+} from "../algorithms.js";
+import { Asn1Error, DigestMismatchError, MessageMalformedError, SignatureInvalidError, UnsupportedAlgorithmError } from "../errors.js";
+import { Certificate } from "../x509/certificate.js";
+import type { Signer } from "../keys/key.js";
+
+/** How a SignerInfo names its certificate. */
+export type SignerIdentifier = { issuer: Uint8Array; serialNumber: Uint8Array } | { subjectKeyIdentifier: Uint8Array };
+
+/**
+ * One SignerInfo.
+ *
+ * ```asn
+ * SignerInfo ::= SEQUENCE { version CMSVersion, sid SignerIdentifier,
+ *   digestAlgorithm DigestAlgorithmIdentifier,
+ *   signedAttrs [0] IMPLICIT SignedAttributes OPTIONAL,
+ *   signatureAlgorithm SignatureAlgorithmIdentifier,
+ *   signature SignatureValue, unsignedAttrs [1] IMPLICIT UnsignedAttributes OPTIONAL }
+ * ```
+ */
+export interface ParsedSignerInfo {
+  /** Which certificate signed. */
+  sid: SignerIdentifier;
+  /** The digest OID as sent. */
+  digestOid: string;
+  /** The signature algorithm OID as sent. */
+  signatureOid: string;
+  /** RSASSA-PSS parameters, when the signature is PSS. */
+  pss?: { digest: DigestAlgorithm; saltLength: number };
+  /** The signed attributes re-tagged as `SET OF` (what the signature covers), or undefined. */
+  signedAttrs?: Uint8Array;
+  /** Signed attributes by OID; each value is the list of AttributeValue elements. */
+  attributes: Map<string, der.Tlv[]>;
+  /** The signature value. */
+  signature: Uint8Array;
+}
+
+/** A SignedData as read from the wire. */
+export interface ParsedSignedData {
+  /** eContentType. */
+  contentType: string;
+  /** eContent octets (constructed BER strings joined), when present. */
+  content?: Uint8Array;
+  /** Certificates carried in the SignedData. */
+  certificates: Certificate[];
+  /** CRLs carried in the SignedData, raw DER. */
+  crls: Uint8Array[];
+  /** SignerInfos. */
+  signerInfos: ParsedSignerInfo[];
+}
+
+/** Reads a ContentInfo and returns its content, checking the content type. */
+export function unwrapContentInfo(bytes: Uint8Array, expectedType: string, what: string): der.Tlv {
+  const [typeT, contentT] = der.expect(der.parse(bytes), der.Tag.SEQUENCE, `${what} ContentInfo`);
+  const type = der.readOid(typeT, `${what} contentType`);
+  if (type !== expectedType) throw new MessageMalformedError(`${what}: expected content type ${expectedType}, got ${type}`);
+  if (!contentT) throw new MessageMalformedError(`${what}: ContentInfo without content`);
+  return der.explicit(contentT, 0, `${what} content`);
+}
+
+function readPssParams(t: der.Tlv | undefined): { digest: DigestAlgorithm; saltLength: number } {
+  let digest: DigestAlgorithm = "sha1";
+  let saltLength = 20;
+  let mgfHash: DigestAlgorithm = "sha1";
+  if (!t || t.tag === der.Tag.NULL) return { digest, saltLength };
+  for (const f of der.expect(t, der.Tag.SEQUENCE, "RSASSA-PSS-params")) {
+    if (f.tag === 0xa0) digest = digestFromOid(der.readOid(der.children(der.explicit(f, 0, "hashAlgorithm"))[0]));
+    else if (f.tag === 0xa2) saltLength = der.readSmallInt(der.explicit(f, 2, "saltLength"), "saltLength");
+    else if (f.tag === 0xa1) {
+      const [mgfOid, mgfParams] = der.children(der.explicit(f, 1, "maskGenAlgorithm"));
+      if (der.readOid(mgfOid) !== oids.id_mgf1) throw new UnsupportedAlgorithmError("PSS with a mask generation function other than MGF1");
+      if (mgfParams) mgfHash = digestFromOid(der.readOid(der.children(mgfParams)[0]));
+    }
+  }
+  // Node (OpenSSL) derives the MGF1 hash from the signature hash.
+  if (mgfHash !== digest) throw new UnsupportedAlgorithmError("PSS with an MGF1 hash different from the message hash");
+  return { digest, saltLength };
+}
+
+function readSid(t: der.Tlv): SignerIdentifier {
+  if (t.tag === der.Tag.SEQUENCE) {
+    const [issuer, serial] = der.children(t);
+    return { issuer: der.raw(der.expectTag(issuer, der.Tag.SEQUENCE, "sid issuer")), serialNumber: der.content(der.expectTag(serial, der.Tag.INTEGER, "sid serial")) };
+  }
+  if (t.tag === 0x80) return { subjectKeyIdentifier: der.content(t) };
+  throw new Asn1Error("SignerIdentifier: unknown choice");
+}
+
+function readSignerInfo(t: der.Tlv): ParsedSignerInfo {
+  const f = der.expect(t, der.Tag.SEQUENCE, "SignerInfo");
+  let i = 1; // version
+  const sid = readSid(f[i++]!);
+  const digestOid = der.readOid(der.children(der.expectTag(f[i++], der.Tag.SEQUENCE, "digestAlgorithm"))[0], "digestAlgorithm");
+  let signedAttrs: Uint8Array | undefined;
+  const attributes = new Map<string, der.Tlv[]>();
+  if (f[i]?.tag === 0xa0) {
+    const attrsT = f[i++]!;
+    signedAttrs = der.retag(der.raw(attrsT), der.Tag.SET);
+    for (const a of der.children(attrsT)) {
+      const [typeT, valuesT] = der.expect(a, der.Tag.SEQUENCE, "Attribute");
+      const type = der.readOid(typeT, "attribute type");
+      if (attributes.has(type)) throw new MessageMalformedError(`signed attribute ${type} appears twice`);
+      attributes.set(type, der.expect(valuesT!, der.Tag.SET, "AttributeValues"));
+    }
+  }
+  const sigAlg = der.children(der.expectTag(f[i++], der.Tag.SEQUENCE, "signatureAlgorithm"));
+  const signatureOid = der.readOid(sigAlg[0], "signatureAlgorithm");
+  const pss = signatureOid === oids.id_RSASSA_PSS ? readPssParams(sigAlg[1]) : undefined;
+  const signature = der.octets(der.expectTag(f[i++], der.Tag.OCTET_STRING, "signature"));
+  return pss ? { sid, digestOid, signatureOid, pss, signedAttrs, attributes, signature } : { sid, digestOid, signatureOid, signedAttrs, attributes, signature };
+}
+
+/**
+ * Reads a ContentInfo holding SignedData.
+ *
+ * ```asn
+ * SignedData ::= SEQUENCE { version CMSVersion,
+ *   digestAlgorithms DigestAlgorithmIdentifiers,
+ *   encapContentInfo EncapsulatedContentInfo,
+ *   certificates [0] IMPLICIT CertificateSet OPTIONAL,
+ *   crls [1] IMPLICIT RevocationInfoChoices OPTIONAL,
+ *   signerInfos SignerInfos }
+ * ```
+ */
+export function parseSignedData(bytes: Uint8Array): ParsedSignedData {
+  const sd = der.expect(unwrapContentInfo(bytes, oids.id_signedData, "SignedData"), der.Tag.SEQUENCE, "SignedData");
+  let i = 2; // version, digestAlgorithms
+  const encap = der.expect(sd[i++]!, der.Tag.SEQUENCE, "EncapsulatedContentInfo");
+  const contentType = der.readOid(encap[0], "eContentType");
+  const content = encap[1] ? der.octets(der.expectTag(der.explicit(encap[1], 0, "eContent"), der.Tag.OCTET_STRING, "eContent")) : undefined;
+  const certificates: Certificate[] = [];
+  const crls: Uint8Array[] = [];
+  if (sd[i]?.tag === 0xa0) {
+    for (const c of der.children(sd[i++]!)) if (c.tag === der.Tag.SEQUENCE) certificates.push(new Certificate(der.raw(c).slice()));
+  }
+  if (sd[i]?.tag === 0xa1) for (const c of der.children(sd[i++]!)) crls.push(der.raw(c).slice());
+  const signerInfos = der.expect(sd[i]!, der.Tag.SET, "SignerInfos").map(readSignerInfo);
+  return content ? { contentType, content, certificates, crls, signerInfos } : { contentType, certificates, crls, signerInfos };
+}
+
+/** The certificate among `candidates` that a SignerIdentifier names. */
+export function findSigner(sid: SignerIdentifier, candidates: readonly Certificate[]): Certificate | undefined {
+  if ("subjectKeyIdentifier" in sid) {
+    return candidates.find((c) => {
+      const ski = c.subjectKeyIdentifier;
+      return ski !== undefined && der.equalBytes(ski, sid.subjectKeyIdentifier);
+    });
+  }
+  return candidates.find((c) => der.equalBytes(c.serialNumber, sid.serialNumber) && der.equalBytes(c.issuerDer, sid.issuer));
+}
+
+/** The digest and signature algorithms of a SignerInfo, by name. */
+export function signerAlgorithms(si: ParsedSignerInfo): { digest: DigestAlgorithm; signature: SignatureAlgorithm } {
+  const digest = digestFromOid(si.digestOid);
+  return { digest, signature: signatureFromOid(si.signatureOid, digest, si.pss) };
+}
+
+/**
+ * Verifies a SignerInfo: the messageDigest attribute against `content`, then
+ * the signature over the signed attributes with `signer`'s public key.
+ */
+export function verifySignerInfo(si: ParsedSignerInfo, signer: Certificate, content: Uint8Array): void {
+  const { digest, signature } = signerAlgorithms(si);
+  if (!si.signedAttrs) throw new MessageMalformedError("SignerInfo without signed attributes");
+  const md = si.attributes.get(oids.id_messageDigest);
+  if (!md || md.length !== 1) throw new MessageMalformedError("SignerInfo without a messageDigest attribute");
+  const expected = der.octets(der.expectTag(md[0], der.Tag.OCTET_STRING, "messageDigest"));
+  if (!der.equalBytes(expected, nc.digest(digest, content))) throw new DigestMismatchError("messageDigest does not match the content");
+  const key = nc.publicKeyFromSpki(signer.spki);
+  if (!nc.verify(key, signature, si.signedAttrs, si.signature)) throw new SignatureInvalidError("the SignedData signature does not verify");
+}
+
+/** Encodes one Attribute with a single value. */
+export function attribute(type: string, value: Uint8Array): Uint8Array {
+  return der.seq(der.oid(type), der.tlv(der.Tag.SET, value));
+}
+
+/** Encodes a signature AlgorithmIdentifier the way peers expect it. */
+export function signatureAlgorithmIdentifier(alg: SignatureAlgorithm): Uint8Array {
+  const o = signatureOid(alg);
+  if (alg.scheme === "ecdsa") return der.algId(o);
+  if (alg.scheme === "rsa-pss") {
+    const h = der.algId(DIGEST_OID[alg.digest], der.NULL);
+    return der.algId(
+      o,
+      der.seq(der.ctx(0, h), der.ctx(1, der.algId(oids.id_mgf1, h)), der.ctx(2, der.int(alg.saltLength ?? nc.digest(alg.digest, new Uint8Array()).length))),
+    );
+  }
+  return der.algId(o, der.NULL);
+}
+
+/** Options of {@link buildSignedData}. */
+export interface BuildSignedDataOptions {
+  /** eContent (id-data), or undefined for none. */
+  content?: Uint8Array;
+  /** Certificates to include, DER. */
+  certificates?: readonly Uint8Array[];
+  /** CRLs to include, DER. */
+  crls?: readonly Uint8Array[];
+  /** The signer; omit for a degenerate (certs-only) SignedData. */
+  signer?: Signer;
+  /** Digest algorithm. */
+  digest?: DigestAlgorithm;
+  /** Signature algorithm (default RSA PKCS#1 v1.5 with the `rsaEncryption` OID, or ECDSA for EC keys). */
+  signatureAlgorithm?: SignatureAlgorithm;
+  /** Signed attributes besides contentType and messageDigest, encoded. */
+  attributes?: readonly Uint8Array[];
+}
+
+/** Writes a ContentInfo holding SignedData, DER. */
+export async function buildSignedData(options: BuildSignedDataOptions): Promise<Uint8Array> {
+  const { content, signer } = options;
+  const digest = options.digest ?? "sha256";
+  const certs = options.certificates && options.certificates.length > 0 ? der.ctx(0, ...options.certificates) : new Uint8Array();
+  const crls = options.crls && options.crls.length > 0 ? der.ctx(1, ...options.crls) : new Uint8Array();
+  const encap = content ? der.seq(der.oid(oids.id_data), der.ctx(0, der.octetString(content))) : der.seq(der.oid(oids.id_data));
+  let digestAlgs = der.tlv(der.Tag.SET);
+  let signerInfos = der.tlv(der.Tag.SET);
+  if (signer) {
+    const sigAlg = options.signatureAlgorithm ?? { scheme: "rsa-pkcs1", digest, rsaOid: "rsaEncryption" };
+    const digestAlg = der.algId(DIGEST_OID[digest], der.NULL);
+    const attrs = [
+      attribute(oids.id_contentType, der.oid(oids.id_data)),
+      attribute(oids.id_messageDigest, der.octetString(nc.digest(digest, content ?? new Uint8Array()))),
+      ...(options.attributes ?? []),
+    ];
+    const signedAttrs = der.setOf(attrs);
+    const signature = await signer.sign(signedAttrs, sigAlg);
+    const si = der.seq(
+      der.int(1),
+      signer.certificate.issuerAndSerialNumber(),
+      digestAlg,
+      der.retag(signedAttrs, 0xa0),
+      signatureAlgorithmIdentifier(sigAlg),
+      der.octetString(signature),
+    );
+    digestAlgs = der.tlv(der.Tag.SET, digestAlg);
+    signerInfos = der.tlv(der.Tag.SET, si);
+  }
+  const sd = der.seq(der.int(1), digestAlgs, encap, certs, crls, signerInfos);
+  return der.seq(der.oid(oids.id_signedData), der.ctx(0, sd));
+}

@@ -1,0 +1,183 @@
+/**
+ * Typed errors. Every error the SDK throws is a {@link ScepError} with a stable
+ * string `code`; protocol failures also carry the SCEP `failInfo` the server
+ * answers with (RFC 8894 §3.2.1.4.5). Only the HTTP layer decides whether an
+ * error becomes a FAILURE CertRep or an HTTP status.
+ *
+ * @module
+ */
+
+/** SCEP failInfo values (RFC 8894 §3.2.1.4.5). */
+export type FailInfo = "badAlg" | "badMessageCheck" | "badRequest" | "badTime" | "badCertId";
+
+/** Stable codes of every {@link ScepError}. */
+export type ScepErrorCode =
+  | "ERR_ASN1"
+  | "ERR_MESSAGE_MALFORMED"
+  | "ERR_UNSUPPORTED_ALGORITHM"
+  | "ERR_ALGORITHM_NOT_ALLOWED"
+  | "ERR_SIGNATURE_INVALID"
+  | "ERR_DIGEST_MISMATCH"
+  | "ERR_DECRYPT_FAILED"
+  | "ERR_NO_RECIPIENT"
+  | "ERR_CSR_INVALID"
+  | "ERR_MESSAGE_TYPE"
+  | "ERR_KEY"
+  | "ERR_CERTREP"
+  | "ERR_TRANSPORT"
+  | "ERR_INVALID_ARGUMENT";
+
+/** What a decoder learned about a request before it failed: enough to answer with a FAILURE CertRep. */
+export interface PartialRequest {
+  /** messageType of the request, when read. */
+  messageType?: number;
+  /** transactionID, when read. */
+  transactionId?: string;
+  /** senderNonce, when read. */
+  senderNonce?: Uint8Array;
+  /** The digest algorithm the request was signed with. */
+  digestAlgorithm?: string;
+  /** Whether the request's signature was verified before the failure. */
+  signatureVerified?: boolean;
+}
+
+/** Options of every {@link ScepError} constructor. */
+export interface ScepErrorOptions {
+  /** The underlying error. */
+  cause?: unknown;
+  /** Overrides the class's default failInfo. */
+  failInfo?: FailInfo;
+  /** What was known about the request when decoding failed. */
+  request?: PartialRequest;
+}
+
+/**
+ * Base class of every error thrown by `@scep/*`.
+ *
+ * @example
+ * ```ts
+ * try { await decodePkiMessage(body, { decrypters }) }
+ * catch (e) { if (isScepError(e)) console.log(e.code, e.failInfo, e.message) }
+ * ```
+ */
+export class ScepError extends Error {
+  /** Stable error code. */
+  static readonly code: ScepErrorCode = "ERR_MESSAGE_MALFORMED";
+  /** Stable error code. */
+  readonly code: ScepErrorCode;
+  /** SCEP failInfo a server answers this error with. */
+  readonly failInfo: FailInfo;
+  /** What was known about the request when decoding failed. */
+  request?: PartialRequest;
+
+  constructor(message: string, options: ScepErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = (new.target as typeof ScepError).code;
+    this.failInfo = options.failInfo ?? (new.target as unknown as { failInfo: FailInfo }).failInfo ?? "badRequest";
+    if (options.request) this.request = options.request;
+  }
+
+  /** Default failInfo of this class. */
+  static readonly failInfo: FailInfo = "badRequest";
+}
+
+/** Bytes that are not valid BER/DER, or a structure that does not match its ASN.1 definition. */
+export class Asn1Error extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_ASN1";
+  static override readonly failInfo: FailInfo = "badRequest";
+}
+
+/** A well-formed ASN.1 structure that is not a valid SCEP message (missing attribute, wrong content type…). */
+export class MessageMalformedError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_MESSAGE_MALFORMED";
+  static override readonly failInfo: FailInfo = "badRequest";
+}
+
+/** An algorithm the SDK does not implement. */
+export class UnsupportedAlgorithmError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_UNSUPPORTED_ALGORITHM";
+  static override readonly failInfo: FailInfo = "badAlg";
+}
+
+/** An algorithm the configured {@link AlgorithmPolicy} refuses (MD5 by default). */
+export class AlgorithmNotAllowedError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_ALGORITHM_NOT_ALLOWED";
+  static override readonly failInfo: FailInfo = "badAlg";
+}
+
+/** A CMS or PKCS#10 signature that does not verify. */
+export class SignatureInvalidError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_SIGNATURE_INVALID";
+  static override readonly failInfo: FailInfo = "badMessageCheck";
+}
+
+/** The messageDigest signed attribute does not match the content. */
+export class DigestMismatchError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_DIGEST_MISMATCH";
+  static override readonly failInfo: FailInfo = "badMessageCheck";
+}
+
+/**
+ * The envelope could not be opened. Deliberately one error for a wrong key, a
+ * bad RSA padding and corrupt content (no padding oracle).
+ */
+export class DecryptError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_DECRYPT_FAILED";
+  static override readonly failInfo: FailInfo = "badMessageCheck";
+}
+
+/** No configured decryption key matches the envelope's RecipientInfos. */
+export class NoRecipientError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_NO_RECIPIENT";
+  static override readonly failInfo: FailInfo = "badMessageCheck";
+}
+
+/** The PKCS#10 request inside the envelope is malformed or its self-signature fails. */
+export class CsrInvalidError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_CSR_INVALID";
+  static override readonly failInfo: FailInfo = "badRequest";
+}
+
+/** A message type that is not valid where it was received. */
+export class MessageTypeError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_MESSAGE_TYPE";
+  static override readonly failInfo: FailInfo = "badRequest";
+}
+
+/** A key or certificate that cannot be used (wrong type, mismatch, unreadable PEM). */
+export class KeyError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_KEY";
+  static override readonly failInfo: FailInfo = "badRequest";
+}
+
+/** A CertRep that is invalid or reports FAILURE (client side). */
+export class CertRepError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_CERTREP";
+  static override readonly failInfo: FailInfo = "badRequest";
+}
+
+/** HTTP transport failure talking to a SCEP server (client side). */
+export class TransportError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_TRANSPORT";
+  static override readonly failInfo: FailInfo = "badRequest";
+  /** HTTP status, when a response was received. */
+  status?: number;
+}
+
+/** An argument passed by the caller is invalid. */
+export class InvalidArgumentError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_INVALID_ARGUMENT";
+  static override readonly failInfo: FailInfo = "badRequest";
+}
+
+/**
+ * True for any error thrown by `@scep/*`, even across duplicate copies of the
+ * package (checks the shape, not only `instanceof`).
+ */
+export function isScepError(value: unknown): value is ScepError {
+  if (value instanceof ScepError) return true;
+  if (!(value instanceof Error)) return false;
+  const v = value as Partial<ScepError>;
+  return typeof v.code === "string" && v.code.startsWith("ERR_") && typeof v.failInfo === "string";
+}

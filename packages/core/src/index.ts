@@ -1,0 +1,79 @@
+/**
+ * @scep/core: the RFC 8894 (SCEP) message codec, client and server building
+ * blocks.
+ *
+ * @example
+ * ```ts
+ * import { LocalKey, decodePkiMessage, buildCertRep } from "@scep/core";
+ * const ca = LocalKey.fromPem(caPem, caKeyPem);
+ * const req = await decodePkiMessage(body, { decrypters: [ca] });
+ * const reply = await buildCertRep({ request: req, signer: ca, status: "SUCCESS", certificates: [issued] });
+ * ```
+ *
+ * @module
+ */
+export {
+  ScepError,
+  Asn1Error,
+  MessageMalformedError,
+  UnsupportedAlgorithmError,
+  AlgorithmNotAllowedError,
+  SignatureInvalidError,
+  DigestMismatchError,
+  DecryptError,
+  NoRecipientError,
+  CsrInvalidError,
+  MessageTypeError,
+  KeyError,
+  CertRepError,
+  TransportError,
+  InvalidArgumentError,
+  isScepError,
+} from "./errors.js";
+export type { FailInfo, ScepErrorCode, PartialRequest, ScepErrorOptions } from "./errors.js";
+
+export { CIPHERS, DIGEST_OID, DIGEST_LENGTH } from "./algorithms.js";
+export type { ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme, SignatureAlgorithm, CipherInfo } from "./algorithms.js";
+export { resolvePolicy } from "./policy.js";
+export type { AlgorithmPolicy, ResolvedPolicy } from "./policy.js";
+
+export { LocalKey } from "./keys/key.js";
+export type { Signer, Decrypter, DecryptParams, PrivateKeyInput } from "./keys/key.js";
+
+export { Certificate } from "./x509/certificate.js";
+export { CertificationRequest } from "./x509/certification-request.js";
+export { formatName } from "./x509/name.js";
+export type { Extension, SubjectAltNames, KeyUsage } from "./x509/extensions.js";
+
+export { MessageType, PkiStatus, messageTypeName } from "./message/types.js";
+export type { MessageTypeName } from "./message/types.js";
+export { decodePkiMessage } from "./message/pki-message.js";
+export type { PkiRequest, DecodePkiMessageOptions, IssuerAndSubject, IssuerAndSerialNumber } from "./message/pki-message.js";
+export { buildCertRep } from "./message/cert-rep.js";
+export type { CertRepOptions, CertRepRequest } from "./message/cert-rep.js";
+export { buildCaCaps, parseCaCaps, CA_CAPS_CONTENT_TYPE } from "./message/ca-caps.js";
+export type { CaCaps, CaCapability } from "./message/ca-caps.js";
+export {
+  buildGetCaCertResponse,
+  parseGetCaCertResponse,
+  buildGetNextCaCertResponse,
+  parseGetNextCaCertResponse,
+  selectRecipient,
+  selectSigner,
+  CA_CERT_CONTENT_TYPE,
+  CA_RA_CERT_CONTENT_TYPE,
+  NEXT_CA_CERT_CONTENT_TYPE,
+  PKI_MESSAGE_CONTENT_TYPE,
+} from "./message/ca-cert.js";
+export type { EncodedReply } from "./message/ca-cert.js";
+
+export { buildPkcsReq, buildCertPoll, buildGetCert, buildGetCrl } from "./client/requests.js";
+export type { RequestOptions, BuiltRequest, PkcsReqOptions, CertPollOptions, IssuerAndSerialOptions } from "./client/requests.js";
+export { readCertRep } from "./client/read-cert-rep.js";
+export type { ReadCertRepOptions, CertRep } from "./client/read-cert-rep.js";
+export { generateCsr, generateRsaKeyPair, createSelfSignedSigner, exportPrivateKeyPem, importKeyPairPem } from "./client/generate.js";
+export type { GenerateCsrOptions, SanInput } from "./client/generate.js";
+export { ScepClient } from "./client/scep-client.js";
+export type { ScepClientOptions, EnrollOptions } from "./client/scep-client.js";
+
+export { toPem, fromPem, toBase64, fromBase64Lenient } from "./lib/bytes.js";

@@ -1,0 +1,113 @@
+/**
+ * Keys: the {@link Signer} and {@link Decrypter} interfaces CA/RA keys are used
+ * through (so they can live in an HSM or a KMS), and {@link LocalKey}, the
+ * default implementation over a PEM or CryptoKey private key.
+ *
+ * @module
+ */
+import type { DigestAlgorithm, KeyTransport, SignatureAlgorithm } from "../algorithms.js";
+import { Certificate } from "../x509/certificate.js";
+import { DecryptError, KeyError, UnsupportedAlgorithmError } from "../errors.js";
+import * as nc from "../lib/node-crypto.js";
+import { equalBytes } from "../lib/der.js";
+
+/** Something that signs with the private key of {@link Signer.certificate}. */
+export interface Signer {
+  /** The certificate whose key signs. */
+  readonly certificate: Certificate;
+  /** Signs `data` (the signer computes the digest). */
+  sign(data: Uint8Array, algorithm: SignatureAlgorithm): Promise<Uint8Array>;
+}
+
+/** Parameters of {@link Decrypter.decrypt}. */
+export interface DecryptParams {
+  /** RSAES-PKCS1-v1_5 or RSAES-OAEP. */
+  transport: KeyTransport;
+  /** The content-encryption key length the envelope needs, in bytes. */
+  keyLength: number;
+  /** OAEP hash (also the MGF1 hash). */
+  oaepHash?: DigestAlgorithm;
+}
+
+/**
+ * Something that unwraps content-encryption keys sent to
+ * {@link Decrypter.certificate}.
+ *
+ * Implementations of RSAES-PKCS1-v1_5 MUST NOT reveal whether the padding was
+ * valid: on a bad padding or a key of the wrong length, return `keyLength`
+ * pseudo-random bytes (implicit rejection) instead of throwing. {@link LocalKey}
+ * does this.
+ */
+export interface Decrypter {
+  /** The certificate requests are encrypted to. */
+  readonly certificate: Certificate;
+  /** Unwraps an encrypted content-encryption key. */
+  decrypt(encryptedKey: Uint8Array, params: DecryptParams): Promise<Uint8Array>;
+}
+
+/** A private key in any form {@link LocalKey} reads. */
+export type PrivateKeyInput = string | Uint8Array | CryptoKey;
+
+/**
+ * A certificate and its private key held in this process: both a
+ * {@link Signer} and a {@link Decrypter}.
+ *
+ * @example
+ * ```ts
+ * const ca = LocalKey.fromPem(readFileSync("ca.pem", "utf8"), readFileSync("ca.key", "utf8"));
+ * const request = await decodePkiMessage(body, { decrypters: [ca] });
+ * ```
+ */
+export class LocalKey implements Signer, Decrypter {
+  /** The certificate. */
+  readonly certificate: Certificate;
+  readonly #key: nc.KeyObject;
+  readonly #rejectionSecret = nc.randomBytes(32);
+
+  private constructor(certificate: Certificate, key: nc.KeyObject) {
+    if (key.type !== "private") throw new KeyError("expected a private key");
+    if (!equalBytes(nc.spkiOf(key), certificate.spki)) throw new KeyError("the private key does not match the certificate");
+    this.certificate = certificate;
+    this.#key = key;
+  }
+
+  /**
+   * From a certificate (PEM, DER or {@link Certificate}) and a PEM private key
+   * (PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY` or PKCS#8 `PRIVATE KEY`),
+   * a DER PKCS#8 key, or a WebCrypto `CryptoKey` (extractable or not).
+   */
+  static from(certificate: Certificate | Uint8Array | string, privateKey: PrivateKeyInput, options: { passphrase?: string } = {}): LocalKey {
+    const cert = Certificate.from(certificate);
+    let key: nc.KeyObject;
+    if (typeof privateKey === "string") key = nc.privateKeyFromPem(privateKey, options.passphrase);
+    else if (privateKey instanceof Uint8Array) key = privateKey[0] === 0x30 ? nc.privateKeyFromPkcs8(privateKey) : nc.privateKeyFromPem(privateKey, options.passphrase);
+    else key = nc.keyFromCryptoKey(privateKey);
+    return new LocalKey(cert, key);
+  }
+
+  /** From PEM texts. Same as {@link LocalKey.from}. */
+  static fromPem(certificatePem: string, privateKeyPem: string, options: { passphrase?: string } = {}): LocalKey {
+    return LocalKey.from(certificatePem, privateKeyPem, options);
+  }
+
+  /** "rsa" or "ec". */
+  get keyType(): string {
+    return nc.keyType(this.#key);
+  }
+
+  /** {@inheritDoc Signer.sign} */
+  async sign(data: Uint8Array, algorithm: SignatureAlgorithm): Promise<Uint8Array> {
+    return nc.sign(this.#key, algorithm, data);
+  }
+
+  /** {@inheritDoc Decrypter.decrypt} */
+  async decrypt(encryptedKey: Uint8Array, params: DecryptParams): Promise<Uint8Array> {
+    if (nc.keyType(this.#key) !== "rsa") throw new UnsupportedAlgorithmError(`key transport needs an RSA key, this is ${this.keyType}`);
+    if (params.transport === "rsaes-oaep") {
+      const k = nc.rsaDecryptOaep(this.#key, encryptedKey, params.oaepHash ?? "sha1");
+      if (k.length !== params.keyLength) throw new DecryptError("could not decrypt the envelope");
+      return k;
+    }
+    return nc.rsaDecryptPkcs1Implicit(this.#key, encryptedKey, params.keyLength, this.#rejectionSecret);
+  }
+}

@@ -1,0 +1,69 @@
+/** Byte helpers that need no Node API. */
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** Lower-case hex. */
+export function toHex(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += HEX[b[i]!];
+  return s;
+}
+
+/** Bytes of a hex string (throws on odd length or non-hex). */
+export function fromHex(s: string): Uint8Array {
+  if (s.length % 2 || /[^0-9a-f]/i.test(s)) throw new TypeError("invalid hex");
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** Latin-1 decoding (bytes → code points 0–255). */
+export function latin1(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
+  return s;
+}
+
+/** Standard base64 (with padding). */
+export function toBase64(b: Uint8Array): string {
+  return btoa(latin1(b));
+}
+
+/**
+ * Decodes base64 leniently, as SCEP clients send it: standard or URL-safe
+ * alphabet, with or without padding, with whitespace and line breaks, and with
+ * `+` turned into a space by form decoding (iOS). Returns undefined when the
+ * text is not base64.
+ */
+export function fromBase64Lenient(text: string): Uint8Array | undefined {
+  let s = text.replace(/[\r\n\t]/g, "").replace(/ /g, "+").replace(/-/g, "+").replace(/_/g, "/");
+  s = s.replace(/=+$/, "");
+  if (!/^[A-Za-z0-9+/]*$/.test(s) || s.length % 4 === 1) return undefined;
+  s += "=".repeat((4 - (s.length % 4)) % 4);
+  try {
+    const bin = atob(s);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+/** PEM armour. */
+export function toPem(label: string, der: Uint8Array): string {
+  const b64 = toBase64(der).replace(/(.{64})/g, "$1\n").replace(/\n$/, "");
+  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
+}
+
+/** Every PEM block of the given label (or any label) in `text`, as DER. */
+export function fromPem(text: string, label?: string): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const re = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    if (label && m[1] !== label) continue;
+    const der = fromBase64Lenient(m[2]!.replace(/\s+/g, ""));
+    if (der) out.push(der);
+  }
+  return out;
+}

@@ -1,0 +1,240 @@
+/**
+ * The one module that imports `node:crypto`. Everything else in @scep/core
+ * speaks `Uint8Array` and calls these primitives.
+ *
+ * Two platform facts are handled here:
+ * - Node 20 refuses `RSA_PKCS1_PADDING` in `privateDecrypt` (CVE-2023-46809)
+ *   and WebCrypto has no RSAES-PKCS1-v1_5. We run the raw RSA operation
+ *   (`RSA_NO_PADDING`, still blinded and CRT-accelerated by OpenSSL) and
+ *   remove the padding here with implicit rejection: an invalid padding yields
+ *   a synthetic key derived from the ciphertext, so a bad padding looks exactly
+ *   like a wrong content key (no Bleichenbacher oracle).
+ * - OpenSSL 3 has DES-CBC only in the legacy provider. Single DES is
+ *   DES-EDE3 with K1 = K2 = K3, so DES-CBC runs on the default provider's
+ *   `des-ede3-cbc` with the key repeated three times.
+ */
+import * as crypto from "node:crypto";
+import type { ContentCipher, DigestAlgorithm, SignatureAlgorithm } from "../algorithms.js";
+import { DIGEST_LENGTH } from "../algorithms.js";
+import { DecryptError, KeyError, UnsupportedAlgorithmError } from "../errors.js";
+
+/** A key as Node holds it. */
+export type KeyObject = crypto.KeyObject;
+
+/** Hashes `data`. */
+export function digest(alg: DigestAlgorithm, data: Uint8Array): Uint8Array {
+  return crypto.createHash(alg).update(data).digest();
+}
+
+/** Cryptographically secure random bytes. */
+export function randomBytes(n: number): Uint8Array {
+  return crypto.randomBytes(n);
+}
+
+/** Constant-time equality. */
+export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  return crypto.timingSafeEqual(a, b);
+}
+
+/** A public key from SubjectPublicKeyInfo DER. */
+export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
+  try {
+    return crypto.createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), format: "der", type: "spki" });
+  } catch (cause) {
+    throw new KeyError("unreadable public key", { cause });
+  }
+}
+
+/** A private key from PEM (PKCS#1, SEC1 or PKCS#8). */
+export function privateKeyFromPem(pem: string | Uint8Array, passphrase?: string): KeyObject {
+  try {
+    return crypto.createPrivateKey(passphrase === undefined ? { key: toBuffer(pem) } : { key: toBuffer(pem), passphrase });
+  } catch (cause) {
+    throw new KeyError("unreadable private key (expected PEM PKCS#1, SEC1 or PKCS#8)", { cause });
+  }
+}
+
+/** A private key from PKCS#8 DER. */
+export function privateKeyFromPkcs8(der: Uint8Array): KeyObject {
+  try {
+    return crypto.createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" });
+  } catch (cause) {
+    throw new KeyError("unreadable PKCS#8 private key", { cause });
+  }
+}
+
+/** A Node key from a WebCrypto key (works for non-extractable keys too). */
+export function keyFromCryptoKey(key: CryptoKey): KeyObject {
+  try {
+    return crypto.KeyObject.from(key as unknown as crypto.webcrypto.CryptoKey);
+  } catch (cause) {
+    throw new KeyError("unusable CryptoKey", { cause });
+  }
+}
+
+/** The public half of a private key, as SPKI DER. */
+export function spkiOf(key: KeyObject): Uint8Array {
+  const pub = key.type === "private" ? crypto.createPublicKey(key) : key;
+  return pub.export({ format: "der", type: "spki" });
+}
+
+/** "rsa", "ec", … */
+export function keyType(key: KeyObject): string {
+  return key.asymmetricKeyType ?? "unknown";
+}
+
+/** Modulus length in bytes of an RSA key. */
+export function rsaModulusBytes(key: KeyObject): number {
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  if (!bits) throw new KeyError("not an RSA key");
+  return Math.ceil(bits / 8);
+}
+
+function signOptions(key: KeyObject, alg: SignatureAlgorithm): crypto.SignKeyObjectInput | crypto.VerifyKeyObjectInput {
+  if (alg.scheme === "rsa-pss") {
+    return { key, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: alg.saltLength ?? DIGEST_LENGTH[alg.digest] };
+  }
+  if (alg.scheme === "rsa-pkcs1") return { key, padding: crypto.constants.RSA_PKCS1_PADDING };
+  return { key, dsaEncoding: "der" };
+}
+
+function checkKeyFits(key: KeyObject, alg: SignatureAlgorithm): void {
+  const t = key.asymmetricKeyType;
+  const ok = alg.scheme === "ecdsa" ? t === "ec" : t === "rsa" || (t === "rsa-pss" && alg.scheme === "rsa-pss");
+  if (!ok) throw new UnsupportedAlgorithmError(`a ${t ?? "unknown"} key cannot make ${alg.scheme} signatures`);
+}
+
+/** Signs `data` (the digest is computed here). */
+export function sign(key: KeyObject, alg: SignatureAlgorithm, data: Uint8Array): Uint8Array {
+  checkKeyFits(key, alg);
+  return crypto.sign(alg.digest, data, signOptions(key, alg) as crypto.SignKeyObjectInput);
+}
+
+/** Verifies a signature over `data`; false on mismatch or a key of the wrong type. */
+export function verify(key: KeyObject, alg: SignatureAlgorithm, data: Uint8Array, signature: Uint8Array): boolean {
+  checkKeyFits(key, alg);
+  try {
+    return crypto.verify(alg.digest, data, signOptions(key, alg) as crypto.VerifyKeyObjectInput, signature);
+  } catch {
+    return false;
+  }
+}
+
+/** RSAES-PKCS1-v1_5 or RSAES-OAEP encryption of a content key to a public key. */
+export function rsaEncrypt(key: KeyObject, transport: "rsaes-pkcs1-v1_5" | "rsaes-oaep", data: Uint8Array, oaepHash: DigestAlgorithm = "sha1"): Uint8Array {
+  if (key.asymmetricKeyType !== "rsa") throw new KeyError(`cannot encrypt a content key to a ${key.asymmetricKeyType ?? "unknown"} key`);
+  if (transport === "rsaes-oaep") {
+    return crypto.publicEncrypt({ key, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash }, data);
+  }
+  return crypto.publicEncrypt({ key, padding: crypto.constants.RSA_PKCS1_PADDING }, data);
+}
+
+/** RSAES-OAEP decryption; any failure is a {@link DecryptError}. */
+export function rsaDecryptOaep(key: KeyObject, ciphertext: Uint8Array, hash: DigestAlgorithm): Uint8Array {
+  try {
+    return crypto.privateDecrypt({ key, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash }, ciphertext);
+  } catch (cause) {
+    throw new DecryptError("could not decrypt the envelope", { cause });
+  }
+}
+
+/**
+ * RSAES-PKCS1-v1_5 decryption of a key of `expectedLength` bytes with implicit
+ * rejection (in the manner of draft-irtf-cfrg-rsa-guidance): never throws for a
+ * bad padding or wrong length; returns instead a key derived by HMAC from the
+ * ciphertext under `rejectionSecret`, so the caller fails later exactly as for
+ * a wrong key. The checks run over every byte without early exit.
+ */
+export function rsaDecryptPkcs1Implicit(key: KeyObject, ciphertext: Uint8Array, expectedLength: number, rejectionSecret: Uint8Array): Uint8Array {
+  const k = rsaModulusBytes(key);
+  const synthetic = syntheticKey(rejectionSecret, ciphertext, expectedLength);
+  if (ciphertext.length !== k) return synthetic; // public knowledge: no oracle
+  let em: Uint8Array;
+  try {
+    em = crypto.privateDecrypt({ key, padding: crypto.constants.RSA_NO_PADDING }, ciphertext);
+  } catch {
+    return synthetic; // ciphertext ≥ modulus: public knowledge too
+  }
+  // EM = 0x00 || 0x02 || PS (≥ 8 non-zero) || 0x00 || M
+  let bad = em[0]! | (em[1]! ^ 0x02);
+  let zeroIndex = 0;
+  let found = 0;
+  for (let i = 2; i < k; i++) {
+    const isZero = ((em[i]! - 1) >>> 31) & 1; // 1 when em[i] === 0
+    const take = isZero & (found ^ 1);
+    zeroIndex |= -take & i;
+    found |= isZero;
+  }
+  bad |= found ^ 1;
+  bad |= ((zeroIndex - 10) >>> 31) & 1; // PS shorter than 8 bytes
+  const msgLen = k - zeroIndex - 1;
+  const lenDiff = msgLen ^ expectedLength;
+  bad |= ((lenDiff | -lenDiff) >>> 31) & 1;
+  const mask = -((bad | -bad) >>> 31) & 0xff; // 0xff when bad
+  const out = new Uint8Array(expectedLength);
+  const offset = k - expectedLength;
+  for (let i = 0; i < expectedLength; i++) out[i] = (em[offset + i]! & ~mask) | (synthetic[i]! & mask);
+  return out;
+}
+
+function syntheticKey(secret: Uint8Array, ciphertext: Uint8Array, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let counter = 0, o = 0; o < length; counter++) {
+    const block = crypto.createHmac("sha256", secret).update(new Uint8Array([counter])).update(ciphertext).digest();
+    out.set(block.subarray(0, Math.min(32, length - o)), o);
+    o += 32;
+  }
+  return out;
+}
+
+function cipherName(cipher: ContentCipher): string {
+  switch (cipher) {
+    case "des":
+    case "des3":
+      return "des-ede3-cbc";
+    case "aes128":
+      return "aes-128-cbc";
+    case "aes192":
+      return "aes-192-cbc";
+    case "aes256":
+      return "aes-256-cbc";
+  }
+}
+
+function cipherKey(cipher: ContentCipher, key: Uint8Array): Uint8Array {
+  // DES-EDE3 with three equal keys is single DES (E_K ∘ D_K ∘ E_K = E_K).
+  if (cipher === "des") {
+    const k = new Uint8Array(24);
+    k.set(key, 0);
+    k.set(key, 8);
+    k.set(key, 16);
+    return k;
+  }
+  return key;
+}
+
+/** CBC encryption with PKCS#7 padding. */
+export function encryptContent(cipher: ContentCipher, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
+  const c = crypto.createCipheriv(cipherName(cipher), cipherKey(cipher, key), iv);
+  return Buffer.concat([c.update(data), c.final()]);
+}
+
+/** CBC decryption with PKCS#7 padding; any failure is a {@link DecryptError}. */
+export function decryptContent(cipher: ContentCipher, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
+  try {
+    const d = crypto.createDecipheriv(cipherName(cipher), cipherKey(cipher, key), iv);
+    return Buffer.concat([d.update(data), d.final()]);
+  } catch (cause) {
+    throw new DecryptError("could not decrypt the envelope", { cause });
+  }
+}
+
+function toBuffer(v: string | Uint8Array): Buffer | string {
+  return typeof v === "string" ? v : Buffer.from(v);
+}
+
+/** PKCS#8 DER of a private key (throws for non-extractable keys). */
+export function exportPkcs8(key: KeyObject): Uint8Array {
+  return key.export({ format: "der", type: "pkcs8" });
+}

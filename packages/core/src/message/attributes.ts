@@ -1,0 +1,89 @@
+/**
+ * SCEP authenticated attributes (RFC 8894 §3.2.1): read from and written to a
+ * SignerInfo.
+ */
+import * as der from "../lib/der.js";
+import * as oids from "../oids.js";
+import type { FailInfo } from "../errors.js";
+import { MessageMalformedError } from "../errors.js";
+import { attribute } from "../cms/signed-data.js";
+import { FAIL_INFO_CODE, failInfoFromCode } from "./types.js";
+
+/** The SCEP attributes of a message. */
+export interface ScepAttributes {
+  /** messageType number. */
+  messageType: number;
+  /** transactionID. */
+  transactionId: string;
+  /** senderNonce (16 bytes in practice). */
+  senderNonce: Uint8Array;
+  /** recipientNonce (CertRep). */
+  recipientNonce?: Uint8Array;
+  /** pkiStatus (CertRep). */
+  pkiStatus?: string;
+  /** failInfo (CertRep FAILURE). */
+  failInfo?: FailInfo;
+  /** failInfo number as sent, when it is not one RFC 8894 defines. */
+  failInfoRaw?: string;
+  /** failInfoText (RFC 8894). */
+  failInfoText?: string;
+  /** signingTime, when present. */
+  signingTime?: Date;
+}
+
+function single(attrs: Map<string, der.Tlv[]>, type: string, name: string): der.Tlv | undefined {
+  const v = attrs.get(type);
+  if (!v) return undefined;
+  if (v.length !== 1) throw new MessageMalformedError(`${name} must have exactly one value`);
+  return v[0];
+}
+
+const MAX_TRANSACTION_ID = 256;
+
+/** Reads the SCEP attributes from a SignerInfo's signed attributes. */
+export function readScepAttributes(attrs: Map<string, der.Tlv[]>, options: { senderNonceOptional?: boolean } = {}): ScepAttributes {
+  const mt = single(attrs, oids.id_messageType, "messageType");
+  if (!mt) throw new MessageMalformedError("missing messageType attribute");
+  const mtText = der.readString(mt, "messageType");
+  if (!/^\d{1,3}$/.test(mtText)) throw new MessageMalformedError("messageType is not a number");
+  const tid = single(attrs, oids.id_transactionID, "transactionID");
+  if (!tid) throw new MessageMalformedError("missing transactionID attribute");
+  const transactionId = der.readString(tid, "transactionID");
+  if (transactionId.length === 0 || transactionId.length > MAX_TRANSACTION_ID) throw new MessageMalformedError("transactionID is empty or too long");
+  const sn = single(attrs, oids.id_senderNonce, "senderNonce");
+  if (!sn && !options.senderNonceOptional) throw new MessageMalformedError("missing senderNonce attribute");
+  const senderNonce = sn ? der.octets(der.expectTag(sn, der.Tag.OCTET_STRING, "senderNonce")).slice() : new Uint8Array();
+  if (sn && (senderNonce.length === 0 || senderNonce.length > 64)) throw new MessageMalformedError("senderNonce has a bad length");
+  const out: ScepAttributes = { messageType: Number(mtText), transactionId, senderNonce };
+  const rn = single(attrs, oids.id_recipientNonce, "recipientNonce");
+  if (rn) out.recipientNonce = der.octets(der.expectTag(rn, der.Tag.OCTET_STRING, "recipientNonce")).slice();
+  const st = single(attrs, oids.id_pkiStatus, "pkiStatus");
+  if (st) out.pkiStatus = der.readString(st, "pkiStatus");
+  const fi = single(attrs, oids.id_failInfo, "failInfo");
+  if (fi) {
+    const raw = der.readString(fi, "failInfo");
+    const name = failInfoFromCode(raw);
+    if (name) out.failInfo = name;
+    else out.failInfoRaw = raw;
+  }
+  const ft = single(attrs, oids.id_scep_failInfoText, "failInfoText");
+  if (ft) out.failInfoText = der.readString(ft, "failInfoText");
+  const time = single(attrs, oids.id_signingTime, "signingTime");
+  if (time) out.signingTime = der.readTime(time, "signingTime");
+  return out;
+}
+
+/** The signed attributes of a SCEP message (contentType and messageDigest are added by the CMS layer). */
+export function encodeScepAttributes(a: ScepAttributes): Uint8Array[] {
+  const out = [
+    attribute(oids.id_messageType, der.printable(String(a.messageType))),
+    attribute(oids.id_transactionID, der.printable(a.transactionId)),
+    attribute(oids.id_senderNonce, der.octetString(a.senderNonce)),
+  ];
+  if (a.signingTime) out.push(attribute(oids.id_signingTime, der.time(a.signingTime)));
+  if (a.pkiStatus !== undefined) out.push(attribute(oids.id_pkiStatus, der.printable(a.pkiStatus)));
+  if (a.recipientNonce) out.push(attribute(oids.id_recipientNonce, der.octetString(a.recipientNonce)));
+  if (a.failInfo) out.push(attribute(oids.id_failInfo, der.printable(FAIL_INFO_CODE[a.failInfo])));
+  if (a.failInfoText) out.push(attribute(oids.id_scep_failInfoText, der.utf8(a.failInfoText)));
+  return out;
+}

@@ -1,0 +1,51 @@
+/**
+ * GetCACaps (RFC 8894 §3.5): build and parse the capability list.
+ *
+ * @module
+ */
+
+/** Capabilities RFC 8894 §3.5.2 defines (others are kept as strings). */
+export type CaCapability =
+  | "AES"
+  | "DES3"
+  | "GetNextCACert"
+  | "POSTPKIOperation"
+  | "Renewal"
+  | "SHA-1"
+  | "SHA-256"
+  | "SHA-512"
+  | "SCEPStandard"
+  | "Update";
+
+/** The content type of a GetCACaps reply. */
+export const CA_CAPS_CONTENT_TYPE = "text/plain";
+
+/**
+ * Formats capabilities one per line (LF), as RFC 8894 §3.5.2 shows.
+ *
+ * @example
+ * ```ts
+ * buildCaCaps(["AES", "POSTPKIOperation", "SHA-256", "SCEPStandard"]);
+ * ```
+ */
+export function buildCaCaps(caps: readonly string[]): string {
+  return [...new Set(caps)].join("\n");
+}
+
+/** Parsed capabilities: case-insensitive lookups, unknown ones kept. */
+export interface CaCaps {
+  /** Every capability as sent (trimmed, empty lines dropped). */
+  readonly list: readonly string[];
+  /** Whether a capability is present (case-insensitive). */
+  has(cap: CaCapability | string): boolean;
+}
+
+/** Parses a GetCACaps body (LF or CRLF, blank lines ignored). */
+export function parseCaCaps(text: string): CaCaps {
+  const list = text
+    .split(/\r?\n|\r/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
+  const lower = new Set(list.map((l) => l.toLowerCase()));
+  return { list, has: (cap) => lower.has(cap.toLowerCase()) };
+}

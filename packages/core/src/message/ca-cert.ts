@@ -1,0 +1,113 @@
+/**
+ * GetCACert and GetNextCACert (RFC 8894 §4.2, §4.7): build and parse the
+ * replies, and pick the recipient certificate a client encrypts to.
+ *
+ * @module
+ */
+import * as der from "../lib/der.js";
+import * as oids from "../oids.js";
+import { buildSignedData, findSigner, parseSignedData, verifySignerInfo } from "../cms/signed-data.js";
+import type { Signer } from "../keys/key.js";
+import { Certificate } from "../x509/certificate.js";
+import { CertRepError, InvalidArgumentError, MessageMalformedError } from "../errors.js";
+
+/** `application/x-x509-ca-cert`: one DER certificate. */
+export const CA_CERT_CONTENT_TYPE = "application/x-x509-ca-cert";
+/** `application/x-x509-ca-ra-cert`: a degenerate PKCS#7 holding the RA and CA certificates. */
+export const CA_RA_CERT_CONTENT_TYPE = "application/x-x509-ca-ra-cert";
+/** `application/x-x509-next-ca-cert`: a signed PKCS#7 holding the next CA certificates. */
+export const NEXT_CA_CERT_CONTENT_TYPE = "application/x-x509-next-ca-cert";
+/** `application/x-pki-message`: PKIOperation requests and replies. */
+export const PKI_MESSAGE_CONTENT_TYPE = "application/x-pki-message";
+
+/** An HTTP reply body and its content type. */
+export interface EncodedReply {
+  /** Body bytes. */
+  body: Uint8Array;
+  /** Content-Type header value. */
+  contentType: string;
+}
+
+/**
+ * Builds the GetCACert reply: a single CA certificate as DER
+ * (`application/x-x509-ca-cert`), or, with RA certificates or a chain, a
+ * degenerate certs-only PKCS#7 (`application/x-x509-ca-ra-cert`).
+ *
+ * @example
+ * ```ts
+ * const { body, contentType } = await buildGetCaCertResponse([raCert, caCert]);
+ * ```
+ */
+export async function buildGetCaCertResponse(certificates: readonly (Certificate | Uint8Array)[]): Promise<EncodedReply> {
+  if (certificates.length === 0) throw new InvalidArgumentError("GetCACert needs at least one certificate");
+  const ders = certificates.map((c) => (c instanceof Certificate ? c.der : c));
+  if (ders.length === 1) return { body: ders[0]!, contentType: CA_CERT_CONTENT_TYPE };
+  return { body: await buildSignedData({ certificates: ders }), contentType: CA_RA_CERT_CONTENT_TYPE };
+}
+
+/**
+ * Parses a GetCACert reply: DER certificate, degenerate PKCS#7, or PEM (some
+ * servers send it). The content type is a hint only.
+ */
+export function parseGetCaCertResponse(body: Uint8Array, _contentType?: string): Certificate[] {
+  const text = body.length > 0 && body[0] === 0x2d ? new TextDecoder().decode(body) : undefined;
+  if (text?.includes("-----BEGIN CERTIFICATE-----")) return Certificate.fromPem(text);
+  try {
+    return [new Certificate(body)];
+  } catch {
+    try {
+      const sd = parseSignedData(body);
+      if (sd.certificates.length === 0) throw new MessageMalformedError("GetCACert PKCS#7 holds no certificate");
+      return sd.certificates;
+    } catch (cause) {
+      throw new MessageMalformedError("GetCACert reply is neither a certificate nor a PKCS#7", { cause });
+    }
+  }
+}
+
+/**
+ * Picks the certificate to encrypt requests to from a GetCACert set
+ * (RFC 8894 §2.2, INTEROP quirk 7): the first with keyEncipherment in its
+ * keyUsage; else the first non-CA certificate (an RA); else the first.
+ */
+export function selectRecipient(certificates: readonly Certificate[]): Certificate {
+  const first = certificates[0];
+  if (!first) throw new InvalidArgumentError("no certificate to encrypt to");
+  return (
+    certificates.find((c) => c.keyUsage?.has("keyEncipherment") && !c.isCa) ??
+    certificates.find((c) => c.keyUsage?.has("keyEncipherment")) ??
+    certificates.find((c) => !c.isCa) ??
+    first
+  );
+}
+
+/**
+ * Picks the certificate that will sign CertReps: the first with
+ * digitalSignature among non-CA certificates (an RA), else the CA.
+ */
+export function selectSigner(certificates: readonly Certificate[]): Certificate {
+  const first = certificates[0];
+  if (!first) throw new InvalidArgumentError("no certificate");
+  return certificates.find((c) => !c.isCa && (c.keyUsage?.has("digitalSignature") ?? true)) ?? first;
+}
+
+/** Builds a GetNextCACert reply: the next CA (and RA) certificates in a SignedData signed by the current CA. */
+export async function buildGetNextCaCertResponse(options: { certificates: readonly (Certificate | Uint8Array)[]; signer: Signer; now?: Date }): Promise<EncodedReply> {
+  const ders = options.certificates.map((c) => (c instanceof Certificate ? c.der : c));
+  if (ders.length === 0) throw new InvalidArgumentError("GetNextCACert needs at least one certificate");
+  const inner = await buildSignedData({ certificates: ders });
+  const signingTime = der.seq(der.oid(oids.id_signingTime), der.tlv(der.Tag.SET, der.time(options.now ?? new Date())));
+  const body = await buildSignedData({ content: inner, certificates: [options.signer.certificate.der], signer: options.signer, attributes: [signingTime] });
+  return { body, contentType: NEXT_CA_CERT_CONTENT_TYPE };
+}
+
+/** Parses and verifies a GetNextCACert reply against the current CA certificates. */
+export function parseGetNextCaCertResponse(body: Uint8Array, currentCa: readonly Certificate[]): Certificate[] {
+  const sd = parseSignedData(body);
+  const si = sd.signerInfos[0];
+  if (!si || !sd.content) throw new CertRepError("GetNextCACert reply is not signed content");
+  const signer = findSigner(si.sid, currentCa);
+  if (!signer) throw new CertRepError("GetNextCACert reply is not signed by the current CA");
+  verifySignerInfo(si, signer, sd.content);
+  return parseSignedData(sd.content).certificates;
+}

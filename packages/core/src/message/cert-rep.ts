@@ -1,0 +1,125 @@
+/**
+ * Server side: build a CertRep (RFC 8894 §3.3.2): SUCCESS, FAILURE or PENDING.
+ *
+ * @module
+ */
+import * as der from "../lib/der.js";
+import * as nc from "../lib/node-crypto.js";
+import type { ContentCipher, DigestAlgorithm, KeyTransport, SignatureAlgorithm } from "../algorithms.js";
+import type { FailInfo } from "../errors.js";
+import { InvalidArgumentError } from "../errors.js";
+import { buildEnvelopedData } from "../cms/enveloped-data.js";
+import { buildSignedData } from "../cms/signed-data.js";
+import type { Signer } from "../keys/key.js";
+import { Certificate } from "../x509/certificate.js";
+import { encodeScepAttributes } from "./attributes.js";
+import { MessageType, PkiStatus } from "./types.js";
+
+/** The request a CertRep answers: what a {@link PkiRequest} (or a failed decode's `request`) provides. */
+export interface CertRepRequest {
+  /** transactionID, echoed. */
+  transactionId: string;
+  /** senderNonce, returned as recipientNonce. */
+  senderNonce: Uint8Array;
+  /** The requester's certificate: SUCCESS replies are encrypted to it. */
+  signerCertificate?: Certificate;
+  /** The request's content cipher: SUCCESS replies use it unless told otherwise. */
+  contentCipher?: ContentCipher;
+  /** The request's digest: the reply uses it unless told otherwise. */
+  digestAlgorithm?: DigestAlgorithm | string;
+}
+
+/** Options of {@link buildCertRep}. */
+export interface CertRepOptions {
+  /** The request answered. */
+  request: CertRepRequest;
+  /** The CA or RA key that signs the reply. */
+  signer: Signer;
+  /** SUCCESS, FAILURE or PENDING. */
+  status: PkiStatus;
+  /** FAILURE: the reason code. Default badRequest. */
+  failInfo?: FailInfo;
+  /** FAILURE: a human-readable reason (id-scep-failInfoText). */
+  failInfoText?: string;
+  /** SUCCESS: the issued certificate first, then its chain (DER or {@link Certificate}). */
+  certificates?: readonly (Certificate | Uint8Array)[];
+  /** SUCCESS to GetCRL: the CRL, DER. */
+  crl?: Uint8Array;
+  /** Content cipher of the reply's envelope (default: the request's, else AES-128). */
+  contentCipher?: ContentCipher;
+  /** Key transport of the reply's envelope (default RSAES-PKCS1-v1_5). */
+  keyTransport?: KeyTransport;
+  /** Digest (default: the request's, else SHA-256). */
+  digestAlgorithm?: DigestAlgorithm;
+  /**
+   * Signature algorithm. Default for RSA signers: PKCS#1 v1.5 with the plain
+   * `rsaEncryption` OID and NULL parameters (strongSwan < 5.9.11 accepts
+   * nothing else; Apple, NDES and cryptlib send the same). ECDSA for EC signers.
+   */
+  signatureAlgorithm?: SignatureAlgorithm;
+  /** Include the signer's certificate in the SignedData (default true). */
+  includeSignerCertificate?: boolean;
+  /** Extra certificates for the SignedData (e.g. the CA above an RA). */
+  extraCertificates?: readonly (Certificate | Uint8Array)[];
+  /** signingTime (default now). */
+  now?: Date;
+  /** senderNonce of the reply (default 16 random bytes). */
+  senderNonce?: Uint8Array;
+}
+
+const DIGESTS = new Set(["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]);
+
+function toDer(c: Certificate | Uint8Array): Uint8Array {
+  return c instanceof Certificate ? c.der : c;
+}
+
+/**
+ * Builds a signed CertRep. SUCCESS carries a degenerate certs-only SignedData
+ * (or CRL) enveloped to the requester's certificate; FAILURE and PENDING carry
+ * no envelope. transactionID is echoed, recipientNonce is the request's
+ * senderNonce, senderNonce is fresh.
+ *
+ * @example
+ * ```ts
+ * const reply = await buildCertRep({ request: req, signer: ca, status: "SUCCESS", certificates: [issued, caCert] });
+ * return new Response(reply, { headers: { "content-type": "application/x-pki-message" } });
+ * ```
+ */
+export async function buildCertRep(options: CertRepOptions): Promise<Uint8Array> {
+  const { request, signer, status } = options;
+  const requestedDigest = request.digestAlgorithm && DIGESTS.has(request.digestAlgorithm) ? (request.digestAlgorithm as DigestAlgorithm) : undefined;
+  const digest = options.digestAlgorithm ?? requestedDigest ?? "sha256";
+  let content: Uint8Array | undefined;
+  if (status === "SUCCESS") {
+    const recipient = request.signerCertificate;
+    if (!recipient) throw new InvalidArgumentError("a SUCCESS CertRep needs the requester's certificate to encrypt to");
+    const certs = (options.certificates ?? []).map(toDer);
+    if (certs.length === 0 && !options.crl) throw new InvalidArgumentError("a SUCCESS CertRep needs a certificate or a CRL");
+    const inner = await buildSignedData({ certificates: certs, crls: options.crl ? [options.crl] : [] });
+    const envOpts = {
+      content: inner,
+      recipient,
+      cipher: options.contentCipher ?? request.contentCipher ?? "aes128",
+      ...(options.keyTransport ? { transport: options.keyTransport } : {}),
+    };
+    content = buildEnvelopedData(envOpts);
+  }
+  const attrs = encodeScepAttributes({
+    messageType: MessageType.CertRep,
+    transactionId: request.transactionId,
+    senderNonce: options.senderNonce ?? nc.randomBytes(16),
+    recipientNonce: request.senderNonce,
+    pkiStatus: PkiStatus[status],
+    signingTime: options.now ?? new Date(),
+    ...(status === "FAILURE" ? { failInfo: options.failInfo ?? "badRequest" } : {}),
+    ...(status === "FAILURE" && options.failInfoText ? { failInfoText: options.failInfoText } : {}),
+  });
+  const keyType = nc.publicKeyFromSpki(signer.certificate.spki).asymmetricKeyType;
+  const signatureAlgorithm: SignatureAlgorithm =
+    options.signatureAlgorithm ?? (keyType === "ec" ? { scheme: "ecdsa", digest: digest === "md5" ? "sha256" : digest } : { scheme: "rsa-pkcs1", digest, rsaOid: "rsaEncryption" });
+  const certificates = [
+    ...(options.includeSignerCertificate === false ? [] : [signer.certificate.der]),
+    ...(options.extraCertificates ?? []).map(toDer),
+  ];
+  return buildSignedData({ ...(content ? { content } : {}), certificates, signer, digest, signatureAlgorithm, attributes: attrs });
+}

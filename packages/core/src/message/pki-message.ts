@@ -1,0 +1,205 @@
+/**
+ * Server side: decode a PKIMessage (RFC 8894 §3) from the wire. SignedData →
+ * signer verification → SCEP attributes → EnvelopedData → the request inside.
+ *
+ * @module
+ */
+import * as der from "../lib/der.js";
+import * as nc from "../lib/node-crypto.js";
+import * as oids from "../oids.js";
+import type { ContentCipher, DigestAlgorithm, KeyTransport, SignatureAlgorithm } from "../algorithms.js";
+import { type AlgorithmPolicy, type ResolvedPolicy, checkCipher, checkDigest, checkKeyTransport, checkScheme, resolvePolicy } from "../policy.js";
+import { type PartialRequest, KeyError, MessageMalformedError, MessageTypeError, ScepError, CsrInvalidError, AlgorithmNotAllowedError, Asn1Error } from "../errors.js";
+import { findSigner, parseSignedData, signerAlgorithms, verifySignerInfo } from "../cms/signed-data.js";
+import { openEnvelope, parseEnvelopedData } from "../cms/enveloped-data.js";
+import type { Decrypter } from "../keys/key.js";
+import { Certificate } from "../x509/certificate.js";
+import { CertificationRequest } from "../x509/certification-request.js";
+import { readScepAttributes } from "./attributes.js";
+import { MessageType, type MessageTypeName, messageTypeName } from "./types.js";
+
+/** IssuerAndSubject (CertPoll, RFC 8894 §3.3.3). */
+export interface IssuerAndSubject {
+  /** Issuer Name DER. */
+  issuer: Uint8Array;
+  /** Subject Name DER. */
+  subject: Uint8Array;
+}
+
+/** IssuerAndSerialNumber (GetCert, GetCRL, RFC 8894 §3.3.4). */
+export interface IssuerAndSerialNumber {
+  /** Issuer Name DER. */
+  issuer: Uint8Array;
+  /** Serial number INTEGER content octets. */
+  serialNumber: Uint8Array;
+}
+
+/** A decoded, verified and decrypted SCEP request. */
+export interface PkiRequest {
+  /** messageType number. */
+  messageType: MessageType;
+  /** messageType name. */
+  messageTypeName: MessageTypeName;
+  /** transactionID. */
+  transactionId: string;
+  /** senderNonce. */
+  senderNonce: Uint8Array;
+  /** signingTime, when the client sent one. */
+  signingTime?: Date;
+  /** The certificate that signed the request (self-signed for an initial enrollment). */
+  signerCertificate: Certificate;
+  /** Every certificate carried in the SignedData. */
+  certificates: Certificate[];
+  /** Digest of the SignerInfo. */
+  digestAlgorithm: DigestAlgorithm;
+  /** Signature algorithm of the SignerInfo. */
+  signatureAlgorithm: SignatureAlgorithm;
+  /** Content cipher of the pkcsPKIEnvelope. */
+  contentCipher: ContentCipher;
+  /** Key transport of the pkcsPKIEnvelope. */
+  keyTransport: KeyTransport;
+  /** The configured key that opened the envelope. */
+  recipient: Decrypter;
+  /** PKCSReq and RenewalReq: the certification request. */
+  csr?: CertificationRequest;
+  /** CertPoll: issuer and subject. */
+  issuerAndSubject?: IssuerAndSubject;
+  /** GetCert and GetCRL: issuer and serial number. */
+  issuerAndSerialNumber?: IssuerAndSerialNumber;
+}
+
+/** Options of {@link decodePkiMessage}. */
+export interface DecodePkiMessageOptions {
+  /** The CA/RA keys requests may be encrypted to (rollover, separate RA). */
+  decrypters: Decrypter | readonly Decrypter[];
+  /** Accepted algorithms. */
+  policy?: AlgorithmPolicy;
+  /** Largest message accepted, in bytes. Default 1 MiB. */
+  maxSize?: number;
+}
+
+function tag(e: unknown, partial: PartialRequest): never {
+  if (e instanceof ScepError) {
+    e.request = { ...partial, ...e.request };
+    throw e;
+  }
+  throw new MessageMalformedError("malformed message", { cause: e, request: partial });
+}
+
+function checkRsaSize(p: ResolvedPolicy, spki: Uint8Array, what: string): void {
+  const k = nc.publicKeyFromSpki(spki);
+  const bits = k.asymmetricKeyDetails?.modulusLength;
+  if (bits !== undefined && bits < p.minRsaBits) throw new AlgorithmNotAllowedError(`${what}: RSA-${bits} is below the policy minimum of ${p.minRsaBits} bits`);
+}
+
+/**
+ * Decodes a PKIMessage: parses the SignedData (BER accepted), verifies the
+ * signer's signature and messageDigest, reads the SCEP attributes, opens the
+ * envelope with the matching key and parses the request inside.
+ *
+ * Throws a {@link ScepError}; when the sender could be identified, its
+ * `request` property carries the transactionID, senderNonce and digest so a
+ * server can answer with a FAILURE CertRep (failInfo from the error).
+ *
+ * @example
+ * ```ts
+ * const ca = LocalKey.fromPem(caPem, caKeyPem);
+ * const req = await decodePkiMessage(body, { decrypters: [ca] });
+ * if (req.messageTypeName === "PKCSReq") console.log(req.csr!.subject, req.csr!.challengePassword);
+ * ```
+ */
+export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMessageOptions): Promise<PkiRequest> {
+  const policy = resolvePolicy(options.policy);
+  const decrypters = Array.isArray(options.decrypters) ? options.decrypters : [options.decrypters as Decrypter];
+  if (decrypters.length === 0) throw new KeyError("decodePkiMessage needs at least one decrypter");
+  if (bytes.length > (options.maxSize ?? 1 << 20)) throw new MessageMalformedError("message too large");
+  if (bytes.length === 0) throw new MessageMalformedError("empty message");
+
+  const sd = parseSignedData(bytes);
+  if (sd.signerInfos.length !== 1) throw new MessageMalformedError(`a PKIMessage has one SignerInfo, this has ${sd.signerInfos.length}`);
+  const si = sd.signerInfos[0]!;
+  if (!si.signedAttrs) throw new MessageMalformedError("SignerInfo without signed attributes");
+  const attrs = readScepAttributes(si.attributes);
+  const partial: PartialRequest = { messageType: attrs.messageType, transactionId: attrs.transactionId, senderNonce: attrs.senderNonce };
+  const typeName = messageTypeName(attrs.messageType);
+
+  try {
+    const { digest, signature } = signerAlgorithms(si);
+    partial.digestAlgorithm = digest;
+    checkDigest(policy, digest, "SignerInfo");
+    checkScheme(policy, signature.scheme, "SignerInfo");
+    if (!typeName || attrs.messageType === MessageType.CertRep) throw new MessageTypeError(`messageType ${attrs.messageType} is not a request`);
+    const contentType = sd.contentType;
+    if (contentType !== oids.id_data) throw new MessageMalformedError(`eContentType must be id-data, got ${contentType}`);
+    if (!sd.content) throw new MessageMalformedError("PKIMessage without pkcsPKIEnvelope");
+    const signer = findSigner(si.sid, sd.certificates);
+    if (!signer) throw new MessageMalformedError("the signer certificate is not in the message");
+    if (signature.scheme !== "ecdsa") checkRsaSize(policy, signer.spki, "signer certificate");
+    verifySignerInfo(si, signer, sd.content);
+    partial.signatureVerified = true;
+
+    const env = parseEnvelopedData(sd.content);
+    checkCipher(policy, env.cipher);
+    const opened = await openEnvelope(env, decrypters);
+    checkKeyTransport(policy, opened.recipient.transport);
+
+    const out: PkiRequest = {
+      messageType: attrs.messageType as MessageType,
+      messageTypeName: typeName,
+      transactionId: attrs.transactionId,
+      senderNonce: attrs.senderNonce,
+      signerCertificate: signer,
+      certificates: sd.certificates,
+      digestAlgorithm: digest,
+      signatureAlgorithm: signature,
+      contentCipher: env.cipher,
+      keyTransport: opened.recipient.transport,
+      recipient: opened.decrypter,
+    };
+    if (attrs.signingTime) out.signingTime = attrs.signingTime;
+    readInner(out, opened.content, policy);
+    return out;
+  } catch (e) {
+    tag(e, partial);
+  }
+}
+
+function readInner(out: PkiRequest, content: Uint8Array, policy: ResolvedPolicy): void {
+  switch (out.messageType) {
+    case MessageType.PKCSReq:
+    case MessageType.RenewalReq: {
+      const csr = new CertificationRequest(content);
+      checkDigest(policy, csr.signatureAlgorithm.digest, "PKCS#10");
+      checkScheme(policy, csr.signatureAlgorithm.scheme, "PKCS#10");
+      if (csr.signatureAlgorithm.scheme !== "ecdsa") checkRsaSize(policy, csr.spki, "PKCS#10 public key");
+      if (!csr.verify()) throw new CsrInvalidError("the PKCS#10 signature does not verify", { failInfo: "badMessageCheck" });
+      out.csr = csr;
+      return;
+    }
+    case MessageType.CertPoll: {
+      const [issuer, subject] = readPair(content, "IssuerAndSubject");
+      out.issuerAndSubject = { issuer: der.raw(der.expectTag(issuer, der.Tag.SEQUENCE, "issuer")).slice(), subject: der.raw(der.expectTag(subject, der.Tag.SEQUENCE, "subject")).slice() };
+      return;
+    }
+    case MessageType.GetCert:
+    case MessageType.GetCRL: {
+      const [issuer, serial] = readPair(content, "IssuerAndSerialNumber");
+      out.issuerAndSerialNumber = {
+        issuer: der.raw(der.expectTag(issuer, der.Tag.SEQUENCE, "issuer")).slice(),
+        serialNumber: der.content(der.expectTag(serial, der.Tag.INTEGER, "serialNumber")).slice(),
+      };
+      return;
+    }
+  }
+}
+
+function readPair(content: Uint8Array, what: string): [der.Tlv | undefined, der.Tlv | undefined] {
+  try {
+    const c = der.expect(der.parse(content), der.Tag.SEQUENCE, what);
+    if (c.length !== 2) throw new MessageMalformedError(`${what} must have two fields`);
+    return [c[0], c[1]];
+  } catch (cause) {
+    if (cause instanceof MessageMalformedError) throw cause;
+    throw new Asn1Error(`malformed ${what}`, { cause });
+  }
+}

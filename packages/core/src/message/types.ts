@@ -1,0 +1,49 @@
+/**
+ * SCEP message types, statuses and failInfo codes (RFC 8894 §3.2.1.2–§3.2.1.4).
+ *
+ * @module
+ */
+import type { FailInfo } from "../errors.js";
+
+/** messageType values (RFC 8894 §3.2.1.2). */
+export const MessageType = {
+  CertRep: 3,
+  RenewalReq: 17,
+  PKCSReq: 19,
+  CertPoll: 20,
+  GetCert: 21,
+  GetCRL: 22,
+} as const;
+
+/** A messageType value. */
+export type MessageType = (typeof MessageType)[keyof typeof MessageType];
+
+/** The name of a messageType value. */
+export type MessageTypeName = keyof typeof MessageType;
+
+const NAMES = new Map<number, MessageTypeName>(Object.entries(MessageType).map(([k, v]) => [v, k as MessageTypeName]));
+
+/** The name of a messageType number, or undefined. */
+export function messageTypeName(value: number): MessageTypeName | undefined {
+  return NAMES.get(value);
+}
+
+/** pkiStatus values (RFC 8894 §3.2.1.3). */
+export const PkiStatus = { SUCCESS: "0", FAILURE: "2", PENDING: "3" } as const;
+
+/** A pkiStatus name. */
+export type PkiStatus = keyof typeof PkiStatus;
+
+/** failInfo numbers (RFC 8894 §3.2.1.4). */
+export const FAIL_INFO_CODE: Readonly<Record<FailInfo, string>> = {
+  badAlg: "0",
+  badMessageCheck: "1",
+  badRequest: "2",
+  badTime: "3",
+  badCertId: "4",
+};
+
+/** failInfo number → name. */
+export function failInfoFromCode(code: string): FailInfo | undefined {
+  return (Object.keys(FAIL_INFO_CODE) as FailInfo[]).find((k) => FAIL_INFO_CODE[k] === code);
+}

@@ -1,0 +1,163 @@
+/**
+ * A parsed X.509 certificate: the fields SCEP needs, read straight from the
+ * DER (issuer and serial for IssuerAndSerialNumber, the public key, key usage
+ * for recipient selection, validity for renewal checks).
+ */
+import * as der from "../lib/der.js";
+import * as oids from "../oids.js";
+import { fromPem, toHex, toPem } from "../lib/bytes.js";
+import { Asn1Error, InvalidArgumentError } from "../errors.js";
+import { formatName } from "./name.js";
+import {
+  type Extension,
+  type KeyUsage,
+  type SubjectAltNames,
+  findExtension,
+  parseBasicConstraintsCa,
+  parseExtensions,
+  parseKeyUsage,
+  parseSubjectAltNames,
+  parseSubjectKeyIdentifier,
+} from "./extensions.js";
+
+/**
+ * An X.509 certificate (RFC 5280 §4.1).
+ *
+ * ```asn
+ * Certificate ::= SEQUENCE { tbsCertificate TBSCertificate,
+ *   signatureAlgorithm AlgorithmIdentifier, signatureValue BIT STRING }
+ * ```
+ *
+ * @example
+ * ```ts
+ * const ca = Certificate.fromPem(readFileSync("ca.pem", "utf8"))[0];
+ * console.log(ca.subject, ca.serialNumberHex, ca.notAfter);
+ * ```
+ */
+export class Certificate {
+  /** The certificate's DER encoding. */
+  readonly der: Uint8Array;
+  /** The raw TBSCertificate. */
+  readonly tbs: Uint8Array;
+  /** The serial number INTEGER's content octets (two's complement, as encoded). */
+  readonly serialNumber: Uint8Array;
+  /** The issuer Name, DER. */
+  readonly issuerDer: Uint8Array;
+  /** The subject Name, DER. */
+  readonly subjectDer: Uint8Array;
+  /** SubjectPublicKeyInfo, DER. */
+  readonly spki: Uint8Array;
+  /** Start of validity. */
+  readonly notBefore: Date;
+  /** End of validity. */
+  readonly notAfter: Date;
+  /** Signature algorithm OID of the certificate itself. */
+  readonly signatureAlgorithmOid: string;
+  /** The AlgorithmIdentifier of the certificate signature, DER. */
+  readonly signatureAlgorithmDer: Uint8Array;
+  /** The signature value. */
+  readonly signature: Uint8Array;
+  /** Extensions, raw. */
+  readonly extensions: readonly Extension[];
+
+  /** Parses DER; throws {@link Asn1Error} on anything that is not a certificate. */
+  constructor(derBytes: Uint8Array) {
+    const root = der.parse(derBytes);
+    const [tbsT, algT, sigT] = der.expect(root, der.Tag.SEQUENCE, "Certificate");
+    if (!tbsT || !algT || !sigT) throw new Asn1Error("Certificate: missing fields");
+    const f = der.expect(tbsT, der.Tag.SEQUENCE, "TBSCertificate");
+    let i = 0;
+    if (f[0]?.tag === 0xa0) i++; // version
+    const serial = der.expectTag(f[i++], der.Tag.INTEGER, "serialNumber");
+    i++; // signature AlgorithmIdentifier
+    const issuer = der.expectTag(f[i++], der.Tag.SEQUENCE, "issuer");
+    const validity = der.expect(f[i++]!, der.Tag.SEQUENCE, "validity");
+    const subject = der.expectTag(f[i++], der.Tag.SEQUENCE, "subject");
+    const spki = der.expectTag(f[i++], der.Tag.SEQUENCE, "subjectPublicKeyInfo");
+    let exts: Extension[] = [];
+    for (; i < f.length; i++) if (f[i]!.tag === 0xa3) exts = parseExtensions(der.explicit(f[i]!, 3, "extensions"));
+    this.der = derBytes;
+    this.tbs = der.raw(tbsT);
+    this.serialNumber = der.content(serial);
+    this.issuerDer = der.raw(issuer);
+    this.subjectDer = der.raw(subject);
+    this.spki = der.raw(spki);
+    this.notBefore = der.readTime(validity[0], "notBefore");
+    this.notAfter = der.readTime(validity[1], "notAfter");
+    this.signatureAlgorithmDer = der.raw(algT);
+    this.signatureAlgorithmOid = der.readOid(der.children(algT)[0], "signatureAlgorithm");
+    const sig = der.content(der.expectTag(sigT, der.Tag.BIT_STRING, "signatureValue"));
+    this.signature = sig.subarray(1);
+    this.extensions = exts;
+  }
+
+  /** Parses every `CERTIFICATE` block of a PEM text. */
+  static fromPem(pem: string): Certificate[] {
+    const ders = fromPem(pem, "CERTIFICATE");
+    if (ders.length === 0) throw new InvalidArgumentError("no CERTIFICATE block in the PEM text");
+    return ders.map((d) => new Certificate(d));
+  }
+
+  /** Accepts a Certificate, DER bytes or PEM text holding one certificate. */
+  static from(value: Certificate | Uint8Array | string): Certificate {
+    if (value instanceof Certificate) return value;
+    if (typeof value === "string") return Certificate.fromPem(value)[0]!;
+    return new Certificate(value);
+  }
+
+  /** Subject as `CN=…, O=…`. */
+  get subject(): string {
+    return formatName(this.subjectDer);
+  }
+
+  /** Issuer as `CN=…, O=…`. */
+  get issuer(): string {
+    return formatName(this.issuerDer);
+  }
+
+  /** Serial number as lower-case hex without leading zero octets. */
+  get serialNumberHex(): string {
+    let s = this.serialNumber;
+    while (s.length > 1 && s[0] === 0) s = s.subarray(1);
+    return toHex(s);
+  }
+
+  /** The keyUsage extension, when present. */
+  get keyUsage(): Set<KeyUsage> | undefined {
+    const e = findExtension(this.extensions, oids.id_ce_keyUsage);
+    return e ? parseKeyUsage(e.value) : undefined;
+  }
+
+  /** Whether basicConstraints says CA. */
+  get isCa(): boolean {
+    const e = findExtension(this.extensions, oids.id_ce_basicConstraints);
+    return e ? parseBasicConstraintsCa(e.value) : false;
+  }
+
+  /** The subjectKeyIdentifier, when present. */
+  get subjectKeyIdentifier(): Uint8Array | undefined {
+    const e = findExtension(this.extensions, oids.id_ce_subjectKeyIdentifier);
+    return e ? parseSubjectKeyIdentifier(e.value) : undefined;
+  }
+
+  /** Subject alternative names (empty lists when absent). */
+  get subjectAltNames(): SubjectAltNames {
+    const e = findExtension(this.extensions, oids.id_ce_subjectAltName);
+    return e ? parseSubjectAltNames(e.value) : { dns: [], email: [], uri: [], ip: [], upn: [], other: [] };
+  }
+
+  /** True when subject and issuer are the same name. */
+  get isSelfIssued(): boolean {
+    return der.equalBytes(this.subjectDer, this.issuerDer);
+  }
+
+  /** PEM text. */
+  toPem(): string {
+    return toPem("CERTIFICATE", this.der);
+  }
+
+  /** IssuerAndSerialNumber DER (RFC 5652 §10.2.4). */
+  issuerAndSerialNumber(): Uint8Array {
+    return der.seq(this.issuerDer, der.tlv(der.Tag.INTEGER, this.serialNumber));
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * PKCS#10 certification requests (RFC 2986): what a SCEP server needs to
+ * decide and issue: subject, public key, challengePassword, requested
+ * extensions (SANs), and the self-signature.
+ */
+import * as der from "../lib/der.js";
+import * as oids from "../oids.js";
+import * as nc from "../lib/node-crypto.js";
+import { type SignatureAlgorithm, signatureFromOid } from "../algorithms.js";
+import { CsrInvalidError, isScepError } from "../errors.js";
+import { formatName, nameAttribute } from "./name.js";
+import { type Extension, type SubjectAltNames, findExtension, parseExtensions, parseSubjectAltNames } from "./extensions.js";
+import { fromPem, toPem } from "../lib/bytes.js";
+
+function readPss(t: der.Tlv | undefined): { digest: "sha1" | "sha224" | "sha256" | "sha384" | "sha512"; saltLength: number } | undefined {
+  if (!t || t.tag !== der.Tag.SEQUENCE) return undefined;
+  let digest: "sha1" | "sha224" | "sha256" | "sha384" | "sha512" = "sha1";
+  let saltLength = 20;
+  for (const f of der.children(t)) {
+    if (f.tag === 0xa0) {
+      const o = der.readOid(der.children(der.explicit(f, 0, "hashAlgorithm"))[0]);
+      const d = ({ [oids.id_sha1]: "sha1", [oids.id_sha224]: "sha224", [oids.id_sha256]: "sha256", [oids.id_sha384]: "sha384", [oids.id_sha512]: "sha512" } as const)[o];
+      if (d) digest = d;
+    } else if (f.tag === 0xa2) saltLength = der.readSmallInt(der.explicit(f, 2, "saltLength"), "saltLength");
+  }
+  return { digest, saltLength };
+}
+
+/**
+ * A PKCS#10 CertificationRequest.
+ *
+ * ```asn
+ * CertificationRequest ::= SEQUENCE {
+ *   certificationRequestInfo CertificationRequestInfo,
+ *   signatureAlgorithm AlgorithmIdentifier, signature BIT STRING }
+ * CertificationRequestInfo ::= SEQUENCE { version INTEGER { v1(0) },
+ *   subject Name, subjectPKInfo SubjectPublicKeyInfo, attributes [0] Attributes }
+ * ```
+ *
+ * @example
+ * ```ts
+ * const csr = request.csr!;
+ * console.log(csr.subject, csr.challengePassword, csr.subjectAltNames.dns);
+ * ```
+ */
+export class CertificationRequest {
+  /** DER of the whole request. */
+  readonly der: Uint8Array;
+  /** Subject Name, DER. */
+  readonly subjectDer: Uint8Array;
+  /** SubjectPublicKeyInfo, DER. */
+  readonly spki: Uint8Array;
+  /** challengePassword attribute, when present. */
+  readonly challengePassword?: string;
+  /** Requested extensions (extensionRequest attribute). */
+  readonly extensions: readonly Extension[];
+  /** The request's signature algorithm. */
+  readonly signatureAlgorithm: SignatureAlgorithm;
+  readonly #info: Uint8Array;
+  readonly #signature: Uint8Array;
+
+  /** Parses DER; throws {@link CsrInvalidError} on anything else. */
+  constructor(bytes: Uint8Array) {
+    try {
+      const [infoT, algT, sigT] = der.expect(der.parse(bytes), der.Tag.SEQUENCE, "CertificationRequest");
+      const info = der.expect(infoT!, der.Tag.SEQUENCE, "CertificationRequestInfo");
+      const subject = der.expectTag(info[1], der.Tag.SEQUENCE, "subject");
+      const spki = der.expectTag(info[2], der.Tag.SEQUENCE, "subjectPKInfo");
+      let challengePassword: string | undefined;
+      let extensions: Extension[] = [];
+      if (info[3]) {
+        if (info[3].tag !== 0xa0) throw new CsrInvalidError("CSR attributes must be [0]");
+        for (const a of der.children(info[3])) {
+          const [typeT, valuesT] = der.expect(a, der.Tag.SEQUENCE, "Attribute");
+          const type = der.readOid(typeT);
+          const values = der.expect(valuesT!, der.Tag.SET, "AttributeValues");
+          if (type === oids.id_challengePassword) challengePassword = der.readString(values[0], "challengePassword");
+          else if (type === oids.id_extensionRequest && values[0]) extensions = parseExtensions(values[0]);
+        }
+      }
+      const alg = der.children(der.expectTag(algT, der.Tag.SEQUENCE, "signatureAlgorithm"));
+      const sig = der.content(der.expectTag(sigT, der.Tag.BIT_STRING, "signature"));
+      const sigOid = der.readOid(alg[0]);
+      this.signatureAlgorithm = signatureFromOid(sigOid, undefined, sigOid === oids.id_RSASSA_PSS ? readPss(alg[1]) : undefined);
+      this.der = bytes;
+      this.subjectDer = der.raw(subject);
+      this.spki = der.raw(spki);
+      if (challengePassword !== undefined) this.challengePassword = challengePassword;
+      this.extensions = extensions;
+      this.#info = der.raw(infoT!);
+      this.#signature = sig.subarray(1);
+    } catch (cause) {
+      if (cause instanceof CsrInvalidError) throw cause;
+      if (isScepError(cause) && cause.failInfo === "badAlg") throw cause;
+      throw new CsrInvalidError("the envelope does not hold a valid PKCS#10 request", { cause });
+    }
+  }
+
+  /** From PEM (`CERTIFICATE REQUEST` or `NEW CERTIFICATE REQUEST`) or DER. */
+  static from(value: Uint8Array | string): CertificationRequest {
+    if (typeof value !== "string") return new CertificationRequest(value);
+    const d = fromPem(value, "CERTIFICATE REQUEST")[0] ?? fromPem(value, "NEW CERTIFICATE REQUEST")[0];
+    if (!d) throw new CsrInvalidError("no CERTIFICATE REQUEST block in the PEM text");
+    return new CertificationRequest(d);
+  }
+
+  /** Subject as `CN=…, O=…`. */
+  get subject(): string {
+    return formatName(this.subjectDer);
+  }
+
+  /** The subject's commonName, when present. */
+  get commonName(): string | undefined {
+    return nameAttribute(this.subjectDer, "2.5.4.3");
+  }
+
+  /** Requested subject alternative names (empty lists when none). */
+  get subjectAltNames(): SubjectAltNames {
+    const e = findExtension(this.extensions, oids.id_ce_subjectAltName);
+    return e ? parseSubjectAltNames(e.value) : { dns: [], email: [], uri: [], ip: [], upn: [], other: [] };
+  }
+
+  /** Public key type ("rsa", "ec", …) and size (RSA modulus bits or EC curve). */
+  get publicKeyInfo(): { type: string; bits?: number; curve?: string } {
+    const k = nc.publicKeyFromSpki(this.spki);
+    const d = k.asymmetricKeyDetails;
+    const out: { type: string; bits?: number; curve?: string } = { type: nc.keyType(k) };
+    if (d?.modulusLength) out.bits = d.modulusLength;
+    if (d?.namedCurve) out.curve = d.namedCurve;
+    return out;
+  }
+
+  /** Checks the self-signature; false when it does not verify. */
+  verify(): boolean {
+    try {
+      return nc.verify(nc.publicKeyFromSpki(this.spki), this.signatureAlgorithm, this.#info, this.#signature);
+    } catch {
+      return false;
+    }
+  }
+
+  /** PEM text. */
+  toPem(): string {
+    return toPem("CERTIFICATE REQUEST", this.der);
+  }
+}

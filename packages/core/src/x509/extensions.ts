@@ -1,0 +1,135 @@
+/**
+ * X.509 extensions SCEP servers look at: subjectAltName, keyUsage,
+ * basicConstraints, subjectKeyIdentifier.
+ */
+import * as der from "../lib/der.js";
+import * as oids from "../oids.js";
+import { latin1, toHex } from "../lib/bytes.js";
+
+/** One extension, raw. */
+export interface Extension {
+  /** Extension OID. */
+  oid: string;
+  /** Whether it is marked critical. */
+  critical: boolean;
+  /** The extnValue octets (the DER of the extension's own value). */
+  value: Uint8Array;
+}
+
+/** Subject alternative names by type. */
+export interface SubjectAltNames {
+  /** dNSName entries. */
+  dns: string[];
+  /** rfc822Name (e-mail) entries. */
+  email: string[];
+  /** uniformResourceIdentifier entries. */
+  uri: string[];
+  /** iPAddress entries, as text (IPv4 dotted, IPv6 colon-hex). */
+  ip: string[];
+  /** Microsoft UPN otherName entries. */
+  upn: string[];
+  /** Any other GeneralName, kept as raw DER. */
+  other: Uint8Array[];
+}
+
+/** Reads `Extensions ::= SEQUENCE OF Extension`. */
+export function parseExtensions(t: der.Tlv): Extension[] {
+  return der.expect(t, der.Tag.SEQUENCE, "Extensions").map((e) => {
+    const f = der.expect(e, der.Tag.SEQUENCE, "Extension");
+    const oid = der.readOid(f[0], "extnID");
+    let i = 1;
+    let critical = false;
+    if (f[i]?.tag === der.Tag.BOOLEAN) {
+      critical = der.content(f[i]!)[0] !== 0;
+      i++;
+    }
+    const v = der.expectTag(f[i], der.Tag.OCTET_STRING, "extnValue");
+    return { oid, critical, value: der.octets(v) };
+  });
+}
+
+function ipText(b: Uint8Array): string {
+  if (b.length === 4) return Array.from(b).join(".");
+  if (b.length === 16) {
+    const groups: string[] = [];
+    for (let i = 0; i < 16; i += 2) groups.push(((b[i]! << 8) | b[i + 1]!).toString(16));
+    return groups.join(":");
+  }
+  return toHex(b);
+}
+
+/** Reads a subjectAltName extension value (GeneralNames). */
+export function parseSubjectAltNames(value: Uint8Array): SubjectAltNames {
+  const out: SubjectAltNames = { dns: [], email: [], uri: [], ip: [], upn: [], other: [] };
+  for (const gn of der.expect(der.parse(value), der.Tag.SEQUENCE, "GeneralNames")) {
+    const latin = (): string => latin1(der.octets(gn));
+    switch (gn.tag) {
+      case 0x81:
+        out.email.push(latin());
+        break;
+      case 0x82:
+        out.dns.push(latin());
+        break;
+      case 0x86:
+        out.uri.push(latin());
+        break;
+      case 0x87:
+        out.ip.push(ipText(der.content(gn)));
+        break;
+      case 0xa0: {
+        const [typeId, val] = der.children(gn);
+        if (typeId && der.readOid(typeId) === oids.id_ms_upn && val) {
+          out.upn.push(der.readString(der.explicit(val, 0, "UPN"), "UPN"));
+        } else out.other.push(der.raw(gn));
+        break;
+      }
+      default:
+        out.other.push(der.raw(gn));
+    }
+  }
+  return out;
+}
+
+/** keyUsage bits (RFC 5280 §4.2.1.3) as a set of names. */
+export type KeyUsage =
+  | "digitalSignature"
+  | "nonRepudiation"
+  | "keyEncipherment"
+  | "dataEncipherment"
+  | "keyAgreement"
+  | "keyCertSign"
+  | "cRLSign"
+  | "encipherOnly"
+  | "decipherOnly";
+
+const KU: KeyUsage[] = ["digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment", "keyAgreement", "keyCertSign", "cRLSign", "encipherOnly", "decipherOnly"];
+
+/** Reads a keyUsage extension value. */
+export function parseKeyUsage(value: Uint8Array): Set<KeyUsage> {
+  const t = der.parse(value);
+  if (t.tag !== der.Tag.BIT_STRING) throw new Error("keyUsage: expected a BIT STRING");
+  const c = der.content(t);
+  const out = new Set<KeyUsage>();
+  for (let bit = 0; bit < KU.length; bit++) {
+    const byte = c[1 + (bit >> 3)];
+    if (byte !== undefined && byte & (0x80 >> (bit & 7))) out.add(KU[bit]!);
+  }
+  return out;
+}
+
+/** Reads basicConstraints: whether the certificate is a CA. */
+export function parseBasicConstraintsCa(value: Uint8Array): boolean {
+  const f = der.expect(der.parse(value), der.Tag.SEQUENCE, "BasicConstraints");
+  return f[0]?.tag === der.Tag.BOOLEAN && der.content(f[0])[0] !== 0;
+}
+
+/** Reads subjectKeyIdentifier. */
+export function parseSubjectKeyIdentifier(value: Uint8Array): Uint8Array {
+  return der.octets(der.expectTag(der.parse(value), der.Tag.OCTET_STRING, "SubjectKeyIdentifier"));
+}
+
+/** Finds an extension by OID. */
+export function findExtension(exts: readonly Extension[], oid: string): Extension | undefined {
+  return exts.find((e) => e.oid === oid);
+}
+
