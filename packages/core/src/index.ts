@@ -76,4 +76,14 @@ export type { GenerateCsrOptions, SanInput } from "./client/generate.js";
 export { ScepClient } from "./client/scep-client.js";
 export type { ScepClientOptions, EnrollOptions } from "./client/scep-client.js";
 
+export { createScepServer } from "./server/scep-server.js";
+export type { ScepServer, ScepServerOptions, ScepProfile, IssueHook, IssueContext, IssueResult } from "./server/scep-server.js";
+export { MemoryChallengeStore } from "./server/challenge.js";
+export type { ChallengePolicy, ChallengeStore, ChallengeContext, ChallengeVerdict } from "./server/challenge.js";
+export { MemoryTransactionStore } from "./server/transaction-store.js";
+export type { Transaction, TransactionStore } from "./server/transaction-store.js";
+export { checkCsrPolicy } from "./server/csr-policy.js";
+export type { CsrPolicy, SanType } from "./server/csr-policy.js";
+export type { ScepEvent, ScepOperation, ScepOutcome, ProfileStats } from "./server/events.js";
+
 export { toPem, fromPem, toBase64, fromBase64Lenient } from "./lib/bytes.js";

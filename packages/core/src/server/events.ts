@@ -1,0 +1,57 @@
+/**
+ * One structured event per operation, and per-profile counters.
+ *
+ * @module
+ */
+import type { FailInfo } from "../errors.js";
+
+/** SCEP operations as the server reports them. */
+export type ScepOperation = "GetCACaps" | "GetCACert" | "GetNextCACert" | "PKCSReq" | "RenewalReq" | "CertPoll" | "GetCert" | "GetCRL" | "PKIOperation" | "unknown";
+
+/** How an operation ended. */
+export type ScepOutcome = "success" | "failure" | "pending" | "rejected" | "error";
+
+/**
+ * The event emitted once per request. `outcome` is `failure` for a FAILURE
+ * CertRep, `rejected` for an HTTP 4xx, `error` for a server-side fault (5xx).
+ */
+export interface ScepEvent {
+  /** The operation. */
+  operation: ScepOperation;
+  /** Profile name (undefined when no profile matched). */
+  profile?: string;
+  /** transactionID, when read. */
+  transactionId?: string;
+  /** How it ended. */
+  outcome: ScepOutcome;
+  /** A short, stable reason label (e.g. `issued`, `bad_challenge`, `decode_error`). */
+  reason: string;
+  /** failInfo of a FAILURE CertRep. */
+  failInfo?: FailInfo;
+  /** Subject of the CSR or the issued certificate. */
+  subject?: string;
+  /** Serial of the issued certificate (hex). */
+  serial?: string;
+  /** HTTP status returned. */
+  status: number;
+  /** Milliseconds spent. */
+  latencyMs: number;
+}
+
+/** Counters of one profile. */
+export interface ProfileStats {
+  /** Profile name. */
+  profile: string;
+  /** Request counts by outcome. */
+  outcomes: Record<string, number>;
+  /** Request counts by reason label. */
+  reasons: Record<string, number>;
+  /** notAfter of the certificate that signs CertReps (CA or RA). */
+  signerCertificateExpiry: Date;
+  /** notAfter of the issuing CA certificate. */
+  caCertificateExpiry: Date;
+  /** Whether a challenge is configured (never the secret itself). */
+  challengeConfigured: boolean;
+  /** Challenge mechanism. */
+  challengeType: string;
+}
