@@ -14,7 +14,7 @@ import { type PkiRequest, decodePkiMessage } from "../message/pki-message.js";
 import { buildCertRep, type CertRepRequest } from "../message/cert-rep.js";
 import { buildCaCaps, CA_CAPS_CONTENT_TYPE } from "../message/ca-caps.js";
 import { buildGetCaCertResponse, buildGetNextCaCertResponse, PKI_MESSAGE_CONTENT_TYPE } from "../message/ca-cert.js";
-import { MessageType, type PkiStatus } from "../message/types.js";
+import { MessageType, type PkiStatus, messageTypeName } from "../message/types.js";
 import { equalBytes } from "../lib/der.js";
 import { type ChallengePolicy, staticChallengeMatches } from "./challenge.js";
 import { type CsrPolicy, checkCsrPolicy } from "./csr-policy.js";
@@ -69,7 +69,11 @@ export interface ScepProfile {
   decrypters?: readonly Decrypter[];
   /** The GetCACert set (default: the RA certificate if the signer is not the CA, then the CA). */
   caCertificates?: readonly (Certificate | Uint8Array | string)[];
-  /** Capabilities (default: AES, DES3, POSTPKIOperation, Renewal, SHA-1, SHA-256, SHA-512, SCEPStandard, and GetNextCACert when configured). */
+  /**
+   * Capabilities (default: AES, DES3, POSTPKIOperation, Renewal, SHA-1, SHA-256, SHA-384, SHA-512,
+   * SCEPStandard, and GetNextCACert when configured). SHA-384 matters: strongSwan 5.9 tests caps by
+   * index, so it only uses AES when SHA-384 is advertised.
+   */
   capabilities?: readonly string[];
   /** How challenges are checked. Required. */
   challenge: ChallengePolicy;
@@ -174,7 +178,7 @@ function resolveProfile(p: ScepProfile): Profile {
       ? [ca]
       : [signerCert, ca];
   const nextCa = p.nextCaCertificates?.map(toCert);
-  const caps = p.capabilities ?? ["AES", "DES3", "POSTPKIOperation", "Renewal", "SHA-1", "SHA-256", "SHA-512", "SCEPStandard", ...(nextCa ? ["GetNextCACert"] : [])];
+  const caps = p.capabilities ?? ["AES", "DES3", "POSTPKIOperation", "Renewal", "SHA-1", "SHA-256", "SHA-384", "SHA-512", "SCEPStandard", ...(nextCa ? ["GetNextCACert"] : [])];
   return {
     name,
     path: normalizePath(p.path),
@@ -448,7 +452,10 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
         const reason = e.code.replace(/^ERR_/, "").toLowerCase();
         const fr: CertRepRequest = { transactionId: partial.transactionId, senderNonce: partial.senderNonce };
         if (partial.digestAlgorithm) fr.digestAlgorithm = partial.digestAlgorithm;
-        return new Reply(await certRep(p, fr, "FAILURE", { failInfo: e.failInfo, failInfoText: e.message }), "failure", reason, { failInfo: e.failInfo, transactionId: partial.transactionId });
+        // Name the operation when the messageType was read and is a request type.
+        const name = partial.messageType === undefined ? undefined : messageTypeName(partial.messageType);
+        const operation = name && name !== "CertRep" ? { operation: name as ScepOperation } : {};
+        return new Reply(await certRep(p, fr, "FAILURE", { failInfo: e.failInfo, failInfoText: e.message }), "failure", reason, { ...operation, failInfo: e.failInfo, transactionId: partial.transactionId });
       }
       return new Reply(text(400, `malformed PKIOperation: ${e.message}`), "rejected", "decode_error");
     }
@@ -543,7 +550,10 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
         const csr = new CertificationRequest(tx.csr);
         const maxValidityDays = p.csrPolicy.maxValidityDays ?? 365;
         const signerCertificate = new Certificate(tx.signerCertificate);
-        const r = await p.issue({ profile: p.name, transactionId, signerCertificate, csr, renewal: tx.renewal, notAfterMax: new Date(now().getTime() + maxValidityDays * 86_400_000), maxValidityDays, approved: true });
+        const ctx: IssueContext = { profile: p.name, transactionId, signerCertificate, csr, renewal: tx.renewal, notAfterMax: new Date(now().getTime() + maxValidityDays * 86_400_000), maxValidityDays, approved: true };
+        // A stored renewal was signed by the certificate it renews.
+        if (tx.renewal) ctx.renewalOf = signerCertificate;
+        const r = await p.issue(ctx);
         if (r.status !== "SUCCESS") throw new ScepError(`the issue hook answered ${r.status} to an approved request`);
         certificate = toDer(r.certificate);
         chain = r.chain?.map(toDer);
