@@ -1,0 +1,157 @@
+// Loads a CA certificate and its private key from PEM text and turns them into
+// what issuing needs: a WebCrypto signing key, the signature algorithm, and the
+// certificate's identifiers. Node-specific (node:crypto KeyObject) by design:
+// Node parses every PEM key flavour (PKCS#1, PKCS#8, SEC1) and the SCEP server
+// needs a KeyObject to decrypt RSA envelopes.
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { EmbeddedCaError } from "./errors.js";
+import { colonHex, firstPemBlock, toPem } from "./lib/pem.js";
+import { nodeCrypto, x509 } from "./lib/x509.js";
+
+/** Key algorithm of a CA key: RSA (can decrypt SCEP envelopes) or EC (sign only). */
+export type CaKeyAlgorithm = "RSA" | "EC";
+
+/** A loaded, checked CA: certificate plus matching key in every form callers need. */
+export interface CaMaterial {
+  readonly certificate: x509.X509Certificate;
+  readonly certificateDer: Uint8Array<ArrayBuffer>;
+  readonly certificatePem: string;
+  readonly privateKey: KeyObject;
+  /** PKCS#8 PEM, whatever the input format was. */
+  readonly privateKeyPem: string;
+  /** Non-extractable WebCrypto key for signing certificates. */
+  readonly signingKey: CryptoKey;
+  readonly signingAlgorithm: Algorithm & { hash: string };
+  readonly keyAlgorithm: CaKeyAlgorithm;
+  readonly fingerprintSha256: string;
+  /** Hex key identifier issued certificates carry as authorityKeyIdentifier. */
+  readonly keyIdentifier: string;
+}
+
+const EC_CURVES: Record<string, { namedCurve: string; hash: string }> = {
+  prime256v1: { namedCurve: "P-256", hash: "SHA-256" },
+  secp384r1: { namedCurve: "P-384", hash: "SHA-384" },
+  secp521r1: { namedCurve: "P-521", hash: "SHA-512" },
+};
+
+function loadFailed(message: string, cause?: unknown): EmbeddedCaError {
+  return new EmbeddedCaError("CA_LOAD_FAILED", message, { cause });
+}
+
+function parseCertificate(certificateText: string, source: string): x509.X509Certificate {
+  const der = firstPemBlock(certificateText, "CERTIFICATE");
+  if (!der) throw loadFailed(`${source}: no PEM CERTIFICATE block found`);
+  let certificate: x509.X509Certificate;
+  try {
+    certificate = new x509.X509Certificate(der);
+  } catch (error) {
+    throw loadFailed(`${source}: the certificate cannot be decoded`, error);
+  }
+  const basic = certificate.getExtension(x509.BasicConstraintsExtension);
+  if (!basic?.ca) {
+    throw loadFailed(`${source}: the certificate is not a CA (basicConstraints cA is not true)`);
+  }
+  const usage = certificate.getExtension(x509.KeyUsagesExtension);
+  if (usage && (usage.usages & x509.KeyUsageFlags.keyCertSign) === 0) {
+    throw loadFailed(`${source}: the certificate's keyUsage does not allow keyCertSign`);
+  }
+  return certificate;
+}
+
+function parsePrivateKey(keyText: string, source: string): KeyObject {
+  try {
+    return createPrivateKey({ key: keyText, format: "pem" });
+  } catch (error) {
+    // Node's messages never contain key material.
+    throw loadFailed(
+      `${source}: the private key cannot be parsed (${(error as Error).message})`,
+      error,
+    );
+  }
+}
+
+function sameKey(a: KeyObject, b: KeyObject): boolean {
+  if (a.asymmetricKeyType !== b.asymmetricKeyType) return false;
+  const ja = a.export({ format: "jwk" });
+  const jb = b.export({ format: "jwk" });
+  return ja.n === jb.n && ja.e === jb.e && ja.crv === jb.crv && ja.x === jb.x && ja.y === jb.y;
+}
+
+/**
+ * Parses and cross-checks a CA certificate (first `CERTIFICATE` block of
+ * `certificateText`) and its private key (PKCS#1, PKCS#8 or SEC1 PEM).
+ *
+ * @throws EmbeddedCaError `CA_LOAD_FAILED`, `CA_KEY_MISMATCH`
+ */
+export async function loadCaMaterial(input: {
+  certificateText: string;
+  keyText: string;
+  certificateSource: string;
+  keySource: string;
+}): Promise<CaMaterial> {
+  const certificate = parseCertificate(input.certificateText, input.certificateSource);
+  const privateKey = parsePrivateKey(input.keyText, input.keySource);
+
+  let keyAlgorithm: CaKeyAlgorithm;
+  let importAlgorithm: RsaHashedImportParams | EcKeyImportParams;
+  let signingAlgorithm: Algorithm & { hash: string };
+  if (privateKey.asymmetricKeyType === "rsa") {
+    keyAlgorithm = "RSA";
+    importAlgorithm = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
+    signingAlgorithm = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
+  } else if (privateKey.asymmetricKeyType === "ec") {
+    const curve = EC_CURVES[privateKey.asymmetricKeyDetails?.namedCurve ?? ""];
+    if (!curve) {
+      throw loadFailed(
+        `${input.keySource}: unsupported EC curve ${privateKey.asymmetricKeyDetails?.namedCurve ?? "(unknown)"}; use P-256, P-384 or P-521`,
+      );
+    }
+    keyAlgorithm = "EC";
+    importAlgorithm = { name: "ECDSA", namedCurve: curve.namedCurve };
+    signingAlgorithm = { name: "ECDSA", hash: curve.hash };
+  } else {
+    throw loadFailed(
+      `${input.keySource}: unsupported key type ${privateKey.asymmetricKeyType ?? "(unknown)"}; use RSA or EC`,
+    );
+  }
+
+  let certificatePublicKey: KeyObject;
+  try {
+    certificatePublicKey = createPublicKey({
+      key: Buffer.from(certificate.publicKey.rawData),
+      format: "der",
+      type: "spki",
+    });
+  } catch (error) {
+    throw loadFailed(`${input.certificateSource}: unsupported certificate public key`, error);
+  }
+  if (!sameKey(certificatePublicKey, createPublicKey(privateKey))) {
+    throw new EmbeddedCaError(
+      "CA_KEY_MISMATCH",
+      `${input.keySource} is not the private key of the certificate in ${input.certificateSource}`,
+    );
+  }
+
+  const pkcs8 = new Uint8Array(privateKey.export({ type: "pkcs8", format: "der" }));
+  const signingKey = await nodeCrypto.subtle.importKey("pkcs8", pkcs8, importAlgorithm, false, [
+    "sign",
+  ]);
+  const certificateDer = new Uint8Array(certificate.rawData);
+  const ski = certificate.getExtension(x509.SubjectKeyIdentifierExtension);
+  const keyIdentifier =
+    ski?.keyId ??
+    Buffer.from(await certificate.publicKey.getKeyIdentifier(nodeCrypto)).toString("hex");
+
+  return {
+    certificate,
+    certificateDer,
+    certificatePem: toPem("CERTIFICATE", certificateDer),
+    privateKey,
+    privateKeyPem: toPem("PRIVATE KEY", pkcs8),
+    signingKey,
+    signingAlgorithm,
+    keyAlgorithm,
+    fingerprintSha256: colonHex(createHash("sha256").update(certificateDer).digest()),
+    keyIdentifier,
+  };
+}

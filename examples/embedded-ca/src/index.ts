@@ -1,0 +1,31 @@
+/**
+ * `@scep-examples/embedded-ca`: the embedded default CA of the example SCEP
+ * servers. A small, file-backed CA: created in a data directory on first start
+ * (or loaded from your PEM files), it issues end-entity certificates from
+ * PKCS#10 requests with crash-safe, never-reused serial numbers and an
+ * append-only issuance index.
+ *
+ * Node-only (it owns files); not meant for production PKI.
+ *
+ * @example
+ * ```ts
+ * import { openFileCa } from "@scep-examples/embedded-ca";
+ *
+ * const ca = await openFileCa({ dataDir: "./data" });
+ * const { certificatePem, serialNumber } = await ca.issue({ csrDer });
+ * ```
+ *
+ * @module
+ */
+export { openFileCa } from "./open-file-ca.js";
+export type {
+  FileCa,
+  IssueOptions,
+  IssuedCertificate,
+  IssuedCertificateRecord,
+  OpenFileCaOptions,
+} from "./open-file-ca.js";
+export type { CertificateExtension } from "./issue-certificate.js";
+export type { CaKeyAlgorithm } from "./ca-material.js";
+export { EmbeddedCaError, EMBEDDED_CA_ERROR_CODES, isEmbeddedCaError } from "./errors.js";
+export type { EmbeddedCaErrorCode } from "./errors.js";

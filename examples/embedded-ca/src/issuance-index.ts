@@ -1,0 +1,127 @@
+// The issuance index: an append-only JSON Lines file, `dataDir/index.jsonl`.
+//
+// Writing: each record is one line `{"serial":…}\n`, appended with a single
+// write(2) on an O_APPEND descriptor and fdatasync'ed before issue() returns.
+// Appenders in several threads or processes therefore never interleave inside a
+// line (local file systems; not NFS), and a returned certificate's record
+// survives kill -9 and, as far as fsync is honoured, power loss.
+//
+// Reading: a crash can leave at most a torn record (a prefix of one line, or
+// zero bytes after a power loss) at the end of the file. The reader skips any
+// line that is not a complete, valid record. Because a later append may glue a
+// new record onto a torn prefix (`{"serial":"4a…{"serial":"4b…}`), a line that
+// does not parse is retried from its last `{"serial":"` (that sequence cannot
+// occur inside a JSON string, where quotes are escaped), which recovers the
+// glued record.
+import { readFile } from "node:fs/promises";
+import { appendDurable } from "./lib/durable-fs.js";
+
+/** File name of the index inside dataDir. */
+export const INDEX_FILE = "index.jsonl";
+
+/**
+ * One line of the index, as stored.
+ * All dates are ISO 8601 strings in UTC.
+ */
+export interface IndexLine {
+  serial: string;
+  subject: string;
+  notBefore: string;
+  notAfter: string;
+  issuedAt: string;
+}
+
+const RECORD_START = '{"serial":"';
+
+/** Encodes a record as one `\n`-terminated line; the key order is fixed (serial first). */
+export function encodeIndexLine(record: IndexLine): Uint8Array {
+  const line =
+    JSON.stringify({
+      serial: record.serial,
+      subject: record.subject,
+      notBefore: record.notBefore,
+      notAfter: record.notAfter,
+      issuedAt: record.issuedAt,
+    }) + "\n";
+  return new TextEncoder().encode(line);
+}
+
+function isIsoDate(value: unknown): value is string {
+  return typeof value === "string" && !Number.isNaN(Date.parse(value));
+}
+
+function parseStrict(text: string): IndexLine | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const record = value as Record<string, unknown>;
+  if (
+    typeof record.serial !== "string" ||
+    !/^[0-9a-f]+$/.test(record.serial) ||
+    typeof record.subject !== "string" ||
+    !isIsoDate(record.notBefore) ||
+    !isIsoDate(record.notAfter) ||
+    !isIsoDate(record.issuedAt)
+  ) {
+    return undefined;
+  }
+  return {
+    serial: record.serial,
+    subject: record.subject,
+    notBefore: record.notBefore,
+    notAfter: record.notAfter,
+    issuedAt: record.issuedAt,
+  };
+}
+
+/**
+ * Parses one line: the whole line if it is a valid record, else the tail
+ * starting at its last `{"serial":"` (a record glued onto a torn one), else
+ * `undefined` (torn or foreign line).
+ */
+export function parseIndexLine(line: string): IndexLine | undefined {
+  const whole = parseStrict(line);
+  if (whole) return whole;
+  const start = line.lastIndexOf(RECORD_START);
+  return start > 0 ? parseStrict(line.slice(start)) : undefined;
+}
+
+/** Result of reading the index: the records, and how many lines were skipped as torn. */
+export interface IndexContents {
+  records: IndexLine[];
+  skippedLines: number;
+}
+
+/** Parses a whole index file's text. */
+export function parseIndex(text: string): IndexContents {
+  const records: IndexLine[] = [];
+  let skippedLines = 0;
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    const record = parseIndexLine(line);
+    if (record) records.push(record);
+    else skippedLines += 1;
+  }
+  return { records, skippedLines };
+}
+
+/** Reads `path`; a missing file is an empty index. */
+export async function readIndex(path: string): Promise<IndexContents> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { records: [], skippedLines: 0 };
+    throw error;
+  }
+  return parseIndex(text);
+}
+
+/** Appends one record durably (single O_APPEND write + fdatasync). */
+export async function appendIndexLine(path: string, record: IndexLine): Promise<void> {
+  await appendDurable(path, encodeIndexLine(record));
+}

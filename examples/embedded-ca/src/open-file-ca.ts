@@ -1,0 +1,411 @@
+// openFileCa(): the file-backed CA the example SCEP servers embed.
+import type { KeyObject } from "node:crypto";
+import { join, resolve } from "node:path";
+import type { CaKeyAlgorithm, CaMaterial } from "./ca-material.js";
+import { DEFAULT_CA_SUBJECT, loadCaFiles, openDefaultCa, parseDistinguishedName } from "./default-ca.js";
+import { EmbeddedCaError, isEmbeddedCaError } from "./errors.js";
+import { INDEX_FILE, appendIndexLine, readIndex } from "./issuance-index.js";
+import { issueCertificate, parseCsr, type CertificateExtension } from "./issue-certificate.js";
+import { ensureDirectory, ensureFile, writeNewFileDurable } from "./lib/durable-fs.js";
+import { SerialAllocator } from "./serial-allocator.js";
+
+/**
+ * Options of {@link openFileCa}.
+ *
+ * | option | default | meaning |
+ * | --- | --- | --- |
+ * | `dataDir` | (required) | directory for the generated CA, `index.jsonl`, `epochs/`, `certs/`; created with mode 0700 |
+ * | `caCertPath` | — | PEM certificate of an existing CA (first `CERTIFICATE` block is used); needs `caKeyPath` |
+ * | `caKeyPath` | — | its PEM private key: PKCS#1 `RSA PRIVATE KEY`, PKCS#8 `PRIVATE KEY`, SEC1 `EC PRIVATE KEY` (unencrypted) |
+ * | `subject` | `CN=SCEP Example CA,O=scep-sdk` | subject of a CA created on first start; ignored when a CA already exists or paths are given |
+ * | `clock` | `() => new Date()` | time source for the CA's and certificates' validity and `issuedAt` |
+ *
+ * @example
+ * ```ts
+ * import { openFileCa, type OpenFileCaOptions } from "@scep-examples/embedded-ca";
+ *
+ * const options: OpenFileCaOptions = {
+ *   dataDir: "./data",
+ *   subject: "CN=Lab SCEP CA,O=Example Corp",
+ * };
+ * const ca = await openFileCa(options);
+ * ```
+ */
+export interface OpenFileCaOptions {
+  /** Directory for the CA's state; created if missing. */
+  dataDir: string;
+  /** PEM certificate of an existing CA. Must be given together with `caKeyPath`. */
+  caCertPath?: string;
+  /** PEM private key of that CA. Must be given together with `caCertPath`. */
+  caKeyPath?: string;
+  /** Distinguished name of a CA created on first start, e.g. `"CN=My CA,O=Org"`. */
+  subject?: string;
+  /** Injected time source; tests pass a fixed clock. */
+  clock?: () => Date;
+}
+
+/**
+ * Options of {@link FileCa.issue}.
+ *
+ * @example
+ * ```ts
+ * import type { IssueOptions } from "@scep-examples/embedded-ca";
+ *
+ * const options: IssueOptions = { csrDer, validityDays: 30 };
+ * const { serialNumber } = await ca.issue(options);
+ * ```
+ */
+export interface IssueOptions {
+  /** DER-encoded PKCS#10 certification request; its signature must verify. */
+  csrDer: Uint8Array;
+  /** Lifetime in days (fractions allowed), default 365; never extends past the CA's `notAfter`. */
+  validityDays?: number;
+  /** Start of validity; default `clock()`. */
+  notBefore?: Date;
+  /** Distinguished name to use instead of the CSR's subject, e.g. `"CN=device-42,O=Org"`. */
+  subjectOverride?: string;
+  /** Extra extensions; each replaces a default extension with the same OID. */
+  extensions?: readonly CertificateExtension[];
+}
+
+/**
+ * A certificate returned by {@link FileCa.issue}. By the time you hold it, its
+ * index record is on disk (see {@link FileCa.issue}).
+ *
+ * @example
+ * ```ts
+ * import type { IssuedCertificate } from "@scep-examples/embedded-ca";
+ *
+ * const issued: IssuedCertificate = await ca.issue({ csrDer });
+ * console.log(issued.serialNumber, issued.certificatePem);
+ * ```
+ */
+export interface IssuedCertificate {
+  /** DER of the new certificate (backed by a plain `ArrayBuffer`, so it can go straight to WebCrypto). */
+  certificateDer: Uint8Array<ArrayBuffer>;
+  /** The same certificate as PEM (with trailing newline). */
+  certificatePem: string;
+  /** Serial number as lower-case hex without separators (34 digits), as in `certs/<serial>.pem`. */
+  serialNumber: string;
+}
+
+/**
+ * One entry of the issuance index, as returned by {@link FileCa.list}.
+ *
+ * @example
+ * ```ts
+ * import type { IssuedCertificateRecord } from "@scep-examples/embedded-ca";
+ *
+ * const expiringSoon = (records: IssuedCertificateRecord[], now: Date) =>
+ *   records.filter((r) => r.notAfter.getTime() - now.getTime() < 7 * 86_400_000);
+ * ```
+ */
+export interface IssuedCertificateRecord {
+  /** Lower-case hex serial number. */
+  serialNumber: string;
+  /** Subject DN as a string, e.g. `"CN=device-42, O=Example"`. */
+  subject: string;
+  /** Start of the certificate's validity (second precision, as in the certificate). */
+  notBefore: Date;
+  /** End of the certificate's validity (second precision, as in the certificate). */
+  notAfter: Date;
+  /** When the CA issued it (the injected clock's time). */
+  issuedAt: Date;
+}
+
+/**
+ * A CA whose state lives in a directory: see {@link openFileCa}.
+ *
+ * Durability guarantees (process crash = `kill -9`; power loss = as far as the
+ * file system honours fsync; local file systems, not NFS):
+ *
+ * - serial numbers are never reused: not by concurrent `issue` calls, not by
+ *   several processes sharing `dataDir`, not across crashes and restarts;
+ * - every certificate `issue` returned has a complete line in `index.jsonl`
+ *   (and a complete `certs/<serial>.pem`), written and fsynced before return;
+ * - a crash can only burn serial numbers (allocated but never returned; such a
+ *   serial may have an unindexed, possibly partial, file in `certs/`) and leave
+ *   a torn last line in the index, which {@link FileCa.list} skips. The index,
+ *   not `certs/`, is the record of what was issued.
+ *
+ * @example
+ * ```ts
+ * import { openFileCa, type FileCa } from "@scep-examples/embedded-ca";
+ *
+ * const ca: FileCa = await openFileCa({ dataDir: "./data" });
+ * console.log(ca.fingerprintSha256, ca.notAfter.toISOString());
+ * ```
+ */
+export interface FileCa {
+  /** Absolute path of the data directory. */
+  readonly dataDir: string;
+  /** The CA certificate as PEM. */
+  readonly certificatePem: string;
+  /** The CA certificate as DER (a fresh copy on each read). */
+  readonly certificateDer: Uint8Array<ArrayBuffer>;
+  /** The CA private key as unencrypted PKCS#8 PEM, whatever format it was loaded from (not enumerable: `JSON.stringify(ca)` and `console.log(ca)` do not show it). */
+  readonly privateKeyPem: string;
+  /** The CA private key as a Node `KeyObject` (e.g. for decrypting SCEP envelopes). */
+  readonly privateKey: KeyObject;
+  /** The CA private key as a non-extractable WebCrypto `CryptoKey` (usage `sign`). */
+  readonly signingKey: CryptoKey;
+  /** `"RSA"` or `"EC"`. An EC CA can sign but cannot decrypt SCEP envelopes. */
+  readonly keyAlgorithm: CaKeyAlgorithm;
+  /** Subject DN of the CA certificate. */
+  readonly subject: string;
+  /** SHA-256 of the certificate DER, upper-case hex pairs joined by `:` (like `openssl x509 -fingerprint -sha256`). */
+  readonly fingerprintSha256: string;
+  /** Start of the CA certificate's validity. */
+  readonly notBefore: Date;
+  /** End of the CA certificate's validity. */
+  readonly notAfter: Date;
+
+  /**
+   * Issues an end-entity certificate for a PKCS#10 request.
+   *
+   * Subject and subjectAltName come from the CSR (other requested extensions
+   * are ignored); the certificate gets basicConstraints CA:false (critical),
+   * keyUsage digitalSignature + keyEncipherment for RSA keys or
+   * digitalSignature for other keys (critical), extendedKeyUsage clientAuth,
+   * subjectKeyIdentifier and authorityKeyIdentifier, and is signed with
+   * sha256WithRSAEncryption (RSA CA) or ECDSA with SHA-256/384/512 (EC CA by
+   * curve).
+   *
+   * The certificate is stored in `certs/<serial>.pem` and its index line is
+   * appended and fsynced **before** the promise resolves.
+   *
+   * @throws EmbeddedCaError `CSR_INVALID`, `INVALID_OPTIONS`, `STORAGE_FAILED`, `SERIAL_SPACE_EXHAUSTED`
+   *
+   * @example
+   * ```ts
+   * const { certificatePem, serialNumber } = await ca.issue({ csrDer, validityDays: 90 });
+   * ```
+   */
+  issue(options: IssueOptions): Promise<IssuedCertificate>;
+
+  /**
+   * Reads the issuance index (all processes' issuances, in append order).
+   * Torn lines left by a crash are skipped.
+   *
+   * @throws EmbeddedCaError `STORAGE_FAILED`
+   *
+   * @example
+   * ```ts
+   * for (const record of await ca.list()) console.log(record.serialNumber, record.subject);
+   * ```
+   */
+  list(): Promise<IssuedCertificateRecord[]>;
+}
+
+/** Directory (inside dataDir) with one PEM per issued certificate. */
+const CERTS_DIR = "certs";
+const DAY_MS = 86_400_000;
+const DEFAULT_VALIDITY_DAYS = 365;
+
+function invalidOptions(message: string): EmbeddedCaError {
+  return new EmbeddedCaError("INVALID_OPTIONS", message);
+}
+
+function storageFailed(what: string, error: unknown): EmbeddedCaError {
+  return new EmbeddedCaError("STORAGE_FAILED", `${what}: ${(error as Error).message}`, {
+    cause: error,
+  });
+}
+
+function isValidDate(value: unknown): value is Date {
+  return value instanceof Date && !Number.isNaN(value.getTime());
+}
+
+class FileCaImpl implements FileCa {
+  readonly dataDir: string;
+  readonly certificatePem: string;
+  readonly privateKey: KeyObject;
+  readonly signingKey: CryptoKey;
+  readonly keyAlgorithm: CaKeyAlgorithm;
+  readonly subject: string;
+  readonly fingerprintSha256: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly #material: CaMaterial;
+  readonly #serials: SerialAllocator;
+  readonly #clock: () => Date;
+
+  constructor(dataDir: string, material: CaMaterial, serials: SerialAllocator, clock: () => Date) {
+    this.dataDir = dataDir;
+    this.#material = material;
+    this.#serials = serials;
+    this.#clock = clock;
+    this.certificatePem = material.certificatePem;
+    this.privateKey = material.privateKey;
+    this.signingKey = material.signingKey;
+    this.keyAlgorithm = material.keyAlgorithm;
+    this.subject = material.certificate.subject;
+    this.fingerprintSha256 = material.fingerprintSha256;
+    this.notBefore = material.certificate.notBefore;
+    this.notAfter = material.certificate.notAfter;
+  }
+
+  // A getter (on the prototype), so console.log(ca) / JSON.stringify(ca) never print the key.
+  get privateKeyPem(): string {
+    return this.#material.privateKeyPem;
+  }
+
+  get certificateDer(): Uint8Array<ArrayBuffer> {
+    return this.#material.certificateDer.slice();
+  }
+
+  async issue(options: IssueOptions): Promise<IssuedCertificate> {
+    if (typeof options !== "object" || options === null) {
+      throw invalidOptions("issue() needs an options object with csrDer");
+    }
+    const validityDays = options.validityDays ?? DEFAULT_VALIDITY_DAYS;
+    if (typeof validityDays !== "number" || !Number.isFinite(validityDays) || validityDays <= 0) {
+      throw invalidOptions(`validityDays must be a positive number, got ${String(validityDays)}`);
+    }
+    const notBefore = options.notBefore ?? this.#clock();
+    if (!isValidDate(notBefore)) throw invalidOptions("notBefore must be a valid Date");
+    const subjectOverride =
+      options.subjectOverride === undefined
+        ? undefined
+        : parseDistinguishedName(options.subjectOverride, "subjectOverride");
+    for (const extension of options.extensions ?? []) {
+      if (typeof extension?.oid !== "string" || !/^\d+(\.\d+)+$/.test(extension.oid)) {
+        throw invalidOptions(`extension oid must be a dotted OID, got ${String(extension?.oid)}`);
+      }
+      if (!(extension.value instanceof Uint8Array)) {
+        throw invalidOptions(`extension ${extension.oid}: value must be a Uint8Array`);
+      }
+    }
+    const caNotAfter = this.notAfter.getTime();
+    const notAfter = new Date(Math.min(notBefore.getTime() + validityDays * DAY_MS, caNotAfter));
+    if (notAfter.getTime() <= notBefore.getTime()) {
+      throw invalidOptions(
+        `notBefore ${notBefore.toISOString()} is not before the CA's notAfter ${this.notAfter.toISOString()}`,
+      );
+    }
+
+    // Decode and check the CSR before a serial is spent on it.
+    const csr = await parseCsr(options.csrDer);
+    const serialNumber = this.#serials.next();
+    const certificate = await issueCertificate(this.#material, {
+      csr,
+      serialNumber,
+      notBefore,
+      notAfter,
+      subjectOverride,
+      extensions: options.extensions,
+    });
+    const certificateDer = new Uint8Array(certificate.rawData);
+    const certificatePem = certificate.toString("pem") + "\n";
+
+    try {
+      // Written and fsynced before the index line: an indexed serial always has
+      // a complete file. (A crash here leaves at most an unindexed orphan.)
+      await writeNewFileDurable(join(this.dataDir, CERTS_DIR, `${serialNumber}.pem`), certificatePem, 0o644);
+    } catch (error) {
+      throw storageFailed(`cannot store certificate ${serialNumber}`, error);
+    }
+    try {
+      // The commit point: once this line is durable the certificate exists.
+      await appendIndexLine(join(this.dataDir, INDEX_FILE), {
+        serial: serialNumber,
+        subject: certificate.subject,
+        notBefore: certificate.notBefore.toISOString(),
+        notAfter: certificate.notAfter.toISOString(),
+        issuedAt: this.#clock().toISOString(),
+      });
+    } catch (error) {
+      throw storageFailed(`cannot record certificate ${serialNumber} in ${INDEX_FILE}`, error);
+    }
+    return { certificateDer, certificatePem, serialNumber };
+  }
+
+  async list(): Promise<IssuedCertificateRecord[]> {
+    let contents;
+    try {
+      contents = await readIndex(join(this.dataDir, INDEX_FILE));
+    } catch (error) {
+      throw storageFailed(`cannot read ${INDEX_FILE}`, error);
+    }
+    return contents.records.map((line) => ({
+      serialNumber: line.serial,
+      subject: line.subject,
+      notBefore: new Date(line.notBefore),
+      notAfter: new Date(line.notAfter),
+      issuedAt: new Date(line.issuedAt),
+    }));
+  }
+}
+
+/**
+ * Opens the file-backed CA in `dataDir`.
+ *
+ * - With `caCertPath` + `caKeyPath`: loads that CA (PEM certificate; PKCS#1,
+ *   PKCS#8 or SEC1 PEM key, RSA or EC P-256/384/521) and checks that the key
+ *   belongs to the certificate and that the certificate is a CA.
+ * - Without: loads `dataDir/ca.pem` + `dataDir/ca.key`, creating them on first
+ *   start: RSA-2048, self-signed, 10 years, basicConstraints CA:true
+ *   (critical), keyUsage keyCertSign + cRLSign + digitalSignature +
+ *   keyEncipherment (critical), subjectKeyIdentifier; `ca.key` is PKCS#8 with
+ *   mode 0600. Creation is atomic (temp file + fsync + `link`, key before
+ *   certificate) and race-free: processes starting together on an empty
+ *   `dataDir` all end up with the same CA, and a crash mid-creation never
+ *   leaves a certificate without its key.
+ *
+ * Every open claims a new serial-number epoch in `dataDir/epochs/` (see
+ * {@link FileCa} for the durability guarantees). Needs a local file system
+ * with hard links and `O_APPEND` (not NFS).
+ *
+ * @throws EmbeddedCaError `INVALID_OPTIONS`, `CA_LOAD_FAILED`, `CA_KEY_MISMATCH`, `CA_CREATE_FAILED`, `STORAGE_FAILED`
+ *
+ * @example
+ * ```ts
+ * import { openFileCa } from "@scep-examples/embedded-ca";
+ *
+ * const ca = await openFileCa({ dataDir: "./data" }); // creates ./data/ca.pem on first start
+ * const { certificatePem, serialNumber } = await ca.issue({ csrDer });
+ * console.log(serialNumber, (await ca.list()).length);
+ *
+ * // or bring your own CA:
+ * const own = await openFileCa({ dataDir: "./data", caCertPath: "ca.crt", caKeyPath: "ca.key" });
+ * ```
+ */
+export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
+  if (typeof options !== "object" || options === null) {
+    throw invalidOptions("openFileCa() needs an options object with dataDir");
+  }
+  if (typeof options.dataDir !== "string" || options.dataDir === "") {
+    throw invalidOptions("dataDir must be a non-empty path");
+  }
+  if ((options.caCertPath === undefined) !== (options.caKeyPath === undefined)) {
+    throw invalidOptions("caCertPath and caKeyPath must be given together");
+  }
+  if (options.clock !== undefined && typeof options.clock !== "function") {
+    throw invalidOptions("clock must be a function returning a Date");
+  }
+  const dataDir = resolve(options.dataDir);
+  const subject = parseDistinguishedName(options.subject ?? DEFAULT_CA_SUBJECT, "subject");
+  const clock = (): Date => {
+    const now = options.clock ? options.clock() : new Date();
+    if (!isValidDate(now)) throw invalidOptions("clock() must return a valid Date");
+    return now;
+  };
+
+  const material =
+    options.caCertPath !== undefined && options.caKeyPath !== undefined
+      ? await loadCaFiles(resolve(options.caCertPath), resolve(options.caKeyPath))
+      : await openDefaultCa({ dataDir, subject, now: clock });
+
+  try {
+    await ensureDirectory(dataDir, 0o700);
+    await ensureDirectory(join(dataDir, CERTS_DIR));
+    // Create the index durably, so that later appends only need fdatasync.
+    await ensureFile(join(dataDir, INDEX_FILE));
+  } catch (error) {
+    if (isEmbeddedCaError(error)) throw error;
+    throw storageFailed(`cannot prepare ${dataDir}`, error);
+  }
+  const serials = await SerialAllocator.open(dataDir);
+  return new FileCaImpl(dataDir, material, serials, clock);
+}
+

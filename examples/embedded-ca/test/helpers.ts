@@ -1,0 +1,133 @@
+// Shared test helpers: temp directories, the openssl CLI (the reference
+// implementation we compare against), and child processes running the CA.
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll } from "vitest";
+
+export const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+const tempDirs: string[] = [];
+// Registered once per test file (this module is evaluated per file).
+afterAll(() => {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh directory, removed after the test file. */
+export function tempDir(prefix = "embedded-ca-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Runs `openssl ...args` in `cwd`; returns stdout, throws with stderr on failure. */
+export function openssl(args: string[], cwd: string): string {
+  try {
+    return execFileSync("openssl", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (error) {
+    const e = error as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`openssl ${args.join(" ")} failed: ${e.stderr ?? ""}${e.stdout ?? ""}${e.message}`);
+  }
+}
+
+/**
+ * Makes a key and a DER PKCS#10 request with `openssl req`.
+ * `san` is an openssl subjectAltName value, e.g. `"DNS:a.example,IP:10.0.0.1"`.
+ */
+export function opensslCsr(
+  dir: string,
+  name: string,
+  options: { subject: string; san?: string; key?: "rsa" | "ec" },
+): Uint8Array {
+  const keyFile = `${name}.key`;
+  const csrFile = `${name}.csr.der`;
+  if (options.key === "ec") {
+    openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", keyFile], dir);
+  } else {
+    openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", keyFile], dir);
+  }
+  const args = ["req", "-new", "-key", keyFile, "-subj", options.subject, "-outform", "DER", "-out", csrFile];
+  if (options.san) args.push("-addext", `subjectAltName=${options.san}`);
+  openssl(args, dir);
+  return new Uint8Array(readFileSync(join(dir, csrFile)));
+}
+
+/** Writes `pem` to `dir/name` and returns the file name (for openssl arguments). */
+export function writePem(dir: string, name: string, pem: string): string {
+  writeFileSync(join(dir, name), pem);
+  return name;
+}
+
+/** A child node process running test/fixtures/ca-child.ts, with its stdout split into lines. */
+export interface CaChild {
+  process: ChildProcessWithoutNullStreams;
+  lines: string[];
+  stderr: () => string;
+  /** Resolves once `predicate(lines)` holds; rejects if the child exits first or after `timeoutMs`. */
+  waitFor: (predicate: (lines: string[]) => boolean, what: string, timeoutMs?: number) => Promise<void>;
+  /** Resolves with the exit code / signal. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function spawnCaChild(args: string[]): CaChild {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(packageDir, "test", "fixtures", "ca-child.ts"), ...args],
+    { cwd: packageDir, stdio: ["pipe", "pipe", "pipe"] },
+  );
+  const lines: string[] = [];
+  let partial = "";
+  let stderr = "";
+  const listeners = new Set<() => void>();
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
+    partial += chunk;
+    const parts = partial.split("\n");
+    partial = parts.pop() ?? "";
+    lines.push(...parts);
+    for (const listener of [...listeners]) listener();
+  });
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk: string) => (stderr += chunk));
+  let closed = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    // "close" fires after stdout is drained, so `lines` is complete by then.
+    child.on("close", (code, signal) => {
+      closed = true;
+      for (const listener of [...listeners]) listener();
+      resolve({ code, signal });
+    });
+  });
+
+  const waitFor: CaChild["waitFor"] = (predicate, what, timeoutMs = 60_000) =>
+    new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (predicate(lines)) {
+          finish();
+          resolve();
+        } else if (closed) {
+          finish();
+          reject(new Error(`child exited before ${what}; stderr:\n${stderr}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`timed out waiting for ${what}; stderr:\n${stderr}`));
+      }, timeoutMs);
+      const finish = (): void => {
+        clearTimeout(timer);
+        listeners.delete(check);
+      };
+      listeners.add(check);
+      check();
+    });
+
+  return { process: child, lines, stderr: () => stderr, waitFor, exited };
+}
+
+/** Serial numbers from `ISSUED <serial>` lines. */
+export function issuedSerials(lines: readonly string[]): string[] {
+  return lines.filter((l) => l.startsWith("ISSUED ")).map((l) => l.slice("ISSUED ".length));
+}
