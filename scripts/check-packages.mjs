@@ -1,0 +1,268 @@
+#!/usr/bin/env node
+/**
+ * Checks every published (non-private) package under packages/* the way a
+ * consumer will meet it:
+ *
+ *   1. `pnpm pack` into a temp dir (runs the package's `prepack` build, and
+ *      rewrites `workspace:` ranges as a publish would);
+ *   2. `publint --strict <tgz>` and `attw <tgz>` with the workspace's own
+ *      binaries: any error or warning fails the package;
+ *   3. `npm init -y` + `npm install <tgz>` in a fresh temp project outside the
+ *      workspace (with the tarballs of any sibling workspace packages it
+ *      depends on), then from there an ESM `import` and a CJS `require` of the
+ *      package, each running the package's smoke test (for @scep/core a full
+ *      enrollment round trip), and for @scep/core an esbuild bundle of a
+ *      consumer that only uses the CSR generator (the bundler honours
+ *      `"sideEffects": false`; the run proves the reflect-metadata import that
+ *      @peculiar/x509 needs survives it).
+ *
+ * Prints one line per package and a closing `N passed, N failed` line; exits 1
+ * when any package fails.
+ *
+ * Usage: node scripts/check-packages.mjs [packages/<dir> ...]
+ *   KEEP_TMP=1 keeps the temp dir for inspection.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const bin = (name) => join(root, "node_modules", ".bin", name);
+
+/** Environment for npm/node children: without the npm_* variables pnpm sets, which npm would read as its own config. */
+const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+
+class CheckError extends Error {
+  constructor(step, message, details = "") {
+    super(`${step}: ${message}`);
+    this.step = step;
+    this.details = details;
+  }
+}
+
+function run(step, cmd, args, options = {}) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, env: cleanEnv, ...options });
+  const output = `${r.stdout ?? ""}${r.stderr ?? ""}`;
+  if (r.error) throw new CheckError(step, `${cmd} could not run: ${r.error.message}`);
+  if (r.status !== 0 && !options.allowFailure) {
+    throw new CheckError(step, `\`${[cmd, ...args].join(" ")}\` exited ${r.status ?? r.signal}`, output);
+  }
+  return { status: r.status, output, stdout: r.stdout ?? "" };
+}
+
+function readPackage(dir) {
+  return { dir, manifest: JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) };
+}
+
+/** Non-private packages under packages/*. */
+function workspacePackages() {
+  return readdirSync(join(root, "packages"), { withFileTypes: true })
+    .filter((e) => e.isDirectory() && existsSync(join(root, "packages", e.name, "package.json")))
+    .map((e) => readPackage(join(root, "packages", e.name)))
+    .filter((p) => !p.manifest.private);
+}
+
+/** The packages to check: those named on the command line, else every workspace package. */
+function selectedPackages(all) {
+  if (process.argv.length <= 2) return all;
+  return process.argv.slice(2).map((d) => {
+    const dir = resolve(d);
+    return all.find((p) => p.dir === dir) ?? readPackage(dir);
+  });
+}
+
+function pack(pkg, dest) {
+  mkdirSync(dest, { recursive: true });
+  const before = new Set(readdirSync(dest));
+  run("pnpm pack", "pnpm", ["pack", "--pack-destination", dest], { cwd: pkg.dir, env: process.env });
+  const made = readdirSync(dest).filter((f) => f.endsWith(".tgz") && !before.has(f));
+  if (made.length !== 1) throw new CheckError("pnpm pack", `expected one new tarball in ${dest}, found ${made.length}`);
+  return join(dest, made[0]);
+}
+
+function publint(tgz) {
+  // --strict turns warnings into errors; suggestions are printed but do not fail.
+  const r = run("publint", bin("publint"), ["run", "--strict", tgz], { cwd: root, allowFailure: true });
+  if (r.status !== 0 || /\bErrors?:|\bWarnings?:/.test(r.output)) {
+    throw new CheckError("publint --strict", "reported problems", r.output);
+  }
+  return /Suggestions?:/.test(r.output) ? "ok (with suggestions)" : "ok";
+}
+
+function attw(tgz) {
+  const r = run("attw", bin("attw"), [tgz, "--format", "json"], { cwd: root, allowFailure: true });
+  let report;
+  try {
+    report = JSON.parse(r.stdout);
+  } catch {
+    throw new CheckError("attw", `exited ${r.status} without a JSON report`, r.output);
+  }
+  const problems = Object.values(report.problems ?? report.analysis?.problems ?? {}).flat();
+  if (r.status !== 0 || problems.length > 0) {
+    const table = run("attw", bin("attw"), [tgz, "--format", "table", "--no-color", "--no-emoji"], { cwd: root, allowFailure: true });
+    throw new CheckError("attw", `${problems.length} problem(s): ${[...new Set(problems.map((p) => p.kind))].join(", ")}`, table.output);
+  }
+  const resolutions = Object.keys(Object.values(report.analysis.entrypoints ?? {})[0]?.resolutions ?? {});
+  return `ok (${resolutions.join(", ")})`;
+}
+
+function installConsumer(pkg, tgz, tarballs, dir) {
+  mkdirSync(dir, { recursive: true });
+  run("npm init", "npm", ["init", "-y"], { cwd: dir });
+  // The package plus any sibling workspace packages it depends on (they are not on the registry yet).
+  const deps = { ...pkg.manifest.dependencies, ...pkg.manifest.peerDependencies };
+  const siblings = Object.keys(deps).filter((d) => tarballs.has(d)).map((d) => tarballs.get(d));
+  run("npm install", "npm", ["install", tgz, ...siblings, "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir });
+  const installed = join(dir, "node_modules", ...pkg.manifest.name.split("/"), "package.json");
+  if (!existsSync(installed)) throw new CheckError("npm install", `${pkg.manifest.name} is not in the consumer's node_modules`);
+}
+
+/**
+ * Smoke test bodies, run with `mod` bound to the imported/required package.
+ * Each prints one JSON line; ESM and CJS must print the same.
+ */
+const CORE_ROUND_TRIP = `
+  const assert = (cond, what) => { if (!cond) throw new Error("assertion failed: " + what); };
+  const caKeys = await mod.generateRsaKeyPair(2048);
+  const caSelf = await mod.createSelfSignedSigner({ keys: caKeys, subject: "CN=pack smoke CA" });
+  const ca = mod.LocalKey.fromPem(caSelf.certificate.toPem(), await mod.exportPrivateKeyPem(caKeys.privateKey));
+  const keys = await mod.generateRsaKeyPair(2048);
+  const csr = await mod.generateCsr({ keys, subject: "CN=pack-smoke-device", challengePassword: "secret", san: { dns: ["device.example"] } });
+  const device = await mod.createSelfSignedSigner({ keys, subject: "CN=pack-smoke-device" });
+  const built = await mod.buildPkcsReq({ csr, signer: device, recipient: ca.certificate });
+  const req = await mod.decodePkiMessage(built.der, { decrypters: [ca] });
+  assert(req.messageTypeName === "PKCSReq", "messageType");
+  assert(req.transactionId === built.transactionId, "transactionID");
+  assert(req.csr.challengePassword === "secret", "challengePassword");
+  const reply = await mod.buildCertRep({ request: req, signer: ca, status: "SUCCESS", certificates: [device.certificate, ca.certificate] });
+  const rep = await mod.readCertRep(reply, { decrypter: device, request: built });
+  let garbage;
+  try { await mod.decodePkiMessage(new Uint8Array([1, 2, 3]), { decrypters: [ca] }); } catch (e) { garbage = e; }
+  assert(mod.isScepError(garbage) && garbage instanceof mod.ScepError, "typed error");
+  console.log(JSON.stringify({
+    request: [req.messageTypeName, req.csr.subject, req.csr.challengePassword, req.contentCipher, req.digestAlgorithm],
+    reply: [rep.status, rep.contentCipher, rep.signerCertificate.subject, ...rep.certificates.map((c) => c.subject)],
+    garbage: [garbage.name, garbage.code, garbage.failInfo],
+  }));
+`;
+const CORE_EXPECTED = JSON.stringify({
+  request: ["PKCSReq", "CN=pack-smoke-device", "secret", "aes256", "sha256"],
+  reply: ["SUCCESS", "aes256", "CN=pack smoke CA", "CN=pack-smoke-device", "CN=pack smoke CA"],
+  garbage: ["Asn1Error", "ERR_ASN1", "badRequest"],
+});
+const GENERIC = `console.log(JSON.stringify({ exports: Object.keys(mod).filter((k) => k !== "default" && k !== "module.exports").sort() }));`;
+
+const SMOKE = {
+  "@scep/core": { body: CORE_ROUND_TRIP, expected: CORE_EXPECTED, label: "enrollment round trip", bundle: true },
+};
+
+function smoke(pkg, dir) {
+  const name = pkg.manifest.name;
+  const spec = SMOKE[name] ?? { body: GENERIC, label: "exports" };
+  const esm = `
+    const where = import.meta.resolve(${JSON.stringify(name)});
+    if (!where.startsWith(${JSON.stringify(pathToFileURL(dir).href + "/")})) throw new Error("resolved outside the consumer: " + where);
+    const mod = await import(${JSON.stringify(name)});
+    ${spec.body}`;
+  const cjs = `
+    const where = require.resolve(${JSON.stringify(name)});
+    if (!where.startsWith(${JSON.stringify(dir + "/")})) throw new Error("resolved outside the consumer: " + where);
+    (async () => { const mod = require(${JSON.stringify(name)}); ${spec.body} })().catch((e) => { console.error(e); process.exit(1); });`;
+  const a = run("ESM import", process.execPath, ["--input-type=module", "-e", esm], { cwd: dir }).stdout.trim();
+  const b = run("CJS require", process.execPath, ["--input-type=commonjs", "-e", cjs], { cwd: dir }).stdout.trim();
+  if (spec.expected && a !== spec.expected) throw new CheckError("ESM import", `unexpected result`, `got      ${a}\nexpected ${spec.expected}`);
+  if (a !== b) throw new CheckError("CJS require", "ESM and CJS disagree", `ESM ${a}\nCJS ${b}`);
+  if (!spec.expected && JSON.parse(a).exports.length === 0) throw new CheckError("ESM import", "the package exports nothing");
+  return spec.label;
+}
+
+/**
+ * Bundles a consumer that imports only the CSR generator with esbuild (which
+ * applies `"sideEffects": false` tree shaking) and runs the bundle: tsyringe,
+ * under @peculiar/x509, throws at load unless the Reflect polyfill ran first.
+ */
+async function bundleSmoke(pkg, dir) {
+  const esbuildPath = createRequire(createRequire(join(root, "package.json")).resolve("tsup")).resolve("esbuild");
+  const esbuild = await import(pathToFileURL(esbuildPath).href);
+  const entry = join(dir, "bundle-entry.mjs");
+  writeFileSync(
+    entry,
+    `import { generateRsaKeyPair, generateCsr, CertificationRequest } from ${JSON.stringify(pkg.manifest.name)};
+const keys = await generateRsaKeyPair(2048);
+const csr = CertificationRequest.from(await generateCsr({ keys, subject: "CN=bundled" }));
+console.log(csr.subject, csr.verify(), typeof Reflect.getMetadata);
+`,
+  );
+  const outfile = join(dir, "bundle.mjs");
+  const result = await esbuild.build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    outfile,
+    absWorkingDir: dir,
+    logLevel: "silent",
+  });
+  if (result.errors.length) throw new CheckError("esbuild bundle", "errors", JSON.stringify(result.errors, null, 2));
+  const out = run("esbuild bundle", process.execPath, [outfile], { cwd: dir }).stdout.trim();
+  if (out !== "CN=bundled true function") throw new CheckError("esbuild bundle", "unexpected result", out);
+  return "esbuild bundle ok";
+}
+
+async function main() {
+  const workspace = workspacePackages();
+  const packages = selectedPackages(workspace);
+  if (packages.length === 0) {
+    console.error("check-packages: no non-private packages found");
+    process.exit(1);
+  }
+  const tmp = mkdtempSync(join(tmpdir(), "scep-check-packages-"));
+  let passed = 0;
+  let failed = 0;
+  try {
+    // Pack the workspace's packages first, so a package can be installed with the siblings it depends on.
+    const tarballs = new Map();
+    const packErrors = new Map();
+    for (const pkg of [...new Set([...packages, ...workspace])]) {
+      try {
+        tarballs.set(pkg.manifest.name, pack(pkg, join(tmp, "packs")));
+      } catch (e) {
+        packErrors.set(pkg.manifest.name, e);
+      }
+    }
+    for (const pkg of packages) {
+      const id = `${pkg.manifest.name}@${pkg.manifest.version}`;
+      const started = performance.now();
+      const steps = [];
+      try {
+        if (packErrors.has(pkg.manifest.name)) throw packErrors.get(pkg.manifest.name);
+        const tgz = tarballs.get(pkg.manifest.name);
+        steps.push(`publint --strict ${publint(tgz)}`);
+        steps.push(`attw ${attw(tgz)}`);
+        const consumer = join(tmp, "consumer-" + pkg.manifest.name.replace(/[@/]/g, "_"));
+        installConsumer(pkg, tgz, tarballs, consumer);
+        steps.push("npm install ok");
+        steps.push(`ESM import + CJS require ${smoke(pkg, consumer)} ok`);
+        if (SMOKE[pkg.manifest.name]?.bundle) steps.push(await bundleSmoke(pkg, consumer));
+        passed++;
+        console.log(`✔ ${id}: ${steps.join("; ")} [${((performance.now() - started) / 1000).toFixed(1)}s]`);
+      } catch (e) {
+        failed++;
+        const done = steps.length ? ` (after: ${steps.join("; ")})` : "";
+        console.log(`✘ ${id}: ${e instanceof CheckError ? e.message : e?.stack ?? e}${done}`);
+        if (e instanceof CheckError && e.details) console.log(e.details.trimEnd().replace(/^/gm, "    "));
+      }
+    }
+  } finally {
+    if (process.env.KEEP_TMP) console.log(`check-packages: kept ${tmp}`);
+    else rmSync(tmp, { recursive: true, force: true });
+  }
+  console.log(`check-packages: ${passed} passed, ${failed} failed`);
+  if (failed > 0) process.exit(1);
+}
+
+await main();
