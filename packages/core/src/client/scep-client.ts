@@ -81,7 +81,10 @@ export class ScepClient {
       });
     } catch (cause) {
       const timedOut = cause instanceof Error && (cause.name === "TimeoutError" || cause.name === "AbortError");
-      throw new TransportError(timedOut ? `${operation}: timed out after ${this.#timeout} ms` : `${operation}: ${(cause as Error).message}`, { cause });
+      // fetch reports "fetch failed"; the socket error (ECONNREFUSED …) is its cause.
+      const inner = (cause as { cause?: { code?: string; message?: string } }).cause;
+      const detail = inner?.code ? `${inner.code}${inner.message ? ` (${inner.message})` : ""}` : (cause as Error).message;
+      throw new TransportError(timedOut ? `${operation}: timed out after ${this.#timeout} ms` : `${operation}: ${detail}`, { cause });
     }
     const body = new Uint8Array(await res.arrayBuffer());
     if (!res.ok) {

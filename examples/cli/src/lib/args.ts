@@ -1,0 +1,90 @@
+/**
+ * Command-line parsing on `node:util` parseArgs, with every parse problem
+ * turned into a {@link UsageError} (exit 64).
+ *
+ * @module
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { ContentCipher, DigestAlgorithm } from "@scep/core";
+import { UsageError } from "./exit.js";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** Options every command takes. */
+export const COMMON_OPTIONS = {
+  url: { type: "string" },
+  timeout: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies Options;
+
+/** Help text for {@link COMMON_OPTIONS}. */
+export const COMMON_HELP = `  --url URL           SCEP endpoint, e.g. http://127.0.0.1:8080/scep (required)
+  --timeout MS        per-request HTTP timeout in milliseconds (default 30000)
+  -h, --help          show this help`;
+
+/** The values parseArgs returns for `O`. */
+export type ParsedValues<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>>["values"];
+
+/** Parses `argv` strictly against `options` (no positionals). */
+export function parse<const O extends Options>(command: string, argv: readonly string[], options: O): ParsedValues<O> {
+  try {
+    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    // ERR_PARSE_ARGS_UNKNOWN_OPTION, _INVALID_OPTION_VALUE, _UNEXPECTED_POSITIONAL
+    const message = (error as Error).message.split(". To specify")[0] ?? String(error);
+    throw new UsageError(`${command}: ${message}`);
+  }
+}
+
+/** A required string option. */
+export function required(command: string, name: string, value: string | undefined): string {
+  if (value === undefined || value === "") throw new UsageError(`${command}: --${name} is required`);
+  return value;
+}
+
+/** `--url`: required, http(s). */
+export function urlOption(command: string, value: string | undefined): string {
+  const url = required(command, "url", value);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`${command}: --url ${url} is not a URL`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new UsageError(`${command}: --url must be http: or https:, got ${parsed.protocol}`);
+  return url;
+}
+
+/** A non-negative number option (integer when `integer`), or its default. */
+export function numberOption(command: string, name: string, value: string | undefined, fallback: number, options: { integer?: boolean; min?: number } = {}): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  const min = options.min ?? 0;
+  if (value.trim() === "" || !Number.isFinite(n) || n < min || (options.integer && !Number.isInteger(n))) {
+    throw new UsageError(`${command}: --${name} must be ${options.integer ? "an integer" : "a number"} >= ${min}, got "${value}"`);
+  }
+  return n;
+}
+
+/** `--timeout` in milliseconds (default 30 000). */
+export function timeoutOption(command: string, value: string | undefined): number {
+  return numberOption(command, "timeout", value, 30_000, { integer: true, min: 1 });
+}
+
+/** Content ciphers `--cipher` accepts. */
+export const CIPHER_NAMES = ["aes128", "aes192", "aes256", "des3", "des"] as const satisfies readonly ContentCipher[];
+/** Digests `--digest` accepts. */
+export const DIGEST_NAMES = ["sha1", "sha256", "sha384", "sha512"] as const satisfies readonly DigestAlgorithm[];
+
+/** Checks a value against a fixed list. */
+export function oneOf<const T extends string>(command: string, name: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`${command}: --${name} must be one of ${allowed.join(", ")}, got "${value}"`);
+  return value as T;
+}
+
+/** `--post` / `--get`: force the PKIOperation method (default: POST when the CA advertises it). */
+export function methodOption(command: string, post: boolean | undefined, get: boolean | undefined): "post" | "get" | undefined {
+  if (post && get) throw new UsageError(`${command}: --post and --get exclude each other`);
+  return post ? "post" : get ? "get" : undefined;
+}

@@ -1,0 +1,121 @@
+/**
+ * The enrollment exchange `enroll` and `renew` share: GetCACaps, GetCACert,
+ * PKCSReq (or RenewalReq), CertPoll while PENDING, and the CertRep outcome
+ * turned into certificates or an exit code.
+ *
+ * @module
+ */
+import {
+  type CaCaps,
+  type Certificate,
+  type CertRep,
+  type ContentCipher,
+  type DigestAlgorithm,
+  type LocalKey,
+  CertificationRequest,
+  ScepClient,
+  buildCertPoll,
+  buildPkcsReq,
+  isScepError,
+  parseCaCaps,
+  readCertRep,
+  selectRecipient,
+} from "@scep/core";
+import { CliError, ExitCode } from "./exit.js";
+import type { Context } from "./context.js";
+
+/** What {@link enrollWithCa} needs. */
+export interface EnrollmentOptions {
+  url: string;
+  timeoutMs: number;
+  /** The PKCS#10 request, DER. */
+  csr: Uint8Array;
+  /** Signs the request and opens the reply: self-signed (enroll) or the old certificate (renew). */
+  signer: LocalKey;
+  /** Content cipher; default aes256 when the CA advertises AES, else des3. */
+  cipher?: ContentCipher | undefined;
+  /** Digest; default sha256 when advertised (or SCEPStandard), else sha512 when advertised, else sha1. */
+  digest?: DigestAlgorithm | undefined;
+  /** PKIOperation method; default POST when the CA advertises POSTPKIOperation or SCEPStandard. */
+  method?: "post" | "get" | undefined;
+  /** Send RenewalReq (17) instead of PKCSReq (19). */
+  renewal?: boolean;
+  pollIntervalMs: number;
+  maxPollMs: number;
+}
+
+const CIPHER_CAP: Partial<Record<ContentCipher, string>> = { aes128: "AES", aes192: "AES", aes256: "AES", des3: "DES3" };
+const DIGEST_CAP: Partial<Record<DigestAlgorithm, string>> = { sha256: "SHA-256", sha512: "SHA-512" };
+
+async function caCapabilities(ctx: Context, client: ScepClient): Promise<CaCaps> {
+  try {
+    return await client.getCaCaps();
+  } catch (error) {
+    // Old CAs answer GetCACaps with 404/500: carry on with RFC defaults. A
+    // refused connection or a timeout would only fail again on GetCACert.
+    if (isScepError(error) && error.code === "ERR_TRANSPORT" && (error as { status?: number }).status !== undefined) {
+      ctx.err(`warning: ${error.message}; assuming no capabilities`);
+      return parseCaCaps("");
+    }
+    throw error;
+  }
+}
+
+function pickAlgorithms(ctx: Context, caps: CaCaps, options: EnrollmentOptions): { cipher: ContentCipher; digest: DigestAlgorithm; post: boolean } {
+  const cipher = options.cipher ?? (caps.has("AES") ? "aes256" : "des3");
+  const digest = options.digest ?? (caps.has("SHA-256") || caps.has("SCEPStandard") ? "sha256" : caps.has("SHA-512") ? "sha512" : "sha1");
+  if (caps.list.length > 0) {
+    const c = CIPHER_CAP[cipher];
+    if (options.cipher && c && !caps.has(c)) ctx.err(`warning: the CA does not advertise ${c}; sending ${cipher} anyway`);
+    const d = DIGEST_CAP[digest];
+    if (options.digest && d && !caps.has(d)) ctx.err(`warning: the CA does not advertise ${d}; sending ${digest} anyway`);
+    if (options.renewal && !caps.has("Renewal")) ctx.err("warning: the CA does not advertise Renewal; sending RenewalReq anyway");
+  }
+  const post = options.method ? options.method === "post" : caps.has("POSTPKIOperation") || caps.has("SCEPStandard");
+  return { cipher, digest, post };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The final CertRep's outcome as an exit: FAILURE → 2, PENDING → 3. */
+function assertSuccess(rep: CertRep, options: EnrollmentOptions): void {
+  if (rep.status === "FAILURE") {
+    throw new CliError(`FAILURE: ${rep.failInfo ?? "badRequest"}${rep.failInfoText ? ` (${rep.failInfoText})` : ""}`, ExitCode.FAILURE);
+  }
+  if (rep.status === "PENDING") {
+    const waited = options.maxPollMs > 0 ? ` after polling for ${options.maxPollMs / 1000} s` : "";
+    throw new CliError(`PENDING: transaction ${rep.transactionId} is still pending${waited}; run the command again with the same key to poll`, ExitCode.PENDING);
+  }
+}
+
+/**
+ * Runs one enrollment and returns the issued certificate first, then the
+ * rest of what the CA sent. FAILURE and PENDING end as {@link CliError}s.
+ */
+export async function enrollWithCa(ctx: Context, options: EnrollmentOptions): Promise<Certificate[]> {
+  const client = new ScepClient({ url: options.url, timeoutMs: options.timeoutMs });
+  const caps = await caCapabilities(ctx, client);
+  const caCertificates = await client.getCaCert();
+  const recipient = selectRecipient(caCertificates);
+  const { cipher, digest, post } = pickAlgorithms(ctx, caps, options);
+  const csr = CertificationRequest.from(options.csr);
+  const send = (der: Uint8Array): Promise<Uint8Array> => client.pkiOperation(der, { post });
+
+  const request = await buildPkcsReq({ csr: csr.der, signer: options.signer, recipient, cipher, digest, renewal: options.renewal ?? false });
+  let rep = await readCertRep(await send(request.der), { decrypter: options.signer, caCertificates, request });
+  const deadline = Date.now() + options.maxPollMs;
+  while (rep.status === "PENDING" && Date.now() < deadline) {
+    ctx.err(`PENDING: transaction ${rep.transactionId}; polling again in ${options.pollIntervalMs / 1000} s`);
+    await sleep(options.pollIntervalMs);
+    const issuer = caCertificates.find((c) => c.isCa) ?? recipient;
+    const poll = await buildCertPoll({ issuer, subject: csr.subjectDer, transactionId: request.transactionId, signer: options.signer, recipient, cipher, digest });
+    rep = await readCertRep(await send(poll.der), { decrypter: options.signer, caCertificates, request: poll });
+  }
+  assertSuccess(rep, options);
+
+  // The issued certificate is the one for our key, wherever the CA put it.
+  const spki = Buffer.from(csr.spki);
+  const index = rep.certificates.findIndex((c) => spki.equals(c.spki));
+  if (index < 0) throw new CliError("the CA's SUCCESS reply holds no certificate for the requested key", ExitCode.ERROR);
+  return [rep.certificates[index]!, ...rep.certificates.filter((_, i) => i !== index)];
+}

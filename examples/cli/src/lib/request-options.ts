@@ -1,0 +1,52 @@
+/**
+ * Options `enroll` and `renew` share: algorithms, method, polling, key size.
+ *
+ * @module
+ */
+import { CIPHER_NAMES, DIGEST_NAMES, methodOption, numberOption, oneOf, timeoutOption, urlOption } from "./args.js";
+import type { EnrollmentOptions } from "./enrollment.js";
+
+/** parseArgs options for the request settings. */
+export const REQUEST_OPTIONS = {
+  cipher: { type: "string" },
+  digest: { type: "string" },
+  "key-size": { type: "string" },
+  "poll-interval": { type: "string" },
+  "max-poll": { type: "string" },
+  post: { type: "boolean" },
+  get: { type: "boolean" },
+} as const;
+
+/** Help text for {@link REQUEST_OPTIONS}. */
+export const REQUEST_HELP = `  --cipher NAME       ${CIPHER_NAMES.join("|")} (default aes256 if the CA advertises AES, else des3)
+  --digest NAME       ${DIGEST_NAMES.join("|")} (default sha256 if advertised, else sha1)
+  --key-size BITS     RSA size of a generated key (default 2048)
+  --poll-interval S   seconds between CertPolls while PENDING (default 5)
+  --max-poll S        give up polling after S seconds, exit 3 (default 300; 0: do not poll)
+  --post | --get      force the PKIOperation method (default POST if the CA advertises it)`;
+
+type Values = {
+  url?: string | undefined;
+  timeout?: string | undefined;
+  cipher?: string | undefined;
+  digest?: string | undefined;
+  "key-size"?: string | undefined;
+  "poll-interval"?: string | undefined;
+  "max-poll"?: string | undefined;
+  post?: boolean | undefined;
+  get?: boolean | undefined;
+};
+
+/** Validates the shared request settings. */
+export function requestSettings(command: string, v: Values): Omit<EnrollmentOptions, "csr" | "signer" | "renewal"> & { keySize: number } {
+  return {
+    url: urlOption(command, v.url),
+    timeoutMs: timeoutOption(command, v.timeout),
+    cipher: oneOf(command, "cipher", v.cipher, CIPHER_NAMES),
+    digest: oneOf(command, "digest", v.digest, DIGEST_NAMES),
+    method: methodOption(command, v.post, v.get),
+    pollIntervalMs: numberOption(command, "poll-interval", v["poll-interval"], 5) * 1000,
+    maxPollMs: numberOption(command, "max-poll", v["max-poll"], 300) * 1000,
+    keySize: numberOption(command, "key-size", v["key-size"], 2048, { integer: true, min: 1024 }),
+  };
+}

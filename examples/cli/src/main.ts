@@ -1,0 +1,18 @@
+/**
+ * `scep`: a command-line SCEP client on @scep/core.
+ *
+ * ```sh
+ * pnpm -s scep getcacaps --url http://127.0.0.1:8080/scep
+ * pnpm -s scep enroll --url http://127.0.0.1:8080/scep --challenge secret --cn device-1 --out device-1.pem
+ * ```
+ *
+ * @module
+ */
+import { invocationDir } from "./lib/context.js";
+import { main } from "./run.js";
+
+process.exitCode = await main(process.argv.slice(2), {
+  cwd: invocationDir(),
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+});

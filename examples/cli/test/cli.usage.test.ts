@@ -1,0 +1,127 @@
+/**
+ * The command line itself, in-process: help, usage errors (exit 64),
+ * unreadable inputs (exit 66), and where relative paths resolve. No network.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { main } from "../src/run.js";
+import { invocationDir } from "../src/lib/context.js";
+import { parseSans, subjectFromCn } from "../src/commands/enroll.js";
+
+const dir = mkdtempSync(join(tmpdir(), "scep-cli-usage-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { cwd: dir, out: (t) => out.push(t), err: (t) => err.push(t) });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+const URL = "http://127.0.0.1:9/scep"; // never contacted: every case fails before the network
+
+describe("help", () => {
+  it("prints the command list on --help (exit 0) and on no arguments (stderr, exit 64)", async () => {
+    const help = await run("--help");
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/^Usage: scep <command> \[options\]/);
+    for (const name of ["getcacaps", "getcacert", "enroll", "renew"]) expect(help.out).toContain(`  ${name} `);
+    const none = await run();
+    expect(none.code).toBe(64);
+    expect(none.err).toBe(help.out);
+  });
+
+  it.each(["getcacaps", "getcacert", "enroll", "renew"])("%s --help prints its own usage and exits 0", async (name) => {
+    const r = await run(name, "--help");
+    expect(r.code).toBe(0);
+    expect(r.out.startsWith(`Usage: scep ${name} --url URL`)).toBe(true);
+    expect(r.out).toContain("--timeout MS");
+    expect((await run("help", name)).out).toBe(r.out);
+  });
+});
+
+describe("usage errors exit 64 with one line and a pointer to --help", () => {
+  it.each([
+    [["frobnicate"], 'scep: unknown command "frobnicate"; commands: getcacaps, getcacert, enroll, renew'],
+    [["getcacaps"], "scep: getcacaps: --url is required"],
+    [["getcacaps", "--url", "ftp://x/scep"], "scep: getcacaps: --url must be http: or https:, got ftp:"],
+    [["getcacaps", "--url", "not a url"], "scep: getcacaps: --url not a url is not a URL"],
+    [["getcacaps", "--url", URL, "--verbose"], "scep: getcacaps: Unknown option '--verbose'"],
+    [["getcacaps", "--url", URL, "extra"], "scep: getcacaps: Unexpected argument 'extra'. This command does not take positional arguments"],
+    [["getcacaps", "--url", URL, "--timeout", "0"], 'scep: getcacaps: --timeout must be an integer >= 1, got "0"'],
+    [["getcacert", "--url"], "scep: getcacert: Option '--url <value>' argument missing"],
+    [["enroll", "--url", URL, "--out", "c.pem"], "scep: enroll: --cn is required"],
+    [["enroll", "--url", URL, "--cn", "d"], "scep: enroll: --out is required"],
+    [["enroll", "--url", URL, "--cn", "d", "--out", "c.pem", "--cipher", "rc2"], 'scep: enroll: --cipher must be one of aes128, aes192, aes256, des3, des, got "rc2"'],
+    [["enroll", "--url", URL, "--cn", "d", "--out", "c.pem", "--digest", "md5"], 'scep: enroll: --digest must be one of sha1, sha256, sha384, sha512, got "md5"'],
+    [["enroll", "--url", URL, "--cn", "d", "--out", "c.pem", "--post", "--get"], "scep: enroll: --post and --get exclude each other"],
+    [["enroll", "--url", URL, "--cn", "d", "--out", "c.pem", "--max-poll=-1"], 'scep: enroll: --max-poll must be a number >= 0, got "-1"'],
+    [["enroll", "--url", URL, "--cn", "d", "--out", "c.pem", "--san", "dn:x"], 'scep: enroll: --san must be dns:VALUE, ip:VALUE, email:VALUE, uri:VALUE, upn:VALUE; got "dn:x"'],
+    [["enroll", "--url", URL, "--cn", "d", "--out", "c.pem", "--san", "ip:1.2.3"], "scep: enroll: --san ip:1.2.3 is not an IPv4 or IPv6 address"],
+    [["enroll", "--url", URL, "--cn", "d", "--out", "c.pem", "--key", "k.pem", "--key-out", "x.pem"], "scep: enroll: --key-out only applies when no --key is given"],
+    [["renew", "--url", URL, "--key", "k.pem"], "scep: renew: --cert is required"],
+    [["renew", "--url", URL, "--cert", "c.pem", "--key", "k.pem", "--new-key"], "scep: renew: --new-key needs --out or --key-out to know where to write the key"],
+  ])("%j", async (argv, message) => {
+    const r = await run(...argv);
+    expect(r.code).toBe(64);
+    expect(r.out).toBe("");
+    const [first, second] = r.err.split("\n");
+    expect(first?.split(". To specify")[0]).toBe(message);
+    expect(second).toMatch(/^Try "scep (\w+ )?--help"\.$/);
+  });
+
+  it("refuses to overwrite an existing key file instead of generating over it", async () => {
+    writeFileSync(join(dir, "mine.key"), "precious");
+    const r = await run("enroll", "--url", URL, "--cn", "d", "--out", "mine.pem");
+    expect(r.code).toBe(64);
+    expect(r.err.split("\n")[0]).toBe("scep: enroll: mine.key already exists; pass --key mine.key to reuse that key, or choose another --key-out");
+  });
+});
+
+describe("unreadable inputs exit 66", () => {
+  it("a missing --key", async () => {
+    const r = await run("enroll", "--url", URL, "--cn", "d", "--out", "c.pem", "--key", "absent.pem");
+    expect(r).toEqual({ code: 66, out: "", err: "scep: cannot read key absent.pem: ENOENT" });
+  });
+
+  it("a --key that is not a private key", async () => {
+    writeFileSync(join(dir, "junk.pem"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+    const r = await run("enroll", "--url", URL, "--cn", "d", "--out", "c.pem", "--key", "junk.pem");
+    expect(r.code).toBe(66);
+    expect(r.err).toMatch(/^scep: cannot use key junk\.pem: /);
+  });
+
+  it("a --cert without a certificate", async () => {
+    writeFileSync(join(dir, "empty.pem"), "nothing here\n");
+    const r = await run("renew", "--url", URL, "--cert", "empty.pem", "--key", "absent.key");
+    expect(r).toEqual({ code: 66, out: "", err: "scep: cannot read certificate empty.pem: no PEM CERTIFICATE block" });
+  });
+});
+
+describe("building blocks", () => {
+  it("escapes a CN so it stays one RDN attribute (RFC 4514)", () => {
+    expect(subjectFromCn("device-1")).toBe("CN=device-1");
+    expect(subjectFromCn("a, b+c=d")).toBe("CN=a\\, b\\+c\\=d");
+    expect(subjectFromCn("#x ")).toBe("CN=\\#x\\ ");
+  });
+
+  it("splits --san on the first colon only", () => {
+    expect(parseSans(["uri:https://x.example/p?q=1", "DNS:a.example", "ip:::1", "upn:u@corp"])).toEqual({
+      dns: ["a.example"],
+      ip: ["::1"],
+      email: [],
+      uri: ["https://x.example/p?q=1"],
+      upn: ["u@corp"],
+    });
+    expect(parseSans([])).toBeUndefined();
+  });
+
+  it("resolves relative paths against INIT_CWD only when pnpm runs the root scep script", () => {
+    expect(invocationDir({ INIT_CWD: "/home/u/certs", npm_lifecycle_event: "scep" }, "/repo")).toBe("/home/u/certs");
+    // a stale INIT_CWD from an outer `pnpm test` is ignored
+    expect(invocationDir({ INIT_CWD: "/repo", npm_lifecycle_event: "test" }, "/tmp/x")).toBe("/tmp/x");
+    expect(invocationDir({}, "/tmp/x")).toBe("/tmp/x");
+  });
+});

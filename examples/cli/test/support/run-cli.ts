@@ -1,0 +1,37 @@
+/**
+ * Runs the CLI as a child process, the way a user does: `node --import tsx
+ * src/main.ts` against @scep/core's source (TSX_TSCONFIG_PATH points tsx at
+ * the package tsconfig and its `paths`), or through the root `pnpm -s scep`
+ * script.
+ */
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { runCommand, type RunResult } from "../../../../test-support/peers";
+
+export const CLI_DIR = fileURLToPath(new URL("../../", import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
+const MAIN = `${CLI_DIR}src/main.ts`;
+const TSCONFIG = `${CLI_DIR}tsconfig.json`;
+// `--import tsx` resolves from the child's cwd (a temp dir): pass tsx's loader by URL.
+const TSX_LOADER = pathToFileURL(createRequire(`${REPO_ROOT}package.json`).resolve("tsx")).href;
+
+/** Runs `scep ARGS…` in `cwd` with node + tsx. */
+export function runCli(args: readonly string[], options: { cwd: string; timeoutMs?: number; env?: Record<string, string | undefined> }): Promise<RunResult> {
+  return runCommand(process.execPath, ["--import", TSX_LOADER, MAIN, ...args], {
+    cwd: options.cwd,
+    env: { TSX_TSCONFIG_PATH: TSCONFIG, NODE_OPTIONS: undefined, ...options.env },
+    timeoutMs: options.timeoutMs ?? 60_000,
+  });
+}
+
+/**
+ * Runs `pnpm -s scep ARGS…` in `cwd` (a directory inside the repository):
+ * the root script with `root` (`pnpm -w`), else the nearest package's.
+ */
+export function runPnpmScep(args: readonly string[], options: { cwd: string; root: boolean; timeoutMs?: number }): Promise<RunResult> {
+  return runCommand("pnpm", [...(options.root ? ["-w"] : []), "-s", "scep", ...args], {
+    cwd: options.cwd,
+    env: { INIT_CWD: undefined, npm_lifecycle_event: undefined, NODE_OPTIONS: undefined },
+    timeoutMs: options.timeoutMs ?? 60_000,
+  });
+}

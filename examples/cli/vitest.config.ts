@@ -1,0 +1,15 @@
+import { fileURLToPath } from "node:url";
+import { defineProject } from "vitest/config";
+
+export default defineProject({
+  resolve: {
+    // Test against @scep/core's source, like the CLI itself (tsconfig paths).
+    alias: { "@scep/core": fileURLToPath(new URL("../../packages/core/src/index.ts", import.meta.url)) },
+  },
+  test: {
+    name: "cli",
+    include: ["test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+});
