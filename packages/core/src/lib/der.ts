@@ -96,8 +96,13 @@ export function parse(buf: Uint8Array): Tlv {
   return t;
 }
 
-/** The child elements of a constructed element. */
-export function children(t: Tlv): Tlv[] {
+/**
+ * The child elements of a constructed element. Every reader here takes
+ * `Tlv | undefined`, so a missing field (`children(x)[3]`) is an
+ * {@link Asn1Error}, never a TypeError.
+ */
+export function children(t: Tlv | undefined): Tlv[] {
+  if (!t) fail("ASN.1 expected a constructed element, the field is missing");
   if ((t.tag & 0x20) === 0) fail("ASN.1 expected a constructed element");
   const out: Tlv[] = [];
   let p = t.contentStart;
@@ -110,7 +115,8 @@ export function children(t: Tlv): Tlv[] {
 }
 
 /** The children of `t`, checking its tag first. */
-export function expect(t: Tlv, tag: number, what: string): Tlv[] {
+export function expect(t: Tlv | undefined, tag: number, what: string): Tlv[] {
+  if (!t) fail(`${what}: missing`);
   if (t.tag !== tag) fail(`${what}: expected tag 0x${tag.toString(16)}, got 0x${t.tag.toString(16)}`);
   return children(t);
 }
@@ -124,12 +130,14 @@ export function expectTag(t: Tlv | undefined, tag: number, what: string): Tlv {
 }
 
 /** The content octets (a view, no copy). For a constructed string use {@link octets}. */
-export function content(t: Tlv): Uint8Array {
+export function content(t: Tlv | undefined): Uint8Array {
+  if (!t) fail("ASN.1 element missing");
   return t.buf.subarray(t.contentStart, t.contentEnd);
 }
 
 /** The whole encoding of the element (a view, no copy). */
-export function raw(t: Tlv): Uint8Array {
+export function raw(t: Tlv | undefined): Uint8Array {
+  if (!t) fail("ASN.1 element missing");
   return t.buf.subarray(t.start, t.end);
 }
 
@@ -137,7 +145,8 @@ export function raw(t: Tlv): Uint8Array {
  * The octets of a string type, joining the segments of a constructed (BER)
  * encoding, as iOS sends for eContent.
  */
-export function octets(t: Tlv): Uint8Array {
+export function octets(t: Tlv | undefined): Uint8Array {
+  if (!t) fail("ASN.1 string missing");
   if ((t.tag & 0x20) === 0) return content(t);
   const parts: Uint8Array[] = [];
   const walk = (e: Tlv, depth: number): void => {
@@ -152,7 +161,8 @@ export function octets(t: Tlv): Uint8Array {
 }
 
 /** Children of a context-specific [n] EXPLICIT wrapper: its single inner element. */
-export function explicit(t: Tlv, n: number, what: string): Tlv {
+export function explicit(t: Tlv | undefined, n: number, what: string): Tlv {
+  if (!t) fail(`${what}: missing`);
   if (t.tag !== (0xa0 | n)) fail(`${what}: expected [${n}]`);
   const c = children(t);
   if (c.length !== 1) fail(`${what}: [${n}] must hold one element`);
@@ -316,8 +326,19 @@ export function int(n: number): Uint8Array {
   return tlv(Tag.INTEGER, new Uint8Array(bytes));
 }
 
-/** PrintableString (ASCII only). */
-export const printable = (s: string): Uint8Array => tlv(Tag.PRINTABLE_STRING, ascii(s));
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+
+/** PrintableString; throws {@link Asn1Error} for a character outside its set (X.680 §41.4). */
+export function printable(s: string): Uint8Array {
+  if (!PRINTABLE.test(s)) throw new Asn1Error("not a PrintableString");
+  return tlv(Tag.PRINTABLE_STRING, ascii(s));
+}
+
+/**
+ * A string as PrintableString when every character allows it (what SCEP peers
+ * expect for transactionID), else as UTF8String, so no text is ever altered.
+ */
+export const directoryString = (s: string): Uint8Array => (PRINTABLE.test(s) ? printable(s) : utf8(s));
 
 /** UTF8String. */
 export const utf8 = (s: string): Uint8Array => tlv(Tag.UTF8_STRING, new TextEncoder().encode(s));

@@ -77,7 +77,7 @@ export function readScepAttributes(attrs: Map<string, der.Tlv[]>, options: { sen
 export function encodeScepAttributes(a: ScepAttributes): Uint8Array[] {
   const out = [
     attribute(oids.id_messageType, der.printable(String(a.messageType))),
-    attribute(oids.id_transactionID, der.printable(a.transactionId)),
+    attribute(oids.id_transactionID, der.directoryString(a.transactionId)),
     attribute(oids.id_senderNonce, der.octetString(a.senderNonce)),
   ];
   if (a.signingTime) out.push(attribute(oids.id_signingTime, der.time(a.signingTime)));
