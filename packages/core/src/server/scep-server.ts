@@ -340,6 +340,11 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
 
   async function enroll(p: Profile, req: PkiRequest): Promise<Reply> {
     const csr = req.csr!;
+    // A client re-sending a PKCSReq it already sent (some poll this way) gets the
+    // transaction's state, as a CertPoll would: the stored request must not be
+    // overwritten (an ISSUED certificate would be lost) nor its challenge re-checked.
+    const existing = await p.transactions.get(p.name, req.transactionId);
+    if (existing && equalBytes(existing.csr, csr.der)) return poll(p, req);
     const signer = req.signerCertificate;
     const t = now();
     let renewal = req.messageType === MessageType.RenewalReq;
@@ -400,7 +405,7 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
     return new Reply(await certRep(p, req, "SUCCESS", { crl }, req), "success", "crl_returned");
   }
 
-  async function readBody(request: Request): Promise<Uint8Array | "too-large"> {
+  async function readBody(request: Request): Promise<Uint8Array | "too-large" | "aborted"> {
     const declared = Number(request.headers.get("content-length") ?? "NaN");
     if (Number.isFinite(declared) && declared > maxBody) return "too-large";
     if (!request.body) return new Uint8Array();
@@ -408,7 +413,13 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
     const chunks: Uint8Array[] = [];
     let total = 0;
     for (;;) {
-      const { done, value } = await reader.read();
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch {
+        return "aborted"; // the client went away mid-body: its mistake, not a server fault
+      }
+      const { done, value } = chunk;
       if (done) break;
       total += value.length;
       if (total > maxBody) {
@@ -431,6 +442,7 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
     if (request.method === "POST") {
       const body = await readBody(request);
       if (body === "too-large") return new Reply(text(413, "message too large"), "rejected", "body_too_large");
+      if (body === "aborted") return new Reply(text(400, "request body aborted"), "rejected", "body_aborted");
       message = body;
       // Some clients POST base64 text instead of DER.
       if (body.length > 0 && body[0] !== 0x30) message = decodeMessageParam(new TextDecoder().decode(body)) ?? body;

@@ -1,0 +1,149 @@
+/**
+ * GetCert and GetCRL (RFC 8894 §3.3.4) through the profile's hooks, and
+ * GetNextCACert (§4.7) for a CA rollover: unsupported without hooks
+ * (FAILURE badRequest / HTTP 404), SUCCESS with the certificate or CRL when
+ * the hooks know it, badCertId when they do not.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { x509 } from "../src/lib/x509.js";
+import {
+  CertRepError,
+  buildGetCert,
+  buildGetCrl,
+  createScepServer,
+  parseCaCaps,
+  parseGetNextCaCertResponse,
+  type Certificate,
+  type ScepProfile,
+  type ScepServer,
+} from "../src/index.js";
+import { NOW, createDevice, createTestCa, eventLog, getOp, hex, issuingHook, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
+
+let ca: TestCa;
+let next: TestCa;
+let device: Device;
+let issued: Certificate;
+let crl: Uint8Array;
+const lookups: { kind: string; issuer: string | undefined; serial: string | undefined }[] = [];
+
+beforeAll(async () => {
+  [ca, next] = await Promise.all([createTestCa("GetCert CA"), createTestCa("GetCert CA G2")]);
+  device = await createDevice({ cn: "getcert-device" });
+  issued = await ca.issue(device.csr, { serial: "0badc0de" });
+  crl = await ca.crl(["0badc0de", "1234"]);
+});
+
+function setup(extra: Partial<ScepProfile>): { server: ScepServer; log: ReturnType<typeof eventLog> } {
+  const log = eventLog();
+  const server = createScepServer({
+    profiles: [{ name: "p", path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: "unused" }, issue: issuingHook(ca), ...extra }],
+    onEvent: log.onEvent,
+    now: () => NOW,
+  });
+  return { server, log };
+}
+
+const withHooks: Partial<ScepProfile> = {
+  getCert: async ({ issuer, serialNumber }) => {
+    lookups.push({ kind: "cert", issuer: hex(issuer), serial: hex(serialNumber) });
+    return hex(issuer) === hex(ca.cert.subjectDer) && hex(serialNumber) === hex(issued.serialNumber) ? issued : undefined;
+  },
+  getCrl: async ({ issuer, serialNumber }) => {
+    lookups.push({ kind: "crl", issuer: hex(issuer), serial: hex(serialNumber) });
+    return hex(issuer) === hex(ca.cert.subjectDer) ? crl : undefined;
+  },
+};
+
+async function getCert(server: ScepServer, issuer: Uint8Array, serialNumber: Uint8Array) {
+  const built = await buildGetCert({ signer: device.signer, recipient: ca.cert, issuer, serialNumber, now: NOW });
+  return { built, rep: await readReply(await postPki(server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] }) };
+}
+
+async function getCrl(server: ScepServer, issuer: Uint8Array, serialNumber: Uint8Array) {
+  const built = await buildGetCrl({ signer: device.signer, recipient: ca.cert, issuer, serialNumber, now: NOW });
+  return { built, rep: await readReply(await postPki(server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] }) };
+}
+
+describe("without hooks", () => {
+  it("GetCert → FAILURE badRequest", async () => {
+    const s = setup({});
+    const { rep, built } = await getCert(s.server, ca.cert.subjectDer, issued.serialNumber);
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "GetCert is not supported", transactionId: built.transactionId });
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "GetCert", outcome: "failure", reason: "getcert_unsupported", failInfo: "badRequest", status: 200 });
+  });
+
+  it("GetCRL → FAILURE badRequest", async () => {
+    const s = setup({});
+    const { rep } = await getCrl(s.server, ca.cert.subjectDer, issued.serialNumber);
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "GetCRL is not supported" });
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "GetCRL", outcome: "failure", reason: "getcrl_unsupported", failInfo: "badRequest" });
+  });
+});
+
+describe("with hooks", () => {
+  it("GetCert returns the certificate, and the hook is asked by issuer and serial", async () => {
+    const s = setup(withHooks);
+    lookups.length = 0;
+    const { rep } = await getCert(s.server, ca.cert.subjectDer, issued.serialNumber);
+    expect(rep.status).toBe("SUCCESS");
+    expect(rep.certificates.map((c) => hex(c.der))).toEqual([hex(issued.der)]);
+    expect(rep.certificates[0]!.serialNumberHex).toBe("0badc0de");
+    expect(lookups).toEqual([{ kind: "cert", issuer: hex(ca.cert.subjectDer), serial: "0badc0de" }]);
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "GetCert", outcome: "success", reason: "certificate_returned", status: 200 });
+  });
+
+  it("GetCert of an unknown serial → FAILURE badCertId", async () => {
+    const s = setup(withHooks);
+    const { rep } = await getCert(s.server, ca.cert.subjectDer, Uint8Array.from([0x7f, 0xff]));
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badCertId", failInfoText: "no such certificate" });
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "GetCert", outcome: "failure", reason: "unknown_certificate", failInfo: "badCertId" });
+  });
+
+  it("GetCRL returns the CRL (made with @peculiar/x509) that revokes the serials", async () => {
+    const s = setup(withHooks);
+    const { rep } = await getCrl(s.server, ca.cert.subjectDer, issued.serialNumber);
+    expect(rep.status).toBe("SUCCESS");
+    expect(rep.certificates).toEqual([]);
+    expect(rep.crls.map(hex)).toEqual([hex(crl)]);
+    const parsed = new x509.X509Crl(rep.crls[0]! as Uint8Array<ArrayBuffer>);
+    expect(parsed.issuer).toBe(ca.cert.subject);
+    expect(parsed.entries.map((e) => e.serialNumber)).toEqual(["0badc0de", "1234"]);
+    expect(await parsed.verify({ publicKey: await new x509.X509Certificate(ca.cert.der as Uint8Array<ArrayBuffer>).publicKey.export() })).toBe(true);
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "GetCRL", outcome: "success", reason: "crl_returned" });
+  });
+
+  it("GetCRL for an unknown issuer → FAILURE badCertId", async () => {
+    const s = setup(withHooks);
+    const { rep } = await getCrl(s.server, next.cert.subjectDer, issued.serialNumber);
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badCertId", failInfoText: "no CRL for this certificate" });
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "GetCRL", outcome: "failure", reason: "unknown_crl", failInfo: "badCertId" });
+  });
+});
+
+describe("GetNextCACert", () => {
+  it("is 404 when no next CA is configured, and not advertised", async () => {
+    const s = setup({});
+    const res = await getOp(s.server, "/scep", "GetNextCACert");
+    expect(res.status).toBe(404);
+    expect(await res.text()).toBe("no next CA certificate is configured\n");
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "GetNextCACert", outcome: "rejected", reason: "no_next_ca", status: 404 });
+    expect(parseCaCaps(await (await getOp(s.server, "/scep", "GetCACaps")).text()).has("GetNextCACert")).toBe(false);
+  });
+
+  it("answers the next CA signed by the current one, as application/x-x509-next-ca-cert", async () => {
+    const s = setup({ nextCaCertificates: [next.cert] });
+    const res = await getOp(s.server, "/scep", "GetNextCACert", "CAIdentifier");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/x-x509-next-ca-cert");
+    const body = new Uint8Array(await res.arrayBuffer());
+    expect(parseGetNextCaCertResponse(body, [ca.cert]).map((c) => hex(c.der))).toEqual([hex(next.cert.der)]);
+    expect(() => parseGetNextCaCertResponse(body, [next.cert])).toThrow(CertRepError);
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "GetNextCACert", outcome: "success", reason: "next_ca_cert", status: 200 });
+  });
+
+  it("GetCACaps then advertises GetNextCACert", async () => {
+    const s = setup({ nextCaCertificates: [next.cert] });
+    const text = await (await getOp(s.server, "/scep", "GetCACaps")).text();
+    expect(text).toBe("AES\nDES3\nPOSTPKIOperation\nRenewal\nSHA-1\nSHA-256\nSHA-384\nSHA-512\nSCEPStandard\nGetNextCACert");
+  });
+});

@@ -1,0 +1,260 @@
+/**
+ * PENDING with CertPoll and manual approval (RFC 8894 §3.3.3): the issue hook
+ * answers PENDING, CertPoll keeps answering PENDING, `approve` issues (the
+ * hook runs again with `approved: true`), `reject` fails with its failInfo,
+ * and a CertPoll for an unknown transactionID is FAILURE badCertId.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  CertificationRequest,
+  InvalidArgumentError,
+  MemoryChallengeStore,
+  MemoryTransactionStore,
+  buildCertPoll,
+  buildPkcsReq,
+  createScepServer,
+  type IssueContext,
+  type IssueResult,
+  type ScepServer,
+} from "../src/index.js";
+import { NOW, createDevice, createTestCa, eventLog, hex, issuingHook, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
+
+const CHALLENGE = "pending-secret";
+let ca: TestCa;
+let server: ScepServer;
+let store: MemoryTransactionStore;
+const calls: IssueContext[] = [];
+const log = eventLog();
+/** What the hook answers a first request (not an approval). */
+let firstAnswer: IssueResult = { status: "PENDING" };
+
+beforeAll(async () => {
+  ca = await createTestCa("Pending CA");
+  store = new MemoryTransactionStore();
+  server = createScepServer({
+    profiles: [
+      {
+        name: "manual",
+        path: "/scep",
+        caCertificate: ca.cert,
+        signer: ca.key,
+        challenge: { type: "static", password: CHALLENGE },
+        transactions: store,
+        csrPolicy: { maxValidityDays: 90 },
+        issue: issuingHook(ca, calls, (ctx) => (ctx.approved ? undefined : firstAnswer)),
+      },
+    ],
+    onEvent: log.onEvent,
+    now: () => NOW,
+  });
+});
+
+async function submit(device: Device) {
+  const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+  const rep = await readReply(await postPki(server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
+  return { built, rep };
+}
+
+async function poll(device: Device, transactionId: string) {
+  const built = await buildCertPoll({
+    signer: device.signer,
+    recipient: ca.cert,
+    issuer: ca.cert,
+    subject: CertificationRequest.from(device.csr).subjectDer,
+    transactionId,
+    now: NOW,
+  });
+  const before = log.events.length;
+  const rep = await readReply(await postPki(server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
+  expect(log.events.length).toBe(before + 1);
+  return { built, rep, event: log.events.at(-1)! };
+}
+
+describe("PENDING, CertPoll, approve", () => {
+  let device: Device;
+  let tid: string;
+
+  beforeAll(async () => {
+    device = await createDevice({ cn: "pending-device", challengePassword: CHALLENGE });
+  });
+
+  it("a hook answering PENDING gives a PENDING CertRep and stores the transaction", async () => {
+    const { built, rep } = await submit(device);
+    tid = built.transactionId;
+    expect(rep.status).toBe("PENDING");
+    expect(rep.failInfo).toBeUndefined();
+    expect(rep.certificates).toEqual([]);
+    expect(rep.transactionId).toBe(tid);
+    expect(hex(rep.recipientNonce)).toBe(hex(built.senderNonce));
+    expect(log.events.at(-1)).toMatchObject({ operation: "PKCSReq", profile: "manual", outcome: "pending", reason: "pending_approval", status: 200, transactionId: tid, subject: "CN=pending-device, O=scep-sdk server tests" });
+    expect((await store.list("manual", "PENDING")).map((t) => t.transactionId)).toEqual([tid]);
+    const tx = (await store.get("manual", tid))!;
+    expect(tx).toMatchObject({ profile: "manual", transactionId: tid, status: "PENDING", renewal: false, createdAt: NOW });
+    expect(hex(tx.csr)).toBe(hex(device.csr));
+    expect(hex(tx.signerCertificate)).toBe(hex(device.signer.certificate.der));
+  });
+
+  it("CertPoll before approval is PENDING again", async () => {
+    const { rep, built, event } = await poll(device, tid);
+    expect(rep.status).toBe("PENDING");
+    expect(rep.transactionId).toBe(tid);
+    expect(hex(rep.recipientNonce)).toBe(hex(built.senderNonce));
+    expect(event).toMatchObject({ operation: "CertPoll", profile: "manual", outcome: "pending", reason: "still_pending", transactionId: tid, status: 200 });
+  });
+
+  it("approve runs the hook with approved: true and the next CertPoll is SUCCESS with the certificate", async () => {
+    const before = calls.length;
+    const tx = await server.approve("manual", tid);
+    expect(calls.length).toBe(before + 1);
+    const ctx = calls.at(-1)!;
+    expect(ctx).toMatchObject({ profile: "manual", transactionId: tid, approved: true, renewal: false, maxValidityDays: 90 });
+    expect(ctx.request).toBeUndefined();
+    expect(hex(ctx.csr.der)).toBe(hex(device.csr));
+    expect(hex(ctx.signerCertificate.der)).toBe(hex(device.signer.certificate.der));
+    expect(tx.status).toBe("ISSUED");
+    expect((await store.get("manual", tid))!.status).toBe("ISSUED");
+
+    const { rep, event } = await poll(device, tid);
+    expect(rep.status).toBe("SUCCESS");
+    const cert = rep.certificates[0]!;
+    expect(cert.subject).toBe("CN=pending-device, O=scep-sdk server tests");
+    expect(cert.issuer).toBe(ca.cert.subject);
+    expect(hex(cert.spki)).toBe(hex(CertificationRequest.from(device.csr).spki));
+    expect(hex(rep.certificates[1]!.der)).toBe(hex(ca.cert.der));
+    expect(hex(cert.der)).toBe(hex(tx.certificate));
+    expect(event).toMatchObject({ operation: "CertPoll", outcome: "success", reason: "issued_after_approval", serial: cert.serialNumberHex, subject: cert.subject, transactionId: tid });
+  });
+
+  it("approving twice, or an unknown transaction or profile, throws ERR_INVALID_ARGUMENT", async () => {
+    await expect(server.approve("manual", tid)).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: `no pending transaction ${tid}` });
+    await expect(server.approve("manual", "NOPE")).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(server.approve("nobody", tid)).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: "unknown profile nobody" });
+    await expect(server.reject("manual", tid)).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
+  });
+
+  it("approve with an operator-supplied certificate does not call the hook", async () => {
+    const other = await createDevice({ cn: "pending-supplied", challengePassword: CHALLENGE });
+    const { built, rep } = await submit(other);
+    expect(rep.status).toBe("PENDING");
+    const supplied = await ca.issue(other.csr, { serial: "7e57" });
+    const before = calls.length;
+    await server.approve("manual", built.transactionId, { certificate: supplied });
+    expect(calls.length).toBe(before);
+    const polled = await poll(other, built.transactionId);
+    expect(polled.rep.status).toBe("SUCCESS");
+    expect(polled.rep.certificates[0]!.serialNumberHex).toBe("7e57");
+    expect(polled.event).toMatchObject({ reason: "issued_after_approval", serial: "7e57" });
+  });
+});
+
+describe("PENDING, reject", () => {
+  it("reject with a failInfo: the next CertPoll is FAILURE with it", async () => {
+    const device = await createDevice({ cn: "pending-rejected", challengePassword: CHALLENGE });
+    const { built, rep } = await submit(device);
+    expect(rep.status).toBe("PENDING");
+    const tx = await server.reject("manual", built.transactionId, { failInfo: "badCertId", failInfoText: "denied by the helpdesk" });
+    expect(tx).toMatchObject({ status: "REJECTED", failInfo: "badCertId", failInfoText: "denied by the helpdesk" });
+    const polled = await poll(device, built.transactionId);
+    expect(polled.rep).toMatchObject({ status: "FAILURE", failInfo: "badCertId", failInfoText: "denied by the helpdesk", transactionId: built.transactionId });
+    expect(polled.event).toMatchObject({ operation: "CertPoll", outcome: "failure", reason: "rejected_by_operator", failInfo: "badCertId" });
+  });
+
+  it("reject without options: FAILURE badRequest", async () => {
+    const device = await createDevice({ cn: "pending-rejected-default", challengePassword: CHALLENGE });
+    const { built } = await submit(device);
+    await server.reject("manual", built.transactionId);
+    const polled = await poll(device, built.transactionId);
+    expect(polled.rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "the request was rejected" });
+  });
+});
+
+describe("CertPoll for what the server does not know", () => {
+  it("an unknown transactionID → FAILURE badCertId", async () => {
+    const device = await createDevice({ cn: "pending-unknown" });
+    const polled = await poll(device, "UNKNOWN-TRANSACTION-0001");
+    expect(polled.rep).toMatchObject({ status: "FAILURE", failInfo: "badCertId", failInfoText: "no pending request with this transactionID", transactionId: "UNKNOWN-TRANSACTION-0001" });
+    expect(hex(polled.rep.recipientNonce)).toBe(hex(polled.built.senderNonce));
+    expect(polled.event).toMatchObject({ operation: "CertPoll", outcome: "failure", reason: "unknown_transaction", failInfo: "badCertId", transactionId: "UNKNOWN-TRANSACTION-0001" });
+  });
+});
+
+describe("the hook's other answers", () => {
+  it("FAILURE with failInfo and text is passed through", async () => {
+    firstAnswer = { status: "FAILURE", failInfo: "badTime", failInfoText: "outside the enrollment window" };
+    try {
+      const device = await createDevice({ cn: "hook-failure", challengePassword: CHALLENGE });
+      const { rep } = await submit(device);
+      expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badTime", failInfoText: "outside the enrollment window" });
+      expect(log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "issuer_rejected", failInfo: "badTime" });
+    } finally {
+      firstAnswer = { status: "PENDING" };
+    }
+  });
+
+  it("FAILURE without details is badRequest", async () => {
+    firstAnswer = { status: "FAILURE" };
+    try {
+      const device = await createDevice({ cn: "hook-failure-bare", challengePassword: CHALLENGE });
+      const { rep } = await submit(device);
+      expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "the issuer rejected the request" });
+    } finally {
+      firstAnswer = { status: "PENDING" };
+    }
+  });
+});
+
+describe("a re-sent PKCSReq for a stored transaction is answered like a CertPoll", () => {
+  it("PENDING again without calling the hook, SUCCESS with the approved certificate, FAILURE once rejected", async () => {
+    const device = await createDevice({ cn: "pending-resend", challengePassword: CHALLENGE });
+    const first = await submit(device);
+    expect(first.rep.status).toBe("PENDING");
+    const tid = first.built.transactionId;
+    const before = calls.length;
+
+    const again = await submit(device);
+    expect(again.built.transactionId).toBe(tid);
+    expect(again.rep.status).toBe("PENDING");
+    expect(hex(again.rep.recipientNonce)).toBe(hex(again.built.senderNonce));
+    expect(calls.length).toBe(before);
+    expect(log.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "pending", reason: "still_pending", transactionId: tid });
+
+    const tx = await server.approve("manual", tid);
+    const afterApproval = await submit(device);
+    expect(afterApproval.rep.status).toBe("SUCCESS");
+    expect(hex(afterApproval.rep.certificates[0]!.der)).toBe(hex(tx.certificate));
+    expect((await store.get("manual", tid))!.status).toBe("ISSUED");
+    expect(log.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "success", reason: "issued_after_approval" });
+    // The CertPoll still finds the certificate: the re-send did not reset the transaction.
+    expect((await poll(device, tid)).rep.status).toBe("SUCCESS");
+  });
+
+  it("FAILURE once rejected", async () => {
+    const device = await createDevice({ cn: "pending-resend-rejected", challengePassword: CHALLENGE });
+    const { built } = await submit(device);
+    await server.reject("manual", built.transactionId, { failInfo: "badRequest", failInfoText: "no" });
+    expect((await submit(device)).rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "no" });
+  });
+
+  it("does not consume a one-time challenge twice", async () => {
+    const challenges = new MemoryChallengeStore({ now: () => NOW });
+    const s = createScepServer({
+      profiles: [
+        {
+          name: "otp",
+          path: "/scep",
+          caCertificate: ca.cert,
+          signer: ca.key,
+          challenge: { type: "store", store: challenges },
+          issue: issuingHook(ca, [], (ctx) => (ctx.approved ? undefined : { status: "PENDING" })),
+        },
+      ],
+      now: () => NOW,
+    });
+    const otp = await challenges.issue({ profile: "otp" });
+    const device = await createDevice({ cn: "pending-otp", challengePassword: otp });
+    for (let i = 0; i < 2; i++) {
+      const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+      expect((await readReply(await postPki(s, "/scep", built.der), built)).status).toBe("PENDING");
+    }
+  });
+});

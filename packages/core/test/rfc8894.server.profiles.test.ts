@@ -1,0 +1,148 @@
+/**
+ * Server profiles: several SCEP endpoints with their own CA on one server,
+ * each answering with its own CA; and the configurations `createScepServer`
+ * refuses (ERR_INVALID_ARGUMENT) because they would let anyone enroll by
+ * accident.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  InvalidArgumentError,
+  buildPkcsReq,
+  createScepServer,
+  isScepError,
+  parseGetCaCertResponse,
+  type ChallengePolicy,
+  type IssueContext,
+  type ScepProfile,
+  type ScepServer,
+} from "../src/index.js";
+import { NOW, createDevice, createTestCa, eventLog, getOp, hex, issuingHook, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
+
+let root: TestCa;
+let corp: TestCa;
+let device: Device;
+let server: ScepServer;
+const rootCalls: IssueContext[] = [];
+const corpCalls: IssueContext[] = [];
+const log = eventLog();
+
+beforeAll(async () => {
+  [root, corp] = await Promise.all([createTestCa("Root Profile CA"), createTestCa("Corp Profile CA")]);
+  device = await createDevice({ cn: "profile-device", challengePassword: "both-secret" });
+  server = createScepServer({
+    profiles: [
+      { path: "/scep", caCertificate: root.cert, signer: root.key, challenge: { type: "static", password: "both-secret" }, issue: issuingHook(root, rootCalls) },
+      {
+        name: "corp",
+        path: "/scep/corp",
+        caCertificate: corp.cert,
+        signer: corp.key,
+        challenge: { type: "static", password: "both-secret" },
+        issue: issuingHook(corp, corpCalls),
+        capabilities: ["AES", "POSTPKIOperation", "SHA-256", "SCEPStandard"],
+      },
+    ],
+    onEvent: log.onEvent,
+    now: () => NOW,
+  });
+});
+
+describe("two profiles, two CAs", () => {
+  it("GetCACert answers each profile's own CA, also behind path suffixes", async () => {
+    for (const [path, ca] of [
+      ["/scep", root],
+      ["/scep/pkiclient.exe", root],
+      ["/scep/corp", corp],
+      ["/scep/corp/pkiclient.exe", corp],
+      ["/scep/corp/cgi-bin/pkiclient.exe", corp],
+    ] as const) {
+      const res = await getOp(server, path, "GetCACert");
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get("content-type")).toBe("application/x-x509-ca-cert");
+      expect(parseGetCaCertResponse(new Uint8Array(await res.arrayBuffer())).map((c) => c.subject)).toEqual([ca.cert.subject]);
+    }
+  });
+
+  it("GetCACaps answers each profile's own capabilities", async () => {
+    expect(await (await getOp(server, "/scep", "GetCACaps")).text()).toBe("AES\nDES3\nPOSTPKIOperation\nRenewal\nSHA-1\nSHA-256\nSHA-384\nSHA-512\nSCEPStandard");
+    expect(await (await getOp(server, "/scep/corp", "GetCACaps")).text()).toBe("AES\nPOSTPKIOperation\nSHA-256\nSCEPStandard");
+  });
+
+  it("each profile issues with its own CA, signs with its own key and names itself in events", async () => {
+    for (const [path, ca, calls, profile] of [
+      ["/scep", root, rootCalls, "/scep"],
+      ["/scep/corp", corp, corpCalls, "corp"],
+    ] as const) {
+      const before = calls.length;
+      const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+      const rep = await readReply(await postPki(server, path, built.der), built, { decrypter: device.signer });
+      expect(rep.status).toBe("SUCCESS");
+      expect(hex(rep.signerCertificate.der)).toBe(hex(ca.cert.der));
+      expect(rep.certificates[0]!.issuer).toBe(ca.cert.subject);
+      expect(calls.length).toBe(before + 1);
+      expect(calls.at(-1)!.profile).toBe(profile);
+      expect(log.events.at(-1)).toMatchObject({ profile, operation: "PKCSReq", outcome: "success", reason: "issued", serial: rep.certificates[0]!.serialNumberHex });
+    }
+  });
+
+  it("a request encrypted to the other profile's CA is a FAILURE there", async () => {
+    const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: root.cert, now: NOW });
+    const rep = await readReply(await postPki(server, "/scep/corp", built.der), built);
+    expect(rep.status).toBe("FAILURE");
+    expect(rep.failInfo).toBe("badMessageCheck");
+    expect(hex(rep.signerCertificate.der)).toBe(hex(corp.cert.der));
+    expect(log.events.at(-1)).toMatchObject({ profile: "corp", outcome: "failure", reason: "no_recipient" });
+  });
+
+  it("stats are kept per profile", () => {
+    const stats = server.stats();
+    expect(stats.map((s) => s.profile)).toEqual(["/scep", "corp"]);
+    expect(stats[0]!.caCertificateExpiry).toEqual(root.cert.notAfter);
+    expect(stats[1]!.caCertificateExpiry).toEqual(corp.cert.notAfter);
+  });
+});
+
+describe("configurations createScepServer refuses", () => {
+  function base(): ScepProfile {
+    return { path: "/scep", caCertificate: root.cert, signer: root.key, challenge: { type: "static", password: "x" }, issue: issuingHook(root) };
+  }
+
+  function expectInvalid(run: () => unknown, message: RegExp): void {
+    let caught: unknown;
+    try {
+      run();
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(InvalidArgumentError);
+    expect(isScepError(caught) && caught.code).toBe("ERR_INVALID_ARGUMENT");
+    expect((caught as Error).message).toMatch(message);
+  }
+
+  it("a profile without a challenge policy", () => {
+    const { challenge: _omitted, ...rest } = base();
+    expectInvalid(() => createScepServer({ profiles: [rest as ScepProfile] }), /^profile \/scep: a challenge policy is required/);
+  });
+
+  it("a static challenge with an empty password", () => {
+    expectInvalid(() => createScepServer({ profiles: [{ ...base(), challenge: { type: "static", password: "" } }] }), /^profile \/scep: the static challenge password is empty$/);
+  });
+
+  it("no profiles at all", () => {
+    expectInvalid(() => createScepServer({ profiles: [] }), /^at least one profile is required$/);
+  });
+
+  it("two profiles on the same path", () => {
+    expectInvalid(() => createScepServer({ profiles: [base(), { ...base(), name: "other", path: "/scep/" }] }), /^duplicate profile/);
+  });
+
+  it("two profiles with the same name", () => {
+    expectInvalid(() => createScepServer({ profiles: [{ ...base(), name: "a" }, { ...base(), name: "a", path: "/other" }] }), /^duplicate profile a/);
+  });
+
+  it("accepts an explicitly acknowledged open profile and reports it as such", () => {
+    const open: ChallengePolicy = { type: "none", acknowledgeAnyoneCanEnroll: true };
+    const s = createScepServer({ profiles: [{ ...base(), challenge: open }] });
+    expect(s.stats()[0]).toMatchObject({ challengeConfigured: false, challengeType: "none" });
+  });
+});

@@ -1,0 +1,176 @@
+/**
+ * Renewal authenticated by the old certificate's chain (RFC 8894 §3.3.1.2,
+ * INTEROP quirk 9): a RenewalReq, or a PKCSReq (macOS, Cisco, sscep, jscep)
+ * signed by a certificate this CA issued, is a renewal and needs no challenge;
+ * a RenewalReq signed by anything else is refused (`renewal_not_chained`); an
+ * expired old certificate is badTime; `renewalRequiresChallenge` demands the
+ * challenge as well.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { LocalKey, buildPkcsReq, createScepServer, type Certificate, type IssueContext, type ScepProfile, type ScepServer } from "../src/index.js";
+import { DAY, NOW, createDevice, createTestCa, csrFor, eventLog, hex, issuingHook, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
+
+const CHALLENGE = "renewal-secret";
+let ca: TestCa;
+let foreign: TestCa;
+/** A CA with the same name as `ca` but another key: its certificates must not pass as ca's. */
+let lookalike: TestCa;
+let device: Device;
+/** The device's certificate from `ca`, valid NOW-10d .. NOW+20d, with its key. */
+let old: LocalKey;
+let oldCert: Certificate;
+
+beforeAll(async () => {
+  [ca, foreign, lookalike] = await Promise.all([createTestCa("Renewal CA"), createTestCa("Foreign Renewal CA"), createTestCa("Renewal CA")]);
+  device = await createDevice({ cn: "renewal-device", challengePassword: CHALLENGE });
+  oldCert = await ca.issue(device.csr, { notBefore: new Date(NOW.getTime() - 10 * DAY), notAfter: new Date(NOW.getTime() + 20 * DAY) });
+  old = LocalKey.from(oldCert, device.keys.privateKey);
+});
+
+function setup(extra: Partial<ScepProfile> = {}, clock: () => Date = () => NOW): { server: ScepServer; calls: IssueContext[]; log: ReturnType<typeof eventLog> } {
+  const calls: IssueContext[] = [];
+  const log = eventLog();
+  const server = createScepServer({
+    profiles: [{ path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: CHALLENGE }, issue: issuingHook(ca, calls), ...extra }],
+    onEvent: log.onEvent,
+    now: clock,
+  });
+  return { server, calls, log };
+}
+
+async function send(server: ScepServer, signer: LocalKey, options: { renewal: boolean; challenge?: string; csr?: Uint8Array }) {
+  const csr = options.csr ?? (await csrFor(device.keys, "renewal-device", options.challenge));
+  const built = await buildPkcsReq({ csr, signer, recipient: ca.cert, renewal: options.renewal, now: NOW });
+  const rep = await readReply(await postPki(server, "/scep", built.der), built, { decrypter: signer, caCertificates: [ca.cert] });
+  return { built, rep };
+}
+
+describe("accepted renewals", () => {
+  it("a RenewalReq signed by a certificate this CA issued needs no challenge", async () => {
+    const s = setup();
+    const newKeys = await createDevice({ cn: "renewal-device" });
+    const { built, rep } = await send(s.server, old, { renewal: true, csr: await csrFor(newKeys.keys, "renewal-device") });
+    expect(rep.status).toBe("SUCCESS");
+    expect(rep.certificates[0]!.issuer).toBe(ca.cert.subject);
+    expect(hex(rep.certificates[0]!.spki)).toBe(hex(newKeys.signer.certificate.spki));
+    expect(s.calls.length).toBe(1);
+    const ctx = s.calls[0]!;
+    expect(ctx.renewal).toBe(true);
+    expect(hex(ctx.renewalOf?.der)).toBe(hex(oldCert.der));
+    expect(hex(ctx.signerCertificate.der)).toBe(hex(oldCert.der));
+    expect(ctx.request?.messageTypeName).toBe("RenewalReq");
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "RenewalReq", outcome: "success", reason: "issued", transactionId: built.transactionId, serial: rep.certificates[0]!.serialNumberHex });
+  });
+
+  it("a PKCSReq signed by a certificate this CA issued is treated as a renewal (macOS, Cisco, sscep)", async () => {
+    const s = setup();
+    const { rep } = await send(s.server, old, { renewal: false });
+    expect(rep.status).toBe("SUCCESS");
+    expect(s.calls[0]!.renewal).toBe(true);
+    expect(hex(s.calls[0]!.renewalOf?.der)).toBe(hex(oldCert.der));
+    expect(s.calls[0]!.request?.messageTypeName).toBe("PKCSReq");
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "success", reason: "issued" });
+  });
+
+  it("a renewal with a wrong challenge is still accepted (the old certificate authenticates it)", async () => {
+    const s = setup();
+    expect((await send(s.server, old, { renewal: true, challenge: "wrong" })).rep.status).toBe("SUCCESS");
+  });
+
+  it("renewal works on the first day of the old certificate and on its last", async () => {
+    for (const t of [oldCert.notBefore, oldCert.notAfter]) {
+      const s = setup({}, () => t);
+      expect((await send(s.server, old, { renewal: true })).rep.status).toBe("SUCCESS");
+    }
+  });
+});
+
+describe("refused renewals", () => {
+  it("a RenewalReq signed by a foreign CA's certificate → FAILURE badRequest renewal_not_chained", async () => {
+    const s = setup();
+    const foreignCert = await foreign.issue(device.csr);
+    const { rep } = await send(s.server, LocalKey.from(foreignCert, device.keys.privateKey), { renewal: true, challenge: CHALLENGE });
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "the renewal is not signed by a certificate of this CA" });
+    expect(s.calls).toEqual([]);
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "RenewalReq", outcome: "failure", reason: "renewal_not_chained", failInfo: "badRequest" });
+  });
+
+  it("a RenewalReq signed by a certificate naming this CA as issuer but signed by another key → renewal_not_chained", async () => {
+    const s = setup();
+    const forged = await lookalike.issue(device.csr);
+    expect(forged.issuer).toBe(ca.cert.subject);
+    const { rep } = await send(s.server, LocalKey.from(forged, device.keys.privateKey), { renewal: true, challenge: CHALLENGE });
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest" });
+    expect(s.log.events.at(-1)).toMatchObject({ reason: "renewal_not_chained" });
+  });
+
+  it("a RenewalReq signed by a self-signed certificate → renewal_not_chained, even with the right challenge", async () => {
+    const s = setup();
+    const { rep } = await send(s.server, device.signer, { renewal: true, challenge: CHALLENGE });
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest" });
+    expect(s.log.events.at(-1)).toMatchObject({ reason: "renewal_not_chained" });
+  });
+
+  it("a PKCSReq signed by a foreign CA's certificate is an initial enrollment: the challenge decides", async () => {
+    const s = setup();
+    const foreignSigner = LocalKey.from(await foreign.issue(device.csr), device.keys.privateKey);
+    expect((await send(s.server, foreignSigner, { renewal: false })).rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "challenge password mismatch" });
+    expect(s.log.events.at(-1)).toMatchObject({ reason: "bad_challenge" });
+    expect((await send(s.server, foreignSigner, { renewal: false, challenge: CHALLENGE })).rep.status).toBe("SUCCESS");
+    expect(s.calls[0]!.renewal).toBe(false);
+    expect(s.calls[0]!.renewalOf).toBeUndefined();
+  });
+
+  it("an expired old certificate → FAILURE badTime", async () => {
+    const s = setup({}, () => new Date(oldCert.notAfter.getTime() + 1000));
+    for (const renewal of [true, false]) {
+      const { rep } = await send(s.server, old, { renewal, challenge: CHALLENGE });
+      expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badTime", failInfoText: "the certificate being renewed is expired or not yet valid" });
+      expect(s.log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "renewal_expired", failInfo: "badTime" });
+    }
+    expect(s.calls).toEqual([]);
+  });
+
+  it("an old certificate not yet valid → FAILURE badTime", async () => {
+    const s = setup({}, () => new Date(oldCert.notBefore.getTime() - 1000));
+    expect((await send(s.server, old, { renewal: true })).rep).toMatchObject({ status: "FAILURE", failInfo: "badTime" });
+  });
+});
+
+describe("renewalRequiresChallenge", () => {
+  it("demands the challenge on renewals too", async () => {
+    const s = setup({ renewalRequiresChallenge: true });
+    expect((await send(s.server, old, { renewal: true })).rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "challenge password mismatch" });
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "RenewalReq", reason: "bad_challenge" });
+    expect((await send(s.server, old, { renewal: false, challenge: "wrong" })).rep).toMatchObject({ status: "FAILURE", failInfoText: "challenge password mismatch" });
+    expect(s.calls).toEqual([]);
+    expect((await send(s.server, old, { renewal: true, challenge: CHALLENGE })).rep.status).toBe("SUCCESS");
+    expect(s.calls[0]!.renewal).toBe(true);
+    expect(hex(s.calls[0]!.renewalOf?.der)).toBe(hex(oldCert.der));
+  });
+});
+
+describe("renewal through PENDING", () => {
+  it("keeps the renewal flag on the stored transaction and on approval", async () => {
+    const calls: IssueContext[] = [];
+    const server = createScepServer({
+      profiles: [
+        {
+          name: "p",
+          path: "/scep",
+          caCertificate: ca.cert,
+          signer: ca.key,
+          challenge: { type: "static", password: CHALLENGE },
+          issue: issuingHook(ca, calls, (ctx) => (ctx.approved ? undefined : { status: "PENDING" })),
+        },
+      ],
+      now: () => NOW,
+    });
+    const { built, rep } = await send(server, old, { renewal: true });
+    expect(rep.status).toBe("PENDING");
+    const tx = await server.approve("p", built.transactionId);
+    expect(tx.renewal).toBe(true);
+    expect(calls.at(-1)).toMatchObject({ approved: true, renewal: true });
+    expect(hex(calls.at(-1)!.renewalOf?.der)).toBe(hex(oldCert.der));
+  });
+});

@@ -1,0 +1,213 @@
+/**
+ * Test PKI and HTTP helpers for the SCEP server conformance suites
+ * (`rfc8894.server.*.test.ts`): CAs made with @peculiar/x509 that really
+ * issue certificates and CRLs, enrolling devices (key pair, self-signed
+ * signer, CSR), an issue hook that records what it was asked, and small
+ * wrappers that drive `server.fetch` the way clients do on the wire.
+ *
+ * Everything runs against a fixed clock ({@link NOW}).
+ */
+import { x509 } from "../../src/lib/x509.js";
+import {
+  Certificate,
+  LocalKey,
+  createSelfSignedSigner,
+  generateCsr,
+  generateRsaKeyPair,
+  readCertRep,
+  toBase64,
+  type BuiltRequest,
+  type CertRep,
+  type IssueContext,
+  type IssueHook,
+  type IssueResult,
+  type SanInput,
+  type ScepEvent,
+  type ScepServer,
+} from "../../src/index.js";
+
+/** The suites' clock. */
+export const NOW = new Date("2026-01-15T12:00:00Z");
+/** One day in milliseconds. */
+export const DAY = 86_400_000;
+/** Origin every request is sent to. */
+export const ORIGIN = "http://scep.test";
+
+const SIG = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
+
+/** A CA that signs CertReps, decrypts requests, issues certificates and CRLs. */
+export interface TestCa {
+  keys: CryptoKeyPair;
+  /** The CA certificate and key as a Signer/Decrypter. */
+  key: LocalKey;
+  cert: Certificate;
+  /** Issues a certificate for the CSR's subject and key. */
+  issue(csrDer: Uint8Array, options?: { serial?: string; notBefore?: Date; notAfter?: Date }): Promise<Certificate>;
+  /** Makes a CRL revoking these serials (hex). */
+  crl(revokedSerials?: readonly string[]): Promise<Uint8Array>;
+  /** Makes an RA certificate (keyEncipherment + digitalSignature) signed by this CA. */
+  ra(subject: string): Promise<LocalKey>;
+}
+
+let serialCounter = 0x1000;
+/** A fresh positive serial number, hex. */
+export function nextSerial(): string {
+  serialCounter += 1;
+  return serialCounter.toString(16).padStart(6, "0");
+}
+
+/** Creates an RSA-2048 CA named `CN=<name>`. */
+export async function createTestCa(name: string): Promise<TestCa> {
+  const keys = await generateRsaKeyPair(2048);
+  const caCert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: "01",
+    name: `CN=${name}, O=scep-sdk server tests`,
+    notBefore: new Date(NOW.getTime() - 30 * DAY),
+    notAfter: new Date(NOW.getTime() + 3650 * DAY),
+    keys,
+    signingAlgorithm: SIG,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+        true,
+      ),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  const cert = new Certificate(new Uint8Array(caCert.rawData));
+  const key = LocalKey.from(cert, keys.privateKey);
+  return {
+    keys,
+    key,
+    cert,
+    async issue(csrDer, options = {}) {
+      const csr = new x509.Pkcs10CertificateRequest(csrDer as Uint8Array<ArrayBuffer>);
+      const issued = await x509.X509CertificateGenerator.create({
+        serialNumber: options.serial ?? nextSerial(),
+        subject: csr.subject,
+        issuer: caCert.subject,
+        notBefore: options.notBefore ?? NOW,
+        notAfter: options.notAfter ?? new Date(NOW.getTime() + 365 * DAY),
+        publicKey: csr.publicKey,
+        signingKey: keys.privateKey,
+        signingAlgorithm: SIG,
+        extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true)],
+      });
+      return new Certificate(new Uint8Array(issued.rawData));
+    },
+    async crl(revokedSerials = []) {
+      const crl = await x509.X509CrlGenerator.create({
+        issuer: caCert.subject,
+        thisUpdate: NOW,
+        nextUpdate: new Date(NOW.getTime() + 7 * DAY),
+        signingKey: keys.privateKey,
+        signingAlgorithm: SIG,
+        entries: revokedSerials.map((serialNumber) => ({ serialNumber, revocationDate: NOW })),
+      });
+      return new Uint8Array(crl.rawData);
+    },
+    async ra(subject) {
+      const raKeys = await generateRsaKeyPair(2048);
+      const raCert = await x509.X509CertificateGenerator.create({
+        serialNumber: nextSerial(),
+        subject,
+        issuer: caCert.subject,
+        notBefore: NOW,
+        notAfter: new Date(NOW.getTime() + 365 * DAY),
+        publicKey: raKeys.publicKey,
+        signingKey: keys.privateKey,
+        signingAlgorithm: SIG,
+        extensions: [
+          new x509.BasicConstraintsExtension(false),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+        ],
+      });
+      return LocalKey.from(new Certificate(new Uint8Array(raCert.rawData)), raKeys.privateKey);
+    },
+  };
+}
+
+/** An enrolling device: key pair, self-signed signer and a CSR. */
+export interface Device {
+  keys: CryptoKeyPair;
+  /** Self-signed signer certificate with the device key. */
+  signer: LocalKey;
+  /** The CSR, DER. */
+  csr: Uint8Array;
+  subject: string;
+}
+
+/** Creates a device (RSA key, default 2048 bits) with a CSR carrying `challengePassword` and `san`. */
+export async function createDevice(options: { cn: string; challengePassword?: string; san?: SanInput; bits?: number; keys?: CryptoKeyPair }): Promise<Device> {
+  const keys = options.keys ?? (await generateRsaKeyPair(options.bits ?? 2048));
+  const subject = `CN=${options.cn}, O=scep-sdk server tests`;
+  const signer = await createSelfSignedSigner({ keys, subject, now: NOW });
+  const csr = await generateCsr({
+    keys,
+    subject,
+    ...(options.challengePassword !== undefined ? { challengePassword: options.challengePassword } : {}),
+    ...(options.san ? { san: options.san } : {}),
+  });
+  return { keys, signer, csr, subject };
+}
+
+/** A new CSR for an existing key pair (e.g. for a renewal with the same key). */
+export async function csrFor(keys: CryptoKeyPair, cn: string, challengePassword?: string): Promise<Uint8Array> {
+  return generateCsr({ keys, subject: `CN=${cn}, O=scep-sdk server tests`, ...(challengePassword !== undefined ? { challengePassword } : {}) });
+}
+
+/** An issue hook that issues with `ca` until `ctx.notAfterMax`, and records every call. */
+export function issuingHook(ca: TestCa, calls: IssueContext[] = [], answer?: (ctx: IssueContext) => IssueResult | undefined): IssueHook {
+  return async (ctx) => {
+    calls.push(ctx);
+    const forced = answer?.(ctx);
+    if (forced) return forced;
+    return { status: "SUCCESS", certificate: await ca.issue(ctx.csr.der, { notAfter: ctx.notAfterMax }) };
+  };
+}
+
+/** POSTs a PKIOperation. `contentType: null` sends no content-type header. */
+export async function postPki(server: ScepServer, path: string, body: Uint8Array, contentType: string | null = "application/x-pki-message"): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (contentType !== null) headers["content-type"] = contentType;
+  return server.fetch(new Request(`${ORIGIN}${path}?operation=PKIOperation`, { method: "POST", body: body as Uint8Array<ArrayBuffer>, headers }));
+}
+
+/** GETs a PKIOperation with an already encoded `message` value. */
+export async function getPki(server: ScepServer, path: string, encodedMessage: string): Promise<Response> {
+  return server.fetch(new Request(`${ORIGIN}${path}?operation=PKIOperation&message=${encodedMessage}`));
+}
+
+/** GETs `operation` (with an optional raw `message=` value). */
+export async function getOp(server: ScepServer, path: string, operation: string, message?: string): Promise<Response> {
+  return server.fetch(new Request(`${ORIGIN}${path}?operation=${operation}${message !== undefined ? `&message=${message}` : ""}`));
+}
+
+/** The base64 of `der`, standard alphabet with padding. */
+export function b64(der: Uint8Array): string {
+  return toBase64(der);
+}
+
+/** Reads a CertRep response: checks 200 and the content type, verifies it against the CA set and the request. */
+export async function readReply(res: Response, built: BuiltRequest, options: { decrypter?: LocalKey; caCertificates?: readonly Certificate[] } = {}): Promise<CertRep> {
+  if (res.status !== 200) throw new Error(`expected 200, got ${res.status}: ${await res.text()}`);
+  if (res.headers.get("content-type") !== "application/x-pki-message") throw new Error(`unexpected content-type ${res.headers.get("content-type")}`);
+  const body = new Uint8Array(await res.arrayBuffer());
+  return readCertRep(body, {
+    request: built,
+    ...(options.decrypter ? { decrypter: options.decrypter } : {}),
+    ...(options.caCertificates ? { caCertificates: options.caCertificates } : {}),
+  });
+}
+
+/** An event sink that keeps every event. */
+export function eventLog(): { events: ScepEvent[]; onEvent: (e: ScepEvent) => void } {
+  const events: ScepEvent[] = [];
+  return { events, onEvent: (e) => void events.push(e) };
+}
+
+/** Hex of bytes (compares Buffers and Uint8Arrays by content). */
+export function hex(bytes: Uint8Array | undefined): string | undefined {
+  return bytes === undefined ? undefined : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+}
