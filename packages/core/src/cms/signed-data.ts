@@ -89,13 +89,13 @@ function readPssParams(t: der.Tlv | undefined): { digest: DigestAlgorithm; saltL
   return { digest, saltLength };
 }
 
-function readSid(t: der.Tlv): SignerIdentifier {
-  if (t.tag === der.Tag.SEQUENCE) {
+function readSid(t: der.Tlv | undefined): SignerIdentifier {
+  if (t?.tag === der.Tag.SEQUENCE) {
     const [issuer, serial] = der.children(t);
     return { issuer: der.raw(der.expectTag(issuer, der.Tag.SEQUENCE, "sid issuer")), serialNumber: der.content(der.expectTag(serial, der.Tag.INTEGER, "sid serial")) };
   }
-  if (t.tag === 0x80) return { subjectKeyIdentifier: der.content(t) };
-  throw new Asn1Error("SignerIdentifier: unknown choice");
+  if (t?.tag === 0x80) return { subjectKeyIdentifier: der.content(t) };
+  throw new Asn1Error(t ? "SignerIdentifier: unknown choice" : "SignerIdentifier: missing");
 }
 
 function readSignerInfo(t: der.Tlv): ParsedSignerInfo {

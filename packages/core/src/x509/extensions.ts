@@ -5,6 +5,7 @@
 import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
 import { latin1, toHex } from "../lib/bytes.js";
+import { Asn1Error } from "../errors.js";
 
 /** One extension, raw. */
 export interface Extension {
@@ -107,7 +108,7 @@ const KU: KeyUsage[] = ["digitalSignature", "nonRepudiation", "keyEncipherment",
 /** Reads a keyUsage extension value. */
 export function parseKeyUsage(value: Uint8Array): Set<KeyUsage> {
   const t = der.parse(value);
-  if (t.tag !== der.Tag.BIT_STRING) throw new Error("keyUsage: expected a BIT STRING");
+  if (t.tag !== der.Tag.BIT_STRING) throw new Asn1Error("keyUsage: expected a BIT STRING");
   const c = der.content(t);
   const out = new Set<KeyUsage>();
   for (let bit = 0; bit < KU.length; bit++) {
