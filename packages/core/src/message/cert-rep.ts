@@ -76,7 +76,9 @@ function toDer(c: Certificate | Uint8Array): Uint8Array {
 /**
  * Builds a signed CertRep. SUCCESS carries a degenerate certs-only SignedData
  * (or CRL) enveloped to the requester's certificate; FAILURE and PENDING carry
- * no envelope. transactionID is echoed, recipientNonce is the request's
+ * no envelope: their eContent is an empty OCTET STRING, as micromdm sends (an
+ * absent eContent makes OpenSSL's PKCS7_verify fail with "no content", so
+ * certmonger took a rejection or PENDING for an unreachable CA). transactionID is echoed, recipientNonce is the request's
  * senderNonce, senderNonce is fresh.
  *
  * @example
@@ -121,5 +123,5 @@ export async function buildCertRep(options: CertRepOptions): Promise<Uint8Array>
     ...(options.includeSignerCertificate === false ? [] : [signer.certificate.der]),
     ...(options.extraCertificates ?? []).map(toDer),
   ];
-  return buildSignedData({ ...(content ? { content } : {}), certificates, signer, digest, signatureAlgorithm, attributes: attrs });
+  return buildSignedData({ content: content ?? new Uint8Array(), certificates, signer, digest, signatureAlgorithm, attributes: attrs });
 }
