@@ -1,0 +1,114 @@
+// The example servers' configuration: flags override environment variables, which override defaults.
+import { parseArgs } from "node:util";
+
+/** Everything the example servers can be told. */
+export interface ServerConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** Given challenge; undefined: generated on first start and kept in `<dataDir>/challenge`. */
+  challenge: string | undefined;
+  caCertPath: string | undefined;
+  caKeyPath: string | undefined;
+  validityDays: number;
+  pending: boolean;
+  maxBodyBytes: number;
+  /** Enables `POST /admin/{approve,reject}/:tid` (env only: a secret does not belong on the command line). */
+  adminToken: string | undefined;
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  shutdownTimeoutMs: number;
+}
+
+/** A configuration mistake: the message says which setting and why. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** flag, environment variable, default, meaning: the README table is printed from this list. */
+export const SETTINGS = [
+  ["--port", "PORT", "8080", "TCP port to listen on (0: any free port; the startup line tells which)"],
+  ["--host", "HOST", "0.0.0.0", "address to bind (127.0.0.1 for loopback only)"],
+  ["--data-dir", "SCEP_DATA_DIR", "./.scep-data", "CA files, issued certificates, index and the generated challenge"],
+  ["--challenge", "SCEP_CHALLENGE", "(generated)", "challenge password clients must send; default: 32 random hex digits generated on first start, stored in <data-dir>/challenge (mode 0600) and reused"],
+  ["--ca-cert", "SCEP_CA_CERT", "(generated)", "PEM certificate of an existing CA (with --ca-key); default: <data-dir>/ca.pem, created on first start"],
+  ["--ca-key", "SCEP_CA_KEY", "(generated)", "its PEM private key, PKCS#1 or PKCS#8 (RSA: the CA also decrypts requests)"],
+  ["--validity-days", "SCEP_VALIDITY_DAYS", "365", "lifetime of issued certificates (the CSR policy's maximum; never past the CA's notAfter)"],
+  ["--pending", "SCEP_PENDING", "false", "answer new enrollments PENDING until an operator approves (renewals are issued at once)"],
+  ["--max-body", "SCEP_MAX_BODY", "65536", "largest PKIOperation body in bytes (larger: HTTP 413)"],
+  ["", "SCEP_ADMIN_TOKEN", "(unset)", "enables POST /admin/approve/:tid and /admin/reject/:tid with `Authorization: Bearer <token>`"],
+  ["--request-timeout-ms", "SCEP_REQUEST_TIMEOUT_MS", "30000", "whole request must arrive within this (server.requestTimeout)"],
+  ["--headers-timeout-ms", "SCEP_HEADERS_TIMEOUT_MS", "10000", "headers must arrive within this (server.headersTimeout; slow-loris guard)"],
+  ["--keep-alive-timeout-ms", "SCEP_KEEP_ALIVE_TIMEOUT_MS", "5000", "idle keep-alive connections are closed after this"],
+  ["--shutdown-timeout-ms", "SCEP_SHUTDOWN_TIMEOUT_MS", "10000", "on SIGINT/SIGTERM, in-flight requests get this long before connections are cut"],
+] as const;
+
+/** `--help` text. */
+export function usage(program: string): string {
+  const rows = SETTINGS.map(([flag, env, def, meaning]) => `  ${(flag || "(env only)").padEnd(24)} ${env.padEnd(27)} ${def.padEnd(13)} ${meaning}`);
+  return [`usage: ${program} [options]   (flags override environment variables)`, "", `  ${"flag".padEnd(24)} ${"environment".padEnd(27)} ${"default".padEnd(13)} meaning`, ...rows].join("\n");
+}
+
+function integer(name: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) < min || Number(value) > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+function boolean(name: string, value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["", "0", "false", "no", "off"].includes(v)) return false;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * Reads the configuration from command-line flags and environment variables.
+ *
+ * @throws ConfigError on an unknown flag or a bad value; `{ help: true }` when `--help` was given.
+ */
+export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServerConfig | { help: true } {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries(SETTINGS.filter(([flag]) => flag).map(([flag]) => [flag.slice(2), { type: flag === "--pending" ? "boolean" : "string" }] as const));
+    values = parseArgs({ args: [...argv], options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  if (values.help) return { help: true };
+  const get = (flag: string, name: string): [string, string | undefined] => {
+    const v = values[flag.slice(2)];
+    if (typeof v === "string") return [flag, v];
+    const e = env[name];
+    return [name, e === "" ? undefined : e];
+  };
+  const num = (flag: string, name: string, def: number, min: number, max?: number): number => {
+    const [src, v] = get(flag, name);
+    return v === undefined ? def : integer(src, v, min, max);
+  };
+  const [, caCertPath] = get("--ca-cert", "SCEP_CA_CERT");
+  const [, caKeyPath] = get("--ca-key", "SCEP_CA_KEY");
+  if ((caCertPath === undefined) !== (caKeyPath === undefined)) throw new ConfigError("--ca-cert/SCEP_CA_CERT and --ca-key/SCEP_CA_KEY must be given together");
+  const [validitySrc, validity] = get("--validity-days", "SCEP_VALIDITY_DAYS");
+  const validityDays = validity === undefined ? 365 : Number(validity);
+  if (!(validityDays > 0) || !Number.isFinite(validityDays)) throw new ConfigError(`${validitySrc} must be a positive number of days, got ${JSON.stringify(validity)}`);
+  const config: ServerConfig = {
+    port: num("--port", "PORT", 8080, 0, 65535),
+    host: get("--host", "HOST")[1] ?? "0.0.0.0",
+    dataDir: get("--data-dir", "SCEP_DATA_DIR")[1] ?? "./.scep-data",
+    challenge: get("--challenge", "SCEP_CHALLENGE")[1],
+    caCertPath,
+    caKeyPath,
+    validityDays,
+    pending: values.pending === true || boolean("SCEP_PENDING", env.SCEP_PENDING ?? ""),
+    maxBodyBytes: num("--max-body", "SCEP_MAX_BODY", 65536, 1024),
+    adminToken: env.SCEP_ADMIN_TOKEN || undefined,
+    requestTimeoutMs: num("--request-timeout-ms", "SCEP_REQUEST_TIMEOUT_MS", 30_000, 1),
+    headersTimeoutMs: num("--headers-timeout-ms", "SCEP_HEADERS_TIMEOUT_MS", 10_000, 1),
+    keepAliveTimeoutMs: num("--keep-alive-timeout-ms", "SCEP_KEEP_ALIVE_TIMEOUT_MS", 5_000, 1),
+    shutdownTimeoutMs: num("--shutdown-timeout-ms", "SCEP_SHUTDOWN_TIMEOUT_MS", 10_000, 0),
+  };
+  if (config.headersTimeoutMs > config.requestTimeoutMs) throw new ConfigError(`the headers timeout (${config.headersTimeoutMs} ms) must not exceed the request timeout (${config.requestTimeoutMs} ms)`);
+  if (config.adminToken !== undefined && config.adminToken.length < 16) throw new ConfigError("SCEP_ADMIN_TOKEN must be at least 16 characters");
+  return config;
+}

@@ -1,0 +1,23 @@
+/**
+ * `@scep-examples/server-kit`: the configuration and bootstrap the example
+ * SCEP servers (Express, Hono) share, written once: flags and environment
+ * variables, the embedded file-backed CA, the challenge kept in the data
+ * directory, the `/scep` profile with its issue hook, JSON event lines, an
+ * HTTP server with request/headers/keep-alive timeouts, the startup banner and
+ * graceful shutdown.
+ *
+ * @example
+ * ```ts
+ * import express from "express";
+ * import { scepMiddleware } from "@scep/express";
+ * import { startServer } from "@scep-examples/server-kit";
+ *
+ * await startServer("express", (kit) => express().use(scepMiddleware(kit.server)));
+ * ```
+ *
+ * @module
+ */
+export { parseConfig, usage, ConfigError, SETTINGS } from "./config.js";
+export type { ServerConfig } from "./config.js";
+export { startServer, createKit, createHttpServer, SCEP_PATH } from "./start-server.js";
+export type { ScepKit, RunningServer } from "./start-server.js";

@@ -1,0 +1,71 @@
+/**
+ * parseConfig: defaults, environment variables, flags over environment, and
+ * the exact message of each mistake.
+ */
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig, usage } from "../src/index.js";
+
+const DEFAULTS = {
+  port: 8080,
+  host: "0.0.0.0",
+  dataDir: "./.scep-data",
+  challenge: undefined,
+  caCertPath: undefined,
+  caKeyPath: undefined,
+  validityDays: 365,
+  pending: false,
+  maxBodyBytes: 65536,
+  adminToken: undefined,
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  shutdownTimeoutMs: 10_000,
+};
+
+describe("parseConfig", () => {
+  it("has the documented defaults", () => {
+    expect(parseConfig([], {})).toEqual(DEFAULTS);
+  });
+
+  it("reads every environment variable", () => {
+    const env = {
+      PORT: "9000", HOST: "127.0.0.1", SCEP_DATA_DIR: "/var/lib/scep", SCEP_CHALLENGE: "pw", SCEP_CA_CERT: "ca.pem", SCEP_CA_KEY: "ca.key",
+      SCEP_VALIDITY_DAYS: "0.5", SCEP_PENDING: "yes", SCEP_MAX_BODY: "2048", SCEP_ADMIN_TOKEN: "0123456789abcdef",
+      SCEP_REQUEST_TIMEOUT_MS: "2000", SCEP_HEADERS_TIMEOUT_MS: "1000", SCEP_KEEP_ALIVE_TIMEOUT_MS: "300", SCEP_SHUTDOWN_TIMEOUT_MS: "0",
+    };
+    expect(parseConfig([], env)).toEqual({
+      port: 9000, host: "127.0.0.1", dataDir: "/var/lib/scep", challenge: "pw", caCertPath: "ca.pem", caKeyPath: "ca.key",
+      validityDays: 0.5, pending: true, maxBodyBytes: 2048, adminToken: "0123456789abcdef",
+      requestTimeoutMs: 2000, headersTimeoutMs: 1000, keepAliveTimeoutMs: 300, shutdownTimeoutMs: 0,
+    });
+  });
+
+  it("lets flags override the environment; empty variables count as unset", () => {
+    const env = { PORT: "9000", SCEP_CHALLENGE: "", SCEP_PENDING: "0", SCEP_DATA_DIR: "/env" };
+    const argv = ["--port", "0", "--data-dir", "/flag", "--pending", "--challenge", "flag-pw", "--validity-days", "7", "--max-body=4096", "--host", "::1"];
+    expect(parseConfig(argv, env)).toEqual({ ...DEFAULTS, port: 0, dataDir: "/flag", pending: true, challenge: "flag-pw", validityDays: 7, maxBodyBytes: 4096, host: "::1" });
+    expect(parseConfig([], env)).toEqual({ ...DEFAULTS, port: 9000, dataDir: "/env" });
+    expect(parseConfig(["--help"], {})).toEqual({ help: true });
+  });
+
+  it.each([
+    [["--port", "http"], {}, '--port must be an integer from 0 to 65535, got "http"'],
+    [[], { PORT: "70000" }, 'PORT must be an integer from 0 to 65535, got "70000"'],
+    [[], { SCEP_VALIDITY_DAYS: "-1" }, 'SCEP_VALIDITY_DAYS must be a positive number of days, got "-1"'],
+    [[], { SCEP_PENDING: "maybe" }, 'SCEP_PENDING must be true or false, got "maybe"'],
+    [["--ca-cert", "ca.pem"], {}, "--ca-cert/SCEP_CA_CERT and --ca-key/SCEP_CA_KEY must be given together"],
+    [[], { SCEP_HEADERS_TIMEOUT_MS: "5000", SCEP_REQUEST_TIMEOUT_MS: "1000" }, "the headers timeout (5000 ms) must not exceed the request timeout (1000 ms)"],
+    [[], { SCEP_ADMIN_TOKEN: "short" }, "SCEP_ADMIN_TOKEN must be at least 16 characters"],
+    [["--max-body", "10"], {}, '--max-body must be an integer from 1024 to 9007199254740991, got "10"'],
+    [["--nope"], {}, "Unknown option '--nope'"],
+  ])("rejects %j %j", (argv, env, message) => {
+    expect(() => parseConfig(argv, env)).toThrow(new ConfigError(message));
+  });
+
+  it("prints every flag and variable in --help", () => {
+    const text = usage("express-server");
+    for (const name of ["--port", "PORT", "--host", "HOST", "--data-dir", "SCEP_DATA_DIR", "--challenge", "SCEP_CHALLENGE", "--ca-cert", "SCEP_CA_CERT", "--ca-key", "SCEP_CA_KEY", "--validity-days", "SCEP_VALIDITY_DAYS", "--pending", "SCEP_PENDING", "--max-body", "SCEP_MAX_BODY", "SCEP_ADMIN_TOKEN"]) {
+      expect(text).toContain(name);
+    }
+  });
+});

@@ -1,0 +1,286 @@
+/**
+ * The behaviour every example server must show, run against each example as
+ * a child process on loopback: caps and CA certificate, an enrollment with the
+ * core client whose certificate `openssl verify` accepts, restarts that keep
+ * CA and challenge, existing CAs (PKCS#1 and PKCS#8 keys made by openssl),
+ * flags, PENDING with operator approval, timeouts against slow clients,
+ * graceful shutdown and configuration errors.
+ */
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
+import { connect } from "node:net";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  Certificate,
+  CertificationRequest,
+  ScepClient,
+  buildCertPoll,
+  buildPkcsReq,
+  createSelfSignedSigner,
+  generateCsr,
+  generateRsaKeyPair,
+  readCertRep,
+  selectRecipient,
+} from "@scep/core";
+import { ExampleProcess, requireBuiltPackages, startExample } from "./example-process.js";
+
+// What the clients of INTEROP.md rely on (core's default list may grow).
+const NEEDED_CAPS = ["AES", "DES3", "POSTPKIOperation", "Renewal", "SHA-1", "SHA-256", "SHA-512", "SCEPStandard"];
+const DAY = 86_400_000;
+const TOKEN = "test-admin-token-0123456789";
+
+function openssl(args: readonly string[], cwd: string): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile("openssl", [...args], { cwd, timeout: 60_000 }, (error, stdout, stderr) => (error ? reject(new Error(`openssl ${args.join(" ")}: ${stderr}`)) : resolve(stdout))),
+  );
+}
+
+const colonHex = (der: Uint8Array): string => createHash("sha256").update(der).digest("hex").toUpperCase().match(/../g)!.join(":");
+
+async function enroll(url: string, challenge: string, subject: string, keys?: CryptoKeyPair) {
+  const k = keys ?? (await generateRsaKeyPair(2048));
+  const csr = await generateCsr({ keys: k, subject, challengePassword: challenge });
+  const signer = await createSelfSignedSigner({ keys: k, subject });
+  return { rep: await new ScepClient({ url }).enroll({ csr, signer }), csr, signer };
+}
+
+export function describeExampleServer(name: string, exampleDir: string, builtPackages: readonly string[]): void {
+  describe(`${name} example server`, () => {
+    const tmp = mkdtempSync(join(tmpdir(), `scep-example-${name}-`));
+    const procs: ExampleProcess[] = [];
+    const start = async (env: Record<string, string>, args: readonly string[] = []) => {
+      const s = await startExample(exampleDir, env, args);
+      procs.push(s.proc);
+      return s;
+    };
+    let keys: CryptoKeyPair;
+
+    beforeAll(async () => {
+      requireBuiltPackages(builtPackages);
+      keys = await generateRsaKeyPair(2048);
+    });
+    afterAll(async () => {
+      await Promise.all(procs.map((p) => p.terminate()));
+      rmSync(tmp, { recursive: true, force: true });
+    });
+
+    describe("with the embedded CA in a fresh data directory", () => {
+      const dataDir = join(tmp, "data");
+      let s: Awaited<ReturnType<typeof start>>;
+      let challenge: string;
+      beforeAll(async () => {
+        s = await start({ SCEP_DATA_DIR: dataDir, SCEP_VALIDITY_DAYS: "30" });
+        challenge = readFileSync(join(dataDir, "challenge"), "utf8").trim();
+      });
+
+      it("prints the SCEP URL, the generated challenge and the CA fingerprint", () => {
+        expect(s.listening.urls).toEqual([`${s.base}/scep`]);
+        expect(s.proc.banner("SCEP URL")).toBe(`${s.base}/scep`);
+        expect(challenge).toMatch(/^[0-9a-f]{32}$/);
+        expect(s.proc.banner("challenge")).toBe(`${challenge}  (${join(dataDir, "challenge")})`);
+        expect(statSync(join(dataDir, "challenge")).mode & 0o777).toBe(0o600);
+        const ca = new Certificate(Certificate.from(readFileSync(join(dataDir, "ca.pem"), "utf8")).der);
+        expect(s.listening.fingerprintSha256).toBe(colonHex(ca.der));
+        expect(s.proc.banner("CA fingerprint")).toBe(`SHA-256 ${colonHex(ca.der)}`);
+        expect(s.listening.caCertificate).toBe(join(dataDir, "ca.pem"));
+      });
+
+      it("answers GetCACaps and GetCACert", async () => {
+        const caps = await fetch(`${s.base}/scep?operation=GetCACaps`);
+        expect([caps.status, caps.headers.get("content-type")]).toEqual([200, "text/plain"]);
+        expect((await caps.text()).split("\n")).toEqual(expect.arrayContaining(NEEDED_CAPS));
+        const certs = await new ScepClient({ url: `${s.base}/scep` }).getCaCert();
+        expect(certs.map((c) => [c.subject, colonHex(c.der)])).toEqual([["CN=SCEP Example CA, O=scep-sdk", s.listening.fingerprintSha256]]);
+      });
+
+      it("enrolls with the core client; openssl verifies the certificate against <dataDir>/ca.pem", async () => {
+        const { rep } = await enroll(`${s.base}/scep`, challenge, "CN=device-1,O=example tests", keys);
+        expect(rep.status).toBe("SUCCESS");
+        const cert = rep.certificates[0]!;
+        expect(cert.subject).toBe("CN=device-1, O=example tests");
+        expect(cert.issuer).toBe("CN=SCEP Example CA, O=scep-sdk");
+        expect(cert.notAfter.getTime() - cert.notBefore.getTime()).toBe(30 * DAY);
+        writeFileSync(join(tmp, "device-1.pem"), cert.toPem());
+        expect((await openssl(["verify", "-CAfile", join(dataDir, "ca.pem"), join(tmp, "device-1.pem")], tmp)).trim()).toBe(`${join(tmp, "device-1.pem")}: OK`);
+        const event = await s.proc.waitForJson("scep", (e) => e.operation === "PKCSReq");
+        expect(event).toMatchObject({ profile: "/scep", outcome: "success", reason: "issued", status: 200, subject: "CN=device-1, O=example tests", serial: cert.serialNumberHex });
+        expect(existsSync(join(dataDir, "certs", `${cert.serialNumberHex.toLowerCase()}.pem`))).toBe(true);
+      });
+
+      it("answers a wrong challenge with FAILURE badRequest", async () => {
+        const { rep } = await enroll(`${s.base}/scep`, "not-the-challenge", "CN=intruder", keys);
+        expect([rep.status, rep.failInfo, rep.failInfoText]).toEqual(["FAILURE", "badRequest", "challenge password mismatch"]);
+      });
+
+      it("answers 413 to an oversized PKIOperation and 404 to foreign paths; no admin routes without a token", async () => {
+        const big = await fetch(`${s.base}/scep?operation=PKIOperation`, { method: "POST", body: new Uint8Array(70_000).fill(0x30) });
+        expect(big.status).toBe(413);
+        expect((await fetch(`${s.base}/elsewhere`)).status).toBe(404);
+        expect((await fetch(`${s.base}/admin/approve/abc`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
+      });
+
+      it("exits 0 on SIGTERM; a restart reuses the CA and the challenge", async () => {
+        expect(await s.proc.terminate()).toEqual({ code: 0, signal: null });
+        expect(s.proc.lines.some((l) => l.includes('"type":"stopped"'))).toBe(true);
+        const again = await start({ SCEP_DATA_DIR: dataDir });
+        expect(again.listening.fingerprintSha256).toBe(s.listening.fingerprintSha256);
+        expect(again.proc.banner("challenge")).toBe(`${challenge}  (${join(dataDir, "challenge")})`);
+        const { rep } = await enroll(`${again.base}/scep`, challenge, "CN=device-2", keys);
+        expect(rep.status).toBe("SUCCESS");
+        expect(rep.certificates[0]!.notAfter.getTime() - rep.certificates[0]!.notBefore.getTime()).toBe(365 * DAY);
+        expect(await again.proc.terminate()).toEqual({ code: 0, signal: null });
+      });
+    });
+
+    describe.each([
+      ["PKCS#1", ["genrsa", "-traditional", "-out", "ca.key", "2048"], "-----BEGIN RSA PRIVATE KEY-----"],
+      ["PKCS#8", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "ca.key"], "-----BEGIN PRIVATE KEY-----"],
+    ])("with an existing CA made by openssl (%s key) via SCEP_CA_CERT/SCEP_CA_KEY", (kind, genArgs, keyHeader) => {
+      const dir = join(tmp, `ext-${kind.replace("#", "")}`);
+      let s: Awaited<ReturnType<typeof start>>;
+      let fingerprint: string;
+      beforeAll(async () => {
+        mkdirSync(dir, { recursive: true });
+        const ca = mkdtempSync(join(tmp, "ca-"));
+        await openssl(genArgs, ca);
+        expect(readFileSync(join(ca, "ca.key"), "utf8").startsWith(keyHeader)).toBe(true);
+        await openssl(["req", "-x509", "-new", "-key", "ca.key", "-subj", `/CN=Existing ${kind} CA/O=example tests`, "-days", "30", "-sha256",
+          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature,keyEncipherment", "-out", "ca.pem"], ca);
+        fingerprint = (await openssl(["x509", "-in", "ca.pem", "-noout", "-fingerprint", "-sha256"], ca)).trim().replace(/^.*=/, "");
+        s = await start({ SCEP_DATA_DIR: join(dir, "data"), SCEP_CA_CERT: join(ca, "ca.pem"), SCEP_CA_KEY: join(ca, "ca.key"), SCEP_CHALLENGE: "given-challenge" });
+      });
+      afterAll(() => s.proc.terminate());
+
+      it("uses that CA: fingerprint as openssl prints it, certificates verify against it", async () => {
+        expect(s.listening.fingerprintSha256).toBe(fingerprint);
+        expect(s.proc.banner("challenge")).toBe("given-challenge  (given)");
+        expect(existsSync(join(dir, "data", "ca.pem"))).toBe(false);
+        expect(existsSync(join(dir, "data", "challenge"))).toBe(false);
+        const { rep } = await enroll(`${s.base}/scep`, "given-challenge", `CN=device-${kind}`, keys);
+        expect(rep.status).toBe("SUCCESS");
+        expect(rep.certificates[0]!.issuer).toBe(`CN=Existing ${kind} CA, O=example tests`);
+        // the CA lives 30 days: issued certificates never outlive it
+        expect(rep.certificates[0]!.notAfter.getTime()).toBeLessThanOrEqual(new Certificate(Certificate.from(readFileSync(s.listening.caCertificate, "utf8")).der).notAfter.getTime());
+        writeFileSync(join(dir, "device.pem"), rep.certificates[0]!.toPem());
+        expect((await openssl(["verify", "-CAfile", s.listening.caCertificate, "device.pem"], dir)).trim()).toBe("device.pem: OK");
+      });
+    });
+
+    describe("PENDING mode with operator approval (flags instead of environment)", () => {
+      let s: Awaited<ReturnType<typeof start>>;
+      beforeAll(async () => {
+        s = await start({ SCEP_ADMIN_TOKEN: TOKEN, SCEP_CHALLENGE: "from-env" }, ["--pending", "--data-dir", join(tmp, "pending"), "--challenge", "from-flag", "--validity-days", "7"]);
+      });
+      afterAll(() => s.proc.terminate());
+
+      const admin = (action: string, tid: string, token?: string) =>
+        fetch(`${s.base}/admin/${action}/${encodeURIComponent(tid)}`, { method: "POST", headers: token ? { authorization: `Bearer ${token}` } : {} });
+
+      async function pendingRequest(subject: string) {
+        const k = await generateRsaKeyPair(2048);
+        const client = new ScepClient({ url: `${s.base}/scep` });
+        const csr = await generateCsr({ keys: k, subject, challengePassword: "from-flag" });
+        const signer = await createSelfSignedSigner({ keys: k, subject });
+        const first = await client.enroll({ csr, signer });
+        expect(first.status).toBe("PENDING");
+        const caCerts = first.caCertificates;
+        const poll = async () => {
+          const built = await buildCertPoll({ issuer: caCerts[0]!, subject: CertificationRequest.from(csr).subjectDer, transactionId: first.request.transactionId, signer, recipient: selectRecipient(caCerts) });
+          return readCertRep(await client.pkiOperation(built.der), { decrypter: signer, caCertificates: caCerts, request: built });
+        };
+        return { tid: first.request.transactionId, poll };
+      }
+
+      it("answers PENDING; approval by the admin endpoint issues on the next CertPoll", async () => {
+        expect(s.proc.banner("challenge")).toBe("from-flag  (given)");
+        const { tid, poll } = await pendingRequest("CN=pending-device");
+        expect((await poll()).status).toBe("PENDING");
+        expect((await admin("approve", tid)).status).toBe(401);
+        expect((await admin("approve", tid, "wrong-token-wrong-token")).status).toBe(401);
+        const ok = await admin("approve", tid, TOKEN);
+        expect([ok.status, await ok.json()]).toEqual([200, { transactionId: tid, status: "ISSUED" }]);
+        const rep = await poll();
+        expect(rep.status).toBe("SUCCESS");
+        expect(rep.certificates[0]!.subject).toBe("CN=pending-device");
+        expect(rep.certificates[0]!.notAfter.getTime() - rep.certificates[0]!.notBefore.getTime()).toBe(7 * DAY);
+        const again = await admin("approve", tid, TOKEN);
+        expect([again.status, await again.json()]).toEqual([404, { error: `no pending transaction ${tid}` }]);
+      });
+
+      it("rejection by the admin endpoint answers FAILURE on the next CertPoll", async () => {
+        const { tid, poll } = await pendingRequest("CN=rejected-device");
+        const no = await admin("reject", tid, TOKEN);
+        expect([no.status, await no.json()]).toEqual([200, { transactionId: tid, status: "REJECTED" }]);
+        const rep = await poll();
+        expect([rep.status, rep.failInfo]).toEqual(["FAILURE", "badRequest"]);
+        await s.proc.waitForJson("admin", (e) => e.action === "reject" && e.transactionId === tid);
+      });
+    });
+
+    describe("timeouts and shutdown", () => {
+      let s: Awaited<ReturnType<typeof start>>;
+      beforeAll(async () => {
+        s = await start({ SCEP_DATA_DIR: join(tmp, "timeouts"), SCEP_CHALLENGE: "c", SCEP_HEADERS_TIMEOUT_MS: "300", SCEP_REQUEST_TIMEOUT_MS: "600", SCEP_SHUTDOWN_TIMEOUT_MS: "5000" });
+      });
+      afterAll(() => s.proc.terminate());
+
+      it("cuts off a slow-loris client that never finishes its headers (408, connection closed)", async () => {
+        const socket = connect(s.listening.port, "127.0.0.1");
+        let received = "";
+        socket.setEncoding("utf8").on("data", (d: string) => (received += d));
+        socket.write("GET /scep?operation=GetCACaps HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
+        await new Promise((resolve) => socket.once("close", resolve));
+        expect(received.split("\r\n")[0]).toBe("HTTP/1.1 408 Request Timeout");
+      });
+
+      it("cuts off a client whose body never completes (request timeout)", async () => {
+        const socket = connect(s.listening.port, "127.0.0.1");
+        let received = "";
+        socket.setEncoding("utf8").on("data", (d: string) => (received += d));
+        socket.write("POST /scep?operation=PKIOperation HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n0123456789");
+        await new Promise((resolve) => socket.once("close", resolve));
+        expect(received.split("\r\n")[0]).toBe("HTTP/1.1 408 Request Timeout");
+      });
+
+      it("on SIGTERM finishes the in-flight request, refuses new connections and exits 0", async () => {
+        const k = keys;
+        const signer = await createSelfSignedSigner({ keys: k, subject: "CN=in-flight" });
+        const caCerts = await new ScepClient({ url: `${s.base}/scep` }).getCaCert();
+        const built = await buildPkcsReq({ csr: await generateCsr({ keys: k, subject: "CN=in-flight", challengePassword: "c" }), signer, recipient: selectRecipient(caCerts) });
+        const req = request({ host: "127.0.0.1", port: s.listening.port, method: "POST", path: "/scep?operation=PKIOperation", headers: { "content-length": String(built.der.length) } });
+        const response = new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+          req.on("error", reject).on("response", (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c)).on("end", () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks) }));
+          });
+        });
+        response.catch(() => undefined); // (asserted below; no unhandled rejection if an earlier step fails)
+        req.write(built.der.subarray(0, 100));
+        await new Promise((resolve) => req.once("socket", (sock) => (sock.connecting ? sock.once("connect", resolve) : resolve(undefined))));
+        // Barrier: once a later request on another connection is answered, the server has read this one's head.
+        expect((await fetch(`${s.base}/scep?operation=GetCACaps`)).status).toBe(200);
+        s.proc.child.kill("SIGTERM");
+        await s.proc.waitForJson("shutdown");
+        const refused = await new Promise((resolve) => connect(s.listening.port, "127.0.0.1").once("connect", () => resolve("accepted")).once("error", (e: NodeJS.ErrnoException) => resolve(e.code)));
+        expect(refused).toBe("ECONNREFUSED");
+        req.end(built.der.subarray(100));
+        const { status, body } = await response;
+        expect(status).toBe(200);
+        const rep = await readCertRep(body, { decrypter: signer, caCertificates: caCerts, request: built });
+        expect(rep.status).toBe("SUCCESS");
+        expect(await s.proc.exited).toEqual({ code: 0, signal: null });
+      });
+    });
+
+    it("exits 2 with a message on a configuration mistake", async () => {
+      const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(tmp, "bad") }, ["--port", "http"]);
+      procs.push(proc);
+      expect(await proc.exited).toEqual({ code: 2, signal: null });
+      expect(proc.stderr).toBe(`${name}-server: --port must be an integer from 0 to 65535, got "http"\nrun with --help for the options\n`);
+    });
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * A SCEP server over core's throw-away test PKI (one RSA CA that signs and
+ * decrypts, a static challenge) plus helpers to enroll through a base URL.
+ */
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { ScepClient, createScepServer, type ScepEvent, type ScepServer } from "./core.js";
+import { createTestPki, type TestPki } from "../../../core/test/support/pki.js";
+
+export const CHALLENGE = "s3cret";
+/** Pinned, so the tests do not follow core's default list. */
+export const CAPS = ["AES", "DES3", "POSTPKIOperation", "Renewal", "SHA-1", "SHA-256", "SHA-512", "SCEPStandard"];
+
+export interface Fixture {
+  pki: TestPki;
+  server: ScepServer;
+  events: ScepEvent[];
+}
+
+export async function createFixture(options: { maxBodyBytes?: number } = {}): Promise<Fixture> {
+  const pki = await createTestPki();
+  const events: ScepEvent[] = [];
+  let serial = 0x1000;
+  const server = createScepServer({
+    profiles: [
+      {
+        path: "/scep",
+        caCertificate: pki.ca.certificate,
+        signer: pki.ca,
+        capabilities: CAPS,
+        challenge: { type: "static", password: CHALLENGE },
+        issue: async ({ csr }) => ({ status: "SUCCESS", certificate: await pki.issue(csr.der, (serial++).toString(16)) }),
+      },
+    ],
+    onEvent: (e) => events.push(e),
+    ...options,
+  });
+  return { pki, server, events };
+}
+
+/** Listens on an ephemeral loopback port; resolves the base URL. */
+export function listen(server: Server): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+  });
+}
+
+export function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Enrolls the RSA requester through `url` with `challenge`. */
+export async function enroll(pki: TestPki, url: string): Promise<Awaited<ReturnType<ScepClient["enroll"]>>> {
+  const r = pki.requesters.rsa;
+  return new ScepClient({ url }).enroll({ csr: r.csr, signer: r.signer });
+}

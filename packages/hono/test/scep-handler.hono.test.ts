@@ -1,0 +1,112 @@
+/**
+ * @scep/hono: the middleware and the standalone app, through `app.request()`
+ * (no network) and through @hono/node-server on loopback (real HTTP): caps,
+ * GetCACert, a PKCSReq round trip with the core client, 413 on a big body, and
+ * foreign paths passed on to the next handler with their body unread.
+ */
+import { createServer, type Server } from "node:http";
+import { getRequestListener } from "@hono/node-server";
+import { Hono } from "hono";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ScepClient, createSelfSignedSigner, generateCsr, generateRsaKeyPair } from "./support/core.js";
+import { scepApp, scepHandler } from "../src/index.js";
+import { CAPS as CAP_LIST, close, createFixture, enroll, listen, type Fixture } from "./support/scep-fixture.js";
+
+const CAPS = CAP_LIST.join("\n");
+
+let fx: Fixture;
+let app: Hono;
+beforeAll(async () => {
+  fx = await createFixture();
+  app = new Hono();
+  app.use(scepHandler(fx.server));
+  app.post("/echo", async (c) => c.json({ got: await c.req.json() }));
+  app.get("/health", (c) => c.text("ok"));
+});
+
+describe("scepHandler through app.request()", () => {
+  it("answers GetCACaps", async () => {
+    const res = await app.request("/scep?operation=GetCACaps");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/plain");
+    expect(await res.text()).toBe(CAPS);
+  });
+
+  it("enrolls with the core client (its fetch is app.request)", async () => {
+    const r = fx.pki.requesters.rsa;
+    const client = new ScepClient({ url: "http://localhost/scep", fetch: (input, init) => Promise.resolve(app.request(input instanceof URL ? input.href : (input as string), init)) });
+    const rep = await client.enroll({ csr: r.csr, signer: r.signer });
+    expect(rep.status).toBe("SUCCESS");
+    expect(rep.certificates[0]!.subject).toBe("CN=requester-rsa, O=scep-sdk tests");
+  });
+
+  it("passes foreign paths to the next handler with the body unread", async () => {
+    expect(await (await app.request("/health")).text()).toBe("ok");
+    const res = await app.request("/echo", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ a: 1 }) });
+    expect(await res.json()).toEqual({ got: { a: 1 } });
+    const missing = await app.request("/nothing-here");
+    expect(missing.status).toBe(404);
+    expect(await missing.text()).toBe("404 Not Found");
+  });
+
+  it("fallthrough: false returns the server's 404", async () => {
+    const strict = new Hono().use(scepHandler(fx.server, { fallthrough: false }));
+    const res = await strict.request("/nothing-here");
+    expect(res.status).toBe(404);
+    expect(await res.text()).toBe("no SCEP endpoint at this path\n");
+  });
+
+  it("scepApp serves SCEP on every path, with the server's 404 elsewhere", async () => {
+    const only = scepApp(fx.server);
+    expect(await (await only.request("/scep/pkiclient.exe?operation=GetCACaps")).text()).toBe(CAPS);
+    const res = await only.request("/other");
+    expect(res.status).toBe(404);
+    expect(await res.text()).toBe("no SCEP endpoint at this path\n");
+    const mounted = new Hono().get("/health", (c) => c.text("ok")).route("/", only);
+    expect(await (await mounted.request("/health")).text()).toBe("ok");
+    expect(await (await mounted.request("/scep?operation=GetCACaps")).text()).toBe(CAPS);
+  });
+});
+
+describe("scepHandler over @hono/node-server on loopback", () => {
+  let http: Server;
+  let base: string;
+  beforeAll(async () => {
+    http = createServer(getRequestListener(app.fetch));
+    base = await listen(http);
+  });
+  afterAll(() => close(http));
+
+  it("answers GetCACaps and GetCACert", async () => {
+    expect(await (await fetch(`${base}/scep?operation=GetCACaps`)).text()).toBe(CAPS);
+    const certs = await new ScepClient({ url: `${base}/scep` }).getCaCert();
+    expect(certs.map((c) => c.subject)).toEqual(["CN=SCEP Test CA, O=scep-sdk tests"]);
+  });
+
+  it("enrolls by POST PKIOperation", async () => {
+    const rep = await enroll(fx.pki, `${base}/scep`);
+    expect(rep.status).toBe("SUCCESS");
+    expect(rep.certificates[0]!.issuer).toBe("CN=SCEP Test CA, O=scep-sdk tests");
+    expect(fx.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "success", reason: "issued", status: 200 });
+  });
+
+  it("answers a wrong challenge with a FAILURE CertRep (badRequest)", async () => {
+    const keys = await generateRsaKeyPair(2048);
+    const csr = await generateCsr({ keys, subject: "CN=intruder", challengePassword: "wrong" });
+    const signer = await createSelfSignedSigner({ keys, subject: "CN=intruder" });
+    const rep = await new ScepClient({ url: `${base}/scep` }).enroll({ csr, signer });
+    expect([rep.status, rep.failInfo, rep.failInfoText]).toEqual(["FAILURE", "badRequest", "challenge password mismatch"]);
+  });
+
+  it("answers 413 to a 100 KiB PKIOperation (the server's 64 KiB limit)", async () => {
+    const res = await fetch(`${base}/scep?operation=PKIOperation`, { method: "POST", body: new Uint8Array(100 * 1024).fill(0x30) });
+    expect(res.status).toBe(413);
+    expect(await res.text()).toBe("message too large\n");
+    expect(fx.events.at(-1)).toMatchObject({ operation: "PKIOperation", outcome: "rejected", reason: "body_too_large", status: 413 });
+  });
+
+  it("passes foreign paths on", async () => {
+    const res = await fetch(`${base}/echo`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ b: 2 }) });
+    expect(await res.json()).toEqual({ got: { b: 2 } });
+  });
+});
