@@ -37,7 +37,10 @@ export function toBase64(b: Uint8Array): string {
  */
 export function fromBase64Lenient(text: string): Uint8Array | undefined {
   let s = text.replace(/[\r\n\t]/g, "").replace(/ /g, "+").replace(/-/g, "+").replace(/_/g, "/");
-  s = s.replace(/=+$/, "");
+  // Trailing padding, trimmed by hand: /=+$/ backtracks quadratically on a long run of "=" not at the end.
+  let end = s.length;
+  while (end > 0 && s.charCodeAt(end - 1) === 0x3d) end--;
+  s = s.slice(0, end);
   if (!/^[A-Za-z0-9+/]*$/.test(s) || s.length % 4 === 1) return undefined;
   s += "=".repeat((4 - (s.length % 4)) % 4);
   try {
@@ -56,14 +59,28 @@ export function toPem(label: string, der: Uint8Array): string {
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
 
-/** Every PEM block of the given label (or any label) in `text`, as DER. */
+/**
+ * Every PEM block of the given label (or any label) in `text`, as DER.
+ *
+ * One pass over the armour lines: a block is a BEGIN line followed directly by
+ * its END line (RFC 7468: the base64 between them holds no "-----"). A lazy
+ * regex with a back-reference would rescan to the end for every unterminated
+ * BEGIN, quadratic on hostile text (a GetCACert reply is server-controlled).
+ */
 export function fromPem(text: string, label?: string): Uint8Array[] {
   const out: Uint8Array[] = [];
-  const re = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+  const re = /-----(BEGIN|END) ([A-Z0-9 ]+)-----/g;
+  let open: { label: string; from: number } | undefined;
   for (let m = re.exec(text); m; m = re.exec(text)) {
-    if (label && m[1] !== label) continue;
-    const der = fromBase64Lenient(m[2]!.replace(/\s+/g, ""));
-    if (der) out.push(der);
+    if (m[1] === "BEGIN") {
+      open = { label: m[2]!, from: re.lastIndex };
+      continue;
+    }
+    if (open && m[2] === open.label && (!label || label === open.label)) {
+      const der = fromBase64Lenient(text.slice(open.from, m.index).replace(/\s+/g, ""));
+      if (der) out.push(der);
+    }
+    open = undefined;
   }
   return out;
 }
