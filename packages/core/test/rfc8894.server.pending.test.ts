@@ -8,6 +8,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   CertificationRequest,
   InvalidArgumentError,
+  LocalKey,
+  generateCsr,
   MemoryChallengeStore,
   MemoryTransactionStore,
   buildCertPoll,
@@ -226,6 +228,35 @@ describe("a re-sent PKCSReq for a stored transaction is answered like a CertPoll
     expect(log.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "success", reason: "issued_after_approval" });
     // The CertPoll still finds the certificate: the re-send did not reset the transaction.
     expect((await poll(device, tid)).rep.status).toBe("SUCCESS");
+  });
+
+  it("a rebuilt CSR (same key and subject, new bytes, as certmonger sends) is still a re-send", async () => {
+    const device = await createDevice({ cn: "pending-rebuilt", challengePassword: CHALLENGE, san: { dns: ["a.example"] } });
+    const first = await submit(device);
+    expect(first.rep.status).toBe("PENDING");
+    const tx = await server.approve("manual", first.built.transactionId);
+    const rebuilt = { ...device, csr: await generateCsr({ keys: device.keys, subject: device.subject, challengePassword: CHALLENGE, san: { dns: ["b.example"] } }) };
+    expect(hex(rebuilt.csr)).not.toBe(hex(device.csr));
+    const again = await submit(rebuilt);
+    expect(again.built.transactionId).toBe(first.built.transactionId);
+    expect(again.rep.status).toBe("SUCCESS");
+    expect(hex(again.rep.certificates[0]!.der)).toBe(hex(tx.certificate));
+    expect((await store.get("manual", first.built.transactionId))!.status).toBe("ISSUED");
+  });
+
+  it("a renewal signed by the issued certificate is not a re-send: it gets a new certificate", async () => {
+    const device = await createDevice({ cn: "pending-then-renew", challengePassword: CHALLENGE });
+    const first = await submit(device);
+    const tx = await server.approve("manual", first.built.transactionId);
+    const issued = LocalKey.from(tx.certificate!, device.keys.privateKey);
+    const built = await buildPkcsReq({ csr: device.csr, signer: issued, recipient: ca.cert, now: NOW });
+    expect(built.transactionId).toBe(first.built.transactionId); // same key → same default transactionID
+    const before = calls.length;
+    const rep = await readReply(await postPki(server, "/scep", built.der), built, { decrypter: issued, caCertificates: [ca.cert] });
+    expect(calls.length).toBe(before + 1);
+    expect(calls.at(-1)).toMatchObject({ renewal: true, approved: false });
+    // The profile's hook answers PENDING to anything not yet approved, renewals included.
+    expect(rep.status).toBe("PENDING");
   });
 
   it("FAILURE once rejected", async () => {

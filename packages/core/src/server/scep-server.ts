@@ -200,6 +200,11 @@ function resolveProfile(p: ScepProfile): Profile {
   };
 }
 
+/** Whether two CSRs ask for the same thing for the same key (a re-sent request). */
+function sameRequest(a: CertificationRequest, b: CertificationRequest): boolean {
+  return equalBytes(a.spki, b.spki) && equalBytes(a.subjectDer, b.subjectDer);
+}
+
 /** Whether `cert` was issued by `ca` (signature check with the CA's public key). */
 function issuedBy(cert: Certificate, ca: Certificate): boolean {
   if (!equalBytes(cert.issuerDer, ca.subjectDer)) return false;
@@ -343,8 +348,12 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
     // A client re-sending a PKCSReq it already sent (some poll this way) gets the
     // transaction's state, as a CertPoll would: the stored request must not be
     // overwritten (an ISSUED certificate would be lost) nor its challenge re-checked.
+    // Same key and subject, not the same bytes: certmonger rebuilds its CSR on each submission
+    // (a fresh subjectKeyIdentifier every time); the CSR's signature proves the same key holder.
+    // A request signed by a certificate this CA issued is a renewal and always gets a new certificate.
     const existing = await p.transactions.get(p.name, req.transactionId);
-    if (existing && equalBytes(existing.csr, csr.der)) return poll(p, req);
+    const resent = existing && sameRequest(new CertificationRequest(existing.csr), csr) && (existing.status === "PENDING" || req.signerCertificate.isSelfIssued);
+    if (resent) return poll(p, req);
     const signer = req.signerCertificate;
     const t = now();
     let renewal = req.messageType === MessageType.RenewalReq;
