@@ -1,0 +1,505 @@
+/**
+ * Server load benchmark: the Express example server (our SCEP server with its
+ * embedded file-backed CA) against micromdm `scepserver` 2.1.0, both holding
+ * the SAME RSA-2048 CA, both on loopback, each sent the same set of distinct
+ * PKCSReqs at a fixed concurrency over keep-alive connections. The servers
+ * run one at a time (each started fresh, loaded, then stopped), so neither
+ * competes with the other for the CPU.
+ *
+ * Per server it measures the wall time of the whole batch (first request sent
+ * to last reply body received), the enrollments per second (SUCCESS CertReps
+ * only), the failures (HTTP errors, network errors, FAILURE/PENDING and
+ * unreadable replies), the server process's CPU time per request and its peak
+ * RSS (VmHWM from /proc/<pid>/status). Every reply is read with `readCertRep`
+ * (signature, transactionID and recipientNonce checked, the envelope opened
+ * with the requester's key, the issued certificate's key and subject compared
+ * with the request) AFTER the timed window, the same way for both servers.
+ *
+ * It prints a table, the ratio ours/micromdm and whether the goals hold
+ * (≥ 2× micromdm's throughput, 0 failed enrollments, peak RSS < 200 MB).
+ * Nothing is asserted: this is a measurement, not a test.
+ *
+ * Run: `pnpm bench:server` (= `pnpm build && node --import tsx
+ * examples/interop/bench/server-load.bench.ts`). Needs micromdm's
+ * `scepserver` (Debian package `scep`) and the `openssl` CLI.
+ *
+ * Environment:
+ *
+ * | variable | default | meaning |
+ * | --- | --- | --- |
+ * | `BENCH_ENROLLMENTS` | 2000 | distinct PKCSReqs sent to each server (timed) |
+ * | `BENCH_CONCURRENCY` | 8 | requests in flight |
+ * | `BENCH_WARMUP` | 16 | extra PKCSReqs sent first, not counted |
+ * | `BENCH_KEYS` | 64 | requester RSA-2048 keys the messages share (each message still has its own CN, self-signed certificate and transactionID) |
+ * | `BENCH_CIPHER` / `BENCH_DIGEST` | `aes128` / `sha256` | request algorithms (micromdm accepts des, des3, aes128, aes256 with sha1/sha256) |
+ * | `BENCH_EXAMPLE` | `express` | which example is "ours": `express` or `hono` |
+ * | `BENCH_ENTRY` | `examples/<example>-server/src/main.ts` | run this script (relative to the repository) as our server instead |
+ * | `BENCH_SERVERS` | `ours,micromdm` | which servers to load, in this order |
+ * | `BENCH_CPU_PROF` | (unset) | a directory: run our server with `--cpu-prof` there and print its top functions by self time |
+ * | `BENCH_CACHE` | 1 | 0: do not read or write the requester cache in os.tmpdir() (keys, CSRs, self-signed certificates) |
+ * | `BENCH_SERVER_ENV` | (unset) | extra `NAME=value` pairs (comma-separated) for our server's environment |
+ *
+ * @module
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  Certificate,
+  LocalKey,
+  buildPkcsReq,
+  createSelfSignedSigner,
+  exportPrivateKeyPem,
+  generateCsr,
+  generateRsaKeyPair,
+  importKeyPairPem,
+  isScepError,
+  readCertRep,
+  type ContentCipher,
+  type DigestAlgorithm,
+} from "../../../packages/core/dist/index.js";
+import { opensslCreateCa, startMicromdmServer, type MicromdmServer } from "../../../test-support/peers";
+
+const ENROLLMENTS = Number(process.env.BENCH_ENROLLMENTS ?? 2000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 16);
+const KEYS = Number(process.env.BENCH_KEYS ?? 64);
+const CIPHER = (process.env.BENCH_CIPHER ?? "aes128") as ContentCipher;
+const DIGEST = (process.env.BENCH_DIGEST ?? "sha256") as DigestAlgorithm;
+const SERVERS = (process.env.BENCH_SERVERS ?? "ours,micromdm").split(",").map((s) => s.trim()).filter(Boolean);
+const CPU_PROF = process.env.BENCH_CPU_PROF || undefined;
+const USE_CACHE = process.env.BENCH_CACHE !== "0";
+const EXAMPLE = process.env.BENCH_EXAMPLE ?? "express";
+const ENTRY = process.env.BENCH_ENTRY || `examples/${EXAMPLE}-server/src/main.ts`;
+const SERVER_ENV = Object.fromEntries(
+  (process.env.BENCH_SERVER_ENV ?? "")
+    .split(",")
+    .filter((kv) => kv.includes("="))
+    .map((kv) => [kv.slice(0, kv.indexOf("=")).trim(), kv.slice(kv.indexOf("=") + 1)]),
+);
+
+const GOAL_RATIO = 2;
+const GOAL_RSS_MB = 200;
+const REPO = fileURLToPath(new URL("../../../", import.meta.url));
+const CLOCK_TICKS = 100; // USER_HZ: 100 on every Linux this runs on (`getconf CLK_TCK`)
+
+const log = (s = ""): void => void process.stdout.write(s + "\n");
+const fmtLoad = (): string => loadavg().map((l) => l.toFixed(2)).join(" ");
+
+// ------------------------------------------------------------------ cleanup
+
+const work = mkdtempSync(join(tmpdir(), "scep-server-bench-"));
+const children = new Set<ChildProcess>();
+let micromdm: MicromdmServer | undefined;
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+function cleanupSync(): void {
+  for (const child of children) killGroup(child, "SIGKILL");
+  rmSync(work, { recursive: true, force: true });
+}
+process.once("exit", cleanupSync);
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    void micromdm?.stop();
+    cleanupSync();
+    process.exit(130);
+  });
+}
+
+// ------------------------------------------------------------------ /proc
+
+/** Peak and current resident set size, in MB, from /proc/<pid>/status. */
+function memoryOf(pid: number): { peakMb: number; currentMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
+  return { peakMb: kb("VmHWM") / 1024, currentMb: kb("VmRSS") / 1024 };
+}
+
+/** User + system CPU time of a process (all its threads), in ms. */
+function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the parenthesised command: state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+// ------------------------------------------------------------------ setup
+
+interface Message {
+  cn: string;
+  der: Uint8Array<ArrayBuffer>;
+  transactionId: string;
+  senderNonce: Uint8Array;
+  signer: LocalKey;
+}
+
+log("# SCEP server load benchmark: Express example (@scep/core) vs micromdm scepserver 2.1.0");
+log(`node ${process.version}, OpenSSL ${process.versions.openssl}, ${cpus()[0]?.model ?? "unknown CPU"} × ${cpus().length}`);
+log(`load average at start: ${fmtLoad()}`);
+log(
+  `setup: RSA-2048 CA, ${KEYS} RSA-2048 requester keys, ${ENROLLMENTS} + ${WARMUP} warm-up PKCSReqs (${CIPHER} / ${DIGEST}, distinct CN, self-signed certificate and transactionID each)…`,
+);
+const setupStart = performance.now();
+
+const ca = await opensslCreateCa({ subject: "/O=scep-sdk bench/CN=Bench SCEP CA", rsaBits: 2048 });
+const caCertPath = join(work, "ca.pem");
+const caKeyPath = join(work, "ca.key");
+writeFileSync(caCertPath, ca.certPem);
+writeFileSync(caKeyPath, ca.keyPem, { mode: 0o600 });
+const caCertificate = Certificate.from(ca.certPem);
+
+/** What a device has before it enrolls: its CSR (with the challenge) and the self-signed certificate it signs with. */
+interface Requester {
+  cn: string;
+  csr: Uint8Array;
+  signer: LocalKey;
+}
+
+interface CachedRequesters {
+  challenge: string;
+  /** PKCS#8 PEM of the pooled keys. */
+  keys: string[];
+  /** [cn, CSR DER base64, self-signed certificate DER base64, key index] */
+  requesters: [string, string, string, number][];
+}
+
+/**
+ * Keys, CSRs and self-signed certificates do not depend on the CA, so they are
+ * made once and kept in os.tmpdir() (RSA key generation and @peculiar/x509
+ * signing take ~30 s for 2000); the PKCSReqs themselves, encrypted to this
+ * run's CA with fresh transactionIDs and nonces, are built on every run.
+ */
+async function loadRequesters(): Promise<{ challenge: string; requesters: Requester[]; cached: boolean }> {
+  const names = [...Array.from({ length: WARMUP }, (_, i) => `bench-warmup-${i}`), ...Array.from({ length: ENROLLMENTS }, (_, i) => `bench-${i}`)];
+  const id = createHash("sha256").update(JSON.stringify({ v: 1, KEYS, names })).digest("hex").slice(0, 16);
+  const file = join(tmpdir(), `scep-server-bench-requesters-${id}.json`);
+  if (USE_CACHE && existsSync(file)) {
+    try {
+      const cached = JSON.parse(readFileSync(file, "utf8")) as CachedRequesters;
+      const pairs = await Promise.all(cached.keys.map((pem) => importKeyPairPem(pem)));
+      const requesters = cached.requesters.map(([cn, csr, cert, k]) => ({
+        cn,
+        csr: new Uint8Array(Buffer.from(csr, "base64")),
+        signer: LocalKey.from(new Uint8Array(Buffer.from(cert, "base64")), pairs[k]!.privateKey),
+      }));
+      return { challenge: cached.challenge, requesters, cached: true };
+    } catch (e) {
+      log(`ignoring unreadable cache ${file}: ${(e as Error).message}`);
+    }
+  }
+  const challenge = randomBytes(12).toString("hex");
+  const pairs: CryptoKeyPair[] = await Promise.all(Array.from({ length: KEYS }, () => generateRsaKeyPair(2048)));
+  const requesters: (Requester & { k: number })[] = [];
+  for (let i = 0; i < names.length; i += 16) {
+    const batch = names.slice(i, i + 16).map(async (cn, j) => {
+      const k = (i + j) % pairs.length;
+      const subject = `CN=${cn},O=scep-sdk bench`;
+      const [csr, signer] = await Promise.all([
+        generateCsr({ keys: pairs[k]!, subject, challengePassword: challenge }),
+        createSelfSignedSigner({ keys: pairs[k]!, subject, days: 3650 }),
+      ]);
+      return { cn, csr, signer, k };
+    });
+    requesters.push(...(await Promise.all(batch)));
+  }
+  if (USE_CACHE) {
+    const record = requesters.map((r): CachedRequesters["requesters"][number] => [r.cn, Buffer.from(r.csr).toString("base64"), Buffer.from(r.signer.certificate.der).toString("base64"), r.k]);
+    const keys = await Promise.all(pairs.map((p) => exportPrivateKeyPem(p.privateKey)));
+    const temp = `${file}.${process.pid}.tmp`;
+    writeFileSync(temp, JSON.stringify({ challenge, keys, requesters: record } satisfies CachedRequesters), { mode: 0o600 });
+    renameSync(temp, file);
+  }
+  return { challenge, requesters, cached: false };
+}
+
+async function buildMessage(requester: Requester): Promise<Message> {
+  const built = await buildPkcsReq({
+    csr: requester.csr,
+    signer: requester.signer,
+    recipient: caCertificate,
+    cipher: CIPHER,
+    digest: DIGEST,
+    // The default (SHA-256 of the public key) would repeat across messages sharing a key.
+    transactionId: randomBytes(16).toString("hex").toUpperCase(),
+  });
+  return { cn: requester.cn, der: new Uint8Array(built.der), transactionId: built.transactionId, senderNonce: built.senderNonce, signer: requester.signer };
+}
+
+const { challenge, requesters, cached } = await loadRequesters();
+const all = await Promise.all(requesters.map(buildMessage));
+const warmup = all.slice(0, WARMUP);
+const messages = all.slice(WARMUP);
+if (new Set(messages.map((m) => m.cn)).size !== ENROLLMENTS || new Set(all.map((m) => m.transactionId)).size !== all.length) {
+  throw new Error("setup: CNs and transactionIDs must be distinct");
+}
+log(`setup took ${((performance.now() - setupStart) / 1000).toFixed(1)} s (${cached ? "keys, CSRs and self-signed certificates from the cache in " + tmpdir() : "keys, CSRs and self-signed certificates made and cached in " + tmpdir()})`);
+
+// ------------------------------------------------------------------ our server
+
+interface Target {
+  name: string;
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function startOurs(): Promise<Target> {
+  const dataDir = join(work, "ours-data");
+  const nodeArgs = ["--import", "tsx"];
+  if (CPU_PROF) {
+    mkdirSync(CPU_PROF, { recursive: true });
+    nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${CPU_PROF}`);
+  }
+  const child = spawn(process.execPath, [...nodeArgs, ENTRY], {
+    cwd: REPO,
+    env: {
+      ...process.env,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      SCEP_DATA_DIR: dataDir,
+      SCEP_CHALLENGE: challenge,
+      SCEP_CA_CERT: caCertPath,
+      SCEP_CA_KEY: caKeyPath,
+      ...SERVER_ENV,
+    },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(child);
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const exited = new Promise<void>((done) => child.once("exit", () => done()));
+  const port = await new Promise<number>((resolve, reject) => {
+    let partial = "";
+    const onData = (chunk: string): void => {
+      const lines = (partial + chunk).split("\n");
+      partial = lines.pop()!;
+      for (const line of lines) {
+        if (!line.startsWith('{"')) continue;
+        const entry = JSON.parse(line) as { type?: string; port?: number };
+        if (entry.type === "listening" && typeof entry.port === "number") {
+          child.stdout!.off("data", onData);
+          child.stdout!.resume(); // keep draining the per-request event lines
+          resolve(entry.port);
+          return;
+        }
+      }
+    };
+    child.stdout!.setEncoding("utf8").on("data", onData);
+    void exited.then(() => reject(new Error(`${ENTRY} exited before listening:\n${stderr}`)));
+  });
+  return {
+    name: process.env.BENCH_ENTRY ? `ours (${ENTRY})` : `ours (${EXAMPLE[0]!.toUpperCase()}${EXAMPLE.slice(1)} example)`,
+    url: `http://127.0.0.1:${port}/scep`,
+    pid: child.pid!,
+    async stop(): Promise<void> {
+      killGroup(child, "SIGTERM"); // graceful: --cpu-prof writes its profile on exit
+      const timer = setTimeout(() => killGroup(child, "SIGKILL"), 15_000);
+      await exited;
+      clearTimeout(timer);
+      children.delete(child);
+    },
+  };
+}
+
+async function startMicromdm(): Promise<Target> {
+  micromdm = await startMicromdmServer({ challenge, caCertPem: ca.certPem, caKeyPem: ca.keyPem });
+  const server = micromdm;
+  return {
+    name: "micromdm scepserver",
+    url: server.url,
+    pid: server.daemon.pid,
+    async stop(): Promise<void> {
+      await server.stop();
+      micromdm = undefined;
+    },
+  };
+}
+
+// ------------------------------------------------------------------ load
+
+type Raw = { ok: true; body: Uint8Array } | { ok: false; reason: string };
+
+/** POSTs every message with `concurrency` requests in flight (fetch keeps its connections alive). */
+async function send(url: string, batch: readonly Message[], concurrency: number): Promise<Raw[]> {
+  const target = `${url}?operation=PKIOperation`;
+  const out: Raw[] = new Array<Raw>(batch.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < batch.length; i = next++) {
+      try {
+        const res = await fetch(target, {
+          method: "POST",
+          headers: { "content-type": "application/x-pki-message" },
+          body: batch[i]!.der,
+        });
+        const body = new Uint8Array(await res.arrayBuffer());
+        out[i] = res.status === 200 ? { ok: true, body } : { ok: false, reason: `HTTP ${res.status}` };
+      } catch (e) {
+        out[i] = { ok: false, reason: `network: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}` };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, batch.length) }, worker));
+  return out;
+}
+
+/** Reads one reply: undefined when it is a SUCCESS with the requested certificate, else why not. */
+async function check(message: Message, raw: Raw): Promise<string | undefined> {
+  if (!raw.ok) return raw.reason;
+  try {
+    const rep = await readCertRep(raw.body, {
+      decrypter: message.signer,
+      caCertificates: [caCertificate],
+      request: { transactionId: message.transactionId, senderNonce: message.senderNonce },
+    });
+    if (rep.status !== "SUCCESS") return `${rep.status}${rep.failInfo ? ` ${rep.failInfo}` : ""}${rep.failInfoText ? `: ${rep.failInfoText}` : ""}`;
+    const issued = rep.certificates[0];
+    if (!issued) return "SUCCESS without a certificate";
+    if (!issued.subject.includes(`CN=${message.cn}`)) return `wrong subject ${issued.subject}`;
+    if (Buffer.compare(Buffer.from(issued.spki), Buffer.from(message.signer.certificate.spki)) !== 0) return "issued certificate for another key";
+    return undefined;
+  } catch (e) {
+    return isScepError(e) ? `unreadable reply: ${e.code}: ${e.message}` : `unreadable reply: ${(e as Error).message}`;
+  }
+}
+
+interface Result {
+  name: string;
+  pid: number;
+  wallMs: number;
+  successes: number;
+  failures: number;
+  reasons: Map<string, number>;
+  peakRssMb: number;
+  rssAfterMb: number;
+  cpuMsPerRequest: number;
+}
+
+async function measure(target: Target): Promise<Result> {
+  log(`\n## ${target.name}  (${target.url}, pid ${target.pid})`);
+  const warm = await send(target.url, warmup, CONCURRENCY);
+  const warmFailures = (await Promise.all(warmup.map((m, i) => check(m, warm[i]!)))).filter((r) => r !== undefined);
+  log(`warm-up: ${warmup.length} requests, ${warmFailures.length} failed${warmFailures[0] ? ` (first: ${warmFailures[0]})` : ""}`);
+  log(`load average before the timed run: ${fmtLoad()}`);
+
+  const cpuBefore = cpuMsOf(target.pid);
+  const start = performance.now();
+  const raws = await send(target.url, messages, CONCURRENCY);
+  const wallMs = performance.now() - start;
+  const cpuMs = cpuMsOf(target.pid) - cpuBefore;
+  const memory = memoryOf(target.pid);
+  log(`timed: ${messages.length} requests in ${(wallMs / 1000).toFixed(2)} s; server CPU ${(cpuMs / 1000).toFixed(2)} s; load average ${fmtLoad()}`);
+
+  const reasons = new Map<string, number>();
+  let successes = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const reason = await check(messages[i]!, raws[i]!);
+    if (reason === undefined) successes++;
+    else reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+  }
+  for (const [reason, count] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 5)) log(`  failure ×${count}: ${reason}`);
+  return {
+    name: target.name,
+    pid: target.pid,
+    wallMs,
+    successes,
+    failures: messages.length - successes,
+    reasons,
+    peakRssMb: memory.peakMb,
+    rssAfterMb: memory.currentMb,
+    cpuMsPerRequest: cpuMs / messages.length,
+  };
+}
+
+// ------------------------------------------------------------------ profile summary
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+function summariseProfile(dir: string, pid: number): void {
+  // One file per thread (tsx adds a loader worker); thread 0 is the main thread, the one serving requests.
+  const latest = readdirSync(dir).find((f) => f.endsWith(`.${pid}.0.001.cpuprofile`));
+  if (!latest) return log(`no main-thread .cpuprofile of pid ${pid} in ${dir}`);
+  const profile = JSON.parse(readFileSync(join(dir, latest), "utf8")) as {
+    nodes: ProfileNode[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let total = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const node = byId.get(profile.samples[i]!);
+    const dt = profile.timeDeltas[i] ?? 0;
+    if (!node) continue;
+    total += dt;
+    const where = node.callFrame.url ? node.callFrame.url.replace(/^file:\/\//, "").replace(REPO, "").replace(/^.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, "") : "";
+    const key = `${node.callFrame.functionName || "(anonymous)"}  ${where}${where ? `:${node.callFrame.lineNumber + 1}` : ""}`;
+    self.set(key, (self.get(key) ?? 0) + dt);
+  }
+  log(`\n## our server's CPU profile (${join(dir, latest)}), top functions by self time`);
+  for (const [key, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 20)) {
+    log(`${((us / total) * 100).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(6)} ms  ${key}`);
+  }
+}
+
+// ------------------------------------------------------------------ run
+
+const results: Result[] = [];
+try {
+  for (const which of SERVERS) {
+    if (which !== "ours" && which !== "micromdm") throw new Error(`BENCH_SERVERS: unknown server ${which} (ours, micromdm)`);
+    const target = which === "ours" ? await startOurs() : await startMicromdm();
+    try {
+      results.push(await measure(target));
+    } finally {
+      await target.stop();
+    }
+  }
+} finally {
+  await micromdm?.stop();
+}
+
+const pad = (s: string, n: number): string => s.padEnd(n);
+const rate = (r: Result): number => r.successes / (r.wallMs / 1000);
+log(`\n## results: ${ENROLLMENTS} PKCSReqs (${CIPHER}/${DIGEST}), concurrency ${CONCURRENCY}, keep-alive, loopback, ${cpus().length} cores`);
+log(`load average at end: ${fmtLoad()}`);
+log("");
+log(`| ${pad("server", 24)} | enrollments/s | requests/s | failures        | server CPU/request | peak RSS MB |`);
+log(`| ${"-".repeat(24)} | ------------- | ---------- | --------------- | ------------------ | ----------- |`);
+for (const r of results) {
+  const failures = `${r.failures} (${((r.failures / ENROLLMENTS) * 100).toFixed(2)} %)`;
+  log(
+    `| ${pad(r.name, 24)} | ${rate(r).toFixed(1).padStart(13)} | ${(ENROLLMENTS / (r.wallMs / 1000)).toFixed(1).padStart(10)} | ${pad(failures, 15)} | ${`${r.cpuMsPerRequest.toFixed(2)} ms`.padStart(18)} | ${r.peakRssMb.toFixed(1).padStart(11)} |`,
+  );
+}
+log("(enrollments/s counts SUCCESS CertReps only; requests/s counts every request; CPU is the server process's user+system time over the timed run, all threads)");
+
+const ours = results.find((r) => r.name.startsWith("ours"));
+const theirs = results.find((r) => r.name.startsWith("micromdm"));
+log("");
+if (ours && theirs) {
+  const ratio = rate(ours) / rate(theirs);
+  log(`throughput ratio ours/micromdm: ${ratio.toFixed(2)}×  (server CPU per request ours/micromdm: ${(ours.cpuMsPerRequest / theirs.cpuMsPerRequest).toFixed(2)}×)`);
+  log(`goal ≥ ${GOAL_RATIO}× micromdm's throughput: ${ratio >= GOAL_RATIO ? "MET" : "MISSED"}`);
+}
+if (ours) {
+  log(`goal 0 failed enrollments:               ${ours.failures === 0 ? "MET" : `MISSED (${ours.failures})`}`);
+  log(`goal peak RSS < ${GOAL_RSS_MB} MB:                 ${ours.peakRssMb < GOAL_RSS_MB ? "MET" : "MISSED"} (${ours.peakRssMb.toFixed(1)} MB)`);
+}
+if (CPU_PROF && ours) summariseProfile(CPU_PROF, ours.pid);
