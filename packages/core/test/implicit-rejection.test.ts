@@ -86,7 +86,7 @@ async function craftedRequest(cipher: ContentCipher, craft: (cek: Uint8Array) =>
     if (!cbcPaddingFails(cipher, await cekSeenBy(encryptedKey, cipher), iv, encrypted)) continue;
     const ktri = der.seq(der.int(0), ca.certificate.issuerAndSerialNumber(), der.algId(oids.id_rsaEncryption, der.NULL), der.octetString(encryptedKey));
     const eci = der.seq(der.oid(oids.id_data), der.algId(info.oid, der.octetString(iv)), der.tlv(0x80, encrypted));
-    const envelope = der.seq(der.oid(oids.id_envelopedData), der.ctx(0, der.seq(der.int(0), der.tlv(der.Tag.SET, ktri), eci)));
+    const envelope = der.encode(der.seq(der.oid(oids.id_envelopedData), der.ctx(0, der.seq(der.int(0), der.tlv(der.Tag.SET, ktri), eci))));
     return buildSignedData({
       content: envelope,
       certificates: [r.signer.certificate.der],
@@ -176,7 +176,7 @@ describe("RSAES-PKCS1-v1_5: bad padding, wrong key length and wrong key look the
     const iv = nc.randomBytes(16);
     const ktri = der.seq(der.int(0), ca.certificate.issuerAndSerialNumber(), der.algId(oids.id_rsaEncryption, der.NULL), der.octetString(rawRsa(block({ message: cek }))));
     const eci = der.seq(der.oid(oids.id_data), der.algId(info.oid, der.octetString(iv)), der.tlv(0x80, nc.encryptContent("aes256", cek, iv, r.csr)));
-    const envelope = der.seq(der.oid(oids.id_envelopedData), der.ctx(0, der.seq(der.int(0), der.tlv(der.Tag.SET, ktri), eci)));
+    const envelope = der.encode(der.seq(der.oid(oids.id_envelopedData), der.ctx(0, der.seq(der.int(0), der.tlv(der.Tag.SET, ktri), eci))));
     return buildSignedData({
       content: envelope,
       certificates: [r.signer.certificate.der],

@@ -108,7 +108,7 @@ const serialArb = fc.uint8Array({ minLength: 1, maxLength: 20 }).map((b) => {
 
 /** A one-RDN Name with a UTF8String CN. */
 function cnName(cn: string): Uint8Array {
-  return der.seq(der.tlv(der.Tag.SET, der.seq(der.oid("2.5.4.3"), der.utf8(cn))));
+  return der.encode(der.seq(der.tlv(der.Tag.SET, der.seq(der.oid("2.5.4.3"), der.utf8(cn)))));
 }
 
 const inputArb = fc.record({

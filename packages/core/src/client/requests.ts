@@ -50,14 +50,14 @@ export interface BuiltRequest {
   messageType: MessageType;
 }
 
-async function build(messageType: MessageType, inner: Uint8Array, options: RequestOptions, defaultTid: () => string): Promise<BuiltRequest> {
+async function build(messageType: MessageType, inner: der.Der, options: RequestOptions, defaultTid: () => string): Promise<BuiltRequest> {
   const recipient = Certificate.from(options.recipient);
   const digest = options.digest ?? "sha256";
   const keyType = nc.publicKeyFromSpki(options.signer.certificate.spki).asymmetricKeyType;
   const signatureAlgorithm: SignatureAlgorithm =
     options.signatureAlgorithm ?? (keyType === "ec" ? { scheme: "ecdsa", digest } : { scheme: "rsa-pkcs1", digest, rsaOid: "withDigest" });
   const envelope = buildEnvelopedData({
-    content: inner,
+    content: der.encode(inner),
     recipient,
     cipher: options.cipher ?? "aes256",
     ...(options.keyTransport ? { transport: options.keyTransport } : {}),

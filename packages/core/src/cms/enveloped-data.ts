@@ -171,5 +171,5 @@ export function buildEnvelopedData(options: BuildEnvelopedDataOptions): Uint8Arr
   const ktri = der.seq(der.int(0), recipient.issuerAndSerialNumber(), keyAlg, der.octetString(encryptedKey));
   const eci = der.seq(der.oid(oids.id_data), der.algId(info.oid, der.octetString(iv)), der.tlv(0x80, encrypted));
   const env = der.seq(der.int(0), der.tlv(der.Tag.SET, ktri), eci);
-  return der.seq(der.oid(oids.id_envelopedData), der.ctx(0, env));
+  return der.encode(der.seq(der.oid(oids.id_envelopedData), der.ctx(0, env)));
 }

@@ -183,12 +183,12 @@ export function verifySignerInfo(si: ParsedSignerInfo, signer: Certificate, cont
 }
 
 /** Encodes one Attribute with a single value. */
-export function attribute(type: string, value: Uint8Array): Uint8Array {
+export function attribute(type: string, value: der.Der): der.Der {
   return der.seq(der.oid(type), der.tlv(der.Tag.SET, value));
 }
 
 /** Encodes a signature AlgorithmIdentifier the way peers expect it. */
-export function signatureAlgorithmIdentifier(alg: SignatureAlgorithm): Uint8Array {
+export function signatureAlgorithmIdentifier(alg: SignatureAlgorithm): der.Der {
   const o = signatureOid(alg);
   if (alg.scheme === "ecdsa") return der.algId(o);
   if (alg.scheme === "rsa-pss") {
@@ -216,15 +216,15 @@ export interface BuildSignedDataOptions {
   /** Signature algorithm (default RSA PKCS#1 v1.5 with the `rsaEncryption` OID, or ECDSA for EC keys). */
   signatureAlgorithm?: SignatureAlgorithm;
   /** Signed attributes besides contentType and messageDigest, encoded. */
-  attributes?: readonly Uint8Array[];
+  attributes?: readonly der.Der[];
 }
 
 /** Writes a ContentInfo holding SignedData, DER. */
 export async function buildSignedData(options: BuildSignedDataOptions): Promise<Uint8Array> {
   const { content, signer } = options;
   const digest = options.digest ?? "sha256";
-  const certs = options.certificates && options.certificates.length > 0 ? der.ctx(0, ...options.certificates) : new Uint8Array();
-  const crls = options.crls && options.crls.length > 0 ? der.ctx(1, ...options.crls) : new Uint8Array();
+  const certs: der.Der = options.certificates && options.certificates.length > 0 ? der.ctx(0, ...options.certificates) : new Uint8Array();
+  const crls: der.Der = options.crls && options.crls.length > 0 ? der.ctx(1, ...options.crls) : new Uint8Array();
   const encap = content ? der.seq(der.oid(oids.id_data), der.ctx(0, der.octetString(content))) : der.seq(der.oid(oids.id_data));
   let digestAlgs = der.tlv(der.Tag.SET);
   let signerInfos = der.tlv(der.Tag.SET);
@@ -236,7 +236,7 @@ export async function buildSignedData(options: BuildSignedDataOptions): Promise<
       attribute(oids.id_messageDigest, der.octetString(nc.digest(digest, content ?? new Uint8Array()))),
       ...(options.attributes ?? []),
     ];
-    const signedAttrs = der.setOf(attrs);
+    const signedAttrs = der.encode(der.setOf(attrs));
     const signature = await signer.sign(signedAttrs, sigAlg);
     const si = der.seq(
       der.int(1),
@@ -250,5 +250,5 @@ export async function buildSignedData(options: BuildSignedDataOptions): Promise<
     signerInfos = der.tlv(der.Tag.SET, si);
   }
   const sd = der.seq(der.int(1), digestAlgs, encap, certs, crls, signerInfos);
-  return der.seq(der.oid(oids.id_signedData), der.ctx(0, sd));
+  return der.encode(der.seq(der.oid(oids.id_signedData), der.ctx(0, sd)));
 }

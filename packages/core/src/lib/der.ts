@@ -277,46 +277,87 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Encodes one element with a definite (DER) length. */
-export function tlv(tag: number, ...body: Uint8Array[]): Uint8Array {
+/**
+ * An encoding under construction: finished bytes, or an element whose header
+ * and body are written once, into one buffer, by {@link encode}. Building
+ * nested structures this way copies each byte once instead of once per
+ * nesting level (a CertRep's envelope sits six levels deep).
+ */
+export type Der = Uint8Array | DerElement;
+
+/** An element whose encoding is written by {@link encode}. */
+export interface DerElement {
+  /** Identifier octet. */
+  readonly tag: number;
+  /** The body, in order. */
+  readonly body: readonly Der[];
+  /** Length of the content octets. */
+  readonly contentLength: number;
+  /** Length of the whole encoding. */
+  readonly size: number;
+}
+
+function sizeOf(x: Der): number {
+  return x instanceof Uint8Array ? x.length : x.size;
+}
+
+function headerLength(len: number): number {
+  return len < 0x80 ? 2 : len < 0x100 ? 3 : len < 0x10000 ? 4 : len < 0x1000000 ? 5 : 6;
+}
+
+/** One element with a definite (DER) length; nothing is copied until {@link encode}. */
+export function tlv(tag: number, ...body: Der[]): DerElement {
   let len = 0;
-  for (const b of body) len += b.length;
-  const hl = len < 0x80 ? 2 : len < 0x100 ? 3 : len < 0x10000 ? 4 : len < 0x1000000 ? 5 : 6;
-  const out = new Uint8Array(hl + len);
-  out[0] = tag;
-  if (hl === 2) out[1] = len;
+  for (const b of body) len += sizeOf(b);
+  return { tag, body, contentLength: len, size: headerLength(len) + len };
+}
+
+function write(out: Uint8Array, o: number, x: Der): number {
+  if (x instanceof Uint8Array) {
+    out.set(x, o);
+    return o + x.length;
+  }
+  const len = x.contentLength;
+  const hl = headerLength(len);
+  out[o] = x.tag;
+  if (hl === 2) out[o + 1] = len;
   else {
-    out[1] = 0x80 | (hl - 2);
-    for (let i = hl - 1, v = len; i >= 2; i--, v = Math.floor(v / 256)) out[i] = v & 0xff;
+    out[o + 1] = 0x80 | (hl - 2);
+    for (let i = hl - 1, v = len; i >= 2; i--, v = Math.floor(v / 256)) out[o + i] = v & 0xff;
   }
-  let o = hl;
-  for (const b of body) {
-    out.set(b, o);
-    o += b.length;
-  }
+  o += hl;
+  for (const b of x.body) o = write(out, o, b);
+  return o;
+}
+
+/** The bytes of an encoding. */
+export function encode(x: Der): Uint8Array {
+  if (x instanceof Uint8Array) return x;
+  const out = new Uint8Array(x.size);
+  write(out, 0, x);
   return out;
 }
 
 /** SEQUENCE. */
-export const seq = (...body: Uint8Array[]): Uint8Array => tlv(Tag.SEQUENCE, ...body);
+export const seq = (...body: Der[]): DerElement => tlv(Tag.SEQUENCE, ...body);
 
 /** SET OF, sorted by encoding as DER requires. */
-export function setOf(items: readonly Uint8Array[]): Uint8Array {
-  const sorted = [...items].sort(compareBytes);
+export function setOf(items: readonly Der[]): DerElement {
+  const sorted = items.map(encode).sort(compareBytes);
   return tlv(Tag.SET, ...sorted);
 }
 
 /** [n] context-specific, constructed (EXPLICIT, or IMPLICIT over a constructed type). */
-export const ctx = (n: number, ...body: Uint8Array[]): Uint8Array => tlv(0xa0 | n, ...body);
+export const ctx = (n: number, ...body: Der[]): DerElement => tlv(0xa0 | n, ...body);
 
 /** OCTET STRING. */
-export const octetString = (b: Uint8Array): Uint8Array => tlv(Tag.OCTET_STRING, b);
+export const octetString = (b: Der): DerElement => tlv(Tag.OCTET_STRING, b);
 
 /** NULL. */
 export const NULL = new Uint8Array([0x05, 0x00]);
 
 /** INTEGER from a small non-negative number. */
-export function int(n: number): Uint8Array {
+export function int(n: number): DerElement {
   const bytes: number[] = [];
   do {
     bytes.unshift(n & 0xff);
@@ -329,7 +370,7 @@ export function int(n: number): Uint8Array {
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
 
 /** PrintableString; throws {@link Asn1Error} for a character outside its set (X.680 §41.4). */
-export function printable(s: string): Uint8Array {
+export function printable(s: string): DerElement {
   if (!PRINTABLE.test(s)) throw new Asn1Error("not a PrintableString");
   return tlv(Tag.PRINTABLE_STRING, ascii(s));
 }
@@ -338,13 +379,13 @@ export function printable(s: string): Uint8Array {
  * A string as PrintableString when every character allows it (what SCEP peers
  * expect for transactionID), else as UTF8String, so no text is ever altered.
  */
-export const directoryString = (s: string): Uint8Array => (PRINTABLE.test(s) ? printable(s) : utf8(s));
+export const directoryString = (s: string): DerElement => (PRINTABLE.test(s) ? printable(s) : utf8(s));
 
 /** UTF8String. */
-export const utf8 = (s: string): Uint8Array => tlv(Tag.UTF8_STRING, new TextEncoder().encode(s));
+export const utf8 = (s: string): DerElement => tlv(Tag.UTF8_STRING, new TextEncoder().encode(s));
 
 /** UTCTime (years 1950–2049) or GeneralizedTime, per RFC 5280 §4.1.2.5. */
-export function time(d: Date): Uint8Array {
+export function time(d: Date): DerElement {
   const y = d.getUTCFullYear();
   const p = (n: number): string => String(n).padStart(2, "0");
   const rest = `${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
@@ -372,17 +413,17 @@ export function oid(dotted: string): Uint8Array {
   };
   push(arcs[0]! * 40 + arcs[1]!);
   for (let i = 2; i < arcs.length; i++) push(arcs[i]!);
-  const enc = tlv(Tag.OID, new Uint8Array(out));
+  const enc = encode(tlv(Tag.OID, new Uint8Array(out)));
   oidEncCache.set(dotted, enc);
   return enc;
 }
 
 /** AlgorithmIdentifier with optional parameters. */
-export const algId = (dotted: string, params?: Uint8Array): Uint8Array => (params ? seq(oid(dotted), params) : seq(oid(dotted)));
+export const algId = (dotted: string, params?: Der): DerElement => (params ? seq(oid(dotted), params) : seq(oid(dotted)));
 
 /** Replaces the identifier octet of an encoding (e.g. [0] IMPLICIT SET → SET). */
-export function retag(encoding: Uint8Array, tag: number): Uint8Array {
-  const out = encoding.slice();
+export function retag(encoding: Der, tag: number): Uint8Array {
+  const out = encode(encoding).slice();
   out[0] = tag;
   return out;
 }

@@ -18,6 +18,7 @@ import type { ContentCipher, DigestAlgorithm, SignatureAlgorithm } from "../algo
 import { DIGEST_LENGTH } from "../algorithms.js";
 import { DecryptError, KeyError, UnsupportedAlgorithmError } from "../errors.js";
 import * as der from "./der.js";
+import { latin1 } from "./bytes.js";
 
 /** A key as Node holds it. */
 export type KeyObject = crypto.KeyObject;
@@ -57,15 +58,25 @@ function b64url(b: Uint8Array): string {
  * anything else takes the generic path.
  */
 export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
-  const cached = spkiCache.get(spki);
-  if (cached) return cached;
-  const key = importSpki(spki);
-  spkiCache.set(spki, key);
+  const byView = viewCache.get(spki);
+  if (byView) return byView;
+  // A request's signer certificate and its CSR usually hold the same key: share one
+  // KeyObject, since OpenSSL prepares a key on its first use (~10–15 µs each time).
+  const id = latin1(spki);
+  let key = contentCache.get(id);
+  if (key) contentCache.delete(id); // refresh its place in the LRU order
+  else key = importSpki(spki);
+  contentCache.set(id, key);
+  if (contentCache.size > CONTENT_CACHE_SIZE) contentCache.delete(contentCache.keys().next().value!);
+  viewCache.set(spki, key);
   return key;
 }
 
 // Keyed by the bytes object: a Certificate or CSR keeps one SPKI view for life.
-const spkiCache = new WeakMap<Uint8Array, KeyObject>();
+const viewCache = new WeakMap<Uint8Array, KeyObject>();
+// Keyed by content, least recently used first; public keys only, so nothing secret is kept.
+const contentCache = new Map<string, KeyObject>();
+const CONTENT_CACHE_SIZE = 256;
 
 function importSpki(spki: Uint8Array): KeyObject {
   try {

@@ -74,7 +74,7 @@ export function readScepAttributes(attrs: Map<string, der.Tlv[]>, options: { sen
 }
 
 /** The signed attributes of a SCEP message (contentType and messageDigest are added by the CMS layer). */
-export function encodeScepAttributes(a: ScepAttributes): Uint8Array[] {
+export function encodeScepAttributes(a: ScepAttributes): der.Der[] {
   const out = [
     attribute(oids.id_messageType, der.printable(String(a.messageType))),
     attribute(oids.id_transactionID, der.directoryString(a.transactionId)),

@@ -158,6 +158,9 @@ export class Certificate {
 
   /** IssuerAndSerialNumber DER (RFC 5652 §10.2.4). */
   issuerAndSerialNumber(): Uint8Array {
-    return der.seq(this.issuerDer, der.tlv(der.Tag.INTEGER, this.serialNumber));
+    this.#issuerAndSerial ??= der.encode(der.seq(this.issuerDer, der.tlv(der.Tag.INTEGER, this.serialNumber)));
+    return this.#issuerAndSerial;
   }
+
+  #issuerAndSerial: Uint8Array | undefined;
 }

@@ -16,7 +16,7 @@ function indefinite(tag: number, ...body: Uint8Array[]): Uint8Array {
 /** A constructed, indefinite-length OCTET STRING of `segment`-byte primitive pieces. */
 export function constructedOctets(data: Uint8Array, segment: number): Uint8Array {
   const parts: Uint8Array[] = [];
-  for (let o = 0; o < data.length; o += segment) parts.push(der.octetString(data.subarray(o, o + segment)));
+  for (let o = 0; o < data.length; o += segment) parts.push(der.encode(der.octetString(data.subarray(o, o + segment))));
   return indefinite(0x24, ...parts);
 }
 
