@@ -251,6 +251,8 @@ interface Target {
   name: string;
   url: string;
   pid: number;
+  /** Why the server says requests failed (from its log), most frequent first. */
+  logReasons?(): [string, number][];
   stop(): Promise<void>;
 }
 
@@ -320,6 +322,14 @@ async function startMicromdm(): Promise<Target> {
     name: "micromdm scepserver",
     url: server.url,
     pid: server.daemon.pid,
+    logReasons(): [string, number][] {
+      const counts = new Map<string, number>();
+      for (const m of server.logs().matchAll(/msg="([^"]*)" err="([^"]*)"/g)) {
+        const reason = `${m[1]}: ${m[2]}`;
+        counts.set(reason, (counts.get(reason) ?? 0) + 1);
+      }
+      return [...counts].sort((a, b) => b[1] - a[1]);
+    },
     async stop(): Promise<void> {
       await server.stop();
       micromdm = undefined;
@@ -410,6 +420,7 @@ async function measure(target: Target): Promise<Result> {
     else reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
   }
   for (const [reason, count] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 5)) log(`  failure ×${count}: ${reason}`);
+  for (const [reason, count] of target.logReasons?.().slice(0, 3) ?? []) log(`  server log ×${count} (warm-up included): ${reason}`);
   return {
     name: target.name,
     pid: target.pid,
