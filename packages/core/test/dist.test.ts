@@ -18,7 +18,7 @@ type Core = typeof import("../dist/index.js");
 const here = dirname(fileURLToPath(import.meta.url));
 const distEsm = join(here, "../dist/index.js");
 const distCjs = join(here, "../dist/index.cjs");
-const captured = join(here, "../../../../shared/fixtures/scep/captured");
+const captured = join(here, "vectors/captured");
 const fixture = (name: string): Uint8Array => new Uint8Array(readFileSync(join(captured, name)));
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 

@@ -15,6 +15,7 @@
  *
  * The 2 s bound per call only detects hangs; it is not a performance check.
  */
+import { fileURLToPath } from "node:url";
 import { createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -42,7 +43,7 @@ import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
 import { encodeScepAttributes } from "../src/message/attributes.js";
 import type { ContentCipher, DigestAlgorithm } from "../src/algorithms.js";
 
-const FIXTURES = process.env.SCEP_FIXTURES ?? "/work/shared/fixtures/scep";
+const FIXTURES = process.env.SCEP_FIXTURES ?? fileURLToPath(new URL("./vectors", import.meta.url));
 const captured = (f: string): string => join(FIXTURES, "captured", f);
 const pub = (f: string): string => join(FIXTURES, "public", f);
 const bytes = (p: string): Uint8Array => new Uint8Array(readFileSync(p));
