@@ -18,7 +18,6 @@ import type { ContentCipher, DigestAlgorithm, SignatureAlgorithm } from "../algo
 import { DIGEST_LENGTH } from "../algorithms.js";
 import { DecryptError, KeyError, UnsupportedAlgorithmError } from "../errors.js";
 import * as der from "./der.js";
-import { latin1 } from "./bytes.js";
 
 /** A key as Node holds it. */
 export type KeyObject = crypto.KeyObject;
@@ -62,7 +61,7 @@ export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
   if (byView) return byView;
   // A request's signer certificate and its CSR usually hold the same key: share one
   // KeyObject, since OpenSSL prepares a key on its first use (~10–15 µs each time).
-  const id = latin1(spki);
+  const id = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString("latin1");
   let key = contentCache.get(id);
   if (key) contentCache.delete(id); // refresh its place in the LRU order
   else key = importSpki(spki);
@@ -145,11 +144,18 @@ export function keyType(key: KeyObject): string {
   return key.asymmetricKeyType ?? "unknown";
 }
 
-/** Modulus length in bytes of an RSA key. */
+const modulusBytes = new WeakMap<KeyObject, number>();
+
+/** Modulus length in bytes of an RSA key (asymmetricKeyDetails builds a new object each call). */
 export function rsaModulusBytes(key: KeyObject): number {
-  const bits = key.asymmetricKeyDetails?.modulusLength;
-  if (!bits) throw new KeyError("not an RSA key");
-  return Math.ceil(bits / 8);
+  let n = modulusBytes.get(key);
+  if (n === undefined) {
+    const bits = key.asymmetricKeyDetails?.modulusLength;
+    if (!bits) throw new KeyError("not an RSA key");
+    n = Math.ceil(bits / 8);
+    modulusBytes.set(key, n);
+  }
+  return n;
 }
 
 function signOptions(key: KeyObject, alg: SignatureAlgorithm): crypto.SignKeyObjectInput | crypto.VerifyKeyObjectInput {
