@@ -42,6 +42,8 @@ export type { Signer, Decrypter, DecryptParams, PrivateKeyInput } from "./keys/k
 
 export { Certificate } from "./x509/certificate.js";
 export { CertificationRequest } from "./x509/certification-request.js";
+export { buildCertificate, endEntityExtensions } from "./x509/certificate-builder.js";
+export type { BuildCertificateOptions, EndEntityExtensionsOptions } from "./x509/certificate-builder.js";
 export { formatName } from "./x509/name.js";
 export type { Extension, SubjectAltNames, KeyUsage } from "./x509/extensions.js";
 

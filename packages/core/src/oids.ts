@@ -111,5 +111,13 @@ export const id_ce_keyUsage = "2.5.29.15";
 export const id_ce_subjectAltName = "2.5.29.17";
 /** id-ce-basicConstraints: 2.5.29.19 */
 export const id_ce_basicConstraints = "2.5.29.19";
+/** id-ce-authorityKeyIdentifier: 2.5.29.35 */
+export const id_ce_authorityKeyIdentifier = "2.5.29.35";
+/** id-ce-extKeyUsage: 2.5.29.37 */
+export const id_ce_extKeyUsage = "2.5.29.37";
+
+// Extended key purposes (RFC 5280 §4.2.1.12): id-kp 1.3.6.1.5.5.7.3
+/** id-kp-clientAuth: 1.3.6.1.5.5.7.3.2 */
+export const id_kp_clientAuth = "1.3.6.1.5.5.7.3.2";
 /** id-ms-upn (UPN otherName): 1.3.6.1.4.1.311.20.2.3 */
 export const id_ms_upn = "1.3.6.1.4.1.311.20.2.3";

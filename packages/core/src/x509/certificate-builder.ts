@@ -1,0 +1,354 @@
+/**
+ * Issuing X.509 v3 certificates (RFC 5280 §4.1) with a {@link Signer}: the
+ * TBSCertificate is written with the DER writer in one pass and signed by the
+ * issuer's key, wherever that key lives (a {@link LocalKey}, an HSM, a KMS).
+ *
+ * What a SCEP CA needs on its issuing path and nothing more: no parsing of the
+ * request again, no ASN.1 schema objects, no WebCrypto key import.
+ *
+ * @module
+ */
+import * as der from "../lib/der.js";
+import * as oids from "../oids.js";
+import * as nc from "../lib/node-crypto.js";
+import type { SignatureAlgorithm } from "../algorithms.js";
+import type { Signer } from "../keys/key.js";
+import { signatureAlgorithmIdentifier } from "../cms/signed-data.js";
+import { Asn1Error, InvalidArgumentError, isScepError } from "../errors.js";
+import { Certificate } from "./certificate.js";
+import { type Extension, type KeyUsage, findExtension } from "./extensions.js";
+
+/**
+ * Options of {@link buildCertificate}.
+ *
+ * @example
+ * ```ts
+ * const options: BuildCertificateOptions = {
+ *   issuer: ca, // a LocalKey or any Signer
+ *   subject: csr.subjectDer,
+ *   publicKey: csr.spki,
+ *   serialNumber: crypto.getRandomValues(new Uint8Array(16)),
+ *   notBefore: now,
+ *   notAfter: new Date(now.getTime() + 365 * 86_400_000),
+ *   extensions: endEntityExtensions({ csr, issuer: ca }),
+ * };
+ * ```
+ */
+export interface BuildCertificateOptions {
+  /** Signs the certificate; its certificate is the issuer (issuer name, and the key the signature verifies with). */
+  issuer: Signer;
+  /** The subject Name, DER (e.g. `csr.subjectDer`); an empty SEQUENCE (`30 00`) is allowed when a critical subjectAltName is among the extensions. */
+  subject: Uint8Array;
+  /** The subject's SubjectPublicKeyInfo, DER (e.g. `csr.spki`). */
+  publicKey: Uint8Array;
+  /**
+   * The serial number, big-endian and unsigned, 1–20 octets once encoded.
+   * Leading zero octets are dropped and one `00` is put back when the high
+   * bit is set, so the INTEGER is positive and minimal (a certificate's
+   * {@link Certificate.serialNumber} content octets can be passed as they are).
+   */
+  serialNumber: Uint8Array;
+  /** Start of validity (written with second precision). */
+  notBefore: Date;
+  /** End of validity (written with second precision); not before `notBefore`. */
+  notAfter: Date;
+  /** Extensions in the order they are written (see {@link endEntityExtensions}); one per OID. */
+  extensions?: readonly Extension[];
+  /**
+   * Default: RSA PKCS#1 v1.5 with SHA-256 for an RSA issuer, ECDSA with
+   * SHA-256 for an EC issuer. For `rsa-pkcs1` the certificate always names
+   * `sha*WithRSAEncryption` (`rsaOid` is ignored: plain `rsaEncryption` is a
+   * SignerInfo convention, not a certificate signature algorithm).
+   */
+  signatureAlgorithm?: SignatureAlgorithm;
+}
+
+/**
+ * Options of {@link endEntityExtensions}.
+ *
+ * @example
+ * ```ts
+ * const options: EndEntityExtensionsOptions = { csr, issuer: ca, extendedKeyUsage: ["1.3.6.1.5.5.7.3.1"] };
+ * const extensions = endEntityExtensions(options);
+ * ```
+ */
+export interface EndEntityExtensionsOptions {
+  /** The request (a {@link CertificationRequest}, or anything with its subject, key and requested extensions). */
+  csr: { readonly subjectDer: Uint8Array; readonly spki: Uint8Array; readonly extensions: readonly Extension[] };
+  /** The issuing CA (its subjectKeyIdentifier becomes the authorityKeyIdentifier). */
+  issuer: Signer | Certificate;
+  /** The subject the certificate will carry, when not the CSR's (decides whether subjectAltName is critical). */
+  subject?: Uint8Array;
+  /** keyUsage bits; default digitalSignature + keyEncipherment for an RSA key, digitalSignature for others. */
+  keyUsage?: readonly KeyUsage[];
+  /** extendedKeyUsage purpose OIDs; default clientAuth. An empty list leaves the extension out. */
+  extendedKeyUsage?: readonly string[];
+}
+
+const EMPTY_NAME = new Uint8Array([0x30, 0x00]);
+const TRUE = new Uint8Array([0x01, 0x01, 0xff]);
+const RSA_SHA256: SignatureAlgorithm = { scheme: "rsa-pkcs1", digest: "sha256", rsaOid: "withDigest" };
+const ECDSA_SHA256: SignatureAlgorithm = { scheme: "ecdsa", digest: "sha256" };
+const KEY_USAGE_BITS: readonly KeyUsage[] = ["digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment", "keyAgreement", "keyCertSign", "cRLSign", "encipherOnly", "decipherOnly"];
+
+function isCertificate(c: unknown): c is Certificate {
+  const x = c as Partial<Certificate> | undefined;
+  return x?.subjectDer instanceof Uint8Array && x.spki instanceof Uint8Array && Array.isArray(x.extensions);
+}
+
+function invalid(message: string, cause?: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(message, cause === undefined ? {} : { cause });
+}
+
+/** Checks that `bytes` is exactly one DER SEQUENCE; returns its parsed form. */
+function sequence(bytes: unknown, what: string): der.Tlv {
+  if (!(bytes instanceof Uint8Array)) throw invalid(`${what} must be a Uint8Array holding DER`);
+  let t: der.Tlv;
+  try {
+    t = der.parse(bytes);
+  } catch (cause) {
+    throw invalid(`${what} is not a DER element`, cause);
+  }
+  if (t.tag !== der.Tag.SEQUENCE) throw invalid(`${what} must be a SEQUENCE`);
+  return t;
+}
+
+function serialContent(serial: unknown): Uint8Array {
+  if (!(serial instanceof Uint8Array) || serial.length === 0) throw invalid("serialNumber must be a non-empty Uint8Array");
+  let i = 0;
+  while (i < serial.length && serial[i] === 0) i++;
+  if (i === serial.length) throw invalid("serialNumber must be positive (RFC 5280 §4.1.2.2), got zero");
+  const magnitude = serial.subarray(i);
+  const content = magnitude[0]! & 0x80 ? der.concat([new Uint8Array([0]), magnitude]) : magnitude;
+  if (content.length > 20) throw invalid(`serialNumber is ${content.length} octets encoded; RFC 5280 §4.1.2.2 allows at most 20`);
+  return content;
+}
+
+function validTime(d: unknown, what: string): Date {
+  if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw invalid(`${what} must be a valid Date`);
+  const y = d.getUTCFullYear();
+  if (y < 0 || y > 9999) throw invalid(`${what} must lie in the years 0000–9999, got ${y}`);
+  return d;
+}
+
+/** The public key algorithm OID of a SubjectPublicKeyInfo, and its subjectPublicKey bits (without the unused-bits octet). */
+function readSpki(spki: der.Tlv, what: string): { algorithm: string; key: Uint8Array } {
+  try {
+    const [algT, keyT] = der.children(spki);
+    const algorithm = der.readOid(der.children(der.expectTag(algT, der.Tag.SEQUENCE, `${what} algorithm`))[0], `${what} algorithm`);
+    const bits = der.content(der.expectTag(keyT, der.Tag.BIT_STRING, `${what} subjectPublicKey`));
+    if (bits.length < 2 || bits[0] !== 0) throw new Asn1Error(`${what} subjectPublicKey must be whole octets`);
+    return { algorithm, key: bits.subarray(1) };
+  } catch (cause) {
+    if (cause instanceof InvalidArgumentError) throw cause;
+    throw invalid(`${what} is not a SubjectPublicKeyInfo`, cause);
+  }
+}
+
+function defaultSignatureAlgorithm(issuerSpkiAlgorithm: string): SignatureAlgorithm {
+  if (issuerSpkiAlgorithm === oids.id_rsaEncryption) return RSA_SHA256;
+  if (issuerSpkiAlgorithm === oids.id_ecPublicKey) return ECDSA_SHA256;
+  throw invalid(`no default signature algorithm for an issuer key of type ${issuerSpkiAlgorithm}: pass signatureAlgorithm`);
+}
+
+function encodeExtension(e: Extension): der.Der {
+  if (typeof e?.oid !== "string") throw invalid("an extension needs a dotted oid");
+  if (!(e.value instanceof Uint8Array)) throw invalid(`extension ${e.oid}: value must be a Uint8Array`);
+  let id: Uint8Array;
+  try {
+    id = der.oid(e.oid);
+  } catch (cause) {
+    throw invalid(`extension oid must be a dotted OID, got ${e.oid}`, cause);
+  }
+  try {
+    der.parse(e.value); // extnValue holds exactly one DER element (RFC 5280 §4.1)
+  } catch (cause) {
+    throw invalid(`extension ${e.oid}: value is not one DER element`, cause);
+  }
+  return e.critical ? der.seq(id, TRUE, der.octetString(e.value)) : der.seq(id, der.octetString(e.value));
+}
+
+/**
+ * Builds and signs an X.509 v3 certificate (RFC 5280 §4.1).
+ *
+ * The TBSCertificate holds version v3, the serial number, the signature
+ * AlgorithmIdentifier (the same as the outer one: no parameters for ECDSA,
+ * NULL for RSA PKCS#1 v1.5, RSASSA-PSS-params for PSS), the issuer's subject
+ * as issuer name, the validity (UTCTime through 2049, GeneralizedTime from
+ * 2050, RFC 5280 §4.1.2.5), `subject`, `publicKey` and the `extensions` in
+ * the order given. `issuer.sign` signs it; nothing is re-parsed but the
+ * result, which is returned as a {@link Certificate}.
+ *
+ * The inputs are checked for shape (DER SEQUENCEs, serial length, dates,
+ * one extension per OID, a critical subjectAltName when the subject is
+ * empty), not for policy: deciding what to certify is the caller's job.
+ *
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for malformed inputs;
+ * whatever `issuer.sign` throws (e.g. `ERR_UNSUPPORTED_ALGORITHM` for a key
+ * that cannot make the requested signature).
+ *
+ * @example
+ * ```ts
+ * import { LocalKey, CertificationRequest, buildCertificate, endEntityExtensions } from "@scep/core";
+ *
+ * const ca = LocalKey.fromPem(caCertPem, caKeyPem);
+ * const csr = new CertificationRequest(csrDer); // or request.csr from decodePkiMessage
+ * const now = new Date();
+ * const certificate = await buildCertificate({
+ *   issuer: ca,
+ *   subject: csr.subjectDer,
+ *   publicKey: csr.spki,
+ *   serialNumber: crypto.getRandomValues(new Uint8Array(16)),
+ *   notBefore: now,
+ *   notAfter: new Date(now.getTime() + 365 * 86_400_000),
+ *   extensions: endEntityExtensions({ csr, issuer: ca }),
+ * });
+ * console.log(certificate.toPem());
+ * ```
+ */
+export async function buildCertificate(options: BuildCertificateOptions): Promise<Certificate> {
+  if (typeof options !== "object" || options === null) throw invalid("buildCertificate needs an options object");
+  const { issuer } = options;
+  // Shape checks, not instanceof: a Signer may come from another copy of this package (ESM and CJS builds).
+  if (!issuer || !isCertificate(issuer.certificate) || typeof issuer.sign !== "function") {
+    throw invalid("issuer must be a Signer (a certificate and a sign method)");
+  }
+  const subjectT = sequence(options.subject, "subject");
+  readSpki(sequence(options.publicKey, "publicKey"), "publicKey");
+  const serial = serialContent(options.serialNumber);
+  const notBefore = validTime(options.notBefore, "notBefore");
+  const notAfter = validTime(options.notAfter, "notAfter");
+  if (Math.floor(notAfter.getTime() / 1000) < Math.floor(notBefore.getTime() / 1000)) {
+    throw invalid(`notAfter ${notAfter.toISOString()} is before notBefore ${notBefore.toISOString()}`);
+  }
+  const extensions = options.extensions ?? [];
+  if (!Array.isArray(extensions)) throw invalid("extensions must be an array");
+  const seen = new Set<string>();
+  const encoded: der.Der[] = [];
+  for (const e of extensions as readonly Extension[]) {
+    encoded.push(encodeExtension(e));
+    if (seen.has(e.oid)) throw invalid(`extension ${e.oid} appears twice (RFC 5280 §4.2)`);
+    seen.add(e.oid);
+  }
+  if (subjectT.contentStart === subjectT.contentEnd) {
+    const san = findExtension(extensions, oids.id_ce_subjectAltName);
+    if (!san?.critical) throw invalid("a certificate with an empty subject needs a critical subjectAltName (RFC 5280 §4.1.2.6)");
+  }
+
+  const issuerAlgorithm = readSpki(der.parse(issuer.certificate.spki), "issuer public key").algorithm;
+  let algorithm = options.signatureAlgorithm ?? defaultSignatureAlgorithm(issuerAlgorithm);
+  if (algorithm.scheme === "rsa-pkcs1" && algorithm.rsaOid !== "withDigest") algorithm = { ...algorithm, rsaOid: "withDigest" };
+  let algId: Uint8Array;
+  try {
+    algId = der.encode(signatureAlgorithmIdentifier(algorithm));
+  } catch (cause) {
+    if (isScepError(cause) && cause.code === "ERR_UNSUPPORTED_ALGORITHM") throw cause;
+    throw invalid("unusable signatureAlgorithm", cause);
+  }
+
+  const tbs = der.encode(
+    der.seq(
+      VERSION_3,
+      der.tlv(der.Tag.INTEGER, serial),
+      algId,
+      issuer.certificate.subjectDer,
+      der.seq(der.time(notBefore), der.time(notAfter)),
+      options.subject,
+      options.publicKey,
+      ...(encoded.length > 0 ? [der.ctx(3, der.seq(...encoded))] : []),
+    ),
+  );
+  const signature = await issuer.sign(tbs, algorithm);
+  const bits = new Uint8Array(signature.length + 1);
+  bits.set(signature, 1);
+  return new Certificate(der.encode(der.seq(tbs, algId, der.tlv(der.Tag.BIT_STRING, bits))));
+}
+
+/** version [0] EXPLICIT INTEGER v3(2). */
+const VERSION_3 = der.encode(der.ctx(0, der.int(2)));
+
+function keyUsageValue(usages: readonly KeyUsage[]): Uint8Array {
+  let mask = 0;
+  for (const u of usages) {
+    const bit = KEY_USAGE_BITS.indexOf(u);
+    if (bit < 0) throw invalid(`unknown keyUsage ${String(u)}`);
+    mask |= 1 << bit;
+  }
+  if (mask === 0) throw invalid("keyUsage needs at least one bit (RFC 5280 §4.2.1.3)");
+  // DER named bit list: bit 0 is the high bit of the first octet; no trailing zero bits.
+  let highest = 0;
+  for (let b = 0; b < KEY_USAGE_BITS.length; b++) if (mask & (1 << b)) highest = b;
+  const octets = new Uint8Array((highest >> 3) + 1);
+  for (let b = 0; b <= highest; b++) if (mask & (1 << b)) octets[b >> 3]! |= 0x80 >> (b & 7);
+  const unused = 7 - (highest & 7);
+  return der.encode(der.tlv(der.Tag.BIT_STRING, new Uint8Array([unused]), octets));
+}
+
+/** RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey bits. */
+function keyIdentifier(spki: Uint8Array, what: string): Uint8Array {
+  return nc.digest("sha1", readSpki(sequence(spki, what), what).key);
+}
+
+/**
+ * The extensions of an ordinary end-entity (client) certificate for a
+ * request, in this order:
+ *
+ * - basicConstraints `cA: FALSE` (critical);
+ * - keyUsage (critical): digitalSignature + keyEncipherment for an RSA key,
+ *   digitalSignature for any other key, or `keyUsage`;
+ * - extendedKeyUsage: clientAuth, or `extendedKeyUsage`;
+ * - subjectKeyIdentifier: SHA-1 of the subjectPublicKey bits (RFC 5280
+ *   §4.2.1.2 method 1);
+ * - authorityKeyIdentifier: keyIdentifier = the issuer's subjectKeyIdentifier
+ *   (computed the same way from its key when its certificate has none);
+ * - the request's subjectAltName extension, copied byte for byte, and made
+ *   critical when the subject is empty (RFC 5280 §4.2.1.6).
+ *
+ * Other requested extensions are not copied: a CA decides what it certifies.
+ *
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when the subject is
+ * empty and the request has no subjectAltName, or for a malformed key or
+ * option.
+ *
+ * @example
+ * ```ts
+ * const extensions = endEntityExtensions({ csr: request.csr!, issuer: ca });
+ * const certificate = await buildCertificate({ issuer: ca, subject: request.csr!.subjectDer, publicKey: request.csr!.spki, serialNumber, notBefore, notAfter, extensions });
+ * ```
+ */
+export function endEntityExtensions(options: EndEntityExtensionsOptions): Extension[] {
+  const { csr } = options;
+  if (!csr || !(csr.spki instanceof Uint8Array)) throw invalid("csr must hold a subjectDer, an spki and extensions");
+  const issuer = options.issuer as Partial<Signer> | Certificate | undefined;
+  const issuerCertificate = issuer && "certificate" in issuer ? issuer.certificate : issuer;
+  if (!isCertificate(issuerCertificate)) throw invalid("issuer must be a Certificate or a Signer");
+  const subject = options.subject ?? csr.subjectDer;
+  const subjectT = sequence(subject, "subject");
+  const subjectEmpty = subjectT.contentStart === subjectT.contentEnd;
+  const { algorithm, key } = readSpki(sequence(csr.spki, "csr public key"), "csr public key");
+
+  const usages = options.keyUsage ?? (algorithm === oids.id_rsaEncryption ? (["digitalSignature", "keyEncipherment"] as const) : (["digitalSignature"] as const));
+  const purposes = options.extendedKeyUsage ?? [oids.id_kp_clientAuth];
+  let purposeOids: Uint8Array[];
+  try {
+    purposeOids = purposes.map((p) => der.oid(p));
+  } catch (cause) {
+    throw invalid("extendedKeyUsage must hold dotted OIDs", cause);
+  }
+  const issuerKeyId = issuerCertificate.subjectKeyIdentifier ?? keyIdentifier(issuerCertificate.spki, "issuer public key");
+
+  const out: Extension[] = [
+    { oid: oids.id_ce_basicConstraints, critical: true, value: EMPTY_NAME /* BasicConstraints ::= SEQUENCE {} (cA DEFAULT FALSE) */ },
+    { oid: oids.id_ce_keyUsage, critical: true, value: keyUsageValue(usages) },
+  ];
+  if (purposeOids.length > 0) out.push({ oid: oids.id_ce_extKeyUsage, critical: false, value: der.encode(der.seq(...purposeOids)) });
+  out.push(
+    { oid: oids.id_ce_subjectKeyIdentifier, critical: false, value: der.encode(der.octetString(nc.digest("sha1", key))) },
+    // AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] IMPLICIT OCTET STRING, … }
+    { oid: oids.id_ce_authorityKeyIdentifier, critical: false, value: der.encode(der.seq(der.tlv(0x80, issuerKeyId))) },
+  );
+  const san = findExtension(csr.extensions, oids.id_ce_subjectAltName);
+  if (san) out.push({ oid: oids.id_ce_subjectAltName, critical: san.critical || subjectEmpty, value: san.value });
+  else if (subjectEmpty) throw invalid("the subject is empty and the request has no subjectAltName (RFC 5280 §4.1.2.6)");
+  return out;
+}

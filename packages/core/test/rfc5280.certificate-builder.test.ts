@@ -1,0 +1,325 @@
+/**
+ * buildCertificate / endEntityExtensions against RFC 5280 §4.1, with OpenSSL
+ * (`openssl verify`, `openssl x509 -text`, `openssl asn1parse`) and
+ * @peculiar/x509 as referees: certificates issued by an RSA CA made with
+ * `openssl req -x509` and by an EC P-384 CA made with @peculiar/x509 (which,
+ * unlike the OpenSSL one, has no subjectKeyIdentifier).
+ */
+import { createHash, createPublicKey } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { x509 } from "../src/lib/x509.js";
+import {
+  Certificate,
+  CertificationRequest,
+  LocalKey,
+  buildCertificate,
+  endEntityExtensions,
+  exportPrivateKeyPem,
+  type BuildCertificateOptions,
+  type Extension,
+} from "../src/index.js";
+import { openssl } from "./support/openssl.js";
+
+const NOT_BEFORE = new Date("2026-01-15T12:00:00Z");
+const NOT_AFTER = new Date("2027-01-15T12:00:00Z");
+const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
+const colon = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0").toUpperCase()).join(":");
+
+let dir: string;
+let rsaCa: LocalKey;
+let ecCa: LocalKey;
+let rsaCsr: CertificationRequest;
+let ecCsr: CertificationRequest;
+let emptySubjectCsr: CertificationRequest;
+
+const run = async (...args: string[]): Promise<string> => (await openssl(args, dir)).stdout;
+const file = (name: string): string => readFileSync(join(dir, name), "utf8");
+
+async function csr(name: string, key: "rsa" | "ec", subject: string, san?: string): Promise<CertificationRequest> {
+  if (key === "rsa") await run("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", `${name}.key`);
+  else await run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", `${name}.key`);
+  const args = ["req", "-new", "-key", `${name}.key`, "-subj", subject, "-outform", "DER", "-out", `${name}.csr.der`];
+  if (san) args.push("-addext", `subjectAltName=${san}`);
+  await run(...args);
+  return new CertificationRequest(new Uint8Array(readFileSync(join(dir, `${name}.csr.der`))));
+}
+
+/** Writes the certificate as `name` and returns `openssl x509 -text` of it. */
+async function text(cert: Certificate, name: string): Promise<string> {
+  writeFileSync(join(dir, name), cert.toPem());
+  return run("x509", "-in", name, "-noout", "-text");
+}
+
+function options(over: Partial<BuildCertificateOptions> = {}): BuildCertificateOptions {
+  return {
+    issuer: rsaCa,
+    subject: rsaCsr.subjectDer,
+    publicKey: rsaCsr.spki,
+    serialNumber: Uint8Array.from([0x42, 0x01, 0x02, 0x03]),
+    notBefore: NOT_BEFORE,
+    notAfter: NOT_AFTER,
+    ...over,
+  };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "scep-core-certbuilder-"));
+  await run(
+    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa-ca.key", "-out", "rsa-ca.pem",
+    "-subj", "/C=DE/O=Builder Tests/CN=Builder RSA CA", "-days", "3650", "-set_serial", "1",
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+  );
+  rsaCa = LocalKey.fromPem(file("rsa-ca.pem"), file("rsa-ca.key"));
+
+  const ecKeys = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-384" }, true, ["sign", "verify"])) as CryptoKeyPair;
+  const ecCaCert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: "02",
+    name: "CN=Builder EC CA, O=Builder Tests",
+    notBefore: new Date("2025-01-01T00:00:00Z"),
+    notAfter: new Date("2035-01-01T00:00:00Z"),
+    keys: ecKeys,
+    signingAlgorithm: { name: "ECDSA", hash: "SHA-384" },
+    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true)],
+  });
+  writeFileSync(join(dir, "ec-ca.pem"), ecCaCert.toString("pem"));
+  ecCa = LocalKey.fromPem(file("ec-ca.pem"), await exportPrivateKeyPem(ecKeys.privateKey));
+
+  rsaCsr = await csr("rsa-leaf", "rsa", "/O=Example Corp/CN=device-0042", "DNS:device-0042.example,IP:10.0.0.42,email:ops@example.com,URI:urn:uuid:5d6c1e1c-0000-4000-8000-000000000042");
+  ecCsr = await csr("ec-leaf", "ec", "/CN=ec-device");
+  emptySubjectCsr = await csr("nobody", "rsa", "/", "DNS:nobody.example");
+}, 60_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("buildCertificate: RSA CA (made by OpenSSL)", () => {
+  it("issues a certificate openssl verifies, with subject, SANs, extensions and validity exactly as asked", async () => {
+    const cert = await buildCertificate(options({ extensions: endEntityExtensions({ csr: rsaCsr, issuer: rsaCa }) }));
+    const t = await text(cert, "rsa-leaf.pem");
+    expect((await run("verify", "-CAfile", "rsa-ca.pem", "rsa-leaf.pem")).trim()).toBe("rsa-leaf.pem: OK");
+    expect((await run("verify", "-purpose", "sslclient", "-CAfile", "rsa-ca.pem", "rsa-leaf.pem")).trim()).toBe("rsa-leaf.pem: OK");
+
+    // The subject key identifier OpenSSL computes for the same key (RFC 5280 method 1).
+    await run("req", "-in", "rsa-leaf.csr.der", "-inform", "DER", "-key", "rsa-leaf.key", "-x509", "-out", "rsa-leaf-self.pem");
+    const opensslSki = /Subject Key Identifier:\s+(\S+)/.exec(await run("x509", "-in", "rsa-leaf-self.pem", "-noout", "-text"))?.[1];
+    const caSki = /Subject Key Identifier:\s+(\S+)/.exec(await run("x509", "-in", "rsa-ca.pem", "-noout", "-text"))?.[1];
+    expect(opensslSki).toMatch(/^[0-9A-F]{2}(:[0-9A-F]{2}){19}$/);
+    expect(caSki).toBe(colon(rsaCa.certificate.subjectKeyIdentifier!));
+
+    expect(t).toContain("        Version: 3 (0x2)\n        Serial Number: 1107362307 (0x42010203)\n        Signature Algorithm: sha256WithRSAEncryption\n");
+    expect(t).toContain("        Issuer: C = DE, O = Builder Tests, CN = Builder RSA CA\n");
+    expect(t).toContain("            Not Before: Jan 15 12:00:00 2026 GMT\n            Not After : Jan 15 12:00:00 2027 GMT\n");
+    expect(t).toContain("        Subject: O = Example Corp, CN = device-0042\n");
+    expect(t).toContain("                Public-Key: (2048 bit)\n");
+    const extensions = t.slice(t.indexOf("        X509v3 extensions:\n"), t.indexOf("    Signature Algorithm:", t.indexOf("X509v3 extensions:")));
+    expect(extensions).toBe(
+      [
+        "        X509v3 extensions:",
+        "            X509v3 Basic Constraints: critical",
+        "                CA:FALSE",
+        "            X509v3 Key Usage: critical",
+        "                Digital Signature, Key Encipherment",
+        "            X509v3 Extended Key Usage: ",
+        "                TLS Web Client Authentication",
+        "            X509v3 Subject Key Identifier: ",
+        `                ${opensslSki}`,
+        "            X509v3 Authority Key Identifier: ",
+        `                ${caSki}`,
+        "            X509v3 Subject Alternative Name: ",
+        "                DNS:device-0042.example, IP Address:10.0.0.42, email:ops@example.com, URI:urn:uuid:5d6c1e1c-0000-4000-8000-000000000042",
+        "",
+      ].join("\n"),
+    );
+    // The SAN extension is the CSR's, byte for byte.
+    const san = cert.extensions.find((e) => e.oid === "2.5.29.17")!;
+    expect(hex(san.value)).toBe(hex(rsaCsr.extensions.find((e) => e.oid === "2.5.29.17")!.value));
+  });
+
+  it("writes exactly the fields it was given, read back by @peculiar/x509 and by Certificate", async () => {
+    const cert = await buildCertificate(options({ extensions: endEntityExtensions({ csr: rsaCsr, issuer: rsaCa }) }));
+    const p = new x509.X509Certificate(new Uint8Array(cert.der));
+    expect(p.subject).toBe("O=Example Corp, CN=device-0042");
+    expect(p.issuer).toBe("C=DE, O=Builder Tests, CN=Builder RSA CA");
+    expect(p.serialNumber).toBe("42010203");
+    expect(p.notBefore.toISOString()).toBe("2026-01-15T12:00:00.000Z");
+    expect(p.notAfter.toISOString()).toBe("2027-01-15T12:00:00.000Z");
+    expect(p.signatureAlgorithm).toMatchObject({ name: "RSASSA-PKCS1-v1_5", hash: { name: "SHA-256" } });
+    expect(p.extensions.map((e) => [e.type, e.critical])).toEqual([
+      ["2.5.29.19", true],
+      ["2.5.29.15", true],
+      ["2.5.29.37", false],
+      ["2.5.29.14", false],
+      ["2.5.29.35", false],
+      ["2.5.29.17", false],
+    ]);
+    expect(p.getExtension(x509.BasicConstraintsExtension)?.ca).toBe(false);
+    expect(p.getExtension(x509.KeyUsagesExtension)?.usages).toBe(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment);
+    expect(p.getExtension(x509.ExtendedKeyUsageExtension)?.usages).toEqual(["1.3.6.1.5.5.7.3.2"]);
+    expect(p.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId).toBe(hex(rsaCa.certificate.subjectKeyIdentifier!));
+    expect(p.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId).toBe(Buffer.from(await p.publicKey.getKeyIdentifier()).toString("hex"));
+    expect(new Uint8Array(p.publicKey.rawData)).toEqual(rsaCsr.spki);
+    expect(await p.verify({ publicKey: new x509.X509Certificate(new Uint8Array(rsaCa.certificate.der)).publicKey, signatureOnly: true })).toBe(true);
+
+    expect(cert.subjectDer).toEqual(rsaCsr.subjectDer);
+    expect(cert.issuerDer).toEqual(rsaCa.certificate.subjectDer);
+    expect(cert.signatureAlgorithmOid).toBe("1.2.840.113549.1.1.11");
+    // The TBSCertificate's signature field equals the outer AlgorithmIdentifier (with NULL parameters).
+    expect(hex(cert.signatureAlgorithmDer)).toBe("300d06092a864886f70d01010b0500");
+    expect(hex(cert.tbs)).toContain(`a003020102020442010203${hex(cert.signatureAlgorithmDer)}`);
+  });
+
+  it("names sha*WithRSAEncryption even when asked for the rsaEncryption OID, and signs RSASSA-PSS on request", async () => {
+    const plain = await buildCertificate(options({ signatureAlgorithm: { scheme: "rsa-pkcs1", digest: "sha384", rsaOid: "rsaEncryption" } }));
+    expect(plain.signatureAlgorithmOid).toBe("1.2.840.113549.1.1.12");
+    expect(await text(plain, "sha384.pem")).toContain("Signature Algorithm: sha384WithRSAEncryption\n");
+
+    const pss = await buildCertificate(options({ signatureAlgorithm: { scheme: "rsa-pss", digest: "sha256", saltLength: 32 } }));
+    const t = await text(pss, "pss.pem");
+    // OpenSSL pads the algorithm line with spaces and indents the salt line by one more.
+    expect(t).toMatch(/\n {8}Signature Algorithm: rsassaPss *\n {8}Hash Algorithm: sha256\n {8}Mask Algorithm: mgf1 with sha256\n {9}Salt Length: 0x20\n/);
+    expect((await run("verify", "-CAfile", "rsa-ca.pem", "pss.pem")).trim()).toBe("pss.pem: OK");
+  });
+
+  it("makes the copied subjectAltName critical when the subject is empty (RFC 5280 §4.2.1.6)", async () => {
+    expect(hex(emptySubjectCsr.subjectDer)).toBe("3000");
+    expect(emptySubjectCsr.extensions.find((e) => e.oid === "2.5.29.17")?.critical).toBe(false);
+    const cert = await buildCertificate(
+      options({ subject: emptySubjectCsr.subjectDer, publicKey: emptySubjectCsr.spki, extensions: endEntityExtensions({ csr: emptySubjectCsr, issuer: rsaCa }) }),
+    );
+    const t = await text(cert, "nobody.pem");
+    expect(t).toContain("        Subject: \n");
+    expect(t).toContain("            X509v3 Subject Alternative Name: critical\n                DNS:nobody.example\n");
+    expect((await run("verify", "-CAfile", "rsa-ca.pem", "nobody.pem")).trim()).toBe("nobody.pem: OK");
+  });
+});
+
+describe("buildCertificate: EC CA (made by @peculiar/x509, no subjectKeyIdentifier)", () => {
+  it("signs with ECDSA-SHA256 by default (AlgorithmIdentifier without parameters); openssl verifies", async () => {
+    const cert = await buildCertificate({
+      issuer: ecCa,
+      subject: ecCsr.subjectDer,
+      publicKey: ecCsr.spki,
+      serialNumber: Uint8Array.from([0x07]),
+      notBefore: NOT_BEFORE,
+      notAfter: NOT_AFTER,
+      extensions: endEntityExtensions({ csr: ecCsr, issuer: ecCa }),
+    });
+    expect(hex(cert.signatureAlgorithmDer)).toBe("300a06082a8648ce3d040302");
+    const t = await text(cert, "ec-leaf.pem");
+    expect((await run("verify", "-CAfile", "ec-ca.pem", "ec-leaf.pem")).trim()).toBe("ec-leaf.pem: OK");
+    expect(t).toContain("        Serial Number: 7 (0x7)\n        Signature Algorithm: ecdsa-with-SHA256\n        Issuer: CN = Builder EC CA, O = Builder Tests\n");
+    expect(t).toContain("        Subject: CN = ec-device\n");
+    expect(t).toContain("            X509v3 Key Usage: critical\n                Digital Signature\n");
+    expect(t).not.toContain("Subject Alternative Name");
+    // The issuer has no SKI: the AKI is computed from its key (RFC 5280 §4.2.1.2 method 1).
+    const jwk = createPublicKey({ key: Buffer.from(ecCa.certificate.spki), format: "der", type: "spki" }).export({ format: "jwk" });
+    const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, "base64url"), Buffer.from(jwk.y!, "base64url")]);
+    expect(ecCa.certificate.subjectKeyIdentifier).toBeUndefined();
+    expect(t).toContain(`            X509v3 Authority Key Identifier: \n                ${colon(createHash("sha1").update(point).digest())}\n`);
+    const p = new x509.X509Certificate(new Uint8Array(cert.der));
+    expect(p.signatureAlgorithm).toMatchObject({ name: "ECDSA", hash: { name: "SHA-256" } });
+    expect(await p.verify({ publicKey: new x509.X509Certificate(new Uint8Array(ecCa.certificate.der)).publicKey, signatureOnly: true })).toBe(true);
+  });
+
+  it("signs with ECDSA-SHA384 on request, for an RSA subject key too", async () => {
+    const cert = await buildCertificate(options({ issuer: ecCa, signatureAlgorithm: { scheme: "ecdsa", digest: "sha384" }, extensions: endEntityExtensions({ csr: rsaCsr, issuer: ecCa }) }));
+    expect(cert.signatureAlgorithmOid).toBe("1.2.840.10045.4.3.3");
+    const t = await text(cert, "ec384.pem");
+    expect(t).toContain("Signature Algorithm: ecdsa-with-SHA384\n");
+    expect((await run("verify", "-CAfile", "ec-ca.pem", "ec384.pem")).trim()).toBe("ec384.pem: OK");
+  });
+});
+
+describe("buildCertificate: serial numbers and validity encodings", () => {
+  it("encodes a serial with the high bit set with a leading 0, and drops redundant leading zeros", async () => {
+    const high = await buildCertificate(options({ serialNumber: Uint8Array.from([0x80, 0x01, 0x02]) }));
+    expect(hex(high.serialNumber)).toBe("00800102");
+    expect(high.serialNumberHex).toBe("800102");
+    expect(await text(high, "high.pem")).toContain("        Serial Number: 8388866 (0x800102)\n");
+    expect(hex((await buildCertificate(options({ serialNumber: Uint8Array.from([0, 0, 0x05]) }))).serialNumber)).toBe("05");
+    expect(hex((await buildCertificate(options({ serialNumber: Uint8Array.from([0, 0xff]) }))).serialNumber)).toBe("00ff");
+    const twenty = Uint8Array.from({ length: 20 }, (_, i) => 0x7f - i);
+    const max = await buildCertificate(options({ serialNumber: twenty }));
+    expect(max.serialNumber).toEqual(twenty);
+    expect(new x509.X509Certificate(new Uint8Array(max.der)).serialNumber).toBe(hex(twenty));
+  });
+
+  it("writes UTCTime through 2049 and GeneralizedTime from 2050 (RFC 5280 §4.1.2.5), to the second", async () => {
+    const cert = await buildCertificate(options({ notBefore: new Date("2049-12-31T23:59:59.999Z"), notAfter: new Date("2050-01-01T00:00:00Z") }));
+    const t = await text(cert, "times.pem");
+    expect(t).toContain("            Not Before: Dec 31 23:59:59 2049 GMT\n            Not After : Jan  1 00:00:00 2050 GMT\n");
+    // 17 0d "491231235959Z", then 18 0f "20500101000000Z".
+    expect(hex(cert.tbs)).toContain("170d3439313233313233353935395a180f32303530303130313030303030305a");
+    expect(cert.notBefore.toISOString()).toBe("2049-12-31T23:59:59.000Z");
+    const asn1 = await run("asn1parse", "-in", "times.pem");
+    expect(asn1).toMatch(/prim:\s+UTCTIME\s+:491231235959Z/);
+    expect(asn1).toMatch(/prim:\s+GENERALIZEDTIME\s+:20500101000000Z/);
+  });
+
+  it("accepts notAfter equal to notBefore (a one-second certificate) and no extensions", async () => {
+    const cert = await buildCertificate(options({ notAfter: NOT_BEFORE }));
+    expect(cert.extensions).toEqual([]);
+    expect(cert.notAfter).toEqual(NOT_BEFORE);
+    expect(await text(cert, "plain.pem")).toContain("        Version: 3 (0x2)\n");
+  });
+});
+
+describe("buildCertificate / endEntityExtensions: invalid input is ERR_INVALID_ARGUMENT", () => {
+  const bad = (over: Partial<BuildCertificateOptions>): Promise<unknown> => buildCertificate(options(over)).catch((e: unknown) => e);
+
+  it("rejects empty, zero and too long serial numbers", async () => {
+    expect(await bad({ serialNumber: new Uint8Array() })).toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: "serialNumber must be a non-empty Uint8Array" });
+    expect(await bad({ serialNumber: new Uint8Array(3) })).toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: "serialNumber must be positive (RFC 5280 §4.1.2.2), got zero" });
+    expect(await bad({ serialNumber: new Uint8Array(20).fill(0x80) })).toMatchObject({
+      code: "ERR_INVALID_ARGUMENT",
+      message: "serialNumber is 21 octets encoded; RFC 5280 §4.1.2.2 allows at most 20",
+    });
+  });
+
+  it("rejects notAfter before notBefore and invalid dates", async () => {
+    expect(await bad({ notAfter: new Date(NOT_BEFORE.getTime() - 1000) })).toMatchObject({
+      code: "ERR_INVALID_ARGUMENT",
+      message: "notAfter 2026-01-15T11:59:59.000Z is before notBefore 2026-01-15T12:00:00.000Z",
+    });
+    expect(await bad({ notBefore: new Date(Number.NaN) })).toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: "notBefore must be a valid Date" });
+    expect(await bad({ notAfter: new Date("+010000-01-01T00:00:00Z") })).toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: "notAfter must lie in the years 0000–9999, got 10000" });
+  });
+
+  it("rejects a subject or public key that is not DER, duplicate extensions and an empty subject without a critical SAN", async () => {
+    expect(await bad({ subject: Uint8Array.from([0x30, 0x05, 0x00]) })).toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: "subject is not a DER element" });
+    expect(await bad({ publicKey: Uint8Array.from([0x04, 0x00]) })).toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: "publicKey must be a SEQUENCE" });
+    expect(await bad({ publicKey: Uint8Array.from([0x30, 0x00]) })).toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: "publicKey is not a SubjectPublicKeyInfo" });
+    const ext: Extension = { oid: "2.5.29.19", critical: true, value: Uint8Array.from([0x30, 0x00]) };
+    expect(await bad({ extensions: [ext, ext] })).toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: "extension 2.5.29.19 appears twice (RFC 5280 §4.2)" });
+    expect(await bad({ extensions: [{ oid: "eku", critical: false, value: new Uint8Array(2) }] })).toMatchObject({
+      code: "ERR_INVALID_ARGUMENT",
+      message: "extension oid must be a dotted OID, got eku",
+    });
+    expect(await bad({ extensions: [{ oid: "2.5.29.32", critical: false, value: Uint8Array.from([0x30, 0x03, 0x02]) }] })).toMatchObject({
+      code: "ERR_INVALID_ARGUMENT",
+      message: "extension 2.5.29.32: value is not one DER element",
+    });
+    expect(await bad({ subject: Uint8Array.from([0x30, 0x00]) })).toMatchObject({
+      code: "ERR_INVALID_ARGUMENT",
+      message: "a certificate with an empty subject needs a critical subjectAltName (RFC 5280 §4.1.2.6)",
+    });
+    expect(() => endEntityExtensions({ csr: { ...ecCsr, subjectDer: ecCsr.subjectDer, spki: ecCsr.spki, extensions: [] }, issuer: rsaCa, subject: Uint8Array.from([0x30, 0x00]) })).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: "the subject is empty and the request has no subjectAltName (RFC 5280 §4.1.2.6)" }),
+    );
+    expect(() => endEntityExtensions({ csr: rsaCsr, issuer: rsaCa, keyUsage: [] })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
+  });
+
+  it("lets the caller choose keyUsage and extendedKeyUsage", async () => {
+    const extensions = endEntityExtensions({ csr: ecCsr, issuer: ecCa.certificate, keyUsage: ["digitalSignature", "keyAgreement", "decipherOnly"], extendedKeyUsage: ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"] });
+    expect(extensions.map((e) => e.oid)).toEqual(["2.5.29.19", "2.5.29.15", "2.5.29.37", "2.5.29.14", "2.5.29.35"]);
+    // BIT STRING, 7 unused bits: 1000 1000 | 1000 0000.
+    expect(hex(extensions[1]!.value)).toBe("0303078880");
+    const cert = await buildCertificate({ issuer: ecCa, subject: ecCsr.subjectDer, publicKey: ecCsr.spki, serialNumber: Uint8Array.from([9]), notBefore: NOT_BEFORE, notAfter: NOT_AFTER, extensions });
+    const t = await text(cert, "custom.pem");
+    expect(t).toContain("            X509v3 Key Usage: critical\n                Digital Signature, Key Agreement, Decipher Only\n");
+    expect(t).toContain("            X509v3 Extended Key Usage: \n                TLS Web Server Authentication, TLS Web Client Authentication\n");
+    expect(endEntityExtensions({ csr: ecCsr, issuer: ecCa, extendedKeyUsage: [] }).map((e) => e.oid)).toEqual(["2.5.29.19", "2.5.29.15", "2.5.29.14", "2.5.29.35"]);
+  });
+});
