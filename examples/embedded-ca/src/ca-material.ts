@@ -1,9 +1,11 @@
 // Loads a CA certificate and its private key from PEM text and turns them into
-// what issuing needs: a WebCrypto signing key, the signature algorithm, and the
-// certificate's identifiers. Node-specific (node:crypto KeyObject) by design:
+// what issuing needs: a @scep/core LocalKey (the Signer certificates are built
+// with), the signature algorithm, and a WebCrypto key for FileCa.signingKey.
+// Node-specific (node:crypto KeyObject) by design:
 // Node parses every PEM key flavour (PKCS#1, PKCS#8, SEC1) and the SCEP server
 // needs a KeyObject to decrypt RSA envelopes.
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { LocalKey, type SignatureAlgorithm } from "@scep/core";
 import { EmbeddedCaError } from "./errors.js";
 import { colonHex, firstPemBlock, toPem } from "./lib/pem.js";
 import { nodeCrypto, x509 } from "./lib/x509.js";
@@ -19,19 +21,20 @@ export interface CaMaterial {
   readonly privateKey: KeyObject;
   /** PKCS#8 PEM, whatever the input format was. */
   readonly privateKeyPem: string;
-  /** Non-extractable WebCrypto key for signing certificates. */
+  /** Non-extractable WebCrypto key (exposed as FileCa.signingKey). */
   readonly signingKey: CryptoKey;
-  readonly signingAlgorithm: Algorithm & { hash: string };
+  /** Signs issued certificates (@scep/core's buildCertificate). */
+  readonly signer: LocalKey;
+  /** RSA: sha256WithRSAEncryption; EC: ECDSA with the curve's hash (SHA-256/384/512). */
+  readonly signatureAlgorithm: SignatureAlgorithm;
   readonly keyAlgorithm: CaKeyAlgorithm;
   readonly fingerprintSha256: string;
-  /** Hex key identifier issued certificates carry as authorityKeyIdentifier. */
-  readonly keyIdentifier: string;
 }
 
-const EC_CURVES: Record<string, { namedCurve: string; hash: string }> = {
-  prime256v1: { namedCurve: "P-256", hash: "SHA-256" },
-  secp384r1: { namedCurve: "P-384", hash: "SHA-384" },
-  secp521r1: { namedCurve: "P-521", hash: "SHA-512" },
+const EC_CURVES: Record<string, { namedCurve: string; digest: "sha256" | "sha384" | "sha512" }> = {
+  prime256v1: { namedCurve: "P-256", digest: "sha256" },
+  secp384r1: { namedCurve: "P-384", digest: "sha384" },
+  secp521r1: { namedCurve: "P-521", digest: "sha512" },
 };
 
 function loadFailed(message: string, cause?: unknown): EmbeddedCaError {
@@ -94,11 +97,11 @@ export async function loadCaMaterial(input: {
 
   let keyAlgorithm: CaKeyAlgorithm;
   let importAlgorithm: RsaHashedImportParams | EcKeyImportParams;
-  let signingAlgorithm: Algorithm & { hash: string };
+  let signatureAlgorithm: SignatureAlgorithm;
   if (privateKey.asymmetricKeyType === "rsa") {
     keyAlgorithm = "RSA";
     importAlgorithm = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
-    signingAlgorithm = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
+    signatureAlgorithm = { scheme: "rsa-pkcs1", digest: "sha256", rsaOid: "withDigest" };
   } else if (privateKey.asymmetricKeyType === "ec") {
     const curve = EC_CURVES[privateKey.asymmetricKeyDetails?.namedCurve ?? ""];
     if (!curve) {
@@ -108,7 +111,7 @@ export async function loadCaMaterial(input: {
     }
     keyAlgorithm = "EC";
     importAlgorithm = { name: "ECDSA", namedCurve: curve.namedCurve };
-    signingAlgorithm = { name: "ECDSA", hash: curve.hash };
+    signatureAlgorithm = { scheme: "ecdsa", digest: curve.digest };
   } else {
     throw loadFailed(
       `${input.keySource}: unsupported key type ${privateKey.asymmetricKeyType ?? "(unknown)"}; use RSA or EC`,
@@ -137,10 +140,12 @@ export async function loadCaMaterial(input: {
     "sign",
   ]);
   const certificateDer = new Uint8Array(certificate.rawData);
-  const ski = certificate.getExtension(x509.SubjectKeyIdentifierExtension);
-  const keyIdentifier =
-    ski?.keyId ??
-    Buffer.from(await certificate.publicKey.getKeyIdentifier(nodeCrypto)).toString("hex");
+  let signer: LocalKey;
+  try {
+    signer = LocalKey.from(certificateDer, pkcs8);
+  } catch (error) {
+    throw loadFailed(`${input.keySource}: the key cannot sign for ${input.certificateSource} (${(error as Error).message})`, error);
+  }
 
   return {
     certificate,
@@ -149,9 +154,9 @@ export async function loadCaMaterial(input: {
     privateKey,
     privateKeyPem: toPem("PRIVATE KEY", pkcs8),
     signingKey,
-    signingAlgorithm,
+    signer,
+    signatureAlgorithm,
     keyAlgorithm,
     fingerprintSha256: colonHex(createHash("sha256").update(certificateDer).digest()),
-    keyIdentifier,
   };
 }

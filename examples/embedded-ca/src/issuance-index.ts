@@ -1,20 +1,28 @@
 // The issuance index: an append-only JSON Lines file, `dataDir/index.jsonl`.
 //
-// Writing: each record is one line `{"serial":…}\n`, appended with a single
-// write(2) on an O_APPEND descriptor and fdatasync'ed before issue() returns.
-// Appenders in several threads or processes therefore never interleave inside a
-// line (local file systems; not NFS), and a returned certificate's record
-// survives kill -9 and, as far as fsync is honoured, power loss.
+// Writing: each record is one line `{"serial":…,"certificate":"<base64 DER>"}\n`.
+// Records are appended with group commit (GroupAppender): the records of all
+// issue() calls waiting at that moment go out in a single write(2) on an
+// O_APPEND descriptor followed by one fdatasync, and no issue() returns before
+// the fdatasync covering its record has completed. Appenders in several
+// threads or processes therefore never interleave inside a line (local file
+// systems; not NFS), and a returned certificate's record, certificate
+// included, survives kill -9 and, as far as fsync is honoured, power loss.
 //
-// Reading: a crash can leave at most a torn record (a prefix of one line, or
-// zero bytes after a power loss) at the end of the file. The reader skips any
+// The index is the record of truth: it holds each certificate itself, so
+// certs/<serial>.pem is only a convenience copy (written without fsync).
+// Lines from before `certificate` was added are still read (without it).
+//
+// Reading: a crash can leave at most a torn batch (a prefix of the last write:
+// whole lines followed by a torn one, or zero bytes after a power loss) at the
+// end of the file. The reader skips any
 // line that is not a complete, valid record. Because a later append may glue a
 // new record onto a torn prefix (`{"serial":"4a…{"serial":"4b…}`), a line that
 // does not parse is retried from its last `{"serial":"` (that sequence cannot
 // occur inside a JSON string, where quotes are escaped), which recovers the
 // glued record.
 import { readFile } from "node:fs/promises";
-import { appendDurable } from "./lib/durable-fs.js";
+import { GroupAppender } from "./lib/durable-fs.js";
 
 /** File name of the index inside dataDir. */
 export const INDEX_FILE = "index.jsonl";
@@ -29,9 +37,12 @@ export interface IndexLine {
   notBefore: string;
   notAfter: string;
   issuedAt: string;
+  /** The certificate, base64 DER (absent in lines written by older versions). */
+  certificate?: string;
 }
 
 const RECORD_START = '{"serial":"';
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /** Encodes a record as one `\n`-terminated line; the key order is fixed (serial first). */
 export function encodeIndexLine(record: IndexLine): Uint8Array {
@@ -42,8 +53,9 @@ export function encodeIndexLine(record: IndexLine): Uint8Array {
       notBefore: record.notBefore,
       notAfter: record.notAfter,
       issuedAt: record.issuedAt,
+      ...(record.certificate === undefined ? {} : { certificate: record.certificate }),
     }) + "\n";
-  return new TextEncoder().encode(line);
+  return Buffer.from(line, "utf8");
 }
 
 function isIsoDate(value: unknown): value is string {
@@ -65,7 +77,8 @@ function parseStrict(text: string): IndexLine | undefined {
     typeof record.subject !== "string" ||
     !isIsoDate(record.notBefore) ||
     !isIsoDate(record.notAfter) ||
-    !isIsoDate(record.issuedAt)
+    !isIsoDate(record.issuedAt) ||
+    (record.certificate !== undefined && (typeof record.certificate !== "string" || !BASE64.test(record.certificate)))
   ) {
     return undefined;
   }
@@ -75,6 +88,7 @@ function parseStrict(text: string): IndexLine | undefined {
     notBefore: record.notBefore,
     notAfter: record.notAfter,
     issuedAt: record.issuedAt,
+    ...(record.certificate === undefined ? {} : { certificate: record.certificate }),
   };
 }
 
@@ -121,7 +135,19 @@ export async function readIndex(path: string): Promise<IndexContents> {
   return parseIndex(text);
 }
 
-/** Appends one record durably (single O_APPEND write + fdatasync). */
-export async function appendIndexLine(path: string, record: IndexLine): Promise<void> {
-  await appendDurable(path, encodeIndexLine(record));
+/**
+ * Appends records to the index with group commit (see the module comment):
+ * `append` resolves once its record is written and fdatasync'ed.
+ */
+export class IndexWriter {
+  readonly #appender: GroupAppender;
+
+  constructor(path: string) {
+    this.#appender = new GroupAppender(path);
+  }
+
+  /** Queues `record`; resolves when it is durable. */
+  append(record: IndexLine): Promise<void> {
+    return this.#appender.append(encodeIndexLine(record));
+  }
 }

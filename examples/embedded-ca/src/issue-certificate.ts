@@ -1,7 +1,17 @@
-// Builds and signs an end-entity certificate from a PKCS#10 request.
-// Pure WebCrypto + @peculiar/x509: no file system, no clock (times are inputs).
+// Builds and signs an end-entity certificate from a PKCS#10 request with
+// @scep/core's buildCertificate (the TBSCertificate written once with its DER
+// writer, signed by a LocalKey): no file system, no clock (times are inputs).
+import {
+  CertificationRequest,
+  buildCertificate,
+  endEntityExtensions,
+  isScepError,
+  type Certificate,
+  type Extension,
+  type SignatureAlgorithm,
+  type Signer,
+} from "@scep/core";
 import { EmbeddedCaError } from "./errors.js";
-import { nodeCrypto, x509 } from "./lib/x509.js";
 
 /**
  * An extra extension for {@link IssueOptions.extensions}: its OID, criticality
@@ -30,20 +40,21 @@ export interface CertificateExtension {
 
 /** What the signer needs to know about the CA. */
 export interface IssuingCa {
-  readonly certificate: x509.X509Certificate;
-  readonly signingKey: CryptoKey;
-  readonly signingAlgorithm: Algorithm & { hash: string };
-  readonly keyIdentifier: string;
+  /** The CA certificate and key (issuer name, authorityKeyIdentifier, signature). */
+  readonly signer: Signer;
+  readonly signatureAlgorithm: SignatureAlgorithm;
 }
 
 /** Fully resolved inputs of one issuance. */
 export interface IssueRequest {
-  /** Decoded and signature-checked by {@link parseCsr}. */
-  csr: x509.Pkcs10CertificateRequest;
+  /** Decoded and signature-checked (by {@link parseCsr}, or by the caller that decoded it). */
+  csr: CertificationRequest;
+  /** Lower-case hex serial number. */
   serialNumber: string;
   notBefore: Date;
   notAfter: Date;
-  subjectOverride?: x509.Name;
+  /** Subject Name DER to use instead of the CSR's. */
+  subjectOverride?: Uint8Array;
   extensions?: readonly CertificateExtension[];
 }
 
@@ -54,87 +65,74 @@ function csrInvalid(message: string, cause?: unknown): EmbeddedCaError {
 }
 
 /** Decodes a PKCS#10 request and checks its self-signature. */
-export async function parseCsr(csrDer: Uint8Array): Promise<x509.Pkcs10CertificateRequest> {
+export function parseCsr(csrDer: Uint8Array): CertificationRequest {
   if (!(csrDer instanceof Uint8Array) || csrDer.byteLength === 0) {
     throw csrInvalid("csrDer must be a non-empty Uint8Array with a DER PKCS#10 request");
   }
-  let csr: x509.Pkcs10CertificateRequest;
+  let csr: CertificationRequest;
   try {
-    csr = new x509.Pkcs10CertificateRequest(new Uint8Array(csrDer));
-    void csr.extensions; // decode lazily parsed parts now, inside the try
-    void csr.publicKey.algorithm;
+    csr = new CertificationRequest(csrDer);
   } catch (error) {
     throw csrInvalid("the PKCS#10 request cannot be decoded", error);
   }
-  let valid: boolean;
-  try {
-    valid = await csr.verify(nodeCrypto);
-  } catch (error) {
-    throw csrInvalid("the PKCS#10 request's signature cannot be checked", error);
-  }
-  if (!valid) throw csrInvalid("the PKCS#10 request's signature does not verify");
+  if (!csr.verify()) throw csrInvalid("the PKCS#10 request's signature does not verify");
   return csr;
 }
 
-/** Signs the end-entity certificate described by `request`. */
-export async function issueCertificate(
-  ca: IssuingCa,
-  request: IssueRequest,
-): Promise<x509.X509Certificate> {
-  const { csr } = request;
-  const subject = request.subjectOverride ?? csr.subjectName;
-  const subjectIsEmpty = subject.toJSON().length === 0;
+/** Checks that `csr` looks like @scep/core's CertificationRequest (any copy of the package). */
+export function checkDecodedCsr(csr: unknown): CertificationRequest {
+  const c = csr as Partial<CertificationRequest> | null;
+  if (
+    typeof c !== "object" ||
+    c === null ||
+    !(c.subjectDer instanceof Uint8Array) ||
+    !(c.spki instanceof Uint8Array) ||
+    !Array.isArray(c.extensions)
+  ) {
+    throw csrInvalid("csr must be a CertificationRequest from @scep/core");
+  }
+  return c as CertificationRequest;
+}
 
-  let san = csr.extensions.find((extension) => extension.type === ID_SUBJECT_ALT_NAME);
-  if (subjectIsEmpty && !san) {
+/** Signs the end-entity certificate described by `request`. */
+export async function issueCertificate(ca: IssuingCa, request: IssueRequest): Promise<Certificate> {
+  const { csr } = request;
+  const subject = request.subjectOverride ?? csr.subjectDer;
+  const subjectIsEmpty = subject.length === 2 && subject[1] === 0; // SEQUENCE {}
+  if (subjectIsEmpty && !csr.extensions.some((e) => e.oid === ID_SUBJECT_ALT_NAME)) {
     throw csrInvalid("the PKCS#10 request has neither a subject nor a subjectAltName");
   }
-  if (san && subjectIsEmpty && !san.critical) {
-    // RFC 5280 4.2.1.6: with an empty subject, subjectAltName MUST be critical.
-    san = new x509.Extension(ID_SUBJECT_ALT_NAME, true, san.value);
+
+  // basicConstraints CA:false, keyUsage, EKU clientAuth, SKI, AKI, and the CSR's
+  // subjectAltName (made critical when the subject is empty, RFC 5280 4.2.1.6).
+  let extensions: Extension[];
+  try {
+    extensions = endEntityExtensions({ csr, issuer: ca.signer, subject });
+  } catch (error) {
+    throw csrInvalid("the PKCS#10 request's public key cannot be read", error);
   }
-
-  const isRsa = csr.publicKey.algorithm.name.startsWith("RSA");
-  const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(
-      isRsa
-        ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment
-        : x509.KeyUsageFlags.digitalSignature,
-      true,
-    ),
-    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
-    await x509.SubjectKeyIdentifierExtension.create(csr.publicKey, false, nodeCrypto),
-    new x509.AuthorityKeyIdentifierExtension(ca.keyIdentifier, false),
-  ];
-  if (san) extensions.push(new x509.Extension(san.rawData));
-
   for (const extra of request.extensions ?? []) {
-    let extension: x509.Extension;
-    try {
-      extension = new x509.Extension(extra.oid, extra.critical ?? false, new Uint8Array(extra.value));
-    } catch (error) {
-      throw new EmbeddedCaError("INVALID_OPTIONS", `extension ${extra.oid} cannot be encoded`, {
-        cause: error,
-      });
-    }
-    const index = extensions.findIndex((existing) => existing.type === extra.oid);
+    const extension: Extension = { oid: extra.oid, critical: extra.critical ?? false, value: extra.value };
+    const index = extensions.findIndex((existing) => existing.oid === extra.oid);
     if (index >= 0) extensions[index] = extension;
     else extensions.push(extension);
   }
 
-  return x509.X509CertificateGenerator.create(
-    {
-      serialNumber: request.serialNumber,
+  try {
+    return await buildCertificate({
+      issuer: ca.signer,
       subject,
-      issuer: ca.certificate.subjectName,
+      publicKey: csr.spki,
+      serialNumber: Buffer.from(request.serialNumber, "hex"),
       notBefore: request.notBefore,
       notAfter: request.notAfter,
-      publicKey: csr.publicKey,
-      signingKey: ca.signingKey,
-      signingAlgorithm: ca.signingAlgorithm,
       extensions,
-    },
-    nodeCrypto,
-  );
+      signatureAlgorithm: ca.signatureAlgorithm,
+    });
+  } catch (error) {
+    if (isScepError(error) && error.code === "ERR_INVALID_ARGUMENT") {
+      throw new EmbeddedCaError("INVALID_OPTIONS", `cannot issue: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
 }

@@ -1,12 +1,15 @@
 // openFileCa(): the file-backed CA the example SCEP servers embed.
 import type { KeyObject } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import type { CertificationRequest } from "@scep/core";
 import type { CaKeyAlgorithm, CaMaterial } from "./ca-material.js";
 import { DEFAULT_CA_SUBJECT, loadCaFiles, openDefaultCa, parseDistinguishedName } from "./default-ca.js";
 import { EmbeddedCaError, isEmbeddedCaError } from "./errors.js";
-import { INDEX_FILE, appendIndexLine, readIndex } from "./issuance-index.js";
-import { issueCertificate, parseCsr, type CertificateExtension } from "./issue-certificate.js";
-import { ensureDirectory, ensureFile, writeNewFileDurable } from "./lib/durable-fs.js";
+import { INDEX_FILE, IndexWriter, readIndex } from "./issuance-index.js";
+import { checkDecodedCsr, issueCertificate, parseCsr, type CertificateExtension } from "./issue-certificate.js";
+import { ensureDirectory, ensureFile } from "./lib/durable-fs.js";
+import { firstPemBlock, toPem } from "./lib/pem.js";
 import { SerialAllocator } from "./serial-allocator.js";
 
 /**
@@ -19,6 +22,7 @@ import { SerialAllocator } from "./serial-allocator.js";
  * | `caKeyPath` | — | its PEM private key: PKCS#1 `RSA PRIVATE KEY`, PKCS#8 `PRIVATE KEY`, SEC1 `EC PRIVATE KEY` (unencrypted) |
  * | `subject` | `CN=SCEP Example CA,O=scep-sdk` | subject of a CA created on first start; ignored when a CA already exists or paths are given |
  * | `clock` | `() => new Date()` | time source for the CA's and certificates' validity and `issuedAt` |
+ * | `certificateFiles` | `true` | also write a convenience copy `certs/<serial>.pem` of each certificate (false: the index alone holds them; saves a file creation per issue) |
  *
  * @example
  * ```ts
@@ -42,6 +46,12 @@ export interface OpenFileCaOptions {
   subject?: string;
   /** Injected time source; tests pass a fixed clock. */
   clock?: () => Date;
+  /**
+   * Whether `issue` also writes `certs/<serial>.pem` (default `true`). The
+   * index holds every certificate anyway ({@link FileCa.getCertificate});
+   * creating one file per certificate costs about as much CPU as signing it.
+   */
+  certificateFiles?: boolean;
 }
 
 /**
@@ -53,11 +63,20 @@ export interface OpenFileCaOptions {
  *
  * const options: IssueOptions = { csrDer, validityDays: 30 };
  * const { serialNumber } = await ca.issue(options);
+ *
+ * // In a SCEP issue hook the request is already decoded and its signature checked:
+ * const issued = await ca.issue({ csr: ctx.csr, validityDays: ctx.maxValidityDays });
  * ```
  */
 export interface IssueOptions {
-  /** DER-encoded PKCS#10 certification request; its signature must verify. */
-  csrDer: Uint8Array;
+  /** DER-encoded PKCS#10 certification request; decoded here and its signature must verify. Give this or `csr`. */
+  csrDer?: Uint8Array;
+  /**
+   * A request already decoded by @scep/core **whose signature the caller has
+   * verified** (`decodePkiMessage` does, so `IssueContext.csr` qualifies); it
+   * is not verified again. Give this or `csrDer`.
+   */
+  csr?: CertificationRequest;
   /** Lifetime in days (fractions allowed), default 365; never extends past the CA's `notAfter`. */
   validityDays?: number;
   /** Start of validity; default `clock()`. */
@@ -85,7 +104,7 @@ export interface IssuedCertificate {
   certificateDer: Uint8Array<ArrayBuffer>;
   /** The same certificate as PEM (with trailing newline). */
   certificatePem: string;
-  /** Serial number as lower-case hex without separators (34 digits), as in `certs/<serial>.pem`. */
+  /** Serial number as lower-case hex without separators (34 digits), as in `index.jsonl` and `certs/<serial>.pem`. */
   serialNumber: string;
 }
 
@@ -121,12 +140,20 @@ export interface IssuedCertificateRecord {
  *
  * - serial numbers are never reused: not by concurrent `issue` calls, not by
  *   several processes sharing `dataDir`, not across crashes and restarts;
- * - every certificate `issue` returned has a complete line in `index.jsonl`
- *   (and a complete `certs/<serial>.pem`), written and fsynced before return;
+ * - every certificate `issue` returned has a complete line in `index.jsonl`,
+ *   holding the certificate itself, written and fdatasync'ed before return.
+ *   Concurrent issues share that work (group commit: one `write` and one
+ *   `fdatasync` for all records waiting at that moment);
+ * - `certs/<serial>.pem` (unless `certificateFiles: false`) is a convenience
+ *   copy, written before the index line but not fsynced: after `kill -9` every
+ *   indexed certificate has its complete file; after a power loss it may be
+ *   missing or partial, and {@link FileCa.getCertificate} (which reads the
+ *   index) is the way to get it;
  * - a crash can only burn serial numbers (allocated but never returned; such a
- *   serial may have an unindexed, possibly partial, file in `certs/`) and leave
- *   a torn last line in the index, which {@link FileCa.list} skips. The index,
- *   not `certs/`, is the record of what was issued.
+ *   serial may have an unindexed file in `certs/`, or an index line that no
+ *   caller saw) and leave a torn last line in the index, which
+ *   {@link FileCa.list} skips. The index, not `certs/`, is the record of what
+ *   was issued.
  *
  * @example
  * ```ts
@@ -163,6 +190,11 @@ export interface FileCa {
   /**
    * Issues an end-entity certificate for a PKCS#10 request.
    *
+   * Give the request as `csrDer` (decoded and its signature verified here) or
+   * as `csr`, a @scep/core `CertificationRequest` the caller has already
+   * verified (not verified again: the SCEP server's issue hook passes
+   * `ctx.csr`).
+   *
    * Subject and subjectAltName come from the CSR (other requested extensions
    * are ignored); the certificate gets basicConstraints CA:false (critical),
    * keyUsage digitalSignature + keyEncipherment for RSA keys or
@@ -171,8 +203,10 @@ export interface FileCa {
    * sha256WithRSAEncryption (RSA CA) or ECDSA with SHA-256/384/512 (EC CA by
    * curve).
    *
-   * The certificate is stored in `certs/<serial>.pem` and its index line is
-   * appended and fsynced **before** the promise resolves.
+   * The certificate is built with @scep/core's `buildCertificate`, copied to
+   * `certs/<serial>.pem` (no fsync; unless `certificateFiles: false`), and its
+   * index line (certificate included) is appended and fdatasync'ed **before**
+   * the promise resolves.
    *
    * @throws EmbeddedCaError `CSR_INVALID`, `INVALID_OPTIONS`, `STORAGE_FAILED`, `SERIAL_SPACE_EXHAUSTED`
    *
@@ -182,6 +216,22 @@ export interface FileCa {
    * ```
    */
   issue(options: IssueOptions): Promise<IssuedCertificate>;
+
+  /**
+   * An issued certificate by serial number (lower-case hex, as
+   * {@link IssuedCertificate.serialNumber}), read from the index; `undefined`
+   * when this CA never returned it. Index lines written by versions that did
+   * not store the certificate fall back to `certs/<serial>.pem`.
+   *
+   * @throws EmbeddedCaError `STORAGE_FAILED`
+   *
+   * @example
+   * ```ts
+   * const issued = await ca.getCertificate("4f1c…");
+   * if (issued) console.log(issued.certificatePem);
+   * ```
+   */
+  getCertificate(serialNumber: string): Promise<IssuedCertificate | undefined>;
 
   /**
    * Reads the issuance index (all processes' issuances, in append order).
@@ -197,7 +247,7 @@ export interface FileCa {
   list(): Promise<IssuedCertificateRecord[]>;
 }
 
-/** Directory (inside dataDir) with one PEM per issued certificate. */
+/** Directory (inside dataDir) with a convenience PEM copy of each issued certificate. */
 const CERTS_DIR = "certs";
 const DAY_MS = 86_400_000;
 const DEFAULT_VALIDITY_DAYS = 365;
@@ -229,12 +279,16 @@ class FileCaImpl implements FileCa {
   readonly #material: CaMaterial;
   readonly #serials: SerialAllocator;
   readonly #clock: () => Date;
+  readonly #index: IndexWriter;
+  readonly #certificateFiles: boolean;
 
-  constructor(dataDir: string, material: CaMaterial, serials: SerialAllocator, clock: () => Date) {
+  constructor(dataDir: string, material: CaMaterial, serials: SerialAllocator, clock: () => Date, certificateFiles: boolean) {
     this.dataDir = dataDir;
+    this.#certificateFiles = certificateFiles;
     this.#material = material;
     this.#serials = serials;
     this.#clock = clock;
+    this.#index = new IndexWriter(join(dataDir, INDEX_FILE));
     this.certificatePem = material.certificatePem;
     this.privateKey = material.privateKey;
     this.signingKey = material.signingKey;
@@ -256,7 +310,10 @@ class FileCaImpl implements FileCa {
 
   async issue(options: IssueOptions): Promise<IssuedCertificate> {
     if (typeof options !== "object" || options === null) {
-      throw invalidOptions("issue() needs an options object with csrDer");
+      throw invalidOptions("issue() needs an options object with csrDer or csr");
+    }
+    if (options.csr !== undefined && options.csrDer !== undefined) {
+      throw invalidOptions("give csrDer or csr, not both");
     }
     const validityDays = options.validityDays ?? DEFAULT_VALIDITY_DAYS;
     if (typeof validityDays !== "number" || !Number.isFinite(validityDays) || validityDays <= 0) {
@@ -267,7 +324,7 @@ class FileCaImpl implements FileCa {
     const subjectOverride =
       options.subjectOverride === undefined
         ? undefined
-        : parseDistinguishedName(options.subjectOverride, "subjectOverride");
+        : new Uint8Array(parseDistinguishedName(options.subjectOverride, "subjectOverride").toArrayBuffer());
     for (const extension of options.extensions ?? []) {
       if (typeof extension?.oid !== "string" || !/^\d+(\.\d+)+$/.test(extension.oid)) {
         throw invalidOptions(`extension oid must be a dotted OID, got ${String(extension?.oid)}`);
@@ -284,8 +341,9 @@ class FileCaImpl implements FileCa {
       );
     }
 
-    // Decode and check the CSR before a serial is spent on it.
-    const csr = await parseCsr(options.csrDer);
+    // Decode and check the CSR before a serial is spent on it (a csr the
+    // caller decoded was verified by the caller: only its shape is checked).
+    const csr = options.csr !== undefined ? checkDecodedCsr(options.csr) : parseCsr(options.csrDer as Uint8Array);
     const serialNumber = this.#serials.next();
     const certificate = await issueCertificate(this.#material, {
       csr,
@@ -295,29 +353,63 @@ class FileCaImpl implements FileCa {
       subjectOverride,
       extensions: options.extensions,
     });
-    const certificateDer = new Uint8Array(certificate.rawData);
-    const certificatePem = certificate.toString("pem") + "\n";
+    // buildCertificate encodes into a fresh ArrayBuffer of exactly this size.
+    const certificateDer = certificate.der as Uint8Array<ArrayBuffer>;
+    const certificatePem = toPem("CERTIFICATE", certificateDer);
 
-    try {
-      // Written and fsynced before the index line: an indexed serial always has
-      // a complete file. (A crash here leaves at most an unindexed orphan.)
-      await writeNewFileDurable(join(this.dataDir, CERTS_DIR, `${serialNumber}.pem`), certificatePem, 0o644);
-    } catch (error) {
-      throw storageFailed(`cannot store certificate ${serialNumber}`, error);
+    if (this.#certificateFiles) {
+      try {
+        // A convenience copy, not fsynced: the index line below holds the
+        // certificate. Written first, so after kill -9 an indexed serial always
+        // has a complete file. (A crash here leaves at most an unindexed orphan.)
+        await writeFile(join(this.dataDir, CERTS_DIR, `${serialNumber}.pem`), certificatePem, { flag: "wx", mode: 0o644 });
+      } catch (error) {
+        throw storageFailed(`cannot store certificate ${serialNumber}`, error);
+      }
     }
     try {
       // The commit point: once this line is durable the certificate exists.
-      await appendIndexLine(join(this.dataDir, INDEX_FILE), {
+      // Concurrent issues share one write + fdatasync (group commit).
+      await this.#index.append({
         serial: serialNumber,
         subject: certificate.subject,
         notBefore: certificate.notBefore.toISOString(),
         notAfter: certificate.notAfter.toISOString(),
         issuedAt: this.#clock().toISOString(),
+        certificate: Buffer.from(certificateDer.buffer, certificateDer.byteOffset, certificateDer.byteLength).toString("base64"),
       });
     } catch (error) {
       throw storageFailed(`cannot record certificate ${serialNumber} in ${INDEX_FILE}`, error);
     }
     return { certificateDer, certificatePem, serialNumber };
+  }
+
+  async getCertificate(serialNumber: string): Promise<IssuedCertificate | undefined> {
+    if (typeof serialNumber !== "string" || !/^[0-9a-f]+$/.test(serialNumber)) {
+      throw invalidOptions(`serialNumber must be lower-case hex, got ${String(serialNumber)}`);
+    }
+    let contents;
+    try {
+      contents = await readIndex(join(this.dataDir, INDEX_FILE));
+    } catch (error) {
+      throw storageFailed(`cannot read ${INDEX_FILE}`, error);
+    }
+    const record = contents.records.find((r) => r.serial === serialNumber);
+    if (!record) return undefined;
+    let certificateDer: Uint8Array<ArrayBuffer> | undefined;
+    if (record.certificate !== undefined) {
+      certificateDer = new Uint8Array(Buffer.from(record.certificate, "base64"));
+    } else {
+      // A line written before the index held certificates.
+      const path = join(this.dataDir, CERTS_DIR, `${serialNumber}.pem`);
+      try {
+        certificateDer = firstPemBlock(await readFile(path, "utf8"), "CERTIFICATE");
+      } catch (error) {
+        throw storageFailed(`cannot read ${path}`, error);
+      }
+      if (!certificateDer) throw storageFailed(`cannot read ${path}`, new Error("no CERTIFICATE block"));
+    }
+    return { certificateDer, certificatePem: toPem("CERTIFICATE", certificateDer), serialNumber };
   }
 
   async list(): Promise<IssuedCertificateRecord[]> {
@@ -383,6 +475,9 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
   if (options.clock !== undefined && typeof options.clock !== "function") {
     throw invalidOptions("clock must be a function returning a Date");
   }
+  if (options.certificateFiles !== undefined && typeof options.certificateFiles !== "boolean") {
+    throw invalidOptions("certificateFiles must be true or false");
+  }
   const dataDir = resolve(options.dataDir);
   const subject = parseDistinguishedName(options.subject ?? DEFAULT_CA_SUBJECT, "subject");
   const clock = (): Date => {
@@ -398,7 +493,7 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
 
   try {
     await ensureDirectory(dataDir, 0o700);
-    await ensureDirectory(join(dataDir, CERTS_DIR));
+    if (options.certificateFiles !== false) await ensureDirectory(join(dataDir, CERTS_DIR));
     // Create the index durably, so that later appends only need fdatasync.
     await ensureFile(join(dataDir, INDEX_FILE));
   } catch (error) {
@@ -406,6 +501,6 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
     throw storageFailed(`cannot prepare ${dataDir}`, error);
   }
   const serials = await SerialAllocator.open(dataDir);
-  return new FileCaImpl(dataDir, material, serials, clock);
+  return new FileCaImpl(dataDir, material, serials, clock, options.certificateFiles !== false);
 }
 

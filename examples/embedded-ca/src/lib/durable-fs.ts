@@ -2,7 +2,7 @@
 // data and the directory entry survive a process crash (kill -9) and, as far as
 // the file system honours fsync, a power loss.
 import { randomBytes } from "node:crypto";
-import { access, link, mkdir, open, unlink } from "node:fs/promises";
+import { access, link, mkdir, open, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 
 /** fsync a directory so that entries created/renamed in it are durable. */
@@ -71,41 +71,65 @@ export async function publishFileExclusive(
 }
 
 /**
- * Creates `path` (which must not exist) with `data`, fsyncs it and its
- * directory. Not atomic: a crash can leave a partial file, so use it only where
- * something else (the index) says whether the file is complete.
+ * Appends records to one file durably, with group commit: `append` queues a
+ * record; a flusher writes every queued record with ONE `write(2)` on an
+ * `O_APPEND` descriptor, then ONE `fdatasync`, and only then resolves all of
+ * their promises. Records queued while a batch is being written or synced
+ * form the next batch. So under load one fdatasync makes many records
+ * durable, and a record's promise never resolves before it is on disk.
+ *
+ * Concurrent appenders (other instances, threads or processes) never
+ * interleave inside one write on a local file system. A failed or short
+ * write rejects the whole batch (a partial batch is at worst a torn last
+ * line, which readers skip); the next batch reopens the file.
  */
-export async function writeNewFileDurable(
-  path: string,
-  data: string | Uint8Array,
-  mode: number,
-): Promise<void> {
-  const handle = await open(path, "wx", mode);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fsyncDirectory(dirname(path));
-}
+export class GroupAppender {
+  readonly #path: string;
+  readonly #mode: number;
+  #queue: { data: Uint8Array; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  #flushing = false;
 
-/**
- * Appends `data` with one `write(2)` on an `O_APPEND` descriptor, then
- * fdatasync. Concurrent appenders (threads or processes) never interleave
- * inside one record on a local file system. A short write is reported as an
- * error (the partial record is then a torn line that readers skip).
- */
-export async function appendDurable(path: string, data: Uint8Array, mode = 0o644): Promise<void> {
-  const handle = await open(path, "a", mode);
-  try {
-    const { bytesWritten } = await handle.write(data, 0, data.byteLength);
-    if (bytesWritten !== data.byteLength) {
-      throw new Error(`short write to ${path}: ${bytesWritten} of ${data.byteLength} bytes`);
+  constructor(path: string, mode = 0o644) {
+    this.#path = path;
+    this.#mode = mode;
+  }
+
+  /** Resolves once `data` is written and fdatasync'ed (together with the rest of its batch). */
+  append(data: Uint8Array): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ data, resolve, reject });
+      if (!this.#flushing) void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    let handle: FileHandle | undefined;
+    while (this.#queue.length > 0) {
+      let batch = this.#queue;
+      try {
+        // Taken after the (possible) open, so records queued meanwhile join this batch.
+        handle ??= await open(this.#path, "a", this.#mode);
+        batch = this.#queue;
+        this.#queue = [];
+        const data = batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((b) => b.data));
+        const { bytesWritten } = await handle.write(data, 0, data.byteLength);
+        if (bytesWritten !== data.byteLength) {
+          throw new Error(`short write to ${this.#path}: ${bytesWritten} of ${data.byteLength} bytes`);
+        }
+        await handle.datasync();
+        for (const b of batch) b.resolve();
+      } catch (error) {
+        if (batch === this.#queue) this.#queue = []; // open failed: fail what was waiting
+        for (const b of batch) b.reject(error);
+        await handle?.close().catch(() => undefined);
+        handle = undefined;
+      }
     }
-    await handle.datasync();
-  } finally {
-    await handle.close();
+    // Idle: do not hold a descriptor. Records queued while closing start a new flush.
+    await handle?.close().catch(() => undefined);
+    this.#flushing = false;
+    if (this.#queue.length > 0) void this.#flush();
   }
 }
 
