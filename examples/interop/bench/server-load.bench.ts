@@ -10,7 +10,9 @@
  * to last reply body received), the enrollments per second (SUCCESS CertReps
  * only), the failures (HTTP errors, network errors, FAILURE/PENDING and
  * unreadable replies), the server process's CPU time per request and its peak
- * RSS (VmHWM from /proc/<pid>/status). Every reply is read with `readCertRep`
+ * RSS (VmHWM from /proc/<pid>/status). With `BENCH_WORKERS` > 1 our server is
+ * a node:cluster primary with worker processes: CPU time and peak RSS are then
+ * the sums over the primary and its workers. Every reply is read with `readCertRep`
  * (signature, transactionID and recipientNonce checked, the envelope opened
  * with the requester's key, the issued certificate's key and subject compared
  * with the request) AFTER the timed window, the same way for both servers.
@@ -38,14 +40,15 @@
  * | `BENCH_CPU_PROF` | (unset) | a directory: run our server with `--cpu-prof` there and print its top functions by self time |
  * | `BENCH_CACHE` | 1 | 0: do not read or write the requester cache in os.tmpdir() (keys, CSRs, self-signed certificates) |
  * | `BENCH_SERVER_ENV` | (unset) | extra `NAME=value` pairs (comma-separated) for our server's environment |
+ * | `BENCH_WORKERS` | 1 | our server's `SCEP_WORKERS` (`auto`: one per CPU); a `SCEP_WORKERS` in `BENCH_SERVER_ENV` wins |
  *
  * @module
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   Certificate,
@@ -74,6 +77,7 @@ const CPU_PROF = process.env.BENCH_CPU_PROF || undefined;
 const USE_CACHE = process.env.BENCH_CACHE !== "0";
 const EXAMPLE = process.env.BENCH_EXAMPLE ?? "express";
 const ENTRY = process.env.BENCH_ENTRY || `examples/${EXAMPLE}-server/src/main.ts`;
+const WORKERS = process.env.BENCH_WORKERS || "1";
 const SERVER_ENV = Object.fromEntries(
   (process.env.BENCH_SERVER_ENV ?? "")
     .split(",")
@@ -119,19 +123,60 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 // ------------------------------------------------------------------ /proc
 
-/** Peak and current resident set size, in MB, from /proc/<pid>/status. */
-function memoryOf(pid: number): { peakMb: number; currentMb: number } {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
-  return { peakMb: kb("VmHWM") / 1024, currentMb: kb("VmRSS") / 1024 };
+/**
+ * `pid` and its descendants that run node (a cluster primary's workers), from
+ * the parent pids in /proc/<pid>/stat; others (tsx's esbuild service) are
+ * listed in `others`, not measured.
+ */
+function processTree(pid: number): { pids: number[]; others: string[] } {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // gone meanwhile
+    }
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+  }
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) all.push(...(parents.get(all[i]!) ?? []));
+  const node = realpathSync(process.execPath);
+  const exe = (p: number): string => {
+    try {
+      return readlinkSync(`/proc/${p}/exe`);
+    } catch {
+      return "?";
+    }
+  };
+  return { pids: all.filter((p) => p === pid || exe(p) === node), others: all.filter((p) => p !== pid && exe(p) !== node).map((p) => `${p} ${basename(exe(p))}`) };
 }
 
-/** User + system CPU time of a process (all its threads), in ms. */
-function cpuMsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the parenthesised command: state is field 3, utime 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+/** Peak and current resident set size, in MB, from /proc/<pid>/status, summed over the processes. */
+function memoryOf(pids: readonly number[]): { peakMb: number; currentMb: number } {
+  let peakMb = 0;
+  let currentMb = 0;
+  for (const pid of pids) {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
+    peakMb += kb("VmHWM") / 1024;
+    currentMb += kb("VmRSS") / 1024;
+  }
+  return { peakMb, currentMb };
+}
+
+/** User + system CPU time of processes (all their threads), in ms. */
+function cpuMsOf(pids: readonly number[]): number {
+  let ms = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the parenthesised command: state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ms += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  }
+  return ms;
 }
 
 // ------------------------------------------------------------------ setup
@@ -273,6 +318,7 @@ async function startOurs(): Promise<Target> {
       SCEP_CHALLENGE: challenge,
       SCEP_CA_CERT: caCertPath,
       SCEP_CA_KEY: caKeyPath,
+      SCEP_WORKERS: WORKERS,
       ...SERVER_ENV,
     },
     detached: true,
@@ -302,7 +348,7 @@ async function startOurs(): Promise<Target> {
     void exited.then(() => reject(new Error(`${ENTRY} exited before listening:\n${stderr}`)));
   });
   return {
-    name: process.env.BENCH_ENTRY ? `ours (${ENTRY})` : `ours (${EXAMPLE[0]!.toUpperCase()}${EXAMPLE.slice(1)} example)`,
+    name: `${process.env.BENCH_ENTRY ? `ours (${ENTRY})` : `ours (${EXAMPLE[0]!.toUpperCase()}${EXAMPLE.slice(1)} example)`}${(SERVER_ENV.SCEP_WORKERS ?? WORKERS) === "1" ? "" : ` ×${SERVER_ENV.SCEP_WORKERS ?? WORKERS}`}`,
     url: `http://127.0.0.1:${port}/scep`,
     pid: child.pid!,
     async stop(): Promise<void> {
@@ -388,6 +434,8 @@ async function check(message: Message, raw: Raw): Promise<string | undefined> {
 interface Result {
   name: string;
   pid: number;
+  /** The server's processes: its pid, and a cluster primary's workers. */
+  pids: number[];
   wallMs: number;
   successes: number;
   failures: number;
@@ -404,12 +452,19 @@ async function measure(target: Target): Promise<Result> {
   log(`warm-up: ${warmup.length} requests, ${warmFailures.length} failed${warmFailures[0] ? ` (first: ${warmFailures[0]})` : ""}`);
   log(`load average before the timed run: ${fmtLoad()}`);
 
-  const cpuBefore = cpuMsOf(target.pid);
+  const { pids, others } = processTree(target.pid);
+  const cpuBefore = cpuMsOf(pids);
   const start = performance.now();
   const raws = await send(target.url, messages, CONCURRENCY);
   const wallMs = performance.now() - start;
-  const cpuMs = cpuMsOf(target.pid) - cpuBefore;
-  const memory = memoryOf(target.pid);
+  const cpuMs = cpuMsOf(pids) - cpuBefore;
+  const memory = memoryOf(pids);
+  if (pids.length > 1) {
+    // RSS counts the pages the processes share (the node binary, ~45 MB) once per process; PSS splits them.
+    const pssMb = pids.reduce((sum, p) => sum + Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, "utf8"))?.[1] ?? NaN) / 1024, 0);
+    log(`server processes (pid: peak RSS): ${pids.map((p) => `${p}: ${memoryOf([p]).peakMb.toFixed(1)} MB`).join(", ")}; CPU and peak RSS below are their sums; PSS now ${pssMb.toFixed(1)} MB in all`);
+  }
+  if (others.length) log(`not measured (not node): ${others.join(", ")}`);
   log(`timed: ${messages.length} requests in ${(wallMs / 1000).toFixed(2)} s; server CPU ${(cpuMs / 1000).toFixed(2)} s; load average ${fmtLoad()}`);
 
   const reasons = new Map<string, number>();
@@ -424,6 +479,7 @@ async function measure(target: Target): Promise<Result> {
   return {
     name: target.name,
     pid: target.pid,
+    pids,
     wallMs,
     successes,
     failures: messages.length - successes,
@@ -442,28 +498,31 @@ interface ProfileNode {
   children?: number[];
 }
 
-function summariseProfile(dir: string, pid: number): void {
+function summariseProfile(dir: string, pids: readonly number[]): void {
   // One file per thread (tsx adds a loader worker); thread 0 is the main thread, the one serving requests.
-  const latest = readdirSync(dir).find((f) => f.endsWith(`.${pid}.0.001.cpuprofile`));
-  if (!latest) return log(`no main-thread .cpuprofile of pid ${pid} in ${dir}`);
-  const profile = JSON.parse(readFileSync(join(dir, latest), "utf8")) as {
-    nodes: ProfileNode[];
-    samples: number[];
-    timeDeltas: number[];
-  };
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  // A cluster's workers each write theirs: they are added up (the primary only accepts connections).
+  const files = readdirSync(dir).filter((f) => pids.some((pid) => f.endsWith(`.${pid}.0.001.cpuprofile`)));
+  if (!files.length) return log(`no main-thread .cpuprofile of pid ${pids.join(", ")} in ${dir}`);
   const self = new Map<string, number>();
   let total = 0;
-  for (let i = 0; i < profile.samples.length; i++) {
-    const node = byId.get(profile.samples[i]!);
-    const dt = profile.timeDeltas[i] ?? 0;
-    if (!node) continue;
-    total += dt;
-    const where = node.callFrame.url ? node.callFrame.url.replace(/^file:\/\//, "").replace(REPO, "").replace(/^.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, "") : "";
-    const key = `${node.callFrame.functionName || "(anonymous)"}  ${where}${where ? `:${node.callFrame.lineNumber + 1}` : ""}`;
-    self.set(key, (self.get(key) ?? 0) + dt);
+  for (const file of files) {
+    const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as {
+      nodes: ProfileNode[];
+      samples: number[];
+      timeDeltas: number[];
+    };
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    for (let i = 0; i < profile.samples.length; i++) {
+      const node = byId.get(profile.samples[i]!);
+      const dt = profile.timeDeltas[i] ?? 0;
+      if (!node) continue;
+      total += dt;
+      const where = node.callFrame.url ? node.callFrame.url.replace(/^file:\/\//, "").replace(REPO, "").replace(/^.*node_modules\/\.pnpm\/[^/]+\/node_modules\//, "") : "";
+      const key = `${node.callFrame.functionName || "(anonymous)"}  ${where}${where ? `:${node.callFrame.lineNumber + 1}` : ""}`;
+      self.set(key, (self.get(key) ?? 0) + dt);
+    }
   }
-  log(`\n## our server's CPU profile (${join(dir, latest)}), top functions by self time`);
+  log(`\n## our server's CPU profile (${files.map((f) => join(dir, f)).join(", ")}), top functions by self time`);
   for (const [key, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 20)) {
     log(`${((us / total) * 100).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(6)} ms  ${key}`);
   }
@@ -511,6 +570,6 @@ if (ours && theirs) {
 }
 if (ours) {
   log(`goal 0 failed enrollments:               ${ours.failures === 0 ? "MET" : `MISSED (${ours.failures})`}`);
-  log(`goal peak RSS < ${GOAL_RSS_MB} MB:                 ${ours.peakRssMb < GOAL_RSS_MB ? "MET" : "MISSED"} (${ours.peakRssMb.toFixed(1)} MB)`);
+  log(`goal peak RSS < ${GOAL_RSS_MB} MB:                 ${ours.peakRssMb < GOAL_RSS_MB ? "MET" : "MISSED"} (${ours.peakRssMb.toFixed(1)} MB${ours.pids.length > 1 ? `, sum over ${ours.pids.length} processes` : ""})`);
 }
-if (CPU_PROF && ours) summariseProfile(CPU_PROF, ours.pid);
+if (CPU_PROF && ours) summariseProfile(CPU_PROF, ours.pids);

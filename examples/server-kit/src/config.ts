@@ -1,4 +1,5 @@
 // The example servers' configuration: flags override environment variables, which override defaults.
+import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 
 /** Everything the example servers can be told. */
@@ -19,12 +20,23 @@ export interface ServerConfig {
   headersTimeoutMs: number;
   keepAliveTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** Processes serving requests (node:cluster); 1: the server runs in this process, no cluster. */
+  workers: number;
 }
 
 /** A configuration mistake: the message says which setting and why. */
 export class ConfigError extends Error {
   override name = "ConfigError";
+  /** Whether "run with --help" would help (false when the message already says what to do). */
+  readonly showUsage: boolean;
+  constructor(message: string, options: { showUsage?: boolean } = {}) {
+    super(message);
+    this.showUsage = options.showUsage ?? true;
+  }
 }
+
+/** Most worker processes `--workers` accepts. */
+export const MAX_WORKERS = 64;
 
 /** flag, environment variable, default, meaning: the README table is printed from this list. */
 export const SETTINGS = [
@@ -42,6 +54,7 @@ export const SETTINGS = [
   ["--headers-timeout-ms", "SCEP_HEADERS_TIMEOUT_MS", "10000", "headers must arrive within this (server.headersTimeout; slow-loris guard)"],
   ["--keep-alive-timeout-ms", "SCEP_KEEP_ALIVE_TIMEOUT_MS", "5000", "idle keep-alive connections are closed after this"],
   ["--shutdown-timeout-ms", "SCEP_SHUTDOWN_TIMEOUT_MS", "10000", "on SIGINT/SIGTERM, in-flight requests get this long before connections are cut"],
+  ["--workers", "SCEP_WORKERS", "1", "processes serving requests on the one port (node:cluster; auto: one per CPU); a worker that dies is restarted; not with --pending"],
 ] as const;
 
 /** `--help` text. */
@@ -60,6 +73,13 @@ function boolean(name: string, value: string): boolean {
   if (["1", "true", "yes", "on"].includes(v)) return true;
   if (["", "0", "false", "no", "off"].includes(v)) return false;
   throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(value)}`);
+}
+
+function workers([name, value]: [string, string | undefined]): number {
+  if (value === undefined) return 1;
+  if (value.trim().toLowerCase() === "auto") return Math.min(MAX_WORKERS, availableParallelism());
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1 || Number(value) > MAX_WORKERS) throw new ConfigError(`${name} must be an integer from 1 to ${MAX_WORKERS} or auto, got ${JSON.stringify(value)}`);
+  return Number(value);
 }
 
 /**
@@ -107,8 +127,12 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     headersTimeoutMs: num("--headers-timeout-ms", "SCEP_HEADERS_TIMEOUT_MS", 10_000, 1),
     keepAliveTimeoutMs: num("--keep-alive-timeout-ms", "SCEP_KEEP_ALIVE_TIMEOUT_MS", 5_000, 1),
     shutdownTimeoutMs: num("--shutdown-timeout-ms", "SCEP_SHUTDOWN_TIMEOUT_MS", 10_000, 0),
+    workers: workers(get("--workers", "SCEP_WORKERS")),
   };
   if (config.headersTimeoutMs > config.requestTimeoutMs) throw new ConfigError(`the headers timeout (${config.headersTimeoutMs} ms) must not exceed the request timeout (${config.requestTimeoutMs} ms)`);
+  if (config.pending && config.workers > 1) {
+    throw new ConfigError(`--pending cannot run with ${config.workers} workers: pending requests live in one process's memory (use --workers 1)`, { showUsage: false });
+  }
   if (config.adminToken !== undefined && config.adminToken.length < 16) throw new ConfigError("SCEP_ADMIN_TOKEN must be at least 16 characters");
   return config;
 }

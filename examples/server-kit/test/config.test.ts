@@ -2,6 +2,7 @@
  * parseConfig: defaults, environment variables, flags over environment, and
  * the exact message of each mistake.
  */
+import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig, usage } from "../src/index.js";
 
@@ -20,6 +21,7 @@ const DEFAULTS = {
   headersTimeoutMs: 10_000,
   keepAliveTimeoutMs: 5_000,
   shutdownTimeoutMs: 10_000,
+  workers: 1,
 };
 
 describe("parseConfig", () => {
@@ -32,11 +34,13 @@ describe("parseConfig", () => {
       PORT: "9000", HOST: "127.0.0.1", SCEP_DATA_DIR: "/var/lib/scep", SCEP_CHALLENGE: "pw", SCEP_CA_CERT: "ca.pem", SCEP_CA_KEY: "ca.key",
       SCEP_VALIDITY_DAYS: "0.5", SCEP_PENDING: "yes", SCEP_MAX_BODY: "2048", SCEP_ADMIN_TOKEN: "0123456789abcdef",
       SCEP_REQUEST_TIMEOUT_MS: "2000", SCEP_HEADERS_TIMEOUT_MS: "1000", SCEP_KEEP_ALIVE_TIMEOUT_MS: "300", SCEP_SHUTDOWN_TIMEOUT_MS: "0",
+      SCEP_WORKERS: "1", // (more than one worker is refused with pending mode: see below)
     };
     expect(parseConfig([], env)).toEqual({
       port: 9000, host: "127.0.0.1", dataDir: "/var/lib/scep", challenge: "pw", caCertPath: "ca.pem", caKeyPath: "ca.key",
       validityDays: 0.5, pending: true, maxBodyBytes: 2048, adminToken: "0123456789abcdef",
       requestTimeoutMs: 2000, headersTimeoutMs: 1000, keepAliveTimeoutMs: 300, shutdownTimeoutMs: 0,
+      workers: 1,
     });
   });
 
@@ -46,6 +50,14 @@ describe("parseConfig", () => {
     expect(parseConfig(argv, env)).toEqual({ ...DEFAULTS, port: 0, dataDir: "/flag", pending: true, challenge: "flag-pw", validityDays: 7, maxBodyBytes: 4096, host: "::1" });
     expect(parseConfig([], env)).toEqual({ ...DEFAULTS, port: 9000, dataDir: "/env" });
     expect(parseConfig(["--help"], {})).toEqual({ help: true });
+    expect(parseConfig(["--workers", "2"], { SCEP_WORKERS: "4" })).toEqual({ ...DEFAULTS, workers: 2 });
+    expect(parseConfig([], { SCEP_WORKERS: "4" })).toEqual({ ...DEFAULTS, workers: 4 });
+  });
+
+  it("reads --workers auto as one worker per CPU (pending mode needs one worker)", () => {
+    expect(parseConfig(["--workers", "auto"], {})).toEqual({ ...DEFAULTS, workers: Math.min(64, availableParallelism()) });
+    expect(parseConfig([], { SCEP_WORKERS: "AUTO" })).toEqual({ ...DEFAULTS, workers: Math.min(64, availableParallelism()) });
+    expect(parseConfig(["--pending"], { SCEP_WORKERS: "1" })).toEqual({ ...DEFAULTS, pending: true });
   });
 
   it.each([
@@ -58,13 +70,21 @@ describe("parseConfig", () => {
     [[], { SCEP_ADMIN_TOKEN: "short" }, "SCEP_ADMIN_TOKEN must be at least 16 characters"],
     [["--max-body", "10"], {}, '--max-body must be an integer from 1024 to 9007199254740991, got "10"'],
     [["--nope"], {}, "Unknown option '--nope'"],
+    [["--workers", "0"], {}, '--workers must be an integer from 1 to 64 or auto, got "0"'],
+    [[], { SCEP_WORKERS: "many" }, 'SCEP_WORKERS must be an integer from 1 to 64 or auto, got "many"'],
   ])("rejects %j %j", (argv, env, message) => {
     expect(() => parseConfig(argv, env)).toThrow(new ConfigError(message));
   });
 
+  it("refuses pending mode with more than one worker, in a message that needs no --help", () => {
+    const error = new ConfigError("--pending cannot run with 2 workers: pending requests live in one process's memory (use --workers 1)", { showUsage: false });
+    expect(() => parseConfig(["--pending", "--workers", "2"], {})).toThrow(error);
+    expect(() => parseConfig([], { SCEP_PENDING: "1", SCEP_WORKERS: "2" })).toThrow(error);
+  });
+
   it("prints every flag and variable in --help", () => {
     const text = usage("express-server");
-    for (const name of ["--port", "PORT", "--host", "HOST", "--data-dir", "SCEP_DATA_DIR", "--challenge", "SCEP_CHALLENGE", "--ca-cert", "SCEP_CA_CERT", "--ca-key", "SCEP_CA_KEY", "--validity-days", "SCEP_VALIDITY_DAYS", "--pending", "SCEP_PENDING", "--max-body", "SCEP_MAX_BODY", "SCEP_ADMIN_TOKEN"]) {
+    for (const name of ["--port", "PORT", "--host", "HOST", "--data-dir", "SCEP_DATA_DIR", "--challenge", "SCEP_CHALLENGE", "--ca-cert", "SCEP_CA_CERT", "--ca-key", "SCEP_CA_KEY", "--validity-days", "SCEP_VALIDITY_DAYS", "--pending", "SCEP_PENDING", "--max-body", "SCEP_MAX_BODY", "SCEP_ADMIN_TOKEN", "--workers", "SCEP_WORKERS"]) {
       expect(text).toContain(name);
     }
   });

@@ -276,6 +276,102 @@ export function describeExampleServer(name: string, exampleDir: string, builtPac
       });
     });
 
+    describe("SCEP_WORKERS=2: a node:cluster primary and two workers on one port", () => {
+      const dataDir = join(tmp, "workers");
+      let s: Awaited<ReturnType<typeof start>>;
+      let workers: { worker: number; pid: number }[];
+      beforeAll(async () => {
+        s = await start({ SCEP_DATA_DIR: dataDir, SCEP_CHALLENGE: "workers-challenge", SCEP_WORKERS: "2" });
+        workers = (s.listening as unknown as { workers: { worker: number; pid: number }[] }).workers;
+      });
+      afterAll(() => s.proc.terminate());
+
+      /** `count` PKCSReqs sent at once (each fetch on its own connection), answers read; returns the certificates' serials. */
+      async function enrollMany(count: number, prefix: string): Promise<string[]> {
+        const caCerts = await new ScepClient({ url: `${s.base}/scep` }).getCaCert();
+        const built = await Promise.all(
+          Array.from({ length: count }, async (_, i) => {
+            const subject = `CN=${prefix}-${i}`;
+            const signer = await createSelfSignedSigner({ keys, subject });
+            const csr = await generateCsr({ keys, subject, challengePassword: "workers-challenge" });
+            return { signer, req: await buildPkcsReq({ csr, signer, recipient: selectRecipient(caCerts), transactionId: `${prefix}-${i}` }) };
+          }),
+        );
+        const reps = await Promise.all(
+          built.map(async ({ signer, req }) => {
+            const res = await fetch(`${s.base}/scep?operation=PKIOperation`, { method: "POST", body: new Uint8Array(req.der) });
+            return readCertRep(new Uint8Array(await res.arrayBuffer()), { decrypter: signer, caCertificates: caCerts, request: req });
+          }),
+        );
+        expect(reps.map((r) => r.status)).toEqual(Array.from({ length: count }, () => "SUCCESS"));
+        return reps.map((r) => r.certificates[0]!.serialNumberHex.toLowerCase());
+      }
+
+      it("the primary creates CA and challenge, then prints the banner once, after both workers listen", () => {
+        expect(workers.map((w) => w.worker)).toEqual([1, 2]);
+        expect(new Set([s.proc.child.pid, ...workers.map((w) => w.pid)]).size).toBe(3);
+        expect(s.proc.lines.filter((l) => l.includes("SCEP URL:"))).toEqual([`  SCEP URL:        ${s.base}/scep`]);
+        expect(s.proc.banner("workers")).toBe(`2 (pids ${workers.map((w) => w.pid).join(", ")}; primary ${s.proc.child.pid})`);
+        expect(s.listening.fingerprintSha256).toBe(colonHex(new Certificate(Certificate.from(readFileSync(join(dataDir, "ca.pem"), "utf8")).der).der));
+        const types = s.proc.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { type: string; worker?: number });
+        expect(types.map((e) => e.type).slice(-1)).toEqual(["listening"]);
+        expect(types.filter((e) => e.type === "worker-listening").map((e) => e.worker).sort()).toEqual([1, 2]);
+      });
+
+      it("enrolls on both workers: serials unique, one serial epoch per worker, every event line names its worker", async () => {
+        const serials = await enrollMany(8, "cluster");
+        expect(new Set(serials).size).toBe(8);
+        const events = await Promise.all(serials.map((serial) => s.proc.waitForJson("scep", (e) => typeof e.serial === "string" && e.serial.toLowerCase() === serial)));
+        expect(events.every((e) => e.worker === 1 || e.worker === 2)).toBe(true);
+        // serial = 70 random bits ‖ epoch (32) ‖ sequence (32): each worker opened the CA once, so it has its own epoch.
+        const epochs = new Map<unknown, Set<string>>();
+        for (const e of events) epochs.set(e.worker, (epochs.get(e.worker) ?? new Set()).add((e.serial as string).toLowerCase().slice(-16, -8)));
+        expect([...epochs.keys()].sort()).toEqual([1, 2]);
+        expect([...epochs.values()].map((set) => set.size)).toEqual([1, 1]);
+        expect(new Set([...epochs.values()].flatMap((set) => [...set])).size).toBe(2);
+        const indexed = readFileSync(join(dataDir, "index.jsonl"), "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { serial: string }).serial);
+        expect(indexed.sort()).toEqual([...serials].sort());
+      });
+
+      it("restarts a worker that dies (kill -9); enrollments go on", async () => {
+        const victim = workers[0]!;
+        process.kill(victim.pid, "SIGKILL");
+        const exit = await s.proc.waitForJson("worker-exit", (e) => e.pid === victim.pid);
+        expect(exit).toMatchObject({ worker: 1, code: null, signal: "SIGKILL", restartInMs: 100 });
+        const again = await s.proc.waitForJson("worker-listening", (e) => e.worker === 1 && e.pid !== victim.pid);
+        workers = [{ worker: 1, pid: again.pid as number }, workers[1]!];
+        const serials = await enrollMany(4, "after-restart");
+        expect(new Set(serials).size).toBe(4);
+      });
+
+      it("exits 0 on SIGTERM after stopping its workers; no worker process is left", async () => {
+        expect(await s.proc.terminate()).toEqual({ code: 0, signal: null });
+        const exits = s.proc.lines.filter((l) => l.includes('"type":"worker-exit"')).map((l) => JSON.parse(l) as Record<string, unknown>).slice(-2);
+        expect(exits.map((e) => [e.pid, e.code, e.signal]).sort()).toEqual(workers.map((w) => [w.pid, 0, null]).sort());
+        expect(s.proc.lines.at(-1)).toMatch(/"type":"stopped"\}$/);
+        for (const w of workers) expect(() => process.kill(w.pid, 0)).toThrow(expect.objectContaining({ code: "ESRCH" }));
+      });
+    });
+
+    it("refuses --pending with more than one worker (exit 2, one line)", async () => {
+      const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(tmp, "pending-workers") }, ["--pending", "--workers", "2"]);
+      procs.push(proc);
+      expect(await proc.exited).toEqual({ code: 2, signal: null });
+      expect(proc.stderr).toBe(`${name}-server: --pending cannot run with 2 workers: pending requests live in one process's memory (use --workers 1)\n`);
+      expect(existsSync(join(tmp, "pending-workers"))).toBe(false);
+    });
+
+    it("with workers, exits 1 when a worker cannot listen (port taken)", async () => {
+      const taken = await startExample(exampleDir, { SCEP_DATA_DIR: join(tmp, "taken"), SCEP_CHALLENGE: "c" });
+      procs.push(taken.proc);
+      const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(tmp, "taken"), SCEP_CHALLENGE: "c", SCEP_WORKERS: "2", PORT: String(taken.listening.port) });
+      procs.push(proc);
+      expect(await proc.exited).toEqual({ code: 1, signal: null });
+      expect(proc.stderr).toMatch(new RegExp(`^${name}-server: worker [12] exited \\(code 1\\) before listening$`, "m"));
+      expect(proc.stderr).toContain("EADDRINUSE");
+      expect(await taken.proc.terminate()).toEqual({ code: 0, signal: null });
+    });
+
     it("exits 2 with a message on a configuration mistake", async () => {
       const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(tmp, "bad") }, ["--port", "http"]);
       procs.push(proc);

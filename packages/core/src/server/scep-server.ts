@@ -322,7 +322,6 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
 
   async function issueAndAnswer(p: Profile, req: PkiRequest, ctx: IssueContext): Promise<Reply> {
     const result = await p.issue(ctx);
-    const subject = ctx.csr.subject;
     if (result.status === "SUCCESS") {
       const cert = toCert(result.certificate);
       const certs = [cert.der, ...(result.chain ?? [p.ca]).map((c) => toDer(c as Certificate | Uint8Array))];
@@ -338,7 +337,7 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
         renewal: ctx.renewal,
         createdAt: now(),
       });
-      return new Reply(await certRep(p, req, "PENDING", {}, req), "pending", "pending_approval", { subject });
+      return new Reply(await certRep(p, req, "PENDING", {}, req), "pending", "pending_approval", { subject: ctx.csr.subject });
     }
     return failure(p, req, result.failInfo ?? "badRequest", "issuer_rejected", result.failInfoText ?? "the issuer rejected the request", req);
   }
@@ -493,7 +492,9 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
       default:
         reply = await getCertOrCrl(p, req);
     }
-    return new Reply(reply.response, reply.outcome, reply.reason, { operation: op, transactionId: req.transactionId, ...(req.csr ? { subject: req.csr.subject } : {}), ...reply.extra });
+    // (The CSR's subject only when the reply does not name one: formatting a DN is not free.)
+    const subject = reply.extra.subject === undefined && req.csr ? { subject: req.csr.subject } : {};
+    return new Reply(reply.response, reply.outcome, reply.reason, { operation: op, transactionId: req.transactionId, ...subject, ...reply.extra });
   }
 
   async function handle(request: Request, p: Profile, url: string, operation: string): Promise<Reply> {
