@@ -142,7 +142,7 @@ export async function loadCaMaterial(input: {
   const certificateDer = new Uint8Array(certificate.rawData);
   let signer: LocalKey;
   try {
-    signer = LocalKey.from(certificateDer, pkcs8);
+    signer = LocalKey.from(certificateDer, pkcs8, { threadPool: true });
   } catch (error) {
     throw loadFailed(`${input.keySource}: the key cannot sign for ${input.certificateSource} (${(error as Error).message})`, error);
   }

@@ -13,6 +13,8 @@ export interface ServerConfig {
   caKeyPath: string | undefined;
   validityDays: number;
   pending: boolean;
+  /** Also write `certs/<serial>.pem` for each issued certificate (the index always holds them). */
+  certFiles: boolean;
   maxBodyBytes: number;
   /** Enables `POST /admin/{approve,reject}/:tid` (env only: a secret does not belong on the command line). */
   adminToken: string | undefined;
@@ -48,6 +50,7 @@ export const SETTINGS = [
   ["--ca-key", "SCEP_CA_KEY", "(generated)", "its PEM private key, PKCS#1 or PKCS#8 (RSA: the CA also decrypts requests)"],
   ["--validity-days", "SCEP_VALIDITY_DAYS", "365", "lifetime of issued certificates (the CSR policy's maximum; never past the CA's notAfter)"],
   ["--pending", "SCEP_PENDING", "false", "answer new enrollments PENDING until an operator approves (renewals are issued at once)"],
+  ["--cert-files", "SCEP_CERT_FILES", "false", "also write each issued certificate to <data-dir>/certs/<serial>.pem (index.jsonl always holds them; a file per certificate costs ~0.5 ms a request)"],
   ["--max-body", "SCEP_MAX_BODY", "65536", "largest PKIOperation body in bytes (larger: HTTP 413)"],
   ["", "SCEP_ADMIN_TOKEN", "(unset)", "enables POST /admin/approve/:tid and /admin/reject/:tid with `Authorization: Bearer <token>`"],
   ["--request-timeout-ms", "SCEP_REQUEST_TIMEOUT_MS", "30000", "whole request must arrive within this (server.requestTimeout)"],
@@ -90,7 +93,7 @@ function workers([name, value]: [string, string | undefined]): number {
 export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServerConfig | { help: true } {
   let values: Record<string, string | boolean | undefined>;
   try {
-    const options = Object.fromEntries(SETTINGS.filter(([flag]) => flag).map(([flag]) => [flag.slice(2), { type: flag === "--pending" ? "boolean" : "string" }] as const));
+    const options = Object.fromEntries(SETTINGS.filter(([flag]) => flag).map(([flag]) => [flag.slice(2), { type: flag === "--pending" || flag === "--cert-files" ? "boolean" : "string" }] as const));
     values = parseArgs({ args: [...argv], options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values;
   } catch (e) {
     throw new ConfigError((e as Error).message);
@@ -121,6 +124,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     caKeyPath,
     validityDays,
     pending: values.pending === true || boolean("SCEP_PENDING", env.SCEP_PENDING ?? ""),
+    certFiles: values["cert-files"] === true || boolean("SCEP_CERT_FILES", env.SCEP_CERT_FILES ?? ""),
     maxBodyBytes: num("--max-body", "SCEP_MAX_BODY", 65536, 1024),
     adminToken: env.SCEP_ADMIN_TOKEN || undefined,
     requestTimeoutMs: num("--request-timeout-ms", "SCEP_REQUEST_TIMEOUT_MS", 30_000, 1),

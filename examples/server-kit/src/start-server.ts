@@ -61,7 +61,7 @@ function sameSecret(a: string, b: string): boolean {
 
 /** Opens the CA, loads the challenge and creates the SCEP server. */
 export async function createKit(config: ServerConfig): Promise<ScepKit & { challengeSource: string }> {
-  const ca = await openFileCa({ dataDir: config.dataDir, ...(config.caCertPath ? { caCertPath: config.caCertPath, caKeyPath: config.caKeyPath! } : {}) });
+  const ca = await openFileCa({ dataDir: config.dataDir, certificateFiles: config.certFiles, ...(config.caCertPath ? { caCertPath: config.caCertPath, caKeyPath: config.caKeyPath! } : {}) });
   const { challenge, source } = await loadChallenge(config, ca.dataDir);
   const server = createScepServer({
     maxBodyBytes: config.maxBodyBytes,
@@ -70,7 +70,7 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
       {
         path: SCEP_PATH,
         caCertificate: ca.certificatePem,
-        signer: LocalKey.fromPem(ca.certificatePem, ca.privateKeyPem),
+        signer: LocalKey.fromPem(ca.certificatePem, ca.privateKeyPem, { threadPool: true }),
         challenge: { type: "static", password: challenge },
         csrPolicy: { maxValidityDays: config.validityDays },
         issue: async (ctx) => {
@@ -182,7 +182,7 @@ export async function startServer(name: string, build: (kit: ScepKit) => Request
     config = parsed;
     if (config.workers > 1 && cluster.isPrimary) {
       // Created here, before forking, so the workers only ever read them.
-      const ca = await openFileCa({ dataDir: config.dataDir, ...(config.caCertPath ? { caCertPath: config.caCertPath, caKeyPath: config.caKeyPath! } : {}) });
+      const ca = await openFileCa({ dataDir: config.dataDir, certificateFiles: config.certFiles, ...(config.caCertPath ? { caCertPath: config.caCertPath, caKeyPath: config.caKeyPath! } : {}) });
       const { challenge, source } = await loadChallenge(config, ca.dataDir);
       const facts: BannerFacts = { ca, challenge, challengeSource: source, caCertificatePath: config.caCertPath ? resolve(config.caCertPath) : join(ca.dataDir, "ca.pem") };
       const primaryConfig = config;

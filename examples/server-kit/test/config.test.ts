@@ -15,6 +15,7 @@ const DEFAULTS = {
   caKeyPath: undefined,
   validityDays: 365,
   pending: false,
+  certFiles: false,
   maxBodyBytes: 65536,
   adminToken: undefined,
   requestTimeoutMs: 30_000,
@@ -32,13 +33,13 @@ describe("parseConfig", () => {
   it("reads every environment variable", () => {
     const env = {
       PORT: "9000", HOST: "127.0.0.1", SCEP_DATA_DIR: "/var/lib/scep", SCEP_CHALLENGE: "pw", SCEP_CA_CERT: "ca.pem", SCEP_CA_KEY: "ca.key",
-      SCEP_VALIDITY_DAYS: "0.5", SCEP_PENDING: "yes", SCEP_MAX_BODY: "2048", SCEP_ADMIN_TOKEN: "0123456789abcdef",
+      SCEP_VALIDITY_DAYS: "0.5", SCEP_PENDING: "yes", SCEP_CERT_FILES: "1", SCEP_MAX_BODY: "2048", SCEP_ADMIN_TOKEN: "0123456789abcdef",
       SCEP_REQUEST_TIMEOUT_MS: "2000", SCEP_HEADERS_TIMEOUT_MS: "1000", SCEP_KEEP_ALIVE_TIMEOUT_MS: "300", SCEP_SHUTDOWN_TIMEOUT_MS: "0",
       SCEP_WORKERS: "1", // (more than one worker is refused with pending mode: see below)
     };
     expect(parseConfig([], env)).toEqual({
       port: 9000, host: "127.0.0.1", dataDir: "/var/lib/scep", challenge: "pw", caCertPath: "ca.pem", caKeyPath: "ca.key",
-      validityDays: 0.5, pending: true, maxBodyBytes: 2048, adminToken: "0123456789abcdef",
+      validityDays: 0.5, pending: true, certFiles: true, maxBodyBytes: 2048, adminToken: "0123456789abcdef",
       requestTimeoutMs: 2000, headersTimeoutMs: 1000, keepAliveTimeoutMs: 300, shutdownTimeoutMs: 0,
       workers: 1,
     });

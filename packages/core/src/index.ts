@@ -38,7 +38,7 @@ export { resolvePolicy } from "./policy.js";
 export type { AlgorithmPolicy, ResolvedPolicy } from "./policy.js";
 
 export { LocalKey } from "./keys/key.js";
-export type { Signer, Decrypter, DecryptParams, PrivateKeyInput } from "./keys/key.js";
+export type { Signer, Decrypter, DecryptParams, PrivateKeyInput, LocalKeyOptions } from "./keys/key.js";
 
 export { Certificate } from "./x509/certificate.js";
 export { CertificationRequest } from "./x509/certification-request.js";

@@ -108,7 +108,10 @@ export function describeExampleServer(name: string, exampleDir: string, builtPac
         expect((await openssl(["verify", "-CAfile", join(dataDir, "ca.pem"), join(tmp, "device-1.pem")], tmp)).trim()).toBe(`${join(tmp, "device-1.pem")}: OK`);
         const event = await s.proc.waitForJson("scep", (e) => e.operation === "PKCSReq");
         expect(event).toMatchObject({ profile: "/scep", outcome: "success", reason: "issued", status: 200, subject: "CN=device-1, O=example tests", serial: cert.serialNumberHex });
-        expect(existsSync(join(dataDir, "certs", `${cert.serialNumberHex.toLowerCase()}.pem`))).toBe(true);
+        // The index is the record of issued certificates (certs/<serial>.pem only with --cert-files).
+        const index = readFileSync(join(dataDir, "index.jsonl"), "utf8");
+        expect(index).toContain(cert.serialNumberHex.toLowerCase());
+        expect(existsSync(join(dataDir, "certs", `${cert.serialNumberHex.toLowerCase()}.pem`))).toBe(false);
       });
 
       it("answers a wrong challenge with FAILURE badRequest", async () => {

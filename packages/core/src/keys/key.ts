@@ -48,6 +48,19 @@ export interface Decrypter {
 /** A private key in any form {@link LocalKey} reads. */
 export type PrivateKeyInput = string | Uint8Array | CryptoKey;
 
+/** Options of {@link LocalKey.from}. */
+export interface LocalKeyOptions {
+  /** Passphrase of an encrypted PEM key (legacy `Proc-Type: 4,ENCRYPTED` or PKCS#8). */
+  passphrase?: string;
+  /**
+   * Sign on libuv's thread pool instead of the calling thread (default false).
+   * A server under concurrent load then keeps its event loop free and spreads
+   * signatures over the other cores; each signature pays a thread hop, so a
+   * sequential caller is a little slower.
+   */
+  threadPool?: boolean;
+}
+
 /**
  * A certificate and its private key held in this process: both a
  * {@link Signer} and a {@link Decrypter}.
@@ -63,12 +76,14 @@ export class LocalKey implements Signer, Decrypter {
   readonly certificate: Certificate;
   readonly #key: nc.KeyObject;
   readonly #rejectionSecret = nc.randomBytes(32);
+  readonly #threadPool: boolean;
 
-  private constructor(certificate: Certificate, key: nc.KeyObject) {
+  private constructor(certificate: Certificate, key: nc.KeyObject, threadPool: boolean) {
     if (key.type !== "private") throw new KeyError("expected a private key");
     if (!equalBytes(nc.spkiOf(key), certificate.spki)) throw new KeyError("the private key does not match the certificate");
     this.certificate = certificate;
     this.#key = key;
+    this.#threadPool = threadPool;
   }
 
   /**
@@ -76,17 +91,17 @@ export class LocalKey implements Signer, Decrypter {
    * (PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY` or PKCS#8 `PRIVATE KEY`),
    * a DER PKCS#8 key, or a WebCrypto `CryptoKey` (extractable or not).
    */
-  static from(certificate: Certificate | Uint8Array | string, privateKey: PrivateKeyInput, options: { passphrase?: string } = {}): LocalKey {
+  static from(certificate: Certificate | Uint8Array | string, privateKey: PrivateKeyInput, options: LocalKeyOptions = {}): LocalKey {
     const cert = Certificate.from(certificate);
     let key: nc.KeyObject;
     if (typeof privateKey === "string") key = nc.privateKeyFromPem(privateKey, options.passphrase);
     else if (privateKey instanceof Uint8Array) key = privateKey[0] === 0x30 ? nc.privateKeyFromPkcs8(privateKey) : nc.privateKeyFromPem(privateKey, options.passphrase);
     else key = nc.keyFromCryptoKey(privateKey);
-    return new LocalKey(cert, key);
+    return new LocalKey(cert, key, options.threadPool ?? false);
   }
 
   /** From PEM texts. Same as {@link LocalKey.from}. */
-  static fromPem(certificatePem: string, privateKeyPem: string, options: { passphrase?: string } = {}): LocalKey {
+  static fromPem(certificatePem: string, privateKeyPem: string, options: LocalKeyOptions = {}): LocalKey {
     return LocalKey.from(certificatePem, privateKeyPem, options);
   }
 
@@ -97,7 +112,7 @@ export class LocalKey implements Signer, Decrypter {
 
   /** {@inheritDoc Signer.sign} */
   async sign(data: Uint8Array, algorithm: SignatureAlgorithm): Promise<Uint8Array> {
-    return nc.sign(this.#key, algorithm, data);
+    return this.#threadPool ? nc.signInThreadPool(this.#key, algorithm, data) : nc.sign(this.#key, algorithm, data);
   }
 
   /** {@inheritDoc Decrypter.decrypt} */
