@@ -5,7 +5,7 @@
 import { createRequire } from "node:module";
 import { createServer } from "node:http";
 import { describe, expect, it } from "vitest";
-import { close, createFixture, listen } from "./support/scep-fixture.js";
+import { close, createFixture, listen } from "../../core/test/support/adapter-fixture.js";
 
 describe("@scep/express dist", () => {
   it("exports scepMiddleware from dist/index.js and dist/index.cjs", async () => {

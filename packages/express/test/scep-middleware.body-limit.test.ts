@@ -8,7 +8,7 @@ import { createServer, request, type IncomingMessage, type Server } from "node:h
 import express from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scepMiddleware } from "../src/index.js";
-import { close, createFixture, listen, type Fixture } from "./support/scep-fixture.js";
+import { close, createFixture, listen, type Fixture } from "../../core/test/support/adapter-fixture.js";
 
 let fx: Fixture;
 let http: Server;

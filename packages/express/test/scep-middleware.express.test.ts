@@ -10,7 +10,7 @@ import express4 from "express4";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ScepClient, createSelfSignedSigner, generateCsr, generateRsaKeyPair } from "./support/core.js";
 import { scepMiddleware } from "../src/index.js";
-import { CAPS as CAP_LIST, close, createFixture, enroll, listen, type Fixture } from "./support/scep-fixture.js";
+import { CAPS as CAP_LIST, close, createFixture, enroll, listen, type Fixture } from "../../core/test/support/adapter-fixture.js";
 
 const CAPS = CAP_LIST.join("\n");
 

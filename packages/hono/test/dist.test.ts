@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import { createServer } from "node:http";
 import { getRequestListener } from "@hono/node-server";
 import { describe, expect, it } from "vitest";
-import { close, createFixture, listen } from "./support/scep-fixture.js";
+import { close, createFixture, listen } from "../../core/test/support/adapter-fixture.js";
 
 describe("@scep/hono dist", () => {
   it("exports scepHandler and scepApp from dist/index.js and dist/index.cjs", async () => {

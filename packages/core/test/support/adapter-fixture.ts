@@ -1,11 +1,12 @@
 /**
  * A SCEP server over core's throw-away test PKI (one RSA CA that signs and
  * decrypts, a static challenge) plus helpers to enroll through a base URL.
+ * Shared by the @scep/express and @scep/hono tests.
  */
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import { ScepClient, createScepServer, type ScepEvent, type ScepServer } from "./core.js";
-import { createTestPki, type TestPki } from "../../../core/test/support/pki.js";
+import { ScepClient, createScepServer, type ScepEvent, type ScepServer } from "../../src/index.js";
+import { createTestPki, type TestPki } from "./pki.js";
 
 export const CHALLENGE = "s3cret";
 /** Pinned, so the tests do not follow core's default list. */
