@@ -30,6 +30,8 @@ export interface RequestOptions {
   signatureAlgorithm?: SignatureAlgorithm;
   /** Key transport (default RSAES-PKCS1-v1_5). */
   keyTransport?: KeyTransport;
+  /** Hash of RSAES-OAEP (and its MGF1) when `keyTransport` is `rsaes-oaep` (default sha1, what NDES sends). */
+  oaepHash?: DigestAlgorithm;
   /** transactionID (default: for PKCSReq/RenewalReq the SHA-256 of the CSR's public key, hex; otherwise random). */
   transactionId?: string;
   /** senderNonce (default 16 random bytes). */
@@ -61,6 +63,7 @@ async function build(messageType: MessageType, inner: der.Der, options: RequestO
     recipient,
     cipher: options.cipher ?? "aes256",
     ...(options.keyTransport ? { transport: options.keyTransport } : {}),
+    ...(options.oaepHash ? { oaepHash: options.oaepHash } : {}),
   });
   const transactionId = options.transactionId ?? defaultTid();
   const senderNonce = options.senderNonce ?? nc.randomBytes(16);

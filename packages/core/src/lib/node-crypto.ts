@@ -85,7 +85,10 @@ function importSpki(spki: Uint8Array): KeyObject {
     const bits = der.content(der.expectTag(keyT, der.Tag.BIT_STRING, "subjectPublicKey"));
     if (bits[0] === 0) {
       const key = bits.subarray(1);
-      if (alg === "1.2.840.113549.1.1.1") return crypto.createPublicKey({ key: Buffer.from(key.buffer, key.byteOffset, key.byteLength), format: "der", type: "pkcs1" });
+      // Only the canonical form takes the fast path (NULL or absent parameters, nothing after the
+      // RSAPublicKey); anything else goes to OpenSSL's own decoder below, which decides.
+      const canonicalRsa = (!paramT || paramT.tag === der.Tag.NULL) && der.parse(key).tag === der.Tag.SEQUENCE;
+      if (alg === "1.2.840.113549.1.1.1" && canonicalRsa) return crypto.createPublicKey({ key: Buffer.from(key.buffer, key.byteOffset, key.byteLength), format: "der", type: "pkcs1" });
       if (alg === "1.2.840.10045.2.1" && paramT?.tag === der.Tag.OID) {
         const curve = EC_CURVES[der.readOid(paramT)];
         if (curve && key.length === 1 + 2 * curve.size && key[0] === 4) {

@@ -140,8 +140,10 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
 
     const env = parseEnvelopedData(sd.content);
     checkCipher(policy, env.cipher);
-    const opened = await openEnvelope(env, decrypters);
-    checkKeyTransport(policy, opened.recipient.transport);
+    // Refuse a disallowed key transport before any private-key operation runs.
+    const allowed = env.recipients.filter((r) => policy.keyTransports.includes(r.transport));
+    if (allowed.length === 0 && env.recipients[0]) checkKeyTransport(policy, env.recipients[0].transport);
+    const opened = await openEnvelope({ ...env, recipients: allowed }, decrypters);
 
     const out: PkiRequest = {
       messageType: attrs.messageType as MessageType,
