@@ -182,6 +182,19 @@ describe("buildCertificate: RSA CA (made by OpenSSL)", () => {
     expect((await run("verify", "-CAfile", "rsa-ca.pem", "pss.pem")).trim()).toBe("pss.pem: OK");
   });
 
+  it("Certificate.isIssuedBy checks name chaining and the signature, for PKCS#1, PSS and ECDSA issuers", async () => {
+    const pkcs1 = await buildCertificate(options({}));
+    const pss = await buildCertificate(options({ signatureAlgorithm: { scheme: "rsa-pss", digest: "sha256", saltLength: 32 } }));
+    const ec = await buildCertificate(options({ issuer: ecCa }));
+    expect(pss.signatureAlgorithm).toEqual({ scheme: "rsa-pss", digest: "sha256", saltLength: 32 });
+    expect([pkcs1.isIssuedBy(rsaCa.certificate), pss.isIssuedBy(rsaCa.certificate), ec.isIssuedBy(ecCa.certificate)]).toEqual([true, true, true]);
+    // Wrong issuer: the names do not chain, or (for a forged name) the signature does not verify.
+    expect([pkcs1.isIssuedBy(ecCa.certificate), ec.isIssuedBy(rsaCa.certificate)]).toEqual([false, false]);
+    const tampered = new Certificate(Uint8Array.from(pkcs1.der));
+    tampered.signature[tampered.signature.length - 1]! ^= 1;
+    expect(tampered.isIssuedBy(rsaCa.certificate)).toBe(false);
+  });
+
   it("makes the copied subjectAltName critical when the subject is empty (RFC 5280 §4.2.1.6)", async () => {
     expect(hex(emptySubjectCsr.subjectDer)).toBe("3000");
     expect(emptySubjectCsr.extensions.find((e) => e.oid === "2.5.29.17")?.critical).toBe(false);

@@ -4,15 +4,9 @@
 import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
 import * as nc from "../lib/node-crypto.js";
-import {
-  type DigestAlgorithm,
-  type SignatureAlgorithm,
-  DIGEST_OID,
-  digestFromOid,
-  signatureFromOid,
-  signatureOid,
-} from "../algorithms.js";
-import { Asn1Error, DigestMismatchError, MessageMalformedError, SignatureInvalidError, UnsupportedAlgorithmError } from "../errors.js";
+import { type DigestAlgorithm, type SignatureAlgorithm, DIGEST_OID, digestFromOid } from "../algorithms.js";
+import { Asn1Error, DigestMismatchError, MessageMalformedError, SignatureInvalidError } from "../errors.js";
+import { readSignatureAlgorithm, signatureAlgorithmIdentifier } from "../x509/algorithm-identifier.js";
 import { Certificate } from "../x509/certificate.js";
 import type { Signer } from "../keys/key.js";
 
@@ -35,10 +29,8 @@ export interface ParsedSignerInfo {
   sid: SignerIdentifier;
   /** The digest OID as sent. */
   digestOid: string;
-  /** The signature algorithm OID as sent. */
-  signatureOid: string;
-  /** RSASSA-PSS parameters, when the signature is PSS. */
-  pss?: { digest: DigestAlgorithm; saltLength: number };
+  /** The signature AlgorithmIdentifier as sent (read lazily: its digest may hang on digestOid). */
+  signatureAlgorithm: der.Tlv;
   /** The signed attributes re-tagged as `SET OF` (what the signature covers), or undefined. */
   signedAttrs?: Uint8Array;
   /** Signed attributes by OID; each value is the list of AttributeValue elements. */
@@ -70,25 +62,6 @@ export function unwrapContentInfo(bytes: Uint8Array, expectedType: string, what:
   return der.explicit(contentT, 0, `${what} content`);
 }
 
-function readPssParams(t: der.Tlv | undefined): { digest: DigestAlgorithm; saltLength: number } {
-  let digest: DigestAlgorithm = "sha1";
-  let saltLength = 20;
-  let mgfHash: DigestAlgorithm = "sha1";
-  if (!t || t.tag === der.Tag.NULL) return { digest, saltLength };
-  for (const f of der.expect(t, der.Tag.SEQUENCE, "RSASSA-PSS-params")) {
-    if (f.tag === 0xa0) digest = digestFromOid(der.readOid(der.children(der.explicit(f, 0, "hashAlgorithm"))[0]));
-    else if (f.tag === 0xa2) saltLength = der.readSmallInt(der.explicit(f, 2, "saltLength"), "saltLength");
-    else if (f.tag === 0xa1) {
-      const [mgfOid, mgfParams] = der.children(der.explicit(f, 1, "maskGenAlgorithm"));
-      if (der.readOid(mgfOid) !== oids.id_mgf1) throw new UnsupportedAlgorithmError("PSS with a mask generation function other than MGF1");
-      if (mgfParams) mgfHash = digestFromOid(der.readOid(der.children(mgfParams)[0]));
-    }
-  }
-  // Node (OpenSSL) derives the MGF1 hash from the signature hash.
-  if (mgfHash !== digest) throw new UnsupportedAlgorithmError("PSS with an MGF1 hash different from the message hash");
-  return { digest, saltLength };
-}
-
 function readSid(t: der.Tlv | undefined): SignerIdentifier {
   if (t?.tag === der.Tag.SEQUENCE) {
     const [issuer, serial] = der.children(t);
@@ -115,11 +88,9 @@ function readSignerInfo(t: der.Tlv): ParsedSignerInfo {
       attributes.set(type, der.expect(valuesT!, der.Tag.SET, "AttributeValues"));
     }
   }
-  const sigAlg = der.children(der.expectTag(f[i++], der.Tag.SEQUENCE, "signatureAlgorithm"));
-  const signatureOid = der.readOid(sigAlg[0], "signatureAlgorithm");
-  const pss = signatureOid === oids.id_RSASSA_PSS ? readPssParams(sigAlg[1]) : undefined;
+  const signatureAlgorithm = der.expectTag(f[i++], der.Tag.SEQUENCE, "signatureAlgorithm");
   const signature = der.octets(der.expectTag(f[i++], der.Tag.OCTET_STRING, "signature"));
-  return pss ? { sid, digestOid, signatureOid, pss, signedAttrs, attributes, signature } : { sid, digestOid, signatureOid, signedAttrs, attributes, signature };
+  return { sid, digestOid, signatureAlgorithm, signedAttrs, attributes, signature };
 }
 
 /**
@@ -164,7 +135,7 @@ export function findSigner(sid: SignerIdentifier, candidates: readonly Certifica
 /** The digest and signature algorithms of a SignerInfo, by name. */
 export function signerAlgorithms(si: ParsedSignerInfo): { digest: DigestAlgorithm; signature: SignatureAlgorithm } {
   const digest = digestFromOid(si.digestOid);
-  return { digest, signature: signatureFromOid(si.signatureOid, digest, si.pss) };
+  return { digest, signature: readSignatureAlgorithm(si.signatureAlgorithm, digest) };
 }
 
 /**
@@ -185,20 +156,6 @@ export function verifySignerInfo(si: ParsedSignerInfo, signer: Certificate, cont
 /** Encodes one Attribute with a single value. */
 export function attribute(type: string, value: der.Der): der.Der {
   return der.seq(der.oid(type), der.tlv(der.Tag.SET, value));
-}
-
-/** Encodes a signature AlgorithmIdentifier the way peers expect it. */
-export function signatureAlgorithmIdentifier(alg: SignatureAlgorithm): der.Der {
-  const o = signatureOid(alg);
-  if (alg.scheme === "ecdsa") return der.algId(o);
-  if (alg.scheme === "rsa-pss") {
-    const h = der.algId(DIGEST_OID[alg.digest], der.NULL);
-    return der.algId(
-      o,
-      der.seq(der.ctx(0, h), der.ctx(1, der.algId(oids.id_mgf1, h)), der.ctx(2, der.int(alg.saltLength ?? nc.digest(alg.digest, new Uint8Array()).length))),
-    );
-  }
-  return der.algId(o, der.NULL);
 }
 
 /** Options of {@link buildSignedData}. */

@@ -3,7 +3,6 @@
  *
  * @module
  */
-import * as nc from "../lib/node-crypto.js";
 import type { FailInfo } from "../errors.js";
 import { InvalidArgumentError, ScepError, isScepError } from "../errors.js";
 import type { AlgorithmPolicy } from "../policy.js";
@@ -205,26 +204,6 @@ function sameRequest(a: CertificationRequest, b: CertificationRequest): boolean 
   return equalBytes(a.spki, b.spki) && equalBytes(a.subjectDer, b.subjectDer);
 }
 
-/** Whether `cert` was issued by `ca` (signature check with the CA's public key). */
-function issuedBy(cert: Certificate, ca: Certificate): boolean {
-  if (!equalBytes(cert.issuerDer, ca.subjectDer)) return false;
-  try {
-    const digest = ((): "sha1" | "sha256" | "sha384" | "sha512" | undefined => {
-      const o = cert.signatureAlgorithmOid;
-      if (o.endsWith(".1.1.5") || o === "1.2.840.10045.4.1") return "sha1";
-      if (o.endsWith(".1.1.11") || o === "1.2.840.10045.4.3.2") return "sha256";
-      if (o.endsWith(".1.1.12") || o === "1.2.840.10045.4.3.3") return "sha384";
-      if (o.endsWith(".1.1.13") || o === "1.2.840.10045.4.3.4") return "sha512";
-      return undefined;
-    })();
-    if (!digest) return false;
-    const key = nc.publicKeyFromSpki(ca.spki);
-    const scheme = key.asymmetricKeyType === "ec" ? "ecdsa" : "rsa-pkcs1";
-    return nc.verify(key, { scheme, digest }, cert.tbs, cert.signature);
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Creates a SCEP server.
@@ -358,7 +337,7 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
     let renewal = req.messageType === MessageType.RenewalReq;
     let renewalOf: Certificate | undefined;
     if (!signer.isSelfIssued || renewal) {
-      if (!issuedBy(signer, p.ca)) {
+      if (!signer.isIssuedBy(p.ca)) {
         if (renewal) return failure(p, req, "badRequest", "renewal_not_chained", "the renewal is not signed by a certificate of this CA", req);
       } else if (signer.notAfter.getTime() < t.getTime() || signer.notBefore.getTime() > t.getTime()) {
         return failure(p, req, "badTime", "renewal_expired", "the certificate being renewed is expired or not yet valid", req);

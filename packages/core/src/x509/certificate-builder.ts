@@ -13,7 +13,7 @@ import * as oids from "../oids.js";
 import * as nc from "../lib/node-crypto.js";
 import type { SignatureAlgorithm } from "../algorithms.js";
 import type { Signer } from "../keys/key.js";
-import { signatureAlgorithmIdentifier } from "../cms/signed-data.js";
+import { signatureAlgorithmIdentifier } from "./algorithm-identifier.js";
 import { Asn1Error, InvalidArgumentError, isScepError } from "../errors.js";
 import { Certificate } from "./certificate.js";
 import { type Extension, type KeyUsage, findExtension } from "./extensions.js";

@@ -8,6 +8,9 @@ import * as oids from "../oids.js";
 import { fromPem, toHex, toPem } from "../lib/bytes.js";
 import { Asn1Error, InvalidArgumentError } from "../errors.js";
 import { formatName } from "./name.js";
+import * as nc from "../lib/node-crypto.js";
+import type { SignatureAlgorithm } from "../algorithms.js";
+import { readSignatureAlgorithm } from "./algorithm-identifier.js";
 import {
   type Extension,
   type KeyUsage,
@@ -144,6 +147,24 @@ export class Certificate {
   get subjectAltNames(): SubjectAltNames {
     const e = findExtension(this.extensions, oids.id_ce_subjectAltName);
     return e ? parseSubjectAltNames(e.value) : { dns: [], email: [], uri: [], ip: [], upn: [], other: [] };
+  }
+
+  /** The certificate's signature algorithm (throws badAlg for one the SDK does not implement). */
+  get signatureAlgorithm(): SignatureAlgorithm {
+    return readSignatureAlgorithm(der.parse(this.signatureAlgorithmDer));
+  }
+
+  /**
+   * Whether `issuer` signed this certificate: the issuer name matches its
+   * subject and the signature verifies with its key. Validity is not checked.
+   */
+  isIssuedBy(issuer: Certificate): boolean {
+    if (!der.equalBytes(this.issuerDer, issuer.subjectDer)) return false;
+    try {
+      return nc.verify(nc.publicKeyFromSpki(issuer.spki), this.signatureAlgorithm, this.tbs, this.signature);
+    } catch {
+      return false;
+    }
   }
 
   /** True when subject and issuer are the same name. */

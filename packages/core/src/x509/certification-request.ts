@@ -6,25 +6,12 @@
 import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
 import * as nc from "../lib/node-crypto.js";
-import { type SignatureAlgorithm, signatureFromOid } from "../algorithms.js";
+import type { SignatureAlgorithm } from "../algorithms.js";
+import { readSignatureAlgorithm } from "./algorithm-identifier.js";
 import { CsrInvalidError, isScepError } from "../errors.js";
 import { formatName, nameAttribute } from "./name.js";
 import { type Extension, type SubjectAltNames, findExtension, parseExtensions, parseSubjectAltNames } from "./extensions.js";
 import { fromPem, toPem } from "../lib/bytes.js";
-
-function readPss(t: der.Tlv | undefined): { digest: "sha1" | "sha224" | "sha256" | "sha384" | "sha512"; saltLength: number } | undefined {
-  if (!t || t.tag !== der.Tag.SEQUENCE) return undefined;
-  let digest: "sha1" | "sha224" | "sha256" | "sha384" | "sha512" = "sha1";
-  let saltLength = 20;
-  for (const f of der.children(t)) {
-    if (f.tag === 0xa0) {
-      const o = der.readOid(der.children(der.explicit(f, 0, "hashAlgorithm"))[0]);
-      const d = ({ [oids.id_sha1]: "sha1", [oids.id_sha224]: "sha224", [oids.id_sha256]: "sha256", [oids.id_sha384]: "sha384", [oids.id_sha512]: "sha512" } as const)[o];
-      if (d) digest = d;
-    } else if (f.tag === 0xa2) saltLength = der.readSmallInt(der.explicit(f, 2, "saltLength"), "saltLength");
-  }
-  return { digest, saltLength };
-}
 
 /**
  * A PKCS#10 CertificationRequest.
@@ -78,10 +65,8 @@ export class CertificationRequest {
           else if (type === oids.id_extensionRequest && values[0]) extensions = parseExtensions(values[0]);
         }
       }
-      const alg = der.children(der.expectTag(algT, der.Tag.SEQUENCE, "signatureAlgorithm"));
       const sig = der.content(der.expectTag(sigT, der.Tag.BIT_STRING, "signature"));
-      const sigOid = der.readOid(alg[0]);
-      this.signatureAlgorithm = signatureFromOid(sigOid, undefined, sigOid === oids.id_RSASSA_PSS ? readPss(alg[1]) : undefined);
+      this.signatureAlgorithm = readSignatureAlgorithm(algT);
       this.der = bytes;
       this.subjectDer = der.raw(subject);
       this.spki = der.raw(spki);

@@ -1,0 +1,58 @@
+/**
+ * Signature AlgorithmIdentifiers (RFC 5280 §4.1.1.2, RFC 4055 for
+ * RSASSA-PSS): read from SignerInfos, PKCS#10 requests and certificates, and
+ * written the way peers expect them. One place, so the three readers agree.
+ */
+import * as der from "../lib/der.js";
+import * as oids from "../oids.js";
+import { type DigestAlgorithm, type SignatureAlgorithm, DIGEST_LENGTH, DIGEST_OID, digestFromOid, signatureFromOid, signatureOid } from "../algorithms.js";
+import { UnsupportedAlgorithmError } from "../errors.js";
+
+/**
+ * ```asn
+ * RSASSA-PSS-params ::= SEQUENCE {
+ *   hashAlgorithm [0] HashAlgorithm DEFAULT sha1,
+ *   maskGenAlgorithm [1] MaskGenAlgorithm DEFAULT mgf1SHA1,
+ *   saltLength [2] INTEGER DEFAULT 20,
+ *   trailerField [3] TrailerField DEFAULT trailerFieldBC }
+ * ```
+ */
+function readPssParams(t: der.Tlv | undefined): { digest: DigestAlgorithm; saltLength: number } {
+  let digest: DigestAlgorithm = "sha1";
+  let saltLength = 20;
+  let mgfHash: DigestAlgorithm = "sha1";
+  if (!t || t.tag === der.Tag.NULL) return { digest, saltLength };
+  for (const f of der.expect(t, der.Tag.SEQUENCE, "RSASSA-PSS-params")) {
+    if (f.tag === 0xa0) digest = digestFromOid(der.readOid(der.children(der.explicit(f, 0, "hashAlgorithm"))[0]));
+    else if (f.tag === 0xa2) saltLength = der.readSmallInt(der.explicit(f, 2, "saltLength"), "saltLength");
+    else if (f.tag === 0xa1) {
+      const [mgfOid, mgfParams] = der.children(der.explicit(f, 1, "maskGenAlgorithm"));
+      if (der.readOid(mgfOid) !== oids.id_mgf1) throw new UnsupportedAlgorithmError("PSS with a mask generation function other than MGF1");
+      if (mgfParams) mgfHash = digestFromOid(der.readOid(der.children(mgfParams)[0]));
+    }
+  }
+  // Node (OpenSSL) derives the MGF1 hash from the signature hash.
+  if (mgfHash !== digest) throw new UnsupportedAlgorithmError("PSS with an MGF1 hash different from the message hash");
+  return { digest, saltLength };
+}
+
+/**
+ * Reads a signature AlgorithmIdentifier. `digestHint` is the SignerInfo's
+ * digestAlgorithm, needed when the OID is plain `rsaEncryption`.
+ */
+export function readSignatureAlgorithm(t: der.Tlv | undefined, digestHint?: DigestAlgorithm): SignatureAlgorithm {
+  const [oidT, params] = der.children(der.expectTag(t, der.Tag.SEQUENCE, "signatureAlgorithm"));
+  const oid = der.readOid(oidT, "signatureAlgorithm");
+  return signatureFromOid(oid, digestHint, oid === oids.id_RSASSA_PSS ? readPssParams(params) : undefined);
+}
+
+/** Encodes a signature AlgorithmIdentifier: NULL parameters for RSA PKCS#1, none for ECDSA, full RSASSA-PSS-params. */
+export function signatureAlgorithmIdentifier(alg: SignatureAlgorithm): der.Der {
+  const o = signatureOid(alg);
+  if (alg.scheme === "ecdsa") return der.algId(o);
+  if (alg.scheme === "rsa-pss") {
+    const h = der.algId(DIGEST_OID[alg.digest], der.NULL);
+    return der.algId(o, der.seq(der.ctx(0, h), der.ctx(1, der.algId(oids.id_mgf1, h)), der.ctx(2, der.int(alg.saltLength ?? DIGEST_LENGTH[alg.digest]))));
+  }
+  return der.algId(o, der.NULL);
+}
