@@ -5,22 +5,7 @@
  *
  * @module
  */
-import {
-  type CaCaps,
-  type Certificate,
-  type CertRep,
-  type ContentCipher,
-  type DigestAlgorithm,
-  type LocalKey,
-  CertificationRequest,
-  ScepClient,
-  buildCertPoll,
-  buildPkcsReq,
-  isScepError,
-  parseCaCaps,
-  readCertRep,
-  selectRecipient,
-} from "@scep/core";
+import { type CaCaps, type Certificate, type CertRep, type ContentCipher, type DigestAlgorithm, type LocalKey, CertificationRequest, ScepClient, isScepError, parseCaCaps } from "@scep/core";
 import { CliError, ExitCode } from "./exit.js";
 import type { Context } from "./context.js";
 
@@ -61,21 +46,15 @@ async function caCapabilities(ctx: Context, client: ScepClient): Promise<CaCaps>
   }
 }
 
-function pickAlgorithms(ctx: Context, caps: CaCaps, options: EnrollmentOptions): { cipher: ContentCipher; digest: DigestAlgorithm; post: boolean } {
-  const cipher = options.cipher ?? (caps.has("AES") ? "aes256" : "des3");
-  const digest = options.digest ?? (caps.has("SHA-256") || caps.has("SCEPStandard") ? "sha256" : caps.has("SHA-512") ? "sha512" : "sha1");
-  if (caps.list.length > 0) {
-    const c = CIPHER_CAP[cipher];
-    if (options.cipher && c && !caps.has(c)) ctx.err(`warning: the CA does not advertise ${c}; sending ${cipher} anyway`);
-    const d = DIGEST_CAP[digest];
-    if (options.digest && d && !caps.has(d)) ctx.err(`warning: the CA does not advertise ${d}; sending ${digest} anyway`);
-    if (options.renewal && !caps.has("Renewal")) ctx.err("warning: the CA does not advertise Renewal; sending RenewalReq anyway");
-  }
-  const post = options.method ? options.method === "post" : caps.has("POSTPKIOperation") || caps.has("SCEPStandard");
-  return { cipher, digest, post };
+/** Warns about explicitly chosen algorithms the CA does not advertise (the client picks the defaults). */
+function warnAlgorithms(ctx: Context, caps: CaCaps, options: EnrollmentOptions): void {
+  if (caps.list.length === 0) return;
+  const c = options.cipher && CIPHER_CAP[options.cipher];
+  if (c && !caps.has(c)) ctx.err(`warning: the CA does not advertise ${c}; sending ${options.cipher} anyway`);
+  const d = options.digest && DIGEST_CAP[options.digest];
+  if (d && !caps.has(d)) ctx.err(`warning: the CA does not advertise ${d}; sending ${options.digest} anyway`);
+  if (options.renewal && !caps.has("Renewal")) ctx.err("warning: the CA does not advertise Renewal; sending RenewalReq anyway");
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The final CertRep's outcome as an exit: FAILURE → 2, PENDING → 3. */
 function assertSuccess(rep: CertRep, options: EnrollmentOptions): void {
@@ -95,26 +74,23 @@ function assertSuccess(rep: CertRep, options: EnrollmentOptions): void {
 export async function enrollWithCa(ctx: Context, options: EnrollmentOptions): Promise<Certificate[]> {
   const client = new ScepClient({ url: options.url, timeoutMs: options.timeoutMs });
   const caps = await caCapabilities(ctx, client);
-  const caCertificates = await client.getCaCert();
-  const recipient = selectRecipient(caCertificates);
-  const { cipher, digest, post } = pickAlgorithms(ctx, caps, options);
-  const csr = CertificationRequest.from(options.csr);
-  const send = (der: Uint8Array): Promise<Uint8Array> => client.pkiOperation(der, { post });
-
-  const request = await buildPkcsReq({ csr: csr.der, signer: options.signer, recipient, cipher, digest, renewal: options.renewal ?? false });
-  let rep = await readCertRep(await send(request.der), { decrypter: options.signer, caCertificates, request });
-  const deadline = Date.now() + options.maxPollMs;
-  while (rep.status === "PENDING" && Date.now() < deadline) {
-    ctx.err(`PENDING: transaction ${rep.transactionId}; polling again in ${options.pollIntervalMs / 1000} s`);
-    await sleep(options.pollIntervalMs);
-    const issuer = caCertificates.find((c) => c.isCa) ?? recipient;
-    const poll = await buildCertPoll({ issuer, subject: csr.subjectDer, transactionId: request.transactionId, signer: options.signer, recipient, cipher, digest });
-    rep = await readCertRep(await send(poll.der), { decrypter: options.signer, caCertificates, request: poll });
-  }
+  warnAlgorithms(ctx, caps, options);
+  const rep = await client.enroll({
+    csr: options.csr,
+    signer: options.signer,
+    cipher: options.cipher,
+    digest: options.digest,
+    post: options.method === undefined ? undefined : options.method === "post",
+    caps,
+    renewal: options.renewal ?? false,
+    pollIntervalMs: options.pollIntervalMs,
+    maxPollMs: options.maxPollMs,
+    onPending: (pending, ms) => ctx.err(`PENDING: transaction ${pending.transactionId}; polling again in ${ms / 1000} s`),
+  });
   assertSuccess(rep, options);
 
   // The issued certificate is the one for our key, wherever the CA put it.
-  const spki = Buffer.from(csr.spki);
+  const spki = Buffer.from(CertificationRequest.from(options.csr).spki);
   const index = rep.certificates.findIndex((c) => spki.equals(c.spki));
   if (index < 0) throw new CliError("the CA's SUCCESS reply holds no certificate for the requested key", ExitCode.ERROR);
   return [rep.certificates[index]!, ...rep.certificates.filter((_, i) => i !== index)];

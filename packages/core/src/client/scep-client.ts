@@ -32,16 +32,24 @@ export interface EnrollOptions {
   csr: Uint8Array | string;
   /** The requester key with its (self-signed or old) certificate. */
   signer: LocalKey;
-  /** Content cipher (default: aes256 when the CA advertises AES, else des3). */
-  cipher?: ContentCipher;
-  /** Digest (default: sha256 when advertised, else sha1). */
-  digest?: DigestAlgorithm;
+  /** Content cipher (default: aes256 when the CA advertises AES or SCEPStandard, else des3). */
+  cipher?: ContentCipher | undefined;
+  /** Digest (default: sha256 when the CA advertises SHA-256 or SCEPStandard, else sha512 when it advertises SHA-512, else sha1). */
+  digest?: DigestAlgorithm | undefined;
+  /** PKIOperation by POST (default: when the CA advertises POSTPKIOperation or SCEPStandard) or GET. */
+  post?: boolean | undefined;
+  /** The CA's capabilities, when already fetched (otherwise GetCACaps is asked; an HTTP error there means none). */
+  caps?: CaCaps | undefined;
   /** Send RenewalReq instead of PKCSReq. */
-  renewal?: boolean;
+  renewal?: boolean | undefined;
   /** Poll interval while PENDING in milliseconds (default 5000). */
-  pollIntervalMs?: number;
-  /** Give up polling after this many milliseconds (default 0: return the PENDING reply). */
-  maxPollMs?: number;
+  pollIntervalMs?: number | undefined;
+  /** Keep polling while PENDING for this many milliseconds of intervals (default 0: return the PENDING reply). */
+  maxPollMs?: number | undefined;
+  /** Called with each PENDING reply before waiting `pollIntervalMs` to poll again. */
+  onPending?: ((rep: CertRep, pollIntervalMs: number) => void) | undefined;
+  /** Waits between polls (default a timer; tests pass their own clock). */
+  sleep?: ((ms: number) => Promise<void>) | undefined;
 }
 
 /**
@@ -114,29 +122,45 @@ export class ScepClient {
     return (await this.#request("PKIOperation", { message: toBase64(message) })).body;
   }
 
+  /** GetCACaps, where an HTTP error answer (old CAs send 404 or 500) means no capabilities; other failures throw. */
+  async #capsOrNone(): Promise<CaCaps> {
+    try {
+      return await this.getCaCaps();
+    } catch (error) {
+      if (error instanceof TransportError && error.status !== undefined) return parseCaCaps("");
+      throw error;
+    }
+  }
+
   /**
    * Enrolls: GetCACaps, GetCACert, PKCSReq (or RenewalReq), and CertPoll while
-   * PENDING if `maxPollMs` allows. Returns the final CertRep; FAILURE is a
-   * reply, not an exception.
+   * PENDING as long as `maxPollMs` allows. Returns the final CertRep; FAILURE
+   * and PENDING are replies, not exceptions.
    */
-  async enroll(options: EnrollOptions): Promise<CertRep & { request: BuiltRequest; caCertificates: Certificate[] }> {
-    const caps = await this.getCaCaps().catch(() => parseCaCaps(""));
-    const caCerts = await this.getCaCert();
-    const recipient = selectRecipient(caCerts);
-    const cipher = options.cipher ?? (caps.has("AES") ? "aes256" : "des3");
-    const digest = options.digest ?? (caps.has("SHA-256") ? "sha256" : "sha1");
-    const post = caps.has("POSTPKIOperation") || caps.has("SCEPStandard");
+  async enroll(options: EnrollOptions): Promise<CertRep & { request: BuiltRequest; caCertificates: Certificate[]; caps: CaCaps }> {
+    const caps = options.caps ?? (await this.#capsOrNone());
+    const caCertificates = await this.getCaCert();
+    const recipient = selectRecipient(caCertificates);
+    const standard = caps.has("SCEPStandard"); // RFC 8894 §3.5.2: implies AES, POSTPKIOperation and SHA-256
+    const cipher = options.cipher ?? (standard || caps.has("AES") ? "aes256" : "des3");
+    const digest = options.digest ?? (standard || caps.has("SHA-256") ? "sha256" : caps.has("SHA-512") ? "sha512" : "sha1");
+    const post = options.post ?? (standard || caps.has("POSTPKIOperation"));
+    const interval = options.pollIntervalMs ?? 5000;
+    const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     const csr = CertificationRequest.from(options.csr);
-    const request = await buildPkcsReq({ csr: csr.der, signer: options.signer, recipient, cipher, digest, renewal: options.renewal ?? false });
-    let rep = await readCertRep(await this.pkiOperation(request.der, { post }), { decrypter: options.signer, caCertificates: caCerts, request });
-    const deadline = Date.now() + (options.maxPollMs ?? 0);
-    while (rep.status === "PENDING" && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, options.pollIntervalMs ?? 5000));
-      const ca = caCerts.find((c) => c.isCa) ?? caCerts[caCerts.length - 1]!;
-      const poll = await buildCertPoll({ issuer: ca, subject: csr.subjectDer, transactionId: request.transactionId, signer: options.signer, recipient, cipher, digest });
-      rep = await readCertRep(await this.pkiOperation(poll.der, { post }), { decrypter: options.signer, caCertificates: caCerts, request: poll });
+    const common = { signer: options.signer, recipient, cipher, digest };
+    const exchange = async (built: BuiltRequest): Promise<CertRep> =>
+      readCertRep(await this.pkiOperation(built.der, { post }), { decrypter: options.signer, caCertificates, request: built });
+
+    const request = await buildPkcsReq({ ...common, csr: csr.der, renewal: options.renewal ?? false });
+    let rep = await exchange(request);
+    const issuer = caCertificates.find((c) => c.isCa) ?? caCertificates[caCertificates.length - 1]!;
+    for (let waited = 0; rep.status === "PENDING" && waited < (options.maxPollMs ?? 0); waited += interval) {
+      options.onPending?.(rep, interval);
+      await sleep(interval);
+      rep = await exchange(await buildCertPoll({ ...common, issuer, subject: csr.subjectDer, transactionId: request.transactionId }));
     }
     if (rep.status === "SUCCESS" && rep.certificates.length === 0) throw new CertRepError("SUCCESS CertRep without a certificate");
-    return { ...rep, request, caCertificates: caCerts };
+    return { ...rep, request, caCertificates, caps };
   }
 }
