@@ -12,6 +12,7 @@ import { buildEnvelopedData } from "../cms/enveloped-data.js";
 import { buildSignedData } from "../cms/signed-data.js";
 import type { Signer } from "../keys/key.js";
 import { Certificate } from "../x509/certificate.js";
+import { defaultSignatureAlgorithm } from "../x509/algorithm-identifier.js";
 import { CertificationRequest } from "../x509/certification-request.js";
 import { encodeScepAttributes } from "../message/attributes.js";
 import { MessageType } from "../message/types.js";
@@ -55,9 +56,7 @@ export interface BuiltRequest {
 async function build(messageType: MessageType, inner: der.Der, options: RequestOptions, defaultTid: () => string): Promise<BuiltRequest> {
   const recipient = Certificate.from(options.recipient);
   const digest = options.digest ?? "sha256";
-  const keyType = nc.publicKeyFromSpki(options.signer.certificate.spki).asymmetricKeyType;
-  const signatureAlgorithm: SignatureAlgorithm =
-    options.signatureAlgorithm ?? (keyType === "ec" ? { scheme: "ecdsa", digest } : { scheme: "rsa-pkcs1", digest, rsaOid: "withDigest" });
+  const signatureAlgorithm = options.signatureAlgorithm ?? defaultSignatureAlgorithm(options.signer.certificate.spki, digest, "withDigest");
   const envelope = buildEnvelopedData({
     content: der.encode(inner),
     recipient,

@@ -5,13 +5,14 @@
  */
 import * as der from "../lib/der.js";
 import * as nc from "../lib/node-crypto.js";
-import type { ContentCipher, DigestAlgorithm, KeyTransport, SignatureAlgorithm } from "../algorithms.js";
+import { type ContentCipher, type DigestAlgorithm, type KeyTransport, type SignatureAlgorithm, DIGEST_OID } from "../algorithms.js";
 import type { FailInfo } from "../errors.js";
 import { InvalidArgumentError } from "../errors.js";
 import { buildEnvelopedData } from "../cms/enveloped-data.js";
 import { buildSignedData } from "../cms/signed-data.js";
 import type { Signer } from "../keys/key.js";
 import { Certificate } from "../x509/certificate.js";
+import { defaultSignatureAlgorithm } from "../x509/algorithm-identifier.js";
 import { encodeScepAttributes } from "./attributes.js";
 import { MessageType, PkiStatus } from "./types.js";
 
@@ -67,8 +68,6 @@ export interface CertRepOptions {
   senderNonce?: Uint8Array;
 }
 
-const DIGESTS = new Set(["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]);
-
 function toDer(c: Certificate | Uint8Array): Uint8Array {
   return c instanceof Certificate ? c.der : c;
 }
@@ -89,7 +88,7 @@ function toDer(c: Certificate | Uint8Array): Uint8Array {
  */
 export async function buildCertRep(options: CertRepOptions): Promise<Uint8Array> {
   const { request, signer, status } = options;
-  const requestedDigest = request.digestAlgorithm && DIGESTS.has(request.digestAlgorithm) ? (request.digestAlgorithm as DigestAlgorithm) : undefined;
+  const requestedDigest = request.digestAlgorithm && Object.hasOwn(DIGEST_OID, request.digestAlgorithm) ? (request.digestAlgorithm as DigestAlgorithm) : undefined;
   const digest = options.digestAlgorithm ?? requestedDigest ?? "sha256";
   let content: Uint8Array | undefined;
   if (status === "SUCCESS") {
@@ -116,9 +115,7 @@ export async function buildCertRep(options: CertRepOptions): Promise<Uint8Array>
     ...(status === "FAILURE" ? { failInfo: options.failInfo ?? "badRequest" } : {}),
     ...(status === "FAILURE" && options.failInfoText ? { failInfoText: options.failInfoText } : {}),
   });
-  const keyType = nc.publicKeyFromSpki(signer.certificate.spki).asymmetricKeyType;
-  const signatureAlgorithm: SignatureAlgorithm =
-    options.signatureAlgorithm ?? (keyType === "ec" ? { scheme: "ecdsa", digest: digest === "md5" ? "sha256" : digest } : { scheme: "rsa-pkcs1", digest, rsaOid: "rsaEncryption" });
+  const signatureAlgorithm = options.signatureAlgorithm ?? defaultSignatureAlgorithm(signer.certificate.spki, digest, "rsaEncryption");
   const certificates = [
     ...(options.includeSignerCertificate === false ? [] : [signer.certificate.der]),
     ...(options.extraCertificates ?? []).map(toDer),

@@ -46,6 +46,19 @@ export function readSignatureAlgorithm(t: der.Tlv | undefined, digestHint?: Dige
   return signatureFromOid(oid, digestHint, oid === oids.id_RSASSA_PSS ? readPssParams(params) : undefined);
 }
 
+/**
+ * The signature algorithm a key signs with unless told otherwise: ECDSA for an
+ * EC key (MD5 becomes SHA-256: there is no ECDSA-with-MD5), RSA PKCS#1 v1.5
+ * for an RSA key, with the AlgorithmIdentifier in the `rsaOid` form.
+ */
+export function defaultSignatureAlgorithm(spki: Uint8Array, digest: DigestAlgorithm, rsaOid: "rsaEncryption" | "withDigest"): SignatureAlgorithm {
+  const [algT] = der.children(der.parse(spki));
+  const oid = der.readOid(der.children(algT)[0], "SubjectPublicKeyInfo algorithm");
+  if (oid === oids.id_ecPublicKey) return { scheme: "ecdsa", digest: digest === "md5" ? "sha256" : digest };
+  if (oid === oids.id_rsaEncryption) return { scheme: "rsa-pkcs1", digest, rsaOid };
+  throw new UnsupportedAlgorithmError(`no default signature algorithm for a ${oid} key: pass signatureAlgorithm`);
+}
+
 /** Encodes a signature AlgorithmIdentifier: NULL parameters for RSA PKCS#1, none for ECDSA, full RSASSA-PSS-params. */
 export function signatureAlgorithmIdentifier(alg: SignatureAlgorithm): der.Der {
   const o = signatureOid(alg);

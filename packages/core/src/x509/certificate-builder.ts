@@ -13,7 +13,7 @@ import * as oids from "../oids.js";
 import * as nc from "../lib/node-crypto.js";
 import type { SignatureAlgorithm } from "../algorithms.js";
 import type { Signer } from "../keys/key.js";
-import { signatureAlgorithmIdentifier } from "./algorithm-identifier.js";
+import { defaultSignatureAlgorithm, signatureAlgorithmIdentifier } from "./algorithm-identifier.js";
 import { Asn1Error, InvalidArgumentError, isScepError } from "../errors.js";
 import { Certificate } from "./certificate.js";
 import { type Extension, type KeyUsage, findExtension } from "./extensions.js";
@@ -87,8 +87,6 @@ export interface EndEntityExtensionsOptions {
 
 const EMPTY_NAME = new Uint8Array([0x30, 0x00]);
 const TRUE = new Uint8Array([0x01, 0x01, 0xff]);
-const RSA_SHA256: SignatureAlgorithm = { scheme: "rsa-pkcs1", digest: "sha256", rsaOid: "withDigest" };
-const ECDSA_SHA256: SignatureAlgorithm = { scheme: "ecdsa", digest: "sha256" };
 const KEY_USAGE_BITS: readonly KeyUsage[] = ["digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment", "keyAgreement", "keyCertSign", "cRLSign", "encipherOnly", "decipherOnly"];
 
 function isCertificate(c: unknown): c is Certificate {
@@ -143,12 +141,6 @@ function readSpki(spki: der.Tlv, what: string): { algorithm: string; key: Uint8A
     if (cause instanceof InvalidArgumentError) throw cause;
     throw invalid(`${what} is not a SubjectPublicKeyInfo`, cause);
   }
-}
-
-function defaultSignatureAlgorithm(issuerSpkiAlgorithm: string): SignatureAlgorithm {
-  if (issuerSpkiAlgorithm === oids.id_rsaEncryption) return RSA_SHA256;
-  if (issuerSpkiAlgorithm === oids.id_ecPublicKey) return ECDSA_SHA256;
-  throw invalid(`no default signature algorithm for an issuer key of type ${issuerSpkiAlgorithm}: pass signatureAlgorithm`);
 }
 
 function encodeExtension(e: Extension): der.Der {
@@ -235,8 +227,7 @@ export async function buildCertificate(options: BuildCertificateOptions): Promis
     if (!san?.critical) throw invalid("a certificate with an empty subject needs a critical subjectAltName (RFC 5280 §4.1.2.6)");
   }
 
-  const issuerAlgorithm = readSpki(der.parse(issuer.certificate.spki), "issuer public key").algorithm;
-  let algorithm = options.signatureAlgorithm ?? defaultSignatureAlgorithm(issuerAlgorithm);
+  let algorithm = options.signatureAlgorithm ?? defaultSignatureAlgorithm(issuer.certificate.spki, "sha256", "withDigest");
   if (algorithm.scheme === "rsa-pkcs1" && algorithm.rsaOid !== "withDigest") algorithm = { ...algorithm, rsaOid: "withDigest" };
   let algId: Uint8Array;
   try {
