@@ -3,17 +3,16 @@
  * daemon) against the Express and the Hono example servers: GetCACaps,
  * GetCACert, and a full enrollment through `getcert request`.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   pemBlocks,
   pemToDer,
   runScepSubmit,
   startCertmonger,
-  startRecordingProxy,
   waitFor,
   type RecordingProxy,
 } from "../../../test-support/peers";
-import { EXAMPLE_KINDS, startExample, type RunningExample } from "./support/example-server";
+import { EXAMPLE_KINDS, exampleBehindProxy } from "./support/example-server";
 import { expectIssued } from "./support/issued";
 import { csrFacts, csrOf, readExchange } from "./support/wire";
 
@@ -25,37 +24,24 @@ const EXAMPLE_CAPS = ["AES", "DES3", "POSTPKIOperation", "Renewal", "SHA-1", "SH
 const queryOf = (path: string): URLSearchParams => new URL(path, "http://x").searchParams;
 
 describe.each(EXAMPLE_KINDS)("certmonger against the %s example", (kind) => {
-  let ex: RunningExample;
-  let proxy: RecordingProxy;
-
-  beforeAll(async () => {
-    ex = await startExample(kind, { validityDays: VALIDITY_DAYS });
-    proxy = await startRecordingProxy(ex.url);
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await ex?.stop();
-  });
-  beforeEach(() => {
-    proxy.exchanges.length = 0;
-  });
+  const srv = exampleBehindProxy(kind, { validityDays: VALIDITY_DAYS });
 
   it("scep-submit -c reads GetCACaps", async () => {
-    const r = await runScepSubmit({ url: proxy.url, operation: "GetCACaps" });
+    const r = await runScepSubmit({ url: srv.proxy.url, operation: "GetCACaps" });
     expect(r.status, r.stdout + r.stderr).toBe("ISSUED");
     expect(r.stdout.trim().split(/\r?\n/)).toEqual(EXAMPLE_CAPS);
-    expect(proxy.exchanges.map((e) => [e.method, queryOf(e.path).get("operation"), e.status])).toEqual([["GET", "GetCACaps", 200]]);
-    expect(proxy.exchanges[0]!.responseHeaders["content-type"]).toBe("text/plain");
+    expect(srv.proxy.exchanges.map((e) => [e.method, queryOf(e.path).get("operation"), e.status])).toEqual([["GET", "GetCACaps", 200]]);
+    expect(srv.proxy.exchanges[0]!.responseHeaders["content-type"]).toBe("text/plain");
   });
 
   it("scep-submit -C reads GetCACert (a lone CA certificate)", async () => {
-    const r = await runScepSubmit({ url: proxy.url, operation: "GetCACert" });
+    const r = await runScepSubmit({ url: srv.proxy.url, operation: "GetCACert" });
     expect(r.status, r.stdout + r.stderr).toBe("ISSUED");
     const certs = pemBlocks(r.stdout).filter((b) => b.label === "CERTIFICATE");
     expect(certs.length).toBeGreaterThanOrEqual(1);
-    for (const c of certs) expect(Buffer.from(c.der).equals(Buffer.from(pemToDer(ex.caPem)))).toBe(true);
+    for (const c of certs) expect(Buffer.from(c.der).equals(Buffer.from(pemToDer(srv.ex.caPem)))).toBe(true);
     // It asks with message=0, then walks message=1, 2, … until it sees a duplicate.
-    const asked = proxy.byOperation("GetCACert");
+    const asked = srv.proxy.byOperation("GetCACert");
     expect(asked.map((e) => queryOf(e.path).get("message"))).toEqual(["0", "1"]);
     for (const e of asked) {
       expect(e.status).toBe(200);
@@ -66,18 +52,18 @@ describe.each(EXAMPLE_KINDS)("certmonger against the %s example", (kind) => {
   it("a private certmonger daemon enrolls through getcert request (GET PKIOperation, AES-256, SHA-256)", async () => {
     const cm = await startCertmonger();
     try {
-      await cm.addScepCa({ name: "example", url: proxy.url, caCertPem: ex.caPem });
-      proxy.exchanges.length = 0;
+      await cm.addScepCa({ name: "example", url: srv.proxy.url, caCertPem: srv.ex.caPem });
+      srv.proxy.exchanges.length = 0;
       const cn = `cm-${kind}-enroll`;
       const dns = `${cn}.interop.test`;
-      const r = await cm.request({ ca: "example", subject: `CN=${cn},O=scep-sdk interop`, challenge: ex.challenge, dnsNames: [dns] });
+      const r = await cm.request({ ca: "example", subject: `CN=${cn},O=scep-sdk interop`, challenge: srv.ex.challenge, dnsNames: [dns] });
       expect(r.status, `${r.caError ?? ""}\n${cm.logs().slice(-4000)}`).toBe("MONITORING");
       expect(r.code).toBe(0);
       expect(r.stuck).toBe(false);
       expect(r.caError).toBeUndefined();
 
       // One PKIOperation, sent with GET although POSTPKIOperation is advertised.
-      const ops = proxy.byOperation("PKIOperation");
+      const ops = srv.proxy.byOperation("PKIOperation");
       expect(ops).toHaveLength(1);
       const wire = await readExchange(ops.at(-1)!);
       expect(wire.method).toBe("GET");
@@ -85,12 +71,12 @@ describe.each(EXAMPLE_KINDS)("certmonger against the %s example", (kind) => {
       expect(wire.reply).toMatchObject({ messageType: 3, pkiStatus: 0, transactionId: wire.request.transactionId, cipher: "aes-256-cbc", digest: "sha256" });
       expect(wire.replyContentType).toBe("application/x-pki-message");
 
-      const csr = await csrFacts(await csrOf(wire.request, ex.caKeyPem));
+      const csr = await csrFacts(await csrOf(wire.request, srv.ex.caKeyPem));
       expect(csr.hasChallengePassword).toBe(true);
       // certmonger encodes `-N "CN=…,O=…"` in the order written, so CN is the FIRST RDN
       // (RFC 2253 prints it last); the example keeps the CSR's subject as it is.
       await expectIssued(r.certPem, {
-        caPem: ex.caPem,
+        caPem: srv.ex.caPem,
         subject: `O=scep-sdk interop,CN=${cn}`,
         csr,
         sans: [`DNS:${dns}`],
@@ -98,7 +84,7 @@ describe.each(EXAMPLE_KINDS)("certmonger against the %s example", (kind) => {
       });
       // certmonger's transactionID is a decimal number (the key's SHA-256 digest as an integer).
       expect(wire.request.transactionId).toMatch(/^\d+$/);
-      const event = await ex.waitForEvent((e) => e.transactionId === wire.request.transactionId && e.operation === "PKCSReq", "the PKCSReq event");
+      const event = await srv.ex.waitForEvent((e) => e.transactionId === wire.request.transactionId && e.operation === "PKCSReq", "the PKCSReq event");
       expect(event).toMatchObject({ outcome: "success", reason: "issued" });
     } finally {
       await cm.stop();
@@ -108,16 +94,16 @@ describe.each(EXAMPLE_KINDS)("certmonger against the %s example", (kind) => {
   it("a wrong challenge leaves the request CA_REJECTED (not CA_UNREACHABLE)", async () => {
     const cm = await startCertmonger();
     try {
-      await cm.addScepCa({ name: "example", url: proxy.url, caCertPem: ex.caPem });
-      proxy.exchanges.length = 0;
-      const r = await cm.request({ ca: "example", subject: `CN=cm-${kind}-bad`, challenge: `${ex.challenge}-wrong` });
+      await cm.addScepCa({ name: "example", url: srv.proxy.url, caCertPem: srv.ex.caPem });
+      srv.proxy.exchanges.length = 0;
+      const r = await cm.request({ ca: "example", subject: `CN=cm-${kind}-bad`, challenge: `${srv.ex.challenge}-wrong` });
       // certmonger reads the FAILURE CertRep with OpenSSL's PKCS7_verify, which needs an
       // eContent: an absent one ("no content") made it report CA_UNREACHABLE and retry.
       expect(r.status, `${r.caError ?? ""}\n${cm.logs().slice(-4000)}`).toBe("CA_REJECTED");
       expect(r.code).toBe(2);
       expect(r.caError).toBe("Transaction either is not permitted or is not supported by server.");
       expect(r.certPem).toBeUndefined();
-      const [op] = proxy.byOperation("PKIOperation");
+      const [op] = srv.proxy.byOperation("PKIOperation");
       const wire = await readExchange(op!);
       expect(wire.reply).toMatchObject({ pkiStatus: 2, failInfo: 2, transactionId: wire.request.transactionId, envelope: new Uint8Array() });
     } finally {
@@ -128,28 +114,18 @@ describe.each(EXAMPLE_KINDS)("certmonger against the %s example", (kind) => {
 
 describe.each(EXAMPLE_KINDS)("certmonger with a PENDING request of the %s example", (kind) => {
   const adminToken = `certmonger-${kind}-admin-token`;
-  let ex: RunningExample;
-  let proxy: RecordingProxy;
-
-  beforeAll(async () => {
-    ex = await startExample(kind, { validityDays: VALIDITY_DAYS, pending: true, adminToken });
-    proxy = await startRecordingProxy(ex.url);
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await ex?.stop();
-  });
+  const srv = exampleBehindProxy(kind, { validityDays: VALIDITY_DAYS, pending: true, adminToken }, { clearBetweenTests: false });
 
   it("waits in CA_WORKING, and after approval a resubmission collects the certificate", async () => {
     const cm = await startCertmonger();
     try {
-      await cm.addScepCa({ name: "example", url: proxy.url, caCertPem: ex.caPem });
+      await cm.addScepCa({ name: "example", url: srv.proxy.url, caCertPem: srv.ex.caPem });
       const cn = `cm-${kind}-pending`;
       const id = `pending-${kind}`;
-      const since = ex.events().length;
-      const first = await cm.request({ ca: "example", id, subject: `CN=${cn}`, challenge: ex.challenge, wait: false });
+      const since = srv.ex.events().length;
+      const first = await cm.request({ ca: "example", id, subject: `CN=${cn}`, challenge: srv.ex.challenge, wait: false });
       expect(first.code).toBe(0);
-      const pending = await ex.waitForEvent((e) => e.operation === "PKCSReq", "the PENDING PKCSReq", { since });
+      const pending = await srv.ex.waitForEvent((e) => e.operation === "PKCSReq", "the PENDING PKCSReq", { since });
       expect(pending).toMatchObject({ outcome: "pending", reason: "pending_approval" });
       // certmonger understood PENDING: it parks the request instead of calling the CA unreachable.
       const parked = await waitFor(
@@ -161,21 +137,21 @@ describe.each(EXAMPLE_KINDS)("certmonger with a PENDING request of the %s exampl
       );
       expect(parked.status, `${parked.caError ?? ""}\n${cm.logs().slice(-4000)}`).toBe("CA_WORKING");
 
-      const approved = await ex.admin("approve", pending.transactionId!);
+      const approved = await srv.ex.admin("approve", pending.transactionId!);
       expect(approved.status).toBe(200);
 
       const done = await cm.resubmit(id);
       expect(done.status, `${done.caError ?? ""}\n${cm.logs().slice(-4000)}`).toBe("MONITORING");
       // certmonger re-sends the same PKCSReq (same transactionID and CSR); the example answers it like a CertPoll.
-      const collected = await ex.waitForEvent((e) => e.transactionId === pending.transactionId && e.outcome === "success", "the collecting PKCSReq", { since });
+      const collected = await srv.ex.waitForEvent((e) => e.transactionId === pending.transactionId && e.outcome === "success", "the collecting PKCSReq", { since });
       expect(collected).toMatchObject({ operation: "PKCSReq", reason: "issued_after_approval" });
-      const ops = await Promise.all(proxy.byOperation("PKIOperation").map(readExchange));
+      const ops = await Promise.all(srv.proxy.byOperation("PKIOperation").map(readExchange));
       expect(ops.map((o) => [o.method, o.request.messageType, o.reply.pkiStatus])).toEqual([
         ["GET", 19, 3],
         ["GET", 19, 0],
       ]);
-      const csr = await csrFacts(await csrOf(ops[0]!.request, ex.caKeyPem));
-      await expectIssued(done.certPem, { caPem: ex.caPem, subject: `CN=${cn}`, csr, validityDays: VALIDITY_DAYS });
+      const csr = await csrFacts(await csrOf(ops[0]!.request, srv.ex.caKeyPem));
+      await expectIssued(done.certPem, { caPem: srv.ex.caPem, subject: `CN=${cn}`, csr, validityDays: VALIDITY_DAYS });
     } finally {
       await cm.stop();
     }

@@ -4,9 +4,9 @@
  * examples must answer in kind, and the certificate must chain to their CA.
  */
 import { X509Certificate } from "node:crypto";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { pemToDer, runScepclient, startRecordingProxy, type RecordingProxy } from "../../../test-support/peers";
-import { EXAMPLE_KINDS, startExample, type RunningExample } from "./support/example-server";
+import { describe, expect, it } from "vitest";
+import { pemToDer, runScepclient } from "../../../test-support/peers";
+import { EXAMPLE_KINDS, exampleBehindProxy } from "./support/example-server";
 import { expectIssued } from "./support/issued";
 import { csrFacts, csrOf, readExchange } from "./support/wire";
 
@@ -15,35 +15,22 @@ const stripHex = (hex: string): string => hex.toLowerCase().replace(/[^0-9a-f]/g
 const O = "scep-sdk interop";
 
 describe.each(EXAMPLE_KINDS)("micromdm scepclient against the %s example", (kind) => {
-  let ex: RunningExample;
-  let proxy: RecordingProxy;
-
-  beforeAll(async () => {
-    ex = await startExample(kind, { validityDays: VALIDITY_DAYS });
-    proxy = await startRecordingProxy(ex.url);
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await ex?.stop();
-  });
-  beforeEach(() => {
-    proxy.exchanges.length = 0;
-  });
+  const srv = exampleBehindProxy(kind, { validityDays: VALIDITY_DAYS });
 
   it("enrolls with its default DES-CBC + SHA-1 and gets a certificate from the example's CA", async () => {
     const cn = `mm-${kind}-enroll`;
-    const r = await runScepclient({ url: proxy.url, challenge: ex.challenge, cn, organization: O, country: "US" });
+    const r = await runScepclient({ url: srv.proxy.url, challenge: srv.ex.challenge, cn, organization: O, country: "US" });
     expect(r.ok, r.stdout + r.stderr).toBe(true);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("pkiStatus=SUCCESS");
 
     // On the wire: GetCACert, GetCACaps, then one POSTed PKCSReq.
-    expect(proxy.exchanges.map((e) => `${e.method} ${new URL(e.path, "http://x").searchParams.get("operation")}`)).toEqual([
+    expect(srv.proxy.exchanges.map((e) => `${e.method} ${new URL(e.path, "http://x").searchParams.get("operation")}`)).toEqual([
       "GET GetCACert",
       "GET GetCACaps",
       "POST PKIOperation",
     ]);
-    const [op] = proxy.byOperation("PKIOperation");
+    const [op] = srv.proxy.byOperation("PKIOperation");
     const wire = await readExchange(op!);
     expect(wire.request).toMatchObject({ messageType: 19, digest: "sha1", cipher: "des-cbc" });
     // The example answers with the request's algorithms and rsaEncryption as the signature algorithm.
@@ -57,50 +44,50 @@ describe.each(EXAMPLE_KINDS)("micromdm scepclient against the %s example", (kind
     });
     expect(wire.replyContentType).toBe("application/x-pki-message");
 
-    const csr = await csrFacts(await csrOf(wire.request, ex.caKeyPem));
+    const csr = await csrFacts(await csrOf(wire.request, srv.ex.caKeyPem));
     expect(csr.hasChallengePassword).toBe(true);
     expect(r.csrPem).toBeDefined();
     expect(await csrFacts(pemToDer(r.csrPem!))).toEqual(csr);
-    const issued = await expectIssued(r.certPem, { caPem: ex.caPem, subject: `CN=${cn},OU=MDM,O=${O},C=US`, csr, validityDays: VALIDITY_DAYS });
+    const issued = await expectIssued(r.certPem, { caPem: srv.ex.caPem, subject: `CN=${cn},OU=MDM,O=${O},C=US`, csr, validityDays: VALIDITY_DAYS });
 
-    const event = await ex.waitForEvent((e) => e.transactionId === wire.request.transactionId, "the PKCSReq event");
+    const event = await srv.ex.waitForEvent((e) => e.transactionId === wire.request.transactionId, "the PKCSReq event");
     expect(event).toMatchObject({ operation: "PKCSReq", outcome: "success", reason: "issued", status: 200 });
     expect(stripHex(String(event.serial))).toBe(stripHex(issued.serial));
   });
 
   it("with a wrong challenge gets FAILURE badRequest and exits non-zero", async () => {
-    const r = await runScepclient({ url: proxy.url, challenge: `${ex.challenge}-wrong`, cn: `mm-${kind}-bad`, organization: O });
+    const r = await runScepclient({ url: srv.proxy.url, challenge: `${srv.ex.challenge}-wrong`, cn: `mm-${kind}-bad`, organization: O });
     expect(r.ok).toBe(false);
     expect(r.code).toBe(1);
     expect(r.certPem).toBeUndefined();
     expect(r.failure).toEqual({ messageType: "PKCSReq", messageTypeCode: 19, failInfo: "badRequest", failInfoCode: 2 });
 
-    const [op] = proxy.byOperation("PKIOperation");
+    const [op] = srv.proxy.byOperation("PKIOperation");
     const wire = await readExchange(op!);
     expect(wire.reply).toMatchObject({ messageType: 3, pkiStatus: 2, failInfo: 2, transactionId: wire.request.transactionId });
     expect(wire.reply.envelope.length).toBe(0);
-    const event = await ex.waitForEvent((e) => e.transactionId === wire.request.transactionId, "the rejected PKCSReq event");
+    const event = await srv.ex.waitForEvent((e) => e.transactionId === wire.request.transactionId, "the rejected PKCSReq event");
     expect(event).toMatchObject({ operation: "PKCSReq", outcome: "failure", reason: "bad_challenge", failInfo: "badRequest", status: 200 });
   });
 
   it("renews with a RenewalReq signed by the certificate it got (no challenge)", async () => {
     const cn = `mm-${kind}-renew`;
-    const first = await runScepclient({ url: proxy.url, challenge: ex.challenge, cn, organization: O });
+    const first = await runScepclient({ url: srv.proxy.url, challenge: srv.ex.challenge, cn, organization: O });
     expect(first.ok, first.stdout + first.stderr).toBe(true);
-    proxy.exchanges.length = 0;
+    srv.proxy.exchanges.length = 0;
     // scepclient derives the transactionID from the key, so the renewal reuses the enrollment's.
-    const since = ex.events().length;
-    const renewed = await runScepclient({ url: proxy.url, keyPem: first.keyPem, certPem: first.certPem!, cn, organization: O });
+    const since = srv.ex.events().length;
+    const renewed = await runScepclient({ url: srv.proxy.url, keyPem: first.keyPem, certPem: first.certPem!, cn, organization: O });
     expect(renewed.ok, renewed.stdout + renewed.stderr).toBe(true);
-    const [op] = proxy.byOperation("PKIOperation");
+    const [op] = srv.proxy.byOperation("PKIOperation");
     const wire = await readExchange(op!);
     expect(wire.request).toMatchObject({ messageType: 17, digest: "sha1", cipher: "des-cbc", signerIssuer: "CN=SCEP Example CA, O=scep-sdk" });
     expect(wire.reply).toMatchObject({ pkiStatus: 0, cipher: "des-cbc" });
-    const csr = await csrFacts(await csrOf(wire.request, ex.caKeyPem));
+    const csr = await csrFacts(await csrOf(wire.request, srv.ex.caKeyPem));
     expect(csr.hasChallengePassword).toBe(false);
-    const issued = await expectIssued(renewed.certPem, { caPem: ex.caPem, subject: `CN=${cn},OU=MDM,O=${O},C=US`, csr, validityDays: VALIDITY_DAYS });
+    const issued = await expectIssued(renewed.certPem, { caPem: srv.ex.caPem, subject: `CN=${cn},OU=MDM,O=${O},C=US`, csr, validityDays: VALIDITY_DAYS });
     expect(issued.serial).not.toBe(new X509Certificate(first.certPem!).serialNumber);
-    const event = await ex.waitForEvent((e) => e.transactionId === wire.request.transactionId, "the RenewalReq event", { since });
+    const event = await srv.ex.waitForEvent((e) => e.transactionId === wire.request.transactionId, "the RenewalReq event", { since });
     expect(event).toMatchObject({ operation: "RenewalReq", outcome: "success", reason: "issued" });
   });
 });

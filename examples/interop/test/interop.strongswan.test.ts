@@ -7,15 +7,14 @@
  * with CertPoll.
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   runStrongswanGen,
   runStrongswanScep,
-  startRecordingProxy,
   type RecordingProxy,
   type StrongswanScepOptions,
 } from "../../../test-support/peers";
-import { EXAMPLE_KINDS, startExample, type RunningExample } from "./support/example-server";
+import { EXAMPLE_KINDS, exampleBehindProxy } from "./support/example-server";
 import { expectIssued } from "./support/issued";
 import { csrFacts, csrOf, readExchange, type WireExchange } from "./support/wire";
 
@@ -28,30 +27,17 @@ async function pkiOperations(proxy: RecordingProxy): Promise<WireExchange[]> {
 }
 
 describe.each(EXAMPLE_KINDS)("strongSwan pki --scep against the %s example", (kind) => {
-  let ex: RunningExample;
-  let proxy: RecordingProxy;
-
-  beforeAll(async () => {
-    ex = await startExample(kind, { validityDays: VALIDITY_DAYS });
-    proxy = await startRecordingProxy(ex.url);
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await ex?.stop();
-  });
-  beforeEach(() => {
-    proxy.exchanges.length = 0;
-  });
+  const srv = exampleBehindProxy(kind, { validityDays: VALIDITY_DAYS });
 
   const enroll = async (cn: string, options: Partial<StrongswanScepOptions> = {}) => {
     const key = await runStrongswanGen({ size: 2048 });
     const r = await runStrongswanScep({
-      url: proxy.url,
+      url: srv.proxy.url,
       key: key.keyDer,
       dn: `C=US, O=${O}, CN=${cn}`,
-      password: ex.challenge,
-      caCertEnc: ex.caPem,
-      caCertSig: ex.caPem,
+      password: srv.ex.challenge,
+      caCertEnc: srv.ex.caPem,
+      caCertSig: srv.ex.caPem,
       ...options,
     });
     return { key, r };
@@ -66,7 +52,7 @@ describe.each(EXAMPLE_KINDS)("strongSwan pki --scep against the %s example", (ki
     const { r } = await enroll(cn, { cipher: "des3", digest });
     expect(r.ok, r.messages.join("\n")).toBe(true);
 
-    const ops = await pkiOperations(proxy);
+    const ops = await pkiOperations(srv.proxy);
     expect(ops).toHaveLength(1);
     const [wire] = ops;
     expect(wire!.method).toBe("POST");
@@ -86,32 +72,32 @@ describe.each(EXAMPLE_KINDS)("strongSwan pki --scep against the %s example", (ki
       signatureAlgorithm: "rsaEncryption",
       cipher: "des-ede3-cbc",
     });
-    const csr = await csrFacts(await csrOf(wire!.request, ex.caKeyPem));
+    const csr = await csrFacts(await csrOf(wire!.request, srv.ex.caKeyPem));
     expect(csr.hasChallengePassword).toBe(true);
-    await expectIssued(r.certPem, { caPem: ex.caPem, subject: `CN=${cn},O=${O},C=US`, csr, validityDays: VALIDITY_DAYS });
+    await expectIssued(r.certPem, { caPem: srv.ex.caPem, subject: `CN=${cn},O=${O},C=US`, csr, validityDays: VALIDITY_DAYS });
   });
 
   it("enrolls with an RSASSA-PSS signed request (--rsa-padding pss)", async () => {
     const cn = `ss-${kind}-pss`;
     const { r } = await enroll(cn, { rsaPadding: "pss", digest: "sha256" });
     expect(r.ok, r.messages.join("\n")).toBe(true);
-    const [wire] = await pkiOperations(proxy);
+    const [wire] = await pkiOperations(srv.proxy);
     expect(wire!.request).toMatchObject({ messageType: 19, digest: "sha256", signatureAlgorithm: "rsassaPss" });
     // The example still answers with PKCS#1 v1.5 (rsaEncryption), which strongSwan 5.9.8 requires.
     expect(wire!.reply).toMatchObject({ pkiStatus: 0, signatureAlgorithm: "rsaEncryption", digest: "sha256" });
-    const csr = await csrFacts(await csrOf(wire!.request, ex.caKeyPem));
-    await expectIssued(r.certPem, { caPem: ex.caPem, subject: `CN=${cn},O=${O},C=US`, csr, validityDays: VALIDITY_DAYS });
+    const csr = await csrFacts(await csrOf(wire!.request, srv.ex.caKeyPem));
+    await expectIssued(r.certPem, { caPem: srv.ex.caPem, subject: `CN=${cn},O=${O},C=US`, csr, validityDays: VALIDITY_DAYS });
   });
 
   it("enrolls with AES (--cipher aes), offered because SHA-384 is advertised", async () => {
     const cn = `ss-${kind}-aes`;
     const { r } = await enroll(cn, { cipher: "aes" });
     expect(r.ok, r.messages.join("\n")).toBe(true);
-    const [wire] = await pkiOperations(proxy);
+    const [wire] = await pkiOperations(srv.proxy);
     expect(wire!.request).toMatchObject({ messageType: 19, digest: "sha256", cipher: "aes-128-cbc" });
     expect(wire!.reply).toMatchObject({ pkiStatus: 0, digest: "sha256", cipher: "aes-128-cbc" });
-    const csr = await csrFacts(await csrOf(wire!.request, ex.caKeyPem));
-    await expectIssued(r.certPem, { caPem: ex.caPem, subject: `CN=${cn},O=${O},C=US`, csr, validityDays: VALIDITY_DAYS });
+    const csr = await csrFacts(await csrOf(wire!.request, srv.ex.caKeyPem));
+    await expectIssued(r.certPem, { caPem: srv.ex.caPem, subject: `CN=${cn},O=${O},C=US`, csr, validityDays: VALIDITY_DAYS });
   });
 
   it("puts the requested subjectAltNames (--san) into the certificate", async () => {
@@ -122,11 +108,11 @@ describe.each(EXAMPLE_KINDS)("strongSwan pki --scep against the %s example", (ki
       sans: [`dns:${cn}.interop.test`, "192.0.2.7", `email:${cn}@interop.test`],
     });
     expect(r.ok, r.messages.join("\n")).toBe(true);
-    const [wire] = await pkiOperations(proxy);
-    const csr = await csrFacts(await csrOf(wire!.request, ex.caKeyPem));
+    const [wire] = await pkiOperations(srv.proxy);
+    const csr = await csrFacts(await csrOf(wire!.request, srv.ex.caKeyPem));
     expect(csr.subjectAltName).toBe(`DNS:${cn}.interop.test, IP Address:192.0.2.7, email:${cn}@interop.test`);
     await expectIssued(r.certPem, {
-      caPem: ex.caPem,
+      caPem: srv.ex.caPem,
       subject: `CN=${cn},O=${O},C=US`,
       csr,
       sans: [`DNS:${cn}.interop.test`, "IP Address:192.0.2.7", `email:${cn}@interop.test`],
@@ -138,8 +124,8 @@ describe.each(EXAMPLE_KINDS)("strongSwan pki --scep against the %s example", (ki
     const cn = `ss-${kind}-renew`;
     const first = await enroll(cn, { cipher: "des3", digest: "sha256" });
     expect(first.r.ok, first.r.messages.join("\n")).toBe(true);
-    proxy.exchanges.length = 0;
-    const since = ex.events().length;
+    srv.proxy.exchanges.length = 0;
+    const since = srv.ex.events().length;
 
     const { key: newKey, r } = await enroll(cn, {
       cipher: "aes",
@@ -147,29 +133,29 @@ describe.each(EXAMPLE_KINDS)("strongSwan pki --scep against the %s example", (ki
       renewal: { cert: first.r.certDer!, key: first.key.keyDer },
     });
     expect(r.ok, r.messages.join("\n")).toBe(true);
-    const [wire] = await pkiOperations(proxy);
+    const [wire] = await pkiOperations(srv.proxy);
     // A real RenewalReq (17), signed by the CA-issued certificate, not a self-signed one.
     expect(wire!.request).toMatchObject({ messageType: 17, signerIssuer: "CN=SCEP Example CA, O=scep-sdk", cipher: "aes-128-cbc" });
     expect(wire!.reply).toMatchObject({ pkiStatus: 0, cipher: "aes-128-cbc" });
-    const csr = await csrFacts(await csrOf(wire!.request, ex.caKeyPem));
+    const csr = await csrFacts(await csrOf(wire!.request, srv.ex.caKeyPem));
     expect(csr.hasChallengePassword).toBe(false);
-    const renewed = await expectIssued(r.certPem, { caPem: ex.caPem, subject: `CN=${cn},O=${O},C=US`, csr, validityDays: VALIDITY_DAYS });
+    const renewed = await expectIssued(r.certPem, { caPem: srv.ex.caPem, subject: `CN=${cn},O=${O},C=US`, csr, validityDays: VALIDITY_DAYS });
 
     const old = new X509Certificate(first.r.certPem!);
     expect(renewed.serial).not.toBe(old.serialNumber);
     // The renewed certificate certifies the NEW key (--in), not the old one.
     expect(renewed.cert.publicKey.equals(old.publicKey)).toBe(false);
     expect(renewed.cert.checkPrivateKey(createPrivateKey(newKey.keyPem))).toBe(true);
-    const event = await ex.waitForEvent((e) => e.transactionId === wire!.request.transactionId, "the RenewalReq event", { since });
+    const event = await srv.ex.waitForEvent((e) => e.transactionId === wire!.request.transactionId, "the RenewalReq event", { since });
     expect(event).toMatchObject({ operation: "RenewalReq", outcome: "success", reason: "issued" });
   });
 
   it("with a wrong challenge is refused with FAILURE badRequest and exits 1", async () => {
-    const { r } = await enroll(`ss-${kind}-bad`, { cipher: "aes", password: `${ex.challenge}-wrong` });
+    const { r } = await enroll(`ss-${kind}-bad`, { cipher: "aes", password: `${srv.ex.challenge}-wrong` });
     expect(r.ok).toBe(false);
     expect(r.code).toBe(1);
     expect(r.certDer).toBeUndefined();
-    const [wire] = await pkiOperations(proxy);
+    const [wire] = await pkiOperations(srv.proxy);
     expect(wire!.reply).toMatchObject({ messageType: 3, pkiStatus: 2, failInfo: 2 });
     expect(r.messages).toContain("failInfo:     badRequest - transaction not permitted or supported");
     expect(r.messages).toContain("reply status is not 'SUCCESS'");
@@ -178,30 +164,20 @@ describe.each(EXAMPLE_KINDS)("strongSwan pki --scep against the %s example", (ki
 
 describe.each(EXAMPLE_KINDS)("strongSwan polls a PENDING request of the %s example until an operator approves it", (kind) => {
   const adminToken = `strongswan-${kind}-admin-token`;
-  let ex: RunningExample;
-  let proxy: RecordingProxy;
-
-  beforeAll(async () => {
-    ex = await startExample(kind, { validityDays: VALIDITY_DAYS, pending: true, adminToken });
-    proxy = await startRecordingProxy(ex.url);
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await ex?.stop();
-  });
+  const srv = exampleBehindProxy(kind, { validityDays: VALIDITY_DAYS, pending: true, adminToken }, { clearBetweenTests: false });
 
   it("PKCSReq → PENDING, CertPoll → PENDING, approve, CertPoll → SUCCESS", async () => {
     const cn = `ss-${kind}-pending`;
-    proxy.exchanges.length = 0;
-    const since = ex.events().length;
+    srv.proxy.exchanges.length = 0;
+    const since = srv.ex.events().length;
     const key = await runStrongswanGen({ size: 2048 });
     const running = runStrongswanScep({
-      url: proxy.url,
+      url: srv.proxy.url,
       key: key.keyDer,
       dn: `C=US, O=${O}, CN=${cn}`,
-      password: ex.challenge,
-      caCertEnc: ex.caPem,
-      caCertSig: ex.caPem,
+      password: srv.ex.challenge,
+      caCertEnc: srv.ex.caPem,
+      caCertSig: srv.ex.caPem,
       cipher: "aes",
       pollIntervalSeconds: 1,
       maxPollSeconds: 60,
@@ -209,21 +185,21 @@ describe.each(EXAMPLE_KINDS)("strongSwan polls a PENDING request of the %s examp
     });
     let failed: unknown;
     try {
-      const pending = await ex.waitForEvent((e) => e.operation === "PKCSReq", "the PENDING PKCSReq", { since });
+      const pending = await srv.ex.waitForEvent((e) => e.operation === "PKCSReq", "the PENDING PKCSReq", { since });
       expect(pending).toMatchObject({ outcome: "pending", reason: "pending_approval", status: 200 });
       const tid = pending.transactionId!;
       expect(tid).toMatch(/^\S+$/);
 
       // Approval before strongSwan has polled would prove nothing about its CertPoll loop.
-      await ex.waitForEvent((e) => e.operation === "CertPoll" && e.transactionId === tid, "a first CertPoll", { since });
-      expect(ex.events().slice(since).filter((e) => e.operation === "CertPoll").every((e) => e.outcome === "pending" && e.reason === "still_pending")).toBe(true);
+      await srv.ex.waitForEvent((e) => e.operation === "CertPoll" && e.transactionId === tid, "a first CertPoll", { since });
+      expect(srv.ex.events().slice(since).filter((e) => e.operation === "CertPoll").every((e) => e.outcome === "pending" && e.reason === "still_pending")).toBe(true);
 
-      const refused = await ex.admin("approve", tid, "not-the-token");
+      const refused = await srv.ex.admin("approve", tid, "not-the-token");
       expect(refused.status).toBe(401);
-      const unknown = await ex.admin("approve", `${tid}-unknown`);
+      const unknown = await srv.ex.admin("approve", `${tid}-unknown`);
       expect(unknown.status).toBe(404);
 
-      const approved = await ex.admin("approve", tid);
+      const approved = await srv.ex.admin("approve", tid);
       expect(approved.status).toBe(200);
       expect(JSON.parse(Buffer.from(approved.body).toString("utf8"))).toEqual({ transactionId: tid, status: "ISSUED" });
     } catch (error) {
@@ -233,10 +209,10 @@ describe.each(EXAMPLE_KINDS)("strongSwan polls a PENDING request of the %s examp
     const r = await running;
     if (failed !== undefined) throw failed;
     expect(r.ok, r.messages.join("\n")).toBe(true);
-    const issuedEvent = await ex.waitForEvent((e) => e.operation === "CertPoll" && e.outcome === "success", "the final CertPoll", { since });
+    const issuedEvent = await srv.ex.waitForEvent((e) => e.operation === "CertPoll" && e.outcome === "success", "the final CertPoll", { since });
     expect(issuedEvent).toMatchObject({ reason: "issued_after_approval", status: 200 });
 
-    const ops = await pkiOperations(proxy);
+    const ops = await pkiOperations(srv.proxy);
     expect(ops[0]!.request).toMatchObject({ messageType: 19 });
     expect(ops[0]!.reply).toMatchObject({ pkiStatus: 3, envelope: new Uint8Array() });
     const polls = ops.slice(1);
@@ -245,21 +221,21 @@ describe.each(EXAMPLE_KINDS)("strongSwan polls a PENDING request of the %s examp
     expect(polls.slice(0, -1).every((p) => p.reply.pkiStatus === 3)).toBe(true);
     expect(polls.at(-1)!.reply).toMatchObject({ pkiStatus: 0, cipher: "aes-128-cbc" });
 
-    const csr = await csrFacts(await csrOf(ops[0]!.request, ex.caKeyPem));
-    await expectIssued(r.certPem, { caPem: ex.caPem, subject: `CN=${cn},O=${O},C=US`, csr, validityDays: VALIDITY_DAYS });
+    const csr = await csrFacts(await csrOf(ops[0]!.request, srv.ex.caKeyPem));
+    await expectIssued(r.certPem, { caPem: srv.ex.caPem, subject: `CN=${cn},O=${O},C=US`, csr, validityDays: VALIDITY_DAYS });
   });
 
   it("PKCSReq → PENDING, reject, CertPoll → FAILURE badRequest: strongSwan gives up with exit 1", async () => {
     const key = await runStrongswanGen({ size: 2048 });
-    const since = ex.events().length;
-    proxy.exchanges.length = 0;
+    const since = srv.ex.events().length;
+    srv.proxy.exchanges.length = 0;
     const running = runStrongswanScep({
-      url: proxy.url,
+      url: srv.proxy.url,
       key: key.keyDer,
       dn: `C=US, O=${O}, CN=ss-${kind}-rejected`,
-      password: ex.challenge,
-      caCertEnc: ex.caPem,
-      caCertSig: ex.caPem,
+      password: srv.ex.challenge,
+      caCertEnc: srv.ex.caPem,
+      caCertSig: srv.ex.caPem,
       cipher: "aes",
       pollIntervalSeconds: 1,
       maxPollSeconds: 60,
@@ -267,9 +243,9 @@ describe.each(EXAMPLE_KINDS)("strongSwan polls a PENDING request of the %s examp
     });
     let failed: unknown;
     try {
-      const pending = await ex.waitForEvent((e) => e.operation === "PKCSReq" && e.outcome === "pending", "the PENDING PKCSReq", { since });
-      await ex.waitForEvent((e) => e.operation === "CertPoll" && e.transactionId === pending.transactionId, "a first CertPoll", { since });
-      const rejected = await ex.admin("reject", pending.transactionId!);
+      const pending = await srv.ex.waitForEvent((e) => e.operation === "PKCSReq" && e.outcome === "pending", "the PENDING PKCSReq", { since });
+      await srv.ex.waitForEvent((e) => e.operation === "CertPoll" && e.transactionId === pending.transactionId, "a first CertPoll", { since });
+      const rejected = await srv.ex.admin("reject", pending.transactionId!);
       expect(rejected.status).toBe(200);
       expect(JSON.parse(Buffer.from(rejected.body).toString("utf8"))).toEqual({ transactionId: pending.transactionId, status: "REJECTED" });
     } catch (error) {
@@ -281,9 +257,9 @@ describe.each(EXAMPLE_KINDS)("strongSwan polls a PENDING request of the %s examp
     expect(r.code).toBe(1);
     expect(r.certDer).toBeUndefined();
     expect(r.messages).toContain("failInfo:     badRequest - transaction not permitted or supported");
-    const last = await ex.waitForEvent((e) => e.operation === "CertPoll" && e.outcome === "failure", "the refused CertPoll", { since });
+    const last = await srv.ex.waitForEvent((e) => e.operation === "CertPoll" && e.outcome === "failure", "the refused CertPoll", { since });
     expect(last).toMatchObject({ reason: "rejected_by_operator", failInfo: "badRequest" });
-    const ops = await pkiOperations(proxy);
+    const ops = await pkiOperations(srv.proxy);
     expect(ops.at(-1)!.request.messageType).toBe(20);
     expect(ops.at(-1)!.reply).toMatchObject({ pkiStatus: 2, failInfo: 2 });
   });

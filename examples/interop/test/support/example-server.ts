@@ -15,15 +15,18 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import {
   httpGet,
   makeTempDir,
   PeerError,
   randomChallenge,
   startDaemon,
+  startRecordingProxy,
   waitFor,
   type Daemon,
   type HttpResponse,
+  type RecordingProxy,
 } from "../../../../test-support/peers";
 
 /** The example servers the suite runs against, each in turn. */
@@ -229,4 +232,31 @@ export async function startExample(kind: ExampleKind, env: ExampleEnv = {}): Pro
     temp.remove();
     throw error instanceof PeerError ? error : new PeerError(`could not start the ${kind} example`, undefined, { cause: error });
   }
+}
+
+/** An example server and the recording proxy in front of it, for one describe block. */
+export interface ProxiedExample {
+  /** The running example (set in beforeAll). */
+  readonly ex: RunningExample;
+  /** The recording proxy clients talk to (set in beforeAll). */
+  readonly proxy: RecordingProxy;
+}
+
+/**
+ * Starts `kind` with `env` behind a recording proxy before the block's tests,
+ * stops both after them, and (unless `clearBetweenTests` is false) forgets the
+ * recorded exchanges before each test.
+ */
+export function exampleBehindProxy(kind: ExampleKind, env: ExampleEnv, options: { clearBetweenTests?: boolean } = {}): ProxiedExample {
+  const ctx = {} as { ex: RunningExample; proxy: RecordingProxy };
+  beforeAll(async () => {
+    ctx.ex = await startExample(kind, env);
+    ctx.proxy = await startRecordingProxy(ctx.ex.url);
+  });
+  afterAll(async () => {
+    await ctx.proxy?.stop();
+    await ctx.ex?.stop();
+  });
+  if (options.clearBetweenTests ?? true) beforeEach(() => void (ctx.proxy.exchanges.length = 0));
+  return ctx;
 }
