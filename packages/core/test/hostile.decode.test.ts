@@ -39,6 +39,7 @@ import {
   buildGetCaCertResponse,
 } from "../src/index.js";
 import { buildSignedData } from "../src/cms/signed-data.js";
+import { concat as cat } from "../src/lib/der.js";
 import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
 import { encodeScepAttributes } from "../src/message/attributes.js";
 import type { ContentCipher, DigestAlgorithm } from "../src/algorithms.js";
@@ -209,17 +210,6 @@ function parseTree(b: Uint8Array): Node {
   return list[0]!;
 }
 
-function cat(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 function derLength(n: number): number[] {
   if (n < 0x80) return [n];
