@@ -400,7 +400,9 @@ export function oid(dotted: string): Uint8Array {
   const hit = oidEncCache.get(dotted);
   if (hit) return hit;
   const arcs = dotted.split(".").map(Number);
-  if (arcs.length < 2 || arcs.some((a) => !Number.isSafeInteger(a) || a < 0)) throw new Asn1Error(`invalid OID ${dotted}`);
+  if (arcs.length < 2 || arcs.some((a) => !Number.isSafeInteger(a) || a < 0) || arcs[0]! > 2 || (arcs[0]! < 2 && arcs[1]! >= 40)) {
+    throw new Asn1Error(`invalid OID ${dotted}`);
+  }
   const out: number[] = [];
   const push = (v: number): void => {
     const tmp = [v & 0x7f];
@@ -414,7 +416,7 @@ export function oid(dotted: string): Uint8Array {
   push(arcs[0]! * 40 + arcs[1]!);
   for (let i = 2; i < arcs.length; i++) push(arcs[i]!);
   const enc = encode(tlv(Tag.OID, new Uint8Array(out)));
-  oidEncCache.set(dotted, enc);
+  if (oidEncCache.size < 1024) oidEncCache.set(dotted, enc); // bounded: callers may pass extension OIDs of their own
   return enc;
 }
 
