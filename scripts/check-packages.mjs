@@ -5,9 +5,13 @@
  *
  *   1. `pnpm pack` into a temp dir (runs the package's `prepack` build, and
  *      rewrites `workspace:` ranges as a publish would);
- *   2. `publint --strict <tgz>` and `attw <tgz>` with the workspace's own
+ *   2. the manifest says where the package comes from and what it needs, the
+ *      same way for every package (`repository` with its `directory`,
+ *      `homepage`, `bugs`, `license`, the root's `engines`), and the tarball
+ *      carries the LICENSE;
+ *   3. `publint --strict <tgz>` and `attw <tgz>` with the workspace's own
  *      binaries: any error or warning fails the package;
- *   3. `npm init -y` + `npm install <tgz>` in a fresh temp project outside the
+ *   4. `npm init -y` + `npm install <tgz>` in a fresh temp project outside the
  *      workspace (with the tarballs of any sibling workspace packages it
  *      depends on), then from there an ESM `import` and a CJS `require` of the
  *      package, each running the package's smoke test (for @scep/core a full
@@ -26,7 +30,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -81,6 +85,30 @@ function pack(pkg, dest) {
   const made = readdirSync(dest).filter((f) => f.endsWith(".tgz") && !before.has(f));
   if (made.length !== 1) throw new CheckError("pnpm pack", `expected one new tarball in ${dest}, found ${made.length}`);
   return join(dest, made[0]);
+}
+
+/** Metadata every published package carries, compared with the root package.json. */
+function manifest(pkg, tgz) {
+  const rootManifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+  const m = pkg.manifest;
+  const repo = rootManifest.repository.url;
+  const web = repo.replace(/^git\+/, "").replace(/\.git$/, "");
+  const dir = relative(root, pkg.dir).split(sep).join("/");
+  const problems = [];
+  const expect = (what, got, want) => {
+    if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`${what} is ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+  };
+  expect("repository", m.repository, { type: "git", url: repo, directory: dir });
+  expect("homepage", m.homepage, `${web}/tree/main/${dir}#readme`);
+  expect("bugs", m.bugs, rootManifest.bugs);
+  expect("license", m.license, rootManifest.license);
+  expect("engines", m.engines, rootManifest.engines);
+  if (typeof m.description !== "string" || m.description.length < 10) problems.push("description is missing");
+  const files = run("tar", "tar", ["-tzf", tgz]).stdout.split("\n");
+  if (!files.includes("package/LICENSE")) problems.push("the tarball has no LICENSE");
+  if (!files.includes("package/README.md")) problems.push("the tarball has no README.md");
+  if (problems.length) throw new CheckError("manifest", `${problems.length} problem(s)`, problems.join("\n"));
+  return "ok";
 }
 
 function publint(tgz) {
@@ -241,6 +269,7 @@ async function main() {
       try {
         if (packErrors.has(pkg.manifest.name)) throw packErrors.get(pkg.manifest.name);
         const tgz = tarballs.get(pkg.manifest.name);
+        steps.push(`manifest ${manifest(pkg, tgz)}`);
         steps.push(`publint --strict ${publint(tgz)}`);
         steps.push(`attw ${attw(tgz)}`);
         const consumer = join(tmp, "consumer-" + pkg.manifest.name.replace(/[@/]/g, "_"));
