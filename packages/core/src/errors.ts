@@ -25,7 +25,9 @@ export type ScepErrorCode =
   | "ERR_KEY"
   | "ERR_CERTREP"
   | "ERR_TRANSPORT"
-  | "ERR_INVALID_ARGUMENT";
+  | "ERR_INVALID_ARGUMENT"
+  | "ERR_TRANSACTION_STATE"
+  | "ERR_STORE_UNAVAILABLE";
 
 /** What a decoder learned about a request before it failed: enough to answer with a FAILURE CertRep. */
 export interface PartialRequest {
@@ -169,6 +171,46 @@ export class TransportError extends ScepError {
 export class InvalidArgumentError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_INVALID_ARGUMENT";
   static override readonly failInfo: FailInfo = "badRequest";
+}
+
+/**
+ * `approve`/`reject` of a transaction that is not (or no longer) waiting for a
+ * decision: unknown, expired, already ISSUED or REJECTED, or being issued by a
+ * concurrent `approve` (RFC 8894 §3.3.3). Extends {@link InvalidArgumentError}
+ * so callers that caught that before keep working; match on `code`.
+ *
+ * @example
+ * ```ts
+ * try { await server.approve("corp", tid) }
+ * catch (e) { if (isScepError(e) && e.code === "ERR_TRANSACTION_STATE") res.status(409) }
+ * ```
+ */
+export class TransactionStateError extends InvalidArgumentError {
+  static override readonly code: ScepErrorCode = "ERR_TRANSACTION_STATE";
+}
+
+/**
+ * A shared store (transactions, one-time challenges…) could not be reached or
+ * did not answer in time. Not the client's fault: the server answers HTTP 503
+ * with `Retry-After: retryAfterSeconds` and never a FAILURE CertRep, so
+ * `failInfo` is not used. Store implementations throw it for connection
+ * errors and timeouts, with the driver's error as `cause`.
+ *
+ * @example
+ * ```ts
+ * try { await redis.set(key, value) }
+ * catch (e) { throw new StoreUnavailableError("redis: connection refused", { cause: e, retryAfterSeconds: 10 }) }
+ * ```
+ */
+export class StoreUnavailableError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_STORE_UNAVAILABLE";
+  /** Seconds a client should wait before retrying (the HTTP `Retry-After`). Default 30. */
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, options: ScepErrorOptions & { retryAfterSeconds?: number } = {}) {
+    super(message, options);
+    this.retryAfterSeconds = options.retryAfterSeconds ?? 30;
+  }
 }
 
 /**

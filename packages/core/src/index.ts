@@ -28,6 +28,8 @@ export {
   CertRepError,
   TransportError,
   InvalidArgumentError,
+  TransactionStateError,
+  StoreUnavailableError,
   isScepError,
 } from "./errors.js";
 export type { FailInfo, ScepErrorCode, PartialRequest, ScepErrorOptions } from "./errors.js";
@@ -81,9 +83,9 @@ export type { ScepClientOptions, EnrollOptions } from "./client/scep-client.js";
 export { createScepServer } from "./server/scep-server.js";
 export type { ScepServer, ScepServerOptions, ScepProfile, IssueHook, IssueContext, IssueResult } from "./server/scep-server.js";
 export { MemoryChallengeStore } from "./server/challenge.js";
-export type { ChallengePolicy, ChallengeStore, ChallengeContext, ChallengeVerdict } from "./server/challenge.js";
+export type { ChallengePolicy, ChallengeStore, ChallengeContext, ChallengeVerdict, MemoryChallengeStoreOptions } from "./server/challenge.js";
 export { MemoryTransactionStore } from "./server/transaction-store.js";
-export type { Transaction, TransactionStore } from "./server/transaction-store.js";
+export type { Transaction, TransactionStatus, TransactionUpdate, TransactionStore, MemoryTransactionStoreOptions } from "./server/transaction-store.js";
 export { checkCsrPolicy } from "./server/csr-policy.js";
 export type { CsrPolicy, SanType } from "./server/csr-policy.js";
 export type { ScepEvent, ScepOperation, ScepOutcome, ProfileStats } from "./server/events.js";

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   CertificationRequest,
   InvalidArgumentError,
+  TransactionStateError,
   LocalKey,
   generateCsr,
   MemoryChallengeStore,
@@ -32,7 +33,7 @@ let firstAnswer: IssueResult = { status: "PENDING" };
 
 beforeAll(async () => {
   ca = await createTestCa("Pending CA");
-  store = new MemoryTransactionStore();
+  store = new MemoryTransactionStore({ now: () => NOW });
   server = createScepServer({
     profiles: [
       {
@@ -89,9 +90,10 @@ describe("PENDING, CertPoll, approve", () => {
     expect(rep.transactionId).toBe(tid);
     expect(hex(rep.recipientNonce)).toBe(hex(built.senderNonce));
     expect(log.events.at(-1)).toMatchObject({ operation: "PKCSReq", profile: "manual", outcome: "pending", reason: "pending_approval", status: 200, transactionId: tid, subject: "CN=pending-device, O=scep-sdk server tests" });
-    expect((await store.list("manual", "PENDING")).map((t) => t.transactionId)).toEqual([tid]);
+    expect((await store.list("manual", { status: "PENDING" })).map((t) => t.transactionId)).toEqual([tid]);
+    expect((await server.pending("manual")).map((t) => t.transactionId)).toEqual([tid]);
     const tx = (await store.get("manual", tid))!;
-    expect(tx).toMatchObject({ profile: "manual", transactionId: tid, status: "PENDING", renewal: false, createdAt: NOW });
+    expect(tx).toMatchObject({ profile: "manual", transactionId: tid, status: "PENDING", renewal: false, createdAt: NOW, updatedAt: NOW, expiresAt: new Date(NOW.getTime() + 7 * 86_400_000) });
     expect(hex(tx.csr)).toBe(hex(device.csr));
     expect(hex(tx.signerCertificate)).toBe(hex(device.signer.certificate.der));
   });
@@ -113,7 +115,7 @@ describe("PENDING, CertPoll, approve", () => {
     expect(ctx.request).toBeUndefined();
     expect(hex(ctx.csr.der)).toBe(hex(device.csr));
     expect(hex(ctx.signerCertificate.der)).toBe(hex(device.signer.certificate.der));
-    expect(tx.status).toBe("ISSUED");
+    expect(tx).toMatchObject({ status: "ISSUED", updatedAt: NOW, expiresAt: new Date(NOW.getTime() + 86_400_000) });
     expect((await store.get("manual", tid))!.status).toBe("ISSUED");
 
     const { rep, event } = await poll(device, tid);
@@ -127,11 +129,15 @@ describe("PENDING, CertPoll, approve", () => {
     expect(event).toMatchObject({ operation: "CertPoll", outcome: "success", reason: "issued_after_approval", serial: cert.serialNumberHex, subject: cert.subject, transactionId: tid });
   });
 
-  it("approving twice, or an unknown transaction or profile, throws ERR_INVALID_ARGUMENT", async () => {
-    await expect(server.approve("manual", tid)).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: `no pending transaction ${tid}` });
+  it("approving twice or an unknown transaction throws ERR_TRANSACTION_STATE; an unknown profile ERR_INVALID_ARGUMENT", async () => {
+    await expect(server.approve("manual", tid)).rejects.toMatchObject({ name: "TransactionStateError", code: "ERR_TRANSACTION_STATE", message: `no pending transaction ${tid}` });
+    await expect(server.approve("manual", "NOPE")).rejects.toBeInstanceOf(TransactionStateError);
+    // A subclass of InvalidArgumentError: callers that caught that before still do.
     await expect(server.approve("manual", "NOPE")).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(server.approve("nobody", tid)).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: "unknown profile nobody" });
-    await expect(server.reject("manual", tid)).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
+    await expect(server.reject("manual", tid)).rejects.toMatchObject({ code: "ERR_TRANSACTION_STATE", message: `no pending transaction ${tid}` });
+    await expect(server.pending("nobody")).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: "unknown profile nobody" });
+    expect((await server.pending()).map((t) => t.transactionId)).not.toContain(tid);
   });
 
   it("approve with an operator-supplied certificate does not call the hook", async () => {

@@ -8,6 +8,7 @@ import * as nc from "../lib/node-crypto.js";
 import { toHex } from "../lib/bytes.js";
 import type { CertificationRequest } from "../x509/certification-request.js";
 import type { PkiRequest } from "../message/pki-message.js";
+import { StoreUnavailableError } from "../errors.js";
 
 /** What a challenge validator is told. */
 export interface ChallengeContext {
@@ -25,13 +26,27 @@ export interface ChallengeContext {
 export type ChallengeVerdict = boolean | { ok: false; failInfoText?: string };
 
 /**
- * One-time challenges shared by every replica of a server. `consume` must be
- * atomic: of two concurrent calls with the same challenge at most one returns true.
+ * One-time challenges shared by every replica of a server. Either method may
+ * reject with {@link StoreUnavailableError} (the server then answers 503 and
+ * issues nothing: it fails closed).
+ *
+ * @example
+ * ```ts
+ * const challenge = await store.issue({ profile: "corp", ttlMs: 3_600_000 });
+ * await store.consume(challenge, { profile: "corp" }); // true once
+ * await store.consume(challenge, { profile: "corp" }); // false
+ * ```
  */
 export interface ChallengeStore {
-  /** Creates a challenge valid for `ttlMs` on `profile`. */
+  /** Creates a random challenge valid for `ttlMs` milliseconds (store default when omitted) on `profile`. */
   issue(options: { profile: string; ttlMs?: number }): Promise<string>;
-  /** Consumes a challenge: true once, then false (also when expired or unknown). */
+  /**
+   * Consumes a challenge. Atomic one-shot: of N concurrent calls with the same
+   * challenge at most one resolves true. False when unknown, expired, already
+   * consumed, or issued for another profile; a consume under the wrong profile
+   * leaves the challenge intact (probing another profile's endpoint cannot
+   * burn it), so it can still be used once on its own profile.
+   */
   consume(challenge: string, options: { profile: string }): Promise<boolean>;
 }
 
@@ -42,8 +57,22 @@ export type ChallengePolicy =
   | { type: "custom"; validate: (ctx: ChallengeContext) => Promise<ChallengeVerdict> | ChallengeVerdict }
   | { type: "none"; acknowledgeAnyoneCanEnroll: true };
 
+/** Options of {@link MemoryChallengeStore}. */
+export interface MemoryChallengeStoreOptions {
+  /** Clock deciding expiry (default `() => new Date()`). */
+  now?: () => Date;
+  /** TTL of a challenge issued without `ttlMs`, in milliseconds (default 1 hour). */
+  defaultTtlMs?: number;
+  /** Most live challenges kept (default 10 000). */
+  maxEntries?: number;
+}
+
 /**
  * In-memory one-time challenge store for tests and single-process servers.
+ * Challenges are 32 hex characters (128 random bits). Bounded: when full,
+ * `issue` drops expired challenges, and if every one is still live it rejects
+ * with {@link StoreUnavailableError} rather than silently dropping a challenge
+ * an operator handed out.
  *
  * @example
  * ```ts
@@ -55,25 +84,32 @@ export class MemoryChallengeStore implements ChallengeStore {
   readonly #entries = new Map<string, { profile: string; expires: number }>();
   readonly #now: () => number;
   readonly #defaultTtl: number;
+  readonly #max: number;
 
-  constructor(options: { now?: () => Date; defaultTtlMs?: number } = {}) {
+  constructor(options: MemoryChallengeStoreOptions = {}) {
     this.#now = options.now ? () => options.now!().getTime() : () => Date.now();
     this.#defaultTtl = options.defaultTtlMs ?? 3_600_000;
+    this.#max = options.maxEntries ?? 10_000;
   }
 
   /** {@inheritDoc ChallengeStore.issue} */
   async issue(options: { profile: string; ttlMs?: number }): Promise<string> {
+    const t = this.#now();
+    if (this.#entries.size >= this.#max) {
+      for (const [k, e] of this.#entries) if (e.expires <= t) this.#entries.delete(k);
+      if (this.#entries.size >= this.#max) throw new StoreUnavailableError(`the challenge store is full (${this.#max} live challenges)`);
+    }
     const challenge = toHex(nc.randomBytes(16));
-    this.#entries.set(challenge, { profile: options.profile, expires: this.#now() + (options.ttlMs ?? this.#defaultTtl) });
+    this.#entries.set(challenge, { profile: options.profile, expires: t + (options.ttlMs ?? this.#defaultTtl) });
     return challenge;
   }
 
   /** {@inheritDoc ChallengeStore.consume} */
   async consume(challenge: string, options: { profile: string }): Promise<boolean> {
     const e = this.#entries.get(challenge);
-    if (!e) return false;
+    if (!e || e.profile !== options.profile) return false;
     this.#entries.delete(challenge);
-    return e.profile === options.profile && e.expires > this.#now();
+    return e.expires > this.#now();
   }
 }
 

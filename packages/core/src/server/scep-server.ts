@@ -4,7 +4,7 @@
  * @module
  */
 import type { FailInfo } from "../errors.js";
-import { InvalidArgumentError, ScepError, isScepError } from "../errors.js";
+import { InvalidArgumentError, ScepError, StoreUnavailableError, TransactionStateError, isScepError } from "../errors.js";
 import type { AlgorithmPolicy } from "../policy.js";
 import type { Decrypter, Signer } from "../keys/key.js";
 import { Certificate } from "../x509/certificate.js";
@@ -82,8 +82,17 @@ export interface ScepProfile {
   algorithmPolicy?: AlgorithmPolicy;
   /** Issues certificates. */
   issue: IssueHook;
-  /** PENDING transactions (default in memory). */
+  /** PENDING transactions (default: a {@link MemoryTransactionStore} with the server's clock). */
   transactions?: TransactionStore;
+  /** How long a PENDING transaction waits for approve/reject before it is forgotten, in ms (default 7 days). */
+  pendingTtlMs?: number;
+  /** How long a finished (ISSUED/REJECTED) transaction stays for CertPoll, in ms (default 1 day). */
+  transactionRetentionMs?: number;
+  /**
+   * How long an approver's claim (status ISSUING) holds, in ms (default 5 minutes): after it lapses
+   * (the approver crashed mid-issue) another `approve` may claim the transaction again.
+   */
+  approvalLeaseMs?: number;
   /** Renewals also need a valid challenge (default false). */
   renewalRequiresChallenge?: boolean;
   /** GetCert: the certificate with this issuer and serial (undefined: FAILURE badCertId). */
@@ -104,6 +113,12 @@ export interface ScepServerOptions {
   onEvent?: (event: ScepEvent) => void;
   /** Clock (default `() => new Date()`). */
   now?: () => Date;
+  /**
+   * Longest wait for one store call (transactions, one-time challenges), in ms (default 2000). A call that takes
+   * longer, or rejects with {@link StoreUnavailableError}, makes the request fail closed: HTTP 503 with `Retry-After`,
+   * event reason `store_unavailable`, nothing issued. GetCACaps and GetCACert never touch a store.
+   */
+  storeTimeoutMs?: number;
 }
 
 interface Profile {
@@ -119,6 +134,9 @@ interface Profile {
   algorithmPolicy: AlgorithmPolicy;
   issue: IssueHook;
   transactions: TransactionStore;
+  pendingTtlMs: number;
+  retentionMs: number;
+  leaseMs: number;
   renewalRequiresChallenge: boolean;
   getCert: ScepProfile["getCert"];
   getCrl: ScepProfile["getCrl"];
@@ -130,10 +148,28 @@ interface Profile {
 export interface ScepServer {
   /** Handles a request. Never throws; never answers 5xx for a client's mistake. */
   fetch(request: Request): Promise<Response>;
-  /** Approves a PENDING request: runs the profile's issue hook with `approved: true`. */
+  /**
+   * Approves a PENDING request (RFC 8894 §3.3.3): claims it (PENDING→ISSUING, atomic in the store, so a racing
+   * approve or reject loses), runs the profile's issue hook with `approved: true` (or takes `options.certificate`),
+   * then records it ISSUED; the next CertPoll gets the certificate. When the hook fails the claim is released
+   * (back to PENDING) and the error is rethrown.
+   * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for an unknown profile.
+   * @throws TransactionStateError `ERR_TRANSACTION_STATE` ("no pending transaction <id>") when the transaction is
+   *   unknown, expired, already decided, or claimed by a concurrent approve.
+   * @throws StoreUnavailableError `ERR_STORE_UNAVAILABLE` when the store fails or times out.
+   */
   approve(profile: string, transactionId: string, options?: { certificate?: Certificate | Uint8Array; chain?: readonly (Certificate | Uint8Array)[] }): Promise<Transaction>;
-  /** Rejects a PENDING request. */
+  /**
+   * Rejects a PENDING request (PENDING→REJECTED, atomic); the next CertPoll gets FAILURE with `failInfo`
+   * (default badRequest). Throws like {@link ScepServer.approve}.
+   */
   reject(profile: string, transactionId: string, options?: { failInfo?: FailInfo; failInfoText?: string }): Promise<Transaction>;
+  /**
+   * Transactions waiting for a decision (PENDING, and ISSUING while an approve runs), oldest first, of one profile
+   * or of every profile. For admin endpoints.
+   * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for an unknown profile.
+   */
+  pending(profile?: string): Promise<Transaction[]>;
   /** Counters and expiry dates per profile (never secrets). */
   stats(): ProfileStats[];
 }
@@ -162,7 +198,7 @@ function normalizePath(p: string): string {
   return s.length > 1 ? s.replace(/\/$/, "") : s;
 }
 
-function resolveProfile(p: ScepProfile): Profile {
+function resolveProfile(p: ScepProfile, now: () => Date): Profile {
   const ca = toCert(p.caCertificate);
   const name = p.name ?? normalizePath(p.path);
   const c = p.challenge as ChallengePolicy | undefined;
@@ -190,7 +226,10 @@ function resolveProfile(p: ScepProfile): Profile {
     csrPolicy: p.csrPolicy ?? {},
     algorithmPolicy: p.algorithmPolicy ?? {},
     issue: p.issue,
-    transactions: p.transactions ?? new MemoryTransactionStore(),
+    transactions: p.transactions ?? new MemoryTransactionStore({ now }),
+    pendingTtlMs: p.pendingTtlMs ?? 7 * 86_400_000,
+    retentionMs: p.transactionRetentionMs ?? 86_400_000,
+    leaseMs: p.approvalLeaseMs ?? 300_000,
     renewalRequiresChallenge: p.renewalRequiresChallenge ?? false,
     getCert: p.getCert,
     getCrl: p.getCrl,
@@ -223,7 +262,8 @@ function sameRequest(a: CertificationRequest, b: CertificationRequest): boolean 
  */
 export function createScepServer(options: ScepServerOptions): ScepServer {
   if (!options.profiles.length) throw new InvalidArgumentError("at least one profile is required");
-  const profiles = options.profiles.map(resolveProfile);
+  const now = options.now ?? (() => new Date());
+  const profiles = options.profiles.map((p) => resolveProfile(p, now));
   const byName = new Map<string, Profile>();
   for (const p of profiles) {
     if (byName.has(p.name) || profiles.filter((q) => q.path === p.path).length > 1) throw new InvalidArgumentError(`duplicate profile ${p.name} / ${p.path}`);
@@ -231,7 +271,18 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
   }
   const sorted = [...profiles].sort((a, b) => b.path.length - a.path.length);
   const maxBody = options.maxBodyBytes ?? 64 * 1024;
-  const now = options.now ?? (() => new Date());
+  const storeTimeoutMs = options.storeTimeoutMs ?? 2000;
+
+  /** One store call, bounded by `storeTimeoutMs`: a timeout becomes StoreUnavailableError. */
+  function store<T>(what: string, call: () => Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreUnavailableError(`${what}: no answer within ${storeTimeoutMs} ms`, { retryAfterSeconds: 30 })), storeTimeoutMs);
+    });
+    const op = Promise.resolve().then(call);
+    op.catch(() => undefined); // a late rejection after the timeout is not unhandled
+    return Promise.race([op, timeout]).finally(() => clearTimeout(timer));
+  }
 
   function route(pathname: string): Profile | undefined {
     const path = normalizePath(pathname);
@@ -290,7 +341,7 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
         return staticChallengeMatches(csr.challengePassword, c.password) ? undefined : "challenge password mismatch";
       case "store":
         if (csr.challengePassword === undefined) return "challenge password missing";
-        return (await c.store.consume(csr.challengePassword, { profile: p.name })) ? undefined : "challenge password invalid or already used";
+        return (await store("challenge store", () => c.store.consume(csr.challengePassword!, { profile: p.name }))) ? undefined : "challenge password invalid or already used";
       case "custom": {
         const v = await c.validate({ challenge: csr.challengePassword, csr, request: req, profile: p.name });
         if (v === true) return undefined;
@@ -307,15 +358,22 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
       return new Reply(await certRep(p, req, "SUCCESS", { certificates: certs }, req), "success", "issued", { subject: cert.subject, serial: cert.serialNumberHex });
     }
     if (result.status === "PENDING") {
-      await p.transactions.put({
-        profile: p.name,
-        transactionId: req.transactionId,
-        status: "PENDING",
-        csr: ctx.csr.der,
-        signerCertificate: req.signerCertificate.der,
-        renewal: ctx.renewal,
-        createdAt: now(),
-      });
+      const t = now();
+      const created = await store("transaction store", () =>
+        p.transactions.create({
+          profile: p.name,
+          transactionId: req.transactionId,
+          status: "PENDING",
+          csr: ctx.csr.der,
+          signerCertificate: req.signerCertificate.der,
+          renewal: ctx.renewal,
+          createdAt: t,
+          updatedAt: t,
+          expiresAt: new Date(t.getTime() + p.pendingTtlMs),
+        }),
+      );
+      // A concurrent request with this transactionID stored it first: answer with its state.
+      if (!created) return poll(p, req);
       return new Reply(await certRep(p, req, "PENDING", {}, req), "pending", "pending_approval", { subject: ctx.csr.subject });
     }
     return failure(p, req, result.failInfo ?? "badRequest", "issuer_rejected", result.failInfoText ?? "the issuer rejected the request", req);
@@ -329,8 +387,9 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
     // Same key and subject, not the same bytes: certmonger rebuilds its CSR on each submission
     // (a fresh subjectKeyIdentifier every time); the CSR's signature proves the same key holder.
     // A request signed by a certificate this CA issued is a renewal and always gets a new certificate.
-    const existing = await p.transactions.get(p.name, req.transactionId);
-    const resent = existing && sameRequest(new CertificationRequest(existing.csr), csr) && (existing.status === "PENDING" || req.signerCertificate.isSelfIssued);
+    const existing = await store("transaction store", () => p.transactions.get(p.name, req.transactionId));
+    const waiting = existing?.status === "PENDING" || existing?.status === "ISSUING";
+    const resent = existing && sameRequest(new CertificationRequest(existing.csr), csr) && (waiting || req.signerCertificate.isSelfIssued);
     if (resent) return poll(p, req);
     const signer = req.signerCertificate;
     const t = now();
@@ -369,9 +428,10 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
   }
 
   async function poll(p: Profile, req: PkiRequest): Promise<Reply> {
-    const tx = await p.transactions.get(p.name, req.transactionId);
+    const tx = await store("transaction store", () => p.transactions.get(p.name, req.transactionId));
     if (!tx) return failure(p, req, "badCertId", "unknown_transaction", "no pending request with this transactionID", req);
-    if (tx.status === "PENDING") return new Reply(await certRep(p, req, "PENDING", {}, req), "pending", "still_pending");
+    // ISSUING: an approver is running the issue hook right now.
+    if (tx.status === "PENDING" || tx.status === "ISSUING") return new Reply(await certRep(p, req, "PENDING", {}, req), "pending", "still_pending");
     if (tx.status === "REJECTED") return failure(p, req, tx.failInfo ?? "badRequest", "rejected_by_operator", tx.failInfoText ?? "the request was rejected", req);
     const certs = [tx.certificate!, ...(tx.chain ?? [p.ca.der])];
     const cert = new Certificate(tx.certificate!);
@@ -501,6 +561,31 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
     }
   }
 
+  function profileNamed(name: string): Profile {
+    const p = byName.get(name);
+    if (!p) throw new InvalidArgumentError(`unknown profile ${name}`);
+    return p;
+  }
+
+  /**
+   * An approver's claim: PENDING→ISSUING, or a lapsed ISSUING claim (its approver crashed) taken over.
+   * (Two approvers taking over the same lapsed claim in the same instant could both win: the store's
+   * compare-and-set is on status only. It needs a crash and a double approve within one lease.)
+   */
+  async function claim(p: Profile, transactionId: string): Promise<Transaction> {
+    const t = now();
+    const update = { status: "ISSUING" as const, updatedAt: t };
+    let tx = await store("transaction store", () => p.transactions.transition(p.name, transactionId, "PENDING", update));
+    if (!tx) {
+      const current = await store("transaction store", () => p.transactions.get(p.name, transactionId));
+      if (current?.status === "ISSUING" && t.getTime() - current.updatedAt.getTime() >= p.leaseMs) {
+        tx = await store("transaction store", () => p.transactions.transition(p.name, transactionId, "ISSUING", update));
+      }
+    }
+    if (!tx) throw new TransactionStateError(`no pending transaction ${transactionId}`);
+    return tx;
+  }
+
   const OPS: Record<string, ScepOperation> = { getcacaps: "GetCACaps", getcacert: "GetCACert", getnextcacert: "GetNextCACert", pkioperation: "PKIOperation" };
 
   return {
@@ -521,9 +606,15 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
         try {
           reply = await handle(request, p, url, operation);
         } catch (e) {
-          // Client mistakes are answered above; reaching here is a server fault (a hook failed).
-          const reason = isScepError(e) ? e.code.replace(/^ERR_/, "").toLowerCase() : "internal_error";
-          reply = new Reply(text(500, "internal error"), "error", reason);
+          if (e instanceof StoreUnavailableError || (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE")) {
+            // Fail closed: nothing was issued; the client retries later (RFC 8894 §3.3.3 allows a resend).
+            const retry = Math.max(1, Math.round((e as StoreUnavailableError).retryAfterSeconds ?? 30));
+            reply = new Reply(new Response("store unavailable, retry later\n", { status: 503, headers: { "content-type": "text/plain; charset=utf-8", "retry-after": String(retry) } }), "error", "store_unavailable");
+          } else {
+            // Client mistakes are answered above; reaching here is a server fault (a hook failed).
+            const reason = isScepError(e) ? e.code.replace(/^ERR_/, "").toLowerCase() : "internal_error";
+            reply = new Reply(text(500, "internal error"), "error", reason);
+          }
         }
       }
       const event: ScepEvent = {
@@ -541,37 +632,62 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
     },
 
     async approve(profile, transactionId, opts = {}) {
-      const p = byName.get(profile);
-      if (!p) throw new InvalidArgumentError(`unknown profile ${profile}`);
-      const tx = await p.transactions.get(p.name, transactionId);
-      if (!tx || tx.status !== "PENDING") throw new InvalidArgumentError(`no pending transaction ${transactionId}`);
-      let certificate = opts.certificate ? toDer(opts.certificate) : undefined;
-      let chain = opts.chain?.map(toDer);
-      if (!certificate) {
-        const csr = new CertificationRequest(tx.csr);
-        const maxValidityDays = p.csrPolicy.maxValidityDays ?? 365;
-        const signerCertificate = new Certificate(tx.signerCertificate);
-        const ctx: IssueContext = { profile: p.name, transactionId, signerCertificate, csr, renewal: tx.renewal, notAfterMax: new Date(now().getTime() + maxValidityDays * 86_400_000), maxValidityDays, approved: true };
-        // A stored renewal was signed by the certificate it renews.
-        if (tx.renewal) ctx.renewalOf = signerCertificate;
-        const r = await p.issue(ctx);
-        if (r.status !== "SUCCESS") throw new ScepError(`the issue hook answered ${r.status} to an approved request`);
-        certificate = toDer(r.certificate);
-        chain = r.chain?.map(toDer);
+      const p = profileNamed(profile);
+      const tx = await claim(p, transactionId);
+      let certificate: Uint8Array;
+      let chain: Uint8Array[] | undefined;
+      try {
+        if (opts.certificate) {
+          certificate = toDer(opts.certificate);
+          chain = opts.chain?.map(toDer);
+        } else {
+          const csr = new CertificationRequest(tx.csr);
+          const maxValidityDays = p.csrPolicy.maxValidityDays ?? 365;
+          const signerCertificate = new Certificate(tx.signerCertificate);
+          const ctx: IssueContext = { profile: p.name, transactionId, signerCertificate, csr, renewal: tx.renewal, notAfterMax: new Date(now().getTime() + maxValidityDays * 86_400_000), maxValidityDays, approved: true };
+          // A stored renewal was signed by the certificate it renews.
+          if (tx.renewal) ctx.renewalOf = signerCertificate;
+          const r = await p.issue(ctx);
+          if (r.status !== "SUCCESS") throw new ScepError(`the issue hook answered ${r.status} to an approved request`);
+          certificate = toDer(r.certificate);
+          chain = r.chain?.map(toDer);
+        }
+      } catch (e) {
+        // Release the claim so the operator can retry (best effort: if this fails too, the lease lapses).
+        await store("transaction store", () => p.transactions.transition(p.name, transactionId, "ISSUING", { status: "PENDING", updatedAt: now() })).catch(() => undefined);
+        throw e;
       }
-      const done: Transaction = { ...tx, status: "ISSUED", certificate, ...(chain ? { chain } : {}) };
-      await p.transactions.put(done);
+      const t = now();
+      const done = await store("transaction store", () =>
+        p.transactions.transition(p.name, transactionId, "ISSUING", { status: "ISSUED", updatedAt: t, expiresAt: new Date(t.getTime() + p.retentionMs), certificate, ...(chain ? { chain } : {}) }),
+      );
+      if (!done) throw new TransactionStateError(`transaction ${transactionId} was claimed by another approver while this one issued`);
       return done;
     },
 
     async reject(profile, transactionId, opts = {}) {
-      const p = byName.get(profile);
-      if (!p) throw new InvalidArgumentError(`unknown profile ${profile}`);
-      const tx = await p.transactions.get(p.name, transactionId);
-      if (!tx || tx.status !== "PENDING") throw new InvalidArgumentError(`no pending transaction ${transactionId}`);
-      const done: Transaction = { ...tx, status: "REJECTED", failInfo: opts.failInfo ?? "badRequest", ...(opts.failInfoText ? { failInfoText: opts.failInfoText } : {}) };
-      await p.transactions.put(done);
+      const p = profileNamed(profile);
+      const t = now();
+      const done = await store("transaction store", () =>
+        p.transactions.transition(p.name, transactionId, "PENDING", {
+          status: "REJECTED",
+          updatedAt: t,
+          expiresAt: new Date(t.getTime() + p.retentionMs),
+          failInfo: opts.failInfo ?? "badRequest",
+          ...(opts.failInfoText ? { failInfoText: opts.failInfoText } : {}),
+        }),
+      );
+      if (!done) throw new TransactionStateError(`no pending transaction ${transactionId}`);
       return done;
+    },
+
+    async pending(profile) {
+      const ps = profile === undefined ? profiles : [profileNamed(profile)];
+      const out: Transaction[] = [];
+      for (const p of ps) {
+        for (const status of ["PENDING", "ISSUING"] as const) out.push(...(await store("transaction store", () => p.transactions.list(p.name, { status }))));
+      }
+      return out.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
     },
 
     stats() {

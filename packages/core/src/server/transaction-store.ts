@@ -1,19 +1,32 @@
 /**
- * PENDING requests: stored when the issue hook answers PENDING, polled with
- * CertPoll, completed by approve/reject.
+ * The storage contract for enrollment transactions (RFC 8894 §3.3.3): a
+ * request the issue hook answered PENDING is stored, polled with CertPoll and
+ * completed by `approve`/`reject`, which move it out of PENDING exactly once.
+ *
+ * Lifecycle: `create` (PENDING) → `transition` PENDING→ISSUING (an approver's
+ * claim) → ISSUING→ISSUED, or ISSUING→PENDING when issuing failed; or
+ * PENDING→REJECTED. Every record carries `expiresAt`; a store treats a record
+ * past it as absent, judged by its own injected clock (Redis: the key's TTL).
  *
  * @module
  */
 import type { FailInfo } from "../errors.js";
+import { StoreUnavailableError } from "../errors.js";
 
-/** A stored transaction. */
+/**
+ * Where a transaction stands. `ISSUING`: an approver claimed it and is running
+ * the issue hook (a CertPoll answers PENDING meanwhile).
+ */
+export type TransactionStatus = "PENDING" | "ISSUING" | "ISSUED" | "REJECTED";
+
+/** A stored transaction. Bytes are DER. */
 export interface Transaction {
   /** Profile name. */
   profile: string;
-  /** transactionID of the request. */
+  /** transactionID of the request (RFC 8894 §3.2.1.1). */
   transactionId: string;
-  /** PENDING until approved (then ISSUED) or REJECTED. */
-  status: "PENDING" | "ISSUED" | "REJECTED";
+  /** See {@link TransactionStatus}. */
+  status: TransactionStatus;
   /** The CSR, DER. */
   csr: Uint8Array;
   /** The requester's signer certificate, DER (the reply is encrypted to it). */
@@ -22,6 +35,10 @@ export interface Transaction {
   renewal: boolean;
   /** When the request arrived. */
   createdAt: Date;
+  /** When the status last changed (an ISSUING claim's lease runs from here). */
+  updatedAt: Date;
+  /** When the store forgets the record (PENDING: the profile's `pendingTtlMs`; finished: `transactionRetentionMs`). */
+  expiresAt: Date;
   /** ISSUED: the certificate, DER. */
   certificate?: Uint8Array;
   /** ISSUED: chain certificates, DER. */
@@ -32,33 +49,157 @@ export interface Transaction {
   failInfoText?: string;
 }
 
-/** Storage of PENDING transactions. Implementations must write each record whole. */
+/** What {@link TransactionStore.transition} writes: the new status and time, plus the fields a finished record gains. */
+export type TransactionUpdate = Partial<Pick<Transaction, "certificate" | "chain" | "failInfo" | "failInfoText" | "expiresAt">> & {
+  status: TransactionStatus;
+  updatedAt: Date;
+};
+
+/**
+ * Storage of transactions, shared by every replica of a server. Every method
+ * may reject with {@link StoreUnavailableError} (the server answers 503 and
+ * issues nothing). Records are written and read whole; bytes round-trip exactly.
+ *
+ * @example
+ * ```ts
+ * const store: TransactionStore = new MemoryTransactionStore();
+ * const claimed = await store.transition("corp", tid, "PENDING", { status: "ISSUING", updatedAt: new Date() });
+ * if (!claimed) throw new Error("someone else decided first");
+ * ```
+ */
 export interface TransactionStore {
-  /** Reads a transaction. */
+  /** The record, or undefined when absent or past `expiresAt` (judged by the store's injected clock; Redis: key TTL). */
   get(profile: string, transactionId: string): Promise<Transaction | undefined>;
-  /** Creates or replaces a transaction. */
-  put(tx: Transaction): Promise<void>;
-  /** Lists transactions of a profile with a status. */
-  list(profile: string, status?: Transaction["status"]): Promise<Transaction[]>;
+  /**
+   * Stores a new record unless one with this key is PENDING or ISSUING (then
+   * resolves false, storing nothing). Replaces a finished (ISSUED/REJECTED) or
+   * expired one. Atomic.
+   */
+  create(tx: Transaction): Promise<boolean>;
+  /**
+   * Compare-and-set on status: applies `update` only if the current status is
+   * `from`; resolves the updated record, or undefined when absent, expired or
+   * not in `from` (the loser of a race). Atomic: of N concurrent calls with the
+   * same `from`, at most one wins.
+   */
+  transition(profile: string, transactionId: string, from: TransactionStatus, update: TransactionUpdate): Promise<Transaction | undefined>;
+  /** Records of a profile, oldest `createdAt` first, at most `limit` (default 1000); never a full keyspace scan. */
+  list(profile: string, options?: { status?: TransactionStatus; limit?: number }): Promise<Transaction[]>;
+  /** Removes a record (no error when absent). */
+  delete(profile: string, transactionId: string): Promise<void>;
 }
 
-/** In-memory {@link TransactionStore}. */
+/** Options of {@link MemoryTransactionStore}. */
+export interface MemoryTransactionStoreOptions {
+  /** Clock deciding expiry (default `() => new Date()`). */
+  now?: () => Date;
+  /** Most records kept (default 10 000). */
+  maxEntries?: number;
+}
+
+const copy = (tx: Transaction): Transaction => ({ ...tx, ...(tx.chain ? { chain: [...tx.chain] } : {}) });
+const open = (s: TransactionStatus): boolean => s === "PENDING" || s === "ISSUING";
+
+/**
+ * In-memory {@link TransactionStore} for tests and single-process servers.
+ * Bounded: when full, a `create` first drops expired records, then the
+ * oldest finished (ISSUED/REJECTED) one; full of PENDING/ISSUING records it
+ * rejects with {@link StoreUnavailableError} (code `ERR_STORE_UNAVAILABLE`).
+ *
+ * @example
+ * ```ts
+ * const transactions = new MemoryTransactionStore({ maxEntries: 50_000 });
+ * createScepServer({ profiles: [{ ...profile, transactions }] });
+ * ```
+ */
 export class MemoryTransactionStore implements TransactionStore {
-  readonly #map = new Map<string, Transaction>();
+  /** profile → transactionId → record; a Map keeps insertion order, so the first finished record found is the oldest. */
+  readonly #profiles = new Map<string, Map<string, Transaction>>();
+  readonly #now: () => Date;
+  readonly #max: number;
+  #size = 0;
+
+  constructor(options: MemoryTransactionStoreOptions = {}) {
+    this.#now = options.now ?? (() => new Date());
+    this.#max = options.maxEntries ?? 10_000;
+  }
+
+  #live(profile: string, transactionId: string): Transaction | undefined {
+    const m = this.#profiles.get(profile);
+    const tx = m?.get(transactionId);
+    if (!tx) return undefined;
+    if (tx.expiresAt.getTime() <= this.#now().getTime()) {
+      this.#remove(profile, transactionId);
+      return undefined;
+    }
+    return tx;
+  }
+
+  #remove(profile: string, transactionId: string): void {
+    const m = this.#profiles.get(profile);
+    if (m?.delete(transactionId)) {
+      this.#size--;
+      if (m.size === 0) this.#profiles.delete(profile);
+    }
+  }
+
+  /** Makes room for one record: expired ones first, else the oldest finished one. */
+  #evict(): void {
+    const t = this.#now().getTime();
+    let oldestFinished: Transaction | undefined;
+    let freed = false;
+    for (const m of [...this.#profiles.values()]) {
+      for (const tx of [...m.values()]) {
+        if (tx.expiresAt.getTime() <= t) {
+          this.#remove(tx.profile, tx.transactionId);
+          freed = true;
+        } else if (!open(tx.status) && (!oldestFinished || tx.updatedAt < oldestFinished.updatedAt)) oldestFinished = tx;
+      }
+    }
+    if (freed) return;
+    if (!oldestFinished) throw new StoreUnavailableError(`the transaction store is full (${this.#max} pending transactions)`);
+    this.#remove(oldestFinished.profile, oldestFinished.transactionId);
+  }
 
   /** {@inheritDoc TransactionStore.get} */
   async get(profile: string, transactionId: string): Promise<Transaction | undefined> {
-    const tx = this.#map.get(`${profile}\u0000${transactionId}`);
-    return tx ? { ...tx } : undefined;
+    const tx = this.#live(profile, transactionId);
+    return tx ? copy(tx) : undefined;
   }
 
-  /** {@inheritDoc TransactionStore.put} */
-  async put(tx: Transaction): Promise<void> {
-    this.#map.set(`${tx.profile}\u0000${tx.transactionId}`, { ...tx });
+  /** {@inheritDoc TransactionStore.create} */
+  async create(tx: Transaction): Promise<boolean> {
+    const existing = this.#live(tx.profile, tx.transactionId);
+    if (existing && open(existing.status)) return false;
+    if (existing) this.#remove(tx.profile, tx.transactionId);
+    if (this.#size >= this.#max) this.#evict();
+    let m = this.#profiles.get(tx.profile);
+    if (!m) this.#profiles.set(tx.profile, (m = new Map()));
+    m.set(tx.transactionId, copy(tx));
+    this.#size++;
+    return true;
+  }
+
+  /** {@inheritDoc TransactionStore.transition} */
+  async transition(profile: string, transactionId: string, from: TransactionStatus, update: TransactionUpdate): Promise<Transaction | undefined> {
+    const tx = this.#live(profile, transactionId);
+    if (!tx || tx.status !== from) return undefined;
+    Object.assign(tx, update, update.chain ? { chain: [...update.chain] } : {});
+    return copy(tx);
   }
 
   /** {@inheritDoc TransactionStore.list} */
-  async list(profile: string, status?: Transaction["status"]): Promise<Transaction[]> {
-    return [...this.#map.values()].filter((t) => t.profile === profile && (!status || t.status === status)).map((t) => ({ ...t }));
+  async list(profile: string, options: { status?: TransactionStatus; limit?: number } = {}): Promise<Transaction[]> {
+    const m = this.#profiles.get(profile);
+    if (!m) return [];
+    const t = this.#now().getTime();
+    const out = [...m.values()].filter((tx) => tx.expiresAt.getTime() > t && (!options.status || tx.status === options.status));
+    out.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    return out.slice(0, options.limit ?? 1000).map(copy);
+  }
+
+  /** {@inheritDoc TransactionStore.delete} */
+  async delete(profile: string, transactionId: string): Promise<void> {
+    this.#remove(profile, transactionId);
   }
 }

@@ -1,0 +1,364 @@
+/**
+ * The server's use of its stores (RFC 8894 §3.3.3 PENDING/CertPoll; issue 8):
+ * approve and reject move a transaction out of PENDING exactly once (a race
+ * has one winner and the issue hook runs once), a crashed approver's claim is
+ * taken over after its lease, PENDING and finished records expire by the
+ * injected clock, and a store that fails or hangs makes the request fail
+ * closed with HTTP 503 + Retry-After while GetCACaps/GetCACert keep working.
+ * Plus the bounds of the two in-memory stores.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  CertificationRequest,
+  MemoryChallengeStore,
+  MemoryTransactionStore,
+  StoreUnavailableError,
+  buildCertPoll,
+  buildPkcsReq,
+  createScepServer,
+  isScepError,
+  type ChallengeStore,
+  type IssueContext,
+  type ScepProfile,
+  type Transaction,
+  type TransactionStore,
+} from "../src/index.js";
+import { DAY, NOW, createDevice, createTestCa, eventLog, getOp, issuingHook, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
+
+const CHALLENGE = "store-secret";
+let ca: TestCa;
+
+beforeAll(async () => {
+  ca = await createTestCa("Store CA");
+});
+
+function pendingServer(options: { transactions?: TransactionStore; challenge?: ScepProfile["challenge"]; clock?: () => Date; storeTimeoutMs?: number; hook?: ScepProfile["issue"] } = {}) {
+  const calls: IssueContext[] = [];
+  const log = eventLog();
+  const clock = options.clock ?? (() => NOW);
+  const transactions = options.transactions ?? new MemoryTransactionStore({ now: clock });
+  const server = createScepServer({
+    profiles: [
+      {
+        name: "p",
+        path: "/scep",
+        caCertificate: ca.cert,
+        signer: ca.key,
+        challenge: options.challenge ?? { type: "static", password: CHALLENGE },
+        transactions,
+        issue: options.hook ?? issuingHook(ca, calls, (ctx) => (ctx.approved ? undefined : { status: "PENDING" })),
+      },
+    ],
+    onEvent: log.onEvent,
+    now: clock,
+    ...(options.storeTimeoutMs !== undefined ? { storeTimeoutMs: options.storeTimeoutMs } : {}),
+  });
+  return { server, calls, log, transactions };
+}
+
+async function submit(server: ReturnType<typeof pendingServer>["server"], device: Device) {
+  const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+  const res = await postPki(server, "/scep", built.der);
+  return { built, res };
+}
+
+async function poll(server: ReturnType<typeof pendingServer>["server"], device: Device, transactionId: string) {
+  const built = await buildCertPoll({ signer: device.signer, recipient: ca.cert, issuer: ca.cert, subject: CertificationRequest.from(device.csr).subjectDer, transactionId, now: NOW });
+  return readReply(await postPki(server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
+}
+
+describe("RFC 8894 §3.3.3: a PENDING transaction is decided exactly once", () => {
+  it("an approve racing a reject: exactly one wins, the other gets ERR_TRANSACTION_STATE, CertPoll agrees with the winner", async () => {
+    const s = pendingServer();
+    const device = await createDevice({ cn: "race-approve-reject", challengePassword: CHALLENGE });
+    const { built } = await submit(s.server, device);
+    const results = await Promise.allSettled([s.server.approve("p", built.transactionId), s.server.reject("p", built.transactionId)]);
+    const won = results.filter((r) => r.status === "fulfilled");
+    const lost = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    expect(won.length).toBe(1);
+    expect(lost.length).toBe(1);
+    expect(lost[0]!.reason).toMatchObject({ code: "ERR_TRANSACTION_STATE" });
+    const winner = (won[0] as PromiseFulfilledResult<Transaction>).value;
+    const rep = await poll(s.server, device, built.transactionId);
+    expect(rep.status).toBe(winner.status === "ISSUED" ? "SUCCESS" : "FAILURE");
+    expect(s.calls.filter((c) => c.approved).length).toBe(winner.status === "ISSUED" ? 1 : 0);
+  });
+
+  it("five concurrent approves: one issues (the hook runs once), four get ERR_TRANSACTION_STATE", async () => {
+    const s = pendingServer();
+    const device = await createDevice({ cn: "race-approvals", challengePassword: CHALLENGE });
+    const { built } = await submit(s.server, device);
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => s.server.approve("p", built.transactionId)));
+    expect(results.filter((r) => r.status === "fulfilled").length).toBe(1);
+    expect(results.filter((r) => r.status === "rejected").map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(Array(4).fill("ERR_TRANSACTION_STATE"));
+    expect(s.calls.filter((c) => c.approved).length).toBe(1);
+  });
+
+  it("while an approve runs the hook the transaction is ISSUING: CertPoll answers PENDING, pending() lists it, reject loses", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inHook = new Promise<void>((r) => (entered = r));
+    const calls: IssueContext[] = [];
+    const inner = issuingHook(ca, calls);
+    const s = pendingServer({
+      hook: async (ctx) => {
+        if (!ctx.approved) return { status: "PENDING" };
+        entered();
+        await gate;
+        return inner(ctx);
+      },
+    });
+    const device = await createDevice({ cn: "issuing-window", challengePassword: CHALLENGE });
+    const { built } = await submit(s.server, device);
+    const approving = s.server.approve("p", built.transactionId);
+    await inHook;
+    expect((await s.transactions.get("p", built.transactionId))!.status).toBe("ISSUING");
+    expect((await poll(s.server, device, built.transactionId)).status).toBe("PENDING");
+    expect((await s.server.pending("p")).map((t) => [t.transactionId, t.status])).toEqual([[built.transactionId, "ISSUING"]]);
+    await expect(s.server.reject("p", built.transactionId)).rejects.toMatchObject({ code: "ERR_TRANSACTION_STATE" });
+    release();
+    expect((await approving).status).toBe("ISSUED");
+    expect((await poll(s.server, device, built.transactionId)).status).toBe("SUCCESS");
+    expect(await s.server.pending("p")).toEqual([]);
+  });
+
+  it("a hook that throws during approve releases the claim (back to PENDING); a second approve issues", async () => {
+    let fail = true;
+    const calls: IssueContext[] = [];
+    const inner = issuingHook(ca, calls);
+    const s = pendingServer({
+      hook: async (ctx) => {
+        if (!ctx.approved) return { status: "PENDING" };
+        if (fail) throw new Error("CA offline");
+        return inner(ctx);
+      },
+    });
+    const device = await createDevice({ cn: "approve-retry", challengePassword: CHALLENGE });
+    const { built } = await submit(s.server, device);
+    await expect(s.server.approve("p", built.transactionId)).rejects.toThrow("CA offline");
+    expect((await s.transactions.get("p", built.transactionId))!.status).toBe("PENDING");
+    fail = false;
+    expect((await s.server.approve("p", built.transactionId)).status).toBe("ISSUED");
+  });
+
+  it("a crashed approver's ISSUING claim is taken over once its 5-minute lease has lapsed, not before", async () => {
+    let clock = NOW;
+    const s = pendingServer({ clock: () => clock });
+    const device = await createDevice({ cn: "stale-claim", challengePassword: CHALLENGE });
+    const { built } = await submit(s.server, device);
+    // The approver claimed it and died.
+    await s.transactions.transition("p", built.transactionId, "PENDING", { status: "ISSUING", updatedAt: NOW });
+    clock = new Date(NOW.getTime() + 300_000 - 1);
+    await expect(s.server.approve("p", built.transactionId)).rejects.toMatchObject({ code: "ERR_TRANSACTION_STATE", message: `no pending transaction ${built.transactionId}` });
+    clock = new Date(NOW.getTime() + 300_000);
+    const tx = await s.server.approve("p", built.transactionId);
+    expect(tx).toMatchObject({ status: "ISSUED", updatedAt: clock, expiresAt: new Date(clock.getTime() + DAY) });
+  });
+});
+
+describe("RFC 8894 §3.3.3: transactions expire by the injected clock", () => {
+  it("a PENDING transaction is forgotten after pendingTtlMs (default 7 days): CertPoll FAILURE badCertId, approve ERR_TRANSACTION_STATE", async () => {
+    let clock = NOW;
+    const s = pendingServer({ clock: () => clock });
+    const device = await createDevice({ cn: "pending-expiry", challengePassword: CHALLENGE });
+    const { built } = await submit(s.server, device);
+    clock = new Date(NOW.getTime() + 7 * DAY - 1);
+    expect((await poll(s.server, device, built.transactionId)).status).toBe("PENDING");
+    clock = new Date(NOW.getTime() + 7 * DAY);
+    expect(await poll(s.server, device, built.transactionId)).toMatchObject({ status: "FAILURE", failInfo: "badCertId" });
+    await expect(s.server.approve("p", built.transactionId)).rejects.toMatchObject({ code: "ERR_TRANSACTION_STATE" });
+  });
+
+  it("a REJECTED transaction is kept for transactionRetentionMs (default 1 day), then forgotten", async () => {
+    let clock = NOW;
+    const s = pendingServer({ clock: () => clock });
+    const device = await createDevice({ cn: "rejected-retention", challengePassword: CHALLENGE });
+    const { built } = await submit(s.server, device);
+    expect(await s.server.reject("p", built.transactionId, { failInfoText: "no" })).toMatchObject({ status: "REJECTED", expiresAt: new Date(NOW.getTime() + DAY) });
+    clock = new Date(NOW.getTime() + DAY - 1);
+    expect(await poll(s.server, device, built.transactionId)).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "no" });
+    clock = new Date(NOW.getTime() + DAY);
+    expect(await poll(s.server, device, built.transactionId)).toMatchObject({ status: "FAILURE", failInfo: "badCertId", failInfoText: "no pending request with this transactionID" });
+  });
+});
+
+/** A store whose every call rejects with StoreUnavailableError (as a Redis store does when Redis is down). */
+function downStore(): TransactionStore & ChallengeStore {
+  const down = async (): Promise<never> => {
+    throw new StoreUnavailableError("redis: connect ECONNREFUSED 127.0.0.1:6379", { retryAfterSeconds: 7 });
+  };
+  return { get: down, create: down, transition: down, list: down, delete: down, issue: down, consume: down };
+}
+
+/** A store whose every call never settles. */
+function hungStore(): TransactionStore & ChallengeStore {
+  const hang = (): Promise<never> => new Promise<never>(() => undefined);
+  return { get: hang, create: hang, transition: hang, list: hang, delete: hang, issue: hang, consume: hang };
+}
+
+describe("issue 8: a store that is down or hangs fails closed with HTTP 503 + Retry-After", () => {
+  it("PKCSReq with the transaction store down: 503, Retry-After from the error, event store_unavailable, hook not called", async () => {
+    const s = pendingServer({ transactions: downStore() });
+    const device = await createDevice({ cn: "store-down", challengePassword: CHALLENGE });
+    const { res } = await submit(s.server, device);
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("7");
+    expect(await res.text()).toBe("store unavailable, retry later\n");
+    expect(s.calls.length).toBe(0);
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "PKIOperation", profile: "p", outcome: "error", reason: "store_unavailable", status: 503 });
+  });
+
+  it("a one-time challenge store that hangs: 503 after storeTimeoutMs with Retry-After 30, nothing issued", async () => {
+    const calls: IssueContext[] = [];
+    const s = pendingServer({ challenge: { type: "store", store: hungStore() }, storeTimeoutMs: 5, hook: issuingHook(ca, calls) });
+    const device = await createDevice({ cn: "store-hung", challengePassword: "0123456789abcdef0123456789abcdef" });
+    const { res } = await submit(s.server, device);
+    expect([res.status, res.headers.get("retry-after")]).toEqual([503, "30"]);
+    expect(calls.length).toBe(0);
+    expect(s.log.events.at(-1)).toMatchObject({ reason: "store_unavailable", status: 503 });
+  });
+
+  it("the hook answered PENDING but the transaction cannot be recorded: 503, not a PENDING the client could never poll", async () => {
+    const working = new MemoryTransactionStore({ now: () => NOW });
+    const failingCreate: TransactionStore = {
+      get: (p, t) => working.get(p, t),
+      create: async () => {
+        throw new StoreUnavailableError("redis: READONLY");
+      },
+      transition: (p, t, f, u) => working.transition(p, t, f, u),
+      list: (p, o) => working.list(p, o),
+      delete: (p, t) => working.delete(p, t),
+    };
+    const s = pendingServer({ transactions: failingCreate });
+    const device = await createDevice({ cn: "store-create-fails", challengePassword: CHALLENGE });
+    const { res } = await submit(s.server, device);
+    expect([res.status, res.headers.get("retry-after")]).toEqual([503, "30"]);
+    expect(s.log.events.at(-1)).toMatchObject({ reason: "store_unavailable" });
+  });
+
+  it("GetCACaps and GetCACert never touch a store: 200 with every store down", async () => {
+    const s = pendingServer({ transactions: downStore(), challenge: { type: "store", store: downStore() } });
+    expect((await getOp(s.server, "/scep", "GetCACaps")).status).toBe(200);
+    const cert = await getOp(s.server, "/scep", "GetCACert");
+    expect([cert.status, cert.headers.get("content-type")]).toEqual([200, "application/x-x509-ca-cert"]);
+  });
+
+  it("approve, reject and pending reject with ERR_STORE_UNAVAILABLE", async () => {
+    const s = pendingServer({ transactions: downStore() });
+    await expect(s.server.approve("p", "T")).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE", retryAfterSeconds: 7 });
+    await expect(s.server.reject("p", "T")).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(s.server.pending()).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE" });
+  });
+});
+
+describe("StoreUnavailableError", () => {
+  it("has code ERR_STORE_UNAVAILABLE, Retry-After 30 s by default, and keeps its cause", () => {
+    const cause = new Error("ECONNREFUSED");
+    const e = new StoreUnavailableError("redis down", { cause });
+    expect([e.name, e.code, e.retryAfterSeconds, e.cause, e.message, isScepError(e)]).toEqual(["StoreUnavailableError", "ERR_STORE_UNAVAILABLE", 30, cause, "redis down", true]);
+  });
+});
+
+describe("MemoryTransactionStore", () => {
+  const tx = (id: string, status: Transaction["status"], createdAt: Date, expiresAt = new Date(createdAt.getTime() + DAY)): Transaction => ({
+    profile: "p",
+    transactionId: id,
+    status,
+    csr: new Uint8Array([1, 2, 3]),
+    signerCertificate: new Uint8Array([4, 5]),
+    renewal: false,
+    createdAt,
+    updatedAt: createdAt,
+    expiresAt,
+  });
+  const at = (ms: number): Date => new Date(NOW.getTime() + ms);
+
+  it("create refuses over a PENDING or ISSUING record, replaces a finished or expired one", async () => {
+    let clock = NOW;
+    const store = new MemoryTransactionStore({ now: () => clock });
+    expect(await store.create(tx("A", "PENDING", NOW))).toBe(true);
+    expect(await store.create({ ...tx("A", "PENDING", NOW), renewal: true })).toBe(false);
+    expect((await store.get("p", "A"))!.renewal).toBe(false);
+    await store.transition("p", "A", "PENDING", { status: "ISSUING", updatedAt: NOW });
+    expect(await store.create(tx("A", "PENDING", NOW))).toBe(false);
+    await store.transition("p", "A", "ISSUING", { status: "ISSUED", updatedAt: NOW, certificate: new Uint8Array([9]) });
+    expect(await store.create(tx("A", "PENDING", at(1)))).toBe(true);
+    expect(await store.get("p", "A")).toMatchObject({ status: "PENDING", createdAt: at(1) });
+    expect((await store.get("p", "A"))!.certificate).toBeUndefined();
+    clock = at(2 * DAY);
+    expect(await store.get("p", "A")).toBeUndefined();
+    expect(await store.create(tx("A", "PENDING", clock))).toBe(true);
+  });
+
+  it("transition is a compare-and-set on status and returns the updated record", async () => {
+    const store = new MemoryTransactionStore({ now: () => NOW });
+    await store.create(tx("B", "PENDING", NOW));
+    expect(await store.transition("p", "B", "ISSUING", { status: "ISSUED", updatedAt: NOW })).toBeUndefined();
+    expect(await store.transition("p", "nope", "PENDING", { status: "ISSUED", updatedAt: NOW })).toBeUndefined();
+    const done = await store.transition("p", "B", "PENDING", { status: "REJECTED", updatedAt: at(5), failInfo: "badCertId", failInfoText: "no", expiresAt: at(10) });
+    expect(done).toMatchObject({ status: "REJECTED", updatedAt: at(5), failInfo: "badCertId", failInfoText: "no", expiresAt: at(10), createdAt: NOW });
+    expect(Array.from(done!.csr)).toEqual([1, 2, 3]);
+  });
+
+  it("list: one profile, oldest createdAt first, by status, at most limit; expired records are left out", async () => {
+    const store = new MemoryTransactionStore({ now: () => NOW });
+    await store.create(tx("late", "PENDING", at(20)));
+    await store.create(tx("early", "PENDING", at(-20)));
+    await store.create(tx("gone", "PENDING", at(-DAY), at(0)));
+    await store.create({ ...tx("other", "PENDING", at(0)), profile: "q" });
+    await store.create(tx("mid", "REJECTED", at(0)));
+    expect((await store.list("p")).map((t) => t.transactionId)).toEqual(["early", "mid", "late"]);
+    expect((await store.list("p", { status: "PENDING" })).map((t) => t.transactionId)).toEqual(["early", "late"]);
+    expect((await store.list("p", { limit: 1 })).map((t) => t.transactionId)).toEqual(["early"]);
+    await store.delete("p", "early");
+    expect((await store.list("p", { status: "PENDING" })).map((t) => t.transactionId)).toEqual(["late"]);
+  });
+
+  it("is bounded: a full store drops expired records first, then the oldest finished one; full of PENDING it refuses with ERR_STORE_UNAVAILABLE", async () => {
+    let clock = NOW;
+    const store = new MemoryTransactionStore({ now: () => clock, maxEntries: 3 });
+    await store.create(tx("short", "PENDING", NOW, at(10)));
+    await store.create(tx("done-old", "REJECTED", NOW));
+    await store.create(tx("done-new", "ISSUED", at(1)));
+    clock = at(10);
+    expect(await store.create(tx("n1", "PENDING", clock))).toBe(true); // "short" expired: dropped
+    expect((await store.list("p")).map((t) => t.transactionId).sort()).toEqual(["done-new", "done-old", "n1"]);
+    expect(await store.create(tx("n2", "PENDING", clock))).toBe(true); // the oldest finished goes
+    expect((await store.list("p")).map((t) => t.transactionId).sort()).toEqual(["done-new", "n1", "n2"]);
+    expect(await store.create(tx("n3", "PENDING", clock))).toBe(true);
+    await expect(store.create(tx("n4", "PENDING", clock))).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE", message: "the transaction store is full (3 pending transactions)" });
+  });
+});
+
+describe("MemoryChallengeStore", () => {
+  it("a consume under another profile returns false and does not burn the challenge", async () => {
+    const store = new MemoryChallengeStore({ now: () => NOW });
+    const c = await store.issue({ profile: "a" });
+    expect(await store.consume(c, { profile: "b" })).toBe(false);
+    expect(await store.consume(c, { profile: "a" })).toBe(true);
+    expect(await store.consume(c, { profile: "a" })).toBe(false);
+  });
+
+  it("of 50 concurrent consumes exactly one succeeds", async () => {
+    const store = new MemoryChallengeStore({ now: () => NOW });
+    const c = await store.issue({ profile: "a" });
+    const results = await Promise.all(Array.from({ length: 50 }, () => store.consume(c, { profile: "a" })));
+    expect(results.filter(Boolean).length).toBe(1);
+  });
+
+  it("is bounded: a full store drops expired challenges, and refuses with ERR_STORE_UNAVAILABLE when all are live", async () => {
+    let clock = NOW;
+    const store = new MemoryChallengeStore({ now: () => clock, maxEntries: 2 });
+    await store.issue({ profile: "a", ttlMs: 10 });
+    const kept = await store.issue({ profile: "a", ttlMs: DAY });
+    clock = at(10);
+    const fresh = await store.issue({ profile: "a" });
+    await expect(store.issue({ profile: "a" })).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE", message: "the challenge store is full (2 live challenges)" });
+    expect(await store.consume(kept, { profile: "a" })).toBe(true);
+    expect(await store.consume(fresh, { profile: "a" })).toBe(true);
+    function at(ms: number): Date {
+      return new Date(NOW.getTime() + ms);
+    }
+  });
+});
