@@ -1,7 +1,12 @@
+import { fileURLToPath } from "node:url";
 import { defineProject } from "vitest/config";
 
 // Spawns the example as a child process; real RSA keys and several restarts per file.
 export default defineProject({
+  resolve: {
+    // Against @scep/core's source, like the examples themselves run (tsconfig paths): no build needed.
+    alias: { "@scep/core": fileURLToPath(new URL("../../packages/core/src/index.ts", import.meta.url)) },
+  },
   test: {
     name: "hono-server",
     include: ["test/**/*.test.ts"],

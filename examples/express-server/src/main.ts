@@ -1,6 +1,9 @@
 /**
- * Example SCEP server on Express 5: `pnpm start` (from the repository root) or
- * `pnpm --filter @scep-examples/express-server start -- --help`.
+ * Example SCEP server on Express 5, run from TypeScript sources (no build):
+ * `pnpm start` from the repository root, with flags after the script name:
+ * `pnpm start --help`, `pnpm start --port 9000 --pending` (`pnpm start -- --help`
+ * works too). Relative paths are resolved against the directory you ran
+ * pnpm from.
  *
  * Everything but the routing lives in @scep-examples/server-kit.
  */

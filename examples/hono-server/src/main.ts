@@ -1,7 +1,9 @@
 /**
- * Example SCEP server on Hono (served by @hono/node-server):
- * `pnpm start:hono` (from the repository root) or
- * `pnpm --filter @scep-examples/hono-server start -- --help`.
+ * Example SCEP server on Hono (served by @hono/node-server), run from TypeScript sources (no build):
+ * `pnpm start:hono` from the repository root, with flags after the script name:
+ * `pnpm start:hono --help`, `pnpm start:hono --port 9000 --pending` (`pnpm start:hono -- --help`
+ * works too). Relative paths are resolved against the directory you ran
+ * pnpm from.
  *
  * Everything but the routing lives in @scep-examples/server-kit.
  */

@@ -7,6 +7,9 @@ export const WORKER_SLOT_ENV = "SCEP_KIT_WORKER";
 /** IPC message from the primary: stop like on SIGTERM (finish in-flight requests, exit 0). */
 export const SHUTDOWN_MESSAGE = "scep-kit:shutdown";
 
+/** IPC message from a worker that cannot listen: `{ type, message }`, message a one-line reason (port taken, …). */
+export const LISTEN_FAILED_MESSAGE = "scep-kit:listen-failed";
+
 /** This process's worker slot when it is a worker of {@link runClusterPrimary}, else undefined. */
 export const workerSlot: number | undefined = cluster.isWorker && process.env[WORKER_SLOT_ENV] ? Number(process.env[WORKER_SLOT_ENV]) : undefined;
 
@@ -45,19 +48,21 @@ export interface ClusterPrimaryOptions {
 /**
  * Runs the cluster primary. The CA and the challenge must exist before this
  * is called, so that the workers only read them. Resolves never on success
- * (the process exits 0 after a signal); exits 1 when a worker dies before all
- * of them listen (e.g. the port is taken).
+ * (the process exits 0 after a signal); exits 2 with one line when a worker
+ * cannot listen (port taken, …), 1 when a worker dies otherwise before all of
+ * them listen.
  */
 export function runClusterPrimary(o: ClusterPrimaryOptions): void {
   const env = Object.fromEntries(Object.entries(o.env ?? {}).filter((e): e is [string, string] => e[1] !== undefined));
   cluster.setupPrimary({ args: [...o.args] });
   const slots: Slot[] = Array.from({ length: o.workers }, (_, i) => ({ slot: i + 1, worker: undefined, listening: false, startedAt: 0, crashes: 0, restart: undefined }));
   let ready = false;
-  let stopping: NodeJS.Signals | "startup failure" | undefined;
+  let stopping: NodeJS.Signals | "startup failure" | "listen failure" | undefined;
 
   const finishIfDone = (): void => {
     if (!stopping || slots.some((s) => s.worker)) return;
     if (stopping === "startup failure") return void process.exit(1);
+    if (stopping === "listen failure") return void process.exit(2);
     o.log({ type: "stopped" });
     process.exit(0);
   };
@@ -85,6 +90,13 @@ export function runClusterPrimary(o: ClusterPrimaryOptions): void {
     s.worker = w;
     const pid = w.process.pid;
     w.on("error", () => undefined); // IPC to a worker that is going away; its exit is handled below
+    w.on("message", (m: { type?: unknown; message?: unknown }) => {
+      if (m?.type !== LISTEN_FAILED_MESSAGE || stopping) return;
+      // One line for all workers (each would fail the same way), exit 2 like any configuration mistake.
+      process.stderr.write(`${o.program}: ${String(m.message)}\n`);
+      stopping = "listen failure";
+      stopAll();
+    });
     w.on("listening", (address) => {
       s.listening = true;
       o.log({ type: "worker-listening", worker: s.slot, pid });

@@ -1,15 +1,27 @@
 // The example servers' configuration: flags override environment variables, which override defaults.
 import { availableParallelism } from "node:os";
+import { isAbsolute, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+
+/**
+ * The default data directory: `.scep-data` at the repository root, whichever
+ * example runs and from whichever directory, so the Express and Hono examples
+ * share one CA and one challenge.
+ */
+export const DEFAULT_DATA_DIR = fileURLToPath(new URL("../../../.scep-data", import.meta.url));
 
 /** Everything the example servers can be told. */
 export interface ServerConfig {
   port: number;
   host: string;
+  /** Absolute (relative paths are resolved against the invoking directory, see {@link invokingDirectory}). */
   dataDir: string;
   /** Given challenge; undefined: generated on first start and kept in `<dataDir>/challenge`. */
   challenge: string | undefined;
+  /** Absolute path of an existing CA's certificate (PEM; may hold the chain: issuing CA first). */
   caCertPath: string | undefined;
+  /** Absolute path of its private key. */
   caKeyPath: string | undefined;
   validityDays: number;
   pending: boolean;
@@ -44,8 +56,8 @@ export const MAX_WORKERS = 64;
 export const SETTINGS = [
   ["--port", "PORT", "8080", "TCP port to listen on (0: any free port; the startup line tells which)"],
   ["--host", "HOST", "0.0.0.0", "address to bind (127.0.0.1 for loopback only)"],
-  ["--data-dir", "SCEP_DATA_DIR", "./.scep-data", "CA files, issued certificates, index and the generated challenge"],
-  ["--challenge", "SCEP_CHALLENGE", "(generated)", "challenge password clients must send; default: 32 random hex digits generated on first start, stored in <data-dir>/challenge (mode 0600) and reused"],
+  ["--data-dir", "SCEP_DATA_DIR", "<repo>/.scep-data", "CA files, issued certificates, index and the generated challenge"],
+  ["--challenge", "SCEP_CHALLENGE", "(generated)", "challenge password clients must send (never printed; prefer the variable, a flag shows in ps); default: 32 random hex digits generated on first start, stored in <data-dir>/challenge (mode 0600), printed once on that start and reused"],
   ["--ca-cert", "SCEP_CA_CERT", "(generated)", "PEM certificate of an existing CA (with --ca-key); default: <data-dir>/ca.pem, created on first start"],
   ["--ca-key", "SCEP_CA_KEY", "(generated)", "its PEM private key, PKCS#1 or PKCS#8 (RSA: the CA also decrypts requests)"],
   ["--validity-days", "SCEP_VALIDITY_DAYS", "365", "lifetime of issued certificates (the CSR policy's maximum; never past the CA's notAfter)"],
@@ -62,8 +74,27 @@ export const SETTINGS = [
 
 /** `--help` text. */
 export function usage(program: string): string {
-  const rows = SETTINGS.map(([flag, env, def, meaning]) => `  ${(flag || "(env only)").padEnd(24)} ${env.padEnd(27)} ${def.padEnd(13)} ${meaning}`);
-  return [`usage: ${program} [options]   (flags override environment variables)`, "", `  ${"flag".padEnd(24)} ${"environment".padEnd(27)} ${"default".padEnd(13)} meaning`, ...rows].join("\n");
+  const rows = SETTINGS.map(([flag, env, def, meaning]) => `  ${(flag || "(env only)").padEnd(24)} ${env.padEnd(27)} ${def.padEnd(17)} ${meaning}`);
+  return [
+    `usage: ${program} [options]   (flags override environment variables)`,
+    `       pnpm start --port 9000   (or pnpm start -- --port 9000; pnpm start:hono … for Hono)`,
+    "",
+    `  relative paths are resolved against the directory you ran the command from`,
+    `  <repo>/.scep-data: ${DEFAULT_DATA_DIR}`,
+    "",
+    `  ${"flag".padEnd(24)} ${"environment".padEnd(27)} ${"default".padEnd(17)} meaning`,
+    ...rows,
+  ].join("\n");
+}
+
+/**
+ * The directory the user ran the command from: pnpm and npm run scripts in
+ * the package's directory and pass the invoking one as `INIT_CWD`; without
+ * it, the process's working directory.
+ */
+export function invokingDirectory(env: Readonly<Record<string, string | undefined>>, cwd: string = process.cwd()): string {
+  const init = env.INIT_CWD;
+  return init && isAbsolute(init) ? init : cwd;
 }
 
 function integer(name: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -90,8 +121,12 @@ function workers([name, value]: [string, string | undefined]): number {
  *
  * @throws ConfigError on an unknown flag or a bad value; `{ help: true }` when `--help` was given.
  */
-export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServerConfig | { help: true } {
+export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, options: { cwd?: string } = {}): ServerConfig | { help: true } {
   let values: Record<string, string | boolean | undefined>;
+  // `pnpm start -- --help` hands the script a literal "--" first: it separates nothing here.
+  if (argv[0] === "--") argv = argv.slice(1);
+  const base = invokingDirectory(env, options.cwd);
+  const path = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(base, p));
   try {
     const options = Object.fromEntries(SETTINGS.filter(([flag]) => flag).map(([flag]) => [flag.slice(2), { type: flag === "--pending" || flag === "--cert-files" ? "boolean" : "string" }] as const));
     values = parseArgs({ args: [...argv], options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values;
@@ -109,8 +144,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     const [src, v] = get(flag, name);
     return v === undefined ? def : integer(src, v, min, max);
   };
-  const [, caCertPath] = get("--ca-cert", "SCEP_CA_CERT");
-  const [, caKeyPath] = get("--ca-key", "SCEP_CA_KEY");
+  const caCertPath = path(get("--ca-cert", "SCEP_CA_CERT")[1]);
+  const caKeyPath = path(get("--ca-key", "SCEP_CA_KEY")[1]);
   if ((caCertPath === undefined) !== (caKeyPath === undefined)) throw new ConfigError("--ca-cert/SCEP_CA_CERT and --ca-key/SCEP_CA_KEY must be given together");
   const [validitySrc, validity] = get("--validity-days", "SCEP_VALIDITY_DAYS");
   const validityDays = validity === undefined ? 365 : Number(validity);
@@ -118,7 +153,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const config: ServerConfig = {
     port: num("--port", "PORT", 8080, 0, 65535),
     host: get("--host", "HOST")[1] ?? "0.0.0.0",
-    dataDir: get("--data-dir", "SCEP_DATA_DIR")[1] ?? "./.scep-data",
+    dataDir: path(get("--data-dir", "SCEP_DATA_DIR")[1]) ?? DEFAULT_DATA_DIR,
     challenge: get("--challenge", "SCEP_CHALLENGE")[1],
     caCertPath,
     caKeyPath,

@@ -3,13 +3,16 @@
  * the exact message of each mistake.
  */
 import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig, usage } from "../src/index.js";
+
+const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 const DEFAULTS = {
   port: 8080,
   host: "0.0.0.0",
-  dataDir: "./.scep-data",
+  dataDir: `${REPO_ROOT}.scep-data`,
   challenge: undefined,
   caCertPath: undefined,
   caKeyPath: undefined,
@@ -26,8 +29,21 @@ const DEFAULTS = {
 };
 
 describe("parseConfig", () => {
-  it("has the documented defaults", () => {
+  it("has the documented defaults; the data directory is <repo>/.scep-data wherever it runs from", () => {
     expect(parseConfig([], {})).toEqual(DEFAULTS);
+    expect(parseConfig([], { INIT_CWD: "/somewhere/else" }, { cwd: "/tmp" })).toEqual(DEFAULTS);
+  });
+
+  it("resolves relative paths against INIT_CWD (the directory pnpm was run from), else the working directory", () => {
+    const argv = ["--data-dir", "data", "--ca-cert", "./pki/ca.pem", "--ca-key", "/abs/ca.key"];
+    expect(parseConfig(argv, { INIT_CWD: "/home/me/project" }, { cwd: "/repo/examples/express-server" })).toMatchObject({ dataDir: "/home/me/project/data", caCertPath: "/home/me/project/pki/ca.pem", caKeyPath: "/abs/ca.key" });
+    expect(parseConfig(argv, {}, { cwd: "/work" })).toMatchObject({ dataDir: "/work/data", caCertPath: "/work/pki/ca.pem" });
+    expect(parseConfig([], { SCEP_DATA_DIR: "../d", INIT_CWD: "/a/b" })).toMatchObject({ dataDir: "/a/d" });
+  });
+
+  it("ignores one leading -- (what `pnpm start -- --help` passes)", () => {
+    expect(parseConfig(["--", "--help"], {})).toEqual({ help: true });
+    expect(parseConfig(["--", "--port", "1"], {})).toEqual({ ...DEFAULTS, port: 1 });
   });
 
   it("reads every environment variable", () => {
@@ -37,8 +53,8 @@ describe("parseConfig", () => {
       SCEP_REQUEST_TIMEOUT_MS: "2000", SCEP_HEADERS_TIMEOUT_MS: "1000", SCEP_KEEP_ALIVE_TIMEOUT_MS: "300", SCEP_SHUTDOWN_TIMEOUT_MS: "0",
       SCEP_WORKERS: "1", // (more than one worker is refused with pending mode: see below)
     };
-    expect(parseConfig([], env)).toEqual({
-      port: 9000, host: "127.0.0.1", dataDir: "/var/lib/scep", challenge: "pw", caCertPath: "ca.pem", caKeyPath: "ca.key",
+    expect(parseConfig([], env, { cwd: "/etc/scep" })).toEqual({
+      port: 9000, host: "127.0.0.1", dataDir: "/var/lib/scep", challenge: "pw", caCertPath: "/etc/scep/ca.pem", caKeyPath: "/etc/scep/ca.key",
       validityDays: 0.5, pending: true, certFiles: true, maxBodyBytes: 2048, adminToken: "0123456789abcdef",
       requestTimeoutMs: 2000, headersTimeoutMs: 1000, keepAliveTimeoutMs: 300, shutdownTimeoutMs: 0,
       workers: 1,

@@ -1,19 +1,28 @@
 /**
- * Runs an example server as a child process (`node --import tsx src/main.ts`,
- * one process, so signals reach the server itself) on 127.0.0.1 with PORT=0,
- * and reads its stdout line by line: tests wait for lines (the `listening`
- * JSON line gives the port), never for wall-clock time.
+ * Runs an example server as a child process on 127.0.0.1 with PORT=0, the way
+ * users do: `node --import tsx src/main.ts` in the example's directory (one
+ * process, so signals reach the server itself; tsx reads the example's
+ * tsconfig and runs `@scep/*` from their sources, like `pnpm start`), or the
+ * root `pnpm start` script itself in its own process group, as a terminal runs
+ * it. Reads stdout (JSON lines) and stderr (the banner, errors) line by line:
+ * tests wait for lines (the `listening` JSON line gives the port), never for
+ * wall-clock time.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
 
-/** The example servers run against the built packages, like `pnpm start` does. */
-export function requireBuiltPackages(packages: readonly string[]): void {
-  const missing = packages.filter((p) => !existsSync(`${ROOT}packages/${p}/dist/index.js`));
-  if (missing.length) throw new Error(`build first (pnpm build): no dist in ${missing.map((p) => `packages/${p}`).join(", ")}`);
+/** How to run the example: directly with node + tsx (default), or through a root pnpm script from `cwd`. */
+export interface LaunchOptions {
+  pnpm?: { script: string; cwd: string };
+}
+
+/** The parent's environment without what a test runner or pnpm set for itself (INIT_CWD would move relative paths). */
+function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...process.env, PORT: "0", HOST: "127.0.0.1" };
+  for (const k of Object.keys(out)) if (k === "INIT_CWD" || k === "NODE_OPTIONS" || k === "VITEST" || k.startsWith("npm_") || k.startsWith("VITEST_")) delete out[k];
+  return { ...out, ...env };
 }
 
 export interface Listening {
@@ -26,27 +35,39 @@ export interface Listening {
 
 export class ExampleProcess {
   readonly child: ChildProcess;
+  /** stdout lines (JSON event lines). */
   readonly lines: string[] = [];
+  /** stderr lines (banner, error messages). */
+  readonly errLines: string[] = [];
   stderr = "";
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  #waiters: { test: (line: string) => boolean; resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
+  #waiters: { err: boolean; test: (line: string) => boolean; resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
   #partial = "";
+  #errPartial = "";
+  readonly #group: boolean;
 
-  constructor(exampleDir: string, env: Record<string, string>, args: readonly string[] = []) {
-    this.child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
-      cwd: exampleDir,
-      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+  constructor(exampleDir: string, env: Record<string, string>, args: readonly string[] = [], options: LaunchOptions = {}) {
+    this.#group = options.pnpm !== undefined;
+    this.child = options.pnpm
+      ? spawn("pnpm", [options.pnpm.script, ...args], { cwd: options.pnpm.cwd, env: childEnv(env), stdio: ["ignore", "pipe", "pipe"], detached: true })
+      : spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { cwd: exampleDir, env: childEnv(env), stdio: ["ignore", "pipe", "pipe"] });
     this.child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
       const parts = (this.#partial + chunk).split("\n");
       this.#partial = parts.pop()!;
       for (const line of parts) {
         this.lines.push(line);
-        this.#waiters = this.#waiters.filter((w) => (w.test(line) ? (w.resolve(line), false) : true));
+        this.#waiters = this.#waiters.filter((w) => (!w.err && w.test(line) ? (w.resolve(line), false) : true));
       }
     });
-    this.child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (this.stderr += chunk));
+    this.child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+      this.stderr += chunk;
+      const parts = (this.#errPartial + chunk).split("\n");
+      this.#errPartial = parts.pop()!;
+      for (const line of parts) {
+        this.errLines.push(line);
+        this.#waiters = this.#waiters.filter((w) => (w.err && w.test(line) ? (w.resolve(line), false) : true));
+      }
+    });
     this.exited = new Promise((resolve) =>
       this.child.once("exit", (code, signal) => {
         for (const w of this.#waiters) w.reject(new Error(`the server exited (${code ?? signal}) first; stderr: ${this.stderr}`));
@@ -56,12 +77,13 @@ export class ExampleProcess {
     );
   }
 
-  /** Resolves with the first line (already printed or coming) that passes `test`. */
-  waitForLine(test: (line: string) => boolean): Promise<string> {
-    const seen = this.lines.find(test);
+  /** Resolves with the first stdout line (or with `stderr`, stderr line), already printed or coming, that passes `test`. */
+  waitForLine(test: (line: string) => boolean, options: { stderr?: boolean } = {}): Promise<string> {
+    const err = options.stderr === true;
+    const seen = (err ? this.errLines : this.lines).find(test);
     if (seen !== undefined) return Promise.resolve(seen);
     if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.reject(new Error(`the server has exited; stderr: ${this.stderr}`));
-    return new Promise((resolve, reject) => this.#waiters.push({ test, resolve, reject }));
+    return new Promise((resolve, reject) => this.#waiters.push({ err, test, resolve, reject }));
   }
 
   /** Resolves with the JSON line whose `type` is `type` (and that passes `where`). */
@@ -74,26 +96,38 @@ export class ExampleProcess {
     return parse(await this.waitForLine((line) => parse(line) !== undefined))!;
   }
 
+  /** The `listening` JSON line (stdout), once the banner (stderr, written just before it) has been read too. */
   async listening(): Promise<Listening> {
-    return (await this.waitForJson("listening")) as unknown as Listening;
+    const listening = (await this.waitForJson("listening")) as unknown as Listening;
+    await this.waitForLine((l) => l.startsWith("  admin endpoint:"), { stderr: true });
+    return listening;
   }
 
-  /** The banner value after `label:` (e.g. "challenge"). */
+  /** The banner (stderr) value after `label:` (e.g. "challenge"). */
   banner(label: string): string | undefined {
-    const line = this.lines.find((l) => l.trimStart().startsWith(`${label}:`));
+    const line = this.errLines.find((l) => l.trimStart().startsWith(`${label}:`));
     return line?.slice(line.indexOf(":") + 1).trim();
   }
 
   /** SIGTERM, then the exit. */
   async terminate(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      if (this.#group) process.kill(-this.child.pid!, "SIGTERM");
+      else this.child.kill("SIGTERM");
+    }
+    return this.exited;
+  }
+
+  /** Ctrl-C as a terminal sends it: SIGINT to the whole process group (needs `pnpm`, which runs detached), then the exit. */
+  async interrupt(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.child.exitCode === null && this.child.signalCode === null) process.kill(-this.child.pid!, "SIGINT");
     return this.exited;
   }
 }
 
 /** Starts an example and waits for its `listening` line. */
-export async function startExample(exampleDir: string, env: Record<string, string>, args: readonly string[] = []): Promise<{ proc: ExampleProcess; listening: Listening; base: string }> {
-  const proc = new ExampleProcess(exampleDir, env, args);
+export async function startExample(exampleDir: string, env: Record<string, string>, args: readonly string[] = [], options: LaunchOptions = {}): Promise<{ proc: ExampleProcess; listening: Listening; base: string }> {
+  const proc = new ExampleProcess(exampleDir, env, args, options);
   const listening = await proc.listening();
   return { proc, listening, base: `http://127.0.0.1:${listening.port}` };
 }

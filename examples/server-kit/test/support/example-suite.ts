@@ -26,7 +26,7 @@ import {
   readCertRep,
   selectRecipient,
 } from "@scep/core";
-import { ExampleProcess, requireBuiltPackages, startExample } from "./example-process.js";
+import { ExampleProcess, REPO_ROOT, startExample, type LaunchOptions } from "./example-process.js";
 
 // What the clients of INTEROP.md rely on (core's default list may grow).
 const NEEDED_CAPS = ["AES", "DES3", "POSTPKIOperation", "Renewal", "SHA-1", "SHA-256", "SHA-512", "SCEPStandard"];
@@ -48,19 +48,23 @@ async function enroll(url: string, challenge: string, subject: string, keys?: Cr
   return { rep: await new ScepClient({ url }).enroll({ csr, signer }), csr, signer };
 }
 
-export function describeExampleServer(name: string, exampleDir: string, builtPackages: readonly string[]): void {
+/**
+ * @param name - "express" or "hono" (the program name is `${name}-server`)
+ * @param exampleDir - the example's directory (node + tsx run there)
+ * @param pnpmScript - the root script that starts it (`start`, `start:hono`)
+ */
+export function describeExampleServer(name: string, exampleDir: string, pnpmScript: string): void {
   describe(`${name} example server`, () => {
     const tmp = mkdtempSync(join(tmpdir(), `scep-example-${name}-`));
     const procs: ExampleProcess[] = [];
-    const start = async (env: Record<string, string>, args: readonly string[] = []) => {
-      const s = await startExample(exampleDir, env, args);
+    const start = async (env: Record<string, string>, args: readonly string[] = [], options: LaunchOptions = {}) => {
+      const s = await startExample(exampleDir, env, args, options);
       procs.push(s.proc);
       return s;
     };
     let keys: CryptoKeyPair;
 
     beforeAll(async () => {
-      requireBuiltPackages(builtPackages);
       keys = await generateRsaKeyPair(2048);
     });
     afterAll(async () => {
@@ -77,11 +81,14 @@ export function describeExampleServer(name: string, exampleDir: string, builtPac
         challenge = readFileSync(join(dataDir, "challenge"), "utf8").trim();
       });
 
-      it("prints the SCEP URL, the generated challenge and the CA fingerprint", () => {
+      it("prints the SCEP URL, the generated challenge (once) and the CA fingerprint on stderr; stdout holds JSON lines only", () => {
         expect(s.listening.urls).toEqual([`${s.base}/scep`]);
         expect(s.proc.banner("SCEP URL")).toBe(`${s.base}/scep`);
         expect(challenge).toMatch(/^[0-9a-f]{32}$/);
-        expect(s.proc.banner("challenge")).toBe(`${challenge}  (${join(dataDir, "challenge")})`);
+        expect(s.proc.banner("challenge")).toBe(`${challenge}  (generated now and stored in ${join(dataDir, "challenge")}; shown this once)`);
+        expect(s.proc.banner("data directory")).toBe(dataDir);
+        expect(s.proc.lines.map((l) => (JSON.parse(l) as { type: string }).type)).toEqual(["listening"]);
+        expect(s.proc.lines.join("\n")).not.toContain(challenge);
         expect(statSync(join(dataDir, "challenge")).mode & 0o777).toBe(0o600);
         const ca = new Certificate(Certificate.from(readFileSync(join(dataDir, "ca.pem"), "utf8")).der);
         expect(s.listening.fingerprintSha256).toBe(colonHex(ca.der));
@@ -131,7 +138,8 @@ export function describeExampleServer(name: string, exampleDir: string, builtPac
         expect(s.proc.lines.some((l) => l.includes('"type":"stopped"'))).toBe(true);
         const again = await start({ SCEP_DATA_DIR: dataDir });
         expect(again.listening.fingerprintSha256).toBe(s.listening.fingerprintSha256);
-        expect(again.proc.banner("challenge")).toBe(`${challenge}  (${join(dataDir, "challenge")})`);
+        expect(again.proc.banner("challenge")).toBe(`stored in ${join(dataDir, "challenge")} (not shown again)`);
+        expect(again.proc.stderr + again.proc.lines.join("\n")).not.toContain(challenge);
         const { rep } = await enroll(`${again.base}/scep`, challenge, "CN=device-2", keys);
         expect(rep.status).toBe("SUCCESS");
         expect(rep.certificates[0]!.notAfter.getTime() - rep.certificates[0]!.notBefore.getTime()).toBe(365 * DAY);
@@ -160,12 +168,13 @@ export function describeExampleServer(name: string, exampleDir: string, builtPac
 
       it("uses that CA: fingerprint as openssl prints it, certificates verify against it", async () => {
         expect(s.listening.fingerprintSha256).toBe(fingerprint);
-        expect(s.proc.banner("challenge")).toBe("given-challenge  (given)");
+        expect(s.proc.banner("challenge")).toBe("(given; not shown)");
         expect(existsSync(join(dir, "data", "ca.pem"))).toBe(false);
         expect(existsSync(join(dir, "data", "challenge"))).toBe(false);
         const { rep } = await enroll(`${s.base}/scep`, "given-challenge", `CN=device-${kind}`, keys);
         expect(rep.status).toBe("SUCCESS");
         expect(rep.certificates[0]!.issuer).toBe(`CN=Existing ${kind} CA, O=example tests`);
+        expect(s.proc.stderr + s.proc.lines.join("\n")).not.toContain("given-challenge");
         // the CA lives 30 days: issued certificates never outlive it
         expect(rep.certificates[0]!.notAfter.getTime()).toBeLessThanOrEqual(new Certificate(Certificate.from(readFileSync(s.listening.caCertificate, "utf8")).der).notAfter.getTime());
         writeFileSync(join(dir, "device.pem"), rep.certificates[0]!.toPem());
@@ -199,7 +208,7 @@ export function describeExampleServer(name: string, exampleDir: string, builtPac
       }
 
       it("answers PENDING; approval by the admin endpoint issues on the next CertPoll", async () => {
-        expect(s.proc.banner("challenge")).toBe("from-flag  (given)");
+        expect(s.proc.banner("challenge")).toBe("(given; not shown)");
         const { tid, poll } = await pendingRequest("CN=pending-device");
         expect((await poll()).status).toBe("PENDING");
         expect((await admin("approve", tid)).status).toBe(401);
@@ -313,7 +322,7 @@ export function describeExampleServer(name: string, exampleDir: string, builtPac
       it("the primary creates CA and challenge, then prints the banner once, after both workers listen", () => {
         expect(workers.map((w) => w.worker)).toEqual([1, 2]);
         expect(new Set([s.proc.child.pid, ...workers.map((w) => w.pid)]).size).toBe(3);
-        expect(s.proc.lines.filter((l) => l.includes("SCEP URL:"))).toEqual([`  SCEP URL:        ${s.base}/scep`]);
+        expect(s.proc.errLines.filter((l) => l.includes("SCEP URL:"))).toEqual([`  SCEP URL:        ${s.base}/scep`]);
         expect(s.proc.banner("workers")).toBe(`2 (pids ${workers.map((w) => w.pid).join(", ")}; primary ${s.proc.child.pid})`);
         expect(s.listening.fingerprintSha256).toBe(colonHex(new Certificate(Certificate.from(readFileSync(join(dataDir, "ca.pem"), "utf8")).der).der));
         const types = s.proc.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { type: string; worker?: number });
@@ -356,6 +365,38 @@ export function describeExampleServer(name: string, exampleDir: string, builtPac
       });
     });
 
+    describe(`as users run it: pnpm ${pnpmScript} from a directory of their own`, () => {
+      // Inside the repository (pnpm finds the root package.json upward), in the git-ignored .tmp/.
+      let scratch: string;
+      beforeAll(() => {
+        mkdirSync(join(REPO_ROOT, ".tmp"), { recursive: true });
+        scratch = mkdtempSync(join(REPO_ROOT, ".tmp", `${name}-`));
+      });
+      afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+      it.each([[["--help"]], [["--", "--help"]]])(`pnpm ${pnpmScript} %j prints the usage and exits 0`, async (args) => {
+        const proc = new ExampleProcess(exampleDir, {}, args, { pnpm: { script: pnpmScript, cwd: scratch } });
+        procs.push(proc);
+        expect(await proc.exited).toEqual({ code: 0, signal: null });
+        expect(proc.lines).toContain(`usage: ${name}-server [options]   (flags override environment variables)`);
+        expect(proc.stderr).toBe("");
+      });
+
+      it("resolves relative paths against the invoking directory and prints the absolute data directory; Ctrl-C exits 0 without a pnpm error", async () => {
+        await openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "own-ca.key", "-out", "own-ca.pem", "-subj", "/CN=Relative Path CA", "-days", "2",
+          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,digitalSignature,keyEncipherment"], scratch);
+        const s = await start({ SCEP_CHALLENGE: "c" }, ["--data-dir", "data", "--ca-cert", "own-ca.pem", "--ca-key", "./own-ca.key"], { pnpm: { script: pnpmScript, cwd: scratch } });
+        expect(s.listening.dataDir).toBe(join(scratch, "data"));
+        expect(s.listening.caCertificate).toBe(join(scratch, "own-ca.pem"));
+        expect(s.proc.banner("data directory")).toBe(join(scratch, "data"));
+        expect(s.proc.banner("CA")).toBe("CN=Relative Path CA");
+        expect(existsSync(join(scratch, "data", "index.jsonl"))).toBe(true);
+        expect(await s.proc.interrupt()).toEqual({ code: 0, signal: null });
+        expect(s.proc.stderr).not.toMatch(/ERR_PNPM|ELIFECYCLE|SIGINT/);
+        expect(s.proc.lines.slice(-2).map((l) => (JSON.parse(l) as { type: string }).type)).toEqual(["shutdown", "stopped"]);
+      });
+    });
+
     it("refuses --pending with more than one worker (exit 2, one line)", async () => {
       const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(tmp, "pending-workers") }, ["--pending", "--workers", "2"]);
       procs.push(proc);
@@ -364,14 +405,17 @@ export function describeExampleServer(name: string, exampleDir: string, builtPac
       expect(existsSync(join(tmp, "pending-workers"))).toBe(false);
     });
 
-    it("with workers, exits 1 when a worker cannot listen (port taken)", async () => {
+    it.each([
+      ["one process", {}],
+      ["two workers", { SCEP_WORKERS: "2" }],
+    ])("a port in use is one line and exit 2 (%s)", async (_, extra) => {
       const taken = await startExample(exampleDir, { SCEP_DATA_DIR: join(tmp, "taken"), SCEP_CHALLENGE: "c" });
       procs.push(taken.proc);
-      const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(tmp, "taken"), SCEP_CHALLENGE: "c", SCEP_WORKERS: "2", PORT: String(taken.listening.port) });
+      const port = taken.listening.port;
+      const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(tmp, "taken"), SCEP_CHALLENGE: "c", PORT: String(port), ...extra });
       procs.push(proc);
-      expect(await proc.exited).toEqual({ code: 1, signal: null });
-      expect(proc.stderr).toMatch(new RegExp(`^${name}-server: worker [12] exited \\(code 1\\) before listening$`, "m"));
-      expect(proc.stderr).toContain("EADDRINUSE");
+      expect(await proc.exited).toEqual({ code: 2, signal: null });
+      expect(proc.stderr).toBe(`${name}-server: cannot listen on 127.0.0.1:${port}: the port is already in use (EADDRINUSE); choose another with --port or PORT\n`);
       expect(await taken.proc.terminate()).toEqual({ code: 0, signal: null });
     });
 
