@@ -130,6 +130,40 @@ describe("enroll", () => {
   });
 });
 
+// RFC 2985 §5.4.1: challengePassword is a DirectoryString. Go's encoding/asn1
+// refuses a PrintableString holding `_`, `@`, `#` or `!` (micromdm answered
+// HTTP 500, the CLI exited 4); such a challenge goes out as a UTF8String.
+describe.each(["enroll_2026-secret", "p@ss#word!"])("a challenge with characters outside PrintableString: %j", (special) => {
+  let strict: MicromdmServer;
+  beforeAll(async () => {
+    strict = await startMicromdmServer({ challenge: special });
+  });
+  afterAll(async () => {
+    await strict?.stop();
+  });
+
+  it("enroll succeeds against micromdm scepserver and the certificate chains to its CA", async () => {
+    const cwd = workDir("special-challenge");
+    const r = await runCli(["enroll", "--url", strict.url, "--challenge", special, "--cn", "cli-special", "--out", "cert.pem"], { cwd });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe("");
+    const pem = readFileSync(join(cwd, "cert.pem"), "utf8");
+    expect(await opensslVerifyChain(pem, strict.caCertPem)).toMatch(/: OK\n$/);
+    expect(Certificate.from(pem).subject).toBe("CN=cli-special");
+  });
+
+  it("renew with the same challenge succeeds (the old subject is sent back byte for byte)", async () => {
+    const cwd = workDir("special-renew");
+    const first = await runCli(["enroll", "--url", strict.url, "--challenge", special, "--cn", "cli_special renew", "--out", "cert.pem"], { cwd });
+    expect(first.code, first.stderr).toBe(0);
+    const r = await runCli(["renew", "--url", strict.url, "--cert", "cert.pem", "--key", "cert.key", "--challenge", special, "--out", "new.pem"], { cwd });
+    expect(r.code, r.stderr).toBe(0);
+    const renewed = Certificate.from(readFileSync(join(cwd, "new.pem"), "utf8"));
+    expect(renewed.subject).toBe("CN=cli_special renew");
+    expect(await opensslVerifyChain(readFileSync(join(cwd, "new.pem"), "utf8"), strict.caCertPem)).toMatch(/: OK\n$/);
+  });
+});
+
 describe("renew", () => {
   let cwd: string;
   let old: Certificate;

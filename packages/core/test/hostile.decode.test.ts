@@ -755,7 +755,7 @@ describe("hostile input: decodePkiMessage", () => {
       ["transactionID as SEQUENCE", [mt(ps("19")), tid(tlv(0x30)), sn(nonce)], "ERR_ASN1"],
       ["transactionID empty", [mt(ps("19")), tid(ps("")), sn(nonce)], "ERR_MESSAGE_MALFORMED"],
       ["transactionID of 10 000 chars", [mt(ps("19")), tid(ps("x".repeat(10_000))), sn(nonce)], "ERR_MESSAGE_MALFORMED"],
-      ["transactionID as BMPString with an odd length", [mt(ps("19")), tid(tlv(0x1e, 0, 0x41, 0)), sn(nonce)], "ok"],
+      ["transactionID as BMPString with an odd length (X.680 §41: two octets a character)", [mt(ps("19")), tid(tlv(0x1e, 0, 0x41, 0)), sn(nonce)], "ERR_ASN1"],
       ["senderNonce as PrintableString", [mt(ps("19")), tid(ps("t")), sn(ps("nonce"))], "ERR_ASN1"],
       ["senderNonce empty", [mt(ps("19")), tid(ps("t")), sn(os())], "ERR_MESSAGE_MALFORMED"],
       ["senderNonce of 65 bytes", [mt(ps("19")), tid(ps("t")), sn(os(...new Uint8Array(65)))], "ERR_MESSAGE_MALFORMED"],

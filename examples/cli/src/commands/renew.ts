@@ -87,7 +87,7 @@ Exit codes: 0 issued, 2 FAILURE, 3 still PENDING, 4 HTTP/network error,
     const san = sansOf(old);
     const csr = await generateCsr({
       keys: fresh?.keys ?? current.keys,
-      subject: old.subject,
+      subject: old.subjectDer,
       ...(v.challenge !== undefined ? { challengePassword: v.challenge } : {}),
       ...(san ? { san } : {}),
     });

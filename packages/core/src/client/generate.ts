@@ -12,6 +12,8 @@ import { InvalidArgumentError } from "../errors.js";
 import { LocalKey } from "../keys/key.js";
 import { Certificate } from "../x509/certificate.js";
 import { toPem } from "../lib/bytes.js";
+import * as der from "../lib/der.js";
+import * as oids from "../oids.js";
 
 /** Subject alternative names to request. */
 export interface SanInput {
@@ -31,9 +33,18 @@ export interface SanInput {
 export interface GenerateCsrOptions {
   /** The key pair (RSA PKCS#1 v1.5 or ECDSA, extractable or not). */
   keys: CryptoKeyPair;
-  /** Subject DN, e.g. `CN=device-42,O=Example`. */
-  subject: string;
-  /** challengePassword attribute. */
+  /**
+   * Subject: an RFC 4514 string such as `CN=device-42,O=Example` (each value
+   * written as PrintableString when its alphabet allows, else UTF8String;
+   * `E` and `DC` as IA5String), or a Name's DER (e.g. an old certificate's
+   * `subjectDer`), copied byte for byte.
+   */
+  subject: string | Uint8Array;
+  /**
+   * challengePassword attribute (RFC 2985 §5.4.1): a PrintableString when
+   * every character is in its alphabet (`A–Z a–z 0–9`, space, `' ( ) + , - .
+   * / : = ?`), else a UTF8String.
+   */
   challengePassword?: string;
   /** Requested SANs. */
   san?: SanInput;
@@ -63,6 +74,19 @@ function sanExtension(san: SanInput | undefined): x509.Extension[] {
 }
 
 /**
+ * challengePassword ::= DirectoryString (RFC 2985 §5.4.1). @peculiar/x509's
+ * own attribute always writes a PrintableString, even for `_` or `@`, which
+ * strict servers refuse.
+ */
+function challengePasswordAttribute(password: string): x509.Attribute {
+  return new x509.Attribute(oids.id_challengePassword, [toArrayBuffer(der.encode(der.directoryString(password)))]);
+}
+
+function toArrayBuffer(b: Uint8Array): ArrayBuffer {
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+}
+
+/**
  * Generates an RSA key pair usable for SCEP (RSASSA-PKCS1-v1_5, extractable so
  * it can be saved as PEM).
  */
@@ -86,11 +110,11 @@ export async function generateRsaKeyPair(bits = 2048): Promise<CryptoKeyPair> {
 export async function generateCsr(options: GenerateCsrOptions): Promise<Uint8Array> {
   try {
     const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-      name: options.subject,
+      name: typeof options.subject === "string" ? options.subject : new x509.Name(toArrayBuffer(options.subject)),
       keys: options.keys,
       signingAlgorithm: signingAlgorithm(options.keys, options.digest ?? "sha256"),
       extensions: sanExtension(options.san),
-      attributes: options.challengePassword !== undefined ? [new x509.ChallengePasswordAttribute(options.challengePassword)] : [],
+      attributes: options.challengePassword !== undefined ? [challengePasswordAttribute(options.challengePassword)] : [],
     });
     return new Uint8Array(csr.rawData);
   } catch (cause) {
@@ -103,11 +127,11 @@ export async function generateCsr(options: GenerateCsrOptions): Promise<Uint8Arr
  * Builds the self-signed certificate a client signs its first PKCSReq with,
  * and returns it with its key as a {@link LocalKey} (a Signer and Decrypter).
  */
-export async function createSelfSignedSigner(options: { keys: CryptoKeyPair; subject: string; now?: Date; days?: number }): Promise<LocalKey> {
+export async function createSelfSignedSigner(options: { keys: CryptoKeyPair; subject: string | Uint8Array; now?: Date; days?: number }): Promise<LocalKey> {
   const now = options.now ?? new Date();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: Array.from(nc.randomBytes(8), (b) => b.toString(16).padStart(2, "0")).join("").replace(/^[89a-f]/, "1"),
-    name: options.subject,
+    name: typeof options.subject === "string" ? options.subject : new x509.Name(toArrayBuffer(options.subject)),
     notBefore: new Date(now.getTime() - 60_000),
     notAfter: new Date(now.getTime() + (options.days ?? 30) * 86_400_000),
     keys: options.keys,

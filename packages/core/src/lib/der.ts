@@ -21,13 +21,15 @@ export const Tag = {
   NULL: 0x05,
   OID: 0x06,
   UTF8_STRING: 0x0c,
+  NUMERIC_STRING: 0x12,
   PRINTABLE_STRING: 0x13,
   T61_STRING: 0x14,
   IA5_STRING: 0x16,
   UTC_TIME: 0x17,
   GENERALIZED_TIME: 0x18,
-  BMP_STRING: 0x1e,
+  VISIBLE_STRING: 0x1a,
   UNIVERSAL_STRING: 0x1c,
+  BMP_STRING: 0x1e,
   SEQUENCE: 0x30,
   SET: 0x31,
 } as const;
@@ -212,29 +214,73 @@ export function readSmallInt(t: Tlv | undefined, what: string): number {
   return v;
 }
 
-/** Decodes a string type (Printable, UTF8, IA5, T61 as latin1, BMP) to a JS string. */
+/**
+ * Decodes a character string to a JS string: every DirectoryString type and
+ * the other string types SCEP and X.509 carry (RFC 5280 §4.1.2.4, RFC 2985
+ * §5.4.1, X.680 §41), primitive or constructed (BER).
+ *
+ * ```asn
+ * DirectoryString ::= CHOICE {
+ *   teletexString TeletexString, printableString PrintableString,
+ *   universalString UniversalString, utf8String UTF8String, bmpString BMPString }
+ * ```
+ *
+ * PrintableString, NumericString, IA5String and VisibleString are read as
+ * their (ASCII) octets; TeletexString (T.61) as Latin-1, as OpenSSL and most
+ * CAs treat it; UTF8String as UTF-8 (invalid sequences become U+FFFD);
+ * BMPString as UCS-2 big-endian (two octets a character); UniversalString as
+ * UCS-4 big-endian (four octets a character). OCTET STRING is read as Latin-1
+ * (some peers send transactionID that way). Anything else, an odd-length
+ * BMPString, or a UniversalString whose length is not a multiple of four or
+ * that holds a value above U+10FFFF is an {@link Asn1Error}.
+ */
 export function readString(t: Tlv | undefined, what: string): string {
   if (!t) fail(`${what}: missing`);
   const base = t.tag & ~0x20;
+  if (!STRING_TAGS.has(base)) fail(`${what}: expected a string`);
   const bytes = octets(t);
   switch (base) {
     case Tag.PRINTABLE_STRING:
+    case Tag.NUMERIC_STRING:
     case Tag.IA5_STRING:
+    case Tag.VISIBLE_STRING:
     case Tag.T61_STRING:
+    case Tag.OCTET_STRING:
       return latin1(bytes);
     case Tag.UTF8_STRING:
       return new TextDecoder("utf-8", { fatal: false }).decode(bytes);
     case Tag.BMP_STRING: {
+      if (bytes.length % 2 !== 0) fail(`${what}: BMPString length is not a multiple of 2`);
       let s = "";
-      for (let i = 0; i + 1 < bytes.length; i += 2) s += String.fromCharCode((bytes[i]! << 8) | bytes[i + 1]!);
+      for (let i = 0; i < bytes.length; i += 2) s += String.fromCharCode((bytes[i]! << 8) | bytes[i + 1]!);
       return s;
     }
-    case Tag.OCTET_STRING:
-      return latin1(bytes);
+    case Tag.UNIVERSAL_STRING: {
+      if (bytes.length % 4 !== 0) fail(`${what}: UniversalString length is not a multiple of 4`);
+      let s = "";
+      for (let i = 0; i < bytes.length; i += 4) {
+        const cp = bytes[i]! * 0x1000000 + ((bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!);
+        if (cp > 0x10ffff) fail(`${what}: UniversalString character out of range`);
+        s += String.fromCodePoint(cp);
+      }
+      return s;
+    }
     default:
       fail(`${what}: expected a string`);
   }
 }
+
+const STRING_TAGS: ReadonlySet<number> = new Set([
+  Tag.UTF8_STRING,
+  Tag.NUMERIC_STRING,
+  Tag.PRINTABLE_STRING,
+  Tag.T61_STRING,
+  Tag.IA5_STRING,
+  Tag.VISIBLE_STRING,
+  Tag.UNIVERSAL_STRING,
+  Tag.BMP_STRING,
+  Tag.OCTET_STRING,
+]);
 
 /** Decodes UTCTime or GeneralizedTime (BER forms with a ±hhmm offset or no seconds included). */
 export function readTime(t: Tlv | undefined, what: string): Date {
@@ -376,8 +422,13 @@ export function printable(s: string): DerElement {
 }
 
 /**
- * A string as PrintableString when every character allows it (what SCEP peers
- * expect for transactionID), else as UTF8String, so no text is ever altered.
+ * A DirectoryString (RFC 5280 §4.1.2.4, RFC 2985 §5.4.1) for any text:
+ * PrintableString when every character is in its alphabet (X.680 §41.4:
+ * `A–Z a–z 0–9`, space and `' ( ) + , - . / : = ?`), else UTF8String, so no
+ * text is ever altered and no strict peer (Go's encoding/asn1, micromdm)
+ * refuses a PrintableString holding `_`, `@`, `#`, `!` or non-ASCII text.
+ * Every string the SDK writes in a Name, a challengePassword or a
+ * transactionID goes through here.
  */
 export const directoryString = (s: string): DerElement => (PRINTABLE.test(s) ? printable(s) : utf8(s));
 
