@@ -163,6 +163,23 @@ describe("custom validator", () => {
     expect(await enroll(s.server, "x")).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "challenge rejected" });
   });
 
+  it("a rejection with a reason label and failInfo: the event reason is the validator's label", async () => {
+    verdict = { ok: false, reason: "intune_not_compliant", failInfo: "badMessageCheck", failInfoText: "device is not compliant" };
+    const before = s.calls.length;
+    expect(await enroll(s.server, "intune-blob")).toMatchObject({ status: "FAILURE", failInfo: "badMessageCheck", failInfoText: "device is not compliant" });
+    expect(s.log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "intune_not_compliant", failInfo: "badMessageCheck" });
+    expect(s.calls.length).toBe(before);
+  });
+
+  it("{ ok: true, data } passes data to the issue hook as challengeData; plain true passes none", async () => {
+    verdict = { ok: true, data: { deviceId: "d-42" } };
+    expect(await enroll(s.server, "intune-blob")).toMatchObject({ status: "SUCCESS" });
+    expect(s.calls.at(-1)!.challengeData).toEqual({ deviceId: "d-42" });
+    verdict = true;
+    expect(await enroll(s.server, "intune-blob")).toMatchObject({ status: "SUCCESS" });
+    expect("challengeData" in s.calls.at(-1)!).toBe(false);
+  });
+
   it("a synchronous validator works too", async () => {
     const sync = setup({ type: "custom", validate: (ctx) => ctx.challenge === "sync-ok" });
     expect(await enroll(sync.server, "sync-ok")).toMatchObject({ status: "SUCCESS" });

@@ -1,6 +1,7 @@
 /**
- * Challenge passwords: a static secret, a store of one-time challenges, or a
- * custom validator (Intune plugs in here).
+ * Challenge passwords (RFC 8894 §2.3): a static secret, a store of one-time
+ * challenges, or a custom validator (Intune plugs in here). The server turns
+ * each {@link ChallengePolicy} into one validator (`challenge-validators.ts`).
  *
  * @module
  */
@@ -8,7 +9,7 @@ import * as nc from "../lib/node-crypto.js";
 import { toHex } from "../lib/bytes.js";
 import type { CertificationRequest } from "../x509/certification-request.js";
 import type { PkiRequest } from "../message/pki-message.js";
-import { StoreUnavailableError } from "../errors.js";
+import { StoreUnavailableError, type FailInfo } from "../errors.js";
 
 /** What a challenge validator is told. */
 export interface ChallengeContext {
@@ -22,8 +23,13 @@ export interface ChallengeContext {
   profile: string;
 }
 
-/** A validator's verdict: true, false, or a rejection with a reason text. */
-export type ChallengeVerdict = boolean | { ok: false; failInfoText?: string };
+/**
+ * What a custom validator answers: `true`/`false`, or an object. `{ ok: true, data }` passes `data` to the issue
+ * hook as `IssueContext.challengeData` (e.g. what an Intune or webhook check learned). `{ ok: false }` may name a
+ * stable `reason` label for events and stats (default `bad_challenge`), the `failInfo` (default badRequest) and a
+ * `failInfoText` for the client (default "challenge rejected"; never put a secret in it).
+ */
+export type ChallengeVerdict = boolean | { ok: true; data?: unknown } | { ok: false; reason?: string; failInfo?: FailInfo; failInfoText?: string };
 
 /**
  * One-time challenges shared by every replica of a server. Either method may

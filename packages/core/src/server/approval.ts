@@ -1,0 +1,110 @@
+/**
+ * Where a PENDING request is approved or rejected (RFC 8894 §3.3.3), and the
+ * list of requests waiting for a decision. Approve claims the transaction
+ * (PENDING→ISSUING, a compare-and-set in the store), runs the issue hook, and
+ * records ISSUED; so an approve racing a reject or another approve cannot both
+ * win or issue twice.
+ *
+ * @module
+ */
+import type { FailInfo } from "../errors.js";
+import { ScepError, TransactionStateError } from "../errors.js";
+import { Certificate } from "../x509/certificate.js";
+import { CertificationRequest } from "../x509/certification-request.js";
+import type { ServerContext } from "./context.js";
+import { type IssueContext, type ResolvedProfile, toDer } from "./profile.js";
+import type { Transaction } from "./transaction-store.js";
+
+/** Options of `approve`. */
+export interface ApproveOptions {
+  /** An operator-supplied certificate (the issue hook is not called). */
+  certificate?: Certificate | Uint8Array;
+  /** Its chain. */
+  chain?: readonly (Certificate | Uint8Array)[];
+}
+
+/** Options of `reject`. */
+export interface RejectOptions {
+  /** failInfo of the FAILURE the next CertPoll gets (default badRequest). */
+  failInfo?: FailInfo;
+  /** Text for the client. */
+  failInfoText?: string;
+}
+
+/**
+ * An approver's claim: PENDING→ISSUING, or a lapsed ISSUING claim (its approver crashed) taken over.
+ * (Two approvers taking over the same lapsed claim in the same instant could both win: the store's
+ * compare-and-set is on status only. It takes a crash and a double approve within one lease.)
+ */
+async function claim(ctx: ServerContext, p: ResolvedProfile, transactionId: string): Promise<Transaction> {
+  const t = ctx.now();
+  const update = { status: "ISSUING" as const, updatedAt: t };
+  let tx = await ctx.store("transaction store", () => p.transactions.transition(p.name, transactionId, "PENDING", update));
+  if (!tx) {
+    const current = await ctx.store("transaction store", () => p.transactions.get(p.name, transactionId));
+    if (current?.status === "ISSUING" && t.getTime() - current.updatedAt.getTime() >= p.leaseMs) {
+      tx = await ctx.store("transaction store", () => p.transactions.transition(p.name, transactionId, "ISSUING", update));
+    }
+  }
+  if (!tx) throw new TransactionStateError(`no pending transaction ${transactionId}`);
+  return tx;
+}
+
+/** Approves a PENDING transaction; see `ScepServer.approve`. */
+export async function approve(ctx: ServerContext, p: ResolvedProfile, transactionId: string, opts: ApproveOptions = {}): Promise<Transaction> {
+  const tx = await claim(ctx, p, transactionId);
+  let certificate: Uint8Array;
+  let chain: Uint8Array[] | undefined;
+  try {
+    if (opts.certificate) {
+      certificate = toDer(opts.certificate);
+      chain = opts.chain?.map(toDer);
+    } else {
+      const csr = new CertificationRequest(tx.csr);
+      const maxValidityDays = p.csrPolicy.maxValidityDays ?? 365;
+      const signerCertificate = new Certificate(tx.signerCertificate);
+      const ic: IssueContext = { profile: p.name, transactionId, signerCertificate, csr, renewal: tx.renewal, notAfterMax: new Date(ctx.now().getTime() + maxValidityDays * 86_400_000), maxValidityDays, approved: true };
+      // A stored renewal was signed by the certificate it renews.
+      if (tx.renewal) ic.renewalOf = signerCertificate;
+      const r = await p.issue(ic);
+      if (r.status !== "SUCCESS") throw new ScepError(`the issue hook answered ${r.status} to an approved request`);
+      certificate = toDer(r.certificate);
+      chain = r.chain?.map(toDer);
+    }
+  } catch (e) {
+    // Release the claim so the operator can retry (best effort: if this fails too, the lease lapses).
+    await ctx.store("transaction store", () => p.transactions.transition(p.name, transactionId, "ISSUING", { status: "PENDING", updatedAt: ctx.now() })).catch(() => undefined);
+    throw e;
+  }
+  const t = ctx.now();
+  const done = await ctx.store("transaction store", () =>
+    p.transactions.transition(p.name, transactionId, "ISSUING", { status: "ISSUED", updatedAt: t, expiresAt: new Date(t.getTime() + p.retentionMs), certificate, ...(chain ? { chain } : {}) }),
+  );
+  if (!done) throw new TransactionStateError(`transaction ${transactionId} was claimed by another approver while this one issued`);
+  return done;
+}
+
+/** Rejects a PENDING transaction; see `ScepServer.reject`. */
+export async function reject(ctx: ServerContext, p: ResolvedProfile, transactionId: string, opts: RejectOptions = {}): Promise<Transaction> {
+  const t = ctx.now();
+  const done = await ctx.store("transaction store", () =>
+    p.transactions.transition(p.name, transactionId, "PENDING", {
+      status: "REJECTED",
+      updatedAt: t,
+      expiresAt: new Date(t.getTime() + p.retentionMs),
+      failInfo: opts.failInfo ?? "badRequest",
+      ...(opts.failInfoText ? { failInfoText: opts.failInfoText } : {}),
+    }),
+  );
+  if (!done) throw new TransactionStateError(`no pending transaction ${transactionId}`);
+  return done;
+}
+
+/** PENDING and ISSUING transactions of these profiles, oldest first. */
+export async function pending(ctx: ServerContext, profiles: readonly ResolvedProfile[]): Promise<Transaction[]> {
+  const out: Transaction[] = [];
+  for (const p of profiles) {
+    for (const status of ["PENDING", "ISSUING"] as const) out.push(...(await ctx.store("transaction store", () => p.transactions.list(p.name, { status }))));
+  }
+  return out.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+}

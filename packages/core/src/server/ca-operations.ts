@@ -1,0 +1,29 @@
+/**
+ * The operations that need no store: GetCACaps (RFC 8894 §3.5.1), GetCACert
+ * (§4.2) and GetNextCACert (§4.7).
+ *
+ * @module
+ */
+import { CA_CAPS_CONTENT_TYPE } from "../message/ca-caps.js";
+import { buildGetCaCertResponse, buildGetNextCaCertResponse } from "../message/ca-cert.js";
+import type { ServerContext } from "./context.js";
+import type { ResolvedProfile } from "./profile.js";
+import { Reply, text } from "./replies.js";
+
+/** GetCACaps: the profile's capabilities, one per line. */
+export function getCaCaps(p: ResolvedProfile): Reply {
+  return new Reply(new Response(p.caps, { headers: { "content-type": CA_CAPS_CONTENT_TYPE } }), "success", "caps");
+}
+
+/** GetCACert: the CA certificate alone, or the profile's set as a degenerate PKCS#7. */
+export async function getCaCert(p: ResolvedProfile): Promise<Reply> {
+  const r = await buildGetCaCertResponse(p.caCerts);
+  return new Reply(new Response(r.body as Uint8Array<ArrayBuffer>, { headers: { "content-type": r.contentType } }), "success", "ca_cert");
+}
+
+/** GetNextCACert: the next CA's certificates, signed; 404 when no rollover is configured. */
+export async function getNextCaCert(ctx: ServerContext, p: ResolvedProfile): Promise<Reply> {
+  if (!p.nextCa) return new Reply(text(404, "no next CA certificate is configured"), "rejected", "no_next_ca");
+  const r = await buildGetNextCaCertResponse({ certificates: p.nextCa, signer: p.signer, now: ctx.now() });
+  return new Reply(new Response(r.body as Uint8Array<ArrayBuffer>, { headers: { "content-type": r.contentType } }), "success", "next_ca_cert");
+}

@@ -1,0 +1,23 @@
+/**
+ * CertPoll (RFC 8894 §3.3.3): the state of a stored transaction. Also answers
+ * a re-sent PKCSReq for a transaction that is still waiting.
+ *
+ * @module
+ */
+import type { PkiRequest } from "../message/pki-message.js";
+import { Certificate } from "../x509/certificate.js";
+import type { ServerContext } from "./context.js";
+import type { ResolvedProfile } from "./profile.js";
+import { Reply, certRep, failure } from "./replies.js";
+
+/** PENDING while waiting (or being issued), SUCCESS with the certificate, FAILURE when rejected or unknown. */
+export async function poll(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest): Promise<Reply> {
+  const tx = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
+  if (!tx) return failure(ctx, p, req, "badCertId", "unknown_transaction", "no pending request with this transactionID");
+  // ISSUING: an approver is running the issue hook right now.
+  if (tx.status === "PENDING" || tx.status === "ISSUING") return new Reply(await certRep(ctx, p, req, "PENDING", {}, req), "pending", "still_pending");
+  if (tx.status === "REJECTED") return failure(ctx, p, req, tx.failInfo ?? "badRequest", "rejected_by_operator", tx.failInfoText ?? "the request was rejected");
+  const certs = [tx.certificate!, ...(tx.chain ?? [p.ca.der])];
+  const cert = new Certificate(tx.certificate!);
+  return new Reply(await certRep(ctx, p, req, "SUCCESS", { certificates: certs }, req), "success", "issued_after_approval", { subject: cert.subject, serial: cert.serialNumberHex });
+}

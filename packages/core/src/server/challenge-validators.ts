@@ -1,0 +1,65 @@
+/**
+ * Every challenge policy as one validator returning one verdict shape: ok
+ * (with optional `data` for the issue hook), or a stable reason label, a
+ * failInfo and a text for the client (RFC 8894 §2.3, §3.2.1.4.5). The
+ * enrollment's challenge phase runs the profile's validator and knows nothing
+ * of the policy kinds.
+ *
+ * @module
+ */
+import type { FailInfo } from "../errors.js";
+import { type ChallengeContext, type ChallengePolicy, type ChallengeVerdict, staticChallengeMatches } from "./challenge.js";
+import type { StoreCall } from "./store-call.js";
+
+/** A validator's verdict, normalized. */
+export type ChallengeOutcome = { ok: true; data?: unknown } | { ok: false; reason: string; failInfo: FailInfo; failInfoText: string };
+
+/** Checks the challenge of one request. May reject with StoreUnavailableError (the server answers 503). */
+export type ChallengeValidator = (ctx: ChallengeContext, store: StoreCall) => Promise<ChallengeOutcome>;
+
+const OK: ChallengeOutcome = { ok: true };
+const refuse = (failInfoText: string, reason = "bad_challenge", failInfo: FailInfo = "badRequest"): ChallengeOutcome => ({ ok: false, reason, failInfo, failInfoText });
+
+/** No challenge: anyone can enroll (the profile acknowledged it). */
+const none: ChallengeValidator = async () => OK;
+
+/** A static shared secret, compared in constant time. */
+function staticSecret(password: string): ChallengeValidator {
+  return async ({ challenge }) => (staticChallengeMatches(challenge, password) ? OK : refuse("challenge password mismatch"));
+}
+
+/** A one-time challenge consumed from a {@link ChallengeStore} (atomic: one success per challenge). */
+function oneTime(policy: Extract<ChallengePolicy, { type: "store" }>): ChallengeValidator {
+  return async ({ challenge, profile }, store) => {
+    if (challenge === undefined) return refuse("challenge password missing");
+    const consumed = await store("challenge store", () => policy.store.consume(challenge, { profile }));
+    return consumed ? OK : refuse("challenge password invalid or already used");
+  };
+}
+
+/** The user's validator; its verdict (boolean or object) normalized. */
+function custom(policy: Extract<ChallengePolicy, { type: "custom" }>): ChallengeValidator {
+  return async (ctx) => normalizeVerdict(await policy.validate(ctx));
+}
+
+/** Normalizes a {@link ChallengeVerdict}. */
+export function normalizeVerdict(v: ChallengeVerdict): ChallengeOutcome {
+  if (v === true) return OK;
+  if (typeof v === "object" && v !== null && v.ok === true) return v.data === undefined ? OK : { ok: true, data: v.data };
+  if (typeof v === "object" && v !== null && v.ok === false) return refuse(v.failInfoText || "challenge rejected", v.reason || "bad_challenge", v.failInfo ?? "badRequest");
+  return refuse("challenge rejected");
+}
+
+/** The validator of a policy. */
+export function challengeValidator(policy: ChallengePolicy): ChallengeValidator {
+  switch (policy.type) {
+    case "none":
+      return none;
+    case "static":
+      return staticSecret(policy.password);
+    case "store":
+      return oneTime(policy);
+    case "custom":
+      return custom(policy);
+  }
+}

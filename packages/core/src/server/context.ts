@@ -1,0 +1,17 @@
+/**
+ * What every part of the server shares: the clock, the body limit and the
+ * bounded store call. Internal.
+ *
+ * @module
+ */
+import type { StoreCall } from "./store-call.js";
+
+/** Server-wide settings handed to each operation and phase. */
+export interface ServerContext {
+  /** The injected clock. */
+  now: () => Date;
+  /** Largest PKIOperation message, in bytes. */
+  maxBody: number;
+  /** Runs a store call under the store timeout. */
+  store: StoreCall;
+}

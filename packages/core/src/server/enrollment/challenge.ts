@@ -1,0 +1,22 @@
+/**
+ * Phase 3, challenge: the profile's challenge validator (RFC 8894 §2.3) runs
+ * for a first enrollment, and for a renewal when `renewalRequiresChallenge`.
+ * A refusal is a FAILURE CertRep with the validator's failInfo and text; the
+ * event reason is the validator's label.
+ *
+ * @module
+ */
+import { failure } from "../replies.js";
+import type { Phase } from "./enrollment.js";
+
+export const challenge: Phase = {
+  name: "challenge",
+  async run(ctx, e) {
+    const p = e.profile;
+    if (e.renewal && !p.renewalRequiresChallenge) return undefined;
+    const verdict = await p.validateChallenge({ challenge: e.csr.challengePassword, csr: e.csr, request: e.request, profile: p.name }, ctx.store);
+    if (!verdict.ok) return failure(ctx, p, e.request, verdict.failInfo, verdict.reason, verdict.failInfoText);
+    if (verdict.data !== undefined) e.challengeData = verdict.data;
+    return undefined;
+  },
+};

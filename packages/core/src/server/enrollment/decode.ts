@@ -1,0 +1,38 @@
+/**
+ * Phase 1, decode: the PKIOperation message is verified and decrypted
+ * (RFC 8894 §3.2) with the profile's decrypters and algorithm policy. Runs for
+ * every PKIOperation (enrollments, CertPoll, GetCert, GetCRL). A message that
+ * fails after its transactionID and senderNonce were read gets a FAILURE
+ * CertRep with the error's failInfo (§3.3.2.2); one that fails earlier gets
+ * HTTP 400.
+ *
+ * @module
+ */
+import { isScepError } from "../../errors.js";
+import { type PkiRequest, decodePkiMessage } from "../../message/pki-message.js";
+import type { CertRepRequest } from "../../message/cert-rep.js";
+import { messageTypeName } from "../../message/types.js";
+import type { ServerContext } from "../context.js";
+import type { ScepOperation } from "../events.js";
+import type { ResolvedProfile } from "../profile.js";
+import { Reply, certRep, text } from "../replies.js";
+
+/** The decoded request, or the reply for a message that cannot be decoded. */
+export async function decode(ctx: ServerContext, p: ResolvedProfile, message: Uint8Array): Promise<PkiRequest | Reply> {
+  try {
+    return await decodePkiMessage(message, { decrypters: p.decrypters, policy: p.algorithmPolicy, maxSize: ctx.maxBody });
+  } catch (e) {
+    if (!isScepError(e)) throw e;
+    const partial = e.request;
+    if (partial?.transactionId && partial.senderNonce) {
+      const reason = e.code.replace(/^ERR_/, "").toLowerCase();
+      const fr: CertRepRequest = { transactionId: partial.transactionId, senderNonce: partial.senderNonce };
+      if (partial.digestAlgorithm) fr.digestAlgorithm = partial.digestAlgorithm;
+      // Name the operation when the messageType was read and is a request type.
+      const name = partial.messageType === undefined ? undefined : messageTypeName(partial.messageType);
+      const operation = name && name !== "CertRep" ? { operation: name as ScepOperation } : {};
+      return new Reply(await certRep(ctx, p, fr, "FAILURE", { failInfo: e.failInfo, failInfoText: e.message }), "failure", reason, { ...operation, failInfo: e.failInfo, transactionId: partial.transactionId });
+    }
+    return new Reply(text(400, `malformed PKIOperation: ${e.message}`), "rejected", "decode_error");
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * The state an enrollment (PKCSReq, RenewalReq: RFC 8894 §3.3.1) carries
+ * through its phases, and the shape of a phase.
+ *
+ * @module
+ */
+import type { Certificate } from "../../x509/certificate.js";
+import type { CertificationRequest } from "../../x509/certification-request.js";
+import type { PkiRequest } from "../../message/pki-message.js";
+import type { ServerContext } from "../context.js";
+import type { IssueContext, ResolvedProfile } from "../profile.js";
+import type { Reply } from "../replies.js";
+
+/** One enrollment request on its way through the phases. */
+export interface Enrollment {
+  readonly profile: ResolvedProfile;
+  /** The decoded, verified request. */
+  readonly request: PkiRequest;
+  /** Its CSR. */
+  readonly csr: CertificationRequest;
+  /** Set by the policy phase: a renewal (RenewalReq, or PKCSReq signed by a valid certificate of this CA). */
+  renewal: boolean;
+  /** Set by the policy phase: the certificate being renewed. */
+  renewalOf?: Certificate;
+  /** Set by the challenge phase: what the validator passed on for the issue hook. */
+  challengeData?: unknown;
+  /** Set by the issue phase: what the issue hook was asked. */
+  issueContext?: IssueContext;
+  /** Set by the issue phase when the hook issued: the certificate and the chain sent with it (DER). */
+  issued?: { certificate: Certificate; chain: Uint8Array[] };
+}
+
+/**
+ * A phase: returns a {@link Reply} to end the enrollment there (an answer, FAILURE, PENDING), or undefined to go
+ * on to the next phase.
+ */
+export interface Phase {
+  /** Stable name, e.g. `challenge`. */
+  readonly name: string;
+  run(ctx: ServerContext, e: Enrollment): Promise<Reply | undefined>;
+}

@@ -1,0 +1,59 @@
+/**
+ * Phase 4, issue: the profile's issue hook turns the request into a
+ * certificate, a PENDING answer (the transaction is recorded for CertPoll and
+ * approve/reject, RFC 8894 §3.3.3; if it cannot be recorded the request fails
+ * closed with 503), or a rejection.
+ *
+ * @module
+ */
+import { poll } from "../cert-poll.js";
+import { type IssueContext, toCert, toDer } from "../profile.js";
+import { Reply, certRep, failure } from "../replies.js";
+import type { Phase } from "./enrollment.js";
+
+export const issue: Phase = {
+  name: "issue",
+  async run(ctx, e) {
+    const { profile: p, request: req, csr } = e;
+    const t = ctx.now();
+    const maxValidityDays = p.csrPolicy.maxValidityDays ?? 365;
+    const ic: IssueContext = {
+      profile: p.name,
+      request: req,
+      transactionId: req.transactionId,
+      signerCertificate: req.signerCertificate,
+      csr,
+      renewal: e.renewal,
+      notAfterMax: new Date(t.getTime() + maxValidityDays * 86_400_000),
+      maxValidityDays,
+      approved: false,
+    };
+    if (e.renewalOf) ic.renewalOf = e.renewalOf;
+    if (e.challengeData !== undefined) ic.challengeData = e.challengeData;
+    e.issueContext = ic;
+    const result = await p.issue(ic);
+    if (result.status === "SUCCESS") {
+      e.issued = { certificate: toCert(result.certificate), chain: (result.chain ?? [p.ca]).map(toDer) };
+      return undefined;
+    }
+    if (result.status === "PENDING") {
+      const created = await ctx.store("transaction store", () =>
+        p.transactions.create({
+          profile: p.name,
+          transactionId: req.transactionId,
+          status: "PENDING",
+          csr: csr.der,
+          signerCertificate: req.signerCertificate.der,
+          renewal: e.renewal,
+          createdAt: t,
+          updatedAt: t,
+          expiresAt: new Date(t.getTime() + p.pendingTtlMs),
+        }),
+      );
+      // A concurrent request with this transactionID stored it first: answer with its state.
+      if (!created) return poll(ctx, p, req);
+      return new Reply(await certRep(ctx, p, req, "PENDING", {}, req), "pending", "pending_approval", { subject: csr.subject });
+    }
+    return failure(ctx, p, req, result.failInfo ?? "badRequest", "issuer_rejected", result.failInfoText ?? "the issuer rejected the request");
+  },
+};

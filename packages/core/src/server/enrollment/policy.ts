@@ -1,0 +1,53 @@
+/**
+ * Phase 2, policy: what kind of request this is and whether the profile takes
+ * it. A re-send of a stored transaction is answered like a CertPoll (RFC 8894
+ * §3.3.3); a request signed by a certificate of this CA is a renewal (§3.3.1.2)
+ * and must be within its validity; the CSR must pass the profile's CSR policy.
+ *
+ * @module
+ */
+import { equalBytes } from "../../lib/der.js";
+import { MessageType } from "../../message/types.js";
+import { CertificationRequest } from "../../x509/certification-request.js";
+import { poll } from "../cert-poll.js";
+import { checkCsrPolicy } from "../csr-policy.js";
+import { failure } from "../replies.js";
+import type { Phase } from "./enrollment.js";
+
+/** Whether two CSRs ask for the same thing for the same key (a re-sent request). */
+function sameRequest(a: CertificationRequest, b: CertificationRequest): boolean {
+  return equalBytes(a.spki, b.spki) && equalBytes(a.subjectDer, b.subjectDer);
+}
+
+export const policy: Phase = {
+  name: "policy",
+  async run(ctx, e) {
+    const { profile: p, request: req, csr } = e;
+    // A client re-sending a PKCSReq it already sent (some poll this way) gets the
+    // transaction's state, as a CertPoll would: the stored request must not be
+    // overwritten (an ISSUED certificate would be lost) nor its challenge re-checked.
+    // Same key and subject, not the same bytes: certmonger rebuilds its CSR on each submission
+    // (a fresh subjectKeyIdentifier every time); the CSR's signature proves the same key holder.
+    // A request signed by a certificate this CA issued is a renewal and always gets a new certificate.
+    const existing = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
+    const waiting = existing?.status === "PENDING" || existing?.status === "ISSUING";
+    const resent = existing && sameRequest(new CertificationRequest(existing.csr), csr) && (waiting || req.signerCertificate.isSelfIssued);
+    if (resent) return poll(ctx, p, req);
+    const signer = req.signerCertificate;
+    const t = ctx.now();
+    e.renewal = req.messageType === MessageType.RenewalReq;
+    if (!signer.isSelfIssued || e.renewal) {
+      if (!signer.isIssuedBy(p.ca)) {
+        if (e.renewal) return failure(ctx, p, req, "badRequest", "renewal_not_chained", "the renewal is not signed by a certificate of this CA");
+      } else if (signer.notAfter.getTime() < t.getTime() || signer.notBefore.getTime() > t.getTime()) {
+        return failure(ctx, p, req, "badTime", "renewal_expired", "the certificate being renewed is expired or not yet valid");
+      } else {
+        e.renewal = true;
+        e.renewalOf = signer;
+      }
+    }
+    const policyError = checkCsrPolicy(csr, p.csrPolicy);
+    if (policyError) return failure(ctx, p, req, "badRequest", "csr_policy", policyError);
+    return undefined;
+  },
+};

@@ -1,0 +1,37 @@
+/**
+ * Which profile answers a path: the profile's path itself, and the
+ * `…/pkiclient.exe` suffixes clients append (RFC 8894 §4.1, INTEROP quirk 2).
+ * Cheap and synchronous, so an adapter can ask before building a `Request`.
+ *
+ * @module
+ */
+
+/** `//a/b/` → `/a/b`; `` → `/`. */
+export function normalizePath(p: string): string {
+  const s = ("/" + p).replace(/\/+/g, "/");
+  return s.length > 1 ? s.replace(/\/$/, "") : s;
+}
+
+/** Maps a pathname to the profile serving it. */
+export interface Router<P> {
+  /** The profile serving `pathname` (no query string), or undefined. */
+  route(pathname: string): P | undefined;
+}
+
+/** A router over profiles; the longest matching path wins. */
+export function createRouter<P extends { path: string }>(profiles: readonly P[]): Router<P> {
+  const sorted = [...profiles].sort((a, b) => b.path.length - a.path.length);
+  return {
+    route(pathname) {
+      const path = normalizePath(pathname);
+      for (const p of sorted) {
+        if (path === p.path) return p;
+        const prefix = p.path === "/" ? "/" : p.path + "/";
+        if (!path.startsWith(prefix)) continue;
+        const rest = path.slice(prefix.length).toLowerCase();
+        if (rest === "pkiclient.exe" || rest === "cgi-bin/pkiclient.exe" || rest.endsWith("/pkiclient.exe")) return p;
+      }
+      return undefined;
+    },
+  };
+}
