@@ -1,0 +1,125 @@
+/**
+ * Typed errors of @scep/intune. Validators never throw for a bad challenge
+ * (that is a {@link ChallengeVerdict} with a reason label); these errors are
+ * for configuration mistakes, trust-anchor bundles, the Intune API client and
+ * unavailable stores.
+ *
+ * @module
+ */
+import type { FailInfo } from "@scep/core";
+
+/** Stable codes of every {@link IntuneError}. */
+export type IntuneErrorCode =
+  | "ERR_INTUNE"
+  | "ERR_INTUNE_CONFIG"
+  | "ERR_TRUST_ANCHORS"
+  | "ERR_INTUNE_AUTH"
+  | "ERR_INTUNE_DISCOVERY"
+  | "ERR_INTUNE_TRANSPORT"
+  | "ERR_INTUNE_TIMEOUT"
+  | "ERR_INTUNE_RESPONSE"
+  | "ERR_STORE_UNAVAILABLE";
+
+/** Options of every {@link IntuneError} constructor. */
+export interface IntuneErrorOptions {
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/**
+ * Base class of every error thrown by `@scep/intune`.
+ *
+ * @example
+ * ```ts
+ * try { await TrustAnchorPool.fromFile("/etc/scep/intune-anchors.pem") }
+ * catch (e) { if (isIntuneError(e)) console.error(e.code, e.message) }
+ * ```
+ */
+export class IntuneError extends Error {
+  /** Stable error code. */
+  static readonly code: IntuneErrorCode = "ERR_INTUNE";
+  /** Default failInfo of this class. */
+  static readonly failInfo: FailInfo = "badRequest";
+  /** Stable error code. */
+  readonly code: IntuneErrorCode;
+  /** SCEP failInfo a server answers with when this error ends an enrollment (RFC 8894 §3.2.1.4.5). */
+  readonly failInfo: FailInfo;
+
+  constructor(message: string, options: IntuneErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = (new.target as typeof IntuneError).code;
+    this.failInfo = (new.target as typeof IntuneError).failInfo;
+  }
+}
+
+/** An option is missing or invalid (for example a replay TTL of 0, or a rate limit of 0 per window). */
+export class IntuneConfigError extends IntuneError {
+  static override readonly code: IntuneErrorCode = "ERR_INTUNE_CONFIG";
+}
+
+/**
+ * A trust-anchor bundle was refused: empty, an unparsable certificate, an
+ * expired one, or a key the signed-token validator cannot use (RSA under 2048
+ * bits, EC other than P-256). The whole bundle is refused; a reload keeps the
+ * previous pool.
+ */
+export class TrustAnchorError extends IntuneError {
+  static override readonly code: IntuneErrorCode = "ERR_TRUST_ANCHORS";
+}
+
+/** Entra ID refused or failed the client-credentials token request. */
+export class IntuneAuthError extends IntuneError {
+  static override readonly code: IntuneErrorCode = "ERR_INTUNE_AUTH";
+}
+
+/** Graph endpoint discovery failed or did not list the Intune service. */
+export class IntuneDiscoveryError extends IntuneError {
+  static override readonly code: IntuneErrorCode = "ERR_INTUNE_DISCOVERY";
+}
+
+/** A call to Entra ID, Graph or Intune failed at the transport level or with a non-2xx HTTP status. */
+export class IntuneTransportError extends IntuneError {
+  static override readonly code: IntuneErrorCode = "ERR_INTUNE_TRANSPORT";
+  /** HTTP status, when a response was received. */
+  readonly status?: number;
+
+  constructor(message: string, options: IntuneErrorOptions & { status?: number } = {}) {
+    super(message, options);
+    if (options.status !== undefined) this.status = options.status;
+  }
+}
+
+/** A call to Entra ID, Graph or Intune did not answer within its timeout. */
+export class IntuneTimeoutError extends IntuneError {
+  static override readonly code: IntuneErrorCode = "ERR_INTUNE_TIMEOUT";
+}
+
+/** An answer that is not what the API documents (not JSON, missing `code`, wrong types). */
+export class IntuneResponseError extends IntuneError {
+  static override readonly code: IntuneErrorCode = "ERR_INTUNE_RESPONSE";
+}
+
+/**
+ * A shared store (replay cache, rate limiter) could not be reached. Validators
+ * fail closed: the enrollment is refused; an HTTP layer may answer 503.
+ */
+export class StoreUnavailableError extends IntuneError {
+  static override readonly code: IntuneErrorCode = "ERR_STORE_UNAVAILABLE";
+}
+
+/**
+ * True for any error thrown by `@scep/intune`, even across duplicate copies of
+ * the package (checks the shape, not only `instanceof`).
+ *
+ * @example
+ * ```ts
+ * if (isIntuneError(e) && e.code === "ERR_TRUST_ANCHORS") keepServingWithOldPool();
+ * ```
+ */
+export function isIntuneError(value: unknown): value is IntuneError {
+  if (value instanceof IntuneError) return true;
+  if (!(value instanceof Error)) return false;
+  const v = value as Partial<IntuneError>;
+  return typeof v.code === "string" && /^ERR_(INTUNE|TRUST_ANCHORS|STORE_UNAVAILABLE)/.test(v.code) && typeof v.failInfo === "string";
+}

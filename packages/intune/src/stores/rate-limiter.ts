@@ -1,0 +1,128 @@
+/**
+ * The rate limiter both modes use: at most `max` accepted enrollments per key
+ * in a sliding window (a log of timestamps).
+ *
+ * @module
+ */
+import { IntuneConfigError } from "../errors.js";
+
+/** A limit: at most `max` hits per `windowMs` milliseconds. */
+export interface RateLimit {
+  /** Most hits in the window (a positive integer). */
+  max: number;
+  /** Window length in milliseconds (a positive integer). */
+  windowMs: number;
+}
+
+/** The answer of {@link RateLimiter.hit}. */
+export type RateLimitResult =
+  /** Recorded: `count` hits in the window including this one; `id` names it for {@link RateLimiter.release}. */
+  | { allowed: true; count: number; id: string }
+  /** Refused and not recorded: the window already holds `count` (= max) hits. */
+  | { allowed: false; count: number };
+
+/**
+ * A sliding-window log per key; `hit` counts and appends in one atomic step.
+ *
+ * Contract (the conformance suite in `@scep/intune/testing` holds every
+ * implementation to it):
+ * - `hit(key, { max, windowMs })` prunes the key's timestamps older than
+ *   now − windowMs (one exactly at the boundary still counts), then refuses
+ *   when `max` remain (nothing recorded) or appends now and allows. Of
+ *   concurrent calls on one key no more than `max` are allowed per window.
+ * - `release(key, id)` removes one recorded hit (the validator releases a hit
+ *   when a later gate refuses the enrollment: rejected attempts are not
+ *   counted). Releasing an unknown id does nothing.
+ * - Keys are opaque, case-sensitive strings.
+ * - `max` and `windowMs` must be positive integers ({@link IntuneConfigError}
+ *   `ERR_INTUNE_CONFIG` otherwise).
+ * - A store that cannot be reached throws {@link StoreUnavailableError}
+ *   (`ERR_STORE_UNAVAILABLE`); validators then refuse (fail closed).
+ *
+ * @example
+ * ```ts
+ * const r = await limiter.hit(JSON.stringify([iss, sub]), { max: 3, windowMs: 86_400_000 });
+ * if (!r.allowed) return refuse("rate_limited");
+ * ```
+ */
+export interface RateLimiter {
+  /** Counts and, when under the limit, records a hit for `key` at the store's now. */
+  hit(key: string, limit: RateLimit): Promise<RateLimitResult>;
+  /** Removes the hit `id` that {@link RateLimiter.hit} recorded for `key`. */
+  release(key: string, id: string): Promise<void>;
+}
+
+/** Throws unless `limit` has positive integer `max` and `windowMs`. */
+export function checkLimit(limit: RateLimit): void {
+  if (!Number.isSafeInteger(limit.max) || limit.max <= 0) throw new IntuneConfigError(`rate limit max must be a positive integer (got ${limit.max})`);
+  if (!Number.isSafeInteger(limit.windowMs) || limit.windowMs <= 0) throw new IntuneConfigError(`rate limit windowMs must be a positive integer number of milliseconds (got ${limit.windowMs})`);
+}
+
+/** Options of {@link MemoryRateLimiter}. */
+export interface MemoryRateLimiterOptions {
+  /** Most keys tracked (default 100,000); when full, the key hit least recently is dropped. */
+  maxKeys?: number;
+  /** The clock (default: the system clock). */
+  now?: () => Date;
+}
+
+/**
+ * A bounded in-memory {@link RateLimiter} for tests and single-process
+ * servers; time comes from the injected clock.
+ *
+ * @example
+ * ```ts
+ * const limiter = new MemoryRateLimiter();
+ * const r = await limiter.hit("device-1", { max: 3, windowMs: 86_400_000 });
+ * ```
+ */
+export class MemoryRateLimiter implements RateLimiter {
+  // Map order = least recently appended first, so the stalest key is the first one.
+  readonly #logs = new Map<string, { at: number; id: string }[]>();
+  readonly #maxKeys: number;
+  readonly #now: () => number;
+  #seq = 0;
+
+  /** @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` when `maxKeys` is not a positive integer. */
+  constructor(options: MemoryRateLimiterOptions = {}) {
+    const maxKeys = options.maxKeys ?? 100_000;
+    if (!Number.isSafeInteger(maxKeys) || maxKeys <= 0) throw new IntuneConfigError(`rate limiter maxKeys must be a positive integer (got ${maxKeys})`);
+    this.#maxKeys = maxKeys;
+    const now = options.now;
+    this.#now = now ? () => now().getTime() : () => Date.now();
+  }
+
+  /** Keys tracked. */
+  get size(): number {
+    return this.#logs.size;
+  }
+
+  /** {@inheritDoc RateLimiter.hit} */
+  async hit(key: string, limit: RateLimit): Promise<RateLimitResult> {
+    checkLimit(limit);
+    const now = this.#now();
+    const from = now - limit.windowMs;
+    let log = this.#logs.get(key);
+    if (log) {
+      log = log.filter((e) => e.at >= from);
+      if (log.length >= limit.max) return { allowed: false, count: log.length };
+      this.#logs.delete(key); // re-inserted below: now the most recently hit key
+    } else {
+      log = [];
+      if (this.#logs.size >= this.#maxKeys) this.#logs.delete(this.#logs.keys().next().value!);
+    }
+    const id = `${now}-${++this.#seq}`;
+    log.push({ at: now, id });
+    this.#logs.set(key, log);
+    return { allowed: true, count: log.length, id };
+  }
+
+  /** {@inheritDoc RateLimiter.release} */
+  async release(key: string, id: string): Promise<void> {
+    const log = this.#logs.get(key);
+    if (!log) return;
+    const i = log.findIndex((e) => e.id === id);
+    if (i >= 0) log.splice(i, 1);
+    if (log.length === 0) this.#logs.delete(key);
+  }
+}

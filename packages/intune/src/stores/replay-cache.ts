@@ -1,0 +1,107 @@
+/**
+ * The replay cache both modes use: a nonce (Mode B) or a transactionID
+ * (Mode A) is accepted once within its TTL.
+ *
+ * @module
+ */
+import { IntuneConfigError } from "../errors.js";
+import { MinHeap } from "../lib/min-heap.js";
+
+/**
+ * Remembers keys for a while; `checkAndInsert` is atomic.
+ *
+ * Contract (the conformance suite in `@scep/intune/testing` holds every
+ * implementation to it):
+ * - `checkAndInsert(key, ttlMs)` is one atomic step: when `key` is not
+ *   present (or its entry has expired by the store's clock) it records `key`
+ *   until now + `ttlMs` and resolves `true`; otherwise it resolves `false`
+ *   and leaves the entry as it was. Of any number of concurrent calls with one
+ *   key, exactly one resolves `true`.
+ * - Keys are case-sensitive and compared as whole strings.
+ * - The empty key is never stored: it always resolves `true`.
+ * - `ttlMs` must be a positive integer (ms); 0 or less is a configuration error
+ *   ({@link IntuneConfigError}, `ERR_INTUNE_CONFIG`), not "off".
+ * - A store that cannot be reached throws {@link StoreUnavailableError}
+ *   (`ERR_STORE_UNAVAILABLE`); validators then refuse (fail closed).
+ *
+ * @example
+ * ```ts
+ * const fresh = await cache.checkAndInsert(claims.nonce, 3_600_000);
+ * if (!fresh) return refuse("replay");
+ * ```
+ */
+export interface ReplayCache {
+  /** Records `key` for `ttlMs` milliseconds unless it is already recorded; true when it was not. */
+  checkAndInsert(key: string, ttlMs: number): Promise<boolean>;
+}
+
+/** Options of {@link MemoryReplayCache}. */
+export interface MemoryReplayCacheOptions {
+  /** Most entries held (default 100,000); when full, the entry that expires first is evicted. */
+  capacity?: number;
+  /** The clock (default: the system clock). */
+  now?: () => Date;
+}
+
+/** Throws unless `ms` is a positive integer number of milliseconds. */
+export function checkTtl(ms: number, what = "replay TTL"): void {
+  if (!Number.isSafeInteger(ms) || ms <= 0) throw new IntuneConfigError(`${what} must be a positive integer number of milliseconds (got ${ms})`);
+}
+
+/**
+ * A bounded in-memory {@link ReplayCache} for tests and single-process
+ * servers. Expiry is decided with the injected clock; when `capacity` entries
+ * are held, expired entries go first, then the entry that expires earliest.
+ *
+ * @example
+ * ```ts
+ * const cache = new MemoryReplayCache({ capacity: 100_000 });
+ * await cache.checkAndInsert("nonce-1", 60_000); // true
+ * await cache.checkAndInsert("nonce-1", 60_000); // false
+ * ```
+ */
+export class MemoryReplayCache implements ReplayCache {
+  readonly #entries = new Map<string, number>();
+  readonly #heap = new MinHeap<string>();
+  readonly #capacity: number;
+  readonly #now: () => number;
+
+  /** @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` when `capacity` is not a positive integer. */
+  constructor(options: MemoryReplayCacheOptions = {}) {
+    const capacity = options.capacity ?? 100_000;
+    if (!Number.isSafeInteger(capacity) || capacity <= 0) throw new IntuneConfigError(`replay cache capacity must be a positive integer (got ${capacity})`);
+    this.#capacity = capacity;
+    const now = options.now;
+    this.#now = now ? () => now().getTime() : () => Date.now();
+  }
+
+  /** Entries held, expired ones included until they are pruned. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** {@inheritDoc ReplayCache.checkAndInsert} */
+  async checkAndInsert(key: string, ttlMs: number): Promise<boolean> {
+    checkTtl(ttlMs);
+    if (key === "") return true;
+    const now = this.#now();
+    const expires = this.#entries.get(key);
+    if (expires !== undefined && expires > now) return false;
+    this.#prune(now);
+    while (!this.#entries.has(key) && this.#entries.size >= this.#capacity && this.#heap.size > 0) this.#evictOne();
+    this.#entries.set(key, now + ttlMs);
+    this.#heap.push(now + ttlMs, key);
+    return true;
+  }
+
+  /** Drops every entry expired at `now` (each heap record is popped once: amortised O(log n) per insert). */
+  #prune(now: number): void {
+    while ((this.#heap.peekPriority() ?? Infinity) <= now) this.#evictOne();
+  }
+
+  /** Pops the earliest heap record and deletes its entry unless a later insert superseded it. */
+  #evictOne(): void {
+    const [at, key] = this.#heap.pop()!;
+    if (this.#entries.get(key) === at) this.#entries.delete(key);
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The conformance suite every {@link RateLimiter} runs: the memory limiter,
+ * `@scep/redis`'s, and a limiter of your own.
+ *
+ * @module
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { RateLimiter } from "../stores/rate-limiter.js";
+import { manualClock, type ManualClock } from "./manual-clock.js";
+import type { StoreFactoryContext } from "./replay-cache-conformance.js";
+
+/** Options of {@link rateLimiterConformance}. */
+export interface RateLimiterConformanceOptions<S extends RateLimiter = RateLimiter> {
+  /** Name shown in the test report, e.g. `"redis"`. */
+  name: string;
+  /** Creates the limiter under test, wired to `context.now`; called before each test. */
+  create: (context: StoreFactoryContext) => S | Promise<S>;
+  /** Releases what `create` made; called after each test. */
+  cleanup?: (store: S) => void | Promise<void>;
+}
+
+let counter = 0;
+const fresh = (label: string): string => `${label}-${Date.now().toString(36)}-${++counter}-${Math.random().toString(36).slice(2, 10)}`;
+const DAY = 86_400_000;
+
+/**
+ * Registers the RateLimiter conformance tests (vitest) for one
+ * implementation. Call it at the top level of a test file.
+ *
+ * What it holds a limiter to: `max` hits are allowed per window, the next is
+ * refused and not recorded; a hit exactly `windowMs` old still counts, one
+ * `windowMs + 1` old does not (sliding window, by the injected clock);
+ * `release` frees one hit and ignores unknown ids; keys are independent
+ * case-sensitive strings; `max`/`windowMs` of 0, negative or fractional are
+ * `ERR_INTUNE_CONFIG`; of 50 concurrent hits on one key exactly `max` are
+ * allowed.
+ *
+ * @example
+ * ```ts
+ * import { rateLimiterConformance } from "@scep/intune/testing";
+ *
+ * rateLimiterConformance({ name: "mine", create: ({ now }) => new MyRateLimiter({ now }) });
+ * ```
+ */
+export function rateLimiterConformance<S extends RateLimiter>(options: RateLimiterConformanceOptions<S>): void {
+  describe(`RateLimiter conformance: ${options.name}`, () => {
+    let clock: ManualClock;
+    let limiter: S;
+
+    beforeEach(async () => {
+      clock = manualClock();
+      limiter = await options.create({ now: clock.now });
+    });
+    afterEach(async () => {
+      await options.cleanup?.(limiter);
+    });
+
+    it("max hits are allowed with counts 1..max, the next is refused with count max", async () => {
+      const k = fresh("max");
+      const limit = { max: 3, windowMs: DAY };
+      const results = [];
+      for (let i = 0; i < 4; i++) {
+        results.push(await limiter.hit(k, limit));
+        clock.advance(1_000);
+      }
+      expect(results.map((r) => [r.allowed, r.count])).toEqual([[true, 1], [true, 2], [true, 3], [false, 3]]);
+      for (const r of results.slice(0, 3)) expect(r.allowed && typeof r.id === "string" && r.id.length > 0).toBe(true);
+    });
+
+    it("refused hits are not recorded: the window frees up on the schedule of the allowed ones", async () => {
+      const k = fresh("refused");
+      const limit = { max: 2, windowMs: 10_000 };
+      expect((await limiter.hit(k, limit)).allowed).toBe(true); // t=0
+      clock.advance(1_000);
+      expect((await limiter.hit(k, limit)).allowed).toBe(true); // t=1000
+      for (let i = 0; i < 5; i++) {
+        clock.advance(1_000);
+        expect(await limiter.hit(k, limit)).toEqual({ allowed: false, count: 2 }); // t=2000..6000
+      }
+      clock.advance(4_001); // t=10001: the t=0 hit is out, the refused ones never were in
+      expect(await limiter.hit(k, limit)).toMatchObject({ allowed: true, count: 2 });
+    });
+
+    it("a hit exactly windowMs old still counts; windowMs + 1 old does not", async () => {
+      const k = fresh("boundary");
+      const limit = { max: 1, windowMs: 60_000 };
+      expect((await limiter.hit(k, limit)).allowed).toBe(true);
+      clock.advance(60_000);
+      expect(await limiter.hit(k, limit)).toEqual({ allowed: false, count: 1 });
+      clock.advance(1);
+      expect(await limiter.hit(k, limit)).toMatchObject({ allowed: true, count: 1 });
+    });
+
+    it("release frees the released hit only; an unknown id or key is ignored", async () => {
+      const k = fresh("release");
+      const limit = { max: 2, windowMs: DAY };
+      const a = await limiter.hit(k, limit);
+      const b = await limiter.hit(k, limit);
+      expect(a.allowed && b.allowed).toBe(true);
+      if (!a.allowed || !b.allowed) return;
+      expect(a.id).not.toBe(b.id);
+      await limiter.release(k, "no-such-id");
+      await limiter.release(fresh("no-such-key"), a.id);
+      expect(await limiter.hit(k, limit)).toEqual({ allowed: false, count: 2 });
+      await limiter.release(k, b.id);
+      await limiter.release(k, b.id); // twice: still one hit freed
+      expect(await limiter.hit(k, limit)).toMatchObject({ allowed: true, count: 2 });
+      expect(await limiter.hit(k, limit)).toEqual({ allowed: false, count: 2 });
+    });
+
+    it("keys are independent, case-sensitive whole strings", async () => {
+      const k = fresh("Key");
+      const limit = { max: 1, windowMs: DAY };
+      expect((await limiter.hit(k, limit)).allowed).toBe(true);
+      expect((await limiter.hit(k, limit)).allowed).toBe(false);
+      for (const other of [k.toLowerCase(), k + "x", k.slice(0, -1), JSON.stringify([k, ""]), `${k}|`]) {
+        expect((await limiter.hit(other, limit)).allowed).toBe(true);
+      }
+    });
+
+    it("max or windowMs of 0, negative or fractional is ERR_INTUNE_CONFIG", async () => {
+      for (const limit of [{ max: 0, windowMs: DAY }, { max: -1, windowMs: DAY }, { max: 1.5, windowMs: DAY }, { max: 3, windowMs: 0 }, { max: 3, windowMs: -5 }, { max: 3, windowMs: 0.5 }]) {
+        await expect(limiter.hit(fresh("bad"), limit)).rejects.toMatchObject({ code: "ERR_INTUNE_CONFIG" });
+      }
+    });
+
+    it("of 50 concurrent hits on one key exactly max are allowed", async () => {
+      const k = fresh("race");
+      const results = await Promise.all(Array.from({ length: 50 }, () => limiter.hit(k, { max: 3, windowMs: DAY })));
+      expect(results.filter((r) => r.allowed)).toHaveLength(3);
+      expect(results.filter((r) => !r.allowed).every((r) => r.count === 3)).toBe(true);
+    });
+  });
+}

@@ -1,0 +1,137 @@
+/**
+ * The conformance suite every {@link ReplayCache} runs: the memory cache,
+ * `@scep/redis`'s, and a cache of your own.
+ *
+ * @module
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { ReplayCache } from "../stores/replay-cache.js";
+import { manualClock, type ManualClock } from "./manual-clock.js";
+
+/** What a suite hands a store factory for each test. */
+export interface StoreFactoryContext {
+  /** The test's clock: the store must decide expiry and windows with it (it starts at the wall clock and moves by hand). */
+  now: () => Date;
+}
+
+/** Options of {@link replayCacheConformance}. */
+export interface ReplayCacheConformanceOptions<S extends ReplayCache = ReplayCache> {
+  /** Name shown in the test report, e.g. `"redis"`. */
+  name: string;
+  /** Creates the cache under test, wired to `context.now`; called before each test. */
+  create: (context: StoreFactoryContext) => S | Promise<S>;
+  /** Releases what `create` made; called after each test. */
+  cleanup?: (store: S) => void | Promise<void>;
+}
+
+let counter = 0;
+/** A key no other test (or earlier run against the same backend) used. */
+const fresh = (label: string): string => `${label}-${Date.now().toString(36)}-${++counter}-${Math.random().toString(36).slice(2, 10)}`;
+
+/**
+ * Registers the ReplayCache conformance tests (vitest) for one
+ * implementation. Call it at the top level of a test file.
+ *
+ * What it holds a cache to: a key is accepted once, then refused until its
+ * TTL has passed by the injected clock (refused at TTL − 1 ms, accepted again
+ * at TTL); a refused call does not extend the entry; keys are case-sensitive
+ * whole strings (no prefix or `a|b` collisions, any Unicode); the empty key is
+ * never stored; a TTL of 0, a negative or a fractional TTL is
+ * `ERR_INTUNE_CONFIG`; of 50 concurrent calls with one key exactly one is
+ * true, and 50 concurrent calls with distinct keys are all true.
+ *
+ * @example
+ * ```ts
+ * import { replayCacheConformance } from "@scep/intune/testing";
+ *
+ * replayCacheConformance({ name: "mine", create: ({ now }) => new MyReplayCache({ now }) });
+ * ```
+ */
+export function replayCacheConformance<S extends ReplayCache>(options: ReplayCacheConformanceOptions<S>): void {
+  describe(`ReplayCache conformance: ${options.name}`, () => {
+    let clock: ManualClock;
+    let cache: S;
+
+    beforeEach(async () => {
+      clock = manualClock();
+      cache = await options.create({ now: clock.now });
+    });
+    afterEach(async () => {
+      await options.cleanup?.(cache);
+    });
+
+    it("a key is accepted once, then refused", async () => {
+      const k = fresh("once");
+      expect(await cache.checkAndInsert(k, 60_000)).toBe(true);
+      expect(await cache.checkAndInsert(k, 60_000)).toBe(false);
+      expect(await cache.checkAndInsert(k, 60_000)).toBe(false);
+    });
+
+    it("the entry expires at insert + TTL by the injected clock: refused at TTL − 1 ms, accepted at TTL", async () => {
+      const k = fresh("ttl");
+      expect(await cache.checkAndInsert(k, 60_000)).toBe(true);
+      clock.advance(59_999);
+      expect(await cache.checkAndInsert(k, 60_000)).toBe(false);
+      clock.advance(1);
+      expect(await cache.checkAndInsert(k, 60_000)).toBe(true);
+      expect(await cache.checkAndInsert(k, 60_000)).toBe(false);
+    });
+
+    it("a refused call does not extend the entry", async () => {
+      const k = fresh("extend");
+      expect(await cache.checkAndInsert(k, 10_000)).toBe(true);
+      clock.advance(9_000);
+      expect(await cache.checkAndInsert(k, 10_000)).toBe(false);
+      clock.advance(1_000);
+      expect(await cache.checkAndInsert(k, 10_000)).toBe(true);
+    });
+
+    it("each entry keeps its own TTL", async () => {
+      const short = fresh("short");
+      const long = fresh("long");
+      expect(await cache.checkAndInsert(short, 1_000)).toBe(true);
+      expect(await cache.checkAndInsert(long, 3_600_000)).toBe(true);
+      clock.advance(1_000);
+      expect(await cache.checkAndInsert(short, 1_000)).toBe(true);
+      expect(await cache.checkAndInsert(long, 3_600_000)).toBe(false);
+    });
+
+    it("keys are case-sensitive whole strings: no case folding, prefix or separator collisions", async () => {
+      const base = fresh("Nonce");
+      expect(await cache.checkAndInsert(base, 60_000)).toBe(true);
+      expect(await cache.checkAndInsert(base.toLowerCase(), 60_000)).toBe(true);
+      expect(await cache.checkAndInsert(base.toUpperCase(), 60_000)).toBe(true);
+      expect(await cache.checkAndInsert(base + "x", 60_000)).toBe(true);
+      expect(await cache.checkAndInsert(base.slice(0, -1), 60_000)).toBe(true);
+      expect(await cache.checkAndInsert(`${base}|a`, 60_000)).toBe(true);
+      expect(await cache.checkAndInsert(`${base}|a`, 60_000)).toBe(false);
+      expect(await cache.checkAndInsert(`${base}|`, 60_000)).toBe(true);
+      const unicode = `${base}-ñ-😀-\u0000-\n`;
+      expect(await cache.checkAndInsert(unicode, 60_000)).toBe(true);
+      expect(await cache.checkAndInsert(unicode, 60_000)).toBe(false);
+      expect(await cache.checkAndInsert(unicode.normalize("NFD") + "\u0301", 60_000)).toBe(true);
+    });
+
+    it("the empty key is never stored: always accepted", async () => {
+      expect(await cache.checkAndInsert("", 60_000)).toBe(true);
+      expect(await cache.checkAndInsert("", 60_000)).toBe(true);
+    });
+
+    it("a TTL of 0, negative, fractional or not a number is ERR_INTUNE_CONFIG (not silently off)", async () => {
+      for (const ttl of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+        await expect(cache.checkAndInsert(fresh("bad-ttl"), ttl)).rejects.toMatchObject({ code: "ERR_INTUNE_CONFIG" });
+      }
+    });
+
+    it("of 50 concurrent calls with one key exactly one is accepted", async () => {
+      const k = fresh("race");
+      const results = await Promise.all(Array.from({ length: 50 }, () => cache.checkAndInsert(k, 60_000)));
+      expect(results.filter((r) => r)).toHaveLength(1);
+    });
+
+    it("50 concurrent calls with distinct keys are all accepted", async () => {
+      const keys = Array.from({ length: 50 }, (_, i) => fresh(`many-${i}`));
+      expect(await Promise.all(keys.map((k) => cache.checkAndInsert(k, 60_000)))).toEqual(keys.map(() => true));
+    });
+  });
+}

@@ -1,0 +1,56 @@
+/**
+ * The verdict every validator of this package returns, and the one interface
+ * both modes implement.
+ *
+ * @module
+ */
+import type { CertificationRequest, FailInfo } from "@scep/core";
+
+/**
+ * A challenge validator's verdict: accepted (with optional data for the issue
+ * hook), or refused with a stable reason label, the SCEP failInfo the
+ * FAILURE CertRep carries (RFC 8894 §3.2.1.4.5) and a short text for it.
+ *
+ * The same shape as @scep/core's challenge verdict, so a validator plugs into
+ * a profile's `challenge` as it is.
+ */
+export type ChallengeVerdict =
+  | { ok: true; data?: Record<string, unknown> }
+  | { ok: false; reason: string; failInfo: FailInfo; failInfoText: string };
+
+/**
+ * What a validator reads from an enrollment: the challengePassword, the
+ * CSR, and the SCEP transactionID. @scep/core's `ChallengeContext` has this
+ * shape, so a server passes its context unchanged.
+ */
+export interface ValidationInput {
+  /** The challengePassword from the CSR (undefined when absent). */
+  challenge: string | undefined;
+  /** The CSR (PKCS#10, RFC 2986). */
+  csr: CertificationRequest;
+  /** The request; only its transactionID (RFC 8894 §3.2.1.1) is read. */
+  request: { transactionId: string };
+  /** The profile name. */
+  profile?: string;
+}
+
+/**
+ * One interface for both modes: the Intune validation API (Mode A) and the
+ * signed-token validator (Mode B).
+ *
+ * @example
+ * ```ts
+ * const validator: ChallengeValidator = new SignedTokenValidator({ trustAnchors, audience: "https://scep.example.com/scep" });
+ * const verdict = await validator.validate({ challenge: csr.challengePassword, csr, request: { transactionId } });
+ * if (!verdict.ok) console.log(verdict.reason, verdict.failInfo);
+ * ```
+ */
+export interface ChallengeValidator {
+  /** Judges one enrollment's challenge. Never throws for a bad challenge or an unavailable upstream: that is a refusal verdict. */
+  validate(input: ValidationInput): Promise<ChallengeVerdict>;
+}
+
+/** A refusal verdict. */
+export function refuse(reason: string, failInfo: FailInfo, failInfoText: string): ChallengeVerdict {
+  return { ok: false, reason, failInfo, failInfoText };
+}

@@ -1,0 +1,86 @@
+/**
+ * INTUNE.md "The stores both modes use", in memory: the conformance suites
+ * every ReplayCache and RateLimiter runs, then what only the bounded memory
+ * implementations promise (capacity 100,000 by default; eviction of the
+ * earliest-expiring nonce, of the stalest rate-limit key).
+ */
+import { describe, expect, it } from "vitest";
+import { MemoryRateLimiter, MemoryReplayCache } from "../src/index.js";
+import { manualClock, rateLimiterConformance, replayCacheConformance } from "../src/testing/index.js";
+
+replayCacheConformance({ name: "MemoryReplayCache", create: ({ now }) => new MemoryReplayCache({ now }) });
+rateLimiterConformance({ name: "MemoryRateLimiter", create: ({ now }) => new MemoryRateLimiter({ now }) });
+
+describe("MemoryReplayCache: bounded", () => {
+  it("when full, evicts the entry that expires first (not the oldest inserted)", async () => {
+    const clock = manualClock();
+    const cache = new MemoryReplayCache({ capacity: 3, now: clock.now });
+    expect(await cache.checkAndInsert("long", 60_000)).toBe(true);
+    expect(await cache.checkAndInsert("short", 1_000)).toBe(true);
+    expect(await cache.checkAndInsert("medium", 30_000)).toBe(true);
+    expect(await cache.checkAndInsert("new", 60_000)).toBe(true); // full: "short" goes
+    expect(cache.size).toBe(3);
+    expect(await cache.checkAndInsert("long", 60_000)).toBe(false);
+    expect(await cache.checkAndInsert("medium", 30_000)).toBe(false);
+    expect(await cache.checkAndInsert("new", 60_000)).toBe(false);
+    expect(await cache.checkAndInsert("short", 1_000)).toBe(true); // evicted, so accepted again (evicting "medium")
+    expect(await cache.checkAndInsert("medium", 30_000)).toBe(true);
+  });
+
+  it("expired entries are dropped before any live one is evicted", async () => {
+    const clock = manualClock();
+    const cache = new MemoryReplayCache({ capacity: 2, now: clock.now });
+    await cache.checkAndInsert("a", 1_000);
+    await cache.checkAndInsert("b", 60_000);
+    clock.advance(1_000);
+    expect(await cache.checkAndInsert("c", 60_000)).toBe(true);
+    expect(await cache.checkAndInsert("b", 60_000)).toBe(false);
+    expect(await cache.checkAndInsert("c", 60_000)).toBe(false);
+  });
+
+  it("holds 100,000 entries by default and never more", async () => {
+    const clock = manualClock();
+    const cache = new MemoryReplayCache({ now: clock.now });
+    for (let i = 0; i < 100_010; i++) await cache.checkAndInsert(`n${i}`, 3_600_000 + i);
+    expect(cache.size).toBe(100_000);
+    // The ten earliest-expiring (the first ten inserted here) went.
+    expect(await cache.checkAndInsert("n10", 1)).toBe(false);
+    expect(await cache.checkAndInsert("n9", 1)).toBe(true);
+  });
+
+  it("a capacity of 0 is ERR_INTUNE_CONFIG", () => {
+    expect(() => new MemoryReplayCache({ capacity: 0 })).toThrow(expect.objectContaining({ code: "ERR_INTUNE_CONFIG" }));
+  });
+});
+
+describe("MemoryRateLimiter: bounded", () => {
+  it("when maxKeys keys are tracked, a new key evicts the one hit least recently", async () => {
+    const clock = manualClock();
+    const limiter = new MemoryRateLimiter({ maxKeys: 2, now: clock.now });
+    const limit = { max: 1, windowMs: 86_400_000 };
+    await limiter.hit("a", limit);
+    clock.advance(1);
+    await limiter.hit("b", limit);
+    clock.advance(1);
+    expect(await limiter.hit("a", limit)).toEqual({ allowed: false, count: 1 }); // a refused hit does not refresh "a"
+    await limiter.hit("c", limit); // evicts "a" (stalest)
+    expect(limiter.size).toBe(2);
+    expect((await limiter.hit("b", limit)).allowed).toBe(false);
+    expect((await limiter.hit("a", limit)).allowed).toBe(true); // forgotten, so allowed (evicting "b")
+  });
+
+  it("the clock going backwards does not let old hits escape the window", async () => {
+    const clock = manualClock();
+    const limiter = new MemoryRateLimiter({ now: clock.now });
+    const limit = { max: 2, windowMs: 10_000 };
+    await limiter.hit("k", limit);
+    clock.advance(-5_000);
+    await limiter.hit("k", limit);
+    clock.advance(5_000);
+    expect(await limiter.hit("k", limit)).toEqual({ allowed: false, count: 2 });
+  });
+
+  it("maxKeys of 0 is ERR_INTUNE_CONFIG", () => {
+    expect(() => new MemoryRateLimiter({ maxKeys: 0 })).toThrow(expect.objectContaining({ code: "ERR_INTUNE_CONFIG" }));
+  });
+});

@@ -1,0 +1,15 @@
+import { fileURLToPath } from "node:url";
+import { defineProject } from "vitest/config";
+
+export default defineProject({
+  resolve: {
+    // Tests run against the sources of @scep/core, not its dist.
+    alias: { "@scep/core": fileURLToPath(new URL("../core/src/index.ts", import.meta.url)) },
+  },
+  test: {
+    name: "intune",
+    include: ["test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+});
