@@ -183,8 +183,17 @@ const CORE_EXPECTED = JSON.stringify({
 });
 const GENERIC = `console.log(JSON.stringify({ exports: Object.keys(mod).filter((k) => k !== "default" && k !== "module.exports").sort() }));`;
 
+const INTUNE_STORES = `
+  const cache = new mod.MemoryReplayCache();
+  const replay = [await cache.checkAndInsert("n", 60000), await cache.checkAndInsert("n", 60000)];
+  let refused;
+  try { mod.TrustAnchorPool.fromPem(""); } catch (e) { refused = [e.name, e.code, mod.isIntuneError(e)]; }
+  console.log(JSON.stringify({ replay, refused }));
+`;
+
 const SMOKE = {
   "@scep/core": { body: CORE_ROUND_TRIP, expected: CORE_EXPECTED, label: "enrollment round trip", bundle: true },
+  "@scep/intune": { body: INTUNE_STORES, expected: JSON.stringify({ replay: [true, false], refused: ["TrustAnchorError", "ERR_TRUST_ANCHORS", true] }), label: "replay cache + typed error" },
 };
 
 function smoke(pkg, dir) {

@@ -1,0 +1,50 @@
+/**
+ * @scep/intune: challenge validation for Intune-managed (and other MDM) fleets
+ * enrolling against a `@scep/core` SCEP server (RFC 8894 §2.3 challenge
+ * passwords).
+ *
+ * - Mode B, {@link SignedTokenValidator}: the challengePassword is a compact
+ *   JWS (certctl-compatible) verified locally against a {@link TrustAnchorPool},
+ *   bound to the CSR, with a {@link ReplayCache} and a {@link RateLimiter}.
+ *
+ * Both return the verdict shape of @scep/core's challenge validators: `ok`,
+ * or a stable `reason` label with the SCEP `failInfo` and a text.
+ *
+ * @example
+ * ```ts
+ * import { SignedTokenValidator, TrustAnchorPool } from "@scep/intune";
+ *
+ * const tokens = new SignedTokenValidator({
+ *   trustAnchors: await TrustAnchorPool.fromFile("/etc/scep/intune-anchors.pem"),
+ *   audience: "https://scep.example.com/scep",
+ * });
+ * const verdict = await tokens.validate({ challenge: csr.challengePassword, csr, request: { transactionId } });
+ * ```
+ *
+ * @module
+ */
+export {
+  IntuneError,
+  IntuneConfigError,
+  TrustAnchorError,
+  IntuneAuthError,
+  IntuneDiscoveryError,
+  IntuneTransportError,
+  IntuneTimeoutError,
+  IntuneResponseError,
+  StoreUnavailableError,
+  isIntuneError,
+} from "./errors.js";
+export type { IntuneErrorCode, IntuneErrorOptions } from "./errors.js";
+export type { ChallengeVerdict, ChallengeValidator, ValidationInput } from "./verdict.js";
+
+export { MemoryReplayCache } from "./stores/replay-cache.js";
+export type { ReplayCache, MemoryReplayCacheOptions } from "./stores/replay-cache.js";
+export { MemoryRateLimiter } from "./stores/rate-limiter.js";
+export type { RateLimiter, RateLimit, RateLimitResult, MemoryRateLimiterOptions } from "./stores/rate-limiter.js";
+
+export { TrustAnchorPool } from "./token/trust-anchors.js";
+export type { TrustAnchor, TrustAnchorPoolOptions } from "./token/trust-anchors.js";
+export type { SignedTokenClaims } from "./token/claims.js";
+export { SignedTokenValidator, SIGNED_TOKEN_FAIL_INFO, MAX_CHALLENGE_BYTES, looksLikeSignedToken } from "./token/signed-token-validator.js";
+export type { SignedTokenValidatorOptions, SignedTokenReason } from "./token/signed-token-validator.js";

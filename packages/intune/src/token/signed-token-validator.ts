@@ -1,0 +1,318 @@
+/**
+ * Mode B: the signed-token challenge validator (certctl-compatible). The
+ * challengePassword is a compact JWS minted by the MDM's connector and
+ * verified locally against a trust-anchor pool, then bound to the CSR, checked
+ * against a replay cache and a per-device rate limiter.
+ *
+ * @module
+ */
+import type { FailInfo } from "@scep/core";
+import { IntuneConfigError, StoreUnavailableError, isIntuneError } from "../errors.js";
+import { MemoryRateLimiter, checkLimit, type RateLimit, type RateLimiter } from "../stores/rate-limiter.js";
+import { MemoryReplayCache, checkTtl, type ReplayCache } from "../stores/replay-cache.js";
+import type { ChallengeValidator, ChallengeVerdict, ValidationInput } from "../verdict.js";
+import { STRICT_CLAIMS, readClaims, type SignedTokenClaims } from "./claims.js";
+import { parseCompactJws, verifyCompactJws } from "./jws.js";
+import type { TrustAnchorPool } from "./trust-anchors.js";
+
+/** The reason labels of {@link SignedTokenValidator}, in gate order. */
+export type SignedTokenReason =
+  | "signature_invalid"
+  | "malformed"
+  | "unknown_version"
+  | "not_yet_valid"
+  | "expired"
+  | "wrong_audience"
+  | "claim_mismatch"
+  | "replay"
+  | "rate_limited"
+  | "compliance_failed";
+
+/**
+ * The SCEP failInfo (RFC 8894 §3.2.1.4.5) of each reason: signature, time,
+ * audience and replay failures are badMessageCheck, everything else badRequest.
+ */
+export const SIGNED_TOKEN_FAIL_INFO: Readonly<Record<SignedTokenReason, FailInfo>> = {
+  signature_invalid: "badMessageCheck",
+  malformed: "badRequest",
+  unknown_version: "badRequest",
+  not_yet_valid: "badMessageCheck",
+  expired: "badMessageCheck",
+  wrong_audience: "badMessageCheck",
+  claim_mismatch: "badRequest",
+  replay: "badMessageCheck",
+  rate_limited: "badRequest",
+  compliance_failed: "badRequest",
+};
+
+/** Largest challenge read (bytes, UTF-8); a longer one is refused before any parsing. */
+export const MAX_CHALLENGE_BYTES = 16 * 1024;
+
+/** Options of {@link SignedTokenValidator}. */
+export interface SignedTokenValidatorOptions {
+  /** The keys tokens are verified with. Without a pool every challenge is `signature_invalid`. */
+  trustAnchors?: TrustAnchorPool;
+  /** When set, the `aud` claim must equal it exactly (else `wrong_audience`). */
+  audience?: string;
+  /**
+   * Strict mode (default true): `iss`, `sub`, `aud`, `iat`, `exp` and `nonce`
+   * are required, so a signed `{}` is `malformed` instead of passing every gate.
+   */
+  strict?: boolean;
+  /** Clock skew tolerated on `iat` and `exp`, milliseconds (default 60,000). */
+  clockSkewMs?: number;
+  /** Oldest `iat` accepted: now − iat over this is `expired` (default 3,600,000 ms; `false`: no cap). */
+  maxValidityMs?: number | false;
+  /** Where nonces are remembered (default: a {@link MemoryReplayCache} on the validator's clock). */
+  replayCache?: ReplayCache;
+  /**
+   * How long a nonce is remembered, milliseconds (default: `maxValidityMs`,
+   * else 3,600,000). Never shorter than the token's own remaining acceptable
+   * life (until exp + skew, or iat + maxValidity), so a replay within the skew
+   * is still caught.
+   */
+  replayTtlMs?: number;
+  /** Where accepted enrollments per (sub, iss) are counted (default: a {@link MemoryRateLimiter} on the validator's clock). */
+  rateLimiter?: RateLimiter;
+  /** Accepted enrollments per (sub, iss) (default 3 per 24 h; `false`: no limit). */
+  rateLimit?: RateLimit | false;
+  /** Last gate: false or a throw is `compliance_failed`. */
+  compliance?: (claims: SignedTokenClaims, input: ValidationInput) => boolean | Promise<boolean>;
+  /** The clock (default: the system clock). */
+  now?: () => Date;
+}
+
+class Refusal {
+  constructor(
+    readonly reason: SignedTokenReason,
+    readonly text: string,
+  ) {}
+}
+
+/** Trimmed, lower-cased, de-duplicated. */
+function normalizedSet(values: readonly string[]): Set<string> {
+  return new Set(values.map((v) => v.trim().toLowerCase()));
+}
+
+function sameSet(a: Set<string>, b: Set<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const v of a) if (!b.has(v)) return false;
+  return true;
+}
+
+/**
+ * True when `challenge` has the shape certctl routes to the signed-token
+ * validator: more than 200 bytes (UTF-8) and exactly two dots. A cheap
+ * pre-check for servers that accept several kinds of challenge on one profile.
+ *
+ * @example
+ * ```ts
+ * const verdict = looksLikeSignedToken(ctx.challenge) ? await tokens.validate(ctx) : await intune.validate(ctx);
+ * ```
+ */
+export function looksLikeSignedToken(challenge: string | undefined): boolean {
+  if (challenge === undefined || challenge.length > MAX_CHALLENGE_BYTES) return false;
+  let dots = 0;
+  for (let i = 0; i < challenge.length; i++) if (challenge.charCodeAt(i) === 0x2e) dots++;
+  return dots === 2 && Buffer.byteLength(challenge, "utf8") > 200;
+}
+
+/**
+ * Validates signed-token challenges (Mode B), gate by gate in this order; the
+ * first failure names the verdict's reason:
+ *
+ * 1. no trust anchors → `signature_invalid`;
+ *    (a challenge over 16 KiB or absent → `malformed`, before any parsing)
+ * 2. parse: three non-empty base64url segments (padding tolerated), header a JSON object → `malformed`;
+ * 3. signature over the raw on-wire `segment0.segment1`: RS256 (RSA ≥ 2048) or
+ *    ES256 (P-256; raw r||s or DER) against every matching anchor key →
+ *    `signature_invalid`; then claims JSON with exact types (and, in strict
+ *    mode, iss/sub/aud/iat/exp/nonce present) → `malformed`;
+ * 4. `version` other than absent, "" or "v1" → `unknown_version`;
+ * 5. time: now + skew < iat → `not_yet_valid`; now − skew ≥ exp → `expired`;
+ *    now − iat > maxValidity → `expired`;
+ * 6. `aud` ≠ the configured audience → `wrong_audience`;
+ * 7. CSR binding → `claim_mismatch`: `device_name` = the subject CN
+ *    (case-sensitive); each non-empty `san_dns` / `san_rfc822` / `san_upn`
+ *    equals the CSR's dNSName / rfc822Name / UPN otherName set (trimmed,
+ *    lower-cased, de-duplicated, order-free). A mismatch does not consume the nonce;
+ * 8. the nonce seen within its TTL → `replay`;
+ * 9. more than `rateLimit.max` accepted challenges for (sub, iss) in the
+ *    window → `rate_limited` (refused attempts are not counted);
+ * 10. the compliance hook returns false or throws → `compliance_failed`.
+ *
+ * failInfo: badMessageCheck for signature_invalid, expired, not_yet_valid,
+ * wrong_audience and replay; badRequest otherwise. The verdict of an accepted
+ * token carries its claims as `data.claims`.
+ *
+ * @throws {@link StoreUnavailableError} `ERR_STORE_UNAVAILABLE` from `validate` when the replay cache or rate limiter cannot be reached (fail closed; a server answers 503).
+ *
+ * @example
+ * ```ts
+ * const validator = new SignedTokenValidator({
+ *   trustAnchors: await TrustAnchorPool.fromFile("/etc/scep/intune-anchors.pem"),
+ *   audience: "https://scep.example.com/scep",
+ * });
+ * const server = createScepServer({ profiles: [{ ...profile, challenge: { type: "custom", validate: (ctx) => validator.validate(ctx) } }] });
+ * ```
+ */
+export class SignedTokenValidator implements ChallengeValidator {
+  readonly #o: SignedTokenValidatorOptions;
+  readonly #now: () => Date;
+  readonly #strict: boolean;
+  readonly #skew: number;
+  readonly #maxValidity: number | false;
+  readonly #replay: ReplayCache;
+  readonly #replayTtl: number;
+  readonly #limiter: RateLimiter;
+  readonly #limit: RateLimit | false;
+
+  /** @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` for a negative skew, a non-positive maxValidity, replay TTL or rate limit. */
+  constructor(options: SignedTokenValidatorOptions = {}) {
+    this.#o = options;
+    this.#now = options.now ?? ((): Date => new Date());
+    this.#strict = options.strict ?? true;
+    this.#skew = options.clockSkewMs ?? 60_000;
+    if (!Number.isSafeInteger(this.#skew) || this.#skew < 0) throw new IntuneConfigError(`clockSkewMs must be a non-negative integer (got ${this.#skew})`);
+    this.#maxValidity = options.maxValidityMs ?? 3_600_000;
+    if (this.#maxValidity !== false) checkTtl(this.#maxValidity, "maxValidityMs");
+    this.#replayTtl = options.replayTtlMs ?? (this.#maxValidity === false ? 3_600_000 : this.#maxValidity);
+    checkTtl(this.#replayTtl, "replayTtlMs");
+    this.#limit = options.rateLimit ?? { max: 3, windowMs: 86_400_000 };
+    if (this.#limit !== false) checkLimit(this.#limit);
+    this.#replay = options.replayCache ?? new MemoryReplayCache({ now: this.#now });
+    this.#limiter = options.rateLimiter ?? new MemoryRateLimiter({ now: this.#now });
+  }
+
+  /** {@inheritDoc ChallengeValidator.validate} */
+  async validate(input: ValidationInput): Promise<ChallengeVerdict> {
+    try {
+      const claims = await this.#check(input);
+      return { ok: true, data: { claims } };
+    } catch (e) {
+      if (e instanceof Refusal) return { ok: false, reason: e.reason, failInfo: SIGNED_TOKEN_FAIL_INFO[e.reason], failInfoText: e.text };
+      throw e;
+    }
+  }
+
+  async #check(input: ValidationInput): Promise<SignedTokenClaims> {
+    // Gate 1: trust anchors.
+    const pool = this.#o.trustAnchors;
+    if (!pool) throw new Refusal("signature_invalid", "no trust anchors are configured for signed-token challenges");
+    const keys = pool.keys; // one snapshot for the whole validation, even across a reload
+
+    // Before any parsing: presence and size.
+    const token = input.challenge;
+    if (token === undefined || token === "") throw new Refusal("malformed", "the CSR has no challengePassword");
+    if (token.length > MAX_CHALLENGE_BYTES || Buffer.byteLength(token, "utf8") > MAX_CHALLENGE_BYTES) {
+      throw new Refusal("malformed", `the challenge is longer than ${MAX_CHALLENGE_BYTES} bytes`);
+    }
+
+    // Gate 2: parse.
+    const jws = parseCompactJws(token);
+    if ("error" in jws) throw new Refusal("malformed", jws.error);
+
+    // Gate 3: signature.
+    if (!verifyCompactJws(jws, keys)) {
+      const alg = jws.header["alg"];
+      const text =
+        alg === "RS256" || alg === "ES256"
+          ? `the ${alg} signature does not verify with any trust anchor`
+          : `signature algorithm ${typeof alg === "string" ? JSON.stringify(alg.slice(0, 16)) : "(missing)"} is not accepted (RS256, ES256)`;
+      throw new Refusal("signature_invalid", text);
+    }
+    const claims = readClaims(jws.payload);
+    if ("error" in claims) throw new Refusal("malformed", claims.error);
+    if (this.#strict) {
+      const missing = STRICT_CLAIMS.find((k) => claims[k] === undefined);
+      if (missing) throw new Refusal("malformed", `claim ${missing} is required (strict mode)`);
+    }
+
+    // Gate 4: version.
+    if (claims.version !== undefined && claims.version !== "" && claims.version !== "v1") {
+      throw new Refusal("unknown_version", `token version ${JSON.stringify(claims.version.slice(0, 32))} is not supported (v1)`);
+    }
+
+    // Gate 5: time.
+    const now = this.#now().getTime();
+    if (claims.iat !== undefined && now + this.#skew < claims.iat * 1000) throw new Refusal("not_yet_valid", "the token is not valid yet (iat is in the future)");
+    if (claims.exp !== undefined && now - this.#skew >= claims.exp * 1000) throw new Refusal("expired", "the token has expired");
+    if (this.#maxValidity !== false && claims.iat !== undefined && now - claims.iat * 1000 > this.#maxValidity) {
+      throw new Refusal("expired", `the token was issued more than ${this.#maxValidity / 1000} s ago`);
+    }
+
+    // Gate 6: audience.
+    if (this.#o.audience !== undefined && claims.aud !== this.#o.audience) throw new Refusal("wrong_audience", "the token is for another audience");
+
+    // Gate 7: CSR binding.
+    this.#checkBinding(claims, input);
+
+    // Gate 8: replay (after the binding, so a mismatch does not consume the nonce).
+    const nonce = claims.nonce ?? "";
+    if (nonce !== "") {
+      const fresh = await this.#store(() => this.#replay.checkAndInsert(nonce, this.#replayTtlFor(claims, now)), "replay cache");
+      if (!fresh) throw new Refusal("replay", "the token was used before");
+    }
+
+    // Gate 9: rate limit per (sub, iss); JSON keeps the pair unambiguous.
+    let recorded: { key: string; id: string } | undefined;
+    if (this.#limit !== false) {
+      const key = JSON.stringify([claims.sub ?? "", claims.iss ?? ""]);
+      const limit = this.#limit;
+      const r = await this.#store(() => this.#limiter.hit(key, limit), "rate limiter");
+      if (!r.allowed) throw new Refusal("rate_limited", `more than ${limit.max} enrollments of this device in ${limit.windowMs / 1000} s`);
+      recorded = { key, id: r.id };
+    }
+
+    // Gate 10: compliance.
+    if (this.#o.compliance) {
+      let compliant = false;
+      try {
+        compliant = (await this.#o.compliance(claims, input)) === true;
+      } catch {
+        compliant = false;
+      }
+      if (!compliant) {
+        if (recorded) await this.#store(() => this.#limiter.release(recorded.key, recorded.id), "rate limiter");
+        throw new Refusal("compliance_failed", "the device is not compliant");
+      }
+    }
+    return claims;
+  }
+
+  #checkBinding(claims: SignedTokenClaims, input: ValidationInput): void {
+    const csr = input.csr;
+    if (claims.device_name !== undefined && claims.device_name !== "" && csr.commonName !== claims.device_name) {
+      throw new Refusal("claim_mismatch", "device_name does not equal the CSR subject CN");
+    }
+    const san = csr.subjectAltNames;
+    const pairs: [string, string[] | undefined, string[]][] = [
+      ["san_dns", claims.san_dns, san.dns],
+      ["san_rfc822", claims.san_rfc822, san.email],
+      ["san_upn", claims.san_upn, san.upn],
+    ];
+    for (const [name, claimed, requested] of pairs) {
+      if (!claimed || claimed.length === 0) continue;
+      if (!sameSet(normalizedSet(claimed), normalizedSet(requested))) throw new Refusal("claim_mismatch", `${name} does not equal the CSR's SANs of that kind`);
+    }
+  }
+
+  /** The configured TTL, stretched to the token's last acceptable instant so no replay slips through the skew. */
+  #replayTtlFor(claims: SignedTokenClaims, now: number): number {
+    let last = -Infinity;
+    if (claims.exp !== undefined) last = claims.exp * 1000 + this.#skew;
+    if (this.#maxValidity !== false && claims.iat !== undefined) last = Math.min(last === -Infinity ? Infinity : last, claims.iat * 1000 + this.#maxValidity + 1);
+    const remaining = Number.isFinite(last) ? Math.ceil(last - now) : 0;
+    return Math.max(this.#replayTtl, remaining);
+  }
+
+  async #store<T>(op: () => Promise<T>, what: string): Promise<T> {
+    try {
+      return await op();
+    } catch (e) {
+      if (isIntuneError(e) && e.code === "ERR_STORE_UNAVAILABLE") throw e;
+      if (e instanceof Error && (e as { code?: unknown }).code === "ERR_STORE_UNAVAILABLE") throw e;
+      throw new StoreUnavailableError(`the ${what} is unavailable`, { cause: e });
+    }
+  }
+}
