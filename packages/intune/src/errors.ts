@@ -1,8 +1,9 @@
 /**
  * Typed errors of @scep/intune. Validators never throw for a bad challenge
- * (that is a {@link ChallengeVerdict} with a reason label); these errors are
- * for configuration mistakes, trust-anchor bundles, the Intune API client and
- * unavailable stores.
+ * (that is a verdict with a reason label); these errors are for
+ * configuration mistakes, trust-anchor bundles and the Intune API client. An
+ * unavailable store is @scep/core's `StoreUnavailableError`
+ * (`ERR_STORE_UNAVAILABLE`), which a server answers with 503.
  *
  * @module
  */
@@ -17,8 +18,7 @@ export type IntuneErrorCode =
   | "ERR_INTUNE_DISCOVERY"
   | "ERR_INTUNE_TRANSPORT"
   | "ERR_INTUNE_TIMEOUT"
-  | "ERR_INTUNE_RESPONSE"
-  | "ERR_STORE_UNAVAILABLE";
+  | "ERR_INTUNE_RESPONSE";
 
 /** Options of every {@link IntuneError} constructor. */
 export interface IntuneErrorOptions {
@@ -101,14 +101,6 @@ export class IntuneResponseError extends IntuneError {
 }
 
 /**
- * A shared store (replay cache, rate limiter) could not be reached. Validators
- * fail closed: the enrollment is refused; an HTTP layer may answer 503.
- */
-export class StoreUnavailableError extends IntuneError {
-  static override readonly code: IntuneErrorCode = "ERR_STORE_UNAVAILABLE";
-}
-
-/**
  * True for any error thrown by `@scep/intune`, even across duplicate copies of
  * the package (checks the shape, not only `instanceof`).
  *
@@ -121,5 +113,5 @@ export function isIntuneError(value: unknown): value is IntuneError {
   if (value instanceof IntuneError) return true;
   if (!(value instanceof Error)) return false;
   const v = value as Partial<IntuneError>;
-  return typeof v.code === "string" && /^ERR_(INTUNE|TRUST_ANCHORS|STORE_UNAVAILABLE)/.test(v.code) && typeof v.failInfo === "string";
+  return typeof v.code === "string" && /^ERR_(INTUNE|TRUST_ANCHORS)/.test(v.code) && typeof v.failInfo === "string";
 }

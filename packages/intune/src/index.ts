@@ -32,11 +32,10 @@ export {
   IntuneTransportError,
   IntuneTimeoutError,
   IntuneResponseError,
-  StoreUnavailableError,
   isIntuneError,
 } from "./errors.js";
 export type { IntuneErrorCode, IntuneErrorOptions } from "./errors.js";
-export type { ChallengeVerdict, ChallengeValidator, ValidationInput } from "./verdict.js";
+export type { ValidatorVerdict, ChallengeValidator, ValidationInput } from "./verdict.js";
 
 export { MemoryReplayCache } from "./stores/replay-cache.js";
 export type { ReplayCache, MemoryReplayCacheOptions } from "./stores/replay-cache.js";

@@ -7,14 +7,16 @@
 import type { CertificationRequest, FailInfo } from "@scep/core";
 
 /**
- * A challenge validator's verdict: accepted (with optional data for the issue
- * hook), or refused with a stable reason label, the SCEP failInfo the
- * FAILURE CertRep carries (RFC 8894 §3.2.1.4.5) and a short text for it.
+ * A validator's verdict: accepted (with optional data for the issue hook, as
+ * `IssueContext.challengeData`), or refused with a stable reason label, the
+ * SCEP failInfo the FAILURE CertRep carries (RFC 8894 §3.2.1.4.5) and a short
+ * text for it.
  *
- * The same shape as @scep/core's challenge verdict, so a validator plugs into
- * a profile's `challenge` as it is.
+ * The always-complete form of @scep/core's `ChallengeVerdict` (never a bare
+ * boolean, never a refusal without its label), so it is returned as it is from
+ * a profile's `{ type: "custom", validate }` challenge.
  */
-export type ChallengeVerdict =
+export type ValidatorVerdict =
   | { ok: true; data?: Record<string, unknown> }
   | { ok: false; reason: string; failInfo: FailInfo; failInfoText: string };
 
@@ -47,10 +49,6 @@ export interface ValidationInput {
  */
 export interface ChallengeValidator {
   /** Judges one enrollment's challenge. Never throws for a bad challenge or an unavailable upstream: that is a refusal verdict. */
-  validate(input: ValidationInput): Promise<ChallengeVerdict>;
+  validate(input: ValidationInput): Promise<ValidatorVerdict>;
 }
 
-/** A refusal verdict. */
-export function refuse(reason: string, failInfo: FailInfo, failInfoText: string): ChallengeVerdict {
-  return { ok: false, reason, failInfo, failInfoText };
-}

@@ -13,7 +13,7 @@ import {
   SignedTokenValidator,
   TrustAnchorPool,
   looksLikeSignedToken,
-  type ChallengeVerdict,
+  type ValidatorVerdict,
   type SignedTokenValidatorOptions,
 } from "../src/index.js";
 import { parseCompactJws, verifyCompactJws } from "../src/token/jws.js";
@@ -40,7 +40,7 @@ function setup(options: SignedTokenValidatorOptions = {}): { v: SignedTokenValid
   const v = new SignedTokenValidator({ trustAnchors: pool, audience: "https://scep.example.test/scep", now: () => new Date(clock.t), ...options });
   return { v, clock };
 }
-const check = (v: SignedTokenValidator, challenge: string | undefined, request = csr): Promise<ChallengeVerdict> => v.validate({ challenge, csr: request, request: { transactionId: "T1" } });
+const check = (v: SignedTokenValidator, challenge: string | undefined, request = csr): Promise<ValidatorVerdict> => v.validate({ challenge, csr: request, request: { transactionId: "T1" } });
 const refused = (reason: keyof typeof SIGNED_TOKEN_FAIL_INFO, failInfoText?: string) => ({
   ok: false,
   reason,

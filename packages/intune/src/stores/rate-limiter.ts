@@ -36,8 +36,8 @@ export type RateLimitResult =
  * - Keys are opaque, case-sensitive strings.
  * - `max` and `windowMs` must be positive integers ({@link IntuneConfigError}
  *   `ERR_INTUNE_CONFIG` otherwise).
- * - A store that cannot be reached throws {@link StoreUnavailableError}
- *   (`ERR_STORE_UNAVAILABLE`); validators then refuse (fail closed).
+ * - A store that cannot be reached throws @scep/core's `StoreUnavailableError`
+ *   (`ERR_STORE_UNAVAILABLE`); validators pass it on (fail closed: the server answers 503).
  *
  * @example
  * ```ts

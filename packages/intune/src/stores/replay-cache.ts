@@ -21,8 +21,8 @@ import { MinHeap } from "../lib/min-heap.js";
  * - The empty key is never stored: it always resolves `true`.
  * - `ttlMs` must be a positive integer (ms); 0 or less is a configuration error
  *   ({@link IntuneConfigError}, `ERR_INTUNE_CONFIG`), not "off".
- * - A store that cannot be reached throws {@link StoreUnavailableError}
- *   (`ERR_STORE_UNAVAILABLE`); validators then refuse (fail closed).
+ * - A store that cannot be reached throws @scep/core's `StoreUnavailableError`
+ *   (`ERR_STORE_UNAVAILABLE`); validators pass it on (fail closed: the server answers 503).
  *
  * @example
  * ```ts

@@ -6,11 +6,11 @@
  *
  * @module
  */
-import type { FailInfo } from "@scep/core";
-import { IntuneConfigError, StoreUnavailableError, isIntuneError } from "../errors.js";
+import { StoreUnavailableError, isScepError, type FailInfo } from "@scep/core";
+import { IntuneConfigError } from "../errors.js";
 import { MemoryRateLimiter, checkLimit, type RateLimit, type RateLimiter } from "../stores/rate-limiter.js";
 import { MemoryReplayCache, checkTtl, type ReplayCache } from "../stores/replay-cache.js";
-import type { ChallengeValidator, ChallengeVerdict, ValidationInput } from "../verdict.js";
+import type { ChallengeValidator, ValidatorVerdict, ValidationInput } from "../verdict.js";
 import { STRICT_CLAIMS, readClaims, type SignedTokenClaims } from "./claims.js";
 import { parseCompactJws, verifyCompactJws } from "./jws.js";
 import type { TrustAnchorPool } from "./trust-anchors.js";
@@ -145,7 +145,7 @@ export function looksLikeSignedToken(challenge: string | undefined): boolean {
  * wrong_audience and replay; badRequest otherwise. The verdict of an accepted
  * token carries its claims as `data.claims`.
  *
- * @throws {@link StoreUnavailableError} `ERR_STORE_UNAVAILABLE` from `validate` when the replay cache or rate limiter cannot be reached (fail closed; a server answers 503).
+ * @throws @scep/core's `StoreUnavailableError` (`ERR_STORE_UNAVAILABLE`) from `validate` when the replay cache or rate limiter cannot be reached (fail closed; a server answers 503).
  *
  * @example
  * ```ts
@@ -185,7 +185,7 @@ export class SignedTokenValidator implements ChallengeValidator {
   }
 
   /** {@inheritDoc ChallengeValidator.validate} */
-  async validate(input: ValidationInput): Promise<ChallengeVerdict> {
+  async validate(input: ValidationInput): Promise<ValidatorVerdict> {
     try {
       const claims = await this.#check(input);
       return { ok: true, data: { claims } };
@@ -310,8 +310,7 @@ export class SignedTokenValidator implements ChallengeValidator {
     try {
       return await op();
     } catch (e) {
-      if (isIntuneError(e) && e.code === "ERR_STORE_UNAVAILABLE") throw e;
-      if (e instanceof Error && (e as { code?: unknown }).code === "ERR_STORE_UNAVAILABLE") throw e;
+      if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") throw e;
       throw new StoreUnavailableError(`the ${what} is unavailable`, { cause: e });
     }
   }

@@ -1,0 +1,100 @@
+/**
+ * Mode B inside a real @scep/core server (createScepServer, RFC 8894
+ * PKCSReq over server.fetch): a token minted in-test whose claims match the
+ * CSR is issued and its claims reach the issue hook; the same token again is
+ * `replay`, a token for another device `claim_mismatch`, the fourth
+ * enrollment of one device in 24 h `rate_limited` — each a FAILURE CertRep
+ * with the mapped failInfo and the reason in the event. A replay cache that
+ * is down is HTTP 503, nothing issued.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { buildPkcsReq, createScepServer, type IssueContext, type ScepServer } from "@scep/core";
+import { MemoryReplayCache, SignedTokenValidator, TrustAnchorPool, type ReplayCache } from "../src/index.js";
+import { NOW, createDevice, createTestCa, eventLog, issuingHook, postPki, readReply, type Device, type TestCa } from "../../core/test/support/server-pki.js";
+import { DEVICE, anchor, goodClaims, mint, type Anchor } from "./support/tokens.js";
+
+const NOW_S = NOW.getTime() / 1000;
+let ca: TestCa;
+let ec: Anchor;
+let device: Device;
+
+beforeAll(async () => {
+  [ca, ec] = await Promise.all([createTestCa("Intune Token CA"), anchor("p256", "CN=connector", NOW)]);
+  device = await createDevice({ cn: DEVICE.cn }); // RSA-2048 key and self-signed signer; CSRs are made per token below
+});
+
+function setup(replayCache?: ReplayCache): { server: ScepServer; calls: IssueContext[]; log: ReturnType<typeof eventLog> } {
+  const validator = new SignedTokenValidator({
+    trustAnchors: TrustAnchorPool.fromPem(ec.pem, { now: () => NOW }),
+    audience: "https://scep.example.test/scep",
+    now: () => NOW,
+    ...(replayCache ? { replayCache } : {}),
+  });
+  const calls: IssueContext[] = [];
+  const log = eventLog();
+  const server = createScepServer({
+    profiles: [{ name: "intune", path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "custom", validate: (ctx) => validator.validate(ctx) }, issue: issuingHook(ca, calls) }],
+    onEvent: log.onEvent,
+    now: () => NOW,
+  });
+  return { server, calls, log };
+}
+
+const claims = (overrides: Record<string, unknown> = {}) => goodClaims({ iat: NOW_S - 10, exp: NOW_S + 600, ...overrides });
+
+async function enroll(server: ScepServer, token: string, cn = DEVICE.cn) {
+  const { generateCsr } = await import("@scep/core");
+  const csr = await generateCsr({ keys: device.keys, subject: `CN=${cn}`, challengePassword: token, san: DEVICE.san });
+  const built = await buildPkcsReq({ csr, signer: device.signer, recipient: ca.cert, now: NOW });
+  const res = await postPki(server, "/scep", built.der);
+  if (res.status !== 200) return { http: res.status, retryAfter: res.headers.get("retry-after") };
+  const rep = await readReply(res, built, { decrypter: device.signer });
+  return { status: rep.status, failInfo: rep.failInfo, failInfoText: rep.failInfoText, certificates: rep.certificates.length };
+}
+
+describe("Mode B through createScepServer", () => {
+  it("a token whose claims match the CSR is issued; the claims reach the issue hook as challengeData", async () => {
+    const { server, calls, log } = setup();
+    const token = mint(ec.privateKey, claims({ nonce: "server-1" }));
+    expect(await enroll(server, token)).toMatchObject({ status: "SUCCESS", certificates: 2 }); // the issued certificate and the CA
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.challengeData).toMatchObject({ claims: { sub: "device-guid-0001", nonce: "server-1", san_upn: ["alice@corp.example.test"] } });
+    expect(log.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "success", reason: "issued", profile: "intune" });
+  });
+
+  it("the same token again → FAILURE badMessageCheck, event reason replay, nothing issued", async () => {
+    const { server, calls, log } = setup();
+    const token = mint(ec.privateKey, claims());
+    expect((await enroll(server, token)).status).toBe("SUCCESS");
+    expect(await enroll(server, token)).toMatchObject({ status: "FAILURE", failInfo: "badMessageCheck", failInfoText: "the token was used before", certificates: 0 });
+    expect(calls).toHaveLength(1);
+    expect(log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "replay", failInfo: "badMessageCheck" });
+  });
+
+  it("a token for another device → FAILURE badRequest, claim_mismatch", async () => {
+    const { server, calls, log } = setup();
+    expect(await enroll(server, mint(ec.privateKey, claims()), "device-0002.corp.example.test")).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "device_name does not equal the CSR subject CN" });
+    expect(calls).toHaveLength(0);
+    expect(log.events.at(-1)).toMatchObject({ reason: "claim_mismatch" });
+  });
+
+  it("the fourth enrollment of one device in 24 h → FAILURE badRequest, rate_limited", async () => {
+    const { server, calls, log } = setup();
+    for (let i = 0; i < 3; i++) expect((await enroll(server, mint(ec.privateKey, claims()))).status).toBe("SUCCESS");
+    expect(await enroll(server, mint(ec.privateKey, claims()))).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "more than 3 enrollments of this device in 86400 s" });
+    expect(calls).toHaveLength(3);
+    expect(log.events.at(-1)).toMatchObject({ reason: "rate_limited" });
+  });
+
+  it("a replay cache that is down → HTTP 503 with Retry-After (fail closed), and the next request after recovery is issued", async () => {
+    let down = true;
+    const inner = new MemoryReplayCache({ now: () => NOW });
+    const { server, calls } = setup({ checkAndInsert: (k, ttl) => (down ? Promise.reject(new Error("ECONNREFUSED")) : inner.checkAndInsert(k, ttl)) });
+    const r = await enroll(server, mint(ec.privateKey, claims()));
+    expect(r).toMatchObject({ http: 503 });
+    expect(Number((r as { retryAfter: string }).retryAfter)).toBeGreaterThan(0);
+    expect(calls).toHaveLength(0);
+    down = false;
+    expect((await enroll(server, mint(ec.privateKey, claims()))).status).toBe("SUCCESS");
+  });
+});
