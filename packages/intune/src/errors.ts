@@ -18,7 +18,8 @@ export type IntuneErrorCode =
   | "ERR_INTUNE_DISCOVERY"
   | "ERR_INTUNE_TRANSPORT"
   | "ERR_INTUNE_TIMEOUT"
-  | "ERR_INTUNE_RESPONSE";
+  | "ERR_INTUNE_RESPONSE"
+  | "ERR_INTUNE_REJECTED";
 
 /** Options of every {@link IntuneError} constructor. */
 export interface IntuneErrorOptions {
@@ -98,6 +99,25 @@ export class IntuneTimeoutError extends IntuneError {
 /** An answer that is not what the API documents (not JSON, missing `code`, wrong types). */
 export class IntuneResponseError extends IntuneError {
   static override readonly code: IntuneErrorCode = "ERR_INTUNE_RESPONSE";
+}
+
+/**
+ * Intune answered a call with a `code` other than `Success` (a
+ * successNotification or failureNotification it did not accept, or a
+ * validateRequest refusal when called through {@link IntuneScepClient} directly).
+ */
+export class IntuneRejectedError extends IntuneError {
+  static override readonly code: IntuneErrorCode = "ERR_INTUNE_REJECTED";
+  /** The `code` Intune answered (e.g. `ChallengeExpired`). */
+  readonly intuneCode: string;
+  /** Intune's `errorDescription`, as received. */
+  readonly errorDescription: string;
+
+  constructor(message: string, options: IntuneErrorOptions & { intuneCode: string; errorDescription?: string }) {
+    super(message, options);
+    this.intuneCode = options.intuneCode;
+    this.errorDescription = options.errorDescription ?? "";
+  }
 }
 
 /**

@@ -7,6 +7,10 @@
  *   JWS (certctl-compatible) verified locally against a {@link TrustAnchorPool},
  *   bound to the CSR, with a {@link ReplayCache} and a {@link RateLimiter}.
  *
+ * - Mode A, {@link IntuneValidator}: asks Microsoft's Intune SCEP validation
+ *   API (validateRequest), then successNotification / failureNotification,
+ *   through {@link IntuneScepClient} (Entra ID tokens, Graph discovery).
+ *
  * Both return the verdict shape of @scep/core's challenge validators: `ok`,
  * or a stable `reason` label with the SCEP `failInfo` and a text.
  *
@@ -32,6 +36,7 @@ export {
   IntuneTransportError,
   IntuneTimeoutError,
   IntuneResponseError,
+  IntuneRejectedError,
   isIntuneError,
 } from "./errors.js";
 export type { IntuneErrorCode, IntuneErrorOptions } from "./errors.js";
@@ -47,3 +52,13 @@ export type { TrustAnchor, TrustAnchorPoolOptions } from "./token/trust-anchors.
 export type { SignedTokenClaims } from "./token/claims.js";
 export { SignedTokenValidator, SIGNED_TOKEN_FAIL_INFO, MAX_CHALLENGE_BYTES, looksLikeSignedToken } from "./token/signed-token-validator.js";
 export type { SignedTokenValidatorOptions, SignedTokenReason } from "./token/signed-token-validator.js";
+
+export { IntuneScepClient, SCEP_VALIDATION_SERVICE, SCEP_API_VERSION } from "./api/intune-client.js";
+export type { IntuneScepClientOptions, ScepActionResult, SuccessNotification } from "./api/intune-client.js";
+export { EntraTokenProvider } from "./api/entra-token.js";
+export type { EntraTokenProviderOptions, EntraCredential } from "./api/entra-token.js";
+export type { Fetch } from "./api/http.js";
+export { INTUNE_FAIL_INFO, UNKNOWN_CODE_REASON, UNAVAILABLE_REASON } from "./api/error-codes.js";
+export type { IntuneResultCode } from "./api/error-codes.js";
+export { IntuneValidator } from "./api/intune-validator.js";
+export type { IntuneValidatorOptions, NotifySuccessInput } from "./api/intune-validator.js";

@@ -1,0 +1,182 @@
+/**
+ * Entra ID client-credentials tokens (OAuth 2.0 RFC 6749 §4.4 on the v2.0
+ * endpoint), by client secret or by certificate (a signed client assertion,
+ * RFC 7523), cached per scope until shortly before they expire.
+ *
+ * @module
+ */
+import { IntuneAuthError, IntuneConfigError, IntuneResponseError, IntuneTransportError } from "../errors.js";
+import { certificateThumbprints, privateKeyFromPem, randomUuid, signRs256 } from "../lib/node-crypto.js";
+import { asObject, callJson, isRetryable, type Fetch } from "./http.js";
+
+/** How the app authenticates to Entra ID. */
+export type EntraCredential =
+  /** A client secret (never logged). */
+  | { clientSecret: string }
+  /** A certificate credential: the certificate registered on the app (PEM or DER) and its RSA private key (PEM). */
+  | { certificate: string | Uint8Array; privateKey: string };
+
+/** Options of {@link EntraTokenProvider}. */
+export interface EntraTokenProviderOptions {
+  /** Directory (tenant) ID or a verified domain. */
+  tenant: string;
+  /** Application (client) ID. */
+  clientId: string;
+  /** Client secret or certificate. */
+  credential: EntraCredential;
+  /** Authority host (default `https://login.microsoftonline.com`); tests point it at a loopback server. */
+  loginBaseUrl?: string;
+  /** Per-request timeout, milliseconds (default 10,000). */
+  timeoutMs?: number;
+  /** Extra attempts after a timeout, network failure, 429 or 5xx (default 1). */
+  retries?: number;
+  /** A token is renewed this long before it expires, milliseconds (default 300,000). */
+  refreshBeforeMs?: number;
+  /** The `fetch` to use (default the global one). */
+  fetch?: Fetch;
+  /** The clock (default the system clock). */
+  now?: () => Date;
+  /** Waits between attempts (default `setTimeout`); tests pass a no-op. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+interface Cached {
+  token: string;
+  renewAt: number;
+}
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Acquires and caches app-only access tokens from Entra ID. Concurrent
+ * requests for one scope share a single token request.
+ *
+ * @example
+ * ```ts
+ * const tokens = new EntraTokenProvider({ tenant, clientId, credential: { clientSecret: process.env.INTUNE_CLIENT_SECRET! } });
+ * const graph = await tokens.getToken("https://graph.microsoft.com/.default");
+ * ```
+ */
+export class EntraTokenProvider {
+  readonly #o: EntraTokenProviderOptions;
+  readonly #cache = new Map<string, Cached>();
+  readonly #pending = new Map<string, Promise<string>>();
+  readonly #now: () => number;
+  readonly #fetch: Fetch;
+  readonly #assertionKey: ReturnType<typeof privateKeyFromPem> | undefined;
+  readonly #x5t: { x5t: string; x5tS256: string } | undefined;
+
+  /** @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` for a missing tenant, client ID or credential, or an unreadable certificate/key. */
+  constructor(options: EntraTokenProviderOptions) {
+    if (!options.tenant || !/^[A-Za-z0-9.-]+$/.test(options.tenant)) throw new IntuneConfigError("tenant must be a tenant ID or domain");
+    if (!options.clientId) throw new IntuneConfigError("clientId is required");
+    this.#o = options;
+    const now = options.now;
+    this.#now = now ? () => now().getTime() : () => Date.now();
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    const c = options.credential as Partial<{ clientSecret: string; certificate: string | Uint8Array; privateKey: string }>;
+    if ("clientSecret" in c) {
+      if (!c.clientSecret) throw new IntuneConfigError("credential.clientSecret is empty");
+    } else if (c.certificate !== undefined && c.privateKey !== undefined) {
+      try {
+        this.#assertionKey = privateKeyFromPem(c.privateKey);
+        const der = typeof c.certificate === "string" ? new Uint8Array(Buffer.from(c.certificate.replace(/-----[^-]+-----|\s/g, ""), "base64")) : c.certificate;
+        this.#x5t = certificateThumbprints(der);
+      } catch (cause) {
+        throw new IntuneConfigError("credential.certificate / credential.privateKey cannot be read", { cause });
+      }
+      if (this.#assertionKey.asymmetricKeyType !== "rsa") throw new IntuneConfigError("a certificate credential needs an RSA key");
+    } else throw new IntuneConfigError("credential needs clientSecret, or certificate and privateKey");
+  }
+
+  /** The token endpoint URL. */
+  get tokenUrl(): string {
+    return `${(this.#o.loginBaseUrl ?? "https://login.microsoftonline.com").replace(/\/+$/, "")}/${this.#o.tenant}/oauth2/v2.0/token`;
+  }
+
+  /**
+   * A valid access token for `scope` (e.g. `https://graph.microsoft.com/.default`), from the cache when it
+   * has more than `refreshBeforeMs` left.
+   *
+   * @throws {@link IntuneAuthError} `ERR_INTUNE_AUTH` when Entra ID refuses (4xx, e.g. `invalid_client`);
+   * `ERR_INTUNE_TRANSPORT` / `ERR_INTUNE_TIMEOUT` / `ERR_INTUNE_RESPONSE` when it cannot be reached or answers garbage.
+   */
+  async getToken(scope: string): Promise<string> {
+    const hit = this.#cache.get(scope);
+    if (hit && this.#now() < hit.renewAt) return hit.token;
+    let p = this.#pending.get(scope);
+    if (!p) {
+      p = this.#acquire(scope).finally(() => this.#pending.delete(scope));
+      this.#pending.set(scope, p);
+    }
+    return p;
+  }
+
+  /** Drops the cached token of `scope` (after a 401 from the API it was for). */
+  invalidate(scope: string): void {
+    this.#cache.delete(scope);
+  }
+
+  async #acquire(scope: string): Promise<string> {
+    const retries = this.#o.retries ?? 1;
+    const sleep = this.#o.sleep ?? defaultSleep;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#request(scope);
+      } catch (e) {
+        if (attempt >= retries || !isRetryable(e)) throw e;
+        await sleep(200 * (attempt + 1));
+      }
+    }
+  }
+
+  async #request(scope: string): Promise<string> {
+    const form = new URLSearchParams({ client_id: this.#o.clientId, scope, grant_type: "client_credentials" });
+    const cred = this.#o.credential;
+    if ("clientSecret" in cred) form.set("client_secret", cred.clientSecret);
+    else {
+      form.set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+      form.set("client_assertion", this.#assertion());
+    }
+    const started = this.#now();
+    let answer;
+    try {
+      answer = await callJson({
+        fetch: this.#fetch,
+        method: "POST",
+        url: this.tokenUrl,
+        headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json", "client-request-id": randomUuid() },
+        body: form.toString(),
+        timeoutMs: this.#o.timeoutMs ?? 10_000,
+        what: "Entra ID token endpoint",
+      });
+    } catch (e) {
+      if (e instanceof IntuneTransportError && e.status !== undefined && e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 429) {
+        const body = asObject((e as { body?: unknown }).body);
+        const code = typeof body?.["error"] === "string" ? body["error"] : `HTTP ${e.status}`;
+        throw new IntuneAuthError(`Entra ID refused the token request for ${scope}: ${code}`, { cause: e });
+      }
+      throw e;
+    }
+    const body = asObject(answer.json);
+    const token = body?.["access_token"];
+    const expiresIn = Number(body?.["expires_in"]);
+    if (typeof token !== "string" || token === "" || !Number.isFinite(expiresIn) || expiresIn <= 0) {
+      throw new IntuneResponseError("Entra ID token endpoint: the answer has no access_token and expires_in");
+    }
+    const lifetime = expiresIn * 1000;
+    const early = Math.min(this.#o.refreshBeforeMs ?? 300_000, lifetime / 2);
+    this.#cache.set(scope, { token, renewAt: started + lifetime - early });
+    return token;
+  }
+
+  /** A client assertion (RFC 7523 §2.2) signed RS256 with the certificate's key, `x5t` naming the certificate. */
+  #assertion(): string {
+    const now = Math.floor(this.#now() / 1000);
+    const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const header = b64({ alg: "RS256", typ: "JWT", x5t: this.#x5t!.x5t, "x5t#S256": this.#x5t!.x5tS256 });
+    const payload = b64({ aud: this.tokenUrl, iss: this.#o.clientId, sub: this.#o.clientId, jti: randomUuid(), nbf: now, iat: now, exp: now + 600 });
+    const sig = Buffer.from(signRs256(this.#assertionKey!, Buffer.from(`${header}.${payload}`))).toString("base64url");
+    return `${header}.${payload}.${sig}`;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Mode A: the challenge validator that asks Microsoft's Intune SCEP
+ * validation API, and the notifications that close an enrollment.
+ *
+ * @module
+ */
+import { Certificate, type FailInfo } from "@scep/core";
+import { IntuneResponseError, type IntuneError, isIntuneError } from "../errors.js";
+import { sha1Hex } from "../lib/node-crypto.js";
+import type { ChallengeValidator, ValidationInput, ValidatorVerdict } from "../verdict.js";
+import { INTUNE_FAIL_INFO, UNAVAILABLE_REASON, UNKNOWN_CODE_REASON, type IntuneResultCode } from "./error-codes.js";
+import { IntuneScepClient, type IntuneScepClientOptions, type ScepActionResult } from "./intune-client.js";
+
+/** Options of {@link IntuneValidator}: the client's, plus an error sink. */
+export interface IntuneValidatorOptions extends IntuneScepClientOptions {
+  /**
+   * Told of every failure to ask Intune (the verdict is then `intune_unavailable`), with the typed error, for
+   * logs and alerts. Messages never hold a secret or a token.
+   */
+  onError?: (error: IntuneError, operation: "validateRequest") => void;
+  /** An existing client to use instead of building one from these options (tests, sharing one token cache). */
+  client?: IntuneScepClient;
+}
+
+/** What {@link IntuneValidator.notifySuccess} needs. */
+export interface NotifySuccessInput {
+  /** The enrollment's transactionID. */
+  transactionId: string;
+  /** The CSR, DER (the same bytes validateRequest saw). */
+  csr: Uint8Array;
+  /** The issued certificate (DER, PEM or a parsed Certificate). */
+  certificate: Certificate | Uint8Array | string;
+  /** CA configuration string (optional). */
+  caConfiguration?: string;
+  /** Certificate authority name (optional). */
+  certificateAuthority?: string;
+}
+
+/** Serial number of `der`'s certificate as Windows prints it: upper-case hex, no separators. */
+function serialHex(c: Certificate): string {
+  return c.serialNumberHex.toUpperCase();
+}
+
+/**
+ * Validates Intune challenges by asking Intune (`validateRequest`): the
+ * whole CSR (challenge inside) goes to Microsoft, and only an answer with
+ * `code: "Success"` accepts. Every refusal code becomes a verdict whose
+ * reason is the code itself (`ChallengeExpired`, `SubjectNameMismatch`, …)
+ * with the failInfo of {@link INTUNE_FAIL_INFO}; an unrecognised code is
+ * `intune_unknown_code`; an API that is down, slow, refuses our credentials
+ * or answers garbage is `intune_unavailable` (failInfo badRequest). It never
+ * throws from `validate`, so a broken upstream is a FAILURE CertRep, not a 5xx.
+ *
+ * After issuance, send {@link IntuneValidator.notifySuccess} before
+ * delivering the certificate (if it throws, do not deliver; revoke), or
+ * {@link IntuneValidator.notifyFailure} when issuance failed.
+ *
+ * @example
+ * ```ts
+ * const intune = new IntuneValidator({ tenant, clientId, credential: { clientSecret: process.env.INTUNE_SECRET! } });
+ * const profile = { ...rest, challenge: { type: "custom", validate: (ctx) => intune.validate(ctx) } };
+ * ```
+ */
+export class IntuneValidator implements ChallengeValidator {
+  /** The API client (token cache and discovery shared by every call). */
+  readonly client: IntuneScepClient;
+  readonly #onError: IntuneValidatorOptions["onError"];
+
+  /** @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` for missing or invalid options. */
+  constructor(options: IntuneValidatorOptions) {
+    this.client = options.client ?? new IntuneScepClient(options);
+    this.#onError = options.onError;
+  }
+
+  /** {@inheritDoc ChallengeValidator.validate} */
+  async validate(input: ValidationInput): Promise<ValidatorVerdict> {
+    let r: ScepActionResult;
+    try {
+      r = await this.client.validateRequest({ transactionId: input.request.transactionId, certificateRequest: input.csr.der });
+    } catch (e) {
+      try {
+        this.#onError?.(isIntuneError(e) ? e : new IntuneResponseError("Intune validateRequest failed unexpectedly", { cause: e }), "validateRequest");
+      } catch {
+        // a failing sink must not change the verdict
+      }
+      return { ok: false, reason: UNAVAILABLE_REASON, failInfo: "badRequest", failInfoText: "Intune challenge validation is unavailable; try again later" };
+    }
+    if (r.code === "Success") return { ok: true, data: { intune: { activityId: r.activityId } } };
+    const failInfo: FailInfo | undefined = Object.hasOwn(INTUNE_FAIL_INFO, r.code) ? INTUNE_FAIL_INFO[r.code as Exclude<IntuneResultCode, "Success">] : undefined;
+    if (!failInfo) return { ok: false, reason: UNKNOWN_CODE_REASON, failInfo: "badRequest", failInfoText: "Intune refused the challenge" };
+    return { ok: false, reason: r.code, failInfo, failInfoText: `Intune refused the challenge: ${r.code}` };
+  }
+
+  /**
+   * Sends successNotification for an issued certificate: SHA-1 thumbprint
+   * and serial (upper-case hex), expiry (ISO 8601 UTC) and issuer, read from
+   * the certificate.
+   *
+   * @throws `ERR_INTUNE_REJECTED` when Intune answers anything but Success; `ERR_INTUNE_TRANSPORT`,
+   * `ERR_INTUNE_TIMEOUT`, `ERR_INTUNE_RESPONSE`, `ERR_INTUNE_AUTH`, `ERR_INTUNE_DISCOVERY` when it cannot be
+   * told. Either way the certificate must not be delivered.
+   */
+  async notifySuccess(input: NotifySuccessInput): Promise<ScepActionResult> {
+    const cert = input.certificate instanceof Certificate ? input.certificate : Certificate.from(input.certificate);
+    return this.client.successNotification({
+      transactionId: input.transactionId,
+      certificateRequest: input.csr,
+      certificateThumbprint: sha1Hex(cert.der).toUpperCase(),
+      certificateSerialNumber: serialHex(cert),
+      certificateExpirationDateUtc: cert.notAfter.toISOString(),
+      issuingCertificateAuthority: cert.issuer,
+      ...(input.caConfiguration !== undefined ? { caConfiguration: input.caConfiguration } : {}),
+      ...(input.certificateAuthority !== undefined ? { certificateAuthority: input.certificateAuthority } : {}),
+    });
+  }
+
+  /**
+   * Sends failureNotification when issuance failed after a successful validation.
+   *
+   * @param input `hResult` defaults to 0x80004005 (E_FAIL); `errorDescription` is cut to 255 characters (never put a secret in it).
+   * @throws the errors of {@link IntuneValidator.notifySuccess}.
+   */
+  async notifyFailure(input: { transactionId: string; csr: Uint8Array; errorDescription: string; hResult?: number }): Promise<ScepActionResult> {
+    return this.client.failureNotification({ transactionId: input.transactionId, certificateRequest: input.csr, hResult: input.hResult ?? 0x80004005, errorDescription: input.errorDescription });
+  }
+}

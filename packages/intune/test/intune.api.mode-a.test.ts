@@ -1,0 +1,380 @@
+/**
+ * INTUNE.md "Mode A: the Intune SCEP validation API", against a loopback
+ * server playing Entra ID, Graph and Intune (test/support/fake-intune.ts):
+ * exact paths, headers and bodies of the token requests, the discovery call
+ * and ScepActions/validateRequest, successNotification, failureNotification;
+ * token and endpoint caches and their invalidation; every error code mapped
+ * to its reason label and failInfo; and an API that is slow, down, refuses our
+ * credentials or answers garbage → `intune_unavailable`, never a throw.
+ */
+import { createHash, createPublicKey, verify, X509Certificate } from "node:crypto";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { Certificate, createSelfSignedSigner, exportPrivateKeyPem, generateRsaKeyPair, type CertificationRequest } from "@scep/core";
+import { INTUNE_FAIL_INFO, IntuneScepClient, IntuneValidator, type IntuneError, type IntuneValidatorOptions } from "../src/index.js";
+import { CLIENT_ID, CLIENT_SECRET, SERVICE_PATH, TENANT, startFakeIntune, type FakeIntune, type Recorded } from "./support/fake-intune.js";
+import { csrWith } from "./support/tokens.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const PROVIDER = "contoso-scep/2.1";
+const TXID = "6D3A1C9F0B7E4A2D8C5B1E0F9A8D7C6B";
+const INTUNE_SCOPE = "https://api.manage.microsoft.com//.default";
+
+let fake: FakeIntune;
+let csr: CertificationRequest;
+let clock: { t: number };
+let errors: IntuneError[];
+
+beforeAll(async () => {
+  csr = await csrWith("opaque-intune-challenge-blob");
+});
+beforeEach(async () => {
+  fake = await startFakeIntune();
+  clock = { t: Date.parse("2026-03-01T12:00:00Z") };
+  errors = [];
+});
+afterEach(() => fake.close());
+
+function validator(options: Partial<IntuneValidatorOptions> = {}): IntuneValidator {
+  return new IntuneValidator({
+    tenant: TENANT,
+    clientId: CLIENT_ID,
+    credential: { clientSecret: CLIENT_SECRET },
+    loginBaseUrl: fake.base,
+    graphBaseUrl: fake.base,
+    provider: PROVIDER,
+    timeoutMs: 2_000,
+    retries: 1,
+    now: () => new Date(clock.t),
+    sleep: async () => {},
+    onError: (e) => void errors.push(e),
+    ...options,
+  });
+}
+const input = () => ({ challenge: csr.challengePassword, csr, request: { transactionId: TXID } });
+const form = (r: Recorded): Record<string, string> => Object.fromEntries(new URLSearchParams(r.body));
+
+describe("validateRequest: the exact exchange", () => {
+  it("gets a Graph token and an Intune token, discovers the endpoint, and POSTs the CSR with the documented headers and body", async () => {
+    const v = validator();
+    expect(await v.validate(input())).toEqual({ ok: true, data: { intune: { activityId: expect.stringMatching(UUID) } } });
+
+    expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      `POST /${TENANT}/oauth2/v2.0/token`,
+      "GET /v1.0/servicePrincipals/appId=0000000a-0000-0000-c000-000000000000/endpoints",
+      `POST /${TENANT}/oauth2/v2.0/token`,
+      `POST ${SERVICE_PATH}/ScepActions/validateRequest`,
+    ]);
+    const [graphToken, discovery, intuneToken, call] = fake.requests as [Recorded, Recorded, Recorded, Recorded];
+
+    expect(graphToken.headers["content-type"]).toBe("application/x-www-form-urlencoded");
+    expect(form(graphToken)).toEqual({ client_id: CLIENT_ID, scope: `${fake.base}/.default`, grant_type: "client_credentials", client_secret: CLIENT_SECRET });
+    expect(form(intuneToken)).toEqual({ client_id: CLIENT_ID, scope: INTUNE_SCOPE, grant_type: "client_credentials", client_secret: CLIENT_SECRET });
+
+    expect(discovery.headers["authorization"]).toBe(`Bearer ${fake.issued[0]!.token}`);
+    expect(fake.issued[0]!.token).toMatch(/-graph$/);
+    expect(discovery.headers["client-request-id"]).toMatch(UUID);
+
+    expect(call.headers["authorization"]).toBe(`Bearer ${fake.issued[1]!.token}`);
+    expect(fake.issued[1]).toEqual({ scope: INTUNE_SCOPE, token: expect.stringMatching(/-intune$/) });
+    expect(call.headers["content-type"]).toBe("application/json");
+    expect(call.headers["api-version"]).toBe("2018-02-20");
+    expect(call.headers["client-request-id"]).toMatch(UUID);
+    expect(call.headers["useragent"]).toBe(PROVIDER);
+    expect(call.headers["user-agent"]).toBe(PROVIDER);
+    expect(JSON.parse(call.body)).toEqual({ request: { transactionId: TXID, certificateRequest: Buffer.from(csr.der).toString("base64"), callerInfo: PROVIDER } });
+    expect(Object.keys(JSON.parse(call.body).request)).toEqual(["transactionId", "certificateRequest", "callerInfo"]);
+  });
+
+  it("each call has its own client-request-id", async () => {
+    const v = validator();
+    await v.validate(input());
+    await v.validate(input());
+    const ids = fake.of("validateRequest").map((r) => r.headers["client-request-id"]);
+    expect(ids).toHaveLength(2);
+    expect(ids[0]).not.toBe(ids[1]);
+  });
+
+  it("no secret in any header or URL: the client secret only travels in the token request's form body", async () => {
+    await validator().validate(input());
+    for (const r of fake.requests) {
+      expect(r.path).not.toContain(CLIENT_SECRET);
+      expect(JSON.stringify(r.headers)).not.toContain(CLIENT_SECRET);
+      if (!r.path.endsWith("/token")) expect(r.body).not.toContain(CLIENT_SECRET);
+    }
+  });
+});
+
+describe("caches: tokens until shortly before expiry, the endpoint until a call fails", () => {
+  it("a second validation reuses both tokens and the endpoint", async () => {
+    const v = validator();
+    await v.validate(input());
+    await v.validate(input());
+    expect(fake.of("token")).toHaveLength(2);
+    expect(fake.of("discovery")).toHaveLength(1);
+    expect(fake.of("validateRequest")).toHaveLength(2);
+  });
+
+  it("the Intune token is renewed 5 min before it expires (expires_in 3599 s), by the injected clock", async () => {
+    const v = validator();
+    await v.validate(input());
+    clock.t += (3599 - 300) * 1000 - 1;
+    await v.validate(input());
+    expect(fake.of("token")).toHaveLength(2);
+    clock.t += 1;
+    await v.validate(input());
+    expect(fake.of("token").map((r) => form(r).scope)).toEqual([`${fake.base}/.default`, INTUNE_SCOPE, INTUNE_SCOPE]);
+    expect(fake.of("validateRequest").at(-1)!.headers["authorization"]).toBe(`Bearer ${fake.issued[2]!.token}`);
+  });
+
+  it("concurrent validations share one token request per scope and one discovery", async () => {
+    const v = validator();
+    const verdicts = await Promise.all(Array.from({ length: 10 }, () => v.validate(input())));
+    expect(verdicts.every((x) => x.ok)).toBe(true);
+    expect(fake.of("token")).toHaveLength(2);
+    expect(fake.of("discovery")).toHaveLength(1);
+  });
+
+  it("a 404 from the endpoint drops it and rediscovers once, then succeeds at the new location", async () => {
+    const v = validator();
+    await v.validate(input());
+    fake.next("validateRequest", { json: { error: "gone" }, status: 404 });
+    expect(await v.validate(input())).toMatchObject({ ok: true });
+    expect(fake.of("discovery")).toHaveLength(2);
+    expect(fake.of("validateRequest")).toHaveLength(3);
+  });
+
+  it("a dropped connection drops the endpoint: the retry rediscovers", async () => {
+    const v = validator();
+    await v.validate(input());
+    fake.next("validateRequest", { destroy: true });
+    expect(await v.validate(input())).toMatchObject({ ok: true });
+    expect(fake.of("discovery")).toHaveLength(2);
+  });
+
+  it("a 401 from Intune drops the Intune token once and retries with a new one", async () => {
+    const v = validator({ retries: 0 });
+    await v.validate(input());
+    fake.next("validateRequest", { json: { error: "token expired" }, status: 401 });
+    expect(await v.validate(input())).toMatchObject({ ok: true });
+    expect(fake.of("token").map((r) => form(r).scope)).toEqual([`${fake.base}/.default`, INTUNE_SCOPE, INTUNE_SCOPE]);
+  });
+});
+
+describe("every Intune code maps to a reason label and failInfo; only Success accepts", () => {
+  it("maps the documented codes", () => {
+    expect(Object.keys(INTUNE_FAIL_INFO)).toHaveLength(24);
+    expect(INTUNE_FAIL_INFO).toMatchObject({ ChallengeExpired: "badTime", ChallengeInvalidTimestamp: "badTime", SignatureValidationFailed: "badMessageCheck", ChallengeDecryptionError: "badMessageCheck", SubjectNameMismatch: "badRequest", Unknown: "badRequest" });
+  });
+
+  for (const [code, failInfo] of Object.entries(INTUNE_FAIL_INFO)) {
+    it(`HTTP 200 with code ${code} → refused: reason ${code}, ${failInfo}`, async () => {
+      const v = validator();
+      fake.next("validateRequest", { json: { code, errorDescription: `details of ${code}` } });
+      expect(await v.validate(input())).toEqual({ ok: false, reason: code, failInfo, failInfoText: `Intune refused the challenge: ${code}` });
+      expect(fake.of("validateRequest")).toHaveLength(1); // a refusal is an answer: never retried
+    });
+  }
+
+  it.each([
+    ["an undocumented code", { code: "SomethingNew", errorDescription: "" }],
+    ["a lower-case success", { code: "success", errorDescription: "" }],
+    ["Success with trailing space", { code: "Success ", errorDescription: "" }],
+  ])("HTTP 200 with %s → intune_unknown_code, badRequest", async (_n, json) => {
+    const v = validator();
+    fake.next("validateRequest", { json });
+    expect(await v.validate(input())).toEqual({ ok: false, reason: "intune_unknown_code", failInfo: "badRequest", failInfoText: "Intune refused the challenge" });
+  });
+});
+
+describe("an API that is slow, down, refuses us or answers garbage → intune_unavailable (never a throw)", () => {
+  const unavailable = { ok: false, reason: "intune_unavailable", failInfo: "badRequest", failInfoText: "Intune challenge validation is unavailable; try again later" };
+
+  it.each([
+    ["HTTP 200 with {} (no code)", [{ json: {} }, { json: {} }], "ERR_INTUNE_RESPONSE"],
+    ["HTTP 200 with a code that is not a string", [{ json: { code: 0 } }, { json: { code: 0 } }], "ERR_INTUNE_RESPONSE"],
+    ["HTTP 200 with HTML", [{ raw: "<html>maintenance</html>", contentType: "text/html" }, { raw: "<html>", contentType: "text/html" }], "ERR_INTUNE_RESPONSE"],
+    ["HTTP 200 with a JSON array", [{ json: [] }, { json: [] }], "ERR_INTUNE_RESPONSE"],
+    ["HTTP 500 twice (one retry)", [{ json: {}, status: 500 }, { json: {}, status: 500 }], "ERR_INTUNE_TRANSPORT"],
+    ["HTTP 429 twice", [{ json: {}, status: 429 }, { json: {}, status: 429 }], "ERR_INTUNE_TRANSPORT"],
+    ["HTTP 400", [{ json: { code: "Success" }, status: 400 }], "ERR_INTUNE_TRANSPORT"],
+    ["HTTP 403 (permission scep_challenge_provider missing)", [{ json: {}, status: 403 }], "ERR_INTUNE_TRANSPORT"],
+  ] as const)("%s", async (_n, answers, code) => {
+    const v = validator();
+    fake.next("validateRequest", ...answers);
+    expect(await v.validate(input())).toEqual(unavailable);
+    expect(errors.map((e) => e.code)).toEqual([code]);
+  });
+
+  it("a 5xx then Success: the retry issues", async () => {
+    const v = validator();
+    fake.next("validateRequest", { json: {}, status: 503 });
+    expect(await v.validate(input())).toMatchObject({ ok: true });
+    expect(fake.of("validateRequest")).toHaveLength(2);
+  });
+
+  it("an HTTP 400 with code Success in the body is not accepted (the status decides first)", async () => {
+    const v = validator();
+    fake.next("validateRequest", { json: { code: "Success" }, status: 400 });
+    expect(await v.validate(input())).toEqual(unavailable);
+  });
+
+  it("no answer within timeoutMs → ERR_INTUNE_TIMEOUT, retried once, then intune_unavailable", async () => {
+    const v = validator({ timeoutMs: 300 });
+    fake.next("validateRequest", { hang: true }, { hang: true });
+    expect(await v.validate(input())).toEqual(unavailable);
+    expect(errors.map((e) => [e.code, e.message])).toEqual([["ERR_INTUNE_TIMEOUT", "Intune validateRequest: no answer within 300 ms"]]);
+    expect(fake.of("validateRequest")).toHaveLength(2);
+  });
+
+  it("a response over 1 MiB is refused without reading it all", async () => {
+    const v = validator({ retries: 0 });
+    fake.next("validateRequest", { raw: `{"code":"Success","errorDescription":"${"x".repeat(1_100_000)}"}` });
+    expect(await v.validate(input())).toEqual(unavailable);
+    expect(errors[0]).toMatchObject({ code: "ERR_INTUNE_RESPONSE", message: "Intune validateRequest: the response is larger than 1048576 bytes" });
+  });
+
+  it("Entra ID refuses the credentials (invalid_client) → ERR_INTUNE_AUTH, Intune is never called, the secret is in no message", async () => {
+    const v = validator();
+    fake.next("token", { status: 401, json: { error: "invalid_client", error_description: "AADSTS7000215: Invalid client secret provided." } });
+    expect(await v.validate(input())).toEqual(unavailable);
+    expect(errors[0]).toMatchObject({ name: "IntuneAuthError", code: "ERR_INTUNE_AUTH", message: `Entra ID refused the token request for ${fake.base}/.default: invalid_client` });
+    expect(fake.of("token")).toHaveLength(1); // a 4xx is not retried
+    expect(fake.of("validateRequest")).toHaveLength(0);
+    expect(JSON.stringify(errors.map((e) => [e.message, String(e.cause)]))).not.toContain(CLIENT_SECRET);
+  });
+
+  it("a token answer without access_token → ERR_INTUNE_RESPONSE", async () => {
+    const v = validator({ retries: 0 });
+    fake.next("token", { json: { token_type: "Bearer" } });
+    expect(await v.validate(input())).toEqual(unavailable);
+    expect(errors[0]!.code).toBe("ERR_INTUNE_RESPONSE");
+  });
+
+  it("Graph does not list ScepRequestValidationFEService → ERR_INTUNE_DISCOVERY", async () => {
+    fake.endpoints = fake.endpoints.filter((e) => e.providerName !== "ScepRequestValidationFEService");
+    const v = validator();
+    expect(await v.validate(input())).toEqual(unavailable);
+    expect(errors[0]).toMatchObject({ code: "ERR_INTUNE_DISCOVERY" });
+    expect(fake.of("validateRequest")).toHaveLength(0);
+  });
+
+  it("discovery ignores endpoints that are not URLs; a provider name in other case still matches", async () => {
+    fake.endpoints = [{ providerName: "ScepRequestValidationFEService", uri: "not a url" }, { providerName: "screquestvalidationfeservice", uri: "x" }, { providerName: "SCEPREQUESTVALIDATIONFESERVICE", uri: `${fake.base}${SERVICE_PATH}` }];
+    expect(await validator().validate(input())).toMatchObject({ ok: true });
+  });
+
+  it("nothing listening at all (connection refused) → intune_unavailable", async () => {
+    await fake.close();
+    const v = validator({ loginBaseUrl: fake.base });
+    expect(await v.validate(input())).toEqual(unavailable);
+    expect(errors[0]).toMatchObject({ code: "ERR_INTUNE_TRANSPORT" });
+  });
+
+  it("the validator recovers by itself once the API is back", async () => {
+    const v = validator({ retries: 0 });
+    fake.next("validateRequest", { json: {}, status: 503 });
+    expect(await v.validate(input())).toEqual(unavailable);
+    expect(await v.validate(input())).toMatchObject({ ok: true });
+  });
+});
+
+describe("successNotification and failureNotification: exact bodies", () => {
+  let issued: Certificate;
+  beforeAll(async () => {
+    const keys = await generateRsaKeyPair(2048);
+    issued = (await createSelfSignedSigner({ keys, subject: "CN=device-0001.corp.example.test, O=Contoso", now: new Date("2026-03-01T12:00:00Z"), days: 365 })).certificate;
+  });
+
+  it("successNotification names the certificate's SHA-1 thumbprint, serial, expiry and issuer", async () => {
+    const v = validator();
+    const r = await v.notifySuccess({ transactionId: TXID, csr: csr.der, certificate: issued, caConfiguration: "ca01.contoso.test\\Contoso Issuing CA", certificateAuthority: "Contoso Issuing CA" });
+    expect(r).toMatchObject({ code: "Success" });
+    const call = fake.of("successNotification")[0]!;
+    expect(call.path).toBe(`${SERVICE_PATH}/ScepActions/successNotification`);
+    expect(call.headers["api-version"]).toBe("2018-02-20");
+    expect(call.headers["client-request-id"]).toMatch(UUID);
+    const x = new X509Certificate(issued.der);
+    expect(JSON.parse(call.body)).toEqual({
+      notification: {
+        transactionId: TXID,
+        certificateRequest: Buffer.from(csr.der).toString("base64"),
+        certificateThumbprint: createHash("sha1").update(issued.der).digest("hex").toUpperCase(),
+        certificateSerialNumber: x.serialNumber.toUpperCase().replace(/^0+(?=.)/, ""),
+        certificateExpirationDateUtc: new Date(x.validTo).toISOString(),
+        issuingCertificateAuthority: "CN=device-0001.corp.example.test, O=Contoso",
+        callerInfo: PROVIDER,
+        caConfiguration: "ca01.contoso.test\\Contoso Issuing CA",
+        certificateAuthority: "Contoso Issuing CA",
+      },
+    });
+    expect(JSON.parse(call.body).notification.certificateExpirationDateUtc).toBe("2027-03-01T12:00:00.000Z");
+  });
+
+  it("successNotification answered with another code → throws ERR_INTUNE_REJECTED with Intune's code", async () => {
+    const v = validator();
+    fake.next("successNotification", { json: { code: "Unknown", errorDescription: "transaction not found" } });
+    await expect(v.notifySuccess({ transactionId: TXID, csr: csr.der, certificate: issued })).rejects.toMatchObject({
+      name: "IntuneRejectedError",
+      code: "ERR_INTUNE_REJECTED",
+      intuneCode: "Unknown",
+      errorDescription: "transaction not found",
+      message: "Intune answered successNotification with Unknown",
+    });
+  });
+
+  it("successNotification that cannot be delivered throws a transport error (the certificate must not be delivered)", async () => {
+    const v = validator({ retries: 0 });
+    fake.next("successNotification", { json: {}, status: 502 });
+    await expect(v.notifySuccess({ transactionId: TXID, csr: csr.der, certificate: issued.der })).rejects.toMatchObject({ code: "ERR_INTUNE_TRANSPORT", status: 502 });
+  });
+
+  it("failureNotification carries hResult as a number and errorDescription cut to 255 characters", async () => {
+    const v = validator();
+    await v.notifyFailure({ transactionId: TXID, csr: csr.der, errorDescription: "é".repeat(300) });
+    const body = JSON.parse(fake.of("failureNotification")[0]!.body);
+    expect(body).toEqual({ notification: { transactionId: TXID, certificateRequest: Buffer.from(csr.der).toString("base64"), hResult: 2147500037, errorDescription: "é".repeat(255), callerInfo: PROVIDER } });
+    expect(Object.keys(body.notification)).toEqual(["transactionId", "certificateRequest", "hResult", "errorDescription", "callerInfo"]);
+  });
+
+  it("failureNotification answered with another code → ERR_INTUNE_REJECTED", async () => {
+    const v = validator();
+    fake.next("failureNotification", { json: { code: "Unknown", errorDescription: "" } });
+    await expect(v.notifyFailure({ transactionId: TXID, csr: csr.der, errorDescription: "CA offline", hResult: 0x80070005 })).rejects.toMatchObject({ code: "ERR_INTUNE_REJECTED", intuneCode: "Unknown" });
+    expect(JSON.parse(fake.of("failureNotification")[0]!.body).notification.hResult).toBe(0x80070005);
+  });
+});
+
+describe("certificate credential: a client assertion (RFC 7523) instead of a secret", () => {
+  it("signs an RS256 assertion naming the certificate (x5t) with aud = the token endpoint, iss = sub = client ID", async () => {
+    const keys = await generateRsaKeyPair(2048);
+    const cert = (await createSelfSignedSigner({ keys, subject: "CN=scep-intune-app" })).certificate;
+    const v = validator({ credential: { certificate: cert.toPem(), privateKey: await exportPrivateKeyPem(keys.privateKey) } });
+    expect(await v.validate(input())).toMatchObject({ ok: true });
+    const f = form(fake.of("token")[0]!);
+    expect(f).toEqual({ client_id: CLIENT_ID, scope: `${fake.base}/.default`, grant_type: "client_credentials", client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", client_assertion: expect.any(String) });
+    const [h, p, s] = f.client_assertion!.split(".") as [string, string, string];
+    const header = JSON.parse(Buffer.from(h, "base64url").toString());
+    const payload = JSON.parse(Buffer.from(p, "base64url").toString());
+    expect(header).toEqual({ alg: "RS256", typ: "JWT", x5t: createHash("sha1").update(cert.der).digest("base64url"), "x5t#S256": createHash("sha256").update(cert.der).digest("base64url") });
+    const now = Math.floor(clock.t / 1000);
+    expect(payload).toEqual({ aud: `${fake.base}/${TENANT}/oauth2/v2.0/token`, iss: CLIENT_ID, sub: CLIENT_ID, jti: expect.stringMatching(UUID), nbf: now, iat: now, exp: now + 600 });
+    expect(verify("sha256", Buffer.from(`${h}.${p}`), createPublicKey(cert.toPem()), Buffer.from(s, "base64url"))).toBe(true);
+  });
+});
+
+describe("configuration errors are ERR_INTUNE_CONFIG", () => {
+  it.each([
+    ["no tenant", { tenant: "" }],
+    ["a tenant with a slash", { tenant: "a/b" }],
+    ["no client ID", { clientId: "" }],
+    ["an empty secret", { credential: { clientSecret: "" } }],
+    ["no credential kind", { credential: {} as never }],
+    ["a certificate credential with a bad key", { credential: { certificate: "x", privateKey: "not a key" } }],
+    ["timeoutMs 0", { timeoutMs: 0 }],
+    ["retries 9", { retries: 9 }],
+  ] as const)("%s", (_n, bad) => {
+    expect(() => new IntuneScepClient({ tenant: TENANT, clientId: CLIENT_ID, credential: { clientSecret: CLIENT_SECRET }, ...bad } as never)).toThrow(expect.objectContaining({ code: "ERR_INTUNE_CONFIG" }));
+  });
+});
+
+afterAll(() => undefined);

@@ -1,0 +1,132 @@
+/**
+ * A loopback HTTP server (node:http on 127.0.0.1, port 0) that plays Entra
+ * ID's token endpoint, Microsoft Graph's endpoint discovery and Intune's
+ * ScepActions, records every request exactly as received, and answers what a
+ * test scripts: any code, HTTP errors, garbage, a hang (timeout), a dropped
+ * connection. It never forwards anywhere.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export const TENANT = "11111111-2222-3333-4444-555555555555";
+export const CLIENT_ID = "66666666-7777-8888-9999-000000000000";
+export const CLIENT_SECRET = "s3cret-client-value~with.symbols";
+export const INTUNE_APP_ID = "0000000a-0000-0000-c000-000000000000";
+export const SERVICE_PATH = "/RACerts/ScepRequestValidationFEService/Gateway/StatelessScepRequestValidationService";
+
+/** One recorded request. */
+export interface Recorded {
+  method: string;
+  path: string;
+  headers: IncomingMessage["headers"];
+  body: string;
+}
+
+/** What the fake answers to one request. */
+export type Behaviour =
+  | { json: unknown; status?: number }
+  | { raw: string; status?: number; contentType?: string }
+  | { hang: true }
+  | { destroy: true };
+
+type Kind = "token" | "discovery" | "validateRequest" | "successNotification" | "failureNotification";
+
+export interface FakeIntune {
+  /** http://127.0.0.1:<port> */
+  base: string;
+  /** Every request, in arrival order. */
+  requests: Recorded[];
+  /** Requests of one kind. */
+  of(kind: Kind): Recorded[];
+  /** Queues answers for the next requests of `kind` (after the queue runs out, the default answer). */
+  next(kind: Kind, ...answers: Behaviour[]): void;
+  /** The endpoint list discovery returns (default: the SCEP validation service on this server plus two others). */
+  endpoints: { providerName: string; uri: string }[];
+  /** Tokens issued so far, by scope. */
+  issued: { scope: string; token: string }[];
+  close(): Promise<void>;
+}
+
+function kindOf(method: string, path: string): Kind | undefined {
+  if (method === "POST" && path === `/${TENANT}/oauth2/v2.0/token`) return "token";
+  if (method === "GET" && path === `/v1.0/servicePrincipals/appId=${INTUNE_APP_ID}/endpoints`) return "discovery";
+  const m = /\/ScepActions\/(validateRequest|successNotification|failureNotification)$/.exec(path);
+  if (method === "POST" && m && path.startsWith(SERVICE_PATH)) return m[1] as Kind;
+  return undefined;
+}
+
+export async function startFakeIntune(): Promise<FakeIntune> {
+  const requests: (Recorded & { kind: Kind | undefined })[] = [];
+  const queues = new Map<Kind, Behaviour[]>();
+  const issued: { scope: string; token: string }[] = [];
+  const hanging = new Set<ServerResponse>();
+  let tokenCounter = 0;
+  const fake: FakeIntune = {
+    base: "",
+    requests,
+    of: (kind) => requests.filter((r) => r.kind === kind),
+    next: (kind, ...answers) => queues.set(kind, [...(queues.get(kind) ?? []), ...answers]),
+    endpoints: [],
+    issued,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const res of hanging) res.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+
+  const defaultAnswer = (kind: Kind, body: string): Behaviour => {
+    switch (kind) {
+      case "token": {
+        const scope = new URLSearchParams(body).get("scope") ?? "";
+        const token = `token-${++tokenCounter}-${scope.includes("graph") || scope.startsWith(fake.base) ? "graph" : "intune"}`;
+        issued.push({ scope, token });
+        return { json: { token_type: "Bearer", expires_in: 3599, ext_expires_in: 3599, access_token: token } };
+      }
+      case "discovery":
+        return { json: { "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#servicePrincipals('x')/endpoints", value: fake.endpoints } };
+      default:
+        return { json: { code: "Success", errorDescription: "" } };
+    }
+  };
+
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      const path = req.url ?? "/";
+      const kind = kindOf(req.method ?? "", path);
+      requests.push({ kind, method: req.method ?? "", path, headers: req.headers, body });
+      if (!kind) {
+        res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: "no such route on the fake" }));
+        return;
+      }
+      const queue = queues.get(kind);
+      const b = queue && queue.length > 0 ? queue.shift()! : defaultAnswer(kind, body);
+      if ("hang" in b) {
+        hanging.add(res);
+        return;
+      }
+      if ("destroy" in b) {
+        req.socket.destroy();
+        return;
+      }
+      if ("json" in b) {
+        // A scripted token answer still records the token it hands out.
+        res.writeHead(b.status ?? 200, { "content-type": "application/json; charset=utf-8" }).end(JSON.stringify(b.json));
+        return;
+      }
+      res.writeHead(b.status ?? 200, { "content-type": b.contentType ?? "application/json" }).end(b.raw);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  fake.base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  fake.endpoints = [
+    { providerName: "PkiConnectorFEService", uri: `${fake.base}/RACerts/PkiConnectorFEService` },
+    { providerName: "ScepRequestValidationFEService", uri: `${fake.base}${SERVICE_PATH}` },
+    { providerName: "StatelessDeviceFEService", uri: `${fake.base}/StatelessDeviceFEService` },
+  ];
+  return fake;
+}
