@@ -1,0 +1,38 @@
+import express from "express";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { LocalKey, buildCertificate, createScepServer, endEntityExtensions } from "@scep/core";
+import { scepMiddleware } from "@scep/express";
+
+// Your CA: its certificate and its private key, PEM (see "Where ca.pem and ca.key come from").
+const ca = LocalKey.fromPem(readFileSync("ca.pem", "utf8"), readFileSync("ca.key", "utf8"));
+
+const server = createScepServer({
+  profiles: [{
+    path: "/scep",
+    caCertificate: ca.certificate,
+    signer: ca, // signs CertReps and decrypts requests (pass `decrypters` for an RA or a rollover)
+    challenge: { type: "static", password: process.env.SCEP_CHALLENGE! },
+    issue: async ({ csr, notAfterMax }) => ({
+      status: "SUCCESS",
+      certificate: await buildCertificate({
+        issuer: ca,
+        subject: csr.subjectDer,
+        publicKey: csr.spki,
+        serialNumber: randomBytes(16), // 128 random bits, read as an unsigned number (see below)
+        notBefore: new Date(Date.now() - 5 * 60_000), // 5 minutes back, for devices whose clock runs late
+        notAfter: notAfterMax,
+        extensions: endEntityExtensions({ csr, issuer: ca }),
+      }),
+    }),
+  }],
+  onEvent: (e) => console.log(JSON.stringify(e)),
+});
+
+const app = express();
+app.use(scepMiddleware(server)); // GET/POST /scep and /scep/pkiclient.exe; other paths go on to next()
+const listener = app.listen(Number(process.env.PORT ?? 8080), (error) => {
+  if (error) throw error; // e.g. EADDRINUSE: the port is taken
+  console.log(`SCEP server on http://localhost:${(listener.address() as AddressInfo).port}/scep`);
+});

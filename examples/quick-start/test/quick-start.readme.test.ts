@@ -1,0 +1,144 @@
+/**
+ * The root README's quick start is this package's src/server.ts, word for
+ * word, and it works as the README says: the README's openssl command makes
+ * ca.pem/ca.key, the server starts from the directory holding them, the CLI
+ * enrolls against it (RFC 8894 §3.3 PKCSReq → CertRep SUCCESS), and OpenSSL
+ * verifies the issued certificate against the CA.
+ */
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const SERVER = fileURLToPath(new URL("../src/server.ts", import.meta.url));
+const CLI = join(REPO_ROOT, "examples/cli/src/main.ts");
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+const CHALLENGE = "quick-start-secret";
+const run = promisify(execFile);
+
+/** The README's "Quick start" section, up to the next level-2 heading. */
+function quickStartSection(): string {
+  const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+  const start = readme.indexOf("\n## Quick start");
+  expect(start, "README has a '## Quick start' section").toBeGreaterThan(-1);
+  const end = readme.indexOf("\n## ", start + 1);
+  return readme.slice(start, end === -1 ? undefined : end);
+}
+
+/** The fenced blocks of one language in a Markdown text (also indented ones, in list items), without their indentation. */
+function blocks(markdown: string, lang: string): string[] {
+  return [...markdown.matchAll(new RegExp("^( *)```" + lang + "\\n([\\s\\S]*?)^\\1```$", "gm"))].map((m) =>
+    m[2]!.replace(new RegExp("^" + m[1]!, "gm"), ""),
+  );
+}
+
+/** Environment for the children: without what pnpm or vitest set for themselves (INIT_CWD would move the CLI's relative paths). */
+function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(env)) if (k === "INIT_CWD" || k === "NODE_OPTIONS" || k.startsWith("npm_") || k.startsWith("VITEST")) delete env[k];
+  return { ...env, ...extra };
+}
+
+describe("README quick start", () => {
+  let dir: string;
+  let server: ChildProcess | undefined;
+  let url: string;
+  let serverOutput = "";
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "scep-quick-start-"));
+    // The CA, made by the README's own openssl command.
+    const openssl = blocks(quickStartSection(), "sh").flatMap((b) => b.replace(/\\\n\s*/g, " ").split("\n")).filter((l) => l.startsWith("openssl req "));
+    expect(openssl).toHaveLength(1);
+    execFileSync("sh", ["-c", openssl[0]!], { cwd: dir, stdio: "pipe" });
+
+    server = spawn(process.execPath, ["--import", TSX, SERVER], {
+      cwd: dir,
+      env: childEnv({ SCEP_CHALLENGE: CHALLENGE, PORT: "0", TSX_TSCONFIG_PATH: fileURLToPath(new URL("../tsconfig.json", import.meta.url)) }),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    server.stdout!.on("data", (chunk: Buffer) => (serverOutput += chunk.toString("utf8")));
+    server.stderr!.on("data", (chunk: Buffer) => (serverOutput += chunk.toString("utf8")));
+    url = (await output(/SCEP server on (http:\/\/localhost:\d+\/scep)\n/))[1]!.replace("localhost", "127.0.0.1");
+  });
+
+  /** Resolves when the server's output (stdout and stderr) matches `re`, already or later; rejects if the server exits first. */
+  function output(re: RegExp): Promise<RegExpExecArray> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const m = re.exec(serverOutput);
+        if (m) {
+          server!.stdout!.off("data", check);
+          server!.stderr!.off("data", check);
+          resolve(m);
+        }
+      };
+      server!.stdout!.on("data", check);
+      server!.stderr!.on("data", check);
+      server!.once("exit", (code) => reject(new Error(`the quick start exited (${code}) before printing ${re}:\n${serverOutput}`)));
+      check();
+    });
+  }
+
+  afterAll(async () => {
+    if (server && server.exitCode === null) {
+      const exited = new Promise((r) => server!.once("exit", r));
+      server.kill("SIGTERM");
+      await exited;
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("shows src/server.ts word for word as its TypeScript block", () => {
+    const ts = blocks(quickStartSection(), "ts");
+    expect(ts[0]).toBe(readFileSync(SERVER, "utf8"));
+  });
+
+  it("enrolls with the CLI (RFC 8894 §3.3) and the certificate verifies against ca.pem with OpenSSL", async () => {
+    const { stdout: enroll } = await run(
+      process.execPath,
+      ["--import", TSX, CLI, "enroll", "--url", url, "--challenge", CHALLENGE, "--cn", "device-1", "--out", "device-1.pem"],
+      { cwd: dir, env: childEnv({ TSX_TSCONFIG_PATH: join(REPO_ROOT, "examples/cli/tsconfig.json") }), encoding: "utf8" },
+    );
+    expect(enroll).toContain("device-1.pem");
+
+    const { stdout: verify } = await run("openssl", ["verify", "-CAfile", "ca.pem", "device-1.pem"], { cwd: dir, encoding: "utf8" });
+    expect(verify).toBe("device-1.pem: OK\n");
+
+    const { stdout: fields } = await run("openssl", ["x509", "-in", "device-1.pem", "-noout", "-nameopt", "RFC2253", "-subject", "-issuer", "-serial"], { cwd: dir, encoding: "utf8" });
+    const [subject, issuer, serial] = fields.trim().split("\n");
+    expect(subject).toBe("subject=CN=device-1");
+    expect(issuer).toBe("issuer=CN=My SCEP CA");
+    // 128 random bits read as an unsigned number: a positive INTEGER of 1–17 octets, printed without a sign.
+    expect(serial).toMatch(/^serial=[0-9A-F]{2,34}$/);
+
+    // The server logged the issuance as one JSON event line, with the same serial.
+    await output(/"operation":"PKCSReq"[^\n]*\n/);
+    const events = serverOutput.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const issued = events.filter((e) => e.operation === "PKCSReq");
+    expect(issued, JSON.stringify(events)).toHaveLength(1);
+    expect(issued[0]).toMatchObject({ outcome: "success", reason: "issued", status: 200, subject: "CN=device-1" });
+    expect(issued[0]!.serial).toBe(serial!.slice("serial=".length).toLowerCase().replace(/^(00)+/, ""));
+  });
+});
+
+describe("package READMEs", () => {
+  // Each TypeScript block of a package README is one of this package's files, which `pnpm run typecheck` compiles.
+  const EXAMPLES: Record<string, string[]> = {
+    "packages/core/README.md": ["src/readme/core.ts"],
+    "packages/express/README.md": ["src/readme/express.ts"],
+    "packages/hono/README.md": ["src/readme/hono.ts"],
+  };
+  for (const [readme, files] of Object.entries(EXAMPLES)) {
+    it(`${readme} shows ${files.join(", ")} word for word and links the root quick start`, () => {
+      const text = readFileSync(join(REPO_ROOT, readme), "utf8");
+      expect(blocks(text, "ts")).toEqual(files.map((f) => readFileSync(fileURLToPath(new URL(`../${f}`, import.meta.url)), "utf8")));
+      expect(text).toContain("(https://github.com/scep-sdk/scep-sdk#quick-start-a-scep-server-in-your-app)");
+    });
+  }
+});
