@@ -9,14 +9,17 @@
 //
 // Peers: micromdm scepserver/scepclient (scep), strongSwan pki with its curl
 // fetcher (strongswan-pki, libstrongswan-extra-plugins), certmonger with its
-// scep-submit helper (certmonger; pulls in dbus), openssl, and unshare/mount
-// (util-linux, mount) for the certmonger legacy-provider namespace.
+// scep-submit helper (certmonger; pulls in dbus), openssl, unshare/mount
+// (util-linux, mount) for the certmonger legacy-provider namespace, and
+// redis-server for the @scep/redis and multi-replica tests (the tests start
+// their own on loopback; Debian's package also enables a system service, which
+// nothing here uses).
 import { spawnSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
 import process from "node:process";
 
-const BASE_PACKAGES = ["scep", "strongswan-pki", "libstrongswan-extra-plugins", "certmonger", "openssl"];
+const BASE_PACKAGES = ["scep", "strongswan-pki", "libstrongswan-extra-plugins", "certmonger", "openssl", "redis-server"];
 
 /** [what to look for, how to test it, Debian package] */
 const REQUIREMENTS = [
@@ -30,6 +33,7 @@ const REQUIREMENTS = [
   ["openssl", "exec", "openssl"],
   ["unshare", "exec", "util-linux"],
   ["mount", "exec", "mount"],
+  ["redis-server", "exec", "redis-server"],
 ];
 
 function can(path, mode) {

@@ -1,7 +1,8 @@
 /**
  * Harness for driving the REAL SCEP peers from vitest: micromdm
  * `scepserver`/`scepclient`, strongSwan `pki`, certmonger (`scep-submit` and a
- * private daemon), and the `openssl` CLI as referee.
+ * private daemon), the `openssl` CLI as referee, and a private `redis-server`
+ * for the shared stores.
  *
  * Import it by relative path from a test:
  *
@@ -24,7 +25,7 @@
  * temp dir lives under `os.tmpdir()` and is removed. Only loopback is used.
  * Peer facts (flags, defaults, formats, quirks) are documented in each
  * module: `peers/micromdm.ts`, `peers/strongswan.ts`, `peers/certmonger.ts`,
- * `peers/openssl.ts`.
+ * `peers/openssl.ts`, `peers/redis.ts`.
  *
  * @module
  */
@@ -83,6 +84,9 @@ export type {
   ScepSubmitOptions,
   ScepSubmitResult,
 } from "./peers/certmonger";
+
+export { redisInline, redisPing, startRedisServer } from "./peers/redis";
+export type { RedisServer, RedisServerOptions } from "./peers/redis";
 
 export {
   opensslCmsDecrypt,

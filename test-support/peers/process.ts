@@ -80,6 +80,7 @@ export const PEERS = {
   getcert: { binary: "getcert", pkg: "certmonger" },
   openssl: { binary: "openssl", pkg: "openssl" },
   unshare: { binary: "unshare", pkg: "util-linux" },
+  "redis-server": { binary: "redis-server", pkg: "redis-server" },
 } as const;
 
 /** Name of a peer known to {@link ensurePeer}. */
