@@ -97,7 +97,17 @@ export interface MemoryTransactionStoreOptions {
   maxEntries?: number;
 }
 
-const copy = (tx: Transaction): Transaction => ({ ...tx, ...(tx.chain ? { chain: [...tx.chain] } : {}) });
+/** A deep copy (bytes and Dates too), so callers never share a stored record's state. */
+const copy = (tx: Transaction): Transaction => ({
+  ...tx,
+  csr: tx.csr.slice(),
+  signerCertificate: tx.signerCertificate.slice(),
+  createdAt: new Date(tx.createdAt),
+  updatedAt: new Date(tx.updatedAt),
+  expiresAt: new Date(tx.expiresAt),
+  ...(tx.certificate ? { certificate: tx.certificate.slice() } : {}),
+  ...(tx.chain ? { chain: tx.chain.map((c) => c.slice()) } : {}),
+});
 const open = (s: TransactionStatus): boolean => s === "PENDING" || s === "ISSUING";
 
 /**
@@ -184,7 +194,8 @@ export class MemoryTransactionStore implements TransactionStore {
   async transition(profile: string, transactionId: string, from: TransactionStatus, update: TransactionUpdate): Promise<Transaction | undefined> {
     const tx = this.#live(profile, transactionId);
     if (!tx || tx.status !== from) return undefined;
-    Object.assign(tx, update, update.chain ? { chain: [...update.chain] } : {});
+    const defined = Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined));
+    Object.assign(tx, copy({ ...tx, ...defined }));
     return copy(tx);
   }
 

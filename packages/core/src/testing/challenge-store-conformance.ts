@@ -1,0 +1,123 @@
+/**
+ * The conformance suite every one-time {@link ChallengeStore} runs.
+ *
+ * @module
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { ChallengeStore } from "../server/challenge.js";
+import { manualClock, type ManualClock } from "./manual-clock.js";
+import type { StoreFactoryContext } from "./transaction-store-conformance.js";
+
+/** Options of {@link challengeStoreConformance}. */
+export interface ChallengeStoreConformanceOptions<S extends ChallengeStore = ChallengeStore> {
+  /** Name shown in the test report, e.g. `"dynamodb"`. */
+  name: string;
+  /** Creates the store under test, wired to `context.now`; called before each test. */
+  create: (context: StoreFactoryContext) => S | Promise<S>;
+  /** Releases what `create` made; called after each test. */
+  cleanup?: (store: S) => void | Promise<void>;
+}
+
+let profileCounter = 0;
+
+/**
+ * Registers the ChallengeStore conformance tests (vitest) for one
+ * implementation. Call it at the top level of a test file.
+ *
+ * What it holds a store to: `issue` returns distinct printable challenges
+ * (usable as a CSR challengePassword); `consume` is true exactly once per
+ * challenge, false for an unknown, expired (by the injected clock) or
+ * already-consumed challenge and for another profile (which leaves it
+ * intact for its own profile); of 50 concurrent
+ * consumes of one challenge exactly one is true, and concurrent consumes of
+ * different challenges all succeed.
+ *
+ * @example
+ * ```ts
+ * import { challengeStoreConformance } from "@scep/core/testing";
+ *
+ * challengeStoreConformance({
+ *   name: "dynamodb",
+ *   create: ({ now }) => new DynamoChallengeStore(table, { now }),
+ * });
+ * ```
+ */
+export function challengeStoreConformance<S extends ChallengeStore>(options: ChallengeStoreConformanceOptions<S>): void {
+  describe(`ChallengeStore conformance: ${options.name}`, () => {
+    let clock: ManualClock;
+    let store: S;
+
+    beforeEach(async () => {
+      clock = manualClock();
+      store = await options.create({ now: clock.now });
+    });
+    afterEach(async () => {
+      await options.cleanup?.(store);
+    });
+
+    const profile = (label = "p"): string => `${label}-${++profileCounter}-${Math.random().toString(36).slice(2, 10)}`;
+
+    it("issue returns distinct printable challenges of at least 16 characters", async () => {
+      const p = profile();
+      const issued = await Promise.all(Array.from({ length: 100 }, () => store.issue({ profile: p, ttlMs: 60_000 })));
+      expect(new Set(issued).size).toBe(100);
+      for (const c of issued) expect(c).toMatch(/^[\x21-\x7e]{16,}$/);
+    });
+
+    it("consume is true once, then false", async () => {
+      const p = profile();
+      const c = await store.issue({ profile: p, ttlMs: 60_000 });
+      expect(await store.consume(c, { profile: p })).toBe(true);
+      expect(await store.consume(c, { profile: p })).toBe(false);
+    });
+
+    it("consume is false for a challenge never issued (also the empty string)", async () => {
+      const p = profile();
+      await store.issue({ profile: p, ttlMs: 60_000 });
+      expect(await store.consume("0123456789abcdef0123456789abcdef", { profile: p })).toBe(false);
+      expect(await store.consume("", { profile: p })).toBe(false);
+    });
+
+    it("consume is false under another profile and leaves the challenge intact for its own profile (probing cannot burn it)", async () => {
+      const a = profile("a");
+      const b = profile("b");
+      const c = await store.issue({ profile: a, ttlMs: 60_000 });
+      expect(await store.consume(c, { profile: b })).toBe(false);
+      expect(await store.consume(c, { profile: b })).toBe(false);
+      expect(await store.consume(c, { profile: a })).toBe(true);
+      expect(await store.consume(c, { profile: a })).toBe(false);
+    });
+
+    it("a challenge expires at its ttlMs by the injected clock", async () => {
+      const p = profile();
+      const early = await store.issue({ profile: p, ttlMs: 60_000 });
+      const late = await store.issue({ profile: p, ttlMs: 60_000 });
+      clock.advance(59_999);
+      expect(await store.consume(early, { profile: p })).toBe(true);
+      clock.advance(2);
+      expect(await store.consume(late, { profile: p })).toBe(false);
+    });
+
+    it("a challenge issued with a longer ttlMs outlives one with a shorter", async () => {
+      const p = profile();
+      const short = await store.issue({ profile: p, ttlMs: 1_000 });
+      const long = await store.issue({ profile: p, ttlMs: 3_600_000 });
+      clock.advance(1_001);
+      expect(await store.consume(short, { profile: p })).toBe(false);
+      expect(await store.consume(long, { profile: p })).toBe(true);
+    });
+
+    it("is atomic: of 50 concurrent consumes of one challenge exactly one is true", async () => {
+      const p = profile();
+      const c = await store.issue({ profile: p, ttlMs: 60_000 });
+      const results = await Promise.all(Array.from({ length: 50 }, () => store.consume(c, { profile: p })));
+      expect(results.filter(Boolean)).toHaveLength(1);
+    });
+
+    it("concurrent consumes of 20 different challenges all succeed", async () => {
+      const p = profile();
+      const issued = await Promise.all(Array.from({ length: 20 }, () => store.issue({ profile: p, ttlMs: 60_000 })));
+      expect(await Promise.all(issued.map((c) => store.consume(c, { profile: p })))).toEqual(issued.map(() => true));
+    });
+  });
+}

@@ -1,0 +1,22 @@
+/**
+ * `@scep/core/testing`: conformance suites for the storage interfaces, to run
+ * against any implementation (the memory stores, `@scep/redis`, or a store of
+ * your own on Postgres or DynamoDB). They register vitest tests, so import
+ * them from a vitest test file (vitest is an optional peer dependency).
+ *
+ * @example
+ * ```ts
+ * import { challengeStoreConformance, transactionStoreConformance } from "@scep/core/testing";
+ *
+ * transactionStoreConformance({ name: "mine", create: ({ now }) => new MyTransactionStore({ now }) });
+ * challengeStoreConformance({ name: "mine", create: ({ now }) => new MyChallengeStore({ now }) });
+ * ```
+ *
+ * @module
+ */
+export { manualClock } from "./manual-clock.js";
+export type { ManualClock } from "./manual-clock.js";
+export { transactionStoreConformance } from "./transaction-store-conformance.js";
+export type { StoreFactoryContext, TransactionStoreConformanceOptions } from "./transaction-store-conformance.js";
+export { challengeStoreConformance } from "./challenge-store-conformance.js";
+export type { ChallengeStoreConformanceOptions } from "./challenge-store-conformance.js";
