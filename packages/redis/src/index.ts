@@ -1,0 +1,22 @@
+/**
+ * `@scep/redis`: Redis implementations of the `@scep/core` storage
+ * interfaces, so several replicas of a SCEP server share PENDING
+ * transactions and one-time challenges. Bring your own ioredis client.
+ *
+ * @example
+ * ```ts
+ * import Redis from "ioredis";
+ * import { RedisChallengeStore, RedisTransactionStore, redisClientOptions } from "@scep/redis";
+ *
+ * const redis = new Redis(process.env.SCEP_REDIS_URL!, { ...redisClientOptions });
+ * const transactions = new RedisTransactionStore(redis);
+ * const challenges = new RedisChallengeStore(redis);
+ * ```
+ *
+ * @module
+ */
+export { RedisTransactionStore } from "./redis-transaction-store.js";
+export { RedisChallengeStore } from "./redis-challenge-store.js";
+export type { RedisChallengeStoreOptions } from "./redis-challenge-store.js";
+export { redisClientOptions } from "./options.js";
+export type { RedisClient, RedisStoreOptions } from "./options.js";

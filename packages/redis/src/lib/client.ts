@@ -1,0 +1,104 @@
+/**
+ * Runs commands and Lua scripts on the user's ioredis client under a
+ * deadline, turning every failure into a StoreUnavailableError.
+ */
+import { createHash } from "node:crypto";
+import { StoreUnavailableError } from "@scep/core";
+import type { RedisClient } from "../options.js";
+
+/** A Lua script with its SHA-1, for EVALSHA. */
+export interface Script {
+  readonly name: string;
+  readonly source: string;
+  readonly sha: string;
+}
+
+/** Defines a script (SHA-1 computed once). */
+export function script(name: string, source: string): Script {
+  return { name, source, sha: createHash("sha1").update(source).digest("hex") };
+}
+
+/** How a store talks to Redis. */
+export class Runner {
+  readonly #client: RedisClient;
+  readonly #timeoutMs: number;
+  readonly #retryAfterSeconds: number;
+
+  constructor(client: RedisClient, timeoutMs: number, retryAfterSeconds: number) {
+    this.#client = client;
+    this.#timeoutMs = timeoutMs;
+    this.#retryAfterSeconds = retryAfterSeconds;
+  }
+
+  /** One command, binary replies (Buffers). */
+  command(what: string, command: string, args: Array<string | Buffer | number>): Promise<unknown> {
+    return this.#deadline(what, () => this.#client.callBuffer(command, args));
+  }
+
+  /**
+   * EVALSHA, and EVAL once when the server does not know the script yet
+   * (NOSCRIPT: a fresh, restarted or failed-over server, or another cluster
+   * node), all under one deadline.
+   */
+  eval(what: string, s: Script, keys: string[], args: Array<string | Buffer | number>): Promise<unknown> {
+    return this.#deadline(what, async () => {
+      try {
+        return await this.#client.callBuffer("EVALSHA", [s.sha, keys.length, ...keys, ...args]);
+      } catch (error) {
+        if (!isNoScript(error)) throw error;
+        return await this.#client.callBuffer("EVAL", [s.source, keys.length, ...keys, ...args]);
+      }
+    });
+  }
+
+  #deadline<T>(what: string, run: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        reject(
+          new StoreUnavailableError(`Redis did not answer ${what} within ${this.#timeoutMs} ms`, {
+            retryAfterSeconds: this.#retryAfterSeconds,
+          }),
+        );
+      }, this.#timeoutMs);
+      let pending: Promise<T>;
+      try {
+        pending = run();
+      } catch (error) {
+        pending = Promise.reject(error);
+      }
+      pending.then(
+        (value) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          reject(
+            new StoreUnavailableError(`Redis failed ${what}: ${describe(error)}`, {
+              cause: error,
+              retryAfterSeconds: this.#retryAfterSeconds,
+            }),
+          );
+        },
+      );
+    });
+  }
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith("NOSCRIPT");
+}
+
+/** A short reason from an ioredis error, one line, bounded. */
+function describe(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const line = message.split("\n", 1)[0] ?? "";
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
+}

@@ -1,0 +1,118 @@
+/**
+ * A transaction as a Redis hash. Bytes are stored raw (Redis strings are
+ * binary-safe); times as decimal milliseconds since the epoch; the chain as
+ * a list of (4-byte big-endian length, DER) pairs.
+ *
+ * | field | value |
+ * | --- | --- |
+ * | `profile`, `transactionId`, `status` | UTF-8 text |
+ * | `createdAt`, `updatedAt`, `expiresAt` | ms since 1970, decimal |
+ * | `renewal` | `1` or `0` |
+ * | `csr`, `signerCertificate`, `certificate` | DER bytes |
+ * | `chain` | length-prefixed DER certificates |
+ * | `failInfo`, `failInfoText` | UTF-8 text |
+ */
+import type { FailInfo, Transaction, TransactionStatus, TransactionUpdate } from "@scep/core";
+
+type Field = string | Buffer;
+
+function chainToBytes(chain: readonly Uint8Array[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const c of chain) {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(c.length);
+    parts.push(len, Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+  }
+  return Buffer.concat(parts);
+}
+
+function chainFromBytes(b: Buffer): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let at = 0;
+  while (at + 4 <= b.length) {
+    const len = b.readUInt32BE(at);
+    at += 4;
+    if (at + len > b.length) throw new Error("truncated chain field");
+    out.push(new Uint8Array(b.subarray(at, at + len)));
+    at += len;
+  }
+  if (at !== b.length) throw new Error("truncated chain field");
+  return out;
+}
+
+const bytes = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+/** Field/value pairs for HSET of a whole record. */
+export function recordFields(tx: Transaction): Field[] {
+  const f: Field[] = [
+    "profile", tx.profile,
+    "transactionId", tx.transactionId,
+    "status", tx.status,
+    "createdAt", String(tx.createdAt.getTime()),
+    "updatedAt", String(tx.updatedAt.getTime()),
+    "expiresAt", String(tx.expiresAt.getTime()),
+    "renewal", tx.renewal ? "1" : "0",
+    "csr", bytes(tx.csr),
+    "signerCertificate", bytes(tx.signerCertificate),
+  ];
+  if (tx.certificate !== undefined) f.push("certificate", bytes(tx.certificate));
+  if (tx.chain !== undefined) f.push("chain", chainToBytes(tx.chain));
+  if (tx.failInfo !== undefined) f.push("failInfo", tx.failInfo);
+  if (tx.failInfoText !== undefined) f.push("failInfoText", tx.failInfoText);
+  return f;
+}
+
+/** Field/value pairs for HSET of an update. */
+export function updateFields(u: TransactionUpdate): Field[] {
+  const f: Field[] = ["status", u.status, "updatedAt", String(u.updatedAt.getTime())];
+  if (u.expiresAt !== undefined) f.push("expiresAt", String(u.expiresAt.getTime()));
+  if (u.certificate !== undefined) f.push("certificate", bytes(u.certificate));
+  if (u.chain !== undefined) f.push("chain", chainToBytes(u.chain));
+  if (u.failInfo !== undefined) f.push("failInfo", u.failInfo);
+  if (u.failInfoText !== undefined) f.push("failInfoText", u.failInfoText);
+  return f;
+}
+
+/** HGETALL reply (a flat [field, value, ...] array, or an object) as a field map. */
+export function fieldMap(reply: unknown): Map<string, Buffer> {
+  const m = new Map<string, Buffer>();
+  if (Array.isArray(reply)) {
+    for (let i = 0; i + 1 < reply.length; i += 2) m.set(String(reply[i]), reply[i + 1] as Buffer);
+  } else if (reply instanceof Map) {
+    for (const [k, v] of reply) m.set(String(k), v as Buffer);
+  } else if (reply !== null && typeof reply === "object") {
+    for (const [k, v] of Object.entries(reply)) m.set(k, v as Buffer);
+  }
+  return m;
+}
+
+/** A transaction from its hash fields; undefined for an empty (absent) hash. */
+export function recordFrom(m: Map<string, Buffer>): Transaction | undefined {
+  if (m.size === 0) return undefined;
+  const text = (k: string): string => {
+    const v = m.get(k);
+    if (v === undefined) throw new Error(`transaction record lacks ${k}`);
+    return v.toString("utf8");
+  };
+  const time = (k: string): Date => new Date(Number(text(k)));
+  const tx: Transaction = {
+    profile: text("profile"),
+    transactionId: text("transactionId"),
+    status: text("status") as TransactionStatus,
+    csr: new Uint8Array(m.get("csr") ?? []),
+    signerCertificate: new Uint8Array(m.get("signerCertificate") ?? []),
+    renewal: text("renewal") === "1",
+    createdAt: time("createdAt"),
+    updatedAt: time("updatedAt"),
+    expiresAt: time("expiresAt"),
+  };
+  const certificate = m.get("certificate");
+  if (certificate !== undefined) tx.certificate = new Uint8Array(certificate);
+  const chain = m.get("chain");
+  if (chain !== undefined) tx.chain = chainFromBytes(chain);
+  const failInfo = m.get("failInfo");
+  if (failInfo !== undefined) tx.failInfo = failInfo.toString("utf8") as FailInfo;
+  const failInfoText = m.get("failInfoText");
+  if (failInfoText !== undefined) tx.failInfoText = failInfoText.toString("utf8");
+  return tx;
+}

@@ -1,0 +1,121 @@
+/**
+ * The Lua scripts (Redis runs each atomically). Keys of one call share a hash
+ * tag, so they work on Redis Cluster; scripts touch only the keys passed in
+ * KEYS. Times are milliseconds by the store's clock, passed in ARGV.
+ */
+import { script } from "./client.js";
+
+/**
+ * Drops the index entries of records past their expiresAt, at most 64 a call
+ * (the records themselves go by their TTL). Every create runs it, so dead
+ * entries never pile up faster than they are removed.
+ */
+const PRUNE = `
+local function prune(indexes, expiry, now)
+  local dead = redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, 64)
+  if #dead > 0 then
+    for _, key in ipairs(indexes) do redis.call('ZREM', key, unpack(dead)) end
+    redis.call('ZREM', expiry, unpack(dead))
+  end
+  return #dead
+end
+`;
+
+/** Sets a key's TTL to at least `ms` (never shortens it). */
+const EXTEND = `
+local function extend(key, ms)
+  if redis.call('PTTL', key) < tonumber(ms) then redis.call('PEXPIRE', key, ms) end
+end
+`;
+
+/**
+ * create: refuse over a live PENDING/ISSUING record, else replace it whole.
+ * KEYS[1] record, KEYS[2..5] status indexes, KEYS[6] expiry index.
+ * ARGV[1] now, ARGV[2] ttl, ARGV[3] createdAt, ARGV[4] expiresAt,
+ * ARGV[5] transactionID, ARGV[6] status index (1-4), ARGV[7..] field/value pairs.
+ * Returns 1 when stored, 0 when refused.
+ */
+export const CREATE = script(
+  "create",
+  `${EXTEND}${PRUNE}
+local cur = redis.call('HMGET', KEYS[1], 'status', 'expiresAt')
+if (cur[1] == 'PENDING' or cur[1] == 'ISSUING') and tonumber(cur[2]) > tonumber(ARGV[1]) then return 0 end
+prune({ KEYS[2], KEYS[3], KEYS[4], KEYS[5] }, KEYS[6], ARGV[1])
+redis.call('DEL', KEYS[1])
+for i = 2, 5 do redis.call('ZREM', KEYS[i], ARGV[5]) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local index = KEYS[1 + tonumber(ARGV[6])]
+redis.call('ZADD', index, ARGV[3], ARGV[5])
+redis.call('ZADD', KEYS[6], ARGV[4], ARGV[5])
+extend(index, ARGV[2])
+extend(KEYS[6], ARGV[2])
+return 1
+`,
+);
+
+/**
+ * transition: compare-and-set on the status of a live record.
+ * KEYS[1] record, KEYS[2] index of \`from\`, KEYS[3] index of the new status, KEYS[4] expiry index.
+ * ARGV[1] now, ARGV[2] from, ARGV[3] transactionID, ARGV[4] new ttl or '',
+ * ARGV[5] new expiresAt or '', ARGV[6..] field/value pairs.
+ * Returns the whole record (HGETALL) or nil when the CAS failed.
+ */
+export const TRANSITION = script(
+  "transition",
+  `${EXTEND}
+local cur = redis.call('HMGET', KEYS[1], 'status', 'expiresAt', 'createdAt')
+if cur[1] ~= ARGV[2] or tonumber(cur[2]) <= tonumber(ARGV[1]) then return false end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+if ARGV[4] ~= '' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  redis.call('ZADD', KEYS[4], ARGV[5], ARGV[3])
+  extend(KEYS[4], ARGV[4])
+end
+if KEYS[2] ~= KEYS[3] then
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  redis.call('ZADD', KEYS[3], cur[3], ARGV[3])
+  extend(KEYS[3], redis.call('PTTL', KEYS[1]))
+end
+return redis.call('HGETALL', KEYS[1])
+`,
+);
+
+/**
+ * delete: the record and its index entries.
+ * KEYS[1] record, KEYS[2..5] status indexes, KEYS[6] expiry index; ARGV[1] transactionID.
+ */
+export const DELETE = script(
+  "delete",
+  `
+redis.call('DEL', KEYS[1])
+for i = 2, 6 do redis.call('ZREM', KEYS[i], ARGV[1]) end
+return 1
+`,
+);
+
+/**
+ * prune (before list): drops index entries of expired records.
+ * KEYS[1..4] status indexes, KEYS[5] expiry index; ARGV[1] now. Returns how many went.
+ */
+export const PRUNE_INDEXES = script("prune", `${PRUNE}
+return prune({ KEYS[1], KEYS[2], KEYS[3], KEYS[4] }, KEYS[5], ARGV[1])
+`);
+
+/**
+ * consume: a one-time challenge, atomically.
+ * KEYS[1] the challenge's key; ARGV[1] now, ARGV[2] profile.
+ * The value is "<expiresAt ms>:<profile>". Returns 1 when consumed, else 0.
+ */
+export const CONSUME = script(
+  "consume",
+  `
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local sep = string.find(v, ':', 1, true)
+if string.sub(v, sep + 1) ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[1])
+if tonumber(string.sub(v, 1, sep - 1)) <= tonumber(ARGV[1]) then return 0 end
+return 1
+`,
+);

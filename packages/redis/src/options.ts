@@ -1,0 +1,78 @@
+/**
+ * Options every Redis store shares, and the ioredis client settings the
+ * stores expect.
+ *
+ * @module
+ */
+import { InvalidArgumentError } from "@scep/core";
+
+/**
+ * What the stores need from an ioredis client: `callBuffer`. Any ioredis 5 or
+ * 6 `Redis` or `Cluster` instance fits. The client is yours: the stores never
+ * connect, quit or reconfigure it.
+ */
+export interface RedisClient {
+  /** ioredis' generic command with binary (Buffer) replies. */
+  callBuffer(command: string, args: Array<string | Buffer | number>): Promise<unknown>;
+}
+
+/** Options of every Redis store. */
+export interface RedisStoreOptions {
+  /**
+   * Prefix of every key the store writes (default `"scep:"`). Give each
+   * deployment sharing one Redis its own prefix. Must not contain `{` or `}`
+   * (the stores put Redis Cluster hash tags after it).
+   */
+  keyPrefix?: string;
+  /**
+   * Deadline of one store operation in milliseconds, round trips and a
+   * NOSCRIPT retry included (default 2000). Past it the operation rejects
+   * with StoreUnavailableError, whatever the client does.
+   */
+  commandTimeoutMs?: number;
+  /** `retryAfterSeconds` of the StoreUnavailableError the store throws (default 30, as in @scep/core): the server's `Retry-After`. */
+  retryAfterSeconds?: number;
+  /** The clock expiry is decided with (default: the wall clock). */
+  now?: () => Date;
+}
+
+/** {@link RedisStoreOptions} with defaults applied. */
+export interface ResolvedStoreOptions {
+  keyPrefix: string;
+  commandTimeoutMs: number;
+  retryAfterSeconds: number;
+  now: () => Date;
+}
+
+/** Applies defaults and checks the options; throws InvalidArgumentError. */
+export function resolveStoreOptions(options: RedisStoreOptions = {}): ResolvedStoreOptions {
+  const keyPrefix = options.keyPrefix ?? "scep:";
+  if (/[{}]/.test(keyPrefix)) throw new InvalidArgumentError("keyPrefix must not contain { or } (the stores add Redis Cluster hash tags)");
+  const commandTimeoutMs = options.commandTimeoutMs ?? 2000;
+  if (!Number.isFinite(commandTimeoutMs) || commandTimeoutMs <= 0) throw new InvalidArgumentError("commandTimeoutMs must be a positive number of milliseconds");
+  const retryAfterSeconds = options.retryAfterSeconds ?? 30;
+  if (!Number.isInteger(retryAfterSeconds) || retryAfterSeconds < 0) throw new InvalidArgumentError("retryAfterSeconds must be a non-negative integer");
+  return { keyPrefix, commandTimeoutMs, retryAfterSeconds, now: options.now ?? (() => new Date()) };
+}
+
+/**
+ * The ioredis client settings a SCEP server wants (spread them into
+ * `new Redis(url, { ...redisClientOptions })`): fail a command at once while
+ * disconnected instead of queueing it (a queued consume or transition would
+ * run after the device was already told 503), one retry per command, a
+ * 2-second command and connect timeout. Reconnection stays on (ioredis'
+ * default backoff), so the server recovers by itself when Redis returns.
+ *
+ * @example
+ * ```ts
+ * import Redis from "ioredis";
+ * import { redisClientOptions } from "@scep/redis";
+ * const redis = new Redis(process.env.SCEP_REDIS_URL!, { ...redisClientOptions });
+ * ```
+ */
+export const redisClientOptions = Object.freeze({
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  commandTimeout: 2000,
+  connectTimeout: 2000,
+} as const);

@@ -1,0 +1,104 @@
+/**
+ * One-time challenge passwords in Redis, shared by every replica.
+ *
+ * @module
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { InvalidArgumentError, StoreUnavailableError } from "@scep/core";
+import type { ChallengeStore } from "@scep/core";
+import { Runner } from "./lib/client.js";
+import { CONSUME } from "./lib/scripts.js";
+import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
+
+/** Options of {@link RedisChallengeStore}. */
+export interface RedisChallengeStoreOptions extends RedisStoreOptions {
+  /** Lifetime of a challenge issued without `ttlMs`, in milliseconds (default 3 600 000: one hour). */
+  defaultTtlMs?: number;
+}
+
+/**
+ * A one-time `ChallengeStore` (from `@scep/core`) on Redis (standalone, Sentinel or
+ * Cluster).
+ *
+ * A challenge is 32 hex digits (128 random bits). Redis holds only its
+ * SHA-256: the key is `<prefix>challenge:<sha256 hex>`, the value
+ * `<expiresAt ms>:<profile>`, with a TTL of `ttlMs` (written with
+ * `SET … PX … NX`). `consume` is a Lua script (EVALSHA, EVAL on NOSCRIPT):
+ * it deletes the key and answers true only for a live challenge of that
+ * profile, so of any number of concurrent consumers, on any replicas, at most
+ * one succeeds. Expiry is decided with the injected clock.
+ *
+ * Every method rejects with StoreUnavailableError (code
+ * `ERR_STORE_UNAVAILABLE`) when Redis fails or does not answer within
+ * `commandTimeoutMs`.
+ *
+ * @example
+ * ```ts
+ * import Redis from "ioredis";
+ * import { RedisChallengeStore, redisClientOptions } from "@scep/redis";
+ *
+ * const challenges = new RedisChallengeStore(new Redis(url, { ...redisClientOptions }));
+ * const challenge = await challenges.issue({ profile: "corp", ttlMs: 3_600_000 });
+ * // profile: { challenge: { type: "store", store: challenges } }
+ * ```
+ */
+export class RedisChallengeStore implements ChallengeStore {
+  readonly #run: Runner;
+  readonly #options: ResolvedStoreOptions;
+  readonly #defaultTtlMs: number;
+
+  /**
+   * @param client - an ioredis `Redis` or `Cluster` you own (see `redisClientOptions`).
+   * @param options - key prefix, deadline, Retry-After, clock, default lifetime.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a bad option.
+   */
+  constructor(client: RedisClient, options: RedisChallengeStoreOptions = {}) {
+    this.#options = resolveStoreOptions(options);
+    this.#run = new Runner(client, this.#options.commandTimeoutMs, this.#options.retryAfterSeconds);
+    this.#defaultTtlMs = options.defaultTtlMs ?? 3_600_000;
+    checkTtl(this.#defaultTtlMs, "defaultTtlMs");
+  }
+
+  #key(challenge: string): string {
+    return `${this.#options.keyPrefix}challenge:${createHash("sha256").update(challenge, "utf8").digest("hex")}`;
+  }
+
+  /**
+   * Creates a challenge (32 hex digits) valid for `ttlMs` milliseconds
+   * (default `defaultTtlMs`) on `profile`.
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a non-positive `ttlMs`.
+   */
+  async issue(options: { profile: string; ttlMs?: number }): Promise<string> {
+    const ttlMs = options.ttlMs ?? this.#defaultTtlMs;
+    checkTtl(ttlMs, "ttlMs");
+    const expiresAt = this.#options.now().getTime() + ttlMs;
+    // A collision of 128 random bits does not happen; NX makes sure it could not overwrite one anyway.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const challenge = randomBytes(16).toString("hex");
+      const reply = await this.#run.command("issue", "SET", [this.#key(challenge), `${expiresAt}:${options.profile}`, "PX", ttlMs, "NX"]);
+      if (reply !== null) return challenge;
+    }
+    throw new StoreUnavailableError("Redis refused three fresh challenges (SET NX); is another writer using this key prefix?", {
+      retryAfterSeconds: this.#options.retryAfterSeconds,
+    });
+  }
+
+  /**
+   * Consumes a challenge: true once; false when unknown, expired, already
+   * consumed or issued for another profile (which leaves it intact for its
+   * own). Atomic (Lua script): of N concurrent consumers, on any replicas, at
+   * most one gets true.
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async consume(challenge: string, options: { profile: string }): Promise<boolean> {
+    const reply = await this.#run.eval("consume", CONSUME, [this.#key(challenge)], [this.#options.now().getTime(), options.profile]);
+    return reply === 1;
+  }
+}
+
+function checkTtl(ms: number, what: string): void {
+  if (!Number.isInteger(ms) || ms <= 0) throw new InvalidArgumentError(`${what} must be a positive integer number of milliseconds`);
+}

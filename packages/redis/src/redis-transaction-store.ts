@@ -1,0 +1,202 @@
+/**
+ * PENDING transactions in Redis, shared by every replica of a SCEP server.
+ *
+ * @module
+ */
+import { InvalidArgumentError } from "@scep/core";
+import type { Transaction, TransactionStatus, TransactionStore, TransactionUpdate } from "@scep/core";
+import { Runner } from "./lib/client.js";
+import { STATUSES, TransactionKeys } from "./lib/keys.js";
+import { fieldMap, recordFields, recordFrom, updateFields } from "./lib/record.js";
+import { CREATE, DELETE, PRUNE_INDEXES, TRANSITION } from "./lib/scripts.js";
+import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
+
+/** Default `limit` of {@link RedisTransactionStore.list}. */
+const LIST_LIMIT = 1000;
+
+/**
+ * A `ZRANGE … WITHSCORES` reply as [member, score] pairs: flat
+ * `[m, s, m, s]` (RESP2, ioredis 5) or nested `[[m, s], …]` (ioredis 6, RESP3).
+ */
+function scoredMembers(reply: unknown): Array<[string, number]> {
+  if (!Array.isArray(reply)) return [];
+  const out: Array<[string, number]> = [];
+  if (reply.length > 0 && Array.isArray(reply[0])) {
+    for (const pair of reply as Array<[Buffer, Buffer | number]>) out.push([pair[0].toString("utf8"), Number(pair[1].toString())]);
+  } else {
+    for (let i = 0; i + 1 < reply.length; i += 2) out.push([(reply[i] as Buffer).toString("utf8"), Number((reply[i + 1] as Buffer).toString())]);
+  }
+  return out;
+}
+
+function checkStatus(status: string, what: string): asserts status is TransactionStatus {
+  if (!(STATUSES as readonly string[]).includes(status)) throw new InvalidArgumentError(`${what} must be one of ${STATUSES.join(", ")}`);
+}
+
+/**
+ * A `TransactionStore` (from `@scep/core`) on Redis (standalone, Sentinel or Cluster).
+ *
+ * Each transaction is one hash, `<prefix>tx:{<profile>}:id:<transactionID>`,
+ * with a TTL ending at its `expiresAt`; each profile has a sorted set per
+ * status (scored by `createdAt`, for `list`) and one scored by `expiresAt`
+ * (to drop index entries of expired records). `create`, `transition` and
+ * `delete` are Lua scripts (EVALSHA, EVAL on NOSCRIPT), so each is atomic;
+ * all keys of one profile share the hash tag `{<profile>}`. Expiry is
+ * decided with the injected clock; Redis TTLs are set relative to it, so
+ * clock skew between the server and Redis does not matter.
+ *
+ * Every method rejects with StoreUnavailableError (code
+ * `ERR_STORE_UNAVAILABLE`) when Redis fails or does not answer within
+ * `commandTimeoutMs`.
+ *
+ * @example
+ * ```ts
+ * import Redis from "ioredis";
+ * import { RedisTransactionStore, redisClientOptions } from "@scep/redis";
+ *
+ * const redis = new Redis(process.env.SCEP_REDIS_URL!, { ...redisClientOptions });
+ * const transactions = new RedisTransactionStore(redis, { keyPrefix: "scep:" });
+ * createScepServer({ profiles: [{ ...profile, transactions }] });
+ * ```
+ */
+export class RedisTransactionStore implements TransactionStore {
+  readonly #run: Runner;
+  readonly #options: ResolvedStoreOptions;
+
+  /**
+   * @param client - an ioredis `Redis` or `Cluster` you own (see `redisClientOptions`).
+   * @param options - key prefix, deadline, Retry-After, clock.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a bad option.
+   */
+  constructor(client: RedisClient, options: RedisStoreOptions = {}) {
+    this.#options = resolveStoreOptions(options);
+    this.#run = new Runner(client, this.#options.commandTimeoutMs, this.#options.retryAfterSeconds);
+  }
+
+  #keys(profile: string): TransactionKeys {
+    return new TransactionKeys(this.#options.keyPrefix, profile);
+  }
+
+  #live(tx: Transaction | undefined, now: number): Transaction | undefined {
+    return tx !== undefined && tx.expiresAt.getTime() > now ? tx : undefined;
+  }
+
+  /**
+   * The record, or undefined when absent or past `expiresAt` (by the
+   * injected clock). One `HGETALL`.
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async get(profile: string, transactionId: string): Promise<Transaction | undefined> {
+    const reply = await this.#run.command("get", "HGETALL", [this.#keys(profile).record(transactionId)]);
+    return this.#live(recordFrom(fieldMap(reply)), this.#options.now().getTime());
+  }
+
+  /**
+   * Stores `tx` unless a live PENDING or ISSUING record has its key (then
+   * resolves false and stores nothing); replaces a finished or expired one
+   * whole. Atomic (Lua script).
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for an unknown status.
+   */
+  async create(tx: Transaction): Promise<boolean> {
+    checkStatus(tx.status, "status");
+    const keys = this.#keys(tx.profile);
+    const now = this.#options.now().getTime();
+    const ttl = Math.max(1, tx.expiresAt.getTime() - now);
+    const reply = await this.#run.eval("create", CREATE, [keys.record(tx.transactionId), ...keys.indexes(), keys.expiry()], [
+      now,
+      ttl,
+      tx.createdAt.getTime(),
+      tx.expiresAt.getTime(),
+      tx.transactionId,
+      STATUSES.indexOf(tx.status) + 1,
+      ...recordFields(tx),
+    ]);
+    return reply === 1;
+  }
+
+  /**
+   * Compare-and-set on the status: applies `update` only when the live
+   * record's status is `from`, and resolves the whole updated record;
+   * undefined when absent, expired or not in `from`. Atomic (Lua script): of
+   * N concurrent calls, on any replicas, at most one wins.
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for an unknown status.
+   */
+  async transition(profile: string, transactionId: string, from: TransactionStatus, update: TransactionUpdate): Promise<Transaction | undefined> {
+    checkStatus(from, "from");
+    checkStatus(update.status, "update.status");
+    const keys = this.#keys(profile);
+    const now = this.#options.now().getTime();
+    const ttl = update.expiresAt === undefined ? "" : Math.max(1, update.expiresAt.getTime() - now);
+    const reply = await this.#run.eval(
+      "transition",
+      TRANSITION,
+      [keys.record(transactionId), keys.index(from), keys.index(update.status), keys.expiry()],
+      [now, from, transactionId, ttl, update.expiresAt === undefined ? "" : update.expiresAt.getTime(), ...updateFields(update)],
+    );
+    return reply === null ? undefined : recordFrom(fieldMap(reply));
+  }
+
+  /**
+   * Live records of a profile, oldest `createdAt` first, at most `limit`
+   * (default 1000), optionally of one status.
+   *
+   * Reads the status indexes page by page (ZRANGE) and the records in one
+   * round trip per page, never the keyspace. Not a snapshot: a record that
+   * changes status while the list is read shows with its new status, once.
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async list(profile: string, options: { status?: TransactionStatus; limit?: number } = {}): Promise<Transaction[]> {
+    if (options.status !== undefined) checkStatus(options.status, "status");
+    const limit = options.limit ?? LIST_LIMIT;
+    if (!Number.isInteger(limit) || limit < 0) throw new InvalidArgumentError("limit must be a non-negative integer");
+    const keys = this.#keys(profile);
+    const now = this.#options.now().getTime();
+    await this.#run.eval("list", PRUNE_INDEXES, [...keys.indexes(), keys.expiry()], [now]);
+    const statuses = options.status === undefined ? STATUSES : [options.status];
+    const offsets = new Map<TransactionStatus, number>(statuses.map((s) => [s, 0]));
+    const seen = new Set<string>();
+    const out: Transaction[] = [];
+    while (out.length < limit) {
+      const need = limit - out.length;
+      // The next `need` entries of each index, merged by (createdAt, transactionID).
+      const pages = await Promise.all(
+        statuses.map(async (status) => {
+          const start = offsets.get(status)!;
+          const reply = await this.#run.command("list", "ZRANGE", [keys.index(status), start, start + need - 1, "WITHSCORES"]);
+          return scoredMembers(reply).map(([id, score]) => ({ status, id, score }));
+        }),
+      );
+      const candidates = pages
+        .flat()
+        .sort((a, b) => a.score - b.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .slice(0, need);
+      if (candidates.length === 0) break;
+      for (const c of candidates) offsets.set(c.status, offsets.get(c.status)! + 1);
+      const records = await Promise.all(candidates.map((c) => this.#run.command("list", "HGETALL", [keys.record(c.id)])));
+      for (const reply of records) {
+        const tx = this.#live(recordFrom(fieldMap(reply)), now);
+        if (tx === undefined || seen.has(tx.transactionId)) continue;
+        if (options.status !== undefined && tx.status !== options.status) continue;
+        seen.add(tx.transactionId);
+        out.push(tx);
+      }
+    }
+    return out.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+  }
+
+  /**
+   * Removes a record and its index entries (no error when absent). Atomic (Lua script).
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async delete(profile: string, transactionId: string): Promise<void> {
+    const keys = this.#keys(profile);
+    await this.#run.eval("delete", DELETE, [keys.record(transactionId), ...keys.indexes(), keys.expiry()], [transactionId]);
+  }
+}

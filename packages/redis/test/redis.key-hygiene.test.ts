@@ -1,0 +1,138 @@
+/**
+ * What @scep/redis leaves in Redis: keys under the prefix, a TTL on every
+ * key, challenges only as SHA-256 digests, one hash slot per profile, and no
+ * KEYS/SCAN on any operation (checked with INFO commandstats).
+ */
+import { createHash } from "node:crypto";
+import Redis, { Cluster } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Transaction } from "@scep/core";
+import { startRedisServer, type RedisServer } from "../../../test-support/peers";
+import { RedisChallengeStore, RedisTransactionStore, redisClientOptions } from "../src/index.js";
+
+let server: RedisServer;
+let client: Redis;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  client = new Redis({ ...server.connection, ...redisClientOptions, lazyConnect: true });
+  await client.connect();
+});
+afterAll(async () => {
+  client?.disconnect();
+  await server?.stop();
+});
+
+const T0 = Date.now();
+const now = (): Date => new Date(T0);
+
+function tx(profile: string, transactionId: string, overrides: Partial<Transaction> = {}): Transaction {
+  return {
+    profile,
+    transactionId,
+    status: "PENDING",
+    csr: new Uint8Array([0x30, 0x00, 0xff]),
+    signerCertificate: new Uint8Array([0x30, 0x01, 0x00]),
+    renewal: false,
+    createdAt: now(),
+    updatedAt: now(),
+    expiresAt: new Date(T0 + 600_000),
+    ...overrides,
+  };
+}
+
+/** Every key and its PTTL (KEYS is fine here: this is the test looking, not the store). */
+async function keysWithTtl(pattern: string): Promise<Record<string, number>> {
+  const keys = (await client.keys(pattern)).sort();
+  const out: Record<string, number> = {};
+  for (const k of keys) out[k] = await client.pttl(k);
+  return out;
+}
+
+describe("@scep/redis key hygiene", () => {
+  it("writes only under keyPrefix, one hash tag per profile, each key with a TTL no longer than the record's life", async () => {
+    const store = new RedisTransactionStore(client, { keyPrefix: "hyg1:", now });
+    await store.create(tx("corp:east", "t1"));
+    await store.create(tx("corp:east", "t2", { expiresAt: new Date(T0 + 60_000) }));
+    await store.transition("corp:east", "t2", "PENDING", { status: "ISSUED", updatedAt: now(), certificate: new Uint8Array([1]) });
+    const keys = await keysWithTtl("hyg1:*");
+    expect(Object.keys(keys)).toEqual([
+      "hyg1:tx:{corp%3Aeast}:expiry",
+      "hyg1:tx:{corp%3Aeast}:id:t1",
+      "hyg1:tx:{corp%3Aeast}:id:t2",
+      "hyg1:tx:{corp%3Aeast}:status:ISSUED",
+      "hyg1:tx:{corp%3Aeast}:status:PENDING",
+    ]);
+    for (const [key, ttl] of Object.entries(keys)) {
+      expect(ttl, key).toBeGreaterThan(0);
+      expect(ttl, key).toBeLessThanOrEqual(600_000);
+    }
+    expect(keys["hyg1:tx:{corp%3Aeast}:id:t2"]).toBeLessThanOrEqual(60_000);
+    expect(await client.keys("scep:*")).toEqual([]);
+  });
+
+  it("stores a challenge only as its SHA-256, with a TTL, and the profile beside its expiry", async () => {
+    const store = new RedisChallengeStore(client, { keyPrefix: "hyg2:", now });
+    const challenge = await store.issue({ profile: "corp", ttlMs: 30_000 });
+    expect(challenge).toMatch(/^[0-9a-f]{32}$/);
+    const digest = createHash("sha256").update(challenge).digest("hex");
+    const keys = await keysWithTtl("hyg2:*");
+    expect(Object.keys(keys)).toEqual([`hyg2:challenge:${digest}`]);
+    expect(keys[`hyg2:challenge:${digest}`]).toBeGreaterThan(0);
+    expect(keys[`hyg2:challenge:${digest}`]).toBeLessThanOrEqual(30_000);
+    expect(await client.get(`hyg2:challenge:${digest}`)).toBe(`${T0 + 30_000}:corp`);
+    expect(await store.consume(challenge, { profile: "corp" })).toBe(true);
+    expect(await client.keys("hyg2:*")).toEqual([]);
+  });
+
+  it("no operation runs KEYS or SCAN, and the index of a profile shrinks as its records expire", async () => {
+    let t = T0;
+    const clock = (): Date => new Date(t);
+    const store = new RedisTransactionStore(client, { keyPrefix: "hyg3:", now: clock });
+    const challenges = new RedisChallengeStore(client, { keyPrefix: "hyg3:", now: clock });
+    await client.config("RESETSTAT");
+    for (let i = 0; i < 100; i++) await store.create(tx("p", `old${i}`, { expiresAt: new Date(T0 + 1_000) }));
+    t += 2_000;
+    await store.create(tx("p", "fresh", { expiresAt: new Date(t + 600_000) }));
+    await store.get("p", "fresh");
+    await store.transition("p", "fresh", "PENDING", { status: "ISSUING", updatedAt: clock() });
+    expect((await store.list("p")).map((x) => x.transactionId)).toEqual(["fresh"]);
+    await store.delete("p", "fresh");
+    await challenges.consume(await challenges.issue({ profile: "p" }), { profile: "p" });
+    const stats = await client.info("commandstats");
+    expect(stats).toMatch(/cmdstat_evalsha:/);
+    expect(stats).not.toMatch(/cmdstat_(keys|scan|hscan|zscan|sscan):/);
+    // 64 expired entries went with the create, the other 36 with list's prune: nothing is left behind.
+    expect(await client.zcard("hyg3:tx:{p}:status:PENDING")).toBe(0);
+    expect(await client.zcard("hyg3:tx:{p}:expiry")).toBe(0);
+  });
+
+  it("falls back to EVAL when Redis forgot the scripts (SCRIPT FLUSH, a restart, a failover)", async () => {
+    const store = new RedisTransactionStore(client, { keyPrefix: "hyg4:", now });
+    expect(await store.create(tx("p", "a"))).toBe(true);
+    await client.script("FLUSH");
+    expect(await store.create(tx("p", "a"))).toBe(false);
+    expect(await store.create(tx("p", "b"))).toBe(true);
+  });
+
+  it("refuses a keyPrefix with braces and a non-positive deadline (ERR_INVALID_ARGUMENT)", () => {
+    expect(() => new RedisTransactionStore(client, { keyPrefix: "a{b}:" })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
+    expect(() => new RedisChallengeStore(client, { commandTimeoutMs: 0 })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
+  });
+});
+
+describe("the one-node cluster the cluster conformance run uses", () => {
+  it("refuses a script whose keys span slots (CROSSSLOT), so that run can fail", async () => {
+    const node = await startRedisServer({ cluster: true });
+    const { host, port } = node.connection as { host: string; port: number };
+    const cluster = new Cluster([{ host, port }], { lazyConnect: true });
+    try {
+      await cluster.connect();
+      await expect(cluster.eval("return 1", 2, "{a}x", "{a}y")).resolves.toBe(1);
+      await expect(cluster.eval("return 1", 2, "a", "b")).rejects.toThrow(/CROSSSLOT/);
+    } finally {
+      cluster.disconnect();
+      await node.stop();
+    }
+  });
+});

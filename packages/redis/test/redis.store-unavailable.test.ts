@@ -1,0 +1,115 @@
+/**
+ * Redis down or hung: every store operation rejects with StoreUnavailableError
+ * (ERR_STORE_UNAVAILABLE, with retryAfterSeconds) instead of hanging, whatever
+ * the client's settings; once redis-server is back the same stores work again
+ * without anyone touching the client.
+ */
+import Redis from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isScepError, type Transaction } from "@scep/core";
+import { startRedisServer, waitFor, type RedisServer } from "../../../test-support/peers";
+import { RedisChallengeStore, RedisTransactionStore, redisClientOptions } from "../src/index.js";
+
+let server: RedisServer;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+const now = (): Date => new Date();
+const TIMEOUT_MS = 300;
+
+function tx(transactionId: string): Transaction {
+  const t = now();
+  return {
+    profile: "p",
+    transactionId,
+    status: "PENDING",
+    csr: new Uint8Array([1]),
+    signerCertificate: new Uint8Array([2]),
+    renewal: false,
+    createdAt: t,
+    updatedAt: t,
+    expiresAt: new Date(t.getTime() + 600_000),
+  };
+}
+
+/** Every operation of both stores, each turned into its settled outcome. */
+async function everyOperation(client: Redis): Promise<unknown[]> {
+  const store = new RedisTransactionStore(client, { commandTimeoutMs: TIMEOUT_MS, retryAfterSeconds: 7, now });
+  const challenges = new RedisChallengeStore(client, { commandTimeoutMs: TIMEOUT_MS, retryAfterSeconds: 7, now });
+  const ops: Array<() => Promise<unknown>> = [
+    () => store.get("p", "t"),
+    () => store.create(tx("t")),
+    () => store.transition("p", "t", "PENDING", { status: "ISSUED", updatedAt: now() }),
+    () => store.list("p"),
+    () => store.delete("p", "t"),
+    () => challenges.issue({ profile: "p" }),
+    () => challenges.consume("0123456789abcdef0123456789abcdef", { profile: "p" }),
+  ];
+  return Promise.all(ops.map((op) => op().then((v) => ({ ok: v }), (e: unknown) => e)));
+}
+
+function expectUnavailable(outcomes: unknown[], message: RegExp): void {
+  expect(outcomes).toHaveLength(7);
+  for (const e of outcomes) {
+    expect(isScepError(e), String(e)).toBe(true);
+    expect(e).toMatchObject({ name: "StoreUnavailableError", code: "ERR_STORE_UNAVAILABLE", retryAfterSeconds: 7 });
+    expect((e as Error).message).toMatch(message);
+  }
+}
+
+async function recovered(client: Redis): Promise<void> {
+  const store = new RedisTransactionStore(client, { commandTimeoutMs: TIMEOUT_MS, now });
+  await waitFor(async () => ((await store.get("p", "none")) === undefined ? true : undefined), {
+    timeoutMs: 20_000,
+    what: "the store to work again after redis-server came back",
+  });
+}
+
+describe.each([
+  ["the recommended client settings (no offline queue)", { ...redisClientOptions }, /^Redis failed /],
+  ["ioredis' defaults (offline queue, 20 retries)", {}, /^Redis did not answer .* within 300 ms$/],
+])("with %s", (_label, clientOptions, downMessage) => {
+  it("redis-server killed: every operation rejects with StoreUnavailableError; after a restart they work again", async () => {
+    const client = new Redis({ ...server.connection, ...clientOptions, lazyConnect: true });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      const store = new RedisTransactionStore(client, { now });
+      expect(await store.create(tx("before"))).toBe(true);
+      await server.kill();
+      expectUnavailable(await everyOperation(client), downMessage);
+      await server.restart();
+      await recovered(client);
+      expect(await store.create(tx("after"))).toBe(true);
+      expect((await store.get("p", "after"))?.status).toBe("PENDING");
+      // Without persistence the restart lost what was there before (the README says which setting keeps it).
+      expect(await store.get("p", "before")).toBeUndefined();
+    } finally {
+      client.disconnect();
+    }
+  });
+});
+
+describe("a hung redis-server (SIGSTOP)", () => {
+  it("every operation rejects within commandTimeoutMs with StoreUnavailableError; after SIGCONT they work again", async () => {
+    const client = new Redis({ ...server.connection, ...redisClientOptions, commandTimeout: 60_000, lazyConnect: true });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      server.pause();
+      try {
+        expectUnavailable(await everyOperation(client), /^Redis did not answer (get|create|transition|list|delete|issue|consume) within 300 ms$/);
+      } finally {
+        server.resume();
+      }
+      await recovered(client);
+    } finally {
+      client.disconnect();
+    }
+  });
+});

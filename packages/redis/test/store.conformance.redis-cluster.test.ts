@@ -1,0 +1,27 @@
+/**
+ * The conformance suites through ioredis' `Cluster` client against a one-node
+ * Redis Cluster: the server refuses (CROSSSLOT) any script whose keys span
+ * slots, so this proves every multi-key operation stays in one hash slot.
+ */
+import { Cluster } from "ioredis";
+import { afterAll, beforeAll } from "vitest";
+import { challengeStoreConformance, transactionStoreConformance } from "@scep/core/testing";
+import { startRedisServer, type RedisServer } from "../../../test-support/peers";
+import { RedisChallengeStore, RedisTransactionStore, redisClientOptions } from "../src/index.js";
+
+let server: RedisServer;
+let cluster: Cluster;
+
+beforeAll(async () => {
+  server = await startRedisServer({ cluster: true });
+  const { host, port } = server.connection as { host: string; port: number };
+  cluster = new Cluster([{ host, port }], { lazyConnect: true, enableOfflineQueue: true, redisOptions: { ...redisClientOptions } });
+  await cluster.connect();
+});
+afterAll(async () => {
+  cluster?.disconnect();
+  await server?.stop();
+});
+
+transactionStoreConformance({ name: "RedisTransactionStore on Redis Cluster", create: ({ now }) => new RedisTransactionStore(cluster, { now }) });
+challengeStoreConformance({ name: "RedisChallengeStore on Redis Cluster", create: ({ now }) => new RedisChallengeStore(cluster, { now }) });
