@@ -25,6 +25,7 @@ export type ScepErrorCode =
   | "ERR_KEY"
   | "ERR_CERTREP"
   | "ERR_TRANSPORT"
+  | "ERR_CA_PIN_MISMATCH"
   | "ERR_INVALID_ARGUMENT"
   | "ERR_TRANSACTION_STATE"
   | "ERR_STORE_UNAVAILABLE";
@@ -165,6 +166,23 @@ export class TransportError extends ScepError {
   static override readonly failInfo: FailInfo = "badRequest";
   /** HTTP status, when a response was received. */
   status?: number;
+}
+
+/**
+ * Client side: the GetCACert reply does not match the pinned CA (RFC 8894
+ * §2.2 leaves authenticating the CA certificate to the client): no CA
+ * certificate of the set has a pinned SHA-256 fingerprint or is a trusted CA
+ * certificate, or the certificate requests would be encrypted to does not
+ * chain to one. Thrown before any PKIOperation is sent. The message names the
+ * expected and the actual fingerprints (`sha256:<hex>`).
+ */
+export class CaPinMismatchError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_CA_PIN_MISMATCH";
+  static override readonly failInfo: FailInfo = "badCertId";
+  /** The pinned fingerprints, `sha256:<64 lower-case hex>`. */
+  expected: string[] = [];
+  /** The fingerprints of the certificates the CA sent, `sha256:<64 lower-case hex>`. */
+  actual: string[] = [];
 }
 
 /** An argument passed by the caller is invalid. */

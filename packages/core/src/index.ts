@@ -27,6 +27,7 @@ export {
   KeyError,
   CertRepError,
   TransportError,
+  CaPinMismatchError,
   InvalidArgumentError,
   TransactionStateError,
   StoreUnavailableError,
@@ -62,14 +63,13 @@ export {
   parseGetCaCertResponse,
   buildGetNextCaCertResponse,
   parseGetNextCaCertResponse,
-  selectRecipient,
-  selectSigner,
   CA_CERT_CONTENT_TYPE,
   CA_RA_CERT_CONTENT_TYPE,
   NEXT_CA_CERT_CONTENT_TYPE,
   PKI_MESSAGE_CONTENT_TYPE,
 } from "./message/ca-cert.js";
 export type { EncodedReply } from "./message/ca-cert.js";
+export { selectRecipient, selectSigner, selectIssuerName, lowestCa, isCaInSet } from "./message/certificate-roles.js";
 
 export { buildPkcsReq, buildCertPoll, buildGetCert, buildGetCrl } from "./client/requests.js";
 export type { RequestOptions, BuiltRequest, PkcsReqOptions, CertPollOptions, IssuerAndSerialOptions } from "./client/requests.js";
@@ -78,6 +78,8 @@ export type { ReadCertRepOptions, CertRep } from "./client/read-cert-rep.js";
 export { generateCsr, generateRsaKeyPair, createSelfSignedSigner, exportPrivateKeyPem, importKeyPairPem } from "./client/generate.js";
 export type { GenerateCsrOptions, SanInput } from "./client/generate.js";
 export { ScepClient } from "./client/scep-client.js";
+export { caFingerprint, normalizeFingerprint, compileCaPin, checkCaPin } from "./client/ca-pin.js";
+export type { CaPinOptions, CaPin } from "./client/ca-pin.js";
 export type { ScepClientOptions, EnrollOptions } from "./client/scep-client.js";
 
 export { createScepServer } from "./server/scep-server.js";

@@ -12,6 +12,7 @@ import { openEnvelope, parseEnvelopedData } from "../cms/enveloped-data.js";
 import type { Decrypter } from "../keys/key.js";
 import { Certificate } from "../x509/certificate.js";
 import { readScepAttributes } from "../message/attributes.js";
+import { isCaInSet } from "../message/certificate-roles.js";
 import { MessageType, type PkiStatus } from "../message/types.js";
 
 /** Options of {@link readCertRep}. */
@@ -23,8 +24,20 @@ export interface ReadCertRepOptions {
    * signer (NDES does): the GetCACert set.
    */
   caCertificates?: readonly (Certificate | Uint8Array | string)[];
+  /**
+   * When given (a pinned client passes the GetCACert certificates that chain
+   * to its pin), the reply's signer must be one of these certificates or be
+   * issued by one of them (signature checked); otherwise {@link CertRepError}.
+   */
+  trustedSigners?: readonly Certificate[];
   /** The request answered: transactionID and senderNonce are checked against it. */
   request?: { transactionId: string; senderNonce: Uint8Array };
+  /**
+   * The SubjectPublicKeyInfo (DER) of the key the certificate was requested
+   * for (`csr.spki`): on SUCCESS, {@link CertRep.certificate} is the
+   * certificate for that key, and a reply without one is a {@link CertRepError}.
+   */
+  requestedKey?: Uint8Array;
 }
 
 /** A read CertRep. */
@@ -45,7 +58,13 @@ export interface CertRep {
   signerCertificate: Certificate;
   /** The digest of the reply's SignerInfo. */
   digestAlgorithm: string;
-  /** SUCCESS: the certificates (issued first, as the server ordered them); empty when no decrypter was given. */
+  /**
+   * SUCCESS: the issued certificate, found by role, not by position: the one
+   * for `requestedKey` when given, else the end-entity certificate (not a CA,
+   * issuer of none of the others). Undefined when no decrypter was given.
+   */
+  certificate?: Certificate;
+  /** SUCCESS: every certificate of the reply, in the order the server sent them (a SET OF: servers differ); empty when no decrypter was given. */
   certificates: Certificate[];
   /** SUCCESS to GetCRL: CRLs, DER. */
   crls: Uint8Array[];
@@ -53,6 +72,13 @@ export interface CertRep {
   contentCipher?: string;
   /** SUCCESS: the key transport of the envelope. */
   keyTransport?: string | undefined;
+}
+
+/** The issued certificate of a SUCCESS reply: by key when known, else the end entity of the set. */
+function issuedCertificate(certificates: readonly Certificate[], requestedKey: Uint8Array | undefined): Certificate | undefined {
+  if (requestedKey) return certificates.find((c) => equalBytes(c.spki, requestedKey));
+  const leaves = certificates.filter((c) => !isCaInSet(c, certificates));
+  return leaves.length === 1 ? leaves[0] : undefined;
 }
 
 const STATUS: Record<string, PkiStatus> = { "0": "SUCCESS", "2": "FAILURE", "3": "PENDING" };
@@ -65,7 +91,7 @@ const STATUS: Record<string, PkiStatus> = { "0": "SUCCESS", "2": "FAILURE", "3":
  * @example
  * ```ts
  * const rep = await readCertRep(body, { decrypter: myKey, caCertificates: caSet, request: built });
- * if (rep.status === "SUCCESS") writeFileSync("cert.pem", rep.certificates[0].toPem());
+ * if (rep.status === "SUCCESS") writeFileSync("cert.pem", rep.certificate!.toPem());
  * ```
  */
 export async function readCertRep(bytes: Uint8Array, options: ReadCertRepOptions = {}): Promise<CertRep> {
@@ -76,6 +102,9 @@ export async function readCertRep(bytes: Uint8Array, options: ReadCertRepOptions
     const candidates = [...sd.certificates, ...(options.caCertificates ?? []).map((c) => Certificate.from(c))];
     const signer = findSigner(si.sid, candidates);
     if (!signer) throw new CertRepError("the CertRep's signer certificate is neither in the message nor among the CA certificates");
+    if (options.trustedSigners && !options.trustedSigners.some((t) => equalBytes(t.der, signer.der) || (t.isCa && signer.isIssuedBy(t)))) {
+      throw new CertRepError(`the CertRep is signed by ${signer.subject}, which does not chain to the pinned CA`);
+    }
     verifySignerInfo(si, signer, sd.content ?? new Uint8Array());
     const attrs = readScepAttributes(si.attributes, { senderNonceOptional: true });
     if (attrs.messageType !== MessageType.CertRep) throw new CertRepError(`expected a CertRep, got messageType ${attrs.messageType}`);
@@ -108,6 +137,9 @@ export async function readCertRep(bytes: Uint8Array, options: ReadCertRepOptions
         const inner = parseSignedData((await openEnvelope(env, [options.decrypter])).content);
         out.certificates = inner.certificates;
         out.crls = inner.crls;
+        const issued = issuedCertificate(inner.certificates, options.requestedKey);
+        if (issued) out.certificate = issued;
+        else if (options.requestedKey && inner.certificates.length > 0) throw new CertRepError("the SUCCESS CertRep holds no certificate for the requested key");
       }
     }
     return out;

@@ -7,6 +7,7 @@
 import * as der from "../lib/der.js";
 import * as nc from "../lib/node-crypto.js";
 import { toHex } from "../lib/bytes.js";
+import { InvalidArgumentError } from "../errors.js";
 import type { ContentCipher, DigestAlgorithm, KeyTransport, SignatureAlgorithm } from "../algorithms.js";
 import { buildEnvelopedData } from "../cms/enveloped-data.js";
 import { buildSignedData } from "../cms/signed-data.js";
@@ -103,20 +104,52 @@ export async function buildPkcsReq(options: PkcsReqOptions): Promise<BuiltReques
   return build(type, csr.der, options, () => toHex(nc.digest("sha256", csr.spki)).toUpperCase());
 }
 
-/** Options of {@link buildCertPoll}. */
+/** Options of {@link buildCertPoll}: `issuer` or `issuerName`. */
 export interface CertPollOptions extends RequestOptions {
-  /** The issuing CA's certificate (its subject is the issuer). */
-  issuer: Certificate | Uint8Array | string;
+  /** The issuing CA's certificate (its subject is the issuer); see {@link selectIssuerName} to pick it from a GetCACert set. */
+  issuer?: Certificate | Uint8Array | string;
+  /** The issuing CA's Name, DER (e.g. `selectIssuerName(caCerts)`, or an RA's `issuerDer`); instead of `issuer`. */
+  issuerName?: Uint8Array;
   /** The subject Name of the pending request, DER (e.g. `csr.subjectDer`). */
   subject: Uint8Array;
   /** The transactionID of the pending PKCSReq (required: the server finds it by this). */
   transactionId: string;
 }
 
-/** Builds a CertPoll (GetCertInitial) for a PENDING request. */
+/**
+ * Builds a CertPoll (GetCertInitial, RFC 8894 §3.3.3) for a PENDING request.
+ * `IssuerAndSubject.issuer` is the Name of the CA that will issue the
+ * certificate: the issuer of the RA requests are encrypted to, or the lowest
+ * CA of the chain ({@link selectIssuerName} picks it from a GetCACert set in
+ * any order); servers may match on it and answer badCertId.
+ *
+ * ```asn
+ * IssuerAndSubject ::= SEQUENCE { issuer Name, subject Name }
+ * ```
+ *
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` without `issuer` or `issuerName`, or with both.
+ *
+ * @example
+ * ```ts
+ * const caCerts = await client.getCaCert();
+ * const poll = await buildCertPoll({
+ *   issuerName: selectIssuerName(caCerts),
+ *   subject: csr.subjectDer,
+ *   transactionId: pending.transactionId,
+ *   signer,
+ *   recipient: selectRecipient(caCerts),
+ * });
+ * ```
+ */
 export async function buildCertPoll(options: CertPollOptions): Promise<BuiltRequest> {
-  const issuer = Certificate.from(options.issuer);
-  return build(MessageType.CertPoll, der.seq(issuer.subjectDer, options.subject), options, randomTid);
+  if ((options.issuer === undefined) === (options.issuerName === undefined)) throw new InvalidArgumentError("buildCertPoll needs exactly one of issuer and issuerName");
+  const issuerName = options.issuerName ?? Certificate.from(options.issuer!).subjectDer;
+  try {
+    der.parse(issuerName);
+  } catch (cause) {
+    throw new InvalidArgumentError("issuerName is not a DER Name", { cause });
+  }
+  return build(MessageType.CertPoll, der.seq(issuerName, options.subject), options, randomTid);
 }
 
 /** Options of {@link buildGetCert} and {@link buildGetCrl}. */

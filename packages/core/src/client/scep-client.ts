@@ -12,12 +12,14 @@ import type { LocalKey } from "../keys/key.js";
 import { Certificate } from "../x509/certificate.js";
 import { CertificationRequest } from "../x509/certification-request.js";
 import { type CaCaps, parseCaCaps } from "../message/ca-caps.js";
-import { PKI_MESSAGE_CONTENT_TYPE, parseGetCaCertResponse, selectRecipient } from "../message/ca-cert.js";
+import { PKI_MESSAGE_CONTENT_TYPE, parseGetCaCertResponse } from "../message/ca-cert.js";
+import { selectIssuerName, selectRecipient } from "../message/certificate-roles.js";
 import { type BuiltRequest, buildCertPoll, buildPkcsReq } from "./requests.js";
+import { type CaPin, type CaPinOptions, checkCaPin, compileCaPin } from "./ca-pin.js";
 import { type CertRep, readCertRep } from "./read-cert-rep.js";
 
 /** Options of {@link ScepClient}. */
-export interface ScepClientOptions {
+export interface ScepClientOptions extends CaPinOptions {
   /** The SCEP URL, e.g. `http://127.0.0.1:8080/scep`. */
   url: string;
   /** Per-request timeout in milliseconds (default 30 000). */
@@ -62,18 +64,24 @@ export interface EnrollOptions {
  * const signer = await createSelfSignedSigner({ keys, subject: "CN=device-42" });
  * const csr = await generateCsr({ keys, subject: "CN=device-42", challengePassword: "secret" });
  * const rep = await client.enroll({ csr, signer });
- * if (rep.status === "SUCCESS") console.log(rep.certificates[0].toPem());
+ * if (rep.status === "SUCCESS") console.log(rep.certificate!.toPem());
  * ```
  */
 export class ScepClient {
   readonly #url: string;
   readonly #timeout: number;
   readonly #fetch: typeof fetch;
+  readonly #pin: CaPin | undefined;
 
+  /**
+   * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a malformed
+   * `caFingerprints` entry or `trustedCaCertificates` certificate.
+   */
   constructor(options: ScepClientOptions) {
     this.#url = options.url;
     this.#timeout = options.timeoutMs ?? 30_000;
     this.#fetch = options.fetch ?? fetch;
+    this.#pin = compileCaPin(options);
   }
 
   async #request(operation: string, init: { method?: string; body?: Uint8Array; message?: string } = {}): Promise<{ body: Uint8Array; contentType: string }> {
@@ -110,10 +118,22 @@ export class ScepClient {
     return parseCaCaps(new TextDecoder().decode(body));
   }
 
-  /** GetCACert: the CA (and RA) certificates. */
+  /**
+   * GetCACert: the CA (and RA) certificates, in the order the server sent
+   * them. With `caFingerprints` or `trustedCaCertificates`, the set is checked
+   * against the pin first (see {@link checkCaPin}).
+   *
+   * @throws CaPinMismatchError `ERR_CA_PIN_MISMATCH` when the set does not match the pin.
+   * @throws TransportError `ERR_TRANSPORT` for an HTTP or network failure.
+   */
   async getCaCert(): Promise<Certificate[]> {
+    return (await this.#caCertificates()).certificates;
+  }
+
+  async #caCertificates(): Promise<{ certificates: Certificate[]; trusted?: Certificate[] }> {
     const { body, contentType } = await this.#request("GetCACert");
-    return parseGetCaCertResponse(body, contentType);
+    const certificates = parseGetCaCertResponse(body, contentType);
+    return this.#pin ? { certificates, trusted: checkCaPin(certificates, this.#pin) } : { certificates };
   }
 
   /** Sends a PKIOperation and returns the raw reply. */
@@ -136,10 +156,19 @@ export class ScepClient {
    * Enrolls: GetCACaps, GetCACert, PKCSReq (or RenewalReq), and CertPoll while
    * PENDING as long as `maxPollMs` allows. Returns the final CertRep; FAILURE
    * and PENDING are replies, not exceptions.
+   *
+   * Requests are encrypted to {@link selectRecipient}'s pick; a CertPoll names
+   * {@link selectIssuerName}'s issuer (RFC 8894 §3.3.3), whatever the order of
+   * the GetCACert set. With a CA pin, the set is checked before anything is
+   * sent and every CertRep must be signed by a certificate chaining to it.
+   *
+   * @throws CaPinMismatchError `ERR_CA_PIN_MISMATCH` when GetCACert does not match the pin (nothing was sent).
+   * @throws TransportError `ERR_TRANSPORT` for an HTTP or network failure.
+   * @throws CertRepError `ERR_CERTREP` for a reply that does not verify or match the request.
    */
   async enroll(options: EnrollOptions): Promise<CertRep & { request: BuiltRequest; caCertificates: Certificate[]; caps: CaCaps }> {
     const caps = options.caps ?? (await this.#capsOrNone());
-    const caCertificates = await this.getCaCert();
+    const { certificates: caCertificates, trusted } = await this.#caCertificates();
     const recipient = selectRecipient(caCertificates);
     const standard = caps.has("SCEPStandard"); // RFC 8894 §3.5.2: implies AES, POSTPKIOperation and SHA-256
     const cipher = options.cipher ?? (standard || caps.has("AES") ? "aes256" : "des3");
@@ -150,17 +179,17 @@ export class ScepClient {
     const csr = CertificationRequest.from(options.csr);
     const common = { signer: options.signer, recipient, cipher, digest };
     const exchange = async (built: BuiltRequest): Promise<CertRep> =>
-      readCertRep(await this.pkiOperation(built.der, { post }), { decrypter: options.signer, caCertificates, request: built });
+      readCertRep(await this.pkiOperation(built.der, { post }), { decrypter: options.signer, caCertificates, request: built, requestedKey: csr.spki, ...(trusted ? { trustedSigners: trusted } : {}) });
 
     const request = await buildPkcsReq({ ...common, csr: csr.der, renewal: options.renewal ?? false });
     let rep = await exchange(request);
-    const issuer = caCertificates.find((c) => c.isCa) ?? caCertificates[caCertificates.length - 1]!;
+    const issuerName = selectIssuerName(caCertificates);
     for (let waited = 0; rep.status === "PENDING" && waited < (options.maxPollMs ?? 0); waited += interval) {
       options.onPending?.(rep, interval);
       await sleep(interval);
-      rep = await exchange(await buildCertPoll({ ...common, issuer, subject: csr.subjectDer, transactionId: request.transactionId }));
+      rep = await exchange(await buildCertPoll({ ...common, issuerName, subject: csr.subjectDer, transactionId: request.transactionId }));
     }
-    if (rep.status === "SUCCESS" && rep.certificates.length === 0) throw new CertRepError("SUCCESS CertRep without a certificate");
+    if (rep.status === "SUCCESS" && !rep.certificate) throw new CertRepError("SUCCESS CertRep without a certificate");
     return { ...rep, request, caCertificates, caps };
   }
 }

@@ -1,6 +1,6 @@
 /**
  * GetCACert and GetNextCACert (RFC 8894 §4.2, §4.7): build and parse the
- * replies, and pick the recipient certificate a client encrypts to.
+ * replies (the roles of the certificates are in `certificate-roles.ts`).
  *
  * @module
  */
@@ -63,32 +63,6 @@ export function parseGetCaCertResponse(body: Uint8Array, _contentType?: string):
       throw new MessageMalformedError("GetCACert reply is neither a certificate nor a PKCS#7", { cause });
     }
   }
-}
-
-/**
- * Picks the certificate to encrypt requests to from a GetCACert set
- * (RFC 8894 §2.2, INTEROP quirk 7): the first with keyEncipherment in its
- * keyUsage; else the first non-CA certificate (an RA); else the first.
- */
-export function selectRecipient(certificates: readonly Certificate[]): Certificate {
-  const first = certificates[0];
-  if (!first) throw new InvalidArgumentError("no certificate to encrypt to");
-  return (
-    certificates.find((c) => c.keyUsage?.has("keyEncipherment") && !c.isCa) ??
-    certificates.find((c) => c.keyUsage?.has("keyEncipherment")) ??
-    certificates.find((c) => !c.isCa) ??
-    first
-  );
-}
-
-/**
- * Picks the certificate that will sign CertReps: the first with
- * digitalSignature among non-CA certificates (an RA), else the CA.
- */
-export function selectSigner(certificates: readonly Certificate[]): Certificate {
-  const first = certificates[0];
-  if (!first) throw new InvalidArgumentError("no certificate");
-  return certificates.find((c) => !c.isCa && (c.keyUsage?.has("digitalSignature") ?? true)) ?? first;
 }
 
 /** Builds a GetNextCACert reply: the next CA (and RA) certificates in a SignedData signed by the current CA. */
