@@ -10,7 +10,7 @@
 import { createHash, createPublicKey, verify, X509Certificate } from "node:crypto";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Certificate, createSelfSignedSigner, exportPrivateKeyPem, generateRsaKeyPair, type CertificationRequest } from "@scep/core";
-import { INTUNE_FAIL_INFO, IntuneScepClient, IntuneValidator, type IntuneError, type IntuneValidatorOptions } from "../src/index.js";
+import { INTUNE_FAIL_INFO, IntuneScepClient, IntuneValidator, MemoryReplayCache, type IntuneError, type IntuneValidatorOptions } from "../src/index.js";
 import { CLIENT_ID, CLIENT_SECRET, SERVICE_PATH, TENANT, startFakeIntune, type FakeIntune, type Recorded } from "./support/fake-intune.js";
 import { csrWith } from "./support/tokens.js";
 
@@ -359,6 +359,35 @@ describe("certificate credential: a client assertion (RFC 7523) instead of a sec
     const now = Math.floor(clock.t / 1000);
     expect(payload).toEqual({ aud: `${fake.base}/${TENANT}/oauth2/v2.0/token`, iss: CLIENT_ID, sub: CLIENT_ID, jti: expect.stringMatching(UUID), nbf: now, iat: now, exp: now + 600 });
     expect(verify("sha256", Buffer.from(`${h}.${p}`), createPublicKey(cert.toPem()), Buffer.from(s, "base64url"))).toBe(true);
+  });
+});
+
+describe("optional stores (INTUNE.md: Mode A keyed by the CSR's subject and transactionID)", () => {
+  it("replayCache: a transactionID Intune already accepted is replay (badMessageCheck); a refused one is not recorded", async () => {
+    const cache = new MemoryReplayCache({ now: () => new Date(clock.t) });
+    const v = validator({ replayCache: cache });
+    fake.next("validateRequest", { json: { code: "ChallengeExpired", errorDescription: "" } });
+    expect(await v.validate(input())).toMatchObject({ ok: false, reason: "ChallengeExpired", failInfo: "badTime" });
+    expect(await v.validate(input())).toMatchObject({ ok: true });
+    expect(await v.validate(input())).toEqual({ ok: false, reason: "replay", failInfo: "badMessageCheck", failInfoText: "this transaction was validated before" });
+    expect(await v.validate({ ...input(), request: { transactionId: "ANOTHER" } })).toMatchObject({ ok: true });
+  });
+
+  it("rateLimit: more accepted enrollments of one subject than max in the window → rate_limited; per profile", async () => {
+    const v = validator({ rateLimit: { max: 2, windowMs: 86_400_000 } });
+    expect((await v.validate(input())).ok).toBe(true);
+    fake.next("validateRequest", { json: { code: "SubjectNameMismatch", errorDescription: "" } });
+    expect(await v.validate(input())).toMatchObject({ reason: "SubjectNameMismatch" }); // refused: not counted
+    expect((await v.validate(input())).ok).toBe(true);
+    expect(await v.validate(input())).toEqual({ ok: false, reason: "rate_limited", failInfo: "badRequest", failInfoText: "more than 2 enrollments of this subject in 86400 s" });
+    expect((await v.validate({ ...input(), profile: "other" })).ok).toBe(true);
+    clock.t += 86_400_001;
+    expect((await v.validate(input())).ok).toBe(true);
+  });
+
+  it("a store that is down → validate rejects with ERR_STORE_UNAVAILABLE (the server answers 503); nothing accepted", async () => {
+    const v = validator({ replayCache: { checkAndInsert: () => Promise.reject(new Error("ECONNRESET")) } });
+    await expect(v.validate(input())).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE", message: "the replay cache is unavailable" });
   });
 });
 

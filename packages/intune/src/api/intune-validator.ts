@@ -10,6 +10,9 @@ import { sha1Hex } from "../lib/node-crypto.js";
 import type { ChallengeValidator, ValidationInput, ValidatorVerdict } from "../verdict.js";
 import { INTUNE_FAIL_INFO, UNAVAILABLE_REASON, UNKNOWN_CODE_REASON, type IntuneResultCode } from "./error-codes.js";
 import { IntuneScepClient, type IntuneScepClientOptions, type ScepActionResult } from "./intune-client.js";
+import { MemoryRateLimiter, checkLimit, type RateLimit, type RateLimiter } from "../stores/rate-limiter.js";
+import { checkTtl, type ReplayCache } from "../stores/replay-cache.js";
+import { guardStore } from "../stores/guard.js";
 
 /** Options of {@link IntuneValidator}: the client's, plus an error sink. */
 export interface IntuneValidatorOptions extends IntuneScepClientOptions {
@@ -20,6 +23,17 @@ export interface IntuneValidatorOptions extends IntuneScepClientOptions {
   onError?: (error: IntuneError, operation: "validateRequest") => void;
   /** An existing client to use instead of building one from these options (tests, sharing one token cache). */
   client?: IntuneScepClient;
+  /**
+   * Optional: remembers the transactionID of every request Intune accepted, so a second validation of the same
+   * transactionID within `replayTtlMs` is refused as `replay` (badMessageCheck). Off by default.
+   */
+  replayCache?: ReplayCache;
+  /** How long an accepted transactionID is remembered, milliseconds (default 3,600,000). */
+  replayTtlMs?: number;
+  /** Where accepted enrollments per CSR subject are counted (default: a {@link MemoryRateLimiter} when `rateLimit` is set). */
+  rateLimiter?: RateLimiter;
+  /** Optional: most accepted enrollments per CSR subject in a sliding window (`rate_limited`, badRequest). Off by default. */
+  rateLimit?: RateLimit;
 }
 
 /** What {@link IntuneValidator.notifySuccess} needs. */
@@ -49,7 +63,11 @@ function serialHex(c: Certificate): string {
  * with the failInfo of {@link INTUNE_FAIL_INFO}; an unrecognised code is
  * `intune_unknown_code`; an API that is down, slow, refuses our credentials
  * or answers garbage is `intune_unavailable` (failInfo badRequest). It never
- * throws from `validate`, so a broken upstream is a FAILURE CertRep, not a 5xx.
+ * throws from `validate` for Intune's sake, so a broken upstream is a FAILURE
+ * CertRep, not a 5xx. With the optional stores, a transactionID Intune already
+ * accepted is `replay` and too many enrollments of one CSR subject (per
+ * profile) are `rate_limited`; only a store that is down makes `validate`
+ * reject (@scep/core's `StoreUnavailableError`: the server answers 503).
  *
  * After issuance, send {@link IntuneValidator.notifySuccess} before
  * delivering the certificate (if it throws, do not deliver; revoke), or
@@ -65,11 +83,23 @@ export class IntuneValidator implements ChallengeValidator {
   /** The API client (token cache and discovery shared by every call). */
   readonly client: IntuneScepClient;
   readonly #onError: IntuneValidatorOptions["onError"];
+  readonly #replay: ReplayCache | undefined;
+  readonly #replayTtl: number;
+  readonly #limit: RateLimit | undefined;
+  readonly #limiter: RateLimiter | undefined;
 
   /** @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` for missing or invalid options. */
   constructor(options: IntuneValidatorOptions) {
     this.client = options.client ?? new IntuneScepClient(options);
     this.#onError = options.onError;
+    this.#replay = options.replayCache;
+    this.#replayTtl = options.replayTtlMs ?? 3_600_000;
+    checkTtl(this.#replayTtl, "replayTtlMs");
+    this.#limit = options.rateLimit;
+    if (this.#limit) {
+      checkLimit(this.#limit);
+      this.#limiter = options.rateLimiter ?? new MemoryRateLimiter(options.now ? { now: options.now } : {});
+    }
   }
 
   /** {@inheritDoc ChallengeValidator.validate} */
@@ -85,7 +115,18 @@ export class IntuneValidator implements ChallengeValidator {
       }
       return { ok: false, reason: UNAVAILABLE_REASON, failInfo: "badRequest", failInfoText: "Intune challenge validation is unavailable; try again later" };
     }
-    if (r.code === "Success") return { ok: true, data: { intune: { activityId: r.activityId } } };
+    if (r.code === "Success") {
+      // Stores after Intune's yes, so refusals are never recorded; a store that is down throws (the server answers 503).
+      if (this.#replay && !(await guardStore(() => this.#replay!.checkAndInsert(input.request.transactionId, this.#replayTtl), "replay cache"))) {
+        return { ok: false, reason: "replay", failInfo: "badMessageCheck", failInfoText: "this transaction was validated before" };
+      }
+      if (this.#limit && this.#limiter) {
+        const limit = this.#limit;
+        const hit = await guardStore(() => this.#limiter!.hit(JSON.stringify([input.profile ?? "", input.csr.subject]), limit), "rate limiter");
+        if (!hit.allowed) return { ok: false, reason: "rate_limited", failInfo: "badRequest", failInfoText: `more than ${limit.max} enrollments of this subject in ${limit.windowMs / 1000} s` };
+      }
+      return { ok: true, data: { intune: { activityId: r.activityId } } };
+    }
     const failInfo: FailInfo | undefined = Object.hasOwn(INTUNE_FAIL_INFO, r.code) ? INTUNE_FAIL_INFO[r.code as Exclude<IntuneResultCode, "Success">] : undefined;
     if (!failInfo) return { ok: false, reason: UNKNOWN_CODE_REASON, failInfo: "badRequest", failInfoText: "Intune refused the challenge" };
     return { ok: false, reason: r.code, failInfo, failInfoText: `Intune refused the challenge: ${r.code}` };

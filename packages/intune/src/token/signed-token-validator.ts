@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { StoreUnavailableError, isScepError, type FailInfo } from "@scep/core";
+import type { FailInfo } from "@scep/core";
+import { guardStore } from "../stores/guard.js";
 import { IntuneConfigError } from "../errors.js";
 import { MemoryRateLimiter, checkLimit, type RateLimit, type RateLimiter } from "../stores/rate-limiter.js";
 import { MemoryReplayCache, checkTtl, type ReplayCache } from "../stores/replay-cache.js";
@@ -306,12 +307,7 @@ export class SignedTokenValidator implements ChallengeValidator {
     return Math.max(this.#replayTtl, remaining);
   }
 
-  async #store<T>(op: () => Promise<T>, what: string): Promise<T> {
-    try {
-      return await op();
-    } catch (e) {
-      if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") throw e;
-      throw new StoreUnavailableError(`the ${what} is unavailable`, { cause: e });
-    }
+  #store<T>(op: () => Promise<T>, what: string): Promise<T> {
+    return guardStore(op, what);
   }
 }
