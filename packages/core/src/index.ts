@@ -87,6 +87,8 @@ export type { ScepServer, ScepServerOptions, ScepProfile, IssueHook, IssueContex
 export { MemoryChallengeStore } from "./server/challenge.js";
 export type { ChallengePolicy, ChallengeStore, ChallengeContext, ChallengeVerdict, MemoryChallengeStoreOptions } from "./server/challenge.js";
 export { MemoryTransactionStore } from "./server/transaction-store.js";
+export { MemoryCounterStore } from "./server/counter-store.js";
+export type { CounterStore, ProfileCounters } from "./server/counter-store.js";
 export type { Transaction, TransactionStatus, TransactionUpdate, TransactionStore, MemoryTransactionStoreOptions } from "./server/transaction-store.js";
 export { checkCsrPolicy } from "./server/csr-policy.js";
 export type { CsrPolicy, SanType } from "./server/csr-policy.js";

@@ -1,7 +1,8 @@
 /**
  * `@scep/redis`: Redis implementations of the `@scep/core` storage
  * interfaces, so several replicas of a SCEP server share PENDING
- * transactions and one-time challenges. Bring your own ioredis client.
+ * transactions, one-time challenges and request counters. Bring your own
+ * ioredis client.
  *
  * @example
  * ```ts
@@ -18,5 +19,7 @@
 export { RedisTransactionStore } from "./redis-transaction-store.js";
 export { RedisChallengeStore } from "./redis-challenge-store.js";
 export type { RedisChallengeStoreOptions } from "./redis-challenge-store.js";
+export { RedisCounterStore } from "./redis-counter-store.js";
+export type { RedisCounterStoreOptions } from "./redis-counter-store.js";
 export { redisClientOptions } from "./options.js";
 export type { RedisClient, RedisStoreOptions } from "./options.js";

@@ -8,7 +8,7 @@ import Redis, { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Transaction } from "@scep/core";
 import { startRedisServer, type RedisServer } from "../../../test-support/peers";
-import { RedisChallengeStore, RedisTransactionStore, redisClientOptions } from "../src/index.js";
+import { RedisChallengeStore, RedisCounterStore, RedisTransactionStore, redisClientOptions } from "../src/index.js";
 
 let server: RedisServer;
 let client: Redis;
@@ -85,6 +85,17 @@ describe("@scep/redis key hygiene", () => {
     expect(await client.keys("hyg2:*")).toEqual([]);
   });
 
+  it("keeps a profile's counters in one hash whose TTL every write refreshes", async () => {
+    const counters = new RedisCounterStore(client, { keyPrefix: "hyg5:", retentionMs: 86_400_000 });
+    counters.increment("corp:east", "success", "issued");
+    counters.increment("corp:east", "failure", "bad_challenge");
+    await counters.close();
+    const keys = await keysWithTtl("hyg5:*");
+    expect(Object.keys(keys)).toEqual(["hyg5:stats:{corp%3Aeast}"]);
+    expect(keys["hyg5:stats:{corp%3Aeast}"]).toBeGreaterThan(86_000_000);
+    expect(await client.hgetall("hyg5:stats:{corp%3Aeast}")).toEqual({ "outcome:success": "1", "reason:issued": "1", "outcome:failure": "1", "reason:bad_challenge": "1" });
+  });
+
   it("no operation runs KEYS or SCAN, and the index of a profile shrinks as its records expire", async () => {
     let t = T0;
     const clock = (): Date => new Date(t);
@@ -99,6 +110,10 @@ describe("@scep/redis key hygiene", () => {
     expect((await store.list("p")).map((x) => x.transactionId)).toEqual(["fresh"]);
     await store.delete("p", "fresh");
     await challenges.consume(await challenges.issue({ profile: "p" }), { profile: "p" });
+    const counters = new RedisCounterStore(client, { keyPrefix: "hyg3:" });
+    counters.increment("p", "success", "issued");
+    await counters.read("p");
+    await counters.close();
     const stats = await client.info("commandstats");
     expect(stats).toMatch(/cmdstat_evalsha:/);
     expect(stats).not.toMatch(/cmdstat_(keys|scan|hscan|zscan|sscan):/);

@@ -2,13 +2,14 @@
  * Redis down or hung: every store operation rejects with StoreUnavailableError
  * (ERR_STORE_UNAVAILABLE, with retryAfterSeconds) instead of hanging, whatever
  * the client's settings; once redis-server is back the same stores work again
- * without anyone touching the client.
+ * without anyone touching the client. Counters keep counting (in a bounded
+ * buffer) while Redis is down and write it all once it is back.
  */
 import Redis from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isScepError, type Transaction } from "@scep/core";
 import { startRedisServer, waitFor, type RedisServer } from "../../../test-support/peers";
-import { RedisChallengeStore, RedisTransactionStore, redisClientOptions } from "../src/index.js";
+import { RedisChallengeStore, RedisCounterStore, RedisTransactionStore, redisClientOptions } from "../src/index.js";
 
 let server: RedisServer;
 
@@ -109,6 +110,35 @@ describe("a hung redis-server (SIGSTOP)", () => {
       }
       await recovered(client);
     } finally {
+      client.disconnect();
+    }
+  });
+});
+
+describe("RedisCounterStore while redis-server is down", () => {
+  it("increment neither throws nor waits; the bounded buffer keeps the counts and writes them once Redis is back", async () => {
+    const client = new Redis({ ...server.connection, ...redisClientOptions, lazyConnect: true });
+    client.on("error", () => {});
+    const errors: unknown[] = [];
+    const counters = new RedisCounterStore(client, { keyPrefix: "down:", commandTimeoutMs: TIMEOUT_MS, flushIntervalMs: 20, maxBufferedLabels: 4, onError: (e) => errors.push(e) });
+    try {
+      await client.connect();
+      counters.increment("p", "success", "issued");
+      expect(await counters.read("p")).toEqual({ outcomes: { success: 1 }, reasons: { issued: 1 } });
+      await server.kill();
+      for (let i = 0; i < 5; i++) expect(counters.increment("p", "success", "issued")).toBeUndefined();
+      counters.increment("p", "failure", "bad_challenge");
+      counters.increment("p", "success", "a_fifth_label");
+      expect(counters.dropped).toBe(1);
+      await expect(counters.flush()).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE" });
+      await expect(counters.read("p")).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE" });
+      await server.restart();
+      await recovered(client);
+      // The restart (no persistence) lost the first count; everything counted while Redis was down arrives.
+      expect(await counters.read("p")).toEqual({ outcomes: { success: 6, failure: 1 }, reasons: { issued: 5, bad_challenge: 1 } });
+      for (const e of errors) expect(e).toMatchObject({ code: "ERR_STORE_UNAVAILABLE" });
+    } finally {
+      await counters.close().catch(() => undefined);
       client.disconnect();
     }
   });

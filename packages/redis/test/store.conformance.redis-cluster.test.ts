@@ -5,9 +5,9 @@
  */
 import { Cluster } from "ioredis";
 import { afterAll, beforeAll } from "vitest";
-import { challengeStoreConformance, transactionStoreConformance } from "@scep/core/testing";
+import { challengeStoreConformance, counterStoreConformance, transactionStoreConformance } from "@scep/core/testing";
 import { startRedisServer, type RedisServer } from "../../../test-support/peers";
-import { RedisChallengeStore, RedisTransactionStore, redisClientOptions } from "../src/index.js";
+import { RedisChallengeStore, RedisCounterStore, RedisTransactionStore, redisClientOptions } from "../src/index.js";
 
 let server: RedisServer;
 let cluster: Cluster;
@@ -25,3 +25,4 @@ afterAll(async () => {
 
 transactionStoreConformance({ name: "RedisTransactionStore on Redis Cluster", create: ({ now }) => new RedisTransactionStore(cluster, { now }) });
 challengeStoreConformance({ name: "RedisChallengeStore on Redis Cluster", create: ({ now }) => new RedisChallengeStore(cluster, { now }) });
+counterStoreConformance({ name: "RedisCounterStore on Redis Cluster", create: () => new RedisCounterStore(cluster), cleanup: (s) => s.close(), replicas: true });

@@ -5,9 +5,9 @@
  */
 import Redis from "ioredis";
 import { afterAll, beforeAll } from "vitest";
-import { challengeStoreConformance, transactionStoreConformance } from "@scep/core/testing";
+import { challengeStoreConformance, counterStoreConformance, transactionStoreConformance } from "@scep/core/testing";
 import { startRedisServer, type RedisServer } from "../../../test-support/peers";
-import { RedisChallengeStore, RedisTransactionStore, redisClientOptions } from "../src/index.js";
+import { RedisChallengeStore, RedisCounterStore, RedisTransactionStore, redisClientOptions } from "../src/index.js";
 
 let server: RedisServer;
 let client: Redis;
@@ -24,3 +24,4 @@ afterAll(async () => {
 
 transactionStoreConformance({ name: "RedisTransactionStore", create: ({ now }) => new RedisTransactionStore(client, { now }) });
 challengeStoreConformance({ name: "RedisChallengeStore", create: ({ now }) => new RedisChallengeStore(client, { now }) });
+counterStoreConformance({ name: "RedisCounterStore", create: () => new RedisCounterStore(client), cleanup: (s) => s.close(), replicas: true });

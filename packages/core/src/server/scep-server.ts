@@ -13,6 +13,7 @@ import { InvalidArgumentError, isScepError } from "../errors.js";
 import { type ApproveOptions, type RejectOptions, approve, pending, reject } from "./approval.js";
 import { getCaCaps, getCaCert, getNextCaCert } from "./ca-operations.js";
 import type { ServerContext } from "./context.js";
+import type { CounterStore } from "./counter-store.js";
 import type { ProfileStats, ScepEvent, ScepOperation } from "./events.js";
 import { pkiOperation } from "./pki-operation.js";
 import { type ResolvedProfile, type ScepProfile, resolveProfile } from "./profile.js";
@@ -41,6 +42,12 @@ export interface ScepServerOptions {
    * event reason `store_unavailable`, nothing issued. GetCACaps and GetCACert never touch a store.
    */
   storeTimeoutMs?: number;
+  /**
+   * Also count every request here (default: only in this process, for {@link ScepServer.stats}). Pass a shared store
+   * (`RedisCounterStore` from `@scep/redis`) so {@link ScepServer.sharedStats} adds up every replica. `increment` is
+   * called without waiting; whatever it throws or rejects with is ignored.
+   */
+  counters?: CounterStore;
 }
 
 /** A running SCEP server: `fetch` handles one request. */
@@ -69,8 +76,14 @@ export interface ScepServer {
    * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for an unknown profile.
    */
   pending(profile?: string): Promise<Transaction[]>;
-  /** Counters and expiry dates per profile (never secrets). */
+  /** Counters (of this process) and expiry dates per profile (never secrets). */
   stats(): ProfileStats[];
+  /**
+   * Like {@link ScepServer.stats}, with the counts read from the `counters` store: the sum over every replica that
+   * shares it (this process's counts when no store is configured).
+   * @throws StoreUnavailableError `ERR_STORE_UNAVAILABLE` when the store fails or takes longer than `storeTimeoutMs`.
+   */
+  sharedStats(): Promise<ProfileStats[]>;
 }
 
 const OPS: Record<string, ScepOperation> = { getcacaps: "GetCACaps", getcacert: "GetCACert", getnextcacert: "GetNextCACert", pkioperation: "PKIOperation" };
@@ -107,6 +120,13 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
     if (profile) {
       profile.stats.outcomes[e.outcome] = (profile.stats.outcomes[e.outcome] ?? 0) + 1;
       profile.stats.reasons[e.reason] = (profile.stats.reasons[e.reason] ?? 0) + 1;
+      if (options.counters) {
+        try {
+          Promise.resolve(options.counters.increment(profile.name, e.outcome, e.reason)).catch(() => undefined);
+        } catch {
+          /* counting must never break or slow a request */
+        }
+      }
     }
     if (options.onEvent) {
       try {
@@ -190,15 +210,26 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
     pending: async (profile) => pending(ctx, profile === undefined ? profiles : [profileNamed(profile)]),
 
     stats() {
-      return profiles.map((p) => ({
-        profile: p.name,
-        outcomes: { ...p.stats.outcomes },
-        reasons: { ...p.stats.reasons },
-        signerCertificateExpiry: p.signer.certificate.notAfter,
-        caCertificateExpiry: p.ca.notAfter,
-        challengeConfigured: p.challenge.type !== "none",
-        challengeType: p.challenge.type,
-      }));
+      return profiles.map((p) => profileStats(p, p.stats));
     },
+
+    async sharedStats() {
+      const counters = options.counters;
+      if (!counters) return profiles.map((p) => profileStats(p, p.stats));
+      const counts = await Promise.all(profiles.map((p) => ctx.store("counter store", () => counters.read(p.name))));
+      return profiles.map((p, i) => profileStats(p, counts[i]!));
+    },
+  };
+}
+
+function profileStats(p: ResolvedProfile, counts: { outcomes: Record<string, number>; reasons: Record<string, number> }): ProfileStats {
+  return {
+    profile: p.name,
+    outcomes: { ...counts.outcomes },
+    reasons: { ...counts.reasons },
+    signerCertificateExpiry: p.signer.certificate.notAfter,
+    caCertificateExpiry: p.ca.notAfter,
+    challengeConfigured: p.challenge.type !== "none",
+    challengeType: p.challenge.type,
   };
 }

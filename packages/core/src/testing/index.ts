@@ -20,3 +20,5 @@ export { transactionStoreConformance } from "./transaction-store-conformance.js"
 export type { StoreFactoryContext, TransactionStoreConformanceOptions } from "./transaction-store-conformance.js";
 export { challengeStoreConformance } from "./challenge-store-conformance.js";
 export type { ChallengeStoreConformanceOptions } from "./challenge-store-conformance.js";
+export { counterStoreConformance } from "./counter-store-conformance.js";
+export type { CounterStoreConformanceOptions } from "./counter-store-conformance.js";

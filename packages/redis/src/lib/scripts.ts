@@ -119,3 +119,16 @@ if tonumber(string.sub(v, 1, sep - 1)) <= tonumber(ARGV[1]) then return 0 end
 return 1
 `,
 );
+
+/**
+ * counters: adds deltas to one profile's counter hash and refreshes its TTL.
+ * KEYS[1] the hash; ARGV field, delta, field, delta, …, then the TTL in ms.
+ */
+export const COUNT = script(
+  "count",
+  `
+for i = 1, #ARGV - 1, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[#ARGV])
+return 1
+`,
+);

@@ -1,0 +1,79 @@
+/**
+ * Per-profile request counters that several replicas can share, so an
+ * operator sees one number per profile rather than one per process.
+ *
+ * @module
+ */
+import type { ScepOutcome } from "./events.js";
+
+/** The counts of one profile: requests by outcome and by reason label. */
+export interface ProfileCounters {
+  /** Request counts by outcome (`success`, `failure`, `pending`, `rejected`, `error`). */
+  outcomes: Record<string, number>;
+  /** Request counts by reason label (`issued`, `bad_challenge`, `store_unavailable`, …). */
+  reasons: Record<string, number>;
+}
+
+/**
+ * Where a server counts its requests when several replicas should add up
+ * (pass it as `createScepServer({ counters })`; read with
+ * `server.sharedStats()`).
+ *
+ * `increment` runs on the request path: it must return at once and never
+ * throw (buffer and write in the background; a store that is down loses or
+ * keeps counts, but never slows a request). `read` may reject with
+ * StoreUnavailableError.
+ *
+ * @example
+ * ```ts
+ * const counters = new MemoryCounterStore();
+ * counters.increment("corp", "success", "issued");
+ * await counters.read("corp"); // { outcomes: { success: 1 }, reasons: { issued: 1 } }
+ * ```
+ */
+export interface CounterStore {
+  /** Counts one request of `profile` that ended with `outcome` for `reason`. Returns at once; never throws. */
+  increment(profile: string, outcome: ScepOutcome, reason: string): void | Promise<void>;
+  /** The counts of `profile` across every replica sharing the store (empty records for an unknown profile). */
+  read(profile: string): Promise<ProfileCounters>;
+}
+
+/**
+ * In-memory {@link CounterStore}: one process's counts (the default inside
+ * `createScepServer`). Bounded: at most `maxLabels` distinct outcome and
+ * reason labels per profile (default 1000); further new labels are counted
+ * under `other`.
+ *
+ * @example
+ * ```ts
+ * const server = createScepServer({ profiles, counters: new MemoryCounterStore() });
+ * const [corp] = await server.sharedStats();
+ * ```
+ */
+export class MemoryCounterStore implements CounterStore {
+  readonly #profiles = new Map<string, ProfileCounters>();
+  readonly #maxLabels: number;
+
+  constructor(options: { maxLabels?: number } = {}) {
+    this.#maxLabels = options.maxLabels ?? 1000;
+  }
+
+  /** {@inheritDoc CounterStore.increment} */
+  increment(profile: string, outcome: ScepOutcome, reason: string): void {
+    let c = this.#profiles.get(profile);
+    if (!c) this.#profiles.set(profile, (c = { outcomes: Object.create(null) as Record<string, number>, reasons: Object.create(null) as Record<string, number> }));
+    this.#bump(c.outcomes, outcome);
+    this.#bump(c.reasons, reason);
+  }
+
+  #bump(record: Record<string, number>, label: string): void {
+    const key = Object.hasOwn(record, label) || Object.keys(record).length < this.#maxLabels ? label : "other";
+    record[key] = (record[key] ?? 0) + 1;
+  }
+
+  /** {@inheritDoc CounterStore.read} */
+  async read(profile: string): Promise<ProfileCounters> {
+    const c = this.#profiles.get(profile);
+    return { outcomes: { ...c?.outcomes }, reasons: { ...c?.reasons } };
+  }
+}

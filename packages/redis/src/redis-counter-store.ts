@@ -1,0 +1,196 @@
+/**
+ * Per-profile request counters in Redis, summed over every replica.
+ *
+ * @module
+ */
+import { InvalidArgumentError } from "@scep/core";
+import type { CounterStore, ProfileCounters, ScepOutcome } from "@scep/core";
+import { Runner } from "./lib/client.js";
+import { profileTag } from "./lib/keys.js";
+import { fieldMap } from "./lib/record.js";
+import { COUNT } from "./lib/scripts.js";
+import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
+
+/** Options of {@link RedisCounterStore}. */
+export interface RedisCounterStoreOptions extends RedisStoreOptions {
+  /** How often buffered counts are written, in milliseconds (default 1000). */
+  flushIntervalMs?: number;
+  /** TTL of a profile's counter hash, refreshed by every write, in milliseconds (default 90 days). */
+  retentionMs?: number;
+  /**
+   * Most distinct (profile, label) counts buffered while Redis is slow or down
+   * (default 10 000); counts for labels beyond it are dropped and tallied in
+   * {@link RedisCounterStore.dropped}.
+   */
+  maxBufferedLabels?: number;
+  /** Told about a background write that failed (the counts are kept for the next one). Must not throw. */
+  onError?: (error: unknown) => void;
+}
+
+const OUTCOME = "outcome:";
+const REASON = "reason:";
+
+/**
+ * A `CounterStore` (from `@scep/core`) on Redis: pass it as
+ * `createScepServer({ counters })` on every replica and `sharedStats()` on any
+ * of them shows the sum.
+ *
+ * `increment` only adds to an in-process buffer (no I/O on the request
+ * path); every `flushIntervalMs` the buffer is written with one Lua script per
+ * profile (`HINCRBY` per label, then `PEXPIRE`) into the hash
+ * `<prefix>stats:{<profile>}` (fields `outcome:<outcome>`, `reason:<reason>`).
+ * A write that fails puts its counts back in the buffer, which is bounded by
+ * `maxBufferedLabels`, so a Redis that is down costs no request any time and
+ * only a bounded amount of memory. Counting is at least once: a write that
+ * timed out but reached Redis is written again.
+ *
+ * @example
+ * ```ts
+ * import Redis from "ioredis";
+ * import { RedisCounterStore, redisClientOptions } from "@scep/redis";
+ *
+ * const counters = new RedisCounterStore(new Redis(url, { ...redisClientOptions }));
+ * const server = createScepServer({ profiles, counters });
+ * const perProfile = await server.sharedStats(); // every replica's requests
+ * process.on("SIGTERM", () => void counters.close());
+ * ```
+ */
+export class RedisCounterStore implements CounterStore {
+  readonly #run: Runner;
+  readonly #options: ResolvedStoreOptions;
+  readonly #intervalMs: number;
+  readonly #retentionMs: number;
+  readonly #maxLabels: number;
+  readonly #onError: ((error: unknown) => void) | undefined;
+  /** profile → field → delta not yet written. */
+  #buffer = new Map<string, Map<string, number>>();
+  #labels = 0;
+  #dropped = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #flushing: Promise<void> | undefined;
+
+  /**
+   * @param client - an ioredis `Redis` or `Cluster` you own (see `redisClientOptions`).
+   * @param options - key prefix, deadline, flush interval, retention, buffer bound.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a bad option.
+   */
+  constructor(client: RedisClient, options: RedisCounterStoreOptions = {}) {
+    this.#options = resolveStoreOptions(options);
+    this.#run = new Runner(client, this.#options.commandTimeoutMs, this.#options.retryAfterSeconds);
+    this.#intervalMs = options.flushIntervalMs ?? 1000;
+    this.#retentionMs = options.retentionMs ?? 90 * 24 * 3_600_000;
+    this.#maxLabels = options.maxBufferedLabels ?? 10_000;
+    this.#onError = options.onError;
+    for (const [name, v] of [["flushIntervalMs", this.#intervalMs], ["retentionMs", this.#retentionMs], ["maxBufferedLabels", this.#maxLabels]] as const) {
+      if (!Number.isInteger(v) || v <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    }
+  }
+
+  /** Counts dropped because the buffer was full (Redis down for long, or too many distinct labels). */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /**
+   * Counts one request of `profile`: adds to the in-process buffer and
+   * returns; the next flush writes it. Never throws, never waits.
+   */
+  increment(profile: string, outcome: ScepOutcome, reason: string): void {
+    this.#add(profile, OUTCOME + outcome, 1);
+    this.#add(profile, REASON + reason, 1);
+    if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.flush().catch((e: unknown) => {
+          try {
+            this.#onError?.(e);
+          } catch {
+            /* a broken error sink must not matter */
+          }
+        });
+      }, this.#intervalMs);
+      this.#timer.unref?.();
+    }
+  }
+
+  #add(profile: string, field: string, delta: number): void {
+    let m = this.#buffer.get(profile);
+    if (!m) this.#buffer.set(profile, (m = new Map()));
+    const cur = m.get(field);
+    if (cur === undefined) {
+      if (this.#labels >= this.#maxLabels) {
+        this.#dropped += delta;
+        return;
+      }
+      this.#labels++;
+    }
+    m.set(field, (cur ?? 0) + delta);
+  }
+
+  /**
+   * Writes the buffered counts now (waiting for a flush already running).
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when a write failed; its counts stay buffered.
+   */
+  async flush(): Promise<void> {
+    while (this.#flushing) await this.#flushing.catch(() => undefined);
+    if (this.#buffer.size === 0) return;
+    const batch = this.#buffer;
+    this.#buffer = new Map();
+    this.#labels = 0;
+    const run = this.#write(batch);
+    this.#flushing = run;
+    try {
+      await run;
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
+  async #write(batch: Map<string, Map<string, number>>): Promise<void> {
+    const results = await Promise.allSettled(
+      [...batch].map(async ([profile, fields]) => {
+        const args: Array<string | number> = [];
+        for (const [field, delta] of fields) args.push(field, delta);
+        args.push(this.#retentionMs);
+        try {
+          await this.#run.eval("count", COUNT, [this.#key(profile)], args);
+        } catch (e) {
+          for (const [field, delta] of fields) this.#add(profile, field, delta);
+          throw e;
+        }
+      }),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+  }
+
+  #key(profile: string): string {
+    return `${this.#options.keyPrefix}stats:{${profileTag(profile)}}`;
+  }
+
+  /**
+   * The counts of `profile` summed over every replica (after writing this
+   * process's buffer).
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async read(profile: string): Promise<ProfileCounters> {
+    await this.flush();
+    const fields = fieldMap(await this.#run.command("read", "HGETALL", [this.#key(profile)]));
+    const out: ProfileCounters = { outcomes: {}, reasons: {} };
+    for (const [field, value] of fields) {
+      const n = Number(value.toString());
+      if (field.startsWith(OUTCOME)) out.outcomes[field.slice(OUTCOME.length)] = n;
+      else if (field.startsWith(REASON)) out.reasons[field.slice(REASON.length)] = n;
+    }
+    return out;
+  }
+
+  /** Stops the flush timer and writes what is buffered (call on shutdown). */
+  async close(): Promise<void> {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.flush();
+  }
+}
