@@ -61,7 +61,24 @@ function parseCertificate(certificateText: string, source: string): x509.X509Cer
   return certificate;
 }
 
-function parsePrivateKey(keyText: string, source: string): KeyObject {
+/** PKCS#8 `ENCRYPTED PRIVATE KEY` (RFC 5958 §3) or a legacy OpenSSL `Proc-Type: 4,ENCRYPTED` header (RFC 1421 §4.6.1.1). */
+const ENCRYPTED_PEM = /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type:\s*4\s*,\s*ENCRYPTED/m;
+
+function parsePrivateKey(keyText: string, source: string, passphrase: string | undefined): KeyObject {
+  if (ENCRYPTED_PEM.test(keyText)) {
+    try {
+      // Without a passphrase, the empty one: micromdm's depot ca.key is encrypted with it.
+      return createPrivateKey({ key: keyText, format: "pem", passphrase: passphrase ?? "" });
+    } catch (error) {
+      throw new EmbeddedCaError(
+        "CA_KEY_PASSPHRASE",
+        passphrase === undefined
+          ? `${source}: the private key is encrypted and no passphrase was given (the empty passphrase does not open it)`
+          : `${source}: the passphrase does not open the encrypted private key (wrong passphrase, or a damaged key)`,
+        { cause: error },
+      );
+    }
+  }
   try {
     return createPrivateKey({ key: keyText, format: "pem" });
   } catch (error) {
@@ -82,18 +99,20 @@ function sameKey(a: KeyObject, b: KeyObject): boolean {
 
 /**
  * Parses and cross-checks a CA certificate (first `CERTIFICATE` block of
- * `certificateText`) and its private key (PKCS#1, PKCS#8 or SEC1 PEM).
+ * `certificateText`) and its private key (PKCS#1, PKCS#8 or SEC1 PEM, possibly
+ * encrypted: opened with `keyPassphrase`, or without one with the empty passphrase).
  *
- * @throws EmbeddedCaError `CA_LOAD_FAILED`, `CA_KEY_MISMATCH`
+ * @throws EmbeddedCaError `CA_LOAD_FAILED`, `CA_KEY_PASSPHRASE`, `CA_KEY_MISMATCH`
  */
 export async function loadCaMaterial(input: {
   certificateText: string;
   keyText: string;
   certificateSource: string;
   keySource: string;
+  keyPassphrase?: string | undefined;
 }): Promise<CaMaterial> {
   const certificate = parseCertificate(input.certificateText, input.certificateSource);
-  const privateKey = parsePrivateKey(input.keyText, input.keySource);
+  const privateKey = parsePrivateKey(input.keyText, input.keySource, input.keyPassphrase);
 
   let keyAlgorithm: CaKeyAlgorithm;
   let importAlgorithm: RsaHashedImportParams | EcKeyImportParams;

@@ -132,7 +132,7 @@ export async function openDefaultCa(options: {
 }
 
 /** Reads and checks an existing certificate/key pair of files. */
-export async function loadCaFiles(certPath: string, keyPath: string): Promise<CaMaterial> {
+export async function loadCaFiles(certPath: string, keyPath: string, keyPassphrase?: string): Promise<CaMaterial> {
   const read = async (path: string): Promise<string> => {
     try {
       return await readFile(path, "utf8");
@@ -150,5 +150,6 @@ export async function loadCaFiles(certPath: string, keyPath: string): Promise<Ca
     keyText,
     certificateSource: certPath,
     keySource: keyPath,
+    keyPassphrase,
   });
 }

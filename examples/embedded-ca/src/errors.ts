@@ -5,6 +5,7 @@
  * | --- | --- |
  * | `INVALID_OPTIONS` | an option is malformed (only one of `caCertPath`/`caKeyPath`, a bad `subject`, `validityDays <= 0`, …) |
  * | `CA_LOAD_FAILED` | the CA certificate or key cannot be read or parsed, the key type is unsupported, or the certificate is not a CA |
+ * | `CA_KEY_PASSPHRASE` | the CA key is encrypted and the passphrase is missing (the empty one does not open it) or wrong |
  * | `CA_KEY_MISMATCH` | the private key does not belong to the CA certificate |
  * | `CA_CREATE_FAILED` | creating the default CA in `dataDir` failed (I/O, hard links unsupported, …) |
  * | `CSR_INVALID` | the PKCS#10 request cannot be decoded, its signature does not verify, or it names nobody |
@@ -21,6 +22,7 @@
 export type EmbeddedCaErrorCode =
   | "INVALID_OPTIONS"
   | "CA_LOAD_FAILED"
+  | "CA_KEY_PASSPHRASE"
   | "CA_KEY_MISMATCH"
   | "CA_CREATE_FAILED"
   | "CSR_INVALID"
@@ -40,6 +42,7 @@ export type EmbeddedCaErrorCode =
 export const EMBEDDED_CA_ERROR_CODES: readonly EmbeddedCaErrorCode[] = Object.freeze([
   "INVALID_OPTIONS",
   "CA_LOAD_FAILED",
+  "CA_KEY_PASSPHRASE",
   "CA_KEY_MISMATCH",
   "CA_CREATE_FAILED",
   "CSR_INVALID",

@@ -19,7 +19,8 @@ import { SerialAllocator } from "./serial-allocator.js";
  * | --- | --- | --- |
  * | `dataDir` | (required) | directory for the generated CA, `index.jsonl`, `epochs/`, `certs/`; created with mode 0700 |
  * | `caCertPath` | — | PEM certificate of an existing CA (first `CERTIFICATE` block is used); needs `caKeyPath` |
- * | `caKeyPath` | — | its PEM private key: PKCS#1 `RSA PRIVATE KEY`, PKCS#8 `PRIVATE KEY`, SEC1 `EC PRIVATE KEY` (unencrypted) |
+ * | `caKeyPath` | — | its PEM private key: PKCS#1 `RSA PRIVATE KEY`, PKCS#8 `PRIVATE KEY`, SEC1 `EC PRIVATE KEY`, or any of them encrypted |
+ * | `caKeyPassphrase` | — | passphrase of an encrypted `caKeyPath` (without one, the empty passphrase is tried: micromdm's depot `ca.key`) |
  * | `subject` | `CN=SCEP Example CA,O=scep-sdk` | subject of a CA created on first start; ignored when a CA already exists or paths are given |
  * | `clock` | `() => new Date()` | time source for the CA's and certificates' validity and `issuedAt` |
  * | `certificateFiles` | `true` | also write a convenience copy `certs/<serial>.pem` of each certificate (false: the index alone holds them; saves a file creation per issue) |
@@ -42,6 +43,8 @@ export interface OpenFileCaOptions {
   caCertPath?: string;
   /** PEM private key of that CA. Must be given together with `caCertPath`. */
   caKeyPath?: string;
+  /** Passphrase of an encrypted `caKeyPath`; without it an encrypted key is tried with the empty passphrase. */
+  caKeyPassphrase?: string;
   /** Distinguished name of a CA created on first start, e.g. `"CN=My CA,O=Org"`. */
   subject?: string;
   /** Injected time source; tests pass a fixed clock. */
@@ -448,7 +451,7 @@ class FileCaImpl implements FileCa {
  * {@link FileCa} for the durability guarantees). Needs a local file system
  * with hard links and `O_APPEND` (not NFS).
  *
- * @throws EmbeddedCaError `INVALID_OPTIONS`, `CA_LOAD_FAILED`, `CA_KEY_MISMATCH`, `CA_CREATE_FAILED`, `STORAGE_FAILED`
+ * @throws EmbeddedCaError `INVALID_OPTIONS`, `CA_LOAD_FAILED`, `CA_KEY_PASSPHRASE`, `CA_KEY_MISMATCH`, `CA_CREATE_FAILED`, `STORAGE_FAILED`
  *
  * @example
  * ```ts
@@ -488,7 +491,7 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
 
   const material =
     options.caCertPath !== undefined && options.caKeyPath !== undefined
-      ? await loadCaFiles(resolve(options.caCertPath), resolve(options.caKeyPath))
+      ? await loadCaFiles(resolve(options.caCertPath), resolve(options.caKeyPath), options.caKeyPassphrase)
       : await openDefaultCa({ dataDir, subject, now: clock });
 
   try {

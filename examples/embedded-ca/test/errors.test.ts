@@ -29,6 +29,7 @@ describe("EmbeddedCaError", () => {
     expect(EMBEDDED_CA_ERROR_CODES).toEqual([
       "INVALID_OPTIONS",
       "CA_LOAD_FAILED",
+      "CA_KEY_PASSPHRASE",
       "CA_KEY_MISMATCH",
       "CA_CREATE_FAILED",
       "CSR_INVALID",

@@ -1,5 +1,6 @@
 // openFileCa() with caCertPath/caKeyPath: bring-your-own CA made with openssl,
 // in every PEM key flavour, and the errors for pairs that do not belong together.
+import { createPrivateKey } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -129,12 +130,6 @@ describe("loading an existing CA", () => {
       .rejects.toMatchObject({ code: "CA_LOAD_FAILED", message: `cannot read ${p("missing.pem")}: ENOENT` });
   });
 
-  it("fails with CA_LOAD_FAILED for an encrypted key (no passphrase support)", async () => {
-    openssl(["pkcs8", "-topk8", "-in", "rsa-pkcs1.key", "-passout", "pass:secret", "-out", "encrypted.key"], dir);
-    await expect(openFileCa({ dataDir: p("d"), caCertPath: p("rsa-ca.pem"), caKeyPath: p("encrypted.key") }))
-      .rejects.toMatchObject({ code: "CA_LOAD_FAILED" });
-  });
-
   it("requires caCertPath and caKeyPath together", async () => {
     await expect(openFileCa({ dataDir: p("d"), caCertPath: p("rsa-ca.pem") })).rejects.toMatchObject({
       code: "INVALID_OPTIONS",
@@ -144,5 +139,33 @@ describe("loading an existing CA", () => {
       code: "INVALID_OPTIONS",
       message: "dataDir must be a non-empty path",
     });
+  });
+});
+
+describe("loading a CA whose key is encrypted", () => {
+  beforeAll(() => {
+    openssl(["pkcs8", "-topk8", "-in", "rsa-pkcs1.key", "-v2", "aes-256-cbc", "-passout", "pass:pw-123", "-out", "rsa-enc-pkcs8.key"], dir);
+    openssl(["rsa", "-in", "rsa-pkcs1.key", "-traditional", "-des3", "-passout", "pass:pw-123", "-out", "rsa-enc-legacy.key"], dir);
+    // What micromdm's `scepserver ca -init` writes (openssl refuses an empty -passout).
+    const empty = createPrivateKey(readFileSync(p("rsa-pkcs1.key"), "utf8")).export({ type: "pkcs1", format: "pem", cipher: "des-ede3-cbc", passphrase: "" });
+    writeFileSync(p("rsa-enc-empty.key"), empty);
+  });
+
+  it.each([
+    ["PKCS#8 (BEGIN ENCRYPTED PRIVATE KEY)", "rsa-enc-pkcs8.key"],
+    ["legacy PEM (Proc-Type: 4,ENCRYPTED)", "rsa-enc-legacy.key"],
+  ])("opens an encrypted %s with caKeyPassphrase; missing or wrong is CA_KEY_PASSPHRASE", async (_, key) => {
+    const ca = await openFileCa({ dataDir: p(`data-${key}`), caCertPath: p("rsa-ca.pem"), caKeyPath: p(key), caKeyPassphrase: "pw-123" });
+    expect(ca.privateKeyPem).toBe(readFileSync(p("rsa-pkcs8.key"), "utf8"));
+    const missing = await openFileCa({ dataDir: p(`data-${key}`), caCertPath: p("rsa-ca.pem"), caKeyPath: p(key) }).catch((e: unknown) => e);
+    expect(isEmbeddedCaError(missing, "CA_KEY_PASSPHRASE") && missing.message).toBe(`${p(key)}: the private key is encrypted and no passphrase was given (the empty passphrase does not open it)`);
+    const wrong = await openFileCa({ dataDir: p(`data-${key}`), caCertPath: p("rsa-ca.pem"), caKeyPath: p(key), caKeyPassphrase: "nope" }).catch((e: unknown) => e);
+    expect(isEmbeddedCaError(wrong, "CA_KEY_PASSPHRASE") && wrong.message).toBe(`${p(key)}: the passphrase does not open the encrypted private key (wrong passphrase, or a damaged key)`);
+  });
+
+  it("opens a key encrypted with the empty passphrase (micromdm's depot ca.key) without one", async () => {
+    expect(readFileSync(p("rsa-enc-empty.key"), "utf8")).toMatch(/^Proc-Type: 4,ENCRYPTED$/m);
+    const ca = await openFileCa({ dataDir: p("data-empty-pass"), caCertPath: p("rsa-ca.pem"), caKeyPath: p("rsa-enc-empty.key") });
+    expect(ca.privateKeyPem).toBe(readFileSync(p("rsa-pkcs8.key"), "utf8"));
   });
 });

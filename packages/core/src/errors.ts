@@ -23,6 +23,7 @@ export type ScepErrorCode =
   | "ERR_CSR_INVALID"
   | "ERR_MESSAGE_TYPE"
   | "ERR_KEY"
+  | "ERR_KEY_PASSPHRASE"
   | "ERR_CERTREP"
   | "ERR_TRANSPORT"
   | "ERR_CA_PIN_MISMATCH"
@@ -152,6 +153,22 @@ export class MessageTypeError extends ScepError {
 export class KeyError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_KEY";
   static override readonly failInfo: FailInfo = "badRequest";
+}
+
+/**
+ * An encrypted PEM private key (PKCS#8 `ENCRYPTED PRIVATE KEY` or legacy
+ * `Proc-Type: 4,ENCRYPTED`) that could not be opened: no passphrase was given
+ * and the empty one does not open it, or the given passphrase is wrong. The
+ * message says which, never the passphrase.
+ *
+ * @example
+ * ```ts
+ * try { LocalKey.fromPem(caPem, encryptedKeyPem) }
+ * catch (e) { if (isScepError(e) && e.code === "ERR_KEY_PASSPHRASE") console.error(`${e.message}: set CA_KEY_PASSPHRASE`) }
+ * ```
+ */
+export class KeyPassphraseError extends KeyError {
+  static override readonly code: ScepErrorCode = "ERR_KEY_PASSPHRASE";
 }
 
 /** A CertRep that is invalid or reports FAILURE (client side). */

@@ -25,6 +25,7 @@ export {
   CsrInvalidError,
   MessageTypeError,
   KeyError,
+  KeyPassphraseError,
   CertRepError,
   TransportError,
   CaPinMismatchError,

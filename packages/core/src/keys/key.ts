@@ -7,9 +7,32 @@
  */
 import type { DigestAlgorithm, KeyTransport, SignatureAlgorithm } from "../algorithms.js";
 import { Certificate } from "../x509/certificate.js";
-import { DecryptError, KeyError, UnsupportedAlgorithmError } from "../errors.js";
+import { DecryptError, KeyError, KeyPassphraseError, UnsupportedAlgorithmError } from "../errors.js";
 import * as nc from "../lib/node-crypto.js";
 import { equalBytes } from "../lib/der.js";
+
+/** `-----BEGIN ENCRYPTED PRIVATE KEY-----` (PKCS#8, RFC 5958 §3) or a legacy OpenSSL header `Proc-Type: 4,ENCRYPTED` (RFC 1421 §4.6.1.1). */
+const ENCRYPTED_PEM = /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type:\s*4\s*,\s*ENCRYPTED/m;
+
+/**
+ * Reads a PEM private key; an encrypted one with `passphrase`, or without one
+ * with the empty passphrase. A failure to open an encrypted key is a
+ * {@link KeyPassphraseError} that says whether a passphrase was given.
+ */
+function privateKeyFromPem(pem: string | Uint8Array, passphrase: string | undefined): nc.KeyObject {
+  const text = typeof pem === "string" ? pem : new TextDecoder().decode(pem);
+  if (!ENCRYPTED_PEM.test(text)) return nc.privateKeyFromPem(pem);
+  try {
+    return nc.privateKeyFromPem(pem, passphrase ?? "");
+  } catch (cause) {
+    throw new KeyPassphraseError(
+      passphrase === undefined
+        ? "the private key is encrypted and no passphrase was given (the empty passphrase does not open it)"
+        : "the passphrase does not open the encrypted private key (wrong passphrase, or a damaged key)",
+      { cause },
+    );
+  }
+}
 
 /** Something that signs with the private key of {@link Signer.certificate}. */
 export interface Signer {
@@ -50,7 +73,12 @@ export type PrivateKeyInput = string | Uint8Array | CryptoKey;
 
 /** Options of {@link LocalKey.from}. */
 export interface LocalKeyOptions {
-  /** Passphrase of an encrypted PEM key (legacy `Proc-Type: 4,ENCRYPTED` or PKCS#8). */
+  /**
+   * Passphrase of an encrypted PEM key (PKCS#8 `ENCRYPTED PRIVATE KEY` or legacy
+   * `Proc-Type: 4,ENCRYPTED`). Without one, an encrypted key is tried with the
+   * empty passphrase (micromdm's depot `ca.key` is encrypted with it). Ignored
+   * for an unencrypted key.
+   */
   passphrase?: string;
   /**
    * Sign on libuv's thread pool instead of the calling thread (default false).
@@ -88,19 +116,39 @@ export class LocalKey implements Signer, Decrypter {
 
   /**
    * From a certificate (PEM, DER or {@link Certificate}) and a PEM private key
-   * (PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY` or PKCS#8 `PRIVATE KEY`),
-   * a DER PKCS#8 key, or a WebCrypto `CryptoKey` (extractable or not).
+   * (PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY` or PKCS#8 `PRIVATE KEY`,
+   * each possibly encrypted: see {@link LocalKeyOptions.passphrase}), a DER
+   * PKCS#8 key, or a WebCrypto `CryptoKey` (extractable or not).
+   *
+   * @throws KeyPassphraseError `ERR_KEY_PASSPHRASE` when the PEM key is encrypted and the passphrase (or, without
+   *   one, the empty passphrase) does not open it.
+   * @throws KeyError `ERR_KEY` when the key cannot be read or does not belong to the certificate.
+   *
+   * @example
+   * ```ts
+   * const ca = LocalKey.from(readFileSync("ca.pem"), readFileSync("ca.key", "utf8"), { passphrase: process.env.CA_KEY_PASSPHRASE });
+   * ```
    */
   static from(certificate: Certificate | Uint8Array | string, privateKey: PrivateKeyInput, options: LocalKeyOptions = {}): LocalKey {
     const cert = Certificate.from(certificate);
     let key: nc.KeyObject;
-    if (typeof privateKey === "string") key = nc.privateKeyFromPem(privateKey, options.passphrase);
-    else if (privateKey instanceof Uint8Array) key = privateKey[0] === 0x30 ? nc.privateKeyFromPkcs8(privateKey) : nc.privateKeyFromPem(privateKey, options.passphrase);
+    if (typeof privateKey === "string") key = privateKeyFromPem(privateKey, options.passphrase);
+    else if (privateKey instanceof Uint8Array) key = privateKey[0] === 0x30 ? nc.privateKeyFromPkcs8(privateKey) : privateKeyFromPem(privateKey, options.passphrase);
     else key = nc.keyFromCryptoKey(privateKey);
     return new LocalKey(cert, key, options.threadPool ?? false);
   }
 
-  /** From PEM texts. Same as {@link LocalKey.from}. */
+  /**
+   * From PEM texts. Same as {@link LocalKey.from}.
+   *
+   * @throws KeyPassphraseError `ERR_KEY_PASSPHRASE` (encrypted key, missing or wrong passphrase), KeyError `ERR_KEY`.
+   *
+   * @example
+   * ```ts
+   * // micromdm's depot: ca.key is encrypted with the empty passphrase, which is tried when none is given
+   * const ca = LocalKey.fromPem(readFileSync("depot/ca.pem", "utf8"), readFileSync("depot/ca.key", "utf8"));
+   * ```
+   */
   static fromPem(certificatePem: string, privateKeyPem: string, options: LocalKeyOptions = {}): LocalKey {
     return LocalKey.from(certificatePem, privateKeyPem, options);
   }
