@@ -7,7 +7,7 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { LocalKey, type SignatureAlgorithm } from "@scep/core";
 import { EmbeddedCaError } from "./errors.js";
-import { colonHex, firstPemBlock, toPem } from "./lib/pem.js";
+import { allPemBlocks, colonHex, toPem } from "./lib/pem.js";
 import { nodeCrypto, x509 } from "./lib/x509.js";
 
 /** Key algorithm of a CA key: RSA (can decrypt SCEP envelopes) or EC (sign only). */
@@ -18,6 +18,8 @@ export interface CaMaterial {
   readonly certificate: x509.X509Certificate;
   readonly certificateDer: Uint8Array<ArrayBuffer>;
   readonly certificatePem: string;
+  /** The certificates above it from the same file (its issuer first, up to the root), DER. */
+  readonly chainDer: Uint8Array<ArrayBuffer>[];
   readonly privateKey: KeyObject;
   /** PKCS#8 PEM, whatever the input format was. */
   readonly privateKeyPem: string;
@@ -41,15 +43,15 @@ function loadFailed(message: string, cause?: unknown): EmbeddedCaError {
   return new EmbeddedCaError("CA_LOAD_FAILED", message, { cause });
 }
 
-function parseCertificate(certificateText: string, source: string): x509.X509Certificate {
-  const der = firstPemBlock(certificateText, "CERTIFICATE");
-  if (!der) throw loadFailed(`${source}: no PEM CERTIFICATE block found`);
-  let certificate: x509.X509Certificate;
+function decodeCertificate(der: Uint8Array<ArrayBuffer>, source: string, position: number, count: number): x509.X509Certificate {
   try {
-    certificate = new x509.X509Certificate(der);
+    return new x509.X509Certificate(der);
   } catch (error) {
-    throw loadFailed(`${source}: the certificate cannot be decoded`, error);
+    throw loadFailed(`${source}: ${count === 1 ? "the certificate" : `certificate ${position} of ${count}`} cannot be decoded`, error);
   }
+}
+
+function checkCaCertificate(certificate: x509.X509Certificate, source: string): x509.X509Certificate {
   const basic = certificate.getExtension(x509.BasicConstraintsExtension);
   if (!basic?.ca) {
     throw loadFailed(`${source}: the certificate is not a CA (basicConstraints cA is not true)`);
@@ -59,6 +61,56 @@ function parseCertificate(certificateText: string, source: string): x509.X509Cer
     throw loadFailed(`${source}: the certificate's keyUsage does not allow keyCertSign`);
   }
   return certificate;
+}
+
+function publicKeyOf(certificate: x509.X509Certificate, source: string): KeyObject {
+  try {
+    return createPublicKey({ key: Buffer.from(certificate.publicKey.rawData), format: "der", type: "spki" });
+  } catch (error) {
+    throw loadFailed(`${source}: unsupported certificate public key`, error);
+  }
+}
+
+/**
+ * The CA certificate (the one whose public key is `privateKey`'s, wherever it
+ * stands in the file) and the certificates above it, ordered by issuer from
+ * its issuer up to the root (RFC 5280 §6.1: by name and signature, not by the
+ * order in the file).
+ */
+function pickCertificates(
+  certificateText: string,
+  source: string,
+  keySource: string,
+  privateKey: KeyObject,
+): { certificate: x509.X509Certificate; chain: x509.X509Certificate[] } {
+  const ders = allPemBlocks(certificateText, "CERTIFICATE");
+  if (ders.length === 0) throw loadFailed(`${source}: no PEM CERTIFICATE block found`);
+  const all = ders.map((der, i) => decodeCertificate(der, source, i + 1, ders.length));
+  const publicKey = createPublicKey(privateKey);
+  const index = all.findIndex((c) => sameKey(publicKeyOf(c, source), publicKey));
+  if (index < 0) {
+    throw new EmbeddedCaError(
+      "CA_KEY_MISMATCH",
+      all.length === 1
+        ? `${keySource} is not the private key of the certificate in ${source}`
+        : `${keySource} is not the private key of any of the ${all.length} certificates in ${source}`,
+    );
+  }
+  const certificate = checkCaCertificate(all[index]!, source);
+  const rest = all.filter((_, i) => i !== index);
+  const chain: x509.X509Certificate[] = [];
+  let current = certificate;
+  while (rest.length > 0 && current.subject !== current.issuer) {
+    const child = current;
+    const next = rest.findIndex((c) => c.subject === child.issuer);
+    if (next < 0) break;
+    current = rest.splice(next, 1)[0]!;
+    chain.push(checkCaCertificate(current, source));
+  }
+  if (rest.length > 0) {
+    throw loadFailed(`${source}: ${rest.map((c) => c.subject).join("; ")} is not an issuer of ${certificate.subject} (the file should hold the CA and the certificates above it)`);
+  }
+  return { certificate, chain };
 }
 
 /** PKCS#8 `ENCRYPTED PRIVATE KEY` (RFC 5958 §3) or a legacy OpenSSL `Proc-Type: 4,ENCRYPTED` header (RFC 1421 §4.6.1.1). */
@@ -98,8 +150,9 @@ function sameKey(a: KeyObject, b: KeyObject): boolean {
 }
 
 /**
- * Parses and cross-checks a CA certificate (first `CERTIFICATE` block of
- * `certificateText`) and its private key (PKCS#1, PKCS#8 or SEC1 PEM, possibly
+ * Parses and cross-checks a CA certificate (the `CERTIFICATE` block of
+ * `certificateText` whose key is the private key; other blocks must be the
+ * certificates above it, in any order) and its private key (PKCS#1, PKCS#8 or SEC1 PEM, possibly
  * encrypted: opened with `keyPassphrase`, or without one with the empty passphrase).
  *
  * @throws EmbeddedCaError `CA_LOAD_FAILED`, `CA_KEY_PASSPHRASE`, `CA_KEY_MISMATCH`
@@ -111,8 +164,8 @@ export async function loadCaMaterial(input: {
   keySource: string;
   keyPassphrase?: string | undefined;
 }): Promise<CaMaterial> {
-  const certificate = parseCertificate(input.certificateText, input.certificateSource);
   const privateKey = parsePrivateKey(input.keyText, input.keySource, input.keyPassphrase);
+  const { certificate, chain } = pickCertificates(input.certificateText, input.certificateSource, input.keySource, privateKey);
 
   let keyAlgorithm: CaKeyAlgorithm;
   let importAlgorithm: RsaHashedImportParams | EcKeyImportParams;
@@ -137,23 +190,6 @@ export async function loadCaMaterial(input: {
     );
   }
 
-  let certificatePublicKey: KeyObject;
-  try {
-    certificatePublicKey = createPublicKey({
-      key: Buffer.from(certificate.publicKey.rawData),
-      format: "der",
-      type: "spki",
-    });
-  } catch (error) {
-    throw loadFailed(`${input.certificateSource}: unsupported certificate public key`, error);
-  }
-  if (!sameKey(certificatePublicKey, createPublicKey(privateKey))) {
-    throw new EmbeddedCaError(
-      "CA_KEY_MISMATCH",
-      `${input.keySource} is not the private key of the certificate in ${input.certificateSource}`,
-    );
-  }
-
   const pkcs8 = new Uint8Array(privateKey.export({ type: "pkcs8", format: "der" }));
   const signingKey = await nodeCrypto.subtle.importKey("pkcs8", pkcs8, importAlgorithm, false, [
     "sign",
@@ -170,6 +206,7 @@ export async function loadCaMaterial(input: {
     certificate,
     certificateDer,
     certificatePem: toPem("CERTIFICATE", certificateDer),
+    chainDer: chain.map((c) => new Uint8Array(c.rawData)),
     privateKey,
     privateKeyPem: toPem("PRIVATE KEY", pkcs8),
     signingKey,

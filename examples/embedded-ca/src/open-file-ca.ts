@@ -23,6 +23,7 @@ import { SerialAllocator } from "./serial-allocator.js";
  * | `caKeyPassphrase` | — | passphrase of an encrypted `caKeyPath` (without one, the empty passphrase is tried: micromdm's depot `ca.key`) |
  * | `subject` | `CN=SCEP Example CA,O=scep-sdk` | subject of a CA created on first start; ignored when a CA already exists or paths are given |
  * | `clock` | `() => new Date()` | time source for the CA's and certificates' validity and `issuedAt` |
+ * | `backdateSeconds` | `0` | start issued certificates (and a CA created on first start) this many seconds before now, for clients whose clock is slow; never before the CA's own notBefore |
  * | `certificateFiles` | `true` | also write a convenience copy `certs/<serial>.pem` of each certificate (false: the index alone holds them; saves a file creation per issue) |
  *
  * @example
@@ -49,6 +50,14 @@ export interface OpenFileCaOptions {
   subject?: string;
   /** Injected time source; tests pass a fixed clock. */
   clock?: () => Date;
+  /**
+   * Back-dates notBefore by this many seconds (default 0): of the CA created
+   * on first start, and of every certificate {@link FileCa.issue} issues
+   * without an explicit `notBefore` (never before the CA's notBefore; notAfter
+   * stays `validityDays` after now). A device whose clock is a little slow
+   * then does not see "not yet valid".
+   */
+  backdateSeconds?: number;
   /**
    * Whether `issue` also writes `certs/<serial>.pem` (default `true`). The
    * index holds every certificate anyway ({@link FileCa.getCertificate});
@@ -82,7 +91,7 @@ export interface IssueOptions {
   csr?: CertificationRequest;
   /** Lifetime in days (fractions allowed), default 365; never extends past the CA's `notAfter`. */
   validityDays?: number;
-  /** Start of validity; default `clock()`. */
+  /** Start of validity; default `clock()` minus the CA's `backdateSeconds`, never before the CA's notBefore. */
   notBefore?: Date;
   /** Distinguished name to use instead of the CSR's subject, e.g. `"CN=device-42,O=Org"`. */
   subjectOverride?: string;
@@ -173,6 +182,8 @@ export interface FileCa {
   readonly certificatePem: string;
   /** The CA certificate as DER (a fresh copy on each read). */
   readonly certificateDer: Uint8Array<ArrayBuffer>;
+  /** The certificates above the CA from its certificate file (its issuer first, up to the root), DER; empty for a root CA. */
+  readonly chainDer: readonly Uint8Array<ArrayBuffer>[];
   /** The CA private key as unencrypted PKCS#8 PEM, whatever format it was loaded from (not enumerable: `JSON.stringify(ca)` and `console.log(ca)` do not show it). */
   readonly privateKeyPem: string;
   /** The CA private key as a Node `KeyObject` (e.g. for decrypting SCEP envelopes). */
@@ -284,9 +295,13 @@ class FileCaImpl implements FileCa {
   readonly #clock: () => Date;
   readonly #index: IndexWriter;
   readonly #certificateFiles: boolean;
+  readonly #backdateMs: number;
+  readonly chainDer: readonly Uint8Array<ArrayBuffer>[];
 
-  constructor(dataDir: string, material: CaMaterial, serials: SerialAllocator, clock: () => Date, certificateFiles: boolean) {
+  constructor(dataDir: string, material: CaMaterial, serials: SerialAllocator, clock: () => Date, certificateFiles: boolean, backdateSeconds: number) {
     this.dataDir = dataDir;
+    this.#backdateMs = backdateSeconds * 1000;
+    this.chainDer = material.chainDer;
     this.#certificateFiles = certificateFiles;
     this.#material = material;
     this.#serials = serials;
@@ -322,8 +337,11 @@ class FileCaImpl implements FileCa {
     if (typeof validityDays !== "number" || !Number.isFinite(validityDays) || validityDays <= 0) {
       throw invalidOptions(`validityDays must be a positive number, got ${String(validityDays)}`);
     }
-    const notBefore = options.notBefore ?? this.#clock();
-    if (!isValidDate(notBefore)) throw invalidOptions("notBefore must be a valid Date");
+    if (options.notBefore !== undefined && !isValidDate(options.notBefore)) throw invalidOptions("notBefore must be a valid Date");
+    const now = this.#clock();
+    // Back-dated for slow client clocks, never before the CA itself; the lifetime still runs from now.
+    const notBefore = options.notBefore ?? new Date(Math.max(now.getTime() - this.#backdateMs, this.notBefore.getTime()));
+    const start = options.notBefore ?? now;
     const subjectOverride =
       options.subjectOverride === undefined
         ? undefined
@@ -337,7 +355,7 @@ class FileCaImpl implements FileCa {
       }
     }
     const caNotAfter = this.notAfter.getTime();
-    const notAfter = new Date(Math.min(notBefore.getTime() + validityDays * DAY_MS, caNotAfter));
+    const notAfter = new Date(Math.min(start.getTime() + validityDays * DAY_MS, caNotAfter));
     if (notAfter.getTime() <= notBefore.getTime()) {
       throw invalidOptions(
         `notBefore ${notBefore.toISOString()} is not before the CA's notAfter ${this.notAfter.toISOString()}`,
@@ -481,6 +499,10 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
   if (options.certificateFiles !== undefined && typeof options.certificateFiles !== "boolean") {
     throw invalidOptions("certificateFiles must be true or false");
   }
+  const backdateSeconds = options.backdateSeconds ?? 0;
+  if (typeof backdateSeconds !== "number" || !Number.isFinite(backdateSeconds) || backdateSeconds < 0) {
+    throw invalidOptions(`backdateSeconds must be a number of seconds >= 0, got ${String(options.backdateSeconds)}`);
+  }
   const dataDir = resolve(options.dataDir);
   const subject = parseDistinguishedName(options.subject ?? DEFAULT_CA_SUBJECT, "subject");
   const clock = (): Date => {
@@ -492,7 +514,7 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
   const material =
     options.caCertPath !== undefined && options.caKeyPath !== undefined
       ? await loadCaFiles(resolve(options.caCertPath), resolve(options.caKeyPath), options.caKeyPassphrase)
-      : await openDefaultCa({ dataDir, subject, now: clock });
+      : await openDefaultCa({ dataDir, subject, now: () => new Date(clock().getTime() - backdateSeconds * 1000) });
 
   try {
     await ensureDirectory(dataDir, 0o700);
@@ -504,6 +526,6 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
     throw storageFailed(`cannot prepare ${dataDir}`, error);
   }
   const serials = await SerialAllocator.open(dataDir);
-  return new FileCaImpl(dataDir, material, serials, clock, options.certificateFiles !== false);
+  return new FileCaImpl(dataDir, material, serials, clock, options.certificateFiles !== false, backdateSeconds);
 }
 

@@ -9,19 +9,16 @@
  */
 import express from "express";
 import { scepMiddleware } from "@scep/express";
-import { startServer } from "@scep-examples/server-kit";
+import { rawPath, serveFetch, startServer } from "@scep-examples/server-kit";
 
 await startServer("express", (kit) => {
   const app = express();
   app.disable("x-powered-by");
-  // SCEP at /scep (and /scep/pkiclient.exe); other paths fall through to the routes below.
-  app.use(scepMiddleware(kit.server, { maxBodyBytes: kit.config.maxBodyBytes }));
+  // The admin API (/admin/…, only with SCEP_ADMIN_TOKEN): matched on the raw path, so an encoded or a bare
+  // base64 transactionID (`/`, `+`, `=`) reaches it whole.
   const admin = kit.admin;
-  if (admin) {
-    app.post("/admin/:action/:tid", async (req, res) => {
-      const { status, body } = await admin(req.params.action, req.params.tid, req.headers.authorization);
-      res.status(status).json(body);
-    });
-  }
+  if (admin) app.use((req, res, next) => (admin.owns(rawPath(req.originalUrl)) ? serveFetch((r, meta) => admin.fetch(r, meta), req, res, next) : next()));
+  // SCEP at /scep (and /scep/pkiclient.exe); other paths fall through (404).
+  app.use(scepMiddleware(kit.server, { maxBodyBytes: kit.config.maxBodyBytes }));
   return app;
 });

@@ -23,6 +23,12 @@ export interface ServerConfig {
   caCertPath: string | undefined;
   /** Absolute path of its private key. */
   caKeyPath: string | undefined;
+  /** Passphrase of an encrypted `caKeyPath`, from `SCEP_CA_KEY_PASSPHRASE` (env only: never a flag). */
+  caKeyPassphrase: string | undefined;
+  /** Absolute path of a file holding that passphrase (`SCEP_CA_KEY_PASSPHRASE_FILE`; one trailing newline is dropped). */
+  caKeyPassphraseFile: string | undefined;
+  /** Issued certificates (and a CA created on first start) start this many seconds before now (clock skew). */
+  backdateSeconds: number;
   validityDays: number;
   pending: boolean;
   /** Also write `certs/<serial>.pem` for each issued certificate (the index always holds them). */
@@ -60,11 +66,14 @@ export const SETTINGS = [
   ["--challenge", "SCEP_CHALLENGE", "(generated)", "challenge password clients must send (never printed; prefer the variable, a flag shows in ps); default: 32 random hex digits generated on first start, stored in <data-dir>/challenge (mode 0600), printed once on that start and reused"],
   ["--ca-cert", "SCEP_CA_CERT", "(generated)", "PEM certificate of an existing CA (with --ca-key); default: <data-dir>/ca.pem, created on first start"],
   ["--ca-key", "SCEP_CA_KEY", "(generated)", "its PEM private key, PKCS#1 or PKCS#8 (RSA: the CA also decrypts requests)"],
+  ["", "SCEP_CA_KEY_PASSPHRASE", "(unset)", "passphrase of an encrypted --ca-key (PKCS#8 or legacy PEM); without one an encrypted key is tried with the empty passphrase (micromdm's depot ca.key)"],
+  ["", "SCEP_CA_KEY_PASSPHRASE_FILE", "(unset)", "file holding that passphrase (one trailing newline ignored); not with SCEP_CA_KEY_PASSPHRASE"],
+  ["--backdate-seconds", "SCEP_BACKDATE_SECONDS", "300", "issued certificates (and a CA created on first start) start this long before now, for slow device clocks; never before the CA's notBefore"],
   ["--validity-days", "SCEP_VALIDITY_DAYS", "365", "lifetime of issued certificates (the CSR policy's maximum; never past the CA's notAfter)"],
   ["--pending", "SCEP_PENDING", "false", "answer new enrollments PENDING until an operator approves (renewals are issued at once)"],
   ["--cert-files", "SCEP_CERT_FILES", "false", "also write each issued certificate to <data-dir>/certs/<serial>.pem (index.jsonl always holds them; a file per certificate costs ~0.5 ms a request)"],
   ["--max-body", "SCEP_MAX_BODY", "65536", "largest PKIOperation body in bytes (larger: HTTP 413)"],
-  ["", "SCEP_ADMIN_TOKEN", "(unset)", "enables POST /admin/approve/:tid and /admin/reject/:tid with `Authorization: Bearer <token>`"],
+  ["", "SCEP_ADMIN_TOKEN", "(unset)", "enables the admin API (GET /admin/pending, POST /admin/approve/<tid> and /admin/reject/<tid>, or a JSON body) with `Authorization: Bearer <token>`"],
   ["--request-timeout-ms", "SCEP_REQUEST_TIMEOUT_MS", "30000", "whole request must arrive within this (server.requestTimeout)"],
   ["--headers-timeout-ms", "SCEP_HEADERS_TIMEOUT_MS", "10000", "headers must arrive within this (server.headersTimeout; slow-loris guard)"],
   ["--keep-alive-timeout-ms", "SCEP_KEEP_ALIVE_TIMEOUT_MS", "5000", "idle keep-alive connections are closed after this"],
@@ -157,6 +166,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     challenge: get("--challenge", "SCEP_CHALLENGE")[1],
     caCertPath,
     caKeyPath,
+    caKeyPassphrase: env.SCEP_CA_KEY_PASSPHRASE || undefined,
+    caKeyPassphraseFile: path(env.SCEP_CA_KEY_PASSPHRASE_FILE || undefined),
+    backdateSeconds: num("--backdate-seconds", "SCEP_BACKDATE_SECONDS", 300, 0, 86_400),
     validityDays,
     pending: values.pending === true || boolean("SCEP_PENDING", env.SCEP_PENDING ?? ""),
     certFiles: values["cert-files"] === true || boolean("SCEP_CERT_FILES", env.SCEP_CERT_FILES ?? ""),
@@ -171,6 +183,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   if (config.headersTimeoutMs > config.requestTimeoutMs) throw new ConfigError(`the headers timeout (${config.headersTimeoutMs} ms) must not exceed the request timeout (${config.requestTimeoutMs} ms)`);
   if (config.pending && config.workers > 1) {
     throw new ConfigError(`--pending cannot run with ${config.workers} workers: pending requests live in one process's memory (use --workers 1)`, { showUsage: false });
+  }
+  if (config.caKeyPassphrase !== undefined && config.caKeyPassphraseFile !== undefined) {
+    throw new ConfigError("give SCEP_CA_KEY_PASSPHRASE or SCEP_CA_KEY_PASSPHRASE_FILE, not both");
   }
   if (config.adminToken !== undefined && config.adminToken.length < 16) throw new ConfigError("SCEP_ADMIN_TOKEN must be at least 16 characters");
   return config;

@@ -19,5 +19,8 @@
  */
 export { parseConfig, usage, ConfigError, SETTINGS } from "./config.js";
 export type { ServerConfig } from "./config.js";
-export { startServer, createKit, createHttpServer, SCEP_PATH } from "./start-server.js";
+export { startServer, createKit, createHttpServer, openCa, listenFailure, SCEP_PATH, TRANSACTION_RETENTION_MS, MAX_TRANSACTIONS } from "./start-server.js";
+export { createAdminApi, ADMIN_PREFIX } from "./admin-api.js";
+export type { AdminApi, AdminApiOptions } from "./admin-api.js";
+export { serveFetch, rawPath } from "./node-fetch.js";
 export type { ScepKit, RunningServer } from "./start-server.js";

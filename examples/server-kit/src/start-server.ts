@@ -1,14 +1,15 @@
 // Bootstrap shared by the example servers: CA, challenge, SCEP server, HTTP server with timeouts, banner, shutdown, workers.
 import cluster from "node:cluster";
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { createServer, type RequestListener, type Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from "node:net";
 import { networkInterfaces } from "node:os";
-import { join, resolve } from "node:path";
-import { InvalidArgumentError, LocalKey, createScepServer, type ScepEvent, type ScepServer } from "@scep/core";
+import { join } from "node:path";
+import { InvalidArgumentError, LocalKey, MemoryTransactionStore, createScepServer, type ScepEvent, type ScepServer } from "@scep/core";
 import { isEmbeddedCaError, openFileCa, type FileCa } from "@scep-examples/embedded-ca";
 import { LISTEN_FAILED_MESSAGE, SHUTDOWN_MESSAGE, runClusterPrimary, workerSlot } from "./cluster-primary.js";
+import { createAdminApi, type AdminApi } from "./admin-api.js";
 import { ConfigError, parseConfig, usage, type ServerConfig } from "./config.js";
 
 /** The SCEP path (and profile name) the examples serve. */
@@ -24,8 +25,8 @@ export interface ScepKit {
   server: ScepServer;
   /** Writes one JSON line to stdout. */
   log(entry: Record<string, unknown>): void;
-  /** Runs an admin action; undefined when SCEP_ADMIN_TOKEN is unset (do not mount the routes). */
-  admin: ((action: string, transactionId: string, authorization: string | undefined) => Promise<{ status: number; body: Record<string, unknown> }>) | undefined;
+  /** The admin API (`/admin/…`); undefined when SCEP_ADMIN_TOKEN is unset (then do not mount it). */
+  admin: AdminApi | undefined;
 }
 
 /** A started example server. */
@@ -67,14 +68,56 @@ function challengeLine(challenge: string, source: ChallengeSource): string {
   return `stored in ${source.file} (not shown again)`;
 }
 
-function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
+/** Finished transactions stay this long for a late CertPoll, then leave the store. */
+export const TRANSACTION_RETENTION_MS = 86_400_000;
+/** Most transactions the in-memory store keeps (finished ones are dropped oldest first when full). */
+export const MAX_TRANSACTIONS = 10_000;
+
+async function readPassphrase(config: ServerConfig): Promise<string | undefined> {
+  if (config.caKeyPassphraseFile === undefined) return config.caKeyPassphrase;
+  try {
+    return (await readFile(config.caKeyPassphraseFile, "utf8")).replace(/\r?\n$/, "");
+  } catch (e) {
+    throw new ConfigError(`SCEP_CA_KEY_PASSPHRASE_FILE: cannot read ${config.caKeyPassphraseFile} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { showUsage: false });
+  }
+}
+
+/**
+ * Opens the embedded CA (created in the data directory, or loaded from
+ * `--ca-cert`/`--ca-key`) and checks that SCEP can use it.
+ *
+ * @throws ConfigError for an encrypted key without (or with a wrong) passphrase, and for an EC CA.
+ */
+export async function openCa(config: ServerConfig): Promise<FileCa> {
+  const passphrase = config.caKeyPath ? await readPassphrase(config) : undefined;
+  let ca: FileCa;
+  try {
+    ca = await openFileCa({
+      dataDir: config.dataDir,
+      certificateFiles: config.certFiles,
+      backdateSeconds: config.backdateSeconds,
+      ...(config.caCertPath && config.caKeyPath ? { caCertPath: config.caCertPath, caKeyPath: config.caKeyPath, ...(passphrase !== undefined ? { caKeyPassphrase: passphrase } : {}) } : {}),
+    });
+  } catch (e) {
+    if (!isEmbeddedCaError(e, "CA_KEY_PASSPHRASE")) throw e;
+    const option = config.caKeyPassphraseFile !== undefined ? "SCEP_CA_KEY_PASSPHRASE_FILE" : config.caKeyPassphrase !== undefined ? "SCEP_CA_KEY_PASSPHRASE" : undefined;
+    throw new ConfigError(`${e.message}: ${option ? `check ${option}` : "set SCEP_CA_KEY_PASSPHRASE or SCEP_CA_KEY_PASSPHRASE_FILE"}`, { showUsage: false });
+  }
+  if (ca.keyAlgorithm !== "RSA") {
+    // SCEP clients encrypt requests to an RSA key (RFC 8894 §3.2.2): an EC CA can sign but never decrypt them.
+    throw new ConfigError(
+      `${config.caKeyPath}: the CA key is ${ca.keyAlgorithm}, and SCEP clients encrypt their requests to an RSA key: an EC CA needs an RSA decrypter (an RA certificate and key), which this example server does not take; use an RSA CA`,
+      { showUsage: false },
+    );
+  }
+  return ca;
 }
 
 /** Opens the CA, loads the challenge and creates the SCEP server. */
 export async function createKit(config: ServerConfig): Promise<ScepKit & { challengeSource: ChallengeSource }> {
-  const ca = await openFileCa({ dataDir: config.dataDir, certificateFiles: config.certFiles, ...(config.caCertPath ? { caCertPath: config.caCertPath, caKeyPath: config.caKeyPath! } : {}) });
+  const ca = await openCa(config);
   const { challenge, source } = await loadChallenge(config, ca.dataDir);
+  const chain = ca.chainDer;
   const server = createScepServer({
     maxBodyBytes: config.maxBodyBytes,
     onEvent: (e: ScepEvent) => log({ type: "scep", ...e }),
@@ -83,14 +126,19 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
         path: SCEP_PATH,
         caCertificate: ca.certificatePem,
         signer: LocalKey.fromPem(ca.certificatePem, ca.privateKeyPem, { threadPool: true }),
+        // An intermediate CA: GetCACert serves it with the certificates above it (a degenerate PKCS#7, RFC 8894 §4.2.1.2).
+        ...(chain.length > 0 ? { caCertificates: [ca.certificateDer, ...chain] } : {}),
         challenge: { type: "static", password: challenge },
         csrPolicy: { maxValidityDays: config.validityDays },
+        // Bounded, and finished transactions expire (RFC 8894 §3.3.3: a late CertPoll still finds its answer for a day).
+        transactions: new MemoryTransactionStore({ maxEntries: MAX_TRANSACTIONS }),
+        transactionRetentionMs: TRANSACTION_RETENTION_MS,
         issue: async (ctx) => {
           if (config.pending && !ctx.approved && !ctx.renewal) return { status: "PENDING" };
           try {
             // ctx.csr was decoded and its signature verified by decodePkiMessage: the CA does not redo either.
             const issued = await ca.issue({ csr: ctx.csr, validityDays: Math.min(ctx.maxValidityDays, config.validityDays) });
-            return { status: "SUCCESS", certificate: issued.certificateDer };
+            return { status: "SUCCESS", certificate: issued.certificateDer, ...(chain.length > 0 ? { chain: [...chain] } : {}) };
           } catch (e) {
             if (isEmbeddedCaError(e) && e.code === "CSR_INVALID") return { status: "FAILURE", failInfo: "badRequest", failInfoText: e.message };
             throw e;
@@ -99,23 +147,8 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
       },
     ],
   });
-  const token = config.adminToken;
-  const admin: ScepKit["admin"] = token
-    ? async (action, transactionId, authorization) => {
-        const given = /^Bearer (.+)$/.exec(authorization ?? "")?.[1];
-        if (given === undefined || !sameSecret(given, token)) return { status: 401, body: { error: "bad or missing bearer token" } };
-        if (action !== "approve" && action !== "reject") return { status: 404, body: { error: `unknown action ${action}` } };
-        try {
-          const tx = action === "approve" ? await server.approve(SCEP_PATH, transactionId) : await server.reject(SCEP_PATH, transactionId);
-          log({ type: "admin", action, transactionId, status: tx.status });
-          return { status: 200, body: { transactionId, status: tx.status } };
-        } catch (e) {
-          if (!(e instanceof InvalidArgumentError)) throw e;
-          return { status: 404, body: { error: e.message } };
-        }
-      }
-    : undefined;
-  const caCertificatePath = config.caCertPath ? resolve(config.caCertPath) : join(ca.dataDir, "ca.pem");
+  const admin = config.adminToken ? createAdminApi({ token: config.adminToken, server, defaultProfile: SCEP_PATH, log }) : undefined;
+  const caCertificatePath = config.caCertPath ?? join(ca.dataDir, "ca.pem");
   return { config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin };
 }
 
@@ -224,9 +257,9 @@ export async function startServer(name: string, build: (kit: ScepKit) => Request
       await listen(probe, config);
       await new Promise((done) => probe.close(done));
       // Created here, before forking, so the workers only ever read them.
-      const ca = await openFileCa({ dataDir: config.dataDir, certificateFiles: config.certFiles, ...(config.caCertPath ? { caCertPath: config.caCertPath, caKeyPath: config.caKeyPath! } : {}) });
+      const ca = await openCa(config);
       const { challenge, source } = await loadChallenge(config, ca.dataDir);
-      const facts: BannerFacts = { ca, challenge, challengeSource: source, caCertificatePath: config.caCertPath ? resolve(config.caCertPath) : join(ca.dataDir, "ca.pem") };
+      const facts: BannerFacts = { ca, challenge, challengeSource: source, caCertificatePath: config.caCertPath ?? join(ca.dataDir, "ca.pem") };
       const primaryConfig = config;
       runClusterPrimary({
         program: `${name}-server`,

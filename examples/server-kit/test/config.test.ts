@@ -16,6 +16,9 @@ const DEFAULTS = {
   challenge: undefined,
   caCertPath: undefined,
   caKeyPath: undefined,
+  caKeyPassphrase: undefined,
+  caKeyPassphraseFile: undefined,
+  backdateSeconds: 300,
   validityDays: 365,
   pending: false,
   certFiles: false,
@@ -52,9 +55,11 @@ describe("parseConfig", () => {
       SCEP_VALIDITY_DAYS: "0.5", SCEP_PENDING: "yes", SCEP_CERT_FILES: "1", SCEP_MAX_BODY: "2048", SCEP_ADMIN_TOKEN: "0123456789abcdef",
       SCEP_REQUEST_TIMEOUT_MS: "2000", SCEP_HEADERS_TIMEOUT_MS: "1000", SCEP_KEEP_ALIVE_TIMEOUT_MS: "300", SCEP_SHUTDOWN_TIMEOUT_MS: "0",
       SCEP_WORKERS: "1", // (more than one worker is refused with pending mode: see below)
+      SCEP_CA_KEY_PASSPHRASE_FILE: "ca.pass", SCEP_BACKDATE_SECONDS: "60",
     };
     expect(parseConfig([], env, { cwd: "/etc/scep" })).toEqual({
       port: 9000, host: "127.0.0.1", dataDir: "/var/lib/scep", challenge: "pw", caCertPath: "/etc/scep/ca.pem", caKeyPath: "/etc/scep/ca.key",
+      caKeyPassphrase: undefined, caKeyPassphraseFile: "/etc/scep/ca.pass", backdateSeconds: 60,
       validityDays: 0.5, pending: true, certFiles: true, maxBodyBytes: 2048, adminToken: "0123456789abcdef",
       requestTimeoutMs: 2000, headersTimeoutMs: 1000, keepAliveTimeoutMs: 300, shutdownTimeoutMs: 0,
       workers: 1,
@@ -89,6 +94,9 @@ describe("parseConfig", () => {
     [["--nope"], {}, "Unknown option '--nope'"],
     [["--workers", "0"], {}, '--workers must be an integer from 1 to 64 or auto, got "0"'],
     [[], { SCEP_WORKERS: "many" }, 'SCEP_WORKERS must be an integer from 1 to 64 or auto, got "many"'],
+    [["--backdate-seconds=-5"], {}, '--backdate-seconds must be an integer from 0 to 86400, got "-5"'],
+    [[], { SCEP_CA_KEY_PASSPHRASE: "a", SCEP_CA_KEY_PASSPHRASE_FILE: "/p" }, "give SCEP_CA_KEY_PASSPHRASE or SCEP_CA_KEY_PASSPHRASE_FILE, not both"],
+    [["--ca-key-passphrase", "x"], {}, "Unknown option '--ca-key-passphrase'"],
   ])("rejects %j %j", (argv, env, message) => {
     expect(() => parseConfig(argv, env)).toThrow(new ConfigError(message));
   });
@@ -101,7 +109,7 @@ describe("parseConfig", () => {
 
   it("prints every flag and variable in --help", () => {
     const text = usage("express-server");
-    for (const name of ["--port", "PORT", "--host", "HOST", "--data-dir", "SCEP_DATA_DIR", "--challenge", "SCEP_CHALLENGE", "--ca-cert", "SCEP_CA_CERT", "--ca-key", "SCEP_CA_KEY", "--validity-days", "SCEP_VALIDITY_DAYS", "--pending", "SCEP_PENDING", "--max-body", "SCEP_MAX_BODY", "SCEP_ADMIN_TOKEN", "--workers", "SCEP_WORKERS"]) {
+    for (const name of ["--port", "PORT", "--host", "HOST", "--data-dir", "SCEP_DATA_DIR", "--challenge", "SCEP_CHALLENGE", "--ca-cert", "SCEP_CA_CERT", "--ca-key", "SCEP_CA_KEY", "--validity-days", "SCEP_VALIDITY_DAYS", "--pending", "SCEP_PENDING", "--max-body", "SCEP_MAX_BODY", "SCEP_ADMIN_TOKEN", "--workers", "SCEP_WORKERS", "SCEP_CA_KEY_PASSPHRASE", "SCEP_CA_KEY_PASSPHRASE_FILE", "--backdate-seconds", "SCEP_BACKDATE_SECONDS"]) {
       expect(text).toContain(name);
     }
   });

@@ -14,6 +14,17 @@ export function firstPemBlock(text: string, label: string): Uint8Array<ArrayBuff
   return der.length === 0 ? undefined : new Uint8Array(der);
 }
 
+/** The DER of every `label` block in `text`, in order. */
+export function allPemBlocks(text: string, label: string): Uint8Array<ArrayBuffer>[] {
+  const re = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]*?)-----END ${label}-----`, "g");
+  const out: Uint8Array<ArrayBuffer>[] = [];
+  for (const match of text.matchAll(re)) {
+    const der = Buffer.from((match[1] ?? "").replace(/\s+/g, ""), "base64");
+    if (der.length > 0) out.push(new Uint8Array(der));
+  }
+  return out;
+}
+
 /** `AB:CD:…` like `openssl x509 -fingerprint`. */
 export function colonHex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0").toUpperCase()).join(":");

@@ -12,7 +12,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, 
 import { connect } from "node:net";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
+import { createRequire } from "node:module";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   Certificate,
@@ -27,6 +29,9 @@ import {
   selectRecipient,
 } from "@scep/core";
 import { ExampleProcess, REPO_ROOT, startExample, type LaunchOptions } from "./example-process.js";
+
+// `--import tsx` resolves from the child's cwd (a temp dir): pass tsx's loader by URL.
+const TSX_LOADER = pathToFileURL(createRequire(join(REPO_ROOT, "package.json")).resolve("tsx")).href;
 
 // What the clients of INTEROP.md rely on (core's default list may grow).
 const NEEDED_CAPS = ["AES", "DES3", "POSTPKIOperation", "Renewal", "SHA-1", "SHA-256", "SHA-512", "SCEPStandard"];
@@ -76,8 +81,11 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
       const dataDir = join(tmp, "data");
       let s: Awaited<ReturnType<typeof start>>;
       let challenge: string;
+      let started: [number, number];
       beforeAll(async () => {
+        const before = Date.now();
         s = await start({ SCEP_DATA_DIR: dataDir, SCEP_VALIDITY_DAYS: "30" });
+        started = [before, Date.now()];
         challenge = readFileSync(join(dataDir, "challenge"), "utf8").trim();
       });
 
@@ -104,15 +112,28 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         expect(certs.map((c) => [c.subject, colonHex(c.der)])).toEqual([["CN=SCEP Example CA, O=scep-sdk", s.listening.fingerprintSha256]]);
       });
 
-      it("enrolls with the core client; openssl verifies the certificate against <dataDir>/ca.pem", async () => {
+      it("enrolls with the core client; openssl verifies the certificate against <dataDir>/ca.pem, also on a device clock 120 s slow (notBefore back-dated 300 s)", async () => {
+        const before = Date.now();
         const { rep } = await enroll(`${s.base}/scep`, challenge, "CN=device-1,O=example tests", keys);
+        const after = Date.now();
         expect(rep.status).toBe("SUCCESS");
         const cert = rep.certificates[0]!;
         expect(cert.subject).toBe("CN=device-1, O=example tests");
         expect(cert.issuer).toBe("CN=SCEP Example CA, O=scep-sdk");
-        expect(cert.notAfter.getTime() - cert.notBefore.getTime()).toBe(30 * DAY);
+        // RFC 5280 §4.1.2.5 validity: starts 300 s before issuance (SCEP_BACKDATE_SECONDS default), lasts 30 days from issuance.
+        expect(cert.notAfter.getTime() - cert.notBefore.getTime()).toBe(30 * DAY + 300_000);
+        expect(cert.notBefore.getTime()).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 - 300_000);
+        expect(cert.notBefore.getTime()).toBeLessThanOrEqual(after - 300_000);
+        // The generated CA is back-dated the same way, so it is valid whenever its certificates are.
+        const ca = new Certificate(Certificate.from(readFileSync(join(dataDir, "ca.pem"), "utf8")).der);
+        expect(ca.notBefore.getTime()).toBeGreaterThanOrEqual(Math.floor(started[0] / 1000) * 1000 - 300_000);
+        expect(ca.notBefore.getTime()).toBeLessThanOrEqual(started[1] - 300_000);
         writeFileSync(join(tmp, "device-1.pem"), cert.toPem());
         expect((await openssl(["verify", "-CAfile", join(dataDir, "ca.pem"), join(tmp, "device-1.pem")], tmp)).trim()).toBe(`${join(tmp, "device-1.pem")}: OK`);
+        const slowClock = String(Math.floor(before / 1000) - 120);
+        expect((await openssl(["verify", "-attime", slowClock, "-CAfile", join(dataDir, "ca.pem"), join(tmp, "device-1.pem")], tmp)).trim()).toBe(`${join(tmp, "device-1.pem")}: OK`);
+        const tooEarly = String(cert.notBefore.getTime() / 1000 - 1);
+        await expect(openssl(["verify", "-attime", tooEarly, "-CAfile", join(dataDir, "ca.pem"), join(tmp, "device-1.pem")], tmp)).rejects.toThrow(/certificate is not yet valid/);
         const event = await s.proc.waitForJson("scep", (e) => e.operation === "PKCSReq");
         expect(event).toMatchObject({ profile: "/scep", outcome: "success", reason: "issued", status: 200, subject: "CN=device-1, O=example tests", serial: cert.serialNumberHex });
         // The index is the record of issued certificates (certs/<serial>.pem only with --cert-files).
@@ -142,7 +163,7 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         expect(again.proc.stderr + again.proc.lines.join("\n")).not.toContain(challenge);
         const { rep } = await enroll(`${again.base}/scep`, challenge, "CN=device-2", keys);
         expect(rep.status).toBe("SUCCESS");
-        expect(rep.certificates[0]!.notAfter.getTime() - rep.certificates[0]!.notBefore.getTime()).toBe(365 * DAY);
+        expect(rep.certificates[0]!.notAfter.getTime() - rep.certificates[0]!.notBefore.getTime()).toBe(365 * DAY + 300_000);
         expect(await again.proc.terminate()).toEqual({ code: 0, signal: null });
       });
     });
@@ -175,10 +196,103 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         expect(rep.status).toBe("SUCCESS");
         expect(rep.certificates[0]!.issuer).toBe(`CN=Existing ${kind} CA, O=example tests`);
         expect(s.proc.stderr + s.proc.lines.join("\n")).not.toContain("given-challenge");
-        // the CA lives 30 days: issued certificates never outlive it
-        expect(rep.certificates[0]!.notAfter.getTime()).toBeLessThanOrEqual(new Certificate(Certificate.from(readFileSync(s.listening.caCertificate, "utf8")).der).notAfter.getTime());
+        // the CA lives 30 days: issued certificates never outlive it; and it began moments ago: they never start before it
+        const ca = new Certificate(Certificate.from(readFileSync(s.listening.caCertificate, "utf8")).der);
+        expect(rep.certificates[0]!.notAfter.getTime()).toBe(ca.notAfter.getTime());
+        expect(rep.certificates[0]!.notBefore.getTime()).toBe(ca.notBefore.getTime());
         writeFileSync(join(dir, "device.pem"), rep.certificates[0]!.toPem());
         expect((await openssl(["verify", "-CAfile", s.listening.caCertificate, "device.pem"], dir)).trim()).toBe("device.pem: OK");
+      });
+    });
+
+    describe("with an encrypted CA key (RFC 5958 §3 PKCS#8, RFC 1421 legacy PEM; the passphrase from the environment only)", () => {
+      let dir: string;
+      beforeAll(async () => {
+        dir = mkdtempSync(join(tmp, "enc-"));
+        await openssl(["req", "-x509", "-newkey", "rsa:2048", "-keyout", "pkcs8.key", "-passout", "pass:pkcs8-pass", "-subj", "/CN=Encrypted Key CA", "-days", "30",
+          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,digitalSignature,keyEncipherment", "-out", "ca.pem"], dir);
+        await openssl(["rsa", "-in", "pkcs8.key", "-passin", "pass:pkcs8-pass", "-traditional", "-aes256", "-passout", "pass:legacy pass", "-out", "legacy.key"], dir);
+        writeFileSync(join(dir, "legacy.pass"), "legacy pass\n", { mode: 0o600 });
+        await new Promise<void>((resolve, reject) => execFile("scepserver", ["ca", "-init", "-depot", "depot", "-keySize", "2048"], { cwd: dir }, (e) => (e ? reject(e) : resolve())));
+      });
+
+      it.each([
+        ["micromdm's depot ca.key (empty passphrase), no passphrase set", "depot/ca.pem", "depot/ca.key", {}],
+        ["OpenSSL PKCS#8 with SCEP_CA_KEY_PASSPHRASE", "ca.pem", "pkcs8.key", { SCEP_CA_KEY_PASSPHRASE: "pkcs8-pass" }],
+        ["OpenSSL legacy PEM with SCEP_CA_KEY_PASSPHRASE_FILE", "ca.pem", "legacy.key", { SCEP_CA_KEY_PASSPHRASE_FILE: "legacy.pass" }],
+      ])("starts with %s and issues", async (_, cert, key, env: Record<string, string>) => {
+        const s = await start({ SCEP_DATA_DIR: join(dir, `data-${key.replace("/", "-")}`), SCEP_CHALLENGE: "c", INIT_CWD: dir, ...env }, ["--ca-cert", cert, "--ca-key", key]);
+        const { rep } = await enroll(`${s.base}/scep`, "c", "CN=behind-encrypted-key", keys);
+        expect(rep.status).toBe("SUCCESS");
+        writeFileSync(join(dir, "issued.pem"), rep.certificates[0]!.toPem());
+        expect((await openssl(["verify", "-CAfile", cert, "issued.pem"], dir)).trim()).toBe("issued.pem: OK");
+        expect(s.proc.stderr + s.proc.lines.join("\n")).not.toMatch(/pkcs8-pass|legacy pass/);
+        expect(await s.proc.terminate()).toEqual({ code: 0, signal: null });
+      });
+
+      it.each([
+        ["no passphrase", "pkcs8.key", {}, "the private key is encrypted and no passphrase was given (the empty passphrase does not open it): set SCEP_CA_KEY_PASSPHRASE or SCEP_CA_KEY_PASSPHRASE_FILE"],
+        ["a wrong SCEP_CA_KEY_PASSPHRASE", "pkcs8.key", { SCEP_CA_KEY_PASSPHRASE: "not-the-pass" }, "the passphrase does not open the encrypted private key (wrong passphrase, or a damaged key): check SCEP_CA_KEY_PASSPHRASE"],
+        ["a wrong SCEP_CA_KEY_PASSPHRASE_FILE", "legacy.key", { SCEP_CA_KEY_PASSPHRASE_FILE: "ca.pem" }, "the passphrase does not open the encrypted private key (wrong passphrase, or a damaged key): check SCEP_CA_KEY_PASSPHRASE_FILE"],
+      ])("exits 2 with one line naming the option for %s", async (_, key, env: Record<string, string>, message) => {
+        const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(dir, "refused"), SCEP_CHALLENGE: "c", INIT_CWD: dir, ...env }, ["--ca-cert", "ca.pem", "--ca-key", key]);
+        procs.push(proc);
+        expect(await proc.exited).toEqual({ code: 2, signal: null });
+        expect(proc.stderr).toBe(`${name}-server: ${join(dir, key)}: ${message}\n`);
+        expect(proc.stderr).not.toContain("not-the-pass");
+      });
+
+      it("refuses an EC CA (it cannot decrypt requests) with one line, exit 2 (RFC 8894 §3.2.2)", async () => {
+        await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ec.key", "-subj", "/CN=EC CA", "-days", "2",
+          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,digitalSignature", "-out", "ec.pem"], dir);
+        const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(dir, "ec-data"), SCEP_CHALLENGE: "c", INIT_CWD: dir }, ["--ca-cert", "ec.pem", "--ca-key", "ec.key"]);
+        procs.push(proc);
+        expect(await proc.exited).toEqual({ code: 2, signal: null });
+        expect(proc.stderr).toBe(`${name}-server: ${join(dir, "ec.key")}: the CA key is EC, and SCEP clients encrypt their requests to an RSA key: an EC CA needs an RSA decrypter (an RA certificate and key), which this example server does not take; use an RSA CA\n`);
+      });
+    });
+
+    describe("with an intermediate CA: --ca-cert holds the issuing CA, then the root (RFC 8894 §4.2.1.2)", () => {
+      let dir: string;
+      let s: Awaited<ReturnType<typeof start>>;
+      const cli = (args: string[]) =>
+        new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+          execFile(process.execPath, ["--import", TSX_LOADER, join(REPO_ROOT, "examples/cli/src/main.ts"), ...args], { cwd: dir, env: { ...process.env, TSX_TSCONFIG_PATH: join(REPO_ROOT, "examples/cli/tsconfig.json"), NODE_OPTIONS: "" } },
+            (e, stdout, stderr) => resolve({ code: e ? Number(e.code) : 0, stdout, stderr })),
+        );
+      beforeAll(async () => {
+        dir = mkdtempSync(join(tmp, "chain-"));
+        await openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "root.key", "-subj", "/CN=Chain Root CA", "-days", "30",
+          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", "root.pem"], dir);
+        await openssl(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "issuing.key", "-subj", "/CN=Chain Issuing CA", "-out", "issuing.csr"], dir);
+        writeFileSync(join(dir, "ext.cnf"), "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature,keyEncipherment\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n");
+        await openssl(["x509", "-req", "-in", "issuing.csr", "-CA", "root.pem", "-CAkey", "root.key", "-CAcreateserial", "-days", "20", "-extfile", "ext.cnf", "-out", "issuing.pem"], dir);
+        writeFileSync(join(dir, "bundle.pem"), readFileSync(join(dir, "issuing.pem"), "utf8") + readFileSync(join(dir, "root.pem"), "utf8"));
+        s = await start({ SCEP_DATA_DIR: join(dir, "data"), SCEP_CHALLENGE: "chain-challenge", INIT_CWD: dir }, ["--ca-cert", "bundle.pem", "--ca-key", "issuing.key"]);
+      });
+      afterAll(() => s.proc.terminate());
+
+      it("serves the chain in GetCACert as a degenerate PKCS#7 (application/x-x509-ca-ra-cert), issuing CA first", async () => {
+        const res = await fetch(`${s.base}/scep?operation=GetCACert`);
+        expect([res.status, res.headers.get("content-type")]).toEqual([200, "application/x-x509-ca-ra-cert"]);
+        writeFileSync(join(dir, "getcacert.p7b"), new Uint8Array(await res.arrayBuffer()));
+        const printed = await openssl(["pkcs7", "-inform", "DER", "-in", "getcacert.p7b", "-print_certs", "-noout"], dir);
+        expect(printed.split("\n").filter((l) => l.startsWith("subject="))).toEqual(["subject=CN = Chain Issuing CA", "subject=CN = Chain Root CA"]);
+        expect(s.proc.banner("CA")).toBe("CN=Chain Issuing CA");
+      });
+
+      it("enrolls and renews with the CLI (child process); openssl verifies both certificates through the intermediate", async () => {
+        const url = `${s.base}/scep`;
+        const enrolled = await cli(["enroll", "--url", url, "--challenge", "chain-challenge", "--cn", "chain-device", "--out", "device.pem"]);
+        expect(enrolled.code, enrolled.stderr).toBe(0);
+        const verify = async (file: string) => (await openssl(["verify", "-untrusted", "issuing.pem", "-CAfile", "root.pem", file], dir)).trim();
+        expect(await verify("device.pem")).toBe("device.pem: OK");
+        const renewed = await cli(["renew", "--url", url, "--cert", "device.pem", "--key", "device.key", "--out", "renewed.pem"]);
+        expect(renewed.code, renewed.stderr).toBe(0);
+        expect(await verify("renewed.pem")).toBe("renewed.pem: OK");
+        const issuer = (await openssl(["x509", "-in", "renewed.pem", "-noout", "-issuer"], dir)).trim();
+        expect(issuer).toBe("issuer=CN = Chain Issuing CA");
+        expect(await openssl(["verify", "-CAfile", "root.pem", "renewed.pem"], dir).catch((e: Error) => e.message)).toMatch(/unable to get local issuer certificate/);
       });
     });
 
@@ -192,41 +306,91 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
       const admin = (action: string, tid: string, token?: string) =>
         fetch(`${s.base}/admin/${action}/${encodeURIComponent(tid)}`, { method: "POST", headers: token ? { authorization: `Bearer ${token}` } : {} });
 
-      async function pendingRequest(subject: string) {
+      /** A PKCSReq answered PENDING (with `transactionId`, else the client's), and a CertPoll for it. */
+      async function pendingRequest(subject: string, transactionId?: string) {
         const k = await generateRsaKeyPair(2048);
         const client = new ScepClient({ url: `${s.base}/scep` });
         const csr = await generateCsr({ keys: k, subject, challengePassword: "from-flag" });
         const signer = await createSelfSignedSigner({ keys: k, subject });
-        const first = await client.enroll({ csr, signer });
+        const caCerts = await client.getCaCert();
+        const req = await buildPkcsReq({ csr, signer, recipient: selectRecipient(caCerts), ...(transactionId ? { transactionId } : {}) });
+        const first = await readCertRep(await client.pkiOperation(req.der), { decrypter: signer, caCertificates: caCerts, request: req });
         expect(first.status).toBe("PENDING");
-        const caCerts = first.caCertificates;
         const poll = async () => {
-          const built = await buildCertPoll({ issuer: caCerts[0]!, subject: CertificationRequest.from(csr).subjectDer, transactionId: first.request.transactionId, signer, recipient: selectRecipient(caCerts) });
+          const built = await buildCertPoll({ issuer: caCerts[0]!, subject: CertificationRequest.from(csr).subjectDer, transactionId: req.transactionId, signer, recipient: selectRecipient(caCerts) });
           return readCertRep(await client.pkiOperation(built.der), { decrypter: signer, caCertificates: caCerts, request: built });
         };
-        return { tid: first.request.transactionId, poll };
+        return { tid: req.transactionId, poll };
       }
 
       it("answers PENDING; approval by the admin endpoint issues on the next CertPoll", async () => {
         expect(s.proc.banner("challenge")).toBe("(given; not shown)");
         const { tid, poll } = await pendingRequest("CN=pending-device");
         expect((await poll()).status).toBe("PENDING");
-        expect((await admin("approve", tid)).status).toBe(401);
-        expect((await admin("approve", tid, "wrong-token-wrong-token")).status).toBe(401);
         const ok = await admin("approve", tid, TOKEN);
-        expect([ok.status, await ok.json()]).toEqual([200, { transactionId: tid, status: "ISSUED" }]);
+        expect([ok.status, await ok.json()]).toEqual([200, { profile: "/scep", transactionId: tid, status: "ISSUED" }]);
         const rep = await poll();
         expect(rep.status).toBe("SUCCESS");
         expect(rep.certificates[0]!.subject).toBe("CN=pending-device");
-        expect(rep.certificates[0]!.notAfter.getTime() - rep.certificates[0]!.notBefore.getTime()).toBe(7 * DAY);
+        expect(rep.certificates[0]!.notAfter.getTime() - rep.certificates[0]!.notBefore.getTime()).toBe(7 * DAY + 300_000);
         const again = await admin("approve", tid, TOKEN);
         expect([again.status, await again.json()]).toEqual([404, { error: `no pending transaction ${tid}` }]);
+      });
+
+      it("401 without a token, 403 with a wrong one, each an audit event that never holds the presented token", async () => {
+        const { tid } = await pendingRequest("CN=auth-device");
+        const none = await admin("approve", tid);
+        expect([none.status, none.headers.get("www-authenticate"), await none.json()]).toEqual([401, 'Bearer realm="scep-admin"', { error: "an Authorization: Bearer <token> header is required" }]);
+        const wrong = await admin("approve", tid, "wrong-token-wrong-token");
+        expect([wrong.status, await wrong.json()]).toEqual([403, { error: "wrong token" }]);
+        const listWrong = await fetch(`${s.base}/admin/pending`, { headers: { authorization: "Bearer guess-guess-guess" } });
+        expect(listWrong.status).toBe(403);
+        const path = `/admin/approve/${encodeURIComponent(tid)}`;
+        expect(await s.proc.waitForJson("admin-auth-failed", (e) => e.reason === "missing_token")).toMatchObject({ method: "POST", path, remoteAddress: "127.0.0.1" });
+        expect(await s.proc.waitForJson("admin-auth-failed", (e) => e.reason === "wrong_token" && e.path === path)).toMatchObject({ method: "POST", remoteAddress: "127.0.0.1" });
+        await s.proc.waitForJson("admin-auth-failed", (e) => e.path === "/admin/pending");
+        const all = s.proc.lines.join("\n") + s.proc.stderr;
+        expect(all).not.toContain("wrong-token-wrong-token");
+        expect(all).not.toContain("guess-guess-guess");
+        // still pending: nothing was decided
+        const list = (await (await fetch(`${s.base}/admin/pending`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { pending: { transactionId: string }[] };
+        expect(list.pending.map((p) => p.transactionId)).toContain(tid);
+      });
+
+      it("lists pending transactions (GET /admin/pending) and decides micromdm-style base64 IDs by percent-encoded path, bare path or JSON body", async () => {
+        const ids = ["cNJTus+u/QH3uR5EDxDj6+bzBi4=", "k/+9Zq==", "a+b/c/d="];
+        const reqs = await Promise.all(ids.map((id, i) => pendingRequest(`CN=b64-${i}`, id)));
+        const res = await fetch(`${s.base}/admin/pending`, { headers: { authorization: `Bearer ${TOKEN}` } });
+        expect([res.status, res.headers.get("content-type")]).toEqual([200, "application/json; charset=utf-8"]);
+        const { pending } = (await res.json()) as { pending: { profile: string; transactionId: string; subject: string; status: string; ageSeconds: number }[] };
+        for (const [i, id] of ids.entries()) {
+          const entry = pending.find((p) => p.transactionId === id);
+          expect(entry).toEqual({ profile: "/scep", transactionId: id, subject: `CN=b64-${i}`, status: "PENDING", ageSeconds: expect.any(Number) });
+          expect(entry!.ageSeconds).toBeGreaterThanOrEqual(0);
+        }
+        // percent-encoded path segment
+        const encoded = await fetch(`${s.base}/admin/approve/${encodeURIComponent(ids[0]!)}`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
+        expect([encoded.status, await encoded.json()]).toEqual([200, { profile: "/scep", transactionId: ids[0], status: "ISSUED" }]);
+        // the ID as it is, slashes and all
+        const bare = await fetch(`${s.base}/admin/reject/${ids[1]}`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
+        expect([bare.status, await bare.json()]).toEqual([200, { profile: "/scep", transactionId: ids[1], status: "REJECTED" }]);
+        // JSON body
+        const body = await fetch(`${s.base}/admin/approve`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ profile: "/scep", transactionId: ids[2] }) });
+        expect([body.status, await body.json()]).toEqual([200, { profile: "/scep", transactionId: ids[2], status: "ISSUED" }]);
+        const bad = await fetch(`${s.base}/admin/approve`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: "tid=1" });
+        expect([bad.status, await bad.json()]).toEqual([400, { error: 'expected a JSON body {"transactionId": "…", "profile"?: "…"}' }]);
+        expect((await reqs[0]!.poll()).status).toBe("SUCCESS");
+        expect((await reqs[1]!.poll()).status).toBe("FAILURE");
+        expect((await reqs[2]!.poll()).status).toBe("SUCCESS");
+        const after = (await (await fetch(`${s.base}/admin/pending`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { pending: { transactionId: string }[] };
+        expect(after.pending.map((p) => p.transactionId).filter((id) => ids.includes(id))).toEqual([]);
+        await s.proc.waitForJson("admin", (e) => e.action === "reject" && e.transactionId === ids[1]);
       });
 
       it("rejection by the admin endpoint answers FAILURE on the next CertPoll", async () => {
         const { tid, poll } = await pendingRequest("CN=rejected-device");
         const no = await admin("reject", tid, TOKEN);
-        expect([no.status, await no.json()]).toEqual([200, { transactionId: tid, status: "REJECTED" }]);
+        expect([no.status, await no.json()]).toEqual([200, { profile: "/scep", transactionId: tid, status: "REJECTED" }]);
         const rep = await poll();
         expect([rep.status, rep.failInfo]).toEqual(["FAILURE", "badRequest"]);
         await s.proc.waitForJson("admin", (e) => e.action === "reject" && e.transactionId === tid);

@@ -1,0 +1,49 @@
+// Serves a fetch-style handler (web Request → Response) from node:http / Express, for the small admin API.
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+/** Largest body read for such a handler, in bytes (a larger one is cut off; the handler sees the prefix and refuses it). */
+const MAX_BODY = 16 * 1024;
+
+async function readBody(req: IncomingMessage): Promise<Uint8Array<ArrayBuffer>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) break;
+    chunks.push(chunk);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+/**
+ * Answers `req` with `handler`: builds a `Request` (URL from `req.url` as sent, headers, body for methods
+ * that have one), writes the `Response` back. Errors go to `onError` (Express: `next`).
+ */
+export function serveFetch(
+  handler: (request: Request, meta: { remoteAddress?: string | undefined }) => Promise<Response>,
+  req: IncomingMessage & { originalUrl?: string },
+  res: ServerResponse,
+  onError: (error: unknown) => void,
+): void {
+  void (async () => {
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value === undefined || name.startsWith(":")) continue;
+      for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+    }
+    const method = req.method ?? "GET";
+    const url = "http://localhost" + (req.originalUrl ?? req.url ?? "/");
+    const body = method === "GET" || method === "HEAD" ? undefined : await readBody(req);
+    const response = await handler(new Request(url, { method, headers, ...(body ? { body } : {}) }), { remoteAddress: req.socket.remoteAddress });
+    const out: Record<string, string> = {};
+    response.headers.forEach((value, name) => void (out[name] = value));
+    res.writeHead(response.status, out);
+    res.end(method === "HEAD" ? undefined : Buffer.from(await response.arrayBuffer()));
+  })().catch(onError);
+}
+
+/** The path of a request target, still percent-encoded (`/admin/approve/a%2Fb?x=1` → `/admin/approve/a%2Fb`). */
+export function rawPath(target: string): string {
+  const q = target.indexOf("?");
+  return q < 0 ? target : target.slice(0, q);
+}
