@@ -195,13 +195,13 @@ describe.each(EXAMPLE_KINDS)("strongSwan polls a PENDING request of the %s examp
       expect(srv.ex.events().slice(since).filter((e) => e.operation === "CertPoll").every((e) => e.outcome === "pending" && e.reason === "still_pending")).toBe(true);
 
       const refused = await srv.ex.admin("approve", tid, "not-the-token");
-      expect(refused.status).toBe(401);
+      expect(refused.status).toBe(403);
       const unknown = await srv.ex.admin("approve", `${tid}-unknown`);
       expect(unknown.status).toBe(404);
 
       const approved = await srv.ex.admin("approve", tid);
       expect(approved.status).toBe(200);
-      expect(JSON.parse(Buffer.from(approved.body).toString("utf8"))).toEqual({ transactionId: tid, status: "ISSUED" });
+      expect(JSON.parse(Buffer.from(approved.body).toString("utf8"))).toEqual({ profile: "/scep", transactionId: tid, status: "ISSUED" });
     } catch (error) {
       failed = error;
     }
@@ -247,7 +247,7 @@ describe.each(EXAMPLE_KINDS)("strongSwan polls a PENDING request of the %s examp
       await srv.ex.waitForEvent((e) => e.operation === "CertPoll" && e.transactionId === pending.transactionId, "a first CertPoll", { since });
       const rejected = await srv.ex.admin("reject", pending.transactionId!);
       expect(rejected.status).toBe(200);
-      expect(JSON.parse(Buffer.from(rejected.body).toString("utf8"))).toEqual({ transactionId: pending.transactionId, status: "REJECTED" });
+      expect(JSON.parse(Buffer.from(rejected.body).toString("utf8"))).toEqual({ profile: "/scep", transactionId: pending.transactionId, status: "REJECTED" });
     } catch (error) {
       failed = error;
     }
