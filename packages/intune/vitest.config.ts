@@ -4,7 +4,10 @@ import { defineProject } from "vitest/config";
 export default defineProject({
   resolve: {
     // Tests run against the sources of @scep/core, not its dist.
-    alias: { "@scep/core": fileURLToPath(new URL("../core/src/index.ts", import.meta.url)) },
+    alias: [
+      { find: /^@scep\/core\/testing$/, replacement: fileURLToPath(new URL("../core/src/testing/index.ts", import.meta.url)) },
+      { find: /^@scep\/core$/, replacement: fileURLToPath(new URL("../core/src/index.ts", import.meta.url)) },
+    ],
   },
   test: {
     name: "intune",

@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import { defineProject } from "vitest/config";
 
 const core = (path: string): string => fileURLToPath(new URL(`../core/src/${path}`, import.meta.url));
+const intune = (path: string): string => fileURLToPath(new URL(`../intune/src/${path}`, import.meta.url));
 
 export default defineProject({
   resolve: {
@@ -9,6 +10,8 @@ export default defineProject({
     alias: [
       { find: /^@scep\/core\/testing$/, replacement: core("testing/index.ts") },
       { find: /^@scep\/core$/, replacement: core("index.ts") },
+      { find: /^@scep\/intune\/testing$/, replacement: intune("testing/index.ts") },
+      { find: /^@scep\/intune$/, replacement: intune("index.ts") },
     ],
   },
   test: {

@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { MemoryRateLimiter, MemoryReplayCache } from "../src/index.js";
-import { manualClock, rateLimiterConformance, replayCacheConformance } from "../src/testing/index.js";
+import { manualClock } from "@scep/core/testing";
+import { rateLimiterConformance, replayCacheConformance } from "../src/testing/index.js";
 
 replayCacheConformance({ name: "MemoryReplayCache", create: ({ now }) => new MemoryReplayCache({ now }) });
 rateLimiterConformance({ name: "MemoryRateLimiter", create: ({ now }) => new MemoryRateLimiter({ now }) });

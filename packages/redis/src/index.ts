@@ -1,7 +1,9 @@
 /**
  * `@scep/redis`: Redis implementations of the `@scep/core` storage
  * interfaces, so several replicas of a SCEP server share PENDING
- * transactions, one-time challenges and request counters. Bring your own
+ * transactions, one-time challenges and request counters, and of
+ * `@scep/intune`'s replay cache and rate limiter, so they see the same
+ * nonces and counts. Bring your own
  * ioredis client.
  *
  * @example
@@ -21,5 +23,7 @@ export { RedisChallengeStore } from "./redis-challenge-store.js";
 export type { RedisChallengeStoreOptions } from "./redis-challenge-store.js";
 export { RedisCounterStore } from "./redis-counter-store.js";
 export type { RedisCounterStoreOptions } from "./redis-counter-store.js";
+export { RedisReplayCache } from "./redis-replay-cache.js";
+export { RedisRateLimiter } from "./redis-rate-limiter.js";
 export { redisClientOptions } from "./options.js";
 export type { RedisClient, RedisStoreOptions } from "./options.js";

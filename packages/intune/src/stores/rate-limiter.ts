@@ -34,8 +34,9 @@ export type RateLimitResult =
  *   when a later gate refuses the enrollment: rejected attempts are not
  *   counted). Releasing an unknown id does nothing.
  * - Keys are opaque, case-sensitive strings.
- * - `max` and `windowMs` must be positive integers ({@link IntuneConfigError}
- *   `ERR_INTUNE_CONFIG` otherwise).
+ * - `max` and `windowMs` must be positive integers (else a configuration
+ *   error: `ERR_INTUNE_CONFIG`, or `ERR_INVALID_ARGUMENT` from a store built on
+ *   @scep/core's errors).
  * - A store that cannot be reached throws @scep/core's `StoreUnavailableError`
  *   (`ERR_STORE_UNAVAILABLE`); validators pass it on (fail closed: the server answers 503).
  *

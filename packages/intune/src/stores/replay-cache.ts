@@ -20,7 +20,8 @@ import { MinHeap } from "../lib/min-heap.js";
  * - Keys are case-sensitive and compared as whole strings.
  * - The empty key is never stored: it always resolves `true`.
  * - `ttlMs` must be a positive integer (ms); 0 or less is a configuration error
- *   ({@link IntuneConfigError}, `ERR_INTUNE_CONFIG`), not "off".
+ *   (`ERR_INTUNE_CONFIG`, or `ERR_INVALID_ARGUMENT` from a store built on
+ *   @scep/core's errors), not "off".
  * - A store that cannot be reached throws @scep/core's `StoreUnavailableError`
  *   (`ERR_STORE_UNAVAILABLE`); validators pass it on (fail closed: the server answers 503).
  *

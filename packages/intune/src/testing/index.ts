@@ -2,7 +2,9 @@
  * `@scep/intune/testing`: conformance suites for the `ReplayCache` and
  * `RateLimiter` interfaces, to run against any implementation (the memory stores,
  * `@scep/redis`, or your own). They register vitest tests, so import them from
- * a vitest test file (vitest is an optional peer dependency).
+ * a vitest test file (vitest is an optional peer dependency). Stores get
+ * `{ now }` from `@scep/core/testing`'s manual clock and must decide expiry
+ * and windows with it.
  *
  * @example
  * ```ts
@@ -14,9 +16,7 @@
  *
  * @module
  */
-export { manualClock } from "./manual-clock.js";
-export type { ManualClock } from "./manual-clock.js";
 export { replayCacheConformance } from "./replay-cache-conformance.js";
-export type { ReplayCacheConformanceOptions, StoreFactoryContext } from "./replay-cache-conformance.js";
+export type { ReplayCacheConformanceOptions } from "./replay-cache-conformance.js";
 export { rateLimiterConformance } from "./rate-limiter-conformance.js";
 export type { RateLimiterConformanceOptions } from "./rate-limiter-conformance.js";

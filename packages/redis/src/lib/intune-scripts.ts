@@ -1,0 +1,41 @@
+/**
+ * Lua scripts of the replay cache and the rate limiter (`@scep/intune`'s
+ * ReplayCache and RateLimiter). Each touches one key, so each works on Redis
+ * Cluster. Times are milliseconds by the store's clock, passed in ARGV.
+ */
+import { script } from "./client.js";
+
+/**
+ * Replay check-and-insert, run when `SET … NX PX` found the key present:
+ * the entry still counts only while its stored expiresAt is after now.
+ * KEYS[1] entry. ARGV[1] now, ARGV[2] new expiresAt, ARGV[3] TTL (PX).
+ * Returns 1 when (re)inserted, 0 for a replay.
+ */
+export const REPLAY_INSERT = script(
+  "replay-insert",
+  `
+local cur = redis.call('GET', KEYS[1])
+if cur and tonumber(cur) > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`,
+);
+
+/**
+ * Sliding-window log, count-and-append: drop members scored before
+ * now − window (one exactly at the boundary stays), refuse at max, else add.
+ * KEYS[1] the log (sorted set). ARGV[1] now, ARGV[2] now − window, ARGV[3] max,
+ * ARGV[4] member, ARGV[5] key TTL (PEXPIRE).
+ * Returns {1, count} when added, {0, count} when refused.
+ */
+export const RATE_HIT = script(
+  "rate-hit",
+  `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
+local n = redis.call('ZCARD', KEYS[1])
+if n >= tonumber(ARGV[3]) then return {0, n} end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
+return {1, n + 1}
+`,
+);

@@ -1,0 +1,76 @@
+/**
+ * `@scep/intune`'s RateLimiter in Redis: one sliding-window log per key,
+ * shared by every replica.
+ *
+ * @module
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { InvalidArgumentError } from "@scep/core";
+import type { RateLimit, RateLimiter, RateLimitResult } from "@scep/intune";
+import { Runner } from "./lib/client.js";
+import { RATE_HIT } from "./lib/intune-scripts.js";
+import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
+
+/**
+ * A `RateLimiter` (from `@scep/intune`) on Redis (standalone, Sentinel or
+ * Cluster).
+ *
+ * Each key is a sorted set `<prefix>rate:<sha256 hex of the key>` of hits
+ * scored by their time (ms, by the store's clock). `hit` is one Lua script
+ * (atomic): it drops hits older than now − windowMs (one exactly at the
+ * boundary stays), refuses when `max` remain (recording nothing), else adds
+ * this hit, so concurrent hits on any replicas never exceed `max`. The set
+ * expires a minute after its window. `release` is `ZREM` of the hit's id.
+ *
+ * Rejects with StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis
+ * fails or does not answer within `commandTimeoutMs`.
+ *
+ * @example
+ * ```ts
+ * const limiter = new RedisRateLimiter(redis, { keyPrefix: "scep:prod:" });
+ * const r = await limiter.hit("device-1", { max: 3, windowMs: 86_400_000 });
+ * ```
+ */
+export class RedisRateLimiter implements RateLimiter {
+  readonly #run: Runner;
+  readonly #options: ResolvedStoreOptions;
+
+  /**
+   * @param client - an ioredis `Redis` or `Cluster` you own (see `redisClientOptions`).
+   * @param options - key prefix, deadline, Retry-After, clock.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a bad option.
+   */
+  constructor(client: RedisClient, options: RedisStoreOptions = {}) {
+    this.#options = resolveStoreOptions(options);
+    this.#run = new Runner(client, this.#options.commandTimeoutMs, this.#options.retryAfterSeconds);
+  }
+
+  #key(key: string): string {
+    return `${this.#options.keyPrefix}rate:${createHash("sha256").update(key, "utf8").digest("hex")}`;
+  }
+
+  /**
+   * Counts and, under the limit, records a hit for `key`.
+   *
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) when `max` or `windowMs` is not a positive integer.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async hit(key: string, limit: RateLimit): Promise<RateLimitResult> {
+    if (!Number.isSafeInteger(limit.max) || limit.max <= 0) throw new InvalidArgumentError(`rate limit max must be a positive integer (got ${limit.max})`);
+    if (!Number.isSafeInteger(limit.windowMs) || limit.windowMs <= 0) throw new InvalidArgumentError(`rate limit windowMs must be a positive integer number of milliseconds (got ${limit.windowMs})`);
+    const now = this.#options.now().getTime();
+    const id = `${now}-${randomBytes(8).toString("hex")}`;
+    const reply = (await this.#run.eval("rate limit hit", RATE_HIT, [this.#key(key)], [now, now - limit.windowMs, limit.max, id, limit.windowMs + 60_000])) as [number, number];
+    const count = Number(reply[1]);
+    return reply[0] === 1 ? { allowed: true, count, id } : { allowed: false, count };
+  }
+
+  /**
+   * Removes the hit `id` recorded for `key` (a later gate refused the enrollment).
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async release(key: string, id: string): Promise<void> {
+    await this.#run.command("rate limit release", "ZREM", [this.#key(key), id]);
+  }
+}

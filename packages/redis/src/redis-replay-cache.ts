@@ -1,0 +1,73 @@
+/**
+ * `@scep/intune`'s ReplayCache in Redis: a nonce or transactionID is accepted
+ * once across every replica.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { InvalidArgumentError } from "@scep/core";
+import type { ReplayCache } from "@scep/intune";
+import { Runner } from "./lib/client.js";
+import { REPLAY_INSERT } from "./lib/intune-scripts.js";
+import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
+
+/**
+ * A `ReplayCache` (from `@scep/intune`) on Redis (standalone, Sentinel or
+ * Cluster), for the signed-token and Intune validators of several replicas.
+ *
+ * The key is `<prefix>replay:<sha256 hex of the nonce>` (any nonce, any
+ * length, one fixed-size key), the value the entry's expiresAt by the store's
+ * clock. `checkAndInsert` is `SET key expiresAt NX PX ttl`: one round trip
+ * for a fresh nonce, and exactly one of any number of concurrent callers
+ * gets the key. When the key exists, a Lua script (atomic) refuses unless its
+ * stored expiresAt has passed by the injected clock, and then replaces it.
+ *
+ * Rejects with StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis
+ * fails or does not answer within `commandTimeoutMs`; validators pass it on
+ * and the server answers 503.
+ *
+ * @example
+ * ```ts
+ * import Redis from "ioredis";
+ * import { SignedTokenValidator } from "@scep/intune";
+ * import { RedisReplayCache, RedisRateLimiter, redisClientOptions } from "@scep/redis";
+ *
+ * const redis = new Redis(process.env.SCEP_REDIS_URL!, { ...redisClientOptions });
+ * const tokens = new SignedTokenValidator({ trustAnchors, replayCache: new RedisReplayCache(redis), rateLimiter: new RedisRateLimiter(redis) });
+ * ```
+ */
+export class RedisReplayCache implements ReplayCache {
+  readonly #run: Runner;
+  readonly #options: ResolvedStoreOptions;
+
+  /**
+   * @param client - an ioredis `Redis` or `Cluster` you own (see `redisClientOptions`).
+   * @param options - key prefix, deadline, Retry-After, clock.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a bad option.
+   */
+  constructor(client: RedisClient, options: RedisStoreOptions = {}) {
+    this.#options = resolveStoreOptions(options);
+    this.#run = new Runner(client, this.#options.commandTimeoutMs, this.#options.retryAfterSeconds);
+  }
+
+  #key(nonce: string): string {
+    return `${this.#options.keyPrefix}replay:${createHash("sha256").update(nonce, "utf8").digest("hex")}`;
+  }
+
+  /**
+   * Records `key` for `ttlMs` unless it is recorded and live; true when it was not. The empty key is never stored.
+   *
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a `ttlMs` that is not a positive integer.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async checkAndInsert(key: string, ttlMs: number): Promise<boolean> {
+    if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new InvalidArgumentError(`ttlMs must be a positive integer number of milliseconds (got ${ttlMs})`);
+    if (key === "") return true;
+    const k = this.#key(key);
+    const now = this.#options.now().getTime();
+    const expiresAt = String(now + ttlMs);
+    const set = await this.#run.command("replay check", "SET", [k, expiresAt, "PX", ttlMs, "NX"]);
+    if (set !== null) return true;
+    return (await this.#run.eval("replay check", REPLAY_INSERT, [k], [now, expiresAt, ttlMs])) === 1;
+  }
+}
