@@ -133,6 +133,7 @@ describe("package READMEs", () => {
     "packages/core/README.md": ["src/readme/core.ts"],
     "packages/express/README.md": ["src/readme/express.ts"],
     "packages/hono/README.md": ["src/readme/hono.ts"],
+    "packages/intune/README.md": ["src/readme/intune-tokens.ts", "src/readme/intune-api.ts", "src/readme/intune-stores.ts"],
   };
   for (const [readme, files] of Object.entries(EXAMPLES)) {
     it(`${readme} shows ${files.join(", ")} word for word and links the root quick start`, () => {
