@@ -11,6 +11,7 @@ import { renew } from "./commands/renew.js";
 import type { Command } from "./lib/command.js";
 import type { Context } from "./lib/context.js";
 import { ExitCode, UsageError, describeError } from "./lib/exit.js";
+import { cliVersion } from "./lib/version.js";
 
 const COMMANDS: readonly Command[] = [getcacaps, getcacert, enroll, renew];
 
@@ -19,12 +20,17 @@ const USAGE = `Usage: scep <command> [options]
 Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(11)} ${c.summary}`).join("\n")}
 
-Run "scep <command> --help" for a command's options.
-Exit codes: 0 ok, 1 error, 2 FAILURE, 3 PENDING, 4 HTTP/network, 64 usage, 66 unreadable input.`;
+Run "scep <command> --help" for a command's options; "scep --version" prints the version.
+Exit codes: 0 ok, 1 error, 2 FAILURE, 3 PENDING, 4 HTTP/network, 5 CA does not
+match --ca-fingerprint/--ca-cert, 64 usage, 66 unreadable input.`;
 
 /** Runs one command line; returns the exit code. */
 export async function main(argv: readonly string[], ctx: Context): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === "--version" || name === "-v") {
+    ctx.out(`scep ${cliVersion()}`);
+    return ExitCode.OK;
+  }
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     const topic = name === "help" ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
     (name === undefined ? ctx.err : ctx.out)(topic?.help ?? USAGE);

@@ -1,13 +1,17 @@
 /**
  * Exit codes and stderr lines for what micromdm never does, against a
  * loopback server built from @scep/core: PENDING (exit 3), PENDING then
- * SUCCESS after one CertPoll, HTTP 500 and a CA that never answers (exit 4),
- * and a refused connection (exit 4). The CLI runs as a child process.
+ * SUCCESS after one CertPoll, FAILURE without a challenge (exit 2), HTTP 500
+ * and a CA that never answers (exit 4), a refused connection (exit 4), and a
+ * CA that does not match --ca-fingerprint/--ca-cert (exit 5). A generated key
+ * is left on disk only when needed (SUCCESS, PENDING), so a failed command can
+ * simply be run again. The CLI runs as a child process.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { createHash } from "node:crypto";
 import { Certificate, CertificationRequest } from "@scep/core";
 import { freePort, opensslVerifyChain } from "../../../test-support/peers";
 import { startFakeScepServer, type FakeScepServer } from "./support/fake-scep-server";
@@ -25,20 +29,25 @@ const bytes = (b: Uint8Array): Uint8Array => new Uint8Array(b);
 const workDir = (name: string): string => mkdtempSync(join(root, `${name}-`));
 
 describe("PENDING", () => {
-  it("exits 3 when the CA still answers PENDING and --max-poll is 0, keeping the generated key", async () => {
+  it("exits 3 when the CA still answers PENDING and --max-poll is 0, keeping the generated key and saying how to poll with it", async () => {
     server = await startFakeScepServer("pending");
     const cwd = workDir("pending");
-    const r = await runCli(["enroll", "--url", server.url, "--challenge", "pw", "--cn", "dev-pending", "--out", "cert.pem", "--max-poll", "0"], { cwd });
+    const r = await runCli(["enroll", "--url", server.url, "--challenge", "pw", "--cn", "dev pending", "--out", "cert.pem", "--max-poll", "0", "--key-out", "dev.key"], { cwd });
     expect(r.code).toBe(3);
     const tid = server.requests[0]!.request.transactionId;
-    expect(r.stderr).toBe(`PENDING: transaction ${tid} is still pending; run the command again with the same key to poll\n`);
+    // the challenge never goes to stderr: a placeholder stands for it
+    expect(r.stderr).toBe(
+      `PENDING: transaction ${tid} is still pending\n` +
+        `key saved to ${join(cwd, "dev.key")}; poll again with: scep enroll --url ${server.url} --challenge <challenge> --cn 'dev pending' --out cert.pem --max-poll 0 --key dev.key\n`,
+    );
     expect(r.stdout).toBe("");
     expect(server.requests.map((q) => [q.method, q.request.messageTypeName])).toEqual([["POST", "PKCSReq"]]);
     expect(existsSync(join(cwd, "cert.pem"))).toBe(false);
-    // the key was written before the request, so the same command with --key polls the same transaction
-    expect(readFileSync(join(cwd, "cert.key"), "utf8")).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
-    const again = await runCli(["enroll", "--url", server.url, "--challenge", "pw", "--cn", "dev-pending", "--out", "cert.pem", "--max-poll", "0", "--key", "cert.key"], { cwd });
+    expect(readFileSync(join(cwd, "dev.key"), "utf8")).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+    // the printed command polls the same transaction
+    const again = await runCli(["enroll", "--url", server.url, "--challenge", "pw", "--cn", "dev pending", "--out", "cert.pem", "--max-poll", "0", "--key", "dev.key"], { cwd });
     expect(again.code).toBe(3);
+    expect(again.stderr).toBe(`PENDING: transaction ${tid} is still pending; run the command again with the same key to poll\n`);
     expect(server.requests[1]!.request.transactionId).toBe(tid);
   });
 
@@ -80,29 +89,101 @@ describe("PENDING", () => {
   });
 });
 
+const NO_CHALLENGE = "note: no --challenge given: the request carries no challenge password\n";
+
+describe("FAILURE without a challenge exits 2 and says why", () => {
+  it("names the missing challenge before the CA's text; no key is left, so the same command runs again", async () => {
+    server = await startFakeScepServer("failure");
+    const cwd = workDir("no-challenge");
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const r = await runCli(["enroll", "--url", server.url, "--cn", "d", "--out", "c.pem"], { cwd });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`${NO_CHALLENGE}FAILURE: badRequest: no challenge password was sent (no --challenge), the likely reason; the CA said "challenge password mismatch"\n`);
+      expect(existsSync(join(cwd, "c.key"))).toBe(false);
+      expect(existsSync(join(cwd, "c.pem"))).toBe(false);
+    }
+    expect(server.requests.length).toBe(2);
+    expect(server.requests[0]!.request.csr!.challengePassword).toBeUndefined();
+  });
+
+  it("with a challenge, the CA's text as it is", async () => {
+    server = await startFakeScepServer("failure");
+    const r = await runCli(["enroll", "--url", server.url, "--challenge", "wrong", "--cn", "d", "--out", "c.pem"], { cwd: workDir("wrong-challenge") });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("FAILURE: badRequest (challenge password mismatch)\n");
+  });
+});
+
 describe("transport failures exit 4", () => {
   it("an HTTP error status, with the server's text", async () => {
     server = await startFakeScepServer("http-500");
     const r = await runCli(["enroll", "--url", server.url, "--cn", "d", "--out", "c.pem"], { cwd: workDir("500") });
     expect(r.code).toBe(4);
-    expect(r.stderr).toBe("scep: PKIOperation: HTTP 500 (CA database unavailable)\n");
+    expect(r.stderr).toBe(`${NO_CHALLENGE}scep: PKIOperation: HTTP 500 (CA database unavailable)\n`);
   });
 
   it("a CA that never answers, after --timeout", async () => {
     server = await startFakeScepServer("hang");
-    const r = await runCli(["enroll", "--url", server.url, "--cn", "d", "--out", "c.pem", "--timeout", "500"], { cwd: workDir("hang") });
+    const r = await runCli(["enroll", "--url", server.url, "--challenge", "pw", "--cn", "d", "--out", "c.pem", "--timeout", "500"], { cwd: workDir("hang") });
     expect(r.code).toBe(4);
     expect(r.stderr).toBe("scep: PKIOperation: timed out after 500 ms\n");
   });
 
-  it("a refused connection", async () => {
+  it("a refused connection leaves no key behind: the retry just works", async () => {
     const port = await freePort();
     const r = await runCli(["getcacaps", "--url", `http://127.0.0.1:${port}/scep`], { cwd: root });
     expect(r.code).toBe(4);
     expect(r.stderr).toBe(`scep: GetCACaps: connection refused (connect ECONNREFUSED 127.0.0.1:${port})\n`);
-    const e = await runCli(["enroll", "--url", `http://127.0.0.1:${port}/scep`, "--cn", "d", "--out", "c.pem", "--key-out", "refused.key"], { cwd: root });
+    const cwd = workDir("refused");
+    const args = ["enroll", "--url", `http://127.0.0.1:${port}/scep`, "--challenge", "pw", "--cn", "d", "--out", "c.pem", "--key-out", "refused.key"];
+    const e = await runCli(args, { cwd });
     expect(e.code).toBe(4);
     expect(e.stderr).toBe(`scep: GetCACaps: connection refused (connect ECONNREFUSED 127.0.0.1:${port})\n`);
+    expect(existsSync(join(cwd, "refused.key"))).toBe(false);
+    // the CA comes up on that port: the very same command succeeds
+    server = await startFakeScepServer("pending-then-success", { port });
+    const retry = await runCli([...args, "--poll-interval", "0"], { cwd });
+    expect(retry.code, retry.stderr).toBe(0);
+    expect(readFileSync(join(cwd, "refused.key"), "utf8")).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+    expect(Certificate.from(readFileSync(join(cwd, "c.pem"), "utf8")).subject).toBe("CN=d");
+  });
+});
+
+describe("CA pinning exits 5 before any request (RFC 8894 §2.2)", () => {
+  const fp = (pem: string): string => createHash("sha256").update(Certificate.from(pem).der).digest("hex");
+
+  it("getcacert prints the pinned certificate it matched, by fingerprint or by --ca-cert", async () => {
+    server = await startFakeScepServer("pending");
+    const cwd = workDir("pin-ok");
+    const hex = fp(server.ca.certPem);
+    const colons = hex.toUpperCase().match(/../g)!.join(":");
+    const r = await runCli(["getcacert", "--url", server.url, "--ca-fingerprint", `sha256:${colons}`], { cwd });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`O=scep-sdk tests, CN=Fake SCEP CA (CA, encrypt requests to)\n  SHA-256 ${colons}\npinned CA matches: sha256:${hex} (O=scep-sdk tests, CN=Fake SCEP CA)\n`);
+    writeFileSync(join(cwd, "ca.pem"), server.ca.certPem);
+    const byCert = await runCli(["getcacert", "--url", server.url, "--ca-cert", "ca.pem"], { cwd });
+    expect(byCert.code, byCert.stderr).toBe(0);
+    expect(byCert.stdout.split("\n")[2]).toBe(`pinned CA matches: sha256:${hex} (O=scep-sdk tests, CN=Fake SCEP CA)`);
+  });
+
+  it("a mismatch: exit 5, both fingerprints, no PKIOperation sent, no key left", async () => {
+    server = await startFakeScepServer("pending");
+    const cwd = workDir("pin-bad");
+    const wrong = "ab".repeat(32);
+    const actual = fp(server.ca.certPem);
+    const expected = `scep: GetCACert: no CA certificate matches the pinned CA sha256:${wrong}; the CA sent sha256:${actual} (O=scep-sdk tests, CN=Fake SCEP CA, CA); nothing was sent\n`;
+    const g = await runCli(["getcacert", "--url", server.url, "--ca-fingerprint", wrong], { cwd });
+    expect([g.code, g.stdout, g.stderr]).toEqual([5, "", expected]);
+    const e = await runCli(["enroll", "--url", server.url, "--challenge", "pw", "--cn", "d", "--out", "c.pem", "--ca-fingerprint", wrong], { cwd });
+    expect([e.code, e.stderr]).toEqual([5, expected]);
+    expect(server.requests).toEqual([]);
+    expect(existsSync(join(cwd, "c.key"))).toBe(false);
+  });
+
+  it("a malformed fingerprint is a usage error (64)", async () => {
+    const r = await runCli(["getcacert", "--url", "http://127.0.0.1:9/scep", "--ca-fingerprint", "sha256:1234"], { cwd: root });
+    expect(r.code).toBe(64);
+    expect(r.stderr.split("\n")[0]).toBe('scep: getcacert: --ca-fingerprint must be sha256:<64 hex digits> (colons allowed), got "sha256:1234"');
   });
 });
 

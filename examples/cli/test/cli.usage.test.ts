@@ -2,9 +2,10 @@
  * The command line itself, in-process: help, usage errors (exit 64),
  * unreadable inputs (exit 66), and where relative paths resolve. No network.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../src/run.js";
 import { invocationDir } from "../src/lib/context.js";
@@ -42,6 +43,13 @@ describe("help", () => {
   });
 });
 
+describe("--version (issue 7 §14)", () => {
+  it.each(["--version", "-v"])("%s prints the package.json version and exits 0", async (flag) => {
+    const pkg = JSON.parse(readFileSync(fileURLToPath(new globalThis.URL("../package.json", import.meta.url)), "utf8")) as { version: string };
+    expect(await run(flag)).toEqual({ code: 0, out: `scep ${pkg.version}`, err: "" });
+  });
+});
+
 describe("usage errors exit 64 with one line and a pointer to --help", () => {
   it.each([
     [["frobnicate"], 'scep: unknown command "frobnicate"; commands: getcacaps, getcacert, enroll, renew'],
@@ -62,6 +70,8 @@ describe("usage errors exit 64 with one line and a pointer to --help", () => {
     [["enroll", "--url", URL, "--cn", "d", "--out", "c.pem", "--san", "ip:1.2.3"], "scep: enroll: --san ip:1.2.3 is not an IPv4 or IPv6 address"],
     [["enroll", "--url", URL, "--cn", "d", "--out", "c.pem", "--key", "k.pem", "--key-out", "x.pem"], "scep: enroll: --key-out only applies when no --key is given"],
     [["renew", "--url", URL, "--key", "k.pem"], "scep: renew: --cert is required"],
+    [["enroll", "--url", URL, "--cn", "d", "--out", "c.pem", "--ca-fingerprint", "md5:00"], 'scep: enroll: --ca-fingerprint must be sha256:<64 hex digits> (colons allowed), got "md5:00"'],
+    [["renew", "--url", URL, "--cert", "c.pem", "--key", "k.pem", "--ca-fingerprint", "abc"], 'scep: renew: --ca-fingerprint must be sha256:<64 hex digits> (colons allowed), got "abc"'],
     [["renew", "--url", URL, "--cert", "c.pem", "--key", "k.pem", "--new-key"], "scep: renew: --new-key needs --out or --key-out to know where to write the key"],
   ])("%j", async (argv, message) => {
     const r = await run(...argv);

@@ -120,6 +120,19 @@ describe("enroll", () => {
     expect(firstCert.serialNumberHex).not.toBe(cert.serialNumberHex);
   });
 
+  it("--ca-fingerprint with the depot CA's fingerprint enrolls; another fingerprint exits 5 before any PKIOperation", async () => {
+    const fp = (await opensslX509Text(server.caCertPem, ["-noout", "-fingerprint", "-sha256"])).trim().split("=")[1]!;
+    const cwd = workDir("pinned");
+    const ok = await enroll(cwd, "cli-pinned", "--ca-fingerprint", `sha256:${fp}`);
+    expect(ok.code, ok.stderr).toBe(0);
+    await expectIssued(cwd, "cli-pinned");
+    const before = server.readIndex().length;
+    const bad = await enroll(workDir("pinned-bad"), "cli-pinned-bad", "--ca-fingerprint", "00".repeat(32));
+    expect(bad.code).toBe(5);
+    expect(bad.stderr).toMatch(/^scep: GetCACert: no CA certificate matches the pinned CA sha256:0{64}; the CA sent sha256:[0-9a-f]{64} \(C=US, O=scep-ca, OU=SCEP CA, CA\); nothing was sent\n$/);
+    expect(server.readIndex().length).toBe(before);
+  });
+
   it("a wrong challenge: FAILURE badRequest, exit 2", async () => {
     const cwd = workDir("wrong");
     const r = await runCli(["enroll", "--url", server.url, "--challenge", "not-the-secret", "--cn", "cli-wrong", "--out", "cert.pem"], { cwd });
@@ -176,11 +189,13 @@ describe("renew", () => {
 
   const invalidChallenges = (): number => server.logs().split('err="invalid challenge"').length - 1;
 
+  const NO_CHALLENGE_FAILURE = "FAILURE: badRequest: no challenge password was sent (no --challenge), the likely reason\n";
+
   it("micromdm refuses a PKCSReq signed by the old certificate without the challenge (FAILURE badRequest, exit 2)", async () => {
     const before = invalidChallenges();
     const r = await runCli(["renew", "--url", server.url, "--cert", "cert.pem", "--key", "cert.key", "--out", "new.pem"], { cwd });
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe("FAILURE: badRequest\n");
+    expect(r.stderr).toBe(NO_CHALLENGE_FAILURE);
     expect(invalidChallenges()).toBe(before + 1);
   });
 
@@ -188,7 +203,7 @@ describe("renew", () => {
     const before = invalidChallenges();
     const r = await runCli(["renew", "--url", server.url, "--cert", "cert.pem", "--key", "cert.key", "--out", "new.pem", "--renewal-req"], { cwd });
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe("FAILURE: badRequest\n");
+    expect(r.stderr).toBe(NO_CHALLENGE_FAILURE);
     expect(invalidChallenges()).toBe(before + 1);
   });
 

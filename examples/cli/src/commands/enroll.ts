@@ -8,10 +8,11 @@ import { createSelfSignedSigner, generateCsr, type SanInput } from "@scep/core";
 import { COMMON_HELP, COMMON_OPTIONS, parse, required } from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 import type { Context } from "../lib/context.js";
+import { pinOptions } from "../lib/ca-pin.js";
 import { enrollWithCa } from "../lib/enrollment.js";
-import { UsageError } from "../lib/exit.js";
+import { CliError, ExitCode, UsageError } from "../lib/exit.js";
 import { keyPathNextTo, writeOutput } from "../lib/files.js";
-import { createKeyPair, loadKeyPair } from "../lib/keys.js";
+import { type GeneratedKey, createKeyPair, loadKeyPair } from "../lib/keys.js";
 import { reportIssued } from "../lib/report.js";
 import { REQUEST_HELP, REQUEST_OPTIONS, requestSettings } from "../lib/request-options.js";
 
@@ -49,12 +50,16 @@ export const enroll: Command = {
                   [--san dns:NAME|ip:ADDR|email:ADDR|uri:URI|upn:NAME]...
                   [--key key.pem | --key-out key.pem] [--cipher …] [--digest …]
                   [--poll-interval S] [--max-poll S] [--post|--get] [--timeout MS]
+                  [--ca-fingerprint sha256:HEX]... [--ca-cert FILE]...
 
 Builds a PKCS#10 request for CN=NAME with the challenge password and SANs,
 signs a PKCSReq with a self-signed certificate for the key, sends it, polls
 while the CA answers PENDING, and writes the issued certificate as PEM.
 Without --key a new RSA key is generated and written (mode 0600) to --key-out,
-or next to --out (cert.pem -> cert.key) before the request is sent.
+or next to --out (cert.pem -> cert.key), once it is needed: with the issued
+certificate, or when the CA still answers PENDING (then stderr says how to
+poll again with it). After a failure nothing is left behind: run the same
+command again.
 
 Options:
 ${COMMON_HELP}
@@ -67,7 +72,8 @@ ${COMMON_HELP}
 ${REQUEST_HELP}
 
 Exit codes: 0 issued, 2 FAILURE, 3 still PENDING, 4 HTTP/network error,
-64 usage error, 66 unreadable --key, 1 anything else.`,
+5 the CA does not match --ca-fingerprint/--ca-cert, 64 usage error,
+66 unreadable --key or --ca-cert, 1 anything else.`,
   async run(argv, ctx) {
     const v = parse("enroll", argv, {
       ...COMMON_OPTIONS,
@@ -80,12 +86,13 @@ Exit codes: 0 issued, 2 FAILURE, 3 still PENDING, 4 HTTP/network error,
       "key-out": { type: "string" },
     });
     const settings = requestSettings("enroll", v);
+    const pin = pinOptions(ctx, "enroll", v);
     const cn = required("enroll", "cn", v.cn);
     const out = required("enroll", "out", v.out);
     const san = parseSans(v.san ?? []);
     if (v.key !== undefined && v["key-out"] !== undefined) throw new UsageError("enroll: --key-out only applies when no --key is given");
 
-    const { keys, keyPath } = await requesterKey(ctx, v.key, v["key-out"] ?? keyPathNextTo(out), settings.keySize);
+    const { keys, generated } = await requesterKey(ctx, v.key, v["key-out"] ?? keyPathNextTo(out), settings.keySize);
     const subject = subjectFromCn(cn);
     const csr = await generateCsr({
       keys,
@@ -95,14 +102,58 @@ Exit codes: 0 issued, 2 FAILURE, 3 still PENDING, 4 HTTP/network error,
       digest: settings.digest === "sha1" || settings.digest === "sha384" || settings.digest === "sha512" ? settings.digest : "sha256",
     });
     const signer = await createSelfSignedSigner({ keys, subject });
-    const [issued] = await enrollWithCa(ctx, { ...settings, csr, signer });
+    if (v.challenge === undefined) ctx.err("note: no --challenge given: the request carries no challenge password");
+    let issued;
+    try {
+      [issued] = await enrollWithCa(ctx, { ...settings, csr, signer, pin, challengeSent: v.challenge !== undefined });
+    } catch (error) {
+      // PENDING: the transaction is for this key, so keep it and say how to poll with it.
+      if (generated && error instanceof CliError && error.exitCode === ExitCode.PENDING) {
+        const path = generated.save();
+        const status = error.message.replace(/; run the command again with the same key to poll$/, "");
+        throw new CliError(`${status}\nkey saved to ${path}; poll again with: ${resumeCommand("enroll", argv, generated.path)}`, ExitCode.PENDING);
+      }
+      throw error;
+    }
+    const keyPath = generated?.save();
     const certPath = writeOutput(ctx, out, issued!.toPem());
     reportIssued(ctx, issued!, { certificate: certPath, key: keyPath });
   },
 };
 
-async function requesterKey(ctx: Context, key: string | undefined, keyOut: string, bits: number): Promise<{ keys: CryptoKeyPair; keyPath?: string }> {
+async function requesterKey(ctx: Context, key: string | undefined, keyOut: string, bits: number): Promise<{ keys: CryptoKeyPair; generated?: GeneratedKey }> {
   if (key !== undefined) return { keys: (await loadKeyPair(ctx, key)).keys };
-  const created = await createKeyPair(ctx, "enroll", keyOut, bits);
-  return { keys: created.keys, keyPath: created.path };
+  const generated = await createKeyPair(ctx, "enroll", keyOut, bits);
+  return { keys: generated.keys, generated };
+}
+
+const SECRET_OPTIONS = new Set(["--challenge"]);
+
+/** Quotes one argument for a POSIX shell when it needs it. */
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The same command line with `--key PATH` instead of `--key-out`, and secrets
+ * replaced by a placeholder (a challenge never goes to a log).
+ */
+export function resumeCommand(command: string, argv: readonly string[], keyPath: string): string {
+  const out: string[] = ["scep", command];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [name, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), true] : [arg, false];
+    if (name === "--key-out") {
+      if (!inline) i++;
+      continue;
+    }
+    if (SECRET_OPTIONS.has(name)) {
+      if (!inline) i++;
+      out.push(name, "<challenge>");
+      continue;
+    }
+    out.push(shellQuote(arg));
+  }
+  out.push("--key", shellQuote(keyPath));
+  return out.join(" ");
 }

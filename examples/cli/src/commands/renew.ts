@@ -3,9 +3,11 @@
  *
  * @module
  */
+import { createPublicKey } from "node:crypto";
 import { Certificate, LocalKey, generateCsr, type SanInput } from "@scep/core";
 import { COMMON_HELP, COMMON_OPTIONS, parse, required } from "../lib/args.js";
 import type { Command } from "../lib/command.js";
+import { pinOptions } from "../lib/ca-pin.js";
 import { enrollWithCa } from "../lib/enrollment.js";
 import { CliError, ExitCode, UsageError } from "../lib/exit.js";
 import { keyPathNextTo, readInput, writeOutput } from "../lib/files.js";
@@ -18,16 +20,25 @@ function sansOf(cert: Certificate): SanInput | undefined {
   return dns.length + email.length + ip.length + uri.length + upn.length > 0 ? { dns, email, ip, uri, upn } : undefined;
 }
 
-function firstCertificate(pem: string, file: string): Certificate {
-  let cert: Certificate | undefined;
+function readCertificates(pem: string, file: string): Certificate[] {
   try {
-    cert = Certificate.fromPem(pem)[0];
+    return Certificate.fromPem(pem);
   } catch {
-    cert = undefined;
+    throw new CliError(`cannot read certificate ${file}: no PEM CERTIFICATE block`, ExitCode.NO_INPUT);
   }
-  if (!cert) throw new CliError(`cannot read certificate ${file}: no PEM CERTIFICATE block`, ExitCode.NO_INPUT);
+}
+
+/**
+ * The certificate to renew: the one in `pem` for the key (a file may hold the
+ * chain too, in any order), found by public key, not by position.
+ */
+function certificateForKey(certs: readonly Certificate[], file: string, keyPem: string, keyFile: string): Certificate {
+  const spki = createPublicKey(keyPem).export({ type: "spki", format: "der" });
+  const cert = certs.find((c) => Buffer.from(c.spki).equals(spki));
+  if (!cert) throw new CliError(`cannot use ${keyFile} with ${file}: no certificate in ${file} is for that key`, ExitCode.NO_INPUT);
   return cert;
 }
+
 
 export const renew: Command = {
   name: "renew",
@@ -36,6 +47,7 @@ export const renew: Command = {
                  [--renewal-req] [--new-key [--key-out new.key]] [--challenge SECRET]
                  [--cipher …] [--digest …] [--poll-interval S] [--max-poll S]
                  [--post|--get] [--timeout MS]
+                 [--ca-fingerprint sha256:HEX]... [--ca-cert FILE]...
 
 Requests a new certificate with the old certificate's subject and SANs, signed
 by the old certificate and its key (how macOS, Cisco, sscep and jscep renew):
@@ -54,8 +66,12 @@ ${COMMON_HELP}
   --challenge SECRET  challenge password, for CAs that want one on renewal too
 ${REQUEST_HELP}
 
+A key made with --new-key is written only with the new certificate, or when
+the CA answers PENDING (the pending request is for it).
+
 Exit codes: 0 issued, 2 FAILURE, 3 still PENDING, 4 HTTP/network error,
-64 usage error, 66 unreadable --cert/--key, 1 anything else.`,
+5 the CA does not match --ca-fingerprint/--ca-cert, 64 usage error,
+66 unreadable --cert/--key/--ca-cert, 1 anything else.`,
   async run(argv, ctx) {
     const v = parse("renew", argv, {
       ...COMMON_OPTIONS,
@@ -69,14 +85,15 @@ Exit codes: 0 issued, 2 FAILURE, 3 still PENDING, 4 HTTP/network error,
       challenge: { type: "string" },
     });
     const settings = requestSettings("renew", v);
+    const pin = pinOptions(ctx, "renew", v);
     const certFile = required("renew", "cert", v.cert);
     const keyFile = required("renew", "key", v.key);
     if (v["key-out"] !== undefined && !v["new-key"]) throw new UsageError("renew: --key-out only applies with --new-key");
     if (v["new-key"] && v.out === undefined && v["key-out"] === undefined) throw new UsageError("renew: --new-key needs --out or --key-out to know where to write the key");
 
-    const certPem = readInput(ctx, certFile, "certificate");
-    const old = firstCertificate(certPem, certFile);
+    const certs = readCertificates(readInput(ctx, certFile, "certificate"), certFile);
     const current = await loadKeyPair(ctx, keyFile);
+    const old = certificateForKey(certs, certFile, current.pem, keyFile);
     let signer: LocalKey;
     try {
       signer = LocalKey.fromPem(old.toPem(), current.pem);
@@ -91,11 +108,20 @@ Exit codes: 0 issued, 2 FAILURE, 3 still PENDING, 4 HTTP/network error,
       ...(v.challenge !== undefined ? { challengePassword: v.challenge } : {}),
       ...(san ? { san } : {}),
     });
-    const [issued] = await enrollWithCa(ctx, { ...settings, csr, signer, renewal: v["renewal-req"] ?? false });
+    let issued;
+    try {
+      [issued] = await enrollWithCa(ctx, { ...settings, csr, signer, pin, challengeSent: v.challenge !== undefined, renewal: v["renewal-req"] ?? false });
+    } catch (error) {
+      if (fresh && error instanceof CliError && error.exitCode === ExitCode.PENDING) {
+        throw new CliError(`${error.message}\nnew key saved to ${fresh.save()} (the pending request is for it)`, ExitCode.PENDING);
+      }
+      throw error;
+    }
+    const freshPath = fresh?.save();
     if (v.out === undefined) {
       ctx.out(issued!.toPem().trimEnd());
       return;
     }
-    reportIssued(ctx, issued!, { certificate: writeOutput(ctx, v.out, issued!.toPem()), key: fresh?.path });
+    reportIssued(ctx, issued!, { certificate: writeOutput(ctx, v.out, issued!.toPem()), key: freshPath });
   },
 };

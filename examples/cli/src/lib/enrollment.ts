@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type CaCaps, type Certificate, type CertRep, type ContentCipher, type DigestAlgorithm, type LocalKey, CertificationRequest, ScepClient, isScepError, parseCaCaps } from "@scep/core";
+import { type CaCaps, type Certificate, type CertRep, type ContentCipher, type DigestAlgorithm, type LocalKey, ScepClient, isScepError, parseCaCaps } from "@scep/core";
+import type { CliPin } from "./ca-pin.js";
 import { CliError, ExitCode } from "./exit.js";
 import type { Context } from "./context.js";
 
@@ -27,6 +28,10 @@ export interface EnrollmentOptions {
   renewal?: boolean;
   pollIntervalMs: number;
   maxPollMs: number;
+  /** --ca-fingerprint / --ca-cert. */
+  pin: CliPin;
+  /** Whether the CSR carries a challenge password (to explain a FAILURE without one). */
+  challengeSent: boolean;
 }
 
 const CIPHER_CAP: Partial<Record<ContentCipher, string>> = { aes128: "AES", aes192: "AES", aes256: "AES", des3: "DES3" };
@@ -59,7 +64,12 @@ function warnAlgorithms(ctx: Context, caps: CaCaps, options: EnrollmentOptions):
 /** The final CertRep's outcome as an exit: FAILURE → 2, PENDING → 3. */
 function assertSuccess(rep: CertRep, options: EnrollmentOptions): void {
   if (rep.status === "FAILURE") {
-    throw new CliError(`FAILURE: ${rep.failInfo ?? "badRequest"}${rep.failInfoText ? ` (${rep.failInfoText})` : ""}`, ExitCode.FAILURE);
+    const failInfo = rep.failInfo ?? "badRequest";
+    // Without a challenge the CA's text ("challenge password mismatch") misleads: say what happened first.
+    const message = options.challengeSent
+      ? `FAILURE: ${failInfo}${rep.failInfoText ? ` (${rep.failInfoText})` : ""}`
+      : `FAILURE: ${failInfo}: no challenge password was sent (no --challenge), the likely reason${rep.failInfoText ? `; the CA said "${rep.failInfoText}"` : ""}`;
+    throw new CliError(message, ExitCode.FAILURE);
   }
   if (rep.status === "PENDING") {
     const waited = options.maxPollMs > 0 ? ` after polling for ${options.maxPollMs / 1000} s` : "";
@@ -72,7 +82,7 @@ function assertSuccess(rep: CertRep, options: EnrollmentOptions): void {
  * rest of what the CA sent. FAILURE and PENDING end as {@link CliError}s.
  */
 export async function enrollWithCa(ctx: Context, options: EnrollmentOptions): Promise<Certificate[]> {
-  const client = new ScepClient({ url: options.url, timeoutMs: options.timeoutMs });
+  const client = new ScepClient({ url: options.url, timeoutMs: options.timeoutMs, ...options.pin });
   const caps = await caCapabilities(ctx, client);
   warnAlgorithms(ctx, caps, options);
   const rep = await client.enroll({
@@ -89,9 +99,8 @@ export async function enrollWithCa(ctx: Context, options: EnrollmentOptions): Pr
   });
   assertSuccess(rep, options);
 
-  // The issued certificate is the one for our key, wherever the CA put it.
-  const spki = Buffer.from(CertificationRequest.from(options.csr).spki);
-  const index = rep.certificates.findIndex((c) => spki.equals(c.spki));
-  if (index < 0) throw new CliError("the CA's SUCCESS reply holds no certificate for the requested key", ExitCode.ERROR);
-  return [rep.certificates[index]!, ...rep.certificates.filter((_, i) => i !== index)];
+  // The issued certificate is the one for our key (ScepClient finds it by key), wherever the CA put it.
+  const issued = rep.certificate;
+  if (!issued) throw new CliError("the CA's SUCCESS reply holds no certificate for the requested key", ExitCode.ERROR);
+  return [issued, ...rep.certificates.filter((c) => c !== issued)];
 }

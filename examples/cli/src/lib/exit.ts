@@ -18,6 +18,8 @@ export const ExitCode = {
   PENDING: 3,
   /** HTTP error status, timeout, connection refused, DNS failure. */
   TRANSPORT: 4,
+  /** The CA's GetCACert reply does not match --ca-fingerprint / --ca-cert (nothing was sent). */
+  CA_PIN_MISMATCH: 5,
   /** Bad command line (sysexits EX_USAGE). */
   USAGE: 64,
   /** An input file (--key, --cert) cannot be read or parsed (sysexits EX_NOINPUT). */
@@ -76,6 +78,7 @@ export function describeError(error: unknown): { message: string; exitCode: numb
       const operation = error.message.split(":", 1)[0];
       return { message: reason ? `${operation}: ${reason}` : error.message, exitCode: ExitCode.TRANSPORT };
     }
+    if (error.code === "ERR_CA_PIN_MISMATCH") return { message: `${error.message}; nothing was sent`, exitCode: ExitCode.CA_PIN_MISMATCH };
     return { message: `${error.message} [${error.code}]`, exitCode: ExitCode.ERROR };
   }
   return { message: error instanceof Error ? error.message : String(error), exitCode: ExitCode.ERROR };

@@ -1,7 +1,8 @@
 /**
- * The requester's key: read from a PEM file, or generated and saved before
- * the request is sent (so a PENDING or failed enrollment can be retried with
- * the same key).
+ * The requester's key: read from a PEM file, or generated in memory and saved
+ * only once it is needed: after SUCCESS (with the certificate) or PENDING (to
+ * poll again with it). A refused connection or a FAILURE leaves no key file
+ * behind, so the same command can simply be run again.
  *
  * @module
  */
@@ -20,10 +21,24 @@ export async function loadKeyPair(ctx: Context, path: string): Promise<{ keys: C
   }
 }
 
-/** Generates an RSA key and writes it (0600) to `keyOut`, which must not exist yet. */
-export async function createKeyPair(ctx: Context, command: string, keyOut: string, bits: number): Promise<{ keys: CryptoKeyPair; path: string }> {
+/** A generated key, not yet on disk. */
+export interface GeneratedKey {
+  keys: CryptoKeyPair;
+  /** The path as the user gave it (or derived from --out). */
+  path: string;
+  /** Writes the key (0600) and returns the absolute path. */
+  save(): string;
+}
+
+/** Generates an RSA key for `keyOut`, which must not exist yet; nothing is written until {@link GeneratedKey.save}. */
+export async function createKeyPair(ctx: Context, command: string, keyOut: string, bits: number): Promise<GeneratedKey> {
   assertNoKeyFile(ctx, command, keyOut);
   const keys = await generateRsaKeyPair(bits);
-  const path = writeOutput(ctx, keyOut, await exportPrivateKeyPem(keys.privateKey), { secret: true });
-  return { keys, path };
+  const pem = await exportPrivateKeyPem(keys.privateKey);
+  let saved: string | undefined;
+  return {
+    keys,
+    path: keyOut,
+    save: () => (saved ??= writeOutput(ctx, keyOut, pem, { secret: true })),
+  };
 }

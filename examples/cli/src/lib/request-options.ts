@@ -5,6 +5,7 @@
  */
 import { CIPHER_NAMES, DIGEST_NAMES, methodOption, numberOption, oneOf, timeoutOption, urlOption } from "./args.js";
 import type { EnrollmentOptions } from "./enrollment.js";
+import { PIN_HELP, PIN_OPTIONS } from "./ca-pin.js";
 
 /** parseArgs options for the request settings. */
 export const REQUEST_OPTIONS = {
@@ -15,6 +16,7 @@ export const REQUEST_OPTIONS = {
   "max-poll": { type: "string" },
   post: { type: "boolean" },
   get: { type: "boolean" },
+  ...PIN_OPTIONS,
 } as const;
 
 /** Help text for {@link REQUEST_OPTIONS}. */
@@ -23,7 +25,8 @@ export const REQUEST_HELP = `  --cipher NAME       ${CIPHER_NAMES.join("|")} (de
   --key-size BITS     RSA size of a generated key (default 2048)
   --poll-interval S   seconds between CertPolls while PENDING (default 5)
   --max-poll S        give up polling after S seconds, exit 3 (default 300; 0: do not poll)
-  --post | --get      force the PKIOperation method (default POST if the CA advertises it)`;
+  --post | --get      force the PKIOperation method (default POST if the CA advertises it)
+${PIN_HELP}`;
 
 type Values = {
   url?: string | undefined;
@@ -38,7 +41,7 @@ type Values = {
 };
 
 /** Validates the shared request settings. */
-export function requestSettings(command: string, v: Values): Omit<EnrollmentOptions, "csr" | "signer" | "renewal"> & { keySize: number } {
+export function requestSettings(command: string, v: Values): Omit<EnrollmentOptions, "csr" | "signer" | "renewal" | "pin" | "challengeSent"> & { keySize: number } {
   return {
     url: urlOption(command, v.url),
     timeoutMs: timeoutOption(command, v.timeout),

@@ -21,7 +21,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** How the fake answers PKIOperation. */
-export type FakeMode = "pending" | "pending-then-success" | "http-500" | "hang";
+export type FakeMode = "pending" | "pending-then-success" | "http-500" | "hang" | "failure";
 
 /** A running fake server. */
 export interface FakeScepServer {
@@ -43,8 +43,8 @@ async function issue(ca: CaMaterial, csr: CertificationRequest, serial: number):
   });
 }
 
-/** Starts the fake on a free loopback port. */
-export async function startFakeScepServer(mode: FakeMode): Promise<FakeScepServer> {
+/** Starts the fake on a free loopback port (or on `port`, e.g. one a test found refused before). */
+export async function startFakeScepServer(mode: FakeMode, options: { port?: number } = {}): Promise<FakeScepServer> {
   const ca = await opensslCreateCa({ subject: "/O=scep-sdk tests/CN=Fake SCEP CA" });
   const key = LocalKey.fromPem(ca.certPem, ca.keyPem);
   const requests: FakeScepServer["requests"] = [];
@@ -81,8 +81,15 @@ export async function startFakeScepServer(mode: FakeMode): Promise<FakeScepServe
         requests.push({ method: req.method ?? "", request });
         if (request.csr) pending.set(request.transactionId, request.csr);
         const csr = pending.get(request.transactionId);
+        if (mode === "failure") {
+          // what our server says to a CSR without a challenge password
+          const reply = await buildCertRep({ request, signer: key, status: "FAILURE", failInfo: "badRequest", failInfoText: "challenge password mismatch" });
+          res.writeHead(200, { "content-type": "application/x-pki-message" }).end(reply);
+          return;
+        }
         const status = mode === "pending-then-success" && request.messageTypeName === "CertPoll" && csr ? "SUCCESS" : "PENDING";
-        const certificates = status === "SUCCESS" ? [await issue(ca, csr!, serial++), key.certificate] : [];
+        // the chain first: the CLI finds the issued certificate by its key, not by position
+        const certificates = status === "SUCCESS" ? [key.certificate, await issue(ca, csr!, serial++)] : [];
         const reply = await buildCertRep({ request, signer: key, status, certificates });
         res.writeHead(200, { "content-type": "application/x-pki-message" }).end(reply);
       })().catch((error: unknown) => {
@@ -90,7 +97,7 @@ export async function startFakeScepServer(mode: FakeMode): Promise<FakeScepServe
       });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/scep`,
