@@ -1,7 +1,7 @@
 // The operator API of the example servers: list PENDING transactions, approve or reject one.
 // A fetch-style handler (web Request → Response) with a cheap owns(path), mounted by each framework.
 import { createHash, timingSafeEqual } from "node:crypto";
-import { CertificationRequest, isScepError, type ScepServer, type Transaction } from "@scep/core";
+import { CertificationRequest, isScepError, type ChallengeStore, type ScepServer, type Transaction } from "@scep/core";
 
 /** Path prefix of every admin route. */
 export const ADMIN_PREFIX = "/admin/";
@@ -27,6 +27,10 @@ export interface AdminApiOptions {
   log(entry: Record<string, unknown>): void;
   /** Clock for the pending list's ages (default `() => new Date()`). */
   now?: () => Date;
+  /** Where `POST /admin/challenges` issues one-time challenges (undefined: the route answers 404). */
+  challenges?: ChallengeStore;
+  /** Lifetime of an issued one-time challenge, in ms (default one hour). */
+  challengeTtlMs?: number;
 }
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): Response =>
@@ -52,7 +56,11 @@ function subjectOf(tx: Transaction): string {
  * - `POST /admin/approve/<transactionID>` and `POST /admin/reject/<transactionID>`: the ID is the rest of
  *   the path, percent-decoded (so micromdm's base64 IDs work encoded, `cNJTus%2Bu%2FQH3uR5EDxDj6%2BbzBi4%3D`,
  *   or as they are, `cNJTus+u/QH3uR5EDxDj6+bzBi4=`);
- * - `POST /admin/approve` and `POST /admin/reject` with a JSON body `{ "transactionId": "…", "profile"?: "…" }`.
+ * - `POST /admin/approve` and `POST /admin/reject` with a JSON body `{ "transactionId": "…", "profile"?: "…" }`;
+ * - `POST /admin/challenges` (with one-time challenges): 201 `{ profile, challenge, expiresInSeconds }`, a
+ *   fresh one-time challenge (never logged);
+ * - `GET /admin/stats`: `{ stats: [{ profile, outcomes, reasons, … }] }`, request counts summed over every
+ *   replica sharing the counter store (Redis), expiry dates, never a secret.
  *
  * Answers 200 `{ profile, transactionId, status }`, 404 when no such transaction is pending, 400 for a
  * malformed request, 401 without a bearer token, 403 with a wrong one (compared in constant time), 503 when
@@ -109,6 +117,28 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       const path = url.pathname;
       const denied = authorize(request, path, meta.remoteAddress);
       if (denied) return denied;
+      if (path === "/admin/challenges" && o.challenges) {
+        if (request.method !== "POST") return json(405, { error: "use POST" }, { allow: "POST" });
+        const profile = url.searchParams.get("profile") ?? o.defaultProfile;
+        const ttlMs = o.challengeTtlMs ?? 3_600_000;
+        try {
+          const challenge = await o.challenges.issue({ profile, ttlMs });
+          o.log({ type: "admin", action: "challenge", profile });
+          return json(201, { profile, challenge, expiresInSeconds: Math.floor(ttlMs / 1000) });
+        } catch (e) {
+          if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return json(503, { error: "the challenge store is unavailable; try again" }, { "retry-after": "30" });
+          throw e;
+        }
+      }
+      if (path === "/admin/stats") {
+        if (request.method !== "GET") return json(405, { error: "use GET" }, { allow: "GET" });
+        try {
+          return json(200, { stats: await o.server.sharedStats() });
+        } catch (e) {
+          if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return json(503, { error: "the counter store is unavailable; try again" }, { "retry-after": "30" });
+          throw e;
+        }
+      }
       if (path === "/admin/pending") {
         if (request.method !== "GET") return json(405, { error: "use GET" }, { allow: "GET" });
         const profile = url.searchParams.get("profile") ?? undefined;

@@ -42,6 +42,10 @@ export interface ServerConfig {
   shutdownTimeoutMs: number;
   /** Processes serving requests (node:cluster); 1: the server runs in this process, no cluster. */
   workers: number;
+  /** Redis URL: PENDING transactions, one-time challenges and request counters live there (shared by replicas). */
+  redisUrl: string | undefined;
+  /** Clients send one-time challenges issued by `POST /admin/challenges` instead of the static one. */
+  oneTimeChallenges: boolean;
 }
 
 /** A configuration mistake: the message says which setting and why. */
@@ -78,7 +82,9 @@ export const SETTINGS = [
   ["--headers-timeout-ms", "SCEP_HEADERS_TIMEOUT_MS", "10000", "headers must arrive within this (server.headersTimeout; slow-loris guard)"],
   ["--keep-alive-timeout-ms", "SCEP_KEEP_ALIVE_TIMEOUT_MS", "5000", "idle keep-alive connections are closed after this"],
   ["--shutdown-timeout-ms", "SCEP_SHUTDOWN_TIMEOUT_MS", "10000", "on SIGINT/SIGTERM, in-flight requests get this long before connections are cut"],
-  ["--workers", "SCEP_WORKERS", "1", "processes serving requests on the one port (node:cluster; auto: one per CPU); a worker that dies is restarted; not with --pending"],
+  ["--workers", "SCEP_WORKERS", "1", "processes serving requests on the one port (node:cluster; auto: one per CPU); a worker that dies is restarted; with --pending or --one-time-challenges only together with --redis-url"],
+  ["--redis-url", "SCEP_REDIS_URL", "(unset)", "keep PENDING transactions, one-time challenges and request counters in Redis (redis://[user:password@]host:port[/db], rediss:// for TLS), so several processes or machines share them; prefer the variable when the URL holds a password"],
+  ["--one-time-challenges", "SCEP_ONE_TIME_CHALLENGES", "false", "clients must send a one-time challenge issued by POST /admin/challenges (valid one hour, consumed on use) instead of the static challenge; needs SCEP_ADMIN_TOKEN"],
 ] as const;
 
 /** `--help` text. */
@@ -118,6 +124,18 @@ function boolean(name: string, value: string): boolean {
   throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(value)}`);
 }
 
+function redisUrl([name, value]: [string, string | undefined]): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${name} must be a redis:// or rediss:// URL`);
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") throw new ConfigError(`${name} must be a redis:// or rediss:// URL, got a ${url.protocol} URL`);
+  return value;
+}
+
 function workers([name, value]: [string, string | undefined]): number {
   if (value === undefined) return 1;
   if (value.trim().toLowerCase() === "auto") return Math.min(MAX_WORKERS, availableParallelism());
@@ -137,7 +155,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const base = invokingDirectory(env, options.cwd);
   const path = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(base, p));
   try {
-    const options = Object.fromEntries(SETTINGS.filter(([flag]) => flag).map(([flag]) => [flag.slice(2), { type: flag === "--pending" || flag === "--cert-files" ? "boolean" : "string" }] as const));
+    const options = Object.fromEntries(SETTINGS.filter(([flag]) => flag).map(([flag]) => [flag.slice(2), { type: flag === "--pending" || flag === "--cert-files" || flag === "--one-time-challenges" ? "boolean" : "string" }] as const));
     values = parseArgs({ args: [...argv], options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values;
   } catch (e) {
     throw new ConfigError((e as Error).message);
@@ -179,10 +197,18 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     keepAliveTimeoutMs: num("--keep-alive-timeout-ms", "SCEP_KEEP_ALIVE_TIMEOUT_MS", 5_000, 1),
     shutdownTimeoutMs: num("--shutdown-timeout-ms", "SCEP_SHUTDOWN_TIMEOUT_MS", 10_000, 0),
     workers: workers(get("--workers", "SCEP_WORKERS")),
+    redisUrl: redisUrl(get("--redis-url", "SCEP_REDIS_URL")),
+    oneTimeChallenges: values["one-time-challenges"] === true || boolean("SCEP_ONE_TIME_CHALLENGES", env.SCEP_ONE_TIME_CHALLENGES ?? ""),
   };
   if (config.headersTimeoutMs > config.requestTimeoutMs) throw new ConfigError(`the headers timeout (${config.headersTimeoutMs} ms) must not exceed the request timeout (${config.requestTimeoutMs} ms)`);
-  if (config.pending && config.workers > 1) {
-    throw new ConfigError(`--pending cannot run with ${config.workers} workers: pending requests live in one process's memory (use --workers 1)`, { showUsage: false });
+  if (config.pending && config.workers > 1 && config.redisUrl === undefined) {
+    throw new ConfigError(`--pending cannot run with ${config.workers} workers without --redis-url: pending requests would live in one process's memory (use --workers 1, or give SCEP_REDIS_URL)`, { showUsage: false });
+  }
+  if (config.oneTimeChallenges && config.workers > 1 && config.redisUrl === undefined) {
+    throw new ConfigError(`--one-time-challenges cannot run with ${config.workers} workers without --redis-url: challenges would live in one process's memory (use --workers 1, or give SCEP_REDIS_URL)`, { showUsage: false });
+  }
+  if (config.oneTimeChallenges && config.adminToken === undefined) {
+    throw new ConfigError("--one-time-challenges needs SCEP_ADMIN_TOKEN: one-time challenges are issued by POST /admin/challenges", { showUsage: false });
   }
   if (config.caKeyPassphrase !== undefined && config.caKeyPassphraseFile !== undefined) {
     throw new ConfigError("give SCEP_CA_KEY_PASSPHRASE or SCEP_CA_KEY_PASSPHRASE_FILE, not both");

@@ -6,11 +6,12 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from "node:net";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
-import { InvalidArgumentError, LocalKey, MemoryTransactionStore, createScepServer, type ScepEvent, type ScepServer } from "@scep/core";
+import { InvalidArgumentError, LocalKey, createScepServer, type ScepEvent, type ScepServer } from "@scep/core";
 import { isEmbeddedCaError, openFileCa, type FileCa } from "@scep-examples/embedded-ca";
 import { LISTEN_FAILED_MESSAGE, SHUTDOWN_MESSAGE, runClusterPrimary, workerSlot } from "./cluster-primary.js";
 import { createAdminApi, type AdminApi } from "./admin-api.js";
 import { ConfigError, parseConfig, usage, type ServerConfig } from "./config.js";
+import { memoryStores, redactRedisUrl, redisStores, type SharedStores } from "./shared-stores.js";
 
 /** The SCEP path (and profile name) the examples serve. */
 export const SCEP_PATH = "/scep";
@@ -27,6 +28,8 @@ export interface ScepKit {
   log(entry: Record<string, unknown>): void;
   /** The admin API (`/admin/…`); undefined when SCEP_ADMIN_TOKEN is unset (then do not mount it). */
   admin: AdminApi | undefined;
+  /** Where PENDING transactions, one-time challenges and counters live (this process, or Redis). */
+  stores: SharedStores;
 }
 
 /** A started example server. */
@@ -70,8 +73,7 @@ function challengeLine(challenge: string, source: ChallengeSource): string {
 
 /** Finished transactions stay this long for a late CertPoll, then leave the store. */
 export const TRANSACTION_RETENTION_MS = 86_400_000;
-/** Most transactions the in-memory store keeps (finished ones are dropped oldest first when full). */
-export const MAX_TRANSACTIONS = 10_000;
+export { MAX_TRANSACTIONS } from "./shared-stores.js";
 
 async function readPassphrase(config: ServerConfig): Promise<string | undefined> {
   if (config.caKeyPassphraseFile === undefined) return config.caKeyPassphrase;
@@ -118,7 +120,14 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
   const ca = await openCa(config);
   const { challenge, source } = await loadChallenge(config, ca.dataDir);
   const chain = ca.chainDer;
+  let stores: SharedStores;
+  try {
+    stores = config.redisUrl === undefined ? memoryStores() : await redisStores(config.redisUrl, log);
+  } catch (e) {
+    throw new ConfigError((e as Error).message, { showUsage: false });
+  }
   const server = createScepServer({
+    counters: stores.counters,
     maxBodyBytes: config.maxBodyBytes,
     onEvent: (e: ScepEvent) => log({ type: "scep", ...e }),
     profiles: [
@@ -128,10 +137,10 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
         signer: LocalKey.fromPem(ca.certificatePem, ca.privateKeyPem, { threadPool: true }),
         // An intermediate CA: GetCACert serves it with the certificates above it (a degenerate PKCS#7, RFC 8894 §4.2.1.2).
         ...(chain.length > 0 ? { caCertificates: [ca.certificateDer, ...chain] } : {}),
-        challenge: { type: "static", password: challenge },
+        challenge: config.oneTimeChallenges ? { type: "store", store: stores.challenges } : { type: "static", password: challenge },
         csrPolicy: { maxValidityDays: config.validityDays },
         // Bounded, and finished transactions expire (RFC 8894 §3.3.3: a late CertPoll still finds its answer for a day).
-        transactions: new MemoryTransactionStore({ maxEntries: MAX_TRANSACTIONS }),
+        transactions: stores.transactions,
         transactionRetentionMs: TRANSACTION_RETENTION_MS,
         issue: async (ctx) => {
           if (config.pending && !ctx.approved && !ctx.renewal) return { status: "PENDING" };
@@ -147,9 +156,11 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
       },
     ],
   });
-  const admin = config.adminToken ? createAdminApi({ token: config.adminToken, server, defaultProfile: SCEP_PATH, log }) : undefined;
+  const admin = config.adminToken
+    ? createAdminApi({ token: config.adminToken, server, defaultProfile: SCEP_PATH, log, ...(config.oneTimeChallenges ? { challenges: stores.challenges } : {}) })
+    : undefined;
   const caCertificatePath = config.caCertPath ?? join(ca.dataDir, "ca.pem");
-  return { config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin };
+  return { config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin, stores };
 }
 
 /**
@@ -214,12 +225,13 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
   const lines = [
     `SCEP server (${name}) listening on ${config.host}:${port}`,
     ...urls.map((u) => `  SCEP URL:        ${u}`),
-    `  challenge:       ${challengeLine(facts.challenge, facts.challengeSource)}`,
+    `  challenge:       ${config.oneTimeChallenges ? "one-time, issued by POST /admin/challenges (valid one hour)" : challengeLine(facts.challenge, facts.challengeSource)}`,
     `  CA:              ${facts.ca.subject}`,
     `  CA fingerprint:  SHA-256 ${facts.ca.fingerprintSha256}`,
     `  CA certificate:  ${facts.caCertificatePath}`,
     `  data directory:  ${facts.ca.dataDir}`,
     `  issuing:         ${config.pending ? "PENDING until approved (POST /admin/approve/<transactionID>)" : "at once"}, ${config.validityDays} days`,
+    `  shared state:    ${config.redisUrl === undefined ? "this process (memory)" : `Redis ${redactRedisUrl(config.redisUrl)} (PENDING transactions, one-time challenges, counters)`}`,
     `  admin endpoint:  ${config.adminToken ? "enabled (Authorization: Bearer $SCEP_ADMIN_TOKEN)" : "disabled (set SCEP_ADMIN_TOKEN)"}`,
     ...(workers ? [`  workers:         ${workers.length} (pids ${workers.map((w) => w.pid).join(", ")}; primary ${process.pid})`] : []),
   ];
@@ -303,7 +315,7 @@ export async function startServer(name: string, build: (kit: ScepKit) => Request
 
   const stop = (): Promise<void> =>
     (stopping ??= new Promise<void>((done) => {
-      http.close(() => done());
+      http.close(() => void kit.stores.close().finally(done));
       http.closeIdleConnections();
       setTimeout(() => http.closeAllConnections(), config.shutdownTimeoutMs).unref();
     }));

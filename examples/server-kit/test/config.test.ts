@@ -29,6 +29,8 @@ const DEFAULTS = {
   keepAliveTimeoutMs: 5_000,
   shutdownTimeoutMs: 10_000,
   workers: 1,
+  redisUrl: undefined,
+  oneTimeChallenges: false,
 };
 
 describe("parseConfig", () => {
@@ -56,13 +58,14 @@ describe("parseConfig", () => {
       SCEP_REQUEST_TIMEOUT_MS: "2000", SCEP_HEADERS_TIMEOUT_MS: "1000", SCEP_KEEP_ALIVE_TIMEOUT_MS: "300", SCEP_SHUTDOWN_TIMEOUT_MS: "0",
       SCEP_WORKERS: "1", // (more than one worker is refused with pending mode: see below)
       SCEP_CA_KEY_PASSPHRASE_FILE: "ca.pass", SCEP_BACKDATE_SECONDS: "60",
+      SCEP_REDIS_URL: "redis://:pw@10.0.0.5:6380/2", SCEP_ONE_TIME_CHALLENGES: "true",
     };
     expect(parseConfig([], env, { cwd: "/etc/scep" })).toEqual({
       port: 9000, host: "127.0.0.1", dataDir: "/var/lib/scep", challenge: "pw", caCertPath: "/etc/scep/ca.pem", caKeyPath: "/etc/scep/ca.key",
       caKeyPassphrase: undefined, caKeyPassphraseFile: "/etc/scep/ca.pass", backdateSeconds: 60,
       validityDays: 0.5, pending: true, certFiles: true, maxBodyBytes: 2048, adminToken: "0123456789abcdef",
       requestTimeoutMs: 2000, headersTimeoutMs: 1000, keepAliveTimeoutMs: 300, shutdownTimeoutMs: 0,
-      workers: 1,
+      workers: 1, redisUrl: "redis://:pw@10.0.0.5:6380/2", oneTimeChallenges: true,
     });
   });
 
@@ -101,15 +104,40 @@ describe("parseConfig", () => {
     expect(() => parseConfig(argv, env)).toThrow(new ConfigError(message));
   });
 
-  it("refuses pending mode with more than one worker, in a message that needs no --help", () => {
-    const error = new ConfigError("--pending cannot run with 2 workers: pending requests live in one process's memory (use --workers 1)", { showUsage: false });
+  it("refuses pending mode with more than one worker without Redis, in a message that needs no --help", () => {
+    const error = new ConfigError(
+      "--pending cannot run with 2 workers without --redis-url: pending requests would live in one process's memory (use --workers 1, or give SCEP_REDIS_URL)",
+      { showUsage: false },
+    );
     expect(() => parseConfig(["--pending", "--workers", "2"], {})).toThrow(error);
     expect(() => parseConfig([], { SCEP_PENDING: "1", SCEP_WORKERS: "2" })).toThrow(error);
   });
 
+  it("with --redis-url, pending mode and one-time challenges run on several workers", () => {
+    const env = { SCEP_ADMIN_TOKEN: "0123456789abcdef", SCEP_REDIS_URL: "redis://127.0.0.1:6379" };
+    expect(parseConfig(["--pending", "--one-time-challenges", "--workers", "4"], env)).toEqual({
+      ...DEFAULTS, pending: true, oneTimeChallenges: true, workers: 4, adminToken: "0123456789abcdef", redisUrl: "redis://127.0.0.1:6379",
+    });
+    expect(parseConfig(["--redis-url", "rediss://u:p@cache.example:6380/1"], {})).toMatchObject({ redisUrl: "rediss://u:p@cache.example:6380/1" });
+  });
+
+  it.each([
+    [["--redis-url", "http://x"], {}, "--redis-url must be a redis:// or rediss:// URL, got a http: URL"],
+    [[], { SCEP_REDIS_URL: "not a url :pw" }, "SCEP_REDIS_URL must be a redis:// or rediss:// URL"],
+    [["--one-time-challenges"], {}, "--one-time-challenges needs SCEP_ADMIN_TOKEN: one-time challenges are issued by POST /admin/challenges"],
+    [["--one-time-challenges", "--workers", "2"], { SCEP_ADMIN_TOKEN: "0123456789abcdef" }, "--one-time-challenges cannot run with 2 workers without --redis-url: challenges would live in one process's memory (use --workers 1, or give SCEP_REDIS_URL)"],
+  ])("refuses the shared-state settings %j %j (never echoing the URL)", (argv, env, message) => {
+    expect(() => parseConfig(argv, env)).toThrow(message);
+    try {
+      parseConfig(argv, env);
+    } catch (e) {
+      expect((e as Error).message).toBe(message);
+    }
+  });
+
   it("prints every flag and variable in --help", () => {
     const text = usage("express-server");
-    for (const name of ["--port", "PORT", "--host", "HOST", "--data-dir", "SCEP_DATA_DIR", "--challenge", "SCEP_CHALLENGE", "--ca-cert", "SCEP_CA_CERT", "--ca-key", "SCEP_CA_KEY", "--validity-days", "SCEP_VALIDITY_DAYS", "--pending", "SCEP_PENDING", "--max-body", "SCEP_MAX_BODY", "SCEP_ADMIN_TOKEN", "--workers", "SCEP_WORKERS", "SCEP_CA_KEY_PASSPHRASE", "SCEP_CA_KEY_PASSPHRASE_FILE", "--backdate-seconds", "SCEP_BACKDATE_SECONDS"]) {
+    for (const name of ["--port", "PORT", "--host", "HOST", "--data-dir", "SCEP_DATA_DIR", "--challenge", "SCEP_CHALLENGE", "--ca-cert", "SCEP_CA_CERT", "--ca-key", "SCEP_CA_KEY", "--validity-days", "SCEP_VALIDITY_DAYS", "--pending", "SCEP_PENDING", "--max-body", "SCEP_MAX_BODY", "SCEP_ADMIN_TOKEN", "--workers", "SCEP_WORKERS", "SCEP_CA_KEY_PASSPHRASE", "SCEP_CA_KEY_PASSPHRASE_FILE", "--backdate-seconds", "SCEP_BACKDATE_SECONDS", "--redis-url", "SCEP_REDIS_URL", "--one-time-challenges", "SCEP_ONE_TIME_CHALLENGES"]) {
       expect(text).toContain(name);
     }
   });

@@ -561,11 +561,13 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
       });
     });
 
-    it("refuses --pending with more than one worker (exit 2, one line)", async () => {
+    it("refuses --pending with more than one worker without --redis-url (exit 2, one line)", async () => {
       const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(tmp, "pending-workers") }, ["--pending", "--workers", "2"]);
       procs.push(proc);
       expect(await proc.exited).toEqual({ code: 2, signal: null });
-      expect(proc.stderr).toBe(`${name}-server: --pending cannot run with 2 workers: pending requests live in one process's memory (use --workers 1)\n`);
+      expect(proc.stderr).toBe(
+        `${name}-server: --pending cannot run with 2 workers without --redis-url: pending requests would live in one process's memory (use --workers 1, or give SCEP_REDIS_URL)\n`,
+      );
       expect(existsSync(join(tmp, "pending-workers"))).toBe(false);
     });
 

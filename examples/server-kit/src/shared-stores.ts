@@ -1,0 +1,95 @@
+// Where an example server keeps the state its replicas must share: in this process (default), or in Redis
+// (--redis-url / SCEP_REDIS_URL), so several processes or machines behind a load balancer serve one CA.
+import Redis from "ioredis";
+import {
+  MemoryChallengeStore,
+  MemoryCounterStore,
+  MemoryTransactionStore,
+  type ChallengeStore,
+  type CounterStore,
+  type TransactionStore,
+} from "@scep/core";
+import { RedisChallengeStore, RedisCounterStore, RedisTransactionStore, redisClientOptions } from "@scep/redis";
+
+/** Most transactions the in-memory store keeps (finished ones are dropped oldest first when full). */
+export const MAX_TRANSACTIONS = 10_000;
+
+/** The stores of one server process. */
+export interface SharedStores {
+  /** PENDING transactions and, for a day, the finished ones a late CertPoll asks for. */
+  transactions: TransactionStore;
+  /** One-time challenges (`--one-time-challenges`). */
+  challenges: ChallengeStore;
+  /** Request counts per profile (the admin API's stats add up every replica's). */
+  counters: CounterStore;
+  /** `memory`, or the Redis URL with any password replaced by `***`. */
+  where: string;
+  /** Writes buffered counts and closes the Redis connection (nothing for memory). */
+  close(): Promise<void>;
+}
+
+/** A Redis URL fit for a log line: the password (and a lone username-as-password) replaced by `***`. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    else if (u.username && !u.password) u.username = "***";
+    return u.toString();
+  } catch {
+    return "(unparsable Redis URL)";
+  }
+}
+
+/** In-process stores: one server process only. */
+export function memoryStores(): SharedStores {
+  return {
+    transactions: new MemoryTransactionStore({ maxEntries: MAX_TRANSACTIONS }),
+    challenges: new MemoryChallengeStore(),
+    counters: new MemoryCounterStore(),
+    where: "memory",
+    close: async () => undefined,
+  };
+}
+
+/**
+ * Stores in Redis shared by every process given the same URL. Connects before
+ * resolving (so a wrong URL fails the start, not the first enrollment); after
+ * that a Redis outage makes requests that need a store answer 503 with
+ * Retry-After, and the connection comes back by itself. `log` hears
+ * `redis-down` once per outage and `redis-up` when it is back.
+ *
+ * @throws Error "cannot reach Redis at <redacted url>: <reason>" when the first connection fails.
+ */
+export async function redisStores(url: string, log: (entry: Record<string, unknown>) => void, options: { keyPrefix?: string } = {}): Promise<SharedStores> {
+  const where = redactRedisUrl(url);
+  const client = new Redis(url, { ...redisClientOptions, lazyConnect: true });
+  let down = false;
+  client.on("error", (e: Error) => {
+    if (down) return;
+    down = true;
+    log({ type: "redis-down", redis: where, error: e.message.split("\n", 1)[0] });
+  });
+  client.on("ready", () => {
+    if (!down) return;
+    down = false;
+    log({ type: "redis-up", redis: where });
+  });
+  try {
+    await client.connect();
+  } catch (e) {
+    client.disconnect();
+    throw new Error(`cannot reach Redis at ${where}: ${(e as Error).message.split("\n", 1)[0]}`);
+  }
+  const keyPrefix = options.keyPrefix ?? "scep:";
+  const counters = new RedisCounterStore(client, { keyPrefix, onError: () => undefined });
+  return {
+    transactions: new RedisTransactionStore(client, { keyPrefix }),
+    challenges: new RedisChallengeStore(client, { keyPrefix }),
+    counters,
+    where,
+    async close() {
+      await counters.close().catch(() => undefined);
+      client.disconnect();
+    },
+  };
+}
