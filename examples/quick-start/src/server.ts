@@ -21,7 +21,7 @@ const server = createScepServer({
         subject: csr.subjectDer,
         publicKey: csr.spki,
         serialNumber: randomBytes(16), // 128 random bits, read as an unsigned number (see below)
-        notBefore: new Date(Date.now() - 5 * 60_000), // 5 minutes back, for devices whose clock runs late
+        // notBefore: 5 minutes back by default (backdateMs), for devices whose clock runs late
         notAfter: notAfterMax,
         extensions: endEntityExtensions({ csr, issuer: ca }),
       }),

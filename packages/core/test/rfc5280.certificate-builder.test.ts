@@ -279,6 +279,43 @@ describe("buildCertificate: serial numbers and validity encodings", () => {
   });
 });
 
+describe("buildCertificate: back-dated notBefore for slow device clocks (RFC 5280 §4.1.2.5)", () => {
+  const NOW = new Date("2026-01-15T12:00:00Z");
+  const ec = (over: Partial<BuildCertificateOptions>): BuildCertificateOptions => {
+    const { notBefore: _omit, ...rest } = options({ issuer: ecCa, subject: ecCsr.subjectDer, publicKey: ecCsr.spki, extensions: endEntityExtensions({ csr: ecCsr, issuer: ecCa }) });
+    return { ...rest, ...over };
+  };
+
+  it("without notBefore: now minus 5 minutes; a device 2 minutes slow verifies it (openssl verify -attime)", async () => {
+    const cert = await buildCertificate(ec({ now: NOW }));
+    expect(cert.notBefore.toISOString()).toBe("2026-01-15T11:55:00.000Z");
+    expect(cert.notAfter).toEqual(NOT_AFTER);
+    writeFileSync(join(dir, "backdated.pem"), cert.toPem());
+    const slow = String(NOW.getTime() / 1000 - 120);
+    expect((await run("verify", "-attime", slow, "-CAfile", "ec-ca.pem", "backdated.pem")).trim()).toBe("backdated.pem: OK");
+    // what an un-back-dated certificate (notBefore = now) gives the same device
+    const exact = await buildCertificate(ec({ notBefore: NOW }));
+    writeFileSync(join(dir, "exact.pem"), exact.toPem());
+    await expect(openssl(["verify", "-attime", slow, "-CAfile", "ec-ca.pem", "exact.pem"], dir)).rejects.toThrow("certificate is not yet valid");
+  });
+
+  it("backdateMs chooses the margin: 0 starts at now, one hour starts an hour back", async () => {
+    expect((await buildCertificate(ec({ now: NOW, backdateMs: 0 }))).notBefore.toISOString()).toBe("2026-01-15T12:00:00.000Z");
+    expect((await buildCertificate(ec({ now: NOW, backdateMs: 3_600_000 }))).notBefore.toISOString()).toBe("2026-01-15T11:00:00.000Z");
+  });
+
+  it("never before the issuer's own notBefore", async () => {
+    expect(ecCa.certificate.notBefore.toISOString()).toBe("2025-01-01T00:00:00.000Z");
+    const cert = await buildCertificate(ec({ now: new Date("2025-01-01T00:02:00Z") }));
+    expect(cert.notBefore.toISOString()).toBe("2025-01-01T00:00:00.000Z");
+  });
+
+  it("notBefore and backdateMs together, or a negative backdateMs, are ERR_INVALID_ARGUMENT", async () => {
+    await expect(buildCertificate(ec({ notBefore: NOW, backdateMs: 1000 }))).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: "give notBefore or backdateMs, not both (backdateMs applies to the default notBefore)" });
+    await expect(buildCertificate(ec({ now: NOW, backdateMs: -1 }))).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: "backdateMs must be a number of milliseconds >= 0, got -1" });
+  });
+});
+
 describe("buildCertificate / endEntityExtensions: invalid input is ERR_INVALID_ARGUMENT", () => {
   const bad = (over: Partial<BuildCertificateOptions>): Promise<unknown> => buildCertificate(options(over)).catch((e: unknown) => e);
 

@@ -28,7 +28,7 @@ import { type Extension, type KeyUsage, findExtension } from "./extensions.js";
  *   subject: csr.subjectDer,
  *   publicKey: csr.spki,
  *   serialNumber: crypto.getRandomValues(new Uint8Array(16)),
- *   notBefore: now,
+ *   now, // notBefore: now minus backdateMs (5 minutes), never before the CA's own notBefore
  *   notAfter: new Date(now.getTime() + 365 * 86_400_000),
  *   extensions: endEntityExtensions({ csr, issuer: ca }),
  * };
@@ -48,8 +48,22 @@ export interface BuildCertificateOptions {
    * {@link Certificate.serialNumber} content octets can be passed as they are).
    */
   serialNumber: Uint8Array;
-  /** Start of validity (written with second precision). */
-  notBefore: Date;
+  /**
+   * Start of validity (written with second precision), used exactly as given.
+   * Omitted: `now` minus `backdateMs`, but never before the issuer
+   * certificate's own notBefore (a certificate must not start before its CA).
+   */
+  notBefore?: Date;
+  /**
+   * Milliseconds to back-date notBefore by when `notBefore` is omitted
+   * (default 300 000: five minutes), so a device whose clock runs a little
+   * slow does not see "not yet valid" (RFC 5280 §4.1.2.5 leaves the choice to
+   * the CA; step-ca back-dates by default too). Not allowed together with
+   * `notBefore`.
+   */
+  backdateMs?: number;
+  /** The current time, for the default notBefore (default `new Date()`; tests inject a clock). */
+  now?: Date;
   /** End of validity (written with second precision); not before `notBefore`. */
   notAfter: Date;
   /** Extensions in the order they are written (see {@link endEntityExtensions}); one per OID. */
@@ -129,6 +143,20 @@ function validTime(d: unknown, what: string): Date {
   return d;
 }
 
+/** Five minutes: how far notBefore is back-dated by default. */
+const DEFAULT_BACKDATE_MS = 5 * 60_000;
+
+function defaultNotBefore(options: BuildCertificateOptions, issuer: Certificate): unknown {
+  if (options.notBefore !== undefined) {
+    if (options.backdateMs !== undefined) throw invalid("give notBefore or backdateMs, not both (backdateMs applies to the default notBefore)");
+    return options.notBefore;
+  }
+  const backdate = options.backdateMs ?? DEFAULT_BACKDATE_MS;
+  if (typeof backdate !== "number" || !Number.isFinite(backdate) || backdate < 0) throw invalid(`backdateMs must be a number of milliseconds >= 0, got ${String(options.backdateMs)}`);
+  const now = validTime(options.now ?? new Date(), "now");
+  return new Date(Math.max(now.getTime() - backdate, issuer.notBefore.getTime()));
+}
+
 /** The public key algorithm OID of a SubjectPublicKeyInfo, and its subjectPublicKey bits (without the unused-bits octet). */
 function readSpki(spki: der.Tlv, what: string): { algorithm: string; key: Uint8Array } {
   try {
@@ -163,6 +191,10 @@ function encodeExtension(e: Extension): der.Der {
 /**
  * Builds and signs an X.509 v3 certificate (RFC 5280 §4.1).
  *
+ * notBefore defaults to now minus five minutes (`backdateMs`), never before
+ * the issuer's own notBefore, so a device whose clock runs late still sees a
+ * valid certificate; `notAfter` is always the caller's.
+ *
  * The TBSCertificate holds version v3, the serial number, the signature
  * AlgorithmIdentifier (the same as the outer one: no parameters for ECDSA,
  * NULL for RSA PKCS#1 v1.5, RSASSA-PSS-params for PSS), the issuer's subject
@@ -175,7 +207,8 @@ function encodeExtension(e: Extension): der.Der {
  * one extension per OID, a critical subjectAltName when the subject is
  * empty), not for policy: deciding what to certify is the caller's job.
  *
- * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for malformed inputs;
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for malformed inputs
+ * (including `notBefore` together with `backdateMs`, or a negative `backdateMs`);
  * whatever `issuer.sign` throws (e.g. `ERR_UNSUPPORTED_ALGORITHM` for a key
  * that cannot make the requested signature).
  *
@@ -191,7 +224,7 @@ function encodeExtension(e: Extension): der.Der {
  *   subject: csr.subjectDer,
  *   publicKey: csr.spki,
  *   serialNumber: crypto.getRandomValues(new Uint8Array(16)),
- *   notBefore: now,
+ *   // notBefore omitted: now minus 5 minutes (backdateMs), never before the CA's notBefore
  *   notAfter: new Date(now.getTime() + 365 * 86_400_000),
  *   extensions: endEntityExtensions({ csr, issuer: ca }),
  * });
@@ -208,7 +241,7 @@ export async function buildCertificate(options: BuildCertificateOptions): Promis
   const subjectT = sequence(options.subject, "subject");
   readSpki(sequence(options.publicKey, "publicKey"), "publicKey");
   const serial = serialContent(options.serialNumber);
-  const notBefore = validTime(options.notBefore, "notBefore");
+  const notBefore = validTime(defaultNotBefore(options, issuer.certificate), "notBefore");
   const notAfter = validTime(options.notAfter, "notAfter");
   if (Math.floor(notAfter.getTime() / 1000) < Math.floor(notBefore.getTime() / 1000)) {
     throw invalid(`notAfter ${notAfter.toISOString()} is before notBefore ${notBefore.toISOString()}`);
