@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../src/run.js";
 import { invocationDir } from "../src/lib/context.js";
+import { cliVersion } from "../src/lib/version.js";
 import { parseSans, subjectFromCn } from "../src/commands/enroll.js";
 
 const dir = mkdtempSync(join(tmpdir(), "scep-cli-usage-"));
@@ -44,6 +45,12 @@ describe("help", () => {
 });
 
 describe("--version (issue 7 §14)", () => {
+  it("reads the nearest package.json above the module, from src/lib or from a bundled dist/", () => {
+    const pkg = JSON.parse(readFileSync(fileURLToPath(new globalThis.URL("../package.json", import.meta.url)), "utf8")) as { version: string };
+    expect(cliVersion(fileURLToPath(new globalThis.URL("../src/lib/version.ts", import.meta.url)))).toBe(pkg.version);
+    expect(cliVersion(fileURLToPath(new globalThis.URL("../dist/scep.js", import.meta.url)))).toBe(pkg.version);
+  });
+
   it.each(["--version", "-v"])("%s prints the package.json version and exits 0", async (flag) => {
     const pkg = JSON.parse(readFileSync(fileURLToPath(new globalThis.URL("../package.json", import.meta.url)), "utf8")) as { version: string };
     expect(await run(flag)).toEqual({ code: 0, out: `scep ${pkg.version}`, err: "" });

@@ -1,12 +1,19 @@
 /**
- * The CLI's version, read from its package.json (next to `src/` and `dist/`).
+ * The CLI's version, from its own package.json: the nearest one above this
+ * module, which is `examples/cli/package.json` when run from `src/` and the
+ * installed package's when run from the bundled `dist/scep.js`.
  *
  * @module
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
-/** The `version` of this package's package.json. */
-export function cliVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
-  return pkg.version ?? "0.0.0";
+/** The `version` of the nearest package.json above this module. */
+export function cliVersion(from: string = fileURLToPath(import.meta.url)): string {
+  for (let dir = dirname(from); ; dir = dirname(dir)) {
+    const file = join(dir, "package.json");
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, "utf8")) as { version?: string }).version ?? "0.0.0";
+    if (dirname(dir) === dir) return "0.0.0";
+  }
 }
