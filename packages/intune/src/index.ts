@@ -61,4 +61,4 @@ export type { Fetch } from "./api/http.js";
 export { INTUNE_FAIL_INFO, UNKNOWN_CODE_REASON, UNAVAILABLE_REASON } from "./api/error-codes.js";
 export type { IntuneResultCode } from "./api/error-codes.js";
 export { IntuneValidator } from "./api/intune-validator.js";
-export type { IntuneValidatorOptions, NotifySuccessInput } from "./api/intune-validator.js";
+export type { IntuneValidatorOptions, NotifySuccessInput, IntuneConfirmContext, IntuneConfirmResult, IntuneConfirmOptions, IssueHookLike } from "./api/intune-validator.js";

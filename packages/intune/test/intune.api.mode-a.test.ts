@@ -344,6 +344,81 @@ describe("successNotification and failureNotification: exact bodies", () => {
   });
 });
 
+describe("confirmHook and withFailureNotification: the notifications that close an enrollment", () => {
+  let issued: Certificate;
+  beforeAll(async () => {
+    const keys = await generateRsaKeyPair(2048);
+    issued = (await createSelfSignedSigner({ keys, subject: "CN=device-0001.corp.example.test", now: new Date("2026-03-01T12:00:00Z") })).certificate;
+  });
+  const intuneData = { intune: { activityId: "a" } };
+  const confirmCtx = (challengeData: unknown = intuneData) => ({ transactionId: TXID, csr, certificate: issued, challengeData });
+
+  it("confirm: successNotification sent, ok → the certificate is delivered", async () => {
+    const v = validator();
+    expect(await v.confirmHook({ certificateAuthority: "Contoso CA" })(confirmCtx())).toEqual({ ok: true });
+    const n = JSON.parse(fake.of("successNotification")[0]!.body).notification;
+    expect(n).toMatchObject({ transactionId: TXID, certificateThumbprint: createHash("sha1").update(issued.der).digest("hex").toUpperCase(), certificateAuthority: "Contoso CA" });
+  });
+
+  it.each([
+    ["a non-Success code", { json: { code: "Unknown", errorDescription: "" } }, "ERR_INTUNE_REJECTED"],
+    ["HTTP 500 twice", { json: {}, status: 500 }, "ERR_INTUNE_TRANSPORT"],
+    ["garbage", { raw: "<html>" }, "ERR_INTUNE_RESPONSE"],
+  ] as const)("confirm: successNotification answered with %s → veto intune_notification_failed (FAILURE, onUndelivered), reported to onError", async (_n, answer, code) => {
+    const v = validator();
+    fake.next("successNotification", answer, answer);
+    expect(await v.confirmHook()(confirmCtx())).toEqual({ ok: false, reason: "intune_notification_failed", failInfoText: "Intune did not acknowledge the issued certificate" });
+    expect(errors.map((e) => e.code)).toEqual([code]);
+  });
+
+  it("confirm with deliverWhenNotificationFails: the notification is sent, its failure only reported", async () => {
+    const v = validator();
+    fake.next("successNotification", { json: { code: "Unknown", errorDescription: "" } });
+    expect(await v.confirmHook({ deliverWhenNotificationFails: true })(confirmCtx())).toEqual({ ok: true });
+    expect(fake.of("successNotification")).toHaveLength(1);
+    expect(errors.map((e) => e.code)).toEqual(["ERR_INTUNE_REJECTED"]);
+  });
+
+  it("confirm: an enrollment this validator did not accept (no Intune challengeData) is passed without a call", async () => {
+    const v = validator();
+    expect(await v.confirmHook()({ transactionId: TXID, csr, certificate: issued })).toEqual({ ok: true });
+    expect(await v.confirmHook()(confirmCtx({ claims: {} }))).toEqual({ ok: true });
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it("withFailureNotification: a FAILURE answer of the issue hook sends failureNotification with its text, and is passed on", async () => {
+    const v = validator();
+    const issue = v.withFailureNotification(async () => ({ status: "FAILURE" as const, failInfo: "badRequest" as const, failInfoText: "key too short for this template" }));
+    expect(await issue({ transactionId: TXID, csr, challengeData: intuneData })).toEqual({ status: "FAILURE", failInfo: "badRequest", failInfoText: "key too short for this template" });
+    expect(JSON.parse(fake.of("failureNotification")[0]!.body).notification).toMatchObject({ transactionId: TXID, hResult: 0x80004005, errorDescription: "key too short for this template" });
+  });
+
+  it("withFailureNotification: a throwing issue hook sends failureNotification naming the error class only, and rethrows the same error", async () => {
+    const v = validator();
+    const boom = new TypeError("connection to ca01.internal:8443 refused (secret-ish detail)");
+    const issue = v.withFailureNotification(async () => {
+      throw boom;
+    });
+    await expect(issue({ transactionId: TXID, csr, challengeData: intuneData })).rejects.toBe(boom);
+    expect(JSON.parse(fake.of("failureNotification")[0]!.body).notification.errorDescription).toBe("issuance failed: TypeError");
+  });
+
+  it("withFailureNotification: SUCCESS, PENDING and enrollments not validated by Intune send nothing; a failing notification does not change the answer", async () => {
+    const v = validator({ retries: 0 });
+    const ok = v.withFailureNotification(async () => ({ status: "SUCCESS" as const, certificate: issued }));
+    expect((await ok({ transactionId: TXID, csr, challengeData: intuneData })).status).toBe("SUCCESS");
+    const pending = v.withFailureNotification(async () => ({ status: "PENDING" as const }));
+    expect(await pending({ transactionId: TXID, csr, challengeData: intuneData })).toEqual({ status: "PENDING" });
+    const refused = v.withFailureNotification(async () => ({ status: "FAILURE" as const }));
+    expect(await refused({ transactionId: TXID, csr })).toEqual({ status: "FAILURE" });
+    expect(fake.of("failureNotification")).toHaveLength(0);
+    fake.next("failureNotification", { json: {}, status: 503 });
+    expect(await refused({ transactionId: TXID, csr, challengeData: intuneData })).toEqual({ status: "FAILURE" });
+    expect(JSON.parse(fake.of("failureNotification")[0]!.body).notification.errorDescription).toBe("the CA refused the request");
+    expect(errors.map((e) => e.code)).toEqual(["ERR_INTUNE_TRANSPORT"]);
+  });
+});
+
 describe("certificate credential: a client assertion (RFC 7523) instead of a secret", () => {
   it("signs an RS256 assertion naming the certificate (x5t) with aud = the token endpoint, iss = sub = client ID", async () => {
     const keys = await generateRsaKeyPair(2048);

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Certificate, type FailInfo } from "@scep/core";
+import { Certificate, type CertificationRequest, type FailInfo } from "@scep/core";
 import { IntuneResponseError, type IntuneError, isIntuneError } from "../errors.js";
 import { sha1Hex } from "../lib/node-crypto.js";
 import type { ChallengeValidator, ValidationInput, ValidatorVerdict } from "../verdict.js";
@@ -17,10 +17,11 @@ import { guardStore } from "../stores/guard.js";
 /** Options of {@link IntuneValidator}: the client's, plus an error sink. */
 export interface IntuneValidatorOptions extends IntuneScepClientOptions {
   /**
-   * Told of every failure to ask Intune (the verdict is then `intune_unavailable`), with the typed error, for
-   * logs and alerts. Messages never hold a secret or a token.
+   * Told of every failure to reach Intune, with the typed error, for logs and alerts: validateRequest (the verdict
+   * is then `intune_unavailable`), and the notifications sent by {@link IntuneValidator.confirmHook} and
+   * {@link IntuneValidator.withFailureNotification}. Messages never hold a secret or a token.
    */
-  onError?: (error: IntuneError, operation: "validateRequest") => void;
+  onError?: (error: IntuneError, operation: "validateRequest" | "successNotification" | "failureNotification") => void;
   /** An existing client to use instead of building one from these options (tests, sharing one token cache). */
   client?: IntuneScepClient;
   /**
@@ -48,6 +49,43 @@ export interface NotifySuccessInput {
   caConfiguration?: string;
   /** Certificate authority name (optional). */
   certificateAuthority?: string;
+}
+
+/** What {@link IntuneValidator.confirmHook} is given: @scep/core's confirm context (the issue context and the new certificate). */
+export interface IntuneConfirmContext {
+  /** transactionID of the enrollment. */
+  transactionId: string;
+  /** The CSR the certificate was issued from. */
+  csr: CertificationRequest;
+  /** The certificate just issued. */
+  certificate: Certificate;
+  /** What the challenge validator passed on; the hook acts only on enrollments this validator accepted. */
+  challengeData?: unknown;
+}
+
+/** The confirm hook's answer, as @scep/core's confirm phase reads it. */
+export type IntuneConfirmResult = { ok: true } | { ok: false; reason: string; failInfoText: string };
+
+/** What {@link IntuneValidator.withFailureNotification} wraps: an issue hook (@scep/core's `IssueHook` fits). */
+export type IssueHookLike<C extends { transactionId: string; csr: CertificationRequest; challengeData?: unknown }, R> = (ctx: C) => Promise<R> | R;
+
+/** Options of {@link IntuneValidator.confirmHook}. */
+export interface IntuneConfirmOptions {
+  /**
+   * Deliver the certificate even when successNotification fails (SCEPman's
+   * `WaitForSuccessNotificationResponse=false`). Default false: a failed
+   * notification means FAILURE for the device and `onUndelivered` for the issuer.
+   */
+  deliverWhenNotificationFails?: boolean;
+  /** CA configuration string sent with every notification. */
+  caConfiguration?: string;
+  /** Certificate authority name sent with every notification. */
+  certificateAuthority?: string;
+}
+
+/** Whether `challengeData` says this validator accepted the enrollment. */
+function validatedByIntune(challengeData: unknown): boolean {
+  return typeof challengeData === "object" && challengeData !== null && typeof (challengeData as { intune?: unknown }).intune === "object";
 }
 
 /** Serial number of `der`'s certificate as Windows prints it: upper-case hex, no separators. */
@@ -108,11 +146,7 @@ export class IntuneValidator implements ChallengeValidator {
     try {
       r = await this.client.validateRequest({ transactionId: input.request.transactionId, certificateRequest: input.csr.der });
     } catch (e) {
-      try {
-        this.#onError?.(isIntuneError(e) ? e : new IntuneResponseError("Intune validateRequest failed unexpectedly", { cause: e }), "validateRequest");
-      } catch {
-        // a failing sink must not change the verdict
-      }
+      this.#report(e, "validateRequest");
       return { ok: false, reason: UNAVAILABLE_REASON, failInfo: "badRequest", failInfoText: "Intune challenge validation is unavailable; try again later" };
     }
     if (r.code === "Success") {
@@ -163,5 +197,80 @@ export class IntuneValidator implements ChallengeValidator {
    */
   async notifyFailure(input: { transactionId: string; csr: Uint8Array; errorDescription: string; hResult?: number }): Promise<ScepActionResult> {
     return this.client.failureNotification({ transactionId: input.transactionId, certificateRequest: input.csr, hResult: input.hResult ?? 0x80004005, errorDescription: input.errorDescription });
+  }
+
+  /**
+   * A confirm hook for @scep/core's confirm phase (after the issue hook, before the SUCCESS CertRep): sends
+   * successNotification for enrollments this validator accepted (others pass untouched). When Intune cannot be told
+   * or answers anything but Success, the hook vetoes with reason `intune_notification_failed`: the device gets
+   * FAILURE and the profile's `onUndelivered` is told, so the issuer can revoke. Never throws.
+   *
+   * @example
+   * ```ts
+   * const profile = { ...rest, challenge: { type: "custom", validate: (ctx) => intune.validate(ctx) }, confirm: intune.confirmHook() };
+   * ```
+   */
+  confirmHook(options: IntuneConfirmOptions = {}): (ctx: IntuneConfirmContext) => Promise<IntuneConfirmResult> {
+    return async (ctx) => {
+      if (!validatedByIntune(ctx.challengeData)) return { ok: true };
+      try {
+        await this.notifySuccess({
+          transactionId: ctx.transactionId,
+          csr: ctx.csr.der,
+          certificate: ctx.certificate,
+          ...(options.caConfiguration !== undefined ? { caConfiguration: options.caConfiguration } : {}),
+          ...(options.certificateAuthority !== undefined ? { certificateAuthority: options.certificateAuthority } : {}),
+        });
+        return { ok: true };
+      } catch (e) {
+        this.#report(e, "successNotification");
+        if (options.deliverWhenNotificationFails) return { ok: true };
+        return { ok: false, reason: "intune_notification_failed", failInfoText: "Intune did not acknowledge the issued certificate" };
+      }
+    };
+  }
+
+  /**
+   * Wraps an issue hook so that, for enrollments this validator accepted, an issuance that fails (the hook answers
+   * `{ status: "FAILURE" }` or throws) sends failureNotification (HRESULT 0x80004005, the failInfoText or the error's
+   * class as description; never the error message, which may hold details of the CA). The hook's answer or error is
+   * passed on unchanged; a failing notification is only reported to `onError`.
+   *
+   * @example
+   * ```ts
+   * const profile = { ...rest, issue: intune.withFailureNotification(issue), confirm: intune.confirmHook() };
+   * ```
+   */
+  withFailureNotification<C extends { transactionId: string; csr: CertificationRequest; challengeData?: unknown }, R>(issue: IssueHookLike<C, R>): (ctx: C) => Promise<R> {
+    return async (ctx) => {
+      let result: R;
+      try {
+        result = await issue(ctx);
+      } catch (e) {
+        if (validatedByIntune(ctx.challengeData)) await this.#notifyFailureQuietly(ctx, `issuance failed: ${e instanceof Error ? e.name : "error"}`);
+        throw e;
+      }
+      const r = result as { status?: unknown; failInfoText?: unknown };
+      if (validatedByIntune(ctx.challengeData) && r?.status === "FAILURE") {
+        await this.#notifyFailureQuietly(ctx, typeof r.failInfoText === "string" && r.failInfoText ? r.failInfoText : "the CA refused the request");
+      }
+      return result;
+    };
+  }
+
+  async #notifyFailureQuietly(ctx: { transactionId: string; csr: CertificationRequest }, description: string): Promise<void> {
+    try {
+      await this.notifyFailure({ transactionId: ctx.transactionId, csr: ctx.csr.der, errorDescription: description });
+    } catch (e) {
+      this.#report(e, "failureNotification");
+    }
+  }
+
+  #report(e: unknown, operation: "validateRequest" | "successNotification" | "failureNotification"): void {
+    try {
+      this.#onError?.(isIntuneError(e) ? e : new IntuneResponseError(`Intune ${operation} failed unexpectedly`, { cause: e }), operation);
+    } catch {
+      // a failing sink changes nothing
+    }
   }
 }

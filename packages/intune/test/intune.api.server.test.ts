@@ -1,0 +1,111 @@
+/**
+ * Mode A end to end at library level: createScepServer with an
+ * IntuneValidator, the SDK's ScepClient enrolling through server.fetch, and a
+ * loopback Entra ID / Graph / Intune double. A CSR Intune approves is issued
+ * (Intune saw exactly the client's CSR and transactionID); a refusal is a
+ * FAILURE CertRep with the mapped failInfo and no certificate; an Intune
+ * that is down is FAILURE `intune_unavailable`, not a 5xx; an issuance that
+ * fails after validation is reported with failureNotification.
+ */
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ScepClient, createScepServer, generateCsr, type IssueContext, type IssueResult, type ScepServer } from "@scep/core";
+import { IntuneValidator, type IntuneError } from "../src/index.js";
+import { NOW, createDevice, createTestCa, eventLog, issuingHook, type Device, type TestCa } from "../../core/test/support/server-pki.js";
+import { CLIENT_ID, CLIENT_SECRET, TENANT, startFakeIntune, type FakeIntune } from "./support/fake-intune.js";
+
+let ca: TestCa;
+let device: Device;
+let fake: FakeIntune;
+let errors: IntuneError[];
+
+beforeAll(async () => {
+  ca = await createTestCa("Intune API CA");
+  device = await createDevice({ cn: "intune-device-01" });
+});
+beforeEach(async () => {
+  fake = await startFakeIntune();
+  errors = [];
+});
+afterEach(() => fake.close());
+
+function setup(answer?: (ctx: IssueContext) => IssueResult | undefined): { server: ScepServer; calls: IssueContext[]; log: ReturnType<typeof eventLog>; client: ScepClient } {
+  const intune = new IntuneValidator({
+    tenant: TENANT,
+    clientId: CLIENT_ID,
+    credential: { clientSecret: CLIENT_SECRET },
+    loginBaseUrl: fake.base,
+    graphBaseUrl: fake.base,
+    timeoutMs: 2_000,
+    sleep: async () => {},
+    onError: (e) => void errors.push(e),
+  });
+  const calls: IssueContext[] = [];
+  const log = eventLog();
+  const server = createScepServer({
+    profiles: [
+      {
+        name: "intune",
+        path: "/certsrv/mscep/mscep.dll",
+        caCertificate: ca.cert,
+        signer: ca.key,
+        challenge: { type: "custom", validate: (ctx) => intune.validate(ctx) },
+        issue: intune.withFailureNotification(issuingHook(ca, calls, answer)),
+      },
+    ],
+    onEvent: log.onEvent,
+    now: () => NOW,
+  });
+  const client = new ScepClient({ url: "http://scep.test/certsrv/mscep/mscep.dll", fetch: (input, init) => server.fetch(new Request(input, init)) });
+  return { server, calls, log, client };
+}
+
+async function enroll(client: ScepClient) {
+  const csr = await generateCsr({ keys: device.keys, subject: device.subject, challengePassword: "intune-encrypted-challenge-blob" });
+  return { csr, rep: await client.enroll({ csr, signer: device.signer }) };
+}
+
+describe("Mode A through createScepServer and ScepClient", () => {
+  it("a CSR Intune approves is issued; Intune saw the client's transactionID and its CSR byte for byte", async () => {
+    const { client, calls, log } = setup();
+    const { csr, rep } = await enroll(client);
+    expect(rep.status).toBe("SUCCESS");
+    expect(rep.certificate?.subject).toBe(device.subject);
+    const body = JSON.parse(fake.of("validateRequest")[0]!.body);
+    expect(body.request.transactionId).toBe(rep.request.transactionId);
+    expect(body.request.certificateRequest).toBe(Buffer.from(csr).toString("base64"));
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.challengeData).toEqual({ intune: { activityId: fake.of("validateRequest")[0]!.headers["client-request-id"] } });
+    expect(log.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "success", reason: "issued" });
+  });
+
+  it.each([
+    ["ChallengeExpired", "badTime"],
+    ["SubjectNameMismatch", "badRequest"],
+    ["SignatureValidationFailed", "badMessageCheck"],
+  ] as const)("Intune answers %s → FAILURE %s, no certificate, the event names the code", async (code, failInfo) => {
+    const { client, calls, log } = setup();
+    fake.next("validateRequest", { json: { code, errorDescription: "" } });
+    const { rep } = await enroll(client);
+    expect([rep.status, rep.failInfo, rep.failInfoText, rep.certificate]).toEqual(["FAILURE", failInfo, `Intune refused the challenge: ${code}`, undefined]);
+    expect(calls).toHaveLength(0);
+    expect(log.events.at(-1)).toMatchObject({ outcome: "failure", reason: code, failInfo, status: 200 });
+  });
+
+  it("Intune down (HTTP 503 twice) → FAILURE badRequest intune_unavailable over HTTP 200, not a 5xx; nothing issued", async () => {
+    const { client, calls, log } = setup();
+    fake.next("validateRequest", { json: {}, status: 503 }, { json: {}, status: 503 });
+    const { rep } = await enroll(client);
+    expect([rep.status, rep.failInfo]).toEqual(["FAILURE", "badRequest"]);
+    expect(calls).toHaveLength(0);
+    expect(log.events.at(-1)).toMatchObject({ reason: "intune_unavailable", status: 200 });
+    expect(errors.map((e) => e.code)).toEqual(["ERR_INTUNE_TRANSPORT"]);
+  });
+
+  it("the issue hook refuses after Intune validated → failureNotification names the transaction and the CA's text", async () => {
+    const { client } = setup(() => ({ status: "FAILURE", failInfo: "badRequest", failInfoText: "template does not allow this key size" }));
+    const { rep } = await enroll(client);
+    expect([rep.status, rep.failInfoText]).toEqual(["FAILURE", "template does not allow this key size"]);
+    const n = JSON.parse(fake.of("failureNotification")[0]!.body).notification;
+    expect(n).toMatchObject({ transactionId: rep.request.transactionId, hResult: 0x80004005, errorDescription: "template does not allow this key size" });
+  });
+});
