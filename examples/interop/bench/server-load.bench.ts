@@ -41,6 +41,12 @@
  * | `BENCH_CACHE` | 1 | 0: do not read or write the requester cache in os.tmpdir() (keys, CSRs, self-signed certificates) |
  * | `BENCH_SERVER_ENV` | (unset) | extra `NAME=value` pairs (comma-separated) for our server's environment |
  * | `BENCH_WORKERS` | 1 | our server's `SCEP_WORKERS` (`auto`: one per CPU); a `SCEP_WORKERS` in `BENCH_SERVER_ENV` wins |
+ * | `BENCH_ONE_TIME` | 0 | 1: our servers run with `--one-time-challenges`; every PKCSReq carries its own challenge, issued by the server's admin API before the timed run (its CSR is made then too) |
+ *
+ * `BENCH_SERVERS` also takes `ours-redis`: our server with `SCEP_REDIS_URL` pointing at a private
+ * redis-server (Debian's, loopback, no persistence) started for the run, so one-time challenges,
+ * transactions and counters live in Redis; with `ours` in the same run the Redis/memory throughput
+ * ratio is printed (issue 8's goal: ≥ 0.9). `BENCH_SERVERS=ours,ours-redis BENCH_ONE_TIME=1 pnpm bench:server`.
  *
  * @module
  */
@@ -65,7 +71,7 @@ import {
   type ContentCipher,
   type DigestAlgorithm,
 } from "../../../packages/core/dist/index.js";
-import { opensslCreateCa, startMicromdmServer, type MicromdmServer } from "../../../test-support/peers";
+import { opensslCreateCa, startMicromdmServer, startRedisServer, type MicromdmServer, type RedisServer } from "../../../test-support/peers";
 
 const ENROLLMENTS = Number(process.env.BENCH_ENROLLMENTS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -75,6 +81,8 @@ const CIPHER = (process.env.BENCH_CIPHER ?? "aes128") as ContentCipher;
 const DIGEST = (process.env.BENCH_DIGEST ?? "sha256") as DigestAlgorithm;
 const SERVERS = (process.env.BENCH_SERVERS ?? "ours,micromdm").split(",").map((s) => s.trim()).filter(Boolean);
 const CPU_PROF = process.env.BENCH_CPU_PROF || undefined;
+const ONE_TIME = process.env.BENCH_ONE_TIME === "1";
+const ADMIN_TOKEN = randomBytes(16).toString("hex");
 const USE_CACHE = process.env.BENCH_CACHE !== "0";
 const EXAMPLE = process.env.BENCH_EXAMPLE ?? "express";
 const ENTRY = process.env.BENCH_ENTRY || `examples/${EXAMPLE}-server/src/main.ts`;
@@ -99,6 +107,7 @@ const fmtLoad = (): string => loadavg().map((l) => l.toFixed(2)).join(" ");
 const work = mkdtempSync(join(tmpdir(), "scep-server-bench-"));
 const children = new Set<ChildProcess>();
 let micromdm: MicromdmServer | undefined;
+let redis: RedisServer | undefined;
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
@@ -210,6 +219,8 @@ interface Requester {
   cn: string;
   csr: Uint8Array;
   signer: LocalKey;
+  /** Its key pair (to make a CSR with a one-time challenge). */
+  keys: CryptoKeyPair;
 }
 
 interface CachedRequesters {
@@ -238,6 +249,7 @@ async function loadRequesters(): Promise<{ challenge: string; requesters: Reques
         cn,
         csr: new Uint8Array(Buffer.from(csr, "base64")),
         signer: LocalKey.from(new Uint8Array(Buffer.from(cert, "base64")), pairs[k]!.privateKey),
+        keys: pairs[k]!,
       }));
       return { challenge: cached.challenge, requesters, cached: true };
     } catch (e) {
@@ -255,7 +267,7 @@ async function loadRequesters(): Promise<{ challenge: string; requesters: Reques
         generateCsr({ keys: pairs[k]!, subject, challengePassword: challenge }),
         createSelfSignedSigner({ keys: pairs[k]!, subject, days: 3650 }),
       ]);
-      return { cn, csr, signer, k };
+      return { cn, csr, signer, k, keys: pairs[k]! };
     });
     requesters.push(...(await Promise.all(batch)));
   }
@@ -284,8 +296,8 @@ async function buildMessage(requester: Requester): Promise<Message> {
 
 const { challenge, requesters, cached } = await loadRequesters();
 const all = await Promise.all(requesters.map(buildMessage));
-const warmup = all.slice(0, WARMUP);
-const messages = all.slice(WARMUP);
+let warmup = all.slice(0, WARMUP);
+let messages = all.slice(WARMUP);
 if (new Set(messages.map((m) => m.cn)).size !== ENROLLMENTS || new Set(all.map((m) => m.transactionId)).size !== all.length) {
   throw new Error("setup: CNs and transactionIDs must be distinct");
 }
@@ -302,8 +314,8 @@ interface Target {
   stop(): Promise<void>;
 }
 
-async function startOurs(): Promise<Target> {
-  const dataDir = join(work, "ours-data");
+async function startOurs(redisUrl?: string): Promise<Target> {
+  const dataDir = join(work, redisUrl ? "ours-redis-data" : "ours-data");
   const nodeArgs = ["--import", "tsx"];
   if (CPU_PROF) {
     mkdirSync(CPU_PROF, { recursive: true });
@@ -320,6 +332,8 @@ async function startOurs(): Promise<Target> {
       SCEP_CA_CERT: caCertPath,
       SCEP_CA_KEY: caKeyPath,
       SCEP_WORKERS: WORKERS,
+      ...(ONE_TIME ? { SCEP_ONE_TIME_CHALLENGES: "true", SCEP_ADMIN_TOKEN: ADMIN_TOKEN } : {}),
+      ...(redisUrl ? { SCEP_REDIS_URL: redisUrl } : {}),
       ...SERVER_ENV,
     },
     detached: true,
@@ -349,7 +363,7 @@ async function startOurs(): Promise<Target> {
     void exited.then(() => reject(new Error(`${ENTRY} exited before listening:\n${stderr}`)));
   });
   return {
-    name: `${process.env.BENCH_ENTRY ? `ours (${ENTRY})` : `ours (${EXAMPLE[0]!.toUpperCase()}${EXAMPLE.slice(1)} example)`}${(SERVER_ENV.SCEP_WORKERS ?? WORKERS) === "1" ? "" : ` ×${SERVER_ENV.SCEP_WORKERS ?? WORKERS}`}`,
+    name: `${process.env.BENCH_ENTRY ? `ours (${ENTRY})` : `ours (${EXAMPLE[0]!.toUpperCase()}${EXAMPLE.slice(1)}${redisUrl ? ", Redis" : ""})`}${(SERVER_ENV.SCEP_WORKERS ?? WORKERS) === "1" ? "" : ` ×${SERVER_ENV.SCEP_WORKERS ?? WORKERS}`}`,
     url: `http://127.0.0.1:${port}/scep`,
     pid: child.pid!,
     async stop(): Promise<void> {
@@ -382,6 +396,31 @@ async function startMicromdm(): Promise<Target> {
       micromdm = undefined;
     },
   };
+}
+
+/**
+ * With one-time challenges: asks the server's admin API for one challenge per
+ * request and makes each requester's CSR and PKCSReq again with its own
+ * (untimed; the server's challenge store holds them, memory or Redis).
+ */
+async function oneTimeMessages(url: string): Promise<void> {
+  const admin = `${url.replace(/\/scep$/, "")}/admin/challenges`;
+  const fresh: Message[] = [];
+  for (let i = 0; i < requesters.length; i += 32) {
+    fresh.push(
+      ...(await Promise.all(
+        requesters.slice(i, i + 32).map(async (r) => {
+          const res = await fetch(admin, { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+          if (res.status !== 201) throw new Error(`POST /admin/challenges answered ${res.status}`);
+          const { challenge: oneTime } = (await res.json()) as { challenge: string };
+          const csr = await generateCsr({ keys: r.keys, subject: `CN=${r.cn},O=scep-sdk bench`, challengePassword: oneTime });
+          return buildMessage({ ...r, csr });
+        }),
+      )),
+    );
+  }
+  warmup = fresh.slice(0, WARMUP);
+  messages = fresh.slice(WARMUP);
 }
 
 // ------------------------------------------------------------------ load
@@ -546,9 +585,16 @@ function summariseProfile(dir: string, pids: readonly number[]): void {
 const results: Result[] = [];
 try {
   for (const which of SERVERS) {
-    if (which !== "ours" && which !== "micromdm") throw new Error(`BENCH_SERVERS: unknown server ${which} (ours, micromdm)`);
-    const target = which === "ours" ? await startOurs() : await startMicromdm();
+    if (which !== "ours" && which !== "ours-redis" && which !== "micromdm") throw new Error(`BENCH_SERVERS: unknown server ${which} (ours, ours-redis, micromdm)`);
+    if (which === "ours-redis") redis ??= await startRedisServer();
+    if (which === "micromdm" && ONE_TIME) throw new Error("BENCH_ONE_TIME=1: micromdm has no one-time challenges; leave it out of BENCH_SERVERS");
+    const target = which === "micromdm" ? await startMicromdm() : await startOurs(which === "ours-redis" ? redis!.url : undefined);
     try {
+      if (ONE_TIME) {
+        const t = performance.now();
+        await oneTimeMessages(target.url);
+        log(`one-time challenges: ${requesters.length} issued and CSRs made in ${((performance.now() - t) / 1000).toFixed(1)} s (untimed)`);
+      }
       results.push(await measure(target));
     } finally {
       await target.stop();
@@ -556,6 +602,7 @@ try {
   }
 } finally {
   await micromdm?.stop();
+  await redis?.stop();
 }
 
 const pad = (s: string, n: number): string => s.padEnd(n);
@@ -573,7 +620,8 @@ for (const r of results) {
 }
 log("(enrollments/s counts SUCCESS CertReps only; requests/s counts every request; CPU is the server process's user+system time over the timed run, all threads)");
 
-const ours = results.find((r) => r.name.startsWith("ours"));
+const ours = results.find((r) => r.name.startsWith("ours") && !r.name.includes("Redis"));
+const oursRedis = results.find((r) => r.name.includes("Redis"));
 const theirs = results.find((r) => r.name.startsWith("micromdm"));
 log("");
 if (ours && theirs) {
@@ -584,5 +632,10 @@ if (ours && theirs) {
 if (ours) {
   log(`goal 0 failed enrollments:               ${ours.failures === 0 ? "MET" : `MISSED (${ours.failures})`}`);
   log(`goal peak RSS < ${GOAL_RSS_MB} MB:                 ${ours.peakRssMb < GOAL_RSS_MB ? "MET" : "MISSED"} (${ours.peakRssMb.toFixed(1)} MB${ours.pids.length > 1 ? `, sum over ${ours.pids.length} processes` : ""})`);
+}
+if (ours && oursRedis) {
+  const ratio = rate(oursRedis) / rate(ours);
+  log(`throughput ratio Redis/memory stores: ${ratio.toFixed(3)}  (${rate(oursRedis).toFixed(1)} / ${rate(ours).toFixed(1)} enrollments/s${ONE_TIME ? ", one-time challenges" : ""})`);
+  log(`goal Redis ≥ 90 % of memory:            ${ratio >= 0.9 ? "MET" : "MISSED"}`);
 }
 if (CPU_PROF && ours) summariseProfile(CPU_PROF, ours.pids);
