@@ -28,6 +28,9 @@ export interface TransactionStoreConformanceOptions<S extends TransactionStore =
 }
 
 const HOUR = 3_600_000;
+// Lifetimes stay long on the wall clock too: a store may also hand them to its backend (a Redis TTL), and a
+// loaded test machine must not expire a record the test still reads.
+const MINUTE = 60_000;
 
 /** Every byte value, twice, with 0x00 and 0xff at both ends: catches text decoding and NUL truncation. */
 function allBytes(tag: number): Uint8Array {
@@ -287,15 +290,15 @@ export function transactionStoreConformance<S extends TransactionStore>(options:
 
       it("returns undefined for a record past its expiresAt", async () => {
         const p = profile();
-        await store.create(sample(p, "t", { expiresAt: new Date(clock.now().getTime() + 1000) }));
-        clock.advance(1001);
+        await store.create(sample(p, "t", { expiresAt: new Date(clock.now().getTime() + MINUTE) }));
+        clock.advance(MINUTE + 1);
         expect(await store.transition(p, "t", "PENDING", { status: "ISSUED", updatedAt: clock.now() })).toBeUndefined();
         expect(await store.get(p, "t")).toBeUndefined();
       });
 
       it("moves expiresAt when the update carries one", async () => {
         const p = profile();
-        const tx = sample(p, "t", { expiresAt: new Date(clock.now().getTime() + 1000) });
+        const tx = sample(p, "t", { expiresAt: new Date(clock.now().getTime() + MINUTE) });
         await store.create(tx);
         const later = new Date(clock.now().getTime() + 2 * HOUR);
         const done = await store.transition(p, "t", "PENDING", { status: "ISSUED", updatedAt: clock.now(), certificate: allBytes(3), expiresAt: later });
@@ -347,10 +350,10 @@ export function transactionStoreConformance<S extends TransactionStore>(options:
       it("list leaves out records past their expiresAt", async () => {
         const p = profile();
         const t0 = clock.now().getTime();
-        await store.create(sample(p, "short", { createdAt: new Date(t0), expiresAt: new Date(t0 + 1000) }));
+        await store.create(sample(p, "short", { createdAt: new Date(t0), expiresAt: new Date(t0 + MINUTE) }));
         await store.create(sample(p, "long", { createdAt: new Date(t0 + 1), expiresAt: new Date(t0 + HOUR) }));
         expect((await store.list(p)).map((t) => t.transactionId)).toEqual(["short", "long"]);
-        clock.advance(1001);
+        clock.advance(MINUTE + 1);
         expect((await store.list(p)).map((t) => t.transactionId)).toEqual(["long"]);
         expect((await store.list(p, { status: "PENDING" })).map((t) => t.transactionId)).toEqual(["long"]);
       });
