@@ -23,7 +23,7 @@ import {
   readCertRep,
   type CertRep,
 } from "@scep/core";
-import { httpGet, startRedisServer, type RedisServer } from "../../../test-support/peers";
+import { httpGet, runStrongswanGen, runStrongswanScep, startRedisServer, type RedisServer } from "../../../test-support/peers";
 import { startExample, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
 
 const EXAMPLE_DIR = new URL("..", import.meta.url).pathname;
@@ -120,6 +120,36 @@ describe("two replicas in PENDING mode", () => {
     expect(viaB.status).toBe("SUCCESS");
     expect(viaB.certificates[0]!.serialNumber).toEqual(viaA.certificates[0]!.serialNumber);
     expect(viaA.certificates[0]!.isIssuedBy(ca)).toBe(true);
+  });
+
+  it("strongSwan pki --scep enrolls through A and polls A; the operator approves through B; strongSwan gets the certificate", async () => {
+    const key = await runStrongswanGen({ size: 2048 });
+    const caPem = readFileSync(a.proc.banner("CA certificate")!, "utf8");
+    const running = runStrongswanScep({
+      url: `${a.base}/scep`, key: key.keyDer, dn: "C=US, O=replicas, CN=ss-replica", password: "pending-secret",
+      caCertEnc: caPem, caCertSig: caPem, cipher: "aes", pollIntervalSeconds: 1, maxPollSeconds: 60, timeoutMs: 90_000,
+    });
+    let failed: unknown;
+    try {
+      // The PENDING request, seen through B; then A's log shows strongSwan polling it before anyone decides.
+      let tid: string | undefined;
+      for (let i = 0; i < 200 && tid === undefined; i++) {
+        const listed = (await (await admin(b, "pending", "GET")).json()) as { pending: Array<{ transactionId: string; subject: string }> };
+        tid = listed.pending.find((p) => p.subject === "C=US, O=replicas, CN=ss-replica")?.transactionId;
+        if (tid === undefined) await new Promise((done) => setTimeout(done, 100));
+      }
+      expect(tid).toBeDefined();
+      await a.proc.waitForJson("scep", (e) => e.operation === "CertPoll" && e.transactionId === tid && e.outcome === "pending");
+      const ok = await admin(b, `approve/${encodeURIComponent(tid!)}`);
+      expect(ok.status).toBe(200);
+    } catch (error) {
+      failed = error;
+    }
+    const r = await running;
+    if (failed !== undefined) throw failed;
+    expect(r.ok, r.messages.join("\n")).toBe(true);
+    expect(Certificate.from(r.certDer!).isIssuedBy(ca)).toBe(true);
+    await a.proc.waitForJson("scep", (e) => e.operation === "CertPoll" && e.reason === "issued_after_approval");
   });
 
   it("an approve on A racing a reject on B: exactly one wins, and CertPoll on both replicas gives its answer", async () => {
