@@ -132,6 +132,7 @@ export function runClusterPrimary(o: ClusterPrimaryOptions): void {
     o.log({ type: "shutdown", signal });
     stopAll();
   };
-  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  // Repeats are ignored (tsx may relay a terminal's Ctrl-C twice); `on`, so one always finds a listener.
+  process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
   for (const s of slots) fork(s);
 }

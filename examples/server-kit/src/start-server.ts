@@ -238,7 +238,7 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
   // The banner is for people: stderr, so stdout carries JSON lines only (`pnpm -s start | jq` works).
   process.stderr.write(lines.join("\n") + "\n");
   log({
-    type: "listening", framework: name, port, urls, fingerprintSha256: facts.ca.fingerprintSha256, caCertificate: facts.caCertificatePath, dataDir: facts.ca.dataDir,
+    type: "listening", framework: name, pid: process.pid, port, urls, fingerprintSha256: facts.ca.fingerprintSha256, caCertificate: facts.caCertificatePath, dataDir: facts.ca.dataDir,
     ...(workers ? { workers } : {}),
   });
 }
@@ -247,7 +247,10 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
  * Starts an example: reads flags and environment, builds the kit, asks `build`
  * for the framework's request listener, listens, prints the banner, and stops
  * gracefully on SIGINT/SIGTERM (stop accepting, finish in-flight, exit 0).
- * Configuration mistakes print the message (and usage) and exit 2.
+ * Configuration mistakes (a bad value, an encrypted CA key without its
+ * passphrase, an EC CA, a port already in use) print one line (and, for a
+ * bad flag, a pointer to --help) on stderr and exit 2. The banner goes to
+ * stderr; stdout carries JSON lines only.
  *
  * With `--workers N` (N > 1) this process becomes a node:cluster primary: it
  * creates the CA and the challenge, forks N workers (each runs the same
@@ -319,8 +322,13 @@ export async function startServer(name: string, build: (kit: ScepKit) => Request
       http.closeIdleConnections();
       setTimeout(() => http.closeAllConnections(), config.shutdownTimeoutMs).unref();
     }));
+  let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping && workerSlot !== undefined) return; // a worker hears both the signal (sent to the process group) and its primary
+    // Only the first signal counts. A worker hears both the signal (sent to the process group) and its
+    // primary; under `pnpm start`, tsx relays the terminal's Ctrl-C a second time when the server has not
+    // acknowledged it within 30 ms. Shutdown is bounded by --shutdown-timeout-ms either way.
+    if (signalled) return void (workerSlot === undefined && log({ type: "shutdown", signal, repeated: true }));
+    signalled = true;
     const stopped = stop(); // the listener is closed now: "shutdown" means no new connections
     // A worker's shutdown is reported by its primary ("shutdown", "worker-exit", "stopped").
     if (workerSlot === undefined) log({ type: "shutdown", signal });
@@ -329,7 +337,8 @@ export async function startServer(name: string, build: (kit: ScepKit) => Request
       process.exit(0);
     });
   };
-  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  // `on`, not `once`: a repeated signal must find a listener (else tsx's own handler would exit 130 mid-shutdown).
+  process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
   if (workerSlot !== undefined) process.on("message", (m) => void (m === SHUTDOWN_MESSAGE && onSignal("SIGTERM")));
   return { kit, http, urls, stop };
 }

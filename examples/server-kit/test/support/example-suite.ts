@@ -558,6 +558,28 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         expect(await s.proc.interrupt()).toEqual({ code: 0, signal: null });
         expect(s.proc.stderr).not.toMatch(/ERR_PNPM|ELIFECYCLE|SIGINT/);
         expect(s.proc.lines.slice(-2).map((l) => (JSON.parse(l) as { type: string }).type)).toEqual(["shutdown", "stopped"]);
+        expect(s.proc.lines.filter((l) => l.includes('"type":"stopped"'))).toHaveLength(1);
+      });
+      it("a repeated SIGINT during the graceful shutdown (tsx relays Ctrl-C) changes nothing: the in-flight request is answered, exit 0, no pnpm error", async () => {
+        const s = await start({ SCEP_CHALLENGE: "c", SCEP_SHUTDOWN_TIMEOUT_MS: "60000" }, ["--data-dir", "data-twice"], { pnpm: { script: pnpmScript, cwd: scratch } });
+        const socket = connect(s.listening.port, "127.0.0.1");
+        let received = "";
+        socket.setEncoding("utf8").on("data", (d: string) => (received += d));
+        const closed = new Promise((resolve) => socket.once("close", resolve));
+        socket.write("POST /scep?operation=PKIOperation HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 20\r\n\r\n0123456789");
+        // Barrier: once a later request is answered, the server has read the first one's head (it is in flight).
+        expect((await fetch(`${s.base}/scep?operation=GetCACaps`)).status).toBe(200);
+        process.kill(-s.proc.child.pid!, "SIGINT");
+        await s.proc.waitForJson("shutdown", (e) => e.repeated === undefined);
+        // What tsx does when the server has not acknowledged the first within 30 ms: relay it to the server alone.
+        process.kill((s.listening as unknown as { pid: number }).pid, "SIGINT");
+        await s.proc.waitForJson("shutdown", (e) => e.repeated === true);
+        socket.end("0123456789");
+        await closed;
+        expect(received.split("\r\n")[0]).toBe("HTTP/1.1 400 Bad Request");
+        expect(await s.proc.exited).toEqual({ code: 0, signal: null });
+        expect(s.proc.stderr).not.toMatch(/ERR_PNPM|ELIFECYCLE|SIGINT/);
+        expect(s.proc.lines.at(-1)).toMatch(/"type":"stopped"\}$/);
       });
     });
 
