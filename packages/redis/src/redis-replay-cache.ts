@@ -17,7 +17,7 @@ import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type Res
  *
  * The key is `<prefix>replay:<sha256 hex of the nonce>` (any nonce, any
  * length, one fixed-size key), the value the entry's expiresAt by the store's
- * clock. `checkAndInsert` is `SET key expiresAt NX PX ttl`: one round trip
+ * clock. `checkAndInsert` is `SET key expiresAt NX PX ttl+60s`: one round trip
  * for a fresh nonce, and exactly one of any number of concurrent callers
  * gets the key. When the key exists, a Lua script (atomic) refuses unless its
  * stored expiresAt has passed by the injected clock, and then replaces it.
@@ -66,8 +66,11 @@ export class RedisReplayCache implements ReplayCache {
     const k = this.#key(key);
     const now = this.#options.now().getTime();
     const expiresAt = String(now + ttlMs);
-    const set = await this.#run.command("replay check", "SET", [k, expiresAt, "PX", ttlMs, "NX"]);
+    // The stored expiresAt decides (injected clock); PX, a minute longer, only cleans up, so a Redis clock
+    // running ahead of the servers' cannot drop an entry early.
+    const px = ttlMs + 60_000;
+    const set = await this.#run.command("replay check", "SET", [k, expiresAt, "PX", px, "NX"]);
     if (set !== null) return true;
-    return (await this.#run.eval("replay check", REPLAY_INSERT, [k], [now, expiresAt, ttlMs])) === 1;
+    return (await this.#run.eval("replay check", REPLAY_INSERT, [k], [now, expiresAt, px])) === 1;
   }
 }
