@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Checks every published (non-private) package under packages/* the way a
- * consumer will meet it:
+ * Checks every published (non-private) package under packages/* and
+ * examples/* the way a consumer will meet it:
  *
  *   1. `pnpm pack` into a temp dir (runs the package's `prepack` build, and
  *      rewrites `workspace:` ranges as a publish would);
@@ -15,7 +15,9 @@
  *      workspace (with the tarballs of any sibling workspace packages it
  *      depends on), then from there an ESM `import` and a CJS `require` of the
  *      package, each running the package's smoke test (for @scep/core a full
- *      enrollment round trip), and for @scep/core an esbuild bundle of a
+ *      enrollment round trip); for a command-line package (`bin`, no
+ *      `exports`: @scep/cli) instead `npx <bin> --version` and a `getcacaps`
+ *      against a live example server; and for @scep/core an esbuild bundle of a
  *      consumer that only uses the CSR generator (the bundler honours
  *      `"sideEffects": false`; the run proves the reflect-metadata import that
  *      @peculiar/x509 needs survives it).
@@ -61,12 +63,14 @@ function readPackage(dir) {
   return { dir, manifest: JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) };
 }
 
-/** Non-private packages under packages/*. */
+/** Non-private packages under packages/* and examples/* (the `scep` CLI is published from examples/cli). */
 function workspacePackages() {
-  return readdirSync(join(root, "packages"), { withFileTypes: true })
-    .filter((e) => e.isDirectory() && existsSync(join(root, "packages", e.name, "package.json")))
-    .map((e) => readPackage(join(root, "packages", e.name)))
-    .filter((p) => !p.manifest.private);
+  return ["packages", "examples"].flatMap((top) =>
+    readdirSync(join(root, top), { withFileTypes: true })
+      .filter((e) => e.isDirectory() && existsSync(join(root, top, e.name, "package.json")))
+      .map((e) => readPackage(join(root, top, e.name)))
+      .filter((p) => !p.manifest.private),
+  );
 }
 
 /** The packages to check: those named on the command line, else every workspace package. */
@@ -196,6 +200,57 @@ const SMOKE = {
   "@scep/intune": { body: INTUNE_STORES, expected: JSON.stringify({ replay: [true, false], refused: ["TrustAnchorError", "ERR_TRUST_ANCHORS", true] }), label: "replay cache + typed error" },
 };
 
+/** Environment for a child started from here: without pnpm's and npm's own variables (INIT_CWD would move the CLI's relative paths). */
+const childEnv = (extra = {}) => ({
+  ...Object.fromEntries(Object.entries(cleanEnv).filter(([k]) => k !== "INIT_CWD" && k !== "NODE_OPTIONS")),
+  ...extra,
+});
+
+/**
+ * A command-line package (`bin`, no `exports`): from the consumer directory,
+ * `npx --no-install <bin> --version` prints the manifest's version, and
+ * `<bin> getcacaps` against a live Express example server (started from
+ * source on a free loopback port) prints the server's capabilities.
+ */
+async function binSmoke(pkg, dir) {
+  const [binName] = Object.keys(pkg.manifest.bin);
+  const npx = (args) => run(`${binName} ${args[0]}`, "npx", ["--no-install", binName, ...args], { cwd: dir, env: childEnv() });
+  const version = npx(["--version"]).stdout.trim();
+  if (version !== pkg.manifest.version) throw new CheckError(`${binName} --version`, `printed ${JSON.stringify(version)}, expected ${pkg.manifest.version}`);
+
+  const { spawn } = await import("node:child_process");
+  const example = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    cwd: join(root, "examples", "express-server"),
+    env: childEnv({ PORT: "0", HOST: "127.0.0.1", SCEP_DATA_DIR: join(dir, "scep-data") }),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  try {
+    const port = await new Promise((resolvePort, reject) => {
+      const onData = (chunk) => {
+        output += chunk;
+        for (const line of output.split("\n").slice(0, -1)) {
+          if (!line.startsWith("{")) continue;
+          const event = JSON.parse(line);
+          if (event.type === "listening") return resolvePort(event.port);
+        }
+      };
+      example.stdout.setEncoding("utf8").on("data", onData);
+      example.stderr.setEncoding("utf8").on("data", (chunk) => (output += chunk));
+      example.once("exit", (code) => reject(new CheckError("example server", `exited (${code}) before listening`, output)));
+    });
+    const caps = npx(["getcacaps", "--url", `http://127.0.0.1:${port}/scep`]).stdout.split("\n");
+    for (const cap of ["POSTPKIOperation", "SCEPStandard", "SHA-256", "AES"]) {
+      if (!caps.includes(cap)) throw new CheckError(`${binName} getcacaps`, `no ${cap} line`, caps.join("\n"));
+    }
+    return `${binName} --version ${version}; ${binName} getcacaps against the Express example`;
+  } finally {
+    const exited = new Promise((r) => (example.exitCode !== null ? r() : example.once("exit", r)));
+    example.kill("SIGTERM");
+    await exited;
+  }
+}
+
 function smoke(pkg, dir) {
   const name = pkg.manifest.name;
   const spec = SMOKE[name] ?? { body: GENERIC, label: "exports" };
@@ -280,11 +335,13 @@ async function main() {
         const tgz = tarballs.get(pkg.manifest.name);
         steps.push(`manifest ${manifest(pkg, tgz)}`);
         steps.push(`publint --strict ${publint(tgz)}`);
-        steps.push(`attw ${attw(tgz)}`);
+        const cli = pkg.manifest.bin !== undefined && pkg.manifest.exports === undefined;
+        if (!cli) steps.push(`attw ${attw(tgz)}`);
         const consumer = join(tmp, "consumer-" + pkg.manifest.name.replace(/[@/]/g, "_"));
         installConsumer(pkg, tgz, tarballs, consumer);
         steps.push("npm install ok");
-        steps.push(`ESM import + CJS require ${smoke(pkg, consumer)} ok`);
+        if (cli) steps.push(`${await binSmoke(pkg, consumer)} ok`);
+        else steps.push(`ESM import + CJS require ${smoke(pkg, consumer)} ok`);
         if (SMOKE[pkg.manifest.name]?.bundle) steps.push(await bundleSmoke(pkg, consumer));
         passed++;
         console.log(`✔ ${id}: ${steps.join("; ")} [${((performance.now() - started) / 1000).toFixed(1)}s]`);
