@@ -6,19 +6,19 @@
 import * as oids from "./oids.js";
 import { UnsupportedAlgorithmError } from "./errors.js";
 
-/** Message digest algorithms. */
+/** Message digest algorithms. @group Codec */
 export type DigestAlgorithm = "md5" | "sha1" | "sha224" | "sha256" | "sha384" | "sha512";
 
-/** Content-encryption algorithms of the pkcsPKIEnvelope (all CBC). */
+/** Content-encryption algorithms of the pkcsPKIEnvelope (all CBC). @group Codec */
 export type ContentCipher = "des" | "des3" | "aes128" | "aes192" | "aes256";
 
-/** Key-transport algorithms of a KeyTransRecipientInfo. */
+/** Key-transport algorithms of a KeyTransRecipientInfo. @group Codec */
 export type KeyTransport = "rsaes-pkcs1-v1_5" | "rsaes-oaep";
 
-/** Signature schemes of a SignerInfo or PKCS#10 request. */
+/** Signature schemes of a SignerInfo or PKCS#10 request. @group Codec */
 export type SignatureScheme = "rsa-pkcs1" | "rsa-pss" | "ecdsa";
 
-/** A signature algorithm: scheme, digest and (RSA PKCS#1) the OID form. */
+/** A signature algorithm: scheme, digest and (RSA PKCS#1) the OID form. @group Codec */
 export interface SignatureAlgorithm {
   /** RSA PKCS#1 v1.5, RSASSA-PSS or ECDSA. */
   scheme: SignatureScheme;
@@ -34,7 +34,7 @@ export interface SignatureAlgorithm {
   rsaOid?: "rsaEncryption" | "withDigest";
 }
 
-/** Digest OID → name. */
+/** Digest OID → name. @group Codec */
 export const DIGEST_BY_OID: Readonly<Record<string, DigestAlgorithm>> = {
   [oids.id_md5]: "md5",
   [oids.id_sha1]: "sha1",
@@ -44,7 +44,7 @@ export const DIGEST_BY_OID: Readonly<Record<string, DigestAlgorithm>> = {
   [oids.id_sha512]: "sha512",
 };
 
-/** Digest name → OID. */
+/** Digest name → OID. @group Codec */
 export const DIGEST_OID: Readonly<Record<DigestAlgorithm, string>> = {
   md5: oids.id_md5,
   sha1: oids.id_sha1,
@@ -54,7 +54,7 @@ export const DIGEST_OID: Readonly<Record<DigestAlgorithm, string>> = {
   sha512: oids.id_sha512,
 };
 
-/** Digest output lengths in bytes. */
+/** Digest output lengths in bytes. @group Codec */
 export const DIGEST_LENGTH: Readonly<Record<DigestAlgorithm, number>> = {
   md5: 16,
   sha1: 20,
@@ -64,7 +64,7 @@ export const DIGEST_LENGTH: Readonly<Record<DigestAlgorithm, number>> = {
   sha512: 64,
 };
 
-/** Content cipher parameters. */
+/** Content cipher parameters. @group Codec */
 export interface CipherInfo {
   /** OID of the algorithm. */
   oid: string;
@@ -74,7 +74,7 @@ export interface CipherInfo {
   ivLength: number;
 }
 
-/** Content cipher name → parameters. */
+/** Content cipher name → parameters. @group Codec */
 export const CIPHERS: Readonly<Record<ContentCipher, CipherInfo>> = {
   des: { oid: oids.id_desCBC, keyLength: 8, ivLength: 8 },
   des3: { oid: oids.id_des_ede3_cbc, keyLength: 24, ivLength: 8 },
@@ -83,7 +83,7 @@ export const CIPHERS: Readonly<Record<ContentCipher, CipherInfo>> = {
   aes256: { oid: oids.id_aes256_CBC, keyLength: 32, ivLength: 16 },
 };
 
-/** Content cipher OID → name. */
+/** Content cipher OID → name. @group Codec */
 export const CIPHER_BY_OID: Readonly<Record<string, ContentCipher>> = Object.fromEntries(
   Object.entries(CIPHERS).map(([name, info]) => [info.oid, name as ContentCipher]),
 );
@@ -109,14 +109,14 @@ const ECDSA_WITH: Record<string, DigestAlgorithm> = {
 };
 const ECDSA_WITH_OID: Record<string, string> = Object.fromEntries(Object.entries(ECDSA_WITH).map(([o, d]) => [d, o]));
 
-/** Name of a digest OID, or throws {@link UnsupportedAlgorithmError} (failInfo badAlg). */
+/** Name of a digest OID, or throws {@link UnsupportedAlgorithmError} (failInfo badAlg). @group Codec */
 export function digestFromOid(oid: string): DigestAlgorithm {
   const d = DIGEST_BY_OID[oid];
   if (!d) throw new UnsupportedAlgorithmError(`unsupported digest algorithm ${oid}`);
   return d;
 }
 
-/** Name of a content cipher OID, or throws {@link UnsupportedAlgorithmError}. */
+/** Name of a content cipher OID, or throws {@link UnsupportedAlgorithmError}. @group Codec */
 export function cipherFromOid(oid: string): ContentCipher {
   const c = CIPHER_BY_OID[oid];
   if (!c) throw new UnsupportedAlgorithmError(`unsupported content encryption algorithm ${oid}`);
@@ -127,6 +127,7 @@ export function cipherFromOid(oid: string): ContentCipher {
  * Reads a signature AlgorithmIdentifier. `digestHint` is the SignerInfo's
  * digestAlgorithm, used when the OID is plain `rsaEncryption`. `pssDigest`
  * and `pssSalt` come from RSASSA-PSS-params.
+ * @group Codec
  */
 export function signatureFromOid(
   oid: string,
@@ -148,7 +149,7 @@ export function signatureFromOid(
   throw new UnsupportedAlgorithmError(`unsupported signature algorithm ${oid}`);
 }
 
-/** The OID a signature algorithm is written with. */
+/** The OID a signature algorithm is written with. @group Codec */
 export function signatureOid(alg: SignatureAlgorithm): string {
   switch (alg.scheme) {
     case "rsa-pkcs1":

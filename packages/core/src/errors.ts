@@ -7,10 +7,10 @@
  * @module
  */
 
-/** SCEP failInfo values (RFC 8894 §3.2.1.4.5). */
+/** SCEP failInfo values (RFC 8894 §3.2.1.4.5). @group Errors */
 export type FailInfo = "badAlg" | "badMessageCheck" | "badRequest" | "badTime" | "badCertId";
 
-/** Stable codes of every {@link ScepError}. */
+/** Stable codes of every {@link ScepError}. @group Errors */
 export type ScepErrorCode =
   | "ERR_ASN1"
   | "ERR_MESSAGE_MALFORMED"
@@ -31,7 +31,7 @@ export type ScepErrorCode =
   | "ERR_TRANSACTION_STATE"
   | "ERR_STORE_UNAVAILABLE";
 
-/** What a decoder learned about a request before it failed: enough to answer with a FAILURE CertRep. */
+/** What a decoder learned about a request before it failed: enough to answer with a FAILURE CertRep. @group Errors */
 export interface PartialRequest {
   /** messageType of the request, when read. */
   messageType?: number;
@@ -45,7 +45,7 @@ export interface PartialRequest {
   signatureVerified?: boolean;
 }
 
-/** Options of every {@link ScepError} constructor. */
+/** Options of every {@link ScepError} constructor. @group Errors */
 export interface ScepErrorOptions {
   /** The underlying error. */
   cause?: unknown;
@@ -63,6 +63,7 @@ export interface ScepErrorOptions {
  * try { await decodePkiMessage(body, { decrypters }) }
  * catch (e) { if (isScepError(e)) console.log(e.code, e.failInfo, e.message) }
  * ```
+ * @group Errors
  */
 export class ScepError extends Error {
   /** Stable error code. */
@@ -86,37 +87,37 @@ export class ScepError extends Error {
   static readonly failInfo: FailInfo = "badRequest";
 }
 
-/** Bytes that are not valid BER/DER, or a structure that does not match its ASN.1 definition. */
+/** Bytes that are not valid BER/DER, or a structure that does not match its ASN.1 definition. @group Errors */
 export class Asn1Error extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_ASN1";
   static override readonly failInfo: FailInfo = "badRequest";
 }
 
-/** A well-formed ASN.1 structure that is not a valid SCEP message (missing attribute, wrong content type…). */
+/** A well-formed ASN.1 structure that is not a valid SCEP message (missing attribute, wrong content type…). @group Errors */
 export class MessageMalformedError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_MESSAGE_MALFORMED";
   static override readonly failInfo: FailInfo = "badRequest";
 }
 
-/** An algorithm the SDK does not implement. */
+/** An algorithm the SDK does not implement. @group Errors */
 export class UnsupportedAlgorithmError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_UNSUPPORTED_ALGORITHM";
   static override readonly failInfo: FailInfo = "badAlg";
 }
 
-/** An algorithm the configured {@link AlgorithmPolicy} refuses (MD5 by default). */
+/** An algorithm the configured {@link AlgorithmPolicy} refuses (MD5 by default). @group Errors */
 export class AlgorithmNotAllowedError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_ALGORITHM_NOT_ALLOWED";
   static override readonly failInfo: FailInfo = "badAlg";
 }
 
-/** A CMS or PKCS#10 signature that does not verify. */
+/** A CMS or PKCS#10 signature that does not verify. @group Errors */
 export class SignatureInvalidError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_SIGNATURE_INVALID";
   static override readonly failInfo: FailInfo = "badMessageCheck";
 }
 
-/** The messageDigest signed attribute does not match the content. */
+/** The messageDigest signed attribute does not match the content. @group Errors */
 export class DigestMismatchError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_DIGEST_MISMATCH";
   static override readonly failInfo: FailInfo = "badMessageCheck";
@@ -125,31 +126,32 @@ export class DigestMismatchError extends ScepError {
 /**
  * The envelope could not be opened. Deliberately one error for a wrong key, a
  * bad RSA padding and corrupt content (no padding oracle).
+ * @group Errors
  */
 export class DecryptError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_DECRYPT_FAILED";
   static override readonly failInfo: FailInfo = "badMessageCheck";
 }
 
-/** No configured decryption key matches the envelope's RecipientInfos. */
+/** No configured decryption key matches the envelope's RecipientInfos. @group Errors */
 export class NoRecipientError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_NO_RECIPIENT";
   static override readonly failInfo: FailInfo = "badMessageCheck";
 }
 
-/** The PKCS#10 request inside the envelope is malformed or its self-signature fails. */
+/** The PKCS#10 request inside the envelope is malformed or its self-signature fails. @group Errors */
 export class CsrInvalidError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_CSR_INVALID";
   static override readonly failInfo: FailInfo = "badRequest";
 }
 
-/** A message type that is not valid where it was received. */
+/** A message type that is not valid where it was received. @group Errors */
 export class MessageTypeError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_MESSAGE_TYPE";
   static override readonly failInfo: FailInfo = "badRequest";
 }
 
-/** A key or certificate that cannot be used (wrong type, mismatch, unreadable PEM). */
+/** A key or certificate that cannot be used (wrong type, mismatch, unreadable PEM). @group Errors */
 export class KeyError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_KEY";
   static override readonly failInfo: FailInfo = "badRequest";
@@ -166,18 +168,19 @@ export class KeyError extends ScepError {
  * try { LocalKey.fromPem(caPem, encryptedKeyPem) }
  * catch (e) { if (isScepError(e) && e.code === "ERR_KEY_PASSPHRASE") console.error(`${e.message}: set CA_KEY_PASSPHRASE`) }
  * ```
+ * @group Errors
  */
 export class KeyPassphraseError extends KeyError {
   static override readonly code: ScepErrorCode = "ERR_KEY_PASSPHRASE";
 }
 
-/** A CertRep that is invalid or reports FAILURE (client side). */
+/** A CertRep that is invalid or reports FAILURE (client side). @group Errors */
 export class CertRepError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_CERTREP";
   static override readonly failInfo: FailInfo = "badRequest";
 }
 
-/** HTTP transport failure talking to a SCEP server (client side). */
+/** HTTP transport failure talking to a SCEP server (client side). @group Errors */
 export class TransportError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_TRANSPORT";
   static override readonly failInfo: FailInfo = "badRequest";
@@ -192,6 +195,7 @@ export class TransportError extends ScepError {
  * certificate, or the certificate requests would be encrypted to does not
  * chain to one. Thrown before any PKIOperation is sent. The message names the
  * expected and the actual fingerprints (`sha256:<hex>`).
+ * @group Errors
  */
 export class CaPinMismatchError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_CA_PIN_MISMATCH";
@@ -202,7 +206,7 @@ export class CaPinMismatchError extends ScepError {
   actual: string[] = [];
 }
 
-/** An argument passed by the caller is invalid. */
+/** An argument passed by the caller is invalid. @group Errors */
 export class InvalidArgumentError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_INVALID_ARGUMENT";
   static override readonly failInfo: FailInfo = "badRequest";
@@ -219,6 +223,7 @@ export class InvalidArgumentError extends ScepError {
  * try { await server.approve("corp", tid) }
  * catch (e) { if (isScepError(e) && e.code === "ERR_TRANSACTION_STATE") res.status(409) }
  * ```
+ * @group Errors
  */
 export class TransactionStateError extends InvalidArgumentError {
   static override readonly code: ScepErrorCode = "ERR_TRANSACTION_STATE";
@@ -236,6 +241,7 @@ export class TransactionStateError extends InvalidArgumentError {
  * try { await redis.set(key, value) }
  * catch (e) { throw new StoreUnavailableError("redis: connection refused", { cause: e, retryAfterSeconds: 10 }) }
  * ```
+ * @group Errors
  */
 export class StoreUnavailableError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_STORE_UNAVAILABLE";
@@ -251,6 +257,7 @@ export class StoreUnavailableError extends ScepError {
 /**
  * True for any error thrown by `@scep/*`, even across duplicate copies of the
  * package (checks the shape, not only `instanceof`).
+ * @group Errors
  */
 export function isScepError(value: unknown): value is ScepError {
   if (value instanceof ScepError) return true;

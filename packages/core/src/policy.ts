@@ -18,6 +18,7 @@ import { AlgorithmNotAllowedError } from "./errors.js";
  *   responseCipher: (c) => (c === "des3" ? "aes256" : c),
  * };
  * ```
+ * @group Codec
  */
 export interface AlgorithmPolicy {
   /** Digests accepted in SignerInfos and PKCS#10 signatures. Default: SHA-1 and the SHA-2 family. */
@@ -39,7 +40,7 @@ export interface AlgorithmPolicy {
   responseCipher?: (requested: ContentCipher) => ContentCipher;
 }
 
-/** A policy with every default filled in. */
+/** A policy with every default filled in. @group Codec */
 export type ResolvedPolicy = Required<AlgorithmPolicy>;
 
 const DEFAULT: ResolvedPolicy = {
@@ -52,7 +53,7 @@ const DEFAULT: ResolvedPolicy = {
   responseCipher: (c: ContentCipher) => c,
 };
 
-/** Fills a partial policy with the defaults. */
+/** Fills a partial policy with the defaults. @group Codec */
 export function resolvePolicy(policy: AlgorithmPolicy = {}): ResolvedPolicy {
   return {
     digests: policy.digests ?? DEFAULT.digests,
@@ -65,24 +66,24 @@ export function resolvePolicy(policy: AlgorithmPolicy = {}): ResolvedPolicy {
   };
 }
 
-/** Throws {@link AlgorithmNotAllowedError} (badAlg) when the digest is not allowed. */
+/** Throws {@link AlgorithmNotAllowedError} (badAlg) when the digest is not allowed. @group Codec */
 export function checkDigest(p: ResolvedPolicy, d: DigestAlgorithm, where: string): void {
   if (d === "md5" ? !p.allowMd5 : !p.digests.includes(d)) {
     throw new AlgorithmNotAllowedError(`${where}: digest ${d} is not allowed by policy`);
   }
 }
 
-/** Throws {@link AlgorithmNotAllowedError} when the cipher is not allowed. */
+/** Throws {@link AlgorithmNotAllowedError} when the cipher is not allowed. @group Codec */
 export function checkCipher(p: ResolvedPolicy, c: ContentCipher): void {
   if (!p.ciphers.includes(c)) throw new AlgorithmNotAllowedError(`content cipher ${c} is not allowed by policy`);
 }
 
-/** Throws {@link AlgorithmNotAllowedError} when the signature scheme is not allowed. */
+/** Throws {@link AlgorithmNotAllowedError} when the signature scheme is not allowed. @group Codec */
 export function checkScheme(p: ResolvedPolicy, s: SignatureScheme, where: string): void {
   if (!p.signatureSchemes.includes(s)) throw new AlgorithmNotAllowedError(`${where}: signature scheme ${s} is not allowed by policy`);
 }
 
-/** Throws {@link AlgorithmNotAllowedError} when the key transport is not allowed. */
+/** Throws {@link AlgorithmNotAllowedError} when the key transport is not allowed. @group Codec */
 export function checkKeyTransport(p: ResolvedPolicy, k: KeyTransport): void {
   if (!p.keyTransports.includes(k)) throw new AlgorithmNotAllowedError(`key transport ${k} is not allowed by policy`);
 }

@@ -16,7 +16,7 @@ import { CaPinMismatchError, InvalidArgumentError } from "../errors.js";
 import { Certificate } from "../x509/certificate.js";
 import { isCaInSet, selectRecipient } from "../message/certificate-roles.js";
 
-/** What to pin: SHA-256 fingerprints and/or trusted CA certificates (at least one of either). */
+/** What to pin: SHA-256 fingerprints and/or trusted CA certificates (at least one of either). @group Client */
 export interface CaPinOptions {
   /**
    * SHA-256 fingerprints of the DER certificate (what `openssl x509
@@ -33,7 +33,7 @@ export interface CaPinOptions {
   trustedCaCertificates?: readonly (Certificate | Uint8Array | string)[] | undefined;
 }
 
-/** The SHA-256 fingerprint of a certificate as `sha256:<64 lower-case hex>`. */
+/** The SHA-256 fingerprint of a certificate as `sha256:<64 lower-case hex>`. @group Client */
 export function caFingerprint(cert: Certificate): string {
   return `sha256:${toHex(nc.digest("sha256", cert.der)).toLowerCase()}`;
 }
@@ -43,6 +43,7 @@ export function caFingerprint(cert: Certificate): string {
  * `sha256:`/`SHA256:`/`sha-256:` prefixes, colons and spaces between bytes.
  *
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for anything that is not 32 bytes of hex.
+ * @group Client
  */
 export function normalizeFingerprint(value: string): string {
   const body = value.trim().replace(/^sha-?256:/i, "").replace(/[:\s]/g, "").toLowerCase();
@@ -50,7 +51,7 @@ export function normalizeFingerprint(value: string): string {
   return `sha256:${body}`;
 }
 
-/** A compiled pin (fingerprints normalised, certificates parsed). */
+/** A compiled pin (fingerprints normalised, certificates parsed). @group Client */
 export interface CaPin {
   /** The pinned fingerprints, normalised. */
   readonly fingerprints: readonly string[];
@@ -62,6 +63,7 @@ export interface CaPin {
  * Checks and normalises pin options; undefined when nothing is pinned.
  *
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a malformed fingerprint or certificate.
+ * @group Client
  */
 export function compileCaPin(options: CaPinOptions): CaPin | undefined {
   const fingerprints = (options.caFingerprints ?? []).map(normalizeFingerprint);
@@ -91,6 +93,7 @@ export function compileCaPin(options: CaPinOptions): CaPin | undefined {
  * const pin = compileCaPin({ caFingerprints: ["sha256:3f9a…"] })!;
  * const trusted = checkCaPin(await new ScepClient({ url }).getCaCert(), pin);
  * ```
+ * @group Client
  */
 export function checkCaPin(certificates: readonly Certificate[], pin: CaPin): Certificate[] {
   const pinned = new Set(pin.fingerprints);

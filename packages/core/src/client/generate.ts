@@ -15,7 +15,7 @@ import { toPem } from "../lib/bytes.js";
 import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
 
-/** Subject alternative names to request. */
+/** Subject alternative names to request. @group Client */
 export interface SanInput {
   /** dNSName entries. */
   dns?: readonly string[];
@@ -29,7 +29,7 @@ export interface SanInput {
   upn?: readonly string[];
 }
 
-/** Options of {@link generateCsr}. */
+/** Options of {@link generateCsr}. @group Client */
 export interface GenerateCsrOptions {
   /** The key pair (RSA PKCS#1 v1.5 or ECDSA, extractable or not). */
   keys: CryptoKeyPair;
@@ -89,6 +89,7 @@ function toArrayBuffer(b: Uint8Array): ArrayBuffer {
 /**
  * Generates an RSA key pair usable for SCEP (RSASSA-PKCS1-v1_5, extractable so
  * it can be saved as PEM).
+ * @group Client
  */
 export async function generateRsaKeyPair(bits = 2048): Promise<CryptoKeyPair> {
   return (await crypto.subtle.generateKey(
@@ -106,6 +107,7 @@ export async function generateRsaKeyPair(bits = 2048): Promise<CryptoKeyPair> {
  * const keys = await generateRsaKeyPair();
  * const csr = await generateCsr({ keys, subject: "CN=device-42", challengePassword: "secret", san: { dns: ["device-42.example"] } });
  * ```
+ * @group Client
  */
 export async function generateCsr(options: GenerateCsrOptions): Promise<Uint8Array> {
   try {
@@ -126,6 +128,7 @@ export async function generateCsr(options: GenerateCsrOptions): Promise<Uint8Arr
 /**
  * Builds the self-signed certificate a client signs its first PKCSReq with,
  * and returns it with its key as a {@link LocalKey} (a Signer and Decrypter).
+ * @group Client
  */
 export async function createSelfSignedSigner(options: { keys: CryptoKeyPair; subject: string | Uint8Array; now?: Date; days?: number }): Promise<LocalKey> {
   const now = options.now ?? new Date();
@@ -141,7 +144,7 @@ export async function createSelfSignedSigner(options: { keys: CryptoKeyPair; sub
   return LocalKey.from(new Certificate(new Uint8Array(cert.rawData)), options.keys.privateKey);
 }
 
-/** Exports a CryptoKey private key as PKCS#8 PEM. */
+/** Exports a CryptoKey private key as PKCS#8 PEM. @group Client */
 export async function exportPrivateKeyPem(key: CryptoKey): Promise<string> {
   return toPem("PRIVATE KEY", new Uint8Array(await crypto.subtle.exportKey("pkcs8", key)));
 }
@@ -149,6 +152,7 @@ export async function exportPrivateKeyPem(key: CryptoKey): Promise<string> {
 /**
  * Imports a PEM private key (PKCS#1, SEC1 or PKCS#8; RSA or EC) as a WebCrypto
  * key pair for {@link generateCsr} and {@link createSelfSignedSigner}.
+ * @group Client
  */
 export async function importKeyPairPem(pem: string): Promise<CryptoKeyPair> {
   const key = nc.privateKeyFromPem(pem);

@@ -15,7 +15,7 @@ import { readScepAttributes } from "../message/attributes.js";
 import { isCaInSet } from "../message/certificate-roles.js";
 import { MessageType, type PkiStatus } from "../message/types.js";
 
-/** Options of {@link readCertRep}. */
+/** Options of {@link readCertRep}. @group Client */
 export interface ReadCertRepOptions {
   /** The requester's key: opens a SUCCESS envelope (without it the reply is verified but not opened). */
   decrypter?: Decrypter;
@@ -40,7 +40,7 @@ export interface ReadCertRepOptions {
   requestedKey?: Uint8Array;
 }
 
-/** A read CertRep. */
+/** A read CertRep. @group Client */
 export interface CertRep {
   /** SUCCESS, FAILURE or PENDING. */
   status: PkiStatus;
@@ -93,6 +93,7 @@ const STATUS: Record<string, PkiStatus> = { "0": "SUCCESS", "2": "FAILURE", "3":
  * const rep = await readCertRep(body, { decrypter: myKey, caCertificates: caSet, request: built });
  * if (rep.status === "SUCCESS") writeFileSync("cert.pem", rep.certificate!.toPem());
  * ```
+ * @group Client
  */
 export async function readCertRep(bytes: Uint8Array, options: ReadCertRepOptions = {}): Promise<CertRep> {
   try {

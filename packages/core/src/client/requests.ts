@@ -18,7 +18,7 @@ import { CertificationRequest } from "../x509/certification-request.js";
 import { encodeScepAttributes } from "../message/attributes.js";
 import { MessageType } from "../message/types.js";
 
-/** Options every request builder shares. */
+/** Options every request builder shares. @group Client */
 export interface RequestOptions {
   /** The requester's key and certificate (self-signed for a first enrollment, the old certificate to renew). */
   signer: Signer;
@@ -42,7 +42,7 @@ export interface RequestOptions {
   now?: Date;
 }
 
-/** A built request and what the client keeps to read the reply. */
+/** A built request and what the client keeps to read the reply. @group Client */
 export interface BuiltRequest {
   /** The PKIMessage, DER. */
   der: Uint8Array;
@@ -81,7 +81,7 @@ async function build(messageType: MessageType, inner: der.Der, options: RequestO
 
 const randomTid = (): string => toHex(nc.randomBytes(16)).toUpperCase();
 
-/** Options of {@link buildPkcsReq}. */
+/** Options of {@link buildPkcsReq}. @group Client */
 export interface PkcsReqOptions extends RequestOptions {
   /** The PKCS#10 request, DER or PEM. */
   csr: Uint8Array | string;
@@ -97,6 +97,7 @@ export interface PkcsReqOptions extends RequestOptions {
  * const req = await buildPkcsReq({ csr, signer: selfSigned, recipient: caCert, cipher: "aes256", digest: "sha256" });
  * const res = await fetch(url + "?operation=PKIOperation", { method: "POST", body: req.der });
  * ```
+ * @group Client
  */
 export async function buildPkcsReq(options: PkcsReqOptions): Promise<BuiltRequest> {
   const csr = CertificationRequest.from(options.csr);
@@ -104,7 +105,7 @@ export async function buildPkcsReq(options: PkcsReqOptions): Promise<BuiltReques
   return build(type, csr.der, options, () => toHex(nc.digest("sha256", csr.spki)).toUpperCase());
 }
 
-/** Options of {@link buildCertPoll}: `issuer` or `issuerName`. */
+/** Options of {@link buildCertPoll}: `issuer` or `issuerName`. @group Client */
 export interface CertPollOptions extends RequestOptions {
   /** The issuing CA's certificate (its subject is the issuer); see {@link selectIssuerName} to pick it from a GetCACert set. */
   issuer?: Certificate | Uint8Array | string;
@@ -140,6 +141,7 @@ export interface CertPollOptions extends RequestOptions {
  *   recipient: selectRecipient(caCerts),
  * });
  * ```
+ * @group Client
  */
 export async function buildCertPoll(options: CertPollOptions): Promise<BuiltRequest> {
   if ((options.issuer === undefined) === (options.issuerName === undefined)) throw new InvalidArgumentError("buildCertPoll needs exactly one of issuer and issuerName");
@@ -152,7 +154,7 @@ export async function buildCertPoll(options: CertPollOptions): Promise<BuiltRequ
   return build(MessageType.CertPoll, der.seq(issuerName, options.subject), options, randomTid);
 }
 
-/** Options of {@link buildGetCert} and {@link buildGetCrl}. */
+/** Options of {@link buildGetCert} and {@link buildGetCrl}. @group Client */
 export interface IssuerAndSerialOptions extends RequestOptions {
   /** The issuer Name DER (e.g. `caCert.subjectDer`). */
   issuer: Uint8Array;
@@ -160,12 +162,12 @@ export interface IssuerAndSerialOptions extends RequestOptions {
   serialNumber: Uint8Array;
 }
 
-/** Builds a GetCert for a certificate by issuer and serial. */
+/** Builds a GetCert for a certificate by issuer and serial. @group Client */
 export async function buildGetCert(options: IssuerAndSerialOptions): Promise<BuiltRequest> {
   return build(MessageType.GetCert, der.seq(options.issuer, der.tlv(der.Tag.INTEGER, options.serialNumber)), options, randomTid);
 }
 
-/** Builds a GetCRL for the CRL covering a certificate (by its issuer and serial). */
+/** Builds a GetCRL for the CRL covering a certificate (by its issuer and serial). @group Client */
 export async function buildGetCrl(options: IssuerAndSerialOptions): Promise<BuiltRequest> {
   return build(MessageType.GetCRL, der.seq(options.issuer, der.tlv(der.Tag.INTEGER, options.serialNumber)), options, randomTid);
 }

@@ -18,7 +18,7 @@ import { type BuiltRequest, buildCertPoll, buildPkcsReq } from "./requests.js";
 import { type CaPin, type CaPinOptions, checkCaPin, compileCaPin } from "./ca-pin.js";
 import { type CertRep, readCertRep } from "./read-cert-rep.js";
 
-/** Options of {@link ScepClient}. */
+/** Options of {@link ScepClient}. @group Client */
 export interface ScepClientOptions extends CaPinOptions {
   /** The SCEP URL, e.g. `http://127.0.0.1:8080/scep`. */
   url: string;
@@ -28,7 +28,7 @@ export interface ScepClientOptions extends CaPinOptions {
   fetch?: typeof fetch;
 }
 
-/** Options of {@link ScepClient.enroll}. */
+/** Options of {@link ScepClient.enroll}. @group Client */
 export interface EnrollOptions {
   /** The PKCS#10 request (DER or PEM). */
   csr: Uint8Array | string;
@@ -66,6 +66,7 @@ export interface EnrollOptions {
  * const rep = await client.enroll({ csr, signer });
  * if (rep.status === "SUCCESS") console.log(rep.certificate!.toPem());
  * ```
+ * @group Client
  */
 export class ScepClient {
   readonly #url: string;

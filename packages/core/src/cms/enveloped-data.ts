@@ -19,6 +19,7 @@ import { type SignerIdentifier, findSigner, unwrapContentInfo } from "./signed-d
  *   rid RecipientIdentifier, keyEncryptionAlgorithm KeyEncryptionAlgorithmIdentifier,
  *   encryptedKey EncryptedKey }
  * ```
+ * @group Codec
  */
 export interface ParsedRecipient {
   /** Which certificate the key was encrypted to. */
@@ -31,7 +32,7 @@ export interface ParsedRecipient {
   encryptedKey: Uint8Array;
 }
 
-/** An EnvelopedData as read from the wire. */
+/** An EnvelopedData as read from the wire. @group Codec */
 export interface ParsedEnvelopedData {
   /** The key-transport recipients (other RecipientInfo kinds are skipped). */
   recipients: ParsedRecipient[];
@@ -87,6 +88,7 @@ function readRecipient(t: der.Tlv): ParsedRecipient | undefined {
  *   encryptedContentInfo EncryptedContentInfo,
  *   unprotectedAttrs [1] IMPLICIT UnprotectedAttributes OPTIONAL }
  * ```
+ * @group Codec
  */
 export function parseEnvelopedData(bytes: Uint8Array): ParsedEnvelopedData {
   const f = der.expect(unwrapContentInfo(bytes, oids.id_envelopedData, "EnvelopedData"), der.Tag.SEQUENCE, "EnvelopedData");
@@ -107,7 +109,7 @@ export function parseEnvelopedData(bytes: Uint8Array): ParsedEnvelopedData {
   return { recipients, cipher, iv, encryptedContent };
 }
 
-/** What {@link openEnvelope} returns. */
+/** What {@link openEnvelope} returns. @group Codec */
 export interface OpenedEnvelope {
   /** The decrypted content. */
   content: Uint8Array;
@@ -121,6 +123,7 @@ export interface OpenedEnvelope {
  * Opens an envelope with the first decrypter whose certificate a
  * RecipientInfo names (issuer and serial, or subject key identifier). Any
  * decryption failure is one {@link DecryptError}, whatever its cause.
+ * @group Codec
  */
 export async function openEnvelope(env: ParsedEnvelopedData, decrypters: readonly Decrypter[]): Promise<OpenedEnvelope> {
   for (const recipient of env.recipients) {
@@ -135,7 +138,7 @@ export async function openEnvelope(env: ParsedEnvelopedData, decrypters: readonl
   throw new NoRecipientError("the envelope is not encrypted to any configured key");
 }
 
-/** Options of {@link buildEnvelopedData}. */
+/** Options of {@link buildEnvelopedData}. @group Codec */
 export interface BuildEnvelopedDataOptions {
   /** Content to encrypt. */
   content: Uint8Array;
@@ -149,7 +152,7 @@ export interface BuildEnvelopedDataOptions {
   oaepHash?: DigestAlgorithm;
 }
 
-/** Writes a ContentInfo holding EnvelopedData, DER. */
+/** Writes a ContentInfo holding EnvelopedData, DER. @group Codec */
 export function buildEnvelopedData(options: BuildEnvelopedDataOptions): Uint8Array {
   const { content, recipient, cipher } = options;
   const transport = options.transport ?? "rsaes-pkcs1-v1_5";

@@ -10,7 +10,7 @@ import { readSignatureAlgorithm, signatureAlgorithmIdentifier } from "../x509/al
 import { Certificate } from "../x509/certificate.js";
 import type { Signer } from "../keys/key.js";
 
-/** How a SignerInfo names its certificate. */
+/** How a SignerInfo names its certificate. @group Codec */
 export type SignerIdentifier = { issuer: Uint8Array; serialNumber: Uint8Array } | { subjectKeyIdentifier: Uint8Array };
 
 /**
@@ -23,6 +23,7 @@ export type SignerIdentifier = { issuer: Uint8Array; serialNumber: Uint8Array } 
  *   signatureAlgorithm SignatureAlgorithmIdentifier,
  *   signature SignatureValue, unsignedAttrs [1] IMPLICIT UnsignedAttributes OPTIONAL }
  * ```
+ * @group Codec
  */
 export interface ParsedSignerInfo {
   /** Which certificate signed. */
@@ -39,7 +40,7 @@ export interface ParsedSignerInfo {
   signature: Uint8Array;
 }
 
-/** A SignedData as read from the wire. */
+/** A SignedData as read from the wire. @group Codec */
 export interface ParsedSignedData {
   /** eContentType. */
   contentType: string;
@@ -53,7 +54,7 @@ export interface ParsedSignedData {
   signerInfos: ParsedSignerInfo[];
 }
 
-/** Reads a ContentInfo and returns its content, checking the content type. */
+/** Reads a ContentInfo and returns its content, checking the content type. @group Codec */
 export function unwrapContentInfo(bytes: Uint8Array, expectedType: string, what: string): der.Tlv {
   const [typeT, contentT] = der.expect(der.parse(bytes), der.Tag.SEQUENCE, `${what} ContentInfo`);
   const type = der.readOid(typeT, `${what} contentType`);
@@ -104,6 +105,7 @@ function readSignerInfo(t: der.Tlv): ParsedSignerInfo {
  *   crls [1] IMPLICIT RevocationInfoChoices OPTIONAL,
  *   signerInfos SignerInfos }
  * ```
+ * @group Codec
  */
 export function parseSignedData(bytes: Uint8Array): ParsedSignedData {
   const sd = der.expect(unwrapContentInfo(bytes, oids.id_signedData, "SignedData"), der.Tag.SEQUENCE, "SignedData");
@@ -121,7 +123,7 @@ export function parseSignedData(bytes: Uint8Array): ParsedSignedData {
   return content ? { contentType, content, certificates, crls, signerInfos } : { contentType, certificates, crls, signerInfos };
 }
 
-/** The certificate among `candidates` that a SignerIdentifier names. */
+/** The certificate among `candidates` that a SignerIdentifier names. @group Codec */
 export function findSigner(sid: SignerIdentifier, candidates: readonly Certificate[]): Certificate | undefined {
   if ("subjectKeyIdentifier" in sid) {
     return candidates.find((c) => {
@@ -132,7 +134,7 @@ export function findSigner(sid: SignerIdentifier, candidates: readonly Certifica
   return candidates.find((c) => der.equalBytes(c.serialNumber, sid.serialNumber) && der.equalBytes(c.issuerDer, sid.issuer));
 }
 
-/** The digest and signature algorithms of a SignerInfo, by name. */
+/** The digest and signature algorithms of a SignerInfo, by name. @group Codec */
 export function signerAlgorithms(si: ParsedSignerInfo): { digest: DigestAlgorithm; signature: SignatureAlgorithm } {
   const digest = digestFromOid(si.digestOid);
   return { digest, signature: readSignatureAlgorithm(si.signatureAlgorithm, digest) };
@@ -141,6 +143,7 @@ export function signerAlgorithms(si: ParsedSignerInfo): { digest: DigestAlgorith
 /**
  * Verifies a SignerInfo: the messageDigest attribute against `content`, then
  * the signature over the signed attributes with `signer`'s public key.
+ * @group Codec
  */
 export function verifySignerInfo(si: ParsedSignerInfo, signer: Certificate, content: Uint8Array): void {
   const { digest, signature } = signerAlgorithms(si);
@@ -153,12 +156,12 @@ export function verifySignerInfo(si: ParsedSignerInfo, signer: Certificate, cont
   if (!nc.verify(key, signature, si.signedAttrs, si.signature)) throw new SignatureInvalidError("the SignedData signature does not verify");
 }
 
-/** Encodes one Attribute with a single value. */
+/** Encodes one Attribute with a single value. @group Codec */
 export function attribute(type: string, value: der.Der): der.Der {
   return der.seq(der.oid(type), der.tlv(der.Tag.SET, value));
 }
 
-/** Options of {@link buildSignedData}. */
+/** Options of {@link buildSignedData}. @group Codec */
 export interface BuildSignedDataOptions {
   /** eContent (id-data), or undefined for none. */
   content?: Uint8Array;
@@ -176,7 +179,7 @@ export interface BuildSignedDataOptions {
   attributes?: readonly der.Der[];
 }
 
-/** Writes a ContentInfo holding SignedData, DER. */
+/** Writes a ContentInfo holding SignedData, DER. @group Codec */
 export async function buildSignedData(options: BuildSignedDataOptions): Promise<Uint8Array> {
   const { content, signer } = options;
   const digest = options.digest ?? "sha256";

@@ -34,7 +34,7 @@ function privateKeyFromPem(pem: string | Uint8Array, passphrase: string | undefi
   }
 }
 
-/** Something that signs with the private key of {@link Signer.certificate}. */
+/** Something that signs with the private key of {@link Signer.certificate}. @group Keys */
 export interface Signer {
   /** The certificate whose key signs. */
   readonly certificate: Certificate;
@@ -42,7 +42,7 @@ export interface Signer {
   sign(data: Uint8Array, algorithm: SignatureAlgorithm): Promise<Uint8Array>;
 }
 
-/** Parameters of {@link Decrypter.decrypt}. */
+/** Parameters of {@link Decrypter.decrypt}. @group Keys */
 export interface DecryptParams {
   /** RSAES-PKCS1-v1_5 or RSAES-OAEP. */
   transport: KeyTransport;
@@ -60,6 +60,7 @@ export interface DecryptParams {
  * valid: on a bad padding or a key of the wrong length, return `keyLength`
  * pseudo-random bytes (implicit rejection) instead of throwing. {@link LocalKey}
  * does this.
+ * @group Keys
  */
 export interface Decrypter {
   /** The certificate requests are encrypted to. */
@@ -68,10 +69,10 @@ export interface Decrypter {
   decrypt(encryptedKey: Uint8Array, params: DecryptParams): Promise<Uint8Array>;
 }
 
-/** A private key in any form {@link LocalKey} reads. */
+/** A private key in any form {@link LocalKey} reads. @group Keys */
 export type PrivateKeyInput = string | Uint8Array | CryptoKey;
 
-/** Options of {@link LocalKey.from}. */
+/** Options of {@link LocalKey.from}. @group Keys */
 export interface LocalKeyOptions {
   /**
    * Passphrase of an encrypted PEM key (PKCS#8 `ENCRYPTED PRIVATE KEY` or legacy
@@ -98,6 +99,7 @@ export interface LocalKeyOptions {
  * const ca = LocalKey.fromPem(readFileSync("ca.pem", "utf8"), readFileSync("ca.key", "utf8"));
  * const request = await decodePkiMessage(body, { decrypters: [ca] });
  * ```
+ * @group Keys
  */
 export class LocalKey implements Signer, Decrypter {
   /** The certificate. */

@@ -24,7 +24,7 @@ export function latin1(b: Uint8Array): string {
   return s;
 }
 
-/** Standard base64 (with padding). */
+/** Standard base64 (with padding). @group Codec */
 export function toBase64(b: Uint8Array): string {
   return btoa(latin1(b));
 }
@@ -34,6 +34,7 @@ export function toBase64(b: Uint8Array): string {
  * alphabet, with or without padding, with whitespace and line breaks, and with
  * `+` turned into a space by form decoding (iOS). Returns undefined when the
  * text is not base64.
+ * @group Codec
  */
 export function fromBase64Lenient(text: string): Uint8Array | undefined {
   let s = text.replace(/[\r\n\t]/g, "").replace(/ /g, "+").replace(/-/g, "+").replace(/_/g, "/");
@@ -53,7 +54,7 @@ export function fromBase64Lenient(text: string): Uint8Array | undefined {
   }
 }
 
-/** PEM armour. */
+/** PEM armour. @group Codec */
 export function toPem(label: string, der: Uint8Array): string {
   const b64 = toBase64(der).replace(/(.{64})/g, "$1\n").replace(/\n$/, "");
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
@@ -66,6 +67,7 @@ export function toPem(label: string, der: Uint8Array): string {
  * its END line (RFC 7468: the base64 between them holds no "-----"). A lazy
  * regex with a back-reference would rescan to the end for every unterminated
  * BEGIN, quadratic on hostile text (a GetCACert reply is server-controlled).
+ * @group Codec
  */
 export function fromPem(text: string, label?: string): Uint8Array[] {
   const out: Uint8Array[] = [];

@@ -9,7 +9,7 @@ import { MessageMalformedError } from "../errors.js";
 import { attribute } from "../cms/signed-data.js";
 import { FAIL_INFO_CODE, failInfoFromCode } from "./types.js";
 
-/** The SCEP attributes of a message. */
+/** The SCEP attributes of a message. @group Codec */
 export interface ScepAttributes {
   /** messageType number. */
   messageType: number;
@@ -40,7 +40,7 @@ function single(attrs: Map<string, der.Tlv[]>, type: string, name: string): der.
 
 const MAX_TRANSACTION_ID = 256;
 
-/** Reads the SCEP attributes from a SignerInfo's signed attributes. */
+/** Reads the SCEP attributes from a SignerInfo's signed attributes. @group Codec */
 export function readScepAttributes(attrs: Map<string, der.Tlv[]>, options: { senderNonceOptional?: boolean } = {}): ScepAttributes {
   const mt = single(attrs, oids.id_messageType, "messageType");
   if (!mt) throw new MessageMalformedError("missing messageType attribute");
@@ -73,7 +73,7 @@ export function readScepAttributes(attrs: Map<string, der.Tlv[]>, options: { sen
   return out;
 }
 
-/** The signed attributes of a SCEP message (contentType and messageDigest are added by the CMS layer). */
+/** The signed attributes of a SCEP message (contentType and messageDigest are added by the CMS layer). @group Codec */
 export function encodeScepAttributes(a: ScepAttributes): der.Der[] {
   const out = [
     attribute(oids.id_messageType, der.printable(String(a.messageType))),

@@ -4,7 +4,7 @@
  * @module
  */
 
-/** Capabilities RFC 8894 §3.5.2 defines (others are kept as strings). */
+/** Capabilities RFC 8894 §3.5.2 defines (others are kept as strings). @group Codec */
 export type CaCapability =
   | "AES"
   | "DES3"
@@ -17,7 +17,7 @@ export type CaCapability =
   | "SCEPStandard"
   | "Update";
 
-/** The content type of a GetCACaps reply. */
+/** The content type of a GetCACaps reply. @group Codec */
 export const CA_CAPS_CONTENT_TYPE = "text/plain";
 
 /**
@@ -27,12 +27,13 @@ export const CA_CAPS_CONTENT_TYPE = "text/plain";
  * ```ts
  * buildCaCaps(["AES", "POSTPKIOperation", "SHA-256", "SCEPStandard"]);
  * ```
+ * @group Codec
  */
 export function buildCaCaps(caps: readonly string[]): string {
   return [...new Set(caps)].join("\n");
 }
 
-/** Parsed capabilities: case-insensitive lookups, unknown ones kept. */
+/** Parsed capabilities: case-insensitive lookups, unknown ones kept. @group Codec */
 export interface CaCaps {
   /** Every capability as sent (trimmed, empty lines dropped). */
   readonly list: readonly string[];
@@ -40,7 +41,7 @@ export interface CaCaps {
   has(cap: CaCapability | string): boolean;
 }
 
-/** Parses a GetCACaps body (LF or CRLF, blank lines ignored). */
+/** Parses a GetCACaps body (LF or CRLF, blank lines ignored). @group Codec */
 export function parseCaCaps(text: string): CaCaps {
   const list = text
     .split(/\r?\n|\r/)

@@ -11,16 +11,16 @@ import type { Signer } from "../keys/key.js";
 import { Certificate } from "../x509/certificate.js";
 import { CertRepError, InvalidArgumentError, MessageMalformedError } from "../errors.js";
 
-/** `application/x-x509-ca-cert`: one DER certificate. */
+/** `application/x-x509-ca-cert`: one DER certificate. @group Codec */
 export const CA_CERT_CONTENT_TYPE = "application/x-x509-ca-cert";
-/** `application/x-x509-ca-ra-cert`: a degenerate PKCS#7 holding the RA and CA certificates. */
+/** `application/x-x509-ca-ra-cert`: a degenerate PKCS#7 holding the RA and CA certificates. @group Codec */
 export const CA_RA_CERT_CONTENT_TYPE = "application/x-x509-ca-ra-cert";
-/** `application/x-x509-next-ca-cert`: a signed PKCS#7 holding the next CA certificates. */
+/** `application/x-x509-next-ca-cert`: a signed PKCS#7 holding the next CA certificates. @group Codec */
 export const NEXT_CA_CERT_CONTENT_TYPE = "application/x-x509-next-ca-cert";
-/** `application/x-pki-message`: PKIOperation requests and replies. */
+/** `application/x-pki-message`: PKIOperation requests and replies. @group Codec */
 export const PKI_MESSAGE_CONTENT_TYPE = "application/x-pki-message";
 
-/** An HTTP reply body and its content type. */
+/** An HTTP reply body and its content type. @group Codec */
 export interface EncodedReply {
   /** Body bytes. */
   body: Uint8Array;
@@ -37,6 +37,7 @@ export interface EncodedReply {
  * ```ts
  * const { body, contentType } = await buildGetCaCertResponse([raCert, caCert]);
  * ```
+ * @group Codec
  */
 export async function buildGetCaCertResponse(certificates: readonly (Certificate | Uint8Array)[]): Promise<EncodedReply> {
   if (certificates.length === 0) throw new InvalidArgumentError("GetCACert needs at least one certificate");
@@ -48,6 +49,7 @@ export async function buildGetCaCertResponse(certificates: readonly (Certificate
 /**
  * Parses a GetCACert reply: DER certificate, degenerate PKCS#7, or PEM (some
  * servers send it). The content type is a hint only.
+ * @group Codec
  */
 export function parseGetCaCertResponse(body: Uint8Array, _contentType?: string): Certificate[] {
   const text = body.length > 0 && body[0] === 0x2d ? new TextDecoder().decode(body) : undefined;
@@ -65,7 +67,7 @@ export function parseGetCaCertResponse(body: Uint8Array, _contentType?: string):
   }
 }
 
-/** Builds a GetNextCACert reply: the next CA (and RA) certificates in a SignedData signed by the current CA. */
+/** Builds a GetNextCACert reply: the next CA (and RA) certificates in a SignedData signed by the current CA. @group Codec */
 export async function buildGetNextCaCertResponse(options: { certificates: readonly (Certificate | Uint8Array)[]; signer: Signer; now?: Date }): Promise<EncodedReply> {
   const ders = options.certificates.map((c) => (c instanceof Certificate ? c.der : c));
   if (ders.length === 0) throw new InvalidArgumentError("GetNextCACert needs at least one certificate");
@@ -75,7 +77,7 @@ export async function buildGetNextCaCertResponse(options: { certificates: readon
   return { body, contentType: NEXT_CA_CERT_CONTENT_TYPE };
 }
 
-/** Parses and verifies a GetNextCACert reply against the current CA certificates. */
+/** Parses and verifies a GetNextCACert reply against the current CA certificates. @group Codec */
 export function parseGetNextCaCertResponse(body: Uint8Array, currentCa: readonly Certificate[]): Certificate[] {
   const sd = parseSignedData(body);
   const si = sd.signerInfos[0];

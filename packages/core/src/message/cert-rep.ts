@@ -16,7 +16,7 @@ import { defaultSignatureAlgorithm } from "../x509/algorithm-identifier.js";
 import { encodeScepAttributes } from "./attributes.js";
 import { MessageType, PkiStatus } from "./types.js";
 
-/** The request a CertRep answers: what a {@link PkiRequest} (or a failed decode's `request`) provides. */
+/** The request a CertRep answers: what a {@link PkiRequest} (or a failed decode's `request`) provides. @group Codec */
 export interface CertRepRequest {
   /** transactionID, echoed. */
   transactionId: string;
@@ -30,7 +30,7 @@ export interface CertRepRequest {
   digestAlgorithm?: DigestAlgorithm | string;
 }
 
-/** Options of {@link buildCertRep}. */
+/** Options of {@link buildCertRep}. @group Codec */
 export interface CertRepOptions {
   /** The request answered. */
   request: CertRepRequest;
@@ -85,6 +85,7 @@ function toDer(c: Certificate | Uint8Array): Uint8Array {
  * const reply = await buildCertRep({ request: req, signer: ca, status: "SUCCESS", certificates: [issued, caCert] });
  * return new Response(reply, { headers: { "content-type": "application/x-pki-message" } });
  * ```
+ * @group Codec
  */
 export async function buildCertRep(options: CertRepOptions): Promise<Uint8Array> {
   const { request, signer, status } = options;

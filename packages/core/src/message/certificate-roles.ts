@@ -21,6 +21,7 @@ function namesIssuer(issuer: Certificate, subject: Certificate): boolean {
  * A certificate that acts as a CA in the set: basicConstraints cA, or the
  * issuer of another certificate of the set (an old v1 CA certificate has no
  * basicConstraints).
+ * @group Codec
  */
 export function isCaInSet(cert: Certificate, certificates: readonly Certificate[]): boolean {
   return cert.isCa || certificates.some((other) => namesIssuer(cert, other));
@@ -37,6 +38,7 @@ export function isCaInSet(cert: Certificate, certificates: readonly Certificate[
  * ```ts
  * const issuing = lowestCa(await client.getCaCert()); // root and issuing CA in any order
  * ```
+ * @group Codec
  */
 export function lowestCa(certificates: readonly Certificate[]): Certificate | undefined {
   const cas = certificates.filter((c) => isCaInSet(c, certificates));
@@ -65,6 +67,7 @@ function ras(certificates: readonly Certificate[]): Certificate[] {
  * const caCerts = await client.getCaCert();
  * const req = await buildPkcsReq({ csr, signer, recipient: selectRecipient(caCerts) });
  * ```
+ * @group Codec
  */
 export function selectRecipient(certificates: readonly Certificate[]): Certificate {
   const first = certificates[0];
@@ -92,6 +95,7 @@ export function selectRecipient(certificates: readonly Certificate[]): Certifica
  * ```ts
  * console.log("CertReps come from", selectSigner(await client.getCaCert()).subject);
  * ```
+ * @group Codec
  */
 export function selectSigner(certificates: readonly Certificate[]): Certificate {
   const first = certificates[0];
@@ -118,6 +122,7 @@ export function selectSigner(certificates: readonly Certificate[]): Certificate 
  * ```ts
  * const poll = await buildCertPoll({ issuerName: selectIssuerName(caCerts), subject: csr.subjectDer, transactionId, signer, recipient: selectRecipient(caCerts) });
  * ```
+ * @group Codec
  */
 export function selectIssuerName(certificates: readonly Certificate[]): Uint8Array {
   const recipient = selectRecipient(certificates);

@@ -18,7 +18,7 @@ import { CertificationRequest } from "../x509/certification-request.js";
 import { readScepAttributes } from "./attributes.js";
 import { MessageType, type MessageTypeName, messageTypeName } from "./types.js";
 
-/** IssuerAndSubject (CertPoll, RFC 8894 §3.3.3). */
+/** IssuerAndSubject (CertPoll, RFC 8894 §3.3.3). @group Codec */
 export interface IssuerAndSubject {
   /** Issuer Name DER. */
   issuer: Uint8Array;
@@ -26,7 +26,7 @@ export interface IssuerAndSubject {
   subject: Uint8Array;
 }
 
-/** IssuerAndSerialNumber (GetCert, GetCRL, RFC 8894 §3.3.4). */
+/** IssuerAndSerialNumber (GetCert, GetCRL, RFC 8894 §3.3.4). @group Codec */
 export interface IssuerAndSerialNumber {
   /** Issuer Name DER. */
   issuer: Uint8Array;
@@ -34,7 +34,7 @@ export interface IssuerAndSerialNumber {
   serialNumber: Uint8Array;
 }
 
-/** A decoded, verified and decrypted SCEP request. */
+/** A decoded, verified and decrypted SCEP request. @group Codec */
 export interface PkiRequest {
   /** messageType number. */
   messageType: MessageType;
@@ -68,7 +68,7 @@ export interface PkiRequest {
   issuerAndSerialNumber?: IssuerAndSerialNumber;
 }
 
-/** Options of {@link decodePkiMessage}. */
+/** Options of {@link decodePkiMessage}. @group Codec */
 export interface DecodePkiMessageOptions {
   /** The CA/RA keys requests may be encrypted to (rollover, separate RA). */
   decrypters: Decrypter | readonly Decrypter[];
@@ -107,6 +107,7 @@ function checkRsaSize(p: ResolvedPolicy, spki: Uint8Array, what: string): void {
  * const req = await decodePkiMessage(body, { decrypters: [ca] });
  * if (req.messageTypeName === "PKCSReq") console.log(req.csr!.subject, req.csr!.challengePassword);
  * ```
+ * @group Codec
  */
 export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMessageOptions): Promise<PkiRequest> {
   const policy = resolvePolicy(options.policy);

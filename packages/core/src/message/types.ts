@@ -5,7 +5,7 @@
  */
 import type { FailInfo } from "../errors.js";
 
-/** messageType values (RFC 8894 §3.2.1.2). */
+/** messageType values (RFC 8894 §3.2.1.2). @group Codec */
 export const MessageType = {
   CertRep: 3,
   RenewalReq: 17,
@@ -15,26 +15,26 @@ export const MessageType = {
   GetCRL: 22,
 } as const;
 
-/** A messageType value. */
+/** A messageType value. @group Codec */
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
-/** The name of a messageType value. */
+/** The name of a messageType value. @group Codec */
 export type MessageTypeName = keyof typeof MessageType;
 
 const NAMES = new Map<number, MessageTypeName>(Object.entries(MessageType).map(([k, v]) => [v, k as MessageTypeName]));
 
-/** The name of a messageType number, or undefined. */
+/** The name of a messageType number, or undefined. @group Codec */
 export function messageTypeName(value: number): MessageTypeName | undefined {
   return NAMES.get(value);
 }
 
-/** pkiStatus values (RFC 8894 §3.2.1.3). */
+/** pkiStatus values (RFC 8894 §3.2.1.3). @group Codec */
 export const PkiStatus = { SUCCESS: "0", FAILURE: "2", PENDING: "3" } as const;
 
-/** A pkiStatus name. */
+/** A pkiStatus name. @group Codec */
 export type PkiStatus = keyof typeof PkiStatus;
 
-/** failInfo numbers (RFC 8894 §3.2.1.4). */
+/** failInfo numbers (RFC 8894 §3.2.1.4). @group Codec */
 export const FAIL_INFO_CODE: Readonly<Record<FailInfo, string>> = {
   badAlg: "0",
   badMessageCheck: "1",
@@ -43,7 +43,7 @@ export const FAIL_INFO_CODE: Readonly<Record<FailInfo, string>> = {
   badCertId: "4",
 };
 
-/** failInfo number → name. */
+/** failInfo number → name. @group Codec */
 export function failInfoFromCode(code: string): FailInfo | undefined {
   return (Object.keys(FAIL_INFO_CODE) as FailInfo[]).find((k) => FAIL_INFO_CODE[k] === code);
 }

@@ -15,7 +15,7 @@ import type { ServerContext } from "./context.js";
 import { type IssueContext, type ResolvedProfile, toDer } from "./profile.js";
 import type { Transaction } from "./transaction-store.js";
 
-/** Options of `approve`. */
+/** Options of `approve`. @group Server */
 export interface ApproveOptions {
   /** An operator-supplied certificate (the issue hook is not called). */
   certificate?: Certificate | Uint8Array;
@@ -23,7 +23,7 @@ export interface ApproveOptions {
   chain?: readonly (Certificate | Uint8Array)[];
 }
 
-/** Options of `reject`. */
+/** Options of `reject`. @group Server */
 export interface RejectOptions {
   /** failInfo of the FAILURE the next CertPoll gets (default badRequest). */
   failInfo?: FailInfo;
@@ -50,7 +50,7 @@ async function claim(ctx: ServerContext, p: ResolvedProfile, transactionId: stri
   return tx;
 }
 
-/** Approves a PENDING transaction; see `ScepServer.approve`. */
+/** Approves a PENDING transaction; see `ScepServer.approve`. @group Server */
 export async function approve(ctx: ServerContext, p: ResolvedProfile, transactionId: string, opts: ApproveOptions = {}): Promise<Transaction> {
   const tx = await claim(ctx, p, transactionId);
   let certificate: Uint8Array;
@@ -84,7 +84,7 @@ export async function approve(ctx: ServerContext, p: ResolvedProfile, transactio
   return done;
 }
 
-/** Rejects a PENDING transaction; see `ScepServer.reject`. */
+/** Rejects a PENDING transaction; see `ScepServer.reject`. @group Server */
 export async function reject(ctx: ServerContext, p: ResolvedProfile, transactionId: string, opts: RejectOptions = {}): Promise<Transaction> {
   const t = ctx.now();
   const done = await ctx.store("transaction store", () =>
@@ -100,7 +100,7 @@ export async function reject(ctx: ServerContext, p: ResolvedProfile, transaction
   return done;
 }
 
-/** PENDING and ISSUING transactions of these profiles, oldest first. */
+/** PENDING and ISSUING transactions of these profiles, oldest first. @group Server */
 export async function pending(ctx: ServerContext, profiles: readonly ResolvedProfile[]): Promise<Transaction[]> {
   const out: Transaction[] = [];
   for (const p of profiles) {

@@ -10,7 +10,7 @@ import type { ServerContext } from "./context.js";
 import type { ResolvedProfile } from "./profile.js";
 import { Reply, certRep, failure } from "./replies.js";
 
-/** PENDING while waiting (or being issued), SUCCESS with the certificate, FAILURE when rejected or unknown. */
+/** PENDING while waiting (or being issued), SUCCESS with the certificate, FAILURE when rejected or unknown. @group Server */
 export async function poll(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest): Promise<Reply> {
   const tx = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
   if (!tx) return failure(ctx, p, req, "badCertId", "unknown_transaction", "no pending request with this transactionID");

@@ -11,10 +11,10 @@ import type { FailInfo } from "../errors.js";
 import { type ChallengeContext, type ChallengePolicy, type ChallengeVerdict, staticChallengeMatches } from "./challenge.js";
 import type { StoreCall } from "./store-call.js";
 
-/** A validator's verdict, normalized. */
+/** A validator's verdict, normalized. @group Server */
 export type ChallengeOutcome = { ok: true; data?: unknown } | { ok: false; reason: string; failInfo: FailInfo; failInfoText: string };
 
-/** Checks the challenge of one request. May reject with StoreUnavailableError (the server answers 503). */
+/** Checks the challenge of one request. May reject with StoreUnavailableError (the server answers 503). @group Server */
 export type ChallengeValidator = (ctx: ChallengeContext, store: StoreCall) => Promise<ChallengeOutcome>;
 
 const OK: ChallengeOutcome = { ok: true };
@@ -42,7 +42,7 @@ function custom(policy: Extract<ChallengePolicy, { type: "custom" }>): Challenge
   return async (ctx) => normalizeVerdict(await policy.validate(ctx));
 }
 
-/** Normalizes a {@link ChallengeVerdict}. */
+/** Normalizes a {@link ChallengeVerdict}. @group Server */
 export function normalizeVerdict(v: ChallengeVerdict): ChallengeOutcome {
   if (v === true) return OK;
   if (typeof v === "object" && v !== null && v.ok === true) return v.data === undefined ? OK : { ok: true, data: v.data };
@@ -50,7 +50,7 @@ export function normalizeVerdict(v: ChallengeVerdict): ChallengeOutcome {
   return refuse("challenge rejected");
 }
 
-/** The validator of a policy. */
+/** The validator of a policy. @group Server */
 export function challengeValidator(policy: ChallengePolicy): ChallengeValidator {
   switch (policy.type) {
     case "none":

@@ -11,7 +11,7 @@ import type { CertificationRequest } from "../x509/certification-request.js";
 import type { PkiRequest } from "../message/pki-message.js";
 import { StoreUnavailableError, type FailInfo } from "../errors.js";
 
-/** What a challenge validator is told. */
+/** What a challenge validator is told. @group Server */
 export interface ChallengeContext {
   /** The challengePassword from the CSR (undefined when absent). */
   challenge: string | undefined;
@@ -28,6 +28,7 @@ export interface ChallengeContext {
  * hook as `IssueContext.challengeData` (e.g. what an Intune or webhook check learned). `{ ok: false }` may name a
  * stable `reason` label for events and stats (default `bad_challenge`), the `failInfo` (default badRequest) and a
  * `failInfoText` for the client (default "challenge rejected"; never put a secret in it).
+ * @group Server
  */
 export type ChallengeVerdict = boolean | { ok: true; data?: unknown } | { ok: false; reason?: string; failInfo?: FailInfo; failInfoText?: string };
 
@@ -42,6 +43,7 @@ export type ChallengeVerdict = boolean | { ok: true; data?: unknown } | { ok: fa
  * await store.consume(challenge, { profile: "corp" }); // true once
  * await store.consume(challenge, { profile: "corp" }); // false
  * ```
+ * @group Server
  */
 export interface ChallengeStore {
   /** Creates a random challenge valid for `ttlMs` milliseconds (store default when omitted) on `profile`. */
@@ -56,14 +58,14 @@ export interface ChallengeStore {
   consume(challenge: string, options: { profile: string }): Promise<boolean>;
 }
 
-/** How a profile checks challenges. */
+/** How a profile checks challenges. @group Server */
 export type ChallengePolicy =
   | { type: "static"; password: string }
   | { type: "store"; store: ChallengeStore }
   | { type: "custom"; validate: (ctx: ChallengeContext) => Promise<ChallengeVerdict> | ChallengeVerdict }
   | { type: "none"; acknowledgeAnyoneCanEnroll: true };
 
-/** Options of {@link MemoryChallengeStore}. */
+/** Options of {@link MemoryChallengeStore}. @group Server */
 export interface MemoryChallengeStoreOptions {
   /** Clock deciding expiry (default `() => new Date()`). */
   now?: () => Date;
@@ -85,6 +87,7 @@ export interface MemoryChallengeStoreOptions {
  * const store = new MemoryChallengeStore();
  * const challenge = await store.issue({ profile: "corp", ttlMs: 3_600_000 });
  * ```
+ * @group Server
  */
 export class MemoryChallengeStore implements ChallengeStore {
   readonly #entries = new Map<string, { profile: string; expires: number }>();
@@ -119,7 +122,7 @@ export class MemoryChallengeStore implements ChallengeStore {
   }
 }
 
-/** Constant-time comparison of a presented challenge with the configured one. */
+/** Constant-time comparison of a presented challenge with the configured one. @group Server */
 export function staticChallengeMatches(presented: string | undefined, expected: string): boolean {
   // Compare digests so the comparison time does not depend on lengths either.
   const a = nc.digest("sha256", new TextEncoder().encode(presented ?? ""));

@@ -6,7 +6,7 @@
  */
 import type { StoreCall } from "./store-call.js";
 
-/** Server-wide settings handed to each operation and phase. */
+/** Server-wide settings handed to each operation and phase. @group Server */
 export interface ServerContext {
   /** The injected clock. */
   now: () => Date;

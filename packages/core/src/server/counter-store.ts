@@ -6,7 +6,7 @@
  */
 import type { ScepOutcome } from "./events.js";
 
-/** The counts of one profile: requests by outcome and by reason label. */
+/** The counts of one profile: requests by outcome and by reason label. @group Storage */
 export interface ProfileCounters {
   /** Request counts by outcome (`success`, `failure`, `pending`, `rejected`, `error`). */
   outcomes: Record<string, number>;
@@ -30,6 +30,7 @@ export interface ProfileCounters {
  * counters.increment("corp", "success", "issued");
  * await counters.read("corp"); // { outcomes: { success: 1 }, reasons: { issued: 1 } }
  * ```
+ * @group Storage
  */
 export interface CounterStore {
   /** Counts one request of `profile` that ended with `outcome` for `reason`. Returns at once; never throws. */
@@ -49,6 +50,7 @@ export interface CounterStore {
  * const server = createScepServer({ profiles, counters: new MemoryCounterStore() });
  * const [corp] = await server.sharedStats();
  * ```
+ * @group Storage
  */
 export class MemoryCounterStore implements CounterStore {
   readonly #profiles = new Map<string, ProfileCounters>();

@@ -6,10 +6,10 @@
  */
 import type { CertificationRequest } from "../x509/certification-request.js";
 
-/** SAN types a CSR may request. */
+/** SAN types a CSR may request. @group Server */
 export type SanType = "dns" | "email" | "ip" | "uri" | "upn";
 
-/** CSR acceptance rules. */
+/** CSR acceptance rules. @group Server */
 export interface CsrPolicy {
   /** Allowed public key types (default rsa and ec). */
   keyTypes?: readonly ("rsa" | "ec")[];
@@ -27,7 +27,7 @@ export interface CsrPolicy {
   maxValidityDays?: number;
 }
 
-/** Returns a reason when the CSR breaks the policy, else undefined. */
+/** Returns a reason when the CSR breaks the policy, else undefined. @group Server */
 export function checkCsrPolicy(csr: CertificationRequest, policy: CsrPolicy = {}): string | undefined {
   const key = csr.publicKeyInfo;
   const types = policy.keyTypes ?? ["rsa", "ec"];

@@ -5,15 +5,16 @@
  */
 import type { FailInfo } from "../errors.js";
 
-/** SCEP operations as the server reports them. */
+/** SCEP operations as the server reports them. @group Server */
 export type ScepOperation = "GetCACaps" | "GetCACert" | "GetNextCACert" | "PKCSReq" | "RenewalReq" | "CertPoll" | "GetCert" | "GetCRL" | "PKIOperation" | "unknown";
 
-/** How an operation ended. */
+/** How an operation ended. @group Server */
 export type ScepOutcome = "success" | "failure" | "pending" | "rejected" | "error";
 
 /**
  * The event emitted once per request. `outcome` is `failure` for a FAILURE
  * CertRep, `rejected` for an HTTP 4xx, `error` for a server-side fault (5xx).
+ * @group Server
  */
 export interface ScepEvent {
   /** The operation. */
@@ -38,7 +39,7 @@ export interface ScepEvent {
   latencyMs: number;
 }
 
-/** Counters of one profile. */
+/** Counters of one profile. @group Server */
 export interface ProfileStats {
   /** Profile name. */
   profile: string;

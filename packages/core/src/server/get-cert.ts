@@ -10,7 +10,7 @@ import type { ServerContext } from "./context.js";
 import { type ResolvedProfile, toDer } from "./profile.js";
 import { Reply, certRep, failure } from "./replies.js";
 
-/** SUCCESS with the certificate or CRL; FAILURE badCertId when unknown, badRequest when unsupported. */
+/** SUCCESS with the certificate or CRL; FAILURE badCertId when unknown, badRequest when unsupported. @group Server */
 export async function getCertOrCrl(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest): Promise<Reply> {
   const q = req.issuerAndSerialNumber!;
   if (req.messageType === MessageType.GetCert) {

@@ -16,7 +16,7 @@ import type { ResolvedProfile } from "./profile.js";
 import { readPkiMessage } from "./read-request.js";
 import { Reply } from "./replies.js";
 
-/** Answers one PKIOperation request. */
+/** Answers one PKIOperation request. @group Server */
 export async function pkiOperation(ctx: ServerContext, p: ResolvedProfile, request: Request, url: string): Promise<Reply> {
   const message = await readPkiMessage(request, url, ctx.maxBody);
   if (message instanceof Reply) return message;

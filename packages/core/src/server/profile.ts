@@ -19,7 +19,7 @@ import type { CsrPolicy } from "./csr-policy.js";
 import { MemoryTransactionStore, type TransactionStore } from "./transaction-store.js";
 import { normalizePath } from "./routing.js";
 
-/** What the issue hook is asked. */
+/** What the issue hook is asked. @group Server */
 export interface IssueContext {
   /** Profile name. */
   profile: string;
@@ -45,16 +45,16 @@ export interface IssueContext {
   challengeData?: unknown;
 }
 
-/** The issue hook's answer. */
+/** The issue hook's answer. @group Server */
 export type IssueResult =
   | { status: "SUCCESS"; certificate: Certificate | Uint8Array; chain?: readonly (Certificate | Uint8Array)[] }
   | { status: "PENDING" }
   | { status: "FAILURE"; failInfo?: FailInfo; failInfoText?: string };
 
-/** Turns a validated request into a certificate, a PENDING answer or a rejection. */
+/** Turns a validated request into a certificate, a PENDING answer or a rejection. @group Server */
 export type IssueHook = (ctx: IssueContext) => Promise<IssueResult>;
 
-/** One SCEP endpoint with its own CA, keys, policies and hooks. */
+/** One SCEP endpoint with its own CA, keys, policies and hooks. @group Server */
 export interface ScepProfile {
   /** Name used in events, stats and approve/reject (default: the path). */
   name?: string;
@@ -103,7 +103,7 @@ export interface ScepProfile {
   nextCaCertificates?: readonly (Certificate | Uint8Array | string)[];
 }
 
-/** A profile with its defaults applied. Internal. */
+/** A profile with its defaults applied. Internal. @group Server */
 export interface ResolvedProfile {
   name: string;
   path: string;
@@ -128,12 +128,12 @@ export interface ResolvedProfile {
   stats: { outcomes: Record<string, number>; reasons: Record<string, number> };
 }
 
-/** A certificate from any accepted form (DER, PEM, {@link Certificate}). */
+/** A certificate from any accepted form (DER, PEM, {@link Certificate}). @group Server */
 export function toCert(c: Certificate | Uint8Array | string): Certificate {
   return Certificate.from(c);
 }
 
-/** DER of a certificate. */
+/** DER of a certificate. @group Server */
 export function toDer(c: Certificate | Uint8Array): Uint8Array {
   return c instanceof Certificate ? c.der : c;
 }
@@ -141,6 +141,7 @@ export function toDer(c: Certificate | Uint8Array): Uint8Array {
 /**
  * Applies defaults and checks a profile at start.
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a configuration that cannot work.
+ * @group Server
  */
 export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile {
   const ca = toCert(p.caCertificate);

@@ -6,7 +6,7 @@
  */
 import { fromBase64Lenient } from "../lib/bytes.js";
 
-/** The raw value of a query parameter (first occurrence), percent-decoded but with `+` kept. */
+/** The raw value of a query parameter (first occurrence), percent-decoded but with `+` kept. @group Server */
 export function rawQueryParam(url: string, name: string): string | undefined {
   const q = url.indexOf("?");
   if (q < 0) return undefined;
@@ -30,7 +30,7 @@ function safeDecode(s: string): string {
   }
 }
 
-/** Decodes a GET PKIOperation `message` value to DER, or undefined. */
+/** Decodes a GET PKIOperation `message` value to DER, or undefined. @group Server */
 export function decodeMessageParam(value: string): Uint8Array | undefined {
   return fromBase64Lenient(value);
 }

@@ -9,7 +9,7 @@
 import { decodeMessageParam, rawQueryParam } from "./query.js";
 import { Reply, text } from "./replies.js";
 
-/** Reads a request body up to `maxBody` bytes. */
+/** Reads a request body up to `maxBody` bytes. @group Server */
 export async function readBody(request: Request, maxBody: number): Promise<Uint8Array | "too-large" | "aborted"> {
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > maxBody) return "too-large";
@@ -42,7 +42,7 @@ export async function readBody(request: Request, maxBody: number): Promise<Uint8
   return out;
 }
 
-/** The PKIOperation message's bytes, or the 4xx reply for a client's mistake. */
+/** The PKIOperation message's bytes, or the 4xx reply for a client's mistake. @group Server */
 export async function readPkiMessage(request: Request, url: string, maxBody: number): Promise<Uint8Array | Reply> {
   let message: Uint8Array | undefined;
   if (request.method === "POST") {

@@ -14,7 +14,7 @@ import type { ScepEvent, ScepOutcome } from "./events.js";
 import type { ServerContext } from "./context.js";
 import type { ResolvedProfile } from "./profile.js";
 
-/** A response and what its event reports. */
+/** A response and what its event reports. @group Server */
 export class Reply {
   constructor(
     readonly response: Response,
@@ -24,17 +24,17 @@ export class Reply {
   ) {}
 }
 
-/** A plain-text response. */
+/** A plain-text response. @group Server */
 export const text = (status: number, body: string, headers: Record<string, string> = {}): Response =>
   new Response(body + "\n", { status, headers: { "content-type": "text/plain; charset=utf-8", ...headers } });
 
-/** HTTP 503 with `Retry-After`: a store is down; nothing was issued (issue 8). */
+/** HTTP 503 with `Retry-After`: a store is down; nothing was issued (issue 8). @group Server */
 export function storeUnavailable(retryAfterSeconds: number | undefined): Reply {
   const retry = Math.max(1, Math.round(retryAfterSeconds ?? 30));
   return new Reply(text(503, "store unavailable, retry later", { "retry-after": String(retry) }), "error", "store_unavailable");
 }
 
-/** What a CertRep carries besides its status. */
+/** What a CertRep carries besides its status. @group Server */
 export interface CertRepContent {
   failInfo?: FailInfo;
   failInfoText?: string;
@@ -45,6 +45,7 @@ export interface CertRepContent {
 /**
  * A CertRep response. With the full request (`req`), the reply uses its content cipher (through the profile's
  * `responseCipher` policy); an MD5-signed request gets a SHA-256 reply unless MD5 is allowed.
+ * @group Server
  */
 export async function certRep(ctx: ServerContext, p: ResolvedProfile, request: CertRepRequest, status: PkiStatus, content: CertRepContent, req?: PkiRequest): Promise<Response> {
   const policy = p.algorithmPolicy;
@@ -64,7 +65,7 @@ export async function certRep(ctx: ServerContext, p: ResolvedProfile, request: C
   return new Response(body as Uint8Array<ArrayBuffer>, { status: 200, headers: { "content-type": PKI_MESSAGE_CONTENT_TYPE } });
 }
 
-/** A FAILURE CertRep (RFC 8894 §3.3.2.2) with its event reason. */
+/** A FAILURE CertRep (RFC 8894 §3.3.2.2) with its event reason. @group Server */
 export async function failure(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest, failInfo: FailInfo, reason: string, failInfoText: string): Promise<Reply> {
   return new Reply(await certRep(ctx, p, req, "FAILURE", { failInfo, failInfoText }, req), "failure", reason, { failInfo });
 }

@@ -6,19 +6,19 @@
  * @module
  */
 
-/** `//a/b/` → `/a/b`; `` → `/`. */
+/** `//a/b/` → `/a/b`; `` → `/`. @group Server */
 export function normalizePath(p: string): string {
   const s = ("/" + p).replace(/\/+/g, "/");
   return s.length > 1 ? s.replace(/\/$/, "") : s;
 }
 
-/** Maps a pathname to the profile serving it. */
+/** Maps a pathname to the profile serving it. @group Server */
 export interface Router<P> {
   /** The profile serving `pathname` (no query string), or undefined. */
   route(pathname: string): P | undefined;
 }
 
-/** A router over profiles; the longest matching path wins. */
+/** A router over profiles; the longest matching path wins. @group Server */
 export function createRouter<P extends { path: string }>(profiles: readonly P[]): Router<P> {
   const sorted = [...profiles].sort((a, b) => b.path.length - a.path.length);
   return {

@@ -26,7 +26,7 @@ import type { Transaction } from "./transaction-store.js";
 export type { IssueContext, IssueHook, IssueResult, ScepProfile } from "./profile.js";
 export type { ApproveOptions, RejectOptions } from "./approval.js";
 
-/** Options of {@link createScepServer}. */
+/** Options of {@link createScepServer}. @group Server */
 export interface ScepServerOptions {
   /** The endpoints. */
   profiles: readonly ScepProfile[];
@@ -50,7 +50,7 @@ export interface ScepServerOptions {
   counters?: CounterStore;
 }
 
-/** A running SCEP server: `fetch` handles one request. */
+/** A running SCEP server: `fetch` handles one request. @group Server */
 export interface ScepServer {
   /** Handles a request. Never throws; never answers 5xx for a client's mistake. */
   fetch(request: Request): Promise<Response>;
@@ -93,16 +93,24 @@ const OPS: Record<string, ScepOperation> = { getcacaps: "GetCACaps", getcacert: 
  *
  * @example
  * ```ts
- * const ca = LocalKey.fromPem(caPem, caKeyPem);
+ * const ca = LocalKey.fromPem(readFileSync("ca.pem", "utf8"), readFileSync("ca.key", "utf8"));
  * const server = createScepServer({
  *   profiles: [{
  *     path: "/scep", caCertificate: ca.certificate, signer: ca,
  *     challenge: { type: "static", password: process.env.SCEP_CHALLENGE! },
- *     issue: async ({ csr, maxValidityDays }) => ({ status: "SUCCESS", certificate: await myCa.issue(csr.der, maxValidityDays) }),
+ *     issue: async ({ csr, notAfterMax }) => ({
+ *       status: "SUCCESS",
+ *       certificate: await buildCertificate({
+ *         issuer: ca, subject: csr.subjectDer, publicKey: csr.spki, serialNumber: crypto.getRandomValues(new Uint8Array(16)),
+ *         notBefore: new Date(), notAfter: notAfterMax, extensions: endEntityExtensions({ csr, issuer: ca }),
+ *       }),
+ *     }),
  *   }],
  * });
- * const response = await server.fetch(request);
+ * const response = await server.fetch(new Request("http://localhost/scep?operation=GetCACaps"));
  * ```
+ * A complete, tested server (CA files, Express, enrolling): the README's quick start.
+ * @group Server
  */
 export function createScepServer(options: ScepServerOptions): ScepServer {
   if (!options.profiles.length) throw new InvalidArgumentError("at least one profile is required");

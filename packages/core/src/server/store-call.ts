@@ -7,10 +7,10 @@
  */
 import { StoreUnavailableError, isScepError } from "../errors.js";
 
-/** Runs one store call; rejects with {@link StoreUnavailableError} when it takes longer than the timeout. */
+/** Runs one store call; rejects with {@link StoreUnavailableError} when it takes longer than the timeout. @group Server */
 export type StoreCall = <T>(what: string, call: () => Promise<T>) => Promise<T>;
 
-/** A {@link StoreCall} with this timeout in milliseconds. */
+/** A {@link StoreCall} with this timeout in milliseconds. @group Server */
 export function createStoreCall(timeoutMs: number): StoreCall {
   return <T>(what: string, call: () => Promise<T>): Promise<T> => {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -23,7 +23,7 @@ export function createStoreCall(timeoutMs: number): StoreCall {
   };
 }
 
-/** Whether `e` says a store is unavailable (also across duplicate copies of the package). */
+/** Whether `e` says a store is unavailable (also across duplicate copies of the package). @group Server */
 export function isStoreUnavailable(e: unknown): e is StoreUnavailableError {
   return e instanceof StoreUnavailableError || (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE");
 }

@@ -16,10 +16,11 @@ import { StoreUnavailableError } from "../errors.js";
 /**
  * Where a transaction stands. `ISSUING`: an approver claimed it and is running
  * the issue hook (a CertPoll answers PENDING meanwhile).
+ * @group Storage
  */
 export type TransactionStatus = "PENDING" | "ISSUING" | "ISSUED" | "REJECTED";
 
-/** A stored transaction. Bytes are DER. */
+/** A stored transaction. Bytes are DER. @group Storage */
 export interface Transaction {
   /** Profile name. */
   profile: string;
@@ -49,7 +50,7 @@ export interface Transaction {
   failInfoText?: string;
 }
 
-/** What {@link TransactionStore.transition} writes: the new status and time, plus the fields a finished record gains. */
+/** What {@link TransactionStore.transition} writes: the new status and time, plus the fields a finished record gains. @group Storage */
 export type TransactionUpdate = Partial<Pick<Transaction, "certificate" | "chain" | "failInfo" | "failInfoText" | "expiresAt">> & {
   status: TransactionStatus;
   updatedAt: Date;
@@ -66,6 +67,7 @@ export type TransactionUpdate = Partial<Pick<Transaction, "certificate" | "chain
  * const claimed = await store.transition("corp", tid, "PENDING", { status: "ISSUING", updatedAt: new Date() });
  * if (!claimed) throw new Error("someone else decided first");
  * ```
+ * @group Storage
  */
 export interface TransactionStore {
   /** The record, or undefined when absent or past `expiresAt` (judged by the store's injected clock; Redis: key TTL). */
@@ -89,7 +91,7 @@ export interface TransactionStore {
   delete(profile: string, transactionId: string): Promise<void>;
 }
 
-/** Options of {@link MemoryTransactionStore}. */
+/** Options of {@link MemoryTransactionStore}. @group Storage */
 export interface MemoryTransactionStoreOptions {
   /** Clock deciding expiry (default `() => new Date()`). */
   now?: () => Date;
@@ -121,6 +123,7 @@ const open = (s: TransactionStatus): boolean => s === "PENDING" || s === "ISSUIN
  * const transactions = new MemoryTransactionStore({ maxEntries: 50_000 });
  * createScepServer({ profiles: [{ ...profile, transactions }] });
  * ```
+ * @group Storage
  */
 export class MemoryTransactionStore implements TransactionStore {
   /** profile → transactionId → record; a Map keeps insertion order, so the first finished record found is the oldest. */

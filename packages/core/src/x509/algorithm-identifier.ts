@@ -39,6 +39,7 @@ function readPssParams(t: der.Tlv | undefined): { digest: DigestAlgorithm; saltL
 /**
  * Reads a signature AlgorithmIdentifier. `digestHint` is the SignerInfo's
  * digestAlgorithm, needed when the OID is plain `rsaEncryption`.
+ * @group X.509
  */
 export function readSignatureAlgorithm(t: der.Tlv | undefined, digestHint?: DigestAlgorithm): SignatureAlgorithm {
   const [oidT, params] = der.children(der.expectTag(t, der.Tag.SEQUENCE, "signatureAlgorithm"));
@@ -50,6 +51,7 @@ export function readSignatureAlgorithm(t: der.Tlv | undefined, digestHint?: Dige
  * The signature algorithm a key signs with unless told otherwise: ECDSA for an
  * EC key (MD5 becomes SHA-256: there is no ECDSA-with-MD5), RSA PKCS#1 v1.5
  * for an RSA key, with the AlgorithmIdentifier in the `rsaOid` form.
+ * @group X.509
  */
 export function defaultSignatureAlgorithm(spki: Uint8Array, digest: DigestAlgorithm, rsaOid: "rsaEncryption" | "withDigest"): SignatureAlgorithm {
   const [algT] = der.children(der.parse(spki));
@@ -59,7 +61,7 @@ export function defaultSignatureAlgorithm(spki: Uint8Array, digest: DigestAlgori
   throw new UnsupportedAlgorithmError(`no default signature algorithm for a ${oid} key: pass signatureAlgorithm`);
 }
 
-/** Encodes a signature AlgorithmIdentifier: NULL parameters for RSA PKCS#1, none for ECDSA, full RSASSA-PSS-params. */
+/** Encodes a signature AlgorithmIdentifier: NULL parameters for RSA PKCS#1, none for ECDSA, full RSASSA-PSS-params. @group X.509 */
 export function signatureAlgorithmIdentifier(alg: SignatureAlgorithm): der.Der {
   const o = signatureOid(alg);
   if (alg.scheme === "ecdsa") return der.algId(o);

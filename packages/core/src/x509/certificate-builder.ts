@@ -33,6 +33,7 @@ import { type Extension, type KeyUsage, findExtension } from "./extensions.js";
  *   extensions: endEntityExtensions({ csr, issuer: ca }),
  * };
  * ```
+ * @group X.509
  */
 export interface BuildCertificateOptions {
   /** Signs the certificate; its certificate is the issuer (issuer name, and the key the signature verifies with). */
@@ -85,6 +86,7 @@ export interface BuildCertificateOptions {
  * const options: EndEntityExtensionsOptions = { csr, issuer: ca, extendedKeyUsage: ["1.3.6.1.5.5.7.3.1"] };
  * const extensions = endEntityExtensions(options);
  * ```
+ * @group X.509
  */
 export interface EndEntityExtensionsOptions {
   /** The request (a {@link CertificationRequest}, or anything with its subject, key and requested extensions). */
@@ -230,6 +232,7 @@ function encodeExtension(e: Extension): der.Der {
  * });
  * console.log(certificate.toPem());
  * ```
+ * @group X.509
  */
 export async function buildCertificate(options: BuildCertificateOptions): Promise<Certificate> {
   if (typeof options !== "object" || options === null) throw invalid("buildCertificate needs an options object");
@@ -339,6 +342,7 @@ function keyIdentifier(spki: Uint8Array, what: string): Uint8Array {
  * const extensions = endEntityExtensions({ csr: request.csr!, issuer: ca });
  * const certificate = await buildCertificate({ issuer: ca, subject: request.csr!.subjectDer, publicKey: request.csr!.spki, serialNumber, notBefore, notAfter, extensions });
  * ```
+ * @group X.509
  */
 export function endEntityExtensions(options: EndEntityExtensionsOptions): Extension[] {
   const { csr } = options;

@@ -36,6 +36,7 @@ import {
  * const ca = Certificate.fromPem(readFileSync("ca.pem", "utf8"))[0];
  * console.log(ca.subject, ca.serialNumberHex, ca.notAfter);
  * ```
+ * @group X.509
  */
 export class Certificate {
   /** The certificate's DER encoding. */

@@ -29,6 +29,7 @@ import { fromPem, toPem } from "../lib/bytes.js";
  * const csr = request.csr!;
  * console.log(csr.subject, csr.challengePassword, csr.subjectAltNames.dns);
  * ```
+ * @group X.509
  */
 export class CertificationRequest {
   /** DER of the whole request. */

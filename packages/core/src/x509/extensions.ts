@@ -7,7 +7,7 @@ import * as oids from "../oids.js";
 import { latin1, toHex } from "../lib/bytes.js";
 import { Asn1Error } from "../errors.js";
 
-/** One extension, raw. */
+/** One extension, raw. @group X.509 */
 export interface Extension {
   /** Extension OID. */
   oid: string;
@@ -17,7 +17,7 @@ export interface Extension {
   value: Uint8Array;
 }
 
-/** Subject alternative names by type. */
+/** Subject alternative names by type. @group X.509 */
 export interface SubjectAltNames {
   /** dNSName entries. */
   dns: string[];
@@ -33,7 +33,7 @@ export interface SubjectAltNames {
   other: Uint8Array[];
 }
 
-/** Reads `Extensions ::= SEQUENCE OF Extension`. */
+/** Reads `Extensions ::= SEQUENCE OF Extension`. @group X.509 */
 export function parseExtensions(t: der.Tlv): Extension[] {
   return der.expect(t, der.Tag.SEQUENCE, "Extensions").map((e) => {
     const f = der.expect(e, der.Tag.SEQUENCE, "Extension");
@@ -59,7 +59,7 @@ function ipText(b: Uint8Array): string {
   return toHex(b);
 }
 
-/** Reads a subjectAltName extension value (GeneralNames). */
+/** Reads a subjectAltName extension value (GeneralNames). @group X.509 */
 export function parseSubjectAltNames(value: Uint8Array): SubjectAltNames {
   const out: SubjectAltNames = { dns: [], email: [], uri: [], ip: [], upn: [], other: [] };
   for (const gn of der.expect(der.parse(value), der.Tag.SEQUENCE, "GeneralNames")) {
@@ -91,7 +91,7 @@ export function parseSubjectAltNames(value: Uint8Array): SubjectAltNames {
   return out;
 }
 
-/** keyUsage bits (RFC 5280 §4.2.1.3) as a set of names. */
+/** keyUsage bits (RFC 5280 §4.2.1.3) as a set of names. @group X.509 */
 export type KeyUsage =
   | "digitalSignature"
   | "nonRepudiation"
@@ -105,7 +105,7 @@ export type KeyUsage =
 
 const KU: KeyUsage[] = ["digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment", "keyAgreement", "keyCertSign", "cRLSign", "encipherOnly", "decipherOnly"];
 
-/** Reads a keyUsage extension value. */
+/** Reads a keyUsage extension value. @group X.509 */
 export function parseKeyUsage(value: Uint8Array): Set<KeyUsage> {
   const t = der.parse(value);
   if (t.tag !== der.Tag.BIT_STRING) throw new Asn1Error("keyUsage: expected a BIT STRING");
@@ -118,18 +118,18 @@ export function parseKeyUsage(value: Uint8Array): Set<KeyUsage> {
   return out;
 }
 
-/** Reads basicConstraints: whether the certificate is a CA. */
+/** Reads basicConstraints: whether the certificate is a CA. @group X.509 */
 export function parseBasicConstraintsCa(value: Uint8Array): boolean {
   const f = der.expect(der.parse(value), der.Tag.SEQUENCE, "BasicConstraints");
   return f[0]?.tag === der.Tag.BOOLEAN && der.content(f[0])[0] !== 0;
 }
 
-/** Reads subjectKeyIdentifier. */
+/** Reads subjectKeyIdentifier. @group X.509 */
 export function parseSubjectKeyIdentifier(value: Uint8Array): Uint8Array {
   return der.octets(der.expectTag(der.parse(value), der.Tag.OCTET_STRING, "SubjectKeyIdentifier"));
 }
 
-/** Finds an extension by OID. */
+/** Finds an extension by OID. @group X.509 */
 export function findExtension(exts: readonly Extension[], oid: string): Extension | undefined {
   return exts.find((e) => e.oid === oid);
 }

@@ -32,6 +32,7 @@ function escape(v: string): string {
  * Formats a Name (RDNSequence DER) as `CN=…, O=…`, in encoding order (as
  * OpenSSL and @peculiar/x509 print it). Unknown attribute types print as their
  * OID; non-string values as `#hex`.
+ * @group X.509
  */
 export function formatName(name: Uint8Array): string {
   const rdns = der.expect(der.parse(name), der.Tag.SEQUENCE, "Name");
@@ -53,7 +54,7 @@ export function formatName(name: Uint8Array): string {
   return parts.join(", ");
 }
 
-/** The value of the first attribute of the given type in a Name (e.g. CN, 2.5.4.3). */
+/** The value of the first attribute of the given type in a Name (e.g. CN, 2.5.4.3). @group X.509 */
 export function nameAttribute(name: Uint8Array, typeOid: string): string | undefined {
   for (const rdn of der.expect(der.parse(name), der.Tag.SEQUENCE, "Name")) {
     for (const atv of der.children(rdn)) {

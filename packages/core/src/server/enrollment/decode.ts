@@ -17,7 +17,7 @@ import type { ScepOperation } from "../events.js";
 import type { ResolvedProfile } from "../profile.js";
 import { Reply, certRep, text } from "../replies.js";
 
-/** The decoded request, or the reply for a message that cannot be decoded. */
+/** The decoded request, or the reply for a message that cannot be decoded. @group Server */
 export async function decode(ctx: ServerContext, p: ResolvedProfile, message: Uint8Array): Promise<PkiRequest | Reply> {
   try {
     return await decodePkiMessage(message, { decrypters: p.decrypters, policy: p.algorithmPolicy, maxSize: ctx.maxBody });

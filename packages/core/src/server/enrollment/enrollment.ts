@@ -11,7 +11,7 @@ import type { ServerContext } from "../context.js";
 import type { IssueContext, ResolvedProfile } from "../profile.js";
 import type { Reply } from "../replies.js";
 
-/** One enrollment request on its way through the phases. */
+/** One enrollment request on its way through the phases. @group Server */
 export interface Enrollment {
   readonly profile: ResolvedProfile;
   /** The decoded, verified request. */
@@ -33,6 +33,7 @@ export interface Enrollment {
 /**
  * A phase: returns a {@link Reply} to end the enrollment there (an answer, FAILURE, PENDING), or undefined to go
  * on to the next phase.
+ * @group Server
  */
 export interface Phase {
   /** Stable name, e.g. `challenge`. */

@@ -22,10 +22,10 @@ import { issue } from "./issue.js";
 import { policy } from "./policy.js";
 import { reply } from "./reply.js";
 
-/** The phases after decode, in order. */
+/** The phases after decode, in order. @group Server */
 export const ENROLLMENT_PHASES: readonly Phase[] = [policy, challenge, issue, reply];
 
-/** Runs a decoded PKCSReq/RenewalReq through the phases. */
+/** Runs a decoded PKCSReq/RenewalReq through the phases. @group Server */
 export async function enroll(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest): Promise<Reply> {
   const e: Enrollment = { profile: p, request: req, csr: req.csr!, renewal: false };
   for (const phase of ENROLLMENT_PHASES) {
