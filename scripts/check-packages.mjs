@@ -216,7 +216,7 @@ async function binSmoke(pkg, dir) {
   const [binName] = Object.keys(pkg.manifest.bin);
   const npx = (args) => run(`${binName} ${args[0]}`, "npx", ["--no-install", binName, ...args], { cwd: dir, env: childEnv() });
   const version = npx(["--version"]).stdout.trim();
-  if (version !== pkg.manifest.version) throw new CheckError(`${binName} --version`, `printed ${JSON.stringify(version)}, expected ${pkg.manifest.version}`);
+  if (version !== `${binName} ${pkg.manifest.version}`) throw new CheckError(`${binName} --version`, `printed ${JSON.stringify(version)}, expected "${binName} ${pkg.manifest.version}"`);
 
   const { spawn } = await import("node:child_process");
   const example = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
@@ -243,7 +243,7 @@ async function binSmoke(pkg, dir) {
     for (const cap of ["POSTPKIOperation", "SCEPStandard", "SHA-256", "AES"]) {
       if (!caps.includes(cap)) throw new CheckError(`${binName} getcacaps`, `no ${cap} line`, caps.join("\n"));
     }
-    return `${binName} --version ${version}; ${binName} getcacaps against the Express example`;
+    return `${binName} --version "${version}"; ${binName} getcacaps against the Express example`;
   } finally {
     const exited = new Promise((r) => (example.exitCode !== null ? r() : example.once("exit", r)));
     example.kill("SIGTERM");

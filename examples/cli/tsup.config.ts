@@ -7,7 +7,10 @@ import { defineConfig } from "tsup";
  * its sources for `pnpm scep`, which would bundle them in.
  */
 export default defineConfig({
-  entry: { scep: "src/main.ts" },
+  // dist/bin/scep.js sits as deep as src/lib/version.ts, so its
+  // `new URL("../../package.json", import.meta.url)` finds this package's
+  // package.json from the bundle too (`scep --version`).
+  entry: { "bin/scep": "src/main.ts" },
   outDir: "dist",
   format: ["esm"],
   target: "node20",
