@@ -208,7 +208,7 @@ const childEnv = (extra = {}) => ({
 
 /**
  * A command-line package (`bin`, no `exports`): from the consumer directory,
- * `npx --no-install <bin> --version` prints the manifest's version, and
+ * `npx --no-install <bin> --version` prints "<bin> <version>", and
  * `<bin> getcacaps` against a live Express example server (started from
  * source on a free loopback port) prints the server's capabilities.
  */
