@@ -23,8 +23,8 @@ import {
   readCertRep,
   type CertRep,
 } from "@scep/core";
-import { httpGet, runStrongswanGen, runStrongswanScep, startRedisServer, type RedisServer } from "../../../test-support/peers";
-import { startExample, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
+import { freePort, httpGet, runStrongswanGen, runStrongswanScep, startRedisServer, type RedisServer } from "../../../test-support/peers";
+import { ExampleProcess, startExample } from "../../server-kit/test/support/example-process.js";
 
 const EXAMPLE_DIR = new URL("..", import.meta.url).pathname;
 const TOKEN = "replica-admin-token-0123456789";
@@ -290,5 +290,15 @@ describe("--pending with --workers 2 on Redis", () => {
     } finally {
       await r.proc.terminate();
     }
+  });
+});
+
+describe("a Redis that cannot be reached at start", () => {
+  it("exits 2 with one line that names the URL without its password", async () => {
+    const port = await freePort();
+    const proc = new ExampleProcess(EXAMPLE_DIR, { SCEP_DATA_DIR: join(tmp, "no-redis"), SCEP_REDIS_URL: `redis://:s3cret-pw@127.0.0.1:${port}` });
+    expect(await proc.exited).toEqual({ code: 2, signal: null });
+    expect(proc.stderr).toMatch(new RegExp(`^express-server: cannot reach Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*\\n$`));
+    expect(proc.stderr).not.toContain("s3cret-pw");
   });
 });

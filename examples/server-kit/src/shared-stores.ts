@@ -64,7 +64,10 @@ export async function redisStores(url: string, log: (entry: Record<string, unkno
   const where = redactRedisUrl(url);
   const client = new Redis(url, { ...redisClientOptions, lazyConnect: true });
   let down = false;
+  let starting = true;
+  let firstError: Error | undefined;
   client.on("error", (e: Error) => {
+    if (starting) return void (firstError ??= e);
     if (down) return;
     down = true;
     log({ type: "redis-down", redis: where, error: e.message.split("\n", 1)[0] });
@@ -78,8 +81,10 @@ export async function redisStores(url: string, log: (entry: Record<string, unkno
     await client.connect();
   } catch (e) {
     client.disconnect();
-    throw new Error(`cannot reach Redis at ${where}: ${(e as Error).message.split("\n", 1)[0]}`);
+    // The socket's error (ECONNREFUSED, ENOTFOUND, WRONGPASS…) says more than connect()'s "Connection is closed."
+    throw new Error(`cannot reach Redis at ${where}: ${(firstError ?? (e as Error)).message.split("\n", 1)[0]}`);
   }
+  starting = false;
   const keyPrefix = options.keyPrefix ?? "scep:";
   const counters = new RedisCounterStore(client, { keyPrefix, onError: () => undefined });
   return {
