@@ -1,0 +1,4 @@
+// Free variables that TSDoc examples may use without declaring them, with
+// their types, for scripts/check-doc-examples.mjs. Keep this short: an example
+// that declares what it uses is better documentation than an entry here.
+export {};
