@@ -86,6 +86,19 @@ describe("reading names: formatName and commonName accept every type (RFC 5280 �
   });
 });
 
+describe("reading the UPN in a subjectAltName otherName (any DirectoryString type, non-ASCII)", () => {
+  const upnSan = (value: Uint8Array): Uint8Array =>
+    der.encode(der.seq(der.ctx(0, der.oid("1.3.6.1.4.1.311.20.2.3"), der.ctx(0, value))));
+  it.each([
+    ["UTF8String", tlv(0x0c, utf8("jürgen@example.com"))],
+    ["BMPString", tlv(0x1e, ucs2("jürgen@example.com"))],
+    ["UniversalString", tlv(0x1c, ucs4("jürgen@example.com"))],
+  ])("%s", async (_name, value) => {
+    const { parseSubjectAltNames } = await import("../src/x509/extensions.js");
+    expect(parseSubjectAltNames(upnSan(value)).upn).toEqual(["jürgen@example.com"]);
+  });
+});
+
 async function csrWithChallengeValue(keys: CryptoKeyPair, value: Uint8Array): Promise<Uint8Array> {
   const ab = value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength) as ArrayBuffer;
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({

@@ -101,7 +101,8 @@ export async function readCertRep(bytes: Uint8Array, options: ReadCertRepOptions
     const si = sd.signerInfos[0];
     if (!si || sd.signerInfos.length !== 1) throw new CertRepError("a CertRep has exactly one SignerInfo");
     const candidates = [...sd.certificates, ...(options.caCertificates ?? []).map((c) => Certificate.from(c))];
-    const signer = findSigner(si.sid, candidates);
+    // A pinned client looks among the certificates that chain to its pin first (another certificate may carry the same key identifier).
+    const signer = (options.trustedSigners && findSigner(si.sid, options.trustedSigners)) || findSigner(si.sid, candidates);
     if (!signer) throw new CertRepError("the CertRep's signer certificate is neither in the message nor among the CA certificates");
     if (options.trustedSigners && !options.trustedSigners.some((t) => equalBytes(t.der, signer.der) || (t.isCa && signer.isIssuedBy(t)))) {
       throw new CertRepError(`the CertRep is signed by ${signer.subject}, which does not chain to the pinned CA`);

@@ -66,6 +66,13 @@ export interface EnrollOptions {
  * const rep = await client.enroll({ csr, signer });
  * if (rep.status === "SUCCESS") console.log(rep.certificate!.toPem());
  * ```
+ *
+ * @example Pin the CA (RFC 8894 §2.2): GetCACert must hold a CA certificate
+ * with this SHA-256 fingerprint (root or issuing CA), or the client throws
+ * `CaPinMismatchError` (`ERR_CA_PIN_MISMATCH`) before sending anything.
+ * ```ts
+ * const pinned = new ScepClient({ url: "http://127.0.0.1:8080/scep", caFingerprints: ["sha256:5abeea1243d2c195461ddb65692f561bd45edb66d7c4e0e02deef0ad047e8362"] });
+ * ```
  * @group Client
  */
 export class ScepClient {
