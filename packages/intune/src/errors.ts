@@ -9,7 +9,11 @@
  */
 import type { FailInfo } from "@scep/core";
 
-/** Stable codes of every {@link IntuneError}. */
+/**
+ * Stable codes of every {@link IntuneError}.
+ *
+ * @group Errors
+ */
 export type IntuneErrorCode =
   | "ERR_INTUNE"
   | "ERR_INTUNE_CONFIG"
@@ -21,7 +25,11 @@ export type IntuneErrorCode =
   | "ERR_INTUNE_RESPONSE"
   | "ERR_INTUNE_REJECTED";
 
-/** Options of every {@link IntuneError} constructor. */
+/**
+ * Options of every {@link IntuneError} constructor.
+ *
+ * @group Errors
+ */
 export interface IntuneErrorOptions {
   /** The underlying error. */
   cause?: unknown;
@@ -35,6 +43,8 @@ export interface IntuneErrorOptions {
  * try { await TrustAnchorPool.fromFile("/etc/scep/intune-anchors.pem") }
  * catch (e) { if (isIntuneError(e)) console.error(e.code, e.message) }
  * ```
+ *
+ * @group Errors
  */
 export class IntuneError extends Error {
   /** Stable error code. */
@@ -54,7 +64,11 @@ export class IntuneError extends Error {
   }
 }
 
-/** An option is missing or invalid (for example a replay TTL of 0, or a rate limit of 0 per window). */
+/**
+ * An option is missing or invalid (for example a replay TTL of 0, or a rate limit of 0 per window).
+ *
+ * @group Errors
+ */
 export class IntuneConfigError extends IntuneError {
   static override readonly code: IntuneErrorCode = "ERR_INTUNE_CONFIG";
 }
@@ -64,22 +78,36 @@ export class IntuneConfigError extends IntuneError {
  * expired one, or a key the signed-token validator cannot use (RSA under 2048
  * bits, EC other than P-256). The whole bundle is refused; a reload keeps the
  * previous pool.
+ *
+ * @group Errors
  */
 export class TrustAnchorError extends IntuneError {
   static override readonly code: IntuneErrorCode = "ERR_TRUST_ANCHORS";
 }
 
-/** Entra ID refused or failed the client-credentials token request. */
+/**
+ * Entra ID refused or failed the client-credentials token request.
+ *
+ * @group Errors
+ */
 export class IntuneAuthError extends IntuneError {
   static override readonly code: IntuneErrorCode = "ERR_INTUNE_AUTH";
 }
 
-/** Graph endpoint discovery failed or did not list the Intune service. */
+/**
+ * Graph endpoint discovery failed or did not list the Intune service.
+ *
+ * @group Errors
+ */
 export class IntuneDiscoveryError extends IntuneError {
   static override readonly code: IntuneErrorCode = "ERR_INTUNE_DISCOVERY";
 }
 
-/** A call to Entra ID, Graph or Intune failed at the transport level or with a non-2xx HTTP status. */
+/**
+ * A call to Entra ID, Graph or Intune failed at the transport level or with a non-2xx HTTP status.
+ *
+ * @group Errors
+ */
 export class IntuneTransportError extends IntuneError {
   static override readonly code: IntuneErrorCode = "ERR_INTUNE_TRANSPORT";
   /** HTTP status, when a response was received. */
@@ -91,12 +119,20 @@ export class IntuneTransportError extends IntuneError {
   }
 }
 
-/** A call to Entra ID, Graph or Intune did not answer within its timeout. */
+/**
+ * A call to Entra ID, Graph or Intune did not answer within its timeout.
+ *
+ * @group Errors
+ */
 export class IntuneTimeoutError extends IntuneError {
   static override readonly code: IntuneErrorCode = "ERR_INTUNE_TIMEOUT";
 }
 
-/** An answer that is not what the API documents (not JSON, missing `code`, wrong types). */
+/**
+ * An answer that is not what the API documents (not JSON, missing `code`, wrong types).
+ *
+ * @group Errors
+ */
 export class IntuneResponseError extends IntuneError {
   static override readonly code: IntuneErrorCode = "ERR_INTUNE_RESPONSE";
 }
@@ -105,6 +141,8 @@ export class IntuneResponseError extends IntuneError {
  * Intune answered a call with a `code` other than `Success` (a
  * successNotification or failureNotification it did not accept, or a
  * validateRequest refusal when called through {@link IntuneScepClient} directly).
+ *
+ * @group Errors
  */
 export class IntuneRejectedError extends IntuneError {
   static override readonly code: IntuneErrorCode = "ERR_INTUNE_REJECTED";
@@ -128,6 +166,8 @@ export class IntuneRejectedError extends IntuneError {
  * ```ts
  * if (isIntuneError(e) && e.code === "ERR_TRUST_ANCHORS") keepServingWithOldPool();
  * ```
+ *
+ * @group Errors
  */
 export function isIntuneError(value: unknown): value is IntuneError {
   if (value instanceof IntuneError) return true;

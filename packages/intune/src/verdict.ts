@@ -15,6 +15,8 @@ import type { CertificationRequest, FailInfo } from "@scep/core";
  * The always-complete form of @scep/core's `ChallengeVerdict` (never a bare
  * boolean, never a refusal without its label), so it is returned as it is from
  * a profile's `{ type: "custom", validate }` challenge.
+ *
+ * @group Validators
  */
 export type ValidatorVerdict =
   | { ok: true; data?: Record<string, unknown> }
@@ -24,6 +26,8 @@ export type ValidatorVerdict =
  * What a validator reads from an enrollment: the challengePassword, the
  * CSR, and the SCEP transactionID. @scep/core's `ChallengeContext` has this
  * shape, so a server passes its context unchanged.
+ *
+ * @group Validators
  */
 export interface ValidationInput {
   /** The challengePassword from the CSR (undefined when absent). */
@@ -46,6 +50,8 @@ export interface ValidationInput {
  * const verdict = await validator.validate({ challenge: csr.challengePassword, csr, request: { transactionId } });
  * if (!verdict.ok) console.log(verdict.reason, verdict.failInfo);
  * ```
+ *
+ * @group Validators
  */
 export interface ChallengeValidator {
   /** Judges one enrollment's challenge. Never throws for a bad challenge or an unavailable upstream: that is a refusal verdict. */

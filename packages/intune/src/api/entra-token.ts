@@ -9,14 +9,22 @@ import { IntuneAuthError, IntuneConfigError, IntuneResponseError, IntuneTranspor
 import { certificateThumbprints, privateKeyFromPem, randomUuid, signRs256 } from "../lib/node-crypto.js";
 import { asObject, callJson, isRetryable, type Fetch } from "./http.js";
 
-/** How the app authenticates to Entra ID. */
+/**
+ * How the app authenticates to Entra ID.
+ *
+ * @group Intune API
+ */
 export type EntraCredential =
   /** A client secret (never logged). */
   | { clientSecret: string }
   /** A certificate credential: the certificate registered on the app (PEM or DER) and its RSA private key (PEM). */
   | { certificate: string | Uint8Array; privateKey: string };
 
-/** Options of {@link EntraTokenProvider}. */
+/**
+ * Options of {@link EntraTokenProvider}.
+ *
+ * @group Intune API
+ */
 export interface EntraTokenProviderOptions {
   /** Directory (tenant) ID or a verified domain. */
   tenant: string;
@@ -56,6 +64,8 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
  * const tokens = new EntraTokenProvider({ tenant, clientId, credential: { clientSecret: process.env.INTUNE_CLIENT_SECRET! } });
  * const graph = await tokens.getToken("https://graph.microsoft.com/.default");
  * ```
+ *
+ * @group Intune API
  */
 export class EntraTokenProvider {
   readonly #o: EntraTokenProviderOptions;

@@ -7,7 +7,11 @@
  */
 import type { FailInfo } from "@scep/core";
 
-/** Every documented code Intune's validateRequest can answer. */
+/**
+ * Every documented code Intune's validateRequest can answer.
+ *
+ * @group Intune API
+ */
 export type IntuneResultCode =
   | "Success"
   | "Unknown"
@@ -41,6 +45,8 @@ export type IntuneResultCode =
  * The challenge's cryptography (decryption, decoding, signature, signing
  * certificate) is badMessageCheck; its time is badTime; the rest, about what
  * the CSR asks for, is badRequest.
+ *
+ * @group Intune API
  */
 export const INTUNE_FAIL_INFO: Readonly<Record<Exclude<IntuneResultCode, "Success">, FailInfo>> = {
   Unknown: "badRequest",
@@ -69,7 +75,15 @@ export const INTUNE_FAIL_INFO: Readonly<Record<Exclude<IntuneResultCode, "Succes
   BadUserIdInChallenge: "badRequest",
 };
 
-/** Reason label of an answer whose `code` is not one of the documented ones (refused: only Success issues). */
+/**
+ * Reason label of an answer whose `code` is not one of the documented ones (refused: only Success issues).
+ *
+ * @group Intune API
+ */
 export const UNKNOWN_CODE_REASON = "intune_unknown_code";
-/** Reason label when Intune could not be asked (down, slow, garbage, auth or discovery failure): never issued. */
+/**
+ * Reason label when Intune could not be asked (down, slow, garbage, auth or discovery failure): never issued.
+ *
+ * @group Intune API
+ */
 export const UNAVAILABLE_REASON = "intune_unavailable";

@@ -7,10 +7,18 @@
  */
 import { IntuneResponseError, IntuneTimeoutError, IntuneTransportError, isIntuneError } from "../errors.js";
 
-/** The `fetch` the clients call (injectable; defaults to the global one). */
+/**
+ * The `fetch` the clients call (injectable; defaults to the global one).
+ *
+ * @group Intune API
+ */
 export type Fetch = (input: string, init: RequestInit) => Promise<Response>;
 
-/** What one call needs. */
+/**
+ * What one call needs.
+ *
+ * @group Intune API
+ */
 export interface HttpCall {
   fetch: Fetch;
   method: "GET" | "POST";
@@ -22,7 +30,11 @@ export interface HttpCall {
   what: string;
 }
 
-/** An answer: HTTP status and the parsed JSON body (undefined when the body was empty). */
+/**
+ * An answer: HTTP status and the parsed JSON body (undefined when the body was empty).
+ *
+ * @group Intune API
+ */
 export interface HttpAnswer {
   status: number;
   json: unknown;
@@ -55,6 +67,8 @@ async function readCapped(res: Response, what: string): Promise<string> {
  * @throws {@link IntuneTimeoutError} when no complete answer came within `timeoutMs`;
  * {@link IntuneTransportError} on a network failure (`status` unset) or a non-2xx status (`status` set, `json` kept as `cause`-free detail);
  * {@link IntuneResponseError} when a 2xx body is not JSON.
+ *
+ * @group Intune API
  */
 export async function callJson(call: HttpCall): Promise<HttpAnswer> {
   const controller = new AbortController();
@@ -94,14 +108,22 @@ export async function callJson(call: HttpCall): Promise<HttpAnswer> {
   }
 }
 
-/** Whether another attempt may help: timeouts, network failures, HTTP 408, 429 and 5xx. */
+/**
+ * Whether another attempt may help: timeouts, network failures, HTTP 408, 429 and 5xx.
+ *
+ * @group Intune API
+ */
 export function isRetryable(e: unknown): boolean {
   if (e instanceof IntuneTimeoutError) return true;
   if (e instanceof IntuneTransportError) return e.status === undefined || e.status === 408 || e.status === 429 || e.status >= 500;
   return false;
 }
 
-/** A plain JSON object, or undefined. */
+/**
+ * A plain JSON object, or undefined.
+ *
+ * @group Intune API
+ */
 export function asObject(v: unknown): Record<string, unknown> | undefined {
   return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }

@@ -13,12 +13,24 @@ import { EntraTokenProvider, type EntraCredential } from "./entra-token.js";
 import { asObject, callJson, isRetryable, type Fetch } from "./http.js";
 import { GRAPH_SCOPE, IntuneServiceLocator } from "./service-locator.js";
 
-/** Name of the SCEP validation service in Graph's endpoint list. */
+/**
+ * Name of the SCEP validation service in Graph's endpoint list.
+ *
+ * @group Intune API
+ */
 export const SCEP_VALIDATION_SERVICE = "ScepRequestValidationFEService";
-/** The `api-version` header of ScepActions calls. */
+/**
+ * The `api-version` header of ScepActions calls.
+ *
+ * @group Intune API
+ */
 export const SCEP_API_VERSION = "2018-02-20";
 
-/** Options of {@link IntuneScepClient}. */
+/**
+ * Options of {@link IntuneScepClient}.
+ *
+ * @group Intune API
+ */
 export interface IntuneScepClientOptions {
   /** Directory (tenant) ID or verified domain. */
   tenant: string;
@@ -46,7 +58,11 @@ export interface IntuneScepClientOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** Intune's answer to a ScepActions call. */
+/**
+ * Intune's answer to a ScepActions call.
+ *
+ * @group Intune API
+ */
 export interface ScepActionResult {
   /** `Success`, or the refusal code. */
   code: string;
@@ -56,7 +72,11 @@ export interface ScepActionResult {
   activityId: string;
 }
 
-/** The successNotification fields beyond transactionID and CSR. */
+/**
+ * The successNotification fields beyond transactionID and CSR.
+ *
+ * @group Intune API
+ */
 export interface SuccessNotification {
   /** SHA-1 of the issued certificate's DER, hex (upper-case, as Windows prints thumbprints). */
   certificateThumbprint: string;
@@ -84,6 +104,8 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
  * const r = await intune.validateRequest({ transactionId, certificateRequest: csr.der });
  * if (r.code !== "Success") refuse(r.code);
  * ```
+ *
+ * @group Intune API
  */
 export class IntuneScepClient {
   readonly #o: IntuneScepClientOptions;

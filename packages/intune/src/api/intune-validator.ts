@@ -14,7 +14,11 @@ import { MemoryRateLimiter, checkLimit, type RateLimit, type RateLimiter } from 
 import { checkTtl, type ReplayCache } from "../stores/replay-cache.js";
 import { guardStore } from "../stores/guard.js";
 
-/** Options of {@link IntuneValidator}: the client's, plus an error sink. */
+/**
+ * Options of {@link IntuneValidator}: the client's, plus an error sink.
+ *
+ * @group Intune API
+ */
 export interface IntuneValidatorOptions extends IntuneScepClientOptions {
   /**
    * Told of every failure to reach Intune, with the typed error, for logs and alerts: validateRequest (the verdict
@@ -37,7 +41,11 @@ export interface IntuneValidatorOptions extends IntuneScepClientOptions {
   rateLimit?: RateLimit;
 }
 
-/** What {@link IntuneValidator.notifySuccess} needs. */
+/**
+ * What {@link IntuneValidator.notifySuccess} needs.
+ *
+ * @group Intune API
+ */
 export interface NotifySuccessInput {
   /** The enrollment's transactionID. */
   transactionId: string;
@@ -51,7 +59,11 @@ export interface NotifySuccessInput {
   certificateAuthority?: string;
 }
 
-/** What {@link IntuneValidator.confirmHook} is given: @scep/core's confirm context (the issue context and the new certificate). */
+/**
+ * What {@link IntuneValidator.confirmHook} is given: @scep/core's confirm context (the issue context and the new certificate).
+ *
+ * @group Intune API
+ */
 export interface IntuneConfirmContext {
   /** transactionID of the enrollment. */
   transactionId: string;
@@ -63,13 +75,25 @@ export interface IntuneConfirmContext {
   challengeData?: unknown;
 }
 
-/** The confirm hook's answer, as @scep/core's confirm phase reads it. */
+/**
+ * The confirm hook's answer, as @scep/core's confirm phase reads it.
+ *
+ * @group Intune API
+ */
 export type IntuneConfirmResult = { ok: true } | { ok: false; reason: string; failInfoText: string };
 
-/** What {@link IntuneValidator.withFailureNotification} wraps: an issue hook (@scep/core's `IssueHook` fits). */
+/**
+ * What {@link IntuneValidator.withFailureNotification} wraps: an issue hook (@scep/core's `IssueHook` fits).
+ *
+ * @group Intune API
+ */
 export type IssueHookLike<C extends { transactionId: string; csr: CertificationRequest; challengeData?: unknown }, R> = (ctx: C) => Promise<R> | R;
 
-/** Options of {@link IntuneValidator.confirmHook}. */
+/**
+ * Options of {@link IntuneValidator.confirmHook}.
+ *
+ * @group Intune API
+ */
 export interface IntuneConfirmOptions {
   /**
    * Deliver the certificate even when successNotification fails (SCEPman's
@@ -116,6 +140,8 @@ function serialHex(c: Certificate): string {
  * const intune = new IntuneValidator({ tenant, clientId, credential: { clientSecret: process.env.INTUNE_SECRET! } });
  * const profile = { ...rest, challenge: { type: "custom", validate: (ctx) => intune.validate(ctx) } };
  * ```
+ *
+ * @group Intune API
  */
 export class IntuneValidator implements ChallengeValidator {
   /** The API client (token cache and discovery shared by every call). */

@@ -6,7 +6,11 @@
  */
 import { IntuneConfigError } from "../errors.js";
 
-/** A limit: at most `max` hits per `windowMs` milliseconds. */
+/**
+ * A limit: at most `max` hits per `windowMs` milliseconds.
+ *
+ * @group Storage
+ */
 export interface RateLimit {
   /** Most hits in the window (a positive integer). */
   max: number;
@@ -14,7 +18,11 @@ export interface RateLimit {
   windowMs: number;
 }
 
-/** The answer of {@link RateLimiter.hit}. */
+/**
+ * The answer of {@link RateLimiter.hit}.
+ *
+ * @group Storage
+ */
 export type RateLimitResult =
   /** Recorded: `count` hits in the window including this one; `id` names it for {@link RateLimiter.release}. */
   | { allowed: true; count: number; id: string }
@@ -45,6 +53,8 @@ export type RateLimitResult =
  * const r = await limiter.hit(JSON.stringify([iss, sub]), { max: 3, windowMs: 86_400_000 });
  * if (!r.allowed) return refuse("rate_limited");
  * ```
+ *
+ * @group Storage
  */
 export interface RateLimiter {
   /** Counts and, when under the limit, records a hit for `key` at the store's now. */
@@ -53,13 +63,21 @@ export interface RateLimiter {
   release(key: string, id: string): Promise<void>;
 }
 
-/** Throws unless `limit` has positive integer `max` and `windowMs`. */
+/**
+ * Throws unless `limit` has positive integer `max` and `windowMs`.
+ *
+ * @group Storage
+ */
 export function checkLimit(limit: RateLimit): void {
   if (!Number.isSafeInteger(limit.max) || limit.max <= 0) throw new IntuneConfigError(`rate limit max must be a positive integer (got ${limit.max})`);
   if (!Number.isSafeInteger(limit.windowMs) || limit.windowMs <= 0) throw new IntuneConfigError(`rate limit windowMs must be a positive integer number of milliseconds (got ${limit.windowMs})`);
 }
 
-/** Options of {@link MemoryRateLimiter}. */
+/**
+ * Options of {@link MemoryRateLimiter}.
+ *
+ * @group Storage
+ */
 export interface MemoryRateLimiterOptions {
   /** Most keys tracked (default 100,000); when full, the key hit least recently is dropped. */
   maxKeys?: number;
@@ -76,6 +94,8 @@ export interface MemoryRateLimiterOptions {
  * const limiter = new MemoryRateLimiter();
  * const r = await limiter.hit("device-1", { max: 3, windowMs: 86_400_000 });
  * ```
+ *
+ * @group Storage
  */
 export class MemoryRateLimiter implements RateLimiter {
   // Map order = least recently appended first, so the stalest key is the first one.

@@ -30,13 +30,19 @@ import { MinHeap } from "../lib/min-heap.js";
  * const fresh = await cache.checkAndInsert(claims.nonce, 3_600_000);
  * if (!fresh) return refuse("replay");
  * ```
+ *
+ * @group Storage
  */
 export interface ReplayCache {
   /** Records `key` for `ttlMs` milliseconds unless it is already recorded; true when it was not. */
   checkAndInsert(key: string, ttlMs: number): Promise<boolean>;
 }
 
-/** Options of {@link MemoryReplayCache}. */
+/**
+ * Options of {@link MemoryReplayCache}.
+ *
+ * @group Storage
+ */
 export interface MemoryReplayCacheOptions {
   /** Most entries held (default 100,000); when full, the entry that expires first is evicted. */
   capacity?: number;
@@ -44,7 +50,11 @@ export interface MemoryReplayCacheOptions {
   now?: () => Date;
 }
 
-/** Throws unless `ms` is a positive integer number of milliseconds. */
+/**
+ * Throws unless `ms` is a positive integer number of milliseconds.
+ *
+ * @group Storage
+ */
 export function checkTtl(ms: number, what = "replay TTL"): void {
   if (!Number.isSafeInteger(ms) || ms <= 0) throw new IntuneConfigError(`${what} must be a positive integer number of milliseconds (got ${ms})`);
 }
@@ -60,6 +70,8 @@ export function checkTtl(ms: number, what = "replay TTL"): void {
  * await cache.checkAndInsert("nonce-1", 60_000); // true
  * await cache.checkAndInsert("nonce-1", 60_000); // false
  * ```
+ *
+ * @group Storage
  */
 export class MemoryReplayCache implements ReplayCache {
   readonly #entries = new Map<string, number>();

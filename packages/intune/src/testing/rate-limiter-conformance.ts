@@ -9,7 +9,11 @@ import { manualClock, type ManualClock, type StoreFactoryContext } from "@scep/c
 import type { RateLimiter } from "../stores/rate-limiter.js";
 import { CONFIG_ERROR } from "./replay-cache-conformance.js";
 
-/** Options of {@link rateLimiterConformance}. */
+/**
+ * Options of {@link rateLimiterConformance}.
+ *
+ * @group Storage
+ */
 export interface RateLimiterConformanceOptions<S extends RateLimiter = RateLimiter> {
   /** Name shown in the test report, e.g. `"redis"`. */
   name: string;
@@ -41,6 +45,8 @@ const DAY = 86_400_000;
  *
  * rateLimiterConformance({ name: "mine", create: ({ now }) => new MyRateLimiter({ now }) });
  * ```
+ *
+ * @group Storage
  */
 export function rateLimiterConformance<S extends RateLimiter>(options: RateLimiterConformanceOptions<S>): void {
   describe(`RateLimiter conformance: ${options.name}`, () => {

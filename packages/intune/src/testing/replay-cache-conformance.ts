@@ -8,10 +8,18 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { manualClock, type ManualClock, type StoreFactoryContext } from "@scep/core/testing";
 import type { ReplayCache } from "../stores/replay-cache.js";
 
-/** A configuration error as either package types it: IntuneConfigError or @scep/core's InvalidArgumentError. */
+/**
+ * A configuration error as either package types it: IntuneConfigError or @scep/core's InvalidArgumentError.
+ *
+ * @group Storage
+ */
 export const CONFIG_ERROR = /^ERR_(INTUNE_CONFIG|INVALID_ARGUMENT)$/;
 
-/** Options of {@link replayCacheConformance}. */
+/**
+ * Options of {@link replayCacheConformance}.
+ *
+ * @group Storage
+ */
 export interface ReplayCacheConformanceOptions<S extends ReplayCache = ReplayCache> {
   /** Name shown in the test report, e.g. `"redis"`. */
   name: string;
@@ -45,6 +53,8 @@ const fresh = (label: string): string => `${label}-${Date.now().toString(36)}-${
  *
  * replayCacheConformance({ name: "mine", create: ({ now }) => new MyReplayCache({ now }) });
  * ```
+ *
+ * @group Storage
  */
 export function replayCacheConformance<S extends ReplayCache>(options: ReplayCacheConformanceOptions<S>): void {
   describe(`ReplayCache conformance: ${options.name}`, () => {

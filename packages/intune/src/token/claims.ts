@@ -5,7 +5,11 @@
  * @module
  */
 
-/** Claims of a signed-token challenge. Times are integer seconds since the epoch. */
+/**
+ * Claims of a signed-token challenge. Times are integer seconds since the epoch.
+ *
+ * @group Signed tokens
+ */
 export interface SignedTokenClaims {
   /** Issuer: the connector installation that minted the token. */
   iss?: string;
@@ -34,10 +38,18 @@ export interface SignedTokenClaims {
 const STRINGS = ["iss", "sub", "aud", "nonce", "device_name", "version"] as const;
 const INTEGERS = ["iat", "exp"] as const;
 const LISTS = ["san_dns", "san_rfc822", "san_upn"] as const;
-/** Claims strict mode requires. */
+/**
+ * Claims strict mode requires.
+ *
+ * @group Signed tokens
+ */
 export const STRICT_CLAIMS = ["iss", "sub", "aud", "iat", "exp", "nonce"] as const;
 
-/** Parses the payload; a text naming the first problem when it is not valid claims JSON. */
+/**
+ * Parses the payload; a text naming the first problem when it is not valid claims JSON.
+ *
+ * @group Signed tokens
+ */
 export function readClaims(payload: Uint8Array): SignedTokenClaims | { error: string } {
   let value: unknown;
   try {

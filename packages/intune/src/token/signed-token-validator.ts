@@ -16,7 +16,11 @@ import { STRICT_CLAIMS, readClaims, type SignedTokenClaims } from "./claims.js";
 import { parseCompactJws, verifyCompactJws } from "./jws.js";
 import type { TrustAnchorPool } from "./trust-anchors.js";
 
-/** The reason labels of {@link SignedTokenValidator}, in gate order. */
+/**
+ * The reason labels of {@link SignedTokenValidator}, in gate order.
+ *
+ * @group Signed tokens
+ */
 export type SignedTokenReason =
   | "signature_invalid"
   | "malformed"
@@ -32,6 +36,8 @@ export type SignedTokenReason =
 /**
  * The SCEP failInfo (RFC 8894 §3.2.1.4.5) of each reason: signature, time,
  * audience and replay failures are badMessageCheck, everything else badRequest.
+ *
+ * @group Signed tokens
  */
 export const SIGNED_TOKEN_FAIL_INFO: Readonly<Record<SignedTokenReason, FailInfo>> = {
   signature_invalid: "badMessageCheck",
@@ -46,10 +52,18 @@ export const SIGNED_TOKEN_FAIL_INFO: Readonly<Record<SignedTokenReason, FailInfo
   compliance_failed: "badRequest",
 };
 
-/** Largest challenge read (bytes, UTF-8); a longer one is refused before any parsing. */
+/**
+ * Largest challenge read (bytes, UTF-8); a longer one is refused before any parsing.
+ *
+ * @group Signed tokens
+ */
 export const MAX_CHALLENGE_BYTES = 16 * 1024;
 
-/** Options of {@link SignedTokenValidator}. */
+/**
+ * Options of {@link SignedTokenValidator}.
+ *
+ * @group Signed tokens
+ */
 export interface SignedTokenValidatorOptions {
   /** The keys tokens are verified with. Without a pool every challenge is `signature_invalid`. */
   trustAnchors?: TrustAnchorPool;
@@ -110,6 +124,8 @@ function sameSet(a: Set<string>, b: Set<string>): boolean {
  * ```ts
  * const verdict = looksLikeSignedToken(ctx.challenge) ? await tokens.validate(ctx) : await intune.validate(ctx);
  * ```
+ *
+ * @group Signed tokens
  */
 export function looksLikeSignedToken(challenge: string | undefined): boolean {
   if (challenge === undefined || challenge.length > MAX_CHALLENGE_BYTES) return false;
@@ -156,6 +172,8 @@ export function looksLikeSignedToken(challenge: string | undefined): boolean {
  * });
  * const server = createScepServer({ profiles: [{ ...profile, challenge: { type: "custom", validate: (ctx) => validator.validate(ctx) } }] });
  * ```
+ *
+ * @group Signed tokens
  */
 export class SignedTokenValidator implements ChallengeValidator {
   readonly #o: SignedTokenValidatorOptions;

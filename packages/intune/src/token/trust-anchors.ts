@@ -8,7 +8,11 @@ import { readFile } from "node:fs/promises";
 import { TrustAnchorError } from "../errors.js";
 import { parseCertificate, type ParsedCertificate, type PublicKey } from "../lib/node-crypto.js";
 
-/** What the pool exposes of one anchor (for monitoring: alert before `notAfter`). */
+/**
+ * What the pool exposes of one anchor (for monitoring: alert before `notAfter`).
+ *
+ * @group Signed tokens
+ */
 export interface TrustAnchor {
   /** Subject, `CN=…, O=…` as OpenSSL prints it. */
   subject: string;
@@ -24,7 +28,11 @@ export interface TrustAnchor {
   modulusBits?: number;
 }
 
-/** The keys the verifier tries, by algorithm family. */
+/**
+ * The keys the verifier tries, by algorithm family.
+ *
+ * @group Signed tokens
+ */
 export interface AnchorKeys {
   /** RSA keys of 2048 bits or more, for RS256. */
   rsa: readonly PublicKey[];
@@ -32,7 +40,11 @@ export interface AnchorKeys {
   ec: readonly PublicKey[];
 }
 
-/** Options of {@link TrustAnchorPool.fromPem} and {@link TrustAnchorPool.fromFile}. */
+/**
+ * Options of {@link TrustAnchorPool.fromPem} and {@link TrustAnchorPool.fromFile}.
+ *
+ * @group Signed tokens
+ */
 export interface TrustAnchorPoolOptions {
   /** The clock that decides whether an anchor has expired (default: the system clock). */
   now?: () => Date;
@@ -98,6 +110,8 @@ function load(pem: string, now: Date, source: string): Loaded {
  * for (const a of pool.anchors) console.log(a.subject, a.notAfter.toISOString());
  * process.on("SIGHUP", () => pool.reload().catch((e) => console.error(e.code, e.message)));
  * ```
+ *
+ * @group Signed tokens
  */
 export class TrustAnchorPool {
   #loaded: Loaded;
