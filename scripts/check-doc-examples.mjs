@@ -18,7 +18,7 @@
  * and a closing `doc-examples: N passed, N failed` line; exits 1 when any
  * example fails to compile.
  *
- * Not part of `pnpm test` yet: on 2026-11-29, 60 of the 72 examples do not
+ * Not part of `pnpm test` yet: on 2026-11-29, 53 of the 72 examples do not
  * compile on their own, most of them because they use variables they never
  * declare (`csr`, `request`, `profile`… with a different type from one
  * example to the next). Fixing each example (declaring what it uses, or

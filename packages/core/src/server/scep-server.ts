@@ -93,6 +93,9 @@ const OPS: Record<string, ScepOperation> = { getcacaps: "GetCACaps", getcacert: 
  *
  * @example
  * ```ts
+ * import { readFileSync } from "node:fs";
+ * import { LocalKey, buildCertificate, createScepServer, endEntityExtensions } from "@scep/core";
+ *
  * const ca = LocalKey.fromPem(readFileSync("ca.pem", "utf8"), readFileSync("ca.key", "utf8"));
  * const server = createScepServer({
  *   profiles: [{
