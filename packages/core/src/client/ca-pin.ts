@@ -90,8 +90,8 @@ export function compileCaPin(options: CaPinOptions): CaPin | undefined {
  *
  * @example
  * ```ts
- * const pin = compileCaPin({ caFingerprints: ["sha256:3f9a…"] })!;
- * const trusted = checkCaPin(await new ScepClient({ url }).getCaCert(), pin);
+ * const pin = compileCaPin({ caFingerprints: ["sha256:5abeea1243d2c195461ddb65692f561bd45edb66d7c4e0e02deef0ad047e8362"] })!;
+ * const trusted = checkCaPin(await new ScepClient({ url: "http://127.0.0.1:8080/scep" }).getCaCert(), pin);
  * ```
  * @group Client
  */

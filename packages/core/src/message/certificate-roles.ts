@@ -36,6 +36,7 @@ export function isCaInSet(cert: Certificate, certificates: readonly Certificate[
  *
  * @example
  * ```ts
+ * const client = new ScepClient({ url: "http://127.0.0.1:8080/scep" });
  * const issuing = lowestCa(await client.getCaCert()); // root and issuing CA in any order
  * ```
  * @group Codec
@@ -64,8 +65,11 @@ function ras(certificates: readonly Certificate[]): Certificate[] {
  *
  * @example
  * ```ts
- * const caCerts = await client.getCaCert();
- * const req = await buildPkcsReq({ csr, signer, recipient: selectRecipient(caCerts) });
+ * const client = new ScepClient({ url: "http://127.0.0.1:8080/scep" });
+ * const keys = await generateRsaKeyPair();
+ * const signer = await createSelfSignedSigner({ keys, subject: "CN=device-42" });
+ * const csr = await generateCsr({ keys, subject: "CN=device-42", challengePassword: "secret" });
+ * const req = await buildPkcsReq({ csr, signer, recipient: selectRecipient(await client.getCaCert()) });
  * ```
  * @group Codec
  */
@@ -93,6 +97,7 @@ export function selectRecipient(certificates: readonly Certificate[]): Certifica
  *
  * @example
  * ```ts
+ * const client = new ScepClient({ url: "http://127.0.0.1:8080/scep" });
  * console.log("CertReps come from", selectSigner(await client.getCaCert()).subject);
  * ```
  * @group Codec
@@ -120,7 +125,8 @@ export function selectSigner(certificates: readonly Certificate[]): Certificate 
  *
  * @example
  * ```ts
- * const poll = await buildCertPoll({ issuerName: selectIssuerName(caCerts), subject: csr.subjectDer, transactionId, signer, recipient: selectRecipient(caCerts) });
+ * const caCerts = await new ScepClient({ url: "http://127.0.0.1:8080/scep" }).getCaCert();
+ * console.log("CertPoll names", formatName(selectIssuerName(caCerts)));
  * ```
  * @group Codec
  */
