@@ -164,7 +164,12 @@ export class IntuneRejectedError extends IntuneError {
  *
  * @example
  * ```ts
- * if (isIntuneError(e) && e.code === "ERR_TRUST_ANCHORS") keepServingWithOldPool();
+ * declare const pool: TrustAnchorPool;
+ * try {
+ *   await pool.reload();
+ * } catch (e) {
+ *   if (isIntuneError(e) && e.code === "ERR_TRUST_ANCHORS") console.error("kept the old trust anchors:", e.message);
+ * }
  * ```
  *
  * @group Errors

@@ -16,7 +16,11 @@
  *
  * @example
  * ```ts
+ * import type { CertificationRequest } from "@scep/core";
  * import { SignedTokenValidator, TrustAnchorPool } from "@scep/intune";
+ *
+ * declare const csr: CertificationRequest; // the enrollment's CSR
+ * declare const transactionId: string; // its SCEP transactionID
  *
  * const tokens = new SignedTokenValidator({
  *   trustAnchors: await TrustAnchorPool.fromFile("/etc/scep/intune-anchors.pem"),

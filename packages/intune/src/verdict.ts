@@ -46,8 +46,13 @@ export interface ValidationInput {
  *
  * @example
  * ```ts
+ * import type { CertificationRequest } from "@scep/core";
+ * import { type ChallengeValidator, SignedTokenValidator, TrustAnchorPool } from "@scep/intune";
+ *
+ * declare const csr: CertificationRequest; // the enrollment's CSR
+ * const trustAnchors = await TrustAnchorPool.fromFile("/etc/scep/intune-anchors.pem");
  * const validator: ChallengeValidator = new SignedTokenValidator({ trustAnchors, audience: "https://scep.example.com/scep" });
- * const verdict = await validator.validate({ challenge: csr.challengePassword, csr, request: { transactionId } });
+ * const verdict = await validator.validate({ challenge: csr.challengePassword, csr, request: { transactionId: "7A3C" } });
  * if (!verdict.ok) console.log(verdict.reason, verdict.failInfo);
  * ```
  *

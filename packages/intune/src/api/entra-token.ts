@@ -61,8 +61,12 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
  *
  * @example
  * ```ts
- * const tokens = new EntraTokenProvider({ tenant, clientId, credential: { clientSecret: process.env.INTUNE_CLIENT_SECRET! } });
- * const graph = await tokens.getToken("https://graph.microsoft.com/.default");
+ * const tokens = new EntraTokenProvider({
+ *   tenant: process.env.INTUNE_TENANT_ID!,
+ *   clientId: process.env.INTUNE_CLIENT_ID!,
+ *   credential: { clientSecret: process.env.INTUNE_CLIENT_SECRET! },
+ * });
+ * const graph: string = await tokens.getToken("https://graph.microsoft.com/.default");
  * ```
  *
  * @group Intune API

@@ -100,9 +100,19 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
  *
  * @example
  * ```ts
- * const intune = new IntuneScepClient({ tenant, clientId, credential: { clientSecret } });
+ * import type { CertificationRequest } from "@scep/core";
+ * import { IntuneScepClient } from "@scep/intune";
+ *
+ * declare const csr: CertificationRequest; // the enrollment's CSR
+ * declare const transactionId: string; // its SCEP transactionID
+ *
+ * const intune = new IntuneScepClient({
+ *   tenant: process.env.INTUNE_TENANT_ID!,
+ *   clientId: process.env.INTUNE_CLIENT_ID!,
+ *   credential: { clientSecret: process.env.INTUNE_CLIENT_SECRET! },
+ * });
  * const r = await intune.validateRequest({ transactionId, certificateRequest: csr.der });
- * if (r.code !== "Success") refuse(r.code);
+ * if (r.code !== "Success") console.log("refused:", r.code, r.errorDescription);
  * ```
  *
  * @group Intune API

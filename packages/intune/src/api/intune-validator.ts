@@ -137,8 +137,15 @@ function serialHex(c: Certificate): string {
  *
  * @example
  * ```ts
- * const intune = new IntuneValidator({ tenant, clientId, credential: { clientSecret: process.env.INTUNE_SECRET! } });
- * const profile = { ...rest, challenge: { type: "custom", validate: (ctx) => intune.validate(ctx) } };
+ * import { createScepServer } from "@scep/core";
+ * import { IntuneValidator } from "@scep/intune";
+ *
+ * const intune = new IntuneValidator({
+ *   tenant: process.env.INTUNE_TENANT_ID!,
+ *   clientId: process.env.INTUNE_CLIENT_ID!,
+ *   credential: { clientSecret: process.env.INTUNE_CLIENT_SECRET! },
+ * });
+ * createScepServer({ profiles: [{ ...profile, challenge: { type: "custom", validate: (ctx) => intune.validate(ctx) } }] });
  * ```
  *
  * @group Intune API
@@ -233,7 +240,8 @@ export class IntuneValidator implements ChallengeValidator {
    *
    * @example
    * ```ts
-   * const profile = { ...rest, challenge: { type: "custom", validate: (ctx) => intune.validate(ctx) }, confirm: intune.confirmHook() };
+   * declare const intune: IntuneValidator;
+   * const confirm = intune.confirmHook(); // the profile's `confirm` (with `challenge: { type: "custom", validate: (ctx) => intune.validate(ctx) }`)
    * ```
    */
   confirmHook(options: IntuneConfirmOptions = {}): (ctx: IntuneConfirmContext) => Promise<IntuneConfirmResult> {
@@ -264,7 +272,12 @@ export class IntuneValidator implements ChallengeValidator {
    *
    * @example
    * ```ts
-   * const profile = { ...rest, issue: intune.withFailureNotification(issue), confirm: intune.confirmHook() };
+   * import type { IssueHook } from "@scep/core";
+   * import type { IntuneValidator } from "@scep/intune";
+   *
+   * declare const intune: IntuneValidator;
+   * declare const issue: IssueHook; // your CA
+   * const profileIssue = intune.withFailureNotification(issue); // the profile's `issue`
    * ```
    */
   withFailureNotification<C extends { transactionId: string; csr: CertificationRequest; challengeData?: unknown }, R>(issue: IssueHookLike<C, R>): (ctx: C) => Promise<R> {

@@ -50,8 +50,9 @@ export type RateLimitResult =
  *
  * @example
  * ```ts
- * const r = await limiter.hit(JSON.stringify([iss, sub]), { max: 3, windowMs: 86_400_000 });
- * if (!r.allowed) return refuse("rate_limited");
+ * const limiter: RateLimiter = new MemoryRateLimiter();
+ * const r = await limiter.hit(JSON.stringify(["device-guid-0001", "connector-1"]), { max: 3, windowMs: 86_400_000 });
+ * if (!r.allowed) console.log("rate_limited: already", r.count, "enrollments today");
  * ```
  *
  * @group Storage

@@ -27,8 +27,9 @@ import { MinHeap } from "../lib/min-heap.js";
  *
  * @example
  * ```ts
- * const fresh = await cache.checkAndInsert(claims.nonce, 3_600_000);
- * if (!fresh) return refuse("replay");
+ * const cache: ReplayCache = new MemoryReplayCache();
+ * const fresh = await cache.checkAndInsert("nonce-from-the-token", 3_600_000);
+ * if (!fresh) console.log("replay");
  * ```
  *
  * @group Storage

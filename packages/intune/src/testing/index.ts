@@ -8,10 +8,14 @@
  *
  * @example
  * ```ts
+ * import type { RateLimiter, ReplayCache } from "@scep/intune";
  * import { rateLimiterConformance, replayCacheConformance } from "@scep/intune/testing";
  *
- * replayCacheConformance({ name: "mine", create: ({ now }) => new MyReplayCache({ now }) });
- * rateLimiterConformance({ name: "mine", create: ({ now }) => new MyRateLimiter({ now }) });
+ * declare function myReplayCache(options: { now: () => Date }): ReplayCache; // yours
+ * declare function myRateLimiter(options: { now: () => Date }): RateLimiter; // yours
+ *
+ * replayCacheConformance({ name: "mine", create: ({ now }) => myReplayCache({ now }) });
+ * rateLimiterConformance({ name: "mine", create: ({ now }) => myRateLimiter({ now }) });
  * ```
  *
  * @module

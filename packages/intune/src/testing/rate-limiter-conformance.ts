@@ -41,9 +41,12 @@ const DAY = 86_400_000;
  *
  * @example
  * ```ts
+ * import type { RateLimiter } from "@scep/intune";
  * import { rateLimiterConformance } from "@scep/intune/testing";
  *
- * rateLimiterConformance({ name: "mine", create: ({ now }) => new MyRateLimiter({ now }) });
+ * declare function myRateLimiter(options: { now: () => Date }): RateLimiter; // yours
+ *
+ * rateLimiterConformance({ name: "mine", create: ({ now }) => myRateLimiter({ now }) });
  * ```
  *
  * @group Storage

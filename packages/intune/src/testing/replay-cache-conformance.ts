@@ -49,9 +49,12 @@ const fresh = (label: string): string => `${label}-${Date.now().toString(36)}-${
  *
  * @example
  * ```ts
+ * import type { ReplayCache } from "@scep/intune";
  * import { replayCacheConformance } from "@scep/intune/testing";
  *
- * replayCacheConformance({ name: "mine", create: ({ now }) => new MyReplayCache({ now }) });
+ * declare function myReplayCache(options: { now: () => Date }): ReplayCache; // yours
+ *
+ * replayCacheConformance({ name: "mine", create: ({ now }) => myReplayCache({ now }) });
  * ```
  *
  * @group Storage

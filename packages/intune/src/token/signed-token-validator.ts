@@ -122,7 +122,12 @@ function sameSet(a: Set<string>, b: Set<string>): boolean {
  *
  * @example
  * ```ts
- * const verdict = looksLikeSignedToken(ctx.challenge) ? await tokens.validate(ctx) : await intune.validate(ctx);
+ * import type { ChallengeContext } from "@scep/core";
+ * import { type IntuneValidator, type SignedTokenValidator, looksLikeSignedToken } from "@scep/intune";
+ *
+ * declare const tokens: SignedTokenValidator;
+ * declare const intune: IntuneValidator;
+ * const validate = (ctx: ChallengeContext) => (looksLikeSignedToken(ctx.challenge) ? tokens.validate(ctx) : intune.validate(ctx));
  * ```
  *
  * @group Signed tokens
@@ -166,6 +171,9 @@ export function looksLikeSignedToken(challenge: string | undefined): boolean {
  *
  * @example
  * ```ts
+ * import { createScepServer } from "@scep/core";
+ * import { SignedTokenValidator, TrustAnchorPool } from "@scep/intune";
+ *
  * const validator = new SignedTokenValidator({
  *   trustAnchors: await TrustAnchorPool.fromFile("/etc/scep/intune-anchors.pem"),
  *   audience: "https://scep.example.com/scep",
