@@ -2,9 +2,10 @@
  * Renewal authenticated by the old certificate's chain (RFC 8894 §3.3.1.2,
  * INTEROP quirk 9): a RenewalReq, or a PKCSReq (macOS, Cisco, sscep, jscep)
  * signed by a certificate this CA issued, is a renewal and needs no challenge;
- * a RenewalReq signed by anything else is refused (`renewal_not_chained`); an
- * expired old certificate is badTime; `renewalRequiresChallenge` demands the
- * challenge as well.
+ * a RenewalReq signed by anything else is refused (`renewal_not_chained`); a
+ * RenewalReq with an expired old certificate is badTime, a PKCSReq signed by
+ * one is a first enrollment that its challenge authenticates (§2.3), badTime
+ * without it; `renewalRequiresChallenge` demands the challenge as well.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { LocalKey, buildPkcsReq, createScepServer, type Certificate, type IssueContext, type ScepProfile, type ScepServer } from "../src/index.js";
@@ -121,12 +122,33 @@ describe("refused renewals", () => {
     expect(s.calls[0]!.renewalOf).toBeUndefined();
   });
 
-  it("an expired old certificate → FAILURE badTime", async () => {
+  it("a RenewalReq signed by an expired old certificate → FAILURE badTime, even with the right challenge", async () => {
     const s = setup({}, () => new Date(oldCert.notAfter.getTime() + 1000));
-    for (const renewal of [true, false]) {
-      const { rep } = await send(s.server, old, { renewal, challenge: CHALLENGE });
+    for (const challenge of [CHALLENGE, undefined]) {
+      const { rep } = await send(s.server, old, { renewal: true, ...(challenge ? { challenge } : {}) });
       expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badTime", failInfoText: "the certificate being renewed is expired or not yet valid" });
-      expect(s.log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "renewal_expired", failInfo: "badTime" });
+      expect(s.log.events.at(-1)).toMatchObject({ operation: "RenewalReq", outcome: "failure", reason: "renewal_expired", failInfo: "badTime" });
+    }
+    expect(s.calls).toEqual([]);
+  });
+
+  it("RFC 8894 §2.3: a PKCSReq signed by an expired certificate of this CA with a valid challenge is a first enrollment", async () => {
+    const s = setup({}, () => new Date(oldCert.notAfter.getTime() + 1000));
+    const { rep } = await send(s.server, old, { renewal: false, challenge: CHALLENGE });
+    expect(rep.status).toBe("SUCCESS");
+    expect(hex(rep.certificates[0]!.spki)).toBe(hex(oldCert.spki));
+    expect(s.calls.length).toBe(1);
+    expect(s.calls[0]).toMatchObject({ renewal: false, approved: false });
+    expect(s.calls[0]!.renewalOf).toBeUndefined();
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "success", reason: "issued" });
+  });
+
+  it("a PKCSReq signed by an expired certificate of this CA without a valid challenge → FAILURE badTime", async () => {
+    const s = setup({}, () => new Date(oldCert.notAfter.getTime() + 1000));
+    for (const challenge of ["wrong", undefined]) {
+      const { rep } = await send(s.server, old, { renewal: false, ...(challenge ? { challenge } : {}) });
+      expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badTime", failInfoText: "the certificate being renewed is expired or not yet valid" });
+      expect(s.log.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "failure", reason: "renewal_expired", failInfo: "badTime" });
     }
     expect(s.calls).toEqual([]);
   });

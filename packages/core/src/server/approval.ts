@@ -77,14 +77,34 @@ export async function approve(ctx: ServerContext, p: ResolvedProfile, transactio
     throw e;
   }
   const t = ctx.now();
-  const done = await ctx.store("transaction store", () =>
-    p.transactions.transition(p.name, transactionId, "ISSUING", { status: "ISSUED", updatedAt: t, expiresAt: new Date(t.getTime() + p.retentionMs), certificate, ...(chain ? { chain } : {}) }),
-  );
-  if (!done) throw new TransactionStateError(`transaction ${transactionId} was claimed by another approver while this one issued`);
+  let done: Transaction | undefined;
+  try {
+    done = await ctx.store("transaction store", () =>
+      p.transactions.transition(p.name, transactionId, "ISSUING", { status: "ISSUED", updatedAt: t, expiresAt: new Date(t.getTime() + p.retentionMs), certificate, ...(chain ? { chain } : {}) }),
+    );
+  } catch (error) {
+    await tellUndelivered(p, transactionId, certificate, "not_recorded", error);
+    throw error;
+  }
+  if (!done) {
+    const error = new TransactionStateError(`transaction ${transactionId} was claimed by another approver while this one issued`);
+    await tellUndelivered(p, transactionId, certificate, "not_recorded", error);
+    throw error;
+  }
   return done;
 }
 
-/** Rejects a PENDING transaction; see `ScepServer.reject`. @group Server */
+/** A certificate issued by approve that could not be recorded (so no CertPoll will ever get it): tell the issuer. */
+async function tellUndelivered(p: ResolvedProfile, transactionId: string, certificate: Uint8Array, reason: string, error: unknown): Promise<void> {
+  if (!p.onUndelivered) return;
+  try {
+    await p.onUndelivered({ profile: p.name, transactionId, certificate: new Certificate(certificate), reason, error });
+  } catch {
+    /* the approve call's outcome does not depend on the hook */
+  }
+}
+
+/** Rejects a PENDING transaction; see `ScepServer.reject`. */
 export async function reject(ctx: ServerContext, p: ResolvedProfile, transactionId: string, opts: RejectOptions = {}): Promise<Transaction> {
   const t = ctx.now();
   const done = await ctx.store("transaction store", () =>

@@ -5,10 +5,11 @@
  *
  * @module
  */
+import type { PkiRequest } from "../message/pki-message.js";
 import { MessageType } from "../message/types.js";
 import { poll } from "./cert-poll.js";
 import type { ServerContext } from "./context.js";
-import { decode } from "./enrollment/decode.js";
+import { decode, requireKeyTransport } from "./enrollment/decode.js";
 import { enroll } from "./enrollment/pipeline.js";
 import type { ScepOperation } from "./events.js";
 import { getCertOrCrl } from "./get-cert.js";
@@ -16,24 +17,26 @@ import type { ResolvedProfile } from "./profile.js";
 import { readPkiMessage } from "./read-request.js";
 import { Reply } from "./replies.js";
 
-/** Answers one PKIOperation request. @group Server */
+/** The handler of the request's messageType. */
+function dispatch(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest): Promise<Reply> {
+  switch (req.messageType) {
+    case MessageType.PKCSReq:
+    case MessageType.RenewalReq:
+      return enroll(ctx, p, req);
+    case MessageType.CertPoll:
+      return poll(ctx, p, req);
+    default:
+      return getCertOrCrl(ctx, p, req);
+  }
+}
+
+/** Answers one PKIOperation request. */
 export async function pkiOperation(ctx: ServerContext, p: ResolvedProfile, request: Request, url: string): Promise<Reply> {
   const message = await readPkiMessage(request, url, ctx.maxBody);
   if (message instanceof Reply) return message;
   const req = await decode(ctx, p, message);
   if (req instanceof Reply) return req;
-  let reply: Reply;
-  switch (req.messageType) {
-    case MessageType.PKCSReq:
-    case MessageType.RenewalReq:
-      reply = await enroll(ctx, p, req);
-      break;
-    case MessageType.CertPoll:
-      reply = await poll(ctx, p, req);
-      break;
-    default:
-      reply = await getCertOrCrl(ctx, p, req);
-  }
+  const reply = (await requireKeyTransport(ctx, p, req)) ?? (await dispatch(ctx, p, req));
   // (The CSR's subject only when the reply does not name one: formatting a DN is not free.)
   const subject = reply.extra.subject === undefined && req.csr ? { subject: req.csr.subject } : {};
   return new Reply(reply.response, reply.outcome, reply.reason, { operation: req.messageTypeName as ScepOperation, transactionId: req.transactionId, ...subject, ...reply.extra });

@@ -18,6 +18,7 @@ import { type ChallengeValidator, challengeValidator } from "./challenge-validat
 import type { CsrPolicy } from "./csr-policy.js";
 import { MemoryTransactionStore, type TransactionStore } from "./transaction-store.js";
 import { normalizePath } from "./routing.js";
+import { canReceiveKeyTransport, keyAlgorithmName } from "./key-transport.js";
 
 /** What the issue hook is asked. @group Server */
 export interface IssueContext {
@@ -64,10 +65,27 @@ export interface ScepProfile {
   caCertificate: Certificate | Uint8Array | string;
   /** Signs CertReps: the CA key, or an RA key. */
   signer: Signer;
-  /** Keys requests may be encrypted to (default: the signer, when it is also a Decrypter). */
+  /**
+   * Keys requests may be encrypted to (default: the signer, when it is also a Decrypter). At least one must hold an
+   * RSA key: SCEP envelopes use RSA key transport (RFC 8894 §3.2.2), so an EC CA needs an RSA RA decrypter.
+   */
   decrypters?: readonly Decrypter[];
-  /** The GetCACert set (default: the RA certificate if the signer is not the CA, then the CA). */
-  caCertificates?: readonly (Certificate | Uint8Array | string)[];
+  /**
+   * The issuing CA and its parents, issuing CA first, each issued by the next (default: `[caCertificate]`). Sent
+   * after the RA certificates in GetCACert (RFC 8894 §4.2.1.2) and as the chain of a SUCCESS CertRep when the issue
+   * hook gives none, so a device can build the path through an intermediate to the root.
+   */
+  caChain?: readonly (Certificate | Uint8Array | string)[];
+  /**
+   * The GetCACert set (RFC 8894 §4.2):
+   * - `"default"`: the signer certificate, every decrypter certificate (no duplicates), then `caChain`;
+   * - `"issuing-ca"`: the same without the parents of the issuing CA (some Intune clients fail on a full chain);
+   * - `"ca-only"`: the issuing CA alone (`application/x-x509-ca-cert`; only when the CA signs and decrypts itself);
+   * - a list: exactly these certificates, in this order.
+   * One certificate is served as `application/x-x509-ca-cert`, several as a degenerate PKCS#7
+   * (`application/x-x509-ca-ra-cert`).
+   */
+  caCertificates?: "default" | "issuing-ca" | "ca-only" | readonly (Certificate | Uint8Array | string)[];
   /**
    * Capabilities (default: AES, DES3, POSTPKIOperation, Renewal, SHA-1, SHA-256, SHA-384, SHA-512,
    * SCEPStandard, and GetNextCACert when configured). SHA-384 matters: strongSwan 5.9 tests caps by
@@ -82,6 +100,23 @@ export interface ScepProfile {
   algorithmPolicy?: AlgorithmPolicy;
   /** Issues certificates. */
   issue: IssueHook;
+  /**
+   * Runs after the issue hook issued and before the SUCCESS CertRep is sent (Intune's success notification plugs
+   * in here). `{ ok: false }` turns the reply into FAILURE badRequest with `failInfoText`, event reason `reason`,
+   * and calls {@link ScepProfile.onUndelivered}. Not called for certificates issued by `approve`.
+   */
+  confirm?: ConfirmHook;
+  /**
+   * Told when a certificate was issued but cannot be delivered: the confirm phase vetoed it, building or
+   * encrypting the CertRep failed, or `approve` could not record it. The client got FAILURE badRequest (or the
+   * approve call threw); revoke the certificate here. Errors it throws are ignored.
+   */
+  onUndelivered?: (info: UndeliveredCertificate) => void | Promise<void>;
+  /**
+   * Whether a certificate was revoked. A stored ISSUED certificate that is revoked (or expired) is never handed
+   * out again (RFC 8894 §3.3.3): a re-sent PKCSReq is treated as a new enrollment, a CertPoll gets FAILURE badCertId.
+   */
+  isRevoked?: (certificate: Certificate) => boolean | Promise<boolean>;
   /** PENDING transactions (default: a {@link MemoryTransactionStore} with the server's clock). */
   transactions?: TransactionStore;
   /** How long a PENDING transaction waits for approve/reject before it is forgotten, in ms (default 7 days). */
@@ -103,7 +138,30 @@ export interface ScepProfile {
   nextCaCertificates?: readonly (Certificate | Uint8Array | string)[];
 }
 
-/** A profile with its defaults applied. Internal. @group Server */
+/** What the confirm hook is asked: the issue context and the certificate just issued. @group Server */
+export type ConfirmContext = IssueContext & { certificate: Certificate };
+
+/** The confirm hook's answer; `reason` is a stable label for events (e.g. `intune_notification_failed`). @group Server */
+export type ConfirmResult = { ok: true } | { ok: false; reason: string; failInfoText?: string };
+
+/** The last check before a SUCCESS CertRep; see {@link ScepProfile.confirm}. @group Server */
+export type ConfirmHook = (ctx: ConfirmContext) => ConfirmResult | Promise<ConfirmResult>;
+
+/** What {@link ScepProfile.onUndelivered} is told. @group Server */
+export interface UndeliveredCertificate {
+  /** Profile name. */
+  profile: string;
+  /** transactionID of the request. */
+  transactionId: string;
+  /** The certificate that was issued and not delivered. */
+  certificate: Certificate;
+  /** Stable label: the confirm hook's reason, `reply_failed` (CertRep not built), `not_recorded` (approve could not store it). */
+  reason: string;
+  /** The error, when one was thrown. */
+  error?: unknown;
+}
+
+/** A profile with its defaults applied. Internal. */
 export interface ResolvedProfile {
   name: string;
   path: string;
@@ -111,12 +169,17 @@ export interface ResolvedProfile {
   signer: Signer;
   decrypters: Decrypter[];
   caCerts: Certificate[];
+  /** The issuing CA and its parents, DER. */
+  caChain: Uint8Array[];
   caps: string;
   challenge: ChallengePolicy;
   validateChallenge: ChallengeValidator;
   csrPolicy: CsrPolicy;
   algorithmPolicy: AlgorithmPolicy;
   issue: IssueHook;
+  confirm: ConfirmHook | undefined;
+  onUndelivered: ScepProfile["onUndelivered"];
+  isRevoked: ScepProfile["isRevoked"];
   transactions: TransactionStore;
   pendingTtlMs: number;
   retentionMs: number;
@@ -138,6 +201,28 @@ export function toDer(c: Certificate | Uint8Array): Uint8Array {
   return c instanceof Certificate ? c.der : c;
 }
 
+/** Certificates without repeats (compared by DER), first occurrence kept. */
+function unique(certs: readonly Certificate[]): Certificate[] {
+  const out: Certificate[] = [];
+  for (const c of certs) if (!out.some((o) => equalBytes(o.der, c.der))) out.push(c);
+  return out;
+}
+
+function badChoice(name: string, choice: string): never {
+  throw new InvalidArgumentError(`profile ${name}: caCertificates must be "default", "issuing-ca", "ca-only" or a list of certificates, not "${choice}"`);
+}
+
+/** The CA chain: starts with the issuing CA, each certificate issued by the next. */
+function resolveChain(name: string, ca: Certificate, given: ScepProfile["caChain"]): Certificate[] {
+  if (!given || given.length === 0) return [ca];
+  const chain = given.map(toCert);
+  if (!equalBytes(chain[0]!.der, ca.der)) throw new InvalidArgumentError(`profile ${name}: caChain must start with the issuing CA (caCertificate)`);
+  for (let i = 0; i + 1 < chain.length; i++) {
+    if (!chain[i]!.isIssuedBy(chain[i + 1]!)) throw new InvalidArgumentError(`profile ${name}: caChain[${i}] (${chain[i]!.subject}) is not issued by caChain[${i + 1}] (${chain[i + 1]!.subject})`);
+  }
+  return chain;
+}
+
 /**
  * Applies defaults and checks a profile at start.
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a configuration that cannot work.
@@ -151,12 +236,17 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
   if (c.type === "static" && !c.password) throw new InvalidArgumentError(`profile ${name}: the static challenge password is empty`);
   const decrypters = p.decrypters ? [...p.decrypters] : "decrypt" in p.signer ? [p.signer as unknown as Decrypter] : [];
   if (decrypters.length === 0) throw new InvalidArgumentError(`profile ${name}: no decrypter (the signer cannot decrypt; pass decrypters)`);
+  if (!decrypters.some((d) => canReceiveKeyTransport(d.certificate.spki))) {
+    const kinds = [...new Set(decrypters.map((d) => keyAlgorithmName(d.certificate.spki)))].join(", ");
+    throw new InvalidArgumentError(`profile ${name}: an RSA decrypter (RA) is needed: SCEP requests are encrypted with RSA key transport and this profile's decrypter keys are ${kinds}`);
+  }
+  const caChain = resolveChain(name, ca, p.caChain);
   const signerCert = p.signer.certificate;
-  const caCerts = p.caCertificates
-    ? p.caCertificates.map(toCert)
-    : equalBytes(signerCert.der, ca.der)
-      ? [ca]
-      : [signerCert, ca];
+  const ras = [signerCert, ...decrypters.map((d) => d.certificate)];
+  const choice = p.caCertificates ?? "default";
+  const caCerts =
+    choice === "default" ? unique([...ras, ...caChain]) : choice === "issuing-ca" ? unique([...ras, ca]) : choice === "ca-only" ? [ca] : typeof choice === "string" ? badChoice(name, choice) : choice.map(toCert);
+  if (caCerts.length === 0) throw new InvalidArgumentError(`profile ${name}: caCertificates is empty`);
   const nextCa = p.nextCaCertificates?.map(toCert);
   const caps = p.capabilities ?? ["AES", "DES3", "POSTPKIOperation", "Renewal", "SHA-1", "SHA-256", "SHA-384", "SHA-512", "SCEPStandard", ...(nextCa ? ["GetNextCACert"] : [])];
   return {
@@ -166,12 +256,16 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
     signer: p.signer,
     decrypters,
     caCerts,
+    caChain: caChain.map((c) => c.der),
     caps: buildCaCaps(caps),
     challenge: c,
     validateChallenge: challengeValidator(c),
     csrPolicy: p.csrPolicy ?? {},
     algorithmPolicy: p.algorithmPolicy ?? {},
     issue: p.issue,
+    confirm: p.confirm,
+    onUndelivered: p.onUndelivered,
+    isRevoked: p.isRevoked,
     transactions: p.transactions ?? new MemoryTransactionStore({ now }),
     pendingTtlMs: p.pendingTtlMs ?? 7 * 86_400_000,
     retentionMs: p.transactionRetentionMs ?? 86_400_000,

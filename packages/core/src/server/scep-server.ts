@@ -23,7 +23,7 @@ import { createRouter } from "./routing.js";
 import { createStoreCall, isStoreUnavailable } from "./store-call.js";
 import type { Transaction } from "./transaction-store.js";
 
-export type { IssueContext, IssueHook, IssueResult, ScepProfile } from "./profile.js";
+export type { IssueContext, IssueHook, IssueResult, ScepProfile, ConfirmHook, ConfirmContext, ConfirmResult, UndeliveredCertificate } from "./profile.js";
 export type { ApproveOptions, RejectOptions } from "./approval.js";
 
 /** Options of {@link createScepServer}. @group Server */

@@ -4,7 +4,9 @@
  * every PKIOperation (enrollments, CertPoll, GetCert, GetCRL). A message that
  * fails after its transactionID and senderNonce were read gets a FAILURE
  * CertRep with the error's failInfo (§3.3.2.2); one that fails earlier gets
- * HTTP 400.
+ * HTTP 400. A request whose signer key cannot receive the reply's RSA key
+ * transport gets FAILURE badAlg here, before anything is issued
+ * (`key-transport.ts` says why).
  *
  * @module
  */
@@ -15,7 +17,8 @@ import { messageTypeName } from "../../message/types.js";
 import type { ServerContext } from "../context.js";
 import type { ScepOperation } from "../events.js";
 import type { ResolvedProfile } from "../profile.js";
-import { Reply, certRep, text } from "../replies.js";
+import { Reply, certRep, failure, text } from "../replies.js";
+import { canReceiveKeyTransport, keyAlgorithmName } from "../key-transport.js";
 
 /** The decoded request, or the reply for a message that cannot be decoded. @group Server */
 export async function decode(ctx: ServerContext, p: ResolvedProfile, message: Uint8Array): Promise<PkiRequest | Reply> {
@@ -35,4 +38,15 @@ export async function decode(ctx: ServerContext, p: ResolvedProfile, message: Ui
     }
     return new Reply(text(400, `malformed PKIOperation: ${e.message}`), "rejected", "decode_error");
   }
+}
+
+/**
+ * FAILURE badAlg when the reply could not be encrypted to the requester: its content key is RSA-encrypted to the
+ * signer certificate (RFC 8894 §3.3.2, RFC 5652 §6.2.1). Runs for every PKIOperation, before any hook.
+ */
+export async function requireKeyTransport(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest): Promise<Reply | undefined> {
+  const spki = req.signerCertificate.spki;
+  if (canReceiveKeyTransport(spki)) return undefined;
+  const why = `the reply is encrypted to the signer certificate with RSA key transport (RFC 8894 §3.3.2); a ${keyAlgorithmName(spki)} signer key cannot receive it: sign the request with an RSA key`;
+  return failure(ctx, p, req, "badAlg", "signer_key_not_rsa", why);
 }

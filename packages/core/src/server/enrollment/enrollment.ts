@@ -22,6 +22,11 @@ export interface Enrollment {
   renewal: boolean;
   /** Set by the policy phase: the certificate being renewed. */
   renewalOf?: Certificate;
+  /**
+   * Set by the policy phase: a PKCSReq signed by an expired (or not yet valid) certificate of this CA. It is a
+   * first enrollment, authenticated by its challenge (RFC 8894 §2.3); without a valid one it gets badTime.
+   */
+  lapsedSigner?: boolean;
   /** Set by the challenge phase: what the validator passed on for the issue hook. */
   challengeData?: unknown;
   /** Set by the issue phase: what the issue hook was asked. */

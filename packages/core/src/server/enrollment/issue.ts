@@ -33,7 +33,7 @@ export const issue: Phase = {
     e.issueContext = ic;
     const result = await p.issue(ic);
     if (result.status === "SUCCESS") {
-      e.issued = { certificate: toCert(result.certificate), chain: (result.chain ?? [p.ca]).map(toDer) };
+      e.issued = { certificate: toCert(result.certificate), chain: result.chain ? result.chain.map(toDer) : p.caChain };
       return undefined;
     }
     if (result.status === "PENDING") {

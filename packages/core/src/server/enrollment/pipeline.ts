@@ -6,9 +6,12 @@
  * 2. `policy.ts`: re-send, renewal, CSR policy
  * 3. `challenge.ts`: the challenge validator
  * 4. `issue.ts`: the issue hook (SUCCESS, PENDING, FAILURE)
- * 5. `reply.ts`: the SUCCESS CertRep
+ * 5. `confirm.ts`: the profile's last check before delivery
+ * 6. `reply.ts`: the SUCCESS CertRep
  *
- * A phase ends the enrollment by returning a reply.
+ * A phase ends the enrollment by returning a reply. Once the issue phase has
+ * issued a certificate, any phase that throws makes it undelivered
+ * (`undelivered.ts`): FAILURE badRequest and `onUndelivered`, never a 5xx.
  *
  * @module
  */
@@ -17,19 +20,27 @@ import type { ServerContext } from "../context.js";
 import type { ResolvedProfile } from "../profile.js";
 import type { Reply } from "../replies.js";
 import { challenge } from "./challenge.js";
+import { confirm } from "./confirm.js";
 import type { Enrollment, Phase } from "./enrollment.js";
 import { issue } from "./issue.js";
 import { policy } from "./policy.js";
 import { reply } from "./reply.js";
+import { undelivered } from "./undelivered.js";
 
 /** The phases after decode, in order. @group Server */
-export const ENROLLMENT_PHASES: readonly Phase[] = [policy, challenge, issue, reply];
+export const ENROLLMENT_PHASES: readonly Phase[] = [policy, challenge, issue, confirm, reply];
 
 /** Runs a decoded PKCSReq/RenewalReq through the phases. @group Server */
 export async function enroll(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest): Promise<Reply> {
   const e: Enrollment = { profile: p, request: req, csr: req.csr!, renewal: false };
   for (const phase of ENROLLMENT_PHASES) {
-    const r = await phase.run(ctx, e);
+    let r: Reply | undefined;
+    try {
+      r = await phase.run(ctx, e);
+    } catch (error) {
+      if (!e.issued) throw error;
+      return undelivered(ctx, e, `${phase.name}_failed`, "the certificate was issued but could not be delivered", error);
+    }
     if (r) return r;
   }
   throw new Error("the enrollment pipeline ended without a reply"); // the reply phase always answers

@@ -3,6 +3,9 @@
  * it. A re-send of a stored transaction is answered like a CertPoll (RFC 8894
  * §3.3.3); a request signed by a certificate of this CA is a renewal (§3.3.1.2)
  * and must be within its validity; the CSR must pass the profile's CSR policy.
+ * A stored certificate that expired or was revoked is never handed out again:
+ * the re-send becomes a new enrollment. A PKCSReq signed by a lapsed
+ * certificate of this CA is a first enrollment that needs its challenge.
  *
  * @module
  */
@@ -12,6 +15,7 @@ import { CertificationRequest } from "../../x509/certification-request.js";
 import { poll } from "../cert-poll.js";
 import { checkCsrPolicy } from "../csr-policy.js";
 import { failure } from "../replies.js";
+import { isStale } from "../stale.js";
 import type { Phase } from "./enrollment.js";
 
 /** Whether two CSRs ask for the same thing for the same key (a re-sent request). */
@@ -29,7 +33,12 @@ export const policy: Phase = {
     // Same key and subject, not the same bytes: certmonger rebuilds its CSR on each submission
     // (a fresh subjectKeyIdentifier every time); the CSR's signature proves the same key holder.
     // A request signed by a certificate this CA issued is a renewal and always gets a new certificate.
-    const existing = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
+    let existing = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
+    if (existing?.status === "ISSUED" && (await isStale(ctx, p, existing))) {
+      // Forget it: neither this re-send nor a CertPoll may get it (RFC 8894 §3.3.3).
+      await ctx.store("transaction store", () => p.transactions.delete(p.name, req.transactionId));
+      existing = undefined;
+    }
     const waiting = existing?.status === "PENDING" || existing?.status === "ISSUING";
     const resent = existing && sameRequest(new CertificationRequest(existing.csr), csr) && (waiting || req.signerCertificate.isSelfIssued);
     if (resent) return poll(ctx, p, req);
@@ -40,7 +49,8 @@ export const policy: Phase = {
       if (!signer.isIssuedBy(p.ca)) {
         if (e.renewal) return failure(ctx, p, req, "badRequest", "renewal_not_chained", "the renewal is not signed by a certificate of this CA");
       } else if (signer.notAfter.getTime() < t.getTime() || signer.notBefore.getTime() > t.getTime()) {
-        return failure(ctx, p, req, "badTime", "renewal_expired", "the certificate being renewed is expired or not yet valid");
+        if (e.renewal) return failure(ctx, p, req, "badTime", "renewal_expired", "the certificate being renewed is expired or not yet valid");
+        e.lapsedSigner = true;
       } else {
         e.renewal = true;
         e.renewalOf = signer;
