@@ -84,7 +84,8 @@ export type { CaPinOptions, CaPin } from "./client/ca-pin.js";
 export type { ScepClientOptions, EnrollOptions } from "./client/scep-client.js";
 
 export { createScepServer } from "./server/scep-server.js";
-export type { ScepServer, ScepServerOptions, ScepProfile, IssueHook, IssueContext, IssueResult, ApproveOptions, RejectOptions, ConfirmHook, ConfirmContext, ConfirmResult, UndeliveredCertificate } from "./server/scep-server.js";
+export type { ScepServer, ScepServerOptions, EventSink, ScepProfile, IssueHook, IssueContext, IssueResult, ApproveOptions, RejectOptions, ConfirmHook, ConfirmContext, ConfirmResult, UndeliveredCertificate } from "./server/scep-server.js";
+export type { FetchHandler } from "./server/handler.js";
 export { MemoryChallengeStore } from "./server/challenge.js";
 export type { ChallengePolicy, ChallengeStore, ChallengeContext, ChallengeVerdict, MemoryChallengeStoreOptions } from "./server/challenge.js";
 export { MemoryTransactionStore } from "./server/transaction-store.js";

@@ -210,6 +210,28 @@ describe("a throwing event sink", () => {
   });
 });
 
+describe("several event sinks (onEvent as an array)", () => {
+  it("each sink gets every event, in order; a throwing sink does not keep the next from its event", async () => {
+    const a: string[] = [];
+    const b: string[] = [];
+    const server = createScepServer({
+      profiles: [{ path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: SECRET }, issue: issuingHook(ca) }],
+      onEvent: [
+        (e) => void a.push(e.reason),
+        () => {
+          throw new Error("broken sink");
+        },
+        (e) => void b.push(e.reason),
+      ],
+      now: () => NOW,
+    });
+    await getOp(server, "/scep", "GetCACaps");
+    await getOp(server, "/scep", "GetCACert");
+    expect(a).toEqual(["caps", "ca_cert"]);
+    expect(b).toEqual(["caps", "ca_cert"]);
+  });
+});
+
 describe("stats()", () => {
   it("reports expiry dates, challenge configuration, and never the secret", async () => {
     const ra = await ca.ra("CN=Events RA, O=scep-sdk server tests");

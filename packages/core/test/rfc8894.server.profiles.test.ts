@@ -102,6 +102,24 @@ describe("two profiles, two CAs", () => {
   });
 });
 
+describe("owns(pathname): cheap routing for adapters (RFC 8894 §4.1 paths)", () => {
+  it("is true for a profile's path, its pkiclient.exe suffixes and with a query string; false elsewhere", () => {
+    const owned = ["/scep", "/scep/", "/scep?operation=GetCACaps", "/scep/pkiclient.exe", "/scep/cgi-bin/pkiclient.exe?operation=GetCACert", "/scep/corp", "/scep/corp/PKICLIENT.EXE", "//scep"];
+    const foreign = ["/", "/favicon.ico", "/scepx", "/scep/other", "/admin/approve/abc", "/scep/corp/other", "/api/users?x=/scep"];
+    expect(owned.map((p) => server.owns(p))).toEqual(owned.map(() => true));
+    expect(foreign.map((p) => server.owns(p))).toEqual(foreign.map(() => false));
+  });
+
+  it("answers the same question fetch routes by: an owned path never gets the unknown_path 404", async () => {
+    for (const path of ["/scep/corp/pkiclient.exe", "/scep"]) {
+      const res = await getOp(server, path, "GetCACaps");
+      expect([server.owns(path), res.status]).toEqual([true, 200]);
+    }
+    const res = await getOp(server, "/scepx", "GetCACaps");
+    expect([server.owns("/scepx"), res.status]).toEqual([false, 404]);
+  });
+});
+
 describe("configurations createScepServer refuses", () => {
   function base(): ScepProfile {
     return { path: "/scep", caCertificate: root.cert, signer: root.key, challenge: { type: "static", password: "x" }, issue: issuingHook(root) };

@@ -1,6 +1,6 @@
-// IncomingMessage → web Request → ScepServer.fetch → ServerResponse.
+// IncomingMessage → web Request → handler.fetch → ServerResponse.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { ScepServer } from "@scep/core";
+import type { FetchHandler } from "@scep/core";
 
 /** Options of {@link scepMiddleware}. */
 export interface ScepMiddlewareOptions {
@@ -9,25 +9,30 @@ export interface ScepMiddlewareOptions {
    * the server's event reports `body_too_large`). A larger body gets HTTP 413 and the connection is closed.
    */
   maxBodyBytes?: number;
-  /** Hand requests for paths no profile serves (a 404 answered without reading the body) to `next()` (default true). */
+  /** Hand requests for paths the handler does not own to `next()` (default true); false sends them to the handler. */
   fallthrough?: boolean;
 }
 
-/** A Node/Express request: `originalUrl` and `body` are read when a framework set them. */
-export type NodeRequest = IncomingMessage & { originalUrl?: string; body?: unknown };
+/** A Node/Express request: `originalUrl`, `baseUrl` and `body` are read when a framework set them. */
+export type NodeRequest = IncomingMessage & { originalUrl?: string; baseUrl?: string; body?: unknown };
 
 /** The middleware: `(req, res, next)`, assignable to an Express 4 or 5 `RequestHandler`. */
 export type ScepRequestHandler = (req: NodeRequest, res: ServerResponse, next: (error?: unknown) => void) => void;
 
 /**
- * Serves SCEP from an Express app (4 or 5) or a bare `node:http` server.
+ * Serves a {@link FetchHandler} (a `@scep/core` SCEP server, or any handler with `fetch` and `owns`) from an
+ * Express app (4 or 5) or a bare `node:http` server.
  *
- * Profile paths are matched against the full `originalUrl`, so mount it with
- * `app.use(scepMiddleware(server))` (or under a prefix that is part of the
- * profile path). It reads the raw body itself, streaming and capped at
- * `maxBodyBytes`; a `Buffer` left in `req.body` by `express.raw()` is used
- * instead. Requests the server answers 404 without touching the body (no
- * profile at that path) go to `next()` unless `fallthrough: false`.
+ * Routing: the handler's `owns(path)` decides, before any `Request` is built. Owned paths are answered by the
+ * handler whatever the status (a SCEP 404 for GetNextCACert without a next CA stays the server's); every other
+ * path goes to `next()` with its body unread, and the server emits no event for it. Mounted under a prefix
+ * (`app.use("/pki", scepMiddleware(server))`), a profile path matches either the full path (`/pki/scep`) or the
+ * path below the mount point (`/scep`): Express strips the mount path from `req.url` and keeps it in
+ * `req.originalUrl`; the full path is tried first. A handler without `owns` gets every request, and a 404 it
+ * answers without reading the body goes to `next()`.
+ *
+ * It reads the raw body itself, streaming and capped at `maxBodyBytes`; a `Buffer` left in `req.body` by
+ * `express.raw()` is used instead.
  *
  * @example
  * ```ts
@@ -40,15 +45,24 @@ export type ScepRequestHandler = (req: NodeRequest, res: ServerResponse, next: (
  * app.listen(8080);
  * ```
  */
-export function scepMiddleware(server: ScepServer, options: ScepMiddlewareOptions = {}): ScepRequestHandler {
+export function scepMiddleware(handler: FetchHandler, options: ScepMiddlewareOptions = {}): ScepRequestHandler {
   const limit = options.maxBodyBytes ?? 64 * 1024;
   const fallthrough = options.fallthrough ?? true;
   return (req, res, next) => {
+    const full = req.originalUrl ?? req.url ?? "/";
+    const relative = req.url ?? "/";
+    let path = full;
+    if (handler.owns) {
+      if (!handler.owns(full)) {
+        if (relative !== full && handler.owns(relative)) path = relative;
+        else if (fallthrough) return next();
+      }
+    }
     let touched = false;
     let tooLarge = false;
     let received = 0;
     const declared = Number(req.headers["content-length"] ?? "NaN");
-    // Pulled only when the server reads the body: a 404 for a foreign path leaves `req` unread for `next()`.
+    // Pulled only when the handler reads the body: a 404 for a foreign path leaves `req` unread for `next()`.
     let chunks: AsyncIterator<Buffer> | undefined;
     const stream = (): ReadableStream<Uint8Array> =>
       new ReadableStream<Uint8Array>(
@@ -73,7 +87,6 @@ export function scepMiddleware(server: ScepServer, options: ScepMiddlewareOption
       if (value === undefined || name.startsWith(":")) continue;
       for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
     }
-    const path = req.originalUrl ?? req.url ?? "/";
     const url = path.startsWith("/") ? "http://localhost" + path : new URL(path, "http://localhost").href;
     let init: RequestInit & { duplex?: "half" } = { method, headers };
     if (method !== "GET" && method !== "HEAD") {
@@ -83,10 +96,10 @@ export function scepMiddleware(server: ScepServer, options: ScepMiddlewareOption
         init = { ...init, body: tooLarge ? new Uint8Array() : new Uint8Array(req.body) };
       } else init = { ...init, body: stream(), duplex: "half" };
     }
-    server
+    handler
       .fetch(new Request(url, init))
       .then(async (response) => {
-        if (response.status === 404 && fallthrough && !touched) return next();
+        if (!handler.owns && response.status === 404 && fallthrough && !touched) return next();
         if (tooLarge) {
           res.writeHead(413, { "content-type": "text/plain; charset=utf-8", connection: "close" });
           return void res.end("message too large\n");

@@ -181,3 +181,99 @@ describe("scepMiddleware options and framework interplay", () => {
     }
   });
 });
+
+describe("routing by owns() (issue 7 points 9, 10, 12)", () => {
+  async function serve(app: ReturnType<typeof express5>): Promise<{ base: string; stop: () => Promise<void> }> {
+    const http = createServer(app);
+    const base = await listen(http);
+    return { base, stop: () => close(http) };
+  }
+
+  it("foreign paths go to next() and the server emits no event for them", async () => {
+    const app = express5();
+    app.use(scepMiddleware(fx.server));
+    app.get("/health", (_req, res) => void res.send("ok"));
+    const { base, stop } = await serve(app);
+    try {
+      const before = fx.events.length;
+      expect(await (await fetch(`${base}/health`)).text()).toBe("ok");
+      expect((await fetch(`${base}/favicon.ico`)).status).toBe(404);
+      expect((await fetch(`${base}/api/users`, { method: "POST", body: "x" })).status).toBe(404);
+      expect(fx.events.length).toBe(before);
+    } finally {
+      await stop();
+    }
+  });
+
+  it("a path a profile owns is answered by the server whatever the status: GetNextCACert without a next CA is the SCEP 404 text", async () => {
+    const app = express5();
+    app.use(scepMiddleware(fx.server));
+    const { base, stop } = await serve(app);
+    try {
+      const res = await fetch(`${base}/scep?operation=GetNextCACert`);
+      expect([res.status, res.headers.get("content-type"), await res.text()]).toEqual([404, "text/plain; charset=utf-8", "no next CA certificate is configured\n"]);
+      expect(fx.events.at(-1)).toMatchObject({ operation: "GetNextCACert", outcome: "rejected", reason: "no_next_ca", status: 404 });
+    } finally {
+      await stop();
+    }
+  });
+
+  for (const [name, make] of [
+    ["express 5", () => express5()],
+    ["express 4", () => express4() as unknown as ReturnType<typeof express5>],
+  ] as const) {
+    it(`${name}: mounted under a prefix, app.use("/pki", …) serves profile /scep at /pki/scep`, async () => {
+      const app = make();
+      app.use("/pki", scepMiddleware(fx.server));
+      app.get("/pki/other", (_req, res) => void res.send("other"));
+      const { base, stop } = await serve(app);
+      try {
+        expect(await (await fetch(`${base}/pki/scep?operation=GetCACaps`)).text()).toBe(CAPS);
+        expect(await (await fetch(`${base}/pki/scep/pkiclient.exe?operation=GetCACaps`)).text()).toBe(CAPS);
+        expect((await enroll(fx.pki, `${base}/pki/scep`)).status).toBe("SUCCESS");
+        expect(await (await fetch(`${base}/pki/other`)).text()).toBe("other");
+        // Outside the mount point the middleware never runs.
+        expect((await fetch(`${base}/scep?operation=GetCACaps`)).status).toBe(404);
+      } finally {
+        await stop();
+      }
+    });
+  }
+
+  it("mounts any handler with owns() and fetch() unchanged", async () => {
+    const seen: string[] = [];
+    const health = {
+      owns: (path: string) => path.split("?")[0] === "/healthz",
+      fetch: async (request: Request) => {
+        seen.push(new URL(request.url).pathname);
+        return new Response("healthy", { status: 503 });
+      },
+    };
+    const app = express5();
+    app.use(scepMiddleware(health));
+    app.get("/other", (_req, res) => void res.send("other"));
+    const { base, stop } = await serve(app);
+    try {
+      const res = await fetch(`${base}/healthz`);
+      expect([res.status, await res.text()]).toEqual([503, "healthy"]);
+      expect(await (await fetch(`${base}/other`)).text()).toBe("other");
+      expect(seen).toEqual(["/healthz"]);
+    } finally {
+      await stop();
+    }
+  });
+
+  it("a handler without owns(): its untouched 404 goes to next()", async () => {
+    const bare = { fetch: async (request: Request) => (new URL(request.url).pathname === "/mine" ? new Response("mine") : new Response("nope", { status: 404 })) };
+    const app = express5();
+    app.use(scepMiddleware(bare));
+    app.get("/theirs", (_req, res) => void res.send("theirs"));
+    const { base, stop } = await serve(app);
+    try {
+      expect(await (await fetch(`${base}/mine`)).text()).toBe("mine");
+      expect(await (await fetch(`${base}/theirs`)).text()).toBe("theirs");
+    } finally {
+      await stop();
+    }
+  });
+});

@@ -1,20 +1,24 @@
-// Hono → ScepServer.fetch: Hono already speaks web Request/Response.
-import type { ScepServer } from "@scep/core";
+// Hono → handler.fetch: Hono already speaks web Request/Response.
+import type { FetchHandler } from "@scep/core";
 import { Hono, type MiddlewareHandler } from "hono";
 
 /** Options of {@link scepHandler}. */
 export interface ScepHandlerOptions {
-  /** Hand requests for paths no profile serves (a 404 answered without reading the body) to `next()` (default true). */
+  /** Hand requests for paths the handler does not own to `next()` (default true); false sends them to the handler. */
   fallthrough?: boolean;
 }
 
 /**
- * A Hono middleware that hands `c.req.raw` to the SCEP server and returns its
- * `Response`. Profile paths are matched against the full request URL, so the
- * route pattern only decides which requests reach it: `app.use(scepHandler(server))`
- * or `app.all("/scep/*", …)`. Requests the server answers 404 without touching the
- * body (no profile at that path) go on to `next()` unless `fallthrough: false`.
- * The body limit is the server's `maxBodyBytes` (it reads the stream itself).
+ * A Hono middleware that hands `c.req.raw` to a {@link FetchHandler} (a
+ * `@scep/core` SCEP server, or any handler with `fetch` and `owns`) and returns
+ * its `Response`. The handler's `owns(c.req.path)` decides first: owned paths
+ * are answered by the handler whatever the status; every other path goes on to
+ * `next()` (unless `fallthrough: false`) and the server emits no event for it.
+ * Profile paths are matched against the full request path (Hono does not strip
+ * a route prefix); to serve profile `/scep` at `/pki/scep`, mount the standalone
+ * app: `app.mount("/pki", scepApp(server).fetch)`. A handler without `owns`
+ * gets every request, and a 404 it answers without reading the body goes on to
+ * `next()`. The body limit is the server's `maxBodyBytes` (it reads the stream).
  *
  * @example
  * ```ts
@@ -27,10 +31,11 @@ export interface ScepHandlerOptions {
  * export default app;
  * ```
  */
-export function scepHandler(server: ScepServer, options: ScepHandlerOptions = {}): MiddlewareHandler {
+export function scepHandler(handler: FetchHandler, options: ScepHandlerOptions = {}): MiddlewareHandler {
   const fallthrough = options.fallthrough ?? true;
   return async (c, next) => {
-    const response = await server.fetch(c.req.raw);
+    if (handler.owns) return handler.owns(c.req.path) || !fallthrough ? handler.fetch(c.req.raw) : next();
+    const response = await handler.fetch(c.req.raw);
     if (response.status === 404 && fallthrough && !c.req.raw.bodyUsed) return next();
     return response;
   };
@@ -38,8 +43,10 @@ export function scepHandler(server: ScepServer, options: ScepHandlerOptions = {}
 
 /**
  * A Hono app that serves only SCEP: every path and method goes to the server,
- * whose answer (404 for paths no profile serves) is final. Mount it with
- * `app.route("/", scepApp(server))` or serve it alone.
+ * whose answer (404 for paths no profile serves) is final. Serve it alone,
+ * route it (`app.route("/", scepApp(server))`), or mount it under a prefix
+ * that Hono strips: `app.mount("/pki", scepApp(server).fetch)` serves profile
+ * `/scep` at `/pki/scep`.
  *
  * @example
  * ```ts
@@ -49,6 +56,6 @@ export function scepHandler(server: ScepServer, options: ScepHandlerOptions = {}
  * serve({ fetch: scepApp(server).fetch, port: 8080 });
  * ```
  */
-export function scepApp(server: ScepServer): Hono {
-  return new Hono().all("*", (c) => server.fetch(c.req.raw));
+export function scepApp(handler: FetchHandler): Hono {
+  return new Hono().all("*", (c) => handler.fetch(c.req.raw));
 }

@@ -68,6 +68,40 @@ describe("scepHandler through app.request()", () => {
   });
 });
 
+describe("routing by owns() (issue 7 points 9, 10, 12)", () => {
+  it("foreign paths go to the next handler and the server emits no event for them", async () => {
+    const before = fx.events.length;
+    expect(await (await app.request("/health")).text()).toBe("ok");
+    expect((await app.request("/favicon.ico")).status).toBe(404);
+    expect((await app.request("/api/users", { method: "POST", body: "x" })).status).toBe(404);
+    expect(fx.events.length).toBe(before);
+  });
+
+  it("a path a profile owns is answered by the server whatever the status: GetNextCACert without a next CA", async () => {
+    const res = await app.request("/scep?operation=GetNextCACert");
+    expect([res.status, await res.text()]).toEqual([404, "no next CA certificate is configured\n"]);
+    expect(fx.events.at(-1)).toMatchObject({ operation: "GetNextCACert", reason: "no_next_ca", status: 404 });
+  });
+
+  it("under a prefix: app.mount('/pki', scepApp(server).fetch) serves profile /scep at /pki/scep", async () => {
+    const outer = new Hono().get("/health", (c) => c.text("ok"));
+    outer.mount("/pki", scepApp(fx.server).fetch);
+    expect(await (await outer.request("/pki/scep?operation=GetCACaps")).text()).toBe(CAPS);
+    const r = fx.pki.requesters.rsa;
+    const client = new ScepClient({ url: "http://localhost/pki/scep", fetch: (input, init) => Promise.resolve(outer.request(input instanceof URL ? input.href : (input as string), init)) });
+    expect((await client.enroll({ csr: r.csr, signer: r.signer })).status).toBe("SUCCESS");
+    expect(await (await outer.request("/health")).text()).toBe("ok");
+  });
+
+  it("mounts any handler with owns() and fetch() unchanged", async () => {
+    const health = { owns: (path: string) => path === "/healthz", fetch: async () => new Response("healthy", { status: 503 }) };
+    const other = new Hono().use(scepHandler(health)).get("/other", (c) => c.text("other"));
+    const res = await other.request("/healthz");
+    expect([res.status, await res.text()]).toEqual([503, "healthy"]);
+    expect(await (await other.request("/other")).text()).toBe("other");
+  });
+});
+
 describe("scepHandler over @hono/node-server on loopback", () => {
   let http: Server;
   let base: string;

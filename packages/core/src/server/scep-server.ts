@@ -15,6 +15,7 @@ import { getCaCaps, getCaCert, getNextCaCert } from "./ca-operations.js";
 import type { ServerContext } from "./context.js";
 import type { CounterStore } from "./counter-store.js";
 import type { ProfileStats, ScepEvent, ScepOperation } from "./events.js";
+import type { FetchHandler } from "./handler.js";
 import { pkiOperation } from "./pki-operation.js";
 import { type ResolvedProfile, type ScepProfile, resolveProfile } from "./profile.js";
 import { rawQueryParam } from "./query.js";
@@ -32,8 +33,11 @@ export interface ScepServerOptions {
   profiles: readonly ScepProfile[];
   /** Largest POST body accepted (default 64 KiB): larger gets HTTP 413. */
   maxBodyBytes?: number;
-  /** Receives one event per request. Exceptions it throws are ignored. */
-  onEvent?: (event: ScepEvent) => void;
+  /**
+   * Receives one event per request the server answered (a sink, or several: each gets every event). Exceptions a
+   * sink throws are ignored and do not keep the others from running.
+   */
+  onEvent?: EventSink | readonly EventSink[];
   /** Clock (default `() => new Date()`). */
   now?: () => Date;
   /**
@@ -50,10 +54,19 @@ export interface ScepServerOptions {
   counters?: CounterStore;
 }
 
+/** Receives events. @group Server */
+export type EventSink = (event: ScepEvent) => void;
+
 /** A running SCEP server: `fetch` handles one request. @group Server */
-export interface ScepServer {
+export interface ScepServer extends FetchHandler {
   /** Handles a request. Never throws; never answers 5xx for a client's mistake. */
   fetch(request: Request): Promise<Response>;
+  /**
+   * Whether a profile serves `pathname` (its path or a `…/pkiclient.exe` suffix below it; a query string is
+   * ignored). Cheap and synchronous: adapters ask it before building a `Request`, hand owned paths to `fetch` whatever
+   * the status (GetNextCACert without a next CA is the server's own 404), and every other path to the next handler.
+   */
+  owns(pathname: string): boolean;
   /**
    * Approves a PENDING request (RFC 8894 §3.3.3): claims it (PENDING→ISSUING, atomic in the store, so a racing
    * approve or reject loses), runs the profile's issue hook with `approved: true` (or takes `options.certificate`),
@@ -125,6 +138,7 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
     byName.set(p.name, p);
   }
   const router = createRouter(profiles);
+  const sinks: readonly EventSink[] = options.onEvent === undefined ? [] : typeof options.onEvent === "function" ? [options.onEvent] : [...options.onEvent];
   const ctx: ServerContext = { now, maxBody: options.maxBodyBytes ?? 64 * 1024, store: createStoreCall(options.storeTimeoutMs ?? 2000) };
 
   function emit(e: ScepEvent, profile?: ResolvedProfile): void {
@@ -139,11 +153,11 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
         }
       }
     }
-    if (options.onEvent) {
+    for (const sink of sinks) {
       try {
-        options.onEvent(e);
+        sink(e);
       } catch {
-        /* a broken event sink must not break the server */
+        /* a broken event sink must not break the server, nor keep the others from the event */
       }
     }
   }
@@ -214,6 +228,11 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
       emit(event, p);
       if (request.method === "HEAD") return new Response(null, { status: reply.response.status, headers: reply.response.headers });
       return reply.response;
+    },
+
+    owns(pathname: string): boolean {
+      const end = pathname.search(/[?#]/);
+      return router.route(end < 0 ? pathname : pathname.slice(0, end)) !== undefined;
     },
 
     approve: async (profile, transactionId, opts) => approve(ctx, profileNamed(profile), transactionId, opts),
