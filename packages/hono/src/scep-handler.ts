@@ -9,7 +9,7 @@ export interface ScepHandlerOptions {
 }
 
 /**
- * A Hono middleware that hands `c.req.raw` to a {@link FetchHandler} (a
+ * A Hono middleware that hands `c.req.raw` to a `FetchHandler` of `@scep/core` (a
  * `@scep/core` SCEP server, or any handler with `fetch` and `owns`) and returns
  * its `Response`. The handler's `owns(c.req.path)` decides first: owned paths
  * are answered by the handler whatever the status; every other path goes on to

@@ -9,6 +9,8 @@
 /**
  * A fetch-style handler an adapter (`@scep/express`, `@scep/hono`) can mount.
  *
+ * @group Server
+ *
  * @example
  * ```ts
  * const health: FetchHandler = {
