@@ -220,8 +220,15 @@ export class InvalidArgumentError extends ScepError {
  *
  * @example
  * ```ts
- * try { await server.approve("corp", tid) }
- * catch (e) { if (isScepError(e) && e.code === "ERR_TRANSACTION_STATE") res.status(409) }
+ * async function approveOnce(transactionId: string): Promise<number> {
+ *   try {
+ *     await server.approve("corp", transactionId);
+ *     return 200;
+ *   } catch (e) {
+ *     if (isScepError(e) && e.code === "ERR_TRANSACTION_STATE") return 409; // already decided, or not pending
+ *     throw e;
+ *   }
+ * }
  * ```
  * @group Errors
  */
@@ -238,8 +245,13 @@ export class TransactionStateError extends InvalidArgumentError {
  *
  * @example
  * ```ts
- * try { await redis.set(key, value) }
- * catch (e) { throw new StoreUnavailableError("redis: connection refused", { cause: e, retryAfterSeconds: 10 }) }
+ * async function storeCall<T>(call: () => Promise<T>): Promise<T> {
+ *   try {
+ *     return await call();
+ *   } catch (e) {
+ *     throw new StoreUnavailableError("my-db: connection refused", { cause: e, retryAfterSeconds: 10 });
+ *   }
+ * }
  * ```
  * @group Errors
  */

@@ -104,8 +104,8 @@ describe("two profiles, two CAs", () => {
 
 describe("owns(pathname): cheap routing for adapters (RFC 8894 §4.1 paths)", () => {
   it("is true for a profile's path, its pkiclient.exe suffixes and with a query string; false elsewhere", () => {
-    const owned = ["/scep", "/scep/", "/scep?operation=GetCACaps", "/scep/pkiclient.exe", "/scep/cgi-bin/pkiclient.exe?operation=GetCACert", "/scep/corp", "/scep/corp/PKICLIENT.EXE", "//scep"];
-    const foreign = ["/", "/favicon.ico", "/scepx", "/scep/other", "/admin/approve/abc", "/scep/corp/other", "/api/users?x=/scep"];
+    const owned = ["/scep", "/scep/", "/scep?operation=GetCACaps", "/scep/pkiclient.exe", "/scep/cgi-bin/pkiclient.exe?operation=GetCACert", "/scep/corp", "/scep/corp/PKICLIENT.EXE", "//scep", "http://scep.test/scep?operation=GetCACaps"];
+    const foreign = ["/", "/favicon.ico", "/scepx", "/scep/other", "/admin/approve/abc", "/scep/corp/other", "/api/users?x=/scep", "http://scep.test/other", "not a path"];
     expect(owned.map((p) => server.owns(p))).toEqual(owned.map(() => true));
     expect(foreign.map((p) => server.owns(p))).toEqual(foreign.map(() => false));
   });

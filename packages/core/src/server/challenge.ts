@@ -39,6 +39,7 @@ export type ChallengeVerdict = boolean | { ok: true; data?: unknown } | { ok: fa
  *
  * @example
  * ```ts
+ * const store: ChallengeStore = new MemoryChallengeStore();
  * const challenge = await store.issue({ profile: "corp", ttlMs: 3_600_000 });
  * await store.consume(challenge, { profile: "corp" }); // true once
  * await store.consume(challenge, { profile: "corp" }); // false

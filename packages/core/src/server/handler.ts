@@ -13,11 +13,14 @@
  *
  * @example
  * ```ts
+ * import type { FetchHandler } from "@scep/core";
+ *
+ * // Mounted like the SCEP server: app.use(scepMiddleware(health)) with @scep/express.
  * const health: FetchHandler = {
  *   owns: (pathname) => pathname === "/healthz",
  *   fetch: async () => new Response("ok"),
  * };
- * app.use(scepMiddleware(health));
+ * const res = health.owns?.("/healthz") ? await health.fetch(new Request("http://localhost/healthz")) : undefined;
  * ```
  */
 export interface FetchHandler {

@@ -231,8 +231,17 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
     },
 
     owns(pathname: string): boolean {
-      const end = pathname.search(/[?#]/);
-      return router.route(end < 0 ? pathname : pathname.slice(0, end)) !== undefined;
+      let path = pathname;
+      if (!path.startsWith("/")) {
+        // An absolute-form request target (`GET http://host/scep` through a forward proxy).
+        try {
+          path = new URL(path).pathname;
+        } catch {
+          return false;
+        }
+      }
+      const end = path.search(/[?#]/);
+      return router.route(end < 0 ? path : path.slice(0, end)) !== undefined;
     },
 
     approve: async (profile, transactionId, opts) => approve(ctx, profileNamed(profile), transactionId, opts),

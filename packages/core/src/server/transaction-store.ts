@@ -64,7 +64,8 @@ export type TransactionUpdate = Partial<Pick<Transaction, "certificate" | "chain
  * @example
  * ```ts
  * const store: TransactionStore = new MemoryTransactionStore();
- * const claimed = await store.transition("corp", tid, "PENDING", { status: "ISSUING", updatedAt: new Date() });
+ * const [first] = await store.list("corp", { status: "PENDING", limit: 1 });
+ * const claimed = first && (await store.transition("corp", first.transactionId, "PENDING", { status: "ISSUING", updatedAt: new Date() }));
  * if (!claimed) throw new Error("someone else decided first");
  * ```
  * @group Storage
