@@ -159,6 +159,43 @@ describe("refused renewals", () => {
   });
 });
 
+describe("a revoked old certificate (isRevoked hook) authenticates nothing", () => {
+  const revokedSetup = () => {
+    const asked: string[] = [];
+    const s = setup({
+      isRevoked: (cert) => {
+        asked.push(cert.serialNumberHex);
+        return cert.serialNumberHex === oldCert.serialNumberHex;
+      },
+    });
+    return { ...s, asked };
+  };
+
+  it("a RenewalReq signed by it → FAILURE badCertId renewal_revoked, even with the right challenge; hook not called", async () => {
+    const s = revokedSetup();
+    const { rep } = await send(s.server, old, { renewal: true, challenge: CHALLENGE });
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badCertId", failInfoText: "the certificate being renewed was revoked" });
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "RenewalReq", outcome: "failure", reason: "renewal_revoked", failInfo: "badCertId" });
+    expect(s.asked).toEqual([oldCert.serialNumberHex]);
+    expect(s.calls).toEqual([]);
+  });
+
+  it("a PKCSReq signed by it is a first enrollment: SUCCESS with a valid challenge (not a renewal), badCertId without", async () => {
+    const s = revokedSetup();
+    expect((await send(s.server, old, { renewal: false })).rep).toMatchObject({ status: "FAILURE", failInfo: "badCertId", failInfoText: "the certificate being renewed was revoked" });
+    expect(s.calls).toEqual([]);
+    const { rep } = await send(s.server, old, { renewal: false, challenge: CHALLENGE });
+    expect(rep.status).toBe("SUCCESS");
+    expect(s.calls[0]).toMatchObject({ renewal: false });
+    expect(s.calls[0]!.renewalOf).toBeUndefined();
+  });
+
+  it("a certificate the hook does not report revoked renews as before", async () => {
+    const s = setup({ isRevoked: () => false });
+    expect((await send(s.server, old, { renewal: true })).rep.status).toBe("SUCCESS");
+  });
+});
+
 describe("renewalRequiresChallenge", () => {
   it("demands the challenge on renewals too", async () => {
     const s = setup({ renewalRequiresChallenge: true });

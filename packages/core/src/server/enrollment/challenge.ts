@@ -2,9 +2,9 @@
  * Phase 3, challenge: the profile's challenge validator (RFC 8894 §2.3) runs
  * for a first enrollment, and for a renewal when `renewalRequiresChallenge`.
  * A refusal is a FAILURE CertRep with the validator's failInfo and text; the
- * event reason is the validator's label. A PKCSReq signed by a lapsed
- * certificate of this CA without a valid challenge gets badTime (the
- * certificate, not the challenge, is what the client got wrong).
+ * event reason is the validator's label. A PKCSReq signed by a lapsed or
+ * revoked certificate of this CA without a valid challenge gets badTime or
+ * badCertId (the certificate, not the challenge, is what the client got wrong).
  *
  * @module
  */
@@ -17,7 +17,8 @@ export const challenge: Phase = {
     const p = e.profile;
     if (e.renewal && !p.renewalRequiresChallenge) return undefined;
     const verdict = await p.validateChallenge({ challenge: e.csr.challengePassword, csr: e.csr, request: e.request, profile: p.name }, ctx.store);
-    if (!verdict.ok && e.lapsedSigner) return failure(ctx, p, e.request, "badTime", "renewal_expired", "the certificate being renewed is expired or not yet valid");
+    const unusable = e.unusableSigner;
+    if (!verdict.ok && unusable) return failure(ctx, p, e.request, unusable.failInfo, unusable.reason, unusable.text);
     if (!verdict.ok) return failure(ctx, p, e.request, verdict.failInfo, verdict.reason, verdict.failInfoText);
     if (verdict.data !== undefined) e.challengeData = verdict.data;
     return undefined;

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { FailInfo } from "../../errors.js";
 import type { Certificate } from "../../x509/certificate.js";
 import type { CertificationRequest } from "../../x509/certification-request.js";
 import type { PkiRequest } from "../../message/pki-message.js";
@@ -23,10 +24,11 @@ export interface Enrollment {
   /** Set by the policy phase: the certificate being renewed. */
   renewalOf?: Certificate;
   /**
-   * Set by the policy phase: a PKCSReq signed by an expired (or not yet valid) certificate of this CA. It is a
-   * first enrollment, authenticated by its challenge (RFC 8894 §2.3); without a valid one it gets badTime.
+   * Set by the policy phase: a PKCSReq signed by a certificate of this CA that cannot authenticate a renewal
+   * (expired, not yet valid, or revoked). It is a first enrollment, authenticated by its challenge (RFC 8894 §2.3);
+   * without a valid one it gets this failure (badTime for a lapsed certificate, badCertId for a revoked one).
    */
-  lapsedSigner?: boolean;
+  unusableSigner?: { failInfo: FailInfo; reason: string; text: string };
   /** Set by the challenge phase: what the validator passed on for the issue hook. */
   challengeData?: unknown;
   /** Set by the issue phase: what the issue hook was asked. */

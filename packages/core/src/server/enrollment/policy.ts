@@ -4,8 +4,9 @@
  * §3.3.3); a request signed by a certificate of this CA is a renewal (§3.3.1.2)
  * and must be within its validity; the CSR must pass the profile's CSR policy.
  * A stored certificate that expired or was revoked is never handed out again:
- * the re-send becomes a new enrollment. A PKCSReq signed by a lapsed
- * certificate of this CA is a first enrollment that needs its challenge.
+ * the re-send becomes a new enrollment. A PKCSReq signed by a lapsed or
+ * revoked certificate of this CA is a first enrollment that needs its
+ * challenge; a RenewalReq signed by one is refused.
  *
  * @module
  */
@@ -49,8 +50,14 @@ export const policy: Phase = {
       if (!signer.isIssuedBy(p.ca)) {
         if (e.renewal) return failure(ctx, p, req, "badRequest", "renewal_not_chained", "the renewal is not signed by a certificate of this CA");
       } else if (signer.notAfter.getTime() < t.getTime() || signer.notBefore.getTime() > t.getTime()) {
-        if (e.renewal) return failure(ctx, p, req, "badTime", "renewal_expired", "the certificate being renewed is expired or not yet valid");
-        e.lapsedSigner = true;
+        const lapsed = { failInfo: "badTime" as const, reason: "renewal_expired", text: "the certificate being renewed is expired or not yet valid" };
+        if (e.renewal) return failure(ctx, p, req, lapsed.failInfo, lapsed.reason, lapsed.text);
+        e.unusableSigner = lapsed;
+      } else if (p.isRevoked && (await p.isRevoked(signer))) {
+        // A revoked certificate authenticates nothing (the same rule as for a stored certificate, issue 6 §3).
+        const revoked = { failInfo: "badCertId" as const, reason: "renewal_revoked", text: "the certificate being renewed was revoked" };
+        if (e.renewal) return failure(ctx, p, req, revoked.failInfo, revoked.reason, revoked.text);
+        e.unusableSigner = revoked;
       } else {
         e.renewal = true;
         e.renewalOf = signer;
