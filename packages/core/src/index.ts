@@ -4,9 +4,13 @@
  *
  * @example
  * ```ts
- * import { LocalKey, decodePkiMessage, buildCertRep } from "@scep/core";
- * const ca = LocalKey.fromPem(caPem, caKeyPem);
- * const req = await decodePkiMessage(body, { decrypters: [ca] });
+ * import { readFileSync } from "node:fs";
+ * import { LocalKey, decodePkiMessage, buildCertificate, endEntityExtensions, buildCertRep } from "@scep/core";
+ *
+ * const ca = LocalKey.fromPem(readFileSync("ca.pem", "utf8"), readFileSync("ca.key", "utf8"));
+ * const req = await decodePkiMessage(readFileSync("request.p7"), { decrypters: [ca] }); // a PKCSReq
+ * const csr = req.csr!;
+ * const issued = await buildCertificate({ issuer: ca, subject: csr.subjectDer, publicKey: csr.spki, serialNumber: crypto.getRandomValues(new Uint8Array(16)), notAfter: new Date(Date.now() + 365 * 86_400_000), extensions: endEntityExtensions({ csr, issuer: ca }) });
  * const reply = await buildCertRep({ request: req, signer: ca, status: "SUCCESS", certificates: [issued] });
  * ```
  *

@@ -37,7 +37,7 @@ export interface RedisChallengeStoreOptions extends RedisStoreOptions {
  * import Redis from "ioredis";
  * import { RedisChallengeStore, redisClientOptions } from "@scep/redis";
  *
- * const challenges = new RedisChallengeStore(new Redis(url, { ...redisClientOptions }));
+ * const challenges = new RedisChallengeStore(new Redis(process.env.SCEP_REDIS_URL!, { ...redisClientOptions }));
  * const challenge = await challenges.issue({ profile: "corp", ttlMs: 3_600_000 });
  * // profile: { challenge: { type: "store", store: challenges } }
  * ```

@@ -47,10 +47,11 @@ const REASON = "reason:";
  * @example
  * ```ts
  * import Redis from "ioredis";
+ * import { createScepServer } from "@scep/core";
  * import { RedisCounterStore, redisClientOptions } from "@scep/redis";
  *
- * const counters = new RedisCounterStore(new Redis(url, { ...redisClientOptions }));
- * const server = createScepServer({ profiles, counters });
+ * const counters = new RedisCounterStore(new Redis(process.env.SCEP_REDIS_URL!, { ...redisClientOptions }));
+ * const server = createScepServer({ profiles: [profile], counters });
  * const perProfile = await server.sharedStats(); // every replica's requests
  * process.on("SIGTERM", () => void counters.close());
  * ```

@@ -27,6 +27,10 @@ import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type Res
  *
  * @example
  * ```ts
+ * import Redis from "ioredis";
+ * import { RedisRateLimiter, redisClientOptions } from "@scep/redis";
+ *
+ * const redis = new Redis(process.env.SCEP_REDIS_URL!, { ...redisClientOptions });
  * const limiter = new RedisRateLimiter(redis, { keyPrefix: "scep:prod:" });
  * const r = await limiter.hit("device-1", { max: 3, windowMs: 86_400_000 });
  * ```

@@ -29,10 +29,11 @@ import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type Res
  * @example
  * ```ts
  * import Redis from "ioredis";
- * import { SignedTokenValidator } from "@scep/intune";
+ * import { SignedTokenValidator, TrustAnchorPool } from "@scep/intune";
  * import { RedisReplayCache, RedisRateLimiter, redisClientOptions } from "@scep/redis";
  *
  * const redis = new Redis(process.env.SCEP_REDIS_URL!, { ...redisClientOptions });
+ * const trustAnchors = await TrustAnchorPool.fromFile("/etc/scep/intune-anchors.pem");
  * const tokens = new SignedTokenValidator({ trustAnchors, replayCache: new RedisReplayCache(redis), rateLimiter: new RedisRateLimiter(redis) });
  * ```
  */

@@ -52,11 +52,12 @@ function checkStatus(status: string, what: string): asserts status is Transactio
  * @example
  * ```ts
  * import Redis from "ioredis";
+ * import { createScepServer } from "@scep/core";
  * import { RedisTransactionStore, redisClientOptions } from "@scep/redis";
  *
  * const redis = new Redis(process.env.SCEP_REDIS_URL!, { ...redisClientOptions });
  * const transactions = new RedisTransactionStore(redis, { keyPrefix: "scep:" });
- * createScepServer({ profiles: [{ ...profile, transactions }] });
+ * const server = createScepServer({ profiles: [{ ...profile, transactions }] });
  * ```
  */
 export class RedisTransactionStore implements TransactionStore {

@@ -90,7 +90,17 @@ const STATUS: Record<string, PkiStatus> = { "0": "SUCCESS", "2": "FAILURE", "3":
  *
  * @example
  * ```ts
- * const rep = await readCertRep(body, { decrypter: myKey, caCertificates: caSet, request: built });
+ * import { writeFileSync } from "node:fs";
+ * import { ScepClient, buildPkcsReq, createSelfSignedSigner, generateCsr, generateRsaKeyPair, readCertRep, selectRecipient } from "@scep/core";
+ *
+ * const client = new ScepClient({ url: "http://127.0.0.1:8080/scep" });
+ * const caCertificates = await client.getCaCert();
+ * const keys = await generateRsaKeyPair();
+ * const signer = await createSelfSignedSigner({ keys, subject: "CN=device-42" });
+ * const csr = await generateCsr({ keys, subject: "CN=device-42", challengePassword: "secret" });
+ * const built = await buildPkcsReq({ csr, signer, recipient: selectRecipient(caCertificates) });
+ * const body = await client.pkiOperation(built.der);
+ * const rep = await readCertRep(body, { decrypter: signer, caCertificates, request: built });
  * if (rep.status === "SUCCESS") writeFileSync("cert.pem", rep.certificate!.toPem());
  * ```
  * @group Client

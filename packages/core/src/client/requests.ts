@@ -94,8 +94,13 @@ export interface PkcsReqOptions extends RequestOptions {
  *
  * @example
  * ```ts
- * const req = await buildPkcsReq({ csr, signer: selfSigned, recipient: caCert, cipher: "aes256", digest: "sha256" });
- * const res = await fetch(url + "?operation=PKIOperation", { method: "POST", body: req.der });
+ * const client = new ScepClient({ url: "http://127.0.0.1:8080/scep" });
+ * const caCertificates = await client.getCaCert();
+ * const keys = await generateRsaKeyPair();
+ * const signer = await createSelfSignedSigner({ keys, subject: "CN=device-42" });
+ * const csr = await generateCsr({ keys, subject: "CN=device-42", challengePassword: "secret" });
+ * const req = await buildPkcsReq({ csr, signer, recipient: selectRecipient(caCertificates), cipher: "aes256", digest: "sha256" });
+ * const reply = await client.pkiOperation(req.der); // a CertRep: read it with readCertRep
  * ```
  * @group Client
  */
@@ -132,13 +137,17 @@ export interface CertPollOptions extends RequestOptions {
  *
  * @example
  * ```ts
- * const caCerts = await client.getCaCert();
+ * const client = new ScepClient({ url: "http://127.0.0.1:8080/scep" });
+ * const keys = await generateRsaKeyPair();
+ * const signer = await createSelfSignedSigner({ keys, subject: "CN=device-42" });
+ * const csr = await generateCsr({ keys, subject: "CN=device-42", challengePassword: "secret" });
+ * const pending = await client.enroll({ csr, signer }); // status "PENDING": the CA approves by hand
  * const poll = await buildCertPoll({
- *   issuerName: selectIssuerName(caCerts),
- *   subject: csr.subjectDer,
+ *   issuerName: selectIssuerName(pending.caCertificates),
+ *   subject: CertificationRequest.from(csr).subjectDer,
  *   transactionId: pending.transactionId,
  *   signer,
- *   recipient: selectRecipient(caCerts),
+ *   recipient: selectRecipient(pending.caCertificates),
  * });
  * ```
  * @group Client

@@ -96,8 +96,11 @@ export interface LocalKeyOptions {
  *
  * @example
  * ```ts
+ * import { readFileSync } from "node:fs";
+ * import { LocalKey, decodePkiMessage } from "@scep/core";
+ *
  * const ca = LocalKey.fromPem(readFileSync("ca.pem", "utf8"), readFileSync("ca.key", "utf8"));
- * const request = await decodePkiMessage(body, { decrypters: [ca] });
+ * const request = await decodePkiMessage(readFileSync("request.p7"), { decrypters: [ca] });
  * ```
  * @group Keys
  */
@@ -128,6 +131,9 @@ export class LocalKey implements Signer, Decrypter {
    *
    * @example
    * ```ts
+   * import { readFileSync } from "node:fs";
+   * import { LocalKey } from "@scep/core";
+   *
    * const ca = LocalKey.from(readFileSync("ca.pem"), readFileSync("ca.key", "utf8"), { passphrase: process.env.CA_KEY_PASSPHRASE });
    * ```
    */
@@ -147,6 +153,9 @@ export class LocalKey implements Signer, Decrypter {
    *
    * @example
    * ```ts
+   * import { readFileSync } from "node:fs";
+   * import { LocalKey } from "@scep/core";
+   *
    * // micromdm's depot: ca.key is encrypted with the empty passphrase, which is tried when none is given
    * const ca = LocalKey.fromPem(readFileSync("depot/ca.pem", "utf8"), readFileSync("depot/ca.key", "utf8"));
    * ```

@@ -35,6 +35,11 @@ export interface EncodedReply {
  *
  * @example
  * ```ts
+ * import { readFileSync } from "node:fs";
+ * import { Certificate, buildGetCaCertResponse } from "@scep/core";
+ *
+ * const raCert = Certificate.from(readFileSync("ra.pem", "utf8"));
+ * const caCert = Certificate.from(readFileSync("ca.pem", "utf8"));
  * const { body, contentType } = await buildGetCaCertResponse([raCert, caCert]);
  * ```
  * @group Codec

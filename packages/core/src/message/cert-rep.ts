@@ -82,8 +82,10 @@ function toDer(c: Certificate | Uint8Array): Uint8Array {
  *
  * @example
  * ```ts
- * const reply = await buildCertRep({ request: req, signer: ca, status: "SUCCESS", certificates: [issued, caCert] });
- * return new Response(reply, { headers: { "content-type": "application/x-pki-message" } });
+ * async function success(req: PkiRequest, ca: LocalKey, issued: Certificate): Promise<Response> {
+ *   const reply = await buildCertRep({ request: req, signer: ca, status: "SUCCESS", certificates: [issued, ca.certificate] });
+ *   return new Response(new Uint8Array(reply), { headers: { "content-type": PKI_MESSAGE_CONTENT_TYPE } });
+ * }
  * ```
  * @group Codec
  */

@@ -103,8 +103,11 @@ function checkRsaSize(p: ResolvedPolicy, spki: Uint8Array, what: string): void {
  *
  * @example
  * ```ts
- * const ca = LocalKey.fromPem(caPem, caKeyPem);
- * const req = await decodePkiMessage(body, { decrypters: [ca] });
+ * import { readFileSync } from "node:fs";
+ * import { LocalKey, decodePkiMessage } from "@scep/core";
+ *
+ * const ca = LocalKey.fromPem(readFileSync("ca.pem", "utf8"), readFileSync("ca.key", "utf8"));
+ * const req = await decodePkiMessage(readFileSync("request.p7"), { decrypters: [ca] });
  * if (req.messageTypeName === "PKCSReq") console.log(req.csr!.subject, req.csr!.challengePassword);
  * ```
  * @group Codec

@@ -47,7 +47,7 @@ export interface CounterStore {
  *
  * @example
  * ```ts
- * const server = createScepServer({ profiles, counters: new MemoryCounterStore() });
+ * const server = createScepServer({ profiles: [profile], counters: new MemoryCounterStore() });
  * const [corp] = await server.sharedStats();
  * ```
  * @group Storage

@@ -34,11 +34,13 @@ let profileCounter = 0;
  *
  * @example
  * ```ts
+ * import { MemoryChallengeStore } from "@scep/core";
  * import { challengeStoreConformance } from "@scep/core/testing";
  *
+ * // your store in place of MemoryChallengeStore: it must decide expiry with the suite's clock
  * challengeStoreConformance({
- *   name: "dynamodb",
- *   create: ({ now }) => new DynamoChallengeStore(table, { now }),
+ *   name: "memory",
+ *   create: ({ now }) => new MemoryChallengeStore({ now }),
  * });
  * ```
  */

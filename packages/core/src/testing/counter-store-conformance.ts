@@ -37,9 +37,11 @@ let profileCounter = 0;
  *
  * @example
  * ```ts
+ * import { MemoryCounterStore } from "@scep/core";
  * import { counterStoreConformance } from "@scep/core/testing";
  *
- * counterStoreConformance({ name: "postgres", create: () => new PgCounterStore(pool), replicas: true });
+ * // your store in place of MemoryCounterStore; `replicas: true` when two instances share one backend (Redis, a database)
+ * counterStoreConformance({ name: "memory", create: () => new MemoryCounterStore() });
  * ```
  */
 export function counterStoreConformance<S extends CounterStore>(options: CounterStoreConformanceOptions<S>): void {

@@ -6,10 +6,12 @@
  *
  * @example
  * ```ts
+ * import { MemoryChallengeStore, MemoryTransactionStore } from "@scep/core";
  * import { challengeStoreConformance, transactionStoreConformance } from "@scep/core/testing";
  *
- * transactionStoreConformance({ name: "mine", create: ({ now }) => new MyTransactionStore({ now }) });
- * challengeStoreConformance({ name: "mine", create: ({ now }) => new MyChallengeStore({ now }) });
+ * // your stores in place of the memory ones, on the suites' clock
+ * transactionStoreConformance({ name: "memory", create: ({ now }) => new MemoryTransactionStore({ now }) });
+ * challengeStoreConformance({ name: "memory", create: ({ now }) => new MemoryChallengeStore({ now }) });
  * ```
  *
  * @module

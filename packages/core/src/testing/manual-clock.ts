@@ -25,6 +25,9 @@ export interface ManualClock {
  *
  * @example
  * ```ts
+ * import { MemoryChallengeStore } from "@scep/core";
+ * import { manualClock } from "@scep/core/testing";
+ *
  * const clock = manualClock();
  * const store = new MemoryChallengeStore({ now: clock.now });
  * const challenge = await store.issue({ profile: "corp", ttlMs: 60_000 });

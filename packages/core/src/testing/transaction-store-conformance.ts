@@ -97,12 +97,14 @@ let profileCounter = 0;
  *
  * @example
  * ```ts
- * // test/postgres-transaction-store.test.ts
+ * // test/transaction-store.test.ts
+ * import { MemoryTransactionStore } from "@scep/core";
  * import { transactionStoreConformance } from "@scep/core/testing";
  *
+ * // your store in place of MemoryTransactionStore: it must decide expiry with the suite's clock
  * transactionStoreConformance({
- *   name: "postgres",
- *   create: ({ now }) => new PostgresTransactionStore(pool, { now }),
+ *   name: "memory",
+ *   create: ({ now }) => new MemoryTransactionStore({ now }),
  * });
  * ```
  */

@@ -23,6 +23,12 @@ import { type Extension, type KeyUsage, findExtension } from "./extensions.js";
  *
  * @example
  * ```ts
+ * import { readFileSync } from "node:fs";
+ * import { CertificationRequest, LocalKey, endEntityExtensions, type BuildCertificateOptions } from "@scep/core";
+ *
+ * const ca = LocalKey.fromPem(readFileSync("ca.pem", "utf8"), readFileSync("ca.key", "utf8"));
+ * const csr = CertificationRequest.from(readFileSync("device.csr", "utf8")); // or request.csr from decodePkiMessage
+ * const now = new Date();
  * const options: BuildCertificateOptions = {
  *   issuer: ca, // a LocalKey or any Signer
  *   subject: csr.subjectDer,
@@ -83,6 +89,11 @@ export interface BuildCertificateOptions {
  *
  * @example
  * ```ts
+ * import { readFileSync } from "node:fs";
+ * import { CertificationRequest, LocalKey, endEntityExtensions, type EndEntityExtensionsOptions } from "@scep/core";
+ *
+ * const ca = LocalKey.fromPem(readFileSync("ca.pem", "utf8"), readFileSync("ca.key", "utf8"));
+ * const csr = CertificationRequest.from(readFileSync("device.csr", "utf8"));
  * const options: EndEntityExtensionsOptions = { csr, issuer: ca, extendedKeyUsage: ["1.3.6.1.5.5.7.3.1"] };
  * const extensions = endEntityExtensions(options);
  * ```
@@ -216,10 +227,11 @@ function encodeExtension(e: Extension): der.Der {
  *
  * @example
  * ```ts
+ * import { readFileSync } from "node:fs";
  * import { LocalKey, CertificationRequest, buildCertificate, endEntityExtensions } from "@scep/core";
  *
- * const ca = LocalKey.fromPem(caCertPem, caKeyPem);
- * const csr = new CertificationRequest(csrDer); // or request.csr from decodePkiMessage
+ * const ca = LocalKey.fromPem(readFileSync("ca.pem", "utf8"), readFileSync("ca.key", "utf8"));
+ * const csr = CertificationRequest.from(readFileSync("device.csr", "utf8")); // or request.csr from decodePkiMessage
  * const now = new Date();
  * const certificate = await buildCertificate({
  *   issuer: ca,
@@ -339,8 +351,14 @@ function keyIdentifier(spki: Uint8Array, what: string): Uint8Array {
  *
  * @example
  * ```ts
- * const extensions = endEntityExtensions({ csr: request.csr!, issuer: ca });
- * const certificate = await buildCertificate({ issuer: ca, subject: request.csr!.subjectDer, publicKey: request.csr!.spki, serialNumber, notBefore, notAfter, extensions });
+ * async function issue(request: PkiRequest, ca: LocalKey): Promise<Certificate> {
+ *   const csr = request.csr!; // a PKCSReq's
+ *   const extensions = endEntityExtensions({ csr, issuer: ca });
+ *   const notBefore = new Date();
+ *   const notAfter = new Date(notBefore.getTime() + 365 * 86_400_000);
+ *   const serialNumber = crypto.getRandomValues(new Uint8Array(16));
+ *   return buildCertificate({ issuer: ca, subject: csr.subjectDer, publicKey: csr.spki, serialNumber, notBefore, notAfter, extensions });
+ * }
  * ```
  * @group X.509
  */

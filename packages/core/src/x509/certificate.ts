@@ -33,7 +33,10 @@ import {
  *
  * @example
  * ```ts
- * const ca = Certificate.fromPem(readFileSync("ca.pem", "utf8"))[0];
+ * import { readFileSync } from "node:fs";
+ * import { Certificate } from "@scep/core";
+ *
+ * const ca = Certificate.from(readFileSync("ca.pem", "utf8")); // the first certificate of the PEM text
  * console.log(ca.subject, ca.serialNumberHex, ca.notAfter);
  * ```
  * @group X.509

@@ -26,7 +26,10 @@ import { fromPem, toPem } from "../lib/bytes.js";
  *
  * @example
  * ```ts
- * const csr = request.csr!;
+ * import { readFileSync } from "node:fs";
+ * import { CertificationRequest } from "@scep/core";
+ *
+ * const csr = CertificationRequest.from(readFileSync("device.csr", "utf8")); // or request.csr from decodePkiMessage
  * console.log(csr.subject, csr.challengePassword, csr.subjectAltNames.dns);
  * ```
  * @group X.509
