@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { FetchHandler } from "@scep/core";
 
-/** Options of {@link scepMiddleware}. */
+/** Options of {@link scepMiddleware}. @group Server */
 export interface ScepMiddlewareOptions {
   /**
    * Largest request body read, in bytes (default 64 KiB, like the server's `maxBodyBytes`: keep the two equal so
@@ -13,10 +13,10 @@ export interface ScepMiddlewareOptions {
   fallthrough?: boolean;
 }
 
-/** A Node/Express request: `originalUrl`, `baseUrl` and `body` are read when a framework set them. */
+/** A Node/Express request: `originalUrl`, `baseUrl` and `body` are read when a framework set them. @group Server */
 export type NodeRequest = IncomingMessage & { originalUrl?: string; baseUrl?: string; body?: unknown };
 
-/** The middleware: `(req, res, next)`, assignable to an Express 4 or 5 `RequestHandler`. */
+/** The middleware: `(req, res, next)`, assignable to an Express 4 or 5 `RequestHandler`. @group Server */
 export type ScepRequestHandler = (req: NodeRequest, res: ServerResponse, next: (error?: unknown) => void) => void;
 
 /**
@@ -44,6 +44,8 @@ export type ScepRequestHandler = (req: NodeRequest, res: ServerResponse, next: (
  * app.use(scepMiddleware(createScepServer({ profiles: [profile] })));
  * app.listen(8080);
  * ```
+ *
+ * @group Server
  */
 export function scepMiddleware(handler: FetchHandler, options: ScepMiddlewareOptions = {}): ScepRequestHandler {
   const limit = options.maxBodyBytes ?? 64 * 1024;

@@ -2,7 +2,7 @@
 import type { FetchHandler } from "@scep/core";
 import { Hono, type MiddlewareHandler } from "hono";
 
-/** Options of {@link scepHandler}. */
+/** Options of {@link scepHandler}. @group Server */
 export interface ScepHandlerOptions {
   /** Hand requests for paths the handler does not own to `next()` (default true); false sends them to the handler. */
   fallthrough?: boolean;
@@ -30,6 +30,8 @@ export interface ScepHandlerOptions {
  * app.use(scepHandler(createScepServer({ profiles: [profile] })));
  * export default app;
  * ```
+ *
+ * @group Server
  */
 export function scepHandler(handler: FetchHandler, options: ScepHandlerOptions = {}): MiddlewareHandler {
   const fallthrough = options.fallthrough ?? true;
@@ -55,6 +57,8 @@ export function scepHandler(handler: FetchHandler, options: ScepHandlerOptions =
  *
  * serve({ fetch: scepApp(server).fetch, port: 8080 });
  * ```
+ *
+ * @group Server
  */
 export function scepApp(handler: FetchHandler): Hono {
   return new Hono().all("*", (c) => handler.fetch(c.req.raw));

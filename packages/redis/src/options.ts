@@ -10,13 +10,15 @@ import { InvalidArgumentError } from "@scep/core";
  * What the stores need from an ioredis client: `callBuffer`. Any ioredis 5 or
  * 6 `Redis` or `Cluster` instance fits. The client is yours: the stores never
  * connect, quit or reconfigure it.
+ *
+ * @group Connection
  */
 export interface RedisClient {
   /** ioredis' generic command with binary (Buffer) replies. */
   callBuffer(command: string, args: Array<string | Buffer | number>): Promise<unknown>;
 }
 
-/** Options of every Redis store. */
+/** Options of every Redis store. @group Storage */
 export interface RedisStoreOptions {
   /**
    * Prefix of every key the store writes (default `"scep:"`). Give each
@@ -69,6 +71,8 @@ export function resolveStoreOptions(options: RedisStoreOptions = {}): ResolvedSt
  * import { redisClientOptions } from "@scep/redis";
  * const redis = new Redis(process.env.SCEP_REDIS_URL!, { ...redisClientOptions });
  * ```
+ *
+ * @group Connection
  */
 export const redisClientOptions = Object.freeze({
   enableOfflineQueue: false,

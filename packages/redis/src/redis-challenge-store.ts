@@ -10,7 +10,7 @@ import { Runner } from "./lib/client.js";
 import { CONSUME } from "./lib/scripts.js";
 import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
-/** Options of {@link RedisChallengeStore}. */
+/** Options of {@link RedisChallengeStore}. @group Storage */
 export interface RedisChallengeStoreOptions extends RedisStoreOptions {
   /** Lifetime of a challenge issued without `ttlMs`, in milliseconds (default 3 600 000: one hour). */
   defaultTtlMs?: number;
@@ -41,6 +41,8 @@ export interface RedisChallengeStoreOptions extends RedisStoreOptions {
  * const challenge = await challenges.issue({ profile: "corp", ttlMs: 3_600_000 });
  * // profile: { challenge: { type: "store", store: challenges } }
  * ```
+ *
+ * @group Storage
  */
 export class RedisChallengeStore implements ChallengeStore {
   readonly #run: Runner;

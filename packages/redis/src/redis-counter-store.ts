@@ -11,7 +11,7 @@ import { fieldMap } from "./lib/record.js";
 import { COUNT } from "./lib/scripts.js";
 import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
-/** Options of {@link RedisCounterStore}. */
+/** Options of {@link RedisCounterStore}. @group Storage */
 export interface RedisCounterStoreOptions extends RedisStoreOptions {
   /** How often buffered counts are written, in milliseconds (default 1000). */
   flushIntervalMs?: number;
@@ -55,6 +55,8 @@ const REASON = "reason:";
  * const perProfile = await server.sharedStats(); // every replica's requests
  * process.on("SIGTERM", () => void counters.close());
  * ```
+ *
+ * @group Storage
  */
 export class RedisCounterStore implements CounterStore {
   readonly #run: Runner;

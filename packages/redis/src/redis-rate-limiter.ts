@@ -34,6 +34,8 @@ import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type Res
  * const limiter = new RedisRateLimiter(redis, { keyPrefix: "scep:prod:" });
  * const r = await limiter.hit("device-1", { max: 3, windowMs: 86_400_000 });
  * ```
+ *
+ * @group Storage
  */
 export class RedisRateLimiter implements RateLimiter {
   readonly #run: Runner;

@@ -36,6 +36,8 @@ import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type Res
  * const trustAnchors = await TrustAnchorPool.fromFile("/etc/scep/intune-anchors.pem");
  * const tokens = new SignedTokenValidator({ trustAnchors, replayCache: new RedisReplayCache(redis), rateLimiter: new RedisRateLimiter(redis) });
  * ```
+ *
+ * @group Storage
  */
 export class RedisReplayCache implements ReplayCache {
   readonly #run: Runner;

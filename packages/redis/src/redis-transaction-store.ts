@@ -59,6 +59,8 @@ function checkStatus(status: string, what: string): asserts status is Transactio
  * const transactions = new RedisTransactionStore(redis, { keyPrefix: "scep:" });
  * const server = createScepServer({ profiles: [{ ...profile, transactions }] });
  * ```
+ *
+ * @group Storage
  */
 export class RedisTransactionStore implements TransactionStore {
   readonly #run: Runner;
