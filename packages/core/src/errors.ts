@@ -60,7 +60,12 @@ export interface ScepErrorOptions {
  *
  * @example
  * ```ts
- * try { await decodePkiMessage(body, { decrypters }) }
+ * import { readFileSync } from "node:fs";
+ * import { LocalKey, decodePkiMessage, isScepError } from "@scep/core";
+ *
+ * const ca = LocalKey.fromPem(readFileSync("ca.pem", "utf8"), readFileSync("ca.key", "utf8"));
+ * const body = readFileSync("request.p7"); // a PKIOperation message (DER)
+ * try { await decodePkiMessage(body, { decrypters: [ca] }) }
  * catch (e) { if (isScepError(e)) console.log(e.code, e.failInfo, e.message) }
  * ```
  * @group Errors
