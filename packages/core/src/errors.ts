@@ -170,7 +170,11 @@ export class KeyError extends ScepError {
  *
  * @example
  * ```ts
- * try { LocalKey.fromPem(caPem, encryptedKeyPem) }
+ * import { readFileSync } from "node:fs";
+ * import { LocalKey, isScepError } from "@scep/core";
+ *
+ * // ca.key is an encrypted PKCS#8 key and no passphrase is given
+ * try { LocalKey.fromPem(readFileSync("ca.pem", "utf8"), readFileSync("ca.key", "utf8")) }
  * catch (e) { if (isScepError(e) && e.code === "ERR_KEY_PASSPHRASE") console.error(`${e.message}: set CA_KEY_PASSPHRASE`) }
  * ```
  * @group Errors
