@@ -7,18 +7,29 @@
  *
  * Everything but the routing lives in @scep-examples/server-kit.
  */
-import express from "express";
-import { scepMiddleware } from "@scep/express";
-import { rawPath, serveFetch, startServer } from "@scep-examples/server-kit";
+import { readConfig } from "@scep-examples/server-kit/config";
 
-await startServer("express", (kit) => {
-  const app = express();
-  app.disable("x-powered-by");
-  // The admin API (/admin/…, only with SCEP_ADMIN_TOKEN): matched on the raw path, so an encoded or a bare
-  // base64 transactionID (`/`, `+`, `=`) reaches it whole.
-  const admin = kit.admin;
-  if (admin) app.use((req, res, next) => (admin.owns(rawPath(req.originalUrl)) ? serveFetch((r, meta) => admin.fetch(r, meta), req, res, next) : next()));
-  // SCEP at /scep (and /scep/pkiclient.exe); other paths fall through (404).
-  app.use(scepMiddleware(kit.server, { maxBodyBytes: kit.config.maxBodyBytes }));
-  return app;
-});
+// Flags and environment are checked before Express and @scep/core load, so a mistake shows at once (one line, exit 2).
+const config = readConfig("express-server");
+if (config) {
+  const [{ default: express }, { scepMiddleware }, { rawPath, serveFetch, startServer }] = await Promise.all([
+    import("express"),
+    import("@scep/express"),
+    import("@scep-examples/server-kit"),
+  ]);
+  await startServer(
+    "express",
+    (kit) => {
+      const app = express();
+      app.disable("x-powered-by");
+      // The admin API (/admin/…, only with SCEP_ADMIN_TOKEN): matched on the raw path, so an encoded or a bare
+      // base64 transactionID (`/`, `+`, `=`) reaches it whole.
+      const admin = kit.admin;
+      if (admin) app.use((req, res, next) => (admin.owns(rawPath(req.originalUrl)) ? serveFetch((r, meta) => admin.fetch(r, meta), req, res, next) : next()));
+      // SCEP at /scep (and /scep/pkiclient.exe); other paths fall through (404).
+      app.use(scepMiddleware(kit.server, { maxBodyBytes: kit.config.maxBodyBytes }));
+      return app;
+    },
+    { config },
+  );
+}

@@ -8,23 +8,34 @@
  * Everything but the routing lives in @scep-examples/server-kit.
  */
 import type { IncomingMessage } from "node:http";
-import { getRequestListener } from "@hono/node-server";
-import { Hono } from "hono";
-import { scepHandler } from "@scep/hono";
-import { startServer } from "@scep-examples/server-kit";
+import { readConfig } from "@scep-examples/server-kit/config";
 
-await startServer("hono", (kit) => {
-  const app = new Hono<{ Bindings: { incoming?: IncomingMessage } }>();
-  // The admin API (/admin/…, only with SCEP_ADMIN_TOKEN): matched on the raw path, so an encoded or a bare
-  // base64 transactionID (`/`, `+`, `=`) reaches it whole.
-  const admin = kit.admin;
-  if (admin) {
-    app.use(async (c, next) => {
-      if (!admin.owns(new URL(c.req.url).pathname)) return next();
-      return admin.fetch(c.req.raw, { remoteAddress: c.env?.incoming?.socket.remoteAddress });
-    });
-  }
-  // SCEP at /scep (and /scep/pkiclient.exe), body limit from the server's maxBodyBytes; other paths fall through.
-  app.use(scepHandler(kit.server));
-  return getRequestListener(app.fetch);
-});
+// Flags and environment are checked before Hono and @scep/core load, so a mistake shows at once (one line, exit 2).
+const config = readConfig("hono-server");
+if (config) {
+  const [{ getRequestListener }, { Hono }, { scepHandler }, { startServer }] = await Promise.all([
+    import("@hono/node-server"),
+    import("hono"),
+    import("@scep/hono"),
+    import("@scep-examples/server-kit"),
+  ]);
+  await startServer(
+    "hono",
+    (kit) => {
+      const app = new Hono<{ Bindings: { incoming?: IncomingMessage } }>();
+      // The admin API (/admin/…, only with SCEP_ADMIN_TOKEN): matched on the raw path, so an encoded or a bare
+      // base64 transactionID (`/`, `+`, `=`) reaches it whole.
+      const admin = kit.admin;
+      if (admin) {
+        app.use(async (c, next) => {
+          if (!admin.owns(new URL(c.req.url).pathname)) return next();
+          return admin.fetch(c.req.raw, { remoteAddress: c.env?.incoming?.socket.remoteAddress });
+        });
+      }
+      // SCEP at /scep (and /scep/pkiclient.exe), body limit from the server's maxBodyBytes; other paths fall through.
+      app.use(scepHandler(kit.server));
+      return getRequestListener(app.fetch);
+    },
+    { config },
+  );
+}

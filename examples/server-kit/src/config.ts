@@ -62,34 +62,39 @@ export class ConfigError extends Error {
 /** Most worker processes `--workers` accepts. */
 export const MAX_WORKERS = 64;
 
-/** flag, environment variable, default, meaning: the README table is printed from this list. */
+/**
+ * flag, environment variable, default, meaning (Markdown: `--help` drops the
+ * backticks and keeps a link's text). The root README's configuration table
+ * is this list, row for row (test/config.test.ts checks it).
+ */
 export const SETTINGS = [
   ["--port", "PORT", "8080", "TCP port to listen on (0: any free port; the startup line tells which)"],
   ["--host", "HOST", "0.0.0.0", "address to bind (127.0.0.1 for loopback only)"],
   ["--data-dir", "SCEP_DATA_DIR", "<repo>/.scep-data", "CA files, issued certificates, index and the generated challenge"],
-  ["--challenge", "SCEP_CHALLENGE", "(generated)", "challenge password clients must send (never printed; prefer the variable, a flag shows in ps); default: 32 random hex digits generated on first start, stored in <data-dir>/challenge (mode 0600), printed once on that start and reused"],
-  ["--ca-cert", "SCEP_CA_CERT", "(generated)", "PEM certificate of an existing CA (with --ca-key); default: <data-dir>/ca.pem, created on first start"],
-  ["--ca-key", "SCEP_CA_KEY", "(generated)", "its PEM private key, PKCS#1 or PKCS#8 (RSA: the CA also decrypts requests)"],
-  ["", "SCEP_CA_KEY_PASSPHRASE", "(unset)", "passphrase of an encrypted --ca-key (PKCS#8 or legacy PEM); without one an encrypted key is tried with the empty passphrase (micromdm's depot ca.key)"],
-  ["", "SCEP_CA_KEY_PASSPHRASE_FILE", "(unset)", "file holding that passphrase (one trailing newline ignored); not with SCEP_CA_KEY_PASSPHRASE"],
-  ["--backdate-seconds", "SCEP_BACKDATE_SECONDS", "300", "issued certificates (and a CA created on first start) start this long before now, for slow device clocks; never before the CA's notBefore"],
+  ["--challenge", "SCEP_CHALLENGE", "(generated)", "challenge password clients must send (never printed; prefer the variable, a flag shows in `ps`); default: 32 random hex digits generated on first start, stored in `<data-dir>/challenge` (mode 0600), printed once on that start and reused"],
+  ["--ca-cert", "SCEP_CA_CERT", "(generated)", "PEM certificate of an existing CA (with `--ca-key`), or a bundle of it and the certificates above it (issuing CA, then root: GetCACert then serves the chain); default: `<data-dir>/ca.pem`, created on first start"],
+  ["--ca-key", "SCEP_CA_KEY", "(generated)", "its PEM private key: RSA (the CA also decrypts requests; an EC key is refused, exit 2), PKCS#1 or PKCS#8, possibly encrypted (see `SCEP_CA_KEY_PASSPHRASE`)"],
+  ["", "SCEP_CA_KEY_PASSPHRASE", "(unset)", "passphrase of an encrypted `--ca-key` (PKCS#8 or legacy `Proc-Type: 4,ENCRYPTED` PEM); without one an encrypted key is tried with the empty passphrase, so micromdm's depot `ca.key` loads as it is"],
+  ["", "SCEP_CA_KEY_PASSPHRASE_FILE", "(unset)", "a file holding that passphrase (one trailing newline ignored); not with `SCEP_CA_KEY_PASSPHRASE`"],
+  ["--backdate-seconds", "SCEP_BACKDATE_SECONDS", "300", "issued certificates (and a CA created on first start) start this long before now, so a device whose clock is a little slow does not see \"not yet valid\"; never before the CA's own notBefore; the lifetime still runs `--validity-days` from now"],
   ["--validity-days", "SCEP_VALIDITY_DAYS", "365", "lifetime of issued certificates (the CSR policy's maximum; never past the CA's notAfter)"],
   ["--pending", "SCEP_PENDING", "false", "answer new enrollments PENDING until an operator approves (renewals are issued at once)"],
-  ["--cert-files", "SCEP_CERT_FILES", "false", "also write each issued certificate to <data-dir>/certs/<serial>.pem (index.jsonl always holds them; a file per certificate costs ~0.5 ms a request)"],
+  ["--cert-files", "SCEP_CERT_FILES", "false", "also write each issued certificate to `<data-dir>/certs/<serial>.pem` (`index.jsonl` always holds them; a file per certificate costs ~0.5 ms a request)"],
   ["--max-body", "SCEP_MAX_BODY", "65536", "largest PKIOperation body in bytes (larger: HTTP 413)"],
-  ["", "SCEP_ADMIN_TOKEN", "(unset)", "enables the admin API (GET /admin/pending, POST /admin/approve/<tid> and /admin/reject/<tid>, or a JSON body) with `Authorization: Bearer <token>`"],
-  ["--request-timeout-ms", "SCEP_REQUEST_TIMEOUT_MS", "30000", "whole request must arrive within this (server.requestTimeout)"],
-  ["--headers-timeout-ms", "SCEP_HEADERS_TIMEOUT_MS", "10000", "headers must arrive within this (server.headersTimeout; slow-loris guard)"],
+  ["", "SCEP_ADMIN_TOKEN", "(unset)", "at least 16 characters; enables the admin API (`GET /admin/pending`, `POST /admin/approve/<tid>` and `/admin/reject/<tid>` or with a JSON body, `POST /admin/challenges`, `GET /admin/stats`) with `Authorization: Bearer <token>`"],
+  ["--request-timeout-ms", "SCEP_REQUEST_TIMEOUT_MS", "30000", "whole request must arrive within this"],
+  ["--headers-timeout-ms", "SCEP_HEADERS_TIMEOUT_MS", "10000", "headers must arrive within this (slow-loris guard)"],
   ["--keep-alive-timeout-ms", "SCEP_KEEP_ALIVE_TIMEOUT_MS", "5000", "idle keep-alive connections are closed after this"],
   ["--shutdown-timeout-ms", "SCEP_SHUTDOWN_TIMEOUT_MS", "10000", "on SIGINT/SIGTERM, in-flight requests get this long before connections are cut"],
-  ["--workers", "SCEP_WORKERS", "1", "processes serving requests on the one port (node:cluster; auto: one per CPU); a worker that dies is restarted; with --pending or --one-time-challenges only together with --redis-url"],
-  ["--redis-url", "SCEP_REDIS_URL", "(unset)", "keep PENDING transactions, one-time challenges and request counters in Redis (redis://[user:password@]host:port[/db], rediss:// for TLS), so several processes or machines share them; prefer the variable when the URL holds a password"],
-  ["--one-time-challenges", "SCEP_ONE_TIME_CHALLENGES", "false", "clients must send a one-time challenge issued by POST /admin/challenges (valid one hour, consumed on use) instead of the static challenge; needs SCEP_ADMIN_TOKEN"],
+  ["--workers", "SCEP_WORKERS", "1", "processes serving requests on the one port (`node:cluster`; `auto`: one per CPU); a worker that dies is restarted; with `--pending` or `--one-time-challenges` only together with `--redis-url`"],
+  ["--redis-url", "SCEP_REDIS_URL", "(unset)", "keep PENDING transactions, one-time challenges and request counters in Redis (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS), so several processes or machines share them (see [Several replicas](#several-replicas-one-redis)); prefer the variable when the URL holds a password (it is never printed)"],
+  ["--one-time-challenges", "SCEP_ONE_TIME_CHALLENGES", "false", "clients must send a one-time challenge from `POST /admin/challenges` (valid one hour, consumed on use) instead of the static one; needs `SCEP_ADMIN_TOKEN`"],
 ] as const;
 
 /** `--help` text. */
 export function usage(program: string): string {
-  const rows = SETTINGS.map(([flag, env, def, meaning]) => `  ${(flag || "(env only)").padEnd(24)} ${env.padEnd(27)} ${def.padEnd(17)} ${meaning}`);
+  const plain = (markdown: string): string => markdown.replace(/\[([^\]]*)\]\([^)]*\)/g, "$1").replaceAll("`", "");
+  const rows = SETTINGS.map(([flag, env, def, meaning]) => `  ${(flag || "(env only)").padEnd(24)} ${env.padEnd(27)} ${def.padEnd(17)} ${plain(meaning)}`);
   return [
     `usage: ${program} [options]   (flags override environment variables)`,
     `       pnpm start --port 9000   (or pnpm start -- --port 9000; pnpm start:hono … for Hono)`,
@@ -100,6 +105,34 @@ export function usage(program: string): string {
     `  ${"flag".padEnd(24)} ${"environment".padEnd(27)} ${"default".padEnd(17)} meaning`,
     ...rows,
   ].join("\n");
+}
+
+/**
+ * The one line a configuration mistake prints on stderr:
+ * `express-server: unknown option '--bogus' (run with --help)`.
+ */
+export function configErrorLine(program: string, error: Error): string {
+  return `${program}: ${error.message}${error instanceof ConfigError && error.showUsage ? " (run with --help)" : ""}`;
+}
+
+/**
+ * Reads and checks flags and environment before anything heavy is loaded,
+ * so a mistake shows at once: prints the usage for `--help`, or one line on
+ * stderr and sets exit code 2 for a {@link ConfigError}; then returns
+ * undefined. The example servers call this first and import their framework
+ * and @scep/core only with a configuration in hand.
+ */
+export function readConfig(program: string, argv: readonly string[] = process.argv.slice(2), env: Readonly<Record<string, string | undefined>> = process.env): ServerConfig | undefined {
+  try {
+    const parsed = parseConfig(argv, env);
+    if (!("help" in parsed)) return parsed;
+    console.log(usage(program));
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    console.error(configErrorLine(program, e));
+    process.exitCode = 2;
+  }
+  return undefined;
 }
 
 /**
@@ -158,7 +191,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     const options = Object.fromEntries(SETTINGS.filter(([flag]) => flag).map(([flag]) => [flag.slice(2), { type: flag === "--pending" || flag === "--cert-files" || flag === "--one-time-challenges" ? "boolean" : "string" }] as const));
     values = parseArgs({ args: [...argv], options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values;
   } catch (e) {
-    throw new ConfigError((e as Error).message);
+    // node:util's wording ("Unknown option '--x'. To specify a positional…"): its first sentence, lower-case, as our other messages.
+    const first = (e as Error).message.split(/\.(\s|$)/)[0] ?? "";
+    throw new ConfigError(first.charAt(0).toLowerCase() + first.slice(1));
   }
   if (values.help) return { help: true };
   const get = (flag: string, name: string): [string, string | undefined] => {

@@ -17,7 +17,7 @@
  *
  * @module
  */
-export { parseConfig, usage, ConfigError, SETTINGS } from "./config.js";
+export { parseConfig, readConfig, configErrorLine, usage, ConfigError, SETTINGS } from "./config.js";
 export type { ServerConfig } from "./config.js";
 export { startServer, createKit, createHttpServer, openCa, listenFailure, SCEP_PATH, TRANSACTION_RETENTION_MS, MAX_TRANSACTIONS } from "./start-server.js";
 export { createAdminApi, ADMIN_PREFIX } from "./admin-api.js";

@@ -10,7 +10,7 @@ import { InvalidArgumentError, LocalKey, createScepServer, type ScepEvent, type 
 import { isEmbeddedCaError, openFileCa, type FileCa } from "@scep-examples/embedded-ca";
 import { LISTEN_FAILED_MESSAGE, SHUTDOWN_MESSAGE, runClusterPrimary, workerSlot } from "./cluster-primary.js";
 import { createAdminApi, type AdminApi } from "./admin-api.js";
-import { ConfigError, parseConfig, usage, type ServerConfig } from "./config.js";
+import { ConfigError, configErrorLine, parseConfig, usage, type ServerConfig } from "./config.js";
 import { memoryStores, redactRedisUrl, redisStores, type SharedStores } from "./shared-stores.js";
 
 /** The SCEP path (and profile name) the examples serve. */
@@ -248,8 +248,9 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
  * for the framework's request listener, listens, prints the banner, and stops
  * gracefully on SIGINT/SIGTERM (stop accepting, finish in-flight, exit 0).
  * Configuration mistakes (a bad value, an encrypted CA key without its
- * passphrase, an EC CA, a port already in use) print one line (and, for a
- * bad flag, a pointer to --help) on stderr and exit 2. The banner goes to
+ * passphrase, an EC CA, a port already in use) print one line on stderr
+ * (ending "(run with --help)" for a bad flag or value) and exit 2. Pass
+ * `config` from `readConfig` to skip reading flags again. The banner goes to
  * stderr; stdout carries JSON lines only.
  *
  * With `--workers N` (N > 1) this process becomes a node:cluster primary: it
@@ -259,11 +260,15 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
  * SIGINT/SIGTERM stops the workers gracefully and exits 0. It then resolves
  * undefined, as it does for `--help` and configuration mistakes.
  */
-export async function startServer(name: string, build: (kit: ScepKit) => RequestListener, options: { argv?: readonly string[]; env?: Record<string, string | undefined> } = {}): Promise<RunningServer | undefined> {
+export async function startServer(
+  name: string,
+  build: (kit: ScepKit) => RequestListener,
+  options: { argv?: readonly string[]; env?: Record<string, string | undefined>; config?: ServerConfig } = {},
+): Promise<RunningServer | undefined> {
   let config: ServerConfig;
   let kit: Awaited<ReturnType<typeof createKit>>;
   try {
-    const parsed = parseConfig(options.argv ?? process.argv.slice(2), options.env ?? process.env);
+    const parsed = options.config ?? parseConfig(options.argv ?? process.argv.slice(2), options.env ?? process.env);
     if ("help" in parsed) return void console.log(usage(`${name}-server`));
     config = parsed;
     if (config.workers > 1 && cluster.isPrimary) {
@@ -290,8 +295,7 @@ export async function startServer(name: string, build: (kit: ScepKit) => Request
     kit = await createKit(config);
   } catch (e) {
     if (!(e instanceof ConfigError) && !isEmbeddedCaError(e) && !(e instanceof InvalidArgumentError)) throw e;
-    console.error(`${name}-server: ${e.message}`);
-    if (e instanceof ConfigError && e.showUsage) console.error(`run with --help for the options`);
+    console.error(configErrorLine(`${name}-server`, e));
     process.exitCode = 2;
     return undefined;
   }

@@ -5,7 +5,8 @@
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig, usage } from "../src/index.js";
+import { readFileSync } from "node:fs";
+import { ConfigError, SETTINGS, parseConfig, usage } from "../src/index.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -94,12 +95,12 @@ describe("parseConfig", () => {
     [[], { SCEP_HEADERS_TIMEOUT_MS: "5000", SCEP_REQUEST_TIMEOUT_MS: "1000" }, "the headers timeout (5000 ms) must not exceed the request timeout (1000 ms)"],
     [[], { SCEP_ADMIN_TOKEN: "short" }, "SCEP_ADMIN_TOKEN must be at least 16 characters"],
     [["--max-body", "10"], {}, '--max-body must be an integer from 1024 to 9007199254740991, got "10"'],
-    [["--nope"], {}, "Unknown option '--nope'"],
+    [["--nope"], {}, "unknown option '--nope'"],
     [["--workers", "0"], {}, '--workers must be an integer from 1 to 64 or auto, got "0"'],
     [[], { SCEP_WORKERS: "many" }, 'SCEP_WORKERS must be an integer from 1 to 64 or auto, got "many"'],
     [["--backdate-seconds=-5"], {}, '--backdate-seconds must be an integer from 0 to 86400, got "-5"'],
     [[], { SCEP_CA_KEY_PASSPHRASE: "a", SCEP_CA_KEY_PASSPHRASE_FILE: "/p" }, "give SCEP_CA_KEY_PASSPHRASE or SCEP_CA_KEY_PASSPHRASE_FILE, not both"],
-    [["--ca-key-passphrase", "x"], {}, "Unknown option '--ca-key-passphrase'"],
+    [["--ca-key-passphrase", "x"], {}, "unknown option '--ca-key-passphrase'"],
   ])("rejects %j %j", (argv, env, message) => {
     expect(() => parseConfig(argv, env)).toThrow(new ConfigError(message));
   });
@@ -140,5 +141,22 @@ describe("parseConfig", () => {
     for (const name of ["--port", "PORT", "--host", "HOST", "--data-dir", "SCEP_DATA_DIR", "--challenge", "SCEP_CHALLENGE", "--ca-cert", "SCEP_CA_CERT", "--ca-key", "SCEP_CA_KEY", "--validity-days", "SCEP_VALIDITY_DAYS", "--pending", "SCEP_PENDING", "--max-body", "SCEP_MAX_BODY", "SCEP_ADMIN_TOKEN", "--workers", "SCEP_WORKERS", "SCEP_CA_KEY_PASSPHRASE", "SCEP_CA_KEY_PASSPHRASE_FILE", "--backdate-seconds", "SCEP_BACKDATE_SECONDS", "--redis-url", "SCEP_REDIS_URL", "--one-time-challenges", "SCEP_ONE_TIME_CHALLENGES"]) {
       expect(text).toContain(name);
     }
+  });
+
+  it("the README's configuration table is SETTINGS row for row, in the same words as --help", () => {
+    const readme = readFileSync(`${REPO_ROOT}README.md`, "utf8");
+    const header = "| flag | environment variable | default | meaning |\n| --- | --- | --- | --- |\n";
+    const start = readme.indexOf(header);
+    expect(start, "README has the configuration table").toBeGreaterThan(-1);
+    const table = readme.slice(start + header.length).split("\n").filter((_, i, lines) => lines.slice(0, i + 1).every((l) => l.startsWith("|")));
+    const code = (v: string): string => (v.startsWith("(") ? v : `\`${v}\``);
+    expect(table).toEqual(SETTINGS.map(([flag, env, def, meaning]) => `| ${flag ? code(flag) : "—"} | ${code(env)} | ${code(def)} | ${meaning} |`));
+    // --help prints the same meanings, without Markdown.
+    const text = usage("express-server");
+    expect(text).toContain("PEM certificate of an existing CA (with --ca-key), or a bundle of it and the certificates above it");
+    expect(text).toContain("its PEM private key: RSA (the CA also decrypts requests; an EC key is refused, exit 2), PKCS#1 or PKCS#8, possibly encrypted (see SCEP_CA_KEY_PASSPHRASE)");
+    expect(text).toContain("at least 16 characters; enables the admin API (GET /admin/pending, POST /admin/approve/<tid> and /admin/reject/<tid> or with a JSON body, POST /admin/challenges, GET /admin/stats)");
+    expect(text).not.toContain("`");
+    expect(text).not.toContain("](#");
   });
 });

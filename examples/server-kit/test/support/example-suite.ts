@@ -607,11 +607,17 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
       expect(await taken.proc.terminate()).toEqual({ code: 0, signal: null });
     });
 
-    it("exits 2 with a message on a configuration mistake", async () => {
-      const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(tmp, "bad") }, ["--port", "http"]);
+    it.each([
+      [["--port", "http"], `--port must be an integer from 0 to 65535, got "http" (run with --help)`],
+      [["--bogus"], `unknown option '--bogus' (run with --help)`],
+      [["--port"], `option '--port <value>' argument missing (run with --help)`],
+    ])("a configuration mistake %j is one line on stderr and exit 2", async (argv, line) => {
+      const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(tmp, "bad") }, argv);
       procs.push(proc);
       expect(await proc.exited).toEqual({ code: 2, signal: null });
-      expect(proc.stderr).toBe(`${name}-server: --port must be an integer from 0 to 65535, got "http"\nrun with --help for the options\n`);
+      expect(proc.stderr).toBe(`${name}-server: ${line}\n`);
+      expect(proc.lines).toEqual([]);
+      expect(existsSync(join(tmp, "bad"))).toBe(false);
     });
   });
 }
