@@ -51,6 +51,19 @@ describe("PENDING", () => {
     expect(server.requests[1]!.request.transactionId).toBe(tid);
   });
 
+  it("with --max-poll shorter than --poll-interval, polls once after --max-poll and says so (no announced poll that never comes)", async () => {
+    server = await startFakeScepServer("pending");
+    const cwd = workDir("pending-short");
+    const r = await runCli(["enroll", "--url", server.url, "--challenge", "pw", "--cn", "d", "--out", "cert.pem", "--max-poll", "1", "--poll-interval", "5", "--key-out", "d.key"], { cwd });
+    expect(r.code).toBe(3);
+    const tid = server.requests[0]!.request.transactionId;
+    expect(server.requests.map((q) => q.request.messageTypeName)).toEqual(["PKCSReq", "CertPoll"]);
+    expect(r.stderr.split("\n").slice(0, 2)).toEqual([
+      `PENDING: transaction ${tid}; polling again in 1 s`,
+      `PENDING: transaction ${tid} is still pending after 1 poll over 1 s`,
+    ]);
+  });
+
   it.each([
     ["post", "POST"],
     ["get", "GET"],

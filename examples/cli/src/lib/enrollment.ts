@@ -62,7 +62,7 @@ function warnAlgorithms(ctx: Context, caps: CaCaps, options: EnrollmentOptions):
 }
 
 /** The final CertRep's outcome as an exit: FAILURE → 2, PENDING → 3. */
-function assertSuccess(rep: CertRep, options: EnrollmentOptions): void {
+function assertSuccess(rep: CertRep, options: EnrollmentOptions, polled: { polls: number; ms: number }): void {
   if (rep.status === "FAILURE") {
     const failInfo = rep.failInfo ?? "badRequest";
     // Without a challenge the CA's text ("challenge password mismatch") misleads: say what happened first.
@@ -72,7 +72,7 @@ function assertSuccess(rep: CertRep, options: EnrollmentOptions): void {
     throw new CliError(message, ExitCode.FAILURE);
   }
   if (rep.status === "PENDING") {
-    const waited = options.maxPollMs > 0 ? ` after polling for ${options.maxPollMs / 1000} s` : "";
+    const waited = polled.polls > 0 ? ` after ${polled.polls} poll${polled.polls === 1 ? "" : "s"} over ${polled.ms / 1000} s` : "";
     throw new CliError(`PENDING: transaction ${rep.transactionId} is still pending${waited}; run the command again with the same key to poll`, ExitCode.PENDING);
   }
 }
@@ -85,6 +85,9 @@ export async function enrollWithCa(ctx: Context, options: EnrollmentOptions): Pr
   const client = new ScepClient({ url: options.url, timeoutMs: options.timeoutMs, ...options.pin });
   const caps = await caCapabilities(ctx, client);
   warnAlgorithms(ctx, caps, options);
+  // Never announce a wait --max-poll does not allow: with --max-poll 1 and --poll-interval 5, poll after 1 s.
+  const interval = options.maxPollMs > 0 ? Math.min(options.pollIntervalMs, options.maxPollMs) : options.pollIntervalMs;
+  const polled = { polls: 0, ms: 0 };
   const rep = await client.enroll({
     csr: options.csr,
     signer: options.signer,
@@ -93,11 +96,15 @@ export async function enrollWithCa(ctx: Context, options: EnrollmentOptions): Pr
     post: options.method === undefined ? undefined : options.method === "post",
     caps,
     renewal: options.renewal ?? false,
-    pollIntervalMs: options.pollIntervalMs,
+    pollIntervalMs: interval,
     maxPollMs: options.maxPollMs,
-    onPending: (pending, ms) => ctx.err(`PENDING: transaction ${pending.transactionId}; polling again in ${ms / 1000} s`),
+    onPending: (pending, ms) => {
+      polled.polls++;
+      polled.ms += ms;
+      ctx.err(`PENDING: transaction ${pending.transactionId}; polling again in ${ms / 1000} s`);
+    },
   });
-  assertSuccess(rep, options);
+  assertSuccess(rep, options, polled);
 
   // The issued certificate is the one for our key (ScepClient finds it by key), wherever the CA put it.
   const issued = rep.certificate;
