@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { LocalKey, buildCertificate, createScepServer, endEntityExtensions } from "@scep/core";
 import { scepMiddleware } from "@scep/express";
 
-// Your CA: its certificate and its private key, PEM (see "Where ca.pem and ca.key come from").
+// Your CA: its certificate and its private key, PEM (the README's Quick start makes them with openssl).
 const ca = LocalKey.fromPem(readFileSync("ca.pem", "utf8"), readFileSync("ca.key", "utf8"));
 
 const server = createScepServer({
@@ -36,3 +36,6 @@ const listener = app.listen(Number(process.env.PORT ?? 8080), (error) => {
   if (error) throw error; // e.g. EADDRINUSE: the port is taken
   console.log(`SCEP server on http://localhost:${(listener.address() as AddressInfo).port}/scep`);
 });
+
+// Ctrl-C or SIGTERM: stop accepting connections, let in-flight requests finish, exit 0.
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => listener.close(() => process.exit(0)));

@@ -125,6 +125,12 @@ describe("README quick start", () => {
     expect(issued[0]).toMatchObject({ outcome: "success", reason: "issued", status: 200, subject: "CN=device-1" });
     expect(issued[0]!.serial).toBe(serial!.slice("serial=".length).toLowerCase().replace(/^(00)+/, ""));
   });
+
+  it("stops on Ctrl-C (SIGINT) with exit 0", async () => {
+    const exited = new Promise<[number | null, string | null]>((r) => server!.once("exit", (code, signal) => r([code, signal])));
+    server!.kill("SIGINT");
+    expect(await exited).toEqual([0, null]);
+  });
 });
 
 describe("package READMEs", () => {
