@@ -5,10 +5,13 @@
  * (Intune saw exactly the client's CSR and transactionID); a refusal is a
  * FAILURE CertRep with the mapped failInfo and no certificate; an Intune
  * that is down is FAILURE `intune_unavailable`, not a 5xx; an issuance that
- * fails after validation is reported with failureNotification.
+ * fails after validation is reported with failureNotification; an issued
+ * certificate is delivered only after Intune acknowledged it
+ * (successNotification in the confirm phase), else FAILURE and onUndelivered.
  */
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ScepClient, createScepServer, generateCsr, type IssueContext, type IssueResult, type ScepServer } from "@scep/core";
+import { createHash } from "node:crypto";
+import { ScepClient, createScepServer, generateCsr, type IssueContext, type IssueResult, type ScepServer, type UndeliveredCertificate } from "@scep/core";
 import { IntuneValidator, type IntuneError } from "../src/index.js";
 import { NOW, createDevice, createTestCa, eventLog, issuingHook, type Device, type TestCa } from "../../core/test/support/server-pki.js";
 import { CLIENT_ID, CLIENT_SECRET, TENANT, startFakeIntune, type FakeIntune } from "./support/fake-intune.js";
@@ -28,7 +31,7 @@ beforeEach(async () => {
 });
 afterEach(() => fake.close());
 
-function setup(answer?: (ctx: IssueContext) => IssueResult | undefined): { server: ScepServer; calls: IssueContext[]; log: ReturnType<typeof eventLog>; client: ScepClient } {
+function setup(answer?: (ctx: IssueContext) => IssueResult | undefined): { server: ScepServer; calls: IssueContext[]; log: ReturnType<typeof eventLog>; client: ScepClient; undelivered: UndeliveredCertificate[] } {
   const intune = new IntuneValidator({
     tenant: TENANT,
     clientId: CLIENT_ID,
@@ -40,6 +43,7 @@ function setup(answer?: (ctx: IssueContext) => IssueResult | undefined): { serve
     onError: (e) => void errors.push(e),
   });
   const calls: IssueContext[] = [];
+  const undelivered: UndeliveredCertificate[] = [];
   const log = eventLog();
   const server = createScepServer({
     profiles: [
@@ -50,13 +54,15 @@ function setup(answer?: (ctx: IssueContext) => IssueResult | undefined): { serve
         signer: ca.key,
         challenge: { type: "custom", validate: (ctx) => intune.validate(ctx) },
         issue: intune.withFailureNotification(issuingHook(ca, calls, answer)),
+        confirm: intune.confirmHook(),
+        onUndelivered: (info) => void undelivered.push(info),
       },
     ],
     onEvent: log.onEvent,
     now: () => NOW,
   });
   const client = new ScepClient({ url: "http://scep.test/certsrv/mscep/mscep.dll", fetch: (input, init) => server.fetch(new Request(input, init)) });
-  return { server, calls, log, client };
+  return { server, calls, log, client, undelivered };
 }
 
 async function enroll(client: ScepClient) {
@@ -76,6 +82,47 @@ describe("Mode A through createScepServer and ScepClient", () => {
     expect(calls).toHaveLength(1);
     expect(calls[0]!.challengeData).toEqual({ intune: { activityId: fake.of("validateRequest")[0]!.headers["client-request-id"] } });
     expect(log.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "success", reason: "issued" });
+  });
+
+  it("issue, notify, then deliver: successNotification names the delivered certificate's SHA-1 thumbprint, serial and expiry", async () => {
+    const { client, undelivered } = setup();
+    const { csr, rep } = await enroll(client);
+    expect(rep.status).toBe("SUCCESS");
+    const cert = rep.certificate!;
+    const calls = fake.requests.filter((r) => r.path.includes("/ScepActions/")).map((r) => r.path.split("/").pop());
+    expect(calls).toEqual(["validateRequest", "successNotification"]);
+    expect(JSON.parse(fake.of("successNotification")[0]!.body).notification).toEqual({
+      transactionId: rep.request.transactionId,
+      certificateRequest: Buffer.from(csr).toString("base64"),
+      certificateThumbprint: createHash("sha1").update(cert.der).digest("hex").toUpperCase(),
+      certificateSerialNumber: cert.serialNumberHex.toUpperCase(),
+      certificateExpirationDateUtc: cert.notAfter.toISOString(),
+      issuingCertificateAuthority: ca.cert.subject,
+      callerInfo: expect.stringMatching(/^scep-sdk @scep\/intune\//),
+    });
+    expect(undelivered).toEqual([]);
+  });
+
+  it("a failing successNotification means no certificate is delivered: FAILURE badRequest, onUndelivered names it for revocation", async () => {
+    const { client, calls, log, undelivered } = setup();
+    fake.next("successNotification", { json: { code: "Unknown", errorDescription: "" } });
+    const { rep } = await enroll(client);
+    expect([rep.status, rep.failInfo, rep.failInfoText, rep.certificate]).toEqual(["FAILURE", "badRequest", "Intune did not acknowledge the issued certificate", undefined]);
+    expect(calls).toHaveLength(1); // it was issued…
+    expect(undelivered).toHaveLength(1); // …and the issuer is told to revoke it
+    expect(undelivered[0]).toMatchObject({ profile: "intune", transactionId: rep.request.transactionId, reason: "intune_notification_failed" });
+    expect(undelivered[0]!.certificate.subject).toBe(device.subject);
+    expect(log.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "failure", reason: "intune_notification_failed", status: 200 });
+    expect(errors.map((e) => e.code)).toEqual(["ERR_INTUNE_REJECTED"]);
+  });
+
+  it("Intune unreachable for the notification (HTTP 502 twice) → the same: FAILURE, onUndelivered, never a 5xx", async () => {
+    const { client, undelivered, log } = setup();
+    fake.next("successNotification", { json: {}, status: 502 }, { json: {}, status: 502 });
+    const { rep } = await enroll(client);
+    expect(rep.status).toBe("FAILURE");
+    expect(undelivered.map((u) => u.reason)).toEqual(["intune_notification_failed"]);
+    expect(log.events.at(-1)).toMatchObject({ reason: "intune_notification_failed", status: 200 });
   });
 
   it.each([

@@ -11,6 +11,11 @@ const intune = new IntuneValidator({
 });
 
 export const server = createScepServer({
-  profiles: [{ ...profile, challenge: { type: "custom", validate: (ctx) => intune.validate(ctx) } }],
+  profiles: [{
+    ...profile,
+    challenge: { type: "custom", validate: (ctx) => intune.validate(ctx) },
+    issue: intune.withFailureNotification(profile.issue), // failureNotification when issuing fails
+    confirm: intune.confirmHook(), // successNotification before delivery; if Intune is not told: FAILURE + onUndelivered
+    onUndelivered: ({ certificate }) => console.error("revoke", certificate.serialNumberHex),
+  }],
 });
-// After issuing and before delivering: await intune.notifySuccess({ transactionId, csr: csr.der, certificate });
