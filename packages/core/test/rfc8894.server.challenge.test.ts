@@ -61,7 +61,6 @@ describe("static challenge", () => {
     ["a wrong password", "correct horse!"],
     ["a prefix of the password", "correct"],
     ["an empty password", ""],
-    ["no challengePassword attribute", undefined],
   ] as const) {
     it(`${name} → FAILURE badRequest, bad_challenge`, async () => {
       const before = s.calls.length;
@@ -71,6 +70,14 @@ describe("static challenge", () => {
       expect(s.log.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "failure", reason: "bad_challenge", failInfo: "badRequest", status: 200, subject: "CN=challenge-device, O=scep-sdk server tests" });
     });
   }
+
+  it("no challengePassword attribute → FAILURE badRequest that says none was sent (reason missing_challenge), not a mismatch", async () => {
+    const before = s.calls.length;
+    const rep = await enroll(s.server, undefined);
+    expect(rep).toEqual({ status: "FAILURE", failInfo: "badRequest", failInfoText: "no challenge password in the CSR", transactionId: rep.transactionId });
+    expect(s.calls.length).toBe(before);
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "failure", reason: "missing_challenge", failInfo: "badRequest" });
+  });
 });
 
 describe("MemoryChallengeStore: one-time challenges", () => {
@@ -118,7 +125,7 @@ describe("MemoryChallengeStore: one-time challenges", () => {
   });
 
   it("a missing or unknown challenge fails", async () => {
-    expect(await enroll(s.server, undefined)).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "challenge password missing" });
+    expect(await enroll(s.server, undefined)).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "no challenge password in the CSR" });
     expect(await enroll(s.server, "0123456789abcdef0123456789abcdef")).toMatchObject({ status: "FAILURE", failInfoText: "challenge password invalid or already used" });
   });
 });

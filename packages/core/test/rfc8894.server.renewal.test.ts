@@ -115,8 +115,8 @@ describe("refused renewals", () => {
   it("a PKCSReq signed by a foreign CA's certificate is an initial enrollment: the challenge decides", async () => {
     const s = setup();
     const foreignSigner = LocalKey.from(await foreign.issue(device.csr), device.keys.privateKey);
-    expect((await send(s.server, foreignSigner, { renewal: false })).rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "challenge password mismatch" });
-    expect(s.log.events.at(-1)).toMatchObject({ reason: "bad_challenge" });
+    expect((await send(s.server, foreignSigner, { renewal: false })).rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "no challenge password in the CSR" });
+    expect(s.log.events.at(-1)).toMatchObject({ reason: "missing_challenge" });
     expect((await send(s.server, foreignSigner, { renewal: false, challenge: CHALLENGE })).rep.status).toBe("SUCCESS");
     expect(s.calls[0]!.renewal).toBe(false);
     expect(s.calls[0]!.renewalOf).toBeUndefined();
@@ -199,8 +199,8 @@ describe("a revoked old certificate (isRevoked hook) authenticates nothing", () 
 describe("renewalRequiresChallenge", () => {
   it("demands the challenge on renewals too", async () => {
     const s = setup({ renewalRequiresChallenge: true });
-    expect((await send(s.server, old, { renewal: true })).rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "challenge password mismatch" });
-    expect(s.log.events.at(-1)).toMatchObject({ operation: "RenewalReq", reason: "bad_challenge" });
+    expect((await send(s.server, old, { renewal: true })).rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "no challenge password in the CSR" });
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "RenewalReq", reason: "missing_challenge" });
     expect((await send(s.server, old, { renewal: false, challenge: "wrong" })).rep).toMatchObject({ status: "FAILURE", failInfoText: "challenge password mismatch" });
     expect(s.calls).toEqual([]);
     expect((await send(s.server, old, { renewal: true, challenge: CHALLENGE })).rep.status).toBe("SUCCESS");

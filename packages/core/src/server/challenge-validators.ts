@@ -20,18 +20,24 @@ export type ChallengeValidator = (ctx: ChallengeContext, store: StoreCall) => Pr
 const OK: ChallengeOutcome = { ok: true };
 const refuse = (failInfoText: string, reason = "bad_challenge", failInfo: FailInfo = "badRequest"): ChallengeOutcome => ({ ok: false, reason, failInfo, failInfoText });
 
+/** A CSR without a challengePassword attribute: say so, not "mismatch" (the user forgot it; nothing was guessed wrong). */
+const MISSING = (): ChallengeOutcome => refuse("no challenge password in the CSR", "missing_challenge");
+
 /** No challenge: anyone can enroll (the profile acknowledged it). */
 const none: ChallengeValidator = async () => OK;
 
 /** A static shared secret, compared in constant time. */
 function staticSecret(password: string): ChallengeValidator {
-  return async ({ challenge }) => (staticChallengeMatches(challenge, password) ? OK : refuse("challenge password mismatch"));
+  return async ({ challenge }) => {
+    if (challenge === undefined) return MISSING();
+    return staticChallengeMatches(challenge, password) ? OK : refuse("challenge password mismatch");
+  };
 }
 
 /** A one-time challenge consumed from a {@link ChallengeStore} (atomic: one success per challenge). */
 function oneTime(policy: Extract<ChallengePolicy, { type: "store" }>): ChallengeValidator {
   return async ({ challenge, profile }, store) => {
-    if (challenge === undefined) return refuse("challenge password missing");
+    if (challenge === undefined) return MISSING();
     const consumed = await store("challenge store", () => policy.store.consume(challenge, { profile }));
     return consumed ? OK : refuse("challenge password invalid or already used");
   };
