@@ -12,7 +12,7 @@ export async function pkiOperation(body: Uint8Array): Promise<Uint8Array> {
   if (req.csr?.challengePassword !== "secret") return buildCertRep({ request: req, signer: ca, status: "FAILURE", failInfo: "badRequest" });
   const issued = await buildCertificate({
     issuer: ca, subject: req.csr.subjectDer, publicKey: req.csr.spki, serialNumber: randomBytes(16),
-    notBefore: new Date(), notAfter: new Date(Date.now() + 365 * 86_400_000),
+    notAfter: new Date(Date.now() + 365 * 86_400_000), // notBefore: now − 5 min (backdateMs)
     extensions: endEntityExtensions({ csr: req.csr, issuer: ca }),
   });
   return buildCertRep({ request: req, signer: ca, status: "SUCCESS", certificates: [issued, ca.certificate] });

@@ -26,6 +26,7 @@ import {
   generateCsr,
   generateRsaKeyPair,
   readCertRep,
+  selectIssuerName,
   selectRecipient,
 } from "@scep/core";
 import { ExampleProcess, REPO_ROOT, startExample, type LaunchOptions } from "./example-process.js";
@@ -317,7 +318,7 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         const first = await readCertRep(await client.pkiOperation(req.der), { decrypter: signer, caCertificates: caCerts, request: req });
         expect(first.status).toBe("PENDING");
         const poll = async () => {
-          const built = await buildCertPoll({ issuer: caCerts[0]!, subject: CertificationRequest.from(csr).subjectDer, transactionId: req.transactionId, signer, recipient: selectRecipient(caCerts) });
+          const built = await buildCertPoll({ issuerName: selectIssuerName(caCerts), subject: CertificationRequest.from(csr).subjectDer, transactionId: req.transactionId, signer, recipient: selectRecipient(caCerts) });
           return readCertRep(await client.pkiOperation(built.der), { decrypter: signer, caCertificates: caCerts, request: built });
         };
         return { tid: req.transactionId, poll };

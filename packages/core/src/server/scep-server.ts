@@ -118,7 +118,7 @@ const OPS: Record<string, ScepOperation> = { getcacaps: "GetCACaps", getcacert: 
  *       status: "SUCCESS",
  *       certificate: await buildCertificate({
  *         issuer: ca, subject: csr.subjectDer, publicKey: csr.spki, serialNumber: crypto.getRandomValues(new Uint8Array(16)),
- *         notBefore: new Date(), notAfter: notAfterMax, extensions: endEntityExtensions({ csr, issuer: ca }),
+ *         notAfter: notAfterMax, extensions: endEntityExtensions({ csr, issuer: ca }),
  *       }),
  *     }),
  *   }],
