@@ -6,60 +6,49 @@
  * failing closed while Redis is down.
  */
 import Redis from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { rateLimiterConformance, replayCacheConformance } from "@scep/intune/testing";
-import { startRedisServer, type RedisServer } from "../../../test-support/peers";
+import { usePrivateRedis } from "./support/private-redis.js";
 import { RedisRateLimiter, RedisReplayCache, redisClientOptions } from "../src/index.js";
 
-let server: RedisServer;
-let client: Redis;
+const redis = usePrivateRedis();
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  client = new Redis({ ...server.connection, ...redisClientOptions, lazyConnect: true });
-  await client.connect();
-});
-afterAll(async () => {
-  client?.disconnect();
-  await server?.stop();
-});
-
-replayCacheConformance({ name: "RedisReplayCache", create: ({ now }) => new RedisReplayCache(client, { now }) });
-rateLimiterConformance({ name: "RedisRateLimiter", create: ({ now }) => new RedisRateLimiter(client, { now }) });
+replayCacheConformance({ name: "RedisReplayCache", create: ({ now }) => new RedisReplayCache(redis.client, { now }) });
+rateLimiterConformance({ name: "RedisRateLimiter", create: ({ now }) => new RedisRateLimiter(redis.client, { now }) });
 
 describe("what Redis holds", () => {
   it("a nonce is one fixed-size key under the prefix, with a PX of the TTL + 1 minute; the nonce itself is not stored", async () => {
-    const cache = new RedisReplayCache(client, { keyPrefix: "t1:" });
+    const cache = new RedisReplayCache(redis.client, { keyPrefix: "t1:" });
     expect(await cache.checkAndInsert("nonce-with-secret-looking-value", 60_000)).toBe(true);
-    const keys = await client.keys("t1:*");
+    const keys = await redis.client.keys("t1:*");
     expect(keys).toHaveLength(1);
     expect(keys[0]).toMatch(/^t1:replay:[0-9a-f]{64}$/);
-    const ttl = await client.pttl(keys[0]!);
+    const ttl = await redis.client.pttl(keys[0]!);
     expect(ttl).toBeGreaterThan(60_000);
     expect(ttl).toBeLessThanOrEqual(120_000);
-    expect(await client.get(keys[0]!)).toMatch(/^\d+$/);
+    expect(await redis.client.get(keys[0]!)).toMatch(/^\d+$/);
   });
 
   it("a rate-limit log is one sorted set per key that expires a minute after its window", async () => {
-    const limiter = new RedisRateLimiter(client, { keyPrefix: "t2:" });
+    const limiter = new RedisRateLimiter(redis.client, { keyPrefix: "t2:" });
     await limiter.hit(JSON.stringify(["device", "connector"]), { max: 3, windowMs: 86_400_000 });
-    const keys = await client.keys("t2:*");
+    const keys = await redis.client.keys("t2:*");
     expect(keys).toEqual([expect.stringMatching(/^t2:rate:[0-9a-f]{64}$/)]);
-    expect(await client.zcard(keys[0]!)).toBe(1);
-    const ttl = await client.pttl(keys[0]!);
+    expect(await redis.client.zcard(keys[0]!)).toBe(1);
+    const ttl = await redis.client.pttl(keys[0]!);
     expect(ttl).toBeGreaterThan(86_400_000);
     expect(ttl).toBeLessThanOrEqual(86_460_000);
   });
 
   it("two stores (two replicas) on one Redis: a nonce raced from both is accepted once; the limit holds across both", async () => {
-    const other = new Redis({ ...server.connection, ...redisClientOptions, lazyConnect: true });
+    const other = new Redis({ ...redis.server.connection, ...redisClientOptions, lazyConnect: true });
     await other.connect();
     try {
-      const a = new RedisReplayCache(client, { keyPrefix: "t3:" });
+      const a = new RedisReplayCache(redis.client, { keyPrefix: "t3:" });
       const b = new RedisReplayCache(other, { keyPrefix: "t3:" });
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).checkAndInsert("raced-nonce", 60_000)));
       expect(results.filter(Boolean)).toHaveLength(1);
-      const la = new RedisRateLimiter(client, { keyPrefix: "t3:" });
+      const la = new RedisRateLimiter(redis.client, { keyPrefix: "t3:" });
       const lb = new RedisRateLimiter(other, { keyPrefix: "t3:" });
       const hits = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? la : lb).hit("device-1", { max: 3, windowMs: 86_400_000 })));
       expect(hits.filter((h) => h.allowed)).toHaveLength(3);
@@ -71,14 +60,14 @@ describe("what Redis holds", () => {
 
 describe("Redis down → ERR_STORE_UNAVAILABLE (fail closed), recovered without a restart", () => {
   it("both stores reject with StoreUnavailableError while the server is paused past commandTimeoutMs", async () => {
-    const cache = new RedisReplayCache(client, { keyPrefix: "t4:", commandTimeoutMs: 300 });
-    const limiter = new RedisRateLimiter(client, { keyPrefix: "t4:", commandTimeoutMs: 300 });
-    server.pause();
+    const cache = new RedisReplayCache(redis.client, { keyPrefix: "t4:", commandTimeoutMs: 300 });
+    const limiter = new RedisRateLimiter(redis.client, { keyPrefix: "t4:", commandTimeoutMs: 300 });
+    redis.server.pause();
     try {
       await expect(cache.checkAndInsert("n", 60_000)).rejects.toMatchObject({ name: "StoreUnavailableError", code: "ERR_STORE_UNAVAILABLE" });
       await expect(limiter.hit("k", { max: 1, windowMs: 1000 })).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE" });
     } finally {
-      server.resume();
+      redis.server.resume();
     }
     expect(await cache.checkAndInsert("n2", 60_000)).toBe(true);
   });

@@ -4,24 +4,14 @@
  * KEYS/SCAN on any operation (checked with INFO commandstats).
  */
 import { createHash } from "node:crypto";
-import Redis, { Cluster } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Cluster } from "ioredis";
+import { describe, expect, it } from "vitest";
 import type { Transaction } from "@scep/core";
-import { startRedisServer, type RedisServer } from "../../../test-support/peers";
-import { RedisChallengeStore, RedisCounterStore, RedisTransactionStore, redisClientOptions } from "../src/index.js";
+import { startRedisServer } from "../../../test-support/peers";
+import { usePrivateRedis } from "./support/private-redis.js";
+import { RedisChallengeStore, RedisCounterStore, RedisTransactionStore } from "../src/index.js";
 
-let server: RedisServer;
-let client: Redis;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  client = new Redis({ ...server.connection, ...redisClientOptions, lazyConnect: true });
-  await client.connect();
-});
-afterAll(async () => {
-  client?.disconnect();
-  await server?.stop();
-});
+const redis = usePrivateRedis();
 
 const T0 = Date.now();
 const now = (): Date => new Date(T0);
@@ -43,15 +33,15 @@ function tx(profile: string, transactionId: string, overrides: Partial<Transacti
 
 /** Every key and its PTTL (KEYS is fine here: this is the test looking, not the store). */
 async function keysWithTtl(pattern: string): Promise<Record<string, number>> {
-  const keys = (await client.keys(pattern)).sort();
+  const keys = (await redis.client.keys(pattern)).sort();
   const out: Record<string, number> = {};
-  for (const k of keys) out[k] = await client.pttl(k);
+  for (const k of keys) out[k] = await redis.client.pttl(k);
   return out;
 }
 
 describe("@scep/redis key hygiene", () => {
   it("writes only under keyPrefix, one hash tag per profile, each key with a TTL no longer than the record's life", async () => {
-    const store = new RedisTransactionStore(client, { keyPrefix: "hyg1:", now });
+    const store = new RedisTransactionStore(redis.client, { keyPrefix: "hyg1:", now });
     await store.create(tx("corp:east", "t1"));
     await store.create(tx("corp:east", "t2", { expiresAt: new Date(T0 + 60_000) }));
     await store.transition("corp:east", "t2", "PENDING", { status: "ISSUED", updatedAt: now(), certificate: new Uint8Array([1]) });
@@ -68,11 +58,11 @@ describe("@scep/redis key hygiene", () => {
       expect(ttl, key).toBeLessThanOrEqual(600_000);
     }
     expect(keys["hyg1:tx:{corp%3Aeast}:id:t2"]).toBeLessThanOrEqual(60_000);
-    expect(await client.keys("scep:*")).toEqual([]);
+    expect(await redis.client.keys("scep:*")).toEqual([]);
   });
 
   it("stores a challenge only as its SHA-256, with a TTL, and the profile beside its expiry", async () => {
-    const store = new RedisChallengeStore(client, { keyPrefix: "hyg2:", now });
+    const store = new RedisChallengeStore(redis.client, { keyPrefix: "hyg2:", now });
     const challenge = await store.issue({ profile: "corp", ttlMs: 30_000 });
     expect(challenge).toMatch(/^[0-9a-f]{32}$/);
     const digest = createHash("sha256").update(challenge).digest("hex");
@@ -80,28 +70,28 @@ describe("@scep/redis key hygiene", () => {
     expect(Object.keys(keys)).toEqual([`hyg2:challenge:${digest}`]);
     expect(keys[`hyg2:challenge:${digest}`]).toBeGreaterThan(0);
     expect(keys[`hyg2:challenge:${digest}`]).toBeLessThanOrEqual(30_000);
-    expect(await client.get(`hyg2:challenge:${digest}`)).toBe(`${T0 + 30_000}:corp`);
+    expect(await redis.client.get(`hyg2:challenge:${digest}`)).toBe(`${T0 + 30_000}:corp`);
     expect(await store.consume(challenge, { profile: "corp" })).toBe(true);
-    expect(await client.keys("hyg2:*")).toEqual([]);
+    expect(await redis.client.keys("hyg2:*")).toEqual([]);
   });
 
   it("keeps a profile's counters in one hash whose TTL every write refreshes", async () => {
-    const counters = new RedisCounterStore(client, { keyPrefix: "hyg5:", retentionMs: 86_400_000 });
+    const counters = new RedisCounterStore(redis.client, { keyPrefix: "hyg5:", retentionMs: 86_400_000 });
     counters.increment("corp:east", "success", "issued");
     counters.increment("corp:east", "failure", "bad_challenge");
     await counters.close();
     const keys = await keysWithTtl("hyg5:*");
     expect(Object.keys(keys)).toEqual(["hyg5:stats:{corp%3Aeast}"]);
     expect(keys["hyg5:stats:{corp%3Aeast}"]).toBeGreaterThan(86_000_000);
-    expect(await client.hgetall("hyg5:stats:{corp%3Aeast}")).toEqual({ "outcome:success": "1", "reason:issued": "1", "outcome:failure": "1", "reason:bad_challenge": "1" });
+    expect(await redis.client.hgetall("hyg5:stats:{corp%3Aeast}")).toEqual({ "outcome:success": "1", "reason:issued": "1", "outcome:failure": "1", "reason:bad_challenge": "1" });
   });
 
   it("no operation runs KEYS or SCAN, and the index of a profile shrinks as its records expire", async () => {
     let t = T0;
     const clock = (): Date => new Date(t);
-    const store = new RedisTransactionStore(client, { keyPrefix: "hyg3:", now: clock });
-    const challenges = new RedisChallengeStore(client, { keyPrefix: "hyg3:", now: clock });
-    await client.config("RESETSTAT");
+    const store = new RedisTransactionStore(redis.client, { keyPrefix: "hyg3:", now: clock });
+    const challenges = new RedisChallengeStore(redis.client, { keyPrefix: "hyg3:", now: clock });
+    await redis.client.config("RESETSTAT");
     for (let i = 0; i < 100; i++) await store.create(tx("p", `old${i}`, { expiresAt: new Date(T0 + 1_000) }));
     t += 2_000;
     await store.create(tx("p", "fresh", { expiresAt: new Date(t + 600_000) }));
@@ -110,29 +100,29 @@ describe("@scep/redis key hygiene", () => {
     expect((await store.list("p")).map((x) => x.transactionId)).toEqual(["fresh"]);
     await store.delete("p", "fresh");
     await challenges.consume(await challenges.issue({ profile: "p" }), { profile: "p" });
-    const counters = new RedisCounterStore(client, { keyPrefix: "hyg3:" });
+    const counters = new RedisCounterStore(redis.client, { keyPrefix: "hyg3:" });
     counters.increment("p", "success", "issued");
     await counters.read("p");
     await counters.close();
-    const stats = await client.info("commandstats");
+    const stats = await redis.client.info("commandstats");
     expect(stats).toMatch(/cmdstat_evalsha:/);
     expect(stats).not.toMatch(/cmdstat_(keys|scan|hscan|zscan|sscan):/);
     // 64 expired entries went with the create, the other 36 with list's prune: nothing is left behind.
-    expect(await client.zcard("hyg3:tx:{p}:status:PENDING")).toBe(0);
-    expect(await client.zcard("hyg3:tx:{p}:expiry")).toBe(0);
+    expect(await redis.client.zcard("hyg3:tx:{p}:status:PENDING")).toBe(0);
+    expect(await redis.client.zcard("hyg3:tx:{p}:expiry")).toBe(0);
   });
 
   it("falls back to EVAL when Redis forgot the scripts (SCRIPT FLUSH, a restart, a failover)", async () => {
-    const store = new RedisTransactionStore(client, { keyPrefix: "hyg4:", now });
+    const store = new RedisTransactionStore(redis.client, { keyPrefix: "hyg4:", now });
     expect(await store.create(tx("p", "a"))).toBe(true);
-    await client.script("FLUSH");
+    await redis.client.script("FLUSH");
     expect(await store.create(tx("p", "a"))).toBe(false);
     expect(await store.create(tx("p", "b"))).toBe(true);
   });
 
   it("refuses a keyPrefix with braces and a non-positive deadline (ERR_INVALID_ARGUMENT)", () => {
-    expect(() => new RedisTransactionStore(client, { keyPrefix: "a{b}:" })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
-    expect(() => new RedisChallengeStore(client, { commandTimeoutMs: 0 })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
+    expect(() => new RedisTransactionStore(redis.client, { keyPrefix: "a{b}:" })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
+    expect(() => new RedisChallengeStore(redis.client, { commandTimeoutMs: 0 })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
   });
 });
 
