@@ -23,4 +23,4 @@ const keys = await generateRsaKeyPair();
 const signer = await createSelfSignedSigner({ keys, subject: "CN=device-42" });
 const csr = await generateCsr({ keys, subject: "CN=device-42", challengePassword: "secret" });
 const rep = await new ScepClient({ url: "http://127.0.0.1:8080/scep" }).enroll({ csr, signer });
-if (rep.status === "SUCCESS") console.log(rep.certificates[0]!.toPem());
+if (rep.certificate) console.log(rep.certificate.toPem()); // the issued certificate, found by its key

@@ -430,7 +430,7 @@ export function printable(s: string): DerElement {
  * Every string the SDK writes in a Name, a challengePassword or a
  * transactionID goes through here.
  */
-export const directoryString = (s: string): DerElement => (PRINTABLE.test(s) ? printable(s) : utf8(s));
+export const directoryString = (s: string): DerElement => (PRINTABLE.test(s) ? tlv(Tag.PRINTABLE_STRING, ascii(s)) : utf8(s));
 
 /** UTF8String. */
 export const utf8 = (s: string): DerElement => tlv(Tag.UTF8_STRING, new TextEncoder().encode(s));
