@@ -9,7 +9,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { LocalKey, buildPkcsReq, createScepServer, type Certificate, type IssueContext, type ScepProfile, type ScepServer } from "../src/index.js";
-import { DAY, NOW, createDevice, createTestCa, csrFor, eventLog, hex, issuingHook, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
+import { DAY, NOW, createDevice, createTestCa, csrFor, eventLog, hex, issuingHook, postPki, readReply, type Device, type TestCa, baseProfile } from "./support/server-pki.js";
 
 const CHALLENGE = "renewal-secret";
 let ca: TestCa;
@@ -215,11 +215,7 @@ describe("renewal through PENDING", () => {
     const server = createScepServer({
       profiles: [
         {
-          name: "p",
-          path: "/scep",
-          caCertificate: ca.cert,
-          signer: ca.key,
-          challenge: { type: "static", password: CHALLENGE },
+          ...baseProfile(ca, CHALLENGE),
           issue: issuingHook(ca, calls, (ctx) => (ctx.approved ? undefined : { status: "PENDING" })),
         },
       ],

@@ -21,7 +21,7 @@ import {
   type IssueResult,
   type ScepProfile,
 } from "../src/index.js";
-import { DAY, NOW, createDevice, createTestCa, eventLog, hex, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
+import { DAY, NOW, createDevice, createTestCa, eventLog, hex, postPki, readReply, type Device, type TestCa, baseProfile } from "./support/server-pki.js";
 
 const CHALLENGE = "stale-secret";
 
@@ -31,11 +31,7 @@ function setup(ca: TestCa, clock: () => Date, extra: Partial<ScepProfile> = {}) 
   const server = createScepServer({
     profiles: [
       {
-        name: "p",
-        path: "/scep",
-        caCertificate: ca.cert,
-        signer: ca.key,
-        challenge: { type: "static", password: CHALLENGE },
+        ...baseProfile(ca, CHALLENGE),
         // Approval issues a certificate valid for one day from the approval time.
         issue: async (ctx): Promise<IssueResult> => {
           calls.push(ctx);

@@ -21,7 +21,7 @@ import {
   type TransactionStore,
   type UndeliveredCertificate,
 } from "../src/index.js";
-import { NOW, createDevice, createTestCa, eventLog, issuingHook, postPki, readReply, type TestCa } from "./support/server-pki.js";
+import { NOW, createDevice, createTestCa, eventLog, issuingHook, postPki, readReply, type TestCa, baseProfile } from "./support/server-pki.js";
 
 const CHALLENGE = "deliver-secret";
 let ca: TestCa;
@@ -37,11 +37,7 @@ function setup(extra: Partial<ScepProfile> = {}) {
   const server = createScepServer({
     profiles: [
       {
-        name: "p",
-        path: "/scep",
-        caCertificate: ca.cert,
-        signer: ca.key,
-        challenge: { type: "static", password: CHALLENGE },
+        ...baseProfile(ca, CHALLENGE),
         issue: issuingHook(ca, calls),
         onUndelivered: (info) => void undelivered.push(info),
         ...extra,

@@ -23,6 +23,7 @@ import {
   type IssueResult,
   type SanInput,
   type ScepEvent,
+  type ScepProfile,
   type ScepServer,
 } from "../../src/index.js";
 
@@ -155,6 +156,11 @@ export async function createDevice(options: { cn: string; challengePassword?: st
 /** A new CSR for an existing key pair (e.g. for a renewal with the same key). */
 export async function csrFor(keys: CryptoKeyPair, cn: string, challengePassword?: string): Promise<Uint8Array> {
   return generateCsr({ keys, subject: `CN=${cn}, O=scep-sdk server tests`, ...(challengePassword !== undefined ? { challengePassword } : {}) });
+}
+
+/** The profile fields every server test repeats: name "p" at /scep, the test CA signing and decrypting, a static challenge. */
+export function baseProfile(ca: TestCa, password: string): Pick<ScepProfile, "name" | "path" | "caCertificate" | "signer" | "challenge"> {
+  return { name: "p", path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password } };
 }
 
 /** An issue hook that issues with `ca` until `ctx.notAfterMax`, and records every call. */
