@@ -91,7 +91,7 @@ export { createScepServer } from "./server/scep-server.js";
 export type { ScepServer, ScepServerOptions, EventSink, ScepProfile, IssueHook, IssueContext, IssueResult, ApproveOptions, RejectOptions, ConfirmHook, ConfirmContext, ConfirmResult, UndeliveredCertificate } from "./server/scep-server.js";
 export type { FetchHandler } from "./server/handler.js";
 export { MemoryChallengeStore } from "./server/challenge.js";
-export type { ChallengePolicy, ChallengeStore, ChallengeContext, ChallengeVerdict, MemoryChallengeStoreOptions } from "./server/challenge.js";
+export type { ChallengePolicy, ChallengeStore, ChallengeContext, ChallengeVerdict, MemoryChallengeStoreOptions, ChallengeStatus, ChallengeStatusReporter } from "./server/challenge.js";
 export { MemoryTransactionStore } from "./server/transaction-store.js";
 export { MemoryCounterStore } from "./server/counter-store.js";
 export type { CounterStore, ProfileCounters } from "./server/counter-store.js";
@@ -99,5 +99,8 @@ export type { Transaction, TransactionStatus, TransactionUpdate, TransactionStor
 export { checkCsrPolicy } from "./server/csr-policy.js";
 export type { CsrPolicy, SanType } from "./server/csr-policy.js";
 export type { ScepEvent, ScepOperation, ScepOutcome, ProfileStats } from "./server/events.js";
+export type { ProfileInfo, ProfileSnapshot, CertificateSummary, ChallengeSummary, TrustAnchorSummary } from "./server/snapshot.js";
+export { ActivityLog } from "./server/activity-log.js";
+export type { ActivityEntry, ActivityFilter, ActivityInput, ActivityKind, ActivityLogOptions } from "./server/activity-log.js";
 
 export { toPem, fromPem, toBase64, fromBase64Lenient } from "./lib/bytes.js";

@@ -72,6 +72,8 @@ describe("one event per request", () => {
       reason: "issued",
       subject: cert.subject,
       serial: cert.serialNumberHex,
+      renewal: false,
+      challengeKind: "static",
       status: 200,
       latencyMs: latency,
     });
@@ -89,6 +91,8 @@ describe("one event per request", () => {
       reason: "bad_challenge",
       failInfo: "badRequest",
       subject: "CN=events-device, O=scep-sdk server tests",
+      renewal: false,
+      challengeKind: "static",
       status: 200,
       latencyMs: latency,
     });
@@ -106,7 +110,9 @@ describe("one event per request", () => {
         outcome: "pending",
         reason: "pending_approval",
         subject: "CN=events-device, O=scep-sdk server tests",
-        status: 200,
+        renewal: false,
+      challengeKind: "static",
+      status: 200,
         latencyMs: latency,
       });
     } finally {

@@ -59,12 +59,52 @@ export interface ChallengeStore {
   consume(challenge: string, options: { profile: string }): Promise<boolean>;
 }
 
-/** How a profile checks challenges. @group Server */
+/**
+ * How a profile checks challenges. A custom validator may also pass `status`: an object that reports what it is
+ * and what it depends on ({@link ChallengeStatusReporter}; `@scep/intune`'s validators implement it), shown in
+ * the server's {@link ScepServer.snapshot} and activity log.
+ * @group Server
+ */
 export type ChallengePolicy =
   | { type: "static"; password: string }
   | { type: "store"; store: ChallengeStore }
-  | { type: "custom"; validate: (ctx: ChallengeContext) => Promise<ChallengeVerdict> | ChallengeVerdict }
+  | { type: "custom"; validate: (ctx: ChallengeContext) => Promise<ChallengeVerdict> | ChallengeVerdict; status?: ChallengeStatusReporter }
   | { type: "none"; acknowledgeAnyoneCanEnroll: true };
+
+/**
+ * What a challenge validator reports about itself for operators: never a secret. Dates are `Date`s.
+ * @group Server
+ */
+export interface ChallengeStatus {
+  /** Short stable label of the mechanism, e.g. `intune` (shown instead of `custom`; used as the activity log's `challenge`). */
+  kind: string;
+  /** Variant of the mechanism, e.g. `signed-token` (Intune Mode B) or `validation-api` (Mode A). */
+  mode?: string;
+  /** The certificates the validator trusts (signed-token trust anchors), with their expiry. */
+  trustAnchors?: readonly { subject: string; notAfter: Date; fingerprintSha256?: string }[];
+  /** One-line reason the last reload of the validator's material failed (cleared by a successful reload). */
+  lastReloadError?: string;
+}
+
+/**
+ * Optional interface of a challenge validator that can describe itself ({@link ChallengeStatus}). `challengeStatus`
+ * must be cheap and synchronous (it is read on every snapshot and metrics collection) and must not throw.
+ *
+ * @example
+ * ```ts
+ * import type { ChallengeContext, ChallengePolicy, ChallengeStatusReporter } from "@scep/core";
+ *
+ * declare function askMdm(ctx: ChallengeContext): Promise<boolean>; // your check
+ * const mdm: ChallengeStatusReporter = { challengeStatus: () => ({ kind: "mdm-webhook", mode: "https" }) };
+ * const challenge: ChallengePolicy = { type: "custom", validate: askMdm, status: mdm };
+ * // @scep/intune's SignedTokenValidator and IntuneValidator implement it: `status: tokens`.
+ * ```
+ * @group Server
+ */
+export interface ChallengeStatusReporter {
+  /** The validator's current status. */
+  challengeStatus(): ChallengeStatus;
+}
 
 /** Options of {@link MemoryChallengeStore}. @group Server */
 export interface MemoryChallengeStoreOptions {

@@ -33,6 +33,16 @@ export interface ScepEvent {
   subject?: string;
   /** Serial of the issued certificate (hex). */
   serial?: string;
+  /**
+   * PKCSReq/RenewalReq: whether the request was taken as a renewal (a RenewalReq, or a PKCSReq signed by a valid
+   * certificate of this CA; RFC 8894 §3.3.1.2). Absent when the message could not be decoded.
+   */
+  renewal?: boolean;
+  /**
+   * PKCSReq/RenewalReq: the profile's challenge mechanism (`static`, `store`, `custom`, `none`, or the validator's
+   * own kind such as `intune`; never the secret). Absent when the message could not be decoded.
+   */
+  challengeKind?: string;
   /** HTTP status returned. */
   status: number;
   /** Milliseconds spent. */

@@ -23,6 +23,8 @@ import { Reply, storeUnavailable, text } from "./replies.js";
 import { createRouter } from "./routing.js";
 import { createStoreCall, isStoreUnavailable } from "./store-call.js";
 import type { Transaction } from "./transaction-store.js";
+import { type ProfileInfo, type ProfileSnapshot, profileInfo, profileSnapshot } from "./snapshot.js";
+import type { ChallengeStatusReporter } from "./challenge.js";
 
 export type { IssueContext, IssueHook, IssueResult, ScepProfile, ConfirmHook, ConfirmContext, ConfirmResult, UndeliveredCertificate } from "./profile.js";
 export type { ApproveOptions, RejectOptions } from "./approval.js";
@@ -97,6 +99,20 @@ export interface ScepServer extends FetchHandler {
    * @throws StoreUnavailableError `ERR_STORE_UNAVAILABLE` when the store fails or takes longer than `storeTimeoutMs`.
    */
   sharedStats(): Promise<ProfileStats[]>;
+  /**
+   * Each profile's configuration as an operator sees it: RA/CA certificates with notAfter and whole days left, the
+   * next CA during a rollover, how challenges are checked (never the secret) and what the validator reports
+   * ({@link ChallengeStatusReporter}: Intune mode, trust anchors with days left). Synchronous and store-free: cheap
+   * enough for a metrics collection or a readiness probe.
+   */
+  profiles(): ProfileInfo[];
+  /**
+   * {@link ScepServer.profiles} plus, per profile, the request counters (from the shared `counters` store when
+   * configured: every replica) and the number of transactions waiting for a decision. Never rejects: a store that
+   * fails or takes longer than `storeTimeoutMs` is named in `unavailable` (counters then come from this process,
+   * `pending` is null).
+   */
+  snapshot(): Promise<ProfileSnapshot[]>;
 }
 
 const OPS: Record<string, ScepOperation> = { getcacaps: "GetCACaps", getcacert: "GetCACert", getnextcacert: "GetNextCACert", pkioperation: "PKIOperation" };
@@ -250,6 +266,16 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
 
     stats() {
       return profiles.map((p) => profileStats(p, p.stats));
+    },
+
+    profiles() {
+      const t = now();
+      return profiles.map((p) => profileInfo(p, t));
+    },
+
+    async snapshot() {
+      const counters = options.counters;
+      return Promise.all(profiles.map((p) => profileSnapshot(ctx, p, counters ? (name) => counters.read(name) : undefined)));
     },
 
     async sharedStats() {

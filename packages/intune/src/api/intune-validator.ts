@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Certificate, type CertificationRequest, type FailInfo } from "@scep/core";
+import { Certificate, type CertificationRequest, type ChallengeStatus, type ChallengeStatusReporter, type FailInfo } from "@scep/core";
 import { IntuneResponseError, type IntuneError, isIntuneError } from "../errors.js";
 import { sha1Hex } from "../lib/node-crypto.js";
 import type { ChallengeValidator, ValidationInput, ValidatorVerdict } from "../verdict.js";
@@ -150,7 +150,7 @@ function serialHex(c: Certificate): string {
  *
  * @group Intune API
  */
-export class IntuneValidator implements ChallengeValidator {
+export class IntuneValidator implements ChallengeValidator, ChallengeStatusReporter {
   /** The API client (token cache and discovery shared by every call). */
   readonly client: IntuneScepClient;
   readonly #onError: IntuneValidatorOptions["onError"];
@@ -171,6 +171,22 @@ export class IntuneValidator implements ChallengeValidator {
       checkLimit(this.#limit);
       this.#limiter = options.rateLimiter ?? new MemoryRateLimiter(options.now ? { now: options.now } : {});
     }
+  }
+
+  /**
+   * What operators see of this validator (@scep/core's `ChallengeStatusReporter`, shown in `server.snapshot()`
+   * when the profile passes `status: intune`): kind `intune`, mode `validation-api`. No tenant, client id or secret.
+   *
+   * @example
+   * ```ts
+   * import { IntuneValidator } from "@scep/intune";
+   *
+   * const intune = new IntuneValidator({ tenant: "contoso.onmicrosoft.com", clientId: "app-id", credential: { clientSecret: process.env.INTUNE_CLIENT_SECRET! } });
+   * intune.challengeStatus(); // { kind: "intune", mode: "validation-api" }
+   * ```
+   */
+  challengeStatus(): ChallengeStatus {
+    return { kind: "intune", mode: "validation-api" };
   }
 
   /** {@inheritDoc ChallengeValidator.validate} */

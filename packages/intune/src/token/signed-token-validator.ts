@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { FailInfo } from "@scep/core";
+import type { ChallengeStatus, ChallengeStatusReporter, FailInfo } from "@scep/core";
 import { guardStore } from "../stores/guard.js";
 import { IntuneConfigError } from "../errors.js";
 import { MemoryRateLimiter, checkLimit, type RateLimit, type RateLimiter } from "../stores/rate-limiter.js";
@@ -183,7 +183,7 @@ export function looksLikeSignedToken(challenge: string | undefined): boolean {
  *
  * @group Signed tokens
  */
-export class SignedTokenValidator implements ChallengeValidator {
+export class SignedTokenValidator implements ChallengeValidator, ChallengeStatusReporter {
   readonly #o: SignedTokenValidatorOptions;
   readonly #now: () => Date;
   readonly #strict: boolean;
@@ -209,6 +209,31 @@ export class SignedTokenValidator implements ChallengeValidator {
     if (this.#limit !== false) checkLimit(this.#limit);
     this.#replay = options.replayCache ?? new MemoryReplayCache({ now: this.#now });
     this.#limiter = options.rateLimiter ?? new MemoryRateLimiter({ now: this.#now });
+  }
+
+  /**
+   * What operators see of this validator (@scep/core's `ChallengeStatusReporter`, shown in `server.snapshot()`
+   * when the profile passes `status: validator`): kind `intune`, mode `signed-token`, each trust anchor's subject,
+   * expiry and SHA-256 fingerprint, and why the pool's last reload failed. No secret.
+   *
+   * @example
+   * ```ts
+   * import { SignedTokenValidator, TrustAnchorPool } from "@scep/intune";
+   *
+   * const tokens = new SignedTokenValidator({ trustAnchors: await TrustAnchorPool.fromFile("/etc/scep/intune-anchors.pem") });
+   * const challenge = { type: "custom", validate: tokens.validate.bind(tokens), status: tokens } as const;
+   * tokens.challengeStatus().trustAnchors; // [{ subject: "CN=…", notAfter: Date, fingerprintSha256: "…" }]
+   * ```
+   */
+  challengeStatus(): ChallengeStatus {
+    const pool = this.#o.trustAnchors;
+    const error = pool?.lastReloadError;
+    return {
+      kind: "intune",
+      mode: "signed-token",
+      trustAnchors: (pool?.anchors ?? []).map((a) => ({ subject: a.subject, notAfter: a.notAfter, fingerprintSha256: a.fingerprintSha256 })),
+      ...(error ? { lastReloadError: error.message } : {}),
+    };
   }
 
   /** {@inheritDoc ChallengeValidator.validate} */

@@ -18,7 +18,8 @@
 import type { PkiRequest } from "../../message/pki-message.js";
 import type { ServerContext } from "../context.js";
 import type { ResolvedProfile } from "../profile.js";
-import type { Reply } from "../replies.js";
+import { Reply } from "../replies.js";
+import { challengeKind } from "../snapshot.js";
 import { challenge } from "./challenge.js";
 import { confirm } from "./confirm.js";
 import type { Enrollment, Phase } from "./enrollment.js";
@@ -33,6 +34,12 @@ export const ENROLLMENT_PHASES: readonly Phase[] = [policy, challenge, issue, co
 /** Runs a decoded PKCSReq/RenewalReq through the phases. @group Server */
 export async function enroll(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest): Promise<Reply> {
   const e: Enrollment = { profile: p, request: req, csr: req.csr!, renewal: false };
+  const r = await run(ctx, e);
+  // What the event tells operators about the enrollment (the activity log's kind and challenge).
+  return new Reply(r.response, r.outcome, r.reason, { renewal: e.renewal, challengeKind: challengeKind(p), ...r.extra });
+}
+
+async function run(ctx: ServerContext, e: Enrollment): Promise<Reply> {
   for (const phase of ENROLLMENT_PHASES) {
     let r: Reply | undefined;
     try {
