@@ -156,3 +156,49 @@ describe("Mode A through createScepServer and ScepClient", () => {
     expect(n).toMatchObject({ transactionId: rep.request.transactionId, hResult: 0x80004005, errorDescription: "template does not allow this key size" });
   });
 });
+
+describe("RFC 8894 §3.3.3: a PENDING Intune enrollment approved later", () => {
+  /** Enrolls; the issue hook answers PENDING, the operator approves while the client waits, the client's CertPoll gets the outcome. */
+  async function enrollApprovedLater(s: ReturnType<typeof setup>) {
+    const csr = await generateCsr({ keys: device.keys, subject: device.subject, challengePassword: "intune-encrypted-challenge-blob" });
+    let approved: Awaited<ReturnType<ScepServer["approve"]>> | undefined;
+    let notifiedBeforeApproval = -1;
+    const rep = await s.client.enroll({
+      csr,
+      signer: device.signer,
+      maxPollMs: 1,
+      pollIntervalMs: 1,
+      onPending: () => void (notifiedBeforeApproval = fake.of("successNotification").length),
+      sleep: async () => {
+        const [pending] = await s.server.pending("intune");
+        approved = await s.server.approve("intune", pending!.transactionId);
+      },
+    });
+    return { rep, approved: approved!, notifiedBeforeApproval };
+  }
+
+  it("approve sends successNotification for the certificate it issued (challengeData kept with the request); the CertPoll gets it", async () => {
+    const s = setup((ctx) => (ctx.approved ? undefined : { status: "PENDING" }));
+    const { rep, approved, notifiedBeforeApproval } = await enrollApprovedLater(s);
+    expect(notifiedBeforeApproval).toBe(0);
+    expect(approved.status).toBe("ISSUED");
+    expect(rep.status).toBe("SUCCESS");
+    const cert = rep.certificate!;
+    const n = JSON.parse(fake.of("successNotification")[0]!.body).notification;
+    expect([n.transactionId, n.certificateSerialNumber, n.certificateThumbprint]).toEqual([rep.request.transactionId, cert.serialNumberHex.toUpperCase(), createHash("sha1").update(cert.der).digest("hex").toUpperCase()]);
+    expect(s.calls.map((c) => [c.approved, c.challengeData])).toEqual([
+      [false, { intune: { activityId: fake.of("validateRequest")[0]!.headers["client-request-id"] } }],
+      [true, { intune: { activityId: fake.of("validateRequest")[0]!.headers["client-request-id"] } }],
+    ]);
+  });
+
+  it("approve with a failing successNotification: REJECTED intune_notification_failed, onUndelivered told, the CertPoll gets FAILURE", async () => {
+    const s = setup((ctx) => (ctx.approved ? undefined : { status: "PENDING" }));
+    fake.next("successNotification", { json: { code: "Unknown", errorDescription: "" } });
+    const { rep, approved } = await enrollApprovedLater(s);
+    expect(approved).toMatchObject({ status: "REJECTED", failInfo: "badRequest", failInfoText: "Intune did not acknowledge the issued certificate", reason: "intune_notification_failed" });
+    expect(s.undelivered.map((u) => [u.reason, u.transactionId])).toEqual([["intune_notification_failed", rep.request.transactionId]]);
+    expect([rep.status, rep.failInfo, rep.failInfoText, rep.certificate]).toEqual(["FAILURE", "badRequest", "Intune did not acknowledge the issued certificate", undefined]);
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "CertPoll", outcome: "failure", reason: "intune_notification_failed" });
+  });
+});

@@ -1,9 +1,11 @@
 /**
  * Where a PENDING request is approved or rejected (RFC 8894 §3.3.3), and the
  * list of requests waiting for a decision. Approve claims the transaction
- * (PENDING→ISSUING, a compare-and-set in the store), runs the issue hook, and
- * records ISSUED; so an approve racing a reject or another approve cannot both
- * win or issue twice.
+ * (PENDING→ISSUING, a compare-and-set in the store), runs the issue hook and
+ * the confirm phase (as an immediate issuance does), and records ISSUED (or
+ * REJECTED when the confirm phase vetoed delivery); so an approve racing a
+ * reject or another approve cannot both win or issue twice. Reject and a
+ * vetoed approve run the challenge policy's failure phase.
  *
  * @module
  */
@@ -14,6 +16,8 @@ import { CertificationRequest } from "../x509/certification-request.js";
 import type { ServerContext } from "./context.js";
 import { type IssueContext, type ResolvedProfile, toDer } from "./profile.js";
 import type { Transaction } from "./transaction-store.js";
+import { type ConfirmVeto, confirmIssued } from "./enrollment/confirm.js";
+import { issueFailed } from "./enrollment/failure.js";
 
 /** Options of `approve`. @group Server */
 export interface ApproveOptions {
@@ -50,9 +54,33 @@ async function claim(ctx: ServerContext, p: ResolvedProfile, transactionId: stri
   return tx;
 }
 
-/** Approves a PENDING transaction; see `ScepServer.approve`. @group Server */
+/** The issue context of a stored transaction (what the issue, confirm and failure hooks are given at approve/reject). */
+function storedIssueContext(ctx: ServerContext, p: ResolvedProfile, tx: Transaction): IssueContext {
+  const csr = new CertificationRequest(tx.csr);
+  const maxValidityDays = p.csrPolicy.maxValidityDays ?? 365;
+  const signerCertificate = new Certificate(tx.signerCertificate);
+  const ic: IssueContext = { profile: p.name, transactionId: tx.transactionId, signerCertificate, csr, renewal: tx.renewal, notAfterMax: new Date(ctx.now().getTime() + maxValidityDays * 86_400_000), maxValidityDays, approved: true };
+  // A stored renewal was signed by the certificate it renews.
+  if (tx.renewal) ic.renewalOf = signerCertificate;
+  if (tx.challengeData !== undefined) {
+    try {
+      ic.challengeData = JSON.parse(tx.challengeData);
+    } catch {
+      /* a store that mangled it: the hooks get no challengeData */
+    }
+  }
+  return ic;
+}
+
+/**
+ * Approves a PENDING transaction; see `ScepServer.approve`. Runs the same confirm phase as an immediate issuance
+ * (the profile's `confirm`, then the challenge policy's): a veto records the transaction REJECTED (the next
+ * CertPoll gets FAILURE badRequest) and tells `onUndelivered`; the REJECTED record is returned.
+ * @group Server
+ */
 export async function approve(ctx: ServerContext, p: ResolvedProfile, transactionId: string, opts: ApproveOptions = {}): Promise<Transaction> {
   const tx = await claim(ctx, p, transactionId);
+  const ic = storedIssueContext(ctx, p, tx);
   let certificate: Uint8Array;
   let chain: Uint8Array[] | undefined;
   try {
@@ -60,12 +88,6 @@ export async function approve(ctx: ServerContext, p: ResolvedProfile, transactio
       certificate = toDer(opts.certificate);
       chain = opts.chain?.map(toDer);
     } else {
-      const csr = new CertificationRequest(tx.csr);
-      const maxValidityDays = p.csrPolicy.maxValidityDays ?? 365;
-      const signerCertificate = new Certificate(tx.signerCertificate);
-      const ic: IssueContext = { profile: p.name, transactionId, signerCertificate, csr, renewal: tx.renewal, notAfterMax: new Date(ctx.now().getTime() + maxValidityDays * 86_400_000), maxValidityDays, approved: true };
-      // A stored renewal was signed by the certificate it renews.
-      if (tx.renewal) ic.renewalOf = signerCertificate;
       const r = await p.issue(ic);
       if (r.status !== "SUCCESS") throw new ScepError(`the issue hook answered ${r.status} to an approved request`);
       certificate = toDer(r.certificate);
@@ -76,6 +98,14 @@ export async function approve(ctx: ServerContext, p: ResolvedProfile, transactio
     await ctx.store("transaction store", () => p.transactions.transition(p.name, transactionId, "ISSUING", { status: "PENDING", updatedAt: ctx.now() })).catch(() => undefined);
     throw e;
   }
+  const issued = new Certificate(certificate);
+  let veto: ConfirmVeto | undefined;
+  try {
+    veto = await confirmIssued(p, { ...ic, certificate: issued }, tx.challengeValidated);
+  } catch (error) {
+    return refuseDelivery(ctx, p, tx, ic, issued, { reason: "confirm_failed", failInfoText: "the certificate was issued but could not be delivered", byChallenge: false }, error);
+  }
+  if (veto) return refuseDelivery(ctx, p, tx, ic, issued, veto);
   const t = ctx.now();
   let done: Transaction | undefined;
   try {
@@ -83,22 +113,46 @@ export async function approve(ctx: ServerContext, p: ResolvedProfile, transactio
       p.transactions.transition(p.name, transactionId, "ISSUING", { status: "ISSUED", updatedAt: t, expiresAt: new Date(t.getTime() + p.retentionMs), certificate, ...(chain ? { chain } : {}) }),
     );
   } catch (error) {
-    await tellUndelivered(p, transactionId, certificate, "not_recorded", error);
+    await tellUndelivered(p, transactionId, issued, "not_recorded", error);
+    await issueFailed(p, tx.challengeValidated, { ...ic, reason: "not_recorded", failInfo: "badRequest", failInfoText: "the certificate was issued but could not be delivered", certificate: issued });
     throw error;
   }
   if (!done) {
     const error = new TransactionStateError(`transaction ${transactionId} was claimed by another approver while this one issued`);
-    await tellUndelivered(p, transactionId, certificate, "not_recorded", error);
+    await tellUndelivered(p, transactionId, issued, "not_recorded", error);
     throw error;
   }
   return done;
 }
 
-/** A certificate issued by approve that could not be recorded (so no CertPoll will ever get it): tell the issuer. */
-async function tellUndelivered(p: ResolvedProfile, transactionId: string, certificate: Uint8Array, reason: string, error: unknown): Promise<void> {
+/**
+ * A certificate `approve` issued that the confirm phase did not let through: recorded REJECTED (so CertPoll answers
+ * FAILURE badRequest with the veto's text and reason), `onUndelivered` told, and the challenge policy's failure
+ * hook too unless its own confirm vetoed.
+ */
+async function refuseDelivery(ctx: ServerContext, p: ResolvedProfile, tx: Transaction, ic: IssueContext, certificate: Certificate, veto: ConfirmVeto, error?: unknown): Promise<Transaction> {
+  const t = ctx.now();
+  await tellUndelivered(p, tx.transactionId, certificate, veto.reason, error);
+  if (!veto.byChallenge) await issueFailed(p, tx.challengeValidated, { ...ic, reason: veto.reason, failInfo: "badRequest", failInfoText: veto.failInfoText, certificate });
+  const done = await ctx.store("transaction store", () =>
+    p.transactions.transition(p.name, tx.transactionId, "ISSUING", {
+      status: "REJECTED",
+      updatedAt: t,
+      expiresAt: new Date(t.getTime() + p.retentionMs),
+      failInfo: "badRequest",
+      failInfoText: veto.failInfoText,
+      reason: veto.reason,
+    }),
+  );
+  if (!done) throw new TransactionStateError(`transaction ${tx.transactionId} was claimed by another approver while this one issued`);
+  return done;
+}
+
+/** A certificate issued by approve that will not be delivered (so no CertPoll will ever get it): tell the issuer. */
+async function tellUndelivered(p: ResolvedProfile, transactionId: string, certificate: Certificate, reason: string, error: unknown): Promise<void> {
   if (!p.onUndelivered) return;
   try {
-    await p.onUndelivered({ profile: p.name, transactionId, certificate: new Certificate(certificate), reason, error });
+    await p.onUndelivered({ profile: p.name, transactionId, certificate, reason, ...(error !== undefined ? { error } : {}) });
   } catch {
     /* the approve call's outcome does not depend on the hook */
   }
@@ -117,6 +171,8 @@ export async function reject(ctx: ServerContext, p: ResolvedProfile, transaction
     }),
   );
   if (!done) throw new TransactionStateError(`no pending transaction ${transactionId}`);
+  // The operator's decision is final: what validated the request is told it came to nothing.
+  await issueFailed(p, done.challengeValidated, { ...storedIssueContext(ctx, p, done), approved: false, reason: "rejected", failInfo: done.failInfo ?? "badRequest", failInfoText: done.failInfoText ?? "the request was rejected" });
   return done;
 }
 

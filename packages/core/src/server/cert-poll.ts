@@ -19,7 +19,7 @@ export async function poll(ctx: ServerContext, p: ResolvedProfile, req: PkiReque
   if (!tx) return failure(ctx, p, req, "badCertId", "unknown_transaction", "no pending request with this transactionID");
   // ISSUING: an approver is running the issue hook right now.
   if (tx.status === "PENDING" || tx.status === "ISSUING") return new Reply(await certRep(ctx, p, req, "PENDING", {}, req), "pending", "still_pending");
-  if (tx.status === "REJECTED") return failure(ctx, p, req, tx.failInfo ?? "badRequest", "rejected_by_operator", tx.failInfoText ?? "the request was rejected");
+  if (tx.status === "REJECTED") return failure(ctx, p, req, tx.failInfo ?? "badRequest", tx.reason ?? "rejected_by_operator", tx.failInfoText ?? "the request was rejected");
   // Never hand out an expired or revoked certificate (issue 6 §3): the client must enroll again.
   if (await isStale(ctx, p, tx)) return failure(ctx, p, req, "badCertId", "stale_certificate", "the certificate issued for this transaction has expired or was revoked; send a new enrollment request");
   const certs = [tx.certificate!, ...(tx.chain ?? p.caChain)];

@@ -10,6 +10,8 @@ import { toHex } from "../lib/bytes.js";
 import type { CertificationRequest } from "../x509/certification-request.js";
 import type { PkiRequest } from "../message/pki-message.js";
 import { StoreUnavailableError, type FailInfo } from "../errors.js";
+import type { Certificate } from "../x509/certificate.js";
+import type { ConfirmHook, IssueContext } from "./profile.js";
 
 /** What a challenge validator is told. @group Server */
 export interface ChallengeContext {
@@ -60,15 +62,70 @@ export interface ChallengeStore {
 }
 
 /**
- * How a profile checks challenges. A custom validator may also pass `status`: an object that reports what it is
- * and what it depends on ({@link ChallengeStatusReporter}; `@scep/intune`'s validators implement it), shown in
- * the server's {@link ScepServer.snapshot} and activity log.
+ * A validator of your own, with optional phases of its own (the two-phase enrollment): `confirm` runs after the
+ * issue hook issued and before the certificate is delivered (a veto keeps it from the client), `onIssueFailure` when
+ * issuance fails after this validator accepted the request. Both run only for enrollments this validator accepted,
+ * including a PENDING one completed later by `approve` or `reject`. {@link webhookChallenge} is one.
+ *
+ * @example
+ * ```ts
+ * declare function fetchExpectedChallenge(): Promise<string>;
+ * declare function tellMdm(serialHex: string): Promise<boolean>;
+ * declare function tellMdmItFailed(reason: string): Promise<void>;
+ * const policy: CustomChallengePolicy = {
+ *   type: "custom",
+ *   status: { challengeStatus: () => ({ kind: "mdm" }) },
+ *   validate: async ({ challenge }) => (challenge === (await fetchExpectedChallenge()) ? { ok: true, data: { device: "abc" } } : { ok: false, reason: "mdm_mismatch" }),
+ *   confirm: async ({ certificate }) => (await tellMdm(certificate.serialNumberHex)) ? { ok: true } : { ok: false, reason: "mdm_not_told" },
+ *   onIssueFailure: async ({ reason }) => void (await tellMdmItFailed(reason)),
+ * };
+ * ```
  * @group Server
  */
+export interface CustomChallengePolicy {
+  type: "custom";
+  /** Checks one request's challenge. May reject with StoreUnavailableError (the server answers 503). */
+  validate: (ctx: ChallengeContext) => Promise<ChallengeVerdict> | ChallengeVerdict;
+  /**
+   * Reports what the validator is and what it depends on ({@link ChallengeStatusReporter}; `@scep/intune`'s
+   * validators and {@link webhookChallenge} implement it), shown in the server's {@link ScepServer.snapshot} and
+   * activity log, and its `kind` as the profile's `challengeType` in stats instead of `custom`.
+   */
+  status?: ChallengeStatusReporter;
+  /**
+   * Confirm phase for enrollments this validator accepted: after the issue hook issued (or `approve` issued a PENDING
+   * request) and after the profile's own `confirm`, before delivery. `{ ok: false }` means the client gets FAILURE
+   * badRequest (a later CertPoll too) and `onUndelivered` is told; `onIssueFailure` is not called for this veto.
+   */
+  confirm?: ConfirmHook;
+  /** Failure phase; see {@link IssueFailureHook}. */
+  onIssueFailure?: IssueFailureHook;
+}
+
+/** What {@link IssueFailureHook} is told: the issue context, why issuance failed, and the certificate when one was issued but not delivered. @group Server */
+export type IssueFailureContext = IssueContext & {
+  /** Stable label: `issuer_rejected` (the hook answered FAILURE), `issue_failed` (it threw), `rejected` (the operator's `reject`), or the undelivered reason (a profile confirm veto's, `confirm_failed`, `reply_failed`, `not_recorded`). */
+  reason: string;
+  /** The failInfo the client gets. */
+  failInfo: FailInfo;
+  /** The text the client gets (never holds a secret). */
+  failInfoText: string;
+  /** The certificate that was issued but not delivered, when there is one (revoke it). */
+  certificate?: Certificate;
+};
+
+/**
+ * Runs when issuance fails after the validator accepted the request (Intune's failureNotification, a webhook's
+ * failure notification). Awaited before the client's answer; whatever it throws is ignored.
+ * @group Server
+ */
+export type IssueFailureHook = (ctx: IssueFailureContext) => void | Promise<void>;
+
+/** How a profile checks challenges; a custom validator may have phases and a status of its own ({@link CustomChallengePolicy}). @group Server */
 export type ChallengePolicy =
   | { type: "static"; password: string }
   | { type: "store"; store: ChallengeStore }
-  | { type: "custom"; validate: (ctx: ChallengeContext) => Promise<ChallengeVerdict> | ChallengeVerdict; status?: ChallengeStatusReporter }
+  | CustomChallengePolicy
   | { type: "none"; acknowledgeAnyoneCanEnroll: true };
 
 /**

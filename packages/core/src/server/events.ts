@@ -63,6 +63,6 @@ export interface ProfileStats {
   caCertificateExpiry: Date;
   /** Whether a challenge is configured (never the secret itself). */
   challengeConfigured: boolean;
-  /** Challenge mechanism. */
+  /** Challenge mechanism: `static`, `store`, `none`, `custom`, or a custom policy's status `kind` (e.g. `intune`, `webhook`). */
   challengeType: string;
 }

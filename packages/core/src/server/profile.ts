@@ -13,7 +13,7 @@ import type { CertificationRequest } from "../x509/certification-request.js";
 import type { PkiRequest } from "../message/pki-message.js";
 import { buildCaCaps } from "../message/ca-caps.js";
 import { equalBytes } from "../lib/der.js";
-import type { ChallengePolicy } from "./challenge.js";
+import type { ChallengePolicy, IssueFailureHook } from "./challenge.js";
 import { type ChallengeValidator, challengeValidator } from "./challenge-validators.js";
 import type { CsrPolicy } from "./csr-policy.js";
 import { MemoryTransactionStore, type TransactionStore } from "./transaction-store.js";
@@ -103,7 +103,9 @@ export interface ScepProfile {
   /**
    * Runs after the issue hook issued and before the SUCCESS CertRep is sent (Intune's success notification plugs
    * in here). `{ ok: false }` turns the reply into FAILURE badRequest with `failInfoText`, event reason `reason`,
-   * and calls {@link ScepProfile.onUndelivered}. Not called for certificates issued by `approve`.
+   * and calls {@link ScepProfile.onUndelivered}. Also runs when `approve` issues a PENDING request (`approved: true`):
+   * a veto records the transaction REJECTED (the next CertPoll gets FAILURE badRequest with `failInfoText`). Runs
+   * before the challenge policy's own `confirm` (a custom policy's, e.g. a webhook's success notification).
    */
   confirm?: ConfirmHook;
   /**
@@ -176,6 +178,9 @@ export interface ResolvedProfile {
   caps: string;
   challenge: ChallengePolicy;
   validateChallenge: ChallengeValidator;
+  /** The challenge policy's own phases (custom policies), run for enrollments it accepted. */
+  challengeConfirm: ConfirmHook | undefined;
+  challengeFailure: IssueFailureHook | undefined;
   csrPolicy: CsrPolicy;
   algorithmPolicy: AlgorithmPolicy;
   issue: IssueHook;
@@ -262,6 +267,8 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
     caps: buildCaCaps(caps),
     challenge: c,
     validateChallenge: challengeValidator(c),
+    challengeConfirm: c.type === "custom" ? c.confirm : undefined,
+    challengeFailure: c.type === "custom" ? c.onIssueFailure : undefined,
     csrPolicy: p.csrPolicy ?? {},
     algorithmPolicy: p.algorithmPolicy ?? {},
     issue: p.issue,

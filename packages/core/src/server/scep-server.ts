@@ -23,7 +23,7 @@ import { Reply, storeUnavailable, text } from "./replies.js";
 import { createRouter } from "./routing.js";
 import { createStoreCall, isStoreUnavailable } from "./store-call.js";
 import type { Transaction } from "./transaction-store.js";
-import { type ProfileInfo, type ProfileSnapshot, profileInfo, profileSnapshot } from "./snapshot.js";
+import { type ProfileInfo, type ProfileSnapshot, challengeKind, profileInfo, profileSnapshot } from "./snapshot.js";
 import type { ChallengeStatusReporter } from "./challenge.js";
 
 export type { IssueContext, IssueHook, IssueResult, ScepProfile, ConfirmHook, ConfirmContext, ConfirmResult, UndeliveredCertificate } from "./profile.js";
@@ -72,8 +72,12 @@ export interface ScepServer extends FetchHandler {
   /**
    * Approves a PENDING request (RFC 8894 §3.3.3): claims it (PENDING→ISSUING, atomic in the store, so a racing
    * approve or reject loses), runs the profile's issue hook with `approved: true` (or takes `options.certificate`),
-   * then records it ISSUED; the next CertPoll gets the certificate. When the hook fails the claim is released
-   * (back to PENDING) and the error is rethrown.
+   * then runs the same confirm phase as an immediate issuance (the profile's `confirm`, then the challenge policy's
+   * own, with the `challengeData` stored with the request) and records it ISSUED; the next CertPoll gets the
+   * certificate. When the confirm phase vetoes (or throws), the transaction is recorded REJECTED (the next CertPoll
+   * gets FAILURE badRequest with the veto's text, event reason the veto's label), `onUndelivered` is told, and the
+   * REJECTED record is returned. When the issue hook fails the claim is released (back to PENDING) and the error is
+   * rethrown.
    * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for an unknown profile.
    * @throws TransactionStateError `ERR_TRANSACTION_STATE` ("no pending transaction <id>") when the transaction is
    *   unknown, expired, already decided, or claimed by a concurrent approve.
@@ -82,7 +86,8 @@ export interface ScepServer extends FetchHandler {
   approve(profile: string, transactionId: string, options?: ApproveOptions): Promise<Transaction>;
   /**
    * Rejects a PENDING request (PENDING→REJECTED, atomic); the next CertPoll gets FAILURE with `failInfo`
-   * (default badRequest). Throws like {@link ScepServer.approve}.
+   * (default badRequest). When the challenge policy accepted the request, its `onIssueFailure` is told (reason
+   * `rejected`). Throws like {@link ScepServer.approve}.
    */
   reject(profile: string, transactionId: string, options?: RejectOptions): Promise<Transaction>;
   /**
@@ -295,6 +300,6 @@ function profileStats(p: ResolvedProfile, counts: { outcomes: Record<string, num
     signerCertificateExpiry: p.signer.certificate.notAfter,
     caCertificateExpiry: p.ca.notAfter,
     challengeConfigured: p.challenge.type !== "none",
-    challengeType: p.challenge.type,
+    challengeType: challengeKind(p),
   };
 }

@@ -48,10 +48,19 @@ export interface Transaction {
   failInfo?: FailInfo;
   /** REJECTED: text. */
   failInfoText?: string;
+  /**
+   * REJECTED: a stable label of why, when not the operator's `reject` (e.g. the confirm phase's veto reason when
+   * `approve` issued a certificate that could not be confirmed). CertPoll reports it as its event reason.
+   */
+  reason?: string;
+  /** True when the profile's challenge validator accepted the request (its confirm and failure phases then run at approve/reject). */
+  challengeValidated?: boolean;
+  /** What the challenge validator passed on for the issue hook (`challengeData`), as JSON text; absent when it passed nothing or nothing JSON can hold. */
+  challengeData?: string;
 }
 
 /** What {@link TransactionStore.transition} writes: the new status and time, plus the fields a finished record gains. @group Storage */
-export type TransactionUpdate = Partial<Pick<Transaction, "certificate" | "chain" | "failInfo" | "failInfoText" | "expiresAt">> & {
+export type TransactionUpdate = Partial<Pick<Transaction, "certificate" | "chain" | "failInfo" | "failInfoText" | "reason" | "expiresAt">> & {
   status: TransactionStatus;
   updatedAt: Date;
 };

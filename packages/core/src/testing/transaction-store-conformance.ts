@@ -65,6 +65,9 @@ function view(tx: Transaction | undefined): Record<string, unknown> | undefined 
     chain: tx.chain?.map((c) => hex(c)),
     failInfo: tx.failInfo,
     failInfoText: tx.failInfoText,
+    reason: tx.reason,
+    challengeValidated: tx.challengeValidated,
+    challengeData: tx.challengeData,
   };
 }
 
@@ -173,6 +176,21 @@ export function transactionStoreConformance<S extends TransactionStore>(options:
         expectTypes(b!);
         expect(view(a)).toEqual(view(issued));
         expect(view(b)).toEqual(view(rejected));
+      });
+
+      it("returns a PENDING record's challengeValidated and challengeData (JSON text, UTF-8) and a REJECTED record's reason", async () => {
+        const p = profile();
+        const pending = sample(p, "validated", { challengeValidated: true, challengeData: JSON.stringify({ device: "ünï ✓", n: [1, 2] }) });
+        const vetoed = sample(p, "vetoed", { status: "REJECTED", failInfo: "badRequest", failInfoText: "not confirmed", reason: "webhook_notification_failed" });
+        expect(await store.create(pending)).toBe(true);
+        expect(await store.create(vetoed)).toBe(true);
+        expect(view(await store.get(p, "validated"))).toEqual(view(pending));
+        expect((await store.get(p, "validated"))!.challengeData).toBe('{"device":"ünï ✓","n":[1,2]}');
+        expect(view(await store.get(p, "vetoed"))).toEqual(view(vetoed));
+        const claimed = await store.transition(p, "validated", "PENDING", { status: "ISSUING", updatedAt: clock.now() });
+        expect([claimed!.challengeValidated, claimed!.challengeData]).toEqual([true, '{"device":"ünï ✓","n":[1,2]}']);
+        const rejected = await store.transition(p, "validated", "ISSUING", { status: "REJECTED", updatedAt: clock.now(), failInfo: "badRequest", reason: "confirm_rejected" });
+        expect(rejected!.reason).toBe("confirm_rejected");
       });
 
       it("keeps the stored record apart from the objects passed in and handed out", async () => {

@@ -10,7 +10,9 @@
  * | `renewal` | `1` or `0` |
  * | `csr`, `signerCertificate`, `certificate` | DER bytes |
  * | `chain` | length-prefixed DER certificates |
- * | `failInfo`, `failInfoText` | UTF-8 text |
+ * | `failInfo`, `failInfoText`, `reason` | UTF-8 text |
+ * | `challengeValidated` | `1` when present |
+ * | `challengeData` | UTF-8 JSON text |
  */
 import type { FailInfo, Transaction, TransactionStatus, TransactionUpdate } from "@scep/core";
 
@@ -59,6 +61,9 @@ export function recordFields(tx: Transaction): Field[] {
   if (tx.chain !== undefined) f.push("chain", chainToBytes(tx.chain));
   if (tx.failInfo !== undefined) f.push("failInfo", tx.failInfo);
   if (tx.failInfoText !== undefined) f.push("failInfoText", tx.failInfoText);
+  if (tx.reason !== undefined) f.push("reason", tx.reason);
+  if (tx.challengeValidated) f.push("challengeValidated", "1");
+  if (tx.challengeData !== undefined) f.push("challengeData", tx.challengeData);
   return f;
 }
 
@@ -70,6 +75,7 @@ export function updateFields(u: TransactionUpdate): Field[] {
   if (u.chain !== undefined) f.push("chain", chainToBytes(u.chain));
   if (u.failInfo !== undefined) f.push("failInfo", u.failInfo);
   if (u.failInfoText !== undefined) f.push("failInfoText", u.failInfoText);
+  if (u.reason !== undefined) f.push("reason", u.reason);
   return f;
 }
 
@@ -114,5 +120,10 @@ export function recordFrom(m: Map<string, Buffer>): Transaction | undefined {
   if (failInfo !== undefined) tx.failInfo = failInfo.toString("utf8") as FailInfo;
   const failInfoText = m.get("failInfoText");
   if (failInfoText !== undefined) tx.failInfoText = failInfoText.toString("utf8");
+  const reason = m.get("reason");
+  if (reason !== undefined) tx.reason = reason.toString("utf8");
+  if (m.get("challengeValidated")?.toString("utf8") === "1") tx.challengeValidated = true;
+  const challengeData = m.get("challengeData");
+  if (challengeData !== undefined) tx.challengeData = challengeData.toString("utf8");
   return tx;
 }

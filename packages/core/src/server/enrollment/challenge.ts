@@ -20,6 +20,7 @@ export const challenge: Phase = {
     const unusable = e.unusableSigner;
     if (!verdict.ok && unusable) return failure(ctx, p, e.request, unusable.failInfo, unusable.reason, unusable.text);
     if (!verdict.ok) return failure(ctx, p, e.request, verdict.failInfo, verdict.reason, verdict.failInfoText);
+    e.challengeValidated = true;
     if (verdict.data !== undefined) e.challengeData = verdict.data;
     return undefined;
   },

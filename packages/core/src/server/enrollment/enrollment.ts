@@ -29,6 +29,8 @@ export interface Enrollment {
    * without a valid one it gets this failure (badTime for a lapsed certificate, badCertId for a revoked one).
    */
   unusableSigner?: { failInfo: FailInfo; reason: string; text: string };
+  /** Set by the challenge phase: the validator ran and accepted (its own confirm and failure phases apply). */
+  challengeValidated?: boolean;
   /** Set by the challenge phase: what the validator passed on for the issue hook. */
   challengeData?: unknown;
   /** Set by the issue phase: what the issue hook was asked. */

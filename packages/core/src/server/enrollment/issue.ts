@@ -10,6 +10,7 @@ import { poll } from "../cert-poll.js";
 import { type IssueContext, toCert, toDer } from "../profile.js";
 import { Reply, certRep, failure } from "../replies.js";
 import type { Phase } from "./enrollment.js";
+import { issueFailed } from "./failure.js";
 
 export const issue: Phase = {
   name: "issue",
@@ -31,7 +32,14 @@ export const issue: Phase = {
     if (e.renewalOf) ic.renewalOf = e.renewalOf;
     if (e.challengeData !== undefined) ic.challengeData = e.challengeData;
     e.issueContext = ic;
-    const result = await p.issue(ic);
+    let result: Awaited<ReturnType<typeof p.issue>>;
+    try {
+      result = await p.issue(ic);
+    } catch (error) {
+      // A server fault (the client gets 500); what validated the request is told it came to nothing.
+      await issueFailed(p, e.challengeValidated, { ...ic, reason: "issue_failed", failInfo: "badRequest", failInfoText: "internal error" });
+      throw error;
+    }
     if (result.status === "SUCCESS") {
       e.issued = { certificate: toCert(result.certificate), chain: result.chain ? result.chain.map(toDer) : p.caChain };
       return undefined;
@@ -48,12 +56,28 @@ export const issue: Phase = {
           createdAt: t,
           updatedAt: t,
           expiresAt: new Date(t.getTime() + p.pendingTtlMs),
+          ...(e.challengeValidated ? { challengeValidated: true } : {}),
+          ...challengeDataJson(e.challengeData),
         }),
       );
       // A concurrent request with this transactionID stored it first: answer with its state.
       if (!created) return poll(ctx, p, req);
       return new Reply(await certRep(ctx, p, req, "PENDING", {}, req), "pending", "pending_approval", { subject: csr.subject });
     }
-    return failure(ctx, p, req, result.failInfo ?? "badRequest", "issuer_rejected", result.failInfoText ?? "the issuer rejected the request");
+    const failInfo = result.failInfo ?? "badRequest";
+    const failInfoText = result.failInfoText ?? "the issuer rejected the request";
+    await issueFailed(p, e.challengeValidated, { ...ic, reason: "issuer_rejected", failInfo, failInfoText });
+    return failure(ctx, p, req, failInfo, "issuer_rejected", failInfoText);
   },
 };
+
+/** challengeData as the JSON text a transaction store keeps (absent when there is none or JSON cannot hold it). */
+function challengeDataJson(data: unknown): { challengeData?: string } {
+  if (data === undefined) return {};
+  try {
+    const text = JSON.stringify(data);
+    return typeof text === "string" ? { challengeData: text } : {};
+  } catch {
+    return {};
+  }
+}
