@@ -101,6 +101,8 @@ export type { CsrPolicy, SanType } from "./server/csr-policy.js";
 export type { ScepEvent, ScepOperation, ScepOutcome, ProfileStats } from "./server/events.js";
 export type { ProfileInfo, ProfileSnapshot, CertificateSummary, ChallengeSummary, TrustAnchorSummary } from "./server/snapshot.js";
 export { ActivityLog } from "./server/activity-log.js";
+export { createScepMetrics, SCEP_METRICS, SCEP_METER_NAME } from "./server/otel-metrics.js";
+export type { ScepMetrics, ScepMetricsOptions, ProfileInfoSource } from "./server/otel-metrics.js";
 export type { ActivityEntry, ActivityFilter, ActivityInput, ActivityKind, ActivityLogOptions } from "./server/activity-log.js";
 
 export { toPem, fromPem, toBase64, fromBase64Lenient } from "./lib/bytes.js";

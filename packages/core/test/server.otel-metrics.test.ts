@@ -1,0 +1,142 @@
+/**
+ * OpenTelemetry metrics (issue 11) read with the real OpenTelemetry metrics
+ * SDK (`@opentelemetry/sdk-metrics` MeterProvider and a MetricReader, as an
+ * application installs them): enrollments by profile, outcome, reason, kind
+ * (RFC 8894 §3.3.1 first enrollment, §3.3.1.2 renewal) and challenge kind;
+ * request durations in seconds with the HTTP semantic-convention buckets;
+ * days to expiry of CA/RA certificates and trust anchors on the injected
+ * clock. Without an SDK nothing is recorded and nothing throws.
+ */
+import { metrics } from "@opentelemetry/api";
+import { type DataPoint, type Histogram, MeterProvider, MetricReader, type MetricData } from "@opentelemetry/sdk-metrics";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalKey, SCEP_METRICS, buildPkcsReq, createScepMetrics, createScepServer, type ChallengeStatusReporter, type ScepServer } from "../src/index.js";
+import { DAY, NOW, createDevice, createTestCa, csrFor, getOp, issuingHook, postPki, readReply, type TestCa } from "./support/server-pki.js";
+
+/** A pull reader, as the Prometheus exporter is: collect() on demand. */
+class PullReader extends MetricReader {
+  protected async onForceFlush(): Promise<void> {}
+  protected async onShutdown(): Promise<void> {}
+}
+
+const SECRET = "otel-challenge-secret-31337";
+let ca: TestCa;
+let ra: LocalKey;
+let renewing: LocalKey;
+let renewingKeys: CryptoKeyPair;
+let provider: MeterProvider;
+let reader: PullReader;
+let server: ScepServer;
+let clock = NOW;
+const anchorNotAfter = new Date(NOW.getTime() + 20 * DAY);
+const reporter: ChallengeStatusReporter = { challengeStatus: () => ({ kind: "intune", trustAnchors: [{ subject: "CN=Anchor", notAfter: anchorNotAfter, fingerprintSha256: "0123456789abcdef".repeat(4) }] }) };
+
+beforeAll(async () => {
+  ca = await createTestCa("Metrics CA");
+  ra = await ca.ra("CN=Metrics RA, O=scep-sdk server tests");
+  const d = await createDevice({ cn: "renewer" });
+  renewingKeys = d.keys;
+  renewing = LocalKey.from(await ca.issue(d.csr, { notBefore: NOW, notAfter: new Date(NOW.getTime() + 10 * DAY) }), d.keys.privateKey);
+  reader = new PullReader();
+  provider = new MeterProvider({ readers: [reader] });
+  const m = createScepMetrics({ meterProvider: provider, now: () => clock });
+  server = createScepServer({
+    profiles: [
+      { name: "corp", path: "/scep/corp", caCertificate: ca.cert, signer: ra, challenge: { type: "static", password: SECRET }, issue: issuingHook(ca) },
+      { name: "mdm", path: "/scep/mdm", caCertificate: ca.cert, signer: ca.key, challenge: { type: "custom", validate: () => ({ ok: false, reason: "replay", failInfo: "badMessageCheck" }), status: reporter }, issue: issuingHook(ca) },
+    ],
+    onEvent: [m.sink],
+    now: () => NOW,
+  });
+  m.observe(server);
+
+  const enroll = async (path: string, recipient: LocalKey, cn: string, challenge?: string, signer?: LocalKey, keys?: CryptoKeyPair): Promise<string> => {
+    const dev = signer ? { keys: keys!, signer } : await createDevice({ cn });
+    const built = await buildPkcsReq({ csr: await csrFor(dev.keys, cn, challenge), signer: dev.signer, recipient: recipient.certificate, now: NOW });
+    return (await readReply(await postPki(server, path, built.der), built, { decrypter: dev.signer, caCertificates: [ca.cert] })).status;
+  };
+  expect(await enroll("/scep/corp", ra, "a", SECRET)).toBe("SUCCESS");
+  expect(await enroll("/scep/corp", ra, "b", SECRET)).toBe("SUCCESS");
+  expect(await enroll("/scep/corp", ra, "c", "wrong")).toBe("FAILURE");
+  expect(await enroll("/scep/corp", ra, "renewer", undefined, renewing, renewingKeys)).toBe("SUCCESS");
+  expect(await enroll("/scep/mdm", ca.key, "phone", "token")).toBe("FAILURE");
+  expect((await getOp(server, "/scep/corp", "GetCACaps")).status).toBe(200);
+  expect((await getOp(server, "/nowhere", "GetCACaps")).status).toBe(404);
+});
+afterAll(() => provider.shutdown());
+
+async function collect(): Promise<Map<string, MetricData>> {
+  const { resourceMetrics, errors } = await reader.collect();
+  expect(errors).toEqual([]);
+  const scope = resourceMetrics.scopeMetrics.find((s) => s.scope.name === "@scep/core")!;
+  return new Map(scope.metrics.map((m) => [m.descriptor.name, m]));
+}
+
+const points = <T>(m: MetricData | undefined): { attributes: Record<string, unknown>; value: T }[] =>
+  (m!.dataPoints as DataPoint<T>[]).map((p) => ({ attributes: p.attributes, value: p.value })).sort((a, b) => JSON.stringify(a.attributes).localeCompare(JSON.stringify(b.attributes)));
+
+describe("enrollments counter", () => {
+  it("scep.server.enrollments by profile, outcome, reason, enrollment kind and challenge kind; unit {enrollment}", async () => {
+    const m = (await collect()).get(SCEP_METRICS.enrollments);
+    expect(m!.descriptor).toMatchObject({ name: "scep.server.enrollments", unit: "{enrollment}" });
+    expect(points<number>(m)).toEqual([
+      { attributes: { "scep.profile": "corp", "scep.outcome": "failure", "scep.reason": "bad_challenge", "scep.enrollment.kind": "initial", "scep.challenge.kind": "static" }, value: 1 },
+      { attributes: { "scep.profile": "corp", "scep.outcome": "success", "scep.reason": "issued", "scep.enrollment.kind": "initial", "scep.challenge.kind": "static" }, value: 2 },
+      { attributes: { "scep.profile": "corp", "scep.outcome": "success", "scep.reason": "issued", "scep.enrollment.kind": "renewal", "scep.challenge.kind": "static" }, value: 1 },
+      { attributes: { "scep.profile": "mdm", "scep.outcome": "failure", "scep.reason": "replay", "scep.enrollment.kind": "initial", "scep.challenge.kind": "intune" }, value: 1 },
+    ]);
+  });
+});
+
+describe("request duration histogram", () => {
+  it("scep.server.request.duration in seconds, HTTP semantic-convention buckets, by profile, operation and outcome", async () => {
+    const m = (await collect()).get(SCEP_METRICS.requestDuration)!;
+    expect(m.descriptor).toMatchObject({ unit: "s" });
+    const byKey = new Map(points<Histogram>(m).map((p) => [JSON.stringify(p.attributes), p.value]));
+    expect([...byKey.keys()].sort()).toEqual(
+      [
+        { "scep.operation": "GetCACaps", "scep.outcome": "rejected" },
+        { "scep.profile": "corp", "scep.operation": "GetCACaps", "scep.outcome": "success" },
+        { "scep.profile": "corp", "scep.operation": "PKCSReq", "scep.outcome": "failure" },
+        { "scep.profile": "corp", "scep.operation": "PKCSReq", "scep.outcome": "success" },
+        { "scep.profile": "mdm", "scep.operation": "PKCSReq", "scep.outcome": "failure" },
+      ]
+        .map((a) => JSON.stringify(a))
+        .sort(),
+    );
+    const issued = byKey.get(JSON.stringify({ "scep.profile": "corp", "scep.operation": "PKCSReq", "scep.outcome": "success" }))!;
+    expect(issued.count).toBe(3);
+    expect(issued.buckets.boundaries).toEqual([0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]);
+    expect(issued.sum).toBeGreaterThan(0);
+    expect(issued.max!).toBeLessThan(60); // seconds, not milliseconds
+  });
+});
+
+describe("expiry gauges", () => {
+  it("days to expiry of CA, RA and trust anchors on the injected clock; negative once expired", async () => {
+    clock = NOW;
+    let all = await collect();
+    expect(all.get(SCEP_METRICS.certificateTimeToExpiry)!.descriptor).toMatchObject({ unit: "d" });
+    expect(points<number>(all.get(SCEP_METRICS.certificateTimeToExpiry))).toEqual([
+      { attributes: { "scep.profile": "corp", "scep.certificate.role": "ca", "scep.certificate.subject": "CN=Metrics CA, O=scep-sdk server tests" }, value: 3650 },
+      { attributes: { "scep.profile": "corp", "scep.certificate.role": "ra", "scep.certificate.subject": "CN=Metrics RA, O=scep-sdk server tests" }, value: 365 },
+      { attributes: { "scep.profile": "mdm", "scep.certificate.role": "ca", "scep.certificate.subject": "CN=Metrics CA, O=scep-sdk server tests" }, value: 3650 },
+    ]);
+    expect(points<number>(all.get(SCEP_METRICS.trustAnchorTimeToExpiry))).toEqual([
+      { attributes: { "scep.profile": "mdm", "scep.trust_anchor.subject": "CN=Anchor", "scep.trust_anchor.fingerprint": "0123456789abcdef" }, value: 20 },
+    ]);
+    clock = new Date(NOW.getTime() + 21 * DAY + DAY / 2);
+    all = await collect();
+    expect(points<number>(all.get(SCEP_METRICS.trustAnchorTimeToExpiry))[0]!.value).toBe(-1.5);
+    expect(points<number>(all.get(SCEP_METRICS.certificateTimeToExpiry))[1]!.value).toBe(343.5);
+  });
+});
+
+describe("without an OpenTelemetry SDK", () => {
+  it("the global API is a no-op: instruments record nothing and the sink never throws", () => {
+    expect(metrics.getMeterProvider().constructor.name).toBe("NoopMeterProvider");
+    const m = createScepMetrics();
+    expect(() => m.sink({ operation: "PKCSReq", profile: "p", outcome: "success", reason: "issued", status: 200, latencyMs: 1 })).not.toThrow();
+    expect(typeof m.observe(server)).toBe("function");
+  });
+});
