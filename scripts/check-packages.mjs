@@ -195,9 +195,25 @@ const INTUNE_STORES = `
   console.log(JSON.stringify({ replay, refused }));
 `;
 
+const PROXY_IDENTIFIER = `
+  const id = mod.buildIdentifier({ hostId: "host 1", profileId: "wifi,eap", caName: "corp", challenge: "a+b/c" });
+  let refused;
+  try { mod.parseIdentifier("only-one-field"); } catch (e) { refused = [e.name, e.code, e.reason, mod.isProxyError(e)]; }
+  console.log(JSON.stringify({ id, parsed: mod.parseIdentifier(id), refused }));
+`;
+
 const SMOKE = {
   "@scep/core": { body: CORE_ROUND_TRIP, expected: CORE_EXPECTED, label: "enrollment round trip", bundle: true },
   "@scep/intune": { body: INTUNE_STORES, expected: JSON.stringify({ replay: [true, false], refused: ["TrustAnchorError", "ERR_TRUST_ANCHORS", true] }), label: "replay cache + typed error" },
+  "@scep/proxy": {
+    body: PROXY_IDENTIFIER,
+    expected: JSON.stringify({
+      id: "host%201,wifi%2Ceap,corp,a%2Bb%2Fc",
+      parsed: { hostId: "host 1", profileId: "wifi,eap", caName: "corp", challenge: "a+b/c" },
+      refused: ["IdentifierError", "ERR_PROXY_IDENTIFIER", "field_count", true],
+    }),
+    label: "identifier round trip + typed error",
+  },
 };
 
 /** Environment for a child started from here: without pnpm's and npm's own variables (INIT_CWD would move the CLI's relative paths). */

@@ -1,0 +1,103 @@
+/**
+ * What the proxy knows about one upstream CA: its name, its type (which
+ * decides the challenge lifecycle), its SCEP URL and challenge settings
+ * (PROXY.md "Challenge lifecycles by CA type").
+ *
+ * @module
+ */
+
+/**
+ * The kind of upstream CA, which decides how a PKIOperation's challenge is checked:
+ * - `ndes`: Microsoft NDES; the MDM fetched the challenge from NDES's admin page when it rendered the profile,
+ *   valid {@link DEFAULT_CHALLENGE_TTL_MS}.ndes (57 minutes) after `challengeRetrievedAt`;
+ * - `smallstep`: Smallstep; the challenge came from its webhook, valid 4 minutes after `challengeRetrievedAt`;
+ * - `custom`: any RFC 8894 server; the proxy issued a one-time challenge (in the identifier) from a
+ *   `ChallengeStore`, consumed atomically, valid 1 hour after issue.
+ *
+ * @group CAs
+ */
+export type CaType = "ndes" | "smallstep" | "custom";
+
+/** Every {@link CaType}. @group CAs */
+export const CA_TYPES: readonly CaType[] = ["ndes", "smallstep", "custom"];
+
+/**
+ * Default challenge validity per CA type, in milliseconds: NDES 57 minutes
+ * (NDES keeps a challenge 60), Smallstep 4 minutes, proxy-issued one-time
+ * challenges 1 hour. A CA's `challengeTtlMs` overrides it.
+ *
+ * @group CAs
+ */
+export const DEFAULT_CHALLENGE_TTL_MS: Readonly<Record<CaType, number>> = {
+  ndes: 57 * 60_000,
+  smallstep: 4 * 60_000,
+  custom: 60 * 60_000,
+};
+
+/**
+ * One configured upstream CA.
+ *
+ * @example
+ * ```ts
+ * import type { CaConfig } from "@scep/proxy";
+ *
+ * const ndes: CaConfig = {
+ *   name: "corp-ndes",
+ *   type: "ndes",
+ *   url: "https://ndes.corp.example/certsrv/mscep/mscep.dll",
+ *   exemptPlatforms: ["windows"],
+ *   ndes: { adminUrl: "https://ndes.corp.example/certsrv/mscep_admin/", username: "svc-mdm", password: "…", domain: "CORP" },
+ * };
+ * ```
+ *
+ * @group CAs
+ */
+export interface CaConfig {
+  /** Unique name; the identifier's third field. Non-empty, no control characters. */
+  name: string;
+  /** Which challenge lifecycle applies. */
+  type: CaType;
+  /** The upstream's SCEP URL (http or https), e.g. NDES's `…/certsrv/mscep/mscep.dll`. Never shown to a device. */
+  url: string;
+  /** How long a challenge stays valid, in milliseconds (default {@link DEFAULT_CHALLENGE_TTL_MS} of the type). */
+  challengeTtlMs?: number;
+  /** Platforms (`ProfileRecord.platform`, compared exactly) that may enroll whatever their delivery status (Fleet exempts `windows`). */
+  exemptPlatforms?: string[];
+  /** NDES admin page access, for a challenge source (type `ndes`). */
+  ndes?: {
+    /** The `mscep_admin` URL. */
+    adminUrl: string;
+    /** Account allowed to fetch challenges. */
+    username: string;
+    /** Its password (never logged). */
+    password: string;
+    /** Windows domain for NTLM. */
+    domain?: string;
+  };
+  /** Smallstep webhook access, for a challenge source (type `smallstep`). */
+  smallstep?: {
+    /** The SCEP challenge webhook URL. */
+    webhookUrl: string;
+    /** Basic auth user name. */
+    username: string;
+    /** Basic auth password (never logged). */
+    password: string;
+  };
+}
+
+/**
+ * The validity of a challenge for `ca`, in milliseconds: `ca.challengeTtlMs`,
+ * else the default of its type.
+ *
+ * @example
+ * ```ts
+ * import { challengeTtlMs } from "@scep/proxy";
+ *
+ * challengeTtlMs({ name: "ndes", type: "ndes", url: "https://ndes.example.com/certsrv/mscep/mscep.dll" }); // 3_420_000
+ * ```
+ *
+ * @group CAs
+ */
+export function challengeTtlMs(ca: CaConfig): number {
+  return ca.challengeTtlMs ?? DEFAULT_CHALLENGE_TTL_MS[ca.type];
+}

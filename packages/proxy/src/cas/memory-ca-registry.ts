@@ -1,0 +1,84 @@
+/**
+ * The in-memory {@link CaRegistry}, validating its configuration.
+ *
+ * @module
+ */
+import { ProxyConfigError } from "../errors.js";
+import { CA_TYPES, type CaConfig } from "./ca-config.js";
+import type { CaRegistry } from "./ca-registry.js";
+
+/** Options of {@link MemoryCaRegistry}. @group CAs */
+export interface MemoryCaRegistryOptions {
+  /** Name of the CA used by identifiers without a caName (default: the only CA when exactly one is configured). */
+  defaultName?: string;
+}
+
+function validate(ca: CaConfig, index: number): CaConfig {
+  const where = `CA #${index + 1}`;
+  if (typeof ca?.name !== "string" || ca.name === "" || /[\u0000-\u001f\u007f]/.test(ca.name)) {
+    throw new ProxyConfigError(`${where}: name must be a non-empty string without control characters`);
+  }
+  if (!CA_TYPES.includes(ca.type)) throw new ProxyConfigError(`${where}: type must be one of ${CA_TYPES.join(", ")}`);
+  let url: URL;
+  try {
+    url = new URL(ca.url);
+  } catch {
+    throw new ProxyConfigError(`${where}: url is not an absolute URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ProxyConfigError(`${where}: url must be http or https`);
+  if (ca.challengeTtlMs !== undefined && !(Number.isSafeInteger(ca.challengeTtlMs) && ca.challengeTtlMs > 0)) {
+    throw new ProxyConfigError(`${where}: challengeTtlMs must be a positive integer (milliseconds)`);
+  }
+  return { ...ca, ...(ca.exemptPlatforms ? { exemptPlatforms: [...ca.exemptPlatforms] } : {}) };
+}
+
+/**
+ * A {@link CaRegistry} over a fixed list of CAs, checked when built.
+ *
+ * @example
+ * ```ts
+ * import { MemoryCaRegistry } from "@scep/proxy";
+ *
+ * const cas = new MemoryCaRegistry(
+ *   [
+ *     { name: "ndes", type: "ndes", url: "https://ndes.corp.example/certsrv/mscep/mscep.dll", exemptPlatforms: ["windows"] },
+ *     { name: "step", type: "smallstep", url: "https://ca.corp.example/scep/mdm" },
+ *   ],
+ *   { defaultName: "ndes" },
+ * );
+ * ```
+ *
+ * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) for an empty or duplicate name, an unknown type, a URL that
+ * is not absolute http(s), a `challengeTtlMs` that is not a positive integer, or a `defaultName` not configured.
+ *
+ * @group CAs
+ */
+export class MemoryCaRegistry implements CaRegistry {
+  readonly #cas: Map<string, CaConfig>;
+  /** {@inheritDoc CaRegistry.defaultName} */
+  readonly defaultName?: string;
+
+  constructor(cas: readonly CaConfig[], options: MemoryCaRegistryOptions = {}) {
+    this.#cas = new Map();
+    cas.forEach((ca, i) => {
+      const checked = validate(ca, i);
+      if (this.#cas.has(checked.name)) throw new ProxyConfigError(`CA #${i + 1}: the name is configured twice`);
+      this.#cas.set(checked.name, checked);
+    });
+    const defaultName = options.defaultName ?? (cas.length === 1 ? cas[0]!.name : undefined);
+    if (defaultName !== undefined) {
+      if (!this.#cas.has(defaultName)) throw new ProxyConfigError("defaultName names no configured CA");
+      this.defaultName = defaultName;
+    }
+  }
+
+  /** {@inheritDoc CaRegistry.get} */
+  get(name: string): CaConfig | undefined {
+    return this.#cas.get(name);
+  }
+
+  /** {@inheritDoc CaRegistry.list} */
+  list(): CaConfig[] {
+    return [...this.#cas.values()];
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * @scep/proxy: a SCEP proxy (RFC 8894) between devices and existing CAs
+ * (Microsoft NDES, Smallstep, any RFC 8894 server), after Fleet's SCEP proxy.
+ * It signs nothing: it hands each device a one-time URL
+ * (`{base}/{hostId,profileId,caName,challenge}`), checks the device's
+ * identifier, profile status and challenge when it comes back, and forwards
+ * its SCEP messages unchanged to the CA (PROXY.md).
+ *
+ * @example
+ * ```ts
+ * import { MemoryCaRegistry, MemoryProfileStore, buildProxyUrl } from "@scep/proxy";
+ *
+ * const cas = new MemoryCaRegistry([{ name: "corp", type: "ndes", url: "https://ndes.corp.example/certsrv/mscep/mscep.dll" }]);
+ * const profiles = new MemoryProfileStore();
+ * await profiles.put({ hostId: "host-42", profileId: "wifi", caName: "corp", status: "pending", challengeRetrievedAt: Date.now(), updatedAt: Date.now() });
+ * const url = buildProxyUrl("https://mdm.example.com/scep", { hostId: "host-42", profileId: "wifi", caName: "corp" });
+ * ```
+ *
+ * @module
+ */
+export {
+  ProxyError,
+  ProxyConfigError,
+  IdentifierError,
+  UpstreamError,
+  ChallengeSourceError,
+  isProxyError,
+} from "./errors.js";
+export type { ProxyErrorCode, ProxyErrorOptions, IdentifierErrorReason, UpstreamFailureReason } from "./errors.js";
+
+export { buildIdentifier, parseIdentifier, buildProxyUrl, MAX_IDENTIFIER_LENGTH } from "./identifier.js";
+export type { ProxyIdentifier } from "./identifier.js";
+
+export { DELIVERY_STATUSES } from "./stores/profile-store.js";
+export type { ProfileKey, ProfileRecord, ProfileStore, DeliveryStatus } from "./stores/profile-store.js";
+export { MemoryProfileStore } from "./stores/memory-profile-store.js";
+export type { MemoryProfileStoreOptions } from "./stores/memory-profile-store.js";
+
+export { CA_TYPES, DEFAULT_CHALLENGE_TTL_MS, challengeTtlMs } from "./cas/ca-config.js";
+export type { CaType, CaConfig } from "./cas/ca-config.js";
+export type { CaRegistry } from "./cas/ca-registry.js";
+export { MemoryCaRegistry } from "./cas/memory-ca-registry.js";
+export type { MemoryCaRegistryOptions } from "./cas/memory-ca-registry.js";
+
+export type { Upstream, UpstreamResponse, UpstreamCallOptions } from "./upstream/upstream.js";
+
+export type { ChallengeSource, FetchedChallenge } from "./challenge-sources/challenge-source.js";

@@ -1,0 +1,77 @@
+/**
+ * The in-memory {@link ProfileStore}.
+ *
+ * @module
+ */
+import type { ProfileKey, ProfileRecord, ProfileStore } from "./profile-store.js";
+
+/** Options of {@link MemoryProfileStore}. @group Storage */
+export interface MemoryProfileStoreOptions {
+  /** Clock for `updatedAt` of `requeue` and `markFailed` (default `() => new Date()`). */
+  now?: () => Date;
+}
+
+const keyOf = (k: ProfileKey): string => JSON.stringify([k.hostId, k.profileId, k.caName]);
+
+/**
+ * A {@link ProfileStore} in a `Map`, for tests and single-process proxies.
+ * Unbounded: the MDM owns the records and deletes those it no longer needs.
+ *
+ * @example
+ * ```ts
+ * import { MemoryProfileStore } from "@scep/proxy";
+ *
+ * const profiles = new MemoryProfileStore();
+ * await profiles.put({ hostId: "host-42", profileId: "wifi", caName: "corp", status: "pending", updatedAt: Date.now() });
+ * const record = await profiles.get({ hostId: "host-42", profileId: "wifi", caName: "corp" }); // status "pending"
+ * ```
+ *
+ * @group Storage
+ */
+export class MemoryProfileStore implements ProfileStore {
+  readonly #records = new Map<string, ProfileRecord>();
+  readonly #now: () => number;
+
+  constructor(options: MemoryProfileStoreOptions = {}) {
+    const now = options.now;
+    this.#now = now ? () => now().getTime() : () => Date.now();
+  }
+
+  /** {@inheritDoc ProfileStore.get} */
+  async get(key: ProfileKey): Promise<ProfileRecord | undefined> {
+    const r = this.#records.get(keyOf(key));
+    return r ? { ...r } : undefined;
+  }
+
+  /** {@inheritDoc ProfileStore.put} */
+  async put(record: ProfileRecord): Promise<void> {
+    this.#records.set(keyOf(record), { ...record });
+  }
+
+  /** {@inheritDoc ProfileStore.requeue} */
+  async requeue(key: ProfileKey): Promise<void> {
+    const k = keyOf(key);
+    const r = this.#records.get(k);
+    if (!r) return;
+    const { challengeRetrievedAt: _c, detail: _d, ...rest } = r;
+    this.#records.set(k, { ...rest, status: "none", requeueCount: (r.requeueCount ?? 0) + 1, updatedAt: this.#now() });
+  }
+
+  /** {@inheritDoc ProfileStore.markFailed} */
+  async markFailed(key: ProfileKey, detail: string): Promise<void> {
+    const k = keyOf(key);
+    const r = this.#records.get(k);
+    if (!r) return;
+    this.#records.set(k, { ...r, status: "failed", detail, updatedAt: this.#now() });
+  }
+
+  /** {@inheritDoc ProfileStore.delete} */
+  async delete(key: ProfileKey): Promise<boolean> {
+    return this.#records.delete(keyOf(key));
+  }
+
+  /** {@inheritDoc ProfileStore.list} */
+  async *list(): AsyncIterable<ProfileRecord> {
+    for (const r of [...this.#records.values()]) yield { ...r };
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Where the MDM records, per (host, profile, CA), whether a SCEP profile was
+ * delivered and when its challenge was fetched (PROXY.md "Interfaces it
+ * stands on": `ProfileStore`).
+ *
+ * @module
+ */
+
+/**
+ * What identifies a profile record: the first three fields of the device's
+ * identifier. All three take part in the key (`"a:b","c"` and `"a","b:c"` are
+ * different records).
+ *
+ * @group Storage
+ */
+export interface ProfileKey {
+  /** The device (host). Non-empty. */
+  hostId: string;
+  /** The profile (payload). Non-empty. */
+  profileId: string;
+  /** The CA's name in the `CaRegistry` (the default CA's name when the identifier had none). Non-empty. */
+  caName: string;
+}
+
+/**
+ * Delivery status of a profile (Fleet's MDM delivery statuses). Only
+ * `pending` profiles may enroll through the proxy; `none` means "send it
+ * again" (what a requeue sets).
+ *
+ * @group Storage
+ */
+export type DeliveryStatus = "pending" | "verifying" | "verified" | "failed" | "none";
+
+/** Every {@link DeliveryStatus}, in a fixed order. @group Storage */
+export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "verifying", "verified", "failed", "none"];
+
+/**
+ * One profile record.
+ *
+ * @example
+ * ```ts
+ * import type { ProfileRecord } from "@scep/proxy";
+ *
+ * const record: ProfileRecord = {
+ *   hostId: "host-42", profileId: "wifi", caName: "ndes",
+ *   status: "pending", platform: "darwin", challengeRetrievedAt: Date.now(), updatedAt: Date.now(),
+ * };
+ * ```
+ *
+ * @group Storage
+ */
+export interface ProfileRecord extends ProfileKey {
+  /** Delivery status. */
+  status: DeliveryStatus;
+  /** The device's platform (`darwin`, `windows`, `ios`…), matched against a CA's `exemptPlatforms`. */
+  platform?: string;
+  /** When the NDES or Smallstep challenge in the profile was fetched, ms since the epoch. */
+  challengeRetrievedAt?: number;
+  /** Why the record is `failed` (set by `markFailed`); never a secret. */
+  detail?: string;
+  /** How many times the proxy requeued this profile (0 or absent: never). */
+  requeueCount?: number;
+  /** Last change, ms since the epoch (by the store's clock for `requeue` and `markFailed`). */
+  updatedAt: number;
+}
+
+/**
+ * The profile records shared by every replica of a proxy. Every method may
+ * reject with `@scep/core`'s `StoreUnavailableError` (`ERR_STORE_UNAVAILABLE`)
+ * when the backing store cannot be reached; the proxy then answers 503 with
+ * `Retry-After`. Any other rejection is answered 500 with a generic body.
+ *
+ * Implementations: {@link MemoryProfileStore} (one process), `@scep/redis`'s
+ * `RedisProfileStore` (several replicas). Run `profileStoreConformance` from
+ * `@scep/proxy/testing` against your own.
+ *
+ * @example
+ * ```ts
+ * import { MemoryProfileStore, type ProfileStore } from "@scep/proxy";
+ *
+ * const profiles: ProfileStore = new MemoryProfileStore();
+ * await profiles.put({ hostId: "host-42", profileId: "wifi", caName: "corp", status: "pending", updatedAt: Date.now() });
+ * await profiles.requeue({ hostId: "host-42", profileId: "wifi", caName: "corp" }); // status "none", requeueCount 1
+ * ```
+ *
+ * @group Storage
+ */
+export interface ProfileStore {
+  /** The record for `key`, or `undefined` when there is none. Returns a copy: changing it changes nothing stored. */
+  get(key: ProfileKey): Promise<ProfileRecord | undefined>;
+  /** Creates or replaces the record for the record's key, storing every field as given. */
+  put(record: ProfileRecord): Promise<void>;
+  /**
+   * Sends the profile back to the MDM's queue: status `none`, `challengeRetrievedAt` and `detail` removed,
+   * `requeueCount` incremented atomically (N concurrent requeues add N), `updatedAt` set to now. No-op (and no
+   * record created) when there is no record for `key`.
+   */
+  requeue(key: ProfileKey): Promise<void>;
+  /** Sets status `failed` with `detail` (e.g. `upstream timeout`) and `updatedAt` now. No-op when there is no record. */
+  markFailed(key: ProfileKey, detail: string): Promise<void>;
+  /** Removes the record; true when there was one. */
+  delete(key: ProfileKey): Promise<boolean>;
+  /** Every record, in no particular order (copies). */
+  list(): AsyncIterable<ProfileRecord>;
+}

@@ -1,0 +1,161 @@
+/**
+ * The conformance suite every {@link ProfileStore} runs.
+ *
+ * @module
+ */
+import { manualClock, type ManualClock, type StoreFactoryContext } from "@scep/core/testing";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { ProfileKey, ProfileRecord, ProfileStore } from "../stores/profile-store.js";
+
+/** Options of {@link profileStoreConformance}. */
+export interface ProfileStoreConformanceOptions<S extends ProfileStore = ProfileStore> {
+  /** Name shown in the test report, e.g. `"redis"`. */
+  name: string;
+  /** Creates the store under test, wired to `context.now`; called before each test. */
+  create: (context: StoreFactoryContext) => S | Promise<S>;
+  /** Releases what `create` made; called after each test. */
+  cleanup?: (store: S) => void | Promise<void>;
+}
+
+let counter = 0;
+
+/**
+ * Registers the ProfileStore conformance tests (vitest) for one
+ * implementation. Call it at the top level of a test file. Keys are unique
+ * per test, so a store shared between runs (one Redis database) is fine.
+ *
+ * What it holds a store to: `put` then `get` returns every field as given
+ * (optional ones absent when absent), and copies; `get` of an absent key is
+ * `undefined`; the three key fields are kept apart (`"a:b","c"` is not
+ * `"a","b:c"`, nor are keys holding `,` `/` `%` or non-ASCII confused);
+ * `put` replaces; `requeue` sets status `none`, removes
+ * `challengeRetrievedAt` and `detail`, increments `requeueCount` and sets
+ * `updatedAt` by the injected clock, and 20 concurrent requeues add 20;
+ * `markFailed` sets `failed`, the detail and `updatedAt`; both are no-ops
+ * creating nothing for an absent key; `delete` is true once; `list` yields
+ * every record.
+ *
+ * @example
+ * ```ts
+ * import { MemoryProfileStore } from "@scep/proxy";
+ * import { profileStoreConformance } from "@scep/proxy/testing";
+ *
+ * // your store in place of MemoryProfileStore: it must take `updatedAt` from the suite's clock
+ * profileStoreConformance({ name: "memory", create: ({ now }) => new MemoryProfileStore({ now }) });
+ * ```
+ */
+export function profileStoreConformance<S extends ProfileStore>(options: ProfileStoreConformanceOptions<S>): void {
+  describe(`ProfileStore conformance: ${options.name}`, () => {
+    let clock: ManualClock;
+    let store: S;
+
+    beforeEach(async () => {
+      clock = manualClock();
+      store = await options.create({ now: clock.now });
+    });
+    afterEach(async () => {
+      await options.cleanup?.(store);
+    });
+
+    const run = (): string => `${++counter}-${Math.random().toString(36).slice(2, 10)}`;
+    const key = (label = "h"): ProfileKey => ({ hostId: `${label}-${run()}`, profileId: "wifi", caName: "corp" });
+    const record = (k: ProfileKey, extra: Partial<ProfileRecord> = {}): ProfileRecord => ({ ...k, status: "pending", updatedAt: 1_700_000_000_000, ...extra });
+
+    it("get of a key never put is undefined", async () => {
+      expect(await store.get(key())).toBeUndefined();
+    });
+
+    it("put then get returns every field as given; absent optional fields stay absent", async () => {
+      const full = record(key(), { platform: "darwin", challengeRetrievedAt: 1_700_000_001_234, detail: "note", requeueCount: 2 });
+      const bare = record(key());
+      await store.put(full);
+      await store.put(bare);
+      expect(await store.get(full)).toStrictEqual(full);
+      expect(await store.get(bare)).toStrictEqual(bare);
+    });
+
+    it("get returns a copy: changing it changes nothing stored", async () => {
+      const k = key();
+      await store.put(record(k));
+      const got = (await store.get(k))!;
+      got.status = "verified";
+      expect((await store.get(k))?.status).toBe("pending");
+    });
+
+    it("keeps the three key fields apart, whatever characters they hold", async () => {
+      const r = run();
+      const keys: ProfileKey[] = [
+        { hostId: `a:b-${r}`, profileId: "c", caName: "d" },
+        { hostId: `a-${r}`, profileId: "b:c", caName: "d" },
+        { hostId: `a,b-${r}`, profileId: "c", caName: "d" },
+        { hostId: `a-${r}`, profileId: "b,c", caName: "d" },
+        { hostId: `a-${r}`, profileId: "b", caName: "c,d" },
+        { hostId: `a/%20 é-${r}`, profileId: "p|q", caName: "d\"" },
+      ];
+      for (const [i, k] of keys.entries()) await store.put(record(k, { detail: `#${i}` }));
+      for (const [i, k] of keys.entries()) expect((await store.get(k))?.detail).toBe(`#${i}`);
+      expect(await store.get({ hostId: `a-${r}`, profileId: "b", caName: "c:d" })).toBeUndefined();
+    });
+
+    it("put replaces the whole record (fields left out are gone)", async () => {
+      const k = key();
+      await store.put(record(k, { platform: "ios", challengeRetrievedAt: 5 }));
+      await store.put(record(k, { status: "verified", updatedAt: 1_700_000_009_000 }));
+      expect(await store.get(k)).toStrictEqual(record(k, { status: "verified", updatedAt: 1_700_000_009_000 }));
+    });
+
+    it("requeue: status none, challengeRetrievedAt and detail removed, requeueCount + 1, updatedAt by the clock", async () => {
+      const k = key();
+      await store.put(record(k, { platform: "windows", challengeRetrievedAt: 1_700_000_000_500, detail: "x" }));
+      clock.advance(1_000);
+      await store.requeue(k);
+      expect(await store.get(k)).toStrictEqual({ ...k, status: "none", platform: "windows", requeueCount: 1, updatedAt: clock.now().getTime() });
+      clock.advance(1_000);
+      await store.requeue(k);
+      expect(await store.get(k)).toMatchObject({ status: "none", requeueCount: 2, updatedAt: clock.now().getTime() });
+    });
+
+    it("requeue is atomic: 20 concurrent requeues add 20 to requeueCount", async () => {
+      const k = key();
+      await store.put(record(k, { requeueCount: 3 }));
+      await Promise.all(Array.from({ length: 20 }, () => store.requeue(k)));
+      expect((await store.get(k))?.requeueCount).toBe(23);
+    });
+
+    it("markFailed: status failed with the detail, updatedAt by the clock, other fields kept", async () => {
+      const k = key();
+      await store.put(record(k, { platform: "darwin", challengeRetrievedAt: 7 }));
+      clock.advance(2_500);
+      await store.markFailed(k, "upstream timeout");
+      expect(await store.get(k)).toStrictEqual(
+        record(k, { status: "failed", platform: "darwin", challengeRetrievedAt: 7, detail: "upstream timeout", updatedAt: clock.now().getTime() }),
+      );
+    });
+
+    it("requeue and markFailed of an absent key create nothing", async () => {
+      const k = key();
+      await store.requeue(k);
+      await store.markFailed(k, "x");
+      expect(await store.get(k)).toBeUndefined();
+    });
+
+    it("delete is true once, then false; the record is gone", async () => {
+      const k = key();
+      await store.put(record(k));
+      expect(await store.delete(k)).toBe(true);
+      expect(await store.delete(k)).toBe(false);
+      expect(await store.get(k)).toBeUndefined();
+    });
+
+    it("list yields every record put (and not deleted)", async () => {
+      const label = `list-${run()}`;
+      const keys = Array.from({ length: 5 }, (_, i) => key(`${label}-${i}`));
+      for (const k of keys) await store.put(record(k));
+      await store.delete(keys[4]!);
+      const seen: ProfileRecord[] = [];
+      for await (const r of store.list()) if (r.hostId.startsWith(label)) seen.push(r);
+      expect(seen.map((r) => r.hostId).sort()).toEqual(keys.slice(0, 4).map((k) => k.hostId).sort());
+      expect(seen[0]).toStrictEqual(record(keys.find((k) => k.hostId === seen[0]!.hostId)!));
+    });
+  });
+}

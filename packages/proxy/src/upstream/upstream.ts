@@ -1,0 +1,60 @@
+/**
+ * How the proxy talks to an upstream CA (PROXY.md "Forwarding" and
+ * "Interfaces it stands on": `Upstream`).
+ *
+ * @module
+ */
+import type { CaConfig } from "../cas/ca-config.js";
+
+/**
+ * A 2xx answer of an upstream, passed to the device unchanged.
+ *
+ * @group Upstream
+ */
+export interface UpstreamResponse {
+  /** The upstream's HTTP status (2xx). */
+  status: number;
+  /** Its `Content-Type` header as sent, or `null` when absent. */
+  contentType: string | null;
+  /** Its body, complete (never truncated: an oversized body is an `UpstreamError`). */
+  body: Uint8Array;
+}
+
+/**
+ * Options of one upstream call.
+ *
+ * @group Upstream
+ */
+export interface UpstreamCallOptions {
+  /** Aborts the call (the proxy passes the device request's signal); the call then rejects with reason `other`. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The three SCEP operations the proxy forwards (RFC 8894 §4.1, §4.2, §4.3),
+ * against the CA's URL. Every method resolves only with a 2xx
+ * {@link UpstreamResponse} and otherwise rejects with an `UpstreamError`
+ * whose `reason` is `timeout`, `http` (with `status`), `connection_refused`,
+ * `dns` or `other`; the proxy answers 504 for `timeout` and 502 for the rest.
+ * Other kinds of CA (an EST or REST upstream) fit by implementing these three
+ * methods.
+ *
+ * @example
+ * ```ts
+ * import type { Upstream, CaConfig } from "@scep/proxy";
+ *
+ * declare const upstream: Upstream;
+ * const ca: CaConfig = { name: "corp", type: "custom", url: "https://ca.corp.example/scep" };
+ * const caps = await upstream.getCACaps(ca); // body: "POSTPKIOperation\nSHA-256\n…"
+ * ```
+ *
+ * @group Upstream
+ */
+export interface Upstream {
+  /** GetCACaps (RFC 8894 §3.5.1). */
+  getCACaps(ca: CaConfig, options?: UpstreamCallOptions): Promise<UpstreamResponse>;
+  /** GetCACert (RFC 8894 §4.2), with the device's `message` (a CA identifier) when it sent one. */
+  getCACert(ca: CaConfig, message: string | undefined, options?: UpstreamCallOptions): Promise<UpstreamResponse>;
+  /** PKIOperation (RFC 8894 §4.3): the device's DER message, byte for byte, sent by POST or GET as the upstream's caps allow. */
+  pkiOperation(ca: CaConfig, message: Uint8Array, options?: UpstreamCallOptions): Promise<UpstreamResponse>;
+}

@@ -1,0 +1,52 @@
+/**
+ * The in-memory ProfileStore runs the published conformance suite; the
+ * in-memory CaRegistry refuses bad configuration with ERR_PROXY_CONFIG.
+ */
+import { describe, expect, it } from "vitest";
+import { MemoryCaRegistry, MemoryProfileStore, ProxyConfigError, challengeTtlMs, type CaConfig } from "../src/index.js";
+import { profileStoreConformance } from "../src/testing/index.js";
+
+profileStoreConformance({ name: "memory", create: ({ now }) => new MemoryProfileStore({ now }) });
+
+describe("MemoryCaRegistry", () => {
+  const ndes: CaConfig = { name: "ndes", type: "ndes", url: "https://ndes.example/certsrv/mscep/mscep.dll" };
+  const custom: CaConfig = { name: "corp", type: "custom", url: "http://127.0.0.1:8080/scep" };
+
+  it("get, list and defaultName (the only CA when one is configured, else the option)", () => {
+    const one = new MemoryCaRegistry([ndes]);
+    expect(one.defaultName).toBe("ndes");
+    expect(one.get("ndes")).toEqual(ndes);
+    expect(one.get("other")).toBeUndefined();
+    const two = new MemoryCaRegistry([ndes, custom]);
+    expect(two.defaultName).toBeUndefined();
+    expect(two.list().map((c) => c.name)).toEqual(["ndes", "corp"]);
+    expect(new MemoryCaRegistry([ndes, custom], { defaultName: "corp" }).defaultName).toBe("corp");
+  });
+
+  it.each([
+    ["a duplicate name", [ndes, { ...custom, name: "ndes" }], {}, "CA #2: the name is configured twice"],
+    ["an empty name", [{ ...ndes, name: "" }], {}, "CA #1: name must be a non-empty string without control characters"],
+    ["a control character in the name", [{ ...ndes, name: "a\nb" }], {}, "CA #1: name must be a non-empty string without control characters"],
+    ["an unknown type", [{ ...ndes, type: "est" as CaConfig["type"] }], {}, "CA #1: type must be one of ndes, smallstep, custom"],
+    ["a relative URL", [{ ...ndes, url: "/scep" }], {}, "CA #1: url is not an absolute URL"],
+    ["a non-http URL", [{ ...ndes, url: "ftp://ndes.example/" }], {}, "CA #1: url must be http or https"],
+    ["a zero challengeTtlMs", [{ ...ndes, challengeTtlMs: 0 }], {}, "CA #1: challengeTtlMs must be a positive integer (milliseconds)"],
+    ["a default CA not configured", [ndes], { defaultName: "x" }, "defaultName names no configured CA"],
+  ])("refuses %s with ProxyConfigError (ERR_PROXY_CONFIG)", (_what, cas, options, message) => {
+    let error: unknown;
+    try {
+      new MemoryCaRegistry(cas as CaConfig[], options);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ProxyConfigError);
+    expect(error).toMatchObject({ code: "ERR_PROXY_CONFIG", message });
+  });
+
+  it("challenge validity: NDES 57 min, Smallstep 4 min, custom 1 h, or the CA's challengeTtlMs", () => {
+    expect(challengeTtlMs(ndes)).toBe(3_420_000);
+    expect(challengeTtlMs({ ...ndes, type: "smallstep" })).toBe(240_000);
+    expect(challengeTtlMs(custom)).toBe(3_600_000);
+    expect(challengeTtlMs({ ...ndes, challengeTtlMs: 60_000 })).toBe(60_000);
+  });
+});
