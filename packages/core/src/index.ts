@@ -96,6 +96,8 @@ export { MemoryTransactionStore } from "./server/transaction-store.js";
 export { MemoryCounterStore } from "./server/counter-store.js";
 export type { CounterStore, ProfileCounters } from "./server/counter-store.js";
 export type { Transaction, TransactionStatus, TransactionUpdate, TransactionStore, MemoryTransactionStoreOptions } from "./server/transaction-store.js";
+export { MemoryRevocationStore, REVOCATION_REASONS, normalizeSerialNumber, checkRevocationReason, sortRevocations } from "./server/revocation-store.js";
+export type { RevocationStore, RevocationReason, RevokedCertificate, RevokeResult, MemoryRevocationStoreOptions } from "./server/revocation-store.js";
 export { checkCsrPolicy } from "./server/csr-policy.js";
 export type { CsrPolicy, SanType } from "./server/csr-policy.js";
 export type { ScepEvent, ScepOperation, ScepOutcome, ProfileStats } from "./server/events.js";

@@ -1,7 +1,7 @@
 /**
  * `@scep/redis`: Redis implementations of the `@scep/core` storage
  * interfaces, so several replicas of a SCEP server share PENDING
- * transactions, one-time challenges and request counters, and of
+ * transactions, one-time challenges, request counters and revocations (with the CRL number), and of
  * `@scep/intune`'s replay cache and rate limiter, so they see the same
  * nonces and counts. Bring your own
  * ioredis client.
@@ -23,6 +23,8 @@ export { RedisChallengeStore } from "./redis-challenge-store.js";
 export type { RedisChallengeStoreOptions } from "./redis-challenge-store.js";
 export { RedisCounterStore } from "./redis-counter-store.js";
 export type { RedisCounterStoreOptions } from "./redis-counter-store.js";
+export { RedisRevocationStore } from "./redis-revocation-store.js";
+export type { RedisRevocationStoreOptions } from "./redis-revocation-store.js";
 export { RedisReplayCache } from "./redis-replay-cache.js";
 export { RedisRateLimiter } from "./redis-rate-limiter.js";
 export { redisClientOptions } from "./options.js";

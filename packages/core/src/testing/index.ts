@@ -6,12 +6,13 @@
  *
  * @example
  * ```ts
- * import { MemoryChallengeStore, MemoryTransactionStore } from "@scep/core";
- * import { challengeStoreConformance, transactionStoreConformance } from "@scep/core/testing";
+ * import { MemoryChallengeStore, MemoryRevocationStore, MemoryTransactionStore } from "@scep/core";
+ * import { challengeStoreConformance, revocationStoreConformance, transactionStoreConformance } from "@scep/core/testing";
  *
  * // your stores in place of the memory ones, on the suites' clock
  * transactionStoreConformance({ name: "memory", create: ({ now }) => new MemoryTransactionStore({ now }) });
  * challengeStoreConformance({ name: "memory", create: ({ now }) => new MemoryChallengeStore({ now }) });
+ * revocationStoreConformance({ name: "memory", create: ({ now }) => new MemoryRevocationStore({ now }) });
  * ```
  *
  * @module
@@ -24,3 +25,5 @@ export { challengeStoreConformance } from "./challenge-store-conformance.js";
 export type { ChallengeStoreConformanceOptions } from "./challenge-store-conformance.js";
 export { counterStoreConformance } from "./counter-store-conformance.js";
 export type { CounterStoreConformanceOptions } from "./counter-store-conformance.js";
+export { revocationStoreConformance } from "./revocation-store-conformance.js";
+export type { RevocationStoreConformanceOptions } from "./revocation-store-conformance.js";

@@ -1,0 +1,216 @@
+/**
+ * Revoked certificates (RFC 5280 §5.3.1 reason codes) and the CRL number
+ * (RFC 5280 §5.2.3) a CA shares between its replicas, so every replica signs
+ * the same list with a number that only grows.
+ *
+ * @module
+ */
+import { InvalidArgumentError, StoreUnavailableError } from "../errors.js";
+
+/**
+ * The CRL reason codes of RFC 5280 §5.3.1 a certificate can be revoked with,
+ * by name, with their ENUMERATED value. `removeFromCRL` (8) is not here: it
+ * only appears in delta CRLs, and a revocation in this store is permanent.
+ *
+ * ```asn
+ * CRLReason ::= ENUMERATED {
+ *   unspecified (0), keyCompromise (1), cACompromise (2), affiliationChanged (3),
+ *   superseded (4), cessationOfOperation (5), certificateHold (6),
+ *   -- value 7 is not used
+ *   removeFromCRL (8), privilegeWithdrawn (9), aACompromise (10) }
+ * ```
+ *
+ * @example
+ * ```ts
+ * REVOCATION_REASONS.keyCompromise; // 1
+ * ```
+ * @group Storage
+ */
+export const REVOCATION_REASONS = Object.freeze({
+  unspecified: 0,
+  keyCompromise: 1,
+  cACompromise: 2,
+  affiliationChanged: 3,
+  superseded: 4,
+  cessationOfOperation: 5,
+  certificateHold: 6,
+  privilegeWithdrawn: 9,
+  aACompromise: 10,
+} as const);
+
+/** A CRL reason name (RFC 5280 §5.3.1), e.g. `"keyCompromise"`. @group Storage */
+export type RevocationReason = keyof typeof REVOCATION_REASONS;
+
+/** One revoked certificate. @group Storage */
+export interface RevokedCertificate {
+  /** Serial number: lower-case hex without separators or leading zero octets beyond one (`"0a1b…"`). */
+  serialNumber: string;
+  /** Why (RFC 5280 §5.3.1). */
+  reason: RevocationReason;
+  /** When it was revoked (the CRL entry's revocationDate; second precision on the CRL). */
+  revokedAt: Date;
+}
+
+/** What {@link RevocationStore.revoke} answers. @group Storage */
+export interface RevokeResult {
+  /** The stored entry: the new one, or the earlier one when the serial was already revoked. */
+  entry: RevokedCertificate;
+  /** False when the serial was already revoked (the first revocation stands, reason and time included). */
+  created: boolean;
+}
+
+/**
+ * Where a CA records revocations, shared by every replica (memory for one
+ * process, `RedisRevocationStore` from `@scep/redis` for several). One store
+ * per CA: give each CA its own store (or key prefix).
+ *
+ * Every method may reject with {@link StoreUnavailableError} (code
+ * `ERR_STORE_UNAVAILABLE`); the HTTP layer answers 503 with Retry-After.
+ *
+ * Atomicity: `revoke` of one serial is first-writer-wins (of N concurrent
+ * calls exactly one reports `created: true`, and all report the same entry);
+ * `nextCrlNumber` is an atomic increment (N concurrent calls get N distinct
+ * numbers, each larger than every number handed out before).
+ *
+ * @example
+ * ```ts
+ * const store: RevocationStore = new MemoryRevocationStore();
+ * await store.revoke({ serialNumber: "0a1b2c", reason: "keyCompromise" }); // { entry, created: true }
+ * await store.list(); // [{ serialNumber: "0a1b2c", reason: "keyCompromise", revokedAt }]
+ * await store.nextCrlNumber(); // 1n
+ * ```
+ * @group Storage
+ */
+export interface RevocationStore {
+  /**
+   * Records a revocation. `revokedAt` defaults to the store's clock. Revoking
+   * an already revoked serial changes nothing and answers the first entry
+   * with `created: false`.
+   *
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a serial that is not hex or a reason not in {@link REVOCATION_REASONS}.
+   */
+  revoke(options: { serialNumber: string; reason: RevocationReason; revokedAt?: Date }): Promise<RevokeResult>;
+  /** The entry of one serial (lower-case hex), or undefined when it is not revoked. */
+  get(serialNumber: string): Promise<RevokedCertificate | undefined>;
+  /** Every revoked certificate, oldest revocation first (ties by serial). */
+  list(): Promise<RevokedCertificate[]>;
+  /** The next CRL number (RFC 5280 §5.2.3): 1 first, then strictly increasing across replicas. */
+  nextCrlNumber(): Promise<bigint>;
+}
+
+/**
+ * Normalizes a serial number to the store's form: lower-case hex, separators
+ * (`:` and spaces) removed, leading zero octets dropped but the one that
+ * keeps the value positive (`00ff…` stays: DER writes it so).
+ *
+ * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) when it is not hex or longer than 20 octets (RFC 5280 §4.1.2.2).
+ * @example
+ * ```ts
+ * normalizeSerialNumber("0A:1B:2C"); // "0a1b2c"
+ * ```
+ * @group Storage
+ */
+export function normalizeSerialNumber(serialNumber: string): string {
+  if (typeof serialNumber !== "string") throw new InvalidArgumentError("serialNumber must be a hex string");
+  let hex = serialNumber.replace(/[:\s]/g, "").toLowerCase();
+  if (!/^[0-9a-f]+$/.test(hex)) throw new InvalidArgumentError("serialNumber must be hex digits (optionally separated by ':')");
+  if (hex.length % 2 === 1) hex = "0" + hex;
+  // Drop redundant leading zero octets (DER's minimal INTEGER): 0000ff → 00ff, 00007f → 7f.
+  while (hex.length > 2 && hex.startsWith("00") && parseInt(hex.slice(2, 4), 16) < 0x80) hex = hex.slice(2);
+  if (hex.length > 42) throw new InvalidArgumentError("serialNumber is longer than 20 octets (RFC 5280 §4.1.2.2)");
+  return hex;
+}
+
+/**
+ * Checks a reason name.
+ *
+ * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) when it is not a key of {@link REVOCATION_REASONS}.
+ * @example
+ * ```ts
+ * checkRevocationReason("superseded"); // "superseded"
+ * ```
+ * @group Storage
+ */
+export function checkRevocationReason(reason: unknown): RevocationReason {
+  if (typeof reason !== "string" || !Object.hasOwn(REVOCATION_REASONS, reason)) {
+    throw new InvalidArgumentError(`reason must be one of ${Object.keys(REVOCATION_REASONS).join(", ")}`);
+  }
+  return reason as RevocationReason;
+}
+
+/** Options of {@link MemoryRevocationStore}. @group Storage */
+export interface MemoryRevocationStoreOptions {
+  /** Clock of a revocation without `revokedAt` (default `() => new Date()`). */
+  now?: () => Date;
+  /** Most revocations kept (default 100 000); past it `revoke` rejects with StoreUnavailableError rather than forget one. */
+  maxEntries?: number;
+}
+
+/**
+ * In-memory {@link RevocationStore} for tests and a single process: lost on
+ * restart (the example servers keep it in Redis when one is configured).
+ *
+ * @example
+ * ```ts
+ * const revocations = new MemoryRevocationStore();
+ * await revocations.revoke({ serialNumber: "0a1b2c", reason: "superseded" });
+ * ```
+ * @group Storage
+ */
+export class MemoryRevocationStore implements RevocationStore {
+  readonly #entries = new Map<string, RevokedCertificate>();
+  readonly #now: () => Date;
+  readonly #max: number;
+  #crlNumber = 0n;
+
+  constructor(options: MemoryRevocationStoreOptions = {}) {
+    this.#now = options.now ?? (() => new Date());
+    this.#max = options.maxEntries ?? 100_000;
+  }
+
+  /** {@inheritDoc RevocationStore.revoke} */
+  async revoke(options: { serialNumber: string; reason: RevocationReason; revokedAt?: Date }): Promise<RevokeResult> {
+    const serialNumber = normalizeSerialNumber(options.serialNumber);
+    const reason = checkRevocationReason(options.reason);
+    const existing = this.#entries.get(serialNumber);
+    if (existing) return { entry: copy(existing), created: false };
+    if (this.#entries.size >= this.#max) throw new StoreUnavailableError(`the revocation store is full (${this.#max} entries)`);
+    const revokedAt = options.revokedAt ?? this.#now();
+    if (!(revokedAt instanceof Date) || Number.isNaN(revokedAt.getTime())) throw new InvalidArgumentError("revokedAt must be a valid Date");
+    const entry = { serialNumber, reason, revokedAt: new Date(revokedAt.getTime()) };
+    this.#entries.set(serialNumber, entry);
+    return { entry: copy(entry), created: true };
+  }
+
+  /** {@inheritDoc RevocationStore.get} */
+  async get(serialNumber: string): Promise<RevokedCertificate | undefined> {
+    const e = this.#entries.get(normalizeSerialNumber(serialNumber));
+    return e && copy(e);
+  }
+
+  /** {@inheritDoc RevocationStore.list} */
+  async list(): Promise<RevokedCertificate[]> {
+    return sortRevocations([...this.#entries.values()].map(copy));
+  }
+
+  /** {@inheritDoc RevocationStore.nextCrlNumber} */
+  async nextCrlNumber(): Promise<bigint> {
+    this.#crlNumber += 1n;
+    return this.#crlNumber;
+  }
+}
+
+const copy = (e: RevokedCertificate): RevokedCertificate => ({ serialNumber: e.serialNumber, reason: e.reason, revokedAt: new Date(e.revokedAt.getTime()) });
+
+/**
+ * Sorts revocations the way {@link RevocationStore.list} returns them: oldest first, ties by serial.
+ *
+ * @example
+ * ```ts
+ * const ordered = sortRevocations(await store.list());
+ * ```
+ * @group Storage
+ */
+export function sortRevocations(list: RevokedCertificate[]): RevokedCertificate[] {
+  return list.sort((a, b) => a.revokedAt.getTime() - b.revokedAt.getTime() || (a.serialNumber < b.serialNumber ? -1 : a.serialNumber > b.serialNumber ? 1 : 0));
+}

@@ -1,0 +1,128 @@
+/**
+ * The conformance suite every {@link RevocationStore} runs.
+ *
+ * @module
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { RevocationStore } from "../server/revocation-store.js";
+import { manualClock, type ManualClock } from "./manual-clock.js";
+import type { StoreFactoryContext } from "./transaction-store-conformance.js";
+
+/** Options of {@link revocationStoreConformance}. */
+export interface RevocationStoreConformanceOptions<S extends RevocationStore = RevocationStore> {
+  /** Name shown in the test report, e.g. `"postgres"`. */
+  name: string;
+  /**
+   * Creates an empty store under test, wired to `context.now`; called before
+   * each test. Each call must give a fresh store (its own key prefix, table…):
+   * the suite checks that the CRL number starts at 1.
+   */
+  create: (context: StoreFactoryContext) => S | Promise<S>;
+  /** Releases what `create` made; called after each test. */
+  cleanup?: (store: S) => void | Promise<void>;
+}
+
+const ERR_INVALID_ARGUMENT = expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" });
+
+/**
+ * Registers the RevocationStore conformance tests (vitest) for one
+ * implementation. Call it at the top level of a test file.
+ *
+ * What it holds a store to (RFC 5280 §5.3.1, §5.2.3): a revocation is kept
+ * with its reason and time (the suite's clock unless given), the serial
+ * normalized to lower-case hex without separators; revoking again changes
+ * nothing and reports `created: false` with the first entry; of 50
+ * concurrent revocations of one serial exactly one is created; `list` is
+ * oldest first (ties by serial); `get` of an unknown serial is undefined; a
+ * bad serial or reason is `ERR_INVALID_ARGUMENT`; CRL numbers start at 1 and
+ * 50 concurrent calls get 50 distinct numbers above every earlier one.
+ *
+ * @example
+ * ```ts
+ * import { MemoryRevocationStore } from "@scep/core";
+ * import { revocationStoreConformance } from "@scep/core/testing";
+ *
+ * revocationStoreConformance({ name: "memory", create: ({ now }) => new MemoryRevocationStore({ now }) });
+ * ```
+ */
+export function revocationStoreConformance<S extends RevocationStore>(options: RevocationStoreConformanceOptions<S>): void {
+  describe(`RevocationStore conformance: ${options.name}`, () => {
+    let clock: ManualClock;
+    let store: S;
+
+    beforeEach(async () => {
+      clock = manualClock();
+      store = await options.create({ now: clock.now });
+    });
+    afterEach(async () => {
+      await options.cleanup?.(store);
+    });
+
+    it("RFC 5280 §5.3.1: revoke records serial, reason and the clock's time; get and list return it", async () => {
+      const at = clock.now();
+      const result = await store.revoke({ serialNumber: "4A:0B:FF", reason: "keyCompromise" });
+      expect(result).toEqual({ created: true, entry: { serialNumber: "4a0bff", reason: "keyCompromise", revokedAt: at } });
+      expect(await store.get("4a0bff")).toEqual({ serialNumber: "4a0bff", reason: "keyCompromise", revokedAt: at });
+      expect(await store.get("4A0BFF")).toEqual({ serialNumber: "4a0bff", reason: "keyCompromise", revokedAt: at });
+      expect(await store.list()).toEqual([{ serialNumber: "4a0bff", reason: "keyCompromise", revokedAt: at }]);
+    });
+
+    it("an explicit revokedAt is kept to the millisecond", async () => {
+      const at = new Date("2026-01-02T03:04:05.678Z");
+      await store.revoke({ serialNumber: "01", reason: "superseded", revokedAt: at });
+      expect((await store.get("01"))?.revokedAt.toISOString()).toBe("2026-01-02T03:04:05.678Z");
+    });
+
+    it("get of a serial never revoked is undefined; list of an empty store is []", async () => {
+      expect(await store.get("7f00")).toBeUndefined();
+      expect(await store.list()).toEqual([]);
+    });
+
+    it("revoking again keeps the first entry and reports created: false", async () => {
+      const first = clock.now();
+      await store.revoke({ serialNumber: "5c", reason: "superseded" });
+      clock.advance(60_000);
+      const again = await store.revoke({ serialNumber: "5c", reason: "keyCompromise" });
+      expect(again).toEqual({ created: false, entry: { serialNumber: "5c", reason: "superseded", revokedAt: first } });
+      expect(await store.list()).toHaveLength(1);
+    });
+
+    it("of 50 concurrent revocations of one serial exactly one is created, all answer the same entry", async () => {
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => store.revoke({ serialNumber: "6d6d", reason: i % 2 ? "keyCompromise" : "cessationOfOperation" })),
+      );
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      const winner = results.find((r) => r.created)!.entry;
+      for (const r of results) expect(r.entry).toEqual(winner);
+      expect(await store.list()).toEqual([winner]);
+    });
+
+    it("list is oldest revocation first, ties by serial", async () => {
+      await store.revoke({ serialNumber: "30", reason: "unspecified" });
+      clock.advance(1000);
+      await store.revoke({ serialNumber: "20", reason: "affiliationChanged" });
+      await store.revoke({ serialNumber: "10", reason: "privilegeWithdrawn" });
+      expect((await store.list()).map((e) => [e.serialNumber, e.reason])).toEqual([
+        ["30", "unspecified"],
+        ["10", "privilegeWithdrawn"],
+        ["20", "affiliationChanged"],
+      ]);
+    });
+
+    it("a serial that is not hex, or a reason RFC 5280 does not list for a CRL entry, is ERR_INVALID_ARGUMENT and stores nothing", async () => {
+      await expect(store.revoke({ serialNumber: "xyz", reason: "keyCompromise" })).rejects.toEqual(ERR_INVALID_ARGUMENT);
+      await expect(store.revoke({ serialNumber: "", reason: "keyCompromise" })).rejects.toEqual(ERR_INVALID_ARGUMENT);
+      await expect(store.revoke({ serialNumber: "0a", reason: "removeFromCRL" as never })).rejects.toEqual(ERR_INVALID_ARGUMENT);
+      await expect(store.revoke({ serialNumber: "0a", reason: "toString" as never })).rejects.toEqual(ERR_INVALID_ARGUMENT);
+      expect(await store.list()).toEqual([]);
+    });
+
+    it("RFC 5280 §5.2.3: CRL numbers start at 1 and 50 concurrent calls get distinct, increasing numbers", async () => {
+      expect(await store.nextCrlNumber()).toBe(1n);
+      const numbers = await Promise.all(Array.from({ length: 50 }, () => store.nextCrlNumber()));
+      expect(new Set(numbers).size).toBe(50);
+      for (const n of numbers) expect(n > 1n && n <= 51n).toBe(true);
+      expect(await store.nextCrlNumber()).toBe(52n);
+    });
+  });
+}

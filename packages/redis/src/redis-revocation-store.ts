@@ -1,0 +1,130 @@
+/**
+ * Revoked certificates and the CRL number in Redis, shared by every replica
+ * of a CA.
+ *
+ * @module
+ */
+import { InvalidArgumentError, StoreUnavailableError, checkRevocationReason, normalizeSerialNumber, sortRevocations } from "@scep/core";
+import type { RevocationReason, RevocationStore, RevokeResult, RevokedCertificate } from "@scep/core";
+import { Runner } from "./lib/client.js";
+import { profileTag } from "./lib/keys.js";
+import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
+
+/** Options of {@link RedisRevocationStore}. @group Storage */
+export interface RedisRevocationStoreOptions extends RedisStoreOptions {
+  /** Name of the CA whose revocations these are (default `"ca"`): one store per CA, each with its own name. */
+  ca?: string;
+}
+
+/**
+ * A `RevocationStore` (from `@scep/core`) on Redis (standalone, Sentinel or
+ * Cluster).
+ *
+ * Keys (both in the hash slot of `{<ca>}`): `<prefix>revoked:{<ca>}`, a hash
+ * of serial (lower-case hex) → `<revokedAt ms>:<reason>`, written with
+ * `HSETNX` so the first revocation of a serial wins on every replica; and
+ * `<prefix>crl-number:{<ca>}`, a counter `INCR`ed for each CRL signed.
+ * Neither expires: a revocation is permanent, and a CRL number must never
+ * go back (RFC 5280 §5.2.3). `list` reads the whole hash (`HGETALL`): fine
+ * for the tens of thousands of entries a CRL can sensibly hold.
+ *
+ * Every method rejects with StoreUnavailableError (code
+ * `ERR_STORE_UNAVAILABLE`) when Redis fails or does not answer within
+ * `commandTimeoutMs`.
+ *
+ * @example
+ * ```ts
+ * import Redis from "ioredis";
+ * import { RedisRevocationStore, redisClientOptions } from "@scep/redis";
+ *
+ * const revocations = new RedisRevocationStore(new Redis(process.env.SCEP_REDIS_URL!, { ...redisClientOptions }));
+ * await revocations.revoke({ serialNumber: "4a0b…", reason: "keyCompromise" });
+ * ```
+ *
+ * @group Storage
+ */
+export class RedisRevocationStore implements RevocationStore {
+  readonly #run: Runner;
+  readonly #options: ResolvedStoreOptions;
+  readonly #hash: string;
+  readonly #counter: string;
+
+  /**
+   * @param client - an ioredis `Redis` or `Cluster` you own (see `redisClientOptions`).
+   * @param options - key prefix, CA name, deadline, Retry-After, clock.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a bad option.
+   */
+  constructor(client: RedisClient, options: RedisRevocationStoreOptions = {}) {
+    this.#options = resolveStoreOptions(options);
+    this.#run = new Runner(client, this.#options.commandTimeoutMs, this.#options.retryAfterSeconds);
+    const ca = options.ca ?? "ca";
+    if (typeof ca !== "string" || ca === "") throw new InvalidArgumentError("ca must be a non-empty string");
+    const tag = `{${profileTag(ca)}}`;
+    this.#hash = `${this.#options.keyPrefix}revoked:${tag}`;
+    this.#counter = `${this.#options.keyPrefix}crl-number:${tag}`;
+  }
+
+  /**
+   * Records a revocation (`revokedAt` defaults to the store's clock); an already revoked serial keeps its first entry and answers `created: false`.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a serial that is not hex or an unknown reason.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async revoke(options: { serialNumber: string; reason: RevocationReason; revokedAt?: Date }): Promise<RevokeResult> {
+    const serialNumber = normalizeSerialNumber(options.serialNumber);
+    const reason = checkRevocationReason(options.reason);
+    const revokedAt = options.revokedAt ?? this.#options.now();
+    if (!(revokedAt instanceof Date) || Number.isNaN(revokedAt.getTime())) throw new InvalidArgumentError("revokedAt must be a valid Date");
+    const set = await this.#run.command("revoke", "HSETNX", [this.#hash, serialNumber, `${revokedAt.getTime()}:${reason}`]);
+    if (Number(set) === 1) return { entry: { serialNumber, reason, revokedAt: new Date(revokedAt.getTime()) }, created: true };
+    // An entry is never changed or deleted once set, so this reads the winner.
+    const existing = await this.get(serialNumber);
+    if (!existing) throw new StoreUnavailableError(`Redis lost revocation ${serialNumber} between HSETNX and HGET`, { retryAfterSeconds: this.#options.retryAfterSeconds });
+    return { entry: existing, created: false };
+  }
+
+  /**
+   * The entry of one serial (hex), or undefined when it is not revoked.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async get(serialNumber: string): Promise<RevokedCertificate | undefined> {
+    const serial = normalizeSerialNumber(serialNumber);
+    const value = await this.#run.command("get revocation", "HGET", [this.#hash, serial]);
+    return value === null || value === undefined ? undefined : decode(serial, String(value));
+  }
+
+  /**
+   * Every revoked certificate, oldest revocation first (ties by serial).
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async list(): Promise<RevokedCertificate[]> {
+    const reply = (await this.#run.command("list revocations", "HGETALL", [this.#hash])) as Buffer[] | null;
+    const out: RevokedCertificate[] = [];
+    for (let i = 0; reply && i + 1 < reply.length; i += 2) {
+      const entry = decode(String(reply[i]), String(reply[i + 1]));
+      if (entry) out.push(entry);
+    }
+    return sortRevocations(out);
+  }
+
+  /**
+   * The next CRL number (RFC 5280 §5.2.3): 1 first, then strictly increasing on every replica.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async nextCrlNumber(): Promise<bigint> {
+    const n = await this.#run.command("next CRL number", "INCR", [this.#counter]);
+    return BigInt(String(n));
+  }
+}
+
+const REASONS = /^(\d+):([A-Za-z]+)$/;
+
+/** `<ms>:<reason>` → entry; undefined for a value this store did not write. */
+function decode(serialNumber: string, value: string): RevokedCertificate | undefined {
+  const m = REASONS.exec(value);
+  if (!m) return undefined;
+  try {
+    return { serialNumber, reason: checkRevocationReason(m[2]), revokedAt: new Date(Number(m[1])) };
+  } catch {
+    return undefined;
+  }
+}
