@@ -10,6 +10,7 @@
  * | `CA_CREATE_FAILED` | creating the default CA in `dataDir` failed (I/O, hard links unsupported, …) |
  * | `CSR_INVALID` | the PKCS#10 request cannot be decoded, its signature does not verify, or it names nobody |
  * | `STORAGE_FAILED` | reading or writing the serial epochs, the index or `certs/` failed |
+ * | `UNKNOWN_SERIAL` | `revoke` was given a serial number this CA never issued |
  * | `SERIAL_SPACE_EXHAUSTED` | 2^32 serials were issued by one open CA or 2^32 epochs were claimed (reopen / new `dataDir`) |
  *
  * @example
@@ -27,7 +28,8 @@ export type EmbeddedCaErrorCode =
   | "CA_CREATE_FAILED"
   | "CSR_INVALID"
   | "STORAGE_FAILED"
-  | "SERIAL_SPACE_EXHAUSTED";
+  | "SERIAL_SPACE_EXHAUSTED"
+  | "UNKNOWN_SERIAL";
 
 /**
  * All {@link EmbeddedCaErrorCode} values, for exhaustive checks and type guards.
@@ -48,6 +50,7 @@ export const EMBEDDED_CA_ERROR_CODES: readonly EmbeddedCaErrorCode[] = Object.fr
   "CSR_INVALID",
   "STORAGE_FAILED",
   "SERIAL_SPACE_EXHAUSTED",
+  "UNKNOWN_SERIAL",
 ]);
 
 /**

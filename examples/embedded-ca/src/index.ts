@@ -24,6 +24,7 @@ export type {
   IssuedCertificate,
   IssuedCertificateRecord,
   OpenFileCaOptions,
+  SignedCrl,
 } from "./open-file-ca.js";
 export type { CertificateExtension } from "./issue-certificate.js";
 export type { CaKeyAlgorithm } from "./ca-material.js";

@@ -2,7 +2,8 @@
 import type { KeyObject } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { CertificationRequest } from "@scep/core";
+import { MemoryRevocationStore, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult } from "@scep/core";
+import { CRL_DISTRIBUTION_POINTS_OID, crlDistributionPointsValue, signCrl } from "./crl.js";
 import type { CaKeyAlgorithm, CaMaterial } from "./ca-material.js";
 import { DEFAULT_CA_SUBJECT, loadCaFiles, openDefaultCa, parseDistinguishedName } from "./default-ca.js";
 import { EmbeddedCaError, isEmbeddedCaError } from "./errors.js";
@@ -25,6 +26,9 @@ import { SerialAllocator } from "./serial-allocator.js";
  * | `clock` | `() => new Date()` | time source for the CA's and certificates' validity and `issuedAt` |
  * | `backdateSeconds` | `0` | start issued certificates (and a CA created on first start) this many seconds before now, for clients whose clock is slow; never before the CA's own notBefore |
  * | `certificateFiles` | `true` | also write a convenience copy `certs/<serial>.pem` of each certificate (false: the index alone holds them; saves a file creation per issue) |
+ * | `revocations` | a `MemoryRevocationStore` | where {@link FileCa.revoke} records revocations and the CRL number comes from (`RedisRevocationStore` to share them between replicas) |
+ * | `crlValiditySeconds` | `86400` | nextUpdate − thisUpdate of each CRL {@link FileCa.crl} signs; a CRL is re-signed once half of it has passed |
+ * | `crlDistributionPoint` | — | URL (http://…) put in every issued certificate as its CRL distribution point (RFC 5280 §4.2.1.13) |
  *
  * @example
  * ```ts
@@ -64,6 +68,38 @@ export interface OpenFileCaOptions {
    * creating one file per certificate costs about as much CPU as signing it.
    */
   certificateFiles?: boolean;
+  /** Revocations and CRL numbers (default: a `MemoryRevocationStore`, lost on restart). */
+  revocations?: RevocationStore;
+  /** Lifetime of a signed CRL, nextUpdate − thisUpdate, in seconds (default 86 400: one day). */
+  crlValiditySeconds?: number;
+  /** URL every issued certificate names as its CRL distribution point (default: none). */
+  crlDistributionPoint?: string;
+}
+
+/**
+ * A CRL signed by {@link FileCa.crl}.
+ *
+ * @example
+ * ```ts
+ * import type { SignedCrl } from "@scep-examples/embedded-ca";
+ *
+ * const crl: SignedCrl = await ca.crl();
+ * console.log(crl.crlNumber, crl.nextUpdate.toISOString(), crl.revokedCount);
+ * ```
+ */
+export interface SignedCrl {
+  /** The CRL, DER (RFC 5280 §5: `application/pkix-crl`). */
+  der: Uint8Array<ArrayBuffer>;
+  /** The same as PEM (`-----BEGIN X509 CRL-----`, with trailing newline). */
+  pem: string;
+  /** Its cRLNumber extension. */
+  crlNumber: bigint;
+  /** thisUpdate (second precision, as on the CRL). */
+  thisUpdate: Date;
+  /** nextUpdate (second precision). */
+  nextUpdate: Date;
+  /** How many certificates it lists. */
+  revokedCount: number;
 }
 
 /**
@@ -259,12 +295,47 @@ export interface FileCa {
    * ```
    */
   list(): Promise<IssuedCertificateRecord[]>;
+
+  /** Where revocations are recorded (the `revocations` option). */
+  readonly revocations: RevocationStore;
+
+  /**
+   * Revokes a certificate this CA issued (RFC 5280 §5.3.1 reason). The serial
+   * is hex, `:` separators and upper case allowed. Revoking again keeps the
+   * first revocation (`created: false`). The next {@link FileCa.crl} lists it.
+   *
+   * @throws EmbeddedCaError `UNKNOWN_SERIAL` when the index has no such serial, `INVALID_OPTIONS` for a malformed serial or reason, `STORAGE_FAILED`
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down
+   *
+   * @example
+   * ```ts
+   * const { entry, created } = await ca.revoke(serialNumber, "keyCompromise");
+   * ```
+   */
+  revoke(serialNumber: string, reason: RevocationReason): Promise<RevokeResult & { subject: string }>;
+
+  /**
+   * The current CRL (RFC 5280 §5), signed with the CA key: the one signed
+   * last, while it lists exactly the store's revocations and less than half
+   * of its validity has passed; else a new one, with the next CRL number from
+   * the store (concurrent calls share one signing). Call it on a schedule to
+   * keep a published copy fresh, and on demand to answer GetCRL.
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down
+   *
+   * @example
+   * ```ts
+   * const { der } = await ca.crl(); // serve as application/pkix-crl
+   * ```
+   */
+  crl(): Promise<SignedCrl>;
 }
 
 /** Directory (inside dataDir) with a convenience PEM copy of each issued certificate. */
 const CERTS_DIR = "certs";
 const DAY_MS = 86_400_000;
 const DEFAULT_VALIDITY_DAYS = 365;
+const DEFAULT_CRL_VALIDITY_SECONDS = 86_400;
 
 function invalidOptions(message: string): EmbeddedCaError {
   return new EmbeddedCaError("INVALID_OPTIONS", message);
@@ -297,9 +368,25 @@ class FileCaImpl implements FileCa {
   readonly #certificateFiles: boolean;
   readonly #backdateMs: number;
   readonly chainDer: readonly Uint8Array<ArrayBuffer>[];
+  readonly revocations: RevocationStore;
+  readonly #crlValidityMs: number;
+  readonly #distributionPoint: Uint8Array | undefined;
+  #crl: { signed: SignedCrl; key: string } | undefined;
+  #signing: Promise<SignedCrl> | undefined;
 
-  constructor(dataDir: string, material: CaMaterial, serials: SerialAllocator, clock: () => Date, certificateFiles: boolean, backdateSeconds: number) {
+  constructor(
+    dataDir: string,
+    material: CaMaterial,
+    serials: SerialAllocator,
+    clock: () => Date,
+    certificateFiles: boolean,
+    backdateSeconds: number,
+    crl: { revocations: RevocationStore; validitySeconds: number; distributionPoint: string | undefined },
+  ) {
     this.dataDir = dataDir;
+    this.revocations = crl.revocations;
+    this.#crlValidityMs = crl.validitySeconds * 1000;
+    this.#distributionPoint = crl.distributionPoint === undefined ? undefined : crlDistributionPointsValue(crl.distributionPoint);
     this.#backdateMs = backdateSeconds * 1000;
     this.chainDer = material.chainDer;
     this.#certificateFiles = certificateFiles;
@@ -372,7 +459,9 @@ class FileCaImpl implements FileCa {
       notBefore,
       notAfter,
       subjectOverride,
-      extensions: options.extensions,
+      extensions: this.#distributionPoint
+        ? [{ oid: CRL_DISTRIBUTION_POINTS_OID, value: this.#distributionPoint }, ...(options.extensions ?? [])]
+        : options.extensions,
     });
     // buildCertificate encodes into a fresh ArrayBuffer of exactly this size.
     const certificateDer = certificate.der as Uint8Array<ArrayBuffer>;
@@ -448,6 +537,46 @@ class FileCaImpl implements FileCa {
       issuedAt: new Date(line.issuedAt),
     }));
   }
+
+  async revoke(serialNumber: string, reason: RevocationReason): Promise<RevokeResult & { subject: string }> {
+    let serial: string;
+    try {
+      serial = normalizeSerialNumber(serialNumber);
+    } catch (error) {
+      throw invalidOptions(`cannot revoke: ${(error as Error).message}`);
+    }
+    const record = (await this.list()).find((r) => r.serialNumber === serial);
+    if (!record) throw new EmbeddedCaError("UNKNOWN_SERIAL", `this CA issued no certificate with serial ${serial}`);
+    try {
+      return { ...(await this.revocations.revoke({ serialNumber: serial, reason, revokedAt: this.#clock() })), subject: record.subject };
+    } catch (error) {
+      if (isScepError(error) && error.code === "ERR_INVALID_ARGUMENT") throw invalidOptions(`cannot revoke: ${error.message}`);
+      throw error;
+    }
+  }
+
+  async crl(): Promise<SignedCrl> {
+    const revoked = await this.revocations.list();
+    const key = revoked.map((r) => `${r.serialNumber}:${r.reason}:${r.revokedAt.getTime()}`).join(",");
+    const now = this.#clock().getTime();
+    const current = this.#crl;
+    if (current && current.key === key && now < current.signed.thisUpdate.getTime() + this.#crlValidityMs / 2) return current.signed;
+    // One signing at a time: callers that arrive meanwhile get its result (a CRL number is not burnt per caller).
+    this.#signing ??= (async () => {
+      try {
+        const crlNumber = await this.revocations.nextCrlNumber();
+        const thisUpdate = new Date(Math.floor(this.#clock().getTime() / 1000) * 1000);
+        const nextUpdate = new Date(thisUpdate.getTime() + this.#crlValidityMs);
+        const der = await signCrl(this.#material, { revoked, crlNumber, thisUpdate, nextUpdate });
+        const signed: SignedCrl = { der, pem: toPem("X509 CRL", der), crlNumber, thisUpdate, nextUpdate, revokedCount: revoked.length };
+        this.#crl = { signed, key };
+        return signed;
+      } finally {
+        this.#signing = undefined;
+      }
+    })();
+    return this.#signing;
+  }
 }
 
 /**
@@ -499,6 +628,13 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
   if (options.certificateFiles !== undefined && typeof options.certificateFiles !== "boolean") {
     throw invalidOptions("certificateFiles must be true or false");
   }
+  const crlValiditySeconds = options.crlValiditySeconds ?? DEFAULT_CRL_VALIDITY_SECONDS;
+  if (typeof crlValiditySeconds !== "number" || !Number.isInteger(crlValiditySeconds) || crlValiditySeconds < 60) {
+    throw invalidOptions(`crlValiditySeconds must be an integer number of seconds >= 60, got ${String(options.crlValiditySeconds)}`);
+  }
+  if (options.crlDistributionPoint !== undefined && !/^https?:\/\/[^\s]+$/.test(String(options.crlDistributionPoint))) {
+    throw invalidOptions(`crlDistributionPoint must be an http:// or https:// URL, got ${String(options.crlDistributionPoint)}`);
+  }
   const backdateSeconds = options.backdateSeconds ?? 0;
   if (typeof backdateSeconds !== "number" || !Number.isFinite(backdateSeconds) || backdateSeconds < 0) {
     throw invalidOptions(`backdateSeconds must be a number of seconds >= 0, got ${String(options.backdateSeconds)}`);
@@ -526,6 +662,10 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
     throw storageFailed(`cannot prepare ${dataDir}`, error);
   }
   const serials = await SerialAllocator.open(dataDir);
-  return new FileCaImpl(dataDir, material, serials, clock, options.certificateFiles !== false, backdateSeconds);
+  return new FileCaImpl(dataDir, material, serials, clock, options.certificateFiles !== false, backdateSeconds, {
+    revocations: options.revocations ?? new MemoryRevocationStore({ now: clock }),
+    validitySeconds: crlValiditySeconds,
+    distributionPoint: options.crlDistributionPoint,
+  });
 }
 

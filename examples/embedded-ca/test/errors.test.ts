@@ -35,6 +35,7 @@ describe("EmbeddedCaError", () => {
       "CSR_INVALID",
       "STORAGE_FAILED",
       "SERIAL_SPACE_EXHAUSTED",
+      "UNKNOWN_SERIAL",
     ]);
   });
 });

@@ -22,10 +22,12 @@ if (config) {
     (kit) => {
       const app = express();
       app.disable("x-powered-by");
-      // The admin API (/admin/…, only with SCEP_ADMIN_TOKEN): matched on the raw path, so an encoded or a bare
+      // The admin API and page (/admin/scep…, only with SCEP_ADMIN_TOKEN): matched on the raw path, so an encoded or a bare
       // base64 transactionID (`/`, `+`, `=`) reaches it whole.
       const admin = kit.admin;
       if (admin) app.use((req, res, next) => (admin.owns(rawPath(req.originalUrl)) ? serveFetch((r, meta) => admin.fetch(r, meta), req, res, next) : next()));
+      // The CA's CRL (GET /scep/ca.crl, application/pkix-crl).
+      app.use((req, res, next) => (kit.crl.owns(rawPath(req.originalUrl)) ? serveFetch((r) => kit.crl.fetch(r), req, res, next) : next()));
       // SCEP at /scep (and /scep/pkiclient.exe); other paths fall through (404).
       app.use(scepMiddleware(kit.server, { maxBodyBytes: kit.config.maxBodyBytes }));
       return app;

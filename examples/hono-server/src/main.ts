@@ -23,7 +23,7 @@ if (config) {
     "hono",
     (kit) => {
       const app = new Hono<{ Bindings: { incoming?: IncomingMessage } }>();
-      // The admin API (/admin/…, only with SCEP_ADMIN_TOKEN): matched on the raw path, so an encoded or a bare
+      // The admin API and page (/admin/scep…, only with SCEP_ADMIN_TOKEN): matched on the raw path, so an encoded or a bare
       // base64 transactionID (`/`, `+`, `=`) reaches it whole.
       const admin = kit.admin;
       if (admin) {
@@ -32,6 +32,8 @@ if (config) {
           return admin.fetch(c.req.raw, { remoteAddress: c.env?.incoming?.socket.remoteAddress });
         });
       }
+      // The CA's CRL (GET /scep/ca.crl, application/pkix-crl).
+      app.use(async (c, next) => (kit.crl.owns(new URL(c.req.url).pathname) ? kit.crl.fetch(c.req.raw) : next()));
       // SCEP at /scep (and /scep/pkiclient.exe), body limit from the server's maxBodyBytes; other paths fall through.
       app.use(scepHandler(kit.server));
       return getRequestListener(app.fetch);

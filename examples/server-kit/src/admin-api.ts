@@ -1,22 +1,50 @@
-// The operator API of the example servers: list PENDING transactions, approve or reject one.
+// The operator API of the example servers under /admin/scep/…: profiles, activity, pending requests and their
+// approval, one-time challenges, issued certificates, revocation, trust-anchor reload; and the admin page.
 // A fetch-style handler (web Request → Response) with a cheap owns(path), mounted by each framework.
+// The JSON shapes are documented in docs/admin-api.openapi.yaml.
 import { createHash, timingSafeEqual } from "node:crypto";
-import { CertificationRequest, isScepError, type ChallengeStore, type ScepServer, type Transaction } from "@scep/core";
+import {
+  CertificationRequest,
+  REVOCATION_REASONS,
+  isScepError,
+  normalizeSerialNumber,
+  type ChallengeStore,
+  type RevocationReason,
+  type ScepServer,
+  type Transaction,
+} from "@scep/core";
+import { isEmbeddedCaError, type FileCa } from "@scep-examples/embedded-ca";
+import { ADMIN_PAGE_PATH, ADMIN_SCRIPT_PATH, adminPageHtml, adminPageScript } from "./admin-page.js";
 
-/** Path prefix of every admin route. */
-export const ADMIN_PREFIX = "/admin/";
+/** Path prefix of every admin API route. */
+export const ADMIN_PREFIX = "/admin/scep/";
 
 /** Largest JSON body accepted, in bytes. */
 const MAX_BODY = 4096;
 
+/** Most certificates one page of `GET certificates` holds. */
+export const MAX_PAGE_SIZE = 500;
+
+/** What the admin API needs to reload one profile's Intune trust anchors (an `@scep/intune` `TrustAnchorPool` fits). */
+export interface ReloadableTrustAnchors {
+  /** Reads the anchors again (from their file); rejects with the reason and keeps the old pool when the new one is bad. */
+  reload(): Promise<readonly { subject: string; notAfter: Date; fingerprintSha256?: string }[]>;
+}
+
+/** What `GET /admin/scep/activity` reads: an `ActivityLog` from `@scep/core` fits. */
+export interface ActivitySource {
+  list(filter?: { kind?: string | readonly string[]; challenge?: string | readonly string[]; outcome?: string | readonly string[]; profile?: string; limit?: number }): readonly object[];
+}
+
 /** The admin API: see {@link createAdminApi}. */
 export interface AdminApi {
-  /** Whether `path` (URL pathname, still percent-encoded) is an admin route: mount the handler for these only. */
+  /** Whether `path` (URL pathname, still percent-encoded) is an admin route or the admin page: mount the handler for these only. */
   owns(path: string): boolean;
   /** Answers one admin request. `remoteAddress` only goes into audit events. */
   fetch(request: Request, meta?: { remoteAddress?: string | undefined }): Promise<Response>;
 }
 
+/** Options of {@link createAdminApi}. */
 export interface AdminApiOptions {
   /** The bearer token (at least 16 characters). */
   token: string;
@@ -25,16 +53,30 @@ export interface AdminApiOptions {
   defaultProfile: string;
   /** Writes one JSON event line. */
   log(entry: Record<string, unknown>): void;
-  /** Clock for the pending list's ages (default `() => new Date()`). */
+  /** Clock for ages (default `() => new Date()`). */
   now?: () => Date;
-  /** Where `POST /admin/challenges` issues one-time challenges (undefined: the route answers 404). */
+  /** Where `POST challenges` issues one-time challenges (undefined: the route answers 409). */
   challenges?: ChallengeStore;
-  /** Lifetime of an issued one-time challenge, in ms (default one hour). */
+  /** Lifetime of an issued one-time challenge when the request gives none, in ms (default one hour). */
   challengeTtlMs?: number;
+  /** The embedded CA: `GET certificates` reads its index, `POST revoke` revokes through it. */
+  ca?: FileCa;
+  /** Called after a revocation (the example signs and writes the CRL at once). */
+  onRevoked?: () => Promise<unknown>;
+  /** Per-profile snapshot for `GET profiles` (the SCEP server's `snapshot()`). */
+  snapshot?: () => Promise<readonly object[]>;
+  /** Fields added to every profile of `GET profiles` (e.g. `{ redis: true }`). */
+  profileExtras?: (profile: string) => Record<string, unknown>;
+  /** Recent activity for `GET activity`. */
+  activity?: ActivitySource;
+  /** Reloadable Intune trust anchors, by profile name, for `POST reload-trust`. */
+  trustAnchors?: ReadonlyMap<string, ReloadableTrustAnchors>;
 }
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): Response =>
   new Response(JSON.stringify(body) + "\n", { status, headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers } });
+
+const unavailable = (what: string): Response => json(503, { error: `the ${what} store is unavailable; try again` }, { "retry-after": "30" });
 
 /** Compares two secrets in constant time (equal-length digests, so the length leaks nothing either). */
 function sameSecret(a: string, b: string): boolean {
@@ -49,24 +91,62 @@ function subjectOf(tx: Transaction): string {
   }
 }
 
+class BadRequest extends Error {}
+
+async function readJson(request: Request): Promise<Record<string, unknown>> {
+  const text = await request.text();
+  if (text.length > MAX_BODY) throw new BadRequest(`the body is larger than ${MAX_BODY} bytes`);
+  if (text.trim() === "") return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new BadRequest("the body is not JSON");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new BadRequest("the body must be a JSON object");
+  return body as Record<string, unknown>;
+}
+
+function stringField(body: Record<string, unknown>, name: string, required: boolean): string | undefined {
+  const v = body[name];
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== "string" || v === "") throw new BadRequest(`${name} must be a non-empty string`);
+  return v;
+}
+
+/** Renames the pre-/admin/scep routes (`/admin/pending`, `/admin/approve/<tid>`, …) to their /admin/scep/ form. */
+function canonicalPath(path: string): string {
+  if (path.startsWith(ADMIN_PREFIX) || path === "/admin/scep") return path;
+  const m = /^\/admin\/(pending|stats|challenges|approve|reject)(\/.*)?$/.exec(path);
+  return m ? `${ADMIN_PREFIX}${m[1]}${m[2] ?? ""}` : path;
+}
+
+/** The activity filter chips: an enrollment kind, or a challenge kind. */
+const KIND_FILTERS = new Set(["initial", "renewal", "poll", "query", "ca", "proxy", "other"]);
+
 /**
- * The admin API of the example servers, behind `Authorization: Bearer <token>`:
+ * The admin API of the example servers, every route behind `Authorization: Bearer <token>` (shapes in
+ * docs/admin-api.openapi.yaml):
  *
- * - `GET /admin/pending`: `{ pending: [{ profile, transactionId, subject, status, ageSeconds }] }`, oldest first;
- * - `POST /admin/approve/<transactionID>` and `POST /admin/reject/<transactionID>`: the ID is the rest of
- *   the path, percent-decoded (so micromdm's base64 IDs work encoded, `cNJTus%2Bu%2FQH3uR5EDxDj6%2BbzBi4%3D`,
- *   or as they are, `cNJTus+u/QH3uR5EDxDj6+bzBi4=`);
- * - `POST /admin/approve` and `POST /admin/reject` with a JSON body `{ "transactionId": "…", "profile"?: "…" }`;
- * - `POST /admin/challenges` (with one-time challenges): 201 `{ profile, challenge, expiresInSeconds }`, a
- *   fresh one-time challenge (never logged);
- * - `GET /admin/stats`: `{ stats: [{ profile, outcomes, reasons, … }] }`, request counts summed over every
- *   replica sharing the counter store (Redis), expiry dates, never a secret.
+ * - `GET /admin/scep/profiles`: `{ profiles: [...] }`, the server's per-profile snapshot plus `redis`;
+ * - `GET /admin/scep/activity?filter=initial|renewal|intune|static&outcome=…&limit=…`: `{ activity: [...] }`, newest first;
+ * - `GET /admin/scep/pending`: `{ pending: [{ profile, transactionId, subject, status, ageSeconds }] }`, oldest first;
+ * - `POST /admin/scep/approve` and `/reject` with `{ "transactionId": "…", "profile"?: "…" }` (or the ID as the
+ *   rest of the path, percent-encoded or as it is): `{ profile, transactionId, status }`;
+ * - `POST /admin/scep/challenges` with `{ "profile"?, "ttlSeconds"? }`: 201 `{ profile, challenge, expiresAt, expiresInSeconds }`;
+ * - `GET /admin/scep/certificates?subject=&serial=&page=1&pageSize=50`: `{ certificates, page, pageSize, total }`, newest first;
+ * - `POST /admin/scep/revoke` with `{ "serialNumber": "…", "reason"?: "keyCompromise" }`: `{ serialNumber, subject, reason, revokedAt, created }`;
+ * - `POST /admin/scep/reload-trust` with `{ "profile": "…" }`: `{ profile, anchors }`, or 422 `{ error, profile }` (old anchors kept);
+ * - `GET /admin/scep/stats`: `{ stats }`, request counts over every replica.
  *
- * Answers 200 `{ profile, transactionId, status }`, 404 when no such transaction is pending, 400 for a
- * malformed request, 401 without a bearer token, 403 with a wrong one (compared in constant time), 503 when
- * the transaction store is unavailable. Every refused authentication writes an audit event
- * `{ type: "admin-auth-failed", reason, method, path, remoteAddress }` (never the presented token); every
- * decision writes `{ type: "admin", action, profile, transactionId, status }`.
+ * `GET /admin/scep` is the admin page (no token needed to load it: it holds no data, and asks for the token).
+ * The pre-0.2 paths `/admin/pending`, `/admin/approve…`, `/admin/reject…`, `/admin/challenges`, `/admin/stats`
+ * still answer, as aliases.
+ *
+ * 401 without a bearer token, 403 with a wrong one (compared in constant time), 400 for a malformed request, 404
+ * for an unknown route or object, 405 for a wrong method, 503 + Retry-After when a store is down. Every refused
+ * authentication writes an audit event `{ type: "admin-auth-failed", reason, method, path, remoteAddress }`
+ * (never the presented token); every action writes `{ type: "admin", action, … }` (never a challenge).
  */
 export function createAdminApi(o: AdminApiOptions): AdminApi {
   const now = o.now ?? (() => new Date());
@@ -89,87 +169,221 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       return json(200, { profile, transactionId, status: tx.status });
     } catch (e) {
       if (!isScepError(e)) throw e;
-      if (e.code === "ERR_STORE_UNAVAILABLE") return json(503, { error: "the transaction store is unavailable; try again" }, { "retry-after": "30" });
+      if (e.code === "ERR_STORE_UNAVAILABLE") return unavailable("transaction");
       if (e.code === "ERR_TRANSACTION_STATE" || e.code === "ERR_INVALID_ARGUMENT") return json(404, { error: e.message });
       throw e;
     }
   };
 
-  const readBody = async (request: Request): Promise<{ profile: string; transactionId: string } | string> => {
-    const text = await request.text();
-    if (text.length > MAX_BODY) return `the body is larger than ${MAX_BODY} bytes`;
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      return 'expected a JSON body {"transactionId": "…", "profile"?: "…"}';
-    }
-    const b = body as { transactionId?: unknown; profile?: unknown } | null;
-    if (typeof b !== "object" || b === null || typeof b.transactionId !== "string" || b.transactionId === "") return 'expected a JSON body {"transactionId": "…", "profile"?: "…"}';
-    if (b.profile !== undefined && typeof b.profile !== "string") return "profile must be a string";
-    return { profile: b.profile ?? o.defaultProfile, transactionId: b.transactionId };
-  };
-
-  return {
-    owns: (path) => path === "/admin" || path.startsWith(ADMIN_PREFIX),
-    async fetch(request, meta = {}) {
-      const url = new URL(request.url);
-      const path = url.pathname;
-      const denied = authorize(request, path, meta.remoteAddress);
-      if (denied) return denied;
-      if (path === "/admin/challenges" && o.challenges) {
-        if (request.method !== "POST") return json(405, { error: "use POST" }, { allow: "POST" });
-        const profile = url.searchParams.get("profile") ?? o.defaultProfile;
-        const ttlMs = o.challengeTtlMs ?? 3_600_000;
-        try {
-          const challenge = await o.challenges.issue({ profile, ttlMs });
-          o.log({ type: "admin", action: "challenge", profile });
-          return json(201, { profile, challenge, expiresInSeconds: Math.floor(ttlMs / 1000) });
-        } catch (e) {
-          if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return json(503, { error: "the challenge store is unavailable; try again" }, { "retry-after": "30" });
-          throw e;
-        }
-      }
-      if (path === "/admin/stats") {
-        if (request.method !== "GET") return json(405, { error: "use GET" }, { allow: "GET" });
-        try {
-          return json(200, { stats: await o.server.sharedStats() });
-        } catch (e) {
-          if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return json(503, { error: "the counter store is unavailable; try again" }, { "retry-after": "30" });
-          throw e;
-        }
-      }
-      if (path === "/admin/pending") {
-        if (request.method !== "GET") return json(405, { error: "use GET" }, { allow: "GET" });
+  type Route = (request: Request, url: URL, rest: string | undefined) => Promise<Response>;
+  const routes: Record<string, { method: "GET" | "POST"; run: Route }> = {
+    profiles: {
+      method: "GET",
+      run: async () => {
+        if (!o.snapshot) return json(404, { error: "no profile snapshot on this server" });
+        const list = await o.snapshot();
+        return json(200, { profiles: list.map((p) => ({ ...p, ...(o.profileExtras?.(String((p as { profile?: unknown }).profile)) ?? {}) })) });
+      },
+    },
+    activity: {
+      method: "GET",
+      run: async (_request, url) => {
+        if (!o.activity) return json(404, { error: "no activity log on this server" });
+        const filters = url.searchParams.getAll("filter").flatMap((f) => f.split(",")).filter((f) => f !== "");
+        const kinds = filters.filter((f) => KIND_FILTERS.has(f));
+        const challenges = filters.filter((f) => !KIND_FILTERS.has(f));
+        const outcomes = url.searchParams.getAll("outcome").flatMap((f) => f.split(",")).filter((f) => f !== "");
+        const limitText = url.searchParams.get("limit");
+        const limit = limitText === null ? 100 : Number(limitText);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new BadRequest("limit must be an integer from 1 to 1000");
+        const profile = url.searchParams.get("profile") ?? undefined;
+        const activity = o.activity.list({
+          ...(kinds.length ? { kind: kinds } : {}),
+          ...(challenges.length ? { challenge: challenges } : {}),
+          ...(outcomes.length ? { outcome: outcomes } : {}),
+          ...(profile ? { profile } : {}),
+          limit,
+        });
+        return json(200, { activity });
+      },
+    },
+    pending: {
+      method: "GET",
+      run: async (_request, url) => {
         const profile = url.searchParams.get("profile") ?? undefined;
         let list: Transaction[];
         try {
           list = await o.server.pending(profile);
         } catch (e) {
-          if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return json(503, { error: "the transaction store is unavailable; try again" }, { "retry-after": "30" });
+          if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return unavailable("transaction");
           throw e;
         }
         const t = now().getTime();
         return json(200, {
           pending: list.map((tx) => ({ profile: tx.profile, transactionId: tx.transactionId, subject: subjectOf(tx), status: tx.status, ageSeconds: Math.max(0, Math.floor((t - tx.createdAt.getTime()) / 1000)) })),
         });
-      }
-      const m = /^\/admin\/(approve|reject)(?:\/(.+))?$/.exec(path);
-      if (!m) return json(404, { error: `no admin route ${path}` });
-      if (request.method !== "POST") return json(405, { error: "use POST" }, { allow: "POST" });
-      const action = m[1] as "approve" | "reject";
-      if (m[2] !== undefined) {
-        let transactionId: string;
+      },
+    },
+    approve: { method: "POST", run: (request, url, rest) => decideRoute("approve", request, url, rest) },
+    reject: { method: "POST", run: (request, url, rest) => decideRoute("reject", request, url, rest) },
+    challenges: {
+      method: "POST",
+      run: async (request, url) => {
+        const body = await readJson(request);
+        const profile = stringField(body, "profile", false) ?? url.searchParams.get("profile") ?? o.defaultProfile;
+        if (!o.challenges) return json(409, { error: `profile ${profile} does not take one-time challenges (start the server with --one-time-challenges)` });
+        const ttl = body.ttlSeconds;
+        if (ttl !== undefined && (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 60 || ttl > 7 * 86_400)) throw new BadRequest("ttlSeconds must be an integer from 60 to 604800");
+        const ttlMs = ttl === undefined ? (o.challengeTtlMs ?? 3_600_000) : ttl * 1000;
         try {
-          transactionId = decodeURIComponent(m[2]);
-        } catch {
-          return json(400, { error: "the transactionID in the path is not valid percent-encoding" });
+          const challenge = await o.challenges.issue({ profile, ttlMs });
+          o.log({ type: "admin", action: "challenge", profile, ttlSeconds: Math.floor(ttlMs / 1000) });
+          return json(201, { profile, challenge, expiresAt: new Date(now().getTime() + ttlMs).toISOString(), expiresInSeconds: Math.floor(ttlMs / 1000) });
+        } catch (e) {
+          if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return unavailable("challenge");
+          throw e;
         }
-        return decide(action, url.searchParams.get("profile") ?? o.defaultProfile, transactionId);
-      }
-      const body = await readBody(request);
-      if (typeof body === "string") return json(400, { error: body });
-      return decide(action, body.profile, body.transactionId);
+      },
+    },
+    certificates: {
+      method: "GET",
+      run: async (_request, url) => {
+        if (!o.ca) return json(404, { error: "no embedded CA on this server" });
+        const page = positive(url.searchParams.get("page"), 1, "page", Number.MAX_SAFE_INTEGER);
+        const pageSize = positive(url.searchParams.get("pageSize"), 50, "pageSize", MAX_PAGE_SIZE);
+        const subject = url.searchParams.get("subject")?.toLowerCase();
+        const serialText = url.searchParams.get("serial");
+        let serial: string | undefined;
+        try {
+          serial = serialText ? normalizeSerialNumber(serialText) : undefined;
+        } catch {
+          throw new BadRequest("serial must be hex digits");
+        }
+        const [records, revoked] = await Promise.all([o.ca.list(), o.ca.revocations.list().catch((e: unknown) => e)]);
+        if (!Array.isArray(revoked)) {
+          if (isScepError(revoked) && revoked.code === "ERR_STORE_UNAVAILABLE") return unavailable("revocation");
+          throw revoked;
+        }
+        const byserial = new Map(revoked.map((r) => [r.serialNumber, r]));
+        const matching = records
+          .filter((r) => (subject === undefined || r.subject.toLowerCase().includes(subject)) && (serial === undefined || r.serialNumber.includes(serial)))
+          .reverse();
+        const slice = matching.slice((page - 1) * pageSize, page * pageSize);
+        return json(200, {
+          certificates: slice.map((r) => {
+            const rev = byserial.get(r.serialNumber);
+            return {
+              serialNumber: r.serialNumber,
+              subject: r.subject,
+              notBefore: r.notBefore.toISOString(),
+              notAfter: r.notAfter.toISOString(),
+              issuedAt: r.issuedAt.toISOString(),
+              revoked: rev ? { reason: rev.reason, revokedAt: rev.revokedAt.toISOString() } : null,
+            };
+          }),
+          page,
+          pageSize,
+          total: matching.length,
+        });
+      },
+    },
+    revoke: {
+      method: "POST",
+      run: async (request) => {
+        if (!o.ca) return json(404, { error: "no embedded CA on this server" });
+        const body = await readJson(request);
+        const serialNumber = stringField(body, "serialNumber", true)!;
+        const reason = (stringField(body, "reason", false) ?? "unspecified") as RevocationReason;
+        if (!Object.hasOwn(REVOCATION_REASONS, reason)) throw new BadRequest(`reason must be one of ${Object.keys(REVOCATION_REASONS).join(", ")}`);
+        try {
+          const { entry, created, subject } = await o.ca.revoke(serialNumber, reason);
+          o.log({ type: "admin", action: "revoke", serialNumber: entry.serialNumber, reason: entry.reason, created });
+          await o.onRevoked?.();
+          return json(200, { serialNumber: entry.serialNumber, subject, reason: entry.reason, revokedAt: entry.revokedAt.toISOString(), created });
+        } catch (e) {
+          if (isEmbeddedCaError(e, "UNKNOWN_SERIAL")) return json(404, { error: e.message });
+          if (isEmbeddedCaError(e, "INVALID_OPTIONS")) throw new BadRequest(e.message);
+          if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return unavailable("revocation");
+          throw e;
+        }
+      },
+    },
+    "reload-trust": {
+      method: "POST",
+      run: async (request) => {
+        const body = await readJson(request);
+        const profile = stringField(body, "profile", false) ?? o.defaultProfile;
+        const pool = o.trustAnchors?.get(profile);
+        if (!pool) return json(404, { error: `profile ${profile} has no Intune trust anchors to reload` });
+        try {
+          const anchors = await pool.reload();
+          o.log({ type: "admin", action: "reload-trust", profile, anchors: anchors.length });
+          return json(200, { profile, anchors: anchors.map((a) => ({ subject: a.subject, notAfter: a.notAfter.toISOString(), ...(a.fingerprintSha256 ? { fingerprintSha256: a.fingerprintSha256 } : {}) })) });
+        } catch (e) {
+          const error = (e as Error).message.split("\n", 1)[0];
+          o.log({ type: "admin", action: "reload-trust", profile, error });
+          return json(422, { profile, error: `the trust anchors were not reloaded (the old ones stay in use): ${error}` });
+        }
+      },
+    },
+    stats: {
+      method: "GET",
+      run: async () => {
+        try {
+          return json(200, { stats: await o.server.sharedStats() });
+        } catch (e) {
+          if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return unavailable("counter");
+          throw e;
+        }
+      },
     },
   };
+
+  const decideRoute = async (action: "approve" | "reject", request: Request, url: URL, rest: string | undefined): Promise<Response> => {
+    if (rest !== undefined) {
+      let transactionId: string;
+      try {
+        transactionId = decodeURIComponent(rest);
+      } catch {
+        throw new BadRequest("the transactionID in the path is not valid percent-encoding");
+      }
+      return decide(action, url.searchParams.get("profile") ?? o.defaultProfile, transactionId);
+    }
+    const body = await readJson(request);
+    const transactionId = body.transactionId ?? body.transactionID;
+    if (typeof transactionId !== "string" || transactionId === "") throw new BadRequest('expected a JSON body {"transactionId": "…", "profile"?: "…"}');
+    return decide(action, stringField(body, "profile", false) ?? o.defaultProfile, transactionId);
+  };
+
+  return {
+    owns: (path) => path === "/admin" || path.startsWith("/admin/"),
+    async fetch(request, meta = {}) {
+      const url = new URL(request.url);
+      const path = canonicalPath(url.pathname);
+      // The page and its script hold no data: they load without a token, and ask the user for it.
+      if (path === ADMIN_PAGE_PATH || path === `${ADMIN_PAGE_PATH}/` || path === ADMIN_SCRIPT_PATH) {
+        if (request.method !== "GET" && request.method !== "HEAD") return json(405, { error: "use GET" }, { allow: "GET" });
+        return path === ADMIN_SCRIPT_PATH ? adminPageScript() : adminPageHtml();
+      }
+      const denied = authorize(request, url.pathname, meta.remoteAddress);
+      if (denied) return denied;
+      const m = path.startsWith(ADMIN_PREFIX) ? /^([a-z-]+)(?:\/(.+))?$/.exec(path.slice(ADMIN_PREFIX.length)) : null;
+      const route = m && Object.hasOwn(routes, m[1]!) ? routes[m[1]!] : undefined;
+      if (!m || !route || (m[2] !== undefined && m[1] !== "approve" && m[1] !== "reject")) return json(404, { error: `no admin route ${url.pathname}` });
+      if (request.method !== route.method) return json(405, { error: `use ${route.method}` }, { allow: route.method });
+      try {
+        return await route.run(request, url, m[2]);
+      } catch (e) {
+        if (e instanceof BadRequest) return json(400, { error: e.message });
+        throw e;
+      }
+    },
+  };
+}
+
+function positive(text: string | null, fallback: number, name: string, max: number): number {
+  if (text === null) return fallback;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > max) throw new BadRequest(`${name} must be an integer from 1 to ${max}`);
+  return n;
 }

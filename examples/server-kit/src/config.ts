@@ -46,6 +46,10 @@ export interface ServerConfig {
   redisUrl: string | undefined;
   /** Clients send one-time challenges issued by `POST /admin/challenges` instead of the static one. */
   oneTimeChallenges: boolean;
+  /** URL issued certificates name as their CRL distribution point (undefined: none). */
+  crlUrl: string | undefined;
+  /** nextUpdate − thisUpdate of the CRL, in hours. */
+  crlValidityHours: number;
 }
 
 /** A configuration mistake: the message says which setting and why. */
@@ -81,14 +85,16 @@ export const SETTINGS = [
   ["--pending", "SCEP_PENDING", "false", "answer new enrollments PENDING until an operator approves (renewals are issued at once)"],
   ["--cert-files", "SCEP_CERT_FILES", "false", "also write each issued certificate to `<data-dir>/certs/<serial>.pem` (`index.jsonl` always holds them; a file per certificate costs ~0.5 ms a request)"],
   ["--max-body", "SCEP_MAX_BODY", "65536", "largest PKIOperation body in bytes (larger: HTTP 413)"],
-  ["", "SCEP_ADMIN_TOKEN", "(unset)", "at least 16 characters; enables the admin API (`GET /admin/pending`, `POST /admin/approve/<tid>` and `/admin/reject/<tid>` or with a JSON body, `POST /admin/challenges`, `GET /admin/stats`) with `Authorization: Bearer <token>`"],
+  ["", "SCEP_ADMIN_TOKEN", "(unset)", "at least 16 characters; enables the admin API under `/admin/scep/` (profiles, activity, pending, approve, reject, challenges, certificates, revoke, reload-trust, stats: see [Admin API](#admin-api)) with `Authorization: Bearer <token>`, and the admin page at `/admin/scep`"],
   ["--request-timeout-ms", "SCEP_REQUEST_TIMEOUT_MS", "30000", "whole request must arrive within this"],
   ["--headers-timeout-ms", "SCEP_HEADERS_TIMEOUT_MS", "10000", "headers must arrive within this (slow-loris guard)"],
   ["--keep-alive-timeout-ms", "SCEP_KEEP_ALIVE_TIMEOUT_MS", "5000", "idle keep-alive connections are closed after this"],
   ["--shutdown-timeout-ms", "SCEP_SHUTDOWN_TIMEOUT_MS", "10000", "on SIGINT/SIGTERM, in-flight requests get this long before connections are cut"],
   ["--workers", "SCEP_WORKERS", "1", "processes serving requests on the one port (`node:cluster`; `auto`: one per CPU); a worker that dies is restarted; with `--pending` or `--one-time-challenges` only together with `--redis-url`"],
   ["--redis-url", "SCEP_REDIS_URL", "(unset)", "keep PENDING transactions, one-time challenges and request counters in Redis (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS), so several processes or machines share them (see [Several replicas](#several-replicas-one-redis)); prefer the variable when the URL holds a password (it is never printed)"],
-  ["--one-time-challenges", "SCEP_ONE_TIME_CHALLENGES", "false", "clients must send a one-time challenge from `POST /admin/challenges` (valid one hour, consumed on use) instead of the static one; needs `SCEP_ADMIN_TOKEN`"],
+  ["--one-time-challenges", "SCEP_ONE_TIME_CHALLENGES", "false", "clients must send a one-time challenge from `POST /admin/scep/challenges` (valid one hour, consumed on use) instead of the static one; needs `SCEP_ADMIN_TOKEN`"],
+  ["--crl-url", "SCEP_CRL_URL", "(unset)", "an `http://` or `https://` URL issued certificates name as their CRL distribution point: where clients reach this server's `GET /scep/ca.crl` (see [Revocation and the CRL](#revocation-and-the-crl))"],
+  ["--crl-validity-hours", "SCEP_CRL_VALIDITY_HOURS", "24", "the CRL's nextUpdate is this long after its thisUpdate; it is signed again after half of it, and at once after a revocation"],
 ] as const;
 
 /** `--help` text. */
@@ -169,6 +175,18 @@ function redisUrl([name, value]: [string, string | undefined]): string | undefin
   return value;
 }
 
+function httpUrl([name, value]: [string, string | undefined]): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${name} must be an http:// or https:// URL, got ${JSON.stringify(value)}`);
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || /\s/.test(value)) throw new ConfigError(`${name} must be an http:// or https:// URL, got ${JSON.stringify(value)}`);
+  return value;
+}
+
 function workers([name, value]: [string, string | undefined]): number {
   if (value === undefined) return 1;
   if (value.trim().toLowerCase() === "auto") return Math.min(MAX_WORKERS, availableParallelism());
@@ -234,6 +252,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     workers: workers(get("--workers", "SCEP_WORKERS")),
     redisUrl: redisUrl(get("--redis-url", "SCEP_REDIS_URL")),
     oneTimeChallenges: values["one-time-challenges"] === true || boolean("SCEP_ONE_TIME_CHALLENGES", env.SCEP_ONE_TIME_CHALLENGES ?? ""),
+    crlUrl: httpUrl(get("--crl-url", "SCEP_CRL_URL")),
+    crlValidityHours: num("--crl-validity-hours", "SCEP_CRL_VALIDITY_HOURS", 24, 1, 8760),
   };
   if (config.headersTimeoutMs > config.requestTimeoutMs) throw new ConfigError(`the headers timeout (${config.headersTimeoutMs} ms) must not exceed the request timeout (${config.requestTimeoutMs} ms)`);
   if (config.pending && config.workers > 1 && config.redisUrl === undefined) {
@@ -243,7 +263,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     throw new ConfigError(`--one-time-challenges cannot run with ${config.workers} workers without --redis-url: challenges would live in one process's memory (use --workers 1, or give SCEP_REDIS_URL)`, { showUsage: false });
   }
   if (config.oneTimeChallenges && config.adminToken === undefined) {
-    throw new ConfigError("--one-time-challenges needs SCEP_ADMIN_TOKEN: one-time challenges are issued by POST /admin/challenges", { showUsage: false });
+    throw new ConfigError("--one-time-challenges needs SCEP_ADMIN_TOKEN: one-time challenges are issued by POST /admin/scep/challenges", { showUsage: false });
   }
   if (config.caKeyPassphrase !== undefined && config.caKeyPassphraseFile !== undefined) {
     throw new ConfigError("give SCEP_CA_KEY_PASSPHRASE or SCEP_CA_KEY_PASSPHRASE_FILE, not both");

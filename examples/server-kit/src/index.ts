@@ -20,7 +20,10 @@
 export { parseConfig, readConfig, configErrorLine, usage, ConfigError, SETTINGS } from "./config.js";
 export type { ServerConfig } from "./config.js";
 export { startServer, createKit, createHttpServer, openCa, listenFailure, SCEP_PATH, TRANSACTION_RETENTION_MS, MAX_TRANSACTIONS } from "./start-server.js";
-export { createAdminApi, ADMIN_PREFIX } from "./admin-api.js";
-export type { AdminApi, AdminApiOptions } from "./admin-api.js";
+export { createAdminApi, ADMIN_PREFIX, MAX_PAGE_SIZE } from "./admin-api.js";
+export type { AdminApi, AdminApiOptions, ActivitySource, ReloadableTrustAnchors } from "./admin-api.js";
+export { ADMIN_PAGE_PATH, ADMIN_SCRIPT_PATH } from "./admin-page.js";
+export { createCrlEndpoint, scheduleCrl, CRL_PATH, CRL_FILE } from "./crl-endpoint.js";
+export type { CrlEndpoint } from "./crl-endpoint.js";
 export { serveFetch, rawPath } from "./node-fetch.js";
 export type { ScepKit, RunningServer } from "./start-server.js";

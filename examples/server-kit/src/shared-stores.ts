@@ -4,12 +4,14 @@ import Redis from "ioredis";
 import {
   MemoryChallengeStore,
   MemoryCounterStore,
+  MemoryRevocationStore,
   MemoryTransactionStore,
   type ChallengeStore,
   type CounterStore,
+  type RevocationStore,
   type TransactionStore,
 } from "@scep/core";
-import { RedisChallengeStore, RedisCounterStore, RedisTransactionStore, redisClientOptions } from "@scep/redis";
+import { RedisChallengeStore, RedisCounterStore, RedisRevocationStore, RedisTransactionStore, redisClientOptions } from "@scep/redis";
 
 /** Most transactions the in-memory store keeps (finished ones are dropped oldest first when full). */
 export const MAX_TRANSACTIONS = 10_000;
@@ -22,6 +24,8 @@ export interface SharedStores {
   challenges: ChallengeStore;
   /** Request counts per profile (the admin API's stats add up every replica's). */
   counters: CounterStore;
+  /** Revoked certificates and the CRL number of the embedded CA. */
+  revocations: RevocationStore;
   /** `memory`, or the Redis URL with any password replaced by `***`. */
   where: string;
   /** Writes buffered counts and closes the Redis connection (nothing for memory). */
@@ -46,6 +50,7 @@ export function memoryStores(): SharedStores {
     transactions: new MemoryTransactionStore({ maxEntries: MAX_TRANSACTIONS }),
     challenges: new MemoryChallengeStore(),
     counters: new MemoryCounterStore(),
+    revocations: new MemoryRevocationStore(),
     where: "memory",
     close: async () => undefined,
   };
@@ -91,6 +96,7 @@ export async function redisStores(url: string, log: (entry: Record<string, unkno
     transactions: new RedisTransactionStore(client, { keyPrefix }),
     challenges: new RedisChallengeStore(client, { keyPrefix }),
     counters,
+    revocations: new RedisRevocationStore(client, { keyPrefix }),
     where,
     async close() {
       await counters.close().catch(() => undefined);

@@ -6,10 +6,11 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from "node:net";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
-import { InvalidArgumentError, LocalKey, createScepServer, type ScepEvent, type ScepServer } from "@scep/core";
+import { Certificate, InvalidArgumentError, LocalKey, createScepServer, type RevocationStore, type ScepEvent, type ScepServer } from "@scep/core";
 import { isEmbeddedCaError, openFileCa, type FileCa } from "@scep-examples/embedded-ca";
 import { LISTEN_FAILED_MESSAGE, SHUTDOWN_MESSAGE, runClusterPrimary, workerSlot } from "./cluster-primary.js";
 import { createAdminApi, type AdminApi } from "./admin-api.js";
+import { CRL_FILE, CRL_PATH, createCrlEndpoint, scheduleCrl, type CrlEndpoint } from "./crl-endpoint.js";
 import { ConfigError, configErrorLine, parseConfig, usage, type ServerConfig } from "./config.js";
 import { memoryStores, redactRedisUrl, redisStores, type SharedStores } from "./shared-stores.js";
 
@@ -28,8 +29,12 @@ export interface ScepKit {
   log(entry: Record<string, unknown>): void;
   /** The admin API (`/admin/…`); undefined when SCEP_ADMIN_TOKEN is unset (then do not mount it). */
   admin: AdminApi | undefined;
-  /** Where PENDING transactions, one-time challenges and counters live (this process, or Redis). */
+  /** Where PENDING transactions, one-time challenges, counters and revocations live (this process, or Redis). */
   stores: SharedStores;
+  /** The CA's CRL at `GET /scep/ca.crl` (mount it before the SCEP middleware). */
+  crl: CrlEndpoint;
+  /** Stops the CRL schedule (and whatever else the kit runs in the background). */
+  close(): void;
 }
 
 /** A started example server. */
@@ -90,7 +95,7 @@ async function readPassphrase(config: ServerConfig): Promise<string | undefined>
  *
  * @throws ConfigError for an encrypted key without (or with a wrong) passphrase, and for an EC CA.
  */
-export async function openCa(config: ServerConfig): Promise<FileCa> {
+export async function openCa(config: ServerConfig, revocations?: RevocationStore): Promise<FileCa> {
   const passphrase = config.caKeyPath ? await readPassphrase(config) : undefined;
   let ca: FileCa;
   try {
@@ -98,6 +103,9 @@ export async function openCa(config: ServerConfig): Promise<FileCa> {
       dataDir: config.dataDir,
       certificateFiles: config.certFiles,
       backdateSeconds: config.backdateSeconds,
+      crlValiditySeconds: config.crlValidityHours * 3600,
+      ...(config.crlUrl !== undefined ? { crlDistributionPoint: config.crlUrl } : {}),
+      ...(revocations ? { revocations } : {}),
       ...(config.caCertPath && config.caKeyPath ? { caCertPath: config.caCertPath, caKeyPath: config.caKeyPath, ...(passphrase !== undefined ? { caKeyPassphrase: passphrase } : {}) } : {}),
     });
   } catch (e) {
@@ -117,15 +125,26 @@ export async function openCa(config: ServerConfig): Promise<FileCa> {
 
 /** Opens the CA, loads the challenge and creates the SCEP server. */
 export async function createKit(config: ServerConfig): Promise<ScepKit & { challengeSource: ChallengeSource }> {
-  const ca = await openCa(config);
-  const { challenge, source } = await loadChallenge(config, ca.dataDir);
-  const chain = ca.chainDer;
   let stores: SharedStores;
   try {
     stores = config.redisUrl === undefined ? memoryStores() : await redisStores(config.redisUrl, log);
   } catch (e) {
     throw new ConfigError((e as Error).message, { showUsage: false });
   }
+  let ca: FileCa;
+  let challenge: string;
+  let source: ChallengeSource;
+  try {
+    ca = await openCa(config, stores.revocations);
+    ({ challenge, source } = await loadChallenge(config, ca.dataDir));
+  } catch (e) {
+    await stores.close();
+    throw e;
+  }
+  const chain = ca.chainDer;
+  const caSubject = new Certificate(ca.certificateDer).subjectDer;
+  // Signed now and re-signed on a schedule (a quarter of its validity), kept in <dataDir>/ca.crl.
+  const crlSchedule = scheduleCrl(ca, (config.crlValidityHours * 3_600_000) / 4, log);
   const server = createScepServer({
     counters: stores.counters,
     maxBodyBytes: config.maxBodyBytes,
@@ -142,6 +161,8 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
         // Bounded, and finished transactions expire (RFC 8894 §3.3.3: a late CertPoll still finds its answer for a day).
         transactions: stores.transactions,
         transactionRetentionMs: TRANSACTION_RETENTION_MS,
+        // GetCRL (RFC 8894 §3.3.5): the CA's current CRL for any certificate it issued; another issuer is badCertId.
+        getCrl: async ({ issuer }) => (Buffer.from(issuer).equals(caSubject) ? (await ca.crl()).der : undefined),
         issue: async (ctx) => {
           if (config.pending && !ctx.approved && !ctx.renewal) return { status: "PENDING" };
           try {
@@ -157,10 +178,19 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
     ],
   });
   const admin = config.adminToken
-    ? createAdminApi({ token: config.adminToken, server, defaultProfile: SCEP_PATH, log, ...(config.oneTimeChallenges ? { challenges: stores.challenges } : {}) })
+    ? createAdminApi({
+        token: config.adminToken,
+        server,
+        defaultProfile: SCEP_PATH,
+        log,
+        ca,
+        onRevoked: () => crlSchedule.refresh(),
+        profileExtras: () => ({ redis: config.redisUrl !== undefined }),
+        ...(config.oneTimeChallenges ? { challenges: stores.challenges } : {}),
+      })
     : undefined;
   const caCertificatePath = config.caCertPath ?? join(ca.dataDir, "ca.pem");
-  return { config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin, stores };
+  return { config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin, stores, crl: createCrlEndpoint(ca), close: () => crlSchedule.stop() };
 }
 
 /**
@@ -225,14 +255,15 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
   const lines = [
     `SCEP server (${name}) listening on ${config.host}:${port}`,
     ...urls.map((u) => `  SCEP URL:        ${u}`),
-    `  challenge:       ${config.oneTimeChallenges ? "one-time, issued by POST /admin/challenges (valid one hour)" : challengeLine(facts.challenge, facts.challengeSource)}`,
+    `  challenge:       ${config.oneTimeChallenges ? "one-time, issued by POST /admin/scep/challenges (valid one hour)" : challengeLine(facts.challenge, facts.challengeSource)}`,
     `  CA:              ${facts.ca.subject}`,
     `  CA fingerprint:  SHA-256 ${facts.ca.fingerprintSha256}`,
     `  CA certificate:  ${facts.caCertificatePath}`,
     `  data directory:  ${facts.ca.dataDir}`,
-    `  issuing:         ${config.pending ? "PENDING until approved (POST /admin/approve/<transactionID>)" : "at once"}, ${config.validityDays} days`,
-    `  shared state:    ${config.redisUrl === undefined ? "this process (memory)" : `Redis ${redactRedisUrl(config.redisUrl)} (PENDING transactions, one-time challenges, counters)`}`,
-    `  admin endpoint:  ${config.adminToken ? "enabled (Authorization: Bearer $SCEP_ADMIN_TOKEN)" : "disabled (set SCEP_ADMIN_TOKEN)"}`,
+    `  issuing:         ${config.pending ? "PENDING until approved (POST /admin/scep/approve, or on the admin page)" : "at once"}, ${config.validityDays} days`,
+    `  shared state:    ${config.redisUrl === undefined ? "this process (memory)" : `Redis ${redactRedisUrl(config.redisUrl)} (PENDING transactions, one-time challenges, counters, revocations)`}`,
+    `  CRL:             ${urls[0] ? urls[0].replace(/\/scep$/, CRL_PATH) : CRL_PATH} (signed every ${config.crlValidityHours / 4} h and after each revocation; a copy in ${join(facts.ca.dataDir, CRL_FILE)})`,
+    `  admin endpoint:  ${config.adminToken ? "enabled (Authorization: Bearer $SCEP_ADMIN_TOKEN; page at /admin/scep)" : "disabled (set SCEP_ADMIN_TOKEN)"}`,
     ...(workers ? [`  workers:         ${workers.length} (pids ${workers.map((w) => w.pid).join(", ")}; primary ${process.pid})`] : []),
   ];
   // The banner is for people: stderr, so stdout carries JSON lines only (`pnpm -s start | jq` works).
@@ -322,6 +353,7 @@ export async function startServer(
 
   const stop = (): Promise<void> =>
     (stopping ??= new Promise<void>((done) => {
+      kit.close();
       http.close(() => void kit.stores.close().finally(done));
       http.closeIdleConnections();
       setTimeout(() => http.closeAllConnections(), config.shutdownTimeoutMs).unref();

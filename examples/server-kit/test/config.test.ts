@@ -32,6 +32,8 @@ const DEFAULTS = {
   workers: 1,
   redisUrl: undefined,
   oneTimeChallenges: false,
+  crlUrl: undefined,
+  crlValidityHours: 24,
 };
 
 describe("parseConfig", () => {
@@ -60,6 +62,7 @@ describe("parseConfig", () => {
       SCEP_WORKERS: "1", // (more than one worker is refused with pending mode: see below)
       SCEP_CA_KEY_PASSPHRASE_FILE: "ca.pass", SCEP_BACKDATE_SECONDS: "60",
       SCEP_REDIS_URL: "redis://:pw@10.0.0.5:6380/2", SCEP_ONE_TIME_CHALLENGES: "true",
+      SCEP_CRL_URL: "http://pki.example.test/scep/ca.crl", SCEP_CRL_VALIDITY_HOURS: "6",
     };
     expect(parseConfig([], env, { cwd: "/etc/scep" })).toEqual({
       port: 9000, host: "127.0.0.1", dataDir: "/var/lib/scep", challenge: "pw", caCertPath: "/etc/scep/ca.pem", caKeyPath: "/etc/scep/ca.key",
@@ -67,6 +70,7 @@ describe("parseConfig", () => {
       validityDays: 0.5, pending: true, certFiles: true, maxBodyBytes: 2048, adminToken: "0123456789abcdef",
       requestTimeoutMs: 2000, headersTimeoutMs: 1000, keepAliveTimeoutMs: 300, shutdownTimeoutMs: 0,
       workers: 1, redisUrl: "redis://:pw@10.0.0.5:6380/2", oneTimeChallenges: true,
+      crlUrl: "http://pki.example.test/scep/ca.crl", crlValidityHours: 6,
     });
   });
 
@@ -125,7 +129,10 @@ describe("parseConfig", () => {
   it.each([
     [["--redis-url", "http://x"], {}, "--redis-url must be a redis:// or rediss:// URL, got a http: URL"],
     [[], { SCEP_REDIS_URL: "not a url :pw" }, "SCEP_REDIS_URL must be a redis:// or rediss:// URL"],
-    [["--one-time-challenges"], {}, "--one-time-challenges needs SCEP_ADMIN_TOKEN: one-time challenges are issued by POST /admin/challenges"],
+    [["--crl-url", "ldap://x/ca.crl"], {}, '--crl-url must be an http:// or https:// URL, got "ldap://x/ca.crl"'],
+    [[], { SCEP_CRL_URL: "/scep/ca.crl" }, 'SCEP_CRL_URL must be an http:// or https:// URL, got "/scep/ca.crl"'],
+    [["--crl-validity-hours", "0"], {}, '--crl-validity-hours must be an integer from 1 to 8760, got "0"'],
+    [["--one-time-challenges"], {}, "--one-time-challenges needs SCEP_ADMIN_TOKEN: one-time challenges are issued by POST /admin/scep/challenges"],
     [["--one-time-challenges", "--workers", "2"], { SCEP_ADMIN_TOKEN: "0123456789abcdef" }, "--one-time-challenges cannot run with 2 workers without --redis-url: challenges would live in one process's memory (use --workers 1, or give SCEP_REDIS_URL)"],
   ])("refuses the shared-state settings %j %j (never echoing the URL)", (argv, env, message) => {
     expect(() => parseConfig(argv, env)).toThrow(message);
@@ -155,7 +162,7 @@ describe("parseConfig", () => {
     const text = usage("express-server");
     expect(text).toContain("PEM certificate of an existing CA (with --ca-key), or a bundle of it and the certificates above it");
     expect(text).toContain("its PEM private key: RSA (the CA also decrypts requests; an EC key is refused, exit 2), PKCS#1 or PKCS#8, possibly encrypted (see SCEP_CA_KEY_PASSPHRASE)");
-    expect(text).toContain("at least 16 characters; enables the admin API (GET /admin/pending, POST /admin/approve/<tid> and /admin/reject/<tid> or with a JSON body, POST /admin/challenges, GET /admin/stats)");
+    expect(text).toContain("at least 16 characters; enables the admin API under /admin/scep/ (profiles, activity, pending, approve, reject, challenges, certificates, revoke, reload-trust, stats: see Admin API)");
     expect(text).not.toContain("`");
     expect(text).not.toContain("](#");
   });

@@ -305,7 +305,7 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
       afterAll(() => s.proc.terminate());
 
       const admin = (action: string, tid: string, token?: string) =>
-        fetch(`${s.base}/admin/${action}/${encodeURIComponent(tid)}`, { method: "POST", headers: token ? { authorization: `Bearer ${token}` } : {} });
+        fetch(`${s.base}/admin/scep/${action}/${encodeURIComponent(tid)}`, { method: "POST", headers: token ? { authorization: `Bearer ${token}` } : {} });
 
       /** A PKCSReq answered PENDING (with `transactionId`, else the client's), and a CertPoll for it. */
       async function pendingRequest(subject: string, transactionId?: string) {
@@ -344,24 +344,24 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         expect([none.status, none.headers.get("www-authenticate"), await none.json()]).toEqual([401, 'Bearer realm="scep-admin"', { error: "an Authorization: Bearer <token> header is required" }]);
         const wrong = await admin("approve", tid, "wrong-token-wrong-token");
         expect([wrong.status, await wrong.json()]).toEqual([403, { error: "wrong token" }]);
-        const listWrong = await fetch(`${s.base}/admin/pending`, { headers: { authorization: "Bearer guess-guess-guess" } });
+        const listWrong = await fetch(`${s.base}/admin/scep/pending`, { headers: { authorization: "Bearer guess-guess-guess" } });
         expect(listWrong.status).toBe(403);
-        const path = `/admin/approve/${encodeURIComponent(tid)}`;
+        const path = `/admin/scep/approve/${encodeURIComponent(tid)}`;
         expect(await s.proc.waitForJson("admin-auth-failed", (e) => e.reason === "missing_token")).toMatchObject({ method: "POST", path, remoteAddress: "127.0.0.1" });
         expect(await s.proc.waitForJson("admin-auth-failed", (e) => e.reason === "wrong_token" && e.path === path)).toMatchObject({ method: "POST", remoteAddress: "127.0.0.1" });
-        await s.proc.waitForJson("admin-auth-failed", (e) => e.path === "/admin/pending");
+        await s.proc.waitForJson("admin-auth-failed", (e) => e.path === "/admin/scep/pending");
         const all = s.proc.lines.join("\n") + s.proc.stderr;
         expect(all).not.toContain("wrong-token-wrong-token");
         expect(all).not.toContain("guess-guess-guess");
         // still pending: nothing was decided
-        const list = (await (await fetch(`${s.base}/admin/pending`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { pending: { transactionId: string }[] };
+        const list = (await (await fetch(`${s.base}/admin/scep/pending`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { pending: { transactionId: string }[] };
         expect(list.pending.map((p) => p.transactionId)).toContain(tid);
       });
 
-      it("lists pending transactions (GET /admin/pending) and decides micromdm-style base64 IDs by percent-encoded path, bare path or JSON body", async () => {
+      it("lists pending transactions (GET /admin/scep/pending) and decides micromdm-style base64 IDs by percent-encoded path, bare path or JSON body", async () => {
         const ids = ["cNJTus+u/QH3uR5EDxDj6+bzBi4=", "k/+9Zq==", "a+b/c/d="];
         const reqs = await Promise.all(ids.map((id, i) => pendingRequest(`CN=b64-${i}`, id)));
-        const res = await fetch(`${s.base}/admin/pending`, { headers: { authorization: `Bearer ${TOKEN}` } });
+        const res = await fetch(`${s.base}/admin/scep/pending`, { headers: { authorization: `Bearer ${TOKEN}` } });
         expect([res.status, res.headers.get("content-type")]).toEqual([200, "application/json; charset=utf-8"]);
         const { pending } = (await res.json()) as { pending: { profile: string; transactionId: string; subject: string; status: string; ageSeconds: number }[] };
         for (const [i, id] of ids.entries()) {
@@ -370,20 +370,20 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
           expect(entry!.ageSeconds).toBeGreaterThanOrEqual(0);
         }
         // percent-encoded path segment
-        const encoded = await fetch(`${s.base}/admin/approve/${encodeURIComponent(ids[0]!)}`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
+        const encoded = await fetch(`${s.base}/admin/scep/approve/${encodeURIComponent(ids[0]!)}`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
         expect([encoded.status, await encoded.json()]).toEqual([200, { profile: "/scep", transactionId: ids[0], status: "ISSUED" }]);
         // the ID as it is, slashes and all
-        const bare = await fetch(`${s.base}/admin/reject/${ids[1]}`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
+        const bare = await fetch(`${s.base}/admin/scep/reject/${ids[1]}`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
         expect([bare.status, await bare.json()]).toEqual([200, { profile: "/scep", transactionId: ids[1], status: "REJECTED" }]);
         // JSON body
-        const body = await fetch(`${s.base}/admin/approve`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ profile: "/scep", transactionId: ids[2] }) });
+        const body = await fetch(`${s.base}/admin/scep/approve`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ profile: "/scep", transactionId: ids[2] }) });
         expect([body.status, await body.json()]).toEqual([200, { profile: "/scep", transactionId: ids[2], status: "ISSUED" }]);
-        const bad = await fetch(`${s.base}/admin/approve`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: "tid=1" });
-        expect([bad.status, await bad.json()]).toEqual([400, { error: 'expected a JSON body {"transactionId": "…", "profile"?: "…"}' }]);
+        const bad = await fetch(`${s.base}/admin/scep/approve`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: "tid=1" });
+        expect([bad.status, await bad.json()]).toEqual([400, { error: "the body is not JSON" }]);
         expect((await reqs[0]!.poll()).status).toBe("SUCCESS");
         expect((await reqs[1]!.poll()).status).toBe("FAILURE");
         expect((await reqs[2]!.poll()).status).toBe("SUCCESS");
-        const after = (await (await fetch(`${s.base}/admin/pending`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { pending: { transactionId: string }[] };
+        const after = (await (await fetch(`${s.base}/admin/scep/pending`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { pending: { transactionId: string }[] };
         expect(after.pending.map((p) => p.transactionId).filter((id) => ids.includes(id))).toEqual([]);
         await s.proc.waitForJson("admin", (e) => e.action === "reject" && e.transactionId === ids[1]);
       });

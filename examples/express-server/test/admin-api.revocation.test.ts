@@ -1,0 +1,248 @@
+/**
+ * The admin API under /admin/scep/ and the CRL, against the Express example as a child process on loopback:
+ * 401/403 on every route with an audit line that never holds the token, the documented JSON shapes
+ * (docs/admin-api.openapi.yaml), and revocation end to end: revoke through the API, then GetCRL over SCEP
+ * (RFC 8894 §3.3.5, with the SDK's client) and GET /scep/ca.crl both list the serial; `openssl crl -verify`
+ * accepts the CRL (RFC 5280 §5) and `openssl verify -crl_check` refuses the revoked certificate.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  Certificate,
+  CertificationRequest,
+  ScepClient,
+  buildCertPoll,
+  buildGetCrl,
+  buildPkcsReq,
+  createSelfSignedSigner,
+  generateCsr,
+  generateRsaKeyPair,
+  readCertRep,
+  selectIssuerName,
+  selectRecipient,
+  type Signer,
+} from "@scep/core";
+import { startExample, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
+
+const EXAMPLE_DIR = fileURLToPath(new URL("..", import.meta.url));
+const TOKEN = "admin-token-for-tests-7f3a9c21";
+const tmp = mkdtempSync(join(tmpdir(), "scep-admin-api-"));
+const dataDir = join(tmp, "data");
+let proc: ExampleProcess;
+let base: string;
+const issuedChallenges: string[] = [];
+
+function openssl(args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile("openssl", [...args], { cwd: tmp, timeout: 60_000 }, (error, stdout, stderr) => (error ? reject(new Error(`openssl ${args.join(" ")}: ${stderr}${stdout}`)) : resolve(stdout))),
+  );
+}
+
+const api = (path: string, init: { method?: string; token?: string | null; body?: unknown } = {}) =>
+  fetch(`${base}${path}`, {
+    method: init.method ?? "GET",
+    headers: {
+      ...(init.token === null ? {} : { authorization: `Bearer ${init.token ?? TOKEN}` }),
+      ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
+    },
+    ...(init.body !== undefined ? { body: typeof init.body === "string" ? init.body : JSON.stringify(init.body) } : {}),
+  });
+
+async function challenge(): Promise<string> {
+  const res = await api("/admin/scep/challenges", { method: "POST", body: { ttlSeconds: 600 } });
+  const body = (await res.json()) as { challenge: string };
+  issuedChallenges.push(body.challenge);
+  return body.challenge;
+}
+
+/** A PKCSReq with a fresh one-time challenge, answered PENDING (the server runs --pending), and its CertPoll. */
+async function pendingEnrollment(subject: string) {
+  const keys = await generateRsaKeyPair(2048);
+  const client = new ScepClient({ url: `${base}/scep` });
+  const csr = await generateCsr({ keys, subject, challengePassword: await challenge() });
+  const signer = await createSelfSignedSigner({ keys, subject });
+  const caCerts = await client.getCaCert();
+  const req = await buildPkcsReq({ csr, signer, recipient: selectRecipient(caCerts) });
+  const first = await readCertRep(await client.pkiOperation(req.der), { decrypter: signer, caCertificates: caCerts, request: req });
+  expect(first.status).toBe("PENDING");
+  const poll = async () => {
+    const built = await buildCertPoll({ issuerName: selectIssuerName(caCerts), subject: CertificationRequest.from(csr).subjectDer, transactionId: req.transactionId, signer, recipient: selectRecipient(caCerts) });
+    return readCertRep(await client.pkiOperation(built.der), { decrypter: signer, caCertificates: caCerts, request: built });
+  };
+  return { transactionId: req.transactionId, poll, signer, caCerts };
+}
+
+beforeAll(async () => {
+  const s = await startExample(EXAMPLE_DIR, { SCEP_ADMIN_TOKEN: TOKEN, SCEP_DATA_DIR: dataDir, SCEP_CRL_URL: "http://pki.example.test/scep/ca.crl" }, ["--pending", "--one-time-challenges"]);
+  proc = s.proc;
+  base = s.base;
+});
+afterAll(async () => {
+  await proc?.terminate();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const ROUTES: [string, string][] = [
+  ["GET", "/admin/scep/profiles"],
+  ["GET", "/admin/scep/activity"],
+  ["GET", "/admin/scep/pending"],
+  ["POST", "/admin/scep/approve"],
+  ["POST", "/admin/scep/reject"],
+  ["POST", "/admin/scep/challenges"],
+  ["GET", "/admin/scep/certificates"],
+  ["POST", "/admin/scep/revoke"],
+  ["POST", "/admin/scep/reload-trust"],
+  ["GET", "/admin/scep/stats"],
+];
+
+describe("admin API authentication", () => {
+  it.each(ROUTES)("%s %s: 401 without a token, 403 with a wrong one, each an audit line without the token", async (method, path) => {
+    const none = await api(path, { method, token: null });
+    expect([none.status, none.headers.get("www-authenticate"), await none.json()]).toEqual([401, 'Bearer realm="scep-admin"', { error: "an Authorization: Bearer <token> header is required" }]);
+    const wrongToken = `${TOKEN.slice(0, -1)}X`;
+    const wrong = await api(path, { method, token: wrongToken });
+    expect([wrong.status, await wrong.json()]).toEqual([403, { error: "wrong token" }]);
+    const malformed = await fetch(`${base}${path}`, { method, headers: { authorization: `Basic ${TOKEN}` } });
+    expect(malformed.status).toBe(401);
+    expect(await proc.waitForJson("admin-auth-failed", (e) => e.path === path && e.reason === "missing_token")).toEqual({ time: expect.any(String), type: "admin-auth-failed", reason: "missing_token", method, path, remoteAddress: "127.0.0.1" });
+    expect(await proc.waitForJson("admin-auth-failed", (e) => e.path === path && e.reason === "wrong_token")).toEqual({ time: expect.any(String), type: "admin-auth-failed", reason: "wrong_token", method, path, remoteAddress: "127.0.0.1" });
+    await proc.waitForJson("admin-auth-failed", (e) => e.path === path && e.reason === "malformed_authorization");
+    expect(proc.lines.join("\n")).not.toContain(wrongToken);
+  });
+
+  it("an unknown route is 404 and a wrong method 405 (after authentication); the pre-/admin/scep paths answer as aliases", async () => {
+    expect([(await api("/admin/scep/nope")).status, (await api("/admin/scep/nope", { token: null })).status]).toEqual([404, 401]);
+    const wrongMethod = await api("/admin/scep/revoke");
+    expect([wrongMethod.status, wrongMethod.headers.get("allow")]).toEqual([405, "POST"]);
+    expect((await api("/admin/pending")).status).toBe(200);
+    expect((await api("/admin/stats")).status).toBe(200);
+  });
+});
+
+describe("admin API shapes, and revocation with the CRL", () => {
+  let serialNumber: string;
+  let certificate: Certificate;
+  let signer: Signer;
+  let caCerts: Certificate[];
+
+  it("POST challenges: 201 with a one-time challenge and its expiry; a bad ttlSeconds is 400", async () => {
+    const res = await api("/admin/scep/challenges", { method: "POST", body: { profile: "/scep", ttlSeconds: 120 } });
+    const body = (await res.json()) as Record<string, unknown>;
+    issuedChallenges.push(String(body.challenge));
+    expect([res.status, res.headers.get("cache-control")]).toEqual([201, "no-store"]);
+    expect(body).toEqual({ profile: "/scep", challenge: expect.stringMatching(/^[0-9a-f]{32}$/), expiresAt: expect.any(String), expiresInSeconds: 120 });
+    expect(Date.parse(String(body.expiresAt)) - Date.now()).toBeGreaterThan(60_000);
+    const bad = await api("/admin/scep/challenges", { method: "POST", body: { ttlSeconds: 5 } });
+    expect([bad.status, await bad.json()]).toEqual([400, { error: "ttlSeconds must be an integer from 60 to 604800" }]);
+    expect((await api("/admin/scep/challenges", { method: "POST", body: "[1]" })).status).toBe(400);
+  });
+
+  it("GET pending lists a PENDING enrollment; POST approve with the transactionID in the body issues it on the next CertPoll", async () => {
+    const e = await pendingEnrollment("CN=laptop-to-revoke,O=admin tests");
+    const pending = (await (await api("/admin/scep/pending")).json()) as { pending: Record<string, unknown>[] };
+    expect(pending.pending).toContainEqual({ profile: "/scep", transactionId: e.transactionId, subject: "CN=laptop-to-revoke, O=admin tests", status: "PENDING", ageSeconds: expect.any(Number) });
+    const approve = await api("/admin/scep/approve", { method: "POST", body: { transactionId: e.transactionId } });
+    expect([approve.status, await approve.json()]).toEqual([200, { profile: "/scep", transactionId: e.transactionId, status: "ISSUED" }]);
+    const again = await api("/admin/scep/approve", { method: "POST", body: { transactionId: e.transactionId } });
+    expect(again.status).toBe(404);
+    const rep = await e.poll();
+    expect(rep.status).toBe("SUCCESS");
+    certificate = rep.certificates[0]!;
+    serialNumber = certificate.serialNumberHex.toLowerCase();
+    signer = e.signer;
+    caCerts = e.caCerts;
+    writeFileSync(join(tmp, "revoked.pem"), certificate.toPem());
+    // RFC 5280 §4.2.1.13: SCEP_CRL_URL is the issued certificate's CRL distribution point
+    expect(await openssl(["x509", "-in", "revoked.pem", "-noout", "-ext", "crlDistributionPoints"])).toMatch(/URI:http:\/\/pki\.example\.test\/scep\/ca\.crl/);
+  });
+
+  it("POST reject with a missing transactionID is 400; an unknown one 404", async () => {
+    const missing = await api("/admin/scep/reject", { method: "POST", body: {} });
+    expect([missing.status, await missing.json()]).toEqual([400, { error: 'expected a JSON body {"transactionId": "…", "profile"?: "…"}' }]);
+    expect((await api("/admin/scep/reject", { method: "POST", body: { transactionId: "no-such-transaction" } })).status).toBe(404);
+  });
+
+  it("GET certificates: the index newest first, paged, filtered by subject and serial, with revocation status", async () => {
+    const kept = await pendingEnrollment("CN=laptop-kept,O=admin tests");
+    await api("/admin/scep/approve", { method: "POST", body: { transactionId: kept.transactionId } });
+    const keptCert = (await kept.poll()).certificates[0]!;
+    writeFileSync(join(tmp, "kept.pem"), keptCert.toPem());
+    const all = (await (await api("/admin/scep/certificates")).json()) as { certificates: Record<string, unknown>[]; page: number; pageSize: number; total: number };
+    expect(all).toEqual({
+      page: 1,
+      pageSize: 50,
+      total: 2,
+      certificates: [
+        { serialNumber: keptCert.serialNumberHex.toLowerCase(), subject: "CN=laptop-kept, O=admin tests", notBefore: keptCert.notBefore.toISOString(), notAfter: keptCert.notAfter.toISOString(), issuedAt: expect.any(String), revoked: null },
+        { serialNumber, subject: "CN=laptop-to-revoke, O=admin tests", notBefore: certificate.notBefore.toISOString(), notAfter: certificate.notAfter.toISOString(), issuedAt: expect.any(String), revoked: null },
+      ],
+    });
+    const page2 = (await (await api("/admin/scep/certificates?page=2&pageSize=1")).json()) as { certificates: { serialNumber: string }[]; total: number };
+    expect([page2.total, page2.certificates.map((c) => c.serialNumber)]).toEqual([2, [serialNumber]]);
+    const bySubject = (await (await api("/admin/scep/certificates?subject=TO-REVOKE")).json()) as { certificates: { serialNumber: string }[] };
+    expect(bySubject.certificates.map((c) => c.serialNumber)).toEqual([serialNumber]);
+    const bySerial = (await (await api(`/admin/scep/certificates?serial=${serialNumber.slice(0, 12).toUpperCase()}`)).json()) as { certificates: { serialNumber: string }[] };
+    expect(bySerial.certificates.map((c) => c.serialNumber)).toEqual([serialNumber]);
+    expect((await api("/admin/scep/certificates?pageSize=501")).status).toBe(400);
+    expect((await api("/admin/scep/certificates?serial=zz")).status).toBe(400);
+  });
+
+  it("POST revoke: 200 with the entry; again keeps the first; an unknown serial is 404, a bad reason 400", async () => {
+    const res = await api("/admin/scep/revoke", { method: "POST", body: { serialNumber, reason: "keyCompromise" } });
+    const body = (await res.json()) as Record<string, unknown>;
+    expect([res.status, body]).toEqual([200, { serialNumber, subject: "CN=laptop-to-revoke, O=admin tests", reason: "keyCompromise", revokedAt: expect.any(String), created: true }]);
+    const again = (await (await api("/admin/scep/revoke", { method: "POST", body: { serialNumber, reason: "superseded" } })).json()) as Record<string, unknown>;
+    expect(again).toEqual({ ...body, created: false });
+    const unknown = await api("/admin/scep/revoke", { method: "POST", body: { serialNumber: "4000000000000000000000000000000001" } });
+    expect([unknown.status, await unknown.json()]).toEqual([404, { error: "this CA issued no certificate with serial 4000000000000000000000000000000001" }]);
+    const badReason = await api("/admin/scep/revoke", { method: "POST", body: { serialNumber, reason: "lost" } });
+    expect(badReason.status).toBe(400);
+    await proc.waitForJson("admin", (e) => e.action === "revoke" && e.serialNumber === serialNumber && e.created === true);
+    const listed = (await (await api(`/admin/scep/certificates?serial=${serialNumber}`)).json()) as { certificates: { revoked: unknown }[] };
+    expect(listed.certificates[0]!.revoked).toEqual({ reason: "keyCompromise", revokedAt: body.revokedAt });
+  });
+
+  it("RFC 8894 §3.3.5 GetCRL over SCEP and GET /scep/ca.crl both list the revoked serial; openssl verifies the CRL and refuses the revoked certificate", async () => {
+    const client = new ScepClient({ url: `${base}/scep` });
+    const req = await buildGetCrl({ issuer: certificate.issuerDer, serialNumber: certificate.serialNumber, signer, recipient: selectRecipient(caCerts) });
+    const rep = await readCertRep(await client.pkiOperation(req.der), { decrypter: signer, caCertificates: caCerts, request: req });
+    expect([rep.status, rep.crls.length]).toEqual(["SUCCESS", 1]);
+    writeFileSync(join(tmp, "scep.crl"), rep.crls[0]!);
+
+    const http = await fetch(`${base}/scep/ca.crl`);
+    expect([http.status, http.headers.get("content-type"), http.headers.get("cache-control")]).toEqual([200, "application/pkix-crl", "public, max-age=60"]);
+    writeFileSync(join(tmp, "http.crl"), new Uint8Array(await http.arrayBuffer()));
+    expect(readFileSync(join(tmp, "http.crl"))).toEqual(readFileSync(join(tmp, "scep.crl")));
+
+    const caPem = join(dataDir, "ca.pem");
+    for (const file of ["scep.crl", "http.crl"]) {
+      const text = await openssl(["crl", "-inform", "DER", "-in", file, "-noout", "-text", "-CAfile", caPem, "-verify"]);
+      expect(text).toContain(`Serial Number: ${serialNumber.toUpperCase()}`);
+      expect(text).toMatch(/X509v3 CRL Reason Code:\s*\n\s+Key Compromise/);
+      expect(text).toContain("Version 2 (0x1)");
+    }
+    await openssl(["crl", "-inform", "DER", "-in", "http.crl", "-out", "http.crl.pem"]);
+    await expect(openssl(["verify", "-crl_check", "-CAfile", caPem, "-CRLfile", "http.crl.pem", "revoked.pem"])).rejects.toThrow(/certificate revoked/);
+    expect((await openssl(["verify", "-crl_check", "-CAfile", caPem, "-CRLfile", "http.crl.pem", "kept.pem"])).trim()).toBe("kept.pem: OK");
+    // The schedule keeps a copy in the data directory: the same CRL.
+    await proc.waitForJson("crl", (e) => Number(e.revoked) === 1);
+    expect(readFileSync(join(dataDir, "ca.crl"))).toEqual(readFileSync(join(tmp, "http.crl")));
+  });
+
+  it("GET /scep/ca.crl answers HEAD, and 405 to POST", async () => {
+    const head = await fetch(`${base}/scep/ca.crl`, { method: "HEAD" });
+    expect([head.status, head.headers.get("content-type")]).toEqual([200, "application/pkix-crl"]);
+    expect((await fetch(`${base}/scep/ca.crl`, { method: "POST" })).status).toBe(405);
+  });
+
+  it("no response and no log line holds the token or an issued challenge", () => {
+    const out = proc.lines.join("\n") + proc.stderr;
+    expect(out).not.toContain(TOKEN);
+    expect(issuedChallenges.length).toBeGreaterThan(2);
+    for (const c of issuedChallenges) expect(out).not.toContain(c);
+  });
+});

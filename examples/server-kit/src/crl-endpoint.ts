@@ -1,0 +1,92 @@
+// The embedded CA's CRL over HTTP (RFC 5280 §5, served as RFC 2585's application/pkix-crl), and the
+// schedule that keeps a signed copy in the data directory fresh.
+import { rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { isScepError } from "@scep/core";
+import type { FileCa, SignedCrl } from "@scep-examples/embedded-ca";
+
+/** Where the example servers serve the CRL (GET and HEAD; DER). */
+export const CRL_PATH = "/scep/ca.crl";
+
+/** File in the data directory the schedule writes the current CRL to (DER). */
+export const CRL_FILE = "ca.crl";
+
+/** The CRL endpoint: a fetch-style handler with a cheap `owns(path)`, mounted like the SCEP server. */
+export interface CrlEndpoint {
+  /** Whether `path` is {@link CRL_PATH}. */
+  owns(path: string): boolean;
+  /** 200 with the DER CRL (`content-type: application/pkix-crl`), 405 for other methods, 503 + Retry-After when the revocation store is down. */
+  fetch(request: Request): Promise<Response>;
+}
+
+/**
+ * Serves `ca.crl()` at {@link CRL_PATH}: DER, `content-type: application/pkix-crl` (RFC 2585 §4.2),
+ * `cache-control: public, max-age=60` (a revocation shows within a minute even behind a cache),
+ * `last-modified` = thisUpdate and `expires` = nextUpdate.
+ *
+ * @example
+ * ```ts
+ * const crl = createCrlEndpoint(ca);
+ * if (crl.owns(new URL(request.url).pathname)) return crl.fetch(request);
+ * ```
+ */
+export function createCrlEndpoint(ca: FileCa): CrlEndpoint {
+  return {
+    owns: (path) => path === CRL_PATH,
+    async fetch(request) {
+      if (request.method !== "GET" && request.method !== "HEAD") return new Response("use GET\n", { status: 405, headers: { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" } });
+      let crl: SignedCrl;
+      try {
+        crl = await ca.crl();
+      } catch (e) {
+        if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return new Response("the revocation store is unavailable; try again\n", { status: 503, headers: { "retry-after": "30", "content-type": "text/plain; charset=utf-8" } });
+        throw e;
+      }
+      const headers = {
+        "content-type": "application/pkix-crl",
+        "content-length": String(crl.der.byteLength),
+        "cache-control": "public, max-age=60",
+        "last-modified": crl.thisUpdate.toUTCString(),
+        expires: crl.nextUpdate.toUTCString(),
+      };
+      return new Response(request.method === "HEAD" ? null : crl.der, { status: 200, headers });
+    },
+  };
+}
+
+/**
+ * Signs the CRL now and every `intervalMs` (when `ca.crl()` decides it is due: half its validity
+ * passed, or the revocations changed), and writes each newly signed one to `<dataDir>/ca.crl`
+ * (temporary file + rename, so a reader never sees half a CRL). Logs
+ * `{ type: "crl", crlNumber, revoked, thisUpdate, nextUpdate }` per new CRL after the first and `{ type: "crl-failed", error }`
+ * when signing or writing fails (the next round tries again). The timer does not keep the process alive.
+ *
+ * @returns `refresh()` (sign now if due; the admin API calls it after a revocation) and `stop()`.
+ */
+export function scheduleCrl(ca: FileCa, intervalMs: number, log: (entry: Record<string, unknown>) => void): { refresh(): Promise<SignedCrl | undefined>; stop(): void } {
+  let last: bigint | undefined;
+  let first = true;
+  const refresh = async (): Promise<SignedCrl | undefined> => {
+    try {
+      const crl = await ca.crl();
+      if (crl.crlNumber !== last) {
+        last = crl.crlNumber;
+        const file = join(ca.dataDir, CRL_FILE);
+        const temporary = `${file}.${process.pid}.tmp`;
+        await writeFile(temporary, crl.der, { mode: 0o644 });
+        await rename(temporary, file);
+        // The first one is part of starting (the banner names the CRL); later ones are news.
+        if (!first) log({ type: "crl", crlNumber: String(crl.crlNumber), revoked: crl.revokedCount, thisUpdate: crl.thisUpdate.toISOString(), nextUpdate: crl.nextUpdate.toISOString() });
+        first = false;
+      }
+      return crl;
+    } catch (e) {
+      log({ type: "crl-failed", error: (e as Error).message.split("\n", 1)[0] });
+      return undefined;
+    }
+  };
+  void refresh();
+  const timer = setInterval(() => void refresh(), intervalMs);
+  timer.unref();
+  return { refresh, stop: () => clearInterval(timer) };
+}
