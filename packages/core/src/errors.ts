@@ -29,7 +29,10 @@ export type ScepErrorCode =
   | "ERR_CA_PIN_MISMATCH"
   | "ERR_INVALID_ARGUMENT"
   | "ERR_TRANSACTION_STATE"
-  | "ERR_STORE_UNAVAILABLE";
+  | "ERR_STORE_UNAVAILABLE"
+  | "ERR_WEBHOOK_TIMEOUT"
+  | "ERR_WEBHOOK_TRANSPORT"
+  | "ERR_WEBHOOK_RESPONSE";
 
 /** What a decoder learned about a request before it failed: enough to answer with a FAILURE CertRep. @group Errors */
 export interface PartialRequest {
@@ -273,6 +276,41 @@ export class StoreUnavailableError extends ScepError {
     super(message, options);
     this.retryAfterSeconds = options.retryAfterSeconds ?? 30;
   }
+}
+
+/**
+ * A challenge webhook ({@link webhookChallenge}) gave no complete answer within its `timeoutMs`. The request gets
+ * FAILURE badRequest (reason `webhook_unavailable`); nothing is issued. The message names the endpoint by origin and
+ * path only (never its query, a header or the secret).
+ * @group Errors
+ */
+export class WebhookTimeoutError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_WEBHOOK_TIMEOUT";
+}
+
+/**
+ * A challenge webhook could not be reached, refused the connection, redirected, or answered an HTTP status outside
+ * 2xx (`status`). Handled like {@link WebhookTimeoutError}.
+ * @group Errors
+ */
+export class WebhookTransportError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_WEBHOOK_TRANSPORT";
+  /** The HTTP status, when the webhook answered one. */
+  readonly status: number | undefined;
+
+  constructor(message: string, options: ScepErrorOptions & { status?: number } = {}) {
+    super(message, options);
+    this.status = options.status;
+  }
+}
+
+/**
+ * A challenge webhook answered 2xx with a body that is not the expected JSON (not JSON, not an object, `allow` not
+ * a boolean, a bad `failInfo`) or is larger than `maxResponseBytes`. Handled like {@link WebhookTimeoutError}.
+ * @group Errors
+ */
+export class WebhookResponseError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_WEBHOOK_RESPONSE";
 }
 
 /**

@@ -36,6 +36,9 @@ export {
   InvalidArgumentError,
   TransactionStateError,
   StoreUnavailableError,
+  WebhookTimeoutError,
+  WebhookTransportError,
+  WebhookResponseError,
   isScepError,
 } from "./errors.js";
 export type { FailInfo, ScepErrorCode, PartialRequest, ScepErrorOptions } from "./errors.js";
@@ -92,6 +95,8 @@ export type { ScepServer, ScepServerOptions, EventSink, ScepProfile, IssueHook, 
 export type { FetchHandler } from "./server/handler.js";
 export { MemoryChallengeStore } from "./server/challenge.js";
 export type { ChallengePolicy, CustomChallengePolicy, IssueFailureContext, IssueFailureHook, ChallengeStore, ChallengeContext, ChallengeVerdict, MemoryChallengeStoreOptions, ChallengeStatus, ChallengeStatusReporter } from "./server/challenge.js";
+export { webhookChallenge, webhookSignature, verifyWebhookSignature } from "./server/webhook-challenge.js";
+export type { WebhookChallengeOptions, WebhookChallengeRequest, WebhookNotification, WebhookCertificateRequest, WebhookCertificate, WebhookOperation, WebhookError } from "./server/webhook-challenge.js";
 export { MemoryTransactionStore } from "./server/transaction-store.js";
 export { MemoryCounterStore } from "./server/counter-store.js";
 export type { CounterStore, ProfileCounters } from "./server/counter-store.js";

@@ -27,6 +27,11 @@ export function digest(alg: DigestAlgorithm, data: Uint8Array): Uint8Array {
   return crypto.createHash(alg).update(data).digest();
 }
 
+/** HMAC-SHA256 of `data` under `key`. */
+export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
+  return crypto.createHmac("sha256", key).update(data).digest();
+}
+
 /** Cryptographically secure random bytes. */
 export function randomBytes(n: number): Uint8Array {
   return crypto.randomBytes(n);
