@@ -1,0 +1,228 @@
+/**
+ * Challenges from Smallstep's SCEP challenge webhook (the Jamf-style
+ * `SCEPChallenge` webhook Smallstep's MDM integrations answer).
+ *
+ * @module
+ */
+import type { CaConfig } from "../cas/ca-config.js";
+import type { ChallengeSource, FetchedChallenge } from "./challenge-source.js";
+import {
+  ChallengeSourceConfigError,
+  SmallstepAuthError,
+  SmallstepEmptyError,
+  SmallstepHttpStatusError,
+  SmallstepInvalidChallengeError,
+  SmallstepTimeoutError,
+  SmallstepTransportError,
+  type TransportFailure,
+} from "./errors.js";
+
+/**
+ * The JSON body POSTed to the Smallstep challenge webhook: Jamf Pro's
+ * `SCEPChallenge` webhook event, which Smallstep's integration endpoints
+ * accept (field names as Fleet sends them).
+ *
+ * @group Challenge sources
+ */
+export interface SmallstepChallengeRequest {
+  /** The webhook that fired. */
+  webhook: {
+    /** Always `"SCEPChallenge"`. */
+    webhookEvent: "SCEPChallenge";
+    /** Webhook id; always 1. */
+    id: number;
+    /** When the event fired, in seconds since the epoch (injected clock). */
+    eventTimestamp: number;
+    /** Webhook name; `"SCEPChallenge"`. */
+    name: string;
+  };
+  /** The profile being rendered. */
+  event: {
+    /** The CA's SCEP URL (`CaConfig.url`). */
+    scepServerUrl: string;
+    /** A fresh upper-case UUID per request, standing for the profile's PayloadIdentifier. */
+    payloadIdentifier: string;
+    /** `["com.apple.security.scep"]`. */
+    payloadTypes: string[];
+  };
+}
+
+/**
+ * Options of {@link SmallstepChallengeSource}.
+ *
+ * @group Challenge sources
+ */
+export interface SmallstepChallengeSourceOptions {
+  /** Clock for `retrievedAt` and `eventTimestamp`. Default `() => new Date()`. */
+  now?: () => Date;
+  /** Deadline for one fetch (connect, answer and body), in ms. Default 30 000. */
+  timeoutMs?: number;
+  /** Largest response read, in bytes. Default 64 KiB. */
+  maxBodyBytes?: number;
+  /** The `fetch` to use (a proxy-aware one, or a test double). Default `globalThis.fetch`. */
+  fetch?: typeof fetch;
+  /** PayloadIdentifier generator. Default `crypto.randomUUID()` in upper case. */
+  payloadIdentifier?: () => string;
+}
+
+/** PKCS#9 ub-challenge-password. */
+const MAX_CHALLENGE = 255;
+
+function transportFailure(e: unknown): TransportFailure {
+  const cause = (e as { cause?: { code?: unknown } })?.cause;
+  const code = cause?.code ?? (e as { code?: unknown })?.code;
+  if (code === "ECONNREFUSED") return "connection refused";
+  if (code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE") return "connection reset";
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "DNS";
+  if (typeof code === "string" && (code.startsWith("ERR_TLS") || /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code))) return "TLS";
+  return "other";
+}
+
+/**
+ * A {@link ChallengeSource} for CAs of type `smallstep`: POSTs a
+ * {@link SmallstepChallengeRequest} to `ca.smallstep.webhookUrl` with Basic
+ * authentication; the whole 200 body (UTF-8, surrounding whitespace trimmed)
+ * is the challenge.
+ *
+ * Not step-ca's own `SCEPCHALLENGE` webhook: that one goes the other way
+ * (step-ca POSTs `{scepChallenge, scepTransactionID, …}` to a validator and
+ * expects `{allow}`); this source asks Smallstep for a challenge to put in a
+ * profile, as an MDM does.
+ *
+ * `retrievedAt` is the injected clock's time when the request was sent.
+ *
+ * Errors (all `ChallengeSourceError`s):
+ * - `ERR_PROXY_SMALLSTEP_AUTH`: 401 or 403;
+ * - `ERR_PROXY_SMALLSTEP_HTTP_STATUS` (`status`; retryable for 5xx/429): any other non-200;
+ * - `ERR_PROXY_SMALLSTEP_EMPTY`: 200 with an empty body;
+ * - `ERR_PROXY_SMALLSTEP_INVALID`: over 255 characters, not UTF-8, control characters, or over `maxBodyBytes`;
+ * - `ERR_PROXY_SMALLSTEP_TIMEOUT`, `ERR_PROXY_SMALLSTEP_TRANSPORT` (retryable);
+ * - `ERR_PROXY_CHALLENGE_SOURCE_CONFIG`: `ca` is not of type `smallstep` or lacks `smallstep` settings.
+ *
+ * @example
+ * ```ts
+ * import { SmallstepChallengeSource, type CaConfig } from "@scep/proxy";
+ *
+ * const ca: CaConfig = {
+ *   name: "smallstep",
+ *   type: "smallstep",
+ *   url: "https://agents.example.scep.smallstep.com/p/agents/integration-mdm",
+ *   smallstep: { webhookUrl: "https://example.scep.smallstep.com/webhooks/challenge", username: "mdm", password: "…" },
+ * };
+ * const { challenge, retrievedAt } = await new SmallstepChallengeSource().fetchChallenge(ca);
+ * ```
+ * @group Challenge sources
+ */
+export class SmallstepChallengeSource implements ChallengeSource {
+  readonly #now: () => Date;
+  readonly #timeoutMs: number;
+  readonly #maxBody: number;
+  readonly #fetch: typeof fetch;
+  readonly #payloadIdentifier: () => string;
+
+  constructor(options: SmallstepChallengeSourceOptions = {}) {
+    this.#now = options.now ?? (() => new Date());
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#maxBody = options.maxBodyBytes ?? 64 * 1024;
+    this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.#payloadIdentifier = options.payloadIdentifier ?? (() => crypto.randomUUID().toUpperCase());
+  }
+
+  /**
+   * Fetches one challenge from `ca`'s Smallstep webhook.
+   *
+   * @param ca - A CA of type `smallstep` with `smallstep` settings.
+   * @param options - `signal` aborts the fetch (the promise rejects with its reason).
+   * @returns The challenge and the time (ms since the epoch) the request was sent.
+   * @throws ChallengeSourceError with the codes listed on the class.
+   */
+  async fetchChallenge(ca: CaConfig, options: { signal?: AbortSignal } = {}): Promise<FetchedChallenge> {
+    if (ca.type !== "smallstep" || !ca.smallstep) {
+      throw new ChallengeSourceConfigError(`CA "${ca.name}" is not a Smallstep CA with smallstep settings (webhookUrl, username, password)`);
+    }
+    let url: URL;
+    try {
+      url = new URL(ca.smallstep.webhookUrl);
+    } catch (e) {
+      throw new ChallengeSourceConfigError("Smallstep webhook URL is not a valid URL", { cause: e });
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new ChallengeSourceConfigError("Smallstep webhook URL must be http: or https:");
+    if (url.username || url.password) throw new ChallengeSourceConfigError("Smallstep webhook URL must not hold credentials; pass them as username/password");
+    options.signal?.throwIfAborted();
+
+    const sent = this.#now();
+    const body: SmallstepChallengeRequest = {
+      webhook: { webhookEvent: "SCEPChallenge", id: 1, eventTimestamp: Math.floor(sent.getTime() / 1000), name: "SCEPChallenge" },
+      event: { scepServerUrl: ca.url, payloadIdentifier: this.#payloadIdentifier(), payloadTypes: ["com.apple.security.scep"] },
+    };
+    const basic = btoa(String.fromCharCode(...new TextEncoder().encode(`${ca.smallstep.username}:${ca.smallstep.password}`)));
+
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.#timeoutMs);
+    const onAbort = (): void => controller.abort();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const res = await this.#fetch(url, {
+        method: "POST",
+        headers: { authorization: `Basic ${basic}`, "content-type": "application/json", accept: "text/plain, */*" },
+        body: JSON.stringify(body),
+        redirect: "manual",
+        signal: controller.signal,
+      });
+      if (res.status !== 200) {
+        await res.body?.cancel().catch(() => undefined);
+        if (res.status === 401 || res.status === 403) throw new SmallstepAuthError(`Smallstep webhook refused the credentials (HTTP ${res.status})`);
+        throw new SmallstepHttpStatusError(`Smallstep webhook answered HTTP ${res.status}`, res.status);
+      }
+      const bytes = await this.#read(res);
+      let text: string;
+      try {
+        text = new TextDecoder("utf-8", { fatal: true }).decode(bytes).trim();
+      } catch (e) {
+        throw new SmallstepInvalidChallengeError("Smallstep webhook answered a body that is not UTF-8", { cause: e });
+      }
+      if (text.length === 0) throw new SmallstepEmptyError("Smallstep webhook answered 200 with an empty body");
+      if (text.length > MAX_CHALLENGE) throw new SmallstepInvalidChallengeError(`Smallstep webhook answered ${text.length} characters; a challenge has at most ${MAX_CHALLENGE}`);
+      // C0 controls and DEL only: C1 code points (U+0080–U+009F) are legal in a UTF8String challenge.
+      if (/[\u0000-\u001f\u007f]/.test(text)) throw new SmallstepInvalidChallengeError("Smallstep webhook answered a body with control characters");
+      return { challenge: text, retrievedAt: sent.getTime() };
+    } catch (e) {
+      if (timedOut) throw new SmallstepTimeoutError(`Smallstep webhook did not answer within ${this.#timeoutMs} ms`, { cause: e });
+      if (options.signal?.aborted) throw options.signal.reason;
+      if (e instanceof Error && typeof (e as { code?: unknown }).code === "string" && (e as { code: string }).code.startsWith("ERR_PROXY_")) throw e;
+      const reason = transportFailure(e);
+      throw new SmallstepTransportError(`Smallstep webhook: ${reason}`, { cause: e });
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async #read(res: Response): Promise<Uint8Array> {
+    if (!res.body) return new Uint8Array(0);
+    const reader = res.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > this.#maxBody) {
+        await reader.cancel().catch(() => undefined);
+        throw new SmallstepInvalidChallengeError(`Smallstep webhook answered more than ${this.#maxBody} bytes`);
+      }
+      chunks.push(value);
+    }
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,326 @@
+/**
+ * An HTTP GET with NTLM authentication over one keep-alive connection (the
+ * only module of the challenge sources that imports `node:`: `fetch` cannot
+ * pin a request to a connection, and IIS binds an NTLM handshake to the TCP
+ * connection it started on).
+ *
+ * @module
+ */
+import * as http from "node:http";
+import * as https from "node:https";
+import {
+  ChallengeSourceConfigError,
+  NdesAuthError,
+  NdesAuthSchemeError,
+  NdesTimeoutError,
+  NdesTransportError,
+  NdesUnknownPageError,
+  type TransportFailure,
+} from "../challenge-sources/errors.js";
+import { decodeChallengeMessage, encodeAuthenticateMessage, encodeNegotiateMessage, NEGOTIATE_FLAGS, NtlmFlags } from "./messages.js";
+import { computeNtlmv2Response, fileTime, ntowfv2 } from "./ntlmv2.js";
+
+/**
+ * Account an NTLM or Basic exchange authenticates as.
+ *
+ * @group NTLM
+ */
+export interface NtlmCredentials {
+  /** `user`, `DOMAIN\user` or a UPN (`user@corp.example`). */
+  username: string;
+  /** The account's password. Never logged, never in an error message. */
+  password: string;
+  /** NetBIOS domain; overrides the one in `DOMAIN\user`. Default: that one, else empty. */
+  domain?: string;
+  /** Workstation name sent in AUTHENTICATE. Default empty (the host name is not disclosed). */
+  workstation?: string;
+}
+
+/**
+ * Options of {@link ntlmHttpGet}.
+ *
+ * @group NTLM
+ */
+export interface NtlmHttpGetOptions {
+  /** Who to authenticate as. */
+  credentials: NtlmCredentials;
+  /**
+   * `"proactive"` (default): the first request already carries the NTLM
+   * NEGOTIATE message, for WAFs and access gateways (Okta) that drop an
+   * unauthenticated request. `"reactive"`: the first request goes without
+   * `Authorization` and NTLM starts after a 401 `WWW-Authenticate: NTLM`; if
+   * the connection is dropped instead, it is retried once proactively.
+   */
+  mode?: "proactive" | "reactive";
+  /** Use Basic when the server offers only Basic. Default true. */
+  allowBasic?: boolean;
+  /** Also send Basic over plain `http:` (the password then crosses the network in clear). Default false. */
+  allowBasicOverHttp?: boolean;
+  /** Deadline for the whole exchange, handshake included, in ms. Default 30 000. */
+  timeoutMs?: number;
+  /** Aborts the exchange; the promise then rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Largest body read, in bytes. Default 1 MiB (an NDES page is about 2 KiB). */
+  maxBodyBytes?: number;
+  /** Clock for the NTLMv2 timestamp when the server's CHALLENGE carries none. Default `() => new Date()`. */
+  now?: () => Date;
+  /** TLS settings for `https:` URLs: extra CA certificates (PEM) and whether to verify the server. */
+  tls?: { ca?: string | string[]; rejectUnauthorized?: boolean };
+}
+
+/**
+ * Result of {@link ntlmHttpGet}: the final response, after authentication.
+ *
+ * @group NTLM
+ */
+export interface NtlmHttpResponse {
+  /** HTTP status of the final response (never 401: that throws). */
+  status: number;
+  /** The Content-Type header, or null. */
+  contentType: string | null;
+  /** The body's bytes. */
+  body: Uint8Array;
+  /** How the request was authenticated in the end. */
+  scheme: "NTLM" | "Negotiate" | "Basic" | "none";
+}
+
+interface RawResponse {
+  status: number;
+  contentType: string | null;
+  challenges: Map<string, string>;
+  body: Uint8Array;
+  reusedSocket: boolean;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_MAX_BODY = 1024 * 1024;
+
+/** `WWW-Authenticate` challenges by lower-case scheme → token (empty when bare). */
+function authChallenges(res: http.IncomingMessage): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
+    if (res.rawHeaders[i]?.toLowerCase() !== "www-authenticate") continue;
+    for (const piece of (res.rawHeaders[i + 1] ?? "").split(",")) {
+      const m = /^\s*([A-Za-z0-9_-]+)(?:\s+([A-Za-z0-9+/=]+))?\s*$/.exec(piece);
+      const scheme = m?.[1]?.toLowerCase();
+      if (scheme && !out.has(scheme)) out.set(scheme, m?.[2] ?? "");
+      else if (!m) {
+        const basic = /^\s*basic\b/i.exec(piece);
+        if (basic && !out.has("basic")) out.set("basic", "");
+      }
+    }
+  }
+  return out;
+}
+
+function failure(e: unknown): TransportFailure {
+  const code = (e as { code?: unknown })?.code;
+  if (code === "ECONNREFUSED") return "connection refused";
+  if (code === "ECONNRESET" || code === "EPIPE") return "connection reset";
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME") return "DNS";
+  if (typeof code === "string" && (code.startsWith("ERR_TLS") || code.startsWith("ERR_SSL") || /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code))) {
+    return "TLS";
+  }
+  return "other";
+}
+
+function splitUser(c: NtlmCredentials): { user: string; domain: string } {
+  const slash = c.username.indexOf("\\");
+  if (slash >= 0) return { domain: c.domain ?? c.username.slice(0, slash), user: c.username.slice(slash + 1) };
+  return { user: c.username, domain: c.domain ?? "" };
+}
+
+function b64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+function utf8b64(s: string): string {
+  return Buffer.from(s, "utf8").toString("base64");
+}
+
+/**
+ * GETs `url` authenticating with NTLMv2 (MS-NLMP §3.1.5: NEGOTIATE →
+ * CHALLENGE → AUTHENTICATE over one keep-alive connection, `Authorization:
+ * NTLM` or `Negotiate` carrying raw NTLMSSP tokens), or with Basic when the
+ * server offers only Basic. Used by {@link NdesChallengeSource} to read the
+ * NDES admin page; usable for any IIS page behind Windows authentication.
+ *
+ * @param url - An `http:` or `https:` URL without user info.
+ * @param options - Credentials, mode, limits.
+ * @returns The first non-401 response, with its body.
+ * @throws {@link NdesAuthError} (`ERR_PROXY_NDES_AUTH`) on 401 after a complete handshake or to Basic.
+ * @throws {@link NdesAuthSchemeError} (`ERR_PROXY_NDES_AUTH_SCHEME`) when no usable scheme is offered.
+ * @throws {@link NtlmMessageError} (`ERR_PROXY_NTLM_MESSAGE`) for a malformed CHALLENGE message.
+ * @throws {@link NdesTimeoutError} (`ERR_PROXY_NDES_TIMEOUT`) past `timeoutMs`.
+ * @throws {@link NdesTransportError} (`ERR_PROXY_NDES_TRANSPORT`) when the connection fails.
+ * @throws {@link NdesUnknownPageError} (`ERR_PROXY_NDES_UNKNOWN_PAGE`) for a body over `maxBodyBytes`.
+ * @throws {@link ChallengeSourceConfigError} (`ERR_PROXY_CHALLENGE_SOURCE_CONFIG`) for a URL that is not http(s) or holds user info.
+ * @throws the `signal`'s reason when it aborts.
+ *
+ * @example
+ * ```ts
+ * import { ntlmHttpGet } from "@scep/proxy";
+ *
+ * const res = await ntlmHttpGet("https://ndes.corp.example/certsrv/mscep_admin/", {
+ *   credentials: { username: "CORP\\svc-ndes", password: process.env.NDES_PASSWORD ?? "" },
+ *   timeoutMs: 10_000,
+ * });
+ * console.log(res.status, res.scheme, res.body.length);
+ * ```
+ * @group NTLM
+ */
+export async function ntlmHttpGet(url: string, options: NtlmHttpGetOptions): Promise<NtlmHttpResponse> {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch (e) {
+    throw new ChallengeSourceConfigError("NDES admin URL is not a valid URL", { cause: e });
+  }
+  const secure = target.protocol === "https:";
+  if (!secure && target.protocol !== "http:") throw new ChallengeSourceConfigError("NDES admin URL must be http: or https:");
+  if (target.username || target.password) throw new ChallengeSourceConfigError("NDES admin URL must not hold credentials; pass them as username/password");
+  options.signal?.throwIfAborted();
+
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const agent = secure
+    ? new https.Agent({ keepAlive: true, maxSockets: 1, ca: options.tls?.ca, rejectUnauthorized: options.tls?.rejectUnauthorized ?? true })
+    : new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  const onAbort = (): void => controller.abort();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+
+  const send = (authorization: string | undefined): Promise<RawResponse> =>
+    new Promise<RawResponse>((resolve, reject) => {
+      const headers: Record<string, string> = { accept: "text/html, */*", connection: "keep-alive" };
+      if (authorization) headers.authorization = authorization;
+      const req = (secure ? https : http).request(
+        {
+          protocol: target.protocol,
+          hostname: target.hostname.replace(/^\[|\]$/g, ""),
+          port: target.port || undefined,
+          path: target.pathname + target.search,
+          method: "GET",
+          headers,
+          agent,
+          signal: controller.signal,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on("data", (c: Buffer) => {
+            size += c.length;
+            if (size > maxBody) {
+              req.destroy(new NdesUnknownPageError(`NDES admin page is larger than ${maxBody} bytes`));
+              return;
+            }
+            chunks.push(c);
+          });
+          res.on("error", reject);
+          res.on("end", () => {
+            const ct = res.headers["content-type"];
+            resolve({
+              status: res.statusCode ?? 0,
+              contentType: typeof ct === "string" ? ct : null,
+              challenges: authChallenges(res),
+              body: new Uint8Array(Buffer.concat(chunks)),
+              reusedSocket: req.reusedSocket,
+            });
+          });
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+
+  const { user, domain } = splitUser(options.credentials);
+  const negotiate = b64(encodeNegotiateMessage());
+
+  try {
+    const mode = options.mode ?? "proactive";
+    let res: RawResponse;
+    if (mode === "proactive") {
+      res = await send(`NTLM ${negotiate}`);
+    } else {
+      try {
+        res = await send(undefined);
+      } catch (e) {
+        // A WAF or access gateway that drops unauthenticated requests: retry once, proactively.
+        if (controller.signal.aborted || failure(e) !== "connection reset") throw e;
+        res = await send(`NTLM ${negotiate}`);
+      }
+    }
+    if (res.status !== 401) return final(res, "none");
+
+    const scheme = res.challenges.has("ntlm") ? "NTLM" : res.challenges.has("negotiate") ? "Negotiate" : undefined;
+    if (scheme) {
+      let token = res.challenges.get(scheme.toLowerCase()) ?? "";
+      if (!token) {
+        res = await send(`${scheme} ${negotiate}`);
+        if (res.status !== 401) return final(res, scheme);
+        token = res.challenges.get(scheme.toLowerCase()) ?? "";
+        if (!token) throw new NdesAuthError(`NDES admin page answered the NTLM NEGOTIATE message with 401 and no CHALLENGE`);
+      }
+      const challenge = decodeChallengeMessage(new Uint8Array(Buffer.from(token, "base64")));
+      const responseKey = await ntowfv2(options.credentials.password, user, domain);
+      const clientChallenge = crypto.getRandomValues(new Uint8Array(8));
+      const timestamp = challenge.timestamp ?? fileTime((options.now ?? (() => new Date()))().getTime());
+      const v2 = await computeNtlmv2Response({
+        responseKey,
+        serverChallenge: challenge.serverChallenge,
+        clientChallenge,
+        timestamp,
+        targetInfo: challenge.targetInfo,
+        omitLmResponse: challenge.timestamp !== undefined,
+      });
+      let flags = (challenge.flags & (NEGOTIATE_FLAGS | NtlmFlags.NEGOTIATE_TARGET_INFO)) >>> 0;
+      if (flags & NtlmFlags.NEGOTIATE_UNICODE) flags = (flags & ~NtlmFlags.NEGOTIATE_OEM) >>> 0;
+      const authenticate = encodeAuthenticateMessage({
+        flags,
+        lmChallengeResponse: v2.lmChallengeResponse,
+        ntChallengeResponse: v2.ntChallengeResponse,
+        domain,
+        user,
+        workstation: options.credentials.workstation ?? "",
+      });
+      res = await send(`${scheme} ${b64(authenticate)}`);
+      if (res.status === 401) {
+        throw new NdesAuthError(
+          res.reusedSocket
+            ? "NDES admin page refused the credentials (HTTP 401 after the NTLM handshake)"
+            : "NDES admin page refused the NTLM handshake: the connection was not kept open between its messages (IIS binds NTLM to the connection)",
+        );
+      }
+      return final(res, scheme);
+    }
+    if (res.challenges.has("basic")) {
+      if (options.allowBasic === false) throw new NdesAuthSchemeError("NDES admin page offers only Basic authentication and allowBasic is false");
+      if (!secure && !options.allowBasicOverHttp) {
+        throw new NdesAuthSchemeError("NDES admin page offers only Basic authentication over plain HTTP; use https: or set allowBasicOverHttp");
+      }
+      const name = domain && !options.credentials.username.includes("\\") ? `${domain}\\${user}` : options.credentials.username;
+      res = await send(`Basic ${utf8b64(`${name}:${options.credentials.password}`)}`);
+      if (res.status === 401) throw new NdesAuthError("NDES admin page refused the credentials (HTTP 401 to Basic authentication)");
+      return final(res, "Basic");
+    }
+    throw new NdesAuthSchemeError("NDES admin page answered 401 without an NTLM, Negotiate or Basic challenge");
+  } catch (e) {
+    if (timedOut) throw new NdesTimeoutError(`NDES admin page did not answer within ${timeoutMs} ms`, { cause: e });
+    if (options.signal?.aborted) throw options.signal.reason;
+    if (e instanceof Error && "retryable" in e) throw e; // already typed
+    throw new NdesTransportError(`NDES admin page: ${failure(e)}`, failure(e), { cause: e });
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onAbort);
+    agent.destroy();
+  }
+}
+
+function final(res: RawResponse, scheme: NtlmHttpResponse["scheme"]): NtlmHttpResponse {
+  return { status: res.status, contentType: res.contentType, body: res.body, scheme };
+}
