@@ -11,6 +11,7 @@ import { NdesChallengeSource } from "../src/challenge-sources/ndes-challenge-sou
 import { ntlmHttpGet } from "../src/ntlm/node-http-transport.js";
 import { CACHE_FULL_PAGE, LOGIN_PAGE, NO_PERMISSION_PAGE, PAGE_CHALLENGE, challengePage, encodePage } from "./support/ndes-pages.js";
 import { startNdesServer, type NdesServer, type NdesServerOptions, type PageReply } from "./support/ndes-server.js";
+import { selfSignedLoopbackCert } from "./support/tls-cert.js";
 
 const PASSWORD = "Corr3ct horse: battery staple!";
 const NOW = new Date("2026-11-29T23:00:00.000Z");
@@ -160,6 +161,31 @@ describe("NDES admin page: Basic-only front end", () => {
     const s = await server(utf16Page, { auth: "ntlm+basic" });
     await new NdesChallengeSource({ allowBasicOverHttp: true, mode: "reactive" }).fetchChallenge(ca(s.url));
     expect(s.log.map((r) => r.auth)).toEqual(["none", "NEGOTIATE", "AUTHENTICATE"]);
+  });
+});
+
+describe("NDES admin page over HTTPS", () => {
+  const tls = selfSignedLoopbackCert();
+
+  it("NTLM over TLS, the server's certificate trusted through tls.ca", async () => {
+    const s = await server(utf16Page, { tls });
+    const got = await new NdesChallengeSource({ tls: { ca: tls.cert } }).fetchChallenge(ca(s.url));
+    expect(got.challenge).toBe(PAGE_CHALLENGE);
+    expect(s.log.map((r) => `${r.connection}:${r.auth}`)).toEqual(["1:NEGOTIATE", "1:AUTHENTICATE"]);
+  });
+
+  it("a Basic-only front end over https gets Basic by default", async () => {
+    const s = await server(utf8Page, { tls, auth: "basic" });
+    const got = await new NdesChallengeSource({ tls: { ca: tls.cert } }).fetchChallenge(ca(s.url));
+    expect(got.challenge).toBe(PAGE_CHALLENGE);
+    expect(s.log.map((r) => `${r.auth}:${r.outcome}`)).toEqual(["NEGOTIATE:401", "Basic:ok"]);
+  });
+
+  it("an untrusted certificate → ERR_PROXY_NDES_TRANSPORT, reason TLS, nothing sent", async () => {
+    const s = await server(utf8Page, { tls });
+    const e = await failure(new NdesChallengeSource().fetchChallenge(ca(s.url)));
+    expect(e).toMatchObject({ code: "ERR_PROXY_NDES_TRANSPORT", reason: "TLS", message: "NDES admin page: TLS handshake or certificate check failed" });
+    expect(s.log).toEqual([]);
   });
 });
 

@@ -182,7 +182,7 @@ describe("Smallstep SCEPChallenge webhook", () => {
     await new Promise<void>((r) => server?.close(() => r()));
     server = undefined;
     const e = await failure(source().fetchChallenge(ca(w.url)));
-    expect(e).toMatchObject({ code: "ERR_PROXY_SMALLSTEP_TRANSPORT", retryable: true, message: "Smallstep webhook: connection refused" });
+    expect(e).toMatchObject({ code: "ERR_PROXY_SMALLSTEP_TRANSPORT", reason: "connection refused", retryable: true, message: "Smallstep webhook: connection refused" });
   });
 
   it.each([

@@ -40,6 +40,15 @@ export type ChallengeSourceErrorCode =
  */
 export type TransportFailure = "connection refused" | "connection reset" | "DNS" | "TLS" | "other";
 
+/** One-line wording of each {@link TransportFailure}, for error messages. */
+export const TRANSPORT_FAILURE_TEXT: Readonly<Record<TransportFailure, string>> = {
+  "connection refused": "connection refused",
+  "connection reset": "connection reset",
+  DNS: "host name did not resolve (DNS)",
+  TLS: "TLS handshake or certificate check failed",
+  other: "connection failed",
+};
+
 /**
  * Options of every {@link ChallengeSourceError} constructor.
  *
@@ -286,13 +295,20 @@ export class SmallstepTimeoutError extends ChallengeSourceError {
 }
 
 /**
- * The connection to the Smallstep challenge webhook failed. Retryable.
+ * The connection to the Smallstep challenge webhook failed ({@link TransportFailure}). Retryable.
  *
  * @group Errors
  */
 export class SmallstepTransportError extends ChallengeSourceError {
   static override readonly code: ChallengeSourceErrorCode = "ERR_PROXY_SMALLSTEP_TRANSPORT";
   static override readonly retryable: boolean = true;
+  /** What failed. */
+  readonly reason: TransportFailure;
+
+  constructor(message: string, reason: TransportFailure, options: ChallengeSourceErrorOptions = {}) {
+    super(message, options);
+    this.reason = reason;
+  }
 }
 
 /**

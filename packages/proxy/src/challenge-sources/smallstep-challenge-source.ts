@@ -8,12 +8,14 @@ import type { CaConfig } from "../cas/ca-config.js";
 import type { ChallengeSource, FetchedChallenge } from "./challenge-source.js";
 import {
   ChallengeSourceConfigError,
+  ChallengeSourceError,
   SmallstepAuthError,
   SmallstepEmptyError,
   SmallstepHttpStatusError,
   SmallstepInvalidChallengeError,
   SmallstepTimeoutError,
   SmallstepTransportError,
+  TRANSPORT_FAILURE_TEXT,
   type TransportFailure,
 } from "./errors.js";
 
@@ -193,9 +195,9 @@ export class SmallstepChallengeSource implements ChallengeSource {
     } catch (e) {
       if (timedOut) throw new SmallstepTimeoutError(`Smallstep webhook did not answer within ${this.#timeoutMs} ms`, { cause: e });
       if (options.signal?.aborted) throw options.signal.reason;
-      if (e instanceof Error && typeof (e as { code?: unknown }).code === "string" && (e as { code: string }).code.startsWith("ERR_PROXY_")) throw e;
+      if (e instanceof ChallengeSourceError) throw e; // already typed
       const reason = transportFailure(e);
-      throw new SmallstepTransportError(`Smallstep webhook: ${reason}`, { cause: e });
+      throw new SmallstepTransportError(`Smallstep webhook: ${TRANSPORT_FAILURE_TEXT[reason]}`, reason, { cause: e });
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);

@@ -47,7 +47,11 @@ export const AvId = {
   MsvAvTimestamp: 7,
 } as const;
 
-/** A decoded CHALLENGE message (MS-NLMP §2.2.1.2). */
+/**
+ * A decoded CHALLENGE message (MS-NLMP §2.2.1.2).
+ *
+ * @group NTLM
+ */
 export interface ChallengeMessage {
   /** NegotiateFlags the server chose. */
   flags: number;
@@ -73,7 +77,20 @@ function header(type: number, size: number): { bytes: Uint8Array; view: DataView
 
 /**
  * The NEGOTIATE message (type 1, MS-NLMP §2.2.1.1), 32 bytes, with empty
- * domain and workstation fields (the domain goes in AUTHENTICATE).
+ * domain and workstation fields (the domain goes in AUTHENTICATE). Flags:
+ * Unicode, OEM, request target, NTLM, always sign, extended session
+ * security, 128- and 56-bit (`0xa0088207`).
+ *
+ * @returns The message's bytes; send them base64 in `Authorization: NTLM …`.
+ *
+ * @example
+ * ```ts
+ * import { encodeNegotiateMessage } from "@scep/proxy";
+ *
+ * const header = `NTLM ${Buffer.from(encodeNegotiateMessage()).toString("base64")}`;
+ * // "NTLM TlRMTVNTUAABAAAAB4IIoAAAAAAgAAAAAAAAACAAAAA="
+ * ```
+ * @group NTLM
  */
 export function encodeNegotiateMessage(): Uint8Array {
   const { bytes, view } = header(1, 32);
@@ -104,7 +121,19 @@ function field(msg: Uint8Array, view: DataView, at: number, what: string): Uint8
  * Decodes a CHALLENGE message (type 2, MS-NLMP §2.2.1.2), with bounds checks
  * on every field and on the AV pairs.
  *
- * @throws NtlmMessageError (`ERR_PROXY_NTLM_MESSAGE`) for anything that is not a well-formed CHALLENGE message.
+ * @param msg - The bytes of the base64 token of a 401's `WWW-Authenticate: NTLM …`.
+ * @returns Flags, ServerChallenge, TargetName and the raw TargetInfo.
+ * @throws {@link NtlmMessageError} (`ERR_PROXY_NTLM_MESSAGE`) for anything that is not a well-formed CHALLENGE message.
+ *
+ * @example
+ * ```ts
+ * import { decodeChallengeMessage } from "@scep/proxy";
+ *
+ * declare const wwwAuthenticate: string; // "NTLM TlRMTVNTUAACAAAA…"
+ * const challenge = decodeChallengeMessage(Buffer.from(wwwAuthenticate.slice(5), "base64"));
+ * console.log(challenge.targetName, challenge.serverChallenge.length); // "CORP" 8
+ * ```
+ * @group NTLM
  */
 export function decodeChallengeMessage(msg: Uint8Array): ChallengeMessage {
   if (msg.length < 32) throw new NtlmMessageError(`NTLM CHALLENGE message too short (${msg.length} bytes)`);
@@ -143,7 +172,11 @@ export function decodeChallengeMessage(msg: Uint8Array): ChallengeMessage {
   return out;
 }
 
-/** Inputs of {@link encodeAuthenticateMessage}. */
+/**
+ * Inputs of {@link encodeAuthenticateMessage}.
+ *
+ * @group NTLM
+ */
 export interface AuthenticateFields {
   /** Flags for the AUTHENTICATE message (the negotiated ones). */
   flags: number;
@@ -164,6 +197,30 @@ export interface AuthenticateFields {
  * (no Version, no MIC: this client never sets MsvAvFlags, so the server does
  * not expect a MIC) and an empty EncryptedRandomSessionKey (no key exchange).
  * Strings are UTF-16LE when the server negotiated Unicode, else OEM (Latin-1).
+ *
+ * @param f - Flags, the two responses from {@link computeNtlmv2Response}, and the names.
+ * @returns The message's bytes; send them base64 in `Authorization: NTLM …` on the connection the CHALLENGE came on.
+ * @throws {@link NtlmMessageError} (`ERR_PROXY_NTLM_MESSAGE`) when the message would exceed 65 535 bytes.
+ *
+ * @example
+ * ```ts
+ * import { computeNtlmv2Response, encodeAuthenticateMessage, ntowfv2, type ChallengeMessage } from "@scep/proxy";
+ *
+ * declare const challenge: ChallengeMessage; // from decodeChallengeMessage
+ * const v2 = await computeNtlmv2Response({
+ *   responseKey: await ntowfv2("password", "svc-ndes", "CORP"),
+ *   serverChallenge: challenge.serverChallenge,
+ *   clientChallenge: crypto.getRandomValues(new Uint8Array(8)),
+ *   timestamp: challenge.timestamp ?? 0n,
+ *   targetInfo: challenge.targetInfo,
+ *   omitLmResponse: challenge.timestamp !== undefined,
+ * });
+ * const message = encodeAuthenticateMessage({
+ *   flags: challenge.flags, lmChallengeResponse: v2.lmChallengeResponse, ntChallengeResponse: v2.ntChallengeResponse,
+ *   domain: "CORP", user: "svc-ndes", workstation: "",
+ * });
+ * ```
+ * @group NTLM
  */
 export function encodeAuthenticateMessage(f: AuthenticateFields): Uint8Array {
   const unicode = (f.flags & NtlmFlags.NEGOTIATE_UNICODE) !== 0;

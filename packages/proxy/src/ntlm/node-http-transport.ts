@@ -10,11 +10,13 @@ import * as http from "node:http";
 import * as https from "node:https";
 import {
   ChallengeSourceConfigError,
+  ChallengeSourceError,
   NdesAuthError,
   NdesAuthSchemeError,
   NdesTimeoutError,
   NdesTransportError,
   NdesUnknownPageError,
+  TRANSPORT_FAILURE_TEXT,
   type TransportFailure,
 } from "../challenge-sources/errors.js";
 import { decodeChallengeMessage, encodeAuthenticateMessage, encodeNegotiateMessage, NEGOTIATE_FLAGS, NtlmFlags } from "./messages.js";
@@ -312,8 +314,9 @@ export async function ntlmHttpGet(url: string, options: NtlmHttpGetOptions): Pro
   } catch (e) {
     if (timedOut) throw new NdesTimeoutError(`NDES admin page did not answer within ${timeoutMs} ms`, { cause: e });
     if (options.signal?.aborted) throw options.signal.reason;
-    if (e instanceof Error && "retryable" in e) throw e; // already typed
-    throw new NdesTransportError(`NDES admin page: ${failure(e)}`, failure(e), { cause: e });
+    if (e instanceof ChallengeSourceError) throw e; // already typed
+    const reason = failure(e);
+    throw new NdesTransportError(`NDES admin page: ${TRANSPORT_FAILURE_TEXT[reason]}`, reason, { cause: e });
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", onAbort);

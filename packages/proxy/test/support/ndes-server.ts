@@ -11,6 +11,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { md4 } from "hash-wasm";
 
@@ -31,6 +32,8 @@ export interface NdesServerOptions {
   closeAfterChallenge?: boolean;
   /** The page once authenticated. */
   page: () => PageReply;
+  /** Serve HTTPS with this key and certificate (PEM). */
+  tls?: { key: string; cert: string };
 }
 
 export interface LoggedRequest {
@@ -233,16 +236,17 @@ export async function startNdesServer(o: NdesServerOptions): Promise<NdesServer>
     return unauthorized(res, offers(o));
   };
 
-  const server: Server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch(() => {
       res.writeHead(500);
       res.end();
     });
-  });
+  };
+  const server: Server = o.tls ? createHttpsServer({ key: o.tls.key, cert: o.tls.cert }, listener) : createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/certsrv/mscep_admin/`,
+    url: `${o.tls ? "https" : "http"}://127.0.0.1:${port}/certsrv/mscep_admin/`,
     log,
     close: () =>
       new Promise<void>((resolve) => {
