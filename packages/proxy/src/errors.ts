@@ -21,10 +21,23 @@ export type ProxyErrorCode =
   | "ERR_PROXY_IDENTIFIER"
   | "ERR_PROXY_UPSTREAM"
   | "ERR_PROXY_CHALLENGE_SOURCE"
-  | "ERR_PROXY_NDES_AUTH"
+  | "ERR_PROXY_CHALLENGE_SOURCE_CONFIG"
+  | "ERR_PROXY_NTLM_MESSAGE"
   | "ERR_PROXY_NDES_CACHE_FULL"
   | "ERR_PROXY_NDES_PERMISSION"
-  | "ERR_PROXY_NDES_PAGE";
+  | "ERR_PROXY_NDES_AUTH"
+  | "ERR_PROXY_NDES_AUTH_SCHEME"
+  | "ERR_PROXY_NDES_EMPTY"
+  | "ERR_PROXY_NDES_UNKNOWN_PAGE"
+  | "ERR_PROXY_NDES_HTTP_STATUS"
+  | "ERR_PROXY_NDES_TIMEOUT"
+  | "ERR_PROXY_NDES_TRANSPORT"
+  | "ERR_PROXY_SMALLSTEP_AUTH"
+  | "ERR_PROXY_SMALLSTEP_HTTP_STATUS"
+  | "ERR_PROXY_SMALLSTEP_EMPTY"
+  | "ERR_PROXY_SMALLSTEP_INVALID"
+  | "ERR_PROXY_SMALLSTEP_TIMEOUT"
+  | "ERR_PROXY_SMALLSTEP_TRANSPORT";
 
 /**
  * Options of every {@link ProxyError} constructor.
@@ -185,8 +198,10 @@ export class UpstreamError extends ProxyError {
 /**
  * A {@link ChallengeSource} could not fetch a challenge (NDES admin page,
  * Smallstep webhook). Challenge sources throw this class or a subclass with a
- * more precise code (`ERR_PROXY_NDES_CACHE_FULL`, `ERR_PROXY_NDES_PERMISSION`…);
- * the message never holds a password, a challenge or an NTLM token.
+ * more precise code (`ERR_PROXY_NDES_CACHE_FULL`, `ERR_PROXY_NDES_PERMISSION`…;
+ * see {@link NdesChallengeSource} and {@link SmallstepChallengeSource});
+ * `retryable` says whether to back off and retry. The message never holds a
+ * password, a challenge, an NTLM token or a page's text.
  *
  * @example
  * ```ts
@@ -195,13 +210,26 @@ export class UpstreamError extends ProxyError {
  * declare const source: ChallengeSource;
  * declare const ca: CaConfig;
  * try { await source.fetchChallenge(ca) }
- * catch (e) { if (e instanceof ChallengeSourceError) console.log(e.code, e.message) }
+ * catch (e) { if (e instanceof ChallengeSourceError) console.log(e.code, e.retryable, e.message) }
  * ```
  *
  * @group Errors
  */
 export class ChallengeSourceError extends ProxyError {
   static override readonly code: ProxyErrorCode = "ERR_PROXY_CHALLENGE_SOURCE";
+  /** Whether errors of this class are worth retrying later (default false). */
+  static readonly retryable: boolean = false;
+  /**
+   * Whether the same fetch may succeed later without anyone changing the
+   * configuration (NDES cache full, timeouts, connection failures, HTTP 5xx
+   * and 429): back off and retry instead of marking the profile failed.
+   */
+  readonly retryable: boolean;
+
+  constructor(message: string, options: ProxyErrorOptions = {}) {
+    super(message, options);
+    this.retryable = (new.target as typeof ChallengeSourceError).retryable;
+  }
 }
 
 /**

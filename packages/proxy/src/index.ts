@@ -45,3 +45,36 @@ export type { MemoryCaRegistryOptions } from "./cas/memory-ca-registry.js";
 export type { Upstream, UpstreamResponse, UpstreamCallOptions } from "./upstream/upstream.js";
 
 export type { ChallengeSource, FetchedChallenge } from "./challenge-sources/challenge-source.js";
+export { NdesChallengeSource } from "./challenge-sources/ndes-challenge-source.js";
+export type { NdesChallengeSourceOptions } from "./challenge-sources/ndes-challenge-source.js";
+export { parseNdesAdminPage, decodeNdesAdminPage } from "./challenge-sources/ndes-page.js";
+export type { NdesAdminPage, NdesPageEncoding } from "./challenge-sources/ndes-page.js";
+export { SmallstepChallengeSource } from "./challenge-sources/smallstep-challenge-source.js";
+export type { SmallstepChallengeSourceOptions, SmallstepChallengeRequest } from "./challenge-sources/smallstep-challenge-source.js";
+export {
+  ChallengeSourceConfigError,
+  NtlmMessageError,
+  NdesPasswordCacheFullError,
+  NdesPermissionError,
+  NdesAuthError,
+  NdesAuthSchemeError,
+  NdesEmptyPageError,
+  NdesUnknownPageError,
+  NdesHttpStatusError,
+  NdesTimeoutError,
+  NdesTransportError,
+  SmallstepAuthError,
+  SmallstepHttpStatusError,
+  SmallstepEmptyError,
+  SmallstepInvalidChallengeError,
+  SmallstepTimeoutError,
+  SmallstepTransportError,
+} from "./challenge-sources/errors.js";
+export type { TransportFailure } from "./challenge-sources/errors.js";
+
+export { ntlmHttpGet } from "./ntlm/node-http-transport.js";
+export type { NtlmCredentials, NtlmHttpGetOptions, NtlmHttpResponse } from "./ntlm/node-http-transport.js";
+export { encodeNegotiateMessage, decodeChallengeMessage, encodeAuthenticateMessage } from "./ntlm/messages.js";
+export type { ChallengeMessage, AuthenticateFields } from "./ntlm/messages.js";
+export { ntowfv2, computeNtlmv2Response, fileTime } from "./ntlm/ntlmv2.js";
+export type { Ntlmv2Input, Ntlmv2Output } from "./ntlm/ntlmv2.js";

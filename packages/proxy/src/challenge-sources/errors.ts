@@ -1,35 +1,13 @@
 /**
  * Typed errors of the challenge sources (NDES admin page, Smallstep webhook)
- * and of the NTLM client. Every message is one line and never holds a
- * password, a challenge, a page's text or a header value: only status codes,
- * byte counts and fixed reasons.
+ * and of the NTLM client: subclasses of {@link ChallengeSourceError}, each
+ * with its own `ERR_PROXY_*` code and `retryable`. Every message is one line
+ * and never holds a password, a challenge, a page's text or a header value:
+ * only status codes, byte counts and fixed reasons.
  *
  * @module
  */
-
-/**
- * Stable codes of every {@link ChallengeSourceError}.
- *
- * @group Errors
- */
-export type ChallengeSourceErrorCode =
-  | "ERR_PROXY_CHALLENGE_SOURCE_CONFIG"
-  | "ERR_PROXY_NTLM_MESSAGE"
-  | "ERR_PROXY_NDES_CACHE_FULL"
-  | "ERR_PROXY_NDES_PERMISSION"
-  | "ERR_PROXY_NDES_AUTH"
-  | "ERR_PROXY_NDES_AUTH_SCHEME"
-  | "ERR_PROXY_NDES_EMPTY"
-  | "ERR_PROXY_NDES_UNKNOWN_PAGE"
-  | "ERR_PROXY_NDES_HTTP_STATUS"
-  | "ERR_PROXY_NDES_TIMEOUT"
-  | "ERR_PROXY_NDES_TRANSPORT"
-  | "ERR_PROXY_SMALLSTEP_AUTH"
-  | "ERR_PROXY_SMALLSTEP_HTTP_STATUS"
-  | "ERR_PROXY_SMALLSTEP_EMPTY"
-  | "ERR_PROXY_SMALLSTEP_INVALID"
-  | "ERR_PROXY_SMALLSTEP_TIMEOUT"
-  | "ERR_PROXY_SMALLSTEP_TRANSPORT";
+import { ChallengeSourceError, type ProxyErrorCode, type ProxyErrorOptions } from "../errors.js";
 
 /**
  * Why a connection failed, for {@link NdesTransportError} and
@@ -50,77 +28,38 @@ export const TRANSPORT_FAILURE_TEXT: Readonly<Record<TransportFailure, string>> 
 };
 
 /**
- * Options of every {@link ChallengeSourceError} constructor.
- *
- * @group Errors
- */
-export interface ChallengeSourceErrorOptions {
-  /** The underlying error (a socket error, never one carrying a secret). */
-  cause?: unknown;
-}
-
-/**
- * Base class of the errors a {@link ChallengeSource} throws. `retryable` says
- * whether the same fetch may succeed later without anyone changing the
- * configuration (NDES cache full, timeouts, connection failures, HTTP 5xx and
- * 429): an MDM backs off and retries those instead of marking the profile
- * failed.
- *
- * @example
- * ```ts
- * import { NdesChallengeSource, isChallengeSourceError } from "@scep/proxy";
- *
- * const ndes = new NdesChallengeSource();
- * try {
- *   const { challenge } = await ndes.fetchChallenge({
- *     name: "corp-ndes", type: "ndes", url: "https://ndes.corp.example/certsrv/mscep/mscep.dll",
- *     ndes: { adminUrl: "https://ndes.corp.example/certsrv/mscep_admin/", username: "CORP\\svc-ndes", password: "…" },
- *   });
- *   console.log(challenge.length);
- * } catch (e) {
- *   if (isChallengeSourceError(e) && e.retryable) console.log("retry later:", e.code);
- *   else throw e;
- * }
- * ```
- * @group Errors
- */
-export class ChallengeSourceError extends Error {
-  /** Stable error code. */
-  static readonly code: ChallengeSourceErrorCode = "ERR_PROXY_CHALLENGE_SOURCE_CONFIG";
-  /** Whether errors of this class are worth retrying later. */
-  static readonly retryable: boolean = false;
-  /** Stable error code. */
-  readonly code: ChallengeSourceErrorCode;
-  /** Whether the same fetch may succeed later without a configuration change. */
-  readonly retryable: boolean;
-
-  constructor(message: string, options: ChallengeSourceErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
-    this.code = (new.target as typeof ChallengeSourceError).code;
-    this.retryable = (new.target as typeof ChallengeSourceError).retryable;
-  }
-}
-
-/**
  * The {@link CaConfig} lacks the settings of its source (`ndes` for an NDES CA,
  * `smallstep` for a Smallstep CA), has a malformed URL, or is of a type the
  * source does not serve.
  *
+ * @example
+ * ```ts
+ * import { NdesChallengeSource } from "@scep/proxy";
+ *
+ * // rejects with ERR_PROXY_CHALLENGE_SOURCE_CONFIG: a custom CA has no NDES admin page
+ * await new NdesChallengeSource().fetchChallenge({ name: "corp", type: "custom", url: "https://ca.example/scep" }).catch((e) => console.log(e.code));
+ * ```
  * @group Errors
  */
 export class ChallengeSourceConfigError extends ChallengeSourceError {
-  static override readonly code: ChallengeSourceErrorCode = "ERR_PROXY_CHALLENGE_SOURCE_CONFIG";
+  static override readonly code: ProxyErrorCode = "ERR_PROXY_CHALLENGE_SOURCE_CONFIG";
 }
 
 /**
  * The server's NTLM CHALLENGE message (MS-NLMP §2.2.1.2) is malformed: wrong
  * signature or type, a field or AV pair outside the message.
  *
+ * @example
+ * ```ts
+ * import { NtlmMessageError, decodeChallengeMessage } from "@scep/proxy";
+ *
+ * try { decodeChallengeMessage(new Uint8Array(16)) }
+ * catch (e) { if (e instanceof NtlmMessageError) console.log(e.code) } // "ERR_PROXY_NTLM_MESSAGE"
+ * ```
  * @group Errors
  */
 export class NtlmMessageError extends ChallengeSourceError {
-  static override readonly code: ChallengeSourceErrorCode = "ERR_PROXY_NTLM_MESSAGE";
+  static override readonly code: ProxyErrorCode = "ERR_PROXY_NTLM_MESSAGE";
 }
 
 /**
@@ -129,10 +68,18 @@ export class NtlmMessageError extends ChallengeSourceError {
  * and fetch again later (or raise NDES's `PasswordMax`), do not mark the
  * device failed.
  *
+ * @example
+ * ```ts
+ * import { NdesChallengeSource, NdesPasswordCacheFullError, type CaConfig } from "@scep/proxy";
+ *
+ * declare const ndesCa: CaConfig;
+ * try { await new NdesChallengeSource().fetchChallenge(ndesCa) }
+ * catch (e) { if (e instanceof NdesPasswordCacheFullError) console.log("NDES cache full: retry in a few minutes") }
+ * ```
  * @group Errors
  */
 export class NdesPasswordCacheFullError extends ChallengeSourceError {
-  static override readonly code: ChallengeSourceErrorCode = "ERR_PROXY_NDES_CACHE_FULL";
+  static override readonly code: ProxyErrorCode = "ERR_PROXY_NDES_CACHE_FULL";
   static override readonly retryable: boolean = true;
 }
 
@@ -141,20 +88,35 @@ export class NdesPasswordCacheFullError extends ChallengeSourceError {
  * the account authenticated but lacks Enroll on the NDES certificate
  * templates (or is not a member of the NDES administrators' group).
  *
+ * @example
+ * ```ts
+ * import { NdesPermissionError, parseNdesAdminPage } from "@scep/proxy";
+ *
+ * const page = new TextEncoder().encode("<P> You do not have sufficient permission to enroll with SCEP. </P>");
+ * try { parseNdesAdminPage(page) } catch (e) { console.log(e instanceof NdesPermissionError) } // true
+ * ```
  * @group Errors
  */
 export class NdesPermissionError extends ChallengeSourceError {
-  static override readonly code: ChallengeSourceErrorCode = "ERR_PROXY_NDES_PERMISSION";
+  static override readonly code: ProxyErrorCode = "ERR_PROXY_NDES_PERMISSION";
 }
 
 /**
  * The admin page refused the credentials: HTTP 401 after a complete NTLM
  * handshake, or to a Basic `Authorization`.
  *
+ * @example
+ * ```ts
+ * import { NdesAuthError, NdesChallengeSource, type CaConfig } from "@scep/proxy";
+ *
+ * declare const ndesCa: CaConfig;
+ * try { await new NdesChallengeSource().fetchChallenge(ndesCa) }
+ * catch (e) { if (e instanceof NdesAuthError) console.log("fix the NDES service account's password") }
+ * ```
  * @group Errors
  */
 export class NdesAuthError extends ChallengeSourceError {
-  static override readonly code: ChallengeSourceErrorCode = "ERR_PROXY_NDES_AUTH";
+  static override readonly code: ProxyErrorCode = "ERR_PROXY_NDES_AUTH";
 }
 
 /**
@@ -162,19 +124,32 @@ export class NdesAuthError extends ChallengeSourceError {
  * Negotiate or Basic challenge, or Basic only over plain HTTP while
  * `allowBasicOverHttp` is off (the password would cross the network in clear).
  *
+ * @example
+ * ```ts
+ * import { NdesChallengeSource } from "@scep/proxy";
+ *
+ * // a Basic-only front end over plain http is refused unless allowed explicitly
+ * const ndes = new NdesChallengeSource({ allowBasicOverHttp: true });
+ * ```
  * @group Errors
  */
 export class NdesAuthSchemeError extends ChallengeSourceError {
-  static override readonly code: ChallengeSourceErrorCode = "ERR_PROXY_NDES_AUTH_SCHEME";
+  static override readonly code: ProxyErrorCode = "ERR_PROXY_NDES_AUTH_SCHEME";
 }
 
 /**
  * The admin page answered 200 with an empty body (or only whitespace).
  *
+ * @example
+ * ```ts
+ * import { NdesEmptyPageError, parseNdesAdminPage } from "@scep/proxy";
+ *
+ * try { parseNdesAdminPage(new Uint8Array(0)) } catch (e) { console.log(e instanceof NdesEmptyPageError) } // true
+ * ```
  * @group Errors
  */
 export class NdesEmptyPageError extends ChallengeSourceError {
-  static override readonly code: ChallengeSourceErrorCode = "ERR_PROXY_NDES_EMPTY";
+  static override readonly code: ProxyErrorCode = "ERR_PROXY_NDES_EMPTY";
 }
 
 /**
@@ -183,25 +158,40 @@ export class NdesEmptyPageError extends ChallengeSourceError {
  * localised NDES, a page larger than the limit…). The message gives its
  * length and encoding, never its text.
  *
+ * @example
+ * ```ts
+ * import { NdesUnknownPageError, parseNdesAdminPage } from "@scep/proxy";
+ *
+ * try { parseNdesAdminPage(new TextEncoder().encode("<html><body>Sign in</body></html>")) }
+ * catch (e) { if (e instanceof NdesUnknownPageError) console.log(e.message) } // "… (33 bytes, utf-8)"
+ * ```
  * @group Errors
  */
 export class NdesUnknownPageError extends ChallengeSourceError {
-  static override readonly code: ChallengeSourceErrorCode = "ERR_PROXY_NDES_UNKNOWN_PAGE";
+  static override readonly code: ProxyErrorCode = "ERR_PROXY_NDES_UNKNOWN_PAGE";
 }
 
 /**
  * The admin page answered with an HTTP status other than 200 and 401 (404 for
  * a wrong admin URL, 5xx…). Retryable for 5xx and 429.
  *
+ * @example
+ * ```ts
+ * import { NdesChallengeSource, NdesHttpStatusError, type CaConfig } from "@scep/proxy";
+ *
+ * declare const ndesCa: CaConfig;
+ * try { await new NdesChallengeSource().fetchChallenge(ndesCa) }
+ * catch (e) { if (e instanceof NdesHttpStatusError && e.status === 404) console.log("check ndes.adminUrl") }
+ * ```
  * @group Errors
  */
 export class NdesHttpStatusError extends ChallengeSourceError {
-  static override readonly code: ChallengeSourceErrorCode = "ERR_PROXY_NDES_HTTP_STATUS";
+  static override readonly code: ProxyErrorCode = "ERR_PROXY_NDES_HTTP_STATUS";
   /** The HTTP status received. */
   readonly status: number;
   override readonly retryable: boolean;
 
-  constructor(message: string, status: number, options: ChallengeSourceErrorOptions = {}) {
+  constructor(message: string, status: number, options: ProxyErrorOptions = {}) {
     super(message, options);
     this.status = status;
     this.retryable = status >= 500 || status === 429;
@@ -212,25 +202,40 @@ export class NdesHttpStatusError extends ChallengeSourceError {
  * The admin page did not answer within the timeout (whole exchange, handshake
  * included). Retryable.
  *
+ * @example
+ * ```ts
+ * import { NdesChallengeSource } from "@scep/proxy";
+ *
+ * // NdesTimeoutError (ERR_PROXY_NDES_TIMEOUT) after 10 s instead of the default 30 s
+ * const ndes = new NdesChallengeSource({ timeoutMs: 10_000 });
+ * ```
  * @group Errors
  */
 export class NdesTimeoutError extends ChallengeSourceError {
-  static override readonly code: ChallengeSourceErrorCode = "ERR_PROXY_NDES_TIMEOUT";
+  static override readonly code: ProxyErrorCode = "ERR_PROXY_NDES_TIMEOUT";
   static override readonly retryable: boolean = true;
 }
 
 /**
  * The connection to the admin page failed ({@link TransportFailure}). Retryable.
  *
+ * @example
+ * ```ts
+ * import { NdesChallengeSource, NdesTransportError, type CaConfig } from "@scep/proxy";
+ *
+ * declare const ndesCa: CaConfig;
+ * try { await new NdesChallengeSource().fetchChallenge(ndesCa) }
+ * catch (e) { if (e instanceof NdesTransportError) console.log(e.reason) } // e.g. "connection refused"
+ * ```
  * @group Errors
  */
 export class NdesTransportError extends ChallengeSourceError {
-  static override readonly code: ChallengeSourceErrorCode = "ERR_PROXY_NDES_TRANSPORT";
+  static override readonly code: ProxyErrorCode = "ERR_PROXY_NDES_TRANSPORT";
   static override readonly retryable: boolean = true;
   /** What failed. */
   readonly reason: TransportFailure;
 
-  constructor(message: string, reason: TransportFailure, options: ChallengeSourceErrorOptions = {}) {
+  constructor(message: string, reason: TransportFailure, options: ProxyErrorOptions = {}) {
     super(message, options);
     this.reason = reason;
   }
@@ -239,25 +244,41 @@ export class NdesTransportError extends ChallengeSourceError {
 /**
  * The Smallstep challenge webhook refused the Basic credentials (HTTP 401 or 403).
  *
+ * @example
+ * ```ts
+ * import { SmallstepAuthError, SmallstepChallengeSource, type CaConfig } from "@scep/proxy";
+ *
+ * declare const smallstepCa: CaConfig;
+ * try { await new SmallstepChallengeSource().fetchChallenge(smallstepCa) }
+ * catch (e) { if (e instanceof SmallstepAuthError) console.log("fix the webhook credentials") }
+ * ```
  * @group Errors
  */
 export class SmallstepAuthError extends ChallengeSourceError {
-  static override readonly code: ChallengeSourceErrorCode = "ERR_PROXY_SMALLSTEP_AUTH";
+  static override readonly code: ProxyErrorCode = "ERR_PROXY_SMALLSTEP_AUTH";
 }
 
 /**
  * The Smallstep challenge webhook answered with a status other than 200, 401
  * and 403. Retryable for 5xx and 429.
  *
+ * @example
+ * ```ts
+ * import { SmallstepChallengeSource, SmallstepHttpStatusError, type CaConfig } from "@scep/proxy";
+ *
+ * declare const smallstepCa: CaConfig;
+ * try { await new SmallstepChallengeSource().fetchChallenge(smallstepCa) }
+ * catch (e) { if (e instanceof SmallstepHttpStatusError) console.log(e.status, e.retryable) }
+ * ```
  * @group Errors
  */
 export class SmallstepHttpStatusError extends ChallengeSourceError {
-  static override readonly code: ChallengeSourceErrorCode = "ERR_PROXY_SMALLSTEP_HTTP_STATUS";
+  static override readonly code: ProxyErrorCode = "ERR_PROXY_SMALLSTEP_HTTP_STATUS";
   /** The HTTP status received. */
   readonly status: number;
   override readonly retryable: boolean;
 
-  constructor(message: string, status: number, options: ChallengeSourceErrorOptions = {}) {
+  constructor(message: string, status: number, options: ProxyErrorOptions = {}) {
     super(message, options);
     this.status = status;
     this.retryable = status >= 500 || status === 429;
@@ -267,10 +288,17 @@ export class SmallstepHttpStatusError extends ChallengeSourceError {
 /**
  * The Smallstep challenge webhook answered 200 with an empty body.
  *
+ * @example
+ * ```ts
+ * import { SmallstepChallengeSource, SmallstepEmptyError, type CaConfig } from "@scep/proxy";
+ *
+ * declare const smallstepCa: CaConfig;
+ * await new SmallstepChallengeSource().fetchChallenge(smallstepCa).catch((e) => console.log(e instanceof SmallstepEmptyError));
+ * ```
  * @group Errors
  */
 export class SmallstepEmptyError extends ChallengeSourceError {
-  static override readonly code: ChallengeSourceErrorCode = "ERR_PROXY_SMALLSTEP_EMPTY";
+  static override readonly code: ProxyErrorCode = "ERR_PROXY_SMALLSTEP_EMPTY";
 }
 
 /**
@@ -278,56 +306,58 @@ export class SmallstepEmptyError extends ChallengeSourceError {
  * challengePassword: longer than 255 characters (PKCS#9
  * `ub-challenge-password`), not UTF-8, or holding control characters.
  *
+ * @example
+ * ```ts
+ * import { SmallstepChallengeSource } from "@scep/proxy";
+ *
+ * // a body over 4 KiB is refused with ERR_PROXY_SMALLSTEP_INVALID without reading further
+ * const smallstep = new SmallstepChallengeSource({ maxBodyBytes: 4096 });
+ * ```
  * @group Errors
  */
 export class SmallstepInvalidChallengeError extends ChallengeSourceError {
-  static override readonly code: ChallengeSourceErrorCode = "ERR_PROXY_SMALLSTEP_INVALID";
+  static override readonly code: ProxyErrorCode = "ERR_PROXY_SMALLSTEP_INVALID";
 }
 
 /**
  * The Smallstep challenge webhook did not answer within the timeout. Retryable.
  *
+ * @example
+ * ```ts
+ * import { SmallstepChallengeSource } from "@scep/proxy";
+ *
+ * // SmallstepTimeoutError (ERR_PROXY_SMALLSTEP_TIMEOUT) after 5 s
+ * const smallstep = new SmallstepChallengeSource({ timeoutMs: 5_000 });
+ * ```
  * @group Errors
  */
 export class SmallstepTimeoutError extends ChallengeSourceError {
-  static override readonly code: ChallengeSourceErrorCode = "ERR_PROXY_SMALLSTEP_TIMEOUT";
+  static override readonly code: ProxyErrorCode = "ERR_PROXY_SMALLSTEP_TIMEOUT";
   static override readonly retryable: boolean = true;
 }
 
 /**
  * The connection to the Smallstep challenge webhook failed ({@link TransportFailure}). Retryable.
  *
+ * @example
+ * ```ts
+ * import { SmallstepChallengeSource, SmallstepTransportError, type CaConfig } from "@scep/proxy";
+ *
+ * declare const smallstepCa: CaConfig;
+ * await new SmallstepChallengeSource().fetchChallenge(smallstepCa).catch((e) => {
+ *   if (e instanceof SmallstepTransportError) console.log(e.reason); // "DNS", "TLS"…
+ * });
+ * ```
  * @group Errors
  */
 export class SmallstepTransportError extends ChallengeSourceError {
-  static override readonly code: ChallengeSourceErrorCode = "ERR_PROXY_SMALLSTEP_TRANSPORT";
+  static override readonly code: ProxyErrorCode = "ERR_PROXY_SMALLSTEP_TRANSPORT";
   static override readonly retryable: boolean = true;
   /** What failed. */
   readonly reason: TransportFailure;
 
-  constructor(message: string, reason: TransportFailure, options: ChallengeSourceErrorOptions = {}) {
+  constructor(message: string, reason: TransportFailure, options: ProxyErrorOptions = {}) {
     super(message, options);
     this.reason = reason;
   }
-}
-
-/**
- * True for any {@link ChallengeSourceError}, also across duplicate copies of
- * the package (checks the shape, not only `instanceof`).
- *
- * @example
- * ```ts
- * import { isChallengeSourceError } from "@scep/proxy";
- *
- * function backOff(e: unknown): boolean {
- *   return isChallengeSourceError(e) && e.code === "ERR_PROXY_NDES_CACHE_FULL";
- * }
- * ```
- * @group Errors
- */
-export function isChallengeSourceError(value: unknown): value is ChallengeSourceError {
-  if (value instanceof ChallengeSourceError) return true;
-  if (!(value instanceof Error)) return false;
-  const v = value as Partial<ChallengeSourceError>;
-  return typeof v.code === "string" && v.code.startsWith("ERR_PROXY_") && typeof v.retryable === "boolean";
 }

@@ -6,9 +6,9 @@
  */
 import type { CaConfig } from "../cas/ca-config.js";
 import type { ChallengeSource, FetchedChallenge } from "./challenge-source.js";
+import { ChallengeSourceError } from "../errors.js";
 import {
   ChallengeSourceConfigError,
-  ChallengeSourceError,
   SmallstepAuthError,
   SmallstepEmptyError,
   SmallstepHttpStatusError,

@@ -8,9 +8,9 @@
  */
 import * as http from "node:http";
 import * as https from "node:https";
+import { ChallengeSourceError } from "../errors.js";
 import {
   ChallengeSourceConfigError,
-  ChallengeSourceError,
   NdesAuthError,
   NdesAuthSchemeError,
   NdesTimeoutError,
