@@ -3,6 +3,7 @@ import { defineProject } from "vitest/config";
 
 const core = (path: string): string => fileURLToPath(new URL(`../core/src/${path}`, import.meta.url));
 const intune = (path: string): string => fileURLToPath(new URL(`../intune/src/${path}`, import.meta.url));
+const proxy = (path: string): string => fileURLToPath(new URL(`../proxy/src/${path}`, import.meta.url));
 
 export default defineProject({
   resolve: {
@@ -12,6 +13,8 @@ export default defineProject({
       { find: /^@scep\/core$/, replacement: core("index.ts") },
       { find: /^@scep\/intune\/testing$/, replacement: intune("testing/index.ts") },
       { find: /^@scep\/intune$/, replacement: intune("index.ts") },
+      { find: /^@scep\/proxy\/testing$/, replacement: proxy("testing/index.ts") },
+      { find: /^@scep\/proxy$/, replacement: proxy("index.ts") },
     ],
   },
   test: {

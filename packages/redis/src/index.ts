@@ -3,7 +3,8 @@
  * interfaces, so several replicas of a SCEP server share PENDING
  * transactions, one-time challenges, request counters and revocations (with the CRL number), and of
  * `@scep/intune`'s replay cache and rate limiter, so they see the same
- * nonces and counts. Bring your own
+ * nonces and counts, and of `@scep/proxy`'s profile store, so several SCEP
+ * proxy replicas see the same delivery records. Bring your own
  * ioredis client.
  *
  * @example
@@ -27,5 +28,7 @@ export { RedisRevocationStore } from "./redis-revocation-store.js";
 export type { RedisRevocationStoreOptions } from "./redis-revocation-store.js";
 export { RedisReplayCache } from "./redis-replay-cache.js";
 export { RedisRateLimiter } from "./redis-rate-limiter.js";
+export { RedisProfileStore } from "./redis-profile-store.js";
+export type { RedisProfileStoreOptions } from "./redis-profile-store.js";
 export { redisClientOptions } from "./options.js";
 export type { RedisClient, RedisStoreOptions } from "./options.js";

@@ -8,7 +8,7 @@ import Redis from "ioredis";
 import { describe, expect, it } from "vitest";
 import { startRedisServer } from "../../../test-support/peers";
 
-const EXPORTS = ["RedisChallengeStore", "RedisCounterStore", "RedisRateLimiter", "RedisReplayCache", "RedisTransactionStore", "redisClientOptions"];
+const EXPORTS = ["RedisChallengeStore", "RedisCounterStore", "RedisProfileStore", "RedisRateLimiter", "RedisReplayCache", "RedisRevocationStore", "RedisTransactionStore", "redisClientOptions"];
 
 describe("@scep/redis dist", () => {
   it("exports the stores from dist/index.js and dist/index.cjs, and the ESM build works against redis-server", async () => {

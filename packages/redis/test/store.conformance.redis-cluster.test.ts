@@ -6,8 +6,9 @@
 import { Cluster } from "ioredis";
 import { afterAll, beforeAll } from "vitest";
 import { challengeStoreConformance, counterStoreConformance, transactionStoreConformance } from "@scep/core/testing";
+import { profileStoreConformance } from "@scep/proxy/testing";
 import { startRedisServer, type RedisServer } from "../../../test-support/peers";
-import { RedisChallengeStore, RedisCounterStore, RedisTransactionStore, redisClientOptions } from "../src/index.js";
+import { RedisChallengeStore, RedisCounterStore, RedisProfileStore, RedisTransactionStore, redisClientOptions } from "../src/index.js";
 
 let server: RedisServer;
 let cluster: Cluster;
@@ -26,3 +27,4 @@ afterAll(async () => {
 transactionStoreConformance({ name: "RedisTransactionStore on Redis Cluster", create: ({ now }) => new RedisTransactionStore(cluster, { now }) });
 challengeStoreConformance({ name: "RedisChallengeStore on Redis Cluster", create: ({ now }) => new RedisChallengeStore(cluster, { now }) });
 counterStoreConformance({ name: "RedisCounterStore on Redis Cluster", create: () => new RedisCounterStore(cluster), cleanup: (s) => s.close(), replicas: true });
+profileStoreConformance({ name: "RedisProfileStore on Redis Cluster", create: ({ now }) => new RedisProfileStore(cluster, { now }) });

@@ -1,0 +1,217 @@
+/**
+ * The SCEP proxy's profile delivery records in Redis, shared by every proxy
+ * replica.
+ *
+ * @module
+ */
+import { InvalidArgumentError } from "@scep/core";
+// Types only: @scep/proxy is an optional peer dependency, and @scep/redis must load without it.
+import type { DeliveryStatus, ProfileKey, ProfileRecord, ProfileStore } from "@scep/proxy";
+import { Runner } from "./lib/client.js";
+import { profileTag } from "./lib/keys.js";
+import { fieldMap } from "./lib/record.js";
+import { PROFILE_DELETE, PROFILE_FAIL, PROFILE_PUT, PROFILE_REQUEUE, PROFILE_UNINDEX } from "./lib/proxy-scripts.js";
+import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
+
+/** Options of {@link RedisProfileStore}. @group Storage */
+export interface RedisProfileStoreOptions extends RedisStoreOptions {
+  /**
+   * How long a record is kept after its last write, in milliseconds (default
+   * 90 days). Every `put`, `requeue` and `markFailed` restarts it; a device
+   * that comes back later finds no record (`unknown identifier`).
+   */
+  retentionMs?: number;
+}
+
+/** `@scep/proxy`'s DELIVERY_STATUSES (not imported: a value import would make the optional peer required). */
+const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "verifying", "verified", "failed", "none"];
+
+/** Records fetched per round trip while listing. */
+const PAGE = 256;
+
+/** One hash tag for every key of the store: the index and the records it lists share a Cluster slot. */
+const TAG = "{proxy-profiles}";
+
+/**
+ * A `ProfileStore` (from `@scep/proxy`) on Redis (standalone, Sentinel or
+ * Cluster): every proxy replica given the same client and `keyPrefix` sees
+ * the same delivery records, so a profile requeued by one is requeued for all.
+ *
+ * Each record is one hash, `<prefix>proxy:{proxy-profiles}:r:<hostId>,<profileId>,<caName>`
+ * (each field percent-encoded, so a `,` in a field never splits wrongly), with
+ * a TTL of `retentionMs` restarted by every write; the sorted set
+ * `<prefix>proxy:{proxy-profiles}:index` (every score 0, read in key order)
+ * lists them for {@link RedisProfileStore.list}. `put`, `requeue` and `markFailed` are Lua
+ * scripts (EVALSHA, EVAL on NOSCRIPT), so each is one atomic step: a requeue
+ * racing a markFailed ends in one of the two, whole. All keys share the hash
+ * tag `{proxy-profiles}` (one Cluster slot, which the index needs).
+ *
+ * Every method rejects with StoreUnavailableError (code
+ * `ERR_STORE_UNAVAILABLE`) when Redis fails or does not answer within
+ * `commandTimeoutMs`; the proxy answers that with 503 and `Retry-After`.
+ *
+ * @example
+ * ```ts
+ * import Redis from "ioredis";
+ * import { RedisChallengeStore, RedisProfileStore, redisClientOptions } from "@scep/redis";
+ *
+ * const redis = new Redis(process.env.SCEP_REDIS_URL!, { ...redisClientOptions });
+ * const profiles = new RedisProfileStore(redis, { keyPrefix: "scep-proxy:" });
+ * const challenges = new RedisChallengeStore(redis, { keyPrefix: "scep-proxy:" });
+ * await profiles.put({ hostId: "host-1", profileId: "wifi", caName: "corp", status: "pending", updatedAt: Date.now() });
+ * ```
+ *
+ * @group Storage
+ */
+export class RedisProfileStore implements ProfileStore {
+  readonly #run: Runner;
+  readonly #options: ResolvedStoreOptions;
+  readonly #retentionMs: number;
+  readonly #index: string;
+
+  /**
+   * @param client - an ioredis `Redis` or `Cluster` you own (see `redisClientOptions`).
+   * @param options - key prefix, deadline, Retry-After, clock, retention.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a bad option.
+   */
+  constructor(client: RedisClient, options: RedisProfileStoreOptions = {}) {
+    this.#options = resolveStoreOptions(options);
+    this.#run = new Runner(client, this.#options.commandTimeoutMs, this.#options.retryAfterSeconds);
+    this.#retentionMs = options.retentionMs ?? 90 * 86_400_000;
+    if (!Number.isSafeInteger(this.#retentionMs) || this.#retentionMs <= 0) throw new InvalidArgumentError("retentionMs must be a positive integer number of milliseconds");
+    this.#index = `${this.#options.keyPrefix}proxy:${TAG}:index`;
+  }
+
+  #record(member: string): string {
+    return `${this.#options.keyPrefix}proxy:${TAG}:r:${member}`;
+  }
+
+  /**
+   * The record of (hostId, profileId, caName), or undefined. One `HGETALL`.
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async get(key: ProfileKey): Promise<ProfileRecord | undefined> {
+    return recordFrom(fieldMap(await this.#run.command("get", "HGETALL", [this.#record(member(key))])));
+  }
+
+  /**
+   * Stores `record` whole, replacing any record of its key (fields it lacks are
+   * gone afterwards). Atomic (Lua script).
+   *
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for an unknown status, an empty hostId/profileId/caName or a non-integer time.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async put(record: ProfileRecord): Promise<void> {
+    checkKey(record);
+    if (!DELIVERY_STATUSES.includes(record.status)) throw new InvalidArgumentError(`status must be one of ${DELIVERY_STATUSES.join(", ")}`);
+    checkTime(record.updatedAt, "updatedAt");
+    if (record.challengeRetrievedAt !== undefined) checkTime(record.challengeRetrievedAt, "challengeRetrievedAt");
+    const m = member(record);
+    const fields: string[] = ["hostId", record.hostId, "profileId", record.profileId, "caName", record.caName, "status", record.status, "updatedAt", String(record.updatedAt)];
+    if (record.platform !== undefined) fields.push("platform", record.platform);
+    if (record.challengeRetrievedAt !== undefined) fields.push("challengeRetrievedAt", String(record.challengeRetrievedAt));
+    if (record.detail !== undefined) fields.push("detail", record.detail);
+    if (record.requeueCount !== undefined) {
+      if (!Number.isSafeInteger(record.requeueCount) || record.requeueCount < 0) throw new InvalidArgumentError("requeueCount must be a non-negative integer");
+      fields.push("requeueCount", String(record.requeueCount));
+    }
+    await this.#run.eval("put", PROFILE_PUT, [this.#record(m), this.#index], [this.#options.now().getTime(), this.#retentionMs, m, ...fields]);
+  }
+
+  /**
+   * Sends the profile back to the MDM's queue: status `none` (the MDM re-sends
+   * it with a fresh challenge), `challengeRetrievedAt` and `detail` removed,
+   * `requeueCount` + 1 (`HINCRBY`: N concurrent requeues, on any replicas, add
+   * N), `updatedAt` now. Atomic (Lua script); an absent record stays absent.
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async requeue(key: ProfileKey): Promise<void> {
+    const m = member(key);
+    await this.#run.eval("requeue", PROFILE_REQUEUE, [this.#record(m), this.#index], [this.#options.now().getTime(), this.#retentionMs, m]);
+  }
+
+  /**
+   * Marks the delivery failed with `detail` (say why; never a secret),
+   * `updatedAt` now. Atomic (Lua script); an absent record stays absent.
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async markFailed(key: ProfileKey, detail: string): Promise<void> {
+    const m = member(key);
+    await this.#run.eval("markFailed", PROFILE_FAIL, [this.#record(m), this.#index], [this.#options.now().getTime(), this.#retentionMs, m, detail]);
+  }
+
+  /**
+   * Removes the record and its index entry (one Lua script); true when there was a record.
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async delete(key: ProfileKey): Promise<boolean> {
+    const m = member(key);
+    return (await this.#run.eval("delete", PROFILE_DELETE, [this.#record(m), this.#index], [m])) === 1;
+  }
+
+  /**
+   * Every record, in the order of their keys, fetched {@link PAGE} at a time
+   * (`ZRANGEBYLEX` on the index from the last key seen, then one `HGETALL`
+   * per record, sent together). Not a snapshot, but a record that exists
+   * throughout shows exactly once, whatever is written meanwhile. Index
+   * entries of records gone by their TTL are dropped on the way.
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late (from the iterator).
+   */
+  async *list(): AsyncIterable<ProfileRecord> {
+    let from = "-";
+    for (;;) {
+      const reply = await this.#run.command("list", "ZRANGEBYLEX", [this.#index, from, "+", "LIMIT", 0, PAGE]);
+      const members = Array.isArray(reply) ? (reply as Buffer[]).map((b) => b.toString("utf8")) : [];
+      const records = await Promise.all(members.map((m) => this.#run.command("list", "HGETALL", [this.#record(m)])));
+      for (let i = 0; i < members.length; i++) {
+        const record = recordFrom(fieldMap(records[i]));
+        if (record !== undefined) yield record;
+        else await this.#run.eval("list", PROFILE_UNINDEX, [this.#record(members[i]!), this.#index], [members[i]!]);
+      }
+      if (members.length < PAGE) return;
+      from = `(${members[members.length - 1]!}`;
+    }
+  }
+}
+
+/** The index member (and key suffix) of a record: its three key fields percent-encoded, joined by `,`. */
+function member(key: ProfileKey): string {
+  return `${profileTag(key.hostId)},${profileTag(key.profileId)},${profileTag(key.caName)}`;
+}
+
+function checkKey(key: ProfileKey): void {
+  for (const f of ["hostId", "profileId", "caName"] as const) {
+    if (typeof key[f] !== "string" || key[f] === "") throw new InvalidArgumentError(`${f} must be a non-empty string`);
+  }
+}
+
+function checkTime(ms: number, what: string): void {
+  if (!Number.isSafeInteger(ms)) throw new InvalidArgumentError(`${what} must be an integer number of milliseconds since 1970`);
+}
+
+/** A record from its hash fields; undefined for an empty (absent) hash. */
+function recordFrom(m: Map<string, Buffer>): ProfileRecord | undefined {
+  if (m.size === 0) return undefined;
+  const text = (k: string): string | undefined => m.get(k)?.toString("utf8");
+  const record: ProfileRecord = {
+    hostId: text("hostId") ?? "",
+    profileId: text("profileId") ?? "",
+    caName: text("caName") ?? "",
+    status: (text("status") ?? "none") as DeliveryStatus,
+    updatedAt: Number(text("updatedAt") ?? 0),
+  };
+  const platform = text("platform");
+  if (platform !== undefined) record.platform = platform;
+  const retrieved = text("challengeRetrievedAt");
+  if (retrieved !== undefined) record.challengeRetrievedAt = Number(retrieved);
+  const detail = text("detail");
+  if (detail !== undefined) record.detail = detail;
+  const requeues = text("requeueCount");
+  if (requeues !== undefined) record.requeueCount = Number(requeues);
+  return record;
+}
