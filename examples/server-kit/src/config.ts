@@ -36,6 +36,8 @@ export interface ServerConfig {
   maxBodyBytes: number;
   /** Enables `POST /admin/{approve,reject}/:tid` (env only: a secret does not belong on the command line). */
   adminToken: string | undefined;
+  /** Bearer token `GET /metrics` requires (env only); undefined: `/metrics` is open. */
+  metricsToken: string | undefined;
   requestTimeoutMs: number;
   headersTimeoutMs: number;
   keepAliveTimeoutMs: number;
@@ -86,6 +88,7 @@ export const SETTINGS = [
   ["--cert-files", "SCEP_CERT_FILES", "false", "also write each issued certificate to `<data-dir>/certs/<serial>.pem` (`index.jsonl` always holds them; a file per certificate costs ~0.5 ms a request)"],
   ["--max-body", "SCEP_MAX_BODY", "65536", "largest PKIOperation body in bytes (larger: HTTP 413)"],
   ["", "SCEP_ADMIN_TOKEN", "(unset)", "at least 16 characters; enables the admin API under `/admin/scep/` (profiles, activity, pending, approve, reject, challenges, certificates, revoke, reload-trust, stats: see [Admin API](#admin-api)) with `Authorization: Bearer <token>`, and the admin page at `/admin/scep`"],
+  ["", "SCEP_METRICS_TOKEN", "(unset)", "at least 16 characters; `GET /metrics` (Prometheus text) then needs `Authorization: Bearer <token>` (401 without, 403 wrong); unset, it is open. `/healthz` and `/readyz` are always open"],
   ["--request-timeout-ms", "SCEP_REQUEST_TIMEOUT_MS", "30000", "whole request must arrive within this"],
   ["--headers-timeout-ms", "SCEP_HEADERS_TIMEOUT_MS", "10000", "headers must arrive within this (slow-loris guard)"],
   ["--keep-alive-timeout-ms", "SCEP_KEEP_ALIVE_TIMEOUT_MS", "5000", "idle keep-alive connections are closed after this"],
@@ -245,6 +248,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     certFiles: values["cert-files"] === true || boolean("SCEP_CERT_FILES", env.SCEP_CERT_FILES ?? ""),
     maxBodyBytes: num("--max-body", "SCEP_MAX_BODY", 65536, 1024),
     adminToken: env.SCEP_ADMIN_TOKEN || undefined,
+    metricsToken: env.SCEP_METRICS_TOKEN || undefined,
     requestTimeoutMs: num("--request-timeout-ms", "SCEP_REQUEST_TIMEOUT_MS", 30_000, 1),
     headersTimeoutMs: num("--headers-timeout-ms", "SCEP_HEADERS_TIMEOUT_MS", 10_000, 1),
     keepAliveTimeoutMs: num("--keep-alive-timeout-ms", "SCEP_KEEP_ALIVE_TIMEOUT_MS", 5_000, 1),
@@ -269,5 +273,6 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     throw new ConfigError("give SCEP_CA_KEY_PASSPHRASE or SCEP_CA_KEY_PASSPHRASE_FILE, not both");
   }
   if (config.adminToken !== undefined && config.adminToken.length < 16) throw new ConfigError("SCEP_ADMIN_TOKEN must be at least 16 characters");
+  if (config.metricsToken !== undefined && config.metricsToken.length < 16) throw new ConfigError("SCEP_METRICS_TOKEN must be at least 16 characters");
   return config;
 }

@@ -30,6 +30,11 @@ export interface SharedStores {
   where: string;
   /** Writes buffered counts and closes the Redis connection (nothing for memory). */
   close(): Promise<void>;
+  /**
+   * Whether the stores can serve requests now, from cached state (no I/O: cheap enough for `/readyz`): always true
+   * for memory; for Redis, connected and the last background PING (every 2 s) answered.
+   */
+  ready(): boolean;
 }
 
 /** A Redis URL fit for a log line: the password (and a lone username-as-password) replaced by `***`. */
@@ -53,6 +58,7 @@ export function memoryStores(): SharedStores {
     revocations: new MemoryRevocationStore(),
     where: "memory",
     close: async () => undefined,
+    ready: () => true,
   };
 }
 
@@ -65,7 +71,7 @@ export function memoryStores(): SharedStores {
  *
  * @throws Error "cannot reach Redis at <redacted url>: <reason>" when the first connection fails.
  */
-export async function redisStores(url: string, log: (entry: Record<string, unknown>) => void, options: { keyPrefix?: string } = {}): Promise<SharedStores> {
+export async function redisStores(url: string, log: (entry: Record<string, unknown>) => void, options: { keyPrefix?: string; pingIntervalMs?: number } = {}): Promise<SharedStores> {
   const where = redactRedisUrl(url);
   const client = new Redis(url, { ...redisClientOptions, lazyConnect: true });
   let down = false;
@@ -90,6 +96,17 @@ export async function redisStores(url: string, log: (entry: Record<string, unkno
     throw new Error(`cannot reach Redis at ${where}: ${(firstError ?? (e as Error)).message.split("\n", 1)[0]}`);
   }
   starting = false;
+  // Readiness from cached state: connected, and the last PING answered (a Redis that accepts connections but hangs
+  // is not ready). One PING every pingIntervalMs; readiness probes only read the flag.
+  let pingOk = true;
+  const pinger = setInterval(() => {
+    if (client.status !== "ready") return void (pingOk = false);
+    client.ping().then(
+      () => void (pingOk = true),
+      () => void (pingOk = false),
+    );
+  }, options.pingIntervalMs ?? 2000);
+  pinger.unref();
   const keyPrefix = options.keyPrefix ?? "scep:";
   const counters = new RedisCounterStore(client, { keyPrefix, onError: () => undefined });
   return {
@@ -99,8 +116,10 @@ export async function redisStores(url: string, log: (entry: Record<string, unkno
     revocations: new RedisRevocationStore(client, { keyPrefix }),
     where,
     async close() {
+      clearInterval(pinger);
       await counters.close().catch(() => undefined);
       client.disconnect();
     },
+    ready: () => client.status === "ready" && pingOk,
   };
 }

@@ -6,13 +6,14 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from "node:net";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
-import { Certificate, InvalidArgumentError, LocalKey, createScepServer, type RevocationStore, type ScepEvent, type ScepServer } from "@scep/core";
+import { Certificate, InvalidArgumentError, LocalKey, createScepMetrics, createScepServer, type RevocationStore, type ScepEvent, type ScepServer } from "@scep/core";
 import { isEmbeddedCaError, openFileCa, type FileCa } from "@scep-examples/embedded-ca";
 import { LISTEN_FAILED_MESSAGE, SHUTDOWN_MESSAGE, runClusterPrimary, workerSlot } from "./cluster-primary.js";
 import { createAdminApi, type AdminApi } from "./admin-api.js";
 import { CRL_FILE, CRL_PATH, createCrlEndpoint, scheduleCrl, type CrlEndpoint } from "./crl-endpoint.js";
 import { ConfigError, configErrorLine, parseConfig, usage, type ServerConfig } from "./config.js";
 import { memoryStores, redactRedisUrl, redisStores, type SharedStores } from "./shared-stores.js";
+import { createMetricsSdk, withOperatorEndpoints, type MetricsSdk } from "./operator-endpoints.js";
 
 /** The SCEP path (and profile name) the examples serve. */
 export const SCEP_PATH = "/scep";
@@ -35,6 +36,8 @@ export interface ScepKit {
   crl: CrlEndpoint;
   /** Stops the CRL schedule (and whatever else the kit runs in the background). */
   close(): void;
+  /** The OpenTelemetry SDK (MeterProvider + Prometheus exporter) the SCEP metrics are recorded in, served at `/metrics`. */
+  metrics: MetricsSdk;
 }
 
 /** A started example server. */
@@ -145,10 +148,12 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
   const caSubject = new Certificate(ca.certificateDer).subjectDer;
   // Signed now and re-signed on a schedule (a quarter of its validity), kept in <dataDir>/ca.crl.
   const crlSchedule = scheduleCrl(ca, (config.crlValidityHours * 3_600_000) / 4, log);
+  const metrics = createMetricsSdk();
+  const scepMetrics = createScepMetrics({ meterProvider: metrics.meterProvider });
   const server = createScepServer({
     counters: stores.counters,
     maxBodyBytes: config.maxBodyBytes,
-    onEvent: (e: ScepEvent) => log({ type: "scep", ...e }),
+    onEvent: [(e: ScepEvent) => log({ type: "scep", ...e }), scepMetrics.sink],
     profiles: [
       {
         path: SCEP_PATH,
@@ -177,6 +182,7 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
       },
     ],
   });
+  scepMetrics.observe(server); // days-to-expiry gauges of the CA (and RA) certificates
   const admin = config.adminToken
     ? createAdminApi({
         token: config.adminToken,
@@ -190,7 +196,7 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
       })
     : undefined;
   const caCertificatePath = config.caCertPath ?? join(ca.dataDir, "ca.pem");
-  return { config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin, stores, crl: createCrlEndpoint(ca), close: () => crlSchedule.stop() };
+  return { config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin, stores, metrics, crl: createCrlEndpoint(ca), close: () => crlSchedule.stop() };
 }
 
 /**
@@ -330,7 +336,9 @@ export async function startServer(
     process.exitCode = 2;
     return undefined;
   }
-  const http = createHttpServer(config, build(kit));
+  // /healthz, /readyz and /metrics are answered before the framework (cheap, and the same for every example).
+  const readiness = { ca: () => Date.now() < kit.ca.notAfter.getTime(), ...(config.redisUrl !== undefined ? { redis: () => kit.stores.ready() } : {}) };
+  const http = createHttpServer(config, withOperatorEndpoints(build(kit), { readiness, metricsToken: config.metricsToken }, kit.metrics));
   let stopping: Promise<void> | undefined;
   // During shutdown: new responses close their connection, and connections that finish a response are closed.
   http.prependListener("request", (_req, res) => {

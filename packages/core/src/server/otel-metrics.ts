@@ -20,9 +20,9 @@ import type { ProfileInfo } from "./snapshot.js";
 export const SCEP_METER_NAME = "@scep/core";
 
 /**
- * The metric names, for dashboards and alerts. In Prometheus text (OpenTelemetry's Prometheus exporter) the dots
- * become underscores and the unit and `_total` are appended, e.g. `scep_server_enrollments_total`,
- * `scep_server_request_duration_seconds_bucket`, `scep_certificate_time_to_expiry_days`.
+ * The metric names, for dashboards and alerts. In Prometheus text (OpenTelemetry's JavaScript Prometheus exporter)
+ * the dots become underscores, a counter gets `_total` and the unit is given on a `# UNIT` line, e.g.
+ * `scep_server_enrollments_total`, `scep_server_request_duration_bucket`, `scep_certificate_time_to_expiry`.
  * @group Server
  */
 export const SCEP_METRICS = {

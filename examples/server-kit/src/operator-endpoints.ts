@@ -1,0 +1,88 @@
+// Probes and metrics for operators, answered before the framework sees the request (framework-independent, and
+// cheap: no crypto, no I/O but the metrics collection):
+//   GET /healthz  200 while the process serves requests (liveness)
+//   GET /readyz   200 when the CA is loaded and Redis (if configured) answered its last PING, else 503 (readiness)
+//   GET /metrics  Prometheus text format, from the OpenTelemetry SDK through its Prometheus exporter
+//                 (Authorization: Bearer $SCEP_METRICS_TOKEN when that is set)
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
+
+/** The paths answered here. */
+export const OPERATOR_PATHS = ["/healthz", "/readyz", "/metrics"] as const;
+
+/** What the readiness probe checks; each function reads cached state only. */
+export interface ReadinessChecks {
+  /** The CA (certificate and key) is loaded. */
+  ca(): boolean;
+  /** Redis answered (undefined: no Redis configured). */
+  redis?: () => boolean;
+}
+
+/** Options of {@link createOperatorEndpoints}. */
+export interface OperatorEndpointsOptions {
+  readiness: ReadinessChecks;
+  /** Bearer token `/metrics` requires (unset: open, like most scrape targets on a private network). */
+  metricsToken?: string | undefined;
+}
+
+/** The OpenTelemetry SDK of an example server: a MeterProvider whose only reader is the Prometheus exporter (pull). */
+export interface MetricsSdk {
+  meterProvider: MeterProvider;
+  exporter: PrometheusExporter;
+}
+
+/**
+ * The application side of OpenTelemetry, which a library must not choose for its users: the SDK's MeterProvider
+ * with the Prometheus exporter as a pull reader (no HTTP server of its own: `/metrics` is served on the SCEP port).
+ */
+export function createMetricsSdk(): MetricsSdk {
+  const exporter = new PrometheusExporter({ preventServerStart: true });
+  // service.name (OpenTelemetry resource semantic conventions): Prometheus shows it on target_info.
+  const resource = resourceFromAttributes({ "service.name": "scep-example-server" });
+  return { exporter, meterProvider: new MeterProvider({ resource, readers: [exporter] }) };
+}
+
+const sha256 = (s: string): Buffer => createHash("sha256").update(s).digest();
+
+/** Compares a presented bearer token with the expected one in constant time (digests: lengths leak nothing either). */
+function tokenMatches(header: string | undefined, expected: string): boolean | undefined {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  if (!m) return undefined;
+  return timingSafeEqual(sha256(m[1]!), sha256(expected));
+}
+
+function send(res: ServerResponse, status: number, body: string, type = "text/plain; charset=utf-8", headers: Record<string, string> = {}): void {
+  res.writeHead(status, { "content-type": type, "cache-control": "no-store", "content-length": Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+/**
+ * Wraps an example's request listener: `/healthz`, `/readyz` and `/metrics` (GET or HEAD) are answered here, every
+ * other request goes to `next`.
+ */
+export function withOperatorEndpoints(next: RequestListener, options: OperatorEndpointsOptions, metrics: MetricsSdk): RequestListener {
+  const token = options.metricsToken;
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const path = q < 0 ? url : url.slice(0, q);
+    if (!(OPERATOR_PATHS as readonly string[]).includes(path)) return next(req, res);
+    if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "method not allowed\n", undefined, { allow: "GET, HEAD" });
+    if (path === "/healthz") return send(res, 200, "ok\n");
+    if (path === "/readyz") {
+      const checks: Record<string, "ok" | "down"> = { ca: options.readiness.ca() ? "ok" : "down" };
+      if (options.readiness.redis) checks.redis = options.readiness.redis() ? "ok" : "down";
+      const ready = Object.values(checks).every((v) => v === "ok");
+      return send(res, ready ? 200 : 503, JSON.stringify({ status: ready ? "ready" : "not ready", checks }) + "\n", "application/json");
+    }
+    if (token !== undefined) {
+      const ok = tokenMatches(req.headers.authorization, token);
+      if (ok === undefined) return send(res, 401, "metrics need Authorization: Bearer <SCEP_METRICS_TOKEN>\n", undefined, { "www-authenticate": 'Bearer realm="metrics"' });
+      if (!ok) return send(res, 403, "wrong metrics token\n");
+    }
+    metrics.exporter.getMetricsRequestHandler(req, res);
+  };
+}
