@@ -39,10 +39,16 @@ function ca(adminUrl: string, ndes: Partial<NonNullable<CaConfig["ndes"]>> = {})
 const utf16Page = (): PageReply => ({ status: 200, contentType: "text/html", body: encodePage(challengePage(), "utf-16le") });
 const utf8Page = (): PageReply => ({ status: 200, contentType: "text/html; charset=utf-8", body: challengePage() });
 
+/** The rejection of `p`, after checking that no message, property or cause along its chain holds the password or a challenge. */
 async function failure(p: Promise<unknown>): Promise<Error & { code?: string; retryable?: boolean; status?: number; reason?: string }> {
   try {
     await p;
   } catch (e) {
+    for (let c: unknown = e; c instanceof Error; c = c.cause) {
+      const text = `${c.message} ${c.stack ?? ""} ${JSON.stringify(c)}`;
+      expect(text).not.toContain(PASSWORD);
+      expect(text).not.toContain(PAGE_CHALLENGE);
+    }
     return e as Error;
   }
   throw new Error("expected a rejection");

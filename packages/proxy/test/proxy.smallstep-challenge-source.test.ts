@@ -72,10 +72,16 @@ function ca(webhookUrl: string, password = PASSWORD): CaConfig {
 const source = (o: ConstructorParameters<typeof SmallstepChallengeSource>[0] = {}): SmallstepChallengeSource =>
   new SmallstepChallengeSource({ now: () => NOW, payloadIdentifier: () => "CDB0BC64-F3EB-4B1A-AA5E-9A5D994CA593", ...o });
 
+/** The rejection of `p`, after checking that no message, property or cause along its chain holds the password. */
 async function failure(p: Promise<unknown>): Promise<Error & { code?: string; retryable?: boolean; status?: number }> {
   try {
     await p;
   } catch (e) {
+    for (let c: unknown = e; c instanceof Error; c = c.cause) {
+      const text = `${c.message} ${c.stack ?? ""} ${JSON.stringify(c)}`;
+      expect(text).not.toContain(PASSWORD);
+      expect(text).not.toContain(Buffer.from(`${USER}:${PASSWORD}`).toString("base64"));
+    }
     return e as Error;
   }
   throw new Error("expected a rejection");
