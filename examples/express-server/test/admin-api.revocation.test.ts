@@ -191,6 +191,41 @@ describe("admin API shapes, and revocation with the CRL", () => {
     expect((await api("/admin/scep/certificates?serial=zz")).status).toBe(400);
   });
 
+  it("GET profiles: the snapshot per profile (CA expiry, challenge kind, counters, pending) and the Redis badge, never a secret", async () => {
+    const res = await api("/admin/scep/profiles");
+    const body = (await res.json()) as { profiles: Record<string, unknown>[] };
+    expect(res.status).toBe(200);
+    expect(body.profiles).toHaveLength(1);
+    const caPem = readFileSync(join(dataDir, "ca.pem"), "utf8");
+    const ca = Certificate.from(caPem);
+    expect(body.profiles[0]).toMatchObject({
+      profile: "/scep",
+      path: "/scep",
+      ca: { subject: "CN=SCEP Example CA, O=scep-sdk", notAfter: ca.notAfter.toISOString(), daysLeft: expect.any(Number) },
+      ra: [],
+      challenge: { configured: true, type: "store", kind: "store" },
+      counters: { outcomes: expect.objectContaining({ pending: 2 }), reasons: expect.any(Object) },
+      pending: 0,
+      redis: false,
+    });
+    expect((body.profiles[0]!.ca as { daysLeft: number }).daysLeft).toBeGreaterThan(3000);
+  });
+
+  it("GET activity: newest first; filter=initial keeps enrollments, filter=renewal none, outcome narrows; a bad limit is 400", async () => {
+    const all = (await (await api("/admin/scep/activity")).json()) as { activity: { id: number; kind: string; outcome: string; operation: string }[] };
+    expect(all.activity.length).toBeGreaterThan(3);
+    expect(all.activity.map((e) => e.id)).toEqual([...all.activity.map((e) => e.id)].sort((a, b) => b - a));
+    const initial = (await (await api("/admin/scep/activity?filter=initial")).json()) as { activity: { kind: string; outcome: string; challenge?: string; subject?: string }[] };
+    expect(initial.activity.map((e) => [e.kind, e.outcome, e.challenge])).toEqual([
+      ["initial", "pending", "store"],
+      ["initial", "pending", "store"],
+    ]);
+    expect(((await (await api("/admin/scep/activity?filter=renewal")).json()) as { activity: unknown[] }).activity).toEqual([]);
+    const polls = (await (await api("/admin/scep/activity?filter=poll&outcome=success")).json()) as { activity: { kind: string; outcome: string }[] };
+    expect(polls.activity.length).toBe(2);
+    expect((await api("/admin/scep/activity?limit=0")).status).toBe(400);
+  });
+
   it("POST revoke: 200 with the entry; again keeps the first; an unknown serial is 404, a bad reason 400", async () => {
     const res = await api("/admin/scep/revoke", { method: "POST", body: { serialNumber, reason: "keyCompromise" } });
     const body = (await res.json()) as Record<string, unknown>;

@@ -6,7 +6,7 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from "node:net";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
-import { Certificate, InvalidArgumentError, LocalKey, createScepMetrics, createScepServer, type RevocationStore, type ScepEvent, type ScepServer } from "@scep/core";
+import { ActivityLog, Certificate, InvalidArgumentError, LocalKey, createScepMetrics, createScepServer, type RevocationStore, type ScepEvent, type ScepServer } from "@scep/core";
 import { isEmbeddedCaError, openFileCa, type FileCa } from "@scep-examples/embedded-ca";
 import { LISTEN_FAILED_MESSAGE, SHUTDOWN_MESSAGE, runClusterPrimary, workerSlot } from "./cluster-primary.js";
 import { createAdminApi, type AdminApi } from "./admin-api.js";
@@ -147,13 +147,15 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
   const chain = ca.chainDer;
   const caSubject = new Certificate(ca.certificateDer).subjectDer;
   // Signed now and re-signed on a schedule (a quarter of its validity), kept in <dataDir>/ca.crl.
+  const activity = new ActivityLog({ maxEntries: 1000 });
   const crlSchedule = scheduleCrl(ca, (config.crlValidityHours * 3_600_000) / 4, log);
   const metrics = createMetricsSdk();
   const scepMetrics = createScepMetrics({ meterProvider: metrics.meterProvider });
   const server = createScepServer({
     counters: stores.counters,
     maxBodyBytes: config.maxBodyBytes,
-    onEvent: [(e: ScepEvent) => log({ type: "scep", ...e }), scepMetrics.sink],
+    // JSON lines on stdout, the metrics, and the last 1000 requests for the admin API's activity.
+    onEvent: [(e: ScepEvent) => log({ type: "scep", ...e }), scepMetrics.sink, activity.sink],
     profiles: [
       {
         path: SCEP_PATH,
@@ -191,6 +193,8 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
         log,
         ca,
         onRevoked: () => crlSchedule.refresh(),
+        snapshot: () => server.snapshot(),
+        activity,
         profileExtras: () => ({ redis: config.redisUrl !== undefined }),
         ...(config.oneTimeChallenges ? { challenges: stores.challenges } : {}),
       })
