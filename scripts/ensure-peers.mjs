@@ -13,13 +13,14 @@
 // (util-linux, mount) for the certmonger legacy-provider namespace, and
 // redis-server for the @scep/redis and multi-replica tests (the tests start
 // their own on loopback; Debian's package also enables a system service, which
-// nothing here uses).
+// nothing here uses), and Debian's chromium, which the admin page's browser
+// test drives headless through playwright-core (executablePath /usr/bin/chromium).
 import { spawnSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
 import process from "node:process";
 
-const BASE_PACKAGES = ["scep", "strongswan-pki", "libstrongswan-extra-plugins", "certmonger", "openssl", "redis-server"];
+const BASE_PACKAGES = ["scep", "strongswan-pki", "libstrongswan-extra-plugins", "certmonger", "openssl", "redis-server", "chromium"];
 
 /** [what to look for, how to test it, Debian package] */
 const REQUIREMENTS = [
@@ -34,6 +35,7 @@ const REQUIREMENTS = [
   ["unshare", "exec", "util-linux"],
   ["mount", "exec", "mount"],
   ["redis-server", "exec", "redis-server"],
+  ["/usr/bin/chromium", "exec", "chromium"],
 ];
 
 function can(path, mode) {

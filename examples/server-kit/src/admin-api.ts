@@ -363,7 +363,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       // The page and its script hold no data: they load without a token, and ask the user for it.
       if (path === ADMIN_PAGE_PATH || path === `${ADMIN_PAGE_PATH}/` || path === ADMIN_SCRIPT_PATH) {
         if (request.method !== "GET" && request.method !== "HEAD") return json(405, { error: "use GET" }, { allow: "GET" });
-        return path === ADMIN_SCRIPT_PATH ? adminPageScript() : adminPageHtml();
+        return path === ADMIN_SCRIPT_PATH ? adminPageScript() : adminPageHtml(url);
       }
       const denied = authorize(request, url.pathname, meta.remoteAddress);
       if (denied) return denied;
