@@ -146,8 +146,8 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
   }
   const chain = ca.chainDer;
   const caSubject = new Certificate(ca.certificateDer).subjectDer;
-  // Signed now and re-signed on a schedule (a quarter of its validity), kept in <dataDir>/ca.crl.
   const activity = new ActivityLog({ maxEntries: 1000 });
+  // Signed now and re-signed on a schedule (a quarter of its validity), kept in <dataDir>/ca.crl.
   const crlSchedule = scheduleCrl(ca, (config.crlValidityHours * 3_600_000) / 4, log);
   const metrics = createMetricsSdk();
   const scepMetrics = createScepMetrics({ meterProvider: metrics.meterProvider });
