@@ -114,6 +114,24 @@ describe("NDES admin page over NTLMv2 (MS-NLMP §3.1.5)", () => {
     expect(got.challenge).toBe(PAGE_CHALLENGE);
   });
 
+  it("concurrent fetches: each handshake on its own connection, each gets its own challenge", async () => {
+    let n = 0;
+    const s = await server(() => ({ status: 200, contentType: "text/html", body: encodePage(challengePage(`C0FFEE${String(++n).padStart(10, "0")}`), "utf-16le") }));
+    const source = new NdesChallengeSource();
+    const got = await Promise.all(Array.from({ length: 6 }, () => source.fetchChallenge(ca(s.url))));
+    expect(new Set(got.map((g) => g.challenge)).size).toBe(6);
+    const byConnection = new Map<number, string[]>();
+    for (const r of s.log) byConnection.set(r.connection, [...(byConnection.get(r.connection) ?? []), `${r.auth}:${r.outcome}`]);
+    expect([...byConnection.values()]).toEqual(Array.from({ length: 6 }, () => ["NEGOTIATE:challenge", "AUTHENTICATE:ok"]));
+  });
+
+  it("a password and user name outside ASCII (UTF-16LE in NTOWFv2, surrogate pairs included)", async () => {
+    const s = await startNdesServer({ username: "sérvice-ndès", domain: "CORP", password: "Pässwörd €𝄞", auth: "ntlm", page: utf16Page });
+    servers.push(s);
+    const got = await new NdesChallengeSource().fetchChallenge(ca(s.url, { username: "CORP\\sérvice-ndès", password: "Pässwörd €𝄞" }));
+    expect(got.challenge).toBe(PAGE_CHALLENGE);
+  });
+
   it("wrong password → ERR_PROXY_NDES_AUTH after the handshake; the message holds no secret", async () => {
     const s = await server(utf16Page);
     const e = await failure(new NdesChallengeSource().fetchChallenge(ca(s.url, { password: "wrong password" })));

@@ -1,6 +1,8 @@
 /**
  * The NTLM module against published vectors:
  * - RFC 1320 §A.5 "Test suite": MD4 of seven strings.
+ * - RFC 2202 §2 "Test Cases for HMAC-MD5" (all seven), and node:crypto's
+ *   HMAC-MD5 as a reference on random keys and data.
  * - [MS-NLMP] (Microsoft Open Specifications, NT LAN Manager Authentication
  *   Protocol) §4.2.1 common values (user "User", domain "Domain", password
  *   "Password", ServerChallenge 0123456789abcdef, ClientChallenge aa×8,
@@ -9,9 +11,10 @@
  *   §4.2.4.3 CHALLENGE_MESSAGE. The same values are checked by Chromium's
  *   net/ntlm tests (ntlm_test_data.h) and Samba's.
  */
+import { createHmac } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { md4, ntHash, utf16le } from "../src/ntlm/hashes.js";
+import { hmacMd5, md4, ntHash, utf16le } from "../src/ntlm/hashes.js";
 import { decodeChallengeMessage, encodeAuthenticateMessage, encodeNegotiateMessage, NEGOTIATE_FLAGS } from "../src/ntlm/messages.js";
 import { computeNtlmv2Response, fileTime, ntowfv2 } from "../src/ntlm/ntlmv2.js";
 
@@ -43,6 +46,36 @@ describe("RFC 1320 §A.5: MD4 test suite", () => {
   it("runs on Node's default OpenSSL 3 without the legacy provider (no process flag)", async () => {
     expect(process.execArgv.join(" ")).not.toMatch(/openssl-legacy-provider/);
     expect(hex(await md4(new Uint8Array(0)))).toBe("31d6cfe0d16ae931b73c59d7e0c089c0");
+  });
+});
+
+describe("RFC 2202 §2: HMAC-MD5 test cases", () => {
+  const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+  const cases: [number, Uint8Array, Uint8Array, string][] = [
+    [1, new Uint8Array(16).fill(0x0b), enc("Hi There"), "9294727a3638bb1c13f48ef8158bfc9d"],
+    [2, enc("Jefe"), enc("what do ya want for nothing?"), "750c783e6ab0b503eaa86e310a5db738"],
+    [3, new Uint8Array(16).fill(0xaa), new Uint8Array(50).fill(0xdd), "56be34521d144c88dbb8c733f0e8b3f6"],
+    [4, Uint8Array.from({ length: 25 }, (_, i) => i + 1), new Uint8Array(50).fill(0xcd), "697eaf0aca3a3aea3a75164746ffaa79"],
+    [5, new Uint8Array(16).fill(0x0c), enc("Test With Truncation"), "56461ef2342edc00f9bab995690efd4c"],
+    [6, new Uint8Array(80).fill(0xaa), enc("Test Using Larger Than Block-Size Key - Hash Key First"), "6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd"],
+    [7, new Uint8Array(80).fill(0xaa), enc("Test Using Larger Than Block-Size Key and Larger Than One Block-Size Data"), "6f630fad67cda0ee1fb1f562db3aa53e"],
+  ];
+  it.each(cases)("test case %i", async (_n, key, data, mac) => {
+    expect(hex(await hmacMd5(key, data))).toBe(mac);
+  });
+  it("matches node:crypto's HMAC-MD5 for any key and data split in any parts", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 150 }), fc.array(fc.uint8Array({ maxLength: 100 }), { maxLength: 4 }), async (key, parts) => {
+        const reference = createHmac("md5", key);
+        for (const p of parts) reference.update(p);
+        return hex(await hmacMd5(key, ...parts)) === reference.digest("hex");
+      }),
+      { numRuns: 1000, seed: 2202 },
+    );
+  });
+  it("interleaved calls on the shared hasher do not mix their inputs", async () => {
+    const [a, b] = await Promise.all([hmacMd5(enc("Jefe"), enc("what do ya want for nothing?")), md4(enc("abc"))]);
+    expect([hex(a), hex(b)]).toEqual(["750c783e6ab0b503eaa86e310a5db738", "a448017aaf21d8525fc10ae87aa6729d"]);
   });
 });
 

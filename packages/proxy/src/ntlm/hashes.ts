@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { createHMAC, createMD4, createMD5 } from "hash-wasm";
+import { createMD4, createMD5, type IHasher } from "hash-wasm";
 
 /** UTF-16LE bytes of a string (what MS-NLMP calls `UNICODE(s)`). */
 export function utf16le(s: string): Uint8Array {
@@ -19,20 +19,34 @@ export function utf16le(s: string): Uint8Array {
   return out;
 }
 
+// One MD4 and one MD5 instance for the process, created on first use: a
+// hash-wasm create*() instantiates WebAssembly (about 1 ms), while init/update/
+// digest are synchronous, so calls never interleave on a shared instance.
+let md4Hasher: Promise<IHasher> | undefined;
+let md5Hasher: Promise<IHasher> | undefined;
+
 /** MD4 digest (16 bytes) of `data` (RFC 1320). */
 export async function md4(data: Uint8Array): Promise<Uint8Array> {
-  const h = await createMD4();
-  h.init();
-  h.update(data);
-  return h.digest("binary").slice();
+  const h = await (md4Hasher ??= createMD4());
+  return h.init().update(data).digest("binary").slice();
 }
 
-/** HMAC-MD5 (RFC 2104) of the concatenation of `parts` under `key`: 16 bytes. */
+const BLOCK = 64; // MD5 block size in bytes
+
+/**
+ * HMAC-MD5 (RFC 2104, checked against RFC 2202's test cases) of the
+ * concatenation of `parts` under `key`: 16 bytes.
+ */
 export async function hmacMd5(key: Uint8Array, ...parts: Uint8Array[]): Promise<Uint8Array> {
-  const h = await createHMAC(createMD5(), key);
-  h.init();
+  const h = await (md5Hasher ??= createMD5());
+  const k = new Uint8Array(BLOCK);
+  k.set(key.length > BLOCK ? h.init().update(key).digest("binary") : key);
+  const ipad = k.map((b) => b ^ 0x36);
+  const opad = k.map((b) => b ^ 0x5c);
+  h.init().update(ipad);
   for (const p of parts) h.update(p);
-  return h.digest("binary").slice();
+  const inner = h.digest("binary").slice();
+  return h.init().update(opad).update(inner).digest("binary").slice();
 }
 
 /**
