@@ -56,6 +56,8 @@ export interface IssueRequest {
   /** Subject Name DER to use instead of the CSR's. */
   subjectOverride?: Uint8Array;
   extensions?: readonly CertificateExtension[];
+  /** Certify a Windows SID the request carries (its SID extension, a SID in its subjectAltName); default false. */
+  allowSid?: boolean;
 }
 
 const ID_SUBJECT_ALT_NAME = "2.5.29.17";
@@ -104,12 +106,15 @@ export async function issueCertificate(ca: IssuingCa, request: IssueRequest): Pr
   }
 
   // basicConstraints CA:false, keyUsage, EKU clientAuth, SKI, AKI, and the CSR's
-  // subjectAltName (made critical when the subject is empty, RFC 5280 4.2.1.6).
+  // subjectAltName (made critical when the subject is empty, RFC 5280 4.2.1.6);
+  // a requested Windows SID only with allowSid (never by default: SID spoofing).
   let extensions: Extension[];
   try {
-    extensions = endEntityExtensions({ csr, issuer: ca.signer, subject });
+    extensions = endEntityExtensions({ csr, issuer: ca.signer, subject, allowSid: request.allowSid ?? false });
   } catch (error) {
-    throw csrInvalid("the PKCS#10 request's public key cannot be read", error);
+    // endEntityExtensions names what it refused (a SID, a malformed key or subjectAltName).
+    const why = isScepError(error) ? error.message : "its public key cannot be read";
+    throw csrInvalid(`cannot issue for the PKCS#10 request: ${why}`, error);
   }
   for (const extra of request.extensions ?? []) {
     const extension: Extension = { oid: extra.oid, critical: extra.critical ?? false, value: extra.value };

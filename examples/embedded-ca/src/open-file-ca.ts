@@ -133,6 +133,13 @@ export interface IssueOptions {
   subjectOverride?: string;
   /** Extra extensions; each replaces a default extension with the same OID. */
   extensions?: readonly CertificateExtension[];
+  /**
+   * Certify a Windows SID the request carries (its SID extension 1.3.6.1.4.1.311.25.2, a SID URI or otherName in its
+   * subjectAltName). Default false: a SID in the subjectAltName is refused (`CSR_INVALID`) and the SID extension is
+   * not copied, since a certificate with a SID logs in as that Windows account. In a SCEP issue hook pass
+   * `ctx.allowSid` (the profile's `csrPolicy.allowSid`).
+   */
+  allowSid?: boolean;
 }
 
 /**
@@ -246,7 +253,7 @@ export interface FileCa {
    * `ctx.csr`).
    *
    * Subject and subjectAltName come from the CSR (other requested extensions
-   * are ignored); the certificate gets basicConstraints CA:false (critical),
+   * are ignored; a Windows SID only with `allowSid`); the certificate gets basicConstraints CA:false (critical),
    * keyUsage digitalSignature + keyEncipherment for RSA keys or
    * digitalSignature for other keys (critical), extendedKeyUsage clientAuth,
    * subjectKeyIdentifier and authorityKeyIdentifier, and is signed with
@@ -462,6 +469,7 @@ class FileCaImpl implements FileCa {
       extensions: this.#distributionPoint
         ? [{ oid: CRL_DISTRIBUTION_POINTS_OID, value: this.#distributionPoint }, ...(options.extensions ?? [])]
         : options.extensions,
+      allowSid: options.allowSid === true,
     });
     // buildCertificate encodes into a fresh ArrayBuffer of exactly this size.
     const certificateDer = certificate.der as Uint8Array<ArrayBuffer>;

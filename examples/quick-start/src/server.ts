@@ -14,7 +14,7 @@ const server = createScepServer({
     caCertificate: ca.certificate,
     signer: ca, // signs CertReps and decrypts requests (pass `decrypters` for an RA or a rollover)
     challenge: { type: "static", password: process.env.SCEP_CHALLENGE! },
-    issue: async ({ csr, notAfterMax }) => ({
+    issue: async ({ csr, notAfterMax, allowSid }) => ({
       status: "SUCCESS",
       certificate: await buildCertificate({
         issuer: ca,
@@ -23,7 +23,7 @@ const server = createScepServer({
         serialNumber: randomBytes(16), // 128 random bits, read as an unsigned number (see below)
         // notBefore: 5 minutes back by default (backdateMs), for devices whose clock runs late
         notAfter: notAfterMax,
-        extensions: endEntityExtensions({ csr, issuer: ca }),
+        extensions: endEntityExtensions({ csr, issuer: ca, allowSid }), // allowSid: the profile's csrPolicy.allowSid (Windows SIDs)
       }),
     }),
   }],

@@ -174,7 +174,7 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
           if (config.pending && !ctx.approved && !ctx.renewal) return { status: "PENDING" };
           try {
             // ctx.csr was decoded and its signature verified by decodePkiMessage: the CA does not redo either.
-            const issued = await ca.issue({ csr: ctx.csr, validityDays: Math.min(ctx.maxValidityDays, config.validityDays) });
+            const issued = await ca.issue({ csr: ctx.csr, validityDays: Math.min(ctx.maxValidityDays, config.validityDays), allowSid: ctx.allowSid });
             return { status: "SUCCESS", certificate: issued.certificateDer, ...(chain.length > 0 ? { chain: [...chain] } : {}) };
           } catch (e) {
             if (isEmbeddedCaError(e) && e.code === "CSR_INVALID") return { status: "FAILURE", failInfo: "badRequest", failInfoText: e.message };

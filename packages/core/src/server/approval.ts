@@ -59,7 +59,7 @@ function storedIssueContext(ctx: ServerContext, p: ResolvedProfile, tx: Transact
   const csr = new CertificationRequest(tx.csr);
   const maxValidityDays = p.csrPolicy.maxValidityDays ?? 365;
   const signerCertificate = new Certificate(tx.signerCertificate);
-  const ic: IssueContext = { profile: p.name, transactionId: tx.transactionId, signerCertificate, csr, renewal: tx.renewal, notAfterMax: new Date(ctx.now().getTime() + maxValidityDays * 86_400_000), maxValidityDays, approved: true };
+  const ic: IssueContext = { profile: p.name, transactionId: tx.transactionId, signerCertificate, csr, renewal: tx.renewal, notAfterMax: new Date(ctx.now().getTime() + maxValidityDays * 86_400_000), maxValidityDays, approved: true, allowSid: p.csrPolicy.allowSid ?? false };
   // A stored renewal was signed by the certificate it renews.
   if (tx.renewal) ic.renewalOf = signerCertificate;
   if (tx.challengeData !== undefined) {

@@ -1,10 +1,13 @@
 /**
  * What a profile accepts in a CSR: key types and sizes, SAN types and
- * patterns, and the longest validity the issuer may grant.
+ * patterns, Windows SIDs (refused unless allowed), and the longest validity
+ * the issuer may grant.
  *
  * @module
  */
 import type { CertificationRequest } from "../x509/certification-request.js";
+import { SID_URI_PREFIX, isSidOtherName, isSidUri, isWellFormedSidUri, requestedSids } from "../x509/windows-sid.js";
+import { id_ms_ntds_ca_security_ext, id_ms_ntds_objectsid } from "../oids.js";
 
 /** SAN types a CSR may request. @group Server */
 export type SanType = "dns" | "email" | "ip" | "uri" | "upn";
@@ -25,6 +28,17 @@ export interface CsrPolicy {
   requireCommonName?: boolean;
   /** Longest validity the issuer may grant, in days (passed to the issue hook). Default 365. */
   maxValidityDays?: number;
+  /**
+   * Accept requests that carry a Windows SID (strong certificate mapping, KB5014754): Intune's URI SAN
+   * `tag:microsoft.com,2022-09-14:sid:<SID>`, a SAN otherName 1.3.6.1.4.1.311.25.2.1, or the SID extension
+   * 1.3.6.1.4.1.311.25.2. Default false: such a request is refused (`csr_policy`), since a certificate carrying a
+   * SID logs in as that Windows account and an enrollee must not pick it (SID spoofing). Allow it only where the
+   * challenge validator vouches for the SID (Intune's validation API compares the CSR with the profile it issued).
+   * When allowed, a SID URI must be well formed (`S-1-…`) and is judged by this option alone (not by `sanTypes` or
+   * `sanPatterns`); the issue hook gets `allowSid: true` to pass to `endEntityExtensions`, which otherwise never
+   * copies a SID.
+   */
+  allowSid?: boolean;
 }
 
 /** Returns a reason when the CSR breaks the policy, else undefined. @group Server */
@@ -36,14 +50,24 @@ export function checkCsrPolicy(csr: CertificationRequest, policy: CsrPolicy = {}
   if (key.type === "ec" && !(policy.curves ?? ["prime256v1", "secp384r1", "secp521r1"]).includes(key.curve ?? "")) return `curve ${key.curve ?? "?"} is not allowed`;
   if (policy.requireCommonName && !csr.commonName) return "the subject has no CN";
   const sans = csr.subjectAltNames;
+  const sids = requestedSids(csr.extensions, sans);
+  if (!policy.allowSid) {
+    if (sids.extension) return `the request asks for a Windows SID extension (${id_ms_ntds_ca_security_ext}); this profile does not allow SIDs (csrPolicy.allowSid)`;
+    if (sids.uris.length > 0) return `SAN uri:${sids.uris[0]} carries a Windows SID; this profile does not allow SIDs (csrPolicy.allowSid)`;
+    if (sids.otherNames > 0) return `a SAN otherName (${id_ms_ntds_objectsid}) carries a Windows SID; this profile does not allow SIDs (csrPolicy.allowSid)`;
+  } else {
+    const bad = sids.uris.find((u) => !isWellFormedSidUri(u));
+    if (bad !== undefined) return `SAN uri:${bad} is not a well-formed SID tag (${SID_URI_PREFIX}S-1-…)`;
+  }
   const allowedTypes = policy.sanTypes ?? ["dns", "email", "ip", "uri", "upn"];
   for (const type of ["dns", "email", "ip", "uri", "upn"] as const) {
-    const values = sans[type];
+    // SID URIs were judged above (allowSid), not as URLs.
+    const values = type === "uri" ? sans.uri.filter((u) => !isSidUri(u)) : sans[type];
     if (values.length === 0) continue;
     if (!allowedTypes.includes(type)) return `SAN type ${type} is not allowed`;
     const patterns = policy.sanPatterns?.[type];
     if (patterns) for (const v of values) if (!patterns.some((p) => p.test(v))) return `SAN ${type}:${v} is not allowed`;
   }
-  if (sans.other.length > 0 && policy.sanTypes) return "SAN of an unsupported type";
+  if (sans.other.some((o) => !isSidOtherName(o)) && policy.sanTypes) return "SAN of an unsupported type";
   return undefined;
 }

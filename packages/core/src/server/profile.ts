@@ -44,6 +44,11 @@ export interface IssueContext {
   approved: boolean;
   /** What the challenge validator passed on (`{ ok: true, data }`), when it did. */
   challengeData?: unknown;
+  /**
+   * The profile's `csrPolicy.allowSid`: whether a Windows SID in the request may be certified. Pass it to
+   * `endEntityExtensions({ csr, issuer, allowSid })`, which otherwise never copies a SID.
+   */
+  allowSid: boolean;
 }
 
 /** The issue hook's answer. @group Server */

@@ -135,11 +135,11 @@ const OPS: Record<string, ScepOperation> = { getcacaps: "GetCACaps", getcacert: 
  *   profiles: [{
  *     path: "/scep", caCertificate: ca.certificate, signer: ca,
  *     challenge: { type: "static", password: process.env.SCEP_CHALLENGE! },
- *     issue: async ({ csr, notAfterMax }) => ({
+ *     issue: async ({ csr, notAfterMax, allowSid }) => ({
  *       status: "SUCCESS",
  *       certificate: await buildCertificate({
  *         issuer: ca, subject: csr.subjectDer, publicKey: csr.spki, serialNumber: crypto.getRandomValues(new Uint8Array(16)),
- *         notAfter: notAfterMax, extensions: endEntityExtensions({ csr, issuer: ca }),
+ *         notAfter: notAfterMax, extensions: endEntityExtensions({ csr, issuer: ca, allowSid }),
  *       }),
  *     }),
  *   }],

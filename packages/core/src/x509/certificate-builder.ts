@@ -16,7 +16,8 @@ import type { Signer } from "../keys/key.js";
 import { defaultSignatureAlgorithm, signatureAlgorithmIdentifier } from "./algorithm-identifier.js";
 import { Asn1Error, InvalidArgumentError, isScepError } from "../errors.js";
 import { Certificate } from "./certificate.js";
-import { type Extension, type KeyUsage, findExtension } from "./extensions.js";
+import { type Extension, type KeyUsage, type SubjectAltNames, findExtension, parseSubjectAltNames } from "./extensions.js";
+import { requestedSids } from "./windows-sid.js";
 
 /**
  * Options of {@link buildCertificate}.
@@ -110,6 +111,14 @@ export interface EndEntityExtensionsOptions {
   keyUsage?: readonly KeyUsage[];
   /** extendedKeyUsage purpose OIDs; default clientAuth. An empty list leaves the extension out. */
   extendedKeyUsage?: readonly string[];
+  /**
+   * Certify a Windows SID the request carries (default false): with true, a subjectAltName holding a SID (Intune's
+   * `tag:microsoft.com,2022-09-14:sid:<SID>` URI, an otherName 1.3.6.1.4.1.311.25.2.1) is copied and so is a
+   * requested SID extension (1.3.6.1.4.1.311.25.2). Without it a SID-bearing subjectAltName is an error and the SID
+   * extension is never copied: a certificate with a SID logs in as that Windows account (SID spoofing). In a SCEP
+   * issue hook pass `IssueContext.allowSid` (the profile's `csrPolicy.allowSid`).
+   */
+  allowSid?: boolean;
 }
 
 const EMPTY_NAME = new Uint8Array([0x30, 0x00]);
@@ -303,6 +312,20 @@ export async function buildCertificate(options: BuildCertificateOptions): Promis
   return new Certificate(der.encode(der.seq(tbs, algId, der.tlv(der.Tag.BIT_STRING, bits))));
 }
 
+/** Throws when a requested subjectAltName (GeneralNames DER) carries a Windows SID. */
+function refuseSidSan(value: Uint8Array): void {
+  let sans: SubjectAltNames;
+  try {
+    sans = parseSubjectAltNames(value);
+  } catch (cause) {
+    throw invalid("the request's subjectAltName is not a valid GeneralNames", cause);
+  }
+  const sids = requestedSids([], sans);
+  if (sids.uris.length > 0 || sids.otherNames > 0) {
+    throw invalid(`the request's subjectAltName carries a Windows SID (${sids.uris[0] ?? `otherName ${oids.id_ms_ntds_objectsid}`}); pass allowSid: true only where the SID was verified`);
+  }
+}
+
 /** version [0] EXPLICIT INTEGER v3(2). */
 const VERSION_3 = der.encode(der.ctx(0, der.int(2)));
 
@@ -341,12 +364,15 @@ function keyIdentifier(spki: Uint8Array, what: string): Uint8Array {
  * - authorityKeyIdentifier: keyIdentifier = the issuer's subjectKeyIdentifier
  *   (computed the same way from its key when its certificate has none);
  * - the request's subjectAltName extension, copied byte for byte, and made
- *   critical when the subject is empty (RFC 5280 §4.2.1.6).
+ *   critical when the subject is empty (RFC 5280 §4.2.1.6);
+ * - with `allowSid` only, the request's Windows SID extension (1.3.6.1.4.1.311.25.2).
  *
  * Other requested extensions are not copied: a CA decides what it certifies.
+ * A subjectAltName carrying a Windows SID is refused unless `allowSid`.
  *
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when the subject is
- * empty and the request has no subjectAltName, or for a malformed key or
+ * empty and the request has no subjectAltName, when its subjectAltName
+ * carries a Windows SID and `allowSid` is not set, or for a malformed key or
  * option.
  *
  * @example
@@ -394,7 +420,12 @@ export function endEntityExtensions(options: EndEntityExtensionsOptions): Extens
     { oid: oids.id_ce_authorityKeyIdentifier, critical: false, value: der.encode(der.seq(der.tlv(0x80, issuerKeyId))) },
   );
   const san = findExtension(csr.extensions, oids.id_ce_subjectAltName);
-  if (san) out.push({ oid: oids.id_ce_subjectAltName, critical: san.critical || subjectEmpty, value: san.value });
-  else if (subjectEmpty) throw invalid("the subject is empty and the request has no subjectAltName (RFC 5280 §4.1.2.6)");
+  if (san) {
+    if (!options.allowSid) refuseSidSan(san.value);
+    out.push({ oid: oids.id_ce_subjectAltName, critical: san.critical || subjectEmpty, value: san.value });
+  } else if (subjectEmpty) throw invalid("the subject is empty and the request has no subjectAltName (RFC 5280 §4.1.2.6)");
+  // The SID extension only when SIDs are explicitly allowed (strong certificate mapping, KB5014754).
+  const sid = options.allowSid ? findExtension(csr.extensions, oids.id_ms_ntds_ca_security_ext) : undefined;
+  if (sid) out.push({ oid: sid.oid, critical: sid.critical, value: sid.value });
   return out;
 }

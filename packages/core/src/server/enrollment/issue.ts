@@ -28,6 +28,7 @@ export const issue: Phase = {
       notAfterMax: new Date(t.getTime() + maxValidityDays * 86_400_000),
       maxValidityDays,
       approved: false,
+      allowSid: p.csrPolicy.allowSid ?? false,
     };
     if (e.renewalOf) ic.renewalOf = e.renewalOf;
     if (e.challengeData !== undefined) ic.challengeData = e.challengeData;
