@@ -281,3 +281,28 @@ describe("admin API shapes, and revocation with the CRL", () => {
     for (const c of issuedChallenges) expect(out).not.toContain(c);
   });
 });
+
+describe("--admin-listen: the admin API and page on their own loopback listener", () => {
+  let other: Awaited<ReturnType<typeof startExample>>;
+  beforeAll(async () => {
+    other = await startExample(EXAMPLE_DIR, { SCEP_ADMIN_TOKEN: TOKEN, SCEP_DATA_DIR: join(tmp, "own-listener"), SCEP_ADMIN_LISTEN: "127.0.0.1:0" });
+  });
+  afterAll(() => other?.proc.terminate());
+
+  it("answers there (page and API, token required) and nowhere else; the SCEP port answers 404 under /admin/; the listening line names the port", async () => {
+    const listening = await other.proc.waitForJson("listening");
+    const adminPort = Number(listening.adminPort);
+    expect(adminPort).toBeGreaterThan(0);
+    expect(adminPort).not.toBe(listening.port);
+    const adminBase = `http://127.0.0.1:${adminPort}`;
+    expect(other.proc.banner("admin endpoint")).toBe(`enabled (Authorization: Bearer $SCEP_ADMIN_TOKEN; page at ${adminBase}/admin/scep)`);
+    const pending = await fetch(`${adminBase}/admin/scep/pending`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect([pending.status, await pending.json()]).toEqual([200, { pending: [] }]);
+    expect((await fetch(`${adminBase}/admin/scep/pending`)).status).toBe(401);
+    expect((await fetch(`${adminBase}/admin/scep`)).status).toBe(200);
+    expect((await fetch(`${adminBase}/scep?operation=GetCACaps`)).status).toBe(404);
+    expect((await fetch(`${other.base}/admin/scep/pending`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
+    expect((await fetch(`${other.base}/admin/scep`)).status).toBe(404);
+    expect((await fetch(`${other.base}/scep?operation=GetCACaps`)).status).toBe(200);
+  });
+});

@@ -52,6 +52,8 @@ export interface ServerConfig {
   crlUrl: string | undefined;
   /** nextUpdate − thisUpdate of the CRL, in hours. */
   crlValidityHours: number;
+  /** Serve the admin API and page on their own listener (e.g. loopback) instead of the SCEP one. */
+  adminListen: { host: string; port: number } | undefined;
 }
 
 /** A configuration mistake: the message says which setting and why. */
@@ -96,6 +98,7 @@ export const SETTINGS = [
   ["--workers", "SCEP_WORKERS", "1", "processes serving requests on the one port (`node:cluster`; `auto`: one per CPU); a worker that dies is restarted; with `--pending` or `--one-time-challenges` only together with `--redis-url`"],
   ["--redis-url", "SCEP_REDIS_URL", "(unset)", "keep PENDING transactions, one-time challenges and request counters in Redis (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS), so several processes or machines share them (see [Several replicas](#several-replicas-one-redis)); prefer the variable when the URL holds a password (it is never printed)"],
   ["--one-time-challenges", "SCEP_ONE_TIME_CHALLENGES", "false", "clients must send a one-time challenge from `POST /admin/scep/challenges` (valid one hour, consumed on use) instead of the static one; needs `SCEP_ADMIN_TOKEN`"],
+  ["--admin-listen", "SCEP_ADMIN_LISTEN", "(unset)", "`[host:]port` (host default 127.0.0.1): serve the admin API and page on this address only, not on the SCEP port (e.g. `127.0.0.1:9090`, loopback only); needs `SCEP_ADMIN_TOKEN`"],
   ["--crl-url", "SCEP_CRL_URL", "(unset)", "an `http://` or `https://` URL issued certificates name as their CRL distribution point: where clients reach this server's `GET /scep/ca.crl` (see [Revocation and the CRL](#revocation-and-the-crl))"],
   ["--crl-validity-hours", "SCEP_CRL_VALIDITY_HOURS", "24", "the CRL's nextUpdate is this long after its thisUpdate; it is signed again after half of it, and at once after a revocation"],
 ] as const;
@@ -178,6 +181,13 @@ function redisUrl([name, value]: [string, string | undefined]): string | undefin
   return value;
 }
 
+function listenAddress([name, value]: [string, string | undefined]): { host: string; port: number } | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(value.trim());
+  if (!m || Number(m[2]) > 65535) throw new ConfigError(`${name} must be [host:]port (e.g. 127.0.0.1:9090), got ${JSON.stringify(value)}`);
+  return { host: m[1] === undefined ? "127.0.0.1" : m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+}
+
 function httpUrl([name, value]: [string, string | undefined]): string | undefined {
   if (value === undefined) return undefined;
   let url: URL;
@@ -258,6 +268,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     oneTimeChallenges: values["one-time-challenges"] === true || boolean("SCEP_ONE_TIME_CHALLENGES", env.SCEP_ONE_TIME_CHALLENGES ?? ""),
     crlUrl: httpUrl(get("--crl-url", "SCEP_CRL_URL")),
     crlValidityHours: num("--crl-validity-hours", "SCEP_CRL_VALIDITY_HOURS", 24, 1, 8760),
+    adminListen: listenAddress(get("--admin-listen", "SCEP_ADMIN_LISTEN")),
   };
   if (config.headersTimeoutMs > config.requestTimeoutMs) throw new ConfigError(`the headers timeout (${config.headersTimeoutMs} ms) must not exceed the request timeout (${config.requestTimeoutMs} ms)`);
   if (config.pending && config.workers > 1 && config.redisUrl === undefined) {
@@ -268,6 +279,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   }
   if (config.oneTimeChallenges && config.adminToken === undefined) {
     throw new ConfigError("--one-time-challenges needs SCEP_ADMIN_TOKEN: one-time challenges are issued by POST /admin/scep/challenges", { showUsage: false });
+  }
+  if (config.adminListen !== undefined && config.adminToken === undefined) {
+    throw new ConfigError("--admin-listen needs SCEP_ADMIN_TOKEN: it serves the admin API", { showUsage: false });
   }
   if (config.caKeyPassphrase !== undefined && config.caKeyPassphraseFile !== undefined) {
     throw new ConfigError("give SCEP_CA_KEY_PASSPHRASE or SCEP_CA_KEY_PASSPHRASE_FILE, not both");

@@ -10,6 +10,7 @@ import { ActivityLog, Certificate, InvalidArgumentError, LocalKey, createScepMet
 import { isEmbeddedCaError, openFileCa, type FileCa } from "@scep-examples/embedded-ca";
 import { LISTEN_FAILED_MESSAGE, SHUTDOWN_MESSAGE, runClusterPrimary, workerSlot } from "./cluster-primary.js";
 import { createAdminApi, type AdminApi } from "./admin-api.js";
+import { rawPath, serveFetch } from "./node-fetch.js";
 import { CRL_FILE, CRL_PATH, createCrlEndpoint, scheduleCrl, type CrlEndpoint } from "./crl-endpoint.js";
 import { ConfigError, configErrorLine, parseConfig, usage, type ServerConfig } from "./config.js";
 import { memoryStores, redactRedisUrl, redisStores, type SharedStores } from "./shared-stores.js";
@@ -28,8 +29,10 @@ export interface ScepKit {
   server: ScepServer;
   /** Writes one JSON line to stdout. */
   log(entry: Record<string, unknown>): void;
-  /** The admin API (`/admin/…`); undefined when SCEP_ADMIN_TOKEN is unset (then do not mount it). */
+  /** The admin API and page (`/admin/scep…`) to mount on the SCEP listener; undefined when SCEP_ADMIN_TOKEN is unset or `--admin-listen` gives them their own listener. */
   admin: AdminApi | undefined;
+  /** The admin API whenever SCEP_ADMIN_TOKEN is set (startServer serves it on `--admin-listen`). */
+  adminApi: AdminApi | undefined;
   /** Where PENDING transactions, one-time challenges, counters and revocations live (this process, or Redis). */
   stores: SharedStores;
   /** The CA's CRL at `GET /scep/ca.crl` (mount it before the SCEP middleware). */
@@ -185,7 +188,7 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
     ],
   });
   scepMetrics.observe(server); // days-to-expiry gauges of the CA (and RA) certificates
-  const admin = config.adminToken
+  const adminApi = config.adminToken
     ? createAdminApi({
         token: config.adminToken,
         server,
@@ -200,7 +203,8 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
       })
     : undefined;
   const caCertificatePath = config.caCertPath ?? join(ca.dataDir, "ca.pem");
-  return { config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin, stores, metrics, crl: createCrlEndpoint(ca), close: () => crlSchedule.stop() };
+  const admin = config.adminListen === undefined ? adminApi : undefined;
+  return { config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin, adminApi, stores, metrics, crl: createCrlEndpoint(ca), close: () => crlSchedule.stop() };
 }
 
 /**
@@ -260,7 +264,8 @@ interface BannerFacts {
   challengeSource: ChallengeSource;
 }
 
-function printBanner(name: string, config: ServerConfig, port: number, facts: BannerFacts, workers?: { worker: number; pid: number }[]): void {
+function printBanner(name: string, config: ServerConfig, port: number, facts: BannerFacts, workers?: { worker: number; pid: number }[], adminPort?: number): void {
+  const adminWhere = config.adminListen ? `http://${config.adminListen.host.includes(":") ? `[${config.adminListen.host}]` : config.adminListen.host}:${adminPort ?? config.adminListen.port}/admin/scep` : "/admin/scep";
   const urls = scepUrls(config.host, port);
   const lines = [
     `SCEP server (${name}) listening on ${config.host}:${port}`,
@@ -273,7 +278,7 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
     `  issuing:         ${config.pending ? "PENDING until approved (POST /admin/scep/approve, or on the admin page)" : "at once"}, ${config.validityDays} days`,
     `  shared state:    ${config.redisUrl === undefined ? "this process (memory)" : `Redis ${redactRedisUrl(config.redisUrl)} (PENDING transactions, one-time challenges, counters, revocations)`}`,
     `  CRL:             ${urls[0] ? urls[0].replace(/\/scep$/, CRL_PATH) : CRL_PATH} (signed every ${config.crlValidityHours / 4} h and after each revocation; a copy in ${join(facts.ca.dataDir, CRL_FILE)})`,
-    `  admin endpoint:  ${config.adminToken ? "enabled (Authorization: Bearer $SCEP_ADMIN_TOKEN; page at /admin/scep)" : "disabled (set SCEP_ADMIN_TOKEN)"}`,
+    `  admin endpoint:  ${config.adminToken ? `enabled (Authorization: Bearer $SCEP_ADMIN_TOKEN; page at ${adminWhere})` : "disabled (set SCEP_ADMIN_TOKEN)"}`,
     ...(workers ? [`  workers:         ${workers.length} (pids ${workers.map((w) => w.pid).join(", ")}; primary ${process.pid})`] : []),
   ];
   // The banner is for people: stderr, so stdout carries JSON lines only (`pnpm -s start | jq` works).
@@ -281,6 +286,7 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
   log({
     type: "listening", framework: name, pid: process.pid, port, urls, fingerprintSha256: facts.ca.fingerprintSha256, caCertificate: facts.caCertificatePath, dataDir: facts.ca.dataDir,
     ...(workers ? { workers } : {}),
+    ...(config.adminListen ? { adminPort: adminPort ?? config.adminListen.port } : {}),
   });
 }
 
@@ -360,12 +366,32 @@ export async function startServer(
   }
   const port = (http.address() as AddressInfo).port;
   const urls = scepUrls(config.host, port);
+  // --admin-listen: the admin API and page on their own listener (loopback by default), nothing else there.
+  let adminHttp: Server | undefined;
+  const adminApi = kit.adminApi;
+  if (config.adminListen && adminApi) {
+    adminHttp = createHttpServer(config, (req, res) => {
+      if (adminApi.owns(rawPath(req.url ?? "/"))) serveFetch((r, meta) => adminApi.fetch(r, meta), req, res, () => void (res.headersSent ? res.destroy() : res.writeHead(500).end()));
+      else res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found\n");
+    });
+    try {
+      await listen(adminHttp, { ...config, ...config.adminListen });
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      if (workerSlot !== undefined && process.send) return void process.send({ type: LISTEN_FAILED_MESSAGE, message: `--admin-listen: ${e.message}` }, () => process.exit(2));
+      console.error(`${name}-server: --admin-listen: ${e.message}`);
+      process.exit(2);
+    }
+  }
+  const adminPort = adminHttp ? (adminHttp.address() as AddressInfo).port : undefined;
   // A cluster worker stays quiet: its primary prints the banner once for all.
-  if (workerSlot === undefined) printBanner(name, config, port, kit);
+  if (workerSlot === undefined) printBanner(name, config, port, kit, undefined, adminPort);
 
   const stop = (): Promise<void> =>
     (stopping ??= new Promise<void>((done) => {
       kit.close();
+      adminHttp?.close();
+      adminHttp?.closeAllConnections();
       http.close(() => void kit.stores.close().finally(done));
       http.closeIdleConnections();
       setTimeout(() => http.closeAllConnections(), config.shutdownTimeoutMs).unref();

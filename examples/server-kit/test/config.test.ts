@@ -34,6 +34,7 @@ const DEFAULTS = {
   oneTimeChallenges: false,
   crlUrl: undefined,
   crlValidityHours: 24,
+  adminListen: undefined,
 };
 
 describe("parseConfig", () => {
@@ -62,7 +63,7 @@ describe("parseConfig", () => {
       SCEP_WORKERS: "1", // (more than one worker is refused with pending mode: see below)
       SCEP_CA_KEY_PASSPHRASE_FILE: "ca.pass", SCEP_BACKDATE_SECONDS: "60",
       SCEP_REDIS_URL: "redis://:pw@10.0.0.5:6380/2", SCEP_ONE_TIME_CHALLENGES: "true",
-      SCEP_CRL_URL: "http://pki.example.test/scep/ca.crl", SCEP_CRL_VALIDITY_HOURS: "6",
+      SCEP_CRL_URL: "http://pki.example.test/scep/ca.crl", SCEP_CRL_VALIDITY_HOURS: "6", SCEP_ADMIN_LISTEN: "[::1]:9090",
     };
     expect(parseConfig([], env, { cwd: "/etc/scep" })).toEqual({
       port: 9000, host: "127.0.0.1", dataDir: "/var/lib/scep", challenge: "pw", caCertPath: "/etc/scep/ca.pem", caKeyPath: "/etc/scep/ca.key",
@@ -70,7 +71,7 @@ describe("parseConfig", () => {
       validityDays: 0.5, pending: true, certFiles: true, maxBodyBytes: 2048, adminToken: "0123456789abcdef",
       requestTimeoutMs: 2000, headersTimeoutMs: 1000, keepAliveTimeoutMs: 300, shutdownTimeoutMs: 0,
       workers: 1, redisUrl: "redis://:pw@10.0.0.5:6380/2", oneTimeChallenges: true,
-      crlUrl: "http://pki.example.test/scep/ca.crl", crlValidityHours: 6,
+      crlUrl: "http://pki.example.test/scep/ca.crl", crlValidityHours: 6, adminListen: { host: "::1", port: 9090 },
     });
   });
 
@@ -132,6 +133,8 @@ describe("parseConfig", () => {
     [["--crl-url", "ldap://x/ca.crl"], {}, '--crl-url must be an http:// or https:// URL, got "ldap://x/ca.crl"'],
     [[], { SCEP_CRL_URL: "/scep/ca.crl" }, 'SCEP_CRL_URL must be an http:// or https:// URL, got "/scep/ca.crl"'],
     [["--crl-validity-hours", "0"], {}, '--crl-validity-hours must be an integer from 1 to 8760, got "0"'],
+    [["--admin-listen", "localhost:99999"], { SCEP_ADMIN_TOKEN: "0123456789abcdef" }, '--admin-listen must be [host:]port (e.g. 127.0.0.1:9090), got "localhost:99999"'],
+    [["--admin-listen", "9090"], {}, "--admin-listen needs SCEP_ADMIN_TOKEN: it serves the admin API"],
     [["--one-time-challenges"], {}, "--one-time-challenges needs SCEP_ADMIN_TOKEN: one-time challenges are issued by POST /admin/scep/challenges"],
     [["--one-time-challenges", "--workers", "2"], { SCEP_ADMIN_TOKEN: "0123456789abcdef" }, "--one-time-challenges cannot run with 2 workers without --redis-url: challenges would live in one process's memory (use --workers 1, or give SCEP_REDIS_URL)"],
   ])("refuses the shared-state settings %j %j (never echoing the URL)", (argv, env, message) => {

@@ -1,0 +1,42 @@
+/**
+ * The Hono example mounts what the Express one does beyond SCEP: the CRL at GET /scep/ca.crl
+ * (application/pkix-crl, RFC 5280 §5, verified by openssl) and the admin page and API under /admin/scep
+ * (the full behaviour is held to in examples/express-server/test/admin-*.test.ts).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { startExample } from "../../server-kit/test/support/example-process.js";
+
+const TOKEN = "hono-admin-token-0123456789";
+const tmp = mkdtempSync(join(tmpdir(), "scep-hono-admin-"));
+let s: Awaited<ReturnType<typeof startExample>>;
+
+beforeAll(async () => {
+  s = await startExample(fileURLToPath(new URL("..", import.meta.url)), { SCEP_ADMIN_TOKEN: TOKEN, SCEP_DATA_DIR: join(tmp, "data") });
+});
+afterAll(async () => {
+  await s?.proc.terminate();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+it("GET /scep/ca.crl is the CA's v2 CRL, DER, application/pkix-crl, and openssl verifies it", async () => {
+  const res = await fetch(`${s.base}/scep/ca.crl`);
+  expect([res.status, res.headers.get("content-type")]).toEqual([200, "application/pkix-crl"]);
+  writeFileSync(join(tmp, "ca.crl"), new Uint8Array(await res.arrayBuffer()));
+  const text = execFileSync("openssl", ["crl", "-inform", "DER", "-in", join(tmp, "ca.crl"), "-CAfile", join(tmp, "data", "ca.pem"), "-verify", "-noout", "-text"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  expect(text).toContain("Version 2 (0x1)");
+  expect(text).toContain("No Revoked Certificates.");
+});
+
+it("serves the admin page, and the admin API under /admin/scep/ behind the token", async () => {
+  const page = await fetch(`${s.base}/admin/scep`);
+  expect([page.status, page.headers.get("content-type")]).toEqual([200, "text/html; charset=utf-8"]);
+  expect((await fetch(`${s.base}/admin/scep/profiles`)).status).toBe(401);
+  const profiles = await fetch(`${s.base}/admin/scep/profiles`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const body = (await profiles.json()) as { profiles: { profile: string; challenge: { kind: string } }[] };
+  expect([profiles.status, body.profiles.map((p) => [p.profile, p.challenge.kind])]).toEqual([200, [["/scep", "static"]]]);
+});
