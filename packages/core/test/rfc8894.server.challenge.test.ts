@@ -92,7 +92,7 @@ describe("MemoryChallengeStore: one-time challenges", () => {
 
   it("a fresh challenge is issued once; its second use fails", async () => {
     const challenge = await store.issue({ profile: "devices", ttlMs: 3_600_000 });
-    expect(challenge).toMatch(/^[0-9a-f]{32}$/);
+    expect(challenge).toMatch(/^[A-Za-z0-9_-]{32}$/); // 24 random bytes, base64url
     expect(await enroll(s.server, challenge)).toMatchObject({ status: "SUCCESS" });
     const again = await enroll(s.server, challenge);
     expect(again).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "challenge password invalid or already used" });

@@ -20,7 +20,8 @@ export interface RedisChallengeStoreOptions extends RedisStoreOptions {
  * A one-time `ChallengeStore` (from `@scep/core`) on Redis (standalone, Sentinel or
  * Cluster).
  *
- * A challenge is 32 hex digits (128 random bits). Redis holds only its
+ * A challenge is 24 random bytes (192 bits) in base64url without padding (32
+ * characters of `A-Z a-z 0-9 - _`). Redis holds only its
  * SHA-256: the key is `<prefix>challenge:<sha256 hex>`, the value
  * `<expiresAt ms>:<profile>`, with a TTL of `ttlMs` (written with
  * `SET … PX … NX`). `consume` is a Lua script (EVALSHA, EVAL on NOSCRIPT):
@@ -66,7 +67,7 @@ export class RedisChallengeStore implements ChallengeStore {
   }
 
   /**
-   * Creates a challenge (32 hex digits) valid for `ttlMs` milliseconds
+   * Creates a challenge (24 random bytes, base64url: 32 characters) valid for `ttlMs` milliseconds
    * (default `defaultTtlMs`) on `profile`.
    *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
@@ -76,9 +77,9 @@ export class RedisChallengeStore implements ChallengeStore {
     const ttlMs = options.ttlMs ?? this.#defaultTtlMs;
     checkTtl(ttlMs, "ttlMs");
     const expiresAt = this.#options.now().getTime() + ttlMs;
-    // A collision of 128 random bits does not happen; NX makes sure it could not overwrite one anyway.
+    // A collision of 192 random bits does not happen; NX makes sure it could not overwrite one anyway.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const challenge = randomBytes(16).toString("hex");
+      const challenge = randomBytes(24).toString("base64url");
       const reply = await this.#run.command("issue", "SET", [this.#key(challenge), `${expiresAt}:${options.profile}`, "PX", ttlMs, "NX"]);
       if (reply !== null) return challenge;
     }

@@ -64,7 +64,7 @@ describe("@scep/redis key hygiene", () => {
   it("stores a challenge only as its SHA-256, with a TTL, and the profile beside its expiry", async () => {
     const store = new RedisChallengeStore(redis.client, { keyPrefix: "hyg2:", now });
     const challenge = await store.issue({ profile: "corp", ttlMs: 30_000 });
-    expect(challenge).toMatch(/^[0-9a-f]{32}$/);
+    expect(challenge).toMatch(/^[A-Za-z0-9_-]{32}$/); // 24 random bytes, base64url
     const digest = createHash("sha256").update(challenge).digest("hex");
     const keys = await keysWithTtl("hyg2:*");
     expect(Object.keys(keys)).toEqual([`hyg2:challenge:${digest}`]);

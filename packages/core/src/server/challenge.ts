@@ -6,7 +6,7 @@
  * @module
  */
 import * as nc from "../lib/node-crypto.js";
-import { toHex } from "../lib/bytes.js";
+import { toBase64Url } from "../lib/bytes.js";
 import type { CertificationRequest } from "../x509/certification-request.js";
 import type { PkiRequest } from "../message/pki-message.js";
 import { StoreUnavailableError, type FailInfo } from "../errors.js";
@@ -175,7 +175,9 @@ export interface MemoryChallengeStoreOptions {
 
 /**
  * In-memory one-time challenge store for tests and single-process servers.
- * Challenges are 32 hex characters (128 random bits). Bounded: when full,
+ * Challenges are 24 random bytes (192 bits) in base64url without padding: 32
+ * characters of `A-Z a-z 0-9 - _` (what `@scep/proxy` puts in a device URL).
+ * Bounded: when full,
  * `issue` drops expired challenges, and if every one is still live it rejects
  * with {@link StoreUnavailableError} rather than silently dropping a challenge
  * an operator handed out.
@@ -206,7 +208,7 @@ export class MemoryChallengeStore implements ChallengeStore {
       for (const [k, e] of this.#entries) if (e.expires <= t) this.#entries.delete(k);
       if (this.#entries.size >= this.#max) throw new StoreUnavailableError(`the challenge store is full (${this.#max} live challenges)`);
     }
-    const challenge = toHex(nc.randomBytes(16));
+    const challenge = toBase64Url(nc.randomBytes(24));
     this.#entries.set(challenge, { profile: options.profile, expires: t + (options.ttlMs ?? this.#defaultTtl) });
     return challenge;
   }
