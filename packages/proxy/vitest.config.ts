@@ -3,8 +3,10 @@ import { defineProject } from "vitest/config";
 
 export default defineProject({
   resolve: {
-    // Tests run against the sources of @scep/core, not its dist.
+    // Tests run against the sources of @scep/core and the adapters, not their dist.
     alias: [
+      { find: /^@scep\/express$/, replacement: fileURLToPath(new URL("../express/src/index.ts", import.meta.url)) },
+      { find: /^@scep\/hono$/, replacement: fileURLToPath(new URL("../hono/src/index.ts", import.meta.url)) },
       { find: /^@scep\/core\/testing$/, replacement: fileURLToPath(new URL("../core/src/testing/index.ts", import.meta.url)) },
       { find: /^@scep\/core$/, replacement: fileURLToPath(new URL("../core/src/index.ts", import.meta.url)) },
     ],

@@ -156,10 +156,10 @@ const IDENTIFIER_MESSAGES: Record<IdentifierErrorReason, string> = {
  * as the proxy's event hook reports it (PROXY.md "Forwarding"):
  * - `timeout`: no complete answer within the upstream timeout (the proxy answers 504);
  * - `http`: the upstream answered a non-2xx status ({@link UpstreamError.status} holds it);
- * - `connection_refused`: the connection was refused or reset;
+ * - `connection_refused`: the upstream refused the connection (`ECONNREFUSED`);
  * - `dns`: the upstream's host name did not resolve;
- * - `other`: anything else: TLS failure, a response over the size limit, an
- *   unexpected content type, the caller's `AbortSignal`.
+ * - `other`: anything else: a connection reset, a TLS failure, a response over
+ *   the size limit, an unexpected content type, the caller's `AbortSignal`.
  *
  * @group Errors
  */

@@ -43,6 +43,12 @@ export { MemoryCaRegistry } from "./cas/memory-ca-registry.js";
 export type { MemoryCaRegistryOptions } from "./cas/memory-ca-registry.js";
 
 export type { Upstream, UpstreamResponse, UpstreamCallOptions } from "./upstream/upstream.js";
+export { HttpUpstream } from "./upstream/http-upstream.js";
+export type { HttpUpstreamOptions } from "./upstream/http-upstream.js";
+
+export { createScepProxy } from "./handler/scep-proxy.js";
+export type { ScepProxy, ScepProxyOptions, ProxyLogger } from "./handler/scep-proxy.js";
+export type { ProxyEvent, ProxyEventSink, ProxyOperation, ProxyOutcome, ProxyReason, ProxyCaStats, ProxyStats } from "./handler/events.js";
 
 export type { ChallengeSource, FetchedChallenge } from "./challenge-sources/challenge-source.js";
 export { NdesChallengeSource } from "./challenge-sources/ndes-challenge-source.js";

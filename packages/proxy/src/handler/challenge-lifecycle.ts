@@ -1,0 +1,39 @@
+/**
+ * Step 5 of PROXY.md's checks (PKIOperation only): the challenge lifecycle of
+ * the CA's type, measured with the injected clock.
+ *
+ * - `ndes` / `smallstep`: the challenge (inside the CSR, which the proxy does
+ *   not open) was fetched when the MDM rendered the profile; valid while
+ *   `now < challengeRetrievedAt + ttl` (57 / 4 minutes by default). A record
+ *   without `challengeRetrievedAt` fails.
+ * - `custom`: the identifier's challenge is consumed from the `ChallengeStore`
+ *   under the CA's name: atomic and one-shot, so a second use, or a race of
+ *   two replicas, fails.
+ *
+ * A store error propagates (the handler answers 503 or 500).
+ *
+ * @module
+ */
+import type { ChallengeStore } from "@scep/core";
+import { challengeTtlMs, type CaConfig } from "../cas/ca-config.js";
+import type { ProxyIdentifier } from "../identifier.js";
+import type { ProfileRecord } from "../stores/profile-store.js";
+
+/** The verdict: valid, or why not. */
+export type ChallengeCheck = { ok: true } | { ok: false; reason: "challenge_expired" | "challenge_failed" };
+
+/** Checks the challenge of one PKIOperation; see the module comment. */
+export async function checkChallenge(
+  ca: CaConfig,
+  record: ProfileRecord,
+  id: ProxyIdentifier,
+  context: { nowMs: number; challenges: ChallengeStore | undefined },
+): Promise<ChallengeCheck> {
+  if (ca.type === "custom") {
+    if (!context.challenges || id.challenge === undefined || id.challenge === "") return { ok: false, reason: "challenge_failed" };
+    return (await context.challenges.consume(id.challenge, { profile: ca.name })) ? { ok: true } : { ok: false, reason: "challenge_failed" };
+  }
+  const retrievedAt = record.challengeRetrievedAt;
+  if (typeof retrievedAt !== "number" || !Number.isFinite(retrievedAt)) return { ok: false, reason: "challenge_failed" };
+  return context.nowMs < retrievedAt + challengeTtlMs(ca) ? { ok: true } : { ok: false, reason: "challenge_expired" };
+}

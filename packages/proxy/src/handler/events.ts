@@ -1,0 +1,140 @@
+/**
+ * One event per proxied request, and per-CA counters.
+ *
+ * @module
+ */
+import type { UpstreamFailureReason } from "../errors.js";
+
+/** The SCEP operation of a proxied request (`unknown` when missing or not one the proxy forwards). @group Proxy */
+export type ProxyOperation = "GetCACaps" | "GetCACert" | "PKIOperation" | "unknown";
+
+/**
+ * How a request ended:
+ * - `forwarded`: the upstream's answer went to the device;
+ * - `rejected`: an HTTP 4xx for the device's request (bad identifier, status, challenge, size…);
+ * - `upstream_error`: 502 or 504, the upstream failed ({@link ProxyEvent.upstream} says how);
+ * - `unavailable`: 503, a shared store threw `StoreUnavailableError`;
+ * - `error`: 500, the proxy's own fault (details went to the logger).
+ *
+ * @group Proxy
+ */
+export type ProxyOutcome = "forwarded" | "rejected" | "upstream_error" | "unavailable" | "error";
+
+/**
+ * Stable reason labels of {@link ProxyEvent.reason}, one per answer of the proxy.
+ *
+ * @group Proxy
+ */
+export type ProxyReason =
+  | "forwarded"
+  | "not_found"
+  | "method_not_allowed"
+  | "bad_operation"
+  | "bad_message"
+  | "invalid_identifier"
+  | "unknown_identifier"
+  | "not_pending"
+  | "not_configured"
+  | "too_large"
+  | "challenge_expired"
+  | "challenge_failed"
+  | "upstream_timeout"
+  | "upstream_failed"
+  | "store_unavailable"
+  | "internal_error";
+
+/**
+ * The event emitted once per request the proxy answers. Identifier fields
+ * are present once the identifier parsed (the challenge never is); `caName`
+ * is the resolved name (the registry's default when the identifier had
+ * none). Sinks are called synchronously after the answer is built; a sink
+ * that throws is logged and ignored.
+ *
+ * @example
+ * ```ts
+ * import type { ProxyEvent, ProfileStore } from "@scep/proxy";
+ *
+ * declare const profiles: ProfileStore;
+ * // mark the profile failed when its upstream failed, so the MDM shows it
+ * const onEvent = (e: ProxyEvent): void => {
+ *   if (e.outcome === "upstream_error" && e.hostId && e.profileId && e.caName) {
+ *     void profiles.markFailed({ hostId: e.hostId, profileId: e.profileId, caName: e.caName }, `upstream ${e.upstream?.reason}`);
+ *   }
+ * };
+ * ```
+ *
+ * @group Proxy
+ */
+export interface ProxyEvent {
+  /** The SCEP operation. */
+  operation: ProxyOperation;
+  /** The device's HTTP method. */
+  method: string;
+  /** The identifier's hostId. */
+  hostId?: string;
+  /** The identifier's profileId. */
+  profileId?: string;
+  /** The CA name (resolved to the default when the identifier had none). */
+  caName?: string;
+  /** The CA's type, once resolved. */
+  caType?: string;
+  /** How the request ended. */
+  outcome: ProxyOutcome;
+  /** Stable reason label. */
+  reason: ProxyReason;
+  /** HTTP status answered. */
+  status: number;
+  /** True when the profile was requeued (expired or invalid challenge). */
+  requeued?: boolean;
+  /** Why the upstream call failed (outcome `upstream_error`). */
+  upstream?: {
+    /** The typed reason. */
+    reason: UpstreamFailureReason;
+    /** The upstream's HTTP status, for reason `http`. */
+    status?: number;
+  };
+  /** Milliseconds spent answering. */
+  latencyMs: number;
+}
+
+/** A function receiving every {@link ProxyEvent}. @group Proxy */
+export type ProxyEventSink = (event: ProxyEvent) => void;
+
+/**
+ * Counters of one configured CA, since the proxy was created.
+ *
+ * @group Proxy
+ */
+export interface ProxyCaStats {
+  /** The CA's name. */
+  caName: string;
+  /** The CA's type. */
+  caType: string;
+  /** Requests answered for this CA. */
+  requests: number;
+  /** Counts by {@link ProxyOutcome}. */
+  outcomes: Partial<Record<ProxyOutcome, number>>;
+  /** Counts by {@link ProxyReason}. */
+  reasons: Partial<Record<ProxyReason, number>>;
+  /** Profiles requeued. */
+  requeues: number;
+  /** Upstream failures by reason (`timeout`, `http`, …). */
+  upstreamFailures: Partial<Record<UpstreamFailureReason, number>>;
+  /** Upstream failures by HTTP status, for reason `http` (keys are the status as a string). */
+  upstreamHttpStatuses: Record<string, number>;
+}
+
+/**
+ * The proxy's counters: per configured CA, plus the requests no configured CA
+ * could be named for (bad identifiers, unknown CAs, unrouted paths) by reason.
+ *
+ * @group Proxy
+ */
+export interface ProxyStats {
+  /** Requests answered in all. */
+  requests: number;
+  /** Counters per CA name (only CAs of the registry: a device cannot add keys). */
+  cas: Record<string, ProxyCaStats>;
+  /** Requests not attributed to a configured CA, by reason. */
+  unattributed: Partial<Record<ProxyReason, number>>;
+}

@@ -1,0 +1,63 @@
+/**
+ * The proxy's own answers: fixed, short `text/plain` bodies (PROXY.md "What
+ * is checked, in order"). None holds request input beyond a delivery status
+ * from a fixed list, an upstream URL or a credential.
+ *
+ * @module
+ */
+import { DELIVERY_STATUSES } from "../stores/profile-store.js";
+import type { ProxyOutcome, ProxyReason } from "./events.js";
+
+/** An answer of the proxy with its event labels. */
+export class ProxyReply {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+    readonly outcome: ProxyOutcome,
+    readonly reason: ProxyReason,
+    readonly headers: Record<string, string> = {},
+  ) {}
+
+  toResponse(): Response {
+    return new Response(this.body, {
+      status: this.status,
+      headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store", ...this.headers },
+    });
+  }
+}
+
+/** The fixed bodies, by reason. */
+export const REPLY_TEXT = {
+  not_found: "not found",
+  method_not_allowed: "method not allowed",
+  bad_operation: "missing or unsupported operation",
+  bad_message: "invalid message",
+  invalid_identifier: "invalid identifier",
+  unknown_identifier: "unknown identifier",
+  not_configured: "SCEP proxy is not configured",
+  too_large: "request too large",
+  challenge_expired: "challenge password has expired",
+  challenge_failed: "challenge failed",
+  upstream_timeout: "upstream timed out",
+  upstream_failed: "upstream failed",
+  store_unavailable: "service unavailable",
+  internal_error: "internal error",
+} as const;
+
+export const reject = (reason: Exclude<keyof typeof REPLY_TEXT, "not_found" | "method_not_allowed" | "too_large" | "upstream_timeout" | "upstream_failed" | "store_unavailable" | "internal_error">): ProxyReply =>
+  new ProxyReply(400, REPLY_TEXT[reason], "rejected", reason);
+
+export const notFound = (): ProxyReply => new ProxyReply(404, REPLY_TEXT.not_found, "rejected", "not_found");
+export const methodNotAllowed = (): ProxyReply => new ProxyReply(405, REPLY_TEXT.method_not_allowed, "rejected", "method_not_allowed", { allow: "GET, POST" });
+export const tooLarge = (): ProxyReply => new ProxyReply(413, REPLY_TEXT.too_large, "rejected", "too_large");
+export const upstreamTimeout = (): ProxyReply => new ProxyReply(504, REPLY_TEXT.upstream_timeout, "upstream_error", "upstream_timeout");
+export const upstreamFailed = (): ProxyReply => new ProxyReply(502, REPLY_TEXT.upstream_failed, "upstream_error", "upstream_failed");
+export const internalError = (): ProxyReply => new ProxyReply(500, REPLY_TEXT.internal_error, "error", "internal_error");
+export const storeUnavailable = (retryAfterSeconds: number): ProxyReply =>
+  new ProxyReply(503, REPLY_TEXT.store_unavailable, "unavailable", "store_unavailable", { "retry-after": String(Math.max(1, Math.ceil(retryAfterSeconds))) });
+
+/** 400 naming the record's delivery status (one of the fixed statuses, else `unknown`). */
+export function notPending(status: unknown): ProxyReply {
+  const named = (DELIVERY_STATUSES as readonly unknown[]).includes(status) ? (status as string) : "unknown";
+  return new ProxyReply(400, `profile status is not pending: ${named}`, "rejected", "not_pending");
+}

@@ -1,0 +1,359 @@
+/**
+ * The proxy handler: web-standard `Request` → `Response`, mountable like the
+ * `@scep/core` server (PROXY.md).
+ *
+ * @module
+ */
+import { fromBase64Lenient, isScepError, type ChallengeStore, type FetchHandler } from "@scep/core";
+import { CA_TYPES, type CaConfig } from "../cas/ca-config.js";
+import type { CaRegistry } from "../cas/ca-registry.js";
+import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
+import { parseIdentifier, type ProxyIdentifier } from "../identifier.js";
+import { rawQueryParam } from "../lib/query.js";
+import { readBody } from "../lib/read-body.js";
+import type { ProfileKey, ProfileStore } from "../stores/profile-store.js";
+import { HttpUpstream } from "../upstream/http-upstream.js";
+import type { Upstream, UpstreamResponse } from "../upstream/upstream.js";
+import { checkChallenge } from "./challenge-lifecycle.js";
+import type { ProxyCaStats, ProxyEvent, ProxyEventSink, ProxyOperation, ProxyStats } from "./events.js";
+import {
+  ProxyReply,
+  internalError,
+  methodNotAllowed,
+  notFound,
+  notPending,
+  reject,
+  storeUnavailable,
+  tooLarge,
+  upstreamFailed,
+  upstreamTimeout,
+} from "./replies.js";
+
+/**
+ * Where the proxy writes what it does not tell the device (a store's error
+ * behind a 500, a sink that threw). `details` never holds a challenge, a
+ * password or an upstream URL.
+ *
+ * @group Proxy
+ */
+export interface ProxyLogger {
+  /** Logs one failure. */
+  error(message: string, details?: Record<string, unknown>): void;
+}
+
+/**
+ * Options of {@link createScepProxy}.
+ *
+ * @group Proxy
+ */
+export interface ScepProxyOptions {
+  /** URL path the proxy serves under: `{basePath}/{identifier}` and `…/pkiclient.exe` (default `/scep`; `""` for the root). */
+  basePath?: string;
+  /** The profile records (checks 2 and 3; requeues). */
+  profiles: ProfileStore;
+  /** The configured CAs (check 4). */
+  cas: CaRegistry;
+  /** Where proxy-issued one-time challenges live (`@scep/core`'s `ChallengeStore`, profile = CA name); required for CAs of type `custom`. */
+  challenges?: ChallengeStore;
+  /** How upstreams are called (default an {@link HttpUpstream} with `upstreamTimeoutMs` and `maxBodyBytes`). */
+  upstream?: Upstream;
+  /** Longest an upstream call may take, in milliseconds (default 30 000); then the device gets 504, whatever the `upstream` does. */
+  upstreamTimeoutMs?: number;
+  /** Largest PKIOperation message read from a device (POST body, or GET `message` once decoded), in bytes (default 2 MiB); larger: 413. */
+  maxBodyBytes?: number;
+  /** Clock of the challenge lifecycles (default `() => new Date()`). */
+  now?: () => Date;
+  /** Event sink(s), called once per request. */
+  onEvent?: ProxyEventSink | readonly ProxyEventSink[];
+  /** Where failures behind a 500 go (default `console.error`, with the error's name, code and message). */
+  logger?: ProxyLogger;
+}
+
+/**
+ * A running proxy: a `FetchHandler` (so `@scep/express` and `@scep/hono` mount
+ * it like the SCEP server) with per-CA stats.
+ *
+ * @group Proxy
+ */
+export interface ScepProxy extends FetchHandler {
+  /** The normalised base path (no trailing `/`). */
+  readonly basePath: string;
+  /** True for `{basePath}` and every path under it. */
+  owns(pathname: string): boolean;
+  /** Answers one device request; never rejects. */
+  fetch(request: Request): Promise<Response>;
+  /** Counters since the proxy was created (a snapshot). */
+  stats(): ProxyStats;
+}
+
+const MiB = 1024 * 1024;
+const OPERATIONS: readonly ProxyOperation[] = ["GetCACaps", "GetCACert", "PKIOperation"];
+
+const consoleLogger: ProxyLogger = { error: (message, details) => console.error(`@scep/proxy: ${message}`, details ?? {}) };
+
+function describeError(e: unknown): Record<string, unknown> {
+  if (e instanceof Error) {
+    const code = (e as Error & { code?: unknown }).code;
+    return { name: e.name, ...(typeof code === "string" ? { code } : {}), message: e.message };
+  }
+  return { error: typeof e };
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) throw new ProxyConfigError(`${name} must be a positive integer`);
+  return value;
+}
+
+function normaliseBase(basePath: string | undefined): string {
+  const base = (basePath ?? "/scep").replace(/\/+$/, "");
+  if (base !== "" && !base.startsWith("/")) throw new ProxyConfigError("basePath must start with /");
+  if (/[?#]/.test(base)) throw new ProxyConfigError("basePath must be a path without query or fragment");
+  return base;
+}
+
+/**
+ * Creates the SCEP proxy handler.
+ *
+ * For each request under `basePath`, in PROXY.md's order:
+ * 1. parse the identifier (`{basePath}/{identifier}` or `…/pkiclient.exe`) → 400 `invalid identifier`;
+ *    then the operation (`GetCACaps`, `GetCACert`, `PKIOperation`; POST only for PKIOperation) → 400 / 405;
+ * 2. look the record up → 400 `unknown identifier`;
+ * 3. status `pending` (unless the CA exempts the record's platform) → 400 `profile status is not pending: <status>`;
+ * 4. resolve the CA by name (the registry's default when the identifier has none) and type → 400
+ *    `SCEP proxy is not configured`; before any challenge is consumed;
+ * 5. PKIOperation: read the message (413 over `maxBodyBytes`, 400 `invalid message`), then the challenge
+ *    lifecycle of the CA type; an expired or invalid challenge requeues the profile → 400
+ *    `challenge password has expired` / `challenge failed`;
+ * 6. forward, and return the upstream's status, bytes and content type unchanged; 504 `upstream timed out`,
+ *    502 `upstream failed`.
+ *
+ * A store that throws `StoreUnavailableError` (`ERR_STORE_UNAVAILABLE`) → 503 `service unavailable` with
+ * `Retry-After`; any other failure of the proxy → 500 `internal error` (details to `logger`). Bodies are fixed
+ * `text/plain` strings: no input is echoed, no upstream URL or credential leaks. Paths outside `basePath`: 404.
+ *
+ * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) for a `basePath` not starting with `/`, a limit that is not a
+ * positive integer, or a CA of type `custom` in `cas` without `challenges`.
+ *
+ * @example
+ * ```ts
+ * import { MemoryChallengeStore } from "@scep/core";
+ * import { MemoryCaRegistry, MemoryProfileStore, createScepProxy } from "@scep/proxy";
+ *
+ * const proxy = createScepProxy({
+ *   basePath: "/scep",
+ *   profiles: new MemoryProfileStore(),
+ *   cas: new MemoryCaRegistry([{ name: "corp", type: "custom", url: "https://ca.corp.example/scep" }]),
+ *   challenges: new MemoryChallengeStore(),
+ *   upstreamTimeoutMs: 10_000,
+ *   onEvent: (e) => console.log(e.operation, e.hostId, e.outcome, e.reason, e.upstream?.reason),
+ * });
+ * const res = await proxy.fetch(new Request("http://localhost/scep/host-42,wifi,corp?operation=GetCACaps"));
+ * ```
+ *
+ * @group Proxy
+ */
+export function createScepProxy(options: ScepProxyOptions): ScepProxy {
+  const base = normaliseBase(options.basePath);
+  const { profiles, cas, challenges } = options;
+  const upstreamTimeoutMs = positive("upstreamTimeoutMs", options.upstreamTimeoutMs, 30_000);
+  const maxBody = positive("maxBodyBytes", options.maxBodyBytes, 2 * MiB);
+  const upstream = options.upstream ?? new HttpUpstream({ timeoutMs: upstreamTimeoutMs, maxRequestBytes: maxBody, maxResponseBytes: maxBody });
+  const now = options.now ?? (() => new Date());
+  const logger = options.logger ?? consoleLogger;
+  const sinks: readonly ProxyEventSink[] = options.onEvent === undefined ? [] : typeof options.onEvent === "function" ? [options.onEvent] : [...options.onEvent];
+  if (!challenges && cas.list().some((ca) => ca.type === "custom")) throw new ProxyConfigError("a CA of type custom needs the challenges option (a ChallengeStore)");
+
+  const stats: ProxyStats = { requests: 0, cas: {}, unattributed: {} };
+
+  const owns = (pathname: string): boolean => base === "" || pathname === base || pathname.startsWith(`${base}/`);
+
+  /** Runs a store call: StoreUnavailableError → 503, anything else → 500 (logged). */
+  async function store<T>(what: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (e) {
+      if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") {
+        logger.error(`${what}: store unavailable`, describeError(e));
+        const seconds = (e as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+        throw storeUnavailable(typeof seconds === "number" && seconds > 0 ? seconds : 30);
+      }
+      logger.error(`${what} failed`, describeError(e));
+      throw internalError();
+    }
+  }
+
+  /** One upstream call under the proxy's own deadline (whatever the `Upstream` does with the signal). */
+  async function forward(call: (signal: AbortSignal) => Promise<UpstreamResponse>, request: Request, event: Partial<ProxyEvent>): Promise<Response | ProxyReply> {
+    const deadline = AbortSignal.timeout(upstreamTimeoutMs);
+    const signal = AbortSignal.any([deadline, request.signal]);
+    let timer: (() => void) | undefined;
+    const timedOut = new Promise<never>((_, rejectTimeout) => {
+      timer = () => rejectTimeout(new UpstreamError("timeout", `upstream did not answer within ${upstreamTimeoutMs} ms`));
+      deadline.addEventListener("abort", timer, { once: true });
+    });
+    try {
+      const res = await Promise.race([call(signal), timedOut]);
+      const headers: Record<string, string> = {};
+      if (res.contentType !== null) headers["content-type"] = res.contentType;
+      event.status = res.status;
+      return new Response(res.body as Uint8Array<ArrayBuffer>, { status: res.status, headers });
+    } catch (e) {
+      const error = e instanceof UpstreamError ? e : new UpstreamError(deadline.aborted ? "timeout" : "other", "upstream call failed", { cause: e });
+      if (!(e instanceof UpstreamError)) logger.error("upstream call threw a non-UpstreamError", describeError(e));
+      event.upstream = { reason: error.reason, ...(error.status !== undefined ? { status: error.status } : {}) };
+      return error.reason === "timeout" ? upstreamTimeout() : upstreamFailed();
+    } finally {
+      if (timer) deadline.removeEventListener("abort", timer);
+    }
+  }
+
+  async function readMessage(request: Request, url: URL): Promise<Uint8Array | ProxyReply> {
+    if (request.method === "POST") {
+      const body = await readBody(request, maxBody);
+      if (body === "too-large") return tooLarge();
+      if (body === "aborted" || body.byteLength === 0) return reject("bad_message");
+      return body;
+    }
+    const param = rawQueryParam(url.search, "message");
+    if (param === undefined || param === "") return reject("bad_message");
+    if (param.length > Math.ceil((maxBody * 4) / 3) + 1024) return tooLarge();
+    const der = fromBase64Lenient(param);
+    if (!der || der.byteLength === 0) return reject("bad_message");
+    if (der.byteLength > maxBody) return tooLarge();
+    return der;
+  }
+
+  async function handle(request: Request, event: Partial<ProxyEvent>): Promise<Response | ProxyReply> {
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      return notFound();
+    }
+    if (!owns(url.pathname)) return notFound();
+    if (request.method !== "GET" && request.method !== "POST") return methodNotAllowed();
+
+    // 1. The identifier: one segment, optionally followed by /pkiclient.exe.
+    const rest = url.pathname.slice(base.length);
+    const parts = rest.startsWith("/") ? rest.slice(1).split("/") : [""];
+    const segment = parts.length === 1 || (parts.length === 2 && parts[1]!.toLowerCase() === "pkiclient.exe") ? parts[0]! : undefined;
+    let id: ProxyIdentifier;
+    try {
+      if (segment === undefined) throw new IdentifierError("field_count");
+      id = parseIdentifier(segment);
+    } catch (e) {
+      if (e instanceof IdentifierError) return reject("invalid_identifier");
+      throw e;
+    }
+    event.hostId = id.hostId;
+    event.profileId = id.profileId;
+
+    const op = rawQueryParam(url.search, "operation");
+    const operation = OPERATIONS.find((o) => o === op);
+    if (!operation) return reject("bad_operation");
+    event.operation = operation;
+    if (request.method === "POST" && operation !== "PKIOperation") return methodNotAllowed();
+
+    // 2. The record. Without a caName and without a default CA there is no key to look up.
+    const caName = id.caName ?? cas.defaultName;
+    if (caName === undefined) return reject("not_configured");
+    event.caName = caName;
+    const key: ProfileKey = { hostId: id.hostId, profileId: id.profileId, caName };
+    const record = await store("profile lookup", () => profiles.get(key));
+    if (!record) return reject("unknown_identifier");
+
+    // 3. Status (a CA may exempt a platform), 4. the CA, before any challenge is consumed.
+    const ca: CaConfig | undefined = cas.get(caName);
+    const exempt = ca?.exemptPlatforms !== undefined && record.platform !== undefined && ca.exemptPlatforms.includes(record.platform);
+    if (record.status !== "pending" && !exempt) return notPending(record.status);
+    if (!ca || !CA_TYPES.includes(ca.type) || (ca.type === "custom" && !challenges)) return reject("not_configured");
+    event.caType = ca.type;
+
+    if (operation === "GetCACaps") return forward((signal) => upstream.getCACaps(ca, { signal }), request, event);
+    if (operation === "GetCACert") {
+      const message = rawQueryParam(url.search, "message");
+      return forward((signal) => upstream.getCACert(ca, message, { signal }), request, event);
+    }
+
+    // 5. PKIOperation: the message first (an oversize body must not burn a challenge), then the challenge.
+    const message = await readMessage(request, url);
+    if (message instanceof ProxyReply) return message;
+    const verdict = await store("challenge check", () => checkChallenge(ca, record, id, { nowMs: now().getTime(), challenges }));
+    if (!verdict.ok) {
+      await store("requeue", () => profiles.requeue(key));
+      event.requeued = true;
+      return reject(verdict.reason);
+    }
+    // 6. Forward, bytes unchanged.
+    return forward((signal) => upstream.pkiOperation(ca, message, { signal }), request, event);
+  }
+
+  function count(event: ProxyEvent): void {
+    stats.requests++;
+    const ca = event.caName !== undefined ? cas.get(event.caName) : undefined;
+    if (!ca) {
+      stats.unattributed[event.reason] = (stats.unattributed[event.reason] ?? 0) + 1;
+      return;
+    }
+    const s: ProxyCaStats = (stats.cas[ca.name] ??= {
+      caName: ca.name,
+      caType: ca.type,
+      requests: 0,
+      outcomes: {},
+      reasons: {},
+      requeues: 0,
+      upstreamFailures: {},
+      upstreamHttpStatuses: {},
+    });
+    s.requests++;
+    s.outcomes[event.outcome] = (s.outcomes[event.outcome] ?? 0) + 1;
+    s.reasons[event.reason] = (s.reasons[event.reason] ?? 0) + 1;
+    if (event.requeued) s.requeues++;
+    if (event.upstream) {
+      s.upstreamFailures[event.upstream.reason] = (s.upstreamFailures[event.upstream.reason] ?? 0) + 1;
+      if (event.upstream.status !== undefined) s.upstreamHttpStatuses[String(event.upstream.status)] = (s.upstreamHttpStatuses[String(event.upstream.status)] ?? 0) + 1;
+    }
+  }
+
+  return {
+    basePath: base,
+    owns,
+    async fetch(request: Request): Promise<Response> {
+      const started = performance.now();
+      const partial: Partial<ProxyEvent> = { operation: "unknown", method: request.method };
+      let result: Response | ProxyReply;
+      try {
+        result = await handle(request, partial);
+      } catch (e) {
+        if (e instanceof ProxyReply) result = e;
+        else {
+          logger.error("request failed", describeError(e));
+          result = internalError();
+        }
+      }
+      const reply = result instanceof ProxyReply ? result : undefined;
+      const event: ProxyEvent = {
+        ...partial,
+        operation: partial.operation ?? "unknown",
+        method: request.method,
+        outcome: reply ? reply.outcome : "forwarded",
+        reason: reply ? reply.reason : "forwarded",
+        status: reply ? reply.status : (result as Response).status,
+        latencyMs: performance.now() - started,
+      };
+      count(event);
+      for (const sink of sinks) {
+        try {
+          sink(event);
+        } catch (e) {
+          logger.error("event sink threw", describeError(e));
+        }
+      }
+      return reply ? reply.toResponse() : (result as Response);
+    },
+    stats(): ProxyStats {
+      return structuredClone(stats);
+    },
+  };
+}

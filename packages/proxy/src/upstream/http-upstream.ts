@@ -1,0 +1,253 @@
+/**
+ * The HTTP {@link Upstream}: RFC 8894 §4 over `fetch`, with the upstream's
+ * caps cached, a timeout, and size limits both ways (PROXY.md "Forwarding").
+ *
+ * @module
+ */
+import { CA_CERT_CONTENT_TYPE, CA_RA_CERT_CONTENT_TYPE, PKI_MESSAGE_CONTENT_TYPE, parseCaCaps, toBase64 } from "@scep/core";
+import type { CaConfig } from "../cas/ca-config.js";
+import { ProxyConfigError, UpstreamError } from "../errors.js";
+import type { Upstream, UpstreamCallOptions, UpstreamResponse } from "./upstream.js";
+
+/** Options of {@link HttpUpstream}. @group Upstream */
+export interface HttpUpstreamOptions {
+  /** Longest a call may take, connection to last body byte, in milliseconds (default 30 000). Then: reason `timeout`. */
+  timeoutMs?: number;
+  /** How long an upstream's GetCACaps answer is reused to choose POST or GET, in milliseconds (default 600 000). */
+  capsTtlMs?: number;
+  /** Largest response body accepted, in bytes (default 2 MiB). A larger one: reason `other`, never truncated. */
+  maxResponseBytes?: number;
+  /** Largest PKIOperation message sent, in bytes (default 2 MiB). */
+  maxRequestBytes?: number;
+  /** The `fetch` to use (default the global one), e.g. one with a custom TLS dispatcher. */
+  fetch?: typeof fetch;
+  /** Clock deciding caps expiry (default `() => new Date()`). */
+  now?: () => Date;
+  /** `User-Agent` sent upstream (default `scep-sdk @scep/proxy`). */
+  userAgent?: string;
+}
+
+interface CachedCaps {
+  post: boolean;
+  expires: number;
+}
+
+const MiB = 1024 * 1024;
+
+const mediaType = (contentType: string | null): string => (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) throw new ProxyConfigError(`${name} must be a positive integer`);
+  return value;
+}
+
+/** The error code of `fetch`'s failure, looking through `cause` chains (undici puts the socket error in `cause`). */
+function causeCode(e: unknown): string | undefined {
+  for (let c: unknown = e, depth = 0; c && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === "string") return code;
+    const errors = (c as { errors?: unknown }).errors;
+    if (Array.isArray(errors)) for (const inner of errors) if (typeof (inner as { code?: unknown })?.code === "string") return (inner as { code: string }).code;
+  }
+  return undefined;
+}
+
+/**
+ * An {@link Upstream} over HTTP(S) with `fetch`.
+ *
+ * - PKIOperation is POSTed (`Content-Type: application/x-pki-message`, the
+ *   raw DER body with `Content-Length`: IIS refuses chunked bodies) when the
+ *   upstream's GetCACaps lists `POSTPKIOperation` or `SCEPStandard`, else
+ *   sent by GET with the message in standard base64 (RFC 8894 §4.1). The
+ *   caps are fetched once per CA URL and reused for `capsTtlMs`; a
+ *   GetCACaps forwarded for a device refreshes them. Concurrent callers
+ *   share one caps request.
+ * - Every call has a deadline of `timeoutMs` (the whole exchange, body
+ *   included) and honours the caller's `AbortSignal`.
+ * - A 2xx answer with the wrong content type (HTML from a gateway instead of
+ *   `application/x-pki-message`, or a GetCACert that is neither
+ *   `application/x-x509-ca-cert` nor `application/x-x509-ca-ra-cert`) is a
+ *   failure, reason `other`.
+ * - User info in a CA URL (`https://user:pass@host/…`) is sent as HTTP Basic
+ *   authentication, never in the URL.
+ *
+ * Errors never name the URL or credentials.
+ *
+ * @example
+ * ```ts
+ * import { HttpUpstream, type CaConfig } from "@scep/proxy";
+ *
+ * const upstream = new HttpUpstream({ timeoutMs: 10_000 });
+ * const ca: CaConfig = { name: "corp", type: "custom", url: "https://ca.corp.example/scep" };
+ * const cert = await upstream.getCACert(ca, undefined); // contentType "application/x-x509-ca-ra-cert", body DER/PKCS#7
+ * ```
+ *
+ * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) from the constructor for a limit that is not a positive integer.
+ *
+ * @group Upstream
+ */
+export class HttpUpstream implements Upstream {
+  readonly #timeoutMs: number;
+  readonly #capsTtlMs: number;
+  readonly #maxResponse: number;
+  readonly #maxRequest: number;
+  readonly #fetch: typeof fetch;
+  readonly #now: () => number;
+  readonly #userAgent: string;
+  readonly #caps = new Map<string, CachedCaps>();
+  readonly #capsInFlight = new Map<string, Promise<boolean>>();
+
+  constructor(options: HttpUpstreamOptions = {}) {
+    this.#timeoutMs = positive("timeoutMs", options.timeoutMs, 30_000);
+    this.#capsTtlMs = positive("capsTtlMs", options.capsTtlMs, 600_000);
+    this.#maxResponse = positive("maxResponseBytes", options.maxResponseBytes, 2 * MiB);
+    this.#maxRequest = positive("maxRequestBytes", options.maxRequestBytes, 2 * MiB);
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    const now = options.now;
+    this.#now = now ? () => now().getTime() : () => Date.now();
+    this.#userAgent = options.userAgent ?? "scep-sdk @scep/proxy";
+  }
+
+  /** {@inheritDoc Upstream.getCACaps} */
+  async getCACaps(ca: CaConfig, options: UpstreamCallOptions = {}): Promise<UpstreamResponse> {
+    const res = await this.#call(ca, "GET", { operation: "GetCACaps" }, undefined, options.signal);
+    this.#remember(ca.url, new TextDecoder().decode(res.body));
+    return res;
+  }
+
+  /** {@inheritDoc Upstream.getCACert} */
+  async getCACert(ca: CaConfig, message: string | undefined, options: UpstreamCallOptions = {}): Promise<UpstreamResponse> {
+    const query: Record<string, string> = { operation: "GetCACert" };
+    if (message !== undefined) query.message = message;
+    const res = await this.#call(ca, "GET", query, undefined, options.signal);
+    const type = mediaType(res.contentType);
+    if (type !== CA_CERT_CONTENT_TYPE && type !== CA_RA_CERT_CONTENT_TYPE) throw new UpstreamError("other", "upstream answered GetCACert with an unexpected content type");
+    return res;
+  }
+
+  /** {@inheritDoc Upstream.pkiOperation} */
+  async pkiOperation(ca: CaConfig, message: Uint8Array, options: UpstreamCallOptions = {}): Promise<UpstreamResponse> {
+    if (message.byteLength > this.#maxRequest) throw new UpstreamError("other", `PKIOperation message larger than ${this.#maxRequest} bytes`);
+    const post = await this.#supportsPost(ca, options.signal);
+    const res = post
+      ? await this.#call(ca, "POST", { operation: "PKIOperation" }, message, options.signal)
+      : await this.#call(ca, "GET", { operation: "PKIOperation", message: toBase64(message) }, undefined, options.signal);
+    if (mediaType(res.contentType) !== PKI_MESSAGE_CONTENT_TYPE) throw new UpstreamError("other", "upstream answered PKIOperation with an unexpected content type");
+    return res;
+  }
+
+  /** Whether PKIOperation goes by POST for this CA: from the cached caps, else one (shared) GetCACaps. */
+  async #supportsPost(ca: CaConfig, signal: AbortSignal | undefined): Promise<boolean> {
+    const cached = this.#caps.get(ca.url);
+    if (cached && cached.expires > this.#now()) return cached.post;
+    let inFlight = this.#capsInFlight.get(ca.url);
+    if (!inFlight) {
+      inFlight = this.#call(ca, "GET", { operation: "GetCACaps" }, undefined, undefined)
+        .then(
+          (res) => this.#remember(ca.url, new TextDecoder().decode(res.body)),
+          (e: unknown) => {
+            // An upstream that answers GetCACaps with an HTTP error has no caps (RFC 8894 §3.5.2: GET only).
+            if (e instanceof UpstreamError && e.reason === "http") return this.#remember(ca.url, "");
+            throw e;
+          },
+        )
+        .finally(() => this.#capsInFlight.delete(ca.url));
+      this.#capsInFlight.set(ca.url, inFlight);
+    }
+    if (!signal) return inFlight;
+    signal.throwIfAborted();
+    return await new Promise<boolean>((resolve, reject) => {
+      const onAbort = (): void => reject(new UpstreamError("other", "upstream call aborted by the caller", { cause: signal.reason }));
+      signal.addEventListener("abort", onAbort, { once: true });
+      inFlight.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    });
+  }
+
+  #remember(url: string, capsText: string): boolean {
+    const caps = parseCaCaps(capsText);
+    const post = caps.has("POSTPKIOperation") || caps.has("SCEPStandard");
+    this.#caps.set(url, { post, expires: this.#now() + this.#capsTtlMs });
+    return post;
+  }
+
+  async #call(ca: CaConfig, method: "GET" | "POST", query: Record<string, string>, body: Uint8Array | undefined, signal: AbortSignal | undefined): Promise<UpstreamResponse> {
+    let url: URL;
+    try {
+      url = new URL(ca.url);
+    } catch (e) {
+      throw new UpstreamError("other", "the CA's URL is not a valid URL", { cause: e });
+    }
+    const headers: Record<string, string> = { "user-agent": this.#userAgent, accept: "*/*" };
+    if (url.username || url.password) {
+      const user = decodeURIComponent(url.username);
+      const pass = decodeURIComponent(url.password);
+      headers.authorization = `Basic ${toBase64(new TextEncoder().encode(`${user}:${pass}`))}`;
+      url.username = "";
+      url.password = "";
+    }
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    if (body) headers["content-type"] = PKI_MESSAGE_CONTENT_TYPE;
+
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const fail = (e: unknown): never => {
+      if (e instanceof UpstreamError) throw e;
+      if (timeout.aborted) throw new UpstreamError("timeout", `upstream did not answer within ${this.#timeoutMs} ms`, { cause: e });
+      if (signal?.aborted) throw new UpstreamError("other", "upstream call aborted by the caller", { cause: e });
+      const code = causeCode(e);
+      if (code === "ECONNREFUSED") throw new UpstreamError("connection_refused", "upstream refused the connection", { cause: e });
+      if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME" || code === "EAI_FAIL") throw new UpstreamError("dns", "upstream host name did not resolve", { cause: e });
+      if (code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE") throw new UpstreamError("other", "upstream connection reset", { cause: e });
+      if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "ETIMEDOUT") throw new UpstreamError("timeout", "upstream connection timed out", { cause: e });
+      throw new UpstreamError("other", `upstream request failed${code ? ` (${code})` : ""}`, { cause: e });
+    };
+
+    let response: Response;
+    try {
+      response = await this.#fetch(url, { method, headers, ...(body ? { body: body as Uint8Array<ArrayBuffer> } : {}), signal: combined, redirect: "follow" });
+    } catch (e) {
+      return fail(e);
+    }
+    try {
+      if (response.status < 200 || response.status > 299) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new UpstreamError("http", `upstream answered HTTP ${response.status}`, { status: response.status });
+      }
+      const declared = Number(response.headers.get("content-length") ?? NaN);
+      if (declared > this.#maxResponse) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new UpstreamError("other", `upstream response larger than ${this.#maxResponse} bytes`);
+      }
+      const bytes = await this.#readBody(response);
+      return { status: response.status, contentType: response.headers.get("content-type"), body: bytes };
+    } catch (e) {
+      return fail(e);
+    }
+  }
+
+  async #readBody(response: Response): Promise<Uint8Array> {
+    if (!response.body) return new Uint8Array(0);
+    const reader = response.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > this.#maxResponse) {
+        await reader.cancel().catch(() => undefined);
+        throw new UpstreamError("other", `upstream response larger than ${this.#maxResponse} bytes`);
+      }
+      chunks.push(value);
+    }
+    if (chunks.length === 1) return chunks[0]!;
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.byteLength;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * A real forward: @scep/core's createScepServer on loopback as the upstream,
+ * the proxy mounted with @scep/express and with @scep/hono (both take any
+ * `{ fetch, owns }` handler), and the SDK's ScepClient enrolling through the
+ * proxy's one-time URL (RFC 8894 §3.2 PKCSReq → SUCCESS CertRep). The
+ * second use of the URL is refused with 400 and the profile requeued.
+ */
+import { createServer, type Server } from "node:http";
+import { getRequestListener } from "@hono/node-server";
+import { MemoryChallengeStore, ScepClient, TransportError, type FetchHandler } from "@scep/core";
+import { scepMiddleware } from "@scep/express";
+import { scepApp, scepHandler } from "@scep/hono";
+import express from "express";
+import { Hono } from "hono";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MemoryCaRegistry, MemoryProfileStore, buildProxyUrl, createScepProxy, type ProxyEvent, type ScepProxy } from "../src/index.js";
+import { close, createFixture, listen, type Fixture } from "../../core/test/support/adapter-fixture.js";
+
+let fx: Fixture;
+let upstreamHttp: Server;
+let upstreamUrl: string;
+
+beforeAll(async () => {
+  fx = await createFixture();
+  upstreamHttp = createServer(getRequestListener((req) => fx.server.fetch(req)));
+  upstreamUrl = `${await listen(upstreamHttp)}/scep`;
+});
+afterAll(() => close(upstreamHttp));
+
+const mounts: [string, (proxy: FetchHandler) => Server][] = [
+  ["@scep/express (express 5)", (proxy) => createServer(express().use(scepMiddleware(proxy, { maxBodyBytes: 2 * 1024 * 1024 })))],
+  ["@scep/hono (scepHandler middleware)", (proxy) => createServer(getRequestListener(new Hono().use(scepHandler(proxy)).get("/health", (c) => c.text("ok")).fetch))],
+  ["@scep/hono (scepApp)", (proxy) => createServer(getRequestListener(scepApp(proxy).fetch))],
+];
+
+describe.each(mounts)("through the proxy mounted with %s into a @scep/core server", (_name, mount) => {
+  let proxy: ScepProxy;
+  let http: Server;
+  let base: string;
+  const profiles = new MemoryProfileStore();
+  const challenges = new MemoryChallengeStore();
+  const events: ProxyEvent[] = [];
+
+  beforeAll(async () => {
+    proxy = createScepProxy({
+      basePath: "/mdm/scep",
+      profiles,
+      cas: new MemoryCaRegistry([{ name: "core", type: "custom", url: upstreamUrl }]),
+      challenges,
+      onEvent: (e) => events.push(e),
+    });
+    http = mount(proxy);
+    base = `${await listen(http)}/mdm/scep`;
+  });
+  afterAll(() => close(http));
+
+  it("the SDK client enrolls with a one-time URL; the certificate chains to the upstream CA; the URL's second use → 400 and requeue", async () => {
+    const key = { hostId: "host-42", profileId: "wifi", caName: "core" };
+    await profiles.put({ ...key, status: "pending", updatedAt: Date.now() });
+    const challenge = await challenges.issue({ profile: "core", ttlMs: 3_600_000 });
+    const url = buildProxyUrl(base, { ...key, challenge });
+    const r = fx.pki.requesters.rsa;
+
+    const rep = await new ScepClient({ url }).enroll({ csr: r.csr, signer: r.signer });
+    expect(rep.status).toBe("SUCCESS");
+    expect(rep.certificates[0]!.subject).toBe("CN=requester-rsa, O=scep-sdk tests");
+    expect(rep.certificates[0]!.issuer).toBe("CN=SCEP Test CA, O=scep-sdk tests");
+    expect(rep.certificates[0]!.isIssuedBy(fx.pki.ca.certificate)).toBe(true);
+    expect(events.map((e) => [e.operation, e.outcome])).toEqual([
+      ["GetCACaps", "forwarded"],
+      ["GetCACert", "forwarded"],
+      ["PKIOperation", "forwarded"],
+    ]);
+    expect(fx.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "success", reason: "issued" });
+
+    let second: unknown;
+    try {
+      await new ScepClient({ url }).enroll({ csr: r.csr, signer: r.signer });
+    } catch (e) {
+      second = e;
+    }
+    expect(second).toBeInstanceOf(TransportError);
+    expect(second).toMatchObject({ status: 400 });
+    expect(await profiles.get(key)).toMatchObject({ status: "none", requeueCount: 1 });
+    expect(events.at(-1)).toMatchObject({ operation: "PKIOperation", reason: "challenge_failed", requeued: true });
+  });
+
+  it("GetCACert through the proxy returns the upstream's bytes and content type", async () => {
+    const key = { hostId: "host-43", profileId: "wifi", caName: "core" };
+    await profiles.put({ ...key, status: "pending", updatedAt: Date.now() });
+    const viaProxy = await fetch(`${buildProxyUrl(base, key)}/pkiclient.exe?operation=GetCACert`);
+    const direct = await fetch(`${upstreamUrl}?operation=GetCACert`);
+    expect([viaProxy.status, viaProxy.headers.get("content-type")]).toEqual([200, direct.headers.get("content-type")]);
+    expect(Buffer.from(await viaProxy.arrayBuffer())).toEqual(Buffer.from(await direct.arrayBuffer()));
+  });
+});

@@ -1,0 +1,197 @@
+/**
+ * PROXY.md "Forwarding": upstream faults injected by a loopback server
+ * (slow, 500, connection reset, oversized response, wrong content type,
+ * refused connection, unresolvable host) each get the specified answer
+ * (504 or 502 with a fixed body, never the upstream's URL or credentials),
+ * the typed reason reaches the event hook, and the proxy keeps serving.
+ */
+import { manualClock } from "@scep/core/testing";
+import { createServer } from "node:net";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { HttpUpstream, MemoryCaRegistry, MemoryProfileStore, UpstreamError, createScepProxy, type CaConfig, type ProxyEvent, type ScepProxy } from "../src/index.js";
+import { PKI_REPLY, startUpstream, wellBehaved, type Script, type UpstreamServer } from "./support/upstream-server.js";
+
+const MSG = Buffer.from("MIIB+/+/abcd", "base64");
+let up: UpstreamServer;
+let proxy: ScepProxy;
+let events: ProxyEvent[];
+let profiles: MemoryProfileStore;
+/** Upstream URL with credentials: neither may ever appear in an answer. */
+let secretUrl: string;
+
+beforeAll(async () => {
+  up = await startUpstream();
+  secretUrl = up.url.replace("http://", "http://mdm-svc:Sup3rSecret@");
+});
+afterAll(async () => {
+  await up.close();
+});
+
+beforeEach(async () => {
+  up.script(wellBehaved());
+  up.seen.length = 0;
+  events = [];
+  const clock = manualClock();
+  profiles = new MemoryProfileStore({ now: clock.now });
+  await profiles.put({ hostId: "h1", profileId: "p1", caName: "ndes", status: "pending", challengeRetrievedAt: clock.now().getTime(), updatedAt: 0 });
+  proxy = createScepProxy({
+    profiles,
+    cas: new MemoryCaRegistry([{ name: "ndes", type: "ndes", url: secretUrl }]),
+    now: clock.now,
+    upstreamTimeoutMs: 300,
+    maxBodyBytes: 64 * 1024,
+    onEvent: (e) => events.push(e),
+  });
+});
+
+const post = async (): Promise<{ status: number; text: string }> => {
+  const res = await proxy.fetch(new Request("http://proxy.test/scep/h1,p1,ndes?operation=PKIOperation", { method: "POST", body: MSG }));
+  return { status: res.status, text: await res.text() };
+};
+
+/** After a fault the proxy still answers a good request (the caps are cached: PKIOperation only). */
+async function stillServes(): Promise<void> {
+  up.script(wellBehaved());
+  const res = await proxy.fetch(new Request("http://proxy.test/scep/h1,p1,ndes?operation=PKIOperation", { method: "POST", body: MSG }));
+  expect([res.status, Buffer.from(await res.arrayBuffer())]).toEqual([200, PKI_REPLY]);
+}
+
+const fault =
+  (onPki: Script): Script =>
+  (req, res, socket) =>
+    req.operation === "PKIOperation" ? onPki(req, res, socket) : wellBehaved()(req, res, socket);
+
+describe("upstream faults", () => {
+  it("slow upstream → 504 upstream timed out within the configured timeout (bounded), reason timeout", async () => {
+    const timers: NodeJS.Timeout[] = [];
+    up.script(fault((_req, res) => void timers.push(setTimeout(() => res.writeHead(200, { "content-type": "application/x-pki-message" }).end(PKI_REPLY), 20_000))));
+    const started = performance.now();
+    const r = await post();
+    const elapsed = performance.now() - started;
+    timers.forEach(clearTimeout);
+    expect(r).toEqual({ status: 504, text: "upstream timed out" });
+    expect(elapsed).toBeLessThan(10_000); // 300 ms configured; bounded well below the upstream's 20 s
+    expect(events.at(-1)).toMatchObject({ outcome: "upstream_error", reason: "upstream_timeout", status: 504, upstream: { reason: "timeout" } });
+    await stillServes();
+  });
+
+  it("a body that trickles past the timeout → 504 too (the deadline covers the whole body)", async () => {
+    const timers: NodeJS.Timeout[] = [];
+    up.script(fault((_req, res) => {
+      res.writeHead(200, { "content-type": "application/x-pki-message" });
+      res.write(Buffer.from([0x30]));
+      timers.push(setTimeout(() => res.end(Buffer.from([0x00])), 20_000));
+    }));
+    expect(await post()).toEqual({ status: 504, text: "upstream timed out" });
+    timers.forEach(clearTimeout);
+    await stillServes();
+  });
+
+  it("HTTP 500 → 502 upstream failed, reason http with status 500", async () => {
+    up.script(fault((_req, res) => res.writeHead(500, { "content-type": "text/html" }).end(`<h1>error at ${up.url}</h1>`)));
+    expect(await post()).toEqual({ status: 502, text: "upstream failed" });
+    expect(events.at(-1)).toMatchObject({ reason: "upstream_failed", upstream: { reason: "http", status: 500 } });
+    expect(proxy.stats().cas.ndes).toMatchObject({ upstreamFailures: { http: 1 }, upstreamHttpStatuses: { "500": 1 } });
+    await stillServes();
+  });
+
+  it("connection reset mid-answer → 502, reason other", async () => {
+    up.script(fault((_req, _res, socket) => socket.destroy()));
+    expect(await post()).toEqual({ status: 502, text: "upstream failed" });
+    expect(events.at(-1)).toMatchObject({ upstream: { reason: "other" } });
+    await stillServes();
+  });
+
+  it("oversized response (declared, and streamed without Content-Length) → 502, reason other; never truncated", async () => {
+    up.script(fault((_req, res) => res.writeHead(200, { "content-type": "application/x-pki-message" }).end(Buffer.alloc(64 * 1024 + 1))));
+    expect(await post()).toEqual({ status: 502, text: "upstream failed" });
+    up.script(fault((_req, res) => {
+      res.writeHead(200, { "content-type": "application/x-pki-message", "transfer-encoding": "chunked" });
+      for (let i = 0; i < 65; i++) res.write(Buffer.alloc(1024));
+      res.end();
+    }));
+    expect(await post()).toEqual({ status: 502, text: "upstream failed" });
+    expect(events.slice(-2).map((e) => e.upstream)).toEqual([{ reason: "other" }, { reason: "other" }]);
+    await stillServes();
+  });
+
+  it("wrong content type (an HTML page with 200) → 502, reason other", async () => {
+    up.script(fault((_req, res) => res.writeHead(200, { "content-type": "text/html" }).end("<html>login</html>")));
+    expect(await post()).toEqual({ status: 502, text: "upstream failed" });
+    expect(events.at(-1)).toMatchObject({ upstream: { reason: "other" } });
+    await stillServes();
+  });
+
+  it("no answer body ever names the upstream URL or its credentials", async () => {
+    up.script(fault((_req, res) => res.writeHead(503).end(secretUrl)));
+    const r = await post();
+    expect(r.text).toBe("upstream failed");
+    expect(JSON.stringify(events)).not.toContain("Sup3rSecret");
+    expect(up.seen.find((s) => s.operation === "PKIOperation")?.headers.authorization).toBe(`Basic ${Buffer.from("mdm-svc:Sup3rSecret").toString("base64")}`);
+  });
+});
+
+describe("HttpUpstream failure reasons", () => {
+  const ca = (url: string): CaConfig => ({ name: "x", type: "custom", url });
+
+  async function reasonOf(p: Promise<unknown>): Promise<[string, string]> {
+    try {
+      await p;
+      return ["resolved", ""];
+    } catch (e) {
+      if (!(e instanceof UpstreamError)) throw e;
+      return [e.reason, e.message];
+    }
+  }
+
+  it("connection refused → connection_refused", async () => {
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, "127.0.0.1", () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    expect(await reasonOf(new HttpUpstream({ timeoutMs: 10_000 }).getCACaps(ca(`http://127.0.0.1:${port}/scep`)))).toEqual(["connection_refused", "upstream refused the connection"]);
+  });
+
+  it("an unresolvable host name (.invalid, RFC 6761) → dns", async () => {
+    expect(await reasonOf(new HttpUpstream({ timeoutMs: 20_000 }).getCACaps(ca("http://ndes.scep-proxy-test.invalid/scep")))).toEqual(["dns", "upstream host name did not resolve"]);
+  });
+
+  it("the caller's AbortSignal → other", async () => {
+    const controller = new AbortController();
+    up.script(() => controller.abort()); // the device goes away once the upstream has the request
+    const call = new HttpUpstream({ timeoutMs: 10_000 }).getCACaps(ca(up.url), { signal: controller.signal });
+    expect(await reasonOf(call)).toEqual(["other", "upstream call aborted by the caller"]);
+  });
+
+  it("caps are cached for capsTtlMs by the injected clock, then asked again; an HTTP error on GetCACaps means GET", async () => {
+    const clock = manualClock();
+    const u = new HttpUpstream({ now: clock.now, capsTtlMs: 60_000 });
+    await u.pkiOperation(ca(up.url), MSG);
+    clock.advance(59_999);
+    await u.pkiOperation(ca(up.url), MSG);
+    clock.advance(1);
+    up.script((req, res, s) => (req.operation === "GetCACaps" ? res.writeHead(404).end() : wellBehaved()(req, res, s)));
+    await u.pkiOperation(ca(up.url), MSG);
+    expect(up.seen.map((s) => `${s.method} ${s.operation}`)).toEqual(["GET GetCACaps", "POST PKIOperation", "POST PKIOperation", "GET GetCACaps", "GET PKIOperation"]);
+  });
+
+  it("concurrent PKIOperations share one GetCACaps", async () => {
+    const u = new HttpUpstream();
+    await Promise.all(Array.from({ length: 5 }, () => u.pkiOperation(ca(up.url), MSG)));
+    expect(up.seen.filter((s) => s.operation === "GetCACaps")).toHaveLength(1);
+  });
+
+  it("a POSTed PKIOperation has Content-Length and no chunked transfer encoding (IIS refuses those)", async () => {
+    const big = Buffer.alloc(200_000, 0x41);
+    await new HttpUpstream().pkiOperation(ca(up.url), big);
+    const p = up.seen.find((s) => s.operation === "PKIOperation")!;
+    expect([p.method, p.headers["content-length"], p.headers["transfer-encoding"], p.body.equals(big)]).toEqual(["POST", "200000", undefined, true]);
+  });
+
+  it("refuses to send a message over maxRequestBytes", async () => {
+    expect(await reasonOf(new HttpUpstream({ maxRequestBytes: 10 }).pkiOperation(ca(up.url), Buffer.alloc(11)))).toEqual(["other", "PKIOperation message larger than 10 bytes"]);
+    expect(up.seen).toEqual([]);
+  });
+});
