@@ -44,7 +44,7 @@ function outcome(segment: string): ProxyIdentifier | string {
   } catch (e) {
     if (!(e instanceof IdentifierError)) throw e;
     expect(REASONS).toContain(e.reason);
-    expect(e.message.includes(segment) && segment.length > 3).toBe(false);
+    expect(e.message).toBe(new IdentifierError(e.reason).message); // fixed per reason: the input is never echoed
     return e.reason;
   }
 }
@@ -151,12 +151,14 @@ describe("identifiers of every shape through the handler", () => {
         } catch {
           return; // not a URL any client could send
         }
+        // "." and ".." segments (also as %2e) are dot segments: the URL parser removes them, the path leaves the base.
+        if (!new URL(request.url).pathname.startsWith("/scep/")) return;
         const res = await proxy.fetch(request);
         const body = await res.text();
         expect(res.status).toBe(400);
         expect(["invalid identifier", "unknown identifier"]).toContain(body);
       }),
-      { numRuns: 1000 },
+      { numRuns: Number(process.env.HANDLER_RUNS ?? 1000) },
     );
   });
 });
