@@ -1,4 +1,5 @@
-// The node:cluster primary of `--workers N`: forks the workers, restarts one that dies, stops them all on SIGINT/SIGTERM.
+// The node:cluster primary of `--workers N`: forks the workers, restarts one that dies, stops them all on SIGINT/SIGTERM,
+// passes SIGHUP (reload) on to them.
 import cluster, { type Worker } from "node:cluster";
 
 /** Environment variable that tells a forked process which worker slot (1..N) it fills. */
@@ -134,5 +135,11 @@ export function runClusterPrimary(o: ClusterPrimaryOptions): void {
   };
   // Repeats are ignored (tsx may relay a terminal's Ctrl-C twice); `on`, so one always finds a listener.
   process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
+  // SIGHUP reloads: each listening worker reloads its own configuration (one still starting reads the new files anyway).
+  process.on("SIGHUP", () => {
+    if (stopping) return;
+    o.log({ type: "reload", signal: "SIGHUP", workers: slots.filter((s) => s.listening).length });
+    for (const s of slots) if (s.listening) s.worker?.process.kill("SIGHUP");
+  });
   for (const s of slots) fork(s);
 }

@@ -23,6 +23,8 @@ export interface ServerConfig {
   caCertPath: string | undefined;
   /** Absolute path of its private key. */
   caKeyPath: string | undefined;
+  /** Absolute path of the next CA's certificate (PEM) for GetNextCACert during a rollover; re-read on SIGHUP. */
+  nextCaCertPath: string | undefined;
   /** Passphrase of an encrypted `caKeyPath`, from `SCEP_CA_KEY_PASSPHRASE` (env only: never a flag). */
   caKeyPassphrase: string | undefined;
   /** Absolute path of a file holding that passphrase (`SCEP_CA_KEY_PASSPHRASE_FILE`; one trailing newline is dropped). */
@@ -82,6 +84,7 @@ export const SETTINGS = [
   ["--challenge", "SCEP_CHALLENGE", "(generated)", "challenge password clients must send (never printed; prefer the variable, a flag shows in `ps`); default: 32 random hex digits generated on first start, stored in `<data-dir>/challenge` (mode 0600), printed once on that start and reused"],
   ["--ca-cert", "SCEP_CA_CERT", "(generated)", "PEM certificate of an existing CA (with `--ca-key`), or a bundle of it and the certificates above it (issuing CA, then root: GetCACert then serves the chain); default: `<data-dir>/ca.pem`, created on first start"],
   ["--ca-key", "SCEP_CA_KEY", "(generated)", "its PEM private key: RSA (the CA also decrypts requests; an EC key is refused, exit 2), PKCS#1 or PKCS#8, possibly encrypted (see `SCEP_CA_KEY_PASSPHRASE`)"],
+  ["--next-ca-cert", "SCEP_NEXT_CA_CERT", "(unset)", "PEM file of the next CA certificate (then any RA certificates for it), announced by GetNextCACert (RFC 8894 §4.7) during a CA rollover; re-read on `SIGHUP`"],
   ["", "SCEP_CA_KEY_PASSPHRASE", "(unset)", "passphrase of an encrypted `--ca-key` (PKCS#8 or legacy `Proc-Type: 4,ENCRYPTED` PEM); without one an encrypted key is tried with the empty passphrase, so micromdm's depot `ca.key` loads as it is"],
   ["", "SCEP_CA_KEY_PASSPHRASE_FILE", "(unset)", "a file holding that passphrase (one trailing newline ignored); not with `SCEP_CA_KEY_PASSPHRASE`"],
   ["--backdate-seconds", "SCEP_BACKDATE_SECONDS", "300", "issued certificates (and a CA created on first start) start this long before now, so a device whose clock is a little slow does not see \"not yet valid\"; never before the CA's own notBefore; the lifetime still runs `--validity-days` from now"],
@@ -250,6 +253,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     challenge: get("--challenge", "SCEP_CHALLENGE")[1],
     caCertPath,
     caKeyPath,
+    nextCaCertPath: path(get("--next-ca-cert", "SCEP_NEXT_CA_CERT")[1]),
     caKeyPassphrase: env.SCEP_CA_KEY_PASSPHRASE || undefined,
     caKeyPassphraseFile: path(env.SCEP_CA_KEY_PASSPHRASE_FILE || undefined),
     backdateSeconds: num("--backdate-seconds", "SCEP_BACKDATE_SECONDS", 300, 0, 86_400),

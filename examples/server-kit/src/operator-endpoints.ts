@@ -9,6 +9,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from "node:http
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import { createScepMetrics, type ScepMetrics } from "@scep/core";
 
 /** The paths answered here. */
 export const OPERATOR_PATHS = ["/healthz", "/readyz", "/metrics"] as const;
@@ -32,6 +33,8 @@ export interface OperatorEndpointsOptions {
 export interface MetricsSdk {
   meterProvider: MeterProvider;
   exporter: PrometheusExporter;
+  /** The SCEP server's instruments in that provider (one set per process: a reload observes its new server here). */
+  scep: ScepMetrics;
 }
 
 /**
@@ -42,7 +45,8 @@ export function createMetricsSdk(): MetricsSdk {
   const exporter = new PrometheusExporter({ preventServerStart: true });
   // service.name (OpenTelemetry resource semantic conventions): Prometheus shows it on target_info.
   const resource = resourceFromAttributes({ "service.name": "scep-example-server" });
-  return { exporter, meterProvider: new MeterProvider({ resource, readers: [exporter] }) };
+  const meterProvider = new MeterProvider({ resource, readers: [exporter] });
+  return { exporter, meterProvider, scep: createScepMetrics({ meterProvider }) };
 }
 
 const sha256 = (s: string): Buffer => createHash("sha256").update(s).digest();

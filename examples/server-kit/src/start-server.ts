@@ -6,7 +6,7 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from "node:net";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
-import { ActivityLog, Certificate, InvalidArgumentError, LocalKey, createScepMetrics, createScepServer, type RevocationStore, type ScepEvent, type ScepServer } from "@scep/core";
+import { ActivityLog, Certificate, InvalidArgumentError, LocalKey, createScepServer, type RevocationStore, type ScepEvent, type ScepServer } from "@scep/core";
 import { isEmbeddedCaError, openFileCa, type FileCa } from "@scep-examples/embedded-ca";
 import { LISTEN_FAILED_MESSAGE, SHUTDOWN_MESSAGE, runClusterPrimary, workerSlot } from "./cluster-primary.js";
 import { createAdminApi, type AdminApi } from "./admin-api.js";
@@ -15,6 +15,8 @@ import { CRL_FILE, CRL_PATH, createCrlEndpoint, scheduleCrl, type CrlEndpoint } 
 import { ConfigError, configErrorLine, parseConfig, usage, type ServerConfig } from "./config.js";
 import { memoryStores, redactRedisUrl, redisStores, type SharedStores } from "./shared-stores.js";
 import { createMetricsSdk, withOperatorEndpoints, type MetricsSdk } from "./operator-endpoints.js";
+import { readNextCa } from "./ca-rollover.js";
+import { createReloader, keepRestartOnly } from "./reload.js";
 
 /** The SCEP path (and profile name) the examples serve. */
 export const SCEP_PATH = "/scep";
@@ -41,6 +43,8 @@ export interface ScepKit {
   close(): void;
   /** The OpenTelemetry SDK (MeterProvider + Prometheus exporter) the SCEP metrics are recorded in, served at `/metrics`. */
   metrics: MetricsSdk;
+  /** The last 1000 requests (the admin API's activity); kept across reloads. */
+  activity: ActivityLog;
 }
 
 /** A started example server. */
@@ -50,6 +54,8 @@ export interface RunningServer {
   urls: string[];
   /** Stops like SIGTERM does, without exiting. */
   stop(): Promise<void>;
+  /** Reloads like SIGHUP does; true when the new configuration is in service (false: the old one stays, logged why). */
+  reload(): Promise<boolean>;
 }
 
 // In a worker of --workers N, every line says which worker (1..N) wrote it.
@@ -129,31 +135,42 @@ export async function openCa(config: ServerConfig, revocations?: RevocationStore
   return ca;
 }
 
-/** Opens the CA, loads the challenge and creates the SCEP server. */
-export async function createKit(config: ServerConfig): Promise<ScepKit & { challengeSource: ChallengeSource }> {
+/** What a reload keeps from the running kit: the state of the process, not of its configuration files. */
+export interface KeptState {
+  stores: SharedStores;
+  metrics: MetricsSdk;
+  /** The recent activity the admin API shows (it goes on through a reload). */
+  activity: ActivityLog;
+}
+
+/**
+ * Opens the CA, loads the challenge and creates the SCEP server. On a reload (SIGHUP) `keep` passes the running
+ * kit's stores and metrics, which the new kit shares (a failed reload leaves them open).
+ */
+export async function createKit(config: ServerConfig, keep?: KeptState): Promise<ScepKit & { challengeSource: ChallengeSource }> {
   let stores: SharedStores;
   try {
-    stores = config.redisUrl === undefined ? memoryStores() : await redisStores(config.redisUrl, log);
+    stores = keep?.stores ?? (config.redisUrl === undefined ? memoryStores() : await redisStores(config.redisUrl, log));
   } catch (e) {
     throw new ConfigError((e as Error).message, { showUsage: false });
   }
   let ca: FileCa;
   let challenge: string;
   let source: ChallengeSource;
+  let nextCa: Certificate[] | undefined;
   try {
     ca = await openCa(config, stores.revocations);
     ({ challenge, source } = await loadChallenge(config, ca.dataDir));
+    nextCa = config.nextCaCertPath === undefined ? undefined : await readNextCa(config.nextCaCertPath);
   } catch (e) {
-    await stores.close();
+    if (!keep) await stores.close();
     throw e;
   }
   const chain = ca.chainDer;
   const caSubject = new Certificate(ca.certificateDer).subjectDer;
-  const activity = new ActivityLog({ maxEntries: 1000 });
-  // Signed now and re-signed on a schedule (a quarter of its validity), kept in <dataDir>/ca.crl.
-  const crlSchedule = scheduleCrl(ca, (config.crlValidityHours * 3_600_000) / 4, log);
-  const metrics = createMetricsSdk();
-  const scepMetrics = createScepMetrics({ meterProvider: metrics.meterProvider });
+  const activity = keep?.activity ?? new ActivityLog({ maxEntries: 1000 });
+  const metrics = keep?.metrics ?? createMetricsSdk();
+  const scepMetrics = metrics.scep;
   const server = createScepServer({
     counters: stores.counters,
     maxBodyBytes: config.maxBodyBytes,
@@ -171,6 +188,8 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
         // Bounded, and finished transactions expire (RFC 8894 §3.3.3: a late CertPoll still finds its answer for a day).
         transactions: stores.transactions,
         transactionRetentionMs: TRANSACTION_RETENTION_MS,
+        // CA rollover (RFC 8894 §4.7): the next CA, announced before the switch.
+        ...(nextCa ? { nextCaCertificates: nextCa } : {}),
         // GetCRL (RFC 8894 §3.3.5): the CA's current CRL for any certificate it issued; another issuer is badCertId.
         getCrl: async ({ issuer }) => (Buffer.from(issuer).equals(caSubject) ? (await ca.crl()).der : undefined),
         issue: async (ctx) => {
@@ -187,7 +206,10 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
       },
     ],
   });
-  scepMetrics.observe(server); // days-to-expiry gauges of the CA (and RA) certificates
+  // (After the server, which may refuse the configuration: a refused reload leaves no schedule running.)
+  // Signed now and re-signed on a schedule (a quarter of its validity), kept in <dataDir>/ca.crl.
+  const crlSchedule = scheduleCrl(ca, (config.crlValidityHours * 3_600_000) / 4, log);
+  const unobserve = scepMetrics.observe(server); // days-to-expiry gauges of the CA (and RA) certificates
   const adminApi = config.adminToken
     ? createAdminApi({
         token: config.adminToken,
@@ -204,7 +226,7 @@ export async function createKit(config: ServerConfig): Promise<ScepKit & { chall
     : undefined;
   const caCertificatePath = config.caCertPath ?? join(ca.dataDir, "ca.pem");
   const admin = config.adminListen === undefined ? adminApi : undefined;
-  return { config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin, adminApi, stores, metrics, crl: createCrlEndpoint(ca), close: () => crlSchedule.stop() };
+  return { config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin, adminApi, stores, metrics, activity, crl: createCrlEndpoint(ca), close: () => (crlSchedule.stop(), unobserve()) };
 }
 
 /**
@@ -347,8 +369,11 @@ export async function startServer(
     return undefined;
   }
   // /healthz, /readyz and /metrics are answered before the framework (cheap, and the same for every example).
+  // `kit` is the one in service: a reload (SIGHUP) replaces it and the listener; the HTTP server stays.
   const readiness = { ca: () => Date.now() < kit.ca.notAfter.getTime(), ...(config.redisUrl !== undefined ? { redis: () => kit.stores.ready() } : {}) };
-  const http = createHttpServer(config, withOperatorEndpoints(build(kit), { readiness, metricsToken: config.metricsToken }, kit.metrics));
+  const listenerFor = (k: ScepKit): RequestListener => withOperatorEndpoints(build(k), { readiness, metricsToken: k.config.metricsToken }, k.metrics);
+  let listener = listenerFor(kit);
+  const http = createHttpServer(config, (req, res) => listener(req, res));
   let stopping: Promise<void> | undefined;
   // During shutdown: new responses close their connection, and connections that finish a response are closed.
   http.prependListener("request", (_req, res) => {
@@ -368,10 +393,10 @@ export async function startServer(
   const urls = scepUrls(config.host, port);
   // --admin-listen: the admin API and page on their own listener (loopback by default), nothing else there.
   let adminHttp: Server | undefined;
-  const adminApi = kit.adminApi;
-  if (config.adminListen && adminApi) {
+  if (config.adminListen && kit.adminApi) {
     adminHttp = createHttpServer(config, (req, res) => {
-      if (adminApi.owns(rawPath(req.url ?? "/"))) serveFetch((r, meta) => adminApi.fetch(r, meta), req, res, () => void (res.headersSent ? res.destroy() : res.writeHead(500).end()));
+      const adminApi = kit.adminApi; // the kit in service: a reload replaces it
+      if (adminApi?.owns(rawPath(req.url ?? "/"))) serveFetch((r, meta) => adminApi.fetch(r, meta), req, res, () => void (res.headersSent ? res.destroy() : res.writeHead(500).end()));
       else res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found\n");
     });
     try {
@@ -413,6 +438,46 @@ export async function startServer(
   };
   // `on`, not `once`: a repeated signal must find a listener (else tsx's own handler would exit 130 mid-shutdown).
   process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
+
+  // SIGHUP: configuration, CA material and trust anchors are read again and swapped in whole, or not at all.
+  // Requests already running finish with the kit they started on; connections stay open.
+  const running = config;
+  const reloader = createReloader({
+    load: async () => {
+      const parsed = parseConfig(options.argv ?? process.argv.slice(2), options.env ?? process.env);
+      if ("help" in parsed) throw new ConfigError("--help is not a configuration");
+      const { config: next, restartNeeded } = keepRestartOnly(running, parsed);
+      const nextKit = await createKit(next, { stores: kit.stores, metrics: kit.metrics, activity: kit.activity });
+      try {
+        return { kit: nextKit, listener: listenerFor(nextKit), restartNeeded };
+      } catch (e) {
+        nextKit.close();
+        throw e;
+      }
+    },
+    apply: (next) => {
+      const old = kit;
+      kit = next.kit;
+      listener = next.listener;
+      old.close();
+    },
+    describe: (next) => ({
+      ca: next.kit.ca.subject,
+      fingerprintSha256: next.kit.ca.fingerprintSha256,
+      nextCa: next.kit.config.nextCaCertPath !== undefined,
+      ...(next.restartNeeded.length > 0 ? { restartNeeded: next.restartNeeded } : {}),
+    }),
+    log,
+  });
+  process.on("SIGHUP", () => void (stopping ? undefined : reloader.reload("SIGHUP")));
   if (workerSlot !== undefined) process.on("message", (m) => void (m === SHUTDOWN_MESSAGE && onSignal("SIGTERM")));
-  return { kit, http, urls, stop };
+  return {
+    get kit() {
+      return kit;
+    },
+    http,
+    urls,
+    stop,
+    reload: () => reloader.reload("api"),
+  };
 }

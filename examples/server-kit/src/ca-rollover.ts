@@ -1,0 +1,32 @@
+// CA rollover material: the next CA certificate(s) the server announces through GetNextCACert (RFC 8894 §4.7)
+// before the switch, read from a PEM file (`--next-ca-cert` / SCEP_NEXT_CA_CERT) at start and on each SIGHUP.
+import { readFile } from "node:fs/promises";
+import { Certificate } from "@scep/core";
+import { ConfigError } from "./config.js";
+
+const BLOCK = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
+
+/**
+ * The certificates of a PEM file, in file order (the next CA first, then any RA certificates for it).
+ *
+ * @throws ConfigError (one line naming the file, no usage) when it cannot be read, holds no certificate, or one
+ * cannot be parsed.
+ */
+export async function readNextCa(path: string): Promise<Certificate[]> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(`SCEP_NEXT_CA_CERT: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { showUsage: false });
+  }
+  const certs: Certificate[] = [];
+  for (const m of text.matchAll(BLOCK)) {
+    try {
+      certs.push(Certificate.from(Buffer.from(m[1]!.replace(/\s+/g, ""), "base64")));
+    } catch {
+      throw new ConfigError(`SCEP_NEXT_CA_CERT: ${path}: certificate ${certs.length + 1} cannot be parsed`, { showUsage: false });
+    }
+  }
+  if (certs.length === 0) throw new ConfigError(`SCEP_NEXT_CA_CERT: ${path} holds no certificate`, { showUsage: false });
+  return certs;
+}
