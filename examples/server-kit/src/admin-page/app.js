@@ -9,6 +9,8 @@
   const FILTERS = ["all", "initial", "renewal", "intune", "static"];
   const DAY = 86400000;
   let filter = "all";
+  /** The last reload's outcome, shown again after the Intune tab is drawn anew. */
+  let reloadNotice = null;
 
   const $ = (selector) => document.querySelector(selector);
 
@@ -124,6 +126,11 @@
       const c = p.challenge;
       const reasons = Object.entries((p.counters && p.counters.reasons) || {}).sort((a, b) => b[1] - a[1]);
       const status = el("p", { class: "reload-status", role: "status" });
+      if (reloadNotice && reloadNotice.profile === p.profile) {
+        status.textContent = reloadNotice.text;
+        status.dataset.kind = reloadNotice.kind;
+        reloadNotice = null;
+      }
       const button = el("button", { class: "reload", type: "button", "data-profile": p.profile }, "Reload trust anchors");
       button.addEventListener("click", async () => {
         if (!window.confirm("Reload the Intune trust anchors of " + p.profile + " from their file?")) {
@@ -135,8 +142,7 @@
         try {
           const r = await call("reload-trust", { method: "POST", body: { profile: p.profile } });
           if (r.status === 200) {
-            status.textContent = "Reloaded: " + r.body.anchors.length + " trust anchor(s).";
-            status.dataset.kind = "ok";
+            reloadNotice = { profile: p.profile, text: "Reloaded: " + r.body.anchors.length + " trust anchor(s).", kind: "ok" };
             await load();
           } else {
             status.textContent = "Reload failed: " + (r.body.error || "HTTP " + r.status);
