@@ -6,9 +6,12 @@
  * an approve racing a reject through different replicas has one winner that
  * both report; stats add up over both; and with redis-server killed mid-load
  * enrollments fail fast with 503 + Retry-After (never 500, never a hang) while
- * GetCACaps/GetCACert keep working, then succeed again once it is back.
+ * GetCACaps/GetCACert keep working, then succeed again once it is back; a
+ * certificate revoked through one replica is on the other's CRL (RFC 5280 §5),
+ * whose CRL numbers come from the one Redis counter.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -92,6 +95,44 @@ async function issueChallenge(r: Replica): Promise<string> {
   return ((await res.json()) as { challenge: string }).challenge;
 }
 
+describe("two replicas, one revocation list", () => {
+  let a: Replica;
+  let b: Replica;
+  let ca: Certificate;
+  beforeAll(async () => {
+    [a, b, ca] = await startPair("revocation", { SCEP_CHALLENGE: "revocation-secret" });
+  });
+  afterAll(async () => {
+    await Promise.all([a?.proc.terminate(), b?.proc.terminate()]);
+  });
+
+  it("a certificate issued by A and revoked through B's admin API is on A's CRL and on B's, each with a larger CRL number (RFC 5280 §5.2.3)", async () => {
+    const crlOf = async (r: Replica) => {
+      const res = await fetch(`${r.base}/scep/ca.crl`);
+      expect([res.status, res.headers.get("content-type")]).toEqual([200, "application/pkix-crl"]);
+      const file = join(tmp, `crl-${Math.random().toString(36).slice(2)}.der`);
+      writeFileSync(file, new Uint8Array(await res.arrayBuffer()));
+      const text = execFileSync("openssl", ["crl", "-inform", "DER", "-in", file, "-noout", "-text", "-CAfile", join(tmp, "revocation", "ca.pem"), "-verify"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+      return { text, number: Number(/X509v3 CRL Number:\s*\n\s+(\d+)/.exec(text)![1]) };
+    };
+    const before = await crlOf(a);
+    const d = await device("CN=replica-revoked", "revocation-secret");
+    const issued = await pkcsReq(a, ca, d);
+    expect(issued.rep?.status).toBe("SUCCESS");
+    const serial = issued.rep!.certificates[0]!.serialNumberHex;
+    const res = await fetch(`${b.base}/admin/scep/revoke`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ serialNumber: serial, reason: "superseded" }) });
+    expect([res.status, ((await res.json()) as { created: boolean }).created]).toEqual([200, true]);
+    const onB = await crlOf(b);
+    const onA = await crlOf(a);
+    for (const crl of [onA, onB]) {
+      expect(crl.text).toContain(`Serial Number: ${serial.toUpperCase()}`);
+      expect(crl.text).toMatch(/X509v3 CRL Reason Code:\s*\n\s+Superseded/);
+      expect(crl.number).toBeGreaterThan(before.number);
+    }
+    expect(onA.number).not.toBe(onB.number);
+  });
+});
+
 describe("two replicas in PENDING mode", () => {
   let a: Replica;
   let b: Replica;
@@ -104,7 +145,7 @@ describe("two replicas in PENDING mode", () => {
   });
 
   it("PENDING through A, listed and approved through B, the certificate by CertPoll on A and on B (RFC 8894 §3.3.3)", async () => {
-    expect(a.proc.banner("shared state")).toBe(`Redis ${redis.url} (PENDING transactions, one-time challenges, counters)`);
+    expect(a.proc.banner("shared state")).toBe(`Redis ${redis.url} (PENDING transactions, one-time challenges, counters, revocations)`);
     const d = await device("CN=replica-pending", "pending-secret");
     const first = await pkcsReq(a, ca, d);
     expect(first.rep?.status).toBe("PENDING");
