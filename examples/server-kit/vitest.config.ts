@@ -7,6 +7,7 @@ export default defineProject({
     alias: {
       "@scep/core": fileURLToPath(new URL("../../packages/core/src/index.ts", import.meta.url)),
       "@scep/redis": fileURLToPath(new URL("../../packages/redis/src/index.ts", import.meta.url)),
+      "@scep/intune": fileURLToPath(new URL("../../packages/intune/src/index.ts", import.meta.url)),
     },
   },
   test: {

@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { loadConfig, type ProfileSettings } from "./config-file.js";
 
 /**
  * The default data directory: `.scep-data` at the repository root, whichever
@@ -56,18 +57,14 @@ export interface ServerConfig {
   crlValidityHours: number;
   /** Serve the admin API and page on their own listener (e.g. loopback) instead of the SCEP one. */
   adminListen: { host: string; port: number } | undefined;
+  /** Absolute path of the configuration file (`--config` / `SCEP_CONFIG`); undefined: one profile at `/scep` from flags and environment. */
+  configFile?: string | undefined;
+  /** The configuration file's profiles (read by {@link loadConfig}); undefined without one. */
+  profiles?: ProfileSettings[] | undefined;
 }
 
-/** A configuration mistake: the message says which setting and why. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-  /** Whether "run with --help" would help (false when the message already says what to do). */
-  readonly showUsage: boolean;
-  constructor(message: string, options: { showUsage?: boolean } = {}) {
-    super(message);
-    this.showUsage = options.showUsage ?? true;
-  }
-}
+export { ConfigError } from "./errors.js";
+import { ConfigError } from "./errors.js";
 
 /** Most worker processes `--workers` accepts. */
 export const MAX_WORKERS = 64;
@@ -100,6 +97,7 @@ export const SETTINGS = [
   ["--shutdown-timeout-ms", "SCEP_SHUTDOWN_TIMEOUT_MS", "10000", "on SIGINT/SIGTERM, in-flight requests get this long before connections are cut"],
   ["--workers", "SCEP_WORKERS", "1", "processes serving requests on the one port (`node:cluster`; `auto`: one per CPU); a worker that dies is restarted; with `--pending` or `--one-time-challenges` only together with `--redis-url`"],
   ["--redis-url", "SCEP_REDIS_URL", "(unset)", "keep PENDING transactions, one-time challenges and request counters in Redis (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS), so several processes or machines share them (see [Several replicas](#several-replicas-one-redis)); prefer the variable when the URL holds a password (it is never printed)"],
+  ["--config", "SCEP_CONFIG", "(unset)", "JSON file with several profiles, each with its path, CA, challenge (static, one-time or Intune) and Intune settings (see [Configuration file](#configuration-file-several-profiles) and `examples/server-kit/config.schema.json`); the flags above stay server-wide, and `--challenge`, `--pending` and `--validity-days` become the profiles' defaults"],
   ["--one-time-challenges", "SCEP_ONE_TIME_CHALLENGES", "false", "clients must send a one-time challenge from `POST /admin/scep/challenges` (valid one hour, consumed on use) instead of the static one; needs `SCEP_ADMIN_TOKEN`"],
   ["--admin-listen", "SCEP_ADMIN_LISTEN", "(unset)", "`[host:]port` (host default 127.0.0.1): serve the admin API and page on this address only, not on the SCEP port (e.g. `127.0.0.1:9090`, loopback only); needs `SCEP_ADMIN_TOKEN`"],
   ["--crl-url", "SCEP_CRL_URL", "(unset)", "an `http://` or `https://` URL issued certificates name as their CRL distribution point: where clients reach this server's `GET /scep/ca.crl` (see [Revocation and the CRL](#revocation-and-the-crl))"],
@@ -292,5 +290,20 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   }
   if (config.adminToken !== undefined && config.adminToken.length < 16) throw new ConfigError("SCEP_ADMIN_TOKEN must be at least 16 characters");
   if (config.metricsToken !== undefined && config.metricsToken.length < 16) throw new ConfigError("SCEP_METRICS_TOKEN must be at least 16 characters");
+  const configFile = path(get("--config", "SCEP_CONFIG")[1]);
+  if (configFile !== undefined) {
+    if (config.oneTimeChallenges) throw new ConfigError('--one-time-challenges does not go with --config: give a profile "challenge": "one-time" in the file', { showUsage: false });
+    const file = loadConfig(configFile);
+    config.configFile = configFile;
+    config.profiles = file.profiles;
+    file.profiles.forEach((p, i) => {
+      const t = p.challenge.type;
+      if (t === "one-time" && config.adminToken === undefined) throw new ConfigError(`profiles[${i}].challenge: "one-time" needs SCEP_ADMIN_TOKEN: one-time challenges are issued by POST /admin/scep/challenges`, { showUsage: false });
+      if (config.workers > 1 && config.redisUrl === undefined) {
+        const what = t === "one-time" ? "one-time challenges" : t === "intune-signed-token" ? "the signed-token replay cache and rate limiter" : t === "intune-api" && (p.challenge.replayTtlMs !== undefined || p.challenge.rateLimit) ? "the Intune replay cache and rate limiter" : (p.pending ?? config.pending) ? "pending requests" : undefined;
+        if (what) throw new ConfigError(`profiles[${i}]: ${what} cannot be shared by ${config.workers} workers without --redis-url (use --workers 1, or give SCEP_REDIS_URL)`, { showUsage: false });
+      }
+    });
+  }
   return config;
 }

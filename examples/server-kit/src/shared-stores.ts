@@ -11,7 +11,9 @@ import {
   type RevocationStore,
   type TransactionStore,
 } from "@scep/core";
-import { RedisChallengeStore, RedisCounterStore, RedisRevocationStore, RedisTransactionStore, redisClientOptions } from "@scep/redis";
+import { MemoryRateLimiter, MemoryReplayCache } from "@scep/intune";
+import { RedisChallengeStore, RedisCounterStore, RedisRateLimiter, RedisReplayCache, RedisRevocationStore, RedisTransactionStore, redisClientOptions } from "@scep/redis";
+import type { IntuneStores } from "./profiles.js";
 
 /** Most transactions the in-memory store keeps (finished ones are dropped oldest first when full). */
 export const MAX_TRANSACTIONS = 10_000;
@@ -26,6 +28,8 @@ export interface SharedStores {
   counters: CounterStore;
   /** Revoked certificates and the CRL number of the embedded CA. */
   revocations: RevocationStore;
+  /** Replay caches and rate limiters of the Intune profiles (nonces and per-device counts every replica sees). */
+  intune: IntuneStores;
   /** `memory`, or the Redis URL with any password replaced by `***`. */
   where: string;
   /** Writes buffered counts and closes the Redis connection (nothing for memory). */
@@ -49,13 +53,24 @@ export function redactRedisUrl(url: string): string {
   }
 }
 
+/** The value of `key` in `map`, made by `make` the first time. */
+function once<T>(map: Map<string, T>, key: string, make: () => T): T {
+  let v = map.get(key);
+  if (v === undefined) map.set(key, (v = make()));
+  return v;
+}
+
 /** In-process stores: one server process only. */
 export function memoryStores(): SharedStores {
+  const replayCaches = new Map<string, MemoryReplayCache>();
+  const rateLimiters = new Map<string, MemoryRateLimiter>();
   return {
     transactions: new MemoryTransactionStore({ maxEntries: MAX_TRANSACTIONS }),
     challenges: new MemoryChallengeStore(),
     counters: new MemoryCounterStore(),
     revocations: new MemoryRevocationStore(),
+    // One per profile, kept for the process's life: a reload (SIGHUP) that rebuilds the profiles must not forget nonces and counts.
+    intune: { replayCache: (ns) => once(replayCaches, ns, () => new MemoryReplayCache()), rateLimiter: (ns) => once(rateLimiters, ns, () => new MemoryRateLimiter()) },
     where: "memory",
     close: async () => undefined,
     ready: () => true,
@@ -114,6 +129,11 @@ export async function redisStores(url: string, log: (entry: Record<string, unkno
     challenges: new RedisChallengeStore(client, { keyPrefix }),
     counters,
     revocations: new RedisRevocationStore(client, { keyPrefix }),
+    // One key space per profile: `scep:intune:<profile>:replay:…`, `…:rate:…`.
+    intune: {
+      replayCache: (namespace) => new RedisReplayCache(client, { keyPrefix: `${keyPrefix}intune:${encodeURIComponent(namespace)}:` }),
+      rateLimiter: (namespace) => new RedisRateLimiter(client, { keyPrefix: `${keyPrefix}intune:${encodeURIComponent(namespace)}:` }),
+    },
     where,
     async close() {
       clearInterval(pinger);

@@ -6,10 +6,10 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from "node:net";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
-import { ActivityLog, Certificate, InvalidArgumentError, LocalKey, createScepServer, type RevocationStore, type ScepEvent, type ScepServer } from "@scep/core";
+import { ActivityLog, InvalidArgumentError, createScepServer, type Certificate, type RevocationStore, type ScepEvent, type ScepProfile, type ScepServer } from "@scep/core";
 import { isEmbeddedCaError, openFileCa, type FileCa } from "@scep-examples/embedded-ca";
 import { LISTEN_FAILED_MESSAGE, SHUTDOWN_MESSAGE, runClusterPrimary, workerSlot } from "./cluster-primary.js";
-import { createAdminApi, type AdminApi } from "./admin-api.js";
+import { createAdminApi, type AdminApi, type ReloadableTrustAnchors } from "./admin-api.js";
 import { rawPath, serveFetch } from "./node-fetch.js";
 import { CRL_FILE, CRL_PATH, createCrlEndpoint, scheduleCrl, type CrlEndpoint } from "./crl-endpoint.js";
 import { ConfigError, configErrorLine, parseConfig, usage, type ServerConfig } from "./config.js";
@@ -17,8 +17,10 @@ import { memoryStores, redactRedisUrl, redisStores, type SharedStores } from "./
 import { createMetricsSdk, withOperatorEndpoints, type MetricsSdk } from "./operator-endpoints.js";
 import { readNextCa } from "./ca-rollover.js";
 import { createReloader, keepRestartOnly } from "./reload.js";
+import type { ProfileSettings } from "./config-file.js";
+import { buildProfile, describeProfile, readSecret, type ProfileSummary } from "./profiles.js";
 
-/** The SCEP path (and profile name) the examples serve. */
+/** The SCEP path (and profile name) the examples serve without a configuration file. */
 export const SCEP_PATH = "/scep";
 
 /** What an example gets to build its framework app from. */
@@ -45,6 +47,10 @@ export interface ScepKit {
   metrics: MetricsSdk;
   /** The last 1000 requests (the admin API's activity); kept across reloads. */
   activity: ActivityLog;
+  /** The profiles served, first the default one (admin requests that name none act on it). */
+  profiles: ProfileSummary[];
+  /** The profiles' own CAs (configuration file `ca`), by profile name; the others use `ca`. */
+  profileCas: Map<string, FileCa>;
 }
 
 /** A started example server. */
@@ -107,7 +113,7 @@ async function readPassphrase(config: ServerConfig): Promise<string | undefined>
  *
  * @throws ConfigError for an encrypted key without (or with a wrong) passphrase, and for an EC CA.
  */
-export async function openCa(config: ServerConfig, revocations?: RevocationStore): Promise<FileCa> {
+export async function openCa(config: ServerConfig, revocations?: RevocationStore, field?: string): Promise<FileCa> {
   const passphrase = config.caKeyPath ? await readPassphrase(config) : undefined;
   let ca: FileCa;
   try {
@@ -122,13 +128,14 @@ export async function openCa(config: ServerConfig, revocations?: RevocationStore
     });
   } catch (e) {
     if (!isEmbeddedCaError(e, "CA_KEY_PASSPHRASE")) throw e;
+    if (field) throw new ConfigError(`${field}: ${e.message}: ${config.caKeyPassphrase !== undefined ? "check keyPassphraseEnv or keyPassphraseFile" : "give keyPassphraseEnv or keyPassphraseFile"}`, { showUsage: false });
     const option = config.caKeyPassphraseFile !== undefined ? "SCEP_CA_KEY_PASSPHRASE_FILE" : config.caKeyPassphrase !== undefined ? "SCEP_CA_KEY_PASSPHRASE" : undefined;
     throw new ConfigError(`${e.message}: ${option ? `check ${option}` : "set SCEP_CA_KEY_PASSPHRASE or SCEP_CA_KEY_PASSPHRASE_FILE"}`, { showUsage: false });
   }
   if (ca.keyAlgorithm !== "RSA") {
     // SCEP clients encrypt requests to an RSA key (RFC 8894 §3.2.2): an EC CA can sign but never decrypt them.
     throw new ConfigError(
-      `${config.caKeyPath}: the CA key is ${ca.keyAlgorithm}, and SCEP clients encrypt their requests to an RSA key: an EC CA needs an RSA decrypter (an RA certificate and key), which this example server does not take; use an RSA CA`,
+      `${field ? `${field}: ` : ""}${config.caKeyPath}: the CA key is ${ca.keyAlgorithm}, and SCEP clients encrypt their requests to an RSA key: an EC CA needs an RSA decrypter (an RA certificate and key), which this example server does not take; use an RSA CA`,
       { showUsage: false },
     );
   }
@@ -143,31 +150,99 @@ export interface KeptState {
   activity: ActivityLog;
 }
 
+/** The profiles to serve: the configuration file's, or the one `/scep` profile flags and environment describe. */
+export function profileSettings(config: ServerConfig): ProfileSettings[] {
+  return (
+    config.profiles ?? [
+      { name: SCEP_PATH, path: SCEP_PATH, ca: undefined, validityDays: undefined, pending: undefined, challenge: config.oneTimeChallenges ? { type: "one-time" } : { type: "static", password: undefined } },
+    ]
+  );
+}
+
+/** Whether a profile uses the server-wide static challenge (`--challenge`, SCEP_CHALLENGE or the generated one). */
+const usesDefaultChallenge = (profiles: ProfileSettings[]): boolean => profiles.some((p) => p.challenge.type === "static" && p.challenge.password === undefined);
+
+/** A name fit for a directory: `/scep/corp` → `scep_corp`. */
+const dirName = (name: string): string => name.replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^[_.]+/, "") || "default";
+
 /**
- * Opens the CA, loads the challenge and creates the SCEP server. On a reload (SIGHUP) `keep` passes the running
- * kit's stores and metrics, which the new kit shares (a failed reload leaves them open).
+ * Opens a profile's own CA (its `ca` settings) in the same way as the server's: its data directory defaults to
+ * `<data-dir>/profiles/<name>`. Opened once per directory, so profiles naming one directory share one CA.
  */
-export async function createKit(config: ServerConfig, keep?: KeptState): Promise<ScepKit & { challengeSource: ChallengeSource }> {
+async function openProfileCa(p: ProfileSettings, index: number, config: ServerConfig, env: Readonly<Record<string, string | undefined>>, opened: Map<string, Promise<FileCa>>): Promise<FileCa> {
+  const c = p.ca!;
+  const dataDir = c.dataDir ?? join(config.dataDir, "profiles", dirName(p.name));
+  let ca = opened.get(dataDir);
+  if (!ca) {
+    ca = (async () => {
+      const passphrase = c.keyPassphrase ? await readSecret(c.keyPassphrase, `profiles[${index}].ca.keyPassphrase`, env) : undefined;
+      return openCa({ ...config, dataDir, caCertPath: c.certPath, caKeyPath: c.keyPath, caKeyPassphrase: passphrase, caKeyPassphraseFile: undefined }, undefined, `profiles[${index}].ca`);
+    })();
+    opened.set(dataDir, ca);
+  }
+  return ca;
+}
+
+/** Opens every profile's own CA (a cluster primary does it before forking, so workers only read them). */
+export async function openProfileCas(config: ServerConfig, env: Readonly<Record<string, string | undefined>> = process.env): Promise<Map<string, FileCa>> {
+  const opened = new Map<string, Promise<FileCa>>();
+  const out = new Map<string, FileCa>();
+  const profiles = profileSettings(config);
+  for (const [i, p] of profiles.entries()) if (p.ca) out.set(p.name, await openProfileCa(p, i, config, env, opened));
+  return out;
+}
+
+/**
+ * Opens the CAs, loads the challenges and secrets, and creates the SCEP server with every profile. On a reload
+ * (SIGHUP) `keep` passes the running kit's stores and metrics, which the new kit shares (a failed reload leaves them
+ * open); the configuration file, secrets and trust anchors are read again.
+ */
+export async function createKit(config: ServerConfig, keep?: KeptState, env: Readonly<Record<string, string | undefined>> = process.env): Promise<ScepKit & { challengeSource: ChallengeSource }> {
   let stores: SharedStores;
   try {
     stores = keep?.stores ?? (config.redisUrl === undefined ? memoryStores() : await redisStores(config.redisUrl, log));
   } catch (e) {
     throw new ConfigError((e as Error).message, { showUsage: false });
   }
+  const settings = profileSettings(config);
   let ca: FileCa;
-  let challenge: string;
-  let source: ChallengeSource;
+  let challenge = "";
+  let source: ChallengeSource = { kind: "given" };
+  let profileCas: Map<string, FileCa>;
   let nextCa: Certificate[] | undefined;
+  const profiles: ScepProfile[] = [];
+  const summaries: ProfileSummary[] = [];
+  const trustAnchors = new Map<string, ReloadableTrustAnchors>();
   try {
     ca = await openCa(config, stores.revocations);
-    ({ challenge, source } = await loadChallenge(config, ca.dataDir));
+    if (usesDefaultChallenge(settings)) ({ challenge, source } = await loadChallenge(config, ca.dataDir));
     nextCa = config.nextCaCertPath === undefined ? undefined : await readNextCa(config.nextCaCertPath);
+    profileCas = await openProfileCas(config, env);
+    for (const [i, p] of settings.entries()) {
+      const built = await buildProfile(p, i, {
+        config,
+        env,
+        ca: profileCas.get(p.name) ?? ca,
+        defaultChallenge: () => challenge,
+        challenges: stores.challenges,
+        intuneStores: stores.intune,
+        log,
+      });
+      // Bounded, and finished transactions expire (RFC 8894 §3.3.3: a late CertPoll still finds its answer for a day).
+      profiles.push({
+        ...built.profile,
+        transactions: stores.transactions,
+        transactionRetentionMs: TRANSACTION_RETENTION_MS,
+        // CA rollover (RFC 8894 §4.7): the server CA's successor, announced before the switch (not for a profile's own CA).
+        ...(nextCa && !profileCas.has(p.name) ? { nextCaCertificates: nextCa } : {}),
+      });
+      summaries.push(built.summary);
+      if (built.trustAnchors) trustAnchors.set(p.name, built.trustAnchors);
+    }
   } catch (e) {
     if (!keep) await stores.close();
     throw e;
   }
-  const chain = ca.chainDer;
-  const caSubject = new Certificate(ca.certificateDer).subjectDer;
   const activity = keep?.activity ?? new ActivityLog({ maxEntries: 1000 });
   const metrics = keep?.metrics ?? createMetricsSdk();
   const scepMetrics = metrics.scep;
@@ -176,57 +251,33 @@ export async function createKit(config: ServerConfig, keep?: KeptState): Promise
     maxBodyBytes: config.maxBodyBytes,
     // JSON lines on stdout, the metrics, and the last 1000 requests for the admin API's activity.
     onEvent: [(e: ScepEvent) => log({ type: "scep", ...e }), scepMetrics.sink, activity.sink],
-    profiles: [
-      {
-        path: SCEP_PATH,
-        caCertificate: ca.certificatePem,
-        signer: LocalKey.fromPem(ca.certificatePem, ca.privateKeyPem, { threadPool: true }),
-        // An intermediate CA: GetCACert serves it with the certificates above it (a degenerate PKCS#7, RFC 8894 §4.2.1.2).
-        ...(chain.length > 0 ? { caCertificates: [ca.certificateDer, ...chain] } : {}),
-        challenge: config.oneTimeChallenges ? { type: "store", store: stores.challenges } : { type: "static", password: challenge },
-        csrPolicy: { maxValidityDays: config.validityDays },
-        // Bounded, and finished transactions expire (RFC 8894 §3.3.3: a late CertPoll still finds its answer for a day).
-        transactions: stores.transactions,
-        transactionRetentionMs: TRANSACTION_RETENTION_MS,
-        // CA rollover (RFC 8894 §4.7): the next CA, announced before the switch.
-        ...(nextCa ? { nextCaCertificates: nextCa } : {}),
-        // GetCRL (RFC 8894 §3.3.5): the CA's current CRL for any certificate it issued; another issuer is badCertId.
-        getCrl: async ({ issuer }) => (Buffer.from(issuer).equals(caSubject) ? (await ca.crl()).der : undefined),
-        issue: async (ctx) => {
-          if (config.pending && !ctx.approved && !ctx.renewal) return { status: "PENDING" };
-          try {
-            // ctx.csr was decoded and its signature verified by decodePkiMessage: the CA does not redo either.
-            const issued = await ca.issue({ csr: ctx.csr, validityDays: Math.min(ctx.maxValidityDays, config.validityDays), allowSid: ctx.allowSid });
-            return { status: "SUCCESS", certificate: issued.certificateDer, ...(chain.length > 0 ? { chain: [...chain] } : {}) };
-          } catch (e) {
-            if (isEmbeddedCaError(e) && e.code === "CSR_INVALID") return { status: "FAILURE", failInfo: "badRequest", failInfoText: e.message };
-            throw e;
-          }
-        },
-      },
-    ],
+    profiles,
   });
   // (After the server, which may refuse the configuration: a refused reload leaves no schedule running.)
   // Signed now and re-signed on a schedule (a quarter of its validity), kept in <dataDir>/ca.crl.
   const crlSchedule = scheduleCrl(ca, (config.crlValidityHours * 3_600_000) / 4, log);
   const unobserve = scepMetrics.observe(server); // days-to-expiry gauges of the CA (and RA) certificates
+  const oneTime = settings.some((p) => p.challenge.type === "one-time");
   const adminApi = config.adminToken
     ? createAdminApi({
         token: config.adminToken,
         server,
-        defaultProfile: SCEP_PATH,
+        defaultProfile: settings[0]!.name,
         log,
         ca,
         onRevoked: () => crlSchedule.refresh(),
         snapshot: () => server.snapshot(),
         activity,
         profileExtras: () => ({ redis: config.redisUrl !== undefined }),
-        ...(config.oneTimeChallenges ? { challenges: stores.challenges } : {}),
+        ...(trustAnchors.size > 0 ? { trustAnchors } : {}),
+        ...(oneTime ? { challenges: stores.challenges } : {}),
       })
     : undefined;
   const caCertificatePath = config.caCertPath ?? join(ca.dataDir, "ca.pem");
   const admin = config.adminListen === undefined ? adminApi : undefined;
-  return { config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin, adminApi, stores, metrics, activity, crl: createCrlEndpoint(ca), close: () => (crlSchedule.stop(), unobserve()) };
+  return {
+    config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin, adminApi, stores, metrics, activity, crl: createCrlEndpoint(ca), close: () => (crlSchedule.stop(), unobserve()), profiles: summaries, profileCas,
+  };
 }
 
 /**
@@ -270,12 +321,12 @@ export function createHttpServer(config: ServerConfig, listener: RequestListener
   return http;
 }
 
-function scepUrls(host: string, port: number): string[] {
+function scepUrls(host: string, port: number, paths: readonly string[] = [SCEP_PATH]): string[] {
   const hosts =
     host === "0.0.0.0" || host === "::"
       ? Object.values(networkInterfaces()).flatMap((list) => (list ?? []).filter((a) => a.family === "IPv4").map((a) => a.address))
       : [host];
-  return hosts.map((h) => `http://${h.includes(":") ? `[${h}]` : h}:${port}${SCEP_PATH}`);
+  return paths.flatMap((path) => hosts.map((h) => `http://${h.includes(":") ? `[${h}]` : h}:${port}${path}`));
 }
 
 /** What the banner shows: the kit's CA and challenge (or, in a cluster primary, the same read before forking). */
@@ -284,22 +335,34 @@ interface BannerFacts {
   caCertificatePath: string;
   challenge: string;
   challengeSource: ChallengeSource;
+  /** The profiles' own CAs, by profile name. */
+  profileCas?: Map<string, FileCa>;
 }
 
 function printBanner(name: string, config: ServerConfig, port: number, facts: BannerFacts, workers?: { worker: number; pid: number }[], adminPort?: number): void {
   const adminWhere = config.adminListen ? `http://${config.adminListen.host.includes(":") ? `[${config.adminListen.host}]` : config.adminListen.host}:${adminPort ?? config.adminListen.port}/admin/scep` : "/admin/scep";
-  const urls = scepUrls(config.host, port);
+  const settings = profileSettings(config);
+  const urls = scepUrls(config.host, port, settings.map((p) => p.path));
+  const fromFile = config.profiles !== undefined;
+  // With a configuration file, one line per profile (its challenge and where its secret comes from, never the secret).
+  const profileLines = settings.map((p) => {
+    const own = facts.profileCas?.get(p.name);
+    const label = `  profile ${p.name === p.path ? p.name : `${p.name} (${p.path})`}:`;
+    return `${label.padEnd(19)}${describeProfile(p, config, challengeLine(facts.challenge, facts.challengeSource))}${own ? `; own CA ${own.subject} (SHA-256 ${own.fingerprintSha256})` : ""}`;
+  });
   const lines = [
     `SCEP server (${name}) listening on ${config.host}:${port}`,
     ...urls.map((u) => `  SCEP URL:        ${u}`),
-    `  challenge:       ${config.oneTimeChallenges ? "one-time, issued by POST /admin/scep/challenges (valid one hour)" : challengeLine(facts.challenge, facts.challengeSource)}`,
+    ...(fromFile
+      ? [`  config file:     ${config.configFile} (${settings.length} profile${settings.length === 1 ? "" : "s"})`, ...profileLines]
+      : [`  challenge:       ${config.oneTimeChallenges ? "one-time, issued by POST /admin/scep/challenges (valid one hour)" : challengeLine(facts.challenge, facts.challengeSource)}`]),
     `  CA:              ${facts.ca.subject}`,
     `  CA fingerprint:  SHA-256 ${facts.ca.fingerprintSha256}`,
     `  CA certificate:  ${facts.caCertificatePath}`,
     `  data directory:  ${facts.ca.dataDir}`,
-    `  issuing:         ${config.pending ? "PENDING until approved (POST /admin/scep/approve, or on the admin page)" : "at once"}, ${config.validityDays} days`,
-    `  shared state:    ${config.redisUrl === undefined ? "this process (memory)" : `Redis ${redactRedisUrl(config.redisUrl)} (PENDING transactions, one-time challenges, counters, revocations)`}`,
-    `  CRL:             ${urls[0] ? urls[0].replace(/\/scep$/, CRL_PATH) : CRL_PATH} (signed every ${config.crlValidityHours / 4} h and after each revocation; a copy in ${join(facts.ca.dataDir, CRL_FILE)})`,
+    ...(fromFile ? [] : [`  issuing:         ${config.pending ? "PENDING until approved (POST /admin/scep/approve, or on the admin page)" : "at once"}, ${config.validityDays} days`]),
+    `  shared state:    ${config.redisUrl === undefined ? "this process (memory)" : `Redis ${redactRedisUrl(config.redisUrl)} (PENDING transactions, one-time challenges, counters, revocations${settings.some((p) => p.challenge.type.startsWith("intune")) ? ", Intune replay caches and rate limits" : ""})`}`,
+    `  CRL:             ${scepUrls(config.host, port, [CRL_PATH])[0] ?? CRL_PATH} (signed every ${config.crlValidityHours / 4} h and after each revocation; a copy in ${join(facts.ca.dataDir, CRL_FILE)})`,
     `  admin endpoint:  ${config.adminToken ? `enabled (Authorization: Bearer $SCEP_ADMIN_TOKEN; page at ${adminWhere})` : "disabled (set SCEP_ADMIN_TOKEN)"}`,
     ...(workers ? [`  workers:         ${workers.length} (pids ${workers.map((w) => w.pid).join(", ")}; primary ${process.pid})`] : []),
   ];
@@ -307,6 +370,7 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
   process.stderr.write(lines.join("\n") + "\n");
   log({
     type: "listening", framework: name, pid: process.pid, port, urls, fingerprintSha256: facts.ca.fingerprintSha256, caCertificate: facts.caCertificatePath, dataDir: facts.ca.dataDir,
+    ...(fromFile ? { configFile: config.configFile, profiles: settings.map((p) => ({ name: p.name, path: p.path, challenge: p.challenge.type })) } : {}),
     ...(workers ? { workers } : {}),
     ...(config.adminListen ? { adminPort: adminPort ?? config.adminListen.port } : {}),
   });
@@ -347,8 +411,9 @@ export async function startServer(
       await new Promise((done) => probe.close(done));
       // Created here, before forking, so the workers only ever read them.
       const ca = await openCa(config);
-      const { challenge, source } = await loadChallenge(config, ca.dataDir);
-      const facts: BannerFacts = { ca, challenge, challengeSource: source, caCertificatePath: config.caCertPath ?? join(ca.dataDir, "ca.pem") };
+      const { challenge, source } = usesDefaultChallenge(profileSettings(config)) ? await loadChallenge(config, ca.dataDir) : { challenge: "", source: { kind: "given" } as ChallengeSource };
+      const profileCas = await openProfileCas(config, options.env ?? process.env);
+      const facts: BannerFacts = { ca, challenge, challengeSource: source, caCertificatePath: config.caCertPath ?? join(ca.dataDir, "ca.pem"), profileCas };
       const primaryConfig = config;
       runClusterPrimary({
         program: `${name}-server`,
@@ -361,7 +426,7 @@ export async function startServer(
       });
       return undefined;
     }
-    kit = await createKit(config);
+    kit = await createKit(config, undefined, options.env ?? process.env);
   } catch (e) {
     if (!(e instanceof ConfigError) && !isEmbeddedCaError(e) && !(e instanceof InvalidArgumentError)) throw e;
     console.error(configErrorLine(`${name}-server`, e));
@@ -390,7 +455,7 @@ export async function startServer(
     process.exit(2); // (the CA's thread pool and files would keep the process alive)
   }
   const port = (http.address() as AddressInfo).port;
-  const urls = scepUrls(config.host, port);
+  const urls = scepUrls(config.host, port, kit.profiles.map((p) => p.path));
   // --admin-listen: the admin API and page on their own listener (loopback by default), nothing else there.
   let adminHttp: Server | undefined;
   if (config.adminListen && kit.adminApi) {
@@ -447,7 +512,7 @@ export async function startServer(
       const parsed = parseConfig(options.argv ?? process.argv.slice(2), options.env ?? process.env);
       if ("help" in parsed) throw new ConfigError("--help is not a configuration");
       const { config: next, restartNeeded } = keepRestartOnly(running, parsed);
-      const nextKit = await createKit(next, { stores: kit.stores, metrics: kit.metrics, activity: kit.activity });
+      const nextKit = await createKit(next, { stores: kit.stores, metrics: kit.metrics, activity: kit.activity }, options.env ?? process.env);
       try {
         return { kit: nextKit, listener: listenerFor(nextKit), restartNeeded };
       } catch (e) {

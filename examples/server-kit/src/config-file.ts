@@ -1,0 +1,296 @@
+// The example servers' configuration file (--config / SCEP_CONFIG): several profiles, each with its path, CA,
+// challenge and Intune settings. loadConfig is pure apart from reading the named file: it never reads a secret
+// (profiles name the variable or file that holds one; the kit reads them at start), so a reload can call it again.
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import AjvModule, { type ErrorObject } from "ajv";
+import { ConfigError } from "./errors.js";
+
+/** The JSON Schema of the configuration file (`examples/server-kit/config.schema.json`). */
+export const CONFIG_SCHEMA_URL = new URL("../config.schema.json", import.meta.url);
+
+/**
+ * A configuration file that cannot be used: unreadable, not JSON, or a field
+ * that breaks the schema or a rule. `message` is one line naming the field,
+ * e.g. `profiles[1].intune.tenantId: required` (prefixed with the file when one
+ * was read).
+ */
+export class ConfigFileError extends ConfigError {
+  override name = "ConfigFileError";
+  /** Stable code: `ERR_CONFIG_FILE_READ` (cannot read), `ERR_CONFIG_FILE_JSON` (not JSON), `ERR_CONFIG_FILE_INVALID` (a field). */
+  readonly code: "ERR_CONFIG_FILE_READ" | "ERR_CONFIG_FILE_JSON" | "ERR_CONFIG_FILE_INVALID";
+  /** The field, as `profiles[1].intune.tenantId` (empty for the whole file). */
+  readonly field: string;
+  /** What is wrong with it, e.g. `required`. */
+  readonly problem: string;
+  /** The file, when one was read. */
+  readonly file: string | undefined;
+  constructor(code: ConfigFileError["code"], field: string, problem: string, file: string | undefined) {
+    super(`${file ? `${file}: ` : ""}${field ? `${field}: ` : ""}${problem}`, { showUsage: false });
+    this.code = code;
+    this.field = field;
+    this.problem = problem;
+    this.file = file;
+  }
+}
+
+/** A rate limit: at most `max` accepted enrollments per device in `windowMs`. */
+export interface RateLimitSettings {
+  max: number;
+  windowMs: number;
+}
+
+/** Mode A: Microsoft's Intune SCEP validation API. */
+export interface IntuneApiSettings {
+  type: "intune-api";
+  tenantId: string;
+  clientId: string;
+  /** Where the client secret is: an environment variable's name, or an absolute file path. */
+  clientSecret: { env: string } | { file: string };
+  loginBaseUrl: string | undefined;
+  graphBaseUrl: string | undefined;
+  intuneResource: string | undefined;
+  timeoutMs: number | undefined;
+  retries: number | undefined;
+  deliverWhenNotificationFails: boolean;
+  caConfiguration: string | undefined;
+  /** Remember accepted transactionIDs (`replay` on a second validation); undefined: off. */
+  replayTtlMs: number | undefined;
+  /** Accepted enrollments per CSR subject; undefined: no limit. */
+  rateLimit: RateLimitSettings | undefined;
+}
+
+/** Mode B: a signed-token (JWS) challenge verified locally. */
+export interface SignedTokenSettings {
+  type: "intune-signed-token";
+  /** Absolute path of the PEM bundle of trust anchors. */
+  trustAnchors: string;
+  audience: string | undefined;
+  strict: boolean;
+  clockSkewMs: number | undefined;
+  maxValidityMs: number | false | undefined;
+  replayTtlMs: number | undefined;
+  /** undefined: the validator's default (3 per 24 h); false: no limit. */
+  rateLimit: RateLimitSettings | false | undefined;
+}
+
+/** How one profile checks the challenge. */
+export type ChallengeSettings =
+  | { type: "static"; password: { env: string } | { file: string } | undefined }
+  | { type: "one-time" }
+  | IntuneApiSettings
+  | SignedTokenSettings;
+
+/** One profile of the configuration file, resolved (absolute paths, defaults named). */
+export interface ProfileSettings {
+  name: string;
+  path: string;
+  /** This profile's own CA; undefined: the server's CA. */
+  ca: { dataDir: string | undefined; certPath: string | undefined; keyPath: string | undefined; keyPassphrase: { env: string } | { file: string } | undefined } | undefined;
+  /** undefined: `--validity-days`. */
+  validityDays: number | undefined;
+  /** undefined: `--pending`. */
+  pending: boolean | undefined;
+  challenge: ChallengeSettings;
+}
+
+/** What {@link loadConfig} returns. */
+export interface Config {
+  /** The file read (absolute), or undefined for text. */
+  file: string | undefined;
+  profiles: ProfileSettings[];
+}
+
+// ajv is CommonJS: its default export is the class under ESM interop and bundlers alike.
+const Ajv = ((AjvModule as unknown as { default?: typeof AjvModule }).default ?? AjvModule) as unknown as typeof AjvModule;
+let validateSchema: ReturnType<InstanceType<typeof AjvModule>["compile"]> | undefined;
+
+function schemaValidator(): NonNullable<typeof validateSchema> {
+  if (validateSchema) return validateSchema;
+  const schema = JSON.parse(readFileSync(CONFIG_SCHEMA_URL, "utf8")) as Record<string, unknown>;
+  validateSchema = new Ajv({ allErrors: false, strict: true, strictRequired: false }).compile(schema);
+  return validateSchema;
+}
+
+/** `/profiles/1/intune` → `profiles[1].intune`. */
+function fieldOf(instancePath: string, child?: string): string {
+  const parts = instancePath.split("/").slice(1).map((p) => p.replaceAll("~1", "/").replaceAll("~0", "~"));
+  if (child !== undefined) parts.push(child);
+  return parts.reduce((out, p) => (/^\d+$/.test(p) ? `${out}[${p}]` : out ? `${out}.${p}` : p), "");
+}
+
+/** Fields a user might write a secret into; refused with a pointer to where secrets go. */
+const SECRET_FIELDS: Record<string, string> = {
+  clientSecret: "secrets are never written in the file: use clientSecretEnv or clientSecretFile",
+  challengePassword: "secrets are never written in the file: use challengePasswordEnv or challengePasswordFile",
+  password: "secrets are never written in the file: use challengePasswordEnv or challengePasswordFile",
+  keyPassphrase: "secrets are never written in the file: use keyPassphraseEnv or keyPassphraseFile",
+};
+
+function describeError(e: ErrorObject): [string, string] {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case "required":
+      return [fieldOf(e.instancePath, String(p.missingProperty)), "required"];
+    case "additionalProperties": {
+      const name = String(p.additionalProperty);
+      return [fieldOf(e.instancePath, name), SECRET_FIELDS[name] ?? "unknown field"];
+    }
+    case "enum":
+      return [fieldOf(e.instancePath), `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`];
+    case "minItems":
+      return [fieldOf(e.instancePath), "at least one profile is required"];
+    case "oneOf":
+      return [fieldOf(e.instancePath), e.instancePath.endsWith("/rateLimit") ? "must be { max, windowSeconds } or false" : "must be a number of seconds or false"];
+    case "pattern": {
+      const field = fieldOf(e.instancePath);
+      if (/Env$/.test(field)) return [field, "must be the name of an environment variable (letters, digits, _), not its value"];
+      if (/BaseUrl$|Resource$/.test(field)) return [field, "must be an http(s):// URL"];
+      if (/\.path$/.test(field)) return [field, "must start with / and hold only letters, digits and . _ ~ / -"];
+      return [field, "must be 1 to 64 letters, digits or . _ ~ / -"];
+    }
+    default:
+      return [fieldOf(e.instancePath), e.message ?? e.keyword];
+  }
+}
+
+const has = (o: object, k: string): boolean => Object.hasOwn(o, k);
+
+/**
+ * Reads a configuration file: JSON text, or the path of a JSON file (a
+ * string whose first non-blank character is `{` is taken as text). Checks it
+ * against {@link CONFIG_SCHEMA_URL} and the rules a schema cannot say (one
+ * challenge source, mode-specific fields, unique paths and names), resolves
+ * relative paths against the file's directory (text: `options.baseDir`, else
+ * the working directory) and names defaults. Reads no secret and no
+ * environment variable: the kit does that when it starts.
+ *
+ * @throws ConfigFileError (`ERR_CONFIG_FILE_READ`, `ERR_CONFIG_FILE_JSON`, `ERR_CONFIG_FILE_INVALID`), one line naming the field.
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig('{"profiles":[{"path":"/scep"}]}');
+ * config.profiles[0]?.challenge; // { type: "static", password: undefined }
+ * ```
+ */
+export function loadConfig(input: string, options: { baseDir?: string } = {}): Config {
+  let text: string;
+  let file: string | undefined;
+  if (input.trimStart().startsWith("{")) {
+    text = input;
+  } else {
+    file = resolve(options.baseDir ?? process.cwd(), input);
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      throw new ConfigFileError("ERR_CONFIG_FILE_READ", "", `cannot read the configuration file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
+    }
+  }
+  const baseDir = file ? dirname(file) : (options.baseDir ?? process.cwd());
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigFileError("ERR_CONFIG_FILE_JSON", "", `not valid JSON (${(e as Error).message.split("\n", 1)[0]})`, file);
+  }
+  const validate = schemaValidator();
+  if (!validate(raw)) {
+    const errors = validate.errors ?? [];
+    // A value of the wrong kind under oneOf (`"rateLimit": true`) is said by the oneOf; a bad field inside it by its own error.
+    const oneOf = errors.find((e) => e.keyword === "oneOf");
+    const deepest = errors.find((e) => e.keyword !== "if" && e.keyword !== "oneOf");
+    const first = oneOf && (!deepest || deepest.instancePath === oneOf.instancePath) ? oneOf : (deepest ?? errors[0]);
+    const [field, problem] = first ? describeError(first) : ["", "does not match the schema"];
+    throw new ConfigFileError("ERR_CONFIG_FILE_INVALID", field, problem, file);
+  }
+  const bad = (field: string, problem: string): never => {
+    throw new ConfigFileError("ERR_CONFIG_FILE_INVALID", field, problem, file);
+  };
+  const path = (p: string): string => resolve(baseDir, p);
+  const doc = raw as { profiles: Record<string, unknown>[] };
+  const byPath = new Map<string, number>();
+  const byName = new Map<string, number>();
+  const profiles = doc.profiles.map((p, i): ProfileSettings => {
+    const at = `profiles[${i}]`;
+    const profilePath = String(p.path).replace(/\/+$/, "") || "/";
+    const name = typeof p.name === "string" ? p.name : profilePath;
+    for (const [map, key, what] of [[byPath, profilePath.replace(/\/pkiclient\.exe$/i, "").toLowerCase(), "path"], [byName, name, "name"]] as const) {
+      const other = map.get(key);
+      if (other !== undefined) bad(`${at}.${what}`, `${JSON.stringify(what === "path" ? profilePath : name)} is already used by profiles[${other}]`);
+      map.set(key, i);
+    }
+    const ca = p.ca as Record<string, string> | undefined;
+    if (ca) {
+      if (has(ca, "cert") !== has(ca, "key")) bad(`${at}.ca.${has(ca, "cert") ? "key" : "cert"}`, "required together with " + (has(ca, "cert") ? "ca.cert" : "ca.key"));
+      if (has(ca, "keyPassphraseEnv") && has(ca, "keyPassphraseFile")) bad(`${at}.ca.keyPassphraseFile`, "give keyPassphraseEnv or keyPassphraseFile, not both");
+      if ((has(ca, "keyPassphraseEnv") || has(ca, "keyPassphraseFile")) && !has(ca, "key")) bad(`${at}.ca.key`, "required with a key passphrase");
+    }
+    const intune = p.intune as Record<string, unknown> | undefined;
+    const kind = (p.challenge as string | undefined) ?? (intune ? "intune" : "static");
+    if (kind === "intune" && !intune) bad(`${at}.intune`, 'required with "challenge": "intune"');
+    if (kind !== "intune" && intune) bad(`${at}.intune`, `not used with "challenge": "${kind}"`);
+    for (const k of ["challengePasswordEnv", "challengePasswordFile"]) if (kind !== "static" && has(p, k)) bad(`${at}.${k}`, `only for "challenge": "static"`);
+    if (has(p, "challengePasswordEnv") && has(p, "challengePasswordFile")) bad(`${at}.challengePasswordFile`, "give challengePasswordEnv or challengePasswordFile, not both");
+    let challenge: ChallengeSettings;
+    if (kind === "static") {
+      challenge = { type: "static", password: has(p, "challengePasswordEnv") ? { env: String(p.challengePasswordEnv) } : has(p, "challengePasswordFile") ? { file: path(String(p.challengePasswordFile)) } : undefined };
+    } else if (kind === "one-time") {
+      challenge = { type: "one-time" };
+    } else {
+      const n = intune!;
+      const apiOnly = ["tenantId", "clientId", "clientSecretEnv", "clientSecretFile", "loginBaseUrl", "graphBaseUrl", "intuneResource", "timeoutMs", "retries", "deliverWhenNotificationFails", "caConfiguration"];
+      const tokenOnly = ["trustAnchors", "audience", "strict", "clockSkewSeconds", "maxValiditySeconds"];
+      const mode = n.mode as "api" | "signed-token";
+      for (const k of mode === "api" ? tokenOnly : apiOnly) if (has(n, k)) bad(`${at}.intune.${k}`, `only for "mode": "${mode === "api" ? "signed-token" : "api"}"`);
+      const replay = n.replay as { ttlSeconds: number } | undefined;
+      const limit = n.rateLimit as { max: number; windowSeconds: number } | false | undefined;
+      const rateLimit = limit === undefined || limit === false ? limit : { max: limit.max, windowMs: limit.windowSeconds * 1000 };
+      if (mode === "api") {
+        if (has(n, "clientSecretEnv") === has(n, "clientSecretFile")) bad(`${at}.intune.clientSecretEnv`, has(n, "clientSecretEnv") ? "give clientSecretEnv or clientSecretFile, not both" : "required (or clientSecretFile): the client secret's environment variable");
+        challenge = {
+          type: "intune-api",
+          tenantId: String(n.tenantId),
+          clientId: String(n.clientId),
+          clientSecret: has(n, "clientSecretEnv") ? { env: String(n.clientSecretEnv) } : { file: path(String(n.clientSecretFile)) },
+          loginBaseUrl: n.loginBaseUrl as string | undefined,
+          graphBaseUrl: n.graphBaseUrl as string | undefined,
+          intuneResource: n.intuneResource as string | undefined,
+          timeoutMs: n.timeoutMs as number | undefined,
+          retries: n.retries as number | undefined,
+          deliverWhenNotificationFails: n.deliverWhenNotificationFails === true,
+          caConfiguration: n.caConfiguration as string | undefined,
+          replayTtlMs: replay ? replay.ttlSeconds * 1000 : undefined,
+          rateLimit: rateLimit === false ? undefined : rateLimit,
+        };
+      } else {
+        const maxValidity = n.maxValiditySeconds as number | false | undefined;
+        challenge = {
+          type: "intune-signed-token",
+          trustAnchors: path(String(n.trustAnchors)),
+          audience: n.audience as string | undefined,
+          strict: n.strict !== false,
+          clockSkewMs: typeof n.clockSkewSeconds === "number" ? n.clockSkewSeconds * 1000 : undefined,
+          maxValidityMs: typeof maxValidity === "number" ? maxValidity * 1000 : maxValidity,
+          replayTtlMs: replay ? replay.ttlSeconds * 1000 : undefined,
+          rateLimit,
+        };
+      }
+    }
+    return {
+      name,
+      path: profilePath,
+      ca: ca
+        ? {
+            dataDir: ca.dataDir === undefined ? undefined : path(ca.dataDir),
+            certPath: ca.cert === undefined ? undefined : path(ca.cert),
+            keyPath: ca.key === undefined ? undefined : path(ca.key),
+            keyPassphrase: ca.keyPassphraseEnv !== undefined ? { env: ca.keyPassphraseEnv } : ca.keyPassphraseFile !== undefined ? { file: path(ca.keyPassphraseFile) } : undefined,
+          }
+        : undefined,
+      validityDays: p.validityDays as number | undefined,
+      pending: p.pending as boolean | undefined,
+      challenge,
+    };
+  });
+  return { file, profiles };
+}

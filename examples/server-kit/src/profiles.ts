@@ -1,0 +1,200 @@
+// One SCEP profile of an example server from its settings (the configuration file's, or the single default one
+// flags and environment describe): CA, challenge (static, one-time, Intune API, signed token), issue hook.
+import { readFile } from "node:fs/promises";
+import { Certificate, LocalKey, type ChallengePolicy, type ChallengeStore, type ScepProfile } from "@scep/core";
+import { IntuneValidator, SignedTokenValidator, TrustAnchorPool, isIntuneError, type RateLimiter, type ReplayCache } from "@scep/intune";
+import { isEmbeddedCaError, type FileCa } from "@scep-examples/embedded-ca";
+import type { ProfileSettings } from "./config-file.js";
+import type { ServerConfig } from "./config.js";
+import { ConfigError } from "./errors.js";
+
+/** Where a profile's Intune validator keeps nonces and counts (this process, or Redis). */
+export interface IntuneStores {
+  /** A replay cache for one profile (`namespace` keeps profiles apart in a shared store). */
+  replayCache(namespace: string): ReplayCache;
+  /** A rate limiter for one profile. */
+  rateLimiter(namespace: string): RateLimiter;
+}
+
+/** What the banner and the `listening` line say about a profile: never a secret. */
+export interface ProfileSummary {
+  name: string;
+  path: string;
+  /** `static`, `one-time`, `intune-api` or `intune-signed-token`. */
+  challenge: string;
+}
+
+/** What {@link buildProfile} needs from the kit. */
+export interface ProfileDeps {
+  config: ServerConfig;
+  env: Readonly<Record<string, string | undefined>>;
+  /** The CA of this profile (the server's, or its own). */
+  ca: FileCa;
+  /** The server-wide static challenge (flags, environment or generated), for static profiles that name none. */
+  defaultChallenge: () => string;
+  /** Where one-time challenges live. */
+  challenges: ChallengeStore;
+  intuneStores: IntuneStores;
+  log(entry: Record<string, unknown>): void;
+}
+
+/** Reads a secret from the variable or file a profile names; the field names it in errors (never its value). */
+export async function readSecret(source: { env: string } | { file: string }, field: string, env: Readonly<Record<string, string | undefined>>): Promise<string> {
+  if ("env" in source) {
+    const v = env[source.env];
+    if (!v) throw new ConfigError(`${field}Env: the environment variable ${source.env} is not set`, { showUsage: false });
+    return v;
+  }
+  let text: string;
+  try {
+    text = await readFile(source.file, "utf8");
+  } catch (e) {
+    throw new ConfigError(`${field}File: cannot read ${source.file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { showUsage: false });
+  }
+  const v = text.replace(/\r?\n$/, "");
+  if (!v) throw new ConfigError(`${field}File: ${source.file} is empty`, { showUsage: false });
+  return v;
+}
+
+const where = (s: { env: string } | { file: string }): string => ("env" in s ? `$${s.env}` : s.file);
+
+/**
+ * Builds the core profile for `p` (the `index`-th of the configuration file).
+ *
+ * @throws ConfigError naming the field (`profiles[1].intune.clientSecretEnv: …`) for a secret that is not set, an
+ * unreadable or refused trust-anchor bundle, or Intune settings the validator refuses.
+ */
+export async function buildProfile(p: ProfileSettings, index: number, d: ProfileDeps): Promise<{ profile: ScepProfile; summary: ProfileSummary; trustAnchors?: TrustAnchorPool }> {
+  const at = `profiles[${index}]`;
+  const { ca, config, log } = d;
+  const chain = ca.chainDer;
+  const caSubject = new Certificate(ca.certificateDer).subjectDer;
+  const validityDays = p.validityDays ?? config.validityDays;
+  const pending = p.pending ?? config.pending;
+  let issue: NonNullable<ScepProfile["issue"]> = async (ctx) => {
+    if (pending && !ctx.approved && !ctx.renewal) return { status: "PENDING" };
+    try {
+      // ctx.csr was decoded and its signature verified by decodePkiMessage: the CA does not redo either.
+      const issued = await ca.issue({ csr: ctx.csr, validityDays: Math.min(ctx.maxValidityDays, validityDays), allowSid: ctx.allowSid });
+      return { status: "SUCCESS", certificate: issued.certificateDer, ...(chain.length > 0 ? { chain: [...chain] } : {}) };
+    } catch (e) {
+      if (isEmbeddedCaError(e) && e.code === "CSR_INVALID") return { status: "FAILURE", failInfo: "badRequest", failInfoText: e.message };
+      throw e;
+    }
+  };
+  let challenge: ChallengePolicy;
+  let extra: Partial<ScepProfile> = {};
+  let pool: TrustAnchorPool | undefined;
+  const c = p.challenge;
+  // Intune failures to reach Microsoft: typed code and a message that never holds a secret or a token.
+  const onIntuneError = (e: { code: string; message: string }, operation: string): void => log({ type: "intune-error", profile: p.name, operation, code: e.code, message: e.message });
+  const intuneConfig = <T>(make: () => T): T => {
+    try {
+      return make();
+    } catch (e) {
+      if (isIntuneError(e)) throw new ConfigError(`${at}.intune: ${e.message}`, { showUsage: false });
+      throw e;
+    }
+  };
+  switch (c.type) {
+    case "static":
+      if (c.password) {
+        challenge = { type: "static", password: await readSecret(c.password, `${at}.challengePassword`, d.env) };
+      } else {
+        challenge = { type: "static", password: d.defaultChallenge() };
+      }
+      break;
+    case "one-time":
+      challenge = { type: "store", store: d.challenges };
+      break;
+    case "intune-api": {
+      const clientSecret = await readSecret(c.clientSecret, `${at}.intune.clientSecret`, d.env);
+      const intune = intuneConfig(
+        () =>
+          new IntuneValidator({
+            tenant: c.tenantId,
+            clientId: c.clientId,
+            credential: { clientSecret },
+            ...(c.loginBaseUrl !== undefined ? { loginBaseUrl: c.loginBaseUrl } : {}),
+            ...(c.graphBaseUrl !== undefined ? { graphBaseUrl: c.graphBaseUrl } : {}),
+            ...(c.intuneResource !== undefined ? { intuneResource: c.intuneResource } : {}),
+            ...(c.timeoutMs !== undefined ? { timeoutMs: c.timeoutMs } : {}),
+            ...(c.retries !== undefined ? { retries: c.retries } : {}),
+            ...(c.replayTtlMs !== undefined ? { replayCache: d.intuneStores.replayCache(p.name), replayTtlMs: c.replayTtlMs } : {}),
+            ...(c.rateLimit ? { rateLimit: c.rateLimit, rateLimiter: d.intuneStores.rateLimiter(p.name) } : {}),
+            onError: onIntuneError,
+          }),
+      );
+      challenge = { type: "custom", validate: (ctx) => intune.validate(ctx) };
+      // Issue, notify, then deliver (a failed successNotification vetoes delivery); a failed issuance is reported.
+      issue = intune.withFailureNotification(issue);
+      extra = {
+        confirm: intune.confirmHook({ deliverWhenNotificationFails: c.deliverWhenNotificationFails, ...(c.caConfiguration !== undefined ? { caConfiguration: c.caConfiguration } : {}) }),
+        // The embedded CA keeps no revocation list: the operator is told which certificate to revoke.
+        onUndelivered: (u) => log({ type: "undelivered", profile: u.profile, transactionId: u.transactionId, reason: u.reason, serial: u.certificate.serialNumberHex, subject: u.certificate.subject }),
+      };
+      break;
+    }
+    case "intune-signed-token": {
+      let anchors: TrustAnchorPool;
+      try {
+        anchors = await TrustAnchorPool.fromFile(c.trustAnchors);
+      } catch (e) {
+        if (isIntuneError(e)) throw new ConfigError(`${at}.intune.trustAnchors: ${e.message}`, { showUsage: false });
+        throw e;
+      }
+      const tokens = intuneConfig(
+        () =>
+          new SignedTokenValidator({
+            trustAnchors: anchors,
+            strict: c.strict,
+            ...(c.audience !== undefined ? { audience: c.audience } : {}),
+            ...(c.clockSkewMs !== undefined ? { clockSkewMs: c.clockSkewMs } : {}),
+            ...(c.maxValidityMs !== undefined ? { maxValidityMs: c.maxValidityMs } : {}),
+            ...(c.replayTtlMs !== undefined ? { replayTtlMs: c.replayTtlMs } : {}),
+            ...(c.rateLimit !== undefined ? { rateLimit: c.rateLimit } : {}),
+            replayCache: d.intuneStores.replayCache(p.name),
+            rateLimiter: d.intuneStores.rateLimiter(p.name),
+          }),
+      );
+      challenge = { type: "custom", validate: (ctx) => tokens.validate(ctx) };
+      pool = anchors;
+      break;
+    }
+  }
+  const profile: ScepProfile = {
+    name: p.name,
+    path: p.path,
+    caCertificate: ca.certificatePem,
+    signer: LocalKey.fromPem(ca.certificatePem, ca.privateKeyPem, { threadPool: true }),
+    // An intermediate CA: GetCACert serves it with the certificates above it (a degenerate PKCS#7, RFC 8894 §4.2.1.2).
+    ...(chain.length > 0 ? { caCertificates: [ca.certificateDer, ...chain] } : {}),
+    challenge,
+    csrPolicy: { maxValidityDays: validityDays },
+    // GetCRL (RFC 8894 §3.3.5): the CA's current CRL for any certificate it issued; another issuer is badCertId.
+    getCrl: async ({ issuer }) => (Buffer.from(issuer).equals(caSubject) ? (await ca.crl()).der : undefined),
+    issue,
+    ...extra,
+  };
+  return { profile, summary: { name: p.name, path: p.path, challenge: c.type }, ...(pool ? { trustAnchors: pool } : {}) };
+}
+
+/**
+ * One banner line about a profile, from its settings alone (the cluster primary prints it before any worker
+ * reads a secret): the challenge kind and where its secret comes from, never the secret.
+ */
+export function describeProfile(p: ProfileSettings, config: ServerConfig, defaultChallengeLine: string): string {
+  const c = p.challenge;
+  const pending = p.pending ?? config.pending;
+  const what =
+    c.type === "static"
+      ? c.password
+        ? `static challenge from ${where(c.password)}`
+        : `static challenge ${defaultChallengeLine}`
+      : c.type === "one-time"
+        ? `one-time challenges (POST /admin/scep/challenges?profile=${encodeURIComponent(p.name)})`
+        : c.type === "intune-api"
+          ? `Intune API (tenant ${c.tenantId}, client ${c.clientId}, secret from ${where(c.clientSecret)}${c.deliverWhenNotificationFails ? ", delivers without successNotification" : ""})`
+          : `signed tokens (anchors ${c.trustAnchors}${c.audience ? `, audience ${c.audience}` : ""}${c.strict ? "" : ", NOT strict"}, ${c.rateLimit === false ? "no rate limit" : `at most ${c.rateLimit?.max ?? 3} per device in ${(c.rateLimit?.windowMs ?? 86_400_000) / 1000} s`})`;
+  return `${what}; ${pending ? "PENDING until approved" : "issued at once"}, ${p.validityDays ?? config.validityDays} days`;
+}

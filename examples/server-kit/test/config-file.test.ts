@@ -1,0 +1,157 @@
+/**
+ * loadConfig (the configuration file of several profiles): what a valid file
+ * resolves to, and the exact one-line message, naming the field, of each
+ * mistake; parseConfig reading it from --config / SCEP_CONFIG.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { CONFIG_SCHEMA_URL, ConfigError, ConfigFileError, loadConfig, parseConfig } from "../src/index.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "scep-config-file-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const api = { mode: "api", tenantId: "contoso.onmicrosoft.com", clientId: "66666666-7777-8888-9999-000000000000", clientSecretEnv: "INTUNE_CLIENT_SECRET" };
+const token = { mode: "signed-token", trustAnchors: "anchors.pem", audience: "https://scep.example.com/intune-b" };
+const text = (profiles: unknown[]): string => JSON.stringify({ profiles });
+
+/** The message loadConfig throws for `profiles`. */
+function mistake(profiles: unknown[] | unknown): string {
+  try {
+    loadConfig(JSON.stringify(Array.isArray(profiles) ? { profiles } : profiles), { baseDir: "/etc/scep" });
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigFileError);
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error("no error");
+}
+
+describe("loadConfig: a valid file", () => {
+  it("resolves each profile: names default to the path, relative paths against the file's directory, defaults named, no secret read", () => {
+    const file = join(tmp, "scep.json");
+    writeFileSync(
+      file,
+      text([
+        { path: "/scep", challengePasswordEnv: "SCEP_CHALLENGE_CORP" },
+        { name: "otp", path: "/otp/", challenge: "one-time", pending: true, validityDays: 30 },
+        { path: "/intune", ca: { cert: "pki/intune-ca.pem", key: "pki/intune-ca.key", keyPassphraseFile: "pki/pass" }, intune: { ...api, loginBaseUrl: "http://127.0.0.1:9999", replay: { ttlSeconds: 600 }, rateLimit: { max: 5, windowSeconds: 3600 } } },
+        { path: "/intune-b", intune: { ...token, strict: false, clockSkewSeconds: 30, maxValiditySeconds: false, rateLimit: false } },
+        { path: "/intune-c", challenge: "intune", intune: { mode: "api", tenantId: "t", clientId: "c", clientSecretFile: "/run/secrets/intune" } },
+      ]),
+    );
+    const config = loadConfig(file);
+    expect(config.file).toBe(file);
+    expect(config.profiles).toEqual([
+      { name: "/scep", path: "/scep", ca: undefined, validityDays: undefined, pending: undefined, challenge: { type: "static", password: { env: "SCEP_CHALLENGE_CORP" } } },
+      { name: "otp", path: "/otp", ca: undefined, validityDays: 30, pending: true, challenge: { type: "one-time" } },
+      {
+        name: "/intune",
+        path: "/intune",
+        ca: { dataDir: undefined, certPath: join(tmp, "pki/intune-ca.pem"), keyPath: join(tmp, "pki/intune-ca.key"), keyPassphrase: { file: join(tmp, "pki/pass") } },
+        validityDays: undefined,
+        pending: undefined,
+        challenge: {
+          type: "intune-api", tenantId: "contoso.onmicrosoft.com", clientId: "66666666-7777-8888-9999-000000000000", clientSecret: { env: "INTUNE_CLIENT_SECRET" },
+          loginBaseUrl: "http://127.0.0.1:9999", graphBaseUrl: undefined, intuneResource: undefined, timeoutMs: undefined, retries: undefined,
+          deliverWhenNotificationFails: false, caConfiguration: undefined, replayTtlMs: 600_000, rateLimit: { max: 5, windowMs: 3_600_000 },
+        },
+      },
+      {
+        name: "/intune-b",
+        path: "/intune-b",
+        ca: undefined,
+        validityDays: undefined,
+        pending: undefined,
+        challenge: { type: "intune-signed-token", trustAnchors: join(tmp, "anchors.pem"), audience: "https://scep.example.com/intune-b", strict: false, clockSkewMs: 30_000, maxValidityMs: false, replayTtlMs: undefined, rateLimit: false },
+      },
+      expect.objectContaining({ path: "/intune-c", challenge: expect.objectContaining({ type: "intune-api", clientSecret: { file: "/run/secrets/intune" } }) }),
+    ]);
+  });
+
+  it("takes JSON text as well as a path (text: relative paths against baseDir); strict is on by default", () => {
+    const config = loadConfig(`  ${text([{ path: "/b", intune: token }])}`, { baseDir: "/etc/scep" });
+    expect(config.file).toBeUndefined();
+    expect(config.profiles[0]!.challenge).toEqual({ type: "intune-signed-token", trustAnchors: "/etc/scep/anchors.pem", audience: token.audience, strict: true, clockSkewMs: undefined, maxValidityMs: undefined, replayTtlMs: undefined, rateLimit: undefined });
+  });
+
+  it("the schema file is JSON Schema draft-07 and names every field loadConfig reads", () => {
+    const schema = JSON.parse(readFileSync(CONFIG_SCHEMA_URL, "utf8"));
+    expect(schema.$schema).toBe("http://json-schema.org/draft-07/schema#");
+    expect(Object.keys(schema.definitions.profile.properties).sort()).toEqual(["ca", "challenge", "challengePasswordEnv", "challengePasswordFile", "intune", "name", "path", "pending", "validityDays"]);
+    expect(Object.keys(schema.definitions.intune.properties)).toHaveLength(19);
+  });
+});
+
+describe("loadConfig: one line naming the bad field", () => {
+  it.each([
+    ["a missing mode-A field", [{ path: "/scep" }, { path: "/i", intune: { mode: "api", clientId: "x", clientSecretEnv: "S" } }], "profiles[1].intune.tenantId: required"],
+    ["a missing mode-B field", [{ path: "/i", intune: { mode: "signed-token" } }], "profiles[0].intune.trustAnchors: required"],
+    ["no client secret source", [{ path: "/i", intune: { mode: "api", tenantId: "t", clientId: "c" } }], "profiles[0].intune.clientSecretEnv: required (or clientSecretFile): the client secret's environment variable"],
+    ["two client secret sources", [{ path: "/i", intune: { ...api, clientSecretFile: "s" } }], "profiles[0].intune.clientSecretEnv: give clientSecretEnv or clientSecretFile, not both"],
+    ["an inline client secret", [{ path: "/i", intune: { ...api, clientSecret: "s3cret" } }], "profiles[0].intune.clientSecret: secrets are never written in the file: use clientSecretEnv or clientSecretFile"],
+    ["an inline challenge password", [{ path: "/s", challengePassword: "pw" }], "profiles[0].challengePassword: secrets are never written in the file: use challengePasswordEnv or challengePasswordFile"],
+    ["a secret's value where its variable's name goes", [{ path: "/i", intune: { ...api, clientSecretEnv: "abc~def.ghi" } }], "profiles[0].intune.clientSecretEnv: must be the name of an environment variable (letters, digits, _), not its value"],
+    ["a signed-token field in mode api", [{ path: "/i", intune: { ...api, trustAnchors: "a.pem" } }], 'profiles[0].intune.trustAnchors: only for "mode": "signed-token"'],
+    ["an api field in mode signed-token", [{ path: "/i", intune: { ...token, tenantId: "t" } }], 'profiles[0].intune.tenantId: only for "mode": "api"'],
+    ["an unknown mode", [{ path: "/i", intune: { mode: "jwt" } }], 'profiles[0].intune.mode: must be one of "api", "signed-token"'],
+    ["an unknown challenge", [{ path: "/i", challenge: "webhook" }], 'profiles[0].challenge: must be one of "static", "one-time", "intune"'],
+    ["intune without settings", [{ path: "/i", challenge: "intune" }], 'profiles[0].intune: required with "challenge": "intune"'],
+    ["intune settings on a static profile", [{ path: "/i", challenge: "static", intune: api }], 'profiles[0].intune: not used with "challenge": "static"'],
+    ["a static password on a one-time profile", [{ path: "/i", challenge: "one-time", challengePasswordEnv: "X" }], 'profiles[0].challengePasswordEnv: only for "challenge": "static"'],
+    ["a rate limit of 0", [{ path: "/i", intune: { ...token, rateLimit: { max: 0, windowSeconds: 60 } } }], "profiles[0].intune.rateLimit.max: must be >= 1"],
+    ["a rate limit of true", [{ path: "/i", intune: { ...token, rateLimit: true } }], "profiles[0].intune.rateLimit: must be { max, windowSeconds } or false"],
+    ["a replay TTL of 0 (not a silent off)", [{ path: "/i", intune: { ...token, replay: { ttlSeconds: 0 } } }], "profiles[0].intune.replay.ttlSeconds: must be >= 1"],
+    ["an endpoint that is not http(s)", [{ path: "/i", intune: { ...api, graphBaseUrl: "file:///etc/passwd" } }], "profiles[0].intune.graphBaseUrl: must be an http(s):// URL"],
+    ["a path without its slash", [{ path: "scep" }], "profiles[0].path: must start with / and hold only letters, digits and . _ ~ / -"],
+    ["a path used twice", [{ path: "/a" }, { path: "/b" }, { path: "/a/" }], 'profiles[2].path: "/a" is already used by profiles[0]'],
+    ["a name used twice", [{ name: "x", path: "/a" }, { name: "x", path: "/b" }], 'profiles[1].name: "x" is already used by profiles[0]'],
+    ["a CA certificate without its key", [{ path: "/a", ca: { cert: "ca.pem" } }], "profiles[0].ca.key: required together with ca.cert"],
+    ["a zero lifetime", [{ path: "/a", validityDays: 0 }], "profiles[0].validityDays: must be > 0"],
+    ["a wrong type", [{ path: "/a", pending: "yes" }], "profiles[0].pending: must be boolean"],
+    ["an unknown field", [{ path: "/a", paht: "/b" }], "profiles[0].paht: unknown field"],
+    ["no profiles", [], "profiles: at least one profile is required"],
+    ["no profiles key", { profile: [] }, "profiles: required"],
+  ])("%s", (_what, profiles, message) => {
+    expect(mistake(profiles)).toBe(message);
+  });
+
+  it("a file that is not JSON, or cannot be read: the file and what went wrong, with a stable code", () => {
+    const file = join(tmp, "broken.json");
+    writeFileSync(file, '{"profiles": [');
+    expect(() => loadConfig(file)).toThrow(expect.objectContaining({ code: "ERR_CONFIG_FILE_JSON", message: expect.stringMatching(new RegExp(`^${file}: not valid JSON \\(`)) }));
+    expect(() => loadConfig(join(tmp, "missing.json"))).toThrow(expect.objectContaining({ code: "ERR_CONFIG_FILE_READ", message: `${join(tmp, "missing.json")}: cannot read the configuration file (ENOENT)` }));
+    const bad = join(tmp, "bad.json");
+    writeFileSync(bad, text([{ path: "/i", intune: { mode: "api" } }]));
+    expect(() => loadConfig(bad)).toThrow(expect.objectContaining({ code: "ERR_CONFIG_FILE_INVALID", field: "profiles[0].intune.tenantId", problem: "required", message: `${bad}: profiles[0].intune.tenantId: required` }));
+  });
+});
+
+describe("parseConfig with --config / SCEP_CONFIG", () => {
+  const file = join(tmp, "two.json");
+  writeFileSync(file, text([{ path: "/scep" }, { path: "/otp", challenge: "one-time" }, { path: "/b", intune: token }]));
+
+  it("reads the file named by the flag or the variable (relative to the invoking directory) into profiles", () => {
+    const env = { SCEP_ADMIN_TOKEN: "0123456789abcdef" };
+    const viaFlag = parseConfig(["--config", "two.json"], env, { cwd: tmp });
+    expect(viaFlag).toMatchObject({ configFile: file, profiles: [{ path: "/scep" }, { path: "/otp" }, { path: "/b" }] });
+    expect(parseConfig([], { ...env, SCEP_CONFIG: file })).toEqual(viaFlag);
+  });
+
+  it("a bad file is a ConfigError naming file and field, without the usage hint", () => {
+    writeFileSync(join(tmp, "bad2.json"), text([{ path: "/i", intune: { mode: "api", tenantId: "t", clientId: "c", clientSecretEnv: "S", trustAnchors: "x" } }]));
+    expect(() => parseConfig(["--config", join(tmp, "bad2.json")], {})).toThrow(
+      expect.objectContaining({ showUsage: false, message: `${join(tmp, "bad2.json")}: profiles[0].intune.trustAnchors: only for "mode": "signed-token"` }),
+    );
+  });
+
+  it("refuses what a profile cannot have with these flags: one-time without the admin token, state one process would keep with several workers", () => {
+    expect(() => parseConfig(["--config", file], {})).toThrow('profiles[1].challenge: "one-time" needs SCEP_ADMIN_TOKEN: one-time challenges are issued by POST /admin/scep/challenges');
+    const tokenOnly = join(tmp, "b.json");
+    writeFileSync(tokenOnly, text([{ path: "/b", intune: token }]));
+    expect(() => parseConfig(["--config", tokenOnly, "--workers", "2"], {})).toThrow("profiles[0]: the signed-token replay cache and rate limiter cannot be shared by 2 workers without --redis-url (use --workers 1, or give SCEP_REDIS_URL)");
+    expect(parseConfig(["--config", tokenOnly, "--workers", "2", "--redis-url", "redis://127.0.0.1:6379"], {})).toMatchObject({ workers: 2, profiles: [{ path: "/b" }] });
+    expect(() => parseConfig(["--config", tokenOnly, "--one-time-challenges"], { SCEP_ADMIN_TOKEN: "0123456789abcdef" })).toThrow('--one-time-challenges does not go with --config: give a profile "challenge": "one-time" in the file');
+  });
+});
