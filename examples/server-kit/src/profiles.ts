@@ -192,7 +192,7 @@ export function describeProfile(p: ProfileSettings, config: ServerConfig, defaul
         ? `static challenge from ${where(c.password)}`
         : `static challenge ${defaultChallengeLine}`
       : c.type === "one-time"
-        ? `one-time challenges (POST /admin/scep/challenges?profile=${encodeURIComponent(p.name)})`
+        ? `one-time challenges (POST /admin/scep/challenges {"profile":${JSON.stringify(p.name)}})`
         : c.type === "intune-api"
           ? `Intune API (tenant ${c.tenantId}, client ${c.clientId}, secret from ${where(c.clientSecret)}${c.deliverWhenNotificationFails ? ", delivers without successNotification" : ""})`
           : `signed tokens (anchors ${c.trustAnchors}${c.audience ? `, audience ${c.audience}` : ""}${c.strict ? "" : ", NOT strict"}, ${c.rateLimit === false ? "no rate limit" : `at most ${c.rateLimit?.max ?? 3} per device in ${(c.rateLimit?.windowMs ?? 86_400_000) / 1000} s`})`;

@@ -28,16 +28,17 @@ export interface RunningExample {
   events(): Record<string, unknown>[];
   /** Every JSON line of a type. */
   lines(type: string): Record<string, unknown>[];
-  /** GET /admin/stats of one profile. */
+  /** GET /admin/scep/stats of one profile. */
   stats(profile: string): Promise<{ outcomes: Record<string, number>; reasons: Record<string, number> }>;
   stop(): Promise<void>;
 }
 
 /** Writes `config` (the file's JSON) into a new temp dir and starts the example with it. */
-export async function startWithConfig(config: unknown, env: Record<string, string>, options: { dir?: string } = {}): Promise<RunningExample> {
+export async function startWithConfig(config: unknown, env: Record<string, string>, options: { dir?: string; prepare?: (dir: string) => void } = {}): Promise<RunningExample> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "scep-intune-e2e-"));
   const file = join(dir, "scep-config.json");
   if (!existsSync(file)) writeFileSync(file, JSON.stringify(config, null, 2));
+  options.prepare?.(dir);
   const { proc, base, listening } = await startExample(EXAMPLE_DIR, { SCEP_DATA_DIR: join(dir, "data"), SCEP_CONFIG: file, SCEP_ADMIN_TOKEN: ADMIN_TOKEN, ...env });
   const parse = (): Record<string, unknown>[] => proc.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
   return {
@@ -48,7 +49,7 @@ export async function startWithConfig(config: unknown, env: Record<string, strin
     events: () => parse().filter((e) => e.type === "scep"),
     lines: (type) => parse().filter((e) => e.type === type),
     async stats(profile) {
-      const res = await fetch(`${base}/admin/stats`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const res = await fetch(`${base}/admin/scep/stats`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
       const body = (await res.json()) as { stats: { profile: string; outcomes: Record<string, number>; reasons: Record<string, number> }[] };
       return body.stats.find((s) => s.profile === profile)!;
     },
