@@ -1,0 +1,287 @@
+// The admin API an MDM calls: register a pending profile (→ the device's SCEP URL with a fresh one-time
+// challenge), read profile statuses, see requeues and other proxy events. Behind `Authorization: Bearer <token>`.
+import { createHash, timingSafeEqual } from "node:crypto";
+import { isScepError, type ChallengeStore } from "@scep/core";
+import { buildProxyUrl, challengeTtlMs, isProxyError, type CaConfig, type CaRegistry, type ChallengeSource, type ProfileRecord, type ProfileStore } from "@scep/proxy";
+
+/** Route prefix of the admin API. */
+export const ADMIN_PREFIX = "/admin/";
+
+/** Largest JSON body the admin API reads, in bytes. */
+export const MAX_ADMIN_BODY = 16 * 1024;
+
+/** One recorded proxy event, numbered in the order this process saw it. */
+export interface RecordedEvent {
+  seq: number;
+  /** ISO time the event was recorded. */
+  time: string;
+  [field: string]: unknown;
+}
+
+/** The last `capacity` proxy events of this process (requeues, refusals, upstream failures), for `GET /admin/events`. */
+export class EventLog {
+  readonly #events: RecordedEvent[] = [];
+  readonly #capacity: number;
+  #seq = 0;
+  constructor(capacity = 1000) {
+    this.#capacity = capacity;
+  }
+  /** Records `event` (a copy) and returns it numbered. */
+  add(event: Record<string, unknown>, now: Date): RecordedEvent {
+    const recorded: RecordedEvent = { ...event, seq: ++this.#seq, time: now.toISOString() };
+    this.#events.push(recorded);
+    if (this.#events.length > this.#capacity) this.#events.shift();
+    return recorded;
+  }
+  /** Events after `since` (a seq), oldest first, that pass `filter`. */
+  list(since: number, filter: (e: RecordedEvent) => boolean): RecordedEvent[] {
+    return this.#events.filter((e) => e.seq > since && filter(e));
+  }
+}
+
+export interface AdminApiOptions {
+  /** The bearer token (at least 16 characters). */
+  token: string;
+  cas: CaRegistry;
+  profiles: ProfileStore;
+  challenges: ChallengeStore;
+  /** Where to fetch a challenge at registration, per CA type (NDES admin page, Smallstep webhook); absent: the MDM passes `challengeRetrievedAt`. */
+  challengeSources?: Partial<Record<CaConfig["type"], ChallengeSource>>;
+  /** The challenge password devices of a CA put into their CSR (custom CAs: the upstream's static challenge), by CA name. */
+  deviceChallenges?: ReadonlyMap<string, string>;
+  /** Base of device URLs: `<publicUrl><path>` (e.g. `http://127.0.0.1:8090/scep`). */
+  proxyBase: () => string;
+  events: EventLog;
+  /** Per-CA counts from the proxy handler, for `GET /admin/stats`. */
+  stats?: () => unknown;
+  /** Writes one JSON log line. */
+  log(entry: Record<string, unknown>): void;
+  now?: () => Date;
+}
+
+/** The admin API: see {@link createAdminApi}. */
+export interface AdminApi {
+  /** Whether `path` is an admin route. */
+  owns(path: string): boolean;
+  fetch(request: Request, meta?: { remoteAddress?: string | undefined }): Promise<Response>;
+}
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}): Response =>
+  new Response(JSON.stringify(body) + "\n", { status, headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers } });
+
+/** Compares two secrets in constant time (equal-length digests, so the length leaks nothing either). */
+function sameSecret(a: string, b: string): boolean {
+  return timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
+}
+
+const unavailable = (what: string): Response => json(503, { error: `the ${what} store is unavailable; try again` }, { "retry-after": "30" });
+const isUnavailable = (e: unknown): boolean => isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE";
+
+interface Registration {
+  hostId: string;
+  profileId: string;
+  caName: string | undefined;
+  platform: string | undefined;
+  challengeRetrievedAt: number | undefined;
+}
+
+function readRegistration(body: unknown): Registration | string {
+  const usage = 'expected a JSON body {"hostId": "…", "profileId": "…", "caName"?: "…", "platform"?: "…", "challengeRetrievedAt"?: <ms>}';
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return usage;
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b)) if (!["hostId", "profileId", "caName", "platform", "challengeRetrievedAt"].includes(k)) return `unknown field ${JSON.stringify(k).slice(0, 40)}; ${usage}`;
+  const text = (k: string, optional: boolean): string | undefined | null => {
+    const v = b[k];
+    if (v === undefined && optional) return undefined;
+    return typeof v === "string" && v !== "" && v.length <= 256 ? v : null;
+  };
+  const hostId = text("hostId", false);
+  const profileId = text("profileId", false);
+  const caName = text("caName", true);
+  const platform = text("platform", true);
+  if (hostId == null || profileId == null || caName === null || platform === null) return `hostId and profileId (and caName, platform when given) must be non-empty strings of at most 256 characters; ${usage}`;
+  const at = b.challengeRetrievedAt;
+  if (at !== undefined && (typeof at !== "number" || !Number.isSafeInteger(at) || at < 0)) return "challengeRetrievedAt must be milliseconds since 1970 (an integer)";
+  return { hostId, profileId, caName, platform, challengeRetrievedAt: at as number | undefined };
+}
+
+/**
+ * The example proxy's admin API, behind `Authorization: Bearer <token>` (compared in constant time; 401 without
+ * a token, 403 with a wrong one, each writing an `admin-auth-failed` line without the token):
+ *
+ * - `POST /admin/profiles` `{ hostId, profileId, caName?, platform?, challengeRetrievedAt? }` → 201
+ *   `{ hostId, profileId, caName, status: "pending", url, challengePassword?, challengeExpiresAt }`: records the
+ *   profile as pending and answers the SCEP URL the device gets. For a `custom` CA the URL carries a fresh
+ *   one-time challenge (valid the CA's `challengeTtlMs`, default 1 h; consumed by the device's first
+ *   PKIOperation). For `ndes`/`smallstep` the challenge comes from the CA's challenge source when one is
+ *   configured (NDES admin page over NTLM, Smallstep webhook; returned as `challengePassword`), else the MDM
+ *   fetched it and passes when (`challengeRetrievedAt`, default now). A challenge source's failure answers 503 +
+ *   Retry-After when it may pass (NDES "password cache is full", timeouts, 5xx) and 502 otherwise, each with
+ *   the source's `ERR_PROXY_*` code. Registering again replaces the record (a requeued profile is
+ *   re-registered this way, with a fresh challenge).
+ * - `GET /admin/profiles[?hostId=…&caName=…&status=…]` → `{ profiles: [record…] }`, least recently updated
+ *   first (times in ms since 1970; at most 10 000).
+ * - `DELETE /admin/profiles` `{ hostId, profileId, caName? }` → 200 `{ deleted: true|false }`.
+ * - `GET /admin/events[?type=…&since=<seq>]` → `{ events: [...] }`: this process's last 1000 proxy events
+ *   (`@scep/proxy`'s ProxyEvent plus `seq` and `time`), oldest first; `type=requeue` keeps the requeues, any other
+ *   type an outcome (`upstream_error`) or reason (`challenge_expired`). Each profile's status (`none` after a
+ *   requeue) is shared by every replica; the events are this process's.
+ * - `GET /admin/stats` → per-CA counts of this process.
+ *
+ * 400 for a malformed request, 404 for an unknown route or CA, 503 + Retry-After when a store is down.
+ */
+export function createAdminApi(o: AdminApiOptions): AdminApi {
+  const now = o.now ?? (() => new Date());
+
+  const authorize = (request: Request, path: string, remoteAddress: string | undefined): Response | undefined => {
+    const header = request.headers.get("authorization");
+    const given = header === null ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
+    if (given !== undefined && sameSecret(given, o.token)) return undefined;
+    const reason = header === null ? "missing_token" : given === undefined ? "malformed_authorization" : "wrong_token";
+    o.log({ type: "admin-auth-failed", reason, method: request.method, path, ...(remoteAddress ? { remoteAddress } : {}) });
+    return given === undefined
+      ? json(401, { error: "an Authorization: Bearer <token> header is required" }, { "www-authenticate": 'Bearer realm="scep-proxy-admin"' })
+      : json(403, { error: "wrong token" });
+  };
+
+  const readJson = async (request: Request): Promise<unknown> => {
+    const text = await request.text();
+    if (text.length > MAX_ADMIN_BODY) throw new RangeError(`the body is larger than ${MAX_ADMIN_BODY} bytes`);
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new RangeError("the body is not JSON");
+    }
+  };
+
+  const resolveCa = (name: string | undefined): CaConfig | undefined => o.cas.get(name ?? o.cas.defaultName ?? "");
+
+  const register = async (request: Request): Promise<Response> => {
+    let body: unknown;
+    try {
+      body = await readJson(request);
+    } catch (e) {
+      return json(400, { error: (e as Error).message });
+    }
+    const r = readRegistration(body);
+    if (typeof r === "string") return json(400, { error: r });
+    const ca = resolveCa(r.caName);
+    if (!ca) return json(404, { error: r.caName === undefined ? "no caName given and no default CA configured" : "no CA of that name is configured" });
+    const t = now().getTime();
+    const ttlMs = challengeTtlMs(ca);
+    let challenge: string | undefined;
+    let challengePassword = o.deviceChallenges?.get(ca.name);
+    let retrievedAt: number | undefined;
+    try {
+      if (ca.type === "custom") {
+        challenge = await o.challenges.issue({ profile: ca.name, ttlMs });
+      } else {
+        const source = o.challengeSources?.[ca.type];
+        if (source && (ca.ndes || ca.smallstep)) {
+          const fetched = await source.fetchChallenge(ca, { signal: AbortSignal.timeout(30_000) });
+          challengePassword = fetched.challenge;
+          retrievedAt = fetched.retrievedAt;
+        } else {
+          retrievedAt = r.challengeRetrievedAt ?? t;
+        }
+      }
+      const record: ProfileRecord = { hostId: r.hostId, profileId: r.profileId, caName: ca.name, status: "pending", updatedAt: t };
+      if (r.platform !== undefined) record.platform = r.platform;
+      if (retrievedAt !== undefined) record.challengeRetrievedAt = retrievedAt;
+      await o.profiles.put(record);
+    } catch (e) {
+      if (isUnavailable(e)) return unavailable("profile or challenge");
+      if (isProxyError(e)) {
+        // A challenge source failed: NDES's cache of challenges is full, a timeout, a 5xx (retryable: back off and
+        // register again later, do not mark the device failed), or bad credentials, no permission, an unknown page.
+        const retryable = (e as { retryable?: unknown }).retryable === true;
+        o.log({ type: "admin", action: "register-failed", hostId: r.hostId, profileId: r.profileId, caName: ca.name, code: e.code, retryable });
+        return retryable
+          ? json(503, { error: "the CA's challenge source is busy or unreachable; register again later", code: e.code }, { "retry-after": "60" })
+          : json(502, { error: "the CA's challenge source refused to give a challenge", code: e.code });
+      }
+      throw e;
+    }
+    const url = buildProxyUrl(o.proxyBase(), { hostId: r.hostId, profileId: r.profileId, caName: ca.name, ...(challenge === undefined ? {} : { challenge }) });
+    o.log({ type: "admin", action: "register", hostId: r.hostId, profileId: r.profileId, caName: ca.name, caType: ca.type });
+    return json(201, {
+      hostId: r.hostId,
+      profileId: r.profileId,
+      caName: ca.name,
+      status: "pending",
+      url,
+      ...(challengePassword === undefined ? {} : { challengePassword }),
+      challengeExpiresAt: new Date((retrievedAt ?? t) + ttlMs).toISOString(),
+    });
+  };
+
+  const listProfiles = async (url: URL): Promise<Response> => {
+    const hostId = url.searchParams.get("hostId");
+    const caName = url.searchParams.get("caName");
+    const status = url.searchParams.get("status");
+    const out: ProfileRecord[] = [];
+    try {
+      for await (const r of o.profiles.list()) {
+        if ((hostId === null || r.hostId === hostId) && (caName === null || r.caName === caName) && (status === null || r.status === status)) out.push(r);
+        if (out.length >= 10_000) break;
+      }
+    } catch (e) {
+      if (isUnavailable(e)) return unavailable("profile");
+      throw e;
+    }
+    const order = (r: ProfileRecord): string => `${r.hostId}\u0000${r.profileId}\u0000${r.caName}`;
+    out.sort((a, b) => a.updatedAt - b.updatedAt || (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+    return json(200, { profiles: out });
+  };
+
+  const deleteProfile = async (request: Request): Promise<Response> => {
+    let body: unknown;
+    try {
+      body = await readJson(request);
+    } catch (e) {
+      return json(400, { error: (e as Error).message });
+    }
+    const r = readRegistration(body);
+    if (typeof r === "string") return json(400, { error: r });
+    const ca = resolveCa(r.caName);
+    if (!ca) return json(404, { error: "no CA of that name is configured" });
+    try {
+      const deleted = await o.profiles.delete({ hostId: r.hostId, profileId: r.profileId, caName: ca.name });
+      o.log({ type: "admin", action: "delete", hostId: r.hostId, profileId: r.profileId, caName: ca.name, deleted });
+      return json(200, { deleted });
+    } catch (e) {
+      if (isUnavailable(e)) return unavailable("profile");
+      throw e;
+    }
+  };
+
+  return {
+    owns: (path) => path === "/admin" || path.startsWith(ADMIN_PREFIX),
+    async fetch(request, meta = {}) {
+      const url = new URL(request.url);
+      const path = url.pathname;
+      const denied = authorize(request, path, meta.remoteAddress);
+      if (denied) return denied;
+      const method = request.method;
+      const allow = (methods: string): Response => json(405, { error: `use ${methods}` }, { allow: methods });
+      switch (path) {
+        case "/admin/profiles":
+          if (method === "POST") return register(request);
+          if (method === "GET") return listProfiles(url);
+          if (method === "DELETE") return deleteProfile(request);
+          return allow("GET, POST, DELETE");
+        case "/admin/events": {
+          if (method !== "GET") return allow("GET");
+          const since = Number(url.searchParams.get("since") ?? "0");
+          const type = url.searchParams.get("type");
+          return json(200, { events: o.events.list(Number.isFinite(since) ? since : 0, (e) => type === null || (type === "requeue" ? e.requeued === true : e.outcome === type || e.reason === type)) });
+        }
+        case "/admin/stats":
+          if (method !== "GET") return allow("GET");
+          return json(200, { stats: o.stats?.() ?? null });
+        default:
+          return json(404, { error: "no such admin route" });
+      }
+    },
+  };
+}

@@ -1,0 +1,271 @@
+// The example proxy's configuration: a JSON file (the upstream CAs) plus flags and environment variables
+// (where to listen, the admin token, Redis). Flags override environment variables, which override the file.
+// Read and checked before anything heavy loads, so a mistake shows at once as one line (exit 2).
+import { readFileSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+/** The CA types the proxy knows (PROXY.md "Challenge lifecycles by CA type"). */
+export const CA_TYPES = ["ndes", "smallstep", "custom"] as const;
+export type CaType = (typeof CA_TYPES)[number];
+
+/** One upstream CA, as the JSON file gives it (secrets already read from their variables). */
+export interface UpstreamCa {
+  /** The name in the device's identifier (`hostId,profileId,caName,challenge`). */
+  name: string;
+  type: CaType;
+  /** The upstream's SCEP URL (`http://ndes.corp/certsrv/mscep/mscep.dll`, `http://127.0.0.1:8080/scep`). */
+  url: string;
+  /**
+   * How long a challenge stays good, in ms: since the MDM fetched it (NDES: default 57 min, Smallstep: 4 min),
+   * or since the proxy issued it (custom: default 1 h).
+   */
+  challengeTtlMs: number | undefined;
+  /** Platforms (as registered) whose profiles need not be `pending` (Fleet exempts `windows`). */
+  exemptPlatforms: string[] | undefined;
+  /**
+   * The challenge password devices put in their CSR for this upstream (custom CAs: the upstream's static
+   * challenge), handed to the MDM with each registration. From `challenge` or the variable `challengeEnv`.
+   */
+  challenge: string | undefined;
+  /** NDES admin page the proxy fetches a challenge from at registration (optional: else the MDM fetched it). */
+  ndes: { adminUrl: string; username: string; password: string; domain?: string } | undefined;
+  /** Smallstep challenge webhook (optional, as `ndes`). */
+  smallstep: { webhookUrl: string; username: string; password: string } | undefined;
+}
+
+/** Everything the example proxy is told. */
+export interface ProxyConfig {
+  port: number;
+  host: string;
+  /** Base of the device URLs the admin API hands out (`<publicUrl><path>/<identifier>`); default `http://<host>:<port>`. */
+  publicUrl: string | undefined;
+  /** Where the proxy answers SCEP: `<path>/<identifier>[/pkiclient.exe]` (default `/scep`). */
+  path: string;
+  cas: UpstreamCa[];
+  /** CA used for identifiers with two fields (`hostId,profileId`); default: the only CA, when there is one. */
+  defaultCa: string | undefined;
+  /** Largest request body in bytes (larger: 413; default 2 MiB). */
+  maxBodyBytes: number;
+  /** Upstream deadline in ms (past it: 504; default 30 000). */
+  upstreamTimeoutMs: number;
+  /** Bearer token of the admin API (env `PROXY_ADMIN_TOKEN` only; at least 16 characters). */
+  adminToken: string;
+  /** Profile records and one-time challenges live there when set (several proxy processes share them). */
+  redisUrl: string | undefined;
+  /** Prefix of the Redis keys (default `scep-proxy:`). */
+  redisKeyPrefix: string;
+  /** The configuration file, absolute. */
+  configPath: string;
+}
+
+/** A configuration mistake: the message says which setting and why. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** flag, environment variable, default, meaning: `--help` and the README table. */
+export const SETTINGS = [
+  ["--config", "SCEP_PROXY_CONFIG", "proxy.json", "JSON file naming the upstream CAs (see `examples/proxy-server/proxy.example.json`)"],
+  ["--port", "PORT", "8090", "TCP port to listen on (0: any free port; the `listening` line tells which)"],
+  ["--host", "HOST", "127.0.0.1", "address to bind"],
+  ["--public-url", "PROXY_PUBLIC_URL", "http://<host>:<port>", "base of the device URLs the admin API hands out"],
+  ["", "PROXY_ADMIN_TOKEN", "(required)", "bearer token of the admin API, at least 16 characters (env only)"],
+  ["--redis-url", "SCEP_REDIS_URL", "(unset)", "keep profile records and one-time challenges in Redis, shared by every proxy process with the same URL"],
+  ["", "SCEP_PROXY_KEY_PREFIX", "scep-proxy:", "prefix of the Redis keys"],
+] as const;
+
+/** `--help` text. */
+export function usage(program: string): string {
+  const rows = SETTINGS.map(([flag, env, def, meaning]) => `  ${(flag || "(env only)").padEnd(14)} ${env.padEnd(22)} ${def.padEnd(21)} ${meaning.replaceAll("`", "")}`);
+  return [`usage: ${program} [options]   (flags override environment variables, which override the file)`, "", `  ${"flag".padEnd(14)} ${"environment".padEnd(22)} ${"default".padEnd(21)} meaning`, ...rows].join("\n");
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const KEYS = {
+  file: ["port", "host", "publicUrl", "path", "defaultCa", "maxBodyBytes", "upstreamTimeoutMs", "cas"],
+  ca: ["name", "type", "url", "challengeTtlMs", "exemptPlatforms", "challenge", "challengeEnv", "ndes", "smallstep"],
+  ndes: ["adminUrl", "username", "password", "passwordEnv", "domain"],
+  smallstep: ["webhookUrl", "username", "password", "passwordEnv"],
+} as const;
+
+function onlyKeys(what: string, value: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const k of Object.keys(value)) if (!allowed.includes(k)) throw new ConfigError(`${what}: unknown key ${JSON.stringify(k)} (allowed: ${allowed.join(", ")})`);
+}
+
+function object(what: string, value: unknown): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ConfigError(`${what} must be a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+function str(what: string, value: unknown, options: { optional: true }): string | undefined;
+function str(what: string, value: unknown): string;
+function str(what: string, value: unknown, options: { optional?: boolean } = {}): string | undefined {
+  if (value === undefined && options.optional) return undefined;
+  if (typeof value !== "string" || value === "") throw new ConfigError(`${what} must be a non-empty string`);
+  return value;
+}
+
+function int(what: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = typeof value === "string" && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${what} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function httpUrl(what: string, value: unknown): string {
+  const s = str(what, value);
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new ConfigError(`${what} must be an http:// or https:// URL`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new ConfigError(`${what} must be an http:// or https:// URL, got a ${u.protocol} URL`);
+  if (u.username || u.password) throw new ConfigError(`${what} must not hold credentials (give them as username/passwordEnv)`);
+  return s;
+}
+
+/** A secret given inline (`key`) or by the name of an environment variable (`key + "Env"`). */
+function secret(what: string, o: Record<string, unknown>, key: string, env: Env, options: { optional?: boolean } = {}): string | undefined {
+  const inline = o[key];
+  const varName = o[`${key}Env`];
+  if (inline !== undefined && varName !== undefined) throw new ConfigError(`${what}: give ${key} or ${key}Env, not both`);
+  if (varName !== undefined) {
+    const name = str(`${what}.${key}Env`, varName);
+    const value = env[name];
+    if (value === undefined || value === "") throw new ConfigError(`${what}.${key}Env names ${name}, which is not set`);
+    return value;
+  }
+  if (inline === undefined && options.optional) return undefined;
+  return str(`${what}.${key}`, inline);
+}
+
+function parseCa(i: number, value: unknown, env: Env): UpstreamCa {
+  const o = object(`cas[${i}]`, value);
+  onlyKeys(`cas[${i}]`, o, KEYS.ca);
+  const name = str(`cas[${i}].name`, o.name);
+  const what = `CA ${JSON.stringify(name)}`;
+  if (/[,/%\s]/.test(name)) throw new ConfigError(`${what}: the name must not contain a comma, slash, percent sign or space (it goes into device URLs)`);
+  const type = o.type;
+  if (!CA_TYPES.includes(type as CaType)) throw new ConfigError(`${what}: type must be one of ${CA_TYPES.join(", ")}, got ${JSON.stringify(type)}`);
+  const ca: UpstreamCa = {
+    name,
+    type: type as CaType,
+    url: httpUrl(`${what}: url`, o.url),
+    challengeTtlMs: o.challengeTtlMs === undefined ? undefined : int(`${what}: challengeTtlMs`, o.challengeTtlMs, 1000),
+    exemptPlatforms: undefined,
+    challenge: secret(what, o, "challenge", env, { optional: true }),
+    ndes: undefined,
+    smallstep: undefined,
+  };
+  if (o.exemptPlatforms !== undefined) {
+    if (!Array.isArray(o.exemptPlatforms) || o.exemptPlatforms.some((p) => typeof p !== "string" || p === "")) throw new ConfigError(`${what}: exemptPlatforms must be a list of platform names`);
+    ca.exemptPlatforms = o.exemptPlatforms as string[];
+  }
+  if (o.ndes !== undefined) {
+    if (ca.type !== "ndes") throw new ConfigError(`${what}: ndes settings belong to a CA of type ndes`);
+    const n = object(`${what}: ndes`, o.ndes);
+    onlyKeys(`${what}: ndes`, n, KEYS.ndes);
+    ca.ndes = { adminUrl: httpUrl(`${what}: ndes.adminUrl`, n.adminUrl), username: str(`${what}: ndes.username`, n.username), password: secret(`${what}: ndes`, n, "password", env)! };
+    const domain = str(`${what}: ndes.domain`, n.domain, { optional: true });
+    if (domain !== undefined) ca.ndes.domain = domain;
+  }
+  if (o.smallstep !== undefined) {
+    if (ca.type !== "smallstep") throw new ConfigError(`${what}: smallstep settings belong to a CA of type smallstep`);
+    const s = object(`${what}: smallstep`, o.smallstep);
+    onlyKeys(`${what}: smallstep`, s, KEYS.smallstep);
+    ca.smallstep = { webhookUrl: httpUrl(`${what}: smallstep.webhookUrl`, s.webhookUrl), username: str(`${what}: smallstep.username`, s.username), password: secret(`${what}: smallstep`, s, "password", env)! };
+  }
+  return ca;
+}
+
+/**
+ * Reads the configuration from flags, environment and the JSON file.
+ *
+ * @throws ConfigError for an unknown flag, a missing or malformed file, or a bad value; `{ help: true }` for `--help`.
+ */
+export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: string; readFile?: (path: string) => string } = {}): ProxyConfig | { help: true } {
+  if (argv[0] === "--") argv = argv.slice(1);
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const flags = Object.fromEntries(SETTINGS.filter(([flag]) => flag).map(([flag]) => [flag.slice(2), { type: "string" as const }]));
+    values = parseArgs({ args: [...argv], options: { ...flags, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    const first = (e as Error).message.split(/\.(\s|$)/)[0] ?? "";
+    throw new ConfigError(first.charAt(0).toLowerCase() + first.slice(1) + " (run with --help)");
+  }
+  if (values.help) return { help: true };
+  const get = (flag: string, name: string): [string, string | undefined] => {
+    const v = values[flag.slice(2)];
+    if (typeof v === "string") return [flag, v];
+    const e = env[name];
+    return [name, e === "" ? undefined : e];
+  };
+  const base = env.INIT_CWD && isAbsolute(env.INIT_CWD) ? env.INIT_CWD : (options.cwd ?? process.cwd());
+  const configPath = resolve(base, get("--config", "SCEP_PROXY_CONFIG")[1] ?? "proxy.json");
+  let text: string;
+  try {
+    text = (options.readFile ?? ((p) => readFileSync(p, "utf8")))(configPath);
+  } catch (e) {
+    throw new ConfigError(`cannot read the configuration file ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${configPath} is not valid JSON: ${(e as Error).message}`);
+  }
+  const file = object(configPath, json);
+  onlyKeys(configPath, file, KEYS.file);
+  if (!Array.isArray(file.cas) || file.cas.length === 0) throw new ConfigError(`${configPath}: cas must list at least one upstream CA`);
+  const cas = file.cas.map((c, i) => parseCa(i, c, env));
+  const names = new Set<string>();
+  for (const ca of cas) {
+    if (names.has(ca.name)) throw new ConfigError(`two CAs are named ${JSON.stringify(ca.name)}`);
+    names.add(ca.name);
+  }
+  const defaultCa = str("defaultCa", file.defaultCa, { optional: true }) ?? (cas.length === 1 ? cas[0]!.name : undefined);
+  if (defaultCa !== undefined && !names.has(defaultCa)) throw new ConfigError(`defaultCa names ${JSON.stringify(defaultCa)}, which is not among the cas`);
+  const path = str("path", file.path, { optional: true }) ?? "/scep";
+  if (!/^\/[A-Za-z0-9._~\-/]*[^/]$/.test(path)) throw new ConfigError(`path must start with / and not end with one, got ${JSON.stringify(path)}`);
+
+  const [portSrc, port] = get("--port", "PORT");
+  const host = get("--host", "HOST")[1];
+  const [publicSrc, publicUrl] = get("--public-url", "PROXY_PUBLIC_URL");
+  const [redisSrc, redisUrl] = get("--redis-url", "SCEP_REDIS_URL");
+  const adminToken = env.PROXY_ADMIN_TOKEN ?? "";
+  if (adminToken.length < 16) throw new ConfigError("PROXY_ADMIN_TOKEN must be set to at least 16 characters (the admin API registers devices)");
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`${redisSrc} must be a redis:// or rediss:// URL`);
+  return {
+    port: port !== undefined ? int(portSrc, port, 0, 65535) : file.port !== undefined ? int("port", file.port, 0, 65535) : 8090,
+    host: host ?? (file.host === undefined ? "127.0.0.1" : str("host", file.host)),
+    publicUrl: publicUrl !== undefined ? httpUrl(publicSrc, publicUrl).replace(/\/+$/, "") : file.publicUrl === undefined ? undefined : httpUrl("publicUrl", file.publicUrl).replace(/\/+$/, ""),
+    path,
+    cas,
+    defaultCa,
+    maxBodyBytes: file.maxBodyBytes === undefined ? 2 * 1024 * 1024 : int("maxBodyBytes", file.maxBodyBytes, 1024),
+    upstreamTimeoutMs: file.upstreamTimeoutMs === undefined ? 30_000 : int("upstreamTimeoutMs", file.upstreamTimeoutMs, 1),
+    adminToken,
+    redisUrl,
+    redisKeyPrefix: env.SCEP_PROXY_KEY_PREFIX || "scep-proxy:",
+    configPath,
+  };
+}
+
+/**
+ * Reads the configuration for `main`: prints the usage for `--help`, or one line on stderr and exit code 2
+ * for a {@link ConfigError}; then returns undefined.
+ */
+export function readConfig(program: string, argv: readonly string[] = process.argv.slice(2), env: Env = process.env): ProxyConfig | undefined {
+  try {
+    const parsed = parseConfig(argv, env);
+    if (!("help" in parsed)) return parsed;
+    console.log(usage(program));
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    console.error(`${program}: ${e.message}`);
+    process.exitCode = 2;
+  }
+  return undefined;
+}

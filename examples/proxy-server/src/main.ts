@@ -1,0 +1,40 @@
+/**
+ * Example SCEP proxy, run from TypeScript sources (no build): `pnpm start:proxy` from the repository root,
+ * with flags after the script name (`pnpm start:proxy --config proxy.json --port 8090`, `pnpm start:proxy --help`).
+ * The upstream CAs come from the JSON file; `PROXY_ADMIN_TOKEN` protects the admin API; `SCEP_REDIS_URL`
+ * moves profile records and one-time challenges to Redis. See the README section "SCEP proxy".
+ */
+import { readConfig } from "./config.js";
+
+// Flags, environment and the file are checked before @scep/* load: a mistake shows at once (one line, exit 2).
+const config = readConfig("proxy-server");
+if (config) {
+  const { logLine, startProxy } = await import("./start-proxy.js");
+  let running: Awaited<ReturnType<typeof startProxy>>;
+  try {
+    running = await startProxy(config);
+  } catch (e) {
+    console.error(`proxy-server: ${(e as Error).message.split("\n", 1)[0]}`);
+    process.exit(1);
+  }
+  process.stderr.write(
+    [
+      `SCEP proxy listening on ${config.host}:${running.port}`,
+      `  device URLs:     ${running.scepBase}/<hostId,profileId,caName,challenge>`,
+      `  upstream CAs:    ${config.cas.map((ca) => `${ca.name} (${ca.type})`).join(", ")}${config.defaultCa ? `; default ${config.defaultCa}` : ""}`,
+      `  stores:          ${running.stores.where}`,
+      `  admin API:       ${running.origin}/admin/profiles (Authorization: Bearer $PROXY_ADMIN_TOKEN)`,
+      "",
+    ].join("\n"),
+  );
+  logLine({ type: "listening", pid: process.pid, port: running.port, scepBase: running.scepBase, cas: config.cas.map((ca) => ca.name), stores: running.stores.where });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logLine({ type: "stopping", signal });
+    void running.close().then(() => process.exit(0));
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}

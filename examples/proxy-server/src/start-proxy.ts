@@ -1,0 +1,118 @@
+// Builds and runs the example proxy: stores, CA registry, the @scep/proxy handler, the admin API, one
+// node:http server, JSON event lines on stdout, a banner on stderr, graceful shutdown.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { MemoryCaRegistry, NdesChallengeSource, SmallstepChallengeSource, createScepProxy, type CaConfig } from "@scep/proxy";
+import { createAdminApi, EventLog, MAX_ADMIN_BODY } from "./admin-api.js";
+import type { ProxyConfig } from "./config.js";
+import { serveFetch } from "./node-fetch.js";
+import { memoryStores, redisStores, type ProxyStores } from "./stores.js";
+
+/** A running proxy (tests start it in-process; `main.ts` runs it until a signal). */
+export interface RunningProxy {
+  server: Server;
+  port: number;
+  /** `<publicUrl><path>`: device URLs are this plus `/<identifier>`. */
+  scepBase: string;
+  /** `http://<host>:<port>` where this process listens (the admin API is under `/admin/`). */
+  origin: string;
+  stores: ProxyStores;
+  close(): Promise<void>;
+}
+
+/** One JSON line on stdout. */
+export function logLine(entry: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify(entry) + "\n");
+}
+
+/** The library's CA configuration from the example's (secrets stay in the config object, never in a log line). */
+export function caConfigs(config: ProxyConfig): CaConfig[] {
+  return config.cas.map((ca) => ({
+    name: ca.name,
+    type: ca.type,
+    url: ca.url,
+    ...(ca.challengeTtlMs === undefined ? {} : { challengeTtlMs: ca.challengeTtlMs }),
+    ...(ca.exemptPlatforms === undefined ? {} : { exemptPlatforms: ca.exemptPlatforms }),
+    ...(ca.ndes === undefined ? {} : { ndes: ca.ndes }),
+    ...(ca.smallstep === undefined ? {} : { smallstep: ca.smallstep }),
+  }));
+}
+
+/** The raw path of a request target (`/scep/a%2Cb?x` → `/scep/a%2Cb`). */
+function rawPath(target: string): string {
+  const q = target.indexOf("?");
+  return q < 0 ? target : target.slice(0, q);
+}
+
+/** Starts the proxy as configured; resolves once it listens. */
+export async function startProxy(config: ProxyConfig, options: { log?: (entry: Record<string, unknown>) => void; now?: () => Date } = {}): Promise<RunningProxy> {
+  const log = options.log ?? logLine;
+  const now = options.now ?? (() => new Date());
+  const stores = config.redisUrl ? await redisStores(config.redisUrl, config.redisKeyPrefix, log) : memoryStores();
+  const cas = new MemoryCaRegistry(caConfigs(config), config.defaultCa === undefined ? {} : { defaultName: config.defaultCa });
+  const events = new EventLog();
+  const proxy = createScepProxy({
+    basePath: config.path,
+    cas,
+    profiles: stores.profiles,
+    challenges: stores.challenges,
+    maxBodyBytes: config.maxBodyBytes,
+    upstreamTimeoutMs: config.upstreamTimeoutMs,
+    now,
+    onEvent: (event) => {
+      const recorded = events.add({ ...event }, now());
+      log({ type: "proxy", ...recorded });
+    },
+    // What the device is not told (a store's error behind a 500): one JSON line, never a secret.
+    logger: { error: (message, details) => log({ type: "proxy-error", message, ...details }) },
+  });
+  let scepBase = "";
+  const admin = createAdminApi({
+    token: config.adminToken,
+    cas,
+    profiles: stores.profiles,
+    challenges: stores.challenges,
+    // For CAs configured with `ndes` / `smallstep` access: the challenge is fetched when the MDM registers.
+    challengeSources: { ndes: new NdesChallengeSource({ now }), smallstep: new SmallstepChallengeSource({ now }) },
+    deviceChallenges: new Map(config.cas.flatMap((ca) => (ca.challenge === undefined ? [] : [[ca.name, ca.challenge] as const]))),
+    proxyBase: () => scepBase,
+    events,
+    stats: () => proxy.stats(),
+    log,
+    now,
+  });
+  const onError = (error: unknown): void => log({ type: "error", error: error instanceof Error ? `${error.name}: ${error.message.split("\n", 1)[0]}` : "unknown error" });
+  const server = createServer((req, res) => {
+    const path = rawPath(req.url ?? "/");
+    if (admin.owns(path)) return void serveFetch((r, meta) => admin.fetch(r, meta), req, res, { maxBodyBytes: MAX_ADMIN_BODY, onError });
+    if (path === config.path || path.startsWith(`${config.path}/`)) return void serveFetch((r) => proxy.fetch(r), req, res, { maxBodyBytes: config.maxBodyBytes, onError });
+    res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+    res.end("not found\n");
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = config.upstreamTimeoutMs + 30_000;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host.includes(":") ? `[${config.host}]` : config.host;
+  const origin = `http://${host}:${port}`;
+  scepBase = `${config.publicUrl ?? origin}${config.path}`;
+  return {
+    server,
+    port,
+    scepBase,
+    origin,
+    stores,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 5_000).unref();
+      });
+      await stores.close();
+    },
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * The example proxy's configuration: the JSON file's CAs (types, URLs,
+ * windows, secrets by variable), flags over environment over file, and one
+ * clear line for every mistake.
+ */
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig, SETTINGS, usage, type ProxyConfig } from "../src/config.js";
+
+const TOKEN = "0123456789abcdef-token";
+const CORP = { name: "corp", type: "custom", url: "http://127.0.0.1:8080/scep" };
+
+function parse(file: unknown, env: Record<string, string> = {}, argv: string[] = []): ProxyConfig {
+  const result = parseConfig(argv, { PROXY_ADMIN_TOKEN: TOKEN, ...env }, { cwd: "/srv", readFile: () => (typeof file === "string" ? file : JSON.stringify(file)) });
+  if ("help" in result) throw new Error("help");
+  return result;
+}
+
+const error = (file: unknown, env: Record<string, string> = {}, argv: string[] = []): string => {
+  try {
+    parse(file, env, argv);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error("no ConfigError");
+};
+
+describe("proxy-server configuration", () => {
+  it("reads the CAs, with defaults for everything else", () => {
+    expect(parse({ cas: [CORP] })).toEqual({
+      port: 8090,
+      host: "127.0.0.1",
+      publicUrl: undefined,
+      path: "/scep",
+      cas: [{ name: "corp", type: "custom", url: "http://127.0.0.1:8080/scep", challengeTtlMs: undefined, exemptPlatforms: undefined, challenge: undefined, ndes: undefined, smallstep: undefined }],
+      defaultCa: "corp",
+      maxBodyBytes: 2 * 1024 * 1024,
+      upstreamTimeoutMs: 30_000,
+      adminToken: TOKEN,
+      redisUrl: undefined,
+      redisKeyPrefix: "scep-proxy:",
+      configPath: "/srv/proxy.json",
+    });
+  });
+
+  it("reads every CA type with its window, exempt platforms and secrets from variables", () => {
+    const config = parse(
+      {
+        defaultCa: "ndes",
+        cas: [
+          { ...CORP, challengeEnv: "CORP_CHALLENGE", challengeTtlMs: 600_000 },
+          { name: "ndes", type: "ndes", url: "https://ndes.corp.example/certsrv/mscep/mscep.dll", challengeTtlMs: 3_420_000, exemptPlatforms: ["windows"], ndes: { adminUrl: "https://ndes.corp.example/certsrv/mscep_admin/", username: "svc-scep", passwordEnv: "NDES_PASSWORD", domain: "CORP" } },
+          { name: "step", type: "smallstep", url: "https://ca.example/scep/mdm", smallstep: { webhookUrl: "https://ca.example/webhook", username: "mdm", password: "inline-secret" } },
+        ],
+      },
+      { CORP_CHALLENGE: "static-upstream-secret", NDES_PASSWORD: "ndes-secret" },
+    );
+    expect(config.defaultCa).toBe("ndes");
+    expect(config.cas.map((ca) => [ca.name, ca.type, ca.challengeTtlMs, ca.exemptPlatforms, ca.challenge])).toEqual([
+      ["corp", "custom", 600_000, undefined, "static-upstream-secret"],
+      ["ndes", "ndes", 3_420_000, ["windows"], undefined],
+      ["step", "smallstep", undefined, undefined, undefined],
+    ]);
+    expect(config.cas[1]!.ndes).toEqual({ adminUrl: "https://ndes.corp.example/certsrv/mscep_admin/", username: "svc-scep", password: "ndes-secret", domain: "CORP" });
+    expect(config.cas[2]!.smallstep).toEqual({ webhookUrl: "https://ca.example/webhook", username: "mdm", password: "inline-secret" });
+  });
+
+  it("flags override environment variables, which override the file", () => {
+    const file = { port: 9000, host: "0.0.0.0", publicUrl: "https://file.example/", cas: [CORP] };
+    expect(parse(file)).toMatchObject({ port: 9000, host: "0.0.0.0", publicUrl: "https://file.example" });
+    expect(parse(file, { PORT: "9100", HOST: "::1", PROXY_PUBLIC_URL: "https://env.example", SCEP_REDIS_URL: "redis://127.0.0.1:6379" })).toMatchObject({ port: 9100, host: "::1", publicUrl: "https://env.example", redisUrl: "redis://127.0.0.1:6379" });
+    expect(parse(file, { PORT: "9100" }, ["--port", "0", "--public-url", "https://flag.example", "--redis-url", "rediss://r.example:6380", "--config", "etc/p.json"])).toMatchObject({
+      port: 0,
+      publicUrl: "https://flag.example",
+      redisUrl: "rediss://r.example:6380",
+      configPath: "/srv/etc/p.json",
+    });
+    expect(parse(file, { SCEP_PROXY_CONFIG: "/etc/scep/proxy.json", INIT_CWD: "/home/me" }).configPath).toBe("/etc/scep/proxy.json");
+    expect(parse(file, { SCEP_PROXY_CONFIG: "p.json", INIT_CWD: "/home/me" }).configPath).toBe("/home/me/p.json");
+  });
+
+  it("--help, and the usage names every setting", () => {
+    expect(parseConfig(["--help"], {})).toEqual({ help: true });
+    const text = usage("proxy-server");
+    for (const [flag, env] of SETTINGS) {
+      if (flag) expect(text).toContain(flag);
+      expect(text).toContain(env);
+    }
+  });
+
+  it.each([
+    ["no admin token", { cas: [CORP] }, { PROXY_ADMIN_TOKEN: "" }, [], "PROXY_ADMIN_TOKEN must be set to at least 16 characters (the admin API registers devices)"],
+    ["a short admin token", { cas: [CORP] }, { PROXY_ADMIN_TOKEN: "short" }, [], "PROXY_ADMIN_TOKEN must be set to at least 16 characters (the admin API registers devices)"],
+    ["an unknown flag", { cas: [CORP] }, {}, ["--bogus"], "unknown option '--bogus' (run with --help)"],
+    ["a file that is not JSON", "{cas:", {}, [], expect.stringMatching(/^\/srv\/proxy\.json is not valid JSON: /)],
+    ["a file without CAs", {}, {}, [], "/srv/proxy.json: cas must list at least one upstream CA"],
+    ["an unknown top-level key", { cas: [CORP], bogus: 1 }, {}, [], expect.stringMatching(/^\/srv\/proxy\.json: unknown key "bogus" \(allowed: /)],
+    ["an unknown CA type", { cas: [{ ...CORP, type: "digicert" }] }, {}, [], 'CA "corp": type must be one of ndes, smallstep, custom, got "digicert"'],
+    ["a CA name with a comma", { cas: [{ ...CORP, name: "a,b" }] }, {}, [], 'CA "a,b": the name must not contain a comma, slash, percent sign or space (it goes into device URLs)'],
+    ["two CAs of one name", { cas: [CORP, CORP] }, {}, [], 'two CAs are named "corp"'],
+    ["a non-http URL", { cas: [{ ...CORP, url: "ftp://x/scep" }] }, {}, [], 'CA "corp": url must be an http:// or https:// URL, got a ftp: URL'],
+    ["credentials in a URL", { cas: [{ ...CORP, url: "http://u:p@x/scep" }] }, {}, [], 'CA "corp": url must not hold credentials (give them as username/passwordEnv)'],
+    ["a window under a second", { cas: [{ ...CORP, challengeTtlMs: 10 }] }, {}, [], 'CA "corp": challengeTtlMs must be an integer from 1000 to 9007199254740991, got 10'],
+    ["a challenge variable that is not set", { cas: [{ ...CORP, challengeEnv: "NOPE" }] }, {}, [], 'CA "corp".challengeEnv names NOPE, which is not set'],
+    ["both an inline secret and a variable", { cas: [{ ...CORP, challenge: "a", challengeEnv: "B" }] }, {}, [], 'CA "corp": give challenge or challengeEnv, not both'],
+    ["ndes settings on a custom CA", { cas: [{ ...CORP, ndes: {} }] }, {}, [], 'CA "corp": ndes settings belong to a CA of type ndes'],
+    ["an unknown default CA", { cas: [CORP], defaultCa: "other" }, {}, [], 'defaultCa names "other", which is not among the cas'],
+    ["a path ending in a slash", { cas: [CORP], path: "/scep/" }, {}, [], 'path must start with / and not end with one, got "/scep/"'],
+    ["a bad port", { cas: [CORP] }, { PORT: "70000" }, [], 'PORT must be an integer from 0 to 65535, got "70000"'],
+    ["a non-Redis URL", { cas: [CORP] }, { SCEP_REDIS_URL: "http://x" }, [], "SCEP_REDIS_URL must be a redis:// or rediss:// URL"],
+  ])("refuses %s with one line", (_what, file, env, argv, message) => {
+    expect(error(file, env as Record<string, string>, argv as string[])).toEqual(message);
+  });
+
+  it("no default CA when several are configured and none is named", () => {
+    expect(parse({ cas: [CORP, { ...CORP, name: "other" }] }).defaultCa).toBeUndefined();
+  });
+});

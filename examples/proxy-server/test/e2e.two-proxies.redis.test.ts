@@ -1,0 +1,85 @@
+/**
+ * Two example proxy processes on one real redis-server (SCEP_REDIS_URL), in
+ * front of one upstream (our Express example server): they share profile
+ * records and one-time challenges, so a device URL registered through one
+ * works through the other, and one challenge raced through both is accepted
+ * exactly once: one PKIOperation reaches the upstream, every other copy gets
+ * 400, and the profile ends requeued.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Certificate, buildPkcsReq, createSelfSignedSigner, generateCsr, generateRsaKeyPair, readCertRep } from "@scep/core";
+import { opensslVerifyChain, runScepclient, startRecordingProxy, startRedisServer, type RecordingProxy, type RedisServer } from "../../../test-support/peers";
+import { startExampleUpstream, startProxy, type RunningProxy, type Upstream } from "./support/harness.js";
+
+let redis: RedisServer;
+let upstream: Upstream;
+let back: RecordingProxy;
+let a: RunningProxy;
+let b: RunningProxy;
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  upstream = await startExampleUpstream();
+  back = await startRecordingProxy(upstream.url);
+  const cas = [{ name: "corp", type: "custom" as const, url: back.url, challenge: upstream.challenge }];
+  const env = { SCEP_REDIS_URL: redis.url, SCEP_PROXY_KEY_PREFIX: "e2e:" };
+  [a, b] = await Promise.all([startProxy(cas, env), startProxy(cas, env)]);
+});
+afterAll(async () => {
+  await Promise.all([a?.stop(), b?.stop()]);
+  await back?.stop();
+  await upstream?.stop();
+  await redis?.stop();
+});
+
+const pkiOps = (): number => back.exchanges.filter((e) => e.path.includes("operation=PKIOperation")).length;
+
+describe("two proxy processes, one redis-server", () => {
+  it("a URL registered through A enrolls through B (micromdm scepclient), and the profile record is the same on both", async () => {
+    const reg = await a.register({ hostId: "replica-host-1", profileId: "wifi", caName: "corp" });
+    const onB = `${b.base}${new URL(reg.url).pathname}`;
+    const r = await runScepclient({ url: onB, challenge: reg.challengePassword, cn: "replica-host-1" });
+    expect(r.ok, r.stdout + r.stderr).toBe(true);
+    expect(await opensslVerifyChain(r.certPem!, upstream.caPem)).toMatch(/: OK\s*$/);
+    // A second use through A: the challenge B consumed is gone for A too.
+    const again = await runScepclient({ url: reg.url, challenge: reg.challengePassword, cn: "replica-host-1b" });
+    expect(again.ok).toBe(false);
+    expect(await b.profile("replica-host-1", "wifi", "corp")).toMatchObject({ status: "none", requeueCount: 1 });
+    expect(await a.profile("replica-host-1", "wifi", "corp")).toMatchObject({ status: "none", requeueCount: 1 });
+  });
+
+  it("one challenge raced through both (16 copies of one PKCSReq, alternating A and B) is accepted exactly once", async () => {
+    const reg = await a.register({ hostId: "race-host", profileId: "wifi", caName: "corp" });
+    const path = new URL(reg.url).pathname;
+    const ca = Certificate.from(upstream.caPem);
+    const keys = await generateRsaKeyPair(2048);
+    const subject = "CN=race-host";
+    const csr = await generateCsr({ keys, subject, challengePassword: reg.challengePassword! });
+    const signer = await createSelfSignedSigner({ keys, subject });
+    const req = await buildPkcsReq({ csr, signer, recipient: ca });
+    const before = pkiOps();
+    const responses = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        fetch(`${(i % 2 ? a : b).base}${path}?operation=PKIOperation`, {
+          method: "POST",
+          body: req.der as Uint8Array<ArrayBuffer>,
+          headers: { "content-type": "application/x-pki-message" },
+          signal: AbortSignal.timeout(60_000),
+        }).then(async (res) => ({ status: res.status, body: new Uint8Array(await res.arrayBuffer()) })),
+      ),
+    );
+    const statuses = responses.map((r) => r.status).sort();
+    expect(statuses).toEqual([200, ...Array<number>(15).fill(400)]);
+    expect(pkiOps() - before).toBe(1);
+    const winner = responses.find((r) => r.status === 200)!;
+    const rep = await readCertRep(winner.body, { decrypter: signer, caCertificates: [ca], request: req });
+    expect(rep.status).toBe("SUCCESS");
+    // A copy that found the challenge gone requeued the profile; one that came after a requeue found it not pending.
+    const reasons = responses.filter((r) => r.status === 400).map((r) => Buffer.from(r.body).toString("utf8"));
+    const failed = reasons.filter((t) => t === "challenge failed").length;
+    expect(reasons.filter((t) => t !== "challenge failed")).toEqual(Array<string>(15 - failed).fill("profile status is not pending: none"));
+    expect(failed).toBeGreaterThanOrEqual(1);
+    expect(await b.profile("race-host", "wifi", "corp")).toMatchObject({ status: "none", requeueCount: failed });
+  });
+});
+

@@ -1,0 +1,81 @@
+/**
+ * The example's node:http layer around the @scep/proxy handler, in process,
+ * in front of a loopback upstream that records what it gets: a GET
+ * PKIOperation whose base64 `message` holds a literal `+` (iOS) or `%2B`
+ * reaches the upstream as the same DER bytes; a body over `maxBodyBytes` is
+ * refused with 413 before the handler (and never consumes the challenge);
+ * paths outside the SCEP path and the admin API are 404.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseConfig, type ProxyConfig } from "../src/config.js";
+import { startProxy, type RunningProxy } from "../src/start-proxy.js";
+
+const TOKEN = "node-layer-token-0123456789";
+let upstream: Server;
+const received: Buffer[] = [];
+let proxy: RunningProxy;
+const lines: Record<string, unknown>[] = [];
+
+beforeAll(async () => {
+  upstream = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const op = new URL(req.url ?? "/", "http://x").searchParams.get("operation");
+      if (op === "GetCACaps") return void res.writeHead(200, { "content-type": "text/plain" }).end("POSTPKIOperation\nSHA-256\nAES\nSCEPStandard\n");
+      received.push(Buffer.concat(chunks));
+      res.writeHead(200, { "content-type": "application/x-pki-message" }).end(Buffer.from([0x30, 0x00]));
+    });
+  });
+  await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", () => r()));
+  const port = (upstream.address() as AddressInfo).port;
+  const config = parseConfig(["--port", "0"], { PROXY_ADMIN_TOKEN: TOKEN }, { readFile: () => JSON.stringify({ maxBodyBytes: 4096, cas: [{ name: "corp", type: "custom", url: `http://127.0.0.1:${port}/scep` }] }) }) as ProxyConfig;
+  proxy = await startProxy(config, { log: (l) => lines.push(l) });
+});
+afterAll(async () => {
+  await proxy?.close();
+  await new Promise((r) => upstream?.close(r));
+});
+
+async function register(hostId: string): Promise<string> {
+  const res = await fetch(`${proxy.origin}/admin/profiles`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ hostId, profileId: "wifi" }) });
+  return ((await res.json()) as { url: string }).url;
+}
+
+/** Bytes whose base64 has `+` in it (0xfb 0xef 0xbe → "++++"). */
+const MESSAGE = Buffer.from([0x30, 0x07, 0x04, 0x05, 0x00, 0x00, 0xfb, 0xef, 0xbe]);
+
+describe("the example's node:http layer", () => {
+  it.each([
+    ["a literal +", (b64: string) => b64],
+    ["%2B", (b64: string) => b64.replaceAll("+", "%2B").replaceAll("/", "%2F").replaceAll("=", "%3D")],
+  ])("GET PKIOperation with %s in message reaches the upstream as the same bytes", async (_what, encode) => {
+    const url = await register(`plus-${received.length}`);
+    const b64 = MESSAGE.toString("base64");
+    expect(b64).toContain("+");
+    const res = await fetch(`${url}?operation=PKIOperation&message=${encode(b64)}`);
+    expect(res.status).toBe(200);
+    expect(received.at(-1)?.equals(MESSAGE)).toBe(true);
+  });
+
+  it("a POST body over maxBodyBytes gets 413 and leaves the challenge unspent", async () => {
+    const url = await register("big");
+    const before = received.length;
+    const big = await fetch(`${url}?operation=PKIOperation`, { method: "POST", body: new Uint8Array(5000) });
+    expect(big.status).toBe(413);
+    expect(received.length).toBe(before);
+    const ok = await fetch(`${url}?operation=PKIOperation`, { method: "POST", body: MESSAGE });
+    expect(ok.status).toBe(200);
+    expect(received.at(-1)?.equals(MESSAGE)).toBe(true);
+  });
+
+  it("paths outside /scep and /admin are 404; /scepx is not /scep", async () => {
+    expect((await fetch(`${proxy.origin}/`)).status).toBe(404);
+    expect((await fetch(`${proxy.origin}/scepx/a,b?operation=GetCACaps`)).status).toBe(404);
+    const bad = await fetch(`${proxy.origin}/scep/only-one-field?operation=GetCACaps`);
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toBe("invalid identifier");
+  });
+});
