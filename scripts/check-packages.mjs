@@ -199,7 +199,9 @@ const PROXY_IDENTIFIER = `
   const id = mod.buildIdentifier({ hostId: "host 1", profileId: "wifi,eap", caName: "corp", challenge: "a+b/c" });
   let refused;
   try { mod.parseIdentifier("only-one-field"); } catch (e) { refused = [e.name, e.code, e.reason, mod.isProxyError(e)]; }
-  console.log(JSON.stringify({ id, parsed: mod.parseIdentifier(id), refused }));
+  const proxy = mod.createScepProxy({ profiles: new mod.MemoryProfileStore(), cas: new mod.MemoryCaRegistry([{ name: "corp", type: "ndes", url: "http://127.0.0.1:9/scep" }]) });
+  const res = await proxy.fetch(new Request("http://localhost/scep/only-one-field?operation=GetCACaps"));
+  console.log(JSON.stringify({ id, parsed: mod.parseIdentifier(id), refused, answer: [res.status, await res.text()] }));
 `;
 
 const SMOKE = {
@@ -211,8 +213,9 @@ const SMOKE = {
       id: "host%201,wifi%2Ceap,corp,a%2Bb%2Fc",
       parsed: { hostId: "host 1", profileId: "wifi,eap", caName: "corp", challenge: "a+b/c" },
       refused: ["IdentifierError", "ERR_PROXY_IDENTIFIER", "field_count", true],
+      answer: [400, "invalid identifier"],
     }),
-    label: "identifier round trip + typed error",
+    label: "identifier round trip + typed error + handler answer",
   },
 };
 

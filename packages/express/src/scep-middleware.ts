@@ -20,7 +20,7 @@ export type NodeRequest = IncomingMessage & { originalUrl?: string; baseUrl?: st
 export type ScepRequestHandler = (req: NodeRequest, res: ServerResponse, next: (error?: unknown) => void) => void;
 
 /**
- * Serves a `FetchHandler` of `@scep/core` (a SCEP server, or any handler with `fetch` and `owns`) from an
+ * Serves a `FetchHandler` of `@scep/core` (a SCEP server, the `@scep/proxy` handler, or any handler with `fetch` and optionally `owns`) from an
  * Express app (4 or 5) or a bare `node:http` server.
  *
  * Routing: the handler's `owns(path)` decides, before any `Request` is built. Owned paths are answered by the

@@ -10,7 +10,7 @@ export interface ScepHandlerOptions {
 
 /**
  * A Hono middleware that hands `c.req.raw` to a `FetchHandler` of `@scep/core` (a
- * `@scep/core` SCEP server, or any handler with `fetch` and `owns`) and returns
+ * `@scep/core` SCEP server, the `@scep/proxy` handler, or any handler with `fetch` and optionally `owns`) and returns
  * its `Response`. The handler's `owns(c.req.path)` decides first: owned paths
  * are answered by the handler whatever the status; every other path goes on to
  * `next()` (unless `fallthrough: false`) and the server emits no event for it.

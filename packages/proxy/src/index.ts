@@ -8,12 +8,20 @@
  *
  * @example
  * ```ts
- * import { MemoryCaRegistry, MemoryProfileStore, buildProxyUrl } from "@scep/proxy";
+ * import { MemoryChallengeStore } from "@scep/core";
+ * import { MemoryCaRegistry, MemoryProfileStore, buildProxyUrl, createScepProxy } from "@scep/proxy";
  *
- * const cas = new MemoryCaRegistry([{ name: "corp", type: "ndes", url: "https://ndes.corp.example/certsrv/mscep/mscep.dll" }]);
  * const profiles = new MemoryProfileStore();
- * await profiles.put({ hostId: "host-42", profileId: "wifi", caName: "corp", status: "pending", challengeRetrievedAt: Date.now(), updatedAt: Date.now() });
- * const url = buildProxyUrl("https://mdm.example.com/scep", { hostId: "host-42", profileId: "wifi", caName: "corp" });
+ * const challenges = new MemoryChallengeStore();
+ * const proxy = createScepProxy({
+ *   profiles,
+ *   challenges,
+ *   cas: new MemoryCaRegistry([{ name: "corp", type: "custom", url: "https://ca.corp.example/scep" }]),
+ * });
+ * // mount proxy with @scep/express or @scep/hono; when the MDM renders a profile:
+ * await profiles.put({ hostId: "host-42", profileId: "wifi", caName: "corp", status: "pending", updatedAt: Date.now() });
+ * const challenge = await challenges.issue({ profile: "corp", ttlMs: 3_600_000 });
+ * const url = buildProxyUrl("https://mdm.example.com/scep", { hostId: "host-42", profileId: "wifi", caName: "corp", challenge });
  * ```
  *
  * @module
