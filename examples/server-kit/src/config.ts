@@ -44,6 +44,14 @@ export interface ServerConfig {
   requestTimeoutMs: number;
   headersTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  /** A request body must be complete this long after its headers (trickled or stalled bodies: 408, connection closed). */
+  bodyTimeoutMs: number;
+  /** Most requests in flight at once; beyond it 503 + Retry-After (probes excepted). */
+  maxInFlight: number;
+  /** Most open connections (above it a new socket is closed at once). */
+  maxConnections: number;
+  /** Retry-After (seconds) of the 503 beyond `maxInFlight`. */
+  retryAfterSeconds: number;
   shutdownTimeoutMs: number;
   /** Processes serving requests (node:cluster); 1: the server runs in this process, no cluster. */
   workers: number;
@@ -94,6 +102,10 @@ export const SETTINGS = [
   ["--request-timeout-ms", "SCEP_REQUEST_TIMEOUT_MS", "30000", "whole request must arrive within this"],
   ["--headers-timeout-ms", "SCEP_HEADERS_TIMEOUT_MS", "10000", "headers must arrive within this (slow-loris guard)"],
   ["--keep-alive-timeout-ms", "SCEP_KEEP_ALIVE_TIMEOUT_MS", "5000", "idle keep-alive connections are closed after this"],
+  ["--body-timeout-ms", "SCEP_BODY_TIMEOUT_MS", "10000", "a request body must be complete this long after its headers (a client that trickles or stops mid-body gets 408 and its connection is closed); at most the request timeout, and the request timeout when that is shorter than 10000"],
+  ["--max-in-flight", "SCEP_MAX_IN_FLIGHT", "512", "requests handled at once (per process); one more is answered 503 with `Retry-After` before its body is read, so memory stays bounded (`/healthz`, `/readyz`, `/metrics` not counted)"],
+  ["--max-connections", "SCEP_MAX_CONNECTIONS", "4096", "open connections (per process); above it a new connection is closed at once (keep it below the open-files limit, `ulimit -n`)"],
+  ["--retry-after-seconds", "SCEP_RETRY_AFTER_SECONDS", "1", "the `Retry-After` of that 503"],
   ["--shutdown-timeout-ms", "SCEP_SHUTDOWN_TIMEOUT_MS", "10000", "on SIGINT/SIGTERM, in-flight requests get this long before connections are cut"],
   ["--workers", "SCEP_WORKERS", "1", "processes serving requests on the one port (`node:cluster`; `auto`: one per CPU); a worker that dies is restarted; with `--pending` or `--one-time-challenges` only together with `--redis-url`"],
   ["--redis-url", "SCEP_REDIS_URL", "(unset)", "keep PENDING transactions, one-time challenges and request counters in Redis (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS), so several processes or machines share them (see [Several replicas](#several-replicas-one-redis)); prefer the variable when the URL holds a password (it is never printed)"],
@@ -264,6 +276,10 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     requestTimeoutMs: num("--request-timeout-ms", "SCEP_REQUEST_TIMEOUT_MS", 30_000, 1),
     headersTimeoutMs: num("--headers-timeout-ms", "SCEP_HEADERS_TIMEOUT_MS", 10_000, 1),
     keepAliveTimeoutMs: num("--keep-alive-timeout-ms", "SCEP_KEEP_ALIVE_TIMEOUT_MS", 5_000, 1),
+    bodyTimeoutMs: 0, // below: its default depends on the request timeout
+    maxInFlight: num("--max-in-flight", "SCEP_MAX_IN_FLIGHT", 512, 1, 1_000_000),
+    maxConnections: num("--max-connections", "SCEP_MAX_CONNECTIONS", 4096, 1, 1_000_000),
+    retryAfterSeconds: num("--retry-after-seconds", "SCEP_RETRY_AFTER_SECONDS", 1, 1, 3600),
     shutdownTimeoutMs: num("--shutdown-timeout-ms", "SCEP_SHUTDOWN_TIMEOUT_MS", 10_000, 0),
     workers: workers(get("--workers", "SCEP_WORKERS")),
     redisUrl: redisUrl(get("--redis-url", "SCEP_REDIS_URL")),
@@ -272,6 +288,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     crlValidityHours: num("--crl-validity-hours", "SCEP_CRL_VALIDITY_HOURS", 24, 1, 8760),
     adminListen: listenAddress(get("--admin-listen", "SCEP_ADMIN_LISTEN")),
   };
+  config.bodyTimeoutMs = num("--body-timeout-ms", "SCEP_BODY_TIMEOUT_MS", Math.min(10_000, config.requestTimeoutMs), 1);
+  if (config.bodyTimeoutMs > config.requestTimeoutMs) throw new ConfigError(`the body timeout (${config.bodyTimeoutMs} ms) must not exceed the request timeout (${config.requestTimeoutMs} ms)`);
   if (config.headersTimeoutMs > config.requestTimeoutMs) throw new ConfigError(`the headers timeout (${config.headersTimeoutMs} ms) must not exceed the request timeout (${config.requestTimeoutMs} ms)`);
   if (config.pending && config.workers > 1 && config.redisUrl === undefined) {
     throw new ConfigError(`--pending cannot run with ${config.workers} workers without --redis-url: pending requests would live in one process's memory (use --workers 1, or give SCEP_REDIS_URL)`, { showUsage: false });

@@ -14,11 +14,12 @@ import { rawPath, serveFetch } from "./node-fetch.js";
 import { CRL_FILE, CRL_PATH, createCrlEndpoint, scheduleCrl, type CrlEndpoint } from "./crl-endpoint.js";
 import { ConfigError, configErrorLine, parseConfig, usage, type ServerConfig } from "./config.js";
 import { memoryStores, redactRedisUrl, redisStores, type SharedStores } from "./shared-stores.js";
-import { createMetricsSdk, withOperatorEndpoints, type MetricsSdk } from "./operator-endpoints.js";
+import { OPERATOR_PATHS, createMetricsSdk, withOperatorEndpoints, type MetricsSdk } from "./operator-endpoints.js";
 import { readNextCa } from "./ca-rollover.js";
 import { createReloader, keepRestartOnly } from "./reload.js";
 import type { ProfileSettings } from "./config-file.js";
 import { buildProfile, describeProfile, readSecret, type ProfileSummary } from "./profiles.js";
+import { applyHttpLimits } from "./http-limits.js";
 
 /** The SCEP path (and profile name) the examples serve without a configuration file. */
 export const SCEP_PATH = "/scep";
@@ -305,9 +306,14 @@ async function listen(server: Server | NetServer, config: ServerConfig): Promise
   }
 }
 
-/** An HTTP server with the configured timeouts, so a slow client cannot hold a connection forever. */
+/**
+ * An HTTP server with the configured timeouts and bounds, so a slow client cannot hold a connection forever and a
+ * flood cannot grow memory without bound: headers, request, body and keep-alive timeouts, at most `maxConnections`
+ * sockets and `maxInFlight` requests (then 503 + Retry-After), see {@link applyHttpLimits}. The operator probes are
+ * not counted against `maxInFlight`.
+ */
 export function createHttpServer(config: ServerConfig, listener: RequestListener): Server {
-  const http = createServer(
+  const http: Server = createServer(
     {
       requestTimeout: config.requestTimeoutMs,
       headersTimeout: config.headersTimeoutMs,
@@ -315,8 +321,15 @@ export function createHttpServer(config: ServerConfig, listener: RequestListener
       // How often Node checks the two timeouts above (its default, 30 s, would let short timeouts run long).
       connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(config.headersTimeoutMs / 4))),
     },
-    listener,
   );
+  const limited = applyHttpLimits(http, listener, {
+    maxInFlight: config.maxInFlight,
+    maxConnections: config.maxConnections,
+    bodyTimeoutMs: config.bodyTimeoutMs,
+    retryAfterSeconds: config.retryAfterSeconds,
+    exemptPaths: OPERATOR_PATHS,
+  });
+  http.on("request", limited.listener);
   http.keepAliveTimeout = config.keepAliveTimeoutMs;
   return http;
 }

@@ -28,6 +28,10 @@ const DEFAULTS = {
   requestTimeoutMs: 30_000,
   headersTimeoutMs: 10_000,
   keepAliveTimeoutMs: 5_000,
+  bodyTimeoutMs: 10_000,
+  maxInFlight: 512,
+  maxConnections: 4096,
+  retryAfterSeconds: 1,
   shutdownTimeoutMs: 10_000,
   workers: 1,
   redisUrl: undefined,
@@ -60,6 +64,7 @@ describe("parseConfig", () => {
       PORT: "9000", HOST: "127.0.0.1", SCEP_DATA_DIR: "/var/lib/scep", SCEP_CHALLENGE: "pw", SCEP_CA_CERT: "ca.pem", SCEP_CA_KEY: "ca.key",
       SCEP_VALIDITY_DAYS: "0.5", SCEP_PENDING: "yes", SCEP_CERT_FILES: "1", SCEP_MAX_BODY: "2048", SCEP_ADMIN_TOKEN: "0123456789abcdef",
       SCEP_REQUEST_TIMEOUT_MS: "2000", SCEP_HEADERS_TIMEOUT_MS: "1000", SCEP_KEEP_ALIVE_TIMEOUT_MS: "300", SCEP_SHUTDOWN_TIMEOUT_MS: "0",
+      SCEP_BODY_TIMEOUT_MS: "1500", SCEP_MAX_IN_FLIGHT: "64", SCEP_MAX_CONNECTIONS: "256", SCEP_RETRY_AFTER_SECONDS: "5",
       SCEP_WORKERS: "1", // (more than one worker is refused with pending mode: see below)
       SCEP_CA_KEY_PASSPHRASE_FILE: "ca.pass", SCEP_BACKDATE_SECONDS: "60",
       SCEP_REDIS_URL: "redis://:pw@10.0.0.5:6380/2", SCEP_ONE_TIME_CHALLENGES: "true",
@@ -70,6 +75,7 @@ describe("parseConfig", () => {
       caKeyPassphrase: undefined, caKeyPassphraseFile: "/etc/scep/ca.pass", backdateSeconds: 60,
       validityDays: 0.5, pending: true, certFiles: true, maxBodyBytes: 2048, adminToken: "0123456789abcdef",
       requestTimeoutMs: 2000, headersTimeoutMs: 1000, keepAliveTimeoutMs: 300, shutdownTimeoutMs: 0,
+      bodyTimeoutMs: 1500, maxInFlight: 64, maxConnections: 256, retryAfterSeconds: 5,
       workers: 1, redisUrl: "redis://:pw@10.0.0.5:6380/2", oneTimeChallenges: true,
       crlUrl: "http://pki.example.test/scep/ca.crl", crlValidityHours: 6, adminListen: { host: "::1", port: 9090 },
     });
@@ -91,6 +97,11 @@ describe("parseConfig", () => {
     expect(parseConfig(["--pending"], { SCEP_WORKERS: "1" })).toEqual({ ...DEFAULTS, pending: true });
   });
 
+  it("takes the body timeout from a shorter request timeout unless it is given", () => {
+    expect(parseConfig([], { SCEP_REQUEST_TIMEOUT_MS: "600", SCEP_HEADERS_TIMEOUT_MS: "300" })).toEqual({ ...DEFAULTS, requestTimeoutMs: 600, headersTimeoutMs: 300, bodyTimeoutMs: 600 });
+    expect(parseConfig(["--body-timeout-ms", "200"], { SCEP_REQUEST_TIMEOUT_MS: "600", SCEP_HEADERS_TIMEOUT_MS: "300" })).toEqual({ ...DEFAULTS, requestTimeoutMs: 600, headersTimeoutMs: 300, bodyTimeoutMs: 200 });
+  });
+
   it.each([
     [["--port", "http"], {}, '--port must be an integer from 0 to 65535, got "http"'],
     [[], { PORT: "70000" }, 'PORT must be an integer from 0 to 65535, got "70000"'],
@@ -98,6 +109,10 @@ describe("parseConfig", () => {
     [[], { SCEP_PENDING: "maybe" }, 'SCEP_PENDING must be true or false, got "maybe"'],
     [["--ca-cert", "ca.pem"], {}, "--ca-cert/SCEP_CA_CERT and --ca-key/SCEP_CA_KEY must be given together"],
     [[], { SCEP_HEADERS_TIMEOUT_MS: "5000", SCEP_REQUEST_TIMEOUT_MS: "1000" }, "the headers timeout (5000 ms) must not exceed the request timeout (1000 ms)"],
+    [[], { SCEP_BODY_TIMEOUT_MS: "2000", SCEP_REQUEST_TIMEOUT_MS: "1000" }, "the body timeout (2000 ms) must not exceed the request timeout (1000 ms)"],
+    [["--max-in-flight", "0"], {}, '--max-in-flight must be an integer from 1 to 1000000, got "0"'],
+    [[], { SCEP_MAX_CONNECTIONS: "lots" }, 'SCEP_MAX_CONNECTIONS must be an integer from 1 to 1000000, got "lots"'],
+    [["--retry-after-seconds", "0"], {}, '--retry-after-seconds must be an integer from 1 to 3600, got "0"'],
     [[], { SCEP_ADMIN_TOKEN: "short" }, "SCEP_ADMIN_TOKEN must be at least 16 characters"],
     [["--max-body", "10"], {}, '--max-body must be an integer from 1024 to 9007199254740991, got "10"'],
     [["--nope"], {}, "unknown option '--nope'"],

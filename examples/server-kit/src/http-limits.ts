@@ -1,0 +1,99 @@
+// Slow-client and overload guards of the example servers' node:http server (issue 12, items 3 and 7):
+//   - headers must arrive within headersTimeoutMs and the whole request within requestTimeoutMs (Node's own checks, 408);
+//   - a body must arrive within bodyTimeoutMs of its headers (here: Node's requestTimeout alone lets a body trickle for
+//     the whole request time; this cuts a client that stops mid-body or sends a byte now and then sooner), 408 + close;
+//   - idle keep-alive connections close after keepAliveTimeoutMs;
+//   - at most maxConnections open sockets (Node drops the ones above it at once);
+//   - at most maxInFlight requests between their headers and their response: one more is answered 503 with
+//     Retry-After at once, before the framework reads its body, so memory stays bounded under any flood.
+// /healthz, /readyz and /metrics are not counted (cheap, and an orchestrator must reach them under load).
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
+
+/** The limits {@link applyHttpLimits} enforces; all times in milliseconds. */
+export interface HttpLimits {
+  /** Most requests in flight (headers read, response not finished); one more gets 503 + Retry-After. */
+  maxInFlight: number;
+  /** Most open connections; above it Node closes a new socket at once. */
+  maxConnections: number;
+  /** A request body must be complete this long after its headers, else 408 and the connection is closed. */
+  bodyTimeoutMs: number;
+  /** Seconds a 503 (too many requests in flight) asks the client to wait, in its Retry-After header. */
+  retryAfterSeconds: number;
+  /** Paths answered without counting them (operator probes). */
+  exemptPaths?: readonly string[];
+}
+
+/** What the limits did so far (for tests and `/metrics`-style reporting). */
+export interface HttpLimitStats {
+  /** Requests now in flight. */
+  inFlight: number;
+  /** Requests answered 503 because `maxInFlight` were in flight. */
+  rejectedBusy: number;
+  /** Requests cut off by the body timeout (408). */
+  bodyTimeouts: number;
+}
+
+const hasBody = (req: IncomingMessage): boolean => {
+  const length = req.headers["content-length"];
+  return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
+};
+
+const pathOf = (url: string | undefined): string => {
+  const u = url ?? "/";
+  const q = u.indexOf("?");
+  return q < 0 ? u : u.slice(0, q);
+};
+
+/**
+ * Wraps `next` with the in-flight bound and the body timeout, and sets
+ * `maxConnections` on `server`. Returns the wrapped listener and live counters.
+ *
+ * @example
+ * ```ts
+ * const limited = applyHttpLimits(server, app, { maxInFlight: 512, maxConnections: 4096, bodyTimeoutMs: 10_000, retryAfterSeconds: 1 });
+ * server.on("request", limited.listener);
+ * ```
+ */
+export function applyHttpLimits(server: Server, next: RequestListener, limits: HttpLimits): { listener: RequestListener; stats: HttpLimitStats } {
+  server.maxConnections = limits.maxConnections;
+  const exempt = new Set(limits.exemptPaths ?? []);
+  const stats: HttpLimitStats = { inFlight: 0, rejectedBusy: 0, bodyTimeouts: 0 };
+  const listener: RequestListener = (req: IncomingMessage, res: ServerResponse) => {
+    if (exempt.has(pathOf(req.url))) return next(req, res);
+    if (stats.inFlight >= limits.maxInFlight) {
+      stats.rejectedBusy += 1;
+      // Answered before anything reads the body; the connection closes, so an unread body cannot follow.
+      const body = "too many requests in flight; retry later\n";
+      res.writeHead(503, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body), "retry-after": String(limits.retryAfterSeconds), connection: "close", "cache-control": "no-store" });
+      res.end(body);
+      return;
+    }
+    stats.inFlight += 1;
+    let done = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      stats.inFlight -= 1;
+      clearTimeout(timer);
+    };
+    res.once("finish", finish).once("close", finish);
+    if (hasBody(req) && !req.complete) {
+      timer = setTimeout(() => {
+        if (req.complete || done) return;
+        stats.bodyTimeouts += 1;
+        const socket = req.socket;
+        if (!res.headersSent) {
+          const body = "request body not received in time\n";
+          res.writeHead(408, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body), connection: "close" });
+          res.end(body, () => socket.destroy());
+        } else socket.destroy();
+        // (the framework still waiting on the body sees it aborted; the response is already final)
+      }, limits.bodyTimeoutMs);
+      timer.unref();
+      req.once("end", () => clearTimeout(timer));
+    }
+    next(req, res);
+  };
+  return { listener, stats };
+}

@@ -1,0 +1,160 @@
+/**
+ * Slow clients and floods against an example server run as a child process
+ * (issue 12, items 3 and 7): with 200 slow-loris connections open (half
+ * trickling their headers a byte at a time, half stopping mid-body or
+ * trickling the body), real SDK clients still enroll, and every slow
+ * connection is answered 408 and closed by the server after the configured
+ * (short) timeouts; beyond `SCEP_MAX_IN_FLIGHT` requests a new one gets 503
+ * with Retry-After before its body is read; beyond `SCEP_MAX_CONNECTIONS` a
+ * new connection is closed unanswered. `pnpm stress:slowloris` runs the same
+ * with 500 connections.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ScepClient, createSelfSignedSigner, generateCsr, generateRsaKeyPair } from "@scep/core";
+import { startExample, type ExampleProcess } from "./example-process.js";
+
+/** A raw connection that records what it received and when the server closed it. */
+interface Slow {
+  socket: Socket;
+  received: string;
+  closed: Promise<void>;
+  /** The drip of {@link trickle}, stopped on close. */
+  timer: NodeJS.Timeout | undefined;
+}
+
+function openSocket(port: number): Promise<Slow> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    const slow: Slow = { socket, received: "", timer: undefined, closed: new Promise((done) => socket.once("close", () => (clearInterval(slow.timer), done()))) };
+    socket.setEncoding("utf8").on("data", (d: string) => (slow.received += d));
+    socket.on("error", () => undefined); // a reset by the server counts as closed
+    socket.once("connect", () => resolve(slow)).once("error", reject);
+  });
+}
+
+/** Writes `head` at once, then one character of `drip` every `everyMs` (none if `drip` is empty) until the server closes the connection. */
+async function trickle(port: number, head: string, drip: string, everyMs: number): Promise<Slow> {
+  const slow = await openSocket(port);
+  slow.socket.write(head);
+  let i = 0;
+  if (drip) slow.timer = setInterval(() => void (slow.socket.writable && slow.socket.write(drip[i++ % drip.length]!)), everyMs);
+  return slow;
+}
+
+const firstLine = (s: string): string => s.split("\r\n")[0] ?? "";
+
+/** Sends one request on a new connection (Connection: close) and resolves with the whole answer ("" when the server closed it unanswered). */
+async function rawRequest(port: number, request: string): Promise<string> {
+  const s = await openSocket(port);
+  s.socket.end(request);
+  await s.closed;
+  return s.received;
+}
+
+async function enroll(base: string, keys: CryptoKeyPair, subject: string): Promise<string> {
+  const csr = await generateCsr({ keys, subject, challengePassword: "slow-clients" });
+  const signer = await createSelfSignedSigner({ keys, subject });
+  const rep = await new ScepClient({ url: `${base}/scep` }).enroll({ csr, signer });
+  return rep.status;
+}
+
+/**
+ * @param name - "express" or "hono"
+ * @param exampleDir - the example's directory
+ * @param slowCount - slow-loris connections held open while real clients enroll
+ */
+export function describeSlowClients(name: string, exampleDir: string, slowCount = 200): void {
+  describe(`${name} example server under slow clients and floods`, () => {
+    const tmp = mkdtempSync(join(tmpdir(), `scep-slow-${name}-`));
+    const procs: ExampleProcess[] = [];
+    let keys: CryptoKeyPair;
+    const start = async (env: Record<string, string>) => {
+      const s = await startExample(exampleDir, { SCEP_DATA_DIR: join(tmp, "data"), SCEP_CHALLENGE: "slow-clients", ...env });
+      procs.push(s.proc);
+      return s;
+    };
+    beforeAll(async () => {
+      keys = await generateRsaKeyPair(2048);
+    });
+    afterAll(async () => {
+      await Promise.all(procs.map((p) => p.terminate()));
+      rmSync(tmp, { recursive: true, force: true });
+    });
+
+    it(`real clients enroll while ${slowCount} slow-loris connections are open; each of those gets 408 and is closed by the server`, async () => {
+      const s = await start({ SCEP_HEADERS_TIMEOUT_MS: "1500", SCEP_REQUEST_TIMEOUT_MS: "20000", SCEP_BODY_TIMEOUT_MS: "1500", SCEP_KEEP_ALIVE_TIMEOUT_MS: "1000" });
+      const port = s.listening.port;
+      const half = Math.floor(slowCount / 2);
+      const slow = await Promise.all([
+        // Headers a byte every 100 ms, never finished: Node's headersTimeout.
+        ...Array.from({ length: half }, () => trickle(port, "POST /scep?operation=PKIOperation HTTP/1.1\r\nHost: 127.0.0.1\r\n", "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n", 100)),
+        // Whole headers, then 10 of 2000 body bytes and a byte every 100 ms (odd ones) or nothing more (even ones): the body timeout.
+        ...Array.from({ length: slowCount - half }, (_, i) =>
+          trickle(port, "POST /scep?operation=PKIOperation HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-pki-message\r\nContent-Length: 2000\r\n\r\n0123456789", i % 2 ? "x" : "", 100),
+        ),
+      ]);
+      try {
+        const statuses = await Promise.all(Array.from({ length: 4 }, (_, i) => enroll(s.base, keys, `CN=under-slowloris-${i}`)));
+        expect(statuses).toEqual(["SUCCESS", "SUCCESS", "SUCCESS", "SUCCESS"]);
+        await Promise.all(slow.map((c) => c.closed));
+        expect(slow.map((c) => firstLine(c.received))).toEqual(slow.map(() => "HTTP/1.1 408 Request Timeout"));
+        // The stalled bodies were cut by the body timeout (1.5 s), not by the request timeout (20 s, which would close them unanswered).
+        expect(slow.slice(half).filter((c) => !c.received.endsWith("\r\n\r\nrequest body not received in time\n"))).toEqual([]);
+        // Still serving after the slow connections are gone.
+        expect(await enroll(s.base, keys, "CN=after-slowloris")).toBe("SUCCESS");
+      } finally {
+        for (const c of slow) (clearInterval(c.timer), c.socket.destroy());
+      }
+    });
+
+    it("beyond SCEP_MAX_IN_FLIGHT answers 503 with Retry-After before reading the body; probes still answer; then serves again", async () => {
+      const s = await start({ SCEP_MAX_IN_FLIGHT: "2", SCEP_RETRY_AFTER_SECONDS: "7", SCEP_BODY_TIMEOUT_MS: "2000", SCEP_HEADERS_TIMEOUT_MS: "2000" });
+      const port = s.listening.port;
+      const head = "POST /scep?operation=PKIOperation HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5000\r\n\r\n";
+      const stalled = await Promise.all([trickle(port, head + "0123", "", 0), trickle(port, head + "0123", "", 0)]);
+      const caps = "GET /scep?operation=GetCACaps HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+      // Until the server has read both stalled requests' headers, GetCACaps still gets through.
+      let answer = await rawRequest(port, caps);
+      for (let i = 0; i < 200 && firstLine(answer) === "HTTP/1.1 200 OK"; i++) answer = await rawRequest(port, caps);
+      expect(firstLine(answer)).toBe("HTTP/1.1 503 Service Unavailable");
+      expect(answer).toMatch(/\r\nretry-after: 7\r\n/i);
+      expect(answer.endsWith("\r\n\r\ntoo many requests in flight; retry later\n")).toBe(true);
+      // A PKIOperation with a body is refused the same way, without its body being read.
+      expect(firstLine(await rawRequest(port, head.replace("Content-Length: 5000", "Content-Length: 3") + "abc"))).toBe("HTTP/1.1 503 Service Unavailable");
+      expect(firstLine(await rawRequest(port, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"))).toBe("HTTP/1.1 200 OK");
+      await Promise.all(stalled.map((c) => c.closed));
+      expect(stalled.map((c) => firstLine(c.received))).toEqual(["HTTP/1.1 408 Request Timeout", "HTTP/1.1 408 Request Timeout"]);
+      expect(stalled.filter((c) => !c.received.endsWith("request body not received in time\n"))).toEqual([]);
+      expect(firstLine(await rawRequest(port, caps))).toBe("HTTP/1.1 200 OK");
+      expect(await enroll(s.base, keys, "CN=after-flood")).toBe("SUCCESS");
+    });
+
+    it("beyond SCEP_MAX_CONNECTIONS closes a new connection unanswered", async () => {
+      const s = await start({ SCEP_MAX_CONNECTIONS: "3", SCEP_KEEP_ALIVE_TIMEOUT_MS: "30000" });
+      const port = s.listening.port;
+      const probe = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+      const held: Slow[] = [];
+      try {
+        // Three keep-alive connections, each answered (so the server holds all three).
+        for (let i = 0; i < 3; i++) {
+          const c = await openSocket(port);
+          c.socket.write(probe);
+          while (!c.received.includes("ok\n")) await new Promise((r) => c.socket.once("data", r));
+          held.push(c);
+        }
+        expect(await rawRequest(port, probe)).toBe("");
+        held.pop()!.socket.destroy();
+        // Once the server has seen that close, a new connection is served again.
+        let answer = "";
+        for (let i = 0; i < 200 && answer === ""; i++) answer = await rawRequest(port, probe.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n"));
+        expect(firstLine(answer)).toBe("HTTP/1.1 200 OK");
+      } finally {
+        for (const c of held) c.socket.destroy();
+      }
+    });
+  });
+}
