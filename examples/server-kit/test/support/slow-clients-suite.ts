@@ -3,8 +3,8 @@
  * (issue 12, items 3 and 7): with 200 slow-loris connections open (half
  * trickling their headers a byte at a time, half stopping mid-body or
  * trickling the body), real SDK clients still enroll, and every slow
- * connection is answered 408 and closed by the server after the configured
- * (short) timeouts; beyond `SCEP_MAX_IN_FLIGHT` requests a new one gets 503
+ * connection is closed by the server after the configured (short) timeouts
+ * (a stalled one with a 408); beyond `SCEP_MAX_IN_FLIGHT` requests a new one gets 503
  * with Retry-After before its body is read; beyond `SCEP_MAX_CONNECTIONS` a
  * new connection is closed unanswered. `pnpm stress:slowloris` runs the same
  * with 500 connections.
@@ -85,7 +85,7 @@ export function describeSlowClients(name: string, exampleDir: string, slowCount 
       rmSync(tmp, { recursive: true, force: true });
     });
 
-    it(`real clients enroll while ${slowCount} slow-loris connections are open; each of those gets 408 and is closed by the server`, async () => {
+    it(`real clients enroll while ${slowCount} slow-loris connections are open; the server closes each of those after its timeout (408 for a stalled body)`, async () => {
       const s = await start({ SCEP_HEADERS_TIMEOUT_MS: "1500", SCEP_REQUEST_TIMEOUT_MS: "20000", SCEP_BODY_TIMEOUT_MS: "1500", SCEP_KEEP_ALIVE_TIMEOUT_MS: "1000" });
       const port = s.listening.port;
       const half = Math.floor(slowCount / 2);
@@ -98,12 +98,19 @@ export function describeSlowClients(name: string, exampleDir: string, slowCount 
         ),
       ]);
       try {
+        expect(slow.filter((c) => c.socket.destroyed)).toEqual([]);
         const statuses = await Promise.all(Array.from({ length: 4 }, (_, i) => enroll(s.base, keys, `CN=under-slowloris-${i}`)));
         expect(statuses).toEqual(["SUCCESS", "SUCCESS", "SUCCESS", "SUCCESS"]);
+        // Every slow connection is closed by the server (the test never closes one itself before this resolves).
         await Promise.all(slow.map((c) => c.closed));
-        expect(slow.map((c) => firstLine(c.received))).toEqual(slow.map(() => "HTTP/1.1 408 Request Timeout"));
-        // The stalled bodies were cut by the body timeout (1.5 s), not by the request timeout (20 s, which would close them unanswered).
-        expect(slow.slice(half).filter((c) => !c.received.endsWith("\r\n\r\nrequest body not received in time\n"))).toEqual([]);
+        // A connection still sending when the server closes it is reset, and the reset may discard the 408 before the
+        // client reads it (TCP: unread data at close means RST): those may see nothing; a stalled body always sees it.
+        const outcome = (c: Slow): string => (c.received === "" ? "reset" : firstLine(c.received));
+        expect(slow.filter((c) => c.timer !== undefined).map(outcome).filter((o) => o !== "reset" && o !== "HTTP/1.1 408 Request Timeout")).toEqual([]);
+        const stalledBodies = slow.slice(half).filter((c) => c.timer === undefined);
+        expect(stalledBodies).toHaveLength(Math.ceil((slowCount - half) / 2));
+        // Cut by the body timeout (1.5 s), not by the request timeout (20 s, which closes them unanswered).
+        expect(stalledBodies.filter((c) => !(c.received.startsWith("HTTP/1.1 408 Request Timeout\r\n") && c.received.endsWith("\r\n\r\nrequest body not received in time\n")))).toEqual([]);
         // Still serving after the slow connections are gone.
         expect(await enroll(s.base, keys, "CN=after-slowloris")).toBe("SUCCESS");
       } finally {
