@@ -6,7 +6,8 @@
  * CA certificate and key replaced on disk) takes effect without a restart;
  * a request in flight during the reloads completes on the CA it started with,
  * and a keep-alive connection keeps its socket across them. CAs are made by
- * the real `openssl` CLI.
+ * the real `openssl` CLI. With a configuration file, an Intune profile's
+ * trust-anchor bundle is read again: a bad bundle keeps the old anchors.
  */
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Certificate, buildPkcsReq, createSelfSignedSigner, generateCsr, generateRsaKeyPair, parseCaCaps, parseGetNextCaCertResponse, readCertRep, type LocalKey } from "@scep/core";
+import { anchor } from "../../../packages/intune/test/support/tokens.js";
 import { type ExampleProcess, startExample } from "../../server-kit/test/support/example-process.js";
 
 const EXAMPLE_DIR = new URL("..", import.meta.url).pathname;
@@ -134,6 +136,10 @@ describe("SIGHUP", () => {
     const next = await keepAliveGet("/scep?operation=GetNextCACert");
     expect(parseGetNextCaCertResponse(new Uint8Array(next.body), [ca[2].cert]).map((c) => c.subject)).toEqual(["CN=Reload CA 3"]);
 
+    // The expiry gauges name the CA in service and the next one only (no stale series of CA 1).
+    const gauges = (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).split("\n").filter((l) => l.startsWith("scep_certificate_time_to_expiry{"));
+    expect(gauges.map((l) => /role="([^"]+)",scep_certificate_subject="([^"]+)"/.exec(l)!.slice(1).join(" ")).sort()).toEqual(["ca CN=Reload CA 2", "next_ca CN=Reload CA 3"]);
+
     // The request in flight since before the reloads completes, answered by CA 1 (the kit it started on).
     inflight.end(built.der.subarray(half));
     const res = await answered;
@@ -154,4 +160,51 @@ describe("SIGHUP", () => {
     expect(proc.child.exitCode).toBeNull();
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
   }, 120_000);
+});
+
+describe("SIGHUP with a configuration file: Intune trust anchors", () => {
+  const AUDIENCE = "https://scep.example.test/mdm";
+  let dir: string;
+  let ex: ExampleProcess;
+  let base: string;
+  const scrape = async (): Promise<string> => (await fetch(`${base}/metrics`)).text();
+  const anchorGauges = (text: string): string[] => text.split("\n").filter((l) => l.startsWith("scep_trust_anchor_time_to_expiry{")).map((l) => /scep_trust_anchor_subject="([^"]+)"/.exec(l)![1]!);
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "scep-sighup-anchors-"));
+    const [one, two] = await Promise.all([anchor("p256", "CN=Connector 2026", new Date(), 30), anchor("p256", "CN=Connector 2027", new Date(), 60)]);
+    writeFileSync(join(dir, "anchors.pem"), one.pem);
+    writeFileSync(join(dir, "anchors-next.pem"), two.pem);
+    writeFileSync(join(dir, "scep-config.json"), JSON.stringify({ profiles: [{ path: "/mdm", intune: { mode: "signed-token", trustAnchors: "anchors.pem", audience: AUDIENCE } }] }));
+    ({ proc: ex, base } = await startExample(EXAMPLE_DIR, { SCEP_DATA_DIR: join(dir, "data"), SCEP_CONFIG: join(dir, "scep-config.json"), SCEP_CHALLENGE: CHALLENGE }));
+  }, 60_000);
+  afterAll(async () => {
+    await ex?.terminate();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const lines = (): string[] => ex.lines.filter((l) => l.includes('"type":"reloaded"') || l.includes('"type":"reload-failed"'));
+  async function hup(): Promise<Record<string, unknown>> {
+    const before = lines().length;
+    process.kill(ex.child.pid!, "SIGHUP");
+    await ex.waitForLine(() => lines().length > before);
+    return JSON.parse(lines()[before]!) as Record<string, unknown>;
+  }
+
+  it("the profile is kind intune and its anchor's days to expiry is a metric", async () => {
+    expect(anchorGauges(await scrape())).toEqual(["CN=Connector 2026"]);
+  });
+
+  it("a bundle that is not PEM: reload-failed naming the field, the old anchors stay; a new bundle: reloaded, its anchor in service", async () => {
+    writeFileSync(join(dir, "anchors.pem"), "garbage\n");
+    const refused = await hup();
+    expect(refused).toMatchObject({ type: "reload-failed", trigger: "SIGHUP" });
+    expect(String(refused.error)).toMatch(/^profiles\[0\]\.intune\.trustAnchors: .*the bundle holds no certificate$/);
+    expect(anchorGauges(await scrape())).toEqual(["CN=Connector 2026"]);
+
+    writeFileSync(join(dir, "anchors.pem"), readFileSync(join(dir, "anchors-next.pem")));
+    expect(await hup()).toMatchObject({ type: "reloaded", trigger: "SIGHUP" });
+    expect(anchorGauges(await scrape())).toEqual(["CN=Connector 2027"]);
+    expect(ex.child.exitCode).toBeNull();
+  }, 60_000);
 });

@@ -8,7 +8,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import { AggregationTemporality, InstrumentType, MeterProvider } from "@opentelemetry/sdk-metrics";
 import { createScepMetrics, type ScepMetrics } from "@scep/core";
 
 /** The paths answered here. */
@@ -38,11 +38,23 @@ export interface MetricsSdk {
 }
 
 /**
+ * The Prometheus exporter, except that observable gauges are collected with delta temporality: a gauge then shows
+ * only what its callback observed in this collection. With the exporter's cumulative default the JavaScript SDK
+ * keeps reporting every attribute set it ever saw, so after a reload (SIGHUP) the replaced CA certificate or
+ * trust anchor would still show its days to expiry, and alert, forever. Counters and histograms stay cumulative.
+ */
+class CurrentGaugesPrometheusExporter extends PrometheusExporter {
+  override selectAggregationTemporality(instrumentType: InstrumentType): AggregationTemporality {
+    return instrumentType === InstrumentType.OBSERVABLE_GAUGE ? AggregationTemporality.DELTA : super.selectAggregationTemporality(instrumentType);
+  }
+}
+
+/**
  * The application side of OpenTelemetry, which a library must not choose for its users: the SDK's MeterProvider
  * with the Prometheus exporter as a pull reader (no HTTP server of its own: `/metrics` is served on the SCEP port).
  */
 export function createMetricsSdk(): MetricsSdk {
-  const exporter = new PrometheusExporter({ preventServerStart: true });
+  const exporter = new CurrentGaugesPrometheusExporter({ preventServerStart: true });
   // service.name (OpenTelemetry resource semantic conventions): Prometheus shows it on target_info.
   const resource = resourceFromAttributes({ "service.name": "scep-example-server" });
   const meterProvider = new MeterProvider({ resource, readers: [exporter] });

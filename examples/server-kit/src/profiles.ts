@@ -125,7 +125,7 @@ export async function buildProfile(p: ProfileSettings, index: number, d: Profile
             onError: onIntuneError,
           }),
       );
-      challenge = { type: "custom", validate: (ctx) => intune.validate(ctx) };
+      challenge = { type: "custom", validate: (ctx) => intune.validate(ctx), status: intune }; // status: kind intune in snapshots, activity, metrics
       // Issue, notify, then deliver (a failed successNotification vetoes delivery); a failed issuance is reported.
       issue = intune.withFailureNotification(issue);
       extra = {
@@ -157,7 +157,7 @@ export async function buildProfile(p: ProfileSettings, index: number, d: Profile
             rateLimiter: d.intuneStores.rateLimiter(p.name),
           }),
       );
-      challenge = { type: "custom", validate: (ctx) => tokens.validate(ctx) };
+      challenge = { type: "custom", validate: (ctx) => tokens.validate(ctx), status: tokens }; // status: trust-anchor expiry in snapshots and metrics
       pool = anchors;
       break;
     }
