@@ -49,6 +49,8 @@ export interface ProxyConfig {
   maxBodyBytes: number;
   /** Upstream deadline in ms (past it: 504; default 30 000). */
   upstreamTimeoutMs: number;
+  /** Slow-client and flood bounds of the HTTP server (file key `http`; see {@link HTTP_DEFAULTS}). */
+  http: ProxyHttpLimits;
   /** Bearer token of the admin API (env `PROXY_ADMIN_TOKEN` only; at least 16 characters). */
   adminToken: string;
   /** Profile records and one-time challenges live there when set (several proxy processes share them). */
@@ -58,6 +60,27 @@ export interface ProxyConfig {
   /** The configuration file, absolute. */
   configPath: string;
 }
+
+/** Timeouts (ms) and bounds of the proxy's node:http server, as the example servers have them. */
+export interface ProxyHttpLimits {
+  /** Headers must arrive within this (slow-loris guard). */
+  headersTimeoutMs: number;
+  /** The whole request must arrive within this (default: upstreamTimeoutMs + 30 000). */
+  requestTimeoutMs: number;
+  /** A body must be complete this long after its headers (else 408 and close). */
+  bodyTimeoutMs: number;
+  /** Idle keep-alive connections close after this. */
+  keepAliveTimeoutMs: number;
+  /** Requests in flight at once; one more gets 503 + Retry-After. */
+  maxInFlight: number;
+  /** Open connections; above it a new one is closed at once. */
+  maxConnections: number;
+  /** Retry-After (seconds) of that 503. */
+  retryAfterSeconds: number;
+}
+
+/** Defaults of the file's `http` object (`requestTimeoutMs` defaults to upstreamTimeoutMs + 30 000). */
+export const HTTP_DEFAULTS = { headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, maxInFlight: 512, maxConnections: 4096, retryAfterSeconds: 1 } as const;
 
 /** A configuration mistake: the message says which setting and why. */
 export class ConfigError extends Error {
@@ -84,7 +107,8 @@ export function usage(program: string): string {
 type Env = Readonly<Record<string, string | undefined>>;
 
 const KEYS = {
-  file: ["port", "host", "publicUrl", "path", "defaultCa", "maxBodyBytes", "upstreamTimeoutMs", "cas"],
+  file: ["port", "host", "publicUrl", "path", "defaultCa", "maxBodyBytes", "upstreamTimeoutMs", "http", "cas"],
+  http: ["headersTimeoutMs", "requestTimeoutMs", "bodyTimeoutMs", "keepAliveTimeoutMs", "maxInFlight", "maxConnections", "retryAfterSeconds"],
   ca: ["name", "type", "url", "challengeTtlMs", "exemptPlatforms", "challenge", "challengeEnv", "ndes", "smallstep"],
   ndes: ["adminUrl", "username", "password", "passwordEnv", "domain"],
   smallstep: ["webhookUrl", "username", "password", "passwordEnv"],
@@ -230,6 +254,24 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
   const path = str("path", file.path, { optional: true }) ?? "/scep";
   if (!/^\/[A-Za-z0-9._~\-/]*[^/]$/.test(path)) throw new ConfigError(`path must start with / and not end with one, got ${JSON.stringify(path)}`);
 
+  const upstreamTimeoutMs = file.upstreamTimeoutMs === undefined ? 30_000 : int("upstreamTimeoutMs", file.upstreamTimeoutMs, 1);
+  const httpFile = file.http === undefined ? {} : object("http", file.http);
+  onlyKeys("http", httpFile, KEYS.http);
+  const limit = (key: (typeof KEYS.http)[number], def: number, max?: number): number => (httpFile[key] === undefined ? def : int(`http.${key}`, httpFile[key], 1, max));
+  const http: ProxyHttpLimits = {
+    headersTimeoutMs: limit("headersTimeoutMs", HTTP_DEFAULTS.headersTimeoutMs),
+    requestTimeoutMs: limit("requestTimeoutMs", upstreamTimeoutMs + 30_000),
+    bodyTimeoutMs: 0,
+    keepAliveTimeoutMs: limit("keepAliveTimeoutMs", HTTP_DEFAULTS.keepAliveTimeoutMs),
+    maxInFlight: limit("maxInFlight", HTTP_DEFAULTS.maxInFlight, 1_000_000),
+    maxConnections: limit("maxConnections", HTTP_DEFAULTS.maxConnections, 1_000_000),
+    retryAfterSeconds: limit("retryAfterSeconds", HTTP_DEFAULTS.retryAfterSeconds, 3600),
+  };
+  http.bodyTimeoutMs = limit("bodyTimeoutMs", Math.min(HTTP_DEFAULTS.bodyTimeoutMs, http.requestTimeoutMs));
+  for (const key of ["headersTimeoutMs", "bodyTimeoutMs"] as const) {
+    if (http[key] > http.requestTimeoutMs) throw new ConfigError(`http.${key} (${http[key]} ms) must not exceed http.requestTimeoutMs (${http.requestTimeoutMs} ms)`);
+  }
+
   const [portSrc, port] = get("--port", "PORT");
   const host = get("--host", "HOST")[1];
   const [publicSrc, publicUrl] = get("--public-url", "PROXY_PUBLIC_URL");
@@ -245,7 +287,8 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
     cas,
     defaultCa,
     maxBodyBytes: file.maxBodyBytes === undefined ? 2 * 1024 * 1024 : int("maxBodyBytes", file.maxBodyBytes, 1024),
-    upstreamTimeoutMs: file.upstreamTimeoutMs === undefined ? 30_000 : int("upstreamTimeoutMs", file.upstreamTimeoutMs, 1),
+    upstreamTimeoutMs,
+    http,
     adminToken,
     redisUrl,
     redisKeyPrefix: env.SCEP_PROXY_KEY_PREFIX || "scep-proxy:",

@@ -36,6 +36,7 @@ describe("proxy-server configuration", () => {
       defaultCa: "corp",
       maxBodyBytes: 2 * 1024 * 1024,
       upstreamTimeoutMs: 30_000,
+      http: { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, bodyTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, maxInFlight: 512, maxConnections: 4096, retryAfterSeconds: 1 },
       adminToken: TOKEN,
       redisUrl: undefined,
       redisKeyPrefix: "scep-proxy:",
@@ -108,8 +109,17 @@ describe("proxy-server configuration", () => {
     ["a path ending in a slash", { cas: [CORP], path: "/scep/" }, {}, [], 'path must start with / and not end with one, got "/scep/"'],
     ["a bad port", { cas: [CORP] }, { PORT: "70000" }, [], 'PORT must be an integer from 0 to 65535, got "70000"'],
     ["a non-Redis URL", { cas: [CORP] }, { SCEP_REDIS_URL: "http://x" }, [], "SCEP_REDIS_URL must be a redis:// or rediss:// URL"],
+    ["an unknown http key", { cas: [CORP], http: { timeout: 1 } }, {}, [], 'http: unknown key "timeout" (allowed: headersTimeoutMs, requestTimeoutMs, bodyTimeoutMs, keepAliveTimeoutMs, maxInFlight, maxConnections, retryAfterSeconds)'],
+    ["no in-flight request allowed", { cas: [CORP], http: { maxInFlight: 0 } }, {}, [], "http.maxInFlight must be an integer from 1 to 1000000, got 0"],
+    ["a body timeout past the request timeout", { cas: [CORP], http: { requestTimeoutMs: 1000, headersTimeoutMs: 500, bodyTimeoutMs: 2000 } }, {}, [], "http.bodyTimeoutMs (2000 ms) must not exceed http.requestTimeoutMs (1000 ms)"],
   ])("refuses %s with one line", (_what, file, env, argv, message) => {
     expect(error(file, env as Record<string, string>, argv as string[])).toEqual(message);
+  });
+
+  it("reads the http limits; the body timeout follows a shorter request timeout", () => {
+    expect(parse({ cas: [CORP], http: { headersTimeoutMs: 500, requestTimeoutMs: 800, keepAliveTimeoutMs: 100, maxInFlight: 8, maxConnections: 16, retryAfterSeconds: 3 } }).http).toEqual({
+      headersTimeoutMs: 500, requestTimeoutMs: 800, bodyTimeoutMs: 800, keepAliveTimeoutMs: 100, maxInFlight: 8, maxConnections: 16, retryAfterSeconds: 3,
+    });
   });
 
   it("no default CA when several are configured and none is named", () => {
