@@ -44,6 +44,7 @@ export {
 export type { FailInfo, ScepErrorCode, PartialRequest, ScepErrorOptions } from "./errors.js";
 
 export { CIPHERS, DIGEST_OID, DIGEST_LENGTH } from "./algorithms.js";
+export { LIMITS } from "./limits.js";
 export type { ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme, SignatureAlgorithm, CipherInfo } from "./algorithms.js";
 export { resolvePolicy } from "./policy.js";
 export type { AlgorithmPolicy, ResolvedPolicy } from "./policy.js";

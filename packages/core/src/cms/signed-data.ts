@@ -2,6 +2,7 @@
  * CMS SignedData (RFC 5652 §5): read (BER accepted), verify, and write (DER).
  */
 import * as der from "../lib/der.js";
+import { LIMITS } from "../limits.js";
 import * as oids from "../oids.js";
 import * as nc from "../lib/node-crypto.js";
 import { type DigestAlgorithm, type SignatureAlgorithm, DIGEST_OID, digestFromOid } from "../algorithms.js";
@@ -116,9 +117,16 @@ export function parseSignedData(bytes: Uint8Array): ParsedSignedData {
   const certificates: Certificate[] = [];
   const crls: Uint8Array[] = [];
   if (sd[i]?.tag === 0xa0) {
-    for (const c of der.children(sd[i++]!)) if (c.tag === der.Tag.SEQUENCE) certificates.push(new Certificate(der.raw(c).slice()));
+    const set = der.children(sd[i++]!);
+    // Counted before any is parsed, and before the signature is checked.
+    if (set.length > LIMITS.signedDataCertificates) throw new MessageMalformedError(`a SignedData with more than ${LIMITS.signedDataCertificates} certificates`);
+    for (const c of set) if (c.tag === der.Tag.SEQUENCE) certificates.push(new Certificate(der.raw(c).slice()));
   }
-  if (sd[i]?.tag === 0xa1) for (const c of der.children(sd[i++]!)) crls.push(der.raw(c).slice());
+  if (sd[i]?.tag === 0xa1) {
+    const set = der.children(sd[i++]!);
+    if (set.length > LIMITS.signedDataCertificates) throw new MessageMalformedError(`a SignedData with more than ${LIMITS.signedDataCertificates} CRLs`);
+    for (const c of set) crls.push(der.raw(c).slice());
+  }
   const signerInfos = der.expect(sd[i]!, der.Tag.SET, "SignerInfos").map(readSignerInfo);
   return content ? { contentType, content, certificates, crls, signerInfos } : { contentType, certificates, crls, signerInfos };
 }

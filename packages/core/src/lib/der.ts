@@ -11,6 +11,7 @@
  * input fails fast with an {@link Asn1Error}.
  */
 import { Asn1Error } from "../errors.js";
+import { LIMITS } from "../limits.js";
 
 /** Universal tags used by SCEP. Class and constructed bits included. */
 export const Tag = {
@@ -34,7 +35,8 @@ export const Tag = {
   SET: 0x31,
 } as const;
 
-const MAX_DEPTH = 48;
+const MAX_DEPTH = LIMITS.asn1Depth;
+const MAX_ELEMENTS = LIMITS.asn1Elements;
 
 /** One element: where it is in `buf`, and how long its parts are. */
 export interface Tlv {
@@ -109,6 +111,7 @@ export function children(t: Tlv | undefined): Tlv[] {
   const out: Tlv[] = [];
   let p = t.contentStart;
   while (p < t.contentEnd) {
+    if (out.length === MAX_ELEMENTS) fail(`ASN.1 constructed element with more than ${MAX_ELEMENTS} elements`);
     const c = readTlv(t.buf, p, t.contentEnd);
     out.push(c);
     p = c.end;

@@ -4,6 +4,7 @@
  * extensions (SANs), and the self-signature.
  */
 import * as der from "../lib/der.js";
+import { LIMITS } from "../limits.js";
 import * as oids from "../oids.js";
 import * as nc from "../lib/node-crypto.js";
 import type { SignatureAlgorithm } from "../algorithms.js";
@@ -61,14 +62,22 @@ export class CertificationRequest {
       let extensions: Extension[] = [];
       if (info[3]) {
         if (info[3].tag !== 0xa0) throw new CsrInvalidError("CSR attributes must be [0]");
-        for (const a of der.children(info[3])) {
+        const attributes = der.children(info[3]);
+        if (attributes.length > LIMITS.csrAttributes) throw new CsrInvalidError(`a PKCS#10 request with more than ${LIMITS.csrAttributes} attributes`);
+        for (const a of attributes) {
           const [typeT, valuesT] = der.expect(a, der.Tag.SEQUENCE, "Attribute");
           const type = der.readOid(typeT);
           const values = der.expect(valuesT!, der.Tag.SET, "AttributeValues");
           if (type === oids.id_challengePassword) challengePassword = der.readString(values[0], "challengePassword");
-          else if (type === oids.id_extensionRequest && values[0]) extensions = parseExtensions(values[0]);
+          else if (type === oids.id_extensionRequest && values[0]) {
+            if (der.children(values[0]).length > LIMITS.csrExtensions) throw new CsrInvalidError(`a PKCS#10 request with more than ${LIMITS.csrExtensions} requested extensions`);
+            extensions = parseExtensions(values[0]);
+          }
         }
       }
+      // Counted here, before the request's signature is checked or a policy reads the names.
+      const san = extensions.find((e) => e.oid === oids.id_ce_subjectAltName);
+      if (san && der.children(der.parse(san.value)).length > LIMITS.csrSubjectAltNames) throw new CsrInvalidError(`a PKCS#10 request with more than ${LIMITS.csrSubjectAltNames} subjectAltNames`);
       const sig = der.content(der.expectTag(sigT, der.Tag.BIT_STRING, "signature"));
       this.signatureAlgorithm = readSignatureAlgorithm(algT);
       this.der = bytes;
