@@ -26,6 +26,12 @@ beforeAll(async () => {
   });
 });
 
+function headerList(h: Headers): [string, string][] {
+  const out: [string, string][] = [];
+  h.forEach((value, name) => out.push([name, value]));
+  return out;
+}
+
 /** Everything the sender can observe about the answer to one message, except time. */
 async function observe(kind: OracleKind, cipher: "aes256" | "des3") {
   const message = await oracleMessage(pki.ca, pki.requesters.rsa, kind, { cipher, transactionId: "ORACLE-1" });
@@ -35,7 +41,7 @@ async function observe(kind: OracleKind, cipher: "aes256" | "des3") {
   const { latencyMs: _latency, ...event } = events.at(-1)!;
   return {
     status: res.status,
-    headers: [...res.headers.entries()],
+    headers: headerList(res.headers),
     bytes: body.length,
     certRep: { status: rep.status, failInfo: rep.failInfo, failInfoText: rep.failInfoText, transactionId: rep.transactionId, certificates: rep.certificates.length },
     event,
