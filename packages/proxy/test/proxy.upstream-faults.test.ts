@@ -75,6 +75,14 @@ describe("upstream faults", () => {
     await stillServes();
   });
 
+  it("a custom Upstream that ignores the AbortSignal and never answers → 504 at the proxy's own deadline", async () => {
+    const hanging = { getCACaps: () => new Promise<never>(() => undefined), getCACert: () => new Promise<never>(() => undefined), pkiOperation: () => new Promise<never>(() => undefined) };
+    const p = createScepProxy({ profiles, cas: new MemoryCaRegistry([{ name: "ndes", type: "ndes", url: secretUrl }]), upstream: hanging, upstreamTimeoutMs: 200, onEvent: (e) => events.push(e) });
+    const res = await p.fetch(new Request("http://proxy.test/scep/h1,p1,ndes?operation=GetCACaps"));
+    expect([res.status, await res.text()]).toEqual([504, "upstream timed out"]);
+    expect(events.at(-1)).toMatchObject({ operation: "GetCACaps", upstream: { reason: "timeout" } });
+  });
+
   it("a body that trickles past the timeout → 504 too (the deadline covers the whole body)", async () => {
     const timers: NodeJS.Timeout[] = [];
     up.script(fault((_req, res) => {

@@ -9,6 +9,7 @@ import { CA_TYPES, type CaConfig } from "../cas/ca-config.js";
 import type { CaRegistry } from "../cas/ca-registry.js";
 import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
 import { parseIdentifier, type ProxyIdentifier } from "../identifier.js";
+import { deadline } from "../lib/deadline.js";
 import { rawQueryParam } from "../lib/query.js";
 import { readBody } from "../lib/read-body.js";
 import type { ProfileKey, ProfileStore } from "../stores/profile-store.js";
@@ -185,26 +186,26 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
 
   /** One upstream call under the proxy's own deadline (whatever the `Upstream` does with the signal). */
   async function forward(call: (signal: AbortSignal) => Promise<UpstreamResponse>, request: Request, event: Partial<ProxyEvent>): Promise<Response | ProxyReply> {
-    const deadline = AbortSignal.timeout(upstreamTimeoutMs);
-    const signal = AbortSignal.any([deadline, request.signal]);
-    let timer: (() => void) | undefined;
+    const limit = deadline(upstreamTimeoutMs, request.signal);
+    let onExpiry: (() => void) | undefined;
     const timedOut = new Promise<never>((_, rejectTimeout) => {
-      timer = () => rejectTimeout(new UpstreamError("timeout", `upstream did not answer within ${upstreamTimeoutMs} ms`));
-      deadline.addEventListener("abort", timer, { once: true });
+      onExpiry = () => limit.expired && rejectTimeout(new UpstreamError("timeout", `upstream did not answer within ${upstreamTimeoutMs} ms`));
+      limit.signal.addEventListener("abort", onExpiry, { once: true });
     });
     try {
-      const res = await Promise.race([call(signal), timedOut]);
+      const res = await Promise.race([call(limit.signal), timedOut]);
       const headers: Record<string, string> = {};
       if (res.contentType !== null) headers["content-type"] = res.contentType;
       event.status = res.status;
       return new Response(res.body as Uint8Array<ArrayBuffer>, { status: res.status, headers });
     } catch (e) {
-      const error = e instanceof UpstreamError ? e : new UpstreamError(deadline.aborted ? "timeout" : "other", "upstream call failed", { cause: e });
+      const error = e instanceof UpstreamError ? e : new UpstreamError(limit.expired ? "timeout" : "other", "upstream call failed", { cause: e });
       if (!(e instanceof UpstreamError)) logger.error("upstream call threw a non-UpstreamError", describeError(e));
       event.upstream = { reason: error.reason, ...(error.status !== undefined ? { status: error.status } : {}) };
       return error.reason === "timeout" ? upstreamTimeout() : upstreamFailed();
     } finally {
-      if (timer) deadline.removeEventListener("abort", timer);
+      limit.clear();
+      if (onExpiry) limit.signal.removeEventListener("abort", onExpiry);
     }
   }
 

@@ -7,6 +7,7 @@
 import { CA_CERT_CONTENT_TYPE, CA_RA_CERT_CONTENT_TYPE, PKI_MESSAGE_CONTENT_TYPE, parseCaCaps, toBase64 } from "@scep/core";
 import type { CaConfig } from "../cas/ca-config.js";
 import { ProxyConfigError, UpstreamError } from "../errors.js";
+import { deadline } from "../lib/deadline.js";
 import type { Upstream, UpstreamCallOptions, UpstreamResponse } from "./upstream.js";
 
 /** Options of {@link HttpUpstream}. @group Upstream */
@@ -73,6 +74,10 @@ function causeCode(e: unknown): string | undefined {
  *   authentication, never in the URL.
  *
  * Errors never name the URL or credentials.
+ *
+ * In-process upstream: pass a `fetch` that hands the request to a
+ * `FetchHandler` (`fetch: (input, init) => server.fetch(new Request(input, init))`)
+ * to proxy to a `@scep/core` server in the same process without a socket.
  *
  * @example
  * ```ts
@@ -189,11 +194,10 @@ export class HttpUpstream implements Upstream {
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
     if (body) headers["content-type"] = PKI_MESSAGE_CONTENT_TYPE;
 
-    const timeout = AbortSignal.timeout(this.#timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const timeout = deadline(this.#timeoutMs, signal);
     const fail = (e: unknown): never => {
       if (e instanceof UpstreamError) throw e;
-      if (timeout.aborted) throw new UpstreamError("timeout", `upstream did not answer within ${this.#timeoutMs} ms`, { cause: e });
+      if (timeout.expired) throw new UpstreamError("timeout", `upstream did not answer within ${this.#timeoutMs} ms`, { cause: e });
       if (signal?.aborted) throw new UpstreamError("other", "upstream call aborted by the caller", { cause: e });
       const code = causeCode(e);
       if (code === "ECONNREFUSED") throw new UpstreamError("connection_refused", "upstream refused the connection", { cause: e });
@@ -205,8 +209,9 @@ export class HttpUpstream implements Upstream {
 
     let response: Response;
     try {
-      response = await this.#fetch(url, { method, headers, ...(body ? { body: body as Uint8Array<ArrayBuffer> } : {}), signal: combined, redirect: "follow" });
+      response = await this.#fetch(url, { method, headers, ...(body ? { body: body as Uint8Array<ArrayBuffer> } : {}), signal: timeout.signal, redirect: "follow" });
     } catch (e) {
+      timeout.clear();
       return fail(e);
     }
     try {
@@ -223,6 +228,8 @@ export class HttpUpstream implements Upstream {
       return { status: response.status, contentType: response.headers.get("content-type"), body: bytes };
     } catch (e) {
       return fail(e);
+    } finally {
+      timeout.clear();
     }
   }
 
