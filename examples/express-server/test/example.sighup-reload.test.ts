@@ -208,3 +208,34 @@ describe("SIGHUP with a configuration file: Intune trust anchors", () => {
     expect(ex.child.exitCode).toBeNull();
   }, 60_000);
 });
+
+describe("SIGHUP to the primary of --workers 2", () => {
+  let dir: string;
+  let ex: ExampleProcess;
+  let base: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "scep-sighup-cluster-"));
+    copyFileSync(ca[2].pem, join(dir, "next.pem"));
+    ({ proc: ex, base } = await startExample(EXAMPLE_DIR, { SCEP_DATA_DIR: join(dir, "data"), SCEP_CHALLENGE: CHALLENGE, SCEP_NEXT_CA_CERT: join(dir, "next.pem"), SCEP_WORKERS: "2" }));
+  }, 90_000);
+  afterAll(async () => {
+    await ex?.terminate();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("is passed to every worker; each reloads (the next CA changes on both)", async () => {
+    copyFileSync(ca[3].pem, join(dir, "next.pem"));
+    process.kill(ex.child.pid!, "SIGHUP");
+    expect(await ex.waitForJson("reload")).toMatchObject({ signal: "SIGHUP", workers: 2 });
+    const w1 = await ex.waitForJson("reloaded", (e) => e.worker === 1);
+    const w2 = await ex.waitForJson("reloaded", (e) => e.worker === 2);
+    expect([w1.nextCa, w2.nextCa]).toEqual([true, true]);
+    // Whichever worker answers, the next CA is CA 3 now (four requests: the primary spreads them round-robin).
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${base}/scep?operation=GetNextCACert`);
+      const caCert = Certificate.from(new Uint8Array(await (await fetch(`${base}/scep?operation=GetCACert`)).arrayBuffer()));
+      expect(parseGetNextCaCertResponse(new Uint8Array(await res.arrayBuffer()), [caCert]).map((c) => c.subject)).toEqual(["CN=Reload CA 3"]);
+    }
+    expect(ex.child.exitCode).toBeNull();
+  }, 60_000);
+});

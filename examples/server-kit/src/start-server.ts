@@ -448,7 +448,9 @@ export async function startServer(
   }
   // /healthz, /readyz and /metrics are answered before the framework (cheap, and the same for every example).
   // `kit` is the one in service: a reload (SIGHUP) replaces it and the listener; the HTTP server stays.
-  const readiness = { ca: () => Date.now() < kit.ca.notAfter.getTime(), ...(config.redisUrl !== undefined ? { redis: () => kit.stores.ready() } : {}) };
+  // Every CA in service (the server's and the profiles' own) must be within its validity: one date comparison each.
+  const caValid = (): boolean => Date.now() < kit.ca.notAfter.getTime() && [...kit.profileCas.values()].every((c) => Date.now() < c.notAfter.getTime());
+  const readiness = { ca: caValid, ...(config.redisUrl !== undefined ? { redis: () => kit.stores.ready() } : {}) };
   const listenerFor = (k: ScepKit): RequestListener => withOperatorEndpoints(build(k), { readiness, metricsToken: k.config.metricsToken }, k.metrics);
   let listener = listenerFor(kit);
   const http = createHttpServer(config, (req, res) => listener(req, res));
