@@ -12,7 +12,9 @@
  * challenge consume) plus the extra hop.
  *
  * Prints, per upstream: requests/s direct and proxied, the ratio, p50/p99
- * latency of each and the difference (the latency the proxy adds), failures
+ * latency of each and the difference (the latency the proxy adds), the CPU
+ * time per request of the upstream and of the proxy process (/proc; on a
+ * loaded machine the machine-independent figure: the proxy's own cost), failures
  * (non-200 answers; micromdm's file depot fails ~5% under 8 concurrent
  * requests, on either path). Goals: ≥ 90 % of direct throughput and < 2 ms
  * added p50. Nothing is asserted: a measurement, not a test.
@@ -22,6 +24,7 @@
  * (default 8), `BENCH_UPSTREAMS` (default `example,micromdm`).
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import { loadavg, cpus } from "node:os";
 import { performance } from "node:perf_hooks";
@@ -76,6 +79,12 @@ async function batch(jobs: Array<{ url: string; body: Uint8Array }>): Promise<{ 
   return { wallMs: performance.now() - started, samples };
 }
 
+/** User + system CPU time of a process so far, in ms (/proc/<pid>/stat; USER_HZ 100). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 /** `n` distinct PKCSReqs for `upstream` (CSR with its static challenge, own CN). */
@@ -108,8 +117,9 @@ async function main(): Promise<void> {
     proxy = await startProxy(upstreams.map((u) => ({ name: u.kind, type: "custom" as const, url: u.url, challenge: u.challenge })));
     const keys = await Promise.all(Array.from({ length: KEYS }, () => generateRsaKeyPair(2048)));
     for (const upstream of upstreams) {
-      const direct = { wallMs: 0, samples: [] as Sample[] };
-      const proxied = { wallMs: 0, samples: [] as Sample[] };
+      const direct = { wallMs: 0, samples: [] as Sample[], upstreamCpuMs: 0 };
+      const proxied = { wallMs: 0, samples: [] as Sample[], upstreamCpuMs: 0, proxyCpuMs: 0 };
+      const proxyPid = proxy.proc.child.pid!;
       // Warm both paths (connections, JIT, the proxy's caps cache).
       const warm = await messages(upstream, keys, 2 * CONCURRENCY, `${upstream.kind}-warm`);
       const warmUrls = await register(proxy, upstream.kind, CONCURRENCY, `${upstream.kind}-warm`);
@@ -120,12 +130,18 @@ async function main(): Promise<void> {
         const p = await messages(upstream, keys, REQUESTS, `${upstream.kind}-p${round}`);
         const urls = await register(proxy, upstream.kind, REQUESTS, `${upstream.kind}-${round}`);
         const runDirect = async (): Promise<void> => {
+          const cpu0 = cpuMs(upstream.pid);
           const r = await batch(d.map((body) => ({ url: `${upstream.url}?operation=PKIOperation`, body })));
+          direct.upstreamCpuMs += cpuMs(upstream.pid) - cpu0;
           direct.wallMs += r.wallMs;
           direct.samples.push(...r.samples);
         };
         const runProxied = async (): Promise<void> => {
+          const cpu0 = cpuMs(upstream.pid);
+          const proxyCpu0 = cpuMs(proxyPid);
           const r = await batch(p.map((body, i) => ({ url: `${urls[i]}?operation=PKIOperation`, body })));
+          proxied.upstreamCpuMs += cpuMs(upstream.pid) - cpu0;
+          proxied.proxyCpuMs += cpuMs(proxyPid) - proxyCpu0;
           proxied.wallMs += r.wallMs;
           proxied.samples.push(...r.samples);
         };
@@ -150,6 +166,8 @@ async function main(): Promise<void> {
       log(`upstream ${upstream.kind} (${upstream.kind === "micromdm" ? "micromdm scepserver" : "our Express example server"})`);
       log(`  direct   ${ds.rps.toFixed(1).padStart(7)} req/s  p50 ${ds.p50.toFixed(2).padStart(7)} ms  p99 ${ds.p99.toFixed(2).padStart(7)} ms  failed ${ds.failed}/${ds.n}`);
       log(`  proxied  ${ps.rps.toFixed(1).padStart(7)} req/s  p50 ${ps.p50.toFixed(2).padStart(7)} ms  p99 ${ps.p99.toFixed(2).padStart(7)} ms  failed ${ps.failed}/${ps.n}`);
+      const perReq = (ms: number, n: number): string => (ms / n).toFixed(2);
+      log(`  CPU per request: upstream ${perReq(direct.upstreamCpuMs, ds.n)} ms direct, ${perReq(proxied.upstreamCpuMs, ps.n)} ms proxied; the proxy process ${perReq(proxied.proxyCpuMs, ps.n)} ms (10 ms resolution per batch)`);
       log(`  ratio ${(ratio * 100).toFixed(1)} % of direct throughput (goal ≥ 90 %: ${ratio >= 0.9 ? "met" : "NOT met"}); added p50 ${added50.toFixed(2)} ms (goal < 2 ms: ${added50 < 2 ? "met" : "NOT met"}), added p99 ${added99.toFixed(2)} ms`);
     }
     log("");

@@ -2,11 +2,12 @@
 // node:http server, JSON event lines on stdout, a banner on stderr, graceful shutdown.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { MemoryCaRegistry, NdesChallengeSource, SmallstepChallengeSource, createScepProxy, type CaConfig } from "@scep/proxy";
+import { HttpUpstream, MemoryCaRegistry, NdesChallengeSource, SmallstepChallengeSource, createScepProxy, type CaConfig } from "@scep/proxy";
 import { createAdminApi, EventLog, MAX_ADMIN_BODY } from "./admin-api.js";
 import type { ProxyConfig } from "./config.js";
 import { serveFetch } from "./node-fetch.js";
 import { applyHttpLimits } from "@scep-examples/server-kit/http-limits";
+import { nodeHttpFetch } from "./node-http-fetch.js";
 import { memoryStores, redisStores, type ProxyStores } from "./stores.js";
 
 /** A running proxy (tests start it in-process; `main.ts` runs it until a signal). */
@@ -59,6 +60,12 @@ export async function startProxy(config: ProxyConfig, options: { log?: (entry: R
     challenges: stores.challenges,
     maxBodyBytes: config.maxBodyBytes,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
+    upstream: new HttpUpstream({
+      timeoutMs: config.upstreamTimeoutMs,
+      maxRequestBytes: config.maxBodyBytes,
+      maxResponseBytes: config.maxBodyBytes,
+      fetch: nodeHttpFetch({ maxResponseBytes: config.maxBodyBytes }),
+    }),
     now,
     onEvent: (event) => {
       const recorded = events.add({ ...event }, now());

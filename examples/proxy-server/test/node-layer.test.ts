@@ -4,7 +4,10 @@
  * PKIOperation whose base64 `message` holds a literal `+` (iOS) or `%2B`
  * reaches the upstream as the same DER bytes; a body over `maxBodyBytes` is
  * refused with 413 before the handler (and never consumes the challenge);
- * paths outside the SCEP path and the admin API are 404.
+ * paths outside the SCEP path and the admin API are 404. The node:http
+ * upstream transport (nodeHttpFetch) reports a refused connection as such
+ * and refuses an oversized upstream answer (502 either way, typed reason in
+ * the event).
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -26,7 +29,9 @@ beforeAll(async () => {
       const op = new URL(req.url ?? "/", "http://x").searchParams.get("operation");
       if (op === "GetCACaps") return void res.writeHead(200, { "content-type": "text/plain" }).end("POSTPKIOperation\nSHA-256\nAES\nSCEPStandard\n");
       received.push(Buffer.concat(chunks));
-      res.writeHead(200, { "content-type": "application/x-pki-message" }).end(Buffer.from([0x30, 0x00]));
+      // A message starting 30 09 gets an answer larger than the proxy's 4096-byte limit.
+      const big = received.at(-1)?.[1] === 0x09;
+      res.writeHead(200, { "content-type": "application/x-pki-message" }).end(big ? Buffer.alloc(10_000) : Buffer.from([0x30, 0x00]));
     });
   });
   await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", () => r()));
@@ -69,6 +74,30 @@ describe("the example's node:http layer", () => {
     const ok = await fetch(`${url}?operation=PKIOperation`, { method: "POST", body: MESSAGE });
     expect(ok.status).toBe(200);
     expect(received.at(-1)?.equals(MESSAGE)).toBe(true);
+  });
+
+  it("an upstream answer over maxBodyBytes → 502, reason other; a refused connection → 502, reason connection_refused", async () => {
+    const url = await register("huge-answer");
+    const res = await fetch(`${url}?operation=PKIOperation`, { method: "POST", body: Buffer.from([0x30, 0x09, 0x04, 0x07, 1, 2, 3, 4, 5, 6, 7]) });
+    expect(res.status).toBe(502);
+    expect(await res.text()).toBe("upstream failed");
+    expect(lines.filter((l) => l.type === "proxy" && l.hostId === "huge-answer" && l.operation === "PKIOperation")).toEqual([expect.objectContaining({ status: 502, outcome: "upstream_error", upstream: { reason: "other" } })]);
+
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", () => r()));
+    const deadPort = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const deadLines: Record<string, unknown>[] = [];
+    const config = parseConfig(["--port", "0"], { PROXY_ADMIN_TOKEN: TOKEN }, { readFile: () => JSON.stringify({ cas: [{ name: "dead", type: "ndes", url: `http://127.0.0.1:${deadPort}/scep` }] }) }) as ProxyConfig;
+    const dead = await startProxy(config, { log: (l) => deadLines.push(l) });
+    try {
+      await fetch(`${dead.origin}/admin/profiles`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ hostId: "h", profileId: "p" }) });
+      const caps = await fetch(`${dead.origin}/scep/h,p,dead?operation=GetCACaps`);
+      expect(caps.status).toBe(502);
+      expect(deadLines.filter((l) => l.type === "proxy")).toEqual([expect.objectContaining({ operation: "GetCACaps", status: 502, upstream: { reason: "connection_refused" } })]);
+    } finally {
+      await dead.close();
+    }
   });
 
   it("paths outside /scep and /admin are 404; /scepx is not /scep", async () => {

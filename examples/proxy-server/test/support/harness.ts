@@ -30,6 +30,8 @@ export interface Upstream {
   caPem: string;
   /** micromdm only: the running server (depot, index). */
   micromdm?: MicromdmServer;
+  /** The upstream's process id (for CPU accounting in the bench). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -37,7 +39,7 @@ export interface Upstream {
 export async function startMicromdmUpstream(): Promise<Upstream> {
   const challenge = randomChallenge();
   const server = await startMicromdmServer({ challenge });
-  return { kind: "micromdm", url: server.url, challenge, caPem: server.caCertPem, micromdm: server, stop: () => server.stop() };
+  return { kind: "micromdm", url: server.url, challenge, caPem: server.caCertPem, micromdm: server, pid: server.daemon.pid, stop: () => server.stop() };
 }
 
 /** Our Express example server (from sources, like `pnpm start`) with a fresh data dir and a static challenge. */
@@ -52,6 +54,7 @@ export async function startExampleUpstream(): Promise<Upstream> {
       url: `http://127.0.0.1:${listening.port}/scep`,
       challenge,
       caPem: readFileSync(listening.caCertificate, "utf8"),
+      pid: proc.child.pid!,
       async stop() {
         await proc.terminate();
         rmSync(dir, { recursive: true, force: true });
