@@ -91,6 +91,8 @@ export interface ProfileSettings {
   validityDays: number | undefined;
   /** undefined: `--pending`. */
   pending: boolean | undefined;
+  /** Certify a Windows SID the CSR carries (the profile's `csrPolicy.allowSid`); default false. */
+  allowSid: boolean;
   challenge: ChallengeSettings;
 }
 
@@ -289,6 +291,7 @@ export function loadConfig(input: string, options: { baseDir?: string } = {}): C
         : undefined,
       validityDays: p.validityDays as number | undefined,
       pending: p.pending as boolean | undefined,
+      allowSid: p.allowSid === true,
       challenge,
     };
   });

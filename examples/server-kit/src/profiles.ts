@@ -170,7 +170,8 @@ export async function buildProfile(p: ProfileSettings, index: number, d: Profile
     // An intermediate CA: GetCACert serves it with the certificates above it (a degenerate PKCS#7, RFC 8894 §4.2.1.2).
     ...(chain.length > 0 ? { caCertificates: [ca.certificateDer, ...chain] } : {}),
     challenge,
-    csrPolicy: { maxValidityDays: validityDays },
+    // Windows SIDs only where the configuration allows them (SID spoofing); the issue hook passes ctx.allowSid on.
+    csrPolicy: { maxValidityDays: validityDays, ...(p.allowSid ? { allowSid: true } : {}) },
     // GetCRL (RFC 8894 §3.3.5): the CA's current CRL for any certificate it issued; another issuer is badCertId.
     getCrl: async ({ issuer }) => (Buffer.from(issuer).equals(caSubject) ? (await ca.crl()).der : undefined),
     issue,

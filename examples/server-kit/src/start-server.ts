@@ -155,7 +155,7 @@ export interface KeptState {
 export function profileSettings(config: ServerConfig): ProfileSettings[] {
   return (
     config.profiles ?? [
-      { name: SCEP_PATH, path: SCEP_PATH, ca: undefined, validityDays: undefined, pending: undefined, challenge: config.oneTimeChallenges ? { type: "one-time" } : { type: "static", password: undefined } },
+      { name: SCEP_PATH, path: SCEP_PATH, ca: undefined, validityDays: undefined, pending: undefined, allowSid: false, challenge: config.oneTimeChallenges ? { type: "one-time" } : { type: "static", password: undefined } },
     ]
   );
 }

@@ -36,7 +36,7 @@ describe("loadConfig: a valid file", () => {
       text([
         { path: "/scep", challengePasswordEnv: "SCEP_CHALLENGE_CORP" },
         { name: "otp", path: "/otp/", challenge: "one-time", pending: true, validityDays: 30 },
-        { path: "/intune", ca: { cert: "pki/intune-ca.pem", key: "pki/intune-ca.key", keyPassphraseFile: "pki/pass" }, intune: { ...api, loginBaseUrl: "http://127.0.0.1:9999", replay: { ttlSeconds: 600 }, rateLimit: { max: 5, windowSeconds: 3600 } } },
+        { path: "/intune", allowSid: true, ca: { cert: "pki/intune-ca.pem", key: "pki/intune-ca.key", keyPassphraseFile: "pki/pass" }, intune: { ...api, loginBaseUrl: "http://127.0.0.1:9999", replay: { ttlSeconds: 600 }, rateLimit: { max: 5, windowSeconds: 3600 } } },
         { path: "/intune-b", intune: { ...token, strict: false, clockSkewSeconds: 30, maxValiditySeconds: false, rateLimit: false } },
         { path: "/intune-c", challenge: "intune", intune: { mode: "api", tenantId: "t", clientId: "c", clientSecretFile: "/run/secrets/intune" } },
       ]),
@@ -44,14 +44,15 @@ describe("loadConfig: a valid file", () => {
     const config = loadConfig(file);
     expect(config.file).toBe(file);
     expect(config.profiles).toEqual([
-      { name: "/scep", path: "/scep", ca: undefined, validityDays: undefined, pending: undefined, challenge: { type: "static", password: { env: "SCEP_CHALLENGE_CORP" } } },
-      { name: "otp", path: "/otp", ca: undefined, validityDays: 30, pending: true, challenge: { type: "one-time" } },
+      { name: "/scep", path: "/scep", ca: undefined, validityDays: undefined, pending: undefined, allowSid: false, challenge: { type: "static", password: { env: "SCEP_CHALLENGE_CORP" } } },
+      { name: "otp", path: "/otp", ca: undefined, validityDays: 30, pending: true, allowSid: false, challenge: { type: "one-time" } },
       {
         name: "/intune",
         path: "/intune",
         ca: { dataDir: undefined, certPath: join(tmp, "pki/intune-ca.pem"), keyPath: join(tmp, "pki/intune-ca.key"), keyPassphrase: { file: join(tmp, "pki/pass") } },
         validityDays: undefined,
         pending: undefined,
+        allowSid: true,
         challenge: {
           type: "intune-api", tenantId: "contoso.onmicrosoft.com", clientId: "66666666-7777-8888-9999-000000000000", clientSecret: { env: "INTUNE_CLIENT_SECRET" },
           loginBaseUrl: "http://127.0.0.1:9999", graphBaseUrl: undefined, intuneResource: undefined, timeoutMs: undefined, retries: undefined,
@@ -64,6 +65,7 @@ describe("loadConfig: a valid file", () => {
         ca: undefined,
         validityDays: undefined,
         pending: undefined,
+        allowSid: false,
         challenge: { type: "intune-signed-token", trustAnchors: join(tmp, "anchors.pem"), audience: "https://scep.example.com/intune-b", strict: false, clockSkewMs: 30_000, maxValidityMs: false, replayTtlMs: undefined, rateLimit: false },
       },
       expect.objectContaining({ path: "/intune-c", challenge: expect.objectContaining({ type: "intune-api", clientSecret: { file: "/run/secrets/intune" } }) }),
@@ -79,7 +81,7 @@ describe("loadConfig: a valid file", () => {
   it("the schema file is JSON Schema draft-07 and names every field loadConfig reads", () => {
     const schema = JSON.parse(readFileSync(CONFIG_SCHEMA_URL, "utf8"));
     expect(schema.$schema).toBe("http://json-schema.org/draft-07/schema#");
-    expect(Object.keys(schema.definitions.profile.properties).sort()).toEqual(["ca", "challenge", "challengePasswordEnv", "challengePasswordFile", "intune", "name", "path", "pending", "validityDays"]);
+    expect(Object.keys(schema.definitions.profile.properties).sort()).toEqual(["allowSid", "ca", "challenge", "challengePasswordEnv", "challengePasswordFile", "intune", "name", "path", "pending", "validityDays"]);
     expect(Object.keys(schema.definitions.intune.properties)).toHaveLength(19);
   });
 });
