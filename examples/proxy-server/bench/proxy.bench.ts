@@ -20,7 +20,7 @@
  * added p50. Nothing is asserted: a measurement, not a test.
  *
  * Run: `pnpm bench:proxy`. Environment: `BENCH_REQUESTS` (per path, upstream
- * and round; default 100), `BENCH_ROUNDS` (default 2), `BENCH_CONCURRENCY`
+ * and round; default 50), `BENCH_ROUNDS` (default 2), `BENCH_CONCURRENCY`
  * (default 8), `BENCH_UPSTREAMS` (default `example,micromdm`).
  */
 import { randomBytes } from "node:crypto";
@@ -31,7 +31,7 @@ import { performance } from "node:perf_hooks";
 import { Certificate, buildPkcsReq, createSelfSignedSigner, generateCsr, generateRsaKeyPair } from "@scep/core";
 import { startExampleUpstream, startMicromdmUpstream, startProxy, type RunningProxy, type Upstream } from "../test/support/harness.js";
 
-const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 100);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 50);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const UPSTREAMS = (process.env.BENCH_UPSTREAMS ?? "example,micromdm").split(",").map((s) => s.trim()).filter(Boolean) as Array<"example" | "micromdm">;

@@ -4,7 +4,9 @@
  * records and one-time challenges, so a device URL registered through one
  * works through the other, and one challenge raced through both is accepted
  * exactly once: one PKIOperation reaches the upstream, every other copy gets
- * 400, and the profile ends requeued.
+ * 400, and the profile ends requeued. While redis-server hangs, devices and
+ * the admin API get 503 with Retry-After (never a 500 or a hang), and both
+ * proxies serve again once it is back.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Certificate, buildPkcsReq, createSelfSignedSigner, generateCsr, generateRsaKeyPair, readCertRep } from "@scep/core";
@@ -81,5 +83,24 @@ describe("two proxy processes, one redis-server", () => {
     expect(failed).toBeGreaterThanOrEqual(1);
     expect(await b.profile("race-host", "wifi", "corp")).toMatchObject({ status: "none", requeueCount: failed });
   });
-});
 
+  it("redis-server hung (SIGSTOP): a device's request and a registration get 503 + Retry-After from either proxy; after SIGCONT they work", async () => {
+    const reg = await a.register({ hostId: "outage-host", profileId: "wifi", caName: "corp" });
+    const path = new URL(reg.url).pathname;
+    redis.pause();
+    try {
+      const device = await fetch(`${b.base}${path}?operation=GetCACaps`, { signal: AbortSignal.timeout(30_000) });
+      expect(device.status).toBe(503);
+      expect(device.headers.get("retry-after")).toMatch(/^\d+$/);
+      expect(await device.text()).toBe("service unavailable");
+      const admin = await a.admin("POST", "/admin/profiles", { hostId: "outage-host-2", profileId: "wifi" });
+      expect(admin.status).toBe(503);
+      expect(admin.headers.get("retry-after")).toBe("30");
+    } finally {
+      redis.resume();
+    }
+    const caps = await fetch(`${b.base}${path}?operation=GetCACaps`, { signal: AbortSignal.timeout(30_000) });
+    expect(caps.status).toBe(200);
+    expect(await a.profile("outage-host", "wifi", "corp")).toMatchObject({ status: "pending" });
+  });
+});
