@@ -44,6 +44,8 @@ export interface FakeIntune {
   endpoints: { providerName: string; uri: string }[];
   /** Tokens issued so far, by scope. */
   issued: { scope: string; token: string }[];
+  /** Milliseconds every ScepActions call waits before it is answered (default 0): a far-away Intune, for benchmarks. */
+  delayMs: number;
   close(): Promise<void>;
 }
 
@@ -68,6 +70,7 @@ export async function startFakeIntune(): Promise<FakeIntune> {
     next: (kind, ...answers) => queues.set(kind, [...(queues.get(kind) ?? []), ...answers]),
     endpoints: [],
     issued,
+    delayMs: 0,
     close: () =>
       new Promise<void>((resolve) => {
         for (const res of hanging) res.destroy();
@@ -103,6 +106,12 @@ export async function startFakeIntune(): Promise<FakeIntune> {
         res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: "no such route on the fake" }));
         return;
       }
+      if (fake.delayMs > 0 && kind !== "token" && kind !== "discovery") {
+        const timer = setTimeout(() => answer(kind, body), fake.delayMs);
+        res.once("close", () => clearTimeout(timer));
+      } else answer(kind, body);
+    });
+    const answer = (kind: Kind, body: string): void => {
       const queue = queues.get(kind);
       const b = queue && queue.length > 0 ? queue.shift()! : defaultAnswer(kind, body);
       if ("hang" in b) {
@@ -119,7 +128,7 @@ export async function startFakeIntune(): Promise<FakeIntune> {
         return;
       }
       res.writeHead(b.status ?? 200, { "content-type": b.contentType ?? "application/json" }).end(b.raw);
-    });
+    };
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
   fake.base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
