@@ -83,6 +83,19 @@ describe("upstream faults", () => {
     expect(events.at(-1)).toMatchObject({ operation: "GetCACaps", upstream: { reason: "timeout" } });
   });
 
+  it("the device going away ends the call to a custom Upstream that ignores the signal (reason other), well before the deadline", async () => {
+    const hanging = { getCACaps: () => new Promise<never>(() => undefined), getCACert: () => new Promise<never>(() => undefined), pkiOperation: () => new Promise<never>(() => undefined) };
+    const p = createScepProxy({ profiles, cas: new MemoryCaRegistry([{ name: "ndes", type: "ndes", url: secretUrl }]), upstream: hanging, upstreamTimeoutMs: 60_000, onEvent: (e) => events.push(e) });
+    const device = new AbortController();
+    const answer = p.fetch(new Request("http://proxy.test/scep/h1,p1,ndes?operation=GetCACaps", { signal: device.signal }));
+    setImmediate(() => device.abort());
+    expect((await answer).status).toBe(502);
+    expect(events.at(-1)).toMatchObject({ upstream: { reason: "other" } });
+    // …and a device already gone when the call would start
+    const gone = await p.fetch(new Request("http://proxy.test/scep/h1,p1,ndes?operation=GetCACaps", { signal: AbortSignal.abort() }));
+    expect(gone.status).toBe(502);
+  });
+
   it("a body that trickles past the timeout → 504 too (the deadline covers the whole body)", async () => {
     const timers: NodeJS.Timeout[] = [];
     up.script(fault((_req, res) => {

@@ -189,8 +189,14 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     const limit = deadline(upstreamTimeoutMs, request.signal);
     let onExpiry: (() => void) | undefined;
     const timedOut = new Promise<never>((_, rejectTimeout) => {
-      onExpiry = () => limit.expired && rejectTimeout(new UpstreamError("timeout", `upstream did not answer within ${upstreamTimeoutMs} ms`));
-      limit.signal.addEventListener("abort", onExpiry, { once: true });
+      onExpiry = () =>
+        rejectTimeout(
+          limit.expired
+            ? new UpstreamError("timeout", `upstream did not answer within ${upstreamTimeoutMs} ms`)
+            : new UpstreamError("other", "upstream call aborted: the device went away"),
+        );
+      if (limit.signal.aborted) onExpiry(); // the device was gone before the call started
+      else limit.signal.addEventListener("abort", onExpiry, { once: true });
     });
     try {
       const res = await Promise.race([call(limit.signal), timedOut]);

@@ -161,7 +161,7 @@ export class HttpUpstream implements Upstream {
       this.#capsInFlight.set(ca.url, inFlight);
     }
     if (!signal) return inFlight;
-    signal.throwIfAborted();
+    if (signal.aborted) throw new UpstreamError("other", "upstream call aborted by the caller", { cause: signal.reason });
     return await new Promise<boolean>((resolve, reject) => {
       const onAbort = (): void => reject(new UpstreamError("other", "upstream call aborted by the caller", { cause: signal.reason }));
       signal.addEventListener("abort", onAbort, { once: true });
