@@ -10,50 +10,12 @@
  * with 500 connections.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ScepClient, createSelfSignedSigner, generateCsr, generateRsaKeyPair } from "@scep/core";
 import { startExample, type ExampleProcess } from "./example-process.js";
-
-/** A raw connection that records what it received and when the server closed it. */
-interface Slow {
-  socket: Socket;
-  received: string;
-  closed: Promise<void>;
-  /** The drip of {@link trickle}, stopped on close. */
-  timer: NodeJS.Timeout | undefined;
-}
-
-function openSocket(port: number): Promise<Slow> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1");
-    const slow: Slow = { socket, received: "", timer: undefined, closed: new Promise((done) => socket.once("close", () => (clearInterval(slow.timer), done()))) };
-    socket.setEncoding("utf8").on("data", (d: string) => (slow.received += d));
-    socket.on("error", () => undefined); // a reset by the server counts as closed
-    socket.once("connect", () => resolve(slow)).once("error", reject);
-  });
-}
-
-/** Writes `head` at once, then one character of `drip` every `everyMs` (none if `drip` is empty) until the server closes the connection. */
-async function trickle(port: number, head: string, drip: string, everyMs: number): Promise<Slow> {
-  const slow = await openSocket(port);
-  slow.socket.write(head);
-  let i = 0;
-  if (drip) slow.timer = setInterval(() => void (slow.socket.writable && slow.socket.write(drip[i++ % drip.length]!)), everyMs);
-  return slow;
-}
-
-const firstLine = (s: string): string => s.split("\r\n")[0] ?? "";
-
-/** Sends one request on a new connection (Connection: close) and resolves with the whole answer ("" when the server closed it unanswered). */
-async function rawRequest(port: number, request: string): Promise<string> {
-  const s = await openSocket(port);
-  s.socket.end(request);
-  await s.closed;
-  return s.received;
-}
+import { firstLine, openSocket, rawRequest, trickle, type Slow } from "./slow-connection.js";
 
 async function enroll(base: string, keys: CryptoKeyPair, subject: string): Promise<string> {
   const csr = await generateCsr({ keys, subject, challengePassword: "slow-clients" });
