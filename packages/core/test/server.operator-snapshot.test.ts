@@ -186,6 +186,28 @@ describe("the activity log", () => {
   });
 });
 
+describe("reason labels a validator names", () => {
+  it("are counted exactly, also `constructor` and `__proto__` (null-prototype records)", async () => {
+    let next = "constructor";
+    const server = createScepServer({
+      profiles: [{ name: "hooked", path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "custom", validate: () => ({ ok: false, reason: next }) }, issue: issuingHook(ca) }],
+      now: () => NOW,
+    });
+    const d = await createDevice({ cn: "labelled" });
+    const send = async (): Promise<void> => {
+      const built = await buildPkcsReq({ csr: d.csr, signer: d.signer, recipient: ca.cert, now: NOW });
+      expect((await readReply(await postPki(server, "/scep", built.der), built, { decrypter: d.signer })).status).toBe("FAILURE");
+    };
+    await send();
+    await send();
+    next = "__proto__";
+    await send();
+    const [snap] = await server.snapshot();
+    expect(snap!.counters.reasons).toEqual({ constructor: 2, ["__proto__"]: 1 });
+    expect(Object.getPrototypeOf(snap!.counters.reasons)).toBe(Object.prototype);
+  });
+});
+
 describe("a store that fails does not fail the snapshot", () => {
   it("counters fall back to this process, pending is null, and both stores are named", async () => {
     const down = new StoreUnavailableError("redis down");

@@ -132,6 +132,23 @@ describe("expiry gauges", () => {
   });
 });
 
+describe("bounded series", () => {
+  it("reasons past maxReasons are recorded as other", async () => {
+    const r = new PullReader();
+    const p = new MeterProvider({ readers: [r] });
+    const m = createScepMetrics({ meterProvider: p, maxReasons: 2 });
+    for (const reason of ["issued", "bad_challenge", "webhook_said_a", "webhook_said_b", "issued"]) m.sink({ operation: "PKCSReq", profile: "p", outcome: "failure", reason, status: 200, latencyMs: 1 });
+    const { resourceMetrics } = await r.collect();
+    const counter = resourceMetrics.scopeMetrics[0]!.metrics.find((x) => x.descriptor.name === SCEP_METRICS.enrollments);
+    expect(points<number>(counter).map((x) => [x.attributes["scep.reason"], x.value])).toEqual([
+      ["bad_challenge", 1],
+      ["issued", 2],
+      ["other", 2],
+    ]);
+    await p.shutdown();
+  });
+});
+
 describe("without an OpenTelemetry SDK", () => {
   it("the global API is a no-op: instruments record nothing and the sink never throws", () => {
     expect(metrics.getMeterProvider().constructor.name).toBe("NoopMeterProvider");

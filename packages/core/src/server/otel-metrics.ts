@@ -52,6 +52,11 @@ export interface ScepMetricsOptions {
   meter?: Meter;
   /** Clock the expiry gauges count from (default `() => new Date()`). */
   now?: () => Date;
+  /**
+   * Most distinct `scep.reason` values recorded (default 100); later new ones are recorded as `other`. Reasons are
+   * stable labels, but a custom validator or a webhook may name its own: this keeps the series count bounded.
+   */
+  maxReasons?: number;
 }
 
 /** What a server exposes for the expiry gauges: {@link ScepServer.profiles}. @group Server */
@@ -102,6 +107,14 @@ export function createScepMetrics(options: ScepMetricsOptions = {}): ScepMetrics
   const certExpiry = meter.createObservableGauge(SCEP_METRICS.certificateTimeToExpiry, { description: "Days until a profile's CA or RA certificate expires (negative: expired)", unit: "d" });
   const anchorExpiry = meter.createObservableGauge(SCEP_METRICS.trustAnchorTimeToExpiry, { description: "Days until a challenge validator's trust anchor expires (negative: expired)", unit: "d" });
   const sources = new Set<ProfileInfoSource>();
+  const reasons = new Set<string>();
+  const maxReasons = options.maxReasons ?? 100;
+  const reasonLabel = (r: string): string => {
+    if (reasons.has(r)) return r;
+    if (reasons.size >= maxReasons) return "other";
+    reasons.add(r);
+    return r;
+  };
 
   const observeAll = (result: BatchObservableResult): void => {
     const t = now().getTime();
@@ -135,7 +148,7 @@ export function createScepMetrics(options: ScepMetricsOptions = {}): ScepMetrics
         const profile: Attributes = e.profile === undefined ? {} : { "scep.profile": e.profile }; // absent: no profile owns the path
         duration.record(e.latencyMs / 1000, { ...profile, "scep.operation": e.operation, "scep.outcome": e.outcome });
         if (ENROLLMENT_OPERATIONS.has(e.operation)) {
-          const attributes: Attributes = { ...profile, "scep.outcome": e.outcome, "scep.reason": e.reason };
+          const attributes: Attributes = { ...profile, "scep.outcome": e.outcome, "scep.reason": reasonLabel(e.reason) };
           if (e.renewal !== undefined) attributes["scep.enrollment.kind"] = e.renewal ? "renewal" : "initial";
           if (e.challengeKind !== undefined) attributes["scep.challenge.kind"] = e.challengeKind;
           enrollments.add(1, attributes);

@@ -288,7 +288,8 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
     getCert: p.getCert,
     getCrl: p.getCrl,
     nextCa,
-    stats: { outcomes: {}, reasons: {} },
+    // Null-prototype records: a reason label named by a validator or webhook (`constructor`, `__proto__`) is just a key.
+    stats: { outcomes: Object.create(null) as Record<string, number>, reasons: Object.create(null) as Record<string, number> },
   };
 }
 

@@ -120,6 +120,9 @@ export interface ScepServer extends FetchHandler {
   snapshot(): Promise<ProfileSnapshot[]>;
 }
 
+/** Most distinct reason labels a profile's in-process counters keep; later new ones count as `other`. */
+const MAX_REASON_LABELS = 1000;
+
 const OPS: Record<string, ScepOperation> = { getcacaps: "GetCACaps", getcacert: "GetCACert", getnextcacert: "GetNextCACert", pkioperation: "PKIOperation" };
 
 /**
@@ -165,7 +168,9 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
   function emit(e: ScepEvent, profile?: ResolvedProfile): void {
     if (profile) {
       profile.stats.outcomes[e.outcome] = (profile.stats.outcomes[e.outcome] ?? 0) + 1;
-      profile.stats.reasons[e.reason] = (profile.stats.reasons[e.reason] ?? 0) + 1;
+      // Bounded like MemoryCounterStore: a validator or webhook naming ever new reasons cannot grow it without limit.
+      const r = Object.hasOwn(profile.stats.reasons, e.reason) || Object.keys(profile.stats.reasons).length < MAX_REASON_LABELS ? e.reason : "other";
+      profile.stats.reasons[r] = (profile.stats.reasons[r] ?? 0) + 1;
       if (options.counters) {
         try {
           Promise.resolve(options.counters.increment(profile.name, e.outcome, e.reason)).catch(() => undefined);
