@@ -41,7 +41,7 @@ const TAG = "{proxy-profiles}";
  * (each field percent-encoded, so a `,` in a field never splits wrongly), with
  * a TTL of `retentionMs` restarted by every write; the sorted set
  * `<prefix>proxy:{proxy-profiles}:index` (every score 0, read in key order)
- * lists them for {@link RedisProfileStore.list}. `put`, `requeue` and `markFailed` are Lua
+ * lists them for {@link RedisProfileStore.list}. `put`, `requeue`, `markFailed` and `delete` are Lua
  * scripts (EVALSHA, EVAL on NOSCRIPT), so each is one atomic step: a requeue
  * racing a markFailed ends in one of the two, whole. All keys share the hash
  * tag `{proxy-profiles}` (one Cluster slot, which the index needs).
@@ -154,7 +154,7 @@ export class RedisProfileStore implements ProfileStore {
   }
 
   /**
-   * Every record, in the order of their keys, fetched {@link PAGE} at a time
+   * Every record, in the order of their keys, fetched 256 at a time
    * (`ZRANGEBYLEX` on the index from the last key seen, then one `HGETALL`
    * per record, sent together). Not a snapshot, but a record that exists
    * throughout shows exactly once, whatever is written meanwhile. Index
