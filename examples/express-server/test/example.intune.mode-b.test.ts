@@ -6,8 +6,8 @@
  * token whose claims match the CSR is issued; the same token again is
  * `replay`; a token for another device is `claim_mismatch`; the fourth
  * accepted enrollment of one device within 24 h is `rate_limited`; the reason
- * labels show in the JSON event lines and in /admin/stats, and no token
- * appears in any output.
+ * labels show in the JSON event lines and in /admin/stats; a reload (SIGHUP)
+ * keeps the nonces and counts; and no token appears in any output.
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -95,9 +95,25 @@ describe("Mode B through the example server (configuration file, profile /mdm)",
     expect(other.code).toBe(0);
   });
 
+  it("a reload (SIGHUP) rebuilds the profile but forgets no nonce and no count: the first token is still a replay, the device still limited", async () => {
+    const mark = ex.proc.lines.length;
+    process.kill(ex.proc.child.pid!, "SIGHUP");
+    const reloaded = await ex.proc.waitForLine((l) => ex.proc.lines.indexOf(l) >= mark && /"type":"(reloaded|reload-failed)"/.test(l));
+    expect(JSON.parse(reloaded)).toMatchObject({ type: "reloaded", trigger: "SIGHUP" });
+    const replayed = await cliEnroll(ex, "/mdm", { cn: DEVICE.cn, challenge: tokens[0]!, sans: [`dns:${DEVICE.dns}`] });
+    expect(replayed.code).toBe(2);
+    expect(await eventAfter(ex, `CN=${DEVICE.cn}`, mark)).toMatchObject({ outcome: "failure", reason: "replay" });
+    const fresh = token(DEVICE);
+    tokens.push(fresh);
+    const after = ex.proc.lines.length;
+    const limited = await cliEnroll(ex, "/mdm", { cn: DEVICE.cn, challenge: fresh, sans: [`dns:${DEVICE.dns}`] });
+    expect(limited.code).toBe(2);
+    expect(await eventAfter(ex, `CN=${DEVICE.cn}`, after)).toMatchObject({ outcome: "failure", reason: "rate_limited" });
+  });
+
   it("/admin/stats counts each reason label; no token appears in any line, the banner or the stats", async () => {
     const stats = await ex.stats("/mdm");
-    expect(stats.reasons).toMatchObject({ issued: 4, replay: 1, claim_mismatch: 1, rate_limited: 1 });
+    expect(stats.reasons).toMatchObject({ issued: 4, replay: 2, claim_mismatch: 1, rate_limited: 2 });
     expect(Object.keys(stats.reasons).sort()).toEqual(["ca_cert", "caps", "claim_mismatch", "issued", "rate_limited", "replay"]);
     const everything = allOutput(ex) + JSON.stringify(stats);
     for (const t of tokens) {
