@@ -1,9 +1,12 @@
 /**
  * The admin page (/admin/scep) in a real browser: Debian's chromium driven headless by playwright-core, against
- * the Express example as a child process on loopback, after real enrollments with the SDK's client. Screenshots
- * of each tab go to examples/express-server/test-artifacts/ (gitignored).
+ * the Express example as a child process on loopback (a configuration file with three profiles: /scep static
+ * challenge in PENDING mode, /mdm Intune Mode B signed tokens, /short with its own CA that expires in 20 days),
+ * after real enrollments with the SDK's client: one issued (Intune token), one wrong challenge, one Intune replay,
+ * one pending. Screenshots of each tab go to examples/express-server/test-artifacts/ (gitignored).
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,6 +24,7 @@ import {
   selectIssuerName,
   selectRecipient,
 } from "@scep/core";
+import { anchor, mint, type Anchor } from "../../../packages/intune/test/support/tokens.js";
 import { startExample, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
 
 const EXAMPLE_DIR = fileURLToPath(new URL("..", import.meta.url));
@@ -31,12 +35,25 @@ const tmp = mkdtempSync(join(tmpdir(), "scep-admin-page-"));
 let proc: ExampleProcess;
 let base: string;
 let browser: Browser;
+let signer: Anchor;
+const AUDIENCE = "https://scep.example.test/mdm";
+const MDM_DEVICE = { cn: "mdm-page-device", dns: "mdm-page-device.corp.example.test", sub: "device-guid-page" };
+let nonces = 0;
+
+/** A Mode B token for the MDM device, valid now, with a fresh nonce (minted as in @scep/intune's tests). */
+function token(): string {
+  const now = Math.floor(Date.now() / 1000);
+  return mint(signer.privateKey, {
+    iss: "mdm-connector-1", sub: MDM_DEVICE.sub, aud: AUDIENCE, iat: now - 30, exp: now + 600, nonce: `page-${process.pid}-${++nonces}`,
+    device_name: MDM_DEVICE.cn, san_dns: [MDM_DEVICE.dns], version: "v1",
+  });
+}
 
 /** A PKCSReq (answered PENDING by the --pending server, or FAILURE for a wrong challenge) and its CertPoll. */
-async function enroll(subject: string, challenge: string) {
+async function enroll(subject: string, challenge: string, path = "/scep", dns?: string) {
   const keys = await generateRsaKeyPair(2048);
-  const client = new ScepClient({ url: `${base}/scep` });
-  const csr = await generateCsr({ keys, subject, challengePassword: challenge });
+  const client = new ScepClient({ url: `${base}${path}` });
+  const csr = await generateCsr({ keys, subject, challengePassword: challenge, ...(dns ? { san: { dns: [dns] } } : {}) });
   const signer = await createSelfSignedSigner({ keys, subject });
   const caCerts = await client.getCaCert();
   const req = await buildPkcsReq({ csr, signer, recipient: selectRecipient(caCerts) });
@@ -73,14 +90,27 @@ let pendingOne: Awaited<ReturnType<typeof enroll>>;
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  const s = await startExample(EXAMPLE_DIR, { SCEP_ADMIN_TOKEN: TOKEN, SCEP_CHALLENGE: CHALLENGE, SCEP_DATA_DIR: join(tmp, "data") }, ["--pending"]);
+  // The Intune signer's anchor expires in 5 days (the Intune tab's bad band); /short's CA in 20 (the warn band).
+  signer = await anchor("p256", "CN=MDM challenge signer", new Date(), 5);
+  writeFileSync(join(tmp, "anchors.pem"), signer.pem);
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-sha256", "-nodes", "-days", "20", "-subj", "/CN=Short-lived CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature,keyEncipherment", "-keyout", "short-ca.key", "-out", "short-ca.pem"], { cwd: tmp, stdio: "ignore" });
+  const config = {
+    profiles: [
+      { path: "/scep", pending: true },
+      { path: "/mdm", intune: { mode: "signed-token", trustAnchors: "anchors.pem", audience: AUDIENCE } },
+      { path: "/short", ca: { cert: "short-ca.pem", key: "short-ca.key" } },
+    ],
+  };
+  writeFileSync(join(tmp, "scep-config.json"), JSON.stringify(config));
+  const s = await startExample(EXAMPLE_DIR, { SCEP_ADMIN_TOKEN: TOKEN, SCEP_CHALLENGE: CHALLENGE, SCEP_DATA_DIR: join(tmp, "data"), SCEP_CONFIG: join(tmp, "scep-config.json") });
   proc = s.proc;
   base = s.base;
-  // Real enrollments: one issued (approved through the API, then polled), one wrong challenge, one left PENDING.
-  const issued = await enroll("CN=page-issued,O=page tests", CHALLENGE);
-  expect(issued.first.status).toBe("PENDING");
-  expect((await api("approve", { transactionId: issued.transactionId })).status).toBe(200);
-  expect((await issued.poll()).status).toBe("SUCCESS");
+  // Real enrollments: one issued (an Intune token), the same token again (replay), one wrong challenge, one PENDING.
+  const mdmToken = token();
+  const issued = await enroll(`CN=${MDM_DEVICE.cn}`, mdmToken, "/mdm", MDM_DEVICE.dns);
+  expect(issued.first.status).toBe("SUCCESS");
+  const replay = await enroll(`CN=${MDM_DEVICE.cn}`, mdmToken, "/mdm", MDM_DEVICE.dns);
+  expect([replay.first.status, replay.first.failInfo]).toEqual(["FAILURE", "badMessageCheck"]);
   const wrong = await enroll("CN=page-wrong-challenge,O=page tests", "not-the-challenge");
   expect([wrong.first.status, wrong.first.failInfo]).toEqual(["FAILURE", "badRequest"]);
   pendingOne = await enroll("CN=page-pending,O=page tests", CHALLENGE);
@@ -118,14 +148,20 @@ describe("the admin page in chromium", () => {
     await Promise.all([context.close(), other.close()]);
   });
 
-  it("Profiles: a card per profile with the challenge-set and memory badges and the CA's expiry in the good band", async () => {
+  it("Profiles: a card per profile with the challenge-set, Intune and store badges and each CA's expiry band", async () => {
     const page = await signedIn();
-    const card = page.locator("article.card[data-profile='/scep']");
-    await card.waitFor();
-    expect(await card.locator("[data-badge]").allTextContents()).toEqual(["challenge set (static)", "memory"]);
-    expect(await card.locator("tr[data-role=ca] .expiry").getAttribute("data-band")).toBe("good");
-    expect(await card.locator("tr[data-role=ca] td").first().textContent()).toBe("CN=SCEP Example CA, O=scep-sdk");
-    expect(await card.locator(".counts").textContent()).toMatch(/pending 1$/);
+    await page.locator("article.card[data-profile='/short']").waitFor();
+    const badges = (p: string) => page.locator(`article.card[data-profile='${p}'] [data-badge]`).allTextContents();
+    expect(await badges("/scep")).toEqual(["challenge set (static)", "memory"]);
+    expect(await badges("/mdm")).toEqual(["challenge set (intune)", "Intune · signed-token", "memory"]);
+    expect(await badges("/short")).toEqual(["challenge set (static)", "memory"]);
+    const ca = (p: string) => page.locator(`article.card[data-profile='${p}'] tr[data-role=ca]`);
+    expect([await ca("/scep").locator(".expiry").getAttribute("data-band"), await ca("/scep").locator("td").first().textContent()]).toEqual(["good", "CN=SCEP Example CA, O=scep-sdk"]);
+    expect([await ca("/short").locator(".expiry").getAttribute("data-band"), await ca("/short").locator("td").first().textContent()]).toEqual(["warn", "CN=Short-lived CA"]);
+    expect(await ca("/short").locator(".expiry").evaluate((e) => e.firstChild?.textContent)).toMatch(/^(19|20) days$/);
+    expect(await page.locator("article.card[data-profile='/scep'] .counts").textContent()).toBe("requests: success 2 · failure 1 · pending 1");
+    expect(await page.locator("article.card[data-profile='/scep'] .waiting").textContent()).toBe("waiting for approval: 1");
+    expect(await page.locator("article.card[data-profile='/short'] .counts").textContent()).toBe("requests: none yet");
     await page.screenshot({ path: join(ARTIFACTS, "admin-profiles.png"), fullPage: true });
     await page.close();
   });
@@ -156,13 +192,17 @@ describe("the admin page in chromium", () => {
     const all = await page.locator("#activity-table tbody tr").count();
     await page.click(".chip[data-filter=initial]");
     await expect.poll(() => page.locator(".chip[data-filter=initial]").getAttribute("aria-pressed")).toBe("true");
-    await expect.poll(() => page.locator("#activity-table tbody tr").count()).toBe(3);
-    expect(await page.locator("#activity-table tbody tr").evaluateAll((rows) => rows.map((r) => [r.getAttribute("data-kind"), r.getAttribute("data-outcome")]))).toEqual([
-      ["initial", "pending"],
-      ["initial", "failure"],
-      ["initial", "pending"],
+    await expect.poll(() => page.locator("#activity-table tbody tr").count()).toBe(4);
+    expect(await page.locator("#activity-table tbody tr").evaluateAll((rows) => rows.map((r) => [r.getAttribute("data-kind"), r.getAttribute("data-challenge"), r.getAttribute("data-outcome")]))).toEqual([
+      ["initial", "static", "pending"],
+      ["initial", "static", "failure"],
+      ["initial", "intune", "failure"],
+      ["initial", "intune", "success"],
     ]);
-    expect(all).toBeGreaterThan(3);
+    expect(all).toBeGreaterThanOrEqual(4);
+    await page.click(".chip[data-filter=intune]");
+    await expect.poll(() => page.locator("#activity-table tbody tr").count()).toBe(2);
+    expect(await page.locator("#activity-table tbody tr td:nth-child(6)").allTextContents()).toEqual(["replay", "issued"]);
     await page.click(".chip[data-filter=renewal]");
     await expect.poll(() => page.locator("#activity-table tbody tr").count()).toBe(0);
     expect(await page.locator("#activity-empty").isVisible()).toBe(true);
@@ -194,10 +234,52 @@ describe("the admin page in chromium", () => {
     await page.close();
   });
 
-  it("Intune tab: says when no profile checks Intune challenges", async () => {
+  it("Intune tab: per-reason counters, the trust anchor's expiry band, recent failures", async () => {
     const page = await signedIn("/admin/scep?tab=intune");
-    await expect.poll(() => page.locator("#intune-cards").textContent()).toBe("No profile checks Intune challenges.");
+    const card = page.locator("#intune-cards article.card[data-profile='/mdm']");
+    await card.waitFor();
+    expect(await page.locator("#intune-cards article.card").count()).toBe(1);
+    const reasons = await card.locator("table.reasons tbody tr").evaluateAll((rows) => rows.map((r) => [r.getAttribute("data-reason"), r.querySelector("td.num")?.textContent]));
+    expect(reasons).toEqual(expect.arrayContaining([["issued", "1"], ["replay", "1"]]));
+    expect(await card.locator("table.anchors td").first().textContent()).toBe("CN=MDM challenge signer");
+    expect(await card.locator("table.anchors .expiry").getAttribute("data-band")).toBe("bad");
+    expect(await card.locator("table.failures tbody tr").evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll("td")].slice(1, 4).map((td) => td.textContent)))).toEqual([["replay", "badMessageCheck", `CN=${MDM_DEVICE.cn}`]]);
     await page.screenshot({ path: join(ARTIFACTS, "admin-intune.png"), fullPage: true });
+    await page.close();
+  });
+
+  it("Intune tab: the reload button asks first; cancel changes nothing, confirm reloads, a bad file is an error and the old anchors stay in use", async () => {
+    const page = await signedIn("/admin/scep?tab=intune");
+    const card = page.locator("#intune-cards article.card[data-profile='/mdm']");
+    await card.waitFor();
+    const dialogs: string[] = [];
+    let answer = false;
+    page.on("dialog", (d) => {
+      dialogs.push(d.message());
+      void (answer ? d.accept() : d.dismiss());
+    });
+    const reloads = () => proc.lines.filter((l) => l.includes('"action":"reload-trust"')).length;
+    // cancel
+    await card.locator("button.reload").click();
+    await expect.poll(() => card.locator(".reload-status").textContent()).toBe("Reload cancelled.");
+    expect(dialogs).toEqual(["Reload the Intune trust anchors of /mdm from their file?"]);
+    expect(reloads()).toBe(0);
+    // confirm, good file
+    answer = true;
+    await card.locator("button.reload").click();
+    await proc.waitForJson("admin", (e) => e.action === "reload-trust" && e.anchors === 1);
+    await expect.poll(() => page.locator("#intune-cards article.card[data-profile='/mdm'] .reload-status").textContent()).toBe("Reloaded: 1 trust anchor(s).");
+    expect(dialogs).toHaveLength(2);
+    // confirm, bad file: the error shows, the old pool stays (a fresh token is still accepted)
+    writeFileSync(join(tmp, "anchors.pem"), "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n");
+    const again = page.locator("#intune-cards article.card[data-profile='/mdm']");
+    await again.locator("button.reload").click();
+    await expect.poll(() => again.locator(".reload-status").textContent()).toMatch(/^Reload failed: the trust anchors were not reloaded \(the old ones stay in use\): /);
+    expect(await again.locator(".reload-status").getAttribute("data-kind")).toBe("error");
+    expect(dialogs).toHaveLength(3);
+    const stillOk = await enroll(`CN=${MDM_DEVICE.cn}`, token(), "/mdm", MDM_DEVICE.dns);
+    expect(stillOk.first.status).toBe("SUCCESS");
+    writeFileSync(join(tmp, "anchors.pem"), signer.pem);
     await page.close();
   });
 

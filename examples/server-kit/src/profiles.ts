@@ -130,7 +130,7 @@ export async function buildProfile(p: ProfileSettings, index: number, d: Profile
       issue = intune.withFailureNotification(issue);
       extra = {
         confirm: intune.confirmHook({ deliverWhenNotificationFails: c.deliverWhenNotificationFails, ...(c.caConfiguration !== undefined ? { caConfiguration: c.caConfiguration } : {}) }),
-        // The embedded CA keeps no revocation list: the operator is told which certificate to revoke.
+        // The operator is told which certificate to revoke (POST /admin/scep/revoke puts it on the CRL).
         onUndelivered: (u) => log({ type: "undelivered", profile: u.profile, transactionId: u.transactionId, reason: u.reason, serial: u.certificate.serialNumberHex, subject: u.certificate.subject }),
       };
       break;

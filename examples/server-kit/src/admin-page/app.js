@@ -106,7 +106,8 @@
           el("h2", {}, p.profile),
           badges,
           el("table", { class: "certs" }, el("tbody", {}, rows)),
-          el("p", { class: "counts" }, Object.keys(outcomes).length ? Object.entries(outcomes).map(([k, v]) => k + " " + v).join(" · ") : "no requests yet", p.pending === null ? " · pending: unknown (store down)" : " · pending " + p.pending),
+          el("p", { class: "counts" }, "requests: ", Object.keys(outcomes).length ? Object.entries(outcomes).map(([k, v]) => k + " " + v).join(" · ") : "none yet"),
+          el("p", { class: "waiting" }, p.pending === null ? "waiting for approval: unknown (the transaction store is down)" : "waiting for approval: " + p.pending),
         ),
       );
     }
