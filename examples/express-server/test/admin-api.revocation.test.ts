@@ -134,7 +134,7 @@ describe("admin API shapes, and revocation with the CRL", () => {
     const body = (await res.json()) as Record<string, unknown>;
     issuedChallenges.push(String(body.challenge));
     expect([res.status, res.headers.get("cache-control")]).toEqual([201, "no-store"]);
-    expect(body).toEqual({ profile: "/scep", challenge: expect.stringMatching(/^[0-9a-f]{32}$/), expiresAt: expect.any(String), expiresInSeconds: 120 });
+    expect(body).toEqual({ profile: "/scep", challenge: expect.stringMatching(/^[A-Za-z0-9_-]{32}$/), expiresAt: expect.any(String), expiresInSeconds: 120 });
     expect(Date.parse(String(body.expiresAt)) - Date.now()).toBeGreaterThan(60_000);
     const bad = await api("/admin/scep/challenges", { method: "POST", body: { ttlSeconds: 5 } });
     expect([bad.status, await bad.json()]).toEqual([400, { error: "ttlSeconds must be an integer from 60 to 604800" }]);
