@@ -207,7 +207,9 @@ const copy = (e: RevokedCertificate): RevokedCertificate => ({ serialNumber: e.s
  *
  * @example
  * ```ts
- * const ordered = sortRevocations(await store.list());
+ * const store = new MemoryRevocationStore();
+ * await store.revoke({ serialNumber: "0a1b", reason: "keyCompromise" });
+ * const ordered = sortRevocations(await store.list()); // oldest first, ties by serial
  * ```
  * @group Storage
  */
