@@ -1,0 +1,43 @@
+/**
+ * The example server refuses a configuration file it cannot serve with one
+ * line on stderr naming the field, and exit 2, before it listens: a field the
+ * schema refuses, a client secret whose variable is not set (the line names
+ * the variable, never a value), a trust-anchor bundle that cannot be read.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ExampleProcess } from "../../server-kit/test/support/example-process.js";
+import { EXAMPLE_DIR } from "./support/intune-example.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "scep-config-errors-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Starts the example with `profiles` in a config file; its exit and stderr. */
+async function start(name: string, profiles: unknown[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string; file: string }> {
+  const file = join(tmp, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ profiles }));
+  const proc = new ExampleProcess(EXAMPLE_DIR, { SCEP_DATA_DIR: join(tmp, name), SCEP_CONFIG: file, ...env });
+  const { code } = await proc.exited;
+  return { code, stderr: proc.stderr, file };
+}
+
+describe("a configuration file the server cannot serve: one line naming the field, exit 2", () => {
+  it("a field the schema refuses", async () => {
+    const r = await start("schema", [{ path: "/scep" }, { path: "/intune", intune: { mode: "api", clientId: "c", clientSecretEnv: "INTUNE_CLIENT_SECRET" } }]);
+    expect([r.code, r.stderr]).toEqual([2, `express-server: ${r.file}: profiles[1].intune.tenantId: required\n`]);
+  });
+
+  it("a client secret whose variable is not set (named, no value anywhere)", async () => {
+    const r = await start("secret", [{ path: "/intune", intune: { mode: "api", tenantId: "t", clientId: "c", clientSecretEnv: "INTUNE_SECRET_NOT_SET" } }], { INTUNE_SECRET_NOT_SET: "" });
+    expect([r.code, r.stderr]).toEqual([2, "express-server: profiles[0].intune.clientSecretEnv: the environment variable INTUNE_SECRET_NOT_SET is not set\n"]);
+  });
+
+  it("a trust-anchor bundle that cannot be read", async () => {
+    const r = await start("anchors", [{ path: "/mdm", intune: { mode: "signed-token", trustAnchors: "missing-anchors.pem" } }]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^express-server: profiles\\[0\\]\\.intune\\.trustAnchors: .*${join(tmp, "missing-anchors.pem").replaceAll("/", "\\/")}.*\\n$`));
+    expect(r.stderr.split("\n")).toHaveLength(2);
+  });
+});
