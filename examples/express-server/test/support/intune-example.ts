@@ -33,13 +33,13 @@ export interface RunningExample {
   stop(): Promise<void>;
 }
 
-/** Writes `config` (the file's JSON) into a new temp dir and starts the example with it. */
-export async function startWithConfig(config: unknown, env: Record<string, string>, options: { dir?: string; prepare?: (dir: string) => void } = {}): Promise<RunningExample> {
+/** Writes `config` (the file's JSON) into a new temp dir and starts the example (Express unless `exampleDir` says) with it. */
+export async function startWithConfig(config: unknown, env: Record<string, string>, options: { dir?: string; prepare?: (dir: string) => void; exampleDir?: string } = {}): Promise<RunningExample> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "scep-intune-e2e-"));
   const file = join(dir, "scep-config.json");
   if (!existsSync(file)) writeFileSync(file, JSON.stringify(config, null, 2));
   options.prepare?.(dir);
-  const { proc, base, listening } = await startExample(EXAMPLE_DIR, { SCEP_DATA_DIR: join(dir, "data"), SCEP_CONFIG: file, SCEP_ADMIN_TOKEN: ADMIN_TOKEN, ...env });
+  const { proc, base, listening } = await startExample(options.exampleDir ?? EXAMPLE_DIR, { SCEP_DATA_DIR: join(dir, "data"), SCEP_CONFIG: file, SCEP_ADMIN_TOKEN: ADMIN_TOKEN, ...env });
   const parse = (): Record<string, unknown>[] => proc.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
   return {
     proc,
