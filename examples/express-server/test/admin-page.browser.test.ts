@@ -16,6 +16,7 @@ import {
   CertificationRequest,
   ScepClient,
   buildCertPoll,
+  buildGetCrl,
   buildPkcsReq,
   createSelfSignedSigner,
   generateCsr,
@@ -62,7 +63,7 @@ async function enroll(subject: string, challenge: string, path = "/scep", dns?: 
     const built = await buildCertPoll({ issuerName: selectIssuerName(caCerts), subject: CertificationRequest.from(csr).subjectDer, transactionId: req.transactionId, signer, recipient: selectRecipient(caCerts) });
     return readCertRep(await client.pkiOperation(built.der), { decrypter: signer, caCertificates: caCerts, request: built });
   };
-  return { first, transactionId: req.transactionId, poll };
+  return { first, transactionId: req.transactionId, poll, signer, caCerts, client };
 }
 
 const api = (path: string, body?: unknown) =>
@@ -279,8 +280,36 @@ describe("the admin page in chromium", () => {
     expect(dialogs).toHaveLength(3);
     const stillOk = await enroll(`CN=${MDM_DEVICE.cn}`, token(), "/mdm", MDM_DEVICE.dns);
     expect(stillOk.first.status).toBe("SUCCESS");
+    // The same through the API: 422 { profile, error } now, 200 { profile, anchors } with the good file back.
+    const bad = await api("reload-trust", { profile: "/mdm" });
+    expect([bad.status, await bad.json()]).toEqual([422, { profile: "/mdm", error: expect.stringMatching(/^the trust anchors were not reloaded \(the old ones stay in use\): /) }]);
     writeFileSync(join(tmp, "anchors.pem"), signer.pem);
+    const good = await api("reload-trust", { profile: "/mdm" });
+    expect([good.status, await good.json()]).toEqual([200, { profile: "/mdm", anchors: [{ subject: "CN=MDM challenge signer", notAfter: expect.any(String), fingerprintSha256: expect.any(String) }] }]);
+    const none = await api("reload-trust", { profile: "/scep" });
+    expect([none.status, await none.json()]).toEqual([404, { error: "profile /scep has no Intune trust anchors to reload" }]);
     await page.close();
+  });
+
+  it("a profile with its own CA: GET certificates and POST revoke take the profile; its GetCRL (RFC 8894 §3.3.5) lists the serial", async () => {
+    const e = await enroll("CN=short-device", CHALLENGE, "/short");
+    expect(e.first.status).toBe("SUCCESS");
+    const cert = e.first.certificates[0]!;
+    const serial = cert.serialNumberHex.toLowerCase();
+    const own = (await (await api("certificates?profile=/short")).json()) as { certificates: { serialNumber: string; subject: string }[] };
+    expect(own.certificates.map((c) => [c.serialNumber, c.subject])).toEqual([[serial, "CN=short-device"]]);
+    const server = (await (await api("certificates")).json()) as { certificates: { serialNumber: string }[] };
+    expect(server.certificates.map((c) => c.serialNumber)).not.toContain(serial);
+    expect((await api("revoke", { serialNumber: serial, reason: "cessationOfOperation" })).status).toBe(404); // not the server CA's
+    const revoked = await api("revoke", { serialNumber: serial, reason: "cessationOfOperation", profile: "/short" });
+    expect([revoked.status, ((await revoked.json()) as { subject: string }).subject]).toEqual([200, "CN=short-device"]);
+    const req = await buildGetCrl({ issuer: cert.issuerDer, serialNumber: cert.serialNumber, signer: e.signer, recipient: selectRecipient(e.caCerts) });
+    const rep = await readCertRep(await e.client.pkiOperation(req.der), { decrypter: e.signer, caCertificates: e.caCerts, request: req });
+    expect([rep.status, rep.crls.length]).toEqual(["SUCCESS", 1]);
+    writeFileSync(join(tmp, "short.crl"), rep.crls[0]!);
+    const text = execFileSync("openssl", ["crl", "-inform", "DER", "-in", "short.crl", "-noout", "-text", "-CAfile", "short-ca.pem", "-verify"], { cwd: tmp, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    expect(text).toContain(`Serial Number: ${serial.toUpperCase()}`);
+    expect(text).toContain("Issuer: CN = Short-lived CA");
   });
 
   it("the page and its script load without a token and carry a strict CSP; no log line holds the token", async () => {

@@ -61,6 +61,8 @@ export interface AdminApiOptions {
   challengeTtlMs?: number;
   /** The embedded CA: `GET certificates` reads its index, `POST revoke` revokes through it. */
   ca?: FileCa;
+  /** A profile's own CA, when it has one (else `ca` is used): `GET certificates?profile=` and `POST revoke` with `profile`. */
+  caFor?: (profile: string) => FileCa | undefined;
   /** Called after a revocation (the example signs and writes the CRL at once). */
   onRevoked?: () => Promise<unknown>;
   /** Per-profile snapshot for `GET profiles` (the SCEP server's `snapshot()`). */
@@ -134,8 +136,9 @@ const KIND_FILTERS = new Set(["initial", "renewal", "poll", "query", "ca", "prox
  * - `POST /admin/scep/approve` and `/reject` with `{ "transactionId": "…", "profile"?: "…" }` (or the ID as the
  *   rest of the path, percent-encoded or as it is): `{ profile, transactionId, status }`;
  * - `POST /admin/scep/challenges` with `{ "profile"?, "ttlSeconds"? }`: 201 `{ profile, challenge, expiresAt, expiresInSeconds }`;
- * - `GET /admin/scep/certificates?subject=&serial=&page=1&pageSize=50`: `{ certificates, page, pageSize, total }`, newest first;
- * - `POST /admin/scep/revoke` with `{ "serialNumber": "…", "reason"?: "keyCompromise" }`: `{ serialNumber, subject, reason, revokedAt, created }`;
+ * - `GET /admin/scep/certificates?subject=&serial=&page=1&pageSize=50&profile=`: `{ certificates, page, pageSize, total }`, newest first
+ *   (`profile`: that profile's own CA, when it has one);
+ * - `POST /admin/scep/revoke` with `{ "serialNumber": "…", "reason"?: "keyCompromise", "profile"?: "…" }`: `{ serialNumber, subject, reason, revokedAt, created }`;
  * - `POST /admin/scep/reload-trust` with `{ "profile": "…" }`: `{ profile, anchors }`, or 422 `{ error, profile }` (old anchors kept);
  * - `GET /admin/scep/stats`: `{ stats }`, request counts over every replica.
  *
@@ -248,7 +251,9 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     certificates: {
       method: "GET",
       run: async (_request, url) => {
-        if (!o.ca) return json(404, { error: "no embedded CA on this server" });
+        const profileName = url.searchParams.get("profile");
+        const ca = (profileName ? o.caFor?.(profileName) : undefined) ?? o.ca;
+        if (!ca) return json(404, { error: "no embedded CA on this server" });
         const page = positive(url.searchParams.get("page"), 1, "page", Number.MAX_SAFE_INTEGER);
         const pageSize = positive(url.searchParams.get("pageSize"), 50, "pageSize", MAX_PAGE_SIZE);
         const subject = url.searchParams.get("subject")?.toLowerCase();
@@ -259,7 +264,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         } catch {
           throw new BadRequest("serial must be hex digits");
         }
-        const [records, revoked] = await Promise.all([o.ca.list(), o.ca.revocations.list().catch((e: unknown) => e)]);
+        const [records, revoked] = await Promise.all([ca.list(), ca.revocations.list().catch((e: unknown) => e)]);
         if (!Array.isArray(revoked)) {
           if (isScepError(revoked) && revoked.code === "ERR_STORE_UNAVAILABLE") return unavailable("revocation");
           throw revoked;
@@ -290,14 +295,16 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     revoke: {
       method: "POST",
       run: async (request) => {
-        if (!o.ca) return json(404, { error: "no embedded CA on this server" });
         const body = await readJson(request);
+        const profileName = stringField(body, "profile", false);
+        const ca = (profileName ? o.caFor?.(profileName) : undefined) ?? o.ca;
+        if (!ca) return json(404, { error: "no embedded CA on this server" });
         const serialNumber = stringField(body, "serialNumber", true)!;
         const reason = (stringField(body, "reason", false) ?? "unspecified") as RevocationReason;
         if (!Object.hasOwn(REVOCATION_REASONS, reason)) throw new BadRequest(`reason must be one of ${Object.keys(REVOCATION_REASONS).join(", ")}`);
         try {
-          const { entry, created, subject } = await o.ca.revoke(serialNumber, reason);
-          o.log({ type: "admin", action: "revoke", serialNumber: entry.serialNumber, reason: entry.reason, created });
+          const { entry, created, subject } = await ca.revoke(serialNumber, reason);
+          o.log({ type: "admin", action: "revoke", ...(profileName ? { profile: profileName } : {}), serialNumber: entry.serialNumber, reason: entry.reason, created });
           await o.onRevoked?.();
           return json(200, { serialNumber: entry.serialNumber, subject, reason: entry.reason, revokedAt: entry.revokedAt.toISOString(), created });
         } catch (e) {

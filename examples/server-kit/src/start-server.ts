@@ -266,6 +266,7 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
         defaultProfile: settings[0]!.name,
         log,
         ca,
+        caFor: (profile) => profileCas.get(profile),
         onRevoked: () => crlSchedule.refresh(),
         snapshot: () => server.snapshot(),
         activity,
