@@ -74,12 +74,29 @@ export interface SignedTokenSettings {
   rateLimit: RateLimitSettings | false | undefined;
 }
 
+/** A challenge webhook (@scep/core's `webhookChallenge`). */
+export interface WebhookSettings {
+  type: "webhook";
+  url: string;
+  notifyUrl: string | undefined;
+  /** Where the body-signature secret is; undefined: calls are not signed. */
+  secret: { env: string } | { file: string } | undefined;
+  secretEncoding: "utf8" | "base64";
+  signatureHeader: string | undefined;
+  /** Variable holding an Authorization header value. */
+  authorizationEnv: string | undefined;
+  id: string | undefined;
+  timeoutMs: number | undefined;
+  deliverWhenNotificationFails: boolean;
+}
+
 /** How one profile checks the challenge. */
 export type ChallengeSettings =
   | { type: "static"; password: { env: string } | { file: string } | undefined }
   | { type: "one-time" }
   | IntuneApiSettings
-  | SignedTokenSettings;
+  | SignedTokenSettings
+  | WebhookSettings;
 
 /** One profile of the configuration file, resolved (absolute paths, defaults named). */
 export interface ProfileSettings {
@@ -124,6 +141,9 @@ function fieldOf(instancePath: string, child?: string): string {
 /** Fields a user might write a secret into; refused with a pointer to where secrets go. */
 const SECRET_FIELDS: Record<string, string> = {
   clientSecret: "secrets are never written in the file: use clientSecretEnv or clientSecretFile",
+  secret: "secrets are never written in the file: use secretEnv or secretFile",
+  authorization: "secrets are never written in the file: use authorizationEnv",
+  headers: "secrets are never written in the file: use authorizationEnv",
   challengePassword: "secrets are never written in the file: use challengePasswordEnv or challengePasswordFile",
   password: "secrets are never written in the file: use challengePasswordEnv or challengePasswordFile",
   keyPassphrase: "secrets are never written in the file: use keyPassphraseEnv or keyPassphraseFile",
@@ -147,7 +167,8 @@ function describeError(e: ErrorObject): [string, string] {
     case "pattern": {
       const field = fieldOf(e.instancePath);
       if (/Env$/.test(field)) return [field, "must be the name of an environment variable (letters, digits, _), not its value"];
-      if (/BaseUrl$|Resource$/.test(field)) return [field, "must be an http(s):// URL"];
+      if (/BaseUrl$|Resource$|[uU]rl$/.test(field)) return [field, "must be an http(s):// URL"];
+      if (/signatureHeader$/.test(field)) return [field, "must be an HTTP header name (letters, digits, -)"];
       if (/\.path$/.test(field)) return [field, "must start with / and hold only letters, digits and . _ ~ / -"];
       return [field, "must be 1 to 64 letters, digits or . _ ~ / -"];
     }
@@ -228,9 +249,13 @@ export function loadConfig(input: string, options: { baseDir?: string } = {}): C
       if ((has(ca, "keyPassphraseEnv") || has(ca, "keyPassphraseFile")) && !has(ca, "key")) bad(`${at}.ca.key`, "required with a key passphrase");
     }
     const intune = p.intune as Record<string, unknown> | undefined;
-    const kind = (p.challenge as string | undefined) ?? (intune ? "intune" : "static");
+    const webhook = p.webhook as Record<string, unknown> | undefined;
+    if (intune && webhook) bad(`${at}.webhook`, "give intune or webhook, not both");
+    const kind = (p.challenge as string | undefined) ?? (intune ? "intune" : webhook ? "webhook" : "static");
     if (kind === "intune" && !intune) bad(`${at}.intune`, 'required with "challenge": "intune"');
     if (kind !== "intune" && intune) bad(`${at}.intune`, `not used with "challenge": "${kind}"`);
+    if (kind === "webhook" && !webhook) bad(`${at}.webhook`, 'required with "challenge": "webhook"');
+    if (kind !== "webhook" && webhook) bad(`${at}.webhook`, `not used with "challenge": "${kind}"`);
     for (const k of ["challengePasswordEnv", "challengePasswordFile"]) if (kind !== "static" && has(p, k)) bad(`${at}.${k}`, `only for "challenge": "static"`);
     if (has(p, "challengePasswordEnv") && has(p, "challengePasswordFile")) bad(`${at}.challengePasswordFile`, "give challengePasswordEnv or challengePasswordFile, not both");
     let challenge: ChallengeSettings;
@@ -238,6 +263,22 @@ export function loadConfig(input: string, options: { baseDir?: string } = {}): C
       challenge = { type: "static", password: has(p, "challengePasswordEnv") ? { env: String(p.challengePasswordEnv) } : has(p, "challengePasswordFile") ? { file: path(String(p.challengePasswordFile)) } : undefined };
     } else if (kind === "one-time") {
       challenge = { type: "one-time" };
+    } else if (kind === "webhook") {
+      const w = webhook!;
+      if (has(w, "secretEnv") && has(w, "secretFile")) bad(`${at}.webhook.secretFile`, "give secretEnv or secretFile, not both");
+      if (has(w, "secretEncoding") && !has(w, "secretEnv") && !has(w, "secretFile")) bad(`${at}.webhook.secretEncoding`, "only with secretEnv or secretFile");
+      challenge = {
+        type: "webhook",
+        url: String(w.url),
+        notifyUrl: w.notifyUrl as string | undefined,
+        secret: has(w, "secretEnv") ? { env: String(w.secretEnv) } : has(w, "secretFile") ? { file: path(String(w.secretFile)) } : undefined,
+        secretEncoding: w.secretEncoding === "base64" ? "base64" : "utf8",
+        signatureHeader: w.signatureHeader as string | undefined,
+        authorizationEnv: w.authorizationEnv as string | undefined,
+        id: w.id as string | undefined,
+        timeoutMs: w.timeoutMs as number | undefined,
+        deliverWhenNotificationFails: w.deliverWhenNotificationFails === true,
+      };
     } else {
       const n = intune!;
       const apiOnly = ["tenantId", "clientId", "clientSecretEnv", "clientSecretFile", "loginBaseUrl", "graphBaseUrl", "intuneResource", "timeoutMs", "retries", "deliverWhenNotificationFails", "caConfiguration"];

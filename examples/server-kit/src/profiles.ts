@@ -1,7 +1,7 @@
 // One SCEP profile of an example server from its settings (the configuration file's, or the single default one
 // flags and environment describe): CA, challenge (static, one-time, Intune API, signed token), issue hook.
 import { readFile } from "node:fs/promises";
-import { Certificate, LocalKey, type ChallengePolicy, type ChallengeStore, type ScepProfile } from "@scep/core";
+import { Certificate, InvalidArgumentError, LocalKey, webhookChallenge, type ChallengePolicy, type ChallengeStore, type ScepProfile } from "@scep/core";
 import { IntuneValidator, SignedTokenValidator, TrustAnchorPool, isIntuneError, type RateLimiter, type ReplayCache } from "@scep/intune";
 import { isEmbeddedCaError, type FileCa } from "@scep-examples/embedded-ca";
 import type { ProfileSettings } from "./config-file.js";
@@ -58,6 +58,16 @@ export async function readSecret(source: { env: string } | { file: string }, fie
 
 const where = (s: { env: string } | { file: string }): string => ("env" in s ? `$${s.env}` : s.file);
 
+/** Origin and path of a URL (a query string may hold a token: never shown). */
+const endpointOf = (url: string): string => {
+  try {
+    const u = new URL(url);
+    return u.origin + u.pathname;
+  } catch {
+    return "(unparsable URL)";
+  }
+};
+
 /**
  * Builds the core profile for `p` (the `index`-th of the configuration file).
  *
@@ -107,6 +117,32 @@ export async function buildProfile(p: ProfileSettings, index: number, d: Profile
     case "one-time":
       challenge = { type: "store", store: d.challenges };
       break;
+    case "webhook": {
+      const secret = c.secret ? await readSecret(c.secret, `${at}.webhook.secret`, d.env) : undefined;
+      let authorization: string | undefined;
+      if (c.authorizationEnv !== undefined) authorization = await readSecret({ env: c.authorizationEnv }, `${at}.webhook.authorization`, d.env);
+      try {
+        challenge = webhookChallenge({
+          url: c.url,
+          ...(c.notifyUrl !== undefined ? { notifyUrl: c.notifyUrl } : {}),
+          ...(secret !== undefined ? { secret: c.secretEncoding === "base64" ? new Uint8Array(Buffer.from(secret, "base64")) : secret } : {}),
+          ...(c.signatureHeader !== undefined ? { signatureHeader: c.signatureHeader } : {}),
+          ...(authorization !== undefined ? { headers: { authorization } } : {}),
+          ...(c.id !== undefined ? { id: c.id } : {}),
+          ...(c.timeoutMs !== undefined ? { timeoutMs: c.timeoutMs } : {}),
+          deliverWhenNotificationFails: c.deliverWhenNotificationFails,
+          // Failed calls: typed code and a message that never holds the secret or the Authorization value.
+          onError: (e, operation) => log({ type: "webhook-error", profile: p.name, operation, code: e.code, message: e.message }),
+        });
+      } catch (e) {
+        if (e instanceof InvalidArgumentError) throw new ConfigError(`${at}.webhook: ${e.message}`, { showUsage: false });
+        throw e;
+      }
+      extra = {
+        onUndelivered: (u) => log({ type: "undelivered", profile: u.profile, transactionId: u.transactionId, reason: u.reason, serial: u.certificate.serialNumberHex, subject: u.certificate.subject }),
+      };
+      break;
+    }
     case "intune-api": {
       const clientSecret = await readSecret(c.clientSecret, `${at}.intune.clientSecret`, d.env);
       const intune = intuneConfig(
@@ -194,7 +230,9 @@ export function describeProfile(p: ProfileSettings, config: ServerConfig, defaul
         : `static challenge ${defaultChallengeLine}`
       : c.type === "one-time"
         ? `one-time challenges (POST /admin/scep/challenges {"profile":${JSON.stringify(p.name)}})`
-        : c.type === "intune-api"
+        : c.type === "webhook"
+          ? `webhook ${endpointOf(c.url)}${c.notifyUrl ? `, notifications to ${endpointOf(c.notifyUrl)}` : ""}${c.secret ? `, signed with the secret from ${where(c.secret)}` : ", calls NOT signed (no secretEnv/secretFile)"}`
+          : c.type === "intune-api"
           ? `Intune API (tenant ${c.tenantId}, client ${c.clientId}, secret from ${where(c.clientSecret)}${c.deliverWhenNotificationFails ? ", delivers without successNotification" : ""})`
           : `signed tokens (anchors ${c.trustAnchors}${c.audience ? `, audience ${c.audience}` : ""}${c.strict ? "" : ", NOT strict"}, ${c.rateLimit === false ? "no rate limit" : `at most ${c.rateLimit?.max ?? 3} per device in ${(c.rateLimit?.windowMs ?? 86_400_000) / 1000} s`})`;
   return `${what}; ${pending ? "PENDING until approved" : "issued at once"}, ${p.validityDays ?? config.validityDays} days`;

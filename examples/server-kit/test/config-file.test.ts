@@ -72,6 +72,14 @@ describe("loadConfig: a valid file", () => {
     ]);
   });
 
+  it("a webhook profile: the challenge is webhook by default, its secret and Authorization named, never written", () => {
+    const config = loadConfig(text([{ path: "/w", webhook: { url: "https://mdm.example/scep/challenge", notifyUrl: "https://mdm.example/scep/notify", secretFile: "webhook.secret", secretEncoding: "base64", signatureHeader: "X-Smallstep-Signature", authorizationEnv: "MDM_AUTH", id: "scep-1", timeoutMs: 3000 } }]), { baseDir: "/etc/scep" });
+    expect(config.profiles[0]!.challenge).toEqual({
+      type: "webhook", url: "https://mdm.example/scep/challenge", notifyUrl: "https://mdm.example/scep/notify", secret: { file: "/etc/scep/webhook.secret" }, secretEncoding: "base64",
+      signatureHeader: "X-Smallstep-Signature", authorizationEnv: "MDM_AUTH", id: "scep-1", timeoutMs: 3000, deliverWhenNotificationFails: false,
+    });
+  });
+
   it("takes JSON text as well as a path (text: relative paths against baseDir); strict is on by default", () => {
     const config = loadConfig(`  ${text([{ path: "/b", intune: token }])}`, { baseDir: "/etc/scep" });
     expect(config.file).toBeUndefined();
@@ -81,7 +89,7 @@ describe("loadConfig: a valid file", () => {
   it("the schema file is JSON Schema draft-07 and names every field loadConfig reads", () => {
     const schema = JSON.parse(readFileSync(CONFIG_SCHEMA_URL, "utf8"));
     expect(schema.$schema).toBe("http://json-schema.org/draft-07/schema#");
-    expect(Object.keys(schema.definitions.profile.properties).sort()).toEqual(["allowSid", "ca", "challenge", "challengePasswordEnv", "challengePasswordFile", "intune", "name", "path", "pending", "validityDays"]);
+    expect(Object.keys(schema.definitions.profile.properties).sort()).toEqual(["allowSid", "ca", "challenge", "challengePasswordEnv", "challengePasswordFile", "intune", "name", "path", "pending", "validityDays", "webhook"]);
     expect(Object.keys(schema.definitions.intune.properties)).toHaveLength(19);
   });
 });
@@ -112,7 +120,13 @@ describe("loadConfig: one line naming the bad field", () => {
     ["a signed-token field in mode api", [{ path: "/i", intune: { ...api, trustAnchors: "a.pem" } }], 'profiles[0].intune.trustAnchors: only for "mode": "signed-token"'],
     ["an api field in mode signed-token", [{ path: "/i", intune: { ...token, tenantId: "t" } }], 'profiles[0].intune.tenantId: only for "mode": "api"'],
     ["an unknown mode", [{ path: "/i", intune: { mode: "jwt" } }], 'profiles[0].intune.mode: must be one of "api", "signed-token"'],
-    ["an unknown challenge", [{ path: "/i", challenge: "webhook" }], 'profiles[0].challenge: must be one of "static", "one-time", "intune"'],
+    ["an unknown challenge", [{ path: "/i", challenge: "ldap" }], 'profiles[0].challenge: must be one of "static", "one-time", "intune", "webhook"'],
+    ["a webhook challenge without its settings", [{ path: "/w", challenge: "webhook" }], 'profiles[0].webhook: required with "challenge": "webhook"'],
+    ["a webhook without url", [{ path: "/w", webhook: { notifyUrl: "https://mdm.example/n" } }], "profiles[0].webhook.url: required"],
+    ["a webhook url that is not http(s)", [{ path: "/w", webhook: { url: "ftp://mdm.example/c" } }], "profiles[0].webhook.url: must be an http(s):// URL"],
+    ["an inline webhook secret", [{ path: "/w", webhook: { url: "https://mdm.example/c", secret: "s" } }], "profiles[0].webhook.secret: secrets are never written in the file: use secretEnv or secretFile"],
+    ["inline webhook headers", [{ path: "/w", webhook: { url: "https://mdm.example/c", headers: { authorization: "Bearer x" } } }], "profiles[0].webhook.headers: secrets are never written in the file: use authorizationEnv"],
+    ["intune and webhook together", [{ path: "/w", intune: token, webhook: { url: "https://mdm.example/c" } }], "profiles[0].webhook: give intune or webhook, not both"],
     ["intune without settings", [{ path: "/i", challenge: "intune" }], 'profiles[0].intune: required with "challenge": "intune"'],
     ["intune settings on a static profile", [{ path: "/i", challenge: "static", intune: api }], 'profiles[0].intune: not used with "challenge": "static"'],
     ["a static password on a one-time profile", [{ path: "/i", challenge: "one-time", challengePasswordEnv: "X" }], 'profiles[0].challengePasswordEnv: only for "challenge": "static"'],
