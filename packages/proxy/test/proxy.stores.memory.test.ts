@@ -1,12 +1,19 @@
 /**
- * The in-memory ProfileStore runs the published conformance suite; the
- * in-memory CaRegistry refuses bad configuration with ERR_PROXY_CONFIG.
+ * The in-memory ProfileStore and CaRegistry run the published conformance
+ * suites, and core's MemoryChallengeStore runs core's ChallengeStore suite
+ * here too (the proxy issues and consumes with profile = CA name, which the
+ * suite holds to exact comparison of any characters); the in-memory
+ * CaRegistry's refusals carry exact messages.
  */
+import { MemoryChallengeStore } from "@scep/core";
+import { challengeStoreConformance } from "@scep/core/testing";
 import { describe, expect, it } from "vitest";
 import { MemoryCaRegistry, MemoryProfileStore, ProxyConfigError, challengeTtlMs, type CaConfig } from "../src/index.js";
-import { profileStoreConformance } from "../src/testing/index.js";
+import { caRegistryConformance, profileStoreConformance } from "../src/testing/index.js";
 
 profileStoreConformance({ name: "memory", create: ({ now }) => new MemoryProfileStore({ now }) });
+caRegistryConformance({ name: "memory", create: (cas, options) => new MemoryCaRegistry(cas, options) });
+challengeStoreConformance({ name: "MemoryChallengeStore (proxy: profile = CA name)", create: ({ now }) => new MemoryChallengeStore({ now }) });
 
 describe("MemoryCaRegistry", () => {
   const ndes: CaConfig = { name: "ndes", type: "ndes", url: "https://ndes.example/certsrv/mscep/mscep.dll" };

@@ -59,6 +59,15 @@ export interface ChallengeStore {
    * burn it), so it can still be used once on its own profile.
    */
   consume(challenge: string, options: { profile: string }): Promise<boolean>;
+  /**
+   * Removes every expired challenge (by the store's clock) and resolves with
+   * how many it removed. Optional: a store whose backend expires entries on
+   * its own (a Redis TTL, a database job) may omit it or resolve 0. Never
+   * removes a live challenge; an expired one is refused by `consume` whether
+   * or not it was swept. Call it periodically (e.g. every few minutes) on a
+   * store that has no expiry of its own.
+   */
+  sweep?(): Promise<number>;
 }
 
 /**
@@ -175,6 +184,8 @@ export interface MemoryChallengeStoreOptions {
 
 /**
  * In-memory one-time challenge store for tests and single-process servers.
+ * Expired challenges stay in memory until {@link MemoryChallengeStore.sweep}
+ * (or a full store's `issue`) removes them.
  * Challenges are 24 random bytes (192 bits) in base64url without padding: 32
  * characters of `A-Z a-z 0-9 - _` (what `@scep/proxy` puts in a device URL).
  * Bounded: when full,
@@ -219,6 +230,28 @@ export class MemoryChallengeStore implements ChallengeStore {
     if (!e || e.profile !== options.profile) return false;
     this.#entries.delete(challenge);
     return e.expires > this.#now();
+  }
+
+  /**
+   * Removes every expired challenge (expiry at or before the clock's now) and
+   * resolves with how many it removed; live challenges stay.
+   *
+   * @example
+   * ```ts
+   * const store = new MemoryChallengeStore();
+   * setInterval(() => void store.sweep(), 300_000); // every 5 minutes
+   * ```
+   */
+  async sweep(): Promise<number> {
+    const t = this.#now();
+    let removed = 0;
+    for (const [k, e] of this.#entries) {
+      if (e.expires <= t) {
+        this.#entries.delete(k);
+        removed++;
+      }
+    }
+    return removed;
   }
 }
 

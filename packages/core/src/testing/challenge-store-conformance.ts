@@ -30,7 +30,12 @@ let profileCounter = 0;
  * already-consumed challenge and for another profile (which leaves it
  * intact for its own profile); of 50 concurrent
  * consumes of one challenge exactly one is true, and concurrent consumes of
- * different challenges all succeed.
+ * different challenges all succeed. Profiles are compared exactly, whatever
+ * characters they hold (`@scep/proxy` uses CA names as profiles: `,` `:` `%`
+ * spaces and non-ASCII characters). When the store has the optional `sweep`,
+ * it resolves a non-negative integer, leaves every live challenge consumable
+ * once, expired ones stay refused, and a second sweep at the same instant
+ * removes 0.
  *
  * @example
  * ```ts
@@ -114,6 +119,32 @@ export function challengeStoreConformance<S extends ChallengeStore>(options: Cha
       const c = await store.issue({ profile: p, ttlMs: 60_000 });
       const results = await Promise.all(Array.from({ length: 50 }, () => store.consume(c, { profile: p })));
       expect(results.filter(Boolean)).toHaveLength(1);
+    });
+
+    it("profiles are compared exactly: CA names with , : % spaces and non-ASCII characters (as @scep/proxy uses them) are kept apart", async () => {
+      const base = profile("ca");
+      const names = [`${base}:a`, `${base},a`, `${base}%3Aa`, `${base} a`, `${base}é`, `${base}É`, `${base}/日本`];
+      const issued = await Promise.all(names.map((p) => store.issue({ profile: p, ttlMs: 60_000 })));
+      for (const [i, c] of issued.entries()) {
+        for (const [j, other] of names.entries()) if (j !== i) expect(await store.consume(c, { profile: other })).toBe(false);
+        expect(await store.consume(c, { profile: `${names[i]} ` })).toBe(false);
+        expect(await store.consume(c, { profile: base })).toBe(false);
+      }
+      for (const [i, c] of issued.entries()) expect(await store.consume(c, { profile: names[i]! })).toBe(true);
+    });
+
+    it("sweep (when the store has it) removes no live challenge; expired ones stay refused; a second sweep at the same instant removes 0", async (ctx) => {
+      if (!store.sweep) return ctx.skip("this store has no sweep (its backend expires challenges)");
+      const p = profile();
+      const expired = await Promise.all(Array.from({ length: 3 }, () => store.issue({ profile: p, ttlMs: 60_000 })));
+      const live = await Promise.all(Array.from({ length: 2 }, () => store.issue({ profile: p, ttlMs: 3_600_000 })));
+      clock.advance(60_001);
+      const removed = await store.sweep();
+      expect(Number.isSafeInteger(removed) && removed >= 0).toBe(true);
+      expect(await store.sweep()).toBe(0);
+      for (const c of expired) expect(await store.consume(c, { profile: p })).toBe(false);
+      for (const c of live) expect(await store.consume(c, { profile: p })).toBe(true);
+      for (const c of live) expect(await store.consume(c, { profile: p })).toBe(false);
     });
 
     it("concurrent consumes of 20 different challenges all succeed", async () => {
