@@ -40,6 +40,12 @@ export interface FetchedChallenge {
  * @group Challenge sources
  */
 export interface ChallengeSource {
-  /** Fetches one challenge from `ca`. */
+  /**
+   * Fetches one challenge from `ca`. `signal` aborts the fetch: the promise
+   * then rejects with `signal.reason`. Every failure is a
+   * `ChallengeSourceError` whose `retryable` says whether to back off and
+   * retry. `challengeSourceConformance` (`@scep/proxy/testing`) holds an
+   * implementation to this.
+   */
   fetchChallenge(ca: CaConfig, options?: { signal?: AbortSignal }): Promise<FetchedChallenge>;
 }

@@ -22,3 +22,5 @@ export { profileStoreConformance } from "./profile-store-conformance.js";
 export type { ProfileStoreConformanceOptions } from "./profile-store-conformance.js";
 export { caRegistryConformance } from "./ca-registry-conformance.js";
 export type { CaRegistryConformanceOptions } from "./ca-registry-conformance.js";
+export { challengeSourceConformance } from "./challenge-source-conformance.js";
+export type { ChallengeSourceConformanceOptions, ChallengeSourceFailureCase } from "./challenge-source-conformance.js";
