@@ -288,6 +288,8 @@ const STRING_TAGS: ReadonlySet<number> = new Set([
 /** Decodes UTCTime or GeneralizedTime (BER forms with a ±hhmm offset or no seconds included). */
 export function readTime(t: Tlv | undefined, what: string): Date {
   if (!t) fail(`${what}: missing`);
+  const fast = readTimeDer(t);
+  if (fast !== undefined) return new Date(fast);
   const s = latin1(content(t));
   let m: RegExpExecArray | null;
   if (t.tag === Tag.UTC_TIME) m = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)?(Z|[+-]\d{4})$/.exec(s);
@@ -303,6 +305,47 @@ export function readTime(t: Tlv | undefined, what: string): Date {
     ms += zone[0] === "+" ? -offset : offset;
   }
   return new Date(ms);
+}
+
+/** Two ASCII digits at `i` as a number, or -1. */
+function digits2(b: Uint8Array, i: number): number {
+  const h = b[i]! - 0x30;
+  const l = b[i + 1]! - 0x30;
+  return h >= 0 && h <= 9 && l >= 0 && l <= 9 ? h * 10 + l : -1;
+}
+
+/**
+ * The DER forms of a time (UTCTime `YYMMDDHHMMSSZ`, GeneralizedTime
+ * `YYYYMMDDHHMMSSZ`, RFC 5280 §4.1.2.5) read straight from the bytes, as ms
+ * since the epoch with the same field arithmetic as {@link readTime}'s general
+ * path; undefined for any other form, which that path then reads.
+ */
+function readTimeDer(t: Tlv): number | undefined {
+  const b = t.buf;
+  const s = t.contentStart;
+  const n = t.contentEnd - s;
+  let year: number;
+  let o: number;
+  if (t.tag === Tag.UTC_TIME && n === 13) {
+    year = digits2(b, s);
+    if (year < 0) return undefined;
+    year += year < 50 ? 2000 : 1900;
+    o = s + 2;
+  } else if (t.tag === Tag.GENERALIZED_TIME && n === 15) {
+    const hi = digits2(b, s);
+    const lo = digits2(b, s + 2);
+    if (hi < 0 || lo < 0) return undefined;
+    year = hi * 100 + lo;
+    o = s + 4;
+  } else return undefined;
+  if (b[o + 10] !== 0x5a) return undefined; // "Z"
+  const month = digits2(b, o);
+  const day = digits2(b, o + 2);
+  const hour = digits2(b, o + 4);
+  const minute = digits2(b, o + 6);
+  const second = digits2(b, o + 8);
+  if (month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return undefined;
+  return Date.UTC(year, month - 1, day, hour, minute, second);
 }
 
 function latin1(b: Uint8Array): string {
@@ -405,8 +448,12 @@ export const octetString = (b: Der): DerElement => tlv(Tag.OCTET_STRING, b);
 /** NULL. */
 export const NULL = new Uint8Array([0x05, 0x00]);
 
+// Content octets of 0…127 (versions, small counts), shared: write() only reads them.
+const SMALL_INTS: readonly Uint8Array[] = Array.from({ length: 128 }, (_, i) => new Uint8Array([i]));
+
 /** INTEGER from a small non-negative number. */
 export function int(n: number): DerElement {
+  if (n >= 0 && n < SMALL_INTS.length && Number.isInteger(n)) return tlv(Tag.INTEGER, SMALL_INTS[n]!);
   const bytes: number[] = [];
   do {
     bytes.unshift(n & 0xff);
@@ -438,12 +485,28 @@ export const directoryString = (s: string): DerElement => (PRINTABLE.test(s) ? t
 /** UTF8String. */
 export const utf8 = (s: string): DerElement => tlv(Tag.UTF8_STRING, new TextEncoder().encode(s));
 
+function put2(out: Uint8Array, o: number, v: number): void {
+  out[o] = 0x30 + Math.floor(v / 10);
+  out[o + 1] = 0x30 + (v % 10);
+}
+
 /** UTCTime (years 1950–2049) or GeneralizedTime, per RFC 5280 §4.1.2.5. */
 export function time(d: Date): DerElement {
   const y = d.getUTCFullYear();
+  if (y >= 1950 && y < 2050) {
+    // The common case written straight into bytes: YYMMDDHHMMSSZ.
+    const out = new Uint8Array(13);
+    put2(out, 0, y % 100);
+    put2(out, 2, d.getUTCMonth() + 1);
+    put2(out, 4, d.getUTCDate());
+    put2(out, 6, d.getUTCHours());
+    put2(out, 8, d.getUTCMinutes());
+    put2(out, 10, d.getUTCSeconds());
+    out[12] = 0x5a; // "Z"
+    return tlv(Tag.UTC_TIME, out);
+  }
   const p = (n: number): string => String(n).padStart(2, "0");
   const rest = `${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
-  if (y >= 1950 && y < 2050) return tlv(Tag.UTC_TIME, ascii(p(y % 100) + rest));
   return tlv(Tag.GENERALIZED_TIME, ascii(String(y).padStart(4, "0") + rest));
 }
 
