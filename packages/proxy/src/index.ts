@@ -53,6 +53,8 @@ export type { MemoryCaRegistryOptions } from "./cas/memory-ca-registry.js";
 export type { Upstream, UpstreamResponse, UpstreamCallOptions } from "./upstream/upstream.js";
 export { HttpUpstream } from "./upstream/http-upstream.js";
 export type { HttpUpstreamOptions } from "./upstream/http-upstream.js";
+export { FetchHandlerUpstream } from "./upstream/fetch-handler-upstream.js";
+export type { FetchHandlerUpstreamOptions, UpstreamFetchHandler } from "./upstream/fetch-handler-upstream.js";
 
 export { createScepProxy } from "./handler/scep-proxy.js";
 export type { ScepProxy, ScepProxyOptions, ProxyLogger } from "./handler/scep-proxy.js";

@@ -24,3 +24,5 @@ export { caRegistryConformance } from "./ca-registry-conformance.js";
 export type { CaRegistryConformanceOptions } from "./ca-registry-conformance.js";
 export { challengeSourceConformance } from "./challenge-source-conformance.js";
 export type { ChallengeSourceConformanceOptions, ChallengeSourceFailureCase } from "./challenge-source-conformance.js";
+export { upstreamConformance } from "./upstream-conformance.js";
+export type { UpstreamConformanceOptions, UpstreamUnderTest } from "./upstream-conformance.js";

@@ -146,6 +146,7 @@ export class HttpUpstream implements Upstream {
   async #supportsPost(ca: CaConfig, signal: AbortSignal | undefined): Promise<boolean> {
     const cached = this.#caps.get(ca.url);
     if (cached && cached.expires > this.#now()) return cached.post;
+    if (signal?.aborted) throw new UpstreamError("other", "upstream call aborted by the caller", { cause: signal.reason });
     let inFlight = this.#capsInFlight.get(ca.url);
     if (!inFlight) {
       inFlight = this.#call(ca, "GET", { operation: "GetCACaps" }, undefined, undefined)
@@ -159,6 +160,8 @@ export class HttpUpstream implements Upstream {
         )
         .finally(() => this.#capsInFlight.delete(ca.url));
       this.#capsInFlight.set(ca.url, inFlight);
+      // Every caller may abort before it settles: its failure must never be an unhandled rejection.
+      inFlight.catch(() => undefined);
     }
     if (!signal) return inFlight;
     if (signal.aborted) throw new UpstreamError("other", "upstream call aborted by the caller", { cause: signal.reason });
