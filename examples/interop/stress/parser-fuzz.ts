@@ -1,8 +1,10 @@
 /**
  * Parser fuzzing of the example server's own parsers (issue 12, item 1):
  * the configuration file (`loadConfig`), the admin API's JSON bodies (every
- * POST route through the real admin handler) and the GET `message`
- * decoding (through the real SCEP server's `fetch`). Inputs are fast-check
+ * POST route through the real admin handler), the GET `message` decoding
+ * (through the real SCEP server's `fetch`) and @scep/intune's parsing of
+ * Entra ID, Graph discovery and Intune API answers (through
+ * `IntuneScepClient` with an injected `fetch`). Inputs are fast-check
  * generated and mutated from seeds (the README's configuration examples, the
  * documented admin bodies, every fixture message). Each input must end in a
  * valid result or a typed refusal (a `ConfigFileError` with its code; an HTTP
@@ -20,6 +22,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
+import { IntuneScepClient } from "@scep/intune";
 import { ConfigFileError, loadConfig } from "../../server-kit/src/config-file.js";
 import { parseConfig, type ServerConfig } from "../../server-kit/src/config.js";
 import { createKit } from "../../server-kit/src/start-server.js";
@@ -156,6 +159,70 @@ export function getMessageTarget(kit: Awaited<ReturnType<typeof createKit>>): Pa
       await res.arrayBuffer();
       if (res.status >= 500) throw new Error(`HTTP ${res.status} for message ${message.slice(0, 120)}`);
       return res.status === 200 ? "valid" : "refused";
+    },
+  };
+}
+
+const INTUNE_SEEDS = {
+  token: { token_type: "Bearer", expires_in: 3599, ext_expires_in: 3599, access_token: "eyJ0eXAiOiJKV1QifQ.e30.c2ln" },
+  discovery: { "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#servicePrincipals('x')/endpoints", value: [{ providerName: "ScepRequestValidationFEService", uri: "https://intune.invalid/TrafficGateway/PassThroughRoutingService/StatelessScepService/ScepRequestValidationFEService" }] },
+  action: { code: "Success", errorDescription: "", transactionId: "abc", activityId: "00000000-0000-0000-0000-000000000000" },
+} as const;
+
+/**
+ * @scep/intune's answer parsing: one of the three answers a validation needs (Entra ID token, Graph discovery,
+ * Intune's validateRequest) is replaced by a mutated or random body and status; `validateRequest` must resolve
+ * with a code or reject with an `ERR_INTUNE_*` error.
+ */
+export function intuneResponseTarget(): ParserTarget<{ stage: keyof typeof INTUNE_SEEDS; status: number; body: string; contentType: string }> {
+  const stages = Object.keys(INTUNE_SEEDS) as (keyof typeof INTUNE_SEEDS)[];
+  const arbitrary = fc
+    .record({
+      stage: fc.constantFrom(...stages),
+      status: fc.constantFrom(200, 200, 200, 200, 201, 204, 301, 400, 401, 403, 404, 429, 500, 503),
+      pick: fc.nat(),
+      replacement: fc.oneof(fc.jsonValue(), fc.string(), fc.constantFrom(null, "", 0, -1, 1e308, "Success", "ChallengePasswordExpired", [], {})),
+      mode: fc.constantFrom("structural", "structural", "text", "random"),
+      text: fc.string({ maxLength: 200 }),
+      contentType: fc.constantFrom("application/json", "application/json; charset=utf-8", "text/html", ""),
+    })
+    .chain((r) =>
+      (r.mode === "text" ? textMutation(JSON.stringify(INTUNE_SEEDS[r.stage])) : fc.constant(r.mode === "random" ? r.text : JSON.stringify(replaceAt(INTUNE_SEEDS[r.stage], r.pick, r.replacement)))).map((body) => ({
+        stage: r.stage,
+        status: r.status,
+        body,
+        contentType: r.contentType,
+      })),
+    );
+  return {
+    name: "Intune API answers (@scep/intune)",
+    arbitrary,
+    async run(input) {
+      const answer = (stage: keyof typeof INTUNE_SEEDS): Response =>
+        stage === input.stage
+          ? new Response(input.status === 204 ? null : input.body, { status: input.status, headers: input.contentType ? { "content-type": input.contentType } : {} })
+          : new Response(JSON.stringify(INTUNE_SEEDS[stage]), { status: 200, headers: { "content-type": "application/json" } });
+      const client = new IntuneScepClient({
+        tenant: "contoso.onmicrosoft.com",
+        clientId: "11111111-1111-1111-1111-111111111111",
+        credential: { clientSecret: "fuzz-secret" },
+        retries: 0,
+        timeoutMs: 2000,
+        sleep: async () => undefined,
+        fetch: async (url) => {
+          const u = String(url);
+          return answer(u.includes("/oauth2/") ? "token" : u.includes("/servicePrincipals") ? "discovery" : "action");
+        },
+      });
+      try {
+        const r = await client.validateRequest({ transactionId: "abc", certificateRequest: new Uint8Array([0x30, 0x00]) });
+        if (typeof r.code !== "string" || r.code === "") throw new Error(`validateRequest resolved without a code: ${JSON.stringify(r)}`);
+        return "valid";
+      } catch (e) {
+        const code = (e as { code?: unknown }).code;
+        if (e instanceof Error && typeof code === "string" && code.startsWith("ERR_INTUNE_")) return "refused";
+        throw e;
+      }
     },
   };
 }

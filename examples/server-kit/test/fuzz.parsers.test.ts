@@ -1,13 +1,14 @@
 /**
  * Issue 12, item 1, small: a few hundred fast-check inputs each through the
- * configuration file parser, the admin API's JSON bodies and core's GET
- * `message` decoding (examples/interop/stress/parser-fuzz.ts); every input
+ * configuration file parser, the admin API's JSON bodies, core's GET
+ * `message` decoding and @scep/intune's parsing of Entra ID, Graph and Intune
+ * answers (examples/interop/stress/parser-fuzz.ts); every input
  * ends in a valid result or a typed refusal (ConfigFileError with its code,
  * an HTTP 4xx), never an untyped throw or a 5xx. `pnpm stress:fuzz-parsers`
  * runs 100,000 per target (see docs/security.md).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adminJsonTarget, configFileTarget, configSeeds, getMessageTarget, openKit, runParserFuzz } from "../../interop/stress/parser-fuzz.js";
+import { adminJsonTarget, configFileTarget, configSeeds, getMessageTarget, intuneResponseTarget, openKit, runParserFuzz } from "../../interop/stress/parser-fuzz.js";
 
 let opened: Awaited<ReturnType<typeof openKit>>;
 beforeAll(async () => {
@@ -35,6 +36,13 @@ describe("parsers under fuzzing (issue 12 item 1)", () => {
 
   it("GET PKIOperation message decoding: every message gets a CertRep or a 4xx, never 5xx or a throw", async () => {
     const r = await runParserFuzz(getMessageTarget(opened.kit), 400, 20261129);
+    expect(r.crashes).toEqual([]);
+    expect(r.valid).toBeGreaterThan(0);
+    expect(r.refused).toBeGreaterThan(0);
+  });
+
+  it("Intune's answers (token, discovery, validateRequest), mutated one at a time: a code or an ERR_INTUNE_* error", async () => {
+    const r = await runParserFuzz(intuneResponseTarget(), 400, 20261129);
     expect(r.crashes).toEqual([]);
     expect(r.valid).toBeGreaterThan(0);
     expect(r.refused).toBeGreaterThan(0);
