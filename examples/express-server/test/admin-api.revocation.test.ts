@@ -268,6 +268,10 @@ describe("admin API shapes, and revocation with the CRL", () => {
     expect(readFileSync(join(dataDir, "ca.crl"))).toEqual(readFileSync(join(tmp, "http.crl")));
   });
 
+  it("the banner names the CRL's URL, when it is signed again (half of 24 h) and its copy in the data directory", () => {
+    expect(proc.banner("CRL")).toBe(`${base}/scep/ca.crl (signed again after 12 h and after each revocation; a copy in ${join(dataDir, "ca.crl")})`);
+  });
+
   it("GET /scep/ca.crl answers HEAD, and 405 to POST", async () => {
     const head = await fetch(`${base}/scep/ca.crl`, { method: "HEAD" });
     expect([head.status, head.headers.get("content-type")]).toEqual([200, "application/pkix-crl"]);

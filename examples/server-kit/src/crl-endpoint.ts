@@ -64,6 +64,8 @@ export function createCrlEndpoint(ca: FileCa): CrlEndpoint {
  * @returns `refresh()` (sign now if due; the admin API calls it after a revocation) and `stop()`.
  */
 export function scheduleCrl(ca: FileCa, intervalMs: number, log: (entry: Record<string, unknown>) => void): { refresh(): Promise<SignedCrl | undefined>; stop(): void } {
+  // setInterval takes at most 2^31 − 1 ms (longer fires at once, every millisecond).
+  intervalMs = Math.min(Math.max(1000, intervalMs), 2_147_483_647);
   let last: bigint | undefined;
   let first = true;
   const refresh = async (): Promise<SignedCrl | undefined> => {

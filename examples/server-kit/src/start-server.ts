@@ -256,7 +256,8 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
   });
   // (After the server, which may refuse the configuration: a refused reload leaves no schedule running.)
   // Signed now and re-signed on a schedule (a quarter of its validity), kept in <dataDir>/ca.crl.
-  const crlSchedule = scheduleCrl(ca, (config.crlValidityHours * 3_600_000) / 4, log);
+  // Checked at most hourly (a timer past 2^31 ms would fire at once); ca.crl() signs only when half the validity passed.
+  const crlSchedule = scheduleCrl(ca, Math.min((config.crlValidityHours * 3_600_000) / 4, 3_600_000), log);
   const unobserve = scepMetrics.observe(server); // days-to-expiry gauges of the CA (and RA) certificates
   const oneTime = settings.some((p) => p.challenge.type === "one-time");
   const adminApi = config.adminToken
@@ -376,7 +377,7 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
     `  data directory:  ${facts.ca.dataDir}`,
     ...(fromFile ? [] : [`  issuing:         ${config.pending ? "PENDING until approved (POST /admin/scep/approve, or on the admin page)" : "at once"}, ${config.validityDays} days`]),
     `  shared state:    ${config.redisUrl === undefined ? "this process (memory)" : `Redis ${redactRedisUrl(config.redisUrl)} (PENDING transactions, one-time challenges, counters, revocations${settings.some((p) => p.challenge.type.startsWith("intune")) ? ", Intune replay caches and rate limits" : ""})`}`,
-    `  CRL:             ${scepUrls(config.host, port, [CRL_PATH])[0] ?? CRL_PATH} (signed every ${config.crlValidityHours / 4} h and after each revocation; a copy in ${join(facts.ca.dataDir, CRL_FILE)})`,
+    `  CRL:             ${scepUrls(config.host, port, [CRL_PATH])[0] ?? CRL_PATH} (signed again after ${config.crlValidityHours / 2} h and after each revocation; a copy in ${join(facts.ca.dataDir, CRL_FILE)})`,
     `  admin endpoint:  ${config.adminToken ? `enabled (Authorization: Bearer $SCEP_ADMIN_TOKEN; page at ${adminWhere})` : "disabled (set SCEP_ADMIN_TOKEN)"}`,
     ...(workers ? [`  workers:         ${workers.length} (pids ${workers.map((w) => w.pid).join(", ")}; primary ${process.pid})`] : []),
   ];
