@@ -116,6 +116,18 @@ describe("upstream faults", () => {
     await stillServes();
   });
 
+  it("HTTP 400 / 403 / 413 from the upstream → the device gets 400 / 400 / 413, never a 5xx (its message is what was refused)", async () => {
+    up.script(fault((_req, res) => res.writeHead(400, { "content-type": "text/plain" }).end(`bad message at ${up.url}`)));
+    expect(await post()).toEqual({ status: 400, text: "upstream refused the request" });
+    expect(events.at(-1)).toMatchObject({ outcome: "rejected", reason: "upstream_refused", upstream: { reason: "http", status: 400 } });
+    up.script(fault((_req, res) => res.writeHead(403).end()));
+    expect(await post()).toEqual({ status: 400, text: "upstream refused the request" });
+    up.script(fault((_req, res) => res.writeHead(413).end()));
+    expect(await post()).toEqual({ status: 413, text: "request too large" });
+    expect(proxy.stats().cas.ndes).toMatchObject({ upstreamHttpStatuses: { "400": 1, "403": 1, "413": 1 } });
+    await stillServes();
+  });
+
   it("connection reset mid-answer → 502, reason other", async () => {
     up.script(fault((_req, _res, socket) => socket.destroy()));
     expect(await post()).toEqual({ status: 502, text: "upstream failed" });

@@ -40,17 +40,26 @@ export const REPLY_TEXT = {
   challenge_failed: "challenge failed",
   upstream_timeout: "upstream timed out",
   upstream_failed: "upstream failed",
+  upstream_refused: "upstream refused the request",
   store_unavailable: "service unavailable",
   internal_error: "internal error",
 } as const;
 
-export const reject = (reason: Exclude<keyof typeof REPLY_TEXT, "not_found" | "method_not_allowed" | "too_large" | "upstream_timeout" | "upstream_failed" | "store_unavailable" | "internal_error">): ProxyReply =>
+export const reject = (reason: Exclude<keyof typeof REPLY_TEXT, "not_found" | "method_not_allowed" | "too_large" | "upstream_timeout" | "upstream_failed" | "upstream_refused" | "store_unavailable" | "internal_error">): ProxyReply =>
   new ProxyReply(400, REPLY_TEXT[reason], "rejected", reason);
 
 export const notFound = (): ProxyReply => new ProxyReply(404, REPLY_TEXT.not_found, "rejected", "not_found");
 export const methodNotAllowed = (): ProxyReply => new ProxyReply(405, REPLY_TEXT.method_not_allowed, "rejected", "method_not_allowed", { allow: "GET, POST" });
 export const tooLarge = (): ProxyReply => new ProxyReply(413, REPLY_TEXT.too_large, "rejected", "too_large");
 export const upstreamTimeout = (): ProxyReply => new ProxyReply(504, REPLY_TEXT.upstream_timeout, "upstream_error", "upstream_timeout");
+/**
+ * The upstream answered 4xx: the device's message (or the device) is what it refused, so the proxy
+ * answers 4xx too (413 stays 413, anything else 400), never a 5xx for a client's mistake.
+ */
+export const upstreamRefused = (upstreamStatus: number): ProxyReply =>
+  upstreamStatus === 413
+    ? new ProxyReply(413, REPLY_TEXT.too_large, "rejected", "upstream_refused")
+    : new ProxyReply(400, REPLY_TEXT.upstream_refused, "rejected", "upstream_refused");
 export const upstreamFailed = (): ProxyReply => new ProxyReply(502, REPLY_TEXT.upstream_failed, "upstream_error", "upstream_failed");
 export const internalError = (): ProxyReply => new ProxyReply(500, REPLY_TEXT.internal_error, "error", "internal_error");
 export const storeUnavailable = (retryAfterSeconds: number): ProxyReply =>

@@ -27,6 +27,7 @@ import {
   storeUnavailable,
   tooLarge,
   upstreamFailed,
+  upstreamRefused,
   upstreamTimeout,
 } from "./replies.js";
 
@@ -127,7 +128,8 @@ function normaliseBase(basePath: string | undefined): string {
  *    lifecycle of the CA type; an expired or invalid challenge requeues the profile → 400
  *    `challenge password has expired` / `challenge failed`;
  * 6. forward, and return the upstream's status, bytes and content type unchanged; 504 `upstream timed out`,
- *    502 `upstream failed`.
+ *    502 `upstream failed`; an upstream 4xx → 400 `upstream refused the request` (413 stays 413): the
+ *    device's message is what was refused, so the device gets a 4xx, never a 5xx.
  *
  * A store that throws `StoreUnavailableError` (`ERR_STORE_UNAVAILABLE`) → 503 `service unavailable` with
  * `Retry-After`; any other failure of the proxy → 500 `internal error` (details to `logger`). Bodies are fixed
@@ -208,6 +210,7 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
       const error = e instanceof UpstreamError ? e : new UpstreamError(limit.expired ? "timeout" : "other", "upstream call failed", { cause: e });
       if (!(e instanceof UpstreamError)) logger.error("upstream call threw a non-UpstreamError", describeError(e));
       event.upstream = { reason: error.reason, ...(error.status !== undefined ? { status: error.status } : {}) };
+      if (error.reason === "http" && error.status !== undefined && error.status >= 400 && error.status <= 499) return upstreamRefused(error.status);
       return error.reason === "timeout" ? upstreamTimeout() : upstreamFailed();
     } finally {
       limit.clear();
