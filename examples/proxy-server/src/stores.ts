@@ -26,7 +26,11 @@ export function redactRedisUrl(url: string): string {
 }
 
 export function memoryStores(): ProxyStores {
-  return { profiles: new MemoryProfileStore(), challenges: new MemoryChallengeStore(), where: "memory", close: async () => undefined };
+  const challenges = new MemoryChallengeStore();
+  // Challenges handed out and never used stay in memory until swept (Redis expires its own by TTL).
+  const sweeper = setInterval(() => void challenges.sweep(), 5 * 60_000);
+  sweeper.unref();
+  return { profiles: new MemoryProfileStore(), challenges, where: "memory", close: async () => clearInterval(sweeper) };
 }
 
 /**
