@@ -3,13 +3,16 @@
  * (`@scep/proxy/testing`): FetchHandlerUpstream handing requests to the
  * suite's handler in process, and HttpUpstream to the same handler served on
  * a loopback port; @scep/core's createScepServer is the reference SCEP server
- * whose GetCACaps/GetCACert must come through byte for byte.
+ * whose GetCACaps/GetCACert must come through byte for byte. Then a whole
+ * enrollment through the proxy into createScepServer with FetchHandlerUpstream,
+ * no socket anywhere.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
-import { beforeAll } from "vitest";
-import { FetchHandlerUpstream, HttpUpstream } from "../src/index.js";
+import { MemoryChallengeStore, ScepClient } from "@scep/core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { FetchHandlerUpstream, HttpUpstream, MemoryCaRegistry, MemoryProfileStore, buildProxyUrl, createScepProxy, type ProxyEvent } from "../src/index.js";
 import { upstreamConformance, type UpstreamUnderTest } from "../src/testing/index.js";
 import type { UpstreamFetchHandler } from "../src/upstream/fetch-handler-upstream.js";
 import { createFixture, type Fixture } from "../../core/test/support/adapter-fixture.js";
@@ -50,4 +53,36 @@ upstreamConformance({
     await new Promise<void>((r) => server.close(() => r()));
   },
   reference,
+});
+
+describe("FetchHandlerUpstream into an in-process @scep/core server", () => {
+  it("the SDK client enrolls through the proxy (RFC 8894 §3.2 PKCSReq → SUCCESS CertRep); the certificate chains to the upstream CA", async () => {
+    const profiles = new MemoryProfileStore();
+    const challenges = new MemoryChallengeStore();
+    const events: ProxyEvent[] = [];
+    const proxy = createScepProxy({
+      basePath: "/mdm/scep",
+      profiles,
+      challenges,
+      cas: new MemoryCaRegistry([{ name: "core", type: "custom", url: "http://in-process.invalid/scep" }]),
+      upstream: new FetchHandlerUpstream(reference, { timeoutMs: 20_000 }),
+      onEvent: (e) => events.push(e),
+    });
+    const key = { hostId: "host-7", profileId: "vpn", caName: "core" };
+    await profiles.put({ ...key, status: "pending", updatedAt: Date.now() });
+    const challenge = await challenges.issue({ profile: "core", ttlMs: 3_600_000 });
+    const url = buildProxyUrl("http://mdm.invalid/mdm/scep", { ...key, challenge });
+    const r = fx.pki.requesters.rsa;
+    const client = new ScepClient({ url, fetch: (input, init) => proxy.fetch(new Request(input, init)) });
+    const rep = await client.enroll({ csr: r.csr, signer: r.signer });
+    expect(rep.status).toBe("SUCCESS");
+    expect(rep.certificates[0]!.subject).toBe("CN=requester-rsa, O=scep-sdk tests");
+    expect(rep.certificates[0]!.isIssuedBy(fx.pki.ca.certificate)).toBe(true);
+    expect(events.map((e) => [e.operation, e.outcome])).toEqual([
+      ["GetCACaps", "forwarded"],
+      ["GetCACert", "forwarded"],
+      ["PKIOperation", "forwarded"],
+    ]);
+    expect(fx.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "success", reason: "issued" });
+  });
 });
