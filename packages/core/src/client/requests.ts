@@ -66,7 +66,7 @@ async function build(messageType: MessageType, inner: der.Der, options: RequestO
     ...(options.oaepHash ? { oaepHash: options.oaepHash } : {}),
   });
   const transactionId = options.transactionId ?? defaultTid();
-  const senderNonce = options.senderNonce ?? nc.randomBytes(16);
+  const senderNonce = options.senderNonce ?? nc.randomNonce(16);
   const attributes = encodeScepAttributes({ messageType, transactionId, senderNonce, signingTime: options.now ?? new Date() });
   const out = await buildSignedData({
     content: envelope,

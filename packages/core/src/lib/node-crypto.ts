@@ -37,6 +37,25 @@ export function randomBytes(n: number): Uint8Array {
   return crypto.randomBytes(n);
 }
 
+// Nonces are public the moment they are sent, so they come from a pool of CSPRNG
+// output drawn 64 at a time (each crypto.randomBytes call has a fixed cost) and
+// copied out: no two callers share bytes. Never use this for keys or IVs.
+const noncePool = new Uint8Array(1024);
+let noncePos = noncePool.length;
+
+/** Random bytes for a public value (a SCEP nonce, RFC 8894 §3.2.1.5); at most 64 bytes from the pool. */
+export function randomNonce(n: number): Uint8Array {
+  if (n > 64) return randomBytes(n);
+  if (noncePos + n > noncePool.length) {
+    crypto.randomFillSync(noncePool);
+    noncePos = 0;
+  }
+  const out = Buffer.alloc(n); // its own memory (Buffer.from would share Node's small-buffer pool)
+  out.set(noncePool.subarray(noncePos, noncePos + n));
+  noncePos += n;
+  return out;
+}
+
 /** Constant-time equality. */
 export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

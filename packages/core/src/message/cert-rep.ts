@@ -111,7 +111,7 @@ export async function buildCertRep(options: CertRepOptions): Promise<Uint8Array>
   const attrs = encodeScepAttributes({
     messageType: MessageType.CertRep,
     transactionId: request.transactionId,
-    senderNonce: options.senderNonce ?? nc.randomBytes(16),
+    senderNonce: options.senderNonce ?? nc.randomNonce(16),
     recipientNonce: request.senderNonce,
     pkiStatus: PkiStatus[status],
     signingTime: options.now ?? new Date(),
