@@ -38,6 +38,8 @@ export interface SignedTokenClaims {
 const STRINGS = ["iss", "sub", "aud", "nonce", "device_name", "version"] as const;
 const INTEGERS = ["iat", "exp"] as const;
 const LISTS = ["san_dns", "san_rfc822", "san_upn"] as const;
+/** One fatal UTF-8 decoder for every payload (decode() keeps no state between calls). */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
 /**
  * Claims strict mode requires.
  *
@@ -53,7 +55,7 @@ export const STRICT_CLAIMS = ["iss", "sub", "aud", "iat", "exp", "nonce"] as con
 export function readClaims(payload: Uint8Array): SignedTokenClaims | { error: string } {
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
+    value = JSON.parse(UTF8.decode(payload));
   } catch {
     return { error: "the token payload is not JSON" };
   }

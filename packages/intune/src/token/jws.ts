@@ -21,12 +21,17 @@ export interface CompactJws {
 
 const B64URL = /^[A-Za-z0-9_-]*$/;
 
+/** One fatal UTF-8 decoder for every header (decode() keeps no state between calls). */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 /** base64url (RFC 4648 §5) with trailing `=` padding tolerated; undefined when not base64url. */
 function decodeSegment(s: string): Uint8Array | undefined {
-  const body = s.replace(/={1,2}$/, "");
-  if (body.length === 0 || !B64URL.test(body) || body.length % 4 === 1) return undefined;
-  if (body.length !== s.length && s.length % 4 !== 0) return undefined; // padded, but with the wrong amount
-  return new Uint8Array(Buffer.from(body, "base64url"));
+  let end = s.length;
+  if (s.charCodeAt(end - 1) === 0x3d) end -= s.charCodeAt(end - 2) === 0x3d ? 2 : 1;
+  const body = end === s.length ? s : s.slice(0, end);
+  if (body.length === 0 || body.length % 4 === 1 || !B64URL.test(body)) return undefined;
+  if (end !== s.length && s.length % 4 !== 0) return undefined; // padded, but with the wrong amount
+  return Buffer.from(body, "base64url"); // a Uint8Array; read-only here, so no copy out of Node's pool
 }
 
 /**
@@ -45,16 +50,14 @@ export function parseCompactJws(token: string): CompactJws | { error: string } {
   if (!headerBytes || !payload || !signature) return { error: "a JWS segment is not base64url" };
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(headerBytes));
+    header = JSON.parse(UTF8.decode(headerBytes));
   } catch {
     return { error: "the JWS header is not JSON" };
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) return { error: "the JWS header is not a JSON object" };
   if ("crit" in header) return { error: "the JWS header has a crit parameter" };
-  const signingInput = new Uint8Array(h.length + 1 + p.length);
-  for (let i = 0; i < h.length; i++) signingInput[i] = h.charCodeAt(i);
-  signingInput[h.length] = 0x2e;
-  for (let i = 0; i < p.length; i++) signingInput[h.length + 1 + i] = p.charCodeAt(i);
+  // Both segments passed the base64url check (ASCII, "=" at most), so latin1 encodes them byte for byte.
+  const signingInput = Buffer.from(token.slice(0, h.length + 1 + p.length), "latin1");
   return { header: header as Record<string, unknown>, payload, signature, signingInput };
 }
 

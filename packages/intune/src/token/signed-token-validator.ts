@@ -256,7 +256,8 @@ export class SignedTokenValidator implements ChallengeValidator, ChallengeStatus
     // Before any parsing: presence and size.
     const token = input.challenge;
     if (token === undefined || token === "") throw new Refusal("malformed", "the CSR has no challengePassword");
-    if (token.length > MAX_CHALLENGE_BYTES || Buffer.byteLength(token, "utf8") > MAX_CHALLENGE_BYTES) {
+    // A UTF-16 code unit is at most 3 UTF-8 bytes: count the bytes only when the length alone cannot tell.
+    if (token.length > MAX_CHALLENGE_BYTES || (token.length * 3 > MAX_CHALLENGE_BYTES && Buffer.byteLength(token, "utf8") > MAX_CHALLENGE_BYTES)) {
       throw new Refusal("malformed", `the challenge is longer than ${MAX_CHALLENGE_BYTES} bytes`);
     }
 
@@ -337,6 +338,7 @@ export class SignedTokenValidator implements ChallengeValidator, ChallengeStatus
     if (claims.device_name !== undefined && claims.device_name !== "" && csr.commonName !== claims.device_name) {
       throw new Refusal("claim_mismatch", "device_name does not equal the CSR subject CN");
     }
+    if (!claims.san_dns?.length && !claims.san_rfc822?.length && !claims.san_upn?.length) return; // no SAN claim: the CSR's SANs need no parse
     const san = csr.subjectAltNames;
     const pairs: [string, string[] | undefined, string[]][] = [
       ["san_dns", claims.san_dns, san.dns],
