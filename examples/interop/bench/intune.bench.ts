@@ -20,7 +20,10 @@
  * PKCSReqs (distinct transactionIDs and subjects) are sent to each profile at
  * `BENCH_CONCURRENCY` over keep-alive connections; enrollments per second
  * count SUCCESS CertReps (every reply is read with `readCertRep` after the
- * timed window).
+ * timed window). Next to them, the CPU time per enrollment of the server
+ * process (/proc, Linux) and of this process (load generator, plus the fake
+ * Intune for `/intune`): on a shared machine the wall rates swing, the CPU
+ * per enrollment much less, and the fake's own CPU is not the server's.
  *
  * Nothing is asserted: this is a measurement. The machine may be shared:
  * compare figures of one run, not across runs.
@@ -170,6 +173,16 @@ async function load(url: string, bodies: Uint8Array[], concurrency: number): Pro
   return { seconds, replies };
 }
 
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); NaN elsewhere. */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
+  } catch {
+    return Number.NaN;
+  }
+}
+
 async function modeA(): Promise<void> {
   console.log(`\nMode A: enrollments per second through the Express example server, concurrency ${CONCURRENCY}, ${ENROLLMENTS} PKCSReqs per profile`);
   const fake = await startFakeIntune();
@@ -199,7 +212,9 @@ async function modeA(): Promise<void> {
       const warm = await Promise.all(Array.from({ length: 8 }, (_, i) => build(profile, 100_000 + i)));
       await load(`${base}${profile}?operation=PKIOperation`, warm.map((w) => w.req.der), 8);
       const reqs = await Promise.all(Array.from({ length: ENROLLMENTS }, (_, i) => build(profile, i)));
+      const cpu0 = cpuMs(proc.child.pid), own0 = process.cpuUsage();
       const { seconds, replies } = await load(`${base}${profile}?operation=PKIOperation`, reqs.map((r) => r.req.der), CONCURRENCY);
+      const serverCpu = cpuMs(proc.child.pid) - cpu0, ownCpu = process.cpuUsage(own0);
       let ok = 0;
       for (const [i, body] of replies.entries()) {
         if (!body) continue;
@@ -207,7 +222,8 @@ async function modeA(): Promise<void> {
         if (rep.status === "SUCCESS") ok++;
       }
       results[profile] = ok / seconds;
-      console.log(`  ${profile === "/scep" ? "without Intune (static challenge)" : `Mode A, Intune answering after ${DELAY_MS} ms`}: ${fmt(ok / seconds)} enrollments/s (${ok}/${ENROLLMENTS} SUCCESS in ${seconds.toFixed(2)} s)`);
+      const cpuText = Number.isFinite(serverCpu) ? `; CPU per enrollment: server ${(serverCpu / ENROLLMENTS).toFixed(2)} ms, this process (load generator${profile === "/intune" ? " + fake Intune" : ""}) ${((ownCpu.user + ownCpu.system) / 1000 / ENROLLMENTS).toFixed(2)} ms` : "";
+      console.log(`  ${profile === "/scep" ? "without Intune (static challenge)" : `Mode A, Intune answering after ${DELAY_MS} ms`}: ${fmt(ok / seconds)} enrollments/s (${ok}/${ENROLLMENTS} SUCCESS in ${seconds.toFixed(2)} s${cpuText})`);
     }
     console.log(`  Mode A / without Intune: ${((results["/intune"]! / results["/scep"]!) * 100).toFixed(0)}% (each Mode A enrollment waits for 2 × ${DELAY_MS} ms: latency-bound ceiling ${fmt((CONCURRENCY * 1000) / (2 * DELAY_MS))}/s)`);
     console.log(`  ScepActions calls the fake answered: validateRequest ${fake.of("validateRequest").length}, successNotification ${fake.of("successNotification").length}`);

@@ -2,7 +2,7 @@
 // flags and environment describe): CA, challenge (static, one-time, Intune API, signed token), issue hook.
 import { readFile } from "node:fs/promises";
 import { Certificate, InvalidArgumentError, LocalKey, webhookChallenge, type ChallengePolicy, type ChallengeStore, type ScepProfile } from "@scep/core";
-import { IntuneValidator, SignedTokenValidator, TrustAnchorPool, isIntuneError, type RateLimiter, type ReplayCache } from "@scep/intune";
+import { IntuneValidator, SignedTokenValidator, nodeHttpFetch, TrustAnchorPool, isIntuneError, type RateLimiter, type ReplayCache } from "@scep/intune";
 import { isEmbeddedCaError, type FileCa } from "@scep-examples/embedded-ca";
 import type { ProfileSettings } from "./config-file.js";
 import type { ServerConfig } from "./config.js";
@@ -151,6 +151,7 @@ export async function buildProfile(p: ProfileSettings, index: number, d: Profile
             tenant: c.tenantId,
             clientId: c.clientId,
             credential: { clientSecret },
+            fetch: nodeHttpFetch, // node:http keep-alive: about half the CPU of the global fetch per Intune call
             ...(c.loginBaseUrl !== undefined ? { loginBaseUrl: c.loginBaseUrl } : {}),
             ...(c.graphBaseUrl !== undefined ? { graphBaseUrl: c.graphBaseUrl } : {}),
             ...(c.intuneResource !== undefined ? { intuneResource: c.intuneResource } : {}),

@@ -5,6 +5,8 @@
  *
  * @module
  */
+import * as http from "node:http";
+import * as https from "node:https";
 import { IntuneResponseError, IntuneTimeoutError, IntuneTransportError, isIntuneError } from "../errors.js";
 
 /**
@@ -61,8 +63,142 @@ async function readCapped(res: Response, what: string): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** Status and body text of one exchange. */
+interface Exchange {
+  status: number;
+  text: string;
+}
+
+/** The exchange through an injected (or the global) fetch, every failure typed. */
+async function viaFetch(call: HttpCall, fetchFn: Fetch, signal: AbortSignal): Promise<Exchange> {
+  let res: Response;
+  try {
+    res = await fetchFn(call.url, { method: call.method, headers: call.headers, ...(call.body !== undefined ? { body: call.body } : {}), signal, redirect: "error" });
+  } catch (cause) {
+    if (signal.aborted) throw new IntuneTimeoutError(`${call.what}: no answer within ${call.timeoutMs} ms`, { cause });
+    throw new IntuneTransportError(`${call.what}: request failed (${(cause as Error)?.message ?? "network error"})`, { cause });
+  }
+  try {
+    return { status: res.status, text: await readCapped(res, call.what) };
+  } catch (cause) {
+    if (isIntuneError(cause)) throw cause;
+    if (signal.aborted) throw new IntuneTimeoutError(`${call.what}: the answer did not complete within ${call.timeoutMs} ms`, { cause });
+    throw new IntuneTransportError(`${call.what}: reading the answer failed`, { cause, status: res.status });
+  }
+}
+
+/** Keep-alive connections per scheme, shared by every client of this process. */
+const AGENTS = { "http:": new http.Agent({ keepAlive: true }), "https:": new https.Agent({ keepAlive: true }) } as const;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
 /**
- * Sends one request and reads a JSON answer.
+ * The same exchange over node:http(s) with keep-alive: the failures, the body
+ * cap and the refused redirect (a transport error without status, as fetch's
+ * `redirect: "error"`) of {@link viaFetch}, for a fraction of undici fetch's CPU.
+ */
+function viaNodeHttp(call: Omit<HttpCall, "fetch">, signal: AbortSignal): Promise<Exchange> {
+  return new Promise<Exchange>((resolve, reject) => {
+    let url: URL;
+    try {
+      url = new URL(call.url);
+    } catch (cause) {
+      reject(new IntuneTransportError(`${call.what}: request failed (invalid URL)`, { cause }));
+      return;
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      reject(new IntuneTransportError(`${call.what}: request failed (unsupported scheme ${url.protocol})`));
+      return;
+    }
+    const body = call.body === undefined ? undefined : Buffer.from(call.body, "utf8");
+    const headers: Record<string, string | number> = { ...call.headers };
+    if (body !== undefined) headers["content-length"] = body.length;
+    const send = url.protocol === "https:" ? https.request : http.request;
+    let req: http.ClientRequest;
+    try {
+      req = send(url, { method: call.method, headers, agent: AGENTS[url.protocol], signal });
+    } catch (cause) {
+      reject(new IntuneTransportError(`${call.what}: request failed (${(cause as Error)?.message ?? "network error"})`, { cause }));
+      return;
+    }
+    let answered = false;
+    req.on("error", (cause) => {
+      if (answered) return; // the response's own handlers decide
+      if (signal.aborted) reject(new IntuneTimeoutError(`${call.what}: no answer within ${call.timeoutMs} ms`, { cause }));
+      else reject(new IntuneTransportError(`${call.what}: request failed (${cause.message || "network error"})`, { cause }));
+    });
+    req.on("response", (res) => {
+      answered = true;
+      const status = res.statusCode ?? 0;
+      if (REDIRECTS.has(status) && res.headers.location !== undefined) {
+        res.destroy();
+        reject(new IntuneTransportError(`${call.what}: request failed (redirect refused)`));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let failed = false;
+      res.on("data", (chunk: Buffer) => {
+        if (failed) return;
+        size += chunk.length;
+        if (size > MAX_BODY) {
+          failed = true;
+          res.destroy();
+          reject(new IntuneResponseError(`${call.what}: the response is larger than ${MAX_BODY} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on("end", () => {
+        if (!failed) resolve({ status, text: Buffer.concat(chunks).toString("utf8") });
+      });
+      const broken = (cause: unknown): void => {
+        if (failed) return;
+        failed = true;
+        if (signal.aborted) reject(new IntuneTimeoutError(`${call.what}: the answer did not complete within ${call.timeoutMs} ms`, { cause }));
+        else reject(new IntuneTransportError(`${call.what}: reading the answer failed`, { cause, status }));
+      };
+      res.on("error", broken);
+      res.on("aborted", () => broken(new Error("connection closed before the answer completed")));
+      res.on("close", () => {
+        if (!res.complete) broken(new Error("connection closed before the answer completed"));
+      });
+    });
+    req.end(body);
+  });
+}
+
+/**
+ * A `fetch`-compatible client over node:http / node:https with keep-alive
+ * connections shared by the process: the Intune clients recognise it and skip
+ * the Fetch API entirely (about half the CPU of Node 20's global fetch per
+ * call), with the same timeouts, 1 MiB body cap, refused redirects and typed
+ * errors (`ERR_INTUNE_TIMEOUT`, `ERR_INTUNE_TRANSPORT`, `ERR_INTUNE_RESPONSE`).
+ * Called directly it answers a `Response` with the whole (capped) body, and
+ * rejects with those typed errors. It does not follow redirects, decompress, or
+ * honour undici's global dispatcher (an HTTPS proxy set with
+ * `setGlobalDispatcher`): keep the global fetch (the default) where one is needed.
+ *
+ * @example
+ * ```ts
+ * import { IntuneValidator, nodeHttpFetch } from "@scep/intune";
+ *
+ * const intune = new IntuneValidator({ tenant: "contoso.onmicrosoft.com", clientId: "00000000-0000-0000-0000-000000000001", credential: { clientSecret: process.env.INTUNE_CLIENT_SECRET! }, fetch: nodeHttpFetch });
+ * ```
+ *
+ * @group Intune API
+ */
+export const nodeHttpFetch: Fetch = async (input, init) => {
+  const signal = init.signal ?? new AbortController().signal;
+  const headers: Record<string, string> = {};
+  new Headers(init.headers).forEach((v, k) => (headers[k] = v));
+  const method = (init.method ?? "GET").toUpperCase();
+  const body = typeof init.body === "string" ? init.body : undefined;
+  const { status, text } = await viaNodeHttp({ method: method as HttpCall["method"], url: input, headers, ...(body !== undefined ? { body } : {}), timeoutMs: 0, what: `${method} ${input}` }, signal);
+  return new Response(status === 204 || status === 304 ? null : text, { status });
+};
+
+/**
+ * Sends one request and reads a JSON answer (through node:http when `call.fetch` is {@link nodeHttpFetch}).
  *
  * @throws {@link IntuneTimeoutError} when no complete answer came within `timeoutMs`;
  * {@link IntuneTransportError} on a network failure (`status` unset) or a non-2xx status (`status` set, `json` kept as `cause`-free detail);
@@ -74,21 +210,7 @@ export async function callJson(call: HttpCall): Promise<HttpAnswer> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), call.timeoutMs);
   try {
-    let res: Response;
-    try {
-      res = await call.fetch(call.url, { method: call.method, headers: call.headers, ...(call.body !== undefined ? { body: call.body } : {}), signal: controller.signal, redirect: "error" });
-    } catch (cause) {
-      if (controller.signal.aborted) throw new IntuneTimeoutError(`${call.what}: no answer within ${call.timeoutMs} ms`, { cause });
-      throw new IntuneTransportError(`${call.what}: request failed (${(cause as Error)?.message ?? "network error"})`, { cause });
-    }
-    let text: string;
-    try {
-      text = await readCapped(res, call.what);
-    } catch (cause) {
-      if (isIntuneError(cause)) throw cause;
-      if (controller.signal.aborted) throw new IntuneTimeoutError(`${call.what}: the answer did not complete within ${call.timeoutMs} ms`, { cause });
-      throw new IntuneTransportError(`${call.what}: reading the answer failed`, { cause, status: res.status });
-    }
+    const { status, text } = call.fetch === nodeHttpFetch ? await viaNodeHttp(call, controller.signal) : await viaFetch(call, call.fetch, controller.signal);
     let json: unknown;
     let parsed = true;
     try {
@@ -96,13 +218,13 @@ export async function callJson(call: HttpCall): Promise<HttpAnswer> {
     } catch {
       parsed = false;
     }
-    if (res.status < 200 || res.status > 299) {
-      const err = new IntuneTransportError(`${call.what}: HTTP ${res.status}`, { status: res.status });
+    if (status < 200 || status > 299) {
+      const err = new IntuneTransportError(`${call.what}: HTTP ${status}`, { status });
       (err as { body?: unknown }).body = parsed ? json : undefined;
       throw err;
     }
     if (!parsed) throw new IntuneResponseError(`${call.what}: the answer is not JSON`);
-    return { status: res.status, json };
+    return { status, json };
   } finally {
     clearTimeout(timer);
   }

@@ -16,6 +16,8 @@ export const SERVICE_PATH = "/RACerts/ScepRequestValidationFEService/Gateway/Sta
 
 /** One recorded request. */
 export interface Recorded {
+  /** Which route it hit (undefined: none, answered 404). */
+  kind?: Kind | undefined;
   method: string;
   path: string;
   headers: IncomingMessage["headers"];
