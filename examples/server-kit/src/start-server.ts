@@ -255,8 +255,8 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
     profiles,
   });
   // (After the server, which may refuse the configuration: a refused reload leaves no schedule running.)
-  // Signed now and re-signed on a schedule (a quarter of its validity), kept in <dataDir>/ca.crl.
-  // Checked at most hourly (a timer past 2^31 ms would fire at once); ca.crl() signs only when half the validity passed.
+  // Signed now, kept in <dataDir>/ca.crl, and re-signed once half of its validity has passed: checked every quarter
+  // of the validity, at most hourly (a timer past 2^31 ms would fire at once); ca.crl() signs only when half passed.
   const crlSchedule = scheduleCrl(ca, Math.min((config.crlValidityHours * 3_600_000) / 4, 3_600_000), log);
   const unobserve = scepMetrics.observe(server); // days-to-expiry gauges of the CA (and RA) certificates
   const oneTime = settings.some((p) => p.challenge.type === "one-time");
