@@ -6,7 +6,7 @@
  * accepts the CRL (RFC 5280 §5) and `openssl verify -crl_check` refuses the revoked certificate.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -308,5 +308,71 @@ describe("--admin-listen: the admin API and page on their own loopback listener"
     expect((await fetch(`${other.base}/admin/scep/pending`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
     expect((await fetch(`${other.base}/admin/scep`)).status).toBe(404);
     expect((await fetch(`${other.base}/scep?operation=GetCACaps`)).status).toBe(200);
+  });
+});
+
+describe("a profile's own CA signs and serves its own CRL (RFC 5280 §5, §4.2.1.13)", () => {
+  const dir = join(tmp, "own-ca");
+  const CHALLENGE = "own-ca-challenge-5d1e";
+  let own: ExampleProcess;
+  let ownBase: string;
+  beforeAll(async () => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "scep-config.json"), JSON.stringify({ profiles: [{ path: "/scep" }, { name: "lab", path: "/lab", ca: {} }] }));
+    const s = await startExample(EXAMPLE_DIR, {
+      SCEP_ADMIN_TOKEN: TOKEN,
+      SCEP_CHALLENGE: CHALLENGE,
+      SCEP_DATA_DIR: join(dir, "data"),
+      SCEP_CONFIG: join(dir, "scep-config.json"),
+      SCEP_CRL_URL: "http://pki.example.test/scep/ca.crl",
+    });
+    own = s.proc;
+    ownBase = s.base;
+  });
+  afterAll(async () => {
+    await own?.terminate();
+  });
+
+  it("a revocation under /lab re-signs that CA's CRL: GET /lab/ca.crl, GetCRL and <data>/profiles/lab/ca.crl list the serial, openssl verifies it with the lab CA; the certificate names /lab/ca.crl", async () => {
+    const labCaPem = join(dir, "data", "profiles", "lab", "ca.pem");
+    const labCa = Certificate.from(readFileSync(labCaPem, "utf8"));
+    const serverCa = Certificate.from(readFileSync(join(dir, "data", "ca.pem"), "utf8"));
+    // Two CAs of one server never share an issuer name (a generated profile CA is named after its profile).
+    expect([serverCa.subject, labCa.subject]).toEqual(["CN=SCEP Example CA, O=scep-sdk", "CN=SCEP Example CA lab, O=scep-sdk"]);
+
+    const keys = await generateRsaKeyPair(2048);
+    const client = new ScepClient({ url: `${ownBase}/lab` });
+    const csr = await generateCsr({ keys, subject: "CN=lab-device", challengePassword: CHALLENGE });
+    const signer = await createSelfSignedSigner({ keys, subject: "CN=lab-device" });
+    const caCerts = await client.getCaCert();
+    const req = await buildPkcsReq({ csr, signer, recipient: selectRecipient(caCerts) });
+    const rep = await readCertRep(await client.pkiOperation(req.der), { decrypter: signer, caCertificates: caCerts, request: req });
+    expect(rep.status).toBe("SUCCESS");
+    const cert = rep.certificates[0]!;
+    expect(Buffer.from(cert.issuerDer).equals(Buffer.from(labCa.subjectDer))).toBe(true);
+    writeFileSync(join(dir, "lab-device.pem"), cert.toPem());
+    const cdp = await openssl(["x509", "-in", join(dir, "lab-device.pem"), "-noout", "-ext", "crlDistributionPoints"]);
+    expect(cdp).toMatch(/URI:http:\/\/pki\.example\.test\/lab\/ca\.crl/);
+    expect(cdp).not.toMatch(/\/scep\/ca\.crl/);
+
+    const serialNumber = cert.serialNumberHex.toLowerCase();
+    const revoked = await fetch(`${ownBase}/admin/scep/revoke`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ serialNumber, profile: "lab" }) });
+    expect(revoked.status).toBe(200);
+    await own.waitForJson("crl", (e) => e.profile === "lab" && Number(e.revoked) === 1);
+
+    const http = await fetch(`${ownBase}/lab/ca.crl`);
+    expect([http.status, http.headers.get("content-type")]).toEqual([200, "application/pkix-crl"]);
+    writeFileSync(join(dir, "lab.crl"), new Uint8Array(await http.arrayBuffer()));
+    const getCrl = await buildGetCrl({ issuer: cert.issuerDer, serialNumber: cert.serialNumber, signer, recipient: selectRecipient(caCerts) });
+    const crlRep = await readCertRep(await client.pkiOperation(getCrl.der), { decrypter: signer, caCertificates: caCerts, request: getCrl });
+    expect([crlRep.status, crlRep.crls.length]).toEqual(["SUCCESS", 1]);
+    expect(Buffer.from(crlRep.crls[0]!)).toEqual(readFileSync(join(dir, "lab.crl")));
+    expect(readFileSync(join(dir, "data", "profiles", "lab", "ca.crl"))).toEqual(readFileSync(join(dir, "lab.crl")));
+    const text = await openssl(["crl", "-inform", "DER", "-in", join(dir, "lab.crl"), "-noout", "-text", "-CAfile", labCaPem, "-verify"]);
+    expect(text).toContain(`Serial Number: ${serialNumber.toUpperCase()}`);
+    // Signed by the lab CA, not the server's: the server CA refuses it, and the server CA's CRL lists nothing.
+    await expect(openssl(["crl", "-inform", "DER", "-in", join(dir, "lab.crl"), "-noout", "-CAfile", join(dir, "data", "ca.pem"), "-verify"])).rejects.toThrow();
+    writeFileSync(join(dir, "server.crl"), new Uint8Array(await (await fetch(`${ownBase}/scep/ca.crl`)).arrayBuffer()));
+    expect(await openssl(["crl", "-inform", "DER", "-in", join(dir, "server.crl"), "-noout", "-text"])).toContain("No Revoked Certificates");
   });
 });

@@ -64,7 +64,7 @@ export interface AdminApiOptions {
   /** A profile's own CA, when it has one (else `ca` is used): `GET certificates?profile=` and `POST revoke` with `profile`. */
   caFor?: (profile: string) => FileCa | undefined;
   /** Called after a revocation (the example signs and writes the CRL at once). */
-  onRevoked?: () => Promise<unknown>;
+  onRevoked?: (ca: FileCa) => Promise<unknown>;
   /** Per-profile snapshot for `GET profiles` (the SCEP server's `snapshot()`). */
   snapshot?: () => Promise<readonly object[]>;
   /** Fields added to every profile of `GET profiles` (e.g. `{ redis: true }`). */
@@ -305,7 +305,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         try {
           const { entry, created, subject } = await ca.revoke(serialNumber, reason);
           o.log({ type: "admin", action: "revoke", ...(profileName ? { profile: profileName } : {}), serialNumber: entry.serialNumber, reason: entry.reason, created });
-          await o.onRevoked?.();
+          await o.onRevoked?.(ca);
           return json(200, { serialNumber: entry.serialNumber, subject, reason: entry.reason, revokedAt: entry.revokedAt.toISOString(), created });
         } catch (e) {
           if (isEmbeddedCaError(e, "UNKNOWN_SERIAL")) return json(404, { error: e.message });

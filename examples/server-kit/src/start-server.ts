@@ -40,9 +40,9 @@ export interface ScepKit {
   adminApi: AdminApi | undefined;
   /** Where PENDING transactions, one-time challenges, counters and revocations live (this process, or Redis). */
   stores: SharedStores;
-  /** The CA's CRL at `GET /scep/ca.crl` (mount it before the SCEP middleware). */
+  /** The CRLs (mount before the SCEP middleware): the server CA's at `GET /scep/ca.crl`, a profile's own CA's at `GET <profile path>/ca.crl`. */
   crl: CrlEndpoint;
-  /** Stops the CRL schedule (and whatever else the kit runs in the background). */
+  /** Stops the CRL schedules (and whatever else the kit runs in the background). */
   close(): void;
   /** The OpenTelemetry SDK (MeterProvider + Prometheus exporter) the SCEP metrics are recorded in, served at `/metrics`. */
   metrics: MetricsSdk;
@@ -114,7 +114,7 @@ async function readPassphrase(config: ServerConfig): Promise<string | undefined>
  *
  * @throws ConfigError for an encrypted key without (or with a wrong) passphrase, and for an EC CA.
  */
-export async function openCa(config: ServerConfig, revocations?: RevocationStore, field?: string): Promise<FileCa> {
+export async function openCa(config: ServerConfig, revocations?: RevocationStore, field?: string, subject?: string): Promise<FileCa> {
   const passphrase = config.caKeyPath ? await readPassphrase(config) : undefined;
   let ca: FileCa;
   try {
@@ -124,6 +124,7 @@ export async function openCa(config: ServerConfig, revocations?: RevocationStore
       backdateSeconds: config.backdateSeconds,
       crlValiditySeconds: config.crlValidityHours * 3600,
       ...(config.crlUrl !== undefined ? { crlDistributionPoint: config.crlUrl } : {}),
+      ...(subject !== undefined ? { subject } : {}),
       ...(revocations ? { revocations } : {}),
       ...(config.caCertPath && config.caKeyPath ? { caCertPath: config.caCertPath, caKeyPath: config.caKeyPath, ...(passphrase !== undefined ? { caKeyPassphrase: passphrase } : {}) } : {}),
     });
@@ -167,6 +168,19 @@ const usesDefaultChallenge = (profiles: ProfileSettings[]): boolean => profiles.
 const dirName = (name: string): string => name.replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^[_.]+/, "") || "default";
 
 /**
+ * The CRL distribution point of a profile's own CA: `--crl-url` names the server CA's CRL (`<base>/scep/ca.crl`), so a
+ * profile at `/lab` gets `<base>/lab/ca.crl`, where {@link createKit} serves that CA's CRL. A `--crl-url` that does not
+ * end in `/scep/ca.crl` (the CRL published elsewhere) gives a profile's own CA no distribution point.
+ */
+export function profileCrlUrl(crlUrl: string | undefined, profilePath: string): string | undefined {
+  if (crlUrl === undefined) return undefined;
+  const u = new URL(crlUrl);
+  if (!u.pathname.endsWith(CRL_PATH)) return undefined;
+  u.pathname = u.pathname.slice(0, -CRL_PATH.length) + profilePath.replace(/\/+$/, "") + "/" + CRL_FILE;
+  return u.toString();
+}
+
+/**
  * Opens a profile's own CA (its `ca` settings) in the same way as the server's: its data directory defaults to
  * `<data-dir>/profiles/<name>`. Opened once per directory, so profiles naming one directory share one CA.
  */
@@ -177,7 +191,14 @@ async function openProfileCa(p: ProfileSettings, index: number, config: ServerCo
   if (!ca) {
     ca = (async () => {
       const passphrase = c.keyPassphrase ? await readSecret(c.keyPassphrase, `profiles[${index}].ca.keyPassphrase`, env) : undefined;
-      return openCa({ ...config, dataDir, caCertPath: c.certPath, caKeyPath: c.keyPath, caKeyPassphrase: passphrase, caKeyPassphraseFile: undefined }, undefined, `profiles[${index}].ca`);
+      // Its certificates name its own CRL (`<profile path>/ca.crl`), never the server CA's; a CA created here gets a
+      // subject of its own (the profile's name), so two CAs of one server never share an issuer name.
+      return openCa(
+        { ...config, dataDir, caCertPath: c.certPath, caKeyPath: c.keyPath, caKeyPassphrase: passphrase, caKeyPassphraseFile: undefined, crlUrl: profileCrlUrl(config.crlUrl, p.path) },
+        undefined,
+        `profiles[${index}].ca`,
+        `CN=SCEP Example CA ${p.name.replace(/[,+=\\"<>;#]/g, "_")},O=scep-sdk`,
+      );
     })();
     opened.set(dataDir, ca);
   }
@@ -257,7 +278,22 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
   // (After the server, which may refuse the configuration: a refused reload leaves no schedule running.)
   // Signed now, kept in <dataDir>/ca.crl, and re-signed once half of its validity has passed: checked every quarter
   // of the validity, at most hourly (a timer past 2^31 ms would fire at once); ca.crl() signs only when half passed.
-  const crlSchedule = scheduleCrl(ca, Math.min((config.crlValidityHours * 3_600_000) / 4, 3_600_000), log);
+  // Every CA in service signs its own CRL: the server CA's at /scep/ca.crl, a profile's own CA's at <profile path>/ca.crl
+  // (and in its own data directory), each re-signed after a revocation under that CA.
+  const crlEvery = Math.min((config.crlValidityHours * 3_600_000) / 4, 3_600_000);
+  const crlSchedules = new Map<FileCa, ReturnType<typeof scheduleCrl>>([[ca, scheduleCrl(ca, crlEvery, log)]]);
+  const crlAt = new Map<string, FileCa>([[CRL_PATH, ca]]);
+  for (const p of settings) {
+    const own = profileCas.get(p.name);
+    if (!own) continue;
+    if (!crlSchedules.has(own)) crlSchedules.set(own, scheduleCrl(own, crlEvery, (e) => log({ ...e, profile: p.name })));
+    crlAt.set(`${p.path.replace(/\/+$/, "")}/${CRL_FILE}`, own);
+  }
+  const crlEndpoints = new Map([...crlAt].map(([path, c]) => [path, createCrlEndpoint(c)] as const));
+  const crl: CrlEndpoint = {
+    owns: (path) => crlAt.has(path),
+    fetch: (request) => crlEndpoints.get(new URL(request.url).pathname)!.fetch(request),
+  };
   const unobserve = scepMetrics.observe(server); // days-to-expiry gauges of the CA (and RA) certificates
   const oneTime = settings.some((p) => p.challenge.type === "one-time");
   const adminApi = config.adminToken
@@ -268,7 +304,7 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
         log,
         ca,
         caFor: (profile) => profileCas.get(profile),
-        onRevoked: () => crlSchedule.refresh(),
+        onRevoked: (revokedUnder) => crlSchedules.get(revokedUnder)?.refresh() ?? Promise.resolve(undefined),
         snapshot: () => server.snapshot(),
         activity,
         profileExtras: () => ({ redis: config.redisUrl !== undefined }),
@@ -279,7 +315,7 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
   const caCertificatePath = config.caCertPath ?? join(ca.dataDir, "ca.pem");
   const admin = config.adminListen === undefined ? adminApi : undefined;
   return {
-    config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin, adminApi, stores, metrics, activity, crl: createCrlEndpoint(ca), close: () => (crlSchedule.stop(), unobserve()), profiles: summaries, profileCas,
+    config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin, adminApi, stores, metrics, activity, crl, close: () => (crlSchedules.forEach((c) => c.stop()), unobserve()), profiles: summaries, profileCas,
   };
 }
 
