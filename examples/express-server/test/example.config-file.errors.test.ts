@@ -1,6 +1,6 @@
 /**
  * The example server refuses a configuration file it cannot serve with one
- * line on stderr naming the field, and exit 2, before it listens: a field the
+ * line on stderr naming the file and the field, and exit 2, before it listens: a field the
  * schema refuses, a client secret whose variable is not set (the line names
  * the variable, never a value), a trust-anchor bundle that cannot be read.
  */
@@ -23,7 +23,7 @@ async function start(name: string, profiles: unknown[], env: Record<string, stri
   return { code, stderr: proc.stderr, file };
 }
 
-describe("a configuration file the server cannot serve: one line naming the field, exit 2", () => {
+describe("a configuration file the server cannot serve: one line naming the file and the field, exit 2", () => {
   it("a field the schema refuses", async () => {
     const r = await start("schema", [{ path: "/scep" }, { path: "/intune", intune: { mode: "api", clientId: "c", clientSecretEnv: "INTUNE_CLIENT_SECRET" } }]);
     expect([r.code, r.stderr]).toEqual([2, `express-server: ${r.file}: profiles[1].intune.tenantId: required\n`]);
@@ -31,13 +31,13 @@ describe("a configuration file the server cannot serve: one line naming the fiel
 
   it("a client secret whose variable is not set (named, no value anywhere)", async () => {
     const r = await start("secret", [{ path: "/intune", intune: { mode: "api", tenantId: "t", clientId: "c", clientSecretEnv: "INTUNE_SECRET_NOT_SET" } }], { INTUNE_SECRET_NOT_SET: "" });
-    expect([r.code, r.stderr]).toEqual([2, "express-server: profiles[0].intune.clientSecretEnv: the environment variable INTUNE_SECRET_NOT_SET is not set\n"]);
+    expect([r.code, r.stderr]).toEqual([2, `express-server: ${r.file}: profiles[0].intune.clientSecretEnv: the environment variable INTUNE_SECRET_NOT_SET is not set\n`]);
   });
 
   it("a trust-anchor bundle that cannot be read", async () => {
     const r = await start("anchors", [{ path: "/mdm", intune: { mode: "signed-token", trustAnchors: "missing-anchors.pem" } }]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`^express-server: profiles\\[0\\]\\.intune\\.trustAnchors: .*${join(tmp, "missing-anchors.pem").replaceAll("/", "\\/")}.*\\n$`));
+    expect(r.stderr).toMatch(new RegExp(`^express-server: ${r.file.replaceAll("/", "\\/")}: profiles\\[0\\]\\.intune\\.trustAnchors: .*${join(tmp, "missing-anchors.pem").replaceAll("/", "\\/")}.*\\n$`));
     expect(r.stderr.split("\n")).toHaveLength(2);
   });
 });

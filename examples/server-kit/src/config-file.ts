@@ -127,7 +127,7 @@ let validateSchema: ReturnType<InstanceType<typeof AjvModule>["compile"]> | unde
 function schemaValidator(): NonNullable<typeof validateSchema> {
   if (validateSchema) return validateSchema;
   const schema = JSON.parse(readFileSync(CONFIG_SCHEMA_URL, "utf8")) as Record<string, unknown>;
-  validateSchema = new Ajv({ allErrors: false, strict: true, strictRequired: false }).compile(schema);
+  validateSchema = new Ajv({ allErrors: false, strict: true, strictRequired: false, verbose: true }).compile(schema);
   return validateSchema;
 }
 
@@ -149,6 +149,31 @@ const SECRET_FIELDS: Record<string, string> = {
   keyPassphrase: "secrets are never written in the file: use keyPassphraseEnv or keyPassphraseFile",
 };
 
+/** Edit distance (insertions, deletions, substitutions, swaps of neighbours), case-insensitive. */
+function distance(a: string, b: string): number {
+  a = a.toLowerCase();
+  b = b.toLowerCase();
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The known field `name` is most likely a typo of (at most 2 edits, and fewer than a third of its length), if any. */
+function closest(name: string, known: string[]): string | undefined {
+  let best: [string, number] | undefined;
+  for (const k of known) {
+    const n = distance(name, k);
+    if (n <= 2 && n < Math.max(k.length, name.length) / 3 && (!best || n < best[1])) best = [k, n];
+  }
+  return best?.[0];
+}
+
 function describeError(e: ErrorObject): [string, string] {
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
@@ -156,7 +181,9 @@ function describeError(e: ErrorObject): [string, string] {
       return [fieldOf(e.instancePath, String(p.missingProperty)), "required"];
     case "additionalProperties": {
       const name = String(p.additionalProperty);
-      return [fieldOf(e.instancePath, name), SECRET_FIELDS[name] ?? "unknown field"];
+      const known = Object.keys((e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {});
+      const near = closest(name, known);
+      return [fieldOf(e.instancePath, name), SECRET_FIELDS[name] ?? (near ? `unknown field (did you mean ${near}?)` : "unknown field")];
     }
     case "enum":
       return [fieldOf(e.instancePath), `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`];

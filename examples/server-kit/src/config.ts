@@ -316,10 +316,10 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     config.profiles = file.profiles;
     file.profiles.forEach((p, i) => {
       const t = p.challenge.type;
-      if (t === "one-time" && config.adminToken === undefined) throw new ConfigError(`profiles[${i}].challenge: "one-time" needs SCEP_ADMIN_TOKEN: one-time challenges are issued by POST /admin/scep/challenges`, { showUsage: false });
+      if (t === "one-time" && config.adminToken === undefined) throw new ConfigError(`${configFile}: profiles[${i}].challenge: "one-time" needs SCEP_ADMIN_TOKEN: one-time challenges are issued by POST /admin/scep/challenges`, { showUsage: false });
       if (config.workers > 1 && config.redisUrl === undefined) {
         const what = t === "one-time" ? "one-time challenges" : t === "intune-signed-token" ? "the signed-token replay cache and rate limiter" : t === "intune-api" && (p.challenge.replayTtlMs !== undefined || p.challenge.rateLimit) ? "the Intune replay cache and rate limiter" : (p.pending ?? config.pending) ? "pending requests" : undefined;
-        if (what) throw new ConfigError(`profiles[${i}]: ${what} cannot be shared by ${config.workers} workers without --redis-url (use --workers 1, or give SCEP_REDIS_URL)`, { showUsage: false });
+        if (what) throw new ConfigError(`${configFile}: profiles[${i}]: ${what} cannot be shared by ${config.workers} workers without --redis-url (use --workers 1, or give SCEP_REDIS_URL)`, { showUsage: false });
       }
     });
   }

@@ -10,3 +10,13 @@ export class ConfigError extends Error {
     this.showUsage = options.showUsage ?? true;
   }
 }
+
+/**
+ * Names the configuration file in front of a {@link ConfigError} about one of its profiles (`profiles[2].…`), so every
+ * error line about the file starts with its path, as the file's own schema errors do. Other errors are returned as
+ * they are, and so is a message that already names the file.
+ */
+export function inConfigFile(e: unknown, file: string | undefined): unknown {
+  if (file === undefined || !(e instanceof ConfigError) || !e.message.startsWith("profiles[")) return e;
+  return new ConfigError(`${file}: ${e.message}`, { showUsage: e.showUsage });
+}

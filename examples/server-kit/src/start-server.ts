@@ -13,6 +13,7 @@ import { createAdminApi, type AdminApi, type ReloadableTrustAnchors } from "./ad
 import { rawPath, serveFetch } from "./node-fetch.js";
 import { CRL_FILE, CRL_PATH, createCrlEndpoint, scheduleCrl, type CrlEndpoint } from "./crl-endpoint.js";
 import { ConfigError, configErrorLine, parseConfig, usage, type ServerConfig } from "./config.js";
+import { inConfigFile } from "./errors.js";
 import { memoryStores, redactRedisUrl, redisStores, type SharedStores } from "./shared-stores.js";
 import { OPERATOR_PATHS, createMetricsSdk, withOperatorEndpoints, type MetricsSdk } from "./operator-endpoints.js";
 import { readNextCa } from "./ca-rollover.js";
@@ -210,7 +211,11 @@ export async function openProfileCas(config: ServerConfig, env: Readonly<Record<
   const opened = new Map<string, Promise<FileCa>>();
   const out = new Map<string, FileCa>();
   const profiles = profileSettings(config);
-  for (const [i, p] of profiles.entries()) if (p.ca) out.set(p.name, await openProfileCa(p, i, config, env, opened));
+  try {
+    for (const [i, p] of profiles.entries()) if (p.ca) out.set(p.name, await openProfileCa(p, i, config, env, opened));
+  } catch (e) {
+    throw inConfigFile(e, config.configFile);
+  }
   return out;
 }
 
@@ -263,7 +268,7 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
     }
   } catch (e) {
     if (!keep) await stores.close();
-    throw e;
+    throw inConfigFile(e, config.configFile);
   }
   const activity = keep?.activity ?? new ActivityLog({ maxEntries: 1000 });
   const metrics = keep?.metrics ?? createMetricsSdk();

@@ -140,7 +140,9 @@ describe("loadConfig: one line naming the bad field", () => {
     ["a CA certificate without its key", [{ path: "/a", ca: { cert: "ca.pem" } }], "profiles[0].ca.key: required together with ca.cert"],
     ["a zero lifetime", [{ path: "/a", validityDays: 0 }], "profiles[0].validityDays: must be > 0"],
     ["a wrong type", [{ path: "/a", pending: "yes" }], "profiles[0].pending: must be boolean"],
-    ["an unknown field", [{ path: "/a", paht: "/b" }], "profiles[0].paht: unknown field"],
+    ["an unknown field close to a known one", [{ path: "/a", paht: "/b" }], "profiles[0].paht: unknown field (did you mean path?)"],
+    ["a known field's name without its s", [{ path: "/a", validityDay: 90 }], "profiles[0].validityDay: unknown field (did you mean validityDays?)"],
+    ["an unknown field like no known one", [{ path: "/a", colour: "red" }], "profiles[0].colour: unknown field"],
     ["no profiles", [], "profiles: at least one profile is required"],
     ["no profiles key", { profile: [] }, "profiles: required"],
   ])("%s", (_what, profiles, message) => {
@@ -177,10 +179,10 @@ describe("parseConfig with --config / SCEP_CONFIG", () => {
   });
 
   it("refuses what a profile cannot have with these flags: one-time without the admin token, state one process would keep with several workers", () => {
-    expect(() => parseConfig(["--config", file], {})).toThrow('profiles[1].challenge: "one-time" needs SCEP_ADMIN_TOKEN: one-time challenges are issued by POST /admin/scep/challenges');
+    expect(() => parseConfig(["--config", file], {})).toThrow(`${file}: profiles[1].challenge: "one-time" needs SCEP_ADMIN_TOKEN: one-time challenges are issued by POST /admin/scep/challenges`);
     const tokenOnly = join(tmp, "b.json");
     writeFileSync(tokenOnly, text([{ path: "/b", intune: token }]));
-    expect(() => parseConfig(["--config", tokenOnly, "--workers", "2"], {})).toThrow("profiles[0]: the signed-token replay cache and rate limiter cannot be shared by 2 workers without --redis-url (use --workers 1, or give SCEP_REDIS_URL)");
+    expect(() => parseConfig(["--config", tokenOnly, "--workers", "2"], {})).toThrow(`${tokenOnly}: profiles[0]: the signed-token replay cache and rate limiter cannot be shared by 2 workers without --redis-url (use --workers 1, or give SCEP_REDIS_URL)`);
     expect(parseConfig(["--config", tokenOnly, "--workers", "2", "--redis-url", "redis://127.0.0.1:6379"], {})).toMatchObject({ workers: 2, profiles: [{ path: "/b" }] });
     expect(() => parseConfig(["--config", tokenOnly, "--one-time-challenges"], { SCEP_ADMIN_TOKEN: "0123456789abcdef" })).toThrow('--one-time-challenges does not go with --config: give a profile "challenge": "one-time" in the file');
   });
