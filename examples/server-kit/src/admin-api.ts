@@ -134,7 +134,9 @@ const KIND_FILTERS = new Set(["initial", "renewal", "poll", "query", "ca", "prox
  * - `GET /admin/scep/activity?filter=initial|renewal|intune|static&outcome=…&limit=…`: `{ activity: [...] }`, newest first;
  * - `GET /admin/scep/pending`: `{ pending: [{ profile, transactionId, subject, status, ageSeconds }] }`, oldest first;
  * - `POST /admin/scep/approve` and `/reject` with `{ "transactionId": "…", "profile"?: "…" }` (or the ID as the
- *   rest of the path, percent-encoded or as it is): `{ profile, transactionId, status }`;
+ *   rest of the path, percent-encoded or as it is, and `?profile=`): `{ profile, transactionId, status }`; without
+ *   `profile`, the profile where the transaction is pending (409 `{ error, profiles }` when several hold that ID;
+ *   404 naming the profiles searched when none does);
  * - `POST /admin/scep/challenges` with `{ "profile"?, "ttlSeconds"? }`: 201 `{ profile, challenge, expiresAt, expiresInSeconds }`;
  * - `GET /admin/scep/certificates?subject=&serial=&page=1&pageSize=50&profile=`: `{ certificates, page, pageSize, total }`, newest first
  *   (`profile`: that profile's own CA, when it has one);
@@ -173,7 +175,8 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     } catch (e) {
       if (!isScepError(e)) throw e;
       if (e.code === "ERR_STORE_UNAVAILABLE") return unavailable("transaction");
-      if (e.code === "ERR_TRANSACTION_STATE" || e.code === "ERR_INVALID_ARGUMENT") return json(404, { error: e.message });
+      if (e.code === "ERR_TRANSACTION_STATE") return json(404, { error: `${e.message} in profile ${profile}` });
+      if (e.code === "ERR_INVALID_ARGUMENT") return json(404, { error: e.message });
       throw e;
     }
   };
@@ -354,12 +357,33 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       } catch {
         throw new BadRequest("the transactionID in the path is not valid percent-encoding");
       }
-      return decide(action, url.searchParams.get("profile") ?? o.defaultProfile, transactionId);
+      return decideIn(action, url.searchParams.get("profile") ?? undefined, transactionId);
     }
     const body = await readJson(request);
     const transactionId = body.transactionId ?? body.transactionID;
     if (typeof transactionId !== "string" || transactionId === "") throw new BadRequest('expected a JSON body {"transactionId": "…", "profile"?: "…"}');
-    return decide(action, stringField(body, "profile", false) ?? o.defaultProfile, transactionId);
+    return decideIn(action, stringField(body, "profile", false), transactionId);
+  };
+
+  /**
+   * Decides in the named profile; without one, in the profile where the transaction waits: the transactionID is the
+   * client's, so two profiles can each hold one with the same ID (409 naming them: give "profile"), and a 404 names
+   * the profiles searched.
+   */
+  const decideIn = async (action: "approve" | "reject", profile: string | undefined, transactionId: string): Promise<Response> => {
+    if (profile !== undefined) return decide(action, profile, transactionId);
+    let waiting: Transaction[];
+    try {
+      waiting = (await o.server.pending()).filter((tx) => tx.transactionId === transactionId);
+    } catch (e) {
+      if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return unavailable("transaction");
+      throw e;
+    }
+    const holders = [...new Set(waiting.map((tx) => tx.profile))];
+    if (holders.length === 1) return decide(action, holders[0]!, transactionId);
+    if (holders.length > 1) return json(409, { error: `transaction ${transactionId} is pending in profiles ${holders.join(", ")}: give "profile"`, profiles: holders });
+    const searched = o.server.profiles().map((p) => p.profile);
+    return json(404, { error: `no pending transaction ${transactionId} in profile${searched.length === 1 ? "" : "s"} ${searched.join(", ")}` });
   };
 
   return {

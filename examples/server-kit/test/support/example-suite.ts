@@ -335,7 +335,7 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         expect(rep.certificates[0]!.subject).toBe("CN=pending-device");
         expect(rep.certificates[0]!.notAfter.getTime() - rep.certificates[0]!.notBefore.getTime()).toBe(7 * DAY + 300_000);
         const again = await admin("approve", tid, TOKEN);
-        expect([again.status, await again.json()]).toEqual([404, { error: `no pending transaction ${tid}` }]);
+        expect([again.status, await again.json()]).toEqual([404, { error: `no pending transaction ${tid} in profile /scep` }]);
       });
 
       it("401 without a token, 403 with a wrong one, each an audit event that never holds the presented token", async () => {

@@ -1,0 +1,73 @@
+/**
+ * POST /admin/scep/approve and /reject without "profile", against the Express example with two PENDING
+ * profiles (a configuration file) as a child process on loopback: the transaction is decided in the profile where
+ * it waits (RFC 8894 §3.3.3: the next CertPoll of that profile gets the certificate), an ID pending in both
+ * profiles is a 409 naming them, and an ID pending nowhere is a 404 naming the profiles searched.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CertificationRequest, ScepClient, buildCertPoll, buildPkcsReq, createSelfSignedSigner, generateCsr, generateRsaKeyPair, readCertRep, selectIssuerName, selectRecipient } from "@scep/core";
+import { startExample, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
+
+const EXAMPLE_DIR = fileURLToPath(new URL("..", import.meta.url));
+const TOKEN = "admin-token-for-tests-5d1e8b47";
+const tmp = mkdtempSync(join(tmpdir(), "scep-admin-decide-"));
+let proc: ExampleProcess;
+let base: string;
+
+beforeAll(async () => {
+  const config = join(tmp, "scep.json");
+  writeFileSync(config, JSON.stringify({ profiles: [{ path: "/scep", pending: true }, { name: "lab", path: "/lab", pending: true }] }));
+  ({ proc, base } = await startExample(EXAMPLE_DIR, { SCEP_ADMIN_TOKEN: TOKEN, SCEP_CHALLENGE: "decide-secret", SCEP_DATA_DIR: join(tmp, "data"), SCEP_CONFIG: config }));
+}, 120_000);
+afterAll(async () => {
+  await proc?.terminate();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const decide = (action: "approve" | "reject", body: unknown) =>
+  fetch(`${base}/admin/scep/${action}`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+
+/** A PKCSReq to `path` answered PENDING, with the given transactionID, and a CertPoll for it. */
+async function pendingRequest(path: string, subject: string, transactionId: string) {
+  const keys = await generateRsaKeyPair(2048);
+  const client = new ScepClient({ url: `${base}${path}` });
+  const csr = await generateCsr({ keys, subject, challengePassword: "decide-secret" });
+  const signer = await createSelfSignedSigner({ keys, subject });
+  const caCerts = await client.getCaCert();
+  const req = await buildPkcsReq({ csr, signer, recipient: selectRecipient(caCerts), transactionId });
+  const first = await readCertRep(await client.pkiOperation(req.der), { decrypter: signer, caCertificates: caCerts, request: req });
+  expect(first.status).toBe("PENDING");
+  return async () => {
+    const built = await buildCertPoll({ issuerName: selectIssuerName(caCerts), subject: CertificationRequest.from(csr).subjectDer, transactionId, signer, recipient: selectRecipient(caCerts) });
+    return readCertRep(await client.pkiOperation(built.der), { decrypter: signer, caCertificates: caCerts, request: built });
+  };
+}
+
+describe("approve and reject without a profile", () => {
+  it("decides in the one profile where the transactionID is pending (here not the first profile)", async () => {
+    const poll = await pendingRequest("/lab", "CN=lab-device", "lab-only-7");
+    const res = await decide("approve", { transactionId: "lab-only-7" });
+    expect([res.status, await res.json()]).toEqual([200, { profile: "lab", transactionId: "lab-only-7", status: "ISSUED" }]);
+    expect((await poll()).status).toBe("SUCCESS");
+  }, 120_000);
+
+  it("409 naming the profiles when the transactionID is pending in two; with \"profile\" it is decided there", async () => {
+    await pendingRequest("/scep", "CN=twin-a", "twin-9");
+    await pendingRequest("/lab", "CN=twin-b", "twin-9");
+    const ambiguous = await decide("reject", { transactionId: "twin-9" });
+    expect([ambiguous.status, await ambiguous.json()]).toEqual([409, { error: 'transaction twin-9 is pending in profiles /scep, lab: give "profile"', profiles: ["/scep", "lab"] }]);
+    const named = await decide("reject", { transactionId: "twin-9", profile: "lab" });
+    expect([named.status, await named.json()]).toEqual([200, { profile: "lab", transactionId: "twin-9", status: "REJECTED" }]);
+  }, 120_000);
+
+  it("404 naming the profiles searched, or the profile given", async () => {
+    const none = await decide("approve", { transactionId: "nowhere-1" });
+    expect([none.status, await none.json()]).toEqual([404, { error: "no pending transaction nowhere-1 in profiles /scep, lab" }]);
+    const inLab = await decide("approve", { transactionId: "nowhere-1", profile: "lab" });
+    expect([inLab.status, await inLab.json()]).toEqual([404, { error: "no pending transaction nowhere-1 in profile lab" }]);
+  }, 120_000);
+});
