@@ -376,3 +376,46 @@ describe("a profile's own CA signs and serves its own CRL (RFC 5280 §5, §4.2.1
     expect(await openssl(["crl", "-inform", "DER", "-in", join(dir, "server.crl"), "-noout", "-text"])).toContain("No Revoked Certificates");
   });
 });
+
+describe("two CAs of one server with the same name are never confused (RFC 8894 §3.3.5 GetCRL)", () => {
+  const dir = join(tmp, "same-name");
+  const CHALLENGE = "same-name-challenge-91c2";
+  let twin: ExampleProcess;
+  let twinBase: string;
+  beforeAll(async () => {
+    mkdirSync(dir, { recursive: true });
+    for (const name of ["a", "b"]) {
+      await openssl(["req", "-x509", "-newkey", "rsa:2048", "-sha256", "-nodes", "-days", "20", "-subj", "/CN=Twin CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature,keyEncipherment", "-keyout", join(dir, `${name}.key`), "-out", join(dir, `${name}.pem`)]);
+    }
+    const profiles = ["a", "b"].map((name) => ({ name, path: `/${name}`, ca: { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) } }));
+    writeFileSync(join(dir, "scep-config.json"), JSON.stringify({ profiles }));
+    const s = await startExample(EXAMPLE_DIR, { SCEP_CHALLENGE: CHALLENGE, SCEP_DATA_DIR: join(dir, "data"), SCEP_CONFIG: join(dir, "scep-config.json") });
+    twin = s.proc;
+    twinBase = s.base;
+  });
+  afterAll(async () => {
+    await twin?.terminate();
+  });
+
+  it("GetCRL for a certificate of CA a: profile /a answers a's CRL (openssl verifies it with a), profile /b (same CA name, other key) answers badCertId", async () => {
+    const keys = await generateRsaKeyPair(2048);
+    const signer = await createSelfSignedSigner({ keys, subject: "CN=twin-device" });
+    const a = new ScepClient({ url: `${twinBase}/a` });
+    const aCerts = await a.getCaCert();
+    const req = await buildPkcsReq({ csr: await generateCsr({ keys, subject: "CN=twin-device", challengePassword: CHALLENGE }), signer, recipient: selectRecipient(aCerts) });
+    const rep = await readCertRep(await a.pkiOperation(req.der), { decrypter: signer, caCertificates: aCerts, request: req });
+    expect(rep.status).toBe("SUCCESS");
+    const cert = rep.certificates[0]!;
+    const getCrl = async (client: ScepClient) => {
+      const caCerts = await client.getCaCert();
+      const built = await buildGetCrl({ issuer: cert.issuerDer, serialNumber: cert.serialNumber, signer, recipient: selectRecipient(caCerts) });
+      return readCertRep(await client.pkiOperation(built.der), { decrypter: signer, caCertificates: caCerts, request: built });
+    };
+    const fromA = await getCrl(a);
+    expect([fromA.status, fromA.crls.length]).toEqual(["SUCCESS", 1]);
+    writeFileSync(join(dir, "a.crl"), fromA.crls[0]!);
+    await openssl(["crl", "-inform", "DER", "-in", join(dir, "a.crl"), "-noout", "-CAfile", join(dir, "a.pem"), "-verify"]);
+    const fromB = await getCrl(new ScepClient({ url: `${twinBase}/b` }));
+    expect([fromB.status, fromB.failInfo]).toEqual(["FAILURE", "badCertId"]);
+  });
+});

@@ -30,6 +30,8 @@ export interface ProfileDeps {
   env: Readonly<Record<string, string | undefined>>;
   /** The CA of this profile (the server's, or its own). */
   ca: FileCa;
+  /** Another CA of this server has the same subject: GetCRL then also asks this CA's index whether it issued the serial. */
+  sharedIssuerName?: boolean;
   /** The server-wide static challenge (flags, environment or generated), for static profiles that name none. */
   defaultChallenge: () => string;
   /** Where one-time challenges live. */
@@ -210,7 +212,13 @@ export async function buildProfile(p: ProfileSettings, index: number, d: Profile
     // Windows SIDs only where the configuration allows them (SID spoofing); the issue hook passes ctx.allowSid on.
     csrPolicy: { maxValidityDays: validityDays, ...(p.allowSid ? { allowSid: true } : {}) },
     // GetCRL (RFC 8894 §3.3.5): the CA's current CRL for any certificate it issued; another issuer is badCertId.
-    getCrl: async ({ issuer }) => (Buffer.from(issuer).equals(caSubject) ? (await ca.crl()).der : undefined),
+    // Two CAs of one server may share a name (certificates given by the operator): then only the CA whose index holds
+    // the serial answers, so a profile never hands out another CA's CRL.
+    getCrl: async ({ issuer, serialNumber }) => {
+      if (!Buffer.from(issuer).equals(caSubject)) return undefined;
+      if (d.sharedIssuerName && !(await ca.getCertificate(Buffer.from(serialNumber).toString("hex")).catch(() => undefined))) return undefined;
+      return (await ca.crl()).der;
+    },
     issue,
     ...extra,
   };

@@ -6,7 +6,7 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from "node:net";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
-import { ActivityLog, InvalidArgumentError, createScepServer, type Certificate, type RevocationStore, type ScepEvent, type ScepProfile, type ScepServer } from "@scep/core";
+import { ActivityLog, InvalidArgumentError, createScepServer, Certificate, type RevocationStore, type ScepEvent, type ScepProfile, type ScepServer } from "@scep/core";
 import { isEmbeddedCaError, openFileCa, type FileCa } from "@scep-examples/embedded-ca";
 import { LISTEN_FAILED_MESSAGE, SHUTDOWN_MESSAGE, runClusterPrimary, workerSlot } from "./cluster-primary.js";
 import { createAdminApi, type AdminApi, type ReloadableTrustAnchors } from "./admin-api.js";
@@ -245,11 +245,15 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
     if (usesDefaultChallenge(settings)) ({ challenge, source } = await loadChallenge(config, ca.dataDir));
     nextCa = config.nextCaCertPath === undefined ? undefined : await readNextCa(config.nextCaCertPath);
     profileCas = await openProfileCas(config, env);
+    const inService = [ca, ...profileCas.values()];
+    const subjectOf = (c: FileCa): Buffer => Buffer.from(new Certificate(c.certificateDer).subjectDer);
     for (const [i, p] of settings.entries()) {
+      const mine = profileCas.get(p.name) ?? ca;
       const built = await buildProfile(p, i, {
         config,
         env,
-        ca: profileCas.get(p.name) ?? ca,
+        ca: mine,
+        sharedIssuerName: inService.some((c) => c !== mine && subjectOf(c).equals(subjectOf(mine))),
         defaultChallenge: () => challenge,
         challenges: stores.challenges,
         intuneStores: stores.intune,
