@@ -2,7 +2,8 @@
  * POST /admin/scep/approve and /reject without "profile", against the Express example with two PENDING
  * profiles (a configuration file) as a child process on loopback: the transaction is decided in the profile where
  * it waits (RFC 8894 §3.3.3: the next CertPoll of that profile gets the certificate), an ID pending in both
- * profiles is a 409 naming them, and an ID pending nowhere is a 404 naming the profiles searched.
+ * profiles is a 409 naming them, and an ID pending nowhere is a 404 naming the profiles searched. Also the banner of
+ * that server: a space after each profile label, and whether /metrics needs a token.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -70,4 +71,15 @@ describe("approve and reject without a profile", () => {
     const inLab = await decide("approve", { transactionId: "nowhere-1", profile: "lab" });
     expect([inLab.status, await inLab.json()]).toEqual([404, { error: "no pending transaction nowhere-1 in profile lab" }]);
   }, 120_000);
+});
+
+describe("the banner of a server with a configuration file", () => {
+  it("separates each profile's label from its description by a space, and says whether /metrics needs a token", () => {
+    const lines = proc.stderr.split("\n");
+    expect(lines.filter((l) => l.startsWith("  profile "))).toEqual([
+      "  profile /scep:   static challenge (given; not shown); PENDING until approved, 365 days",
+      "  profile lab (/lab): static challenge (given; not shown); PENDING until approved, 365 days",
+    ]);
+    expect(lines).toContain("  metrics:         /metrics (open: set SCEP_METRICS_TOKEN to require a token)");
+  });
 });

@@ -408,7 +408,7 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
   const profileLines = settings.map((p) => {
     const own = facts.profileCas?.get(p.name);
     const label = `  profile ${p.name === p.path ? p.name : `${p.name} (${p.path})`}:`;
-    return `${label.padEnd(19)}${describeProfile(p, config, challengeLine(facts.challenge, facts.challengeSource))}${own ? `; own CA ${own.subject} (SHA-256 ${own.fingerprintSha256})` : ""}`;
+    return `${`${label} `.padEnd(19)}${describeProfile(p, config, challengeLine(facts.challenge, facts.challengeSource))}${own ? `; own CA ${own.subject} (SHA-256 ${own.fingerprintSha256})` : ""}`;
   });
   const lines = [
     `SCEP server (${name}) listening on ${config.host}:${port}`,
@@ -423,6 +423,7 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
     ...(fromFile ? [] : [`  issuing:         ${config.pending ? "PENDING until approved (POST /admin/scep/approve, or on the admin page)" : "at once"}, ${config.validityDays} days`]),
     `  shared state:    ${config.redisUrl === undefined ? "this process (memory)" : `Redis ${redactRedisUrl(config.redisUrl)} (PENDING transactions, one-time challenges, counters, revocations${settings.some((p) => p.challenge.type.startsWith("intune")) ? ", Intune replay caches and rate limits" : ""})`}`,
     `  CRL:             ${scepUrls(config.host, port, [CRL_PATH])[0] ?? CRL_PATH} (signed again after ${config.crlValidityHours / 2} h and after each revocation; a copy in ${join(facts.ca.dataDir, CRL_FILE)})`,
+    `  metrics:         /metrics ${config.metricsToken ? "(Authorization: Bearer $SCEP_METRICS_TOKEN)" : "(open: set SCEP_METRICS_TOKEN to require a token)"}`,
     `  admin endpoint:  ${config.adminToken ? `enabled (Authorization: Bearer $SCEP_ADMIN_TOKEN; page at ${adminWhere})` : "disabled (set SCEP_ADMIN_TOKEN)"}`,
     ...(workers ? [`  workers:         ${workers.length} (pids ${workers.map((w) => w.pid).join(", ")}; primary ${process.pid})`] : []),
   ];
