@@ -33,7 +33,16 @@ if (config) {
     if (stopping) return;
     stopping = true;
     logLine({ type: "stopping", signal });
-    void running.close().then(() => process.exit(0));
+    void running.close().then(
+      () => {
+        logLine({ type: "stopped", signal });
+        process.exit(0);
+      },
+      (e: unknown) => {
+        logLine({ type: "stop-failed", signal, error: (e as Error).message.split("\n", 1)[0] });
+        process.exit(1);
+      },
+    );
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));

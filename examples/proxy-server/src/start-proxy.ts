@@ -22,9 +22,9 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
-/** One JSON line on stdout. */
+/** One JSON line on stdout, led by its `time` (ISO 8601, UTC) as the servers' lines are. */
 export function logLine(entry: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify(entry) + "\n");
+  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...entry }) + "\n");
 }
 
 /** The library's CA configuration from the example's (secrets stay in the config object, never in a log line). */
