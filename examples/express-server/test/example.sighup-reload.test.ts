@@ -199,7 +199,8 @@ describe("SIGHUP with a configuration file: Intune trust anchors", () => {
     writeFileSync(join(dir, "anchors.pem"), "garbage\n");
     const refused = await hup();
     expect(refused).toMatchObject({ type: "reload-failed", trigger: "SIGHUP" });
-    expect(String(refused.error)).toMatch(/^profiles\[0\]\.intune\.trustAnchors: .*the bundle holds no certificate$/);
+    // Every configuration-file error names the file first (the same line a start would print).
+    expect(String(refused.error)).toBe(`${join(dir, "scep-config.json")}: profiles[0].intune.trustAnchors: ${join(dir, "anchors.pem")}: the bundle holds no certificate`);
     expect(anchorGauges(await scrape())).toEqual(["CN=Connector 2026"]);
 
     writeFileSync(join(dir, "anchors.pem"), readFileSync(join(dir, "anchors-next.pem")));

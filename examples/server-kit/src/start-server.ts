@@ -454,6 +454,9 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
  * SIGINT/SIGTERM stops the workers gracefully and exits 0. It then resolves
  * undefined, as it does for `--help` and configuration mistakes.
  */
+/** The SIGHUP handler of a server still starting: remembers the signal (see `startServer`). */
+const hupWhileStarting = Object.assign((): void => void (hupWhileStarting.received = true), { received: false });
+
 export async function startServer(
   name: string,
   build: (kit: ScepKit) => RequestListener,
@@ -487,6 +490,9 @@ export async function startServer(
       });
       return undefined;
     }
+    // A SIGHUP while starting (a cluster primary forwards one as soon as the worker listens) is kept and
+    // served once the reloader exists, instead of Node's default action (exit) killing a starting server.
+    process.on("SIGHUP", hupWhileStarting);
     kit = await createKit(config, undefined, options.env ?? process.env);
   } catch (e) {
     if (!(e instanceof ConfigError) && !isEmbeddedCaError(e) && !(e instanceof InvalidArgumentError)) throw e;
@@ -597,7 +603,9 @@ export async function startServer(
     }),
     log,
   });
-  process.on("SIGHUP", () => void (stopping ? undefined : reloader.reload("SIGHUP")));
+  const onHup = (): void => void (stopping ? undefined : reloader.reload("SIGHUP"));
+  process.off("SIGHUP", hupWhileStarting).on("SIGHUP", onHup);
+  if (hupWhileStarting.received) onHup();
   if (workerSlot !== undefined) process.on("message", (m) => void (m === SHUTDOWN_MESSAGE && onSignal("SIGTERM")));
   return {
     get kit() {
