@@ -1,6 +1,5 @@
 // Where an example server keeps the state its replicas must share: in this process (default), or in Redis
 // (--redis-url / SCEP_REDIS_URL), so several processes or machines behind a load balancer serve one CA.
-import Redis from "ioredis";
 import {
   MemoryChallengeStore,
   MemoryCounterStore,
@@ -12,8 +11,11 @@ import {
   type TransactionStore,
 } from "@scep/core";
 import { MemoryRateLimiter, MemoryReplayCache } from "@scep/intune";
-import { RedisChallengeStore, RedisCounterStore, RedisRateLimiter, RedisReplayCache, RedisRevocationStore, RedisTransactionStore, redisClientOptions } from "@scep/redis";
+import { RedisChallengeStore, RedisCounterStore, RedisRateLimiter, RedisReplayCache, RedisRevocationStore, RedisTransactionStore } from "@scep/redis";
 import type { IntuneStores } from "./profiles.js";
+import { connectRedis } from "./redis-connection.js";
+
+export { redactRedisUrl } from "./redis-connection.js";
 
 /** Most transactions the in-memory store keeps (finished ones are dropped oldest first when full). */
 export const MAX_TRANSACTIONS = 10_000;
@@ -39,18 +41,6 @@ export interface SharedStores {
    * for memory; for Redis, connected and the last background PING (every 2 s) answered.
    */
   ready(): boolean;
-}
-
-/** A Redis URL fit for a log line: the password (and a lone username-as-password) replaced by `***`. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    else if (u.username && !u.password) u.username = "***";
-    return u.toString();
-  } catch {
-    return "(unparsable Redis URL)";
-  }
 }
 
 /** The value of `key` in `map`, made by `make` the first time. */
@@ -87,30 +77,7 @@ export function memoryStores(): SharedStores {
  * @throws Error "cannot reach Redis at <redacted url>: <reason>" when the first connection fails.
  */
 export async function redisStores(url: string, log: (entry: Record<string, unknown>) => void, options: { keyPrefix?: string; pingIntervalMs?: number } = {}): Promise<SharedStores> {
-  const where = redactRedisUrl(url);
-  const client = new Redis(url, { ...redisClientOptions, lazyConnect: true });
-  let down = false;
-  let starting = true;
-  let firstError: Error | undefined;
-  client.on("error", (e: Error) => {
-    if (starting) return void (firstError ??= e);
-    if (down) return;
-    down = true;
-    log({ type: "redis-down", redis: where, error: e.message.split("\n", 1)[0] });
-  });
-  client.on("ready", () => {
-    if (!down) return;
-    down = false;
-    log({ type: "redis-up", redis: where });
-  });
-  try {
-    await client.connect();
-  } catch (e) {
-    client.disconnect();
-    // The socket's error (ECONNREFUSED, ENOTFOUND, WRONGPASS…) says more than connect()'s "Connection is closed."
-    throw new Error(`cannot reach Redis at ${where}: ${(firstError ?? (e as Error)).message.split("\n", 1)[0]}`);
-  }
-  starting = false;
+  const { client, where } = await connectRedis(url, log);
   // Readiness from cached state: connected, and the last PING answered (a Redis that accepts connections but hangs
   // is not ready). One PING every pingIntervalMs; readiness probes only read the flag.
   let pingOk = true;
