@@ -1,6 +1,6 @@
 // The admin API an MDM calls: register a pending profile (→ the device's SCEP URL with a fresh one-time
 // challenge), read profile statuses, see requeues and other proxy events. Behind `Authorization: Bearer <token>`.
-import { createHash, timingSafeEqual } from "node:crypto";
+import { bearerAuthorizer, jsonResponse } from "@scep-examples/server-kit/bearer-token";
 import { isScepError, type ChallengeStore } from "@scep/core";
 import { buildProxyUrl, challengeTtlMs, isProxyError, type CaConfig, type CaRegistry, type ChallengeSource, type ProfileRecord, type ProfileStore } from "@scep/proxy";
 
@@ -66,13 +66,8 @@ export interface AdminApi {
   fetch(request: Request, meta?: { remoteAddress?: string | undefined }): Promise<Response>;
 }
 
-const json = (status: number, body: unknown, headers: Record<string, string> = {}): Response =>
-  new Response(JSON.stringify(body) + "\n", { status, headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers } });
+const json = jsonResponse;
 
-/** Compares two secrets in constant time (equal-length digests, so the length leaks nothing either). */
-function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
-}
 
 const unavailable = (what: string): Response => json(503, { error: `the ${what} store is unavailable; try again` }, { "retry-after": "30" });
 const isUnavailable = (e: unknown): boolean => isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE";
@@ -133,16 +128,7 @@ function readRegistration(body: unknown): Registration | string {
 export function createAdminApi(o: AdminApiOptions): AdminApi {
   const now = o.now ?? (() => new Date());
 
-  const authorize = (request: Request, path: string, remoteAddress: string | undefined): Response | undefined => {
-    const header = request.headers.get("authorization");
-    const given = header === null ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
-    if (given !== undefined && sameSecret(given, o.token)) return undefined;
-    const reason = header === null ? "missing_token" : given === undefined ? "malformed_authorization" : "wrong_token";
-    o.log({ type: "admin-auth-failed", reason, method: request.method, path, ...(remoteAddress ? { remoteAddress } : {}) });
-    return given === undefined
-      ? json(401, { error: "an Authorization: Bearer <token> header is required" }, { "www-authenticate": 'Bearer realm="scep-proxy-admin"' })
-      : json(403, { error: "wrong token" });
-  };
+  const authorize = bearerAuthorizer({ token: o.token, realm: "scep-proxy-admin", log: o.log });
 
   const readJson = async (request: Request): Promise<unknown> => {
     const text = await request.text();

@@ -2,7 +2,7 @@
 // approval, one-time challenges, issued certificates, revocation, trust-anchor reload; and the admin page.
 // A fetch-style handler (web Request → Response) with a cheap owns(path), mounted by each framework.
 // The JSON shapes are documented in docs/admin-api.openapi.yaml.
-import { createHash, timingSafeEqual } from "node:crypto";
+import { bearerAuthorizer, jsonResponse } from "./bearer-token.js";
 import {
   CertificationRequest,
   REVOCATION_REASONS,
@@ -75,15 +75,10 @@ export interface AdminApiOptions {
   trustAnchors?: ReadonlyMap<string, ReloadableTrustAnchors>;
 }
 
-const json = (status: number, body: unknown, headers: Record<string, string> = {}): Response =>
-  new Response(JSON.stringify(body) + "\n", { status, headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers } });
+const json = jsonResponse;
 
 const unavailable = (what: string): Response => json(503, { error: `the ${what} store is unavailable; try again` }, { "retry-after": "30" });
 
-/** Compares two secrets in constant time (equal-length digests, so the length leaks nothing either). */
-function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
-}
 
 function subjectOf(tx: Transaction): string {
   try {
@@ -156,16 +151,7 @@ const KIND_FILTERS = new Set(["initial", "renewal", "poll", "query", "ca", "prox
 export function createAdminApi(o: AdminApiOptions): AdminApi {
   const now = o.now ?? (() => new Date());
 
-  const authorize = (request: Request, path: string, remoteAddress: string | undefined): Response | undefined => {
-    const header = request.headers.get("authorization");
-    const given = header === null ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
-    if (given !== undefined && sameSecret(given, o.token)) return undefined;
-    const reason = header === null ? "missing_token" : given === undefined ? "malformed_authorization" : "wrong_token";
-    o.log({ type: "admin-auth-failed", reason, method: request.method, path, ...(remoteAddress ? { remoteAddress } : {}) });
-    return given === undefined
-      ? json(401, { error: "an Authorization: Bearer <token> header is required" }, { "www-authenticate": 'Bearer realm="scep-admin"' })
-      : json(403, { error: "wrong token" });
-  };
+  const authorize = bearerAuthorizer({ token: o.token, realm: "scep-admin", log: o.log });
 
   const decide = async (action: "approve" | "reject", profile: string, transactionId: string): Promise<Response> => {
     try {

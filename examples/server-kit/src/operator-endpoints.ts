@@ -4,7 +4,7 @@
 //   GET /readyz   200 when the CA is loaded and Redis (if configured) answered its last PING, else 503 (readiness)
 //   GET /metrics  Prometheus text format, from the OpenTelemetry SDK through its Prometheus exporter
 //                 (Authorization: Bearer $SCEP_METRICS_TOKEN when that is set)
-import { createHash, timingSafeEqual } from "node:crypto";
+import { bearerToken, sameSecret } from "./bearer-token.js";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { resourceFromAttributes } from "@opentelemetry/resources";
@@ -61,13 +61,10 @@ export function createMetricsSdk(): MetricsSdk {
   return { exporter, meterProvider, scep: createScepMetrics({ meterProvider }) };
 }
 
-const sha256 = (s: string): Buffer => createHash("sha256").update(s).digest();
-
-/** Compares a presented bearer token with the expected one in constant time (digests: lengths leak nothing either). */
+/** Compares a presented bearer token with the expected one in constant time; undefined when none was presented. */
 function tokenMatches(header: string | undefined, expected: string): boolean | undefined {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
-  if (!m) return undefined;
-  return timingSafeEqual(sha256(m[1]!), sha256(expected));
+  const given = bearerToken(header);
+  return given === undefined ? undefined : sameSecret(given, expected);
 }
 
 function send(res: ServerResponse, status: number, body: string, type = "text/plain; charset=utf-8", headers: Record<string, string> = {}): void {

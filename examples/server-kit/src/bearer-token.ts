@@ -1,0 +1,37 @@
+// Bearer-token checks shared by the example servers' admin API and /metrics and the example proxy's admin API
+// (RFC 6750 §2.1 `Authorization: Bearer <token>`), compared in constant time.
+import { createHash, timingSafeEqual } from "node:crypto";
+
+const sha256 = (s: string): Buffer => createHash("sha256").update(s).digest();
+
+/** Compares two secrets in constant time (equal-length SHA-256 digests, so the length leaks nothing either). */
+export function sameSecret(a: string, b: string): boolean {
+  return timingSafeEqual(sha256(a), sha256(b));
+}
+
+/** The token of an `Authorization: Bearer <token>` header value; undefined when absent or malformed. */
+export function bearerToken(header: string | null | undefined): string | undefined {
+  return header == null ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
+}
+
+/** A JSON answer of an admin API: one line, `no-store`. */
+export const jsonResponse = (status: number, body: unknown, headers: Record<string, string> = {}): Response =>
+  new Response(JSON.stringify(body) + "\n", { status, headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers } });
+
+/**
+ * Checks an admin request's bearer token: undefined when it is `token`, else the 401 (no or malformed header, with
+ * `WWW-Authenticate: Bearer realm=…`) or 403 (wrong token) to answer. Every refusal is logged as
+ * `{ type: "admin-auth-failed", reason, method, path, remoteAddress? }`, never with the presented token.
+ */
+export function bearerAuthorizer(o: { token: string; realm: string; log: (entry: Record<string, unknown>) => void }) {
+  return (request: Request, path: string, remoteAddress: string | undefined): Response | undefined => {
+    const header = request.headers.get("authorization");
+    const given = bearerToken(header);
+    if (given !== undefined && sameSecret(given, o.token)) return undefined;
+    const reason = header === null ? "missing_token" : given === undefined ? "malformed_authorization" : "wrong_token";
+    o.log({ type: "admin-auth-failed", reason, method: request.method, path, ...(remoteAddress ? { remoteAddress } : {}) });
+    return given === undefined
+      ? jsonResponse(401, { error: "an Authorization: Bearer <token> header is required" }, { "www-authenticate": `Bearer realm="${o.realm}"` })
+      : jsonResponse(403, { error: "wrong token" });
+  };
+}
