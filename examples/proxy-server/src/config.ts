@@ -1,7 +1,16 @@
 // The example proxy's configuration: a JSON file (the upstream CAs) plus flags and environment variables
 // (where to listen, the admin token, Redis). Flags override environment variables, which override the file.
 // Read and checked before anything heavy loads, so a mistake shows at once as one line (exit 2).
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { MAX_CONFIG_BYTES } from "@scep-examples/server-kit/config-file";
+
+/** Reads the configuration file, refusing one over {@link MAX_CONFIG_BYTES} or not a regular file before reading it. */
+function readConfigFile(path: string): string {
+  const stat = statSync(path);
+  if (!stat.isFile()) throw new ConfigError(`${path}: not a regular file`);
+  if (stat.size > MAX_CONFIG_BYTES) throw new ConfigError(`${path}: larger than ${MAX_CONFIG_BYTES} bytes (${stat.size}): a configuration file is a few KB`);
+  return readFileSync(path, "utf8");
+}
 import { isAbsolute, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -230,10 +239,12 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
   const configPath = resolve(base, get("--config", "SCEP_PROXY_CONFIG")[1] ?? "proxy.json");
   let text: string;
   try {
-    text = (options.readFile ?? ((p) => readFileSync(p, "utf8")))(configPath);
+    text = (options.readFile ?? readConfigFile)(configPath);
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     throw new ConfigError(`cannot read the configuration file ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+  if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw new ConfigError(`${configPath}: larger than ${MAX_CONFIG_BYTES} bytes: a configuration file is a few KB`);
   let json: unknown;
   try {
     json = JSON.parse(text);

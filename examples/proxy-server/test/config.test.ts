@@ -3,6 +3,9 @@
  * windows, secrets by variable), flags over environment over file, and one
  * clear line for every mistake.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig, SETTINGS, usage, type ProxyConfig } from "../src/config.js";
 
@@ -120,6 +123,18 @@ describe("proxy-server configuration", () => {
     expect(parse({ cas: [CORP], http: { headersTimeoutMs: 500, requestTimeoutMs: 800, keepAliveTimeoutMs: 100, maxInFlight: 8, maxConnections: 16, retryAfterSeconds: 3 } }).http).toEqual({
       headersTimeoutMs: 500, requestTimeoutMs: 800, bodyTimeoutMs: 800, keepAliveTimeoutMs: 100, maxInFlight: 8, maxConnections: 16, retryAfterSeconds: 3,
     });
+  });
+
+  it("a configuration over 1 MiB, or a path that is not a regular file, is refused before it is parsed (one line)", () => {
+    expect(error(`{"cas":[${" ".repeat(1_048_576)}]}`)).toBe("/srv/proxy.json: larger than 1048576 bytes: a configuration file is a few KB");
+    const dir = mkdtempSync(join(tmpdir(), "proxy-config-"));
+    try {
+      const result = (): unknown => parseConfig(["--config", dir], { PROXY_ADMIN_TOKEN: TOKEN });
+      expect(result).toThrow(new ConfigError(`${dir}: not a regular file`));
+      expect(() => parseConfig(["--config", "/dev/zero"], { PROXY_ADMIN_TOKEN: TOKEN })).toThrow(new ConfigError("/dev/zero: not a regular file"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("no default CA when several are configured and none is named", () => {

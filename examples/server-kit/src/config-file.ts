@@ -1,7 +1,7 @@
 // The example servers' configuration file (--config / SCEP_CONFIG): several profiles, each with its path, CA,
 // challenge and Intune settings. loadConfig is pure apart from reading the named file: it never reads a secret
 // (profiles name the variable or file that holds one; the kit reads them at start), so a reload can call it again.
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import AjvModule, { type ErrorObject } from "ajv";
 import { ConfigError } from "./errors.js";
@@ -15,6 +15,9 @@ export const CONFIG_SCHEMA_URL = new URL("../config.schema.json", import.meta.ur
  * e.g. `profiles[1].intune.tenantId: required` (prefixed with the file when one
  * was read).
  */
+/** The largest configuration file (or inline JSON) {@link loadConfig} reads: 1 MiB, in bytes. */
+export const MAX_CONFIG_BYTES = 1_048_576;
+
 export class ConfigFileError extends ConfigError {
   override name = "ConfigFileError";
   /** Stable code: `ERR_CONFIG_FILE_READ` (cannot read), `ERR_CONFIG_FILE_JSON` (not JSON), `ERR_CONFIG_FILE_INVALID` (a field). */
@@ -226,13 +229,21 @@ const has = (o: object, k: string): boolean => Object.hasOwn(o, k);
 export function loadConfig(input: string, options: { baseDir?: string } = {}): Config {
   let text: string;
   let file: string | undefined;
+  const tooLarge = (bytes: number): ConfigFileError =>
+    new ConfigFileError("ERR_CONFIG_FILE_READ", "", `larger than ${MAX_CONFIG_BYTES} bytes (${bytes}): a configuration file is a few KB`, file);
   if (input.trimStart().startsWith("{")) {
     text = input;
+    if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw tooLarge(Buffer.byteLength(text));
   } else {
     file = resolve(options.baseDir ?? process.cwd(), input);
     try {
+      // Refused before it is read: a huge or endless file (/dev/zero) must not fill memory.
+      const stat = statSync(file);
+      if (!stat.isFile()) throw new ConfigFileError("ERR_CONFIG_FILE_READ", "", "not a regular file", file);
+      if (stat.size > MAX_CONFIG_BYTES) throw tooLarge(stat.size);
       text = readFileSync(file, "utf8");
     } catch (e) {
+      if (e instanceof ConfigFileError) throw e;
       throw new ConfigFileError("ERR_CONFIG_FILE_READ", "", `cannot read the configuration file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
     }
   }

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CONFIG_SCHEMA_URL, ConfigError, ConfigFileError, loadConfig, parseConfig } from "../src/index.js";
+import { MAX_CONFIG_BYTES } from "../src/config-file.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "scep-config-file-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -154,6 +155,13 @@ describe("loadConfig: one line naming the bad field", () => {
     writeFileSync(file, '{"profiles": [');
     expect(() => loadConfig(file)).toThrow(expect.objectContaining({ code: "ERR_CONFIG_FILE_JSON", message: expect.stringMatching(new RegExp(`^${file}: not valid JSON \\(`)) }));
     expect(() => loadConfig(join(tmp, "missing.json"))).toThrow(expect.objectContaining({ code: "ERR_CONFIG_FILE_READ", message: `${join(tmp, "missing.json")}: cannot read the configuration file (ENOENT)` }));
+    // Refused before reading (issue 12 §3, config size): over 1 MiB, or not a regular file (a directory, /dev/zero).
+    const huge = join(tmp, "huge.json");
+    writeFileSync(huge, `{"profiles":[${" ".repeat(MAX_CONFIG_BYTES)}]}`);
+    expect(() => loadConfig(huge)).toThrow(expect.objectContaining({ code: "ERR_CONFIG_FILE_READ", message: `${huge}: larger than 1048576 bytes (${MAX_CONFIG_BYTES + 15}): a configuration file is a few KB` }));
+    expect(() => loadConfig(`{"profiles":[${" ".repeat(MAX_CONFIG_BYTES)}]}`)).toThrow(expect.objectContaining({ code: "ERR_CONFIG_FILE_READ" }));
+    expect(() => loadConfig(tmp)).toThrow(expect.objectContaining({ code: "ERR_CONFIG_FILE_READ", message: `${tmp}: not a regular file` }));
+    expect(() => loadConfig("/dev/zero")).toThrow(expect.objectContaining({ code: "ERR_CONFIG_FILE_READ", message: "/dev/zero: not a regular file" }));
     const bad = join(tmp, "bad.json");
     writeFileSync(bad, text([{ path: "/i", intune: { mode: "api" } }]));
     expect(() => loadConfig(bad)).toThrow(expect.objectContaining({ code: "ERR_CONFIG_FILE_INVALID", field: "profiles[0].intune.tenantId", problem: "required", message: `${bad}: profiles[0].intune.tenantId: required` }));
