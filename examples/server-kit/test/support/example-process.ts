@@ -70,9 +70,16 @@ export class ExampleProcess {
     });
     this.exited = new Promise((resolve) =>
       this.child.once("exit", (code, signal) => {
-        for (const w of this.#waiters) w.reject(new Error(`the server exited (${code ?? signal}) first; stderr: ${this.stderr}`));
-        this.#waiters = [];
-        resolve({ code, signal });
+        // 'exit' can come before the last stdout/stderr bytes are read (Node's child_process docs): wait for both
+        // streams to end, bounded (a grandchild that outlives pnpm may hold the pipes open), then settle.
+        const ended = (s: NodeJS.ReadableStream | null): Promise<void> =>
+          !s || (s as unknown as { readableEnded: boolean }).readableEnded ? Promise.resolve() : new Promise((done) => s.once("end", done).once("close", done));
+        const bound = new Promise<void>((done) => setTimeout(done, 2000).unref());
+        void Promise.race([Promise.all([ended(this.child.stdout), ended(this.child.stderr)]), bound]).then(() => {
+          for (const w of this.#waiters) w.reject(new Error(`the server exited (${code ?? signal}) first; stderr: ${this.stderr}`));
+          this.#waiters = [];
+          resolve({ code, signal });
+        });
       }),
     );
   }
