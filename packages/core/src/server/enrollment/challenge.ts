@@ -12,29 +12,15 @@ import { failure } from "../replies.js";
 import type { Phase } from "./enrollment.js";
 import { LIMITS } from "../../limits.js";
 
-/** UTF-8 length of a string without encoding it (a lone surrogate counts 3, as TextEncoder writes U+FFFD). */
-function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
-}
-
 export const challenge: Phase = {
   name: "challenge",
   async run(ctx, e) {
     const p = e.profile;
     if (e.renewal && !p.renewalRequiresChallenge) return undefined;
     const presented = e.csr.challengePassword;
-    // Refused before any validator parses it or sends it anywhere (a signed token, a webhook, Intune).
-    if (presented !== undefined && utf8Length(presented) > LIMITS.challengeBytes) {
+    // Refused before any validator parses it or sends it anywhere (a signed token, a webhook, Intune). Counted without
+    // encoding it; a lone surrogate counts 3, as TextEncoder writes U+FFFD.
+    if (presented !== undefined && Buffer.byteLength(presented, "utf8") > LIMITS.challengeBytes) {
       return failure(ctx, p, e.request, "badRequest", "challenge_too_long", `the challenge password is longer than ${LIMITS.challengeBytes} bytes`);
     }
     const verdict = await p.validateChallenge({ challenge: e.csr.challengePassword, csr: e.csr, request: e.request, profile: p.name }, ctx.store);
