@@ -142,7 +142,10 @@ export type ChallengePolicy =
  * @group Server
  */
 export interface ChallengeStatus {
-  /** Short stable label of the mechanism, e.g. `intune` (shown instead of `custom`; used as the activity log's `challenge`). */
+  /**
+   * Short stable label of the mechanism, e.g. `intune` (shown instead of `custom`; used as the activity log's `challenge`).
+   * Read once, when the server is created (events name it on every enrollment); the other fields at each snapshot.
+   */
   kind: string;
   /** Variant of the mechanism, e.g. `signed-token` (Intune Mode B) or `validation-api` (Mode A). */
   mode?: string;

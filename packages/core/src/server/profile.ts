@@ -186,6 +186,8 @@ export interface ResolvedProfile {
   /** The challenge policy's own phases (custom policies), run for enrollments it accepted. */
   challengeConfirm: ConfirmHook | undefined;
   challengeFailure: IssueFailureHook | undefined;
+  /** The challenge mechanism events, stats and snapshots name (`static`, …, or a custom policy's status `kind`), read once here. */
+  challengeKind: string;
   csrPolicy: CsrPolicy;
   algorithmPolicy: AlgorithmPolicy;
   issue: IssueHook;
@@ -236,6 +238,19 @@ function resolveChain(name: string, ca: Certificate, given: ScepProfile["caChain
 }
 
 /**
+ * The policy's mechanism label: a custom policy's own status `kind` (read once, when the profile is resolved: it is
+ * named on every enrollment's event, where asking the reporter would build its whole status each time), else its type.
+ */
+function kindOf(c: ChallengePolicy): string {
+  if (c.type !== "custom" || !c.status) return c.type;
+  try {
+    return c.status.challengeStatus().kind ?? c.type;
+  } catch {
+    return c.type; // a broken reporter must not break the server
+  }
+}
+
+/**
  * Applies defaults and checks a profile at start.
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a configuration that cannot work.
  * @group Server
@@ -274,6 +289,7 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
     validateChallenge: challengeValidator(c),
     challengeConfirm: c.type === "custom" ? c.confirm : undefined,
     challengeFailure: c.type === "custom" ? c.onIssueFailure : undefined,
+    challengeKind: kindOf(c),
     csrPolicy: p.csrPolicy ?? {},
     algorithmPolicy: p.algorithmPolicy ?? {},
     issue: p.issue,

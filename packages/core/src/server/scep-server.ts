@@ -23,7 +23,7 @@ import { Reply, storeUnavailable, text } from "./replies.js";
 import { createRouter } from "./routing.js";
 import { createStoreCall, isStoreUnavailable } from "./store-call.js";
 import type { Transaction } from "./transaction-store.js";
-import { type ProfileInfo, type ProfileSnapshot, challengeKind, profileInfo, profileSnapshot } from "./snapshot.js";
+import { type ProfileInfo, type ProfileSnapshot, profileInfo, profileSnapshot } from "./snapshot.js";
 import type { ChallengeStatusReporter } from "./challenge.js";
 
 export type { IssueContext, IssueHook, IssueResult, ScepProfile, ConfirmHook, ConfirmContext, ConfirmResult, UndeliveredCertificate } from "./profile.js";
@@ -305,6 +305,6 @@ function profileStats(p: ResolvedProfile, counts: { outcomes: Record<string, num
     signerCertificateExpiry: p.signer.certificate.notAfter,
     caCertificateExpiry: p.ca.notAfter,
     challengeConfigured: p.challenge.type !== "none",
-    challengeType: challengeKind(p),
+    challengeType: p.challengeKind,
   };
 }

@@ -112,18 +112,13 @@ export function challengeStatusOf(p: ResolvedProfile): ChallengeStatus | undefin
   }
 }
 
-/** The challenge kind events and the activity log name (`intune`, `static`, …). */
-export function challengeKind(p: ResolvedProfile): string {
-  return challengeStatusOf(p)?.kind ?? p.challenge.type;
-}
-
 function challengeSummary(p: ResolvedProfile, now: Date): ChallengeSummary {
   const type = p.challenge.type;
   const s = challengeStatusOf(p);
   return {
     configured: type !== "none",
     type,
-    kind: s?.kind ?? type,
+    kind: p.challengeKind,
     ...(s?.mode ? { mode: s.mode } : {}),
     ...(s?.trustAnchors
       ? { trustAnchors: s.trustAnchors.map((a) => ({ subject: a.subject, notAfter: a.notAfter, daysLeft: daysLeft(a.notAfter, now), ...(a.fingerprintSha256 ? { fingerprintSha256: a.fingerprintSha256 } : {}) })) }

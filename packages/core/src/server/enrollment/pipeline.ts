@@ -19,7 +19,6 @@ import type { PkiRequest } from "../../message/pki-message.js";
 import type { ServerContext } from "../context.js";
 import type { ResolvedProfile } from "../profile.js";
 import { Reply } from "../replies.js";
-import { challengeKind } from "../snapshot.js";
 import { challenge } from "./challenge.js";
 import { confirm } from "./confirm.js";
 import type { Enrollment, Phase } from "./enrollment.js";
@@ -36,7 +35,7 @@ export async function enroll(ctx: ServerContext, p: ResolvedProfile, req: PkiReq
   const e: Enrollment = { profile: p, request: req, csr: req.csr!, renewal: false };
   const r = await run(ctx, e);
   // What the event tells operators about the enrollment (the activity log's kind and challenge).
-  return new Reply(r.response, r.outcome, r.reason, { renewal: e.renewal, challengeKind: challengeKind(p), ...r.extra });
+  return new Reply(r.response, r.outcome, r.reason, { renewal: e.renewal, challengeKind: p.challengeKind, ...r.extra });
 }
 
 async function run(ctx: ServerContext, e: Enrollment): Promise<Reply> {
