@@ -4,9 +4,12 @@
  *
  * @module
  */
+import { toBase64 } from "@scep/core";
 import type { CaConfig } from "../cas/ca-config.js";
 import type { ChallengeSource, FetchedChallenge } from "./challenge-source.js";
 import { ChallengeSourceError } from "../errors.js";
+import { deadline } from "../lib/deadline.js";
+import { readCapped } from "../lib/read-body.js";
 import {
   ChallengeSourceConfigError,
   SmallstepAuthError,
@@ -157,30 +160,24 @@ export class SmallstepChallengeSource implements ChallengeSource {
       webhook: { webhookEvent: "SCEPChallenge", id: 1, eventTimestamp: Math.floor(sent.getTime() / 1000), name: "SCEPChallenge" },
       event: { scepServerUrl: ca.url, payloadIdentifier: this.#payloadIdentifier(), payloadTypes: ["com.apple.security.scep"] },
     };
-    const basic = btoa(String.fromCharCode(...new TextEncoder().encode(`${ca.smallstep.username}:${ca.smallstep.password}`)));
+    const basic = toBase64(new TextEncoder().encode(`${ca.smallstep.username}:${ca.smallstep.password}`));
 
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, this.#timeoutMs);
-    const onAbort = (): void => controller.abort();
-    options.signal?.addEventListener("abort", onAbort, { once: true });
+    const limit = deadline(this.#timeoutMs, options.signal);
     try {
       const res = await this.#fetch(url, {
         method: "POST",
         headers: { authorization: `Basic ${basic}`, "content-type": "application/json", accept: "text/plain, */*" },
         body: JSON.stringify(body),
         redirect: "manual",
-        signal: controller.signal,
+        signal: limit.signal,
       });
       if (res.status !== 200) {
         await res.body?.cancel().catch(() => undefined);
         if (res.status === 401 || res.status === 403) throw new SmallstepAuthError(`Smallstep webhook refused the credentials (HTTP ${res.status})`);
         throw new SmallstepHttpStatusError(`Smallstep webhook answered HTTP ${res.status}`, res.status);
       }
-      const bytes = await this.#read(res);
+      const bytes = await readCapped(res.body, this.#maxBody);
+      if (!bytes) throw new SmallstepInvalidChallengeError(`Smallstep webhook answered more than ${this.#maxBody} bytes`);
       let text: string;
       try {
         text = new TextDecoder("utf-8", { fatal: true }).decode(bytes).trim();
@@ -193,38 +190,13 @@ export class SmallstepChallengeSource implements ChallengeSource {
       if (/[\u0000-\u001f\u007f]/.test(text)) throw new SmallstepInvalidChallengeError("Smallstep webhook answered a body with control characters");
       return { challenge: text, retrievedAt: sent.getTime() };
     } catch (e) {
-      if (timedOut) throw new SmallstepTimeoutError(`Smallstep webhook did not answer within ${this.#timeoutMs} ms`, { cause: e });
+      if (limit.expired) throw new SmallstepTimeoutError(`Smallstep webhook did not answer within ${this.#timeoutMs} ms`, { cause: e });
       if (options.signal?.aborted) throw options.signal.reason;
       if (e instanceof ChallengeSourceError) throw e; // already typed
       const reason = transportFailure(e);
       throw new SmallstepTransportError(`Smallstep webhook: ${TRANSPORT_FAILURE_TEXT[reason]}`, reason, { cause: e });
     } finally {
-      clearTimeout(timer);
-      options.signal?.removeEventListener("abort", onAbort);
+      limit.clear();
     }
-  }
-
-  async #read(res: Response): Promise<Uint8Array> {
-    if (!res.body) return new Uint8Array(0);
-    const reader = res.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.length;
-      if (size > this.#maxBody) {
-        await reader.cancel().catch(() => undefined);
-        throw new SmallstepInvalidChallengeError(`Smallstep webhook answered more than ${this.#maxBody} bytes`);
-      }
-      chunks.push(value);
-    }
-    const out = new Uint8Array(size);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
   }
 }

@@ -1,25 +1,22 @@
-// Reading a request body with a cap: never more than `max` bytes are buffered.
+// Reading a body with a cap: never more than `max` bytes are buffered. One reader for the device's request
+// (handler), the upstream's answer (HttpUpstream) and the Smallstep webhook's answer.
 
-/** The body's bytes, `too-large` past `max` bytes (declared or streamed), or `aborted` when the client went away. */
-export async function readBody(request: Request, max: number): Promise<Uint8Array | "too-large" | "aborted"> {
-  const declared = Number(request.headers.get("content-length") ?? "NaN");
-  if (Number.isFinite(declared) && declared > max) return "too-large";
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
+/**
+ * The stream's bytes, or `undefined` once more than `max` bytes arrived (the rest is cancelled, never buffered).
+ * A read error (the peer went away mid-body) propagates: the caller classifies it.
+ */
+export async function readCapped(body: ReadableStream<Uint8Array> | null, max: number): Promise<Uint8Array | undefined> {
+  if (!body) return new Uint8Array(0);
+  const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await reader.read();
-    } catch {
-      return "aborted";
-    }
+    const chunk = await reader.read();
     if (chunk.done) break;
     total += chunk.value.byteLength;
     if (total > max) {
       await reader.cancel().catch(() => undefined);
-      return "too-large";
+      return undefined;
     }
     chunks.push(chunk.value);
   }
@@ -31,4 +28,17 @@ export async function readBody(request: Request, max: number): Promise<Uint8Arra
     at += c.byteLength;
   }
   return out;
+}
+
+/** The request body's bytes, `too-large` past `max` bytes (declared or streamed), or `aborted` when the client went away. */
+export async function readBody(request: Request, max: number): Promise<Uint8Array | "too-large" | "aborted"> {
+  const declared = Number(request.headers.get("content-length") ?? "NaN");
+  if (Number.isFinite(declared) && declared > max) return "too-large";
+  let body: Uint8Array | undefined;
+  try {
+    body = await readCapped(request.body, max);
+  } catch {
+    return "aborted";
+  }
+  return body ?? "too-large";
 }

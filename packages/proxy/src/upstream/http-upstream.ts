@@ -8,6 +8,7 @@ import { CA_CERT_CONTENT_TYPE, CA_RA_CERT_CONTENT_TYPE, PKI_MESSAGE_CONTENT_TYPE
 import type { CaConfig } from "../cas/ca-config.js";
 import { ProxyConfigError, UpstreamError } from "../errors.js";
 import { deadline } from "../lib/deadline.js";
+import { readCapped } from "../lib/read-body.js";
 import type { Upstream, UpstreamCallOptions, UpstreamResponse } from "./upstream.js";
 
 /** Options of {@link HttpUpstream}. @group Upstream */
@@ -227,37 +228,13 @@ export class HttpUpstream implements Upstream {
         await response.body?.cancel().catch(() => undefined);
         throw new UpstreamError("other", `upstream response larger than ${this.#maxResponse} bytes`);
       }
-      const bytes = await this.#readBody(response);
+      const bytes = await readCapped(response.body, this.#maxResponse);
+      if (!bytes) throw new UpstreamError("other", `upstream response larger than ${this.#maxResponse} bytes`);
       return { status: response.status, contentType: response.headers.get("content-type"), body: bytes };
     } catch (e) {
       return fail(e);
     } finally {
       timeout.clear();
     }
-  }
-
-  async #readBody(response: Response): Promise<Uint8Array> {
-    if (!response.body) return new Uint8Array(0);
-    const reader = response.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > this.#maxResponse) {
-        await reader.cancel().catch(() => undefined);
-        throw new UpstreamError("other", `upstream response larger than ${this.#maxResponse} bytes`);
-      }
-      chunks.push(value);
-    }
-    if (chunks.length === 1) return chunks[0]!;
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.byteLength;
-    }
-    return out;
   }
 }
