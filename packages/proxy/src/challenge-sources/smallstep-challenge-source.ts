@@ -9,6 +9,7 @@ import type { CaConfig } from "../cas/ca-config.js";
 import type { ChallengeSource, FetchedChallenge } from "./challenge-source.js";
 import { ChallengeSourceError } from "../errors.js";
 import { deadline } from "../lib/deadline.js";
+import { transportFailure } from "../lib/net-errors.js";
 import { readCapped } from "../lib/read-body.js";
 import {
   ChallengeSourceConfigError,
@@ -19,7 +20,6 @@ import {
   SmallstepTimeoutError,
   SmallstepTransportError,
   TRANSPORT_FAILURE_TEXT,
-  type TransportFailure,
 } from "./errors.js";
 
 /**
@@ -72,16 +72,6 @@ export interface SmallstepChallengeSourceOptions {
 
 /** PKCS#9 ub-challenge-password. */
 const MAX_CHALLENGE = 255;
-
-function transportFailure(e: unknown): TransportFailure {
-  const cause = (e as { cause?: { code?: unknown } })?.cause;
-  const code = cause?.code ?? (e as { code?: unknown })?.code;
-  if (code === "ECONNREFUSED") return "connection refused";
-  if (code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE") return "connection reset";
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "DNS";
-  if (typeof code === "string" && (code.startsWith("ERR_TLS") || /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code))) return "TLS";
-  return "other";
-}
 
 /**
  * A {@link ChallengeSource} for CAs of type `smallstep`: POSTs a

@@ -9,6 +9,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import { ChallengeSourceError } from "../errors.js";
+import { transportFailure } from "../lib/net-errors.js";
 import {
   ChallengeSourceConfigError,
   NdesAuthError,
@@ -17,7 +18,6 @@ import {
   NdesTransportError,
   NdesUnknownPageError,
   TRANSPORT_FAILURE_TEXT,
-  type TransportFailure,
 } from "../challenge-sources/errors.js";
 import { decodeChallengeMessage, encodeAuthenticateMessage, encodeNegotiateMessage, NEGOTIATE_FLAGS, NtlmFlags } from "./messages.js";
 import { computeNtlmv2Response, fileTime, ntowfv2 } from "./ntlmv2.js";
@@ -113,17 +113,6 @@ function authChallenges(res: http.IncomingMessage): Map<string, string> {
     }
   }
   return out;
-}
-
-function failure(e: unknown): TransportFailure {
-  const code = (e as { code?: unknown })?.code;
-  if (code === "ECONNREFUSED") return "connection refused";
-  if (code === "ECONNRESET" || code === "EPIPE") return "connection reset";
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME") return "DNS";
-  if (typeof code === "string" && (code.startsWith("ERR_TLS") || code.startsWith("ERR_SSL") || /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code))) {
-    return "TLS";
-  }
-  return "other";
 }
 
 function splitUser(c: NtlmCredentials): { user: string; domain: string } {
@@ -253,7 +242,7 @@ export async function ntlmHttpGet(url: string, options: NtlmHttpGetOptions): Pro
         res = await send(undefined);
       } catch (e) {
         // A WAF or access gateway that drops unauthenticated requests: retry once, proactively.
-        if (controller.signal.aborted || failure(e) !== "connection reset") throw e;
+        if (controller.signal.aborted || transportFailure(e) !== "connection reset") throw e;
         res = await send(`NTLM ${negotiate}`);
       }
     }
@@ -315,7 +304,7 @@ export async function ntlmHttpGet(url: string, options: NtlmHttpGetOptions): Pro
     if (timedOut) throw new NdesTimeoutError(`NDES admin page did not answer within ${timeoutMs} ms`, { cause: e });
     if (options.signal?.aborted) throw options.signal.reason;
     if (e instanceof ChallengeSourceError) throw e; // already typed
-    const reason = failure(e);
+    const reason = transportFailure(e);
     throw new NdesTransportError(`NDES admin page: ${TRANSPORT_FAILURE_TEXT[reason]}`, reason, { cause: e });
   } finally {
     clearTimeout(timer);

@@ -8,6 +8,7 @@ import { CA_CERT_CONTENT_TYPE, CA_RA_CERT_CONTENT_TYPE, PKI_MESSAGE_CONTENT_TYPE
 import type { CaConfig } from "../cas/ca-config.js";
 import { ProxyConfigError, UpstreamError } from "../errors.js";
 import { deadline } from "../lib/deadline.js";
+import { errorCode, isDnsCode, isResetCode } from "../lib/net-errors.js";
 import { readCapped } from "../lib/read-body.js";
 import type { Upstream, UpstreamCallOptions, UpstreamResponse } from "./upstream.js";
 
@@ -42,17 +43,6 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value <= 0) throw new ProxyConfigError(`${name} must be a positive integer`);
   return value;
-}
-
-/** The error code of `fetch`'s failure, looking through `cause` chains (undici puts the socket error in `cause`). */
-function causeCode(e: unknown): string | undefined {
-  for (let c: unknown = e, depth = 0; c && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
-    const code = (c as { code?: unknown }).code;
-    if (typeof code === "string") return code;
-    const errors = (c as { errors?: unknown }).errors;
-    if (Array.isArray(errors)) for (const inner of errors) if (typeof (inner as { code?: unknown })?.code === "string") return (inner as { code: string }).code;
-  }
-  return undefined;
 }
 
 /**
@@ -203,10 +193,10 @@ export class HttpUpstream implements Upstream {
       if (e instanceof UpstreamError) throw e;
       if (timeout.expired) throw new UpstreamError("timeout", `upstream did not answer within ${this.#timeoutMs} ms`, { cause: e });
       if (signal?.aborted) throw new UpstreamError("other", "upstream call aborted by the caller", { cause: e });
-      const code = causeCode(e);
+      const code = errorCode(e);
       if (code === "ECONNREFUSED") throw new UpstreamError("connection_refused", "upstream refused the connection", { cause: e });
-      if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME" || code === "EAI_FAIL") throw new UpstreamError("dns", "upstream host name did not resolve", { cause: e });
-      if (code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE") throw new UpstreamError("other", "upstream connection reset", { cause: e });
+      if (isDnsCode(code)) throw new UpstreamError("dns", "upstream host name did not resolve", { cause: e });
+      if (isResetCode(code)) throw new UpstreamError("other", "upstream connection reset", { cause: e });
       if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "ETIMEDOUT") throw new UpstreamError("timeout", "upstream connection timed out", { cause: e });
       throw new UpstreamError("other", `upstream request failed${code ? ` (${code})` : ""}`, { cause: e });
     };
