@@ -45,12 +45,10 @@ export interface IssuingCa {
   readonly signatureAlgorithm: SignatureAlgorithm;
 }
 
-/** Fully resolved inputs of one issuance. */
+/** Fully resolved inputs of one issuance (the serial number comes later: see {@link prepareCertificate}). */
 export interface IssueRequest {
   /** Decoded and signature-checked (by {@link parseCsr}, or by the caller that decoded it). */
   csr: CertificationRequest;
-  /** Lower-case hex serial number. */
-  serialNumber: string;
   notBefore: Date;
   notAfter: Date;
   /** Subject Name DER to use instead of the CSR's. */
@@ -96,8 +94,20 @@ export function checkDecodedCsr(csr: unknown): CertificationRequest {
   return c as CertificationRequest;
 }
 
-/** Signs the end-entity certificate described by `request`. */
-export async function issueCertificate(ca: IssuingCa, request: IssueRequest): Promise<Certificate> {
+/** An issuance whose request passed every check: only signing (which needs the serial number) is left. */
+export interface PreparedCertificate {
+  /** Signs it with `serialNumber` (lower-case hex). */
+  sign(serialNumber: string): Promise<Certificate>;
+}
+
+/**
+ * Checks `request` and builds the certificate's extensions: everything that can refuse the request (no subject nor
+ * subjectAltName, a Windows SID without allowSid, an unreadable key) happens here, so a caller allocates the serial
+ * number only for a request that will be signed.
+ *
+ * @throws EmbeddedCaError `CSR_INVALID` for a request that cannot be certified
+ */
+export function prepareCertificate(ca: IssuingCa, request: IssueRequest): PreparedCertificate {
   const { csr } = request;
   const subject = request.subjectOverride ?? csr.subjectDer;
   const subjectIsEmpty = subject.length === 2 && subject[1] === 0; // SEQUENCE {}
@@ -123,21 +133,25 @@ export async function issueCertificate(ca: IssuingCa, request: IssueRequest): Pr
     else extensions.push(extension);
   }
 
-  try {
-    return await buildCertificate({
-      issuer: ca.signer,
-      subject,
-      publicKey: csr.spki,
-      serialNumber: Buffer.from(request.serialNumber, "hex"),
-      notBefore: request.notBefore,
-      notAfter: request.notAfter,
-      extensions,
-      signatureAlgorithm: ca.signatureAlgorithm,
-    });
-  } catch (error) {
-    if (isScepError(error) && error.code === "ERR_INVALID_ARGUMENT") {
-      throw new EmbeddedCaError("INVALID_OPTIONS", `cannot issue: ${error.message}`, { cause: error });
-    }
-    throw error;
-  }
+  return {
+    async sign(serialNumber) {
+      try {
+        return await buildCertificate({
+          issuer: ca.signer,
+          subject,
+          publicKey: csr.spki,
+          serialNumber: Buffer.from(serialNumber, "hex"),
+          notBefore: request.notBefore,
+          notAfter: request.notAfter,
+          extensions,
+          signatureAlgorithm: ca.signatureAlgorithm,
+        });
+      } catch (error) {
+        if (isScepError(error) && error.code === "ERR_INVALID_ARGUMENT") {
+          throw new EmbeddedCaError("INVALID_OPTIONS", `cannot issue: ${error.message}`, { cause: error });
+        }
+        throw error;
+      }
+    },
+  };
 }

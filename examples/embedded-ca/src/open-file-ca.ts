@@ -8,7 +8,7 @@ import type { CaKeyAlgorithm, CaMaterial } from "./ca-material.js";
 import { DEFAULT_CA_SUBJECT, loadCaFiles, openDefaultCa, parseDistinguishedName } from "./default-ca.js";
 import { EmbeddedCaError, isEmbeddedCaError } from "./errors.js";
 import { INDEX_FILE, IndexWriter, readIndex } from "./issuance-index.js";
-import { checkDecodedCsr, issueCertificate, parseCsr, type CertificateExtension } from "./issue-certificate.js";
+import { checkDecodedCsr, parseCsr, prepareCertificate, type CertificateExtension } from "./issue-certificate.js";
 import { ensureDirectory, ensureFile } from "./lib/durable-fs.js";
 import { firstPemBlock, toPem } from "./lib/pem.js";
 import { SerialAllocator } from "./serial-allocator.js";
@@ -456,13 +456,11 @@ class FileCaImpl implements FileCa {
       );
     }
 
-    // Decode and check the CSR before a serial is spent on it (a csr the
-    // caller decoded was verified by the caller: only its shape is checked).
+    // Decode and check the CSR, and build the extensions (which may refuse it: a SID without allowSid), before a
+    // serial is spent on it (a csr the caller decoded was verified by the caller: only its shape is checked).
     const csr = options.csr !== undefined ? checkDecodedCsr(options.csr) : parseCsr(options.csrDer as Uint8Array);
-    const serialNumber = this.#serials.next();
-    const certificate = await issueCertificate(this.#material, {
+    const prepared = prepareCertificate(this.#material, {
       csr,
-      serialNumber,
       notBefore,
       notAfter,
       subjectOverride,
@@ -471,6 +469,8 @@ class FileCaImpl implements FileCa {
         : options.extensions,
       allowSid: options.allowSid === true,
     });
+    const serialNumber = this.#serials.next();
+    const certificate = await prepared.sign(serialNumber);
     // buildCertificate encodes into a fresh ArrayBuffer of exactly this size.
     const certificateDer = certificate.der as Uint8Array<ArrayBuffer>;
     const certificatePem = toPem("CERTIFICATE", certificateDer);

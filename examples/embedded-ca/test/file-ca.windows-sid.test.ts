@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Certificate } from "@scep/core";
 import { openFileCa, type FileCa } from "../src/index.js";
+import { decodeSerial } from "../src/serial-allocator.js";
 import { openssl, tempDir, writePem } from "./helpers.js";
 
 const SID = "S-1-5-21-1004336348-1177238915-682003330-1105";
@@ -39,6 +40,17 @@ describe("Windows SIDs in requests", () => {
       code: "CSR_INVALID",
       message: "cannot issue for the PKCS#10 request: the request's subjectAltName carries a Windows SID (otherName 1.3.6.1.4.1.311.25.2.1); pass allowSid: true only where the SID was verified",
     });
+  });
+
+  it("a refused SID request spends no serial number: the next issue gets the next sequence", async () => {
+    const own = await openFileCa({ dataDir: join(dir, "serials") });
+    const first = await own.issue({ csrDer: extSid });
+    await expect(own.issue({ csrDer: sanSid })).rejects.toMatchObject({ code: "CSR_INVALID" });
+    const second = await own.issue({ csrDer: extSid });
+    expect([decodeSerial(first.serialNumber), decodeSerial(second.serialNumber)]).toEqual([
+      { epoch: 1, sequence: 1 },
+      { epoch: 1, sequence: 2 },
+    ]);
   });
 
   it("the SID extension is not copied by default; with allowSid it is, and the SAN SID is issued", async () => {
