@@ -454,9 +454,6 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
  * SIGINT/SIGTERM stops the workers gracefully and exits 0. It then resolves
  * undefined, as it does for `--help` and configuration mistakes.
  */
-/** The SIGHUP handler of a server still starting: remembers the signal (see `startServer`). */
-const hupWhileStarting = Object.assign((): void => void (hupWhileStarting.received = true), { received: false });
-
 export async function startServer(
   name: string,
   build: (kit: ScepKit) => RequestListener,
@@ -464,6 +461,11 @@ export async function startServer(
 ): Promise<RunningServer | undefined> {
   let config: ServerConfig;
   let kit: Awaited<ReturnType<typeof createKit>>;
+  // A SIGHUP while starting (a cluster primary forwards one as soon as the worker listens) is kept and served once
+  // the reloader exists, instead of Node's default action (exit) killing a starting server. Per call: a second
+  // startServer in one process must not reload for the first one's signal.
+  let hupWhileStarting = false;
+  const onHupWhileStarting = (): void => void (hupWhileStarting = true);
   try {
     const parsed = options.config ?? parseConfig(options.argv ?? process.argv.slice(2), options.env ?? process.env);
     if ("help" in parsed) return void console.log(usage(`${name}-server`));
@@ -490,11 +492,10 @@ export async function startServer(
       });
       return undefined;
     }
-    // A SIGHUP while starting (a cluster primary forwards one as soon as the worker listens) is kept and
-    // served once the reloader exists, instead of Node's default action (exit) killing a starting server.
-    process.on("SIGHUP", hupWhileStarting);
+    process.on("SIGHUP", onHupWhileStarting);
     kit = await createKit(config, undefined, options.env ?? process.env);
   } catch (e) {
+    process.off("SIGHUP", onHupWhileStarting);
     if (!(e instanceof ConfigError) && !isEmbeddedCaError(e) && !(e instanceof InvalidArgumentError)) throw e;
     console.error(configErrorLine(`${name}-server`, e));
     process.exitCode = 2;
@@ -604,16 +605,18 @@ export async function startServer(
     log,
   });
   const onHup = (): void => void (stopping ? undefined : reloader.reload("SIGHUP"));
-  process.off("SIGHUP", hupWhileStarting).on("SIGHUP", onHup);
-  if (hupWhileStarting.received) onHup();
-  if (workerSlot !== undefined) process.on("message", (m) => void (m === SHUTDOWN_MESSAGE && onSignal("SIGTERM")));
+  process.off("SIGHUP", onHupWhileStarting).on("SIGHUP", onHup);
+  if (hupWhileStarting) onHup();
+  const onMessage = (m: unknown): void => void (m === SHUTDOWN_MESSAGE && onSignal("SIGTERM"));
+  if (workerSlot !== undefined) process.on("message", onMessage);
   return {
     get kit() {
       return kit;
     },
     http,
     urls,
-    stop,
+    // Stopped by its caller (not by a signal, which exits): the process goes on, without this server's handlers.
+    stop: () => stop().then(() => void process.off("SIGINT", onSignal).off("SIGTERM", onSignal).off("SIGHUP", onHup).off("message", onMessage)),
     reload: () => reloader.reload("api"),
   };
 }
