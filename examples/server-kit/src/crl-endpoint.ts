@@ -13,16 +13,16 @@ export const CRL_FILE = "ca.crl";
 
 /** The CRL endpoint: a fetch-style handler with a cheap `owns(path)`, mounted like the SCEP server. */
 export interface CrlEndpoint {
-  /** Whether `path` is {@link CRL_PATH}. */
+  /** Whether `path` is one it serves ({@link CRL_PATH}, or a key of the map it was created with). */
   owns(path: string): boolean;
   /** 200 with the DER CRL (`content-type: application/pkix-crl`), 405 for other methods, 503 + Retry-After when the revocation store is down. */
   fetch(request: Request): Promise<Response>;
 }
 
 /**
- * Serves `ca.crl()` at {@link CRL_PATH}: DER, `content-type: application/pkix-crl` (RFC 2585 §4.2),
- * `cache-control: public, max-age=60` (a revocation shows within a minute even behind a cache),
- * `last-modified` = thisUpdate and `expires` = nextUpdate.
+ * Serves `ca.crl()` at {@link CRL_PATH} (or each CA's at its path, given a map path → CA): DER,
+ * `content-type: application/pkix-crl` (RFC 2585 §4.2), `cache-control: public, max-age=60` (a revocation shows
+ * within a minute even behind a cache), `last-modified` = thisUpdate and `expires` = nextUpdate.
  *
  * @example
  * ```ts
@@ -30,10 +30,13 @@ export interface CrlEndpoint {
  * if (crl.owns(new URL(request.url).pathname)) return crl.fetch(request);
  * ```
  */
-export function createCrlEndpoint(ca: FileCa): CrlEndpoint {
+export function createCrlEndpoint(cas: FileCa | ReadonlyMap<string, FileCa>): CrlEndpoint {
+  const at: ReadonlyMap<string, FileCa> = cas instanceof Map ? cas : new Map([[CRL_PATH, cas as FileCa]]);
   return {
-    owns: (path) => path === CRL_PATH,
+    owns: (path) => at.has(path),
     async fetch(request) {
+      const ca = at.get(new URL(request.url).pathname);
+      if (!ca) return new Response("not found\n", { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } });
       if (request.method !== "GET" && request.method !== "HEAD") return new Response("use GET\n", { status: 405, headers: { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" } });
       let crl: SignedCrl;
       try {
@@ -53,6 +56,9 @@ export function createCrlEndpoint(ca: FileCa): CrlEndpoint {
     },
   };
 }
+
+/** Numbers the temporary files of this process's CRL writes. */
+let writes = 0;
 
 /**
  * Signs the CRL now and every `intervalMs` (when `ca.crl()` decides it is due: half its validity
@@ -74,7 +80,9 @@ export function scheduleCrl(ca: FileCa, intervalMs: number, log: (entry: Record<
       if (crl.crlNumber !== last) {
         last = crl.crlNumber;
         const file = join(ca.dataDir, CRL_FILE);
-        const temporary = `${file}.${process.pid}.tmp`;
+        // Unique per write: two schedules of one CA (the kit a reload replaces, and its successor) or a refresh
+        // beside the timer must not write one temporary file and rename it from under each other.
+        const temporary = `${file}.${process.pid}.${++writes}.tmp`;
         await writeFile(temporary, crl.der, { mode: 0o644 });
         await rename(temporary, file);
         // The first one is part of starting (the banner names the CRL); later ones are news.

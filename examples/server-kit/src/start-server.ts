@@ -298,11 +298,7 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
     if (!crlSchedules.has(own)) crlSchedules.set(own, scheduleCrl(own, crlEvery, (e) => log({ ...e, profile: p.name })));
     crlAt.set(`${p.path.replace(/\/+$/, "")}/${CRL_FILE}`, own);
   }
-  const crlEndpoints = new Map([...crlAt].map(([path, c]) => [path, createCrlEndpoint(c)] as const));
-  const crl: CrlEndpoint = {
-    owns: (path) => crlAt.has(path),
-    fetch: (request) => crlEndpoints.get(new URL(request.url).pathname)!.fetch(request),
-  };
+  const crl = createCrlEndpoint(crlAt);
   const unobserve = scepMetrics.observe(server); // days-to-expiry gauges of the CA (and RA) certificates
   const oneTime = settings.some((p) => p.challenge.type === "one-time");
   const adminApi = config.adminToken
