@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { readCapped } from "../lib/read-capped.js";
 import { decodeMessageParam, rawQueryParam } from "./query.js";
 import { Reply, text } from "./replies.js";
 
@@ -13,33 +14,11 @@ import { Reply, text } from "./replies.js";
 export async function readBody(request: Request, maxBody: number): Promise<Uint8Array | "too-large" | "aborted"> {
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > maxBody) return "too-large";
-  if (!request.body) return new Uint8Array();
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await reader.read();
-    } catch {
-      return "aborted"; // the client went away mid-body: its mistake, not a server fault
-    }
-    const { done, value } = chunk;
-    if (done) break;
-    total += value.length;
-    if (total > maxBody) {
-      await reader.cancel().catch(() => undefined);
-      return "too-large";
-    }
-    chunks.push(value);
+  try {
+    return await readCapped(request.body, maxBody);
+  } catch {
+    return "aborted"; // the client went away mid-body: its mistake, not a server fault
   }
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
 }
 
 /** The PKIOperation message's bytes, or the 4xx reply for a client's mistake. @group Server */

@@ -32,6 +32,7 @@
 import { InvalidArgumentError, WebhookResponseError, WebhookTimeoutError, WebhookTransportError, isScepError, type FailInfo } from "../errors.js";
 import * as nc from "../lib/node-crypto.js";
 import { toBase64, toHex } from "../lib/bytes.js";
+import { readCapped } from "../lib/read-capped.js";
 import { messageTypeName } from "../message/types.js";
 import type { Certificate } from "../x509/certificate.js";
 import type { CertificationRequest } from "../x509/certification-request.js";
@@ -257,31 +258,6 @@ export function verifyWebhookSignature(body: string | Uint8Array, signature: str
   return nc.timingSafeEqual(expected, new TextEncoder().encode(signature.toLowerCase()));
 }
 
-/** Reads at most `max` bytes of the body; more is an error (the rest is not read). */
-async function readCapped(res: Response, max: number, where: string): Promise<string> {
-  const reader = res.body?.getReader();
-  if (!reader) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      throw new WebhookResponseError(`webhook ${where}: the answer is larger than ${max} bytes`);
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.byteLength;
-  }
-  return new TextDecoder().decode(all);
-}
-
 /** A stable reason label the receiver may name (`[a-z0-9_]`, 1–64), else undefined. */
 function label(v: unknown): string | undefined {
   return typeof v === "string" && /^[a-z0-9_]{1,64}$/.test(v) ? v : undefined;
@@ -366,14 +342,15 @@ export function webhookChallenge(options: WebhookChallengeOptions): CustomChalle
         if (controller.signal.aborted) throw new WebhookTimeoutError(`webhook ${target.where}: no answer within ${timeoutMs} ms`, { cause });
         throw new WebhookTransportError(`webhook ${target.where}: request failed`, { cause });
       }
-      let text: string;
+      let bytes: Uint8Array | "too-large";
       try {
-        text = await readCapped(res, maxBytes, target.where);
+        bytes = await readCapped(res.body, maxBytes);
       } catch (cause) {
-        if (isScepError(cause)) throw cause;
         if (controller.signal.aborted) throw new WebhookTimeoutError(`webhook ${target.where}: the answer did not complete within ${timeoutMs} ms`, { cause });
         throw new WebhookTransportError(`webhook ${target.where}: reading the answer failed`, { cause, status: res.status });
       }
+      if (bytes === "too-large") throw new WebhookResponseError(`webhook ${target.where}: the answer is larger than ${maxBytes} bytes`);
+      const text = new TextDecoder().decode(bytes);
       if (res.status < 200 || res.status > 299) throw new WebhookTransportError(`webhook ${target.where}: HTTP ${res.status}`, { status: res.status });
       if (text.trim() === "") return undefined;
       try {
