@@ -40,6 +40,15 @@ export interface CounterStore {
 }
 
 /**
+ * Adds one to `record[label]`, bounded: once `record` holds `maxLabels` labels, a new one is counted under `other`
+ * (a validator or webhook naming ever new reasons cannot grow it without limit). Not exported from the package.
+ */
+export function countLabel(record: Record<string, number>, label: string, maxLabels: number): void {
+  const key = Object.hasOwn(record, label) || Object.keys(record).length < maxLabels ? label : "other";
+  record[key] = (record[key] ?? 0) + 1;
+}
+
+/**
  * In-memory {@link CounterStore}: one process's counts (the default inside
  * `createScepServer`). Bounded: at most `maxLabels` distinct outcome and
  * reason labels per profile (default 1000); further new labels are counted
@@ -69,8 +78,7 @@ export class MemoryCounterStore implements CounterStore {
   }
 
   #bump(record: Record<string, number>, label: string): void {
-    const key = Object.hasOwn(record, label) || Object.keys(record).length < this.#maxLabels ? label : "other";
-    record[key] = (record[key] ?? 0) + 1;
+    countLabel(record, label, this.#maxLabels);
   }
 
   /** {@inheritDoc CounterStore.read} */

@@ -13,7 +13,7 @@ import { InvalidArgumentError, isScepError } from "../errors.js";
 import { type ApproveOptions, type RejectOptions, approve, pending, reject } from "./approval.js";
 import { getCaCaps, getCaCert, getNextCaCert } from "./ca-operations.js";
 import type { ServerContext } from "./context.js";
-import type { CounterStore } from "./counter-store.js";
+import { type CounterStore, countLabel } from "./counter-store.js";
 import type { ProfileStats, ScepEvent, ScepOperation } from "./events.js";
 import type { FetchHandler } from "./handler.js";
 import { pkiOperation } from "./pki-operation.js";
@@ -168,9 +168,7 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
   function emit(e: ScepEvent, profile?: ResolvedProfile): void {
     if (profile) {
       profile.stats.outcomes[e.outcome] = (profile.stats.outcomes[e.outcome] ?? 0) + 1;
-      // Bounded like MemoryCounterStore: a validator or webhook naming ever new reasons cannot grow it without limit.
-      const r = Object.hasOwn(profile.stats.reasons, e.reason) || Object.keys(profile.stats.reasons).length < MAX_REASON_LABELS ? e.reason : "other";
-      profile.stats.reasons[r] = (profile.stats.reasons[r] ?? 0) + 1;
+      countLabel(profile.stats.reasons, e.reason, MAX_REASON_LABELS); // bounded like MemoryCounterStore
       if (options.counters) {
         try {
           Promise.resolve(options.counters.increment(profile.name, e.outcome, e.reason)).catch(() => undefined);
