@@ -98,14 +98,21 @@ const MAX = { subject: 256, reason: 64, profile: 128, transactionId: 128, serial
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/**
- * At most `max` characters, as a string of its own: a slice of a long string keeps the whole original alive in V8
- * (a 100 KB subject would cost 100 KB an entry), so what is kept is copied out.
- */
-function cut(s: string | undefined, max: number): string | undefined {
-  if (s === undefined) return undefined;
-  return decoder.decode(encoder.encode(s.length <= max ? s : s.slice(0, max - 1) + "…"));
+/** At most `max` characters; a cut string ends with `…`. */
+function clip(s: string | undefined, max: number): string | undefined {
+  return s === undefined || s.length <= max ? s : s.slice(0, max - 1) + "…";
 }
+
+/**
+ * `s` as a string of its own: a slice of a long string keeps the whole original alive in V8 (a 100 KB subject would
+ * cost 100 KB an entry), so what is kept is copied out.
+ */
+function own(s: string): string {
+  return decoder.decode(encoder.encode(s));
+}
+
+/** The entry's strings that come from the event (copied out once the entry is kept). */
+const COPIED = ["operation", "reason", "challenge", "profile", "subject", "serial", "transactionId"] as const;
 
 const KIND_OF_OPERATION: Record<string, ActivityKind> = {
   PKCSReq: "initial",
@@ -175,22 +182,24 @@ export class ActivityLog {
       id: this.#next,
       time: event.time ?? this.#now(),
       kind,
-      operation: cut(event.operation, MAX.operation) ?? (kind === "proxy" ? "proxy" : "unknown"),
+      operation: clip(event.operation, MAX.operation) ?? (kind === "proxy" ? "proxy" : "unknown"),
       outcome: event.outcome,
-      reason: cut(event.reason, MAX.reason)!,
+      reason: clip(event.reason, MAX.reason)!,
       status: event.status ?? 0,
       latencyMs: event.latencyMs ?? 0,
     };
-    const optional = {
-      challenge: cut(event.challengeKind, MAX.challenge),
-      profile: cut(event.profile, MAX.profile),
-      failInfo: event.failInfo,
-      subject: cut(event.subject, MAX.subject),
-      serial: cut(event.serial, MAX.serial),
-      transactionId: cut(event.transactionId, MAX.transactionId),
-    };
-    for (const [k, v] of Object.entries(optional)) if (v !== undefined) (entry as unknown as Record<string, unknown>)[k] = v;
+    if (event.challengeKind !== undefined) entry.challenge = clip(event.challengeKind, MAX.challenge)!;
+    if (event.profile !== undefined) entry.profile = clip(event.profile, MAX.profile)!;
+    if (event.failInfo !== undefined) entry.failInfo = event.failInfo;
+    if (event.subject !== undefined) entry.subject = clip(event.subject, MAX.subject)!;
+    if (event.serial !== undefined) entry.serial = clip(event.serial, MAX.serial)!;
+    if (event.transactionId !== undefined) entry.transactionId = clip(event.transactionId, MAX.transactionId)!;
     if (!this.#include(entry)) return undefined;
+    // Copied only now: the events `include` refuses (by default every successful GetCACaps/GetCACert) cost no copy.
+    for (const k of COPIED) {
+      const v = entry[k];
+      if (v !== undefined) (entry as unknown as Record<string, string>)[k] = own(v);
+    }
     this.#ring[(this.#next - 1) % this.#ring.length] = entry;
     this.#next++;
     this.#size = Math.min(this.#size + 1, this.#ring.length);
