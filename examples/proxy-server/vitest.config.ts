@@ -11,6 +11,7 @@ export default defineProject({
     alias: [
       { find: /^@scep\/core\/testing$/, replacement: src("core/src/testing/index.ts") },
       { find: /^@scep\/core$/, replacement: src("core/src/index.ts") },
+      { find: /^@scep\/intune$/, replacement: src("intune/src/index.ts") },
       { find: /^@scep\/proxy\/testing$/, replacement: src("proxy/src/testing/index.ts") },
       { find: /^@scep\/proxy$/, replacement: src("proxy/src/index.ts") },
       { find: /^@scep\/redis$/, replacement: src("redis/src/index.ts") },

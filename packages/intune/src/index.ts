@@ -63,6 +63,8 @@ export { EntraTokenProvider } from "./api/entra-token.js";
 export type { EntraTokenProviderOptions, EntraCredential } from "./api/entra-token.js";
 export type { Fetch } from "./api/http.js";
 export { nodeHttpFetch } from "./api/http.js";
+export { NodeHttpReadError, nodeHttpExchange } from "./api/node-http.js";
+export type { NodeHttpAgents, NodeHttpRequest, NodeHttpResponse } from "./api/node-http.js";
 export { INTUNE_FAIL_INFO, UNKNOWN_CODE_REASON, UNAVAILABLE_REASON } from "./api/error-codes.js";
 export type { IntuneResultCode } from "./api/error-codes.js";
 export { IntuneValidator } from "./api/intune-validator.js";
