@@ -13,6 +13,7 @@ import {
   createScepServer,
   parseCaCaps,
   parseGetCaCertResponse,
+  rawQueryParam,
   readCertRep,
   type BuiltRequest,
   type IssueContext,
@@ -96,6 +97,18 @@ describe("GET PKIOperation: every message encoding real clients send (quirk 1)",
       expect(event).toMatchObject({ operation: "PKCSReq", outcome: "success", reason: "issued", status: 200, transactionId: built.transactionId });
     });
   }
+});
+
+describe("rawQueryParam: the query as the client meant it (RFC 8894 §4.1, quirk 1)", () => {
+  it("keeps a literal +, percent-decodes the rest, takes the first occurrence and matches the name case-insensitively", () => {
+    expect(rawQueryParam("http://ca.example/scep?operation=PKIOperation&message=MIIB+a%2Fb%3D&message=x", "message")).toBe("MIIB+a/b=");
+    expect(rawQueryParam("?OPERATION=GetCACaps", "operation")).toBe("GetCACaps");
+    expect(rawQueryParam("?operation=GetCACert&message#frag", "message")).toBe("");
+    expect(rawQueryParam("http://ca.example/scep?a=%zz%41&b=%C3", "a")).toBe("%zzA");
+    expect(rawQueryParam("http://ca.example/scep?b=%C3%28", "b")).toBe("\u00c3(");
+    expect(rawQueryParam("http://ca.example/scep", "operation")).toBeUndefined();
+    expect(rawQueryParam("?", "operation")).toBeUndefined();
+  });
 });
 
 describe("POST PKIOperation: any content type or none (quirk 10)", () => {

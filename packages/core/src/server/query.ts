@@ -6,16 +6,39 @@
  */
 import { fromBase64Lenient } from "../lib/bytes.js";
 
-/** The raw value of a query parameter (first occurrence), percent-decoded but with `+` kept. @group Server */
+/**
+ * The value of a SCEP query parameter (`operation`, `message`) as the client
+ * meant it (RFC 8894 §4.1, INTEROP quirk 1): the first occurrence, the name
+ * matched case-insensitively, percent-decoded, with a literal `+` kept (form
+ * decoding would turn the `+` of a base64 `message` into a space). A stray
+ * `%` or escapes that are not UTF-8 are decoded byte by byte instead of
+ * throwing. Never throws.
+ *
+ * @param url - A whole URL (`request.url`) or only its query with the leading `?` (`new URL(…).search`); a
+ *   fragment is ignored.
+ * @param name - The parameter's name.
+ * @returns The decoded value; `""` for a bare `name` or `name=`; `undefined` when absent.
+ *
+ * @example
+ * ```ts
+ * import { rawQueryParam } from "@scep/core";
+ *
+ * rawQueryParam("http://ca.example/scep?operation=PKIOperation&message=MIIB+a%2Fb%3D", "message"); // "MIIB+a/b="
+ * rawQueryParam("?OPERATION=GetCACaps", "operation"); // "GetCACaps"
+ * ```
+ * @group Server
+ */
 export function rawQueryParam(url: string, name: string): string | undefined {
   const q = url.indexOf("?");
   if (q < 0) return undefined;
   const hash = url.indexOf("#", q);
   const query = url.slice(q + 1, hash < 0 ? undefined : hash);
+  if (query === "") return undefined;
+  const wanted = name.toLowerCase();
   for (const part of query.split("&")) {
     const eq = part.indexOf("=");
     const key = eq < 0 ? part : part.slice(0, eq);
-    if (safeDecode(key).toLowerCase() !== name.toLowerCase()) continue;
+    if (safeDecode(key).toLowerCase() !== wanted) continue;
     return eq < 0 ? "" : safeDecode(part.slice(eq + 1));
   }
   return undefined;

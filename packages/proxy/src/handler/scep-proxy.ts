@@ -4,13 +4,12 @@
  *
  * @module
  */
-import { fromBase64Lenient, isScepError, type ChallengeStore, type FetchHandler } from "@scep/core";
+import { fromBase64Lenient, isScepError, rawQueryParam, type ChallengeStore, type FetchHandler } from "@scep/core";
 import { CA_TYPES, type CaConfig } from "../cas/ca-config.js";
 import type { CaRegistry } from "../cas/ca-registry.js";
 import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
 import { parseIdentifier, type ProxyIdentifier } from "../identifier.js";
 import { deadline } from "../lib/deadline.js";
-import { rawQueryParam } from "../lib/query.js";
 import { readBody } from "../lib/read-body.js";
 import type { ProfileKey, ProfileStore } from "../stores/profile-store.js";
 import { HttpUpstream } from "../upstream/http-upstream.js";
