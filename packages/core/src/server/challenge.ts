@@ -219,7 +219,7 @@ export class MemoryChallengeStore implements ChallengeStore {
   async issue(options: { profile: string; ttlMs?: number }): Promise<string> {
     const t = this.#now();
     if (this.#entries.size >= this.#max) {
-      for (const [k, e] of this.#entries) if (e.expires <= t) this.#entries.delete(k);
+      this.#removeExpired(t);
       if (this.#entries.size >= this.#max) throw new StoreUnavailableError(`the challenge store is full (${this.#max} live challenges)`);
     }
     const challenge = toBase64Url(nc.randomBytes(24));
@@ -246,7 +246,11 @@ export class MemoryChallengeStore implements ChallengeStore {
    * ```
    */
   async sweep(): Promise<number> {
-    const t = this.#now();
+    return this.#removeExpired(this.#now());
+  }
+
+  /** Drops the challenges expired at `t` (ms); how many. */
+  #removeExpired(t: number): number {
     let removed = 0;
     for (const [k, e] of this.#entries) {
       if (e.expires <= t) {
