@@ -29,11 +29,6 @@ export function toBase64(b: Uint8Array): string {
   return btoa(latin1(b));
 }
 
-/** Base64url without padding (RFC 4648 §5), the alphabet of one-time challenges. Not exported from the package. */
-export function toBase64Url(b: Uint8Array): string {
-  return toBase64(b).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
 /**
  * Decodes base64 leniently, as SCEP clients send it: standard or URL-safe
  * alphabet, with or without padding, with whitespace and line breaks, and with

@@ -68,7 +68,8 @@ const EC_CURVES: Record<string, { crv: string; size: number }> = {
   "1.3.132.0.35": { crv: "P-521", size: 66 },
 };
 
-function b64url(b: Uint8Array): string {
+/** Base64url without padding (RFC 4648 §5): JWK members, and the alphabet of one-time challenges. */
+export function b64url(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64url");
 }
 

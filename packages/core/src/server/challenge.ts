@@ -6,7 +6,6 @@
  * @module
  */
 import * as nc from "../lib/node-crypto.js";
-import { toBase64Url } from "../lib/bytes.js";
 import type { CertificationRequest } from "../x509/certification-request.js";
 import type { PkiRequest } from "../message/pki-message.js";
 import { StoreUnavailableError, type FailInfo } from "../errors.js";
@@ -222,7 +221,7 @@ export class MemoryChallengeStore implements ChallengeStore {
       this.#removeExpired(t);
       if (this.#entries.size >= this.#max) throw new StoreUnavailableError(`the challenge store is full (${this.#max} live challenges)`);
     }
-    const challenge = toBase64Url(nc.randomBytes(24));
+    const challenge = nc.b64url(nc.randomBytes(24));
     this.#entries.set(challenge, { profile: options.profile, expires: t + (options.ttlMs ?? this.#defaultTtl) });
     return challenge;
   }
