@@ -1,18 +1,10 @@
 // The example proxy's configuration: a JSON file (the upstream CAs) plus flags and environment variables
 // (where to listen, the admin token, Redis). Flags override environment variables, which override the file.
 // Read and checked before anything heavy loads, so a mistake shows at once as one line (exit 2).
-import { readFileSync, statSync } from "node:fs";
-import { MAX_CONFIG_BYTES } from "@scep-examples/server-kit/config-file";
-
-/** Reads the configuration file, refusing one over {@link MAX_CONFIG_BYTES} or not a regular file before reading it. */
-function readConfigFile(path: string): string {
-  const stat = statSync(path);
-  if (!stat.isFile()) throw new ConfigError(`${path}: not a regular file`);
-  if (stat.size > MAX_CONFIG_BYTES) throw new ConfigError(`${path}: larger than ${MAX_CONFIG_BYTES} bytes (${stat.size}): a configuration file is a few KB`);
-  return readFileSync(path, "utf8");
-}
-import { isAbsolute, resolve } from "node:path";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { invokingDirectory } from "@scep-examples/server-kit/config";
+import { ConfigFileRefused, MAX_CONFIG_BYTES, readConfigFileText } from "@scep-examples/server-kit/config-file";
 
 /** The CA types the proxy knows (PROXY.md "Challenge lifecycles by CA type"). */
 export const CA_TYPES = ["ndes", "smallstep", "custom"] as const;
@@ -235,13 +227,12 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
     const e = env[name];
     return [name, e === "" ? undefined : e];
   };
-  const base = env.INIT_CWD && isAbsolute(env.INIT_CWD) ? env.INIT_CWD : (options.cwd ?? process.cwd());
-  const configPath = resolve(base, get("--config", "SCEP_PROXY_CONFIG")[1] ?? "proxy.json");
+  const configPath = resolve(invokingDirectory(env, options.cwd), get("--config", "SCEP_PROXY_CONFIG")[1] ?? "proxy.json");
   let text: string;
   try {
-    text = (options.readFile ?? readConfigFile)(configPath);
+    text = (options.readFile ?? readConfigFileText)(configPath);
   } catch (e) {
-    if (e instanceof ConfigError) throw e;
+    if (e instanceof ConfigFileRefused) throw new ConfigError(`${configPath}: ${e.message}`);
     throw new ConfigError(`cannot read the configuration file ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw new ConfigError(`${configPath}: larger than ${MAX_CONFIG_BYTES} bytes: a configuration file is a few KB`);

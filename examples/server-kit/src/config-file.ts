@@ -9,15 +9,40 @@ import { ConfigError } from "./errors.js";
 /** The JSON Schema of the configuration file (`examples/server-kit/config.schema.json`). */
 export const CONFIG_SCHEMA_URL = new URL("../config.schema.json", import.meta.url);
 
+/** The largest configuration file (or inline JSON) {@link loadConfig} reads: 1 MiB, in bytes. */
+export const MAX_CONFIG_BYTES = 1_048_576;
+
+/** A file {@link readConfigFileText} refused before reading it; `message` is the problem, without the path. */
+export class ConfigFileRefused extends Error {
+  override name = "ConfigFileRefused";
+}
+
+/**
+ * Reads a configuration file as UTF-8 text, refusing it before it is read when it is not a regular file
+ * (a directory, `/dev/zero`) or is larger than {@link MAX_CONFIG_BYTES}: a huge or endless file must not
+ * fill memory. Used by {@link loadConfig} and the example proxy's configuration.
+ *
+ * @throws ConfigFileRefused (`not a regular file`, `larger than 1048576 bytes (N): …`); the file system's
+ * own error (`code` `ENOENT`, `EACCES`, …) when it cannot be read.
+ *
+ * @example
+ * ```ts
+ * const text = readConfigFileText("/etc/scep/scep.json");
+ * ```
+ */
+export function readConfigFileText(file: string): string {
+  const stat = statSync(file);
+  if (!stat.isFile()) throw new ConfigFileRefused("not a regular file");
+  if (stat.size > MAX_CONFIG_BYTES) throw new ConfigFileRefused(`larger than ${MAX_CONFIG_BYTES} bytes (${stat.size}): a configuration file is a few KB`);
+  return readFileSync(file, "utf8");
+}
+
 /**
  * A configuration file that cannot be used: unreadable, not JSON, or a field
  * that breaks the schema or a rule. `message` is one line naming the field,
  * e.g. `profiles[1].intune.tenantId: required` (prefixed with the file when one
  * was read).
  */
-/** The largest configuration file (or inline JSON) {@link loadConfig} reads: 1 MiB, in bytes. */
-export const MAX_CONFIG_BYTES = 1_048_576;
-
 export class ConfigFileError extends ConfigError {
   override name = "ConfigFileError";
   /** Stable code: `ERR_CONFIG_FILE_READ` (cannot read), `ERR_CONFIG_FILE_JSON` (not JSON), `ERR_CONFIG_FILE_INVALID` (a field). */
@@ -229,21 +254,16 @@ const has = (o: object, k: string): boolean => Object.hasOwn(o, k);
 export function loadConfig(input: string, options: { baseDir?: string } = {}): Config {
   let text: string;
   let file: string | undefined;
-  const tooLarge = (bytes: number): ConfigFileError =>
-    new ConfigFileError("ERR_CONFIG_FILE_READ", "", `larger than ${MAX_CONFIG_BYTES} bytes (${bytes}): a configuration file is a few KB`, file);
   if (input.trimStart().startsWith("{")) {
     text = input;
-    if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw tooLarge(Buffer.byteLength(text));
+    const bytes = Buffer.byteLength(text);
+    if (bytes > MAX_CONFIG_BYTES) throw new ConfigFileError("ERR_CONFIG_FILE_READ", "", `larger than ${MAX_CONFIG_BYTES} bytes (${bytes}): a configuration file is a few KB`, undefined);
   } else {
     file = resolve(options.baseDir ?? process.cwd(), input);
     try {
-      // Refused before it is read: a huge or endless file (/dev/zero) must not fill memory.
-      const stat = statSync(file);
-      if (!stat.isFile()) throw new ConfigFileError("ERR_CONFIG_FILE_READ", "", "not a regular file", file);
-      if (stat.size > MAX_CONFIG_BYTES) throw tooLarge(stat.size);
-      text = readFileSync(file, "utf8");
+      text = readConfigFileText(file);
     } catch (e) {
-      if (e instanceof ConfigFileError) throw e;
+      if (e instanceof ConfigFileRefused) throw new ConfigFileError("ERR_CONFIG_FILE_READ", "", e.message, file);
       throw new ConfigFileError("ERR_CONFIG_FILE_READ", "", `cannot read the configuration file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
     }
   }
