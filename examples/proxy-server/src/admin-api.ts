@@ -1,6 +1,6 @@
 // The admin API an MDM calls: register a pending profile (→ the device's SCEP URL with a fresh one-time
 // challenge), read profile statuses, see requeues and other proxy events. Behind `Authorization: Bearer <token>`.
-import { bearerAuthorizer, jsonResponse } from "@scep-examples/server-kit/bearer-token";
+import { bearerAuthorizer, jsonResponse as json } from "@scep-examples/server-kit/bearer-token";
 import { isScepError, type ChallengeStore } from "@scep/core";
 import { buildProxyUrl, challengeTtlMs, isProxyError, type CaConfig, type CaRegistry, type ChallengeSource, type ProfileRecord, type ProfileStore } from "@scep/proxy";
 
@@ -65,9 +65,6 @@ export interface AdminApi {
   owns(path: string): boolean;
   fetch(request: Request, meta?: { remoteAddress?: string | undefined }): Promise<Response>;
 }
-
-const json = jsonResponse;
-
 
 const unavailable = (what: string): Response => json(503, { error: `the ${what} store is unavailable; try again` }, { "retry-after": "30" });
 const isUnavailable = (e: unknown): boolean => isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE";
@@ -140,9 +137,8 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     }
   };
 
-  const resolveCa = (name: string | undefined): CaConfig | undefined => o.cas.get(name ?? o.cas.defaultName ?? "");
-
-  const register = async (request: Request): Promise<Response> => {
+  /** The body of `POST`/`DELETE /admin/profiles` and its CA (named, else the default), or the 400/404 answer. */
+  const readProfileRequest = async (request: Request, noDefault: string): Promise<{ r: Registration; ca: CaConfig } | Response> => {
     let body: unknown;
     try {
       body = await readJson(request);
@@ -151,8 +147,15 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     }
     const r = readRegistration(body);
     if (typeof r === "string") return json(400, { error: r });
-    const ca = resolveCa(r.caName);
-    if (!ca) return json(404, { error: r.caName === undefined ? "no caName given and no default CA configured" : "no CA of that name is configured" });
+    const ca = o.cas.get(r.caName ?? o.cas.defaultName ?? "");
+    if (!ca) return json(404, { error: r.caName === undefined ? noDefault : "no CA of that name is configured" });
+    return { r, ca };
+  };
+
+  const register = async (request: Request): Promise<Response> => {
+    const read = await readProfileRequest(request, "no caName given and no default CA configured");
+    if (read instanceof Response) return read;
+    const { r, ca } = read;
     const t = now().getTime();
     const ttlMs = challengeTtlMs(ca);
     let challenge: string | undefined;
@@ -221,16 +224,9 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
   };
 
   const deleteProfile = async (request: Request): Promise<Response> => {
-    let body: unknown;
-    try {
-      body = await readJson(request);
-    } catch (e) {
-      return json(400, { error: (e as Error).message });
-    }
-    const r = readRegistration(body);
-    if (typeof r === "string") return json(400, { error: r });
-    const ca = resolveCa(r.caName);
-    if (!ca) return json(404, { error: "no CA of that name is configured" });
+    const read = await readProfileRequest(request, "no CA of that name is configured");
+    if (read instanceof Response) return read;
+    const { r, ca } = read;
     try {
       const deleted = await o.profiles.delete({ hostId: r.hostId, profileId: r.profileId, caName: ca.name });
       o.log({ type: "admin", action: "delete", hostId: r.hostId, profileId: r.profileId, caName: ca.name, deleted });
