@@ -47,6 +47,10 @@ export async function startExampleUpstream(): Promise<Upstream> {
   const challenge = randomChallenge();
   const dir = mkdtempSync(join(tmpdir(), "scep-proxy-upstream-"));
   const proc = new ExampleProcess(EXPRESS_DIR, { SCEP_DATA_DIR: dir, SCEP_CHALLENGE: challenge });
+  const stop = async (): Promise<void> => {
+    await proc.terminate();
+    rmSync(dir, { recursive: true, force: true });
+  };
   try {
     const listening = (await proc.waitForJson("listening")) as { port: number; caCertificate: string };
     return {
@@ -55,14 +59,10 @@ export async function startExampleUpstream(): Promise<Upstream> {
       challenge,
       caPem: readFileSync(listening.caCertificate, "utf8"),
       pid: proc.child.pid!,
-      async stop() {
-        await proc.terminate();
-        rmSync(dir, { recursive: true, force: true });
-      },
+      stop,
     };
   } catch (e) {
-    await proc.terminate();
-    rmSync(dir, { recursive: true, force: true });
+    await stop();
     throw e;
   }
 }
@@ -109,6 +109,10 @@ export async function startProxy(cas: CaEntry[], env: Record<string, string> = {
   const configPath = join(dir, "proxy.json");
   writeFileSync(configPath, JSON.stringify({ cas, ...file }, null, 2));
   const proc = new ExampleProcess(PROXY_DIR, { SCEP_PROXY_CONFIG: configPath, PROXY_ADMIN_TOKEN: ADMIN_TOKEN, ...env });
+  const stop = async (): Promise<void> => {
+    await proc.terminate();
+    rmSync(dir, { recursive: true, force: true });
+  };
   try {
     const listening = (await proc.waitForJson("listening")) as { port: number };
     const base = `http://127.0.0.1:${listening.port}`;
@@ -135,14 +139,10 @@ export async function startProxy(cas: CaEntry[], env: Record<string, string> = {
         return json.profiles.find((p) => p.hostId === hostId && p.profileId === profileId && p.caName === caName);
       },
       events: () => proc.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.type === "proxy"),
-      async stop() {
-        await proc.terminate();
-        rmSync(dir, { recursive: true, force: true });
-      },
+      stop,
     };
   } catch (e) {
-    await proc.terminate();
-    rmSync(dir, { recursive: true, force: true });
+    await stop();
     throw e;
   }
 }
