@@ -7,6 +7,7 @@ import { createAdminApi, EventLog, MAX_ADMIN_BODY } from "./admin-api.js";
 import type { ProxyConfig } from "./config.js";
 import { serveFetch } from "./node-fetch.js";
 import { applyHttpLimits } from "@scep-examples/server-kit/http-limits";
+import { rawPath } from "@scep-examples/server-kit/node-fetch";
 import { nodeHttpFetch } from "./node-http-fetch.js";
 import { memoryStores, redisStores, type ProxyStores } from "./stores.js";
 
@@ -38,12 +39,6 @@ export function caConfigs(config: ProxyConfig): CaConfig[] {
     ...(ca.ndes === undefined ? {} : { ndes: ca.ndes }),
     ...(ca.smallstep === undefined ? {} : { smallstep: ca.smallstep }),
   }));
-}
-
-/** The raw path of a request target (`/scep/a%2Cb?x` → `/scep/a%2Cb`). */
-function rawPath(target: string): string {
-  const q = target.indexOf("?");
-  return q < 0 ? target : target.slice(0, q);
 }
 
 /** Starts the proxy as configured; resolves once it listens. */
