@@ -71,14 +71,14 @@ try {
     const upstreamErrors: Record<string, unknown>[] = [];
     const proxy = await startProxy(config, { log: (l) => void (/upstream_error|proxy-error/.test(JSON.stringify(l)) && upstreamErrors.length < 5 && upstreamErrors.push(l)) });
     try {
-      const register = async (hostId: string): Promise<{ url: string; challenge: string }> => {
+      const register = async (hostId: string): Promise<{ url: string; challengePassword?: string }> => {
         const res = await fetch(`${proxy.origin}/admin/profiles`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ hostId, profileId: "wifi" }) });
-        return (await res.json()) as { url: string; challenge: string };
+        return (await res.json()) as { url: string; challengePassword?: string };
       };
       const device = await register("fuzzed-device");
       const report = await runHttpFuzz({ port: proxy.port, ca, seeds, count, seed, concurrency: 4, path: new URL(device.url).pathname });
       const fresh = await register("after-fuzz-device");
-      const after = await enrollsAt(fresh.url, fresh.challenge ?? "secret", "CN=after-fuzz-proxy");
+      const after = await enrollsAt(fresh.url, fresh.challengePassword ?? "secret", "CN=after-fuzz-proxy");
       failed ||= report.bad.length > 0 || after !== "SUCCESS";
       console.log(JSON.stringify({ target: "example proxy", seedMessages: seeds.length, ...report, enrollmentAfter: after, upstreamErrors }));
     } finally {
