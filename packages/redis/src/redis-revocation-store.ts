@@ -8,6 +8,7 @@ import { InvalidArgumentError, StoreUnavailableError, checkRevocationReason, nor
 import type { RevocationReason, RevocationStore, RevokeResult, RevokedCertificate } from "@scep/core";
 import { Runner } from "./lib/client.js";
 import { profileTag } from "./lib/keys.js";
+import { fieldMap } from "./lib/record.js";
 import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
 /** Options of {@link RedisRevocationStore}. @group Storage */
@@ -97,10 +98,9 @@ export class RedisRevocationStore implements RevocationStore {
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
    */
   async list(): Promise<RevokedCertificate[]> {
-    const reply = (await this.#run.command("list revocations", "HGETALL", [this.#hash])) as Buffer[] | null;
     const out: RevokedCertificate[] = [];
-    for (let i = 0; reply && i + 1 < reply.length; i += 2) {
-      const entry = decode(String(reply[i]), String(reply[i + 1]));
+    for (const [serial, value] of fieldMap(await this.#run.command("list revocations", "HGETALL", [this.#hash]))) {
+      const entry = decode(serial, String(value));
       if (entry) out.push(entry);
     }
     return sortRevocations(out);
