@@ -13,14 +13,10 @@ import { constants, publicEncrypt, randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CIPHERS, DecryptError, LocalKey, decodePkiMessage, type ContentCipher, type ScepError } from "../src/index.js";
-import { buildSignedData } from "../src/cms/signed-data.js";
-import { encodeScepAttributes } from "../src/message/attributes.js";
-import { MessageType } from "../src/message/types.js";
-import * as der from "../src/lib/der.js";
 import * as nc from "../src/lib/node-crypto.js";
-import * as oids from "../src/oids.js";
 import { fromHex, toHex } from "../src/lib/bytes.js";
 import { withScratch } from "./support/openssl.js";
+import { craftedPkcsReq, signedPkcsReq } from "./support/oracle-messages.js";
 import { NOW, createTestPki, type TestPki } from "./support/pki.js";
 
 let pki: TestPki;
@@ -52,11 +48,6 @@ function block(options: { type?: number; psLength?: number; separator?: boolean;
   return em;
 }
 
-/** The content key `ca` derives from an encrypted key (real or implicit-rejection). */
-async function cekSeenBy(encryptedKey: Uint8Array, cipher: ContentCipher): Promise<Uint8Array> {
-  return ca.decrypt(encryptedKey, { transport: "rsaes-pkcs1-v1_5", keyLength: CIPHERS[cipher].keyLength });
-}
-
 function cbcPaddingFails(cipher: ContentCipher, key: Uint8Array, iv: Uint8Array, data: Uint8Array): boolean {
   try {
     nc.decryptContent(cipher, key, iv, data);
@@ -76,27 +67,9 @@ function cbcPaddingFails(cipher: ContentCipher, key: Uint8Array, iv: Uint8Array,
  * CBC padding.
  */
 async function craftedRequest(cipher: ContentCipher, craft: (cek: Uint8Array) => Uint8Array, transactionId: string): Promise<Uint8Array> {
-  const r = pki.requesters.rsa;
-  const info = CIPHERS[cipher];
-  for (let attempt = 0; attempt < 64; attempt++) {
-    const cek = nc.randomBytes(info.keyLength);
-    const iv = nc.randomBytes(info.ivLength);
-    const encrypted = nc.encryptContent(cipher, cek, iv, r.csr);
-    const encryptedKey = craft(cek);
-    if (!cbcPaddingFails(cipher, await cekSeenBy(encryptedKey, cipher), iv, encrypted)) continue;
-    const ktri = der.seq(der.int(0), ca.certificate.issuerAndSerialNumber(), der.algId(oids.id_rsaEncryption, der.NULL), der.octetString(encryptedKey));
-    const eci = der.seq(der.oid(oids.id_data), der.algId(info.oid, der.octetString(iv)), der.tlv(0x80, encrypted));
-    const envelope = der.encode(der.seq(der.oid(oids.id_envelopedData), der.ctx(0, der.seq(der.int(0), der.tlv(der.Tag.SET, ktri), eci))));
-    return buildSignedData({
-      content: envelope,
-      certificates: [r.signer.certificate.der],
-      signer: r.signer,
-      digest: "sha256",
-      signatureAlgorithm: { scheme: "rsa-pkcs1", digest: "sha256", rsaOid: "withDigest" },
-      attributes: encodeScepAttributes({ messageType: MessageType.PKCSReq, transactionId, senderNonce: new Uint8Array(16).fill(9), signingTime: NOW }),
-    });
-  }
-  throw new Error("could not craft a ciphertext whose rejection key fails CBC padding");
+  const message = await craftedPkcsReq(ca, pki.requesters.rsa, craft, { cipher, transactionId, senderNonce: new Uint8Array(16).fill(9), now: NOW, attempts: 64 });
+  if (!message) throw new Error("could not craft a ciphertext whose rejection key fails CBC padding");
+  return message;
 }
 
 async function failure(bytes: Uint8Array): Promise<ScepError> {
@@ -170,19 +143,16 @@ describe("RSAES-PKCS1-v1_5: bad padding, wrong key length and wrong key look the
   });
 
   async function craftedRequestValid(): Promise<Uint8Array> {
-    const r = pki.requesters.rsa;
-    const info = CIPHERS.aes256;
     const cek = nc.randomBytes(32);
     const iv = nc.randomBytes(16);
-    const ktri = der.seq(der.int(0), ca.certificate.issuerAndSerialNumber(), der.algId(oids.id_rsaEncryption, der.NULL), der.octetString(rawRsa(block({ message: cek }))));
-    const eci = der.seq(der.oid(oids.id_data), der.algId(info.oid, der.octetString(iv)), der.tlv(0x80, nc.encryptContent("aes256", cek, iv, r.csr)));
-    const envelope = der.encode(der.seq(der.oid(oids.id_envelopedData), der.ctx(0, der.seq(der.int(0), der.tlv(der.Tag.SET, ktri), eci))));
-    return buildSignedData({
-      content: envelope,
-      certificates: [r.signer.certificate.der],
-      signer: r.signer,
-      digest: "sha256",
-      attributes: encodeScepAttributes({ messageType: MessageType.PKCSReq, transactionId: "IR-ok", senderNonce: new Uint8Array(16), signingTime: NOW }),
+    return signedPkcsReq(ca, pki.requesters.rsa, {
+      cipher: "aes256",
+      iv,
+      encrypted: nc.encryptContent("aes256", cek, iv, pki.requesters.rsa.csr),
+      encryptedKey: rawRsa(block({ message: cek })),
+      transactionId: "IR-ok",
+      senderNonce: new Uint8Array(16),
+      now: NOW,
     });
   }
 });

@@ -39,38 +39,81 @@ function badBlock(k: number, message: Uint8Array): Uint8Array {
   return em;
 }
 
-/** Builds one message of `kind`; the same transactionID and senderNonce for every message, so replies have one size. */
-export async function oracleMessage(ca: LocalKey, requester: OracleRequester, kind: OracleKind, options: { cipher?: ContentCipher; transactionId?: string; now?: Date } = {}): Promise<Uint8Array> {
-  const cipher = options.cipher ?? "aes256";
+/** What goes into one PKCSReq built around a chosen key transport. */
+export interface CraftedParts {
+  cipher: ContentCipher;
+  /** The content-encryption IV. */
+  iv: Uint8Array;
+  /** The requester's CSR encrypted under the content key and `iv`. */
+  encrypted: Uint8Array;
+  /** The RSA key transport's ciphertext, as crafted (need not hold the content key). */
+  encryptedKey: Uint8Array;
+  transactionId: string;
+  senderNonce: Uint8Array;
+  now: Date;
+}
+
+/** A PKCSReq signed by `requester` whose envelope to `ca` carries exactly `parts` (no check of the key transport). */
+export async function signedPkcsReq(ca: LocalKey, requester: OracleRequester, parts: CraftedParts): Promise<Uint8Array> {
+  const info = CIPHERS[parts.cipher];
+  const ktri = der.seq(der.int(0), ca.certificate.issuerAndSerialNumber(), der.algId(oids.id_rsaEncryption, der.NULL), der.octetString(parts.encryptedKey));
+  const eci = der.seq(der.oid(oids.id_data), der.algId(info.oid, der.octetString(parts.iv)), der.tlv(0x80, parts.encrypted));
+  const envelope = der.encode(der.seq(der.oid(oids.id_envelopedData), der.ctx(0, der.seq(der.int(0), der.tlv(der.Tag.SET, ktri), eci))));
+  return buildSignedData({
+    content: envelope,
+    certificates: [requester.signer.certificate.der],
+    signer: requester.signer,
+    digest: "sha256",
+    signatureAlgorithm: { scheme: "rsa-pkcs1", digest: "sha256", rsaOid: "withDigest" },
+    attributes: encodeScepAttributes({ messageType: MessageType.PKCSReq, transactionId: parts.transactionId, senderNonce: parts.senderNonce, signingTime: parts.now }),
+  });
+}
+
+/**
+ * A PKCSReq whose key transport is `craft(contentKey)`, redrawn (at most `attempts` times) until the key `ca` derives
+ * from it fails the CBC padding (see the module comment), so the request fails where a wrong key fails.
+ */
+export async function craftedPkcsReq(
+  ca: LocalKey,
+  requester: OracleRequester,
+  craft: (cek: Uint8Array) => Uint8Array,
+  options: { cipher: ContentCipher; transactionId: string; senderNonce: Uint8Array; now: Date; attempts: number },
+): Promise<Uint8Array | undefined> {
+  const { cipher } = options;
   const info = CIPHERS[cipher];
-  const publicKey = nc.publicKeyFromSpki(ca.certificate.spki);
-  const k = nc.rsaModulusBytes(publicKey);
-  for (let attempt = 0; attempt < 256; attempt++) {
+  for (let attempt = 0; attempt < options.attempts; attempt++) {
     const cek = nc.randomBytes(info.keyLength);
     const iv = nc.randomBytes(info.ivLength);
     const encrypted = nc.encryptContent(cipher, cek, iv, requester.csr);
-    const encryptedKey =
-      kind === "bad-padding"
-        ? publicEncrypt({ key: publicKey, padding: constants.RSA_NO_PADDING }, badBlock(k, cek))
-        : publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, randomBytes(info.keyLength));
+    const encryptedKey = craft(cek);
     const seen = await ca.decrypt(encryptedKey, { transport: "rsaes-pkcs1-v1_5", keyLength: info.keyLength });
     try {
       nc.decryptContent(cipher, seen, iv, encrypted);
-      continue; // the wrong key happened to unpad: redraw (see the module comment)
+      continue; // the wrong key happened to unpad: redraw
     } catch {
       /* fails the CBC padding, as wanted */
     }
-    const ktri = der.seq(der.int(0), ca.certificate.issuerAndSerialNumber(), der.algId(oids.id_rsaEncryption, der.NULL), der.octetString(encryptedKey));
-    const eci = der.seq(der.oid(oids.id_data), der.algId(info.oid, der.octetString(iv)), der.tlv(0x80, encrypted));
-    const envelope = der.encode(der.seq(der.oid(oids.id_envelopedData), der.ctx(0, der.seq(der.int(0), der.tlv(der.Tag.SET, ktri), eci))));
-    return buildSignedData({
-      content: envelope,
-      certificates: [requester.signer.certificate.der],
-      signer: requester.signer,
-      digest: "sha256",
-      signatureAlgorithm: { scheme: "rsa-pkcs1", digest: "sha256", rsaOid: "withDigest" },
-      attributes: encodeScepAttributes({ messageType: MessageType.PKCSReq, transactionId: options.transactionId ?? "ORACLE-PROBE", senderNonce: new Uint8Array(16).fill(7), signingTime: options.now ?? new Date("2026-01-15T12:00:00Z") }),
-    });
+    return signedPkcsReq(ca, requester, { cipher, iv, encrypted, encryptedKey, transactionId: options.transactionId, senderNonce: options.senderNonce, now: options.now });
   }
-  throw new Error(`could not craft a ${kind} message whose derived key fails the CBC padding`);
+  return undefined;
+}
+
+/** Builds one message of `kind`; the same transactionID and senderNonce for every message, so replies have one size. */
+export async function oracleMessage(ca: LocalKey, requester: OracleRequester, kind: OracleKind, options: { cipher?: ContentCipher; transactionId?: string; now?: Date } = {}): Promise<Uint8Array> {
+  const cipher = options.cipher ?? "aes256";
+  const publicKey = nc.publicKeyFromSpki(ca.certificate.spki);
+  const k = nc.rsaModulusBytes(publicKey);
+  const craft = (cek: Uint8Array): Uint8Array =>
+    kind === "bad-padding"
+      ? publicEncrypt({ key: publicKey, padding: constants.RSA_NO_PADDING }, badBlock(k, cek))
+      : publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, randomBytes(cek.length));
+  const message = await craftedPkcsReq(ca, requester, craft, {
+    cipher,
+    transactionId: options.transactionId ?? "ORACLE-PROBE",
+    senderNonce: new Uint8Array(16).fill(7),
+    now: options.now ?? new Date("2026-01-15T12:00:00Z"),
+    attempts: 256,
+  });
+  if (!message) throw new Error(`could not craft a ${kind} message whose derived key fails the CBC padding`);
+  return message;
 }
