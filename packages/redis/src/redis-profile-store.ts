@@ -23,8 +23,11 @@ export interface RedisProfileStoreOptions extends RedisStoreOptions {
   retentionMs?: number;
 }
 
-/** `@scep/proxy`'s DELIVERY_STATUSES (not imported: a value import would make the optional peer required). */
-const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "verifying", "verified", "failed", "none"];
+/**
+ * `@scep/proxy`'s DELIVERY_STATUSES, not imported (a value import would make the optional peer required). A
+ * `Record` over the type, so a status added to or removed from `DeliveryStatus` fails to compile here.
+ */
+const DELIVERY_STATUSES: Readonly<Record<DeliveryStatus, true>> = { pending: true, verifying: true, verified: true, failed: true, none: true };
 
 /** Records fetched per round trip while listing. */
 const PAGE = 256;
@@ -104,7 +107,7 @@ export class RedisProfileStore implements ProfileStore {
    */
   async put(record: ProfileRecord): Promise<void> {
     checkKey(record);
-    if (!DELIVERY_STATUSES.includes(record.status)) throw new InvalidArgumentError(`status must be one of ${DELIVERY_STATUSES.join(", ")}`);
+    if (!Object.hasOwn(DELIVERY_STATUSES, record.status)) throw new InvalidArgumentError(`status must be one of ${Object.keys(DELIVERY_STATUSES).join(", ")}`);
     checkTime(record.updatedAt, "updatedAt");
     if (record.challengeRetrievedAt !== undefined) checkTime(record.challengeRetrievedAt, "challengeRetrievedAt");
     const m = member(record);
