@@ -11,8 +11,10 @@ import { ChallengeSourceError, type ProxyErrorCode, type ProxyErrorOptions } fro
 
 /**
  * Why a connection failed, for {@link NdesTransportError} and
- * {@link SmallstepTransportError}: the same labels the proxy's upstream
- * events use.
+ * {@link SmallstepTransportError}, from the error's code (on it or its
+ * `cause` chain): `ECONNREFUSED`; `ECONNRESET`/`EPIPE`/`UND_ERR_SOCKET`;
+ * `ENOTFOUND`/`EAI_AGAIN`/`EAI_NONAME`/`EAI_FAIL`; `ERR_TLS_*`/`ERR_SSL_*`/certificate codes. Not the
+ * upstream's {@link UpstreamFailureReason} labels (`connection_refused`, `dns`…).
  *
  * @group Errors
  */
