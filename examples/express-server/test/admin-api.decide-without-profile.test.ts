@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CertificationRequest, ScepClient, buildCertPoll, buildPkcsReq, createSelfSignedSigner, generateCsr, generateRsaKeyPair, readCertRep, selectIssuerName, selectRecipient } from "@scep/core";
 import { startExample, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
+import { pkcsReqAndPoll } from "../../server-kit/test/support/pkcs-req.js";
 
 const EXAMPLE_DIR = fileURLToPath(new URL("..", import.meta.url));
 const TOKEN = "admin-token-for-tests-5d1e8b47";
@@ -34,18 +34,9 @@ const decide = (action: "approve" | "reject", body: unknown) =>
 
 /** A PKCSReq to `path` answered PENDING, with the given transactionID, and a CertPoll for it. */
 async function pendingRequest(path: string, subject: string, transactionId: string) {
-  const keys = await generateRsaKeyPair(2048);
-  const client = new ScepClient({ url: `${base}${path}` });
-  const csr = await generateCsr({ keys, subject, challengePassword: "decide-secret" });
-  const signer = await createSelfSignedSigner({ keys, subject });
-  const caCerts = await client.getCaCert();
-  const req = await buildPkcsReq({ csr, signer, recipient: selectRecipient(caCerts), transactionId });
-  const first = await readCertRep(await client.pkiOperation(req.der), { decrypter: signer, caCertificates: caCerts, request: req });
+  const { first, poll } = await pkcsReqAndPoll(`${base}${path}`, { subject, challenge: "decide-secret", transactionId });
   expect(first.status).toBe("PENDING");
-  return async () => {
-    const built = await buildCertPoll({ issuerName: selectIssuerName(caCerts), subject: CertificationRequest.from(csr).subjectDer, transactionId, signer, recipient: selectRecipient(caCerts) });
-    return readCertRep(await client.pkiOperation(built.der), { decrypter: signer, caCertificates: caCerts, request: built });
-  };
+  return poll;
 }
 
 describe("approve and reject without a profile", () => {

@@ -13,20 +13,18 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   Certificate,
-  CertificationRequest,
   ScepClient,
-  buildCertPoll,
   buildGetCrl,
   buildPkcsReq,
   createSelfSignedSigner,
   generateCsr,
   generateRsaKeyPair,
   readCertRep,
-  selectIssuerName,
   selectRecipient,
   type Signer,
 } from "@scep/core";
 import { startExample, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
+import { pkcsReqAndPoll } from "../../server-kit/test/support/pkcs-req.js";
 
 const EXAMPLE_DIR = fileURLToPath(new URL("..", import.meta.url));
 const TOKEN = "admin-token-for-tests-7f3a9c21";
@@ -61,19 +59,9 @@ async function challenge(): Promise<string> {
 
 /** A PKCSReq with a fresh one-time challenge, answered PENDING (the server runs --pending), and its CertPoll. */
 async function pendingEnrollment(subject: string) {
-  const keys = await generateRsaKeyPair(2048);
-  const client = new ScepClient({ url: `${base}/scep` });
-  const csr = await generateCsr({ keys, subject, challengePassword: await challenge() });
-  const signer = await createSelfSignedSigner({ keys, subject });
-  const caCerts = await client.getCaCert();
-  const req = await buildPkcsReq({ csr, signer, recipient: selectRecipient(caCerts) });
-  const first = await readCertRep(await client.pkiOperation(req.der), { decrypter: signer, caCertificates: caCerts, request: req });
+  const { first, transactionId, poll, signer, caCerts } = await pkcsReqAndPoll(`${base}/scep`, { subject, challenge: await challenge() });
   expect(first.status).toBe("PENDING");
-  const poll = async () => {
-    const built = await buildCertPoll({ issuerName: selectIssuerName(caCerts), subject: CertificationRequest.from(csr).subjectDer, transactionId: req.transactionId, signer, recipient: selectRecipient(caCerts) });
-    return readCertRep(await client.pkiOperation(built.der), { decrypter: signer, caCertificates: caCerts, request: built });
-  };
-  return { transactionId: req.transactionId, poll, signer, caCerts };
+  return { transactionId, poll, signer, caCerts };
 }
 
 beforeAll(async () => {

@@ -12,21 +12,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  CertificationRequest,
-  ScepClient,
-  buildCertPoll,
-  buildGetCrl,
-  buildPkcsReq,
-  createSelfSignedSigner,
-  generateCsr,
-  generateRsaKeyPair,
-  readCertRep,
-  selectIssuerName,
-  selectRecipient,
-} from "@scep/core";
+import { buildGetCrl, readCertRep, selectRecipient } from "@scep/core";
 import { anchor, mint, type Anchor } from "../../../packages/intune/test/support/tokens.js";
 import { startExample, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
+import { pkcsReqAndPoll } from "../../server-kit/test/support/pkcs-req.js";
 
 const EXAMPLE_DIR = fileURLToPath(new URL("..", import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL("../test-artifacts/", import.meta.url));
@@ -51,20 +40,7 @@ function token(): string {
 }
 
 /** A PKCSReq (answered PENDING by the --pending server, or FAILURE for a wrong challenge) and its CertPoll. */
-async function enroll(subject: string, challenge: string, path = "/scep", dns?: string) {
-  const keys = await generateRsaKeyPair(2048);
-  const client = new ScepClient({ url: `${base}${path}` });
-  const csr = await generateCsr({ keys, subject, challengePassword: challenge, ...(dns ? { san: { dns: [dns] } } : {}) });
-  const signer = await createSelfSignedSigner({ keys, subject });
-  const caCerts = await client.getCaCert();
-  const req = await buildPkcsReq({ csr, signer, recipient: selectRecipient(caCerts) });
-  const first = await readCertRep(await client.pkiOperation(req.der), { decrypter: signer, caCertificates: caCerts, request: req });
-  const poll = async () => {
-    const built = await buildCertPoll({ issuerName: selectIssuerName(caCerts), subject: CertificationRequest.from(csr).subjectDer, transactionId: req.transactionId, signer, recipient: selectRecipient(caCerts) });
-    return readCertRep(await client.pkiOperation(built.der), { decrypter: signer, caCertificates: caCerts, request: built });
-  };
-  return { first, transactionId: req.transactionId, poll, signer, caCerts, client };
-}
+const enroll = (subject: string, challenge: string, path = "/scep", dns?: string) => pkcsReqAndPoll(`${base}${path}`, { subject, challenge, ...(dns ? { dns } : {}) });
 
 const api = (path: string, body?: unknown) =>
   fetch(`${base}/admin/scep/${path}`, {

@@ -18,18 +18,16 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   Certificate,
-  CertificationRequest,
   ScepClient,
-  buildCertPoll,
   buildPkcsReq,
   createSelfSignedSigner,
   generateCsr,
   generateRsaKeyPair,
   readCertRep,
-  selectIssuerName,
   selectRecipient,
 } from "@scep/core";
 import { ExampleProcess, REPO_ROOT, startExample, type LaunchOptions } from "./example-process.js";
+import { pkcsReqAndPoll } from "./pkcs-req.js";
 
 // `--import tsx` resolves from the child's cwd (a temp dir): pass tsx's loader by URL.
 const TSX_LOADER = pathToFileURL(createRequire(join(REPO_ROOT, "package.json")).resolve("tsx")).href;
@@ -309,19 +307,9 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
 
       /** A PKCSReq answered PENDING (with `transactionId`, else the client's), and a CertPoll for it. */
       async function pendingRequest(subject: string, transactionId?: string) {
-        const k = await generateRsaKeyPair(2048);
-        const client = new ScepClient({ url: `${s.base}/scep` });
-        const csr = await generateCsr({ keys: k, subject, challengePassword: "from-flag" });
-        const signer = await createSelfSignedSigner({ keys: k, subject });
-        const caCerts = await client.getCaCert();
-        const req = await buildPkcsReq({ csr, signer, recipient: selectRecipient(caCerts), ...(transactionId ? { transactionId } : {}) });
-        const first = await readCertRep(await client.pkiOperation(req.der), { decrypter: signer, caCertificates: caCerts, request: req });
+        const { first, transactionId: tid, poll } = await pkcsReqAndPoll(`${s.base}/scep`, { subject, challenge: "from-flag", ...(transactionId ? { transactionId } : {}) });
         expect(first.status).toBe("PENDING");
-        const poll = async () => {
-          const built = await buildCertPoll({ issuerName: selectIssuerName(caCerts), subject: CertificationRequest.from(csr).subjectDer, transactionId: req.transactionId, signer, recipient: selectRecipient(caCerts) });
-          return readCertRep(await client.pkiOperation(built.der), { decrypter: signer, caCertificates: caCerts, request: built });
-        };
-        return { tid: req.transactionId, poll };
+        return { tid, poll };
       }
 
       it("answers PENDING; approval by the admin endpoint issues on the next CertPoll", async () => {
