@@ -27,7 +27,7 @@ export class EventLog {
     this.#capacity = capacity;
   }
   /** Records `event` (a copy) and returns it numbered. */
-  add(event: Record<string, unknown>, now: Date): RecordedEvent {
+  add(event: object, now: Date): RecordedEvent {
     const recorded: RecordedEvent = { ...event, seq: ++this.#seq, time: now.toISOString() };
     this.#events.push(recorded);
     if (this.#events.length > this.#capacity) this.#events.shift();

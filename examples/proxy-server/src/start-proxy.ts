@@ -23,9 +23,10 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
-/** One JSON line on stdout, led by its `time` (ISO 8601, UTC) as the servers' lines are. */
+/** One JSON line on stdout, led by its `time` (ISO 8601, UTC) as the servers' lines are: the entry's own `time` when it has one (a recorded event), else now. */
 export function logLine(entry: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...entry }) + "\n");
+  const time = typeof entry.time === "string" ? entry.time : new Date().toISOString();
+  process.stdout.write(JSON.stringify({ time, ...entry }) + "\n");
 }
 
 /** The library's CA configuration from the example's (secrets stay in the config object, never in a log line). */
@@ -62,10 +63,8 @@ export async function startProxy(config: ProxyConfig, options: { log?: (entry: R
       fetch: nodeHttpFetch({ maxResponseBytes: config.maxBodyBytes }),
     }),
     now,
-    onEvent: (event) => {
-      const recorded = events.add({ ...event }, now());
-      log({ type: "proxy", ...recorded });
-    },
+    // One event per device request: EventLog.add makes the one copy it keeps, the log line spreads that.
+    onEvent: (event) => log({ type: "proxy", ...events.add(event, now()) }),
     // What the device is not told (a store's error behind a 500): one JSON line, never a secret.
     logger: { error: (message, details) => log({ type: "proxy-error", message, ...details }) },
   });
