@@ -13,8 +13,7 @@
  *
  * @module
  */
-import { loadProblems } from "./load.js";
-import { crashScenario } from "./scenarios.js";
+import { crashScenario, loadProblems, reportLine } from "./scenarios.js";
 
 const total = Number(process.env.STRESS_ENROLLMENTS ?? 2000);
 const concurrency = Number(process.env.STRESS_CONCURRENCY ?? 16);
@@ -28,6 +27,6 @@ for (const n of replicas) {
   const problems = loadProblems(r, total + afterRestart, false);
   if (r.issuedAfterRestart !== afterRestart) problems.push(`the restarted process issued ${r.issuedAfterRestart} of ${afterRestart}`);
   failed ||= problems.length > 0;
-  console.log(JSON.stringify({ ...r, failures: r.failures.length, index: { ...r.index, duplicateSerials: r.index.duplicateSerials.length, duplicateReceived: r.index.duplicateReceived.length, missing: r.index.missing.length }, problems }));
+  console.log(reportLine(r, problems));
 }
 process.exit(failed ? 1 : 0);

@@ -147,3 +147,22 @@ export async function crashScenario(o: { replicas: 1 | 2; total: number; concurr
     await env.close();
   }
 }
+
+/** The problems of a load report (empty: it holds). */
+export function loadProblems(r: ScenarioReport, expected: number, exactIndex: boolean): string[] {
+  const p: string[] = [];
+  if (r.failures.length) p.push(`${r.failures.length} failed enrollments, first: ${r.failures[0]!.subject}: ${r.failures[0]!.reason}`);
+  if (r.issued !== expected) p.push(`${r.issued} certificates received, expected ${expected}`);
+  if (r.index.skippedLines) p.push(`${r.index.skippedLines} torn index lines`);
+  if (r.index.duplicateSerials.length) p.push(`serials twice in the index: ${r.index.duplicateSerials.slice(0, 3).join(", ")}`);
+  if (r.index.duplicateReceived.length) p.push(`serials received twice: ${r.index.duplicateReceived.slice(0, 3).join(", ")}`);
+  if (r.index.missing.length) p.push(`${r.index.missing.length} received certificates not in the index`);
+  if (!r.index.caFilesIntact) p.push("CA files do not parse");
+  if (exactIndex ? r.index.records !== expected : r.index.records < expected) p.push(`index holds ${r.index.records} records for ${expected} certificates`);
+  return p;
+}
+
+/** The JSON line the stress scripts print for a report: its figures, with the lists counted, and its problems. */
+export function reportLine(r: ScenarioReport, problems: readonly string[]): string {
+  return JSON.stringify({ ...r, failures: r.failures.length, index: { ...r.index, duplicateSerials: r.index.duplicateSerials.length, duplicateReceived: r.index.duplicateReceived.length, missing: r.index.missing.length }, problems });
+}
