@@ -367,6 +367,18 @@ export function webhookChallenge(options: WebhookChallengeOptions): CustomChalle
     return { timestamp: now().toISOString(), profile, scepTransactionID: transactionId };
   }
 
+  /** The fields both notifications share, in the order they are sent. */
+  function notification(event: WebhookNotification["event"], ctx: ConfirmContext | IssueFailureContext, certificate: Certificate | undefined): WebhookNotification {
+    return {
+      type: "notify",
+      event,
+      ...base(ctx.profile, ctx.transactionId),
+      approved: ctx.approved,
+      x509CertificateRequest: describeCsr(ctx.csr),
+      ...(certificate ? { x509Certificate: describeCertificate(certificate) } : {}),
+    };
+  }
+
   async function validate(ctx: ChallengeContext): Promise<ChallengeVerdict> {
     const payload: WebhookChallengeRequest = {
       type: "scepchallenge",
@@ -399,14 +411,7 @@ export function webhookChallenge(options: WebhookChallengeOptions): CustomChalle
   if (!notifyEndpoint) return policy;
 
   policy.confirm = async (ctx: ConfirmContext): Promise<ConfirmResult> => {
-    const payload: WebhookNotification = {
-      type: "notify",
-      event: "issued",
-      ...base(ctx.profile, ctx.transactionId),
-      approved: ctx.approved,
-      x509CertificateRequest: describeCsr(ctx.csr),
-      x509Certificate: describeCertificate(ctx.certificate),
-    };
+    const payload = notification("issued", ctx, ctx.certificate);
     try {
       const answer = await post(notifyEndpoint, payload);
       if (typeof answer === "object" && answer !== null && (answer as { allow?: unknown }).allow === false) {
@@ -421,12 +426,7 @@ export function webhookChallenge(options: WebhookChallengeOptions): CustomChalle
   };
   policy.onIssueFailure = async (ctx: IssueFailureContext): Promise<void> => {
     const payload: WebhookNotification = {
-      type: "notify",
-      event: "failed",
-      ...base(ctx.profile, ctx.transactionId),
-      approved: ctx.approved,
-      x509CertificateRequest: describeCsr(ctx.csr),
-      ...(ctx.certificate ? { x509Certificate: describeCertificate(ctx.certificate) } : {}),
+      ...notification("failed", ctx, ctx.certificate),
       reason: ctx.reason,
       failInfo: ctx.failInfo,
       scepErrorDescription: ctx.failInfoText,
