@@ -167,7 +167,7 @@ export class SmallstepChallengeSource implements ChallengeSource {
         throw new SmallstepHttpStatusError(`Smallstep webhook answered HTTP ${res.status}`, res.status);
       }
       const bytes = await readCapped(res.body, this.#maxBody);
-      if (!bytes) throw new SmallstepInvalidChallengeError(`Smallstep webhook answered more than ${this.#maxBody} bytes`);
+      if (bytes === "too-large") throw new SmallstepInvalidChallengeError(`Smallstep webhook answered more than ${this.#maxBody} bytes`);
       let text: string;
       try {
         text = new TextDecoder("utf-8", { fatal: true }).decode(bytes).trim();

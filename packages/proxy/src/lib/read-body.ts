@@ -1,11 +1,12 @@
 // Reading a body with a cap: never more than `max` bytes are buffered. One reader for the device's request
-// (handler), the upstream's answer (HttpUpstream) and the Smallstep webhook's answer.
+// (handler), the upstream's answer (HttpUpstream) and the Smallstep webhook's answer. Same contract as
+// @scep/core's internal lib/read-capped.ts (kept private there: a generic stream helper is not SCEP API).
 
 /**
- * The stream's bytes, or `undefined` once more than `max` bytes arrived (the rest is cancelled, never buffered).
+ * The stream's bytes, or `"too-large"` once more than `max` bytes arrived (the rest is cancelled, never buffered).
  * A read error (the peer went away mid-body) propagates: the caller classifies it.
  */
-export async function readCapped(body: ReadableStream<Uint8Array> | null, max: number): Promise<Uint8Array | undefined> {
+export async function readCapped(body: ReadableStream<Uint8Array> | null | undefined, max: number): Promise<Uint8Array | "too-large"> {
   if (!body) return new Uint8Array(0);
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
@@ -16,7 +17,7 @@ export async function readCapped(body: ReadableStream<Uint8Array> | null, max: n
     total += chunk.value.byteLength;
     if (total > max) {
       await reader.cancel().catch(() => undefined);
-      return undefined;
+      return "too-large";
     }
     chunks.push(chunk.value);
   }
@@ -34,11 +35,9 @@ export async function readCapped(body: ReadableStream<Uint8Array> | null, max: n
 export async function readBody(request: Request, max: number): Promise<Uint8Array | "too-large" | "aborted"> {
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > max) return "too-large";
-  let body: Uint8Array | undefined;
   try {
-    body = await readCapped(request.body, max);
+    return await readCapped(request.body, max);
   } catch {
     return "aborted";
   }
-  return body ?? "too-large";
 }

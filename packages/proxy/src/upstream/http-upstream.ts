@@ -219,7 +219,7 @@ export class HttpUpstream implements Upstream {
         throw new UpstreamError("other", `upstream response larger than ${this.#maxResponse} bytes`);
       }
       const bytes = await readCapped(response.body, this.#maxResponse);
-      if (!bytes) throw new UpstreamError("other", `upstream response larger than ${this.#maxResponse} bytes`);
+      if (bytes === "too-large") throw new UpstreamError("other", `upstream response larger than ${this.#maxResponse} bytes`);
       return { status: response.status, contentType: response.headers.get("content-type"), body: bytes };
     } catch (e) {
       return fail(e);
