@@ -25,6 +25,7 @@ export interface NodeHttpAgents {
  * @group Intune API
  */
 export interface NodeHttpRequest {
+  /** HTTP method (`GET`, `POST`, …), sent as given. */
   method: string;
   /** Header name → value; `content-length` is set from `body`. */
   headers: Record<string, string>;
@@ -34,6 +35,7 @@ export interface NodeHttpRequest {
   signal?: AbortSignal;
   /** Largest response body read, in bytes; past it the exchange rejects with {@link NodeHttpReadError} `tooLarge`. */
   maxResponseBytes: number;
+  /** The keep-alive pool by scheme (the caller's: one per process or per client). */
   agents: NodeHttpAgents;
   /**
    * Looks at the status line and headers before the body is read; an error it returns ends the
@@ -48,7 +50,9 @@ export interface NodeHttpRequest {
  * @group Intune API
  */
 export interface NodeHttpResponse {
+  /** HTTP status code. */
   status: number;
+  /** Response headers, names in lower case (node:http's `IncomingHttpHeaders`). */
   headers: http.IncomingHttpHeaders;
   /** The whole body (at most `maxResponseBytes`). */
   body: Buffer;
@@ -70,15 +74,22 @@ export interface NodeHttpResponse {
  * @group Intune API
  */
 export class NodeHttpReadError extends Error {
+  /** `"NodeHttpReadError"`. */
   override readonly name = "NodeHttpReadError";
   /** `ERR_RESPONSE_TOO_LARGE` when `tooLarge`; otherwise none, so a reader of `cause` codes finds the socket's. */
   readonly code?: string;
+  /** True when the body passed `maxResponseBytes` (nothing more was read). */
   readonly tooLarge: boolean;
-  constructor(
-    readonly status: number,
-    options: { tooLarge: true; maxResponseBytes: number } | { tooLarge?: false; cause: unknown },
-  ) {
+  /** The HTTP status of the response whose body did not arrive whole. */
+  readonly status: number;
+
+  /**
+   * @param status - the response's HTTP status.
+   * @param options - `tooLarge` with the cap in bytes, or the `cause` that broke the body off.
+   */
+  constructor(status: number, options: { tooLarge: true; maxResponseBytes: number } | { tooLarge?: false; cause: unknown }) {
     super(options.tooLarge ? `response larger than ${options.maxResponseBytes} bytes` : "connection closed before the answer completed", options.tooLarge ? {} : { cause: options.cause });
+    this.status = status;
     this.tooLarge = options.tooLarge === true;
     if (this.tooLarge) this.code = "ERR_RESPONSE_TOO_LARGE";
   }
