@@ -171,8 +171,9 @@ export async function reject(ctx: ServerContext, p: ResolvedProfile, transaction
     }),
   );
   if (!done) throw new TransactionStateError(`no pending transaction ${transactionId}`);
-  // The operator's decision is final: what validated the request is told it came to nothing.
-  await issueFailed(p, done.challengeValidated, { ...storedIssueContext(ctx, p, done), approved: false, reason: "rejected", failInfo: done.failInfo ?? "badRequest", failInfoText: done.failInfoText ?? "the request was rejected" });
+  // The operator's decision is final: what validated the request is told it came to nothing (the stored CSR and
+  // signer certificate are parsed for it only when there is such a hook).
+  if (done.challengeValidated && p.challengeFailure) await issueFailed(p, true, { ...storedIssueContext(ctx, p, done), approved: false, reason: "rejected", failInfo: done.failInfo ?? "badRequest", failInfoText: done.failInfoText ?? "the request was rejected" });
   return done;
 }
 
