@@ -160,7 +160,6 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       return json(200, { profile, transactionId, status: tx.status });
     } catch (e) {
       if (!isScepError(e)) throw e;
-      if (e.code === "ERR_STORE_UNAVAILABLE") return unavailable("transaction");
       if (e.code === "ERR_TRANSACTION_STATE") return json(404, { error: `${e.message} in profile ${profile}` });
       if (e.code === "ERR_INVALID_ARGUMENT") return json(404, { error: e.message });
       throw e;
@@ -168,7 +167,8 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
   };
 
   type Route = (request: Request, url: URL, rest: string | undefined) => Promise<Response>;
-  const routes: Record<string, { method: "GET" | "POST"; run: Route }> = {
+  /** `store`: the shared store a route reads or writes; when it is down (ERR_STORE_UNAVAILABLE) the answer is 503 naming it. */
+  const routes: Record<string, { method: "GET" | "POST"; store?: string; run: Route }> = {
     profiles: {
       method: "GET",
       run: async () => {
@@ -185,9 +185,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         const kinds = filters.filter((f) => KIND_FILTERS.has(f));
         const challenges = filters.filter((f) => !KIND_FILTERS.has(f));
         const outcomes = url.searchParams.getAll("outcome").flatMap((f) => f.split(",")).filter((f) => f !== "");
-        const limitText = url.searchParams.get("limit");
-        const limit = limitText === null ? 100 : Number(limitText);
-        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new BadRequest("limit must be an integer from 1 to 1000");
+        const limit = positive(url.searchParams.get("limit"), 100, "limit", 1000);
         const profile = url.searchParams.get("profile") ?? undefined;
         const activity = o.activity.list({
           ...(kinds.length ? { kind: kinds } : {}),
@@ -201,25 +199,20 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     },
     pending: {
       method: "GET",
+      store: "transaction",
       run: async (_request, url) => {
-        const profile = url.searchParams.get("profile") ?? undefined;
-        let list: Transaction[];
-        try {
-          list = await o.server.pending(profile);
-        } catch (e) {
-          if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return unavailable("transaction");
-          throw e;
-        }
+        const list = await o.server.pending(url.searchParams.get("profile") ?? undefined);
         const t = now().getTime();
         return json(200, {
           pending: list.map((tx) => ({ profile: tx.profile, transactionId: tx.transactionId, subject: subjectOf(tx), status: tx.status, ageSeconds: Math.max(0, Math.floor((t - tx.createdAt.getTime()) / 1000)) })),
         });
       },
     },
-    approve: { method: "POST", run: (request, url, rest) => decideRoute("approve", request, url, rest) },
-    reject: { method: "POST", run: (request, url, rest) => decideRoute("reject", request, url, rest) },
+    approve: { method: "POST", store: "transaction", run: (request, url, rest) => decideRoute("approve", request, url, rest) },
+    reject: { method: "POST", store: "transaction", run: (request, url, rest) => decideRoute("reject", request, url, rest) },
     challenges: {
       method: "POST",
+      store: "challenge",
       run: async (request, url) => {
         const body = await readJson(request);
         const profile = stringField(body, "profile", false) ?? url.searchParams.get("profile") ?? o.defaultProfile;
@@ -227,18 +220,14 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         const ttl = body.ttlSeconds;
         if (ttl !== undefined && (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 60 || ttl > 7 * 86_400)) throw new BadRequest("ttlSeconds must be an integer from 60 to 604800");
         const ttlMs = ttl === undefined ? (o.challengeTtlMs ?? 3_600_000) : ttl * 1000;
-        try {
-          const challenge = await o.challenges.issue({ profile, ttlMs });
-          o.log({ type: "admin", action: "challenge", profile, ttlSeconds: Math.floor(ttlMs / 1000) });
-          return json(201, { profile, challenge, expiresAt: new Date(now().getTime() + ttlMs).toISOString(), expiresInSeconds: Math.floor(ttlMs / 1000) });
-        } catch (e) {
-          if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return unavailable("challenge");
-          throw e;
-        }
+        const challenge = await o.challenges.issue({ profile, ttlMs });
+        o.log({ type: "admin", action: "challenge", profile, ttlSeconds: Math.floor(ttlMs / 1000) });
+        return json(201, { profile, challenge, expiresAt: new Date(now().getTime() + ttlMs).toISOString(), expiresInSeconds: Math.floor(ttlMs / 1000) });
       },
     },
     certificates: {
       method: "GET",
+      store: "revocation",
       run: async (_request, url) => {
         const profileName = url.searchParams.get("profile");
         const ca = (profileName ? o.caFor?.(profileName) : undefined) ?? o.ca;
@@ -253,11 +242,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         } catch {
           throw new BadRequest("serial must be hex digits");
         }
-        const [records, revoked] = await Promise.all([ca.list(), ca.revocations.list().catch((e: unknown) => e)]);
-        if (!Array.isArray(revoked)) {
-          if (isScepError(revoked) && revoked.code === "ERR_STORE_UNAVAILABLE") return unavailable("revocation");
-          throw revoked;
-        }
+        const [records, revoked] = await Promise.all([ca.list(), ca.revocations.list()]);
         const byserial = new Map(revoked.map((r) => [r.serialNumber, r]));
         const matching = records
           .filter((r) => (subject === undefined || r.subject.toLowerCase().includes(subject)) && (serial === undefined || r.serialNumber.includes(serial)))
@@ -283,6 +268,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     },
     revoke: {
       method: "POST",
+      store: "revocation",
       run: async (request) => {
         const body = await readJson(request);
         const profileName = stringField(body, "profile", false);
@@ -299,7 +285,6 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         } catch (e) {
           if (isEmbeddedCaError(e, "UNKNOWN_SERIAL")) return json(404, { error: e.message });
           if (isEmbeddedCaError(e, "INVALID_OPTIONS")) throw new BadRequest(e.message);
-          if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return unavailable("revocation");
           throw e;
         }
       },
@@ -322,17 +307,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         }
       },
     },
-    stats: {
-      method: "GET",
-      run: async () => {
-        try {
-          return json(200, { stats: await o.server.sharedStats() });
-        } catch (e) {
-          if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return unavailable("counter");
-          throw e;
-        }
-      },
-    },
+    stats: { method: "GET", store: "counter", run: async () => json(200, { stats: await o.server.sharedStats() }) },
   };
 
   const decideRoute = async (action: "approve" | "reject", request: Request, url: URL, rest: string | undefined): Promise<Response> => {
@@ -358,13 +333,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
    */
   const decideIn = async (action: "approve" | "reject", profile: string | undefined, transactionId: string): Promise<Response> => {
     if (profile !== undefined) return decide(action, profile, transactionId);
-    let waiting: Transaction[];
-    try {
-      waiting = (await o.server.pending()).filter((tx) => tx.transactionId === transactionId);
-    } catch (e) {
-      if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return unavailable("transaction");
-      throw e;
-    }
+    const waiting = (await o.server.pending()).filter((tx) => tx.transactionId === transactionId);
     const holders = [...new Set(waiting.map((tx) => tx.profile))];
     if (holders.length === 1) return decide(action, holders[0]!, transactionId);
     if (holders.length > 1) return json(409, { error: `transaction ${transactionId} is pending in profiles ${holders.join(", ")}: give "profile"`, profiles: holders });
@@ -392,6 +361,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         return await route.run(request, url, m[2]);
       } catch (e) {
         if (e instanceof BadRequest) return json(400, { error: e.message });
+        if (route.store !== undefined && isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return unavailable(route.store);
         throw e;
       }
     },

@@ -1,0 +1,47 @@
+/**
+ * The admin API while a shared store is down (a StoreUnavailableError, ERR_STORE_UNAVAILABLE, as the Redis stores
+ * throw): every route that reads or writes a store answers 503 + Retry-After naming that store, never a 500.
+ * The stores are stand-ins that fail the way a disconnected Redis store does; the CA is a real embedded CA.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MemoryRevocationStore, StoreUnavailableError, type ChallengeStore, type RevocationStore, type ScepServer } from "@scep/core";
+import { openFileCa, type FileCa } from "@scep-examples/embedded-ca";
+import { createAdminApi } from "../src/admin-api.js";
+
+const TOKEN = "store-down-admin-token";
+const down = (): never => {
+  throw new StoreUnavailableError("redis: connection refused");
+};
+let dir: string;
+let ca: FileCa;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "scep-admin-down-"));
+  const memory = new MemoryRevocationStore();
+  const revocations: RevocationStore = Object.assign(Object.create(memory) as RevocationStore, { list: async () => down(), revoke: async () => down() });
+  ca = await openFileCa({ dataDir: dir, revocations });
+}, 60_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("admin API with its stores down", () => {
+  const server = { pending: async () => down(), approve: async () => down(), reject: async () => down(), sharedStats: async () => down(), profiles: () => [{ profile: "/scep" }] } as unknown as ScepServer;
+  const challenges = { issue: async () => down() } as unknown as ChallengeStore;
+  const call = (method: string, path: string, body?: unknown) =>
+    createAdminApi({ token: TOKEN, server, defaultProfile: "/scep", log: () => {}, ca, challenges }).fetch(new Request(`http://127.0.0.1${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) }));
+
+  it.each([
+    ["GET", "/admin/scep/pending", undefined, "transaction"],
+    ["POST", "/admin/scep/approve", { transactionId: "t-1" }, "transaction"],
+    ["POST", "/admin/scep/reject", { transactionId: "t-1", profile: "/scep" }, "transaction"],
+    ["POST", "/admin/scep/approve/t-2", undefined, "transaction"],
+    ["POST", "/admin/scep/challenges", {}, "challenge"],
+    ["GET", "/admin/scep/certificates", undefined, "revocation"],
+    ["GET", "/admin/scep/stats", undefined, "counter"],
+  ] as const)("%s %s: 503 + Retry-After naming the store", async (method, path, body, store) => {
+    const res = await call(method, path, body);
+    expect([res.status, res.headers.get("retry-after"), await res.json()]).toEqual([503, "30", { error: `the ${store} store is unavailable; try again` }]);
+  });
+});
