@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import type { CaConfig } from "../cas/ca-config.js";
 import { ChallengeSourceError } from "../errors.js";
+import { abortable } from "../lib/deadline.js";
 import type { ChallengeSource, FetchedChallenge } from "./challenge-source.js";
 
 /**
@@ -104,13 +105,4 @@ export class MemoryChallengeSource implements ChallengeSource {
     if (/[\u0000-\u001f\u007f]/.test(challenge)) throw new ChallengeSourceError("the challenge holds a control character");
     return { challenge, retrievedAt };
   }
-}
-
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

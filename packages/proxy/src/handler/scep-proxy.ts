@@ -9,7 +9,7 @@ import { CA_TYPES, type CaConfig } from "../cas/ca-config.js";
 import type { CaRegistry } from "../cas/ca-registry.js";
 import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
 import { parseIdentifier, type ProxyIdentifier } from "../identifier.js";
-import { deadline } from "../lib/deadline.js";
+import { abortable, deadline } from "../lib/deadline.js";
 import { readBody } from "../lib/read-body.js";
 import type { ProfileKey, ProfileStore } from "../stores/profile-store.js";
 import { HttpUpstream } from "../upstream/http-upstream.js";
@@ -188,32 +188,29 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
   /** One upstream call under the proxy's own deadline (whatever the `Upstream` does with the signal). */
   async function forward(call: (signal: AbortSignal) => Promise<UpstreamResponse>, request: Request, event: Partial<ProxyEvent>): Promise<Response | ProxyReply> {
     const limit = deadline(upstreamTimeoutMs, request.signal);
-    let onExpiry: (() => void) | undefined;
-    const timedOut = new Promise<never>((_, rejectTimeout) => {
-      onExpiry = () =>
-        rejectTimeout(
-          limit.expired
-            ? new UpstreamError("timeout", `upstream did not answer within ${upstreamTimeoutMs} ms`)
-            : new UpstreamError("other", "upstream call aborted: the device went away"),
-        );
-      if (limit.signal.aborted) onExpiry(); // the device was gone before the call started
-      else limit.signal.addEventListener("abort", onExpiry, { once: true });
-    });
     try {
-      const res = await Promise.race([call(limit.signal), timedOut]);
+      // abortable: the deadline holds even for an Upstream that ignores the signal.
+      const res = await abortable(call(limit.signal), limit.signal);
       const headers: Record<string, string> = {};
       if (res.contentType !== null) headers["content-type"] = res.contentType;
       event.status = res.status;
       return new Response(res.body as Uint8Array<ArrayBuffer>, { status: res.status, headers });
     } catch (e) {
-      const error = e instanceof UpstreamError ? e : new UpstreamError(limit.expired ? "timeout" : "other", "upstream call failed", { cause: e });
-      if (!(e instanceof UpstreamError)) logger.error("upstream call threw a non-UpstreamError", describeError(e));
+      let error: UpstreamError;
+      if (limit.signal.aborted && e === limit.signal.reason) {
+        error = limit.expired
+          ? new UpstreamError("timeout", `upstream did not answer within ${upstreamTimeoutMs} ms`)
+          : new UpstreamError("other", "upstream call aborted: the device went away");
+      } else if (e instanceof UpstreamError) error = e;
+      else {
+        logger.error("upstream call threw a non-UpstreamError", describeError(e));
+        error = new UpstreamError(limit.expired ? "timeout" : "other", "upstream call failed", { cause: e });
+      }
       event.upstream = { reason: error.reason, ...(error.status !== undefined ? { status: error.status } : {}) };
       if (error.reason === "http" && error.status !== undefined && error.status >= 400 && error.status <= 499) return upstreamRefused(error.status);
       return error.reason === "timeout" ? upstreamTimeout() : upstreamFailed();
     } finally {
       limit.clear();
-      if (onExpiry) limit.signal.removeEventListener("abort", onExpiry);
     }
   }
 

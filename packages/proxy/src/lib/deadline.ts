@@ -31,3 +31,16 @@ export function deadline(ms: number, parent?: AbortSignal): Deadline {
     },
   };
 }
+
+/**
+ * `work`'s outcome, or a rejection with `signal.reason` as soon as `signal` aborts, whatever `work` does with the
+ * signal. `work` keeps running; its later outcome is ignored (never an unhandled rejection).
+ */
+export function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -6,6 +6,7 @@
  * @module
  */
 import type { CaConfig } from "../cas/ca-config.js";
+import { abortable } from "../lib/deadline.js";
 import { HttpUpstream, type HttpUpstreamOptions } from "./http-upstream.js";
 import type { Upstream, UpstreamCallOptions, UpstreamResponse } from "./upstream.js";
 
@@ -30,15 +31,6 @@ export type FetchHandlerUpstreamOptions = Omit<HttpUpstreamOptions, "fetch">;
 
 /** Statuses whose Response may not have a body. */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
-
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
 
 /**
  * An {@link Upstream} that hands each request to `handler.fetch` in the same

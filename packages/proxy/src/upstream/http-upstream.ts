@@ -7,7 +7,7 @@
 import { CA_CERT_CONTENT_TYPE, CA_RA_CERT_CONTENT_TYPE, PKI_MESSAGE_CONTENT_TYPE, parseCaCaps, toBase64 } from "@scep/core";
 import type { CaConfig } from "../cas/ca-config.js";
 import { ProxyConfigError, UpstreamError } from "../errors.js";
-import { deadline } from "../lib/deadline.js";
+import { abortable, deadline } from "../lib/deadline.js";
 import { errorCode, isDnsCode, isResetCode } from "../lib/net-errors.js";
 import { readCapped } from "../lib/read-body.js";
 import type { Upstream, UpstreamCallOptions, UpstreamResponse } from "./upstream.js";
@@ -155,12 +155,12 @@ export class HttpUpstream implements Upstream {
       inFlight.catch(() => undefined);
     }
     if (!signal) return inFlight;
-    if (signal.aborted) throw new UpstreamError("other", "upstream call aborted by the caller", { cause: signal.reason });
-    return await new Promise<boolean>((resolve, reject) => {
-      const onAbort = (): void => reject(new UpstreamError("other", "upstream call aborted by the caller", { cause: signal.reason }));
-      signal.addEventListener("abort", onAbort, { once: true });
-      inFlight.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-    });
+    try {
+      return await abortable(inFlight, signal);
+    } catch (e) {
+      if (signal.aborted && e === signal.reason) throw new UpstreamError("other", "upstream call aborted by the caller", { cause: e });
+      throw e;
+    }
   }
 
   #remember(url: string, capsText: string): boolean {
