@@ -46,7 +46,6 @@
  */
 import { createPublicKey, randomUUID, verify, type KeyObject } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import * as http from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
@@ -58,6 +57,7 @@ import { startRedisServer } from "../../../test-support/peers";
 import { anchor, mint } from "../../../packages/intune/test/support/tokens.js";
 import { CLIENT_ID, CLIENT_SECRET, TENANT, startFakeIntune } from "../../../packages/intune/test/support/fake-intune.js";
 import { startExample } from "../../server-kit/test/support/example-process.js";
+import { cpuMsOf, postAll } from "./support.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 9000);
@@ -161,40 +161,17 @@ function rawVerifier(privateKey: KeyObject, kind: "p256" | "rsa2048"): (parts: s
   };
 }
 
-/** Sends every request (at most `concurrency` in flight, keep-alive); the wall time and the reply bodies. */
-async function load(url: string, bodies: Uint8Array[], concurrency: number): Promise<{ seconds: number; replies: (Buffer | undefined)[] }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const replies: (Buffer | undefined)[] = new Array(bodies.length);
-  let next = 0;
-  const send = (body: Uint8Array): Promise<Buffer | undefined> =>
-    new Promise((resolve) => {
-      const req = http.request(url, { method: "POST", agent, headers: { "content-type": "application/x-pki-message", "content-length": body.length } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve(res.statusCode === 200 ? Buffer.concat(chunks) : undefined));
-      });
-      req.on("error", () => resolve(undefined));
-      req.end(body);
-    });
+/** Sends every request (`concurrency` in flight, keep-alive); the wall time and the bodies of the HTTP 200 replies. */
+async function load(url: string, bodies: Uint8Array[], concurrency: number): Promise<{ seconds: number; replies: (Uint8Array | undefined)[] }> {
   const start = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < bodies.length) {
-        const i = next++;
-        replies[i] = await send(bodies[i]!);
-      }
-    }),
-  );
-  const seconds = (performance.now() - start) / 1000;
-  agent.destroy();
-  return { seconds, replies };
+  const raws = await postAll(url, bodies, concurrency);
+  return { seconds: (performance.now() - start) / 1000, replies: raws.map((r) => (r.ok ? r.body : undefined)) };
 }
 
-/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); NaN elsewhere. */
+/** CPU time (user + system, ms) a process has used so far; NaN when it cannot be read. */
 function cpuMs(pid: number | undefined): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
+    return pid === undefined ? Number.NaN : cpuMsOf([pid]);
   } catch {
     return Number.NaN;
   }

@@ -51,7 +51,6 @@
  * @module
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import * as http from "node:http";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -71,6 +70,7 @@ import {
   type ContentCipher,
   type DigestAlgorithm,
 } from "../../../packages/core/dist/index.js";
+import { cpuMsOf, postAll, type Raw } from "./support.js";
 import { opensslCreateCa, startMicromdmServer, startRedisServer, type MicromdmServer, type RedisServer } from "../../../test-support/peers";
 
 const ENROLLMENTS = Number(process.env.BENCH_ENROLLMENTS ?? 2000);
@@ -97,7 +97,6 @@ const SERVER_ENV = Object.fromEntries(
 const GOAL_RATIO = 2;
 const GOAL_RSS_MB = 200;
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
-const CLOCK_TICKS = 100; // USER_HZ: 100 on every Linux this runs on (`getconf CLK_TCK`)
 
 const log = (s = ""): void => void process.stdout.write(s + "\n");
 const fmtLoad = (): string => loadavg().map((l) => l.toFixed(2)).join(" ");
@@ -175,18 +174,6 @@ function memoryOf(pids: readonly number[]): { peakMb: number; currentMb: number 
     currentMb += kb("VmRSS") / 1024;
   }
   return { peakMb, currentMb };
-}
-
-/** User + system CPU time of processes (all their threads), in ms. */
-function cpuMsOf(pids: readonly number[]): number {
-  let ms = 0;
-  for (const pid of pids) {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the parenthesised command: state is field 3, utime 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    ms += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-  }
-  return ms;
 }
 
 // ------------------------------------------------------------------ setup
@@ -425,42 +412,9 @@ async function oneTimeMessages(url: string): Promise<void> {
 
 // ------------------------------------------------------------------ load
 
-type Raw = { ok: true; body: Uint8Array } | { ok: false; reason: string };
-
-/**
- * POSTs every message with `concurrency` requests in flight over `concurrency`
- * keep-alive connections. node:http rather than fetch: the load generator
- * shares the two cores with the server under test, and undici's fetch costs
- * ~1.9 ms of CPU a request, which would dilute the comparison.
- */
-async function send(url: string, batch: readonly Message[], concurrency: number): Promise<Raw[]> {
-  const target = new URL(`${url}?operation=PKIOperation`);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const post = (body: Uint8Array): Promise<Raw> =>
-    new Promise((resolve) => {
-      const req = http.request(
-        { agent, host: target.hostname, port: target.port, path: target.pathname + target.search, method: "POST", headers: { "content-type": "application/x-pki-message", "content-length": body.length } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => resolve(res.statusCode === 200 ? { ok: true, body: new Uint8Array(Buffer.concat(chunks)) } : { ok: false, reason: `HTTP ${res.statusCode}` }));
-          res.on("error", (e) => resolve({ ok: false, reason: `network: ${e.message}` }));
-        },
-      );
-      req.on("error", (e) => resolve({ ok: false, reason: `network: ${e.message}` }));
-      req.end(body);
-    });
-  const out: Raw[] = new Array<Raw>(batch.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let i = next++; i < batch.length; i = next++) out[i] = await post(batch[i]!.der);
-  };
-  try {
-    await Promise.all(Array.from({ length: Math.min(concurrency, batch.length) }, worker));
-  } finally {
-    agent.destroy();
-  }
-  return out;
+/** POSTs every message's PKIOperation with `concurrency` requests in flight (support.ts's postAll). */
+function send(url: string, batch: readonly Message[], concurrency: number): Promise<Raw[]> {
+  return postAll(`${url}?operation=PKIOperation`, batch.map((m) => m.der), concurrency);
 }
 
 /** Reads one reply: undefined when it is a SUCCESS with the requested certificate, else why not. */
