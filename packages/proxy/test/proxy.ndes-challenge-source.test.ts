@@ -300,3 +300,16 @@ describe("ntlmHttpGet", () => {
     expect(new TextDecoder().decode(res.body)).toBe(challengePage());
   });
 });
+
+describe("NDES source options", () => {
+  it.each([
+    ["timeoutMs", 0],
+    ["timeoutMs", Number.POSITIVE_INFINITY],
+    ["maxBodyBytes", -1],
+    ["maxBodyBytes", 0.5],
+  ] as const)("%s = %s → ERR_PROXY_CONFIG from the constructor and from ntlmHttpGet", async (name, value) => {
+    const config = expect.objectContaining({ name: "ProxyConfigError", code: "ERR_PROXY_CONFIG", message: `${name} must be a positive integer` });
+    expect(() => new NdesChallengeSource({ [name]: value })).toThrow(config);
+    await expect(ntlmHttpGet("http://127.0.0.1:1/certsrv/mscep_admin/", { credentials: { username: "u", password: "p" }, [name]: value })).rejects.toEqual(config);
+  });
+});

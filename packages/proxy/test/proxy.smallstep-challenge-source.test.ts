@@ -201,3 +201,14 @@ describe("Smallstep SCEPChallenge webhook", () => {
     expect(e.code).toBe("ERR_PROXY_CHALLENGE_SOURCE_CONFIG");
   });
 });
+
+describe("Smallstep source options", () => {
+  it.each([
+    ["timeoutMs", 0],
+    ["timeoutMs", Number.NaN],
+    ["maxBodyBytes", -1],
+    ["maxBodyBytes", 1.5],
+  ] as const)("%s = %s → ERR_PROXY_CONFIG from the constructor, not a fetch that fails at once", (name, value) => {
+    expect(() => new SmallstepChallengeSource({ [name]: value })).toThrow(expect.objectContaining({ name: "ProxyConfigError", code: "ERR_PROXY_CONFIG", message: `${name} must be a positive integer` }));
+  });
+});

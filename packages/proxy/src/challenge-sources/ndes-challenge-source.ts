@@ -10,6 +10,7 @@ import { ntlmHttpGet, type NtlmHttpGetOptions } from "../ntlm/node-http-transpor
 import type { ChallengeSource, FetchedChallenge } from "./challenge-source.js";
 import { ChallengeSourceConfigError, NdesHttpStatusError } from "./errors.js";
 import { parseNdesAdminPage } from "./ndes-page.js";
+import { positiveInteger } from "../lib/options.js";
 
 /**
  * Options of {@link NdesChallengeSource}.
@@ -59,6 +60,7 @@ export interface NdesChallengeSourceOptions {
  * - `ERR_PROXY_NDES_TIMEOUT`, `ERR_PROXY_NDES_TRANSPORT` (retryable);
  * - `ERR_PROXY_NTLM_MESSAGE`: a malformed NTLM CHALLENGE;
  * - `ERR_PROXY_CHALLENGE_SOURCE_CONFIG`: `ca` is not of type `ndes` or lacks `ndes` settings.
+ * - `ERR_PROXY_CONFIG` ({@link ProxyConfigError}, from the constructor): `timeoutMs` or `maxBodyBytes` is not a positive integer.
  *
  * Messages never hold the password, the challenge or the page's text.
  *
@@ -83,6 +85,9 @@ export class NdesChallengeSource implements ChallengeSource {
   readonly #now: () => Date;
 
   constructor(options: NdesChallengeSourceOptions = {}) {
+    // Validated here, so a bad limit fails at construction rather than on every fetch (ntlmHttpGet applies the defaults).
+    positiveInteger("timeoutMs", options.timeoutMs, 1);
+    positiveInteger("maxBodyBytes", options.maxBodyBytes, 1);
     this.#options = options;
     this.#now = options.now ?? (() => new Date());
   }

@@ -10,6 +10,7 @@ import type { ChallengeSource, FetchedChallenge } from "./challenge-source.js";
 import { ChallengeSourceError } from "../errors.js";
 import { deadline } from "../lib/deadline.js";
 import { transportFailure } from "../lib/net-errors.js";
+import { positiveInteger } from "../lib/options.js";
 import { readCapped } from "../lib/read-body.js";
 import {
   ChallengeSourceConfigError,
@@ -93,6 +94,7 @@ const MAX_CHALLENGE = 255;
  * - `ERR_PROXY_SMALLSTEP_INVALID`: over 255 characters, not UTF-8, control characters, or over `maxBodyBytes`;
  * - `ERR_PROXY_SMALLSTEP_TIMEOUT`, `ERR_PROXY_SMALLSTEP_TRANSPORT` (retryable);
  * - `ERR_PROXY_CHALLENGE_SOURCE_CONFIG`: `ca` is not of type `smallstep` or lacks `smallstep` settings.
+ * - `ERR_PROXY_CONFIG` ({@link ProxyConfigError}, from the constructor): `timeoutMs` or `maxBodyBytes` is not a positive integer.
  *
  * @example
  * ```ts
@@ -117,8 +119,8 @@ export class SmallstepChallengeSource implements ChallengeSource {
 
   constructor(options: SmallstepChallengeSourceOptions = {}) {
     this.#now = options.now ?? (() => new Date());
-    this.#timeoutMs = options.timeoutMs ?? 30_000;
-    this.#maxBody = options.maxBodyBytes ?? 64 * 1024;
+    this.#timeoutMs = positiveInteger("timeoutMs", options.timeoutMs, 30_000);
+    this.#maxBody = positiveInteger("maxBodyBytes", options.maxBodyBytes, 64 * 1024);
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#payloadIdentifier = options.payloadIdentifier ?? (() => crypto.randomUUID().toUpperCase());
   }

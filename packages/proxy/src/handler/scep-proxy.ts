@@ -10,6 +10,7 @@ import type { CaRegistry } from "../cas/ca-registry.js";
 import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
 import { parseIdentifier, type ProxyIdentifier } from "../identifier.js";
 import { abortable, deadline } from "../lib/deadline.js";
+import { positiveInteger } from "../lib/options.js";
 import { readBody } from "../lib/read-body.js";
 import type { ProfileKey, ProfileStore } from "../stores/profile-store.js";
 import { HttpUpstream } from "../upstream/http-upstream.js";
@@ -100,12 +101,6 @@ function describeError(e: unknown): Record<string, unknown> {
   return { error: typeof e };
 }
 
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value <= 0) throw new ProxyConfigError(`${name} must be a positive integer`);
-  return value;
-}
-
 function normaliseBase(basePath: string | undefined): string {
   const base = (basePath ?? "/scep").replace(/\/+$/, "");
   if (base !== "" && !base.startsWith("/")) throw new ProxyConfigError("basePath must start with /");
@@ -158,8 +153,8 @@ function normaliseBase(basePath: string | undefined): string {
 export function createScepProxy(options: ScepProxyOptions): ScepProxy {
   const base = normaliseBase(options.basePath);
   const { profiles, cas, challenges } = options;
-  const upstreamTimeoutMs = positive("upstreamTimeoutMs", options.upstreamTimeoutMs, 30_000);
-  const maxBody = positive("maxBodyBytes", options.maxBodyBytes, 2 * MiB);
+  const upstreamTimeoutMs = positiveInteger("upstreamTimeoutMs", options.upstreamTimeoutMs, 30_000);
+  const maxBody = positiveInteger("maxBodyBytes", options.maxBodyBytes, 2 * MiB);
   const upstream = options.upstream ?? new HttpUpstream({ timeoutMs: upstreamTimeoutMs, maxRequestBytes: maxBody, maxResponseBytes: maxBody });
   const now = options.now ?? (() => new Date());
   const logger = options.logger ?? consoleLogger;

@@ -10,6 +10,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 import { ChallengeSourceError } from "../errors.js";
 import { transportFailure } from "../lib/net-errors.js";
+import { positiveInteger } from "../lib/options.js";
 import {
   ChallengeSourceConfigError,
   NdesAuthError,
@@ -146,6 +147,7 @@ function utf8b64(s: string): string {
  * @throws {@link NdesTransportError} (`ERR_PROXY_NDES_TRANSPORT`) when the connection fails.
  * @throws {@link NdesUnknownPageError} (`ERR_PROXY_NDES_UNKNOWN_PAGE`) for a body over `maxBodyBytes`.
  * @throws {@link ChallengeSourceConfigError} (`ERR_PROXY_CHALLENGE_SOURCE_CONFIG`) for a URL that is not http(s) or holds user info.
+ * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) for a `timeoutMs` or `maxBodyBytes` that is not a positive integer.
  * @throws the `signal`'s reason when it aborts.
  *
  * @example
@@ -172,8 +174,8 @@ export async function ntlmHttpGet(url: string, options: NtlmHttpGetOptions): Pro
   if (target.username || target.password) throw new ChallengeSourceConfigError("NDES admin URL must not hold credentials; pass them as username/password");
   options.signal?.throwIfAborted();
 
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const timeoutMs = positiveInteger("timeoutMs", options.timeoutMs, DEFAULT_TIMEOUT_MS);
+  const maxBody = positiveInteger("maxBodyBytes", options.maxBodyBytes, DEFAULT_MAX_BODY);
   const agent = secure
     ? new https.Agent({ keepAlive: true, maxSockets: 1, ca: options.tls?.ca, rejectUnauthorized: options.tls?.rejectUnauthorized ?? true })
     : new http.Agent({ keepAlive: true, maxSockets: 1 });

@@ -8,6 +8,7 @@ import { CA_CERT_CONTENT_TYPE, CA_RA_CERT_CONTENT_TYPE, PKI_MESSAGE_CONTENT_TYPE
 import type { CaConfig } from "../cas/ca-config.js";
 import { ProxyConfigError, UpstreamError } from "../errors.js";
 import { abortable, deadline } from "../lib/deadline.js";
+import { positiveInteger } from "../lib/options.js";
 import { errorCode, isDnsCode, isResetCode } from "../lib/net-errors.js";
 import { readCapped } from "../lib/read-body.js";
 import type { Upstream, UpstreamCallOptions, UpstreamResponse } from "./upstream.js";
@@ -38,12 +39,6 @@ interface CachedCaps {
 const MiB = 1024 * 1024;
 
 const mediaType = (contentType: string | null): string => (contentType ?? "").split(";")[0]!.trim().toLowerCase();
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value <= 0) throw new ProxyConfigError(`${name} must be a positive integer`);
-  return value;
-}
 
 /**
  * An {@link Upstream} over HTTP(S) with `fetch`.
@@ -95,10 +90,10 @@ export class HttpUpstream implements Upstream {
   readonly #capsInFlight = new Map<string, Promise<boolean>>();
 
   constructor(options: HttpUpstreamOptions = {}) {
-    this.#timeoutMs = positive("timeoutMs", options.timeoutMs, 30_000);
-    this.#capsTtlMs = positive("capsTtlMs", options.capsTtlMs, 600_000);
-    this.#maxResponse = positive("maxResponseBytes", options.maxResponseBytes, 2 * MiB);
-    this.#maxRequest = positive("maxRequestBytes", options.maxRequestBytes, 2 * MiB);
+    this.#timeoutMs = positiveInteger("timeoutMs", options.timeoutMs, 30_000);
+    this.#capsTtlMs = positiveInteger("capsTtlMs", options.capsTtlMs, 600_000);
+    this.#maxResponse = positiveInteger("maxResponseBytes", options.maxResponseBytes, 2 * MiB);
+    this.#maxRequest = positiveInteger("maxRequestBytes", options.maxRequestBytes, 2 * MiB);
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     const now = options.now;
     this.#now = now ? () => now().getTime() : () => Date.now();
