@@ -67,14 +67,23 @@ let writes = 0;
  * `{ type: "crl", crlNumber, revoked, thisUpdate, nextUpdate }` per new CRL after the first and `{ type: "crl-failed", error }`
  * when signing or writing fails (the next round tries again). The timer does not keep the process alive.
  *
- * @returns `refresh()` (sign now if due; the admin API calls it after a revocation) and `stop()`.
+ * @returns `refresh()` (sign now if due; the admin API calls it after a revocation; never rejects) and `stop()`
+ * (no more rounds; resolves once a CRL being signed or written is on disk, so the data directory and the
+ * revocation store can then be closed or removed).
  */
-export function scheduleCrl(ca: FileCa, intervalMs: number, log: (entry: Record<string, unknown>) => void): { refresh(): Promise<SignedCrl | undefined>; stop(): void } {
+export function scheduleCrl(ca: FileCa, intervalMs: number, log: (entry: Record<string, unknown>) => void): { refresh(): Promise<SignedCrl | undefined>; stop(): Promise<void> } {
   // setInterval takes at most 2^31 − 1 ms (longer fires at once, every millisecond).
   intervalMs = Math.min(Math.max(1000, intervalMs), 2_147_483_647);
   let last: bigint | undefined;
   let first = true;
-  const refresh = async (): Promise<SignedCrl | undefined> => {
+  const running = new Set<Promise<SignedCrl | undefined>>();
+  const refresh = (): Promise<SignedCrl | undefined> => {
+    const round = refreshOnce();
+    running.add(round);
+    void round.finally(() => running.delete(round));
+    return round;
+  };
+  const refreshOnce = async (): Promise<SignedCrl | undefined> => {
     try {
       const crl = await ca.crl();
       if (crl.crlNumber !== last) {
@@ -98,5 +107,11 @@ export function scheduleCrl(ca: FileCa, intervalMs: number, log: (entry: Record<
   void refresh();
   const timer = setInterval(() => void refresh(), intervalMs);
   timer.unref();
-  return { refresh, stop: () => clearInterval(timer) };
+  return {
+    refresh,
+    stop: async () => {
+      clearInterval(timer);
+      await Promise.all(running);
+    },
+  };
 }

@@ -43,8 +43,8 @@ export interface ScepKit {
   stores: SharedStores;
   /** The CRLs (mount before the SCEP middleware): the server CA's at `GET /scep/ca.crl`, a profile's own CA's at `GET <profile path>/ca.crl`. */
   crl: CrlEndpoint;
-  /** Stops the CRL schedules (and whatever else the kit runs in the background). */
-  close(): void;
+  /** Stops the CRL schedules (and whatever else the kit runs in the background); resolves once a CRL being written is on disk. */
+  close(): Promise<void>;
   /** The OpenTelemetry SDK (MeterProvider + Prometheus exporter) the SCEP metrics are recorded in, served at `/metrics`. */
   metrics: MetricsSdk;
   /** The last 1000 requests (the admin API's activity); kept across reloads. */
@@ -320,7 +320,10 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
   const caCertificatePath = config.caCertPath ?? join(ca.dataDir, "ca.pem");
   const admin = config.adminListen === undefined ? adminApi : undefined;
   return {
-    config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin, adminApi, stores, metrics, activity, crl, close: () => (crlSchedules.forEach((c) => c.stop()), unobserve()), profiles: summaries, profileCas,
+    config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin, adminApi, stores, metrics, activity, crl, close: async () => {
+      unobserve();
+      await Promise.all([...crlSchedules.values()].map((c) => c.stop()));
+    }, profiles: summaries, profileCas,
   };
 }
 
@@ -545,10 +548,11 @@ export async function startServer(
 
   const stop = (): Promise<void> =>
     (stopping ??= new Promise<void>((done) => {
-      kit.close();
+      // The stores close after the CRL being written (it reads the revocation store) is on disk.
+      const closed = kit.close();
       adminHttp?.close();
       adminHttp?.closeAllConnections();
-      http.close(() => void kit.stores.close().finally(done));
+      http.close(() => void closed.then(() => kit.stores.close()).finally(done));
       http.closeIdleConnections();
       setTimeout(() => http.closeAllConnections(), config.shutdownTimeoutMs).unref();
     }));
@@ -582,7 +586,7 @@ export async function startServer(
       try {
         return { kit: nextKit, listener: listenerFor(nextKit), restartNeeded };
       } catch (e) {
-        nextKit.close();
+        void nextKit.close();
         throw e;
       }
     },
@@ -590,7 +594,7 @@ export async function startServer(
       const old = kit;
       kit = next.kit;
       listener = next.listener;
-      old.close();
+      void old.close();
     },
     describe: (next) => ({
       ca: next.kit.ca.subject,
