@@ -104,7 +104,7 @@ export async function openKit(): Promise<{ kit: Awaited<ReturnType<typeof create
   return {
     kit,
     async close() {
-      kit.close();
+      await kit.close(); // (the first CRL is written before the stores close and the directory goes)
       await kit.stores.close();
       rmSync(dir, { recursive: true, force: true });
     },
