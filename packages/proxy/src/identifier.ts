@@ -7,6 +7,7 @@
  * @module
  */
 import { IdentifierError } from "./errors.js";
+import { CONTROL_CHARACTER } from "./lib/text.js";
 
 /**
  * The fields of an identifier. Absent optional fields are absent keys (never
@@ -36,12 +37,11 @@ export interface ProxyIdentifier {
 export const MAX_IDENTIFIER_LENGTH = 4096;
 
 const ESCAPES = /^(?:[^%]|%[0-9A-Fa-f]{2})*$/;
-const CONTROL = /[\u0000-\u001f\u007f]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function checkField(value: string): void {
   if (LONE_SURROGATE.test(value)) throw new IdentifierError("bad_encoding");
-  if (CONTROL.test(value)) throw new IdentifierError("control_character");
+  if (CONTROL_CHARACTER.test(value)) throw new IdentifierError("control_character");
 }
 
 /**

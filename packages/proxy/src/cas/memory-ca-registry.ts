@@ -6,6 +6,7 @@
 import { ProxyConfigError } from "../errors.js";
 import { CA_TYPES, type CaConfig } from "./ca-config.js";
 import type { CaRegistry } from "./ca-registry.js";
+import { CONTROL_CHARACTER } from "../lib/text.js";
 
 /** Options of {@link MemoryCaRegistry}. @group CAs */
 export interface MemoryCaRegistryOptions {
@@ -15,7 +16,7 @@ export interface MemoryCaRegistryOptions {
 
 function validate(ca: CaConfig, index: number): CaConfig {
   const where = `CA #${index + 1}`;
-  if (typeof ca?.name !== "string" || ca.name === "" || /[\u0000-\u001f\u007f]/.test(ca.name)) {
+  if (typeof ca?.name !== "string" || ca.name === "" || CONTROL_CHARACTER.test(ca.name)) {
     throw new ProxyConfigError(`${where}: name must be a non-empty string without control characters`);
   }
   if (!CA_TYPES.includes(ca.type)) throw new ProxyConfigError(`${where}: type must be one of ${CA_TYPES.join(", ")}`);

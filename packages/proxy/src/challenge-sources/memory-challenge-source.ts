@@ -9,6 +9,7 @@ import type { CaConfig } from "../cas/ca-config.js";
 import { ChallengeSourceError } from "../errors.js";
 import { abortable } from "../lib/deadline.js";
 import type { ChallengeSource, FetchedChallenge } from "./challenge-source.js";
+import { CONTROL_CHARACTER, MAX_CHALLENGE_CHARS } from "../lib/text.js";
 
 /**
  * Options of {@link MemoryChallengeSource}.
@@ -29,9 +30,6 @@ export interface MemoryChallengeSourceOptions {
    */
   challenge?: string | ((ca: CaConfig, options: { signal?: AbortSignal }) => string | Promise<string>);
 }
-
-/** PKCS#9 ub-challenge-password. */
-const MAX_CHALLENGE = 255;
 
 /**
  * A {@link ChallengeSource} without a network: answers every CA, whatever its
@@ -101,8 +99,8 @@ export class MemoryChallengeSource implements ChallengeSource {
       throw new ChallengeSourceError("the challenge function failed", { cause: e });
     }
     if (typeof challenge !== "string" || challenge.length === 0) throw new ChallengeSourceError("the challenge is empty or not a string");
-    if (challenge.length > MAX_CHALLENGE) throw new ChallengeSourceError(`the challenge has ${challenge.length} characters; at most ${MAX_CHALLENGE}`);
-    if (/[\u0000-\u001f\u007f]/.test(challenge)) throw new ChallengeSourceError("the challenge holds a control character");
+    if (challenge.length > MAX_CHALLENGE_CHARS) throw new ChallengeSourceError(`the challenge has ${challenge.length} characters; at most ${MAX_CHALLENGE_CHARS}`);
+    if (CONTROL_CHARACTER.test(challenge)) throw new ChallengeSourceError("the challenge holds a control character");
     return { challenge, retrievedAt };
   }
 }

@@ -11,6 +11,7 @@ import {
   NdesPermissionError,
   NdesUnknownPageError,
 } from "./errors.js";
+import { MAX_CHALLENGE_CHARS } from "../lib/text.js";
 
 /**
  * The encodings {@link decodeNdesAdminPage} recognises.
@@ -30,9 +31,6 @@ export interface NdesAdminPage {
   /** The encoding the page was decoded with. */
   encoding: NdesPageEncoding;
 }
-
-/** Largest challenge accepted from the page (PKCS#9 `ub-challenge-password`). */
-const MAX_CHALLENGE = 255;
 
 const CHALLENGE_RE = /The\s+enrollment\s+challenge\s+password\s+is:\s*<B>\s*([^\s<]+)/i;
 const CACHE_FULL = "the password cache is full";
@@ -187,7 +185,7 @@ export function parseNdesAdminPage(body: Uint8Array, contentType?: string | null
     const m = CHALLENGE_RE.exec(text);
     if (m) {
       const challenge = m[1] ?? "";
-      if (challenge.length <= MAX_CHALLENGE && printable(challenge)) return { challenge, encoding };
+      if (challenge.length <= MAX_CHALLENGE_CHARS && printable(challenge)) return { challenge, encoding };
       found ??= new NdesUnknownPageError(`NDES admin page holds a challenge that is not 1-255 printable characters (${body.length} bytes, ${encoding})`);
       continue;
     }

@@ -22,6 +22,7 @@ import {
   SmallstepTransportError,
   TRANSPORT_FAILURE_TEXT,
 } from "./errors.js";
+import { CONTROL_CHARACTER, MAX_CHALLENGE_CHARS } from "../lib/text.js";
 
 /**
  * The JSON body POSTed to the Smallstep challenge webhook: Jamf Pro's
@@ -70,9 +71,6 @@ export interface SmallstepChallengeSourceOptions {
   /** PayloadIdentifier generator. Default `crypto.randomUUID()` in upper case. */
   payloadIdentifier?: () => string;
 }
-
-/** PKCS#9 ub-challenge-password. */
-const MAX_CHALLENGE = 255;
 
 /**
  * A {@link ChallengeSource} for CAs of type `smallstep`: POSTs a
@@ -177,9 +175,9 @@ export class SmallstepChallengeSource implements ChallengeSource {
         throw new SmallstepInvalidChallengeError("Smallstep webhook answered a body that is not UTF-8", { cause: e });
       }
       if (text.length === 0) throw new SmallstepEmptyError("Smallstep webhook answered 200 with an empty body");
-      if (text.length > MAX_CHALLENGE) throw new SmallstepInvalidChallengeError(`Smallstep webhook answered ${text.length} characters; a challenge has at most ${MAX_CHALLENGE}`);
+      if (text.length > MAX_CHALLENGE_CHARS) throw new SmallstepInvalidChallengeError(`Smallstep webhook answered ${text.length} characters; a challenge has at most ${MAX_CHALLENGE_CHARS}`);
       // C0 controls and DEL only: C1 code points (U+0080–U+009F) are legal in a UTF8String challenge.
-      if (/[\u0000-\u001f\u007f]/.test(text)) throw new SmallstepInvalidChallengeError("Smallstep webhook answered a body with control characters");
+      if (CONTROL_CHARACTER.test(text)) throw new SmallstepInvalidChallengeError("Smallstep webhook answered a body with control characters");
       return { challenge: text, retrievedAt: sent.getTime() };
     } catch (e) {
       if (limit.expired) throw new SmallstepTimeoutError(`Smallstep webhook did not answer within ${this.#timeoutMs} ms`, { cause: e });
