@@ -1,12 +1,12 @@
 // Builds and runs the example proxy: stores, CA registry, the @scep/proxy handler, the admin API, one
 // node:http server, JSON event lines on stdout, a banner on stderr, graceful shutdown.
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { HttpUpstream, MemoryCaRegistry, NdesChallengeSource, SmallstepChallengeSource, createScepProxy, type CaConfig } from "@scep/proxy";
 import { createAdminApi, EventLog, MAX_ADMIN_BODY } from "./admin-api.js";
 import type { ProxyConfig } from "./config.js";
 import { serveFetch } from "./node-fetch.js";
-import { applyHttpLimits } from "@scep-examples/server-kit/http-limits";
+import { createLimitedHttpServer } from "@scep-examples/server-kit/http-limits";
 import { rawPath } from "@scep-examples/server-kit/node-fetch";
 import { nodeHttpFetch } from "./node-http-fetch.js";
 import { memoryStores, redisStores, type ProxyStores } from "./stores.js";
@@ -84,23 +84,15 @@ export async function startProxy(config: ProxyConfig, options: { log?: (entry: R
     now,
   });
   const onError = (error: unknown): void => log({ type: "error", error: error instanceof Error ? `${error.name}: ${error.message.split("\n", 1)[0]}` : "unknown error" });
-  const server = createServer({
-    headersTimeout: config.http.headersTimeoutMs,
-    requestTimeout: config.http.requestTimeoutMs,
-    keepAliveTimeout: config.http.keepAliveTimeoutMs,
-    // How often Node checks the two timeouts above (its default, 30 s, would let short timeouts run long).
-    connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(config.http.headersTimeoutMs / 4))),
-  });
-  // Slow clients and floods: body timeout (408), at most maxInFlight requests (503 + Retry-After), maxConnections sockets.
-  const limited = applyHttpLimits(server, (req, res) => {
+  // Slow clients and floods: header, request, body (408) and keep-alive timeouts, at most maxInFlight requests
+  // (503 + Retry-After), maxConnections sockets: as the example servers.
+  const server = createLimitedHttpServer(config.http, (req, res) => {
     const path = rawPath(req.url ?? "/");
     if (admin.owns(path)) return void serveFetch((r, meta) => admin.fetch(r, meta), req, res, { maxBodyBytes: MAX_ADMIN_BODY, onError });
     if (path === config.path || path.startsWith(`${config.path}/`)) return void serveFetch((r) => proxy.fetch(r), req, res, { maxBodyBytes: config.maxBodyBytes, onError });
     res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
     res.end("not found\n");
-  }, config.http);
-  server.on("request", limited.listener);
-  server.keepAliveTimeout = config.http.keepAliveTimeoutMs;
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => resolve());

@@ -7,7 +7,7 @@
 //   - at most maxInFlight requests between their headers and their response: one more is answered 503 with
 //     Retry-After at once, before the framework reads its body, so memory stays bounded under any flood.
 // /healthz, /readyz and /metrics are not counted (cheap, and an orchestrator must reach them under load).
-import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
 
 /** The limits {@link applyHttpLimits} enforces; all times in milliseconds. */
 export interface HttpLimits {
@@ -96,4 +96,38 @@ export function applyHttpLimits(server: Server, next: RequestListener, limits: H
     next(req, res);
   };
   return { listener, stats };
+}
+
+/** {@link HttpLimits} plus Node's own timeouts of the server, all in milliseconds. */
+export interface HttpServerLimits extends HttpLimits {
+  /** The whole request must arrive within this (Node's `requestTimeout`, 408). */
+  requestTimeoutMs: number;
+  /** Headers must arrive within this (Node's `headersTimeout`, 408: the slow-loris guard). */
+  headersTimeoutMs: number;
+  /** Idle keep-alive connections close after this. */
+  keepAliveTimeoutMs: number;
+}
+
+/**
+ * A node:http server that answers with `listener` under `limits`: headers, request, body and keep-alive timeouts,
+ * at most `maxConnections` sockets and `maxInFlight` requests (then 503 + Retry-After), see {@link applyHttpLimits}.
+ * The example servers and the example proxy both run on it. Not yet listening.
+ *
+ * @example
+ * ```ts
+ * const server = createLimitedHttpServer({ requestTimeoutMs: 60_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, maxInFlight: 512, maxConnections: 4096, bodyTimeoutMs: 10_000, retryAfterSeconds: 1 }, (req, res) => res.end("ok"));
+ * server.listen(0, "127.0.0.1");
+ * ```
+ */
+export function createLimitedHttpServer(limits: HttpServerLimits, listener: RequestListener): Server {
+  const server = createServer({
+    requestTimeout: limits.requestTimeoutMs,
+    headersTimeout: limits.headersTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // How often Node checks the two timeouts above (its default, 30 s, would let short timeouts run long).
+    connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(limits.headersTimeoutMs / 4))),
+  });
+  server.on("request", applyHttpLimits(server, listener, limits).listener);
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  return server;
 }

@@ -2,7 +2,7 @@
 import cluster from "node:cluster";
 import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
-import { createServer, type RequestListener, type Server } from "node:http";
+import type { RequestListener, Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from "node:net";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
@@ -20,7 +20,7 @@ import { readNextCa } from "./ca-rollover.js";
 import { createReloader, keepRestartOnly } from "./reload.js";
 import type { ProfileSettings } from "./config-file.js";
 import { buildProfile, describeProfile, readSecret, type ProfileSummary } from "./profiles.js";
-import { applyHttpLimits } from "./http-limits.js";
+import { createLimitedHttpServer } from "./http-limits.js";
 
 /** The SCEP path (and profile name) the examples serve without a configuration file. */
 export const SCEP_PATH = "/scep";
@@ -355,29 +355,11 @@ async function listen(server: Server | NetServer, config: ServerConfig): Promise
 /**
  * An HTTP server with the configured timeouts and bounds, so a slow client cannot hold a connection forever and a
  * flood cannot grow memory without bound: headers, request, body and keep-alive timeouts, at most `maxConnections`
- * sockets and `maxInFlight` requests (then 503 + Retry-After), see {@link applyHttpLimits}. The operator probes are
+ * sockets and `maxInFlight` requests (then 503 + Retry-After), see {@link createLimitedHttpServer}. The operator probes are
  * not counted against `maxInFlight`.
  */
 export function createHttpServer(config: ServerConfig, listener: RequestListener): Server {
-  const http: Server = createServer(
-    {
-      requestTimeout: config.requestTimeoutMs,
-      headersTimeout: config.headersTimeoutMs,
-      keepAliveTimeout: config.keepAliveTimeoutMs,
-      // How often Node checks the two timeouts above (its default, 30 s, would let short timeouts run long).
-      connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(config.headersTimeoutMs / 4))),
-    },
-  );
-  const limited = applyHttpLimits(http, listener, {
-    maxInFlight: config.maxInFlight,
-    maxConnections: config.maxConnections,
-    bodyTimeoutMs: config.bodyTimeoutMs,
-    retryAfterSeconds: config.retryAfterSeconds,
-    exemptPaths: OPERATOR_PATHS,
-  });
-  http.on("request", limited.listener);
-  http.keepAliveTimeout = config.keepAliveTimeoutMs;
-  return http;
+  return createLimitedHttpServer({ ...config, exemptPaths: OPERATOR_PATHS }, listener);
 }
 
 function scepUrls(host: string, port: number, paths: readonly string[] = [SCEP_PATH]): string[] {
