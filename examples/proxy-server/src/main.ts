@@ -17,17 +17,6 @@ if (config) {
     console.error(`proxy-server: ${(e as Error).message.split("\n", 1)[0]}`);
     process.exit(1);
   }
-  process.stderr.write(
-    [
-      `SCEP proxy listening on ${config.host}:${running.port}`,
-      `  device URLs:     ${running.scepBase}/<hostId,profileId,caName,challenge>`,
-      `  upstream CAs:    ${config.cas.map((ca) => `${ca.name} (${ca.type})`).join(", ")}${config.defaultCa ? `; default ${config.defaultCa}` : ""}`,
-      `  stores:          ${running.stores.where}`,
-      `  admin API:       ${running.origin}/admin/profiles (Authorization: Bearer $PROXY_ADMIN_TOKEN)`,
-      "",
-    ].join("\n"),
-  );
-  logLine({ type: "listening", pid: process.pid, port: running.port, scepBase: running.scepBase, cas: config.cas.map((ca) => ca.name), stores: running.stores.where });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -44,6 +33,19 @@ if (config) {
       },
     );
   };
+  // Before the listening line: whoever reads it may signal at once, and a SIGTERM that comes before a listener is
+  // registered kills the process with Node's default action (no stopping/stopped lines, no graceful close).
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  process.stderr.write(
+    [
+      `SCEP proxy listening on ${config.host}:${running.port}`,
+      `  device URLs:     ${running.scepBase}/<hostId,profileId,caName,challenge>`,
+      `  upstream CAs:    ${config.cas.map((ca) => `${ca.name} (${ca.type})`).join(", ")}${config.defaultCa ? `; default ${config.defaultCa}` : ""}`,
+      `  stores:          ${running.stores.where}`,
+      `  admin API:       ${running.origin}/admin/profiles (Authorization: Bearer $PROXY_ADMIN_TOKEN)`,
+      "",
+    ].join("\n"),
+  );
+  logLine({ type: "listening", pid: process.pid, port: running.port, scepBase: running.scepBase, cas: config.cas.map((ca) => ca.name), stores: running.stores.where });
 }
