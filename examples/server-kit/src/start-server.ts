@@ -525,9 +525,6 @@ export async function startServer(
     }
   }
   const adminPort = adminHttp ? (adminHttp.address() as AddressInfo).port : undefined;
-  // A cluster worker stays quiet: its primary prints the banner once for all.
-  if (workerSlot === undefined) printBanner(name, config, port, kit, undefined, adminPort);
-
   const stop = (): Promise<void> =>
     (stopping ??= new Promise<void>((done) => {
       // The stores close after the CRL being written (it reads the revocation store) is on disk.
@@ -555,6 +552,10 @@ export async function startServer(
   };
   // `on`, not `once`: a repeated signal must find a listener (else tsx's own handler would exit 130 mid-shutdown).
   process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
+  // The banner and listening line only now: whoever reads them may signal at once, and a SIGTERM that comes before
+  // a listener is registered kills the process with Node's default action. A cluster worker stays quiet: its
+  // primary prints the banner once for all.
+  if (workerSlot === undefined) printBanner(name, config, port, kit, undefined, adminPort);
 
   // SIGHUP: configuration, CA material and trust anchors are read again and swapped in whole, or not at all.
   // Requests already running finish with the kit they started on; connections stay open.
