@@ -114,7 +114,7 @@ describe("admin API authentication", () => {
 describe("admin API shapes, and revocation with the CRL", () => {
   let serialNumber: string;
   let certificate: Certificate;
-  let signer: Signer;
+  let signer: Awaited<ReturnType<typeof createSelfSignedSigner>>;
   let caCerts: Certificate[];
 
   it("POST challenges: 201 with a one-time challenge and its expiry; a bad ttlSeconds is 400", async () => {

@@ -220,7 +220,7 @@ describe("the admin page in chromium", () => {
     expect(reasons).toEqual(expect.arrayContaining([["issued", "1"], ["replay", "1"]]));
     expect(await card.locator("table.anchors td").first().textContent()).toBe("CN=MDM challenge signer");
     expect(await card.locator("table.anchors .expiry").getAttribute("data-band")).toBe("bad");
-    expect(await card.locator("table.failures tbody tr").evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll("td")].slice(1, 4).map((td) => td.textContent)))).toEqual([["replay", "badMessageCheck", `CN=${MDM_DEVICE.cn}`]]);
+    expect(await card.locator("table.failures tbody tr").evaluateAll((rows) => rows.map((r) => Array.from(r.querySelectorAll("td")).slice(1, 4).map((td) => td.textContent)))).toEqual([["replay", "badMessageCheck", `CN=${MDM_DEVICE.cn}`]]);
     await page.screenshot({ path: join(ARTIFACTS, "admin-intune.png"), fullPage: true });
     await page.close();
   });
