@@ -133,7 +133,7 @@ export function runClusterPrimary(o: ClusterPrimaryOptions): void {
     o.log({ type: "shutdown", signal });
     stopAll();
   };
-  // Repeats are ignored (tsx may relay a terminal's Ctrl-C twice); `on`, so one always finds a listener.
+  // Repeats are ignored (Ctrl-C pressed twice); `on`, so one always finds a listener.
   process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
   // SIGHUP reloads: each listening worker reloads its own configuration (one still starting reads the new files anyway).
   process.on("SIGHUP", () => {

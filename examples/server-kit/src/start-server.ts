@@ -538,8 +538,7 @@ export async function startServer(
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     // Only the first signal counts. A worker hears both the signal (sent to the process group) and its
-    // primary; under `pnpm start`, tsx relays the terminal's Ctrl-C a second time when the server has not
-    // acknowledged it within 30 ms. Shutdown is bounded by --shutdown-timeout-ms either way.
+    // primary; an impatient operator presses Ctrl-C twice. Shutdown is bounded by --shutdown-timeout-ms either way.
     if (signalled) return void (workerSlot === undefined && log({ type: "shutdown", signal, repeated: true }));
     signalled = true;
     const stopped = stop(); // the listener is closed now: "shutdown" means no new connections
@@ -550,7 +549,7 @@ export async function startServer(
       process.exit(0);
     });
   };
-  // `on`, not `once`: a repeated signal must find a listener (else tsx's own handler would exit 130 mid-shutdown).
+  // `on`, not `once`: a repeated signal must find a listener (else Node's default action would kill the process mid-shutdown).
   process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
   // The banner and listening line only now: whoever reads them may signal at once, and a SIGTERM that comes before
   // a listener is registered kills the process with Node's default action. A cluster worker stays quiet: its
