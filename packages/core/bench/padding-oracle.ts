@@ -22,13 +22,14 @@
  * 64), ORACLE_WARMUP (default 200).
  */
 import { performance } from "node:perf_hooks";
-import { createScepServer, decodePkiMessage } from "../src/index.js";
+import { KeyWorkerPool, LocalKey, createScepServer, decodePkiMessage } from "../src/index.js";
 import { oracleMessage, type OracleKind } from "../test/support/oracle-messages.js";
 import { NOW, createTestPki } from "../test/support/pki.js";
 
 const TRIALS = Number(process.env.ORACLE_TRIALS ?? 2000);
 const POOL = Number(process.env.ORACLE_POOL ?? 64);
 const WARMUP = Number(process.env.ORACLE_WARMUP ?? 200);
+const KEY_WORKERS = Number(process.env.ORACLE_KEY_WORKERS ?? 0);
 const THRESHOLD = 4.5;
 const LEAK = 10;
 
@@ -101,6 +102,9 @@ async function measure(name: string, pools: Record<OracleKind, Uint8Array[]>, ru
 async function main(): Promise<void> {
   console.log(`padding-oracle timing check: threshold |t| < ${THRESHOLD} (dudect), node ${process.version}`);
   const pki = await createTestPki();
+  const keyPool = KEY_WORKERS > 0 ? new KeyWorkerPool({ size: KEY_WORKERS }) : undefined;
+  const ca = keyPool ? LocalKey.from(pki.ca.certificate, pki.caKeys.privateKey, { workerPool: keyPool }) : pki.ca;
+  console.log(`CA key: RSA decryption ${keyPool ? `on a KeyWorkerPool of ${KEY_WORKERS} thread(s)` : "on the calling thread"}`);
   const requester = pki.requesters.rsa;
   const pools: Record<OracleKind, Uint8Array[]> = { "bad-padding": [], "wrong-key": [] };
   for (const kind of ["bad-padding", "wrong-key"] as const) {
@@ -111,7 +115,7 @@ async function main(): Promise<void> {
 
   const decoded = await measure("decodePkiMessage (verify, RSA decrypt, AES-CBC)", pools, async (m) => {
     try {
-      await decodePkiMessage(m, { decrypters: [pki.ca] });
+      await decodePkiMessage(m, { decrypters: [ca] });
       throw new Error("an oracle message decoded");
     } catch (e) {
       if ((e as { code?: string }).code !== "ERR_DECRYPT_FAILED") throw e;
@@ -119,7 +123,7 @@ async function main(): Promise<void> {
   });
 
   const server = createScepServer({
-    profiles: [{ name: "p", path: "/scep", caCertificate: pki.ca.certificate, signer: pki.ca, challenge: { type: "static", password: "oracle" }, issue: async () => ({ status: "FAILURE" }) }],
+    profiles: [{ name: "p", path: "/scep", caCertificate: pki.ca.certificate, signer: ca, challenge: { type: "static", password: "oracle" }, issue: async () => ({ status: "FAILURE" }) }],
     now: () => NOW,
   });
   const served = await measure("server.fetch (the FAILURE CertRep a client gets)", pools, async (m) => {
@@ -132,6 +136,7 @@ async function main(): Promise<void> {
   const worst = all.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a), 0);
   console.log(`\nlargest |t| = ${Math.abs(worst).toFixed(2)} (threshold ${THRESHOLD}): ${verdict(worst)}`);
   process.exitCode = all.every((t) => Math.abs(t) >= LEAK) ? 1 : 0;
+  await keyPool?.close();
 }
 
 await main();

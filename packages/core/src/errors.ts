@@ -24,6 +24,7 @@ export type ScepErrorCode =
   | "ERR_MESSAGE_TYPE"
   | "ERR_KEY"
   | "ERR_KEY_PASSPHRASE"
+  | "ERR_KEY_UNAVAILABLE"
   | "ERR_CERTREP"
   | "ERR_TRANSPORT"
   | "ERR_CA_PIN_MISMATCH"
@@ -184,6 +185,37 @@ export class KeyError extends ScepError {
  */
 export class KeyPassphraseError extends KeyError {
   static override readonly code: ScepErrorCode = "ERR_KEY_PASSPHRASE";
+}
+
+/**
+ * A private-key operation could not run, for a reason of the server's and not
+ * of the request: the {@link KeyWorkerPool} thread running it exited or crashed
+ * (the pool starts a new one for the next call), its queue is full, or the pool
+ * is closed. A {@link Decrypter} or {@link Signer} backed by an HSM or a KMS
+ * may throw it too when the backend is unreachable. The SCEP server answers it
+ * with HTTP 503 and `Retry-After` (reason `key_unavailable`), never a FAILURE
+ * CertRep: the request was not at fault and may be sent again.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from "node:fs";
+ * import { KeyWorkerPool, LocalKey, decodePkiMessage, isScepError } from "@scep/core";
+ *
+ * const ca = LocalKey.fromPem(readFileSync("ca.pem", "utf8"), readFileSync("ca.key", "utf8"), { workerPool: new KeyWorkerPool() });
+ * try { await decodePkiMessage(readFileSync("request.p7"), { decrypters: [ca] }) }
+ * catch (e) { if (isScepError(e) && e.code === "ERR_KEY_UNAVAILABLE") console.error("retry later:", e.message) }
+ * ```
+ * @group Errors
+ */
+export class KeyUnavailableError extends KeyError {
+  static override readonly code: ScepErrorCode = "ERR_KEY_UNAVAILABLE";
+  /** Seconds a client should wait before retrying (the HTTP `Retry-After`). Default 1. */
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, options: ScepErrorOptions & { retryAfterSeconds?: number } = {}) {
+    super(message, options);
+    this.retryAfterSeconds = options.retryAfterSeconds ?? 1;
+  }
 }
 
 /** A CertRep that is invalid or reports FAILURE (client side). @group Errors */

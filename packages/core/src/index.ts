@@ -30,6 +30,7 @@ export {
   MessageTypeError,
   KeyError,
   KeyPassphraseError,
+  KeyUnavailableError,
   CertRepError,
   TransportError,
   CaPinMismatchError,
@@ -50,6 +51,8 @@ export { resolvePolicy } from "./policy.js";
 export type { AlgorithmPolicy, ResolvedPolicy } from "./policy.js";
 
 export { LocalKey } from "./keys/key.js";
+export { KeyWorkerPool } from "./keys/key-worker-pool.js";
+export type { KeyWorkerPoolOptions } from "./keys/key-worker-pool.js";
 export type { Signer, Decrypter, DecryptParams, PrivateKeyInput, LocalKeyOptions } from "./keys/key.js";
 
 export { Certificate } from "./x509/certificate.js";

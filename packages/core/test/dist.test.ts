@@ -48,6 +48,26 @@ describe("dist: public surface", () => {
   });
 });
 
+describe.each(["esm", "cjs"] as const)("dist (%s): KeyWorkerPool (its worker is inline, so the bundle needs no extra file)", (format) => {
+  it("a LocalKey on a pool decodes the PKCSReq the in-thread key decodes; close() ends the threads", async () => {
+    const m = builds[format];
+    const caKeys = await m.generateRsaKeyPair(2048);
+    const caSelfSigned = await m.createSelfSignedSigner({ keys: caKeys, subject: "CN=dist pool CA", now: NOW, days: 365 });
+    const pool = new m.KeyWorkerPool({ size: 1 });
+    const ca = m.LocalKey.from(caSelfSigned.certificate.der, caKeys.privateKey, { workerPool: pool });
+    const keys = await m.generateRsaKeyPair(2048);
+    const csr = await m.generateCsr({ keys, subject: "CN=dist-pool-device", challengePassword: "secret" });
+    const device = await m.createSelfSignedSigner({ keys, subject: "CN=dist-pool-device", now: NOW });
+    for (const keyTransport of ["rsaes-pkcs1-v1_5", "rsaes-oaep"] as const) {
+      const built = await m.buildPkcsReq({ csr, signer: device, recipient: ca.certificate, cipher: "aes256", keyTransport, senderNonce: NONCE, now: NOW });
+      const req = await m.decodePkiMessage(built.der, { decrypters: [ca] });
+      expect([req.keyTransport, req.csr?.subject, hex(req.csr!.der)]).toEqual([keyTransport, "CN=dist-pool-device", hex(csr)]);
+    }
+    await pool.close();
+    await expect(ca.decrypt(new Uint8Array(256), { transport: "rsaes-pkcs1-v1_5", keyLength: 32 })).rejects.toMatchObject({ code: "ERR_KEY_UNAVAILABLE" });
+  });
+});
+
 describe.each(["esm", "cjs"] as const)("dist (%s): enrollment round trip", (format) => {
   it("generate key, CSR and self-signed signer → buildPkcsReq → decodePkiMessage → buildCertRep → readCertRep", async () => {
     const m = builds[format];

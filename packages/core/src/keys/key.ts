@@ -8,8 +8,10 @@
 import type { DigestAlgorithm, KeyTransport, SignatureAlgorithm } from "../algorithms.js";
 import { Certificate } from "../x509/certificate.js";
 import { DecryptError, KeyError, KeyPassphraseError, UnsupportedAlgorithmError } from "../errors.js";
+import type { KeyUnavailableError } from "../errors.js";
 import * as nc from "../lib/node-crypto.js";
 import { equalBytes } from "../lib/der.js";
+import { KeyWorkerPool } from "./key-worker-pool.js";
 
 /** `-----BEGIN ENCRYPTED PRIVATE KEY-----` (PKCS#8, RFC 5958 §3) or a legacy OpenSSL header `Proc-Type: 4,ENCRYPTED` (RFC 1421 §4.6.1.1). */
 const ENCRYPTED_PEM = /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type:\s*4\s*,\s*ENCRYPTED/m;
@@ -88,6 +90,17 @@ export interface LocalKeyOptions {
    * sequential caller is a little slower.
    */
   threadPool?: boolean;
+  /**
+   * Run RSA decryptions ({@link LocalKey.decrypt}: RSAES-PKCS1-v1_5 with
+   * implicit rejection, and RSAES-OAEP) on this {@link KeyWorkerPool}'s
+   * threads instead of the calling thread; `true`: the process-wide
+   * {@link KeyWorkerPool.shared} pool (default: none, decrypt in the calling
+   * thread). The answers are the same; a server under concurrent load keeps its
+   * event loop for parsing, and each decryption pays a thread hop. With a
+   * pool, `decrypt` may also reject with {@link KeyUnavailableError}
+   * `ERR_KEY_UNAVAILABLE` (a thread crashed, the queue is full, the pool is closed).
+   */
+  workerPool?: KeyWorkerPool | boolean;
 }
 
 /**
@@ -110,13 +123,15 @@ export class LocalKey implements Signer, Decrypter {
   readonly #key: nc.KeyObject;
   readonly #rejectionSecret = nc.randomBytes(32);
   readonly #threadPool: boolean;
+  readonly #workerPool: KeyWorkerPool | undefined;
 
-  private constructor(certificate: Certificate, key: nc.KeyObject, threadPool: boolean) {
+  private constructor(certificate: Certificate, key: nc.KeyObject, threadPool: boolean, workerPool: KeyWorkerPool | undefined) {
     if (key.type !== "private") throw new KeyError("expected a private key");
     if (!equalBytes(nc.spkiOf(key), certificate.spki)) throw new KeyError("the private key does not match the certificate");
     this.certificate = certificate;
     this.#key = key;
     this.#threadPool = threadPool;
+    this.#workerPool = workerPool;
   }
 
   /**
@@ -143,7 +158,8 @@ export class LocalKey implements Signer, Decrypter {
     if (typeof privateKey === "string") key = privateKeyFromPem(privateKey, options.passphrase);
     else if (privateKey instanceof Uint8Array) key = privateKey[0] === 0x30 ? nc.privateKeyFromPkcs8(privateKey) : privateKeyFromPem(privateKey, options.passphrase);
     else key = nc.keyFromCryptoKey(privateKey);
-    return new LocalKey(cert, key, options.threadPool ?? false);
+    const pool = options.workerPool === true ? KeyWorkerPool.shared() : options.workerPool || undefined;
+    return new LocalKey(cert, key, options.threadPool ?? false, pool);
   }
 
   /**
@@ -174,14 +190,25 @@ export class LocalKey implements Signer, Decrypter {
     return this.#threadPool ? nc.signInThreadPool(this.#key, algorithm, data) : nc.sign(this.#key, algorithm, data);
   }
 
-  /** {@inheritDoc Decrypter.decrypt} */
+  /**
+   * {@inheritDoc Decrypter.decrypt}
+   *
+   * RSAES-PKCS1-v1_5 never rejects for a bad padding or a content key of the
+   * wrong length (implicit rejection: pseudo-random bytes of `keyLength`, the
+   * same for the same ciphertext). RSAES-OAEP rejects with {@link DecryptError}
+   * `ERR_DECRYPT_FAILED`. With {@link LocalKeyOptions.workerPool}, also
+   * {@link KeyUnavailableError} `ERR_KEY_UNAVAILABLE`.
+   */
   async decrypt(encryptedKey: Uint8Array, params: DecryptParams): Promise<Uint8Array> {
     if (nc.keyType(this.#key) !== "rsa") throw new UnsupportedAlgorithmError(`key transport needs an RSA key, this is ${this.keyType}`);
+    const pool = this.#workerPool;
     if (params.transport === "rsaes-oaep") {
-      const k = nc.rsaDecryptOaep(this.#key, encryptedKey, params.oaepHash ?? "sha1");
-      if (k.length !== params.keyLength) throw new DecryptError("could not decrypt the envelope");
+      const hash = params.oaepHash ?? "sha1";
+      const k = pool ? await pool.rsaOaepDecrypt(this.#key, encryptedKey, hash) : nc.rsaDecryptOaep(this.#key, encryptedKey, hash);
+      if (k?.length !== params.keyLength) throw new DecryptError("could not decrypt the envelope");
       return k;
     }
+    if (pool) return nc.rsaDecryptPkcs1ImplicitWith(this.#key, encryptedKey, params.keyLength, this.#rejectionSecret, (key, c) => pool.rsaRawDecrypt(key, c));
     return nc.rsaDecryptPkcs1Implicit(this.#key, encryptedKey, params.keyLength, this.#rejectionSecret);
   }
 }

@@ -256,12 +256,48 @@ export function rsaDecryptPkcs1Implicit(key: KeyObject, ciphertext: Uint8Array, 
   const k = rsaModulusBytes(key);
   const synthetic = syntheticKey(rejectionSecret, ciphertext, expectedLength);
   if (ciphertext.length !== k) return synthetic; // public knowledge: no oracle
-  let em: Uint8Array;
+  return unpadPkcs1Implicit(rsaRawDecrypt(key, ciphertext), k, expectedLength, synthetic);
+}
+
+/**
+ * {@link rsaDecryptPkcs1Implicit} with the raw RSA operation run by `raw` (a
+ * worker thread): the same answers, the same constant-time unpadding here.
+ * `raw` resolves `undefined` where {@link rsaRawDecrypt} would.
+ */
+export async function rsaDecryptPkcs1ImplicitWith(
+  key: KeyObject,
+  ciphertext: Uint8Array,
+  expectedLength: number,
+  rejectionSecret: Uint8Array,
+  raw: (key: KeyObject, ciphertext: Uint8Array) => Promise<Uint8Array | undefined>,
+): Promise<Uint8Array> {
+  const k = rsaModulusBytes(key);
+  const synthetic = syntheticKey(rejectionSecret, ciphertext, expectedLength);
+  if (ciphertext.length !== k) return synthetic; // public knowledge: no oracle
+  return unpadPkcs1Implicit(await raw(key, ciphertext), k, expectedLength, synthetic);
+}
+
+/**
+ * The raw RSA private operation (`RSA_NO_PADDING`: still blinded and
+ * CRT-accelerated by OpenSSL) on a ciphertext of the modulus length;
+ * `undefined` when OpenSSL refuses it (ciphertext ≥ modulus, public knowledge).
+ */
+export function rsaRawDecrypt(key: KeyObject, ciphertext: Uint8Array): Uint8Array | undefined {
   try {
-    em = crypto.privateDecrypt({ key, padding: crypto.constants.RSA_NO_PADDING }, ciphertext);
+    return crypto.privateDecrypt({ key, padding: crypto.constants.RSA_NO_PADDING }, ciphertext);
   } catch {
-    return synthetic; // ciphertext ≥ modulus: public knowledge too
+    return undefined;
   }
+}
+
+/**
+ * Removes an RSAES-PKCS1-v1_5 type-2 padding (RFC 8017 §7.2.2) from the
+ * `k`-byte block `em` in constant time: the message when it is
+ * `expectedLength` bytes behind a valid padding, else `synthetic`, chosen by
+ * masks over every byte (no branch on secret data, no early exit).
+ */
+function unpadPkcs1Implicit(em: Uint8Array | undefined, k: number, expectedLength: number, synthetic: Uint8Array): Uint8Array {
+  if (em === undefined || em.length !== k) return synthetic; // OpenSSL refused the ciphertext: public knowledge
   // EM = 0x00 || 0x02 || PS (≥ 8 non-zero) || 0x00 || M
   let bad = em[0]! | (em[1]! ^ 0x02);
   let zeroIndex = 0;

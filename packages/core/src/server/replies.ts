@@ -34,6 +34,12 @@ export function storeUnavailable(retryAfterSeconds: number | undefined): Reply {
   return new Reply(text(503, "store unavailable, retry later", { "retry-after": String(retry) }), "error", "store_unavailable");
 }
 
+/** HTTP 503 with `Retry-After`: the CA/RA private key could not be used (KeyUnavailableError); nothing was issued. @group Server */
+export function keyUnavailable(retryAfterSeconds: number | undefined): Reply {
+  const retry = Math.max(1, Math.round(retryAfterSeconds ?? 1));
+  return new Reply(text(503, "key unavailable, retry later", { "retry-after": String(retry) }), "error", "key_unavailable");
+}
+
 /** What a CertRep carries besides its status. @group Server */
 export interface CertRepContent {
   failInfo?: FailInfo;

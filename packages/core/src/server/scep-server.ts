@@ -19,7 +19,7 @@ import type { FetchHandler } from "./handler.js";
 import { pkiOperation } from "./pki-operation.js";
 import { type ResolvedProfile, type ScepProfile, resolveProfile } from "./profile.js";
 import { rawQueryParam } from "./query.js";
-import { Reply, storeUnavailable, text } from "./replies.js";
+import { Reply, keyUnavailable, storeUnavailable, text } from "./replies.js";
 import { createRouter } from "./routing.js";
 import { createStoreCall, isStoreUnavailable } from "./store-call.js";
 import type { Transaction } from "./transaction-store.js";
@@ -233,6 +233,9 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
           if (isStoreUnavailable(e)) {
             // Fail closed: nothing was issued; the client retries later (RFC 8894 §3.3.3 allows a resend).
             reply = storeUnavailable(e.retryAfterSeconds);
+          } else if (isScepError(e) && e.code === "ERR_KEY_UNAVAILABLE") {
+            // The key's worker thread crashed or its queue is full (or an HSM is unreachable): not the client's fault.
+            reply = keyUnavailable((e as { retryAfterSeconds?: number }).retryAfterSeconds);
           } else {
             // Client mistakes are answered above; reaching here is a server fault (a hook failed).
             const reason = isScepError(e) ? e.code.replace(/^ERR_/, "").toLowerCase() : "internal_error";

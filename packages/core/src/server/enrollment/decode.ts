@@ -25,7 +25,8 @@ export async function decode(ctx: ServerContext, p: ResolvedProfile, message: Ui
   try {
     return await decodePkiMessage(message, { decrypters: p.decrypters, policy: p.algorithmPolicy, maxSize: ctx.maxBody });
   } catch (e) {
-    if (!isScepError(e)) throw e;
+    // A key that could not be used is the server's fault, not the request's: 503, never a FAILURE CertRep.
+    if (!isScepError(e) || e.code === "ERR_KEY_UNAVAILABLE") throw e;
     const partial = e.request;
     if (partial?.transactionId && partial.senderNonce) {
       const reason = e.code.replace(/^ERR_/, "").toLowerCase();

@@ -1,0 +1,289 @@
+/**
+ * A small pool of worker threads for RSA private-key decryptions, so the
+ * event loop stays free to parse while OpenSSL works.
+ *
+ * Why threads: `crypto.privateDecrypt` is synchronous and has no asynchronous
+ * form, and the raw RSA operation RSAES-PKCS1-v1_5 needs on Node 20
+ * (`RSA_NO_PADDING`, see `lib/node-crypto.ts`) is refused by the one
+ * asynchronous private-key API (`crypto.sign` with a callback: "invalid padding
+ * mode"). Signatures already run on libuv's pool ({@link LocalKeyOptions.threadPool}).
+ *
+ * Why an inline (`eval`) worker: the worker runs two calls of `node:crypto`,
+ * nothing of this package, so its source is a string here. A worker file
+ * would have to resolve as `.ts` under tsx and vitest, as `.js` next to the ESM
+ * bundle and as `.cjs` next to the CJS one, and survive users' bundlers; the
+ * string works in all of them unchanged. The worker starts with no
+ * `execArgv` (no loader hooks such as tsx's), so it starts fast.
+ *
+ * What runs where: the worker does the RSA operation only. The implicit-rejection
+ * unpadding of RSAES-PKCS1-v1_5 (constant time, no early exit) stays on the
+ * calling thread in `lib/node-crypto.ts`, the same code as the in-thread path,
+ * so a bad padding and a wrong key still take the same path and give the same
+ * kind of answer.
+ *
+ * @module
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { InvalidArgumentError, KeyUnavailableError } from "../errors.js";
+import type { DigestAlgorithm } from "../algorithms.js";
+import type { KeyObject } from "../lib/node-crypto.js";
+
+/**
+ * The worker (CommonJS, evaluated): one message per operation, `{ id, k, key?, op, data, hash? }`
+ * → `{ id, out }`, `out` null when OpenSSL refused (the caller decides what that means: a
+ * synthetic key for PKCS#1 v1.5, a DecryptError for OAEP; no OpenSSL text crosses over).
+ * Keys are sent once per worker and held by id until `{ forget }`.
+ */
+const WORKER_SOURCE = `"use strict";
+const { parentPort } = require("node:worker_threads");
+const { privateDecrypt, constants } = require("node:crypto");
+const keys = new Map();
+parentPort.on("message", (m) => {
+  if (m.forget !== undefined) { keys.delete(m.forget); return; }
+  if (m.key !== undefined) keys.set(m.k, m.key);
+  const key = keys.get(m.k);
+  let out = null;
+  try {
+    const r = m.op === 0
+      ? privateDecrypt({ key, padding: constants.RSA_NO_PADDING }, m.data)
+      : privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: m.hash }, m.data);
+    out = new Uint8Array(r);
+  } catch {}
+  if (out) parentPort.postMessage({ id: m.id, out }, [out.buffer]);
+  else parentPort.postMessage({ id: m.id, out: null });
+});
+`;
+
+/** Most threads a pool takes. */
+const MAX_SIZE = 64;
+
+/** Options of {@link KeyWorkerPool}. @group Keys */
+export interface KeyWorkerPoolOptions {
+  /** Worker threads (1–64). Default `min(2, availableParallelism() - 1)`, at least 1. */
+  size?: number;
+  /**
+   * Most operations queued or running at once over the pool (≥ 1, default
+   * 1024); one more rejects at once with {@link KeyUnavailableError}, so memory
+   * stays bounded when requests arrive faster than the threads decrypt.
+   */
+  maxQueue?: number;
+}
+
+interface Job {
+  resolve(out: Uint8Array | undefined): void;
+  reject(error: unknown): void;
+}
+
+/** One worker thread and what it holds. */
+interface Slot {
+  readonly worker: Worker;
+  /** Operations sent to it and not answered yet, by id. */
+  readonly jobs: Map<number, Job>;
+  /** Ids of the keys it has been sent. */
+  readonly keys: Set<number>;
+}
+
+let sharedPool: KeyWorkerPool | undefined;
+/** Each pool's threads, for {@link crashKeyWorkerForTest} only. */
+const slotsOf = new WeakMap<KeyWorkerPool, (Slot | undefined)[]>();
+
+/**
+ * A pool of worker threads that run RSA private-key decryptions (the key
+ * transport of RFC 8894 §3.2.2 / RFC 5652 §6.2.1: RSAES-PKCS1-v1_5 and
+ * RSAES-OAEP) for {@link LocalKey}s created with
+ * {@link LocalKeyOptions.workerPool}. A server under concurrent load then keeps
+ * its event loop for parsing and spreads the RSA work over the other cores;
+ * each decryption pays a thread hop (tens of µs), so a sequential caller gains nothing.
+ *
+ * Threads start on first use. An idle pool keeps no process alive (its threads
+ * are unref'd between operations), so `close()` is optional; it stops the
+ * threads and rejects operations still queued. A thread that exits or crashes
+ * fails its pending operations with {@link KeyUnavailableError}
+ * (`ERR_KEY_UNAVAILABLE`); the next operation starts a new thread.
+ * Several keys may share one pool; each is sent to a thread once.
+ *
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` from the constructor when `size` or `maxQueue` is out of range.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from "node:fs";
+ * import { KeyWorkerPool, LocalKey, createScepServer } from "@scep/core";
+ *
+ * const pool = new KeyWorkerPool({ size: 2 });
+ * const ca = LocalKey.fromPem(readFileSync("ca.pem", "utf8"), readFileSync("ca.key", "utf8"), { threadPool: true, workerPool: pool });
+ * // … serve requests with `ca` as the profile's signer; on shutdown:
+ * await pool.close();
+ * ```
+ * @group Keys
+ */
+export class KeyWorkerPool {
+  /** Worker threads the pool runs at most. */
+  readonly size: number;
+  /** Most operations queued or running at once. */
+  readonly maxQueue: number;
+  readonly #slots: (Slot | undefined)[];
+  #pending = 0;
+  #nextJob = 1;
+  #nextKey = 1;
+  #closed = false;
+  readonly #keyIds = new WeakMap<KeyObject, number>();
+  // A key that is garbage-collected is dropped from the threads too.
+  readonly #forget = new FinalizationRegistry<number>((id) => {
+    for (const slot of this.#slots) {
+      if (slot?.keys.delete(id)) slot.worker.postMessage({ forget: id });
+    }
+  });
+
+  constructor(options: KeyWorkerPoolOptions = {}) {
+    const size = options.size ?? Math.max(1, Math.min(2, availableParallelism() - 1));
+    const maxQueue = options.maxQueue ?? 1024;
+    if (!Number.isInteger(size) || size < 1 || size > MAX_SIZE) throw new InvalidArgumentError(`KeyWorkerPool size must be an integer from 1 to ${MAX_SIZE}, got ${size}`);
+    if (!Number.isInteger(maxQueue) || maxQueue < 1) throw new InvalidArgumentError(`KeyWorkerPool maxQueue must be a positive integer, got ${maxQueue}`);
+    this.size = size;
+    this.maxQueue = maxQueue;
+    this.#slots = new Array<Slot | undefined>(size).fill(undefined);
+    slotsOf.set(this, this.#slots);
+  }
+
+  /**
+   * The process-wide pool with the default options, created on first call
+   * ({@link LocalKeyOptions.workerPool} `true` uses it). Never closed: idle,
+   * it keeps no process alive.
+   */
+  static shared(): KeyWorkerPool {
+    sharedPool ??= new KeyWorkerPool();
+    return sharedPool;
+  }
+
+  /** Operations queued or running now. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /**
+   * The raw RSA private operation (`RSA_NO_PADDING`) on a thread; `undefined`
+   * when OpenSSL refuses the ciphertext (≥ modulus). Used by {@link LocalKey}.
+   * @internal
+   */
+  rsaRawDecrypt(key: KeyObject, ciphertext: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.#run(key, 0, ciphertext, undefined);
+  }
+
+  /**
+   * RSAES-OAEP decryption on a thread; `undefined` when it fails (any reason).
+   * Used by {@link LocalKey}.
+   * @internal
+   */
+  rsaOaepDecrypt(key: KeyObject, ciphertext: Uint8Array, hash: DigestAlgorithm): Promise<Uint8Array | undefined> {
+    return this.#run(key, 1, ciphertext, hash);
+  }
+
+  /**
+   * Stops the threads. Operations queued or running reject with
+   * {@link KeyUnavailableError}; later ones too. Resolves when every thread has exited.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const exits: Promise<number>[] = [];
+    for (const [i, slot] of this.#slots.entries()) {
+      if (!slot) continue;
+      this.#slots[i] = undefined;
+      this.#fail(slot, "the key worker pool is closed");
+      exits.push(slot.worker.terminate());
+    }
+    await Promise.all(exits);
+  }
+
+  #run(key: KeyObject, op: 0 | 1, data: Uint8Array, hash: DigestAlgorithm | undefined): Promise<Uint8Array | undefined> {
+    if (this.#closed) return Promise.reject(new KeyUnavailableError("the key worker pool is closed"));
+    if (this.#pending >= this.maxQueue) return Promise.reject(new KeyUnavailableError(`the key worker queue is full (${this.maxQueue} operations)`));
+    let slot: Slot;
+    try {
+      slot = this.#pick();
+    } catch (cause) {
+      return Promise.reject(new KeyUnavailableError("could not start a key worker thread", { cause }));
+    }
+    let k = this.#keyIds.get(key);
+    if (k === undefined) {
+      k = this.#nextKey++;
+      this.#keyIds.set(key, k);
+      this.#forget.register(key, k);
+    }
+    const id = this.#nextJob++;
+    const message: { id: number; k: number; op: 0 | 1; data: Uint8Array; key?: KeyObject; hash?: DigestAlgorithm } = { id, k, op, data };
+    if (!slot.keys.has(k)) {
+      message.key = key;
+      slot.keys.add(k);
+    }
+    if (hash !== undefined) message.hash = hash;
+    return new Promise<Uint8Array | undefined>((resolve, reject) => {
+      if (slot.jobs.size === 0) slot.worker.ref(); // busy: keep the process alive until it answers
+      slot.jobs.set(id, { resolve, reject });
+      this.#pending++;
+      slot.worker.postMessage(message);
+    });
+  }
+
+  /** The thread with the fewest operations in flight; an empty place gets a new thread. */
+  #pick(): Slot {
+    let best: Slot | undefined;
+    for (let i = 0; i < this.#slots.length; i++) {
+      const slot = this.#slots[i];
+      if (!slot) {
+        // Start threads one by one as load needs them: an idle one first.
+        if (best && best.jobs.size === 0) return best;
+        return (this.#slots[i] = this.#start(i));
+      }
+      if (!best || slot.jobs.size < best.jobs.size) best = slot;
+    }
+    return best!;
+  }
+
+  #start(index: number): Slot {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], name: "scep-key-worker" });
+    worker.unref();
+    const slot: Slot = { worker, jobs: new Map(), keys: new Set() };
+    worker.on("message", (m: { id: number; out: Uint8Array | null }) => {
+      const job = slot.jobs.get(m.id);
+      if (!job) return;
+      slot.jobs.delete(m.id);
+      this.#pending--;
+      if (slot.jobs.size === 0) worker.unref();
+      job.resolve(m.out ?? undefined);
+    });
+    // An answer that cannot be read would leave its operation waiting forever: end the thread instead.
+    worker.on("messageerror", () => void worker.terminate());
+    // Uncaught in the thread: 'exit' follows; without a listener 'error' would be thrown in this thread.
+    worker.on("error", () => {});
+    worker.on("exit", (code) => {
+      if (this.#slots[index] === slot) this.#slots[index] = undefined;
+      this.#fail(slot, `the key worker thread exited (code ${code})`);
+    });
+    return slot;
+  }
+
+  #fail(slot: Slot, why: string): void {
+    if (slot.jobs.size === 0) return;
+    const jobs = [...slot.jobs.values()];
+    this.#pending -= jobs.length;
+    slot.jobs.clear();
+    slot.worker.unref();
+    for (const job of jobs) job.reject(new KeyUnavailableError(why));
+  }
+}
+
+/**
+ * Crashes one running thread of `pool` with an uncaught exception inside it,
+ * as a fault would (tests only: not exported from the package). Operations
+ * submitted before this resolves go to that thread and are rejected with
+ * {@link KeyUnavailableError}. Resolves with the thread's exit code.
+ * @internal
+ */
+export function crashKeyWorkerForTest(pool: KeyWorkerPool, index = 0): Promise<number> {
+  const slot = slotsOf.get(pool)?.[index];
+  if (!slot) throw new Error(`no running key worker thread at ${index}`);
+  const exited = new Promise<number>((resolve) => slot.worker.once("exit", resolve));
+  slot.worker.postMessage(null); // the worker reads `m.forget` of it: a TypeError nobody catches
+  return exited;
+}
