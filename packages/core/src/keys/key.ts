@@ -191,8 +191,7 @@ export class LocalKey implements Signer, Decrypter {
   }
 
   /**
-   * {@inheritDoc Decrypter.decrypt}
-   *
+   * Unwraps an encrypted content-encryption key ({@link Decrypter.decrypt}).
    * RSAES-PKCS1-v1_5 never rejects for a bad padding or a content key of the
    * wrong length (implicit rejection: pseudo-random bytes of `keyLength`, the
    * same for the same ciphertext). RSAES-OAEP rejects with {@link DecryptError}
