@@ -1,7 +1,7 @@
 /**
  * Server load benchmark: the Express example server (our SCEP server with its
  * embedded file-backed CA) against micromdm `scepserver` 2.1.0, both holding
- * the SAME RSA-2048 CA, both on loopback, each sent the same set of distinct
+ * the SAME RSA CA (2048 bits, or `BENCH_CA_BITS`), both on loopback, each sent the same set of distinct
  * PKCSReqs at a fixed concurrency over keep-alive connections. The servers
  * run one at a time (each started fresh, loaded, then stopped), so neither
  * competes with the other for the CPU.
@@ -18,7 +18,13 @@
  * with the request) AFTER the timed window, the same way for both servers.
  *
  * It prints a table, the ratio ours/micromdm and whether the goals hold
- * (≥ 2× micromdm's throughput, 0 failed enrollments, peak RSS < 200 MB).
+ * (≥ 2× micromdm's throughput, 0 failed enrollments, peak RSS < 200 MB), and
+ * the scaling model of issue 13's goal 3: from our server's measured CPU time
+ * per enrollment c, enrollments/s ≈ cores / c for 1, 2, 4 and 8 cores, next to
+ * what was measured here (`BENCH_WORKERS=1,2` measures both counts in one run;
+ * `BENCH_SERVER_CPUS=0` pins the servers to one CPU, so the 1-core row is
+ * measured too). The load generator's own CPU per request is printed as well:
+ * on this machine it shares the cores with the server.
  * Nothing is asserted: this is a measurement, not a test.
  *
  * Run: `pnpm bench:server` (= `pnpm build && node --import tsx
@@ -40,7 +46,9 @@
  * | `BENCH_CPU_PROF` | (unset) | a directory: run our server with `--cpu-prof` there and print its top functions by self time |
  * | `BENCH_CACHE` | 1 | 0: do not read or write the requester cache in os.tmpdir() (keys, CSRs, self-signed certificates) |
  * | `BENCH_SERVER_ENV` | (unset) | extra `NAME=value` pairs (comma-separated) for our server's environment |
- * | `BENCH_WORKERS` | 1 | our server's `SCEP_WORKERS` (`auto`: one per CPU); a `SCEP_WORKERS` in `BENCH_SERVER_ENV` wins |
+ * | `BENCH_CA_BITS` | 2048 | the CA's RSA key size (both servers hold the same CA; micromdm reads it from its depot as a DES-EDE3-encrypted PKCS#1 key) |
+ * | `BENCH_WORKERS` | 1 | our server's `SCEP_WORKERS` (`auto`: one per CPU); a comma-separated list (`1,2`) measures our server once per count; a `SCEP_WORKERS` in `BENCH_SERVER_ENV` wins |
+ * | `BENCH_SERVER_CPUS` | (unset) | a CPU list for `taskset` (`0`, `0,1`, `0-3`): every server process (all threads, cluster workers included) runs on those CPUs only |
  * | `BENCH_ONE_TIME` | 0 | 1: our servers run with `--one-time-challenges`; every PKCSReq carries its own challenge, issued by the server's admin API before the timed run (its CSR is made then too) |
  *
  * `BENCH_SERVERS` also takes `ours-redis`: our server with `SCEP_REDIS_URL` pointing at a private
@@ -71,7 +79,7 @@ import {
   type DigestAlgorithm,
 } from "../../../packages/core/dist/index.js";
 import { cpuMsOf, postAll, type Raw } from "./support.js";
-import { opensslCreateCa, startMicromdmServer, startRedisServer, type MicromdmServer, type RedisServer } from "../../../test-support/peers";
+import { opensslCreateCa, runCommand, startMicromdmServer, startRedisServer, type MicromdmServer, type RedisServer } from "../../../test-support/peers";
 
 const ENROLLMENTS = Number(process.env.BENCH_ENROLLMENTS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -86,7 +94,25 @@ const ADMIN_TOKEN = randomBytes(16).toString("hex");
 const USE_CACHE = process.env.BENCH_CACHE !== "0";
 const EXAMPLE = process.env.BENCH_EXAMPLE ?? "express";
 const ENTRY = process.env.BENCH_ENTRY || `examples/${EXAMPLE}-server/src/main.ts`;
-const WORKERS = process.env.BENCH_WORKERS || "1";
+const WORKER_COUNTS = (process.env.BENCH_WORKERS || "1").split(",").map((w) => w.trim()).filter(Boolean);
+const CA_BITS = Number(process.env.BENCH_CA_BITS ?? 2048);
+if (!Number.isInteger(CA_BITS) || CA_BITS < 2048 || CA_BITS % 8 !== 0) throw new Error(`BENCH_CA_BITS: an RSA key size in bits, ≥ 2048 (got ${process.env.BENCH_CA_BITS})`);
+const SERVER_CPUS = process.env.BENCH_SERVER_CPUS || undefined;
+/** The CPUs `taskset` gives the servers (`0,2-3` → 0, 2, 3); undefined when they are not pinned. */
+const SERVER_CPU_SET = SERVER_CPUS
+  ? new Set(
+      SERVER_CPUS.split(",").flatMap((part) => {
+        const [from, to = from] = part.split("-").map(Number);
+        if (!Number.isInteger(from) || !Number.isInteger(to) || to! < from! || to! >= cpus().length) {
+          throw new Error(`BENCH_SERVER_CPUS: a taskset CPU list of this machine's ${cpus().length} CPUs, such as 0 or 0,1 or 0-3 (got ${SERVER_CPUS})`);
+        }
+        return Array.from({ length: to! - from! + 1 }, (_, i) => from! + i);
+      }),
+    )
+  : undefined;
+const PINNED_CPUS = SERVER_CPU_SET?.size;
+/** The other CPUs, where the load generator runs when the servers are pinned (empty: all are the servers'). */
+const BENCH_CPUS = SERVER_CPU_SET ? cpus().map((_, i) => i).filter((i) => !SERVER_CPU_SET.has(i)) : [];
 const SERVER_ENV = Object.fromEntries(
   (process.env.BENCH_SERVER_ENV ?? "")
     .split(",")
@@ -163,6 +189,21 @@ function processTree(pid: number): { pids: number[]; others: string[] } {
   return { pids: all.filter((p) => p === pid || exe(p) === node), others: all.filter((p) => p !== pid && exe(p) !== node).map((p) => `${p} ${basename(exe(p))}`) };
 }
 
+/**
+ * CPU time the machine's CPUs (all, or those in `only`) spent busy so far, whoever ran on them, in ms, from
+ * /proc/stat: user, nice, system, irq, softirq and steal (time the hypervisor gave to another guest), not idle or I/O wait.
+ */
+function busyMs(only?: ReadonlySet<number>): number {
+  let jiffies = 0;
+  for (const line of readFileSync("/proc/stat", "utf8").split("\n")) {
+    const m = /^cpu(\d*)\s+(.*)$/.exec(line);
+    if (!m || (only ? m[1] === "" || !only.has(Number(m[1])) : m[1] !== "")) continue;
+    const [user, nice, system, , , irq, softirq, steal] = m[2]!.split(/\s+/).map(Number);
+    jiffies += user! + nice! + system! + irq! + softirq! + steal!;
+  }
+  return (jiffies * 1000) / 100; // USER_HZ, as in support.ts
+}
+
 /** Peak and current resident set size, in MB, from /proc/<pid>/status, summed over the processes. */
 function memoryOf(pids: readonly number[]): { peakMb: number; currentMb: number } {
   let peakMb = 0;
@@ -190,11 +231,16 @@ log("# SCEP server load benchmark: Express example (@scep/core) vs micromdm scep
 log(`node ${process.version}, OpenSSL ${process.versions.openssl}, ${cpus()[0]?.model ?? "unknown CPU"} × ${cpus().length}`);
 log(`load average at start: ${fmtLoad()}`);
 log(
-  `setup: RSA-2048 CA, ${KEYS} RSA-2048 requester keys, ${ENROLLMENTS} + ${WARMUP} warm-up PKCSReqs (${CIPHER} / ${DIGEST}, distinct CN, self-signed certificate and transactionID each)…`,
+  `setup: RSA-${CA_BITS} CA, ${KEYS} RSA-2048 requester keys, ${ENROLLMENTS} + ${WARMUP} warm-up PKCSReqs (${CIPHER} / ${DIGEST}, distinct CN, self-signed certificate and transactionID each)…`,
 );
 const setupStart = performance.now();
 
-const ca = await opensslCreateCa({ subject: "/O=scep-sdk bench/CN=Bench SCEP CA", rsaBits: 2048 });
+if (BENCH_CPUS.length) {
+  // The load generator keeps off the servers' CPUs (its children inherit this; the servers are pinned again once started).
+  await runCommand("taskset", ["-a", "-p", "-c", BENCH_CPUS.join(","), String(process.pid)], { timeoutMs: 10_000, check: true });
+  log(`the load generator runs on CPU ${BENCH_CPUS.join(",")}, the servers on CPU ${SERVER_CPUS}`);
+}
+const ca = await opensslCreateCa({ subject: "/O=scep-sdk bench/CN=Bench SCEP CA", rsaBits: CA_BITS });
 const caCertPath = join(work, "ca.pem");
 const caKeyPath = join(work, "ca.key");
 writeFileSync(caCertPath, ca.certPem);
@@ -294,6 +340,8 @@ log(`setup took ${((performance.now() - setupStart) / 1000).toFixed(1)} s (${cac
 
 interface Target {
   name: string;
+  /** Our server's SCEP_WORKERS; undefined for micromdm. */
+  workers?: string;
   url: string;
   pid: number;
   /** Why the server says requests failed (from its log), most frequent first. */
@@ -301,8 +349,8 @@ interface Target {
   stop(): Promise<void>;
 }
 
-async function startOurs(redisUrl?: string): Promise<Target> {
-  const dataDir = join(work, redisUrl ? "ours-redis-data" : "ours-data");
+async function startOurs(workers: string, redisUrl?: string): Promise<Target> {
+  const dataDir = join(work, `${redisUrl ? "ours-redis-data" : "ours-data"}-${workers}`);
   const nodeArgs = ["--import", "tsx"];
   if (CPU_PROF) {
     mkdirSync(CPU_PROF, { recursive: true });
@@ -318,7 +366,7 @@ async function startOurs(redisUrl?: string): Promise<Target> {
       SCEP_CHALLENGE: challenge,
       SCEP_CA_CERT: caCertPath,
       SCEP_CA_KEY: caKeyPath,
-      SCEP_WORKERS: WORKERS,
+      SCEP_WORKERS: workers,
       ...(ONE_TIME ? { SCEP_ONE_TIME_CHALLENGES: "true", SCEP_ADMIN_TOKEN: ADMIN_TOKEN } : {}),
       ...(redisUrl ? { SCEP_REDIS_URL: redisUrl } : {}),
       ...SERVER_ENV,
@@ -350,7 +398,8 @@ async function startOurs(redisUrl?: string): Promise<Target> {
     void exited.then(() => reject(new Error(`${ENTRY} exited before listening:\n${stderr}`)));
   });
   return {
-    name: `${process.env.BENCH_ENTRY ? `ours (${ENTRY})` : `ours (${EXAMPLE[0]!.toUpperCase()}${EXAMPLE.slice(1)}${redisUrl ? ", Redis" : ""})`}${(SERVER_ENV.SCEP_WORKERS ?? WORKERS) === "1" ? "" : ` ×${SERVER_ENV.SCEP_WORKERS ?? WORKERS}`}`,
+    name: `${process.env.BENCH_ENTRY ? `ours (${ENTRY})` : `ours (${EXAMPLE[0]!.toUpperCase()}${EXAMPLE.slice(1)}${redisUrl ? ", Redis" : ""})`}${(SERVER_ENV.SCEP_WORKERS ?? workers) === "1" ? "" : ` ×${SERVER_ENV.SCEP_WORKERS ?? workers}`}`,
+    workers: SERVER_ENV.SCEP_WORKERS ?? workers,
     url: `http://127.0.0.1:${port}/scep`,
     pid: child.pid!,
     async stop(): Promise<void> {
@@ -439,6 +488,7 @@ async function check(message: Message, raw: Raw): Promise<string | undefined> {
 
 interface Result {
   name: string;
+  workers?: string;
   pid: number;
   /** The server's processes: its pid, and a cluster primary's workers. */
   pids: number[];
@@ -449,10 +499,22 @@ interface Result {
   peakRssMb: number;
   rssAfterMb: number;
   cpuMsPerRequest: number;
+  /** This process's CPU time (the load generator) over the timed run, per request. */
+  clientCpuMsPerRequest: number;
+  /** How many of the servers' CPUs the rest of the machine (not this server, not the load generator) kept busy over the timed run, on average. */
+  othersCores: number;
 }
 
 async function measure(target: Target): Promise<Result> {
   log(`\n## ${target.name}  (${target.url}, pid ${target.pid})`);
+  if (SERVER_CPUS) {
+    // Every thread of every server process (a Go runtime's, libuv's pool, cluster workers); threads made later inherit it.
+    const tree = processTree(target.pid);
+    for (const pid of [...tree.pids, ...tree.others.map((o) => Number(o.split(" ")[0]))]) {
+      await runCommand("taskset", ["-a", "-p", "-c", SERVER_CPUS, String(pid)], { timeoutMs: 10_000, check: true });
+    }
+    log(`pinned to CPU ${SERVER_CPUS} (taskset -a): ${tree.pids.length + tree.others.length} process(es)`);
+  }
   const warm = await send(target.url, warmup, CONCURRENCY);
   const warmFailures = (await Promise.all(warmup.map((m, i) => check(m, warm[i]!)))).filter((r) => r !== undefined);
   log(`warm-up: ${warmup.length} requests, ${warmFailures.length} failed${warmFailures[0] ? ` (first: ${warmFailures[0]})` : ""}`);
@@ -460,10 +522,15 @@ async function measure(target: Target): Promise<Result> {
 
   const { pids, others } = processTree(target.pid);
   const cpuBefore = cpuMsOf(pids);
+  const clientBefore = process.cpuUsage();
+  const busyBefore = busyMs(SERVER_CPU_SET);
   const start = performance.now();
   const raws = await send(target.url, messages, CONCURRENCY);
   const wallMs = performance.now() - start;
   const cpuMs = cpuMsOf(pids) - cpuBefore;
+  const clientCpu = process.cpuUsage(clientBefore);
+  // What else ran on the servers' CPUs (all CPUs when they are not pinned; then the load generator is on them too).
+  const othersMs = Math.max(0, busyMs(SERVER_CPU_SET) - busyBefore - cpuMs - (BENCH_CPUS.length ? 0 : (clientCpu.user + clientCpu.system) / 1000));
   const memory = memoryOf(pids);
   if (pids.length > 1) {
     // RSS counts the pages the processes share (the node binary, ~45 MB) once per process; PSS splits them.
@@ -471,7 +538,10 @@ async function measure(target: Target): Promise<Result> {
     log(`server processes (pid: peak RSS): ${pids.map((p) => `${p}: ${memoryOf([p]).peakMb.toFixed(1)} MB`).join(", ")}; CPU and peak RSS below are their sums; PSS now ${pssMb.toFixed(1)} MB in all`);
   }
   if (others.length) log(`not measured (not node): ${others.join(", ")}`);
-  log(`timed: ${messages.length} requests in ${(wallMs / 1000).toFixed(2)} s; server CPU ${(cpuMs / 1000).toFixed(2)} s; load average ${fmtLoad()}`);
+  log(
+    `timed: ${messages.length} requests in ${(wallMs / 1000).toFixed(2)} s; server CPU ${(cpuMs / 1000).toFixed(2)} s; ` +
+      `other processes kept ${(othersMs / wallMs).toFixed(2)} of the servers' ${PINNED_CPUS ?? cpus().length} CPUs busy meanwhile; load average ${fmtLoad()}`,
+  );
 
   const reasons = new Map<string, number>();
   let successes = 0;
@@ -484,6 +554,7 @@ async function measure(target: Target): Promise<Result> {
   for (const [reason, count] of target.logReasons?.().slice(0, 3) ?? []) log(`  server log ×${count} (warm-up included): ${reason}`);
   return {
     name: target.name,
+    ...(target.workers === undefined ? {} : { workers: target.workers }),
     pid: target.pid,
     pids,
     wallMs,
@@ -493,6 +564,8 @@ async function measure(target: Target): Promise<Result> {
     peakRssMb: memory.peakMb,
     rssAfterMb: memory.currentMb,
     cpuMsPerRequest: cpuMs / messages.length,
+    clientCpuMsPerRequest: (clientCpu.user + clientCpu.system) / 1000 / messages.length,
+    othersCores: othersMs / wallMs,
   };
 }
 
@@ -542,16 +615,18 @@ try {
     if (which !== "ours" && which !== "ours-redis" && which !== "micromdm") throw new Error(`BENCH_SERVERS: unknown server ${which} (ours, ours-redis, micromdm)`);
     if (which === "ours-redis") redis ??= await startRedisServer();
     if (which === "micromdm" && ONE_TIME) throw new Error("BENCH_ONE_TIME=1: micromdm has no one-time challenges; leave it out of BENCH_SERVERS");
-    const target = which === "micromdm" ? await startMicromdm() : await startOurs(which === "ours-redis" ? redis!.url : undefined);
-    try {
-      if (ONE_TIME) {
-        const t = performance.now();
-        await oneTimeMessages(target.url);
-        log(`one-time challenges: ${requesters.length} issued and CSRs made in ${((performance.now() - t) / 1000).toFixed(1)} s (untimed)`);
+    for (const workers of which === "micromdm" ? ["1"] : WORKER_COUNTS) {
+      const target = which === "micromdm" ? await startMicromdm() : await startOurs(workers, which === "ours-redis" ? redis!.url : undefined);
+      try {
+        if (ONE_TIME) {
+          const t = performance.now();
+          await oneTimeMessages(target.url);
+          log(`one-time challenges: ${requesters.length} issued and CSRs made in ${((performance.now() - t) / 1000).toFixed(1)} s (untimed)`);
+        }
+        results.push(await measure(target));
+      } finally {
+        await target.stop();
       }
-      results.push(await measure(target));
-    } finally {
-      await target.stop();
     }
   }
 } finally {
@@ -561,18 +636,18 @@ try {
 
 const pad = (s: string, n: number): string => s.padEnd(n);
 const rate = (r: Result): number => r.successes / (r.wallMs / 1000);
-log(`\n## results: ${ENROLLMENTS} PKCSReqs (${CIPHER}/${DIGEST}), concurrency ${CONCURRENCY}, keep-alive, loopback, ${cpus().length} cores`);
+log(`\n## results: ${ENROLLMENTS} PKCSReqs (${CIPHER}/${DIGEST}), RSA-${CA_BITS} CA, concurrency ${CONCURRENCY}, keep-alive, loopback, ${cpus().length} cores${SERVER_CPUS ? `, servers pinned to CPU ${SERVER_CPUS}` : ""}`);
 log(`load average at end: ${fmtLoad()}`);
 log("");
-log(`| ${pad("server", 24)} | enrollments/s | requests/s | failures        | server CPU/request | peak RSS MB |`);
-log(`| ${"-".repeat(24)} | ------------- | ---------- | --------------- | ------------------ | ----------- |`);
+log(`| ${pad("server", 24)} | enrollments/s | requests/s | failures        | server CPU/request | peak RSS MB | bench CPU/request |`);
+log(`| ${"-".repeat(24)} | ------------- | ---------- | --------------- | ------------------ | ----------- | ----------------- |`);
 for (const r of results) {
   const failures = `${r.failures} (${((r.failures / ENROLLMENTS) * 100).toFixed(2)} %)`;
   log(
-    `| ${pad(r.name, 24)} | ${rate(r).toFixed(1).padStart(13)} | ${(ENROLLMENTS / (r.wallMs / 1000)).toFixed(1).padStart(10)} | ${pad(failures, 15)} | ${`${r.cpuMsPerRequest.toFixed(2)} ms`.padStart(18)} | ${r.peakRssMb.toFixed(1).padStart(11)} |`,
+    `| ${pad(r.name, 24)} | ${rate(r).toFixed(1).padStart(13)} | ${(ENROLLMENTS / (r.wallMs / 1000)).toFixed(1).padStart(10)} | ${pad(failures, 15)} | ${`${r.cpuMsPerRequest.toFixed(2)} ms`.padStart(18)} | ${r.peakRssMb.toFixed(1).padStart(11)} | ${`${r.clientCpuMsPerRequest.toFixed(2)} ms`.padStart(17)} |`,
   );
 }
-log("(enrollments/s counts SUCCESS CertReps only; requests/s counts every request; CPU is the server process's user+system time over the timed run, all threads)");
+log("(enrollments/s counts SUCCESS CertReps only; requests/s counts every request; CPU is the server process's user+system time over the timed run, all threads; bench CPU is the load generator's)");
 
 const ours = results.find((r) => r.name.startsWith("ours") && !r.name.includes("Redis"));
 const oursRedis = results.find((r) => r.name.includes("Redis"));
@@ -591,5 +666,58 @@ if (ours && oursRedis) {
   const ratio = rate(oursRedis) / rate(ours);
   log(`throughput ratio Redis/memory stores: ${ratio.toFixed(3)}  (${rate(oursRedis).toFixed(1)} / ${rate(ours).toFixed(1)} enrollments/s${ONE_TIME ? ", one-time challenges" : ""})`);
   log(`goal Redis ≥ 90 % of memory:            ${ratio >= 0.9 ? "MET" : "MISSED"}`);
+}
+
+// ------------------------------------------------------------------ scaling model (issue 13 goal 3)
+
+/**
+ * enrollments/s ≈ cores / CPU per enrollment: what the server's measured CPU
+ * time per enrollment allows when it has `cores` CPUs to itself (the SCEP work
+ * of one enrollment is independent of the others: the only shared state is the
+ * CA's index file, appended with group commit). On this machine the load
+ * generator runs on the same CPUs, so the second model adds its CPU per request.
+ */
+const oursAll = results.filter((r) => r.workers !== undefined && !r.name.includes("Redis"));
+if (oursAll.length) {
+  const base = oursAll[0]!;
+  const c = base.cpuMsPerRequest;
+  const g = base.clientCpuMsPerRequest;
+  const here = PINNED_CPUS ?? cpus().length;
+  log(`\n## scaling model (issue 13 goal 3): enrollments/s ≈ cores / CPU per enrollment`);
+  log(`CPU per enrollment, measured with ${base.name}: server ${c.toFixed(2)} ms, load generator ${g.toFixed(2)} ms (same run, RSA-${CA_BITS} CA); load average ${fmtLoad()}`);
+  log(
+    `the servers had ${here} CPU${here === 1 ? "" : "s"} here (${SERVER_CPUS ? `taskset ${SERVER_CPUS}` : "not pinned"}), shared ` +
+      `${SERVER_CPUS && BENCH_CPUS.length ? "" : "with the load generator and "}with whatever else ran on the machine`,
+  );
+  log("");
+  log(`| cores | model: server alone, cores × 1000 / ${c.toFixed(2)} ms | model: server + load generator on those cores | measured here |`);
+  log(`| ----- | ------------------------------------------ | -------------------------------------------- | ------------- |`);
+  for (const cores of [1, 2, 4, 8]) {
+    const alone = (cores * 1000) / c;
+    // (pinned: the load generator runs on the other CPUs, so "server alone" is the comparable model)
+    const shared = (cores * 1000) / (c + g);
+    const measured =
+      cores === here
+        ? oursAll
+            .map((r) => {
+              // What the CPU time other processes left over allows, with the CPU per enrollment measured in this very run.
+              const alongside = BENCH_CPUS.length ? 0 : r.clientCpuMsPerRequest;
+              const left = Math.max(0.05, cores - r.othersCores);
+              return (
+                `${rate(r).toFixed(1)}/s with ${r.workers} worker${r.workers === "1" ? "" : "s"}, ${r.cpuMsPerRequest.toFixed(2)} ms CPU each: ` +
+                `${((rate(r) / (BENCH_CPUS.length ? alone : shared)) * 100).toFixed(0)} % of the model; other processes held ${r.othersCores.toFixed(2)} of these CPUs, ` +
+                `the ${left.toFixed(2)} left allow ${((left * 1000) / (r.cpuMsPerRequest + alongside)).toFixed(0)}/s`
+              );
+            })
+            .join("; ")
+        : cores > cpus().length
+          ? `not measurable: this machine has ${cpus().length} cores`
+          : `not measured in this run (BENCH_SERVER_CPUS=${cores === 1 ? "0" : `0-${cores - 1}`})`;
+    log(`| ${String(cores).padStart(5)} | ${`${alone.toFixed(0)}/s`.padStart(42)} | ${`${shared.toFixed(0)}/s`.padStart(44)} | ${measured} |`);
+  }
+  log(
+    `(the model holds while each added core runs one more worker and CPU per enrollment stays put; on ${cpus().length} cores shared with the load generator ` +
+      `and other users it can be checked only up to ${cpus().length}, so near-linear growth beyond that is a prediction, not a measurement)`,
+  );
 }
 if (CPU_PROF && ours) summariseProfile(CPU_PROF, ours.pids);
