@@ -8,22 +8,23 @@ import { CA_CAPS_CONTENT_TYPE } from "../message/ca-caps.js";
 import { buildGetCaCertResponse, buildGetNextCaCertResponse } from "../message/ca-cert.js";
 import type { ServerContext } from "./context.js";
 import type { ResolvedProfile } from "./profile.js";
-import { Reply, text } from "./replies.js";
+import { Reply, ok, text } from "./replies.js";
 
 /** GetCACaps: the profile's capabilities, one per line. @group Server */
 export function getCaCaps(p: ResolvedProfile): Reply {
-  return new Reply(new Response(p.caps, { headers: { "content-type": CA_CAPS_CONTENT_TYPE } }), "success", "caps");
+  return new Reply(ok(CA_CAPS_CONTENT_TYPE, p.caps), "success", "caps");
 }
 
 /** GetCACert: the CA certificate alone, or the profile's set as a degenerate PKCS#7. @group Server */
 export async function getCaCert(p: ResolvedProfile): Promise<Reply> {
   const r = await buildGetCaCertResponse(p.caCerts);
-  return new Reply(new Response(r.body as Uint8Array<ArrayBuffer>, { headers: { "content-type": r.contentType } }), "success", "ca_cert");
+  // A copy: a lone CA certificate's body is the profile's own DER, which whoever gets the reply may write into.
+  return new Reply(ok(r.contentType, r.body.slice()), "success", "ca_cert");
 }
 
 /** GetNextCACert: the next CA's certificates, signed; 404 when no rollover is configured. @group Server */
 export async function getNextCaCert(ctx: ServerContext, p: ResolvedProfile): Promise<Reply> {
   if (!p.nextCa) return new Reply(text(404, "no next CA certificate is configured"), "rejected", "no_next_ca");
   const r = await buildGetNextCaCertResponse({ certificates: p.nextCa, signer: p.signer, now: ctx.now() });
-  return new Reply(new Response(r.body as Uint8Array<ArrayBuffer>, { headers: { "content-type": r.contentType } }), "success", "next_ca_cert");
+  return new Reply(ok(r.contentType, r.body), "success", "next_ca_cert");
 }

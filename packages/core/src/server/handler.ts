@@ -1,10 +1,71 @@
 /**
- * The shape every mountable handler of the SDK has (the SCEP server, and later
- * the proxy and the admin API): a web-standard `fetch`, and a cheap,
- * synchronous `owns(pathname)` an adapter asks before it builds a `Request`.
+ * The shape every mountable handler of the SDK has (the SCEP server, the
+ * proxy, the admin API): a web-standard `fetch`, a cheap, synchronous
+ * `owns(pathname)` an adapter asks before it builds a `Request`, and, where a
+ * handler offers it, `handle`: the same answers on plain objects, for an
+ * adapter that has the request's bytes at hand (Node's `IncomingMessage`)
+ * and need not build a `Request` nor read a `Response` back.
  *
  * @module
  */
+
+/**
+ * Request header fields as an adapter holds them: anything with `get(name)` (a web `Headers`), or a record of
+ * lower-case field names (Node's `IncomingMessage.headers`, passed as is). A field repeated in a record (an array)
+ * reads as its values joined by `", "` (RFC 9110 §5.3).
+ *
+ * @group Server
+ */
+export type HeaderFields = { get(name: string): string | null } | Readonly<Record<string, string | readonly string[] | undefined>>;
+
+/**
+ * An HTTP request as plain parts (RFC 9110): what {@link FetchHandler.handle} takes instead of a web `Request`.
+ *
+ * @group Server
+ *
+ * @example
+ * ```ts
+ * import type { HttpRequestParts } from "@scep/core";
+ *
+ * // From node:http: the request target and header record as Node hands them over, the body read into one Buffer.
+ * const parts: HttpRequestParts = { method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers, body };
+ * ```
+ */
+export interface HttpRequestParts {
+  /** The request method (RFC 9110 §9) as sent: `GET`, `POST`, `HEAD`, … (case-sensitive, like the protocol). */
+  method: string;
+  /**
+   * The request target (RFC 9112 §3.2): origin-form path and query as sent (`/scep?operation=GetCACaps`, Node's
+   * `req.url`, still percent-encoded), or an absolute URL (`http://ca.example/scep?…`, a web `Request`'s `url`).
+   */
+  url: string;
+  /** The header fields (only `content-length` is read today); absent: none. */
+  headers?: HeaderFields;
+  /**
+   * The request content (RFC 9110 §6.4), as received: bytes (a Node `Buffer` is one), or a promise of them so the
+   * body can still be arriving. Absent or empty: no body. A promise that rejects (the client went away mid-body) is
+   * answered like a web `Request` whose body stream errored. A handler applies its own body limit to these bytes; an
+   * adapter that stops reading at a limit hands over what it read (more than the limit), never a silently cut body.
+   */
+  body?: Uint8Array | PromiseLike<Uint8Array>;
+}
+
+/**
+ * An HTTP response as plain parts: what {@link FetchHandler.handle} returns instead of a web `Response`.
+ *
+ * @group Server
+ */
+export interface HttpResponseParts {
+  /** The status code (RFC 9110 §15). */
+  status: number;
+  /**
+   * The header fields, lower-case names (those a `Response` from `fetch` would list; no `content-length`, which the
+   * adapter writes from `body.length`).
+   */
+  headers: Record<string, string>;
+  /** The content, in bytes; empty for a HEAD request (the headers stay those of the GET). */
+  body: Uint8Array;
+}
 
 /**
  * A fetch-style handler an adapter (`@scep/express`, `@scep/hono`) can mount.
@@ -32,4 +93,10 @@ export interface FetchHandler {
   owns?(pathname: string): boolean;
   /** Answers a request. */
   fetch(request: Request): Promise<Response>;
+  /**
+   * Answers a request given as plain parts, exactly as `fetch` answers the same request (status, header fields,
+   * content; the same events), without a web `Request` or `Response` in between: the cheaper entry for an adapter
+   * that holds the body's bytes already. Optional: an adapter uses it when present and `fetch` otherwise.
+   */
+  handle?(request: HttpRequestParts): Promise<HttpResponseParts>;
 }

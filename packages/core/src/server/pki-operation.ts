@@ -14,7 +14,7 @@ import { enroll } from "./enrollment/pipeline.js";
 import type { ScepOperation } from "./events.js";
 import { getCertOrCrl } from "./get-cert.js";
 import type { ResolvedProfile } from "./profile.js";
-import { readPkiMessage } from "./read-request.js";
+import { type BodyReader, readPkiMessage } from "./read-request.js";
 import { Reply } from "./replies.js";
 
 /** The handler of the request's messageType. */
@@ -31,8 +31,8 @@ function dispatch(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest): Prom
 }
 
 /** Answers one PKIOperation request. */
-export async function pkiOperation(ctx: ServerContext, p: ResolvedProfile, request: Request, url: string): Promise<Reply> {
-  const message = await readPkiMessage(request, url, ctx.maxBody);
+export async function pkiOperation(ctx: ServerContext, p: ResolvedProfile, method: string, url: string, readBody: BodyReader): Promise<Reply> {
+  const message = await readPkiMessage(method, url, readBody, ctx.maxBody);
   if (message instanceof Reply) return message;
   const req = await decode(ctx, p, message);
   if (req instanceof Reply) return req;

@@ -1,19 +1,33 @@
 /**
  * Reading a PKIOperation message off the wire (RFC 8894 §4.3): a POST body
- * (DER, or base64 text some clients send), streamed and capped; or the GET
- * `message` parameter in every encoding clients use. Client mistakes become
- * 4xx replies here.
+ * (DER, or base64 text some clients send), capped; or the GET `message`
+ * parameter in every encoding clients use. The body comes from a web
+ * `Request` (streamed) or as bytes from an adapter ({@link HttpRequestParts});
+ * either way it is read only when the operation needs it. Client mistakes
+ * become 4xx replies here.
  *
  * @module
  */
 import { readCapped } from "../lib/read-capped.js";
+import type { HeaderFields, HttpRequestParts } from "./handler.js";
 import { decodeMessageParam, rawQueryParam } from "./query.js";
 import { Reply, text } from "./replies.js";
 
-/** Reads a request body up to `maxBody` bytes. @group Server */
-export async function readBody(request: Request, maxBody: number): Promise<Uint8Array | "too-large" | "aborted"> {
-  const declared = Number(request.headers.get("content-length") ?? "NaN");
-  if (Number.isFinite(declared) && declared > maxBody) return "too-large";
+/** A request body read whole, or why it could not be. @group Server */
+export type BodyRead = Uint8Array | "too-large" | "aborted";
+
+/** Reads the request's body when called (and only then): a PKIOperation POST. @group Server */
+export type BodyReader = () => Promise<BodyRead>;
+
+/** Whether a declared `Content-Length` is over `maxBody` (then nothing need be read). */
+const declaredTooLarge = (contentLength: string | null | undefined, maxBody: number): boolean => {
+  const declared = Number(contentLength ?? "NaN");
+  return Number.isFinite(declared) && declared > maxBody;
+};
+
+/** Reads a web `Request`'s body up to `maxBody` bytes. @group Server */
+export async function readBody(request: Request, maxBody: number): Promise<BodyRead> {
+  if (declaredTooLarge(request.headers.get("content-length"), maxBody)) return "too-large";
   try {
     return await readCapped(request.body, maxBody);
   } catch {
@@ -21,11 +35,31 @@ export async function readBody(request: Request, maxBody: number): Promise<Uint8
   }
 }
 
+/** One header field's value from {@link HeaderFields} (a repeated field's values joined by `", "`). @group Server */
+export function headerField(headers: HeaderFields | undefined, name: string): string | undefined {
+  if (!headers) return undefined;
+  if (typeof headers.get === "function") return (headers as { get(name: string): string | null }).get(name) ?? undefined;
+  const v = (headers as Readonly<Record<string, string | readonly string[] | undefined>>)[name];
+  return typeof v === "string" || v === undefined ? v : v.join(", ");
+}
+
+/** Takes an adapter's body ({@link HttpRequestParts.body}) under the same limit and the same answers as {@link readBody}. @group Server */
+export async function takeBody(request: HttpRequestParts, maxBody: number): Promise<BodyRead> {
+  if (declaredTooLarge(headerField(request.headers, "content-length"), maxBody)) return "too-large";
+  let bytes: Uint8Array;
+  try {
+    bytes = request.body === undefined ? new Uint8Array() : await request.body;
+  } catch {
+    return "aborted";
+  }
+  return bytes.length > maxBody ? "too-large" : bytes;
+}
+
 /** The PKIOperation message's bytes, or the 4xx reply for a client's mistake. @group Server */
-export async function readPkiMessage(request: Request, url: string, maxBody: number): Promise<Uint8Array | Reply> {
+export async function readPkiMessage(method: string, url: string, readBody: BodyReader, maxBody: number): Promise<Uint8Array | Reply> {
   let message: Uint8Array | undefined;
-  if (request.method === "POST") {
-    const body = await readBody(request, maxBody);
+  if (method === "POST") {
+    const body = await readBody();
     if (body === "too-large") return new Reply(text(413, "message too large"), "rejected", "body_too_large");
     if (body === "aborted") return new Reply(text(400, "request body aborted"), "rejected", "body_aborted");
     message = body;

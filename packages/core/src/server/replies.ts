@@ -1,7 +1,8 @@
 /**
- * Building replies: the {@link Reply} every handler returns (response plus
- * what the event reports), plain-text HTTP errors, the 503 for an unavailable
- * store, and CertReps (RFC 8894 §3.3.2) signed by the profile's signer.
+ * Building replies: the {@link Reply} every handler returns (the response as
+ * plain parts, plus what the event reports), plain-text HTTP errors, the 503
+ * for an unavailable store, and CertReps (RFC 8894 §3.3.2) signed by the
+ * profile's signer. A reply becomes a web `Response` only in `fetch`.
  *
  * @module
  */
@@ -12,21 +13,34 @@ import { PKI_MESSAGE_CONTENT_TYPE } from "../message/ca-cert.js";
 import type { PkiStatus } from "../message/types.js";
 import type { ScepEvent, ScepOutcome } from "./events.js";
 import type { ServerContext } from "./context.js";
+import type { HttpResponseParts } from "./handler.js";
 import type { ResolvedProfile } from "./profile.js";
 
-/** A response and what its event reports. @group Server */
+/** A response (status, header fields, bytes) and what its event reports. @group Server */
 export class Reply {
   constructor(
-    readonly response: Response,
+    readonly response: HttpResponseParts,
     readonly outcome: ScepOutcome,
     readonly reason: string,
     readonly extra: Partial<ScepEvent> = {},
   ) {}
 }
 
-/** A plain-text response. @group Server */
-export const text = (status: number, body: string, headers: Record<string, string> = {}): Response =>
-  new Response(body + "\n", { status, headers: { "content-type": "text/plain; charset=utf-8", ...headers } });
+const utf8 = new TextEncoder();
+
+/** A plain-text response: `body` and a newline, UTF-8. @group Server */
+export const text = (status: number, body: string, headers: Record<string, string> = {}): HttpResponseParts => ({
+  status,
+  headers: { "content-type": "text/plain; charset=utf-8", ...headers },
+  body: utf8.encode(body + "\n"),
+});
+
+/** A 200 response with `body` of `contentType`. @group Server */
+export const ok = (contentType: string, body: Uint8Array | string): HttpResponseParts => ({
+  status: 200,
+  headers: { "content-type": contentType },
+  body: typeof body === "string" ? utf8.encode(body) : body,
+});
 
 /** HTTP 503 with `Retry-After`: a store is down; nothing was issued (issue 8). @group Server */
 export function storeUnavailable(retryAfterSeconds: number | undefined): Reply {
@@ -53,7 +67,7 @@ export interface CertRepContent {
  * `responseCipher` policy); an MD5-signed request gets a SHA-256 reply unless MD5 is allowed.
  * @group Server
  */
-export async function certRep(ctx: ServerContext, p: ResolvedProfile, request: CertRepRequest, status: PkiStatus, content: CertRepContent, req?: PkiRequest): Promise<Response> {
+export async function certRep(ctx: ServerContext, p: ResolvedProfile, request: CertRepRequest, status: PkiStatus, content: CertRepContent, req?: PkiRequest): Promise<HttpResponseParts> {
   const policy = p.algorithmPolicy;
   const cipher = req ? (policy.responseCipher ? policy.responseCipher(req.contentCipher) : req.contentCipher) : undefined;
   const body = await buildCertRep({
@@ -68,7 +82,7 @@ export async function certRep(ctx: ServerContext, p: ResolvedProfile, request: C
     ...(request.digestAlgorithm === "md5" && !policy.allowMd5 ? { digestAlgorithm: "sha256" as const } : {}),
     now: ctx.now(),
   });
-  return new Response(body as Uint8Array<ArrayBuffer>, { status: 200, headers: { "content-type": PKI_MESSAGE_CONTENT_TYPE } });
+  return ok(PKI_MESSAGE_CONTENT_TYPE, body);
 }
 
 /** A FAILURE CertRep (RFC 8894 §3.3.2.2) with its event reason. @group Server */

@@ -12,6 +12,30 @@ export function normalizePath(p: string): string {
   return s.length > 1 ? s.replace(/\/$/, "") : s;
 }
 
+/** A path a WHATWG URL parse leaves as it is: no dot segment, no `%`, `\\` or character it would escape. */
+const PLAIN_PATH = /^\/[\w\-.~!$&'()*+,;=:@/]*$/;
+
+/**
+ * The path of a request target (RFC 9112 §3.2), the same a web `Request` built from it reports in
+ * `new URL(request.url).pathname`: origin-form (`/scep?…`) as sent when no URL parse would change it (the common
+ * case, no parse at all), else through `URL` (dot segments, escapes, `\\`); absolute-form through `URL`. `"/"` for
+ * a target that is no URL. @group Server
+ */
+export function targetPath(target: string): string {
+  let end = target.length;
+  const q = target.indexOf("?");
+  if (q >= 0) end = q;
+  const hash = target.indexOf("#");
+  if (hash >= 0 && hash < end) end = hash;
+  const path = target.slice(0, end);
+  if (PLAIN_PATH.test(path) && !path.includes("/.")) return path;
+  try {
+    return new URL(target.startsWith("/") ? "http://localhost" + target : target).pathname;
+  } catch {
+    return "/";
+  }
+}
+
 /** Maps a pathname to the profile serving it. @group Server */
 export interface Router<P> {
   /** The profile serving `pathname` (no query string), or undefined. */

@@ -1,6 +1,8 @@
 /**
- * A framework-free SCEP server: web-standard `Request` in, `Response` out.
- * This file wires the parts together; each concept has its own file:
+ * A framework-free SCEP server: web-standard `Request` in, `Response` out
+ * (`fetch`), or the same request and answer as plain parts (`handle`, for
+ * adapters that hold the body's bytes). Both run one code path, and a reply
+ * becomes a `Response` only in `fetch`. This file wires the parts together; each concept has its own file:
  * `profile.ts` (options, defaults), `routing.ts` (which profile owns a path),
  * `read-request.ts`, `replies.ts`, `ca-operations.ts` (GetCACaps, GetCACert,
  * GetNextCACert), `pki-operation.ts` (dispatch), `enrollment/` (the phases of
@@ -15,12 +17,13 @@ import { getCaCaps, getCaCert, getNextCaCert } from "./ca-operations.js";
 import type { ServerContext } from "./context.js";
 import { type CounterStore, countLabel } from "./counter-store.js";
 import type { ProfileStats, ScepEvent, ScepOperation } from "./events.js";
-import type { FetchHandler } from "./handler.js";
+import type { FetchHandler, HttpRequestParts, HttpResponseParts } from "./handler.js";
 import { pkiOperation } from "./pki-operation.js";
 import { type ResolvedProfile, type ScepProfile, resolveProfile } from "./profile.js";
 import { rawQueryParam } from "./query.js";
+import { type BodyReader, readBody, takeBody } from "./read-request.js";
 import { Reply, keyUnavailable, storeUnavailable, text } from "./replies.js";
-import { createRouter } from "./routing.js";
+import { createRouter, targetPath } from "./routing.js";
 import { createStoreCall, isStoreUnavailable } from "./store-call.js";
 import type { Transaction } from "./transaction-store.js";
 import { type ProfileInfo, type ProfileSnapshot, profileInfo, profileSnapshot } from "./snapshot.js";
@@ -59,10 +62,36 @@ export interface ScepServerOptions {
 /** Receives events. @group Server */
 export type EventSink = (event: ScepEvent) => void;
 
-/** A running SCEP server: `fetch` handles one request. @group Server */
+/** A running SCEP server: `fetch` (or `handle`) answers one request. @group Server */
 export interface ScepServer extends FetchHandler {
   /** Handles a request. Never throws; never answers 5xx for a client's mistake. */
   fetch(request: Request): Promise<Response>;
+  /**
+   * Answers a request given as plain parts exactly as {@link ScepServer.fetch} answers the same `Request`: the same
+   * status, header fields and content bytes (none for HEAD), the same event, the same limits (a body over
+   * `maxBodyBytes`, or a declared `Content-Length` over it, gets 413 `body_too_large`; a `body` promise that rejects,
+   * 400 `body_aborted`). The body is awaited only for a POST PKIOperation. Never throws; never answers 5xx for a
+   * client's mistake. Cheaper than `fetch` for an adapter that has the request's bytes (no `Request`, `Headers`,
+   * stream or `Response` is built); `@scep/express` uses it.
+   *
+   * @param request - Method, request target (origin-form `req.url` or an absolute URL), header fields (Node's
+   *   `req.headers` as is, or a `Headers`), and the body's bytes or a promise of them.
+   * @returns Status, lower-case header fields (no `content-length`: write `body.length`), and the content bytes.
+   *
+   * @example
+   * ```ts
+   * import { createServer } from "node:http";
+   *
+   * createServer((req, res) => {
+   *   const chunks: Buffer[] = [];
+   *   req.on("data", (c: Buffer) => chunks.push(c)).on("end", async () => {
+   *     const r = await server.handle({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) });
+   *     res.writeHead(r.status, { ...r.headers, "content-length": r.body.length }).end(r.body);
+   *   });
+   * }).listen(8080);
+   * ```
+   */
+  handle(request: HttpRequestParts): Promise<HttpResponseParts>;
   /**
    * Whether a profile serves `pathname` (its path or a `…/pkiclient.exe` suffix below it; a query string is
    * ignored). Cheap and synchronous: adapters ask it before building a `Request`, hand owned paths to `fetch` whatever
@@ -186,9 +215,9 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
     }
   }
 
-  async function handle(request: Request, p: ResolvedProfile, url: string, operation: string): Promise<Reply> {
-    if (request.method !== "GET" && request.method !== "POST" && request.method !== "HEAD") {
-      return new Reply(new Response("method not allowed\n", { status: 405, headers: { allow: "GET, POST", "content-type": "text/plain; charset=utf-8" } }), "rejected", "method_not_allowed");
+  async function operate(method: string, p: ResolvedProfile, url: string, operation: string, bodyReader: BodyReader): Promise<Reply> {
+    if (method !== "GET" && method !== "POST" && method !== "HEAD") {
+      return new Reply(text(405, "method not allowed", { allow: "GET, POST" }), "rejected", "method_not_allowed");
     }
     switch (operation.toLowerCase()) {
       case "getcacaps":
@@ -198,12 +227,49 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
       case "getnextcacert":
         return getNextCaCert(ctx, p);
       case "pkioperation":
-        return pkiOperation(ctx, p, request, url);
+        return pkiOperation(ctx, p, method, url, bodyReader);
       case "":
         return new Reply(text(400, "missing operation parameter"), "rejected", "missing_operation");
       default:
         return new Reply(text(400, "unknown operation"), "rejected", "unknown_operation");
     }
+  }
+
+  /** The one path `fetch` and `handle` share: route, answer, emit the event. The reply keeps its body for HEAD. */
+  async function serve(method: string, pathname: string, url: string, bodyReader: BodyReader): Promise<HttpResponseParts> {
+    const started = performance.now();
+    const p = router.route(pathname);
+    const operation = rawQueryParam(url, "operation") ?? "";
+    let reply: Reply;
+    if (!p) reply = new Reply(text(404, "no SCEP endpoint at this path"), "rejected", "unknown_path");
+    else {
+      try {
+        reply = await operate(method, p, url, operation, bodyReader);
+      } catch (e) {
+        if (isStoreUnavailable(e)) {
+          // Fail closed: nothing was issued; the client retries later (RFC 8894 §3.3.3 allows a resend).
+          reply = storeUnavailable(e.retryAfterSeconds);
+        } else if (isScepError(e) && e.code === "ERR_KEY_UNAVAILABLE") {
+          // The key's worker thread crashed or its queue is full (or an HSM is unreachable): not the client's fault.
+          reply = keyUnavailable((e as { retryAfterSeconds?: number }).retryAfterSeconds);
+        } else {
+          // Client mistakes are answered above; reaching here is a server fault (a hook failed).
+          const reason = isScepError(e) ? e.code.replace(/^ERR_/, "").toLowerCase() : "internal_error";
+          reply = new Reply(text(500, "internal error"), "error", reason);
+        }
+      }
+    }
+    const event: ScepEvent = {
+      operation: OPS[operation.toLowerCase()] ?? "unknown",
+      outcome: reply.outcome,
+      reason: reply.reason,
+      status: reply.response.status,
+      latencyMs: performance.now() - started,
+      ...(p ? { profile: p.name } : {}),
+      ...reply.extra,
+    };
+    emit(event, p);
+    return reply.response;
   }
 
   function profileNamed(name: string): ResolvedProfile {
@@ -214,7 +280,6 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
 
   return {
     async fetch(request: Request): Promise<Response> {
-      const started = performance.now();
       const url = request.url;
       let pathname: string;
       try {
@@ -222,39 +287,17 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
       } catch {
         pathname = "/";
       }
-      const p = router.route(pathname);
-      const operation = rawQueryParam(url, "operation") ?? "";
-      let reply: Reply;
-      if (!p) reply = new Reply(text(404, "no SCEP endpoint at this path"), "rejected", "unknown_path");
-      else {
-        try {
-          reply = await handle(request, p, url, operation);
-        } catch (e) {
-          if (isStoreUnavailable(e)) {
-            // Fail closed: nothing was issued; the client retries later (RFC 8894 §3.3.3 allows a resend).
-            reply = storeUnavailable(e.retryAfterSeconds);
-          } else if (isScepError(e) && e.code === "ERR_KEY_UNAVAILABLE") {
-            // The key's worker thread crashed or its queue is full (or an HSM is unreachable): not the client's fault.
-            reply = keyUnavailable((e as { retryAfterSeconds?: number }).retryAfterSeconds);
-          } else {
-            // Client mistakes are answered above; reaching here is a server fault (a hook failed).
-            const reason = isScepError(e) ? e.code.replace(/^ERR_/, "").toLowerCase() : "internal_error";
-            reply = new Reply(text(500, "internal error"), "error", reason);
-          }
-        }
-      }
-      const event: ScepEvent = {
-        operation: OPS[operation.toLowerCase()] ?? "unknown",
-        outcome: reply.outcome,
-        reason: reply.reason,
-        status: reply.response.status,
-        latencyMs: performance.now() - started,
-        ...(p ? { profile: p.name } : {}),
-        ...reply.extra,
-      };
-      emit(event, p);
-      if (request.method === "HEAD") return new Response(null, { status: reply.response.status, headers: reply.response.headers });
-      return reply.response;
+      const r = await serve(request.method, pathname, url, () => readBody(request, ctx.maxBody));
+      // (An empty body is still a body: `new Response(new Uint8Array())` has the same headers as any other.)
+      return new Response(request.method === "HEAD" ? null : (r.body as Uint8Array<ArrayBuffer>), { status: r.status, headers: r.headers });
+    },
+
+    async handle(request: HttpRequestParts): Promise<HttpResponseParts> {
+      // A promised body is awaited only by a POST PKIOperation (a lazy promise-like is not read before): until then,
+      // or for ever, a promise's rejection is handled here.
+      if (request.body instanceof Promise) request.body.catch(() => undefined);
+      const r = await serve(request.method, targetPath(request.url), request.url, () => takeBody(request, ctx.maxBody));
+      return request.method === "HEAD" ? { status: r.status, headers: r.headers, body: new Uint8Array() } : r;
     },
 
     owns(pathname: string): boolean {
