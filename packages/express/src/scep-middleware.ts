@@ -1,6 +1,8 @@
-// IncomingMessage → web Request → handler.fetch → ServerResponse.
+// IncomingMessage → handler.handle (the body read into one Buffer) → ServerResponse; handler.fetch for handlers without handle.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { FetchHandler } from "@scep/core";
+import { type BodyState, lazyBody } from "./read-body.js";
+import { viaFetch } from "./via-fetch.js";
 
 /** Options of {@link scepMiddleware}. @group Server */
 export interface ScepMiddlewareOptions {
@@ -31,8 +33,13 @@ export type ScepRequestHandler = (req: NodeRequest, res: ServerResponse, next: (
  * `req.originalUrl`; the full path is tried first. A handler without `owns` gets every request, and a 404 it
  * answers without reading the body goes to `next()`.
  *
- * It reads the raw body itself, streaming and capped at `maxBodyBytes`; a `Buffer` left in `req.body` by
- * `express.raw()` is used instead.
+ * A handler with `handle` (the `@scep/core` SCEP server) gets the request as plain parts: the method, the path
+ * as sent, `req.headers` as is, and the body read into one `Buffer` only when the handler asks for it (capped at
+ * `maxBodyBytes`: more gets HTTP 413 and the connection is closed; a client that goes away mid-body gets the
+ * handler's answer to an aborted body, for the SCEP server 400); its answer is written to `res` as it is, with a
+ * `Content-Length`. No web `Request`, `Headers`, stream or `Response` is built. Any other handler gets a web
+ * `Request` (the body streamed, capped the same way) and its `Response` is written back. Either way a `Buffer`
+ * left in `req.body` by `express.raw()` is used instead of the stream.
  *
  * @example
  * ```ts
@@ -60,59 +67,34 @@ export function scepMiddleware(handler: FetchHandler, options: ScepMiddlewareOpt
         else if (fallthrough) return next();
       }
     }
-    let touched = false;
-    let tooLarge = false;
-    let received = 0;
-    const declared = Number(req.headers["content-length"] ?? "NaN");
-    // Pulled only when the handler reads the body: a 404 for a foreign path leaves `req` unread for `next()`.
-    let chunks: AsyncIterator<Buffer> | undefined;
-    const stream = (): ReadableStream<Uint8Array> =>
-      new ReadableStream<Uint8Array>(
-        {
-          async pull(controller) {
-            touched = true;
-            if (declared > limit) return void ((tooLarge = true), controller.close());
-            chunks ??= req[Symbol.asyncIterator]();
-            const chunk = await chunks.next().catch(() => ({ done: true as const, value: undefined })); // client gone
-            if (chunk.done) return controller.close();
-            received += chunk.value.length;
-            controller.enqueue(new Uint8Array(chunk.value.buffer, chunk.value.byteOffset, chunk.value.length));
-            // Stop reading: the rest is never buffered, and the 413 below closes the connection.
-            if (received > limit) (tooLarge = true), controller.close();
-          },
-        },
-        { highWaterMark: 0 },
-      );
+    // A handler without `owns`: its 404 for a request whose body it never read goes to next().
+    const fallthrough404 = !handler.owns && fallthrough;
+    if (!handler.handle) return viaFetch(handler, req, res, next, path, limit, fallthrough404);
     const method = req.method ?? "GET";
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value === undefined || name.startsWith(":")) continue;
-      for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
-    }
-    const url = path.startsWith("/") ? "http://localhost" + path : new URL(path, "http://localhost").href;
-    let init: RequestInit & { duplex?: "half" } = { method, headers };
+    const state: BodyState = { touched: false, tooLarge: false };
+    let body: Uint8Array | PromiseLike<Uint8Array> | undefined;
     if (method !== "GET" && method !== "HEAD") {
-      if (Buffer.isBuffer(req.body)) {
-        // express.raw() already read it: nothing is lost for next(), so fallthrough still applies.
-        tooLarge = req.body.length > limit;
-        init = { ...init, body: tooLarge ? new Uint8Array() : new Uint8Array(req.body) };
-      } else init = { ...init, body: stream(), duplex: "half" };
+      // express.raw() already read it: nothing is lost for next(), so fallthrough still applies.
+      if (Buffer.isBuffer(req.body)) state.tooLarge = (body = req.body).length > limit;
+      else body = lazyBody(req, limit, state);
     }
     handler
-      .fetch(new Request(url, init))
-      .then(async (response) => {
-        if (!handler.owns && response.status === 404 && fallthrough && !touched) return next();
-        if (tooLarge) {
-          res.writeHead(413, { "content-type": "text/plain; charset=utf-8", connection: "close" });
-          return void res.end("message too large\n");
+      .handle({ method, url: path, headers: req.headers, ...(body ? { body } : {}) })
+      .then((r) => {
+        if (fallthrough404 && r.status === 404 && !state.touched) return next();
+        if (res.headersSent) return; // answered already (a body timeout's 408)
+        if (state.tooLarge) {
+          res.writeHead(413, { "content-type": "text/plain; charset=utf-8", "content-length": TOO_LARGE.length, connection: "close" });
+          return void res.end(TOO_LARGE);
         }
-        const payload = Buffer.from(await response.arrayBuffer());
-        const out: Record<string, string> = {};
-        response.headers.forEach((value, name) => void (out[name] = value));
-        if (response.status === 413) out.connection = "close";
-        res.writeHead(response.status, out);
-        res.end(method === "HEAD" ? undefined : payload);
+        const headers: Record<string, string | number> = { ...r.headers };
+        if (method !== "HEAD") headers["content-length"] = r.body.length;
+        if (r.status === 413) headers.connection = "close";
+        res.writeHead(r.status, headers);
+        res.end(method === "HEAD" ? undefined : r.body);
       })
       .catch(next);
   };
 }
+
+const TOO_LARGE = Buffer.from("message too large\n");
