@@ -197,7 +197,7 @@ describe("scepMiddleware: a handler with handle() is served through it", () => {
   it("a handler with handle() but without owns(): an untouched 404 goes to next(); one after reading the body is its own", async () => {
     const bare: FetchHandler = {
       fetch: async () => new Response("unused", { status: 500 }),
-      handle: async (parts) => {
+      handle: async (parts): Promise<HttpResponseParts> => {
         if (parts.url.startsWith("/mine")) return { status: 404, headers: { "content-type": "text/plain" }, body: new TextEncoder().encode(`read ${(await parts.body)?.length ?? 0}\n`) };
         return { status: 404, headers: {}, body: new Uint8Array() };
       },
