@@ -58,7 +58,6 @@
  *
  * @module
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -78,7 +77,7 @@ import {
   type ContentCipher,
   type DigestAlgorithm,
 } from "../../../packages/core/dist/index.js";
-import { cpuMsOf, postAll, type Raw } from "./support.js";
+import { cpuMsOf, postAll, startNodeServer, type Raw } from "./support.js";
 import { opensslCreateCa, runCommand, startMicromdmServer, startRedisServer, type MicromdmServer, type RedisServer } from "../../../test-support/peers";
 
 const ENROLLMENTS = Number(process.env.BENCH_ENROLLMENTS ?? 2000);
@@ -130,21 +129,11 @@ const fmtLoad = (): string => loadavg().map((l) => l.toFixed(2)).join(" ");
 // ------------------------------------------------------------------ cleanup
 
 const work = mkdtempSync(join(tmpdir(), "scep-server-bench-"));
-const children = new Set<ChildProcess>();
 let micromdm: MicromdmServer | undefined;
 let redis: RedisServer | undefined;
 
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
+// Our servers are killed by support.ts's exit hook.
 function cleanupSync(): void {
-  for (const child of children) killGroup(child, "SIGKILL");
   rmSync(work, { recursive: true, force: true });
 }
 process.once("exit", cleanupSync);
@@ -356,8 +345,10 @@ async function startOurs(workers: string, redisUrl?: string): Promise<Target> {
     mkdirSync(CPU_PROF, { recursive: true });
     nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${CPU_PROF}`);
   }
-  const child = spawn(process.execPath, [...nodeArgs, ENTRY], {
+  const server = await startNodeServer({
+    entry: ENTRY,
     cwd: REPO,
+    nodeArgs,
     env: {
       ...process.env,
       PORT: "0",
@@ -371,44 +362,13 @@ async function startOurs(workers: string, redisUrl?: string): Promise<Target> {
       ...(redisUrl ? { SCEP_REDIS_URL: redisUrl } : {}),
       ...SERVER_ENV,
     },
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.add(child);
-  let stderr = "";
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const exited = new Promise<void>((done) => child.once("exit", () => done()));
-  const port = await new Promise<number>((resolve, reject) => {
-    let partial = "";
-    const onData = (chunk: string): void => {
-      const lines = (partial + chunk).split("\n");
-      partial = lines.pop()!;
-      for (const line of lines) {
-        if (!line.startsWith('{"')) continue;
-        const entry = JSON.parse(line) as { type?: string; port?: number };
-        if (entry.type === "listening" && typeof entry.port === "number") {
-          child.stdout!.off("data", onData);
-          child.stdout!.resume(); // keep draining the per-request event lines
-          resolve(entry.port);
-          return;
-        }
-      }
-    };
-    child.stdout!.setEncoding("utf8").on("data", onData);
-    void exited.then(() => reject(new Error(`${ENTRY} exited before listening:\n${stderr}`)));
   });
   return {
     name: `${process.env.BENCH_ENTRY ? `ours (${ENTRY})` : `ours (${EXAMPLE[0]!.toUpperCase()}${EXAMPLE.slice(1)}${redisUrl ? ", Redis" : ""})`}${(SERVER_ENV.SCEP_WORKERS ?? workers) === "1" ? "" : ` ×${SERVER_ENV.SCEP_WORKERS ?? workers}`}`,
     workers: SERVER_ENV.SCEP_WORKERS ?? workers,
-    url: `http://127.0.0.1:${port}/scep`,
-    pid: child.pid!,
-    async stop(): Promise<void> {
-      killGroup(child, "SIGTERM"); // graceful: --cpu-prof writes its profile on exit
-      const timer = setTimeout(() => killGroup(child, "SIGKILL"), 15_000);
-      await exited;
-      clearTimeout(timer);
-      children.delete(child);
-    },
+    url: `http://127.0.0.1:${server.port}/scep`,
+    pid: server.pid,
+    stop: () => server.stop(), // graceful first: --cpu-prof writes its profile on exit
   };
 }
 

@@ -1,10 +1,11 @@
 /**
  * What the benchmarks in this directory share: the keep-alive node:http load
- * generator that POSTs PKIOperation bodies, and the CPU time of a process read
- * from /proc (Linux).
+ * generator that POSTs PKIOperation bodies, the CPU time of a process read
+ * from /proc (Linux), and starting an example server on a free port.
  *
  * @module
  */
+import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as http from "node:http";
 
@@ -25,6 +26,23 @@ export function cpuMsOf(pids: readonly number[]): number {
 /** One reply: the body of an HTTP 200, else why there was none. */
 export type Raw = { ok: true; body: Uint8Array } | { ok: false; reason: string };
 
+/** POSTs one body (`application/x-pki-message`) through `agent`; never rejects. */
+export function postPkiMessage(agent: http.Agent, target: URL, body: Uint8Array): Promise<Raw> {
+  return new Promise((resolve) => {
+    const req = http.request(
+      { agent, host: target.hostname, port: target.port, path: target.pathname + target.search, method: "POST", headers: { "content-type": "application/x-pki-message", "content-length": body.length } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve(res.statusCode === 200 ? { ok: true, body: new Uint8Array(Buffer.concat(chunks)) } : { ok: false, reason: `HTTP ${res.statusCode}` }));
+        res.on("error", (e) => resolve({ ok: false, reason: `network: ${e.message}` }));
+      },
+    );
+    req.on("error", (e) => resolve({ ok: false, reason: `network: ${e.message}` }));
+    req.end(body);
+  });
+}
+
 /**
  * POSTs every body (`application/x-pki-message`) to `url` with `concurrency` requests in flight over
  * `concurrency` keep-alive connections; the replies in the order of `bodies`. node:http rather than fetch:
@@ -34,20 +52,7 @@ export type Raw = { ok: true; body: Uint8Array } | { ok: false; reason: string }
 export async function postAll(url: string, bodies: readonly Uint8Array[], concurrency: number): Promise<Raw[]> {
   const target = new URL(url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const post = (body: Uint8Array): Promise<Raw> =>
-    new Promise((resolve) => {
-      const req = http.request(
-        { agent, host: target.hostname, port: target.port, path: target.pathname + target.search, method: "POST", headers: { "content-type": "application/x-pki-message", "content-length": body.length } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => resolve(res.statusCode === 200 ? { ok: true, body: new Uint8Array(Buffer.concat(chunks)) } : { ok: false, reason: `HTTP ${res.statusCode}` }));
-          res.on("error", (e) => resolve({ ok: false, reason: `network: ${e.message}` }));
-        },
-      );
-      req.on("error", (e) => resolve({ ok: false, reason: `network: ${e.message}` }));
-      req.end(body);
-    });
+  const post = (body: Uint8Array): Promise<Raw> => postPkiMessage(agent, target, body);
   const out: Raw[] = new Array<Raw>(bodies.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -59,4 +64,79 @@ export async function postAll(url: string, bodies: readonly Uint8Array[], concur
     agent.destroy();
   }
   return out;
+}
+
+/** Sends a signal to a child's whole process group (it was spawned detached); quiet when it is gone. */
+export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+const servers = new Set<ChildProcess>();
+// Whatever way the bench ends, no server it started outlives it.
+process.once("exit", () => {
+  for (const child of servers) killGroup(child, "SIGKILL");
+});
+
+/** A Node server started by {@link startNodeServer}. */
+export interface NodeServer {
+  child: ChildProcess;
+  pid: number;
+  /** The port from its `{"type":"listening","port":…}` line. */
+  port: number;
+  /** SIGTERM to its process group (graceful: `--cpu-prof` writes its profile on exit), SIGKILL after 15 s. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `node [nodeArgs] entry` (an example server) detached in its own process group, and resolves with the port
+ * once it prints its JSON `listening` line (stdout is drained afterwards: the per-request event lines). With `ipc`
+ * the child gets an IPC channel (`process.send` / `"message"`). Rejects with its stderr when it exits first.
+ */
+export async function startNodeServer(options: { entry: string; cwd: string; env: NodeJS.ProcessEnv; nodeArgs?: readonly string[]; ipc?: boolean }): Promise<NodeServer> {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.entry], {
+    cwd: options.cwd,
+    env: options.env,
+    detached: true,
+    stdio: options.ipc ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "pipe", "pipe"],
+  });
+  servers.add(child);
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const exited = new Promise<void>((done) => child.once("exit", () => done()));
+  const port = await new Promise<number>((resolve, reject) => {
+    let partial = "";
+    const onData = (chunk: string): void => {
+      const lines = (partial + chunk).split("\n");
+      partial = lines.pop()!;
+      for (const line of lines) {
+        if (!line.startsWith('{"')) continue;
+        const entry = JSON.parse(line) as { type?: string; port?: number };
+        if (entry.type === "listening" && typeof entry.port === "number") {
+          child.stdout!.off("data", onData);
+          child.stdout!.resume(); // keep draining the per-request event lines
+          resolve(entry.port);
+          return;
+        }
+      }
+    };
+    child.stdout!.setEncoding("utf8").on("data", onData);
+    void exited.then(() => reject(new Error(`${options.entry} exited before listening:\n${stderr}`)));
+  });
+  return {
+    child,
+    pid: child.pid!,
+    port,
+    async stop(): Promise<void> {
+      killGroup(child, "SIGTERM");
+      const timer = setTimeout(() => killGroup(child, "SIGKILL"), 15_000);
+      await exited;
+      clearTimeout(timer);
+      servers.delete(child);
+    },
+  };
 }
