@@ -7,7 +7,7 @@
  * closed with HTTP 503 + Retry-After while GetCACaps/GetCACert keep working.
  * Plus the bounds of the two in-memory stores.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import {
   CertificationRequest,
   MemoryChallengeStore,
@@ -235,6 +235,100 @@ describe("issue 8: a store that is down or hangs fails closed with HTTP 503 + Re
     const { res } = await submit(s.server, device);
     expect([res.status, res.headers.get("retry-after")]).toEqual([503, "30"]);
     expect(s.log.events.at(-1)).toMatchObject({ reason: "store_unavailable" });
+  });
+
+  describe("a one-time challenge spent by a request the server failed goes back: the device's resend (§3.3.3) enrolls with it", () => {
+    async function resend(s: ReturnType<typeof pendingServer>, device: Device) {
+      const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+      const first = await postPki(s.server, "/scep", built.der);
+      return { built, first };
+    }
+
+    it("the challenge store answers after storeTimeoutMs: 503, and once it has answered the same message enrolls", async () => {
+      const challenges = new MemoryChallengeStore({ now: () => NOW });
+      const challenge = await challenges.issue({ profile: "p" });
+      let slow: (() => void) | undefined;
+      const late: ChallengeStore = {
+        issue: (o) => challenges.issue(o),
+        consume: async (c, o) => {
+          if (!slow) await new Promise<void>((resolve) => (slow = resolve)); // the first consume hangs past the timeout
+          return challenges.consume(c, o);
+        },
+        release: (c, o) => challenges.release(c, o),
+      };
+      const calls: IssueContext[] = [];
+      const s = pendingServer({ challenge: { type: "store", store: late }, storeTimeoutMs: 5, hook: issuingHook(ca, calls) });
+      const device = await createDevice({ cn: "late-consume", challengePassword: challenge });
+      const { built, first } = await resend(s, device);
+      expect(first.status).toBe(503);
+      const released = vi.spyOn(challenges, "release");
+      slow!(); // the store answers now: it did spend the challenge, and the server gives it back
+      await vi.waitFor(() => expect(released).toHaveBeenCalledTimes(1));
+      expect(await released.mock.results[0]!.value).toBe(true);
+      const rep = await readReply(await postPki(s.server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
+      expect(rep.status).toBe("SUCCESS");
+      expect(calls.length).toBe(1);
+      expect(await challenges.consume(challenge, { profile: "p" })).toBe(false); // spent by the enrollment that succeeded
+    });
+
+    it("the issue hook throws (500), then works: the resend enrolls with the same challenge", async () => {
+      const challenges = new MemoryChallengeStore({ now: () => NOW });
+      const challenge = await challenges.issue({ profile: "p" });
+      const calls: IssueContext[] = [];
+      let broken = true;
+      const hook: ScepProfile["issue"] = async (ctx) => {
+        if (broken) throw new Error("the CA's HSM is unplugged");
+        return issuingHook(ca, calls)(ctx);
+      };
+      const s = pendingServer({ challenge: { type: "store", store: challenges }, hook });
+      const device = await createDevice({ cn: "hook-throws", challengePassword: challenge });
+      const { built, first } = await resend(s, device);
+      expect(first.status).toBe(500);
+      broken = false;
+      const rep = await readReply(await postPki(s.server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
+      expect(rep.status).toBe("SUCCESS");
+      expect(calls.length).toBe(1);
+    });
+
+    it("the issue hook answers FAILURE (the CA refused): the challenge stays spent, a resend is refused as a used challenge", async () => {
+      const challenges = new MemoryChallengeStore({ now: () => NOW });
+      const challenge = await challenges.issue({ profile: "p" });
+      let refuse = true;
+      const hook: ScepProfile["issue"] = async (ctx) => (refuse ? { status: "FAILURE", failInfo: "badAlg" } : issuingHook(ca)(ctx));
+      const s = pendingServer({ challenge: { type: "store", store: challenges }, hook });
+      const device = await createDevice({ cn: "hook-refuses", challengePassword: challenge });
+      const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+      const refused = await readReply(await postPki(s.server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
+      expect([refused.status, refused.failInfo]).toEqual(["FAILURE", "badAlg"]);
+      refuse = false;
+      const again = await readReply(await postPki(s.server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
+      expect([again.status, again.failInfo]).toEqual(["FAILURE", "badRequest"]);
+      expect(s.log.events.at(-1)).toMatchObject({ reason: "bad_challenge" });
+    });
+
+    it("the transaction store cannot record a PENDING: 503, and the resend once it is back is PENDING with the same challenge", async () => {
+      const challenges = new MemoryChallengeStore({ now: () => NOW });
+      const challenge = await challenges.issue({ profile: "p" });
+      const working = new MemoryTransactionStore({ now: () => NOW });
+      let down = true;
+      const flaky: TransactionStore = {
+        get: (p, t) => working.get(p, t),
+        create: async (t) => {
+          if (down) throw new StoreUnavailableError("redis: READONLY");
+          return working.create(t);
+        },
+        transition: (p, t, f, u) => working.transition(p, t, f, u),
+        list: (p, o) => working.list(p, o),
+        delete: (p, t) => working.delete(p, t),
+      };
+      const s = pendingServer({ transactions: flaky, challenge: { type: "store", store: challenges } });
+      const device = await createDevice({ cn: "pending-create-fails", challengePassword: challenge });
+      const { built, first } = await resend(s, device);
+      expect(first.status).toBe(503);
+      down = false;
+      const rep = await readReply(await postPki(s.server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
+      expect(rep.status).toBe("PENDING");
+    });
   });
 
   it("GetCACaps and GetCACert never touch a store: 200 with every store down", async () => {

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { InvalidArgumentError, StoreUnavailableError } from "@scep/core";
 import type { ChallengeStore } from "@scep/core";
 import { Runner } from "./lib/client.js";
-import { CONSUME } from "./lib/scripts.js";
+import { CONSUME, RELEASE } from "./lib/scripts.js";
 import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
 /** Options of {@link RedisChallengeStore}. @group Storage */
@@ -25,9 +25,11 @@ export interface RedisChallengeStoreOptions extends RedisStoreOptions {
  * SHA-256: the key is `<prefix>challenge:<sha256 hex>`, the value
  * `<expiresAt ms>:<profile>`, with a TTL of `ttlMs` (written with
  * `SET … PX … NX`). `consume` is a Lua script (EVALSHA, EVAL on NOSCRIPT):
- * it deletes the key and answers true only for a live challenge of that
- * profile, so of any number of concurrent consumers, on any replicas, at most
- * one succeeds. Expiry is decided with the injected clock.
+ * it marks the value spent (an `s` in front, same TTL) and answers true only
+ * for a live, unspent challenge of that profile, so of any number of
+ * concurrent consumers, on any replicas, at most one succeeds; `release`
+ * (another script) takes the mark off again. Expiry is decided with the
+ * injected clock.
  *
  * Every method rejects with StoreUnavailableError (code
  * `ERR_STORE_UNAVAILABLE`) when Redis fails or does not answer within
@@ -98,6 +100,19 @@ export class RedisChallengeStore implements ChallengeStore {
    */
   async consume(challenge: string, options: { profile: string }): Promise<boolean> {
     const reply = await this.#run.eval("consume", CONSUME, [this.#key(challenge)], [this.#options.now().getTime(), options.profile]);
+    return reply === 1;
+  }
+
+  /**
+   * Puts back a challenge `consume` spent, for a request the server then
+   * failed (see `ChallengeStore.release` in `@scep/core`): true when it is
+   * usable once more, with the expiry it was issued with; false when unknown,
+   * not spent, of another profile or expired. Atomic (Lua script).
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async release(challenge: string, options: { profile: string }): Promise<boolean> {
+    const reply = await this.#run.eval("release", RELEASE, [this.#key(challenge)], [this.#options.now().getTime(), options.profile]);
     return reply === 1;
   }
 

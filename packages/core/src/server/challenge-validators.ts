@@ -12,7 +12,14 @@ import { type ChallengeContext, type ChallengePolicy, type ChallengeVerdict, sta
 import type { StoreCall } from "./store-call.js";
 
 /** A validator's verdict, normalized. @group Server */
-export type ChallengeOutcome = { ok: true; data?: unknown } | { ok: false; reason: string; failInfo: FailInfo; failInfoText: string };
+export type ChallengeOutcome =
+  | {
+      ok: true;
+      data?: unknown;
+      /** Undoes what accepting the challenge spent (a one-time challenge), for a request the server then fails before issuing. */
+      release?: () => Promise<unknown>;
+    }
+  | { ok: false; reason: string; failInfo: FailInfo; failInfoText: string };
 
 /** Checks the challenge of one request. May reject with StoreUnavailableError (the server answers 503). @group Server */
 export type ChallengeValidator = (ctx: ChallengeContext, store: StoreCall) => Promise<ChallengeOutcome>;
@@ -38,8 +45,19 @@ function staticSecret(password: string): ChallengeValidator {
 function oneTime(policy: Extract<ChallengePolicy, { type: "store" }>): ChallengeValidator {
   return async ({ challenge, profile }, store) => {
     if (challenge === undefined) return MISSING();
-    const consumed = await store("challenge store", () => policy.store.consume(challenge, { profile }));
-    return consumed ? OK : refuse("challenge password invalid or already used");
+    const challenges = policy.store;
+    const consuming = Promise.resolve().then(() => challenges.consume(challenge, { profile }));
+    let consumed: boolean;
+    try {
+      consumed = await store("challenge store", () => consuming);
+    } catch (error) {
+      // A consume that answers after the timeout may still have spent the challenge, while the device was told 503
+      // and will resend: put it back once the store answers.
+      if (challenges.release) void consuming.then((spent) => spent && challenges.release!(challenge, { profile })).catch(() => undefined);
+      throw error;
+    }
+    if (!consumed) return refuse("challenge password invalid or already used");
+    return challenges.release ? { ok: true, release: () => store("challenge store", () => challenges.release!(challenge, { profile })) } : OK;
   };
 }
 

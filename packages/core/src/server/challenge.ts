@@ -44,6 +44,7 @@ export type ChallengeVerdict = boolean | { ok: true; data?: unknown } | { ok: fa
  * const challenge = await store.issue({ profile: "corp", ttlMs: 3_600_000 });
  * await store.consume(challenge, { profile: "corp" }); // true once
  * await store.consume(challenge, { profile: "corp" }); // false
+ * await store.release?.(challenge, { profile: "corp" }); // true: the server failed that request, the retry may use it
  * ```
  * @group Server
  */
@@ -58,6 +59,16 @@ export interface ChallengeStore {
    * burn it), so it can still be used once on its own profile.
    */
   consume(challenge: string, options: { profile: string }): Promise<boolean>;
+  /**
+   * Puts back a challenge that `consume` took for a request the server then failed for its own reason (the store
+   * answered after the server's timeout, the issue hook threw, a store was down while the transaction was
+   * recorded), so the device's retry (RFC 8894 §3.3.3 lets it resend) can still use it. Resolves true when the
+   * challenge is usable once more; false (and no change) when it is unknown, was not consumed, belongs to another
+   * profile, or has expired by the store's clock. Its expiry stays what `issue` set. The server calls it only for
+   * its own consumes and only before a certificate was issued. Optional: without it a challenge consumed by a
+   * failed request stays spent, and the MDM must hand out a new one.
+   */
+  release?(challenge: string, options: { profile: string }): Promise<boolean>;
   /**
    * Removes every expired challenge (by the store's clock) and resolves with
    * how many it removed. Optional: a store whose backend expires entries on
@@ -187,7 +198,9 @@ export interface MemoryChallengeStoreOptions {
 /**
  * In-memory one-time challenge store for tests and single-process servers.
  * Expired challenges stay in memory until {@link MemoryChallengeStore.sweep}
- * (or a full store's `issue`) removes them.
+ * (or a full store's `issue`) removes them; a consumed one stays, marked
+ * spent, until it expires, so {@link MemoryChallengeStore.release} can put it
+ * back (a full store drops spent ones first).
  * Challenges are 24 random bytes (192 bits) in base64url without padding: 32
  * characters of `A-Z a-z 0-9 - _` (what `@scep/proxy` puts in a device URL).
  * Bounded: when full,
@@ -203,7 +216,7 @@ export interface MemoryChallengeStoreOptions {
  * @group Server
  */
 export class MemoryChallengeStore implements ChallengeStore {
-  readonly #entries = new Map<string, { profile: string; expires: number }>();
+  readonly #entries = new Map<string, { profile: string; expires: number; spent: boolean }>();
   readonly #now: () => number;
   readonly #defaultTtl: number;
   readonly #max: number;
@@ -219,19 +232,32 @@ export class MemoryChallengeStore implements ChallengeStore {
     const t = this.#now();
     if (this.#entries.size >= this.#max) {
       this.#removeExpired(t);
+      if (this.#entries.size >= this.#max) for (const [k, e] of this.#entries) if (e.spent) this.#entries.delete(k);
       if (this.#entries.size >= this.#max) throw new StoreUnavailableError(`the challenge store is full (${this.#max} live challenges)`);
     }
     const challenge = nc.b64url(nc.randomBytes(24));
-    this.#entries.set(challenge, { profile: options.profile, expires: t + (options.ttlMs ?? this.#defaultTtl) });
+    this.#entries.set(challenge, { profile: options.profile, expires: t + (options.ttlMs ?? this.#defaultTtl), spent: false });
     return challenge;
   }
 
   /** {@inheritDoc ChallengeStore.consume} */
   async consume(challenge: string, options: { profile: string }): Promise<boolean> {
     const e = this.#entries.get(challenge);
-    if (!e || e.profile !== options.profile) return false;
-    this.#entries.delete(challenge);
-    return e.expires > this.#now();
+    if (!e || e.spent || e.profile !== options.profile) return false;
+    if (e.expires <= this.#now()) {
+      this.#entries.delete(challenge);
+      return false;
+    }
+    e.spent = true;
+    return true;
+  }
+
+  /** {@inheritDoc ChallengeStore.release} */
+  async release(challenge: string, options: { profile: string }): Promise<boolean> {
+    const e = this.#entries.get(challenge);
+    if (!e || !e.spent || e.profile !== options.profile || e.expires <= this.#now()) return false;
+    e.spent = false;
+    return true;
   }
 
   /**

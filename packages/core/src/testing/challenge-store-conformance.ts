@@ -35,7 +35,10 @@ let profileCounter = 0;
  * spaces and non-ASCII characters). When the store has the optional `sweep`,
  * it resolves a non-negative integer, leaves every live challenge consumable
  * once, expired ones stay refused, and a second sweep at the same instant
- * removes 0.
+ * removes 0. When it has the optional `release`, a consumed challenge
+ * released is consumable exactly once more until its original expiry, and
+ * release is false (changing nothing) for an unconsumed, unknown, expired or
+ * other profile's challenge.
  *
  * @example
  * ```ts
@@ -145,6 +148,35 @@ export function challengeStoreConformance<S extends ChallengeStore>(options: Cha
       for (const c of expired) expect(await store.consume(c, { profile: p })).toBe(false);
       for (const c of live) expect(await store.consume(c, { profile: p })).toBe(true);
       for (const c of live) expect(await store.consume(c, { profile: p })).toBe(false);
+    });
+
+    it("release (when the store has it) makes a consumed challenge usable exactly once more, with the expiry it was issued with", async (ctx) => {
+      if (!store.release) return ctx.skip("this store has no release");
+      const p = profile();
+      const c = await store.issue({ profile: p, ttlMs: 60_000 });
+      expect(await store.release(c, { profile: p })).toBe(false); // not consumed: nothing to give back
+      expect(await store.consume(c, { profile: p })).toBe(true);
+      expect(await store.release(c, { profile: p })).toBe(true);
+      expect(await store.release(c, { profile: p })).toBe(false); // once is enough: no second use is made up
+      const results = await Promise.all(Array.from({ length: 20 }, () => store.consume(c, { profile: p })));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await store.release(c, { profile: p })).toBe(true);
+      clock.advance(60_001);
+      expect(await store.consume(c, { profile: p })).toBe(false);
+    });
+
+    it("release (when the store has it) is false for an unknown challenge, another profile's, or one that expired after it was consumed", async (ctx) => {
+      if (!store.release) return ctx.skip("this store has no release");
+      const a = profile("a");
+      const b = profile("b");
+      expect(await store.release("0123456789abcdef0123456789abcdef", { profile: a })).toBe(false);
+      const c = await store.issue({ profile: a, ttlMs: 60_000 });
+      expect(await store.consume(c, { profile: a })).toBe(true);
+      expect(await store.release(c, { profile: b })).toBe(false);
+      expect(await store.consume(c, { profile: a })).toBe(false); // still spent
+      clock.advance(60_001);
+      expect(await store.release(c, { profile: a })).toBe(false);
+      expect(await store.consume(c, { profile: a })).toBe(false);
     });
 
     it("concurrent consumes of 20 different challenges all succeed", async () => {

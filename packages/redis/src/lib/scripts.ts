@@ -105,17 +105,45 @@ return prune({ KEYS[1], KEYS[2], KEYS[3], KEYS[4] }, KEYS[5], ARGV[1])
 /**
  * consume: a one-time challenge, atomically.
  * KEYS[1] the challenge's key; ARGV[1] now, ARGV[2] profile.
- * The value is "<expiresAt ms>:<profile>". Returns 1 when consumed, else 0.
+ * The value is "<expiresAt ms>:<profile>", or "s<expiresAt ms>:<profile>" once
+ * spent (kept with its TTL so `release` can put it back). An expired one is
+ * deleted. Returns 1 when consumed, else 0.
  */
 export const CONSUME = script(
   "consume",
   `
 local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
+if not v or string.sub(v, 1, 1) == 's' then return 0 end
 local sep = string.find(v, ':', 1, true)
 if string.sub(v, sep + 1) ~= ARGV[2] then return 0 end
-redis.call('DEL', KEYS[1])
-if tonumber(string.sub(v, 1, sep - 1)) <= tonumber(ARGV[1]) then return 0 end
+if tonumber(string.sub(v, 1, sep - 1)) <= tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('SET', KEYS[1], 's' .. v, 'PX', ttl) else redis.call('DEL', KEYS[1]) end
+return 1
+`,
+);
+
+/**
+ * release: puts a spent challenge back (same value, same remaining TTL).
+ * KEYS[1] the challenge's key; ARGV[1] now, ARGV[2] profile.
+ * Returns 1 when it is usable again; 0 when unknown, not spent, of another
+ * profile, or expired.
+ */
+export const RELEASE = script(
+  "release",
+  `
+local v = redis.call('GET', KEYS[1])
+if not v or string.sub(v, 1, 1) ~= 's' then return 0 end
+local live = string.sub(v, 2)
+local sep = string.find(live, ':', 1, true)
+if string.sub(live, sep + 1) ~= ARGV[2] then return 0 end
+if tonumber(string.sub(live, 1, sep - 1)) <= tonumber(ARGV[1]) then return 0 end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl <= 0 then return 0 end
+redis.call('SET', KEYS[1], live, 'PX', ttl)
 return 1
 `,
 );

@@ -29,6 +29,7 @@ export const challenge: Phase = {
     if (!verdict.ok) return failure(ctx, p, e.request, verdict.failInfo, verdict.reason, verdict.failInfoText);
     e.challengeValidated = true;
     if (verdict.data !== undefined) e.challengeData = verdict.data;
+    if (verdict.release) e.releaseChallenge = verdict.release;
     return undefined;
   },
 };

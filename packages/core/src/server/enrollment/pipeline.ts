@@ -12,6 +12,8 @@
  * A phase ends the enrollment by returning a reply. Once the issue phase has
  * issued a certificate, any phase that throws makes it undelivered
  * (`undelivered.ts`): FAILURE badRequest and `onUndelivered`, never a 5xx.
+ * A phase that throws before that (a store down, an issue hook that threw)
+ * first gives back a one-time challenge the challenge phase spent.
  *
  * @module
  */
@@ -44,7 +46,13 @@ async function run(ctx: ServerContext, e: Enrollment): Promise<Reply> {
     try {
       r = await phase.run(ctx, e);
     } catch (error) {
-      if (!e.issued) throw error;
+      if (!e.issued) {
+        // The server failed the request (a 5xx, or 503 for a store that is down) before issuing: a one-time challenge
+        // it spent goes back, so the device's resend (RFC 8894 §3.3.3) can use it. Best effort, bounded by the store
+        // timeout; the request's own error is what the client gets.
+        if (e.releaseChallenge) await e.releaseChallenge().catch(() => undefined);
+        throw error;
+      }
       return undelivered(ctx, e, `${phase.name}_failed`, "the certificate was issued but could not be delivered", error);
     }
     if (r) return r;
