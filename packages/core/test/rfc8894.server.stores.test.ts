@@ -157,6 +157,49 @@ describe("RFC 8894 §3.3.3: a PENDING transaction is decided exactly once", () =
   });
 });
 
+describe("RFC 8894 §3.3.3: an approver's claim is a fencing token", () => {
+  it("a slow approver whose lease lapsed is taken over: the taker issues, the slow one cannot overwrite it and gets ERR_TRANSACTION_STATE", async () => {
+    let clock = NOW;
+    const calls: IssueContext[] = [];
+    let hold: (() => void) | undefined;
+    const held = new Promise<void>((resolve) => (hold = resolve));
+    const s = pendingServer({
+      clock: () => clock,
+      hook: async (ctx) => {
+        if (!ctx.approved) return { status: "PENDING" };
+        const first = calls.length === 0;
+        calls.push(ctx);
+        if (first) await held; // the first approver stalls past its lease
+        return { status: "SUCCESS", certificate: await ca.issue(ctx.csr.der, { notAfter: ctx.notAfterMax }) };
+      },
+    });
+    const device = await createDevice({ cn: "slow-approver", challengePassword: CHALLENGE });
+    const { built } = await submit(s.server, device);
+    const slow = s.server.approve("p", built.transactionId);
+    await vi.waitFor(() => expect(calls.length).toBe(1));
+    clock = new Date(NOW.getTime() + 300_000);
+    const taken = await s.server.approve("p", built.transactionId);
+    expect(taken.status).toBe("ISSUED");
+    hold!();
+    await expect(slow).rejects.toMatchObject({ code: "ERR_TRANSACTION_STATE" });
+    expect((await s.transactions.get("p", built.transactionId))!.certificate).toEqual(taken.certificate);
+  });
+
+  it("two approvers taking over one lapsed claim at the same instant: one issues, the other gets ERR_TRANSACTION_STATE", async () => {
+    let clock = NOW;
+    const calls: IssueContext[] = [];
+    const s = pendingServer({ clock: () => clock, hook: issuingHook(ca, calls, (ctx) => (ctx.approved ? undefined : { status: "PENDING" })) });
+    const device = await createDevice({ cn: "double-takeover", challengePassword: CHALLENGE });
+    const { built } = await submit(s.server, device);
+    await s.transactions.transition("p", built.transactionId, "PENDING", { status: "ISSUING", updatedAt: NOW }); // claimed, then the approver died
+    clock = new Date(NOW.getTime() + 300_000);
+    const results = await Promise.allSettled([s.server.approve("p", built.transactionId), s.server.approve("p", built.transactionId)]);
+    expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    expect(results.find((r): r is PromiseRejectedResult => r.status === "rejected")!.reason).toMatchObject({ code: "ERR_TRANSACTION_STATE" });
+    expect(calls.filter((c) => c.approved).length).toBe(1);
+  });
+});
+
 describe("RFC 8894 §3.3.3: transactions expire by the injected clock", () => {
   it("a PENDING transaction is forgotten after pendingTtlMs (default 7 days): CertPoll FAILURE badCertId, approve ERR_TRANSACTION_STATE", async () => {
     let clock = NOW;

@@ -122,14 +122,15 @@ export class RedisTransactionStore implements TransactionStore {
 
   /**
    * Compare-and-set on the status: applies `update` only when the live
-   * record's status is `from`, and resolves the whole updated record;
-   * undefined when absent, expired or not in `from`. Atomic (Lua script): of
-   * N concurrent calls, on any replicas, at most one wins.
+   * record's status is `from` (and its `updatedAt` is `expect.updatedAt`, to
+   * the millisecond, when given), and resolves the whole updated record;
+   * undefined when absent, expired, not in `from` or updated since. Atomic
+   * (Lua script): of N concurrent calls, on any replicas, at most one wins.
    *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
    * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for an unknown status.
    */
-  async transition(profile: string, transactionId: string, from: TransactionStatus, update: TransactionUpdate): Promise<Transaction | undefined> {
+  async transition(profile: string, transactionId: string, from: TransactionStatus, update: TransactionUpdate, expect?: { updatedAt: Date }): Promise<Transaction | undefined> {
     checkStatus(from, "from");
     checkStatus(update.status, "update.status");
     const keys = this.#keys(profile);
@@ -139,7 +140,7 @@ export class RedisTransactionStore implements TransactionStore {
       "transition",
       TRANSITION,
       [keys.record(transactionId), keys.index(from), keys.index(update.status), keys.expiry()],
-      [now, from, transactionId, ttl, update.expiresAt === undefined ? "" : update.expiresAt.getTime(), ...updateFields(update)],
+      [now, from, transactionId, ttl, update.expiresAt === undefined ? "" : update.expiresAt.getTime(), expect ? String(expect.updatedAt.getTime()) : "", ...updateFields(update)],
     );
     return reply === null ? undefined : recordFrom(fieldMap(reply));
   }

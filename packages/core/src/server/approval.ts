@@ -36,9 +36,9 @@ export interface RejectOptions {
 }
 
 /**
- * An approver's claim: PENDING→ISSUING, or a lapsed ISSUING claim (its approver crashed) taken over.
- * (Two approvers taking over the same lapsed claim in the same instant could both win: the store's
- * compare-and-set is on status only. It takes a crash and a double approve within one lease.)
+ * An approver's claim: PENDING→ISSUING, or a lapsed ISSUING claim (its approver crashed) taken over. The claim's
+ * `updatedAt` is its fencing token: the takeover compares it (of two approvers taking over one lapsed claim, one
+ * wins), and every later ISSUING→… transition of this approver too (one whose claim was taken over cannot finish).
  */
 async function claim(ctx: ServerContext, p: ResolvedProfile, transactionId: string): Promise<Transaction> {
   const t = ctx.now();
@@ -47,7 +47,7 @@ async function claim(ctx: ServerContext, p: ResolvedProfile, transactionId: stri
   if (!tx) {
     const current = await ctx.store("transaction store", () => p.transactions.get(p.name, transactionId));
     if (current?.status === "ISSUING" && t.getTime() - current.updatedAt.getTime() >= p.leaseMs) {
-      tx = await ctx.store("transaction store", () => p.transactions.transition(p.name, transactionId, "ISSUING", update));
+      tx = await ctx.store("transaction store", () => p.transactions.transition(p.name, transactionId, "ISSUING", update, { updatedAt: current.updatedAt }));
     }
   }
   if (!tx) throw new TransactionStateError(`no pending transaction ${transactionId}`);
@@ -95,7 +95,7 @@ export async function approve(ctx: ServerContext, p: ResolvedProfile, transactio
     }
   } catch (e) {
     // Release the claim so the operator can retry (best effort: if this fails too, the lease lapses).
-    await ctx.store("transaction store", () => p.transactions.transition(p.name, transactionId, "ISSUING", { status: "PENDING", updatedAt: ctx.now() })).catch(() => undefined);
+    await ctx.store("transaction store", () => p.transactions.transition(p.name, transactionId, "ISSUING", { status: "PENDING", updatedAt: ctx.now() }, { updatedAt: tx.updatedAt })).catch(() => undefined);
     throw e;
   }
   const issued = new Certificate(certificate);
@@ -110,7 +110,7 @@ export async function approve(ctx: ServerContext, p: ResolvedProfile, transactio
   let done: Transaction | undefined;
   try {
     done = await ctx.store("transaction store", () =>
-      p.transactions.transition(p.name, transactionId, "ISSUING", { status: "ISSUED", updatedAt: t, expiresAt: new Date(t.getTime() + p.retentionMs), certificate, ...(chain ? { chain } : {}) }),
+      p.transactions.transition(p.name, transactionId, "ISSUING", { status: "ISSUED", updatedAt: t, expiresAt: new Date(t.getTime() + p.retentionMs), certificate, ...(chain ? { chain } : {}) }, { updatedAt: tx.updatedAt }),
     );
   } catch (error) {
     await tellUndelivered(p, transactionId, issued, "not_recorded", error);
@@ -142,7 +142,7 @@ async function refuseDelivery(ctx: ServerContext, p: ResolvedProfile, tx: Transa
       failInfo: "badRequest",
       failInfoText: veto.failInfoText,
       reason: veto.reason,
-    }),
+    }, { updatedAt: tx.updatedAt }),
   );
   if (!done) throw new TransactionStateError(`transaction ${tx.transactionId} was claimed by another approver while this one issued`);
   return done;

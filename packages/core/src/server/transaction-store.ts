@@ -90,11 +90,16 @@ export interface TransactionStore {
   create(tx: Transaction): Promise<boolean>;
   /**
    * Compare-and-set on status: applies `update` only if the current status is
-   * `from`; resolves the updated record, or undefined when absent, expired or
-   * not in `from` (the loser of a race). Atomic: of N concurrent calls with the
-   * same `from`, at most one wins.
+   * `from` and, when `expect.updatedAt` is given, the record's `updatedAt` is
+   * that instant (to the millisecond: an approver's claim used as a fencing
+   * token, so of two approvers taking over one lapsed ISSUING claim only one
+   * wins, and one whose claim was taken over cannot finish). Resolves the
+   * updated record, or undefined when absent, expired, not in `from` or
+   * updated since (the loser of a race). Atomic: of N concurrent calls with the
+   * same `from` (and `expect`), at most one wins. A store written before
+   * `expect` existed ignores it and compares the status only.
    */
-  transition(profile: string, transactionId: string, from: TransactionStatus, update: TransactionUpdate): Promise<Transaction | undefined>;
+  transition(profile: string, transactionId: string, from: TransactionStatus, update: TransactionUpdate, expect?: { updatedAt: Date }): Promise<Transaction | undefined>;
   /** Records of a profile, oldest `createdAt` first, at most `limit` (default 1000); never a full keyspace scan. */
   list(profile: string, options?: { status?: TransactionStatus; limit?: number }): Promise<Transaction[]>;
   /** Removes a record (no error when absent). */
@@ -204,9 +209,10 @@ export class MemoryTransactionStore implements TransactionStore {
   }
 
   /** {@inheritDoc TransactionStore.transition} */
-  async transition(profile: string, transactionId: string, from: TransactionStatus, update: TransactionUpdate): Promise<Transaction | undefined> {
+  async transition(profile: string, transactionId: string, from: TransactionStatus, update: TransactionUpdate, expect?: { updatedAt: Date }): Promise<Transaction | undefined> {
     const tx = this.#live(profile, transactionId);
     if (!tx || tx.status !== from) return undefined;
+    if (expect && tx.updatedAt.getTime() !== expect.updatedAt.getTime()) return undefined;
     const defined = Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined));
     Object.assign(tx, copy({ ...tx, ...defined }));
     return copy(tx);

@@ -260,6 +260,26 @@ export function transactionStoreConformance<S extends TransactionStore>(options:
     });
 
     describe("transition (compare-and-set on status)", () => {
+      it("with expect.updatedAt (a claim as fencing token): applies only while the record's updatedAt is that instant; of 10 concurrent takeovers of one claim exactly one wins", async () => {
+        const p = profile();
+        await store.create(sample(p, "fenced"));
+        const claimedAt = clock.now();
+        const claim = await store.transition(p, "fenced", "PENDING", { status: "ISSUING", updatedAt: claimedAt });
+        expect(claim?.updatedAt.getTime()).toBe(claimedAt.getTime());
+        clock.advance(300_000);
+        const stale = { updatedAt: new Date(claimedAt.getTime() - 1) };
+        expect(await store.transition(p, "fenced", "ISSUING", { status: "ISSUING", updatedAt: clock.now() }, stale)).toBeUndefined();
+        const takeovers = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => store.transition(p, "fenced", "ISSUING", { status: "ISSUING", updatedAt: new Date(clock.now().getTime() + i) }, { updatedAt: claimedAt })),
+        );
+        const won = takeovers.filter((t) => t !== undefined);
+        expect(won).toHaveLength(1);
+        // The first claimant, taken over, can no longer finish; the winner can.
+        expect(await store.transition(p, "fenced", "ISSUING", { status: "ISSUED", updatedAt: clock.now(), certificate: allBytes(3) }, { updatedAt: claimedAt })).toBeUndefined();
+        const done = await store.transition(p, "fenced", "ISSUING", { status: "ISSUED", updatedAt: clock.now(), certificate: allBytes(3) }, { updatedAt: won[0]!.updatedAt });
+        expect(done?.status).toBe("ISSUED");
+      });
+
       it("PENDING → ISSUED returns the updated record with the certificate and chain, and get agrees", async () => {
         const p = profile();
         const tx = sample(p, "t");

@@ -55,18 +55,19 @@ return 1
 );
 
 /**
- * transition: compare-and-set on the status of a live record.
+ * transition: compare-and-set on the status (and, when given, updatedAt) of a live record.
  * KEYS[1] record, KEYS[2] index of \`from\`, KEYS[3] index of the new status, KEYS[4] expiry index.
  * ARGV[1] now, ARGV[2] from, ARGV[3] transactionID, ARGV[4] new ttl or '',
- * ARGV[5] new expiresAt or '', ARGV[6..] field/value pairs.
+ * ARGV[5] new expiresAt or '', ARGV[6] the expected updatedAt (ms) or '', ARGV[7..] field/value pairs.
  * Returns the whole record (HGETALL) or nil when the CAS failed.
  */
 export const TRANSITION = script(
   "transition",
   `${EXTEND}
-local cur = redis.call('HMGET', KEYS[1], 'status', 'expiresAt', 'createdAt')
+local cur = redis.call('HMGET', KEYS[1], 'status', 'expiresAt', 'createdAt', 'updatedAt')
 if cur[1] ~= ARGV[2] or tonumber(cur[2]) <= tonumber(ARGV[1]) then return false end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+if ARGV[6] ~= '' and cur[4] ~= ARGV[6] then return false end
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 if ARGV[4] ~= '' then
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
   redis.call('ZADD', KEYS[4], ARGV[5], ARGV[3])
