@@ -55,6 +55,8 @@ export interface ServerConfig {
   shutdownTimeoutMs: number;
   /** Processes serving requests (node:cluster); 1: the server runs in this process, no cluster. */
   workers: number;
+  /** Worker threads per process that run the CA/RA keys' RSA decryptions (a KeyWorkerPool); 0: on the event loop. */
+  keyWorkers: number;
   /** Redis URL: PENDING transactions, one-time challenges and request counters live there (shared by replicas). */
   redisUrl: string | undefined;
   /** Clients send one-time challenges issued by `POST /admin/challenges` instead of the static one. */
@@ -108,6 +110,7 @@ export const SETTINGS = [
   ["--retry-after-seconds", "SCEP_RETRY_AFTER_SECONDS", "1", "the `Retry-After` of that 503"],
   ["--shutdown-timeout-ms", "SCEP_SHUTDOWN_TIMEOUT_MS", "10000", "on SIGINT/SIGTERM, in-flight requests get this long before connections are cut"],
   ["--workers", "SCEP_WORKERS", "1", "processes serving requests on the one port (`node:cluster`; `auto`: one per CPU); a worker that dies is restarted; with `--pending` or `--one-time-challenges` only together with `--redis-url`"],
+  ["--key-workers", "SCEP_KEY_WORKERS", "auto", "threads per process that decrypt requests' content keys with the CA key (RSA; a `KeyWorkerPool`), so the event loop keeps parsing meanwhile; `auto`: one per core the processes leave free, at most 2, and none when `--workers` takes every core (1 on a 2-core machine with one process); `0`: decrypt on the event loop. Signatures always run on libuv's thread pool"],
   ["--redis-url", "SCEP_REDIS_URL", "(unset)", "keep PENDING transactions, one-time challenges and request counters in Redis (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS), so several processes or machines share them (see [Several replicas](#several-replicas-one-redis)); prefer the variable when the URL holds a password (it is never printed)"],
   ["--config", "SCEP_CONFIG", "(unset)", "JSON file with several profiles, each with its path, CA, challenge (static, one-time or Intune) and Intune settings (see [Configuration file](#configuration-file-several-profiles) and `examples/server-kit/config.schema.json`); the flags above stay server-wide, and `--challenge`, `--pending` and `--validity-days` become the profiles' defaults"],
   ["--one-time-challenges", "SCEP_ONE_TIME_CHALLENGES", "false", "clients must send a one-time challenge from `POST /admin/scep/challenges` (valid one hour, consumed on use) instead of the static one; needs `SCEP_ADMIN_TOKEN`"],
@@ -220,6 +223,18 @@ function workers([name, value]: [string, string | undefined]): number {
   return Number(value);
 }
 
+/** Most key worker threads `--key-workers` accepts (per process). */
+export const MAX_KEY_WORKERS = 64;
+
+function keyWorkers([name, value]: [string, string | undefined], processes: number): number {
+  // auto: RSA decryption off the event loop where a core is left for it. Measured on 2 cores, one process
+  // (BENCH_ENROLLMENTS=600 pnpm bench:server, SCEP_KEY_WORKERS 0 against 1): ~15 % more enrollments/s, the same
+  // latency for a lone request, ~10 MB more RSS; with a process per core no gain worth the memory.
+  if (value === undefined || value.trim().toLowerCase() === "auto") return processes >= availableParallelism() ? 0 : Math.min(2, availableParallelism() - processes);
+  if (!/^\d+$/.test(value.trim()) || Number(value) > MAX_KEY_WORKERS) throw new ConfigError(`${name} must be an integer from 0 to ${MAX_KEY_WORKERS} or auto, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
 /**
  * Reads the configuration from command-line flags and environment variables.
  *
@@ -282,12 +297,14 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     retryAfterSeconds: num("--retry-after-seconds", "SCEP_RETRY_AFTER_SECONDS", 1, 1, 3600),
     shutdownTimeoutMs: num("--shutdown-timeout-ms", "SCEP_SHUTDOWN_TIMEOUT_MS", 10_000, 0),
     workers: workers(get("--workers", "SCEP_WORKERS")),
+    keyWorkers: 0, // below: `auto` depends on the number of processes
     redisUrl: redisUrl(get("--redis-url", "SCEP_REDIS_URL")),
     oneTimeChallenges: values["one-time-challenges"] === true || boolean("SCEP_ONE_TIME_CHALLENGES", env.SCEP_ONE_TIME_CHALLENGES ?? ""),
     crlUrl: httpUrl(get("--crl-url", "SCEP_CRL_URL")),
     crlValidityHours: num("--crl-validity-hours", "SCEP_CRL_VALIDITY_HOURS", 24, 1, 8760),
     adminListen: listenAddress(get("--admin-listen", "SCEP_ADMIN_LISTEN")),
   };
+  config.keyWorkers = keyWorkers(get("--key-workers", "SCEP_KEY_WORKERS"), config.workers);
   config.bodyTimeoutMs = num("--body-timeout-ms", "SCEP_BODY_TIMEOUT_MS", Math.min(10_000, config.requestTimeoutMs), 1);
   if (config.bodyTimeoutMs > config.requestTimeoutMs) throw new ConfigError(`the body timeout (${config.bodyTimeoutMs} ms) must not exceed the request timeout (${config.requestTimeoutMs} ms)`);
   if (config.headersTimeoutMs > config.requestTimeoutMs) throw new ConfigError(`the headers timeout (${config.headersTimeoutMs} ms) must not exceed the request timeout (${config.requestTimeoutMs} ms)`);

@@ -1,7 +1,7 @@
 // One SCEP profile of an example server from its settings (the configuration file's, or the single default one
 // flags and environment describe): CA, challenge (static, one-time, Intune API, signed token), issue hook.
 import { readFile } from "node:fs/promises";
-import { Certificate, InvalidArgumentError, LocalKey, webhookChallenge, type ChallengePolicy, type ChallengeStore, type ScepProfile } from "@scep/core";
+import { Certificate, InvalidArgumentError, KeyWorkerPool, LocalKey, webhookChallenge, type ChallengePolicy, type ChallengeStore, type ScepProfile } from "@scep/core";
 import { IntuneValidator, SignedTokenValidator, nodeHttpFetch, TrustAnchorPool, isIntuneError, type RateLimiter, type ReplayCache } from "@scep/intune";
 import { isEmbeddedCaError, type FileCa } from "@scep-examples/embedded-ca";
 import type { ProfileSettings } from "./config-file.js";
@@ -23,6 +23,18 @@ export interface ProfileSummary {
   /** `static`, `one-time`, `intune-api` or `intune-signed-token`. */
   challenge: string;
 }
+
+/**
+ * The process's key worker pool of `size` threads (one per size, so a reload's new keys share the running one):
+ * idle, its threads keep no process alive, so shutdown needs nothing.
+ */
+function keyWorkerOptions(size: number): { workerPool?: KeyWorkerPool } {
+  if (size === 0) return {};
+  let pool = keyWorkerPools.get(size);
+  if (!pool) keyWorkerPools.set(size, (pool = new KeyWorkerPool({ size })));
+  return { workerPool: pool };
+}
+const keyWorkerPools = new Map<number, KeyWorkerPool>();
 
 /** What {@link buildProfile} needs from the kit. */
 export interface ProfileDeps {
@@ -205,7 +217,8 @@ export async function buildProfile(p: ProfileSettings, index: number, d: Profile
     name: p.name,
     path: p.path,
     caCertificate: ca.certificatePem,
-    signer: LocalKey.fromPem(ca.certificatePem, ca.privateKeyPem, { threadPool: true }),
+    // Signatures on libuv's pool; RSA decryptions on the process's key worker threads (--key-workers), if any.
+    signer: LocalKey.fromPem(ca.certificatePem, ca.privateKeyPem, { threadPool: true, ...keyWorkerOptions(d.config.keyWorkers) }),
     // An intermediate CA: GetCACert serves it with the certificates above it (a degenerate PKCS#7, RFC 8894 §4.2.1.2).
     ...(chain.length > 0 ? { caCertificates: [ca.certificateDer, ...chain] } : {}),
     challenge,

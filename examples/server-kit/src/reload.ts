@@ -4,8 +4,8 @@
 // the reason is logged as one line (the messages name files and settings, never a secret).
 import type { ServerConfig } from "./config.js";
 
-/** Settings that belong to the listening socket, the worker processes or the store connection: they need a restart. */
-export const RESTART_ONLY: readonly (keyof ServerConfig)[] = ["port", "host", "workers", "redisUrl", "adminListen", "requestTimeoutMs", "headersTimeoutMs", "keepAliveTimeoutMs", "bodyTimeoutMs", "maxInFlight", "maxConnections", "retryAfterSeconds", "shutdownTimeoutMs"];
+/** Settings that belong to the listening socket, the worker processes or threads or the store connection: they need a restart. */
+export const RESTART_ONLY: readonly (keyof ServerConfig)[] = ["port", "host", "workers", "keyWorkers", "redisUrl", "adminListen", "requestTimeoutMs", "headersTimeoutMs", "keepAliveTimeoutMs", "bodyTimeoutMs", "maxInFlight", "maxConnections", "retryAfterSeconds", "shutdownTimeoutMs"];
 
 /**
  * The reloaded configuration with the restart-only settings of the running one, and the names of those that

@@ -9,6 +9,8 @@ import { readFileSync } from "node:fs";
 import { ConfigError, SETTINGS, parseConfig, usage } from "../src/index.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+/** --key-workers auto with `processes` processes: a thread per core they leave free, at most 2. */
+const autoKeyWorkers = (processes: number): number => (processes >= availableParallelism() ? 0 : Math.min(2, availableParallelism() - processes));
 
 const DEFAULTS = {
   port: 8080,
@@ -34,6 +36,7 @@ const DEFAULTS = {
   retryAfterSeconds: 1,
   shutdownTimeoutMs: 10_000,
   workers: 1,
+  keyWorkers: autoKeyWorkers(1),
   redisUrl: undefined,
   oneTimeChallenges: false,
   crlUrl: undefined,
@@ -69,6 +72,7 @@ describe("parseConfig", () => {
       SCEP_CA_KEY_PASSPHRASE_FILE: "ca.pass", SCEP_BACKDATE_SECONDS: "60",
       SCEP_REDIS_URL: "redis://:pw@10.0.0.5:6380/2", SCEP_ONE_TIME_CHALLENGES: "true",
       SCEP_CRL_URL: "http://pki.example.test/scep/ca.crl", SCEP_CRL_VALIDITY_HOURS: "6", SCEP_ADMIN_LISTEN: "[::1]:9090",
+      SCEP_KEY_WORKERS: "3",
     };
     expect(parseConfig([], env, { cwd: "/etc/scep" })).toEqual({
       port: 9000, host: "127.0.0.1", dataDir: "/var/lib/scep", challenge: "pw", caCertPath: "/etc/scep/ca.pem", caKeyPath: "/etc/scep/ca.key",
@@ -76,7 +80,7 @@ describe("parseConfig", () => {
       validityDays: 0.5, pending: true, certFiles: true, maxBodyBytes: 2048, adminToken: "0123456789abcdef",
       requestTimeoutMs: 2000, headersTimeoutMs: 1000, keepAliveTimeoutMs: 300, shutdownTimeoutMs: 0,
       bodyTimeoutMs: 1500, maxInFlight: 64, maxConnections: 256, retryAfterSeconds: 5,
-      workers: 1, redisUrl: "redis://:pw@10.0.0.5:6380/2", oneTimeChallenges: true,
+      workers: 1, keyWorkers: 3, redisUrl: "redis://:pw@10.0.0.5:6380/2", oneTimeChallenges: true,
       crlUrl: "http://pki.example.test/scep/ca.crl", crlValidityHours: 6, adminListen: { host: "::1", port: 9090 },
     });
   });
@@ -87,14 +91,23 @@ describe("parseConfig", () => {
     expect(parseConfig(argv, env)).toEqual({ ...DEFAULTS, port: 0, dataDir: "/flag", pending: true, challenge: "flag-pw", validityDays: 7, maxBodyBytes: 4096, host: "::1" });
     expect(parseConfig([], env)).toEqual({ ...DEFAULTS, port: 9000, dataDir: "/env" });
     expect(parseConfig(["--help"], {})).toEqual({ help: true });
-    expect(parseConfig(["--workers", "2"], { SCEP_WORKERS: "4" })).toEqual({ ...DEFAULTS, workers: 2 });
-    expect(parseConfig([], { SCEP_WORKERS: "4" })).toEqual({ ...DEFAULTS, workers: 4 });
+    expect(parseConfig(["--workers", "2"], { SCEP_WORKERS: "4" })).toEqual({ ...DEFAULTS, workers: 2, keyWorkers: autoKeyWorkers(2) });
+    expect(parseConfig([], { SCEP_WORKERS: "4" })).toEqual({ ...DEFAULTS, workers: 4, keyWorkers: autoKeyWorkers(4) });
+    expect(parseConfig(["--key-workers", "0"], { SCEP_KEY_WORKERS: "2" })).toEqual({ ...DEFAULTS, keyWorkers: 0 });
   });
 
   it("reads --workers auto as one worker per CPU (pending mode needs one worker)", () => {
-    expect(parseConfig(["--workers", "auto"], {})).toEqual({ ...DEFAULTS, workers: Math.min(64, availableParallelism()) });
-    expect(parseConfig([], { SCEP_WORKERS: "AUTO" })).toEqual({ ...DEFAULTS, workers: Math.min(64, availableParallelism()) });
+    expect(parseConfig(["--workers", "auto"], {})).toEqual({ ...DEFAULTS, workers: Math.min(64, availableParallelism()), keyWorkers: 0 });
+    expect(parseConfig([], { SCEP_WORKERS: "AUTO" })).toEqual({ ...DEFAULTS, workers: Math.min(64, availableParallelism()), keyWorkers: 0 });
     expect(parseConfig(["--pending"], { SCEP_WORKERS: "1" })).toEqual({ ...DEFAULTS, pending: true });
+  });
+
+  it("reads --key-workers: auto (default) is a thread per core the processes leave free, at most 2, none when they take every core", () => {
+    expect(parseConfig([], {})).toMatchObject({ keyWorkers: autoKeyWorkers(1) });
+    expect(parseConfig(["--key-workers", "auto"], {})).toEqual(DEFAULTS);
+    expect(parseConfig([], { SCEP_KEY_WORKERS: "AUTO", SCEP_WORKERS: "auto" })).toMatchObject({ keyWorkers: 0 });
+    expect(parseConfig(["--key-workers", "64"], {})).toMatchObject({ keyWorkers: 64 });
+    if (availableParallelism() === 2) expect(DEFAULTS.keyWorkers).toBe(1); // the measured machine: one thread
   });
 
   it("takes the body timeout from a shorter request timeout unless it is given", () => {
@@ -118,6 +131,8 @@ describe("parseConfig", () => {
     [["--nope"], {}, "unknown option '--nope'"],
     [["--workers", "0"], {}, '--workers must be an integer from 1 to 64 or auto, got "0"'],
     [[], { SCEP_WORKERS: "many" }, 'SCEP_WORKERS must be an integer from 1 to 64 or auto, got "many"'],
+    [["--key-workers", "65"], {}, '--key-workers must be an integer from 0 to 64 or auto, got "65"'],
+    [[], { SCEP_KEY_WORKERS: "-1" }, 'SCEP_KEY_WORKERS must be an integer from 0 to 64 or auto, got "-1"'],
     [["--backdate-seconds=-5"], {}, '--backdate-seconds must be an integer from 0 to 86400, got "-5"'],
     [[], { SCEP_CA_KEY_PASSPHRASE: "a", SCEP_CA_KEY_PASSPHRASE_FILE: "/p" }, "give SCEP_CA_KEY_PASSPHRASE or SCEP_CA_KEY_PASSPHRASE_FILE, not both"],
     [["--ca-key-passphrase", "x"], {}, "unknown option '--ca-key-passphrase'"],
@@ -137,7 +152,7 @@ describe("parseConfig", () => {
   it("with --redis-url, pending mode and one-time challenges run on several workers", () => {
     const env = { SCEP_ADMIN_TOKEN: "0123456789abcdef", SCEP_REDIS_URL: "redis://127.0.0.1:6379" };
     expect(parseConfig(["--pending", "--one-time-challenges", "--workers", "4"], env)).toEqual({
-      ...DEFAULTS, pending: true, oneTimeChallenges: true, workers: 4, adminToken: "0123456789abcdef", redisUrl: "redis://127.0.0.1:6379",
+      ...DEFAULTS, pending: true, oneTimeChallenges: true, workers: 4, keyWorkers: autoKeyWorkers(4), adminToken: "0123456789abcdef", redisUrl: "redis://127.0.0.1:6379",
     });
     expect(parseConfig(["--redis-url", "rediss://u:p@cache.example:6380/1"], {})).toMatchObject({ redisUrl: "rediss://u:p@cache.example:6380/1" });
   });
@@ -163,7 +178,7 @@ describe("parseConfig", () => {
 
   it("prints every flag and variable in --help", () => {
     const text = usage("express-server");
-    for (const name of ["--port", "PORT", "--host", "HOST", "--data-dir", "SCEP_DATA_DIR", "--challenge", "SCEP_CHALLENGE", "--ca-cert", "SCEP_CA_CERT", "--ca-key", "SCEP_CA_KEY", "--validity-days", "SCEP_VALIDITY_DAYS", "--pending", "SCEP_PENDING", "--max-body", "SCEP_MAX_BODY", "SCEP_ADMIN_TOKEN", "--workers", "SCEP_WORKERS", "SCEP_CA_KEY_PASSPHRASE", "SCEP_CA_KEY_PASSPHRASE_FILE", "--backdate-seconds", "SCEP_BACKDATE_SECONDS", "--redis-url", "SCEP_REDIS_URL", "--one-time-challenges", "SCEP_ONE_TIME_CHALLENGES"]) {
+    for (const name of ["--port", "PORT", "--host", "HOST", "--data-dir", "SCEP_DATA_DIR", "--challenge", "SCEP_CHALLENGE", "--ca-cert", "SCEP_CA_CERT", "--ca-key", "SCEP_CA_KEY", "--validity-days", "SCEP_VALIDITY_DAYS", "--pending", "SCEP_PENDING", "--max-body", "SCEP_MAX_BODY", "SCEP_ADMIN_TOKEN", "--workers", "SCEP_WORKERS", "SCEP_CA_KEY_PASSPHRASE", "SCEP_CA_KEY_PASSPHRASE_FILE", "--backdate-seconds", "SCEP_BACKDATE_SECONDS", "--redis-url", "SCEP_REDIS_URL", "--one-time-challenges", "SCEP_ONE_TIME_CHALLENGES", "--key-workers", "SCEP_KEY_WORKERS"]) {
       expect(text).toContain(name);
     }
   });
