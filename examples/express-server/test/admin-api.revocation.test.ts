@@ -10,6 +10,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { parse as parseYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   Certificate,
@@ -23,7 +25,7 @@ import {
   selectRecipient,
   type Signer,
 } from "@scep/core";
-import { startExample, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
+import { REPO_ROOT, startExample, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
 import { pkcsReqAndPoll } from "../../server-kit/test/support/pkcs-req.js";
 
 const EXAMPLE_DIR = fileURLToPath(new URL("..", import.meta.url));
@@ -40,15 +42,22 @@ function openssl(args: readonly string[]): Promise<string> {
   );
 }
 
-const api = (path: string, init: { method?: string; token?: string | null; body?: unknown } = {}) =>
-  fetch(`${base}${path}`, {
-    method: init.method ?? "GET",
+/** Every admin API answer these tests got, held to docs/admin-api.openapi.yaml at the end. */
+const answered: { method: string; path: string; status: number; contentType: string | null; body: string }[] = [];
+
+async function api(path: string, init: { method?: string; token?: string | null; body?: unknown } = {}): Promise<Response> {
+  const method = init.method ?? "GET";
+  const res = await fetch(`${base}${path}`, {
+    method,
     headers: {
       ...(init.token === null ? {} : { authorization: `Bearer ${init.token ?? TOKEN}` }),
       ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
     },
     ...(init.body !== undefined ? { body: typeof init.body === "string" ? init.body : JSON.stringify(init.body) } : {}),
   });
+  answered.push({ method, path, status: res.status, contentType: res.headers.get("content-type"), body: await res.clone().text() });
+  return res;
+}
 
 async function challenge(): Promise<string> {
   const res = await api("/admin/scep/challenges", { method: "POST", body: { ttlSeconds: 600 } });
@@ -271,6 +280,54 @@ describe("admin API shapes, and revocation with the CRL", () => {
     expect(out).not.toContain(TOKEN);
     expect(issuedChallenges.length).toBeGreaterThan(2);
     for (const c of issuedChallenges) expect(out).not.toContain(c);
+  });
+});
+
+describe("docs/admin-api.openapi.yaml describes the API as it answers", () => {
+  type Operation = { responses: Record<string, { $ref?: string; content?: Record<string, { schema: unknown }> }> };
+  const doc = parseYaml(readFileSync(join(REPO_ROOT, "docs", "admin-api.openapi.yaml"), "utf8")) as {
+    paths: Record<string, Record<string, Operation>>;
+    components: { responses: Record<string, { content?: Record<string, { schema: unknown }> }> };
+  };
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  // RFC 3339 date-time, as the API writes it (toISOString)
+  ajv.addFormat("date-time", (v: string) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(v) && !Number.isNaN(Date.parse(v)));
+  ajv.addSchema(doc, "admin-api");
+  const pointer = (...parts: string[]): string => parts.map((p) => p.replaceAll("~", "~0").replaceAll("/", "~1")).join("/");
+
+  it("documents exactly the routes the tests call, each with its method", () => {
+    const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => [m.toUpperCase(), `/admin/scep${path}`]));
+    expect(documented.sort()).toEqual([...ROUTES].map(([m, p]) => [m, p]).sort());
+  });
+
+  it("every admin answer above has a documented status for its route, and its JSON body matches the documented schema", () => {
+    const checked = answered.filter((a) => a.path.startsWith("/admin/scep/") && a.path !== "/admin/scep/app.js");
+    expect(checked.length).toBeGreaterThan(30);
+    const problems: string[] = [];
+    for (const a of checked) {
+      const route = `/${a.path.slice("/admin/scep/".length).split(/[?/]/)[0]}`;
+      const op = doc.paths[route]?.[a.method.toLowerCase()];
+      if (!op) {
+        // an unknown route: 401 before authentication, then 404 (405 for a wrong method)
+        if (a.status !== 401 && a.status !== 404 && a.status !== 405) problems.push(`${a.method} ${a.path}: ${a.status} from an undocumented route`);
+        continue;
+      }
+      const response = op.responses[String(a.status)];
+      if (!response) {
+        problems.push(`${a.method} ${a.path}: status ${a.status} is not documented`);
+        continue;
+      }
+      const ref = response.$ref?.replace("#/components/responses/", "");
+      const schemaAt = ref
+        ? pointer("components", "responses", ref, "content", "application/json", "schema")
+        : pointer("paths", route, a.method.toLowerCase(), "responses", String(a.status), "content", "application/json", "schema");
+      const hasSchema = (ref ? doc.components.responses[ref] : response)?.content?.["application/json"] !== undefined;
+      if (!hasSchema) continue;
+      expect(a.contentType, `${a.method} ${a.path}`).toMatch(/^application\/json/);
+      const validate = ajv.getSchema(`admin-api#/${schemaAt}`)!;
+      if (!validate(JSON.parse(a.body))) problems.push(`${a.method} ${a.path} ${a.status}: ${ajv.errorsText(validate.errors)}`);
+    }
+    expect(problems).toEqual([]);
   });
 });
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MemoryRevocationStore, StoreUnavailableError, type ChallengeStore, type RevocationStore, type ScepServer } from "@scep/core";
+import { MemoryRevocationStore, StoreUnavailableError, generateCsr, generateRsaKeyPair, type ChallengeStore, type RevocationStore, type ScepServer } from "@scep/core";
 import { openFileCa, type FileCa } from "@scep-examples/embedded-ca";
 import { createAdminApi } from "../src/admin-api.js";
 
@@ -17,12 +17,15 @@ const down = (): never => {
 };
 let dir: string;
 let ca: FileCa;
+let issuedSerial: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "scep-admin-down-"));
   const memory = new MemoryRevocationStore();
   const revocations: RevocationStore = Object.assign(Object.create(memory) as RevocationStore, { list: async () => down(), revoke: async () => down() });
   ca = await openFileCa({ dataDir: dir, revocations });
+  const keys = await generateRsaKeyPair();
+  issuedSerial = (await ca.issue({ csrDer: await generateCsr({ keys, subject: "CN=revoke-while-down" }) })).serialNumber;
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -40,8 +43,10 @@ describe("admin API with its stores down", () => {
     ["POST", "/admin/scep/challenges", {}, "challenge"],
     ["GET", "/admin/scep/certificates", undefined, "revocation"],
     ["GET", "/admin/scep/stats", undefined, "counter"],
+    ["POST", "/admin/scep/revoke", "issued", "revocation"],
   ] as const)("%s %s: 503 + Retry-After naming the store", async (method, path, body, store) => {
-    const res = await call(method, path, body);
+    // revoke: a serial the CA did issue, so the refusal is the store's, not a 404 for an unknown serial
+    const res = await call(method, path, body === "issued" ? { serialNumber: issuedSerial, reason: "keyCompromise" } : body);
     expect([res.status, res.headers.get("retry-after"), await res.json()]).toEqual([503, "30", { error: `the ${store} store is unavailable; try again` }]);
   });
 });
