@@ -6,8 +6,10 @@
  * bytes allocated so far and the live heap after a forced full collection.
  *
  * It prints the series, then the verdict: the least-squares slope of RSS (and
- * of the live heap) after the warm-up, in MB per 10,000 enrollments, with
- * its ± 2 standard errors, and whether that is flat within noise; the JS-heap
+ * of the live heap) after the warm-up, and over the second half of that, in MB
+ * per 10,000 enrollments with ± 2 standard errors, and whether each is flat
+ * within noise (growth that fades out is a long warm-up; a leak keeps its
+ * slope); the JS-heap
  * bytes allocated per enrollment; and the peak RSS against the 200 MB goal.
  * Nothing is asserted: this is a measurement, not a test.
  *
@@ -288,17 +290,29 @@ if (after.length < 3) {
   log(`too few samples after the warm-up (${after.length}) for a slope: lower BENCH_SOAK_EVERY or BENCH_SOAK_WARMUP`);
 } else {
   const span = last.done - first.done;
-  const verdict = (label: string, values: [number, number][]): void => {
+  /** The slope over `values` in MB per 10k enrollments, ± 2 standard errors, and whether that is flat. */
+  const slopeOf = (values: [number, number][]): { text: string; flat: boolean; residualSd: number } => {
     const { slope, slopeSe, residualSd } = fit(values);
     const per10k = (slope * 10_000) / 1048576;
     const se10k = (slopeSe * 10_000) / 1048576;
-    const flat = Math.abs(per10k) <= 2 * se10k || Math.abs(per10k) < FLAT_MB_PER_10K;
+    return {
+      text: `${per10k >= 0 ? "+" : ""}${per10k.toFixed(2)} ± ${(2 * se10k).toFixed(2)} MB per 10k enrollments`,
+      flat: Math.abs(per10k) <= 2 * se10k || Math.abs(per10k) < FLAT_MB_PER_10K,
+      residualSd,
+    };
+  };
+  const verdict = (label: string, values: [number, number][]): void => {
+    const all = slopeOf(values);
+    // The second half too: growth that slows down to nothing is a warm-up that lasted longer than BENCH_SOAK_WARMUP, a leak does not slow down.
+    const half = values.slice(Math.floor(values.length / 2));
+    const late = half.length >= 3 ? slopeOf(half) : undefined;
     log(
-      `${label}: slope ${per10k >= 0 ? "+" : ""}${per10k.toFixed(2)} ± ${(2 * se10k).toFixed(2)} MB per 10k enrollments over ${span} enrollments after the warm-up ` +
-        `(fit residuals ${mb(residualSd)} MB sd; ${mb(values[0]![1])} → ${mb(values[values.length - 1]![1])} MB): ` +
-        `${flat ? "FLAT within noise" : "GROWS"} (flat: the slope is within 2 standard errors of 0, or below ${FLAT_MB_PER_10K} MB per 10k)`,
+      `${label}: slope ${all.text} over the ${span} enrollments after the warm-up (${mb(values[0]![1])} → ${mb(values[values.length - 1]![1])} MB, ` +
+        `fit residuals ${mb(all.residualSd)} MB sd): ${all.flat ? "FLAT within noise" : "GROWS"}` +
+        (late ? `; over the last ${half[half.length - 1]![0] - half[0]![0]}: ${late.text}: ${late.flat ? "FLAT within noise" : "GROWS"}` : ""),
     );
   };
+  log(`(flat: the slope is within 2 standard errors of 0, or below ${FLAT_MB_PER_10K} MB per 10k enrollments)`);
   verdict("RSS", after.map((s) => [s.done, s.rss]));
   if (FORCE_GC) verdict("live JS heap (after a full GC)", after.map((s) => [s.done, s.heap.heapAfterGc]));
   const allocated = (last.heap.allocatedBytes - first.heap.allocatedBytes) / span;
