@@ -305,7 +305,7 @@ if (after.length < 3) {
     const all = slopeOf(values);
     // The second half too: growth that slows down to nothing is a warm-up that lasted longer than BENCH_SOAK_WARMUP, a leak does not slow down.
     const half = values.slice(Math.floor(values.length / 2));
-    const late = half.length >= 3 ? slopeOf(half) : undefined;
+    const late = half.length >= 5 ? slopeOf(half) : undefined;
     log(
       `${label}: slope ${all.text} over the ${span} enrollments after the warm-up (${mb(values[0]![1])} → ${mb(values[values.length - 1]![1])} MB, ` +
         `fit residuals ${mb(all.residualSd)} MB sd): ${all.flat ? "FLAT within noise" : "GROWS"}` +
