@@ -76,7 +76,11 @@ try {
         return (await res.json()) as { url: string; challengePassword?: string };
       };
       const device = await register("fuzzed-device");
-      const report = await runHttpFuzz({ port: proxy.port, ca, seeds, count, seed, concurrency: 4, path: new URL(device.url).pathname });
+      // Each input on its own newly registered device: its one-time challenge is consumed by that input alone, so the
+      // message is forwarded to the upstream (one device for all would be requeued after the first PKIOperation).
+      let devices = 0;
+      const freshPath = async (): Promise<string> => new URL((await register(`fuzzed-device-${++devices}`)).url).pathname;
+      const report = await runHttpFuzz({ port: proxy.port, ca, seeds, count, seed, concurrency: 4, path: new URL(device.url).pathname, freshPath });
       const fresh = await register("after-fuzz-device");
       const after = await enrollsAt(fresh.url, fresh.challengePassword ?? "secret", "CN=after-fuzz-proxy");
       failed ||= report.bad.length > 0 || after !== "SUCCESS";

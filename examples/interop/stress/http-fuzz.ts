@@ -276,9 +276,20 @@ export interface FuzzReport {
 }
 
 /**
- * Generates `count` requests from `seed` and sends them, `concurrency` at a time.
+ * Generates `count` requests from `seed` and sends them, `concurrency` at a time. With `freshPath`, every request
+ * whose target starts with `path` is sent to a path it returns instead (the proxy: a newly registered device per
+ * input, so each message passes the one-time challenge and reaches the upstream instead of the requeue).
  */
-export async function runHttpFuzz(o: { port: number; ca: Certificate; seeds: readonly Uint8Array[]; count: number; seed: number; concurrency?: number; path?: string }): Promise<FuzzReport> {
+export async function runHttpFuzz(o: {
+  port: number;
+  ca: Certificate;
+  seeds: readonly Uint8Array[];
+  count: number;
+  seed: number;
+  concurrency?: number;
+  path?: string;
+  freshPath?: () => Promise<string>;
+}): Promise<FuzzReport> {
   const inputs = fc.sample(requestArb(o.seeds, o.path), { numRuns: o.count, seed: o.seed });
   const report: FuzzReport = { inputs: inputs.length, byVerdict: {}, byKind: {}, bad: [], p99Ms: 0, maxMs: 0, elapsedMs: 0 };
   const times: number[] = [];
@@ -289,7 +300,8 @@ export async function runHttpFuzz(o: { port: number; ca: Certificate; seeds: rea
       for (;;) {
         const i = next++;
         if (i >= inputs.length) return;
-        const r = inputs[i]!;
+        let r = inputs[i]!;
+        if (o.freshPath && o.path && r.target.startsWith(o.path)) r = { ...r, target: (await o.freshPath()) + r.target.slice(o.path.length) };
         const out = await sendFuzz(o.port, r, o.ca);
         times.push(out.ms);
         report.byVerdict[out.verdict] = (report.byVerdict[out.verdict] ?? 0) + 1;
