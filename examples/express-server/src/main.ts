@@ -7,6 +7,7 @@
  *
  * Everything but the routing lives in @scep-examples/server-kit.
  */
+import type { ServerResponse } from "node:http";
 import { readConfig } from "@scep-examples/server-kit/config";
 
 // Flags and environment are checked before Express and @scep/core load, so a mistake shows at once (one line, exit 2).
@@ -29,8 +30,16 @@ if (config) {
       // The CA's CRL (GET /scep/ca.crl, application/pkix-crl).
       app.use((req, res, next) => (kit.crl.owns(rawPath(req.originalUrl)) ? serveFetch((r) => kit.crl.fetch(r), req, res, next) : next()));
       // SCEP at /scep (and /scep/pkiclient.exe); other paths fall through (404).
-      app.use(scepMiddleware(kit.server, { maxBodyBytes: kit.config.maxBodyBytes }));
-      return app;
+      const scep = scepMiddleware(kit.server, { maxBodyBytes: kit.config.maxBodyBytes });
+      app.use(scep);
+      // The SCEP hot path skips Express's router: a path a profile owns (and the admin API and CRL do not) goes
+      // straight to the middleware, the same one the app mounts, which answers it whatever the status.
+      const serverError = (res: ServerResponse): void => void (res.headersSent ? res.destroy() : res.writeHead(500).end());
+      return (req, res) => {
+        const path = rawPath(req.url ?? "/");
+        if (!kit.server.owns(path) || admin?.owns(path) || kit.crl.owns(path)) return void app(req, res);
+        scep(req, res, (error) => (error === undefined ? void app(req, res) : serverError(res)));
+      };
     },
     { config },
   );
