@@ -1,6 +1,22 @@
-// Hono → handler.fetch: Hono already speaks web Request/Response.
+// Hono → handler.fetch: Hono already speaks web Request/Response. A body of declared length goes through
+// handler.handle instead, read by Hono (c.req.arrayBuffer(): @hono/node-server reads it without a web stream).
 import type { FetchHandler } from "@scep/core";
-import { Hono, type MiddlewareHandler } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
+
+/**
+ * Answers `c` with `handler`: through `handle` (when the handler has it) for a request without a body or with a
+ * declared `Content-Length` (framing bounds what Hono reads, and the handler refuses a declared length over its
+ * limit before reading), else through `fetch`, which streams a chunked body under the handler's own limit.
+ */
+async function answer(handler: FetchHandler, c: Context): Promise<Response> {
+  const raw = c.req.raw;
+  const method = raw.method;
+  const bodyless = method === "GET" || method === "HEAD";
+  if (!handler.handle || (!bodyless && raw.headers.get("content-length") === null)) return handler.fetch(raw);
+  const body: PromiseLike<Uint8Array> | undefined = bodyless ? undefined : { then: (ok, fail) => c.req.arrayBuffer().then((b) => new Uint8Array(b)).then(ok, fail) };
+  const r = await handler.handle({ method, url: raw.url, headers: raw.headers, ...(body ? { body } : {}) });
+  return new Response(method === "HEAD" ? null : (r.body as Uint8Array<ArrayBuffer>), { status: r.status, headers: r.headers });
+}
 
 /** Options of {@link scepHandler}. @group Server */
 export interface ScepHandlerOptions {
@@ -18,7 +34,9 @@ export interface ScepHandlerOptions {
  * a route prefix); to serve profile `/scep` at `/pki/scep`, mount the standalone
  * app: `app.mount("/pki", scepApp(server).fetch)`. A handler without `owns`
  * gets every request, and a 404 it answers without reading the body goes on to
- * `next()`. The body limit is the server's `maxBodyBytes` (it reads the stream).
+ * `next()`. The body limit is the server's `maxBodyBytes`. A handler with `handle` (the SCEP server) gets a body
+ * of declared `Content-Length` read by Hono in one piece (no web stream: cheaper on `@hono/node-server`), and its
+ * answer as a `Response`; a chunked body goes through `fetch`, streamed under the same limit.
  *
  * @example
  * ```ts
@@ -36,8 +54,8 @@ export interface ScepHandlerOptions {
 export function scepHandler(handler: FetchHandler, options: ScepHandlerOptions = {}): MiddlewareHandler {
   const fallthrough = options.fallthrough ?? true;
   return async (c, next) => {
-    if (handler.owns) return handler.owns(c.req.path) || !fallthrough ? handler.fetch(c.req.raw) : next();
-    const response = await handler.fetch(c.req.raw);
+    if (handler.owns) return handler.owns(c.req.path) || !fallthrough ? answer(handler, c) : next();
+    const response = await answer(handler, c);
     if (response.status === 404 && fallthrough && !c.req.raw.bodyUsed) return next();
     return response;
   };
@@ -61,5 +79,5 @@ export function scepHandler(handler: FetchHandler, options: ScepHandlerOptions =
  * @group Server
  */
 export function scepApp(handler: FetchHandler): Hono {
-  return new Hono().all("*", (c) => handler.fetch(c.req.raw));
+  return new Hono().all("*", (c) => answer(handler, c));
 }
