@@ -32,7 +32,7 @@ beforeAll(async () => {
   ca = await createTestCa("Store CA");
 });
 
-function pendingServer(options: { transactions?: TransactionStore; challenge?: ScepProfile["challenge"]; clock?: () => Date; storeTimeoutMs?: number; hook?: ScepProfile["issue"] } = {}) {
+function pendingServer(options: { transactions?: TransactionStore; challenge?: ScepProfile["challenge"]; clock?: () => Date; storeTimeoutMs?: number; hook?: ScepProfile["issue"]; signer?: ScepProfile["signer"] } = {}) {
   const calls: IssueContext[] = [];
   const log = eventLog();
   const clock = options.clock ?? (() => NOW);
@@ -43,7 +43,8 @@ function pendingServer(options: { transactions?: TransactionStore; challenge?: S
         name: "p",
         path: "/scep",
         caCertificate: ca.cert,
-        signer: ca.key,
+        signer: options.signer ?? ca.key,
+        ...(options.signer ? { decrypters: [ca.key] } : {}),
         challenge: options.challenge ?? { type: "static", password: CHALLENGE },
         transactions,
         issue: options.hook ?? issuingHook(ca, calls, (ctx) => (ctx.approved ? undefined : { status: "PENDING" })),
@@ -371,6 +372,33 @@ describe("issue 8: a store that is down or hangs fails closed with HTTP 503 + Re
       down = false;
       const rep = await readReply(await postPki(s.server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
       expect(rep.status).toBe("PENDING");
+    });
+
+    it("a PENDING transaction was recorded, then its CertRep could not be signed (500): the challenge stays with that transaction, a second device is refused, the resend polls PENDING", async () => {
+      const challenges = new MemoryChallengeStore({ now: () => NOW });
+      const challenge = await challenges.issue({ profile: "p" });
+      let broken = true;
+      const signer: ScepProfile["signer"] = {
+        certificate: ca.key.certificate,
+        sign: async (data, algorithm) => {
+          if (broken) throw new Error("the signing HSM is unplugged");
+          return ca.key.sign(data, algorithm);
+        },
+      };
+      const s = pendingServer({ challenge: { type: "store", store: challenges }, signer });
+      const device = await createDevice({ cn: "pending-reply-fails", challengePassword: challenge });
+      const { built, first } = await resend(s, device);
+      expect(first.status).toBe(500);
+      expect((await s.transactions.get("p", built.transactionId))?.status).toBe("PENDING");
+      broken = false;
+      const other = await createDevice({ cn: "second-use", challengePassword: challenge });
+      const otherBuilt = await buildPkcsReq({ csr: other.csr, signer: other.signer, recipient: ca.cert, now: NOW });
+      const refused = await readReply(await postPki(s.server, "/scep", otherBuilt.der), otherBuilt, { decrypter: other.signer, caCertificates: [ca.cert] });
+      expect([refused.status, refused.failInfo]).toEqual(["FAILURE", "badRequest"]);
+      expect(s.log.events.at(-1)).toMatchObject({ reason: "bad_challenge" });
+      const rep = await readReply(await postPki(s.server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
+      expect(rep.status).toBe("PENDING");
+      expect(s.calls.length).toBe(1);
     });
   });
 

@@ -65,7 +65,7 @@ export interface ChallengeStore {
    * recorded), so the device's retry (RFC 8894 §3.3.3 lets it resend) can still use it. Resolves true when the
    * challenge is usable once more; false (and no change) when it is unknown, was not consumed, belongs to another
    * profile, or has expired by the store's clock. Its expiry stays what `issue` set. The server calls it only for
-   * its own consumes and only before a certificate was issued. Optional: without it a challenge consumed by a
+   * its own consumes, and only before a certificate was issued or a PENDING transaction recorded. Optional: without it a challenge consumed by a
    * failed request stays spent, and the MDM must hand out a new one.
    */
   release?(challenge: string, options: { profile: string }): Promise<boolean>;

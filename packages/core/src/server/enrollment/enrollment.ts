@@ -31,7 +31,7 @@ export interface Enrollment {
   unusableSigner?: { failInfo: FailInfo; reason: string; text: string };
   /** Set by the challenge phase: the validator ran and accepted (its own confirm and failure phases apply). */
   challengeValidated?: boolean;
-  /** Set by the challenge phase: undoes what the validator spent (a one-time challenge) when the server fails the request before issuing. */
+  /** Set by the challenge phase: undoes what the validator spent (a one-time challenge) when the server fails the request before issuing; cleared once a PENDING transaction is recorded. */
   releaseChallenge?: () => Promise<unknown>;
   /** Set by the challenge phase: what the validator passed on for the issue hook. */
   challengeData?: unknown;

@@ -63,6 +63,9 @@ export const issue: Phase = {
       );
       // A concurrent request with this transactionID stored it first: answer with its state.
       if (!created) return poll(ctx, p, req);
+      // The recorded transaction holds the challenge's one use now (the device's resend polls it, an approve issues
+      // it): were the PENDING reply to fail, giving the challenge back would let a second transaction use it.
+      delete e.releaseChallenge;
       return new Reply(await certRep(ctx, p, req, "PENDING", {}, req), "pending", "pending_approval", { subject: csr.subject });
     }
     const failInfo = result.failInfo ?? "badRequest";

@@ -13,7 +13,8 @@
  * issued a certificate, any phase that throws makes it undelivered
  * (`undelivered.ts`): FAILURE badRequest and `onUndelivered`, never a 5xx.
  * A phase that throws before that (a store down, an issue hook that threw)
- * first gives back a one-time challenge the challenge phase spent.
+ * first gives back a one-time challenge the challenge phase spent (unless
+ * a PENDING transaction was recorded with it).
  *
  * @module
  */
