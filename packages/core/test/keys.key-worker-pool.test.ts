@@ -16,7 +16,21 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DecryptError, KeyUnavailableError, KeyWorkerPool, LocalKey, createScepServer, decodePkiMessage, isScepError, type ScepEvent } from "../src/index.js";
+import {
+  CertificationRequest,
+  DecryptError,
+  KeyUnavailableError,
+  KeyWorkerPool,
+  LocalKey,
+  buildCertPoll,
+  buildGetCert,
+  buildGetCrl,
+  buildPkcsReq,
+  createScepServer,
+  decodePkiMessage,
+  isScepError,
+  type ScepEvent,
+} from "../src/index.js";
 import { crashKeyWorkerForTest } from "../src/keys/key-worker-pool.js";
 import * as nc from "../src/lib/node-crypto.js";
 import { toHex } from "../src/lib/bytes.js";
@@ -291,6 +305,29 @@ describe("RFC 8894 §3.2.2 server with a pooled CA key", () => {
     expect([res.status, res.headers.get("retry-after"), await res.text()]).toEqual([503, "1", "key unavailable, retry later\n"]);
     const { latencyMs: _l, ...event } = events.at(-1)!;
     expect(event).toEqual({ operation: "PKIOperation", outcome: "error", reason: "key_unavailable", status: 503, profile: "p" });
+  });
+
+  it("every request the server decrypts (RFC 8894 §3.3: PKCSReq, RenewalReq, CertPoll, GetCert, GetCRL) gets that 503 from a key that cannot be used", async () => {
+    const closed = newPool({ size: 1 });
+    await closed.close();
+    const events: ScepEvent[] = [];
+    const server = serverWith(LocalKey.from(pki.ca.certificate, pki.caKeys.privateKey, { workerPool: closed }), events);
+    const r = pki.requesters.rsa;
+    const common = { signer: r.signer, recipient: pki.ca.certificate, now: NOW };
+    const ids = { issuer: pki.ca.certificate.subjectDer, serialNumber: new Uint8Array([0x01, 0x23]) };
+    const messages = {
+      PKCSReq: () => buildPkcsReq({ ...common, csr: r.csr }),
+      RenewalReq: () => buildPkcsReq({ ...common, csr: r.csr, renewal: true }),
+      CertPoll: () => buildCertPoll({ ...common, issuer: pki.ca.certificate, subject: CertificationRequest.from(r.csr).subjectDer, transactionId: "POOL-POLL" }),
+      GetCert: () => buildGetCert({ ...common, ...ids }),
+      GetCRL: () => buildGetCrl({ ...common, ...ids }),
+    };
+    for (const [name, build] of Object.entries(messages)) {
+      const res = await post(server, (await build()).der);
+      expect([name, res.status, res.headers.get("retry-after"), await res.text()]).toEqual([name, 503, "1", "key unavailable, retry later\n"]);
+      expect(events.at(-1)).toMatchObject({ outcome: "error", reason: "key_unavailable", status: 503 });
+    }
+    expect(events).toHaveLength(5);
   });
 });
 
