@@ -61,7 +61,7 @@ describe("@scep/redis key hygiene", () => {
     expect(await redis.client.keys("scep:*")).toEqual([]);
   });
 
-  it("stores a challenge only as its SHA-256, with a TTL, and the profile beside its expiry", async () => {
+  it("stores a challenge only as its SHA-256, with a TTL, and the profile beside its expiry; a consumed one stays marked spent under its TTL until it expires", async () => {
     const store = new RedisChallengeStore(redis.client, { keyPrefix: "hyg2:", now });
     const challenge = await store.issue({ profile: "corp", ttlMs: 30_000 });
     expect(challenge).toMatch(/^[A-Za-z0-9_-]{32}$/); // 24 random bytes, base64url
@@ -72,7 +72,15 @@ describe("@scep/redis key hygiene", () => {
     expect(keys[`hyg2:challenge:${digest}`]).toBeLessThanOrEqual(30_000);
     expect(await redis.client.get(`hyg2:challenge:${digest}`)).toBe(`${T0 + 30_000}:corp`);
     expect(await store.consume(challenge, { profile: "corp" })).toBe(true);
-    expect(await redis.client.keys("hyg2:*")).toEqual([]);
+    // Kept (so `release` can put it back), marked spent, with the TTL it was issued with, never longer.
+    const spent = await keysWithTtl("hyg2:*");
+    expect(Object.keys(spent)).toEqual([`hyg2:challenge:${digest}`]);
+    expect(spent[`hyg2:challenge:${digest}`]).toBeGreaterThan(0);
+    expect(spent[`hyg2:challenge:${digest}`]).toBeLessThanOrEqual(keys[`hyg2:challenge:${digest}`]!);
+    expect(await redis.client.get(`hyg2:challenge:${digest}`)).toBe(`s${T0 + 30_000}:corp`);
+    expect(await store.release(challenge, { profile: "corp" })).toBe(true);
+    expect(await redis.client.get(`hyg2:challenge:${digest}`)).toBe(`${T0 + 30_000}:corp`);
+    expect(await redis.client.pttl(`hyg2:challenge:${digest}`)).toBeLessThanOrEqual(spent[`hyg2:challenge:${digest}`]!);
   });
 
   it("keeps a profile's counters in one hash whose TTL every write refreshes", async () => {
