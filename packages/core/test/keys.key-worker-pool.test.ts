@@ -31,7 +31,7 @@ import {
   isScepError,
   type ScepEvent,
 } from "../src/index.js";
-import { crashKeyWorkerForTest } from "../src/keys/key-worker-pool.js";
+import { crashKeyWorkerForTest, dropKeysInKeyWorkerForTest } from "../src/keys/key-worker-pool.js";
 import * as nc from "../src/lib/node-crypto.js";
 import { toHex } from "../src/lib/bytes.js";
 import { oracleMessage, signedPkcsReq } from "./support/oracle-messages.js";
@@ -239,6 +239,17 @@ describe("KeyWorkerPool: concurrency, bounded queue, crashes, close", () => {
     // A new thread, sent the key again.
     expect(toHex(await key.decrypt(pkcs1(cek), params))).toBe(toHex(cek));
     expect(toHex(await key.decrypt(oaep(cek), { transport: "rsaes-oaep", keyLength: 32 }))).toBe(toHex(cek));
+  });
+
+  it("a thread that lost the key fails the operation with KeyUnavailableError instead of answering a bad padding (a synthetic key); the next operation gets a new thread", async () => {
+    const p = newPool({ size: 1 });
+    const key = LocalKey.from(pki.ca.certificate, pki.caKeys.privateKey, { workerPool: p });
+    const params = { transport: "rsaes-pkcs1-v1_5" as const, keyLength: 32 };
+    expect(toHex(await key.decrypt(pkcs1(cek), params))).toBe(toHex(cek));
+    dropKeysInKeyWorkerForTest(p);
+    await expect(key.decrypt(pkcs1(cek), params)).rejects.toMatchObject({ code: "ERR_KEY_UNAVAILABLE", message: "the key worker thread exited (code 1)" });
+    expect(p.pending).toBe(0);
+    expect(toHex(await key.decrypt(pkcs1(cek), params))).toBe(toHex(cek));
   });
 
   it("close() rejects operations in flight and later ones with KeyUnavailableError; closing twice is fine", async () => {

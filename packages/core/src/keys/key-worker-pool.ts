@@ -43,6 +43,8 @@ parentPort.on("message", (m) => {
   if (m.forget !== undefined) { keys.delete(m.forget); return; }
   if (m.key !== undefined) keys.set(m.k, m.key);
   const key = keys.get(m.k);
+  // Never decrypt without the key (an answer of null would read as a bad padding): crash, the pool fails the job.
+  if (key === undefined) throw new Error("unknown key");
   let out = null;
   try {
     const r = m.op === 0
@@ -212,16 +214,16 @@ export class KeyWorkerPool {
     }
     const id = this.#nextJob++;
     const message: { id: number; k: number; op: 0 | 1; data: Uint8Array; key?: KeyObject; hash?: DigestAlgorithm } = { id, k, op, data };
-    if (!slot.keys.has(k)) {
-      message.key = key;
-      slot.keys.add(k);
-    }
+    const sendsKey = !slot.keys.has(k);
+    if (sendsKey) message.key = key;
     if (hash !== undefined) message.hash = hash;
     return new Promise<Uint8Array | undefined>((resolve, reject) => {
+      // First: a message that cannot be sent (it throws, the promise rejects) leaves no job and no key marked sent.
+      slot.worker.postMessage(message);
+      if (sendsKey) slot.keys.add(k);
       if (slot.jobs.size === 0) slot.worker.ref(); // busy: keep the process alive until it answers
       slot.jobs.set(id, { resolve, reject });
       this.#pending++;
-      slot.worker.postMessage(message);
     });
   }
 
@@ -271,6 +273,18 @@ export class KeyWorkerPool {
     slot.worker.unref();
     for (const job of jobs) job.reject(new KeyUnavailableError(why));
   }
+}
+
+/**
+ * Makes one running thread of `pool` drop every key it holds while the pool
+ * still counts them as sent, as a lost message would (tests only: not
+ * exported from the package). Its next operation must fail, not decrypt without a key.
+ * @internal
+ */
+export function dropKeysInKeyWorkerForTest(pool: KeyWorkerPool, index = 0): void {
+  const slot = slotsOf.get(pool)?.[index];
+  if (!slot) throw new Error(`no running key worker thread at ${index}`);
+  for (const k of slot.keys) slot.worker.postMessage({ forget: k });
 }
 
 /**
