@@ -65,8 +65,11 @@ export interface ChallengeStore {
    * recorded), so the device's retry (RFC 8894 §3.3.3 lets it resend) can still use it. Resolves true when the
    * challenge is usable once more; false (and no change) when it is unknown, was not consumed, belongs to another
    * profile, or has expired by the store's clock. Its expiry stays what `issue` set. The server calls it only for
-   * its own consumes, and only before a certificate was issued or a PENDING transaction recorded. Optional: without it a challenge consumed by a
-   * failed request stays spent, and the MDM must hand out a new one.
+   * its own consumes, at most once each, and only before a certificate was issued or a PENDING transaction
+   * recorded. A store that offers it keeps a consumed challenge (marked spent) until its expiry, and makes it
+   * atomic with `consume`: a released challenge is consumable exactly once more. Rejects with
+   * StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the backend fails. Optional: without it a challenge
+   * consumed by a failed request stays spent, and the MDM must hand out a new one.
    */
   release?(challenge: string, options: { profile: string }): Promise<boolean>;
   /**
