@@ -86,7 +86,7 @@ export interface ScepServer extends FetchHandler {
    *   const chunks: Buffer[] = [];
    *   req.on("data", (c: Buffer) => chunks.push(c)).on("end", async () => {
    *     const r = await server.handle({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) });
-   *     res.writeHead(r.status, { ...r.headers, "content-length": r.body.length }).end(r.body);
+   *     res.writeHead(r.status, req.method === "HEAD" ? r.headers : { ...r.headers, "content-length": r.body.length }).end(r.body);
    *   });
    * }).listen(8080);
    * ```
