@@ -8,8 +8,11 @@ import { InvalidArgumentError } from "@scep/core";
 
 /**
  * What the stores need from an ioredis client: `callBuffer`. Any ioredis 5 or
- * 6 `Redis` or `Cluster` instance fits. The client is yours: the stores never
- * connect, quit or reconfigure it.
+ * 6 `Redis` or `Cluster` instance fits, with or without
+ * `enableAutoPipelining` (the stores call its named Buffer methods, e.g.
+ * `evalshaBuffer`, where it has them: auto-pipelining drops `callBuffer`'s
+ * command name). The client is yours: the stores never connect, quit or
+ * reconfigure it.
  *
  * @group Connection
  */

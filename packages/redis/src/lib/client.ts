@@ -32,7 +32,17 @@ export class Runner {
 
   /** One command, binary replies (Buffers). */
   command(what: string, command: string, args: Array<string | Buffer | number>): Promise<unknown> {
-    return this.#deadline(what, () => this.#client.callBuffer(command, args));
+    return this.#deadline(what, () => this.#send(command, args));
+  }
+
+  /**
+   * Sends through the client's named Buffer method (`evalshaBuffer`, `setBuffer`, …) when it has one, else
+   * `callBuffer`: ioredis' auto-pipelining (`enableAutoPipelining: true`) loses the command name of
+   * `callBuffer` (it re-adds it for `call` only) and every command fails with a TypeError.
+   */
+  #send(command: string, args: Array<string | Buffer | number>): Promise<unknown> {
+    const named = (this.#client as unknown as Record<string, unknown>)[`${command.toLowerCase()}Buffer`];
+    return typeof named === "function" ? (named as (...a: Array<string | Buffer | number>) => Promise<unknown>).apply(this.#client, args) : this.#client.callBuffer(command, args);
   }
 
   /**
@@ -43,10 +53,10 @@ export class Runner {
   eval(what: string, s: Script, keys: string[], args: Array<string | Buffer | number>): Promise<unknown> {
     return this.#deadline(what, async () => {
       try {
-        return await this.#client.callBuffer("EVALSHA", [s.sha, keys.length, ...keys, ...args]);
+        return await this.#send("EVALSHA", [s.sha, keys.length, ...keys, ...args]);
       } catch (error) {
         if (!isNoScript(error)) throw error;
-        return await this.#client.callBuffer("EVAL", [s.source, keys.length, ...keys, ...args]);
+        return await this.#send("EVAL", [s.source, keys.length, ...keys, ...args]);
       }
     });
   }

@@ -3,7 +3,7 @@
  * connected ioredis client for a test file: started before its tests,
  * stopped after them.
  */
-import Redis from "ioredis";
+import Redis, { type RedisOptions } from "ioredis";
 import { afterAll, beforeAll } from "vitest";
 import { startRedisServer, type RedisServer } from "../../../../test-support/peers";
 import { redisClientOptions } from "../../src/index.js";
@@ -14,12 +14,12 @@ export interface PrivateRedis {
   readonly client: Redis;
 }
 
-/** Registers the file's beforeAll/afterAll; read `server` and `client` inside tests only. */
-export function usePrivateRedis(): PrivateRedis {
+/** Registers the file's beforeAll/afterAll; read `server` and `client` inside tests only. `clientOptions` are added to the client's. */
+export function usePrivateRedis(clientOptions: RedisOptions = {}): PrivateRedis {
   const state = {} as { server: RedisServer; client: Redis };
   beforeAll(async () => {
     state.server = await startRedisServer();
-    state.client = new Redis({ ...state.server.connection, ...redisClientOptions, lazyConnect: true });
+    state.client = new Redis({ ...state.server.connection, ...redisClientOptions, ...clientOptions, lazyConnect: true });
     await state.client.connect();
   });
   afterAll(async () => {
