@@ -25,9 +25,12 @@ export type HeaderFields = { get(name: string): string | null } | Readonly<Recor
  *
  * @example
  * ```ts
+ * import type { IncomingMessage } from "node:http";
  * import type { HttpRequestParts } from "@scep/core";
  *
- * // From node:http: the request target and header record as Node hands them over, the body read into one Buffer.
+ * declare const req: IncomingMessage; // from node:http
+ * declare const body: Buffer; // the request body, read into one Buffer
+ * // The request target and header record as Node hands them over.
  * const parts: HttpRequestParts = { method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers, body };
  * ```
  */
