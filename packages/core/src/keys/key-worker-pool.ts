@@ -55,6 +55,8 @@ parentPort.on("message", (m) => {
   if (out) parentPort.postMessage({ id: m.id, out }, [out.buffer]);
   else parentPort.postMessage({ id: m.id, out: null });
 });
+// A message that cannot be deserialized would leave its job unanswered: exit, the pool fails the thread's jobs.
+parentPort.on("messageerror", () => process.exit(1));
 `;
 
 /** Most threads a pool takes. */
