@@ -11,6 +11,12 @@
 import { invocationDir } from "./lib/context.js";
 import { main } from "./run.js";
 
+// Output piped into a reader that stops early (`| head -1`): end quietly, as a tool killed by SIGPIPE would.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+  process.exit(process.exitCode ?? 0);
+});
+
 process.exitCode = await main(process.argv.slice(2), {
   cwd: invocationDir(),
   out: (text) => process.stdout.write(`${text}\n`),

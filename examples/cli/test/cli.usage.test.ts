@@ -11,6 +11,7 @@ import { main } from "../src/run.js";
 import { invocationDir } from "../src/lib/context.js";
 import { cliVersion } from "../src/lib/version.js";
 import { parseSans, subjectFromCn } from "../src/commands/enroll.js";
+import { parse } from "../src/lib/args.js";
 
 const dir = mkdtempSync(join(tmpdir(), "scep-cli-usage-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -80,6 +81,8 @@ describe("usage errors exit 64 with one line and a pointer to --help", () => {
     [["enroll", "--url", URL, "--cn", "d", "--out", "c.pem", "--ca-fingerprint", "md5:00"], 'scep: enroll: --ca-fingerprint must be sha256:<64 hex digits> (colons allowed), got "md5:00"'],
     [["renew", "--url", URL, "--cert", "c.pem", "--key", "k.pem", "--ca-fingerprint", "abc"], 'scep: renew: --ca-fingerprint must be sha256:<64 hex digits> (colons allowed), got "abc"'],
     [["renew", "--url", URL, "--cert", "c.pem", "--key", "k.pem", "--new-key"], "scep: renew: --new-key needs --out or --key-out to know where to write the key"],
+    [["enroll", "--url", URL, "--cn", "d", "--out", "c.pem", "--max-poll", "-1"], 'scep: enroll: --max-poll must be a number >= 0, got "-1"'],
+    [["getcacaps", "--url", "--timeout", "5"], "scep: getcacaps: --url has no value (for a value that starts with a dash write --url=VALUE)"],
   ])("%j", async (argv, message) => {
     const r = await run(...argv);
     expect(r.code).toBe(64);
@@ -140,5 +143,17 @@ describe("building blocks", () => {
     // a stale INIT_CWD from an outer `pnpm test` is ignored
     expect(invocationDir({ INIT_CWD: "/repo", npm_lifecycle_event: "test" }, "/tmp/x")).toBe("/tmp/x");
     expect(invocationDir({}, "/tmp/x")).toBe("/tmp/x");
+  });
+});
+
+describe("a value that starts with a dash", () => {
+  const options = { challenge: { type: "string" }, url: { type: "string" }, help: { type: "boolean", short: "h" } } as const;
+  it("is taken as the value of a string option (a base64url one-time challenge can start with '-')", () => {
+    expect(parse("enroll", ["--challenge", "-Xy_z0", "--url", URL], options)).toEqual({ challenge: "-Xy_z0", url: URL });
+    expect(parse("enroll", ["--challenge=-Xy_z0"], options)).toEqual({ challenge: "-Xy_z0" });
+  });
+  it("but not when it is an option of the command (-h) or looks like a long option (a forgotten value)", () => {
+    expect(() => parse("enroll", ["--challenge", "-h"], options)).toThrow("enroll: --challenge has no value");
+    expect(() => parse("enroll", ["--challenge", "--url", URL], options)).toThrow("enroll: --challenge has no value");
   });
 });

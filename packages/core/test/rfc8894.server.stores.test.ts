@@ -497,6 +497,13 @@ describe("MemoryTransactionStore", () => {
 });
 
 describe("MemoryChallengeStore", () => {
+  it("issues 32 base64url characters (24 random bytes), never starting with '-' (a command line would read it as an option)", async () => {
+    const store = new MemoryChallengeStore({ now: () => NOW });
+    const issued = await Promise.all(Array.from({ length: 2000 }, () => store.issue({ profile: "a" })));
+    for (const c of issued) expect(c).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{31}$/);
+    expect(issued.some((c) => c.includes("-"))).toBe(true); // still the whole base64url alphabet after the first
+  });
+
   it("a consume under another profile returns false and does not burn the challenge", async () => {
     const store = new MemoryChallengeStore({ now: () => NOW });
     const c = await store.issue({ profile: "a" });

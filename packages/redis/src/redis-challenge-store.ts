@@ -21,7 +21,7 @@ export interface RedisChallengeStoreOptions extends RedisStoreOptions {
  * Cluster).
  *
  * A challenge is 24 random bytes (192 bits) in base64url without padding (32
- * characters of `A-Z a-z 0-9 - _`). Redis holds only its
+ * characters of `A-Z a-z 0-9 - _`), never starting with `-`. Redis holds only its
  * SHA-256: the key is `<prefix>challenge:<sha256 hex>`, the value
  * `<expiresAt ms>:<profile>`, with a TTL of `ttlMs` (written with
  * `SET … PX … NX`). `consume` is a Lua script (EVALSHA, EVAL on NOSCRIPT):
@@ -81,7 +81,9 @@ export class RedisChallengeStore implements ChallengeStore {
     const expiresAt = this.#options.now().getTime() + ttlMs;
     // A collision of 192 random bits does not happen; NX makes sure it could not overwrite one anyway.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const challenge = randomBytes(24).toString("base64url");
+      let challenge = randomBytes(24).toString("base64url");
+      // Never a leading "-": a command line (`scep enroll --challenge …`, a shell tool) would read it as an option.
+      while (challenge[0] === "-") challenge = randomBytes(24).toString("base64url");
       const reply = await this.#run.command("issue", "SET", [this.#key(challenge), `${expiresAt}:${options.profile}`, "PX", ttlMs, "NX"]);
       if (reply !== null) return challenge;
     }

@@ -149,3 +149,12 @@ describe("the one-node cluster the cluster conformance run uses", () => {
     }
   });
 });
+
+describe("one-time challenges RedisChallengeStore issues", () => {
+  it("are 32 base64url characters (24 random bytes), never starting with '-' (a command line would read it as an option)", async () => {
+    const store = new RedisChallengeStore(redis.client, { now, keyPrefix: "shape:" });
+    const issued = await Promise.all(Array.from({ length: 2000 }, () => store.issue({ profile: "shape" })));
+    for (const c of issued) expect(c).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{31}$/);
+    expect(issued.some((c) => c.includes("-"))).toBe(true);
+  });
+});

@@ -25,13 +25,36 @@ export const COMMON_HELP = `  --url URL           SCEP endpoint, e.g. http://127
 /** The values parseArgs returns for `O`. */
 export type ParsedValues<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>>["values"];
 
+/**
+ * `--name -value` as `--name=-value` for a string option when `-value` is no option of this command: a one-time
+ * challenge is base64url and may start with `-`, which parseArgs alone refuses as ambiguous. `--name --other` is
+ * left alone (a forgotten value, refused as before).
+ */
+function joinDashValues(argv: readonly string[], options: Options): string[] {
+  const shorts = new Set(Object.values(options).flatMap((o) => (o.short ? [`-${o.short}`] : [])));
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    const name = arg.startsWith("--") && !arg.includes("=") ? arg.slice(2) : undefined;
+    if (name !== undefined && Object.hasOwn(options, name) && options[name]!.type === "string" && next !== undefined && /^-[^-]/.test(next) && !shorts.has(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
 /** Parses `argv` strictly against `options` (no positionals). */
 export function parse<const O extends Options>(command: string, argv: readonly string[], options: O): ParsedValues<O> {
   try {
-    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
+    return parseArgs({ args: joinDashValues(argv, options), options, strict: true, allowPositionals: false }).values;
   } catch (error) {
     // ERR_PARSE_ARGS_UNKNOWN_OPTION, _INVALID_OPTION_VALUE, _UNEXPECTED_POSITIONAL
-    const message = (error as Error).message.split(". To specify")[0] ?? String(error);
+    // One line: parseArgs' messages run over several lines and explain its own syntax.
+    let message = ((error as Error).message.split("\n")[0] ?? String(error)).split(". To specify")[0]!;
+    const ambiguous = /^Option '(--[\w-]+)(?: <value>)?' argument is ambiguous/.exec(message);
+    if (ambiguous) message = `${ambiguous[1]} has no value (for a value that starts with a dash write ${ambiguous[1]}=VALUE)`;
     throw new UsageError(`${command}: ${message}`);
   }
 }

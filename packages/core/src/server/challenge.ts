@@ -205,7 +205,8 @@ export interface MemoryChallengeStoreOptions {
  * spent, until it expires, so {@link MemoryChallengeStore.release} can put it
  * back (a full store drops spent ones first).
  * Challenges are 24 random bytes (192 bits) in base64url without padding: 32
- * characters of `A-Z a-z 0-9 - _` (what `@scep/proxy` puts in a device URL).
+ * characters of `A-Z a-z 0-9 - _` (what `@scep/proxy` puts in a device URL),
+ * never starting with `-` (a command line would take it for an option).
  * Bounded: when full,
  * `issue` drops expired challenges, and if every one is still live it rejects
  * with {@link StoreUnavailableError} rather than silently dropping a challenge
@@ -238,7 +239,7 @@ export class MemoryChallengeStore implements ChallengeStore {
       if (this.#entries.size >= this.#max) for (const [k, e] of this.#entries) if (e.spent) this.#entries.delete(k);
       if (this.#entries.size >= this.#max) throw new StoreUnavailableError(`the challenge store is full (${this.#max} live challenges)`);
     }
-    const challenge = nc.b64url(nc.randomBytes(24));
+    const challenge = newChallenge();
     this.#entries.set(challenge, { profile: options.profile, expires: t + (options.ttlMs ?? this.#defaultTtl), spent: false });
     return challenge;
   }
@@ -287,6 +288,14 @@ export class MemoryChallengeStore implements ChallengeStore {
       }
     }
     return removed;
+  }
+}
+
+/** 24 random bytes in base64url, never starting with `-` (a command line would read it as an option); 1 draw in 64 is retried. */
+function newChallenge(): string {
+  for (;;) {
+    const challenge = nc.b64url(nc.randomBytes(24));
+    if (challenge[0] !== "-") return challenge;
   }
 }
 
