@@ -98,7 +98,7 @@ export { createScepServer } from "./server/scep-server.js";
 export type { ScepServer, ScepServerOptions, EventSink, ScepProfile, IssueHook, IssueContext, IssueResult, ApproveOptions, RejectOptions, ConfirmHook, ConfirmContext, ConfirmResult, UndeliveredCertificate } from "./server/scep-server.js";
 export type { FetchHandler, HttpRequestParts, HttpResponseParts, HeaderFields } from "./server/handler.js";
 export { rawQueryParam } from "./server/query.js";
-export { MemoryChallengeStore } from "./server/challenge.js";
+export { MemoryChallengeStore, newChallenge } from "./server/challenge.js";
 export type { ChallengePolicy, CustomChallengePolicy, IssueFailureContext, IssueFailureHook, ChallengeStore, ChallengeContext, ChallengeVerdict, MemoryChallengeStoreOptions, ChallengeStatus, ChallengeStatusReporter } from "./server/challenge.js";
 export { webhookChallenge, webhookSignature, verifyWebhookSignature } from "./server/webhook-challenge.js";
 export type { WebhookChallengeOptions, WebhookChallengeRequest, WebhookNotification, WebhookCertificateRequest, WebhookCertificate, WebhookOperation, WebhookError } from "./server/webhook-challenge.js";

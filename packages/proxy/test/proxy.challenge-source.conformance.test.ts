@@ -7,7 +7,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CaConfig } from "../src/cas/ca-config.js";
 import { NdesHttpStatusError, NdesPasswordCacheFullError } from "../src/challenge-sources/errors.js";
 import { MemoryChallengeSource } from "../src/challenge-sources/memory-challenge-source.js";
@@ -210,4 +210,15 @@ challengeSourceConformance({
     { label: "a CA that is not of type smallstep", ca: () => ndesCa("http://127.0.0.1:1/"), code: "ERR_PROXY_CHALLENGE_SOURCE_CONFIG", retryable: false },
   ],
   secrets: [STEP_PASSWORD],
+});
+
+describe("MemoryChallengeSource (generated): @scep/core's newChallenge", () => {
+  it("hands out 32 base64url characters, fresh per call, never starting with '-' (a command line would read it as an option)", async () => {
+    const source = new MemoryChallengeSource();
+    const ca = { name: "corp", type: "custom", url: "http://127.0.0.1:1/scep" } as unknown as CaConfig;
+    const fetched = await Promise.all(Array.from({ length: 2000 }, () => source.fetchChallenge(ca)));
+    const challenges = fetched.map((f) => f.challenge);
+    for (const c of challenges) expect(c).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{31}$/);
+    expect(new Set(challenges).size).toBe(2000);
+  });
 });

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { createHash, randomBytes } from "node:crypto";
-import { InvalidArgumentError, StoreUnavailableError } from "@scep/core";
+import { createHash } from "node:crypto";
+import { InvalidArgumentError, StoreUnavailableError, newChallenge } from "@scep/core";
 import type { ChallengeStore } from "@scep/core";
 import { Runner } from "./lib/client.js";
 import { CONSUME, RELEASE } from "./lib/scripts.js";
@@ -81,9 +81,7 @@ export class RedisChallengeStore implements ChallengeStore {
     const expiresAt = this.#options.now().getTime() + ttlMs;
     // A collision of 192 random bits does not happen; NX makes sure it could not overwrite one anyway.
     for (let attempt = 0; attempt < 3; attempt++) {
-      let challenge = randomBytes(24).toString("base64url");
-      // Never a leading "-": a command line (`scep enroll --challenge …`, a shell tool) would read it as an option.
-      while (challenge[0] === "-") challenge = randomBytes(24).toString("base64url");
+      const challenge = newChallenge();
       const reply = await this.#run.command("issue", "SET", [this.#key(challenge), `${expiresAt}:${options.profile}`, "PX", ttlMs, "NX"]);
       if (reply !== null) return challenge;
     }

@@ -291,8 +291,25 @@ export class MemoryChallengeStore implements ChallengeStore {
   }
 }
 
-/** 24 random bytes in base64url, never starting with `-` (a command line would read it as an option); 1 draw in 64 is retried. */
-function newChallenge(): string {
+/**
+ * A fresh one-time challenge password: 24 random bytes (192 bits, node:crypto's CSPRNG) in base64url without
+ * padding, 32 characters of `A-Z a-z 0-9 - _`, never starting with `-` (a command line such as
+ * `scep enroll --challenge "$C"` would read it as an option; 1 draw in 64 is drawn again). What
+ * {@link MemoryChallengeStore}, `@scep/redis`'s `RedisChallengeStore` and `@scep/proxy`'s generated challenges
+ * issue; a `ChallengeStore` of your own should issue the same. Printable ASCII, so it fits a PKCS#10
+ * challengePassword (RFC 2985 §5.4.1, RFC 8894 §2.3) and a URL path segment unescaped.
+ *
+ * @returns The challenge (a string of 32 characters). Never throws.
+ *
+ * @example
+ * ```ts
+ * import { newChallenge } from "@scep/core";
+ *
+ * const challenge = newChallenge(); // e.g. "q3J0…" (32 characters)
+ * ```
+ * @group Server
+ */
+export function newChallenge(): string {
   for (;;) {
     const challenge = nc.b64url(nc.randomBytes(24));
     if (challenge[0] !== "-") return challenge;

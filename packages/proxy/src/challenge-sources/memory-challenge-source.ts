@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { randomBytes } from "node:crypto";
+import { newChallenge } from "@scep/core";
 import type { CaConfig } from "../cas/ca-config.js";
 import { ChallengeSourceError } from "../errors.js";
 import { abortable } from "../lib/deadline.js";
@@ -25,8 +25,9 @@ export interface MemoryChallengeSourceOptions {
    * `NdesPasswordCacheFullError`, to script a full NDES cache) reaches the
    * caller as is; anything else it throws becomes a `ChallengeSourceError`
    * (`ERR_PROXY_CHALLENGE_SOURCE`, not retryable) with it as `cause`. It is
-   * given the call's `signal`. Default: 24 random bytes in base64url (32
-   * characters), fresh per call.
+   * given the call's `signal`. Default: `newChallenge()` of `@scep/core`
+   * (24 random bytes in base64url, 32 characters, never starting with `-`),
+   * fresh per call.
    */
   challenge?: string | ((ca: CaConfig, options: { signal?: AbortSignal }) => string | Promise<string>);
 }
@@ -74,7 +75,7 @@ export class MemoryChallengeSource implements ChallengeSource {
   constructor(options: MemoryChallengeSourceOptions = {}) {
     this.#now = options.now ?? (() => new Date());
     const c = options.challenge;
-    this.#challenge = typeof c === "function" ? c : typeof c === "string" ? () => c : () => randomBytes(24).toString("base64url");
+    this.#challenge = typeof c === "function" ? c : typeof c === "string" ? () => c : newChallenge;
   }
 
   /**
