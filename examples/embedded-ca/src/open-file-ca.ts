@@ -2,7 +2,7 @@
 import type { KeyObject } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { MemoryRevocationStore, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult } from "@scep/core";
+import { LocalKey, MemoryRevocationStore, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult } from "@scep/core";
 import { CRL_DISTRIBUTION_POINTS_OID, crlDistributionPointsValue, signCrl } from "./crl.js";
 import type { CaKeyAlgorithm, CaMaterial } from "./ca-material.js";
 import { DEFAULT_CA_SUBJECT, loadCaFiles, openDefaultCa, parseDistinguishedName } from "./default-ca.js";
@@ -74,6 +74,13 @@ export interface OpenFileCaOptions {
   crlValiditySeconds?: number;
   /** URL every issued certificate names as its CRL distribution point (default: none). */
   crlDistributionPoint?: string;
+  /**
+   * Sign certificates and CRLs on libuv's thread pool (default `true`): the
+   * event loop stays free while OpenSSL signs. `false` signs on the calling
+   * thread, which costs less CPU per signature (no thread hop) and is the
+   * better choice when there is one process per core (`--workers auto`).
+   */
+  threadPool?: boolean;
 }
 
 /**
@@ -636,6 +643,9 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
   if (options.certificateFiles !== undefined && typeof options.certificateFiles !== "boolean") {
     throw invalidOptions("certificateFiles must be true or false");
   }
+  if (options.threadPool !== undefined && typeof options.threadPool !== "boolean") {
+    throw invalidOptions("threadPool must be true or false");
+  }
   const crlValiditySeconds = options.crlValiditySeconds ?? DEFAULT_CRL_VALIDITY_SECONDS;
   if (typeof crlValiditySeconds !== "number" || !Number.isInteger(crlValiditySeconds) || crlValiditySeconds < 60) {
     throw invalidOptions(`crlValiditySeconds must be an integer number of seconds >= 60, got ${String(options.crlValiditySeconds)}`);
@@ -655,10 +665,12 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
     return now;
   };
 
-  const material =
+  const loaded =
     options.caCertPath !== undefined && options.caKeyPath !== undefined
       ? await loadCaFiles(resolve(options.caCertPath), resolve(options.caKeyPath), options.caKeyPassphrase)
       : await openDefaultCa({ dataDir, subject, now: () => new Date(clock().getTime() - backdateSeconds * 1000) });
+  // The material's signer signs on libuv's pool; the same key on the calling thread when asked.
+  const material = options.threadPool === false ? { ...loaded, signer: LocalKey.from(loaded.certificateDer, loaded.privateKeyPem) } : loaded;
 
   try {
     await ensureDirectory(dataDir, 0o700);

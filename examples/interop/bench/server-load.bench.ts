@@ -17,11 +17,15 @@
  * with the requester's key, the issued certificate's key and subject compared
  * with the request) AFTER the timed window, the same way for both servers.
  *
- * It prints a table, the ratio ours/micromdm and whether the goals hold
- * (≥ 2× micromdm's throughput, 0 failed enrollments, peak RSS < 200 MB), and
+ * It prints a table, the ratio ours/micromdm for each configuration of ours
+ * (by default one process, then one per CPU: `--workers auto`, whose
+ * `--key-workers auto` then runs every private-key operation on the event
+ * loop) and whether the goals hold (≥ 2× micromdm's throughput and CPU per
+ * enrollment ≤ 0.45× micromdm's for the best configuration, 0 failed
+ * enrollments, peak RSS < 200 MB for one process), and
  * the scaling model of issue 13's goal 3: from our server's measured CPU time
  * per enrollment c, enrollments/s ≈ cores / c for 1, 2, 4 and 8 cores, next to
- * what was measured here (`BENCH_WORKERS=1,2` measures both counts in one run;
+ * what was measured here (the default `BENCH_WORKERS=1,auto` measures both counts in one run;
  * `BENCH_SERVER_CPUS=0` pins the servers to one CPU, so the 1-core row is
  * measured too). The load generator's own CPU per request is printed as well:
  * on this machine it shares the cores with the server.
@@ -47,7 +51,7 @@
  * | `BENCH_CACHE` | 1 | 0: do not read or write the requester cache in os.tmpdir() (keys, CSRs, self-signed certificates) |
  * | `BENCH_SERVER_ENV` | (unset) | extra `NAME=value` pairs (comma-separated) for our server's environment |
  * | `BENCH_CA_BITS` | 2048 | the CA's RSA key size (both servers hold the same CA; micromdm reads it from its depot as a DES-EDE3-encrypted PKCS#1 key) |
- * | `BENCH_WORKERS` | 1 | our server's `SCEP_WORKERS` (`auto`: one per CPU); a comma-separated list (`1,2`) measures our server once per count; a `SCEP_WORKERS` in `BENCH_SERVER_ENV` wins |
+ * | `BENCH_WORKERS` | `1,auto` | our server's `SCEP_WORKERS` (`auto`: one per CPU); a comma-separated list measures our server once per count (the default: one process, then one per CPU, the like-for-like comparison with micromdm, which uses every core); a `SCEP_WORKERS` in `BENCH_SERVER_ENV` wins |
  * | `BENCH_SERVER_CPUS` | (unset) | a CPU list for `taskset` (`0`, `0,1`, `0-3`): every server process (all threads, cluster workers included) runs on those CPUs only |
  * | `BENCH_ONE_TIME` | 0 | 1: our servers run with `--one-time-challenges`; every PKCSReq carries its own challenge, issued by the server's admin API before the timed run (its CSR is made then too) |
  *
@@ -60,7 +64,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -93,7 +97,6 @@ const ADMIN_TOKEN = randomBytes(16).toString("hex");
 const USE_CACHE = process.env.BENCH_CACHE !== "0";
 const EXAMPLE = process.env.BENCH_EXAMPLE ?? "express";
 const ENTRY = process.env.BENCH_ENTRY || `examples/${EXAMPLE}-server/src/main.ts`;
-const WORKER_COUNTS = (process.env.BENCH_WORKERS || "1").split(",").map((w) => w.trim()).filter(Boolean);
 const CA_BITS = Number(process.env.BENCH_CA_BITS ?? 2048);
 if (!Number.isInteger(CA_BITS) || CA_BITS < 2048 || CA_BITS % 8 !== 0) throw new Error(`BENCH_CA_BITS: an RSA key size in bits, ≥ 2048 (got ${process.env.BENCH_CA_BITS})`);
 const SERVER_CPUS = process.env.BENCH_SERVER_CPUS || undefined;
@@ -110,6 +113,16 @@ const SERVER_CPU_SET = SERVER_CPUS
     )
   : undefined;
 const PINNED_CPUS = SERVER_CPU_SET?.size;
+/** Our server's worker counts, `auto` resolved as the server resolves it (one per CPU it may use), duplicates dropped. */
+const WORKER_COUNTS = [
+  ...new Set(
+    (process.env.BENCH_WORKERS || "1,auto")
+      .split(",")
+      .map((w) => w.trim())
+      .filter(Boolean)
+      .map((w) => (w.toLowerCase() === "auto" ? String(PINNED_CPUS ?? availableParallelism()) : w)),
+  ),
+];
 /** The other CPUs, where the load generator runs when the servers are pinned (empty: all are the servers'). */
 const BENCH_CPUS = SERVER_CPU_SET ? cpus().map((_, i) => i).filter((i) => !SERVER_CPU_SET.has(i)) : [];
 const SERVER_ENV = Object.fromEntries(
@@ -121,6 +134,7 @@ const SERVER_ENV = Object.fromEntries(
 
 const GOAL_RATIO = 2;
 const GOAL_RSS_MB = 200;
+const GOAL_CPU_RATIO = 0.45;
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 
 const log = (s = ""): void => void process.stdout.write(s + "\n");
@@ -614,16 +628,25 @@ const oursRedis = results.find((r) => r.name.includes("Redis"));
 const theirs = results.find((r) => r.name.startsWith("micromdm"));
 log("");
 if (ours && theirs) {
-  const ratio = rate(ours) / rate(theirs);
-  log(`throughput ratio ours/micromdm: ${ratio.toFixed(2)}×  (server CPU per request ours/micromdm: ${(ours.cpuMsPerRequest / theirs.cpuMsPerRequest).toFixed(2)}×)`);
-  log(`goal ≥ ${GOAL_RATIO}× micromdm's throughput: ${ratio >= GOAL_RATIO ? "MET" : "MISSED"}`);
-  // On a shared machine the two runs can get different shares of the CPUs: per CPU left free, the comparison is fairer.
+  // One line per configuration of ours (BENCH_WORKERS=1,auto measures a single process and one per CPU in one run):
+  // micromdm uses every core of the machine, so the process-per-core row is the like-for-like comparison.
+  const oursRows = results.filter((r) => r.name.startsWith("ours") && !r.name.includes("Redis"));
+  // On a shared machine the runs can get different shares of the CPUs: per CPU left free, the comparison is fairer.
   const here = PINNED_CPUS ?? cpus().length;
   const perFree = (r: Result): number => rate(r) / Math.max(0.05, here - r.othersCores);
-  log(
-    `per CPU left free by other processes: ours ${perFree(ours).toFixed(1)}/s (others held ${ours.othersCores.toFixed(2)}), micromdm ${perFree(theirs).toFixed(1)}/s ` +
-      `(others held ${theirs.othersCores.toFixed(2)}): ratio ${(perFree(ours) / perFree(theirs)).toFixed(2)}× (on a busy machine, read this and the CPU ratio over the raw one)`,
-  );
+  for (const o of oursRows) {
+    const ratio = rate(o) / rate(theirs);
+    log(
+      `throughput ratio ${o.name}/micromdm: ${ratio.toFixed(2)}×  (server CPU per request: ${(o.cpuMsPerRequest / theirs.cpuMsPerRequest).toFixed(2)}×; ` +
+        `per CPU left free by other processes: ${(perFree(o) / perFree(theirs)).toFixed(2)}×, others held ${o.othersCores.toFixed(2)} and ${theirs.othersCores.toFixed(2)})`,
+    );
+  }
+  const best = oursRows.reduce((a, b) => (rate(b) > rate(a) ? b : a));
+  const bestRatio = rate(best) / rate(theirs);
+  log(`goal ≥ ${GOAL_RATIO}× micromdm's throughput: ${bestRatio >= GOAL_RATIO ? "MET" : "MISSED"} (best: ${best.name}, ${bestRatio.toFixed(2)}×)`);
+  const cpuBest = oursRows.reduce((a, b) => (b.cpuMsPerRequest < a.cpuMsPerRequest ? b : a));
+  log(`goal server CPU per enrollment ≤ ${GOAL_CPU_RATIO}× micromdm's: ${cpuBest.cpuMsPerRequest / theirs.cpuMsPerRequest <= GOAL_CPU_RATIO ? "MET" : "MISSED"} (lowest: ${cpuBest.name}, ${(cpuBest.cpuMsPerRequest / theirs.cpuMsPerRequest).toFixed(2)}×)`);
+  log("(on a busy machine read the per-CPU-left-free and CPU ratios over the raw ones)");
 }
 if (ours) {
   log(`goal 0 failed enrollments:               ${ours.failures === 0 ? "MET" : `MISSED (${ours.failures})`}`);

@@ -217,8 +217,10 @@ export async function buildProfile(p: ProfileSettings, index: number, d: Profile
     name: p.name,
     path: p.path,
     caCertificate: ca.certificatePem,
-    // Signatures on libuv's pool; RSA decryptions on the process's key worker threads (--key-workers), if any.
-    signer: LocalKey.fromPem(ca.certificatePem, ca.privateKeyPem, { threadPool: true, ...keyWorkerOptions(d.config.keyWorkers) }),
+    // With --key-workers N > 0: RSA decryptions on the process's N key worker threads, signatures on libuv's pool.
+    // With 0 (the default when --workers takes every core) every private-key operation runs on the event loop:
+    // a thread hop costs more CPU than it frees when every core already has its own process.
+    signer: LocalKey.fromPem(ca.certificatePem, ca.privateKeyPem, { threadPool: d.config.keyWorkers > 0, ...keyWorkerOptions(d.config.keyWorkers) }),
     // An intermediate CA: GetCACert serves it with the certificates above it (a degenerate PKCS#7, RFC 8894 §4.2.1.2).
     ...(chain.length > 0 ? { caCertificates: [ca.certificateDer, ...chain] } : {}),
     challenge,

@@ -142,6 +142,8 @@ export async function openCa(config: ServerConfig, revocations?: RevocationStore
       dataDir: config.dataDir,
       certificateFiles: config.certFiles,
       backdateSeconds: config.backdateSeconds,
+      // Private-key work off the event loop only where --key-workers gives it threads (0: all on the calling thread).
+      threadPool: config.keyWorkers > 0,
       crlValiditySeconds: config.crlValidityHours * 3600,
       ...(config.crlUrl !== undefined ? { crlDistributionPoint: config.crlUrl } : {}),
       ...(subject !== undefined ? { subject } : {}),

@@ -441,12 +441,12 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
       });
     });
 
-    describe("SCEP_WORKERS=2: a node:cluster primary and two workers on one port", () => {
+    describe("SCEP_WORKERS=2 (SCEP_KEY_WORKERS=0: every private-key operation on the event loop): a node:cluster primary and two workers on one port", () => {
       const dataDir = join(tmp, "workers");
       let s: Awaited<ReturnType<typeof start>>;
       let workers: { worker: number; pid: number }[];
       beforeAll(async () => {
-        s = await start({ SCEP_DATA_DIR: dataDir, SCEP_CHALLENGE: "workers-challenge", SCEP_WORKERS: "2" });
+        s = await start({ SCEP_DATA_DIR: dataDir, SCEP_CHALLENGE: "workers-challenge", SCEP_WORKERS: "2", SCEP_KEY_WORKERS: "0" });
         workers = (s.listening as unknown as { workers: { worker: number; pid: number }[] }).workers;
       });
       afterAll(() => s.proc.terminate());

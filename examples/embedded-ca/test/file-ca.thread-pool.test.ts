@@ -1,0 +1,43 @@
+// openFileCa's `threadPool` option: where the CA key signs (libuv's pool, the default, or the calling thread).
+// Either way the same CA signs certificates and CRLs that OpenSSL accepts (RFC 5280 §6 path validation, §6.3 CRL).
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { openFileCa } from "../src/index.js";
+import { openssl, opensslCsr, tempDir, writePem } from "./helpers.js";
+
+let dir: string;
+let csrDer: Uint8Array;
+
+beforeAll(() => {
+  dir = tempDir();
+  csrDer = opensslCsr(dir, "device", { subject: "/O=Acme Devices/CN=thread-0001" });
+});
+
+describe("openFileCa({ threadPool })", () => {
+  it("threadPool: false signs certificates and CRLs on the calling thread with the same CA key; OpenSSL verifies both", async () => {
+    const dataDir = join(dir, "data");
+    const pooled = await openFileCa({ dataDir });
+    const inThread = await openFileCa({ dataDir, threadPool: false });
+    expect(inThread.certificatePem).toBe(pooled.certificatePem);
+
+    const a = await pooled.issue({ csrDer });
+    const b = await inThread.issue({ csrDer });
+    const caFile = writePem(dir, "ca.pem", inThread.certificatePem);
+    for (const [name, issued] of [["a.pem", a], ["b.pem", b]] as const) {
+      expect(openssl(["verify", "-CAfile", caFile, writePem(dir, name, issued.certificatePem)], dir)).toContain(": OK");
+    }
+
+    await inThread.revoke(a.serialNumber, "keyCompromise");
+    const crl = await inThread.crl();
+    const out = openssl(["crl", "-in", writePem(dir, "crl.pem", crl.pem), "-CAfile", caFile, "-noout", "-text"], dir);
+    expect(out).toContain(`Serial Number: ${a.serialNumber.toUpperCase()}`);
+    expect(crl.revokedCount).toBe(1);
+  });
+
+  it("refuses a threadPool that is not a boolean (INVALID_OPTIONS)", async () => {
+    await expect(openFileCa({ dataDir: join(dir, "bad"), threadPool: "no" as unknown as boolean })).rejects.toMatchObject({
+      code: "INVALID_OPTIONS",
+      message: "threadPool must be true or false",
+    });
+  });
+});
