@@ -9,7 +9,7 @@
  * never throws for a bad padding and returns pseudo-random bytes of the
  * requested length, the same ones for the same ciphertext.
  */
-import { constants, publicEncrypt, randomBytes } from "node:crypto";
+import { constants, createHmac, publicEncrypt, randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CIPHERS, DecryptError, LocalKey, decodePkiMessage, type ContentCipher, type ScepError } from "../src/index.js";
@@ -190,6 +190,21 @@ describe("LocalKey.decrypt (RSAES-PKCS1-v1_5) implements implicit rejection", ()
     );
     const huge = new Uint8Array(K).fill(0xff); // ≥ the modulus
     expect(await ca.decrypt(huge, params(16))).toHaveLength(16);
+  });
+
+  it("the rejection key is HMAC-SHA256(secret, counter ‖ ciphertext), RFC 2104, byte for byte what createHmac gives", () => {
+    const reference = (secret: Uint8Array, ct: Uint8Array, length: number): string => {
+      let hex = "";
+      for (let counter = 0; hex.length < 2 * length; counter++) hex += createHmac("sha256", secret).update(new Uint8Array([counter])).update(ct).digest("hex");
+      return hex.slice(0, 2 * length);
+    };
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.uint8Array({ minLength: 0, maxLength: 600 }), fc.integer({ min: 1, max: 100 }), (secret, ct, length) => {
+        expect(toHex(nc.syntheticKey(secret, ct, length))).toBe(reference(secret, ct, length));
+        expect(toHex(nc.syntheticKey(secret, ct, length))).toBe(reference(secret, ct, length)); // the cached pads and the scratch are reused cleanly
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it("each bad padding maps to its own pseudo-random key (not a constant)", async () => {

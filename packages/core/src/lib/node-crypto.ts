@@ -22,9 +22,13 @@ import * as der from "./der.js";
 /** A key as Node holds it. */
 export type KeyObject = crypto.KeyObject;
 
-/** Hashes `data`. */
+/**
+ * Hashes `data`. The one-shot `crypto.hash` (Node ≥ 20.12): `createHash` makes
+ * a native Hash object per call, which the garbage collector must then
+ * finalise (a weak callback per object, the bulk of a scavenge's time here).
+ */
 export function digest(alg: DigestAlgorithm, data: Uint8Array): Uint8Array {
-  return crypto.createHash(alg).update(data).digest();
+  return crypto.hash(alg, data, "buffer");
 }
 
 /** HMAC-SHA256 of `data` under `key`. */
@@ -186,11 +190,17 @@ export function rsaModulusBytes(key: KeyObject): number {
   return n;
 }
 
-function signOptions(key: KeyObject, alg: SignatureAlgorithm): crypto.SignKeyObjectInput | crypto.VerifyKeyObjectInput {
+/**
+ * The key argument of `crypto.sign`/`crypto.verify`. RSA PKCS#1 v1.5 passes
+ * the KeyObject itself: that is OpenSSL's default padding for an `rsa` key
+ * (checkKeyFits admits no other type for it), and it spares an options object
+ * and Node's options parsing per call.
+ */
+function signOptions(key: KeyObject, alg: SignatureAlgorithm): KeyObject | crypto.SignKeyObjectInput | crypto.VerifyKeyObjectInput {
   if (alg.scheme === "rsa-pss") {
     return { key, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: alg.saltLength ?? DIGEST_LENGTH[alg.digest] };
   }
-  if (alg.scheme === "rsa-pkcs1") return { key, padding: crypto.constants.RSA_PKCS1_PADDING };
+  if (alg.scheme === "rsa-pkcs1") return key;
   return { key, dsaEncoding: "der" };
 }
 
@@ -320,13 +330,59 @@ function unpadPkcs1Implicit(em: Uint8Array | undefined, k: number, expectedLengt
   return out;
 }
 
-function syntheticKey(secret: Uint8Array, ciphertext: Uint8Array, length: number): Uint8Array {
+/** HMAC-SHA256 pads of a rejection secret (RFC 2104 §2: K ⊕ ipad, K ⊕ opad, one 64-byte block each). */
+interface HmacPads {
+  /** K ⊕ ipad. */
+  readonly inner: Uint8Array;
+  /** K ⊕ opad, then 32 bytes for the inner hash. */
+  readonly outer: Uint8Array;
+}
+
+const SHA256_BLOCK = 64;
+const hmacPads = new WeakMap<Uint8Array, HmacPads>();
+// Scratch for K ⊕ ipad || counter || ciphertext: written, hashed and zeroed within one synchronous call.
+let hmacScratch = new Uint8Array(SHA256_BLOCK + 1 + 512);
+
+function padsOf(secret: Uint8Array): HmacPads {
+  let pads = hmacPads.get(secret);
+  if (!pads) {
+    if (secret.length > SHA256_BLOCK) throw new KeyError("rejection secret longer than one SHA-256 block");
+    const inner = new Uint8Array(SHA256_BLOCK).fill(0x36);
+    const outer = new Uint8Array(SHA256_BLOCK + 32).fill(0x5c, 0, SHA256_BLOCK);
+    for (let i = 0; i < secret.length; i++) {
+      inner[i] = 0x36 ^ secret[i]!;
+      outer[i] = 0x5c ^ secret[i]!;
+    }
+    pads = { inner, outer };
+    hmacPads.set(secret, pads);
+  }
+  return pads;
+}
+
+/**
+ * The implicit-rejection key for `ciphertext`: HMAC-SHA256(secret, counter ‖
+ * ciphertext) for counter = 0, 1, … until `length` bytes. HMAC is written out
+ * (RFC 2104: H(K ⊕ opad ‖ H(K ⊕ ipad ‖ m))) over the one-shot `crypto.hash`,
+ * byte for byte what `createHmac` gives (tested), without the native HMAC
+ * object per call that the garbage collector would finalise.
+ */
+export function syntheticKey(secret: Uint8Array, ciphertext: Uint8Array, length: number): Uint8Array {
+  const pads = padsOf(secret);
+  const n = SHA256_BLOCK + 1 + ciphertext.length;
+  if (hmacScratch.length < n) hmacScratch = new Uint8Array(n);
+  const m = hmacScratch.subarray(0, n);
+  m.set(pads.inner, 0);
+  m.set(ciphertext, SHA256_BLOCK + 1);
   const out = new Uint8Array(length);
   for (let counter = 0, o = 0; o < length; counter++) {
-    const block = crypto.createHmac("sha256", secret).update(new Uint8Array([counter])).update(ciphertext).digest();
+    m[SHA256_BLOCK] = counter;
+    pads.outer.set(crypto.hash("sha256", m, "buffer"), SHA256_BLOCK);
+    const block = crypto.hash("sha256", pads.outer, "buffer");
     out.set(block.subarray(0, Math.min(32, length - o)), o);
     o += 32;
   }
+  m.fill(0, 0, SHA256_BLOCK); // no copy of K ⊕ ipad left behind
+  pads.outer.fill(0, SHA256_BLOCK);
   return out;
 }
 
