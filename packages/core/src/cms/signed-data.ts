@@ -204,13 +204,14 @@ export async function buildSignedData(options: BuildSignedDataOptions): Promise<
       attribute(oids.id_messageDigest, der.octetString(nc.digest(digest, content ?? new Uint8Array()))),
       ...(options.attributes ?? []),
     ];
-    const signedAttrs = der.encode(der.setOf(attrs));
+    const attrSet = der.setOf(attrs);
+    const signedAttrs = der.encode(attrSet);
     const signature = await signer.sign(signedAttrs, sigAlg);
     const si = der.seq(
       der.int(1),
       signer.certificate.issuerAndSerialNumber(),
       digestAlg,
-      der.retag(signedAttrs, 0xa0),
+      der.tlv(0xa0, ...attrSet.body), // [0] IMPLICIT: the same content octets, written once by the final encode
       signatureAlgorithmIdentifier(sigAlg),
       der.octetString(signature),
     );

@@ -174,21 +174,35 @@ export function explicit(t: Tlv | undefined, n: number, what: string): Tlv {
   return c[0]!;
 }
 
-const oidCache = new Map<string, string>();
+/** A decoded OID, found again by the hash of its content octets (no string built to look it up). */
+interface OidEntry {
+  readonly bytes: Uint8Array;
+  readonly dotted: string;
+  readonly next: OidEntry | undefined;
+}
+
+const oidCache = new Map<number, OidEntry>();
+let oidCacheSize = 0;
+
+function sameBytes(entry: Uint8Array, buf: Uint8Array, start: number, end: number): boolean {
+  if (entry.length !== end - start) return false;
+  for (let i = 0; i < entry.length; i++) if (entry[i] !== buf[start + i]) return false;
+  return true;
+}
 
 /** Decodes an OBJECT IDENTIFIER element to dotted form. */
 export function readOid(t: Tlv | undefined, what = "OID"): string {
   if (!t || t.tag !== Tag.OID) fail(`${what}: expected an OBJECT IDENTIFIER`);
-  const c = content(t);
-  if (c.length === 0 || c.length > 64) fail(`${what}: bad OBJECT IDENTIFIER length`);
-  let key = "";
-  for (let i = 0; i < c.length; i++) key += String.fromCharCode(c[i]!);
-  const cached = oidCache.get(key);
-  if (cached) return cached;
+  const { buf, contentStart: start, contentEnd: end } = t;
+  if (end === start || end - start > 64) fail(`${what}: bad OBJECT IDENTIFIER length`);
+  let hash = 0x811c9dc5; // FNV-1a
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ buf[i]!, 0x01000193);
+  const head = oidCache.get(hash);
+  for (let e = head; e; e = e.next) if (sameBytes(e.bytes, buf, start, end)) return e.dotted;
   const arcs: number[] = [];
   let v = 0;
-  for (let i = 0; i < c.length; i++) {
-    const b = c[i]!;
+  for (let i = start; i < end; i++) {
+    const b = buf[i]!;
     if (v === 0 && b === 0x80) fail(`${what}: non-minimal OID arc`);
     v = v * 128 + (b & 0x7f);
     if (v > Number.MAX_SAFE_INTEGER / 128) fail(`${what}: OID arc too large`);
@@ -200,9 +214,13 @@ export function readOid(t: Tlv | undefined, what = "OID"): string {
       v = 0;
     }
   }
-  if (c[c.length - 1]! & 0x80) fail(`${what}: truncated OID`);
+  if (buf[end - 1]! & 0x80) fail(`${what}: truncated OID`);
   const s = arcs.join(".");
-  if (oidCache.size < 1024) oidCache.set(key, s);
+  // Bounded: a peer can send OIDs of its own choosing.
+  if (oidCacheSize < 1024) {
+    oidCache.set(hash, { bytes: buf.slice(start, end), dotted: s, next: head });
+    oidCacheSize++;
+  }
   return s;
 }
 
@@ -349,8 +367,10 @@ function readTimeDer(t: Tlv): number | undefined {
 }
 
 function latin1(b: Uint8Array): string {
+  // One string, not one per character; in chunks, as an argument list has a bounded length.
+  if (b.length <= 4096) return String.fromCharCode.apply(null, b as unknown as number[]);
   let s = "";
-  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
+  for (let i = 0; i < b.length; i += 4096) s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);
   return s;
 }
 
@@ -433,10 +453,22 @@ export function encode(x: Der): Uint8Array {
 /** SEQUENCE. */
 export const seq = (...body: Der[]): DerElement => tlv(Tag.SEQUENCE, ...body);
 
-/** SET OF, sorted by encoding as DER requires. */
+/**
+ * SET OF, sorted by encoding as DER requires (X.690 §11.6). The items are
+ * encoded once, side by side into one buffer, and sorted as views of it.
+ */
 export function setOf(items: readonly Der[]): DerElement {
-  const sorted = items.map(encode).sort(compareBytes);
-  return tlv(Tag.SET, ...sorted);
+  let n = 0;
+  for (const x of items) n += sizeOf(x);
+  const out = new Uint8Array(n);
+  const views: Uint8Array[] = [];
+  let o = 0;
+  for (const x of items) {
+    const end = write(out, o, x);
+    views.push(out.subarray(o, end));
+    o = end;
+  }
+  return tlv(Tag.SET, ...views.sort(compareBytes));
 }
 
 /** [n] context-specific, constructed (EXPLICIT, or IMPLICIT over a constructed type). */

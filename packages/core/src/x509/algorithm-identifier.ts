@@ -47,6 +47,9 @@ export function readSignatureAlgorithm(t: der.Tlv | undefined, digestHint?: Dige
   return signatureFromOid(oid, digestHint, oid === oids.id_RSASSA_PSS ? readPssParams(params) : undefined);
 }
 
+// The key algorithm OID of an SPKI, by the bytes object: a signer's certificate keeps one SPKI view for life.
+const keyAlgorithms = new WeakMap<Uint8Array, string>();
+
 /**
  * The signature algorithm a key signs with unless told otherwise: ECDSA for an
  * EC key (MD5 becomes SHA-256: there is no ECDSA-with-MD5), RSA PKCS#1 v1.5
@@ -54,8 +57,12 @@ export function readSignatureAlgorithm(t: der.Tlv | undefined, digestHint?: Dige
  * @group X.509
  */
 export function defaultSignatureAlgorithm(spki: Uint8Array, digest: DigestAlgorithm, rsaOid: "rsaEncryption" | "withDigest"): SignatureAlgorithm {
-  const [algT] = der.children(der.parse(spki));
-  const oid = der.readOid(der.children(algT)[0], "SubjectPublicKeyInfo algorithm");
+  let oid = keyAlgorithms.get(spki);
+  if (oid === undefined) {
+    const [algT] = der.children(der.parse(spki));
+    oid = der.readOid(der.children(algT)[0], "SubjectPublicKeyInfo algorithm");
+    keyAlgorithms.set(spki, oid);
+  }
   if (oid === oids.id_ecPublicKey) return { scheme: "ecdsa", digest: digest === "md5" ? "sha256" : digest };
   if (oid === oids.id_rsaEncryption) return { scheme: "rsa-pkcs1", digest, rsaOid };
   throw new UnsupportedAlgorithmError(`no default signature algorithm for a ${oid} key: pass signatureAlgorithm`);
