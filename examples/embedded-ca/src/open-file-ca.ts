@@ -2,7 +2,7 @@
 import type { KeyObject } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { LocalKey, MemoryRevocationStore, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult } from "@scep/core";
+import { KeyWorkerPool, LocalKey, MemoryRevocationStore, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult } from "@scep/core";
 import { CRL_DISTRIBUTION_POINTS_OID, crlDistributionPointsValue, signCrl } from "./crl.js";
 import type { CaKeyAlgorithm, CaMaterial } from "./ca-material.js";
 import { DEFAULT_CA_SUBJECT, loadCaFiles, openDefaultCa, parseDistinguishedName } from "./default-ca.js";
@@ -81,6 +81,8 @@ export interface OpenFileCaOptions {
    * better choice when there is one process per core (`--workers auto`).
    */
   threadPool?: boolean;
+  /** Sign certificates and CRLs on this `KeyWorkerPool`'s threads instead (wins over `threadPool`; see `LocalKeyOptions.workerPool`). */
+  workerPool?: KeyWorkerPool;
 }
 
 /**
@@ -646,6 +648,9 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
   if (options.threadPool !== undefined && typeof options.threadPool !== "boolean") {
     throw invalidOptions("threadPool must be true or false");
   }
+  if (options.workerPool !== undefined && !(options.workerPool instanceof KeyWorkerPool)) {
+    throw invalidOptions("workerPool must be a KeyWorkerPool");
+  }
   const crlValiditySeconds = options.crlValiditySeconds ?? DEFAULT_CRL_VALIDITY_SECONDS;
   if (typeof crlValiditySeconds !== "number" || !Number.isInteger(crlValiditySeconds) || crlValiditySeconds < 60) {
     throw invalidOptions(`crlValiditySeconds must be an integer number of seconds >= 60, got ${String(options.crlValiditySeconds)}`);
@@ -669,8 +674,11 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
     options.caCertPath !== undefined && options.caKeyPath !== undefined
       ? await loadCaFiles(resolve(options.caCertPath), resolve(options.caKeyPath), options.caKeyPassphrase)
       : await openDefaultCa({ dataDir, subject, now: () => new Date(clock().getTime() - backdateSeconds * 1000) });
-  // The material's signer signs on libuv's pool; the same key on the calling thread when asked.
-  const material = options.threadPool === false ? { ...loaded, signer: LocalKey.from(loaded.certificateDer, loaded.privateKeyPem) } : loaded;
+  // The material's signer signs on libuv's pool; the same key on the calling thread or a key worker pool when asked.
+  const material =
+    options.workerPool !== undefined || options.threadPool === false
+      ? { ...loaded, signer: LocalKey.from(loaded.certificateDer, loaded.privateKeyPem, options.workerPool ? { workerPool: options.workerPool } : {}) }
+      : loaded;
 
   try {
     await ensureDirectory(dataDir, 0o700);

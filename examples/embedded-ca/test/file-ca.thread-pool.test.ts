@@ -2,6 +2,7 @@
 // Either way the same CA signs certificates and CRLs that OpenSSL accepts (RFC 5280 §6 path validation, §6.3 CRL).
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { KeyWorkerPool } from "@scep/core";
 import { openFileCa } from "../src/index.js";
 import { openssl, opensslCsr, tempDir, writePem } from "./helpers.js";
 
@@ -34,7 +35,34 @@ describe("openFileCa({ threadPool })", () => {
     expect(crl.revokedCount).toBe(1);
   });
 
-  it("refuses a threadPool that is not a boolean (INVALID_OPTIONS)", async () => {
+  it("workerPool: certificates signed on the pool's thread verify; a CRL too", async () => {
+    const pool = new KeyWorkerPool({ size: 1 });
+    try {
+      const ca = await openFileCa({ dataDir: join(dir, "pooled"), workerPool: pool });
+      const issued = await ca.issue({ csrDer });
+      const caFile = writePem(dir, "pooled-ca.pem", ca.certificatePem);
+      expect(openssl(["verify", "-CAfile", caFile, writePem(dir, "pooled.pem", issued.certificatePem)], dir)).toContain(": OK");
+      const crl = await ca.crl();
+      expect(openssl(["crl", "-in", writePem(dir, "pooled-crl.pem", crl.pem), "-CAfile", caFile, "-noout"], dir)).toBe("");
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("a closed workerPool: issue() rejects with ERR_KEY_UNAVAILABLE and the index stays without a record", async () => {
+    const pool = new KeyWorkerPool({ size: 1 });
+    await pool.close();
+    const dataDir = join(dir, "closed");
+    const ca = await openFileCa({ dataDir, workerPool: pool });
+    await expect(ca.issue({ csrDer })).rejects.toMatchObject({ code: "ERR_KEY_UNAVAILABLE" });
+    expect(await ca.list()).toEqual([]);
+  });
+
+  it("refuses a threadPool that is not a boolean, a workerPool that is not a KeyWorkerPool (INVALID_OPTIONS)", async () => {
+    await expect(openFileCa({ dataDir: join(dir, "bad"), workerPool: {} as unknown as KeyWorkerPool })).rejects.toMatchObject({
+      code: "INVALID_OPTIONS",
+      message: "workerPool must be a KeyWorkerPool",
+    });
     await expect(openFileCa({ dataDir: join(dir, "bad"), threadPool: "no" as unknown as boolean })).rejects.toMatchObject({
       code: "INVALID_OPTIONS",
       message: "threadPool must be true or false",

@@ -28,7 +28,8 @@ export interface ProfileSummary {
  * The process's key worker pool of `size` threads (one per size, so a reload's new keys share the running one):
  * idle, its threads keep no process alive, so shutdown needs nothing.
  */
-function keyWorkerOptions(size: number): { workerPool?: KeyWorkerPool } {
+/** The process's key worker pool of `size` threads (one per size, shared by every CA key), or none for 0. */
+export function keyWorkerOptions(size: number): { workerPool?: KeyWorkerPool } {
   if (size === 0) return {};
   let pool = keyWorkerPools.get(size);
   if (!pool) keyWorkerPools.set(size, (pool = new KeyWorkerPool({ size })));
@@ -217,10 +218,10 @@ export async function buildProfile(p: ProfileSettings, index: number, d: Profile
     name: p.name,
     path: p.path,
     caCertificate: ca.certificatePem,
-    // With --key-workers N > 0: RSA decryptions on the process's N key worker threads, signatures on libuv's pool.
-    // With 0 (the default when --workers takes every core) every private-key operation runs on the event loop:
-    // a thread hop costs more CPU than it frees when every core already has its own process.
-    signer: LocalKey.fromPem(ca.certificatePem, ca.privateKeyPem, { threadPool: d.config.keyWorkers > 0, ...keyWorkerOptions(d.config.keyWorkers) }),
+    // With --key-workers N > 0 every private-key operation (decryptions, signatures) runs on the process's N key worker
+    // threads. With 0 (the default when --workers takes every core) on the event loop: a thread hop costs more CPU than
+    // it frees when every core already has its own process.
+    signer: LocalKey.fromPem(ca.certificatePem, ca.privateKeyPem, keyWorkerOptions(d.config.keyWorkers)),
     // An intermediate CA: GetCACert serves it with the certificates above it (a degenerate PKCS#7, RFC 8894 §4.2.1.2).
     ...(chain.length > 0 ? { caCertificates: [ca.certificateDer, ...chain] } : {}),
     challenge,

@@ -19,7 +19,7 @@ import { OPERATOR_PATHS, createMetricsSdk, withOperatorEndpoints, type MetricsSd
 import { readNextCa } from "./ca-rollover.js";
 import { createReloader, keepRestartOnly } from "./reload.js";
 import type { ProfileSettings } from "./config-file.js";
-import { buildProfile, describeProfile, readSecret, type ProfileSummary } from "./profiles.js";
+import { buildProfile, describeProfile, keyWorkerOptions, readSecret, type ProfileSummary } from "./profiles.js";
 import { createLimitedHttpServer } from "./http-limits.js";
 
 /** The SCEP path (and profile name) the examples serve without a configuration file. */
@@ -142,8 +142,9 @@ export async function openCa(config: ServerConfig, revocations?: RevocationStore
       dataDir: config.dataDir,
       certificateFiles: config.certFiles,
       backdateSeconds: config.backdateSeconds,
-      // Private-key work off the event loop only where --key-workers gives it threads (0: all on the calling thread).
-      threadPool: config.keyWorkers > 0,
+      // Certificates and CRLs signed on the key worker threads of --key-workers (0: on the event loop).
+      threadPool: false,
+      ...keyWorkerOptions(config.keyWorkers),
       crlValiditySeconds: config.crlValidityHours * 3600,
       ...(config.crlUrl !== undefined ? { crlDistributionPoint: config.crlUrl } : {}),
       ...(subject !== undefined ? { subject } : {}),

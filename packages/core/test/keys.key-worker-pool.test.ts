@@ -1,5 +1,5 @@
 /**
- * KeyWorkerPool: RSA private-key decryptions on worker threads give exactly
+ * KeyWorkerPool: RSA private-key decryptions and signatures on worker threads give exactly
  * the answers of the calling-thread path (RFC 8017 §7.2.2 RSAES-PKCS1-v1_5
  * with implicit rejection, §7.1.2 RSAES-OAEP; the key transport of RFC 8894
  * §3.2.2), under concurrency and with several keys; a thread that crashes
@@ -189,6 +189,65 @@ describe("LocalKey with a workerPool", () => {
     expect(shared.pending).toBe(1);
     expect(toHex(await done)).toBe(toHex(cek));
     expect(shared.pending).toBe(0);
+  });
+});
+
+describe("signatures on the pool (LocalKey.sign, RFC 8017 §8.2 and §8.1, FIPS 186 ECDSA): the calling thread's signatures", () => {
+  const data = new Uint8Array(randomBytes(600));
+
+  it("RSASSA-PKCS1-v1_5 is deterministic: the pool's signature equals the calling thread's byte for byte (SHA-1, SHA-256, SHA-512)", async () => {
+    for (const digest of ["sha1", "sha256", "sha512"] as const) {
+      const alg = { scheme: "rsa-pkcs1", digest } as const;
+      const signing = pooled.sign(data, alg);
+      expect(pool.pending).toBe(1); // on a thread of the pool, not here
+      expect(toHex(await signing)).toBe(toHex(await pki.ca.sign(data, alg)));
+      expect(pool.pending).toBe(0);
+    }
+  });
+
+  it("RSASSA-PSS and ECDSA (randomised) verify with the signer's public key; a changed byte does not", async () => {
+    const pss = { scheme: "rsa-pss", digest: "sha256" } as const;
+    const rsaSig = await pooled.sign(data, pss);
+    expect(nc.verify(nc.publicKeyFromSpki(pki.ca.certificate.spki), pss, data, rsaSig)).toBe(true);
+    const ec = pki.requesters.p256;
+    const ecPooled = LocalKey.from(ec.signer.certificate, ec.keys.privateKey, { workerPool: pool });
+    const ecdsa = { scheme: "ecdsa", digest: "sha256" } as const;
+    const ecSig = await ecPooled.sign(data, ecdsa);
+    const ecKey = nc.publicKeyFromSpki(ec.signer.certificate.spki);
+    expect(nc.verify(ecKey, ecdsa, data, ecSig)).toBe(true);
+    const changed = data.slice();
+    changed[0]! ^= 1;
+    expect(nc.verify(ecKey, ecdsa, changed, ecSig)).toBe(false);
+  });
+
+  it("a key that cannot make the signature is refused before any thread: ERR_UNSUPPORTED_ALGORITHM, as on the calling thread", async () => {
+    const ecPooled = LocalKey.from(pki.requesters.p256.signer.certificate, pki.requesters.p256.keys.privateKey, { workerPool: pool });
+    const before = pool.pending;
+    await expect(ecPooled.sign(data, { scheme: "rsa-pkcs1", digest: "sha256" })).rejects.toMatchObject({ code: "ERR_UNSUPPORTED_ALGORITHM" });
+    await expect(pooled.sign(data, { scheme: "ecdsa", digest: "sha256" })).rejects.toMatchObject({ code: "ERR_UNSUPPORTED_ALGORITHM" });
+    expect(pool.pending).toBe(before);
+  });
+
+  it("64 concurrent signatures and decryptions over 2 threads: each its own answer", async () => {
+    const alg = { scheme: "rsa-pkcs1", digest: "sha256" } as const;
+    const inputs = Array.from({ length: 32 }, (_, i) => new Uint8Array(randomBytes(40 + i)));
+    const expected = await Promise.all(inputs.map((d) => pki.ca.sign(d, alg)));
+    const cek = new Uint8Array(randomBytes(16));
+    const [sigs, keys] = await Promise.all([
+      Promise.all(inputs.map((d) => pooled.sign(d, alg))),
+      Promise.all(inputs.map(() => pooled.decrypt(pkcs1(cek), { transport: "rsaes-pkcs1-v1_5", keyLength: 16 }))),
+    ]);
+    expect(sigs.map(toHex)).toEqual(expected.map(toHex));
+    expect(new Set(keys.map(toHex))).toEqual(new Set([toHex(cek)]));
+  });
+
+  it("a closed pool rejects a signature with KeyUnavailableError (ERR_KEY_UNAVAILABLE): the server answers 503, not a 500", async () => {
+    const closed = newPool({ size: 1 });
+    await closed.close();
+    const key = LocalKey.from(pki.ca.certificate, pki.caKeys.privateKey, { workerPool: closed });
+    const err = await key.sign(data, { scheme: "rsa-pkcs1", digest: "sha256" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KeyUnavailableError);
+    expect(isScepError(err) && err.code).toBe("ERR_KEY_UNAVAILABLE");
   });
 });
 

@@ -197,14 +197,23 @@ export function rsaModulusBytes(key: KeyObject): number {
  * and Node's options parsing per call.
  */
 function signOptions(key: KeyObject, alg: SignatureAlgorithm): KeyObject | crypto.SignKeyObjectInput | crypto.VerifyKeyObjectInput {
-  if (alg.scheme === "rsa-pss") {
-    return { key, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: alg.saltLength ?? DIGEST_LENGTH[alg.digest] };
-  }
   if (alg.scheme === "rsa-pkcs1") return key;
-  return { key, dsaEncoding: "der" };
+  return { key, ...signParams(alg) };
 }
 
-function checkKeyFits(key: KeyObject, alg: SignatureAlgorithm): void {
+/**
+ * The `crypto.sign` options of `alg` besides the key (a worker thread adds the
+ * key it holds): PSS padding and salt length, DER ECDSA; none for RSA PKCS#1
+ * v1.5, OpenSSL's default for an `rsa` key.
+ */
+export function signParams(alg: SignatureAlgorithm): { padding?: number; saltLength?: number; dsaEncoding?: "der" } {
+  if (alg.scheme === "rsa-pss") return { padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: alg.saltLength ?? DIGEST_LENGTH[alg.digest] };
+  if (alg.scheme === "rsa-pkcs1") return {};
+  return { dsaEncoding: "der" };
+}
+
+/** @throws UnsupportedAlgorithmError when `key` cannot make `alg` signatures. */
+export function checkKeyFits(key: KeyObject, alg: SignatureAlgorithm): void {
   const t = key.asymmetricKeyType;
   const ok = alg.scheme === "ecdsa" ? t === "ec" : t === "rsa" || (t === "rsa-pss" && alg.scheme === "rsa-pss");
   if (!ok) throw new UnsupportedAlgorithmError(`a ${t ?? "unknown"} key cannot make ${alg.scheme} signatures`);
