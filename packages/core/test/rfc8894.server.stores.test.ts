@@ -374,6 +374,69 @@ describe("issue 8: a store that is down or hangs fails closed with HTTP 503 + Re
       expect(rep.status).toBe("PENDING");
     });
 
+    /** A transaction store whose first create answers only when told: `land()` records it, `fail()` refuses it. */
+    function lateCreateStore() {
+      const working = new MemoryTransactionStore({ now: () => NOW });
+      let answer: ((landed: boolean) => void) | undefined;
+      let settled = false;
+      const store: TransactionStore = {
+        get: (p, t) => working.get(p, t),
+        create: async (t) => {
+          if (!settled) {
+            const landed = await new Promise<boolean>((resolve) => (answer = resolve)); // hangs past storeTimeoutMs
+            if (!landed) throw new StoreUnavailableError("redis: connection lost");
+          }
+          return working.create(t);
+        },
+        transition: (p, t, f, u) => working.transition(p, t, f, u),
+        list: (p, o) => working.list(p, o),
+        delete: (p, t) => working.delete(p, t),
+      };
+      const settle = (landed: boolean): void => {
+        settled = true;
+        answer!(landed);
+      };
+      return { store, working, land: () => settle(true), fail: () => settle(false) };
+    }
+
+    it("the PENDING record lands after storeTimeoutMs (503): it holds the challenge, a second device is refused, the resend polls PENDING", async () => {
+      const challenges = new MemoryChallengeStore({ now: () => NOW });
+      const challenge = await challenges.issue({ profile: "p" });
+      const late = lateCreateStore();
+      const released = vi.spyOn(challenges, "release");
+      const s = pendingServer({ transactions: late.store, challenge: { type: "store", store: challenges }, storeTimeoutMs: 5 });
+      const device = await createDevice({ cn: "pending-create-late", challengePassword: challenge });
+      const { built, first } = await resend(s, device);
+      expect(first.status).toBe(503);
+      late.land();
+      await vi.waitFor(async () => expect((await late.working.get("p", built.transactionId))?.status).toBe("PENDING"));
+      const other = await createDevice({ cn: "second-use-late", challengePassword: challenge });
+      const otherBuilt = await buildPkcsReq({ csr: other.csr, signer: other.signer, recipient: ca.cert, now: NOW });
+      const refused = await readReply(await postPki(s.server, "/scep", otherBuilt.der), otherBuilt, { decrypter: other.signer, caCertificates: [ca.cert] });
+      expect([refused.status, refused.failInfo]).toEqual(["FAILURE", "badRequest"]);
+      expect(s.log.events.at(-1)).toMatchObject({ reason: "bad_challenge" });
+      expect(released).not.toHaveBeenCalled();
+      const rep = await readReply(await postPki(s.server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
+      expect(rep.status).toBe("PENDING");
+    });
+
+    it("the PENDING create times out (503), then fails: the challenge goes back once it has, and the resend is PENDING", async () => {
+      const challenges = new MemoryChallengeStore({ now: () => NOW });
+      const challenge = await challenges.issue({ profile: "p" });
+      const late = lateCreateStore();
+      const released = vi.spyOn(challenges, "release");
+      const s = pendingServer({ transactions: late.store, challenge: { type: "store", store: challenges }, storeTimeoutMs: 5 });
+      const device = await createDevice({ cn: "pending-create-late-fail", challengePassword: challenge });
+      const { built, first } = await resend(s, device);
+      expect(first.status).toBe(503);
+      expect(released).not.toHaveBeenCalled(); // the outcome is not known yet
+      late.fail();
+      await vi.waitFor(() => expect(released).toHaveBeenCalledTimes(1));
+      expect(await released.mock.results[0]!.value).toBe(true);
+      const rep = await readReply(await postPki(s.server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
+      expect(rep.status).toBe("PENDING");
+    });
+
     it("a PENDING transaction was recorded, then its CertRep could not be signed (500): the challenge stays with that transaction, a second device is refused, the resend polls PENDING", async () => {
       const challenges = new MemoryChallengeStore({ now: () => NOW });
       const challenge = await challenges.issue({ profile: "p" });

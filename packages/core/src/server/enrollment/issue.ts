@@ -46,21 +46,44 @@ export const issue: Phase = {
       return undefined;
     }
     if (result.status === "PENDING") {
-      const created = await ctx.store("transaction store", () =>
-        p.transactions.create({
-          profile: p.name,
-          transactionId: req.transactionId,
-          status: "PENDING",
-          csr: csr.der,
-          signerCertificate: req.signerCertificate.der,
-          renewal: e.renewal,
-          createdAt: t,
-          updatedAt: t,
-          expiresAt: new Date(t.getTime() + p.pendingTtlMs),
-          ...(e.challengeValidated ? { challengeValidated: true } : {}),
-          ...challengeDataJson(e.challengeData),
-        }),
-      );
+      // How the create ended, once it has: a create that timed out may still land, and then the record holds the
+      // challenge (the device's resend polls it), so it is given back only once the create is known to have failed.
+      let createFailed: boolean | undefined;
+      const creating = Promise.resolve()
+        .then(() =>
+          p.transactions.create({
+            profile: p.name,
+            transactionId: req.transactionId,
+            status: "PENDING",
+            csr: csr.der,
+            signerCertificate: req.signerCertificate.der,
+            renewal: e.renewal,
+            createdAt: t,
+            updatedAt: t,
+            expiresAt: new Date(t.getTime() + p.pendingTtlMs),
+            ...(e.challengeValidated ? { challengeValidated: true } : {}),
+            ...challengeDataJson(e.challengeData),
+          }),
+        )
+        .then(
+          (landed) => ((createFailed = false), landed),
+          (error: unknown) => {
+            createFailed = true;
+            throw error;
+          },
+        );
+      let created: boolean;
+      try {
+        created = await ctx.store("transaction store", () => creating);
+      } catch (error) {
+        if (createFailed !== true) {
+          // Timed out: the pipeline must not give the challenge back now; a late failure does, a late record keeps it.
+          const release = e.releaseChallenge;
+          delete e.releaseChallenge;
+          if (release) void creating.catch(() => release()).catch(() => undefined);
+        }
+        throw error;
+      }
       // A concurrent request with this transactionID stored it first: answer with its state.
       if (!created) return poll(ctx, p, req);
       // The recorded transaction holds the challenge's one use now (the device's resend polls it, an approve issues
