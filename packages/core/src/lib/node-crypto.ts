@@ -91,20 +91,33 @@ export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
   // A request's signer certificate and its CSR usually hold the same key: share one
   // KeyObject, since OpenSSL prepares a key on its first use (~10–15 µs each time).
   const id = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString("latin1");
-  let key = contentCache.get(id);
-  if (key) contentCache.delete(id); // refresh its place in the LRU order
-  else key = importSpki(spki);
-  contentCache.set(id, key);
-  if (contentCache.size > CONTENT_CACHE_SIZE) contentCache.delete(contentCache.keys().next().value!);
-  viewCache.set(spki, key);
-  return key;
+  let entry = contentCache.get(id);
+  if (!entry) {
+    entry = { key: importSpki(spki), used: 0 };
+    contentCache.set(id, entry);
+    if (contentCache.size > CONTENT_CACHE_SIZE) contentCache.delete(contentCache.keys().next().value!);
+  } else if (contentUses - entry.used > CONTENT_CACHE_SIZE / 2) {
+    // Refresh its place in the LRU order, but only once it has drifted into the older half:
+    // a delete and a re-insert on every hit cost more than the lookup itself.
+    contentCache.delete(id);
+    contentCache.set(id, entry);
+  } else {
+    viewCache.set(spki, entry.key);
+    return entry.key;
+  }
+  entry.used = ++contentUses;
+  viewCache.set(spki, entry.key);
+  return entry.key;
 }
 
 // Keyed by the bytes object: a Certificate or CSR keeps one SPKI view for life.
 const viewCache = new WeakMap<Uint8Array, KeyObject>();
-// Keyed by content, least recently used first; public keys only, so nothing secret is kept.
-const contentCache = new Map<string, KeyObject>();
+// Keyed by content, (about) least recently used first; public keys only, so nothing secret is kept.
+const contentCache = new Map<string, { key: KeyObject; used: number }>();
 const CONTENT_CACHE_SIZE = 256;
+// Insertions and refreshes so far; an entry's `used` is the count when it was last placed at the end, so
+// `contentUses - used` bounds from above how many entries now sit after it.
+let contentUses = 0;
 
 function importSpki(spki: Uint8Array): KeyObject {
   try {
@@ -176,26 +189,23 @@ export function keyType(key: KeyObject): string {
   return key.asymmetricKeyType ?? "unknown";
 }
 
-const modulusBytes = new WeakMap<KeyObject, number>();
+const modulusBits = new WeakMap<KeyObject, number | undefined>();
 
-/** Modulus length in bytes of an RSA key (asymmetricKeyDetails builds a new object each call). */
-export function rsaModulusBytes(key: KeyObject): number {
-  let n = modulusBytes.get(key);
-  if (n === undefined) {
-    const bits = key.asymmetricKeyDetails?.modulusLength;
-    if (!bits) throw new KeyError("not an RSA key");
-    n = Math.ceil(bits / 8);
-    modulusBytes.set(key, n);
-  }
-  return n;
+/** Modulus length in bits of an RSA (or RSA-PSS) key, undefined for any other; cached per key (asymmetricKeyDetails builds a new object each call). */
+export function rsaModulusBits(key: KeyObject): number | undefined {
+  if (modulusBits.has(key)) return modulusBits.get(key);
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  modulusBits.set(key, bits);
+  return bits;
 }
 
-/**
- * The key argument of `crypto.sign`/`crypto.verify`. RSA PKCS#1 v1.5 passes
- * the KeyObject itself: that is OpenSSL's default padding for an `rsa` key
- * (checkKeyFits admits no other type for it), and it spares an options object
- * and Node's options parsing per call.
- */
+/** Modulus length in bytes of an RSA key. */
+export function rsaModulusBytes(key: KeyObject): number {
+  const bits = rsaModulusBits(key);
+  if (!bits) throw new KeyError("not an RSA key");
+  return Math.ceil(bits / 8);
+}
+
 function signOptions(key: KeyObject, alg: SignatureAlgorithm): KeyObject | crypto.SignKeyObjectInput | crypto.VerifyKeyObjectInput {
   if (alg.scheme === "rsa-pkcs1") return key;
   return { key, ...signParams(alg) };

@@ -87,8 +87,7 @@ function tag(e: unknown, partial: PartialRequest): never {
 }
 
 function checkRsaSize(p: ResolvedPolicy, spki: Uint8Array, what: string): void {
-  const k = nc.publicKeyFromSpki(spki);
-  const bits = k.asymmetricKeyDetails?.modulusLength;
+  const bits = nc.rsaModulusBits(nc.publicKeyFromSpki(spki));
   if (bits !== undefined && bits < p.minRsaBits) throw new AlgorithmNotAllowedError(`${what}: RSA-${bits} is below the policy minimum of ${p.minRsaBits} bits`);
 }
 
