@@ -61,6 +61,16 @@ export function toPem(label: string, der: Uint8Array): string {
 }
 
 /**
+ * `bytes` as text when they hold PEM rather than DER (a certificate or CSR read
+ * with `readFileSync(path)` and no encoding): DER always starts with a
+ * SEQUENCE (0x30), PEM text with its armour or explanatory text. Undefined for DER.
+ * @group Codec
+ */
+export function pemTextOf(bytes: Uint8Array): string | undefined {
+  return bytes.length > 0 && bytes[0] !== 0x30 ? latin1(bytes) : undefined;
+}
+
+/**
  * Every PEM block of the given label (or any label) in `text`, as DER.
  *
  * One pass over the armour lines: a block is a BEGIN line followed directly by

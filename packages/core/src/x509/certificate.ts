@@ -5,7 +5,7 @@
  */
 import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
-import { fromPem, toHex, toPem } from "../lib/bytes.js";
+import { fromPem, pemTextOf, toHex, toPem } from "../lib/bytes.js";
 import { Asn1Error, InvalidArgumentError } from "../errors.js";
 import { formatName } from "./name.js";
 import * as nc from "../lib/node-crypto.js";
@@ -105,11 +105,17 @@ export class Certificate {
     return ders.map((d) => new Certificate(d));
   }
 
-  /** Accepts a Certificate, DER bytes or PEM text holding one certificate. */
+  /**
+   * Accepts a Certificate, DER bytes, or PEM holding one certificate (its first
+   * `CERTIFICATE` block), as a string or as the bytes of a PEM file.
+   *
+   * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` (PEM without a CERTIFICATE block), Asn1Error `ERR_ASN1` (bad DER).
+   */
   static from(value: Certificate | Uint8Array | string): Certificate {
     if (value instanceof Certificate) return value;
-    if (typeof value === "string") return Certificate.fromPem(value)[0]!;
-    return new Certificate(value);
+    const text = typeof value === "string" ? value : pemTextOf(value);
+    if (text !== undefined) return Certificate.fromPem(text)[0]!;
+    return new Certificate(value as Uint8Array);
   }
 
   /** Subject as `CN=…, O=…`. */

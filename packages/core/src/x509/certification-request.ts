@@ -12,7 +12,7 @@ import { readSignatureAlgorithm } from "./algorithm-identifier.js";
 import { CsrInvalidError, isScepError } from "../errors.js";
 import { formatName, nameAttribute } from "./name.js";
 import { type Extension, type SubjectAltNames, findExtension, parseExtensions, parseSubjectAltNames } from "./extensions.js";
-import { fromPem, toPem } from "../lib/bytes.js";
+import { fromPem, pemTextOf, toPem } from "../lib/bytes.js";
 
 /**
  * A PKCS#10 CertificationRequest.
@@ -94,10 +94,16 @@ export class CertificationRequest {
     }
   }
 
-  /** From PEM (`CERTIFICATE REQUEST` or `NEW CERTIFICATE REQUEST`) or DER. */
+  /**
+   * From DER, or PEM (`CERTIFICATE REQUEST` or `NEW CERTIFICATE REQUEST`) as a
+   * string or as the bytes of a PEM file.
+   *
+   * @throws CsrInvalidError `ERR_CSR_INVALID` (no such PEM block, or not a valid PKCS#10 request).
+   */
   static from(value: Uint8Array | string): CertificationRequest {
-    if (typeof value !== "string") return new CertificationRequest(value);
-    const d = fromPem(value, "CERTIFICATE REQUEST")[0] ?? fromPem(value, "NEW CERTIFICATE REQUEST")[0];
+    const text = typeof value === "string" ? value : pemTextOf(value);
+    if (text === undefined) return new CertificationRequest(value as Uint8Array);
+    const d = fromPem(text, "CERTIFICATE REQUEST")[0] ?? fromPem(text, "NEW CERTIFICATE REQUEST")[0];
     if (!d) throw new CsrInvalidError("no CERTIFICATE REQUEST block in the PEM text");
     return new CertificationRequest(d);
   }
