@@ -2,8 +2,8 @@
 // (where to listen, the admin token, Redis). Flags override environment variables, which override the file.
 // Read and checked before anything heavy loads, so a mistake shows at once as one line (exit 2).
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { invokingDirectory } from "@scep-examples/server-kit/config";
+import { parseFlags } from "@scep-examples/server-kit/flags";
 import { ConfigFileRefused, MAX_CONFIG_BYTES, readConfigFileText } from "@scep-examples/server-kit/config-file";
 
 /** The CA types the proxy knows (PROXY.md "Challenge lifecycles by CA type"). */
@@ -215,10 +215,9 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
   let values: Record<string, string | boolean | undefined>;
   try {
     const flags = Object.fromEntries(SETTINGS.filter(([flag]) => flag).map(([flag]) => [flag.slice(2), { type: "string" as const }]));
-    values = parseArgs({ args: [...argv], options: { ...flags, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values;
+    values = parseFlags(argv, { ...flags, help: { type: "boolean", short: "h" } });
   } catch (e) {
-    const first = (e as Error).message.split(/\.(\s|$)/)[0] ?? "";
-    throw new ConfigError(first.charAt(0).toLowerCase() + first.slice(1) + " (run with --help)");
+    throw new ConfigError((e as Error).message + " (run with --help)");
   }
   if (values.help) return { help: true };
   const get = (flag: string, name: string): [string, string | undefined] => {

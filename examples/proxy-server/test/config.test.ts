@@ -96,6 +96,8 @@ describe("proxy-server configuration", () => {
     ["no admin token", { cas: [CORP] }, { PROXY_ADMIN_TOKEN: "" }, [], "PROXY_ADMIN_TOKEN must be set to at least 16 characters (the admin API registers devices)"],
     ["a short admin token", { cas: [CORP] }, { PROXY_ADMIN_TOKEN: "short" }, [], "PROXY_ADMIN_TOKEN must be set to at least 16 characters (the admin API registers devices)"],
     ["an unknown flag", { cas: [CORP] }, {}, ["--bogus"], "unknown option '--bogus' (run with --help)"],
+    ["a flag without its value", { cas: [CORP] }, {}, ["--port", "--config", "x"], "--port has no value (for a value that starts with a dash write --port=VALUE) (run with --help)"],
+    ["a negative port after a space", { cas: [CORP] }, {}, ["--port", "-1"], '--port must be an integer from 0 to 65535, got "-1"'],
     ["a file that is not JSON", "{cas:", {}, [], expect.stringMatching(/^\/srv\/proxy\.json is not valid JSON: /)],
     ["a file without CAs", {}, {}, [], "/srv/proxy.json: cas must list at least one upstream CA"],
     ["an unknown top-level key", { cas: [CORP], bogus: 1 }, {}, [], expect.stringMatching(/^\/srv\/proxy\.json: unknown key "bogus" \(allowed: /)],

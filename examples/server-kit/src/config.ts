@@ -2,7 +2,7 @@
 import { availableParallelism } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseFlags } from "./flags.js";
 import { loadConfig, type ProfileSettings } from "./config-file.js";
 
 /**
@@ -248,11 +248,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const path = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(base, p));
   try {
     const options = Object.fromEntries(SETTINGS.filter(([flag]) => flag).map(([flag]) => [flag.slice(2), { type: flag === "--pending" || flag === "--cert-files" || flag === "--one-time-challenges" ? "boolean" : "string" }] as const));
-    values = parseArgs({ args: [...argv], options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values;
+    values = parseFlags(argv, { ...options, help: { type: "boolean", short: "h" } });
   } catch (e) {
-    // node:util's wording ("Unknown option '--x'. To specify a positional…"): its first sentence, lower-case, as our other messages.
-    const first = (e as Error).message.split(/\.(\s|$)/)[0] ?? "";
-    throw new ConfigError(first.charAt(0).toLowerCase() + first.slice(1));
+    throw new ConfigError((e as Error).message);
   }
   if (values.help) return { help: true };
   const get = (flag: string, name: string): [string, string | undefined] => {

@@ -94,6 +94,9 @@ describe("parseConfig", () => {
     expect(parseConfig(["--workers", "2"], { SCEP_WORKERS: "4" })).toEqual({ ...DEFAULTS, workers: 2, keyWorkers: autoKeyWorkers(2) });
     expect(parseConfig([], { SCEP_WORKERS: "4" })).toEqual({ ...DEFAULTS, workers: 4, keyWorkers: autoKeyWorkers(4) });
     expect(parseConfig(["--key-workers", "0"], { SCEP_KEY_WORKERS: "2" })).toEqual({ ...DEFAULTS, keyWorkers: 0 });
+    // A static challenge may start with a dash: after a space it is the value, as with "=".
+    expect(parseConfig(["--challenge", "-Xy9", "--port", "0"], {})).toEqual({ ...DEFAULTS, challenge: "-Xy9", port: 0 });
+    expect(parseConfig(["--challenge=-Xy9"], {})).toMatchObject({ challenge: "-Xy9" });
   });
 
   it("reads --workers auto as one worker per CPU (pending mode needs one worker)", () => {
@@ -134,6 +137,9 @@ describe("parseConfig", () => {
     [["--key-workers", "65"], {}, '--key-workers must be an integer from 0 to 64 or auto, got "65"'],
     [[], { SCEP_KEY_WORKERS: "-1" }, 'SCEP_KEY_WORKERS must be an integer from 0 to 64 or auto, got "-1"'],
     [["--backdate-seconds=-5"], {}, '--backdate-seconds must be an integer from 0 to 86400, got "-5"'],
+    // A value after a space that starts with one dash is the value (parseArgs alone calls it ambiguous).
+    [["--key-workers", "-1"], {}, '--key-workers must be an integer from 0 to 64 or auto, got "-1"'],
+    [["--key-workers", "--port", "3"], {}, "--key-workers has no value (for a value that starts with a dash write --key-workers=VALUE)"],
     [[], { SCEP_CA_KEY_PASSPHRASE: "a", SCEP_CA_KEY_PASSPHRASE_FILE: "/p" }, "give SCEP_CA_KEY_PASSPHRASE or SCEP_CA_KEY_PASSPHRASE_FILE, not both"],
     [["--ca-key-passphrase", "x"], {}, "unknown option '--ca-key-passphrase'"],
   ])("rejects %j %j", (argv, env, message) => {
