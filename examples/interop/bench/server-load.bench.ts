@@ -622,6 +622,7 @@ for (const r of results) {
   );
 }
 log("(enrollments/s counts SUCCESS CertReps only; requests/s counts every request; CPU is the server process's user+system time over the timed run, all threads; bench CPU is the load generator's)");
+log("(ours ×N: --workers N, a node:cluster primary and N worker processes, CPU and RSS summed over them; --key-workers as each server's `auto` chooses unless BENCH_SERVER_ENV sets it: 0 when the processes take every CPU, else up to 2 threads per process)");
 
 const ours = results.find((r) => r.name.startsWith("ours") && !r.name.includes("Redis"));
 const oursRedis = results.find((r) => r.name.includes("Redis"));

@@ -429,6 +429,7 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
     `  metrics:         /metrics ${config.metricsToken ? "(Authorization: Bearer $SCEP_METRICS_TOKEN)" : "(open: set SCEP_METRICS_TOKEN to require a token)"}`,
     `  admin endpoint:  ${config.adminToken ? `enabled (Authorization: Bearer $SCEP_ADMIN_TOKEN; page at ${adminWhere})` : "disabled (set SCEP_ADMIN_TOKEN)"}`,
     ...(workers ? [`  workers:         ${workers.length} (pids ${workers.map((w) => w.pid).join(", ")}; primary ${process.pid})`] : []),
+    `  private keys:    ${config.keyWorkers > 0 ? `${config.keyWorkers} key worker thread${config.keyWorkers === 1 ? "" : "s"}${workers ? " per worker" : ""} (decryptions and signatures; --key-workers)` : "on the event loop (--key-workers 0)"}`,
   ];
   // The banner is for people: stderr, so stdout carries JSON lines only (`pnpm -s start | jq` works).
   process.stderr.write(lines.join("\n") + "\n");
@@ -436,6 +437,7 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
     type: "listening", framework: name, pid: process.pid, port, urls, fingerprintSha256: facts.ca.fingerprintSha256, caCertificate: facts.caCertificatePath, dataDir: facts.ca.dataDir,
     ...(fromFile ? { configFile: config.configFile, profiles: settings.map((p) => ({ name: p.name, path: p.path, challenge: p.challenge.type })) } : {}),
     ...(workers ? { workers } : {}),
+    keyWorkers: config.keyWorkers,
     ...(config.adminListen ? { adminPort: adminPort ?? config.adminListen.port } : {}),
   });
 }
