@@ -25,10 +25,10 @@ export interface ProfileSummary {
 }
 
 /**
- * The process's key worker pool of `size` threads (one per size, so a reload's new keys share the running one):
- * idle, its threads keep no process alive, so shutdown needs nothing.
+ * The process's key worker pool of `size` threads, or none for 0: one per size, shared by every CA key (the SCEP
+ * signers and the file CAs), so a reload's new keys share the running one. Idle, its threads keep no process alive,
+ * so shutdown needs nothing.
  */
-/** The process's key worker pool of `size` threads (one per size, shared by every CA key), or none for 0. */
 export function keyWorkerOptions(size: number): { workerPool?: KeyWorkerPool } {
   if (size === 0) return {};
   let pool = keyWorkerPools.get(size);
