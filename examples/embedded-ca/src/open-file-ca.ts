@@ -275,6 +275,7 @@ export interface FileCa {
    * the promise resolves.
    *
    * @throws EmbeddedCaError `CSR_INVALID`, `INVALID_OPTIONS`, `STORAGE_FAILED`, `SERIAL_SPACE_EXHAUSTED`
+   * @throws KeyUnavailableError (`ERR_KEY_UNAVAILABLE`, from @scep/core) when the `workerPool` cannot sign (closed, queue full); nothing is recorded
    *
    * @example
    * ```ts
@@ -338,6 +339,7 @@ export interface FileCa {
    * keep a published copy fresh, and on demand to answer GetCRL.
    *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down
+   * @throws KeyUnavailableError (`ERR_KEY_UNAVAILABLE`, from @scep/core) when the `workerPool` cannot sign (closed, queue full)
    *
    * @example
    * ```ts
