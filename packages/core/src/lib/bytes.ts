@@ -19,8 +19,10 @@ export function fromHex(s: string): Uint8Array {
 
 /** Latin-1 decoding (bytes → code points 0–255). */
 export function latin1(b: Uint8Array): string {
+  // One string, not one per character; in chunks, as an argument list has a bounded length.
+  if (b.length <= 4096) return String.fromCharCode.apply(null, b as unknown as number[]);
   let s = "";
-  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
+  for (let i = 0; i < b.length; i += 4096) s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);
   return s;
 }
 

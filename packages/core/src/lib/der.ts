@@ -11,6 +11,7 @@
  * input fails fast with an {@link Asn1Error}.
  */
 import { Asn1Error } from "../errors.js";
+import { latin1 } from "./bytes.js";
 import { LIMITS } from "../limits.js";
 
 /** Universal tags used by SCEP. Class and constructed bits included. */
@@ -364,14 +365,6 @@ function readTimeDer(t: Tlv): number | undefined {
   const second = digits2(b, o + 8);
   if (month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return undefined;
   return Date.UTC(year, month - 1, day, hour, minute, second);
-}
-
-function latin1(b: Uint8Array): string {
-  // One string, not one per character; in chunks, as an argument list has a bounded length.
-  if (b.length <= 4096) return String.fromCharCode.apply(null, b as unknown as number[]);
-  let s = "";
-  for (let i = 0; i < b.length; i += 4096) s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);
-  return s;
 }
 
 // ---------------------------------------------------------------- writer

@@ -1,0 +1,26 @@
+/**
+ * latin1 and toBase64 of lib/bytes.ts (the one Latin-1 decoder: DER strings, PEM given as bytes, base64 of
+ * GET messages) agree with Node's Buffer for every byte value, across the 4096-byte chunks it decodes in.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { latin1, toBase64 } from "../src/lib/bytes.js";
+
+describe("latin1 / toBase64 (RFC 4648 §4) equal Buffer's for any bytes", () => {
+  it("every length up to 3 chunks, every byte value", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 3 * 4096 + 7 }), (b) => {
+        expect(latin1(b)).toBe(Buffer.from(b).toString("latin1"));
+        expect(toBase64(b)).toBe(Buffer.from(b).toString("base64"));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("at the chunk edges: 4095, 4096, 4097 and 8192 bytes of 0x00-0xff", () => {
+    for (const n of [0, 1, 4095, 4096, 4097, 8192]) {
+      const b = Uint8Array.from({ length: n }, (_, i) => (i * 151) & 0xff);
+      expect(latin1(b)).toBe(Buffer.from(b).toString("latin1"));
+    }
+  });
+});
