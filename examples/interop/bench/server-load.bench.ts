@@ -624,14 +624,15 @@ for (const r of results) {
 log("(enrollments/s counts SUCCESS CertReps only; requests/s counts every request; CPU is the server process's user+system time over the timed run, all threads; bench CPU is the load generator's)");
 log("(ours ×N: --workers N, a node:cluster primary and N worker processes, CPU and RSS summed over them; --key-workers as each server's `auto` chooses unless BENCH_SERVER_ENV sets it: 0 when the processes take every CPU, else up to 2 threads per process)");
 
-const ours = results.find((r) => r.name.startsWith("ours") && !r.name.includes("Redis"));
+// One row per configuration of ours (BENCH_WORKERS=1,auto measures a single process and one per CPU in one run).
+const oursRows = results.filter((r) => r.name.startsWith("ours") && !r.name.includes("Redis"));
+const ours = oursRows[0];
 const oursRedis = results.find((r) => r.name.includes("Redis"));
 const theirs = results.find((r) => r.name.startsWith("micromdm"));
 log("");
 if (ours && theirs) {
-  // One line per configuration of ours (BENCH_WORKERS=1,auto measures a single process and one per CPU in one run):
-  // micromdm uses every core of the machine, so the process-per-core row is the like-for-like comparison.
-  const oursRows = results.filter((r) => r.name.startsWith("ours") && !r.name.includes("Redis"));
+  // One line per configuration of ours: micromdm uses every core of the machine, so the process-per-core row is the
+  // like-for-like comparison.
   // On a shared machine the runs can get different shares of the CPUs: per CPU left free, the comparison is fairer.
   const here = PINNED_CPUS ?? cpus().length;
   const perFree = (r: Result): number => rate(r) / Math.max(0.05, here - r.othersCores);
@@ -650,7 +651,9 @@ if (ours && theirs) {
   log("(on a busy machine read the per-CPU-left-free and CPU ratios over the raw ones)");
 }
 if (ours) {
-  log(`goal 0 failed enrollments:               ${ours.failures === 0 ? "MET" : `MISSED (${ours.failures})`}`);
+  // Every configuration measured: the throughput goal takes the best one, so a failure in any of them counts.
+  const failed = oursRows.filter((r) => r.failures > 0);
+  log(`goal 0 failed enrollments:               ${failed.length === 0 ? "MET" : `MISSED (${failed.map((r) => `${r.name}: ${r.failures}`).join(", ")})`}`);
   log(`goal peak RSS < ${GOAL_RSS_MB} MB:                 ${ours.peakRssMb < GOAL_RSS_MB ? "MET" : "MISSED"} (${ours.peakRssMb.toFixed(1)} MB${ours.pids.length > 1 ? `, sum over ${ours.pids.length} processes` : ""})`);
 }
 if (ours && oursRedis) {
