@@ -9,7 +9,7 @@
  */
 import type { FailInfo } from "../errors.js";
 import { type ChallengeContext, type ChallengePolicy, type ChallengeVerdict, staticChallengeMatches } from "./challenge.js";
-import type { StoreCall } from "./store-call.js";
+import { lateCall, type StoreCall } from "./store-call.js";
 
 /** A validator's verdict, normalized. @group Server */
 export type ChallengeOutcome =
@@ -46,14 +46,14 @@ function oneTime(policy: Extract<ChallengePolicy, { type: "store" }>): Challenge
   return async ({ challenge, profile }, store) => {
     if (challenge === undefined) return MISSING();
     const challenges = policy.store;
-    const consuming = Promise.resolve().then(() => challenges.consume(challenge, { profile }));
     let consumed: boolean;
     try {
-      consumed = await store("challenge store", () => consuming);
+      consumed = await store("challenge store", () => challenges.consume(challenge, { profile }));
     } catch (error) {
       // A consume that answers after the timeout may still have spent the challenge, while the device was told 503
       // and will resend: put it back once the store answers.
-      if (challenges.release) void consuming.then((spent) => spent && challenges.release!(challenge, { profile })).catch(() => undefined);
+      const late = lateCall(error);
+      if (late && challenges.release) void late.then((spent) => spent && challenges.release!(challenge, { profile })).catch(() => undefined);
       throw error;
     }
     if (!consumed) return refuse("challenge password invalid or already used");

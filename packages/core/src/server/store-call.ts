@@ -10,17 +10,33 @@ import { StoreUnavailableError, isScepError } from "../errors.js";
 /** Runs one store call; rejects with {@link StoreUnavailableError} when it takes longer than the timeout. @group Server */
 export type StoreCall = <T>(what: string, call: () => Promise<T>) => Promise<T>;
 
+// The call a timeout gave up on, by the error the timeout rejected with (see lateCall).
+const gaveUpOn = new WeakMap<object, Promise<unknown>>();
+
 /** A {@link StoreCall} with this timeout in milliseconds. @group Server */
 export function createStoreCall(timeoutMs: number): StoreCall {
   return <T>(what: string, call: () => Promise<T>): Promise<T> => {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreUnavailableError(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
-    });
     const op = Promise.resolve().then(call);
     op.catch(() => undefined); // a late rejection after the timeout is not unhandled
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new StoreUnavailableError(`${what}: no answer within ${timeoutMs} ms`);
+        gaveUpOn.set(error, op);
+        reject(error);
+      }, timeoutMs);
+    });
     return Promise.race([op, timeout]).finally(() => clearTimeout(timer));
   };
+}
+
+/**
+ * The store call that `error`, a {@link StoreCall}'s timeout, gave up on: it may still land or fail, and a caller
+ * whose clean-up depends on that (a one-time challenge given back) waits for it. Undefined for any other error: the
+ * call itself failed.
+ */
+export function lateCall(error: unknown): Promise<unknown> | undefined {
+  return typeof error === "object" && error !== null ? gaveUpOn.get(error) : undefined;
 }
 
 /** Whether `e` says a store is unavailable (also across duplicate copies of the package). @group Server */

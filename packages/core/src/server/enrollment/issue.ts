@@ -9,6 +9,7 @@
 import { poll } from "../cert-poll.js";
 import { type IssueContext, toCert, toDer } from "../profile.js";
 import { Reply, certRep, failure } from "../replies.js";
+import { lateCall } from "../store-call.js";
 import type { Phase } from "./enrollment.js";
 import { issueFailed } from "./failure.js";
 
@@ -46,11 +47,9 @@ export const issue: Phase = {
       return undefined;
     }
     if (result.status === "PENDING") {
-      // How the create ended, once it has: a create that timed out may still land, and then the record holds the
-      // challenge (the device's resend polls it), so it is given back only once the create is known to have failed.
-      let createFailed: boolean | undefined;
-      const creating = Promise.resolve()
-        .then(() =>
+      let created: boolean;
+      try {
+        created = await ctx.store("transaction store", () =>
           p.transactions.create({
             profile: p.name,
             transactionId: req.transactionId,
@@ -64,23 +63,15 @@ export const issue: Phase = {
             ...(e.challengeValidated ? { challengeValidated: true } : {}),
             ...challengeDataJson(e.challengeData),
           }),
-        )
-        .then(
-          (landed) => ((createFailed = false), landed),
-          (error: unknown) => {
-            createFailed = true;
-            throw error;
-          },
         );
-      let created: boolean;
-      try {
-        created = await ctx.store("transaction store", () => creating);
       } catch (error) {
-        if (createFailed !== true) {
-          // Timed out: the pipeline must not give the challenge back now; a late failure does, a late record keeps it.
-          const release = e.releaseChallenge;
+        // Timed out: the create may still land, and then the record holds the challenge (the device's resend polls
+        // it). So the pipeline must not give the challenge back now: a late failure does, a late record keeps it.
+        const late = lateCall(error);
+        const release = e.releaseChallenge;
+        if (late && release) {
           delete e.releaseChallenge;
-          if (release) void creating.catch(() => release()).catch(() => undefined);
+          void late.catch(() => release()).catch(() => undefined);
         }
         throw error;
       }
