@@ -79,7 +79,7 @@ export interface KeyWorkerPoolOptions {
   /**
    * Most operations queued or running at once over the pool (≥ 1, default
    * 1024); one more rejects at once with {@link KeyUnavailableError}, so memory
-   * stays bounded when requests arrive faster than the threads decrypt.
+   * stays bounded when requests arrive faster than the threads decrypt and sign.
    */
   maxQueue?: number;
 }
