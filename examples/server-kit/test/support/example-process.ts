@@ -31,6 +31,8 @@ export interface Listening {
   fingerprintSha256: string;
   caCertificate: string;
   dataDir: string;
+  /** `--key-workers` as this process resolved it (0: private-key operations on the event loop). */
+  keyWorkers: number;
 }
 
 export class ExampleProcess {

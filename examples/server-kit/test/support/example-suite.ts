@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { connect } from "node:net";
 import { request } from "node:http";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -94,6 +94,10 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         expect(challenge).toMatch(/^[0-9a-f]{32}$/);
         expect(s.proc.banner("challenge")).toBe(`${challenge}  (generated now and stored in ${join(dataDir, "challenge")}; shown this once)`);
         expect(s.proc.banner("data directory")).toBe(dataDir);
+        // --key-workers auto with one process: the cores it leaves free, at most 2 (what signs and decrypts, said once).
+        const keyWorkers = Math.min(2, availableParallelism() - 1);
+        expect(s.listening.keyWorkers).toBe(keyWorkers);
+        expect(s.proc.banner("private keys")).toBe(keyWorkers > 0 ? `${keyWorkers} key worker thread${keyWorkers === 1 ? "" : "s"} (decryptions and signatures; --key-workers)` : "on the event loop (--key-workers 0)");
         expect(s.proc.lines.map((l) => (JSON.parse(l) as { type: string }).type)).toEqual(["listening"]);
         expect(s.proc.lines.join("\n")).not.toContain(challenge);
         expect(statSync(join(dataDir, "challenge")).mode & 0o777).toBe(0o600);
@@ -477,6 +481,8 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         expect(new Set([s.proc.child.pid, ...workers.map((w) => w.pid)]).size).toBe(3);
         expect(s.proc.errLines.filter((l) => l.includes("SCEP URL:"))).toEqual([`  SCEP URL:        ${s.base}/scep`]);
         expect(s.proc.banner("workers")).toBe(`2 (pids ${workers.map((w) => w.pid).join(", ")}; primary ${s.proc.child.pid})`);
+        expect(s.proc.banner("private keys")).toBe("on the event loop (--key-workers 0)");
+        expect(s.listening.keyWorkers).toBe(0);
         expect(s.listening.fingerprintSha256).toBe(colonHex(new Certificate(Certificate.from(readFileSync(join(dataDir, "ca.pem"), "utf8")).der).der));
         const types = s.proc.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { type: string; worker?: number });
         expect(types.map((e) => e.type).slice(-1)).toEqual(["listening"]);
