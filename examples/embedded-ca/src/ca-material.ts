@@ -5,7 +5,7 @@
 // Node parses every PEM key flavour (PKCS#1, PKCS#8, SEC1) and the SCEP server
 // needs a KeyObject to decrypt RSA envelopes.
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
-import { LocalKey, type SignatureAlgorithm } from "@scep/core";
+import { LocalKey, type LocalKeyOptions, type SignatureAlgorithm } from "@scep/core";
 import { EmbeddedCaError } from "./errors.js";
 import { allPemBlocks, colonHex, toPem } from "./lib/pem.js";
 import { nodeCrypto, x509 } from "./lib/x509.js";
@@ -149,6 +149,9 @@ function sameKey(a: KeyObject, b: KeyObject): boolean {
   return ja.n === jb.n && ja.e === jb.e && ja.crv === jb.crv && ja.x === jb.x && ja.y === jb.y;
 }
 
+/** Where a CA's `LocalKey` signs: libuv's pool (`threadPool`), the calling thread, or a `KeyWorkerPool`'s threads. */
+export type CaSignerOptions = Pick<LocalKeyOptions, "threadPool" | "workerPool">;
+
 /**
  * Parses and cross-checks a CA certificate (the `CERTIFICATE` block of
  * `certificateText` whose key is the private key; other blocks must be the
@@ -163,6 +166,8 @@ export async function loadCaMaterial(input: {
   certificateSource: string;
   keySource: string;
   keyPassphrase?: string | undefined;
+  /** Where the signer signs (default: libuv's thread pool, `{ threadPool: true }`). */
+  signerOptions?: CaSignerOptions | undefined;
 }): Promise<CaMaterial> {
   const privateKey = parsePrivateKey(input.keyText, input.keySource, input.keyPassphrase);
   const { certificate, chain } = pickCertificates(input.certificateText, input.certificateSource, input.keySource, privateKey);
@@ -197,7 +202,7 @@ export async function loadCaMaterial(input: {
   const certificateDer = new Uint8Array(certificate.rawData);
   let signer: LocalKey;
   try {
-    signer = LocalKey.from(certificateDer, pkcs8, { threadPool: true });
+    signer = LocalKey.from(certificateDer, pkcs8, input.signerOptions ?? { threadPool: true });
   } catch (error) {
     throw loadFailed(`${input.keySource}: the key cannot sign for ${input.certificateSource} (${(error as Error).message})`, error);
   }

@@ -13,7 +13,7 @@
 import { readFile } from "node:fs/promises";
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { join } from "node:path";
-import { loadCaMaterial, type CaMaterial } from "./ca-material.js";
+import { loadCaMaterial, type CaMaterial, type CaSignerOptions } from "./ca-material.js";
 import { EmbeddedCaError, isEmbeddedCaError } from "./errors.js";
 import { ensureDirectory, pathExists, publishFileExclusive } from "./lib/durable-fs.js";
 import { toPem } from "./lib/pem.js";
@@ -103,6 +103,7 @@ export async function openDefaultCa(options: {
   dataDir: string;
   subject: x509.Name;
   now: () => Date;
+  signerOptions?: CaSignerOptions | undefined;
 }): Promise<CaMaterial> {
   const certPath = join(options.dataDir, CA_CERT_FILE);
   const keyPath = join(options.dataDir, CA_KEY_FILE);
@@ -128,11 +129,11 @@ export async function openDefaultCa(options: {
     );
   }
 
-  return loadCaFiles(certPath, keyPath);
+  return loadCaFiles(certPath, keyPath, undefined, options.signerOptions);
 }
 
-/** Reads and checks an existing certificate/key pair of files. */
-export async function loadCaFiles(certPath: string, keyPath: string, keyPassphrase?: string): Promise<CaMaterial> {
+/** Reads and checks an existing certificate/key pair of files; the signer signs where `signerOptions` say (default: libuv's pool). */
+export async function loadCaFiles(certPath: string, keyPath: string, keyPassphrase?: string, signerOptions?: CaSignerOptions): Promise<CaMaterial> {
   const read = async (path: string): Promise<string> => {
     try {
       return await readFile(path, "utf8");
@@ -151,5 +152,6 @@ export async function loadCaFiles(certPath: string, keyPath: string, keyPassphra
     certificateSource: certPath,
     keySource: keyPath,
     keyPassphrase,
+    signerOptions,
   });
 }

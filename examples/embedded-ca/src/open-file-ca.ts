@@ -2,7 +2,7 @@
 import type { KeyObject } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { KeyWorkerPool, LocalKey, MemoryRevocationStore, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult } from "@scep/core";
+import { KeyWorkerPool, MemoryRevocationStore, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult } from "@scep/core";
 import { CRL_DISTRIBUTION_POINTS_OID, crlDistributionPointsValue, signCrl } from "./crl.js";
 import type { CaKeyAlgorithm, CaMaterial } from "./ca-material.js";
 import { DEFAULT_CA_SUBJECT, loadCaFiles, openDefaultCa, parseDistinguishedName } from "./default-ca.js";
@@ -672,15 +672,12 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
     return now;
   };
 
-  const loaded =
-    options.caCertPath !== undefined && options.caKeyPath !== undefined
-      ? await loadCaFiles(resolve(options.caCertPath), resolve(options.caKeyPath), options.caKeyPassphrase)
-      : await openDefaultCa({ dataDir, subject, now: () => new Date(clock().getTime() - backdateSeconds * 1000) });
-  // The material's signer signs on libuv's pool; the same key on the calling thread or a key worker pool when asked.
+  // Where the CA key signs: a key worker pool's threads, the calling thread, or (the default) libuv's pool.
+  const signerOptions = options.workerPool !== undefined ? { workerPool: options.workerPool } : { threadPool: options.threadPool ?? true };
   const material =
-    options.workerPool !== undefined || options.threadPool === false
-      ? { ...loaded, signer: LocalKey.from(loaded.certificateDer, loaded.privateKeyPem, options.workerPool ? { workerPool: options.workerPool } : {}) }
-      : loaded;
+    options.caCertPath !== undefined && options.caKeyPath !== undefined
+      ? await loadCaFiles(resolve(options.caCertPath), resolve(options.caKeyPath), options.caKeyPassphrase, signerOptions)
+      : await openDefaultCa({ dataDir, subject, now: () => new Date(clock().getTime() - backdateSeconds * 1000), signerOptions });
 
   try {
     await ensureDirectory(dataDir, 0o700);
