@@ -2,7 +2,7 @@
 import type { KeyObject } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { KeyWorkerPool, MemoryRevocationStore, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult } from "@scep/core";
+import { KeyWorkerPool, MemoryRevocationStore, type LocalKey, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult } from "@scep/core";
 import { CRL_DISTRIBUTION_POINTS_OID, crlDistributionPointsValue, signCrl } from "./crl.js";
 import type { CaKeyAlgorithm, CaMaterial } from "./ca-material.js";
 import { DEFAULT_CA_SUBJECT, loadCaFiles, openDefaultCa, parseDistinguishedName } from "./default-ca.js";
@@ -242,6 +242,11 @@ export interface FileCa {
   readonly privateKey: KeyObject;
   /** The CA private key as a non-extractable WebCrypto `CryptoKey` (usage `sign`). */
   readonly signingKey: CryptoKey;
+  /**
+   * The CA key as a @scep/core `LocalKey` (a `Signer` and `Decrypter`): it signs this CA's certificates and CRLs
+   * where `threadPool` / `workerPool` say, and serves as a SCEP profile's `signer` with the same key object.
+   */
+  readonly signer: LocalKey;
   /** `"RSA"` or `"EC"`. An EC CA can sign but cannot decrypt SCEP envelopes. */
   readonly keyAlgorithm: CaKeyAlgorithm;
   /** Subject DN of the CA certificate. */
@@ -425,6 +430,10 @@ class FileCaImpl implements FileCa {
   // A getter (on the prototype), so console.log(ca) / JSON.stringify(ca) never print the key.
   get privateKeyPem(): string {
     return this.#material.privateKeyPem;
+  }
+
+  get signer(): LocalKey {
+    return this.#material.signer;
   }
 
   get certificateDer(): Uint8Array<ArrayBuffer> {

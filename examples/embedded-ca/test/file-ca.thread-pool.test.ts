@@ -44,6 +44,11 @@ describe("openFileCa({ threadPool })", () => {
       expect(openssl(["verify", "-CAfile", caFile, writePem(dir, "pooled.pem", issued.certificatePem)], dir)).toContain(": OK");
       const crl = await ca.crl();
       expect(openssl(["crl", "-in", writePem(dir, "pooled-crl.pem", crl.pem), "-CAfile", caFile, "-noout"], dir)).toBe("");
+      // ca.signer (a SCEP profile's signer in the example servers) is the same key, on the same pool.
+      const signing = ca.signer.sign(new Uint8Array(32), { scheme: "rsa-pkcs1", digest: "sha256" });
+      expect(pool.pending).toBe(1);
+      expect((await signing).length).toBe(256);
+      expect(ca.signer.certificate.der).toEqual(ca.certificateDer);
     } finally {
       await pool.close();
     }

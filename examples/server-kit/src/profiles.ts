@@ -1,7 +1,7 @@
 // One SCEP profile of an example server from its settings (the configuration file's, or the single default one
 // flags and environment describe): CA, challenge (static, one-time, Intune API, signed token), issue hook.
 import { readFile } from "node:fs/promises";
-import { Certificate, InvalidArgumentError, KeyWorkerPool, LocalKey, webhookChallenge, type ChallengePolicy, type ChallengeStore, type ScepProfile } from "@scep/core";
+import { Certificate, InvalidArgumentError, KeyWorkerPool, webhookChallenge, type ChallengePolicy, type ChallengeStore, type ScepProfile } from "@scep/core";
 import { IntuneValidator, SignedTokenValidator, nodeHttpFetch, TrustAnchorPool, isIntuneError, type RateLimiter, type ReplayCache } from "@scep/intune";
 import { isEmbeddedCaError, type FileCa } from "@scep-examples/embedded-ca";
 import type { ProfileSettings } from "./config-file.js";
@@ -25,9 +25,9 @@ export interface ProfileSummary {
 }
 
 /**
- * The process's key worker pool of `size` threads, or none for 0: one per size, shared by every CA key (the SCEP
- * signers and the file CAs), so a reload's new keys share the running one. Idle, its threads keep no process alive,
- * so shutdown needs nothing.
+ * The process's key worker pool of `size` threads, or none for 0: one per size, shared by every CA key (each file
+ * CA's LocalKey, which is also its profiles' SCEP signer), so a reload's new keys share the running one. Idle, its
+ * threads keep no process alive, so shutdown needs nothing.
  */
 export function keyWorkerOptions(size: number): { workerPool?: KeyWorkerPool } {
   if (size === 0) return {};
@@ -218,10 +218,10 @@ export async function buildProfile(p: ProfileSettings, index: number, d: Profile
     name: p.name,
     path: p.path,
     caCertificate: ca.certificatePem,
-    // With --key-workers N > 0 every private-key operation (decryptions, signatures) runs on the process's N key worker
-    // threads. With 0 (the default when --workers takes every core) on the event loop: a thread hop costs more CPU than
-    // it frees when every core already has its own process.
-    signer: LocalKey.fromPem(ca.certificatePem, ca.privateKeyPem, keyWorkerOptions(d.config.keyWorkers)),
+    // The CA's own LocalKey (openCa): with --key-workers N > 0 every private-key operation (decryptions, signatures)
+    // runs on the process's N key worker threads. With 0 (the default when --workers takes every core) on the event
+    // loop: a thread hop costs more CPU than it frees when every core already has its own process.
+    signer: ca.signer,
     // An intermediate CA: GetCACert serves it with the certificates above it (a degenerate PKCS#7, RFC 8894 §4.2.1.2).
     ...(chain.length > 0 ? { caCertificates: [ca.certificateDer, ...chain] } : {}),
     challenge,
