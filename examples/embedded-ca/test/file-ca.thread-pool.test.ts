@@ -20,6 +20,18 @@ describe("openFileCa({ threadPool })", () => {
     const pooled = await openFileCa({ dataDir });
     const inThread = await openFileCa({ dataDir, threadPool: false });
     expect(inThread.certificatePem).toBe(pooled.certificatePem);
+    // Where each signs: on the calling thread the signature is there within a few microtasks; libuv's pool answers
+    // only in a later turn of the event loop, which microtasks never reach.
+    const signsBeforeIo = async (ca: typeof pooled): Promise<boolean> => {
+      let done = false;
+      const signing = ca.signer.sign(new Uint8Array(32), { scheme: "rsa-pkcs1", digest: "sha256" }).then(() => (done = true));
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+      const early = done;
+      await signing;
+      return early;
+    };
+    expect(await signsBeforeIo(inThread)).toBe(true);
+    expect(await signsBeforeIo(pooled)).toBe(false);
 
     const a = await pooled.issue({ csrDer });
     const b = await inThread.issue({ csrDer });
