@@ -55,7 +55,7 @@ export interface ServerConfig {
   shutdownTimeoutMs: number;
   /** Processes serving requests (node:cluster); 1: the server runs in this process, no cluster. */
   workers: number;
-  /** Worker threads per process that run the CA/RA keys' RSA decryptions (a KeyWorkerPool); 0: on the event loop. */
+  /** Worker threads per process that run the CA keys' private-key operations, RSA decryptions and signatures (a KeyWorkerPool); 0: on the event loop. */
   keyWorkers: number;
   /** Redis URL: PENDING transactions, one-time challenges and request counters live there (shared by replicas). */
   redisUrl: string | undefined;

@@ -1,7 +1,7 @@
 // One SCEP profile of an example server from its settings (the configuration file's, or the single default one
 // flags and environment describe): CA, challenge (static, one-time, Intune API, signed token), issue hook.
 import { readFile } from "node:fs/promises";
-import { Certificate, InvalidArgumentError, KeyWorkerPool, webhookChallenge, type ChallengePolicy, type ChallengeStore, type ScepProfile } from "@scep/core";
+import { Certificate, InvalidArgumentError, webhookChallenge, type ChallengePolicy, type ChallengeStore, type ScepProfile } from "@scep/core";
 import { IntuneValidator, SignedTokenValidator, nodeHttpFetch, TrustAnchorPool, isIntuneError, type RateLimiter, type ReplayCache } from "@scep/intune";
 import { isEmbeddedCaError, type FileCa } from "@scep-examples/embedded-ca";
 import type { ProfileSettings } from "./config-file.js";
@@ -23,19 +23,6 @@ export interface ProfileSummary {
   /** `static`, `one-time`, `intune-api` or `intune-signed-token`. */
   challenge: string;
 }
-
-/**
- * The process's key worker pool of `size` threads, or none for 0: one per size, shared by every CA key (each file
- * CA's LocalKey, which is also its profiles' SCEP signer), so a reload's new keys share the running one. Idle, its
- * threads keep no process alive, so shutdown needs nothing.
- */
-export function keyWorkerOptions(size: number): { workerPool?: KeyWorkerPool } {
-  if (size === 0) return {};
-  let pool = keyWorkerPools.get(size);
-  if (!pool) keyWorkerPools.set(size, (pool = new KeyWorkerPool({ size })));
-  return { workerPool: pool };
-}
-const keyWorkerPools = new Map<number, KeyWorkerPool>();
 
 /** What {@link buildProfile} needs from the kit. */
 export interface ProfileDeps {

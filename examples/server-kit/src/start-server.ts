@@ -6,7 +6,7 @@ import type { RequestListener, Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from "node:net";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
-import { ActivityLog, InvalidArgumentError, createScepServer, Certificate, type RevocationStore, type ScepEvent, type ScepProfile, type ScepServer } from "@scep/core";
+import { ActivityLog, InvalidArgumentError, KeyWorkerPool, createScepServer, Certificate, type RevocationStore, type ScepEvent, type ScepProfile, type ScepServer } from "@scep/core";
 import { isEmbeddedCaError, openFileCa, type FileCa } from "@scep-examples/embedded-ca";
 import { LISTEN_FAILED_MESSAGE, SHUTDOWN_MESSAGE, runClusterPrimary, workerSlot } from "./cluster-primary.js";
 import { createAdminApi, type AdminApi, type ReloadableTrustAnchors } from "./admin-api.js";
@@ -19,7 +19,7 @@ import { OPERATOR_PATHS, createMetricsSdk, withOperatorEndpoints, type MetricsSd
 import { readNextCa } from "./ca-rollover.js";
 import { createReloader, keepRestartOnly } from "./reload.js";
 import type { ProfileSettings } from "./config-file.js";
-import { buildProfile, describeProfile, keyWorkerOptions, readSecret, type ProfileSummary } from "./profiles.js";
+import { buildProfile, describeProfile, readSecret, type ProfileSummary } from "./profiles.js";
 import { createLimitedHttpServer } from "./http-limits.js";
 
 /** The SCEP path (and profile name) the examples serve without a configuration file. */
@@ -127,6 +127,19 @@ async function readPassphrase(config: ServerConfig): Promise<string | undefined>
     throw new ConfigError(`SCEP_CA_KEY_PASSPHRASE_FILE: cannot read ${config.caKeyPassphraseFile} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { showUsage: false });
   }
 }
+
+/**
+ * The process's key worker pool of `size` threads, or none for 0: one per size, shared by every CA key (each file
+ * CA's LocalKey, which is also its profiles' SCEP signer), so a reload's new keys share the running one. Idle, its
+ * threads keep no process alive, so shutdown needs nothing.
+ */
+function keyWorkerOptions(size: number): { workerPool?: KeyWorkerPool } {
+  if (size === 0) return {};
+  let pool = keyWorkerPools.get(size);
+  if (!pool) keyWorkerPools.set(size, (pool = new KeyWorkerPool({ size })));
+  return { workerPool: pool };
+}
+const keyWorkerPools = new Map<number, KeyWorkerPool>();
 
 /**
  * Opens the embedded CA (created in the data directory, or loaded from
