@@ -110,7 +110,7 @@ export const SETTINGS = [
   ["--retry-after-seconds", "SCEP_RETRY_AFTER_SECONDS", "1", "the `Retry-After` of that 503"],
   ["--shutdown-timeout-ms", "SCEP_SHUTDOWN_TIMEOUT_MS", "10000", "on SIGINT/SIGTERM, in-flight requests get this long before connections are cut"],
   ["--workers", "SCEP_WORKERS", "1", "processes serving requests on the one port (`node:cluster`; `auto`: one per CPU, the most enrollments per second, see docs/performance.md); a worker that dies is restarted; with `--pending` or `--one-time-challenges` only together with `--redis-url`"],
-  ["--key-workers", "SCEP_KEY_WORKERS", "auto", "threads per process that decrypt requests' content keys with the CA key (RSA; a `KeyWorkerPool`) and sign with it (certificates, CertReps, CRLs), so the event loop keeps parsing meanwhile; `auto`: in each process, the cores left free by the processes (cores − `--workers`), at most 2, so none when `--workers` takes every core (1 on a 2-core machine with one process); `0`: every private-key operation (decryptions and signatures) on the event loop, which costs the least CPU per enrollment"],
+  ["--key-workers", "SCEP_KEY_WORKERS", "auto", "threads per process that decrypt requests' content keys with the CA key (RSA; a `KeyWorkerPool`) and sign with it (certificates, CertReps, CRLs), so the event loop keeps parsing meanwhile; `auto`: 2 in each process (1 on a 1-core machine), and none when `--workers` takes every core; `0`: every private-key operation (decryptions and signatures) on the event loop, which costs the least CPU per enrollment"],
   ["--redis-url", "SCEP_REDIS_URL", "(unset)", "keep PENDING transactions, one-time challenges and request counters in Redis (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS), so several processes or machines share them (see [Several replicas](#several-replicas-one-redis)); prefer the variable when the URL holds a password (it is never printed)"],
   ["--config", "SCEP_CONFIG", "(unset)", "JSON file with several profiles, each with its path, CA, challenge (static, one-time or Intune) and Intune settings (see [Configuration file](#configuration-file-several-profiles) and `examples/server-kit/config.schema.json`); the flags above stay server-wide, and `--challenge`, `--pending` and `--validity-days` become the profiles' defaults"],
   ["--one-time-challenges", "SCEP_ONE_TIME_CHALLENGES", "false", "clients must send a one-time challenge from `POST /admin/scep/challenges` (valid one hour, consumed on use) instead of the static one; needs `SCEP_ADMIN_TOKEN`"],
@@ -227,10 +227,12 @@ function workers([name, value]: [string, string | undefined]): number {
 export const MAX_KEY_WORKERS = 64;
 
 function keyWorkers([name, value]: [string, string | undefined], processes: number): number {
-  // auto: RSA decryption off the event loop where a core is left for it. Measured on 2 cores, one process
-  // (BENCH_ENROLLMENTS=600 pnpm bench:server, SCEP_KEY_WORKERS 0 against 1): ~15 % more enrollments/s, the same
-  // latency for a lone request, ~10 MB more RSS; with a process per core no gain worth the memory.
-  if (value === undefined || value.trim().toLowerCase() === "auto") return processes >= availableParallelism() ? 0 : Math.min(2, availableParallelism() - processes);
+  // auto: the private-key work (decryptions and signatures) off the event loop unless every core has its own process.
+  // Two threads, not one per free core: a process's threads run all its RSA work, so one thread caps it at one core's
+  // worth of private-key operations. Measured on 2 cores, one process, quiet machine (bench:server): RSA-2048 CA 236,
+  // 278 and 290 enrollments/s with 0, 1 and 2 threads; RSA-4096 CA 54 with 1 thread, 78 with 2. Each thread is a V8
+  // isolate (~10 MB RSS). With a process per core (`--workers auto`) none: a thread hop costs more than it frees.
+  if (value === undefined || value.trim().toLowerCase() === "auto") return processes >= availableParallelism() ? 0 : Math.min(2, availableParallelism());
   if (!/^\d+$/.test(value.trim()) || Number(value) > MAX_KEY_WORKERS) throw new ConfigError(`${name} must be an integer from 0 to ${MAX_KEY_WORKERS} or auto, got ${JSON.stringify(value)}`);
   return Number(value);
 }

@@ -10,7 +10,7 @@ import { ConfigError, SETTINGS, parseConfig, usage } from "../src/index.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 /** --key-workers auto with `processes` processes: a thread per core they leave free, at most 2. */
-const autoKeyWorkers = (processes: number): number => (processes >= availableParallelism() ? 0 : Math.min(2, availableParallelism() - processes));
+const autoKeyWorkers = (processes: number): number => (processes >= availableParallelism() ? 0 : Math.min(2, availableParallelism()));
 
 const DEFAULTS = {
   port: 8080,
@@ -105,12 +105,13 @@ describe("parseConfig", () => {
     expect(parseConfig(["--pending"], { SCEP_WORKERS: "1" })).toEqual({ ...DEFAULTS, pending: true });
   });
 
-  it("reads --key-workers: auto (default) is a thread per core the processes leave free, at most 2, none when they take every core", () => {
+  it("reads --key-workers: auto (default) is 2 threads per process (1 on one core), none when the processes take every core", () => {
     expect(parseConfig([], {})).toMatchObject({ keyWorkers: autoKeyWorkers(1) });
     expect(parseConfig(["--key-workers", "auto"], {})).toEqual(DEFAULTS);
     expect(parseConfig([], { SCEP_KEY_WORKERS: "AUTO", SCEP_WORKERS: "auto" })).toMatchObject({ keyWorkers: 0 });
     expect(parseConfig(["--key-workers", "64"], {})).toMatchObject({ keyWorkers: 64 });
-    if (availableParallelism() === 2) expect(DEFAULTS.keyWorkers).toBe(1); // the measured machine: one thread
+    if (availableParallelism() === 2) expect(DEFAULTS.keyWorkers).toBe(2); // the measured machine: two threads for one process
+    if (availableParallelism() === 2) expect(parseConfig(["--workers", "2"], {})).toMatchObject({ keyWorkers: 0 });
   });
 
   it("takes the body timeout from a shorter request timeout unless it is given", () => {

@@ -327,8 +327,9 @@ describe("KeyWorkerPool: concurrency, bounded queue, crashes, close", () => {
     await p.close();
   });
 
-  it("sizes: default min(2, availableParallelism() - 1), at least 1; out of range is ERR_INVALID_ARGUMENT", () => {
-    expect(new KeyWorkerPool().size).toBe(Math.max(1, Math.min(2, availableParallelism() - 1)));
+  it("sizes: default min(2, availableParallelism()); out of range is ERR_INVALID_ARGUMENT", () => {
+    expect(new KeyWorkerPool().size).toBe(Math.min(2, availableParallelism()));
+    if (availableParallelism() >= 2) expect(new KeyWorkerPool().size).toBe(2);
     expect(new KeyWorkerPool().maxQueue).toBe(1024);
     for (const size of [0, 65, 1.5, Number.NaN]) expect(() => new KeyWorkerPool({ size })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
     expect(() => new KeyWorkerPool({ maxQueue: 0 })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
