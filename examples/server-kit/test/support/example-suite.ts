@@ -95,7 +95,7 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         expect(s.proc.banner("challenge")).toBe(`${challenge}  (generated now and stored in ${join(dataDir, "challenge")}; shown this once)`);
         expect(s.proc.banner("data directory")).toBe(dataDir);
         // --key-workers auto with one process: 2 threads (none on one core), what signs and decrypts said once.
-        const keyWorkers = availableParallelism() > 1 ? 2 : 0;
+        const keyWorkers: number = availableParallelism() > 1 ? 2 : 0;
         expect(s.listening.keyWorkers).toBe(keyWorkers);
         expect(s.proc.banner("private keys")).toBe(keyWorkers > 0 ? `${keyWorkers} key worker thread${keyWorkers === 1 ? "" : "s"} (decryptions and signatures; --key-workers)` : "on the event loop (--key-workers 0)");
         expect(s.proc.lines.map((l) => (JSON.parse(l) as { type: string }).type)).toEqual(["listening"]);
