@@ -334,6 +334,29 @@ describe("issue 8: a store that is down or hangs fails closed with HTTP 503 + Re
       expect(calls.length).toBe(1);
     });
 
+    it("a custom validator's { ok: true, release }: called once when the issue hook throws (500), never after a FAILURE answer or an issuance", async () => {
+      let released = 0;
+      const challenge: ScepProfile["challenge"] = { type: "custom", validate: () => ({ ok: true, release: async () => void released++ }) };
+      let answer: "throw" | "refuse" | "issue" = "throw";
+      const hook: ScepProfile["issue"] = async (ctx) => {
+        if (answer === "throw") throw new Error("the CA's HSM is unplugged");
+        return answer === "refuse" ? { status: "FAILURE", failInfo: "badAlg" } : issuingHook(ca)(ctx);
+      };
+      const s = pendingServer({ challenge, hook });
+      const device = await createDevice({ cn: "custom-release" });
+      const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+      expect((await postPki(s.server, "/scep", built.der)).status).toBe(500);
+      expect(released).toBe(1);
+      answer = "refuse";
+      const refused = await readReply(await postPki(s.server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
+      expect([refused.status, refused.failInfo, released]).toEqual(["FAILURE", "badAlg", 1]);
+      answer = "issue";
+      const other = await createDevice({ cn: "custom-release-2" });
+      const otherBuilt = await buildPkcsReq({ csr: other.csr, signer: other.signer, recipient: ca.cert, now: NOW });
+      const rep = await readReply(await postPki(s.server, "/scep", otherBuilt.der), otherBuilt, { decrypter: other.signer, caCertificates: [ca.cert] });
+      expect([rep.status, released]).toEqual(["SUCCESS", 1]);
+    });
+
     it("the issue hook answers FAILURE (the CA refused): the challenge stays spent, a resend is refused as a used challenge", async () => {
       const challenges = new MemoryChallengeStore({ now: () => NOW });
       const challenge = await challenges.issue({ profile: "p" });

@@ -19,7 +19,15 @@ import type { CertificationRequest, FailInfo } from "@scep/core";
  * @group Validators
  */
 export type ValidatorVerdict =
-  | { ok: true; data?: Record<string, unknown> }
+  | {
+      ok: true;
+      data?: Record<string, unknown>;
+      /**
+       * Undoes what accepting spent (the replay-cache entry, the rate-limit hit) for a request the server then fails
+       * before issuing (@scep/core calls it at most once), so the device's resend of the same challenge is accepted.
+       */
+      release?: () => Promise<unknown>;
+    }
   | { ok: false; reason: string; failInfo: FailInfo; failInfoText: string };
 
 /**

@@ -10,7 +10,7 @@
 import { createHash, createPublicKey, verify, X509Certificate } from "node:crypto";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Certificate, createSelfSignedSigner, exportPrivateKeyPem, generateRsaKeyPair, type CertificationRequest } from "@scep/core";
-import { INTUNE_FAIL_INFO, IntuneScepClient, IntuneValidator, MemoryReplayCache, type IntuneError, type IntuneValidatorOptions } from "../src/index.js";
+import { INTUNE_FAIL_INFO, IntuneScepClient, IntuneValidator, MemoryRateLimiter, MemoryReplayCache, type IntuneError, type IntuneValidatorOptions } from "../src/index.js";
 import { CLIENT_ID, CLIENT_SECRET, SERVICE_PATH, TENANT, startFakeIntune, type FakeIntune, type Recorded } from "./support/fake-intune.js";
 import { csrWith } from "./support/tokens.js";
 
@@ -458,6 +458,30 @@ describe("optional stores (INTUNE.md: Mode A keyed by the CSR's subject and tran
     expect((await v.validate({ ...input(), profile: "other" })).ok).toBe(true);
     clock.t += 86_400_001;
     expect((await v.validate(input())).ok).toBe(true);
+  });
+
+  it("an accepted verdict's release (the server failed the request) forgets the transactionID and the rate-limit hit: the resend validates", async () => {
+    const cache = new MemoryReplayCache({ now: () => new Date(clock.t) });
+    const v = validator({ replayCache: cache, rateLimit: { max: 1, windowMs: 86_400_000 } });
+    const first = await v.validate(input());
+    expect(first).toMatchObject({ ok: true, release: expect.any(Function) });
+    await (first as { release: () => Promise<unknown> }).release();
+    expect(await v.validate(input())).toMatchObject({ ok: true }); // neither a replay nor over the limit of 1
+    expect(await v.validate(input())).toMatchObject({ ok: false, reason: "replay" });
+  });
+
+  it("the rate limiter is down after the transactionID was recorded: ERR_STORE_UNAVAILABLE, and the transactionID is forgotten", async () => {
+    const cache = new MemoryReplayCache({ now: () => new Date(clock.t) });
+    let down = true;
+    const inner = new MemoryRateLimiter({ now: () => new Date(clock.t) });
+    const v = validator({
+      replayCache: cache,
+      rateLimit: { max: 3, windowMs: 86_400_000 },
+      rateLimiter: { hit: (k, l) => (down ? Promise.reject(new Error("ECONNRESET")) : inner.hit(k, l)), release: (k, id) => inner.release(k, id) },
+    });
+    await expect(v.validate(input())).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE", message: "the rate limiter is unavailable" });
+    down = false;
+    expect(await v.validate(input())).toMatchObject({ ok: true });
   });
 
   it("a store that is down → validate rejects with ERR_STORE_UNAVAILABLE (the server answers 503); nothing accepted", async () => {

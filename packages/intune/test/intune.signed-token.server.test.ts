@@ -8,8 +8,8 @@
  * is down is HTTP 503, nothing issued.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { buildPkcsReq, createScepServer, type IssueContext, type ScepServer } from "@scep/core";
-import { MemoryReplayCache, SignedTokenValidator, TrustAnchorPool, type ReplayCache } from "../src/index.js";
+import { buildPkcsReq, createScepServer, type IssueContext, type ScepProfile, type ScepServer } from "@scep/core";
+import { MemoryRateLimiter, MemoryReplayCache, SignedTokenValidator, TrustAnchorPool, type RateLimiter, type ReplayCache } from "../src/index.js";
 import { NOW, createDevice, createTestCa, eventLog, issuingHook, postPki, readReply, type Device, type TestCa } from "../../core/test/support/server-pki.js";
 import { DEVICE, anchor, goodClaims, mint, type Anchor } from "./support/tokens.js";
 
@@ -23,17 +23,22 @@ beforeAll(async () => {
   device = await createDevice({ cn: DEVICE.cn }); // RSA-2048 key and self-signed signer; CSRs are made per token below
 });
 
-function setup(replayCache?: ReplayCache): { server: ScepServer; calls: IssueContext[]; log: ReturnType<typeof eventLog> } {
+function setup(
+  replayCache?: ReplayCache,
+  more: { rateLimiter?: RateLimiter; issue?: (issue: ScepProfile["issue"]) => ScepProfile["issue"] } = {},
+): { server: ScepServer; calls: IssueContext[]; log: ReturnType<typeof eventLog> } {
   const validator = new SignedTokenValidator({
     trustAnchors: TrustAnchorPool.fromPem(ec.pem, { now: () => NOW }),
     audience: "https://scep.example.test/scep",
     now: () => NOW,
     ...(replayCache ? { replayCache } : {}),
+    ...(more.rateLimiter ? { rateLimiter: more.rateLimiter } : {}),
   });
   const calls: IssueContext[] = [];
   const log = eventLog();
+  const issue = issuingHook(ca, calls);
   const server = createScepServer({
-    profiles: [{ name: "intune", path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "custom", validate: (ctx) => validator.validate(ctx) }, issue: issuingHook(ca, calls) }],
+    profiles: [{ name: "intune", path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "custom", validate: (ctx) => validator.validate(ctx) }, issue: more.issue ? more.issue(issue) : issue }],
     onEvent: log.onEvent,
     now: () => NOW,
   });
@@ -96,5 +101,59 @@ describe("Mode B through createScepServer", () => {
     expect(calls).toHaveLength(0);
     down = false;
     expect((await enroll(server, mint(ec.privateKey, claims()))).status).toBe("SUCCESS");
+  });
+
+  describe("a request the server fails after accepting the token gives back what it spent: the device's resend (RFC 8894 §3.3.3) is no replay", () => {
+    it("the issue hook throws (500), then works: the same token is issued, and its rate-limit hit was given back", async () => {
+      let broken = true;
+      const { server, calls } = setup(undefined, {
+        issue: (issue) => async (ctx) => {
+          if (broken) throw new Error("the CA's HSM is unplugged");
+          return issue(ctx);
+        },
+      });
+      const token = mint(ec.privateKey, claims({ nonce: "resend-1" }));
+      expect(await enroll(server, token)).toMatchObject({ http: 500 });
+      expect(await enroll(server, token)).toMatchObject({ http: 500 });
+      broken = false;
+      expect((await enroll(server, token)).status).toBe("SUCCESS");
+      expect(await enroll(server, token)).toMatchObject({ status: "FAILURE", failInfoText: "the token was used before" });
+      // 3 per device in 24 h: the two failed requests counted nothing, so two more fit.
+      for (let i = 0; i < 2; i++) expect((await enroll(server, mint(ec.privateKey, claims()))).status).toBe("SUCCESS");
+      expect((await enroll(server, mint(ec.privateKey, claims()))).failInfoText).toBe("more than 3 enrollments of this device in 86400 s");
+      expect(calls).toHaveLength(3);
+    });
+
+    it("the rate limiter is down after the nonce was recorded (503): once it is back the same token is issued", async () => {
+      let down = true;
+      const inner = new MemoryRateLimiter({ now: () => NOW });
+      const limiter: RateLimiter = {
+        hit: (k, l) => (down ? Promise.reject(new Error("ECONNREFUSED")) : inner.hit(k, l)),
+        release: (k, id) => inner.release(k, id),
+      };
+      const { server } = setup(undefined, { rateLimiter: limiter });
+      const token = mint(ec.privateKey, claims({ nonce: "limiter-down-1" }));
+      expect(await enroll(server, token)).toMatchObject({ http: 503 });
+      down = false;
+      expect((await enroll(server, token)).status).toBe("SUCCESS");
+    });
+
+    it("a replay cache without release keeps the nonce: the resend after a 500 is refused as a replay (nothing else changes)", async () => {
+      const inner = new MemoryReplayCache({ now: () => NOW });
+      let broken = true;
+      const { server } = setup(
+        { checkAndInsert: (k, ttl) => inner.checkAndInsert(k, ttl) },
+        {
+          issue: (issue) => async (ctx) => {
+            if (broken) throw new Error("the CA's HSM is unplugged");
+            return issue(ctx);
+          },
+        },
+      );
+      const token = mint(ec.privateKey, claims({ nonce: "no-release-1" }));
+      expect(await enroll(server, token)).toMatchObject({ http: 500 });
+      broken = false;
+      expect(await enroll(server, token)).toMatchObject({ status: "FAILURE", failInfoText: "the token was used before" });
+    });
   });
 });

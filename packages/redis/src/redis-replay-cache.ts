@@ -76,4 +76,16 @@ export class RedisReplayCache implements ReplayCache {
     if (set !== null) return true;
     return (await this.#run.eval("replay check", REPLAY_INSERT, [k], [now, expiresAt, px])) === 1;
   }
+
+  /**
+   * Forgets `key` so its next `checkAndInsert` is true (`@scep/intune`'s ReplayCache.release): one `GETDEL`,
+   * true when the entry it removed was live by the injected clock.
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async release(key: string): Promise<boolean> {
+    if (key === "") return false;
+    const was = await this.#run.command("replay release", "GETDEL", [this.#key(key)]);
+    return was !== null && Number(String(was)) > this.#options.now().getTime();
+  }
 }

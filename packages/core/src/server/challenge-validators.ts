@@ -69,7 +69,10 @@ function custom(policy: Extract<ChallengePolicy, { type: "custom" }>): Challenge
 /** Normalizes a {@link ChallengeVerdict}. @group Server */
 export function normalizeVerdict(v: ChallengeVerdict): ChallengeOutcome {
   if (v === true) return OK;
-  if (typeof v === "object" && v !== null && v.ok === true) return v.data === undefined ? OK : { ok: true, data: v.data };
+  if (typeof v === "object" && v !== null && v.ok === true) {
+    if (v.data === undefined && v.release === undefined) return OK;
+    return { ok: true, ...(v.data !== undefined ? { data: v.data } : {}), ...(typeof v.release === "function" ? { release: v.release } : {}) };
+  }
   if (typeof v === "object" && v !== null && v.ok === false) return refuse(v.failInfoText || "challenge rejected", v.reason || "bad_challenge", v.failInfo ?? "badRequest");
   return refuse("challenge rejected");
 }

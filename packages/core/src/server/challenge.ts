@@ -26,12 +26,19 @@ export interface ChallengeContext {
 
 /**
  * What a custom validator answers: `true`/`false`, or an object. `{ ok: true, data }` passes `data` to the issue
- * hook as `IssueContext.challengeData` (e.g. what an Intune or webhook check learned). `{ ok: false }` may name a
- * stable `reason` label for events and stats (default `bad_challenge`), the `failInfo` (default badRequest) and a
- * `failInfoText` for the client (default "challenge rejected"; never put a secret in it).
+ * hook as `IssueContext.challengeData` (e.g. what an Intune or webhook check learned). `{ ok: true, release }`: a
+ * function that undoes what accepting the challenge spent (a replay-cache entry, a rate-limit hit), called at most
+ * once, best effort, when the server then fails the request before issuing (a 5xx, or 503 for a store that is down),
+ * so the device's resend (RFC 8894 §3.3.3) is accepted as the first try would have been; never after a FAILURE
+ * answer of the issue hook or a recorded PENDING transaction. `{ ok: false }` may name a stable `reason` label for
+ * events and stats (default `bad_challenge`), the `failInfo` (default badRequest) and a `failInfoText` for the client
+ * (default "challenge rejected"; never put a secret in it).
  * @group Server
  */
-export type ChallengeVerdict = boolean | { ok: true; data?: unknown } | { ok: false; reason?: string; failInfo?: FailInfo; failInfoText?: string };
+export type ChallengeVerdict =
+  | boolean
+  | { ok: true; data?: unknown; release?: () => Promise<unknown> }
+  | { ok: false; reason?: string; failInfo?: FailInfo; failInfoText?: string };
 
 /**
  * One-time challenges shared by every replica of a server. Either method may

@@ -200,15 +200,27 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
     }
     if (r.code === "Success") {
       // Stores after Intune's yes, so refusals are never recorded; a store that is down throws (the server answers 503).
-      if (this.#replay && !(await guardStore(() => this.#replay!.checkAndInsert(input.request.transactionId, this.#replayTtl), "replay cache"))) {
+      const replay = this.#replay;
+      const transactionId = input.request.transactionId;
+      if (replay && !(await guardStore(() => replay.checkAndInsert(transactionId, this.#replayTtl), "replay cache"))) {
         return { ok: false, reason: "replay", failInfo: "badMessageCheck", failInfoText: "this transaction was validated before" };
       }
+      // Gives back what this acceptance spent, for a request the server then fails (its resend is no replay).
+      const forgetTransaction = async (): Promise<unknown> => (replay?.release ? guardStore(() => replay.release!(transactionId), "replay cache") : undefined);
+      let release: (() => Promise<unknown>) | undefined = replay?.release ? forgetTransaction : undefined;
       if (this.#limit && this.#limiter) {
         const limit = this.#limit;
-        const hit = await guardStore(() => this.#limiter!.hit(JSON.stringify([input.profile ?? "", input.csr.subject]), limit), "rate limiter");
+        const limiter = this.#limiter;
+        const key = JSON.stringify([input.profile ?? "", input.csr.subject]);
+        const hit = await guardStore(() => limiter.hit(key, limit), "rate limiter").catch(async (e: unknown) => {
+          await forgetTransaction().catch(() => undefined);
+          throw e;
+        });
         if (!hit.allowed) return { ok: false, reason: "rate_limited", failInfo: "badRequest", failInfoText: `more than ${limit.max} enrollments of this subject in ${limit.windowMs / 1000} s` };
+        release = () => Promise.all([forgetTransaction(), guardStore(() => limiter.release(key, hit.id), "rate limiter")]);
       }
-      return { ok: true, data: { intune: { activityId: r.activityId } } };
+      const data = { intune: { activityId: r.activityId } };
+      return release ? { ok: true, data, release } : { ok: true, data };
     }
     const failInfo: FailInfo | undefined = Object.hasOwn(INTUNE_FAIL_INFO, r.code) ? INTUNE_FAIL_INFO[r.code as Exclude<IntuneResultCode, "Success">] : undefined;
     if (!failInfo) return { ok: false, reason: UNKNOWN_CODE_REASON, failInfo: "badRequest", failInfoText: "Intune refused the challenge" };

@@ -24,6 +24,10 @@ import { MinHeap } from "../lib/min-heap.js";
  *   @scep/core's errors), not "off".
  * - A store that cannot be reached throws @scep/core's `StoreUnavailableError`
  *   (`ERR_STORE_UNAVAILABLE`); validators pass it on (fail closed: the server answers 503).
+ * - `release(key)` (optional) forgets a recorded key, so the next `checkAndInsert`
+ *   of it resolves `true`; it resolves whether a live entry was forgotten. The
+ *   validators call it for a request the server failed after accepting it, so
+ *   the device's resend of the same token or transaction is not a replay.
  *
  * @example
  * ```ts
@@ -37,6 +41,8 @@ import { MinHeap } from "../lib/min-heap.js";
 export interface ReplayCache {
   /** Records `key` for `ttlMs` milliseconds unless it is already recorded; true when it was not. */
   checkAndInsert(key: string, ttlMs: number): Promise<boolean>;
+  /** Forgets `key` (see the contract above); true when a live entry was forgotten. Optional: without it nothing is given back. */
+  release?(key: string): Promise<boolean>;
 }
 
 /**
@@ -106,6 +112,14 @@ export class MemoryReplayCache implements ReplayCache {
     this.#entries.set(key, now + ttlMs);
     this.#heap.push(now + ttlMs, key);
     return true;
+  }
+
+  /** {@inheritDoc ReplayCache.release} */
+  async release(key: string): Promise<boolean> {
+    const expires = this.#entries.get(key);
+    if (expires === undefined) return false;
+    this.#entries.delete(key); // its heap record finds no entry of its instant and is dropped when popped
+    return expires > this.#now();
   }
 
   /** Drops every entry expired at `now` (each heap record is popped once: amortised O(log n) per insert). */

@@ -45,7 +45,8 @@ const fresh = (label: string): string => `${label}-${Date.now().toString(36)}-${
  * whole strings (no prefix or `a|b` collisions, any Unicode); the empty key is
  * never stored; a TTL of 0, a negative or a fractional TTL is a
  * configuration error (`ERR_INTUNE_CONFIG`, or @scep/core's `ERR_INVALID_ARGUMENT`); of 50 concurrent calls with one key exactly one is
- * true, and 50 concurrent calls with distinct keys are all true.
+ * true, and 50 concurrent calls with distinct keys are all true; `release`, when the cache has it, makes a recorded
+ * key fresh once more and answers false for an unknown or expired one.
  *
  * @example
  * ```ts
@@ -122,6 +123,21 @@ export function replayCacheConformance<S extends ReplayCache>(options: ReplayCac
       expect(await cache.checkAndInsert(unicode, 60_000)).toBe(true);
       expect(await cache.checkAndInsert(unicode, 60_000)).toBe(false);
       expect(await cache.checkAndInsert(unicode.normalize("NFD") + "\u0301", 60_000)).toBe(true);
+    });
+
+    it("release (when implemented) forgets a recorded key: the next checkAndInsert is true, then refused again; false for an unknown or expired key", async (ctx) => {
+      if (!cache.release) return ctx.skip(); // optional: a cache without it gives nothing back
+      const k = fresh("release");
+      expect(await cache.checkAndInsert(k, 60_000)).toBe(true);
+      expect(await cache.release(k)).toBe(true);
+      expect(await cache.checkAndInsert(k, 60_000)).toBe(true);
+      expect(await cache.checkAndInsert(k, 60_000)).toBe(false);
+      expect(await cache.release(fresh("never-recorded"))).toBe(false);
+      const old = fresh("expired");
+      expect(await cache.checkAndInsert(old, 60_000)).toBe(true);
+      clock.advance(60_000);
+      expect(await cache.release(old)).toBe(false);
+      expect(await cache.checkAndInsert(old, 60_000)).toBe(true);
     });
 
     it("the empty key is never stored: always accepted", async () => {

@@ -239,15 +239,15 @@ export class SignedTokenValidator implements ChallengeValidator, ChallengeStatus
   /** {@inheritDoc ChallengeValidator.validate} */
   async validate(input: ValidationInput): Promise<ValidatorVerdict> {
     try {
-      const claims = await this.#check(input);
-      return { ok: true, data: { claims } };
+      const { claims, release } = await this.#check(input);
+      return release ? { ok: true, data: { claims }, release } : { ok: true, data: { claims } };
     } catch (e) {
       if (e instanceof Refusal) return { ok: false, reason: e.reason, failInfo: SIGNED_TOKEN_FAIL_INFO[e.reason], failInfoText: e.text };
       throw e;
     }
   }
 
-  async #check(input: ValidationInput): Promise<SignedTokenClaims> {
+  async #check(input: ValidationInput): Promise<{ claims: SignedTokenClaims; release?: () => Promise<unknown> }> {
     // Gate 1: trust anchors.
     const pool = this.#o.trustAnchors;
     if (!pool) throw new Refusal("signature_invalid", "no trust anchors are configured for signed-token challenges");
@@ -302,9 +302,11 @@ export class SignedTokenValidator implements ChallengeValidator, ChallengeStatus
 
     // Gate 8: replay (after the binding, so a mismatch does not consume the nonce).
     const nonce = claims.nonce ?? "";
+    let recordedNonce: string | undefined;
     if (nonce !== "") {
       const fresh = await this.#store(() => this.#replay.checkAndInsert(nonce, this.#replayTtlFor(claims, now)), "replay cache");
       if (!fresh) throw new Refusal("replay", "the token was used before");
+      recordedNonce = nonce;
     }
 
     // Gate 9: rate limit per (sub, iss); JSON keeps the pair unambiguous.
@@ -312,7 +314,11 @@ export class SignedTokenValidator implements ChallengeValidator, ChallengeStatus
     if (this.#limit !== false) {
       const key = JSON.stringify([claims.sub ?? "", claims.iss ?? ""]);
       const limit = this.#limit;
-      const r = await this.#store(() => this.#limiter.hit(key, limit), "rate limiter");
+      const r = await this.#store(() => this.#limiter.hit(key, limit), "rate limiter").catch(async (e: unknown) => {
+        // The limiter is down (503): the device's resend must not be a replay of its own token.
+        await this.#release(recordedNonce, undefined).catch(() => undefined);
+        throw e;
+      });
       if (!r.allowed) throw new Refusal("rate_limited", `more than ${limit.max} enrollments of this device in ${limit.windowMs / 1000} s`);
       recorded = { key, id: r.id };
     }
@@ -330,7 +336,8 @@ export class SignedTokenValidator implements ChallengeValidator, ChallengeStatus
         throw new Refusal("compliance_failed", "the device is not compliant");
       }
     }
-    return claims;
+    if (recordedNonce === undefined && recorded === undefined) return { claims };
+    return { claims, release: () => this.#release(recordedNonce, recorded) };
   }
 
   #checkBinding(claims: SignedTokenClaims, input: ValidationInput): void {
@@ -362,5 +369,14 @@ export class SignedTokenValidator implements ChallengeValidator, ChallengeStatus
 
   #store<T>(op: () => Promise<T>, what: string): Promise<T> {
     return guardStore(op, what);
+  }
+
+  /** Gives back what an accepted token spent: its nonce (when the replay cache can forget) and its rate-limit hit. */
+  async #release(nonce: string | undefined, hit: { key: string; id: string } | undefined): Promise<void> {
+    const replay = this.#replay;
+    await Promise.all([
+      nonce !== undefined && replay.release ? this.#store(() => replay.release!(nonce), "replay cache") : undefined,
+      hit ? this.#store(() => this.#limiter.release(hit.key, hit.id), "rate limiter") : undefined,
+    ]);
   }
 }
