@@ -78,7 +78,8 @@ export class RedisReplayCache implements ReplayCache {
   }
 
   /**
-   * Forgets `key` so its next `checkAndInsert` is true (`@scep/intune`'s ReplayCache.release): one `GETDEL`,
+   * Forgets `key` so its next `checkAndInsert` is true (`@scep/intune`'s ReplayCache.release): one `GETDEL`
+   * (Redis ≥ 6.2; an older server rejects it, and the validators then keep the nonce as they did without release),
    * true when the entry it removed was live by the injected clock.
    *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
