@@ -20,11 +20,14 @@
  * Usage: node scripts/node-matrix.mjs [20|22|24 ...] [-- <vitest args>]
  *   no majors: every supported major except the current one;
  *   vitest args default to the whole suite (`vitest run`).
- * Prints one line per version with its time and a closing
- * `node-matrix: N passed, N failed` line; exits 1 when any version fails.
+ * Prints one line per version with its time, each failed test under its
+ * version's line (file, name, first line of the error; read from vitest's
+ * JSON report, so the end of a long CI log still says what failed), and a
+ * closing `node-matrix: N passed, N failed` line; exits 1 when any version
+ * fails.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { delimiter, dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -82,6 +85,33 @@ function parseArgs(argv) {
   return { majors: chosen, vitestArgs };
 }
 
+/**
+ * The failed tests in a vitest JSON report, one line each: `file > name: first line of the error`.
+ * Returns [] when the report is missing or unreadable (vitest died before writing it).
+ */
+function failedTests(reportPath) {
+  let report;
+  try {
+    report = JSON.parse(readFileSync(reportPath, "utf8"));
+  } catch {
+    return [];
+  }
+  const lines = [];
+  for (const file of report.testResults ?? []) {
+    const rel = String(file.name ?? "").startsWith(root) ? file.name.slice(root.length + 1) : file.name;
+    const failed = (file.assertionResults ?? []).filter((a) => a.status === "failed");
+    for (const a of failed) {
+      const why = String(a.failureMessages?.[0] ?? "").split("\n")[0].slice(0, 200);
+      lines.push(`${rel} > ${a.fullName}: ${why}`);
+    }
+    // A file that failed without a failed test (an import error, a hook that threw).
+    if (failed.length === 0 && file.status === "failed") {
+      lines.push(`${rel}: ${String(file.message ?? "failed").split("\n")[0].slice(0, 200)}`);
+    }
+  }
+  return lines;
+}
+
 function main() {
   if (/--(security-revert|openssl-legacy-provider)/.test(process.env.NODE_OPTIONS ?? "")) {
     fail(`NODE_OPTIONS carries a process flag (${process.env.NODE_OPTIONS}); the SDK must work without one`);
@@ -95,17 +125,26 @@ function main() {
     const nodeBin = ensureNode(version);
     process.stderr.write(`\nnode-matrix: vitest run ${vitestArgs.join(" ")} on Node ${version}\n`);
     const started = performance.now();
-    const r = spawnSync(nodeBin, [vitest, "run", ...vitestArgs], {
+    // Unless the caller chose reporters, add vitest's JSON report beside the default one, so the
+    // summary below can list what failed.
+    const reportPath = join(cacheRoot, `vitest-report-${version}.json`);
+    rmSync(reportPath, { force: true });
+    const reporters = vitestArgs.some((a) => a.startsWith("--reporter"))
+      ? []
+      : ["--reporter=default", "--reporter=json", `--outputFile.json=${reportPath}`];
+    const r = spawnSync(nodeBin, [vitest, "run", ...reporters, ...vitestArgs], {
       cwd: root,
       stdio: "inherit",
       env: { ...process.env, PATH: `${dirname(nodeBin)}${delimiter}${process.env.PATH ?? ""}` },
     });
     const seconds = ((performance.now() - started) / 1000).toFixed(0);
-    results.push({ version, ok: r.status === 0, seconds, status: r.status ?? r.signal });
+    const failures = r.status === 0 ? [] : failedTests(reportPath);
+    results.push({ version, ok: r.status === 0, seconds, status: r.status ?? r.signal, failures });
   }
   console.log("");
-  for (const { version, ok, seconds, status } of results) {
+  for (const { version, ok, seconds, status, failures } of results) {
     console.log(`${ok ? "✔" : "✘"} Node ${version}: vitest ${ok ? "passed" : `failed (exit ${status})`} [${seconds}s]`);
+    for (const line of failures) console.log(`    ✘ ${line}`);
   }
   const failed = results.filter((r) => !r.ok).length;
   console.log(`node-matrix: ${results.length - failed} passed, ${failed} failed`);
