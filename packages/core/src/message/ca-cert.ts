@@ -6,6 +6,7 @@
  */
 import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
+import { pemTextOf } from "../lib/bytes.js";
 import { buildSignedData, findSigner, parseSignedData, verifySignerInfo } from "../cms/signed-data.js";
 import type { Signer } from "../keys/key.js";
 import { Certificate } from "../x509/certificate.js";
@@ -31,7 +32,10 @@ export interface EncodedReply {
 /**
  * Builds the GetCACert reply: a single CA certificate as DER
  * (`application/x-x509-ca-cert`), or, with RA certificates or a chain, a
- * degenerate certs-only PKCS#7 (`application/x-x509-ca-ra-cert`).
+ * degenerate certs-only PKCS#7 (`application/x-x509-ca-ra-cert`). Each
+ * certificate is a {@link Certificate}, DER, or PEM file bytes (RFC 8894 §4.2.1).
+ *
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` (no certificate; PEM without a CERTIFICATE block).
  *
  * @example
  * ```ts
@@ -46,7 +50,7 @@ export interface EncodedReply {
  */
 export async function buildGetCaCertResponse(certificates: readonly (Certificate | Uint8Array)[]): Promise<EncodedReply> {
   if (certificates.length === 0) throw new InvalidArgumentError("GetCACert needs at least one certificate");
-  const ders = certificates.map((c) => (c instanceof Certificate ? c.der : c));
+  const ders = certificates.map(Certificate.derOf);
   if (ders.length === 1) return { body: ders[0]!, contentType: CA_CERT_CONTENT_TYPE };
   return { body: await buildSignedData({ certificates: ders }), contentType: CA_RA_CERT_CONTENT_TYPE };
 }
@@ -57,7 +61,7 @@ export async function buildGetCaCertResponse(certificates: readonly (Certificate
  * @group Codec
  */
 export function parseGetCaCertResponse(body: Uint8Array, _contentType?: string): Certificate[] {
-  const text = body.length > 0 && body[0] === 0x2d ? new TextDecoder().decode(body) : undefined;
+  const text = pemTextOf(body);
   if (text?.includes("-----BEGIN CERTIFICATE-----")) return Certificate.fromPem(text);
   try {
     return [new Certificate(body)];
@@ -74,7 +78,7 @@ export function parseGetCaCertResponse(body: Uint8Array, _contentType?: string):
 
 /** Builds a GetNextCACert reply: the next CA (and RA) certificates in a SignedData signed by the current CA. @group Codec */
 export async function buildGetNextCaCertResponse(options: { certificates: readonly (Certificate | Uint8Array)[]; signer: Signer; now?: Date }): Promise<EncodedReply> {
-  const ders = options.certificates.map((c) => (c instanceof Certificate ? c.der : c));
+  const ders = options.certificates.map(Certificate.derOf);
   if (ders.length === 0) throw new InvalidArgumentError("GetNextCACert needs at least one certificate");
   const inner = await buildSignedData({ certificates: ders });
   const signingTime = der.seq(der.oid(oids.id_signingTime), der.tlv(der.Tag.SET, der.time(options.now ?? new Date())));

@@ -42,7 +42,7 @@ export interface CertRepOptions {
   failInfo?: FailInfo;
   /** FAILURE: a human-readable reason (id-scep-failInfoText). */
   failInfoText?: string;
-  /** SUCCESS: the issued certificate first, then its chain (DER or {@link Certificate}). */
+  /** SUCCESS: the issued certificate first, then its chain ({@link Certificate}, DER, or PEM file bytes; sent as DER). */
   certificates?: readonly (Certificate | Uint8Array)[];
   /** SUCCESS to GetCRL: the CRL, DER. */
   crl?: Uint8Array;
@@ -60,7 +60,7 @@ export interface CertRepOptions {
   signatureAlgorithm?: SignatureAlgorithm;
   /** Include the signer's certificate in the SignedData (default true). */
   includeSignerCertificate?: boolean;
-  /** Extra certificates for the SignedData (e.g. the CA above an RA). */
+  /** Extra certificates for the SignedData (e.g. the CA above an RA), in the same forms as `certificates`. */
   extraCertificates?: readonly (Certificate | Uint8Array)[];
   /** signingTime (default now). */
   now?: Date;
@@ -68,9 +68,7 @@ export interface CertRepOptions {
   senderNonce?: Uint8Array;
 }
 
-function toDer(c: Certificate | Uint8Array): Uint8Array {
-  return c instanceof Certificate ? c.der : c;
-}
+const toDer = Certificate.derOf;
 
 /**
  * Builds a signed CertRep. SUCCESS carries a degenerate certs-only SignedData

@@ -21,9 +21,9 @@ import { issueFailed } from "./enrollment/failure.js";
 
 /** Options of `approve`. @group Server */
 export interface ApproveOptions {
-  /** An operator-supplied certificate (the issue hook is not called). */
+  /** An operator-supplied certificate (the issue hook is not called): a {@link Certificate}, DER, or PEM file bytes. */
   certificate?: Certificate | Uint8Array;
-  /** Its chain. */
+  /** Its chain, each in the same forms as `certificate`. */
   chain?: readonly (Certificate | Uint8Array)[];
 }
 

@@ -51,7 +51,11 @@ export interface IssueContext {
   allowSid: boolean;
 }
 
-/** The issue hook's answer. @group Server */
+/**
+ * The issue hook's answer. SUCCESS's `certificate` and `chain` are each a {@link Certificate}, DER bytes, or the
+ * bytes of a PEM file (RFC 7468; its first CERTIFICATE block); the CertRep carries DER (RFC 8894 §3.3.2).
+ * @group Server
+ */
 export type IssueResult =
   | { status: "SUCCESS"; certificate: Certificate | Uint8Array; chain?: readonly (Certificate | Uint8Array)[] }
   | { status: "PENDING" }
@@ -139,7 +143,7 @@ export interface ScepProfile {
   approvalLeaseMs?: number;
   /** Renewals also need a valid challenge (default false). */
   renewalRequiresChallenge?: boolean;
-  /** GetCert: the certificate with this issuer and serial (undefined: FAILURE badCertId). */
+  /** GetCert: the certificate with this issuer and serial, as a {@link Certificate}, DER or PEM bytes (undefined: FAILURE badCertId). */
   getCert?: (q: { issuer: Uint8Array; serialNumber: Uint8Array }) => Promise<Certificate | Uint8Array | undefined>;
   /** GetCRL: the CRL for this issuer and serial (undefined: FAILURE badCertId). */
   getCrl?: (q: { issuer: Uint8Array; serialNumber: Uint8Array }) => Promise<Uint8Array | undefined>;
@@ -210,9 +214,9 @@ export function toCert(c: Certificate | Uint8Array | string): Certificate {
   return Certificate.from(c);
 }
 
-/** DER of a certificate. @group Server */
+/** DER of a certificate (PEM bytes decoded; see `Certificate.derOf`). @group Server */
 export function toDer(c: Certificate | Uint8Array): Uint8Array {
-  return c instanceof Certificate ? c.der : c;
+  return Certificate.derOf(c);
 }
 
 /** Certificates without repeats (compared by DER), first occurrence kept. */

@@ -118,6 +118,20 @@ export class Certificate {
     return new Certificate(value as Uint8Array);
   }
 
+  /**
+   * DER of a certificate given in any accepted form: a Certificate's `der`, DER bytes as they are (not
+   * parsed: wire paths hand DER through), PEM (a string, or the bytes of a PEM file) decoded to its
+   * first `CERTIFICATE` block. Every certificate a user hands the codec or the server as
+   * `Certificate | Uint8Array` goes through here, so PEM file bytes never reach the wire as if DER.
+   *
+   * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` (PEM without a CERTIFICATE block), Asn1Error `ERR_ASN1` (bad DER inside the PEM).
+   */
+  static derOf(value: Certificate | Uint8Array | string): Uint8Array {
+    if (value instanceof Certificate) return value.der;
+    const text = typeof value === "string" ? value : pemTextOf(value);
+    return text === undefined ? (value as Uint8Array) : Certificate.fromPem(text)[0]!.der;
+  }
+
   /** Subject as `CN=…, O=…`. */
   get subject(): string {
     return formatName(this.subjectDer);

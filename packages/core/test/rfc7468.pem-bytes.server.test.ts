@@ -1,0 +1,148 @@
+/**
+ * RFC 7468 PEM given as bytes where the server and the codec take a
+ * certificate as `Certificate | Uint8Array`: an issue hook's certificate and
+ * chain (immediate and on approval), `approve()`'s own certificate and chain,
+ * a GetCert hook's answer, `buildGetCaCertResponse`, `buildCertRep`'s extra
+ * certificates. Before, only the immediate hook's certificate went through
+ * `Certificate.from`; PEM file bytes anywhere else reached the wire as if
+ * they were DER (RFC 8894 §3.3.2 and §4.2 carry DER certificates), and the
+ * client could not parse the reply.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  Certificate,
+  CertificationRequest,
+  MemoryTransactionStore,
+  buildCertPoll,
+  buildCertRep,
+  buildGetCaCertResponse,
+  buildPkcsReq,
+  createScepServer,
+  parseGetCaCertResponse,
+  readCertRep,
+  decodePkiMessage,
+  type IssueResult,
+  type ScepServer,
+} from "../src/index.js";
+import { NOW, createDevice, createTestCa, hex, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
+
+const CHALLENGE = "pem-bytes-secret";
+/** PEM file bytes as `readFileSync(path)` gives them, with openssl's explanatory preamble. */
+const pemBytes = (c: Certificate): Uint8Array => new TextEncoder().encode(`subject=${c.subject}\n${c.toPem()}`);
+
+let ca: TestCa;
+let server: ScepServer;
+/** What the hook answers: PEM bytes for the certificate and for the chain, or PENDING. */
+let mode: "pem" | "pending" = "pem";
+
+beforeAll(async () => {
+  ca = await createTestCa("PEM Bytes Server CA");
+  server = createScepServer({
+    profiles: [
+      {
+        name: "p",
+        path: "/scep",
+        caCertificate: ca.cert,
+        signer: ca.key,
+        challenge: { type: "static", password: CHALLENGE },
+        transactions: new MemoryTransactionStore({ now: () => NOW }),
+        issue: async (ctx): Promise<IssueResult> => {
+          if (mode === "pending" && !ctx.approved) return { status: "PENDING" };
+          const issued = await ca.issue(ctx.csr.der, { notAfter: ctx.notAfterMax });
+          return { status: "SUCCESS", certificate: pemBytes(issued), chain: [pemBytes(ca.cert)] };
+        },
+      },
+    ],
+    now: () => NOW,
+  });
+});
+
+async function submit(device: Device) {
+  const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+  return { built, rep: await readReply(await postPki(server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] }) };
+}
+
+async function poll(device: Device, transactionId: string) {
+  const built = await buildCertPoll({
+    signer: device.signer,
+    recipient: ca.cert,
+    issuer: ca.cert,
+    subject: CertificationRequest.from(device.csr).subjectDer,
+    transactionId,
+    now: NOW,
+  });
+  return readReply(await postPki(server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
+}
+
+/** The reply's certificates: the device's (its public key) first, then the CA's, all DER. */
+function expectDeviceThenCa(certificates: readonly Certificate[], device: Device, cn: string): void {
+  expect(certificates.map((c) => c.subject)).toEqual([`CN=${cn}, O=scep-sdk server tests`, "CN=PEM Bytes Server CA, O=scep-sdk server tests"]);
+  expect(hex(certificates[0]!.spki)).toBe(hex(CertificationRequest.from(device.csr).spki));
+  expect(hex(certificates[1]!.der)).toBe(hex(ca.cert.der));
+}
+
+describe("RFC 7468 PEM bytes from hooks and operators reach the wire as DER (RFC 8894 §3.3.2)", () => {
+  it("an issue hook answering SUCCESS with PEM bytes for the certificate and the chain: the CertRep holds both as DER", async () => {
+    mode = "pem";
+    const device = await createDevice({ cn: "pem-immediate", challengePassword: CHALLENGE });
+    const { rep } = await submit(device);
+    expect(rep.status).toBe("SUCCESS");
+    expectDeviceThenCa(rep.certificates, device, "pem-immediate");
+  });
+
+  it("approve() runs the hook, which answers PEM bytes: the next CertPoll is SUCCESS with DER", async () => {
+    mode = "pending";
+    const device = await createDevice({ cn: "pem-approved-by-hook", challengePassword: CHALLENGE });
+    const { built, rep } = await submit(device);
+    expect(rep.status).toBe("PENDING");
+    const tx = await server.approve("p", built.transactionId);
+    expect(tx.status).toBe("ISSUED");
+    expect(tx.certificate![0]).toBe(0x30);
+    const polled = await poll(device, built.transactionId);
+    expect(polled.status).toBe("SUCCESS");
+    expectDeviceThenCa(polled.certificates, device, "pem-approved-by-hook");
+  });
+
+  it("approve() given the certificate and chain as PEM bytes: stored and delivered as DER", async () => {
+    mode = "pending";
+    const device = await createDevice({ cn: "pem-approved-by-operator", challengePassword: CHALLENGE });
+    const { built } = await submit(device);
+    const issued = await ca.issue(device.csr, { notAfter: new Date(NOW.getTime() + 86_400_000) });
+    const tx = await server.approve("p", built.transactionId, { certificate: pemBytes(issued), chain: [pemBytes(ca.cert)] });
+    expect(hex(tx.certificate)).toBe(hex(issued.der));
+    expect(tx.chain!.map(hex)).toEqual([hex(ca.cert.der)]);
+    const polled = await poll(device, built.transactionId);
+    expect(polled.status).toBe("SUCCESS");
+    expectDeviceThenCa(polled.certificates, device, "pem-approved-by-operator");
+  });
+});
+
+describe("RFC 7468 PEM bytes given to the codec's builders", () => {
+  it("buildGetCaCertResponse (RFC 8894 §4.2.1): one certificate as PEM bytes is answered as its DER", async () => {
+    const reply = await buildGetCaCertResponse([pemBytes(ca.cert)]);
+    expect(reply.contentType).toBe("application/x-x509-ca-cert");
+    expect(hex(reply.body)).toBe(hex(ca.cert.der));
+  });
+
+  it("buildGetCaCertResponse (RFC 8894 §4.2.1.2): CA and RA as PEM bytes give a PKCS#7 of both DER certificates", async () => {
+    const ra = await ca.ra("CN=PEM Bytes RA");
+    const reply = await buildGetCaCertResponse([pemBytes(ca.cert), pemBytes(ra.certificate)]);
+    expect(reply.contentType).toBe("application/x-x509-ca-ra-cert");
+    expect(parseGetCaCertResponse(reply.body).map((c) => hex(c.der))).toEqual([hex(ca.cert.der), hex(ra.certificate.der)]);
+  });
+
+  it("parseGetCaCertResponse: a PEM reply with an explanatory preamble (not only one that starts with '-----')", () => {
+    expect(parseGetCaCertResponse(pemBytes(ca.cert)).map((c) => hex(c.der))).toEqual([hex(ca.cert.der)]);
+  });
+
+  it("buildCertRep (RFC 8894 §3.3.2): certificates and extraCertificates given as PEM bytes are DER in the reply", async () => {
+    const device = await createDevice({ cn: "pem-codec", challengePassword: CHALLENGE });
+    const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+    const request = await decodePkiMessage(built.der, { decrypters: ca.key });
+    const issued = await ca.issue(device.csr, { notAfter: new Date(NOW.getTime() + 86_400_000) });
+    const reply = await buildCertRep({ request, signer: ca.key, status: "SUCCESS", certificates: [pemBytes(issued), pemBytes(ca.cert)], extraCertificates: [pemBytes(ca.cert)], now: NOW });
+    const rep = await readCertRep(reply, { request: built, decrypter: device.signer, caCertificates: [ca.cert] });
+    expect(rep.status).toBe("SUCCESS");
+    expectDeviceThenCa(rep.certificates, device, "pem-codec");
+  });
+});
