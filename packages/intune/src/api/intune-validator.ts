@@ -12,7 +12,7 @@ import { INTUNE_FAIL_INFO, UNAVAILABLE_REASON, UNKNOWN_CODE_REASON, type IntuneR
 import { IntuneScepClient, type IntuneScepClientOptions, type ScepActionResult } from "./intune-client.js";
 import { MemoryRateLimiter, checkLimit, type RateLimit, type RateLimiter } from "../stores/rate-limiter.js";
 import { checkTtl, type ReplayCache } from "../stores/replay-cache.js";
-import { guardStore } from "../stores/guard.js";
+import { Spent } from "../stores/spent.js";
 
 /**
  * Options of {@link IntuneValidator}: the client's, plus an error sink.
@@ -199,27 +199,20 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
       return { ok: false, reason: UNAVAILABLE_REASON, failInfo: "badRequest", failInfoText: "Intune challenge validation is unavailable; try again later" };
     }
     if (r.code === "Success") {
-      // Stores after Intune's yes, so refusals are never recorded; a store that is down throws (the server answers 503).
-      const replay = this.#replay;
-      const transactionId = input.request.transactionId;
-      if (replay && !(await guardStore(() => replay.checkAndInsert(transactionId, this.#replayTtl), "replay cache"))) {
+      // Stores after Intune's yes, so refusals are never recorded; a store that is down throws (the server answers 503)
+      // and leaves nothing spent (Spent gives back the transactionID when the rate limiter then fails).
+      const spent = new Spent();
+      if (this.#replay && !(await spent.insert(this.#replay, input.request.transactionId, this.#replayTtl))) {
         return { ok: false, reason: "replay", failInfo: "badMessageCheck", failInfoText: "this transaction was validated before" };
       }
-      // Gives back what this acceptance spent, for a request the server then fails (its resend is no replay).
-      const forgetTransaction = async (): Promise<unknown> => (replay?.release ? guardStore(() => replay.release!(transactionId), "replay cache") : undefined);
-      let release: (() => Promise<unknown>) | undefined = replay?.release ? forgetTransaction : undefined;
       if (this.#limit && this.#limiter) {
         const limit = this.#limit;
-        const limiter = this.#limiter;
-        const key = JSON.stringify([input.profile ?? "", input.csr.subject]);
-        const hit = await guardStore(() => limiter.hit(key, limit), "rate limiter").catch(async (e: unknown) => {
-          await forgetTransaction().catch(() => undefined);
-          throw e;
-        });
+        const hit = await spent.hit(this.#limiter, JSON.stringify([input.profile ?? "", input.csr.subject]), limit);
         if (!hit.allowed) return { ok: false, reason: "rate_limited", failInfo: "badRequest", failInfoText: `more than ${limit.max} enrollments of this subject in ${limit.windowMs / 1000} s` };
-        release = () => Promise.all([forgetTransaction(), guardStore(() => limiter.release(key, hit.id), "rate limiter")]);
       }
       const data = { intune: { activityId: r.activityId } };
+      // Gives back what this acceptance spent, for a request the server then fails (its resend is no replay).
+      const release = spent.release();
       return release ? { ok: true, data, release } : { ok: true, data };
     }
     const failInfo: FailInfo | undefined = Object.hasOwn(INTUNE_FAIL_INFO, r.code) ? INTUNE_FAIL_INFO[r.code as Exclude<IntuneResultCode, "Success">] : undefined;

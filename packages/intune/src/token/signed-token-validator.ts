@@ -7,10 +7,10 @@
  * @module
  */
 import type { ChallengeStatus, ChallengeStatusReporter, FailInfo } from "@scep/core";
-import { guardStore } from "../stores/guard.js";
 import { IntuneConfigError } from "../errors.js";
 import { MemoryRateLimiter, checkLimit, type RateLimit, type RateLimiter } from "../stores/rate-limiter.js";
 import { MemoryReplayCache, checkTtl, type ReplayCache } from "../stores/replay-cache.js";
+import { Spent } from "../stores/spent.js";
 import type { ChallengeValidator, ValidatorVerdict, ValidationInput } from "../verdict.js";
 import { STRICT_CLAIMS, readClaims, type SignedTokenClaims } from "./claims.js";
 import { parseCompactJws, verifyCompactJws } from "./jws.js";
@@ -300,27 +300,19 @@ export class SignedTokenValidator implements ChallengeValidator, ChallengeStatus
     // Gate 7: CSR binding.
     this.#checkBinding(claims, input);
 
+    // Gates 8 and 9 spend the nonce and a rate-limit hit; Spent gives them back when a later step fails with a
+    // store error (the server answers 503, and the device's resend must not be a replay of its own token).
+    const spent = new Spent();
+
     // Gate 8: replay (after the binding, so a mismatch does not consume the nonce).
     const nonce = claims.nonce ?? "";
-    let recordedNonce: string | undefined;
-    if (nonce !== "") {
-      const fresh = await this.#store(() => this.#replay.checkAndInsert(nonce, this.#replayTtlFor(claims, now)), "replay cache");
-      if (!fresh) throw new Refusal("replay", "the token was used before");
-      recordedNonce = nonce;
-    }
+    if (nonce !== "" && !(await spent.insert(this.#replay, nonce, this.#replayTtlFor(claims, now)))) throw new Refusal("replay", "the token was used before");
 
     // Gate 9: rate limit per (sub, iss); JSON keeps the pair unambiguous.
-    let recorded: { key: string; id: string } | undefined;
     if (this.#limit !== false) {
-      const key = JSON.stringify([claims.sub ?? "", claims.iss ?? ""]);
       const limit = this.#limit;
-      const r = await this.#store(() => this.#limiter.hit(key, limit), "rate limiter").catch(async (e: unknown) => {
-        // The limiter is down (503): the device's resend must not be a replay of its own token.
-        await this.#release(recordedNonce, undefined).catch(() => undefined);
-        throw e;
-      });
+      const r = await spent.hit(this.#limiter, JSON.stringify([claims.sub ?? "", claims.iss ?? ""]), limit);
       if (!r.allowed) throw new Refusal("rate_limited", `more than ${limit.max} enrollments of this device in ${limit.windowMs / 1000} s`);
-      recorded = { key, id: r.id };
     }
 
     // Gate 10: compliance.
@@ -332,12 +324,12 @@ export class SignedTokenValidator implements ChallengeValidator, ChallengeStatus
         compliant = false;
       }
       if (!compliant) {
-        if (recorded) await this.#store(() => this.#limiter.release(recorded.key, recorded.id), "rate limiter");
+        await spent.refuseHit();
         throw new Refusal("compliance_failed", "the device is not compliant");
       }
     }
-    if (recordedNonce === undefined && recorded === undefined) return { claims };
-    return { claims, release: () => this.#release(recordedNonce, recorded) };
+    const release = spent.release();
+    return release ? { claims, release } : { claims };
   }
 
   #checkBinding(claims: SignedTokenClaims, input: ValidationInput): void {
@@ -365,18 +357,5 @@ export class SignedTokenValidator implements ChallengeValidator, ChallengeStatus
     if (this.#maxValidity !== false && claims.iat !== undefined) last = Math.min(last === -Infinity ? Infinity : last, claims.iat * 1000 + this.#maxValidity + 1);
     const remaining = Number.isFinite(last) ? Math.ceil(last - now) : 0;
     return Math.max(this.#replayTtl, remaining);
-  }
-
-  #store<T>(op: () => Promise<T>, what: string): Promise<T> {
-    return guardStore(op, what);
-  }
-
-  /** Gives back what an accepted token spent: its nonce (when the replay cache can forget) and its rate-limit hit. */
-  async #release(nonce: string | undefined, hit: { key: string; id: string } | undefined): Promise<void> {
-    const replay = this.#replay;
-    await Promise.all([
-      nonce !== undefined && replay.release ? this.#store(() => replay.release!(nonce), "replay cache") : undefined,
-      hit ? this.#store(() => this.#limiter.release(hit.key, hit.id), "rate limiter") : undefined,
-    ]);
   }
 }
