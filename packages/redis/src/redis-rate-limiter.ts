@@ -23,7 +23,12 @@ import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type Res
  * expires a minute after its window. `release` is `ZREM` of the hit's id.
  *
  * Rejects with StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis
- * fails or does not answer within `commandTimeoutMs`.
+ * fails or does not answer within `commandTimeoutMs`. A rejected `hit` leaves
+ * nothing recorded: the hit's id is made client-side, so when the script may
+ * still run late, a `ZREM` of that id follows it on the same client (Redis runs
+ * one connection's commands in order). Best effort: when the client cannot
+ * send it (disconnected, offline queue off) a hit that already reached Redis
+ * counts until it leaves the window.
  *
  * @example
  * ```ts
@@ -66,7 +71,16 @@ export class RedisRateLimiter implements RateLimiter {
     if (!Number.isSafeInteger(limit.windowMs) || limit.windowMs <= 0) throw new InvalidArgumentError(`rate limit windowMs must be a positive integer number of milliseconds (got ${limit.windowMs})`);
     const now = this.#options.now().getTime();
     const id = `${now}-${randomBytes(8).toString("hex")}`;
-    const reply = (await this.#run.eval("rate limit hit", RATE_HIT, [this.#key(key)], [now, now - limit.windowMs, limit.max, id, limit.windowMs + 60_000])) as [number, number];
+    const k = this.#key(key);
+    let reply: [number, number];
+    try {
+      reply = (await this.#run.eval("rate limit hit", RATE_HIT, [k], [now, now - limit.windowMs, limit.max, id, limit.windowMs + 60_000])) as [number, number];
+    } catch (error) {
+      // Rejected, but the script may still run (Redis late past commandTimeoutMs): remove this hit by its id, which
+      // is made here, on the same client right after (see Runner.undo), so a 503 does not count against the device.
+      this.#run.undo("ZREM", [k], [id]);
+      throw error;
+    }
     const count = Number(reply[1]);
     return reply[0] === 1 ? { allowed: true, count, id } : { allowed: false, count };
   }

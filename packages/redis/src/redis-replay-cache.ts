@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { InvalidArgumentError } from "@scep/core";
 import type { ReplayCache } from "@scep/intune";
 import { Runner } from "./lib/client.js";
-import { REPLAY_INSERT } from "./lib/intune-scripts.js";
+import { REPLAY_INSERT, REPLAY_UNDO } from "./lib/intune-scripts.js";
 import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
 /**
@@ -16,15 +16,21 @@ import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type Res
  * Cluster), for the signed-token and Intune validators of several replicas.
  *
  * The key is `<prefix>replay:<sha256 hex of the nonce>` (any nonce, any
- * length, one fixed-size key), the value the entry's expiresAt by the store's
- * clock. `checkAndInsert` is `SET key expiresAt NX PX ttl+60s`: one round trip
- * for a fresh nonce, and exactly one of any number of concurrent callers
- * gets the key. When the key exists, a Lua script (atomic) refuses unless its
- * stored expiresAt has passed by the injected clock, and then replaces it.
+ * length, one fixed-size key), the value `<expiresAt>:<random tag>` (expiresAt
+ * in ms by the store's clock; the tag names the writer). `checkAndInsert` is
+ * `SET key value NX PX ttl+60s`: one round trip for a fresh nonce, and exactly
+ * one of any number of concurrent callers gets the key. When the key exists, a
+ * Lua script (atomic) refuses unless its stored expiresAt has passed by the
+ * injected clock, and then replaces it.
  *
  * Rejects with StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis
  * fails or does not answer within `commandTimeoutMs`; validators pass it on
- * and the server answers 503.
+ * and the server answers 503. A rejected `checkAndInsert` leaves nothing
+ * recorded: its SET may still run when Redis answers late, so it sends, on the
+ * same client right after, a script that deletes the entry if it still holds
+ * this call's tag (Redis runs one connection's commands in order; in a Cluster
+ * both go to the key's node). Best effort: when the client cannot send it
+ * (disconnected, offline queue off) a write that already reached Redis stays.
  *
  * @example
  * ```ts
@@ -68,13 +74,22 @@ export class RedisReplayCache implements ReplayCache {
     if (key === "") return true;
     const k = this.#key(key);
     const now = this.#options.now().getTime();
-    const expiresAt = String(now + ttlMs);
     // The stored expiresAt decides (injected clock); PX, a minute longer, only cleans up, so a Redis clock
-    // running ahead of the servers' cannot drop an entry early.
+    // running ahead of the servers' cannot drop an entry early. The random tag names this writer's entry.
+    const entry = `${now + ttlMs}:${randomBytes(8).toString("hex")}`;
     const px = ttlMs + 60_000;
-    const set = await this.#run.command("replay check", "SET", [k, expiresAt, "PX", px, "NX"]);
-    if (set !== null) return true;
-    return (await this.#run.eval("replay check", REPLAY_INSERT, [k], [now, expiresAt, px])) === 1;
+    try {
+      const set = await this.#run.command("replay check", "SET", [k, entry, "PX", px, "NX"]);
+      if (set !== null) return true;
+      return (await this.#run.eval("replay check", REPLAY_INSERT, [k], [now, entry, px])) === 1;
+    } catch (error) {
+      // Rejected, but a late SET (Redis slow past commandTimeoutMs) or a write hidden behind another error may still
+      // land: the device would be told 503 and its resend refused as a replay. Undo our own entry only (its tag):
+      // the undo runs after the write on the same connection (see Runner.undo), and never forgets the entry of the
+      // request that spent the key first.
+      this.#run.undo(REPLAY_UNDO, [k], [entry]);
+      throw error;
+    }
   }
 
   /**
@@ -87,6 +102,6 @@ export class RedisReplayCache implements ReplayCache {
   async release(key: string): Promise<boolean> {
     if (key === "") return false;
     const was = await this.#run.command("replay release", "GETDEL", [this.#key(key)]);
-    return was !== null && Number(String(was)) > this.#options.now().getTime();
+    return was !== null && Number(/^\d+/.exec(String(was))?.[0]) > this.#options.now().getTime();
   }
 }

@@ -26,7 +26,7 @@ describe("what Redis holds", () => {
     const ttl = await redis.client.pttl(keys[0]!);
     expect(ttl).toBeGreaterThan(60_000);
     expect(ttl).toBeLessThanOrEqual(120_000);
-    expect(await redis.client.get(keys[0]!)).toMatch(/^\d+$/);
+    expect(await redis.client.get(keys[0]!)).toMatch(/^\d+:[0-9a-f]{16}$/); // expiresAt (ms) and the writer's tag
   });
 
   it("a rate-limit log is one sorted set per key that expires a minute after its window", async () => {

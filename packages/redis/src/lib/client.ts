@@ -51,17 +51,41 @@ export class Runner {
    * node), all under one deadline.
    */
   eval(what: string, s: Script, keys: string[], args: Array<string | Buffer | number>): Promise<unknown> {
-    return this.#deadline(what, async () => {
+    return this.#deadline(what, async (late) => {
+      try {
+        return await this.#send("EVALSHA", [s.sha, keys.length, ...keys, ...args]);
+      } catch (error) {
+        // Past the deadline nothing more is sent: the caller was told "unavailable" and may have sent an undo
+        // (see `undo`), which a late EVAL would overtake.
+        if (!isNoScript(error) || late()) throw error;
+        return await this.#send("EVAL", [s.source, keys.length, ...keys, ...args]);
+      }
+    });
+  }
+
+  /**
+   * Sends a command or script (keys first) that undoes a write whose command failed or was late (it may still run on Redis), without a
+   * deadline and without waiting; its own failure is dropped (best effort). Sound because it is sent after the write
+   * on the same client: ioredis writes both to the one connection of the key (in a Cluster: same key, same slot, same
+   * node), in order, also while Redis is paused or the commands wait in the offline queue, and Redis runs one
+   * connection's commands in order. So the undo runs after the write whenever both run. It is lost when the client
+   * cannot send it (disconnected with the offline queue off) while the write had already reached Redis.
+   */
+  undo(s: Script | string, keys: string[], args: Array<string | Buffer | number>): void {
+    const run = async (): Promise<unknown> => {
+      if (typeof s === "string") return this.#send(s, [...keys, ...args]);
       try {
         return await this.#send("EVALSHA", [s.sha, keys.length, ...keys, ...args]);
       } catch (error) {
         if (!isNoScript(error)) throw error;
         return await this.#send("EVAL", [s.source, keys.length, ...keys, ...args]);
       }
-    });
+    };
+    run().catch(() => undefined);
   }
 
-  #deadline<T>(what: string, run: () => Promise<T>): Promise<T> {
+  /** Runs `run` under the deadline; `run` is told, through `late()`, whether the deadline has passed. */
+  #deadline<T>(what: string, run: (late: () => boolean) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => {
@@ -75,7 +99,7 @@ export class Runner {
       }, this.#timeoutMs);
       let pending: Promise<T>;
       try {
-        pending = run();
+        pending = run(() => settled);
       } catch (error) {
         pending = Promise.reject(error);
       }

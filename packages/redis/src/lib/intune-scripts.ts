@@ -8,16 +8,32 @@ import { script } from "./client.js";
 /**
  * Replay check-and-insert, run when `SET … NX PX` found the key present:
  * the entry still counts only while its stored expiresAt is after now.
- * KEYS[1] entry. ARGV[1] now, ARGV[2] new expiresAt, ARGV[3] TTL (PX).
+ * An entry is `<expiresAt>:<writer's random tag>` (or `<expiresAt>` alone,
+ * as written before the tag existed); the leading digits are the expiresAt.
+ * KEYS[1] entry. ARGV[1] now, ARGV[2] new entry, ARGV[3] TTL (PX).
  * Returns 1 when (re)inserted, 0 for a replay.
  */
 export const REPLAY_INSERT = script(
   "replay-insert",
   `
 local cur = redis.call('GET', KEYS[1])
-if cur and tonumber(cur) > tonumber(ARGV[1]) then return 0 end
+if cur and tonumber(string.match(cur, '^%d+')) > tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
+`,
+);
+
+/**
+ * Undo of a replay insert that failed or was late: deletes the entry only when
+ * it is still the one this writer wrote (its random tag), never the entry of
+ * the request that spent the key first.
+ * KEYS[1] entry. ARGV[1] the entry written. Returns 1 when deleted, else 0.
+ */
+export const REPLAY_UNDO = script(
+  "replay-undo",
+  `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 `,
 );
 

@@ -1,0 +1,129 @@
+/**
+ * The fault held here: a store write that times out but lands. Redis is
+ * paused (SIGSTOP) past `commandTimeoutMs` while a validator records what an
+ * acceptable request spends; the store rejects (ERR_STORE_UNAVAILABLE: the
+ * server answers 503 and the device resends), yet the write sits on the
+ * connection and Redis runs it when it resumes. Without an undo, the resend is
+ * refused as a replay of its own transactionID or token (or counted twice by
+ * the rate limiter): lost state. Each test resumes Redis, polls a separate raw
+ * connection until the late write has run and been undone, then validates the
+ * same request again and expects it accepted.
+ *
+ * Mode A (IntuneValidator: the transactionID) and Mode B
+ * (SignedTokenValidator: the nonce) on RedisReplayCache; Mode B's rate-limit
+ * hit on RedisRateLimiter. Real redis-server on loopback, no mock of it.
+ */
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CertificationRequest } from "@scep/core";
+import { IntuneValidator, MemoryReplayCache, SignedTokenValidator, TrustAnchorPool } from "@scep/intune";
+import { CLIENT_ID, CLIENT_SECRET, TENANT, startFakeIntune, type FakeIntune } from "../../intune/test/support/fake-intune.js";
+import { NOW, anchor, csrWith, goodClaims, mint, type Anchor } from "../../intune/test/support/tokens.js";
+import { usePrivateRedis } from "./support/private-redis.js";
+import { RedisRateLimiter, RedisReplayCache } from "../src/index.js";
+
+const redis = usePrivateRedis();
+const COMMAND_TIMEOUT_MS = 300;
+const sha256 = (s: string): string => createHash("sha256").update(s, "utf8").digest("hex");
+
+let fake: FakeIntune;
+let ec: Anchor;
+let pool: TrustAnchorPool;
+
+beforeAll(async () => {
+  [fake, ec] = await Promise.all([startFakeIntune(), anchor("p256")]);
+  pool = TrustAnchorPool.fromPem(ec.pem, { now: () => NOW });
+}, 60_000);
+afterAll(() => fake?.close());
+
+/** Calls of `command` Redis has run so far (INFO commandstats, on a connection of its own). */
+async function calls(command: string): Promise<number> {
+  const info = await redis.server.command("INFO commandstats");
+  return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+}
+
+/** Polls (a raw connection, no fixed sleep) until `done` holds or 30 s have passed; resolves whether it held. */
+async function until(done: () => Promise<boolean>): Promise<boolean> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (await done()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const exists = async (key: string): Promise<boolean> => (await redis.server.command(`EXISTS ${key}`)).trim() === ":1";
+
+/**
+ * Pauses Redis, expects `validate` to reject with ERR_STORE_UNAVAILABLE, resumes Redis, and waits until Redis has
+ * run the late write (`command`'s count grew) and `key` is gone again.
+ */
+async function timeOutWhileWriting(validate: () => Promise<unknown>, command: string, gone: () => Promise<boolean>): Promise<void> {
+  const before = await calls(command);
+  redis.server.pause();
+  try {
+    await expect(validate()).rejects.toMatchObject({ name: "StoreUnavailableError", code: "ERR_STORE_UNAVAILABLE" });
+  } finally {
+    redis.server.resume();
+  }
+  expect(await until(async () => (await calls(command)) > before), `Redis ran the late ${command}`).toBe(true);
+  expect(await until(gone), "the late write was undone").toBe(true);
+}
+
+describe("a replay-cache insert that times out but lands is given back: the device's resend after the 503 validates", () => {
+  it("Mode A (IntuneValidator): the transactionID's late SET is undone; the same transaction validates", async () => {
+    const csr: CertificationRequest = await csrWith("opaque-intune-challenge-blob");
+    const transactionId = "A1B2C3D4E5F60718293A4B5C6D7E8F90";
+    const v = new IntuneValidator({
+      tenant: TENANT,
+      clientId: CLIENT_ID,
+      credential: { clientSecret: CLIENT_SECRET },
+      loginBaseUrl: fake.base,
+      graphBaseUrl: fake.base,
+      timeoutMs: 10_000,
+      replayCache: new RedisReplayCache(redis.client, { keyPrefix: "mode-a:", commandTimeoutMs: COMMAND_TIMEOUT_MS }),
+    });
+    const validate = () => v.validate({ challenge: csr.challengePassword, csr, request: { transactionId } });
+    const key = `mode-a:replay:${sha256(transactionId)}`;
+    await v.client.validateRequest({ transactionId: "WARM-UP", certificateRequest: csr.der }); // tokens and discovery before the pause
+
+    await timeOutWhileWriting(validate, "set", async () => !(await exists(key)));
+
+    expect(await validate()).toMatchObject({ ok: true });
+    expect(await validate()).toMatchObject({ ok: false, reason: "replay" }); // and the transactionID is spent again
+  }, 90_000);
+
+  it("Mode B (SignedTokenValidator): the nonce's late SET is undone; the same token validates", async () => {
+    const nonce = "nonce-late-set-1";
+    const csr = await csrWith(mint(ec.privateKey, goodClaims({ nonce })));
+    const v = new SignedTokenValidator({
+      trustAnchors: pool,
+      now: () => NOW,
+      replayCache: new RedisReplayCache(redis.client, { keyPrefix: "mode-b:", commandTimeoutMs: COMMAND_TIMEOUT_MS, now: () => NOW }),
+      rateLimiter: new RedisRateLimiter(redis.client, { keyPrefix: "mode-b:", commandTimeoutMs: COMMAND_TIMEOUT_MS, now: () => NOW }),
+    });
+    const validate = () => v.validate({ challenge: csr.challengePassword, csr, request: { transactionId: "T1" } });
+    const key = `mode-b:replay:${sha256(nonce)}`;
+
+    await timeOutWhileWriting(validate, "set", async () => !(await exists(key)));
+
+    expect(await validate()).toMatchObject({ ok: true });
+    expect(await validate()).toMatchObject({ ok: false, reason: "replay" });
+  }, 90_000);
+});
+
+describe("a rate-limit hit that times out but lands is given back (its id is made client-side)", () => {
+  it("Mode B: the late hit is removed; with max 1 the resend after the 503 validates", async () => {
+    const claims = goodClaims({ nonce: "nonce-late-hit-1", sub: "device-late-hit" });
+    const csr = await csrWith(mint(ec.privateKey, claims));
+    const limiter = new RedisRateLimiter(redis.client, { keyPrefix: "hit:", commandTimeoutMs: COMMAND_TIMEOUT_MS, now: () => NOW });
+    await limiter.hit("warm-up", { max: 1, windowMs: 60_000 }); // Redis knows the script: the paused EVALSHA runs as sent
+    const v = new SignedTokenValidator({ trustAnchors: pool, now: () => NOW, replayCache: new MemoryReplayCache({ now: () => NOW }), rateLimiter: limiter, rateLimit: { max: 1, windowMs: 86_400_000 } });
+    const validate = () => v.validate({ challenge: csr.challengePassword, csr, request: { transactionId: "T1" } });
+    const key = `hit:rate:${sha256(JSON.stringify([claims["sub"], claims["iss"]]))}`;
+
+    await timeOutWhileWriting(validate, "evalsha", async () => (await redis.server.command(`ZCARD ${key}`)).trim() === ":0");
+
+    expect(await validate()).toMatchObject({ ok: true }); // not rate_limited: the late hit does not count
+  }, 90_000);
+});
