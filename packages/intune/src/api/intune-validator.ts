@@ -129,7 +129,13 @@ function serialHex(c: Certificate): string {
  * CertRep, not a 5xx. With the optional stores, a transactionID Intune already
  * accepted is `replay` and too many enrollments of one CSR subject (per
  * profile) are `rate_limited`; only a store that is down makes `validate`
- * reject (@scep/core's `StoreUnavailableError`: the server answers 503).
+ * reject (@scep/core's `StoreUnavailableError`: the server answers 503), and
+ * then nothing stays spent: when the rate limiter fails after the transactionID
+ * was recorded, the transactionID is released (best effort), and a store whose
+ * own write failed undoes it (see {@link ReplayCache}), so the device's resend
+ * validates. An accepted verdict carries `release` (the server calls it when it
+ * fails the request afterwards): it gives back the transactionID (when the cache
+ * has `release`) and the rate-limit hit.
  *
  * After issuance, send {@link IntuneValidator.notifySuccess} before
  * delivering the certificate (if it throws, do not deliver; revoke), or

@@ -47,6 +47,14 @@ export type RateLimitResult =
  *   @scep/core's errors).
  * - A store that cannot be reached throws @scep/core's `StoreUnavailableError`
  *   (`ERR_STORE_UNAVAILABLE`); validators pass it on (fail closed: the server answers 503).
+ * - A `hit` that rejects leaves nothing recorded. When its write may still land
+ *   after the rejection (a timeout), the store removes it itself: the id can be
+ *   made before the call and removed after it on the same connection
+ *   (`RedisRateLimiter` does this). A store that cannot undo it counts such a hit
+ *   once, until it leaves the window.
+ * - The validators give back a hit (`release`) when a later gate refuses the
+ *   enrollment, when the server fails the request after accepting it, and never
+ *   for a `hit` that rejected (they do not know its id).
  *
  * @example
  * ```ts

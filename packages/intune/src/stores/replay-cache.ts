@@ -24,10 +24,19 @@ import { MinHeap } from "../lib/min-heap.js";
  *   @scep/core's errors), not "off".
  * - A store that cannot be reached throws @scep/core's `StoreUnavailableError`
  *   (`ERR_STORE_UNAVAILABLE`); validators pass it on (fail closed: the server answers 503).
+ * - A `checkAndInsert` that rejects leaves nothing recorded. When its write may
+ *   still land after the rejection (a timeout: the command is on its way), the
+ *   store undoes that write itself, and only its own write (never the live entry
+ *   of an earlier caller), e.g. by tagging the value and sending a conditional
+ *   delete after the write on the same connection, which runs after it
+ *   (`RedisReplayCache` does this). The validators cannot: `release(key)` would
+ *   also forget the entry of the request that spent the key first.
  * - `release(key)` (optional) forgets a recorded key, so the next `checkAndInsert`
  *   of it resolves `true`; it resolves whether a live entry was forgotten. The
- *   validators call it for a request the server failed after accepting it, so
- *   the device's resend of the same token or transaction is not a replay.
+ *   validators call it only for a key their own `checkAndInsert` resolved `true`
+ *   for: when the server fails a request after accepting it, and when a later
+ *   store call of the same validation fails (503), so the device's resend of the
+ *   same token or transaction is not a replay.
  *
  * @example
  * ```ts

@@ -167,7 +167,15 @@ export function looksLikeSignedToken(challenge: string | undefined): boolean {
  * wrong_audience and replay; badRequest otherwise. The verdict of an accepted
  * token carries its claims as `data.claims`.
  *
- * @throws @scep/core's `StoreUnavailableError` (`ERR_STORE_UNAVAILABLE`) from `validate` when the replay cache or rate limiter cannot be reached (fail closed; a server answers 503).
+ * What an accepted token spent (its nonce, its rate-limit hit) is given back
+ * by the verdict's `release`, which the server calls when it fails the request
+ * afterwards (the nonce only when the replay cache has `release`). A refusal at
+ * gate 10 gives back the hit and keeps the nonce spent.
+ *
+ * @throws @scep/core's `StoreUnavailableError` (`ERR_STORE_UNAVAILABLE`) from `validate` when the replay cache or rate
+ * limiter cannot be reached (fail closed; a server answers 503). Nothing then stays spent: a nonce recorded before
+ * the failing call is released (best effort), and a store whose own write failed undoes it (see {@link ReplayCache}),
+ * so the device's resend validates.
  *
  * @example
  * ```ts
