@@ -41,7 +41,7 @@
  * | --- | --- | --- |
  * | `BENCH_ENROLLMENTS` | 2000 | distinct PKCSReqs sent to each server (timed) |
  * | `BENCH_CONCURRENCY` | 8 | requests in flight |
- * | `BENCH_WARMUP` | 16 | extra PKCSReqs sent first, not counted |
+ * | `BENCH_WARMUP` | 1000 | extra PKCSReqs sent first, not counted: the timed run measures a server in its steady state (for ours, after V8 has compiled the hot path and sized its heap; the warm-up's own server CPU per request is printed too) |
  * | `BENCH_KEYS` | 64 | requester RSA-2048 keys the messages share (each message still has its own CN, self-signed certificate and transactionID) |
  * | `BENCH_CIPHER` / `BENCH_DIGEST` | `aes128` / `sha256` | request algorithms (micromdm accepts des, des3, aes128, aes256 with sha1/sha256) |
  * | `BENCH_EXAMPLE` | `express` | which example is "ours": `express` or `hono` |
@@ -86,7 +86,7 @@ import { opensslCreateCa, runCommand, startMicromdmServer, startRedisServer, typ
 
 const ENROLLMENTS = Number(process.env.BENCH_ENROLLMENTS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 16);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000);
 const KEYS = Number(process.env.BENCH_KEYS ?? 64);
 const CIPHER = (process.env.BENCH_CIPHER ?? "aes128") as ContentCipher;
 const DIGEST = (process.env.BENCH_DIGEST ?? "sha256") as DigestAlgorithm;
@@ -489,9 +489,15 @@ async function measure(target: Target): Promise<Result> {
     }
     log(`pinned to CPU ${SERVER_CPUS} (taskset -a): ${tree.pids.length + tree.others.length} process(es)`);
   }
+  const warmTree = processTree(target.pid).pids;
+  const warmCpuBefore = cpuMsOf(warmTree);
   const warm = await send(target.url, warmup, CONCURRENCY);
+  const warmCpuMs = cpuMsOf(warmTree) - warmCpuBefore;
   const warmFailures = (await Promise.all(warmup.map((m, i) => check(m, warm[i]!)))).filter((r) => r !== undefined);
-  log(`warm-up: ${warmup.length} requests, ${warmFailures.length} failed${warmFailures[0] ? ` (first: ${warmFailures[0]})` : ""}`);
+  log(
+    `warm-up: ${warmup.length} requests, ${warmFailures.length} failed${warmFailures[0] ? ` (first: ${warmFailures[0]})` : ""}` +
+      (warmup.length ? `; server CPU ${(warmCpuMs / warmup.length).toFixed(2)} ms per request (not counted below)` : ""),
+  );
   log(`load average before the timed run: ${fmtLoad()}`);
 
   const { pids, others } = processTree(target.pid);
