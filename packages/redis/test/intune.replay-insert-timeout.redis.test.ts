@@ -11,16 +11,19 @@
  *
  * Mode A (IntuneValidator: the transactionID) and Mode B
  * (SignedTokenValidator: the nonce) on RedisReplayCache; Mode B's rate-limit
- * hit on RedisRateLimiter. Real redis-server on loopback, no mock of it.
+ * hit on RedisRateLimiter. And the order the undo relies on: once a call has
+ * rejected, no command of it is sent any more (a NOSCRIPT retry would
+ * overtake the undo). Real redis-server on loopback, no mock of it.
  */
 import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CertificationRequest } from "@scep/core";
 import { IntuneValidator, MemoryReplayCache, SignedTokenValidator, TrustAnchorPool } from "@scep/intune";
 import { CLIENT_ID, CLIENT_SECRET, TENANT, startFakeIntune, type FakeIntune } from "../../intune/test/support/fake-intune.js";
 import { NOW, anchor, csrWith, goodClaims, mint, type Anchor } from "../../intune/test/support/tokens.js";
 import { usePrivateRedis } from "./support/private-redis.js";
-import { RedisRateLimiter, RedisReplayCache } from "../src/index.js";
+import { RedisRateLimiter, RedisReplayCache, type RedisClient } from "../src/index.js";
 
 const redis = usePrivateRedis();
 const COMMAND_TIMEOUT_MS = 300;
@@ -125,5 +128,44 @@ describe("a rate-limit hit that times out but lands is given back (its id is mad
     await timeOutWhileWriting(validate, "evalsha", async () => (await redis.server.command(`ZCARD ${key}`)).trim() === ":0");
 
     expect(await validate()).toMatchObject({ ok: true }); // not rate_limited: the late hit does not count
+  }, 90_000);
+});
+
+/** Resolves once the paused redis-server is really stopped (state T in /proc), so what is sent next waits in its socket. */
+async function stopped(): Promise<void> {
+  while (!/^\d+ \(.*\) T /.test(await readFile(`/proc/${redis.server.pid()}/stat`, "utf8"))) await new Promise((r) => setTimeout(r, 5));
+}
+
+describe("nothing of a rejected call is sent after it: the undo stays the last word", () => {
+  it("an EVALSHA answered NOSCRIPT after the deadline is not retried as EVAL (it would add the hit after its ZREM)", async () => {
+    // The store's client, with Redis paused just before the hit's EVALSHA is written.
+    let pauseBeforeEvalsha = false;
+    const client: RedisClient = {
+      callBuffer: async (command, args) => {
+        if (command === "EVALSHA" && pauseBeforeEvalsha) {
+          pauseBeforeEvalsha = false;
+          redis.server.pause();
+          await stopped();
+        }
+        return redis.client.callBuffer(command, args);
+      },
+    };
+    const limiter = new RedisRateLimiter(client, { keyPrefix: "noscript:", commandTimeoutMs: COMMAND_TIMEOUT_MS, now: () => NOW });
+    const key = `noscript:rate:${sha256("device-noscript")}`;
+    await redis.client.script("FLUSH"); // the hit's EVALSHA will be answered NOSCRIPT
+    const zrems = await calls("zrem");
+
+    pauseBeforeEvalsha = true;
+    try {
+      await expect(limiter.hit("device-noscript", { max: 1, windowMs: 86_400_000 })).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE" });
+    } finally {
+      redis.server.resume();
+    }
+    expect(await until(async () => (await calls("zrem")) > zrems), "Redis ran the undo (ZREM)").toBe(true);
+    // Barrier: the NOSCRIPT reply came before the ZREM's; a retry would be written before the first PING's reply is read.
+    await redis.client.ping();
+    await redis.client.ping();
+    expect((await redis.server.command(`ZCARD ${key}`)).trim()).toBe(":0");
+    expect(await limiter.hit("device-noscript", { max: 1, windowMs: 86_400_000 })).toMatchObject({ allowed: true, count: 1 });
   }, 90_000);
 });
