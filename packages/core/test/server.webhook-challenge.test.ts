@@ -103,7 +103,7 @@ function setup(webhook: Partial<WebhookChallengeOptions> = {}, issueAnswer?: (ct
       secret: SECRET,
       headers: { authorization: TOKEN },
       id: "wh-1",
-      timeoutMs: 1500,
+      timeoutMs: 30_000, // generous: only the tests below that hold an answer wait for (their own, short) deadline
       now: () => NOW,
       onError: (e, op) => void errors.push([e, op]),
       ...webhook,

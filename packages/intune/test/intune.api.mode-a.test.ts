@@ -8,7 +8,7 @@
  * credentials or answers garbage → `intune_unavailable`, never a throw.
  */
 import { createHash, createPublicKey, verify, X509Certificate } from "node:crypto";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { Certificate, createSelfSignedSigner, exportPrivateKeyPem, generateRsaKeyPair, type CertificationRequest } from "@scep/core";
 import { INTUNE_FAIL_INFO, IntuneScepClient, IntuneValidator, MemoryRateLimiter, MemoryReplayCache, type IntuneError, type IntuneValidatorOptions } from "../src/index.js";
 import { CLIENT_ID, CLIENT_SECRET, SERVICE_PATH, TENANT, startFakeIntune, type FakeIntune, type Recorded } from "./support/fake-intune.js";
@@ -42,7 +42,7 @@ function validator(options: Partial<IntuneValidatorOptions> = {}): IntuneValidat
     loginBaseUrl: fake.base,
     graphBaseUrl: fake.base,
     provider: PROVIDER,
-    timeoutMs: 2_000,
+    timeoutMs: 30_000, // generous: a test of the deadline sets its own
     retries: 1,
     now: () => new Date(clock.t),
     sleep: async () => {},
@@ -51,6 +51,11 @@ function validator(options: Partial<IntuneValidatorOptions> = {}): IntuneValidat
   });
 }
 const input = () => ({ challenge: csr.challengePassword, csr, request: { transactionId: TXID } });
+
+/** Turns of the event loop (I/O included) until `done()` holds: waits on the loopback exchange, not on a clock. */
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((r) => setImmediate(r));
+}
 const form = (r: Recorded): Record<string, string> => Object.fromEntries(new URLSearchParams(r.body));
 
 describe("validateRequest: the exact exchange", () => {
@@ -219,9 +224,24 @@ describe("an API that is slow, down, refuses us or answers garbage → intune_un
   });
 
   it("no answer within timeoutMs → ERR_INTUNE_TIMEOUT, retried once, then intune_unavailable", async () => {
-    const v = validator({ timeoutMs: 300 });
-    fake.next("validateRequest", { hang: true }, { hang: true });
-    expect(await v.validate(input())).toEqual(unavailable);
+    // The 300 ms deadline runs on a fake clock, moved once Intune has the request: the token and discovery calls
+    // before it (real loopback exchanges) cannot run into it on a loaded machine.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const v = validator({ timeoutMs: 300 });
+      fake.next("validateRequest", { hang: true }, { hang: true });
+      const verdict = v.validate(input());
+      await until(() => fake.of("validateRequest").length === 1);
+      await vi.advanceTimersByTimeAsync(299);
+      for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+      expect(fake.of("validateRequest")).toHaveLength(1); // no retry before the deadline
+      await vi.advanceTimersByTimeAsync(1);
+      await until(() => fake.of("validateRequest").length === 2);
+      await vi.advanceTimersByTimeAsync(300);
+      expect(await verdict).toEqual(unavailable);
+    } finally {
+      vi.useRealTimers();
+    }
     expect(errors.map((e) => [e.code, e.message])).toEqual([["ERR_INTUNE_TIMEOUT", "Intune validateRequest: no answer within 300 ms"]]);
     expect(fake.of("validateRequest")).toHaveLength(2);
   });

@@ -7,7 +7,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { CertificationRequest } from "@scep/core";
 import { IntuneValidator, nodeHttpFetch, type Fetch, type IntuneError, type IntuneValidatorOptions } from "../src/index.js";
 import { callJson } from "../src/api/http.js";
@@ -39,7 +39,7 @@ function validator(fetchImpl: Fetch, options: Partial<IntuneValidatorOptions> = 
     loginBaseUrl: fake.base,
     graphBaseUrl: fake.base,
     provider: "contoso-scep/2.1",
-    timeoutMs: 2_000,
+    timeoutMs: 30_000, // generous: a test of the deadline sets its own
     retries: 0,
     sleep: async () => {},
     onError: (e) => void errors.push(e),
@@ -48,6 +48,11 @@ function validator(fetchImpl: Fetch, options: Partial<IntuneValidatorOptions> = 
   });
 }
 const input = () => ({ challenge: csr.challengePassword, csr, request: { transactionId: TXID } });
+
+/** Turns of the event loop (I/O included) until `done()` holds: waits on the loopback exchange, not on a clock. */
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((r) => setImmediate(r));
+}
 
 describe("nodeHttpFetch sends what the global fetch sends (INTUNE.md Mode A exchange)", () => {
   it("token, discovery and validateRequest: same paths, bodies and the headers the clients set (fetch alone adds user-agent: node where the client sets none); Success is accepted", async () => {
@@ -99,8 +104,18 @@ describe("nodeHttpFetch fails with the global fetch's typed errors → intune_un
   });
 
   it("no answer within timeoutMs → ERR_INTUNE_TIMEOUT with the global fetch's message", async () => {
-    fake.next("validateRequest", { hang: true });
-    expect(await validator(nodeHttpFetch, { timeoutMs: 300 }).validate(input())).toEqual(unavailable);
+    // The 300 ms deadline runs on a fake clock, moved once Intune has the request (the token and discovery calls
+    // before it are real loopback exchanges that a loaded machine must not time out).
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      fake.next("validateRequest", { hang: true });
+      const verdict = validator(nodeHttpFetch, { timeoutMs: 300 }).validate(input());
+      await until(() => fake.of("validateRequest").length === 1);
+      await vi.advanceTimersByTimeAsync(300);
+      expect(await verdict).toEqual(unavailable);
+    } finally {
+      vi.useRealTimers();
+    }
     expect(errors.map((e) => [e.code, e.message])).toEqual([["ERR_INTUNE_TIMEOUT", "Intune validateRequest: no answer within 300 ms"]]);
   });
 
@@ -123,7 +138,7 @@ describe("a redirect is refused, as fetch's redirect: \"error\" refuses it", () 
 
   it("a 302 with Location: ERR_INTUNE_TRANSPORT without status (retryable) from both clients", async () => {
     for (const f of [globalFetch, nodeHttpFetch]) {
-      const e = await callJson({ fetch: f, method: "GET", url: `${base}/x`, headers: {}, timeoutMs: 2_000, what: "probe" }).catch((x: unknown) => x);
+      const e = await callJson({ fetch: f, method: "GET", url: `${base}/x`, headers: {}, timeoutMs: 30_000, what: "probe" }).catch((x: unknown) => x);
       expect(e).toMatchObject({ code: "ERR_INTUNE_TRANSPORT", status: undefined });
       expect((e as Error).message).toMatch(/^probe: request failed \(/);
     }

@@ -38,7 +38,7 @@ function setup(answer?: (ctx: IssueContext) => IssueResult | undefined): { serve
     credential: { clientSecret: CLIENT_SECRET },
     loginBaseUrl: fake.base,
     graphBaseUrl: fake.base,
-    timeoutMs: 2_000,
+    timeoutMs: 30_000, // generous: nothing here tests the deadline
     sleep: async () => {},
     onError: (e) => void errors.push(e),
   });

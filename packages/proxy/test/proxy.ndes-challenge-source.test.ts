@@ -5,7 +5,7 @@
  * permission, empty, 404, Basic-only front end, a front end that drops the
  * first unauthenticated request, wrong password, timeout.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { CaConfig } from "../src/cas/ca-config.js";
 import { NdesChallengeSource } from "../src/challenge-sources/ndes-challenge-source.js";
 import { ntlmHttpGet } from "../src/ntlm/node-http-transport.js";
@@ -246,8 +246,18 @@ describe("NDES admin page: the pages and statuses that are not a challenge", () 
 describe("NDES admin page: time and cancellation", () => {
   it("a server that never answers → ERR_PROXY_NDES_TIMEOUT (retryable)", async () => {
     const s = await server(() => "hang");
-    const e = await failure(new NdesChallengeSource({ timeoutMs: 300 }).fetchChallenge(ca(s.url)));
-    expect(e).toMatchObject({ code: "ERR_PROXY_NDES_TIMEOUT", retryable: true, message: "NDES admin page did not answer within 300 ms" });
+    // The 300 ms deadline runs on a fake clock, moved once the page request hangs: the NTLM exchange before it (real
+    // loopback round trips) cannot run into it on a loaded machine.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const fetched = failure(new NdesChallengeSource({ timeoutMs: 300 }).fetchChallenge(ca(s.url)));
+      while (!s.log.some((r) => r.outcome === "hang")) await new Promise((r) => setImmediate(r));
+      await vi.advanceTimersByTimeAsync(300);
+      const e = await fetched;
+      expect(e).toMatchObject({ code: "ERR_PROXY_NDES_TIMEOUT", retryable: true, message: "NDES admin page did not answer within 300 ms" });
+    } finally {
+      vi.useRealTimers();
+    }
     expect(s.log.map((r) => r.outcome)).toEqual(["challenge", "hang"]);
   });
 

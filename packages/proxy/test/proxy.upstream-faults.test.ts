@@ -6,8 +6,9 @@
  * the typed reason reaches the event hook, and the proxy keeps serving.
  */
 import { manualClock } from "@scep/core/testing";
+import type { ServerResponse } from "node:http";
 import { createServer } from "node:net";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { HttpUpstream, MemoryCaRegistry, MemoryProfileStore, UpstreamError, createScepProxy, type CaConfig, type ProxyEvent, type ScepProxy } from "../src/index.js";
 import { PKI_REPLY, startUpstream, wellBehaved, type Script, type UpstreamServer } from "./support/upstream-server.js";
 
@@ -61,24 +62,46 @@ const fault =
   (req, res, socket) =>
     req.operation === "PKIOperation" ? onPki(req, res, socket) : wellBehaved()(req, res, socket);
 
+/** Turns of the event loop (I/O included) until `done()` holds: waits on the loopback exchange, not on a clock. */
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((r) => setImmediate(r));
+}
+
+/**
+ * `answer`, once the fake clock has reached the deadline: it is still pending 1 ms before `ms` (the upstream has
+ * the request by then) and settles at `ms`.
+ */
+async function atDeadline<T>(answer: Promise<T>, ms: number, arrived: () => boolean): Promise<T> {
+  let settled = false;
+  void answer.then(() => (settled = true), () => (settled = true));
+  await until(arrived);
+  await vi.advanceTimersByTimeAsync(ms - 1);
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+  expect(settled).toBe(false);
+  await vi.advanceTimersByTimeAsync(1);
+  return answer;
+}
+
 describe("upstream faults", () => {
-  it("slow upstream → 504 upstream timed out within the configured timeout (bounded), reason timeout", async () => {
-    const timers: NodeJS.Timeout[] = [];
-    up.script(fault((_req, res) => void timers.push(setTimeout(() => res.writeHead(200, { "content-type": "application/x-pki-message" }).end(PKI_REPLY), 20_000))));
-    const started = performance.now();
-    const r = await post();
-    const elapsed = performance.now() - started;
-    timers.forEach(clearTimeout);
+  // The deadlines (the proxy's upstreamTimeoutMs, 300 ms) run on a fake clock: they fire when a test moves it, never
+  // because a loaded machine was slow to answer an exchange that should succeed. Loopback I/O stays real.
+  beforeEach(() => void vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] }));
+  afterEach(() => void vi.useRealTimers());
+
+  it("slow upstream → 504 upstream timed out at the configured timeout (300 ms, not before), reason timeout", async () => {
+    up.script(fault(() => undefined)); // holds the PKIOperation: never answers
+    const r = await atDeadline(post(), 300, () => up.seen.some((s) => s.operation === "PKIOperation"));
     expect(r).toEqual({ status: 504, text: "upstream timed out" });
-    expect(elapsed).toBeLessThan(10_000); // 300 ms configured; bounded well below the upstream's 20 s
     expect(events.at(-1)).toMatchObject({ outcome: "upstream_error", reason: "upstream_timeout", status: 504, upstream: { reason: "timeout" } });
     await stillServes();
   });
 
   it("a custom Upstream that ignores the AbortSignal and never answers → 504 at the proxy's own deadline", async () => {
-    const hanging = { getCACaps: () => new Promise<never>(() => undefined), getCACert: () => new Promise<never>(() => undefined), pkiOperation: () => new Promise<never>(() => undefined) };
+    let called = false;
+    const never = (): Promise<never> => ((called = true), new Promise<never>(() => undefined));
+    const hanging = { getCACaps: never, getCACert: never, pkiOperation: never };
     const p = createScepProxy({ profiles, cas: new MemoryCaRegistry([{ name: "ndes", type: "ndes", url: secretUrl }]), upstream: hanging, upstreamTimeoutMs: 200, onEvent: (e) => events.push(e) });
-    const res = await p.fetch(new Request("http://proxy.test/scep/h1,p1,ndes?operation=GetCACaps"));
+    const res = await atDeadline(p.fetch(new Request("http://proxy.test/scep/h1,p1,ndes?operation=GetCACaps")), 200, () => called);
     expect([res.status, await res.text()]).toEqual([504, "upstream timed out"]);
     expect(events.at(-1)).toMatchObject({ operation: "GetCACaps", upstream: { reason: "timeout" } });
   });
@@ -97,14 +120,26 @@ describe("upstream faults", () => {
   });
 
   it("a body that trickles past the timeout → 504 too (the deadline covers the whole body)", async () => {
-    const timers: NodeJS.Timeout[] = [];
+    const held: ServerResponse[] = [];
     up.script(fault((_req, res) => {
       res.writeHead(200, { "content-type": "application/x-pki-message" });
-      res.write(Buffer.from([0x30]));
-      timers.push(setTimeout(() => res.end(Buffer.from([0x00])), 20_000));
+      res.write(Buffer.from([0x30])); // the first byte; the rest never comes
+      held.push(res);
     }));
-    expect(await post()).toEqual({ status: 504, text: "upstream timed out" });
-    timers.forEach(clearTimeout);
+    // The proxy has the answer's head (its fetch resolved) before the clock reaches the deadline.
+    let head = false;
+    const realFetch = globalThis.fetch;
+    const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const res = await realFetch(input, init);
+      if (String(input instanceof Request ? input.url : input).includes("operation=PKIOperation")) head = true;
+      return res;
+    });
+    try {
+      expect(await atDeadline(post(), 300, () => head)).toEqual({ status: 504, text: "upstream timed out" });
+    } finally {
+      spy.mockRestore();
+      held.forEach((res) => res.destroy());
+    }
     await stillServes();
   });
 
