@@ -137,9 +137,11 @@ describe("transport failures exit 4", () => {
 
   it("a CA that never answers, after --timeout", async () => {
     server = await startFakeScepServer("hang");
-    const r = await runCli(["enroll", "--url", server.url, "--challenge", "pw", "--cn", "d", "--out", "c.pem", "--timeout", "500"], { cwd: workDir("hang") });
+    // --timeout bounds each request, also the GetCACaps and GetCACert that must succeed first: in a process just
+    // started on a loaded machine (its first fetch loads the HTTP client), 500 ms is not enough for them.
+    const r = await runCli(["enroll", "--url", server.url, "--challenge", "pw", "--cn", "d", "--out", "c.pem", "--timeout", "3000"], { cwd: workDir("hang") });
     expect(r.code).toBe(4);
-    expect(r.stderr).toBe("scep: PKIOperation: timed out after 500 ms\n");
+    expect(r.stderr).toBe("scep: PKIOperation: timed out after 3000 ms\n");
   });
 
   it("a refused connection leaves no key behind: the retry just works", async () => {

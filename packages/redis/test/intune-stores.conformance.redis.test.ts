@@ -60,8 +60,10 @@ describe("what Redis holds", () => {
 
 describe("Redis down → ERR_STORE_UNAVAILABLE (fail closed), recovered without a restart", () => {
   it("both stores reject with StoreUnavailableError while the server is paused past commandTimeoutMs", async () => {
-    const cache = new RedisReplayCache(redis.client, { keyPrefix: "t4:", commandTimeoutMs: 300 });
-    const limiter = new RedisRateLimiter(redis.client, { keyPrefix: "t4:", commandTimeoutMs: 300 });
+    // 1 s: waited out twice while the server is paused, and the bound on the answer after SIGCONT, which a loaded
+    // machine must not exceed (300 ms could be).
+    const cache = new RedisReplayCache(redis.client, { keyPrefix: "t4:", commandTimeoutMs: 1000 });
+    const limiter = new RedisRateLimiter(redis.client, { keyPrefix: "t4:", commandTimeoutMs: 1000 });
     redis.server.pause();
     try {
       await expect(cache.checkAndInsert("n", 60_000)).rejects.toMatchObject({ name: "StoreUnavailableError", code: "ERR_STORE_UNAVAILABLE" });
