@@ -3,11 +3,11 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { InvalidArgumentError, StoreUnavailableError, newChallenge } from "@scep/core";
 import type { ChallengeStore } from "@scep/core";
 import { Runner } from "./lib/client.js";
-import { CONSUME, RELEASE } from "./lib/scripts.js";
+import { CONSUME, RELEASE, UNCONSUME } from "./lib/scripts.js";
 import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
 /** Options of {@link RedisChallengeStore}. @group Storage */
@@ -33,7 +33,13 @@ export interface RedisChallengeStoreOptions extends RedisStoreOptions {
  *
  * Every method rejects with StoreUnavailableError (code
  * `ERR_STORE_UNAVAILABLE`) when Redis fails or does not answer within
- * `commandTimeoutMs`.
+ * `commandTimeoutMs`. A `consume` that rejects leaves the challenge usable:
+ * its script may still run when Redis answers late, so the spent mark carries
+ * the consumer's random tag (`s<expiresAt>:<profile>#<tag>`) and a script that
+ * takes off that consumer's mark only follows it on the same client (Redis
+ * runs one connection's commands in order). Best effort: when the client
+ * cannot send it (disconnected, offline queue off) a consume that already
+ * reached Redis stays.
  *
  * @example
  * ```ts
@@ -99,8 +105,17 @@ export class RedisChallengeStore implements ChallengeStore {
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
    */
   async consume(challenge: string, options: { profile: string }): Promise<boolean> {
-    const reply = await this.#run.eval("consume", CONSUME, [this.#key(challenge)], [this.#options.now().getTime(), options.profile]);
-    return reply === 1;
+    const key = this.#key(challenge);
+    const tag = randomBytes(8).toString("hex");
+    try {
+      return (await this.#run.eval("consume", CONSUME, [key], [this.#options.now().getTime(), options.profile, tag])) === 1;
+    } catch (error) {
+      // Rejected (the server answers 503), but a late script may still spend the challenge, and the device's resend
+      // would be refused. Put back what this call spent, and only that (its tag): the undo runs after the consume on
+      // the same connection (see Runner.undo).
+      this.#run.undo(UNCONSUME, [key], [tag]);
+      throw error;
+    }
   }
 
   /**

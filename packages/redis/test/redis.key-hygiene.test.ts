@@ -77,7 +77,7 @@ describe("@scep/redis key hygiene", () => {
     expect(Object.keys(spent)).toEqual([`hyg2:challenge:${digest}`]);
     expect(spent[`hyg2:challenge:${digest}`]).toBeGreaterThan(0);
     expect(spent[`hyg2:challenge:${digest}`]).toBeLessThanOrEqual(keys[`hyg2:challenge:${digest}`]!);
-    expect(await redis.client.get(`hyg2:challenge:${digest}`)).toBe(`s${T0 + 30_000}:corp`);
+    expect(await redis.client.get(`hyg2:challenge:${digest}`)).toMatch(new RegExp(`^s${T0 + 30_000}:corp#[0-9a-f]{16}$`)); // spent, with the consumer's tag
     expect(await store.release(challenge, { profile: "corp" })).toBe(true);
     expect(await redis.client.get(`hyg2:challenge:${digest}`)).toBe(`${T0 + 30_000}:corp`);
     expect(await redis.client.pttl(`hyg2:challenge:${digest}`)).toBeLessThanOrEqual(spent[`hyg2:challenge:${digest}`]!);

@@ -105,10 +105,12 @@ return prune({ KEYS[1], KEYS[2], KEYS[3], KEYS[4] }, KEYS[5], ARGV[1])
 
 /**
  * consume: a one-time challenge, atomically.
- * KEYS[1] the challenge's key; ARGV[1] now, ARGV[2] profile.
- * The value is "<expiresAt ms>:<profile>", or "s<expiresAt ms>:<profile>" once
- * spent (kept with its TTL so `release` can put it back). An expired one is
- * deleted. Returns 1 when consumed, else 0.
+ * KEYS[1] the challenge's key; ARGV[1] now, ARGV[2] profile, ARGV[3] the
+ * consumer's tag (16 hex digits).
+ * The value is "<expiresAt ms>:<profile>", or "s<expiresAt ms>:<profile>#<tag>"
+ * once spent (kept with its TTL so `release` can put it back; the tag names the
+ * consumer, so `UNCONSUME` puts back only its own). An expired one is deleted.
+ * Returns 1 when consumed, else 0.
  */
 export const CONSUME = script(
   "consume",
@@ -122,7 +124,34 @@ if tonumber(string.sub(v, 1, sep - 1)) <= tonumber(ARGV[1]) then
   return 0
 end
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then redis.call('SET', KEYS[1], 's' .. v, 'PX', ttl) else redis.call('DEL', KEYS[1]) end
+if ttl > 0 then redis.call('SET', KEYS[1], 's' .. v .. '#' .. ARGV[3], 'PX', ttl) else redis.call('DEL', KEYS[1]) end
+return 1
+`,
+);
+
+/** Lua: the live value inside a spent one ("s<v>#<tag>", or "s<v>" as written before the tag). */
+const SPENT_LIVE = `
+local function spentLive(v)
+  local live = string.match(v, '^s(.*)#%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x$')
+  return live or string.sub(v, 2)
+end
+`;
+
+/**
+ * unconsume: the undo of a consume that failed or was late (it may still run
+ * on Redis): puts the challenge back only while it is spent by this consumer
+ * (its tag), never one another consumer spent.
+ * KEYS[1] the challenge's key; ARGV[1] the consumer's tag.
+ * Returns 1 when put back, else 0.
+ */
+export const UNCONSUME = script(
+  "unconsume",
+  `${SPENT_LIVE}
+local v = redis.call('GET', KEYS[1])
+if not v or string.sub(v, 1, 1) ~= 's' or string.sub(v, -17) ~= '#' .. ARGV[1] then return 0 end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl <= 0 then return 0 end
+redis.call('SET', KEYS[1], spentLive(v), 'PX', ttl)
 return 1
 `,
 );
@@ -135,10 +164,10 @@ return 1
  */
 export const RELEASE = script(
   "release",
-  `
+  `${SPENT_LIVE}
 local v = redis.call('GET', KEYS[1])
 if not v or string.sub(v, 1, 1) ~= 's' then return 0 end
-local live = string.sub(v, 2)
+local live = spentLive(v)
 local sep = string.find(live, ':', 1, true)
 if string.sub(live, sep + 1) ~= ARGV[2] then return 0 end
 if tonumber(string.sub(live, 1, sep - 1)) <= tonumber(ARGV[1]) then return 0 end

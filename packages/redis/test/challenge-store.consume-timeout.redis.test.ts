@@ -1,0 +1,73 @@
+/**
+ * The fault held here: a one-time challenge consume that times out but lands.
+ * Redis is paused (SIGSTOP) past `commandTimeoutMs` while RedisChallengeStore
+ * consumes a challenge; `consume` rejects (ERR_STORE_UNAVAILABLE: the server
+ * answers 503 and the device resends with the same challenge), yet the script
+ * sits on the connection and Redis runs it when it resumes. Without an undo
+ * the resend finds the challenge spent and is refused: lost state. The test
+ * resumes Redis, polls a separate raw connection until the late consume has
+ * run and been undone, then consumes the same challenge again.
+ * Real redis-server on loopback, no mock of it.
+ */
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { usePrivateRedis } from "./support/private-redis.js";
+import { RedisChallengeStore } from "../src/index.js";
+
+const redis = usePrivateRedis();
+
+/** Calls of `command` Redis has run so far (INFO commandstats, on a connection of its own). */
+async function calls(command: string): Promise<number> {
+  const info = await redis.server.command("INFO commandstats");
+  return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+}
+
+/** Polls (a raw connection, no fixed sleep) until `done` holds or 30 s have passed; resolves whether it held. */
+async function until(done: () => Promise<boolean>): Promise<boolean> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (await done()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("RedisChallengeStore.consume that times out but lands gives the challenge back", () => {
+  it("the late consume is undone; the device's resend with the same challenge consumes it once", async () => {
+    const store = new RedisChallengeStore(redis.client, { keyPrefix: "late:", commandTimeoutMs: 300 });
+    expect(await store.consume(await store.issue({ profile: "corp" }), { profile: "corp" })).toBe(true); // Redis knows the script: the paused EVALSHA runs as sent
+    const challenge = await store.issue({ profile: "corp" });
+    const key = `late:challenge:${createHash("sha256").update(challenge).digest("hex")}`;
+    const before = await calls("evalsha");
+
+    redis.server.pause();
+    try {
+      await expect(store.consume(challenge, { profile: "corp" })).rejects.toMatchObject({ name: "StoreUnavailableError", code: "ERR_STORE_UNAVAILABLE" });
+    } finally {
+      redis.server.resume();
+    }
+    expect(await until(async () => (await calls("evalsha")) > before), "Redis ran the late consume").toBe(true);
+    expect(await until(async () => !(await redis.server.command(`GET ${key}`)).includes("\r\ns")), "the late consume was undone").toBe(true);
+
+    expect(await store.consume(challenge, { profile: "corp" })).toBe(true);
+    expect(await store.consume(challenge, { profile: "corp" })).toBe(false); // one-time again
+  }, 90_000);
+
+  it("the undo never puts back a challenge another consumer spent", async () => {
+    const store = new RedisChallengeStore(redis.client, { keyPrefix: "late2:", commandTimeoutMs: 300 });
+    const challenge = await store.issue({ profile: "corp" });
+    expect(await store.consume(challenge, { profile: "corp" })).toBe(true); // the first device spends it
+    const before = await calls("evalsha");
+
+    redis.server.pause();
+    try {
+      await expect(store.consume(challenge, { profile: "corp" })).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE" });
+    } finally {
+      redis.server.resume();
+    }
+    expect(await until(async () => (await calls("evalsha")) > before), "Redis ran the late consume").toBe(true);
+    await redis.client.ping(); // the undo, sent before this PING on the same connection, has run (or was retried as EVAL: once more)
+    await redis.client.ping();
+    expect(await store.consume(challenge, { profile: "corp" })).toBe(false); // still spent
+  }, 90_000);
+});
