@@ -63,7 +63,10 @@ export interface ChallengeStore {
    * challenge at most one resolves true. False when unknown, expired, already
    * consumed, or issued for another profile; a consume under the wrong profile
    * leaves the challenge intact (probing another profile's endpoint cannot
-   * burn it), so it can still be used once on its own profile.
+   * burn it), so it can still be used once on its own profile. A consume that
+   * rejects leaves the challenge usable: a store whose write may still land
+   * after it rejected (a timeout) undoes that write itself, and never another
+   * consumer's (`RedisChallengeStore` tags its spent mark per consumer).
    */
   consume(challenge: string, options: { profile: string }): Promise<boolean>;
   /**
