@@ -1,6 +1,6 @@
 // Group commit of the index: concurrent records share one write(2) and one
 // fdatasync, and no append resolves before the fdatasync covering its record.
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -79,6 +79,29 @@ describe("GroupAppender", () => {
     await appender.append(line(2));
     // The failed batch's bytes may be in the file (never acknowledged); the next record follows them.
     expect(readFileSync(path, "utf8").split("\n").filter(Boolean).at(-1)).toBe('{"serial":"0002"}');
+  });
+
+  it("keeps its descriptor from one batch to the next and closes it once idle for idleCloseMs", async () => {
+    const path = join(tempDir(), "index.jsonl");
+    // The descriptors this process holds on the file (Linux: /proc/self/fd links to the path).
+    const openOnPath = (): string[] =>
+      readdirSync("/proc/self/fd").filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === path;
+        } catch {
+          return false; // closed meanwhile (readdir's own descriptor, for one)
+        }
+      });
+    const appender = new GroupAppender(path, 0o644, 50);
+    await appender.append(line(0));
+    const first = openOnPath();
+    expect(first).toHaveLength(1);
+    await appender.append(line(1)); // a second batch, after the first resolved: the same descriptor
+    expect(openOnPath()).toEqual(first);
+    await vi.waitFor(() => expect(openOnPath()).toEqual([]), { timeout: 10_000, interval: 20 });
+    // A record after the close opens the file again and lands after the others.
+    await appender.append(line(2));
+    expect(readFileSync(path, "utf8").split("\n").filter(Boolean)).toEqual(['{"serial":"0000"}', '{"serial":"0001"}', '{"serial":"0002"}']);
   });
 
   it("rejects everything waiting when the file cannot be opened", async () => {

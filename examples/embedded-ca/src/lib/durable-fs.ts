@@ -82,16 +82,27 @@ export async function publishFileExclusive(
  * interleave inside one write on a local file system. A failed or short
  * write rejects the whole batch (a partial batch is at worst a torn last
  * line, which readers skip); the next batch reopens the file.
+ *
+ * The descriptor stays open while records keep coming and is closed once no
+ * record has come for `idleCloseMs` (an unref'd timer: it never keeps the
+ * process alive). Under load that saves an open and a close per batch, each a
+ * thread-pool round trip that costs the event loop more than the write itself
+ * on a small VM. The file must not be replaced while records come in: the
+ * issuance index is append-only.
  */
 export class GroupAppender {
   readonly #path: string;
   readonly #mode: number;
+  readonly #idleCloseMs: number;
   #queue: { data: Uint8Array; resolve: () => void; reject: (error: unknown) => void }[] = [];
   #flushing = false;
+  #handle: FileHandle | undefined;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(path: string, mode = 0o644) {
+  constructor(path: string, mode = 0o644, idleCloseMs = 1000) {
     this.#path = path;
     this.#mode = mode;
+    this.#idleCloseMs = idleCloseMs;
   }
 
   /** Resolves once `data` is written and fdatasync'ed (together with the rest of its batch). */
@@ -104,7 +115,7 @@ export class GroupAppender {
 
   async #flush(): Promise<void> {
     this.#flushing = true;
-    let handle: FileHandle | undefined;
+    let handle = this.#handle;
     while (this.#queue.length > 0) {
       let batch = this.#queue;
       try {
@@ -126,10 +137,25 @@ export class GroupAppender {
         handle = undefined;
       }
     }
-    // Idle: do not hold a descriptor. Records queued while closing start a new flush.
-    await handle?.close().catch(() => undefined);
+    // Idle: keep the descriptor for the next batch; closed after idleCloseMs without one.
+    this.#handle = handle;
+    if (handle) this.#armIdleClose();
     this.#flushing = false;
-    if (this.#queue.length > 0) void this.#flush();
+  }
+
+  #armIdleClose(): void {
+    if (this.#idleTimer) {
+      this.#idleTimer.refresh();
+      return;
+    }
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (this.#flushing) return; // that flush re-arms the timer when it ends
+      const handle = this.#handle;
+      this.#handle = undefined;
+      void handle?.close().catch(() => undefined);
+    }, this.#idleCloseMs);
+    this.#idleTimer.unref();
   }
 }
 
