@@ -34,7 +34,9 @@ async function until(done: () => Promise<boolean>): Promise<boolean> {
 
 describe("RedisChallengeStore.consume that times out but lands gives the challenge back", () => {
   it("the late consume is undone; the device's resend with the same challenge consumes it once", async () => {
-    const store = new RedisChallengeStore(redis.client, { keyPrefix: "late:", commandTimeoutMs: 300 });
+    // 300 ms only where Redis is paused (the consume must time out); the steps that must succeed get 10 s.
+    const paused = new RedisChallengeStore(redis.client, { keyPrefix: "late:", commandTimeoutMs: 300 });
+    const store = new RedisChallengeStore(redis.client, { keyPrefix: "late:", commandTimeoutMs: 10_000 });
     expect(await store.consume(await store.issue({ profile: "corp" }), { profile: "corp" })).toBe(true); // Redis knows the script: the paused EVALSHA runs as sent
     const challenge = await store.issue({ profile: "corp" });
     const key = `late:challenge:${createHash("sha256").update(challenge).digest("hex")}`;
@@ -42,7 +44,7 @@ describe("RedisChallengeStore.consume that times out but lands gives the challen
 
     redis.server.pause();
     try {
-      await expect(store.consume(challenge, { profile: "corp" })).rejects.toMatchObject({ name: "StoreUnavailableError", code: "ERR_STORE_UNAVAILABLE" });
+      await expect(paused.consume(challenge, { profile: "corp" })).rejects.toMatchObject({ name: "StoreUnavailableError", code: "ERR_STORE_UNAVAILABLE" });
     } finally {
       redis.server.resume();
     }
@@ -54,14 +56,15 @@ describe("RedisChallengeStore.consume that times out but lands gives the challen
   }, 90_000);
 
   it("the undo never puts back a challenge another consumer spent", async () => {
-    const store = new RedisChallengeStore(redis.client, { keyPrefix: "late2:", commandTimeoutMs: 300 });
+    const paused = new RedisChallengeStore(redis.client, { keyPrefix: "late2:", commandTimeoutMs: 300 });
+    const store = new RedisChallengeStore(redis.client, { keyPrefix: "late2:", commandTimeoutMs: 10_000 });
     const challenge = await store.issue({ profile: "corp" });
     expect(await store.consume(challenge, { profile: "corp" })).toBe(true); // the first device spends it
     const before = await calls("evalsha");
 
     redis.server.pause();
     try {
-      await expect(store.consume(challenge, { profile: "corp" })).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE" });
+      await expect(paused.consume(challenge, { profile: "corp" })).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE" });
     } finally {
       redis.server.resume();
     }

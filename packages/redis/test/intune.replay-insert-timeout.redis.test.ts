@@ -26,7 +26,10 @@ import { usePrivateRedis } from "./support/private-redis.js";
 import { RedisRateLimiter, RedisReplayCache, type RedisClient } from "../src/index.js";
 
 const redis = usePrivateRedis();
-const COMMAND_TIMEOUT_MS = 300;
+// Short only where Redis is paused (the call must time out); every step that must succeed gets a generous deadline,
+// through a second validator on the same Redis (a second replica, as far as the stores can tell).
+const PAUSED_DEADLINE_MS = 300;
+const DEADLINE_MS = 10_000;
 const sha256 = (s: string): string => createHash("sha256").update(s, "utf8").digest("hex");
 
 let fake: FakeIntune;
@@ -77,41 +80,45 @@ describe("a replay-cache insert that times out but lands is given back: the devi
   it("Mode A (IntuneValidator): the transactionID's late SET is undone; the same transaction validates", async () => {
     const csr: CertificationRequest = await csrWith("opaque-intune-challenge-blob");
     const transactionId = "A1B2C3D4E5F60718293A4B5C6D7E8F90";
-    const v = new IntuneValidator({
-      tenant: TENANT,
-      clientId: CLIENT_ID,
-      credential: { clientSecret: CLIENT_SECRET },
-      loginBaseUrl: fake.base,
-      graphBaseUrl: fake.base,
-      timeoutMs: 10_000,
-      replayCache: new RedisReplayCache(redis.client, { keyPrefix: "mode-a:", commandTimeoutMs: COMMAND_TIMEOUT_MS }),
-    });
-    const validate = () => v.validate({ challenge: csr.challengePassword, csr, request: { transactionId } });
+    const validator = (commandTimeoutMs: number) =>
+      new IntuneValidator({
+        tenant: TENANT,
+        clientId: CLIENT_ID,
+        credential: { clientSecret: CLIENT_SECRET },
+        loginBaseUrl: fake.base,
+        graphBaseUrl: fake.base,
+        timeoutMs: 10_000,
+        replayCache: new RedisReplayCache(redis.client, { keyPrefix: "mode-a:", commandTimeoutMs }),
+      });
+    const [paused, after] = [validator(PAUSED_DEADLINE_MS), validator(DEADLINE_MS)];
+    const input = { challenge: csr.challengePassword, csr, request: { transactionId } };
     const key = `mode-a:replay:${sha256(transactionId)}`;
-    await v.client.validateRequest({ transactionId: "WARM-UP", certificateRequest: csr.der }); // tokens and discovery before the pause
+    await paused.client.validateRequest({ transactionId: "WARM-UP", certificateRequest: csr.der }); // tokens and discovery before the pause
 
-    await timeOutWhileWriting(validate, "set", async () => !(await exists(key)));
+    await timeOutWhileWriting(() => paused.validate(input), "set", async () => !(await exists(key)));
 
-    expect(await validate()).toMatchObject({ ok: true });
-    expect(await validate()).toMatchObject({ ok: false, reason: "replay" }); // and the transactionID is spent again
+    expect(await after.validate(input)).toMatchObject({ ok: true });
+    expect(await after.validate(input)).toMatchObject({ ok: false, reason: "replay" }); // and the transactionID is spent again
   }, 90_000);
 
   it("Mode B (SignedTokenValidator): the nonce's late SET is undone; the same token validates", async () => {
     const nonce = "nonce-late-set-1";
     const csr = await csrWith(mint(ec.privateKey, goodClaims({ nonce })));
-    const v = new SignedTokenValidator({
-      trustAnchors: pool,
-      now: () => NOW,
-      replayCache: new RedisReplayCache(redis.client, { keyPrefix: "mode-b:", commandTimeoutMs: COMMAND_TIMEOUT_MS, now: () => NOW }),
-      rateLimiter: new RedisRateLimiter(redis.client, { keyPrefix: "mode-b:", commandTimeoutMs: COMMAND_TIMEOUT_MS, now: () => NOW }),
-    });
-    const validate = () => v.validate({ challenge: csr.challengePassword, csr, request: { transactionId: "T1" } });
+    const validator = (commandTimeoutMs: number) =>
+      new SignedTokenValidator({
+        trustAnchors: pool,
+        now: () => NOW,
+        replayCache: new RedisReplayCache(redis.client, { keyPrefix: "mode-b:", commandTimeoutMs, now: () => NOW }),
+        rateLimiter: new RedisRateLimiter(redis.client, { keyPrefix: "mode-b:", commandTimeoutMs, now: () => NOW }),
+      });
+    const [paused, after] = [validator(PAUSED_DEADLINE_MS), validator(DEADLINE_MS)];
+    const input = { challenge: csr.challengePassword, csr, request: { transactionId: "T1" } };
     const key = `mode-b:replay:${sha256(nonce)}`;
 
-    await timeOutWhileWriting(validate, "set", async () => !(await exists(key)));
+    await timeOutWhileWriting(() => paused.validate(input), "set", async () => !(await exists(key)));
 
-    expect(await validate()).toMatchObject({ ok: true });
-    expect(await validate()).toMatchObject({ ok: false, reason: "replay" });
+    expect(await after.validate(input)).toMatchObject({ ok: true });
+    expect(await after.validate(input)).toMatchObject({ ok: false, reason: "replay" });
   }, 90_000);
 });
 
@@ -119,15 +126,19 @@ describe("a rate-limit hit that times out but lands is given back (its id is mad
   it("Mode B: the late hit is removed; with max 1 the resend after the 503 validates", async () => {
     const claims = goodClaims({ nonce: "nonce-late-hit-1", sub: "device-late-hit" });
     const csr = await csrWith(mint(ec.privateKey, claims));
-    const limiter = new RedisRateLimiter(redis.client, { keyPrefix: "hit:", commandTimeoutMs: COMMAND_TIMEOUT_MS, now: () => NOW });
-    await limiter.hit("warm-up", { max: 1, windowMs: 60_000 }); // Redis knows the script: the paused EVALSHA runs as sent
-    const v = new SignedTokenValidator({ trustAnchors: pool, now: () => NOW, replayCache: new MemoryReplayCache({ now: () => NOW }), rateLimiter: limiter, rateLimit: { max: 1, windowMs: 86_400_000 } });
-    const validate = () => v.validate({ challenge: csr.challengePassword, csr, request: { transactionId: "T1" } });
+    const replayCache = new MemoryReplayCache({ now: () => NOW }); // one process: the nonce is given back by the validator
+    const validator = (commandTimeoutMs: number) => {
+      const rateLimiter = new RedisRateLimiter(redis.client, { keyPrefix: "hit:", commandTimeoutMs, now: () => NOW });
+      return new SignedTokenValidator({ trustAnchors: pool, now: () => NOW, replayCache, rateLimiter, rateLimit: { max: 1, windowMs: 86_400_000 } });
+    };
+    const [paused, after] = [validator(PAUSED_DEADLINE_MS), validator(DEADLINE_MS)];
+    await new RedisRateLimiter(redis.client, { keyPrefix: "hit:" }).hit("warm-up", { max: 1, windowMs: 60_000 }); // Redis knows the script: the paused EVALSHA runs as sent
+    const input = { challenge: csr.challengePassword, csr, request: { transactionId: "T1" } };
     const key = `hit:rate:${sha256(JSON.stringify([claims["sub"], claims["iss"]]))}`;
 
-    await timeOutWhileWriting(validate, "evalsha", async () => (await redis.server.command(`ZCARD ${key}`)).trim() === ":0");
+    await timeOutWhileWriting(() => paused.validate(input), "evalsha", async () => (await redis.server.command(`ZCARD ${key}`)).trim() === ":0");
 
-    expect(await validate()).toMatchObject({ ok: true }); // not rate_limited: the late hit does not count
+    expect(await after.validate(input)).toMatchObject({ ok: true }); // not rate_limited: the late hit does not count
   }, 90_000);
 });
 
@@ -150,7 +161,7 @@ describe("nothing of a rejected call is sent after it: the undo stays the last w
         return redis.client.callBuffer(command, args);
       },
     };
-    const limiter = new RedisRateLimiter(client, { keyPrefix: "noscript:", commandTimeoutMs: COMMAND_TIMEOUT_MS, now: () => NOW });
+    const limiter = new RedisRateLimiter(client, { keyPrefix: "noscript:", commandTimeoutMs: PAUSED_DEADLINE_MS, now: () => NOW });
     const key = `noscript:rate:${sha256("device-noscript")}`;
     await redis.client.script("FLUSH"); // the hit's EVALSHA will be answered NOSCRIPT
     const zrems = await calls("zrem");
@@ -166,6 +177,7 @@ describe("nothing of a rejected call is sent after it: the undo stays the last w
     await redis.client.ping();
     await redis.client.ping();
     expect((await redis.server.command(`ZCARD ${key}`)).trim()).toBe(":0");
-    expect(await limiter.hit("device-noscript", { max: 1, windowMs: 86_400_000 })).toMatchObject({ allowed: true, count: 1 });
+    const after = new RedisRateLimiter(redis.client, { keyPrefix: "noscript:", commandTimeoutMs: DEADLINE_MS, now: () => NOW });
+    expect(await after.hit("device-noscript", { max: 1, windowMs: 86_400_000 })).toMatchObject({ allowed: true, count: 1 });
   }, 90_000);
 });
