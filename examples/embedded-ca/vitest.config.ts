@@ -10,5 +10,6 @@ export default defineProject({
     name: "embedded-ca",
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
+    hookTimeout: 120_000,
   },
 });

@@ -11,6 +11,8 @@ export default defineProject({
     name: "hono-server",
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // A hook starts the example (tsx, a new CA key) and may enroll real clients: on a loaded machine that takes tens
+    // of seconds (the Express project's admin-page hook took 30 s of its 60).
+    hookTimeout: 120_000,
   },
 });

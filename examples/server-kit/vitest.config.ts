@@ -13,5 +13,9 @@ export default defineProject({
   test: {
     name: "server-kit",
     include: ["test/**/*.test.ts"],
+    // As in the other projects: vitest's defaults (5 s a test, 10 s a hook) are within reach of a loaded CI machine
+    // for the fuzz runs and the embedded CA's key generation; no test here is about how fast it runs.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
   },
 });

@@ -101,11 +101,12 @@ describe("the example proxy under slow clients", () => {
       await c.closed;
       return c.received;
     };
-    // A stalled request that arrives while another is still counted is refused itself: then open the next one.
+    // A stalled request that arrives while another is still counted is refused itself, and on a loaded machine the
+    // probes may take longer than the body timeout, which cuts the stalled one (408): either way, open the next one.
     let stalled = await slowConnection(proxy.port, head, "");
     let answer = await probe();
     for (let i = 0; i < 50 && firstLine(answer) === "HTTP/1.1 200 OK"; i++) {
-      if (stalled.received.startsWith("HTTP/1.1 503 ")) stalled = await slowConnection(proxy.port, head, "");
+      if (stalled.received !== "") stalled = await slowConnection(proxy.port, head, "");
       answer = await probe();
     }
     expect(firstLine(answer)).toBe("HTTP/1.1 503 Service Unavailable");
