@@ -12,7 +12,7 @@
  * @module
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants as fsConstants, mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants as fsConstants, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -431,6 +431,45 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 250);
   }
+}
+
+/** Whether 127.0.0.1:`port` can be listened on right now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/** The kernel's ephemeral port range (Linux: net.ipv4.ip_local_port_range); Linux's default elsewhere. */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!];
+  } catch {
+    // not Linux
+  }
+  return [32768, 60999];
+}
+
+/**
+ * A free TCP port on 127.0.0.1 below the kernel's ephemeral range, for a daemon that must get the same port back
+ * when it is restarted (Redis after `kill()`). A port from {@link freePort} is an ephemeral one: while the daemon
+ * is down, any process's outgoing connection may take it as its local port, and the restart fails with
+ * EADDRINUSE. Ports below the range are handed out by no one but an explicit bind (every test server listens on
+ * port 0), so one that is free now stays free unless another daemon picks the same one (callers retry on that).
+ */
+export async function freeStablePort(): Promise<number> {
+  const [low] = ephemeralRange();
+  const floor = 10_000;
+  const ceiling = low > floor + 1000 ? low - 1 : 29_999;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = floor + Math.floor(Math.random() * (ceiling - floor + 1));
+    if (await canListen(port)) return port;
+  }
+  return freePort();
 }
 
 /** Asks the kernel for a currently free TCP port on 127.0.0.1. */

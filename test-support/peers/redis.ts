@@ -24,7 +24,7 @@
  */
 import { connect } from "node:net";
 import { join } from "node:path";
-import { ensurePeer, freePort, makeTempDir, PeerError, startDaemon, waitFor, type Daemon, type TempDir } from "./process";
+import { ensurePeer, freeStablePort, makeTempDir, PeerError, startDaemon, waitFor, type Daemon, type TempDir } from "./process";
 
 /** Options for {@link startRedisServer}. */
 export interface RedisServerOptions {
@@ -200,7 +200,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 
   try {
     for (let attempt = 0; ; attempt++) {
-      const result = await launch(socketPath ? 0 : await freePort());
+      // Below the ephemeral range: restart() needs this port back, and no outgoing connection can take it meanwhile.
+      const result = await launch(socketPath ? 0 : await freeStablePort());
       if (result === "ok") break;
       if (attempt >= 4) throw new PeerError("redis-server: could not find a free loopback port in 5 attempts");
     }
