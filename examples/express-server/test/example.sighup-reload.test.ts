@@ -63,7 +63,10 @@ beforeAll(async () => {
   copyFileSync(ca[1].pem, join(tmp, "ca.pem"));
   copyFileSync(ca[1].key, join(tmp, "ca.key"));
   copyFileSync(ca[2].pem, join(tmp, "next.pem"));
-  const started = await startExample(EXAMPLE_DIR, { SCEP_DATA_DIR: join(tmp, "data"), SCEP_CHALLENGE: CHALLENGE, SCEP_NEXT_CA_CERT: join(tmp, "next.pem") }, ["--ca-cert", join(tmp, "ca.pem"), "--ca-key", join(tmp, "ca.key")]);
+  // The keep-alive connection and the request in flight below stay open across three reloads: long idle, request
+  // and body timeouts (the defaults, 5 s and 10 s, are within reach of a loaded machine; none is tested here).
+  const limits = { SCEP_KEEP_ALIVE_TIMEOUT_MS: "120000", SCEP_REQUEST_TIMEOUT_MS: "120000", SCEP_BODY_TIMEOUT_MS: "120000" };
+  const started = await startExample(EXAMPLE_DIR, { SCEP_DATA_DIR: join(tmp, "data"), SCEP_CHALLENGE: CHALLENGE, SCEP_NEXT_CA_CERT: join(tmp, "next.pem"), ...limits }, ["--ca-cert", join(tmp, "ca.pem"), "--ca-key", join(tmp, "ca.key")]);
   proc = started.proc;
   port = started.listening.port;
 }, 60_000);
@@ -92,12 +95,12 @@ describe("SIGHUP", () => {
   });
 
   it("a bad file keeps the old state and logs one line without a secret; a CA rollover applies; the in-flight request and the keep-alive socket survive", async () => {
+    const d = await device("inflight-device");
+    const built = await buildPkcsReq({ csr: d.csr, signer: d.signer, recipient: ca[1].cert });
     const before = await keepAliveGet("/scep?operation=GetCACert");
     expect(Certificate.from(new Uint8Array(before.body)).subject).toBe("CN=Reload CA 1");
 
     // A request in flight through every reload: headers and half the body now, the rest at the end.
-    const d = await device("inflight-device");
-    const built = await buildPkcsReq({ csr: d.csr, signer: d.signer, recipient: ca[1].cert });
     const half = Math.floor(built.der.length / 2);
     const inflight = http.request({ host: "127.0.0.1", port, method: "POST", path: "/scep?operation=PKIOperation", headers: { "content-type": "application/x-pki-message", "content-length": built.der.length } });
     const answered = new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
