@@ -14,16 +14,20 @@ import { ScepError, TransactionStateError } from "../errors.js";
 import { Certificate } from "../x509/certificate.js";
 import { CertificationRequest } from "../x509/certification-request.js";
 import type { ServerContext } from "./context.js";
-import { type IssueContext, type ResolvedProfile, toDer } from "./profile.js";
+import { type IssueContext, type ResolvedProfile, issuedFor } from "./profile.js";
 import type { Transaction } from "./transaction-store.js";
 import { type ConfirmVeto, confirmIssued } from "./enrollment/confirm.js";
 import { issueFailed } from "./enrollment/failure.js";
 
 /** Options of `approve`. @group Server */
 export interface ApproveOptions {
-  /** An operator-supplied certificate (the issue hook is not called): a {@link Certificate}, DER, or PEM file bytes. */
+  /**
+   * An operator-supplied certificate (the issue hook is not called): a {@link Certificate}, DER, or PEM file bytes.
+   * It must certify the pending CSR's public key: otherwise `approve` throws `ERR_INVALID_ARGUMENT` and the
+   * transaction stays PENDING (the same holds for the hook's certificate when this is not given).
+   */
   certificate?: Certificate | Uint8Array;
-  /** Its chain, each in the same forms as `certificate`. */
+  /** Its chain, each entry in the same forms as `certificate` (a PEM bundle entry stands for all of its certificates). */
   chain?: readonly (Certificate | Uint8Array)[];
 }
 
@@ -81,24 +85,23 @@ function storedIssueContext(ctx: ServerContext, p: ResolvedProfile, tx: Transact
 export async function approve(ctx: ServerContext, p: ResolvedProfile, transactionId: string, opts: ApproveOptions = {}): Promise<Transaction> {
   const tx = await claim(ctx, p, transactionId);
   const ic = storedIssueContext(ctx, p, tx);
-  let certificate: Uint8Array;
+  let issued: Certificate;
   let chain: Uint8Array[] | undefined;
   try {
-    if (opts.certificate) {
-      certificate = toDer(opts.certificate);
-      chain = opts.chain?.map(toDer);
-    } else {
+    let given: ApproveOptions;
+    if (opts.certificate) given = opts;
+    else {
       const r = await p.issue(ic);
       if (r.status !== "SUCCESS") throw new ScepError(`the issue hook answered ${r.status} to an approved request`);
-      certificate = toDer(r.certificate);
-      chain = r.chain?.map(toDer);
+      given = r;
     }
+    // Not for the request's key (or not a certificate): refused before anything is recorded; the claim goes back.
+    ({ certificate: issued, chain } = issuedFor(ic.csr, given.certificate!, given.chain));
   } catch (e) {
     // Release the claim so the operator can retry (best effort: if this fails too, the lease lapses).
     await ctx.store("transaction store", () => p.transactions.transition(p.name, transactionId, "ISSUING", { status: "PENDING", updatedAt: ctx.now() }, { updatedAt: tx.updatedAt })).catch(() => undefined);
     throw e;
   }
-  const issued = new Certificate(certificate);
   let veto: ConfirmVeto | undefined;
   try {
     veto = await confirmIssued(p, { ...ic, certificate: issued }, tx.challengeValidated);
@@ -110,7 +113,7 @@ export async function approve(ctx: ServerContext, p: ResolvedProfile, transactio
   let done: Transaction | undefined;
   try {
     done = await ctx.store("transaction store", () =>
-      p.transactions.transition(p.name, transactionId, "ISSUING", { status: "ISSUED", updatedAt: t, expiresAt: new Date(t.getTime() + p.retentionMs), certificate, ...(chain ? { chain } : {}) }, { updatedAt: tx.updatedAt }),
+      p.transactions.transition(p.name, transactionId, "ISSUING", { status: "ISSUED", updatedAt: t, expiresAt: new Date(t.getTime() + p.retentionMs), certificate: issued.der, ...(chain ? { chain } : {}) }, { updatedAt: tx.updatedAt }),
     );
   } catch (error) {
     await tellUndelivered(p, transactionId, issued, "not_recorded", error);

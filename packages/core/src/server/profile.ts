@@ -52,8 +52,11 @@ export interface IssueContext {
 }
 
 /**
- * The issue hook's answer. SUCCESS's `certificate` and `chain` are each a {@link Certificate}, DER bytes, or the
- * bytes of a PEM file (RFC 7468; its first CERTIFICATE block); the CertRep carries DER (RFC 8894 §3.3.2).
+ * The issue hook's answer. SUCCESS's `certificate` is a {@link Certificate}, DER bytes, or the bytes of a PEM file
+ * (RFC 7468; its first CERTIFICATE block), and must certify the CSR's public key (else the request fails with HTTP
+ * 500, as when the hook throws: the client would find no certificate for its key, RFC 8894 §3.3.2). Each `chain`
+ * entry takes the same forms, and a PEM bundle entry stands for all of its certificates; without `chain` the
+ * profile's CA chain is sent. The CertRep carries DER.
  * @group Server
  */
 export type IssueResult =
@@ -219,6 +222,32 @@ export function toDer(c: Certificate | Uint8Array): Uint8Array {
   return Certificate.derOf(c);
 }
 
+/** Certificates of a list whose entries may each be a PEM bundle (every block counts; see `Certificate.dersOf`). */
+export function toCerts(list: readonly (Certificate | Uint8Array | string)[]): Certificate[] {
+  return list.flatMap((c) => (c instanceof Certificate ? [c] : Certificate.dersOf(c).map((d) => new Certificate(d))));
+}
+
+/**
+ * What an issue hook or an operator hands the server for a request, as the server delivers it: the certificate
+ * parsed (a {@link Certificate}, DER or PEM bytes), the chain as DER (a PEM bundle entry gives all its
+ * certificates; undefined when none is given). The certificate must certify the CSR's public key: the client looks
+ * for the certificate of its own key in the CertRep (RFC 8894 §3.3.2) and would fail the enrollment that the
+ * server recorded as issued.
+ *
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when the certificate's public key is not the CSR's.
+ */
+export function issuedFor(
+  csr: CertificationRequest,
+  certificate: Certificate | Uint8Array,
+  chain: readonly (Certificate | Uint8Array)[] | undefined,
+): { certificate: Certificate; chain: Uint8Array[] | undefined } {
+  const issued = toCert(certificate);
+  if (!equalBytes(issued.spki, csr.spki)) {
+    throw new InvalidArgumentError(`the issued certificate (${issued.subject}) is not for the request's public key (CSR ${csr.subject})`);
+  }
+  return { certificate: issued, chain: chain?.flatMap(Certificate.dersOf) };
+}
+
 /** Certificates without repeats (compared by DER), first occurrence kept. */
 function unique(certs: readonly Certificate[]): Certificate[] {
   const out: Certificate[] = [];
@@ -233,7 +262,7 @@ function badChoice(name: string, choice: string): never {
 /** The CA chain: starts with the issuing CA, each certificate issued by the next. */
 function resolveChain(name: string, ca: Certificate, given: ScepProfile["caChain"]): Certificate[] {
   if (!given || given.length === 0) return [ca];
-  const chain = given.map(toCert);
+  const chain = toCerts(given);
   if (!equalBytes(chain[0]!.der, ca.der)) throw new InvalidArgumentError(`profile ${name}: caChain must start with the issuing CA (caCertificate)`);
   for (let i = 0; i + 1 < chain.length; i++) {
     if (!chain[i]!.isIssuedBy(chain[i + 1]!)) throw new InvalidArgumentError(`profile ${name}: caChain[${i}] (${chain[i]!.subject}) is not issued by caChain[${i + 1}] (${chain[i + 1]!.subject})`);
@@ -276,9 +305,9 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
   const ras = [signerCert, ...decrypters.map((d) => d.certificate)];
   const choice = p.caCertificates ?? "default";
   const caCerts =
-    choice === "default" ? unique([...ras, ...caChain]) : choice === "issuing-ca" ? unique([...ras, ca]) : choice === "ca-only" ? [ca] : typeof choice === "string" ? badChoice(name, choice) : choice.map(toCert);
+    choice === "default" ? unique([...ras, ...caChain]) : choice === "issuing-ca" ? unique([...ras, ca]) : choice === "ca-only" ? [ca] : typeof choice === "string" ? badChoice(name, choice) : toCerts(choice);
   if (caCerts.length === 0) throw new InvalidArgumentError(`profile ${name}: caCertificates is empty`);
-  const nextCa = p.nextCaCertificates?.map(toCert);
+  const nextCa = p.nextCaCertificates && toCerts(p.nextCaCertificates);
   const caps = p.capabilities ?? ["AES", "DES3", "POSTPKIOperation", "Renewal", "SHA-1", "SHA-256", "SHA-384", "SHA-512", "SCEPStandard", ...(nextCa ? ["GetNextCACert"] : [])];
   return {
     name,

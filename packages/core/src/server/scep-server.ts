@@ -107,7 +107,8 @@ export interface ScepServer extends FetchHandler {
    * gets FAILURE badRequest with the veto's text, event reason the veto's label), `onUndelivered` is told, and the
    * REJECTED record is returned. When the issue hook fails the claim is released (back to PENDING) and the error is
    * rethrown.
-   * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for an unknown profile.
+   * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for an unknown profile, and when the certificate (given or
+   *   the hook's) does not certify the pending CSR's public key (the transaction stays PENDING).
    * @throws TransactionStateError `ERR_TRANSACTION_STATE` ("no pending transaction <id>") when the transaction is
    *   unknown, expired, already decided, or claimed by a concurrent approve.
    * @throws StoreUnavailableError `ERR_STORE_UNAVAILABLE` when the store fails or times out.

@@ -132,6 +132,19 @@ export class Certificate {
     return text === undefined ? (value as Uint8Array) : Certificate.fromPem(text)[0]!.der;
   }
 
+  /**
+   * DER of every certificate in `value`: a Certificate's `der`, DER bytes as they are, or every `CERTIFICATE` block
+   * of a PEM text or PEM file bytes (a bundle such as an issuing CA and its root in one file). For lists of
+   * certificates (chains), where a bundle stands for several.
+   *
+   * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` (PEM without a CERTIFICATE block), Asn1Error `ERR_ASN1` (bad DER inside the PEM).
+   */
+  static dersOf(value: Certificate | Uint8Array | string): Uint8Array[] {
+    if (value instanceof Certificate) return [value.der];
+    const text = typeof value === "string" ? value : pemTextOf(value);
+    return text === undefined ? [value as Uint8Array] : Certificate.fromPem(text).map((c) => c.der);
+  }
+
   /** Subject as `CN=…, O=…`. */
   get subject(): string {
     return formatName(this.subjectDer);

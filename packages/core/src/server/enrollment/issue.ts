@@ -7,7 +7,7 @@
  * @module
  */
 import { poll } from "../cert-poll.js";
-import { type IssueContext, toCert, toDer } from "../profile.js";
+import { type IssueContext, issuedFor } from "../profile.js";
 import { Reply, certRep, failure } from "../replies.js";
 import { lateCall } from "../store-call.js";
 import type { Phase } from "./enrollment.js";
@@ -43,7 +43,14 @@ export const issue: Phase = {
       throw error;
     }
     if (result.status === "SUCCESS") {
-      e.issued = { certificate: toCert(result.certificate), chain: result.chain ? result.chain.map(toDer) : p.caChain };
+      try {
+        const given = issuedFor(csr, result.certificate, result.chain);
+        e.issued = { certificate: given.certificate, chain: given.chain ?? p.caChain };
+      } catch (error) {
+        // The hook's answer is unusable (not a certificate, or not for this key): a server fault like a hook that throws.
+        await issueFailed(p, e.challengeValidated, { ...ic, reason: "issue_failed", failInfo: "badRequest", failInfoText: "internal error" });
+        throw error;
+      }
       return undefined;
     }
     if (result.status === "PENDING") {

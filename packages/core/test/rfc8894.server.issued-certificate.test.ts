@@ -1,0 +1,145 @@
+/**
+ * The certificate an issue hook or an operator hands the server must certify
+ * the request's public key: the client looks for the certificate of its own
+ * key in a SUCCESS CertRep (RFC 8894 §3.3.2) and fails the enrollment without
+ * it. A fresh user approved a PENDING transaction with another device's
+ * certificate: the server recorded it ISSUED and logged a success, the device
+ * failed with "holds no certificate for the requested key", and the
+ * transaction could not be approved again. Now the server refuses such a
+ * certificate before recording anything: an immediate issue answers 500 (a
+ * hook fault, like a hook that throws; the one-time challenge is given back),
+ * `approve()` throws ERR_INVALID_ARGUMENT and the transaction stays PENDING.
+ *
+ * Also here: a chain entry given as a PEM bundle stands for all of its
+ * certificates (it was cut to the first).
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  Certificate,
+  CertificationRequest,
+  MemoryChallengeStore,
+  MemoryTransactionStore,
+  buildCertPoll,
+  buildPkcsReq,
+  createScepServer,
+  type IssueResult,
+  type ScepServer,
+} from "../src/index.js";
+import { NOW, createDevice, createTestCa, eventLog, hex, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
+
+let ca: TestCa;
+let other: TestCa;
+let server: ScepServer;
+let challenges: MemoryChallengeStore;
+const log = eventLog();
+/** What the hook does: issue for the request, issue for another device's key, or answer PENDING. */
+let mode: "right" | "wrong-key" | "pending" | "bundle" = "right";
+let stranger: Device;
+
+beforeAll(async () => {
+  ca = await createTestCa("Issued Check CA");
+  other = await createTestCa("Issued Check Other CA");
+  stranger = await createDevice({ cn: "stranger" });
+  challenges = new MemoryChallengeStore({ now: () => NOW });
+  server = createScepServer({
+    profiles: [
+      {
+        name: "p",
+        path: "/scep",
+        caCertificate: ca.cert,
+        signer: ca.key,
+        challenge: { type: "store", store: challenges },
+        transactions: new MemoryTransactionStore({ now: () => NOW }),
+        issue: async (ctx): Promise<IssueResult> => {
+          if (mode === "pending" && !ctx.approved) return { status: "PENDING" };
+          if (mode === "wrong-key") return { status: "SUCCESS", certificate: await ca.issue(stranger.csr, { notAfter: ctx.notAfterMax }) };
+          const certificate = await ca.issue(ctx.csr.der, { notAfter: ctx.notAfterMax });
+          if (mode === "bundle") return { status: "SUCCESS", certificate, chain: [new TextEncoder().encode(ca.cert.toPem() + other.cert.toPem())] };
+          return { status: "SUCCESS", certificate };
+        },
+      },
+    ],
+    onEvent: log.onEvent,
+    now: () => NOW,
+  });
+});
+
+async function submit(device: Device) {
+  const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+  return { built, res: await postPki(server, "/scep", built.der) };
+}
+
+async function poll(device: Device, transactionId: string) {
+  const built = await buildCertPoll({ signer: device.signer, recipient: ca.cert, issuer: ca.cert, subject: CertificationRequest.from(device.csr).subjectDer, transactionId, now: NOW });
+  return readReply(await postPki(server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
+}
+
+describe("RFC 8894 §3.3.2: the issued certificate certifies the requester's key", () => {
+  it("an issue hook answering SUCCESS with another key's certificate: HTTP 500 and an error event, not a success; the challenge is given back", async () => {
+    mode = "wrong-key";
+    const challenge = await challenges.issue({ profile: "p" });
+    const device = await createDevice({ cn: "hook-wrong-key", challengePassword: challenge });
+    const { built, res } = await submit(device);
+    expect(res.status).toBe(500);
+    expect(log.events.at(-1)).toMatchObject({ operation: "PKIOperation", outcome: "error", status: 500 });
+    // The resend, once the hook is mended, enrolls with the same one-time challenge.
+    mode = "right";
+    const rep = await readReply(await postPki(server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
+    expect(rep.status).toBe("SUCCESS");
+    expect(hex(rep.certificates[0]!.spki)).toBe(hex(CertificationRequest.from(device.csr).spki));
+  });
+
+  it("approve() with an operator-supplied certificate for another key: ERR_INVALID_ARGUMENT, the transaction stays PENDING, the right one then issues", async () => {
+    mode = "pending";
+    const challenge = await challenges.issue({ profile: "p" });
+    const device = await createDevice({ cn: "approve-wrong-key", challengePassword: challenge });
+    const { built, res } = await submit(device);
+    expect((await readReply(res, built, { decrypter: device.signer, caCertificates: [ca.cert] })).status).toBe("PENDING");
+    const wrong = await ca.issue(stranger.csr, { notAfter: new Date(NOW.getTime() + 86_400_000) });
+    await expect(server.approve("p", built.transactionId, { certificate: wrong })).rejects.toMatchObject({
+      name: "InvalidArgumentError",
+      code: "ERR_INVALID_ARGUMENT",
+      message: "the issued certificate (CN=stranger, O=scep-sdk server tests) is not for the request's public key (CSR CN=approve-wrong-key, O=scep-sdk server tests)",
+    });
+    expect((await server.pending("p")).map((t) => t.transactionId)).toContain(built.transactionId);
+    expect((await poll(device, built.transactionId)).status).toBe("PENDING");
+    const right = await ca.issue(device.csr, { notAfter: new Date(NOW.getTime() + 86_400_000) });
+    expect((await server.approve("p", built.transactionId, { certificate: right })).status).toBe("ISSUED");
+    const rep = await poll(device, built.transactionId);
+    expect(rep.status).toBe("SUCCESS");
+    expect(hex(rep.certificates[0]!.der)).toBe(hex(right.der));
+  });
+
+  it("approve() whose issue hook answers another key's certificate: ERR_INVALID_ARGUMENT, the transaction stays PENDING", async () => {
+    mode = "pending";
+    const challenge = await challenges.issue({ profile: "p" });
+    const device = await createDevice({ cn: "approve-hook-wrong-key", challengePassword: challenge });
+    const { built } = await submit(device);
+    mode = "wrong-key";
+    await expect(server.approve("p", built.transactionId)).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
+    expect((await server.pending("p")).map((t) => t.transactionId)).toContain(built.transactionId);
+    mode = "right";
+    expect((await server.approve("p", built.transactionId)).status).toBe("ISSUED");
+    expect((await poll(device, built.transactionId)).status).toBe("SUCCESS");
+  });
+});
+
+describe("a chain entry given as a PEM bundle stands for every certificate in it", () => {
+  it("issue hook: chain [one PEM file holding two CA certificates] → the CertRep carries the issued certificate and both", async () => {
+    mode = "bundle";
+    const challenge = await challenges.issue({ profile: "p" });
+    const device = await createDevice({ cn: "bundle-chain", challengePassword: challenge });
+    const { built, res } = await submit(device);
+    const rep = await readReply(res, built, { decrypter: device.signer, caCertificates: [ca.cert] });
+    expect(rep.status).toBe("SUCCESS");
+    expect(rep.certificates.slice(1).map((c) => hex(c.der))).toEqual([hex(ca.cert.der), hex(other.cert.der)]);
+  });
+
+  it("Certificate.dersOf: a Certificate, DER, one PEM block, a bundle", () => {
+    const bundle = ca.cert.toPem() + other.cert.toPem();
+    expect(Certificate.dersOf(ca.cert).map(hex)).toEqual([hex(ca.cert.der)]);
+    expect(Certificate.dersOf(ca.cert.der).map(hex)).toEqual([hex(ca.cert.der)]);
+    expect(Certificate.dersOf(ca.cert.toPem()).map(hex)).toEqual([hex(ca.cert.der)]);
+    expect(Certificate.dersOf(new TextEncoder().encode(bundle)).map(hex)).toEqual([hex(ca.cert.der), hex(other.cert.der)]);
+  });
+});
