@@ -517,11 +517,12 @@ async function measure(target: Target): Promise<Result> {
     const pssMb = pids.reduce((sum, p) => sum + Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, "utf8"))?.[1] ?? NaN) / 1024, 0);
     log(`server processes (pid: peak RSS): ${pids.map((p) => `${p}: ${memoryOf([p]).peakMb.toFixed(1)} MB`).join(", ")}; CPU and peak RSS below are their sums; PSS now ${pssMb.toFixed(1)} MB in all`);
   }
-  if (others.length) log(`not measured (not node): ${others.join(", ")}`);
+  if (others.length) log(`not counted in the server's CPU (child processes that are not node, such as tsx's esbuild service, idle after start): ${others.join(", ")}`);
   log(
     `timed: ${messages.length} requests in ${(wallMs / 1000).toFixed(2)} s; server CPU ${(cpuMs / 1000).toFixed(2)} s; ` +
       `other processes kept ${(othersMs / wallMs).toFixed(2)} of the servers' ${PINNED_CPUS ?? cpus().length} CPUs busy meanwhile; load average ${fmtLoad()}`,
   );
+  if (wallMs < 10_000) log(`  (a timed run under 10 s gives noisy figures: raise BENCH_ENROLLMENTS, default 2000)`);
 
   const reasons = new Map<string, number>();
   let successes = 0;
@@ -531,6 +532,9 @@ async function measure(target: Target): Promise<Result> {
     else reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
   }
   for (const [reason, count] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 5)) log(`  failure ×${count}: ${reason}`);
+  if (reasons.size > 0 && target.name.startsWith("micromdm")) {
+    log("  (micromdm's own failures: its depot's serial file races under concurrent requests, `serial: file exists`; not the load generator's)");
+  }
   for (const [reason, count] of target.logReasons?.().slice(0, 3) ?? []) log(`  server log ×${count} (warm-up included): ${reason}`);
   return {
     name: target.name,
@@ -649,6 +653,7 @@ if (ours && theirs) {
         `per CPU left free by other processes: ${(perFree(o) / perFree(theirs)).toFixed(2)}×, others held ${o.othersCores.toFixed(2)} and ${theirs.othersCores.toFixed(2)})`,
     );
   }
+  log("(the goal lines below are issue 13's performance targets, in docs/performance.md; MISSED is a figure short of a target, not an error)");
   const best = oursRows.reduce((a, b) => (rate(b) > rate(a) ? b : a));
   const bestRatio = rate(best) / rate(theirs);
   log(`goal ≥ ${GOAL_RATIO}× micromdm's throughput: ${bestRatio >= GOAL_RATIO ? "MET" : "MISSED"} (best: ${best.name}, ${bestRatio.toFixed(2)}×)`);
@@ -659,8 +664,8 @@ if (ours && theirs) {
 if (ours) {
   // Every configuration measured: the throughput goal takes the best one, so a failure in any of them counts.
   const failed = oursRows.filter((r) => r.failures > 0);
-  log(`goal 0 failed enrollments:               ${failed.length === 0 ? "MET" : `MISSED (${failed.map((r) => `${r.name}: ${r.failures}`).join(", ")})`}`);
-  log(`goal peak RSS < ${GOAL_RSS_MB} MB:                 ${ours.peakRssMb < GOAL_RSS_MB ? "MET" : "MISSED"} (${ours.peakRssMb.toFixed(1)} MB${ours.pids.length > 1 ? `, sum over ${ours.pids.length} processes` : ""})`);
+  log(`goal 0 failed enrollments (every run of ours): ${failed.length === 0 ? "MET" : `MISSED (${failed.map((r) => `${r.name}: ${r.failures}`).join(", ")})`}`);
+  log(`goal peak RSS < ${GOAL_RSS_MB} MB (one process): ${ours.peakRssMb < GOAL_RSS_MB ? "MET" : "MISSED"} (${ours.peakRssMb.toFixed(1)} MB${ours.pids.length > 1 ? `, sum over ${ours.pids.length} processes` : ""})`);
 }
 if (ours && oursRedis) {
   const ratio = rate(oursRedis) / rate(ours);
