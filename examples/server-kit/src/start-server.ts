@@ -1,7 +1,7 @@
 // Bootstrap shared by the example servers: CA, challenge, SCEP server, HTTP server with timeouts, banner, shutdown, workers.
 import cluster from "node:cluster";
 import { randomBytes } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import type { RequestListener, Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from "node:net";
 import { networkInterfaces } from "node:os";
@@ -106,6 +106,11 @@ async function loadChallenge(config: ServerConfig, dataDir: string): Promise<{ c
   const challenge = (await readFile(file, "utf8")).trim();
   if (!challenge) throw new ConfigError(`${file} is empty: delete it to generate a new challenge, or set SCEP_CHALLENGE`);
   return { challenge, source: { kind: generated ? "generated" : "stored", file } };
+}
+
+/** Removes a challenge this start generated and has not shown (the start failed): the next start generates and shows one. */
+async function forgetGenerated(source: ChallengeSource): Promise<void> {
+  if (source.kind === "generated") await rm(source.file, { force: true });
 }
 
 /** The banner's challenge line: a generated challenge once, when it is created; a given one never. */
@@ -277,9 +282,11 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
   const trustAnchors = new Map<string, ReloadableTrustAnchors>();
   try {
     ca = await openCa(config, stores.revocations);
-    if (usesDefaultChallenge(settings)) ({ challenge, source } = await loadChallenge(config, ca.dataDir));
     nextCa = config.nextCaCertPath === undefined ? undefined : await readNextCa(config.nextCaCertPath);
     profileCas = await openProfileCas(config, env);
+    // The challenge last but for the profiles that use it: a start that fails before its banner removes a challenge it
+    // generated (below), so the next start generates one and shows it.
+    if (usesDefaultChallenge(settings)) ({ challenge, source } = await loadChallenge(config, ca.dataDir));
     const inService = [ca, ...profileCas.values()];
     const subjectOf = (c: FileCa): Buffer => Buffer.from(new Certificate(c.certificateDer).subjectDer);
     for (const [i, p] of settings.entries()) {
@@ -306,19 +313,27 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
       if (built.trustAnchors) trustAnchors.set(p.name, built.trustAnchors);
     }
   } catch (e) {
+    await forgetGenerated(source);
     if (!keep) await stores.close();
     throw inConfigFile(e, config.configFile);
   }
   const activity = keep?.activity ?? new ActivityLog({ maxEntries: 1000 });
   const metrics = keep?.metrics ?? createMetricsSdk();
   const scepMetrics = metrics.scep;
-  const server = createScepServer({
-    counters: stores.counters,
-    maxBodyBytes: config.maxBodyBytes,
-    // JSON lines on stdout, the metrics, and the last 1000 requests for the admin API's activity.
-    onEvent: [(e: ScepEvent) => logEvent({ type: "scep", ...e }), scepMetrics.sink, activity.sink],
-    profiles,
-  });
+  let server: ScepServer;
+  try {
+    server = createScepServer({
+      counters: stores.counters,
+      maxBodyBytes: config.maxBodyBytes,
+      // JSON lines on stdout, the metrics, and the last 1000 requests for the admin API's activity.
+      onEvent: [(e: ScepEvent) => logEvent({ type: "scep", ...e }), scepMetrics.sink, activity.sink],
+      profiles,
+    });
+  } catch (e) {
+    await forgetGenerated(source);
+    if (!keep) await stores.close();
+    throw e;
+  }
   // (After the server, which may refuse the configuration: a refused reload leaves no schedule running.)
   // Signed now, kept in <dataDir>/ca.crl, and re-signed once half of its validity has passed: checked every quarter
   // of the validity, at most hourly (a timer past 2^31 ms would fire at once); ca.crl() signs only when half passed.
@@ -478,7 +493,7 @@ export async function startServer(
   options: { argv?: readonly string[]; env?: Record<string, string | undefined>; config?: ServerConfig } = {},
 ): Promise<RunningServer | undefined> {
   let config: ServerConfig;
-  let kit: Awaited<ReturnType<typeof createKit>>;
+  let kit!: Awaited<ReturnType<typeof createKit>>;
   // A SIGHUP while starting (a cluster primary forwards one as soon as the worker listens) is kept and served once
   // the reloader exists, instead of Node's default action (exit) killing a starting server. Per call: a second
   // startServer in one process must not reload for the first one's signal.
@@ -495,8 +510,8 @@ export async function startServer(
       await new Promise((done) => probe.close(done));
       // Created here, before forking, so the workers only ever read them.
       const ca = await openCa(config);
-      const { challenge, source } = usesDefaultChallenge(profileSettings(config)) ? await loadChallenge(config, ca.dataDir) : { challenge: "", source: { kind: "given" } as ChallengeSource };
       const profileCas = await openProfileCas(config, options.env ?? process.env);
+      const { challenge, source } = usesDefaultChallenge(profileSettings(config)) ? await loadChallenge(config, ca.dataDir) : { challenge: "", source: { kind: "given" } as ChallengeSource };
       const facts: BannerFacts = { ca, challenge, challengeSource: source, caCertificatePath: config.caCertPath ?? join(ca.dataDir, "ca.pem"), profileCas };
       const primaryConfig = config;
       runClusterPrimary({
@@ -510,22 +525,19 @@ export async function startServer(
       });
       return undefined;
     }
-    process.on("SIGHUP", onHupWhileStarting);
-    kit = await createKit(config, undefined, options.env ?? process.env);
   } catch (e) {
-    process.off("SIGHUP", onHupWhileStarting);
     if (!(e instanceof ConfigError) && !isEmbeddedCaError(e) && !(e instanceof InvalidArgumentError)) throw e;
     console.error(configErrorLine(`${name}-server`, e));
     process.exitCode = 2;
     return undefined;
   }
-  // /healthz, /readyz and /metrics are answered before the framework (cheap, and the same for every example).
-  // `kit` is the one in service: a reload (SIGHUP) replaces it and the listener; the HTTP server stays.
-  // Every CA in service (the server's and the profiles' own) must be within its validity: one date comparison each.
-  const caValid = (): boolean => Date.now() < kit.ca.notAfter.getTime() && [...kit.profileCas.values()].every((c) => Date.now() < c.notAfter.getTime());
-  const readiness = { ca: caValid, ...(config.redisUrl !== undefined ? { redis: () => kit.stores.ready() } : {}) };
-  const listenerFor = (k: ScepKit): RequestListener => withOperatorEndpoints(build(k), { readiness, metricsToken: k.config.metricsToken }, k.metrics);
-  let listener = listenerFor(kit);
+  process.on("SIGHUP", onHupWhileStarting);
+  // The listeners are bound before the kit is made: a port that cannot be had is one line and exit 2 before any file
+  // (CA, challenge) is created, so a failed start leaves nothing behind and the next start still announces the
+  // challenge it generates. A request that arrives while the kit is being made waits for it.
+  let kitReady!: () => void;
+  const ready = new Promise<void>((done) => (kitReady = done));
+  let listener: RequestListener = (req, res) => void ready.then(() => listener(req, res));
   const http = createHttpServer(config, (req, res) => listener(req, res));
   let stopping: Promise<void> | undefined;
   // During shutdown: new responses close their connection, and connections that finish a response are closed.
@@ -533,34 +545,61 @@ export async function startServer(
     if (stopping) res.setHeader("connection", "close");
     res.once("finish", () => void (stopping && setImmediate(() => http.closeIdleConnections())));
   });
-  try {
-    await listen(http, config);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    // A worker tells its primary, which prints the first such line once for all workers.
-    if (workerSlot !== undefined && process.send) return void process.send({ type: LISTEN_FAILED_MESSAGE, message: e.message }, () => process.exit(2));
-    console.error(`${name}-server: ${e.message}`);
-    process.exit(2); // (the CA's thread pool and files would keep the process alive)
-  }
-  const port = (http.address() as AddressInfo).port;
-  const urls = scepUrls(config.host, port, kit.profiles.map((p) => p.path));
   // --admin-listen: the admin API and page on their own listener (loopback by default), nothing else there.
   let adminHttp: Server | undefined;
-  if (config.adminListen && kit.adminApi) {
-    adminHttp = createHttpServer(config, (req, res) => {
+  if (config.adminListen && config.adminToken) {
+    const serveAdmin: RequestListener = (req, res) => {
       const adminApi = kit.adminApi; // the kit in service: a reload replaces it
       if (adminApi?.owns(rawPath(req.url ?? "/"))) serveFetch((r, meta) => adminApi.fetch(r, meta), req, res, () => void (res.headersSent ? res.destroy() : res.writeHead(500).end()));
       else res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found\n");
-    });
+    };
+    adminHttp = createHttpServer(config, (req, res) => void ready.then(() => serveAdmin(req, res)));
+  }
+  const closeListeners = (): void => {
+    for (const s of [http, adminHttp]) if (s?.listening) s.close();
+  };
+  // A cluster worker makes its kit first: its primary created the files before forking, and counts a worker that
+  // exits before listening as a failed start.
+  const makeKit = async (): Promise<boolean> => {
     try {
-      await listen(adminHttp, { ...config, ...config.adminListen });
+      kit = await createKit(config, undefined, options.env ?? process.env);
     } catch (e) {
+      process.off("SIGHUP", onHupWhileStarting);
+      closeListeners();
+      if (!(e instanceof ConfigError) && !isEmbeddedCaError(e) && !(e instanceof InvalidArgumentError)) throw e;
+      console.error(configErrorLine(`${name}-server`, e));
+      process.exitCode = 2;
+      return false;
+    }
+    return true;
+  };
+  if (workerSlot !== undefined && !(await makeKit())) return undefined;
+  for (const [server, address, prefix] of [[http, config, ""], [adminHttp, { ...config, ...config.adminListen }, "--admin-listen: "]] as const) {
+    if (!server) continue;
+    try {
+      await listen(server, address);
+    } catch (e) {
+      process.off("SIGHUP", onHupWhileStarting);
+      closeListeners();
       if (!(e instanceof ConfigError)) throw e;
-      if (workerSlot !== undefined && process.send) return void process.send({ type: LISTEN_FAILED_MESSAGE, message: `--admin-listen: ${e.message}` }, () => process.exit(2));
-      console.error(`${name}-server: --admin-listen: ${e.message}`);
-      process.exit(2);
+      // A worker tells its primary, which prints the first such line once for all workers.
+      if (workerSlot !== undefined && process.send) return void process.send({ type: LISTEN_FAILED_MESSAGE, message: `${prefix}${e.message}` }, () => process.exit(2));
+      console.error(`${name}-server: ${prefix}${e.message}`);
+      process.exitCode = 2;
+      return undefined;
     }
   }
+  if (workerSlot === undefined && !(await makeKit())) return undefined;
+  // /healthz, /readyz and /metrics are answered before the framework (cheap, and the same for every example).
+  // `kit` is the one in service: a reload (SIGHUP) replaces it and the listener; the HTTP server stays.
+  // Every CA in service (the server's and the profiles' own) must be within its validity: one date comparison each.
+  const caValid = (): boolean => Date.now() < kit.ca.notAfter.getTime() && [...kit.profileCas.values()].every((c) => Date.now() < c.notAfter.getTime());
+  const readiness = { ca: caValid, ...(config.redisUrl !== undefined ? { redis: () => kit.stores.ready() } : {}) };
+  const listenerFor = (k: ScepKit): RequestListener => withOperatorEndpoints(build(k), { readiness, metricsToken: k.config.metricsToken }, k.metrics);
+  listener = listenerFor(kit);
+  kitReady();
+  const port = (http.address() as AddressInfo).port;
+  const urls = scepUrls(config.host, port, kit.profiles.map((p) => p.path));
   const adminPort = adminHttp ? (adminHttp.address() as AddressInfo).port : undefined;
   const stop = (): Promise<void> =>
     (stopping ??= new Promise<void>((done) => {

@@ -9,7 +9,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, createServer as createNetServer, type AddressInfo } from "node:net";
 import { request } from "node:http";
 import { availableParallelism, tmpdir } from "node:os";
 import { createRequire } from "node:module";
@@ -614,6 +614,34 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
       expect(await proc.exited).toEqual({ code: 2, signal: null });
       expect(proc.stderr).toBe(`${name}-server: cannot listen on 127.0.0.1:${port}: the port is already in use (EADDRINUSE); choose another with --port or PORT\n`);
       expect(await taken.proc.terminate()).toEqual({ code: 0, signal: null });
+    });
+
+    // A start that cannot listen creates nothing: no CA, no challenge, no data directory. The next start generates the
+    // challenge and announces it (it was never shown before).
+    it.each([
+      ["one process", {}, (port: number) => ({ PORT: String(port) }), (port: number) => `cannot listen on 127.0.0.1:${port}`],
+      ["two workers", { SCEP_WORKERS: "2" }, (port: number) => ({ PORT: String(port) }), (port: number) => `cannot listen on 127.0.0.1:${port}`],
+      ["--admin-listen", { SCEP_ADMIN_TOKEN: "t".repeat(32) }, (port: number) => ({ SCEP_ADMIN_LISTEN: `127.0.0.1:${port}` }), (port: number) => `--admin-listen: cannot listen on 127.0.0.1:${port}`],
+    ])("a port in use creates no file, and the next start announces the generated challenge (%s)", async (label, extra, busy, where) => {
+      const occupier = createNetServer();
+      await new Promise<void>((ok) => occupier.listen(0, "127.0.0.1", ok));
+      const port = (occupier.address() as AddressInfo).port;
+      const dataDir = join(tmp, `fresh-${label.replace(/\W+/g, "")}`);
+      try {
+        const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: dataDir, ...extra, ...busy(port) });
+        procs.push(proc);
+        expect(await proc.exited).toEqual({ code: 2, signal: null });
+        expect(proc.stderr).toBe(`${name}-server: ${where(port)}: the port is already in use (EADDRINUSE); choose another with --port or PORT\n`);
+        expect(existsSync(dataDir)).toBe(false);
+      } finally {
+        await new Promise((done) => occupier.close(done));
+      }
+      const s = await startExample(exampleDir, { SCEP_DATA_DIR: dataDir, ...extra, ...(label === "--admin-listen" ? { SCEP_ADMIN_LISTEN: "127.0.0.1:0" } : {}) });
+      procs.push(s.proc);
+      const challenge = readFileSync(join(dataDir, "challenge"), "utf8").trim();
+      expect(challenge).toMatch(/^[0-9a-f]{32}$/);
+      expect(s.proc.banner("challenge")).toBe(`${challenge}  (generated now and stored in ${join(dataDir, "challenge")}; shown this once)`);
+      expect(await s.proc.terminate()).toEqual({ code: 0, signal: null });
     });
 
     it.each([
