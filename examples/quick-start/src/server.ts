@@ -32,9 +32,12 @@ const server = createScepServer({
 
 const app = express();
 app.use(scepMiddleware(server)); // GET/POST /scep and /scep/pkiclient.exe; other paths go on to next()
-const listener = app.listen(Number(process.env.PORT ?? 8080), (error) => {
+// PORT (default 8080) and HOST (default every interface; HOST=127.0.0.1: this machine only).
+const host = process.env.HOST ?? ""; // "": every interface, IPv6 and IPv4
+const listener = app.listen(Number(process.env.PORT ?? 8080), host, (error) => {
   if (error) throw error; // e.g. EADDRINUSE: the port is taken
-  console.log(`SCEP server on http://localhost:${(listener.address() as AddressInfo).port}/scep`);
+  const where = host === "" ? "localhost" : host.includes(":") ? `[${host}]` : host;
+  console.log(`SCEP server on http://${where}:${(listener.address() as AddressInfo).port}/scep`);
 });
 
 // Ctrl-C or SIGTERM: stop accepting connections, let in-flight requests finish, exit 0.

@@ -7,6 +7,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -124,6 +125,46 @@ describe("README quick start", () => {
     expect(issued, JSON.stringify(events)).toHaveLength(1);
     expect(issued[0]).toMatchObject({ outcome: "success", reason: "issued", status: 200, subject: "CN=device-1" });
     expect(issued[0]!.serial).toBe(serial!.slice("serial=".length).toLowerCase().replace(/^(00)+/, ""));
+  });
+
+  // 127.0.0.2 is this machine too (127.0.0.0/8 is loopback), but not the address 127.0.0.1: a server bound to every
+  // interface answers there, one bound to HOST=127.0.0.1 refuses it.
+  const reachable = (host: string, port: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const socket = connect(port, host, () => void (socket.end(), resolve(true)));
+      socket.once("error", () => resolve(false));
+    });
+
+  it("listens on every interface when HOST is unset, as the README says", async () => {
+    expect(await reachable("127.0.0.2", Number(new URL(url).port))).toBe(true);
+  });
+
+  it("listens on HOST only when it is set (HOST=127.0.0.1: this machine only), and prints that address", async () => {
+    const loopback = spawn(process.execPath, ["--import", TSX, SERVER], {
+      cwd: dir,
+      env: childEnv({ SCEP_CHALLENGE: CHALLENGE, PORT: "0", HOST: "127.0.0.1", TSX_TSCONFIG_PATH: fileURLToPath(new URL("../tsconfig.json", import.meta.url)) }),
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        loopback.stdout!.on("data", (chunk: Buffer) => {
+          out += chunk.toString("utf8");
+          if (out.includes("\n")) resolve(out.split("\n")[0]!);
+        });
+        loopback.once("exit", (code) => reject(new Error(`the quick start exited (${code}): ${out}`)));
+      });
+      const m = /^SCEP server on http:\/\/127\.0\.0\.1:(\d+)\/scep$/.exec(line);
+      expect(m, line).not.toBeNull();
+      const port = Number(m![1]);
+      const caps = await fetch(`http://127.0.0.1:${port}/scep?operation=GetCACaps`);
+      expect(caps.status).toBe(200);
+      expect(await reachable("127.0.0.2", port)).toBe(false);
+    } finally {
+      const exited = new Promise((r) => loopback.once("exit", r));
+      loopback.kill("SIGTERM");
+      await exited;
+    }
   });
 
   it("stops on Ctrl-C (SIGINT) with exit 0", async () => {
