@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { invocationDir } from "./lib/context.js";
+import { invocationDir, invokedAs } from "./lib/context.js";
 import { main } from "./run.js";
 
 // Output piped into a reader that stops early (`| head -1`): end quietly, as a tool killed by SIGPIPE would.
@@ -19,6 +19,7 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 
 process.exitCode = await main(process.argv.slice(2), {
   cwd: invocationDir(),
+  program: invokedAs(),
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
 });

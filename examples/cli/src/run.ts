@@ -49,7 +49,7 @@ export async function main(argv: readonly string[], ctx: Context): Promise<numbe
     const { message, exitCode } = describeError(error);
     // FAILURE/PENDING lines start with the status, so scripts can grep them.
     ctx.err(exitCode === ExitCode.FAILURE || exitCode === ExitCode.PENDING ? message : `scep: ${message}`);
-    if (exitCode === ExitCode.USAGE) ctx.err(`Try "scep ${command ? `${command.name} ` : ""}--help".`);
+    if (exitCode === ExitCode.USAGE) ctx.err(`Try "${ctx.program ?? "scep"} ${command ? `${command.name} ` : ""}--help".`);
     return exitCode;
   }
 }

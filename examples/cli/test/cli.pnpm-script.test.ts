@@ -13,6 +13,7 @@ import { afterAll, expect, it } from "vitest";
 import { Certificate } from "@scep/core";
 import { freePort } from "../../../test-support/peers";
 import { startFakeScepServer } from "./support/fake-scep-server";
+import { runCommand } from "../../../test-support/peers";
 import { CLI_DIR, REPO_ROOT, runPnpmScep } from "./support/run-cli";
 
 const scratch = mkdtempSync(join(CLI_DIR, "test", ".scratch-"));
@@ -48,4 +49,27 @@ it.each(SCRIPTS)("%s passes exit codes through pnpm (64 usage, 4 connection refu
   const refused = await runPnpmScep(["getcacaps", "--url", `http://127.0.0.1:${port}/scep`], { cwd: scratch, root });
   expect(refused.code).toBe(4);
   expect(refused.stderr).toContain(`scep: GetCACaps: connection refused (connect ECONNREFUSED 127.0.0.1:${port})\n`);
+});
+
+// The PENDING hint is a command the user can paste where they typed theirs: through pnpm it starts with the pnpm
+// command that reaches this script from that directory (the package's own script: `pnpm -s scep`; the root script
+// from a package without one: `pnpm -w -s scep`), not with a bare `scep` that a clone has no bin for.
+it.each(SCRIPTS)("%s prints a PENDING poll-again command that runs as printed (RFC 8894 §3.3.3)", async (_, root) => {
+  const server = await startFakeScepServer("pending");
+  try {
+    const dir = mkdtempSync(join(scratch, "pending-"));
+    const r = await runPnpmScep(["enroll", "--url", server.url, "--challenge", "pw", "--cn", "d", "--out", "c.pem", "--max-poll", "0", "--key-out", "d.key"], { cwd: dir, root });
+    expect(r.code, r.stderr).toBe(3);
+    const tid = server.requests[0]!.request.transactionId;
+    const program = root ? "pnpm -w -s scep" : "pnpm -s scep";
+    const command = `${program} enroll --url ${server.url} --challenge <challenge> --cn d --out c.pem --max-poll 0 --key d.key`;
+    expect(r.stderr).toBe(`PENDING: transaction ${tid} is still pending\nkey saved to ${join(dir, "d.key")}; poll again with: ${command}\n`);
+    // pasted into a shell in the same directory (with the challenge filled in), it polls the same transaction
+    const again = await runCommand("sh", ["-c", command.replace("<challenge>", "pw")], { cwd: dir, env: { INIT_CWD: undefined, npm_lifecycle_event: undefined, NODE_OPTIONS: undefined }, timeoutMs: 60_000 });
+    expect(again.code, again.stderr).toBe(3);
+    expect(again.stderr).toBe(`PENDING: transaction ${tid} is still pending; run the command again with the same key to poll\n`);
+    expect(server.requests[1]!.request.transactionId).toBe(tid);
+  } finally {
+    await server.close();
+  }
 });

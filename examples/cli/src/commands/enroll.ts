@@ -111,7 +111,7 @@ Exit codes: 0 issued, 2 FAILURE, 3 still PENDING, 4 HTTP/network error,
       if (generated && error instanceof CliError && error.exitCode === ExitCode.PENDING) {
         const path = generated.save();
         const status = error.message.replace(/; run the command again with the same key to poll$/, "");
-        throw new CliError(`${status}\nkey saved to ${path}; poll again with: ${resumeCommand("enroll", argv, generated.path)}`, ExitCode.PENDING);
+        throw new CliError(`${status}\nkey saved to ${path}; poll again with: ${resumeCommand("enroll", argv, generated.path, ctx.program)}`, ExitCode.PENDING);
       }
       throw error;
     }
@@ -136,10 +136,12 @@ function shellQuote(arg: string): string {
 
 /**
  * The same command line with `--key PATH` instead of `--key-out`, and secrets
- * replaced by a placeholder (a challenge never goes to a log).
+ * replaced by a placeholder (a challenge never goes to a log), started with
+ * `program`: how the user typed the CLI (`pnpm -s scep` in a clone, see
+ * `invokedAs`), so it runs as printed.
  */
-export function resumeCommand(command: string, argv: readonly string[], keyPath: string): string {
-  const out: string[] = ["scep", command];
+export function resumeCommand(command: string, argv: readonly string[], keyPath: string, program = "scep"): string {
+  const out: string[] = [program, command];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [name, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), true] : [arg, false];

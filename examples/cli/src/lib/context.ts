@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 
 /** The environment a command runs in. */
 export interface Context {
@@ -13,6 +15,8 @@ export interface Context {
   out(text: string): void;
   /** Writes a line to stderr (progress and warnings). */
   err(text: string): void;
+  /** How the user typed the CLI (`scep`, `pnpm -s scep`, `npx scep`), for commands it tells them to run; default `scep`. */
+  program?: string;
 }
 
 /**
@@ -24,4 +28,29 @@ export interface Context {
  */
 export function invocationDir(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
   return env.INIT_CWD && env.npm_lifecycle_event === "scep" ? env.INIT_CWD : cwd;
+}
+
+/** The directory of the package.json nearest to `dir` (itself or above), or undefined. */
+function nearestPackageDir(dir: string): string | undefined {
+  for (let d = resolve(dir), up = dirname(d); ; d = up, up = dirname(d)) {
+    if (existsSync(join(d, "package.json"))) return d;
+    if (up === d) return undefined;
+  }
+}
+
+/**
+ * How the user typed the CLI, so a command it prints (PENDING's "poll again with") runs as printed from the same
+ * directory. A package manager's script sets `npm_lifecycle_event` to the script's name and `npm_config_user_agent`
+ * to its own name: pnpm ran the `scep` script of the package nearest to the user's directory (`pnpm -s scep`) or,
+ * with `-w`, the workspace root's (`pnpm -w -s scep`); `npm run` needs `--` before the CLI's options; npx sets the
+ * event `npx`. Run any other way (the installed bin, `node main.js`), it is `scep`.
+ */
+export function invokedAs(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
+  const agent = env.npm_config_user_agent ?? "";
+  if (env.npm_lifecycle_event === "scep") {
+    if (agent.startsWith("pnpm/")) return nearestPackageDir(invocationDir(env, cwd)) === resolve(cwd) ? "pnpm -s scep" : "pnpm -w -s scep";
+    if (agent.startsWith("npm/")) return "npm run -s scep --";
+  }
+  if (env.npm_lifecycle_event === "npx") return "npx scep";
+  return "scep";
 }
