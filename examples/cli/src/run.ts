@@ -10,7 +10,7 @@ import { enroll } from "./commands/enroll.js";
 import { renew } from "./commands/renew.js";
 import type { Command } from "./lib/command.js";
 import type { Context } from "./lib/context.js";
-import { ExitCode, UsageError, describeError } from "./lib/exit.js";
+import { ExitCode, UsageError, describeError, urlOption } from "./lib/exit.js";
 import { cliVersion } from "./lib/version.js";
 
 const COMMANDS: readonly Command[] = [getcacaps, getcacert, enroll, renew];
@@ -46,7 +46,7 @@ export async function main(argv: readonly string[], ctx: Context): Promise<numbe
     await command.run(rest, ctx);
     return ExitCode.OK;
   } catch (error) {
-    const { message, exitCode } = describeError(error);
+    const { message, exitCode } = describeError(error, urlOption(rest));
     // FAILURE/PENDING lines start with the status, so scripts can grep them.
     ctx.err(exitCode === ExitCode.FAILURE || exitCode === ExitCode.PENDING ? message : `scep: ${message}`);
     if (exitCode === ExitCode.USAGE) ctx.err(`Try "${ctx.program ?? "scep"} ${command ? `${command.name} ` : ""}--help".`);

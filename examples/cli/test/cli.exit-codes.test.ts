@@ -144,16 +144,30 @@ describe("transport failures exit 4", () => {
     expect(r.stderr).toBe("scep: PKIOperation: timed out after 3000 ms\n");
   });
 
+  // A network failure is one line that says what failed and what to check, never "fetch failed" alone or a stack.
+  it("a port fetch will not use (Fetch standard's bad ports, here 1) says to choose another port", async () => {
+    const r = await runCli(["getcacaps", "--url", "http://127.0.0.1:1/scep"], { cwd: root });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toBe(`scep: GetCACaps: fetch will not connect to port 1 (a "bad port" of the Fetch standard): run the SCEP server on another port and use that in --url\n`);
+  });
+
+  it("a host name that does not resolve names the host to check", async () => {
+    const r = await runCli(["getcacert", "--url", "http://scep-host.invalid/scep"], { cwd: root });
+    expect(r.code).toBe(4);
+    // .invalid never resolves (RFC 6761 §6.4); a machine without a DNS server answers EAI_AGAIN instead of ENOTFOUND
+    expect(r.stderr).toMatch(/^scep: GetCACert: cannot resolve the host name scep-host\.invalid \((ENOTFOUND|EAI_AGAIN)\): check the host name in --url( and the DNS settings)?\n$/);
+  });
+
   it("a refused connection leaves no key behind: the retry just works", async () => {
     const port = await freePort();
     const r = await runCli(["getcacaps", "--url", `http://127.0.0.1:${port}/scep`], { cwd: root });
     expect(r.code).toBe(4);
-    expect(r.stderr).toBe(`scep: GetCACaps: connection refused (connect ECONNREFUSED 127.0.0.1:${port})\n`);
+    expect(r.stderr).toBe(`scep: GetCACaps: connection refused by 127.0.0.1:${port} (ECONNREFUSED): is the SCEP server running at http://127.0.0.1:${port}/scep?\n`);
     const cwd = workDir("refused");
     const args = ["enroll", "--url", `http://127.0.0.1:${port}/scep`, "--challenge", "pw", "--cn", "d", "--out", "c.pem", "--key-out", "refused.key"];
     const e = await runCli(args, { cwd });
     expect(e.code).toBe(4);
-    expect(e.stderr).toBe(`scep: GetCACaps: connection refused (connect ECONNREFUSED 127.0.0.1:${port})\n`);
+    expect(e.stderr).toBe(`scep: GetCACaps: connection refused by 127.0.0.1:${port} (ECONNREFUSED): is the SCEP server running at http://127.0.0.1:${port}/scep?\n`);
     expect(existsSync(join(cwd, "refused.key"))).toBe(false);
     // the CA comes up on that port: the very same command succeeds
     server = await startFakeScepServer("pending-then-success", { port });

@@ -48,7 +48,7 @@ it.each(SCRIPTS)("%s passes exit codes through pnpm (64 usage, 4 connection refu
   const port = await freePort();
   const refused = await runPnpmScep(["getcacaps", "--url", `http://127.0.0.1:${port}/scep`], { cwd: scratch, root });
   expect(refused.code).toBe(4);
-  expect(refused.stderr).toContain(`scep: GetCACaps: connection refused (connect ECONNREFUSED 127.0.0.1:${port})\n`);
+  expect(refused.stderr).toContain(`scep: GetCACaps: connection refused by 127.0.0.1:${port} (ECONNREFUSED): is the SCEP server running at http://127.0.0.1:${port}/scep?\n`);
 });
 
 // The PENDING hint is a command the user can paste where they typed theirs: through pnpm it starts with the pnpm

@@ -45,36 +45,89 @@ export class UsageError extends CliError {
 }
 
 // Node's fetch wraps the socket error twice: TypeError("fetch failed") → cause
-// Error("connect ECONNREFUSED 127.0.0.1:1", { code: "ECONNREFUSED" }).
-const NETWORK_REASONS: Record<string, string> = {
-  ECONNREFUSED: "connection refused",
-  ECONNRESET: "connection reset",
-  ENOTFOUND: "host not found",
-  EAI_AGAIN: "host not found (temporary DNS failure)",
-  EHOSTUNREACH: "host unreachable",
-  ENETUNREACH: "network unreachable",
-  ETIMEDOUT: "connection timed out",
-  UND_ERR_SOCKET: "connection closed by the server",
-  UND_ERR_HEADERS_OVERFLOW: "response headers too large",
-};
-
-function networkReason(error: unknown): string | undefined {
-  let deepest: Error | undefined;
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && code in NETWORK_REASONS) return `${NETWORK_REASONS[code]} (${e.message})`;
-    deepest = e;
-  }
-  return deepest && deepest !== error ? `${(error as Error).message} (${deepest.message})` : undefined;
+// Error("connect ECONNREFUSED 127.0.0.1:1", { code: "ECONNREFUSED", address, port }).
+// Each reason says what failed and what to check, in one line.
+interface SocketError extends Error {
+  code?: unknown;
+  address?: unknown;
+  port?: unknown;
+  hostname?: unknown;
 }
 
-/** Maps any thrown value to the message and exit code the CLI ends with. */
-export function describeError(error: unknown): { message: string; exitCode: number } {
+const CHECK_URL_IS_SCEP = "is --url a SCEP server, with the right http:// or https://?";
+const CHECK_NETWORK = "check the address in --url and the network (route, firewall, VPN)";
+const TLS_CODE = /^(ERR_SSL_|ERR_TLS_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_)/;
+
+function reasonFor(e: SocketError, code: string, url: URL | undefined): string | undefined {
+  const where = typeof e.address === "string" && typeof e.port === "number" ? ` ${e.address.includes(":") ? `[${e.address}]` : e.address}:${e.port}` : "";
+  const host = typeof e.hostname === "string" ? e.hostname : url?.hostname;
+  switch (code) {
+    case "ECONNREFUSED":
+      return `connection refused by${where || ` ${url?.host ?? "the server"}`} (ECONNREFUSED): is the SCEP server running at ${url ? url.href : "--url"}?`;
+    case "ENOTFOUND":
+      return `cannot resolve the host name ${host ?? "in --url"} (ENOTFOUND): check the host name in --url`;
+    case "EAI_AGAIN":
+      return `cannot resolve the host name ${host ?? "in --url"} (EAI_AGAIN): check the host name in --url and the DNS settings`;
+    case "ECONNRESET":
+      return `the connection was reset (ECONNRESET): ${CHECK_URL_IS_SCEP}`;
+    case "UND_ERR_SOCKET":
+      return `the server closed the connection before answering: ${CHECK_URL_IS_SCEP}`;
+    case "UND_ERR_HEADERS_OVERFLOW":
+      return `the response headers are too large: ${CHECK_URL_IS_SCEP}`;
+    case "EHOSTUNREACH":
+      return `host unreachable${where} (EHOSTUNREACH): ${CHECK_NETWORK}`;
+    case "ENETUNREACH":
+      return `network unreachable${where} (ENETUNREACH): ${CHECK_NETWORK}`;
+    case "ETIMEDOUT":
+    case "UND_ERR_CONNECT_TIMEOUT":
+      return `connecting${where} timed out (${code}): ${CHECK_NETWORK}`;
+  }
+  if (TLS_CODE.test(code)) return `TLS failed (${code}: ${firstLine(e.message)}): check http:// or https:// in --url; a server certificate from a private CA needs NODE_EXTRA_CA_CERTS`;
+  return undefined;
+}
+
+const firstLine = (text: string): string => text.split("\n", 1)[0]!;
+
+/** One line for a failed fetch: what failed and what to check; undefined when the error is not a socket's. */
+function networkReason(error: unknown, url: URL | undefined): string | undefined {
+  let deepest: Error | undefined;
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as SocketError).code;
+    const reason = typeof code === "string" ? reasonFor(e, code, url) : undefined;
+    if (reason) return reason;
+    deepest = e;
+  }
+  if (!deepest || deepest === error) return undefined;
+  // undici refuses the Fetch standard's "bad ports" (1, 25, 6000, …) before connecting, with no code.
+  if (deepest.message === "bad port") {
+    const port = url ? url.port || (url.protocol === "https:" ? "443" : "80") : undefined;
+    return `fetch will not connect to ${port ? `port ${port}` : "this port"} (a "bad port" of the Fetch standard): run the SCEP server on another port and use that in --url`;
+  }
+  return `${firstLine((error as Error).message)} (${firstLine(deepest.message)}): check --url and the network`;
+}
+
+/** The `--url` of a command line (`--url X` or `--url=X`), parsed; undefined when absent or not a URL. */
+export function urlOption(argv: readonly string[]): URL | undefined {
+  const i = argv.findIndex((a) => a === "--url" || a.startsWith("--url="));
+  const value = i === -1 ? undefined : argv[i]!.startsWith("--url=") ? argv[i]!.slice("--url=".length) : argv[i + 1];
+  if (value === undefined) return undefined;
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Maps any thrown value to the message and exit code the CLI ends with; `url` (the command's `--url`) lets a network
+ * failure name what to check.
+ */
+export function describeError(error: unknown, url?: URL): { message: string; exitCode: number } {
   if (error instanceof CliError) return { message: error.message, exitCode: error.exitCode };
   if (isScepError(error)) {
     if (error.code === "ERR_TRANSPORT") {
       // "GetCACaps: fetch failed" says nothing; name the socket error instead.
-      const reason = networkReason(error.cause);
+      const reason = networkReason(error.cause, url);
       const operation = error.message.split(":", 1)[0];
       return { message: reason ? `${operation}: ${reason}` : error.message, exitCode: ExitCode.TRANSPORT };
     }
