@@ -15,7 +15,8 @@ if (config) {
     running = await startProxy(config);
   } catch (e) {
     console.error(`proxy-server: ${(e as Error).message.split("\n", 1)[0]}`);
-    process.exit(1);
+    // A port that cannot be had is a configuration mistake (exit 2, as for the example servers); anything else 1.
+    process.exit((e as Error).name === "ListenError" ? 2 : 1);
   }
   let stopping = false;
   const stop = (signal: string): void => {

@@ -7,6 +7,7 @@ import { createAdminApi, EventLog, MAX_ADMIN_BODY } from "./admin-api.js";
 import type { ProxyConfig } from "./config.js";
 import { serveFetch } from "./node-fetch.js";
 import { createLimitedHttpServer } from "@scep-examples/server-kit/http-limits";
+import { listenFailure } from "@scep-examples/server-kit/listen-failure";
 import { rawPath } from "@scep-examples/server-kit/node-fetch";
 import { nodeHttpFetch } from "./node-http-fetch.js";
 import { memoryStores, redisStores, type ProxyStores } from "./stores.js";
@@ -42,7 +43,12 @@ export function caConfigs(config: ProxyConfig): CaConfig[] {
   }));
 }
 
-/** Starts the proxy as configured; resolves once it listens. */
+/** The address cannot be had (port in use, privileged port, no such local address): a configuration mistake, exit 2. */
+export class ListenError extends Error {
+  override readonly name = "ListenError";
+}
+
+/** Starts the proxy as configured; resolves once it listens; throws {@link ListenError} when it cannot listen. */
 export async function startProxy(config: ProxyConfig, options: { log?: (entry: Record<string, unknown>) => void; now?: () => Date } = {}): Promise<RunningProxy> {
   const log = options.log ?? logLine;
   const now = options.now ?? (() => new Date());
@@ -93,10 +99,16 @@ export async function startProxy(config: ProxyConfig, options: { log?: (entry: R
     res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
     res.end("not found\n");
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+  } catch (e) {
+    await stores.close();
+    const message = listenFailure(e, config.host, config.port);
+    throw message === undefined ? e : new ListenError(message);
+  }
   const port = (server.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host.includes(":") ? `[${config.host}]` : config.host;
   const origin = `http://${host}:${port}`;

@@ -2,8 +2,13 @@
  * The example proxy's JSON lines on stdout, as a child process on loopback: each line leads with its `time`
  * (ISO 8601, UTC) as the servers' lines do, and SIGTERM is followed by `stopping`, then `stopped` and exit 0.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { startProxy } from "./support/harness.js";
+import { ExampleProcess } from "../../server-kit/test/support/example-process.js";
+import { ADMIN_TOKEN, PROXY_DIR, startProxy } from "./support/harness.js";
 
 describe("proxy process lines", () => {
   it("listening with time and pid; on SIGTERM stopping, then stopped, exit 0", async () => {
@@ -18,5 +23,22 @@ describe("proxy process lines", () => {
     expect(Object.keys(lines[0]!)[0]).toBe("time");
     expect(lines[0]!.pid).toBe(proxy.proc.child.pid);
     expect(lines.slice(1).map((l) => l.signal)).toEqual(["SIGTERM", "SIGTERM"]);
+  }, 120_000);
+
+  it("a port in use is one line on stderr and exit 2, as for the example servers", async () => {
+    const occupier = createServer();
+    await new Promise<void>((ok) => occupier.listen(0, "127.0.0.1", ok));
+    const port = (occupier.address() as AddressInfo).port;
+    const dir = mkdtempSync(join(tmpdir(), "scep-proxy-busy-"));
+    try {
+      writeFileSync(join(dir, "proxy.json"), JSON.stringify({ cas: [{ name: "corp", type: "custom", url: "http://127.0.0.1:9/scep" }] }));
+      const proc = new ExampleProcess(PROXY_DIR, { SCEP_PROXY_CONFIG: join(dir, "proxy.json"), PROXY_ADMIN_TOKEN: ADMIN_TOKEN, PORT: String(port) });
+      expect(await proc.exited).toEqual({ code: 2, signal: null });
+      expect(proc.stderr).toBe(`proxy-server: cannot listen on 127.0.0.1:${port}: the port is already in use (EADDRINUSE); choose another with --port or PORT\n`);
+      expect(proc.lines).toEqual([]);
+    } finally {
+      await new Promise((done) => occupier.close(done));
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 });

@@ -21,6 +21,8 @@ import { createReloader, keepRestartOnly } from "./reload.js";
 import type { ProfileSettings } from "./config-file.js";
 import { buildProfile, describeProfile, readSecret, type ProfileSummary } from "./profiles.js";
 import { createLimitedHttpServer } from "./http-limits.js";
+import { listenFailure } from "./listen-failure.js";
+export { listenFailure } from "./listen-failure.js";
 
 /** The SCEP path (and profile name) the examples serve without a configuration file. */
 export const SCEP_PATH = "/scep";
@@ -375,20 +377,6 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
       await Promise.all([...crlSchedules.values()].map((c) => c.stop()));
     }, profiles: summaries, profileCas,
   };
-}
-
-/**
- * The one-line reason a listen failed, for the errors a user can fix by
- * configuration (port taken, privileged port, no such address); undefined for
- * anything else.
- */
-export function listenFailure(error: unknown, host: string, port: number): string | undefined {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  const where = `cannot listen on ${host.includes(":") ? `[${host}]` : host}:${port}`;
-  if (code === "EADDRINUSE") return `${where}: the port is already in use (EADDRINUSE); choose another with --port or PORT`;
-  if (code === "EACCES") return `${where}: permission denied (EACCES); ports below 1024 need privileges, choose another with --port or PORT`;
-  if (code === "EADDRNOTAVAIL") return `${where}: no such local address (EADDRNOTAVAIL); check --host or HOST`;
-  return undefined;
 }
 
 /** Listens, or throws a {@link ConfigError} (one line, no usage) when the address cannot be had. */
