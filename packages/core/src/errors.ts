@@ -30,6 +30,7 @@ export type ScepErrorCode =
   | "ERR_CA_PIN_MISMATCH"
   | "ERR_INVALID_ARGUMENT"
   | "ERR_TRANSACTION_STATE"
+  | "ERR_ISSUE_HOOK"
   | "ERR_STORE_UNAVAILABLE"
   | "ERR_WEBHOOK_TIMEOUT"
   | "ERR_WEBHOOK_TRANSPORT"
@@ -278,6 +279,31 @@ export class InvalidArgumentError extends ScepError {
  */
 export class TransactionStateError extends InvalidArgumentError {
   static override readonly code: ScepErrorCode = "ERR_TRANSACTION_STATE";
+}
+
+/**
+ * The profile's issue hook answered something the server cannot deliver: anything but SUCCESS to an approved
+ * request (`approve`), a certificate that does not certify the request's public key (the client would find no
+ * certificate for its key, RFC 8894 §3.3.2), or bytes that are no certificate (the parse error is the `cause`).
+ * A fault of the server's own code, not the client's: an immediate enrollment answers HTTP 500 (the one-time
+ * challenge is given back), and `approve` puts the transaction back to PENDING and rethrows it.
+ *
+ * @example
+ * ```ts
+ * async function approveOrExplain(transactionId: string): Promise<string> {
+ *   try {
+ *     await server.approve("corp", transactionId);
+ *     return "issued";
+ *   } catch (e) {
+ *     if (isScepError(e) && e.code === "ERR_ISSUE_HOOK") return `the CA hook misbehaved: ${e.message}`; // still PENDING
+ *     throw e;
+ *   }
+ * }
+ * ```
+ * @group Errors
+ */
+export class IssueHookError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_ISSUE_HOOK";
 }
 
 /**

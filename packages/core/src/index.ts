@@ -36,6 +36,7 @@ export {
   CaPinMismatchError,
   InvalidArgumentError,
   TransactionStateError,
+  IssueHookError,
   StoreUnavailableError,
   WebhookTimeoutError,
   WebhookTransportError,

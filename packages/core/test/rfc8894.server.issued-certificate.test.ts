@@ -8,7 +8,8 @@
  * transaction could not be approved again. Now the server refuses such a
  * certificate before recording anything: an immediate issue answers 500 (a
  * hook fault, like a hook that throws; the one-time challenge is given back),
- * `approve()` throws ERR_INVALID_ARGUMENT and the transaction stays PENDING.
+ * `approve()` throws ERR_INVALID_ARGUMENT for an operator's certificate and
+ * ERR_ISSUE_HOOK for the hook's, and the transaction stays PENDING.
  *
  * Also here: a chain entry given as a PEM bundle stands for all of its
  * certificates (it was cut to the first).
@@ -33,7 +34,7 @@ let server: ScepServer;
 let challenges: MemoryChallengeStore;
 const log = eventLog();
 /** What the hook does: issue for the request, issue for another device's key, or answer PENDING. */
-let mode: "right" | "wrong-key" | "pending" | "bundle" = "right";
+let mode: "right" | "wrong-key" | "garbage" | "pending" | "bundle" = "right";
 let stranger: Device;
 
 beforeAll(async () => {
@@ -51,7 +52,8 @@ beforeAll(async () => {
         challenge: { type: "store", store: challenges },
         transactions: new MemoryTransactionStore({ now: () => NOW }),
         issue: async (ctx): Promise<IssueResult> => {
-          if (mode === "pending" && !ctx.approved) return { status: "PENDING" };
+          if (mode === "pending") return { status: "PENDING" }; // to an approval too, where it is unusable
+          if (mode === "garbage") return { status: "SUCCESS", certificate: new TextEncoder().encode("not a certificate") };
           if (mode === "wrong-key") return { status: "SUCCESS", certificate: await ca.issue(stranger.csr, { notAfter: ctx.notAfterMax }) };
           const certificate = await ca.issue(ctx.csr.der, { notAfter: ctx.notAfterMax });
           if (mode === "bundle") return { status: "SUCCESS", certificate, chain: [new TextEncoder().encode(ca.cert.toPem() + other.cert.toPem())] };
@@ -89,6 +91,16 @@ describe("RFC 8894 §3.3.2: the issued certificate certifies the requester's key
     expect(hex(rep.certificates[0]!.spki)).toBe(hex(CertificationRequest.from(device.csr).spki));
   });
 
+  it("an issue hook answering SUCCESS with bytes that are no certificate: HTTP 500, the resend enrolls once mended", async () => {
+    mode = "garbage";
+    const challenge = await challenges.issue({ profile: "p" });
+    const device = await createDevice({ cn: "hook-garbage", challengePassword: challenge });
+    const { built, res } = await submit(device);
+    expect(res.status).toBe(500);
+    mode = "right";
+    expect((await readReply(await postPki(server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] })).status).toBe("SUCCESS");
+  });
+
   it("approve() with an operator-supplied certificate for another key: ERR_INVALID_ARGUMENT, the transaction stays PENDING, the right one then issues", async () => {
     mode = "pending";
     const challenge = await challenges.issue({ profile: "p" });
@@ -110,13 +122,22 @@ describe("RFC 8894 §3.3.2: the issued certificate certifies the requester's key
     expect(hex(rep.certificates[0]!.der)).toBe(hex(right.der));
   });
 
-  it("approve() whose issue hook answers another key's certificate: ERR_INVALID_ARGUMENT, the transaction stays PENDING", async () => {
+  it("approve() whose issue hook answers another key's certificate, bytes that are no certificate, or PENDING: ERR_ISSUE_HOOK, the transaction stays PENDING", async () => {
     mode = "pending";
     const challenge = await challenges.issue({ profile: "p" });
     const device = await createDevice({ cn: "approve-hook-wrong-key", challengePassword: challenge });
     const { built } = await submit(device);
     mode = "wrong-key";
-    await expect(server.approve("p", built.transactionId)).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
+    await expect(server.approve("p", built.transactionId)).rejects.toMatchObject({
+      name: "IssueHookError",
+      code: "ERR_ISSUE_HOOK",
+      message: "the issue hook's answer: the issued certificate (CN=stranger, O=scep-sdk server tests) is not for the request's public key (CSR CN=approve-hook-wrong-key, O=scep-sdk server tests)",
+    });
+    expect((await server.pending("p")).map((t) => t.transactionId)).toContain(built.transactionId);
+    mode = "garbage";
+    await expect(server.approve("p", built.transactionId)).rejects.toMatchObject({ code: "ERR_ISSUE_HOOK", cause: { code: "ERR_INVALID_ARGUMENT" } });
+    mode = "pending";
+    await expect(server.approve("p", built.transactionId)).rejects.toMatchObject({ code: "ERR_ISSUE_HOOK", message: "the issue hook answered PENDING to an approved request" });
     expect((await server.pending("p")).map((t) => t.transactionId)).toContain(built.transactionId);
     mode = "right";
     expect((await server.approve("p", built.transactionId)).status).toBe("ISSUED");

@@ -10,7 +10,7 @@
  * @module
  */
 import type { FailInfo } from "../errors.js";
-import { ScepError, TransactionStateError } from "../errors.js";
+import { IssueHookError, TransactionStateError } from "../errors.js";
 import { Certificate } from "../x509/certificate.js";
 import { CertificationRequest } from "../x509/certification-request.js";
 import type { ServerContext } from "./context.js";
@@ -88,15 +88,13 @@ export async function approve(ctx: ServerContext, p: ResolvedProfile, transactio
   let issued: Certificate;
   let chain: Uint8Array[] | undefined;
   try {
-    let given: ApproveOptions;
-    if (opts.certificate) given = opts;
+    // Not for the request's key (or not a certificate): refused before anything is recorded; the claim goes back.
+    if (opts.certificate) ({ certificate: issued, chain } = issuedFor(ic.csr, { certificate: opts.certificate, chain: opts.chain }, "operator"));
     else {
       const r = await p.issue(ic);
-      if (r.status !== "SUCCESS") throw new ScepError(`the issue hook answered ${r.status} to an approved request`);
-      given = r;
+      if (r.status !== "SUCCESS") throw new IssueHookError(`the issue hook answered ${r.status} to an approved request`);
+      ({ certificate: issued, chain } = issuedFor(ic.csr, r, "issue hook"));
     }
-    // Not for the request's key (or not a certificate): refused before anything is recorded; the claim goes back.
-    ({ certificate: issued, chain } = issuedFor(ic.csr, given.certificate!, given.chain));
   } catch (e) {
     // Release the claim so the operator can retry (best effort: if this fails too, the lease lapses).
     await ctx.store("transaction store", () => p.transactions.transition(p.name, transactionId, "ISSUING", { status: "PENDING", updatedAt: ctx.now() }, { updatedAt: tx.updatedAt })).catch(() => undefined);

@@ -5,7 +5,7 @@
  * @module
  */
 import type { FailInfo } from "../errors.js";
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError, IssueHookError, type ScepError } from "../errors.js";
 import type { AlgorithmPolicy } from "../policy.js";
 import type { Decrypter, Signer } from "../keys/key.js";
 import { Certificate } from "../x509/certificate.js";
@@ -234,18 +234,29 @@ export function toCerts(list: readonly (Certificate | Uint8Array | string)[]): C
  * for the certificate of its own key in the CertRep (RFC 8894 §3.3.2) and would fail the enrollment that the
  * server recorded as issued.
  *
- * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when the certificate's public key is not the CSR's.
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` (operator) / IssueHookError `ERR_ISSUE_HOOK` (hook) when the
+ *   certificate's public key is not the CSR's; an operator's unparseable bytes throw their parse error
+ *   (`ERR_ASN1`, `ERR_INVALID_ARGUMENT`), the hook's an `ERR_ISSUE_HOOK` with it as the cause.
  */
 export function issuedFor(
   csr: CertificationRequest,
-  certificate: Certificate | Uint8Array,
-  chain: readonly (Certificate | Uint8Array)[] | undefined,
+  given: { certificate: Certificate | Uint8Array; chain?: readonly (Certificate | Uint8Array)[] | undefined },
+  from: "issue hook" | "operator",
 ): { certificate: Certificate; chain: Uint8Array[] | undefined } {
-  const issued = toCert(certificate);
-  if (!equalBytes(issued.spki, csr.spki)) {
-    throw new InvalidArgumentError(`the issued certificate (${issued.subject}) is not for the request's public key (CSR ${csr.subject})`);
+  // The operator's mistake is an argument error; the hook's, a fault of the server's own code (500).
+  const fault = (message: string, cause?: unknown): ScepError =>
+    from === "operator" ? new InvalidArgumentError(message, { cause }) : new IssueHookError(`the issue hook's answer: ${message}`, { cause });
+  let issued: Certificate;
+  let chain: Uint8Array[] | undefined;
+  try {
+    issued = toCert(given.certificate);
+    chain = given.chain?.flatMap(Certificate.dersOf);
+  } catch (error) {
+    if (from === "operator") throw error; // ERR_ASN1 / ERR_INVALID_ARGUMENT as they are
+    throw fault(`not a certificate (${error instanceof Error ? error.message : String(error)})`, error);
   }
-  return { certificate: issued, chain: chain?.flatMap(Certificate.dersOf) };
+  if (!equalBytes(issued.spki, csr.spki)) throw fault(`the issued certificate (${issued.subject}) is not for the request's public key (CSR ${csr.subject})`);
+  return { certificate: issued, chain };
 }
 
 /** Certificates without repeats (compared by DER), first occurrence kept. */

@@ -44,7 +44,7 @@ export const issue: Phase = {
     }
     if (result.status === "SUCCESS") {
       try {
-        const given = issuedFor(csr, result.certificate, result.chain);
+        const given = issuedFor(csr, result, "issue hook");
         e.issued = { certificate: given.certificate, chain: given.chain ?? p.caChain };
       } catch (error) {
         // The hook's answer is unusable (not a certificate, or not for this key): a server fault like a hook that throws.
