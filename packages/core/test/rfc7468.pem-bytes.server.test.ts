@@ -13,7 +13,6 @@ import {
   Certificate,
   CertificationRequest,
   MemoryTransactionStore,
-  buildCertPoll,
   buildCertRep,
   buildGetCaCertResponse,
   buildPkcsReq,
@@ -24,7 +23,7 @@ import {
   type IssueResult,
   type ScepServer,
 } from "../src/index.js";
-import { NOW, createDevice, createTestCa, hex, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
+import { NOW, certPollAt, createDevice, createTestCa, enrollAt, hex, type Device, type TestCa } from "./support/server-pki.js";
 
 const CHALLENGE = "pem-bytes-secret";
 /** PEM file bytes as `readFileSync(path)` gives them, with openssl's explanatory preamble. */
@@ -57,22 +56,8 @@ beforeAll(async () => {
   });
 });
 
-async function submit(device: Device) {
-  const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
-  return { built, rep: await readReply(await postPki(server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] }) };
-}
-
-async function poll(device: Device, transactionId: string) {
-  const built = await buildCertPoll({
-    signer: device.signer,
-    recipient: ca.cert,
-    issuer: ca.cert,
-    subject: CertificationRequest.from(device.csr).subjectDer,
-    transactionId,
-    now: NOW,
-  });
-  return readReply(await postPki(server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
-}
+const submit = (device: Device) => enrollAt(server, "/scep", ca, device);
+const poll = (device: Device, transactionId: string) => certPollAt(server, "/scep", ca, device, transactionId);
 
 /** The reply's certificates: the device's (its public key) first, then the CA's, all DER. */
 function expectDeviceThenCa(certificates: readonly Certificate[], device: Device, cn: string): void {

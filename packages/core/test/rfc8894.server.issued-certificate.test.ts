@@ -20,13 +20,12 @@ import {
   CertificationRequest,
   MemoryChallengeStore,
   MemoryTransactionStore,
-  buildCertPoll,
   buildPkcsReq,
   createScepServer,
   type IssueResult,
   type ScepServer,
 } from "../src/index.js";
-import { NOW, createDevice, createTestCa, eventLog, hex, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
+import { NOW, certPollAt, createDevice, createTestCa, eventLog, hex, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
 
 let ca: TestCa;
 let other: TestCa;
@@ -71,10 +70,7 @@ async function submit(device: Device) {
   return { built, res: await postPki(server, "/scep", built.der) };
 }
 
-async function poll(device: Device, transactionId: string) {
-  const built = await buildCertPoll({ signer: device.signer, recipient: ca.cert, issuer: ca.cert, subject: CertificationRequest.from(device.csr).subjectDer, transactionId, now: NOW });
-  return readReply(await postPki(server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
-}
+const poll = (device: Device, transactionId: string) => certPollAt(server, "/scep", ca, device, transactionId);
 
 describe("RFC 8894 §3.3.2: the issued certificate certifies the requester's key", () => {
   it("an issue hook answering SUCCESS with another key's certificate: HTTP 500 and an error event, not a success; the challenge is given back", async () => {

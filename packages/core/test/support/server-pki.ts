@@ -10,7 +10,10 @@
 import { x509 } from "../../src/lib/x509.js";
 import {
   Certificate,
+  CertificationRequest,
   LocalKey,
+  buildCertPoll,
+  buildPkcsReq,
   createSelfSignedSigner,
   generateCsr,
   generateRsaKeyPair,
@@ -216,4 +219,16 @@ export function eventLog(): { events: ScepEvent[]; onEvent: (e: ScepEvent) => vo
 /** Hex of bytes (compares Buffers and Uint8Arrays by content). */
 export function hex(bytes: Uint8Array | undefined): string | undefined {
   return bytes === undefined ? undefined : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+}
+
+/** A device's PKCSReq to `ca` at `path`, and the CertRep it reads (RFC 8894 §3.3.1). */
+export async function enrollAt(server: ScepServer, path: string, ca: TestCa, device: Device): Promise<{ built: BuiltRequest; rep: CertRep }> {
+  const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+  return { built, rep: await readReply(await postPki(server, path, built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] }) };
+}
+
+/** A device's CertPoll (CertPoll, RFC 8894 §3.3.3) for `transactionId` at `path`, and the CertRep it reads. */
+export async function certPollAt(server: ScepServer, path: string, ca: TestCa, device: Device, transactionId: string): Promise<CertRep> {
+  const built = await buildCertPoll({ signer: device.signer, recipient: ca.cert, issuer: ca.cert, subject: CertificationRequest.from(device.csr).subjectDer, transactionId, now: NOW });
+  return readReply(await postPki(server, path, built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
 }
