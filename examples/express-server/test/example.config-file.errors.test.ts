@@ -1,10 +1,10 @@
 /**
  * The example server refuses a configuration file it cannot serve with one
- * line on stderr naming the file and the field, and exit 2, before it listens: a field the
+ * line on stderr naming the file and the field, and exit 2, before it serves: a field the
  * schema refuses, a client secret whose variable is not set (the line names
  * the variable, never a value), a trust-anchor bundle that cannot be read.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -39,5 +39,11 @@ describe("a configuration file the server cannot serve: one line naming the file
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(new RegExp(`^express-server: ${r.file.replaceAll("/", "\\/")}: profiles\\[0\\]\\.intune\\.trustAnchors: .*${join(tmp, "missing-anchors.pem").replaceAll("/", "\\/")}.*\\n$`));
     expect(r.stderr.split("\n")).toHaveLength(2);
+  });
+
+  it("a start that fails after generating the challenge leaves no challenge file (so the next start generates one and shows it)", async () => {
+    const r = await start("late", [{ path: "/scep" }, { path: "/lab", challengePasswordEnv: "LAB_CHALLENGE_NOT_SET" }], { LAB_CHALLENGE_NOT_SET: "" });
+    expect([r.code, r.stderr]).toEqual([2, `express-server: ${r.file}: profiles[1].challengePasswordEnv: the environment variable LAB_CHALLENGE_NOT_SET is not set\n`]);
+    expect(existsSync(join(tmp, "late", "challenge"))).toBe(false);
   });
 });
