@@ -46,4 +46,10 @@ describe("a configuration file the server cannot serve: one line naming the file
     expect([r.code, r.stderr]).toEqual([2, `express-server: ${r.file}: profiles[1].challengePasswordEnv: the environment variable LAB_CHALLENGE_NOT_SET is not set\n`]);
     expect(existsSync(join(tmp, "late", "challenge"))).toBe(false);
   });
+
+  it("with --workers 2, workers that refuse the file: one line, exit 2, and no challenge file the primary generated", async () => {
+    const r = await start("late-workers", [{ path: "/scep" }, { path: "/lab", challengePasswordEnv: "LAB_CHALLENGE_NOT_SET" }], { LAB_CHALLENGE_NOT_SET: "", SCEP_WORKERS: "2" });
+    expect([r.code, r.stderr]).toEqual([2, `express-server: ${r.file}: profiles[1].challengePasswordEnv: the environment variable LAB_CHALLENGE_NOT_SET is not set\n`]);
+    expect(existsSync(join(tmp, "late-workers", "challenge"))).toBe(false);
+  });
 });

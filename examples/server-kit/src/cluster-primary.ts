@@ -8,7 +8,7 @@ export const WORKER_SLOT_ENV = "SCEP_KIT_WORKER";
 /** IPC message from the primary: stop like on SIGTERM (finish in-flight requests, exit 0). */
 export const SHUTDOWN_MESSAGE = "scep-kit:shutdown";
 
-/** IPC message from a worker that cannot listen: `{ type, message }`, message a one-line reason (port taken, …). */
+/** IPC message from a worker that cannot start: `{ type, message }`, message a one-line reason (port taken, a configuration it refuses, …). */
 export const LISTEN_FAILED_MESSAGE = "scep-kit:listen-failed";
 
 /** This process's worker slot when it is a worker of {@link runClusterPrimary}, else undefined. */
@@ -44,14 +44,16 @@ export interface ClusterPrimaryOptions {
   log(entry: Record<string, unknown>): void;
   /** Called once, when every worker listens: print the banner. */
   onListening(port: number, workers: { worker: number; pid: number }[]): void;
+  /** Called (synchronously) before the primary exits because the workers could not start: undo what the start created. */
+  onStartFailed?(): void;
 }
 
 /**
  * Runs the cluster primary. The CA and the challenge must exist before this
  * is called, so that the workers only read them. Resolves never on success
  * (the process exits 0 after a signal); exits 2 with one line when a worker
- * cannot listen (port taken, …), 1 when a worker dies otherwise before all of
- * them listen.
+ * cannot start (port taken, a configuration it refuses, …), 1 when a worker
+ * dies otherwise before all of them listen; `onStartFailed` runs first.
  */
 export function runClusterPrimary(o: ClusterPrimaryOptions): void {
   const env = Object.fromEntries(Object.entries(o.env ?? {}).filter((e): e is [string, string] => e[1] !== undefined));
@@ -62,6 +64,7 @@ export function runClusterPrimary(o: ClusterPrimaryOptions): void {
 
   const finishIfDone = (): void => {
     if (!stopping || slots.some((s) => s.worker)) return;
+    if (stopping === "startup failure" || stopping === "listen failure") o.onStartFailed?.();
     if (stopping === "startup failure") return void process.exit(1);
     if (stopping === "listen failure") return void process.exit(2);
     o.log({ type: "stopped" });

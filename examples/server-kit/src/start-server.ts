@@ -1,5 +1,6 @@
 // Bootstrap shared by the example servers: CA, challenge, SCEP server, HTTP server with timeouts, banner, shutdown, workers.
 import cluster from "node:cluster";
+import { rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import type { RequestListener, Server } from "node:http";
@@ -510,6 +511,8 @@ export async function startServer(
         shutdownTimeoutMs: config.shutdownTimeoutMs,
         log,
         onListening: (port, workers) => printBanner(name, primaryConfig, port, facts, workers),
+        // A challenge generated for a start that failed was never shown: removed, the next start generates and shows one.
+        onStartFailed: () => void (source.kind === "generated" && rmSync(source.file, { force: true })),
       });
       return undefined;
     }
@@ -555,7 +558,14 @@ export async function startServer(
       process.off("SIGHUP", onHupWhileStarting);
       closeListeners();
       if (!(e instanceof ConfigError) && !isEmbeddedCaError(e) && !(e instanceof InvalidArgumentError)) throw e;
-      console.error(configErrorLine(`${name}-server`, e));
+      const line = configErrorLine(`${name}-server`, e);
+      // A worker tells its primary, which prints the first such line once for all workers and exits 2 (a worker that
+      // only returned would stay alive on its IPC channel, and its primary would wait for it forever).
+      if (workerSlot !== undefined && process.send) {
+        process.send({ type: LISTEN_FAILED_MESSAGE, message: line.slice(`${name}-server: `.length) }, () => process.exit(2));
+        return false;
+      }
+      console.error(line);
       process.exitCode = 2;
       return false;
     }
