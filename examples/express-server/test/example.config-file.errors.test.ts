@@ -4,11 +4,11 @@
  * schema refuses, a client secret whose variable is not set (the line names
  * the variable, never a value), a trust-anchor bundle that cannot be read.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ExampleProcess } from "../../server-kit/test/support/example-process.js";
+import { ExampleProcess, startExample } from "../../server-kit/test/support/example-process.js";
 import { EXAMPLE_DIR } from "./support/intune-example.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "scep-config-errors-"));
@@ -52,4 +52,38 @@ describe("a configuration file the server cannot serve: one line naming the file
     expect([r.code, r.stderr]).toEqual([2, `express-server: ${r.file}: profiles[1].challengePasswordEnv: the environment variable LAB_CHALLENGE_NOT_SET is not set\n`]);
     expect(existsSync(join(tmp, "late-workers", "challenge"))).toBe(false);
   });
+});
+
+describe("--workers 2, running, then the file is edited badly and a worker crashes", () => {
+  it("the restarted worker that refuses the file is a crash (restarted with backoff): the cluster keeps serving and keeps its challenge", async () => {
+    const file = join(tmp, "running.json");
+    const challengeFile = join(tmp, "running", "challenge");
+    const good = [{ path: "/scep" }];
+    writeFileSync(file, JSON.stringify({ profiles: good }));
+    const { proc, base } = await startExample(EXAMPLE_DIR, { SCEP_DATA_DIR: join(tmp, "running"), SCEP_CONFIG: file, SCEP_WORKERS: "2", LAB_CHALLENGE_NOT_SET: "" });
+    try {
+      const challenge = readFileSync(challengeFile, "utf8").trim();
+      expect(proc.banner("profile /scep")).toContain(challenge);
+      const worker1 = await proc.waitForJson("worker-listening", (e) => e.worker === 1);
+      writeFileSync(file, JSON.stringify({ profiles: [...good, { path: "/lab", challengePasswordEnv: "LAB_CHALLENGE_NOT_SET" }] }));
+      process.kill(worker1.pid as number, "SIGKILL");
+      const failed = await proc.waitForJson("worker-start-failed", (e) => e.worker === 1);
+      expect(failed.message).toBe(`${file}: profiles[1].challengePasswordEnv: the environment variable LAB_CHALLENGE_NOT_SET is not set`);
+      const exit = await proc.waitForJson("worker-exit", (e) => e.worker === 1 && e.pid === failed.pid);
+      expect([exit.code, typeof exit.restartInMs]).toEqual([2, "number"]);
+      // The primary and worker 2 keep serving, with the challenge every device was configured with.
+      expect(proc.child.exitCode).toBeNull();
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      expect(readFileSync(challengeFile, "utf8").trim()).toBe(challenge);
+      expect(proc.stderr).not.toContain("LAB_CHALLENGE_NOT_SET");
+      // The file mended: the next restart listens again.
+      writeFileSync(file, JSON.stringify({ profiles: good }));
+      const back = await proc.waitForJson("worker-listening", (e) => e.worker === 1 && e.pid !== worker1.pid && e.pid !== failed.pid);
+      expect(typeof back.pid).toBe("number");
+      expect(readFileSync(challengeFile, "utf8").trim()).toBe(challenge);
+      expect((await proc.terminate()).code).toBe(0);
+    } finally {
+      await proc.terminate();
+    }
+  }, 120_000);
 });

@@ -44,7 +44,7 @@ export interface ClusterPrimaryOptions {
   log(entry: Record<string, unknown>): void;
   /** Called once, when every worker listens: print the banner. */
   onListening(port: number, workers: { worker: number; pid: number }[]): void;
-  /** Called (synchronously) before the primary exits because the workers could not start: undo what the start created. */
+  /** Called (synchronously) before the primary exits because the workers could not start (never once they all listened): undo what the start created. */
   onStartFailed?(): void;
 }
 
@@ -54,6 +54,9 @@ export interface ClusterPrimaryOptions {
  * (the process exits 0 after a signal); exits 2 with one line when a worker
  * cannot start (port taken, a configuration it refuses, …), 1 when a worker
  * dies otherwise before all of them listen; `onStartFailed` runs first.
+ * Once every worker listened, a worker that dies or cannot start is
+ * restarted after {@link restartDelayMs} (logged `worker-start-failed`,
+ * `worker-exit`); the primary keeps running.
  */
 export function runClusterPrimary(o: ClusterPrimaryOptions): void {
   const env = Object.fromEntries(Object.entries(o.env ?? {}).filter((e): e is [string, string] => e[1] !== undefined));
@@ -96,6 +99,10 @@ export function runClusterPrimary(o: ClusterPrimaryOptions): void {
     w.on("error", () => undefined); // IPC to a worker that is going away; its exit is handled below
     w.on("message", (m: { type?: unknown; message?: unknown }) => {
       if (m?.type !== LISTEN_FAILED_MESSAGE || stopping) return;
+      // Once the cluster is up, a worker that cannot start (restarted after a crash, the file since edited badly) is
+      // a crash like any other: logged, and restarted with backoff by its exit below. The cluster keeps serving, and
+      // the challenge its devices use stays.
+      if (ready) return void o.log({ type: "worker-start-failed", worker: s.slot, pid, message: String(m.message) });
       // One line for all workers (each would fail the same way), exit 2 like any configuration mistake.
       process.stderr.write(`${o.program}: ${String(m.message)}\n`);
       stopping = "listen failure";
