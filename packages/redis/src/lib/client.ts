@@ -51,16 +51,9 @@ export class Runner {
    * node), all under one deadline.
    */
   eval(what: string, s: Script, keys: string[], args: Array<string | Buffer | number>): Promise<unknown> {
-    return this.#deadline(what, async (late) => {
-      try {
-        return await this.#send("EVALSHA", [s.sha, keys.length, ...keys, ...args]);
-      } catch (error) {
-        // Past the deadline nothing more is sent: the caller was told "unavailable" and may have sent an undo
-        // (see `undo`), which a late EVAL would overtake.
-        if (!isNoScript(error) || late()) throw error;
-        return await this.#send("EVAL", [s.source, keys.length, ...keys, ...args]);
-      }
-    });
+    // Past the deadline nothing more is sent: the caller was told "unavailable" and may have sent an undo
+    // (see `undo`), which a late EVAL would overtake.
+    return this.#deadline(what, (late) => this.#script(s, keys, args, late));
   }
 
   /**
@@ -72,16 +65,23 @@ export class Runner {
    * cannot send it (disconnected with the offline queue off) while the write had already reached Redis.
    */
   undo(s: Script | string, keys: string[], args: Array<string | Buffer | number>): void {
-    const run = async (): Promise<unknown> => {
-      if (typeof s === "string") return this.#send(s, [...keys, ...args]);
-      try {
-        return await this.#send("EVALSHA", [s.sha, keys.length, ...keys, ...args]);
-      } catch (error) {
-        if (!isNoScript(error)) throw error;
-        return await this.#send("EVAL", [s.source, keys.length, ...keys, ...args]);
-      }
-    };
+    // Async, so that a client that throws synchronously is dropped too. NOSCRIPT is always retried as EVAL: nothing
+    // of this call comes after the undo.
+    const run = async (): Promise<unknown> => (typeof s === "string" ? this.#send(s, [...keys, ...args]) : this.#script(s, keys, args, () => false));
     run().catch(() => undefined);
+  }
+
+  /**
+   * EVALSHA, and EVAL once when it is answered NOSCRIPT (a fresh, restarted or failed-over server, or another
+   * cluster node) unless `late()` says the caller has given up by then; any other error is thrown as is.
+   */
+  async #script(s: Script, keys: string[], args: Array<string | Buffer | number>, late: () => boolean): Promise<unknown> {
+    try {
+      return await this.#send("EVALSHA", [s.sha, keys.length, ...keys, ...args]);
+    } catch (error) {
+      if (!isNoScript(error) || late()) throw error;
+      return await this.#send("EVAL", [s.source, keys.length, ...keys, ...args]);
+    }
   }
 
   /** Runs `run` under the deadline; `run` is told, through `late()`, whether the deadline has passed. */
