@@ -169,7 +169,7 @@ describe("Mode B, gate 10: compliance refuses after the hit was counted", () => 
     expect(await m.validate()).toMatchObject({ ok: false, reason: "replay" });
   });
 
-  it("giving the hit back fails: ERR_STORE_UNAVAILABLE (503), and the nonce is released so the resend is no replay", async () => {
+  it("giving the hit back fails: ERR_STORE_UNAVAILABLE (503) and the nonce is released; the resend is refused as rate_limited (the hit still counts), not as a replay", async () => {
     const s = stores();
     const m = await modes[1]![1](s, { compliance: () => false });
     s.failing.add("limiter.release");

@@ -12,25 +12,10 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { usePrivateRedis } from "./support/private-redis.js";
+import { calls, pause, scriptRuns, until } from "./support/redis-probes.js";
 import { RedisChallengeStore } from "../src/index.js";
 
 const redis = usePrivateRedis();
-
-/** Calls of `command` Redis has run so far (INFO commandstats, on a connection of its own). */
-async function calls(command: string): Promise<number> {
-  const info = await redis.server.command("INFO commandstats");
-  return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
-}
-
-/** Polls (a raw connection, no fixed sleep) until `done` holds or 30 s have passed; resolves whether it held. */
-async function until(done: () => Promise<boolean>): Promise<boolean> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (await done()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("RedisChallengeStore.consume that times out but lands gives the challenge back", () => {
   it("the late consume is undone; the device's resend with the same challenge consumes it once", async () => {
@@ -40,15 +25,15 @@ describe("RedisChallengeStore.consume that times out but lands gives the challen
     expect(await store.consume(await store.issue({ profile: "corp" }), { profile: "corp" })).toBe(true); // Redis knows the script: the paused EVALSHA runs as sent
     const challenge = await store.issue({ profile: "corp" });
     const key = `late:challenge:${createHash("sha256").update(challenge).digest("hex")}`;
-    const before = await calls("evalsha");
+    const before = await calls(redis.server, "evalsha");
 
-    redis.server.pause();
+    await pause(redis.server); // stopped before the consume is sent: it waits in the socket and must time out
     try {
       await expect(paused.consume(challenge, { profile: "corp" })).rejects.toMatchObject({ name: "StoreUnavailableError", code: "ERR_STORE_UNAVAILABLE" });
     } finally {
       redis.server.resume();
     }
-    expect(await until(async () => (await calls("evalsha")) > before), "Redis ran the late consume").toBe(true);
+    expect(await until(async () => (await calls(redis.server, "evalsha")) > before), "Redis ran the late consume").toBe(true);
     expect(await until(async () => !(await redis.server.command(`GET ${key}`)).startsWith("s")), "the late consume was undone").toBe(true);
 
     expect(await store.consume(challenge, { profile: "corp" })).toBe(true);
@@ -60,17 +45,20 @@ describe("RedisChallengeStore.consume that times out but lands gives the challen
     const store = new RedisChallengeStore(redis.client, { keyPrefix: "late2:", commandTimeoutMs: 10_000 });
     const challenge = await store.issue({ profile: "corp" });
     expect(await store.consume(challenge, { profile: "corp" })).toBe(true); // the first device spends it
-    const before = await calls("evalsha");
+    const before = await scriptRuns(redis.server);
 
-    redis.server.pause();
+    await pause(redis.server); // stopped before the consume is sent: it waits in the socket and must time out
     try {
       await expect(paused.consume(challenge, { profile: "corp" })).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE" });
     } finally {
       redis.server.resume();
     }
-    expect(await until(async () => (await calls("evalsha")) > before), "Redis ran the late consume").toBe(true);
-    await redis.client.ping(); // the undo, sent before this PING on the same connection, has run (or was retried as EVAL: once more)
+    // Two scripts ran to the end: the late consume (Redis knows it: the EVALSHA runs as sent) and the undo (as EVALSHA,
+    // or as EVAL after NOSCRIPT when this Redis has not seen it yet). Without the undo only one would.
+    expect(await until(async () => (await scriptRuns(redis.server)) >= before + 2), "Redis ran the late consume and its undo").toBe(true);
+    await redis.client.ping(); // barrier: nothing of the store's is still on the connection
     await redis.client.ping();
-    expect(await store.consume(challenge, { profile: "corp" })).toBe(false); // still spent
+    expect(await scriptRuns(redis.server)).toBe(before + 2);
+    expect(await store.consume(challenge, { profile: "corp" })).toBe(false); // still spent: the undo left the other consumer's spend alone
   }, 90_000);
 });

@@ -9,6 +9,7 @@ import Redis from "ioredis";
 import { describe, expect, it } from "vitest";
 import { rateLimiterConformance, replayCacheConformance } from "@scep/intune/testing";
 import { usePrivateRedis } from "./support/private-redis.js";
+import { pause } from "./support/redis-probes.js";
 import { RedisRateLimiter, RedisReplayCache, redisClientOptions } from "../src/index.js";
 
 const redis = usePrivateRedis();
@@ -64,7 +65,7 @@ describe("Redis down → ERR_STORE_UNAVAILABLE (fail closed), recovered without 
     // machine must not exceed (300 ms could be).
     const cache = new RedisReplayCache(redis.client, { keyPrefix: "t4:", commandTimeoutMs: 1000 });
     const limiter = new RedisRateLimiter(redis.client, { keyPrefix: "t4:", commandTimeoutMs: 1000 });
-    redis.server.pause();
+    await pause(redis.server); // stopped before anything is sent: every call waits in the socket
     try {
       await expect(cache.checkAndInsert("n", 60_000)).rejects.toMatchObject({ name: "StoreUnavailableError", code: "ERR_STORE_UNAVAILABLE" });
       await expect(limiter.hit("k", { max: 1, windowMs: 1000 })).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE" });

@@ -16,13 +16,13 @@
  * overtake the undo). Real redis-server on loopback, no mock of it.
  */
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CertificationRequest } from "@scep/core";
 import { IntuneValidator, MemoryReplayCache, SignedTokenValidator, TrustAnchorPool } from "@scep/intune";
 import { CLIENT_ID, CLIENT_SECRET, TENANT, startFakeIntune, type FakeIntune } from "../../intune/test/support/fake-intune.js";
 import { NOW, anchor, csrWith, goodClaims, mint, type Anchor } from "../../intune/test/support/tokens.js";
 import { usePrivateRedis } from "./support/private-redis.js";
+import { calls, pause, until } from "./support/redis-probes.js";
 import { RedisRateLimiter, RedisReplayCache, type RedisClient } from "../src/index.js";
 
 const redis = usePrivateRedis();
@@ -42,37 +42,21 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => fake?.close());
 
-/** Calls of `command` Redis has run so far (INFO commandstats, on a connection of its own). */
-async function calls(command: string): Promise<number> {
-  const info = await redis.server.command("INFO commandstats");
-  return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
-}
-
-/** Polls (a raw connection, no fixed sleep) until `done` holds or 30 s have passed; resolves whether it held. */
-async function until(done: () => Promise<boolean>): Promise<boolean> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (await done()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const exists = async (key: string): Promise<boolean> => (await redis.server.command(`EXISTS ${key}`)).trim() === ":1";
 
 /**
- * Pauses Redis, expects `validate` to reject with ERR_STORE_UNAVAILABLE, resumes Redis, and waits until Redis has
+ * Pauses Redis (until it is really stopped), expects `validate` to reject with ERR_STORE_UNAVAILABLE, resumes Redis, and waits until Redis has
  * run the late write (`command`'s count grew) and `key` is gone again.
  */
 async function timeOutWhileWriting(validate: () => Promise<unknown>, command: string, gone: () => Promise<boolean>): Promise<void> {
-  const before = await calls(command);
-  redis.server.pause();
+  const before = await calls(redis.server, command);
+  await pause(redis.server); // stopped before the write is sent: it waits in the socket and must time out
   try {
     await expect(validate()).rejects.toMatchObject({ name: "StoreUnavailableError", code: "ERR_STORE_UNAVAILABLE" });
   } finally {
     redis.server.resume();
   }
-  expect(await until(async () => (await calls(command)) > before), `Redis ran the late ${command}`).toBe(true);
+  expect(await until(async () => (await calls(redis.server, command)) > before), `Redis ran the late ${command}`).toBe(true);
   expect(await until(gone), "the late write was undone").toBe(true);
 }
 
@@ -142,11 +126,6 @@ describe("a rate-limit hit that times out but lands is given back (its id is mad
   }, 90_000);
 });
 
-/** Resolves once the paused redis-server is really stopped (state T in /proc), so what is sent next waits in its socket. */
-async function stopped(): Promise<void> {
-  while (!/^\d+ \(.*\) T /.test(await readFile(`/proc/${redis.server.pid()}/stat`, "utf8"))) await new Promise((r) => setTimeout(r, 5));
-}
-
 describe("nothing of a rejected call is sent after it: the undo stays the last word", () => {
   it("an EVALSHA answered NOSCRIPT after the deadline is not retried as EVAL (it would add the hit after its ZREM)", async () => {
     // The store's client, with Redis paused just before the hit's EVALSHA is written.
@@ -155,8 +134,7 @@ describe("nothing of a rejected call is sent after it: the undo stays the last w
       callBuffer: async (command, args) => {
         if (command === "EVALSHA" && pauseBeforeEvalsha) {
           pauseBeforeEvalsha = false;
-          redis.server.pause();
-          await stopped();
+          await pause(redis.server);
         }
         return redis.client.callBuffer(command, args);
       },
@@ -164,7 +142,7 @@ describe("nothing of a rejected call is sent after it: the undo stays the last w
     const limiter = new RedisRateLimiter(client, { keyPrefix: "noscript:", commandTimeoutMs: PAUSED_DEADLINE_MS, now: () => NOW });
     const key = `noscript:rate:${sha256("device-noscript")}`;
     await redis.client.script("FLUSH"); // the hit's EVALSHA will be answered NOSCRIPT
-    const zrems = await calls("zrem");
+    const zrems = await calls(redis.server, "zrem");
 
     pauseBeforeEvalsha = true;
     try {
@@ -172,7 +150,7 @@ describe("nothing of a rejected call is sent after it: the undo stays the last w
     } finally {
       redis.server.resume();
     }
-    expect(await until(async () => (await calls("zrem")) > zrems), "Redis ran the undo (ZREM)").toBe(true);
+    expect(await until(async () => (await calls(redis.server, "zrem")) > zrems), "Redis ran the undo (ZREM)").toBe(true);
     // Barrier: the NOSCRIPT reply came before the ZREM's; a retry would be written before the first PING's reply is read.
     await redis.client.ping();
     await redis.client.ping();

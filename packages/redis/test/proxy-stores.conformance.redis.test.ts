@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { profileStoreConformance } from "@scep/proxy/testing";
 import type { ProfileRecord } from "@scep/proxy";
 import { usePrivateRedis } from "./support/private-redis.js";
+import { pause } from "./support/redis-probes.js";
 import { RedisChallengeStore, RedisProfileStore, redisClientOptions } from "../src/index.js";
 
 const redis = usePrivateRedis();
@@ -111,7 +112,7 @@ describe("Redis down → ERR_STORE_UNAVAILABLE (fail closed), recovered without 
     const store = new RedisProfileStore(redis.client, { keyPrefix: "pp5:", commandTimeoutMs: 1000, retryAfterSeconds: 7, now });
     const challenges = new RedisChallengeStore(redis.client, { keyPrefix: "pp5:", commandTimeoutMs: 1000, now });
     const key = { hostId: "h", profileId: "wifi", caName: "corp" };
-    redis.server.pause();
+    await pause(redis.server); // stopped before anything is sent: every call waits in the socket
     try {
       const outcomes = await Promise.all(
         [() => store.get(key), () => store.put(record("h")), () => store.requeue(key), () => store.markFailed(key, "x"), () => store.delete(key), () => all(store.list()), () => challenges.issue({ profile: "corp" })].map((op) =>

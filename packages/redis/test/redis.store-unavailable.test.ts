@@ -9,6 +9,7 @@ import Redis from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isScepError, type Transaction } from "@scep/core";
 import { startRedisServer, waitFor, type RedisServer } from "../../../test-support/peers";
+import { pause } from "./support/redis-probes.js";
 import { RedisChallengeStore, RedisCounterStore, RedisTransactionStore, redisClientOptions } from "../src/index.js";
 
 let server: RedisServer;
@@ -106,7 +107,7 @@ describe("a hung redis-server (SIGSTOP)", () => {
     client.on("error", () => {});
     try {
       await client.connect();
-      server.pause();
+      await pause(server); // stopped before anything is sent: every operation waits in the socket
       try {
         expectUnavailable(await everyOperation(client), /^Redis did not answer (get|create|transition|list|delete|issue|consume) within 1000 ms$/);
       } finally {
