@@ -304,6 +304,11 @@ export class TransactionStateError extends InvalidArgumentError {
  */
 export class IssueHookError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_ISSUE_HOOK";
+  /**
+   * The certificate the hook issued, when it parsed but is not for the request's key: it exists and is not
+   * delivered, so the profile's `onUndelivered` is told (reason `wrong_key`) to revoke it. DER.
+   */
+  issued?: Uint8Array;
 }
 
 /**

@@ -25,6 +25,7 @@ import {
   type IssueResult,
   type ScepServer,
 } from "../src/index.js";
+import { samePublicKey } from "../src/lib/node-crypto.js";
 import { NOW, certPollAt, createDevice, createTestCa, eventLog, hex, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
 
 let ca: TestCa;
@@ -35,6 +36,8 @@ const log = eventLog();
 /** What the hook does: issue for the request, issue for another device's key, or answer PENDING. */
 let mode: "right" | "wrong-key" | "garbage" | "pending" | "bundle" = "right";
 let stranger: Device;
+/** What onUndelivered was told. */
+const undelivered: { transactionId: string; reason: string; subject: string }[] = [];
 
 beforeAll(async () => {
   ca = await createTestCa("Issued Check CA");
@@ -50,6 +53,7 @@ beforeAll(async () => {
         signer: ca.key,
         challenge: { type: "store", store: challenges },
         transactions: new MemoryTransactionStore({ now: () => NOW }),
+        onUndelivered: (u) => void undelivered.push({ transactionId: u.transactionId, reason: u.reason, subject: u.certificate.subject }),
         issue: async (ctx): Promise<IssueResult> => {
           if (mode === "pending") return { status: "PENDING" }; // to an approval too, where it is unusable
           if (mode === "garbage") return { status: "SUCCESS", certificate: new TextEncoder().encode("not a certificate") };
@@ -73,13 +77,15 @@ async function submit(device: Device) {
 const poll = (device: Device, transactionId: string) => certPollAt(server, "/scep", ca, device, transactionId);
 
 describe("RFC 8894 §3.3.2: the issued certificate certifies the requester's key", () => {
-  it("an issue hook answering SUCCESS with another key's certificate: HTTP 500 and an error event, not a success; the challenge is given back", async () => {
+  it("an issue hook answering SUCCESS with another key's certificate: HTTP 500 and an error event, not a success; onUndelivered told (wrong_key); the challenge is given back", async () => {
     mode = "wrong-key";
     const challenge = await challenges.issue({ profile: "p" });
     const device = await createDevice({ cn: "hook-wrong-key", challengePassword: challenge });
     const { built, res } = await submit(device);
     expect(res.status).toBe(500);
     expect(log.events.at(-1)).toMatchObject({ operation: "PKIOperation", outcome: "error", status: 500 });
+    // The certificate exists and is not delivered: the issuer is told, to revoke it.
+    expect(undelivered.at(-1)).toEqual({ transactionId: built.transactionId, reason: "wrong_key", subject: "CN=stranger, O=scep-sdk server tests" });
     // The resend, once the hook is mended, enrolls with the same one-time challenge.
     mode = "right";
     const rep = await readReply(await postPki(server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
@@ -118,7 +124,7 @@ describe("RFC 8894 §3.3.2: the issued certificate certifies the requester's key
     expect(hex(rep.certificates[0]!.der)).toBe(hex(right.der));
   });
 
-  it("approve() whose issue hook answers another key's certificate, bytes that are no certificate, or PENDING: ERR_ISSUE_HOOK, the transaction stays PENDING", async () => {
+  it("approve() whose issue hook answers another key's certificate, bytes that are no certificate, or PENDING: ERR_ISSUE_HOOK, the transaction stays PENDING, onUndelivered told only of the certificate", async () => {
     mode = "pending";
     const challenge = await challenges.issue({ profile: "p" });
     const device = await createDevice({ cn: "approve-hook-wrong-key", challengePassword: challenge });
@@ -130,11 +136,14 @@ describe("RFC 8894 §3.3.2: the issued certificate certifies the requester's key
       message: "the issue hook's answer: the issued certificate (CN=stranger, O=scep-sdk server tests) is not for the request's public key (CSR CN=approve-hook-wrong-key, O=scep-sdk server tests)",
     });
     expect((await server.pending("p")).map((t) => t.transactionId)).toContain(built.transactionId);
+    expect(undelivered.at(-1)).toEqual({ transactionId: built.transactionId, reason: "wrong_key", subject: "CN=stranger, O=scep-sdk server tests" });
+    const told = undelivered.length;
     mode = "garbage";
     await expect(server.approve("p", built.transactionId)).rejects.toMatchObject({ code: "ERR_ISSUE_HOOK", cause: { code: "ERR_INVALID_ARGUMENT" } });
     mode = "pending";
     await expect(server.approve("p", built.transactionId)).rejects.toMatchObject({ code: "ERR_ISSUE_HOOK", message: "the issue hook answered PENDING to an approved request" });
     expect((await server.pending("p")).map((t) => t.transactionId)).toContain(built.transactionId);
+    expect(undelivered.length).toBe(told); // nothing was issued for bytes that are no certificate, or for PENDING
     mode = "right";
     expect((await server.approve("p", built.transactionId)).status).toBe("ISSUED");
     expect((await poll(device, built.transactionId)).status).toBe("SUCCESS");
@@ -158,5 +167,22 @@ describe("a chain entry given as a PEM bundle stands for every certificate in it
     expect(Certificate.dersOf(ca.cert.der).map(hex)).toEqual([hex(ca.cert.der)]);
     expect(Certificate.dersOf(ca.cert.toPem()).map(hex)).toEqual([hex(ca.cert.der)]);
     expect(Certificate.dersOf(new TextEncoder().encode(bundle)).map(hex)).toEqual([hex(ca.cert.der), hex(other.cert.der)]);
+  });
+});
+
+describe("the key comparison: the same public key, whatever its SPKI's encoding", () => {
+  it("samePublicKey: byte-equal; RSA parameters absent against NULL (a CA re-encodes the CSR's key); another key; garbage", async () => {
+    const { generateKeyPairSync } = await import("node:crypto");
+    const der = (k: import("node:crypto").KeyObject) => new Uint8Array(k.export({ format: "der", type: "spki" }));
+    const a = der(generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey);
+    const b = der(generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey);
+    // The same key with its AlgorithmIdentifier's NULL parameters left out (30 0b instead of 30 0d … 05 00).
+    const body = Buffer.concat([Buffer.from("300b06092a864886f70d010101", "hex"), a.subarray(3 + 15)]);
+    const withoutNull = new Uint8Array(Buffer.concat([Buffer.from([0x30, 0x81, body.length]), body]));
+    expect(hex(withoutNull)).not.toBe(hex(a));
+    expect(samePublicKey(a, a.slice())).toBe(true);
+    expect(samePublicKey(a, withoutNull)).toBe(true);
+    expect(samePublicKey(a, b)).toBe(false);
+    expect(samePublicKey(a, new Uint8Array([0x30, 0x00]))).toBe(false);
   });
 });

@@ -110,6 +110,21 @@ export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
   return entry.key;
 }
 
+/**
+ * Whether two DER SubjectPublicKeyInfos hold the same public key: byte-equal, or (when not) equal once parsed, since a
+ * CA may re-encode the SPKI it copies from a CSR (RSA's absent parameters written as NULL, BER as DER). Unparseable
+ * input is not the same key. The slow path skips the key cache: it runs only for keys that differ in their bytes.
+ */
+export function samePublicKey(a: Uint8Array, b: Uint8Array): boolean {
+  if (Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)) return true;
+  try {
+    const parse = (spki: Uint8Array) => crypto.createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), format: "der", type: "spki" });
+    return parse(a).equals(parse(b));
+  } catch {
+    return false;
+  }
+}
+
 // Keyed by the bytes object: a Certificate or CSR keeps one SPKI view for life.
 const viewCache = new WeakMap<Uint8Array, KeyObject>();
 // Keyed by content, (about) least recently used first; public keys only, so nothing secret is kept.

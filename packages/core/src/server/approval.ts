@@ -18,6 +18,7 @@ import { type IssueContext, type ResolvedProfile, issuedFor } from "./profile.js
 import type { Transaction } from "./transaction-store.js";
 import { type ConfirmVeto, confirmIssued } from "./enrollment/confirm.js";
 import { issueFailed } from "./enrollment/failure.js";
+import { tellWrongKey } from "./enrollment/issue.js";
 
 /** Options of `approve`. @group Server */
 export interface ApproveOptions {
@@ -96,6 +97,7 @@ export async function approve(ctx: ServerContext, p: ResolvedProfile, transactio
       ({ certificate: issued, chain } = issuedFor(ic.csr, r, "issue hook"));
     }
   } catch (e) {
+    await tellWrongKey(p, transactionId, e);
     // Release the claim so the operator can retry (best effort: if this fails too, the lease lapses).
     await ctx.store("transaction store", () => p.transactions.transition(p.name, transactionId, "ISSUING", { status: "PENDING", updatedAt: ctx.now() }, { updatedAt: tx.updatedAt })).catch(() => undefined);
     throw e;

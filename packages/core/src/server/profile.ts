@@ -13,6 +13,7 @@ import type { CertificationRequest } from "../x509/certification-request.js";
 import type { PkiRequest } from "../message/pki-message.js";
 import { buildCaCaps } from "../message/ca-caps.js";
 import { equalBytes } from "../lib/der.js";
+import { samePublicKey } from "../lib/node-crypto.js";
 import type { ChallengePolicy, IssueFailureHook } from "./challenge.js";
 import { type ChallengeValidator, challengeValidator } from "./challenge-validators.js";
 import type { CsrPolicy } from "./csr-policy.js";
@@ -122,7 +123,8 @@ export interface ScepProfile {
   confirm?: ConfirmHook;
   /**
    * Told when a certificate was issued but cannot be delivered: the confirm phase vetoed it, building or
-   * encrypting the CertRep failed, or `approve` could not record it. The client got FAILURE badRequest (or the
+   * encrypting the CertRep failed, `approve` could not record it, or the issue hook's certificate is not for the
+   * request's key (`wrong_key`). The client got FAILURE badRequest (or the
    * approve call threw); revoke the certificate here. Errors it throws are ignored.
    */
   onUndelivered?: (info: UndeliveredCertificate) => void | Promise<void>;
@@ -171,7 +173,11 @@ export interface UndeliveredCertificate {
   transactionId: string;
   /** The certificate that was issued and not delivered. */
   certificate: Certificate;
-  /** Stable label: the confirm hook's reason, `reply_failed` (CertRep not built), `not_recorded` (approve could not store it). */
+  /**
+   * Stable label: the confirm hook's reason, `reply_failed` (CertRep not built), `not_recorded` (approve could not
+   * store it), `wrong_key` (the issue hook's certificate is not for the request's key; the request failed with 500,
+   * or `approve` threw `ERR_ISSUE_HOOK`).
+   */
   reason: string;
   /** The error, when one was thrown. */
   error?: unknown;
@@ -255,7 +261,11 @@ export function issuedFor(
     if (from === "operator") throw error; // ERR_ASN1 / ERR_INVALID_ARGUMENT as they are
     throw fault(`not a certificate (${error instanceof Error ? error.message : String(error)})`, error);
   }
-  if (!equalBytes(issued.spki, csr.spki)) throw fault(`the issued certificate (${issued.subject}) is not for the request's public key (CSR ${csr.subject})`);
+  if (!samePublicKey(issued.spki, csr.spki)) {
+    const error = fault(`the issued certificate (${issued.subject}) is not for the request's public key (CSR ${csr.subject})`);
+    if (error instanceof IssueHookError) error.issued = issued.der;
+    throw error;
+  }
   return { certificate: issued, chain };
 }
 

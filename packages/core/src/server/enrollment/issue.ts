@@ -7,7 +7,9 @@
  * @module
  */
 import { poll } from "../cert-poll.js";
-import { type IssueContext, issuedFor } from "../profile.js";
+import { IssueHookError } from "../../errors.js";
+import { Certificate } from "../../x509/certificate.js";
+import { type IssueContext, type ResolvedProfile, issuedFor } from "../profile.js";
 import { Reply, certRep, failure } from "../replies.js";
 import { lateCall } from "../store-call.js";
 import type { Phase } from "./enrollment.js";
@@ -48,6 +50,7 @@ export const issue: Phase = {
         e.issued = { certificate: given.certificate, chain: given.chain ?? p.caChain };
       } catch (error) {
         // The hook's answer is unusable (not a certificate, or not for this key): a server fault like a hook that throws.
+        await tellWrongKey(p, req.transactionId, error);
         await issueFailed(p, e.challengeValidated, { ...ic, reason: "issue_failed", failInfo: "badRequest", failInfoText: "internal error" });
         throw error;
       }
@@ -104,5 +107,18 @@ function challengeDataJson(data: unknown): { challengeData?: string } {
     return typeof text === "string" ? { challengeData: text } : {};
   } catch {
     return {};
+  }
+}
+
+/**
+ * A certificate the hook issued for another key exists and is not delivered: the profile's `onUndelivered` is told
+ * (reason `wrong_key`) so the issuer can revoke it. Best effort, like every `onUndelivered` call.
+ */
+export async function tellWrongKey(p: ResolvedProfile, transactionId: string, error: unknown): Promise<void> {
+  if (!(error instanceof IssueHookError) || !error.issued || !p.onUndelivered) return;
+  try {
+    await p.onUndelivered({ profile: p.name, transactionId, certificate: new Certificate(error.issued), reason: "wrong_key", error });
+  } catch {
+    /* the request's outcome does not depend on the hook */
   }
 }
