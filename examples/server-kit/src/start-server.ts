@@ -535,10 +535,12 @@ export async function startServer(
   process.on("SIGHUP", onHupWhileStarting);
   // The listeners are bound before the kit is made: a port that cannot be had is one line and exit 2 before any file
   // (CA, challenge) is created, so a failed start leaves nothing behind and the next start still announces the
-  // challenge it generates. A request that arrives while the kit is being made waits for it.
-  let kitReady!: () => void;
-  const ready = new Promise<void>((done) => (kitReady = done));
-  let listener: RequestListener = (req, res) => void ready.then(() => listener(req, res));
+  // challenge it generates. A request that arrives while the kit is being made (health probes included) is answered
+  // 503 + Retry-After at once: it never waits on a start that may fail.
+  let kitReady = false;
+  const starting: RequestListener = (_req, res) =>
+    void res.writeHead(503, { "content-type": "text/plain; charset=utf-8", "retry-after": "1" }).end("starting\n");
+  let listener: RequestListener = starting;
   const http = createHttpServer(config, (req, res) => listener(req, res));
   let stopping: Promise<void> | undefined;
   // During shutdown: new responses close their connection, and connections that finish a response are closed.
@@ -554,10 +556,16 @@ export async function startServer(
       if (adminApi?.owns(rawPath(req.url ?? "/"))) serveFetch((r, meta) => adminApi.fetch(r, meta), req, res, () => void (res.headersSent ? res.destroy() : res.writeHead(500).end()));
       else res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found\n");
     };
-    adminHttp = createHttpServer(config, (req, res) => void ready.then(() => serveAdmin(req, res)));
+    adminHttp = createHttpServer(config, (req, res) => (kitReady ? serveAdmin : starting)(req, res));
   }
-  const closeListeners = (): void => {
-    for (const s of [http, adminHttp]) if (s?.listening) s.close();
+  // A start that fails: no more SIGHUP handling, the listeners closed, and every connection too (a client without a
+  // timeout on a keep-alive connection would keep the process alive).
+  const abortStart = (): void => {
+    process.off("SIGHUP", onHupWhileStarting);
+    for (const s of [http, adminHttp]) {
+      if (s?.listening) s.close();
+      s?.closeAllConnections();
+    }
   };
   // A cluster worker makes its kit first: its primary created the files before forking, and counts a worker that
   // exits before listening as a failed start.
@@ -565,8 +573,7 @@ export async function startServer(
     try {
       kit = await createKit(config, undefined, options.env ?? process.env);
     } catch (e) {
-      process.off("SIGHUP", onHupWhileStarting);
-      closeListeners();
+      abortStart();
       if (!(e instanceof ConfigError) && !isEmbeddedCaError(e) && !(e instanceof InvalidArgumentError)) throw e;
       const line = configErrorLine(`${name}-server`, e);
       // A worker tells its primary, which prints the first such line once for all workers and exits 2 (a worker that
@@ -587,8 +594,7 @@ export async function startServer(
     try {
       await listen(server, address);
     } catch (e) {
-      process.off("SIGHUP", onHupWhileStarting);
-      closeListeners();
+      abortStart();
       if (!(e instanceof ConfigError)) throw e;
       // A worker tells its primary, which prints the first such line once for all workers.
       if (workerSlot !== undefined && process.send) return void process.send({ type: LISTEN_FAILED_MESSAGE, message: `${prefix}${e.message}` }, () => process.exit(2));
@@ -605,7 +611,7 @@ export async function startServer(
   const readiness = { ca: caValid, ...(config.redisUrl !== undefined ? { redis: () => kit.stores.ready() } : {}) };
   const listenerFor = (k: ScepKit): RequestListener => withOperatorEndpoints(build(k), { readiness, metricsToken: k.config.metricsToken }, k.metrics);
   listener = listenerFor(kit);
-  kitReady();
+  kitReady = true;
   const port = (http.address() as AddressInfo).port;
   const urls = scepUrls(config.host, port, kit.profiles.map((p) => p.path));
   const adminPort = adminHttp ? (adminHttp.address() as AddressInfo).port : undefined;
