@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { ensurePeer, freeStablePort, makeTempDir, PeerError, startDaemon, waitFor, type Daemon, type TempDir } from "./process";
@@ -69,8 +70,11 @@ export interface RedisServer {
   running(): boolean;
   /** Sends an inline command (e.g. `"INFO commandstats"`) and resolves with the whole reply text. */
   command(line: string): Promise<string>;
-  /** SIGSTOP: Redis hangs (accepts connections, answers nothing) until `resume()`. */
-  pause(): void;
+  /**
+   * SIGSTOP: Redis hangs (accepts connections, answers nothing) until `resume()`. Resolves once the process is
+   * really stopped (state T in /proc/<pid>/stat), so a command sent next cannot slip through before it stops.
+   */
+  pause(): Promise<void>;
   /** SIGCONT after `pause()`. */
   resume(): void;
   /** SIGKILL, as a crash: resolves once the process is gone. The dir and port are kept for `restart()`. */
@@ -227,8 +231,22 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     output: () => current().output(),
     running: () => !current().hasExited(),
     command: (line: string) => redisInline(connection(), line, 5_000),
-    pause(): void {
-      process.kill(current().pid, "SIGSTOP");
+    async pause(): Promise<void> {
+      const pid = current().pid;
+      process.kill(pid, "SIGSTOP");
+      const until = Date.now() + 30_000;
+      // The state is the field after the command name, which is in parentheses and may hold spaces.
+      const state = (): string | undefined => {
+        try {
+          return /\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, "utf8"))?.[1];
+        } catch {
+          return undefined;
+        }
+      };
+      while (state() !== "T") {
+        if (Date.now() > until) throw new Error(`redis-server ${pid} did not stop within 30 s of SIGSTOP`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
     },
     resume(): void {
       process.kill(current().pid, "SIGCONT");

@@ -56,7 +56,7 @@ describe("startRedisServer", () => {
   it("pause() makes it hang (no answer), resume() brings it back", async () => {
     const redis = await startRedisServer();
     try {
-      redis.pause();
+      await redis.pause();
       await expect(redisInline(redis.connection, "PING", 300)).rejects.toThrow(/PING timed out/);
       redis.resume();
       expect(await redisPing(redis.connection)).toBe("+PONG");

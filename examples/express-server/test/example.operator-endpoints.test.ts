@@ -113,7 +113,7 @@ describe("with Redis and a metrics token", () => {
   }, 90_000);
 
   it("readyz turns 503 while redis-server hangs (accepts, answers nothing: the background PING fails), 200 after", async () => {
-    redis.pause();
+    await redis.pause();
     try {
       const down = await untilStatus(`${base}/readyz`, 503);
       expect(await down.json()).toEqual({ status: "not ready", checks: { ca: "ok", redis: "down" } });

@@ -87,7 +87,7 @@ describe("two proxy processes, one redis-server", () => {
   it("redis-server hung (SIGSTOP): a device's request and a registration get 503 + Retry-After from either proxy; after SIGCONT they work", async () => {
     const reg = await a.register({ hostId: "outage-host", profileId: "wifi", caName: "corp" });
     const path = new URL(reg.url).pathname;
-    redis.pause();
+    await redis.pause();
     try {
       const device = await fetch(`${b.base}${path}?operation=GetCACaps`, { signal: AbortSignal.timeout(30_000) });
       expect(device.status).toBe(503);

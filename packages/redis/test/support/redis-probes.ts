@@ -3,33 +3,13 @@
  * is really stopped, count the commands it has run (INFO commandstats, on a
  * connection of its own), and poll without a fixed sleep.
  */
-import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
-import { promisify } from "node:util";
 import type { RedisServer } from "../../../../test-support/peers";
 
-const run = promisify(execFile);
 const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** The one-letter process state of `pid` ("T" once stopped): /proc on Linux, else `ps`. */
-async function state(pid: number): Promise<string> {
-  if (process.platform === "linux") return /^\d+ \(.*\) (\S) /.exec(await readFile(`/proc/${pid}/stat`, "utf8"))?.[1] ?? "";
-  return (await run("ps", ["-o", "state=", "-p", String(pid)])).stdout.trim().charAt(0);
-}
-
-/**
- * SIGSTOP, and resolves once the redis-server is really stopped (state T), so
- * that whatever is sent next waits in its socket: SIGSTOP alone returns before
- * the process stops, and a command sent at once may still run. Rejects after
- * 30 s.
- */
+/** `server.pause()`: SIGSTOP, resolved once the redis-server is really stopped (see test-support's RedisServer.pause). */
 export async function pause(server: RedisServer): Promise<void> {
-  server.pause();
-  const deadline = Date.now() + 30_000;
-  while ((await state(server.pid())) !== "T") {
-    if (Date.now() > deadline) throw new Error(`redis-server ${server.pid()} did not stop within 30 s of SIGSTOP`);
-    await tick(5);
-  }
+  await server.pause();
 }
 
 /** The commandstats line of `command` ("evalsha", "set", …): calls, and failed_calls (error replies: NOSCRIPT among them). */
