@@ -490,7 +490,11 @@ export async function startServer(
   // the reloader exists, instead of Node's default action (exit) killing a starting server. Per call: a second
   // startServer in one process must not reload for the first one's signal.
   let hupWhileStarting = false;
-  const onHupWhileStarting = (): void => void (hupWhileStarting = true);
+  // One SIGHUP listener for the whole life of this server, whose action changes once the reloader exists: removing a
+  // process's last SIGHUP listener stops Node's signal watcher, and a signal that arrived but was not yet dispatched
+  // is then dropped (a --workers primary forwards SIGHUP as soon as a worker listens; the worker lost it ~1 run in 5).
+  let hupAction = (): void => void (hupWhileStarting = true);
+  const onHupSignal = (): void => hupAction();
   try {
     const parsed = options.config ?? parseConfig(options.argv ?? process.argv.slice(2), options.env ?? process.env);
     if ("help" in parsed) return void console.log(usage(`${name}-server`));
@@ -532,7 +536,7 @@ export async function startServer(
     process.exitCode = 2;
     return undefined;
   }
-  process.on("SIGHUP", onHupWhileStarting);
+  process.on("SIGHUP", onHupSignal);
   // The listeners are bound before the kit is made: a port that cannot be had is one line and exit 2 before any file
   // (CA, challenge) is created, so a failed start leaves nothing behind and the next start still announces the
   // challenge it generates. A request that arrives while the kit is being made (health probes included) is answered
@@ -561,7 +565,7 @@ export async function startServer(
   // A start that fails: no more SIGHUP handling, the listeners closed, and every connection too (a client without a
   // timeout on a keep-alive connection would keep the process alive).
   const abortStart = (): void => {
-    process.off("SIGHUP", onHupWhileStarting);
+    process.off("SIGHUP", onHupSignal);
     for (const s of [http, adminHttp]) {
       if (s?.listening) s.close();
       s?.closeAllConnections();
@@ -677,7 +681,7 @@ export async function startServer(
     log,
   });
   const onHup = (): void => void (stopping ? undefined : reloader.reload("SIGHUP"));
-  process.off("SIGHUP", onHupWhileStarting).on("SIGHUP", onHup);
+  hupAction = onHup;
   if (hupWhileStarting) onHup();
   const onMessage = (m: unknown): void => void (m === SHUTDOWN_MESSAGE && onSignal("SIGTERM"));
   if (workerSlot !== undefined) process.on("message", onMessage);
@@ -688,7 +692,7 @@ export async function startServer(
     http,
     urls,
     // Stopped by its caller (not by a signal, which exits): the process goes on, without this server's handlers.
-    stop: () => stop().then(() => void process.off("SIGINT", onSignal).off("SIGTERM", onSignal).off("SIGHUP", onHup).off("message", onMessage)),
+    stop: () => stop().then(() => void process.off("SIGINT", onSignal).off("SIGTERM", onSignal).off("SIGHUP", onHupSignal).off("message", onMessage)),
     reload: () => reloader.reload("api"),
   };
 }
