@@ -27,13 +27,25 @@ function privateKeyFromPem(pem: string | Uint8Array, passphrase: string | undefi
   try {
     return nc.privateKeyFromPem(pem, passphrase ?? "");
   } catch (cause) {
-    throw new KeyPassphraseError(
-      passphrase === undefined
-        ? "the private key is encrypted and no passphrase was given (the empty passphrase does not open it)"
-        : "the passphrase does not open the encrypted private key (wrong passphrase, or a damaged key)",
-      { cause },
-    );
+    throw passphraseError(passphrase, cause);
   }
+}
+
+/** The {@link KeyPassphraseError} for an encrypted key `passphrase` (or, when undefined, the empty one) did not open. */
+function passphraseError(passphrase: string | undefined, cause: unknown): KeyPassphraseError {
+  return new KeyPassphraseError(
+    passphrase === undefined
+      ? "the private key is encrypted and no passphrase was given (the empty passphrase does not open it)"
+      : "the passphrase does not open the encrypted private key (wrong passphrase, or a damaged key)",
+    { cause },
+  );
+}
+
+/** Reads DER private-key bytes (PKCS#8, encrypted PKCS#8, PKCS#1 or SEC1); see {@link privateKeyFromPem} for the passphrase. */
+function privateKeyFromDer(der: Uint8Array, passphrase: string | undefined): nc.KeyObject {
+  const read = nc.privateKeyFromDer(der, passphrase ?? "");
+  if ("key" in read) return read.key;
+  throw passphraseError(passphrase, read.cause);
 }
 
 /** Something that signs with the private key of {@link Signer.certificate}. @group Keys */
@@ -77,8 +89,8 @@ export type PrivateKeyInput = string | Uint8Array | CryptoKey;
 /** Options of {@link LocalKey.from}. @group Keys */
 export interface LocalKeyOptions {
   /**
-   * Passphrase of an encrypted PEM key (PKCS#8 `ENCRYPTED PRIVATE KEY` or legacy
-   * `Proc-Type: 4,ENCRYPTED`). Without one, an encrypted key is tried with the
+   * Passphrase of an encrypted key (PKCS#8 `ENCRYPTED PRIVATE KEY` in PEM or DER,
+   * or a legacy PEM `Proc-Type: 4,ENCRYPTED`). Without one, an encrypted key is tried with the
    * empty passphrase (micromdm's depot `ca.key` is encrypted with it). Ignored
    * for an unencrypted key.
    */
@@ -142,10 +154,12 @@ export class LocalKey implements Signer, Decrypter {
   /**
    * From a certificate (PEM, DER or {@link Certificate}) and a PEM private key
    * (PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY` or PKCS#8 `PRIVATE KEY`,
-   * each possibly encrypted: see {@link LocalKeyOptions.passphrase}), a DER
-   * PKCS#8 key, or a WebCrypto `CryptoKey` (extractable or not).
+   * each possibly encrypted: see {@link LocalKeyOptions.passphrase}), the same
+   * in DER bytes (PKCS#8 `PrivateKeyInfo` or `EncryptedPrivateKeyInfo`, RFC 5958;
+   * PKCS#1 `RSAPrivateKey`, RFC 8017 §A.1.2; SEC1 `ECPrivateKey`, RFC 5915), or
+   * a WebCrypto `CryptoKey` (extractable or not).
    *
-   * @throws KeyPassphraseError `ERR_KEY_PASSPHRASE` when the PEM key is encrypted and the passphrase (or, without
+   * @throws KeyPassphraseError `ERR_KEY_PASSPHRASE` when the key is encrypted and the passphrase (or, without
    *   one, the empty passphrase) does not open it.
    * @throws KeyError `ERR_KEY` when the key cannot be read or does not belong to the certificate.
    *
@@ -161,7 +175,7 @@ export class LocalKey implements Signer, Decrypter {
     const cert = Certificate.from(certificate);
     let key: nc.KeyObject;
     if (typeof privateKey === "string") key = privateKeyFromPem(privateKey, options.passphrase);
-    else if (privateKey instanceof Uint8Array) key = privateKey[0] === 0x30 ? nc.privateKeyFromPkcs8(privateKey) : privateKeyFromPem(privateKey, options.passphrase);
+    else if (privateKey instanceof Uint8Array) key = privateKey[0] === 0x30 ? privateKeyFromDer(privateKey, options.passphrase) : privateKeyFromPem(privateKey, options.passphrase);
     else key = nc.keyFromCryptoKey(privateKey);
     const pool = options.workerPool === true ? KeyWorkerPool.shared() : options.workerPool || undefined;
     return new LocalKey(cert, key, options.threadPool ?? false, pool);

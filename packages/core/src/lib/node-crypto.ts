@@ -175,13 +175,38 @@ export function privateKeyFromPem(pem: string | Uint8Array, passphrase?: string)
   }
 }
 
-/** A private key from PKCS#8 DER. */
-export function privateKeyFromPkcs8(der: Uint8Array): KeyObject {
+/** What {@link privateKeyFromDer} found: a key, or an encrypted PKCS#8 key the passphrase did not open. */
+export type DerPrivateKey = { key: KeyObject } | { encrypted: true; cause: unknown };
+
+/**
+ * A private key from DER bytes of any of the three forms tools write: PKCS#8
+ * `PrivateKeyInfo` (RFC 5958 §2), `EncryptedPrivateKeyInfo` (RFC 5958 §3, opened
+ * with `passphrase`), PKCS#1 `RSAPrivateKey` (RFC 8017 §A.1.2) or SEC1
+ * `ECPrivateKey` (RFC 5915 §3), tried in that order.
+ *
+ * @throws KeyError `ERR_KEY` when none of them reads the bytes.
+ */
+export function privateKeyFromDer(der: Uint8Array, passphrase: string): DerPrivateKey {
+  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
   try {
-    return crypto.createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" });
-  } catch (cause) {
-    throw new KeyError("unreadable PKCS#8 private key", { cause });
+    return { key: crypto.createPrivateKey({ key, format: "der", type: "pkcs8" }) };
+  } catch (e) {
+    if ((e as { code?: string }).code === "ERR_MISSING_PASSPHRASE") {
+      try {
+        return { key: crypto.createPrivateKey({ key, format: "der", type: "pkcs8", passphrase }) };
+      } catch (cause) {
+        return { encrypted: true, cause };
+      }
+    }
   }
+  for (const type of ["pkcs1", "sec1"] as const) {
+    try {
+      return { key: crypto.createPrivateKey({ key, format: "der", type }) };
+    } catch {
+      /* the next form */
+    }
+  }
+  throw new KeyError("unreadable private key (expected DER PKCS#8, PKCS#1 or SEC1)");
 }
 
 /** A Node key from a WebCrypto key (works for non-extractable keys too). */
