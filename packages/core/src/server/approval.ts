@@ -19,6 +19,7 @@ import type { Transaction } from "./transaction-store.js";
 import { type ConfirmVeto, confirmIssued } from "./enrollment/confirm.js";
 import { issueFailed } from "./enrollment/failure.js";
 import { tellWrongKey } from "./enrollment/issue.js";
+import { tellUndelivered } from "./enrollment/undelivered.js";
 
 /** Options of `approve`. @group Server */
 export interface ApproveOptions {
@@ -149,16 +150,6 @@ async function refuseDelivery(ctx: ServerContext, p: ResolvedProfile, tx: Transa
   );
   if (!done) throw new TransactionStateError(`transaction ${tx.transactionId} was claimed by another approver while this one issued`);
   return done;
-}
-
-/** A certificate issued by approve that will not be delivered (so no CertPoll will ever get it): tell the issuer. */
-async function tellUndelivered(p: ResolvedProfile, transactionId: string, certificate: Certificate, reason: string, error: unknown): Promise<void> {
-  if (!p.onUndelivered) return;
-  try {
-    await p.onUndelivered({ profile: p.name, transactionId, certificate, reason, ...(error !== undefined ? { error } : {}) });
-  } catch {
-    /* the approve call's outcome does not depend on the hook */
-  }
 }
 
 /** Rejects a PENDING transaction; see `ScepServer.reject`. */

@@ -8,12 +8,12 @@
  */
 import { poll } from "../cert-poll.js";
 import { IssueHookError } from "../../errors.js";
-import { Certificate } from "../../x509/certificate.js";
 import { type IssueContext, type ResolvedProfile, issuedFor } from "../profile.js";
 import { Reply, certRep, failure } from "../replies.js";
 import { lateCall } from "../store-call.js";
 import type { Phase } from "./enrollment.js";
 import { issueFailed } from "./failure.js";
+import { tellUndelivered } from "./undelivered.js";
 
 export const issue: Phase = {
   name: "issue",
@@ -112,13 +112,8 @@ function challengeDataJson(data: unknown): { challengeData?: string } {
 
 /**
  * A certificate the hook issued for another key exists and is not delivered: the profile's `onUndelivered` is told
- * (reason `wrong_key`) so the issuer can revoke it. Best effort, like every `onUndelivered` call.
+ * (reason `wrong_key`) so the issuer can revoke it. Best effort (see `tellUndelivered`).
  */
 export async function tellWrongKey(p: ResolvedProfile, transactionId: string, error: unknown): Promise<void> {
-  if (!(error instanceof IssueHookError) || !error.issued || !p.onUndelivered) return;
-  try {
-    await p.onUndelivered({ profile: p.name, transactionId, certificate: new Certificate(error.issued), reason: "wrong_key", error });
-  } catch {
-    /* the request's outcome does not depend on the hook */
-  }
+  if (error instanceof IssueHookError && error.issued) await tellUndelivered(p, transactionId, error.issued, "wrong_key", error);
 }

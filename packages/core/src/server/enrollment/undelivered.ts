@@ -6,7 +6,9 @@
  *
  * @module
  */
+import { Certificate } from "../../x509/certificate.js";
 import type { ServerContext } from "../context.js";
+import type { ResolvedProfile } from "../profile.js";
 import { Reply, failure } from "../replies.js";
 import type { Enrollment } from "./enrollment.js";
 import { issueFailed } from "./failure.js";
@@ -18,14 +20,25 @@ import { issueFailed } from "./failure.js";
 export async function undelivered(ctx: ServerContext, e: Enrollment, reason: string, failInfoText: string, error?: unknown, vetoedByChallenge = false): Promise<Reply> {
   const p = e.profile;
   const certificate = e.issued!.certificate;
-  if (p.onUndelivered) {
-    try {
-      await p.onUndelivered({ profile: p.name, transactionId: e.request.transactionId, certificate, reason, ...(error !== undefined ? { error } : {}) });
-    } catch {
-      /* the client's answer does not depend on the hook */
-    }
-  }
+  await tellUndelivered(p, e.request.transactionId, certificate, reason, error);
   if (!vetoedByChallenge && e.issueContext) await issueFailed(p, e.challengeValidated, { ...e.issueContext, reason, failInfo: "badRequest", failInfoText, certificate });
   const reply = await failure(ctx, p, e.request, "badRequest", reason, failInfoText);
   return new Reply(reply.response, reply.outcome, reply.reason, { ...reply.extra, subject: certificate.subject, serial: certificate.serialNumberHex });
+}
+
+/**
+ * Tells the profile's `onUndelivered` hook (if any) that `certificate` was issued but will not be delivered, so the
+ * issuer can revoke it. Best effort: the hook's error is swallowed, because the request's (or the approve call's)
+ * outcome does not depend on it. Every `onUndelivered` call goes through here. `certificate` may be DER; it is parsed
+ * only when there is a hook, and a parse error is swallowed like the hook's (an `IssueHookError` a hook throws may
+ * carry any bytes as `issued`).
+ */
+export async function tellUndelivered(p: ResolvedProfile, transactionId: string, certificate: Certificate | Uint8Array, reason: string, error?: unknown): Promise<void> {
+  if (!p.onUndelivered) return;
+  try {
+    const cert = certificate instanceof Uint8Array ? new Certificate(certificate) : certificate;
+    await p.onUndelivered({ profile: p.name, transactionId, certificate: cert, reason, ...(error !== undefined ? { error } : {}) });
+  } catch {
+    /* the outcome does not depend on the hook */
+  }
 }
