@@ -68,8 +68,6 @@ export interface CertRepOptions {
   senderNonce?: Uint8Array;
 }
 
-const toDer = Certificate.derOf;
-
 /**
  * Builds a signed CertRep. SUCCESS carries a degenerate certs-only SignedData
  * (or CRL) enveloped to the requester's certificate; FAILURE and PENDING carry
@@ -95,7 +93,7 @@ export async function buildCertRep(options: CertRepOptions): Promise<Uint8Array>
   if (status === "SUCCESS") {
     const recipient = request.signerCertificate;
     if (!recipient) throw new InvalidArgumentError("a SUCCESS CertRep needs the requester's certificate to encrypt to");
-    const certs = (options.certificates ?? []).map(toDer);
+    const certs = (options.certificates ?? []).map(Certificate.derOf);
     if (certs.length === 0 && !options.crl) throw new InvalidArgumentError("a SUCCESS CertRep needs a certificate or a CRL");
     const inner = await buildSignedData({ certificates: certs, crls: options.crl ? [options.crl] : [] });
     const envOpts = {
@@ -119,7 +117,7 @@ export async function buildCertRep(options: CertRepOptions): Promise<Uint8Array>
   const signatureAlgorithm = options.signatureAlgorithm ?? defaultSignatureAlgorithm(signer.certificate.spki, digest, "rsaEncryption");
   const certificates = [
     ...(options.includeSignerCertificate === false ? [] : [signer.certificate.der]),
-    ...(options.extraCertificates ?? []).map(toDer),
+    ...(options.extraCertificates ?? []).map(Certificate.derOf),
   ];
   return buildSignedData({ content: content ?? new Uint8Array(), certificates, signer, digest, signatureAlgorithm, attributes: attrs });
 }

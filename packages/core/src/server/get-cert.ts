@@ -7,7 +7,8 @@
 import type { PkiRequest } from "../message/pki-message.js";
 import { MessageType } from "../message/types.js";
 import type { ServerContext } from "./context.js";
-import { type ResolvedProfile, toDer } from "./profile.js";
+import { Certificate } from "../x509/certificate.js";
+import type { ResolvedProfile } from "./profile.js";
 import { Reply, certRep, failure } from "./replies.js";
 
 /** SUCCESS with the certificate or CRL; FAILURE badCertId when unknown, badRequest when unsupported. @group Server */
@@ -17,7 +18,7 @@ export async function getCertOrCrl(ctx: ServerContext, p: ResolvedProfile, req: 
     if (!p.getCert) return failure(ctx, p, req, "badRequest", "getcert_unsupported", "GetCert is not supported");
     const c = await p.getCert(q);
     if (!c) return failure(ctx, p, req, "badCertId", "unknown_certificate", "no such certificate");
-    return new Reply(await certRep(ctx, p, req, "SUCCESS", { certificates: [toDer(c)] }, req), "success", "certificate_returned");
+    return new Reply(await certRep(ctx, p, req, "SUCCESS", { certificates: [Certificate.derOf(c)] }, req), "success", "certificate_returned");
   }
   if (!p.getCrl) return failure(ctx, p, req, "badRequest", "getcrl_unsupported", "GetCRL is not supported");
   const crl = await p.getCrl(q);

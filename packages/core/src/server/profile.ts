@@ -218,16 +218,6 @@ export interface ResolvedProfile {
   stats: { outcomes: Record<string, number>; reasons: Record<string, number> };
 }
 
-/** A certificate from any accepted form (DER, PEM, {@link Certificate}). @group Server */
-export function toCert(c: Certificate | Uint8Array | string): Certificate {
-  return Certificate.from(c);
-}
-
-/** DER of a certificate (PEM bytes decoded; see `Certificate.derOf`). @group Server */
-export function toDer(c: Certificate | Uint8Array): Uint8Array {
-  return Certificate.derOf(c);
-}
-
 /** Certificates of a list whose entries may each be a PEM bundle (every block counts; see `Certificate.dersOf`). */
 export function toCerts(list: readonly (Certificate | Uint8Array | string)[]): Certificate[] {
   return list.flatMap((c) => (c instanceof Certificate ? [c] : Certificate.dersOf(c).map((d) => new Certificate(d))));
@@ -255,7 +245,7 @@ export function issuedFor(
   let issued: Certificate;
   let chain: Uint8Array[] | undefined;
   try {
-    issued = toCert(given.certificate);
+    issued = Certificate.from(given.certificate);
     chain = given.chain?.flatMap(Certificate.dersOf);
   } catch (error) {
     if (from === "operator") throw error; // ERR_ASN1 / ERR_INVALID_ARGUMENT as they are
@@ -310,7 +300,7 @@ function kindOf(c: ChallengePolicy): string {
  * @group Server
  */
 export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile {
-  const ca = toCert(p.caCertificate);
+  const ca = Certificate.from(p.caCertificate);
   const name = p.name ?? normalizePath(p.path);
   const c = p.challenge as ChallengePolicy | undefined;
   if (!c) throw new InvalidArgumentError(`profile ${name}: a challenge policy is required (use { type: "none", acknowledgeAnyoneCanEnroll: true } to run without one)`);

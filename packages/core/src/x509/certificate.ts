@@ -24,6 +24,18 @@ import {
 } from "./extensions.js";
 
 /**
+ * The certificates of `value` when it is PEM (RFC 7468): a string, or bytes that do not start with a DER SEQUENCE
+ * (a PEM file read as bytes). Every `CERTIFICATE` block is parsed. `undefined` when `value` is DER bytes, which are
+ * not parsed or copied here (wire paths hand DER through).
+ *
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` (PEM without a CERTIFICATE block), Asn1Error `ERR_ASN1` (bad DER inside the PEM).
+ */
+function pemCertificates(value: Uint8Array | string): Certificate[] | undefined {
+  const text = typeof value === "string" ? value : pemTextOf(value);
+  return text === undefined ? undefined : Certificate.fromPem(text);
+}
+
+/**
  * An X.509 certificate (RFC 5280 §4.1).
  *
  * ```asn
@@ -113,9 +125,7 @@ export class Certificate {
    */
   static from(value: Certificate | Uint8Array | string): Certificate {
     if (value instanceof Certificate) return value;
-    const text = typeof value === "string" ? value : pemTextOf(value);
-    if (text !== undefined) return Certificate.fromPem(text)[0]!;
-    return new Certificate(value as Uint8Array);
+    return pemCertificates(value)?.[0] ?? new Certificate(value as Uint8Array);
   }
 
   /**
@@ -127,9 +137,7 @@ export class Certificate {
    * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` (PEM without a CERTIFICATE block), Asn1Error `ERR_ASN1` (bad DER inside the PEM).
    */
   static derOf(value: Certificate | Uint8Array | string): Uint8Array {
-    if (value instanceof Certificate) return value.der;
-    const text = typeof value === "string" ? value : pemTextOf(value);
-    return text === undefined ? (value as Uint8Array) : Certificate.fromPem(text)[0]!.der;
+    return Certificate.dersOf(value)[0]!;
   }
 
   /**
@@ -141,8 +149,7 @@ export class Certificate {
    */
   static dersOf(value: Certificate | Uint8Array | string): Uint8Array[] {
     if (value instanceof Certificate) return [value.der];
-    const text = typeof value === "string" ? value : pemTextOf(value);
-    return text === undefined ? [value as Uint8Array] : Certificate.fromPem(text).map((c) => c.der);
+    return pemCertificates(value)?.map((c) => c.der) ?? [value as Uint8Array];
   }
 
   /** Subject as `CN=…, O=…`. */
