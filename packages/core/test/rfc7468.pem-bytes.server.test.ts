@@ -23,6 +23,7 @@ import {
   type IssueResult,
   type ScepServer,
 } from "../src/index.js";
+import { parseSignedData } from "../src/cms/signed-data.js";
 import { NOW, certPollAt, createDevice, createTestCa, enrollAt, hex, type Device, type TestCa } from "./support/server-pki.js";
 
 const CHALLENGE = "pem-bytes-secret";
@@ -129,5 +130,21 @@ describe("RFC 7468 PEM bytes given to the codec's builders", () => {
     const rep = await readCertRep(reply, { request: built, decrypter: device.signer, caCertificates: [ca.cert] });
     expect(rep.status).toBe("SUCCESS");
     expectDeviceThenCa(rep.certificates, device, "pem-codec");
+  });
+
+  it("buildCertRep (RFC 8894 §3.3.2): a PEM bundle in certificates or extraCertificates gives every certificate it holds, not only its first", async () => {
+    const device = await createDevice({ cn: "pem-bundle", challengePassword: CHALLENGE });
+    const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+    const request = await decodePkiMessage(built.der, { decrypters: ca.key });
+    const issued = await ca.issue(device.csr, { notAfter: new Date(NOW.getTime() + 86_400_000) });
+    const [ra1, ra2] = [(await ca.ra("CN=PEM Bundle RA 1")).certificate, (await ca.ra("CN=PEM Bundle RA 2")).certificate];
+    const bundle = (...certs: Certificate[]): Uint8Array => new TextEncoder().encode(certs.map((c) => `subject=${c.subject}\n${c.toPem()}`).join(""));
+    const reply = await buildCertRep({ request, signer: ca.key, status: "SUCCESS", certificates: [bundle(issued, ca.cert)], extraCertificates: [bundle(ra1, ra2)], now: NOW });
+    // The degenerate certs-only SignedData inside the envelope, decoded by the codec's own reader.
+    const rep = await readCertRep(reply, { request: built, decrypter: device.signer, caCertificates: [ca.cert] });
+    expect(rep.status).toBe("SUCCESS");
+    expect(rep.certificates.map((c) => hex(c.der))).toEqual([hex(issued.der), hex(ca.cert.der)]);
+    // The signed reply's own certificates: the signer's, then both of the bundle's.
+    expect(parseSignedData(reply).certificates.map((c) => hex(c.der))).toEqual([hex(ca.cert.der), hex(ra1.der), hex(ra2.der)]);
   });
 });

@@ -42,7 +42,10 @@ export interface CertRepOptions {
   failInfo?: FailInfo;
   /** FAILURE: a human-readable reason (id-scep-failInfoText). */
   failInfoText?: string;
-  /** SUCCESS: the issued certificate first, then its chain ({@link Certificate}, DER, or PEM file bytes; sent as DER). */
+  /**
+   * SUCCESS: the issued certificate first, then its chain ({@link Certificate}, DER, or PEM file bytes, RFC 7468;
+   * sent as DER). An entry that is a PEM bundle gives every `CERTIFICATE` block it holds, in order.
+   */
   certificates?: readonly (Certificate | Uint8Array)[];
   /** SUCCESS to GetCRL: the CRL, DER. */
   crl?: Uint8Array;
@@ -93,7 +96,7 @@ export async function buildCertRep(options: CertRepOptions): Promise<Uint8Array>
   if (status === "SUCCESS") {
     const recipient = request.signerCertificate;
     if (!recipient) throw new InvalidArgumentError("a SUCCESS CertRep needs the requester's certificate to encrypt to");
-    const certs = (options.certificates ?? []).map(Certificate.derOf);
+    const certs = (options.certificates ?? []).flatMap(Certificate.dersOf);
     if (certs.length === 0 && !options.crl) throw new InvalidArgumentError("a SUCCESS CertRep needs a certificate or a CRL");
     const inner = await buildSignedData({ certificates: certs, crls: options.crl ? [options.crl] : [] });
     const envOpts = {
@@ -117,7 +120,7 @@ export async function buildCertRep(options: CertRepOptions): Promise<Uint8Array>
   const signatureAlgorithm = options.signatureAlgorithm ?? defaultSignatureAlgorithm(signer.certificate.spki, digest, "rsaEncryption");
   const certificates = [
     ...(options.includeSignerCertificate === false ? [] : [signer.certificate.der]),
-    ...(options.extraCertificates ?? []).map(Certificate.derOf),
+    ...(options.extraCertificates ?? []).flatMap(Certificate.dersOf),
   ];
   return buildSignedData({ content: content ?? new Uint8Array(), certificates, signer, digest, signatureAlgorithm, attributes: attrs });
 }
