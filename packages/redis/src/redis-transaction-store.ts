@@ -3,12 +3,13 @@
  *
  * @module
  */
+import { randomBytes } from "node:crypto";
 import { InvalidArgumentError } from "@scep/core";
 import type { Transaction, TransactionStatus, TransactionStore, TransactionUpdate } from "@scep/core";
 import { Runner } from "./lib/client.js";
 import { STATUSES, TransactionKeys } from "./lib/keys.js";
 import { fieldMap, recordFields, recordFrom, updateFields } from "./lib/record.js";
-import { CREATE, DELETE, PRUNE_INDEXES, TRANSITION } from "./lib/scripts.js";
+import { CREATE, DELETE, PRUNE_INDEXES, TRANSITION, UNCREATE, UNTRANSITION } from "./lib/scripts.js";
 import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
 /** Default `limit` of {@link RedisTransactionStore.list}. */
@@ -29,6 +30,11 @@ function scoredMembers(reply: unknown): Array<[string, number]> {
   return out;
 }
 
+/** A random tag naming one create or transition in the record it writes (field `writer`), for its undo. */
+function writerTag(): string {
+  return randomBytes(8).toString("hex");
+}
+
 function checkStatus(status: string, what: string): asserts status is TransactionStatus {
   if (!(STATUSES as readonly string[]).includes(status)) throw new InvalidArgumentError(`${what} must be one of ${STATUSES.join(", ")}`);
 }
@@ -47,7 +53,14 @@ function checkStatus(status: string, what: string): asserts status is Transactio
  *
  * Every method rejects with StoreUnavailableError (code
  * `ERR_STORE_UNAVAILABLE`) when Redis fails or does not answer within
- * `commandTimeoutMs`.
+ * `commandTimeoutMs`. A `create` or `transition` that rejects leaves the
+ * record as it was: its script may still run when Redis answers late, so each
+ * writes its random tag into the record (field `writer`; a transition also keeps
+ * what it overwrote in `prior`), and a script that removes that create's record,
+ * or puts back what that transition overwrote, only while the record still
+ * carries the tag, follows it on the same client (Redis runs one connection's
+ * commands in order). Best effort: when the client cannot send it
+ * (disconnected, offline queue off) a write that already reached Redis stays.
  *
  * @example
  * ```ts
@@ -108,16 +121,29 @@ export class RedisTransactionStore implements TransactionStore {
     const keys = this.#keys(tx.profile);
     const now = this.#options.now().getTime();
     const ttl = Math.max(1, tx.expiresAt.getTime() - now);
-    const reply = await this.#run.eval("create", CREATE, [keys.record(tx.transactionId), ...keys.indexes(), keys.expiry()], [
-      now,
-      ttl,
-      tx.createdAt.getTime(),
-      tx.expiresAt.getTime(),
-      tx.transactionId,
-      STATUSES.indexOf(tx.status) + 1,
-      ...recordFields(tx),
-    ]);
-    return reply === 1;
+    const scriptKeys = [keys.record(tx.transactionId), ...keys.indexes(), keys.expiry()];
+    const tag = writerTag();
+    try {
+      const reply = await this.#run.eval("create", CREATE, scriptKeys, [
+        now,
+        ttl,
+        tx.createdAt.getTime(),
+        tx.expiresAt.getTime(),
+        tx.transactionId,
+        STATUSES.indexOf(tx.status) + 1,
+        ...recordFields(tx),
+        "writer",
+        tag,
+      ]);
+      return reply === 1;
+    } catch (error) {
+      // Rejected (the server answers 503 and gives the request's one-time challenge back), but a late script may
+      // still record the transaction: then the challenge would have a second use, and a record would wait for an
+      // approval the device was told failed. Remove the record this call wrote, and only it (its tag, untouched
+      // since): the undo runs after the create on the same connection (see Runner.undo).
+      this.#run.undo(UNCREATE, scriptKeys, [tag, tx.transactionId]);
+      throw error;
+    }
   }
 
   /**
@@ -136,13 +162,30 @@ export class RedisTransactionStore implements TransactionStore {
     const keys = this.#keys(profile);
     const now = this.#options.now().getTime();
     const ttl = update.expiresAt === undefined ? "" : Math.max(1, update.expiresAt.getTime() - now);
-    const reply = await this.#run.eval(
-      "transition",
-      TRANSITION,
-      [keys.record(transactionId), keys.index(from), keys.index(update.status), keys.expiry()],
-      [now, from, transactionId, ttl, update.expiresAt === undefined ? "" : update.expiresAt.getTime(), expect ? String(expect.updatedAt.getTime()) : "", ...updateFields(update)],
-    );
-    return reply === null ? undefined : recordFrom(fieldMap(reply));
+    const scriptKeys = [keys.record(transactionId), keys.index(from), keys.index(update.status), keys.expiry()];
+    const tag = writerTag();
+    try {
+      const reply = await this.#run.eval("transition", TRANSITION, scriptKeys, [
+        now,
+        from,
+        transactionId,
+        ttl,
+        update.expiresAt === undefined ? "" : update.expiresAt.getTime(),
+        expect ? String(expect.updatedAt.getTime()) : "",
+        ...updateFields(update),
+        "writer",
+        tag,
+      ]);
+      return reply === null ? undefined : recordFrom(fieldMap(reply));
+    } catch (error) {
+      // Rejected (503), but a late script may still move the record: an approver's claim would then block the
+      // operator's retry ("no pending transaction") until its lease lapses, a reject would skip the challenge
+      // policy's failure hook, and an ISSUED record would deliver a certificate approve reported undelivered. Put
+      // back what this call overwrote, and only while the record is as it left it (its tag): the undo runs after the
+      // transition on the same connection (see Runner.undo).
+      this.#run.undo(UNTRANSITION, scriptKeys, [tag, transactionId]);
+      throw error;
+    }
   }
 
   /**

@@ -85,7 +85,10 @@ export interface TransactionStore {
   /**
    * Stores a new record unless one with this key is PENDING or ISSUING (then
    * resolves false, storing nothing). Replaces a finished (ISSUED/REJECTED) or
-   * expired one. Atomic.
+   * expired one. Atomic. A create that rejects leaves nothing recorded (the
+   * server answers 503 and gives the request's one-time challenge back): a store
+   * whose write may still land after it rejected (a timeout) undoes that write
+   * itself, and never a record another call wrote.
    */
   create(tx: Transaction): Promise<boolean>;
   /**
@@ -97,7 +100,11 @@ export interface TransactionStore {
    * updated record, or undefined when absent, expired, not in `from` or
    * updated since (the loser of a race). Atomic: of N concurrent calls with the
    * same `from` (and `expect`), at most one wins. A store written before
-   * `expect` existed ignores it and compares the status only.
+   * `expect` existed ignores it and compares the status only. A transition that
+   * rejects leaves the record as it was (so the operator's retry of an approve or
+   * reject finds it PENDING, and no CertPoll delivers a certificate `approve`
+   * reported undelivered): a store whose write may still land after it rejected
+   * undoes that write itself, only while the record is as that write left it.
    */
   transition(profile: string, transactionId: string, from: TransactionStatus, update: TransactionUpdate, expect?: { updatedAt: Date }): Promise<Transaction | undefined>;
   /** Records of a profile, oldest `createdAt` first, at most `limit` (default 1000); never a full keyspace scan. */

@@ -13,6 +13,10 @@
  * | `failInfo`, `failInfoText`, `reason` | UTF-8 text |
  * | `challengeValidated` | `1` when present |
  * | `challengeData` | UTF-8 JSON text |
+ * | `writer` | 16 hex digits: the random tag of the create or transition that wrote the record last (for its undo) |
+ * | `prior` | MessagePack, written by a transition: the record's PTTL and the old value (`false`: absent) of each field it wrote |
+ *
+ * `recordFrom` ignores `writer` and `prior` (and any field it does not know).
  */
 import type { FailInfo, Transaction, TransactionStatus, TransactionUpdate } from "@scep/core";
 

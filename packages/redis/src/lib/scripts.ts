@@ -58,7 +58,10 @@ return 1
  * transition: compare-and-set on the status (and, when given, updatedAt) of a live record.
  * KEYS[1] record, KEYS[2] index of \`from\`, KEYS[3] index of the new status, KEYS[4] expiry index.
  * ARGV[1] now, ARGV[2] from, ARGV[3] transactionID, ARGV[4] new ttl or '',
- * ARGV[5] new expiresAt or '', ARGV[6] the expected updatedAt (ms) or '', ARGV[7..] field/value pairs.
+ * ARGV[5] new expiresAt or '', ARGV[6] the expected updatedAt (ms) or '', ARGV[7..] field/value pairs
+ * (the caller's `writer` tag among them).
+ * Before writing, keeps what it overwrites in the field `prior` (MessagePack: the record's PTTL, then each
+ * written field's name and old value, false when it was absent), for `UNTRANSITION`.
  * Returns the whole record (HGETALL) or nil when the CAS failed.
  */
 export const TRANSITION = script(
@@ -67,7 +70,12 @@ export const TRANSITION = script(
 local cur = redis.call('HMGET', KEYS[1], 'status', 'expiresAt', 'createdAt', 'updatedAt')
 if cur[1] ~= ARGV[2] or tonumber(cur[2]) <= tonumber(ARGV[1]) then return false end
 if ARGV[6] ~= '' and cur[4] ~= ARGV[6] then return false end
-redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+local prior = { redis.call('PTTL', KEYS[1]) }
+for i = 7, #ARGV, 2 do
+  prior[#prior + 1] = ARGV[i]
+  prior[#prior + 1] = redis.call('HGET', KEYS[1], ARGV[i])
+end
+redis.call('HSET', KEYS[1], 'prior', cmsgpack.pack(prior), unpack(ARGV, 7))
 if ARGV[4] ~= '' then
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
   redis.call('ZADD', KEYS[4], ARGV[5], ARGV[3])
@@ -79,6 +87,54 @@ if KEYS[2] ~= KEYS[3] then
   extend(KEYS[3], redis.call('PTTL', KEYS[1]))
 end
 return redis.call('HGETALL', KEYS[1])
+`,
+);
+
+/**
+ * uncreate: the undo of a create that failed or was late (it may still run on Redis): removes the record and its
+ * index entries only while it is the one that create wrote, untouched since (its `writer` tag: every transition
+ * writes its own), never a record another request created or an approver moved on.
+ * KEYS[1] record, KEYS[2..5] status indexes, KEYS[6] expiry index; ARGV[1] the create's tag, ARGV[2] transactionID.
+ * Returns 1 when removed, else 0.
+ */
+export const UNCREATE = script(
+  "uncreate",
+  `
+if redis.call('HGET', KEYS[1], 'writer') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+for i = 2, 6 do redis.call('ZREM', KEYS[i], ARGV[2]) end
+return 1
+`,
+);
+
+/**
+ * untransition: the undo of a transition that failed or was late (it may still run on Redis): puts back what that
+ * transition overwrote (from `prior`: status, updatedAt, expiresAt and TTL, the fields it added removed, the index
+ * entries moved back), only while the record is as that transition left it (its `writer` tag), never one a later
+ * transition changed.
+ * KEYS[1] record, KEYS[2] index of \`from\`, KEYS[3] index of the transition's new status, KEYS[4] expiry index.
+ * ARGV[1] the transition's tag, ARGV[2] transactionID.
+ * Returns 1 when put back, else 0.
+ */
+export const UNTRANSITION = script(
+  "untransition",
+  `${EXTEND}
+local cur = redis.call('HMGET', KEYS[1], 'writer', 'prior', 'expiresAt', 'createdAt')
+if cur[1] ~= ARGV[1] or not cur[2] then return 0 end
+local prior = cmsgpack.unpack(cur[2])
+for i = 2, #prior, 2 do
+  if prior[i + 1] then redis.call('HSET', KEYS[1], prior[i], prior[i + 1]) else redis.call('HDEL', KEYS[1], prior[i]) end
+end
+redis.call('HDEL', KEYS[1], 'prior')
+if prior[1] > 0 then redis.call('PEXPIRE', KEYS[1], prior[1]) elseif prior[1] == -1 then redis.call('PERSIST', KEYS[1]) end
+local expiresAt = redis.call('HGET', KEYS[1], 'expiresAt')
+if expiresAt and expiresAt ~= cur[3] then redis.call('ZADD', KEYS[4], expiresAt, ARGV[2]) end
+if KEYS[2] ~= KEYS[3] then
+  redis.call('ZREM', KEYS[3], ARGV[2])
+  redis.call('ZADD', KEYS[2], cur[4], ARGV[2])
+  extend(KEYS[2], redis.call('PTTL', KEYS[1]))
+end
+return 1
 `,
 );
 
