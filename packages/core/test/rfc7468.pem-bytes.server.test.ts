@@ -15,9 +15,11 @@ import {
   MemoryTransactionStore,
   buildCertRep,
   buildGetCaCertResponse,
+  buildGetNextCaCertResponse,
   buildPkcsReq,
   createScepServer,
   parseGetCaCertResponse,
+  parseGetNextCaCertResponse,
   readCertRep,
   decodePkiMessage,
   type IssueResult,
@@ -29,6 +31,8 @@ import { NOW, certPollAt, createDevice, createTestCa, enrollAt, hex, type Device
 const CHALLENGE = "pem-bytes-secret";
 /** PEM file bytes as `readFileSync(path)` gives them, with openssl's explanatory preamble. */
 const pemBytes = (c: Certificate): Uint8Array => new TextEncoder().encode(`subject=${c.subject}\n${c.toPem()}`);
+/** A PEM bundle file's bytes: several certificates, each with its preamble, one after the other. */
+const bundle = (...certs: Certificate[]): Uint8Array => new TextEncoder().encode(certs.map((c) => `subject=${c.subject}\n${c.toPem()}`).join(""));
 
 let ca: TestCa;
 let server: ScepServer;
@@ -117,6 +121,20 @@ describe("RFC 7468 PEM bytes given to the codec's builders", () => {
     expect(parseGetCaCertResponse(reply.body).map((c) => hex(c.der))).toEqual([hex(ca.cert.der), hex(ra.certificate.der)]);
   });
 
+  it("buildGetCaCertResponse (RFC 8894 §4.2.1.2): one PEM bundle holding CA and RA gives a PKCS#7 of both, not the CA alone", async () => {
+    const ra = await ca.ra("CN=PEM Bundle GetCACert RA");
+    const reply = await buildGetCaCertResponse([bundle(ca.cert, ra.certificate)]);
+    expect(reply.contentType).toBe("application/x-x509-ca-ra-cert");
+    expect(parseGetCaCertResponse(reply.body).map((c) => hex(c.der))).toEqual([hex(ca.cert.der), hex(ra.certificate.der)]);
+  });
+
+  it("buildGetNextCaCertResponse (RFC 8894 §4.7): one PEM bundle holding the next CA and RA gives both", async () => {
+    const next = await createTestCa("PEM Bundle Next CA");
+    const nextRa = await next.ra("CN=PEM Bundle Next RA");
+    const reply = await buildGetNextCaCertResponse({ certificates: [bundle(next.cert, nextRa.certificate)], signer: ca.key, now: NOW });
+    expect(parseGetNextCaCertResponse(reply.body, [ca.cert]).map((c) => hex(c.der))).toEqual([hex(next.cert.der), hex(nextRa.certificate.der)]);
+  });
+
   it("parseGetCaCertResponse: a PEM reply with an explanatory preamble (not only one that starts with '-----')", () => {
     expect(parseGetCaCertResponse(pemBytes(ca.cert)).map((c) => hex(c.der))).toEqual([hex(ca.cert.der)]);
   });
@@ -138,7 +156,6 @@ describe("RFC 7468 PEM bytes given to the codec's builders", () => {
     const request = await decodePkiMessage(built.der, { decrypters: ca.key });
     const issued = await ca.issue(device.csr, { notAfter: new Date(NOW.getTime() + 86_400_000) });
     const [ra1, ra2] = [(await ca.ra("CN=PEM Bundle RA 1")).certificate, (await ca.ra("CN=PEM Bundle RA 2")).certificate];
-    const bundle = (...certs: Certificate[]): Uint8Array => new TextEncoder().encode(certs.map((c) => `subject=${c.subject}\n${c.toPem()}`).join(""));
     const reply = await buildCertRep({ request, signer: ca.key, status: "SUCCESS", certificates: [bundle(issued, ca.cert)], extraCertificates: [bundle(ra1, ra2)], now: NOW });
     // The degenerate certs-only SignedData inside the envelope, decoded by the codec's own reader.
     const rep = await readCertRep(reply, { request: built, decrypter: device.signer, caCertificates: [ca.cert] });

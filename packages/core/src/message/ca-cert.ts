@@ -33,7 +33,8 @@ export interface EncodedReply {
  * Builds the GetCACert reply: a single CA certificate as DER
  * (`application/x-x509-ca-cert`), or, with RA certificates or a chain, a
  * degenerate certs-only PKCS#7 (`application/x-x509-ca-ra-cert`). Each
- * certificate is a {@link Certificate}, DER, or PEM file bytes (RFC 8894 §4.2.1).
+ * certificate is a {@link Certificate}, DER, or PEM file bytes (RFC 7468); an
+ * entry that is a PEM bundle gives every certificate it holds (RFC 8894 §4.2.1).
  *
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` (no certificate; PEM without a CERTIFICATE block).
  *
@@ -50,7 +51,7 @@ export interface EncodedReply {
  */
 export async function buildGetCaCertResponse(certificates: readonly (Certificate | Uint8Array)[]): Promise<EncodedReply> {
   if (certificates.length === 0) throw new InvalidArgumentError("GetCACert needs at least one certificate");
-  const ders = certificates.map(Certificate.derOf);
+  const ders = certificates.flatMap(Certificate.dersOf);
   if (ders.length === 1) return { body: ders[0]!, contentType: CA_CERT_CONTENT_TYPE };
   return { body: await buildSignedData({ certificates: ders }), contentType: CA_RA_CERT_CONTENT_TYPE };
 }
@@ -76,9 +77,13 @@ export function parseGetCaCertResponse(body: Uint8Array, _contentType?: string):
   }
 }
 
-/** Builds a GetNextCACert reply: the next CA (and RA) certificates in a SignedData signed by the current CA. @group Codec */
+/**
+ * Builds a GetNextCACert reply (RFC 8894 §4.7): the next CA (and RA) certificates in a SignedData signed by the
+ * current CA. Certificates as for {@link buildGetCaCertResponse} (a PEM bundle entry gives all it holds).
+ * @group Codec
+ */
 export async function buildGetNextCaCertResponse(options: { certificates: readonly (Certificate | Uint8Array)[]; signer: Signer; now?: Date }): Promise<EncodedReply> {
-  const ders = options.certificates.map(Certificate.derOf);
+  const ders = options.certificates.flatMap(Certificate.dersOf);
   if (ders.length === 0) throw new InvalidArgumentError("GetNextCACert needs at least one certificate");
   const inner = await buildSignedData({ certificates: ders });
   const signingTime = der.seq(der.oid(oids.id_signingTime), der.tlv(der.Tag.SET, der.time(options.now ?? new Date())));
