@@ -110,7 +110,11 @@ export class Certificate {
     this.extensions = exts;
   }
 
-  /** Parses every `CERTIFICATE` block of a PEM text. */
+  /**
+   * Parses every `CERTIFICATE` block of a PEM text (RFC 7468 §5.1; text outside the blocks is ignored, §2).
+   *
+   * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` (no CERTIFICATE block), Asn1Error `ERR_ASN1` (bad DER inside a block).
+   */
   static fromPem(pem: string): Certificate[] {
     const ders = fromPem(pem, "CERTIFICATE");
     if (ders.length === 0) throw new InvalidArgumentError("no CERTIFICATE block in the PEM text");
@@ -119,7 +123,10 @@ export class Certificate {
 
   /**
    * Accepts a Certificate, DER bytes, or PEM holding one certificate (its first
-   * `CERTIFICATE` block), as a string or as the bytes of a PEM file.
+   * `CERTIFICATE` block), as a string or as the bytes of a PEM file. PEM is RFC 7468's
+   * textual encoding (§5.1 for certificates; explanatory text around the blocks, such as
+   * openssl's "Bag Attributes", is skipped as §2 allows); bytes are PEM when they do not
+   * start with a DER SEQUENCE (0x30).
    *
    * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` (PEM without a CERTIFICATE block), Asn1Error `ERR_ASN1` (bad DER).
    */
@@ -130,11 +137,18 @@ export class Certificate {
 
   /**
    * DER of a certificate given in any accepted form: a Certificate's `der`, DER bytes as they are (not
-   * parsed: wire paths hand DER through), PEM (a string, or the bytes of a PEM file) decoded to its
-   * first `CERTIFICATE` block. Every certificate a user hands the codec or the server as
-   * `Certificate | Uint8Array` goes through here, so PEM file bytes never reach the wire as if DER.
+   * parsed: wire paths hand DER through), PEM (RFC 7468 §5.1: a string, or the bytes of a PEM file,
+   * text around the blocks skipped as §2 allows) decoded to its first `CERTIFICATE` block. For a place
+   * that takes one certificate; lists use {@link Certificate.dersOf}. Between them, every certificate a
+   * user hands the codec or the server as `Certificate | Uint8Array` is read this way, so PEM file bytes
+   * never reach the wire as if DER.
    *
    * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` (PEM without a CERTIFICATE block), Asn1Error `ERR_ASN1` (bad DER inside the PEM).
+   *
+   * @example
+   * ```ts
+   * const der = Certificate.derOf(readFileSync("device.pem")); // PEM file bytes in, DER out
+   * ```
    */
   static derOf(value: Certificate | Uint8Array | string): Uint8Array {
     return Certificate.dersOf(value)[0]!;
@@ -142,10 +156,15 @@ export class Certificate {
 
   /**
    * DER of every certificate in `value`: a Certificate's `der`, DER bytes as they are, or every `CERTIFICATE` block
-   * of a PEM text or PEM file bytes (a bundle such as an issuing CA and its root in one file). For lists of
-   * certificates (chains), where a bundle stands for several.
+   * of a PEM text or PEM file bytes (RFC 7468 §5.1, text around the blocks skipped as §2 allows; a bundle such as
+   * an issuing CA and its root in one file). For lists of certificates (chains), where a bundle stands for several.
    *
    * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` (PEM without a CERTIFICATE block), Asn1Error `ERR_ASN1` (bad DER inside the PEM).
+   *
+   * @example
+   * ```ts
+   * const chain = Certificate.dersOf(readFileSync("chain.pem")); // [issuing CA, root] as DER
+   * ```
    */
   static dersOf(value: Certificate | Uint8Array | string): Uint8Array[] {
     if (value instanceof Certificate) return [value.der];
