@@ -53,8 +53,8 @@ describe("RedisChallengeStore.consume that times out but lands gives the challen
     } finally {
       redis.server.resume();
     }
-    // Two scripts ran to the end: the late consume (Redis knows it: the EVALSHA runs as sent) and the undo (as EVALSHA,
-    // or as EVAL after NOSCRIPT when this Redis has not seen it yet). Without the undo only one would.
+    // Two scripts ran to the end: the late consume (Redis knows it: the EVALSHA runs as sent) and the undo (one EVAL
+    // right behind it). Without the undo only one would.
     expect(await until(async () => (await scriptRuns(redis.server)) >= before + 2), "Redis ran the late consume and its undo").toBe(true);
     await redis.client.ping(); // barrier: nothing of the store's is still on the connection
     await redis.client.ping();

@@ -23,7 +23,6 @@ import { describe, expect, it } from "vitest";
 import { usePrivateRedis } from "./support/private-redis.js";
 import { calls, pause, scriptRuns, until } from "./support/redis-probes.js";
 import { RedisTransactionStore } from "../src/index.js";
-import { UNCREATE, UNTRANSITION } from "../src/lib/scripts.js";
 
 const redis = usePrivateRedis();
 const NOW = new Date("2026-03-01T10:00:00.000Z");
@@ -148,9 +147,6 @@ describe("RedisTransactionStore: a write that times out but lands is undone (RFC
     expect(await store.create(tx)).toBe(true);
     const winner = { status: "ISSUING", updatedAt: new Date(NOW.getTime() + 1000) } as const;
     expect(await store.transition("corp", "T-5", "PENDING", winner)).toEqual({ ...tx, ...winner }); // the other approver's claim
-    // Redis knows the undo scripts, so each undo runs as one EVALSHA right behind its write.
-    await redis.client.script("LOAD", UNCREATE.source);
-    await redis.client.script("LOAD", UNTRANSITION.source);
 
     for (const write of [
       () => paused.create(pending("T-5", new Date(NOW.getTime() + 5000))), // another request with this transactionID: refused, the record is live ISSUING
@@ -158,7 +154,7 @@ describe("RedisTransactionStore: a write that times out but lands is undone (RFC
     ]) {
       const before = await scriptRuns(redis.server);
       await timeOutWhileWriting(write);
-      // Two scripts ran: the late write and its undo. Without the undo only one would.
+      // Two scripts ran: the late write and its undo (one EVAL right behind it). Without the undo only one would.
       expect(await until(async () => (await scriptRuns(redis.server)) >= before + 2), "Redis ran the late write and its undo").toBe(true);
       await redis.client.ping(); // barrier: nothing of the store's is still on the connection
       expect(await scriptRuns(redis.server)).toBe(before + 2);

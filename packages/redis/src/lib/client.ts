@@ -57,7 +57,7 @@ export class Runner {
   }
 
   /**
-   * Sends a command or script (keys first) that undoes a write whose command failed or was late (it may still run on Redis), without a
+   * Sends a command or script (keys first; a script as EVAL) that undoes a write whose command failed or was late (it may still run on Redis), without a
    * deadline and without waiting; its own failure is dropped (best effort). Sound because it is sent after the write
    * on the same client: ioredis writes both to the one connection of the key (in a Cluster: same key, same slot, same
    * node), in order, also while Redis is paused or the commands wait in the offline queue, and Redis runs one
@@ -65,9 +65,11 @@ export class Runner {
    * cannot send it (disconnected with the offline queue off) while the write had already reached Redis.
    */
   undo(s: Script | string, keys: string[], args: Array<string | Buffer | number>): void {
-    // Async, so that a client that throws synchronously is dropped too. NOSCRIPT is always retried as EVAL: nothing
-    // of this call comes after the undo.
-    const run = async (): Promise<unknown> => (typeof s === "string" ? this.#send(s, [...keys, ...args]) : this.#script(s, keys, args, () => false));
+    // Async, so that a client that throws synchronously is dropped too. A script goes as EVAL with its source, not
+    // EVALSHA: an EVALSHA answered NOSCRIPT (a server that has not run this undo yet) would be retried as EVAL only
+    // after that reply, behind whatever the caller sent meanwhile (the operator's retry of an approve, the device's
+    // resend), which would then run before the undo. Undos are rare; the script's bytes cost nothing that matters.
+    const run = async (): Promise<unknown> => (typeof s === "string" ? this.#send(s, [...keys, ...args]) : this.#send("EVAL", [s.source, keys.length, ...keys, ...args]));
     run().catch(() => undefined);
   }
 
