@@ -3,12 +3,13 @@
  *
  * @module
  */
+import { randomBytes } from "node:crypto";
 import { InvalidArgumentError } from "@scep/core";
 import type { CounterStore, ProfileCounters, ScepOutcome } from "@scep/core";
 import { Runner } from "./lib/client.js";
 import { profileTag } from "./lib/keys.js";
 import { fieldMap } from "./lib/record.js";
-import { COUNT } from "./lib/scripts.js";
+import { COUNT, UNCOUNT } from "./lib/scripts.js";
 import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
 /** Options of {@link RedisCounterStore}. @group Storage */
@@ -41,8 +42,14 @@ const REASON = "reason:";
  * `<prefix>stats:{<profile>}` (fields `outcome:<outcome>`, `reason:<reason>`).
  * A write that fails puts its counts back in the buffer, which is bounded by
  * `maxBufferedLabels`, so a Redis that is down costs no request any time and
- * only a bounded amount of memory. Counting is at least once: a write that
- * timed out but reached Redis is written again.
+ * only a bounded amount of memory. Counting is exactly once: a write that
+ * fails or times out may still run on Redis, so it also sets a marker key
+ * (`<prefix>stats:{<profile>}:writer:<random id of this store>`, the batch's
+ * number, 60 s) and is followed, on the same client, by a script that takes
+ * its counts off again only when the marker names that batch (Redis runs one
+ * connection's commands in order); the counts are written by the next flush.
+ * Best effort: when the client cannot send it (disconnected, offline queue
+ * off) a write that already reached Redis is counted twice.
  *
  * @example
  * ```ts
@@ -71,6 +78,9 @@ export class RedisCounterStore implements CounterStore {
   #dropped = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #flushing: Promise<void> | undefined;
+  /** Names this store's marker key; with #batch, a write's number (see COUNT and UNCOUNT). */
+  readonly #writer = randomBytes(8).toString("hex");
+  #batch = 0;
 
   /**
    * @param client - an ioredis `Redis` or `Cluster` you own (see `redisClientOptions`).
@@ -153,12 +163,16 @@ export class RedisCounterStore implements CounterStore {
   async #write(batch: Map<string, Map<string, number>>): Promise<void> {
     const results = await Promise.allSettled(
       [...batch].map(async ([profile, fields]) => {
-        const args: Array<string | number> = [];
-        for (const [field, delta] of fields) args.push(field, delta);
-        args.push(this.#retentionMs);
+        const deltas: Array<string | number> = [];
+        for (const [field, delta] of fields) deltas.push(field, delta);
+        const keys = [this.#key(profile), `${this.#key(profile)}:writer:${this.#writer}`];
+        const batch = String(++this.#batch);
         try {
-          await this.#run.eval("count", COUNT, [this.#key(profile)], args);
+          await this.#run.eval("count", COUNT, keys, [this.#retentionMs, batch, ...deltas]);
         } catch (e) {
+          // The counts go back into the buffer for the next flush, but this write may still run on Redis (late):
+          // take its counts off again if it did, and only then (the marker), right behind it on the same connection.
+          this.#run.undo(UNCOUNT, keys, [batch, ...deltas]);
           for (const [field, delta] of fields) this.#add(profile, field, delta);
           throw e;
         }

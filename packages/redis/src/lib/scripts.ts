@@ -235,14 +235,34 @@ return 1
 );
 
 /**
- * counters: adds deltas to one profile's counter hash and refreshes its TTL.
- * KEYS[1] the hash; ARGV field, delta, field, delta, …, then the TTL in ms.
+ * counters: adds deltas to one profile's counter hash and refreshes its TTL, and marks the write as done by this
+ * batch (for `UNCOUNT`).
+ * KEYS[1] the hash, KEYS[2] the writing store's marker; ARGV[1] the hash's TTL in ms, ARGV[2] the batch's number,
+ * ARGV[3..] field, delta, field, delta, ….
  */
 export const COUNT = script(
   "count",
   `
-for i = 1, #ARGV - 1, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[#ARGV])
+for i = 3, #ARGV - 1, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', 60000)
+return 1
+`,
+);
+
+/**
+ * uncount: the undo of a counter write that failed or was late (it may still run on Redis; its counts go back into
+ * the buffer and are written again): takes its deltas off only when that very batch ran (the marker holds its
+ * number), so a late write is never counted twice and one that never ran is never taken off.
+ * KEYS[1] the hash, KEYS[2] the writing store's marker; ARGV[1] the batch's number, ARGV[2..] field, delta, ….
+ * Returns 1 when taken off, else 0.
+ */
+export const UNCOUNT = script(
+  "uncount",
+  `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+for i = 2, #ARGV - 1, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], -tonumber(ARGV[i + 1])) end
 return 1
 `,
 );
