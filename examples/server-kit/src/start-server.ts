@@ -486,15 +486,15 @@ export async function startServer(
 ): Promise<RunningServer | undefined> {
   let config: ServerConfig;
   let kit!: Awaited<ReturnType<typeof createKit>>;
-  // A SIGHUP while starting (a cluster primary forwards one as soon as the worker listens) is kept and served once
-  // the reloader exists, instead of Node's default action (exit) killing a starting server. Per call: a second
+  // What a SIGHUP does: until the reloader exists, nothing yet ("pending" once one came), then the reload. A SIGHUP
+  // while starting (a cluster primary forwards one as soon as the worker listens) is kept and served once the
+  // reloader exists, instead of Node's default action (exit) killing a starting server. Per call: a second
   // startServer in one process must not reload for the first one's signal.
-  let hupWhileStarting = false;
+  let hupAction: (() => void) | "pending" | undefined;
   // One SIGHUP listener for the whole life of this server, whose action changes once the reloader exists: removing a
   // process's last SIGHUP listener stops Node's signal watcher, and a signal that arrived but was not yet dispatched
   // is then dropped (a --workers primary forwards SIGHUP as soon as a worker listens; the worker lost it ~1 run in 5).
-  let hupAction = (): void => void (hupWhileStarting = true);
-  const onHupSignal = (): void => hupAction();
+  const onHupSignal = (): void => void (typeof hupAction === "function" ? hupAction() : (hupAction = "pending"));
   try {
     const parsed = options.config ?? parseConfig(options.argv ?? process.argv.slice(2), options.env ?? process.env);
     if ("help" in parsed) return void console.log(usage(`${name}-server`));
@@ -540,8 +540,7 @@ export async function startServer(
   // The listeners are bound before the kit is made: a port that cannot be had is one line and exit 2 before any file
   // (CA, challenge) is created, so a failed start leaves nothing behind and the next start still announces the
   // challenge it generates. A request that arrives while the kit is being made (health probes included) is answered
-  // 503 + Retry-After at once: it never waits on a start that may fail.
-  let kitReady = false;
+  // 503 + Retry-After at once: it never waits on a start that may fail. The kit is ready once `listener` is not this.
   const starting: RequestListener = (_req, res) =>
     void res.writeHead(503, { "content-type": "text/plain; charset=utf-8", "retry-after": "1" }).end("starting\n");
   let listener: RequestListener = starting;
@@ -560,7 +559,7 @@ export async function startServer(
       if (adminApi?.owns(rawPath(req.url ?? "/"))) serveFetch((r, meta) => adminApi.fetch(r, meta), req, res, () => void (res.headersSent ? res.destroy() : res.writeHead(500).end()));
       else res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found\n");
     };
-    adminHttp = createHttpServer(config, (req, res) => (kitReady ? serveAdmin : starting)(req, res));
+    adminHttp = createHttpServer(config, (req, res) => (listener === starting ? starting : serveAdmin)(req, res));
   }
   // A start that fails: no more SIGHUP handling, the listeners closed, and every connection too (a client without a
   // timeout on a keep-alive connection would keep the process alive).
@@ -615,7 +614,6 @@ export async function startServer(
   const readiness = { ca: caValid, ...(config.redisUrl !== undefined ? { redis: () => kit.stores.ready() } : {}) };
   const listenerFor = (k: ScepKit): RequestListener => withOperatorEndpoints(build(k), { readiness, metricsToken: k.config.metricsToken }, k.metrics);
   listener = listenerFor(kit);
-  kitReady = true;
   const port = (http.address() as AddressInfo).port;
   const urls = scepUrls(config.host, port, kit.profiles.map((p) => p.path));
   const adminPort = adminHttp ? (adminHttp.address() as AddressInfo).port : undefined;
@@ -681,6 +679,7 @@ export async function startServer(
     log,
   });
   const onHup = (): void => void (stopping ? undefined : reloader.reload("SIGHUP"));
+  const hupWhileStarting = hupAction === "pending";
   hupAction = onHup;
   if (hupWhileStarting) onHup();
   const onMessage = (m: unknown): void => void (m === SHUTDOWN_MESSAGE && onSignal("SIGTERM"));
