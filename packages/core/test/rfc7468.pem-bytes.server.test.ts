@@ -26,13 +26,9 @@ import {
   type ScepServer,
 } from "../src/index.js";
 import { parseSignedData } from "../src/cms/signed-data.js";
-import { NOW, certPollAt, createDevice, createTestCa, enrollAt, hex, type Device, type TestCa } from "./support/server-pki.js";
+import { NOW, baseProfile, certPollAt, createDevice, createTestCa, enrollAt, hex, pemFile, type Device, type TestCa } from "./support/server-pki.js";
 
 const CHALLENGE = "pem-bytes-secret";
-/** PEM file bytes as `readFileSync(path)` gives them, with openssl's explanatory preamble. */
-const pemBytes = (c: Certificate): Uint8Array => new TextEncoder().encode(`subject=${c.subject}\n${c.toPem()}`);
-/** A PEM bundle file's bytes: several certificates, each with its preamble, one after the other. */
-const bundle = (...certs: Certificate[]): Uint8Array => new TextEncoder().encode(certs.map((c) => `subject=${c.subject}\n${c.toPem()}`).join(""));
 
 let ca: TestCa;
 let server: ScepServer;
@@ -44,16 +40,12 @@ beforeAll(async () => {
   server = createScepServer({
     profiles: [
       {
-        name: "p",
-        path: "/scep",
-        caCertificate: ca.cert,
-        signer: ca.key,
-        challenge: { type: "static", password: CHALLENGE },
+        ...baseProfile(ca, CHALLENGE),
         transactions: new MemoryTransactionStore({ now: () => NOW }),
         issue: async (ctx): Promise<IssueResult> => {
           if (mode === "pending" && !ctx.approved) return { status: "PENDING" };
           const issued = await ca.issue(ctx.csr.der, { notAfter: ctx.notAfterMax });
-          return { status: "SUCCESS", certificate: pemBytes(issued), chain: [pemBytes(ca.cert)] };
+          return { status: "SUCCESS", certificate: pemFile(issued), chain: [pemFile(ca.cert)] };
         },
       },
     ],
@@ -98,7 +90,7 @@ describe("RFC 7468 PEM bytes from hooks and operators reach the wire as DER (RFC
     const device = await createDevice({ cn: "pem-approved-by-operator", challengePassword: CHALLENGE });
     const { built } = await submit(device);
     const issued = await ca.issue(device.csr, { notAfter: new Date(NOW.getTime() + 86_400_000) });
-    const tx = await server.approve("p", built.transactionId, { certificate: pemBytes(issued), chain: [pemBytes(ca.cert)] });
+    const tx = await server.approve("p", built.transactionId, { certificate: pemFile(issued), chain: [pemFile(ca.cert)] });
     expect(hex(tx.certificate)).toBe(hex(issued.der));
     expect(tx.chain!.map(hex)).toEqual([hex(ca.cert.der)]);
     const polled = await poll(device, built.transactionId);
@@ -109,21 +101,21 @@ describe("RFC 7468 PEM bytes from hooks and operators reach the wire as DER (RFC
 
 describe("RFC 7468 PEM bytes given to the codec's builders", () => {
   it("buildGetCaCertResponse (RFC 8894 §4.2.1): one certificate as PEM bytes is answered as its DER", async () => {
-    const reply = await buildGetCaCertResponse([pemBytes(ca.cert)]);
+    const reply = await buildGetCaCertResponse([pemFile(ca.cert)]);
     expect(reply.contentType).toBe("application/x-x509-ca-cert");
     expect(hex(reply.body)).toBe(hex(ca.cert.der));
   });
 
   it("buildGetCaCertResponse (RFC 8894 §4.2.1.2): CA and RA as PEM bytes give a PKCS#7 of both DER certificates", async () => {
     const ra = await ca.ra("CN=PEM Bytes RA");
-    const reply = await buildGetCaCertResponse([pemBytes(ca.cert), pemBytes(ra.certificate)]);
+    const reply = await buildGetCaCertResponse([pemFile(ca.cert), pemFile(ra.certificate)]);
     expect(reply.contentType).toBe("application/x-x509-ca-ra-cert");
     expect(parseGetCaCertResponse(reply.body).map((c) => hex(c.der))).toEqual([hex(ca.cert.der), hex(ra.certificate.der)]);
   });
 
   it("buildGetCaCertResponse (RFC 8894 §4.2.1.2): one PEM bundle holding CA and RA gives a PKCS#7 of both, not the CA alone", async () => {
     const ra = await ca.ra("CN=PEM Bundle GetCACert RA");
-    const reply = await buildGetCaCertResponse([bundle(ca.cert, ra.certificate)]);
+    const reply = await buildGetCaCertResponse([pemFile(ca.cert, ra.certificate)]);
     expect(reply.contentType).toBe("application/x-x509-ca-ra-cert");
     expect(parseGetCaCertResponse(reply.body).map((c) => hex(c.der))).toEqual([hex(ca.cert.der), hex(ra.certificate.der)]);
   });
@@ -131,12 +123,12 @@ describe("RFC 7468 PEM bytes given to the codec's builders", () => {
   it("buildGetNextCaCertResponse (RFC 8894 §4.7): one PEM bundle holding the next CA and RA gives both", async () => {
     const next = await createTestCa("PEM Bundle Next CA");
     const nextRa = await next.ra("CN=PEM Bundle Next RA");
-    const reply = await buildGetNextCaCertResponse({ certificates: [bundle(next.cert, nextRa.certificate)], signer: ca.key, now: NOW });
+    const reply = await buildGetNextCaCertResponse({ certificates: [pemFile(next.cert, nextRa.certificate)], signer: ca.key, now: NOW });
     expect(parseGetNextCaCertResponse(reply.body, [ca.cert]).map((c) => hex(c.der))).toEqual([hex(next.cert.der), hex(nextRa.certificate.der)]);
   });
 
   it("parseGetCaCertResponse: a PEM reply with an explanatory preamble (not only one that starts with '-----')", () => {
-    expect(parseGetCaCertResponse(pemBytes(ca.cert)).map((c) => hex(c.der))).toEqual([hex(ca.cert.der)]);
+    expect(parseGetCaCertResponse(pemFile(ca.cert)).map((c) => hex(c.der))).toEqual([hex(ca.cert.der)]);
   });
 
   it("buildCertRep (RFC 8894 §3.3.2): certificates and extraCertificates given as PEM bytes are DER in the reply", async () => {
@@ -144,7 +136,7 @@ describe("RFC 7468 PEM bytes given to the codec's builders", () => {
     const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
     const request = await decodePkiMessage(built.der, { decrypters: ca.key });
     const issued = await ca.issue(device.csr, { notAfter: new Date(NOW.getTime() + 86_400_000) });
-    const reply = await buildCertRep({ request, signer: ca.key, status: "SUCCESS", certificates: [pemBytes(issued), pemBytes(ca.cert)], extraCertificates: [pemBytes(ca.cert)], now: NOW });
+    const reply = await buildCertRep({ request, signer: ca.key, status: "SUCCESS", certificates: [pemFile(issued), pemFile(ca.cert)], extraCertificates: [pemFile(ca.cert)], now: NOW });
     const rep = await readCertRep(reply, { request: built, decrypter: device.signer, caCertificates: [ca.cert] });
     expect(rep.status).toBe("SUCCESS");
     expectDeviceThenCa(rep.certificates, device, "pem-codec");
@@ -156,7 +148,7 @@ describe("RFC 7468 PEM bytes given to the codec's builders", () => {
     const request = await decodePkiMessage(built.der, { decrypters: ca.key });
     const issued = await ca.issue(device.csr, { notAfter: new Date(NOW.getTime() + 86_400_000) });
     const [ra1, ra2] = [(await ca.ra("CN=PEM Bundle RA 1")).certificate, (await ca.ra("CN=PEM Bundle RA 2")).certificate];
-    const reply = await buildCertRep({ request, signer: ca.key, status: "SUCCESS", certificates: [bundle(issued, ca.cert)], extraCertificates: [bundle(ra1, ra2)], now: NOW });
+    const reply = await buildCertRep({ request, signer: ca.key, status: "SUCCESS", certificates: [pemFile(issued, ca.cert)], extraCertificates: [pemFile(ra1, ra2)], now: NOW });
     // The degenerate certs-only SignedData inside the envelope, decoded by the codec's own reader.
     const rep = await readCertRep(reply, { request: built, decrypter: device.signer, caCertificates: [ca.cert] });
     expect(rep.status).toBe("SUCCESS");

@@ -26,7 +26,7 @@ import {
   type ScepServer,
 } from "../src/index.js";
 import { samePublicKey } from "../src/lib/node-crypto.js";
-import { NOW, certPollAt, createDevice, createTestCa, eventLog, hex, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
+import { NOW, baseProfile, certPollAt, createDevice, createTestCa, eventLog, hex, pemFile, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
 
 let ca: TestCa;
 let other: TestCa;
@@ -47,11 +47,7 @@ beforeAll(async () => {
   server = createScepServer({
     profiles: [
       {
-        name: "p",
-        path: "/scep",
-        caCertificate: ca.cert,
-        signer: ca.key,
-        challenge: { type: "store", store: challenges },
+        ...baseProfile(ca, { type: "store", store: challenges }),
         transactions: new MemoryTransactionStore({ now: () => NOW }),
         onUndelivered: (u) => void undelivered.push({ transactionId: u.transactionId, reason: u.reason, subject: u.certificate.subject }),
         issue: async (ctx): Promise<IssueResult> => {
@@ -59,7 +55,7 @@ beforeAll(async () => {
           if (mode === "garbage") return { status: "SUCCESS", certificate: new TextEncoder().encode("not a certificate") };
           if (mode === "wrong-key") return { status: "SUCCESS", certificate: await ca.issue(stranger.csr, { notAfter: ctx.notAfterMax }) };
           const certificate = await ca.issue(ctx.csr.der, { notAfter: ctx.notAfterMax });
-          if (mode === "bundle") return { status: "SUCCESS", certificate, chain: [new TextEncoder().encode(ca.cert.toPem() + other.cert.toPem())] };
+          if (mode === "bundle") return { status: "SUCCESS", certificate, chain: [pemFile(ca.cert, other.cert)] };
           return { status: "SUCCESS", certificate };
         },
       },

@@ -24,6 +24,7 @@ import {
   type IssueContext,
   type IssueHook,
   type IssueResult,
+  type ChallengePolicy,
   type SanInput,
   type ScepEvent,
   type ScepProfile,
@@ -161,9 +162,20 @@ export async function csrFor(keys: CryptoKeyPair, cn: string, challengePassword?
   return generateCsr({ keys, subject: `CN=${cn}, O=scep-sdk server tests`, ...(challengePassword !== undefined ? { challengePassword } : {}) });
 }
 
-/** The profile fields every server test repeats: name "p" at /scep, the test CA signing and decrypting, a static challenge. */
-export function baseProfile(ca: TestCa, password: string): Pick<ScepProfile, "name" | "path" | "caCertificate" | "signer" | "challenge"> {
-  return { name: "p", path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password } };
+/**
+ * The profile fields every server test repeats: name "p" at /scep, the test CA signing and decrypting, and the
+ * challenge: a static one with this password, or the policy given.
+ */
+export function baseProfile(ca: TestCa, challenge: string | ChallengePolicy): Pick<ScepProfile, "name" | "path" | "caCertificate" | "signer" | "challenge"> {
+  return { name: "p", path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: typeof challenge === "string" ? { type: "static", password: challenge } : challenge };
+}
+
+/**
+ * PEM file bytes as `readFileSync(path)` gives them: each certificate's block after openssl's explanatory
+ * `subject=` line (RFC 7468 §2 lets text stand outside the blocks). Several certificates make a bundle.
+ */
+export function pemFile(...certs: Certificate[]): Uint8Array {
+  return new TextEncoder().encode(certs.map((c) => `subject=${c.subject}\n${c.toPem()}`).join(""));
 }
 
 /** An issue hook that issues with `ca` until `ctx.notAfterMax`, and records every call. */
