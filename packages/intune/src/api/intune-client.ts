@@ -6,12 +6,9 @@
  *
  * @module
  */
-import { IntuneConfigError, IntuneRejectedError, IntuneResponseError, IntuneTransportError } from "../errors.js";
-import { randomUuid } from "../lib/node-crypto.js";
-import { PROVIDER } from "../version.js";
-import { EntraTokenProvider, type EntraCredential } from "./entra-token.js";
-import { asObject, callJson, isRetryable, type Fetch } from "./http.js";
-import { GRAPH_SCOPE, IntuneServiceLocator } from "./service-locator.js";
+import { IntuneConfigError, IntuneRejectedError, IntuneResponseError } from "../errors.js";
+import { asObject } from "./http.js";
+import { IntuneApiSession, type IntuneApiOptions } from "./intune-session.js";
 
 /**
  * Name of the SCEP validation service in Graph's endpoint list.
@@ -27,36 +24,11 @@ export const SCEP_VALIDATION_SERVICE = "ScepRequestValidationFEService";
 export const SCEP_API_VERSION = "2018-02-20";
 
 /**
- * Options of {@link IntuneScepClient}.
+ * Options of {@link IntuneScepClient}: the ones every Intune API client takes.
  *
  * @group Intune API
  */
-export interface IntuneScepClientOptions {
-  /** Directory (tenant) ID or verified domain. */
-  tenant: string;
-  /** Application (client) ID of the app holding `scep_challenge_provider` and Graph `Application.Read.All`. */
-  clientId: string;
-  /** Client secret, or certificate and private key. */
-  credential: EntraCredential;
-  /** Entra ID authority host (default `https://login.microsoftonline.com`). */
-  loginBaseUrl?: string;
-  /** Microsoft Graph host (default `https://graph.microsoft.com`). */
-  graphBaseUrl?: string;
-  /** Intune resource (default `https://api.manage.microsoft.com/`); the scope is this + `/.default` (a double slash, as Entra ID expects). */
-  intuneResource?: string;
-  /** Provider name and version: the `callerInfo` of each body and the user agent (default `scep-sdk @scep/intune/<version>`). */
-  provider?: string;
-  /** Timeout of each HTTP request, milliseconds (default 10,000). */
-  timeoutMs?: number;
-  /** Extra attempts after a timeout, network failure, 429 or 5xx (default 1). */
-  retries?: number;
-  /** The `fetch` to use (default the global one). */
-  fetch?: Fetch;
-  /** The clock for token expiry (default the system clock). */
-  now?: () => Date;
-  /** Waits between attempts (default `setTimeout`). */
-  sleep?: (ms: number) => Promise<void>;
-}
+export type IntuneScepClientOptions = IntuneApiOptions;
 
 /**
  * Intune's answer to a ScepActions call.
@@ -92,8 +64,6 @@ export interface SuccessNotification {
   certificateAuthority?: string;
 }
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /**
  * A client of the Intune SCEP validation API. Every method resolves with
  * Intune's answer or throws a typed error; it never issues anything itself.
@@ -118,41 +88,13 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
  * @group Intune API
  */
 export class IntuneScepClient {
-  readonly #o: IntuneScepClientOptions;
-  readonly #tokens: EntraTokenProvider;
-  readonly #locator: IntuneServiceLocator;
-  readonly #fetch: Fetch;
-  readonly #intuneScope: string;
+  readonly #session: IntuneApiSession;
   readonly #provider: string;
 
   /** @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` for a missing tenant, client ID, credential, or a bad timeout/retry count. */
   constructor(options: IntuneScepClientOptions) {
-    const timeoutMs = options.timeoutMs ?? 10_000;
-    if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new IntuneConfigError(`timeoutMs must be a positive integer (got ${timeoutMs})`);
-    const retries = options.retries ?? 1;
-    if (!Number.isSafeInteger(retries) || retries < 0 || retries > 5) throw new IntuneConfigError(`retries must be an integer from 0 to 5 (got ${retries})`);
-    this.#o = { ...options, timeoutMs, retries };
-    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
-    this.#tokens = new EntraTokenProvider({
-      tenant: options.tenant,
-      clientId: options.clientId,
-      credential: options.credential,
-      timeoutMs,
-      retries,
-      fetch: this.#fetch,
-      ...(options.loginBaseUrl ? { loginBaseUrl: options.loginBaseUrl } : {}),
-      ...(options.now ? { now: options.now } : {}),
-      ...(options.sleep ? { sleep: options.sleep } : {}),
-    });
-    this.#locator = new IntuneServiceLocator({
-      tokens: this.#tokens,
-      graphBaseUrl: options.graphBaseUrl ?? "https://graph.microsoft.com",
-      graphScope: options.graphBaseUrl ? `${options.graphBaseUrl.replace(/\/+$/, "")}/.default` : GRAPH_SCOPE,
-      timeoutMs,
-      fetch: this.#fetch,
-    });
-    this.#intuneScope = `${options.intuneResource ?? "https://api.manage.microsoft.com/"}/.default`;
-    this.#provider = options.provider ?? PROVIDER;
+    this.#session = new IntuneApiSession(options);
+    this.#provider = this.#session.provider;
   }
 
   /**
@@ -208,65 +150,14 @@ export class IntuneScepClient {
     return r;
   }
 
-  /**
-   * One ScepActions call with its retry policy: a network failure drops the discovered endpoint (the next
-   * attempt or call rediscovers it); a 404 drops it and rediscovers once at once; a 401 drops the Intune token
-   * once; timeouts, network failures, 429 and 5xx are retried up to `retries` times. At most
-   * `retries` + 3 attempts of `timeoutMs` each.
-   */
+  /** One ScepActions call, with the session's retry policy ({@link IntuneApiSession.post}). */
   async #action(action: string, body: unknown): Promise<ScepActionResult> {
-    const text = JSON.stringify(body);
-    const sleep = this.#o.sleep ?? defaultSleep;
-    let rediscovered = false;
-    let reauthenticated = false;
-    let retried = 0;
-    for (;;) {
-      const activityId = randomUuid();
-      try {
-        const base = await this.#locator.locate(SCEP_VALIDATION_SERVICE);
-        const token = await this.#tokens.getToken(this.#intuneScope);
-        const answer = await callJson({
-          fetch: this.#fetch,
-          method: "POST",
-          url: `${base}/ScepActions/${action}`,
-          headers: {
-            authorization: `Bearer ${token}`,
-            "content-type": "application/json",
-            accept: "application/json",
-            "client-request-id": activityId,
-            "api-version": SCEP_API_VERSION,
-            "user-agent": this.#provider,
-            UserAgent: this.#provider,
-          },
-          body: text,
-          timeoutMs: this.#o.timeoutMs!,
-          what: `Intune ${action}`,
-        });
-        const o = asObject(answer.json);
-        const code = o?.["code"];
-        const description = o?.["errorDescription"];
-        if (typeof code !== "string" || code === "") throw new IntuneResponseError(`Intune ${action}: the answer has no code`);
-        return { code, errorDescription: typeof description === "string" ? description : "", activityId };
-      } catch (e) {
-        if (e instanceof IntuneTransportError && e.status === undefined) this.#locator.invalidate(); // rediscovered by the next attempt or call
-        if (e instanceof IntuneTransportError && e.status === 404 && !rediscovered) {
-          rediscovered = true;
-          this.#locator.invalidate();
-          continue;
-        }
-        if (e instanceof IntuneTransportError && e.status === 401 && !reauthenticated) {
-          reauthenticated = true;
-          this.#tokens.invalidate(this.#intuneScope);
-          continue;
-        }
-        if (retried < this.#o.retries! && isRetryable(e)) {
-          retried++;
-          await sleep(200 * retried);
-          continue;
-        }
-        throw e;
-      }
-    }
+    const { json, activityId } = await this.#session.post({ service: SCEP_VALIDATION_SERVICE, apiVersion: SCEP_API_VERSION, path: `ScepActions/${action}`, body, what: `Intune ${action}` });
+    const o = asObject(json);
+    const code = o?.["code"];
+    const description = o?.["errorDescription"];
+    if (typeof code !== "string" || code === "") throw new IntuneResponseError(`Intune ${action}: the answer has no code`);
+    return { code, errorDescription: typeof description === "string" ? description : "", activityId };
   }
 }
 

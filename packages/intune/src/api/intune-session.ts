@@ -1,0 +1,165 @@
+/**
+ * What every Intune API client shares: the Entra ID tokens (Graph and the
+ * Intune resource), Graph discovery of the service endpoints, and one POST to
+ * a discovered service with its headers, timeout and retry policy. Used by
+ * {@link IntuneScepClient} (ScepRequestValidationFEService) and
+ * {@link IntuneRevocationClient} (PkiConnectorFEService); not exported.
+ *
+ * @module
+ */
+import { IntuneConfigError, IntuneTransportError } from "../errors.js";
+import { randomUuid } from "../lib/node-crypto.js";
+import { PROVIDER } from "../version.js";
+import { EntraTokenProvider, type EntraCredential } from "./entra-token.js";
+import { callJson, isRetryable, type Fetch } from "./http.js";
+import { GRAPH_SCOPE, IntuneServiceLocator } from "./service-locator.js";
+
+/**
+ * Options of every Intune API client ({@link IntuneScepClient}, {@link IntuneRevocationClient}).
+ *
+ * @group Intune API
+ */
+export interface IntuneApiOptions {
+  /** Directory (tenant) ID or verified domain. */
+  tenant: string;
+  /** Application (client) ID of the app holding the Intune permission (`scep_challenge_provider`) and Graph `Application.Read.All`. */
+  clientId: string;
+  /** Client secret, or certificate and private key. */
+  credential: EntraCredential;
+  /** Entra ID authority host (default `https://login.microsoftonline.com`). */
+  loginBaseUrl?: string;
+  /** Microsoft Graph host (default `https://graph.microsoft.com`). */
+  graphBaseUrl?: string;
+  /** Intune resource (default `https://api.manage.microsoft.com/`); the scope is this + `/.default` (a double slash, as Entra ID expects). */
+  intuneResource?: string;
+  /** Provider name and version: the `callerInfo` of each body and the user agent (default `scep-sdk @scep/intune/<version>`). */
+  provider?: string;
+  /** Timeout of each HTTP request, milliseconds (default 10,000). */
+  timeoutMs?: number;
+  /** Extra attempts after a timeout, network failure, 429 or 5xx (default 1). */
+  retries?: number;
+  /** The `fetch` to use (default the global one). */
+  fetch?: Fetch;
+  /** The clock for token expiry (default the system clock). */
+  now?: () => Date;
+  /** Waits between attempts (default `setTimeout`). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** One POST to an Intune service. */
+export interface IntunePost {
+  /** Graph `providerName` of the service, e.g. `ScepRequestValidationFEService`. */
+  service: string;
+  /** The `api-version` header. */
+  apiVersion: string;
+  /** Path below the service's URI, without a leading slash (`ScepActions/validateRequest`). */
+  path: string;
+  /** The JSON body. */
+  body: unknown;
+  /** Names the call in error messages (`Intune validateRequest`). */
+  what: string;
+}
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Tokens, discovery and the retry policy of one set of {@link IntuneApiOptions}. */
+export class IntuneApiSession {
+  readonly tokens: EntraTokenProvider;
+  readonly locator: IntuneServiceLocator;
+  readonly provider: string;
+  readonly #fetch: Fetch;
+  readonly #intuneScope: string;
+  readonly #timeoutMs: number;
+  readonly #retries: number;
+  readonly #sleep: (ms: number) => Promise<void>;
+
+  /** @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` for a missing tenant, client ID, credential, or a bad timeout/retry count. */
+  constructor(options: IntuneApiOptions) {
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new IntuneConfigError(`timeoutMs must be a positive integer (got ${timeoutMs})`);
+    const retries = options.retries ?? 1;
+    if (!Number.isSafeInteger(retries) || retries < 0 || retries > 5) throw new IntuneConfigError(`retries must be an integer from 0 to 5 (got ${retries})`);
+    this.#timeoutMs = timeoutMs;
+    this.#retries = retries;
+    this.#sleep = options.sleep ?? defaultSleep;
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.tokens = new EntraTokenProvider({
+      tenant: options.tenant,
+      clientId: options.clientId,
+      credential: options.credential,
+      timeoutMs,
+      retries,
+      fetch: this.#fetch,
+      ...(options.loginBaseUrl ? { loginBaseUrl: options.loginBaseUrl } : {}),
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.sleep ? { sleep: options.sleep } : {}),
+    });
+    this.locator = new IntuneServiceLocator({
+      tokens: this.tokens,
+      graphBaseUrl: options.graphBaseUrl ?? "https://graph.microsoft.com",
+      graphScope: options.graphBaseUrl ? `${options.graphBaseUrl.replace(/\/+$/, "")}/.default` : GRAPH_SCOPE,
+      timeoutMs,
+      fetch: this.#fetch,
+    });
+    this.#intuneScope = `${options.intuneResource ?? "https://api.manage.microsoft.com/"}/.default`;
+    this.provider = options.provider ?? PROVIDER;
+  }
+
+  /**
+   * One POST with its retry policy: a network failure drops the discovered endpoints (the next attempt or
+   * call rediscovers them); a 404 drops them and rediscovers once at once; a 401 drops the Intune token once;
+   * timeouts, network failures, 429 and 5xx are retried up to `retries` times. At most `retries` + 3
+   * attempts of `timeoutMs` each. Resolves with the 2xx answer's JSON and the `client-request-id` it was sent with.
+   *
+   * @throws the token, discovery, transport, timeout and response errors (`ERR_INTUNE_*`) of the last attempt.
+   */
+  async post(call: IntunePost): Promise<{ json: unknown; activityId: string }> {
+    const text = JSON.stringify(call.body);
+    let rediscovered = false;
+    let reauthenticated = false;
+    let retried = 0;
+    for (;;) {
+      const activityId = randomUuid();
+      try {
+        const base = await this.locator.locate(call.service);
+        const token = await this.tokens.getToken(this.#intuneScope);
+        const answer = await callJson({
+          fetch: this.#fetch,
+          method: "POST",
+          url: `${base}/${call.path}`,
+          headers: {
+            authorization: `Bearer ${token}`,
+            "content-type": "application/json",
+            accept: "application/json",
+            "client-request-id": activityId,
+            "api-version": call.apiVersion,
+            "user-agent": this.provider,
+            UserAgent: this.provider,
+          },
+          body: text,
+          timeoutMs: this.#timeoutMs,
+          what: call.what,
+        });
+        return { json: answer.json, activityId };
+      } catch (e) {
+        if (e instanceof IntuneTransportError && e.status === undefined) this.locator.invalidate(); // rediscovered by the next attempt or call
+        if (e instanceof IntuneTransportError && e.status === 404 && !rediscovered) {
+          rediscovered = true;
+          this.locator.invalidate();
+          continue;
+        }
+        if (e instanceof IntuneTransportError && e.status === 401 && !reauthenticated) {
+          reauthenticated = true;
+          this.tokens.invalidate(this.#intuneScope);
+          continue;
+        }
+        if (retried < this.#retries && isRetryable(e)) {
+          retried++;
+          await this.#sleep(200 * retried);
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+}
