@@ -10,6 +10,8 @@
  * - Mode A, {@link IntuneValidator}: asks Microsoft's Intune SCEP validation
  *   API (validateRequest), then successNotification / failureNotification,
  *   through {@link IntuneScepClient} (Entra ID tokens, Graph discovery).
+ *   Optionally, {@link syncIntuneRevocations} with an
+ *   {@link IntuneRevocationClient} revokes what Intune asks to be revoked.
  *
  * Both return the verdict shape of @scep/core's challenge validators: `ok`,
  * or a stable `reason` label with the SCEP `failInfo` and a text.
@@ -68,4 +70,11 @@ export type { NodeHttpAgents, NodeHttpRequest, NodeHttpResponse } from "./api/no
 export { INTUNE_FAIL_INFO, UNKNOWN_CODE_REASON, UNAVAILABLE_REASON } from "./api/error-codes.js";
 export type { IntuneResultCode } from "./api/error-codes.js";
 export { IntuneValidator } from "./api/intune-validator.js";
+export type { IntuneApiOptions } from "./api/intune-session.js";
+export { IntuneRevocationClient, PKI_CONNECTOR_SERVICE, REVOCATION_API_VERSION, MAX_REVOCATION_REQUESTS } from "./api/revocation-client.js";
+export type { IntuneRevocationClientOptions, IntuneRevocationRequest, IntuneRevocationResult } from "./api/revocation-client.js";
+export { INTUNE_REVOCATION_CODES, isIntuneRevocationCode, isRetryableRevocationCode } from "./api/revocation-codes.js";
+export type { IntuneRevocationCode, IntuneRevocationCodeName } from "./api/revocation-codes.js";
+export { syncIntuneRevocations, revocationStoreRevoker } from "./api/revocation-sync.js";
+export type { IntuneRevokeOutcome, IntuneRevoke, SyncIntuneRevocationsOptions, IntuneRevocationSyncItem, IntuneRevocationSyncSummary, RevocationStoreRevokerOptions } from "./api/revocation-sync.js";
 export type { IntuneValidatorOptions, NotifySuccessInput, IntuneConfirmContext, IntuneConfirmResult, IntuneConfirmOptions, IssueHookLike } from "./api/intune-validator.js";

@@ -1,7 +1,7 @@
 /**
  * A loopback HTTP server (node:http on 127.0.0.1, port 0) that plays Entra
  * ID's token endpoint, Microsoft Graph's endpoint discovery and Intune's
- * ScepActions, records every request exactly as received, and answers what a
+ * ScepActions and CertificateAuthorityRequests (the revocation requests), records every request exactly as received, and answers what a
  * test scripts: any code, HTTP errors, garbage, a hang (timeout), a dropped
  * connection. It never forwards anywhere.
  */
@@ -13,6 +13,16 @@ export const CLIENT_ID = "66666666-7777-8888-9999-000000000000";
 export const CLIENT_SECRET = "s3cret-client-value~with.symbols";
 export const INTUNE_APP_ID = "0000000a-0000-0000-c000-000000000000";
 export const SERVICE_PATH = "/RACerts/ScepRequestValidationFEService/Gateway/StatelessScepRequestValidationService";
+/** Where discovery puts PkiConnectorFEService (the revocation requests); the `@odata.context` of Microsoft's Java test names StatelessPkiConnectorService. */
+export const PKI_SERVICE_PATH = "/RACerts/PkiConnectorFEService/Gateway/StatelessPkiConnectorService";
+
+/** A revocation request as Intune hands it out. */
+export interface FakeRevocationRequest {
+  requestContext: string;
+  serialNumber: string;
+  issuerName: string | null;
+  caConfiguration: string | null;
+}
 
 /** One recorded request. */
 export interface Recorded {
@@ -31,7 +41,7 @@ export type Behaviour =
   | { hang: true }
   | { destroy: true };
 
-type Kind = "token" | "discovery" | "validateRequest" | "successNotification" | "failureNotification";
+type Kind = "token" | "discovery" | "validateRequest" | "successNotification" | "failureNotification" | "downloadRevocationRequests" | "uploadRevocationResults";
 
 export interface FakeIntune {
   /** http://127.0.0.1:<port> */
@@ -46,6 +56,12 @@ export interface FakeIntune {
   endpoints: { providerName: string; uri: string }[];
   /** Tokens issued so far, by scope. */
   issued: { scope: string; token: string }[];
+  /**
+   * Revocation requests Intune holds for the CA. downloadRevocationRequests answers the first `maxRequests` of
+   * them (of `issuerName` when it is not null) and keeps them; uploadRevocationResults removes those answered with
+   * success or a final code (0, 4000–4007) and keeps those answered with a retryable one, as Intune sends them again.
+   */
+  pendingRevocations: FakeRevocationRequest[];
   /** Milliseconds every ScepActions call waits before it is answered (default 0): a far-away Intune, for benchmarks. */
   delayMs: number;
   close(): Promise<void>;
@@ -55,7 +71,9 @@ function kindOf(method: string, path: string): Kind | undefined {
   if (method === "POST" && path === `/${TENANT}/oauth2/v2.0/token`) return "token";
   if (method === "GET" && path === `/v1.0/servicePrincipals/appId=${INTUNE_APP_ID}/endpoints`) return "discovery";
   const m = /\/ScepActions\/(validateRequest|successNotification|failureNotification)$/.exec(path);
-  if (method === "POST" && m && path.startsWith(SERVICE_PATH)) return m[1] as Kind;
+  if (method === "POST" && m && path.startsWith(`${SERVICE_PATH}/`)) return m[1] as Kind;
+  const r = /^\/CertificateAuthorityRequests\/(downloadRevocationRequests|uploadRevocationResults)$/.exec(path.slice(PKI_SERVICE_PATH.length));
+  if (method === "POST" && r && path.startsWith(`${PKI_SERVICE_PATH}/`)) return r[1] as Kind;
   return undefined;
 }
 
@@ -71,6 +89,7 @@ export async function startFakeIntune(): Promise<FakeIntune> {
     of: (kind) => requests.filter((r) => r.kind === kind),
     next: (kind, ...answers) => queues.set(kind, [...(queues.get(kind) ?? []), ...answers]),
     endpoints: [],
+    pendingRevocations: [],
     issued,
     delayMs: 0,
     close: () =>
@@ -91,6 +110,17 @@ export async function startFakeIntune(): Promise<FakeIntune> {
       }
       case "discovery":
         return { json: { "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#servicePrincipals('x')/endpoints", value: fake.endpoints } };
+      case "downloadRevocationRequests": {
+        const p = (JSON.parse(body) as { downloadParameters: { maxRequests: number; issuerName: string | null } }).downloadParameters;
+        const value = fake.pendingRevocations.filter((r) => p.issuerName === null || r.issuerName === p.issuerName).slice(0, p.maxRequests);
+        return { json: { "@odata.context": `${fake.base}${PKI_SERVICE_PATH}/$metadata#Collection(microsoft.management.services.api.caRevocationRequest)`, value } };
+      }
+      case "uploadRevocationResults": {
+        const results = (JSON.parse(body) as { results: { requestContext: string; errorCode: number }[] }).results;
+        const done = new Set(results.filter((x) => x.errorCode === 0 || x.errorCode < 4100).map((x) => x.requestContext));
+        fake.pendingRevocations = fake.pendingRevocations.filter((r) => !done.has(r.requestContext));
+        return { json: { "@odata.context": `${fake.base}${PKI_SERVICE_PATH}/$metadata#Edm.Boolean`, value: true } };
+      }
       default:
         return { json: { code: "Success", errorDescription: "" } };
     }
@@ -135,7 +165,7 @@ export async function startFakeIntune(): Promise<FakeIntune> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
   fake.base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   fake.endpoints = [
-    { providerName: "PkiConnectorFEService", uri: `${fake.base}/RACerts/PkiConnectorFEService` },
+    { providerName: "PkiConnectorFEService", uri: `${fake.base}${PKI_SERVICE_PATH}` },
     { providerName: "ScepRequestValidationFEService", uri: `${fake.base}${SERVICE_PATH}` },
     { providerName: "StatelessDeviceFEService", uri: `${fake.base}/StatelessDeviceFEService` },
   ];

@@ -1,0 +1,305 @@
+/**
+ * One round of Intune's revocation sync: download the revocation requests,
+ * let the CA act on each, upload one result per request. The round
+ * Microsoft's reference example runs (github.com/microsoft/Intune-Resource-Access,
+ * src/CsrValidation/csharp/revocationExample), with every outcome mapped to
+ * the documented result codes, and a CA action that throws or hangs answered
+ * with a retryable code instead of ending the round.
+ *
+ * @module
+ */
+import { InvalidArgumentError, isScepError, normalizeSerialNumber, type RevocationReason, type RevocationStore } from "@scep/core";
+import { isIntuneError, type IntuneError } from "../errors.js";
+import { MAX_REVOCATION_REQUESTS, type IntuneRevocationClient, type IntuneRevocationRequest, type IntuneRevocationResult } from "./revocation-client.js";
+import { INTUNE_REVOCATION_CODES, isIntuneRevocationCode, isRetryableRevocationCode, type IntuneRevocationCode } from "./revocation-codes.js";
+
+/**
+ * What the CA's action did with one request:
+ *
+ * | outcome | `errorCode` sent |
+ * | --- | --- |
+ * | `"revoked"` | 0 `None` (succeeded) |
+ * | `"already_revoked"` | 4005 `ConflictError` (Microsoft's example of a conflict), or 0 with `alreadyRevoked: "succeeded"` |
+ * | `"not_found"` | 4004 `CertificateNotFoundError` |
+ * | `"issuer_mismatch"` | 4004 `CertificateNotFoundError` (this CA holds no certificate of that issuer and serial) |
+ * | `"invalid_serial"` | 4002 `ParameterDataInvalidError` |
+ * | `{ errorCode, errorMessage? }` | as given (any of {@link INTUNE_REVOCATION_CODES}) |
+ *
+ * A throw is an outcome too: `ERR_STORE_UNAVAILABLE` → 4101 `ServiceUnavailableException`, `ERR_INVALID_ARGUMENT`
+ * (a serial the store refuses) → 4002, anything else → 4100 `RetryableServiceException`.
+ *
+ * @group Intune API
+ */
+export type IntuneRevokeOutcome = "revoked" | "already_revoked" | "not_found" | "issuer_mismatch" | "invalid_serial" | { errorCode: IntuneRevocationCode; errorMessage?: string };
+
+/**
+ * The CA's action for one revocation request (for example {@link revocationStoreRevoker} over a @scep/core `RevocationStore`).
+ *
+ * @group Intune API
+ */
+export type IntuneRevoke = (request: IntuneRevocationRequest) => Promise<IntuneRevokeOutcome>;
+
+/**
+ * Options of {@link syncIntuneRevocations}.
+ *
+ * @group Intune API
+ */
+export interface SyncIntuneRevocationsOptions {
+  /** The client (an {@link IntuneRevocationClient}, or anything with its two methods). */
+  client: Pick<IntuneRevocationClient, "downloadRevocationRequests" | "uploadRevocationResults">;
+  /** The CA's action per request. */
+  revoke: IntuneRevoke;
+  /**
+   * This CA's issuer name, as it was sent in successNotification's `issuingCertificateAuthority` (e.g. `CN=Contoso CA, O=Contoso`).
+   * It filters the download, and a request naming another issuer is answered `issuer_mismatch` without calling `revoke`
+   * (compared RDN by RDN, case- and space-insensitively, in either order). Absent: every request of the tenant.
+   */
+  issuerName?: string;
+  /** Most requests downloaded in this round, 1 to 500 (default 100). One download per round: Intune keeps the rest for the next. */
+  maxRequests?: number;
+  /** What an already revoked certificate is reported as (default `"conflict"`: 4005, as Microsoft's enum documents). */
+  alreadyRevoked?: "conflict" | "succeeded";
+  /** How long one `revoke` may take, milliseconds (default 30,000); past it the request is answered 4100 and the round goes on. */
+  revokeTimeoutMs?: number;
+}
+
+/**
+ * How one request was answered.
+ *
+ * @group Intune API
+ */
+export interface IntuneRevocationSyncItem {
+  /** The request as downloaded. */
+  request: IntuneRevocationRequest;
+  /** The outcome label: an {@link IntuneRevokeOutcome} name, `"custom"` for an `{ errorCode }` outcome, or `"store_unavailable"`, `"revoke_failed"`, `"revoke_timeout"`. */
+  outcome: string;
+  /** The result uploaded for it. */
+  result: IntuneRevocationResult;
+}
+
+/**
+ * What one round did.
+ *
+ * @group Intune API
+ */
+export interface IntuneRevocationSyncSummary {
+  /** Requests downloaded. */
+  downloaded: number;
+  /** Results with `succeeded: true`. */
+  succeeded: number;
+  /** Results with a final code (4000–4007). */
+  failed: number;
+  /** Results with a retryable code (4100–4103): Intune will send these again. */
+  retryable: number;
+  /** One entry per downloaded request, in download order. */
+  items: IntuneRevocationSyncItem[];
+  /** Whether Intune recorded the results (false when nothing was downloaded, or the upload failed). */
+  uploaded: boolean;
+  /** Why the upload failed (`ERR_INTUNE_*`); the revocations done stay done, and Intune sends the unanswered requests again. */
+  uploadError?: IntuneError;
+}
+
+const MESSAGES: Record<string, string> = {
+  already_revoked: "the certificate was already revoked",
+  not_found: "this CA issued no certificate with this serial number",
+  issuer_mismatch: "the certificate was not issued by this CA",
+  invalid_serial: "the serial number is not a valid certificate serial number",
+  store_unavailable: "the revocation store is unavailable",
+};
+
+/**
+ * Runs one round of Intune's revocation sync: one `downloadRevocationRequests`, `revoke` for each request in
+ * turn, then one `uploadRevocationResults` with a result for every request (none when nothing was downloaded).
+ * A `revoke` that throws, hangs past `revokeTimeoutMs` or answers something unknown never ends the round: its
+ * request is answered with a retryable code (4100, or 4101 when the store is unavailable). Run it periodically
+ * (EJBCA's worker and CZERTAINLY run it every hour or so); two rounds must not overlap.
+ *
+ * @throws InvalidArgumentError (@scep/core) `ERR_INVALID_ARGUMENT` for a `maxRequests` out of 1..500 or a bad
+ *   `revokeTimeoutMs`; the download's errors (`ERR_INTUNE_AUTH`, `ERR_INTUNE_DISCOVERY`, `ERR_INTUNE_TRANSPORT`,
+ *   `ERR_INTUNE_TIMEOUT`, `ERR_INTUNE_RESPONSE`), before anything is revoked. An upload failure is not thrown: it is
+ *   the summary's `uploadError`.
+ * @example
+ * ```ts
+ * import { MemoryRevocationStore } from "@scep/core";
+ * import { IntuneRevocationClient, revocationStoreRevoker, syncIntuneRevocations } from "@scep/intune";
+ *
+ * const revocations = new MemoryRevocationStore(); // the CA's store, behind its CRL
+ * const client = new IntuneRevocationClient({
+ *   tenant: process.env.INTUNE_TENANT_ID!,
+ *   clientId: process.env.INTUNE_CLIENT_ID!,
+ *   credential: { clientSecret: process.env.INTUNE_CLIENT_SECRET! },
+ * });
+ * const summary = await syncIntuneRevocations({
+ *   client,
+ *   issuerName: "CN=Contoso Issuing CA, O=Contoso",
+ *   revoke: revocationStoreRevoker(revocations),
+ * });
+ * console.log(`${summary.succeeded} revoked, ${summary.failed} refused, ${summary.retryable} to retry`);
+ * ```
+ *
+ * @group Intune API
+ */
+export async function syncIntuneRevocations(options: SyncIntuneRevocationsOptions): Promise<IntuneRevocationSyncSummary> {
+  const revokeTimeoutMs = options.revokeTimeoutMs ?? 30_000;
+  if (!Number.isSafeInteger(revokeTimeoutMs) || revokeTimeoutMs <= 0) throw new InvalidArgumentError(`revokeTimeoutMs must be a positive integer (got ${String(revokeTimeoutMs)})`);
+  const maxRequests = options.maxRequests ?? 100;
+  if (!Number.isSafeInteger(maxRequests) || maxRequests < 1 || maxRequests > MAX_REVOCATION_REQUESTS) {
+    throw new InvalidArgumentError(`maxRequests must be an integer from 1 to ${MAX_REVOCATION_REQUESTS} (got ${String(maxRequests)})`);
+  }
+  const requests = await options.client.downloadRevocationRequests({ maxRequests, ...(options.issuerName !== undefined ? { issuerName: options.issuerName } : {}) });
+  const items: IntuneRevocationSyncItem[] = [];
+  for (const request of requests) {
+    const { outcome, errorCode, errorMessage } = await answer(request, options, revokeTimeoutMs);
+    const result: IntuneRevocationResult = { requestContext: request.requestContext, succeeded: errorCode === 0, errorCode, ...(errorMessage !== undefined ? { errorMessage } : {}) };
+    items.push({ request, outcome, result });
+  }
+  const summary: IntuneRevocationSyncSummary = {
+    downloaded: requests.length,
+    succeeded: items.filter((i) => i.result.succeeded).length,
+    failed: items.filter((i) => !i.result.succeeded && !isRetryableRevocationCode(i.result.errorCode)).length,
+    retryable: items.filter((i) => isRetryableRevocationCode(i.result.errorCode)).length,
+    items,
+    uploaded: false,
+  };
+  if (items.length === 0) return summary;
+  try {
+    await options.client.uploadRevocationResults(items.map((i) => i.result));
+    summary.uploaded = true;
+  } catch (e) {
+    if (!isIntuneError(e)) throw e;
+    summary.uploadError = e;
+  }
+  return summary;
+}
+
+interface Answer {
+  outcome: string;
+  errorCode: IntuneRevocationCode;
+  errorMessage?: string;
+}
+
+const C = INTUNE_REVOCATION_CODES;
+
+async function answer(request: IntuneRevocationRequest, options: SyncIntuneRevocationsOptions, timeoutMs: number): Promise<Answer> {
+  if (options.issuerName !== undefined && request.issuerName !== undefined && !sameDistinguishedName(options.issuerName, request.issuerName)) {
+    return { outcome: "issuer_mismatch", errorCode: C.CertificateNotFoundError, errorMessage: MESSAGES["issuer_mismatch"]! };
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let outcome: unknown;
+  try {
+    outcome = await Promise.race([
+      Promise.resolve().then(() => options.revoke(request)),
+      new Promise<typeof TIMEOUT>((resolve) => (timer = setTimeout(() => resolve(TIMEOUT), timeoutMs))),
+    ]);
+  } catch (e) {
+    if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return { outcome: "store_unavailable", errorCode: C.ServiceUnavailableException, errorMessage: MESSAGES["store_unavailable"]! };
+    if (isScepError(e) && e.code === "ERR_INVALID_ARGUMENT") return { outcome: "invalid_serial", errorCode: C.ParameterDataInvalidError, errorMessage: MESSAGES["invalid_serial"]! };
+    // The class name only: an error's message may name internal hosts or paths.
+    return { outcome: "revoke_failed", errorCode: C.RetryableServiceException, errorMessage: `revocation failed: ${e instanceof Error ? e.name : typeof e}` };
+  } finally {
+    clearTimeout(timer);
+  }
+  switch (outcome) {
+    case TIMEOUT:
+      return { outcome: "revoke_timeout", errorCode: C.RetryableServiceException, errorMessage: `revocation did not complete within ${timeoutMs} ms` };
+    case "revoked":
+      return { outcome, errorCode: C.None };
+    case "already_revoked":
+      return options.alreadyRevoked === "succeeded" ? { outcome, errorCode: C.None } : { outcome, errorCode: C.ConflictError, errorMessage: MESSAGES[outcome]! };
+    case "not_found":
+    case "issuer_mismatch":
+      return { outcome, errorCode: C.CertificateNotFoundError, errorMessage: MESSAGES[outcome]! };
+    case "invalid_serial":
+      return { outcome, errorCode: C.ParameterDataInvalidError, errorMessage: MESSAGES[outcome]! };
+  }
+  const o = outcome as { errorCode?: unknown; errorMessage?: unknown } | null;
+  if (typeof o === "object" && o !== null && isIntuneRevocationCode(o.errorCode) && (o.errorMessage === undefined || typeof o.errorMessage === "string")) {
+    return { outcome: "custom", errorCode: o.errorCode, ...(o.errorMessage !== undefined ? { errorMessage: o.errorMessage } : {}) };
+  }
+  return { outcome: "revoke_failed", errorCode: C.RetryableServiceException, errorMessage: "revocation failed: the CA's action answered an unknown outcome" };
+}
+
+const TIMEOUT = Symbol("timeout");
+
+/**
+ * Whether two distinguished names in string form (RFC 4514 style, as `CN=a, O=b`) name the same entity: the
+ * same RDNs, each compared case-insensitively with spaces around `=`, `,` and `+` ignored, in the same or the
+ * reverse order (Windows prints the most specific RDN first, X.500 order starts at the root).
+ */
+function sameDistinguishedName(a: string, b: string): boolean {
+  const x = rdns(a);
+  const y = rdns(b);
+  if (x.length !== y.length || x.length === 0) return false;
+  const same = (p: string[], q: string[]): boolean => p.every((v, i) => v === q[i]);
+  return same(x, y) || same(x, [...y].reverse());
+}
+
+function rdns(dn: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  for (let i = 0; i < dn.length; i++) {
+    const ch = dn[i]!;
+    if (ch === "\\" && i + 1 < dn.length) {
+      cur += ch + dn[++i]!;
+      continue;
+    }
+    if (ch === "," || ch === ";") {
+      out.push(cur);
+      cur = "";
+      continue;
+    }
+    cur += ch;
+  }
+  out.push(cur);
+  return out.map((r) => r.split("+").map((ava) => ava.split("=").map((s) => s.trim().toLowerCase()).join("=")).sort().join("+")).filter((r) => r !== "");
+}
+
+/**
+ * Options of {@link revocationStoreRevoker}.
+ *
+ * @group Intune API
+ */
+export interface RevocationStoreRevokerOptions {
+  /** The CRL reason recorded (RFC 5280 §5.3.1; default `"unspecified"`: Intune does not say why). */
+  reason?: RevocationReason;
+  /**
+   * Whether this CA issued the certificate with that serial (lower-case hex, as `normalizeSerialNumber` gives it),
+   * e.g. a look-up in the CA's certificate index. False → `not_found`, and nothing is revoked. Absent: every
+   * well-formed serial is revoked (a CRL entry for a serial the CA never issued is harmless, but noise).
+   */
+  isIssued?: (serialNumber: string) => boolean | Promise<boolean>;
+}
+
+/**
+ * An {@link IntuneRevoke} over a @scep/core `RevocationStore` (memory, or `RedisRevocationStore` from
+ * @scep/redis): normalizes Intune's serial (`invalid_serial` when it is not one), asks `isIssued` when given
+ * (`not_found`), and records the revocation (`revoked`, or `already_revoked` when the store had it). The
+ * store's `ERR_STORE_UNAVAILABLE` is thrown through, which {@link syncIntuneRevocations} answers 4101.
+ *
+ * @example
+ * ```ts
+ * import { MemoryRevocationStore } from "@scep/core";
+ * import { revocationStoreRevoker } from "@scep/intune";
+ *
+ * const store = new MemoryRevocationStore();
+ * const revoke = revocationStoreRevoker(store, { reason: "cessationOfOperation" });
+ * await revoke({ requestContext: "ctx-1", serialNumber: "0A1B2C" }); // "revoked"
+ * await revoke({ requestContext: "ctx-2", serialNumber: "0a:1b:2c" }); // "already_revoked"
+ * ```
+ *
+ * @group Intune API
+ */
+export function revocationStoreRevoker(store: RevocationStore, options: RevocationStoreRevokerOptions = {}): IntuneRevoke {
+  const reason = options.reason ?? "unspecified";
+  return async (request) => {
+    let serialNumber: string;
+    try {
+      serialNumber = normalizeSerialNumber(request.serialNumber);
+    } catch {
+      return "invalid_serial";
+    }
+    if (options.isIssued && !(await options.isIssued(serialNumber))) return "not_found";
+    const { created } = await store.revoke({ serialNumber, reason });
+    return created ? "revoked" : "already_revoked";
+  };
+}
