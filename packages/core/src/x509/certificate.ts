@@ -147,6 +147,9 @@ export class Certificate {
    *
    * @example
    * ```ts
+   * import { readFileSync } from "node:fs";
+   * import { Certificate } from "@scep/core";
+   *
    * const der = Certificate.derOf(readFileSync("device.pem")); // PEM file bytes in, DER out
    * ```
    */
@@ -163,6 +166,9 @@ export class Certificate {
    *
    * @example
    * ```ts
+   * import { readFileSync } from "node:fs";
+   * import { Certificate } from "@scep/core";
+   *
    * const chain = Certificate.dersOf(readFileSync("chain.pem")); // [issuing CA, root] as DER
    * ```
    */
