@@ -82,6 +82,8 @@ export interface IntuneApiSettings {
   retries: number | undefined;
   deliverWhenNotificationFails: boolean;
   caConfiguration: string | undefined;
+  /** Download Intune's revocation requests and revoke them in this profile's CA every so many seconds; undefined: off. */
+  revocationSyncSeconds: number | undefined;
   /** Remember accepted transactionIDs (`replay` on a second validation); undefined: off. */
   replayTtlMs: number | undefined;
   /** Accepted enrollments per CSR subject; undefined: no limit. */
@@ -339,7 +341,7 @@ export function loadConfig(input: string, options: { baseDir?: string } = {}): C
       };
     } else {
       const n = intune!;
-      const apiOnly = ["tenantId", "clientId", "clientSecretEnv", "clientSecretFile", "loginBaseUrl", "graphBaseUrl", "intuneResource", "timeoutMs", "retries", "deliverWhenNotificationFails", "caConfiguration"];
+      const apiOnly = ["tenantId", "clientId", "clientSecretEnv", "clientSecretFile", "loginBaseUrl", "graphBaseUrl", "intuneResource", "timeoutMs", "retries", "deliverWhenNotificationFails", "caConfiguration", "revocationSyncSeconds"];
       const tokenOnly = ["trustAnchors", "audience", "strict", "clockSkewSeconds", "maxValiditySeconds"];
       const mode = n.mode as "api" | "signed-token";
       for (const k of mode === "api" ? tokenOnly : apiOnly) if (has(n, k)) bad(`${at}.intune.${k}`, `only for "mode": "${mode === "api" ? "signed-token" : "api"}"`);
@@ -360,6 +362,7 @@ export function loadConfig(input: string, options: { baseDir?: string } = {}): C
           retries: n.retries as number | undefined,
           deliverWhenNotificationFails: n.deliverWhenNotificationFails === true,
           caConfiguration: n.caConfiguration as string | undefined,
+          revocationSyncSeconds: n.revocationSyncSeconds as number | undefined,
           replayTtlMs: replay ? replay.ttlSeconds * 1000 : undefined,
           rateLimit: rateLimit === false ? undefined : rateLimit,
         };

@@ -2,7 +2,19 @@
 // flags and environment describe): CA, challenge (static, one-time, Intune API, signed token), issue hook.
 import { readFile } from "node:fs/promises";
 import { Certificate, InvalidArgumentError, webhookChallenge, type ChallengePolicy, type ChallengeStore, type ScepProfile } from "@scep/core";
-import { IntuneValidator, SignedTokenValidator, nodeHttpFetch, TrustAnchorPool, isIntuneError, type RateLimiter, type ReplayCache } from "@scep/intune";
+import {
+  IntuneRevocationClient,
+  IntuneValidator,
+  SignedTokenValidator,
+  nodeHttpFetch,
+  TrustAnchorPool,
+  isIntuneError,
+  revocationStoreRevoker,
+  syncIntuneRevocations,
+  type IntuneRevocationSyncSummary,
+  type RateLimiter,
+  type ReplayCache,
+} from "@scep/intune";
 import { isEmbeddedCaError, type FileCa } from "@scep-examples/embedded-ca";
 import type { ProfileSettings } from "./config-file.js";
 import type { ServerConfig } from "./config.js";
@@ -22,6 +34,15 @@ export interface ProfileSummary {
   path: string;
   /** `static`, `one-time`, `intune-api` or `intune-signed-token`. */
   challenge: string;
+}
+
+/** A profile's Intune revocation sync: one round of it, and how often the kit runs it. */
+export interface RevocationSync {
+  everyMs: number;
+  /** The CA whose revocation store the round writes to (its CRL is re-signed after a round that revoked). */
+  ca: FileCa;
+  /** One round: download, revoke in the CA's store, upload. Rejects with the download's typed error. */
+  round(): Promise<IntuneRevocationSyncSummary>;
 }
 
 /** What {@link buildProfile} needs from the kit. */
@@ -76,7 +97,11 @@ const endpointOf = (url: string): string => {
  * @throws ConfigError naming the field (`profiles[1].intune.clientSecretEnv: …`) for a secret that is not set, an
  * unreadable or refused trust-anchor bundle, or Intune settings the validator refuses.
  */
-export async function buildProfile(p: ProfileSettings, index: number, d: ProfileDeps): Promise<{ profile: ScepProfile; summary: ProfileSummary; trustAnchors?: TrustAnchorPool }> {
+export async function buildProfile(
+  p: ProfileSettings,
+  index: number,
+  d: ProfileDeps,
+): Promise<{ profile: ScepProfile; summary: ProfileSummary; trustAnchors?: TrustAnchorPool; revocationSync?: RevocationSync }> {
   const at = `profiles[${index}]`;
   const { ca, config, log } = d;
   const chain = ca.chainDer;
@@ -97,6 +122,7 @@ export async function buildProfile(p: ProfileSettings, index: number, d: Profile
   let challenge: ChallengePolicy;
   let extra: Partial<ScepProfile> = {};
   let pool: TrustAnchorPool | undefined;
+  let revocationSync: RevocationSync | undefined;
   const c = p.challenge;
   // Intune failures to reach Microsoft: typed code and a message that never holds a secret or a token.
   const onIntuneError = (e: { code: string; message: string }, operation: string): void => log({ type: "intune-error", profile: p.name, operation, code: e.code, message: e.message });
@@ -172,6 +198,32 @@ export async function buildProfile(p: ProfileSettings, index: number, d: Profile
         // The operator is told which certificate to revoke (POST /admin/scep/revoke puts it on the CRL).
         onUndelivered: (u) => log({ type: "undelivered", profile: u.profile, transactionId: u.transactionId, reason: u.reason, serial: u.certificate.serialNumberHex, subject: u.certificate.subject }),
       };
+      if (c.revocationSyncSeconds !== undefined) {
+        const client = intuneConfig(
+          () =>
+            new IntuneRevocationClient({
+              tenant: c.tenantId,
+              clientId: c.clientId,
+              credential: { clientSecret },
+              fetch: nodeHttpFetch,
+              ...(c.loginBaseUrl !== undefined ? { loginBaseUrl: c.loginBaseUrl } : {}),
+              ...(c.graphBaseUrl !== undefined ? { graphBaseUrl: c.graphBaseUrl } : {}),
+              ...(c.intuneResource !== undefined ? { intuneResource: c.intuneResource } : {}),
+              ...(c.timeoutMs !== undefined ? { timeoutMs: c.timeoutMs } : {}),
+              ...(c.retries !== undefined ? { retries: c.retries } : {}),
+            }),
+        );
+        // Only certificates this CA issued (its index), under the issuer name successNotification reported.
+        const revoke = revocationStoreRevoker(ca.revocations, { isIssued: async (serial) => (await ca.getCertificate(serial)) !== undefined });
+        const issuerName = new Certificate(ca.certificateDer).subject;
+        revocationSync = {
+          everyMs: c.revocationSyncSeconds * 1000,
+          ca,
+          // alreadyRevoked "succeeded": every worker and replica runs the sync, and a round after a failed upload gets
+          // the same requests again; an entry already on the CRL is the state Intune asked for, not a conflict.
+          round: () => syncIntuneRevocations({ client, issuerName, revoke, maxRequests: 500, alreadyRevoked: "succeeded" }),
+        };
+      }
       break;
     }
     case "intune-signed-token": {
@@ -225,7 +277,7 @@ export async function buildProfile(p: ProfileSettings, index: number, d: Profile
     issue,
     ...extra,
   };
-  return { profile, summary: { name: p.name, path: p.path, challenge: c.type }, ...(pool ? { trustAnchors: pool } : {}) };
+  return { profile, summary: { name: p.name, path: p.path, challenge: c.type }, ...(pool ? { trustAnchors: pool } : {}), ...(revocationSync ? { revocationSync } : {}) };
 }
 
 /**
@@ -245,7 +297,7 @@ export function describeProfile(p: ProfileSettings, config: ServerConfig, defaul
         : c.type === "webhook"
           ? `webhook ${endpointOf(c.url)}${c.notifyUrl ? `, notifications to ${endpointOf(c.notifyUrl)}` : ""}${c.secret ? `, signed with the secret from ${where(c.secret)}` : ", calls NOT signed (no secretEnv/secretFile)"}`
           : c.type === "intune-api"
-          ? `Intune API (tenant ${c.tenantId}, client ${c.clientId}, secret from ${where(c.clientSecret)}${c.deliverWhenNotificationFails ? ", delivers without successNotification" : ""})`
+          ? `Intune API (tenant ${c.tenantId}, client ${c.clientId}, secret from ${where(c.clientSecret)}${c.deliverWhenNotificationFails ? ", delivers without successNotification" : ""}${c.revocationSyncSeconds !== undefined ? `, revocation sync every ${c.revocationSyncSeconds} s` : ""})`
           : `signed tokens (anchors ${c.trustAnchors}${c.audience ? `, audience ${c.audience}` : ""}${c.strict ? "" : ", NOT strict"}, ${c.rateLimit === false ? "no rate limit" : `at most ${c.rateLimit?.max ?? 3} per device in ${(c.rateLimit?.windowMs ?? 86_400_000) / 1000} s`})`;
   return `${what}; ${pending ? "PENDING until approved" : "issued at once"}, ${p.validityDays ?? config.validityDays} days`;
 }

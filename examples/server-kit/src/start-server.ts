@@ -20,7 +20,8 @@ import { OPERATOR_PATHS, createMetricsSdk, withOperatorEndpoints, type MetricsSd
 import { readNextCa } from "./ca-rollover.js";
 import { createReloader, keepRestartOnly } from "./reload.js";
 import type { ProfileSettings } from "./config-file.js";
-import { buildProfile, describeProfile, readSecret, type ProfileSummary } from "./profiles.js";
+import { scheduleRevocationSync } from "./intune-revocation-sync.js";
+import { buildProfile, describeProfile, readSecret, type ProfileSummary, type RevocationSync } from "./profiles.js";
 import { createLimitedHttpServer } from "./http-limits.js";
 import { listenFailure } from "./listen-failure.js";
 export { listenFailure } from "./listen-failure.js";
@@ -286,6 +287,7 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
   const profiles: ScepProfile[] = [];
   const summaries: ProfileSummary[] = [];
   const trustAnchors = new Map<string, ReloadableTrustAnchors>();
+  const revocationSyncs: { profile: string; sync: RevocationSync }[] = [];
   try {
     ca = await openCa(config, stores.revocations);
     nextCa = config.nextCaCertPath === undefined ? undefined : await readNextCa(config.nextCaCertPath);
@@ -317,6 +319,7 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
       });
       summaries.push(built.summary);
       if (built.trustAnchors) trustAnchors.set(p.name, built.trustAnchors);
+      if (built.revocationSync) revocationSyncs.push({ profile: p.name, sync: built.revocationSync });
     }
   } catch (e) {
     await forgetGenerated(source);
@@ -355,6 +358,11 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
     crlAt.set(`${p.path.replace(/\/+$/, "")}/${CRL_FILE}`, own);
   }
   const crl = createCrlEndpoint(crlAt);
+  // Intune's revocation requests (profiles with intune.revocationSyncSeconds): revoked in the profile CA's store, whose
+  // CRL is then re-signed.
+  const syncSchedules = revocationSyncs.map(({ profile, sync }) =>
+    scheduleRevocationSync(sync, profile, (e) => log(e), () => crlSchedules.get(sync.ca)?.refresh() ?? Promise.resolve(undefined)),
+  );
   const unobserve = scepMetrics.observe(server); // days-to-expiry gauges of the CA (and RA) certificates
   const oneTime = settings.some((p) => p.challenge.type === "one-time");
   const adminApi = config.adminToken
@@ -378,6 +386,7 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
   return {
     config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin, adminApi, stores, metrics, activity, crl, close: async () => {
       unobserve();
+      await Promise.all(syncSchedules.map((s) => s.stop()));
       await Promise.all([...crlSchedules.values()].map((c) => c.stop()));
     }, profiles: summaries, profileCas,
   };

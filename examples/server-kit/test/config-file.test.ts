@@ -37,7 +37,7 @@ describe("loadConfig: a valid file", () => {
       text([
         { path: "/scep", challengePasswordEnv: "SCEP_CHALLENGE_CORP" },
         { name: "otp", path: "/otp/", challenge: "one-time", pending: true, validityDays: 30 },
-        { path: "/intune", allowSid: true, ca: { cert: "pki/intune-ca.pem", key: "pki/intune-ca.key", keyPassphraseFile: "pki/pass" }, intune: { ...api, loginBaseUrl: "http://127.0.0.1:9999", replay: { ttlSeconds: 600 }, rateLimit: { max: 5, windowSeconds: 3600 } } },
+        { path: "/intune", allowSid: true, ca: { cert: "pki/intune-ca.pem", key: "pki/intune-ca.key", keyPassphraseFile: "pki/pass" }, intune: { ...api, loginBaseUrl: "http://127.0.0.1:9999", revocationSyncSeconds: 900, replay: { ttlSeconds: 600 }, rateLimit: { max: 5, windowSeconds: 3600 } } },
         { path: "/intune-b", intune: { ...token, strict: false, clockSkewSeconds: 30, maxValiditySeconds: false, rateLimit: false } },
         { path: "/intune-c", challenge: "intune", intune: { mode: "api", tenantId: "t", clientId: "c", clientSecretFile: "/run/secrets/intune" } },
       ]),
@@ -57,7 +57,7 @@ describe("loadConfig: a valid file", () => {
         challenge: {
           type: "intune-api", tenantId: "contoso.onmicrosoft.com", clientId: "66666666-7777-8888-9999-000000000000", clientSecret: { env: "INTUNE_CLIENT_SECRET" },
           loginBaseUrl: "http://127.0.0.1:9999", graphBaseUrl: undefined, intuneResource: undefined, timeoutMs: undefined, retries: undefined,
-          deliverWhenNotificationFails: false, caConfiguration: undefined, replayTtlMs: 600_000, rateLimit: { max: 5, windowMs: 3_600_000 },
+          deliverWhenNotificationFails: false, caConfiguration: undefined, revocationSyncSeconds: 900, replayTtlMs: 600_000, rateLimit: { max: 5, windowMs: 3_600_000 },
         },
       },
       {
@@ -91,7 +91,7 @@ describe("loadConfig: a valid file", () => {
     const schema = JSON.parse(readFileSync(CONFIG_SCHEMA_URL, "utf8"));
     expect(schema.$schema).toBe("http://json-schema.org/draft-07/schema#");
     expect(Object.keys(schema.definitions.profile.properties).sort()).toEqual(["allowSid", "ca", "challenge", "challengePasswordEnv", "challengePasswordFile", "intune", "name", "path", "pending", "validityDays", "webhook"]);
-    expect(Object.keys(schema.definitions.intune.properties)).toHaveLength(19);
+    expect(Object.keys(schema.definitions.intune.properties)).toHaveLength(20);
   });
 });
 
@@ -120,6 +120,8 @@ describe("loadConfig: one line naming the bad field", () => {
     ["a secret's value where its variable's name goes", [{ path: "/i", intune: { ...api, clientSecretEnv: "abc~def.ghi" } }], "profiles[0].intune.clientSecretEnv: must be the name of an environment variable (letters, digits, _), not its value"],
     ["a signed-token field in mode api", [{ path: "/i", intune: { ...api, trustAnchors: "a.pem" } }], 'profiles[0].intune.trustAnchors: only for "mode": "signed-token"'],
     ["an api field in mode signed-token", [{ path: "/i", intune: { ...token, tenantId: "t" } }], 'profiles[0].intune.tenantId: only for "mode": "api"'],
+    ["a revocation sync in mode signed-token", [{ path: "/i", intune: { ...token, revocationSyncSeconds: 60 } }], 'profiles[0].intune.revocationSyncSeconds: only for "mode": "api"'],
+    ["a revocation sync every 0 s", [{ path: "/i", intune: { ...api, revocationSyncSeconds: 0 } }], "profiles[0].intune.revocationSyncSeconds: must be >= 1"],
     ["an unknown mode", [{ path: "/i", intune: { mode: "jwt" } }], 'profiles[0].intune.mode: must be one of "api", "signed-token"'],
     ["an unknown challenge", [{ path: "/i", challenge: "ldap" }], 'profiles[0].challenge: must be one of "static", "one-time", "intune", "webhook"'],
     ["a webhook challenge without its settings", [{ path: "/w", challenge: "webhook" }], 'profiles[0].webhook: required with "challenge": "webhook"'],
