@@ -389,6 +389,15 @@ describe("syncIntuneRevocations: download, revoke each, upload every result in o
     expect(fake.pendingRevocations).toEqual([]);
   });
 
+  it.each(Object.entries(INTUNE_REVOCATION_CODES))("an { errorCode: %s } outcome (%i) is uploaded as given and counted as success, final or retryable", async (name, code) => {
+    fake.pendingRevocations = pending(1);
+    const summary = await syncIntuneRevocations({ client: client(), revoke: async () => ({ errorCode: code, errorMessage: `CA says ${name}` }) });
+    expect((body(fake.of("uploadRevocationResults")[0]!) as { results: unknown[] }).results).toEqual([{ requestContext: "ctx-1", succeeded: code === 0, errorCode: code, errorMessage: `CA says ${name}` }]);
+    const kind = code === 0 ? "succeeded" : code >= 4100 ? "retryable" : "failed";
+    expect({ succeeded: summary.succeeded, failed: summary.failed, retryable: summary.retryable }).toEqual({ succeeded: 0, failed: 0, retryable: 0, [kind]: 1 });
+    expect(fake.pendingRevocations).toHaveLength(code >= 4100 ? 1 : 0); // the fake keeps what Intune would send again
+  });
+
   it('alreadyRevoked: "succeeded" reports an already revoked certificate as done (0)', async () => {
     const store = new MemoryRevocationStore();
     await store.revoke({ serialNumber: "1000", reason: "superseded" });
