@@ -13,20 +13,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalKey, isScepError } from "../src/index.js";
+import { thrown } from "./support/thrown.js";
 
 const dir = mkdtempSync(join(tmpdir(), "scep-der-key-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const openssl = (...args: string[]): void => void execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
 const bytes = (name: string): Uint8Array => new Uint8Array(readFileSync(join(dir, name)));
-
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error("did not throw");
-}
 
 beforeAll(() => {
   openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa.pem", "-subj", "/CN=DER RSA", "-out", "rsa.crt", "-days", "1");

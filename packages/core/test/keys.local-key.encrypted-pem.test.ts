@@ -11,20 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeyError, KeyPassphraseError, LocalKey, isScepError } from "../src/index.js";
+import { thrown } from "./support/thrown.js";
 
 const dir = mkdtempSync(join(tmpdir(), "scep-encrypted-key-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const openssl = (...args: string[]): string => execFileSync("openssl", args, { cwd: dir, encoding: "utf8" });
 const read = (name: string): string => readFileSync(join(dir, name), "utf8");
-
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error("did not throw");
-}
 
 describe("LocalKey.fromPem: encrypted private keys", () => {
   beforeAll(() => {
