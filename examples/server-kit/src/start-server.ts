@@ -47,7 +47,13 @@ export interface ScepKit {
   stores: SharedStores;
   /** The CRLs (mount before the SCEP middleware): the server CA's at `GET /scep/ca.crl`, a profile's own CA's at `GET <profile path>/ca.crl`. */
   crl: CrlEndpoint;
-  /** Stops the CRL schedules (and whatever else the kit runs in the background); resolves once a CRL being written is on disk. */
+  /**
+   * Starts the Intune revocation sync of the profiles with `intune.revocationSyncSeconds` (a round now, then every N s).
+   * Call it once the kit is in service: a start or reload that fails after making the kit never runs a round (a round
+   * revokes certificates and tells Intune). Once only; after `close()` it does nothing.
+   */
+  startRevocationSync(): void;
+  /** Stops the CRL schedules and the revocation sync (and whatever else the kit runs in the background); resolves once a CRL being written is on disk and a sync round in progress has ended. */
   close(): Promise<void>;
   /** The OpenTelemetry SDK (MeterProvider + Prometheus exporter) the SCEP metrics are recorded in, served at `/metrics`. */
   metrics: MetricsSdk;
@@ -359,10 +365,13 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
   }
   const crl = createCrlEndpoint(crlAt);
   // Intune's revocation requests (profiles with intune.revocationSyncSeconds): revoked in the profile CA's store, whose
-  // CRL is then re-signed.
-  const syncSchedules = revocationSyncs.map(({ profile, sync }) =>
-    scheduleRevocationSync(sync, profile, (e) => log(e), () => crlSchedules.get(sync.ca)?.refresh() ?? Promise.resolve(undefined)),
-  );
+  // CRL is then re-signed. Started by startRevocationSync once the kit is in service, never by a kit that is not.
+  let syncSchedules: Array<ReturnType<typeof scheduleRevocationSync>> | undefined;
+  const startRevocationSync = (): void => {
+    syncSchedules ??= revocationSyncs.map(({ profile, sync }) =>
+      scheduleRevocationSync(sync, profile, (e) => log(e), () => crlSchedules.get(sync.ca)?.refresh() ?? Promise.resolve(undefined)),
+    );
+  };
   const unobserve = scepMetrics.observe(server); // days-to-expiry gauges of the CA (and RA) certificates
   const oneTime = settings.some((p) => p.challenge.type === "one-time");
   const adminApi = config.adminToken
@@ -384,8 +393,9 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
   const caCertificatePath = config.caCertPath ?? join(ca.dataDir, "ca.pem");
   const admin = config.adminListen === undefined ? adminApi : undefined;
   return {
-    config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin, adminApi, stores, metrics, activity, crl, close: async () => {
+    config, ca, caCertificatePath, challenge, challengeSource: source, server, log, admin, adminApi, stores, metrics, activity, crl, startRevocationSync, close: async () => {
       unobserve();
+      syncSchedules ??= []; // a kit closed before it was in service never starts the sync
       await Promise.all(syncSchedules.map((s) => s.stop()));
       await Promise.all([...crlSchedules.values()].map((c) => c.stop()));
     }, profiles: summaries, profileCas,
@@ -678,6 +688,7 @@ export async function startServer(
       kit = next.kit;
       listener = next.listener;
       void old.close();
+      kit.startRevocationSync();
     },
     describe: (next) => ({
       ca: next.kit.ca.subject,
@@ -693,6 +704,8 @@ export async function startServer(
   if (hupWhileStarting) onHup();
   const onMessage = (m: unknown): void => void (m === SHUTDOWN_MESSAGE && onSignal("SIGTERM"));
   if (workerSlot !== undefined) process.on("message", onMessage);
+  // In service now (listening, kit made, handlers set): a start that failed above never ran a revocation sync round.
+  kit.startRevocationSync();
   return {
     get kit() {
       return kit;
