@@ -11,6 +11,7 @@ import {
   isIntuneError,
   revocationStoreRevoker,
   syncIntuneRevocations,
+  type IntuneApiOptions,
   type IntuneRevocationSyncSummary,
   type RateLimiter,
   type ReplayCache,
@@ -173,18 +174,22 @@ export async function buildProfile(
     }
     case "intune-api": {
       const clientSecret = await readSecret(c.clientSecret, `${at}.intune.clientSecret`, d.env);
+      // The Entra ID app and endpoints: the validator's and the revocation sync's client are the same app.
+      const api: IntuneApiOptions = {
+        tenant: c.tenantId,
+        clientId: c.clientId,
+        credential: { clientSecret },
+        fetch: nodeHttpFetch, // node:http keep-alive: about half the CPU of the global fetch per Intune call
+        ...(c.loginBaseUrl !== undefined ? { loginBaseUrl: c.loginBaseUrl } : {}),
+        ...(c.graphBaseUrl !== undefined ? { graphBaseUrl: c.graphBaseUrl } : {}),
+        ...(c.intuneResource !== undefined ? { intuneResource: c.intuneResource } : {}),
+        ...(c.timeoutMs !== undefined ? { timeoutMs: c.timeoutMs } : {}),
+        ...(c.retries !== undefined ? { retries: c.retries } : {}),
+      };
       const intune = intuneConfig(
         () =>
           new IntuneValidator({
-            tenant: c.tenantId,
-            clientId: c.clientId,
-            credential: { clientSecret },
-            fetch: nodeHttpFetch, // node:http keep-alive: about half the CPU of the global fetch per Intune call
-            ...(c.loginBaseUrl !== undefined ? { loginBaseUrl: c.loginBaseUrl } : {}),
-            ...(c.graphBaseUrl !== undefined ? { graphBaseUrl: c.graphBaseUrl } : {}),
-            ...(c.intuneResource !== undefined ? { intuneResource: c.intuneResource } : {}),
-            ...(c.timeoutMs !== undefined ? { timeoutMs: c.timeoutMs } : {}),
-            ...(c.retries !== undefined ? { retries: c.retries } : {}),
+            ...api,
             ...(c.replayTtlMs !== undefined ? { replayCache: d.intuneStores.replayCache(p.name), replayTtlMs: c.replayTtlMs } : {}),
             ...(c.rateLimit ? { rateLimit: c.rateLimit, rateLimiter: d.intuneStores.rateLimiter(p.name) } : {}),
             onError: onIntuneError,
@@ -199,20 +204,7 @@ export async function buildProfile(
         onUndelivered: (u) => log({ type: "undelivered", profile: u.profile, transactionId: u.transactionId, reason: u.reason, serial: u.certificate.serialNumberHex, subject: u.certificate.subject }),
       };
       if (c.revocationSyncSeconds !== undefined) {
-        const client = intuneConfig(
-          () =>
-            new IntuneRevocationClient({
-              tenant: c.tenantId,
-              clientId: c.clientId,
-              credential: { clientSecret },
-              fetch: nodeHttpFetch,
-              ...(c.loginBaseUrl !== undefined ? { loginBaseUrl: c.loginBaseUrl } : {}),
-              ...(c.graphBaseUrl !== undefined ? { graphBaseUrl: c.graphBaseUrl } : {}),
-              ...(c.intuneResource !== undefined ? { intuneResource: c.intuneResource } : {}),
-              ...(c.timeoutMs !== undefined ? { timeoutMs: c.timeoutMs } : {}),
-              ...(c.retries !== undefined ? { retries: c.retries } : {}),
-            }),
-        );
+        const client = intuneConfig(() => new IntuneRevocationClient(api));
         // Only certificates this CA issued (its index), under the issuer name successNotification reported.
         const revoke = revocationStoreRevoker(ca.revocations, { isIssued: async (serial) => (await ca.getCertificate(serial)) !== undefined });
         const issuerName = new Certificate(ca.certificateDer).subject;
