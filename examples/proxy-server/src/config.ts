@@ -4,6 +4,7 @@
 import { resolve } from "node:path";
 import { invokingDirectory } from "@scep-examples/server-kit/config";
 import { parseFlags } from "@scep-examples/server-kit/flags";
+import { hostProblem } from "@scep-examples/server-kit/listen-failure";
 import { ConfigFileRefused, MAX_CONFIG_BYTES, readConfigFileText } from "@scep-examples/server-kit/config-file";
 
 /** The CA types the proxy knows (PROXY.md "Challenge lifecycles by CA type"). */
@@ -122,6 +123,13 @@ function onlyKeys(what: string, value: Record<string, unknown>, allowed: readonl
 function object(what: string, value: unknown): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ConfigError(`${what} must be a JSON object`);
   return value as Record<string, unknown>;
+}
+
+/** A host to listen on, checked up front (`localhost:8090` is one line naming the mistake, not a failed listen). */
+function listenHost(what: string, value: string): string {
+  const problem = hostProblem(value);
+  if (problem) throw new ConfigError(`${what} ${problem}`);
+  return value;
 }
 
 function str(what: string, value: unknown, options: { optional: true }): string | undefined;
@@ -274,7 +282,7 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
   }
 
   const [portSrc, port] = get("--port", "PORT");
-  const host = get("--host", "HOST")[1];
+  const [hostSrc, host] = get("--host", "HOST");
   const [publicSrc, publicUrl] = get("--public-url", "PROXY_PUBLIC_URL");
   const [redisSrc, redisUrl] = get("--redis-url", "SCEP_REDIS_URL");
   const adminToken = env.PROXY_ADMIN_TOKEN ?? "";
@@ -282,7 +290,7 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`${redisSrc} must be a redis:// or rediss:// URL`);
   return {
     port: port !== undefined ? int(portSrc, port, 0, 65535) : file.port !== undefined ? int("port", file.port, 0, 65535) : 8090,
-    host: host ?? (file.host === undefined ? "127.0.0.1" : str("host", file.host)),
+    host: listenHost(host !== undefined ? hostSrc : "host", host ?? (file.host === undefined ? "127.0.0.1" : str("host", file.host))),
     publicUrl: publicUrl !== undefined ? httpUrl(publicSrc, publicUrl).replace(/\/+$/, "") : file.publicUrl === undefined ? undefined : httpUrl("publicUrl", file.publicUrl).replace(/\/+$/, ""),
     path,
     cas,

@@ -106,8 +106,7 @@ export async function startProxy(config: ProxyConfig, options: { log?: (entry: R
     });
   } catch (e) {
     await stores.close();
-    const message = listenFailure(e, config.host, config.port);
-    throw message === undefined ? e : new ListenError(message);
+    throw new ListenError(listenFailure(e, config.host, config.port));
   }
   const port = (server.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host.includes(":") ? `[${config.host}]` : config.host;

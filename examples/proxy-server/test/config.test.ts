@@ -113,6 +113,8 @@ describe("proxy-server configuration", () => {
     ["an unknown default CA", { cas: [CORP], defaultCa: "other" }, {}, [], 'defaultCa names "other", which is not among the cas'],
     ["a path ending in a slash", { cas: [CORP], path: "/scep/" }, {}, [], 'path must start with / and not end with one, got "/scep/"'],
     ["a bad port", { cas: [CORP] }, { PORT: "70000" }, [], 'PORT must be an integer from 0 to 65535, got "70000"'],
+    ["a host with a port", { cas: [CORP] }, {}, ["--host", "localhost:8090"], '--host takes an address or host name without a port (e.g. 127.0.0.1, localhost or ::1; the port is --port), got "localhost:8090"'],
+    ["a host with a port in the file", { cas: [CORP], host: "127.0.0.1:8090" }, {}, [], 'host takes an address or host name without a port (e.g. 127.0.0.1, localhost or ::1; the port is --port), got "127.0.0.1:8090"'],
     ["a non-Redis URL", { cas: [CORP] }, { SCEP_REDIS_URL: "http://x" }, [], "SCEP_REDIS_URL must be a redis:// or rediss:// URL"],
     ["an unknown http key", { cas: [CORP], http: { timeout: 1 } }, {}, [], 'http: unknown key "timeout" (allowed: headersTimeoutMs, requestTimeoutMs, bodyTimeoutMs, keepAliveTimeoutMs, maxInFlight, maxConnections, retryAfterSeconds)'],
     ["no in-flight request allowed", { cas: [CORP], http: { maxInFlight: 0 } }, {}, [], "http.maxInFlight must be an integer from 1 to 1000000, got 0"],

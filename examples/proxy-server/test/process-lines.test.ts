@@ -41,4 +41,17 @@ describe("proxy process lines", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it("a host name that does not resolve is one line on stderr and exit 2, not a stack", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scep-proxy-nohost-"));
+    try {
+      writeFileSync(join(dir, "proxy.json"), JSON.stringify({ cas: [{ name: "corp", type: "custom", url: "http://127.0.0.1:9/scep" }] }));
+      const proc = new ExampleProcess(PROXY_DIR, { SCEP_PROXY_CONFIG: join(dir, "proxy.json"), PROXY_ADMIN_TOKEN: ADMIN_TOKEN, PORT: "0", HOST: "nosuch.invalid" });
+      expect(await proc.exited).toEqual({ code: 2, signal: null });
+      expect(proc.stderr).toBe("proxy-server: cannot listen on nosuch.invalid:0: no such host name (ENOTFOUND); check --host or HOST: a local IP address or a name that resolves to one, without a port\n");
+      expect(proc.lines).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

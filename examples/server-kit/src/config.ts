@@ -75,6 +75,7 @@ export interface ServerConfig {
 
 export { ConfigError } from "./errors.js";
 import { ConfigError } from "./errors.js";
+import { hostProblem } from "./listen-failure.js";
 
 /** Most worker processes `--workers` accepts. */
 export const MAX_WORKERS = 64;
@@ -197,6 +198,14 @@ function redisUrl([name, value]: [string, string | undefined]): string | undefin
   return value;
 }
 
+/** `--host`/`HOST`, checked up front: `localhost:8080` or `[::1]` is one line naming the mistake, not a failed listen. */
+function listenHost([name, value]: [string, string | undefined]): string | undefined {
+  if (value === undefined) return undefined;
+  const problem = hostProblem(value);
+  if (problem) throw new ConfigError(`${name} ${problem}`);
+  return value;
+}
+
 function listenAddress([name, value]: [string, string | undefined]): { host: string; port: number } | undefined {
   if (value === undefined) return undefined;
   const m = /^(?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(value.trim());
@@ -273,7 +282,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   if (!(validityDays > 0) || !Number.isFinite(validityDays)) throw new ConfigError(`${validitySrc} must be a positive number of days, got ${JSON.stringify(validity)}`);
   const config: ServerConfig = {
     port: num("--port", "PORT", 8080, 0, 65535),
-    host: get("--host", "HOST")[1] ?? "0.0.0.0",
+    host: listenHost(get("--host", "HOST")) ?? "0.0.0.0",
     dataDir: path(get("--data-dir", "SCEP_DATA_DIR")[1]) ?? DEFAULT_DATA_DIR,
     challenge: get("--challenge", "SCEP_CHALLENGE")[1],
     caCertPath,

@@ -23,7 +23,7 @@ import type { ProfileSettings } from "./config-file.js";
 import { scheduleRevocationSync } from "./intune-revocation-sync.js";
 import { buildProfile, describeProfile, readSecret, type ProfileSummary, type RevocationSync } from "./profiles.js";
 import { createLimitedHttpServer } from "./http-limits.js";
-import { listenFailure } from "./listen-failure.js";
+import { listenFailure, type ListenOptionNames } from "./listen-failure.js";
 export { listenFailure } from "./listen-failure.js";
 
 /** The SCEP path (and profile name) the examples serve without a configuration file. */
@@ -403,13 +403,11 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
 }
 
 /** Listens, or throws a {@link ConfigError} (one line, no usage) when the address cannot be had. */
-async function listen(server: Server | NetServer, config: ServerConfig): Promise<void> {
+async function listen(server: Server | NetServer, config: { host: string; port: number }, names?: ListenOptionNames): Promise<void> {
   try {
     await new Promise<void>((ok, fail) => server.once("error", fail).listen(config.port, config.host, () => ok()));
   } catch (e) {
-    const message = listenFailure(e, config.host, config.port);
-    if (message === undefined) throw e;
-    throw new ConfigError(message, { showUsage: false });
+    throw new ConfigError(listenFailure(e, config.host, config.port, names), { showUsage: false });
   }
 }
 
@@ -611,10 +609,11 @@ export async function startServer(
     return true;
   };
   if (workerSlot !== undefined && !(await makeKit())) return undefined;
-  for (const [server, address, prefix] of [[http, config, ""], [adminHttp, { ...config, ...config.adminListen }, "--admin-listen: "]] as const) {
+  const adminNames: ListenOptionNames = { host: "--admin-listen or SCEP_ADMIN_LISTEN", port: "--admin-listen or SCEP_ADMIN_LISTEN" };
+  for (const [server, address, prefix, names] of [[http, config, "", undefined], [adminHttp, { ...config, ...config.adminListen }, "--admin-listen: ", adminNames]] as const) {
     if (!server) continue;
     try {
-      await listen(server, address);
+      await listen(server, address, names);
     } catch (e) {
       abortStart();
       if (!(e instanceof ConfigError)) throw e;

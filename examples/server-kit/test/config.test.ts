@@ -122,6 +122,8 @@ describe("parseConfig", () => {
   it.each([
     [["--port", "http"], {}, '--port must be an integer from 0 to 65535, got "http"'],
     [[], { PORT: "70000" }, 'PORT must be an integer from 0 to 65535, got "70000"'],
+    [["--host", "localhost:8080"], {}, '--host takes an address or host name without a port (e.g. 127.0.0.1, localhost or ::1; the port is --port), got "localhost:8080"'],
+    [[], { HOST: "[::1]" }, 'HOST takes an IPv6 address without brackets (::1), got "[::1]"'],
     [[], { SCEP_VALIDITY_DAYS: "-1" }, 'SCEP_VALIDITY_DAYS must be a positive number of days, got "-1"'],
     [[], { SCEP_PENDING: "maybe" }, 'SCEP_PENDING must be true or false, got "maybe"'],
     [["--ca-cert", "ca.pem"], {}, "--ca-cert/SCEP_CA_CERT and --ca-key/SCEP_CA_KEY must be given together"],

@@ -623,6 +623,7 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
       ["two workers", { SCEP_WORKERS: "2" }, (port: number) => ({ PORT: String(port) }), (port: number) => `cannot listen on 127.0.0.1:${port}`],
       ["--admin-listen", { SCEP_ADMIN_TOKEN: "t".repeat(32) }, (port: number) => ({ SCEP_ADMIN_LISTEN: `127.0.0.1:${port}` }), (port: number) => `--admin-listen: cannot listen on 127.0.0.1:${port}`],
     ])("a port in use creates no file, and the next start announces the generated challenge (%s)", async (label, extra, busy, where) => {
+      const option = label === "--admin-listen" ? "--admin-listen or SCEP_ADMIN_LISTEN" : "--port or PORT";
       const occupier = createNetServer();
       await new Promise<void>((ok) => occupier.listen(0, "127.0.0.1", ok));
       const port = (occupier.address() as AddressInfo).port;
@@ -631,7 +632,7 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: dataDir, ...extra, ...busy(port) });
         procs.push(proc);
         expect(await proc.exited).toEqual({ code: 2, signal: null });
-        expect(proc.stderr).toBe(`${name}-server: ${where(port)}: the port is already in use (EADDRINUSE); choose another with --port or PORT\n`);
+        expect(proc.stderr).toBe(`${name}-server: ${where(port)}: the port is already in use (EADDRINUSE); choose another with ${option}\n`);
         expect(existsSync(dataDir)).toBe(false);
       } finally {
         await new Promise((done) => occupier.close(done));
@@ -645,8 +646,27 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
     });
 
     it.each([
+      ["one process", {}, "--host", "cannot listen on nosuch.invalid:0: no such host name (ENOTFOUND); check --host or HOST: a local IP address or a name that resolves to one, without a port"],
+      ["two workers", { SCEP_WORKERS: "2" }, "--host", "cannot listen on nosuch.invalid:0: no such host name (ENOTFOUND); check --host or HOST: a local IP address or a name that resolves to one, without a port"],
+      [
+        "--admin-listen",
+        { SCEP_ADMIN_TOKEN: "t".repeat(32) },
+        "--admin-listen",
+        "--admin-listen: cannot listen on nosuch.invalid:0: no such host name (ENOTFOUND); check --admin-listen or SCEP_ADMIN_LISTEN: a local IP address or a name that resolves to one, without a port",
+      ],
+    ])("a host name that does not resolve is one line and exit 2, not a stack, and creates no file (%s)", async (label, extra, flag, line) => {
+      const dataDir = join(tmp, `nohost-${label.replace(/\W+/g, "")}`);
+      const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: dataDir, ...extra }, ["--port", "0", flag, flag === "--host" ? "nosuch.invalid" : "nosuch.invalid:0"]);
+      procs.push(proc);
+      expect(await proc.exited).toEqual({ code: 2, signal: null });
+      expect(proc.stderr).toBe(`${name}-server: ${line}\n`);
+      expect(existsSync(dataDir)).toBe(false);
+    });
+
+    it.each([
       [["--port", "http"], `--port must be an integer from 0 to 65535, got "http" (run with --help)`],
       [["--bogus"], `unknown option '--bogus' (run with --help)`],
+      [["--port", "0", "--host", "localhost:8080"], '--host takes an address or host name without a port (e.g. 127.0.0.1, localhost or ::1; the port is --port), got "localhost:8080" (run with --help)'],
       [["--port"], `option '--port <value>' argument missing (run with --help)`],
     ])("a configuration mistake %j is one line on stderr and exit 2", async (argv, line) => {
       const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(tmp, "bad") }, argv);
