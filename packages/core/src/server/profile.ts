@@ -9,6 +9,7 @@ import { InvalidArgumentError, IssueHookError, type ScepError } from "../errors.
 import type { AlgorithmPolicy } from "../policy.js";
 import type { Decrypter, Signer } from "../keys/key.js";
 import { Certificate } from "../x509/certificate.js";
+import { issuerPath } from "../x509/issuer-path.js";
 import type { CertificationRequest } from "../x509/certification-request.js";
 import type { PkiRequest } from "../message/pki-message.js";
 import { buildCaCaps } from "../message/ca-caps.js";
@@ -74,7 +75,19 @@ export interface ScepProfile {
   name?: string;
   /** URL path, e.g. `/scep` or `/scep/corp`. Suffixes such as `/pkiclient.exe` are routed here too. */
   path: string;
-  /** The issuing CA certificate (renewals must chain to it; CertPoll names it). */
+  /**
+   * The issuing CA certificate (renewals must chain to it; CertPoll names it): a {@link Certificate}, DER bytes, or
+   * PEM (RFC 7468; a string or the bytes of a PEM file). A PEM bundle (the issuing CA and the certificates above it,
+   * e.g. `readFileSync("bundle.pem")`) stands for the whole chain:
+   * - the issuing CA is the bundle's certificate whose public key is the signer's or a decrypter's (a CA that signs
+   *   or decrypts itself), wherever it stands in the file; with RA keys (no match) it is the bundle's first certificate;
+   * - the default {@link ScepProfile.caChain} is the issuing CA, then the bundle's other certificates in issuer order
+   *   (each issued by the next: name and signature, RFC 5280 §6.1), whatever their order in the file, so GetCACert
+   *   serves the root too.
+   *
+   * A bundle certificate that is not above the issuing CA is refused at start (`ERR_INVALID_ARGUMENT`) unless
+   * `caChain` is given.
+   */
   caCertificate: Certificate | Uint8Array | string;
   /** Signs CertReps: the CA key, or an RA key. */
   signer: Signer;
@@ -84,7 +97,9 @@ export interface ScepProfile {
    */
   decrypters?: readonly Decrypter[];
   /**
-   * The issuing CA and its parents, issuing CA first, each issued by the next (default: `[caCertificate]`). Sent
+   * The issuing CA and its parents, issuing CA first, each issued by the next (default: `[caCertificate]`, or every
+   * certificate of a `caCertificate` PEM bundle, issuing CA first, in issuer order). An entry may be a PEM bundle
+   * (all its certificates, in the file's order). Sent
    * after the RA certificates in GetCACert (RFC 8894 §4.2.1.2) and as the chain of a SUCCESS CertRep when the issue
    * hook gives none, so a device can build the path through an intermediate to the root.
    */
@@ -270,9 +285,32 @@ function badChoice(name: string, choice: string): never {
   throw new InvalidArgumentError(`profile ${name}: caCertificates must be "default", "issuing-ca", "ca-only" or a list of certificates, not "${choice}"`);
 }
 
-/** The CA chain: starts with the issuing CA, each certificate issued by the next. */
-function resolveChain(name: string, ca: Certificate, given: ScepProfile["caChain"]): Certificate[] {
-  if (!given || given.length === 0) return [ca];
+/**
+ * The issuing CA of `caCertificate` and the chain a PEM bundle gives (the CA, then the bundle's other certificates
+ * in issuer order; `[ca]` for one certificate). In a bundle, the CA is the certificate of the signer's or a
+ * decrypter's public key, else the first block. `leftover`: the bundle's certificates that are not above the CA.
+ */
+function resolveCa(given: ScepProfile["caCertificate"], keyCertificates: readonly Certificate[]): { ca: Certificate; chain: Certificate[]; leftover: Certificate[] } {
+  if (given instanceof Certificate) return { ca: given, chain: [given], leftover: [] };
+  const all = unique(toCerts([given]));
+  if (all.length === 1) return { ca: all[0]!, chain: [all[0]!], leftover: [] };
+  const index = Math.max(0, all.findIndex((c) => keyCertificates.some((k) => samePublicKey(k.spki, c.spki))));
+  const ca = all[index]!;
+  const { path, rest } = issuerPath(ca, all.filter((_, i) => i !== index));
+  return { ca, chain: path, leftover: rest };
+}
+
+/** The CA chain: starts with the issuing CA, each certificate issued by the next (default: the `caCertificate` bundle's). */
+function resolveChain(name: string, ca: Certificate, given: ScepProfile["caChain"], bundle: { chain: Certificate[]; leftover: Certificate[] }): Certificate[] {
+  if (!given || given.length === 0) {
+    if (bundle.leftover.length > 0) {
+      throw new InvalidArgumentError(
+        `profile ${name}: the caCertificate bundle holds ${bundle.leftover.map((c) => c.subject).join("; ")}, which is not above the issuing CA ${ca.subject} ` +
+          "(a bundle holds the issuing CA, the one of the signer's or a decrypter's key or else the first, and the certificates above it; or give caChain)",
+      );
+    }
+    return bundle.chain;
+  }
   const chain = toCerts(given);
   if (!equalBytes(chain[0]!.der, ca.der)) throw new InvalidArgumentError(`profile ${name}: caChain must start with the issuing CA (caCertificate)`);
   for (let i = 0; i + 1 < chain.length; i++) {
@@ -300,7 +338,6 @@ function kindOf(c: ChallengePolicy): string {
  * @group Server
  */
 export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile {
-  const ca = Certificate.from(p.caCertificate);
   const name = p.name ?? normalizePath(p.path);
   const c = p.challenge as ChallengePolicy | undefined;
   if (!c) throw new InvalidArgumentError(`profile ${name}: a challenge policy is required (use { type: "none", acknowledgeAnyoneCanEnroll: true } to run without one)`);
@@ -311,8 +348,10 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
     const kinds = [...new Set(decrypters.map((d) => keyAlgorithmName(d.certificate.spki)))].join(", ");
     throw new InvalidArgumentError(`profile ${name}: an RSA decrypter (RA) is needed: SCEP requests are encrypted with RSA key transport and this profile's decrypter keys are ${kinds}`);
   }
-  const caChain = resolveChain(name, ca, p.caChain);
   const signerCert = p.signer.certificate;
+  const bundle = resolveCa(p.caCertificate, [signerCert, ...decrypters.map((d) => d.certificate)]);
+  const ca = bundle.ca;
+  const caChain = resolveChain(name, ca, p.caChain, bundle);
   const ras = [signerCert, ...decrypters.map((d) => d.certificate)];
   const choice = p.caCertificates ?? "default";
   const caCerts =
