@@ -1,7 +1,7 @@
 /**
  * Example SCEP server on Express 5, run from TypeScript sources (no build):
  * `pnpm start` from the repository root, with flags after the script name:
- * `pnpm start --help`, `pnpm start --port 9000 --pending` (`pnpm start -- --help`
+ * `pnpm start --help`, `pnpm start --port 9000 --validity-days 30` (`pnpm start -- --help`
  * works too). Relative paths are resolved against the directory you ran
  * pnpm from.
  *

@@ -291,5 +291,5 @@ export function describeProfile(p: ProfileSettings, config: ServerConfig, defaul
           : c.type === "intune-api"
           ? `Intune API (tenant ${c.tenantId}, client ${c.clientId}, secret from ${where(c.clientSecret)}${c.deliverWhenNotificationFails ? ", delivers without successNotification" : ""}${c.revocationSyncSeconds !== undefined ? `, revocation sync every ${c.revocationSyncSeconds} s` : ""})`
           : `signed tokens (anchors ${c.trustAnchors}${c.audience ? `, audience ${c.audience}` : ""}${c.strict ? "" : ", NOT strict"}, ${c.rateLimit === false ? "no rate limit" : `at most ${c.rateLimit?.max ?? 3} per device in ${(c.rateLimit?.windowMs ?? 86_400_000) / 1000} s`})`;
-  return `${what}; ${pending ? "PENDING until approved" : "issued at once"}, ${p.validityDays ?? config.validityDays} days`;
+  return `${what}; ${!pending ? "issued at once" : config.adminToken ? "PENDING until approved" : "PENDING until approved through a replica with SCEP_ADMIN_TOKEN"}, ${p.validityDays ?? config.validityDays} days`;
 }

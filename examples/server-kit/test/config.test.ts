@@ -88,7 +88,9 @@ describe("parseConfig", () => {
   it("lets flags override the environment; empty variables count as unset", () => {
     const env = { PORT: "9000", SCEP_CHALLENGE: "", SCEP_PENDING: "0", SCEP_DATA_DIR: "/env" };
     const argv = ["--port", "0", "--data-dir", "/flag", "--pending", "--challenge", "flag-pw", "--validity-days", "7", "--max-body=4096", "--host", "::1"];
-    expect(parseConfig(argv, env)).toEqual({ ...DEFAULTS, port: 0, dataDir: "/flag", pending: true, challenge: "flag-pw", validityDays: 7, maxBodyBytes: 4096, host: "::1" });
+    expect(parseConfig(argv, { ...env, SCEP_ADMIN_TOKEN: "0123456789abcdef" })).toEqual({
+      ...DEFAULTS, port: 0, dataDir: "/flag", pending: true, challenge: "flag-pw", validityDays: 7, maxBodyBytes: 4096, host: "::1", adminToken: "0123456789abcdef",
+    });
     expect(parseConfig([], env)).toEqual({ ...DEFAULTS, port: 9000, dataDir: "/env" });
     expect(parseConfig(["--help"], {})).toEqual({ help: true });
     expect(parseConfig(["--workers", "2"], { SCEP_WORKERS: "4" })).toEqual({ ...DEFAULTS, workers: 2, keyWorkers: autoKeyWorkers(2) });
@@ -102,7 +104,7 @@ describe("parseConfig", () => {
   it("reads --workers auto as one worker per CPU (pending mode needs one worker)", () => {
     expect(parseConfig(["--workers", "auto"], {})).toEqual({ ...DEFAULTS, workers: Math.min(64, availableParallelism()), keyWorkers: 0 });
     expect(parseConfig([], { SCEP_WORKERS: "AUTO" })).toEqual({ ...DEFAULTS, workers: Math.min(64, availableParallelism()), keyWorkers: 0 });
-    expect(parseConfig(["--pending"], { SCEP_WORKERS: "1" })).toEqual({ ...DEFAULTS, pending: true });
+    expect(parseConfig(["--pending"], { SCEP_WORKERS: "1", SCEP_ADMIN_TOKEN: "0123456789abcdef" })).toEqual({ ...DEFAULTS, pending: true, adminToken: "0123456789abcdef" });
   });
 
   it("reads --key-workers: auto (default) is 2 threads per process (1 on one core), none when the processes take every core", () => {
@@ -164,6 +166,8 @@ describe("parseConfig", () => {
       ...DEFAULTS, pending: true, oneTimeChallenges: true, workers: 4, keyWorkers: autoKeyWorkers(4), adminToken: "0123456789abcdef", redisUrl: "redis://127.0.0.1:6379",
     });
     expect(parseConfig(["--redis-url", "rediss://u:p@cache.example:6380/1"], {})).toMatchObject({ redisUrl: "rediss://u:p@cache.example:6380/1" });
+    // PENDING on a replica without the admin API: another replica on the same Redis approves it.
+    expect(parseConfig(["--pending", "--redis-url", "redis://127.0.0.1:6379"], {})).toMatchObject({ pending: true, adminToken: undefined });
   });
 
   it.each([
@@ -174,6 +178,9 @@ describe("parseConfig", () => {
     [["--crl-validity-hours", "0"], {}, '--crl-validity-hours must be an integer from 1 to 8760, got "0"'],
     [["--admin-listen", "localhost:99999"], { SCEP_ADMIN_TOKEN: "0123456789abcdef" }, '--admin-listen must be [host:]port (e.g. 127.0.0.1:9090), got "localhost:99999"'],
     [["--admin-listen", "9090"], {}, "--admin-listen needs SCEP_ADMIN_TOKEN: it serves the admin API"],
+    // Only the admin API approves a PENDING request; with Redis a replica that has it can (RFC 8894 §3.3.2 polling).
+    [["--pending"], {}, "--pending needs SCEP_ADMIN_TOKEN: a PENDING request is approved only through the admin API (POST /admin/scep/approve or the admin page); set SCEP_ADMIN_TOKEN, or drop --pending"],
+    [[], { SCEP_PENDING: "true" }, "--pending needs SCEP_ADMIN_TOKEN: a PENDING request is approved only through the admin API (POST /admin/scep/approve or the admin page); set SCEP_ADMIN_TOKEN, or drop --pending"],
     [["--one-time-challenges"], {}, "--one-time-challenges needs SCEP_ADMIN_TOKEN: one-time challenges are issued by POST /admin/scep/challenges"],
     [["--one-time-challenges", "--workers", "2"], { SCEP_ADMIN_TOKEN: "0123456789abcdef" }, "--one-time-challenges cannot run with 2 workers without --redis-url: challenges would live in one process's memory (use --workers 1, or give SCEP_REDIS_URL)"],
   ])("refuses the shared-state settings %j %j (never echoing the URL)", (argv, env, message) => {
