@@ -57,9 +57,14 @@ describe("LocalKey.from: DER private keys (RFC 5958, RFC 8017 §A.1.2, RFC 5915)
     expect(isScepError(wrong) && [wrong.code, wrong.message]).toEqual(["ERR_KEY_PASSPHRASE", "the passphrase does not open the encrypted private key (wrong passphrase, or a damaged key)"]);
   });
 
-  it("DER of no private-key form (the certificate itself) is ERR_KEY", () => {
-    const e = thrown(() => LocalKey.from(readFileSync(join(dir, "rsa.crt")), LocalKey.from(readFileSync(join(dir, "rsa.crt")), bytes("rsa-pkcs1.der")).certificate.der));
+  it("DER of no private-key form is ERR_KEY; the certificate itself is named as such", () => {
+    const e = thrown(() => LocalKey.from(readFileSync(join(dir, "rsa.crt")), new Uint8Array([0x30, 0x03, 0x04, 0x01, 0x00])));
     expect(isScepError(e) && [e.code, e.message]).toEqual(["ERR_KEY", "unreadable private key (expected DER PKCS#8, PKCS#1 or SEC1)"]);
+    const cert = thrown(() => LocalKey.from(readFileSync(join(dir, "rsa.crt")), LocalKey.from(readFileSync(join(dir, "rsa.crt")), bytes("rsa-pkcs1.der")).certificate.der));
+    expect(isScepError(cert) && [cert.code, cert.message]).toEqual([
+      "ERR_KEY",
+      "the private key argument holds a DER certificate, not a private key: LocalKey.from takes the certificate first, then the private key",
+    ]);
   });
 
   it("a DER key of another certificate is ERR_KEY", () => {

@@ -7,10 +7,12 @@
  */
 import type { DigestAlgorithm, KeyTransport, SignatureAlgorithm } from "../algorithms.js";
 import { Certificate } from "../x509/certificate.js";
-import { DecryptError, KeyError, KeyPassphraseError, UnsupportedAlgorithmError } from "../errors.js";
+import { DecryptError, InvalidArgumentError, KeyError, KeyPassphraseError, UnsupportedAlgorithmError } from "../errors.js";
 import type { KeyUnavailableError } from "../errors.js";
 import * as nc from "../lib/node-crypto.js";
+import * as der from "../lib/der.js";
 import { equalBytes } from "../lib/der.js";
+import { fromPem, pemTextOf } from "../lib/bytes.js";
 import { KeyWorkerPool } from "./key-worker-pool.js";
 
 /** `-----BEGIN ENCRYPTED PRIVATE KEY-----` (PKCS#8, RFC 5958 §3) or a legacy OpenSSL header `Proc-Type: 4,ENCRYPTED` (RFC 1421 §4.6.1.1). */
@@ -46,6 +48,68 @@ function privateKeyFromDer(der: Uint8Array, passphrase: string | undefined): nc.
   const read = nc.privateKeyFromDer(der, passphrase ?? "");
   if ("key" in read) return read.key;
   throw passphraseError(passphrase, read.cause);
+}
+
+/** A PEM `… PRIVATE KEY` block's BEGIN line (PKCS#8, encrypted PKCS#8, PKCS#1 `RSA`, SEC1 `EC`, …); group 1 is the label. */
+const PRIVATE_KEY_PEM = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY)-----/;
+
+/**
+ * Whether DER bytes are shaped as a private key rather than a certificate: a SEQUENCE whose first element is an
+ * INTEGER (the version of PKCS#8 `PrivateKeyInfo`, PKCS#1 `RSAPrivateKey` and SEC1 `ECPrivateKey`), or a SEQUENCE
+ * of an AlgorithmIdentifier and an OCTET STRING (PKCS#8 `EncryptedPrivateKeyInfo`, RFC 5958 §3). A certificate
+ * starts with its TBSCertificate SEQUENCE (RFC 5280 §4.1).
+ */
+function looksLikePrivateKeyDer(bytes: Uint8Array): boolean {
+  try {
+    const fields = der.children(der.parse(bytes));
+    return fields[0]?.tag === der.Tag.INTEGER || (fields.length === 2 && fields[0]?.tag === der.Tag.SEQUENCE && fields[1]?.tag === der.Tag.OCTET_STRING);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The certificates of {@link LocalKey.from}'s first argument (every block of a PEM bundle), or an
+ * InvalidArgumentError naming a private key given in its place.
+ */
+function certificatesOf(value: Certificate | Uint8Array | string): Certificate[] {
+  if (value instanceof Certificate) return [value];
+  const text = typeof value === "string" ? value : pemTextOf(value);
+  if (text !== undefined) {
+    const ders = fromPem(text, "CERTIFICATE");
+    if (ders.length > 0) return ders.map((d) => new Certificate(d));
+    const label = PRIVATE_KEY_PEM.exec(text)?.[1];
+    if (label) throw swapped(`a PEM "${label}" block`);
+    return Certificate.fromPem(text); // ERR_INVALID_ARGUMENT: no CERTIFICATE block
+  }
+  try {
+    return [new Certificate(value as Uint8Array)];
+  } catch (e) {
+    if (looksLikePrivateKeyDer(value as Uint8Array)) throw swapped("DER shaped as a private key", e);
+    throw e;
+  }
+}
+
+function swapped(what: string, cause?: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(`the certificate argument holds ${what}, not a certificate: LocalKey.from takes the certificate first, then the private key`, { cause });
+}
+
+/** A KeyError saying the private-key argument holds a certificate, when it does (a PEM CERTIFICATE block, or DER that parses as one). */
+function certificateAsKey(value: PrivateKeyInput, cause: unknown): KeyError | undefined {
+  if (typeof value !== "string" && !(value instanceof Uint8Array)) return undefined;
+  const text = typeof value === "string" ? value : pemTextOf(value);
+  let what: string | undefined;
+  if (text !== undefined) {
+    if (!PRIVATE_KEY_PEM.test(text) && /-----BEGIN CERTIFICATE-----/.test(text)) what = 'a PEM "CERTIFICATE" block';
+  } else {
+    try {
+      new Certificate(value as Uint8Array);
+      what = "a DER certificate";
+    } catch {
+      /* not a certificate either: the original error stands */
+    }
+  }
+  return what === undefined ? undefined : new KeyError(`the private key argument holds ${what}, not a private key: LocalKey.from takes the certificate first, then the private key`, { cause });
 }
 
 /** Something that signs with the private key of {@link Signer.certificate}. @group Keys */
@@ -152,16 +216,25 @@ export class LocalKey implements Signer, Decrypter {
   }
 
   /**
-   * From a certificate (PEM, DER or {@link Certificate}) and a PEM private key
-   * (PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY` or PKCS#8 `PRIVATE KEY`,
-   * each possibly encrypted: see {@link LocalKeyOptions.passphrase}), the same
-   * in DER bytes (PKCS#8 `PrivateKeyInfo` or `EncryptedPrivateKeyInfo`, RFC 5958;
-   * PKCS#1 `RSAPrivateKey`, RFC 8017 §A.1.2; SEC1 `ECPrivateKey`, RFC 5915), or
-   * a WebCrypto `CryptoKey` (extractable or not).
+   * From a certificate and its private key.
    *
+   * The certificate: a {@link Certificate}, DER bytes, or PEM (RFC 7468) as a string or as the bytes of a PEM file
+   * (`readFileSync(path)`). A PEM bundle (e.g. a CA and its root) gives the certificate whose public key is the
+   * private key's, wherever it stands in the file.
+   *
+   * The private key: PEM (PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY` or PKCS#8 `PRIVATE KEY`, each possibly
+   * encrypted: see {@link LocalKeyOptions.passphrase}) as a string or bytes, the same in DER bytes (PKCS#8
+   * `PrivateKeyInfo` or `EncryptedPrivateKeyInfo`, RFC 5958; PKCS#1 `RSAPrivateKey`, RFC 8017 §A.1.2; SEC1
+   * `ECPrivateKey`, RFC 5915), or a WebCrypto `CryptoKey` (extractable or not).
+   *
+   * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when the certificate argument holds a private key (a PEM
+   *   `… PRIVATE KEY` block, or DER shaped as one: the arguments are swapped), or PEM without a CERTIFICATE block.
+   * @throws Asn1Error `ERR_ASN1` when the certificate's DER cannot be read.
    * @throws KeyPassphraseError `ERR_KEY_PASSPHRASE` when the key is encrypted and the passphrase (or, without
    *   one, the empty passphrase) does not open it.
-   * @throws KeyError `ERR_KEY` when the key cannot be read or does not belong to the certificate.
+   * @throws KeyError `ERR_KEY` when the key cannot be read (a certificate given as the key is said so) or belongs
+   *   to no certificate given: "the private key does not match the certificate", with the number of certificates
+   *   tried when a bundle held several.
    *
    * @example
    * ```ts
@@ -169,22 +242,38 @@ export class LocalKey implements Signer, Decrypter {
    * import { LocalKey } from "@scep/core";
    *
    * const ca = LocalKey.from(readFileSync("ca.pem"), readFileSync("ca.key", "utf8"), { passphrase: process.env.CA_KEY_PASSPHRASE });
+   * // A bundle (issuing CA and root, in any order): the certificate of this key is chosen.
+   * const issuing = LocalKey.from(readFileSync("bundle.pem"), readFileSync("issuing-ca.key"));
+   * console.log(ca.certificate.subject, issuing.certificate.subject);
    * ```
    */
   static from(certificate: Certificate | Uint8Array | string, privateKey: PrivateKeyInput, options: LocalKeyOptions = {}): LocalKey {
-    const cert = Certificate.from(certificate);
+    const certs = certificatesOf(certificate);
     let key: nc.KeyObject;
-    if (typeof privateKey === "string") key = privateKeyFromPem(privateKey, options.passphrase);
-    else if (privateKey instanceof Uint8Array) key = privateKey[0] === 0x30 ? privateKeyFromDer(privateKey, options.passphrase) : privateKeyFromPem(privateKey, options.passphrase);
-    else key = nc.keyFromCryptoKey(privateKey);
+    try {
+      if (typeof privateKey === "string") key = privateKeyFromPem(privateKey, options.passphrase);
+      else if (privateKey instanceof Uint8Array) key = privateKey[0] === 0x30 ? privateKeyFromDer(privateKey, options.passphrase) : privateKeyFromPem(privateKey, options.passphrase);
+      else key = nc.keyFromCryptoKey(privateKey);
+    } catch (e) {
+      throw certificateAsKey(privateKey, e) ?? e;
+    }
+    if (key.type !== "private") throw new KeyError("expected a private key");
+    let cert = certs[0]!;
+    if (certs.length > 1) {
+      const spki = nc.spkiOf(key);
+      const match = certs.find((c) => equalBytes(c.spki, spki));
+      if (!match) throw new KeyError(`the private key does not match the certificate (tried all ${certs.length} certificates of the PEM bundle)`);
+      cert = match;
+    }
     const pool = options.workerPool === true ? KeyWorkerPool.shared() : options.workerPool || undefined;
     return new LocalKey(cert, key, options.threadPool ?? false, pool);
   }
 
   /**
-   * From PEM texts. Same as {@link LocalKey.from}.
+   * From PEM texts. Same as {@link LocalKey.from} (a bundle gives the certificate of the key).
    *
-   * @throws KeyPassphraseError `ERR_KEY_PASSPHRASE` (encrypted key, missing or wrong passphrase), KeyError `ERR_KEY`.
+   * @throws KeyPassphraseError `ERR_KEY_PASSPHRASE` (encrypted key, missing or wrong passphrase), KeyError `ERR_KEY`,
+   *   InvalidArgumentError `ERR_INVALID_ARGUMENT` (a private key given as the certificate, or no CERTIFICATE block).
    *
    * @example
    * ```ts
