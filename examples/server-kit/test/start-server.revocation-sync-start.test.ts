@@ -1,0 +1,58 @@
+/**
+ * createKit and the Intune revocation sync (intune.revocationSyncSeconds): a kit runs no round (no download from
+ * Intune, no revocation, no upload) until it is put in service with startRevocationSync(), so a start or reload that
+ * fails after making its kit (a --workers worker whose listen fails, a reload that is refused) never acts on Intune's
+ * requests; once started, a round runs at once, and close() stops it. Loopback fake of Intune and Entra ID.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLIENT_ID, CLIENT_SECRET, TENANT, startFakeIntune, type FakeIntune } from "../../../packages/intune/test/support/fake-intune.js";
+import { parseConfig, type ServerConfig } from "../src/config.js";
+import { createKit } from "../src/start-server.js";
+
+const dir = mkdtempSync(join(tmpdir(), "scep-sync-start-"));
+const env = { INTUNE_CLIENT_SECRET: CLIENT_SECRET };
+let fake: FakeIntune;
+let config: ServerConfig;
+
+beforeAll(async () => {
+  fake = await startFakeIntune();
+  const file = join(dir, "scep-config.json");
+  const intune = { mode: "api", tenantId: TENANT, clientId: CLIENT_ID, clientSecretEnv: "INTUNE_CLIENT_SECRET", loginBaseUrl: fake.base, graphBaseUrl: fake.base, timeoutMs: 5_000, retries: 0, revocationSyncSeconds: 3600 };
+  writeFileSync(file, JSON.stringify({ profiles: [{ path: "/intune", intune }] }));
+  config = parseConfig(["--config", file, "--data-dir", join(dir, "data")], {}) as ServerConfig;
+});
+afterAll(async () => {
+  await fake?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const downloads = (): number => fake.of("downloadRevocationRequests").length;
+/** Every call a round makes (its first is the Entra ID token): none means no round began. */
+const calls = (): number => (["token", "discovery", "downloadRevocationRequests", "uploadRevocationResults"] as const).reduce((n, k) => n + fake.of(k).length, 0);
+
+describe("createKit: the Intune revocation sync runs only once the kit is in service", () => {
+  it("a kit never put in service downloads nothing, also after the timers' first turn; close() then starts nothing", async () => {
+    const kit = await createKit(config, undefined, env);
+    await new Promise((r) => setTimeout(r, 200)); // past the first round's setTimeout(0), had the kit started it
+    expect(calls()).toBe(0);
+    await kit.close();
+    kit.startRevocationSync(); // after close: nothing
+    await new Promise((r) => setTimeout(r, 200));
+    expect(calls()).toBe(0);
+    await kit.stores.close();
+  }, 60_000);
+
+  it("startRevocationSync() runs a round at once (a download), once however often it is called; close() waits for it", async () => {
+    const kit = await createKit(config, undefined, env);
+    kit.startRevocationSync();
+    kit.startRevocationSync();
+    const deadline = Date.now() + 30_000;
+    while (downloads() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await kit.close();
+    expect(downloads()).toBe(1);
+    await kit.stores.close();
+  }, 60_000);
+});
