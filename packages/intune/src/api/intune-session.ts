@@ -64,9 +64,10 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 /** Tokens, discovery and the retry policy of one set of {@link IntuneApiOptions}. */
 export class IntuneApiSession {
-  readonly tokens: EntraTokenProvider;
-  readonly locator: IntuneServiceLocator;
+  /** The `callerInfo` and user agent (the options' `provider`, or `scep-sdk @scep/intune/<version>`). */
   readonly provider: string;
+  readonly #tokens: EntraTokenProvider;
+  readonly #locator: IntuneServiceLocator;
   readonly #fetch: Fetch;
   readonly #intuneScope: string;
   readonly #timeoutMs: number;
@@ -83,7 +84,7 @@ export class IntuneApiSession {
     this.#retries = retries;
     this.#sleep = options.sleep ?? defaultSleep;
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
-    this.tokens = new EntraTokenProvider({
+    this.#tokens = new EntraTokenProvider({
       tenant: options.tenant,
       clientId: options.clientId,
       credential: options.credential,
@@ -94,8 +95,8 @@ export class IntuneApiSession {
       ...(options.now ? { now: options.now } : {}),
       ...(options.sleep ? { sleep: options.sleep } : {}),
     });
-    this.locator = new IntuneServiceLocator({
-      tokens: this.tokens,
+    this.#locator = new IntuneServiceLocator({
+      tokens: this.#tokens,
       graphBaseUrl: options.graphBaseUrl ?? "https://graph.microsoft.com",
       graphScope: options.graphBaseUrl ? `${options.graphBaseUrl.replace(/\/+$/, "")}/.default` : GRAPH_SCOPE,
       timeoutMs,
@@ -121,8 +122,8 @@ export class IntuneApiSession {
     for (;;) {
       const activityId = randomUuid();
       try {
-        const base = await this.locator.locate(call.service);
-        const token = await this.tokens.getToken(this.#intuneScope);
+        const base = await this.#locator.locate(call.service);
+        const token = await this.#tokens.getToken(this.#intuneScope);
         const answer = await callJson({
           fetch: this.#fetch,
           method: "POST",
@@ -142,15 +143,15 @@ export class IntuneApiSession {
         });
         return { json: answer.json, activityId };
       } catch (e) {
-        if (e instanceof IntuneTransportError && e.status === undefined) this.locator.invalidate(); // rediscovered by the next attempt or call
+        if (e instanceof IntuneTransportError && e.status === undefined) this.#locator.invalidate(); // rediscovered by the next attempt or call
         if (e instanceof IntuneTransportError && e.status === 404 && !rediscovered) {
           rediscovered = true;
-          this.locator.invalidate();
+          this.#locator.invalidate();
           continue;
         }
         if (e instanceof IntuneTransportError && e.status === 401 && !reauthenticated) {
           reauthenticated = true;
-          this.tokens.invalidate(this.#intuneScope);
+          this.#tokens.invalidate(this.#intuneScope);
           continue;
         }
         if (retried < this.#retries && isRetryable(e)) {
