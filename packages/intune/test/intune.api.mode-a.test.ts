@@ -319,7 +319,7 @@ describe("successNotification and failureNotification: exact bodies", () => {
         transactionId: TXID,
         certificateRequest: Buffer.from(csr.der).toString("base64"),
         certificateThumbprint: createHash("sha1").update(issued.der).digest("hex").toUpperCase(),
-        certificateSerialNumber: x.serialNumber.toUpperCase().replace(/^0+(?=.)/, ""),
+        certificateSerialNumber: x.serialNumber.toUpperCase(), // whole octets, as Node and serialNumberHex print them: 0A1B…, not A1B…
         certificateExpirationDateUtc: new Date(x.validTo).toISOString(),
         issuingCertificateAuthority: "CN=device-0001.corp.example.test, O=Contoso",
         callerInfo: PROVIDER,
