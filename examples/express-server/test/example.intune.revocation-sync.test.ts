@@ -71,7 +71,7 @@ describe("the example server's Intune revocation sync (profile /intune, every se
       ],
     });
     await until(() => ex.lines("intune-revocation-sync").length > 0, "the intune-revocation-sync line");
-    expect(ex.lines("intune-revocation-sync")[0]).toMatchObject({ profile: "/intune", downloaded: 2, succeeded: 1, failed: 1, retryable: 0, uploaded: true, revoked: [serial] });
+    expect(ex.lines("intune-revocation-sync")[0]).toMatchObject({ profile: "/intune", downloaded: 2, succeeded: 1, failed: 1, retryable: 0, issuerMismatches: 0, uploaded: true, revoked: [serial] });
 
     const crl = Buffer.from(await (await fetch(`${ex.base}/scep/ca.crl`)).arrayBuffer());
     const file = join(ex.dir, "served.crl");

@@ -7,7 +7,7 @@ import type { RevocationSync } from "./profiles.js";
 /**
  * Runs `sync.round()` now and every `sync.everyMs`, one round at a time (a round still running when the timer fires
  * is not doubled). Logs `{ type: "intune-revocation-sync", profile, downloaded, succeeded, failed, retryable,
- * uploaded, revoked: [serials] }` after a round that downloaded anything, and `{ type: "intune-error", profile,
+ * issuerMismatches, uploaded, revoked: [serials] }` after a round that downloaded anything, and `{ type: "intune-error", profile,
  * operation: "revocationSync" | "uploadRevocationResults", code, message }` when Intune could not be asked or told
  * (never a secret). Calls `onRevoked()` (the kit re-signs the CA's CRL) before that line when the round revoked something. The
  * timer does not keep the process alive.
@@ -28,7 +28,9 @@ export function scheduleRevocationSync(
       if (s.downloaded > 0) {
         const revoked = s.items.filter((i) => i.outcome === "revoked").map((i) => i.request.serialNumber);
         if (revoked.length > 0) await onRevoked(); // the CRL names them before the line says so
-        log({ type: "intune-revocation-sync", profile, downloaded: s.downloaded, succeeded: s.succeeded, failed: s.failed, retryable: s.retryable, uploaded: s.uploaded, revoked });
+        // issuerMismatches: requests of another issuer name (4004 without revoking); all of them means the profile's
+        // CA subject is not the name Intune recorded.
+        log({ type: "intune-revocation-sync", profile, downloaded: s.downloaded, succeeded: s.succeeded, failed: s.failed, retryable: s.retryable, issuerMismatches: s.issuerMismatches, uploaded: s.uploaded, revoked });
       }
       if (s.uploadError) log({ type: "intune-error", profile, operation: "uploadRevocationResults", code: s.uploadError.code, message: s.uploadError.message });
     } catch (e) {

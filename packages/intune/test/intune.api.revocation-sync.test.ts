@@ -313,7 +313,7 @@ describe("syncIntuneRevocations: download, revoke each, upload every result in o
         { requestContext: "ctx-empty-serial", succeeded: false, errorCode: 4002, errorMessage: "the serial number is not a valid certificate serial number" },
       ],
     });
-    expect(summary).toMatchObject({ downloaded: 5, succeeded: 1, failed: 4, retryable: 0, uploaded: true });
+    expect(summary).toMatchObject({ downloaded: 5, succeeded: 1, failed: 4, retryable: 0, issuerMismatches: 0, uploaded: true });
     expect(summary.items.map((i) => i.outcome)).toEqual(["revoked", "already_revoked", "not_found", "invalid_serial", "invalid_serial"]);
     expect(body(fake.of("downloadRevocationRequests")[0]!)).toEqual({ downloadParameters: { maxRequests: 100, issuerName: issued.issuer } });
     expect(fake.pendingRevocations).toEqual([]); // every answer was final
@@ -359,10 +359,20 @@ describe("syncIntuneRevocations: download, revoke each, upload every result in o
       { requestContext: "ctx-custom", succeeded: false, errorCode: 4006, errorMessage: "this CA does not revoke device certificates" },
       { requestContext: "ctx-ok", succeeded: true, errorCode: 0, errorMessage: null },
     ]);
-    expect(summary).toMatchObject({ downloaded: 7, succeeded: 1, failed: 2, retryable: 4, uploaded: true });
+    expect(summary).toMatchObject({ downloaded: 7, succeeded: 1, failed: 2, retryable: 4, issuerMismatches: 1, uploaded: true });
     expect(summary.items.map((i) => i.outcome)).toEqual(["issuer_mismatch", "store_unavailable", "revoke_failed", "revoke_failed", "revoke_failed", "custom", "revoked"]);
     // Intune keeps the retryable ones for the next round
     expect(fake.pendingRevocations.map((r) => r.requestContext)).toEqual(["ctx-store-down", "ctx-throws", "ctx-throws-string", "ctx-odd-answer"]);
+  });
+
+  it("an issuerName that is not the name successNotification sent: every request is 4004 and counted in issuerMismatches, revoke is never called", async () => {
+    fake.pendingRevocations = pending(3, ISSUER);
+    fake.next("downloadRevocationRequests", { json: { value: fake.pendingRevocations } }); // Intune's own filter compares its way
+    let asked = 0;
+    const summary = await syncIntuneRevocations({ client: client(), issuerName: "CN=Contoso Root CA, O=Contoso", revoke: async () => (asked++, "revoked") });
+    expect(asked).toBe(0);
+    expect(summary).toMatchObject({ downloaded: 3, succeeded: 0, failed: 3, retryable: 0, issuerMismatches: 3, uploaded: true });
+    expect((body(fake.of("uploadRevocationResults")[0]!) as { results: { errorCode: number }[] }).results.map((r) => r.errorCode)).toEqual([4004, 4004, 4004]);
   });
 
   it("the store comes back: the next round revokes what the last one answered 4101", async () => {
@@ -434,7 +444,7 @@ describe("syncIntuneRevocations: download, revoke each, upload every result in o
 
   it("nothing pending → one download, no upload", async () => {
     const revoke = vi.fn<IntuneRevoke>();
-    expect(await syncIntuneRevocations({ client: client(), revoke, maxRequests: 500 })).toEqual({ downloaded: 0, succeeded: 0, failed: 0, retryable: 0, items: [], uploaded: false });
+    expect(await syncIntuneRevocations({ client: client(), revoke, maxRequests: 500 })).toEqual({ downloaded: 0, succeeded: 0, failed: 0, retryable: 0, issuerMismatches: 0, items: [], uploaded: false });
     expect(fake.of("downloadRevocationRequests")).toHaveLength(1);
     expect(fake.of("uploadRevocationResults")).toHaveLength(0);
     expect(revoke).not.toHaveBeenCalled();

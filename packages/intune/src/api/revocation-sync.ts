@@ -50,7 +50,9 @@ export interface SyncIntuneRevocationsOptions {
   /** The CA's action per request. */
   revoke: IntuneRevoke;
   /**
-   * This CA's issuer name, as it was sent in successNotification's `issuingCertificateAuthority` (e.g. `CN=Contoso CA, O=Contoso`).
+   * This CA's issuer name, as it was sent in successNotification's `issuingCertificateAuthority` (e.g. `CN=Contoso CA, O=Contoso`):
+   * with `IntuneValidator.confirmHook()` or `notifySuccess`, the issued certificate's `issuer`, i.e. the CA certificate's
+   * `Certificate.subject` (`Certificate.from(caPem).subject`). Requests of another name count in the summary's `issuerMismatches`.
    * It filters the download, and a request naming another issuer is answered `issuer_mismatch` without calling `revoke`
    * (compared RDN by RDN, case- and space-insensitively, in either order). Absent: every request of the tenant.
    */
@@ -91,6 +93,13 @@ export interface IntuneRevocationSyncSummary {
   failed: number;
   /** Results with a retryable code (4100–4103): Intune will send these again. */
   retryable: number;
+  /**
+   * Requests answered `issuer_mismatch` by the sync itself (4004, `revoke` not called; counted in `failed` too):
+   * their `issuerName` is not the `issuerName` option. When every request is one, the option is not the name
+   * successNotification sent (`issuingCertificateAuthority`, the CA certificate's subject as `Certificate.subject`
+   * prints it): log it, since each such request is answered 4004 and Intune does not ask again.
+   */
+  issuerMismatches: number;
   /** One entry per downloaded request, in download order. */
   items: IntuneRevocationSyncItem[];
   /** Whether Intune recorded the results (false when nothing was downloaded, or the upload failed). */
@@ -148,8 +157,13 @@ export async function syncIntuneRevocations(options: SyncIntuneRevocationsOption
   }
   const requests = await options.client.downloadRevocationRequests({ maxRequests, ...(options.issuerName !== undefined ? { issuerName: options.issuerName } : {}) });
   const items: IntuneRevocationSyncItem[] = [];
+  let issuerMismatches = 0;
   for (const request of requests) {
-    const { outcome, errorCode, errorMessage } = await answer(request, options, revokeTimeoutMs);
+    const otherIssuer = options.issuerName !== undefined && request.issuerName !== undefined && !sameDistinguishedName(options.issuerName, request.issuerName);
+    if (otherIssuer) issuerMismatches++;
+    const { outcome, errorCode, errorMessage } = otherIssuer
+      ? { outcome: "issuer_mismatch", errorCode: C.CertificateNotFoundError, errorMessage: MESSAGES["issuer_mismatch"]! }
+      : await answer(request, options, revokeTimeoutMs);
     const result: IntuneRevocationResult = { requestContext: request.requestContext, succeeded: errorCode === 0, errorCode, ...(errorMessage !== undefined ? { errorMessage } : {}) };
     items.push({ request, outcome, result });
   }
@@ -158,6 +172,7 @@ export async function syncIntuneRevocations(options: SyncIntuneRevocationsOption
     succeeded: items.filter((i) => i.result.succeeded).length,
     failed: items.filter((i) => !i.result.succeeded && !isRetryableRevocationCode(i.result.errorCode)).length,
     retryable: items.filter((i) => isRetryableRevocationCode(i.result.errorCode)).length,
+    issuerMismatches,
     items,
     uploaded: false,
   };
@@ -180,10 +195,8 @@ interface Answer {
 
 const C = INTUNE_REVOCATION_CODES;
 
+/** What `revoke` did with a request of this CA's issuer (or of no issuer named), as the result code to send. */
 async function answer(request: IntuneRevocationRequest, options: SyncIntuneRevocationsOptions, timeoutMs: number): Promise<Answer> {
-  if (options.issuerName !== undefined && request.issuerName !== undefined && !sameDistinguishedName(options.issuerName, request.issuerName)) {
-    return { outcome: "issuer_mismatch", errorCode: C.CertificateNotFoundError, errorMessage: MESSAGES["issuer_mismatch"]! };
-  }
   let timer: ReturnType<typeof setTimeout> | undefined;
   let outcome: unknown;
   try {
