@@ -1,4 +1,4 @@
-// Loads a CA certificate and its private key from PEM text and turns them into
+// Loads a CA certificate (PEM) and its private key (PEM or DER) and turns them into
 // what issuing needs: a @scep/core LocalKey (the Signer certificates are built
 // with), the signature algorithm, and a WebCrypto key for FileCa.signingKey.
 // Node-specific (node:crypto KeyObject) by design:
@@ -84,7 +84,13 @@ function pickCertificates(
   privateKey: KeyObject,
 ): { certificate: x509.X509Certificate; chain: x509.X509Certificate[] } {
   const ders = allPemBlocks(certificateText, "CERTIFICATE");
-  if (ders.length === 0) throw loadFailed(`${source}: no PEM CERTIFICATE block found`);
+  if (ders.length === 0) {
+    throw loadFailed(
+      looksLikeDer(Buffer.from(certificateText, "latin1"))
+        ? `${source}: expected PEM, this is a DER certificate (convert it: openssl x509 -inform der -in ${source} -out ca.pem)`
+        : `${source}: no PEM CERTIFICATE block found`,
+    );
+  }
   const all = ders.map((der, i) => decodeCertificate(der, source, i + 1, ders.length));
   const publicKey = createPublicKey(privateKey);
   const index = all.findIndex((c) => sameKey(publicKeyOf(c, source), publicKey));
@@ -116,29 +122,62 @@ function pickCertificates(
 /** PKCS#8 `ENCRYPTED PRIVATE KEY` (RFC 5958 §3) or a legacy OpenSSL `Proc-Type: 4,ENCRYPTED` header (RFC 1421 §4.6.1.1). */
 const ENCRYPTED_PEM = /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type:\s*4\s*,\s*ENCRYPTED/m;
 
-function parsePrivateKey(keyText: string, source: string, passphrase: string | undefined): KeyObject {
-  if (ENCRYPTED_PEM.test(keyText)) {
-    try {
-      // Without a passphrase, the empty one: micromdm's depot ca.key is encrypted with it.
-      return createPrivateKey({ key: keyText, format: "pem", passphrase: passphrase ?? "" });
-    } catch (error) {
-      throw new EmbeddedCaError(
-        "CA_KEY_PASSPHRASE",
-        passphrase === undefined
-          ? `${source}: the private key is encrypted and no passphrase was given (the empty passphrase does not open it)`
-          : `${source}: the passphrase does not open the encrypted private key (wrong passphrase, or a damaged key)`,
-        { cause: error },
-      );
+/**
+ * Whether file bytes are DER rather than PEM text: a DER key or certificate is an ASN.1 SEQUENCE (0x30) followed by
+ * a definite length, and has no PEM armour.
+ */
+export function looksLikeDer(bytes: Uint8Array): boolean {
+  return bytes.length > 1 && bytes[0] === 0x30 && !Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes("-----BEGIN");
+}
+
+/**
+ * Opens an encrypted key with `passphrase` (without one, the empty passphrase: micromdm's depot ca.key is encrypted
+ * with it); the one place that turns a failure into the passphrase error, for PEM and DER alike.
+ */
+function openEncrypted(source: string, passphrase: string | undefined, open: (passphrase: string) => KeyObject): KeyObject {
+  try {
+    return open(passphrase ?? "");
+  } catch (error) {
+    throw new EmbeddedCaError(
+      "CA_KEY_PASSPHRASE",
+      passphrase === undefined
+        ? `${source}: the private key is encrypted and no passphrase was given (the empty passphrase does not open it)`
+        : `${source}: the passphrase does not open the encrypted private key (wrong passphrase, or a damaged key)`,
+      { cause: error },
+    );
+  }
+}
+
+/** A DER private key: PKCS#8 (RFC 5958 §2), encrypted PKCS#8 (§3), PKCS#1 RSAPrivateKey (RFC 8017 §A.1.2) or SEC1 ECPrivateKey (RFC 5915 §3). */
+function parseDerPrivateKey(der: Uint8Array, source: string, passphrase: string | undefined): KeyObject {
+  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
+  try {
+    return createPrivateKey({ key, format: "der", type: "pkcs8" });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ERR_MISSING_PASSPHRASE") {
+      return openEncrypted(source, passphrase, (p) => createPrivateKey({ key, format: "der", type: "pkcs8", passphrase: p }));
     }
   }
+  for (const type of ["pkcs1", "sec1"] as const) {
+    try {
+      return createPrivateKey({ key, format: "der", type });
+    } catch {
+      /* the next form */
+    }
+  }
+  throw loadFailed(`${source}: the private key cannot be parsed (DER, but not PKCS#8, encrypted PKCS#8, PKCS#1 or SEC1)`);
+}
+
+/** A private key file's bytes, DER or PEM (told apart by the bytes), encrypted or not. */
+function parsePrivateKey(keyBytes: string | Uint8Array, source: string, passphrase: string | undefined): KeyObject {
+  if (typeof keyBytes !== "string" && looksLikeDer(keyBytes)) return parseDerPrivateKey(keyBytes, source, passphrase);
+  const keyText = typeof keyBytes === "string" ? keyBytes : new TextDecoder().decode(keyBytes);
+  if (ENCRYPTED_PEM.test(keyText)) return openEncrypted(source, passphrase, (p) => createPrivateKey({ key: keyText, format: "pem", passphrase: p }));
   try {
     return createPrivateKey({ key: keyText, format: "pem" });
   } catch (error) {
     // Node's messages never contain key material.
-    throw loadFailed(
-      `${source}: the private key cannot be parsed (${(error as Error).message})`,
-      error,
-    );
+    throw loadFailed(`${source}: the private key cannot be parsed (${(error as Error).message}; expected PEM or DER PKCS#8, PKCS#1 or SEC1)`, error);
   }
 }
 
@@ -155,14 +194,15 @@ export type CaSignerOptions = Pick<LocalKeyOptions, "threadPool" | "workerPool">
 /**
  * Parses and cross-checks a CA certificate (the `CERTIFICATE` block of
  * `certificateText` whose key is the private key; other blocks must be the
- * certificates above it, in any order) and its private key (PKCS#1, PKCS#8 or SEC1 PEM, possibly
+ * certificates above it, in any order) and its private key (PKCS#1, PKCS#8 or SEC1, PEM or DER, possibly
  * encrypted: opened with `keyPassphrase`, or without one with the empty passphrase).
  *
  * @throws EmbeddedCaError `CA_LOAD_FAILED`, `CA_KEY_PASSPHRASE`, `CA_KEY_MISMATCH`
  */
 export async function loadCaMaterial(input: {
   certificateText: string;
-  keyText: string;
+  /** The key file: PEM text, or its bytes (DER or PEM, told apart by the bytes). */
+  keyText: string | Uint8Array;
   certificateSource: string;
   keySource: string;
   keyPassphrase?: string | undefined;

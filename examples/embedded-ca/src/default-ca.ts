@@ -134,9 +134,9 @@ export async function openDefaultCa(options: {
 
 /** Reads and checks an existing certificate/key pair of files; the signer signs where `signerOptions` say (default: libuv's pool). */
 export async function loadCaFiles(certPath: string, keyPath: string, keyPassphrase?: string, signerOptions?: CaSignerOptions): Promise<CaMaterial> {
-  const read = async (path: string): Promise<string> => {
+  const read = async (path: string): Promise<Buffer> => {
     try {
-      return await readFile(path, "utf8");
+      return await readFile(path);
     } catch (error) {
       throw new EmbeddedCaError(
         "CA_LOAD_FAILED",
@@ -145,10 +145,11 @@ export async function loadCaFiles(certPath: string, keyPath: string, keyPassphra
       );
     }
   };
-  const [certificateText, keyText] = await Promise.all([read(certPath), read(keyPath)]);
+  const [certificateBytes, keyBytes] = await Promise.all([read(certPath), read(keyPath)]);
   return loadCaMaterial({
-    certificateText,
-    keyText,
+    // latin1: every byte kept as one character, so a DER certificate is recognised as such (PEM is ASCII either way).
+    certificateText: certificateBytes.toString("latin1"),
+    keyText: new Uint8Array(keyBytes.buffer, keyBytes.byteOffset, keyBytes.byteLength),
     certificateSource: certPath,
     keySource: keyPath,
     keyPassphrase,

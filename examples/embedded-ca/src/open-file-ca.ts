@@ -19,8 +19,8 @@ import { SerialAllocator } from "./serial-allocator.js";
  * | option | default | meaning |
  * | --- | --- | --- |
  * | `dataDir` | (required) | directory for the generated CA, `index.jsonl`, `epochs/`, `certs/`; created with mode 0700 |
- * | `caCertPath` | — | PEM certificate of an existing CA (first `CERTIFICATE` block is used); needs `caKeyPath` |
- * | `caKeyPath` | — | its PEM private key: PKCS#1 `RSA PRIVATE KEY`, PKCS#8 `PRIVATE KEY`, SEC1 `EC PRIVATE KEY`, or any of them encrypted |
+ * | `caCertPath` | — | PEM certificate of an existing CA (first `CERTIFICATE` block is used; DER is refused, "expected PEM"); needs `caKeyPath` |
+ * | `caKeyPath` | — | its private key, PEM or DER: PKCS#1 `RSA PRIVATE KEY`, PKCS#8 `PRIVATE KEY`, SEC1 `EC PRIVATE KEY`, or any of them encrypted |
  * | `caKeyPassphrase` | — | passphrase of an encrypted `caKeyPath` (without one, the empty passphrase is tried: micromdm's depot `ca.key`) |
  * | `subject` | `CN=SCEP Example CA,O=scep-sdk` | subject of a CA created on first start; ignored when a CA already exists or paths are given |
  * | `clock` | `() => new Date()` | time source for the CA's and certificates' validity and `issuedAt` |
@@ -46,7 +46,7 @@ export interface OpenFileCaOptions {
   dataDir: string;
   /** PEM certificate of an existing CA. Must be given together with `caKeyPath`. */
   caCertPath?: string;
-  /** PEM private key of that CA. Must be given together with `caCertPath`. */
+  /** Private key of that CA, PEM or DER (told apart by the bytes). Must be given together with `caCertPath`. */
   caKeyPath?: string;
   /** Passphrase of an encrypted `caKeyPath`; without it an encrypted key is tried with the empty passphrase. */
   caKeyPassphrase?: string;
@@ -611,7 +611,7 @@ class FileCaImpl implements FileCa {
  * Opens the file-backed CA in `dataDir`.
  *
  * - With `caCertPath` + `caKeyPath`: loads that CA (PEM certificate; PKCS#1,
- *   PKCS#8 or SEC1 PEM key, RSA or EC P-256/384/521) and checks that the key
+ *   PKCS#8 or SEC1 key in PEM or DER, RSA or EC P-256/384/521) and checks that the key
  *   belongs to the certificate and that the certificate is a CA.
  * - Without: loads `dataDir/ca.pem` + `dataDir/ca.key`, creating them on first
  *   start: RSA-2048, self-signed, 10 years, basicConstraints CA:true

@@ -130,6 +130,38 @@ describe("loading an existing CA", () => {
       .rejects.toMatchObject({ code: "CA_LOAD_FAILED", message: `cannot read ${p("missing.pem")}: ENOENT` });
   });
 
+  it.each([
+    ["PKCS#8", "rsa-pkcs8.key", ["pkcs8", "-topk8", "-nocrypt", "-outform", "DER"]],
+    ["PKCS#1", "rsa-pkcs1.key", ["rsa", "-traditional", "-outform", "DER"]],
+  ])("loads the RSA CA from a DER %s key (told from PEM by its bytes)", async (what, pem, args) => {
+    const der = `rsa-${what.replace(/\W/g, "")}.der`;
+    openssl([...args, "-in", pem, "-out", der], dir);
+    expect(readFileSync(p(der))[0]).toBe(0x30);
+    const ca = await openFileCa({ dataDir: p(`data-${der}`), caCertPath: p("rsa-ca.pem"), caKeyPath: p(der) });
+    expect(ca.keyAlgorithm).toBe("RSA");
+    expect(ca.privateKeyPem).toBe(readFileSync(p("rsa-pkcs8.key"), "utf8"));
+  });
+
+  it("loads an EC CA from a SEC1 DER key (RFC 5915 §3)", async () => {
+    openssl(["ec", "-in", "ec-sec1.key", "-outform", "DER", "-out", "ec-sec1.der"], dir);
+    const ca = await openFileCa({ dataDir: p("data-ec-der"), caCertPath: p("ec-ca.pem"), caKeyPath: p("ec-sec1.der") });
+    expect(ca.keyAlgorithm).toBe("EC");
+    expect(ca.privateKeyPem).toBe(readFileSync(p("ec-pkcs8.key"), "utf8"));
+  });
+
+  it("a DER key that is no key, and a DER certificate, are CA_LOAD_FAILED saying what was expected", async () => {
+    writeFileSync(p("garbage.der"), Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01]));
+    await expect(openFileCa({ dataDir: p("d"), caCertPath: p("rsa-ca.pem"), caKeyPath: p("garbage.der") })).rejects.toMatchObject({
+      code: "CA_LOAD_FAILED",
+      message: `${p("garbage.der")}: the private key cannot be parsed (DER, but not PKCS#8, encrypted PKCS#8, PKCS#1 or SEC1)`,
+    });
+    openssl(["x509", "-in", "rsa-ca.pem", "-outform", "DER", "-out", "rsa-ca.der"], dir);
+    await expect(openFileCa({ dataDir: p("d"), caCertPath: p("rsa-ca.der"), caKeyPath: p("rsa-pkcs1.key") })).rejects.toMatchObject({
+      code: "CA_LOAD_FAILED",
+      message: `${p("rsa-ca.der")}: expected PEM, this is a DER certificate (convert it: openssl x509 -inform der -in ${p("rsa-ca.der")} -out ca.pem)`,
+    });
+  });
+
   it("requires caCertPath and caKeyPath together", async () => {
     await expect(openFileCa({ dataDir: p("d"), caCertPath: p("rsa-ca.pem") })).rejects.toMatchObject({
       code: "INVALID_OPTIONS",
@@ -146,6 +178,7 @@ describe("loading a CA whose key is encrypted", () => {
   beforeAll(() => {
     openssl(["pkcs8", "-topk8", "-in", "rsa-pkcs1.key", "-v2", "aes-256-cbc", "-passout", "pass:pw-123", "-out", "rsa-enc-pkcs8.key"], dir);
     openssl(["rsa", "-in", "rsa-pkcs1.key", "-traditional", "-des3", "-passout", "pass:pw-123", "-out", "rsa-enc-legacy.key"], dir);
+    openssl(["pkcs8", "-topk8", "-in", "rsa-pkcs1.key", "-v2", "aes-256-cbc", "-passout", "pass:pw-123", "-outform", "DER", "-out", "rsa-enc-pkcs8.der"], dir);
     // What micromdm's `scepserver ca -init` writes (openssl refuses an empty -passout).
     const empty = createPrivateKey(readFileSync(p("rsa-pkcs1.key"), "utf8")).export({ type: "pkcs1", format: "pem", cipher: "des-ede3-cbc", passphrase: "" });
     writeFileSync(p("rsa-enc-empty.key"), empty);
@@ -154,6 +187,7 @@ describe("loading a CA whose key is encrypted", () => {
   it.each([
     ["PKCS#8 (BEGIN ENCRYPTED PRIVATE KEY)", "rsa-enc-pkcs8.key"],
     ["legacy PEM (Proc-Type: 4,ENCRYPTED)", "rsa-enc-legacy.key"],
+    ["PKCS#8 in DER (RFC 5958 §3 EncryptedPrivateKeyInfo)", "rsa-enc-pkcs8.der"],
   ])("opens an encrypted %s with caKeyPassphrase; missing or wrong is CA_KEY_PASSPHRASE", async (_, key) => {
     const ca = await openFileCa({ dataDir: p(`data-${key}`), caCertPath: p("rsa-ca.pem"), caKeyPath: p(key), caKeyPassphrase: "pw-123" });
     expect(ca.privateKeyPem).toBe(readFileSync(p("rsa-pkcs8.key"), "utf8"));

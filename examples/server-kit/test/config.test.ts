@@ -209,8 +209,8 @@ describe("parseConfig", () => {
     expect(table).toEqual(SETTINGS.map(([flag, env, def, meaning]) => `| ${flag ? code(flag) : "—"} | ${code(env)} | ${code(def)} | ${meaning} |`));
     // --help prints the same meanings, without Markdown.
     const text = usage("express-server");
-    expect(text).toContain("PEM certificate of an existing CA (with --ca-key), or a bundle of it and the certificates above it");
-    expect(text).toContain("its PEM private key: RSA (the CA also decrypts requests; an EC key is refused, exit 2), PKCS#1 or PKCS#8, possibly encrypted (see SCEP_CA_KEY_PASSPHRASE)");
+    expect(text).toContain("PEM certificate of an existing CA (with --ca-key; a DER one is refused: convert it with openssl x509 -inform der), or a bundle of it and the certificates above it");
+    expect(text).toContain("its private key, PEM or DER (told apart by the file's bytes): RSA (the CA also decrypts requests; an EC key is refused, exit 2), PKCS#1 or PKCS#8, possibly encrypted (see SCEP_CA_KEY_PASSPHRASE)");
     expect(text).toContain("at least 16 characters; enables the admin API under /admin/scep/ (profiles, activity, pending, approve, reject, challenges, certificates, revoke, reload-trust, stats: see Admin API)");
     expect(text).not.toContain("`");
     expect(text).not.toContain("](#");

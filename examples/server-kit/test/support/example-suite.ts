@@ -216,6 +216,10 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
           "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,digitalSignature,keyEncipherment", "-out", "ca.pem"], dir);
         await openssl(["rsa", "-in", "pkcs8.key", "-passin", "pass:pkcs8-pass", "-traditional", "-aes256", "-passout", "pass:legacy pass", "-out", "legacy.key"], dir);
         writeFileSync(join(dir, "legacy.pass"), "legacy pass\n", { mode: 0o600 });
+        // The same key in DER: plain PKCS#8, and encrypted PKCS#8 (RFC 5958 §3).
+        await openssl(["pkcs8", "-topk8", "-nocrypt", "-in", "pkcs8.key", "-passin", "pass:pkcs8-pass", "-outform", "DER", "-out", "plain.der"], dir);
+        await openssl(["pkcs8", "-topk8", "-in", "pkcs8.key", "-passin", "pass:pkcs8-pass", "-v2", "aes-256-cbc", "-passout", "pass:der-pass", "-outform", "DER", "-out", "enc.der"], dir);
+        await openssl(["x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der"], dir);
         await new Promise<void>((resolve, reject) => execFile("scepserver", ["ca", "-init", "-depot", "depot", "-keySize", "2048"], { cwd: dir }, (e) => (e ? reject(e) : resolve())));
       });
 
@@ -223,13 +227,15 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         ["micromdm's depot ca.key (empty passphrase), no passphrase set", "depot/ca.pem", "depot/ca.key", {}],
         ["OpenSSL PKCS#8 with SCEP_CA_KEY_PASSPHRASE", "ca.pem", "pkcs8.key", { SCEP_CA_KEY_PASSPHRASE: "pkcs8-pass" }],
         ["OpenSSL legacy PEM with SCEP_CA_KEY_PASSPHRASE_FILE", "ca.pem", "legacy.key", { SCEP_CA_KEY_PASSPHRASE_FILE: "legacy.pass" }],
+        ["a DER PKCS#8 key", "ca.pem", "plain.der", {}],
+        ["an encrypted DER PKCS#8 key with SCEP_CA_KEY_PASSPHRASE", "ca.pem", "enc.der", { SCEP_CA_KEY_PASSPHRASE: "der-pass" }],
       ])("starts with %s and issues", async (_, cert, key, env: Record<string, string>) => {
         const s = await start({ SCEP_DATA_DIR: join(dir, `data-${key.replace("/", "-")}`), SCEP_CHALLENGE: "c", INIT_CWD: dir, ...env }, ["--ca-cert", cert, "--ca-key", key]);
         const { rep } = await enroll(`${s.base}/scep`, "c", "CN=behind-encrypted-key", keys);
         expect(rep.status).toBe("SUCCESS");
         writeFileSync(join(dir, "issued.pem"), rep.certificates[0]!.toPem());
         expect((await openssl(["verify", "-CAfile", cert, "issued.pem"], dir)).trim()).toBe("issued.pem: OK");
-        expect(s.proc.stderr + s.proc.lines.join("\n")).not.toMatch(/pkcs8-pass|legacy pass/);
+        expect(s.proc.stderr + s.proc.lines.join("\n")).not.toMatch(/pkcs8-pass|legacy pass|der-pass/);
         expect(await s.proc.terminate()).toEqual({ code: 0, signal: null });
       });
 
@@ -237,21 +243,28 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         ["no passphrase", "pkcs8.key", {}, "the private key is encrypted and no passphrase was given (the empty passphrase does not open it): set SCEP_CA_KEY_PASSPHRASE or SCEP_CA_KEY_PASSPHRASE_FILE"],
         ["a wrong SCEP_CA_KEY_PASSPHRASE", "pkcs8.key", { SCEP_CA_KEY_PASSPHRASE: "not-the-pass" }, "the passphrase does not open the encrypted private key (wrong passphrase, or a damaged key): check SCEP_CA_KEY_PASSPHRASE"],
         ["a wrong SCEP_CA_KEY_PASSPHRASE_FILE", "legacy.key", { SCEP_CA_KEY_PASSPHRASE_FILE: "ca.pem" }, "the passphrase does not open the encrypted private key (wrong passphrase, or a damaged key): check SCEP_CA_KEY_PASSPHRASE_FILE"],
-      ])("exits 2 with one line naming the option for %s", async (_, key, env: Record<string, string>, message) => {
-        const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(dir, "refused"), SCEP_CHALLENGE: "c", INIT_CWD: dir, ...env }, ["--ca-cert", "ca.pem", "--ca-key", key]);
+        ["an encrypted DER key and no passphrase", "enc.der", {}, "the private key is encrypted and no passphrase was given (the empty passphrase does not open it): set SCEP_CA_KEY_PASSPHRASE or SCEP_CA_KEY_PASSPHRASE_FILE"],
+        ["an encrypted DER key and a wrong SCEP_CA_KEY_PASSPHRASE", "enc.der", { SCEP_CA_KEY_PASSPHRASE: "not-the-pass" }, "the passphrase does not open the encrypted private key (wrong passphrase, or a damaged key): check SCEP_CA_KEY_PASSPHRASE"],
+        ["a DER certificate", "plain.der", {}, "expected PEM, this is a DER certificate (convert it: openssl x509 -inform der -in CERT -out ca.pem)", "ca.der"],
+      ])("exits 2 with one line naming the option for %s", async (_, key, env: Record<string, string>, message, cert = "ca.pem") => {
+        const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(dir, "refused"), SCEP_CHALLENGE: "c", INIT_CWD: dir, ...env }, ["--ca-cert", cert, "--ca-key", key]);
         procs.push(proc);
         expect(await proc.exited).toEqual({ code: 2, signal: null });
-        expect(proc.stderr).toBe(`${name}-server: ${join(dir, key)}: ${message}\n`);
+        expect(proc.stderr).toBe(`${name}-server: ${join(dir, cert === "ca.pem" ? key : cert)}: ${message.replace("CERT", join(dir, cert))}\n`);
         expect(proc.stderr).not.toContain("not-the-pass");
       });
 
       it("refuses an EC CA (it cannot decrypt requests) with one line, exit 2 (RFC 8894 §3.2.2)", async () => {
         await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ec.key", "-subj", "/CN=EC CA", "-days", "2",
           "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,digitalSignature", "-out", "ec.pem"], dir);
-        const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(dir, "ec-data"), SCEP_CHALLENGE: "c", INIT_CWD: dir }, ["--ca-cert", "ec.pem", "--ca-key", "ec.key"]);
-        procs.push(proc);
-        expect(await proc.exited).toEqual({ code: 2, signal: null });
-        expect(proc.stderr).toBe(`${name}-server: ${join(dir, "ec.key")}: the CA key is EC, and SCEP clients encrypt their requests to an RSA key: an EC CA needs an RSA decrypter (an RA certificate and key), which this example server does not take; use an RSA CA\n`);
+        // SEC1 DER (RFC 5915 §3) too: a DER key is read, and an EC one refused the same way.
+        await openssl(["ec", "-in", "ec.key", "-outform", "DER", "-out", "ec.der"], dir);
+        for (const key of ["ec.key", "ec.der"]) {
+          const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(dir, "ec-data"), SCEP_CHALLENGE: "c", INIT_CWD: dir }, ["--ca-cert", "ec.pem", "--ca-key", key]);
+          procs.push(proc);
+          expect(await proc.exited).toEqual({ code: 2, signal: null });
+          expect(proc.stderr).toBe(`${name}-server: ${join(dir, key)}: the CA key is EC, and SCEP clients encrypt their requests to an RSA key: an EC CA needs an RSA decrypter (an RA certificate and key), which this example server does not take; use an RSA CA\n`);
+        }
       });
     });
 
