@@ -9,9 +9,9 @@ import {
   nodeHttpFetch,
   TrustAnchorPool,
   isIntuneError,
-  revocationStoreRevoker,
   syncIntuneRevocations,
   type IntuneApiOptions,
+  type IntuneRevoke,
   type IntuneRevocationSyncSummary,
   type RateLimiter,
   type ReplayCache,
@@ -205,8 +205,17 @@ export async function buildProfile(
       };
       if (c.revocationSyncSeconds !== undefined) {
         const client = intuneConfig(() => new IntuneRevocationClient(api));
-        // Only certificates this CA issued (its index), under the issuer name successNotification reported.
-        const revoke = revocationStoreRevoker(ca.revocations, { isIssued: async (serial) => (await ca.getCertificate(serial)) !== undefined });
+        // Through the CA, as the admin API's revoke: only certificates in its index (else 4004), the serial normalized
+        // (a malformed one is 4002), the CA's clock; the store's ERR_STORE_UNAVAILABLE goes through (4101).
+        const revoke: IntuneRevoke = async (request) => {
+          try {
+            return (await ca.revoke(request.serialNumber, "unspecified")).created ? "revoked" : "already_revoked";
+          } catch (e) {
+            if (isEmbeddedCaError(e, "UNKNOWN_SERIAL")) return "not_found";
+            if (isEmbeddedCaError(e, "INVALID_OPTIONS")) return "invalid_serial";
+            throw e;
+          }
+        };
         const issuerName = new Certificate(ca.certificateDer).subject;
         revocationSync = {
           everyMs: c.revocationSyncSeconds * 1000,
