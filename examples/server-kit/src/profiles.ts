@@ -9,6 +9,7 @@ import {
   nodeHttpFetch,
   TrustAnchorPool,
   isIntuneError,
+  revocationStoreRevoker,
   syncIntuneRevocations,
   type IntuneApiOptions,
   type IntuneRevoke,
@@ -205,13 +206,21 @@ export async function buildProfile(
       };
       if (c.revocationSyncSeconds !== undefined) {
         const client = intuneConfig(() => new IntuneRevocationClient(api));
-        // Through the CA, as the admin API's revoke: only certificates in its index (else 4004), the serial normalized
-        // (a malformed one is 4002), the CA's clock; the store's ERR_STORE_UNAVAILABLE goes through (4101).
+        // Through the CA, as the admin API's revoke: the serial normalized (a malformed one is 4002), the CA's clock; the
+        // store's ERR_STORE_UNAVAILABLE goes through (4101). A serial not in this CA's index is 4004 only where this
+        // process is the one authority on this issuer name. With Redis, another replica may have issued it (its own
+        // data directory and index, the same CA), and another CA in service may share the name: every one of them syncs
+        // and downloads the same requests, so a final 4004 from one that lacks the certificate could be the answer
+        // Intune keeps, and the certificate would never be revoked. There it is revoked in this CA's store all the
+        // same (Intune asks only about certificates a successNotification reported under this issuer name; a CRL entry
+        // for a serial this CA did not issue is harmless).
+        const soleAuthority = config.redisUrl === undefined && !d.sharedIssuerName;
+        const revokeAnyway = revocationStoreRevoker(ca.revocations);
         const revoke: IntuneRevoke = async (request) => {
           try {
             return (await ca.revoke(request.serialNumber, "unspecified")).created ? "revoked" : "already_revoked";
           } catch (e) {
-            if (isEmbeddedCaError(e, "UNKNOWN_SERIAL")) return "not_found";
+            if (isEmbeddedCaError(e, "UNKNOWN_SERIAL")) return soleAuthority ? "not_found" : revokeAnyway(request);
             if (isEmbeddedCaError(e, "INVALID_OPTIONS")) return "invalid_serial";
             throw e;
           }
