@@ -179,11 +179,15 @@ function integer(name: string, value: string, min: number, max = Number.MAX_SAFE
   return Number(value);
 }
 
+const TRUE_WORDS = ["1", "true", "yes", "on"];
+const FALSE_WORDS = ["0", "false", "no", "off"];
+
+/** A boolean environment variable: the words below in any case, or empty (unset); the error lists exactly those. */
 function boolean(name: string, value: string): boolean {
   const v = value.trim().toLowerCase();
-  if (["1", "true", "yes", "on"].includes(v)) return true;
-  if (["", "0", "false", "no", "off"].includes(v)) return false;
-  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(value)}`);
+  if (TRUE_WORDS.includes(v)) return true;
+  if (v === "" || FALSE_WORDS.includes(v)) return false;
+  throw new ConfigError(`${name} must be one of ${[...TRUE_WORDS, ...FALSE_WORDS].join(", ")} (any case) or empty, got ${JSON.stringify(value)}`);
 }
 
 function redisUrl([name, value]: [string, string | undefined]): string | undefined {
