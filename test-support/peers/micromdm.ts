@@ -282,7 +282,7 @@ export interface ScepclientOptions {
    * RenewalReq (17) signed with it, without a challenge.
    */
   certPem?: string;
-  /** `-ca-fingerprint`: SHA-256 hex of the CA to encrypt to. */
+  /** `-ca-fingerprint`: SHA-256 of the CA to encrypt to, hex with or without colons (either case). */
   caFingerprint?: string;
   /** `-cacert-message` sent with GetCACert. */
   caCertMessage?: string;

@@ -90,4 +90,18 @@ describe.each(EXAMPLE_KINDS)("micromdm scepclient against the %s example", (kind
     const event = await srv.ex.waitForEvent((e) => e.transactionId === wire.request.transactionId, "the RenewalReq event", { since });
     expect(event).toMatchObject({ operation: "RenewalReq", outcome: "success", reason: "issued" });
   });
+
+  // The README's claim: -ca-fingerprint takes the banner's colon form as well as plain hex (upper or lower case).
+  it("pins the CA with -ca-fingerprint in the banner's colon form and in plain hex; a wrong one sends no PKIOperation", async () => {
+    const colons = new X509Certificate(srv.ex.caPem).fingerprint256;
+    expect(colons).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    for (const [i, fingerprint] of [colons, colons.replaceAll(":", "").toLowerCase()].entries()) {
+      const r = await runScepclient({ url: srv.proxy.url, challenge: srv.ex.challenge, cn: `mm-${kind}-pinned-${i}`, organization: O, caFingerprint: fingerprint });
+      expect(r.ok, r.stdout + r.stderr).toBe(true);
+    }
+    srv.proxy.exchanges.length = 0;
+    const wrong = await runScepclient({ url: srv.proxy.url, challenge: srv.ex.challenge, cn: `mm-${kind}-wrong-pin`, organization: O, caFingerprint: "00".repeat(32) });
+    expect(wrong.ok).toBe(false);
+    expect(srv.proxy.byOperation("PKIOperation")).toEqual([]);
+  });
 });
