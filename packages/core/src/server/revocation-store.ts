@@ -100,13 +100,19 @@ export interface RevocationStore {
 
 /**
  * Normalizes a serial number to the store's form: lower-case hex, separators
- * (`:` and spaces) removed, leading zero octets dropped but the one that
- * keeps the value positive (`00ff…` stays: DER writes it so).
+ * (`:` and spaces) removed, read as the positive number RFC 5280 §4.1.2.2
+ * requires and written as DER writes its INTEGER's content octets: no
+ * redundant leading zero octet, and one `00` in front when the first octet
+ * is 0x80 or more. So every spelling of one serial gives one key: OpenSSL's
+ * `00FF…`, `Certificate.serialNumberHex`'s `ff…` (leading zeros
+ * stripped) and `0000ff…` are all `00ff…`, and a CRL built from the key
+ * writes the certificate's own INTEGER.
  *
  * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) when it is not hex or longer than 20 octets (RFC 5280 §4.1.2.2).
  * @example
  * ```ts
  * normalizeSerialNumber("0A:1B:2C"); // "0a1b2c"
+ * normalizeSerialNumber("ff01"); // "00ff01", the same as "00:FF:01"
  * ```
  * @group Storage
  */
@@ -115,8 +121,10 @@ export function normalizeSerialNumber(serialNumber: string): string {
   let hex = serialNumber.replace(/[:\s]/g, "").toLowerCase();
   if (!/^[0-9a-f]+$/.test(hex)) throw new InvalidArgumentError("serialNumber must be hex digits (optionally separated by ':')");
   if (hex.length % 2 === 1) hex = "0" + hex;
-  // Drop redundant leading zero octets (DER's minimal INTEGER): 0000ff → 00ff, 00007f → 7f.
-  while (hex.length > 2 && hex.startsWith("00") && parseInt(hex.slice(2, 4), 16) < 0x80) hex = hex.slice(2);
+  // The positive number's minimal DER content octets: 0000ff, 00ff and ff → 00ff; 00007f → 7f; 00 → 00.
+  hex = hex.replace(/^(?:00)+/, "");
+  if (hex === "") hex = "00";
+  else if (parseInt(hex.slice(0, 2), 16) >= 0x80) hex = "00" + hex;
   if (hex.length > 42) throw new InvalidArgumentError("serialNumber is longer than 20 octets (RFC 5280 §4.1.2.2)");
   return hex;
 }

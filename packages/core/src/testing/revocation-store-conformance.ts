@@ -67,6 +67,17 @@ export function revocationStoreConformance<S extends RevocationStore>(options: R
       expect(await store.list()).toEqual([{ serialNumber: "4a0bff", reason: "keyCompromise", revokedAt: at }]);
     });
 
+    it("RFC 5280 §4.1.2.2: every spelling of one positive serial is one entry (OpenSSL's 00FF…, Certificate.serialNumberHex's ff…)", async () => {
+      const at = clock.now();
+      const entry = { serialNumber: "00ff0102", reason: "keyCompromise", revokedAt: at };
+      expect(await store.revoke({ serialNumber: "00:FF:01:02", reason: "keyCompromise" })).toEqual({ created: true, entry });
+      for (const spelling of ["ff0102", "FF:01:02", "0000ff0102", "00ff0102"]) expect(await store.get(spelling)).toEqual(entry);
+      expect((await store.revoke({ serialNumber: "ff0102", reason: "superseded" })).created).toBe(false);
+      await store.revoke({ serialNumber: "0000007f", reason: "superseded" });
+      expect((await store.get("7f"))?.serialNumber).toBe("7f");
+      expect((await store.list()).map((e) => e.serialNumber)).toEqual(["00ff0102", "7f"]);
+    });
+
     it("an explicit revokedAt is kept to the millisecond", async () => {
       const at = new Date("2026-01-02T03:04:05.678Z");
       await store.revoke({ serialNumber: "01", reason: "superseded", revokedAt: at });
