@@ -13,7 +13,7 @@ import type { Context } from "./lib/context.js";
 import { ExitCode, UsageError, describeError, urlOption } from "./lib/exit.js";
 import { cliVersion } from "./lib/version.js";
 
-const COMMANDS: readonly Command[] = [getcacaps, getcacert, enroll, renew];
+export const COMMANDS: readonly Command[] = [getcacaps, getcacert, enroll, renew];
 
 const USAGE = `Usage: scep <command> [options]
 

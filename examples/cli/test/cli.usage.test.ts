@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { main } from "../src/run.js";
+import { COMMANDS, main } from "../src/run.js";
 import { invocationDir } from "../src/lib/context.js";
 import { cliVersion } from "../src/lib/version.js";
 import { parseSans, subjectFromCn } from "../src/commands/enroll.js";
@@ -42,6 +42,21 @@ describe("help", () => {
     expect(r.out.startsWith(`Usage: scep ${name} --url URL`)).toBe(true);
     expect(r.out).toContain("--timeout MS");
     expect((await run("help", name)).out).toBe(r.out);
+  });
+});
+
+describe("each command's help against the options it parses", () => {
+  const flags = (text: string): string[] => [...new Set([...text.matchAll(/(?<![\w-])--([a-z][a-z-]*)/g)].map((m) => m[1]!))].sort();
+  it.each(COMMANDS.map((c) => [c.name, c] as const))("%s: the usage lines and the Options section name exactly the options it takes", (_, command) => {
+    const usage = command.help.slice(0, command.help.indexOf("\n\n"));
+    const options = command.help.slice(command.help.indexOf("\nOptions:\n")).split("\n\n")[0]!;
+    const taken = Object.keys(command.options).sort();
+    expect(flags(usage)).toEqual(taken.filter((name) => name !== "help"));
+    // Each option starts a line of the Options section (-h, --help included); no line names an option it does not take.
+    const terms = options.split("\n").filter((l) => /^ {2}(?:-\w, )?--/.test(l)).map((l) => l.trim().split(/ {2,}/)[0]!);
+    const described = terms.flatMap(flags);
+    expect([...new Set(described)].sort()).toEqual(taken);
+    expect(flags(options).filter((name) => !taken.includes(name))).toEqual([]);
   });
 });
 

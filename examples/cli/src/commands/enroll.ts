@@ -43,13 +43,26 @@ export function parseSans(values: readonly string[]): SanInput | undefined {
   return san;
 }
 
+const ENROLL_OPTIONS = {
+  ...COMMON_OPTIONS,
+  ...REQUEST_OPTIONS,
+  cn: { type: "string" },
+  challenge: { type: "string" },
+  san: { type: "string", multiple: true },
+  out: { type: "string" },
+  key: { type: "string" },
+  "key-out": { type: "string" },
+} as const;
+
 export const enroll: Command = {
   name: "enroll",
+  options: ENROLL_OPTIONS,
   summary: "enroll a new certificate with a challenge password (PKCSReq)",
   help: `Usage: scep enroll --url URL --cn NAME --out cert.pem [--challenge SECRET]
                   [--san dns:NAME|ip:ADDR|email:ADDR|uri:URI|upn:NAME]...
-                  [--key key.pem | --key-out key.pem] [--cipher …] [--digest …]
-                  [--poll-interval S] [--max-poll S] [--post|--get] [--timeout MS]
+                  [--key key.pem | --key-out key.pem] [--key-size BITS]
+                  [--cipher …] [--digest …] [--poll-interval S] [--max-poll S]
+                  [--post|--get] [--timeout MS]
                   [--ca-fingerprint sha256:HEX]... [--ca-cert FILE]...
 
 Builds a PKCS#10 request for CN=NAME with the challenge password and SANs,
@@ -75,16 +88,7 @@ Exit codes: 0 issued, 2 FAILURE, 3 still PENDING, 4 HTTP/network error,
 5 the CA does not match --ca-fingerprint/--ca-cert, 64 usage error,
 66 unreadable --key or --ca-cert, 1 anything else.`,
   async run(argv, ctx) {
-    const v = parse("enroll", argv, {
-      ...COMMON_OPTIONS,
-      ...REQUEST_OPTIONS,
-      cn: { type: "string" },
-      challenge: { type: "string" },
-      san: { type: "string", multiple: true },
-      out: { type: "string" },
-      key: { type: "string" },
-      "key-out": { type: "string" },
-    });
+    const v = parse("enroll", argv, ENROLL_OPTIONS);
     const settings = requestSettings("enroll", v);
     const pin = pinOptions(ctx, "enroll", v);
     const cn = required("enroll", "cn", v.cn);

@@ -9,6 +9,7 @@ import type { Command } from "../lib/command.js";
 
 export const getcacaps: Command = {
   name: "getcacaps",
+  options: COMMON_OPTIONS,
   summary: "print the CA's capabilities (GetCACaps), one per line",
   help: `Usage: scep getcacaps --url URL [--timeout MS]
 

@@ -9,8 +9,11 @@ import { PIN_HELP, PIN_OPTIONS, pinOptions } from "../lib/ca-pin.js";
 import type { Command } from "../lib/command.js";
 import { fingerprint, pemBundle, writeOutput } from "../lib/files.js";
 
+const GETCACERT_OPTIONS = { ...COMMON_OPTIONS, ...PIN_OPTIONS, out: { type: "string" } } as const;
+
 export const getcacert: Command = {
   name: "getcacert",
+  options: GETCACERT_OPTIONS,
   summary: "print the CA/RA certificates (GetCACert); --out writes them as PEM",
   help: `Usage: scep getcacert --url URL [--out ca.pem] [--ca-fingerprint sha256:HEX]...
                      [--ca-cert FILE]... [--timeout MS]
@@ -28,7 +31,7 @@ ${PIN_HELP}
 Exit codes: 0 ok, 4 HTTP/network error, 5 the CA does not match the pin,
 64 usage error, 66 unreadable --ca-cert.`,
   async run(argv, ctx) {
-    const v = parse("getcacert", argv, { ...COMMON_OPTIONS, ...PIN_OPTIONS, out: { type: "string" } });
+    const v = parse("getcacert", argv, GETCACERT_OPTIONS);
     const pin = pinOptions(ctx, "getcacert", v);
     const client = new ScepClient({ url: urlOption("getcacert", v.url), timeoutMs: timeoutOption("getcacert", v.timeout), ...pin });
     const certs = await client.getCaCert();

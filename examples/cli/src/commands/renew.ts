@@ -40,13 +40,26 @@ function certificateForKey(certs: readonly Certificate[], file: string, keyPem: 
 }
 
 
+const RENEW_OPTIONS = {
+  ...COMMON_OPTIONS,
+  ...REQUEST_OPTIONS,
+  cert: { type: "string" },
+  key: { type: "string" },
+  out: { type: "string" },
+  "renewal-req": { type: "boolean" },
+  "new-key": { type: "boolean" },
+  "key-out": { type: "string" },
+  challenge: { type: "string" },
+} as const;
+
 export const renew: Command = {
   name: "renew",
+  options: RENEW_OPTIONS,
   summary: "renew a certificate: a request signed by the old certificate",
   help: `Usage: scep renew --url URL --cert old.pem --key old.key [--out new.pem]
-                 [--renewal-req] [--new-key [--key-out new.key]] [--challenge SECRET]
-                 [--cipher …] [--digest …] [--poll-interval S] [--max-poll S]
-                 [--post|--get] [--timeout MS]
+                 [--renewal-req] [--new-key [--key-out new.key] [--key-size BITS]]
+                 [--challenge SECRET] [--cipher …] [--digest …]
+                 [--poll-interval S] [--max-poll S] [--post|--get] [--timeout MS]
                  [--ca-fingerprint sha256:HEX]... [--ca-cert FILE]...
 
 Requests a new certificate with the old certificate's subject and SANs, signed
@@ -73,17 +86,7 @@ Exit codes: 0 issued, 2 FAILURE, 3 still PENDING, 4 HTTP/network error,
 5 the CA does not match --ca-fingerprint/--ca-cert, 64 usage error,
 66 unreadable --cert/--key/--ca-cert, 1 anything else.`,
   async run(argv, ctx) {
-    const v = parse("renew", argv, {
-      ...COMMON_OPTIONS,
-      ...REQUEST_OPTIONS,
-      cert: { type: "string" },
-      key: { type: "string" },
-      out: { type: "string" },
-      "renewal-req": { type: "boolean" },
-      "new-key": { type: "boolean" },
-      "key-out": { type: "string" },
-      challenge: { type: "string" },
-    });
+    const v = parse("renew", argv, RENEW_OPTIONS);
     const settings = requestSettings("renew", v);
     const pin = pinOptions(ctx, "renew", v);
     const certFile = required("renew", "cert", v.cert);

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { ParseArgsConfig } from "node:util";
 import type { Context } from "./context.js";
 
 /** A `scep` sub-command. */
@@ -11,8 +12,10 @@ export interface Command {
   name: string;
   /** One line for the command list. */
   summary: string;
-  /** Full `--help` text. */
+  /** Full `--help` text: its usage lines and its Options section name every entry of {@link Command.options}. */
   help: string;
+  /** The options `run` parses (parseArgs' table): the one list the help is checked against. */
+  options: NonNullable<ParseArgsConfig["options"]>;
   /** Runs with the arguments after the command name; resolves on success, throws a CliError (or anything) on failure. */
   run(argv: readonly string[], ctx: Context): Promise<void>;
 }
