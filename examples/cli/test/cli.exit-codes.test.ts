@@ -123,7 +123,9 @@ describe("FAILURE without a challenge exits 2 and says why", () => {
     server = await startFakeScepServer("failure");
     const r = await runCli(["enroll", "--url", server.url, "--challenge", "wrong", "--cn", "d", "--out", "c.pem"], { cwd: workDir("wrong-challenge") });
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe("FAILURE: badRequest (challenge password mismatch)\n");
+    expect(r.stderr).toBe(
+      "FAILURE: badRequest (challenge password mismatch); check --challenge against the CA's challenge (the example servers: SCEP_CHALLENGE, or the file <data-dir>/challenge; a one-time challenge works once)\n",
+    );
   });
 });
 

@@ -137,7 +137,10 @@ describe("enroll", () => {
     const cwd = workDir("wrong");
     const r = await runCli(["enroll", "--url", server.url, "--challenge", "not-the-secret", "--cn", "cli-wrong", "--out", "cert.pem"], { cwd });
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe("FAILURE: badRequest\n");
+    // micromdm sends no failInfoText: the hint says what usually causes it.
+    expect(r.stderr).toBe(
+      "FAILURE: badRequest; a wrong --challenge is the usual reason: check it against the CA's challenge (the example servers: SCEP_CHALLENGE, or the file <data-dir>/challenge; a one-time challenge works once)\n",
+    );
     expect(r.stdout).toBe("");
     expect(server.logs()).toContain('msg="failed to sign CSR" err="invalid challenge"');
   });

@@ -61,13 +61,23 @@ function warnAlgorithms(ctx: Context, caps: CaCaps, options: EnrollmentOptions):
   if (options.renewal && !caps.has("Renewal")) ctx.err("warning: the CA does not advertise Renewal; sending RenewalReq anyway");
 }
 
+/** Where a rejected challenge is checked: the CA's text names the challenge, or a badRequest says nothing more. */
+const CHALLENGE_WHERE = "the CA's challenge (the example servers: SCEP_CHALLENGE, or the file <data-dir>/challenge; a one-time challenge works once)";
+
+/** What to check after a badRequest to a request that sent --challenge (RFC 8894 §3.2.1.4.4: badRequest covers a wrong challenge). */
+function challengeHint(failInfoText: string | undefined): string {
+  if (failInfoText !== undefined && /challenge/i.test(failInfoText)) return `; check --challenge against ${CHALLENGE_WHERE}`;
+  if (failInfoText === undefined || failInfoText === "") return `; a wrong --challenge is the usual reason: check it against ${CHALLENGE_WHERE}`;
+  return "";
+}
+
 /** The final CertRep's outcome as an exit: FAILURE → 2, PENDING → 3. */
 function assertSuccess(rep: CertRep, options: EnrollmentOptions, polled: { polls: number; ms: number }): void {
   if (rep.status === "FAILURE") {
     const failInfo = rep.failInfo ?? "badRequest";
     // Without a challenge the CA's text ("challenge password mismatch") misleads: say what happened first.
     const message = options.challengeSent
-      ? `FAILURE: ${failInfo}${rep.failInfoText ? ` (${rep.failInfoText})` : ""}`
+      ? `FAILURE: ${failInfo}${rep.failInfoText ? ` (${rep.failInfoText})` : ""}${failInfo === "badRequest" ? challengeHint(rep.failInfoText) : ""}`
       : `FAILURE: ${failInfo}: no challenge password was sent (no --challenge), the likely reason${rep.failInfoText ? `; the CA said "${rep.failInfoText}"` : ""}`;
     throw new CliError(message, ExitCode.FAILURE);
   }
