@@ -118,7 +118,19 @@ describe("usage errors exit 64 with one line and a pointer to --help", () => {
 describe("unreadable inputs exit 66", () => {
   it("a missing --key", async () => {
     const r = await run("enroll", "--url", URL, "--cn", "d", "--out", "c.pem", "--key", "absent.pem");
-    expect(r).toEqual({ code: 66, out: "", err: "scep: cannot read key absent.pem: ENOENT" });
+    expect(r).toEqual({ code: 66, out: "", err: "scep: cannot read key absent.pem: no such file (ENOENT)" });
+  });
+
+  it("a --ca-cert that is a directory, a --cert that is missing: the reason in words", async () => {
+    expect(await run("getcacert", "--url", URL, "--ca-cert", ".")).toEqual({ code: 66, out: "", err: "scep: cannot read CA certificate .: it is a directory, not a file (EISDIR)" });
+    expect(await run("renew", "--url", URL, "--cert", "nope.pem", "--key", "absent.key")).toEqual({ code: 66, out: "", err: "scep: cannot read certificate nope.pem: no such file (ENOENT)" });
+  });
+
+  it("fileErrorReason: words for a known code, Node's first line (without the path) for another", async () => {
+    const { fileErrorReason } = await import("../src/lib/files.js");
+    expect(fileErrorReason(Object.assign(new Error("EACCES: permission denied, open '/x'"), { code: "EACCES" }))).toBe("permission denied (EACCES)");
+    expect(fileErrorReason(Object.assign(new Error("ESTRANGE: odd failure, open '/x'"), { code: "ESTRANGE" }))).toBe("ESTRANGE: odd failure");
+    expect(fileErrorReason("not an error")).toBe("unknown error");
   });
 
   it("a --key that is not a private key", async () => {

@@ -18,6 +18,7 @@ import { EmbeddedCaError, isEmbeddedCaError } from "./errors.js";
 import { ensureDirectory, pathExists, publishFileExclusive } from "./lib/durable-fs.js";
 import { toPem } from "./lib/pem.js";
 import { nodeCrypto, x509 } from "./lib/x509.js";
+import { fileErrorReason } from "./file-error.js";
 
 /** Subject of a freshly created default CA unless `subject` says otherwise. */
 export const DEFAULT_CA_SUBJECT = "CN=SCEP Example CA,O=scep-sdk";
@@ -140,7 +141,7 @@ export async function loadCaFiles(certPath: string, keyPath: string, keyPassphra
     } catch (error) {
       throw new EmbeddedCaError(
         "CA_LOAD_FAILED",
-        `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        `cannot read ${path}: ${fileErrorReason(error)}`,
         { cause: error },
       );
     }

@@ -140,7 +140,7 @@ describe("default CA creation", () => {
     expect(error).toBeInstanceOf(EmbeddedCaError);
     expect(error).toMatchObject({
       code: "CA_LOAD_FAILED",
-      message: `cannot read ${join(dataDir, "ca.key")}: ENOENT`,
+      message: `cannot read ${join(dataDir, "ca.key")}: no such file (ENOENT)`,
     });
     expect(existsSync(join(dataDir, "ca.key"))).toBe(false);
   });

@@ -127,7 +127,9 @@ describe("loading an existing CA", () => {
     await expect(openFileCa({ dataDir: p("d"), caCertPath: p("rsa-ca.pem"), caKeyPath: p("garbage.key") }))
       .rejects.toMatchObject({ code: "CA_LOAD_FAILED", message: expect.stringMatching(new RegExp(`^${p("garbage.key")}: the private key cannot be parsed \\(`)) });
     await expect(openFileCa({ dataDir: p("d"), caCertPath: p("missing.pem"), caKeyPath: p("rsa-pkcs1.key") }))
-      .rejects.toMatchObject({ code: "CA_LOAD_FAILED", message: `cannot read ${p("missing.pem")}: ENOENT` });
+      .rejects.toMatchObject({ code: "CA_LOAD_FAILED", message: `cannot read ${p("missing.pem")}: no such file (ENOENT)` });
+    await expect(openFileCa({ dataDir: p("d"), caCertPath: p("rsa-ca.pem"), caKeyPath: dir }))
+      .rejects.toMatchObject({ code: "CA_LOAD_FAILED", message: `cannot read ${dir}: it is a directory, not a file (EISDIR)` });
   });
 
   it.each([

@@ -6,6 +6,7 @@ import { invokingDirectory } from "@scep-examples/server-kit/config";
 import { parseFlags } from "@scep-examples/server-kit/flags";
 import { hostProblem } from "@scep-examples/server-kit/listen-failure";
 import { ConfigFileRefused, MAX_CONFIG_BYTES, readConfigFileText } from "@scep-examples/server-kit/config-file";
+import { fileErrorReason } from "@scep-examples/server-kit/file-error";
 
 /** The CA types the proxy knows (PROXY.md "Challenge lifecycles by CA type"). */
 export const CA_TYPES = ["ndes", "smallstep", "custom"] as const;
@@ -240,7 +241,7 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
     text = (options.readFile ?? readConfigFileText)(configPath);
   } catch (e) {
     if (e instanceof ConfigFileRefused) throw new ConfigError(`${configPath}: ${e.message}`);
-    throw new ConfigError(`cannot read the configuration file ${configPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new ConfigError(`cannot read the configuration file ${configPath}: ${fileErrorReason(e)}`);
   }
   if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw new ConfigError(`${configPath}: larger than ${MAX_CONFIG_BYTES} bytes: a configuration file is a few KB`);
   let json: unknown;

@@ -123,6 +123,12 @@ describe("proxy-server configuration", () => {
     expect(error(file, env as Record<string, string>, argv as string[])).toEqual(message);
   });
 
+  it("a configuration file that cannot be read says why in words", () => {
+    expect(() => parseConfig(["--config", "/nonexistent/proxy.json"], { PROXY_ADMIN_TOKEN: TOKEN })).toThrow(
+      new ConfigError("cannot read the configuration file /nonexistent/proxy.json: no such file (ENOENT)"),
+    );
+  });
+
   it("reads the http limits; the body timeout follows a shorter request timeout", () => {
     expect(parse({ cas: [CORP], http: { headersTimeoutMs: 500, requestTimeoutMs: 800, keepAliveTimeoutMs: 100, maxInFlight: 8, maxConnections: 16, retryAfterSeconds: 3 } }).http).toEqual({
       headersTimeoutMs: 500, requestTimeoutMs: 800, bodyTimeoutMs: 800, keepAliveTimeoutMs: 100, maxInFlight: 8, maxConnections: 16, retryAfterSeconds: 3,

@@ -3,6 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { Certificate } from "@scep/core";
 import { ConfigError } from "./config.js";
+import { fileErrorReason } from "./file-error.js";
 
 const BLOCK = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
 
@@ -17,7 +18,7 @@ export async function readNextCa(path: string): Promise<Certificate[]> {
   try {
     text = await readFile(path, "utf8");
   } catch (e) {
-    throw new ConfigError(`SCEP_NEXT_CA_CERT: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { showUsage: false });
+    throw new ConfigError(`SCEP_NEXT_CA_CERT: cannot read ${path}: ${fileErrorReason(e)}`, { showUsage: false });
   }
   const certs: Certificate[] = [];
   for (const m of text.matchAll(BLOCK)) {

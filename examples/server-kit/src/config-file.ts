@@ -5,6 +5,7 @@ import { readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import AjvModule, { type ErrorObject } from "ajv";
 import { ConfigError } from "./errors.js";
+import { fileErrorReason } from "./file-error.js";
 
 /** The JSON Schema of the configuration file (`examples/server-kit/config.schema.json`). */
 export const CONFIG_SCHEMA_URL = new URL("../config.schema.json", import.meta.url);
@@ -266,7 +267,7 @@ export function loadConfig(input: string, options: { baseDir?: string } = {}): C
       text = readConfigFileText(file);
     } catch (e) {
       if (e instanceof ConfigFileRefused) throw new ConfigFileError("ERR_CONFIG_FILE_READ", "", e.message, file);
-      throw new ConfigFileError("ERR_CONFIG_FILE_READ", "", `cannot read the configuration file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
+      throw new ConfigFileError("ERR_CONFIG_FILE_READ", "", `cannot read the configuration file: ${fileErrorReason(e)}`, file);
     }
   }
   const baseDir = file ? dirname(file) : (options.baseDir ?? process.cwd());

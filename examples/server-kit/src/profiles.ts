@@ -21,6 +21,7 @@ import { isEmbeddedCaError, type FileCa } from "@scep-examples/embedded-ca";
 import type { ProfileSettings } from "./config-file.js";
 import type { ServerConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
+import { fileErrorReason } from "./file-error.js";
 
 /** Where a profile's Intune validator keeps nonces and counts (this process, or Redis). */
 export interface IntuneStores {
@@ -74,7 +75,7 @@ export async function readSecret(source: { env: string } | { file: string }, fie
   try {
     text = await readFile(source.file, "utf8");
   } catch (e) {
-    throw new ConfigError(`${field}File: cannot read ${source.file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { showUsage: false });
+    throw new ConfigError(`${field}File: cannot read ${source.file}: ${fileErrorReason(e)}`, { showUsage: false });
   }
   const v = text.replace(/\r?\n$/, "");
   if (!v) throw new ConfigError(`${field}File: ${source.file} is empty`, { showUsage: false });

@@ -24,6 +24,7 @@ import { scheduleRevocationSync } from "./intune-revocation-sync.js";
 import { buildProfile, describeProfile, readSecret, type ProfileSummary, type RevocationSync } from "./profiles.js";
 import { createLimitedHttpServer } from "./http-limits.js";
 import { listenFailure, type ListenOptionNames } from "./listen-failure.js";
+import { fileErrorReason } from "./file-error.js";
 export { listenFailure } from "./listen-failure.js";
 
 /** The SCEP path (and profile name) the examples serve without a configuration file. */
@@ -110,10 +111,16 @@ async function loadChallenge(config: ServerConfig, dataDir: string): Promise<{ c
     // 'wx': only the first start creates it; later starts (and a concurrent one) read the same secret.
     await writeFile(file, randomBytes(16).toString("hex") + "\n", { flag: "wx", mode: 0o600 });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new ConfigError(`cannot create ${file}: ${fileErrorReason(e)} (check --data-dir, or set SCEP_CHALLENGE)`, { showUsage: false });
     generated = false;
   }
-  const challenge = (await readFile(file, "utf8")).trim();
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    throw new ConfigError(`cannot read ${file}: ${fileErrorReason(e)} (check --data-dir, or set SCEP_CHALLENGE)`, { showUsage: false });
+  }
+  const challenge = text.trim();
   if (!challenge) throw new ConfigError(`${file} is empty: delete it to generate a new challenge, or set SCEP_CHALLENGE`);
   return { challenge, source: { kind: generated ? "generated" : "stored", file } };
 }
@@ -142,7 +149,7 @@ async function readPassphrase(config: ServerConfig): Promise<string | undefined>
   try {
     return (await readFile(config.caKeyPassphraseFile, "utf8")).replace(/\r?\n$/, "");
   } catch (e) {
-    throw new ConfigError(`SCEP_CA_KEY_PASSPHRASE_FILE: cannot read ${config.caKeyPassphraseFile} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { showUsage: false });
+    throw new ConfigError(`SCEP_CA_KEY_PASSPHRASE_FILE: cannot read ${config.caKeyPassphraseFile}: ${fileErrorReason(e)}`, { showUsage: false });
   }
 }
 

@@ -156,7 +156,7 @@ describe("loadConfig: one line naming the bad field", () => {
     const file = join(tmp, "broken.json");
     writeFileSync(file, '{"profiles": [');
     expect(() => loadConfig(file)).toThrow(expect.objectContaining({ code: "ERR_CONFIG_FILE_JSON", message: expect.stringMatching(new RegExp(`^${file}: not valid JSON \\(`)) }));
-    expect(() => loadConfig(join(tmp, "missing.json"))).toThrow(expect.objectContaining({ code: "ERR_CONFIG_FILE_READ", message: `${join(tmp, "missing.json")}: cannot read the configuration file (ENOENT)` }));
+    expect(() => loadConfig(join(tmp, "missing.json"))).toThrow(expect.objectContaining({ code: "ERR_CONFIG_FILE_READ", message: `${join(tmp, "missing.json")}: cannot read the configuration file: no such file (ENOENT)` }));
     // Refused before reading (issue 12 §3, config size): over 1 MiB, or not a regular file (a directory, /dev/zero).
     const huge = join(tmp, "huge.json");
     writeFileSync(huge, `{"profiles":[${" ".repeat(MAX_CONFIG_BYTES)}]}`);

@@ -15,13 +15,40 @@ export function resolvePath(ctx: Context, path: string): string {
   return resolve(ctx.cwd, path);
 }
 
+/** Words for the errno codes reading or writing a file raises (the CLI depends on @scep/core only: the example servers keep their own list). */
+const FILE_ERRORS: Record<string, string> = {
+  ENOENT: "no such file",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EISDIR: "it is a directory, not a file",
+  ENOTDIR: "a part of the path is not a directory",
+  ELOOP: "too many symbolic links",
+  ENAMETOOLONG: "the name is too long",
+  EMFILE: "too many open files in this process",
+  ENFILE: "too many open files on this machine",
+  ENOSPC: "no space left on the device",
+  EROFS: "read-only file system",
+  EEXIST: "it already exists",
+  EBUSY: "the file is busy",
+  EIO: "input/output error",
+  ENXIO: "no such device",
+};
+
+/** What went wrong with a file, in words and then its code (`no such file (ENOENT)`); no path. */
+export function fileErrorReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === "string" && FILE_ERRORS[code]) return `${FILE_ERRORS[code]} (${code})`;
+  const message = error instanceof Error ? error.message.split("\n", 1)[0]!.replace(/, \w+ '.*'$/, "") : "";
+  return message || (typeof code === "string" ? code : "unknown error");
+}
+
 /** Reads a text input file, or fails with exit 66. */
 export function readInput(ctx: Context, path: string, what: string): string {
   const full = resolvePath(ctx, path);
   try {
     return readFileSync(full, "utf8");
   } catch (error) {
-    throw new CliError(`cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, ExitCode.NO_INPUT);
+    throw new CliError(`cannot read ${what} ${path}: ${fileErrorReason(error)}`, ExitCode.NO_INPUT);
   }
 }
 
@@ -31,7 +58,7 @@ export function writeOutput(ctx: Context, path: string, text: string, options: {
   try {
     writeFileSync(full, text, { mode: options.secret ? 0o600 : 0o644 });
   } catch (error) {
-    throw new CliError(`cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, ExitCode.ERROR);
+    throw new CliError(`cannot write ${path}: ${fileErrorReason(error)}`, ExitCode.ERROR);
   }
   return full;
 }

@@ -254,6 +254,18 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         expect(proc.stderr).not.toContain("not-the-pass");
       });
 
+      // A file that cannot be read says why in words (no bare ENOENT).
+      it.each([
+        ["a missing SCEP_CA_KEY_PASSPHRASE_FILE", { SCEP_CA_KEY_PASSPHRASE_FILE: "nope.pass" }, ["--ca-cert", "ca.pem", "--ca-key", "pkcs8.key"], (d: string) => `SCEP_CA_KEY_PASSPHRASE_FILE: cannot read ${join(d, "nope.pass")}: no such file (ENOENT)`],
+        ["a missing --ca-cert", {}, ["--ca-cert", "nope.pem", "--ca-key", "plain.der"], (d: string) => `cannot read ${join(d, "nope.pem")}: no such file (ENOENT)`],
+        ["a directory as SCEP_NEXT_CA_CERT", { SCEP_NEXT_CA_CERT: "." }, ["--ca-cert", "ca.pem", "--ca-key", "plain.der"], (d: string) => `SCEP_NEXT_CA_CERT: cannot read ${d}: it is a directory, not a file (EISDIR)`],
+      ])("%s is one line saying why in words, exit 2", async (_, env: Record<string, string>, argv, line) => {
+        const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(dir, "unreadable"), SCEP_CHALLENGE: "c", INIT_CWD: dir, ...env }, argv);
+        procs.push(proc);
+        expect(await proc.exited).toEqual({ code: 2, signal: null });
+        expect(proc.stderr).toBe(`${name}-server: ${line(dir)}\n`);
+      });
+
       it("refuses an EC CA (it cannot decrypt requests) with one line, exit 2 (RFC 8894 §3.2.2)", async () => {
         await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ec.key", "-subj", "/CN=EC CA", "-days", "2",
           "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,digitalSignature", "-out", "ec.pem"], dir);
