@@ -64,8 +64,11 @@ export function resolveStoreOptions(options: RedisStoreOptions = {}): ResolvedSt
  * The ioredis client settings a SCEP server wants (spread them into
  * `new Redis(url, { ...redisClientOptions })`): fail a command at once while
  * disconnected instead of queueing it (a queued consume or transition would
- * run after the device was already told 503), one retry per command, a
- * 2-second command and connect timeout. Reconnection stays on (ioredis'
+ * run after the device was already told 503), and fail a command in flight
+ * when the connection drops instead of sending it again after the reconnect
+ * (`autoResendUnfulfilledCommands: false`: the store has already answered 503
+ * and its undo could not be sent, so a resent write would land after it), one
+ * retry per command, a 2-second command and connect timeout. Reconnection stays on (ioredis'
  * default backoff), so the server recovers by itself when Redis returns.
  *
  * @example
@@ -79,6 +82,7 @@ export function resolveStoreOptions(options: RedisStoreOptions = {}): ResolvedSt
  */
 export const redisClientOptions = Object.freeze({
   enableOfflineQueue: false,
+  autoResendUnfulfilledCommands: false,
   maxRetriesPerRequest: 1,
   commandTimeout: 2000,
   connectTimeout: 2000,
