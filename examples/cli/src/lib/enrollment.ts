@@ -66,6 +66,8 @@ const CHALLENGE_WHERE = "the CA's challenge (the example servers: SCEP_CHALLENGE
 
 /** What to check after a badRequest to a request that sent --challenge (RFC 8894 §3.2.1.4.4: badRequest covers a wrong challenge). */
 function challengeHint(failInfoText: string | undefined): string {
+  // "…unavailable; try again later": the CA could not check the challenge, so the challenge is not what to check.
+  if (failInfoText !== undefined && /unavailable|try again/i.test(failInfoText)) return "";
   if (failInfoText !== undefined && /challenge/i.test(failInfoText)) return `; check --challenge against ${CHALLENGE_WHERE}`;
   if (failInfoText === undefined || failInfoText === "") return `; a wrong --challenge is the usual reason: check it against ${CHALLENGE_WHERE}`;
   return "";
