@@ -97,7 +97,7 @@ export const SETTINGS = [
   ["", "SCEP_CA_KEY_PASSPHRASE_FILE", "(unset)", "a file holding that passphrase (one trailing newline ignored); not with `SCEP_CA_KEY_PASSPHRASE`"],
   ["--backdate-seconds", "SCEP_BACKDATE_SECONDS", "300", "issued certificates (and a CA created on first start) start this long before now, so a device whose clock is a little slow does not see \"not yet valid\"; never before the CA's own notBefore; the lifetime still runs `--validity-days` from now"],
   ["--validity-days", "SCEP_VALIDITY_DAYS", "365", "lifetime of issued certificates (the CSR policy's maximum; never past the CA's notAfter)"],
-  ["--pending", "SCEP_PENDING", "false", "answer new enrollments PENDING until an operator approves them through the admin API (renewals are issued at once); needs `SCEP_ADMIN_TOKEN`, or `--redis-url` shared with a replica that has it"],
+  ["--pending", "SCEP_PENDING", "false", "answer new enrollments PENDING until an operator approves them through the admin API (renewals are issued at once): set `SCEP_ADMIN_TOKEN`, or share `--redis-url` with a replica that has it; without either the banner warns that nothing here can approve"],
   ["--cert-files", "SCEP_CERT_FILES", "false", "also write each issued certificate to `<data-dir>/certs/<serial>.pem` (`index.jsonl` always holds them; a file per certificate costs ~0.5 ms a request)"],
   ["--max-body", "SCEP_MAX_BODY", "65536", "largest PKIOperation body in bytes (larger: HTTP 413)"],
   ["", "SCEP_ADMIN_TOKEN", "(unset)", "at least 16 characters; enables the admin API under `/admin/scep/` (profiles, activity, pending, approve, reject, challenges, certificates, revoke, reload-trust, stats: see [Admin API](#admin-api)) with `Authorization: Bearer <token>`, and the admin page at `/admin/scep`"],
@@ -201,10 +201,6 @@ function redisUrl([name, value]: [string, string | undefined]): string | undefin
   if (url.protocol !== "redis:" && url.protocol !== "rediss:") throw new ConfigError(`${name} must be a redis:// or rediss:// URL, got a ${url.protocol} URL`);
   return value;
 }
-
-/** Why PENDING needs the admin API, after the option's name (`--pending needs …`). */
-const PENDING_NEEDS_ADMIN =
-  "needs SCEP_ADMIN_TOKEN: a PENDING request is approved only through the admin API (POST /admin/scep/approve or the admin page); set SCEP_ADMIN_TOKEN, or drop --pending";
 
 /** `--host`/`HOST`, checked up front: `localhost:8080` or `[::1]` is one line naming the mistake, not a failed listen. */
 function listenHost([name, value]: [string, string | undefined]): string | undefined {
@@ -343,11 +339,6 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   if (config.adminToken !== undefined && config.adminToken.length < 16) throw new ConfigError("SCEP_ADMIN_TOKEN must be at least 16 characters");
   if (config.metricsToken !== undefined && config.metricsToken.length < 16) throw new ConfigError("SCEP_METRICS_TOKEN must be at least 16 characters");
   const configFile = path(get("--config", "SCEP_CONFIG")[1]);
-  // Nothing but the admin API approves a PENDING request: without it (and without a Redis shared with a replica that
-  // has it) a request would wait forever. With a configuration file each profile says for itself (below).
-  if (configFile === undefined && config.pending && config.adminToken === undefined && config.redisUrl === undefined) {
-    throw new ConfigError(`--pending ${PENDING_NEEDS_ADMIN}`, { showUsage: false });
-  }
   if (configFile !== undefined) {
     if (config.oneTimeChallenges) throw new ConfigError('--one-time-challenges does not go with --config: give a profile "challenge": "one-time" in the file', { showUsage: false });
     const file = loadConfig(configFile);
@@ -356,9 +347,6 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     file.profiles.forEach((p, i) => {
       const t = p.challenge.type;
       if (t === "one-time" && config.adminToken === undefined) throw new ConfigError(`${configFile}: profiles[${i}].challenge: "one-time" needs SCEP_ADMIN_TOKEN: one-time challenges are issued by POST /admin/scep/challenges`, { showUsage: false });
-      if ((p.pending ?? config.pending) && config.adminToken === undefined && config.redisUrl === undefined) {
-        throw new ConfigError(`${configFile}: profiles[${i}]: pending ${PENDING_NEEDS_ADMIN}`, { showUsage: false });
-      }
       if (config.workers > 1 && config.redisUrl === undefined) {
         const what = t === "one-time" ? "one-time challenges" : t === "intune-signed-token" ? "the signed-token replay cache and rate limiter" : t === "intune-api" && (p.challenge.replayTtlMs !== undefined || p.challenge.rateLimit) ? "the Intune replay cache and rate limiter" : (p.pending ?? config.pending) ? "pending requests" : undefined;
         if (what) throw new ConfigError(`${configFile}: profiles[${i}]: ${what} cannot be shared by ${config.workers} workers without --redis-url (use --workers 1, or give SCEP_REDIS_URL)`, { showUsage: false });

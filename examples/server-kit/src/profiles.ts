@@ -310,5 +310,16 @@ export function describeProfile(p: ProfileSettings, config: ServerConfig, defaul
           : c.type === "intune-api"
           ? `Intune API (tenant ${c.tenantId}, client ${c.clientId}, secret from ${where(c.clientSecret)}${c.deliverWhenNotificationFails ? ", delivers without successNotification" : ""}${c.revocationSyncSeconds !== undefined ? `, revocation sync every ${c.revocationSyncSeconds} s` : ""})`
           : `signed tokens (anchors ${c.trustAnchors}${c.audience ? `, audience ${c.audience}` : ""}${c.strict ? "" : ", NOT strict"}, ${c.rateLimit === false ? "no rate limit" : `at most ${c.rateLimit?.max ?? 3} per device in ${(c.rateLimit?.windowMs ?? 86_400_000) / 1000} s`})`;
-  return `${what}; ${!pending ? "issued at once" : config.adminToken ? "PENDING until approved" : "PENDING until approved through a replica with SCEP_ADMIN_TOKEN"}, ${p.validityDays ?? config.validityDays} days`;
+  return `${what}; ${!pending ? "issued at once" : config.adminToken ? "PENDING until approved" : pendingWithoutAdmin(config)}, ${p.validityDays ?? config.validityDays} days`;
+}
+
+/**
+ * What PENDING means on a server without the admin API (no `SCEP_ADMIN_TOKEN`), the only place requests are approved:
+ * a replica on the same Redis that has it approves them, and without Redis nothing can (the banner says so; the start
+ * is not refused, the requests simply stay PENDING until their TTL).
+ */
+export function pendingWithoutAdmin(config: Pick<ServerConfig, "redisUrl">): string {
+  return config.redisUrl !== undefined
+    ? "PENDING until approved through a replica with SCEP_ADMIN_TOKEN (this one has no admin API)"
+    : "PENDING, but NOTHING CAN APPROVE: this server has no admin API (set SCEP_ADMIN_TOKEN)";
 }

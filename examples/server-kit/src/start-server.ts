@@ -21,7 +21,7 @@ import { readNextCa } from "./ca-rollover.js";
 import { createReloader, keepRestartOnly } from "./reload.js";
 import type { ProfileSettings } from "./config-file.js";
 import { scheduleRevocationSync } from "./intune-revocation-sync.js";
-import { buildProfile, describeProfile, readSecret, type ProfileSummary, type RevocationSync } from "./profiles.js";
+import { buildProfile, describeProfile, pendingWithoutAdmin, readSecret, type ProfileSummary, type RevocationSync } from "./profiles.js";
 import { createLimitedHttpServer } from "./http-limits.js";
 import { listenFailure, type ListenOptionNames } from "./listen-failure.js";
 import { fileErrorReason } from "./file-error.js";
@@ -467,7 +467,7 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
     `  CA fingerprint:  SHA-256 ${facts.ca.fingerprintSha256}`,
     `  CA certificate:  ${facts.caCertificatePath}`,
     `  data directory:  ${facts.ca.dataDir}`,
-    ...(fromFile ? [] : [`  issuing:         ${!config.pending ? "at once" : config.adminToken ? "PENDING until approved (POST /admin/scep/approve, or on the admin page)" : "PENDING until approved through a replica with SCEP_ADMIN_TOKEN (this one has no admin API)"}, ${config.validityDays} days`]),
+    ...(fromFile ? [] : [`  issuing:         ${!config.pending ? "at once" : config.adminToken ? "PENDING until approved (POST /admin/scep/approve, or on the admin page)" : pendingWithoutAdmin(config)}, ${config.validityDays} days`]),
     `  shared state:    ${config.redisUrl === undefined ? "this process (memory)" : `Redis ${redactRedisUrl(config.redisUrl)} (PENDING transactions, one-time challenges, counters, revocations${settings.some((p) => p.challenge.type.startsWith("intune")) ? ", Intune replay caches and rate limits" : ""})`}`,
     `  CRL:             ${scepUrls(config.host, port, [CRL_PATH])[0] ?? CRL_PATH} (signed again after ${config.crlValidityHours / 2} h and after each revocation; a copy in ${join(facts.ca.dataDir, CRL_FILE)})`,
     `  metrics:         /metrics ${config.metricsToken ? "(Authorization: Bearer $SCEP_METRICS_TOKEN)" : "(open: set SCEP_METRICS_TOKEN to require a token)"}`,

@@ -197,11 +197,10 @@ describe("parseConfig with --config / SCEP_CONFIG", () => {
     expect(() => parseConfig(["--config", tokenOnly, "--one-time-challenges"], { SCEP_ADMIN_TOKEN: "0123456789abcdef" })).toThrow('--one-time-challenges does not go with --config: give a profile "challenge": "one-time" in the file');
   });
 
-  it("a PENDING profile needs the admin API that approves it (or Redis shared with a replica that has it); --pending is only the profiles' default", () => {
+  it("a PENDING profile without the admin API is not refused (the banner warns); --pending is only the profiles' default", () => {
     const pending = join(tmp, "pending.json");
     writeFileSync(pending, text([{ path: "/open", pending: false }, { path: "/held", pending: true }]));
-    const line = `${pending}: profiles[1]: pending needs SCEP_ADMIN_TOKEN: a PENDING request is approved only through the admin API (POST /admin/scep/approve or the admin page); set SCEP_ADMIN_TOKEN, or drop --pending`;
-    expect(() => parseConfig(["--config", pending], {})).toThrow(expect.objectContaining({ showUsage: false, message: line }));
+    expect(parseConfig(["--config", pending], {})).toMatchObject({ profiles: [{ pending: false }, { pending: true }] });
     expect(parseConfig(["--config", pending], { SCEP_ADMIN_TOKEN: "0123456789abcdef" })).toMatchObject({ profiles: [{ pending: false }, { pending: true }] });
     expect(parseConfig(["--config", pending, "--redis-url", "redis://127.0.0.1:6379"], {})).toMatchObject({ profiles: [{ pending: false }, { pending: true }] });
     const open = join(tmp, "open.json");

@@ -168,8 +168,11 @@ describe("parseConfig", () => {
       ...DEFAULTS, pending: true, oneTimeChallenges: true, workers: 4, keyWorkers: autoKeyWorkers(4), adminToken: "0123456789abcdef", redisUrl: "redis://127.0.0.1:6379",
     });
     expect(parseConfig(["--redis-url", "rediss://u:p@cache.example:6380/1"], {})).toMatchObject({ redisUrl: "rediss://u:p@cache.example:6380/1" });
-    // PENDING on a replica without the admin API: another replica on the same Redis approves it.
+    // PENDING on a replica without the admin API: another replica on the same Redis approves it; without Redis the
+    // start is not refused either (the banner warns that nothing can approve).
     expect(parseConfig(["--pending", "--redis-url", "redis://127.0.0.1:6379"], {})).toMatchObject({ pending: true, adminToken: undefined });
+    expect(parseConfig(["--pending"], {})).toEqual({ ...DEFAULTS, pending: true });
+    expect(parseConfig([], { SCEP_PENDING: "true" })).toEqual({ ...DEFAULTS, pending: true });
   });
 
   it.each([
@@ -180,9 +183,6 @@ describe("parseConfig", () => {
     [["--crl-validity-hours", "0"], {}, '--crl-validity-hours must be an integer from 1 to 8760, got "0"'],
     [["--admin-listen", "localhost:99999"], { SCEP_ADMIN_TOKEN: "0123456789abcdef" }, '--admin-listen must be [host:]port (e.g. 127.0.0.1:9090), got "localhost:99999"'],
     [["--admin-listen", "9090"], {}, "--admin-listen needs SCEP_ADMIN_TOKEN: it serves the admin API"],
-    // Only the admin API approves a PENDING request; with Redis a replica that has it can (RFC 8894 §3.3.2 polling).
-    [["--pending"], {}, "--pending needs SCEP_ADMIN_TOKEN: a PENDING request is approved only through the admin API (POST /admin/scep/approve or the admin page); set SCEP_ADMIN_TOKEN, or drop --pending"],
-    [[], { SCEP_PENDING: "true" }, "--pending needs SCEP_ADMIN_TOKEN: a PENDING request is approved only through the admin API (POST /admin/scep/approve or the admin page); set SCEP_ADMIN_TOKEN, or drop --pending"],
     [["--one-time-challenges"], {}, "--one-time-challenges needs SCEP_ADMIN_TOKEN: one-time challenges are issued by POST /admin/scep/challenges"],
     [["--one-time-challenges", "--workers", "2"], { SCEP_ADMIN_TOKEN: "0123456789abcdef" }, "--one-time-challenges cannot run with 2 workers without --redis-url: challenges would live in one process's memory (use --workers 1, or give SCEP_REDIS_URL)"],
   ])("refuses the shared-state settings %j %j (never echoing the URL)", (argv, env, message) => {
