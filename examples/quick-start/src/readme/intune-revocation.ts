@@ -5,7 +5,7 @@ import { IntuneRevocationClient, revocationStoreRevoker, syncIntuneRevocations }
 
 // The store your profile's isRevoked and getCrl read (@scep/core README, "Revocations"); RedisRevocationStore for replicas.
 export const revocations = new MemoryRevocationStore();
-// Whether this CA issued a serial: your certificate index, filled by your issue hook with certificate.serialNumberHex.
+// Whether this CA issued a serial: your index, filled by your issue hook with normalizeSerialNumber(certificate.serialNumberHex).
 declare function issuedByThisCa(serialNumber: string): Promise<boolean>;
 // Your CRL, signed again from revocations.list() and revocations.nextCrlNumber().
 declare function resignCrl(): Promise<void>;

@@ -276,8 +276,9 @@ export interface RevocationStoreRevokerOptions {
   /** The CRL reason recorded (RFC 5280 §5.3.1; default `"unspecified"`: Intune does not say why). */
   reason?: RevocationReason;
   /**
-   * Whether this CA issued the certificate with that serial (lower-case hex, as `normalizeSerialNumber` gives it),
-   * e.g. a look-up in the CA's certificate index. False → `not_found`, and nothing is revoked. Absent: every
+   * Whether this CA issued the certificate with that serial (lower-case hex, as `normalizeSerialNumber` gives it:
+   * compare with `normalizeSerialNumber(certificate.serialNumberHex)`, not `serialNumberHex` itself, which drops the
+   * `00` of a serial whose first octet is 0x80 or more), e.g. a look-up in the CA's certificate index. False → `not_found`, and nothing is revoked. Absent: every
    * well-formed serial is revoked (a CRL entry for a serial the CA never issued is harmless, but noise).
    */
   isIssued?: (serialNumber: string) => boolean | Promise<boolean>;
