@@ -32,8 +32,10 @@ export function oneLine(error: unknown): string {
 export interface ReloaderOptions<T> {
   /** Builds the next state from files; throws (nothing applied) when anything is refused. */
   load(): Promise<T>;
-  /** Puts the loaded state in service (synchronous: no request sees half of it). */
+  /** Puts the loaded state in service (synchronous: no request sees half of it); throws to refuse it (nothing applied). */
   apply(next: T): void;
+  /** Releases a loaded state that {@link ReloaderOptions.apply} refused. */
+  discard(next: T): void;
   /** One JSON line: `reloaded` with what `describe` says, or `reload-failed` with the reason. */
   log(entry: Record<string, unknown>): void;
   /** What the `reloaded` line says about the new state (no secret). */
@@ -55,7 +57,13 @@ export function createReloader<T>(o: ReloaderOptions<T>): { reload(trigger: stri
       o.log({ type: "reload-failed", trigger, error: oneLine(e) });
       return false;
     }
-    o.apply(next);
+    try {
+      o.apply(next);
+    } catch (e) {
+      o.discard(next);
+      o.log({ type: "reload-failed", trigger, error: oneLine(e) });
+      return false;
+    }
     o.log({ type: "reloaded", trigger, ...o.describe(next) });
     return true;
   };

@@ -676,8 +676,13 @@ export async function startServer(
   // SIGHUP: configuration, CA material and trust anchors are read again and swapped in whole, or not at all.
   // Requests already running finish with the kit they started on; connections stay open.
   const running = config;
+  // A reload that stop() overtakes is refused, at its start or when it would apply: its kit is closed, not put in service.
+  const refuseWhileStopping = (): void => {
+    if (stopping) throw new Error("the server is stopping");
+  };
   const reloader = createReloader({
     load: async () => {
+      refuseWhileStopping();
       const parsed = parseConfig(options.argv ?? process.argv.slice(2), options.env ?? process.env);
       if ("help" in parsed) throw new ConfigError("--help is not a configuration");
       const { config: next, restartNeeded } = keepRestartOnly(running, parsed);
@@ -690,12 +695,14 @@ export async function startServer(
       }
     },
     apply: (next) => {
+      refuseWhileStopping();
       const old = kit;
       kit = next.kit;
       listener = next.listener;
       void old.close();
       kit.startRevocationSync();
     },
+    discard: (next) => void next.kit.close(),
     describe: (next) => ({
       ca: next.kit.ca.subject,
       fingerprintSha256: next.kit.ca.fingerprintSha256,

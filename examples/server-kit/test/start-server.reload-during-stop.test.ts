@@ -1,0 +1,49 @@
+/**
+ * startServer: a reload that stop() overtakes is refused. The server being stopped keeps the kit it stops with:
+ * the reload's new kit is closed, not put in service after the stop (where nothing would ever close it and its
+ * timers would keep the process alive), and a reload asked for after stop() builds nothing.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { startServer } from "../src/index.js";
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "scep-kit-reload-stop-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => vi.restoreAllMocks());
+
+describe("startServer: reload() and stop()", () => {
+  it("a reload still loading when stop() is called is refused (reload-failed, the server is stopping) and leaves the kit as it was", async () => {
+    const lines: Record<string, unknown>[] = [];
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      for (const l of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+      return true;
+    });
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true); // the banner
+    const server = (await startServer("reload-stop", () => (_req, res) => void res.end(), {
+      argv: ["--host", "127.0.0.1", "--port", "0", "--data-dir", join(dir, "data")],
+      env: { SCEP_CHALLENGE: "reload-stop-test-challenge" },
+    }))!;
+    const kit = server.kit;
+
+    const reloading = server.reload(); // loads the configuration and makes a new kit: asynchronous
+    const stopped = server.stop();
+    expect(await reloading).toBe(false);
+    await stopped;
+    expect(server.kit).toBe(kit);
+    expect(lines.filter((l) => l.type === "reloaded")).toEqual([]);
+    const failed = (): unknown[] => lines.filter((l) => l.type === "reload-failed").map(({ trigger, error }) => ({ trigger, error }));
+    expect(failed()).toEqual([{ trigger: "api", error: "the server is stopping" }]); // refused when it would apply
+
+    expect(await server.reload()).toBe(false); // after stop(): nothing is built
+    expect(server.kit).toBe(kit);
+    expect(failed()).toEqual([
+      { trigger: "api", error: "the server is stopping" },
+      { trigger: "api", error: "the server is stopping" }, // refused before loading
+    ]);
+  }, 60_000);
+});
