@@ -28,6 +28,13 @@ export interface CertRepRequest {
   contentCipher?: ContentCipher;
   /** The request's digest: the reply uses it unless told otherwise. */
   digestAlgorithm?: DigestAlgorithm | string;
+  /**
+   * The request's key transport: SUCCESS replies use it unless told otherwise, so a client that wrapped its
+   * content key with RSAES-OAEP (Windows CNG, NDES) gets an OAEP-wrapped reply, as NDES answers.
+   */
+  keyTransport?: KeyTransport;
+  /** The request's RSAES-OAEP hash (with `keyTransport: "rsaes-oaep"`). */
+  oaepHash?: DigestAlgorithm;
 }
 
 /** Options of {@link buildCertRep}. @group Codec */
@@ -51,8 +58,10 @@ export interface CertRepOptions {
   crl?: Uint8Array;
   /** Content cipher of the reply's envelope (default: the request's, else AES-128). */
   contentCipher?: ContentCipher;
-  /** Key transport of the reply's envelope (default RSAES-PKCS1-v1_5). */
+  /** Key transport of the reply's envelope (default: the request's, else RSAES-PKCS1-v1_5). */
   keyTransport?: KeyTransport;
+  /** RSAES-OAEP hash of the reply's envelope (default: the request's when it used OAEP too, else SHA-1). */
+  oaepHash?: DigestAlgorithm;
   /** Digest (default: the request's, else SHA-256). */
   digestAlgorithm?: DigestAlgorithm;
   /**
@@ -69,6 +78,15 @@ export interface CertRepOptions {
   now?: Date;
   /** senderNonce of the reply (default 16 random bytes). */
   senderNonce?: Uint8Array;
+}
+
+/** The reply's key transport: the one asked for, else the request's (with its OAEP hash), else PKCS#1 v1.5. */
+function transportOf(options: CertRepOptions): { transport?: KeyTransport; oaepHash?: DigestAlgorithm } {
+  const transport = options.keyTransport ?? options.request.keyTransport;
+  if (transport !== "rsaes-oaep") return transport ? { transport } : {};
+  const sameAsRequest = options.request.keyTransport === "rsaes-oaep";
+  const oaepHash = options.oaepHash ?? (sameAsRequest ? options.request.oaepHash : undefined);
+  return oaepHash ? { transport, oaepHash } : { transport };
 }
 
 /**
@@ -103,7 +121,7 @@ export async function buildCertRep(options: CertRepOptions): Promise<Uint8Array>
       content: inner,
       recipient,
       cipher: options.contentCipher ?? request.contentCipher ?? "aes128",
-      ...(options.keyTransport ? { transport: options.keyTransport } : {}),
+      ...transportOf(options),
     };
     content = buildEnvelopedData(envOpts);
   }

@@ -58,6 +58,8 @@ export interface PkiRequest {
   contentCipher: ContentCipher;
   /** Key transport of the pkcsPKIEnvelope. */
   keyTransport: KeyTransport;
+  /** RSAES-OAEP: the hash of OAEP and its MGF1 (RFC 8017 §A.2.1); absent for RSAES-PKCS1-v1_5. */
+  oaepHash?: DigestAlgorithm;
   /** The configured key that opened the envelope. */
   recipient: Decrypter;
   /** PKCSReq and RenewalReq: the certification request. */
@@ -161,6 +163,7 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
       keyTransport: opened.recipient.transport,
       recipient: opened.decrypter,
     };
+    if (opened.recipient.oaepHash) out.oaepHash = opened.recipient.oaepHash;
     if (attrs.signingTime) out.signingTime = attrs.signingTime;
     readInner(out, opened.content, policy);
     return out;

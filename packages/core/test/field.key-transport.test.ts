@@ -1,0 +1,95 @@
+/**
+ * Field reports about the envelope's key transport, rebuilt against our server
+ * (RFC 8894 §3.2.2 and §3.3.2, RFC 5652 §6.2.1, RFC 8017 §7.1).
+ *
+ * - Windows' SCEP client wraps the content key with RSAES-OAEP through CNG; a
+ *   server that decrypted it but answered in another key transport did not
+ *   work until it answered in OAEP too (NeySlim/ultimate-ca-manager#228,
+ *   https://github.com/NeySlim/ultimate-ca-manager/issues/228). NDES answers an
+ *   OAEP request in OAEP as well (test/vectors/public/ndes.certrep-success.oaep-aes128.der).
+ *   Fixed here: a SUCCESS CertRep now uses the request's key transport and OAEP hash.
+ * - An EC client key cannot receive a key-transport envelope; one server
+ *   issued the certificate anyway and then failed to build the reply, leaving
+ *   an orphaned certificate and an HTTP error (OmniTrustILM/core#1889,
+ *   https://github.com/OmniTrustILM/core/pull/1889). We refuse before issuing.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { buildPkcsReq, createScepServer, createSelfSignedSigner, generateCsr, type DigestAlgorithm, type IssueContext, type KeyTransport, type ScepServer } from "../src/index.js";
+import { parseSignedData } from "../src/cms/signed-data.js";
+import { parseEnvelopedData } from "../src/cms/enveloped-data.js";
+import { NOW, createDevice, createTestCa, eventLog, hex, issuingHook, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
+
+const CHALLENGE = "field-kt";
+let ca: TestCa;
+let device: Device;
+let calls: IssueContext[];
+let log: ReturnType<typeof eventLog>;
+let server: ScepServer;
+
+beforeAll(async () => {
+  ca = await createTestCa("Field Key Transport CA");
+  device = await createDevice({ cn: "field-kt-device", challengePassword: CHALLENGE });
+  calls = [];
+  log = eventLog();
+  server = createScepServer({
+    profiles: [{ path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: CHALLENGE }, issue: issuingHook(ca, calls) }],
+    onEvent: log.onEvent,
+    now: () => NOW,
+  });
+});
+
+/** The reply envelope's recipient, read off the wire (what the client has to unwrap). */
+function replyRecipient(body: Uint8Array): { transport: KeyTransport; oaepHash?: DigestAlgorithm } {
+  const sd = parseSignedData(body);
+  const env = parseEnvelopedData(sd.content!);
+  expect(env.recipients.length).toBe(1);
+  const r = env.recipients[0]!;
+  return r.oaepHash ? { transport: r.transport, oaepHash: r.oaepHash } : { transport: r.transport };
+}
+
+describe("RFC 8894 §3.3.2: a SUCCESS reply wraps its content key the way the request did (UCM#228, NDES)", () => {
+  const cases: { name: string; keyTransport?: KeyTransport; oaepHash?: DigestAlgorithm; expected: { transport: KeyTransport; oaepHash?: DigestAlgorithm } }[] = [
+    { name: "RSAES-PKCS1-v1_5 request → PKCS#1 v1.5 reply", keyTransport: "rsaes-pkcs1-v1_5", expected: { transport: "rsaes-pkcs1-v1_5" } },
+    { name: "Windows CNG: RSAES-OAEP (SHA-1, empty parameters) → OAEP SHA-1 reply", keyTransport: "rsaes-oaep", oaepHash: "sha1", expected: { transport: "rsaes-oaep", oaepHash: "sha1" } },
+    { name: "RSAES-OAEP with SHA-256 and MGF1-SHA-256 → the same OAEP parameters", keyTransport: "rsaes-oaep", oaepHash: "sha256", expected: { transport: "rsaes-oaep", oaepHash: "sha256" } },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const built = await buildPkcsReq({
+        csr: device.csr,
+        signer: device.signer,
+        recipient: ca.cert,
+        now: NOW,
+        cipher: "aes128",
+        ...(c.keyTransport ? { keyTransport: c.keyTransport } : {}),
+        ...(c.oaepHash ? { oaepHash: c.oaepHash } : {}),
+      });
+      const res = await postPki(server, "/scep", built.der);
+      const body = new Uint8Array(await res.clone().arrayBuffer());
+      const rep = await readReply(res, built, { decrypter: device.signer, caCertificates: [ca.cert] });
+      expect(rep.status).toBe("SUCCESS");
+      expect(rep.keyTransport).toBe(c.expected.transport);
+      expect(rep.contentCipher).toBe("aes128");
+      expect(hex(rep.certificates[0]!.spki)).toBe(hex(device.signer.certificate.spki));
+      expect(replyRecipient(body)).toEqual(c.expected);
+    });
+  }
+});
+
+describe("RFC 8894 §3.3.2: an EC requester key cannot receive the reply; refused before anything is issued (OmniTrustILM#1889)", () => {
+  it("a PKCSReq signed with a P-256 self-signed certificate → FAILURE badAlg, issue hook never called, no 5xx", async () => {
+    const keys = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as CryptoKeyPair;
+    const subject = "CN=field-ec-device, O=scep-sdk server tests";
+    const signer = await createSelfSignedSigner({ keys, subject, now: NOW });
+    const csr = await generateCsr({ keys, subject, challengePassword: CHALLENGE });
+    const before = calls.length;
+    const built = await buildPkcsReq({ csr, signer, recipient: ca.cert, now: NOW });
+    const res = await postPki(server, "/scep", built.der);
+    expect(res.status).toBe(200);
+    const rep = await readReply(res, built, { caCertificates: [ca.cert] });
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badAlg", transactionId: built.transactionId });
+    expect(rep.failInfoText).toMatch(/EC/);
+    expect(calls.length).toBe(before);
+    expect(log.events.filter((e) => e.status >= 500)).toEqual([]);
+  });
+});
