@@ -120,6 +120,45 @@ describe("with hooks", () => {
   });
 });
 
+describe("the serial of IssuerAndSerialNumber reaches the hooks in one spelling (RFC 5280 §4.1.2.2, normalizeSerialNumber)", () => {
+  // A serial whose first octet is 0x80 or more: DER writes 00 80…; a client may send the magnitude (80…, as
+  // Certificate.serialNumberHex prints it) or BER's redundant zeros (00 00 80…).
+  let high: Certificate;
+  const byBytes: Partial<ScepProfile> = {
+    getCert: async ({ serialNumber }) => (hex(serialNumber) === hex(high.serialNumber) ? high : undefined),
+    getCrl: async ({ serialNumber }) => (hex(serialNumber) === hex(high.serialNumber) ? crl : undefined),
+  };
+  beforeAll(async () => {
+    high = await ca.issue(device.csr, { serial: "0080c0ffee" });
+  });
+
+  it.each([
+    ["0080c0ffee (DER)", "0080c0ffee"],
+    ["80c0ffee (the magnitude)", "80c0ffee"],
+    ["000080c0ffee (redundant zeros)", "000080c0ffee"],
+  ])("GetCert %s → SUCCESS with the certificate whose DER serial is 00 80 c0 ff ee", async (_label, asked) => {
+    expect(hex(high.serialNumber)).toBe("0080c0ffee");
+    const s = setup(byBytes);
+    const { rep } = await getCert(s.server, ca.cert.subjectDer, Buffer.from(asked, "hex"));
+    expect(rep.status).toBe("SUCCESS");
+    expect(rep.certificates.map((c) => hex(c.der))).toEqual([hex(high.der)]);
+  });
+
+  it("GetCert 00000badc0de (redundant zeros before a first octet under 0x80) → the certificate of 0badc0de", async () => {
+    const s = setup(withHooks);
+    const { rep } = await getCert(s.server, ca.cert.subjectDer, Buffer.from("00000badc0de", "hex"));
+    expect(rep.status).toBe("SUCCESS");
+    expect(rep.certificates.map((c) => hex(c.der))).toEqual([hex(issued.der)]);
+  });
+
+  it("GetCRL 80c0ffee → SUCCESS with the CRL", async () => {
+    const s = setup(byBytes);
+    const { rep } = await getCrl(s.server, ca.cert.subjectDer, Buffer.from("80c0ffee", "hex"));
+    expect(rep.status).toBe("SUCCESS");
+    expect(rep.crls.map(hex)).toEqual([hex(crl)]);
+  });
+});
+
 describe("GetNextCACert", () => {
   it("is 404 when no next CA is configured, and not advertised", async () => {
     const s = setup({});

@@ -163,9 +163,14 @@ export interface ScepProfile {
   approvalLeaseMs?: number;
   /** Renewals also need a valid challenge (default false). */
   renewalRequiresChallenge?: boolean;
-  /** GetCert: the certificate with this issuer and serial, as a {@link Certificate}, DER or PEM bytes (undefined: FAILURE badCertId). */
+  /**
+   * GetCert: the certificate with this issuer and serial, as a {@link Certificate}, DER or PEM bytes (undefined: FAILURE badCertId).
+   * `issuer` is the Name's DER; `serialNumber` the INTEGER's content octets in the canonical spelling of
+   * `normalizeSerialNumber` (no redundant leading zero, a `00` before a first octet of 0x80 or more): the bytes of
+   * a DER certificate's `serialNumber`, whether the client sent `80…`, `0080…` or `000080…`.
+   */
   getCert?: (q: { issuer: Uint8Array; serialNumber: Uint8Array }) => Promise<Certificate | Uint8Array | undefined>;
-  /** GetCRL: the CRL for this issuer and serial (undefined: FAILURE badCertId). */
+  /** GetCRL: the CRL for this issuer and serial, DER (undefined: FAILURE badCertId); `issuer` and `serialNumber` as for `getCert`. */
   getCrl?: (q: { issuer: Uint8Array; serialNumber: Uint8Array }) => Promise<Uint8Array | undefined>;
   /** GetNextCACert: the next CA (and RA) certificates, during a rollover. */
   nextCaCertificates?: readonly (Certificate | Uint8Array | string)[];

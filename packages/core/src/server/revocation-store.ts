@@ -118,15 +118,24 @@ export interface RevocationStore {
  */
 export function normalizeSerialNumber(serialNumber: string): string {
   if (typeof serialNumber !== "string") throw new InvalidArgumentError("serialNumber must be a hex string");
-  let hex = serialNumber.replace(/[:\s]/g, "").toLowerCase();
+  const hex = serialNumber.replace(/[:\s]/g, "").toLowerCase();
   if (!/^[0-9a-f]+$/.test(hex)) throw new InvalidArgumentError("serialNumber must be hex digits (optionally separated by ':')");
+  const canonical = canonicalSerialHex(hex);
+  if (canonical.length > 42) throw new InvalidArgumentError("serialNumber is longer than 20 octets (RFC 5280 §4.1.2.2)");
+  return canonical;
+}
+
+/**
+ * The canonical spelling of {@link normalizeSerialNumber} for lower-case hex digits already checked, without its
+ * length limit (the server hands a GetCert/GetCRL hook the canonical octets of whatever serial was asked for).
+ * @internal
+ */
+export function canonicalSerialHex(hex: string): string {
   if (hex.length % 2 === 1) hex = "0" + hex;
   // The positive number's minimal DER content octets: 0000ff, 00ff and ff → 00ff; 00007f → 7f; 00 → 00.
   hex = hex.replace(/^(?:00)+/, "");
-  if (hex === "") hex = "00";
-  else if (parseInt(hex.slice(0, 2), 16) >= 0x80) hex = "00" + hex;
-  if (hex.length > 42) throw new InvalidArgumentError("serialNumber is longer than 20 octets (RFC 5280 §4.1.2.2)");
-  return hex;
+  if (hex === "") return "00";
+  return parseInt(hex.slice(0, 2), 16) >= 0x80 ? "00" + hex : hex;
 }
 
 /**
