@@ -184,7 +184,7 @@ export interface IssuedCertificate {
  * ```
  */
 export interface IssuedCertificateRecord {
-  /** Lower-case hex serial number. */
+  /** Serial number, lower-case hex in `normalizeSerialNumber`'s canonical spelling (@scep/core). */
   serialNumber: string;
   /** Subject DN as a string, e.g. `"CN=device-42, O=Example"`. */
   subject: string;
@@ -290,12 +290,15 @@ export interface FileCa {
   issue(options: IssueOptions): Promise<IssuedCertificate>;
 
   /**
-   * An issued certificate by serial number (lower-case hex, as
-   * {@link IssuedCertificate.serialNumber}), read from the index; `undefined`
-   * when this CA never returned it. Index lines written by versions that did
-   * not store the certificate fall back to `certs/<serial>.pem`.
+   * An issued certificate by serial number, read from the index; `undefined`
+   * when this CA never returned it. The serial is hex in any spelling of
+   * `normalizeSerialNumber` (@scep/core): upper case, `:` separators, with or
+   * without the `00` before a first octet of 0x80 or more, redundant leading
+   * zeros; both it and the index's serials are compared in that canonical
+   * spelling, which the result's `serialNumber` has. Index lines written by
+   * versions that did not store the certificate fall back to `certs/<serial>.pem`.
    *
-   * @throws EmbeddedCaError `STORAGE_FAILED`
+   * @throws EmbeddedCaError `INVALID_OPTIONS` for a malformed serial, `STORAGE_FAILED`
    *
    * @example
    * ```ts
@@ -323,7 +326,7 @@ export interface FileCa {
 
   /**
    * Revokes a certificate this CA issued (RFC 5280 §5.3.1 reason). The serial
-   * is hex, `:` separators and upper case allowed. Revoking again keeps the
+   * is hex in any spelling of `normalizeSerialNumber`, as for {@link FileCa.getCertificate}. Revoking again keeps the
    * first revocation (`created: false`). The next {@link FileCa.crl} lists it.
    *
    * @throws EmbeddedCaError `UNKNOWN_SERIAL` when the index has no such serial, `INVALID_OPTIONS` for a malformed serial or reason, `STORAGE_FAILED`
@@ -372,6 +375,19 @@ function storageFailed(what: string, error: unknown): EmbeddedCaError {
 
 function isValidDate(value: unknown): value is Date {
   return value instanceof Date && !Number.isNaN(value.getTime());
+}
+
+/**
+ * An index line's serial in `normalizeSerialNumber`'s spelling, so a look-up by any spelling finds it: this CA's
+ * serials are already canonical (first octet 0x40–0x7f), but an index written elsewhere or by hand may hold `80…`
+ * or `0012…`. A serial normalization refuses (over 20 octets) is kept as it is written.
+ */
+function canonicalSerial(serial: string): string {
+  try {
+    return normalizeSerialNumber(serial);
+  } catch {
+    return serial;
+  }
 }
 
 class FileCaImpl implements FileCa {
@@ -523,8 +539,11 @@ class FileCaImpl implements FileCa {
   }
 
   async getCertificate(serialNumber: string): Promise<IssuedCertificate | undefined> {
-    if (typeof serialNumber !== "string" || !/^[0-9a-f]+$/.test(serialNumber)) {
-      throw invalidOptions(`serialNumber must be lower-case hex, got ${String(serialNumber)}`);
+    let serial: string;
+    try {
+      serial = normalizeSerialNumber(serialNumber);
+    } catch (error) {
+      throw invalidOptions(`serialNumber must be hex, got ${String(serialNumber)}: ${(error as Error).message}`);
     }
     let contents;
     try {
@@ -532,14 +551,14 @@ class FileCaImpl implements FileCa {
     } catch (error) {
       throw storageFailed(`cannot read ${INDEX_FILE}`, error);
     }
-    const record = contents.records.find((r) => r.serial === serialNumber);
+    const record = contents.records.find((r) => canonicalSerial(r.serial) === serial);
     if (!record) return undefined;
     let certificateDer: Uint8Array<ArrayBuffer> | undefined;
     if (record.certificate !== undefined) {
       certificateDer = new Uint8Array(Buffer.from(record.certificate, "base64"));
     } else {
       // A line written before the index held certificates.
-      const path = join(this.dataDir, CERTS_DIR, `${serialNumber}.pem`);
+      const path = join(this.dataDir, CERTS_DIR, `${record.serial}.pem`); // the file is named as the line spells it
       try {
         certificateDer = firstPemBlock(await readFile(path, "utf8"), "CERTIFICATE");
       } catch (error) {
@@ -547,7 +566,7 @@ class FileCaImpl implements FileCa {
       }
       if (!certificateDer) throw storageFailed(`cannot read ${path}`, new Error("no CERTIFICATE block"));
     }
-    return { certificateDer, certificatePem: toPem("CERTIFICATE", certificateDer), serialNumber };
+    return { certificateDer, certificatePem: toPem("CERTIFICATE", certificateDer), serialNumber: serial };
   }
 
   async list(): Promise<IssuedCertificateRecord[]> {
@@ -558,7 +577,7 @@ class FileCaImpl implements FileCa {
       throw storageFailed(`cannot read ${INDEX_FILE}`, error);
     }
     return contents.records.map((line) => ({
-      serialNumber: line.serial,
+      serialNumber: canonicalSerial(line.serial),
       subject: line.subject,
       notBefore: new Date(line.notBefore),
       notAfter: new Date(line.notAfter),
