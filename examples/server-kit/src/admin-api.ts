@@ -235,17 +235,20 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         const page = positive(url.searchParams.get("page"), 1, "page", Number.MAX_SAFE_INTEGER);
         const pageSize = positive(url.searchParams.get("pageSize"), 50, "pageSize", MAX_PAGE_SIZE);
         const subject = url.searchParams.get("subject")?.toLowerCase();
+        // `serial` matches a whole serial in any spelling (80…, 0080…, 00:80:…: normalizeSerialNumber's canonical form,
+        // which list() gives) or a run of hex digits inside one (a prefix copied from a log line); normalizing a part
+        // would be wrong (an odd-length or ≥0x80 part gains a 0 or 00 the serial has no reason to hold there).
         const serialText = url.searchParams.get("serial");
-        let serial: string | undefined;
+        let serial: { digits: string; canonical: string } | undefined;
         try {
-          serial = serialText ? normalizeSerialNumber(serialText) : undefined;
+          serial = serialText ? { digits: serialText.replace(/[:\s]/g, "").toLowerCase(), canonical: normalizeSerialNumber(serialText) } : undefined;
         } catch {
           throw new BadRequest("serial must be hex digits");
         }
         const [records, revoked] = await Promise.all([ca.list(), ca.revocations.list()]);
         const byserial = new Map(revoked.map((r) => [r.serialNumber, r]));
         const matching = records
-          .filter((r) => (subject === undefined || r.subject.toLowerCase().includes(subject)) && (serial === undefined || r.serialNumber.includes(serial)))
+          .filter((r) => (subject === undefined || r.subject.toLowerCase().includes(subject)) && (serial === undefined || r.serialNumber === serial.canonical || r.serialNumber.includes(serial.digits)))
           .reverse();
         const slice = matching.slice((page - 1) * pageSize, page * pageSize);
         return json(200, {
