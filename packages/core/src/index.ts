@@ -61,6 +61,7 @@ export { CertificationRequest } from "./x509/certification-request.js";
 export { buildCertificate, endEntityExtensions } from "./x509/certificate-builder.js";
 export type { BuildCertificateOptions, EndEntityExtensionsOptions } from "./x509/certificate-builder.js";
 export { formatName } from "./x509/name.js";
+export { sameName } from "./x509/name-match.js";
 export type { Extension, SubjectAltNames, KeyUsage } from "./x509/extensions.js";
 
 export { MessageType, PkiStatus, messageTypeName } from "./message/types.js";

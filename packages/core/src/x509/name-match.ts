@@ -1,0 +1,117 @@
+/**
+ * Whether two distinguished names name the same entity (RFC 5280 §7.1), given as DER or as strings.
+ *
+ * @module
+ */
+import * as der from "../lib/der.js";
+import { toHex } from "../lib/bytes.js";
+import { x509 } from "../lib/x509.js";
+import { InvalidArgumentError } from "../errors.js";
+
+/**
+ * Short attribute names Microsoft writes that @peculiar/x509's parser lacks (CertNameToStr: `S=` for
+ * stateOrProvinceName, `E=` is known already).
+ */
+const EXTRA_NAMES = { S: "2.5.4.8" } as const;
+
+/** RFC 4518 (as RFC 5280 §7.1 asks) in its common approximation: Unicode NFKC, case folded, inner runs of white space as one space, none at the ends. */
+function prepare(value: string): string {
+  return value.normalize("NFKC").toLowerCase().replace(/\s+/g, " ").trim();
+}
+
+/** The Name's DER: bytes as they are; a string parsed by @peculiar/x509's Name (RFC 4514, quoted values, `OID.n=`). */
+function nameDer(name: string | Uint8Array, what: string): Uint8Array {
+  if (name instanceof Uint8Array) return name;
+  if (typeof name !== "string") throw new InvalidArgumentError(`${what} must be a string or the DER of a Name`);
+  // Spaces around `=`, `;` separators (Microsoft's CERT_NAME_STR_SEMICOLON_FLAG) and lower-case types (`cn=`) are
+  // not what the parser reads (it would drop such an attribute), so they are folded first: types upper-cased,
+  // spaces trimmed, `;` as `,`. Inside a quoted value or after a backslash nothing changes.
+  let text = "";
+  let quoted = false;
+  let avaStart = 0; // where the current attribute's type begins in `text`; -1 once its `=` is read
+  for (let i = 0; i < name.length; i++) {
+    const ch = name[i]!;
+    if (ch === "\\" && i + 1 < name.length) {
+      text += ch + name[++i]!;
+      continue;
+    }
+    if (ch === '"') quoted = !quoted;
+    if (!quoted && ch === "=" && avaStart >= 0) {
+      text = text.slice(0, avaStart) + text.slice(avaStart).trim().toUpperCase() + "=";
+      avaStart = -1;
+      while (name[i + 1] === " ") i++;
+      continue;
+    }
+    if (!quoted && (ch === "," || ch === ";" || ch === "+")) {
+      text = text.trimEnd() + (ch === "+" ? "+" : ", ");
+      avaStart = text.length;
+      while (name[i + 1] === " ") i++;
+      continue;
+    }
+    text += ch;
+  }
+  let parsed: x509.Name;
+  try {
+    parsed = new x509.Name(text.trim(), EXTRA_NAMES);
+  } catch (error) {
+    throw new InvalidArgumentError(`${what} is not a distinguished name: ${(error as Error).message}`, { cause: error });
+  }
+  return new Uint8Array(parsed.toArrayBuffer());
+}
+
+/** Each RDN as the sorted list of its `oid=prepared value` (a value that is not a string compares as its DER). */
+function rdnKeys(name: Uint8Array, what: string): string[] {
+  try {
+    return der.expect(der.parse(name), der.Tag.SEQUENCE, "Name").map((rdn) =>
+      der
+        .expect(rdn, der.Tag.SET, "RelativeDistinguishedName")
+        .map((atv) => {
+          const [type, value] = der.expect(atv, der.Tag.SEQUENCE, "AttributeTypeAndValue");
+          let text: string;
+          try {
+            text = prepare(der.readString(value, "attribute value"));
+          } catch {
+            text = "#" + toHex(der.raw(value!));
+          }
+          return `${der.readOid(type, "attribute type")}=${text}`;
+        })
+        .sort()
+        .join("+"),
+    );
+  } catch (error) {
+    throw new InvalidArgumentError(`${what} is not the DER of a Name: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Whether two distinguished names name the same entity: the same attribute types (by OID, so `ST=` and
+ * Microsoft's `S=`, `CN=` and `OID.2.5.4.3=` are one) with values equal after RFC 4518 preparation as
+ * RFC 5280 §7.1 asks (case folded, white space folded, NFKC), RDN by RDN, multi-valued RDNs in any order, and
+ * the RDNs in the same or the reverse order (X.500 order starts at the root; Windows and RFC 4514 strings
+ * print the most specific RDN first).
+ *
+ * Each name is a `Name` (RDNSequence) DER, such as {@link Certificate.subjectDer}, or a string in RFC 4514 form
+ * as {@link formatName}, OpenSSL and Windows (`CertNameToStr`) write it: `CN=Contoso CA, O="Contoso, Ltd", S=WA`;
+ * quoted values, `\` escapes, `OID.2.5.4.3=` types, `;` separators and spaces around `=` are read.
+ *
+ * @param a - a Name: DER bytes or a string.
+ * @param b - another Name: DER bytes or a string.
+ * @returns true when both name the same entity; false otherwise (also when either is empty).
+ * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) when a string is not a distinguished name or bytes are not a Name's DER.
+ * @example
+ * ```ts
+ * import { sameName } from "@scep/core";
+ *
+ * sameName("CN=Contoso Issuing CA, O=Contoso", "o=contoso,  cn=CONTOSO  issuing ca"); // true
+ * sameName("CN=Contoso CA, S=Washington", "CN=Contoso CA, ST=washington"); // true
+ * sameName("CN=Contoso CA", "CN=Contoso CA 2"); // false
+ * ```
+ * @group X.509
+ */
+export function sameName(a: string | Uint8Array, b: string | Uint8Array): boolean {
+  const x = rdnKeys(nameDer(a, "the first name"), "the first name");
+  const y = rdnKeys(nameDer(b, "the second name"), "the second name");
+  if (x.length !== y.length || x.length === 0) return false;
+  const same = (p: string[], q: string[]): boolean => p.every((v, i) => v === q[i]);
+  return same(x, y) || same(x, [...y].reverse());
+}
