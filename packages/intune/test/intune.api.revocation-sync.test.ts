@@ -408,6 +408,28 @@ describe("syncIntuneRevocations: download, revoke each, upload every result in o
     expect(fake.pendingRevocations).toHaveLength(code >= 4100 ? 1 : 0); // the fake keeps what Intune would send again
   });
 
+  it("an issuer name as Microsoft writes it (S= for ST, quoted value, ';' separators, spacing, case, reverse order) matches the CA's subject (RFC 5280 §7.1); another name is issuer_mismatch", async () => {
+    const keys = await generateRsaKeyPair(2048);
+    const ca = (await createSelfSignedSigner({ keys, subject: 'CN=Contoso Issuing CA, O=Contoso\\, Ltd, ST=Washington, C=US', now: new Date("2026-03-01T12:00:00Z") })).certificate;
+    expect(ca.subject).toBe("CN=Contoso Issuing CA, O=Contoso\\, Ltd, ST=Washington, C=US");
+    const store = new MemoryRevocationStore({ now: () => new Date("2026-03-02T08:00:00Z") });
+    fake.pendingRevocations = [
+      { requestContext: "ctx-ms", serialNumber: "0A01", issuerName: 'CN=Contoso  Issuing CA, O="Contoso, Ltd", S=Washington, C=US', caConfiguration: null },
+      { requestContext: "ctx-ms-semicolons", serialNumber: "0A02", issuerName: 'C=us; S=WASHINGTON; O="Contoso, Ltd"; CN = contoso issuing ca', caConfiguration: null },
+      { requestContext: "ctx-other-state", serialNumber: "0A03", issuerName: 'CN=Contoso Issuing CA, O="Contoso, Ltd", S=Oregon, C=US', caConfiguration: null },
+      { requestContext: "ctx-not-a-name", serialNumber: "0A04", issuerName: "Contoso Issuing CA", caConfiguration: null },
+    ];
+    fake.next("downloadRevocationRequests", { json: { value: fake.pendingRevocations } });
+    const summary = await syncIntuneRevocations({ client: client(), issuerName: ca.subject, revoke: revocationStoreRevoker(store) });
+    expect(summary.items.map((i) => [i.request.requestContext, i.outcome])).toEqual([
+      ["ctx-ms", "revoked"],
+      ["ctx-ms-semicolons", "revoked"],
+      ["ctx-other-state", "issuer_mismatch"],
+      ["ctx-not-a-name", "issuer_mismatch"],
+    ]);
+    expect((await store.list()).map((r) => r.serialNumber)).toEqual(["0a01", "0a02"]);
+  });
+
   it('alreadyRevoked: "succeeded" reports an already revoked certificate as done (0)', async () => {
     const store = new MemoryRevocationStore();
     await store.revoke({ serialNumber: "1000", reason: "superseded" });

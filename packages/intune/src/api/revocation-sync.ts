@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, isScepError, normalizeSerialNumber, type RevocationReason, type RevocationStore } from "@scep/core";
+import { InvalidArgumentError, isScepError, normalizeSerialNumber, sameName, type RevocationReason, type RevocationStore } from "@scep/core";
 import { isIntuneError, type IntuneError } from "../errors.js";
 import { MAX_REVOCATION_REQUESTS, type IntuneRevocationClient, type IntuneRevocationRequest, type IntuneRevocationResult } from "./revocation-client.js";
 import { INTUNE_REVOCATION_CODES, isIntuneRevocationCode, isRetryableRevocationCode, type IntuneRevocationCode } from "./revocation-codes.js";
@@ -54,7 +54,8 @@ export interface SyncIntuneRevocationsOptions {
    * with `IntuneValidator.confirmHook()` or `notifySuccess`, the issued certificate's `issuer`, i.e. the CA certificate's
    * `Certificate.subject` (`Certificate.from(caPem).subject`). Requests of another name count in the summary's `issuerMismatches`.
    * It filters the download, and a request naming another issuer is answered `issuer_mismatch` without calling `revoke`
-   * (compared RDN by RDN, case- and space-insensitively, in either order). Absent: every request of the tenant.
+   * (compared as `sameName` of @scep/core does: by attribute OID, values after RFC 4518 preparation, RDNs in either order;
+   * Microsoft's `S=`, quoted values and `;` separators read). Absent: every request of the tenant.
    */
   issuerName?: string;
   /** Most requests downloaded in this round, 1 to 500 (default 100). One download per round: Intune keeps the rest for the next. */
@@ -159,7 +160,7 @@ export async function syncIntuneRevocations(options: SyncIntuneRevocationsOption
   const items: IntuneRevocationSyncItem[] = [];
   let issuerMismatches = 0;
   for (const request of requests) {
-    const otherIssuer = options.issuerName !== undefined && request.issuerName !== undefined && !sameDistinguishedName(options.issuerName, request.issuerName);
+    const otherIssuer = options.issuerName !== undefined && request.issuerName !== undefined && !sameIssuer(options.issuerName, request.issuerName);
     if (otherIssuer) issuerMismatches++;
     const { outcome, errorCode, errorMessage } = otherIssuer
       ? { outcome: "issuer_mismatch", errorCode: C.CertificateNotFoundError, errorMessage: MESSAGES["issuer_mismatch"]! }
@@ -234,37 +235,13 @@ async function answer(request: IntuneRevocationRequest, options: SyncIntuneRevoc
 
 const TIMEOUT = Symbol("timeout");
 
-/**
- * Whether two distinguished names in string form (RFC 4514 style, as `CN=a, O=b`) name the same entity: the
- * same RDNs, each compared case-insensitively with spaces around `=`, `,` and `+` ignored, in the same or the
- * reverse order (Windows prints the most specific RDN first, X.500 order starts at the root).
- */
-function sameDistinguishedName(a: string, b: string): boolean {
-  const x = rdns(a);
-  const y = rdns(b);
-  if (x.length !== y.length || x.length === 0) return false;
-  const same = (p: string[], q: string[]): boolean => p.every((v, i) => v === q[i]);
-  return same(x, y) || same(x, [...y].reverse());
-}
-
-function rdns(dn: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  for (let i = 0; i < dn.length; i++) {
-    const ch = dn[i]!;
-    if (ch === "\\" && i + 1 < dn.length) {
-      cur += ch + dn[++i]!;
-      continue;
-    }
-    if (ch === "," || ch === ";") {
-      out.push(cur);
-      cur = "";
-      continue;
-    }
-    cur += ch;
+/** Whether Intune's issuer name names this CA (sameName, RFC 5280 §7.1); a name that is no distinguished name names another. */
+function sameIssuer(ours: string, theirs: string): boolean {
+  try {
+    return sameName(ours, theirs);
+  } catch {
+    return false;
   }
-  out.push(cur);
-  return out.map((r) => r.split("+").map((ava) => ava.split("=").map((s) => s.trim().toLowerCase()).join("=")).sort().join("+")).filter((r) => r !== "");
 }
 
 /**
