@@ -141,7 +141,8 @@ export async function readCertRep(bytes: Uint8Array, options: ReadCertRepOptions
       if (attrs.failInfoText) out.failInfoText = attrs.failInfoText;
     }
     if (status === "SUCCESS") {
-      if (!sd.content || sd.contentType !== oids.id_data) throw new CertRepError("a SUCCESS CertRep without pkcsPKIEnvelope");
+      // An empty eContent is no envelope either (Dogtag sent SUCCESS so to a request awaiting approval).
+      if (!sd.content || sd.content.length === 0 || sd.contentType !== oids.id_data) throw new CertRepError("a SUCCESS CertRep without pkcsPKIEnvelope");
       const env = parseEnvelopedData(sd.content);
       out.contentCipher = env.cipher;
       out.keyTransport = env.recipients[0]?.transport;

@@ -1,0 +1,162 @@
+/**
+ * Field reports about SCEP clients on the wire, rebuilt against our
+ * `ScepClient` (RFC 8894 §4).
+ *
+ * - sscep stopped on a GetCACaps reply whose Content-Type was not text/plain;
+ *   RFC 8894 §4.1 says clients SHOULD ignore it (certnanny/sscep#126,
+ *   https://github.com/certnanny/sscep/issues/126).
+ * - A server that answers GetCACert with an HTML page (a portal, a 404 page)
+ *   must give the caller a typed error, not a crash (seize-the-dave/jscep#68,
+ *   https://github.com/seize-the-dave/jscep/issues/68; certnanny/sscep#160,
+ *   https://github.com/certnanny/sscep/issues/160).
+ * - micromdm's client sent GET PKIOperation in URL-safe base64, which servers
+ *   decode with the standard alphabet (micromdm/scep#249,
+ *   https://github.com/micromdm/scep/issues/249); a literal `+` in the query is
+ *   read as a space by form decoders such as Go's `url.Values` (fleetdm/fleet#45291,
+ *   https://github.com/fleetdm/fleet/issues/45291). Ours sends standard base64
+ *   with `+`, `/` and `=` percent-encoded; a real micromdm scepserver, which
+ *   form-decodes the query, issues from it.
+ * - Dogtag answered SUCCESS with no envelope and sscep failed with "illegal size
+ *   of payload" (dogtagpki/pki#4198, https://github.com/dogtagpki/pki/issues/4198):
+ *   our reader says so with a typed ERR_CERTREP (it threw a bare ASN.1
+ *   "element truncated" error before).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type LocalKey,
+  ScepClient,
+  buildCertRep,
+  buildPkcsReq,
+  createSelfSignedSigner,
+  decodePkiMessage,
+  generateCsr,
+  generateRsaKeyPair,
+  readCertRep,
+  toBase64,
+} from "../src/index.js";
+import { buildSignedData } from "../src/cms/signed-data.js";
+import { encodeScepAttributes } from "../src/message/attributes.js";
+import { MessageType } from "../src/message/types.js";
+import { randomChallenge, startMicromdmServer, type MicromdmServer } from "../../../test-support/peers";
+import { NOW, createDevice, createTestCa, hex, type Device, type TestCa } from "./support/server-pki.js";
+
+let ca: TestCa;
+let device: Device;
+
+beforeAll(async () => {
+  ca = await createTestCa("Field Client CA");
+  device = await createDevice({ cn: "field-client-device", challengePassword: "pw" });
+});
+
+/** A fetch that answers every request with `status`, `contentType` and `body`, recording the URLs. */
+function fixedFetch(status: number, contentType: string | null, body: Uint8Array | string, urls: URL[] = []): typeof fetch {
+  return async (input) => {
+    urls.push(new URL(input instanceof Request ? input.url : String(input)));
+    const headers: Record<string, string> = contentType === null ? {} : { "content-type": contentType };
+    return new Response(typeof body === "string" ? body : (body as Uint8Array<ArrayBuffer>), { status, headers });
+  };
+}
+
+describe("RFC 8894 §4.1: GetCACaps' Content-Type is ignored (sscep#126)", () => {
+  for (const contentType of ["text/plain", "text/html; charset=ISO-8859-1", "application/octet-stream", null]) {
+    it(`${contentType ?? "(no content-type)"}, CRLF lines`, async () => {
+      const client = new ScepClient({ url: "http://ca.test/scep", fetch: fixedFetch(200, contentType, "POSTPKIOperation\r\nRenewal\r\nSHA-256\r\nAES\r\n") });
+      const caps = await client.getCaCaps();
+      expect(caps.list).toEqual(["POSTPKIOperation", "Renewal", "SHA-256", "AES"]);
+      expect(caps.has("postpkioperation")).toBe(true);
+    });
+  }
+});
+
+describe("RFC 8894 §4.2: GetCACert answered by something that is not SCEP (jscep#68, sscep#160)", () => {
+  it("an HTML page with 200 → ERR_MESSAGE_MALFORMED", async () => {
+    const client = new ScepClient({ url: "http://ca.test/scep", fetch: fixedFetch(200, "text/html;charset=ISO-8859-1", "<html><body>Certificate Services</body></html>") });
+    await expect(client.getCaCert()).rejects.toMatchObject({ code: "ERR_MESSAGE_MALFORMED", message: "GetCACert reply is neither a certificate nor a PKCS#7" });
+  });
+
+  it("a 404 HTML page → ERR_TRANSPORT with the status", async () => {
+    const client = new ScepClient({ url: "http://ca.test/scep", fetch: fixedFetch(404, "text/html", "<h1>Not Found</h1>") });
+    await expect(client.getCaCert()).rejects.toMatchObject({ code: "ERR_TRANSPORT", status: 404, message: "GetCACert: HTTP 404 (<h1>Not Found</h1>)" });
+  });
+
+  it("the DER certificate under any content type (or none) is read", async () => {
+    for (const contentType of ["application/x-x509-ca-cert", "application/octet-stream", null]) {
+      const client = new ScepClient({ url: "http://ca.test/scep", fetch: fixedFetch(200, contentType, ca.cert.der) });
+      const certs = await client.getCaCert();
+      expect(certs.map((c) => hex(c.der))).toEqual([hex(ca.cert.der)]);
+    }
+  });
+});
+
+describe("RFC 8894 §4.3: GET PKIOperation carries standard base64, percent-encoded (micromdm#249, fleet#45291)", () => {
+  it("the query holds %2B, %2F and %3D, never '-', '_', or a raw '+'; it decodes back to the exact DER", async () => {
+    // Draw requests until the base64 has all three characters that need escaping.
+    let der: Uint8Array | undefined;
+    for (let i = 0; i < 40 && !der; i++) {
+      const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW, transactionId: `GET-${i}` });
+      const b64 = toBase64(built.der);
+      if (b64.includes("+") && b64.includes("/") && b64.endsWith("=")) der = built.der;
+    }
+    expect(der).toBeDefined();
+    const urls: URL[] = [];
+    const client = new ScepClient({ url: "http://ca.test/scep", fetch: fixedFetch(200, "application/x-pki-message", new Uint8Array([0x30, 0x00]), urls) });
+    await client.pkiOperation(der!, { post: false });
+    const raw = urls[0]!.search;
+    const message = /[?&]message=([^&]*)/.exec(raw)![1]!;
+    expect(message).toMatch(/%2B/);
+    expect(message).toMatch(/%2F/);
+    expect(message).toMatch(/%3D$/);
+    expect(message).not.toMatch(/[-_+ ]/);
+    expect(hex(Buffer.from(decodeURIComponent(message), "base64"))).toBe(hex(der));
+    // A form decoder (Go's url.Values, what micromdm and Fleet use) gets the same bytes.
+    expect(hex(Buffer.from(new URLSearchParams(raw).get("message")!, "base64"))).toBe(hex(der));
+  });
+});
+
+describe("RFC 8894 §3.3.2.1: a SUCCESS CertRep without its envelope is a typed error (dogtag#4198)", () => {
+  it("SUCCESS with an empty eContent → ERR_CERTREP", async () => {
+    const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+    const req = await decodePkiMessage(built.der, { decrypters: ca.key });
+    // What Dogtag sent: pkiStatus SUCCESS, but the pkcsPKIEnvelope is empty.
+    const body = await buildSignedData({
+      content: new Uint8Array(),
+      certificates: [ca.cert.der],
+      signer: ca.key,
+      digest: "sha256",
+      attributes: encodeScepAttributes({ messageType: MessageType.CertRep, transactionId: req.transactionId, senderNonce: new Uint8Array(16).fill(9), recipientNonce: req.senderNonce, pkiStatus: "0" }),
+    });
+    await expect(readCertRep(body, { request: built, decrypter: device.signer, caCertificates: [ca.cert] })).rejects.toMatchObject({ code: "ERR_CERTREP", message: "a SUCCESS CertRep without pkcsPKIEnvelope" });
+    // The same reply with PENDING is fine: PENDING has no envelope.
+    const pending = await buildCertRep({ request: req, signer: ca.key, status: "PENDING", now: NOW });
+    expect((await readCertRep(pending, { request: built, caCertificates: [ca.cert] })).status).toBe("PENDING");
+  });
+});
+
+describe("interop: our client's GET PKIOperation against a real micromdm scepserver (micromdm#249, fleet#45291)", () => {
+  let micromdm: MicromdmServer;
+  const challenge = randomChallenge();
+  beforeAll(async () => {
+    micromdm = await startMicromdmServer({ challenge });
+  }, 60_000);
+  afterAll(async () => {
+    await micromdm?.stop();
+  });
+
+  it("enroll({ post: false }) gets a certificate; several requests cover base64 with '+'", async () => {
+    const client = new ScepClient({ url: micromdm.url });
+    const caCert = (await client.getCaCert())[0]!;
+    let sawPlus = false;
+    for (let i = 0; i < 4; i++) {
+      const keys = await generateRsaKeyPair(2048);
+      const subject = `CN=field-get-${i}`;
+      const signer: LocalKey = await createSelfSignedSigner({ keys, subject, now: new Date() });
+      const csr = await generateCsr({ keys, subject, challengePassword: challenge });
+      const rep = await client.enroll({ csr, signer, post: false });
+      expect(rep.status).toBe("SUCCESS");
+      expect(rep.certificate!.issuer).toBe(caCert.subject);
+      expect(hex(rep.certificate!.spki)).toBe(hex(signer.certificate.spki));
+      sawPlus ||= toBase64(rep.request.der).includes("+");
+    }
+    expect(sawPlus).toBe(true);
+  }, 120_000);
+});

@@ -1,0 +1,196 @@
+/**
+ * Field reports about a request's SignedData and its SCEP attributes, rebuilt
+ * against our server (RFC 8894 §3.2.1, RFC 5652 §5.3). Each request here is
+ * hand-assembled from our own CMS pieces so one field can be spelled the way
+ * the reported client spelled it; the envelope, the CSR and the RSA signature
+ * are real.
+ *
+ * - jscep's user sent messageType as a T61String where PrintableString is
+ *   specified, and got "Corrupt pki message" (seize-the-dave/jscep#27,
+ *   https://github.com/seize-the-dave/jscep/issues/27): we read any string type.
+ * - Extra signed attributes (cryptlib's randomNonce) are allowed next to the
+ *   SCEP ones (seize-the-dave/jscep#96, https://github.com/seize-the-dave/jscep/issues/96).
+ * - transactionID spellings differ by client: sscep hex of an MD5 (certnanny/sscep#136,
+ *   https://github.com/certnanny/sscep/issues/136), base64 of a SHA-256 with `+`, `/`, `=`
+ *   (micromdm/scep#224, https://github.com/micromdm/scep/issues/224). The server
+ *   must not recompute it, only echo it.
+ * - A custom client's SHA-256 AlgorithmIdentifiers had absent parameters where
+ *   others write NULL (micromdm/scep#224); RFC 5754 §2 allows both.
+ * - senderNonce of another length than 16 bytes is echoed as it came; a missing
+ *   or empty one is a short HTTP 400, never a 5xx.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import * as der from "../src/lib/der.js";
+import * as nc from "../src/lib/node-crypto.js";
+import * as oids from "../src/oids.js";
+import { attribute } from "../src/cms/signed-data.js";
+import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
+import { DIGEST_OID } from "../src/algorithms.js";
+import { createScepServer, readCertRep, type IssueContext, type ScepServer } from "../src/index.js";
+import { NOW, createDevice, createTestCa, eventLog, hex, issuingHook, postPki, type Device, type TestCa } from "./support/server-pki.js";
+
+const CHALLENGE = "field-attrs";
+const SHA256_WITH_RSA = "1.2.840.113549.1.1.11";
+const RANDOM_NONCE = "1.2.840.113549.1.9.25.3";
+let ca: TestCa;
+let device: Device;
+let calls: IssueContext[];
+let log: ReturnType<typeof eventLog>;
+let server: ScepServer;
+
+beforeAll(async () => {
+  ca = await createTestCa("Field Attributes CA");
+  device = await createDevice({ cn: "field-attrs-device", challengePassword: CHALLENGE });
+  calls = [];
+  log = eventLog();
+  server = createScepServer({
+    profiles: [{ path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: CHALLENGE }, issue: issuingHook(ca, calls) }],
+    onEvent: log.onEvent,
+    now: () => NOW,
+  });
+});
+
+interface Spelling {
+  messageType?: der.Der;
+  transactionId?: der.Der;
+  /** null: no senderNonce attribute. */
+  senderNonce?: Uint8Array | null;
+  extra?: der.Der[];
+  /** Write the SHA-256 AlgorithmIdentifiers without their NULL parameters. */
+  absentParameters?: boolean;
+}
+
+/** A PKCSReq from `device` to `ca` whose attributes are spelled as given (RFC 8894 §3.2, RFC 5652 §5). */
+async function pkcsReq(s: Spelling = {}): Promise<Uint8Array> {
+  const envelope = buildEnvelopedData({ content: device.csr, recipient: ca.cert, cipher: "aes128" });
+  const digestAlg = s.absentParameters ? der.seq(der.oid(DIGEST_OID.sha256)) : der.algId(DIGEST_OID.sha256, der.NULL);
+  const sigAlg = s.absentParameters ? der.seq(der.oid(SHA256_WITH_RSA)) : der.algId(SHA256_WITH_RSA, der.NULL);
+  const attrs = der.setOf([
+    attribute(oids.id_contentType, der.oid(oids.id_data)),
+    attribute(oids.id_messageDigest, der.octetString(nc.digest("sha256", envelope))),
+    attribute(oids.id_messageType, s.messageType ?? der.printable("19")),
+    attribute(oids.id_transactionID, s.transactionId ?? der.printable("FIELD-ATTRS-1")),
+    ...(s.senderNonce === null ? [] : [attribute(oids.id_senderNonce, der.octetString(s.senderNonce ?? new Uint8Array(16).fill(0x11)))]),
+    ...(s.extra ?? []),
+  ]);
+  const signature = await device.signer.sign(der.encode(attrs), { scheme: "rsa-pkcs1", digest: "sha256", rsaOid: "withDigest" });
+  const signerInfo = der.seq(der.int(1), device.signer.certificate.issuerAndSerialNumber(), digestAlg, der.tlv(0xa0, ...attrs.body), sigAlg, der.octetString(signature));
+  const signedData = der.seq(
+    der.int(1),
+    der.tlv(der.Tag.SET, digestAlg),
+    der.seq(der.oid(oids.id_data), der.ctx(0, der.octetString(envelope))),
+    der.ctx(0, device.signer.certificate.der),
+    der.tlv(der.Tag.SET, signerInfo),
+  );
+  return der.encode(der.seq(der.oid(oids.id_signedData), der.ctx(0, signedData)));
+}
+
+async function send(s: Spelling = {}) {
+  const res = await postPki(server, "/scep", await pkcsReq(s));
+  return res;
+}
+
+async function reply(s: Spelling = {}) {
+  const res = await send(s);
+  expect(res.status).toBe(200);
+  expect(res.headers.get("content-type")).toBe("application/x-pki-message");
+  return readCertRep(new Uint8Array(await res.arrayBuffer()), { decrypter: device.signer, caCertificates: [ca.cert] });
+}
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+describe("RFC 8894 §3.2.1.2 messageType: any string type is read (jscep#27)", () => {
+  const spellings: [string, der.Der][] = [
+    ["PrintableString (as specified)", der.printable("19")],
+    ["T61String (jscep#27)", der.tlv(der.Tag.T61_STRING, text("19"))],
+    ["UTF8String", der.utf8("19")],
+    ["IA5String", der.tlv(der.Tag.IA5_STRING, text("19"))],
+  ];
+  for (const [name, value] of spellings) {
+    it(`${name} → SUCCESS`, async () => {
+      const rep = await reply({ messageType: value });
+      expect(rep.status).toBe("SUCCESS");
+      expect(hex(rep.certificates[0]!.spki)).toBe(hex(device.signer.certificate.spki));
+    });
+  }
+
+  it("a messageType that is not a number → HTTP 400 with a short reason", async () => {
+    const res = await send({ messageType: der.printable("PKCSReq") });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toBe("malformed PKIOperation: messageType is not a number\n");
+  });
+
+  it("a number that is not a request type (CertRep, 3) → FAILURE badRequest naming it", async () => {
+    const rep = await reply({ messageType: der.printable("3") });
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "messageType 3 is not a request" });
+  });
+});
+
+describe("RFC 8894 §3.2.1.1 transactionID: echoed exactly, never recomputed (sscep#136, micromdm#224)", () => {
+  const ids: [string, der.Der, string][] = [
+    ["sscep: hex of an MD5 of the key", der.printable("D41D8CD98F00B204E9800998ECF8427E"), "D41D8CD98F00B204E9800998ECF8427E"],
+    ["base64 of a SHA-256, with + / and =", der.printable("YPJlORD/cw9EEou5rqz1o6fyLuNyJ6xl3FmI3NqSQ+Y="), "YPJlORD/cw9EEou5rqz1o6fyLuNyJ6xl3FmI3NqSQ+Y="],
+    ["a UTF8String with non-ASCII text", der.utf8("tx-Grüße-1"), "tx-Grüße-1"],
+    ["a free-form text (EJBCA/sscep debug builds)", der.printable("SSCEP transactionId"), "SSCEP transactionId"],
+  ];
+  for (const [name, value, expected] of ids) {
+    it(name, async () => {
+      const rep = await reply({ transactionId: value });
+      expect(rep.status).toBe("SUCCESS");
+      expect(rep.transactionId).toBe(expected);
+    });
+  }
+});
+
+describe("RFC 8894 §3.2.1.5 senderNonce: echoed as recipientNonce whatever its length", () => {
+  for (const length of [8, 16, 20, 32]) {
+    it(`${length} bytes → SUCCESS with recipientNonce equal to it`, async () => {
+      const nonce = new Uint8Array(length).map((_, i) => i + 1);
+      const rep = await reply({ senderNonce: nonce });
+      expect(rep.status).toBe("SUCCESS");
+      expect(hex(rep.recipientNonce)).toBe(hex(nonce));
+      expect(rep.senderNonce.length).toBe(16);
+      expect(hex(rep.senderNonce)).not.toBe(hex(nonce));
+    });
+  }
+
+  it("a missing senderNonce → HTTP 400 with a short reason (no 5xx)", async () => {
+    const res = await send({ senderNonce: null });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toBe("malformed PKIOperation: missing senderNonce attribute\n");
+  });
+
+  it("an empty senderNonce → HTTP 400 with a short reason", async () => {
+    const res = await send({ senderNonce: new Uint8Array(0) });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toBe("malformed PKIOperation: senderNonce has a bad length\n");
+  });
+});
+
+describe("RFC 8894 §3.2.1: other signed attributes are allowed (jscep#96)", () => {
+  it("a randomNonce (cryptlib) next to the SCEP attributes → SUCCESS", async () => {
+    const rep = await reply({ extra: [attribute(RANDOM_NONCE, der.octetString(new Uint8Array(16).fill(0x5a)))] });
+    expect(rep.status).toBe("SUCCESS");
+  });
+
+  it("an unknown private attribute with a SEQUENCE value → SUCCESS", async () => {
+    const rep = await reply({ extra: [attribute("1.3.6.1.4.1.99999.1", der.seq(der.int(7), der.utf8("x")))] });
+    expect(rep.status).toBe("SUCCESS");
+  });
+});
+
+describe("RFC 5754 §2 / RFC 4055 §5: SHA-256 AlgorithmIdentifiers with absent or NULL parameters (micromdm#224)", () => {
+  it("digestAlgorithm and signatureAlgorithm without parameters → SUCCESS, reply digest SHA-256", async () => {
+    const rep = await reply({ absentParameters: true });
+    expect(rep.status).toBe("SUCCESS");
+    expect(rep.digestAlgorithm).toBe("sha256");
+  });
+
+  it("with NULL parameters → SUCCESS", async () => {
+    expect((await reply()).status).toBe("SUCCESS");
+  });
+
+  it("none of these requests ended in a 5xx", () => {
+    expect(log.events.filter((e) => e.status >= 500 || e.outcome === "error")).toEqual([]);
+  });
+});
