@@ -1,0 +1,141 @@
+/**
+ * Field reports about what sits inside the pkcsPKIEnvelope, rebuilt against
+ * our server with CSRs made by the `openssl` CLI (RFC 8894 §3.3.1, RFC 2985
+ * §5.4.1, RFC 2986) and envelopes whose content cipher a client picked outside
+ * what SCEP names (RFC 8894 §3.5.2).
+ *
+ * - challengePassword encodings: OpenSSL writes PrintableString, or UTF8String
+ *   under `string_mask = utf8only`; wolfSSL defaults to UTF8String and some
+ *   servers accepted only PrintableString (wolfSSL/wolfssl#2348,
+ *   https://github.com/wolfSSL/wolfssl/pull/2348); jscep threw a
+ *   ClassCastException on a non-PrintableString one (OpenSSL itself writes IA5String
+ *   for a password with `_`) (seize-the-dave/jscep#73,
+ *   https://github.com/seize-the-dave/jscep/pull/73). Every DirectoryString is read.
+ * - A .NET user put the challenge in the CSR as an *extension* (in
+ *   extensionRequest) instead of the challengePassword attribute
+ *   (dotnet/corefx#32331, https://github.com/dotnet/corefx/issues/32331): that
+ *   is no challenge, and the FAILURE says so.
+ * - AES-GCM, offered by micromdm's client in EnvelopedData
+ *   (micromdm/scep#252, https://github.com/micromdm/scep/pull/252; scepman/scepclient#21,
+ *   https://github.com/scepman/scepclient/issues/21), RC2 and AES-ECB are not
+ *   SCEP content ciphers: FAILURE badAlg naming the OID, nothing issued.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import * as der from "../src/lib/der.js";
+import * as oids from "../src/oids.js";
+import { buildSignedData } from "../src/cms/signed-data.js";
+import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
+import { encodeScepAttributes } from "../src/message/attributes.js";
+import { MessageType } from "../src/message/types.js";
+import { CertificationRequest, buildPkcsReq, createScepServer, createSelfSignedSigner, importKeyPairPem, readCertRep, type IssueContext, type ScepServer } from "../src/index.js";
+import { withScratch } from "./support/openssl.js";
+import { NOW, createDevice, createTestCa, eventLog, hex, issuingHook, postPki, type Device, type TestCa } from "./support/server-pki.js";
+
+const CHALLENGE = "Field_Pw-7";
+let ca: TestCa;
+let device: Device;
+let calls: IssueContext[];
+let log: ReturnType<typeof eventLog>;
+let server: ScepServer;
+
+beforeAll(async () => {
+  ca = await createTestCa("Field CSR CA");
+  device = await createDevice({ cn: "field-csr-device", challengePassword: CHALLENGE });
+  calls = [];
+  log = eventLog();
+  server = createScepServer({
+    profiles: [{ path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: CHALLENGE }, issue: issuingHook(ca, calls) }],
+    onEvent: log.onEvent,
+    now: () => NOW,
+  });
+});
+
+/** Makes a key and a CSR with `openssl req` under `config` (its [req] section), and enrolls with them. */
+async function enrollOpensslCsr(config: string, extraArgs: string[] = []) {
+  return withScratch(async (s) => {
+    s.write("req.cnf", config);
+    await s.run(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-config", "req.cnf", "-outform", "DER", "-out", "csr.der", ...extraArgs]);
+    const csr = s.read("csr.der");
+    const asn1 = (await s.run(["asn1parse", "-inform", "DER", "-in", "csr.der"])).stdout;
+    const keys = await importKeyPairPem(s.readText("key.pem"));
+    const signer = await createSelfSignedSigner({ keys, subject: "CN=field-openssl", now: NOW });
+    const built = await buildPkcsReq({ csr, signer, recipient: ca.cert, now: NOW });
+    const res = await postPki(server, "/scep", built.der);
+    expect(res.status).toBe(200);
+    const rep = await readCertRep(new Uint8Array(await res.arrayBuffer()), { request: built, decrypter: signer, caCertificates: [ca.cert] });
+    return { csr, asn1, rep, signer };
+  });
+}
+
+const reqConfig = (mask: string, attributes: string, extensions = ""): string =>
+  `[req]\nprompt = no\nstring_mask = ${mask}\ndistinguished_name = dn\nattributes = attrs\n${extensions ? "req_extensions = ext\n" : ""}[dn]\nCN = field-openssl\n[attrs]\n${attributes}\n${extensions ? `[ext]\n${extensions}\n` : ""}`;
+
+describe("RFC 8894 §3.3.1 / RFC 2985 §5.4.1: an OpenSSL CSR's challengePassword in each string type (wolfSSL#2348, jscep#73)", () => {
+  it("PrintableString (string_mask = default, text in the PrintableString alphabet) is read and compared: another password → FAILURE badRequest", async () => {
+    const { asn1, rep, csr } = await enrollOpensslCsr(reqConfig("default", "challengePassword = Field Pw 7"));
+    expect(asn1).toMatch(/challengePassword\s*\n.*\n.*PRINTABLESTRING\s+:Field Pw 7/);
+    expect(new CertificationRequest(csr).challengePassword).toBe("Field Pw 7");
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest" }); // a different password: read, compared, refused
+  });
+
+  it("UTF8String (string_mask = utf8only) → SUCCESS", async () => {
+    const { asn1, rep, signer } = await enrollOpensslCsr(reqConfig("utf8only", `challengePassword = ${CHALLENGE}`));
+    expect(asn1).toMatch(/UTF8STRING\s+:Field_Pw-7/);
+    expect(rep.status).toBe("SUCCESS");
+    expect(hex(rep.certificates[0]!.spki)).toBe(hex(signer.certificate.spki));
+  });
+
+  it("IA5String (string_mask = default, '_' outside PrintableString: OpenSSL picks IA5String) → SUCCESS", async () => {
+    const { asn1, rep } = await enrollOpensslCsr(reqConfig("default", `challengePassword = ${CHALLENGE}`));
+    expect(asn1).toMatch(/IA5STRING\s+:Field_Pw-7/);
+    expect(rep.status).toBe("SUCCESS");
+  });
+});
+
+describe("RFC 8894 §3.3.1: a challenge sent as an extension is not a challengePassword (corefx#32331)", () => {
+  it("extensionRequest holding OID 1.2.840.113549.1.9.7 → FAILURE badRequest 'no challenge password in the CSR', nothing issued", async () => {
+    const before = calls.length;
+    const { rep, csr } = await enrollOpensslCsr(reqConfig("utf8only", "unstructuredName = x", `1.2.840.113549.1.9.7 = ASN1:UTF8String:${CHALLENGE}`));
+    expect(new CertificationRequest(csr).challengePassword).toBeUndefined();
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "no challenge password in the CSR" });
+    expect(calls.length).toBe(before);
+  });
+});
+
+/** A PKCSReq whose envelope names `cipherOid` in place of AES-128-CBC (same OID length, so nothing else moves). */
+async function withCipherOid(cipherOid: string): Promise<Uint8Array> {
+  const envelope = Buffer.from(buildEnvelopedData({ content: device.csr, recipient: ca.cert, cipher: "aes128" }));
+  const from = Buffer.from(der.oid(oids.id_aes128_CBC));
+  const to = Buffer.from(der.oid(cipherOid));
+  expect(to.length).toBe(from.length);
+  to.copy(envelope, envelope.indexOf(from));
+  return buildSignedData({
+    content: new Uint8Array(envelope),
+    certificates: [device.signer.certificate.der],
+    signer: device.signer,
+    digest: "sha256",
+    attributes: encodeScepAttributes({ messageType: MessageType.PKCSReq, transactionId: `CIPHER-${cipherOid}`, senderNonce: new Uint8Array(16).fill(4) }),
+  });
+}
+
+describe("RFC 8894 §3.5.2: a content cipher SCEP does not name → FAILURE badAlg (micromdm#252, scepclient#21)", () => {
+  const cases: [string, string][] = [
+    ["AES-128-GCM", "2.16.840.1.101.3.4.1.6"],
+    ["AES-256-GCM", "2.16.840.1.101.3.4.1.46"],
+    ["AES-128-ECB", "2.16.840.1.101.3.4.1.1"],
+  ];
+  for (const [name, oid] of cases) {
+    it(`${name} (${oid})`, async () => {
+      const before = calls.length;
+      const res = await postPki(server, "/scep", await withCipherOid(oid));
+      expect(res.status).toBe(200);
+      const rep = await readCertRep(new Uint8Array(await res.arrayBuffer()), { caCertificates: [ca.cert] });
+      expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badAlg", failInfoText: `unsupported content encryption algorithm ${oid}`, transactionId: `CIPHER-${oid}` });
+      expect(calls.length).toBe(before);
+    });
+  }
+
+  it("none of these requests ended in a 5xx", () => {
+    expect(log.events.filter((e) => e.status >= 500 || e.outcome === "error")).toEqual([]);
+  });
+});
