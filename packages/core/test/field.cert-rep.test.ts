@@ -21,6 +21,11 @@
  *   SRX sends 3DES (micromdm/scep#208, https://github.com/micromdm/scep/issues/208).
  *   A cipher the policy refuses is a FAILURE badAlg, not an exception (AWS
  *   Private CA refusing DES, micromdm/scep#253, https://github.com/micromdm/scep/pull/253).
+ * - Apple's client pairs the first certificate of a SUCCESS reply with its key;
+ *   a server that sorted the certs-only SET OF by encoding put a shorter CA
+ *   certificate first and iOS failed with "mismatching public keys" (22008)
+ *   (NeySlim/ultimate-ca-manager#228). RFC 8894 §3.3.2.1: the issued
+ *   certificate MUST be the first; we keep it first whatever the encodings.
  * - Dogtag answered SUCCESS with an empty payload to a request awaiting
  *   approval, and sscep failed with "illegal size of payload"
  *   (dogtagpki/pki#4198, https://github.com/dogtagpki/pki/issues/4198): PENDING
@@ -136,6 +141,22 @@ describe("RFC 5652 §5.3 / RFC 8894 §3.3.2: signed attributes a BouncyCastle or
     expect(textValue?.tag).toBe(der.Tag.UTF8_STRING);
     expect(der.readString(textValue, "failInfoText").length).toBeGreaterThan(0);
     expect(der.readString(attrs.get(oids.id_failInfo), "failInfo")).toBe("2");
+  });
+});
+
+describe("RFC 8894 §3.3.2.1: the issued certificate is the first of the reply, even when DER order would put the CA first (UCM#228)", () => {
+  it("a leaf whose encoding sorts after the CA's (long subject) still comes first, the CA after it", async () => {
+    const long = await createDevice({ cn: `field-certrep-${"x".repeat(400)}`, challengePassword: CHALLENGE, san: { dns: ["a-long-name.field.example.test", "another-long-name.field.example.test"] } });
+    const built = await buildPkcsReq({ csr: long.csr, signer: long.signer, recipient: ca.cert, now: NOW });
+    const res = await postPki(server, "/scep", built.der);
+    const rep = await readCertRep(new Uint8Array(await res.arrayBuffer()), { request: built, decrypter: long.signer, caCertificates: [ca.cert] });
+    expect(rep.status).toBe("SUCCESS");
+    const [first, second] = rep.certificates;
+    expect(hex(first!.spki)).toBe(hex(long.signer.certificate.spki));
+    expect(hex(second!.der)).toBe(hex(ca.cert.der));
+    // DER SET OF order (by encoding) would have put the CA first:
+    expect(Buffer.compare(Buffer.from(ca.cert.der), Buffer.from(first!.der))).toBe(-1);
+    expect(hex(rep.certificate!.der)).toBe(hex(first!.der));
   });
 });
 

@@ -16,6 +16,12 @@
  *   must not recompute it, only echo it.
  * - A custom client's SHA-256 AlgorithmIdentifiers had absent parameters where
  *   others write NULL (micromdm/scep#224); RFC 5754 §2 allows both.
+ * - Legacy clients (micromdm's scepclient among them) sign the signed
+ *   attributes in the order they wrote them rather than DER SET OF order; a
+ *   server that re-sorts before verifying answers "crypto/rsa: verification
+ *   error" (smallstep/certificates#1723, https://github.com/smallstep/certificates/issues/1723;
+ *   smallstep/certificates#2776, https://github.com/smallstep/certificates/pull/2776).
+ *   The signature covers the attributes as sent (RFC 5652 §5.4).
  * - senderNonce of another length than 16 bytes is echoed as it came; a missing
  *   or empty one is a short HTTP 400, never a 5xx.
  */
@@ -58,6 +64,8 @@ interface Spelling {
   extra?: der.Der[];
   /** Write the SHA-256 AlgorithmIdentifiers without their NULL parameters. */
   absentParameters?: boolean;
+  /** Sign and send the attributes in the order written (contentType, messageDigest, SCEP), not DER SET OF order. */
+  unsorted?: boolean;
 }
 
 /** A PKCSReq from `device` to `ca` whose attributes are spelled as given (RFC 8894 §3.2, RFC 5652 §5). */
@@ -65,14 +73,16 @@ async function pkcsReq(s: Spelling = {}): Promise<Uint8Array> {
   const envelope = buildEnvelopedData({ content: device.csr, recipient: ca.cert, cipher: "aes128" });
   const digestAlg = s.absentParameters ? der.seq(der.oid(DIGEST_OID.sha256)) : der.algId(DIGEST_OID.sha256, der.NULL);
   const sigAlg = s.absentParameters ? der.seq(der.oid(SHA256_WITH_RSA)) : der.algId(SHA256_WITH_RSA, der.NULL);
-  const attrs = der.setOf([
+  const list = [
     attribute(oids.id_contentType, der.oid(oids.id_data)),
     attribute(oids.id_messageDigest, der.octetString(nc.digest("sha256", envelope))),
     attribute(oids.id_messageType, s.messageType ?? der.printable("19")),
     attribute(oids.id_transactionID, s.transactionId ?? der.printable("FIELD-ATTRS-1")),
     ...(s.senderNonce === null ? [] : [attribute(oids.id_senderNonce, der.octetString(s.senderNonce ?? new Uint8Array(16).fill(0x11)))]),
     ...(s.extra ?? []),
-  ]);
+  ];
+  const attrs = s.unsorted ? der.tlv(der.Tag.SET, ...list) : der.setOf(list);
+  if (s.unsorted) expect(hex(der.encode(attrs))).not.toBe(hex(der.encode(der.setOf(list))));
   const signature = await device.signer.sign(der.encode(attrs), { scheme: "rsa-pkcs1", digest: "sha256", rsaOid: "withDigest" });
   const signerInfo = der.seq(der.int(1), device.signer.certificate.issuerAndSerialNumber(), digestAlg, der.tlv(0xa0, ...attrs.body), sigAlg, der.octetString(signature));
   const signedData = der.seq(
@@ -176,6 +186,14 @@ describe("RFC 8894 §3.2.1: other signed attributes are allowed (jscep#96)", () 
   it("an unknown private attribute with a SEQUENCE value → SUCCESS", async () => {
     const rep = await reply({ extra: [attribute("1.3.6.1.4.1.99999.1", der.seq(der.int(7), der.utf8("x")))] });
     expect(rep.status).toBe("SUCCESS");
+  });
+});
+
+describe("RFC 5652 §5.4: the signature covers the signed attributes as sent, sorted or not (smallstep#1723, #2776)", () => {
+  it("attributes in written order (contentType, messageDigest, messageType, …), signed so → SUCCESS", async () => {
+    const rep = await reply({ unsorted: true });
+    expect(rep.status).toBe("SUCCESS");
+    expect(hex(rep.certificates[0]!.spki)).toBe(hex(device.signer.certificate.spki));
   });
 });
 
