@@ -4,6 +4,9 @@
  * codec and, where a peer checks with OpenSSL or BouncyCastle, with the
  * `openssl` CLI.
  *
+ * - Legacy clients expect the CertRep's SignerInfo signatureAlgorithm to be
+ *   plain rsaEncryption rather than sha1WithRSAEncryption and friends
+ *   (smallstep/certificates#2776, https://github.com/smallstep/certificates/pull/2776).
  * - Mikrotik RouterOS and certmonger need a senderNonce in every CertRep and a
  *   recipientNonce equal to their senderNonce (micromdm/scep#80,
  *   https://github.com/micromdm/scep/issues/80; micromdm/scep#104,
@@ -129,6 +132,17 @@ describe("RFC 5652 §5.3 / RFC 8894 §3.3.2: signed attributes a BouncyCastle or
       expect(stderr).toMatch(/Verification successful/);
       expect(hex(s.read("content.der"))).toBe(hex(parseSignedData(body).content));
     });
+  });
+
+  it("the SignerInfo's signatureAlgorithm is rsaEncryption with NULL parameters, its digest the request's (smallstep#2776)", async () => {
+    for (const digest of ["sha1", "sha256", "sha512"] as const) {
+      const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, digest, now: NOW });
+      const { body, rep } = await exchange(server, built);
+      expect(rep.digestAlgorithm).toBe(digest);
+      const [algOid, params] = der.children(parseSignedData(body).signerInfos[0]!.signatureAlgorithm);
+      expect(der.readOid(algOid, "signatureAlgorithm")).toBe("1.2.840.113549.1.1.1");
+      expect(params?.tag).toBe(der.Tag.NULL);
+    }
   });
 
   it("failInfoText is id-scep-failInfoText 1.3.6.1.5.5.7.24.1, a UTF8String (smallstep#1794)", async () => {

@@ -95,7 +95,8 @@ function transportOf(options: CertRepOptions): { transport?: KeyTransport; oaepH
  * no envelope: their eContent is an empty OCTET STRING, as micromdm sends (an
  * absent eContent makes OpenSSL's PKCS7_verify fail with "no content", so
  * certmonger took a rejection or PENDING for an unreachable CA). transactionID is echoed, recipientNonce is the request's
- * senderNonce, senderNonce is fresh.
+ * senderNonce, senderNonce is fresh. Unless told otherwise, the reply uses the request's digest, content cipher and key
+ * transport (RSAES-OAEP with the request's hash when the client wrapped its key with OAEP).
  *
  * @example
  * ```ts
