@@ -16,6 +16,18 @@ import { defaultSignatureAlgorithm } from "../x509/algorithm-identifier.js";
 import { encodeScepAttributes } from "./attributes.js";
 import { MessageType, PkiStatus } from "./types.js";
 
+/**
+ * `Certificate.dersOf` of every entry of `list`, in order, appended to `into`: a loop, not `flatMap`
+ * (V8 runs `flatMap` through a generic path that cost a CertRep microseconds).
+ */
+function appendDers(list: readonly (Certificate | Uint8Array)[], into: Uint8Array[]): Uint8Array[] {
+  for (const value of list) {
+    if (value instanceof Certificate) into.push(value.der);
+    else for (const d of Certificate.dersOf(value)) into.push(d);
+  }
+  return into;
+}
+
 /** The request a CertRep answers: what a {@link PkiRequest} (or a failed decode's `request`) provides. @group Codec */
 export interface CertRepRequest {
   /** transactionID, echoed. */
@@ -115,7 +127,7 @@ export async function buildCertRep(options: CertRepOptions): Promise<Uint8Array>
   if (status === "SUCCESS") {
     const recipient = request.signerCertificate;
     if (!recipient) throw new InvalidArgumentError("a SUCCESS CertRep needs the requester's certificate to encrypt to");
-    const certs = (options.certificates ?? []).flatMap(Certificate.dersOf);
+    const certs = options.certificates ? appendDers(options.certificates, []) : [];
     if (certs.length === 0 && !options.crl) throw new InvalidArgumentError("a SUCCESS CertRep needs a certificate or a CRL");
     const inner = await buildSignedData({ certificates: certs, crls: options.crl ? [options.crl] : [] });
     const envOpts = {
@@ -137,9 +149,7 @@ export async function buildCertRep(options: CertRepOptions): Promise<Uint8Array>
     ...(status === "FAILURE" && options.failInfoText ? { failInfoText: options.failInfoText } : {}),
   });
   const signatureAlgorithm = options.signatureAlgorithm ?? defaultSignatureAlgorithm(signer.certificate.spki, digest, "rsaEncryption");
-  const certificates = [
-    ...(options.includeSignerCertificate === false ? [] : [signer.certificate.der]),
-    ...(options.extraCertificates ?? []).flatMap(Certificate.dersOf),
-  ];
+  const certificates: Uint8Array[] = options.includeSignerCertificate === false ? [] : [signer.certificate.der];
+  if (options.extraCertificates) appendDers(options.extraCertificates, certificates);
   return buildSignedData({ content: content ?? new Uint8Array(), certificates, signer, digest, signatureAlgorithm, attributes: attrs });
 }

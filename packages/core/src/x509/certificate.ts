@@ -154,6 +154,7 @@ export class Certificate {
    * ```
    */
   static derOf(value: Certificate | Uint8Array | string): Uint8Array {
+    if (value instanceof Certificate) return value.der; // no list for the common case (a hot path)
     return Certificate.dersOf(value)[0]!;
   }
 
@@ -176,6 +177,7 @@ export class Certificate {
     if (value instanceof Certificate) return [value.der];
     return pemCertificates(value)?.map((c) => c.der) ?? [value as Uint8Array];
   }
+
 
   /** Subject as `CN=…, O=…`. */
   get subject(): string {
