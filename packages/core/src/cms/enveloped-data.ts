@@ -157,8 +157,8 @@ export function buildEnvelopedData(options: BuildEnvelopedDataOptions): Uint8Arr
   const { content, recipient, cipher } = options;
   const transport = options.transport ?? "rsaes-pkcs1-v1_5";
   const info = CIPHERS[cipher];
-  // One draw from the CSPRNG for both (each call has a fixed cost); the two never overlap.
-  const keyAndIv = nc.randomBytes(info.keyLength + info.ivLength);
+  // One draw for both, from the pool of CSPRNG output (each CSPRNG call has a fixed cost); the two never overlap.
+  const keyAndIv = nc.randomSecret(info.keyLength + info.ivLength);
   const key = keyAndIv.subarray(0, info.keyLength);
   const iv = keyAndIv.subarray(info.keyLength);
   const encrypted = nc.encryptContent(cipher, key, iv, content);

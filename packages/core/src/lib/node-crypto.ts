@@ -60,6 +60,28 @@ export function randomNonce(n: number): Uint8Array {
   return out;
 }
 
+// Content-encryption keys and IVs of the envelopes this side writes come from CSPRNG output drawn 2 KiB at a
+// time: each crypto.randomBytes call runs a native job (a few µs and an object for the garbage collector to
+// finalise), more than the bytes cost. Every byte is handed out once, copied into the caller's own memory and
+// zeroed in the pool as it is taken, so the pool holds only bytes no one has used yet: what OpenSSL's DRBG
+// state, in the same process, already determines.
+const secretPool = new Uint8Array(2048);
+let secretPos = secretPool.length;
+
+/** Cryptographically secure random bytes for a key or an IV, at most 256 bytes from the pool (see above). */
+export function randomSecret(n: number): Uint8Array {
+  if (n > 256) return randomBytes(n);
+  if (secretPos + n > secretPool.length) {
+    crypto.randomFillSync(secretPool);
+    secretPos = 0;
+  }
+  const out = new Uint8Array(n);
+  out.set(secretPool.subarray(secretPos, secretPos + n));
+  secretPool.fill(0, secretPos, secretPos + n);
+  secretPos += n;
+  return out;
+}
+
 /** Constant-time equality. */
 export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
