@@ -16,6 +16,12 @@
  *   https://github.com/fleetdm/fleet/issues/45291). Ours sends standard base64
  *   with `+`, `/` and `=` percent-encoded; a real micromdm scepserver, which
  *   form-decodes the query, issues from it.
+ * - A server that sorted the reply's certificates by encoding put the CA
+ *   first and Apple's client paired the CA's key with its own (22008,
+ *   NeySlim/ultimate-ca-manager#228, https://github.com/NeySlim/ultimate-ca-manager/issues/228;
+ *   how many certificates a reply holds: seize-the-dave/jscep#48,
+ *   https://github.com/seize-the-dave/jscep/issues/48): our reader finds the
+ *   issued certificate by role and key, not by position.
  * - Dogtag answered SUCCESS with no envelope and sscep failed with "illegal size
  *   of payload" (dogtagpki/pki#4198, https://github.com/dogtagpki/pki/issues/4198):
  *   our reader says so with a typed ERR_CERTREP (it threw a bare ASN.1
@@ -129,6 +135,22 @@ describe("RFC 8894 §3.3.2.1: a SUCCESS CertRep without its envelope is a typed 
     // The same reply with PENDING is fine: PENDING has no envelope.
     const pending = await buildCertRep({ request: req, signer: ca.key, status: "PENDING", now: NOW });
     expect((await readCertRep(pending, { request: built, caCertificates: [ca.cert] })).status).toBe("PENDING");
+  });
+});
+
+describe("RFC 8894 §3.3.2.1: the issued certificate is found by role, whatever the order of the reply (UCM#228, jscep#48)", () => {
+  it("[CA, issued] and [issued, CA]: certificate is the one for the requested key, and the end entity without it", async () => {
+    const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+    const req = await decodePkiMessage(built.der, { decrypters: ca.key });
+    const issued = await ca.issue(device.csr);
+    for (const certificates of [[ca.cert, issued], [issued, ca.cert]]) {
+      const body = await buildCertRep({ request: req, signer: ca.key, status: "SUCCESS", certificates, now: NOW });
+      const byKey = await readCertRep(body, { request: built, decrypter: device.signer, caCertificates: [ca.cert], requestedKey: device.signer.certificate.spki });
+      expect(hex(byKey.certificate!.der)).toBe(hex(issued.der));
+      expect(byKey.certificates.map((c) => hex(c.der))).toEqual(certificates.map((c) => hex(c.der)));
+      const byRole = await readCertRep(body, { request: built, decrypter: device.signer, caCertificates: [ca.cert] });
+      expect(hex(byRole.certificate!.der)).toBe(hex(issued.der));
+    }
   });
 });
 
