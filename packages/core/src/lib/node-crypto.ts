@@ -140,8 +140,11 @@ export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
 export function samePublicKey(a: Uint8Array, b: Uint8Array): boolean {
   if (Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)) return true;
   try {
-    const parse = (spki: Uint8Array) => crypto.createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), format: "der", type: "spki" });
-    return parse(a).equals(parse(b));
+    // Each key re-exported in OpenSSL's canonical SPKI and those bytes compared: KeyObject.equals on keys of two types
+    // (RSA and EC) leaves "different key types" on OpenSSL's error queue, where the next createPrivateKey finds it.
+    const canonical = (spki: Uint8Array) =>
+      crypto.createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), format: "der", type: "spki" }).export({ format: "der", type: "spki" });
+    return canonical(a).equals(canonical(b));
   } catch {
     return false;
   }
