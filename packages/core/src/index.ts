@@ -51,7 +51,7 @@ export type { ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme, Sig
 export { resolvePolicy } from "./policy.js";
 export type { AlgorithmPolicy, ResolvedPolicy } from "./policy.js";
 
-export { LocalKey } from "./keys/key.js";
+export { LocalKey, privateKeyToPkcs8 } from "./keys/key.js";
 export { KeyWorkerPool } from "./keys/key-worker-pool.js";
 export type { KeyWorkerPoolOptions } from "./keys/key-worker-pool.js";
 export type { Signer, Decrypter, DecryptParams, PrivateKeyInput, LocalKeyOptions } from "./keys/key.js";
@@ -62,6 +62,8 @@ export { buildCertificate, endEntityExtensions } from "./x509/certificate-builde
 export type { BuildCertificateOptions, EndEntityExtensionsOptions } from "./x509/certificate-builder.js";
 export { formatName } from "./x509/name.js";
 export { sameName } from "./x509/name-match.js";
+export { sortCertificateBundle } from "./x509/certificate-bundle.js";
+export type { SortedCertificateBundle } from "./x509/certificate-bundle.js";
 export type { Extension, SubjectAltNames, KeyUsage } from "./x509/extensions.js";
 
 export { MessageType, PkiStatus, messageTypeName } from "./message/types.js";

@@ -11,9 +11,9 @@ import { DecryptError, InvalidArgumentError, KeyError, KeyPassphraseError, Unsup
 import type { KeyUnavailableError } from "../errors.js";
 import * as nc from "../lib/node-crypto.js";
 import * as der from "../lib/der.js";
-import { equalBytes } from "../lib/der.js";
 import { fromPem, pemTextOf } from "../lib/bytes.js";
 import { KeyWorkerPool } from "./key-worker-pool.js";
+import { sortCertificateBundle } from "../x509/certificate-bundle.js";
 
 /** `-----BEGIN ENCRYPTED PRIVATE KEY-----` (PKCS#8, RFC 5958 §3) or a legacy OpenSSL header `Proc-Type: 4,ENCRYPTED` (RFC 1421 §4.6.1.1). */
 const ENCRYPTED_PEM = /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type:\s*4\s*,\s*ENCRYPTED/m;
@@ -48,6 +48,54 @@ function privateKeyFromDer(der: Uint8Array, passphrase: string | undefined): nc.
   const read = nc.privateKeyFromDer(der, passphrase ?? "");
   if ("key" in read) return read.key;
   throw passphraseError(passphrase, read.cause);
+}
+
+/**
+ * The one reader of private keys: PEM text or bytes, DER bytes (told apart by a first byte 0x30, a SEQUENCE), or a
+ * WebCrypto key; an encrypted one opened with `passphrase` (see {@link LocalKeyOptions.passphrase}).
+ */
+function readPrivateKey(privateKey: PrivateKeyInput, passphrase: string | undefined): nc.KeyObject {
+  let key: nc.KeyObject;
+  if (typeof privateKey === "string") key = privateKeyFromPem(privateKey, passphrase);
+  else if (privateKey instanceof Uint8Array) key = privateKey[0] === 0x30 ? privateKeyFromDer(privateKey, passphrase) : privateKeyFromPem(privateKey, passphrase);
+  else key = nc.keyFromCryptoKey(privateKey);
+  if (key.type !== "private") throw new KeyError("expected a private key");
+  return key;
+}
+
+/**
+ * Reads a private key file as {@link LocalKey.from} does and gives it back as unencrypted PKCS#8 `PrivateKeyInfo`
+ * DER (RFC 5958 §2), whatever its form: PEM (PKCS#1 `RSA PRIVATE KEY`, RFC 8017 §A.1.2; SEC1 `EC PRIVATE KEY`,
+ * RFC 5915 §3; PKCS#8 `PRIVATE KEY`; encrypted PKCS#8 `ENCRYPTED PRIVATE KEY`, RFC 5958 §3; legacy
+ * `Proc-Type: 4,ENCRYPTED`, RFC 1421 §4.6.1.1) as a string or bytes, or the same in DER bytes (told from PEM by a
+ * first byte 0x30). For a caller that needs the key in another form as well (a WebCrypto import, a KeyObject):
+ * one parser, one set of errors.
+ *
+ * @param privateKey - the key file: PEM text, or the file's bytes (PEM or DER).
+ * @param options - `passphrase` of an encrypted key; without one the empty passphrase is tried (micromdm's depot
+ *   `ca.key` is encrypted with it). Ignored for an unencrypted key.
+ * @returns PKCS#8 DER, unencrypted: handle it as the secret it is.
+ * @throws KeyPassphraseError `ERR_KEY_PASSPHRASE` when the key is encrypted and the passphrase (or, without one, the
+ *   empty passphrase) does not open it: "the private key is encrypted and no passphrase was given (the empty
+ *   passphrase does not open it)" or "the passphrase does not open the encrypted private key (wrong passphrase, or a
+ *   damaged key)".
+ * @throws KeyError `ERR_KEY` when the bytes are no private key in any of these forms (the `cause` is the parser's
+ *   error, which never holds key material).
+ * @example
+ * ```ts
+ * import { readFileSync } from "node:fs";
+ * import { LocalKey, privateKeyToPkcs8 } from "@scep/core";
+ *
+ * const pkcs8 = privateKeyToPkcs8(readFileSync("ca.key"), { passphrase: process.env.CA_KEY_PASSPHRASE });
+ * const signingKey = await crypto.subtle.importKey("pkcs8", pkcs8, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["sign"]);
+ * const ca = LocalKey.from(readFileSync("ca.pem"), pkcs8);
+ * ```
+ * @group Keys
+ */
+export function privateKeyToPkcs8(privateKey: string | Uint8Array, options: { passphrase?: string | undefined } = {}): Uint8Array<ArrayBuffer> {
+  if (typeof privateKey !== "string" && !(privateKey instanceof Uint8Array)) throw new InvalidArgumentError("privateKey must be PEM text or the bytes of a key file");
+  const der = readPrivateKey(privateKey, options.passphrase).export({ format: "der", type: "pkcs8" });
+  return new Uint8Array(der.buffer.slice(der.byteOffset, der.byteOffset + der.byteLength));
 }
 
 /** A PEM `… PRIVATE KEY` block's BEGIN line (PKCS#8, encrypted PKCS#8, PKCS#1 `RSA`, SEC1 `EC`, …); group 1 is the label. */
@@ -208,7 +256,7 @@ export class LocalKey implements Signer, Decrypter {
 
   private constructor(certificate: Certificate, key: nc.KeyObject, threadPool: boolean, workerPool: KeyWorkerPool | undefined) {
     if (key.type !== "private") throw new KeyError("expected a private key");
-    if (!equalBytes(nc.spkiOf(key), certificate.spki)) throw new KeyError("the private key does not match the certificate");
+    if (!nc.samePublicKey(nc.spkiOf(key), certificate.spki)) throw new KeyError("the private key does not match the certificate");
     this.certificate = certificate;
     this.#key = key;
     this.#threadPool = threadPool;
@@ -251,19 +299,15 @@ export class LocalKey implements Signer, Decrypter {
     const certs = certificatesOf(certificate);
     let key: nc.KeyObject;
     try {
-      if (typeof privateKey === "string") key = privateKeyFromPem(privateKey, options.passphrase);
-      else if (privateKey instanceof Uint8Array) key = privateKey[0] === 0x30 ? privateKeyFromDer(privateKey, options.passphrase) : privateKeyFromPem(privateKey, options.passphrase);
-      else key = nc.keyFromCryptoKey(privateKey);
+      key = readPrivateKey(privateKey, options.passphrase);
     } catch (e) {
       throw certificateAsKey(privateKey, e) ?? e;
     }
-    if (key.type !== "private") throw new KeyError("expected a private key");
     let cert = certs[0]!;
     if (certs.length > 1) {
-      const spki = nc.spkiOf(key);
-      const match = certs.find((c) => equalBytes(c.spki, spki));
-      if (!match) throw new KeyError(`the private key does not match the certificate (tried all ${certs.length} certificates of the PEM bundle)`);
-      cert = match;
+      const bundle = sortCertificateBundle(certs, [nc.spkiOf(key)]);
+      if (!bundle.ofKey) throw new KeyError(`the private key does not match the certificate (tried all ${certs.length} certificates of the PEM bundle)`);
+      cert = bundle.certificate;
     }
     const pool = options.workerPool === true ? KeyWorkerPool.shared() : options.workerPool || undefined;
     return new LocalKey(cert, key, options.threadPool ?? false, pool);

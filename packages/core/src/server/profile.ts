@@ -9,7 +9,7 @@ import { InvalidArgumentError, IssueHookError, type ScepError } from "../errors.
 import type { AlgorithmPolicy } from "../policy.js";
 import type { Decrypter, Signer } from "../keys/key.js";
 import { Certificate } from "../x509/certificate.js";
-import { issuerPath } from "../x509/issuer-path.js";
+import { sortCertificateBundle } from "../x509/certificate-bundle.js";
 import type { CertificationRequest } from "../x509/certification-request.js";
 import type { PkiRequest } from "../message/pki-message.js";
 import { buildCaCaps } from "../message/ca-caps.js";
@@ -299,10 +299,8 @@ function resolveCa(given: ScepProfile["caCertificate"], keyCertificates: readonl
   if (given instanceof Certificate) return { ca: given, chain: [given], leftover: [] };
   const all = unique(toCerts([given]));
   if (all.length === 1) return { ca: all[0]!, chain: [all[0]!], leftover: [] };
-  const index = Math.max(0, all.findIndex((c) => keyCertificates.some((k) => samePublicKey(k.spki, c.spki))));
-  const ca = all[index]!;
-  const { path, rest } = issuerPath(ca, all.filter((_, i) => i !== index));
-  return { ca, chain: path, leftover: rest };
+  const { certificate, path, rest } = sortCertificateBundle(all, keyCertificates.map((k) => k.spki));
+  return { ca: certificate, chain: path, leftover: rest };
 }
 
 /** The CA chain: starts with the issuing CA, each certificate issued by the next (default: the `caCertificate` bundle's). */
