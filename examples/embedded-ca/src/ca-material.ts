@@ -5,7 +5,7 @@
 // Node parses every PEM key flavour (PKCS#1, PKCS#8, SEC1) and the SCEP server
 // needs a KeyObject to decrypt RSA envelopes.
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
-import { LocalKey, type LocalKeyOptions, type SignatureAlgorithm } from "@scep/core";
+import { Certificate, LocalKey, isScepError, privateKeyToPkcs8, sortCertificateBundle, type LocalKeyOptions, type SignatureAlgorithm } from "@scep/core";
 import { EmbeddedCaError } from "./errors.js";
 import { allPemBlocks, colonHex, toPem } from "./lib/pem.js";
 import { nodeCrypto, x509 } from "./lib/x509.js";
@@ -63,19 +63,12 @@ function checkCaCertificate(certificate: x509.X509Certificate, source: string): 
   return certificate;
 }
 
-function publicKeyOf(certificate: x509.X509Certificate, source: string): KeyObject {
-  try {
-    return createPublicKey({ key: Buffer.from(certificate.publicKey.rawData), format: "der", type: "spki" });
-  } catch (error) {
-    throw loadFailed(`${source}: unsupported certificate public key`, error);
-  }
-}
-
 /**
  * The CA certificate (the one whose public key is `privateKey`'s, wherever it
  * stands in the file) and the certificates above it, ordered by issuer from
  * its issuer up to the root (RFC 5280 §6.1: by name and signature, not by the
- * order in the file).
+ * order in the file): @scep/core's sortCertificateBundle, as LocalKey.from and
+ * a profile's caCertificate bundle do it.
  */
 function pickCertificates(
   certificateText: string,
@@ -92,9 +85,12 @@ function pickCertificates(
     );
   }
   const all = ders.map((der, i) => decodeCertificate(der, source, i + 1, ders.length));
-  const publicKey = createPublicKey(privateKey);
-  const index = all.findIndex((c) => sameKey(publicKeyOf(c, source), publicKey));
-  if (index < 0) {
+  const spki = new Uint8Array(createPublicKey(privateKey).export({ format: "der", type: "spki" }));
+  const sorted = sortCertificateBundle(
+    ders.map((der) => new Certificate(der)),
+    [spki],
+  );
+  if (!sorted.ofKey) {
     throw new EmbeddedCaError(
       "CA_KEY_MISMATCH",
       all.length === 1
@@ -102,25 +98,14 @@ function pickCertificates(
         : `${keySource} is not the private key of any of the ${all.length} certificates in ${source}`,
     );
   }
-  const certificate = checkCaCertificate(all[index]!, source);
-  const rest = all.filter((_, i) => i !== index);
-  const chain: x509.X509Certificate[] = [];
-  let current = certificate;
-  while (rest.length > 0 && current.subject !== current.issuer) {
-    const child = current;
-    const next = rest.findIndex((c) => c.subject === child.issuer);
-    if (next < 0) break;
-    current = rest.splice(next, 1)[0]!;
-    chain.push(checkCaCertificate(current, source));
-  }
-  if (rest.length > 0) {
-    throw loadFailed(`${source}: ${rest.map((c) => c.subject).join("; ")} is not an issuer of ${certificate.subject} (the file should hold the CA and the certificates above it)`);
+  const decoded = (c: Certificate): x509.X509Certificate => all[ders.findIndex((der) => Buffer.from(der).equals(c.der))]!;
+  const certificate = checkCaCertificate(decoded(sorted.certificate), source);
+  const chain = sorted.path.slice(1).map((c) => checkCaCertificate(decoded(c), source));
+  if (sorted.rest.length > 0) {
+    throw loadFailed(`${source}: ${sorted.rest.map((c) => decoded(c).subject).join("; ")} is not an issuer of ${certificate.subject} (the file should hold the CA and the certificates above it)`);
   }
   return { certificate, chain };
 }
-
-/** PKCS#8 `ENCRYPTED PRIVATE KEY` (RFC 5958 §3) or a legacy OpenSSL `Proc-Type: 4,ENCRYPTED` header (RFC 1421 §4.6.1.1). */
-const ENCRYPTED_PEM = /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type:\s*4\s*,\s*ENCRYPTED/m;
 
 /**
  * Whether file bytes are DER rather than PEM text: a DER key or certificate is an ASN.1 SEQUENCE (0x30) followed by
@@ -131,61 +116,24 @@ export function looksLikeDer(bytes: Uint8Array): boolean {
 }
 
 /**
- * Opens an encrypted key with `passphrase` (without one, the empty passphrase: micromdm's depot ca.key is encrypted
- * with it); the one place that turns a failure into the passphrase error, for PEM and DER alike.
+ * A private key file's bytes, DER or PEM, encrypted or not, read by @scep/core (privateKeyToPkcs8, LocalKey.from's
+ * reader: without a passphrase an encrypted key is tried with the empty one, as micromdm's depot ca.key needs); its
+ * errors said with the file's name.
  */
-function openEncrypted(source: string, passphrase: string | undefined, open: (passphrase: string) => KeyObject): KeyObject {
-  try {
-    return open(passphrase ?? "");
-  } catch (error) {
-    throw new EmbeddedCaError(
-      "CA_KEY_PASSPHRASE",
-      passphrase === undefined
-        ? `${source}: the private key is encrypted and no passphrase was given (the empty passphrase does not open it)`
-        : `${source}: the passphrase does not open the encrypted private key (wrong passphrase, or a damaged key)`,
-      { cause: error },
-    );
-  }
-}
-
-/** A DER private key: PKCS#8 (RFC 5958 §2), encrypted PKCS#8 (§3), PKCS#1 RSAPrivateKey (RFC 8017 §A.1.2) or SEC1 ECPrivateKey (RFC 5915 §3). */
-function parseDerPrivateKey(der: Uint8Array, source: string, passphrase: string | undefined): KeyObject {
-  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
-  try {
-    return createPrivateKey({ key, format: "der", type: "pkcs8" });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ERR_MISSING_PASSPHRASE") {
-      return openEncrypted(source, passphrase, (p) => createPrivateKey({ key, format: "der", type: "pkcs8", passphrase: p }));
-    }
-  }
-  for (const type of ["pkcs1", "sec1"] as const) {
-    try {
-      return createPrivateKey({ key, format: "der", type });
-    } catch {
-      /* the next form */
-    }
-  }
-  throw loadFailed(`${source}: the private key cannot be parsed (DER, but not PKCS#8, encrypted PKCS#8, PKCS#1 or SEC1)`);
-}
-
-/** A private key file's bytes, DER or PEM (told apart by the bytes), encrypted or not. */
 function parsePrivateKey(keyBytes: string | Uint8Array, source: string, passphrase: string | undefined): KeyObject {
-  if (typeof keyBytes !== "string" && looksLikeDer(keyBytes)) return parseDerPrivateKey(keyBytes, source, passphrase);
-  const keyText = typeof keyBytes === "string" ? keyBytes : new TextDecoder().decode(keyBytes);
-  if (ENCRYPTED_PEM.test(keyText)) return openEncrypted(source, passphrase, (p) => createPrivateKey({ key: keyText, format: "pem", passphrase: p }));
+  let pkcs8: Uint8Array;
   try {
-    return createPrivateKey({ key: keyText, format: "pem" });
+    pkcs8 = privateKeyToPkcs8(keyBytes, passphrase === undefined ? {} : { passphrase });
   } catch (error) {
-    // Node's messages never contain key material.
-    throw loadFailed(`${source}: the private key cannot be parsed (${(error as Error).message}; expected PEM or DER PKCS#8, PKCS#1 or SEC1)`, error);
+    if (isScepError(error) && error.code === "ERR_KEY_PASSPHRASE") throw new EmbeddedCaError("CA_KEY_PASSPHRASE", `${source}: ${error.message}`, { cause: error });
+    if (typeof keyBytes !== "string" && looksLikeDer(keyBytes)) {
+      throw loadFailed(`${source}: the private key cannot be parsed (DER, but not PKCS#8, encrypted PKCS#8, PKCS#1 or SEC1)`, error);
+    }
+    // The parser's own message (Node's: it never contains key material).
+    const reason = (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message;
+    throw loadFailed(`${source}: the private key cannot be parsed (${reason}; expected PEM or DER PKCS#8, PKCS#1 or SEC1)`, error);
   }
-}
-
-function sameKey(a: KeyObject, b: KeyObject): boolean {
-  if (a.asymmetricKeyType !== b.asymmetricKeyType) return false;
-  const ja = a.export({ format: "jwk" });
-  const jb = b.export({ format: "jwk" });
-  return ja.n === jb.n && ja.e === jb.e && ja.crv === jb.crv && ja.x === jb.x && ja.y === jb.y;
+  return createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" });
 }
 
 /** Where a CA's `LocalKey` signs: libuv's pool (`threadPool`), the calling thread, or a `KeyWorkerPool`'s threads. */
