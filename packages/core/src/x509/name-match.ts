@@ -26,6 +26,28 @@ function nameDer(name: string | Uint8Array, what: string): Uint8Array {
   // Spaces around `=`, `;` separators (Microsoft's CERT_NAME_STR_SEMICOLON_FLAG) and lower-case types (`cn=`) are
   // not what the parser reads (it would drop such an attribute), so they are folded first: types upper-cased,
   // spaces trimmed, `;` as `,`. Inside a quoted value or after a backslash nothing changes.
+  // The parser skips what it cannot read (`CN=a, junk` would read as `CN=a`), so every attribute is checked here
+  // to be `type=value` with a type that is a name or an OID: a typo is an error, never a different name.
+  const blank = name.trim() === "";
+  const notDn = (why: string): InvalidArgumentError => new InvalidArgumentError(`${what} is not a distinguished name: ${why}`);
+  const quote = (part: string): string => JSON.stringify(part.length > 40 ? `${part.slice(0, 40)}…` : part);
+  const endAttribute = (): void => {
+    if (blank || avaStart < 0) return;
+    const part = text.slice(avaStart).trim();
+    throw notDn(part === "" ? "an empty attribute (two separators in a row, or one at an end)" : `${quote(part)} is not type=value (RFC 4514: CN=Contoso CA, O=Contoso)`);
+  };
+  const checkType = (type: string): void => {
+    if (/^(?:OID\.)?\d+(?:\.\d+)+$/.test(type)) return;
+    let known = /^[A-Z][A-Z0-9-]*$/.test(type);
+    if (known) {
+      try {
+        new x509.Name(`${type}=x`, EXTRA_NAMES);
+      } catch {
+        known = false;
+      }
+    }
+    if (!known) throw notDn(`unknown attribute type ${quote(type)}${type.startsWith("/") ? " (OpenSSL's /CN=…/O=… form is not read: write CN=…, O=…)" : " (a name such as CN, O, OU, C, ST or S, or an OID)"}`);
+  };
   let text = "";
   let quoted = false;
   let avaStart = 0; // where the current attribute's type begins in `text`; -1 once its `=` is read
@@ -37,12 +59,15 @@ function nameDer(name: string | Uint8Array, what: string): Uint8Array {
     }
     if (ch === '"') quoted = !quoted;
     if (!quoted && ch === "=" && avaStart >= 0) {
-      text = text.slice(0, avaStart) + text.slice(avaStart).trim().toUpperCase() + "=";
+      const type = text.slice(avaStart).trim().toUpperCase();
+      checkType(type);
+      text = text.slice(0, avaStart) + type + "=";
       avaStart = -1;
       while (name[i + 1] === " ") i++;
       continue;
     }
     if (!quoted && (ch === "," || ch === ";" || ch === "+")) {
+      endAttribute();
       text = text.trimEnd() + (ch === "+" ? "+" : ", ");
       avaStart = text.length;
       while (name[i + 1] === " ") i++;
@@ -50,6 +75,7 @@ function nameDer(name: string | Uint8Array, what: string): Uint8Array {
     }
     text += ch;
   }
+  endAttribute();
   let parsed: x509.Name;
   try {
     parsed = new x509.Name(text.trim(), EXTRA_NAMES);
@@ -97,7 +123,9 @@ function rdnKeys(name: Uint8Array, what: string): string[] {
  * @param a - a Name: DER bytes or a string.
  * @param b - another Name: DER bytes or a string.
  * @returns true when both name the same entity; false otherwise (also when either is empty).
- * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) when a string is not a distinguished name or bytes are not a Name's DER.
+ * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) when bytes are not a Name's DER, or a string is not a
+ *   distinguished name: a part that is not `type=value` (`CN=a, junk`), an empty part (`CN=a,,O=b`), or a type that
+ *   is neither a known name nor an OID (`XX=a`; OpenSSL's old `/CN=a/O=b` form). The empty string is an empty Name.
  * @example
  * ```ts
  * import { sameName } from "@scep/core";
