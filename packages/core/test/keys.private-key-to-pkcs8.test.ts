@@ -56,6 +56,14 @@ describe("privateKeyToPkcs8", () => {
     expect(errorOf(() => privateKeyToPkcs8(file("rsa-enc.pem"), { passphrase: "nope" }))).toEqual(["ERR_KEY_PASSPHRASE", "the passphrase does not open the encrypted private key (wrong passphrase, or a damaged key)"]);
   });
 
+  it("a certificate given in place of the key (PEM or DER) → ERR_KEY naming it", () => {
+    openssl("req", "-x509", "-key", "rsa.key", "-subj", "/CN=cert as key", "-days", "1", "-out", "cert.pem");
+    openssl("x509", "-in", "cert.pem", "-outform", "DER", "-out", "cert.der");
+    const hint = "not a private key: privateKeyToPkcs8 reads the key file, not the certificate file";
+    expect(errorOf(() => privateKeyToPkcs8(file("cert.pem").toString("utf8")))).toEqual(["ERR_KEY", `the private key argument holds a PEM "CERTIFICATE" block, ${hint}`]);
+    expect(errorOf(() => privateKeyToPkcs8(file("cert.der")))).toEqual(["ERR_KEY", `the private key argument holds a DER certificate, ${hint}`]);
+  });
+
   it("bytes that are no key → ERR_KEY; something else than text or bytes → ERR_INVALID_ARGUMENT", () => {
     expect(errorOf(() => privateKeyToPkcs8(Uint8Array.from([0x30, 0x03, 0x02, 0x01, 0x01])))).toEqual(["ERR_KEY", "unreadable private key (expected DER PKCS#8, PKCS#1 or SEC1)"]);
     expect(errorOf(() => privateKeyToPkcs8("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"))).toEqual(["ERR_KEY", "unreadable private key (expected PEM PKCS#1, SEC1 or PKCS#8)"]);

@@ -80,7 +80,8 @@ function readPrivateKey(privateKey: PrivateKeyInput, passphrase: string | undefi
  *   passphrase does not open it)" or "the passphrase does not open the encrypted private key (wrong passphrase, or a
  *   damaged key)".
  * @throws KeyError `ERR_KEY` when the bytes are no private key in any of these forms (the `cause` is the parser's
- *   error, which never holds key material).
+ *   error, which never holds key material); a certificate given in its place is named: "the private key argument
+ *   holds a PEM "CERTIFICATE" block, not a private key: …".
  * @example
  * ```ts
  * import { readFileSync } from "node:fs";
@@ -94,7 +95,14 @@ function readPrivateKey(privateKey: PrivateKeyInput, passphrase: string | undefi
  */
 export function privateKeyToPkcs8(privateKey: string | Uint8Array, options: { passphrase?: string | undefined } = {}): Uint8Array<ArrayBuffer> {
   if (typeof privateKey !== "string" && !(privateKey instanceof Uint8Array)) throw new InvalidArgumentError("privateKey must be PEM text or the bytes of a key file");
-  const der = readPrivateKey(privateKey, options.passphrase).export({ format: "der", type: "pkcs8" });
+  let key: nc.KeyObject;
+  try {
+    key = readPrivateKey(privateKey, options.passphrase);
+  } catch (e) {
+    // The cause stays the parser's error, as for any other unreadable key.
+    throw certificateAsKey(privateKey, e instanceof KeyError && !(e instanceof KeyPassphraseError) && e.cause !== undefined ? e.cause : e, "privateKeyToPkcs8 reads the key file, not the certificate file") ?? e;
+  }
+  const der = key.export({ format: "der", type: "pkcs8" });
   return new Uint8Array(der.buffer.slice(der.byteOffset, der.byteOffset + der.byteLength));
 }
 
@@ -142,8 +150,11 @@ function swapped(what: string, cause?: unknown): InvalidArgumentError {
   return new InvalidArgumentError(`the certificate argument holds ${what}, not a certificate: LocalKey.from takes the certificate first, then the private key`, { cause });
 }
 
-/** A KeyError saying the private-key argument holds a certificate, when it does (a PEM CERTIFICATE block, or DER that parses as one). */
-function certificateAsKey(value: PrivateKeyInput, cause: unknown): KeyError | undefined {
+/**
+ * A KeyError saying the private-key argument holds a certificate, when it does (a PEM CERTIFICATE block, or DER that
+ * parses as one); `hint` ends the message (what the function takes instead).
+ */
+function certificateAsKey(value: PrivateKeyInput, cause: unknown, hint = "LocalKey.from takes the certificate first, then the private key"): KeyError | undefined {
   if (typeof value !== "string" && !(value instanceof Uint8Array)) return undefined;
   const text = typeof value === "string" ? value : pemTextOf(value);
   let what: string | undefined;
@@ -157,7 +168,7 @@ function certificateAsKey(value: PrivateKeyInput, cause: unknown): KeyError | un
       /* not a certificate either: the original error stands */
     }
   }
-  return what === undefined ? undefined : new KeyError(`the private key argument holds ${what}, not a private key: LocalKey.from takes the certificate first, then the private key`, { cause });
+  return what === undefined ? undefined : new KeyError(`the private key argument holds ${what}, not a private key: ${hint}`, { cause });
 }
 
 /** Something that signs with the private key of {@link Signer.certificate}. @group Keys */
