@@ -55,4 +55,50 @@ describe("sameName (RFC 5280 §7.1)", () => {
   it("bytes that are no Name → InvalidArgumentError (ERR_INVALID_ARGUMENT)", () => {
     expect(() => sameName(Uint8Array.from([1, 2, 3]), "CN=a")).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: expect.stringMatching(/^the first name is not the DER of a Name: /) }));
   });
+
+  // A Name's DER by hand: RDNs of [OID bytes, value TLV] (CN 2.5.4.3 = 55 04 03, O 2.5.4.10 = 55 04 0a).
+  const CN = [0x55, 0x04, 0x03];
+  const O = [0x55, 0x04, 0x0a];
+  const tlv = (tag: number, body: number[]): number[] => [tag, body.length, ...body];
+  const utf8 = (s: string): number[] => tlv(0x0c, [...Buffer.from(s, "utf8")]);
+  const nameDer = (...rdns: [number[], number[]][][]): Uint8Array =>
+    Uint8Array.from(tlv(0x30, rdns.flatMap((rdn) => tlv(0x31, rdn.flatMap(([oid, value]) => tlv(0x30, [...tlv(0x06, oid), ...value]))))));
+
+  it("no value can spell another attribute: O=b+CN=a ≢ O=\"b+2.5.4.3=a\"", () => {
+    expect(sameName("O=b+CN=a", "O=b\\+2.5.4.3\\=a")).toBe(false);
+    expect(sameName("CN=a+O=b", "O=b\\+2.5.4.3\\=a")).toBe(false);
+    expect(sameName(nameDer([[O, utf8("b")], [CN, utf8("a")]]), nameDer([[O, utf8('b+2.5.4.3=a')]]))).toBe(false);
+  });
+
+  it("a value that is no string matches only its own DER, not a string spelling that DER in hex", () => {
+    const octets = nameDer([[CN, tlv(0x04, [0x41])]]);
+    const integer = nameDer([[CN, tlv(0x02, [0x41])]]);
+    expect(sameName(integer, nameDer([[CN, utf8("#020141")]]))).toBe(false);
+    expect(sameName(integer, nameDer([[CN, tlv(0x02, [0x41])]]))).toBe(true);
+    expect(sameName(integer, nameDer([[CN, tlv(0x02, [0x42])]]))).toBe(false);
+    expect(sameName(octets, octets)).toBe(true);
+  });
+
+  it("UTF-8 that does not decode is compared as bytes: 0xFF ≢ 0xFE", () => {
+    expect(sameName(nameDer([[CN, tlv(0x0c, [0xff])]]), nameDer([[CN, tlv(0x0c, [0xfe])]]))).toBe(false);
+    expect(sameName(nameDer([[CN, tlv(0x0c, [0xff])]]), nameDer([[CN, tlv(0x0c, [0xff])]]))).toBe(true);
+  });
+
+  it("two DER Names match only in the same RDN order (RFC 5280 §7.1); a string matches either order", () => {
+    const cnFirst = nameDer([[CN, utf8("a")]], [[O, utf8("b")]]);
+    const oFirst = nameDer([[O, utf8("b")]], [[CN, utf8("a")]]);
+    expect(sameName(cnFirst, oFirst)).toBe(false);
+    expect(sameName(cnFirst, nameDer([[CN, utf8("A")]], [[O, utf8(" b ")]]))).toBe(true);
+    expect(sameName(cnFirst, "CN=a, O=b")).toBe(true);
+    expect(sameName(cnFirst, "O=b, CN=a")).toBe(true);
+  });
+
+  it.each(["CN=a, =b", "CN=a, b", "CN=a,", "CN=a, , O=b", "CN=a+", "CN"])("%s: a part that is no type=value → ERR_INVALID_ARGUMENT, not a shorter name", (text) => {
+    expect(() => sameName("CN=a", text)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: expect.stringMatching(/^the second name is not a distinguished name: /) }));
+  });
+
+  it("an empty Name's DER matches nothing, not even the empty string", () => {
+    expect(sameName(Uint8Array.from([0x30, 0x00]), "")).toBe(false);
+    expect(sameName(Uint8Array.from([0x30, 0x00]), Uint8Array.from([0x30, 0x00]))).toBe(false);
+  });
 });

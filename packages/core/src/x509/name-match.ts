@@ -85,24 +85,31 @@ function nameDer(name: string | Uint8Array, what: string): Uint8Array {
   return new Uint8Array(parsed.toArrayBuffer());
 }
 
-/** Each RDN as the sorted list of its `oid=prepared value` (a value that is not a string compares as its DER). */
+/**
+ * Each RDN as one string: the JSON of the sorted list of its attributes, each the JSON of `[oid, value]`, the value
+ * prepared (RFC 4518) when it is a string and `[DER hex]` when it is not (or is UTF-8 that does not decode). JSON,
+ * not a join on `+`/`=`, so that no value can spell another attribute: `O=b+CN=a` is not `O=b\+2.5.4.3\=a`.
+ */
 function rdnKeys(name: Uint8Array, what: string): string[] {
   try {
     return der.expect(der.parse(name), der.Tag.SEQUENCE, "Name").map((rdn) =>
-      der
-        .expect(rdn, der.Tag.SET, "RelativeDistinguishedName")
-        .map((atv) => {
-          const [type, value] = der.expect(atv, der.Tag.SEQUENCE, "AttributeTypeAndValue");
-          let text: string;
-          try {
-            text = prepare(der.readString(value, "attribute value"));
-          } catch {
-            text = "#" + toHex(der.raw(value!));
-          }
-          return `${der.readOid(type, "attribute type")}=${text}`;
-        })
-        .sort()
-        .join("+"),
+      JSON.stringify(
+        der
+          .expect(rdn, der.Tag.SET, "RelativeDistinguishedName")
+          .map((atv) => {
+            const [type, value] = der.expect(atv, der.Tag.SEQUENCE, "AttributeTypeAndValue");
+            let text: string | undefined;
+            try {
+              text = der.readString(value, "attribute value");
+            } catch {
+              // compared as bytes below
+            }
+            // U+FFFD: readString's UTF-8 decoding replaced bytes that do not decode, so two different values would read alike.
+            const key = text === undefined || text.includes("\uFFFD") ? [toHex(der.raw(value!))] : prepare(text);
+            return JSON.stringify([der.readOid(type, "attribute type"), key]);
+          })
+          .sort(),
+      ),
     );
   } catch (error) {
     throw new InvalidArgumentError(`${what} is not the DER of a Name: ${(error as Error).message}`, { cause: error });
@@ -112,9 +119,10 @@ function rdnKeys(name: Uint8Array, what: string): string[] {
 /**
  * Whether two distinguished names name the same entity: the same attribute types (by OID, so `ST=` and
  * Microsoft's `S=`, `CN=` and `OID.2.5.4.3=` are one) with values equal after RFC 4518 preparation as
- * RFC 5280 §7.1 asks (case folded, white space folded, NFKC), RDN by RDN, multi-valued RDNs in any order, and
- * the RDNs in the same or the reverse order (X.500 order starts at the root; Windows and RFC 4514 strings
- * print the most specific RDN first).
+ * RFC 5280 §7.1 asks (case folded, white space folded, NFKC), RDN by RDN, multi-valued RDNs in any order. Two
+ * DER Names match only with their RDNs in the same order, as §7.1 says; when either is a string, the reverse order
+ * matches too (X.500 order starts at the root; Windows and RFC 4514 strings print the most specific RDN first). A value
+ * that is not a string (or UTF-8 that does not decode) matches only the same DER.
  *
  * Each name is a `Name` (RDNSequence) DER, such as {@link Certificate.subjectDer}, or a string in RFC 4514 form
  * as {@link formatName}, OpenSSL and Windows (`CertNameToStr`) write it: `CN=Contoso CA, O="Contoso, Ltd", S=WA`;
@@ -141,5 +149,7 @@ export function sameName(a: string | Uint8Array, b: string | Uint8Array): boolea
   const y = rdnKeys(nameDer(b, "the second name"), "the second name");
   if (x.length !== y.length || x.length === 0) return false;
   const same = (p: string[], q: string[]): boolean => p.every((v, i) => v === q[i]);
-  return same(x, y) || same(x, [...y].reverse());
+  // Two DER Names are ordered (RFC 5280 §7.1: "the matching RDNs appear in the same order"); only a string's order is unknown.
+  const ordered = a instanceof Uint8Array && b instanceof Uint8Array;
+  return same(x, y) || (!ordered && same(x, [...y].reverse()));
 }
