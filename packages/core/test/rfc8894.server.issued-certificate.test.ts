@@ -181,4 +181,21 @@ describe("the key comparison: the same public key, whatever its SPKI's encoding"
     expect(samePublicKey(a, b)).toBe(false);
     expect(samePublicKey(a, new Uint8Array([0x30, 0x00]))).toBe(false);
   });
+
+  it("samePublicKey: a P-256 point compressed (SEC 1 §2.3.3) against the same point uncompressed; RSA against EC leaves no OpenSSL error behind", async () => {
+    const { ECDH, createPrivateKey, generateKeyPairSync } = await import("node:crypto");
+    const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const uncompressed = new Uint8Array(ec.publicKey.export({ format: "der", type: "spki" }));
+    const compressedPoint = ECDH.convertKey(uncompressed.subarray(uncompressed.length - 65), "prime256v1", undefined, undefined, "compressed") as Buffer;
+    // SPKI of id-ecPublicKey/prime256v1 with a 33-byte compressed point (BIT STRING of 34 bytes).
+    const compressed = new Uint8Array(Buffer.concat([Buffer.from("3039301306072a8648ce3d020106082a8648ce3d030107032200", "hex"), compressedPoint]));
+    expect(compressed.length).toBe(59);
+    expect(samePublicKey(uncompressed, compressed)).toBe(true);
+    expect(samePublicKey(compressed, new Uint8Array(generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ format: "der", type: "spki" })))).toBe(false);
+
+    const rsa = new Uint8Array(generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ format: "der", type: "spki" }));
+    expect(samePublicKey(rsa, uncompressed)).toBe(false);
+    // The next key read must not find a stale error (KeyObject.equals on two key types leaves one).
+    expect(createPrivateKey(ec.privateKey.export({ format: "pem", type: "sec1" })).asymmetricKeyType).toBe("ec");
+  });
 });

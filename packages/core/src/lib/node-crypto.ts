@@ -134,17 +134,20 @@ export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
 
 /**
  * Whether two DER SubjectPublicKeyInfos hold the same public key: byte-equal, or (when not) equal once parsed, since a
- * CA may re-encode the SPKI it copies from a CSR (RSA's absent parameters written as NULL, BER as DER). Unparseable
+ * CA may re-encode the SPKI it copies from a CSR (RSA's absent parameters written as NULL, BER as DER, an EC point
+ * uncompressed). Keys of two types (RSA and EC) are different keys. Unparseable
  * input is not the same key. The slow path skips the key cache: it runs only for keys that differ in their bytes.
  */
 export function samePublicKey(a: Uint8Array, b: Uint8Array): boolean {
   if (Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)) return true;
   try {
-    // Each key re-exported in OpenSSL's canonical SPKI and those bytes compared: KeyObject.equals on keys of two types
-    // (RSA and EC) leaves "different key types" on OpenSSL's error queue, where the next createPrivateKey finds it.
-    const canonical = (spki: Uint8Array) =>
-      crypto.createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), format: "der", type: "spki" }).export({ format: "der", type: "spki" });
-    return canonical(a).equals(canonical(b));
+    // KeyObject.equals compares the keys (an EC point compressed or not is one key; re-exported SPKI bytes keep the
+    // point's form and would differ), but only on keys of one type: on an RSA and an EC key it leaves "different key
+    // types" on OpenSSL's error queue, where the next createPrivateKey finds it.
+    const parse = (spki: Uint8Array) => crypto.createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), format: "der", type: "spki" });
+    const x = parse(a);
+    const y = parse(b);
+    return x.asymmetricKeyType === y.asymmetricKeyType && x.equals(y);
   } catch {
     return false;
   }
