@@ -23,7 +23,8 @@ const revoke = revocationStoreRevoker(revocations, { isIssued: issuedByThisCa })
 export async function syncRevocations(signal: AbortSignal): Promise<void> {
   while (!signal.aborted) {
     try {
-      const s = await syncIntuneRevocations({ client, issuerName, revoke });
+      // alreadyRevoked "succeeded": after an upload that failed Intune sends the same requests again; report them done, not 4005.
+      const s = await syncIntuneRevocations({ client, issuerName, revoke, alreadyRevoked: "succeeded" });
       if (s.succeeded > 0) await resignCrl();
       if (s.issuerMismatches > 0) console.error(`${s.issuerMismatches} requests name another issuer than ${issuerName}`);
       if (s.uploadError) console.error(s.uploadError.code, s.uploadError.message); // Intune offers them again
