@@ -171,12 +171,54 @@ export interface IssuerAndSerialOptions extends RequestOptions {
   serialNumber: Uint8Array;
 }
 
-/** Builds a GetCert for a certificate by issuer and serial. @group Client */
+/**
+ * Builds a GetCert (RFC 8894 §3.3.4): asks the CA for a certificate it issued, by `IssuerAndSerialNumber`
+ * (RFC 5652 §10.2.4). Sign it with a certificate the CA knows, typically the one asked for; a SUCCESS CertRep's
+ * `certificates` hold it (read with {@link readCertRep}). Our server answers FAILURE badRequest without a `getCert`
+ * hook (the example servers have none), badCertId when the hook finds no such certificate.
+ *
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when `recipient` is no certificate.
+ * @example
+ * ```ts
+ * import { readFileSync } from "node:fs";
+ * import { Certificate, LocalKey, ScepClient, buildGetCert, readCertRep, selectRecipient } from "@scep/core";
+ *
+ * const client = new ScepClient({ url: "http://127.0.0.1:8080/scep" });
+ * const caCertificates = await client.getCaCert();
+ * const device = LocalKey.from(readFileSync("device-1.pem"), readFileSync("device-1.key")); // signs the request, opens the reply
+ * const wanted = Certificate.from(readFileSync("device-1.pem"));
+ * const built = await buildGetCert({ signer: device, recipient: selectRecipient(caCertificates), issuer: wanted.issuerDer, serialNumber: wanted.serialNumber });
+ * const rep = await readCertRep(await client.pkiOperation(built.der), { decrypter: device, caCertificates, request: built });
+ * console.log(rep.status, rep.certificates?.map((c) => c.subject)); // a CA with a getCert hook: SUCCESS [ 'CN=device-1' ]
+ * ```
+ * @group Client
+ */
 export async function buildGetCert(options: IssuerAndSerialOptions): Promise<BuiltRequest> {
   return build(MessageType.GetCert, der.seq(options.issuer, der.tlv(der.Tag.INTEGER, options.serialNumber)), options, randomTid);
 }
 
-/** Builds a GetCRL for the CRL covering a certificate (by its issuer and serial). @group Client */
+/**
+ * Builds a GetCRL (RFC 8894 §3.3.5): asks the CA for the CRL that covers a certificate, named by its issuer and serial
+ * (`IssuerAndSerialNumber`, RFC 5652 §10.2.4). A SUCCESS CertRep's `crls` hold the CRL, DER (read with
+ * {@link readCertRep}); our server answers FAILURE badRequest without a `getCrl` hook, badCertId when it has no CRL
+ * for that issuer.
+ *
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when `recipient` is no certificate.
+ * @example
+ * ```ts
+ * import { readFileSync, writeFileSync } from "node:fs";
+ * import { Certificate, LocalKey, ScepClient, buildGetCrl, readCertRep, selectRecipient } from "@scep/core";
+ *
+ * const client = new ScepClient({ url: "http://127.0.0.1:8080/scep" });
+ * const caCertificates = await client.getCaCert();
+ * const device = LocalKey.from(readFileSync("device-1.pem"), readFileSync("device-1.key"));
+ * const cert = Certificate.from(readFileSync("device-1.pem"));
+ * const built = await buildGetCrl({ signer: device, recipient: selectRecipient(caCertificates), issuer: cert.issuerDer, serialNumber: cert.serialNumber });
+ * const rep = await readCertRep(await client.pkiOperation(built.der), { decrypter: device, caCertificates, request: built });
+ * if (rep.status === "SUCCESS") writeFileSync("ca.crl", rep.crls[0]!); // DER: openssl crl -inform DER -in ca.crl -text
+ * ```
+ * @group Client
+ */
 export async function buildGetCrl(options: IssuerAndSerialOptions): Promise<BuiltRequest> {
   return build(MessageType.GetCRL, der.seq(options.issuer, der.tlv(der.Tag.INTEGER, options.serialNumber)), options, randomTid);
 }
