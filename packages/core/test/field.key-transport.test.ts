@@ -14,7 +14,22 @@
  *   https://github.com/OmniTrustILM/core/pull/1889). We refuse before issuing.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { buildPkcsReq, createScepServer, createSelfSignedSigner, generateCsr, type DigestAlgorithm, type IssueContext, type KeyTransport, type ScepServer } from "../src/index.js";
+import {
+  CertificationRequest,
+  MemoryTransactionStore,
+  buildCertPoll,
+  buildGetCert,
+  buildGetCrl,
+  buildPkcsReq,
+  createScepServer,
+  createSelfSignedSigner,
+  generateCsr,
+  type BuiltRequest,
+  type DigestAlgorithm,
+  type IssueContext,
+  type KeyTransport,
+  type ScepServer,
+} from "../src/index.js";
 import { parseSignedData } from "../src/cms/signed-data.js";
 import { parseEnvelopedData } from "../src/cms/enveloped-data.js";
 import { NOW, createDevice, createTestCa, eventLog, hex, issuingHook, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
@@ -91,5 +106,54 @@ describe("RFC 8894 §3.3.2: an EC requester key cannot receive the reply; refuse
     expect(rep.failInfoText).toMatch(/EC/);
     expect(calls.length).toBe(before);
     expect(log.events.filter((e) => e.status >= 500)).toEqual([]);
+  });
+});
+
+describe("RFC 8894 §3.3.2: every SUCCESS path wraps the reply the way its own request did: CertPoll after approval, GetCert, GetCRL (§3.3.3, §3.3.4)", () => {
+  const oaep = { keyTransport: "rsaes-oaep" as const, oaepHash: "sha256" as const };
+  let manual: ScepServer;
+  let crl: Uint8Array;
+
+  beforeAll(async () => {
+    crl = await ca.crl([]);
+    manual = createScepServer({
+      profiles: [
+        {
+          name: "p",
+          path: "/scep",
+          caCertificate: ca.cert,
+          signer: ca.key,
+          challenge: { type: "static", password: CHALLENGE },
+          transactions: new MemoryTransactionStore({ now: () => NOW }),
+          issue: issuingHook(ca, calls, (ctx) => (ctx.approved ? undefined : { status: "PENDING" })),
+          getCert: async () => device.signer.certificate,
+          getCrl: async () => crl,
+        },
+      ],
+      now: () => NOW,
+    });
+  });
+
+  async function send(built: BuiltRequest): Promise<{ status: string; recipient: ReturnType<typeof replyRecipient> }> {
+    const res = await postPki(manual, "/scep", built.der);
+    const body = new Uint8Array(await res.clone().arrayBuffer());
+    const rep = await readReply(res, built, { decrypter: device.signer, caCertificates: [ca.cert] });
+    return { status: rep.status, recipient: rep.status === "SUCCESS" ? replyRecipient(body) : { transport: "rsaes-pkcs1-v1_5" } };
+  }
+
+  it("a PKCSReq in PKCS#1 v1.5 made PENDING, then a CertPoll in OAEP SHA-256 → the SUCCESS follows the CertPoll", async () => {
+    const pkcsReq = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+    expect((await send(pkcsReq)).status).toBe("PENDING");
+    await manual.approve("p", pkcsReq.transactionId);
+    const subject = CertificationRequest.from(device.csr).subjectDer;
+    const poll = await buildCertPoll({ signer: device.signer, recipient: ca.cert, issuer: ca.cert, subject, transactionId: pkcsReq.transactionId, now: NOW, ...oaep });
+    expect(await send(poll)).toEqual({ status: "SUCCESS", recipient: { transport: "rsaes-oaep", oaepHash: "sha256" } });
+  });
+
+  it("GetCert and GetCRL in OAEP SHA-256 → OAEP SHA-256 replies; in PKCS#1 v1.5 → PKCS#1 v1.5", async () => {
+    const query = { signer: device.signer, recipient: ca.cert, issuer: ca.cert.subjectDer, serialNumber: device.signer.certificate.serialNumber, now: NOW };
+    expect(await send(await buildGetCert({ ...query, ...oaep }))).toEqual({ status: "SUCCESS", recipient: { transport: "rsaes-oaep", oaepHash: "sha256" } });
+    expect(await send(await buildGetCrl({ ...query, ...oaep }))).toEqual({ status: "SUCCESS", recipient: { transport: "rsaes-oaep", oaepHash: "sha256" } });
+    expect(await send(await buildGetCert(query))).toEqual({ status: "SUCCESS", recipient: { transport: "rsaes-pkcs1-v1_5" } });
   });
 });
