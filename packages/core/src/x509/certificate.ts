@@ -178,7 +178,6 @@ export class Certificate {
     return pemCertificates(value)?.map((c) => c.der) ?? [value as Uint8Array];
   }
 
-
   /** Subject as `CN=…, O=…`. */
   get subject(): string {
     return formatName(this.subjectDer);
