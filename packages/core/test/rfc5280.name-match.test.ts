@@ -3,7 +3,7 @@
  * values after RFC 4518 preparation), RDNs in the same or the reverse order.
  */
 import { describe, expect, it } from "vitest";
-import { createSelfSignedSigner, generateRsaKeyPair, sameName } from "../src/index.js";
+import { createSelfSignedSigner, formatName, generateRsaKeyPair, sameName } from "../src/index.js";
 
 describe("sameName (RFC 5280 §7.1)", () => {
   it.each([
@@ -59,7 +59,7 @@ describe("sameName (RFC 5280 §7.1)", () => {
   // A Name's DER by hand: RDNs of [OID bytes, value TLV] (CN 2.5.4.3 = 55 04 03, O 2.5.4.10 = 55 04 0a).
   const CN = [0x55, 0x04, 0x03];
   const O = [0x55, 0x04, 0x0a];
-  const tlv = (tag: number, body: number[]): number[] => [tag, body.length, ...body];
+  const tlv = (tag: number, body: number[]): number[] => [tag, ...(body.length < 0x80 ? [body.length] : [0x82, body.length >> 8, body.length & 0xff]), ...body];
   const utf8 = (s: string): number[] => tlv(0x0c, [...Buffer.from(s, "utf8")]);
   const nameDer = (...rdns: [number[], number[]][][]): Uint8Array =>
     Uint8Array.from(tlv(0x30, rdns.flatMap((rdn) => tlv(0x31, rdn.flatMap(([oid, value]) => tlv(0x30, [...tlv(0x06, oid), ...value]))))));
@@ -100,5 +100,36 @@ describe("sameName (RFC 5280 §7.1)", () => {
   it("an empty Name's DER matches nothing, not even the empty string", () => {
     expect(sameName(Uint8Array.from([0x30, 0x00]), "")).toBe(false);
     expect(sameName(Uint8Array.from([0x30, 0x00]), Uint8Array.from([0x30, 0x00]))).toBe(false);
+  });
+  it("a Name with every attribute formatName prints matches its formatName string (a CA's Certificate.subject is comparable)", () => {
+    const oid = (dotted: string): number[] => {
+      const [a, b, ...rest] = dotted.split(".").map(Number);
+      const out = [a! * 40 + b!];
+      for (const n of rest) {
+        const bytes = [n & 0x7f];
+        for (let v = n >>> 7; v > 0; v >>>= 7) bytes.unshift((v & 0x7f) | 0x80);
+        out.push(...bytes);
+      }
+      return out;
+    };
+    const types = ["2.5.4.3", "2.5.4.4", "2.5.4.5", "2.5.4.6", "2.5.4.7", "2.5.4.8", "2.5.4.9", "2.5.4.10", "2.5.4.11", "2.5.4.12", "2.5.4.42", "0.9.2342.19200300.100.1.1", "0.9.2342.19200300.100.1.25", "1.2.840.113549.1.9.1"];
+    const name = nameDer(...types.map((t, i): [number[], number[]][] => [[oid(t), utf8(t === "2.5.4.6" ? "US" : `v${i}`)]]));
+    const text = formatName(name);
+    expect(text).toContain("serialNumber=v2");
+    expect(sameName(name, text)).toBe(true);
+    expect(sameName(name, text.replace("serialNumber=v2", "SERIALNUMBER=v2").replace("ST=v5", "S=v5"))).toBe(true); // Microsoft's spelling
+    expect(sameName(name, text.replace("serialNumber=v2", "serialNumber=v9"))).toBe(false);
+  });
+
+  it.each([
+    ["SERIALNUMBER=0042", "2.5.4.5=0042"],
+    ["STREET=1 Main St", "2.5.4.9=1 Main St"],
+    ["PostalCode=98052", "2.5.4.17=98052"],
+    ["title=CA", "T=CA"],
+    ["GN=Ann", "G=Ann"],
+    ["UID=ca1", "0.9.2342.19200300.100.1.1=ca1"],
+    ["emailAddress=ca@contoso.com", "E=ca@contoso.com"],
+  ])("CN=a, %s ≡ CN=a, %s (OpenSSL's, Microsoft's and formatName's attribute names)", (a, b) => {
+    expect(sameName(`CN=a, ${a}`, `CN=a, ${b}`)).toBe(true);
   });
 });

@@ -9,10 +9,38 @@ import { x509 } from "../lib/x509.js";
 import { InvalidArgumentError } from "../errors.js";
 
 /**
- * Short attribute names Microsoft writes that @peculiar/x509's parser lacks (CertNameToStr: `S=` for
- * stateOrProvinceName, `E=` is known already).
+ * Attribute names that @peculiar/x509's parser lacks (it knows CN, L, ST, O, OU, C, DC, E, G, I, SN, T), upper case
+ * as the types are folded: every name {@link formatName} prints (serialNumber, STREET, title, GN, UID), Microsoft's
+ * CertNameToStr names (`S=` for stateOrProvinceName, SERIALNUMBER, STREET, PostalCode, Description, POBox, Phone,
+ * X21Address, dnQualifier, UnstructuredName, UnstructuredAddress) and OpenSSL's long names (RFC 4519, RFC 2985).
+ * Without one, a CA's own `Certificate.subject` with such an attribute could not be compared at all.
  */
-const EXTRA_NAMES = { S: "2.5.4.8" } as const;
+const EXTRA_NAMES = {
+  S: "2.5.4.8",
+  SERIALNUMBER: "2.5.4.5",
+  STREET: "2.5.4.9",
+  TITLE: "2.5.4.12",
+  DESCRIPTION: "2.5.4.13",
+  BUSINESSCATEGORY: "2.5.4.15",
+  POSTALCODE: "2.5.4.17",
+  POBOX: "2.5.4.18",
+  PHONE: "2.5.4.20",
+  TELEPHONENUMBER: "2.5.4.20",
+  X21ADDRESS: "2.5.4.24",
+  NAME: "2.5.4.41",
+  GN: "2.5.4.42",
+  GIVENNAME: "2.5.4.42",
+  SURNAME: "2.5.4.4",
+  INITIALS: "2.5.4.43",
+  GENERATIONQUALIFIER: "2.5.4.44",
+  DNQUALIFIER: "2.5.4.46",
+  PSEUDONYM: "2.5.4.65",
+  ORGANIZATIONIDENTIFIER: "2.5.4.97",
+  UID: "0.9.2342.19200300.100.1.1",
+  EMAILADDRESS: "1.2.840.113549.1.9.1",
+  UNSTRUCTUREDNAME: "1.2.840.113549.1.9.2",
+  UNSTRUCTUREDADDRESS: "1.2.840.113549.1.9.8",
+} as const;
 
 /** RFC 4518 (as RFC 5280 §7.1 asks) in its common approximation: Unicode NFKC, case folded, inner runs of white space as one space, none at the ends. */
 function prepare(value: string): string {
