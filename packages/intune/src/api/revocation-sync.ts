@@ -124,8 +124,9 @@ const MESSAGES: Record<string, string> = {
  * request is answered with a retryable code (4100, or 4101 when the store is unavailable). Run it periodically
  * (EJBCA's worker and CZERTAINLY run it every hour or so); two rounds must not overlap.
  *
- * @throws InvalidArgumentError (@scep/core) `ERR_INVALID_ARGUMENT` for a `maxRequests` out of 1..500 or a bad
- *   `revokeTimeoutMs`; the download's errors (`ERR_INTUNE_AUTH`, `ERR_INTUNE_DISCOVERY`, `ERR_INTUNE_TRANSPORT`,
+ * @throws InvalidArgumentError (@scep/core) `ERR_INVALID_ARGUMENT` for a `maxRequests` out of 1..500, a bad
+ *   `revokeTimeoutMs` or an `issuerName` that is not a distinguished name (`sameName` of @scep/core cannot read it, or
+ *   it is empty); the download's errors (`ERR_INTUNE_AUTH`, `ERR_INTUNE_DISCOVERY`, `ERR_INTUNE_TRANSPORT`,
  *   `ERR_INTUNE_TIMEOUT`, `ERR_INTUNE_RESPONSE`), before anything is revoked. An upload failure is not thrown: it is
  *   the summary's `uploadError`.
  * @example
@@ -156,6 +157,9 @@ export async function syncIntuneRevocations(options: SyncIntuneRevocationsOption
   if (!Number.isSafeInteger(maxRequests) || maxRequests < 1 || maxRequests > MAX_REVOCATION_REQUESTS) {
     throw new InvalidArgumentError(`maxRequests must be an integer from 1 to ${MAX_REVOCATION_REQUESTS} (got ${String(maxRequests)})`);
   }
+  // Our own name is checked before the download: one that cannot be compared would answer every request meant for this
+  // CA issuer_mismatch (4004, not retried), so Intune would give up revoking those certificates.
+  if (options.issuerName !== undefined) checkIssuerName(options.issuerName);
   const requests = await options.client.downloadRevocationRequests({ maxRequests, ...(options.issuerName !== undefined ? { issuerName: options.issuerName } : {}) });
   const items: IntuneRevocationSyncItem[] = [];
   let issuerMismatches = 0;
@@ -234,6 +238,17 @@ async function answer(request: IntuneRevocationRequest, options: SyncIntuneRevoc
 }
 
 const TIMEOUT = Symbol("timeout");
+
+/** Throws InvalidArgumentError unless `issuerName` is a distinguished name sameName reads (not empty). */
+function checkIssuerName(issuerName: string): void {
+  let named: boolean;
+  try {
+    named = sameName(issuerName, issuerName);
+  } catch (error) {
+    throw new InvalidArgumentError(`issuerName ${(error as Error).message.replace(/^the first name /, "")}`, { cause: error });
+  }
+  if (!named) throw new InvalidArgumentError("issuerName must be a distinguished name such as the CA certificate's subject (got an empty one)");
+}
 
 /** Whether Intune's issuer name names this CA (sameName, RFC 5280 §7.1); a name that is no distinguished name names another. */
 function sameIssuer(ours: string, theirs: string): boolean {
