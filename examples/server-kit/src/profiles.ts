@@ -1,7 +1,7 @@
 // One SCEP profile of an example server from its settings (the configuration file's, or the single default one
 // flags and environment describe): CA, challenge (static, one-time, Intune API, signed token), issue hook.
 import { readFile } from "node:fs/promises";
-import { Certificate, InvalidArgumentError, webhookChallenge, type ChallengePolicy, type ChallengeStore, type ScepProfile } from "@scep/core";
+import { Certificate, InvalidArgumentError, sameName, webhookChallenge, type ChallengePolicy, type ChallengeStore, type ScepProfile } from "@scep/core";
 import {
   IntuneRevocationClient,
   IntuneValidator,
@@ -91,6 +91,15 @@ const endpointOf = (url: string): string => {
     return u.origin + u.pathname;
   } catch {
     return "(unparsable URL)";
+  }
+};
+
+/** RFC 5280 §7.1 name matching (the asked issuer may be spelled in another string type); bytes that are not a Name match nothing. */
+const sameIssuer = (certIssuer: Uint8Array, asked: Uint8Array): boolean => {
+  try {
+    return sameName(certIssuer, asked);
+  } catch {
+    return false;
   }
 };
 
@@ -280,6 +289,19 @@ export async function buildProfile(
     // GetCRL (RFC 8894 §3.3.5): the CA's current CRL for any certificate it issued; another issuer is badCertId.
     // Two CAs of one server may share a name (certificates given by the operator): then only the CA whose index holds
     // the serial answers, so a profile never hands out another CA's CRL.
+    // GetCert (RFC 8894 §3.3.4): a certificate this CA's index holds, when the asked issuer is the one in the certificate
+    // (any requester may ask: certificates are public). The index is this CA's record, so this also answers for what the
+    // previous CA of a rollover issued (same data directory, its certificates still in the index: their issuer is the
+    // previous CA's name) and, for an intermediate, the intermediate's name. A serial of another issuer, or unknown, is
+    // badCertId; the serial arrives in canonical spelling, which getCertificate normalizes again. With --redis-url the index
+    // is the data directory's: replicas that share one answer for all of them; a replica with its own answers only for
+    // what it issued (badCertId for the others' certificates).
+    getCert: async ({ issuer, serialNumber }) => {
+      const found = await ca.getCertificate(Buffer.from(serialNumber).toString("hex"));
+      if (!found) return undefined;
+      const certificate = new Certificate(found.certificateDer);
+      return sameIssuer(certificate.issuerDer, issuer) ? certificate : undefined;
+    },
     getCrl: async ({ issuer, serialNumber }) => {
       if (!Buffer.from(issuer).equals(caSubject)) return undefined;
       if (d.sharedIssuerName && !(await ca.getCertificate(Buffer.from(serialNumber).toString("hex")).catch(() => undefined))) return undefined;
