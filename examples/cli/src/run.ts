@@ -6,6 +6,8 @@
  */
 import { getcacaps } from "./commands/getcacaps.js";
 import { getcacert } from "./commands/getcacert.js";
+import { getcert } from "./commands/getcert.js";
+import { getcrl } from "./commands/getcrl.js";
 import { enroll } from "./commands/enroll.js";
 import { renew } from "./commands/renew.js";
 import type { Command } from "./lib/command.js";
@@ -13,7 +15,7 @@ import type { Context } from "./lib/context.js";
 import { ExitCode, UsageError, describeError, urlOption } from "./lib/exit.js";
 import { cliVersion } from "./lib/version.js";
 
-export const COMMANDS: readonly Command[] = [getcacaps, getcacert, enroll, renew];
+export const COMMANDS: readonly Command[] = [getcacaps, getcacert, enroll, renew, getcert, getcrl];
 
 const USAGE = `Usage: scep <command> [options]
 

@@ -30,13 +30,13 @@ describe("help", () => {
     const help = await run("--help");
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/^Usage: scep <command> \[options\]/);
-    for (const name of ["getcacaps", "getcacert", "enroll", "renew"]) expect(help.out).toContain(`  ${name} `);
+    for (const name of ["getcacaps", "getcacert", "enroll", "renew", "getcert", "getcrl"]) expect(help.out).toContain(`  ${name} `);
     const none = await run();
     expect(none.code).toBe(64);
     expect(none.err).toBe(help.out);
   });
 
-  it.each(["getcacaps", "getcacert", "enroll", "renew"])("%s --help prints its own usage and exits 0", async (name) => {
+  it.each(["getcacaps", "getcacert", "enroll", "renew", "getcert", "getcrl"])("%s --help prints its own usage and exits 0", async (name) => {
     const r = await run(name, "--help");
     expect(r.code).toBe(0);
     expect(r.out.startsWith(`Usage: scep ${name} --url URL`)).toBe(true);
@@ -75,7 +75,7 @@ describe("--version (issue 7 §14)", () => {
 
 describe("usage errors exit 64 with one line and a pointer to --help", () => {
   it.each([
-    [["frobnicate"], 'scep: unknown command "frobnicate"; commands: getcacaps, getcacert, enroll, renew'],
+    [["frobnicate"], 'scep: unknown command "frobnicate"; commands: getcacaps, getcacert, enroll, renew, getcert, getcrl'],
     [["getcacaps"], "scep: getcacaps: --url is required"],
     [["getcacaps", "--url", "ftp://x/scep"], "scep: getcacaps: --url must be http: or https:, got ftp:"],
     [["getcacaps", "--url", "not a url"], "scep: getcacaps: --url not a url is not a URL"],
@@ -97,6 +97,10 @@ describe("usage errors exit 64 with one line and a pointer to --help", () => {
     [["renew", "--url", URL, "--cert", "c.pem", "--key", "k.pem", "--ca-fingerprint", "abc"], 'scep: renew: --ca-fingerprint must be sha256:<64 hex digits> (colons allowed), got "abc"'],
     [["renew", "--url", URL, "--cert", "c.pem", "--key", "k.pem", "--new-key"], "scep: renew: --new-key needs --out or --key-out to know where to write the key"],
     [["enroll", "--url", URL, "--cn", "d", "--out", "c.pem", "--max-poll", "-1"], 'scep: enroll: --max-poll must be a number >= 0, got "-1"'],
+    [["getcert", "--url", URL], "scep: getcert: --serial is required"],
+    [["getcert", "--url", URL, "--serial", "xyz"], 'scep: getcert: --serial must be the serial number in hex (colons allowed, at most 20 octets), got "xyz"'],
+    [["getcert", "--url", URL, "--serial", "0a", "--cert", "c.pem"], "scep: getcert: --cert needs --key (the key that signs the request)"],
+    [["getcrl", "--url", URL, "--out", "crl.der"], "scep: getcrl: --cert is required"],
     [["getcacaps", "--url", "--timeout", "5"], "scep: getcacaps: --url has no value (for a value that starts with a dash write --url=VALUE)"],
   ])("%j", async (argv, message) => {
     const r = await run(...argv);
@@ -124,6 +128,8 @@ describe("unreadable inputs exit 66", () => {
   it("a --ca-cert that is a directory, a --cert that is missing: the reason in words", async () => {
     expect(await run("getcacert", "--url", URL, "--ca-cert", ".")).toEqual({ code: 66, out: "", err: "scep: cannot read CA certificate .: it is a directory, not a file (EISDIR)" });
     expect(await run("renew", "--url", URL, "--cert", "nope.pem", "--key", "absent.key")).toEqual({ code: 66, out: "", err: "scep: cannot read certificate nope.pem: no such file (ENOENT)" });
+    expect(await run("getcert", "--url", URL, "--serial", "0a", "--issuer-cert", "nope.pem")).toEqual({ code: 66, out: "", err: "scep: cannot read issuer certificate nope.pem: no such file (ENOENT)" });
+    expect(await run("getcrl", "--url", URL, "--cert", "nope.pem")).toEqual({ code: 66, out: "", err: "scep: cannot read certificate nope.pem: no such file (ENOENT)" });
   });
 
   it("fileErrorReason: words for a known code, Node's first line (without the path) for another", async () => {

@@ -52,8 +52,8 @@ export function readInput(ctx: Context, path: string, what: string): string {
   }
 }
 
-/** Writes an output file (0600 for keys). */
-export function writeOutput(ctx: Context, path: string, text: string, options: { secret?: boolean } = {}): string {
+/** Writes an output file, text or bytes (0600 for keys). */
+export function writeOutput(ctx: Context, path: string, text: string | Uint8Array, options: { secret?: boolean } = {}): string {
   const full = resolvePath(ctx, path);
   try {
     writeFileSync(full, text, { mode: options.secret ? 0o600 : 0o644 });

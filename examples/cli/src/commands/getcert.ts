@@ -1,0 +1,85 @@
+/**
+ * `scep getcert`: a certificate the CA issued, by issuer and serial (GetCert, RFC 8894 §3.3.4).
+ *
+ * @module
+ */
+import { Certificate, buildGetCert, normalizeSerialNumber, sameName, selectIssuerName } from "@scep/core";
+import { COMMON_HELP, COMMON_OPTIONS, parse, required, timeoutOption, urlOption } from "../lib/args.js";
+import { PIN_HELP, PIN_OPTIONS, pinOptions } from "../lib/ca-pin.js";
+import type { Command } from "../lib/command.js";
+import { CliError, ExitCode, UsageError } from "../lib/exit.js";
+import { writeOutput } from "../lib/files.js";
+import { query, readCertificateFile, requesterSigner, SIGNER_HELP } from "../lib/query.js";
+import { reportIssued } from "../lib/report.js";
+
+const GETCERT_OPTIONS = {
+  ...COMMON_OPTIONS,
+  ...PIN_OPTIONS,
+  serial: { type: "string" },
+  "issuer-cert": { type: "string" },
+  key: { type: "string" },
+  cert: { type: "string" },
+  out: { type: "string" },
+} as const;
+
+/** `--serial` in any hex spelling (`0A:1B`, `00ff01`, `FF01`) as the INTEGER's content octets. */
+function serialOption(value: string): Uint8Array {
+  try {
+    return Uint8Array.from(Buffer.from(normalizeSerialNumber(value), "hex"));
+  } catch {
+    throw new UsageError(`getcert: --serial must be the serial number in hex (colons allowed, at most 20 octets), got "${value}"`);
+  }
+}
+
+export const getcert: Command = {
+  name: "getcert",
+  options: GETCERT_OPTIONS,
+  summary: "fetch a certificate the CA issued, by serial number (GetCert)",
+  help: `Usage: scep getcert --url URL --serial HEX [--issuer-cert ca.pem] [--out cert.pem]
+                   [--key FILE --cert FILE] [--timeout MS]
+                   [--ca-fingerprint sha256:HEX]... [--ca-cert FILE]...
+
+Asks the CA for the certificate it issued with this serial number (GetCert,
+RFC 8894 §3.3.4) and prints it as PEM, or writes it to --out. The issuer is
+the CA from GetCACert unless --issuer-cert names another.
+
+Options:
+${COMMON_HELP}
+  --serial HEX        the serial number, hex in any spelling: 0A:1B:2C,
+                      0a1b2c, with or without leading zeros (required)
+  --issuer-cert FILE  the issuing CA's certificate, PEM (default: the CA from
+                      GetCACert)
+  --out FILE          write the certificate, PEM, to FILE
+${SIGNER_HELP}
+  --cert FILE         the certificate of --key, PEM
+${PIN_HELP}
+
+Exit codes: 0 found, 2 FAILURE (badCertId: the CA has no such certificate),
+4 HTTP/network error, 5 the CA does not match --ca-fingerprint/--ca-cert,
+64 usage error, 66 unreadable --issuer-cert/--key/--cert/--ca-cert,
+1 anything else.`,
+  async run(argv, ctx) {
+    const v = parse("getcert", argv, GETCERT_OPTIONS);
+    const url = urlOption("getcert", v.url);
+    const timeoutMs = timeoutOption("getcert", v.timeout);
+    const serialNumber = serialOption(required("getcert", "serial", v.serial));
+    if (v.cert !== undefined && v.key === undefined) throw new UsageError("getcert: --cert needs --key (the key that signs the request)");
+    const pin = pinOptions(ctx, "getcert", v);
+    const issuerCert = v["issuer-cert"] === undefined ? undefined : readCertificateFile(ctx, v["issuer-cert"], "issuer certificate", (pem) => Certificate.fromPem(pem))[0]!;
+    const own = v.cert === undefined ? undefined : readCertificateFile(ctx, v.cert, "certificate", (pem) => Certificate.fromPem(pem))[0]!;
+    const signer = await requesterSigner(ctx, "getcert", own, v.key, v.cert);
+    let issuer: Uint8Array | undefined;
+    const { rep } = await query({ url, timeoutMs, pin, signer, operation: "GetCert" }, (recipient, caCertificates) => {
+      issuer = issuerCert?.subjectDer ?? selectIssuerName(caCertificates);
+      return buildGetCert({ issuer, serialNumber, signer, recipient });
+    });
+    const wanted = Buffer.from(serialNumber).toString("hex");
+    const found = rep.certificates.find((c) => normalizeSerialNumber(Buffer.from(c.serialNumber).toString("hex")) === wanted && sameName(c.issuerDer, issuer!));
+    if (!found) throw new CliError(`the CA's SUCCESS reply holds no certificate with serial ${wanted} (it sent ${rep.certificates.length})`, ExitCode.ERROR);
+    if (v.out === undefined) {
+      ctx.out(found.toPem().trimEnd());
+      return;
+    }
+    reportIssued(ctx, found, { certificate: writeOutput(ctx, v.out, found.toPem()) });
+  },
+};

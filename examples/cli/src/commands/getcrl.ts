@@ -1,0 +1,61 @@
+/**
+ * `scep getcrl`: the CRL that covers a certificate (GetCRL, RFC 8894 §3.3.5).
+ *
+ * @module
+ */
+import { Certificate, buildGetCrl, toPem } from "@scep/core";
+import { COMMON_HELP, COMMON_OPTIONS, parse, required, timeoutOption, urlOption } from "../lib/args.js";
+import { PIN_HELP, PIN_OPTIONS, pinOptions } from "../lib/ca-pin.js";
+import type { Command } from "../lib/command.js";
+import { CliError, ExitCode } from "../lib/exit.js";
+import { writeOutput } from "../lib/files.js";
+import { query, readCertificateFile, requesterSigner, SIGNER_HELP } from "../lib/query.js";
+
+const GETCRL_OPTIONS = { ...COMMON_OPTIONS, ...PIN_OPTIONS, cert: { type: "string" }, key: { type: "string" }, out: { type: "string" } } as const;
+
+export const getcrl: Command = {
+  name: "getcrl",
+  options: GETCRL_OPTIONS,
+  summary: "fetch the CRL that covers a certificate of the CA (GetCRL)",
+  help: `Usage: scep getcrl --url URL --cert cert.pem [--out crl.der|crl.pem]
+                  [--key FILE] [--timeout MS]
+                  [--ca-fingerprint sha256:HEX]... [--ca-cert FILE]...
+
+Asks the CA for the CRL that covers a certificate it issued (GetCRL,
+RFC 8894 §3.3.5), named by the certificate's issuer and serial number. With
+--out the CRL is written as DER, or as PEM when FILE ends in .pem; without
+it, printed as PEM.
+
+Options:
+${COMMON_HELP}
+  --cert FILE         a certificate the CA issued, PEM (required); the first
+                      one in FILE
+  --out FILE          write the CRL to FILE: PEM for *.pem, else DER
+${SIGNER_HELP}
+${PIN_HELP}
+
+Exit codes: 0 ok, 2 FAILURE (badCertId: the CA has no CRL for it), 4 HTTP/
+network error, 5 the CA does not match --ca-fingerprint/--ca-cert, 64 usage
+error, 66 unreadable --cert/--key/--ca-cert, 1 anything else.`,
+  async run(argv, ctx) {
+    const v = parse("getcrl", argv, GETCRL_OPTIONS);
+    const url = urlOption("getcrl", v.url);
+    const timeoutMs = timeoutOption("getcrl", v.timeout);
+    const certFile = required("getcrl", "cert", v.cert);
+    const pin = pinOptions(ctx, "getcrl", v);
+    const cert = readCertificateFile(ctx, certFile, "certificate", (text) => Certificate.fromPem(text))[0]!;
+    const signer = await requesterSigner(ctx, "getcrl", cert, v.key, certFile);
+    const { rep } = await query({ url, timeoutMs, pin, signer, operation: "GetCRL" }, (recipient) =>
+      buildGetCrl({ issuer: cert.issuerDer, serialNumber: cert.serialNumber, signer, recipient }),
+    );
+    const crl = rep.crls[0];
+    if (!crl) throw new CliError("the CA's SUCCESS reply holds no CRL", ExitCode.ERROR);
+    if (v.out === undefined) {
+      ctx.out(toPem("X509 CRL", crl).trimEnd());
+      return;
+    }
+    const asPem = /\.pem$/i.test(v.out);
+    const path = asPem ? writeOutput(ctx, v.out, toPem("X509 CRL", crl)) : writeOutput(ctx, v.out, crl);
+    ctx.out(`wrote the CRL of ${cert.issuer} (${crl.length} bytes DER) to ${path}`);
+  },
+};
