@@ -175,7 +175,7 @@ export interface IssuerAndSerialOptions extends RequestOptions {
  * Builds a GetCert (RFC 8894 §3.3.4): asks the CA for a certificate it issued, by `IssuerAndSerialNumber`
  * (RFC 5652 §10.2.4). Sign it with a certificate the CA knows, typically the one asked for; a SUCCESS CertRep's
  * `certificates` hold it (read with {@link readCertRep}). Our server answers FAILURE badRequest without a `getCert`
- * hook (the example servers have none), badCertId when the hook finds no such certificate.
+ * hook, badCertId when the hook finds no such certificate (the example servers answer from their embedded CA's index).
  *
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when `recipient` is no certificate.
  * @example
