@@ -204,14 +204,13 @@ export async function buildSignedData(options: BuildSignedDataOptions): Promise<
       attribute(oids.id_messageDigest, der.octetString(nc.digest(digest, content ?? new Uint8Array()))),
       ...(options.attributes ?? []),
     ];
-    const attrSet = der.setOf(attrs);
-    const signedAttrs = der.encode(attrSet);
+    const signedAttrs = der.setOfEncoded(attrs);
     const signature = await signer.sign(signedAttrs, sigAlg);
     const si = der.seq(
       der.int(1),
       signer.certificate.issuerAndSerialNumber(),
       digestAlg,
-      der.tlv(0xa0, ...attrSet.body), // [0] IMPLICIT: the same content octets, written once by the final encode
+      der.tlv(0xa0, der.contentOf(signedAttrs)), // [0] IMPLICIT: the same content octets
       signatureAlgorithmIdentifier(sigAlg),
       der.octetString(signature),
     );

@@ -412,26 +412,42 @@ function headerLength(len: number): number {
 
 /** One element with a definite (DER) length; nothing is copied until {@link encode}. */
 export function tlv(tag: number, ...body: Der[]): DerElement {
+  return element(tag, body);
+}
+
+/** {@link tlv} over a body list the caller hands over (no copy of the list). */
+function element(tag: number, body: readonly Der[]): DerElement {
   let len = 0;
-  for (const b of body) len += sizeOf(b);
+  for (let i = 0; i < body.length; i++) len += sizeOf(body[i]!);
   return { tag, body, contentLength: len, size: headerLength(len) + len };
 }
 
-function write(out: Uint8Array, o: number, x: Der): number {
-  if (x instanceof Uint8Array) {
-    out.set(x, o);
-    return o + x.length;
-  }
-  const len = x.contentLength;
+// Below this many bytes a loop copies faster than a call to TypedArray.prototype.set (OIDs, small
+// INTEGERs, NULL, nonces and times: most of the leaves of a CertRep).
+const SMALL_COPY = 24;
+
+/** Writes an identifier octet and a definite length at `o`; returns the offset of the content. */
+function writeHeader(out: Uint8Array, o: number, tag: number, len: number): number {
   const hl = headerLength(len);
-  out[o] = x.tag;
+  out[o] = tag;
   if (hl === 2) out[o + 1] = len;
   else {
     out[o + 1] = 0x80 | (hl - 2);
     for (let i = hl - 1, v = len; i >= 2; i--, v = Math.floor(v / 256)) out[o + i] = v & 0xff;
   }
-  o += hl;
-  for (const b of x.body) o = write(out, o, b);
+  return o + hl;
+}
+
+function write(out: Uint8Array, o: number, x: Der): number {
+  if (x instanceof Uint8Array) {
+    const n = x.length;
+    if (n < SMALL_COPY) for (let i = 0; i < n; i++) out[o + i] = x[i]!;
+    else out.set(x, o);
+    return o + n;
+  }
+  o = writeHeader(out, o, x.tag, x.contentLength);
+  const body = x.body;
+  for (let i = 0; i < body.length; i++) o = write(out, o, body[i]!);
   return o;
 }
 
@@ -444,31 +460,60 @@ export function encode(x: Der): Uint8Array {
 }
 
 /** SEQUENCE. */
-export const seq = (...body: Der[]): DerElement => tlv(Tag.SEQUENCE, ...body);
+export const seq = (...body: Der[]): DerElement => element(Tag.SEQUENCE, body);
+
+// Where a SET OF's items are written before they are sorted: reused, since they are copied out at once.
+let setScratch = new Uint8Array(2048);
 
 /**
- * SET OF, sorted by encoding as DER requires (X.690 §11.6). The items are
- * encoded once, side by side into one buffer, and sorted as views of it.
+ * The items of a SET OF, sorted by encoding as DER requires (X.690 §11.6),
+ * written once, side by side into a scratch buffer, sorted as views of it, and
+ * copied in order into a new buffer at `headerRoom` (room left for a header).
  */
-export function setOf(items: readonly Der[]): DerElement {
+function sortedSet(items: readonly Der[], headerRoom: (contentLength: number) => number): { out: Uint8Array; at: number; contentLength: number } {
   let n = 0;
-  for (const x of items) n += sizeOf(x);
-  const out = new Uint8Array(n);
+  for (let i = 0; i < items.length; i++) n += sizeOf(items[i]!);
+  if (setScratch.length < n) setScratch = new Uint8Array(n);
+  const scratch = setScratch;
   const views: Uint8Array[] = [];
   let o = 0;
-  for (const x of items) {
-    const end = write(out, o, x);
-    views.push(out.subarray(o, end));
+  for (let i = 0; i < items.length; i++) {
+    const end = write(scratch, o, items[i]!);
+    views.push(scratch.subarray(o, end));
     o = end;
   }
-  return tlv(Tag.SET, ...views.sort(compareBytes));
+  views.sort(compareBytes);
+  const at = headerRoom(n);
+  const out = new Uint8Array(at + n);
+  o = at;
+  for (let i = 0; i < views.length; i++) o = write(out, o, views[i]!);
+  scratch.fill(0, 0, n); // nothing of one message's attributes left behind for the next
+  return { out, at, contentLength: n };
+}
+
+/** SET OF, sorted by encoding as DER requires (X.690 §11.6); its content is one buffer. */
+export function setOf(items: readonly Der[]): DerElement {
+  return element(Tag.SET, [sortedSet(items, () => 0).out]);
+}
+
+/** {@link setOf}, encoded: header and sorted content written into one buffer. */
+export function setOfEncoded(items: readonly Der[]): Uint8Array {
+  const { out, contentLength } = sortedSet(items, headerLength);
+  writeHeader(out, 0, Tag.SET, contentLength);
+  return out;
 }
 
 /** [n] context-specific, constructed (EXPLICIT, or IMPLICIT over a constructed type). */
-export const ctx = (n: number, ...body: Der[]): DerElement => tlv(0xa0 | n, ...body);
+export const ctx = (n: number, ...body: Der[]): DerElement => element(0xa0 | n, body);
 
 /** OCTET STRING. */
-export const octetString = (b: Der): DerElement => tlv(Tag.OCTET_STRING, b);
+export const octetString = (b: Der): DerElement => element(Tag.OCTET_STRING, [b]);
+
+/** The content octets of a definite-length encoding (the bytes after its header). */
+export function contentOf(encoding: Uint8Array): Uint8Array {
+  const first = encoding[1]!;
+  return encoding.subarray(first < 0x80 ? 2 : 2 + (first & 0x7f));
+}
 
 /** NULL. */
 export const NULL = new Uint8Array([0x05, 0x00]);
