@@ -31,6 +31,19 @@ describe("publicKeyFromSpki caches KeyObjects by SPKI content, least recently us
     expect(again.export({ format: "der", type: "spki" })).toEqual(coldKey.export({ format: "der", type: "spki" }));
   });
 
+  it("two SPKIs that differ only in bytes the lookup hash does not sample stay two keys, each found again", () => {
+    const a = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ format: "der", type: "spki" });
+    const b = Uint8Array.from(a);
+    b[b.length - 8] = b[b.length - 8]! ^ 0x01; // the modulus's low bytes (before the exponent 65537): not among the ~32 sampled bytes
+    const keyA = nc.publicKeyFromSpki(a.slice());
+    const keyB = nc.publicKeyFromSpki(b.slice());
+    expect(keyB).not.toBe(keyA);
+    expect(Buffer.from(keyA.export({ format: "der", type: "spki" })).equals(a)).toBe(true);
+    expect(Buffer.from(keyB.export({ format: "der", type: "spki" })).equals(b)).toBe(true);
+    expect(nc.publicKeyFromSpki(a.slice())).toBe(keyA);
+    expect(nc.publicKeyFromSpki(b.slice())).toBe(keyB);
+  });
+
   it("rsaModulusBits reads RSA sizes and is undefined for EC keys", () => {
     const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey;
     expect(nc.rsaModulusBits(rsa)).toBe(2048);

@@ -112,17 +112,22 @@ export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
   if (byView) return byView;
   // A request's signer certificate and its CSR usually hold the same key: share one
   // KeyObject, since OpenSSL prepares a key on its first use (~10–15 µs each time).
-  const id = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString("latin1");
-  let entry = contentCache.get(id);
+  // Found by a hash of a sample of the bytes, then compared in full (memcmp): cheaper than a
+  // string of the whole SPKI per lookup, and no better for a peer to aim collisions at, since
+  // every entry with the hash is compared and the cache holds at most CONTENT_CACHE_SIZE.
+  const hash = sampleHash(spki);
+  let entry = contentCache.get(hash);
+  while (entry && Buffer.compare(entry.spki, spki) !== 0) entry = entry.next;
   if (!entry) {
-    entry = { key: importSpki(spki), used: 0 };
-    contentCache.set(id, entry);
-    if (contentCache.size > CONTENT_CACHE_SIZE) contentCache.delete(contentCache.keys().next().value!);
+    entry = { spki: spki.slice(), key: importSpki(spki), used: 0, hash, next: contentCache.get(hash) };
+    contentCache.set(hash, entry);
+    contentOrder.add(entry);
+    if (contentOrder.size > CONTENT_CACHE_SIZE) evict(contentOrder.values().next().value!);
   } else if (contentUses - entry.used > CONTENT_CACHE_SIZE / 2) {
     // Refresh its place in the LRU order, but only once it has drifted into the older half:
     // a delete and a re-insert on every hit cost more than the lookup itself.
-    contentCache.delete(id);
-    contentCache.set(id, entry);
+    contentOrder.delete(entry);
+    contentOrder.add(entry);
   } else {
     viewCache.set(spki, entry.key);
     return entry.key;
@@ -130,6 +135,31 @@ export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
   entry.used = ++contentUses;
   viewCache.set(spki, entry.key);
   return entry.key;
+}
+
+/** FNV-1a over the length and about 32 bytes spread over `b`, from the end (an RSA SPKI's last bytes are its exponent). */
+function sampleHash(b: Uint8Array): number {
+  let h = 0x811c9dc5 ^ b.length;
+  const step = b.length > 32 ? Math.floor(b.length / 32) : 1;
+  for (let i = b.length - 1; i >= 0; i -= step) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h;
+}
+
+/** Drops an entry from the content cache: from its hash chain and from the LRU order. */
+function evict(entry: ContentEntry): void {
+  contentOrder.delete(entry);
+  const head = contentCache.get(entry.hash);
+  if (head === entry) {
+    if (entry.next) contentCache.set(entry.hash, entry.next);
+    else contentCache.delete(entry.hash);
+    return;
+  }
+  for (let e = head; e; e = e.next) {
+    if (e.next === entry) {
+      e.next = entry.next;
+      return;
+    }
+  }
 }
 
 /**
@@ -155,8 +185,18 @@ export function samePublicKey(a: Uint8Array, b: Uint8Array): boolean {
 
 // Keyed by the bytes object: a Certificate or CSR keeps one SPKI view for life.
 const viewCache = new WeakMap<Uint8Array, KeyObject>();
-// Keyed by content, (about) least recently used first; public keys only, so nothing secret is kept.
-const contentCache = new Map<string, { key: KeyObject; used: number }>();
+/** A cached key: its SPKI (compared on a hash hit), and the next entry with the same hash. */
+interface ContentEntry {
+  readonly spki: Uint8Array;
+  readonly key: KeyObject;
+  used: number;
+  readonly hash: number;
+  next: ContentEntry | undefined;
+}
+// Keyed by a hash of the content, chained on collisions; public keys only, so nothing secret is kept.
+const contentCache = new Map<number, ContentEntry>();
+// The same entries, (about) least recently used first.
+const contentOrder = new Set<ContentEntry>();
 const CONTENT_CACHE_SIZE = 256;
 // Insertions and refreshes so far; an entry's `used` is the count when it was last placed at the end, so
 // `contentUses - used` bounds from above how many entries now sit after it.
