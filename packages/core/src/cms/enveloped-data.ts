@@ -173,7 +173,9 @@ export function buildEnvelopedData(options: BuildEnvelopedDataOptions): Uint8Arr
             der.seq(der.ctx(0, der.algId(DIGEST_OID[oaepHash], der.NULL)), der.ctx(1, der.algId(oids.id_mgf1, der.algId(DIGEST_OID[oaepHash], der.NULL)))),
           )
       : der.algId(oids.id_rsaEncryption, der.NULL);
-  const ktri = der.seq(der.int(0), recipient.issuerAndSerialNumber(), keyAlg, der.octetString(encryptedKey));
+  // IssuerAndSerialNumber written in place (a requester's certificate is new for each reply: no encoding of it to cache)
+  const rid = der.seq(recipient.issuerDer, der.tlv(der.Tag.INTEGER, recipient.serialNumber));
+  const ktri = der.seq(der.int(0), rid, keyAlg, der.octetString(encryptedKey));
   const eci = der.seq(der.oid(oids.id_data), der.algId(info.oid, der.octetString(iv)), der.tlv(0x80, encrypted));
   const env = der.seq(der.int(0), der.tlv(der.Tag.SET, ktri), eci);
   return der.encode(der.seq(der.oid(oids.id_envelopedData), der.ctx(0, env)));

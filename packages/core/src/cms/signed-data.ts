@@ -150,11 +150,17 @@ export function signerAlgorithms(si: ParsedSignerInfo): { digest: DigestAlgorith
 
 /**
  * Verifies a SignerInfo: the messageDigest attribute against `content`, then
- * the signature over the signed attributes with `signer`'s public key.
+ * the signature over the signed attributes with `signer`'s public key
+ * (`algorithms`: {@link signerAlgorithms} of `si`, when the caller has them already).
  * @group Codec
  */
-export function verifySignerInfo(si: ParsedSignerInfo, signer: Certificate, content: Uint8Array): void {
-  const { digest, signature } = signerAlgorithms(si);
+export function verifySignerInfo(
+  si: ParsedSignerInfo,
+  signer: Certificate,
+  content: Uint8Array,
+  algorithms: { digest: DigestAlgorithm; signature: SignatureAlgorithm } = signerAlgorithms(si),
+): void {
+  const { digest, signature } = algorithms;
   if (!si.signedAttrs) throw new MessageMalformedError("SignerInfo without signed attributes");
   const md = si.attributes.get(oids.id_messageDigest);
   if (!md || md.length !== 1) throw new MessageMalformedError("SignerInfo without a messageDigest attribute");

@@ -129,7 +129,8 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
   const typeName = messageTypeName(attrs.messageType);
 
   try {
-    const { digest, signature } = signerAlgorithms(si);
+    const algorithms = signerAlgorithms(si);
+    const { digest, signature } = algorithms;
     partial.digestAlgorithm = digest;
     checkDigest(policy, digest, "SignerInfo");
     checkScheme(policy, signature.scheme, "SignerInfo");
@@ -140,7 +141,7 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
     const signer = findSigner(si.sid, sd.certificates);
     if (!signer) throw new MessageMalformedError("the signer certificate is not in the message");
     if (signature.scheme !== "ecdsa") checkRsaSize(policy, signer.spki, "signer certificate");
-    verifySignerInfo(si, signer, sd.content);
+    verifySignerInfo(si, signer, sd.content, algorithms);
     partial.signatureVerified = true;
 
     const env = parseEnvelopedData(sd.content);
