@@ -7,7 +7,8 @@ import { CRL_DISTRIBUTION_POINTS_OID, crlDistributionPointsValue, signCrl } from
 import type { CaKeyAlgorithm, CaMaterial } from "./ca-material.js";
 import { DEFAULT_CA_SUBJECT, loadCaFiles, openDefaultCa, parseDistinguishedName } from "./default-ca.js";
 import { EmbeddedCaError, isEmbeddedCaError } from "./errors.js";
-import { INDEX_FILE, IndexWriter, readIndex } from "./issuance-index.js";
+import { canonicalSerial, IndexLookup } from "./index-lookup.js";
+import { INDEX_FILE, IndexWriter, readIndex, type IndexLine } from "./issuance-index.js";
 import { checkDecodedCsr, parseCsr, prepareCertificate, type CertificateExtension } from "./issue-certificate.js";
 import { ensureDirectory, ensureFile } from "./lib/durable-fs.js";
 import { firstPemBlock, toPem } from "./lib/pem.js";
@@ -297,6 +298,13 @@ export interface FileCa {
    * zeros; both it and the index's serials are compared in that canonical
    * spelling, which the result's `serialNumber` has. Index lines written by
    * versions that did not store the certificate fall back to `certs/<serial>.pem`.
+   * For a serial on several lines the first line counts.
+   *
+   * Cost: not a read of the index. The CA keeps a map serial → byte offset of
+   * its line, built on the first look-up; later calls stat the index, read only
+   * what was appended since (by any process sharing `dataDir`; a last line
+   * still without its newline is read once complete), and on a hit read that
+   * one line. A truncated or replaced index is read again from the start.
    *
    * @throws EmbeddedCaError `INVALID_OPTIONS` for a malformed serial, `STORAGE_FAILED`
    *
@@ -309,7 +317,8 @@ export interface FileCa {
   getCertificate(serialNumber: string): Promise<IssuedCertificate | undefined>;
 
   /**
-   * Reads the issuance index (all processes' issuances, in append order).
+   * Reads the issuance index (all processes' issuances, in append order):
+   * the whole file per call (a serial's line: {@link FileCa.getCertificate}).
    * Torn lines left by a crash are skipped.
    *
    * @throws EmbeddedCaError `STORAGE_FAILED`
@@ -328,6 +337,7 @@ export interface FileCa {
    * Revokes a certificate this CA issued (RFC 5280 §5.3.1 reason). The serial
    * is hex in any spelling of `normalizeSerialNumber`, as for {@link FileCa.getCertificate}. Revoking again keeps the
    * first revocation (`created: false`). The next {@link FileCa.crl} lists it.
+   * The serial is looked up as by {@link FileCa.getCertificate} (not a read of the whole index).
    *
    * @throws EmbeddedCaError `UNKNOWN_SERIAL` when the index has no such serial, `INVALID_OPTIONS` for a malformed serial or reason, `STORAGE_FAILED`
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down
@@ -377,19 +387,6 @@ function isValidDate(value: unknown): value is Date {
   return value instanceof Date && !Number.isNaN(value.getTime());
 }
 
-/**
- * An index line's serial in `normalizeSerialNumber`'s spelling, so a look-up by any spelling finds it: this CA's
- * serials are already canonical (first octet 0x40–0x7f), but an index written elsewhere or by hand may hold `80…`
- * or `0012…`. A serial normalization refuses (over 20 octets) is kept as it is written.
- */
-function canonicalSerial(serial: string): string {
-  try {
-    return normalizeSerialNumber(serial);
-  } catch {
-    return serial;
-  }
-}
-
 class FileCaImpl implements FileCa {
   readonly dataDir: string;
   readonly certificatePem: string;
@@ -404,6 +401,7 @@ class FileCaImpl implements FileCa {
   readonly #serials: SerialAllocator;
   readonly #clock: () => Date;
   readonly #index: IndexWriter;
+  readonly #lookup: IndexLookup;
   readonly #certificateFiles: boolean;
   readonly #backdateMs: number;
   readonly chainDer: readonly Uint8Array<ArrayBuffer>[];
@@ -433,6 +431,7 @@ class FileCaImpl implements FileCa {
     this.#serials = serials;
     this.#clock = clock;
     this.#index = new IndexWriter(join(dataDir, INDEX_FILE));
+    this.#lookup = new IndexLookup(join(dataDir, INDEX_FILE));
     this.certificatePem = material.certificatePem;
     this.privateKey = material.privateKey;
     this.signingKey = material.signingKey;
@@ -545,13 +544,7 @@ class FileCaImpl implements FileCa {
     } catch (error) {
       throw invalidOptions(`serialNumber must be hex, got ${String(serialNumber)}: ${(error as Error).message}`);
     }
-    let contents;
-    try {
-      contents = await readIndex(join(this.dataDir, INDEX_FILE));
-    } catch (error) {
-      throw storageFailed(`cannot read ${INDEX_FILE}`, error);
-    }
-    const record = contents.records.find((r) => canonicalSerial(r.serial) === serial);
+    const record = await this.#find(serial);
     if (!record) return undefined;
     let certificateDer: Uint8Array<ArrayBuffer> | undefined;
     if (record.certificate !== undefined) {
@@ -567,6 +560,15 @@ class FileCaImpl implements FileCa {
       if (!certificateDer) throw storageFailed(`cannot read ${path}`, new Error("no CERTIFICATE block"));
     }
     return { certificateDer, certificatePem: toPem("CERTIFICATE", certificateDer), serialNumber: serial };
+  }
+
+  /** The index's first line for `serial` (canonical): a map look-up and one line read, not a read of the whole index. */
+  async #find(serial: string): Promise<IndexLine | undefined> {
+    try {
+      return await this.#lookup.find(serial);
+    } catch (error) {
+      throw storageFailed(`cannot read ${INDEX_FILE}`, error);
+    }
   }
 
   async list(): Promise<IssuedCertificateRecord[]> {
@@ -592,7 +594,7 @@ class FileCaImpl implements FileCa {
     } catch (error) {
       throw invalidOptions(`cannot revoke: ${(error as Error).message}`);
     }
-    const record = (await this.list()).find((r) => r.serialNumber === serial);
+    const record = await this.#find(serial);
     if (!record) throw new EmbeddedCaError("UNKNOWN_SERIAL", `this CA issued no certificate with serial ${serial}`);
     try {
       return { ...(await this.revocations.revoke({ serialNumber: serial, reason, revokedAt: this.#clock() })), subject: record.subject };
