@@ -8,7 +8,7 @@ import * as nc from "../lib/node-crypto.js";
 import { type ContentCipher, type DigestAlgorithm, type KeyTransport, CIPHERS, DIGEST_OID, cipherFromOid, digestFromOid } from "../algorithms.js";
 import { DecryptError, MessageMalformedError, NoRecipientError, UnsupportedAlgorithmError } from "../errors.js";
 import type { Decrypter } from "../keys/key.js";
-import type { Certificate } from "../x509/certificate.js";
+import { type Certificate, publicKeyOf } from "../x509/certificate.js";
 import { type SignerIdentifier, findSigner, unwrapContentInfo } from "./signed-data.js";
 
 /**
@@ -163,7 +163,7 @@ export function buildEnvelopedData(options: BuildEnvelopedDataOptions): Uint8Arr
   const iv = keyAndIv.subarray(info.keyLength);
   const encrypted = nc.encryptContent(cipher, key, iv, content);
   const oaepHash = options.oaepHash ?? "sha1";
-  const encryptedKey = nc.rsaEncrypt(nc.publicKeyFromSpki(recipient.spki), transport, key, oaepHash);
+  const encryptedKey = nc.rsaEncrypt(publicKeyOf(recipient), transport, key, oaepHash);
   const keyAlg =
     transport === "rsaes-oaep"
       ? oaepHash === "sha1"

@@ -8,7 +8,7 @@ import * as nc from "../lib/node-crypto.js";
 import { type DigestAlgorithm, type SignatureAlgorithm, DIGEST_OID, digestFromOid } from "../algorithms.js";
 import { Asn1Error, DigestMismatchError, MessageMalformedError, SignatureInvalidError } from "../errors.js";
 import { readSignatureAlgorithm, signatureAlgorithmIdentifier } from "../x509/algorithm-identifier.js";
-import { Certificate } from "../x509/certificate.js";
+import { Certificate, publicKeyOf } from "../x509/certificate.js";
 import type { Signer } from "../keys/key.js";
 
 /** How a SignerInfo names its certificate. @group Codec */
@@ -166,7 +166,7 @@ export function verifySignerInfo(
   if (!md || md.length !== 1) throw new MessageMalformedError("SignerInfo without a messageDigest attribute");
   const expected = der.octets(der.expectTag(md[0], der.Tag.OCTET_STRING, "messageDigest"));
   if (!der.equalBytes(expected, nc.digest(digest, content))) throw new DigestMismatchError("messageDigest does not match the content");
-  const key = nc.publicKeyFromSpki(signer.spki);
+  const key = publicKeyOf(signer);
   if (!nc.verify(key, signature, si.signedAttrs, si.signature)) throw new SignatureInvalidError("the SignedData signature does not verify");
 }
 

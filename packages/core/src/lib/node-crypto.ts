@@ -107,9 +107,13 @@ export function b64url(b: Uint8Array): string {
  * JWK ~6 µs. So the SPKI is unwrapped here and handed over in those forms;
  * anything else takes the generic path.
  */
-export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
-  const byView = viewCache.get(spki);
-  if (byView) return byView;
+export function publicKeyFromSpki(spki: Uint8Array, remember = true): KeyObject {
+  // `remember`: keep the answer for this very byte array too (a WeakMap entry; a caller that keeps the key
+  // itself, as a Certificate does, passes false and spares the map its insertion).
+  if (remember) {
+    const byView = viewCache.get(spki);
+    if (byView) return byView;
+  }
   // A request's signer certificate and its CSR usually hold the same key: share one
   // KeyObject, since OpenSSL prepares a key on its first use (~10–15 µs each time).
   // Found by a hash of a sample of the bytes, then compared in full (memcmp): cheaper than a
@@ -129,11 +133,11 @@ export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
     contentOrder.delete(entry);
     contentOrder.add(entry);
   } else {
-    viewCache.set(spki, entry.key);
+    if (remember) viewCache.set(spki, entry.key);
     return entry.key;
   }
   entry.used = ++contentUses;
-  viewCache.set(spki, entry.key);
+  if (remember) viewCache.set(spki, entry.key);
   return entry.key;
 }
 

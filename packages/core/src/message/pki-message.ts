@@ -13,8 +13,8 @@ import { type PartialRequest, KeyError, MessageMalformedError, MessageTypeError,
 import { findSigner, parseSignedData, signerAlgorithms, verifySignerInfo } from "../cms/signed-data.js";
 import { openEnvelope, parseEnvelopedData } from "../cms/enveloped-data.js";
 import type { Decrypter } from "../keys/key.js";
-import { Certificate } from "../x509/certificate.js";
-import { CertificationRequest } from "../x509/certification-request.js";
+import { Certificate, publicKeyOf } from "../x509/certificate.js";
+import { CertificationRequest, requestPublicKey } from "../x509/certification-request.js";
 import { readScepAttributes } from "./attributes.js";
 import { MessageType, type MessageTypeName, messageTypeName } from "./types.js";
 
@@ -88,8 +88,8 @@ function tag(e: unknown, partial: PartialRequest): never {
   throw new MessageMalformedError("malformed message", { cause: e, request: partial });
 }
 
-function checkRsaSize(p: ResolvedPolicy, spki: Uint8Array, what: string): void {
-  const bits = nc.rsaModulusBits(nc.publicKeyFromSpki(spki));
+function checkRsaSize(p: ResolvedPolicy, key: nc.KeyObject, what: string): void {
+  const bits = nc.rsaModulusBits(key);
   if (bits !== undefined && bits < p.minRsaBits) throw new AlgorithmNotAllowedError(`${what}: RSA-${bits} is below the policy minimum of ${p.minRsaBits} bits`);
 }
 
@@ -140,7 +140,7 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
     if (!sd.content) throw new MessageMalformedError("PKIMessage without pkcsPKIEnvelope");
     const signer = findSigner(si.sid, sd.certificates);
     if (!signer) throw new MessageMalformedError("the signer certificate is not in the message");
-    if (signature.scheme !== "ecdsa") checkRsaSize(policy, signer.spki, "signer certificate");
+    if (signature.scheme !== "ecdsa") checkRsaSize(policy, publicKeyOf(signer), "signer certificate");
     verifySignerInfo(si, signer, sd.content, algorithms);
     partial.signatureVerified = true;
 
@@ -180,7 +180,7 @@ function readInner(out: PkiRequest, content: Uint8Array, policy: ResolvedPolicy)
       const csr = new CertificationRequest(content);
       checkDigest(policy, csr.signatureAlgorithm.digest, "PKCS#10");
       checkScheme(policy, csr.signatureAlgorithm.scheme, "PKCS#10");
-      if (csr.signatureAlgorithm.scheme !== "ecdsa") checkRsaSize(policy, csr.spki, "PKCS#10 public key");
+      if (csr.signatureAlgorithm.scheme !== "ecdsa") checkRsaSize(policy, requestPublicKey(csr), "PKCS#10 public key");
       if (!csr.verify()) throw new CsrInvalidError("the PKCS#10 signature does not verify", { failInfo: "badMessageCheck" });
       out.csr = csr;
       return;

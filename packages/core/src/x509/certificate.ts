@@ -35,6 +35,10 @@ function pemCertificates(value: Uint8Array | string): Certificate[] | undefined 
   return text === undefined ? undefined : Certificate.fromPem(text);
 }
 
+/** The public key of a certificate, looked up once per Certificate object (internal: not exported by the package). */
+// Assigned by Certificate's static block, which can read its private field.
+export let publicKeyOf: (certificate: Certificate) => nc.KeyObject;
+
 /**
  * An X.509 certificate (RFC 5280 §4.1).
  *
@@ -231,7 +235,7 @@ export class Certificate {
   isIssuedBy(issuer: Certificate): boolean {
     if (!der.equalBytes(this.issuerDer, issuer.subjectDer)) return false;
     try {
-      return nc.verify(nc.publicKeyFromSpki(issuer.spki), this.signatureAlgorithm, this.tbs, this.signature);
+      return nc.verify(publicKeyOf(issuer), this.signatureAlgorithm, this.tbs, this.signature);
     } catch {
       return false;
     }
@@ -254,4 +258,9 @@ export class Certificate {
   }
 
   #issuerAndSerial: Uint8Array | undefined;
+  #publicKey: nc.KeyObject | undefined;
+
+  static {
+    publicKeyOf = (c: Certificate): nc.KeyObject => (c.#publicKey ??= nc.publicKeyFromSpki(c.spki, false));
+  }
 }

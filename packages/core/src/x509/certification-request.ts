@@ -14,6 +14,10 @@ import { formatName, nameAttribute } from "./name.js";
 import { type Extension, type SubjectAltNames, findExtension, parseExtensions, parseSubjectAltNames } from "./extensions.js";
 import { fromPem, pemTextOf, toPem } from "../lib/bytes.js";
 
+/** The public key of a request, looked up once per CertificationRequest object (internal: not exported by the package). */
+// Assigned by CertificationRequest's static block, which can read its private field.
+export let requestPublicKey: (request: CertificationRequest) => nc.KeyObject;
+
 /**
  * A PKCS#10 CertificationRequest.
  *
@@ -50,6 +54,11 @@ export class CertificationRequest {
   readonly signatureAlgorithm: SignatureAlgorithm;
   readonly #info: Uint8Array;
   readonly #signature: Uint8Array;
+  #publicKey: nc.KeyObject | undefined;
+
+  static {
+    requestPublicKey = (r: CertificationRequest): nc.KeyObject => (r.#publicKey ??= nc.publicKeyFromSpki(r.spki, false));
+  }
 
   /** Parses DER; throws {@link CsrInvalidError} on anything else. */
   constructor(bytes: Uint8Array) {
@@ -126,7 +135,7 @@ export class CertificationRequest {
 
   /** Public key type ("rsa", "ec", …) and size (RSA modulus bits or EC curve). */
   get publicKeyInfo(): { type: string; bits?: number; curve?: string } {
-    const k = nc.publicKeyFromSpki(this.spki);
+    const k = requestPublicKey(this);
     const d = k.asymmetricKeyDetails;
     const out: { type: string; bits?: number; curve?: string } = { type: nc.keyType(k) };
     if (d?.modulusLength) out.bits = d.modulusLength;
@@ -137,7 +146,7 @@ export class CertificationRequest {
   /** Checks the self-signature; false when it does not verify. */
   verify(): boolean {
     try {
-      return nc.verify(nc.publicKeyFromSpki(this.spki), this.signatureAlgorithm, this.#info, this.#signature);
+      return nc.verify(requestPublicKey(this), this.signatureAlgorithm, this.#info, this.#signature);
     } catch {
       return false;
     }
