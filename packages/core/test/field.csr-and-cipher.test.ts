@@ -27,9 +27,9 @@ import { buildSignedData } from "../src/cms/signed-data.js";
 import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
 import { encodeScepAttributes } from "../src/message/attributes.js";
 import { MessageType } from "../src/message/types.js";
-import { CertificationRequest, buildPkcsReq, createScepServer, createSelfSignedSigner, importKeyPairPem, readCertRep, type IssueContext, type ScepServer } from "../src/index.js";
+import { CertificationRequest, buildPkcsReq, createSelfSignedSigner, importKeyPairPem, readCertRep, type IssueContext, type ScepServer } from "../src/index.js";
 import { withScratch } from "./support/openssl.js";
-import { NOW, createDevice, createTestCa, eventLog, hex, issuingHook, postPki, type Device, type TestCa } from "./support/server-pki.js";
+import { NOW, eventLog, hex, postPki, staticScep, type Device, type TestCa } from "./support/server-pki.js";
 
 const CHALLENGE = "Field_Pw-7";
 let ca: TestCa;
@@ -39,15 +39,7 @@ let log: ReturnType<typeof eventLog>;
 let server: ScepServer;
 
 beforeAll(async () => {
-  ca = await createTestCa("Field CSR CA");
-  device = await createDevice({ cn: "field-csr-device", challengePassword: CHALLENGE });
-  calls = [];
-  log = eventLog();
-  server = createScepServer({
-    profiles: [{ path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: CHALLENGE }, issue: issuingHook(ca, calls) }],
-    onEvent: log.onEvent,
-    now: () => NOW,
-  });
+  ({ ca, device, calls, log, server } = await staticScep({ caName: "Field CSR CA", deviceCn: "field-csr-device", challenge: CHALLENGE }));
 });
 
 /** Makes a key and a CSR with `openssl req` under `config` (its [req] section), and enrolls with them. */

@@ -32,7 +32,7 @@ import {
 } from "../src/index.js";
 import { parseSignedData } from "../src/cms/signed-data.js";
 import { parseEnvelopedData } from "../src/cms/enveloped-data.js";
-import { NOW, createDevice, createTestCa, eventLog, hex, issuingHook, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
+import { NOW, eventLog, hex, issuingHook, postPki, readReply, staticScep, type Device, type TestCa } from "./support/server-pki.js";
 
 const CHALLENGE = "field-kt";
 let ca: TestCa;
@@ -42,15 +42,7 @@ let log: ReturnType<typeof eventLog>;
 let server: ScepServer;
 
 beforeAll(async () => {
-  ca = await createTestCa("Field Key Transport CA");
-  device = await createDevice({ cn: "field-kt-device", challengePassword: CHALLENGE });
-  calls = [];
-  log = eventLog();
-  server = createScepServer({
-    profiles: [{ path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: CHALLENGE }, issue: issuingHook(ca, calls) }],
-    onEvent: log.onEvent,
-    now: () => NOW,
-  });
+  ({ ca, device, calls, log, server } = await staticScep({ caName: "Field Key Transport CA", deviceCn: "field-kt-device", challenge: CHALLENGE }));
 });
 
 /** The reply envelope's recipient, read off the wire (what the client has to unwrap). */

@@ -32,8 +32,8 @@ import * as oids from "../src/oids.js";
 import { attribute } from "../src/cms/signed-data.js";
 import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
 import { DIGEST_OID } from "../src/algorithms.js";
-import { createScepServer, readCertRep, type IssueContext, type ScepServer } from "../src/index.js";
-import { NOW, createDevice, createTestCa, eventLog, hex, issuingHook, postPki, type Device, type TestCa } from "./support/server-pki.js";
+import { readCertRep, type IssueContext, type ScepServer } from "../src/index.js";
+import { eventLog, hex, postPki, staticScep, type Device, type TestCa } from "./support/server-pki.js";
 
 const CHALLENGE = "field-attrs";
 const SHA256_WITH_RSA = "1.2.840.113549.1.1.11";
@@ -45,15 +45,7 @@ let log: ReturnType<typeof eventLog>;
 let server: ScepServer;
 
 beforeAll(async () => {
-  ca = await createTestCa("Field Attributes CA");
-  device = await createDevice({ cn: "field-attrs-device", challengePassword: CHALLENGE });
-  calls = [];
-  log = eventLog();
-  server = createScepServer({
-    profiles: [{ path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: CHALLENGE }, issue: issuingHook(ca, calls) }],
-    onEvent: log.onEvent,
-    now: () => NOW,
-  });
+  ({ ca, device, calls, log, server } = await staticScep({ caName: "Field Attributes CA", deviceCn: "field-attrs-device", challenge: CHALLENGE }));
 });
 
 interface Spelling {

@@ -20,7 +20,7 @@ import {
   type ScepEvent,
   type ScepServer,
 } from "../src/index.js";
-import { NOW, ORIGIN, b64, createDevice, createTestCa, eventLog, getOp, getPki, hex, issuingHook, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
+import { NOW, ORIGIN, b64, createTestCa, eventLog, getOp, getPki, hex, issuingHook, postPki, readReply, staticScep, type Device, type TestCa } from "./support/server-pki.js";
 
 const CHALLENGE = "s3cret-wire";
 const DEFAULT_CAPS = "AES\nDES3\nPOSTPKIOperation\nRenewal\nSHA-1\nSHA-256\nSHA-384\nSHA-512\nSCEPStandard";
@@ -38,15 +38,7 @@ afterEach(() => {
 });
 
 beforeAll(async () => {
-  [ca, foreign] = await Promise.all([createTestCa("Wire CA"), createTestCa("Foreign CA")]);
-  device = await createDevice({ cn: "wire-device", challengePassword: CHALLENGE });
-  calls = [];
-  log = eventLog();
-  server = createScepServer({
-    profiles: [{ path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: CHALLENGE }, issue: issuingHook(ca, calls) }],
-    onEvent: log.onEvent,
-    now: () => NOW,
-  });
+  [{ ca, device, calls, log, server }, foreign] = await Promise.all([staticScep({ caName: "Wire CA", deviceCn: "wire-device", challenge: CHALLENGE }), createTestCa("Foreign CA")]);
 });
 
 /** A PKCSReq whose base64 has `=` padding, `+` and `/` (so every encoding below is really exercised). */

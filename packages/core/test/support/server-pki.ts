@@ -14,6 +14,7 @@ import {
   LocalKey,
   buildCertPoll,
   buildPkcsReq,
+  createScepServer,
   createSelfSignedSigner,
   generateCsr,
   generateRsaKeyPair,
@@ -226,6 +227,29 @@ export async function readReply(res: Response, built: BuiltRequest, options: { d
 export function eventLog(): { events: ScepEvent[]; onEvent: (e: ScepEvent) => void } {
   const events: ScepEvent[] = [];
   return { events, onEvent: (e) => void events.push(e) };
+}
+
+/** What {@link staticScep} starts: the CA, a device holding the challenge, the issue calls and events recorded, the server. */
+export interface StaticScep {
+  ca: TestCa;
+  device: Device;
+  calls: IssueContext[];
+  log: ReturnType<typeof eventLog>;
+  server: ScepServer;
+}
+
+/** A server with one profile at /scep: a new test CA named `caName` issuing to anyone with the static `challenge`, on the suites' clock. */
+export async function staticScep(o: { caName: string; deviceCn: string; challenge: string }): Promise<StaticScep> {
+  const ca = await createTestCa(o.caName);
+  const device = await createDevice({ cn: o.deviceCn, challengePassword: o.challenge });
+  const calls: IssueContext[] = [];
+  const log = eventLog();
+  const server = createScepServer({
+    profiles: [{ path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: o.challenge }, issue: issuingHook(ca, calls) }],
+    onEvent: log.onEvent,
+    now: () => NOW,
+  });
+  return { ca, device, calls, log, server };
 }
 
 /** Hex of bytes (compares Buffers and Uint8Arrays by content). */
