@@ -96,6 +96,10 @@ export function readTlv(buf: Uint8Array, offset = 0, limit = buf.length, depth =
 
 /** Parses a buffer holding exactly one element (trailing bytes are an error). */
 export function parse(buf: Uint8Array): Tlv {
+  // A Buffer (an HTTP body, a decrypted content) is read through a plain Uint8Array view of the same memory:
+  // every content() and raw() of it is then TypedArray.prototype.subarray, not Buffer's slower JS override
+  // (and allocates a Uint8Array, not a FastBuffer).
+  if (buf.constructor !== Uint8Array) buf = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   const t = readTlv(buf, 0, buf.length);
   if (t.end !== buf.length) fail("ASN.1 trailing data after the element");
   return t;
@@ -612,7 +616,7 @@ export const algId = (dotted: string, params?: Der): DerElement => (params ? seq
 
 /** Replaces the identifier octet of an encoding (e.g. [0] IMPLICIT SET → SET). */
 export function retag(encoding: Der, tag: number): Uint8Array {
-  const out = encode(encoding).slice();
+  const out = new Uint8Array(encode(encoding)); // a copy: Buffer.prototype.slice would be a view of the caller's bytes
   out[0] = tag;
   return out;
 }
