@@ -74,8 +74,11 @@ describe.each(EXAMPLE_KINDS)("micromdm scepclient against the %s example", (kind
     const cn = `mm-${kind}-renew`;
     const first = await runScepclient({ url: srv.proxy.url, challenge: srv.ex.challenge, cn, organization: O });
     expect(first.ok, first.stdout + first.stderr).toBe(true);
+    // scepclient derives the transactionID from the key, so the renewal reuses the enrollment's: the enrollment's
+    // event line (the server may write it after scepclient has its certificate) must be in before `since` is taken.
+    const enrollment = await readExchange(srv.proxy.byOperation("PKIOperation").at(-1)!);
+    await srv.ex.waitForEvent((e) => e.transactionId === enrollment.request.transactionId && e.operation === "PKCSReq", "the enrollment's PKCSReq event");
     srv.proxy.exchanges.length = 0;
-    // scepclient derives the transactionID from the key, so the renewal reuses the enrollment's.
     const since = srv.ex.events().length;
     const renewed = await runScepclient({ url: srv.proxy.url, keyPem: first.keyPem, certPem: first.certPem!, cn, organization: O });
     expect(renewed.ok, renewed.stdout + renewed.stderr).toBe(true);
