@@ -2,6 +2,14 @@
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
+/**
+ * A copy of the bytes in memory of its own, a plain Uint8Array. `b.slice()` is not one when `b` is a Node Buffer:
+ * Buffer.prototype.slice returns a view of the same memory.
+ */
+export function copyBytes(b: Uint8Array): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(b);
+}
+
 /** Lower-case hex. */
 export function toHex(b: Uint8Array): string {
   let s = "";

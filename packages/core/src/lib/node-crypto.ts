@@ -17,6 +17,7 @@ import * as crypto from "node:crypto";
 import type { ContentCipher, DigestAlgorithm, SignatureAlgorithm } from "../algorithms.js";
 import { DIGEST_LENGTH } from "../algorithms.js";
 import { DecryptError, KeyError, UnsupportedAlgorithmError } from "../errors.js";
+import { copyBytes } from "./bytes.js";
 import * as der from "./der.js";
 
 /** A key as Node holds it. */
@@ -123,7 +124,7 @@ export function publicKeyFromSpki(spki: Uint8Array, remember = true): KeyObject 
   let entry = contentCache.get(hash);
   while (entry && Buffer.compare(entry.spki, spki) !== 0) entry = entry.next;
   if (!entry) {
-    entry = { spki: spki.slice(), key: importSpki(spki), used: 0, hash, next: contentCache.get(hash) };
+    entry = { spki: copyBytes(spki), key: importSpki(spki), used: 0, hash, next: contentCache.get(hash) };
     contentCache.set(hash, entry);
     contentOrder.add(entry);
     if (contentOrder.size > CONTENT_CACHE_SIZE) evict(contentOrder.values().next().value!);

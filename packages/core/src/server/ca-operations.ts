@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { copyBytes } from "../lib/bytes.js";
 import { CA_CAPS_CONTENT_TYPE } from "../message/ca-caps.js";
 import { buildGetCaCertResponse, buildGetNextCaCertResponse } from "../message/ca-cert.js";
 import type { ServerContext } from "./context.js";
@@ -19,7 +20,7 @@ export function getCaCaps(p: ResolvedProfile): Reply {
 export async function getCaCert(p: ResolvedProfile): Promise<Reply> {
   const r = await buildGetCaCertResponse(p.caCerts);
   // A copy: a lone CA certificate's body is the profile's own DER, which whoever gets the reply may write into.
-  return new Reply(ok(r.contentType, r.body.slice()), "success", "ca_cert");
+  return new Reply(ok(r.contentType, copyBytes(r.body)), "success", "ca_cert");
 }
 
 /** GetNextCACert: the next CA's certificates, signed; 404 when no rollover is configured. @group Server */

@@ -12,6 +12,7 @@
  */
 import type { FailInfo } from "../errors.js";
 import { StoreUnavailableError } from "../errors.js";
+import { copyBytes } from "../lib/bytes.js";
 
 /**
  * Where a transaction stands. `ISSUING`: an approver claimed it and is running
@@ -124,13 +125,13 @@ export interface MemoryTransactionStoreOptions {
 /** A deep copy (bytes and Dates too), so callers never share a stored record's state. */
 const copy = (tx: Transaction): Transaction => ({
   ...tx,
-  csr: tx.csr.slice(),
-  signerCertificate: tx.signerCertificate.slice(),
+  csr: copyBytes(tx.csr),
+  signerCertificate: copyBytes(tx.signerCertificate),
   createdAt: new Date(tx.createdAt),
   updatedAt: new Date(tx.updatedAt),
   expiresAt: new Date(tx.expiresAt),
-  ...(tx.certificate ? { certificate: tx.certificate.slice() } : {}),
-  ...(tx.chain ? { chain: tx.chain.map((c) => c.slice()) } : {}),
+  ...(tx.certificate ? { certificate: copyBytes(tx.certificate) } : {}),
+  ...(tx.chain ? { chain: tx.chain.map(copyBytes) } : {}),
 });
 const open = (s: TransactionStatus): boolean => s === "PENDING" || s === "ISSUING";
 

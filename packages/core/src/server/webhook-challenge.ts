@@ -31,7 +31,7 @@
  */
 import { InvalidArgumentError, WebhookResponseError, WebhookTimeoutError, WebhookTransportError, isScepError, type FailInfo } from "../errors.js";
 import * as nc from "../lib/node-crypto.js";
-import { toBase64, toHex } from "../lib/bytes.js";
+import { copyBytes, toBase64, toHex } from "../lib/bytes.js";
 import { readCapped } from "../lib/read-capped.js";
 import { messageTypeName } from "../message/types.js";
 import type { Certificate } from "../x509/certificate.js";
@@ -310,7 +310,7 @@ export function webhookChallenge(options: WebhookChallengeOptions): CustomChalle
   const notifyEndpoint = options.notifyUrl === undefined ? undefined : endpoint(options.notifyUrl, "notifyUrl");
   const timeoutMs = positive(options.timeoutMs, DEFAULT_TIMEOUT_MS, "timeoutMs");
   const maxBytes = positive(options.maxResponseBytes, DEFAULT_MAX_RESPONSE, "maxResponseBytes");
-  const secret = options.secret === undefined ? undefined : typeof options.secret === "string" ? new TextEncoder().encode(options.secret) : options.secret.slice();
+  const secret = options.secret === undefined ? undefined : typeof options.secret === "string" ? new TextEncoder().encode(options.secret) : copyBytes(options.secret);
   if (secret !== undefined && secret.length === 0) throw invalid("secret is empty");
   const signatureHeader = options.signatureHeader ?? "X-Scep-Signature";
   const extraHeaders = { ...(options.headers ?? {}) };

@@ -206,6 +206,21 @@ export function transactionStoreConformance<S extends TransactionStore>(options:
         expect(view(await store.get(p, "t1"))).toEqual(expected);
       });
 
+      it("keeps the stored record apart from Node Buffers passed in (Buffer.prototype.slice is a view, not a copy)", async () => {
+        const p = profile();
+        const csr = Buffer.from(allBytes(1));
+        const certificate = Buffer.from(allBytes(3));
+        const tx = sample(p, "t1", { csr, signerCertificate: Buffer.from(allBytes(2)) });
+        await store.create(tx);
+        const expected = view(await store.get(p, "t1"));
+        csr.fill(0x55);
+        expect(view(await store.get(p, "t1"))).toEqual(expected);
+        await store.transition(p, "t1", "PENDING", { status: "ISSUED", updatedAt: clock.now(), certificate, chain: [certificate] });
+        const issued = view(await store.get(p, "t1"));
+        certificate.fill(0x66);
+        expect(view(await store.get(p, "t1"))).toEqual(issued);
+      });
+
       it("answers undefined for an unknown transaction", async () => {
         expect(await store.get(profile(), "nope")).toBeUndefined();
       });
