@@ -82,7 +82,18 @@ describe("RFC 8894 §4.2: GetCACert answered by something that is not SCEP (jsce
 
   it("a 404 HTML page → ERR_TRANSPORT with the status", async () => {
     const client = new ScepClient({ url: "http://ca.test/scep", fetch: fixedFetch(404, "text/html", "<h1>Not Found</h1>") });
-    await expect(client.getCaCert()).rejects.toMatchObject({ code: "ERR_TRANSPORT", status: 404, message: "GetCACert: HTTP 404 (<h1>Not Found</h1>)" });
+    await expect(client.getCaCert()).rejects.toMatchObject({ code: "ERR_TRANSPORT", status: 404, message: "GetCACert: HTTP 404 (Not Found)" });
+  });
+
+  it("a framework's multi-line 404 page (Express, a typo in the URL's path) → one line with the page's text, no markup", async () => {
+    const page = '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n</head>\n<body>\n<pre>Cannot GET /scpe</pre>\n</body>\n</html>\n';
+    const client = new ScepClient({ url: "http://ca.test/scpe", fetch: fixedFetch(404, "text/html; charset=utf-8", page) });
+    await expect(client.getCaCert()).rejects.toMatchObject({ code: "ERR_TRANSPORT", status: 404, message: "GetCACert: HTTP 404 (Cannot GET /scpe)" });
+  });
+
+  it("a long plain-text error body → its first 200 characters on one line", async () => {
+    const client = new ScepClient({ url: "http://ca.test/scep", fetch: fixedFetch(503, "text/plain", `overloaded\n\n${"x".repeat(300)}`) });
+    await expect(client.getCaCert()).rejects.toMatchObject({ code: "ERR_TRANSPORT", status: 503, message: `GetCACert: HTTP 503 (overloaded ${"x".repeat(188)}…)` });
   });
 
   it("the DER certificate under any content type (or none) is read", async () => {

@@ -112,7 +112,7 @@ export class ScepClient {
     }
     const body = new Uint8Array(await res.arrayBuffer());
     if (!res.ok) {
-      const text = new TextDecoder().decode(body.subarray(0, 200)).trim();
+      const text = errorBodyText(body, res.headers.get("content-type") ?? "");
       const err = new TransportError(`${operation}: HTTP ${res.status}${text ? ` (${text})` : ""}`);
       err.status = res.status;
       throw err;
@@ -200,4 +200,18 @@ export class ScepClient {
     if (rep.status === "SUCCESS" && !rep.certificate) throw new CertRepError("SUCCESS CertRep without a certificate");
     return { ...rep, request, caCertificates, caps };
   }
+}
+
+/**
+ * An HTTP error body as one short line for a TransportError's message: an HTML page (a web server's or a framework's
+ * 404, `<!DOCTYPE html>…<pre>Cannot GET /scpe</pre>…`) by its text without the markup, line breaks and runs of spaces
+ * as one space, at most 200 characters.
+ */
+function errorBodyText(body: Uint8Array, contentType: string): string {
+  let text = new TextDecoder().decode(body.subarray(0, 4096));
+  if (/^text\/html\b/i.test(contentType) || /^\s*</.test(text)) {
+    text = text.replace(/<(script|style|head)\b[\s\S]*?<\/\1\s*>/gi, " ").replace(/<[^>]*>?/g, " ");
+  }
+  text = text.replace(/\s+/g, " ").trim();
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }
