@@ -180,6 +180,27 @@ describe("transport failures exit 4", () => {
   });
 });
 
+describe("an output file that cannot be written: exit 1 before anything is sent", () => {
+  it("--out or the key file in a directory that does not exist, or --out a directory: one line, no request, no certificate issued for a key the CLI cannot keep", async () => {
+    server = await startFakeScepServer("pending-then-success");
+    const cwd = workDir("no-out-dir");
+    const cases: [string[], string][] = [
+      [["enroll", "--challenge", "pw", "--cn", "d", "--out", "missing/d.pem"], "scep: enroll: cannot write --out missing/d.pem: the directory missing does not exist; nothing was sent"],
+      [["enroll", "--challenge", "pw", "--cn", "d", "--out", "d.pem", "--key-out", "missing/d.key"], "scep: enroll: cannot write the key file missing/d.key: the directory missing does not exist; nothing was sent"],
+      [["getcacert", "--out", "missing/ca.pem"], "scep: getcacert: cannot write --out missing/ca.pem: the directory missing does not exist; nothing was sent"],
+      [["getcert", "--serial", "01", "--out", "missing/c.pem"], "scep: getcert: cannot write --out missing/c.pem: the directory missing does not exist; nothing was sent"],
+      [["getcrl", "--cert", "any.pem", "--out", "missing/ca.crl"], "scep: getcrl: cannot write --out missing/ca.crl: the directory missing does not exist; nothing was sent"],
+      [["getcrl", "--cert", "any.pem", "--out", "."], "scep: getcrl: cannot write --out .: it is a directory, not a file; nothing was sent"],
+    ];
+    for (const [args, line] of cases) {
+      const r = await runCli([...args, "--url", server.url], { cwd });
+      expect([r.code, r.stderr, r.stdout]).toEqual([1, `${line}\n`, ""]);
+    }
+    expect(server.requests).toEqual([]);
+    expect(existsSync(join(cwd, "d.key"))).toBe(false);
+  });
+});
+
 describe("CA pinning exits 5 before any request (RFC 8894 §2.2)", () => {
   const fp = (pem: string): string => createHash("sha256").update(Certificate.from(pem).der).digest("hex");
 

@@ -11,7 +11,7 @@ import type { Context } from "../lib/context.js";
 import { pinOptions } from "../lib/ca-pin.js";
 import { enrollWithCa } from "../lib/enrollment.js";
 import { CliError, ExitCode, UsageError } from "../lib/exit.js";
-import { keyPathNextTo, writeOutput } from "../lib/files.js";
+import { assertWritable, keyPathNextTo, writeOutput } from "../lib/files.js";
 import { type GeneratedKey, createKeyPair, loadKeyPair } from "../lib/keys.js";
 import { reportIssued } from "../lib/report.js";
 import { REQUEST_HELP, REQUEST_OPTIONS, requestSettings } from "../lib/request-options.js";
@@ -93,6 +93,7 @@ Exit codes: 0 issued, 2 FAILURE, 3 still PENDING, 4 HTTP/network error,
     const pin = pinOptions(ctx, "enroll", v);
     const cn = required("enroll", "cn", v.cn);
     const out = required("enroll", "out", v.out);
+    assertWritable(ctx, "enroll", "--out", out);
     const san = parseSans(v.san ?? []);
     if (v.key !== undefined && v["key-out"] !== undefined) throw new UsageError("enroll: --key-out only applies when no --key is given");
 

@@ -7,7 +7,7 @@ import { ScepClient, caFingerprint, isCaInSet, selectRecipient, type Certificate
 import { COMMON_HELP, COMMON_OPTIONS, parse, timeoutOption, urlOption } from "../lib/args.js";
 import { PIN_HELP, PIN_OPTIONS, pinOptions } from "../lib/ca-pin.js";
 import type { Command } from "../lib/command.js";
-import { fingerprint, pemBundle, writeOutput } from "../lib/files.js";
+import { assertWritable, fingerprint, pemBundle, writeOutput } from "../lib/files.js";
 
 const GETCACERT_OPTIONS = { ...COMMON_OPTIONS, ...PIN_OPTIONS, out: { type: "string" } } as const;
 
@@ -32,6 +32,7 @@ Exit codes: 0 ok, 4 HTTP/network error, 5 the CA does not match the pin,
 64 usage error, 66 unreadable --ca-cert.`,
   async run(argv, ctx) {
     const v = parse("getcacert", argv, GETCACERT_OPTIONS);
+    if (v.out !== undefined) assertWritable(ctx, "getcacert", "--out", v.out);
     const pin = pinOptions(ctx, "getcacert", v);
     const client = new ScepClient({ url: urlOption("getcacert", v.url), timeoutMs: timeoutOption("getcacert", v.timeout), ...pin });
     const certs = await client.getCaCert();

@@ -8,7 +8,7 @@ import { COMMON_HELP, COMMON_OPTIONS, parse, required, timeoutOption, urlOption 
 import { PIN_HELP, PIN_OPTIONS, pinOptions } from "../lib/ca-pin.js";
 import type { Command } from "../lib/command.js";
 import { CliError, ExitCode, UsageError } from "../lib/exit.js";
-import { writeOutput } from "../lib/files.js";
+import { assertWritable, writeOutput } from "../lib/files.js";
 import { query, readCertificateFile, requesterSigner, SIGNER_HELP } from "../lib/query.js";
 import { reportIssued } from "../lib/report.js";
 
@@ -64,6 +64,7 @@ Exit codes: 0 found, 2 FAILURE (badCertId: the CA has no such certificate),
     const timeoutMs = timeoutOption("getcert", v.timeout);
     const serialNumber = serialOption(required("getcert", "serial", v.serial));
     if (v.cert !== undefined && v.key === undefined) throw new UsageError("getcert: --cert needs --key (the key that signs the request)");
+    if (v.out !== undefined) assertWritable(ctx, "getcert", "--out", v.out);
     const pin = pinOptions(ctx, "getcert", v);
     const issuerCert = v["issuer-cert"] === undefined ? undefined : readCertificateFile(ctx, v["issuer-cert"], "issuer certificate", (pem) => Certificate.fromPem(pem))[0]!;
     const own = v.cert === undefined ? undefined : readCertificateFile(ctx, v.cert, "certificate", (pem) => Certificate.fromPem(pem))[0]!;

@@ -8,7 +8,7 @@ import { COMMON_HELP, COMMON_OPTIONS, parse, required, timeoutOption, urlOption 
 import { PIN_HELP, PIN_OPTIONS, pinOptions } from "../lib/ca-pin.js";
 import type { Command } from "../lib/command.js";
 import { CliError, ExitCode } from "../lib/exit.js";
-import { writeOutput } from "../lib/files.js";
+import { assertWritable, writeOutput } from "../lib/files.js";
 import { query, readCertificateFile, requesterSigner, SIGNER_HELP } from "../lib/query.js";
 
 const GETCRL_OPTIONS = { ...COMMON_OPTIONS, ...PIN_OPTIONS, cert: { type: "string" }, key: { type: "string" }, out: { type: "string" } } as const;
@@ -42,6 +42,7 @@ error, 66 unreadable --cert/--key/--ca-cert, 1 anything else.`,
     const url = urlOption("getcrl", v.url);
     const timeoutMs = timeoutOption("getcrl", v.timeout);
     const certFile = required("getcrl", "cert", v.cert);
+    if (v.out !== undefined) assertWritable(ctx, "getcrl", "--out", v.out);
     const pin = pinOptions(ctx, "getcrl", v);
     const cert = readCertificateFile(ctx, certFile, "certificate", (text) => Certificate.fromPem(text))[0]!;
     const signer = await requesterSigner(ctx, "getcrl", cert, v.key, certFile);

@@ -10,7 +10,7 @@ import type { Command } from "../lib/command.js";
 import { pinOptions } from "../lib/ca-pin.js";
 import { enrollWithCa } from "../lib/enrollment.js";
 import { CliError, ExitCode, UsageError } from "../lib/exit.js";
-import { keyPathNextTo, readInput, writeOutput } from "../lib/files.js";
+import { assertWritable, keyPathNextTo, readInput, writeOutput } from "../lib/files.js";
 import { createKeyPair, loadKeyPair } from "../lib/keys.js";
 import { reportIssued } from "../lib/report.js";
 import { REQUEST_HELP, REQUEST_OPTIONS, requestSettings } from "../lib/request-options.js";
@@ -94,6 +94,7 @@ Exit codes: 0 issued, 2 FAILURE, 3 still PENDING, 4 HTTP/network error,
     if (v["key-out"] !== undefined && !v["new-key"]) throw new UsageError("renew: --key-out only applies with --new-key");
     if (v["new-key"] && v.out === undefined && v["key-out"] === undefined) throw new UsageError("renew: --new-key needs --out or --key-out to know where to write the key");
 
+    if (v.out !== undefined) assertWritable(ctx, "renew", "--out", v.out);
     const certs = readCertificates(readInput(ctx, certFile, "certificate"), certFile);
     const current = await loadKeyPair(ctx, keyFile);
     const old = certificateForKey(certs, certFile, current.pem, keyFile);

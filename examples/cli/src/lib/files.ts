@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import type { Certificate } from "@scep/core";
@@ -61,6 +61,32 @@ export function writeOutput(ctx: Context, path: string, text: string | Uint8Arra
     throw new CliError(`cannot write ${path}: ${fileErrorReason(error)}`, ExitCode.ERROR);
   }
   return full;
+}
+
+/**
+ * Checks, before anything is sent to the CA, that an output file can be written: its directory exists and is
+ * writable, and the path is not a directory. Otherwise exit 1 with one line naming the option, the path and
+ * "nothing was sent", so an enrollment never issues a certificate whose key or certificate the CLI then cannot save.
+ */
+export function assertWritable(ctx: Context, command: string, option: string, path: string): void {
+  const full = resolvePath(ctx, path);
+  const dir = dirname(path);
+  const fail = (why: string): never => {
+    throw new CliError(`${command}: cannot write ${option} ${path}: ${why}; nothing was sent`, ExitCode.ERROR);
+  };
+  let dirStat;
+  try {
+    dirStat = statSync(dirname(full));
+  } catch (error) {
+    fail((error as NodeJS.ErrnoException).code === "ENOENT" ? `the directory ${dir} does not exist` : `the directory ${dir}: ${fileErrorReason(error)}`);
+  }
+  if (!dirStat!.isDirectory()) fail(`${dir} is not a directory`);
+  if (existsSync(full) && statSync(full).isDirectory()) fail("it is a directory, not a file");
+  try {
+    accessSync(dirname(full), constants.W_OK);
+  } catch (error) {
+    fail(`the directory ${dir}: ${fileErrorReason(error)}`);
+  }
 }
 
 /** Where a generated key goes without --key-out: `cert.pem` → `cert.key`, next to it. */

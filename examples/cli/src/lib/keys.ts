@@ -9,7 +9,7 @@
 import { exportPrivateKeyPem, generateRsaKeyPair, importKeyPairPem } from "@scep/core";
 import { CliError, ExitCode } from "./exit.js";
 import type { Context } from "./context.js";
-import { assertNoKeyFile, readInput, writeOutput } from "./files.js";
+import { assertNoKeyFile, assertWritable, readInput, writeOutput } from "./files.js";
 
 /** Reads a PEM private key (PKCS#1, SEC1 or PKCS#8; RSA or EC). Exit 66 when unreadable. */
 export async function loadKeyPair(ctx: Context, path: string): Promise<{ keys: CryptoKeyPair; pem: string }> {
@@ -33,6 +33,7 @@ export interface GeneratedKey {
 /** Generates an RSA key for `keyOut`, which must not exist yet; nothing is written until {@link GeneratedKey.save}. */
 export async function createKeyPair(ctx: Context, command: string, keyOut: string, bits: number): Promise<GeneratedKey> {
   assertNoKeyFile(ctx, command, keyOut);
+  assertWritable(ctx, command, "the key file", keyOut);
   const keys = await generateRsaKeyPair(bits);
   const pem = await exportPrivateKeyPem(keys.privateKey);
   let saved: string | undefined;
