@@ -21,10 +21,11 @@ beforeAll(async () => {
 });
 
 describe("fingerprint syntax", () => {
-  it("accepts sha256:<hex>, plain hex, colons, either case; normalises to sha256:<lower hex>", () => {
+  it("accepts sha256:<hex>, plain hex, colons, either case, and the spellings tools print; normalises to sha256:<lower hex>", () => {
     const hex = sha256(pki.root.certificate);
     const colons = hex.toUpperCase().match(/../g)!.join(":");
-    for (const form of [`sha256:${hex}`, hex, colons, `SHA256:${colons}`, `sha-256:${hex.toUpperCase()}`, ` ${hex} `]) {
+    // `SHA-256 AB:…`: the example servers' banner and `scep getcacert`; `sha256 Fingerprint=AB:…`: `openssl x509 -fingerprint -sha256`
+    for (const form of [`sha256:${hex}`, hex, colons, `SHA256:${colons}`, `sha-256:${hex.toUpperCase()}`, ` ${hex} `, `SHA-256 ${colons}`, `sha256 Fingerprint=${colons}`]) {
       expect(normalizeFingerprint(form)).toBe(`sha256:${hex}`);
     }
     expect(caFingerprint(pki.root.certificate)).toBe(`sha256:${hex}`);

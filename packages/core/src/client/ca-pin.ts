@@ -40,13 +40,15 @@ export function caFingerprint(cert: Certificate): string {
 
 /**
  * Normalises a fingerprint to `sha256:<64 lower-case hex>`; accepts
- * `sha256:`/`SHA256:`/`sha-256:` prefixes, colons and spaces between bytes.
+ * `sha256:`/`SHA256:`/`sha-256:` prefixes, the spellings tools print (`SHA-256 AB:CD:…` as the example servers'
+ * banner and `scep getcacert` show it, `sha256 Fingerprint=AB:CD:…` from `openssl x509 -fingerprint -sha256`),
+ * colons and spaces between bytes.
  *
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for anything that is not 32 bytes of hex.
  * @group Client
  */
 export function normalizeFingerprint(value: string): string {
-  const body = value.trim().replace(/^sha-?256:/i, "").replace(/[:\s]/g, "").toLowerCase();
+  const body = value.trim().replace(/^sha-?256(?::|\s+fingerprint=|\s+)/i, "").replace(/[:\s]/g, "").toLowerCase();
   if (!/^[0-9a-f]{64}$/.test(body)) throw new InvalidArgumentError(`not a SHA-256 fingerprint (sha256:<64 hex digits>): "${value}"`);
   return `sha256:${body}`;
 }
