@@ -8,6 +8,8 @@
  * simply be run again. The CLI runs as a child process.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -135,6 +137,23 @@ describe("transport failures exit 4", () => {
     const r = await runCli(["enroll", "--url", server.url, "--cn", "d", "--out", "c.pem"], { cwd: workDir("500") });
     expect(r.code).toBe(4);
     expect(r.stderr).toBe(`${NO_CHALLENGE}scep: PKIOperation: HTTP 500 (CA database unavailable)\n`);
+  });
+
+  it("a typo in the URL's path: the web server's 404 page as one line, and the path named as what to check", async () => {
+    // Express's own 404 page, as the example servers answer a path that is no SCEP endpoint
+    const page = '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n</head>\n<body>\n<pre>Cannot GET /scpe</pre>\n</body>\n</html>\n';
+    const http = createServer((_req, res) => res.writeHead(404, { "content-type": "text/html; charset=utf-8" }).end(page));
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/scpe`;
+      const hint = "is the path in --url a SCEP endpoint? (the example servers: /scep)";
+      for (const [args, operation] of [[["getcert", "--serial", "4F:1C"], "GetCACert"], [["getcacaps"], "GetCACaps"]] as const) {
+        const r = await runCli([...args, "--url", url], { cwd: root });
+        expect([r.code, r.stderr]).toEqual([4, `scep: ${operation}: HTTP 404 (Cannot GET /scpe): ${hint}\n`]);
+      }
+    } finally {
+      await new Promise((resolve) => http.close(resolve));
+    }
   });
 
   it("a CA that never answers, after --timeout", async () => {

@@ -55,6 +55,7 @@ interface SocketError extends Error {
 }
 
 const CHECK_URL_IS_SCEP = "is --url a SCEP server, with the right http:// or https://?";
+const CHECK_PATH = "is the path in --url a SCEP endpoint? (the example servers: /scep)";
 const CHECK_NETWORK = "check the address in --url and the network (route, firewall, VPN)";
 const TLS_CODE = /^(ERR_SSL_|ERR_TLS_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_)/;
 
@@ -129,7 +130,10 @@ export function describeError(error: unknown, url?: URL): { message: string; exi
       // "GetCACaps: fetch failed" says nothing; name the socket error instead.
       const reason = networkReason(error.cause, url);
       const operation = error.message.split(":", 1)[0];
-      return { message: reason ? `${operation}: ${reason}` : error.message, exitCode: ExitCode.TRANSPORT };
+      // A 404 to the first GET (every command starts with GetCACaps or GetCACert): the URL's path is not a SCEP endpoint.
+      const status = (error as { status?: unknown }).status;
+      const hint = status === 404 && (operation === "GetCACaps" || operation === "GetCACert") ? `: ${CHECK_PATH}` : "";
+      return { message: reason ? `${operation}: ${reason}` : `${error.message}${hint}`, exitCode: ExitCode.TRANSPORT };
     }
     if (error.code === "ERR_CA_PIN_MISMATCH") return { message: `${error.message}; nothing was sent`, exitCode: ExitCode.CA_PIN_MISMATCH };
     return { message: `${error.message} [${error.code}]`, exitCode: ExitCode.ERROR };
