@@ -42,46 +42,54 @@ export function randomBytes(n: number): Uint8Array {
   return crypto.randomBytes(n);
 }
 
-// Nonces are public the moment they are sent, so they come from a pool of CSPRNG
-// output drawn 64 at a time (each crypto.randomBytes call has a fixed cost) and
-// copied out: no two callers share bytes. Never use this for keys or IVs.
-const noncePool = new Uint8Array(1024);
-let noncePos = noncePool.length;
+/**
+ * A pool of CSPRNG output drawn `bytes.length` at a time: each `crypto.randomBytes` call runs a native job (a few µs
+ * and an object for the garbage collector to finalise), more than the bytes cost. Every byte is handed out once,
+ * copied into the caller's own memory and zeroed in the pool as it is taken, so the pool holds only bytes no one has
+ * used yet (what OpenSSL's DRBG state, in the same process, already determines) and no two callers share a byte: a
+ * public nonce and a secret key may come from one pool. Each worker thread loads this module, and so its own pool.
+ */
+export class RandomPool {
+  readonly #bytes: Uint8Array;
+  readonly #maxDraw: number;
+  #pos: number;
 
-/** Random bytes for a public value (a SCEP nonce, RFC 8894 §3.2.1.5); at most 64 bytes from the pool. */
-export function randomNonce(n: number): Uint8Array {
-  if (n > 64) return randomBytes(n);
-  if (noncePos + n > noncePool.length) {
-    crypto.randomFillSync(noncePool);
-    noncePos = 0;
+  /** `bytes`: the pool's memory (its length is the refill size); draws longer than `maxDraw` go to the CSPRNG directly. */
+  constructor(bytes: Uint8Array, maxDraw: number) {
+    this.#bytes = bytes;
+    this.#maxDraw = maxDraw;
+    this.#pos = bytes.length;
   }
-  const out = Buffer.alloc(n); // its own memory (Buffer.from would share Node's small-buffer pool)
-  out.set(noncePool.subarray(noncePos, noncePos + n));
-  noncePos += n;
-  return out;
+
+  /** `n` random bytes in a Buffer of their own (not a view of the pool, nor of Node's small-buffer pool). */
+  draw(n: number): Buffer {
+    if (n > this.#maxDraw) return crypto.randomBytes(n);
+    const pool = this.#bytes;
+    if (this.#pos + n > pool.length) {
+      crypto.randomFillSync(pool);
+      this.#pos = 0;
+    }
+    const start = this.#pos;
+    const out = Buffer.alloc(n); // its own memory (Buffer.from would share Node's small-buffer pool)
+    out.set(pool.subarray(start, start + n));
+    pool.fill(0, start, start + n);
+    this.#pos = start + n;
+    return out;
+  }
 }
 
-// Content-encryption keys and IVs of the envelopes this side writes come from CSPRNG output drawn 2 KiB at a
-// time: each crypto.randomBytes call runs a native job (a few µs and an object for the garbage collector to
-// finalise), more than the bytes cost. Every byte is handed out once, copied into the caller's own memory and
-// zeroed in the pool as it is taken, so the pool holds only bytes no one has used yet: what OpenSSL's DRBG
-// state, in the same process, already determines.
-const secretPool = new Uint8Array(2048);
-let secretPos = secretPool.length;
+const randomPool = new RandomPool(new Uint8Array(2048), 256);
 
-/** Cryptographically secure random bytes for a key or an IV, at most 256 bytes from the pool (see above). */
+/**
+ * Cryptographically secure random bytes for a key or an IV (RFC 5652 §6.3) or a public value such as a SCEP
+ * nonce (RFC 8894 §3.2.1.5), at most 256 bytes from the pool (see {@link RandomPool}).
+ */
 export function randomSecret(n: number): Uint8Array {
-  if (n > 256) return randomBytes(n);
-  if (secretPos + n > secretPool.length) {
-    crypto.randomFillSync(secretPool);
-    secretPos = 0;
-  }
-  const out = new Uint8Array(n);
-  out.set(secretPool.subarray(secretPos, secretPos + n));
-  secretPool.fill(0, secretPos, secretPos + n);
-  secretPos += n;
-  return out;
+  return randomPool.draw(n);
 }
+
+/** Random bytes for a public value (a SCEP nonce, RFC 8894 §3.2.1.5): {@link randomSecret}, from the same pool. */
+export const randomNonce: (n: number) => Uint8Array = randomSecret;
 
 /** Constant-time equality. */
 export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
