@@ -36,7 +36,7 @@
  *   SUCCESS with the certificate (OmniTrustILM/core#1834,
  *   https://github.com/OmniTrustILM/core/issues/1834).
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as der from "../src/lib/der.js";
 import * as oids from "../src/oids.js";
 import { parseSignedData } from "../src/cms/signed-data.js";
@@ -50,34 +50,18 @@ import {
   readCertRep,
   type BuiltRequest,
   type ContentCipher,
-  type IssueContext,
   type ScepServer,
 } from "../src/index.js";
 import { withScratch } from "./support/openssl.js";
-import { NOW, createDevice, createTestCa, eventLog, hex, issuingHook, postPki, type Device, type TestCa } from "./support/server-pki.js";
+import { NOW, createDevice, hex, issuingHook, postPki, staticScep } from "./support/server-pki.js";
 
 const CHALLENGE = "field-certrep";
-let ca: TestCa;
-let device: Device;
-let calls: IssueContext[];
-let log: ReturnType<typeof eventLog>;
-let server: ScepServer;
-let noDes: ScepServer;
-let manual: ScepServer;
-
-beforeAll(async () => {
-  ca = await createTestCa("Field CertRep CA");
-  device = await createDevice({ cn: "field-certrep-device", challengePassword: CHALLENGE });
-  calls = [];
-  log = eventLog();
-  const profile = { name: "p", path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static" as const, password: CHALLENGE }, issue: issuingHook(ca, calls) };
-  server = createScepServer({ profiles: [profile], onEvent: log.onEvent, now: () => NOW });
-  noDes = createScepServer({ profiles: [{ ...profile, algorithmPolicy: { ciphers: ["aes128", "aes192", "aes256", "des3"] } }], onEvent: log.onEvent, now: () => NOW });
-  manual = createScepServer({
-    profiles: [{ ...profile, transactions: new MemoryTransactionStore({ now: () => NOW }), issue: issuingHook(ca, calls, (ctx) => (ctx.approved ? undefined : { status: "PENDING" })) }],
-    onEvent: log.onEvent,
-    now: () => NOW,
-  });
+const { ca, device, calls, log, server, profile } = await staticScep({ caName: "Field CertRep CA", deviceCn: "field-certrep-device", challenge: CHALLENGE, profile: { name: "p" } });
+const noDes = createScepServer({ profiles: [{ ...profile, algorithmPolicy: { ciphers: ["aes128", "aes192", "aes256", "des3"] } }], onEvent: log.onEvent, now: () => NOW });
+const manual = createScepServer({
+  profiles: [{ ...profile, transactions: new MemoryTransactionStore({ now: () => NOW }), issue: issuingHook(ca, calls, (ctx) => (ctx.approved ? undefined : { status: "PENDING" })) }],
+  onEvent: log.onEvent,
+  now: () => NOW,
 });
 
 async function exchange(to: ScepServer, built: BuiltRequest): Promise<{ body: Uint8Array; rep: Awaited<ReturnType<typeof readCertRep>> }> {

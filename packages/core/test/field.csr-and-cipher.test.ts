@@ -20,27 +20,19 @@
  *   https://github.com/scepman/scepclient/issues/21), RC2 and AES-ECB are not
  *   SCEP content ciphers: FAILURE badAlg naming the OID, nothing issued.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as der from "../src/lib/der.js";
 import * as oids from "../src/oids.js";
 import { buildSignedData } from "../src/cms/signed-data.js";
 import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
 import { encodeScepAttributes } from "../src/message/attributes.js";
 import { MessageType } from "../src/message/types.js";
-import { CertificationRequest, buildPkcsReq, createSelfSignedSigner, importKeyPairPem, readCertRep, type IssueContext, type ScepServer } from "../src/index.js";
+import { CertificationRequest, buildPkcsReq, createSelfSignedSigner, importKeyPairPem, readCertRep } from "../src/index.js";
 import { withScratch } from "./support/openssl.js";
-import { NOW, eventLog, hex, postPki, staticScep, type Device, type TestCa } from "./support/server-pki.js";
+import { NOW, hex, postPki, staticScep } from "./support/server-pki.js";
 
 const CHALLENGE = "Field_Pw-7";
-let ca: TestCa;
-let device: Device;
-let calls: IssueContext[];
-let log: ReturnType<typeof eventLog>;
-let server: ScepServer;
-
-beforeAll(async () => {
-  ({ ca, device, calls, log, server } = await staticScep({ caName: "Field CSR CA", deviceCn: "field-csr-device", challenge: CHALLENGE }));
-});
+const { ca, device, calls, log, server } = await staticScep({ caName: "Field CSR CA", deviceCn: "field-csr-device", challenge: CHALLENGE });
 
 /** Makes a key and a CSR with `openssl req` under `config` (its [req] section), and enrolls with them. */
 async function enrollOpensslCsr(config: string, extraArgs: string[] = []) {

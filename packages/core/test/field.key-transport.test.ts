@@ -26,24 +26,15 @@ import {
   generateCsr,
   type BuiltRequest,
   type DigestAlgorithm,
-  type IssueContext,
   type KeyTransport,
   type ScepServer,
 } from "../src/index.js";
 import { parseSignedData } from "../src/cms/signed-data.js";
 import { parseEnvelopedData } from "../src/cms/enveloped-data.js";
-import { NOW, eventLog, hex, issuingHook, postPki, readReply, staticScep, type Device, type TestCa } from "./support/server-pki.js";
+import { NOW, hex, issuingHook, postPki, readReply, staticScep } from "./support/server-pki.js";
 
 const CHALLENGE = "field-kt";
-let ca: TestCa;
-let device: Device;
-let calls: IssueContext[];
-let log: ReturnType<typeof eventLog>;
-let server: ScepServer;
-
-beforeAll(async () => {
-  ({ ca, device, calls, log, server } = await staticScep({ caName: "Field Key Transport CA", deviceCn: "field-kt-device", challenge: CHALLENGE }));
-});
+const { ca, device, calls, log, server, profile } = await staticScep({ caName: "Field Key Transport CA", deviceCn: "field-kt-device", challenge: CHALLENGE });
 
 /** The reply envelope's recipient, read off the wire (what the client has to unwrap). */
 function replyRecipient(body: Uint8Array): { transport: KeyTransport; oaepHash?: DigestAlgorithm } {
@@ -111,11 +102,8 @@ describe("RFC 8894 §3.3.2: every SUCCESS path wraps the reply the way its own r
     manual = createScepServer({
       profiles: [
         {
+          ...profile,
           name: "p",
-          path: "/scep",
-          caCertificate: ca.cert,
-          signer: ca.key,
-          challenge: { type: "static", password: CHALLENGE },
           transactions: new MemoryTransactionStore({ now: () => NOW }),
           issue: issuingHook(ca, calls, (ctx) => (ctx.approved ? undefined : { status: "PENDING" })),
           getCert: async () => device.signer.certificate,

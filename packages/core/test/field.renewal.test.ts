@@ -13,35 +13,17 @@
  * - A renewal signed by a certificate from another CA was accepted
  *   (micromdm/scep#117, https://github.com/micromdm/scep/issues/117).
  */
-import { beforeAll, describe, expect, it } from "vitest";
-import { LocalKey, MemoryTransactionStore, buildPkcsReq, createScepServer, type Certificate, type IssueContext, type ScepServer } from "../src/index.js";
-import { DAY, NOW, createDevice, createTestCa, csrFor, eventLog, hex, issuingHook, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
+import { describe, expect, it } from "vitest";
+import { LocalKey, MemoryTransactionStore, buildPkcsReq } from "../src/index.js";
+import { DAY, NOW, createDevice, createTestCa, csrFor, hex, postPki, readReply, staticScep } from "./support/server-pki.js";
 
 const CHALLENGE = "field-renewal";
-let ca: TestCa;
-let foreign: TestCa;
-let device: Device;
-let old: LocalKey;
-let oldCert: Certificate;
-let calls: IssueContext[];
-let log: ReturnType<typeof eventLog>;
-let server: ScepServer;
-
-beforeAll(async () => {
-  [ca, foreign] = await Promise.all([createTestCa("Field Renewal CA"), createTestCa("Field Foreign CA")]);
-  device = await createDevice({ cn: "field-renewal-device", challengePassword: CHALLENGE });
-  oldCert = await ca.issue(device.csr, { notBefore: new Date(NOW.getTime() - 30 * DAY), notAfter: new Date(NOW.getTime() + 5 * DAY) });
-  old = LocalKey.from(oldCert, device.keys.privateKey);
-  calls = [];
-  log = eventLog();
-  server = createScepServer({
-    profiles: [
-      { path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: CHALLENGE }, transactions: new MemoryTransactionStore({ now: () => NOW }), issue: issuingHook(ca, calls) },
-    ],
-    onEvent: log.onEvent,
-    now: () => NOW,
-  });
-});
+const [{ ca, device, calls, log, server }, foreign] = await Promise.all([
+  staticScep({ caName: "Field Renewal CA", deviceCn: "field-renewal-device", challenge: CHALLENGE, profile: { transactions: new MemoryTransactionStore({ now: () => NOW }) } }),
+  createTestCa("Field Foreign CA"),
+]);
+const oldCert = await ca.issue(device.csr, { notBefore: new Date(NOW.getTime() - 30 * DAY), notAfter: new Date(NOW.getTime() + 5 * DAY) });
+const old = LocalKey.from(oldCert, device.keys.privateKey);
 
 async function renew(signer: LocalKey, options: { renewal: boolean; csr: Uint8Array; transactionId?: string }) {
   const built = await buildPkcsReq({ csr: options.csr, signer, recipient: ca.cert, renewal: options.renewal, now: NOW, ...(options.transactionId ? { transactionId: options.transactionId } : {}) });

@@ -25,28 +25,20 @@
  * - senderNonce of another length than 16 bytes is echoed as it came; a missing
  *   or empty one is a short HTTP 400, never a 5xx.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as der from "../src/lib/der.js";
 import * as nc from "../src/lib/node-crypto.js";
 import * as oids from "../src/oids.js";
 import { attribute } from "../src/cms/signed-data.js";
 import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
 import { DIGEST_OID } from "../src/algorithms.js";
-import { readCertRep, type IssueContext, type ScepServer } from "../src/index.js";
-import { eventLog, hex, postPki, staticScep, type Device, type TestCa } from "./support/server-pki.js";
+import { readCertRep } from "../src/index.js";
+import { hex, postPki, staticScep } from "./support/server-pki.js";
 
 const CHALLENGE = "field-attrs";
 const SHA256_WITH_RSA = "1.2.840.113549.1.1.11";
 const RANDOM_NONCE = "1.2.840.113549.1.9.25.3";
-let ca: TestCa;
-let device: Device;
-let calls: IssueContext[];
-let log: ReturnType<typeof eventLog>;
-let server: ScepServer;
-
-beforeAll(async () => {
-  ({ ca, device, calls, log, server } = await staticScep({ caName: "Field Attributes CA", deviceCn: "field-attrs-device", challenge: CHALLENGE }));
-});
+const { ca, device, log, server } = await staticScep({ caName: "Field Attributes CA", deviceCn: "field-attrs-device", challenge: CHALLENGE });
 
 interface Spelling {
   messageType?: der.Der;

@@ -16,29 +16,19 @@ import {
   rawQueryParam,
   readCertRep,
   type BuiltRequest,
-  type IssueContext,
   type ScepEvent,
   type ScepServer,
 } from "../src/index.js";
-import { NOW, ORIGIN, b64, createTestCa, eventLog, getOp, getPki, hex, issuingHook, postPki, readReply, staticScep, type Device, type TestCa } from "./support/server-pki.js";
+import { NOW, ORIGIN, b64, createTestCa, eventLog, getOp, getPki, hex, issuingHook, postPki, readReply, staticScep } from "./support/server-pki.js";
 
 const CHALLENGE = "s3cret-wire";
 const DEFAULT_CAPS = "AES\nDES3\nPOSTPKIOperation\nRenewal\nSHA-1\nSHA-256\nSHA-384\nSHA-512\nSCEPStandard";
 
-let ca: TestCa;
-let foreign: TestCa;
-let device: Device;
-let calls: IssueContext[];
-let log: { events: ScepEvent[]; onEvent: (e: ScepEvent) => void };
-let server: ScepServer;
+const [{ ca, device, log, server }, foreign] = await Promise.all([staticScep({ caName: "Wire CA", deviceCn: "wire-device", challenge: CHALLENGE }), createTestCa("Foreign CA")]);
 
 // Nothing a client sends here is a server fault: no request of any test may end in a 5xx.
 afterEach(() => {
   expect(log.events.filter((e) => e.status >= 500 || e.outcome === "error")).toEqual([]);
-});
-
-beforeAll(async () => {
-  [{ ca, device, calls, log, server }, foreign] = await Promise.all([staticScep({ caName: "Wire CA", deviceCn: "wire-device", challenge: CHALLENGE }), createTestCa("Foreign CA")]);
 });
 
 /** A PKCSReq whose base64 has `=` padding, `+` and `/` (so every encoding below is really exercised). */

@@ -229,27 +229,30 @@ export function eventLog(): { events: ScepEvent[]; onEvent: (e: ScepEvent) => vo
   return { events, onEvent: (e) => void events.push(e) };
 }
 
-/** What {@link staticScep} starts: the CA, a device holding the challenge, the issue calls and events recorded, the server. */
+/** What {@link staticScep} starts: the CA, a device holding the challenge, the issue calls and events recorded, the server and its profile. */
 export interface StaticScep {
   ca: TestCa;
   device: Device;
   calls: IssueContext[];
   log: ReturnType<typeof eventLog>;
   server: ScepServer;
+  /** The server's one profile (a suite spreads it into servers of its own). */
+  profile: ScepProfile;
 }
 
-/** A server with one profile at /scep: a new test CA named `caName` issuing to anyone with the static `challenge`, on the suites' clock. */
-export async function staticScep(o: { caName: string; deviceCn: string; challenge: string }): Promise<StaticScep> {
+/**
+ * A server with one profile at /scep: a new test CA named `caName` issuing to anyone with the static `challenge`,
+ * on the suites' clock; `profile` adds to or replaces the profile's members. Suites call it at their top level
+ * (`const { ca, device, … } = await staticScep(…)`), once per file.
+ */
+export async function staticScep(o: { caName: string; deviceCn: string; challenge: string; profile?: Partial<ScepProfile> }): Promise<StaticScep> {
   const ca = await createTestCa(o.caName);
   const device = await createDevice({ cn: o.deviceCn, challengePassword: o.challenge });
   const calls: IssueContext[] = [];
   const log = eventLog();
-  const server = createScepServer({
-    profiles: [{ path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: o.challenge }, issue: issuingHook(ca, calls) }],
-    onEvent: log.onEvent,
-    now: () => NOW,
-  });
-  return { ca, device, calls, log, server };
+  const profile: ScepProfile = { path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: o.challenge }, issue: issuingHook(ca, calls), ...o.profile };
+  const server = createScepServer({ profiles: [profile], onEvent: log.onEvent, now: () => NOW });
+  return { ca, device, calls, log, server, profile };
 }
 
 /** Hex of bytes (compares Buffers and Uint8Arrays by content). */
