@@ -67,8 +67,8 @@ function checkCaCertificate(certificate: x509.X509Certificate, source: string): 
  * The CA certificate (the one whose public key is `privateKey`'s, wherever it
  * stands in the file) and the certificates above it, ordered by issuer from
  * its issuer up to the root (RFC 5280 §6.1: by name and signature, not by the
- * order in the file): @scep/core's sortCertificateBundle, as LocalKey.from and
- * a profile's caCertificate bundle do it.
+ * order in the file): @scep/core's sortCertificateBundle, as a profile's
+ * caCertificate bundle does it.
  */
 function pickCertificates(
   certificateText: string,

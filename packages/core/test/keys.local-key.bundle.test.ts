@@ -48,6 +48,7 @@ describe("LocalKey.from: a PEM bundle (RFC 7468) gives the certificate of the pr
   it.each([
     ["issuing CA first", ["issuing.pem", "root.pem"]],
     ["root first", ["root.pem", "issuing.pem"]],
+    ["a certificate of neither between them", ["root.pem", "other.pem", "issuing.pem"]],
   ])("%s: bytes and text pick CN=Bundle Issuing for its key", (_, names) => {
     expect(LocalKey.from(bundle(...names), file("issuing.key")).certificate.subject).toBe("CN=Bundle Issuing");
     expect(LocalKey.from(bundle(...names).toString("utf8"), text("issuing.key")).certificate.subject).toBe("CN=Bundle Issuing");

@@ -13,7 +13,6 @@ import * as nc from "../lib/node-crypto.js";
 import * as der from "../lib/der.js";
 import { fromPem, pemTextOf } from "../lib/bytes.js";
 import { KeyWorkerPool } from "./key-worker-pool.js";
-import { sortCertificateBundle } from "../x509/certificate-bundle.js";
 
 /** `-----BEGIN ENCRYPTED PRIVATE KEY-----` (PKCS#8, RFC 5958 §3) or a legacy OpenSSL header `Proc-Type: 4,ENCRYPTED` (RFC 1421 §4.6.1.1). */
 const ENCRYPTED_PEM = /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type:\s*4\s*,\s*ENCRYPTED/m;
@@ -316,9 +315,12 @@ export class LocalKey implements Signer, Decrypter {
     }
     let cert = certs[0]!;
     if (certs.length > 1) {
-      const bundle = sortCertificateBundle(certs, [nc.spkiOf(key)]);
-      if (!bundle.ofKey) throw new KeyError(`the private key does not match the certificate (tried all ${certs.length} certificates of the PEM bundle)`);
-      cert = bundle.certificate;
+      // Only the certificate of the key is kept: the order of the others (their issuer path) is no concern here, so
+      // no issuer signature is checked.
+      const spki = nc.spkiOf(key);
+      const ofKey = certs.find((c) => nc.samePublicKey(spki, c.spki));
+      if (!ofKey) throw new KeyError(`the private key does not match the certificate (tried all ${certs.length} certificates of the PEM bundle)`);
+      cert = ofKey;
     }
     const pool = options.workerPool === true ? KeyWorkerPool.shared() : options.workerPool || undefined;
     return new LocalKey(cert, key, options.threadPool ?? false, pool);

@@ -1,7 +1,8 @@
 /**
  * A bundle of certificates from one file: which one is the certificate of a key, and which stand above it in issuer
- * order (RFC 5280 §6.1), whatever their order in the file. The one implementation behind `LocalKey.from`'s bundle,
- * a profile's `caCertificate` bundle and the example CA's certificate file.
+ * order (RFC 5280 §6.1), whatever their order in the file. The one implementation behind a profile's
+ * `caCertificate` bundle and the example CA's certificate file (`LocalKey.from` needs only the certificate of its key,
+ * and finds it without checking signatures).
  *
  * @module
  */
