@@ -8,7 +8,7 @@ import type { FailInfo } from "../errors.js";
 import { InvalidArgumentError, IssueHookError, type ScepError } from "../errors.js";
 import type { AlgorithmPolicy } from "../policy.js";
 import type { Decrypter, Signer } from "../keys/key.js";
-import { Certificate } from "../x509/certificate.js";
+import { Certificate, certificatesIn } from "../x509/certificate.js";
 import { sortCertificateBundle } from "../x509/certificate-bundle.js";
 import type { CertificationRequest } from "../x509/certification-request.js";
 import type { PkiRequest } from "../message/pki-message.js";
@@ -238,9 +238,9 @@ export interface ResolvedProfile {
   stats: { outcomes: Record<string, number>; reasons: Record<string, number> };
 }
 
-/** Certificates of a list whose entries may each be a PEM bundle (every block counts; see `Certificate.dersOf`). */
+/** Certificates of a list whose entries may each be a PEM bundle (every block counts; see `Certificate.dersOf`), each parsed once. */
 export function toCerts(list: readonly (Certificate | Uint8Array | string)[]): Certificate[] {
-  return list.flatMap((c) => (c instanceof Certificate ? [c] : Certificate.dersOf(c).map((d) => new Certificate(d))));
+  return list.flatMap((c) => certificatesIn(c));
 }
 
 /**

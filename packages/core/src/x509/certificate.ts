@@ -35,6 +35,17 @@ function pemCertificates(value: Uint8Array | string): Certificate[] | undefined 
   return text === undefined ? undefined : Certificate.fromPem(text);
 }
 
+/**
+ * Every certificate in `value`, as {@link Certificate.dersOf} reads it (every block of a PEM bundle), each parsed once
+ * (internal: not exported by the package).
+ *
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` (PEM without a CERTIFICATE block), Asn1Error `ERR_ASN1` (bad DER).
+ */
+export function certificatesIn(value: Certificate | Uint8Array | string): Certificate[] {
+  if (value instanceof Certificate) return [value];
+  return pemCertificates(value) ?? [new Certificate(value as Uint8Array)];
+}
+
 /** The public key of a certificate, looked up once per Certificate object (internal: not exported by the package). */
 // Assigned by Certificate's static block, which can read its private field.
 export let publicKeyOf: (certificate: Certificate) => nc.KeyObject;
