@@ -44,9 +44,10 @@ export interface ReloaderOptions<T> {
 
 /**
  * Runs reloads one at a time: a SIGHUP that arrives while one runs schedules exactly one more after it (the files
- * may have changed again), further ones coalesce into it. `reload()` resolves true when the new state is in service.
+ * may have changed again), further ones coalesce into it. `reload()` resolves true when the new state is in service;
+ * `idle()` once none runs or waits.
  */
-export function createReloader<T>(o: ReloaderOptions<T>): { reload(trigger: string): Promise<boolean> } {
+export function createReloader<T>(o: ReloaderOptions<T>): { reload(trigger: string): Promise<boolean>; idle(): Promise<void> } {
   let running: Promise<boolean> | undefined;
   let again: Promise<boolean> | undefined;
   const once = async (trigger: string): Promise<boolean> => {
@@ -78,5 +79,9 @@ export function createReloader<T>(o: ReloaderOptions<T>): { reload(trigger: stri
     });
     return again;
   };
-  return { reload };
+  /** Resolves once no reload runs or waits (each one has applied or discarded what it loaded). */
+  const idle = async (): Promise<void> => {
+    while (running || again) await (again ?? running)!.catch(() => undefined);
+  };
+  return { reload, idle };
 }

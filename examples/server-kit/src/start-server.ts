@@ -642,13 +642,26 @@ export async function startServer(
   const port = (http.address() as AddressInfo).port;
   const urls = scepUrls(config.host, port, kit.profiles.map((p) => p.path));
   const adminPort = adminHttp ? (adminHttp.address() as AddressInfo).port : undefined;
+  // Kits a reload replaced or built and then refused: closing (their CRL being written), awaited by stop().
+  const retiring = new Set<Promise<void>>();
+  const retire = (k: ScepKit): void => {
+    const closing = k.close().catch(() => undefined);
+    retiring.add(closing);
+    void closing.finally(() => retiring.delete(closing));
+  };
   const stop = (): Promise<void> =>
     (stopping ??= new Promise<void>((done) => {
-      // The stores close after the CRL being written (it reads the revocation store) is on disk.
+      // The stores close after the CRL being written (it reads the revocation store) is on disk: the kit's, and those
+      // of kits a reload (one still running when stop() came, which is then refused) retired.
       const closed = kit.close();
       adminHttp?.close();
       adminHttp?.closeAllConnections();
-      http.close(() => void closed.then(() => kit.stores.close()).finally(done));
+      const retired = async (): Promise<void> => {
+        await closed;
+        await reloader.idle();
+        await Promise.all(retiring);
+      };
+      http.close(() => void retired().then(() => kit.stores.close()).finally(done));
       http.closeIdleConnections();
       setTimeout(() => http.closeAllConnections(), config.shutdownTimeoutMs).unref();
     }));
@@ -690,7 +703,7 @@ export async function startServer(
       try {
         return { kit: nextKit, listener: listenerFor(nextKit), restartNeeded };
       } catch (e) {
-        void nextKit.close();
+        retire(nextKit);
         throw e;
       }
     },
@@ -699,10 +712,10 @@ export async function startServer(
       const old = kit;
       kit = next.kit;
       listener = next.listener;
-      void old.close();
+      retire(old);
       kit.startRevocationSync();
     },
-    discard: (next) => void next.kit.close(),
+    discard: (next) => retire(next.kit),
     describe: (next) => ({
       ca: next.kit.ca.subject,
       fingerprintSha256: next.kit.ca.fingerprintSha256,

@@ -46,4 +46,34 @@ describe("startServer: reload() and stop()", () => {
       { trigger: "api", error: "the server is stopping" }, // refused before loading
     ]);
   }, 60_000);
+
+  it("the kit a refused reload built is closed: its CRL schedule's timer is cleared (discard), like the stopped kit's", async () => {
+    vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    const server = (await startServer("reload-stop", () => (_req, res) => void res.end(), {
+      argv: ["--host", "127.0.0.1", "--port", "0", "--data-dir", join(dir, "data-discard")],
+      env: { SCEP_CHALLENGE: "reload-stop-test-challenge" },
+    }))!;
+    // Every interval timer made from now on (the reload's kit makes its CRL schedule's) and every one cleared.
+    const made: unknown[] = [];
+    const cleared = new Set<unknown>();
+    const setInterval = globalThis.setInterval;
+    const clearInterval = globalThis.clearInterval;
+    vi.spyOn(globalThis, "setInterval").mockImplementation(((...args: Parameters<typeof setInterval>) => {
+      const timer = setInterval(...args);
+      made.push(timer);
+      return timer;
+    }) as typeof setInterval);
+    vi.spyOn(globalThis, "clearInterval").mockImplementation(((timer: Parameters<typeof clearInterval>[0]) => {
+      cleared.add(timer);
+      clearInterval(timer);
+    }) as typeof clearInterval);
+
+    const reloading = server.reload();
+    const stopped = server.stop();
+    expect(await reloading).toBe(false);
+    await stopped;
+    expect(made.length).toBeGreaterThan(0); // the reload did build a kit (refused when it would apply)
+    expect(made.filter((t) => !cleared.has(t))).toEqual([]);
+  }, 60_000);
 });
