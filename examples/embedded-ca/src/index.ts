@@ -19,10 +19,12 @@
  */
 export { openFileCa } from "./open-file-ca.js";
 export type {
+  CertificatePage,
   FileCa,
   IssueOptions,
   IssuedCertificate,
   IssuedCertificateRecord,
+  ListPageOptions,
   OpenFileCaOptions,
   SignedCrl,
 } from "./open-file-ca.js";

@@ -7,8 +7,8 @@ import { CRL_DISTRIBUTION_POINTS_OID, crlDistributionPointsValue, signCrl } from
 import type { CaKeyAlgorithm, CaMaterial } from "./ca-material.js";
 import { DEFAULT_CA_SUBJECT, loadCaFiles, openDefaultCa, parseDistinguishedName } from "./default-ca.js";
 import { EmbeddedCaError, isEmbeddedCaError } from "./errors.js";
-import { canonicalSerial, IndexLookup } from "./index-lookup.js";
-import { INDEX_FILE, IndexWriter, readIndex, type IndexLine } from "./issuance-index.js";
+import { IndexLookup, type IndexPage, type IndexPageOptions } from "./index-lookup.js";
+import { INDEX_FILE, IndexWriter, type IndexLine } from "./issuance-index.js";
 import { checkDecodedCsr, parseCsr, prepareCertificate, type CertificateExtension } from "./issue-certificate.js";
 import { ensureDirectory, ensureFile } from "./lib/durable-fs.js";
 import { firstPemBlock, toPem } from "./lib/pem.js";
@@ -198,6 +198,48 @@ export interface IssuedCertificateRecord {
 }
 
 /**
+ * Options of {@link FileCa.listPage}.
+ *
+ * @example
+ * ```ts
+ * import type { ListPageOptions } from "@scep-examples/embedded-ca";
+ *
+ * const second: ListPageOptions = { offset: 50, limit: 50, serial: "4F:1C" };
+ * ```
+ */
+export interface ListPageOptions {
+  /** Records skipped, newest first (default 0). */
+  offset?: number;
+  /** Most records returned (default: all). */
+  limit?: number;
+  /** Keep records whose subject DN contains this, ignoring case (e.g. `"cn=device-4"`). */
+  subject?: string;
+  /**
+   * Keep records whose serial is this one in any spelling of `normalizeSerialNumber` (`80…`, `0080…`, `00:80:…`)
+   * or holds it as a run of hex digits (a part copied from a log line; `:` and spaces ignored, any case).
+   */
+  serial?: string;
+}
+
+/**
+ * A page returned by {@link FileCa.listPage}.
+ *
+ * @example
+ * ```ts
+ * import type { CertificatePage } from "@scep-examples/embedded-ca";
+ *
+ * const page: CertificatePage = await ca.listPage({ limit: 10 });
+ * console.log(page.total, page.records.map((r) => r.serialNumber));
+ * ```
+ */
+export interface CertificatePage {
+  /** The page's records, newest first. */
+  records: IssuedCertificateRecord[];
+  /** Records matching the filters on all pages. */
+  total: number;
+}
+
+/**
  * A CA whose state lives in a directory: see {@link openFileCa}.
  *
  * Durability guarantees (process crash = `kill -9`; power loss = as far as the
@@ -301,10 +343,11 @@ export interface FileCa {
    * For a serial on several lines the first line counts.
    *
    * Cost: not a read of the index. The CA keeps a map serial → byte offset of
-   * its line, built on the first look-up; later calls stat the index, read only
+   * its line, built on the first look-up or listing; later calls stat the index, read only
    * what was appended since (by any process sharing `dataDir`; a last line
    * still without its newline is read once complete), and on a hit read that
-   * one line. A truncated or replaced index is read again from the start.
+   * one line. An index truncated, replaced, or rewritten in place (same size, new
+   * mtime) is read again from the start.
    *
    * @throws EmbeddedCaError `INVALID_OPTIONS` for a malformed serial, `STORAGE_FAILED`
    *
@@ -317,9 +360,9 @@ export interface FileCa {
   getCertificate(serialNumber: string): Promise<IssuedCertificate | undefined>;
 
   /**
-   * Reads the issuance index (all processes' issuances, in append order):
-   * the whole file per call (a serial's line: {@link FileCa.getCertificate}).
-   * Torn lines left by a crash are skipped.
+   * Every record of the issuance index (all processes' issuances, in append order; a serial on several lines is
+   * listed once per line). Torn lines left by a crash are skipped, and so is a last line still being written.
+   * For one page of it, newest first, use {@link FileCa.listPage}, which reads only that page.
    *
    * @throws EmbeddedCaError `STORAGE_FAILED`
    *
@@ -329,6 +372,25 @@ export interface FileCa {
    * ```
    */
   list(): Promise<IssuedCertificateRecord[]>;
+
+  /**
+   * One page of the issuance index, newest first, and how many records match on all pages (the admin API's
+   * `GET /admin/scep/certificates`). Same records as {@link FileCa.list} (in reverse), filtered.
+   *
+   * Cost: as {@link FileCa.getCertificate}'s look-up (a stat, and a read of what was appended since), then a read
+   * of the page's lines only (adjacent lines in one read), not of the index: the serials are in memory, so a
+   * `serial` filter costs no read either. A `subject` filter reads every record whose serial matches (the subjects
+   * are not kept in memory).
+   *
+   * @throws EmbeddedCaError `INVALID_OPTIONS` (an offset or limit that is not an integer ≥ 0, a serial that is not hex), `STORAGE_FAILED`
+   *
+   * @example
+   * ```ts
+   * const { records, total } = await ca.listPage({ offset: 0, limit: 50, subject: "device-" });
+   * console.log(`${records.length} of ${total}`, records[0]?.serialNumber);
+   * ```
+   */
+  listPage(options?: ListPageOptions): Promise<CertificatePage>;
 
   /** Where revocations are recorded (the `revocations` option). */
   readonly revocations: RevocationStore;
@@ -572,19 +634,41 @@ class FileCaImpl implements FileCa {
   }
 
   async list(): Promise<IssuedCertificateRecord[]> {
-    let contents;
+    return (await this.#page({})).records.map(toRecord).reverse();
+  }
+
+  async listPage(options: ListPageOptions = {}): Promise<CertificatePage> {
+    if (typeof options !== "object" || options === null) throw invalidOptions("listPage() takes an options object");
+    const { offset = 0, limit } = options;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw invalidOptions(`offset must be an integer >= 0, got ${String(offset)}`);
+    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) throw invalidOptions(`limit must be an integer >= 0, got ${String(limit)}`);
+    let serial: ((s: string) => boolean) | undefined;
+    if (options.serial !== undefined && options.serial !== "") {
+      let canonical: string;
+      try {
+        canonical = normalizeSerialNumber(options.serial);
+      } catch (error) {
+        throw invalidOptions(`serial must be hex, got ${String(options.serial)}: ${(error as Error).message}`);
+      }
+      const digits = options.serial.replace(/[:\s]/g, "").toLowerCase();
+      serial = (s) => s === canonical || s.includes(digits);
+    }
+    const subject = options.subject?.toLowerCase();
+    const page = await this.#page({
+      offset,
+      ...(limit === undefined ? {} : { limit }),
+      ...(serial ? { serial } : {}),
+      ...(subject ? { record: (r: IndexLine) => r.subject.toLowerCase().includes(subject) } : {}),
+    });
+    return { records: page.records.map(toRecord), total: page.total };
+  }
+
+  async #page(options: IndexPageOptions): Promise<IndexPage> {
     try {
-      contents = await readIndex(join(this.dataDir, INDEX_FILE));
+      return await this.#lookup.page(options);
     } catch (error) {
       throw storageFailed(`cannot read ${INDEX_FILE}`, error);
     }
-    return contents.records.map((line) => ({
-      serialNumber: canonicalSerial(line.serial),
-      subject: line.subject,
-      notBefore: new Date(line.notBefore),
-      notAfter: new Date(line.notAfter),
-      issuedAt: new Date(line.issuedAt),
-    }));
   }
 
   async revoke(serialNumber: string, reason: RevocationReason): Promise<RevokeResult & { subject: string }> {
@@ -626,6 +710,17 @@ class FileCaImpl implements FileCa {
     })();
     return this.#signing;
   }
+}
+
+/** A listed index line as {@link FileCa.list} gives it. */
+function toRecord(line: IndexPage["records"][number]): IssuedCertificateRecord {
+  return {
+    serialNumber: line.canonicalSerial,
+    subject: line.subject,
+    notBefore: new Date(line.notBefore),
+    notAfter: new Date(line.notAfter),
+    issuedAt: new Date(line.issuedAt),
+  };
 }
 
 /**

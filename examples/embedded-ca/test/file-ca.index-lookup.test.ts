@@ -1,7 +1,7 @@
 // A serial look-up (getCertificate: GetCert RFC 8894 §3.3.4, GetCRL's issuer check, revoke) costs a stat and, when
 // the index grew, a read of what was appended: not a read of the whole index.jsonl. IndexLookup's byte counter says
 // what each look-up read; FileCa instances sharing a data directory stand in for the server's worker processes.
-import { appendFileSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, renameSync, statSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { openFileCa, type IssuedCertificate } from "../src/index.js";
@@ -117,6 +117,23 @@ describe("IndexLookup reads the index once, then only what was appended", () => 
     expect(await lookup.find(serialOf(0))).toEqual(line(serialOf(0)));
   });
 
+  it("an index rewritten in place at the same size is noticed by its mtime: a serial the rewrite put in is found (a miss, no mismatching hit)", async () => {
+    const path = join(dir, "same-size.jsonl");
+    writeSyntheticIndex(path, 4);
+    const lookup = new IndexLookup(path);
+    expect(await lookup.find(serialOf(2))).toEqual(line(serialOf(2)));
+    const { mtimeMs } = statSync(path);
+    // As an editor saves in place (same inode, O_TRUNC): line 2 now holds another serial of the same length.
+    const changed = line(serialOf(0xabc), `CN=device-${serialOf(2).slice(-6)}`);
+    writeFileSync(path, Buffer.concat([line(serialOf(0)), line(serialOf(1)), changed, line(serialOf(3))].map(encodeIndexLine)));
+    // A person's edit comes seconds after the look-up; utimes stands for that time, without sleeping (a rewrite
+    // within the file system's timestamp granularity of the last stat is the documented blind spot).
+    utimesSync(path, new Date(), new Date(mtimeMs + 5_000));
+    expect(await lookup.find(serialOf(0xabc))).toEqual(changed); // not in the map built before: only a rebuild finds it
+    expect(await lookup.find(serialOf(2))).toBeUndefined();
+    expect((await lookup.page()).records.map((r) => r.serial)).toEqual([3, 0xabc, 1, 0].map(serialOf));
+  });
+
   it("keeps readIndex's tolerance: torn and foreign lines skipped, a record glued onto a torn one found, the FIRST line of a duplicated serial, any spelling", async () => {
     const path = join(dir, "tolerant.jsonl");
     const first = line(serialOf(1), "CN=first");
@@ -150,6 +167,36 @@ describe("IndexLookup reads the index once, then only what was appended", () => 
     const found = await Promise.all(asked.map((s) => lookup.find(s)));
     expect(found).toEqual(asked.map((s) => line(s)));
     expect(lookup.bytesRead).toBe(size + asked.reduce((sum, s) => sum + bytes(line(s)), 0));
+  });
+
+  it("page(): newest first, and a page reads only its own lines (adjacent ones in one read), the serial filter none", async () => {
+    const path = join(dir, "pages.jsonl");
+    const size = writeSyntheticIndex(path, LINES);
+    const lookup = new IndexLookup(path);
+    const first = await lookup.page({ offset: 0, limit: 50 });
+    expect(first.total).toBe(LINES);
+    expect(first.records.map((r) => r.serial)).toEqual(Array.from({ length: 50 }, (_, n) => serialOf(LINES - 1 - n)));
+    expect(first.records[0]).toEqual({ ...line(serialOf(LINES - 1)), canonicalSerial: serialOf(LINES - 1) });
+    const pageBytes = (from: number, count: number): number =>
+      Array.from({ length: count }, (_, n) => bytes(line(serialOf(from - n)))).reduce((a, b) => a + b, 0);
+    expect(lookup.bytesRead).toBe(size + pageBytes(LINES - 1, 50)); // the build, then the page
+
+    let before = lookup.bytesRead;
+    const third = await lookup.page({ offset: 100, limit: 50 });
+    expect(third.records.map((r) => r.serial)).toEqual(Array.from({ length: 50 }, (_, n) => serialOf(LINES - 101 - n)));
+    expect(lookup.bytesRead - before).toBe(pageBytes(LINES - 101, 50));
+
+    before = lookup.bytesRead;
+    const bySerial = await lookup.page({ serial: (s) => s.endsWith("4e2"), limit: 2 }); // 0x4e2 = 1250, 0x14e2, 0x24e2, 0x34e2, 0x44e2
+    expect([bySerial.total, bySerial.records.map((r) => r.serial)]).toEqual([5, [serialOf(0x44e2), serialOf(0x34e2)]]);
+    expect(lookup.bytesRead - before).toBe(bytes(line(serialOf(0x44e2))) * 2); // two lines apart: two reads, nothing else
+
+    before = lookup.bytesRead;
+    const bySubject = await lookup.page({ record: (r) => r.subject.endsWith("4e2"), offset: 1, limit: 2 });
+    expect([bySubject.total, bySubject.records.map((r) => r.serial)]).toEqual([5, [serialOf(0x34e2), serialOf(0x24e2)]]);
+    expect(lookup.bytesRead - before).toBe(size); // a subject is not in memory: every line is read
+
+    expect(await lookup.page({ offset: LINES, limit: 50 })).toEqual({ records: [], total: LINES });
   });
 
   it("a missing index is empty", async () => {
