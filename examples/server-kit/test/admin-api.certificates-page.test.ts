@@ -60,7 +60,7 @@ async function expected(query: string): Promise<unknown> {
     .flatMap((l) => {
       try {
         const r = JSON.parse(l) as Record<string, string>;
-        return typeof r.serial === "string" ? [{ ...r, serial: canonical(r.serial) }] : [];
+        return typeof r.serial === "string" ? [{ ...r, serial: canonical(r.serial) } as Record<string, string> & { serial: string }] : [];
       } catch {
         return [];
       }
