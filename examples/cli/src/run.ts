@@ -24,7 +24,8 @@ ${COMMANDS.map((c) => `  ${c.name.padEnd(11)} ${c.summary}`).join("\n")}
 
 Run "scep <command> --help" for a command's options; "scep --version" prints the version.
 Exit codes: 0 ok, 1 error, 2 FAILURE, 3 PENDING, 4 HTTP/network, 5 CA does not
-match --ca-fingerprint/--ca-cert, 64 usage, 66 unreadable input.`;
+match --ca-fingerprint/--ca-cert, 64 usage, 66 unreadable input, 73 output
+file cannot be written.`;
 
 /** Runs one command line; returns the exit code. */
 export async function main(argv: readonly string[], ctx: Context): Promise<number> {

@@ -1,9 +1,10 @@
 /**
  * Exit codes and stderr lines for what micromdm never does, against a
  * loopback server built from @scep/core: PENDING (exit 3), PENDING then
- * SUCCESS after one CertPoll, FAILURE without a challenge (exit 2), HTTP 500
- * and a CA that never answers (exit 4), a refused connection (exit 4), and a
- * CA that does not match --ca-fingerprint/--ca-cert (exit 5). A generated key
+ * SUCCESS after one CertPoll, FAILURE from every command in one style
+ * (exit 2), HTTP 500 and a CA that never answers (exit 4), a refused
+ * connection (exit 4), a CA that does not match --ca-fingerprint/--ca-cert
+ * (exit 5), and an output file that cannot be written (exit 73). A generated key
  * is left on disk only when needed (SUCCESS, PENDING), so a failed command can
  * simply be run again. The CLI runs as a child process.
  */
@@ -106,6 +107,8 @@ describe("PENDING", () => {
 
 const NO_CHALLENGE = "note: no --challenge given: the request carries no challenge password\n";
 
+const CHALLENGE_WHERE = "the CA's challenge (the example servers: SCEP_CHALLENGE, or the file <data-dir>/challenge; a one-time challenge works once)";
+
 describe("FAILURE without a challenge exits 2 and says why", () => {
   it("names the missing challenge before the CA's text; no key is left, so the same command runs again", async () => {
     server = await startFakeScepServer("failure");
@@ -113,7 +116,7 @@ describe("FAILURE without a challenge exits 2 and says why", () => {
     for (let attempt = 0; attempt < 2; attempt++) {
       const r = await runCli(["enroll", "--url", server.url, "--cn", "d", "--out", "c.pem"], { cwd });
       expect(r.code).toBe(2);
-      expect(r.stderr).toBe(`${NO_CHALLENGE}FAILURE: badRequest: no challenge password was sent (no --challenge), the likely reason; the CA said "challenge password mismatch"\n`);
+      expect(r.stderr).toBe(`${NO_CHALLENGE}FAILURE: badRequest: no challenge password was sent (no --challenge), the likely reason (the CA said "challenge password mismatch")\n`);
       expect(existsSync(join(cwd, "c.key"))).toBe(false);
       expect(existsSync(join(cwd, "c.pem"))).toBe(false);
     }
@@ -125,9 +128,79 @@ describe("FAILURE without a challenge exits 2 and says why", () => {
     server = await startFakeScepServer("failure");
     const r = await runCli(["enroll", "--url", server.url, "--challenge", "wrong", "--cn", "d", "--out", "c.pem"], { cwd: workDir("wrong-challenge") });
     expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`FAILURE: badRequest: the CA does not permit or support this request (the CA said "challenge password mismatch"); check --challenge against ${CHALLENGE_WHERE}\n`);
+  });
+
+  it("a failInfo other than badRequest is not blamed on the missing challenge", async () => {
+    server = await startFakeScepServer("failure", { failure: { failInfo: "badAlg", failInfoText: "unsupported content encryption algorithm 1.2.840.113549.3.2" } });
+    const r = await runCli(["enroll", "--url", server.url, "--cn", "d", "--out", "c.pem"], { cwd: workDir("no-challenge-bad-alg") });
+    expect([r.code, r.stdout]).toEqual([2, ""]);
     expect(r.stderr).toBe(
-      "FAILURE: badRequest (challenge password mismatch); check --challenge against the CA's challenge (the example servers: SCEP_CHALLENGE, or the file <data-dir>/challenge; a one-time challenge works once)\n",
+      `${NO_CHALLENGE}FAILURE: badAlg: the CA does not recognize or support an algorithm of the request (the CA said "unsupported content encryption algorithm 1.2.840.113549.3.2")\n`,
     );
+  });
+});
+
+describe("FAILURE: one line in one style from every command (RFC 8894 §3.2.1.4.5), exit 2", () => {
+  // FAILURE: <failInfo>: <what it means> (the CA said "<text>"); <what to check>
+  it("enroll, without failInfoText: the meaning and what to check", async () => {
+    server = await startFakeScepServer("failure", { failure: { failInfo: "badRequest", failInfoText: null } });
+    const r = await runCli(["enroll", "--url", server.url, "--challenge", "wrong", "--cn", "d", "--out", "c.pem"], { cwd: workDir("enroll-no-text") });
+    expect([r.code, r.stdout, r.stderr]).toEqual([2, "", `FAILURE: badRequest: the CA does not permit or support this request; a wrong --challenge is the usual reason: check it against ${CHALLENGE_WHERE}\n`]);
+  });
+
+  it("renew, signed by its old certificate: the same line as enroll", async () => {
+    server = await startFakeScepServer("failure", { failure: { failInfo: "badTime", failInfoText: "signingTime is 2 hours off" } });
+    const cwd = workDir("renew");
+    writeFileSync(join(cwd, "old.pem"), server.ca.certPem);
+    writeFileSync(join(cwd, "old.key"), server.ca.keyPem);
+    const r = await runCli(["renew", "--url", server.url, "--cert", "old.pem", "--key", "old.key", "--challenge", "pw", "--out", "new.pem"], { cwd });
+    expect([r.code, r.stdout]).toEqual([2, ""]);
+    expect(r.stderr).toBe(`FAILURE: badTime: the request's signingTime is not close enough to the CA's time (the CA said "signingTime is 2 hours off")\n`);
+    expect(server.requests.map((q) => q.request.messageTypeName)).toEqual(["PKCSReq"]);
+  });
+
+  it("getcert: badCertId in words", async () => {
+    server = await startFakeScepServer("failure", { failure: { failInfo: "badCertId", failInfoText: "no such certificate" } });
+    const r = await runCli(["getcert", "--url", server.url, "--serial", "01:02:03"], { cwd: workDir("getcert-failure") });
+    expect([r.code, r.stdout]).toEqual([2, ""]);
+    expect(r.stderr).toBe('FAILURE: badCertId: the CA has no certificate matching this issuer and serial (the CA said "no such certificate")\n');
+  });
+
+  it("getcrl: badCertId says the CA knows no certificate of --cert's issuer and serial, and what to check", async () => {
+    server = await startFakeScepServer("failure", { failure: { failInfo: "badCertId", failInfoText: "no CRL for this certificate" } });
+    const cwd = workDir("getcrl-failure");
+    writeFileSync(join(cwd, "other.pem"), server.ca.certPem);
+    const other = Certificate.from(server.ca.certPem);
+    const r = await runCli(["getcrl", "--url", server.url, "--cert", "other.pem"], { cwd });
+    expect([r.code, r.stdout]).toEqual([2, ""]);
+    expect(r.stderr).toBe(
+      `FAILURE: badCertId: the CA knows no certificate of issuer ${other.issuer} with serial ${other.serialNumberHex}, so no CRL for it (the CA said "no CRL for this certificate"); is --cert other.pem a certificate this CA issued?\n`,
+    );
+  });
+
+  it("getcrl: another failInfo keeps its own meaning", async () => {
+    server = await startFakeScepServer("failure", { failure: { failInfo: "badMessageCheck", failInfoText: null } });
+    const cwd = workDir("getcrl-other-failure");
+    writeFileSync(join(cwd, "c.pem"), server.ca.certPem);
+    const r = await runCli(["getcrl", "--url", server.url, "--cert", "c.pem"], { cwd });
+    expect([r.code, r.stdout, r.stderr]).toEqual([2, "", "FAILURE: badMessageCheck: the CA could not verify the request's signature\n"]);
+  });
+});
+
+describe("getcert --serial", () => {
+  it("takes the whole line openssl x509 -serial -noout prints (serial=…): the GetCert asks for that serial", async () => {
+    server = await startFakeScepServer("failure", { failure: { failInfo: "badCertId", failInfoText: null } });
+    const cwd = workDir("serial-line");
+    for (const spelling of ["serial=0A1B2C", "SERIAL = 0a:1b:2c", " serial=000A1B2C\n"]) {
+      const r = await runCli(["getcert", "--url", server.url, "--serial", spelling], { cwd });
+      expect([r.code, r.stderr]).toEqual([2, "FAILURE: badCertId: the CA has no certificate matching this issuer and serial\n"]);
+    }
+    expect(server.requests.map((q) => [q.request.messageTypeName, Buffer.from(q.request.issuerAndSerialNumber!.serialNumber).toString("hex")])).toEqual([
+      ["GetCert", "0a1b2c"],
+      ["GetCert", "0a1b2c"],
+      ["GetCert", "0a1b2c"],
+    ]);
   });
 });
 
@@ -199,7 +272,7 @@ describe("transport failures exit 4", () => {
   });
 });
 
-describe("an output file that cannot be written: exit 1 before anything is sent", () => {
+describe("an output file that cannot be written: exit 73 (sysexits EX_CANTCREAT) before anything is sent", () => {
   it("--out or the key file in a directory that does not exist, or --out a directory: one line, no request, no certificate issued for a key the CLI cannot keep", async () => {
     server = await startFakeScepServer("pending-then-success");
     const cwd = workDir("no-out-dir");
@@ -213,7 +286,7 @@ describe("an output file that cannot be written: exit 1 before anything is sent"
     ];
     for (const [args, line] of cases) {
       const r = await runCli([...args, "--url", server.url], { cwd });
-      expect([r.code, r.stderr, r.stdout]).toEqual([1, `${line}\n`, ""]);
+      expect([r.code, r.stderr, r.stdout]).toEqual([73, `${line}\n`, ""]);
     }
     expect(server.requests).toEqual([]);
     expect(existsSync(join(cwd, "d.key"))).toBe(false);

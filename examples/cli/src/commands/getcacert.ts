@@ -29,7 +29,8 @@ ${COMMON_HELP}
 ${PIN_HELP}
 
 Exit codes: 0 ok, 4 HTTP/network error, 5 the CA does not match the pin,
-64 usage error, 66 unreadable --ca-cert.`,
+64 usage error, 66 unreadable --ca-cert, 73 --out cannot be written
+(nothing is sent).`,
   async run(argv, ctx) {
     const v = parse("getcacert", argv, GETCACERT_OPTIONS);
     if (v.out !== undefined) assertWritable(ctx, "getcacert", "--out", v.out);

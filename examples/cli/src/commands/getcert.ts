@@ -22,10 +22,13 @@ const GETCERT_OPTIONS = {
   out: { type: "string" },
 } as const;
 
-/** `--serial` in any hex spelling (`0A:1B`, `00ff01`, `FF01`) as the INTEGER's content octets. */
+/**
+ * `--serial` in any hex spelling (`0A:1B`, `00ff01`, `FF01`), also with the `serial=` that `openssl x509 -serial`
+ * prints before it (its whole line pasted), as the INTEGER's content octets.
+ */
 function serialOption(value: string): Uint8Array {
   try {
-    return Uint8Array.from(Buffer.from(normalizeSerialNumber(value), "hex"));
+    return Uint8Array.from(Buffer.from(normalizeSerialNumber(value.trim().replace(/^serial\s*=\s*/i, "")), "hex"));
   } catch {
     throw new UsageError(`getcert: --serial must be the serial number in hex (colons allowed, at most 20 octets), got "${value}"`);
   }
@@ -46,7 +49,9 @@ the CA from GetCACert unless --issuer-cert names another.
 Options:
 ${COMMON_HELP}
   --serial HEX        the serial number, hex in any spelling: 0A:1B:2C,
-                      0a1b2c, with or without leading zeros (required)
+                      0a1b2c, with or without leading zeros, or the line
+                      openssl x509 -serial -noout prints (serial=0A1B2C)
+                      (required)
   --issuer-cert FILE  the issuing CA's certificate, PEM (default: the CA from
                       GetCACert)
   --out FILE          write the certificate, PEM, to FILE
@@ -57,7 +62,7 @@ ${PIN_HELP}
 Exit codes: 0 found, 2 FAILURE (badCertId: the CA has no such certificate),
 4 HTTP/network error, 5 the CA does not match --ca-fingerprint/--ca-cert,
 64 usage error, 66 unreadable --issuer-cert/--key/--cert/--ca-cert,
-1 anything else.`,
+73 --out cannot be written (nothing is sent), 1 anything else.`,
   async run(argv, ctx) {
     const v = parse("getcert", argv, GETCERT_OPTIONS);
     const url = urlOption("getcert", v.url);

@@ -34,9 +34,11 @@ ${COMMON_HELP}
 ${SIGNER_HELP}
 ${PIN_HELP}
 
-Exit codes: 0 ok, 2 FAILURE (badCertId: the CA has no CRL for it), 4 HTTP/
-network error, 5 the CA does not match --ca-fingerprint/--ca-cert, 64 usage
-error, 66 unreadable --cert/--key/--ca-cert, 1 anything else.`,
+Exit codes: 0 ok, 2 FAILURE (badCertId: the CA knows no certificate with
+--cert's issuer and serial), 4 HTTP/network error, 5 the CA does not match
+--ca-fingerprint/--ca-cert, 64 usage error, 66 unreadable
+--cert/--key/--ca-cert, 73 --out cannot be written (nothing is sent),
+1 anything else.`,
   async run(argv, ctx) {
     const v = parse("getcrl", argv, GETCRL_OPTIONS);
     const url = urlOption("getcrl", v.url);
@@ -46,7 +48,12 @@ error, 66 unreadable --cert/--key/--ca-cert, 1 anything else.`,
     const pin = pinOptions(ctx, "getcrl", v);
     const cert = readCertificateFile(ctx, certFile, "certificate", (text) => Certificate.fromPem(text))[0]!;
     const signer = await requesterSigner(ctx, "getcrl", cert, v.key, certFile);
-    const { rep } = await query({ url, timeoutMs, pin, signer, operation: "GetCRL" }, (recipient) =>
+    // badCertId to a GetCRL: the CA knows no certificate by that issuer and serial (--cert is another CA's, or unknown).
+    const explain = {
+      meaning: (failInfo: string) => (failInfo === "badCertId" ? `the CA knows no certificate of issuer ${cert.issuer} with serial ${cert.serialNumberHex}, so no CRL for it` : undefined),
+      hint: (failInfo: string) => (failInfo === "badCertId" ? `is --cert ${certFile} a certificate this CA issued?` : undefined),
+    };
+    const { rep } = await query({ url, timeoutMs, pin, signer, operation: "GetCRL", explain }, (recipient) =>
       buildGetCrl({ issuer: cert.issuerDer, serialNumber: cert.serialNumber, signer, recipient }),
     );
     const crl = rep.crls[0];

@@ -84,7 +84,8 @@ the CA answers PENDING (the pending request is for it).
 
 Exit codes: 0 issued, 2 FAILURE, 3 still PENDING, 4 HTTP/network error,
 5 the CA does not match --ca-fingerprint/--ca-cert, 64 usage error,
-66 unreadable --cert/--key/--ca-cert, 1 anything else.`,
+66 unreadable --cert/--key/--ca-cert, 73 --out or the key file cannot be
+written (nothing is sent), 1 anything else.`,
   async run(argv, ctx) {
     const v = parse("renew", argv, RENEW_OPTIONS);
     const settings = requestSettings("renew", v);

@@ -9,6 +9,7 @@ import { type CaCaps, type Certificate, type CertRep, type ContentCipher, type D
 import type { CliPin } from "./ca-pin.js";
 import { CliError, ExitCode } from "./exit.js";
 import type { Context } from "./context.js";
+import { failureLine } from "./failure.js";
 
 /** What {@link enrollWithCa} needs. */
 export interface EnrollmentOptions {
@@ -65,23 +66,27 @@ function warnAlgorithms(ctx: Context, caps: CaCaps, options: EnrollmentOptions):
 const CHALLENGE_WHERE = "the CA's challenge (the example servers: SCEP_CHALLENGE, or the file <data-dir>/challenge; a one-time challenge works once)";
 
 /** What to check after a badRequest to a request that sent --challenge (RFC 8894 §3.2.1.4.4: badRequest covers a wrong challenge). */
-function challengeHint(failInfoText: string | undefined): string {
+function challengeHint(failInfoText: string | undefined): string | undefined {
   // "…unavailable; try again later": the CA could not check the challenge, so the challenge is not what to check.
-  if (failInfoText !== undefined && /unavailable|try again/i.test(failInfoText)) return "";
-  if (failInfoText !== undefined && /challenge/i.test(failInfoText)) return `; check --challenge against ${CHALLENGE_WHERE}`;
-  if (failInfoText === undefined || failInfoText === "") return `; a wrong --challenge is the usual reason: check it against ${CHALLENGE_WHERE}`;
-  return "";
+  if (failInfoText !== undefined && /unavailable|try again/i.test(failInfoText)) return undefined;
+  if (failInfoText !== undefined && /challenge/i.test(failInfoText)) return `check --challenge against ${CHALLENGE_WHERE}`;
+  if (failInfoText === undefined) return `a wrong --challenge is the usual reason: check it against ${CHALLENGE_WHERE}`;
+  return undefined;
 }
 
 /** The final CertRep's outcome as an exit: FAILURE → 2, PENDING → 3. */
 function assertSuccess(rep: CertRep, options: EnrollmentOptions, polled: { polls: number; ms: number }): void {
   if (rep.status === "FAILURE") {
-    const failInfo = rep.failInfo ?? "badRequest";
-    // Without a challenge the CA's text ("challenge password mismatch") misleads: say what happened first.
-    const message = options.challengeSent
-      ? `FAILURE: ${failInfo}${rep.failInfoText ? ` (${rep.failInfoText})` : ""}${failInfo === "badRequest" ? challengeHint(rep.failInfoText) : ""}`
-      : `FAILURE: ${failInfo}: no challenge password was sent (no --challenge), the likely reason${rep.failInfoText ? `; the CA said "${rep.failInfoText}"` : ""}`;
-    throw new CliError(message, ExitCode.FAILURE);
+    // A badRequest to a request without a challenge: the CA's text ("challenge password mismatch") misleads, so the
+    // missing challenge is named as what the failInfo means here, before that text.
+    const noChallenge = !options.challengeSent;
+    throw new CliError(
+      failureLine(rep, {
+        meaning: (failInfo) => (noChallenge && failInfo === "badRequest" ? "no challenge password was sent (no --challenge), the likely reason" : undefined),
+        hint: (failInfo, text) => (!noChallenge && failInfo === "badRequest" ? challengeHint(text) : undefined),
+      }),
+      ExitCode.FAILURE,
+    );
   }
   if (rep.status === "PENDING") {
     const waited = polled.polls > 0 ? ` after ${polled.polls} poll${polled.polls === 1 ? "" : "s"} over ${polled.ms / 1000} s` : "";

@@ -24,6 +24,8 @@ export const ExitCode = {
   USAGE: 64,
   /** An input file (--key, --cert) cannot be read or parsed (sysexits EX_NOINPUT). */
   NO_INPUT: 66,
+  /** An output file (--out, --key-out, the key file) cannot be created: checked before anything is sent (sysexits EX_CANTCREAT). */
+  CANT_CREATE: 73,
 } as const;
 
 /** A failure with the exit code and the one-line message it ends the process with. */

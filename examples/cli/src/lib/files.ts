@@ -52,27 +52,27 @@ export function readInput(ctx: Context, path: string, what: string): string {
   }
 }
 
-/** Writes an output file, text or bytes (0600 for keys). */
+/** Writes an output file, text or bytes (0600 for keys); exit 73 (EX_CANTCREAT) when it cannot. */
 export function writeOutput(ctx: Context, path: string, text: string | Uint8Array, options: { secret?: boolean } = {}): string {
   const full = resolvePath(ctx, path);
   try {
     writeFileSync(full, text, { mode: options.secret ? 0o600 : 0o644 });
   } catch (error) {
-    throw new CliError(`cannot write ${path}: ${fileErrorReason(error)}`, ExitCode.ERROR);
+    throw new CliError(`cannot write ${path}: ${fileErrorReason(error)}`, ExitCode.CANT_CREATE);
   }
   return full;
 }
 
 /**
  * Checks, before anything is sent to the CA, that an output file can be written: its directory exists and is
- * writable, and the path is not a directory. Otherwise exit 1 with one line naming the option, the path and
+ * writable, and the path is not a directory. Otherwise exit 73 (EX_CANTCREAT) with one line naming the option, the path and
  * "nothing was sent", so an enrollment never issues a certificate whose key or certificate the CLI then cannot save.
  */
 export function assertWritable(ctx: Context, command: string, option: string, path: string): void {
   const full = resolvePath(ctx, path);
   const dir = dirname(path);
   const fail = (why: string): never => {
-    throw new CliError(`${command}: cannot write ${option} ${path}: ${why}; nothing was sent`, ExitCode.ERROR);
+    throw new CliError(`${command}: cannot write ${option} ${path}: ${why}; nothing was sent`, ExitCode.CANT_CREATE);
   };
   let dirStat;
   try {

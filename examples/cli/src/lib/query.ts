@@ -5,10 +5,11 @@
  *
  * @module
  */
-import { type BuiltRequest, type Certificate, type CertRep, type FailInfo, LocalKey, ScepClient, createSelfSignedSigner, generateRsaKeyPair, readCertRep, selectRecipient } from "@scep/core";
+import { type BuiltRequest, type Certificate, type CertRep, LocalKey, ScepClient, createSelfSignedSigner, generateRsaKeyPair, readCertRep, selectRecipient } from "@scep/core";
 import type { CliPin } from "./ca-pin.js";
 import type { Context } from "./context.js";
 import { CliError, ExitCode, UsageError } from "./exit.js";
+import { failureLine } from "./failure.js";
 import { readInput } from "./files.js";
 import { loadKeyPair } from "./keys.js";
 
@@ -16,15 +17,6 @@ import { loadKeyPair } from "./keys.js";
 export const SIGNER_HELP = `  --key FILE          the requester's private key, PEM; with --cert it signs the
                       request (default: a throwaway self-signed key, which
                       RFC 8894 allows: any requester may ask)`;
-
-/** What each failInfo means (RFC 8894 §3.2.1.4.5), for the one-line FAILURE message. */
-export const FAIL_INFO_WORDS: Record<FailInfo, string> = {
-  badAlg: "the CA does not recognize or support an algorithm of the request",
-  badMessageCheck: "the CA could not verify the request's signature",
-  badRequest: "the CA does not permit or support this request",
-  badTime: "the request's signingTime is not close enough to the CA's time",
-  badCertId: "the CA has no certificate matching this issuer and serial",
-};
 
 /** Reads the certificates of a PEM file; exit 66 when there is none. */
 export function readCertificateFile(ctx: Context, file: string, what: string, parse: (pem: string) => Certificate[]): Certificate[] {
@@ -54,19 +46,19 @@ export async function requesterSigner(ctx: Context, command: string, cert: Certi
   }
 }
 
-/** Sends one GetCert/GetCRL built by `build` (after GetCACert, checked against the pin) and returns its SUCCESS CertRep. */
+/**
+ * Sends one GetCert/GetCRL built by `build` (after GetCACert, checked against the pin) and returns its SUCCESS CertRep;
+ * a FAILURE ends with exit 2 and {@link failureLine}, with the command's `meaning` of a failInfo.
+ */
 export async function query(
-  options: { url: string; timeoutMs: number; pin: CliPin; signer: LocalKey; operation: "GetCert" | "GetCRL" },
+  options: { url: string; timeoutMs: number; pin: CliPin; signer: LocalKey; operation: "GetCert" | "GetCRL"; explain?: Parameters<typeof failureLine>[1] },
   build: (recipient: Certificate, caCertificates: Certificate[]) => Promise<BuiltRequest>,
 ): Promise<{ rep: CertRep; caCertificates: Certificate[] }> {
   const client = new ScepClient({ url: options.url, timeoutMs: options.timeoutMs, ...options.pin });
   const caCertificates = await client.getCaCert();
   const request = await build(selectRecipient(caCertificates), caCertificates);
   const rep = await readCertRep(await client.pkiOperation(request.der), { decrypter: options.signer, caCertificates, request });
-  if (rep.status === "FAILURE") {
-    const failInfo = rep.failInfo ?? "badRequest";
-    throw new CliError(`FAILURE: ${failInfo}: ${FAIL_INFO_WORDS[failInfo] ?? "the CA refused the request"}${rep.failInfoText ? ` (the CA said "${rep.failInfoText}")` : ""}`, ExitCode.FAILURE);
-  }
+  if (rep.status === "FAILURE") throw new CliError(failureLine(rep, options.explain), ExitCode.FAILURE);
   if (rep.status !== "SUCCESS") throw new CliError(`the CA answered ${options.operation} with ${rep.status}, which RFC 8894 §3.3 does not allow for it`, ExitCode.ERROR);
   return { rep, caCertificates };
 }

@@ -14,6 +14,7 @@ import {
   buildGetCaCertResponse,
   decodePkiMessage,
   fromBase64Lenient,
+  type FailInfo,
   type PkiRequest,
 } from "@scep/core";
 import { opensslCreateCa, runOpenssl, withTempDir, type CaMaterial } from "../../../../test-support/peers";
@@ -43,8 +44,12 @@ async function issue(ca: CaMaterial, csr: CertificationRequest, serial: number):
   });
 }
 
-/** Starts the fake on a free loopback port (or on `port`, e.g. one a test found refused before). */
-export async function startFakeScepServer(mode: FakeMode, options: { port?: number } = {}): Promise<FakeScepServer> {
+/**
+ * Starts the fake on a free loopback port (or on `port`, e.g. one a test found refused before). `failure`: what the
+ * "failure" mode answers (default badRequest "challenge password mismatch", what our server says to a CSR without a
+ * challenge password; `failInfoText` null: none).
+ */
+export async function startFakeScepServer(mode: FakeMode, options: { port?: number; failure?: { failInfo: FailInfo; failInfoText: string | null } } = {}): Promise<FakeScepServer> {
   const ca = await opensslCreateCa({ subject: "/O=scep-sdk tests/CN=Fake SCEP CA" });
   const key = LocalKey.fromPem(ca.certPem, ca.keyPem);
   const requests: FakeScepServer["requests"] = [];
@@ -82,8 +87,8 @@ export async function startFakeScepServer(mode: FakeMode, options: { port?: numb
         if (request.csr) pending.set(request.transactionId, request.csr);
         const csr = pending.get(request.transactionId);
         if (mode === "failure") {
-          // what our server says to a CSR without a challenge password
-          const reply = await buildCertRep({ request, signer: key, status: "FAILURE", failInfo: "badRequest", failInfoText: "challenge password mismatch" });
+          const { failInfo, failInfoText } = options.failure ?? { failInfo: "badRequest", failInfoText: "challenge password mismatch" };
+          const reply = await buildCertRep({ request, signer: key, status: "FAILURE", failInfo, ...(failInfoText === null ? {} : { failInfoText }) });
           res.writeHead(200, { "content-type": "application/x-pki-message" }).end(reply);
           return;
         }

@@ -184,11 +184,13 @@ export function describeGetCert(name: string, exampleDir: string, options: { cli
           expect([out.code, out.stdout]).toEqual([0, text]);
         });
 
-        it("getcrl for a certificate of another issuer (the root): FAILURE badCertId in words, exit 2", async () => {
+        it("getcrl for a certificate of another issuer (the root): FAILURE badCertId saying the CA knows no such issuer and serial, exit 2", async () => {
           expect(await scep(["getcrl", "--url", url, "--cert", "root.pem", "--out", "none.crl"])).toMatchObject({
             code: 2,
             stdout: "",
-            stderr: 'FAILURE: badCertId: the CA has no certificate matching this issuer and serial (the CA said "no CRL for this certificate")\n',
+            stderr:
+              `FAILURE: badCertId: the CA knows no certificate of issuer CN=GetCert Root CA with serial ${root.serialNumberHex}, so no CRL for it ` +
+              '(the CA said "no CRL for this certificate"); is --cert root.pem a certificate this CA issued?\n',
           });
         });
       });
