@@ -4,7 +4,7 @@
 // Node-specific (node:crypto KeyObject) by design:
 // Node parses every PEM key flavour (PKCS#1, PKCS#8, SEC1) and the SCEP server
 // needs a KeyObject to decrypt RSA envelopes.
-import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, KeyObject } from "node:crypto";
 import { Certificate, LocalKey, isScepError, privateKeyToPkcs8, sortCertificateBundle, type LocalKeyOptions, type SignatureAlgorithm } from "@scep/core";
 import { EmbeddedCaError } from "./errors.js";
 import { allPemBlocks, colonHex, toPem } from "./lib/pem.js";
@@ -21,7 +21,7 @@ export interface CaMaterial {
   /** The certificates above it from the same file (its issuer first, up to the root), DER. */
   readonly chainDer: Uint8Array<ArrayBuffer>[];
   readonly privateKey: KeyObject;
-  /** PKCS#8 PEM, whatever the input format was. */
+  /** PKCS#8 PEM, whatever the input format was: exported from `privateKey` on each read (no copy is kept). */
   readonly privateKeyPem: string;
   /** Non-extractable WebCrypto key (exposed as FileCa.signingKey). */
   readonly signingKey: CryptoKey;
@@ -32,12 +32,6 @@ export interface CaMaterial {
   readonly keyAlgorithm: CaKeyAlgorithm;
   readonly fingerprintSha256: string;
 }
-
-const EC_CURVES: Record<string, { namedCurve: string; digest: "sha256" | "sha384" | "sha512" }> = {
-  prime256v1: { namedCurve: "P-256", digest: "sha256" },
-  secp384r1: { namedCurve: "P-384", digest: "sha384" },
-  secp521r1: { namedCurve: "P-521", digest: "sha512" },
-};
 
 function loadFailed(message: string, cause?: unknown): EmbeddedCaError {
   return new EmbeddedCaError("CA_LOAD_FAILED", message, { cause });
@@ -117,13 +111,12 @@ export function looksLikeDer(bytes: Uint8Array): boolean {
 
 /**
  * A private key file's bytes, DER or PEM, encrypted or not, read by @scep/core (privateKeyToPkcs8, LocalKey.from's
- * reader: without a passphrase an encrypted key is tried with the empty one, as micromdm's depot ca.key needs); its
- * errors said with the file's name.
+ * reader: without a passphrase an encrypted key is tried with the empty one, as micromdm's depot ca.key needs) into
+ * unencrypted PKCS#8 DER, which the caller zeroes once imported; its errors said with the file's name.
  */
-function parsePrivateKey(keyBytes: string | Uint8Array, source: string, passphrase: string | undefined): KeyObject {
-  let pkcs8: Uint8Array;
+function readPkcs8(keyBytes: string | Uint8Array, source: string, passphrase: string | undefined): Uint8Array<ArrayBuffer> {
   try {
-    pkcs8 = privateKeyToPkcs8(keyBytes, passphrase === undefined ? {} : { passphrase });
+    return privateKeyToPkcs8(keyBytes, passphrase === undefined ? {} : { passphrase });
   } catch (error) {
     if (isScepError(error) && error.code === "ERR_KEY_PASSPHRASE") throw new EmbeddedCaError("CA_KEY_PASSPHRASE", `${source}: ${error.message}`, { cause: error });
     if (typeof keyBytes !== "string" && looksLikeDer(keyBytes)) {
@@ -133,7 +126,77 @@ function parsePrivateKey(keyBytes: string | Uint8Array, source: string, passphra
     const reason = (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message;
     throw loadFailed(`${source}: the private key cannot be parsed (${reason}; expected PEM or DER PKCS#8, PKCS#1 or SEC1)`, error);
   }
-  return createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" });
+}
+
+interface KeyKind {
+  keyAlgorithm: CaKeyAlgorithm;
+  importAlgorithm: RsaHashedImportParams | EcKeyImportParams;
+  signatureAlgorithm: SignatureAlgorithm;
+}
+
+const RSA: KeyKind = {
+  keyAlgorithm: "RSA",
+  importAlgorithm: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+  signatureAlgorithm: { scheme: "rsa-pkcs1", digest: "sha256", rsaOid: "withDigest" },
+};
+const ec = (namedCurve: string, digest: "sha256" | "sha384" | "sha512"): KeyKind => ({
+  keyAlgorithm: "EC",
+  importAlgorithm: { name: "ECDSA", namedCurve },
+  signatureAlgorithm: { scheme: "ecdsa", digest },
+});
+
+/**
+ * The key kinds this CA signs with, by the DER of their PKCS#8 privateKeyAlgorithm as OpenSSL writes it (RFC 5958
+ * §2; rsaEncryption 1.2.840.113549.1.1.1 with NULL parameters, RFC 8017 §A.1; id-ecPublicKey 1.2.840.10045.2.1 with
+ * the namedCurve, RFC 5480 §2.1.1: prime256v1 1.2.840.10045.3.1.7, secp384r1 1.3.132.0.34, secp521r1 1.3.132.0.35).
+ */
+const KEY_KINDS: Record<string, KeyKind> = {
+  "300d06092a864886f70d0101010500": RSA,
+  "301306072a8648ce3d020106082a8648ce3d030107": ec("P-256", "sha256"),
+  "301006072a8648ce3d020106052b81040022": ec("P-384", "sha384"),
+  "301006072a8648ce3d020106052b81040023": ec("P-521", "sha512"),
+};
+
+/** The end of the DER element at `at` (tag, definite length, contents), or -1 when it does not fit. */
+function derEnd(bytes: Uint8Array, at: number): number {
+  let length = bytes[at + 1];
+  let contents = at + 2;
+  if (length === undefined) return -1;
+  if (length & 0x80) {
+    const octets = length & 0x7f;
+    if (octets === 0 || octets > 3) return -1;
+    length = 0;
+    for (let i = 0; i < octets; i += 1) length = length * 256 + (bytes[contents + i] ?? 0);
+    contents += octets;
+  }
+  return contents + length <= bytes.length ? contents + length : -1;
+}
+
+/**
+ * The key's kind, read from the privateKeyAlgorithm of the PKCS#8 @scep/core wrote (DER; no key parse):
+ *
+ * ```asn
+ * PrivateKeyInfo ::= SEQUENCE {
+ *   version                   Version,
+ *   privateKeyAlgorithm       PrivateKeyAlgorithmIdentifier,
+ *   privateKey                PrivateKey,
+ *   attributes            [0] Attributes OPTIONAL }
+ * ```
+ *
+ * Another kind is refused naming it (that refusal parses the key, to say what it is).
+ */
+function keyKindOf(pkcs8: Uint8Array, source: string): KeyKind {
+  // The outer SEQUENCE's header (long form: 0x30 0x8n + n length octets), then the version INTEGER.
+  const outerHeader = pkcs8[1] !== undefined && pkcs8[1] & 0x80 ? 2 + (pkcs8[1] & 0x7f) : 2;
+  const versionEnd = pkcs8[0] === 0x30 && pkcs8[outerHeader] === 0x02 ? derEnd(pkcs8, outerHeader) : -1;
+  const algorithmEnd = versionEnd !== -1 && pkcs8[versionEnd] === 0x30 ? derEnd(pkcs8, versionEnd) : -1;
+  const kind = algorithmEnd === -1 ? undefined : KEY_KINDS[Buffer.from(pkcs8.subarray(versionEnd, algorithmEnd)).toString("hex")];
+  if (kind) return kind;
+  const key = createPrivateKey({ key: Buffer.from(pkcs8.buffer, pkcs8.byteOffset, pkcs8.byteLength), format: "der", type: "pkcs8" });
+  if (key.asymmetricKeyType === "ec") {
+    throw loadFailed(`${source}: unsupported EC curve ${key.asymmetricKeyDetails?.namedCurve ?? "(unknown)"}; use P-256, P-384 or P-521`);
+  }
+  throw loadFailed(`${source}: unsupported key type ${key.asymmetricKeyType ?? "(unknown)"}; use RSA or EC`);
 }
 
 /** Where a CA's `LocalKey` signs: libuv's pool (`threadPool`), the calling thread, or a `KeyWorkerPool`'s threads. */
@@ -157,40 +220,26 @@ export async function loadCaMaterial(input: {
   /** Where the signer signs (default: libuv's thread pool, `{ threadPool: true }`). */
   signerOptions?: CaSignerOptions | undefined;
 }): Promise<CaMaterial> {
-  const privateKey = parsePrivateKey(input.keyText, input.keySource, input.keyPassphrase);
+  // The key file is read once (into PKCS#8 by @scep/core) and that copy imported once, as the non-extractable
+  // WebCrypto key; the KeyObject and the LocalKey share the imported key (KeyObject.from: no parse), and the PKCS#8
+  // copy is zeroed as soon as it is imported (privateKeyPem exports it again only when asked).
+  const pkcs8 = readPkcs8(input.keyText, input.keySource, input.keyPassphrase);
+  let kind: KeyKind;
+  let signingKey: CryptoKey;
+  try {
+    kind = keyKindOf(pkcs8, input.keySource);
+    signingKey = await nodeCrypto.subtle.importKey("pkcs8", pkcs8, kind.importAlgorithm, false, ["sign"]);
+  } finally {
+    pkcs8.fill(0);
+  }
+  const { keyAlgorithm, signatureAlgorithm } = kind;
+  const privateKey = KeyObject.from(signingKey as unknown as Parameters<typeof KeyObject.from>[0]);
   const { certificate, chain } = pickCertificates(input.certificateText, input.certificateSource, input.keySource, privateKey);
 
-  let keyAlgorithm: CaKeyAlgorithm;
-  let importAlgorithm: RsaHashedImportParams | EcKeyImportParams;
-  let signatureAlgorithm: SignatureAlgorithm;
-  if (privateKey.asymmetricKeyType === "rsa") {
-    keyAlgorithm = "RSA";
-    importAlgorithm = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
-    signatureAlgorithm = { scheme: "rsa-pkcs1", digest: "sha256", rsaOid: "withDigest" };
-  } else if (privateKey.asymmetricKeyType === "ec") {
-    const curve = EC_CURVES[privateKey.asymmetricKeyDetails?.namedCurve ?? ""];
-    if (!curve) {
-      throw loadFailed(
-        `${input.keySource}: unsupported EC curve ${privateKey.asymmetricKeyDetails?.namedCurve ?? "(unknown)"}; use P-256, P-384 or P-521`,
-      );
-    }
-    keyAlgorithm = "EC";
-    importAlgorithm = { name: "ECDSA", namedCurve: curve.namedCurve };
-    signatureAlgorithm = { scheme: "ecdsa", digest: curve.digest };
-  } else {
-    throw loadFailed(
-      `${input.keySource}: unsupported key type ${privateKey.asymmetricKeyType ?? "(unknown)"}; use RSA or EC`,
-    );
-  }
-
-  const pkcs8 = new Uint8Array(privateKey.export({ type: "pkcs8", format: "der" }));
-  const signingKey = await nodeCrypto.subtle.importKey("pkcs8", pkcs8, importAlgorithm, false, [
-    "sign",
-  ]);
   const certificateDer = new Uint8Array(certificate.rawData);
   let signer: LocalKey;
   try {
-    signer = LocalKey.from(certificateDer, pkcs8, input.signerOptions ?? { threadPool: true });
+    signer = LocalKey.from(certificateDer, signingKey, input.signerOptions ?? { threadPool: true });
   } catch (error) {
     throw loadFailed(`${input.keySource}: the key cannot sign for ${input.certificateSource} (${(error as Error).message})`, error);
   }
@@ -201,7 +250,9 @@ export async function loadCaMaterial(input: {
     certificatePem: toPem("CERTIFICATE", certificateDer),
     chainDer: chain.map((c) => new Uint8Array(c.rawData)),
     privateKey,
-    privateKeyPem: toPem("PRIVATE KEY", pkcs8),
+    get privateKeyPem(): string {
+      return privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+    },
     signingKey,
     signer,
     signatureAlgorithm,

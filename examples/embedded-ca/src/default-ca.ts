@@ -39,7 +39,11 @@ async function generateRsaKeyPem(): Promise<string> {
     ["sign", "verify"],
   );
   const pkcs8 = new Uint8Array(await nodeCrypto.subtle.exportKey("pkcs8", keys.privateKey));
-  return toPem("PRIVATE KEY", pkcs8);
+  try {
+    return toPem("PRIVATE KEY", pkcs8);
+  } finally {
+    pkcs8.fill(0);
+  }
 }
 
 function addUtcYears(date: Date, years: number): Date {
@@ -52,13 +56,12 @@ async function selfSign(keyPem: string, subject: x509.Name, now: Date): Promise<
   const privateKey = createPrivateKey({ key: keyPem, format: "pem" });
   const spki = new Uint8Array(createPublicKey(privateKey).export({ type: "spki", format: "der" }));
   const pkcs8 = new Uint8Array(privateKey.export({ type: "pkcs8", format: "der" }));
-  const signingKey = await nodeCrypto.subtle.importKey(
-    "pkcs8",
-    pkcs8,
-    { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
+  let signingKey: CryptoKey;
+  try {
+    signingKey = await nodeCrypto.subtle.importKey("pkcs8", pkcs8, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["sign"]);
+  } finally {
+    pkcs8.fill(0);
+  }
   const certificate = await x509.X509CertificateGenerator.create({
     subject,
     issuer: subject,
@@ -147,13 +150,17 @@ export async function loadCaFiles(certPath: string, keyPath: string, keyPassphra
     }
   };
   const [certificateBytes, keyBytes] = await Promise.all([read(certPath), read(keyPath)]);
-  return loadCaMaterial({
-    // latin1: every byte kept as one character, so a DER certificate is recognised as such (PEM is ASCII either way).
-    certificateText: certificateBytes.toString("latin1"),
-    keyText: new Uint8Array(keyBytes.buffer, keyBytes.byteOffset, keyBytes.byteLength),
-    certificateSource: certPath,
-    keySource: keyPath,
-    keyPassphrase,
-    signerOptions,
-  });
+  try {
+    return await loadCaMaterial({
+      // latin1: every byte kept as one character, so a DER certificate is recognised as such (PEM is ASCII either way).
+      certificateText: certificateBytes.toString("latin1"),
+      keyText: new Uint8Array(keyBytes.buffer, keyBytes.byteOffset, keyBytes.byteLength),
+      certificateSource: certPath,
+      keySource: keyPath,
+      keyPassphrase,
+      signerOptions,
+    });
+  } finally {
+    keyBytes.fill(0); // the key file's bytes (readFile's own buffer): not left in the heap
+  }
 }

@@ -102,7 +102,11 @@ export function privateKeyToPkcs8(privateKey: string | Uint8Array, options: { pa
     throw certificateAsKey(privateKey, e instanceof KeyError && !(e instanceof KeyPassphraseError) && e.cause !== undefined ? e.cause : e, "privateKeyToPkcs8 reads the key file, not the certificate file") ?? e;
   }
   const der = key.export({ format: "der", type: "pkcs8" });
-  return new Uint8Array(der.buffer.slice(der.byteOffset, der.byteOffset + der.byteLength));
+  try {
+    return new Uint8Array(der.buffer.slice(der.byteOffset, der.byteOffset + der.byteLength));
+  } finally {
+    der.fill(0); // the export's own buffer: only the returned copy holds the key
+  }
 }
 
 /** A PEM `… PRIVATE KEY` block's BEGIN line (PKCS#8, encrypted PKCS#8, PKCS#1 `RSA`, SEC1 `EC`, …); group 1 is the label. */
