@@ -195,12 +195,12 @@ export class Certificate {
 
   /** Subject as `CN=…, O=…`. */
   get subject(): string {
-    return formatName(this.subjectDer);
+    return (this.#subject ??= formatName(this.subjectDer));
   }
 
   /** Issuer as `CN=…, O=…`. */
   get issuer(): string {
-    return formatName(this.issuerDer);
+    return (this.#issuer ??= formatName(this.issuerDer));
   }
 
   /** Serial number as lower-case hex without leading zero octets. */
@@ -270,6 +270,8 @@ export class Certificate {
 
   #issuerAndSerial: Uint8Array | undefined;
   #publicKey: nc.KeyObject | undefined;
+  #subject: string | undefined;
+  #issuer: string | undefined;
 
   static {
     publicKeyOf = (c: Certificate): nc.KeyObject => (c.#publicKey ??= nc.publicKeyFromSpki(c.spki, false));

@@ -55,6 +55,7 @@ export class CertificationRequest {
   readonly #info: Uint8Array;
   readonly #signature: Uint8Array;
   #publicKey: nc.KeyObject | undefined;
+  #subject: string | undefined;
 
   static {
     requestPublicKey = (r: CertificationRequest): nc.KeyObject => (r.#publicKey ??= nc.publicKeyFromSpki(r.spki, false));
@@ -119,7 +120,7 @@ export class CertificationRequest {
 
   /** Subject as `CN=…, O=…`. */
   get subject(): string {
-    return formatName(this.subjectDer);
+    return (this.#subject ??= formatName(this.subjectDer));
   }
 
   /** The subject's commonName, when present. */

@@ -6,7 +6,11 @@
  * CertRep with the error's failInfo (§3.3.2.2); one that fails earlier gets
  * HTTP 400. A request whose signer key cannot receive the reply's RSA key
  * transport gets FAILURE badAlg here, before anything is issued
- * (`key-transport.ts` says why).
+ * (`key-transport.ts` says why). The parts of the request that are parsed
+ * only when first read (the CSR's and the signer certificate's names and
+ * extensions) are read here too: a malformed one is the client's mistake,
+ * answered FAILURE badRequest, never an error later in a policy, a hook or
+ * the event line (after a certificate was issued).
  *
  * @module
  */
@@ -22,8 +26,9 @@ import { canReceiveKeyTransport, keyAlgorithmName } from "../key-transport.js";
 
 /** The decoded request, or the reply for a message that cannot be decoded. @group Server */
 export async function decode(ctx: ServerContext, p: ResolvedProfile, message: Uint8Array): Promise<PkiRequest | Reply> {
+  let req: PkiRequest;
   try {
-    return await decodePkiMessage(message, { decrypters: p.decrypters, policy: p.algorithmPolicy, maxSize: ctx.maxBody });
+    req = await decodePkiMessage(message, { decrypters: p.decrypters, policy: p.algorithmPolicy, maxSize: ctx.maxBody });
   } catch (e) {
     // A key that could not be used is the server's fault, not the request's: 503, never a FAILURE CertRep.
     if (!isScepError(e) || e.code === "ERR_KEY_UNAVAILABLE") throw e;
@@ -39,6 +44,33 @@ export async function decode(ctx: ServerContext, p: ResolvedProfile, message: Ui
     }
     return new Reply(text(400, `malformed PKIOperation: ${e.message}`), "rejected", "decode_error");
   }
+  const unreadable = unreadablePart(req);
+  if (!unreadable) return req;
+  const r = await failure(ctx, p, req, "badRequest", unreadable.reason, unreadable.text);
+  return new Reply(r.response, r.outcome, r.reason, { ...r.extra, operation: req.messageTypeName as ScepOperation, transactionId: req.transactionId });
+}
+
+/**
+ * Reads every lazily parsed part of the request that the server, a policy or a hook may read: the CSR's subject,
+ * commonName and subjectAltNames (RFC 2986, RFC 5280 §4.2.1.6), the signer certificate's subject, issuer and
+ * extensions (RFC 5280 §4.1.2.4, §4.2). The first that does not parse, or undefined.
+ */
+function unreadablePart(req: PkiRequest): { reason: string; text: string } | undefined {
+  const csr = req.csr;
+  try {
+    if (csr) void [csr.subject, csr.commonName, csr.subjectAltNames];
+  } catch (e) {
+    if (!isScepError(e)) throw e;
+    return { reason: "csr_invalid", text: `the PKCS#10 request's subject or subjectAltName does not parse: ${e.message}` };
+  }
+  const c = req.signerCertificate;
+  try {
+    void [c.subject, c.issuer, c.subjectAltNames, c.keyUsage, c.isCa, c.subjectKeyIdentifier];
+  } catch (e) {
+    if (!isScepError(e)) throw e;
+    return { reason: "signer_certificate_invalid", text: `the signer certificate's names or extensions do not parse: ${e.message}` };
+  }
+  return undefined;
 }
 
 /**
