@@ -5,7 +5,7 @@
  * `openssl req -x509` and by an EC P-384 CA made with @peculiar/x509 (which,
  * unlike the OpenSSL one, has no subjectKeyIdentifier).
  */
-import { createHash, createPublicKey } from "node:crypto";
+import { X509Certificate, createHash, createPublicKey } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +22,7 @@ import {
   type Extension,
 } from "../src/index.js";
 import { openssl } from "./support/openssl.js";
+import * as der from "../src/lib/der.js";
 
 const NOT_BEFORE = new Date("2026-01-15T12:00:00Z");
 const NOT_AFTER = new Date("2027-01-15T12:00:00Z");
@@ -371,5 +372,99 @@ describe("buildCertificate / endEntityExtensions: invalid input is ERR_INVALID_A
     expect(t).toContain("            X509v3 Key Usage: critical\n                Digital Signature, Key Agreement, Decipher Only\n");
     expect(t).toContain("            X509v3 Extended Key Usage: \n                TLS Web Server Authentication, TLS Web Client Authentication\n");
     expect(endEntityExtensions({ csr: ecCsr, issuer: ecCa, extendedKeyUsage: [] }).map((e) => e.oid)).toEqual(["2.5.29.19", "2.5.29.15", "2.5.29.14", "2.5.29.35"]);
+  });
+});
+
+describe("buildCertificate / endEntityExtensions: only names and subjectAltNames a client can parse (RFC 5280 §4.1.2.4, §4.2.1.6)", () => {
+  const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "latin1"));
+  const cn = (value: der.Der): Uint8Array => der.encode(der.seq(der.setOf([der.seq(der.oid("2.5.4.3"), value)])));
+  /** OpenSSL's verdict on a certificate carrying `subject` (its parser, through node:crypto; the signature is not checked). */
+  const opensslParses = (subject: Uint8Array): boolean => {
+    const alg = der.algId("1.2.840.113549.1.1.11", der.NULL);
+    const tbs = der.seq(der.ctx(0, der.int(2)), der.int(5), alg, subject, der.seq(der.time(NOT_BEFORE), der.time(NOT_AFTER)), subject, rsaCsr.spki);
+    try {
+      return new X509Certificate(der.encode(der.seq(tbs, alg, der.tlv(0x03, Uint8Array.from([0, 1]))))).subject !== undefined;
+    } catch {
+      return false;
+    }
+  };
+  // A CSR subject is copied into the certificate: a value OpenSSL (and Go) cannot parse makes a certificate the client cannot read.
+  const subjects: [string, der.Der, boolean][] = [
+    ["PrintableString", der.tlv(0x13, bytes("device-1")), true],
+    ["PrintableString with '@' and '_' (common in the field)", der.tlv(0x13, bytes("ops_1@example.com")), true],
+    ["UTF8String", der.tlv(0x0c, bytes("Z\xc3\xbcrich")), true],
+    ["BMPString", der.tlv(0x1e, bytes("\x00d\x00e")), true],
+    ["TeletexString with Latin-1", der.tlv(0x14, bytes("Z\xfcrich")), true],
+    ["UniversalString", der.tlv(0x1c, bytes("\x00\x00\x00d")), true],
+    ["IA5String", der.tlv(0x16, bytes("device")), true],
+    ["UTF8String that is not UTF-8", der.tlv(0x0c, bytes("\xff\xfe")), false],
+    ["BMPString of odd length", der.tlv(0x1e, bytes("abc")), false],
+    ["BMPString with a surrogate", der.tlv(0x1e, bytes("\xd8\x00")), false],
+    ["UniversalString of 3 octets", der.tlv(0x1c, bytes("abc")), false],
+    ["UniversalString above U+10FFFF", der.tlv(0x1c, bytes("\x7f\x00\x00\x00")), false],
+    ["VisibleString", der.tlv(0x1a, bytes("device")), false],
+    ["OCTET STRING", der.tlv(0x04, bytes("device")), false],
+    ["INTEGER", der.tlv(0x02, bytes("\x01")), false],
+    ["NULL", der.tlv(0x05, new Uint8Array()), false],
+  ];
+  it.each(subjects)("a CN that is a %s: built when OpenSSL parses it, else ERR_INVALID_ARGUMENT", async (_, value, parses) => {
+    const subject = cn(value);
+    expect(opensslParses(subject)).toBe(parses);
+    if (parses) {
+      const cert = await buildCertificate(options({ subject }));
+      expect(hex(cert.subjectDer)).toBe(hex(subject));
+      expect(new X509Certificate(cert.der).subject).toContain("CN=");
+    } else {
+      const refused = await buildCertificate(options({ subject })).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: expect.stringMatching(/^the subject is not a Name a certificate can carry \(RFC 5280 §4\.1\.2\.6\): CN: |^the subject is not a Name a certificate can carry \(RFC 5280 §4\.1\.2\.6\): the value of CN is not a string/) });
+      expect(() => endEntityExtensions({ csr: { subjectDer: subject, spki: rsaCsr.spki, extensions: [] }, issuer: rsaCa })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
+    }
+  });
+
+  it("refuses a PrintableString or IA5String with a byte above 0x7F, and a NumericString with a letter", async () => {
+    for (const [value, why] of [
+      [der.tlv(0x13, bytes("caf\xe9")), "CN: a PrintableString holds a control or non-ASCII character"],
+      [der.tlv(0x16, bytes("caf\xe9")), "CN: an IA5String holds a non-ASCII byte"],
+      [der.tlv(0x12, bytes("12a")), "CN: a NumericString holds a character other than digits and space"],
+    ] as const) {
+      expect(await buildCertificate(options({ subject: cn(value) })).catch((e: unknown) => e)).toMatchObject({
+        code: "ERR_INVALID_ARGUMENT",
+        message: `the subject is not a Name a certificate can carry (RFC 5280 §4.1.2.6): ${why}`,
+      });
+    }
+  });
+
+  const san = (...names: der.Der[]): Extension => ({ oid: "2.5.29.17", critical: false, value: der.encode(der.seq(...names)) });
+  it.each([
+    ["an iPAddress of 5 octets", san(der.tlv(0x87, new Uint8Array(5))), "an iPAddress of 5 octets (4 or 16)"],
+    ["a dNSName with a non-ASCII byte", san(der.tlv(0x82, bytes("d\xe9vice.example"))), "a dNSName holds a non-ASCII byte"],
+    ["a URI without a scheme", san(der.tlv(0x86, bytes("//host/path"))), "a uniformResourceIdentifier has no scheme (RFC 5280 §4.2.1.6)"],
+    ["a tag GeneralName does not define", san(der.tlv(0x89, bytes("x"))), "a GeneralName with tag 0x89, which GeneralName does not define"],
+    ["no name at all", san(), "GeneralNames is empty (SIZE (1..MAX))"],
+    ["a directoryName with an OCTET STRING value", san(der.ctx(4, cn(der.tlv(0x04, bytes("x"))))), "a directoryName: the value of CN is not a string of a type a certificate name may hold (tag 0x4)"],
+  ])("refuses a subjectAltName with %s, copied from a request or given", async (_, extension, why) => {
+    expect(await buildCertificate(options({ extensions: [extension] })).catch((e: unknown) => e)).toMatchObject({
+      code: "ERR_INVALID_ARGUMENT",
+      message: `the subjectAltName is not one a certificate can carry (RFC 5280 §4.2.1.6): ${why}`,
+    });
+    expect(() => endEntityExtensions({ csr: { subjectDer: rsaCsr.subjectDer, spki: rsaCsr.spki, extensions: [extension] }, issuer: rsaCa })).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: `the subjectAltName is not one a certificate can carry (RFC 5280 §4.2.1.6): ${why}` }),
+    );
+  });
+
+  it("copies every well-formed GeneralName: IPv4, IPv6, e-mail, URI, UPN otherName, directoryName, registeredID", async () => {
+    const extension = san(
+      der.tlv(0x87, Uint8Array.from([10, 0, 0, 1])),
+      der.tlv(0x87, new Uint8Array(16).fill(1)),
+      der.tlv(0x81, bytes("ops@example.com")),
+      der.tlv(0x86, bytes("urn:uuid:5d6c1e1c-0000-4000-8000-000000000042")),
+      der.tlv(0xa0, der.oid("1.3.6.1.4.1.311.20.2.3"), der.ctx(0, der.utf8("user@corp.example"))),
+      der.ctx(4, cn(der.tlv(0x0c, bytes("dir")))),
+      der.tlv(0x88, der.contentOf(der.oid("1.2.3.4"))),
+    );
+    const cert = await buildCertificate(options({ extensions: [extension] }));
+    expect(new X509Certificate(cert.der).subjectAltName).toBe(
+      "IP Address:10.0.0.1, IP Address:101:101:101:101:101:101:101:101, email:ops@example.com, URI:urn:uuid:5d6c1e1c-0000-4000-8000-000000000042, othername:UPN:user@corp.example, DirName:CN=dir, Registered ID:1.2.3.4",
+    );
   });
 });

@@ -16,7 +16,8 @@ import type { Signer } from "../keys/key.js";
 import { defaultSignatureAlgorithm, signatureAlgorithmIdentifier } from "./algorithm-identifier.js";
 import { Asn1Error, InvalidArgumentError, isScepError } from "../errors.js";
 import { Certificate } from "./certificate.js";
-import { type Extension, type KeyUsage, type SubjectAltNames, findExtension, parseSubjectAltNames } from "./extensions.js";
+import { type Extension, type KeyUsage, type SubjectAltNames, findExtension, generalNamesProblem, parseSubjectAltNames } from "./extensions.js";
+import { nameProblem } from "./name.js";
 import { requestedSids } from "./windows-sid.js";
 
 /**
@@ -227,7 +228,11 @@ function encodeExtension(e: Extension): der.Der {
  *
  * The inputs are checked for shape (DER SEQUENCEs, serial length, dates,
  * one extension per OID, a critical subjectAltName when the subject is
- * empty), not for policy: deciding what to certify is the caller's job.
+ * empty), and the subject and a subjectAltName for what OpenSSL and Go can
+ * parse (every name value a string of a DirectoryString, IA5String or
+ * NumericString type with valid octets, RFC 5280 §4.1.2.4; well-formed
+ * GeneralNames, §4.2.1.6), not for policy: deciding what to certify is the
+ * caller's job.
  *
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for malformed inputs
  * (including `notBefore` together with `backdateMs`, or a negative `backdateMs`);
@@ -263,6 +268,7 @@ export async function buildCertificate(options: BuildCertificateOptions): Promis
     throw invalid("issuer must be a Signer (a certificate and a sign method)");
   }
   const subjectT = sequence(options.subject, "subject");
+  checkSubject(options.subject);
   readSpki(sequence(options.publicKey, "publicKey"), "publicKey");
   const serial = serialContent(options.serialNumber);
   const notBefore = validTime(defaultNotBefore(options, issuer.certificate), "notBefore");
@@ -279,8 +285,9 @@ export async function buildCertificate(options: BuildCertificateOptions): Promis
     if (seen.has(e.oid)) throw invalid(`extension ${e.oid} appears twice (RFC 5280 §4.2)`);
     seen.add(e.oid);
   }
+  const san = findExtension(extensions, oids.id_ce_subjectAltName);
+  if (san) checkSubjectAltName(san.value);
   if (subjectT.contentStart === subjectT.contentEnd) {
-    const san = findExtension(extensions, oids.id_ce_subjectAltName);
     if (!san?.critical) throw invalid("a certificate with an empty subject needs a critical subjectAltName (RFC 5280 §4.1.2.6)");
   }
 
@@ -310,6 +317,18 @@ export async function buildCertificate(options: BuildCertificateOptions): Promis
   const bits = new Uint8Array(signature.length + 1);
   bits.set(signature, 1);
   return new Certificate(der.encode(der.seq(tbs, algId, der.tlv(der.Tag.BIT_STRING, bits))));
+}
+
+/** Throws when a subject Name would make a certificate that OpenSSL and Go cannot parse ({@link nameProblem}). */
+function checkSubject(subject: Uint8Array): void {
+  const problem = nameProblem(subject);
+  if (problem) throw invalid(`the subject is not a Name a certificate can carry (RFC 5280 §4.1.2.6): ${problem}`);
+}
+
+/** Throws when a subjectAltName value is not well-formed GeneralNames ({@link generalNamesProblem}). */
+function checkSubjectAltName(value: Uint8Array): void {
+  const problem = generalNamesProblem(value);
+  if (problem) throw invalid(`the subjectAltName is not one a certificate can carry (RFC 5280 §4.2.1.6): ${problem}`);
 }
 
 /** Throws when a requested subjectAltName (GeneralNames DER) carries a Windows SID. */
@@ -371,9 +390,10 @@ function keyIdentifier(spki: Uint8Array, what: string): Uint8Array {
  * A subjectAltName carrying a Windows SID is refused unless `allowSid`.
  *
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when the subject is
- * empty and the request has no subjectAltName, when its subjectAltName
- * carries a Windows SID and `allowSid` is not set, or for a malformed key or
- * option.
+ * empty and the request has no subjectAltName, when the subject or the
+ * subjectAltName could not go into a certificate a client can parse (see
+ * {@link buildCertificate}), when its subjectAltName carries a Windows SID
+ * and `allowSid` is not set, or for a malformed key or option.
  *
  * @example
  * ```ts
@@ -396,6 +416,7 @@ export function endEntityExtensions(options: EndEntityExtensionsOptions): Extens
   if (!isCertificate(issuerCertificate)) throw invalid("issuer must be a Certificate or a Signer");
   const subject = options.subject ?? csr.subjectDer;
   const subjectT = sequence(subject, "subject");
+  checkSubject(subject);
   const subjectEmpty = subjectT.contentStart === subjectT.contentEnd;
   const { algorithm, key } = readSpki(sequence(csr.spki, "csr public key"), "csr public key");
 
@@ -421,6 +442,7 @@ export function endEntityExtensions(options: EndEntityExtensionsOptions): Extens
   );
   const san = findExtension(csr.extensions, oids.id_ce_subjectAltName);
   if (san) {
+    checkSubjectAltName(san.value);
     if (!options.allowSid) refuseSidSan(san.value);
     out.push({ oid: oids.id_ce_subjectAltName, critical: san.critical || subjectEmpty, value: san.value });
   } else if (subjectEmpty) throw invalid("the subject is empty and the request has no subjectAltName (RFC 5280 §4.1.2.6)");

@@ -6,6 +6,7 @@ import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
 import { latin1, toHex } from "../lib/bytes.js";
 import { Asn1Error } from "../errors.js";
+import { nameProblem } from "./name.js";
 
 /** One extension, raw. @group X.509 */
 export interface Extension {
@@ -89,6 +90,65 @@ export function parseSubjectAltNames(value: Uint8Array): SubjectAltNames {
     }
   }
   return out;
+}
+
+const ASCII_NAME: Record<number, string> = { 0x81: "rfc822Name", 0x82: "dNSName", 0x86: "uniformResourceIdentifier" };
+const URI_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+
+/**
+ * Why a subjectAltName value (GeneralNames DER, RFC 5280 §4.2.1.6) should not be copied into a certificate, or
+ * undefined when it may: at least one GeneralName; rfc822Name, dNSName and URI IA5Strings of ASCII, a URI with a
+ * scheme (§4.2.1.6: not a relative reference); an iPAddress of 4 or 16 octets; an otherName of a type OID and an
+ * [0] EXPLICIT value; a directoryName holding a valid Name ({@link nameProblem}); a registeredID an OID; no tag
+ * GeneralName does not define. Go's crypto/x509 refuses to parse a certificate whose subjectAltName breaks these.
+ * @internal
+ */
+export function generalNamesProblem(value: Uint8Array): string | undefined {
+  try {
+    const names = der.expect(der.parse(value), der.Tag.SEQUENCE, "GeneralNames");
+    if (names.length === 0) return "GeneralNames is empty (SIZE (1..MAX))";
+    for (const gn of names) {
+      switch (gn.tag) {
+        case 0x81:
+        case 0x82:
+        case 0x86: {
+          const c = der.content(gn);
+          for (const b of c) if (b > 0x7f) return `a ${ASCII_NAME[gn.tag]} holds a non-ASCII byte`;
+          if (gn.tag === 0x86 && !URI_SCHEME.test(latin1(c))) return "a uniformResourceIdentifier has no scheme (RFC 5280 §4.2.1.6)";
+          break;
+        }
+        case 0x87: {
+          const n = gn.contentEnd - gn.contentStart;
+          if (n !== 4 && n !== 16) return `an iPAddress of ${n} octets (4 or 16)`;
+          break;
+        }
+        case 0xa0: {
+          const f = der.children(gn);
+          if (f.length !== 2) return "an otherName does not hold a type-id and a value";
+          der.readOid(f[0], "otherName type-id");
+          der.explicit(f[1], 0, "otherName value");
+          break;
+        }
+        case 0xa4: {
+          const problem = nameProblem(der.raw(der.explicit(gn, 4, "directoryName")));
+          if (problem) return `a directoryName: ${problem}`;
+          break;
+        }
+        case 0x88:
+          der.readOid({ ...gn, tag: der.Tag.OID }, "registeredID");
+          break;
+        case 0xa3:
+        case 0xa5:
+          der.children(gn);
+          break;
+        default:
+          return `a GeneralName with tag 0x${gn.tag.toString(16)}, which GeneralName does not define`;
+      }
+    }
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
 }
 
 /** keyUsage bits (RFC 5280 §4.2.1.3) as a set of names. @group X.509 */

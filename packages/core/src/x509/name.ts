@@ -64,3 +64,74 @@ export function nameAttribute(name: Uint8Array, typeOid: string): string | undef
   }
   return undefined;
 }
+
+const PRIMITIVE_STRING = new Set<number>([der.Tag.PRINTABLE_STRING, der.Tag.UTF8_STRING, der.Tag.IA5_STRING, der.Tag.T61_STRING, der.Tag.BMP_STRING, der.Tag.UNIVERSAL_STRING, der.Tag.NUMERIC_STRING]);
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Why the content octets of a string of type `tag` are not a valid string of that type, or undefined. */
+function stringProblem(tag: number, c: Uint8Array): string | undefined {
+  switch (tag) {
+    case der.Tag.PRINTABLE_STRING:
+      // X.680 §41.4's set, widened to printable ASCII as OpenSSL and Go read it ('@', '*', '&', '_' are common in the field).
+      for (const b of c) if (b < 0x20 || b > 0x7e) return "a PrintableString holds a control or non-ASCII character";
+      return undefined;
+    case der.Tag.IA5_STRING:
+      for (const b of c) if (b > 0x7f) return "an IA5String holds a non-ASCII byte";
+      return undefined;
+    case der.Tag.NUMERIC_STRING:
+      for (const b of c) if (b !== 0x20 && (b < 0x30 || b > 0x39)) return "a NumericString holds a character other than digits and space";
+      return undefined;
+    case der.Tag.UTF8_STRING:
+      try {
+        STRICT_UTF8.decode(c);
+        return undefined;
+      } catch {
+        return "a UTF8String is not valid UTF-8";
+      }
+    case der.Tag.BMP_STRING:
+      // UCS-2: two octets a character, no surrogate code units (OpenSSL: "illegal characters").
+      if (c.length % 2 !== 0) return "a BMPString's length is not a multiple of 2";
+      for (let i = 0; i < c.length; i += 2) if ((c[i]! & 0xf8) === 0xd8) return "a BMPString holds a surrogate code unit";
+      return undefined;
+    case der.Tag.UNIVERSAL_STRING:
+      if (c.length % 4 !== 0) return "a UniversalString's length is not a multiple of 4";
+      for (let i = 0; i < c.length; i += 4) {
+        if (c[i]! !== 0 || c[i + 1]! > 0x10) return "a UniversalString holds a value above U+10FFFF";
+        if (c[i + 1] === 0 && (c[i + 2]! & 0xf8) === 0xd8) return "a UniversalString holds a surrogate code point";
+      }
+      return undefined;
+    default:
+      return undefined; // TeletexString: any octets
+  }
+}
+
+/**
+ * Why a Name (RDNSequence DER, RFC 5280 §4.1.2.4) should not go into a certificate, or undefined when it may:
+ * every RelativeDistinguishedName a non-empty SET of AttributeTypeAndValue, every value a primitive
+ * PrintableString, UTF8String, IA5String, TeletexString, BMPString, UniversalString or NumericString
+ * (the DirectoryString types of §4.1.2.4 and the IA5String/PrintableString/NumericString of its attributes)
+ * whose octets are valid for its type. OpenSSL refuses to parse a certificate whose name breaks these
+ * ("mstring wrong tag", "invalid utf8string", "bmpstring is wrong length"), and Go's crypto/x509 too, so a
+ * CA that copied such a CSR subject would sign a certificate its client cannot read.
+ * @internal
+ */
+export function nameProblem(name: Uint8Array): string | undefined {
+  try {
+    for (const rdn of der.expect(der.parse(name), der.Tag.SEQUENCE, "Name")) {
+      const atvs = der.expect(rdn, der.Tag.SET, "RelativeDistinguishedName");
+      if (atvs.length === 0) return "a RelativeDistinguishedName is empty";
+      for (const atv of atvs) {
+        const f = der.expect(atv, der.Tag.SEQUENCE, "AttributeTypeAndValue");
+        if (f.length !== 2) return "an AttributeTypeAndValue does not hold a type and one value";
+        const type = der.readOid(f[0], "attribute type");
+        const value = f[1]!;
+        if (!PRIMITIVE_STRING.has(value.tag)) return `the value of ${SHORT[type] ?? type} is not a string of a type a certificate name may hold (tag 0x${value.tag.toString(16)})`;
+        const problem = stringProblem(value.tag, der.content(value));
+        if (problem) return `${SHORT[type] ?? type}: ${problem}`;
+      }
+    }
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
