@@ -111,7 +111,7 @@ function mutate(b: Uint8Array): Uint8Array {
   for (let i = 0; i < n; i++) {
     const at = int(out.length);
     const op = int(4);
-    if (op === 0) out[at] ^= 1 << int(8);
+    if (op === 0) out[at] = out[at]! ^ (1 << int(8));
     else if (op === 1) out[at] = pick([0, 0x80, 0x81, 0x82, 0xff, 0x7f, 0x30, 0x31, 0x05]);
     else if (op === 2) out[at] = (out[at]! + pick([1, -1, 2, -2])) & 0xff;
     else out[at] = int(256);
@@ -181,7 +181,7 @@ export async function runCsrFuzz(o: { fetch: (request: Request) => Promise<Respo
       } else if (res.status !== 200) verdict = `http${res.status}`;
       else {
         const rep = await readCertRep(body, { decrypter: requester, caCertificates: [o.ca], request: { transactionId, senderNonce } });
-        verdict = rep.status === "FAILURE" ? `FAILURE:${rep.failInfo ?? rep.failInfoRaw ?? "?"}` : rep.status;
+        verdict = rep.status === "FAILURE" ? `FAILURE:${rep.failInfo ?? "?"}` : rep.status;
         if (rep.status === "SUCCESS") {
           const issued = rep.certificate;
           if (!issued) bad.push(`#${i} SUCCESS without a certificate ${replay}`);
