@@ -120,28 +120,41 @@ describe("with hooks", () => {
   });
 });
 
-describe("the serial of IssuerAndSerialNumber reaches the hooks in one spelling (RFC 5280 §4.1.2.2, normalizeSerialNumber)", () => {
-  // A serial whose first octet is 0x80 or more: DER writes 00 80…; a client may send the magnitude (80…, as
-  // Certificate.serialNumberHex prints it) or BER's redundant zeros (00 00 80…).
+describe("the serial of IssuerAndSerialNumber reaches the hooks as the INTEGER's DER content octets, sign kept (RFC 5280 §4.1.2.2, RFC 8894 §3.3.3)", () => {
+  // 0x80c0ffee is DER 00 80 c0 ff ee; the content 80 c0 ff ee is the NEGATIVE INTEGER −0x7f3f0012, which old CAs
+  // issued as a serial. The two must never share a spelling: a GetCert for one must not answer the other.
   let high: Certificate;
+  let negative: Certificate;
+  const seen: string[] = [];
   const byBytes: Partial<ScepProfile> = {
-    getCert: async ({ serialNumber }) => (hex(serialNumber) === hex(high.serialNumber) ? high : undefined),
-    getCrl: async ({ serialNumber }) => (hex(serialNumber) === hex(high.serialNumber) ? crl : undefined),
+    getCert: async ({ serialNumber }) => {
+      seen.push(hex(serialNumber)!);
+      return [high, negative].find((c) => hex(c.serialNumber) === hex(serialNumber));
+    },
+    getCrl: async ({ serialNumber }) => ([high, negative].some((c) => hex(c.serialNumber) === hex(serialNumber)) ? crl : undefined),
   };
   beforeAll(async () => {
     high = await ca.issue(device.csr, { serial: "0080c0ffee" });
+    negative = await ca.issue(device.csr, { serialOctets: Buffer.from("80c0ffee", "hex") });
+  });
+
+  it("the two certificates hold different INTEGERs: 00 80 c0 ff ee (0x80c0ffee) and 80 c0 ff ee (−0x7f3f0012)", () => {
+    expect([hex(high.serialNumber), high.serialNumberHex]).toEqual(["0080c0ffee", "80c0ffee"]);
+    expect([hex(negative.serialNumber), negative.serialNumberHex]).toEqual(["80c0ffee", "-7f3f0012"]);
   });
 
   it.each([
-    ["0080c0ffee (DER)", "0080c0ffee"],
-    ["80c0ffee (the magnitude)", "80c0ffee"],
-    ["000080c0ffee (redundant zeros)", "000080c0ffee"],
-  ])("GetCert %s → SUCCESS with the certificate whose DER serial is 00 80 c0 ff ee", async (_label, asked) => {
-    expect(hex(high.serialNumber)).toBe("0080c0ffee");
+    ["0080c0ffee (DER of 0x80c0ffee)", "0080c0ffee", "0080c0ffee"],
+    ["000080c0ffee (BER's redundant zero)", "000080c0ffee", "0080c0ffee"],
+    ["80c0ffee (DER of the negative serial)", "80c0ffee", "80c0ffee"],
+    ["ff80c0ffee (BER's redundant ff)", "ff80c0ffee", "80c0ffee"],
+  ])("GetCert %s → SUCCESS with the certificate whose serial is that INTEGER", async (_label, asked, expected) => {
     const s = setup(byBytes);
+    seen.length = 0;
     const { rep } = await getCert(s.server, ca.cert.subjectDer, Buffer.from(asked, "hex"));
+    expect(seen).toEqual([expected]);
     expect(rep.status).toBe("SUCCESS");
-    expect(rep.certificates.map((c) => hex(c.der))).toEqual([hex(high.der)]);
+    expect(rep.certificates.map((c) => hex(c.serialNumber))).toEqual([expected]);
   });
 
   it("GetCert 00000badc0de (redundant zeros before a first octet under 0x80) → the certificate of 0badc0de", async () => {
@@ -149,6 +162,14 @@ describe("the serial of IssuerAndSerialNumber reaches the hooks in one spelling 
     const { rep } = await getCert(s.server, ca.cert.subjectDer, Buffer.from("00000badc0de", "hex"));
     expect(rep.status).toBe("SUCCESS");
     expect(rep.certificates.map((c) => hex(c.der))).toEqual([hex(issued.der)]);
+  });
+
+  it("GetCert 80 c0 ff ef (a negative serial nobody holds) → FAILURE badCertId, not 0x80c0ffef's or anyone's certificate", async () => {
+    const s = setup(byBytes);
+    seen.length = 0;
+    const { rep } = await getCert(s.server, ca.cert.subjectDer, Buffer.from("80c0ffef", "hex"));
+    expect(seen).toEqual(["80c0ffef"]);
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badCertId" });
   });
 
   it("GetCRL 80c0ffee → SUCCESS with the CRL", async () => {

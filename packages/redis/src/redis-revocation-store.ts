@@ -22,7 +22,7 @@ export interface RedisRevocationStoreOptions extends RedisStoreOptions {
  * Cluster).
  *
  * Keys (both in the hash slot of `{<ca>}`): `<prefix>revoked:{<ca>}`, a hash
- * of serial (lower-case hex) → `<revokedAt ms>:<reason>`, written with
+ * of serial (`normalizeSerialNumber`'s spelling: lower-case hex, `-7fff` for a negative one) → `<revokedAt ms>:<reason>`, written with
  * `HSETNX` so the first revocation of a serial wins on every replica; and
  * `<prefix>crl-number:{<ca>}`, a counter `INCR`ed for each CRL signed.
  * Neither expires: a revocation is permanent, and a CRL number must never
@@ -113,6 +113,15 @@ export class RedisRevocationStore implements RevocationStore {
   async nextCrlNumber(): Promise<bigint> {
     const n = await this.#run.command("next CRL number", "INCR", [this.#counter]);
     return BigInt(String(n));
+  }
+
+  /**
+   * How many serials are revoked (`HLEN`, O(1)): an entry is never changed nor deleted, so every replica reading the
+   * same count has the same list, and a CA keys its cached CRL by it instead of reading the hash per GetCRL.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async revision(): Promise<number> {
+    return Number(await this.#run.command("count revocations", "HLEN", [this.#hash]));
   }
 }
 

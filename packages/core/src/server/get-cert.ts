@@ -10,16 +10,16 @@ import type { ServerContext } from "./context.js";
 import { Certificate } from "../x509/certificate.js";
 import type { ResolvedProfile } from "./profile.js";
 import { Reply, certRep, failure } from "./replies.js";
-import { canonicalSerialHex } from "./revocation-store.js";
-import { fromHex, toHex } from "../lib/bytes.js";
+import { minimalIntegerOctets } from "../x509/serial-number.js";
 
 /** SUCCESS with the certificate or CRL; FAILURE badCertId when unknown, badRequest when unsupported. @group Server */
 export async function getCertOrCrl(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest): Promise<Reply> {
-  // The serial in its canonical spelling (normalizeSerialNumber's octets: the DER content of the positive INTEGER), so
-  // a hook comparing with Certificate.serialNumber finds it however the client wrote it: `80…` (the magnitude, as
-  // Certificate.serialNumberHex prints it) and BER's redundant `00 00 80…` both reach the hook as `00 80…`.
+  // The serial as the INTEGER's DER content octets (RFC 5280 §4.1.2.2), so a hook comparing with
+  // Certificate.serialNumber finds it however the client wrote it: BER's redundant `00 00 80…` reaches the hook as
+  // `00 80…` (0x80…), `ff 80 01` as `80 01`. The sign is kept: `80 01` is the negative INTEGER −32767 that old CAs
+  // issued, never 0x8001 (`00 80 01`), so no GetCert for one serial answers another's certificate.
   const asked = req.issuerAndSerialNumber!;
-  const q = { issuer: asked.issuer, serialNumber: fromHex(canonicalSerialHex(toHex(asked.serialNumber))) };
+  const q = { issuer: asked.issuer, serialNumber: asked.serialNumber.length === 0 ? asked.serialNumber : Uint8Array.from(minimalIntegerOctets(asked.serialNumber)) };
   if (req.messageType === MessageType.GetCert) {
     if (!p.getCert) return failure(ctx, p, req, "badRequest", "getcert_unsupported", "GetCert is not supported");
     const c = await p.getCert(q);

@@ -165,9 +165,10 @@ export interface ScepProfile {
   renewalRequiresChallenge?: boolean;
   /**
    * GetCert: the certificate with this issuer and serial, as a {@link Certificate}, DER or PEM bytes (undefined: FAILURE badCertId).
-   * `issuer` is the Name's DER; `serialNumber` the INTEGER's content octets in the canonical spelling of
-   * `normalizeSerialNumber` (no redundant leading zero, a `00` before a first octet of 0x80 or more): the bytes of
-   * a DER certificate's `serialNumber`, whether the client sent `80…`, `0080…` or `000080…`.
+   * `issuer` is the Name's DER; `serialNumber` the INTEGER's DER content octets (two's complement, no redundant
+   * leading `00`/`ff`): the bytes of a DER certificate's `serialNumber`, whether the client sent `0080…` or BER's
+   * `000080…`. A negative serial stays negative (`80 01` is −32767, not 0x8001): `normalizeSerialNumber(serialNumber)`
+   * gives the key a store uses (`-7fff`, `008001`).
    */
   getCert?: (q: { issuer: Uint8Array; serialNumber: Uint8Array }) => Promise<Certificate | Uint8Array | undefined>;
   /** GetCRL: the CRL for this issuer and serial, DER (undefined: FAILURE badCertId); `issuer` and `serialNumber` as for `getCert`. */

@@ -6,6 +6,7 @@
  * @module
  */
 import { InvalidArgumentError, StoreUnavailableError } from "../errors.js";
+import { normalizeSerialNumber } from "../x509/serial-number.js";
 
 /**
  * The CRL reason codes of RFC 5280 §5.3.1 a certificate can be revoked with,
@@ -43,7 +44,7 @@ export type RevocationReason = keyof typeof REVOCATION_REASONS;
 
 /** One revoked certificate. @group Storage */
 export interface RevokedCertificate {
-  /** Serial number: lower-case hex without separators or leading zero octets beyond one (`"0a1b…"`). */
+  /** Serial number in `normalizeSerialNumber`'s spelling: the DER content octets in lower-case hex (`"0a1b…"`, `"0080…"`), or `-` and the magnitude for a negative serial (`"-7fff"`). */
   serialNumber: string;
   /** Why (RFC 5280 §5.3.1). */
   reason: RevocationReason;
@@ -96,46 +97,14 @@ export interface RevocationStore {
   list(): Promise<RevokedCertificate[]>;
   /** The next CRL number (RFC 5280 §5.2.3): 1 first, then strictly increasing across replicas. */
   nextCrlNumber(): Promise<bigint>;
-}
-
-/**
- * Normalizes a serial number to the store's form: lower-case hex, separators
- * (`:` and spaces) removed, read as the positive number RFC 5280 §4.1.2.2
- * requires and written as DER writes its INTEGER's content octets: no
- * redundant leading zero octet, and one `00` in front when the first octet
- * is 0x80 or more. So every spelling of one serial gives one key: OpenSSL's
- * `00FF…`, `Certificate.serialNumberHex`'s `ff…` (leading zeros
- * stripped) and `0000ff…` are all `00ff…`, and a CRL built from the key
- * writes the certificate's own INTEGER.
- *
- * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) when it is not hex or longer than 20 octets (RFC 5280 §4.1.2.2).
- * @example
- * ```ts
- * normalizeSerialNumber("0A:1B:2C"); // "0a1b2c"
- * normalizeSerialNumber("ff01"); // "00ff01", the same as "00:FF:01"
- * ```
- * @group Storage
- */
-export function normalizeSerialNumber(serialNumber: string): string {
-  if (typeof serialNumber !== "string") throw new InvalidArgumentError("serialNumber must be a hex string");
-  const hex = serialNumber.replace(/[:\s]/g, "").toLowerCase();
-  if (!/^[0-9a-f]+$/.test(hex)) throw new InvalidArgumentError("serialNumber must be hex digits (optionally separated by ':')");
-  const canonical = canonicalSerialHex(hex);
-  if (canonical.length > 42) throw new InvalidArgumentError("serialNumber is longer than 20 octets (RFC 5280 §4.1.2.2)");
-  return canonical;
-}
-
-/**
- * The canonical spelling of {@link normalizeSerialNumber} for lower-case hex digits already checked, without its
- * length limit (the server hands a GetCert/GetCRL hook the canonical octets of whatever serial was asked for).
- * @internal
- */
-export function canonicalSerialHex(hex: string): string {
-  if (hex.length % 2 === 1) hex = "0" + hex;
-  // The positive number's minimal DER content octets: 0000ff, 00ff and ff → 00ff; 00007f → 7f; 00 → 00.
-  hex = hex.replace(/^(?:00)+/, "");
-  if (hex === "") return "00";
-  return parseInt(hex.slice(0, 2), 16) >= 0x80 ? "00" + hex : hex;
+  /**
+   * Optional: a number that differs whenever `list()` would answer differently, read in O(1) and the same on every
+   * replica, so a CA can key its cached CRL by it instead of listing every revocation per GetCRL. The stores here
+   * answer how many serials are revoked (an entry is never changed nor removed, so the count names the list). A store
+   * that can remove entries must answer something that never repeats (a counter bumped by every change). Without it,
+   * a CA lists the revocations to decide whether its CRL is current.
+   */
+  revision?(): Promise<number>;
 }
 
 /**
@@ -214,6 +183,11 @@ export class MemoryRevocationStore implements RevocationStore {
   async nextCrlNumber(): Promise<bigint> {
     this.#crlNumber += 1n;
     return this.#crlNumber;
+  }
+
+  /** {@inheritDoc RevocationStore.revision}: the number of revoked serials. */
+  async revision(): Promise<number> {
+    return this.#entries.size;
   }
 }
 

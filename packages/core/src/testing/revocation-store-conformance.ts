@@ -78,6 +78,29 @@ export function revocationStoreConformance<S extends RevocationStore>(options: R
       expect((await store.list()).map((e) => e.serialNumber)).toEqual(["00ff0102", "7f"]);
     });
 
+    it("RFC 5280 §4.1.2.2: a negative serial (DER content 80 01, −32767) is its own entry, never 0x8001's (00 80 01)", async () => {
+      const at = clock.now();
+      expect(await store.revoke({ serialNumber: "-7FFF", reason: "keyCompromise" })).toEqual({ created: true, entry: { serialNumber: "-7fff", reason: "keyCompromise", revokedAt: at } });
+      expect(await store.get("8001")).toBeUndefined();
+      expect(await store.get("-7f:ff")).toEqual({ serialNumber: "-7fff", reason: "keyCompromise", revokedAt: at });
+      expect((await store.revoke({ serialNumber: "8001", reason: "superseded" })).created).toBe(true);
+      expect((await store.get("00:80:01"))?.reason).toBe("superseded");
+      expect((await store.list()).map((e) => e.serialNumber).sort()).toEqual(["-7fff", "008001"]);
+    });
+
+    it("revision, where the store has it, changes with every new revocation and not otherwise", async () => {
+      if (!store.revision) return;
+      const empty = await store.revision();
+      expect(await store.revision()).toBe(empty);
+      await store.revoke({ serialNumber: "0a", reason: "superseded" });
+      const one = await store.revision();
+      expect(one).not.toBe(empty);
+      await store.revoke({ serialNumber: "0A", reason: "keyCompromise" }); // already revoked: the list is unchanged
+      expect(await store.revision()).toBe(one);
+      await store.revoke({ serialNumber: "0b", reason: "superseded" });
+      expect([empty, one]).not.toContain(await store.revision());
+    });
+
     it("an explicit revokedAt is kept to the millisecond", async () => {
       const at = new Date("2026-01-02T03:04:05.678Z");
       await store.revoke({ serialNumber: "01", reason: "superseded", revokedAt: at });

@@ -8,6 +8,7 @@ import * as oids from "../oids.js";
 import { fromPem, pemTextOf, toHex, toPem } from "../lib/bytes.js";
 import { Asn1Error, InvalidArgumentError } from "../errors.js";
 import { formatName } from "./name.js";
+import { integerText } from "./serial-number.js";
 import * as nc from "../lib/node-crypto.js";
 import type { SignatureAlgorithm } from "../algorithms.js";
 import { readSignatureAlgorithm } from "./algorithm-identifier.js";
@@ -203,11 +204,18 @@ export class Certificate {
     return (this.#issuer ??= formatName(this.issuerDer));
   }
 
-  /** Serial number as lower-case hex without leading zero octets. */
+  /**
+   * Serial number as lower-case hex without leading zero octets (`8001` for 0x8001), as `openssl x509 -serial`
+   * prints it; a negative serial (DER content with its top bit set, which RFC 5280 §4.1.2.2 forbids and old CAs
+   * issued) as `-` and its magnitude (`-7fff` for content `80 01`), so two serials never print alike.
+   * `normalizeSerialNumber` of this text is the serial's store key.
+   */
   get serialNumberHex(): string {
-    let s = this.serialNumber;
-    while (s.length > 1 && s[0] === 0) s = s.subarray(1);
-    return toHex(s);
+    const s = this.serialNumber;
+    if (s.length > 0 && s[0]! >= 0x80) return integerText(s);
+    let i = 0;
+    while (i < s.length - 1 && s[i] === 0) i++;
+    return toHex(s.subarray(i));
   }
 
   /** The keyUsage extension, when present. */

@@ -8,6 +8,7 @@
  * Everything runs against a fixed clock ({@link NOW}).
  */
 import { x509 } from "../../src/lib/x509.js";
+import * as der from "../../src/lib/der.js";
 import {
   Certificate,
   CertificationRequest,
@@ -48,7 +49,7 @@ export interface TestCa {
   key: LocalKey;
   cert: Certificate;
   /** Issues a certificate for the CSR's subject and key. */
-  issue(csrDer: Uint8Array, options?: { serial?: string; notBefore?: Date; notAfter?: Date }): Promise<Certificate>;
+  issue(csrDer: Uint8Array, options?: { serial?: string; serialOctets?: Uint8Array; notBefore?: Date; notAfter?: Date }): Promise<Certificate>;
   /** Makes a CRL revoking these serials (hex). */
   crl(revokedSerials?: readonly string[]): Promise<Uint8Array>;
   /** Makes an RA certificate (keyEncipherment + digitalSignature) signed by this CA. */
@@ -60,6 +61,19 @@ let serialCounter = 0x1000;
 export function nextSerial(): string {
   serialCounter += 1;
   return serialCounter.toString(16).padStart(6, "0");
+}
+
+/**
+ * The certificate re-signed with these serial content octets as they are: @peculiar/x509 puts a `00` before a
+ * first octet of 0x80 or more, so a negative serial (content `80 01`, as old CAs and `openssl -set_serial -32767`
+ * wrote it) is made by rewriting the TBSCertificate's serialNumber.
+ */
+async function withSerialOctets(certificateDer: Uint8Array, serial: Uint8Array, key: CryptoKey): Promise<Certificate> {
+  const [tbs, algorithm] = der.children(der.parse(certificateDer));
+  const fields = der.children(tbs);
+  const tbsDer = der.encode(der.seq(...fields.map((f, i) => (i === 1 ? der.tlv(der.Tag.INTEGER, serial) : der.raw(f)))));
+  const signature = new Uint8Array(await crypto.subtle.sign(SIG, key, tbsDer as Uint8Array<ArrayBuffer>));
+  return new Certificate(der.encode(der.seq(tbsDer, der.raw(algorithm), der.tlv(der.Tag.BIT_STRING, new Uint8Array([0]), signature))));
 }
 
 /** Creates an RSA-2048 CA named `CN=<name>`. */
@@ -100,6 +114,7 @@ export async function createTestCa(name: string): Promise<TestCa> {
         signingAlgorithm: SIG,
         extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true)],
       });
+      if (options.serialOctets) return withSerialOctets(new Uint8Array(issued.rawData), options.serialOctets, keys.privateKey);
       return new Certificate(new Uint8Array(issued.rawData));
     },
     async crl(revokedSerials = []) {
