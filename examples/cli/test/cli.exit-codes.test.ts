@@ -340,3 +340,17 @@ it("resolves relative paths against its cwd even with a stale INIT_CWD from an o
   expect(bytes(Certificate.from(readFileSync(join(cwd, "ca.pem"), "utf8")).der)).toEqual(bytes(Certificate.from(server.ca.certPem).der));
   expect(existsSync(join(elsewhere, "ca.pem"))).toBe(false);
 });
+
+describe("getcert: a SUCCESS that holds another serial's certificate", () => {
+  it("exits 1 naming the serial as the user wrote it (DEADBEEF), the CA's spelling after it since it differs (00deadbeef)", async () => {
+    server = await startFakeScepServer("getcert-other-serial");
+    const cwd = workDir("getcert-other");
+    for (const [given, said] of [
+      ["DEADBEEF", "DEADBEEF (00deadbeef)"],
+      ["7E:AD:BE:EF", "7E:AD:BE:EF"],
+    ] as const) {
+      const r = await runCli(["getcert", "--url", server.url, "--serial", given], { cwd });
+      expect([r.code, r.stdout, r.stderr]).toEqual([1, "", `scep: the CA answered SUCCESS for serial ${said}, but none of the 1 certificate it sent has that serial and issuer\n`]);
+    }
+  });
+});

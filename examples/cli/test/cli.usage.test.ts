@@ -98,7 +98,7 @@ describe("usage errors exit 64 with one line and a pointer to --help", () => {
     [["renew", "--url", URL, "--cert", "c.pem", "--key", "k.pem", "--new-key"], "scep: renew: --new-key needs --out or --key-out to know where to write the key"],
     [["enroll", "--url", URL, "--cn", "d", "--out", "c.pem", "--max-poll", "-1"], 'scep: enroll: --max-poll must be a number >= 0, got "-1"'],
     [["getcert", "--url", URL], "scep: getcert: --serial is required"],
-    [["getcert", "--url", URL, "--serial", "xyz"], 'scep: getcert: --serial must be the serial number in hex (colons allowed, at most 20 octets), got "xyz"'],
+    [["getcert", "--url", URL, "--serial", "xyz"], 'scep: getcert: --serial must be the serial number in hex (colons allowed, at most 20 octets, -7FFF for a negative one), got "xyz"'],
     [["getcert", "--url", URL, "--serial", "0a", "--cert", "c.pem"], "scep: getcert: --cert needs --key (the key that signs the request)"],
     [["getcrl", "--url", URL, "--out", "crl.der"], "scep: getcrl: --cert is required"],
     [["getcacaps", "--url", "--timeout", "5"], "scep: getcacaps: --url has no value (for a value that starts with a dash write --url=VALUE)"],

@@ -29,7 +29,7 @@ import {
   id_ce_subjectKeyIdentifier,
 } from "@peculiar/asn1-x509";
 import { createHash } from "node:crypto";
-import { REVOCATION_REASONS, type RevokedCertificate, type SignatureAlgorithm, type Signer } from "@scep/core";
+import { REVOCATION_REASONS, serialNumberOctets, type RevokedCertificate, type SignatureAlgorithm, type Signer } from "@scep/core";
 import { EmbeddedCaError } from "./errors.js";
 
 /** What signing a CRL needs to know about the CA. */
@@ -75,10 +75,10 @@ function keyIdentifier(ca: AsnCertificate): ArrayBuffer {
   return digest.buffer.slice(digest.byteOffset, digest.byteOffset + digest.byteLength);
 }
 
-/** Hex serial → the INTEGER's content octets (already minimal and positive: see normalizeSerialNumber). */
-function serialOctets(hex: string): ArrayBuffer {
-  const bytes = Buffer.from(hex.length % 2 ? `0${hex}` : hex, "hex");
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+/** A store's serial (normalizeSerialNumber's spelling: `008001`, or `-7fff` for a negative one) → the INTEGER's DER content octets. */
+function serialOctets(serial: string): ArrayBuffer {
+  const bytes = serialNumberOctets(serial);
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
 /**

@@ -73,7 +73,7 @@ function parseStrict(text: string): IndexLine | undefined {
   const record = value as Record<string, unknown>;
   if (
     typeof record.serial !== "string" ||
-    !/^[0-9a-f]+$/.test(record.serial) ||
+    !/^-?[0-9a-f]+$/.test(record.serial) || // `-7fff`: a negative serial of an imported certificate (normalizeSerialNumber's spelling)
     typeof record.subject !== "string" ||
     !isIsoDate(record.notBefore) ||
     !isIsoDate(record.notAfter) ||

@@ -415,7 +415,10 @@ export interface FileCa {
    * The current CRL (RFC 5280 §5), signed with the CA key: the one signed
    * last, while it lists exactly the store's revocations and less than half
    * of its validity has passed; else a new one, with the next CRL number from
-   * the store (concurrent calls share one signing). Call it on a schedule to
+   * the store (concurrent calls share one signing). Whether the store changed
+   * is one O(1) read of `revocations.revision()` (every replica sharing the store
+   * sees the same; a store without it is listed per call); only a new CRL
+   * lists the revocations. Call it on a schedule to
    * keep a published copy fresh, and on demand to answer GetCRL.
    *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down
@@ -471,7 +474,7 @@ class FileCaImpl implements FileCa {
   readonly #crlValidityMs: number;
   readonly #distributionPoint: Uint8Array | undefined;
   #crl: { signed: SignedCrl; key: string } | undefined;
-  #signing: Promise<SignedCrl> | undefined;
+  #signing: { promise: Promise<SignedCrl>; key: string } | undefined;
 
   constructor(
     dataDir: string,
@@ -679,7 +682,7 @@ class FileCaImpl implements FileCa {
       throw invalidOptions(`cannot revoke: ${(error as Error).message}`);
     }
     const record = await this.#find(serial);
-    if (!record) throw new EmbeddedCaError("UNKNOWN_SERIAL", `this CA issued no certificate with serial ${serial}`);
+    if (!record) throw new EmbeddedCaError("UNKNOWN_SERIAL", `this CA issued no certificate with serial ${serialAsGiven(serialNumber, serial)}`);
     try {
       return { ...(await this.revocations.revoke({ serialNumber: serial, reason, revokedAt: this.#clock() })), subject: record.subject };
     } catch (error) {
@@ -689,26 +692,41 @@ class FileCaImpl implements FileCa {
   }
 
   async crl(): Promise<SignedCrl> {
-    const revoked = await this.revocations.list();
-    const key = revoked.map((r) => `${r.serialNumber}:${r.reason}:${r.revokedAt.getTime()}`).join(",");
-    const now = this.#clock().getTime();
-    const current = this.#crl;
-    if (current && current.key === key && now < current.signed.thisUpdate.getTime() + this.#crlValidityMs / 2) return current.signed;
-    // One signing at a time: callers that arrive meanwhile get its result (a CRL number is not burnt per caller).
-    this.#signing ??= (async () => {
-      try {
-        const crlNumber = await this.revocations.nextCrlNumber();
-        const thisUpdate = new Date(Math.floor(this.#clock().getTime() / 1000) * 1000);
-        const nextUpdate = new Date(thisUpdate.getTime() + this.#crlValidityMs);
-        const der = await signCrl(this.#material, { revoked, crlNumber, thisUpdate, nextUpdate });
-        const signed: SignedCrl = { der, pem: toPem("X509 CRL", der), crlNumber, thisUpdate, nextUpdate, revokedCount: revoked.length };
-        this.#crl = { signed, key };
-        return signed;
-      } finally {
-        this.#signing = undefined;
+    for (;;) {
+      // The key of the revocations' state: the store's revision (O(1), the same on every replica), read BEFORE the
+      // list a signing reads, so a cached CRL never claims a later state than it lists; a store without one is listed.
+      const revision = this.revocations.revision ? await this.revocations.revision() : undefined;
+      const listed = revision === undefined ? await this.revocations.list() : undefined;
+      const key = listed ? `list:${listed.map((r) => `${r.serialNumber}:${r.reason}:${r.revokedAt.getTime()}`).join(",")}` : `revision:${String(revision)}`;
+      const now = this.#clock().getTime();
+      const current = this.#crl;
+      if (current && current.key === key && now < current.signed.thisUpdate.getTime() + this.#crlValidityMs / 2) return current.signed;
+      const signing = this.#signing;
+      if (signing) {
+        // One signing at a time: callers of the same state get its result (a CRL number is not burnt per caller);
+        // a caller that saw a later state (a revocation since that signing read the store) waits, then looks again.
+        const done = await signing.promise.catch(() => undefined);
+        if (signing.key === key && done) return done;
+        continue;
       }
-    })();
-    return this.#signing;
+      const entry = { key } as { promise: Promise<SignedCrl>; key: string };
+      this.#signing = entry; // before the work starts: a store that throws at once still clears it below
+      entry.promise = (async () => {
+        try {
+          const revoked = listed ?? (await this.revocations.list());
+          const crlNumber = await this.revocations.nextCrlNumber();
+          const thisUpdate = new Date(Math.floor(this.#clock().getTime() / 1000) * 1000);
+          const nextUpdate = new Date(thisUpdate.getTime() + this.#crlValidityMs);
+          const der = await signCrl(this.#material, { revoked, crlNumber, thisUpdate, nextUpdate });
+          const signed: SignedCrl = { der, pem: toPem("X509 CRL", der), crlNumber, thisUpdate, nextUpdate, revokedCount: revoked.length };
+          this.#crl = { signed, key };
+          return signed;
+        } finally {
+          if (this.#signing === entry) this.#signing = undefined;
+        }
+      })();
+      return entry.promise;
+    }
   }
 }
 
@@ -721,6 +739,14 @@ function toRecord(line: IndexPage["records"][number]): IssuedCertificateRecord {
     notAfter: new Date(line.notAfter),
     issuedAt: new Date(line.issuedAt),
   };
+}
+
+/**
+ * A serial in a message: as the caller wrote it (`DEADBEEF`, `de:ad:be:ef`), and the canonical spelling after it
+ * only when that differs in more than case and separators (`DEADBEEF (00deadbeef)`), so a person recognises theirs.
+ */
+function serialAsGiven(given: string, canonical: string): string {
+  return given.replace(/[:\s]/g, "").toLowerCase() === canonical ? given : `${given} (${canonical})`;
 }
 
 /**

@@ -1,7 +1,7 @@
 // One SCEP profile of an example server from its settings (the configuration file's, or the single default one
 // flags and environment describe): CA, challenge (static, one-time, Intune API, signed token), issue hook.
 import { readFile } from "node:fs/promises";
-import { Certificate, InvalidArgumentError, sameName, webhookChallenge, type ChallengePolicy, type ChallengeStore, type ScepProfile } from "@scep/core";
+import { Certificate, InvalidArgumentError, normalizeSerialNumber, sameName, webhookChallenge, type ChallengePolicy, type ChallengeStore, type ScepProfile } from "@scep/core";
 import {
   IntuneRevocationClient,
   IntuneValidator,
@@ -293,18 +293,25 @@ export async function buildProfile(
     // (any requester may ask: certificates are public). The index is this CA's record, so this also answers for what the
     // previous CA of a rollover issued (same data directory, its certificates still in the index: their issuer is the
     // previous CA's name) and, for an intermediate, the intermediate's name. A serial of another issuer, or unknown, is
-    // badCertId; the serial arrives in canonical spelling, which getCertificate normalizes again. With --redis-url the index
+    // badCertId. The serial arrives as the INTEGER's DER content octets, sign kept: normalizeSerialNumber spells a
+    // negative one (80 01) -7fff, never as 0x8001's 008001, so the index hands out only that INTEGER's certificate. With --redis-url the index
     // is the data directory's: replicas that share one answer for all of them; a replica with its own answers only for
     // what it issued (badCertId for the others' certificates).
     getCert: async ({ issuer, serialNumber }) => {
-      const found = await ca.getCertificate(Buffer.from(serialNumber).toString("hex"));
+      const serial = storeSerial(serialNumber);
+      const found = serial === undefined ? undefined : await ca.getCertificate(serial);
       if (!found) return undefined;
       const certificate = new Certificate(found.certificateDer);
-      return sameIssuer(certificate.issuerDer, issuer) ? certificate : undefined;
+      // The certificate must hold the asked INTEGER itself: an index line imported from elsewhere may name a negative
+      // serial by its magnitude-looking text (`8002` as @peculiar/x509 prints content 80 02), which is 0x8002's key.
+      return sameIssuer(certificate.issuerDer, issuer) && storeSerial(certificate.serialNumber) === serial ? certificate : undefined;
     },
     getCrl: async ({ issuer, serialNumber }) => {
       if (!Buffer.from(issuer).equals(caSubject)) return undefined;
-      if (d.sharedIssuerName && !(await ca.getCertificate(Buffer.from(serialNumber).toString("hex")).catch(() => undefined))) return undefined;
+      if (d.sharedIssuerName) {
+        const serial = storeSerial(serialNumber);
+        if (serial === undefined || !(await ca.getCertificate(serial).catch(() => undefined))) return undefined;
+      }
       return (await ca.crl()).der;
     },
     issue,
@@ -344,4 +351,13 @@ export function pendingWithoutAdmin(config: Pick<ServerConfig, "redisUrl">): str
   return config.redisUrl !== undefined
     ? "PENDING until approved through a replica with SCEP_ADMIN_TOKEN (this one has no admin API)"
     : "PENDING, but NOTHING CAN APPROVE: this server has no admin API (set SCEP_ADMIN_TOKEN)";
+}
+
+/** The store spelling of a GetCert/GetCRL serial (the INTEGER's content octets), or undefined for one no store holds (over 20 octets). */
+function storeSerial(serialNumber: Uint8Array): string | undefined {
+  try {
+    return normalizeSerialNumber(serialNumber);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,6 +1,6 @@
 /**
- * The admin API finds a serial in every spelling normalizeSerialNumber (@scep/core) folds into one (RFC 5280
- * §4.1.2.2 serials are positive: `80…` and `0080…` are one number): `POST /admin/scep/revoke` and
+ * The admin API finds a serial in every spelling normalizeSerialNumber (@scep/core) folds into one (`80…` and `0080…`
+ * are one positive number; `-7fff` is the negative INTEGER 80 01, RFC 5280 §4.1.2.2, a number of its own): `POST /admin/scep/revoke` and
  * `GET /admin/scep/certificates?serial=` with a serial whose first octet is 0x80 or more, written with and without
  * its `00`, and with redundant leading zeros, against a real embedded CA whose index holds such serials (an index
  * written elsewhere: this CA's own serials start at 0x40).
@@ -24,7 +24,7 @@ beforeAll(async () => {
   await ca.issue({ csrDer: await generateCsr({ keys, subject: "CN=serial-spellings" }) });
   const index = join(dir, "index.jsonl");
   const line = JSON.parse(readFileSync(index, "utf8")) as Record<string, string>;
-  writeFileSync(index, [{ ...line, serial: "80c0ffee01" }, { ...line, serial: "000012ab" }].map((l) => JSON.stringify(l) + "\n").join(""));
+  writeFileSync(index, [{ ...line, serial: "80c0ffee01" }, { ...line, serial: "000012ab" }, { ...line, serial: "-7fff" }, { ...line, serial: "008001" }].map((l) => JSON.stringify(l) + "\n").join(""));
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -54,5 +54,24 @@ describe("admin API: one serial, every spelling (normalizeSerialNumber)", () => 
     const res = await call("POST", "/admin/scep/revoke", { serialNumber: "0000000012ab", reason: "superseded" });
     expect([res.status, ((await res.json()) as { serialNumber: string }).serialNumber]).toEqual([200, "12ab"]);
     expect((await ca.revocations.list()).map((r) => r.serialNumber).sort()).toEqual(["0080c0ffee01", "12ab"]);
+  });
+
+  it("RFC 5280 §4.1.2.2: a negative serial (index line -7fff: content 80 01) and 0x8001 (008001) are two certificates: GET by -7FFF and by 80:01, POST revoke -7FFF", async () => {
+    expect(await serialsOf("-7FFF")).toEqual(["-7fff"]);
+    expect(await serialsOf("80%3A01")).toEqual(["008001"]);
+    const res = await call("POST", "/admin/scep/revoke", { serialNumber: "-7FFF", reason: "keyCompromise" });
+    expect([res.status, ((await res.json()) as { serialNumber: string }).serialNumber]).toEqual([200, "-7fff"]);
+    expect(await ca.revocations.get("8001")).toBeUndefined();
+  });
+
+  it("POST revoke of a serial never issued: 404 naming the serial as the caller wrote it (DEADBEEF), the CA's spelling after it only when it differs", async () => {
+    for (const [given, said] of [
+      ["DEADBEEF", "DEADBEEF (00deadbeef)"],
+      ["7e:ad:be:ef", "7e:ad:be:ef"],
+      ["-7FFE", "-7FFE"],
+    ]) {
+      const res = await call("POST", "/admin/scep/revoke", { serialNumber: given, reason: "superseded" });
+      expect([res.status, await res.json()]).toEqual([404, { error: `this CA issued no certificate with serial ${said}` }]);
+    }
   });
 });

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { Certificate, buildGetCert, normalizeSerialNumber, sameName, selectIssuerName } from "@scep/core";
+import { Certificate, buildGetCert, normalizeSerialNumber, sameName, selectIssuerName, serialNumberOctets } from "@scep/core";
 import { COMMON_HELP, COMMON_OPTIONS, parse, required, timeoutOption, urlOption } from "../lib/args.js";
 import { PIN_HELP, PIN_OPTIONS, pinOptions } from "../lib/ca-pin.js";
 import type { Command } from "../lib/command.js";
@@ -23,14 +23,30 @@ const GETCERT_OPTIONS = {
 } as const;
 
 /**
- * `--serial` in any hex spelling (`0A:1B`, `00ff01`, `FF01`), also with the `serial=` that `openssl x509 -serial`
- * prints before it (its whole line pasted), as the INTEGER's content octets.
+ * `--serial` in any hex spelling (`0A:1B`, `00ff01`, `FF01`; `-7FFF` for a negative serial), also with the `serial=`
+ * that `openssl x509 -serial` prints before it (its whole line pasted), as the INTEGER's DER content octets, and its
+ * canonical spelling.
  */
-function serialOption(value: string): Uint8Array {
+function serialOption(value: string): { octets: Uint8Array; canonical: string; given: string } {
+  const given = value.trim().replace(/^serial\s*=\s*/i, "");
   try {
-    return Uint8Array.from(Buffer.from(normalizeSerialNumber(value.trim().replace(/^serial\s*=\s*/i, "")), "hex"));
+    return { octets: serialNumberOctets(given), canonical: normalizeSerialNumber(given), given };
   } catch {
-    throw new UsageError(`getcert: --serial must be the serial number in hex (colons allowed, at most 20 octets), got "${value}"`);
+    throw new UsageError(`getcert: --serial must be the serial number in hex (colons allowed, at most 20 octets, -7FFF for a negative one), got "${value}"`);
+  }
+}
+
+/** The serial as the user wrote it, and how the CA spells it when that differs in more than case and colons. */
+function serialAsGiven(given: string, canonical: string): string {
+  return given.replace(/[:\s]/g, "").toLowerCase() === canonical ? given : `${given} (${canonical})`;
+}
+
+/** Whether a certificate's serial (content octets) is the INTEGER `canonical` names; an over-long one is none. */
+function sameSerial(content: Uint8Array, canonical: string): boolean {
+  try {
+    return normalizeSerialNumber(content) === canonical;
+  } catch {
+    return false;
   }
 }
 
@@ -50,8 +66,8 @@ Options:
 ${COMMON_HELP}
   --serial HEX        the serial number, hex in any spelling: 0A:1B:2C,
                       0a1b2c, with or without leading zeros, or the line
-                      openssl x509 -serial -noout prints (serial=0A1B2C)
-                      (required)
+                      openssl x509 -serial -noout prints (serial=0A1B2C;
+                      serial=-7FFF for a negative serial) (required)
   --issuer-cert FILE  the issuing CA's certificate, PEM (default: the CA from
                       GetCACert)
   --out FILE          write the certificate, PEM, to FILE
@@ -67,7 +83,7 @@ Exit codes: 0 found, 2 FAILURE (badCertId: the CA has no such certificate),
     const v = parse("getcert", argv, GETCERT_OPTIONS);
     const url = urlOption("getcert", v.url);
     const timeoutMs = timeoutOption("getcert", v.timeout);
-    const serialNumber = serialOption(required("getcert", "serial", v.serial));
+    const { octets: serialNumber, canonical: wanted, given: serialText } = serialOption(required("getcert", "serial", v.serial));
     if (v.cert !== undefined && v.key === undefined) throw new UsageError("getcert: --cert needs --key (the key that signs the request)");
     if (v.out !== undefined) assertWritable(ctx, "getcert", "--out", v.out);
     const pin = pinOptions(ctx, "getcert", v);
@@ -79,9 +95,11 @@ Exit codes: 0 found, 2 FAILURE (badCertId: the CA has no such certificate),
       issuer = issuerCert?.subjectDer ?? selectIssuerName(caCertificates);
       return buildGetCert({ issuer, serialNumber, signer, recipient });
     });
-    const wanted = Buffer.from(serialNumber).toString("hex");
-    const found = rep.certificates.find((c) => normalizeSerialNumber(Buffer.from(c.serialNumber).toString("hex")) === wanted && sameName(c.issuerDer, issuer!));
-    if (!found) throw new CliError(`the CA's SUCCESS reply holds no certificate with serial ${wanted} (it sent ${rep.certificates.length})`, ExitCode.ERROR);
+    const found = rep.certificates.find((c) => sameSerial(c.serialNumber, wanted) && sameName(c.issuerDer, issuer!));
+    if (!found) {
+      const sent = rep.certificates.length === 1 ? "the 1 certificate" : `the ${rep.certificates.length} certificates`;
+      throw new CliError(`the CA answered SUCCESS for serial ${serialAsGiven(serialText, wanted)}, but none of ${sent} it sent has that serial and issuer`, ExitCode.ERROR);
+    }
     if (v.out === undefined) {
       ctx.out(found.toPem().trimEnd());
       return;

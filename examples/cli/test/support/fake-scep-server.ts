@@ -1,7 +1,7 @@
 /**
  * A loopback SCEP server built from @scep/core's server-side codec, for what
  * micromdm cannot do: answer PENDING, then SUCCESS to a CertPoll; fail with an
- * HTTP status; never answer. Certificates are issued by `openssl x509 -req`.
+ * HTTP status; never answer; answer GetCert with a certificate of another serial. Certificates are issued by `openssl x509 -req`.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -22,7 +22,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** How the fake answers PKIOperation. */
-export type FakeMode = "pending" | "pending-then-success" | "http-500" | "hang" | "failure";
+export type FakeMode = "pending" | "pending-then-success" | "http-500" | "hang" | "failure" | "getcert-other-serial";
 
 /** A running fake server. */
 export interface FakeScepServer {
@@ -86,6 +86,12 @@ export async function startFakeScepServer(mode: FakeMode, options: { port?: numb
         requests.push({ method: req.method ?? "", request });
         if (request.csr) pending.set(request.transactionId, request.csr);
         const csr = pending.get(request.transactionId);
+        if (mode === "getcert-other-serial") {
+          // a CA that answers GetCert SUCCESS with a certificate of another serial (its own)
+          const reply = await buildCertRep({ request, signer: key, status: "SUCCESS", certificates: [key.certificate] });
+          res.writeHead(200, { "content-type": "application/x-pki-message" }).end(reply);
+          return;
+        }
         if (mode === "failure") {
           const { failInfo, failInfoText } = options.failure ?? { failInfo: "badRequest", failInfoText: "challenge password mismatch" };
           const reply = await buildCertRep({ request, signer: key, status: "FAILURE", failInfo, ...(failInfoText === null ? {} : { failInfoText }) });

@@ -112,6 +112,61 @@ export function describeGetCert(name: string, exampleDir: string, options: { cli
       await openssl(["crl", "-inform", "DER", "-in", "getcrl.der", "-noout", "-CAfile", "issuing.pem", "-verify"], dir);
     });
 
+    describe("RFC 5280 §4.1.2.2: a negative serial (DER content 80 01, OpenSSL's -set_serial -32767, as old CAs issued) beside 0x8001 (00 80 01)", () => {
+      let negative: Certificate;
+      let positive: Certificate;
+      beforeAll(async () => {
+        // Two certificates of this CA imported into its index as lines in the CA's own spelling (-7fff, 008001).
+        const lines: string[] = [];
+        // And a third, −32766 (content 80 02), on a line that spells it 8002 as @peculiar/x509 prints it: 0x8002's key.
+        for (const [name, serial] of [["negative", "-32767"], ["positive", "0x8001"], ["misspelt", "-32766"]] as const) {
+          await openssl(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-subj", `/CN=serial ${name}`, "-out", `${name}.csr`], dir);
+          await openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "issuing.pem", "-CAkey", "issuing.key", "-set_serial", serial, "-days", "10", "-out", `${name}.pem`], dir);
+          const cert = Certificate.from(readFileSync(join(dir, `${name}.pem`), "utf8"));
+          const at = new Date().toISOString();
+          lines.push(JSON.stringify({ serial: { negative: "-7fff", positive: "008001", misspelt: "8002" }[name], subject: cert.subject, notBefore: cert.notBefore.toISOString(), notAfter: cert.notAfter.toISOString(), issuedAt: at, certificate: Buffer.from(cert.der).toString("base64") }));
+        }
+        writeFileSync(join(dataDir, "index.jsonl"), lines.join("\n") + "\n", { flag: "a" });
+        negative = Certificate.from(readFileSync(join(dir, "negative.pem"), "utf8"));
+        positive = Certificate.from(readFileSync(join(dir, "positive.pem"), "utf8"));
+      });
+
+      it("openssl wrote the serials as the INTEGERs 80 01 and 00 80 01 (serial=-7FFF and serial=8001)", async () => {
+        expect([hex(negative.serialNumber), hex(positive.serialNumber)]).toEqual(["8001", "008001"]);
+        expect((await openssl(["x509", "-in", "negative.pem", "-noout", "-serial"], dir)).trim()).toBe("serial=-7FFF");
+        expect((await openssl(["x509", "-in", "positive.pem", "-noout", "-serial"], dir)).trim()).toBe("serial=8001");
+      });
+
+      it("GetCert 80 01: the negative serial's certificate; GetCert 00 80 01: 0x8001's; never the other's", async () => {
+        for (const cert of [negative, positive]) {
+          const rep = await ask("GetCert", cert.issuerDer, cert.serialNumber);
+          expect([rep.status, rep.certificates.map((c) => hex(c.der))]).toEqual(["SUCCESS", [hex(cert.der)]]);
+        }
+      });
+
+      it("GetCert ff 80 01 (BER's redundant ff of −32767): the negative serial's certificate", async () => {
+        const rep = await ask("GetCert", negative.issuerDer, Uint8Array.from([0xff, 0x80, 0x01]));
+        expect([rep.status, rep.certificates.map((c) => hex(c.der))]).toEqual(["SUCCESS", [hex(negative.der)]]);
+      });
+
+      it("the line spelling −32766 as 8002: GetCert 00 80 02 (0x8002) is FAILURE badCertId, not −32766's certificate; so is 80 02 (no line keyed -7ffe)", async () => {
+        for (const serial of [[0x00, 0x80, 0x02], [0x80, 0x02]]) {
+          const rep = await ask("GetCert", negative.issuerDer, Uint8Array.from(serial));
+          expect([rep.status, rep.failInfo, rep.certificates.length]).toEqual(["FAILURE", "badCertId", 0]);
+        }
+      });
+
+      if (options.cli) {
+        it("scep getcert --serial -7FFF (openssl's spelling) and --serial 80:01: each its own certificate", async () => {
+          const scep = (args: string[]) => runCli(args, { cwd: dir });
+          const neg = await scep(["getcert", "--url", url, "--serial", "-7FFF"]);
+          expect([neg.code, neg.stderr, neg.stdout]).toEqual([0, "", negative.toPem().trimEnd() + "\n"]);
+          const pos = await scep(["getcert", "--url", url, "--serial", "80:01"]);
+          expect([pos.code, pos.stderr, pos.stdout]).toEqual([0, "", positive.toPem().trimEnd() + "\n"]);
+        });
+      }
+    });
+
     if (options.cli) describeCli();
 
     describe("after a CA rollover: the next CA's certificate and key in --ca-cert/--ca-key, the same data directory", () => {
