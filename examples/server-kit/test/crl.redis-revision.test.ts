@@ -1,0 +1,59 @@
+/**
+ * The embedded CA's CRL cache across replicas sharing one Redis (RFC 5280 §5, RFC 8894 §3.3.5 GetCRL): each crl()
+ * asks Redis one O(1) HLEN (RevocationStore.revision), not HGETALL of every revocation; a revocation made through
+ * one replica shows in the other's next CRL. The work is counted by Redis itself (INFO commandstats), against a real
+ * redis-server on loopback; two FileCa on one data directory stand in for two workers or replicas.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Redis from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateCsr, generateRsaKeyPair } from "@scep/core";
+import { RedisRevocationStore, redisClientOptions } from "@scep/redis";
+import { openFileCa, type FileCa } from "@scep-examples/embedded-ca";
+import { startRedisServer, type RedisServer } from "../../../test-support/peers";
+
+const dir = mkdtempSync(join(tmpdir(), "scep-crl-redis-"));
+let redis: RedisServer;
+const clients: Redis[] = [];
+let a: FileCa;
+let b: FileCa;
+
+/** How often Redis ran `command` so far (INFO commandstats: `cmdstat_hlen:calls=3,…`). */
+async function calls(command: string): Promise<number> {
+  const m = new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(await redis.command("INFO commandstats"));
+  return m ? Number(m[1]) : 0;
+}
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  const replica = async (): Promise<FileCa> => {
+    const client = new Redis({ ...redisClientOptions, ...redis.connection });
+    clients.push(client);
+    return openFileCa({ dataDir: join(dir, "data"), crlValiditySeconds: 3600, revocations: new RedisRevocationStore(client, { keyPrefix: "crl-test:" }) });
+  };
+  a = await replica();
+  b = await replica();
+}, 60_000);
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  await redis?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("CRL cache keyed by the revocation count in Redis (HLEN), shared by replicas", () => {
+  it("unchanged: 10 more crl() calls reuse the CRL with one HLEN each and no HGETALL; a revoke through replica a shows in b's next CRL", async () => {
+    const issued = await a.issue({ csrDer: await generateCsr({ keys: await generateRsaKeyPair(), subject: "CN=crl-redis" }) });
+    const first = await b.crl();
+    const [hlen, hgetall, incr] = [await calls("hlen"), await calls("hgetall"), await calls("incr")];
+    for (let i = 0; i < 10; i++) expect(await b.crl()).toBe(first);
+    expect([(await calls("hlen")) - hlen, (await calls("hgetall")) - hgetall, (await calls("incr")) - incr]).toEqual([10, 0, 0]);
+
+    await a.revoke(issued.serialNumber, "keyCompromise");
+    const next = await b.crl();
+    expect([next.revokedCount, next.crlNumber > first.crlNumber]).toEqual([1, true]);
+    expect((await a.crl()).revokedCount).toBe(1);
+    expect((await calls("hgetall")) - hgetall).toBe(2); // one listing per new CRL, one new CRL per replica
+  }, 60_000);
+});
