@@ -16,7 +16,7 @@
  * the CA and is not a CA certificate.
  */
 import * as crypto from "node:crypto";
-import { Certificate, createSelfSignedSigner, generateRsaKeyPair, readCertRep } from "../../src/index.js";
+import { Certificate, LocalKey, createSelfSignedSigner, generateRsaKeyPair, readCertRep } from "../../src/index.js";
 import * as der from "../../src/lib/der.js";
 import { buildSignedData } from "../../src/cms/signed-data.js";
 import { buildEnvelopedData } from "../../src/cms/enveloped-data.js";
@@ -143,35 +143,98 @@ export interface CsrFuzzReport {
   bad: string[];
 }
 
+/** What a fuzz input exercises: the CSR of a PKCSReq, the inner content of CertPoll/GetCert/GetCRL, or the signer certificate. */
+export type CsrFuzzMode = "csr" | "inner" | "signer";
+
+/** A serial number's content octets: typical, zero, negative, non-minimal, over 20 octets. */
+function serialOctets(): Uint8Array {
+  switch (int(6)) {
+    case 0: return new Uint8Array(0);
+    case 1: return Uint8Array.from([0x80, 0x01]);
+    case 2: return Uint8Array.from([0x00, 0x00, 0x01]);
+    case 3: return bytes(21 + int(20));
+    case 4: return Uint8Array.from([0]);
+    default: return Uint8Array.from([1 + int(127), ...bytes(int(16))]);
+  }
+}
+
+/** The content of a CertPoll (IssuerAndSubject), GetCert or GetCRL (IssuerAndSerialNumber): generated, of the CA or not, mutated or random. */
+function innerContent(ca: Certificate, type: number): Uint8Array {
+  const issuer = int(3) ? ca.subjectDer : der.encode(name());
+  const second = type === 20 ? der.encode(name()) : der.encode(der.tlv(0x02, serialOctets()));
+  const pick4 = int(8);
+  if (pick4 === 0) return bytes(int(80));
+  if (pick4 === 1) return der.encode(der.seq(issuer));
+  const v = der.encode(der.seq(issuer, second));
+  return pick4 === 2 ? mutate(v) : v;
+}
+
+/** A self-signed certificate of the requester's key with generated names, serial, validity and extensions, or undefined when the SDK refuses to hold it. */
+function signerCertificate(publicSpki: Uint8Array, priv: crypto.KeyObject, keys: CryptoKeyPair): LocalKey | undefined {
+  const alg = der.algId(pick(["1.2.840.113549.1.1.11", "1.2.840.113549.1.1.5", "1.2.840.113549.1.1.11", "1.2.3.4.5"]), der.NULL);
+  const t = (d: number): der.Der => (int(6) === 0 ? der.tlv(0x18, enc.encode("2051" + "0101000000Z")) : der.time(new Date(Date.now() + d)));
+  const validity = der.seq(t(-86_400_000 * (int(3) === 0 ? -2 : 1)), t(86_400_000 * (int(4) === 0 ? -1 : 30)));
+  const subject = int(3) ? der.encode(der.seq(der.setOf([der.seq(der.oid("2.5.4.3"), der.utf8("requester"))]))) : der.encode(name());
+  const exts = int(2) ? [der.ctx(3, extensions())] : [];
+  const tbs0 = der.encode(der.seq(der.ctx(0, der.int(2)), der.tlv(0x02, serialOctets()), alg, subject, validity, subject, publicSpki, ...exts));
+  const tbs = int(5) === 0 ? mutate(tbs0) : tbs0;
+  const cert = der.encode(der.seq(tbs, alg, der.tlv(0x03, Uint8Array.from([0, ...crypto.sign("sha256", tbs, priv)]))));
+  try {
+    return LocalKey.from(cert, keys.privateKey);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Sends `count` generated PKCSReqs (challenge `challenge`) to `fetch` (a web-standard handler at `url`) and checks
- * every answer. Repeatable from `seed`.
+ * Sends `count` generated requests to `fetch` (a web-standard handler at `url`) and checks every answer; each input
+ * is one of `modes` (default all): a PKCSReq around a generated CSR (challenge `challenge`), a CertPoll/GetCert/GetCRL
+ * around generated content, or a PKCSReq signed under a generated certificate. Repeatable from `seed`.
  */
-export async function runCsrFuzz(o: { fetch: (request: Request) => Promise<Response>; url: string; ca: Certificate; challenge: string; count: number; seed: number }): Promise<CsrFuzzReport> {
+export async function runCsrFuzz(o: { fetch: (request: Request) => Promise<Response>; url: string; ca: Certificate; challenge: string; count: number; seed: number; modes?: readonly CsrFuzzMode[] }): Promise<CsrFuzzReport> {
   state = o.seed | 0 || 1;
   challengeValue = o.challenge;
-  const requester = await createSelfSignedSigner({ keys: await generateRsaKeyPair(2048), subject: "CN=csr-fuzz requester" });
+  const modes = o.modes ?? ["csr", "inner", "signer"];
+  const requesterKeys = await generateRsaKeyPair(2048);
+  const requesterPriv = crypto.KeyObject.from(requesterKeys.privateKey);
+  const requesterSpki = new Uint8Array(crypto.KeyObject.from(requesterKeys.publicKey).export({ type: "spki", format: "der" }));
+  const requester = await createSelfSignedSigner({ keys: requesterKeys, subject: "CN=csr-fuzz requester" });
   const caX509 = new crypto.X509Certificate(o.ca.der);
   const tally: Record<string, number> = {};
   const bad: string[] = [];
   for (let i = 0; i < o.count; i++) {
-    const k = int(5) ? keys[0]! : pick(keys);
-    const info0 = der.encode(der.seq(der.int(0), name(), k.spki, der.tlv(0xa0, ...attributes())));
-    const info = int(4) === 0 ? mutate(info0) : info0;
-    const signature = crypto.sign(k.digest, info, k.priv);
-    const csr = der.encode(der.seq(info, k.sigAlg, der.tlv(0x03, Uint8Array.from([0, ...signature]))));
-    const replay = `key=${k.name} csr=${Buffer.from(csr).toString("base64")}`;
+    const mode = pick(modes);
+    let messageType = 19;
+    let content: Uint8Array;
+    let signer: LocalKey | undefined = requester;
+    if (mode === "inner") {
+      messageType = pick([20, 21, 22]);
+      content = innerContent(o.ca, messageType);
+    } else {
+      const k = mode === "signer" || int(5) ? keys[0]! : pick(keys);
+      const info0 = der.encode(der.seq(der.int(0), name(), k.spki, der.tlv(0xa0, ...attributes())));
+      const info = mode === "csr" && int(4) === 0 ? mutate(info0) : info0;
+      const signature = crypto.sign(k.digest, info, k.priv);
+      content = der.encode(der.seq(info, k.sigAlg, der.tlv(0x03, Uint8Array.from([0, ...signature]))));
+      if (mode === "signer") signer = signerCertificate(requesterSpki, requesterPriv, requesterKeys);
+      if (int(10) === 0) messageType = 17;
+    }
+    if (!signer) {
+      tally.skipped = (tally.skipped ?? 0) + 1;
+      continue;
+    }
+    const replay = `mode=${mode} type=${messageType} content=${Buffer.from(content).toString("base64")} signer=${Buffer.from(signer.certificate.der).toString("base64")}`;
     const transactionId = crypto.randomBytes(8).toString("hex");
     const senderNonce = crypto.randomBytes(16);
     let verdict: string;
     try {
-      const envelope = buildEnvelopedData({ content: csr, recipient: o.ca, cipher: "aes256" });
+      const envelope = buildEnvelopedData({ content, recipient: o.ca, cipher: "aes256" });
       const message = await buildSignedData({
         content: envelope,
-        certificates: [requester.certificate.der],
-        signer: requester,
+        certificates: [signer.certificate.der],
+        signer,
         digest: "sha256",
-        attributes: encodeScepAttributes({ messageType: 19, transactionId, senderNonce, signingTime: new Date() }),
+        attributes: encodeScepAttributes({ messageType, transactionId, senderNonce, signingTime: new Date() }),
       });
       const res = await o.fetch(new Request(`${o.url}?operation=PKIOperation`, { method: "POST", body: message as Uint8Array<ArrayBuffer>, headers: { "content-type": "application/x-pki-message" } }));
       const body = new Uint8Array(await res.arrayBuffer());
@@ -180,9 +243,9 @@ export async function runCsrFuzz(o: { fetch: (request: Request) => Promise<Respo
         bad.push(`#${i} HTTP ${res.status} ${Buffer.from(body).toString().slice(0, 120)} ${replay}`);
       } else if (res.status !== 200) verdict = `http${res.status}`;
       else {
-        const rep = await readCertRep(body, { decrypter: requester, caCertificates: [o.ca], request: { transactionId, senderNonce } });
-        verdict = rep.status === "FAILURE" ? `FAILURE:${rep.failInfo ?? "?"}` : rep.status;
-        if (rep.status === "SUCCESS") {
+        const rep = await readCertRep(body, { decrypter: signer, caCertificates: [o.ca], request: { transactionId, senderNonce } });
+        verdict = `${mode}:${rep.status === "FAILURE" ? `FAILURE:${rep.failInfo ?? "?"}` : rep.status}`;
+        if (rep.status === "SUCCESS" && messageType !== 22 && messageType !== 20) {
           const issued = rep.certificate;
           if (!issued) bad.push(`#${i} SUCCESS without a certificate ${replay}`);
           else {
