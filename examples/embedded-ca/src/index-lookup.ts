@@ -28,7 +28,7 @@ import { parseIndexLine, type IndexLine } from "./issuance-index.js";
 /**
  * An index line's serial in `normalizeSerialNumber`'s spelling, so a look-up by any spelling finds it: this CA's
  * serials are already canonical (first octet 0x40–0x7f), but an index written elsewhere or by hand may hold `80…`
- * or `0012…`. A serial normalization refuses (over 20 octets) is kept as it is written.
+ * or `0012…` (both positive), or `-7fff` (a negative serial: DER content 80 01). A serial normalization refuses (over 20 octets) is kept as it is written.
  */
 export function canonicalSerial(serial: string): string {
   try {

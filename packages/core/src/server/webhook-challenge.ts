@@ -128,7 +128,7 @@ export interface WebhookChallengeRequest {
 export interface WebhookCertificate {
   /** DER, standard base64. */
   raw: string;
-  /** Serial number, upper-case hex. */
+  /** Serial number, upper-case hex (`Certificate.serialNumberHex`: no leading zeros; `-7FFF` for a negative serial, DER content `80 01`). */
   serialNumber: string;
   /** SHA-1 of the DER, upper-case hex (Intune's thumbprint). */
   sha1Thumbprint: string;

@@ -54,7 +54,9 @@ export interface BuildCertificateOptions {
    * The serial number, big-endian and unsigned, 1–20 octets once encoded.
    * Leading zero octets are dropped and one `00` is put back when the high
    * bit is set, so the INTEGER is positive and minimal (a certificate's
-   * {@link Certificate.serialNumber} content octets can be passed as they are).
+   * {@link Certificate.serialNumber} content octets can be passed as they are,
+   * except those of a negative serial, which RFC 5280 forbids for a new
+   * certificate: `80 01` is read as 0x8001 here).
    */
   serialNumber: Uint8Array;
   /**
