@@ -164,6 +164,12 @@ export function describeGetCert(name: string, exampleDir: string, options: { cli
           const pos = await scep(["getcert", "--url", url, "--serial", "80:01"]);
           expect([pos.code, pos.stderr, pos.stdout]).toEqual([0, "", positive.toPem().trimEnd() + "\n"]);
         });
+
+        it("scep getcrl --cert negative.pem (IssuerAndSerialNumber with content 80 01): the CA's CRL, exit 0", async () => {
+          const r = await runCli(["getcrl", "--url", url, "--cert", "negative.pem", "--out", "negative.crl"], { cwd: dir });
+          expect([r.code, r.stderr]).toEqual([0, ""]);
+          await openssl(["crl", "-inform", "DER", "-in", "negative.crl", "-noout", "-CAfile", "issuing.pem", "-verify"], dir);
+        });
       }
     });
 
