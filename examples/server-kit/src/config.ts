@@ -88,7 +88,7 @@ export const MAX_WORKERS = 64;
 export const SETTINGS = [
   ["--port", "PORT", "8080", "TCP port to listen on (0: any free port; the startup line tells which)"],
   ["--host", "HOST", "0.0.0.0", "address to bind (127.0.0.1 for loopback only)"],
-  ["--data-dir", "SCEP_DATA_DIR", "<repo>/.scep-data", "CA files, issued certificates, index and the generated challenge"],
+  ["--data-dir", "SCEP_DATA_DIR", "<repo>/.scep-data", "CA files, issued certificates, index and the generated challenge; one server at a time (`<data-dir>/server.lock` holds its pid: a second start exits 2 naming it, a lock left by a killed server is taken over), unless the servers share it through `--redis-url`; `--workers` share their primary's"],
   ["--challenge", "SCEP_CHALLENGE", "(generated)", "challenge password clients must send (never printed; prefer the variable, a flag shows in `ps`); default: 32 random hex digits generated on first start, stored in `<data-dir>/challenge` (mode 0600), printed once on that start and reused"],
   ["--ca-cert", "SCEP_CA_CERT", "(generated)", "PEM certificate of an existing CA (with `--ca-key`; a DER one is refused: convert it with `openssl x509 -inform der`), or a bundle of it and the certificates above it (issuing CA, then root: GetCACert then serves the chain); default: `<data-dir>/ca.pem`, created on first start"],
   ["--ca-key", "SCEP_CA_KEY", "(generated)", "its private key, PEM or DER (told apart by the file's bytes): RSA (the CA also decrypts requests; an EC key is refused, exit 2), PKCS#1 or PKCS#8, possibly encrypted (see `SCEP_CA_KEY_PASSPHRASE`)"],

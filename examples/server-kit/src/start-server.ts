@@ -25,6 +25,7 @@ import { buildProfile, describeProfile, pendingWithoutAdmin, readSecret, type Pr
 import { createLimitedHttpServer } from "./http-limits.js";
 import { listenFailure, type ListenOptionNames } from "./listen-failure.js";
 import { fileErrorReason } from "./file-error.js";
+import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
 export { listenFailure } from "./listen-failure.js";
 
 /** The SCEP path (and profile name) the examples serve without a configuration file. */
@@ -409,6 +410,15 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
   };
 }
 
+/**
+ * The data directory's lock for a server that must be its only user: none with --redis-url (replicas share a data
+ * directory through Redis, README "Several replicas, one Redis"). Throws a {@link ConfigError} (one line) when another
+ * server holds it.
+ */
+function takeDataDirLock(config: ServerConfig): DataDirLock | undefined {
+  return config.redisUrl === undefined ? lockDataDir(config.dataDir) : undefined;
+}
+
 /** Listens, or throws a {@link ConfigError} (one line, no usage) when the address cannot be had. */
 async function listen(server: Server | NetServer, config: { host: string; port: number }, names?: ListenOptionNames): Promise<void> {
   try {
@@ -491,7 +501,8 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
  * for the framework's request listener, listens, prints the banner, and stops
  * gracefully on SIGINT/SIGTERM (stop accepting, finish in-flight, exit 0).
  * Configuration mistakes (a bad value, an encrypted CA key without its
- * passphrase, an EC CA, a port already in use) print one line on stderr
+ * passphrase, an EC CA, a port already in use, a data directory another
+ * server uses without --redis-url: `<data-dir>/server.lock`) print one line on stderr
  * (ending "(run with --help)" for a bad flag or value) and exit 2. Pass
  * `config` from `readConfig` to skip reading flags again. The banner goes to
  * stderr; stdout carries JSON lines only.
@@ -528,6 +539,9 @@ export async function startServer(
       const probe = createNetServer();
       await listen(probe, config);
       await new Promise((done) => probe.close(done));
+      // One server per data directory (its workers share it; replicas only through Redis): held until this primary exits.
+      const lock = takeDataDirLock(config);
+      if (lock) process.once("exit", () => lock.release());
       // Created here, before forking, so the workers only ever read them.
       const ca = await openCa(config);
       const profileCas = await openProfileCas(config, options.env ?? process.env);
@@ -631,7 +645,27 @@ export async function startServer(
       return undefined;
     }
   }
-  if (workerSlot === undefined && !(await makeKit())) return undefined;
+  // One server per data directory (see data-dir-lock.ts): taken once the port is ours, before any file is created;
+  // released when this server stops or the process exits. A worker's primary holds it.
+  let lock: DataDirLock | undefined;
+  if (workerSlot === undefined) {
+    try {
+      lock = takeDataDirLock(config);
+    } catch (e) {
+      abortStart();
+      if (!(e instanceof ConfigError)) throw e;
+      console.error(configErrorLine(`${name}-server`, e));
+      process.exitCode = 2;
+      return undefined;
+    }
+  }
+  const releaseLock = (): void => lock?.release();
+  process.once("exit", releaseLock);
+  if (workerSlot === undefined && !(await makeKit())) {
+    releaseLock();
+    process.off("exit", releaseLock);
+    return undefined;
+  }
   // /healthz, /readyz and /metrics are answered before the framework (cheap, and the same for every example).
   // `kit` is the one in service: a reload (SIGHUP) replaces it and the listener; the HTTP server stays.
   // Every CA in service (the server's and the profiles' own) must be within its validity: one date comparison each.
@@ -661,7 +695,10 @@ export async function startServer(
         await reloader.idle();
         await Promise.all(retiring);
       };
-      http.close(() => void retired().then(() => kit.stores.close()).finally(done));
+      http.close(() => void retired().then(() => kit.stores.close()).finally(() => {
+        releaseLock();
+        done();
+      }));
       http.closeIdleConnections();
       setTimeout(() => http.closeAllConnections(), config.shutdownTimeoutMs).unref();
     }));
@@ -739,7 +776,7 @@ export async function startServer(
     http,
     urls,
     // Stopped by its caller (not by a signal, which exits): the process goes on, without this server's handlers.
-    stop: () => stop().then(() => void process.off("SIGINT", onSignal).off("SIGTERM", onSignal).off("SIGHUP", onHupSignal).off("message", onMessage)),
+    stop: () => stop().then(() => void process.off("SIGINT", onSignal).off("SIGTERM", onSignal).off("SIGHUP", onHupSignal).off("message", onMessage).off("exit", releaseLock)),
     reload: () => reloader.reload("api"),
   };
 }
