@@ -3,7 +3,8 @@
  * the reload's new kit is closed, not put in service after the stop (where nothing would ever close it and its
  * timers would keep the process alive), and a reload asked for after stop() builds nothing.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { once } from "node:events";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -75,5 +76,41 @@ describe("startServer: reload() and stop()", () => {
     await stopped;
     expect(made.length).toBeGreaterThan(0); // the reload did build a kit (refused when it would apply)
     expect(made.filter((t) => !cleared.has(t))).toEqual([]);
+  }, 60_000);
+
+  it("stop() closes the shared stores only after the refused kit's first CRL (which reads them) is on disk", async () => {
+    vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    const dataDir = join(dir, "data-order");
+    const server = (await startServer("reload-stop", () => (_req, res) => void res.end(), {
+      argv: ["--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir],
+      env: { SCEP_CHALLENGE: "reload-stop-test-challenge" },
+    }))!;
+    const stores = server.kit.stores;
+    const closeStores = vi.spyOn(stores, "close");
+    // The next revocation listing (the reload's kit signing its first CRL) waits until the test opens the gate.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let reached!: () => void;
+    const atGate = new Promise<void>((resolve) => (reached = resolve));
+    const list = stores.revocations.list.bind(stores.revocations);
+    vi.spyOn(stores.revocations, "list").mockImplementationOnce(async () => {
+      reached();
+      await gate;
+      return list();
+    });
+
+    const reloading = server.reload();
+    const stopped = server.stop();
+    expect(await reloading).toBe(false);
+    await atGate;
+    if (server.http.listening) await once(server.http, "close");
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closeStores).not.toHaveBeenCalled(); // the refused kit is still signing: the stores stay open
+    open();
+    await stopped;
+    expect(closeStores).toHaveBeenCalledTimes(1);
+    expect(existsSync(join(dataDir, "ca.crl"))).toBe(true);
+    expect(readdirSync(dataDir).filter((f) => f.endsWith(".tmp"))).toEqual([]); // its write finished before stop() resolved
   }, 60_000);
 });
