@@ -156,7 +156,7 @@ describe("FAILURE: one line in one style from every command (RFC 8894 §3.2.1.4.
     writeFileSync(join(cwd, "old.key"), server.ca.keyPem);
     const r = await runCli(["renew", "--url", server.url, "--cert", "old.pem", "--key", "old.key", "--challenge", "pw", "--out", "new.pem"], { cwd });
     expect([r.code, r.stdout]).toEqual([2, ""]);
-    expect(r.stderr).toBe(`FAILURE: badTime: the request's signingTime is not close enough to the CA's time (the CA said "signingTime is 2 hours off")\n`);
+    expect(r.stderr).toBe(`FAILURE: badTime: the CA did not accept a time in the request (its signingTime, or a challenge that expired) (the CA said "signingTime is 2 hours off")\n`);
     expect(server.requests.map((q) => q.request.messageTypeName)).toEqual(["PKCSReq"]);
   });
 

@@ -89,7 +89,7 @@ describe("Mode A through the example server (configuration file, profile /intune
     const lines = ex.proc.lines.length;
     fake.next("validateRequest", { json: { code: "ChallengeExpired", errorDescription: "challenge is older than 60 minutes" } });
     const r = await cliEnroll(ex, "/intune", { cn: "intune-cli-expired", challenge: "stale-challenge" });
-    expect([r.code, r.stderr.trim(), r.certificate]).toEqual([2, "FAILURE: badTime (Intune refused the challenge: ChallengeExpired)", undefined]);
+    expect([r.code, r.stderr.trim(), r.certificate]).toEqual([2, "FAILURE: badTime: the CA did not accept a time in the request (its signingTime, or a challenge that expired) (the CA said \"Intune refused the challenge: ChallengeExpired\")", undefined]);
     expect(await eventAfter(ex, "CN=intune-cli-expired", lines)).toMatchObject({ outcome: "failure", reason: "ChallengeExpired", failInfo: "badTime", status: 200 });
 
     fake.next("validateRequest", { json: { code: "SignatureValidationFailed", errorDescription: "" } });
@@ -103,7 +103,7 @@ describe("Mode A through the example server (configuration file, profile /intune
     const lines = ex.proc.lines.length;
     fake.next("successNotification", { json: { code: "Unknown", errorDescription: "" } });
     const r = await cliEnroll(ex, "/intune", { cn: "intune-cli-unacked", challenge: "good-challenge" });
-    expect([r.code, r.stderr.trim(), r.certificate]).toEqual([2, "FAILURE: badRequest (Intune did not acknowledge the issued certificate)", undefined]);
+    expect([r.code, r.stderr.trim(), r.certificate]).toEqual([2, "FAILURE: badRequest: the CA does not permit or support this request (the CA said \"Intune did not acknowledge the issued certificate\")", undefined]);
     const event = await eventAfter(ex, "CN=intune-cli-unacked", lines);
     expect(event).toMatchObject({ outcome: "failure", reason: "intune_notification_failed", status: 200 });
     const notified = JSON.parse(fake.of("successNotification").at(-1)!.body).notification;
@@ -123,7 +123,7 @@ describe("Mode A through the example server (configuration file, profile /intune
     const lines = ex.proc.lines.length;
     fake.next("validateRequest", { json: {}, status: 503 });
     const r = await cliEnroll(ex, "/intune", { cn: "intune-cli-down", challenge: "good-challenge" });
-    expect([r.code, r.stderr.trim()]).toEqual([2, "FAILURE: badRequest (Intune challenge validation is unavailable; try again later)"]);
+    expect([r.code, r.stderr.trim()]).toEqual([2, "FAILURE: badRequest: the CA does not permit or support this request (the CA said \"Intune challenge validation is unavailable; try again later\")"]);
     expect(await eventAfter(ex, "CN=intune-cli-down", lines)).toMatchObject({ reason: "intune_unavailable", status: 200 });
     const s = await cliEnroll(ex, "/scep", { cn: "static-cli-1", challenge: STATIC_CHALLENGE });
     expect(s.code).toBe(0);

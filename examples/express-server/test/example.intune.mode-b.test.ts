@@ -61,7 +61,7 @@ describe("Mode B through the example server (configuration file, profile /mdm)",
     const mark = ex.proc.lines.length;
     const r = await cliEnroll(ex, "/mdm", { cn: DEVICE.cn, challenge: tokens[0]!, sans: [`dns:${DEVICE.dns}`] });
     expect([r.code, r.certificate]).toEqual([2, undefined]);
-    expect(r.stderr).toMatch(/^FAILURE: badMessageCheck \(/);
+    expect(r.stderr).toMatch(/^FAILURE: badMessageCheck: .* \(the CA said "/);
     expect(await eventAfter(ex, `CN=${DEVICE.cn}`, mark)).toMatchObject({ outcome: "failure", reason: "replay", failInfo: "badMessageCheck", status: 200 });
   });
 
@@ -71,7 +71,7 @@ describe("Mode B through the example server (configuration file, profile /mdm)",
     tokens.push(t);
     const r = await cliEnroll(ex, "/mdm", { cn: DEVICE.cn, challenge: t, sans: [`dns:${DEVICE.dns}`] });
     expect([r.code, r.certificate]).toEqual([2, undefined]);
-    expect(r.stderr).toMatch(/^FAILURE: badRequest \(/);
+    expect(r.stderr).toMatch(/^FAILURE: badRequest: .* \(the CA said "/);
     expect(await eventAfter(ex, `CN=${DEVICE.cn}`, mark)).toMatchObject({ outcome: "failure", reason: "claim_mismatch", failInfo: "badRequest" });
   });
 
@@ -123,7 +123,7 @@ describe("Mode B through the example server (configuration file, profile /mdm)",
   });
 });
 
-/** The failInfo part of the CLI's `FAILURE: badRequest (text)` line. */
+/** The failInfo part of the CLI's `FAILURE: badRequest: <meaning> (the CA said "…")` line. */
 function r(stderr: string): string {
-  return stderr.trim().replace(/ \(.*\)$/, "");
+  return stderr.trim().replace(/^(FAILURE: \w+):.*$/, "$1");
 }

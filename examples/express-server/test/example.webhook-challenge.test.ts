@@ -76,7 +76,7 @@ describe("webhook challenge profile through the example server", () => {
     const before = calls.length;
     const mark = ex.proc.lines.length;
     const r = await cliEnroll(ex, "/mdm", { cn: "webhook-device-2", challenge: "guess" });
-    expect([r.code, r.stderr.trim(), r.certificate]).toEqual([2, "FAILURE: badRequest (this device is not enrolled in the MDM)", undefined]);
+    expect([r.code, r.stderr.trim(), r.certificate]).toEqual([2, "FAILURE: badRequest: the CA does not permit or support this request (the CA said \"this device is not enrolled in the MDM\")", undefined]);
     expect(await eventAfter(ex, "CN=webhook-device-2", mark)).toMatchObject({ outcome: "failure", reason: "unknown_device", failInfo: "badRequest" });
     expect(calls.slice(before).map((c) => c.path)).toEqual(["/scep/challenge"]);
   });
