@@ -439,6 +439,9 @@ describe("buildCertificate / endEntityExtensions: only names and subjectAltNames
     ["an iPAddress of 5 octets", san(der.tlv(0x87, new Uint8Array(5))), "an iPAddress of 5 octets (4 or 16)"],
     ["a dNSName with a non-ASCII byte", san(der.tlv(0x82, bytes("d\xe9vice.example"))), "a dNSName holds a non-ASCII byte"],
     ["a URI without a scheme", san(der.tlv(0x86, bytes("//host/path"))), "a uniformResourceIdentifier has no scheme (RFC 5280 §4.2.1.6)"],
+    // Go's net/url refuses both ("invalid control character in URL", "invalid URL escape"), so Go's x509.ParseCertificate does.
+    ["a URI with a control character", san(der.tlv(0x86, bytes("https://host/a\nb"))), "a uniformResourceIdentifier holds a control character (RFC 3986 §2)"],
+    ["a URI with a malformed percent escape", san(der.tlv(0x86, bytes("https://host/100%zz"))), "a uniformResourceIdentifier holds a '%' not followed by two hex digits (RFC 3986 §2.1)"],
     ["a tag GeneralName does not define", san(der.tlv(0x89, bytes("x"))), "a GeneralName with tag 0x89, which GeneralName does not define"],
     ["no name at all", san(), "GeneralNames is empty (SIZE (1..MAX))"],
     ["a directoryName with an OCTET STRING value", san(der.ctx(4, cn(der.tlv(0x04, bytes("x"))))), "a directoryName: the value of CN is not a string of a type a certificate name may hold (tag 0x4)"],
@@ -452,19 +455,20 @@ describe("buildCertificate / endEntityExtensions: only names and subjectAltNames
     );
   });
 
-  it("copies every well-formed GeneralName: IPv4, IPv6, e-mail, URI, UPN otherName, directoryName, registeredID", async () => {
+  it("copies every well-formed GeneralName: IPv4, IPv6, e-mail, URIs (one percent-encoded), UPN otherName, directoryName, registeredID", async () => {
     const extension = san(
       der.tlv(0x87, Uint8Array.from([10, 0, 0, 1])),
       der.tlv(0x87, new Uint8Array(16).fill(1)),
       der.tlv(0x81, bytes("ops@example.com")),
       der.tlv(0x86, bytes("urn:uuid:5d6c1e1c-0000-4000-8000-000000000042")),
+      der.tlv(0x86, bytes("https://host/a%2Fb")),
       der.tlv(0xa0, der.oid("1.3.6.1.4.1.311.20.2.3"), der.ctx(0, der.utf8("user@corp.example"))),
       der.ctx(4, cn(der.tlv(0x0c, bytes("dir")))),
       der.tlv(0x88, der.contentOf(der.oid("1.2.3.4"))),
     );
     const cert = await buildCertificate(options({ extensions: [extension] }));
     expect(new X509Certificate(cert.der).subjectAltName).toBe(
-      "IP Address:10.0.0.1, IP Address:101:101:101:101:101:101:101:101, email:ops@example.com, URI:urn:uuid:5d6c1e1c-0000-4000-8000-000000000042, othername:UPN:user@corp.example, DirName:CN=dir, Registered ID:1.2.3.4",
+      "IP Address:10.0.0.1, IP Address:101:101:101:101:101:101:101:101, email:ops@example.com, URI:urn:uuid:5d6c1e1c-0000-4000-8000-000000000042, URI:https://host/a%2Fb, othername:UPN:user@corp.example, DirName:CN=dir, Registered ID:1.2.3.4",
     );
   });
 });

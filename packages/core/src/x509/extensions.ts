@@ -94,13 +94,19 @@ export function parseSubjectAltNames(value: Uint8Array): SubjectAltNames {
 
 const ASCII_NAME: Record<number, string> = { 0x81: "rfc822Name", 0x82: "dNSName", 0x86: "uniformResourceIdentifier" };
 const URI_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+const URI_CONTROL = /[\x00-\x1f\x7f]/;
+const URI_BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
 
 /**
  * Why a subjectAltName value (GeneralNames DER, RFC 5280 §4.2.1.6) should not be copied into a certificate, or
  * undefined when it may: at least one GeneralName; rfc822Name, dNSName and URI IA5Strings of ASCII, a URI with a
  * scheme (§4.2.1.6: not a relative reference); an iPAddress of 4 or 16 octets; an otherName of a type OID and an
  * [0] EXPLICIT value; a directoryName holding a valid Name ({@link nameProblem}); a registeredID an OID; no tag
- * GeneralName does not define. Go's crypto/x509 refuses to parse a certificate whose subjectAltName breaks these.
+ * GeneralName does not define; a URI without control characters or a `%` not followed by two hex digits (RFC 3986
+ * §2.1). Go's crypto/x509 refuses to parse a certificate with a non-ASCII rfc822Name, dNSName or URI, an iPAddress
+ * of another length, or a URI its net/url cannot parse (a control character, a malformed `%` escape); OpenSSL marks
+ * one whose GeneralNames do not decode as invalid (EXFLAG_INVALID), so it fails verification. The rest (at least one
+ * name, a URI's scheme) is RFC 5280's.
  * @internal
  */
 export function generalNamesProblem(value: Uint8Array): string | undefined {
@@ -114,7 +120,12 @@ export function generalNamesProblem(value: Uint8Array): string | undefined {
         case 0x86: {
           const c = der.content(gn);
           for (const b of c) if (b > 0x7f) return `a ${ASCII_NAME[gn.tag]} holds a non-ASCII byte`;
-          if (gn.tag === 0x86 && !URI_SCHEME.test(latin1(c))) return "a uniformResourceIdentifier has no scheme (RFC 5280 §4.2.1.6)";
+          if (gn.tag === 0x86) {
+            const uri = latin1(c);
+            if (!URI_SCHEME.test(uri)) return "a uniformResourceIdentifier has no scheme (RFC 5280 §4.2.1.6)";
+            if (URI_CONTROL.test(uri)) return "a uniformResourceIdentifier holds a control character (RFC 3986 §2)";
+            if (URI_BAD_ESCAPE.test(uri)) return "a uniformResourceIdentifier holds a '%' not followed by two hex digits (RFC 3986 §2.1)";
+          }
           break;
         }
         case 0x87: {

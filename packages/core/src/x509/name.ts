@@ -72,7 +72,8 @@ const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
 function stringProblem(tag: number, c: Uint8Array): string | undefined {
   switch (tag) {
     case der.Tag.PRINTABLE_STRING:
-      // X.680 §41.4's set, widened to printable ASCII as OpenSSL and Go read it ('@', '*', '&', '_' are common in the field).
+      // X.680 §41.4's set, widened to printable ASCII as OpenSSL reads it ('@', '*', '&', '_' are common in the field).
+      // Go's crypto/x509 is stricter: it widens the set by '*' and '&' only, and refuses a certificate with '@' or '_'.
       for (const b of c) if (b < 0x20 || b > 0x7e) return "a PrintableString holds a control or non-ASCII character";
       return undefined;
     case der.Tag.IA5_STRING:
@@ -94,6 +95,7 @@ function stringProblem(tag: number, c: Uint8Array): string | undefined {
       for (let i = 0; i < c.length; i += 2) if ((c[i]! & 0xf8) === 0xd8) return "a BMPString holds a surrogate code unit";
       return undefined;
     case der.Tag.UNIVERSAL_STRING:
+      // OpenSSL reads it; Go's crypto/x509 does not ("unsupported string type: 28").
       if (c.length % 4 !== 0) return "a UniversalString's length is not a multiple of 4";
       for (let i = 0; i < c.length; i += 4) {
         if (c[i]! !== 0 || c[i + 1]! > 0x10) return "a UniversalString holds a value above U+10FFFF";
@@ -112,7 +114,9 @@ function stringProblem(tag: number, c: Uint8Array): string | undefined {
  * (the DirectoryString types of §4.1.2.4 and the IA5String/PrintableString/NumericString of its attributes)
  * whose octets are valid for its type. OpenSSL refuses to parse a certificate whose name breaks these
  * ("mstring wrong tag", "invalid utf8string", "bmpstring is wrong length"), and Go's crypto/x509 too, so a
- * CA that copied such a CSR subject would sign a certificate its client cannot read.
+ * CA that copied such a CSR subject would sign a certificate its client cannot read. Go refuses two more
+ * things this lets through, as OpenSSL reads them: a UniversalString, and a PrintableString holding a
+ * character outside X.680's set other than '*' and '&' ('@', '_', …).
  * @internal
  */
 export function nameProblem(name: Uint8Array): string | undefined {
