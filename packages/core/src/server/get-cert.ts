@@ -19,7 +19,7 @@ export async function getCertOrCrl(ctx: ServerContext, p: ResolvedProfile, req: 
   // `00 80…` (0x80…), `ff 80 01` as `80 01`. The sign is kept: `80 01` is the negative INTEGER −32767 that old CAs
   // issued, never 0x8001 (`00 80 01`), so no GetCert for one serial answers another's certificate.
   const asked = req.issuerAndSerialNumber!;
-  const q = { issuer: asked.issuer, serialNumber: asked.serialNumber.length === 0 ? asked.serialNumber : Uint8Array.from(minimalIntegerOctets(asked.serialNumber)) };
+  const q = { issuer: asked.issuer, serialNumber: Uint8Array.from(minimalIntegerOctets(asked.serialNumber)) };
   if (req.messageType === MessageType.GetCert) {
     if (!p.getCert) return failure(ctx, p, req, "badRequest", "getcert_unsupported", "GetCert is not supported");
     const c = await p.getCert(q);

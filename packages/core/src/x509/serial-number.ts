@@ -63,8 +63,15 @@ function octetsOf(value: bigint): Uint8Array {
   return fromHex(unsigned.toString(16).padStart(n * 2, "0"));
 }
 
-/** Text or content octets → minimal content octets, any length. */
+/** Text or content octets → minimal content octets, at most {@link MAX_OCTETS} of them. */
 function parse(serialNumber: string | Uint8Array): Uint8Array {
+  const octets = parseAnyLength(serialNumber);
+  if (octets.length > MAX_OCTETS) throw new InvalidArgumentError("serialNumber is longer than 20 octets (RFC 5280 §4.1.2.2)");
+  return octets;
+}
+
+/** Text or content octets → minimal content octets, any length. */
+function parseAnyLength(serialNumber: string | Uint8Array): Uint8Array {
   if (serialNumber instanceof Uint8Array) {
     if (serialNumber.length === 0) throw new InvalidArgumentError("serialNumber has no octets (an INTEGER has at least one)");
     return minimalIntegerOctets(serialNumber);
@@ -101,9 +108,7 @@ function parse(serialNumber: string | Uint8Array): Uint8Array {
  * @group Storage
  */
 export function normalizeSerialNumber(serialNumber: string | Uint8Array): string {
-  const octets = parse(serialNumber);
-  if (octets.length > MAX_OCTETS) throw new InvalidArgumentError("serialNumber is longer than 20 octets (RFC 5280 §4.1.2.2)");
-  return spell(octets);
+  return spell(parse(serialNumber));
 }
 
 /**
@@ -120,9 +125,7 @@ export function normalizeSerialNumber(serialNumber: string | Uint8Array): string
  * @group Storage
  */
 export function serialNumberOctets(serialNumber: string | Uint8Array): Uint8Array {
-  const octets = parse(serialNumber);
-  if (octets.length > MAX_OCTETS) throw new InvalidArgumentError("serialNumber is longer than 20 octets (RFC 5280 §4.1.2.2)");
-  return Uint8Array.from(octets);
+  return Uint8Array.from(parse(serialNumber));
 }
 
 /**
