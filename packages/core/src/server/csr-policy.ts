@@ -1,13 +1,19 @@
 /**
  * What a profile accepts in a CSR: key types and sizes, SAN types and
  * patterns, Windows SIDs (refused unless allowed), and the longest validity
- * the issuer may grant.
+ * the issuer may grant. Always refused: a subject or subjectAltName that
+ * `endEntityExtensions` and `buildCertificate` would refuse to copy into a
+ * certificate (one OpenSSL or Go could not parse, RFC 5280 §4.1.2.4,
+ * §4.2.1.6), so the client gets FAILURE badRequest before any issue hook
+ * runs, never the hook's `ERR_INVALID_ARGUMENT` as an HTTP 500.
  *
  * @module
  */
 import type { CertificationRequest } from "../x509/certification-request.js";
 import { SID_URI_PREFIX, isSidOtherName, isSidUri, isWellFormedSidUri, requestedSids } from "../x509/windows-sid.js";
-import { id_ms_ntds_ca_security_ext, id_ms_ntds_objectsid } from "../oids.js";
+import { id_ce_subjectAltName, id_ms_ntds_ca_security_ext, id_ms_ntds_objectsid } from "../oids.js";
+import { nameProblem } from "../x509/name.js";
+import { findExtension, generalNamesProblem } from "../x509/extensions.js";
 
 /** SAN types a CSR may request. @group Server */
 export type SanType = "dns" | "email" | "ip" | "uri" | "upn";
@@ -41,13 +47,22 @@ export interface CsrPolicy {
   allowSid?: boolean;
 }
 
-/** Returns a reason when the CSR breaks the policy, else undefined. @group Server */
+/**
+ * Returns a reason when the CSR breaks the policy, or carries a subject or subjectAltName no certificate can
+ * (see the module comment), else undefined. @group Server
+ */
 export function checkCsrPolicy(csr: CertificationRequest, policy: CsrPolicy = {}): string | undefined {
   const key = csr.publicKeyInfo;
   const types = policy.keyTypes ?? ["rsa", "ec"];
   if (!types.includes(key.type as "rsa" | "ec")) return `key type ${key.type} is not allowed`;
   if (key.type === "rsa" && (key.bits ?? 0) < (policy.minRsaBits ?? 2048)) return `RSA-${key.bits ?? 0} is below the minimum of ${policy.minRsaBits ?? 2048} bits`;
   if (key.type === "ec" && !(policy.curves ?? ["prime256v1", "secp384r1", "secp521r1"]).includes(key.curve ?? "")) return `curve ${key.curve ?? "?"} is not allowed`;
+  // The certificate builder's own checks, made before the issue hook (which may copy the subject and subjectAltName).
+  const subjectProblem = nameProblem(csr.subjectDer);
+  if (subjectProblem) return `the subject is not a Name a certificate can carry (RFC 5280 §4.1.2.6): ${subjectProblem}`;
+  const san = findExtension(csr.extensions, id_ce_subjectAltName);
+  const sanProblem = san && generalNamesProblem(san.value);
+  if (sanProblem) return `the subjectAltName is not one a certificate can carry (RFC 5280 §4.2.1.6): ${sanProblem}`;
   if (policy.requireCommonName && !csr.commonName) return "the subject has no CN";
   const sans = csr.subjectAltNames;
   const sids = requestedSids(csr.extensions, sans);
