@@ -18,6 +18,8 @@
  * @module
  */
 export { openFileCa } from "./open-file-ca.js";
+export { FileRevocationStore, REVOCATIONS_FILE, CRL_NUMBERS_FILE } from "./revocation-file.js";
+export type { FileRevocationStoreOptions } from "./revocation-file.js";
 export type {
   CertificatePage,
   FileCa,

@@ -2,7 +2,7 @@
 import type { KeyObject } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { KeyWorkerPool, MemoryRevocationStore, type LocalKey, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult } from "@scep/core";
+import { KeyWorkerPool, type LocalKey, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult } from "@scep/core";
 import { CRL_DISTRIBUTION_POINTS_OID, crlDistributionPointsValue, signCrl } from "./crl.js";
 import type { CaKeyAlgorithm, CaMaterial } from "./ca-material.js";
 import { DEFAULT_CA_SUBJECT, loadCaFiles, openDefaultCa, parseDistinguishedName } from "./default-ca.js";
@@ -13,6 +13,7 @@ import { checkDecodedCsr, parseCsr, prepareCertificate, type CertificateExtensio
 import { ensureDirectory, ensureFile } from "./lib/durable-fs.js";
 import { firstPemBlock, toPem } from "./lib/pem.js";
 import { SerialAllocator } from "./serial-allocator.js";
+import { FileRevocationStore } from "./revocation-file.js";
 
 /**
  * Options of {@link openFileCa}.
@@ -27,7 +28,7 @@ import { SerialAllocator } from "./serial-allocator.js";
  * | `clock` | `() => new Date()` | time source for the CA's and certificates' validity and `issuedAt` |
  * | `backdateSeconds` | `0` | start issued certificates (and a CA created on first start) this many seconds before now, for clients whose clock is slow; never before the CA's own notBefore |
  * | `certificateFiles` | `true` | also write a convenience copy `certs/<serial>.pem` of each certificate (false: the index alone holds them; saves a file creation per issue) |
- * | `revocations` | a `MemoryRevocationStore` | where {@link FileCa.revoke} records revocations and the CRL number comes from (`RedisRevocationStore` to share them between replicas) |
+ * | `revocations` | a `FileRevocationStore` in `dataDir` (`revocations.jsonl`, `crl-numbers`) | where {@link FileCa.revoke} records revocations and the CRL number comes from: kept across restarts and shared by the processes of one machine using `dataDir` (`RedisRevocationStore` to share them between replicas on several machines) |
  * | `crlValiditySeconds` | `86400` | nextUpdate − thisUpdate of each CRL {@link FileCa.crl} signs; a CRL is re-signed once half of it has passed |
  * | `crlDistributionPoint` | — | URL (http://…) put in every issued certificate as its CRL distribution point (RFC 5280 §4.2.1.13) |
  *
@@ -69,7 +70,7 @@ export interface OpenFileCaOptions {
    * creating one file per certificate costs about as much CPU as signing it.
    */
   certificateFiles?: boolean;
-  /** Revocations and CRL numbers (default: a `MemoryRevocationStore`, lost on restart). */
+  /** Revocations and CRL numbers (default: a `FileRevocationStore` in `dataDir`, kept across restarts). */
   revocations?: RevocationStore;
   /** Lifetime of a signed CRL, nextUpdate − thisUpdate, in seconds (default 86 400: one day). */
   crlValiditySeconds?: number;
@@ -841,7 +842,7 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
   }
   const serials = await SerialAllocator.open(dataDir);
   return new FileCaImpl(dataDir, material, serials, clock, options.certificateFiles !== false, backdateSeconds, {
-    revocations: options.revocations ?? new MemoryRevocationStore({ now: clock }),
+    revocations: options.revocations ?? new FileRevocationStore(dataDir, { now: clock }),
     validitySeconds: crlValiditySeconds,
     distributionPoint: options.crlDistributionPoint,
   });

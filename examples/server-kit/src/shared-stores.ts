@@ -3,13 +3,13 @@
 import {
   MemoryChallengeStore,
   MemoryCounterStore,
-  MemoryRevocationStore,
   MemoryTransactionStore,
   type ChallengeStore,
   type CounterStore,
   type RevocationStore,
   type TransactionStore,
 } from "@scep/core";
+import { FileRevocationStore } from "@scep-examples/embedded-ca";
 import { MemoryRateLimiter, MemoryReplayCache } from "@scep/intune";
 import { RedisChallengeStore, RedisCounterStore, RedisRateLimiter, RedisReplayCache, RedisRevocationStore, RedisTransactionStore } from "@scep/redis";
 import type { IntuneStores } from "./profiles.js";
@@ -28,7 +28,10 @@ export interface SharedStores {
   challenges: ChallengeStore;
   /** Request counts per profile (the admin API's stats add up every replica's). */
   counters: CounterStore;
-  /** Revoked certificates and the CRL number of the embedded CA. */
+  /**
+   * Revoked certificates and the CRL number of the embedded CA: in Redis, or without it in the data directory
+   * (`revocations.jsonl`, `crl-numbers`: kept across restarts and shared by the workers of `--workers N`).
+   */
   revocations: RevocationStore;
   /** Replay caches and rate limiters of the Intune profiles (nonces and per-device counts every replica sees). */
   intune: IntuneStores;
@@ -50,15 +53,18 @@ function once<T>(map: Map<string, T>, key: string, make: () => T): T {
   return v;
 }
 
-/** In-process stores: one server process only. */
-export function memoryStores(): SharedStores {
+/**
+ * In-process stores: one server process only. The revocations are the exception: kept in `dataDir` (the server CA's
+ * data directory), so a revocation survives a restart and every worker of `--workers N` sees it.
+ */
+export function memoryStores(dataDir: string): SharedStores {
   const replayCaches = new Map<string, MemoryReplayCache>();
   const rateLimiters = new Map<string, MemoryRateLimiter>();
   return {
     transactions: new MemoryTransactionStore({ maxEntries: MAX_TRANSACTIONS }),
     challenges: new MemoryChallengeStore(),
     counters: new MemoryCounterStore(),
-    revocations: new MemoryRevocationStore(),
+    revocations: new FileRevocationStore(dataDir),
     // One per profile, kept for the process's life: a reload (SIGHUP) that rebuilds the profiles must not forget nonces and counts.
     intune: { replayCache: (ns) => once(replayCaches, ns, () => new MemoryReplayCache()), rateLimiter: (ns) => once(rateLimiters, ns, () => new MemoryRateLimiter()) },
     where: "memory",

@@ -1,0 +1,277 @@
+// Revocations and CRL numbers kept in the data directory: what the example servers use without Redis, so a
+// revocation survives a restart and every worker of --workers N (one data directory, one primary holding its lock)
+// sees the same revocations and draws from one CRL number sequence.
+//
+// revocations.jsonl: one JSON line per revocation, each written with one O_APPEND write (so lines from concurrent
+// workers never interleave) and fdatasync'ed before the revoke answers. The first line of a serial wins: a worker that
+// appended a second line for a serial another worker revoked just before reads the first one back and answers
+// `created: false`, as the memory store does. Each line carries a random id, so a writer knows whether the first
+// line is its own. Read back by offset: every call stats the file and reads only what was appended since, up to the
+// last `\n` (a line without it is another worker's write in flight, or a write torn by a crash: picked up once
+// complete, and a record glued onto a torn line is still found). A file that shrank or was replaced is read again
+// from the start.
+//
+// crl-numbers: one line per CRL number handed out (a random id and `\n`, one O_APPEND write, fdatasync'ed): the number
+// is the line's position in the file, so numbers are distinct across workers, grow in the order they were appended,
+// and go on from the last one after a restart (RFC 5280 §5.2.3). A torn line glued onto the next is one number.
+import { randomBytes } from "node:crypto";
+import { open, stat } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  InvalidArgumentError,
+  StoreUnavailableError,
+  checkRevocationReason,
+  normalizeSerialNumber,
+  sortRevocations,
+  type RevocationReason,
+  type RevocationStore,
+  type RevokeResult,
+  type RevokedCertificate,
+} from "@scep/core";
+
+/** The revocations file in a data directory. */
+export const REVOCATIONS_FILE = "revocations.jsonl";
+/** The CRL number file in a data directory. */
+export const CRL_NUMBERS_FILE = "crl-numbers";
+
+const NEWLINE = 0x0a;
+const RECORD_START = '{"serialNumber":';
+
+interface Stored extends RevokedCertificate {
+  id: string;
+}
+
+/** A revocation line, or null. A record glued onto a torn line (a crash mid-write) is found after it. */
+function parseLine(line: string): Stored | null {
+  const whole = parseRecord(line);
+  if (whole) return whole;
+  const at = line.lastIndexOf(RECORD_START);
+  return at > 0 ? parseRecord(line.slice(at)) : null;
+}
+
+function parseRecord(text: string): Stored | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== "object" || value === null) return null;
+  const { serialNumber, reason, revokedAt, id } = value as Record<string, unknown>;
+  if (typeof serialNumber !== "string" || typeof reason !== "string" || typeof revokedAt !== "string" || typeof id !== "string") return null;
+  const at = new Date(revokedAt);
+  if (Number.isNaN(at.getTime())) return null;
+  try {
+    return { serialNumber: normalizeSerialNumber(serialNumber), reason: checkRevocationReason(reason), revokedAt: at, id };
+  } catch {
+    return null;
+  }
+}
+
+const copy = (e: RevokedCertificate): RevokedCertificate => ({ serialNumber: e.serialNumber, reason: e.reason, revokedAt: new Date(e.revokedAt.getTime()) });
+
+/** Options of {@link FileRevocationStore}. */
+export interface FileRevocationStoreOptions {
+  /** Clock of a revocation without `revokedAt` (default `() => new Date()`). */
+  now?: () => Date;
+}
+
+/**
+ * A {@link RevocationStore} in a directory (`revocations.jsonl` and `crl-numbers`, see the module comment): kept
+ * across restarts and shared by the processes that use the same directory on one machine (the workers of
+ * `--workers N`). `get` and `revision` cost one stat when nothing was appended; `list` sorts what is in memory.
+ * File system failures reject with StoreUnavailableError (`ERR_STORE_UNAVAILABLE`), which the HTTP layer answers 503.
+ *
+ * @example
+ * ```ts
+ * const store = new FileRevocationStore("./data");
+ * await store.revoke({ serialNumber: "0a1b2c", reason: "keyCompromise" }); // { entry, created: true }
+ * await store.nextCrlNumber(); // 1n, then 2n, … also after a restart
+ * ```
+ */
+export class FileRevocationStore implements RevocationStore {
+  readonly #path: string;
+  readonly #crlPath: string;
+  readonly #now: () => Date;
+  /** Serial → its first line's entry. */
+  #entries = new Map<string, Stored>();
+  /** Bytes [0, #readTo) of revocations.jsonl are read; 0 or just after a `\n`. */
+  #readTo = 0;
+  #ino: number | undefined;
+  /** Complete lines of crl-numbers read, and up to which byte. */
+  #crlLines = 0n;
+  #crlReadTo = 0;
+  #crlIno: number | undefined;
+  /** One operation at a time in this process (a read-then-append must not interleave with another's). */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(directory: string, options: FileRevocationStoreOptions = {}) {
+    this.#path = join(directory, REVOCATIONS_FILE);
+    this.#crlPath = join(directory, CRL_NUMBERS_FILE);
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  #exclusive<T>(run: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(run);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** {@inheritDoc RevocationStore.revoke} */
+  revoke(options: { serialNumber: string; reason: RevocationReason; revokedAt?: Date }): Promise<RevokeResult> {
+    let serialNumber: string;
+    let reason: RevocationReason;
+    try {
+      serialNumber = normalizeSerialNumber(options.serialNumber);
+      reason = checkRevocationReason(options.reason);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#exclusive(async () => {
+      await this.#refresh();
+      const existing = this.#entries.get(serialNumber);
+      if (existing) return { entry: copy(existing), created: false };
+      const revokedAt = options.revokedAt ?? this.#now();
+      if (!(revokedAt instanceof Date) || Number.isNaN(revokedAt.getTime())) throw new InvalidArgumentError("revokedAt must be a valid Date");
+      const id = randomBytes(8).toString("hex");
+      await this.#append(this.#path, `${JSON.stringify({ serialNumber, reason, revokedAt: revokedAt.toISOString(), id })}\n`);
+      await this.#refresh();
+      const first = this.#entries.get(serialNumber);
+      if (!first) throw new StoreUnavailableError(`${REVOCATIONS_FILE}: the revocation just written cannot be read back`);
+      return { entry: copy(first), created: first.id === id };
+    });
+  }
+
+  /** {@inheritDoc RevocationStore.get} */
+  get(serialNumber: string): Promise<RevokedCertificate | undefined> {
+    let serial: string;
+    try {
+      serial = normalizeSerialNumber(serialNumber);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#exclusive(async () => {
+      await this.#refresh();
+      const e = this.#entries.get(serial);
+      return e && copy(e);
+    });
+  }
+
+  /** {@inheritDoc RevocationStore.list} */
+  list(): Promise<RevokedCertificate[]> {
+    return this.#exclusive(async () => {
+      await this.#refresh();
+      return sortRevocations([...this.#entries.values()].map(copy));
+    });
+  }
+
+  /** {@inheritDoc RevocationStore.revision}: the number of revoked serials. */
+  revision(): Promise<number> {
+    return this.#exclusive(async () => {
+      await this.#refresh();
+      return this.#entries.size;
+    });
+  }
+
+  /** {@inheritDoc RevocationStore.nextCrlNumber} */
+  nextCrlNumber(): Promise<bigint> {
+    return this.#exclusive(async () => {
+      const id = randomBytes(8).toString("hex");
+      await this.#append(this.#crlPath, `${id}\n`);
+      const info = await this.#stat(this.#crlPath);
+      if (!info) throw new StoreUnavailableError(`${CRL_NUMBERS_FILE} is gone`);
+      if (info.ino !== this.#crlIno || info.size < this.#crlReadTo) {
+        // First read, or the file was replaced or truncated: count from the start.
+        this.#crlIno = info.ino;
+        this.#crlReadTo = 0;
+        this.#crlLines = 0n;
+      }
+      const bytes = await this.#read(this.#crlPath, this.#crlReadTo, info.size);
+      let mine: bigint | undefined;
+      let start = 0;
+      for (let i = bytes.indexOf(NEWLINE); i !== -1; start = i + 1, i = bytes.indexOf(NEWLINE, start)) {
+        this.#crlLines += 1n;
+        if (bytes.toString("latin1", start, i).endsWith(id)) mine = this.#crlLines;
+      }
+      this.#crlReadTo += start;
+      if (mine === undefined) throw new StoreUnavailableError(`${CRL_NUMBERS_FILE}: the CRL number just written cannot be read back`);
+      return mine;
+    });
+  }
+
+  /** Reads what was appended to revocations.jsonl since the last call (all of it after a truncation or replacement). */
+  async #refresh(): Promise<void> {
+    const info = await this.#stat(this.#path);
+    if (!info) {
+      if (this.#readTo > 0 || this.#entries.size > 0) this.#reset(undefined);
+      return;
+    }
+    if (info.ino !== this.#ino || info.size < this.#readTo) this.#reset(info.ino);
+    if (info.size === this.#readTo) return;
+    const bytes = await this.#read(this.#path, this.#readTo, info.size);
+    let start = 0;
+    for (let i = bytes.indexOf(NEWLINE); i !== -1; start = i + 1, i = bytes.indexOf(NEWLINE, start)) {
+      const record = parseLine(bytes.toString("utf8", start, i));
+      if (record && !this.#entries.has(record.serialNumber)) this.#entries.set(record.serialNumber, record);
+    }
+    this.#readTo += start;
+  }
+
+  #reset(ino: number | undefined): void {
+    this.#entries = new Map();
+    this.#readTo = 0;
+    this.#ino = ino;
+  }
+
+  async #stat(path: string): Promise<{ ino: number; size: number } | undefined> {
+    try {
+      const s = await stat(path);
+      return { ino: s.ino, size: s.size };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw unavailable(path, e);
+    }
+  }
+
+  async #read(path: string, from: number, to: number): Promise<Buffer> {
+    try {
+      const file = await open(path, "r");
+      try {
+        const buffer = Buffer.alloc(to - from);
+        let got = 0;
+        while (got < buffer.length) {
+          const { bytesRead } = await file.read(buffer, got, buffer.length - got, from + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        return buffer.subarray(0, got);
+      } finally {
+        await file.close();
+      }
+    } catch (e) {
+      throw unavailable(path, e);
+    }
+  }
+
+  /** One O_APPEND write of `line`, made durable before it resolves. */
+  async #append(path: string, line: string): Promise<void> {
+    try {
+      const file = await open(path, "a", 0o600);
+      try {
+        const data = Buffer.from(line, "utf8");
+        const { bytesWritten } = await file.write(data, 0, data.length);
+        if (bytesWritten !== data.length) throw new Error(`short write (${bytesWritten} of ${data.length} bytes)`);
+        await file.datasync();
+      } finally {
+        await file.close();
+      }
+    } catch (e) {
+      throw unavailable(path, e);
+    }
+  }
+}
+
+function unavailable(path: string, cause: unknown): StoreUnavailableError {
+  const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
+  return new StoreUnavailableError(`cannot use ${path}: ${reason}`, { cause });
+}
