@@ -1,10 +1,9 @@
 // One server per data directory, unless the directory is meant to be shared.
 //
 // What two servers started on one data directory (two processes, not `--workers`) share safely: the CA (created
-// race-free on first start), serial numbers (an epoch each) and the index (O_APPEND lines). What they do not: without
-// --redis-url each keeps its own revocations, CRL numbers, PENDING transactions and one-time challenges in memory,
-// and both write `<data-dir>/ca.crl`: a certificate revoked through one is missing from the CRL the other writes over
-// it, under the same CRL number. So a start takes `<data-dir>/server.lock` (its pid, host and start time), and a
+// race-free on first start), serial numbers (an epoch each), the index, revocations and CRL numbers (O_APPEND lines in
+// index.jsonl, revocations.jsonl, crl-numbers). What they do not: without --redis-url each keeps its own PENDING
+// transactions and one-time challenges in memory, and both write `<data-dir>/ca.crl` on their own schedules. So a start takes `<data-dir>/server.lock` (its pid, host and start time), and a
 // second start while that process runs is refused with one line. Not taken: by `--workers` workers (their primary
 // holds it) and with --redis-url (replicas share a data directory by design: README "Several replicas, one Redis").
 //

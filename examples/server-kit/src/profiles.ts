@@ -315,6 +315,14 @@ export async function buildProfile(
       return (await ca.crl()).der;
     },
     issue,
+    // A certificate of this CA that was revoked (POST /admin/scep/revoke, Intune's revocation sync) is never handed out
+    // again (RFC 8894 §3.3.3) and no longer signs a renewal (RenewalReq: FAILURE badCertId). The store is the CA's:
+    // Redis's, or the data directory's, so this holds on every worker and after a restart.
+    isRevoked: async (certificate) => {
+      if (!Buffer.from(certificate.issuerDer).equals(caSubject)) return false;
+      const serial = storeSerial(certificate.serialNumber);
+      return serial !== undefined && (await ca.revocations.get(serial)) !== undefined;
+    },
     ...extra,
   };
   return { profile, summary: { name: p.name, path: p.path, challenge: c.type }, ...(pool ? { trustAnchors: pool } : {}), ...(revocationSync ? { revocationSync } : {}) };

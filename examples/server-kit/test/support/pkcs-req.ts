@@ -41,5 +41,5 @@ export async function pkcsReqAndPoll(url: string, o: PkcsReqOptions) {
     const built = await buildCertPoll({ issuerName: selectIssuerName(caCerts), subject: CertificationRequest.from(csr).subjectDer, transactionId: req.transactionId, signer, recipient: selectRecipient(caCerts) });
     return readCertRep(await client.pkiOperation(built.der), { decrypter: signer, caCertificates: caCerts, request: built });
   };
-  return { first, transactionId: req.transactionId, poll, signer, caCerts, client };
+  return { first, transactionId: req.transactionId, poll, signer, caCerts, client, keys };
 }
