@@ -421,6 +421,24 @@ describe("buildCertificate / endEntityExtensions: only names and subjectAltNames
     }
   });
 
+  it("refuses a control character in any name string type (the null-prefix attack: CN=bank.example\\0.evil.example)", async () => {
+    for (const [value, why] of [
+      [der.tlv(0x0c, bytes("bank.example\x00.evil.example")), "CN: a UTF8String holds a control character (U+0000)"],
+      [der.tlv(0x16, bytes("a\nb")), "CN: an IA5String holds a control character (U+000A)"],
+      [der.tlv(0x1e, bytes("\x00a\x00\x7f")), "CN: a BMPString holds a control character (U+007F)"],
+      [der.tlv(0x1c, bytes("\x00\x00\x00a\x00\x00\x00\x1b")), "CN: a UniversalString holds a control character (U+001B)"],
+      [der.tlv(0x14, bytes("Z\xfc\x00")), "CN: a TeletexString holds a control character (U+0000)"],
+    ] as const) {
+      expect(await buildCertificate(options({ subject: cn(value) })).catch((e: unknown) => e)).toMatchObject({
+        code: "ERR_INVALID_ARGUMENT",
+        message: `the subject is not a Name a certificate can carry (RFC 5280 §4.1.2.6): ${why}`,
+      });
+    }
+    // Characters from U+0080 on are text, not controls: a BMPString "Ā" (01 00) and a UTF8String "é" are built.
+    await expect(buildCertificate(options({ subject: cn(der.tlv(0x1e, bytes("\x01\x00"))) }))).resolves.toBeDefined();
+    await expect(buildCertificate(options({ subject: cn(der.tlv(0x0c, bytes("caf\xc3\xa9"))) }))).resolves.toBeDefined();
+  });
+
   it("refuses a PrintableString or IA5String with a byte above 0x7F, and a NumericString with a letter", async () => {
     for (const [value, why] of [
       [der.tlv(0x13, bytes("caf\xe9")), "CN: a PrintableString holds a control or non-ASCII character"],

@@ -68,6 +68,21 @@ export function nameAttribute(name: Uint8Array, typeOid: string): string | undef
 const PRIMITIVE_STRING = new Set<number>([der.Tag.PRINTABLE_STRING, der.Tag.UTF8_STRING, der.Tag.IA5_STRING, der.Tag.T61_STRING, der.Tag.BMP_STRING, der.Tag.UNIVERSAL_STRING, der.Tag.NUMERIC_STRING]);
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
 
+/**
+ * A control character (U+0000–U+001F, U+007F) among the `width`-octet big-endian characters of `c`: valid in most
+ * of these string types, but never in a name a certificate should carry: a NUL hides what follows it from C
+ * string handling (the null-prefix attack, `CN=bank.example\0.evil.example`), a newline splits a log line.
+ */
+function controlIn(c: Uint8Array, width: number, what: string): string | undefined {
+  for (let i = 0; i + width <= c.length; i += width) {
+    let high = 0;
+    for (let j = 0; j < width - 1; j++) high |= c[i + j]!;
+    const low = c[i + width - 1]!;
+    if (high === 0 && (low < 0x20 || low === 0x7f)) return `${what} holds a control character (U+${low.toString(16).toUpperCase().padStart(4, "0")})`;
+  }
+  return undefined;
+}
+
 /** Why the content octets of a string of type `tag` are not a valid string of that type, or undefined. */
 function stringProblem(tag: number, c: Uint8Array): string | undefined {
   switch (tag) {
@@ -78,22 +93,22 @@ function stringProblem(tag: number, c: Uint8Array): string | undefined {
       return undefined;
     case der.Tag.IA5_STRING:
       for (const b of c) if (b > 0x7f) return "an IA5String holds a non-ASCII byte";
-      return undefined;
+      return controlIn(c, 1, "an IA5String");
     case der.Tag.NUMERIC_STRING:
       for (const b of c) if (b !== 0x20 && (b < 0x30 || b > 0x39)) return "a NumericString holds a character other than digits and space";
       return undefined;
     case der.Tag.UTF8_STRING:
       try {
         STRICT_UTF8.decode(c);
-        return undefined;
       } catch {
         return "a UTF8String is not valid UTF-8";
       }
+      return controlIn(c, 1, "a UTF8String"); // (a multi-byte sequence never holds an octet below 0x80)
     case der.Tag.BMP_STRING:
       // UCS-2: two octets a character, no surrogate code units (OpenSSL: "illegal characters").
       if (c.length % 2 !== 0) return "a BMPString's length is not a multiple of 2";
       for (let i = 0; i < c.length; i += 2) if ((c[i]! & 0xf8) === 0xd8) return "a BMPString holds a surrogate code unit";
-      return undefined;
+      return controlIn(c, 2, "a BMPString");
     case der.Tag.UNIVERSAL_STRING:
       // OpenSSL reads it; Go's crypto/x509 does not ("unsupported string type: 28").
       if (c.length % 4 !== 0) return "a UniversalString's length is not a multiple of 4";
@@ -101,9 +116,9 @@ function stringProblem(tag: number, c: Uint8Array): string | undefined {
         if (c[i]! !== 0 || c[i + 1]! > 0x10) return "a UniversalString holds a value above U+10FFFF";
         if (c[i + 1] === 0 && (c[i + 2]! & 0xf8) === 0xd8) return "a UniversalString holds a surrogate code point";
       }
-      return undefined;
+      return controlIn(c, 4, "a UniversalString");
     default:
-      return undefined; // TeletexString: any octets
+      return controlIn(c, 1, "a TeletexString"); // otherwise any octets (Latin-1 as OpenSSL reads it)
   }
 }
 
@@ -116,7 +131,8 @@ function stringProblem(tag: number, c: Uint8Array): string | undefined {
  * ("mstring wrong tag", "invalid utf8string", "bmpstring is wrong length"), and Go's crypto/x509 too, so a
  * CA that copied such a CSR subject would sign a certificate its client cannot read. Go refuses two more
  * things this lets through, as OpenSSL reads them: a UniversalString, and a PrintableString holding a
- * character outside X.680's set other than '*' and '&' ('@', '_', …).
+ * character outside X.680's set other than '*' and '&' ('@', '_', …). Beyond what the parsers refuse, no value
+ * may hold a control character (U+0000–U+001F, U+007F): the null-prefix attack hides a name behind a NUL.
  * @internal
  */
 export function nameProblem(name: Uint8Array): string | undefined {
