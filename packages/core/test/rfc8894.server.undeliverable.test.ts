@@ -58,7 +58,7 @@ async function enrollRsa(server: ReturnType<typeof setup>["server"], cn: string)
 }
 
 describe("RFC 8894 §3.3.2 / RFC 5652 §6.2.1: a non-RSA requester gets FAILURE badAlg before anything is issued", () => {
-  const EC_TEXT = "the reply is encrypted to the signer certificate with RSA key transport (RFC 8894 §3.3.2); a EC signer key cannot receive it: sign the request with an RSA key";
+  const EC_TEXT = "the reply is encrypted to the signer certificate with RSA key transport (RFC 8894 §3.3.2); the signer certificate holds an EC key, which cannot receive it: sign the request with an RSA key";
 
   it("a P-256 client (ECDSA signer and CSR, valid challenge): FAILURE badAlg, hook not called, event signer_key_not_rsa", async () => {
     const s = setup();

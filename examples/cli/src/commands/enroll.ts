@@ -4,7 +4,7 @@
  * @module
  */
 import { isIP } from "node:net";
-import { createSelfSignedSigner, generateCsr, type SanInput } from "@scep/core";
+import { type LocalKey, createSelfSignedSigner, generateCsr, generateRsaKeyPair, type SanInput } from "@scep/core";
 import { COMMON_HELP, COMMON_OPTIONS, parse, required } from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 import type { Context } from "../lib/context.js";
@@ -72,7 +72,9 @@ Without --key a new RSA key is generated and written (mode 0600) to --key-out,
 or next to --out (cert.pem -> cert.key), once it is needed: with the issued
 certificate, or when the CA still answers PENDING (then stderr says how to
 poll again with it). After a failure nothing is left behind: run the same
-command again.
+command again. With an EC --key the request is signed, and the reply
+received, with a one-time RSA key (the CA's reply needs RSA key transport);
+the certificate is still for --key.
 
 Options:
 ${COMMON_HELP}
@@ -80,7 +82,7 @@ ${COMMON_HELP}
   --challenge SECRET  challenge password (omit for CAs without one)
   --san TYPE:VALUE    subject alternative name; repeatable
   --out FILE          where to write the issued certificate, PEM (required)
-  --key FILE          use this private key (PEM: PKCS#1, SEC1 or PKCS#8)
+  --key FILE          use this private key (PEM: PKCS#1, SEC1 or PKCS#8; RSA or EC)
   --key-out FILE      where to write a generated key (default: next to --out)
 ${REQUEST_HELP}
 
@@ -107,7 +109,7 @@ written (nothing is sent), 1 anything else.`,
       ...(san ? { san } : {}),
       digest: settings.digest === "sha1" || settings.digest === "sha384" || settings.digest === "sha512" ? settings.digest : "sha256",
     });
-    const signer = await createSelfSignedSigner({ keys, subject });
+    const signer = await messageSigner(ctx, keys, subject);
     if (v.challenge === undefined) ctx.err("note: no --challenge given: the request carries no challenge password");
     let issued;
     try {
@@ -126,6 +128,18 @@ written (nothing is sent), 1 anything else.`,
     reportIssued(ctx, issued!, { certificate: certPath, key: keyPath });
   },
 };
+
+/**
+ * The self-signed certificate that signs the PKIMessage and receives the reply: of the requester's key when it is
+ * RSA, else (an EC --key) of a one-time RSA key, since the CA encrypts its reply to that certificate with RSA key
+ * transport (RFC 8894 §3.3.2) and an EC key cannot receive it. RFC 8894 §2.3 says the self-signed certificate
+ * SHOULD hold the request's key, not MUST; the CSR still proves possession of the EC key with its own signature.
+ */
+async function messageSigner(ctx: Context, keys: CryptoKeyPair, subject: string): Promise<LocalKey> {
+  if (keys.privateKey.algorithm.name === "RSASSA-PKCS1-v1_5" || keys.privateKey.algorithm.name === "RSA-PSS") return createSelfSignedSigner({ keys, subject });
+  ctx.err("note: --key is not an RSA key: the request is signed, and the reply encrypted, with a one-time RSA key (the CA's reply needs RSA key transport, RFC 8894 §3.3.2); the certificate is for --key");
+  return createSelfSignedSigner({ keys: await generateRsaKeyPair(2048), subject });
+}
 
 async function requesterKey(ctx: Context, key: string | undefined, keyOut: string, bits: number): Promise<{ keys: CryptoKeyPair; generated?: GeneratedKey }> {
   if (key !== undefined) return { keys: (await loadKeyPair(ctx, key)).keys };

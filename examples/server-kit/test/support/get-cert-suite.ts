@@ -5,6 +5,7 @@
  * the index); and, with `cli`, the `scep getcert` / `scep getcrl` commands against the same server.
  */
 import { execFile } from "node:child_process";
+import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -174,6 +175,19 @@ export function describeGetCert(name: string, exampleDir: string, options: { cli
     });
 
     if (options.cli) describeCli();
+
+    if (options.cli) {
+      it("scep enroll --key with an EC (P-256) key: signed and answered through a one-time RSA key (RFC 8894 §2.3, §3.3.2); the certificate holds the EC key", async () => {
+        const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+        writeFileSync(join(dir, "ec.key"), privateKey.export({ type: "sec1", format: "pem" }));
+        const r = await runCli(["enroll", "--url", url, "--challenge", CHALLENGE, "--cn", "ec-device", "--key", "ec.key", "--out", "ec.pem"], { cwd: dir });
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stderr).toContain("note: --key is not an RSA key: the request is signed, and the reply encrypted, with a one-time RSA key");
+        const cert = Certificate.from(readFileSync(join(dir, "ec.pem"), "utf8"));
+        expect(hex(cert.spki)).toBe(hex(createPublicKey(privateKey).export({ type: "spki", format: "der" })));
+        expect(cert.subject).toBe("CN=ec-device");
+      });
+    }
 
     describe("after a CA rollover: the next CA's certificate and key in --ca-cert/--ca-key, the same data directory", () => {
       let renewed: Certificate;

@@ -80,6 +80,6 @@ function unreadablePart(req: PkiRequest): { reason: string; text: string } | und
 export async function requireKeyTransport(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest): Promise<Reply | undefined> {
   const spki = req.signerCertificate.spki;
   if (canReceiveKeyTransport(spki)) return undefined;
-  const why = `the reply is encrypted to the signer certificate with RSA key transport (RFC 8894 §3.3.2); a ${keyAlgorithmName(spki)} signer key cannot receive it: sign the request with an RSA key`;
+  const why = `the reply is encrypted to the signer certificate with RSA key transport (RFC 8894 §3.3.2); the signer certificate holds an ${keyAlgorithmName(spki)} key, which cannot receive it: sign the request with an RSA key`;
   return failure(ctx, p, req, "badAlg", "signer_key_not_rsa", why);
 }
