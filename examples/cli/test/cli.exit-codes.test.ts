@@ -164,7 +164,10 @@ describe("FAILURE: one line in one style from every command (RFC 8894 §3.2.1.4.
     server = await startFakeScepServer("failure", { failure: { failInfo: "badCertId", failInfoText: "no such certificate" } });
     const r = await runCli(["getcert", "--url", server.url, "--serial", "01:02:03"], { cwd: workDir("getcert-failure") });
     expect([r.code, r.stdout]).toEqual([2, ""]);
-    expect(r.stderr).toBe('FAILURE: badCertId: the CA has no certificate matching this issuer and serial (the CA said "no such certificate")\n');
+    const ca = Certificate.from(server.ca.certPem);
+    expect(r.stderr).toBe(
+      `FAILURE: badCertId: the CA has no certificate of issuer ${ca.subject} with serial 01:02:03 (the CA said "no such certificate"); check --serial, and give --issuer-cert when the CA has more than one issuer\n`,
+    );
   });
 
   it("getcrl: badCertId says the CA knows no certificate of --cert's issuer and serial, and what to check", async () => {
@@ -192,9 +195,10 @@ describe("getcert --serial", () => {
   it("takes the whole line openssl x509 -serial -noout prints (serial=…): the GetCert asks for that serial", async () => {
     server = await startFakeScepServer("failure", { failure: { failInfo: "badCertId", failInfoText: null } });
     const cwd = workDir("serial-line");
-    for (const spelling of ["serial=0A1B2C", "SERIAL = 0a:1b:2c", " serial=000A1B2C\n"]) {
+    const ca = Certificate.from(server.ca.certPem);
+    for (const [spelling, said] of [["serial=0A1B2C", "0A1B2C"], ["SERIAL = 0a:1b:2c", "0a:1b:2c"], [" serial=000A1B2C\n", "000A1B2C (0a1b2c)"]] as const) {
       const r = await runCli(["getcert", "--url", server.url, "--serial", spelling], { cwd });
-      expect([r.code, r.stderr]).toEqual([2, "FAILURE: badCertId: the CA has no certificate matching this issuer and serial\n"]);
+      expect([r.code, r.stderr]).toEqual([2, `FAILURE: badCertId: the CA has no certificate of issuer ${ca.subject} with serial ${said}; check --serial, and give --issuer-cert when the CA has more than one issuer\n`]);
     }
     expect(server.requests.map((q) => [q.request.messageTypeName, Buffer.from(q.request.issuerAndSerialNumber!.serialNumber).toString("hex")])).toEqual([
       ["GetCert", "0a1b2c"],

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { Certificate, buildGetCert, normalizeSerialNumber, sameName, selectIssuerName, serialNumberOctets } from "@scep/core";
+import { Certificate, buildGetCert, formatName, normalizeSerialNumber, sameName, selectIssuerName, serialNumberOctets } from "@scep/core";
 import { COMMON_HELP, COMMON_OPTIONS, parse, required, timeoutOption, urlOption } from "../lib/args.js";
 import { PIN_HELP, PIN_OPTIONS, pinOptions } from "../lib/ca-pin.js";
 import type { Command } from "../lib/command.js";
@@ -91,7 +91,12 @@ Exit codes: 0 found, 2 FAILURE (badCertId: the CA has no such certificate),
     const own = v.cert === undefined ? undefined : readCertificateFile(ctx, v.cert, "certificate", (pem) => Certificate.fromPem(pem))[0]!;
     const signer = await requesterSigner(ctx, "getcert", own, v.key, v.cert);
     let issuer: Uint8Array | undefined;
-    const { rep } = await query({ url, timeoutMs, pin, signer, operation: "GetCert" }, (recipient, caCertificates) => {
+    // badCertId: name what was asked (the serial as written, the issuer chosen), as getcrl does.
+    const explain = {
+      meaning: (failInfo: string) => (failInfo === "badCertId" ? `the CA has no certificate of issuer ${formatName(issuer!)} with serial ${serialAsGiven(serialText, wanted)}` : undefined),
+      hint: (failInfo: string) => (failInfo === "badCertId" ? (issuerCert ? "check --serial and --issuer-cert" : "check --serial, and give --issuer-cert when the CA has more than one issuer") : undefined),
+    };
+    const { rep } = await query({ url, timeoutMs, pin, signer, operation: "GetCert", explain }, (recipient, caCertificates) => {
       issuer = issuerCert?.subjectDer ?? selectIssuerName(caCertificates);
       return buildGetCert({ issuer, serialNumber, signer, recipient });
     });

@@ -239,9 +239,17 @@ export function describeGetCert(name: string, exampleDir: string, options: { cli
         });
 
         it("getcert for an unknown serial, or under the root's name: FAILURE badCertId in words, exit 2", async () => {
-          const expected = 'FAILURE: badCertId: the CA has no certificate matching this issuer and serial (the CA said "no such certificate")\n';
-          expect(await scep(["getcert", "--url", url, "--serial", "01:02:03"])).toMatchObject({ code: 2, stdout: "", stderr: expected });
-          expect(await scep(["getcert", "--url", url, "--serial", device.serialNumberHex, "--issuer-cert", "root.pem"])).toMatchObject({ code: 2, stdout: "", stderr: expected });
+          const said = (issuer: string, serial: string, hint: string): string => `FAILURE: badCertId: the CA has no certificate of issuer ${issuer} with serial ${serial} (the CA said "no such certificate"); ${hint}\n`;
+          expect(await scep(["getcert", "--url", url, "--serial", "01:02:03"])).toMatchObject({
+            code: 2,
+            stdout: "",
+            stderr: said(device.issuer, "01:02:03", "check --serial, and give --issuer-cert when the CA has more than one issuer"),
+          });
+          expect(await scep(["getcert", "--url", url, "--serial", device.serialNumberHex, "--issuer-cert", "root.pem"])).toMatchObject({
+            code: 2,
+            stdout: "",
+            stderr: said(root.subject, device.serialNumberHex, "check --serial and --issuer-cert"),
+          });
         });
 
         it("getcrl --cert --out crl.der (DER, openssl verifies it against the CA) and --out crl.pem (the same CRL, PEM); without --out PEM on stdout", async () => {
