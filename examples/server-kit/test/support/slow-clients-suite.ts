@@ -35,7 +35,8 @@ export function describeSlowClients(name: string, exampleDir: string, slowCount 
     const procs: ExampleProcess[] = [];
     let keys: CryptoKeyPair;
     const start = async (env: Record<string, string>) => {
-      const s = await startExample(exampleDir, { SCEP_DATA_DIR: join(tmp, "data"), SCEP_CHALLENGE: "slow-clients", ...env });
+      // A data directory each: the servers of the tests run side by side until afterAll, and one is one server's (server.lock).
+      const s = await startExample(exampleDir, { SCEP_DATA_DIR: join(tmp, `data-${procs.length}`), SCEP_CHALLENGE: "slow-clients", ...env });
       procs.push(s.proc);
       return s;
     };
