@@ -23,7 +23,7 @@ export interface CaMaterial {
   readonly privateKey: KeyObject;
   /** PKCS#8 PEM, whatever the input format was: exported from `privateKey` on each read (no copy is kept). */
   readonly privateKeyPem: string;
-  /** Non-extractable WebCrypto key (exposed as FileCa.signingKey). */
+  /** The WebCrypto key (exposed as FileCa.signingKey); extractable, as privateKeyPem exports it anyway. */
   readonly signingKey: CryptoKey;
   /** Signs issued certificates (@scep/core's buildCertificate). */
   readonly signer: LocalKey;
@@ -220,15 +220,17 @@ export async function loadCaMaterial(input: {
   /** Where the signer signs (default: libuv's thread pool, `{ threadPool: true }`). */
   signerOptions?: CaSignerOptions | undefined;
 }): Promise<CaMaterial> {
-  // The key file is read once (into PKCS#8 by @scep/core) and that copy imported once, as the non-extractable
-  // WebCrypto key; the KeyObject and the LocalKey share the imported key (KeyObject.from: no parse), and the PKCS#8
-  // copy is zeroed as soon as it is imported (privateKeyPem exports it again only when asked).
+  // The key file is read once (into PKCS#8 by @scep/core) and that copy imported once as a WebCrypto key; the
+  // KeyObject and the LocalKey share the imported key (KeyObject.from: no parse), and the PKCS#8 copy is zeroed as
+  // soon as it is imported (privateKeyPem exports it again only when asked). The import is extractable: Node 24
+  // deprecates KeyObject.from on a non-extractable key (DEP0204, a warning on stderr at every start), and the key
+  // is exportable anyway through privateKeyPem.
   const pkcs8 = readPkcs8(input.keyText, input.keySource, input.keyPassphrase);
   let kind: KeyKind;
   let signingKey: CryptoKey;
   try {
     kind = keyKindOf(pkcs8, input.keySource);
-    signingKey = await nodeCrypto.subtle.importKey("pkcs8", pkcs8, kind.importAlgorithm, false, ["sign"]);
+    signingKey = await nodeCrypto.subtle.importKey("pkcs8", pkcs8, kind.importAlgorithm, true, ["sign"]);
   } finally {
     pkcs8.fill(0);
   }

@@ -284,7 +284,7 @@ export interface FileCa {
   readonly privateKeyPem: string;
   /** The CA private key as a Node `KeyObject` (e.g. for decrypting SCEP envelopes). */
   readonly privateKey: KeyObject;
-  /** The CA private key as a non-extractable WebCrypto `CryptoKey` (usage `sign`). */
+  /** The CA private key as a WebCrypto `CryptoKey` (usage `sign`; extractable, as `privateKeyPem` exports it anyway). */
   readonly signingKey: CryptoKey;
   /**
    * The CA key as a @scep/core `LocalKey` (a `Signer` and `Decrypter`): it signs this CA's certificates and CRLs

@@ -26,7 +26,7 @@ describe("default CA creation", () => {
     expect(first.privateKey.asymmetricKeyType).toBe("rsa");
     expect(first.privateKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
     expect(first.signingKey.usages).toEqual(["sign"]);
-    expect(first.signingKey.extractable).toBe(false);
+    expect(first.signingKey.extractable).toBe(true); // KeyObject.from on a non-extractable key is deprecated (Node 24, DEP0204)
     expect(first.dataDir).toBe(dataDir);
 
     expect(readFileSync(join(dataDir, "ca.pem"), "utf8")).toBe(first.certificatePem);

@@ -1,5 +1,5 @@
 // Loading the CA key: the key file is read once (@scep/core's privateKeyToPkcs8: one createPrivateKey) and the PKCS#8
-// copy imported once (WebCrypto, non-extractable); the KeyObject and the signer share that import, and the PKCS#8
+// copy imported once (WebCrypto, extractable: KeyObject.from of a non-extractable key is deprecated in Node 24); the KeyObject and the signer share that import, and the PKCS#8
 // bytes handed to the import are zeroed once it is done. Counted: node:crypto's createPrivateKey calls and
 // SubtleCrypto.importKey calls while openFileCa loads an existing CA (RSA and EC, PEM PKCS#8, PKCS#1 and SEC1).
 import { writeFileSync } from "node:fs";
