@@ -185,8 +185,9 @@ export class MemoryRevocationStore implements RevocationStore {
     return this.#crlNumber;
   }
 
-  /** {@inheritDoc RevocationStore.revision}: the number of revoked serials. */
+  /** {@inheritDoc RevocationStore.revision} */
   async revision(): Promise<number> {
+    // The number of revoked serials: entries are never changed or removed, so the count names the list.
     return this.#entries.size;
   }
 }
