@@ -2,11 +2,13 @@
  * The command line itself, in-process: help, usage errors (exit 64),
  * unreadable inputs (exit 66), and where relative paths resolve. No network.
  */
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { createSelfSignedSigner, importKeyPairPem } from "@scep/core";
 import { COMMANDS, main } from "../src/run.js";
 import { invocationDir } from "../src/lib/context.js";
 import { cliVersion } from "../src/lib/version.js";
@@ -144,6 +146,26 @@ describe("unreadable inputs exit 66", () => {
     const r = await run("enroll", "--url", URL, "--cn", "d", "--out", "c.pem", "--key", "junk.pem");
     expect(r.code).toBe(66);
     expect(r.err).toMatch(/^scep: cannot use key junk\.pem: /);
+  });
+
+  it("an EC --key where the signer must receive the reply (renew, getcert/getcrl --cert --key): one line before anything is sent (RFC 8894 §3.3.2)", async () => {
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    writeFileSync(join(dir, "ec.key"), privateKey.export({ type: "sec1", format: "pem" }));
+    const signer = await createSelfSignedSigner({ keys: await importKeyPairPem(readFileSync(join(dir, "ec.key"), "utf8")), subject: "CN=ec-device" });
+    writeFileSync(join(dir, "ec.pem"), signer.certificate.toPem());
+    expect(await run("renew", "--url", URL, "--cert", "ec.pem", "--key", "ec.key")).toEqual({
+      code: 66,
+      out: "",
+      err: "scep: cannot renew ec.pem: its key ec.key is not an RSA key, and a renewal is signed with the certificate being renewed, whose key must receive the CA's reply by RSA key transport (RFC 8894 §3.3.2); enroll anew instead (scep enroll --key ec.key --challenge …)",
+    });
+    for (const argv of [["getcert", "--url", URL, "--serial", "0a"], ["getcrl", "--url", URL]]) {
+      const command = argv[0]!;
+      expect(await run(...argv, "--cert", "ec.pem", "--key", "ec.key")).toEqual({
+        code: 66,
+        out: "",
+        err: `scep: cannot sign the ${command} request with ec.key: it is not an RSA key, and the signer certificate receives the CA's reply by RSA key transport (RFC 8894 §3.3.2); leave out --cert and --key to ask with a throwaway RSA key`,
+      });
+    }
   });
 
   it("a --cert without a certificate", async () => {

@@ -12,7 +12,7 @@ import { pinOptions } from "../lib/ca-pin.js";
 import { enrollWithCa } from "../lib/enrollment.js";
 import { CliError, ExitCode, UsageError } from "../lib/exit.js";
 import { assertWritable, keyPathNextTo, writeOutput } from "../lib/files.js";
-import { type GeneratedKey, createKeyPair, loadKeyPair } from "../lib/keys.js";
+import { type GeneratedKey, createKeyPair, isRsa, loadKeyPair } from "../lib/keys.js";
 import { reportIssued } from "../lib/report.js";
 import { REQUEST_HELP, REQUEST_OPTIONS, requestSettings } from "../lib/request-options.js";
 
@@ -136,7 +136,7 @@ written (nothing is sent), 1 anything else.`,
  * SHOULD hold the request's key, not MUST; the CSR still proves possession of the EC key with its own signature.
  */
 async function messageSigner(ctx: Context, keys: CryptoKeyPair, subject: string): Promise<LocalKey> {
-  if (keys.privateKey.algorithm.name === "RSASSA-PKCS1-v1_5" || keys.privateKey.algorithm.name === "RSA-PSS") return createSelfSignedSigner({ keys, subject });
+  if (isRsa(keys)) return createSelfSignedSigner({ keys, subject });
   ctx.err("note: --key is not an RSA key: the request is signed, and the reply encrypted, with a one-time RSA key (the CA's reply needs RSA key transport, RFC 8894 §3.3.2); the certificate is for --key");
   return createSelfSignedSigner({ keys: await generateRsaKeyPair(2048), subject });
 }

@@ -11,7 +11,7 @@ import { pinOptions } from "../lib/ca-pin.js";
 import { enrollWithCa } from "../lib/enrollment.js";
 import { CliError, ExitCode, UsageError } from "../lib/exit.js";
 import { assertWritable, keyPathNextTo, readInput, writeOutput } from "../lib/files.js";
-import { createKeyPair, loadKeyPair } from "../lib/keys.js";
+import { createKeyPair, isRsa, loadKeyPair } from "../lib/keys.js";
 import { reportIssued } from "../lib/report.js";
 import { REQUEST_HELP, REQUEST_OPTIONS, requestSettings } from "../lib/request-options.js";
 
@@ -99,6 +99,13 @@ written (nothing is sent), 1 anything else.`,
     const certs = readCertificates(readInput(ctx, certFile, "certificate"), certFile);
     const current = await loadKeyPair(ctx, keyFile);
     const old = certificateForKey(certs, certFile, current.pem, keyFile);
+    if (!isRsa(current.keys)) {
+      // A renewal is signed with the certificate being renewed, which also receives the reply: only an RSA key can.
+      throw new CliError(
+        `cannot renew ${certFile}: its key ${keyFile} is not an RSA key, and a renewal is signed with the certificate being renewed, whose key must receive the CA's reply by RSA key transport (RFC 8894 §3.3.2); enroll anew instead (scep enroll --key ${keyFile} --challenge …)`,
+        ExitCode.NO_INPUT,
+      );
+    }
     let signer: LocalKey;
     try {
       signer = LocalKey.fromPem(old.toPem(), current.pem);

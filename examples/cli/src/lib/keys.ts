@@ -21,6 +21,16 @@ export async function loadKeyPair(ctx: Context, path: string): Promise<{ keys: C
   }
 }
 
+/**
+ * Whether `keys` is an RSA key pair. A SCEP request is signed with a self-signed certificate (or, for a renewal,
+ * the certificate being renewed) that also receives the CA's reply, whose content key the CA encrypts to it with
+ * RSA key transport (RFC 8894 §3.3.2, RFC 5652 §6.2.1): only an RSA key can be that signer.
+ */
+export function isRsa(keys: CryptoKeyPair): boolean {
+  const name = keys.privateKey.algorithm.name;
+  return name === "RSASSA-PKCS1-v1_5" || name === "RSA-PSS" || name === "RSA-OAEP";
+}
+
 /** A generated key, not yet on disk. */
 export interface GeneratedKey {
   keys: CryptoKeyPair;

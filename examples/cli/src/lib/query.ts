@@ -11,7 +11,7 @@ import type { Context } from "./context.js";
 import { CliError, ExitCode, UsageError } from "./exit.js";
 import { failureLine } from "./failure.js";
 import { readInput } from "./files.js";
-import { loadKeyPair } from "./keys.js";
+import { isRsa, loadKeyPair } from "./keys.js";
 
 /** Options `getcert` and `getcrl` take for the requester's identity. */
 export const SIGNER_HELP = `  --key FILE          the requester's private key, PEM; with --cert it signs the
@@ -38,7 +38,13 @@ export async function requesterSigner(ctx: Context, command: string, cert: Certi
     return createSelfSignedSigner({ keys, subject: `CN=scep-cli ${command}` });
   }
   if (cert === undefined) throw new UsageError(`${command}: --key needs --cert (the certificate of that key)`);
-  const { pem } = await loadKeyPair(ctx, keyFile);
+  const { keys, pem } = await loadKeyPair(ctx, keyFile);
+  if (!isRsa(keys)) {
+    throw new CliError(
+      `cannot sign the ${command} request with ${keyFile}: it is not an RSA key, and the signer certificate receives the CA's reply by RSA key transport (RFC 8894 §3.3.2); leave out --cert and --key to ask with a throwaway RSA key`,
+      ExitCode.NO_INPUT,
+    );
+  }
   try {
     return LocalKey.fromPem(cert.toPem(), pem);
   } catch (error) {
