@@ -165,8 +165,9 @@ export class FileRevocationStore implements RevocationStore {
     });
   }
 
-  /** {@inheritDoc RevocationStore.revision}: the number of revoked serials. */
+  /** {@inheritDoc RevocationStore.revision} */
   revision(): Promise<number> {
+    // The number of revoked serials: a line is never changed or removed, so the count names the list.
     return this.#exclusive(async () => {
       await this.#refresh();
       return this.#entries.size;
