@@ -104,7 +104,9 @@ describe("identifier properties", () => {
   });
 
   it("percent-encoded bytes: accepted exactly when they are UTF-8 without control characters", () => {
-    const fatal = new TextDecoder("utf-8", { fatal: true });
+    // ignoreBOM: the oracle keeps a leading EF BB BF as U+FEFF, as the parser does (a WHATWG decoder drops it by
+    // default, which made the oracle disagree whenever the random bytes began with it). Both BOM cases run every time.
+    const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 24 }), (bytes) => {
         const segment = `host,${[...bytes].map((b) => `%${b.toString(16).padStart(2, "0")}`).join("")}`;
@@ -119,7 +121,7 @@ describe("identifier properties", () => {
         else if (CONTROL.test(decoded)) expect(r).toBe("control_character");
         else expect(r).toStrictEqual({ hostId: "host", profileId: decoded });
       }),
-      { numRuns: RUNS },
+      { numRuns: RUNS, examples: [[Uint8Array.from([0xef, 0xbb, 0xbf, 0x61])], [Uint8Array.from([0xef, 0xbb, 0xbf])]] },
     );
   });
 
