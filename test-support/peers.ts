@@ -37,6 +37,7 @@ export {
   ensurePeer,
   findBinary,
   freePort,
+  freeStablePort,
   httpGet,
   makeTempDir,
   requireBinary,

@@ -460,6 +460,11 @@ function ephemeralRange(): [number, number] {
  * is down, any process's outgoing connection may take it as its local port, and the restart fails with
  * EADDRINUSE. Ports below the range are handed out by no one but an explicit bind (every test server listens on
  * port 0), so one that is free now stays free unless another daemon picks the same one (callers retry on that).
+ *
+ * Also the port for a test that expects a connection to be refused: a {@link freePort} port goes back to the
+ * ephemeral pool when it is closed, so a concurrent test's listen(0) can be given it before the connection (which
+ * is then answered), and the connection's own local port can be the very port it calls (TCP simultaneous open:
+ * it connects to itself). Neither happens below the ephemeral range.
  */
 export async function freeStablePort(): Promise<number> {
   const [low] = ephemeralRange();

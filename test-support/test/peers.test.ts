@@ -5,13 +5,14 @@
  * peer is missing these tests fail; they never skip.
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   PeerError,
   derToPem,
   ensurePeer,
   freePort,
+  freeStablePort,
   httpGet,
   opensslCmsDecrypt,
   opensslCmsEncrypt,
@@ -68,6 +69,14 @@ describe("harness basics", () => {
   it("hands out loopback ports that are free", async () => {
     const port = await freePort();
     expect(port).toBeGreaterThan(0);
+    await expect(httpGet(`http://127.0.0.1:${port}/`)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it("hands out stable ports below the kernel's ephemeral range (no listen(0) nor outgoing connection takes them), refused until bound", async () => {
+    const [low] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    const port = await freeStablePort();
+    expect(port).toBeGreaterThanOrEqual(10_000);
+    expect(port).toBeLessThan(low!);
     await expect(httpGet(`http://127.0.0.1:${port}/`)).rejects.toThrow(/ECONNREFUSED/);
   });
 });

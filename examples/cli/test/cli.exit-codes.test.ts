@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
 import { Certificate, CertificationRequest } from "@scep/core";
-import { freePort, opensslVerifyChain } from "../../../test-support/peers";
+import { freeStablePort, opensslVerifyChain } from "../../../test-support/peers";
 import { startFakeScepServer, type FakeScepServer } from "./support/fake-scep-server";
 import { runCli } from "./support/run-cli";
 
@@ -257,7 +257,7 @@ describe("transport failures exit 4", () => {
   });
 
   it("a refused connection leaves no key behind: the retry just works", async () => {
-    const port = await freePort();
+    const port = await freeStablePort(); // below the ephemeral range: refused now, and still free when the CA starts on it below
     const r = await runCli(["getcacaps", "--url", `http://127.0.0.1:${port}/scep`], { cwd: root });
     expect(r.code).toBe(4);
     expect(r.stderr).toBe(`scep: GetCACaps: connection refused by 127.0.0.1:${port} (ECONNREFUSED): is the SCEP server running at http://127.0.0.1:${port}/scep?\n`);

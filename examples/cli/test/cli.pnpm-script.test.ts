@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { Certificate } from "@scep/core";
-import { freePort } from "../../../test-support/peers";
+import { freeStablePort } from "../../../test-support/peers";
 import { startFakeScepServer } from "./support/fake-scep-server";
 import { runCommand } from "../../../test-support/peers";
 import { CLI_DIR, REPO_ROOT, runPnpmScep } from "./support/run-cli";
@@ -45,7 +45,7 @@ it.each(SCRIPTS)("%s passes exit codes through pnpm (64 usage, 4 connection refu
   const usage = await runPnpmScep(["enroll", "--url", "http://127.0.0.1:9/scep"], { cwd: scratch, root });
   expect(usage.code).toBe(64);
   expect(usage.stderr.split("\n")[0]).toBe("scep: enroll: --cn is required");
-  const port = await freePort();
+  const port = await freeStablePort(); // no listen(0) elsewhere can be given it (see freeStablePort)
   const refused = await runPnpmScep(["getcacaps", "--url", `http://127.0.0.1:${port}/scep`], { cwd: scratch, root });
   expect(refused.code).toBe(4);
   expect(refused.stderr).toContain(`scep: GetCACaps: connection refused by 127.0.0.1:${port} (ECONNREFUSED): is the SCEP server running at http://127.0.0.1:${port}/scep?\n`);

@@ -10,23 +10,27 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import http from "node:http";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ExampleProcess } from "../../server-kit/test/support/example-process.js";
+import { freeStablePort } from "../../../test-support/peers";
 import { EXAMPLE_DIR } from "./support/intune-example.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "scep-starting-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** A loopback port free a moment ago (the server must be told its port before it listens: no line names it then). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((done) => s.listen(0, "127.0.0.1", done));
-  const { port } = s.address() as { port: number };
-  await new Promise((done) => s.close(done));
-  return port;
+/**
+ * Two distinct loopback ports free a moment ago, below the ephemeral range (the server must be told its ports before
+ * it listens: no line names them then). Two listen(0)-then-close ports could be the same one, or be given to another
+ * test's listen(0) or an outgoing connection before the server binds them (EADDRINUSE: no "starting" answer to test).
+ */
+async function twoFreePorts(): Promise<[number, number]> {
+  const port = await freeStablePort();
+  let other = await freeStablePort();
+  while (other === port) other = await freeStablePort();
+  return [port, other];
 }
 
 interface Answer {
@@ -52,8 +56,7 @@ describe("requests while the server starts, and a start that then fails", () => 
   it("503 + Retry-After: 1 'starting' for every path (health probes and the admin listener too); the failed start closes every connection (idle or half a request) and exits 2", async () => {
     const fifo = join(tmp, "next-ca.pem");
     execFileSync("mkfifo", [fifo]);
-    const port = await freePort();
-    const adminPort = await freePort();
+    const [port, adminPort] = await twoFreePorts();
     // Long timeouts: only the failed start's own cleanup can close the connections below.
     const proc = new ExampleProcess(EXAMPLE_DIR, {
       PORT: String(port),

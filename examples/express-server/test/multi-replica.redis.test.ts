@@ -26,7 +26,7 @@ import {
   readCertRep,
   type CertRep,
 } from "@scep/core";
-import { freePort, httpGet, runStrongswanGen, runStrongswanScep, startRedisServer, type RedisServer } from "../../../test-support/peers";
+import { freeStablePort, httpGet, runStrongswanGen, runStrongswanScep, startRedisServer, type RedisServer } from "../../../test-support/peers";
 import { ExampleProcess, startExample } from "../../server-kit/test/support/example-process.js";
 
 const EXAMPLE_DIR = new URL("..", import.meta.url).pathname;
@@ -336,7 +336,7 @@ describe("--pending with --workers 2 on Redis", () => {
 
 describe("a Redis that cannot be reached at start", () => {
   it("exits 2 with one line that names the URL without its password", async () => {
-    const port = await freePort();
+    const port = await freeStablePort(); // no listen(0) elsewhere can be given it (see freeStablePort)
     const proc = new ExampleProcess(EXAMPLE_DIR, { SCEP_DATA_DIR: join(tmp, "no-redis"), SCEP_REDIS_URL: `redis://:s3cret-pw@127.0.0.1:${port}` });
     expect(await proc.exited).toEqual({ code: 2, signal: null });
     expect(proc.stderr).toMatch(new RegExp(`^express-server: cannot reach Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*\\n$`));

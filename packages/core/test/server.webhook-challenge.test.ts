@@ -27,6 +27,7 @@ import {
   type WebhookError,
   type WebhookOperation,
 } from "../src/index.js";
+import { freeStablePort } from "../../../test-support/peers";
 import { NOW, createDevice, createTestCa, eventLog, issuingHook, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
 
 const SECRET = "whsec-9f8e7d6c5b4a";
@@ -236,10 +237,7 @@ describe("a webhook that is down, slow or answers garbage: FAILURE webhook_unava
   });
 
   it("nothing listening (connection refused) → ERR_WEBHOOK_TRANSPORT", async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const port = await freeStablePort(); // a closed listen(0) port could be another test's server by the time we call
     const s = setup({ url: `http://127.0.0.1:${port}/challenge` });
     const rep = await enroll(s);
     expect([rep.status, rep.failInfo]).toEqual(["FAILURE", "badRequest"]);

@@ -16,6 +16,7 @@ import { SmallstepChallengeSource } from "../src/challenge-sources/smallstep-cha
 import { challengeSourceConformance } from "../src/testing/index.js";
 import { CACHE_FULL_PAGE, NO_PERMISSION_PAGE, PAGE_CHALLENGE, challengePage, encodePage } from "./support/ndes-pages.js";
 import { startNdesServer, type NdesServer, type PageReply } from "./support/ndes-server.js";
+import { freeStablePort } from "../../../test-support/peers";
 
 const PASSWORD = "Corr3ct horse: battery staple!";
 
@@ -26,14 +27,11 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
-/** A port nothing listens on: bound, then closed. */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+/**
+ * A port nothing listens on, below the ephemeral range: a listen(0) port closed again could be handed to another
+ * test's listen(0) before the call (which is then answered), or be the call's own local port (see freeStablePort).
+ */
+const closedPort = freeStablePort;
 
 // ---- memory ----------------------------------------------------------------
 

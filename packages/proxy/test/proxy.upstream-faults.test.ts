@@ -7,9 +7,9 @@
  */
 import { manualClock } from "@scep/core/testing";
 import type { ServerResponse } from "node:http";
-import { createServer } from "node:net";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { HttpUpstream, MemoryCaRegistry, MemoryProfileStore, UpstreamError, createScepProxy, type CaConfig, type ProxyEvent, type ScepProxy } from "../src/index.js";
+import { freeStablePort } from "../../../test-support/peers";
 import { PKI_REPLY, startUpstream, wellBehaved, type Script, type UpstreamServer } from "./support/upstream-server.js";
 
 const MSG = Buffer.from("MIIB+/+/abcd", "base64");
@@ -213,12 +213,7 @@ describe("HttpUpstream failure reasons", () => {
   }
 
   it("connection refused → connection_refused", async () => {
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, "127.0.0.1", () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
+    const port = await freeStablePort(); // a closed listen(0) port could be another test's server by the time we call
     expect(await reasonOf(new HttpUpstream({ timeoutMs: 10_000 }).getCACaps(ca(`http://127.0.0.1:${port}/scep`)))).toEqual(["connection_refused", "upstream refused the connection"]);
   });
 
