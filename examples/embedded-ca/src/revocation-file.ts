@@ -11,23 +11,35 @@
 // complete, and a record glued onto a torn line is still found). A file that shrank or was replaced is read again
 // from the start.
 //
-// crl-numbers: one line per CRL number handed out (a random id and `\n`, one O_APPEND write, fdatasync'ed): the number
-// is the line's position in the file, so numbers are distinct across workers, grow in the order they were appended,
-// and go on from the last one after a restart (RFC 5280 §5.2.3). A torn line glued onto the next is one number.
+// revocations.jsonl may start with `{"revisionBase":N}` (N = the clock's ms × 1000 when the file was created, written
+// by whichever store finds the file missing or empty): `revision()` is N plus the number of revoked serials, so a file
+// that was deleted or emptied (a reset) starts again above every revision the old one answered (RFC 5280 §5.2.3: a CA
+// keyed by the revision must see the change). A file written before the header existed counts from 0, as it did.
+//
+// crl-numbers: the last CRL number handed out, as one line `=N` (RFC 5280 §5.2.3). `nextCrlNumber` holds
+// `crl-numbers.lock` (see lib/file-lock.ts) while it reads N and replaces the file with `=N+1` (temporary file
+// `crl-numbers.tmp`, fdatasync, rename, fsync of the directory), so numbers are distinct across workers, grow, go on
+// after a restart, and the file stays one line. A crash at any point leaves the old file or the new one whole (rename
+// is atomic), never less than the highest number handed out; a lock left by a crashed process is taken over. A file
+// of the earlier format (one line per number, a random id each, ~17 bytes a CRL) is read as its count of complete
+// lines and replaced by `=N` on the next number (a torn last line, a write that never answered, is not a number).
 import { randomBytes } from "node:crypto";
-import { open, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { open, rename, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import {
   InvalidArgumentError,
   StoreUnavailableError,
   checkRevocationReason,
   normalizeSerialNumber,
+  revisionBase,
   sortRevocations,
   type RevocationReason,
   type RevocationStore,
   type RevokeResult,
   type RevokedCertificate,
 } from "@scep/core";
+import { fsyncDirectory } from "./lib/durable-fs.js";
+import { withFileLock } from "./lib/file-lock.js";
 
 /** The revocations file in a data directory. */
 export const REVOCATIONS_FILE = "revocations.jsonl";
@@ -36,6 +48,9 @@ export const CRL_NUMBERS_FILE = "crl-numbers";
 
 const NEWLINE = 0x0a;
 const RECORD_START = '{"serialNumber":';
+const REVISION_HEADER = /^\{"revisionBase":(\d{1,16})\}$/;
+/** A compacted crl-numbers line: the last number handed out. */
+const CRL_NUMBER_LINE = /^=(\d{1,40})$/;
 
 interface Stored extends RevokedCertificate {
   id: string;
@@ -98,10 +113,8 @@ export class FileRevocationStore implements RevocationStore {
   /** Bytes [0, #readTo) of revocations.jsonl are read; 0 or just after a `\n`. */
   #readTo = 0;
   #ino: number | undefined;
-  /** Complete lines of crl-numbers read, and up to which byte. */
-  #crlLines = 0n;
-  #crlReadTo = 0;
-  #crlIno: number | undefined;
+  /** The file's `revisionBase` header (0 until one is read). */
+  #base = 0;
   /** One operation at a time in this process (a read-then-append must not interleave with another's). */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -167,52 +180,66 @@ export class FileRevocationStore implements RevocationStore {
 
   /** {@inheritDoc RevocationStore.revision} */
   revision(): Promise<number> {
-    // The number of revoked serials: a line is never changed or removed, so the count names the list.
+    // The header's base plus the revoked serials: a line is never changed or removed, so within one file the count
+    // names the list, and a new file (a reset) starts from a later base.
     return this.#exclusive(async () => {
       await this.#refresh();
-      return this.#entries.size;
+      return this.#base + this.#entries.size;
     });
   }
 
   /** {@inheritDoc RevocationStore.nextCrlNumber} */
   nextCrlNumber(): Promise<bigint> {
     return this.#exclusive(async () => {
-      const id = randomBytes(8).toString("hex");
-      await this.#append(this.#crlPath, `${id}\n`);
-      const info = await this.#stat(this.#crlPath);
-      if (!info) throw new StoreUnavailableError(`${CRL_NUMBERS_FILE} is gone`);
-      if (info.ino !== this.#crlIno || info.size < this.#crlReadTo) {
-        // First read, or the file was replaced or truncated: count from the start.
-        this.#crlIno = info.ino;
-        this.#crlReadTo = 0;
-        this.#crlLines = 0n;
+      try {
+        return await withFileLock(`${this.#crlPath}.lock`, async () => {
+          const next = lastCrlNumber(await this.#whole(this.#crlPath)) + 1n;
+          const temporary = `${this.#crlPath}.tmp`; // one writer at a time (the lock): a fixed name, left over at most once
+          const file = await open(temporary, "w", 0o600);
+          try {
+            await file.writeFile(`=${next}\n`);
+            await file.datasync();
+          } finally {
+            await file.close();
+          }
+          await rename(temporary, this.#crlPath);
+          await fsyncDirectory(dirname(this.#crlPath));
+          return next;
+        });
+      } catch (e) {
+        throw e instanceof StoreUnavailableError ? e : unavailable(this.#crlPath, e);
       }
-      const bytes = await this.#read(this.#crlPath, this.#crlReadTo, info.size);
-      let mine: bigint | undefined;
-      let start = 0;
-      for (let i = bytes.indexOf(NEWLINE); i !== -1; start = i + 1, i = bytes.indexOf(NEWLINE, start)) {
-        this.#crlLines += 1n;
-        if (bytes.toString("latin1", start, i).endsWith(id)) mine = this.#crlLines;
-      }
-      this.#crlReadTo += start;
-      if (mine === undefined) throw new StoreUnavailableError(`${CRL_NUMBERS_FILE}: the CRL number just written cannot be read back`);
-      return mine;
     });
+  }
+
+  /** The whole of a small file (crl-numbers), empty when it does not exist. */
+  async #whole(path: string): Promise<Buffer> {
+    const info = await this.#stat(path);
+    return info ? this.#read(path, 0, info.size) : Buffer.alloc(0);
   }
 
   /** Reads what was appended to revocations.jsonl since the last call (all of it after a truncation or replacement). */
   async #refresh(): Promise<void> {
-    const info = await this.#stat(this.#path);
-    if (!info) {
-      if (this.#readTo > 0 || this.#entries.size > 0) this.#reset(undefined);
-      return;
+    let info = await this.#stat(this.#path);
+    if (!info || info.size === 0) {
+      // A new, deleted or emptied file: it starts with the revision base (a reset starts above the old revisions).
+      // Two stores doing this at once write two headers: the first one read counts.
+      await this.#append(this.#path, `${JSON.stringify({ revisionBase: revisionBase(this.#now()) })}\n`);
+      info = await this.#stat(this.#path);
+      if (!info) throw new StoreUnavailableError(`${REVOCATIONS_FILE} is gone`);
     }
     if (info.ino !== this.#ino || info.size < this.#readTo) this.#reset(info.ino);
     if (info.size === this.#readTo) return;
     const bytes = await this.#read(this.#path, this.#readTo, info.size);
     let start = 0;
     for (let i = bytes.indexOf(NEWLINE); i !== -1; start = i + 1, i = bytes.indexOf(NEWLINE, start)) {
-      const record = parseLine(bytes.toString("utf8", start, i));
+      const line = bytes.toString("utf8", start, i);
+      const header = this.#base === 0 ? REVISION_HEADER.exec(line) : null;
+      if (header) {
+        this.#base = Number(header[1]);
+        continue;
+      }
+      const record = parseLine(line);
       if (record && !this.#entries.has(record.serialNumber)) this.#entries.set(record.serialNumber, record);
     }
     this.#readTo += start;
@@ -222,6 +249,7 @@ export class FileRevocationStore implements RevocationStore {
     this.#entries = new Map();
     this.#readTo = 0;
     this.#ino = ino;
+    this.#base = 0;
   }
 
   async #stat(path: string): Promise<{ ino: number; size: number } | undefined> {
@@ -270,6 +298,20 @@ export class FileRevocationStore implements RevocationStore {
       throw unavailable(path, e);
     }
   }
+}
+
+/**
+ * The last CRL number handed out, from crl-numbers' bytes: the last `=N` line, plus one for every other complete line
+ * after it (the earlier format's one line per number); a torn last line (no `\n`) is not a number.
+ */
+function lastCrlNumber(bytes: Buffer): bigint {
+  let n = 0n;
+  let start = 0;
+  for (let i = bytes.indexOf(NEWLINE); i !== -1; start = i + 1, i = bytes.indexOf(NEWLINE, start)) {
+    const compacted = CRL_NUMBER_LINE.exec(bytes.toString("latin1", start, i));
+    n = compacted ? BigInt(compacted[1]!) : n + 1n;
+  }
+  return n;
 }
 
 function unavailable(path: string, cause: unknown): StoreUnavailableError {

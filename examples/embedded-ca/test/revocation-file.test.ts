@@ -1,12 +1,13 @@
 // FileRevocationStore: the published RevocationStore conformance suite, then what the file adds: revocations and CRL
 // numbers kept across a restart (a new store on the same directory), shared by several stores on one directory (the
 // workers of --workers N), and a write torn by a crash ignored without losing a line.
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { revocationStoreConformance } from "../../../packages/core/src/testing/index.js";
 import { CRL_NUMBERS_FILE, FileRevocationStore, REVOCATIONS_FILE } from "../src/index.js";
-import { tempDir } from "./helpers.js";
+import { spawnCaChild, tempDir } from "./helpers.js";
 
 revocationStoreConformance({ name: "FileRevocationStore", create: ({ now }) => new FileRevocationStore(tempDir("revocation-file-"), { now }) });
 
@@ -26,19 +27,20 @@ describe("FileRevocationStore: kept in the data directory", () => {
       { serialNumber: "-7fff", reason: "superseded", revokedAt: new Date(at.getTime() + 1000) },
     ]);
     expect(await after.get("4A:0B")).toEqual({ serialNumber: "4a0b", reason: "keyCompromise", revokedAt: at });
-    expect(await after.revision()).toBe(2);
+    expect(await after.revision()).toBe(await before.revision());
     expect(await after.nextCrlNumber()).toBe(4n);
     expect(await after.revoke({ serialNumber: "4a0b", reason: "cessationOfOperation" })).toEqual({ created: false, entry: { serialNumber: "4a0b", reason: "keyCompromise", revokedAt: at } });
-    expect(readFileSync(join(dir, REVOCATIONS_FILE), "utf8").split("\n")).toHaveLength(3); // two lines and the last \n
+    expect(readFileSync(join(dir, REVOCATIONS_FILE), "utf8").split("\n")).toHaveLength(4); // the revisionBase header, two lines and the last \n
   });
 
   it("two stores on one directory (two workers) see each other's revocations; of concurrent revocations of one serial exactly one is created; CRL numbers are distinct", async () => {
     const dir = tempDir("revocation-file-");
     const one = new FileRevocationStore(dir);
     const two = new FileRevocationStore(dir);
-    expect(await two.revision()).toBe(0);
+    const empty = await two.revision();
+    expect(await one.revision()).toBe(empty);
     await one.revoke({ serialNumber: "0a", reason: "keyCompromise", revokedAt: at });
-    expect(await two.revision()).toBe(1);
+    expect(await two.revision()).toBe(empty + 1);
     expect(await two.get("0a")).toEqual({ serialNumber: "0a", reason: "keyCompromise", revokedAt: at });
 
     const results = await Promise.all(
@@ -78,8 +80,53 @@ describe("FileRevocationStore: kept in the data directory", () => {
     writeFileSync(join(dir, REVOCATIONS_FILE), 'not json\n{"serialNumber":"zz","reason":"keyCompromise","revokedAt":"2026-03-01T10:00:00.000Z","id":"x"}\n{"serialNumber":"0c","reason":"keyCompromise","revokedAt":"2026-03-01T10:00:00.000Z","id":"y"}\n');
     const store = new FileRevocationStore(dir);
     expect((await store.list()).map((e) => e.serialNumber)).toEqual(["0c"]);
+    const before = await store.revision(); // a file without the revisionBase header (written before it existed) counts from 0
+    expect(before).toBe(1);
     writeFileSync(join(dir, REVOCATIONS_FILE), "");
     expect(await store.list()).toEqual([]);
-    expect(await store.revision()).toBe(0);
+    expect(await store.revision()).toBeGreaterThan(before);
   });
+});
+
+describe("FileRevocationStore: revision across a reset, and crl-numbers bounded (RFC 5280 §5.2.3)", () => {
+  it("a revocations file deleted and refilled to the same count answers a revision above the old one", async () => {
+    let ms = at.getTime();
+    const dir = tempDir("revocation-file-");
+    const store = new FileRevocationStore(dir, { now: () => new Date(ms) });
+    for (const serial of ["01", "02"]) await store.revoke({ serialNumber: serial, reason: "superseded" });
+    const before = await store.revision();
+    rmSync(join(dir, REVOCATIONS_FILE));
+    ms += 1000;
+    for (const serial of ["03", "04"]) await store.revoke({ serialNumber: serial, reason: "superseded" });
+    expect(await store.revision()).toBeGreaterThan(before);
+    expect(await new FileRevocationStore(dir).revision()).toBe(await store.revision());
+  });
+
+  it("crl-numbers stays one line however many numbers are handed out; the earlier one-line-per-number file goes on from its count", async () => {
+    const dir = tempDir("revocation-file-");
+    const store = new FileRevocationStore(dir);
+    for (let i = 1; i <= 1000; i++) expect(await store.nextCrlNumber()).toBe(BigInt(i));
+    expect(readFileSync(join(dir, CRL_NUMBERS_FILE), "utf8")).toBe("=1000\n");
+
+    const legacy = tempDir("revocation-file-");
+    writeFileSync(join(legacy, CRL_NUMBERS_FILE), Array.from({ length: 500 }, (_, i) => `${i.toString(16).padStart(16, "0")}\n`).join(""));
+    expect(await new FileRevocationStore(legacy).nextCrlNumber()).toBe(501n);
+    expect(readFileSync(join(legacy, CRL_NUMBERS_FILE), "utf8")).toBe("=501\n");
+  });
+
+  it("a process killed (SIGKILL) while handing out numbers loses none: the next number is above every one it answered, and its lock is taken over", async () => {
+    const dir = tempDir("revocation-file-");
+    const child = spawnCaChild([dir, "crl-numbers"]);
+    await child.waitFor((lines) => lines.length > 200, "200 CRL numbers");
+    child.process.kill("SIGKILL");
+    await child.exited;
+    const answered = child.lines.filter((l) => l.startsWith("CRL-NUMBER ")).map((l) => BigInt(l.slice("CRL-NUMBER ".length)));
+    const highest = answered.reduce((a, b) => (a > b ? a : b));
+    // As if it died holding the lock (it may have): the lock names a pid that is gone, and a half-written temporary file is left.
+    writeFileSync(join(dir, `${CRL_NUMBERS_FILE}.lock`), `${JSON.stringify({ pid: child.process.pid, host: hostname(), nonce: "00" })}\n`);
+    writeFileSync(join(dir, `${CRL_NUMBERS_FILE}.tmp`), "=1");
+    const next = await new FileRevocationStore(dir).nextCrlNumber();
+    expect(next > highest).toBe(true);
+    expect(readFileSync(join(dir, CRL_NUMBERS_FILE), "utf8")).toBe(`=${next}\n`);
+  }, 60_000);
 });

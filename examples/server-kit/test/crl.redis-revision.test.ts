@@ -1,9 +1,11 @@
 /**
  * The embedded CA's CRL cache across replicas sharing one Redis (RFC 5280 §5, RFC 8894 §3.3.5 GetCRL): each crl()
- * asks Redis one O(1) HLEN (RevocationStore.revision), not HGETALL of every revocation; a revocation made through
- * one replica shows in the other's next CRL. The work is counted by Redis itself (INFO commandstats), against a real
+ * asks Redis one O(1) script (RevocationStore.revision: SET NX + GET of the revision counter), not HGETALL of every
+ * revocation; a revocation made through one replica shows in the other's next CRL; a Redis flushed and refilled to
+ * the same count is a change too. The work is counted by Redis itself (INFO commandstats), against a real
  * redis-server on loopback; two FileCa on one data directory stand in for two workers or replicas.
  */
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,7 +22,7 @@ const clients: Redis[] = [];
 let a: FileCa;
 let b: FileCa;
 
-/** How often Redis ran `command` so far (INFO commandstats: `cmdstat_hlen:calls=3,…`). */
+/** How often Redis ran `command` so far (INFO commandstats: `cmdstat_evalsha:calls=3,…`). */
 async function calls(command: string): Promise<number> {
   const m = new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(await redis.command("INFO commandstats"));
   return m ? Number(m[1]) : 0;
@@ -42,13 +44,13 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe("CRL cache keyed by the revocation count in Redis (HLEN), shared by replicas", () => {
-  it("unchanged: 10 more crl() calls reuse the CRL with one HLEN each and no HGETALL; a revoke through replica a shows in b's next CRL", async () => {
+describe("CRL cache keyed by the revision counter in Redis, shared by replicas", () => {
+  it("unchanged: 10 more crl() calls reuse the CRL with one O(1) script each and no HGETALL; a revoke through replica a shows in b's next CRL", async () => {
     const issued = await a.issue({ csrDer: await generateCsr({ keys: await generateRsaKeyPair(), subject: "CN=crl-redis" }) });
     const first = await b.crl();
-    const [hlen, hgetall, incr] = [await calls("hlen"), await calls("hgetall"), await calls("incr")];
+    const [evalsha, hgetall, incr] = [await calls("evalsha"), await calls("hgetall"), await calls("incr")];
     for (let i = 0; i < 10; i++) expect(await b.crl()).toBe(first);
-    expect([(await calls("hlen")) - hlen, (await calls("hgetall")) - hgetall, (await calls("incr")) - incr]).toEqual([10, 0, 0]);
+    expect([(await calls("evalsha")) - evalsha, (await calls("hgetall")) - hgetall, (await calls("incr")) - incr]).toEqual([10, 0, 0]);
 
     await a.revoke(issued.serialNumber, "keyCompromise");
     const next = await b.crl();
@@ -56,4 +58,25 @@ describe("CRL cache keyed by the revocation count in Redis (HLEN), shared by rep
     expect((await a.crl()).revokedCount).toBe(1);
     expect((await calls("hgetall")) - hgetall).toBe(2); // one listing per new CRL, one new CRL per replica
   }, 60_000);
+
+  it("a Redis flushed and refilled to the same count is a change: the next CRL lists the new serial, not the cached one", async () => {
+    const keys = await generateRsaKeyPair();
+    const [one, two] = [await a.issue({ csrDer: await generateCsr({ keys, subject: "CN=before-flush" }) }), await a.issue({ csrDer: await generateCsr({ keys, subject: "CN=after-flush" }) })];
+    await a.revoke(one.serialNumber, "keyCompromise");
+    const before = await b.crl();
+    await redis.command("FLUSHALL");
+    await a.revoke(two.serialNumber, "keyCompromise");
+    expect((await a.revocations.list()).length).toBe(1);
+    for (const replica of [a, b]) {
+      const after = await replica.crl();
+      expect(after).not.toBe(before);
+      expect(revokedSerials(after.der)).toEqual([two.serialNumber]);
+    }
+  }, 60_000);
 });
+
+/** The serials a DER CRL lists, as `openssl crl -text` prints them (upper-case hex), lower-cased. */
+function revokedSerials(der: Uint8Array): string[] {
+  const text = execFileSync("openssl", ["crl", "-inform", "DER", "-noout", "-text"], { input: der, encoding: "utf8" });
+  return [...text.matchAll(/Serial Number: ([0-9A-F]+)/g)].map((m) => m[1]!.toLowerCase());
+}

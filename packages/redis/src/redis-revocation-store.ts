@@ -4,9 +4,10 @@
  *
  * @module
  */
-import { InvalidArgumentError, StoreUnavailableError, checkRevocationReason, normalizeSerialNumber, sortRevocations } from "@scep/core";
+import { InvalidArgumentError, StoreUnavailableError, checkRevocationReason, normalizeSerialNumber, revisionBase, sortRevocations } from "@scep/core";
 import type { RevocationReason, RevocationStore, RevokeResult, RevokedCertificate } from "@scep/core";
 import { Runner } from "./lib/client.js";
+import { REVISION, REVOKE } from "./lib/scripts.js";
 import { profileTag } from "./lib/keys.js";
 import { fieldMap } from "./lib/record.js";
 import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
@@ -24,8 +25,11 @@ export interface RedisRevocationStoreOptions extends RedisStoreOptions {
  * Keys (both in the hash slot of `{<ca>}`): `<prefix>revoked:{<ca>}`, a hash
  * of serial (`normalizeSerialNumber`'s spelling: lower-case hex, `-7fff` for a negative one) → `<revokedAt ms>:<reason>`, written with
  * `HSETNX` so the first revocation of a serial wins on every replica; and
- * `<prefix>crl-number:{<ca>}`, a counter `INCR`ed for each CRL signed.
- * Neither expires: a revocation is permanent, and a CRL number must never
+ * `<prefix>crl-number:{<ca>}`, a counter `INCR`ed for each CRL signed; and
+ * `<prefix>revision:{<ca>}`, the revision counter (`RevocationStore.revision`),
+ * moved on in the same Lua script as a created revocation's `HSETNX` and
+ * started at the store clock's ms × 1000 when missing (a new or flushed Redis).
+ * None expires: a revocation is permanent, and a CRL number must never
  * go back (RFC 5280 §5.2.3). `list` reads the whole hash (`HGETALL`): fine
  * for the tens of thousands of entries a CRL can sensibly hold.
  *
@@ -49,6 +53,7 @@ export class RedisRevocationStore implements RevocationStore {
   readonly #options: ResolvedStoreOptions;
   readonly #hash: string;
   readonly #counter: string;
+  readonly #revision: string;
 
   /**
    * @param client - an ioredis `Redis` or `Cluster` you own (see `redisClientOptions`).
@@ -63,6 +68,7 @@ export class RedisRevocationStore implements RevocationStore {
     const tag = `{${profileTag(ca)}}`;
     this.#hash = `${this.#options.keyPrefix}revoked:${tag}`;
     this.#counter = `${this.#options.keyPrefix}crl-number:${tag}`;
+    this.#revision = `${this.#options.keyPrefix}revision:${tag}`;
   }
 
   /**
@@ -75,7 +81,7 @@ export class RedisRevocationStore implements RevocationStore {
     const reason = checkRevocationReason(options.reason);
     const revokedAt = options.revokedAt ?? this.#options.now();
     if (!(revokedAt instanceof Date) || Number.isNaN(revokedAt.getTime())) throw new InvalidArgumentError("revokedAt must be a valid Date");
-    const set = await this.#run.command("revoke", "HSETNX", [this.#hash, serialNumber, `${revokedAt.getTime()}:${reason}`]);
+    const set = await this.#run.eval("revoke", REVOKE, [this.#hash, this.#revision], [serialNumber, `${revokedAt.getTime()}:${reason}`, revisionBase(this.#options.now())]);
     if (Number(set) === 1) return { entry: { serialNumber, reason, revokedAt: new Date(revokedAt.getTime()) }, created: true };
     // An entry is never changed or deleted once set, so this reads the winner.
     const existing = await this.get(serialNumber);
@@ -116,12 +122,13 @@ export class RedisRevocationStore implements RevocationStore {
   }
 
   /**
-   * How many serials are revoked (`HLEN`, O(1)): an entry is never changed nor deleted, so every replica reading the
-   * same count has the same list, and a CA keys its cached CRL by it instead of reading the hash per GetCRL.
+   * The revision counter (`GET`, O(1); started at the store clock's ms × 1000 when missing): moved on by every created
+   * revocation in the same script, the same on every replica, and after a FLUSHDB started again above every value it
+   * had, so a CA never keys a CRL of the old contents by it (RFC 5280 §5.2.3).
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
    */
   async revision(): Promise<number> {
-    return Number(await this.#run.command("count revocations", "HLEN", [this.#hash]));
+    return Number(String(await this.#run.eval("revision", REVISION, [this.#revision], [revisionBase(this.#options.now())])));
   }
 }
 

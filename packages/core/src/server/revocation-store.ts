@@ -98,11 +98,19 @@ export interface RevocationStore {
   /** The next CRL number (RFC 5280 §5.2.3): 1 first, then strictly increasing across replicas. */
   nextCrlNumber(): Promise<bigint>;
   /**
-   * Optional: a number that differs whenever `list()` would answer differently, read in O(1) and the same on every
-   * replica, so a CA can key its cached CRL by it instead of listing every revocation per GetCRL. The stores here
-   * answer how many serials are revoked (an entry is never changed nor removed, so the count names the list). A store
-   * that can remove entries must answer something that never repeats (a counter bumped by every change). Without it,
-   * a CA lists the revocations to decide whether its CRL is current.
+   * Optional: the store's revision, a counter read in O(1) and the same on every replica, so a CA can key its cached
+   * CRL by it instead of listing every revocation per GetCRL (RFC 5280 §5.2.3: a CRL is re-signed, with the next CRL
+   * number, when what it lists changed).
+   *
+   * A safe integer that grows by at least 1 with every change `list()` would show (a created revocation; a duplicate
+   * `revoke` changes nothing and leaves it as it was) and never goes back. A store that was emptied behind the CA's
+   * back (a Redis FLUSHDB, a deleted file, a new process of an in-memory store) starts again above every value the
+   * earlier one answered: the stores here start at the store clock's milliseconds × 1000 (so, at fewer than 1000
+   * revocations a millisecond on average, a reset store never answers a revision its predecessor answered, and a CA
+   * never serves a cached CRL of the old contents). Not a count of revocations. Without it, a CA lists the revocations
+   * to decide whether its CRL is current.
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the store is down.
    */
   revision?(): Promise<number>;
 }
@@ -148,10 +156,13 @@ export class MemoryRevocationStore implements RevocationStore {
   readonly #now: () => Date;
   readonly #max: number;
   #crlNumber = 0n;
+  /** See {@link RevocationStore.revision}: starts at the clock's ms × 1000, so a new store (a restart) starts above an old one. */
+  #revision: number;
 
   constructor(options: MemoryRevocationStoreOptions = {}) {
     this.#now = options.now ?? (() => new Date());
     this.#max = options.maxEntries ?? 100_000;
+    this.#revision = revisionBase(this.#now());
   }
 
   /** {@inheritDoc RevocationStore.revoke} */
@@ -165,6 +176,7 @@ export class MemoryRevocationStore implements RevocationStore {
     if (!(revokedAt instanceof Date) || Number.isNaN(revokedAt.getTime())) throw new InvalidArgumentError("revokedAt must be a valid Date");
     const entry = { serialNumber, reason, revokedAt: new Date(revokedAt.getTime()) };
     this.#entries.set(serialNumber, entry);
+    this.#revision += 1;
     return { entry: copy(entry), created: true };
   }
 
@@ -187,9 +199,26 @@ export class MemoryRevocationStore implements RevocationStore {
 
   /** {@inheritDoc RevocationStore.revision} */
   async revision(): Promise<number> {
-    // The number of revoked serials: entries are never changed or removed, so the count names the list.
-    return this.#entries.size;
+    return this.#revision;
   }
+}
+
+/**
+ * Where a {@link RevocationStore.revision} counter starts: `at`'s milliseconds since the epoch × 1000 (0 for a time
+ * before 1970 or an invalid Date), so a store created, flushed or recreated later starts above every revision an
+ * earlier one reached at fewer than 1000 revocations a millisecond. A safe integer until the year 2255.
+ *
+ * @param at - the store's clock when the counter is created.
+ * @returns a non-negative safe integer.
+ * @example
+ * ```ts
+ * revisionBase(new Date("2026-01-01T00:00:00Z")); // 1767225600000000
+ * ```
+ * @group Storage
+ */
+export function revisionBase(at: Date): number {
+  const ms = at.getTime();
+  return Number.isFinite(ms) && ms > 0 ? Math.floor(ms) * 1000 : 0;
 }
 
 const copy = (e: RevokedCertificate): RevokedCertificate => ({ serialNumber: e.serialNumber, reason: e.reason, revokedAt: new Date(e.revokedAt.getTime()) });

@@ -266,3 +266,33 @@ for i = 2, #ARGV - 1, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], -tonumber(ARG
 return 1
 `,
 );
+
+/**
+ * revoke: the first revocation of a serial wins (HSETNX), and only a created one moves the revision counter on, in
+ * the same atomic step (a GetCRL between the two could otherwise cache a CRL under a revision that never changes
+ * again). The counter starts at ARGV[3] (the store clock's ms × 1000) when it does not exist: a flushed Redis starts
+ * it above every value it had before.
+ * KEYS[1] the revocations hash, KEYS[2] the revision counter; ARGV[1] serial, ARGV[2] `<ms>:<reason>`, ARGV[3] start.
+ * Returns 1 when created, else 0.
+ */
+export const REVOKE = script(
+  "revoke",
+  `
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[3], 'NX')
+redis.call('INCR', KEYS[2])
+return 1
+`,
+);
+
+/**
+ * revision: the revision counter, started at ARGV[1] (the store clock's ms × 1000) when it does not exist yet (a new
+ * or flushed store). KEYS[1] the revision counter. Returns the counter as a string.
+ */
+export const REVISION = script(
+  "revision",
+  `
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
+`,
+);
