@@ -10,7 +10,7 @@ import { equalBytes } from "../lib/der.js";
 import { findSigner, parseSignedData, signerAlgorithms, verifySignerInfo } from "../cms/signed-data.js";
 import { openEnvelope, parseEnvelopedData } from "../cms/enveloped-data.js";
 import type { Decrypter } from "../keys/key.js";
-import { Certificate } from "../x509/certificate.js";
+import { Certificate, unreadableCertificatePart } from "../x509/certificate.js";
 import { readScepAttributes } from "../message/attributes.js";
 import { isCaInSet } from "../message/certificate-roles.js";
 import { MessageType, type PkiStatus } from "../message/types.js";
@@ -81,12 +81,27 @@ function issuedCertificate(certificates: readonly Certificate[], requestedKey: U
   return leaves.length === 1 ? leaves[0] : undefined;
 }
 
+/**
+ * CertRepError `ERR_CERTREP` when a part of a certificate the reply carries that is parsed only when first read (names,
+ * subjectAltName, keyUsage, basicConstraints, subjectKeyIdentifier) does not parse: refused here, not by a getter the
+ * caller reads later.
+ */
+function readable(certificate: Certificate, what: string): void {
+  const e = unreadableCertificatePart(certificate);
+  if (e) throw new CertRepError(`the CertRep's ${what} has names or extensions that do not parse: ${e.message}`, { cause: e });
+}
+
 const STATUS: Record<string, PkiStatus> = { "0": "SUCCESS", "2": "FAILURE", "3": "PENDING" };
 
 /**
  * Reads a CertRep: verifies its signature (against the signer certificate in
  * the message, or one of `caCertificates`), checks transactionID and
- * recipientNonce against the request, and on SUCCESS decrypts the envelope.
+ * recipientNonce against the request, and on SUCCESS decrypts the envelope. The names and extensions of the
+ * signer certificate and of every certificate of a SUCCESS are read here, so the certificates returned never
+ * throw from a getter later.
+ *
+ * @throws CertRepError `ERR_CERTREP` (a reply that does not verify or match the request, or carries a certificate
+ * whose names or extensions do not parse), or another ScepError (`ERR_ASN1` for bad DER, …).
  *
  * @example
  * ```ts
@@ -114,6 +129,7 @@ export async function readCertRep(bytes: Uint8Array, options: ReadCertRepOptions
     // A pinned client looks among the certificates that chain to its pin first (another certificate may carry the same key identifier).
     const signer = (options.trustedSigners && findSigner(si.sid, options.trustedSigners)) || findSigner(si.sid, candidates);
     if (!signer) throw new CertRepError("the CertRep's signer certificate is neither in the message nor among the CA certificates");
+    readable(signer, "signer certificate");
     if (options.trustedSigners && !options.trustedSigners.some((t) => equalBytes(t.der, signer.der) || (t.isCa && signer.isIssuedBy(t)))) {
       throw new CertRepError(`the CertRep is signed by ${signer.subject}, which does not chain to the pinned CA`);
     }
@@ -148,6 +164,7 @@ export async function readCertRep(bytes: Uint8Array, options: ReadCertRepOptions
       out.keyTransport = env.recipients[0]?.transport;
       if (options.decrypter) {
         const inner = parseSignedData((await openEnvelope(env, [options.decrypter])).content);
+        inner.certificates.forEach((c, i) => readable(c, `certificate ${i + 1}`));
         out.certificates = inner.certificates;
         out.crls = inner.crls;
         const issued = issuedCertificate(inner.certificates, options.requestedKey);

@@ -9,7 +9,7 @@ import * as oids from "../oids.js";
 import { pemTextOf } from "../lib/bytes.js";
 import { buildSignedData, findSigner, parseSignedData, verifySignerInfo } from "../cms/signed-data.js";
 import type { Signer } from "../keys/key.js";
-import { Certificate } from "../x509/certificate.js";
+import { Certificate, unreadableCertificatePart } from "../x509/certificate.js";
 import { CertRepError, InvalidArgumentError, MessageMalformedError } from "../errors.js";
 
 /** `application/x-x509-ca-cert`: one DER certificate. @group Codec */
@@ -57,11 +57,25 @@ export async function buildGetCaCertResponse(certificates: readonly (Certificate
 }
 
 /**
- * Parses a GetCACert reply: DER certificate, degenerate PKCS#7, or PEM (some
- * servers send it). The content type is a hint only.
+ * Parses a GetCACert reply (RFC 8894 §4.2.1): DER certificate, degenerate PKCS#7, or PEM (some
+ * servers send it). The content type is a hint only. Every certificate's names and extensions are read here, so
+ * the certificates returned never throw from a getter later.
+ *
+ * @throws MessageMalformedError `ERR_MESSAGE_MALFORMED` (neither a certificate nor a PKCS#7, an empty PKCS#7, or a
+ * certificate whose subject, issuer, subjectAltName, keyUsage, basicConstraints or subjectKeyIdentifier does not
+ * parse), Asn1Error `ERR_ASN1` (bad DER inside a PEM block).
  * @group Codec
  */
 export function parseGetCaCertResponse(body: Uint8Array, _contentType?: string): Certificate[] {
+  const certificates = parseCertificates(body);
+  certificates.forEach((c, i) => {
+    const e = unreadableCertificatePart(c);
+    if (e) throw new MessageMalformedError(`GetCACert certificate ${i + 1} has names or extensions that do not parse: ${e.message}`, { cause: e });
+  });
+  return certificates;
+}
+
+function parseCertificates(body: Uint8Array): Certificate[] {
   const text = pemTextOf(body);
   if (text?.includes("-----BEGIN CERTIFICATE-----")) return Certificate.fromPem(text);
   try {

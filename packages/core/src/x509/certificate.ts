@@ -6,7 +6,7 @@
 import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
 import { fromPem, pemTextOf, toHex, toPem } from "../lib/bytes.js";
-import { Asn1Error, InvalidArgumentError } from "../errors.js";
+import { Asn1Error, InvalidArgumentError, type ScepError, isScepError } from "../errors.js";
 import { formatName } from "./name.js";
 import { integerText } from "./serial-number.js";
 import * as nc from "../lib/node-crypto.js";
@@ -283,5 +283,26 @@ export class Certificate {
 
   static {
     publicKeyOf = (c: Certificate): nc.KeyObject => (c.#publicKey ??= nc.publicKeyFromSpki(c.spki, false));
+  }
+}
+
+/**
+ * Reads every part of `certificate` that is parsed only when first read: subject and issuer (RFC 5280 §4.1.2.4,
+ * §4.1.2.6), subjectAltName, keyUsage, basicConstraints and subjectKeyIdentifier (§4.2). A reader of certificates
+ * from a peer (the server's decode phase, the client's CertRep and GetCACert readers) calls it where it decodes, so
+ * a malformed part is refused there with its own typed error instead of throwing `ERR_ASN1` later, from a getter
+ * read by a policy, a hook, an event line or the user's code. Not exported from the package.
+ *
+ * @returns the error the first unreadable part threw (a ScepError, usually Asn1Error `ERR_ASN1`), or undefined when every part reads.
+ * @throws what is not a ScepError (a bug, not bad input).
+ */
+export function unreadableCertificatePart(certificate: Certificate): ScepError | undefined {
+  const c = certificate;
+  try {
+    void [c.subject, c.issuer, c.subjectAltNames, c.keyUsage, c.isCa, c.subjectKeyIdentifier];
+    return undefined;
+  } catch (e) {
+    if (!isScepError(e)) throw e;
+    return e;
   }
 }

@@ -9,7 +9,7 @@ import * as oids from "../oids.js";
 import * as nc from "../lib/node-crypto.js";
 import type { SignatureAlgorithm } from "../algorithms.js";
 import { readSignatureAlgorithm } from "./algorithm-identifier.js";
-import { CsrInvalidError, isScepError } from "../errors.js";
+import { CsrInvalidError, type ScepError, isScepError } from "../errors.js";
 import { formatName, nameAttribute } from "./name.js";
 import { type Extension, type SubjectAltNames, findExtension, parseExtensions, parseSubjectAltNames } from "./extensions.js";
 import { fromPem, pemTextOf, toPem } from "../lib/bytes.js";
@@ -156,5 +156,23 @@ export class CertificationRequest {
   /** PEM text. */
   toPem(): string {
     return toPem("CERTIFICATE REQUEST", this.der);
+  }
+}
+
+/**
+ * Reads every part of `csr` that is parsed only when first read: its subject and commonName (RFC 2986 §4.1) and
+ * requested subjectAltNames (RFC 5280 §4.2.1.6), as {@link unreadableCertificatePart} does for certificates. Not
+ * exported from the package.
+ *
+ * @returns the error the first unreadable part threw (a ScepError, usually Asn1Error `ERR_ASN1`), or undefined when every part reads.
+ * @throws what is not a ScepError (a bug, not bad input).
+ */
+export function unreadableRequestPart(csr: CertificationRequest): ScepError | undefined {
+  try {
+    void [csr.subject, csr.commonName, csr.subjectAltNames];
+    return undefined;
+  } catch (e) {
+    if (!isScepError(e)) throw e;
+    return e;
   }
 }

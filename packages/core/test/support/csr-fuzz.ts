@@ -169,21 +169,52 @@ function innerContent(ca: Certificate, type: number): Uint8Array {
   return pick4 === 2 ? mutate(v) : v;
 }
 
-/** A self-signed certificate of the requester's key with generated names, serial, validity and extensions, or undefined when the SDK refuses to hold it. */
-function signerCertificate(publicSpki: Uint8Array, priv: crypto.KeyObject, keys: CryptoKeyPair): LocalKey | undefined {
+/**
+ * A generated certificate (DER) of `publicSpki`: generated or fixed subject, serial (zero, negative, over 20
+ * octets), validity (expired, not yet valid, GeneralizedTime), signature algorithm (one unknown) and extensions
+ * (malformed subjectAltName, keyUsage, basicConstraints, garbage values), one in five with its TBSCertificate
+ * byte-mutated; signed with `signingKey`. Self-issued unless `issuer` (a Name, DER) is given. Draws from the seeded
+ * generator ({@link seedCsrFuzz}).
+ */
+export function fuzzCertificateDer(publicSpki: Uint8Array, signingKey: crypto.KeyObject, issuer?: Uint8Array): Uint8Array {
   const alg = der.algId(pick(["1.2.840.113549.1.1.11", "1.2.840.113549.1.1.5", "1.2.840.113549.1.1.11", "1.2.3.4.5"]), der.NULL);
   const t = (d: number): der.Der => (int(6) === 0 ? der.tlv(0x18, enc.encode("2051" + "0101000000Z")) : der.time(new Date(Date.now() + d)));
   const validity = der.seq(t(-86_400_000 * (int(3) === 0 ? -2 : 1)), t(86_400_000 * (int(4) === 0 ? -1 : 30)));
   const subject = int(3) ? der.encode(der.seq(der.setOf([der.seq(der.oid("2.5.4.3"), der.utf8("requester"))]))) : der.encode(name());
   const exts = int(2) ? [der.ctx(3, extensions())] : [];
-  const tbs0 = der.encode(der.seq(der.ctx(0, der.int(2)), der.tlv(0x02, serialOctets()), alg, subject, validity, subject, publicSpki, ...exts));
+  const tbs0 = der.encode(der.seq(der.ctx(0, der.int(2)), der.tlv(0x02, serialOctets()), alg, issuer ?? subject, validity, subject, publicSpki, ...exts));
   const tbs = int(5) === 0 ? mutate(tbs0) : tbs0;
-  const cert = der.encode(der.seq(tbs, alg, der.tlv(0x03, Uint8Array.from([0, ...crypto.sign("sha256", tbs, priv)]))));
+  return der.encode(der.seq(tbs, alg, der.tlv(0x03, Uint8Array.from([0, ...crypto.sign("sha256", tbs, signingKey)]))));
+}
+
+/** A self-signed certificate of the requester's key ({@link fuzzCertificateDer}), or undefined when the SDK refuses to hold it. */
+function signerCertificate(publicSpki: Uint8Array, priv: crypto.KeyObject, keys: CryptoKeyPair): LocalKey | undefined {
+  const cert = fuzzCertificateDer(publicSpki, priv);
   try {
     return LocalKey.from(cert, keys.privateKey);
   } catch {
     return undefined;
   }
+}
+
+/** Seeds the generator every fuzz input is drawn from, so a run is repeatable from its seed (0 counts as 1). */
+export function seedCsrFuzz(seed: number): void {
+  state = seed | 0 || 1;
+}
+
+/**
+ * A generated PKCS#10 request (DER) with challengePassword `challenge` (sometimes missing, doubled, BMPString or
+ * another string), generated subject and requested extensions, an RSA, EC or Ed25519 key (RSA-2048 when `rsaOnly`),
+ * its CertificationRequestInfo byte-mutated one time in four when `mutable`, always validly signed. Draws from the
+ * seeded generator ({@link seedCsrFuzz}).
+ */
+export function fuzzCsrDer(challenge: string, options: { mutable?: boolean; rsaOnly?: boolean } = {}): Uint8Array {
+  challengeValue = challenge;
+  const k = options.rsaOnly || int(5) ? keys[0]! : pick(keys);
+  const info0 = der.encode(der.seq(der.int(0), name(), k.spki, der.tlv(0xa0, ...attributes())));
+  const info = options.mutable && int(4) === 0 ? mutate(info0) : info0;
+  const signature = crypto.sign(k.digest, info, k.priv);
+  return der.encode(der.seq(info, k.sigAlg, der.tlv(0x03, Uint8Array.from([0, ...signature]))));
 }
 
 /**
@@ -192,8 +223,7 @@ function signerCertificate(publicSpki: Uint8Array, priv: crypto.KeyObject, keys:
  * around generated content, or a PKCSReq signed under a generated certificate. Repeatable from `seed`.
  */
 export async function runCsrFuzz(o: { fetch: (request: Request) => Promise<Response>; url: string; ca: Certificate; challenge: string; count: number; seed: number; modes?: readonly CsrFuzzMode[] }): Promise<CsrFuzzReport> {
-  state = o.seed | 0 || 1;
-  challengeValue = o.challenge;
+  seedCsrFuzz(o.seed);
   const modes = o.modes ?? ["csr", "inner", "signer"];
   const requesterKeys = await generateRsaKeyPair(2048);
   const requesterPriv = crypto.KeyObject.from(requesterKeys.privateKey);
@@ -211,11 +241,7 @@ export async function runCsrFuzz(o: { fetch: (request: Request) => Promise<Respo
       messageType = pick([20, 21, 22]);
       content = innerContent(o.ca, messageType);
     } else {
-      const k = mode === "signer" || int(5) ? keys[0]! : pick(keys);
-      const info0 = der.encode(der.seq(der.int(0), name(), k.spki, der.tlv(0xa0, ...attributes())));
-      const info = mode === "csr" && int(4) === 0 ? mutate(info0) : info0;
-      const signature = crypto.sign(k.digest, info, k.priv);
-      content = der.encode(der.seq(info, k.sigAlg, der.tlv(0x03, Uint8Array.from([0, ...signature]))));
+      content = fuzzCsrDer(o.challenge, { mutable: mode === "csr", rsaOnly: mode === "signer" });
       if (mode === "signer") signer = signerCertificate(requesterSpki, requesterPriv, requesterKeys);
       if (int(10) === 0) messageType = 17;
     }

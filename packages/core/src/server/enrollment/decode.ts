@@ -23,6 +23,8 @@ import type { ScepOperation } from "../events.js";
 import type { ResolvedProfile } from "../profile.js";
 import { Reply, certRep, failure, text } from "../replies.js";
 import { canReceiveKeyTransport, keyAlgorithmName } from "../key-transport.js";
+import { unreadableCertificatePart } from "../../x509/certificate.js";
+import { unreadableRequestPart } from "../../x509/certification-request.js";
 
 /** The decoded request, or the reply for a message that cannot be decoded. @group Server */
 export async function decode(ctx: ServerContext, p: ResolvedProfile, message: Uint8Array): Promise<PkiRequest | Reply> {
@@ -56,20 +58,10 @@ export async function decode(ctx: ServerContext, p: ResolvedProfile, message: Ui
  * extensions (RFC 5280 §4.1.2.4, §4.2). The first that does not parse, or undefined.
  */
 function unreadablePart(req: PkiRequest): { reason: string; text: string } | undefined {
-  const csr = req.csr;
-  try {
-    if (csr) void [csr.subject, csr.commonName, csr.subjectAltNames];
-  } catch (e) {
-    if (!isScepError(e)) throw e;
-    return { reason: "csr_invalid", text: `the PKCS#10 request's subject or subjectAltName does not parse: ${e.message}` };
-  }
-  const c = req.signerCertificate;
-  try {
-    void [c.subject, c.issuer, c.subjectAltNames, c.keyUsage, c.isCa, c.subjectKeyIdentifier];
-  } catch (e) {
-    if (!isScepError(e)) throw e;
-    return { reason: "signer_certificate_invalid", text: `the signer certificate's names or extensions do not parse: ${e.message}` };
-  }
+  const csrError = req.csr && unreadableRequestPart(req.csr);
+  if (csrError) return { reason: "csr_invalid", text: `the PKCS#10 request's subject or subjectAltName does not parse: ${csrError.message}` };
+  const signerError = unreadableCertificatePart(req.signerCertificate);
+  if (signerError) return { reason: "signer_certificate_invalid", text: `the signer certificate's names or extensions do not parse: ${signerError.message}` };
   return undefined;
 }
 
