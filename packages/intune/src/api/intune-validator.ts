@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Certificate, type CertificationRequest, type ChallengeStatus, type ChallengeStatusReporter, type FailInfo } from "@scep/core";
+import { Certificate, type CertificationRequest, type ChallengeStatus, type ChallengeStatusReporter, type FailInfo, isScepError } from "@scep/core";
 import { IntuneResponseError, type IntuneError, isIntuneError } from "../errors.js";
 import { sha1Hex } from "../lib/node-crypto.js";
 import type { ChallengeValidator, ValidationInput, ValidatorVerdict } from "../verdict.js";
@@ -107,6 +107,9 @@ export interface IntuneConfirmOptions {
   certificateAuthority?: string;
 }
 
+/** The reason of a refusal for a CSR whose subject does not parse (with a rate limit, which counts by subject). */
+const CSR_INVALID_REASON = "csr_invalid";
+
 /** Whether `challengeData` says this validator accepted the enrollment. */
 function validatedByIntune(challengeData: unknown): boolean {
   return typeof challengeData === "object" && challengeData !== null && typeof (challengeData as { intune?: unknown }).intune === "object";
@@ -128,7 +131,8 @@ function serialHex(c: Certificate): string {
  * throws from `validate` for Intune's sake, so a broken upstream is a FAILURE
  * CertRep, not a 5xx. With the optional stores, a transactionID Intune already
  * accepted is `replay` and too many enrollments of one CSR subject (per
- * profile) are `rate_limited`; only a store that is down makes `validate`
+ * profile) are `rate_limited` (with a rate limit, a CSR whose subject does not parse is `csr_invalid`, failInfo
+ * badRequest, before Intune is asked); only a store that is down makes `validate`
  * reject (@scep/core's `StoreUnavailableError`: the server answers 503), and
  * then nothing stays spent: when the rate limiter fails after the transactionID
  * was recorded, the transactionID is released (best effort), and a store whose
@@ -197,6 +201,16 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
 
   /** {@inheritDoc ChallengeValidator.validate} */
   async validate(input: ValidationInput): Promise<ValidatorVerdict> {
+    // The rate limit counts by subject: read it before Intune is asked and anything is spent.
+    let subject: string | undefined;
+    if (this.#limit) {
+      try {
+        subject = input.csr.subject;
+      } catch (e) {
+        if (!isScepError(e)) throw e;
+        return { ok: false, reason: CSR_INVALID_REASON, failInfo: "badRequest", failInfoText: "the CSR's subject does not parse" };
+      }
+    }
     let r: ScepActionResult;
     try {
       r = await this.client.validateRequest({ transactionId: input.request.transactionId, certificateRequest: input.csr.der });
@@ -213,7 +227,7 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
       }
       if (this.#limit && this.#limiter) {
         const limit = this.#limit;
-        const hit = await spent.hit(this.#limiter, JSON.stringify([input.profile ?? "", input.csr.subject]), limit);
+        const hit = await spent.hit(this.#limiter, JSON.stringify([input.profile ?? "", subject]), limit);
         if (!hit.allowed) return { ok: false, reason: "rate_limited", failInfo: "badRequest", failInfoText: `more than ${limit.max} enrollments of this subject in ${limit.windowMs / 1000} s` };
       }
       const data = { intune: { activityId: r.activityId } };

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { ChallengeStatus, ChallengeStatusReporter, FailInfo } from "@scep/core";
+import { type ChallengeStatus, type ChallengeStatusReporter, type FailInfo, isScepError } from "@scep/core";
 import { IntuneConfigError } from "../errors.js";
 import { MemoryRateLimiter, checkLimit, type RateLimit, type RateLimiter } from "../stores/rate-limiter.js";
 import { MemoryReplayCache, checkTtl, type ReplayCache } from "../stores/replay-cache.js";
@@ -342,11 +342,11 @@ export class SignedTokenValidator implements ChallengeValidator, ChallengeStatus
 
   #checkBinding(claims: SignedTokenClaims, input: ValidationInput): void {
     const csr = input.csr;
-    if (claims.device_name !== undefined && claims.device_name !== "" && csr.commonName !== claims.device_name) {
+    if (claims.device_name !== undefined && claims.device_name !== "" && csrPart(() => csr.commonName, "subject", "device_name") !== claims.device_name) {
       throw new Refusal("claim_mismatch", "device_name does not equal the CSR subject CN");
     }
     if (!claims.san_dns?.length && !claims.san_rfc822?.length && !claims.san_upn?.length) return; // no SAN claim: the CSR's SANs need no parse
-    const san = csr.subjectAltNames;
+    const san = csrPart(() => csr.subjectAltNames, "subjectAltName", "the SAN claims");
     const pairs: [string, string[] | undefined, string[]][] = [
       ["san_dns", claims.san_dns, san.dns],
       ["san_rfc822", claims.san_rfc822, san.email],
@@ -365,5 +365,19 @@ export class SignedTokenValidator implements ChallengeValidator, ChallengeStatus
     if (this.#maxValidity !== false && claims.iat !== undefined) last = Math.min(last === -Infinity ? Infinity : last, claims.iat * 1000 + this.#maxValidity + 1);
     const remaining = Number.isFinite(last) ? Math.ceil(last - now) : 0;
     return Math.max(this.#replayTtl, remaining);
+  }
+}
+
+/**
+ * A part of the CSR that is parsed only when first read (its subject, RFC 2986 §4.1; its subjectAltName, RFC 5280
+ * §4.2.1.6). One that does not parse cannot match the token's claim: `claim_mismatch` (badRequest), not the CSR
+ * reader's `ERR_ASN1` thrown out of `validate`.
+ */
+function csrPart<T>(read: () => T, part: string, claim: string): T {
+  try {
+    return read();
+  } catch (e) {
+    if (!isScepError(e)) throw e;
+    throw new Refusal("claim_mismatch", `the CSR's ${part} does not parse, so it cannot match ${claim}`);
   }
 }
