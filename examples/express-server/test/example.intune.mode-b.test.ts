@@ -80,11 +80,17 @@ describe("Mode B through the example server (configuration file, profile /mdm)",
     const third = token(DEVICE);
     const fourth = token(DEVICE);
     tokens.push(second, third, fourth);
+    // Each enrollment's event line is awaited before the next mark: the server writes it a loop turn after its answer,
+    // so on a loaded machine b's "issued" line could come after the mark below and be taken for c's (same subject).
+    const markA = ex.proc.lines.length;
     const a = await cliEnroll(ex, "/mdm", { cn: DEVICE.cn, challenge: second, sans: [`dns:${DEVICE.dns}`] });
     expect(a.code).toBe(0);
     expect(a.certificate!.subject).toBe(`CN=${DEVICE.cn}`);
+    expect(await eventAfter(ex, `CN=${DEVICE.cn}`, markA)).toMatchObject({ outcome: "success", reason: "issued" });
+    const markB = ex.proc.lines.length;
     const b = await strongswanEnroll(ex, "/mdm", { dn: `CN=${DEVICE.cn}`, password: third, sans: [`dns:${DEVICE.dns}`] });
     expect(b.certificate?.subject).toBe(`CN=${DEVICE.cn}`);
+    expect(await eventAfter(ex, `CN=${DEVICE.cn}`, markB)).toMatchObject({ outcome: "success", reason: "issued" });
     const mark = ex.proc.lines.length;
     const c = await cliEnroll(ex, "/mdm", { cn: DEVICE.cn, challenge: fourth, sans: [`dns:${DEVICE.dns}`] });
     expect([c.code, c.certificate]).toEqual([2, undefined]);
