@@ -261,11 +261,16 @@ describe("two replicas with one-time challenges", () => {
     const devices = await Promise.all(challenges.map((c, i) => device(`CN=load-${i}`, c)));
     const statuses: number[] = [];
     const outcomes: string[] = [];
-    let killed: Promise<void> | undefined;
+    // Lane 0 starts the kill when it reaches request 8; every request from 12 on waits for the kill to be done. The
+    // promise exists from the start: a lane that reached 12 before lane 0 reached 8 (lanes 1-3 get there after three
+    // requests, lane 0 after two: a loaded machine reorders them) used to await `undefined`, enroll against a live
+    // Redis, and leave fewer than the 12 answers 503 asserted below.
+    let startKill!: () => void;
+    const killed = new Promise<void>((resolve) => (startKill = resolve)).then(() => redis.kill());
     await Promise.all(
       [0, 1, 2, 3].map(async (lane) => {
         for (let i = lane; i < devices.length; i += 4) {
-          if (i === 8) killed = redis.kill();
+          if (i === 8) startKill();
           if (i >= 12) await killed;
           const { res, rep } = await pkcsReq(i % 2 ? a : b, ca, devices[i]!);
           statuses.push(res.status);
