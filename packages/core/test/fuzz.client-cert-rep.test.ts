@@ -5,7 +5,8 @@
  * encrypted, around generated certificates (support/csr-fuzz.ts `fuzzCertificateDer`: odd names, malformed
  * subjectAltName, keyUsage and basicConstraints, garbage extension values, byte mutations re-signed). Each input
  * puts one such certificate in one place: the issued certificate of a SUCCESS, a certificate of the GetCACert
- * set, or the certificate that signs the CertRep (of the CA's own key, so the signature verifies).
+ * set, or the certificate that signs the CertRep (of the CA's own key, so the signature verifies). A second test
+ * sends them as the next CA certificates of a GetNextCACert reply (RFC 8894 §4.7) signed by the current CA.
  *
  * The contract: enroll resolves with a CertRep whose certificates (issued, every one of the reply, the signer's,
  * the CA set) read every name and extension without throwing, or rejects with a ScepError: never a TypeError, and
@@ -15,7 +16,20 @@
  */
 import * as crypto from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { Certificate, ScepClient, buildCertRep, buildGetCaCertResponse, createSelfSignedSigner, decodePkiMessage, generateCsr, generateRsaKeyPair, isScepError, LocalKey } from "../src/index.js";
+import {
+  Certificate,
+  ScepClient,
+  buildCertRep,
+  buildGetCaCertResponse,
+  buildGetNextCaCertResponse,
+  createSelfSignedSigner,
+  decodePkiMessage,
+  generateCsr,
+  generateRsaKeyPair,
+  isScepError,
+  LocalKey,
+  parseGetNextCaCertResponse,
+} from "../src/index.js";
 import { createTestCa } from "./support/server-pki.js";
 import { fuzzCertificateDer, seedCsrFuzz } from "./support/csr-fuzz.js";
 
@@ -88,4 +102,35 @@ describe("the client against a server sending generated certificates (RFC 8894 �
     expect(tally["ca-set:ERR_MESSAGE_MALFORMED"]).toBeGreaterThan(0);
     expect(tally["reply-signer:ERR_CERTREP"]).toBeGreaterThan(0);
   }, 120_000);
+});
+
+describe("GetNextCACert replies holding generated certificates (RFC 8894 §4.7)", () => {
+  it(`parseGetNextCaCertResponse: ${INPUTS} replies give certificates that all read, or ERR_CERTREP / ERR_ASN1`, async () => {
+    const ca = await createTestCa("Rolling CA");
+    const caPriv = crypto.KeyObject.from(ca.keys.privateKey);
+    seedCsrFuzz(SEED + 1);
+    const tally: Record<string, number> = {};
+    const bad: string[] = [];
+    for (let i = 0; i < INPUTS; i++) {
+      const fuzzed = fuzzCertificateDer(ca.cert.spki, caPriv);
+      const reply = await buildGetNextCaCertResponse({ certificates: [fuzzed], signer: ca.key });
+      let certificates: Certificate[];
+      try {
+        certificates = parseGetNextCaCertResponse(reply.body, [ca.cert]);
+        tally["ok"] = (tally["ok"] ?? 0) + 1;
+        try {
+          certificates.forEach(readAll);
+        } catch (e) {
+          bad.push(`#${i} returned a certificate whose getter throws ${(e as { code?: string }).code}: ${(e as Error).message}`);
+        }
+      } catch (e) {
+        const code = isScepError(e) ? e.code : "untyped";
+        tally[code] = (tally[code] ?? 0) + 1;
+        if (code !== "ERR_CERTREP" && code !== "ERR_ASN1") bad.push(`#${i} ${code} ${(e as Error).message} certificate=${Buffer.from(fuzzed).toString("base64").slice(0, 200)}…`);
+      }
+    }
+    expect(bad).toEqual([]);
+    expect(tally["ok"]).toBeGreaterThan(0);
+    expect(tally["ERR_CERTREP"]).toBeGreaterThan(0);
+  }, 60_000);
 });

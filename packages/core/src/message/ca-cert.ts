@@ -105,7 +105,15 @@ export async function buildGetNextCaCertResponse(options: { certificates: readon
   return { body, contentType: NEXT_CA_CERT_CONTENT_TYPE };
 }
 
-/** Parses and verifies a GetNextCACert reply against the current CA certificates. @group Codec */
+/**
+ * Parses and verifies a GetNextCACert reply (RFC 8894 §4.7) against the current CA certificates. Every next
+ * certificate's names and extensions are read here, so the certificates returned never throw from a getter later.
+ *
+ * @throws CertRepError `ERR_CERTREP` (not signed content, not signed by the current CA, or a certificate whose
+ * subject, issuer, subjectAltName, keyUsage, basicConstraints or subjectKeyIdentifier does not parse), or another
+ * ScepError (`ERR_ASN1` for bad DER, `ERR_SIGNATURE_INVALID`, …).
+ * @group Codec
+ */
 export function parseGetNextCaCertResponse(body: Uint8Array, currentCa: readonly Certificate[]): Certificate[] {
   const sd = parseSignedData(body);
   const si = sd.signerInfos[0];
@@ -113,5 +121,10 @@ export function parseGetNextCaCertResponse(body: Uint8Array, currentCa: readonly
   const signer = findSigner(si.sid, currentCa);
   if (!signer) throw new CertRepError("GetNextCACert reply is not signed by the current CA");
   verifySignerInfo(si, signer, sd.content);
-  return parseSignedData(sd.content).certificates;
+  const certificates = parseSignedData(sd.content).certificates;
+  certificates.forEach((c, i) => {
+    const e = unreadableCertificatePart(c);
+    if (e) throw new CertRepError(`GetNextCACert certificate ${i + 1} has names or extensions that do not parse: ${e.message}`, { cause: e });
+  });
+  return certificates;
 }

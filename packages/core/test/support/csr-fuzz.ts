@@ -16,7 +16,7 @@
  * the CA and is not a CA certificate.
  */
 import * as crypto from "node:crypto";
-import { Certificate, LocalKey, createSelfSignedSigner, generateRsaKeyPair, readCertRep } from "../../src/index.js";
+import { Certificate, InvalidArgumentError, LocalKey, buildCertificate, createSelfSignedSigner, endEntityExtensions, generateRsaKeyPair, readCertRep, type CertificationRequest, type IssueResult } from "../../src/index.js";
 import * as der from "../../src/lib/der.js";
 import { buildSignedData } from "../../src/cms/signed-data.js";
 import { buildEnvelopedData } from "../../src/cms/enveloped-data.js";
@@ -134,6 +134,25 @@ const keys: KeyKind[] = [
 ];
 
 
+/**
+ * An issue hook for a fuzzed server: a one-day certificate from this package's builder (`endEntityExtensions` +
+ * `buildCertificate`, as the example servers' embedded CA issues), signed by `issuer`, with a random positive
+ * serial; a CSR the builder refuses (`ERR_INVALID_ARGUMENT`) is FAILURE badRequest.
+ */
+export function builderIssueHook(issuer: LocalKey, now: () => Date = () => new Date()): (ctx: { csr: CertificationRequest }) => Promise<IssueResult> {
+  return async ({ csr }) => {
+    try {
+      const extensions = endEntityExtensions({ csr, issuer });
+      const serialNumber = Uint8Array.from([0x40, ...crypto.randomBytes(8)]);
+      const notBefore = now();
+      return { status: "SUCCESS", certificate: await buildCertificate({ issuer, subject: csr.subjectDer, publicKey: csr.spki, serialNumber, notBefore, notAfter: new Date(notBefore.getTime() + 86_400_000), extensions }) };
+    } catch (e) {
+      if (e instanceof InvalidArgumentError) return { status: "FAILURE", failInfo: "badRequest", failInfoText: e.message };
+      throw e;
+    }
+  };
+}
+
 /** What {@link runCsrFuzz} found. */
 export interface CsrFuzzReport {
   inputs: number;
@@ -218,11 +237,12 @@ export function fuzzCsrDer(challenge: string, options: { mutable?: boolean; rsaO
 }
 
 /**
- * Sends `count` generated requests to `fetch` (a web-standard handler at `url`) and checks every answer; each input
+ * Sends `count` generated requests to `fetch` (a web-standard handler at `url`, or at `url(i)` for input `i`: a
+ * one-time URL per input, as a proxy's) and checks every answer; each input
  * is one of `modes` (default all): a PKCSReq around a generated CSR (challenge `challenge`), a CertPoll/GetCert/GetCRL
  * around generated content, or a PKCSReq signed under a generated certificate. Repeatable from `seed`.
  */
-export async function runCsrFuzz(o: { fetch: (request: Request) => Promise<Response>; url: string; ca: Certificate; challenge: string; count: number; seed: number; modes?: readonly CsrFuzzMode[] }): Promise<CsrFuzzReport> {
+export async function runCsrFuzz(o: { fetch: (request: Request) => Promise<Response>; url: string | ((i: number) => Promise<string>); ca: Certificate; challenge: string; count: number; seed: number; modes?: readonly CsrFuzzMode[] }): Promise<CsrFuzzReport> {
   seedCsrFuzz(o.seed);
   const modes = o.modes ?? ["csr", "inner", "signer"];
   const requesterKeys = await generateRsaKeyPair(2048);
@@ -262,7 +282,8 @@ export async function runCsrFuzz(o: { fetch: (request: Request) => Promise<Respo
         digest: "sha256",
         attributes: encodeScepAttributes({ messageType, transactionId, senderNonce, signingTime: new Date() }),
       });
-      const res = await o.fetch(new Request(`${o.url}?operation=PKIOperation`, { method: "POST", body: message as Uint8Array<ArrayBuffer>, headers: { "content-type": "application/x-pki-message" } }));
+      const url = typeof o.url === "string" ? o.url : await o.url(i);
+      const res = await o.fetch(new Request(`${url}?operation=PKIOperation`, { method: "POST", body: message as Uint8Array<ArrayBuffer>, headers: { "content-type": "application/x-pki-message" } }));
       const body = new Uint8Array(await res.arrayBuffer());
       if (res.status >= 500) {
         verdict = `http${res.status}`;
