@@ -1,8 +1,9 @@
 // openFileCa(): the file-backed CA the example SCEP servers embed.
-import type { KeyObject } from "node:crypto";
+import { createHash, type KeyObject } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { KeyWorkerPool, type LocalKey, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult } from "@scep/core";
+import { CrlPublication, type PublishedCrl } from "./crl-publication.js";
 import { CRL_DISTRIBUTION_POINTS_OID, crlDistributionPointsValue, signCrl } from "./crl.js";
 import type { CaKeyAlgorithm, CaMaterial } from "./ca-material.js";
 import { DEFAULT_CA_SUBJECT, loadCaFiles, openDefaultCa, parseDistinguishedName } from "./default-ca.js";
@@ -29,7 +30,7 @@ import { FileRevocationStore } from "./revocation-file.js";
  * | `backdateSeconds` | `0` | start issued certificates (and a CA created on first start) this many seconds before now, for clients whose clock is slow; never before the CA's own notBefore |
  * | `certificateFiles` | `true` | also write a convenience copy `certs/<serial>.pem` of each certificate (false: the index alone holds them; saves a file creation per issue) |
  * | `revocations` | a `FileRevocationStore` in `dataDir` (`revocations.jsonl`, `crl-numbers`) | where {@link FileCa.revoke} records revocations and the CRL number comes from: kept across restarts and shared by the processes of one machine using `dataDir` (`RedisRevocationStore` to share them between replicas on several machines) |
- * | `crlValiditySeconds` | `86400` | nextUpdate − thisUpdate of each CRL {@link FileCa.crl} signs; a CRL is re-signed once half of it has passed |
+ * | `crlValiditySeconds` | `86400` | nextUpdate − thisUpdate of each CRL {@link FileCa.crl} signs; a CRL is re-signed once half of it has passed; each is published to `dataDir/ca.crl` (and `ca.crl.json`) |
  * | `crlDistributionPoint` | — | URL (http://…) put in every issued certificate as its CRL distribution point (RFC 5280 §4.2.1.13) |
  *
  * @example
@@ -422,7 +423,19 @@ export interface FileCa {
    * lists the revocations. Call it on a schedule to
    * keep a published copy fresh, and on demand to answer GetCRL.
    *
-   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down
+   * Shared by the processes of one `dataDir` (workers, replicas on one
+   * volume; RFC 5280 §5.2.3): each new CRL is published to `dataDir/ca.crl`
+   * (DER) and `dataDir/ca.crl.json` (the same, with the revocation state it
+   * lists) under `dataDir/ca.crl.lock`, by temporary file + rename and only
+   * over a lower CRL number; every call stats `ca.crl.json` and serves a CRL
+   * another process published when its number is higher. So neither a reader
+   * of `ca.crl` nor a client asking the processes in turn ever sees the
+   * number go back, and a CRL is signed once per state, not once per process.
+   * A new CRL's number is the store's next one, or one above the last CRL
+   * published when that is higher (a store that was reset: a flushed Redis,
+   * a new `MemoryRevocationStore`).
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down, or `ca.crl`/`ca.crl.json` cannot be read or written (its lock held by a live process for over 10 s included)
    * @throws KeyUnavailableError (`ERR_KEY_UNAVAILABLE`, from @scep/core) when the `workerPool` cannot sign (closed, queue full)
    *
    * @example
@@ -474,7 +487,8 @@ class FileCaImpl implements FileCa {
   readonly revocations: RevocationStore;
   readonly #crlValidityMs: number;
   readonly #distributionPoint: Uint8Array | undefined;
-  #crl: { signed: SignedCrl; key: string } | undefined;
+  #crl: PublishedCrl | undefined;
+  readonly #publication: CrlPublication;
   #signing: { promise: Promise<SignedCrl>; key: string } | undefined;
 
   constructor(
@@ -506,6 +520,7 @@ class FileCaImpl implements FileCa {
     this.fingerprintSha256 = material.fingerprintSha256;
     this.notBefore = material.certificate.notBefore;
     this.notAfter = material.certificate.notAfter;
+    this.#publication = new CrlPublication(dataDir, material.fingerprintSha256);
   }
 
   // A getter (on the prototype), so console.log(ca) / JSON.stringify(ca) never print the key.
@@ -698,10 +713,11 @@ class FileCaImpl implements FileCa {
       // list a signing reads, so a cached CRL never claims a later state than it lists; a store without one is listed.
       const revision = this.revocations.revision ? await this.revocations.revision() : undefined;
       const listed = revision === undefined ? await this.revocations.list() : undefined;
-      const key = listed ? `list:${listed.map((r) => `${r.serialNumber}:${r.reason}:${r.revokedAt.getTime()}`).join(",")}` : `revision:${String(revision)}`;
-      const now = this.#clock().getTime();
+      const key = listed ? `list:${createHash("sha256").update(listed.map((r) => `${r.serialNumber}:${r.reason}:${r.revokedAt.getTime()}`).join(",")).digest("hex")}` : `revision:${String(revision)}`;
+      // A CRL another process of this data directory signed since (one stat): never serve a lower number than it.
+      this.#adopt(await this.#publication.read());
       const current = this.#crl;
-      if (current && current.key === key && now < current.signed.thisUpdate.getTime() + this.#crlValidityMs / 2) return current.signed;
+      if (current && current.key === key && this.#fresh(current.signed)) return current.signed;
       const signing = this.#signing;
       if (signing) {
         // One signing at a time: callers of the same state get its result (a CRL number is not burnt per caller);
@@ -714,20 +730,43 @@ class FileCaImpl implements FileCa {
       this.#signing = entry; // before the work starts: a store that throws at once still clears it below
       entry.promise = (async () => {
         try {
-          const revoked = listed ?? (await this.revocations.list());
-          const crlNumber = await this.revocations.nextCrlNumber();
-          const thisUpdate = new Date(Math.floor(this.#clock().getTime() / 1000) * 1000);
-          const nextUpdate = new Date(thisUpdate.getTime() + this.#crlValidityMs);
-          const der = await signCrl(this.#material, { revoked, crlNumber, thisUpdate, nextUpdate });
-          const signed: SignedCrl = { der, pem: toPem("X509 CRL", der), crlNumber, thisUpdate, nextUpdate, revokedCount: revoked.length };
-          this.#crl = { signed, key };
-          return signed;
+          // Under the data directory's CRL lock: the CRL published by then is the floor of the number, and the one
+          // signed here replaces it (ca.crl, ca.crl.json) only with a higher number.
+          const published = await this.#publication.update(async (latest) => {
+            this.#adopt(latest);
+            const now = this.#crl;
+            if (now && now.key === key && this.#fresh(now.signed)) return { crl: now, fresh: false };
+            const revoked = listed ?? (await this.revocations.list());
+            // The store's next number, or above the last CRL of this CA when the store was reset (a flushed Redis, a
+            // new in-memory store): RFC 5280 §5.2.3 numbers never go back, gaps are allowed.
+            const fromStore = await this.revocations.nextCrlNumber();
+            const floor = (now?.signed.crlNumber ?? 0n) + 1n;
+            const crlNumber = fromStore > floor ? fromStore : floor;
+            const thisUpdate = new Date(Math.floor(this.#clock().getTime() / 1000) * 1000);
+            const nextUpdate = new Date(thisUpdate.getTime() + this.#crlValidityMs);
+            const der = await signCrl(this.#material, { revoked, crlNumber, thisUpdate, nextUpdate });
+            const signed: SignedCrl = { der, pem: toPem("X509 CRL", der), crlNumber, thisUpdate, nextUpdate, revokedCount: revoked.length };
+            return { crl: { signed, key }, fresh: true };
+          });
+          this.#adopt(published);
+          return published.signed;
         } finally {
           if (this.#signing === entry) this.#signing = undefined;
         }
       })();
       return entry.promise;
     }
+  }
+
+  /** Takes `published` as the current CRL when its number is higher than the one held. */
+  #adopt(published: PublishedCrl | undefined): void {
+    if (published && (!this.#crl || published.signed.crlNumber > this.#crl.signed.crlNumber)) this.#crl = published;
+  }
+
+  /** Whether less than half of the CRL's validity (this CA's, or the CRL's own when shorter) has passed. */
+  #fresh(signed: SignedCrl): boolean {
+    const validity = Math.min(this.#crlValidityMs, signed.nextUpdate.getTime() - signed.thisUpdate.getTime());
+    return this.#clock().getTime() < signed.thisUpdate.getTime() + validity / 2;
   }
 }
 

@@ -1,14 +1,12 @@
 // The embedded CA's CRL over HTTP (RFC 5280 §5, served as RFC 2585's application/pkix-crl), and the
 // schedule that keeps a signed copy in the data directory fresh.
-import { rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { isScepError } from "@scep/core";
 import type { FileCa, SignedCrl } from "@scep-examples/embedded-ca";
 
 /** Where the example servers serve the CRL (GET and HEAD; DER). */
 export const CRL_PATH = "/scep/ca.crl";
 
-/** File in the data directory the schedule writes the current CRL to (DER). */
+/** File in the data directory where `FileCa.crl()` publishes the current CRL (DER). */
 export const CRL_FILE = "ca.crl";
 
 /** The CRL endpoint: a fetch-style handler with a cheap `owns(path)`, mounted like the SCEP server. */
@@ -57,13 +55,11 @@ export function createCrlEndpoint(cas: FileCa | ReadonlyMap<string, FileCa>): Cr
   };
 }
 
-/** Numbers the temporary files of this process's CRL writes. */
-let writes = 0;
-
 /**
  * Signs the CRL now and every `intervalMs` (when `ca.crl()` decides it is due: half its validity
- * passed, or the revocations changed), and writes each newly signed one to `<dataDir>/ca.crl`
- * (temporary file + rename, so a reader never sees half a CRL). Logs
+ * passed, or the revocations changed); `ca.crl()` publishes each new one to `<dataDir>/ca.crl` itself (under a lock,
+ * temporary file + rename, only over a lower CRL number: the workers of one data directory never put an older CRL
+ * back, RFC 5280 §5.2.3). Logs
  * `{ type: "crl", crlNumber, revoked, thisUpdate, nextUpdate }` per new CRL after the first and `{ type: "crl-failed", error }`
  * when signing or writing fails (the next round tries again). The timer does not keep the process alive.
  *
@@ -88,12 +84,6 @@ export function scheduleCrl(ca: FileCa, intervalMs: number, log: (entry: Record<
       const crl = await ca.crl();
       if (crl.crlNumber !== last) {
         last = crl.crlNumber;
-        const file = join(ca.dataDir, CRL_FILE);
-        // Unique per write: two schedules of one CA (the kit a reload replaces, and its successor) or a refresh
-        // beside the timer must not write one temporary file and rename it from under each other.
-        const temporary = `${file}.${process.pid}.${++writes}.tmp`;
-        await writeFile(temporary, crl.der, { mode: 0o644 });
-        await rename(temporary, file);
         // The first one is part of starting (the banner names the CRL); later ones are news.
         if (!first) log({ type: "crl", crlNumber: String(crl.crlNumber), revoked: crl.revokedCount, thisUpdate: crl.thisUpdate.toISOString(), nextUpdate: crl.nextUpdate.toISOString() });
         first = false;

@@ -2,8 +2,8 @@
 //
 // What two servers started on one data directory (two processes, not `--workers`) share safely: the CA (created
 // race-free on first start), serial numbers (an epoch each), the index, revocations and CRL numbers (O_APPEND lines in
-// index.jsonl, revocations.jsonl, crl-numbers). What they do not: without --redis-url each keeps its own PENDING
-// transactions and one-time challenges in memory, and both write `<data-dir>/ca.crl` on their own schedules. So a start takes `<data-dir>/server.lock` (its pid, host and start time), and a
+// index.jsonl and revocations.jsonl; crl-numbers and ca.crl replaced under their own lock files). What they do not: without --redis-url each keeps its own PENDING
+// transactions and one-time challenges in memory. So a start takes `<data-dir>/server.lock` (its pid, host and start time), and a
 // second start while that process runs is refused with one line. Not taken: by `--workers` workers (their primary
 // holds it) and with --redis-url (replicas share a data directory by design: README "Several replicas, one Redis").
 //

@@ -1,0 +1,148 @@
+// The CRL every process of one data directory serves (RFC 5280 §5.2.3: the cRLNumber of a CA's CRLs only grows).
+//
+// `<dataDir>/ca.crl`: the last CRL signed for this CA by any process using the directory (DER, for whoever reads the
+// file: a web server, a mirror, `openssl crl`). `<dataDir>/ca.crl.json`: the same CRL with what the processes need to
+// share it: the CA's fingerprint, the revocation state it lists (the key FileCa caches it under), its number and times.
+// Both are replaced only while `<dataDir>/ca.crl.lock` is held (lib/file-lock.ts), only by a CRL with a higher number,
+// each by temporary file + fdatasync + rename: a reader never sees half a file nor a number lower than one it saw.
+// The state file goes first: a process that adopts it before ca.crl is renamed serves the same CRL the file is about
+// to hold.
+import { open, rename, stat, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { StoreUnavailableError } from "@scep/core";
+import type { SignedCrl } from "./open-file-ca.js";
+import { fsyncDirectory } from "./lib/durable-fs.js";
+import { withFileLock } from "./lib/file-lock.js";
+import { toPem } from "./lib/pem.js";
+
+/** The published CRL in a data directory (DER). */
+export const CRL_FILE = "ca.crl";
+/** The published CRL with its revocation-state key, for the other processes of the data directory (JSON). */
+export const CRL_STATE_FILE = "ca.crl.json";
+
+/** A CRL and the revocation state it lists (FileCa's cache key). */
+export interface PublishedCrl {
+  signed: SignedCrl;
+  key: string;
+}
+
+interface StateFile {
+  fingerprintSha256: string;
+  key: string;
+  crlNumber: string;
+  thisUpdate: string;
+  nextUpdate: string;
+  revokedCount: number;
+  der: string;
+}
+
+function parseState(text: string, fingerprintSha256: string): PublishedCrl | undefined {
+  let value: Partial<StateFile>;
+  try {
+    value = JSON.parse(text) as Partial<StateFile>;
+  } catch {
+    return undefined;
+  }
+  if (value.fingerprintSha256 !== fingerprintSha256) return undefined; // another CA's (the directory's CA was replaced)
+  if (typeof value.key !== "string" || typeof value.der !== "string" || typeof value.crlNumber !== "string" || !/^\d{1,40}$/.test(value.crlNumber)) return undefined;
+  const thisUpdate = new Date(String(value.thisUpdate));
+  const nextUpdate = new Date(String(value.nextUpdate));
+  if (Number.isNaN(thisUpdate.getTime()) || Number.isNaN(nextUpdate.getTime()) || !Number.isSafeInteger(value.revokedCount)) return undefined;
+  const der = new Uint8Array(Buffer.from(value.der, "base64"));
+  return { key: value.key, signed: { der, pem: toPem("X509 CRL", der), crlNumber: BigInt(value.crlNumber), thisUpdate, nextUpdate, revokedCount: value.revokedCount! } };
+}
+
+function unavailable(what: string, cause: unknown): StoreUnavailableError {
+  const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
+  return new StoreUnavailableError(`${what}: ${reason}`, { cause });
+}
+
+/** Reads and replaces the published CRL of one data directory for one CA. */
+export class CrlPublication {
+  readonly #dataDir: string;
+  readonly #fingerprintSha256: string;
+  /** What the state file was when last read (inode, size, mtime), and what it held. */
+  #seen: string | undefined;
+  #last: PublishedCrl | undefined;
+
+  constructor(dataDir: string, fingerprintSha256: string) {
+    this.#dataDir = dataDir;
+    this.#fingerprintSha256 = fingerprintSha256;
+  }
+
+  /**
+   * The published CRL of this CA, or undefined (none yet, another CA's, unreadable). One stat per call; the file is
+   * read only when it changed.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the file system fails (other than a missing file).
+   */
+  async read(): Promise<PublishedCrl | undefined> {
+    const path = join(this.#dataDir, CRL_STATE_FILE);
+    let seen: string;
+    try {
+      const s = await stat(path, { bigint: true });
+      seen = `${s.ino}:${s.size}:${s.mtimeNs}`;
+      if (seen === this.#seen) return this.#last;
+      this.#last = parseState(await readFile(path, "utf8"), this.#fingerprintSha256);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw unavailable(`cannot read ${CRL_STATE_FILE}`, e);
+    }
+    this.#seen = seen;
+    return this.#last;
+  }
+
+  /**
+   * Runs `sign` while holding the directory's CRL lock, with the CRL published when it starts, and publishes what it
+   * answers when its number is above the published one (it must be: callers number from it).
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the lock cannot be taken or a file cannot be written; `sign`'s own errors as they are.
+   */
+  async update(sign: (published: PublishedCrl | undefined) => Promise<{ crl: PublishedCrl; fresh: boolean }>): Promise<PublishedCrl> {
+    let failure: unknown;
+    try {
+      return await withFileLock(join(this.#dataDir, `${CRL_FILE}.lock`), async () => {
+        const published = await this.read();
+        let result: { crl: PublishedCrl; fresh: boolean };
+        try {
+          result = await sign(published);
+        } catch (e) {
+          failure = e;
+          throw e;
+        }
+        if (result.fresh && (!published || result.crl.signed.crlNumber > published.signed.crlNumber)) await this.#write(result.crl);
+        return result.crl;
+      });
+    } catch (e) {
+      if (e === failure || e instanceof StoreUnavailableError) throw e;
+      throw unavailable(`cannot publish ${CRL_FILE} in ${this.#dataDir}`, e);
+    }
+  }
+
+  async #write(crl: PublishedCrl): Promise<void> {
+    const { signed } = crl;
+    const state: StateFile = {
+      fingerprintSha256: this.#fingerprintSha256,
+      key: crl.key,
+      crlNumber: String(signed.crlNumber),
+      thisUpdate: signed.thisUpdate.toISOString(),
+      nextUpdate: signed.nextUpdate.toISOString(),
+      revokedCount: signed.revokedCount,
+      der: Buffer.from(signed.der).toString("base64"),
+    };
+    await replace(join(this.#dataDir, CRL_STATE_FILE), `${JSON.stringify(state)}\n`);
+    await replace(join(this.#dataDir, CRL_FILE), signed.der);
+    await fsyncDirectory(this.#dataDir);
+  }
+}
+
+/** Temporary file (a fixed name: one writer at a time, under the lock) + fdatasync + rename. */
+async function replace(path: string, data: string | Uint8Array): Promise<void> {
+  const temporary = `${path}.tmp`;
+  const file = await open(temporary, "w", 0o644);
+  try {
+    await file.writeFile(data);
+    await file.datasync();
+  } finally {
+    await file.close();
+  }
+  await rename(temporary, path);
+}
