@@ -89,6 +89,9 @@ const ADDRESS_IN_USE = /Address already in use|bind: .*in use|Could not create s
 
 type Connection = { host: string; port: number } | { path: string };
 
+/** Bound on one setup command that must succeed (CLUSTER INFO, ADDSLOTSRANGE): far above a loaded machine's stalls. */
+const COMMAND_TIMEOUT_MS = 15_000;
+
 /**
  * Sends one inline command and resolves with the reply: the first line for a
  * status, error or integer reply, the payload of a bulk string (`INFO`).
@@ -169,14 +172,19 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const connection = (): Connection =>
     socketPath ? { path: socketPath } : { host: "127.0.0.1", port };
 
-  /** Gives this node every slot (once; nodes.conf keeps them across restarts) and waits for cluster_state:ok. */
+  /**
+   * Gives this node every slot (once; nodes.conf keeps them across restarts) and waits for cluster_state:ok. These
+   * commands must succeed on a server that has just answered PING: each gets COMMAND_TIMEOUT_MS, not redisInline's
+   * 1 s default, which a test process starved of CPU for a second overshoots (its timer then fires before the
+   * waiting reply is read) and the whole start failed.
+   */
   const clusterReady = async (): Promise<void> => {
-    const info = await redisInline(connection(), "CLUSTER INFO");
+    const info = await redisInline(connection(), "CLUSTER INFO", COMMAND_TIMEOUT_MS);
     if (/cluster_slots_assigned:0\b/.test(info)) {
-      const reply = await redisInline(connection(), "CLUSTER ADDSLOTSRANGE 0 16383");
+      const reply = await redisInline(connection(), "CLUSTER ADDSLOTSRANGE 0 16383", COMMAND_TIMEOUT_MS);
       if (reply !== "+OK") throw new PeerError(`redis-server: CLUSTER ADDSLOTSRANGE answered ${reply}`);
     }
-    await waitFor(async () => (/cluster_state:ok/.test(await redisInline(connection(), "CLUSTER INFO")) ? true : undefined), {
+    await waitFor(async () => (/cluster_state:ok/.test(await redisInline(connection(), "CLUSTER INFO", COMMAND_TIMEOUT_MS)) ? true : undefined), {
       timeoutMs: startTimeoutMs,
       what: "the one-node Redis Cluster to report cluster_state:ok",
     });
