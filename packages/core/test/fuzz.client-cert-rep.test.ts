@@ -11,8 +11,8 @@
  * The contract: enroll resolves with a CertRep whose certificates (issued, every one of the reply, the signer's,
  * the CA set) read every name and extension without throwing, or rejects with a ScepError: never a TypeError, and
  * never a certificate that throws `ERR_ASN1` later from a getter the caller reads (as the CLI's report of the
- * issued certificate does). Before readCertRep and parseGetCaCertResponse read those parts, ~1 in 10 inputs
- * returned such a certificate.
+ * issued certificate does). Before readCertRep and parseGetCaCertResponse read those parts, 11 of the 150
+ * enrollments returned such a certificate.
  */
 import * as crypto from "node:crypto";
 import { describe, expect, it } from "vitest";
