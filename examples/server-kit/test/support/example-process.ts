@@ -76,7 +76,9 @@ export class ExampleProcess {
         // streams to end, bounded (a grandchild that outlives pnpm may hold the pipes open), then settle.
         const ended = (s: NodeJS.ReadableStream | null): Promise<void> =>
           !s || (s as unknown as { readableEnded: boolean }).readableEnded ? Promise.resolve() : new Promise((done) => s.once("end", done).once("close", done));
-        const bound = new Promise<void>((done) => setTimeout(done, 2000).unref());
+        // The bound settles in a check phase (setImmediate), after the poll phase of the same loop turn: when this
+        // process was starved of CPU past 2 s, output already in the pipes is read before the lines are final.
+        const bound = new Promise<void>((done) => setTimeout(() => setImmediate(done), 2000).unref());
         void Promise.race([Promise.all([ended(this.child.stdout), ended(this.child.stderr)]), bound]).then(() => {
           for (const w of this.#waiters) w.reject(new Error(`the server exited (${code ?? signal}) first; stderr: ${this.stderr}`));
           this.#waiters = [];
