@@ -47,8 +47,12 @@ import { join } from "node:path";
 import { derToPem, looksLikePem } from "./pem";
 import { ensurePeer, makeTempDir, PeerError, runCommand, type RunResult } from "./process";
 
-/** Lines strongSwan prints on every run that say nothing about SCEP. */
-const NOISE = [/^TPM 2\.0 - could not load/, /^plugin 'tpm': failed to load/];
+/**
+ * Lines strongSwan prints on every run that say nothing about SCEP: a plugin its default list names but the machine
+ * lacks (which ones depends on the Debian packages present: `tpm` everywhere, `openssl` and `aesni` where
+ * libstrongswan-standard-plugins is not installed; `pki` then uses its other crypto plugins), and the TPM probe.
+ */
+const NOISE = [/^TPM 2\.0 - could not load/, /^plugin '[^']+': failed to load/];
 
 /** stderr without the plugin-loading noise, as trimmed lines. */
 export function strongswanMessages(stderr: string): string[] {
