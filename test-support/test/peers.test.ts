@@ -32,6 +32,7 @@ import {
   runStrongswanGen,
   runStrongswanScep,
   runStrongswanScepca,
+  strongswanMessages,
   startCertmonger,
   startMicromdmServer,
   startRecordingProxy,
@@ -247,6 +248,19 @@ describe("strongSwan pki against micromdm scepserver", () => {
     expect(r.caCerts).toHaveLength(1);
     expect(Buffer.from(r.caCerts[0] ?? [])).toEqual(Buffer.from(pemToDer(server.caCertPem)));
     expect(r.messages.join("\n")).toMatch(/Root CA cert is untrusted/);
+  });
+
+  it("strongswanMessages drops the plugin-loading lines (which plugins a machine lacks is no SCEP message), keeps the rest", () => {
+    const stderr = [
+      'TPM 2.0 - could not load "libtss2-tcti-tabrmd.so.0"',
+      "plugin 'tpm': failed to load - tpm_plugin_create returned NULL",
+      "plugin 'aesni': failed to load - aesni_plugin_create not found and no plugin file available",
+      "plugin 'openssl': failed to load - openssl_plugin_create not found and no plugin file available",
+      "failInfo:     badRequest - transaction not permitted or supported",
+      "reply status is not 'SUCCESS'",
+      "",
+    ].join("\n");
+    expect(strongswanMessages(stderr)).toEqual(["failInfo:     badRequest - transaction not permitted or supported", "reply status is not 'SUCCESS'"]);
   });
 
   it("pki --gen makes an RSA key (PKCS#1 DER)", async () => {
