@@ -189,6 +189,31 @@ describe("FAILURE: one line in one style from every command (RFC 8894 §3.2.1.4.
     const r = await runCli(["getcrl", "--url", server.url, "--cert", "c.pem"], { cwd });
     expect([r.code, r.stdout, r.stderr]).toEqual([2, "", "FAILURE: badMessageCheck: the CA could not verify the request's signature\n"]);
   });
+
+  it("getcrl: RFC 5280 §6.3.3: the issuing CA's CRL is written; one of another CA with the same name is refused, exit 1, nothing written", async () => {
+    const cases = [
+      ["own", 0, undefined],
+      ["other-key", 1, "its signature does not verify with that CA's key (another CA with the same name?)"],
+      ["other-keyid", 1, "its authorityKeyIdentifier 0102030405060708090a0b0c0d0e0f1011121314 is not the CA's subjectKeyIdentifier"],
+    ] as const;
+    for (const [crlSigner, code, why] of cases) {
+      server = await startFakeScepServer("getcrl", { crlSigner });
+      const cwd = workDir(`getcrl-${crlSigner}`);
+      writeFileSync(join(cwd, "c.pem"), server.ca.certPem);
+      const ca = Certificate.from(server.ca.certPem);
+      const r = await runCli(["getcrl", "--url", server.url, "--cert", "c.pem", "--out", "crl.der"], { cwd });
+      expect([crlSigner, r.code]).toEqual([crlSigner, code]);
+      if (why === undefined) {
+        expect(r.stderr).toBe("");
+        expect(existsSync(join(cwd, "crl.der"))).toBe(true);
+      } else {
+        expect(r.stderr).toMatch(new RegExp(`^scep: the CA returned a CRL that is not ${escape(ca.subject)}'s \\(the CA that issued --cert c\\.pem\\): ${escape(why)}.*; nothing was written\n$`));
+        expect(existsSync(join(cwd, "crl.der"))).toBe(false);
+      }
+      await server.close();
+      server = undefined;
+    }
+  }, 120_000);
 });
 
 describe("getcert --serial", () => {
@@ -358,3 +383,8 @@ describe("getcert: a SUCCESS that holds another serial's certificate", () => {
     }
   });
 });
+
+/** `text` as a literal in a RegExp. */
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

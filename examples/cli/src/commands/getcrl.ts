@@ -9,6 +9,7 @@ import { PIN_HELP, PIN_OPTIONS, pinOptions } from "../lib/ca-pin.js";
 import type { Command } from "../lib/command.js";
 import { CliError, ExitCode } from "../lib/exit.js";
 import { assertWritable, writeOutput } from "../lib/files.js";
+import { checkCrlIssuer } from "../lib/crl-issuer.js";
 import { query, readCertificateFile, requesterSigner, SIGNER_HELP } from "../lib/query.js";
 
 const GETCRL_OPTIONS = { ...COMMON_OPTIONS, ...PIN_OPTIONS, cert: { type: "string" }, key: { type: "string" }, out: { type: "string" } } as const;
@@ -22,7 +23,10 @@ export const getcrl: Command = {
                   [--ca-fingerprint sha256:HEX]... [--ca-cert FILE]...
 
 Asks the CA for the CRL that covers a certificate it issued (GetCRL,
-RFC 8894 §3.3.5), named by the certificate's issuer and serial number. With
+RFC 8894 §3.3.5), named by the certificate's issuer and serial number. The
+CRL must be issued by the CA certificate (in GetCACert's reply) that issued
+--cert: its issuer name, its authority key identifier where present, and its
+signature are checked (RFC 5280 §6.3.3); a name alone is not enough. With
 --out the CRL is written as DER, or as PEM when FILE ends in .pem; without
 it, printed as PEM.
 
@@ -38,7 +42,7 @@ Exit codes: 0 ok, 2 FAILURE (badCertId: the CA knows no certificate with
 --cert's issuer and serial), 4 HTTP/network error, 5 the CA does not match
 --ca-fingerprint/--ca-cert, 64 usage error, 66 unreadable
 --cert/--key/--ca-cert, 73 --out cannot be written (nothing is sent),
-1 anything else.`,
+1 anything else (a CRL that is not the issuing CA's: nothing is written).`,
   async run(argv, ctx) {
     const v = parse("getcrl", argv, GETCRL_OPTIONS);
     const url = urlOption("getcrl", v.url);
@@ -53,11 +57,12 @@ Exit codes: 0 ok, 2 FAILURE (badCertId: the CA knows no certificate with
       meaning: (failInfo: string) => (failInfo === "badCertId" ? `the CA knows no certificate of issuer ${cert.issuer} with serial ${cert.serialNumberHex}, so no CRL for it` : undefined),
       hint: (failInfo: string) => (failInfo === "badCertId" ? `is --cert ${certFile} a certificate this CA issued?` : undefined),
     };
-    const { rep } = await query({ url, timeoutMs, pin, signer, operation: "GetCRL", explain }, (recipient) =>
+    const { rep, caCertificates } = await query({ url, timeoutMs, pin, signer, operation: "GetCRL", explain }, (recipient) =>
       buildGetCrl({ issuer: cert.issuerDer, serialNumber: cert.serialNumber, signer, recipient }),
     );
     const crl = rep.crls[0];
     if (!crl) throw new CliError("the CA's SUCCESS reply holds no CRL", ExitCode.ERROR);
+    checkCrlIssuer(crl, cert, caCertificates, certFile);
     if (v.out === undefined) {
       ctx.out(toPem("X509 CRL", crl).trimEnd());
       return;

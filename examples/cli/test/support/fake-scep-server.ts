@@ -22,7 +22,41 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** How the fake answers PKIOperation. */
-export type FakeMode = "pending" | "pending-then-success" | "http-500" | "hang" | "failure" | "getcert-other-serial";
+export type FakeMode = "pending" | "pending-then-success" | "http-500" | "hang" | "failure" | "getcert-other-serial" | "getcrl";
+
+/**
+ * Who signs the CRL the "getcrl" mode answers (all named like the fake CA): `own`, the fake CA; `other-key`, another CA
+ * with the same name and its own key; `other-keyid`, the fake CA's key under a certificate with another
+ * subjectKeyIdentifier (so the CRL's authorityKeyIdentifier differs while its signature verifies).
+ */
+export type FakeCrlSigner = "own" | "other-key" | "other-keyid";
+
+const FAKE_CA_SUBJECT = "/O=scep-sdk tests/CN=Fake SCEP CA";
+
+/** A CRL (DER) from `openssl ca -gencrl`, signed by `certPem`/`keyPem`, with authorityKeyIdentifier and cRLNumber. */
+async function opensslCrl(certPem: string, keyPem: string): Promise<Uint8Array> {
+  return withTempDir(async (dir) => {
+    writeFileSync(join(dir, "ca.pem"), certPem);
+    writeFileSync(join(dir, "ca.key"), keyPem);
+    writeFileSync(join(dir, "index.txt"), "");
+    writeFileSync(join(dir, "crlnumber"), "01\n");
+    writeFileSync(
+      join(dir, "ca.cnf"),
+      `[ca]\ndefault_ca = d\n[d]\ndatabase = ${join(dir, "index.txt")}\ncrlnumber = ${join(dir, "crlnumber")}\ndefault_md = sha256\ndefault_crl_days = 1\ncrl_extensions = x\n[x]\nauthorityKeyIdentifier = keyid:always\n`,
+    );
+    await runOpenssl(["ca", "-gencrl", "-batch", "-config", join(dir, "ca.cnf"), "-cert", join(dir, "ca.pem"), "-keyfile", join(dir, "ca.key"), "-out", join(dir, "crl.pem")]);
+    return (await runOpenssl(["crl", "-in", join(dir, "crl.pem"), "-outform", "DER"])).stdoutBytes;
+  });
+}
+
+/** The fake CA's key under a second certificate with the same name and another subjectKeyIdentifier. */
+async function twinCertificate(ca: CaMaterial): Promise<string> {
+  return withTempDir(async (dir) => {
+    writeFileSync(join(dir, "ca.key"), ca.keyPem);
+    const args = ["req", "-x509", "-new", "-key", join(dir, "ca.key"), "-subj", FAKE_CA_SUBJECT, "-days", "1", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "subjectKeyIdentifier=0102030405060708090a0b0c0d0e0f1011121314"];
+    return (await runOpenssl(args)).stdout;
+  });
+}
 
 /** A running fake server. */
 export interface FakeScepServer {
@@ -49,8 +83,18 @@ async function issue(ca: CaMaterial, csr: CertificationRequest, serial: number):
  * "failure" mode answers (default badRequest "challenge password mismatch", what our server says to a CSR without a
  * challenge password; `failInfoText` null: none).
  */
-export async function startFakeScepServer(mode: FakeMode, options: { port?: number; failure?: { failInfo: FailInfo; failInfoText: string | null } } = {}): Promise<FakeScepServer> {
-  const ca = await opensslCreateCa({ subject: "/O=scep-sdk tests/CN=Fake SCEP CA" });
+export async function startFakeScepServer(mode: FakeMode, options: { port?: number; failure?: { failInfo: FailInfo; failInfoText: string | null }; crlSigner?: FakeCrlSigner } = {}): Promise<FakeScepServer> {
+  const ca = await opensslCreateCa({ subject: FAKE_CA_SUBJECT });
+  let crl: Uint8Array | undefined;
+  if (mode === "getcrl") {
+    const signer = options.crlSigner ?? "own";
+    if (signer === "own") crl = await opensslCrl(ca.certPem, ca.keyPem);
+    else if (signer === "other-keyid") crl = await opensslCrl(await twinCertificate(ca), ca.keyPem);
+    else {
+      const other = await opensslCreateCa({ subject: FAKE_CA_SUBJECT });
+      crl = await opensslCrl(other.certPem, other.keyPem);
+    }
+  }
   const key = LocalKey.fromPem(ca.certPem, ca.keyPem);
   const requests: FakeScepServer["requests"] = [];
   const pending = new Map<string, CertificationRequest>();
@@ -89,6 +133,11 @@ export async function startFakeScepServer(mode: FakeMode, options: { port?: numb
         if (mode === "getcert-other-serial") {
           // a CA that answers GetCert SUCCESS with a certificate of another serial (its own)
           const reply = await buildCertRep({ request, signer: key, status: "SUCCESS", certificates: [key.certificate] });
+          res.writeHead(200, { "content-type": "application/x-pki-message" }).end(reply);
+          return;
+        }
+        if (mode === "getcrl") {
+          const reply = await buildCertRep({ request, signer: key, status: "SUCCESS", crl: crl! });
           res.writeHead(200, { "content-type": "application/x-pki-message" }).end(reply);
           return;
         }

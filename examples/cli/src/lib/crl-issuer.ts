@@ -1,0 +1,156 @@
+/**
+ * Checks that a CRL a CA returned to GetCRL (RFC 8894 §3.3.5) was issued by the CA certificate that issued the
+ * requester's certificate (RFC 5280 §6.3.3 (f), (g)): its issuer name is that CA's subject, its authorityKeyIdentifier
+ * (RFC 5280 §5.2.1), where both it and the CA's subjectKeyIdentifier are present, is that identifier, and its signature
+ * verifies with that CA's key. A name alone proves nothing: every example CA is `CN=SCEP Example CA, O=scep-sdk`.
+ *
+ * @module
+ */
+import { createPublicKey, verify } from "node:crypto";
+import { formatName, type Certificate } from "@scep/core";
+import { CliError, ExitCode } from "./exit.js";
+
+/** One DER element: tag, the whole element's bytes and its contents. */
+interface Element {
+  tag: number;
+  raw: Uint8Array;
+  content: Uint8Array;
+}
+
+/** The elements of a DER SEQUENCE's contents (definite lengths only: a CRL is DER, RFC 5280 §5). */
+function elements(bytes: Uint8Array): Element[] {
+  const out: Element[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    const start = at;
+    const tag = bytes[at++]!;
+    if ((tag & 0x1f) === 0x1f) throw new Error("a multi-byte tag");
+    let length = bytes[at++];
+    if (length === undefined) throw new Error("truncated");
+    if (length & 0x80) {
+      const count = length & 0x7f;
+      if (count === 0 || count > 4) throw new Error("an indefinite or oversized length");
+      length = 0;
+      for (let i = 0; i < count; i++) length = length * 256 + bytes[at++]!;
+    }
+    if (at + length > bytes.length) throw new Error("truncated");
+    out.push({ tag, raw: bytes.subarray(start, at + length), content: bytes.subarray(at, at + length) });
+    at += length;
+  }
+  return out;
+}
+
+function one(bytes: Uint8Array, tag: number, what: string): Element {
+  const [e, ...rest] = elements(bytes);
+  if (!e || e.tag !== tag || rest.length > 0) throw new Error(`${what} is not one element of tag 0x${tag.toString(16)}`);
+  return e;
+}
+
+const OID_AUTHORITY_KEY_IDENTIFIER = "2.5.29.35"; // id-ce 35
+/** Signature algorithm OID → digest, for node:crypto.verify (RSA PKCS #1 v1.5, ECDSA). */
+const SIGNATURE_DIGESTS: Readonly<Record<string, string>> = {
+  "1.2.840.113549.1.1.5": "sha1", // sha1WithRSAEncryption
+  "1.2.840.113549.1.1.11": "sha256", // sha256WithRSAEncryption
+  "1.2.840.113549.1.1.12": "sha384", // sha384WithRSAEncryption
+  "1.2.840.113549.1.1.13": "sha512", // sha512WithRSAEncryption
+  "1.2.840.10045.4.1": "sha1", // ecdsa-with-SHA1
+  "1.2.840.10045.4.3.2": "sha256", // ecdsa-with-SHA256
+  "1.2.840.10045.4.3.3": "sha384", // ecdsa-with-SHA384
+  "1.2.840.10045.4.3.4": "sha512", // ecdsa-with-SHA512
+};
+
+function oid(content: Uint8Array): string {
+  const arcs: number[] = [];
+  let value = 0;
+  for (const byte of content) {
+    value = value * 128 + (byte & 0x7f);
+    if (!(byte & 0x80)) {
+      if (arcs.length === 0) arcs.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80);
+      else arcs.push(value);
+      value = 0;
+    }
+  }
+  return arcs.join(".");
+}
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
+
+/** What the check needs from a CRL. */
+interface CrlParts {
+  tbs: Uint8Array;
+  issuer: Uint8Array;
+  algorithm: string;
+  signature: Uint8Array;
+  authorityKeyId: Uint8Array | undefined;
+}
+
+/**
+ * ```asn
+ * CertificateList ::= SEQUENCE { tbsCertList TBSCertList, signatureAlgorithm AlgorithmIdentifier, signatureValue BIT STRING }
+ * TBSCertList ::= SEQUENCE { version Version OPTIONAL, signature AlgorithmIdentifier, issuer Name, thisUpdate Time,
+ *   nextUpdate Time OPTIONAL, revokedCertificates SEQUENCE OF SEQUENCE { … } OPTIONAL, crlExtensions [0] EXPLICIT Extensions OPTIONAL }
+ * AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] KeyIdentifier OPTIONAL, … }
+ * ```
+ */
+function readCrl(der: Uint8Array): CrlParts {
+  const list = one(der, 0x30, "CertificateList");
+  const [tbsCertList, signatureAlgorithm, signatureValue] = elements(list.content);
+  if (tbsCertList?.tag !== 0x30 || signatureAlgorithm?.tag !== 0x30 || signatureValue?.tag !== 0x03) throw new Error("not a CertificateList");
+  const fields = elements(tbsCertList.content);
+  let i = fields[0]?.tag === 0x02 ? 1 : 0; // version
+  i += 1; // signature
+  const issuer = fields[i];
+  if (issuer?.tag !== 0x30) throw new Error("no issuer Name");
+  let authorityKeyId: Uint8Array | undefined;
+  const extensions = fields.find((f) => f.tag === 0xa0);
+  if (extensions) {
+    for (const extension of elements(one(extensions.content, 0x30, "crlExtensions").content)) {
+      const [id, ...rest] = elements(extension.content);
+      if (id?.tag !== 0x06 || oid(id.content) !== OID_AUTHORITY_KEY_IDENTIFIER) continue;
+      const value = rest.at(-1);
+      if (value?.tag !== 0x04) throw new Error("an authorityKeyIdentifier without its OCTET STRING");
+      authorityKeyId = elements(one(value.content, 0x30, "AuthorityKeyIdentifier").content).find((f) => f.tag === 0x80)?.content;
+    }
+  }
+  const algorithm = elements(signatureAlgorithm.content)[0];
+  if (algorithm?.tag !== 0x06) throw new Error("no signature algorithm");
+  if (signatureValue.content[0] !== 0) throw new Error("a signature with unused bits");
+  return { tbs: tbsCertList.raw, issuer: issuer.raw, algorithm: oid(algorithm.content), signature: signatureValue.content.subarray(1), authorityKeyId };
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * Throws a one-line {@link CliError} (exit {@link ExitCode.ERROR}) unless `crl` (DER) was issued by the certificate in
+ * `caCertificates` that issued `certificate` (RFC 5280 §6.3.3: issuer name, authorityKeyIdentifier where present,
+ * signature). `certFile` names --cert in the message.
+ */
+export function checkCrlIssuer(crl: Uint8Array, certificate: Certificate, caCertificates: readonly Certificate[], certFile: string): void {
+  const issuerCa = caCertificates.find((c) => certificate.isIssuedBy(c));
+  if (!issuerCa) {
+    throw new CliError(`the CA's GetCACert reply holds no certificate that issued --cert ${certFile} (issuer ${certificate.issuer}), so its CRL cannot be checked; is --cert a certificate this CA issued?`, ExitCode.ERROR);
+  }
+  const refuse = (why: string): never => {
+    throw new CliError(`the CA returned a CRL that is not ${issuerCa.subject}'s (the CA that issued --cert ${certFile}): ${why}; nothing was written`, ExitCode.ERROR);
+  };
+  let parts: CrlParts;
+  try {
+    parts = readCrl(crl);
+  } catch (error) {
+    return refuse(`it is not a DER CRL (${(error as Error).message})`);
+  }
+  if (!sameBytes(parts.issuer, issuerCa.subjectDer)) refuse(`its issuer is ${formatName(parts.issuer)}`);
+  const digest = SIGNATURE_DIGESTS[parts.algorithm];
+  if (!digest) refuse(`it is signed with algorithm ${parts.algorithm}, which this check does not know`);
+  let verified = false;
+  try {
+    verified = verify(digest!, parts.tbs, createPublicKey({ key: Buffer.from(issuerCa.spki), format: "der", type: "spki" }), parts.signature);
+  } catch {
+    verified = false;
+  }
+  if (!verified) refuse("its signature does not verify with that CA's key (another CA with the same name?)");
+  const ski = issuerCa.subjectKeyIdentifier;
+  if (parts.authorityKeyId && ski && !sameBytes(parts.authorityKeyId, ski)) {
+    refuse(`its authorityKeyIdentifier ${hex(parts.authorityKeyId)} is not the CA's subjectKeyIdentifier ${hex(ski)}`);
+  }
+}
