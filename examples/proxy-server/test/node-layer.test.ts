@@ -14,6 +14,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig, type ProxyConfig } from "../src/config.js";
 import { startProxy, type RunningProxy } from "../src/start-proxy.js";
+import { freeStablePort } from "../../../test-support/peers";
 
 const TOKEN = "node-layer-token-0123456789";
 let upstream: Server;
@@ -83,10 +84,7 @@ describe("the example's node:http layer", () => {
     expect(await res.text()).toBe("upstream failed");
     expect(lines.filter((l) => l.type === "proxy" && l.hostId === "huge-answer" && l.operation === "PKIOperation")).toEqual([expect.objectContaining({ status: 502, outcome: "upstream_error", upstream: { reason: "other" } })]);
 
-    const closed = createServer();
-    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", () => r()));
-    const deadPort = (closed.address() as AddressInfo).port;
-    await new Promise((r) => closed.close(r));
+    const deadPort = await freeStablePort(); // a closed listen(0) port could be another test's server by the time we call
     const deadLines: Record<string, unknown>[] = [];
     const config = parseConfig(["--port", "0"], { PROXY_ADMIN_TOKEN: TOKEN }, { readFile: () => JSON.stringify({ cas: [{ name: "dead", type: "ndes", url: `http://127.0.0.1:${deadPort}/scep` }] }) }) as ProxyConfig;
     const dead = await startProxy(config, { log: (l) => deadLines.push(l) });
