@@ -3,8 +3,10 @@
 // cannot do alone (the CRL number file's compaction, publishing ca.crl only when its number is higher).
 //
 // The lock file is published whole (temp file + link: complete or absent) and names its holder (pid, host, a random
-// nonce). A holder that is gone (its pid is not running on this host, another host name, or this process's pid
-// without the nonce held here: a kill -9, a crash, a container restarted on a kept volume) is stale: the lock is
+// nonce, and on Linux the process's start time from /proc/<pid>/stat). A holder that is gone (its pid is not running
+// on this host, another host name, this process's pid without the nonce held here, or its pid now names a process
+// that started at another time: a kill -9, a crash, a container restarted on a kept volume, whose new processes get
+// the same small pids) is stale: the lock is
 // moved aside by rename and removed if it is the very file judged stale (same inode), else put back, so two waiters
 // taking over one stale lock cannot both win. Needs a local file system with hard links (not NFS), as the rest of
 // the data directory does.
@@ -19,7 +21,29 @@ interface Holder {
   pid: number;
   host: string;
   nonce: string;
+  /** The holder's start time (`/proc/<pid>/stat` field 22, clock ticks since boot); absent where there is no /proc. */
+  started?: string;
 }
+
+/**
+ * When process `pid` started (field 22 of `/proc/<pid>/stat`, clock ticks since boot, as a decimal string), or
+ * undefined where it cannot be read (no /proc: not Linux; the process is gone). With the pid it names one process:
+ * a pid reused after a crash (the workers of a restarted container get the same small pids) has another start time.
+ */
+export async function processStartTime(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "latin1");
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so count fields after its last ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const started = fields[22 - 3];
+    return started && /^\d+$/.test(started) ? started : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process's start time, read once. */
+let ownStart: Promise<string | undefined> | undefined;
 
 /** Nonces of the locks this process holds now. */
 const heldHere = new Set<string>();
@@ -33,9 +57,13 @@ function running(pid: number): boolean {
   }
 }
 
-function live(holder: Holder): boolean {
+async function live(holder: Holder): Promise<boolean> {
   if (holder.host !== hostname()) return false;
-  return holder.pid === process.pid ? heldHere.has(holder.nonce) : running(holder.pid);
+  if (holder.pid === process.pid) return heldHere.has(holder.nonce);
+  if (!running(holder.pid)) return false;
+  if (holder.started === undefined) return true; // written without a start time: the pid is all there is to go on
+  const started = await processStartTime(holder.pid);
+  return started === undefined || started === holder.started;
 }
 
 async function readHolder(path: string): Promise<{ holder: Holder | undefined; ino: number } | undefined> {
@@ -44,7 +72,7 @@ async function readHolder(path: string): Promise<{ holder: Holder | undefined; i
     let holder: Holder | undefined;
     try {
       const value = JSON.parse(await readFile(path, "utf8")) as Partial<Holder>;
-      if (Number.isSafeInteger(value.pid) && typeof value.host === "string" && typeof value.nonce === "string") holder = value as Holder;
+      if (Number.isSafeInteger(value.pid) && typeof value.host === "string" && typeof value.nonce === "string" && (value.started === undefined || typeof value.started === "string")) holder = value as Holder;
     } catch {
       holder = undefined; // not a lock this code wrote, or emptied: stale
     }
@@ -65,7 +93,9 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * into their own typed error.
  */
 export async function withFileLock<T>(path: string, run: () => Promise<T>): Promise<T> {
-  const mine: Holder = { pid: process.pid, host: hostname(), nonce: randomBytes(8).toString("hex") };
+  ownStart ??= processStartTime(process.pid);
+  const started = await ownStart;
+  const mine: Holder = { pid: process.pid, host: hostname(), nonce: randomBytes(8).toString("hex"), ...(started === undefined ? {} : { started }) };
   const temporary = `${path}.${mine.nonce}.tmp`;
   await writeFile(temporary, `${JSON.stringify(mine)}\n`, { mode: 0o644 });
   let ino: number;
@@ -82,7 +112,7 @@ export async function withFileLock<T>(path: string, run: () => Promise<T>): Prom
       }
       const current = await readHolder(path);
       if (!current) continue; // released meanwhile
-      if (current.holder && live(current.holder)) {
+      if (current.holder && (await live(current.holder))) {
         if (Date.now() > deadline) throw new Error(`${path} is held by pid ${current.holder.pid} for over ${WAIT_MS / 1000} s`);
         await pause(Math.min(2 + round, 20));
         continue;
