@@ -117,6 +117,37 @@ export class CrlPublication {
     }
   }
 
+  /**
+   * Completes a publication that a crash cut short between its two renames (`ca.crl.json` replaced, `ca.crl` not), or
+   * puts back a `ca.crl` that was deleted: when `ca.crl` is not the DER of this CA's `ca.crl.json`, it is rewritten
+   * from it while the lock is held. Run when a CA opens its data directory: the processes serve the published CRL
+   * until half its validity has passed, so nothing else would rewrite `ca.crl` before then.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when a file cannot be read or written, or the lock taken.
+   */
+  async repair(): Promise<void> {
+    const crlPath = join(this.#dataDir, CRL_FILE);
+    const matches = async (published: PublishedCrl): Promise<boolean> => {
+      try {
+        return Buffer.from(published.signed.der).equals(await readFile(crlPath));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
+        throw unavailable(`cannot read ${CRL_FILE}`, e);
+      }
+    };
+    const published = await this.read();
+    if (!published || (await matches(published))) return;
+    try {
+      await withFileLock(join(this.#dataDir, `${CRL_FILE}.lock`), async () => {
+        const now = await this.read(); // another process may have published since
+        if (!now || (await matches(now))) return;
+        await replace(crlPath, now.signed.der);
+        await fsyncDirectory(this.#dataDir);
+      });
+    } catch (e) {
+      throw e instanceof StoreUnavailableError ? e : unavailable(`cannot repair ${CRL_FILE} in ${this.#dataDir}`, e);
+    }
+  }
+
   async #write(crl: PublishedCrl): Promise<void> {
     const { signed } = crl;
     const state: StateFile = {

@@ -879,6 +879,12 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
     if (isEmbeddedCaError(error)) throw error;
     throw storageFailed(`cannot prepare ${dataDir}`, error);
   }
+  try {
+    // A CRL publication a crash cut short (ca.crl.json replaced, ca.crl not) is completed before anything is served.
+    await new CrlPublication(dataDir, material.fingerprintSha256).repair();
+  } catch (error) {
+    throw storageFailed(`cannot repair ${dataDir}/ca.crl`, error);
+  }
   const serials = await SerialAllocator.open(dataDir);
   return new FileCaImpl(dataDir, material, serials, clock, options.certificateFiles !== false, backdateSeconds, {
     revocations: options.revocations ?? new FileRevocationStore(dataDir, { now: clock }),

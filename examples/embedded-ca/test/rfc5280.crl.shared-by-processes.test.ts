@@ -2,7 +2,7 @@
 // (the workers of --workers N, replicas on one volume) share the last CRL through ca.crl / ca.crl.json: a client
 // asking them in turn, a reader of ca.crl, and a CA whose revocation store was reset never see the number go back,
 // and ca.crl is never half-written. Real processes (test/fixtures/ca-child.ts) for the last part.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import "reflect-metadata";
 import { AsnConvert } from "@peculiar/asn1-schema";
@@ -54,6 +54,31 @@ describe("RFC 5280 §5.2.3: one CRL number sequence for every process of a data 
     const next = await after.crl(); // the new store hands out 1: the CA numbers it above the published 2
     expect([next.crlNumber, next.revokedCount]).toEqual([3n, 0]);
     expect(crlNumberOf(readFileSync(join(dataDir, "ca.crl")))).toBe(3n);
+  });
+
+  it("a publication a crash cut short (ca.crl.json replaced, ca.crl not yet), or a deleted ca.crl: the next open puts the published CRL in ca.crl", async () => {
+    let nowMs = Date.parse("2026-03-01T10:00:00.000Z");
+    const clock = (): Date => new Date(nowMs);
+    const dir = tempDir();
+    const dataDir = join(dir, "data");
+    const ca = await openFileCa({ dataDir, clock, crlValiditySeconds: 3600 });
+    const issued = await ca.issue({ csrDer: opensslCsr(dir, "a", { subject: "/CN=a" }) });
+    expect((await ca.crl()).crlNumber).toBe(1n);
+    const older = readFileSync(join(dataDir, "ca.crl"));
+    await ca.revoke(issued.serialNumber, "keyCompromise");
+    const newer = await ca.crl();
+    expect(newer.crlNumber).toBe(2n);
+    writeFileSync(join(dataDir, "ca.crl"), older); // as if killed between the renames of ca.crl.json and ca.crl
+
+    nowMs += 60_000; // the published CRL is still fresh: nothing re-signs it
+    const reopened = await openFileCa({ dataDir, clock, crlValiditySeconds: 3600 });
+    expect(crlNumberOf(readFileSync(join(dataDir, "ca.crl")))).toBe(2n);
+    expect(Buffer.from(readFileSync(join(dataDir, "ca.crl"))).equals(Buffer.from(newer.der))).toBe(true);
+    expect((await reopened.crl()).crlNumber).toBe(2n);
+
+    rmSync(join(dataDir, "ca.crl"));
+    await openFileCa({ dataDir, clock, crlValiditySeconds: 3600 });
+    expect(crlNumberOf(readFileSync(join(dataDir, "ca.crl")))).toBe(2n);
   });
 
   it("two processes revoking and signing in a loop on one data directory: each one's numbers and every read of ca.crl only grow, and every read is one whole CRL", async () => {
