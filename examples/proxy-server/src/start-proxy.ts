@@ -9,6 +9,7 @@ import { serveFetch } from "./node-fetch.js";
 import { createLimitedHttpServer } from "@scep-examples/server-kit/http-limits";
 import { listenFailure } from "@scep-examples/server-kit/listen-failure";
 import { rawPath } from "@scep-examples/server-kit/node-fetch";
+import { PROBE_PATHS, answerProbe } from "@scep-examples/server-kit/probes";
 import { nodeHttpFetch } from "./node-http-fetch.js";
 import { memoryStores, redisStores, type ProxyStores } from "./stores.js";
 
@@ -91,9 +92,11 @@ export async function startProxy(config: ProxyConfig, options: { log?: (entry: R
   });
   const onError = (error: unknown): void => log({ type: "error", error: error instanceof Error ? `${error.name}: ${error.message.split("\n", 1)[0]}` : "unknown error" });
   // Slow clients and floods: header, request, body (408) and keep-alive timeouts, at most maxInFlight requests
-  // (503 + Retry-After), maxConnections sockets: as the example servers.
-  const server = createLimitedHttpServer(config.http, (req, res) => {
+  // (503 + Retry-After; the probes are not counted), maxConnections sockets: as the example servers.
+  const server = createLimitedHttpServer({ ...config.http, exemptPaths: PROBE_PATHS }, (req, res) => {
     const path = rawPath(req.url ?? "/");
+    // /healthz and /readyz, as the example servers answer them (readiness: Redis connected, when configured).
+    if (answerProbe(req, res, path, stores.checks)) return;
     if (admin.owns(path)) return void serveFetch((r, meta) => admin.fetch(r, meta), req, res, { maxBodyBytes: MAX_ADMIN_BODY, onError });
     if (path === config.path || path.startsWith(`${config.path}/`)) return void serveFetch((r) => proxy.fetch(r), req, res, { maxBodyBytes: config.maxBodyBytes, onError });
     res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });

@@ -3,13 +3,15 @@
 import { MemoryChallengeStore, type ChallengeStore } from "@scep/core";
 import { MemoryProfileStore, type ProfileStore } from "@scep/proxy";
 import { RedisChallengeStore, RedisProfileStore } from "@scep/redis";
-import { connectRedis } from "@scep-examples/server-kit/redis-connection";
+import { connectRedis, redisReadiness } from "@scep-examples/server-kit/redis-connection";
 
 export interface ProxyStores {
   profiles: ProfileStore;
   challenges: ChallengeStore;
   /** `memory`, or the Redis URL with any password replaced by `***`. */
   where: string;
+  /** Named readiness checks for `/readyz` (`redis`: connected and its last background PING answered); none for memory. */
+  checks: Readonly<Record<string, () => boolean>>;
   close(): Promise<void>;
 }
 
@@ -18,7 +20,7 @@ export function memoryStores(): ProxyStores {
   // Challenges handed out and never used stay in memory until swept (Redis expires its own by TTL).
   const sweeper = setInterval(() => void challenges.sweep(), 5 * 60_000);
   sweeper.unref();
-  return { profiles: new MemoryProfileStore(), challenges, where: "memory", close: async () => clearInterval(sweeper) };
+  return { profiles: new MemoryProfileStore(), challenges, where: "memory", checks: {}, close: async () => clearInterval(sweeper) };
 }
 
 /**
@@ -30,10 +32,15 @@ export function memoryStores(): ProxyStores {
  */
 export async function redisStores(url: string, keyPrefix: string, log: (entry: Record<string, unknown>) => void): Promise<ProxyStores> {
   const { client, where } = await connectRedis(url, log);
+  const readiness = redisReadiness(client);
   return {
     profiles: new RedisProfileStore(client, { keyPrefix }),
     challenges: new RedisChallengeStore(client, { keyPrefix }),
     where,
-    close: async () => void client.disconnect(),
+    checks: { redis: readiness.ready },
+    close: async () => {
+      readiness.stop();
+      client.disconnect();
+    },
   };
 }

@@ -84,11 +84,27 @@ describe("two proxy processes, one redis-server", () => {
     expect(await b.profile("race-host", "wifi", "corp")).toMatchObject({ status: "none", requeueCount: failed });
   });
 
-  it("redis-server hung (SIGSTOP): a device's request and a registration get 503 + Retry-After from either proxy; after SIGCONT they work", async () => {
+  it("redis-server hung (SIGSTOP): a device's request and a registration get 503 + Retry-After from either proxy, /readyz says redis down (/healthz stays 200); after SIGCONT they work", async () => {
     const reg = await a.register({ hostId: "outage-host", profileId: "wifi", caName: "corp" });
     const path = new URL(reg.url).pathname;
+    const readyz = async (p: RunningProxy): Promise<[number, unknown]> => {
+      const r = await fetch(`${p.base}/readyz`, { signal: AbortSignal.timeout(10_000) });
+      return [r.status, await r.json()];
+    };
+    /** /readyz of `p` once it answers `status` (the background PING runs every 2 s and times out after 2 s). */
+    const readyzOnce = async (p: RunningProxy, status: number): Promise<[number, unknown]> => {
+      let last = await readyz(p);
+      for (let i = 0; i < 100 && last[0] !== status; i++) {
+        await new Promise((done) => setTimeout(done, 100));
+        last = await readyz(p);
+      }
+      return last;
+    };
+    expect(await readyz(a)).toEqual([200, { status: "ready", checks: { redis: "ok" } }]);
     await redis.pause();
     try {
+      expect(await readyzOnce(b, 503)).toEqual([503, { status: "not ready", checks: { redis: "down" } }]);
+      expect((await fetch(`${b.base}/healthz`)).status).toBe(200);
       const device = await fetch(`${b.base}${path}?operation=GetCACaps`, { signal: AbortSignal.timeout(30_000) });
       expect(device.status).toBe(503);
       expect(device.headers.get("retry-after")).toMatch(/^\d+$/);
@@ -99,6 +115,7 @@ describe("two proxy processes, one redis-server", () => {
     } finally {
       redis.resume();
     }
+    expect(await readyzOnce(b, 200)).toEqual([200, { status: "ready", checks: { redis: "ok" } }]);
     const caps = await fetch(`${b.base}${path}?operation=GetCACaps`, { signal: AbortSignal.timeout(30_000) });
     expect(caps.status).toBe(200);
     expect(await a.profile("outage-host", "wifi", "corp")).toMatchObject({ status: "pending" });

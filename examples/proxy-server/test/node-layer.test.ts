@@ -98,6 +98,16 @@ describe("the example's node:http layer", () => {
     }
   });
 
+  it("/healthz and /readyz as the example servers answer them: 200 (no Redis, so no check), HEAD too; another method 405", async () => {
+    const health = await fetch(`${proxy.origin}/healthz`);
+    expect([health.status, await health.text()]).toEqual([200, "ok\n"]);
+    const ready = await fetch(`${proxy.origin}/readyz`);
+    expect([ready.status, ready.headers.get("content-type"), await ready.json()]).toEqual([200, "application/json", { status: "ready", checks: {} }]);
+    expect((await fetch(`${proxy.origin}/readyz`, { method: "HEAD" })).status).toBe(200);
+    const post = await fetch(`${proxy.origin}/readyz`, { method: "POST", body: "x" });
+    expect([post.status, post.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
+  });
+
   it("paths outside /scep and /admin are 404; /scepx is not /scep", async () => {
     expect((await fetch(`${proxy.origin}/`)).status).toBe(404);
     expect((await fetch(`${proxy.origin}/scepx/a,b?operation=GetCACaps`)).status).toBe(404);

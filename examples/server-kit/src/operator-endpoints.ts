@@ -5,6 +5,7 @@
 //   GET /metrics  Prometheus text format, from the OpenTelemetry SDK through its Prometheus exporter
 //                 (Authorization: Bearer $SCEP_METRICS_TOKEN when that is set)
 import { bearerToken, sameSecret } from "./bearer-token.js";
+import { PROBE_PATHS, answerProbe, sendPlain, type ProbeChecks } from "./probes.js";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { resourceFromAttributes } from "@opentelemetry/resources";
@@ -12,7 +13,7 @@ import { AggregationTemporality, InstrumentType, MeterProvider } from "@opentele
 import { createScepMetrics, type ScepMetrics } from "@scep/core";
 
 /** The paths answered here. */
-export const OPERATOR_PATHS = ["/healthz", "/readyz", "/metrics"] as const;
+export const OPERATOR_PATHS = [...PROBE_PATHS, "/metrics"] as const;
 
 /** What the readiness probe checks; each function reads cached state only. */
 export interface ReadinessChecks {
@@ -67,10 +68,6 @@ function tokenMatches(header: string | undefined, expected: string): boolean | u
   return given === undefined ? undefined : sameSecret(given, expected);
 }
 
-function send(res: ServerResponse, status: number, body: string, type = "text/plain; charset=utf-8", headers: Record<string, string> = {}): void {
-  res.writeHead(status, { "content-type": type, "cache-control": "no-store", "content-length": Buffer.byteLength(body), ...headers });
-  res.end(body);
-}
 
 /**
  * Wraps an example's request listener: `/healthz`, `/readyz` and `/metrics` (GET or HEAD) are answered here, every
@@ -78,23 +75,19 @@ function send(res: ServerResponse, status: number, body: string, type = "text/pl
  */
 export function withOperatorEndpoints(next: RequestListener, options: OperatorEndpointsOptions, metrics: MetricsSdk): RequestListener {
   const token = options.metricsToken;
+  const { ca, redis } = options.readiness;
+  const checks: ProbeChecks = redis ? { ca, redis } : { ca };
   return (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
     if (!(OPERATOR_PATHS as readonly string[]).includes(path)) return next(req, res);
-    if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "method not allowed\n", undefined, { allow: "GET, HEAD" });
-    if (path === "/healthz") return send(res, 200, "ok\n");
-    if (path === "/readyz") {
-      const checks: Record<string, "ok" | "down"> = { ca: options.readiness.ca() ? "ok" : "down" };
-      if (options.readiness.redis) checks.redis = options.readiness.redis() ? "ok" : "down";
-      const ready = Object.values(checks).every((v) => v === "ok");
-      return send(res, ready ? 200 : 503, JSON.stringify({ status: ready ? "ready" : "not ready", checks }) + "\n", "application/json");
-    }
+    if (answerProbe(req, res, path, checks)) return;
+    if (req.method !== "GET" && req.method !== "HEAD") return sendPlain(res, 405, "method not allowed\n", undefined, { allow: "GET, HEAD" });
     if (token !== undefined) {
       const ok = tokenMatches(req.headers.authorization, token);
-      if (ok === undefined) return send(res, 401, "metrics need Authorization: Bearer <SCEP_METRICS_TOKEN>\n", undefined, { "www-authenticate": 'Bearer realm="metrics"' });
-      if (!ok) return send(res, 403, "wrong metrics token\n");
+      if (ok === undefined) return sendPlain(res, 401, "metrics need Authorization: Bearer <SCEP_METRICS_TOKEN>\n", undefined, { "www-authenticate": 'Bearer realm="metrics"' });
+      if (!ok) return sendPlain(res, 403, "wrong metrics token\n");
     }
     metrics.exporter.getMetricsRequestHandler(req, res);
   };

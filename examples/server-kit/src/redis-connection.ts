@@ -51,3 +51,21 @@ export async function connectRedis(url: string, log: (entry: Record<string, unkn
   starting = false;
   return { client, where };
 }
+
+/**
+ * Readiness of a Redis client from cached state, for `/readyz` (no I/O per probe): connected, and the last background
+ * PING answered (a Redis that accepts connections but hangs is not ready). One PING every `intervalMs` (default
+ * 2000 ms) on an unref'd timer; `stop()` ends it.
+ */
+export function redisReadiness(client: Redis, intervalMs = 2000): { ready(): boolean; stop(): void } {
+  let pingOk = true;
+  const pinger = setInterval(() => {
+    if (client.status !== "ready") return void (pingOk = false);
+    client.ping().then(
+      () => void (pingOk = true),
+      () => void (pingOk = false),
+    );
+  }, intervalMs);
+  pinger.unref();
+  return { ready: () => client.status === "ready" && pingOk, stop: () => clearInterval(pinger) };
+}

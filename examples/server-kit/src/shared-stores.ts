@@ -13,7 +13,7 @@ import { FileRevocationStore } from "@scep-examples/embedded-ca";
 import { MemoryRateLimiter, MemoryReplayCache } from "@scep/intune";
 import { RedisChallengeStore, RedisCounterStore, RedisRateLimiter, RedisReplayCache, RedisRevocationStore, RedisTransactionStore } from "@scep/redis";
 import type { IntuneStores } from "./profiles.js";
-import { connectRedis } from "./redis-connection.js";
+import { connectRedis, redisReadiness } from "./redis-connection.js";
 
 export { redactRedisUrl } from "./redis-connection.js";
 
@@ -84,17 +84,7 @@ export function memoryStores(dataDir: string): SharedStores {
  */
 export async function redisStores(url: string, log: (entry: Record<string, unknown>) => void, options: { keyPrefix?: string; pingIntervalMs?: number } = {}): Promise<SharedStores> {
   const { client, where } = await connectRedis(url, log);
-  // Readiness from cached state: connected, and the last PING answered (a Redis that accepts connections but hangs
-  // is not ready). One PING every pingIntervalMs; readiness probes only read the flag.
-  let pingOk = true;
-  const pinger = setInterval(() => {
-    if (client.status !== "ready") return void (pingOk = false);
-    client.ping().then(
-      () => void (pingOk = true),
-      () => void (pingOk = false),
-    );
-  }, options.pingIntervalMs ?? 2000);
-  pinger.unref();
+  const readiness = redisReadiness(client, options.pingIntervalMs);
   const keyPrefix = options.keyPrefix ?? "scep:";
   const counters = new RedisCounterStore(client, { keyPrefix, onError: () => undefined });
   return {
@@ -109,10 +99,10 @@ export async function redisStores(url: string, log: (entry: Record<string, unkno
     },
     where,
     async close() {
-      clearInterval(pinger);
+      readiness.stop();
       await counters.close().catch(() => undefined);
       client.disconnect();
     },
-    ready: () => client.status === "ready" && pingOk,
+    ready: readiness.ready,
   };
 }
