@@ -190,10 +190,14 @@ describe("FAILURE: one line in one style from every command (RFC 8894 §3.2.1.4.
     expect([r.code, r.stdout, r.stderr]).toEqual([2, "", "FAILURE: badMessageCheck: the CA could not verify the request's signature\n"]);
   });
 
-  it("getcrl: RFC 5280 §6.3.3: the issuing CA's CRL is written; one of another CA with the same name is refused, exit 1, nothing written", async () => {
+  it("getcrl: RFC 5280 §6.3.3: the issuing CA's CRL is written (PKCS #1 v1.5, RSASSA-PSS: RFC 4055 §3.1); one of another CA with the same name is refused, exit 1, nothing written", async () => {
     const cases = [
       ["own", 0, undefined],
+      ["own-pss", 0, undefined],
+      ["own-pss-default", 0, undefined],
+      ["own-sha224", 0, undefined],
       ["other-key", 1, "its signature does not verify with that CA's key (another CA with the same name?)"],
+      ["other-key-pss", 1, "its signature does not verify with that CA's key (another CA with the same name?)"],
       ["other-keyid", 1, "its authorityKeyIdentifier 0102030405060708090a0b0c0d0e0f1011121314 is not the CA's subjectKeyIdentifier"],
     ] as const;
     for (const [crlSigner, code, why] of cases) {

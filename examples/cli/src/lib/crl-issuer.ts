@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { createPublicKey, verify } from "node:crypto";
+import { constants, createPublicKey, verify } from "node:crypto";
 import { formatName, type Certificate } from "@scep/core";
 import { CliError, ExitCode } from "./exit.js";
 
@@ -50,14 +50,72 @@ const OID_AUTHORITY_KEY_IDENTIFIER = "2.5.29.35"; // id-ce 35
 /** Signature algorithm OID → digest, for node:crypto.verify (RSA PKCS #1 v1.5, ECDSA). */
 const SIGNATURE_DIGESTS: Readonly<Record<string, string>> = {
   "1.2.840.113549.1.1.5": "sha1", // sha1WithRSAEncryption
+  "1.2.840.113549.1.1.14": "sha224", // sha224WithRSAEncryption
   "1.2.840.113549.1.1.11": "sha256", // sha256WithRSAEncryption
   "1.2.840.113549.1.1.12": "sha384", // sha384WithRSAEncryption
   "1.2.840.113549.1.1.13": "sha512", // sha512WithRSAEncryption
   "1.2.840.10045.4.1": "sha1", // ecdsa-with-SHA1
+  "1.2.840.10045.4.3.1": "sha224", // ecdsa-with-SHA224
   "1.2.840.10045.4.3.2": "sha256", // ecdsa-with-SHA256
   "1.2.840.10045.4.3.3": "sha384", // ecdsa-with-SHA384
   "1.2.840.10045.4.3.4": "sha512", // ecdsa-with-SHA512
 };
+const OID_RSASSA_PSS = "1.2.840.113549.1.1.10"; // pkcs-1 10
+const OID_MGF1 = "1.2.840.113549.1.1.8"; // pkcs-1 8
+/** Hash algorithm OID → digest (RSASSA-PSS-params). */
+const HASH_DIGESTS: Readonly<Record<string, string>> = {
+  "1.3.14.3.2.26": "sha1", // id-sha1
+  "2.16.840.1.101.3.4.2.4": "sha224", // id-sha224
+  "2.16.840.1.101.3.4.2.1": "sha256", // id-sha256
+  "2.16.840.1.101.3.4.2.2": "sha384", // id-sha384
+  "2.16.840.1.101.3.4.2.3": "sha512", // id-sha512
+};
+
+/** How node:crypto.verify checks a signature: the digest and, for RSASSA-PSS, the salt length. */
+interface Verification {
+  digest: string;
+  pss?: { saltLength: number };
+}
+
+/**
+ * The hash of an AlgorithmIdentifier, by OID (its parameters, NULL or absent, are not read).
+ */
+function hashOf(identifier: Element, what: string): string {
+  const id = elements(identifier.content)[0];
+  const digest = id?.tag === 0x06 ? HASH_DIGESTS[oid(id.content)] : undefined;
+  if (!digest) throw new Error(`an RSASSA-PSS ${what} this check does not know`);
+  return digest;
+}
+
+/**
+ * RSASSA-PSS parameters (RFC 4055 §3.1), where node:crypto can check them: MGF1 with the signature's own hash.
+ *
+ * ```asn
+ * RSASSA-PSS-params ::= SEQUENCE { hashAlgorithm [0] HashAlgorithm DEFAULT sha1, maskGenAlgorithm [1] MaskGenAlgorithm DEFAULT mgf1SHA1,
+ *   saltLength [2] INTEGER DEFAULT 20, trailerField [3] TrailerField DEFAULT trailerFieldBC }
+ * ```
+ */
+function pssVerification(params: Element | undefined): Verification {
+  let digest = "sha1";
+  let mgfDigest = "sha1";
+  let saltLength = 20;
+  for (const field of params?.tag === 0x30 ? elements(params.content) : []) {
+    const inner = one(field.content, field.tag === 0xa2 || field.tag === 0xa3 ? 0x02 : 0x30, "an RSASSA-PSS parameter");
+    if (field.tag === 0xa0) digest = hashOf(inner, "hash");
+    else if (field.tag === 0xa1) {
+      const [id, hash] = elements(inner.content);
+      if (id?.tag !== 0x06 || oid(id.content) !== OID_MGF1 || hash?.tag !== 0x30) throw new Error("an RSASSA-PSS mask generation other than MGF1");
+      mgfDigest = hashOf(hash, "MGF1 hash");
+    } else if (field.tag === 0xa2) {
+      if (inner.content.length === 0 || inner.content.length > 4 || inner.content[0]! & 0x80) throw new Error("an RSASSA-PSS salt length out of range");
+      saltLength = inner.content.reduce((n, b) => n * 256 + b, 0);
+    } else if (field.tag === 0xa3) {
+      if (inner.content.length !== 1 || inner.content[0] !== 1) throw new Error("an RSASSA-PSS trailer field other than 1");
+    } else throw new Error("an RSASSA-PSS-params field this check does not know");
+  }
+  if (mgfDigest !== digest) throw new Error(`an RSASSA-PSS signature whose MGF1 hash (${mgfDigest}) is not its hash (${digest})`);
+  return { digest, pss: { saltLength } };
+}
 
 function oid(content: Uint8Array): string {
   const arcs: number[] = [];
@@ -79,7 +137,8 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 interface CrlParts {
   tbs: Uint8Array;
   issuer: Uint8Array;
-  algorithm: string;
+  /** How to verify the signature, or why this check cannot (an algorithm or parameters it does not know). */
+  verification: Verification | string;
   signature: Uint8Array;
   authorityKeyId: Uint8Array | undefined;
 }
@@ -112,10 +171,20 @@ function readCrl(der: Uint8Array): CrlParts {
       authorityKeyId = elements(one(value.content, 0x30, "AuthorityKeyIdentifier").content).find((f) => f.tag === 0x80)?.content;
     }
   }
-  const algorithm = elements(signatureAlgorithm.content)[0];
+  const [algorithm, params] = elements(signatureAlgorithm.content);
   if (algorithm?.tag !== 0x06) throw new Error("no signature algorithm");
   if (signatureValue.content[0] !== 0) throw new Error("a signature with unused bits");
-  return { tbs: tbsCertList.raw, issuer: issuer.raw, algorithm: oid(algorithm.content), signature: signatureValue.content.subarray(1), authorityKeyId };
+  const algorithmOid = oid(algorithm.content);
+  const digest = SIGNATURE_DIGESTS[algorithmOid];
+  let verification: Verification | string = digest === undefined ? `algorithm ${algorithmOid}, which this check does not know` : { digest };
+  if (algorithmOid === OID_RSASSA_PSS) {
+    try {
+      verification = pssVerification(params);
+    } catch (error) {
+      verification = (error as Error).message;
+    }
+  }
+  return { tbs: tbsCertList.raw, issuer: issuer.raw, verification, signature: signatureValue.content.subarray(1), authorityKeyId };
 }
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -123,7 +192,8 @@ const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.leng
 /**
  * Throws a one-line {@link CliError} (exit {@link ExitCode.ERROR}) unless `crl` (DER) was issued by the certificate in
  * `caCertificates` that issued `certificate` (RFC 5280 §6.3.3: issuer name, authorityKeyIdentifier where present,
- * signature). `certFile` names --cert in the message.
+ * signature: RSA PKCS #1 v1.5, RSASSA-PSS with MGF1 of its own hash, or ECDSA). `certFile` names --cert
+ * in the message.
  */
 export function checkCrlIssuer(crl: Uint8Array, certificate: Certificate, caCertificates: readonly Certificate[], certFile: string): void {
   const issuerCa = caCertificates.find((c) => certificate.isIssuedBy(c));
@@ -140,11 +210,13 @@ export function checkCrlIssuer(crl: Uint8Array, certificate: Certificate, caCert
     return refuse(`it is not a DER CRL (${(error as Error).message})`);
   }
   if (!sameBytes(parts.issuer, issuerCa.subjectDer)) refuse(`its issuer is ${formatName(parts.issuer)}`);
-  const digest = SIGNATURE_DIGESTS[parts.algorithm];
-  if (!digest) refuse(`it is signed with algorithm ${parts.algorithm}, which this check does not know`);
+  const verification = parts.verification;
+  if (typeof verification === "string") return refuse(`it is signed with ${verification}`);
   let verified = false;
   try {
-    verified = verify(digest!, parts.tbs, createPublicKey({ key: Buffer.from(issuerCa.spki), format: "der", type: "spki" }), parts.signature);
+    const key = createPublicKey({ key: Buffer.from(issuerCa.spki), format: "der", type: "spki" });
+    const options = verification.pss ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: verification.pss.saltLength } : key;
+    verified = verify(verification.digest, parts.tbs, options, parts.signature);
   } catch {
     verified = false;
   }

@@ -27,14 +27,16 @@ export type FakeMode = "pending" | "pending-then-success" | "http-500" | "hang" 
 /**
  * Who signs the CRL the "getcrl" mode answers (all named like the fake CA): `own`, the fake CA; `other-key`, another CA
  * with the same name and its own key; `other-keyid`, the fake CA's key under a certificate with another
- * subjectKeyIdentifier (so the CRL's authorityKeyIdentifier differs while its signature verifies).
+ * subjectKeyIdentifier (so the CRL's authorityKeyIdentifier differs while its signature verifies). `-pss`: signed
+ * RSASSA-PSS (SHA-256, MGF1-SHA-256, salt 32; `-pss-default`: OpenSSL's default salt, the digest length), `-sha224`:
+ * sha224WithRSAEncryption.
  */
-export type FakeCrlSigner = "own" | "other-key" | "other-keyid";
+export type FakeCrlSigner = "own" | "own-pss" | "own-pss-default" | "own-sha224" | "other-key" | "other-keyid" | "other-key-pss";
 
 const FAKE_CA_SUBJECT = "/O=scep-sdk tests/CN=Fake SCEP CA";
 
 /** A CRL (DER) from `openssl ca -gencrl`, signed by `certPem`/`keyPem`, with authorityKeyIdentifier and cRLNumber. */
-async function opensslCrl(certPem: string, keyPem: string): Promise<Uint8Array> {
+async function opensslCrl(certPem: string, keyPem: string, signing: readonly string[] = []): Promise<Uint8Array> {
   return withTempDir(async (dir) => {
     writeFileSync(join(dir, "ca.pem"), certPem);
     writeFileSync(join(dir, "ca.key"), keyPem);
@@ -44,7 +46,7 @@ async function opensslCrl(certPem: string, keyPem: string): Promise<Uint8Array> 
       join(dir, "ca.cnf"),
       `[ca]\ndefault_ca = d\n[d]\ndatabase = ${join(dir, "index.txt")}\ncrlnumber = ${join(dir, "crlnumber")}\ndefault_md = sha256\ndefault_crl_days = 1\ncrl_extensions = x\n[x]\nauthorityKeyIdentifier = keyid:always\n`,
     );
-    await runOpenssl(["ca", "-gencrl", "-batch", "-config", join(dir, "ca.cnf"), "-cert", join(dir, "ca.pem"), "-keyfile", join(dir, "ca.key"), "-out", join(dir, "crl.pem")]);
+    await runOpenssl(["ca", "-gencrl", "-batch", "-config", join(dir, "ca.cnf"), "-cert", join(dir, "ca.pem"), "-keyfile", join(dir, "ca.key"), "-out", join(dir, "crl.pem"), ...signing]);
     return (await runOpenssl(["crl", "-in", join(dir, "crl.pem"), "-outform", "DER"])).stdoutBytes;
   });
 }
@@ -88,11 +90,15 @@ export async function startFakeScepServer(mode: FakeMode, options: { port?: numb
   let crl: Uint8Array | undefined;
   if (mode === "getcrl") {
     const signer = options.crlSigner ?? "own";
+    const pss = ["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_mgf1_md:sha256", "-sigopt", "rsa_pss_saltlen:32"];
     if (signer === "own") crl = await opensslCrl(ca.certPem, ca.keyPem);
+    else if (signer === "own-pss") crl = await opensslCrl(ca.certPem, ca.keyPem, pss);
+    else if (signer === "own-pss-default") crl = await opensslCrl(ca.certPem, ca.keyPem, ["-sigopt", "rsa_padding_mode:pss"]);
+    else if (signer === "own-sha224") crl = await opensslCrl(ca.certPem, ca.keyPem, ["-md", "sha224"]);
     else if (signer === "other-keyid") crl = await opensslCrl(await twinCertificate(ca), ca.keyPem);
     else {
       const other = await opensslCreateCa({ subject: FAKE_CA_SUBJECT });
-      crl = await opensslCrl(other.certPem, other.keyPem);
+      crl = await opensslCrl(other.certPem, other.keyPem, signer === "other-key-pss" ? pss : []);
     }
   }
   const key = LocalKey.fromPem(ca.certPem, ca.keyPem);
