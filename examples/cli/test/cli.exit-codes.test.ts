@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
 import { Certificate, CertificationRequest } from "@scep/core";
-import { freeStablePort, opensslVerifyChain } from "../../../test-support/peers";
+import { freeStablePort, opensslCreateCa, opensslVerifyChain } from "../../../test-support/peers";
 import { startFakeScepServer, type FakeScepServer } from "./support/fake-scep-server";
 import { runCli } from "./support/run-cli";
 
@@ -156,7 +156,7 @@ describe("FAILURE: one line in one style from every command (RFC 8894 §3.2.1.4.
     writeFileSync(join(cwd, "old.key"), server.ca.keyPem);
     const r = await runCli(["renew", "--url", server.url, "--cert", "old.pem", "--key", "old.key", "--challenge", "pw", "--out", "new.pem"], { cwd });
     expect([r.code, r.stdout]).toEqual([2, ""]);
-    expect(r.stderr).toBe(`FAILURE: badTime: the CA did not accept a time in the request (its signingTime, or a challenge that expired) (the CA said "signingTime is 2 hours off")\n`);
+    expect(r.stderr).toBe(`FAILURE: badTime: the CA did not accept a time (the request's signingTime, a challenge that expired, or the validity of the certificate that signed it) (the CA said "signingTime is 2 hours off")\n`);
     expect(server.requests.map((q) => q.request.messageTypeName)).toEqual(["PKCSReq"]);
   });
 
@@ -218,6 +218,69 @@ describe("FAILURE: one line in one style from every command (RFC 8894 §3.2.1.4.
       server = undefined;
     }
   }, 120_000);
+});
+
+describe("renew: a FAILURE line never contradicts the CA's failInfoText (the texts the example servers send)", () => {
+  const NO_RENEWAL_CAP = "warning: the CA does not advertise Renewal; sending RenewalReq anyway\n";
+  const renewIn = async (name: string, pem: { certPem: string; keyPem: string }, extra: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> => {
+    const cwd = workDir(name);
+    writeFileSync(join(cwd, "old.pem"), pem.certPem);
+    writeFileSync(join(cwd, "old.key"), pem.keyPem);
+    return runCli(["renew", "--url", server!.url, "--cert", "old.pem", "--key", "old.key", "--out", "new.pem", ...extra], { cwd });
+  };
+
+  it("--cert from another CA (same name, other key): named as the likely reason, checked against GetCACert by signature, not the missing challenge", async () => {
+    const other = await opensslCreateCa({ subject: "/O=scep-sdk tests/CN=Fake SCEP CA" });
+    const issuer = Certificate.from(other.certPem).issuer;
+    const why = `--cert old.pem was not issued by this CA (its issuer ${issuer} signed none of the CA certificates GetCACert returned)`;
+    server = await startFakeScepServer("failure", { failure: { failInfo: "badRequest", failInfoText: "no challenge password in the CSR" } });
+    const pkcsReq = await renewIn("foreign-pkcsreq", other, []);
+    expect([pkcsReq.code, pkcsReq.stdout, pkcsReq.stderr]).toEqual([
+      2,
+      "",
+      `FAILURE: badRequest: the CA does not permit or support this request (the CA said "no challenge password in the CSR"); ${why}: renew it at the CA that issued it, or give --challenge to enroll here anew\n`,
+    ]);
+    await server.close();
+    server = await startFakeScepServer("failure", { failure: { failInfo: "badRequest", failInfoText: "the renewal is not signed by a certificate of this CA" } });
+    const renewalReq = await renewIn("foreign-renewalreq", other, ["--renewal-req"]);
+    expect([renewalReq.code, renewalReq.stderr]).toEqual([
+      2,
+      `${NO_RENEWAL_CAP}FAILURE: badRequest: the CA does not permit or support this request (the CA said "the renewal is not signed by a certificate of this CA"); ${why}: renew it at the CA that issued it, or give --challenge without --renewal-req to enroll here anew\n`,
+    ]);
+    // the CA's own certificate (self-signed, so issued by the CA) is not called foreign: the missing challenge stays the likely reason
+    const own = await renewIn("own-renewalreq", server.ca, ["--renewal-req"]);
+    expect(own.stderr).toBe(`${NO_RENEWAL_CAP}FAILURE: badRequest: the CA does not permit or support this request (the CA said "the renewal is not signed by a certificate of this CA")\n`);
+  });
+
+  it("a revoked --cert: badCertId says the CA did not accept the certificate, not that it has none, and how to enroll anew", async () => {
+    server = await startFakeScepServer("failure", { failure: { failInfo: "badCertId", failInfoText: "the certificate being renewed was revoked" } });
+    const said = `(the CA said "the certificate being renewed was revoked")`;
+    const meaning = "the CA did not accept a certificate this request depends on (--cert old.pem, the one being renewed, or the one issued for this transaction)";
+    const cases = [
+      [[], "give --challenge to enroll anew with the same command"],
+      [["--renewal-req"], "send it as a first enrollment instead (drop --renewal-req, give --challenge)"],
+      [["--challenge", "wrong"], `and the CA did not accept --challenge for a first enrollment: check it against ${CHALLENGE_WHERE}`],
+    ] as const;
+    for (const [extra, what] of cases) {
+      const r = await renewIn("revoked", server.ca, [...extra]);
+      const sep = extra[0] === "--challenge" ? ", " : ": ";
+      expect([r.code, r.stderr]).toEqual([2, `${extra[0] === "--renewal-req" ? NO_RENEWAL_CAP : ""}FAILURE: badCertId: ${meaning} ${said}; --cert old.pem was revoked and cannot be renewed${sep}${what}\n`]);
+    }
+  });
+
+  it("an expired --cert: badTime names its validity; a text about something else gets no challenge guess", async () => {
+    server = await startFakeScepServer("failure", { failure: { failInfo: "badTime", failInfoText: "the certificate being renewed is expired or not yet valid" } });
+    const ca = Certificate.from(server.ca.certPem);
+    const r = await renewIn("expired", server.ca, []);
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      `FAILURE: badTime: the CA did not accept a time (the request's signingTime, a challenge that expired, or the validity of the certificate that signed it) (the CA said "the certificate being renewed is expired or not yet valid"); --cert old.pem is valid ${ca.notBefore.toISOString()} to ${ca.notAfter.toISOString()}, so it cannot be renewed now: give --challenge to enroll anew with the same command\n`,
+    ]);
+    await server.close();
+    server = await startFakeScepServer("failure", { failure: { failInfo: "badRequest", failInfoText: "device blocked" } });
+    const blocked = await renewIn("blocked", server.ca, []);
+    expect(blocked.stderr).toBe(`FAILURE: badRequest: the CA does not permit or support this request (the CA said "device blocked")\n`);
+  });
 });
 
 describe("getcert --serial", () => {

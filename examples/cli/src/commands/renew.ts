@@ -122,7 +122,7 @@ written (nothing is sent), 1 anything else.`,
     });
     let issued;
     try {
-      [issued] = await enrollWithCa(ctx, { ...settings, csr, signer, pin, challengeSent: v.challenge !== undefined, renewal: v["renewal-req"] ?? false });
+      [issued] = await enrollWithCa(ctx, { ...settings, csr, signer, pin, challengeSent: v.challenge !== undefined, renewing: { certificate: old, file: certFile }, renewal: v["renewal-req"] ?? false });
     } catch (error) {
       if (fresh && error instanceof CliError && error.exitCode === ExitCode.PENDING) {
         throw new CliError(`${error.message}\nnew key saved to ${fresh.save()} (the pending request is for it)`, ExitCode.PENDING);

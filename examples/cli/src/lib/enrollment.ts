@@ -33,6 +33,8 @@ export interface EnrollmentOptions {
   pin: CliPin;
   /** Whether the CSR carries a challenge password (to explain a FAILURE without one). */
   challengeSent: boolean;
+  /** `renew`: the certificate being renewed and the file it came from (--cert), to explain a FAILURE about it. */
+  renewing?: { certificate: Certificate; file: string };
 }
 
 const CIPHER_CAP: Partial<Record<ContentCipher, string>> = { aes128: "AES", aes192: "AES", aes256: "AES", des3: "DES3" };
@@ -74,20 +76,58 @@ function challengeHint(failInfoText: string | undefined): string | undefined {
   return undefined;
 }
 
+/** Whether the CA's text is about the challenge (so a missing --challenge does not contradict it). */
+const aboutChallenge = (text: string | undefined): boolean => text === undefined || /challenge|password/i.test(text);
+
+/**
+ * What to check when the certificate being renewed is one the CA will not take as a renewal (revoked, expired, or
+ * not this CA's): the same command as a first enrollment (a PKCSReq with --challenge; RFC 8894 §3.3.1.2 leaves a
+ * PKCSReq signed by such a certificate to the CA's challenge), or the CA that issued it.
+ */
+function firstEnrollmentHint(why: string, options: EnrollmentOptions): string {
+  if (options.renewal) return `${why}: send it as a first enrollment instead (drop --renewal-req, give --challenge)`;
+  if (!options.challengeSent) return `${why}: give --challenge to enroll anew with the same command`;
+  return `${why}, and the CA did not accept --challenge for a first enrollment: check it against ${CHALLENGE_WHERE}`;
+}
+
+/**
+ * The `meaning` and `hint` of {@link failureLine} for a FAILURE to PKCSReq/RenewalReq (or a CertPoll after it). Each
+ * agrees with the CA's failInfoText: the CLI's guess (no --challenge, a wrong challenge, --cert from another CA) is
+ * said only when the CA's text does not say something else (RFC 8894 §3.2.1.4.5: failInfo is coarse, the text is
+ * the CA's own account).
+ */
+function explainEnrollmentFailure(rep: CertRep & { caCertificates: Certificate[] }, options: EnrollmentOptions): Parameters<typeof failureLine>[1] {
+  const renewing = options.renewing;
+  // Checked against the CA certificates GetCACert returned before the request was sent: issuer name and signature.
+  const foreign = renewing && rep.caCertificates.length > 0 && !rep.caCertificates.some((ca) => renewing.certificate.isIssuedBy(ca));
+  const foreignWhy = foreign ? `--cert ${renewing.file} was not issued by this CA (its issuer ${renewing.certificate.issuer} signed none of the CA certificates GetCACert returned)` : "";
+  return {
+    meaning: (failInfo) => {
+      const text = rep.failInfoText || undefined;
+      if (failInfo === "badRequest" && !options.challengeSent && !foreign && aboutChallenge(text)) return "no challenge password was sent (no --challenge), the likely reason";
+      // FAIL_INFO_WORDS' badCertId is GetCert's; in an enrollment it is the certificate being renewed or the transaction's.
+      if (failInfo === "badCertId") {
+        return renewing
+          ? `the CA did not accept a certificate this request depends on (--cert ${renewing.file}, the one being renewed, or the one issued for this transaction)`
+          : "the CA could not identify a certificate or pending request for this transaction";
+      }
+      return undefined;
+    },
+    hint: (failInfo, text) => {
+      if (renewing && text !== undefined && /revoked/i.test(text) && failInfo === "badCertId") return firstEnrollmentHint(`--cert ${renewing.file} was revoked and cannot be renewed`, options);
+      if (renewing && text !== undefined && /expired|not yet valid/i.test(text) && failInfo === "badTime") {
+        return firstEnrollmentHint(`--cert ${renewing.file} is valid ${renewing.certificate.notBefore.toISOString()} to ${renewing.certificate.notAfter.toISOString()}, so it cannot be renewed now`, options);
+      }
+      if (failInfo !== "badRequest") return undefined;
+      if (foreign && (options.renewal || !options.challengeSent)) return `${foreignWhy}: renew it at the CA that issued it, or give --challenge${options.renewal ? " without --renewal-req" : ""} to enroll here anew`;
+      return options.challengeSent ? challengeHint(text) : undefined;
+    },
+  };
+}
+
 /** The final CertRep's outcome as an exit: FAILURE → 2, PENDING → 3. */
-function assertSuccess(rep: CertRep, options: EnrollmentOptions, polled: { polls: number; ms: number }): void {
-  if (rep.status === "FAILURE") {
-    // A badRequest to a request without a challenge: the CA's text ("challenge password mismatch") misleads, so the
-    // missing challenge is named as what the failInfo means here, before that text.
-    const noChallenge = !options.challengeSent;
-    throw new CliError(
-      failureLine(rep, {
-        meaning: (failInfo) => (noChallenge && failInfo === "badRequest" ? "no challenge password was sent (no --challenge), the likely reason" : undefined),
-        hint: (failInfo, text) => (!noChallenge && failInfo === "badRequest" ? challengeHint(text) : undefined),
-      }),
-      ExitCode.FAILURE,
-    );
-  }
+function assertSuccess(rep: CertRep & { caCertificates: Certificate[] }, options: EnrollmentOptions, polled: { polls: number; ms: number }): void {
+  if (rep.status === "FAILURE") throw new CliError(failureLine(rep, explainEnrollmentFailure(rep, options)), ExitCode.FAILURE);
   if (rep.status === "PENDING") {
     const waited = polled.polls > 0 ? ` after ${polled.polls} poll${polled.polls === 1 ? "" : "s"} over ${polled.ms / 1000} s` : "";
     throw new CliError(`PENDING: transaction ${rep.transactionId} is still pending${waited}; run the command again with the same key to poll`, ExitCode.PENDING);

@@ -11,7 +11,7 @@ export const FAIL_INFO_WORDS: Record<FailInfo, string> = {
   badAlg: "the CA does not recognize or support an algorithm of the request",
   badMessageCheck: "the CA could not verify the request's signature",
   badRequest: "the CA does not permit or support this request",
-  badTime: "the CA did not accept a time in the request (its signingTime, or a challenge that expired)",
+  badTime: "the CA did not accept a time (the request's signingTime, a challenge that expired, or the validity of the certificate that signed it)",
   badCertId: "the CA has no certificate matching this issuer and serial",
 };
 
