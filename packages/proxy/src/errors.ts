@@ -187,11 +187,17 @@ export class UpstreamError extends ProxyError {
   readonly reason: UpstreamFailureReason;
   /** The upstream's HTTP status, for reason `http`. */
   readonly status?: number;
+  /**
+   * For reason `http` with status 503 or 429: the upstream's `Retry-After`, in whole seconds from now (RFC 9110
+   * §10.2.3: delta-seconds, or an HTTP-date converted), when it sent a usable one. The proxy passes it on, clamped.
+   */
+  readonly retryAfterSeconds?: number;
 
-  constructor(reason: UpstreamFailureReason, message: string, options: ProxyErrorOptions & { status?: number } = {}) {
+  constructor(reason: UpstreamFailureReason, message: string, options: ProxyErrorOptions & { status?: number; retryAfterSeconds?: number } = {}) {
     super(message, options);
     this.reason = reason;
     if (options.status !== undefined) this.status = options.status;
+    if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

@@ -151,6 +151,29 @@ describe("upstream faults", () => {
     await stillServes();
   });
 
+  it("HTTP 503 / 429 from the upstream (busy, rate-limited) → 503 upstream busy with Retry-After: the upstream's seconds or date, clamped to 1–3600, else 30", async () => {
+    const cases: [number, Record<string, string>, string][] = [
+      [503, { "retry-after": "120" }, "120"],
+      [429, { "retry-after": "7" }, "7"],
+      [503, {}, "30"],
+      [503, { "retry-after": "soon" }, "30"],
+      [503, { "retry-after": "0" }, "1"],
+      [503, { "retry-after": "86400" }, "3600"],
+      [503, { "retry-after": new Date(Date.now() + 600_000).toUTCString() }, "600"],
+    ];
+    for (const [status, headers, expected] of cases) {
+      up.script(fault((_req, res) => res.writeHead(status, { "content-type": "text/plain", ...headers }).end(`busy at ${up.url}`)));
+      const res = await proxy.fetch(new Request("http://proxy.test/scep/h1,p1,ndes?operation=PKIOperation", { method: "POST", body: MSG }));
+      const retryAfter = res.headers.get("retry-after");
+      const text = await res.text();
+      // An HTTP-date has whole seconds and is read against the clock a moment later: 599 or 600.
+      const seen = headers["retry-after"]?.endsWith("GMT") && retryAfter === "599" ? "600" : retryAfter;
+      expect([res.status, text, seen]).toEqual([503, "upstream busy; retry later", expected]);
+      expect(events.at(-1)).toMatchObject({ outcome: "upstream_error", reason: "upstream_busy", upstream: { reason: "http", status } });
+    }
+    await stillServes();
+  });
+
   it("HTTP 400 / 403 / 413 from the upstream → the device gets 400 / 400 / 413, never a 5xx (its message is what was refused)", async () => {
     up.script(fault((_req, res) => res.writeHead(400, { "content-type": "text/plain" }).end(`bad message at ${up.url}`)));
     expect(await post()).toEqual({ status: 400, text: "upstream refused the request" });
@@ -191,9 +214,11 @@ describe("upstream faults", () => {
   });
 
   it("no answer body ever names the upstream URL or its credentials", async () => {
-    up.script(fault((_req, res) => res.writeHead(503).end(secretUrl)));
-    const r = await post();
-    expect(r.text).toBe("upstream failed");
+    for (const [status, text] of [[500, "upstream failed"], [503, "upstream busy; retry later"]] as const) {
+      up.script(fault((_req, res) => res.writeHead(status, { "retry-after": secretUrl }).end(secretUrl)));
+      const r = await post();
+      expect(r.text).toBe(text);
+    }
     expect(JSON.stringify(events)).not.toContain("Sup3rSecret");
     expect(up.seen.find((s) => s.operation === "PKIOperation")?.headers.authorization).toBe(`Basic ${Buffer.from("mdm-svc:Sup3rSecret").toString("base64")}`);
   });

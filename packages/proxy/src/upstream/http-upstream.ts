@@ -206,7 +206,8 @@ export class HttpUpstream implements Upstream {
     try {
       if (response.status < 200 || response.status > 299) {
         await response.body?.cancel().catch(() => undefined);
-        throw new UpstreamError("http", `upstream answered HTTP ${response.status}`, { status: response.status });
+        const retryAfterSeconds = response.status === 503 || response.status === 429 ? parseRetryAfter(response.headers.get("retry-after"), Date.now()) : undefined;
+        throw new UpstreamError("http", `upstream answered HTTP ${response.status}`, { status: response.status, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) });
       }
       const declared = Number(response.headers.get("content-length") ?? NaN);
       if (declared > this.#maxResponse) {
@@ -222,4 +223,18 @@ export class HttpUpstream implements Upstream {
       timeout.clear();
     }
   }
+}
+
+/**
+ * A `Retry-After` value (RFC 9110 §10.2.3: delta-seconds, or an HTTP-date) as whole seconds from `nowMs`, or
+ * undefined when absent or unreadable. A date in the past is 0.
+ */
+export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
+  if (value === null) return undefined;
+  const v = value.trim();
+  if (/^\d{1,10}$/.test(v)) return Number(v);
+  // An HTTP-date always names its weekday and GMT (IMF-fixdate, or the obsolete RFC 850 / asctime forms).
+  if (!/^[A-Za-z]{3}/.test(v)) return undefined;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - nowMs) / 1000));
 }
