@@ -20,6 +20,7 @@
 export { openFileCa } from "./open-file-ca.js";
 export { FileRevocationStore, REVOCATIONS_FILE, CRL_NUMBERS_FILE } from "./revocation-file.js";
 export type { FileRevocationStoreOptions } from "./revocation-file.js";
+export { processRuns, processStartTime } from "./process-identity.js";
 export type {
   CertificatePage,
   FileCa,

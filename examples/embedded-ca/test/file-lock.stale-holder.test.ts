@@ -2,39 +2,23 @@
 // is gone is taken over, even when its pid now names another running process (a container restarted on a kept
 // volume gives its new processes the same small pids), while a lock whose holder still runs is waited for.
 // Linux only (/proc/<pid>/stat names a process by pid and start time); a real process (sleep) holds the reused pid.
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { CRL_NUMBERS_FILE, FileRevocationStore, openFileCa } from "../src/index.js";
-import { processStartTime } from "../src/lib/file-lock.js";
-import { tempDir } from "./helpers.js";
-
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) child.kill("SIGKILL");
-});
-
-/** A running process that is not this one: the pid a crashed holder's lock now names. */
-async function otherProcess(): Promise<{ pid: number; started: string }> {
-  const child = spawn("sleep", ["60"], { stdio: "ignore" });
-  children.push(child);
-  await new Promise<void>((resolve, reject) => child.once("spawn", resolve).once("error", reject));
-  const started = await processStartTime(child.pid!);
-  if (started === undefined) throw new Error("no start time for a running child");
-  return { pid: child.pid!, started };
-}
+import { describe, expect, it } from "vitest";
+import { CRL_NUMBERS_FILE, FileRevocationStore, openFileCa, processRuns, processStartTime } from "../src/index.js";
+import { otherProcess, tempDir } from "./helpers.js";
 
 const lockLine = (pid: number, started: string): string => `${JSON.stringify({ pid, host: hostname(), nonce: "0123456789abcdef", started })}\n`;
 
 describe.skipIf(!existsSync("/proc/self/stat"))("data-directory lock files: a crashed holder's pid reused by a running process", () => {
-  it("processStartTime names this process and a child by their start time, and a pid that runs nothing by undefined", async () => {
-    const own = await processStartTime(process.pid);
+  it("processStartTime names this process and a child by their start time, and a pid that runs nothing by undefined; processRuns tells the child from a crashed holder of its pid", async () => {
+    const own = processStartTime(process.pid);
     expect(own).toMatch(/^\d+$/);
-    const { started } = await otherProcess();
+    const { pid, started } = await otherProcess();
     expect(BigInt(started) >= BigInt(own!)).toBe(true); // the child started after this process
-    expect(await processStartTime(2 ** 22 + 1)).toBeUndefined(); // above Linux's pid_max
+    expect(processStartTime(2 ** 22 + 1)).toBeUndefined(); // above Linux's pid_max
+    expect([processRuns(pid, started), processRuns(pid), processRuns(pid, String(BigInt(started) - 1n)), processRuns(2 ** 22 + 1)]).toEqual([true, true, false, false]);
   });
 
   it("crl-numbers.lock naming a pid that now runs another process (another start time) is taken over at once, not waited on for 10 s and refused", async () => {

@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll } from "vitest";
+import { afterAll, afterEach } from "vitest";
+import { processStartTime } from "../src/index.js";
 
 export const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -130,4 +131,23 @@ export function spawnCaChild(args: string[]): CaChild {
 /** Serial numbers from `ISSUED <serial>` lines. */
 export function issuedSerials(lines: readonly string[]): string[] {
   return lines.filter((l) => l.startsWith("ISSUED ")).map((l) => l.slice("ISSUED ".length));
+}
+
+const sleepers: { kill(signal: NodeJS.Signals): boolean }[] = [];
+// Registered once per test file, like tempDir's cleanup.
+afterEach(() => {
+  for (const child of sleepers.splice(0)) child.kill("SIGKILL");
+});
+
+/**
+ * A running process that is not this one (`sleep 60`, killed after the test), with its start time
+ * (`processStartTime`, Linux): the pid a crashed lock holder's file names once another process has it.
+ */
+export async function otherProcess(): Promise<{ pid: number; started: string }> {
+  const child = spawn("sleep", ["60"], { stdio: "ignore" });
+  sleepers.push(child);
+  await new Promise<void>((resolve, reject) => child.once("spawn", resolve).once("error", reject));
+  const started = processStartTime(child.pid!);
+  if (started === undefined) throw new Error("no start time for a running child");
+  return { pid: child.pid!, started };
 }

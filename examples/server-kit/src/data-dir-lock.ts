@@ -8,11 +8,13 @@
 // holds it) and with --redis-url (replicas share a data directory by design: README "Several replicas, one Redis").
 //
 // The lock is published like the CA files (temp file + link: it is complete or absent). A lock whose process is gone
-// (pid not running: a kill -9, a crash; another host name: a recreated container) is stale and taken over; it is moved aside by rename first and
+// (pid not running: a kill -9, a crash; another host name: a recreated container; on Linux, a pid that now names a
+// process started at another time: a container restarted on a kept volume gives its processes the same small pids) is stale and taken over; it is moved aside by rename first and
 // checked to be the stale file (same inode), so two starts racing to take over one stale lock cannot both win.
 import { linkSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { processRuns, processStartTime } from "@scep-examples/embedded-ca";
 import { ConfigError } from "./errors.js";
 import { fileErrorReason } from "./file-error.js";
 
@@ -24,6 +26,8 @@ interface Holder {
   pid: number;
   host: string;
   startedAt: string;
+  /** The process's start time (`/proc/<pid>/stat` field 22, clock ticks since boot); absent where there is no /proc. */
+  started?: string;
 }
 
 /** A held lock: `release()` removes the file if it is still this start's (synchronous: it runs in process `exit`). */
@@ -38,7 +42,7 @@ function readHolder(path: string): { holder: Holder | undefined; ino: number } |
     let holder: Holder | undefined;
     try {
       const value = JSON.parse(readFileSync(path, "utf8")) as Partial<Holder>;
-      if (Number.isSafeInteger(value.pid) && typeof value.host === "string") holder = value as Holder;
+      if (Number.isSafeInteger(value.pid) && typeof value.host === "string" && (value.started === undefined || typeof value.started === "string")) holder = value as Holder;
     } catch {
       holder = undefined; // not ours, or emptied: stale
     }
@@ -49,28 +53,18 @@ function readHolder(path: string): { holder: Holder | undefined; ino: number } |
   }
 }
 
-/** Whether `pid` runs on this host (EPERM: it runs, as another user). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Lock files held by this process (a second server started in it on one data directory is refused too). */
 const heldHere = new Set<string>();
 
 /**
- * Whether the holder still runs: on this host, with a running pid that is not this process's, or is this process's
- * and holds the lock here. A lock written under another host name, or under this process's pid by an earlier process
+ * Whether the holder still runs: on this host, with a running pid that is not this process's (and, where the lock
+ * recorded it, the same start time), or is this process's and holds the lock here. A lock written under another host name, or under this process's pid by an earlier process
  * (a container restarted on a kept volume starts as pid 1 again), is stale: the data directory must be on a local
  * file system, so such a lock was left by a process that is gone.
  */
 function live(holder: Holder, path: string): boolean {
   if (holder.host !== hostname()) return false;
-  return holder.pid === process.pid ? heldHere.has(path) : running(holder.pid);
+  return holder.pid === process.pid ? heldHere.has(path) : processRuns(holder.pid, holder.started);
 }
 
 /**
@@ -79,7 +73,8 @@ function live(holder: Holder, path: string): boolean {
  */
 export function lockDataDir(dataDir: string): DataDirLock {
   const path = join(dataDir, LOCK_FILE);
-  const mine: Holder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
+  const started = processStartTime(process.pid);
+  const mine: Holder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), ...(started === undefined ? {} : { started }) };
   const temporary = join(dataDir, `.${LOCK_FILE}.${process.pid}.tmp`);
   let ino: number;
   try {

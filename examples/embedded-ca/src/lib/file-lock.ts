@@ -6,13 +6,13 @@
 // nonce, and on Linux the process's start time from /proc/<pid>/stat). A holder that is gone (its pid is not running
 // on this host, another host name, this process's pid without the nonce held here, or its pid now names a process
 // that started at another time: a kill -9, a crash, a container restarted on a kept volume, whose new processes get
-// the same small pids) is stale: the lock is
-// moved aside by rename and removed if it is the very file judged stale (same inode), else put back, so two waiters
-// taking over one stale lock cannot both win. Needs a local file system with hard links (not NFS), as the rest of
+// the same small pids; see ../process-identity.ts) is stale: the lock is moved aside by rename and removed if it is the
+// very file judged stale (same inode), else put back, so two waiters taking over one stale lock cannot both win. Needs a local file system with hard links (not NFS), as the rest of
 // the data directory does.
 import { randomBytes } from "node:crypto";
 import { link, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
+import { processRuns, processStartTime } from "../process-identity.js";
 
 /** How long {@link withFileLock} waits for a live holder before it gives up (ms). */
 const WAIT_MS = 10_000;
@@ -25,45 +25,13 @@ interface Holder {
   started?: string;
 }
 
-/**
- * When process `pid` started (field 22 of `/proc/<pid>/stat`, clock ticks since boot, as a decimal string), or
- * undefined where it cannot be read (no /proc: not Linux; the process is gone). With the pid it names one process:
- * a pid reused after a crash (the workers of a restarted container get the same small pids) has another start time.
- */
-export async function processStartTime(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, "latin1");
-    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so count fields after its last ')'.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const started = fields[22 - 3];
-    return started && /^\d+$/.test(started) ? started : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** This process's start time, read once. */
-let ownStart: Promise<string | undefined> | undefined;
-
 /** Nonces of the locks this process holds now. */
 const heldHere = new Set<string>();
 
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-async function live(holder: Holder): Promise<boolean> {
+function live(holder: Holder): boolean {
   if (holder.host !== hostname()) return false;
   if (holder.pid === process.pid) return heldHere.has(holder.nonce);
-  if (!running(holder.pid)) return false;
-  if (holder.started === undefined) return true; // written without a start time: the pid is all there is to go on
-  const started = await processStartTime(holder.pid);
-  return started === undefined || started === holder.started;
+  return processRuns(holder.pid, holder.started);
 }
 
 async function readHolder(path: string): Promise<{ holder: Holder | undefined; ino: number } | undefined> {
@@ -93,8 +61,7 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * into their own typed error.
  */
 export async function withFileLock<T>(path: string, run: () => Promise<T>): Promise<T> {
-  ownStart ??= processStartTime(process.pid);
-  const started = await ownStart;
+  const started = processStartTime(process.pid);
   const mine: Holder = { pid: process.pid, host: hostname(), nonce: randomBytes(8).toString("hex"), ...(started === undefined ? {} : { started }) };
   const temporary = `${path}.${mine.nonce}.tmp`;
   await writeFile(temporary, `${JSON.stringify(mine)}\n`, { mode: 0o644 });
@@ -112,7 +79,7 @@ export async function withFileLock<T>(path: string, run: () => Promise<T>): Prom
       }
       const current = await readHolder(path);
       if (!current) continue; // released meanwhile
-      if (current.holder && (await live(current.holder))) {
+      if (current.holder && live(current.holder)) {
         if (Date.now() > deadline) throw new Error(`${path} is held by pid ${current.holder.pid} for over ${WAIT_MS / 1000} s`);
         await pause(Math.min(2 + round, 20));
         continue;
