@@ -247,7 +247,7 @@ describe("renew: a FAILURE line never contradicts the CA's failInfoText (the tex
       2,
       `${NO_RENEWAL_CAP}FAILURE: badRequest: the CA does not permit or support this request (the CA said "the renewal is not signed by a certificate of this CA"); ${why}: renew it at the CA that issued it, or give --challenge without --renewal-req to enroll here anew\n`,
     ]);
-    // the CA's own certificate (self-signed, so issued by the CA) is not called foreign: the missing challenge stays the likely reason
+    // the CA's own certificate (self-signed, so issued by the CA) is not called foreign, and a text not about the challenge gets no challenge guess
     const own = await renewIn("own-renewalreq", server.ca, ["--renewal-req"]);
     expect(own.stderr).toBe(`${NO_RENEWAL_CAP}FAILURE: badRequest: the CA does not permit or support this request (the CA said "the renewal is not signed by a certificate of this CA")\n`);
   });
@@ -324,6 +324,41 @@ describe("transport failures exit 4", () => {
       await new Promise((resolve) => http.close(resolve));
     }
   });
+
+  it("a --url that is no SCEP endpoint (a health check, an admin page, a 404, a 503): one line with the status and content type, exit 4, and what to check", async () => {
+    // what the example servers answer at /healthz, /admin/scep, a typo and when shedding load, for any ?operation=
+    const http = createServer((req, res) => {
+      const path = new URL(req.url!, "http://x").pathname;
+      if (path === "/healthz") res.writeHead(200, { "content-type": "text/plain; charset=utf-8" }).end("ok");
+      else if (path === "/admin/scep") res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end("<!doctype html><title>SCEP admin</title>");
+      else if (path === "/busy") res.writeHead(503, { "content-type": "text/plain", "retry-after": "1" }).end("too many requests in flight");
+      else res.writeHead(404, { "content-type": "text/plain" }).end(`Cannot GET ${path}`);
+    });
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    const path = "is the path in --url a SCEP endpoint? (the example servers: /scep)";
+    const cert = "CA certificates (application/x-x509-ca-cert or application/x-x509-ca-ra-cert)";
+    const later = "the server at --url is there but cannot answer now: try again later, and check that the path in --url is a SCEP endpoint (the example servers: /scep)";
+    const cases = [
+      ["/healthz", ["getcacert"], `GetCACert: HTTP 200 with content-type text/plain; charset=utf-8, not ${cert}: ${path}`],
+      ["/healthz", ["enroll", "--challenge", "pw", "--cn", "d", "--out", "c.pem"], `GetCACert: HTTP 200 with content-type text/plain; charset=utf-8, not ${cert}: ${path}`],
+      ["/admin/scep", ["getcacert"], `GetCACert: HTTP 200 with content-type text/html; charset=utf-8, not ${cert}: ${path}`],
+      ["/admin/scep", ["getcacaps"], `GetCACaps: HTTP 200 with content-type text/html; charset=utf-8, not a capability list (text/plain): ${path}`],
+      ["/admin/scep", ["getcert", "--serial", "01"], `GetCACert: HTTP 200 with content-type text/html; charset=utf-8, not ${cert}: ${path}`],
+      // GetCACaps then GetCACert both refused: GetCACert's line alone, no "assuming no capabilities" warning before it
+      ["/scpe", ["enroll", "--challenge", "pw", "--cn", "d", "--out", "c.pem"], `GetCACert: HTTP 404 (Cannot GET /scpe): ${path}`],
+      ["/busy", ["enroll", "--challenge", "pw", "--cn", "d", "--out", "c.pem"], `GetCACert: HTTP 503 (too many requests in flight): ${later}`],
+      ["/busy", ["getcacaps"], `GetCACaps: HTTP 503 (too many requests in flight): ${later}`],
+    ] as const;
+    try {
+      for (const [at, args, line] of cases) {
+        const r = await runCli([...args, "--url", `${base}${at}`], { cwd: workDir("not-scep") });
+        expect([at, args[0], r.code, r.stdout, r.stderr]).toEqual([at, args[0], 4, "", `scep: ${line}\n`]);
+      }
+    } finally {
+      await new Promise((resolve) => http.close(resolve));
+    }
+  }, 120_000);
 
   it("a CA that never answers, after --timeout", async () => {
     server = await startFakeScepServer("hang");

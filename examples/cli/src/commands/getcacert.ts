@@ -8,6 +8,7 @@ import { COMMON_HELP, COMMON_OPTIONS, parse, timeoutOption, urlOption } from "..
 import { PIN_HELP, PIN_OPTIONS, pinOptions } from "../lib/ca-pin.js";
 import type { Command } from "../lib/command.js";
 import { assertWritable, fingerprint, pemBundle, writeOutput } from "../lib/files.js";
+import { scepFetch } from "../lib/scep-fetch.js";
 
 const GETCACERT_OPTIONS = { ...COMMON_OPTIONS, ...PIN_OPTIONS, out: { type: "string" } } as const;
 
@@ -35,7 +36,7 @@ Exit codes: 0 ok, 4 HTTP/network error, 5 the CA does not match the pin,
     const v = parse("getcacert", argv, GETCACERT_OPTIONS);
     if (v.out !== undefined) assertWritable(ctx, "getcacert", "--out", v.out);
     const pin = pinOptions(ctx, "getcacert", v);
-    const client = new ScepClient({ url: urlOption("getcacert", v.url), timeoutMs: timeoutOption("getcacert", v.timeout), ...pin });
+    const client = new ScepClient({ url: urlOption("getcacert", v.url), timeoutMs: timeoutOption("getcacert", v.timeout), ...pin, fetch: scepFetch });
     const certs = await client.getCaCert();
     const recipient = selectRecipient(certs);
     for (const cert of certs) {

@@ -10,6 +10,7 @@ import type { CliPin } from "./ca-pin.js";
 import { CliError, ExitCode } from "./exit.js";
 import type { Context } from "./context.js";
 import { failureLine } from "./failure.js";
+import { scepFetch } from "./scep-fetch.js";
 
 /** What {@link enrollWithCa} needs. */
 export interface EnrollmentOptions {
@@ -47,6 +48,9 @@ async function caCapabilities(ctx: Context, client: ScepClient): Promise<CaCaps>
     // Old CAs answer GetCACaps with 404/500: carry on with RFC defaults. A
     // refused connection or a timeout would only fail again on GetCACert.
     if (isScepError(error) && error.code === "ERR_TRANSPORT" && (error as { status?: number }).status !== undefined) {
+      // Warn only about a CA that answers GetCACert: a --url that is no SCEP endpoint (404 to both) or a server that
+      // cannot answer (503 to both) ends with GetCACert's one line, not a warning and then that line.
+      await client.getCaCert();
       ctx.err(`warning: ${error.message}; assuming no capabilities`);
       return parseCaCaps("");
     }
@@ -139,7 +143,7 @@ function assertSuccess(rep: CertRep & { caCertificates: Certificate[] }, options
  * rest of what the CA sent. FAILURE and PENDING end as {@link CliError}s.
  */
 export async function enrollWithCa(ctx: Context, options: EnrollmentOptions): Promise<Certificate[]> {
-  const client = new ScepClient({ url: options.url, timeoutMs: options.timeoutMs, ...options.pin });
+  const client = new ScepClient({ url: options.url, timeoutMs: options.timeoutMs, ...options.pin, fetch: scepFetch });
   const caps = await caCapabilities(ctx, client);
   warnAlgorithms(ctx, caps, options);
   // Never announce a wait --max-poll does not allow: with --max-poll 1 and --poll-interval 5, poll after 1 s.

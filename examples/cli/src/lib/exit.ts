@@ -57,7 +57,9 @@ interface SocketError extends Error {
 }
 
 const CHECK_URL_IS_SCEP = "is --url a SCEP server, with the right http:// or https://?";
-const CHECK_PATH = "is the path in --url a SCEP endpoint? (the example servers: /scep)";
+/** What to check when the server at --url answers, but not as SCEP. */
+export const CHECK_PATH = "is the path in --url a SCEP endpoint? (the example servers: /scep)";
+const CHECK_SERVER = "the server at --url is there but cannot answer now: try again later, and check that the path in --url is a SCEP endpoint (the example servers: /scep)";
 const CHECK_NETWORK = "check the address in --url and the network (route, firewall, VPN)";
 const TLS_CODE = /^(ERR_SSL_|ERR_TLS_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_)/;
 
@@ -127,14 +129,18 @@ export function urlOption(argv: readonly string[]): URL | undefined {
  */
 export function describeError(error: unknown, url?: URL): { message: string; exitCode: number } {
   if (error instanceof CliError) return { message: error.message, exitCode: error.exitCode };
+  // A reply to GetCACaps/GetCACert that is not SCEP (scep-fetch.ts): ScepClient wraps the CliError as its cause.
+  if (isScepError(error) && error.cause instanceof CliError) return { message: error.cause.message, exitCode: error.cause.exitCode };
   if (isScepError(error)) {
     if (error.code === "ERR_TRANSPORT") {
       // "GetCACaps: fetch failed" says nothing; name the socket error instead.
       const reason = networkReason(error.cause, url);
       const operation = error.message.split(":", 1)[0];
-      // A 404 to the first GET (every command starts with GetCACaps or GetCACert): the URL's path is not a SCEP endpoint.
+      // An error status to the first GETs (every command starts with GetCACaps or GetCACert): a 4xx, the URL's path is
+      // not a SCEP endpoint; a 5xx (a 503 of a server shedding load, a proxy's 502), the server cannot answer now.
       const status = (error as { status?: unknown }).status;
-      const hint = status === 404 && (operation === "GetCACaps" || operation === "GetCACert") ? `: ${CHECK_PATH}` : "";
+      const first = operation === "GetCACaps" || operation === "GetCACert";
+      const hint = !first || typeof status !== "number" ? "" : status >= 500 || status === 429 ? `: ${CHECK_SERVER}` : status >= 400 ? `: ${CHECK_PATH}` : "";
       return { message: reason ? `${operation}: ${reason}` : `${error.message}${hint}`, exitCode: ExitCode.TRANSPORT };
     }
     if (error.code === "ERR_CA_PIN_MISMATCH") return { message: `${error.message}; nothing was sent`, exitCode: ExitCode.CA_PIN_MISMATCH };

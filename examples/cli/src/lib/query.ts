@@ -12,6 +12,7 @@ import { CliError, ExitCode, UsageError } from "./exit.js";
 import { failureLine } from "./failure.js";
 import { readInput } from "./files.js";
 import { isRsa, loadKeyPair } from "./keys.js";
+import { scepFetch } from "./scep-fetch.js";
 
 /** Options `getcert` and `getcrl` take for the requester's identity. */
 export const SIGNER_HELP = `  --key FILE          the requester's private key, PEM; with --cert it signs the
@@ -60,7 +61,7 @@ export async function query(
   options: { url: string; timeoutMs: number; pin: CliPin; signer: LocalKey; operation: "GetCert" | "GetCRL"; explain?: Parameters<typeof failureLine>[1] },
   build: (recipient: Certificate, caCertificates: Certificate[]) => Promise<BuiltRequest>,
 ): Promise<{ rep: CertRep; caCertificates: Certificate[] }> {
-  const client = new ScepClient({ url: options.url, timeoutMs: options.timeoutMs, ...options.pin });
+  const client = new ScepClient({ url: options.url, timeoutMs: options.timeoutMs, ...options.pin, fetch: scepFetch });
   const caCertificates = await client.getCaCert();
   const request = await build(selectRecipient(caCertificates), caCertificates);
   const rep = await readCertRep(await client.pkiOperation(request.der), { decrypter: options.signer, caCertificates, request });
