@@ -22,7 +22,7 @@ export async function decide(transactionId: string, decision: "issue" | "upload"
     else await server.reject("corp", transactionId, { failInfo: "badRequest", failInfoText: "unknown device" });
     return 200;
   } catch (e) {
-    if (isScepError(e) && e.code === "ERR_TRANSACTION_STATE") return 409; // not pending (any more)
+    if (isScepError(e) && e.code === "ERR_TRANSACTION_STATE") return 404; // no pending transaction with this ID (any more)
     if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return 503;
     throw e; // ERR_INVALID_ARGUMENT (no profile "corp", or device-42.pem is not for this CSR's key), ERR_ISSUE_HOOK, or what the hook threw
   }
