@@ -127,7 +127,7 @@ describe("refused renewals", () => {
     for (const challenge of [CHALLENGE, undefined]) {
       const { rep } = await send(s.server, old, { renewal: true, ...(challenge ? { challenge } : {}) });
       expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badTime", failInfoText: "the certificate being renewed is expired or not yet valid" });
-      expect(s.log.events.at(-1)).toMatchObject({ operation: "RenewalReq", outcome: "failure", reason: "renewal_expired", failInfo: "badTime" });
+      expect(s.log.events.at(-1)).toMatchObject({ operation: "RenewalReq", outcome: "failure", reason: "renewal_expired", failInfo: "badTime", renewal: true });
     }
     expect(s.calls).toEqual([]);
   });
@@ -148,7 +148,8 @@ describe("refused renewals", () => {
     for (const challenge of ["wrong", undefined]) {
       const { rep } = await send(s.server, old, { renewal: false, ...(challenge ? { challenge } : {}) });
       expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badTime", failInfoText: "the certificate being renewed is expired or not yet valid" });
-      expect(s.log.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "failure", reason: "renewal_expired", failInfo: "badTime" });
+      // taken as a first enrollment, so the event's reason and `renewal` agree: not "renewal_expired" with renewal: false
+      expect(s.log.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "failure", reason: "signer_expired", failInfo: "badTime", renewal: false });
     }
     expect(s.calls).toEqual([]);
   });
@@ -175,7 +176,7 @@ describe("a revoked old certificate (isRevoked hook) authenticates nothing", () 
     const s = revokedSetup();
     const { rep } = await send(s.server, old, { renewal: true, challenge: CHALLENGE });
     expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badCertId", failInfoText: "the certificate being renewed was revoked" });
-    expect(s.log.events.at(-1)).toMatchObject({ operation: "RenewalReq", outcome: "failure", reason: "renewal_revoked", failInfo: "badCertId" });
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "RenewalReq", outcome: "failure", reason: "renewal_revoked", failInfo: "badCertId", renewal: true });
     expect(s.asked).toEqual([oldCert.serialNumberHex]);
     expect(s.calls).toEqual([]);
   });
@@ -183,6 +184,7 @@ describe("a revoked old certificate (isRevoked hook) authenticates nothing", () 
   it("a PKCSReq signed by it is a first enrollment: SUCCESS with a valid challenge (not a renewal), badCertId without", async () => {
     const s = revokedSetup();
     expect((await send(s.server, old, { renewal: false })).rep).toMatchObject({ status: "FAILURE", failInfo: "badCertId", failInfoText: "the certificate being renewed was revoked" });
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "failure", reason: "signer_revoked", failInfo: "badCertId", renewal: false });
     expect(s.calls).toEqual([]);
     const { rep } = await send(s.server, old, { renewal: false, challenge: CHALLENGE });
     expect(rep.status).toBe("SUCCESS");

@@ -147,7 +147,8 @@ export interface ScepProfile {
    * Whether a certificate was revoked. A stored ISSUED certificate that is revoked (or expired) is never handed
    * out again (RFC 8894 §3.3.3): a re-sent PKCSReq is treated as a new enrollment, a CertPoll gets FAILURE badCertId.
    * A revoked certificate of this CA does not authenticate a renewal either: a RenewalReq signed by one gets FAILURE
-   * badCertId (`renewal_revoked`), a PKCSReq signed by one needs a valid challenge like a first enrollment.
+   * badCertId (`renewal_revoked`), a PKCSReq signed by one needs a valid challenge like a first enrollment
+   * (without one: badCertId, event reason `signer_revoked`, `renewal: false`).
    */
   isRevoked?: (certificate: Certificate) => boolean | Promise<boolean>;
   /** PENDING transactions (default: a {@link MemoryTransactionStore} with the server's clock). */

@@ -50,12 +50,15 @@ export const policy: Phase = {
       if (!signer.isIssuedBy(p.ca)) {
         if (e.renewal) return failure(ctx, p, req, "badRequest", "renewal_not_chained", "the renewal is not signed by a certificate of this CA");
       } else if (signer.notAfter.getTime() < t.getTime() || signer.notBefore.getTime() > t.getTime()) {
-        const lapsed = { failInfo: "badTime" as const, reason: "renewal_expired", text: "the certificate being renewed is expired or not yet valid" };
+        // The event reason agrees with the event's `renewal`: a RenewalReq is a renewal (`renewal_expired`); a PKCSReq
+        // signed by a lapsed certificate is taken as a first enrollment (`renewal: false`), refused as `signer_expired`
+        // when its challenge does not pass. The client's text is the same: in its usage both were renewals.
+        const lapsed = { failInfo: "badTime" as const, reason: e.renewal ? "renewal_expired" : "signer_expired", text: "the certificate being renewed is expired or not yet valid" };
         if (e.renewal) return failure(ctx, p, req, lapsed.failInfo, lapsed.reason, lapsed.text);
         e.unusableSigner = lapsed;
       } else if (p.isRevoked && (await p.isRevoked(signer))) {
         // A revoked certificate authenticates nothing (the same rule as for a stored certificate, issue 6 §3).
-        const revoked = { failInfo: "badCertId" as const, reason: "renewal_revoked", text: "the certificate being renewed was revoked" };
+        const revoked = { failInfo: "badCertId" as const, reason: e.renewal ? "renewal_revoked" : "signer_revoked", text: "the certificate being renewed was revoked" };
         if (e.renewal) return failure(ctx, p, req, revoked.failInfo, revoked.reason, revoked.text);
         e.unusableSigner = revoked;
       } else {
