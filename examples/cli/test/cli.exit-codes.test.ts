@@ -232,7 +232,7 @@ describe("renew: a FAILURE line never contradicts the CA's failInfoText (the tex
   it("--cert from another CA (same name, other key): named as the likely reason, checked against GetCACert by signature, not the missing challenge", async () => {
     const other = await opensslCreateCa({ subject: "/O=scep-sdk tests/CN=Fake SCEP CA" });
     const issuer = Certificate.from(other.certPem).issuer;
-    const why = `--cert old.pem was not issued by this CA (its issuer ${issuer} signed none of the CA certificates GetCACert returned)`;
+    const why = `--cert old.pem was not issued by this CA (its issuer is ${issuer}, and none of the CA certificates GetCACert returned signed it)`;
     server = await startFakeScepServer("failure", { failure: { failInfo: "badRequest", failInfoText: "no challenge password in the CSR" } });
     const pkcsReq = await renewIn("foreign-pkcsreq", other, []);
     expect([pkcsReq.code, pkcsReq.stdout, pkcsReq.stderr]).toEqual([

@@ -104,7 +104,7 @@ function explainEnrollmentFailure(rep: CertRep & { caCertificates: Certificate[]
   const renewing = options.renewing;
   // Checked against the CA certificates GetCACert returned before the request was sent: issuer name and signature.
   const foreign = renewing && rep.caCertificates.length > 0 && !rep.caCertificates.some((ca) => renewing.certificate.isIssuedBy(ca));
-  const foreignWhy = foreign ? `--cert ${renewing.file} was not issued by this CA (its issuer ${renewing.certificate.issuer} signed none of the CA certificates GetCACert returned)` : "";
+  const foreignWhy = foreign ? `--cert ${renewing.file} was not issued by this CA (its issuer is ${renewing.certificate.issuer}, and none of the CA certificates GetCACert returned signed it)` : "";
   return {
     meaning: (failInfo) => {
       const text = rep.failInfoText || undefined;
