@@ -28,7 +28,7 @@ export function processStartTime(pid: number): string | undefined {
 }
 
 /**
- * Whether the process a lock names still runs on this host: `pid` runs (EPERM: as another user), and when the lock
+ * Whether the process a lock names still runs on this host: `pid` (a positive integer) runs (EPERM: as another user), and when the lock
  * recorded a start time (`started`, from {@link processStartTime}) and this host can read the pid's, they are equal.
  * Without either start time the pid alone decides.
  *
@@ -41,6 +41,8 @@ export function processStartTime(pid: number): string | undefined {
  * ```
  */
 export function processRuns(pid: number, started?: string): boolean {
+  // 0 and negative pids name process groups (kill(0, 0) succeeds for this one's): never a holder.
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
   } catch (e) {

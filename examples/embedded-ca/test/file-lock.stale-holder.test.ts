@@ -18,7 +18,7 @@ describe.skipIf(!existsSync("/proc/self/stat"))("data-directory lock files: a cr
     const { pid, started } = await otherProcess();
     expect(BigInt(started) >= BigInt(own!)).toBe(true); // the child started after this process
     expect(processStartTime(2 ** 22 + 1)).toBeUndefined(); // above Linux's pid_max
-    expect([processRuns(pid, started), processRuns(pid), processRuns(pid, String(BigInt(started) - 1n)), processRuns(2 ** 22 + 1)]).toEqual([true, true, false, false]);
+    expect([processRuns(pid, started), processRuns(pid), processRuns(pid, String(BigInt(started) - 1n)), processRuns(2 ** 22 + 1), processRuns(0), processRuns(-1)]).toEqual([true, true, false, false, false, false]);
   });
 
   it("crl-numbers.lock naming a pid that now runs another process (another start time) is taken over at once, not waited on for 10 s and refused", async () => {
@@ -27,6 +27,14 @@ describe.skipIf(!existsSync("/proc/self/stat"))("data-directory lock files: a cr
     writeFileSync(join(dir, `${CRL_NUMBERS_FILE}.lock`), lockLine(pid, String(BigInt(started) - 1n)));
     expect(await new FileRevocationStore(dir).nextCrlNumber()).toBe(1n);
     expect(existsSync(join(dir, `${CRL_NUMBERS_FILE}.lock`))).toBe(false);
+  }, 30_000);
+
+  it("a lock naming pid 0 or -1 (a process group, not a process: kill(0, 0) succeeds) is stale, not waited on", async () => {
+    for (const pid of [0, -1]) {
+      const dir = tempDir("file-lock-");
+      writeFileSync(join(dir, `${CRL_NUMBERS_FILE}.lock`), `${JSON.stringify({ pid, host: hostname(), nonce: "0123456789abcdef" })}\n`);
+      expect(await new FileRevocationStore(dir).nextCrlNumber()).toBe(1n);
+    }
   }, 30_000);
 
   it("ca.crl.lock likewise: FileCa.crl() signs and publishes at once", async () => {
