@@ -3,7 +3,7 @@
  * second is refused with one line naming the first one's pid, before it creates anything (each would keep its own
  * revocations and CRL numbers in memory and write <data-dir>/ca.crl over the other's). The lock is released on
  * SIGTERM, taken over from a process killed with SIGKILL, and held by a --workers primary for its workers. Replicas
- * that share a data directory through Redis are not locked: multi-replica.redis.test.ts runs two on one directory.
+ * of one Redis share it, and a server of another store is refused: example.data-dir-lock.stores.test.ts.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,17 +1,24 @@
-// One server per data directory, unless the directory is meant to be shared.
+// Who may serve from a data directory: the servers of one store only.
 //
-// What two servers started on one data directory (two processes, not `--workers`) share safely: the CA (created
-// race-free on first start), serial numbers (an epoch each), the index, revocations and CRL numbers (O_APPEND lines in
-// index.jsonl and revocations.jsonl; crl-numbers and ca.crl replaced under their own lock files). What they do not: without --redis-url each keeps its own PENDING
-// transactions and one-time challenges in memory. So a start takes `<data-dir>/server.lock` (its pid, host and start time), and a
-// second start while that process runs is refused with one line. Not taken: by `--workers` workers (their primary
-// holds it) and with --redis-url (replicas share a data directory by design: README "Several replicas, one Redis").
+// What servers started on one data directory (processes, not `--workers`) share safely: the CA (created race-free on
+// first start), serial numbers (an epoch each), the index (O_APPEND lines in index.jsonl) and the published CRL. What
+// they share only if they share a store: revocations and CRL numbers (in Redis with --redis-url, else in
+// revocations.jsonl and crl-numbers), PENDING transactions and one-time challenges (in Redis, else in one process's
+// memory). A file-backed server beside Redis replicas would revoke where they never look (a revoked certificate renews
+// through them) and number the shared ca.crl from another sequence. So every start, with or without Redis, takes
+// `<data-dir>/server.lock`: one JSON line naming the store (`files`, or the Redis URL without credentials, query or
+// fragment, and the key prefix) and its holders (pid, host, start time). A start whose store is the one named joins
+// when that store is Redis (replicas); any other start is refused with one line while a holder runs. Not taken by
+// `--workers` workers (their primary holds it for them).
 //
-// The lock is published like the CA files (temp file + link: it is complete or absent). A lock whose process is gone
-// (pid not running: a kill -9, a crash; another host name: a recreated container; on Linux, a pid that now names a
-// process started at another time: a container restarted on a kept volume gives its processes the same small pids) is stale and taken over; it is moved aside by rename first and
-// checked to be the stale file (same inode), so two starts racing to take over one stale lock cannot both win.
-import { linkSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, mkdirSync } from "node:fs";
+// Every read-modify-write of server.lock happens under `server.lock.guard`, a lock file held for a few milliseconds
+// (published by link: complete or absent; a guard whose holder is gone is moved aside by rename and removed only if
+// it is the very file judged stale, same inode), so two starts at the same moment cannot both win, and server.lock is
+// replaced whole (temp file + rename). A holder that is gone (pid not running on this host, another host name: a
+// recreated container, or its pid now naming a process that started at another time) is dropped: a lock left by a
+// kill -9 is taken over. Synchronous throughout: release runs in process `exit`. Needs a local file system.
+import { randomBytes } from "node:crypto";
+import { linkSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { processRuns, processStartTime } from "@scep-examples/embedded-ca";
@@ -20,123 +27,253 @@ import { fileErrorReason } from "./file-error.js";
 
 /** The lock's file name inside the data directory. */
 export const LOCK_FILE = "server.lock";
+/** The store of a server without --redis-url: its data directory's files and its own memory (never shared). */
+export const FILE_STORE = "files";
+/** How long a start waits for another start's guard (ms): it is held for milliseconds, so longer means trouble. */
+const GUARD_WAIT_MS = 5_000;
 
-/** What the lock file holds (one JSON line). */
+/** One process holding the lock. */
 interface Holder {
   pid: number;
   host: string;
   startedAt: string;
-  /** The process's start time (`/proc/<pid>/stat` field 22, clock ticks since boot); absent where there is no /proc. */
+  /** Random, names this hold (one process may hold it more than once: two Redis servers started in it). */
+  id?: string;
+  /** `/proc/<pid>/stat` field 22 (clock ticks since boot) where there is /proc: a reused pid is not the holder. */
   started?: string;
 }
 
-/** A held lock: `release()` removes the file if it is still this start's (synchronous: it runs in process `exit`). */
+/** What server.lock holds. `pid`, `host`, `startedAt`, `started` repeat the first holder's (older versions read only those). */
+interface LockContent {
+  pid: number;
+  host: string;
+  startedAt: string;
+  started?: string;
+  store: string;
+  holders: Holder[];
+}
+
+/** A held lock: `release()` removes this start from it (synchronous: it runs in process `exit`). */
 export interface DataDirLock {
   readonly path: string;
   release(): void;
 }
 
-function readHolder(path: string): { holder: Holder | undefined; ino: number } | undefined {
+/**
+ * The store a server keeps revocations, CRL numbers, PENDING transactions and challenges in, as server.lock names it:
+ * {@link FILE_STORE} without a Redis URL, else `redis://host:port/db keys <prefix>*` (scheme as given, default port
+ * 6379 and db 0 spelled out; never the user name, password, query or fragment, so the lock file and the line that
+ * refuses a start carry no secret).
+ *
+ * @param redisUrl - the server's `--redis-url`, already checked to be a redis:// or rediss:// URL (or undefined).
+ * @param keyPrefix - the prefix of the server's Redis keys.
+ */
+export function storeIdentity(redisUrl: string | undefined, keyPrefix: string): string {
+  if (redisUrl === undefined) return FILE_STORE;
+  const url = new URL(redisUrl);
+  const db = /^\/(\d+)/.exec(url.pathname)?.[1] ?? "0";
+  return `${url.protocol}//${url.hostname}:${url.port || "6379"}/${Number(db)} keys ${keyPrefix}*`;
+}
+
+/** Holds taken in this process, by id (and, for locks written without ids, the paths held). */
+const heldHere = new Set<string>();
+
+/**
+ * Whether the holder still runs: on this host, with a running pid that is not this process's and started when the
+ * holder did, or this process's pid and a hold of this process. A lock written under another host name, or under this
+ * process's pid by an earlier process (a container restarted on a kept volume starts as pid 1 again), is stale: the
+ * data directory is on a local file system, so such a lock was left by a process that is gone.
+ */
+function live(holder: Holder, path: string): boolean {
+  if (holder.host !== hostname()) return false;
+  if (holder.pid === process.pid) return heldHere.has(holder.id ?? path);
+  return processRuns(holder.pid, holder.started);
+}
+
+function isHolder(value: unknown): value is Holder {
+  const h = value as Partial<Holder> | null;
+  return typeof h === "object" && h !== null && Number.isSafeInteger(h.pid) && typeof h.host === "string" && typeof h.startedAt === "string";
+}
+
+/** server.lock's content: undefined when absent; no holders when unreadable (not ours, or emptied: stale). */
+function readLock(path: string): LockContent | undefined {
+  let text: string;
   try {
-    const ino = statSync(path).ino;
-    let holder: Holder | undefined;
-    try {
-      const value = JSON.parse(readFileSync(path, "utf8")) as Partial<Holder>;
-      if (Number.isSafeInteger(value.pid) && typeof value.host === "string" && (value.started === undefined || typeof value.started === "string")) holder = value as Holder;
-    } catch {
-      holder = undefined; // not ours, or emptied: stale
-    }
-    return { holder, ino };
+    text = readFileSync(path, "utf8");
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw e;
   }
+  try {
+    const value = JSON.parse(text) as Partial<LockContent>;
+    if (Array.isArray(value.holders) && typeof value.store === "string") {
+      return { ...(value as LockContent), holders: value.holders.filter(isHolder) };
+    }
+    // Written by a version before stores were named: one file-backed holder.
+    if (isHolder(value)) return { ...value, store: FILE_STORE, holders: [value] };
+  } catch {
+    /* below */
+  }
+  return { pid: 0, host: "", startedAt: "", store: FILE_STORE, holders: [] };
 }
 
-/** Lock files held by this process (a second server started in it on one data directory is refused too). */
-const heldHere = new Set<string>();
-
-/**
- * Whether the holder still runs: on this host, with a running pid that is not this process's (and, where the lock
- * recorded it, the same start time), or is this process's and holds the lock here. A lock written under another host name, or under this process's pid by an earlier process
- * (a container restarted on a kept volume starts as pid 1 again), is stale: the data directory must be on a local
- * file system, so such a lock was left by a process that is gone.
- */
-function live(holder: Holder, path: string): boolean {
-  if (holder.host !== hostname()) return false;
-  return holder.pid === process.pid ? heldHere.has(path) : processRuns(holder.pid, holder.started);
+/** Replaces server.lock whole with `holders` (or removes it when there are none). */
+function writeLock(path: string, store: string, holders: Holder[]): void {
+  const [first] = holders;
+  if (!first) return void unlinkSync(path);
+  const content: LockContent = { pid: first.pid, host: first.host, startedAt: first.startedAt, ...(first.started === undefined ? {} : { started: first.started }), store, holders };
+  const temporary = `${path}.${randomBytes(6).toString("hex")}.tmp`;
+  writeFileSync(temporary, JSON.stringify(content) + "\n", { mode: 0o644 });
+  try {
+    renameSync(temporary, path);
+  } catch (e) {
+    try {
+      unlinkSync(temporary);
+    } catch {
+      /* the rename's error is the one to report */
+    }
+    throw e;
+  }
 }
 
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
 /**
- * Takes `<dataDir>/server.lock` for this process, or throws a {@link ConfigError} naming the process that holds it
- * (one line, no usage). Creates the data directory (mode 0700) if missing. A stale lock is taken over.
+ * Runs `run` holding `<path>.guard` (milliseconds: one read-modify-write of server.lock). A guard whose holder is
+ * gone is taken over: moved aside by rename and removed if it is the file judged stale (same inode), else put back.
+ *
+ * @throws Error when the guard stays held by a live process for {@link GUARD_WAIT_MS}, or the file system's error.
  */
-export function lockDataDir(dataDir: string): DataDirLock {
-  const path = join(dataDir, LOCK_FILE);
+function withGuard<T>(path: string, run: () => T): T {
+  const guard = `${path}.guard`;
   const started = processStartTime(process.pid);
-  const mine: Holder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), ...(started === undefined ? {} : { started }) };
-  const temporary = join(dataDir, `.${LOCK_FILE}.${process.pid}.tmp`);
+  const mine: Holder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), id: randomBytes(8).toString("hex"), ...(started === undefined ? {} : { started }) };
+  const temporary = `${guard}.${mine.id}.tmp`;
+  writeFileSync(temporary, JSON.stringify(mine) + "\n", { mode: 0o644 });
   let ino: number;
   try {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    writeFileSync(temporary, JSON.stringify(mine) + "\n", { mode: 0o644 });
-    try {
-      for (let attempt = 0; ; attempt += 1) {
-        if (attempt === 5) throw new Error("the lock changed hands five times while this start tried to take it");
+    const deadline = Date.now() + GUARD_WAIT_MS;
+    for (let round = 0; ; round += 1) {
+      try {
+        linkSync(temporary, guard);
+        ino = statSync(temporary).ino;
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      }
+      let current: { holder: Holder | undefined; ino: number };
+      try {
+        const guardIno = statSync(guard).ino;
+        let holder: Holder | undefined;
         try {
-          linkSync(temporary, path);
-          ino = statSync(temporary).ino;
-          break;
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+          const value: unknown = JSON.parse(readFileSync(guard, "utf8"));
+          holder = isHolder(value) ? value : undefined;
+        } catch {
+          holder = undefined;
         }
-        const current = readHolder(path);
-        if (!current) continue; // released meanwhile: try again
-        const { holder } = current;
-        if (holder && live(holder, path)) {
-          throw new ConfigError(
-            `the data directory ${dataDir} is in use by another server (pid ${holder.pid}, since ${holder.startedAt}; ${path}): ` +
-              "stop it or give another --data-dir; servers share a data directory only through --redis-url (or run one with --workers N)",
-            { showUsage: false },
-          );
-        }
-        // Stale: moved aside, then removed if it is the file judged stale (else another start took it over first: put back).
-        const aside = `${path}.stale.${process.pid}`;
+        current = { holder, ino: guardIno };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") continue; // released meanwhile
+        throw e;
+      }
+      // A guard of this process is never live here: the code below never runs while this process holds one.
+      if (current.holder && current.holder.pid !== process.pid && live(current.holder, guard)) {
+        if (Date.now() > deadline) throw new Error(`${guard} is held by pid ${current.holder.pid} for over ${GUARD_WAIT_MS / 1000} s`);
+        Atomics.wait(sleeper, 0, 0, Math.min(1 + round, 20));
+        continue;
+      }
+      const aside = `${guard}.${mine.id}.stale`;
+      try {
+        renameSync(guard, aside);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") continue;
+        throw e;
+      }
+      if (statSync(aside).ino !== current.ino) {
         try {
-          renameSync(path, aside);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === "ENOENT") continue;
-          throw e;
-        }
-        if (statSync(aside).ino === current.ino) unlinkSync(aside);
-        else {
-          try {
-            linkSync(aside, path);
-          } catch {
-            /* a third start holds it now: the next round sees it */
-          }
-          unlinkSync(aside);
+          linkSync(aside, guard); // another start took the stale guard over first: its live guard goes back
+        } catch {
+          /* a third start holds it now: the next round sees it */
         }
       }
-    } finally {
-      unlinkSync(temporary);
+      unlinkSync(aside);
     }
+  } finally {
+    try {
+      unlinkSync(temporary);
+    } catch {
+      /* gone already */
+    }
+  }
+  try {
+    return run();
+  } finally {
+    try {
+      if (statSync(guard).ino === ino) unlinkSync(guard);
+    } catch {
+      /* gone already */
+    }
+  }
+}
+
+/** The store as the line refusing a start names it. */
+function describeStore(store: string): string {
+  return store === FILE_STORE ? "no --redis-url" : `Redis ${store}`;
+}
+
+/**
+ * Takes `<dataDir>/server.lock` for this process, or throws a {@link ConfigError} naming a process that holds it
+ * (one line, no usage). Servers of one Redis store (same URL host, port and db, same key prefix) share it; any other
+ * start is refused while a holder runs. Creates the data directory (mode 0700) if missing. Holders that are gone
+ * are dropped (a killed server's lock is taken over).
+ *
+ * @param dataDir - the data directory.
+ * @param store - this server's store, from {@link storeIdentity}.
+ * @throws ConfigError "the data directory … is in use by another server …" or "cannot lock the data directory …".
+ */
+export function lockDataDir(dataDir: string, store: string = FILE_STORE): DataDirLock {
+  const path = join(dataDir, LOCK_FILE);
+  const started = processStartTime(process.pid);
+  const mine: Holder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), id: randomBytes(8).toString("hex"), ...(started === undefined ? {} : { started }) };
+  const id = mine.id!;
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    withGuard(path, () => {
+      const current = readLock(path);
+      const running = current ? current.holders.filter((h) => live(h, path)) : [];
+      const other = running[0];
+      if (current && other && !(store !== FILE_STORE && current.store === store)) {
+        const same = current.store === store;
+        throw new ConfigError(
+          `the data directory ${dataDir} is in use by another server (pid ${other.pid}, since ${other.startedAt}${same ? "" : `, ${describeStore(current.store)}`}; ${path}): ` +
+            (same
+              ? "stop it or give another --data-dir; servers share a data directory only through --redis-url (or run one with --workers N)"
+              : `stop it or give another --data-dir; servers share a data directory only through the same Redis (this one: ${describeStore(store)})`),
+          { showUsage: false },
+        );
+      }
+      writeLock(path, store, [...running, mine]);
+      heldHere.add(id);
+    });
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     throw new ConfigError(`cannot lock the data directory ${dataDir}: ${fileErrorReason(e)} (check --data-dir)`, { showUsage: false });
   }
   let held = true;
-  heldHere.add(path);
   return {
     path,
     release(): void {
       if (!held) return;
       held = false;
-      heldHere.delete(path);
+      heldHere.delete(id);
       try {
-        if (statSync(path).ino === ino) unlinkSync(path);
+        withGuard(path, () => {
+          const current = readLock(path);
+          if (!current || !current.holders.some((h) => h.id === id)) return; // taken over meanwhile: not ours to touch
+          writeLock(path, current.store, current.holders.filter((h) => h.id !== id && live(h, path)));
+        });
       } catch {
-        /* gone already */
+        /* best effort: a lock left behind names this process, which is gone by the next start */
       }
     },
   };

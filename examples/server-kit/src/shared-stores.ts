@@ -17,6 +17,9 @@ import { connectRedis, redisReadiness } from "./redis-connection.js";
 
 export { redactRedisUrl } from "./redis-connection.js";
 
+/** The prefix of the example server's Redis keys (its replicas' lock on a data directory names it too). */
+export const REDIS_KEY_PREFIX = "scep:";
+
 /** Most transactions the in-memory store keeps (finished ones are dropped oldest first when full). */
 export const MAX_TRANSACTIONS = 10_000;
 
@@ -85,7 +88,7 @@ export function memoryStores(dataDir: string): SharedStores {
 export async function redisStores(url: string, log: (entry: Record<string, unknown>) => void, options: { keyPrefix?: string; pingIntervalMs?: number } = {}): Promise<SharedStores> {
   const { client, where } = await connectRedis(url, log);
   const readiness = redisReadiness(client, options.pingIntervalMs);
-  const keyPrefix = options.keyPrefix ?? "scep:";
+  const keyPrefix = options.keyPrefix ?? REDIS_KEY_PREFIX;
   const counters = new RedisCounterStore(client, { keyPrefix, onError: () => undefined });
   return {
     transactions: new RedisTransactionStore(client, { keyPrefix }),

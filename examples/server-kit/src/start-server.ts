@@ -15,7 +15,7 @@ import { rawPath, serveFetch } from "./node-fetch.js";
 import { CRL_FILE, CRL_PATH, createCrlEndpoint, scheduleCrl, type CrlEndpoint } from "./crl-endpoint.js";
 import { ConfigError, configErrorLine, parseConfig, usage, type ServerConfig } from "./config.js";
 import { inConfigFile } from "./errors.js";
-import { memoryStores, redactRedisUrl, redisStores, type SharedStores } from "./shared-stores.js";
+import { REDIS_KEY_PREFIX, memoryStores, redactRedisUrl, redisStores, type SharedStores } from "./shared-stores.js";
 import { OPERATOR_PATHS, createMetricsSdk, withOperatorEndpoints, type MetricsSdk } from "./operator-endpoints.js";
 import { readNextCa } from "./ca-rollover.js";
 import { createReloader, keepRestartOnly } from "./reload.js";
@@ -25,7 +25,7 @@ import { buildProfile, describeProfile, pendingWithoutAdmin, readSecret, type Pr
 import { createLimitedHttpServer } from "./http-limits.js";
 import { listenFailure, type ListenOptionNames } from "./listen-failure.js";
 import { fileErrorReason } from "./file-error.js";
-import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
+import { lockDataDir, storeIdentity, type DataDirLock } from "./data-dir-lock.js";
 export { listenFailure } from "./listen-failure.js";
 
 /** The SCEP path (and profile name) the examples serve without a configuration file. */
@@ -411,12 +411,12 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
 }
 
 /**
- * The data directory's lock for a server that must be its only user: none with --redis-url (replicas share a data
- * directory through Redis, README "Several replicas, one Redis"). Throws a {@link ConfigError} (one line) when another
- * server holds it.
+ * The data directory's lock, naming this server's store: servers of one Redis store share it (replicas, README
+ * "Several replicas, one Redis"); any other server is refused while one holds it. Throws a {@link ConfigError} (one
+ * line) when a server of another store, or a file-backed one, holds it.
  */
-function takeDataDirLock(config: ServerConfig): DataDirLock | undefined {
-  return config.redisUrl === undefined ? lockDataDir(config.dataDir) : undefined;
+function takeDataDirLock(config: ServerConfig): DataDirLock {
+  return lockDataDir(config.dataDir, storeIdentity(config.redisUrl, REDIS_KEY_PREFIX));
 }
 
 /** Listens, or throws a {@link ConfigError} (one line, no usage) when the address cannot be had. */
@@ -502,7 +502,7 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
  * gracefully on SIGINT/SIGTERM (stop accepting, finish in-flight, exit 0).
  * Configuration mistakes (a bad value, an encrypted CA key without its
  * passphrase, an EC CA, a port already in use, a data directory another
- * server uses without --redis-url: `<data-dir>/server.lock`) print one line on stderr
+ * server with another store uses: `<data-dir>/server.lock`) print one line on stderr
  * (ending "(run with --help)" for a bad flag or value) and exit 2. Pass
  * `config` from `readConfig` to skip reading flags again. The banner goes to
  * stderr; stdout carries JSON lines only.
@@ -541,7 +541,7 @@ export async function startServer(
       await new Promise((done) => probe.close(done));
       // One server per data directory (its workers share it; replicas only through Redis): held until this primary exits.
       const lock = takeDataDirLock(config);
-      if (lock) process.once("exit", () => lock.release());
+      process.once("exit", () => lock.release());
       // Created here, before forking, so the workers only ever read them.
       const ca = await openCa(config);
       const profileCas = await openProfileCas(config, options.env ?? process.env);
