@@ -2,7 +2,8 @@
  * The embedded CA's CRL cache across replicas sharing one Redis (RFC 5280 §5, RFC 8894 §3.3.5 GetCRL): each crl()
  * asks Redis one O(1) script (RevocationStore.revision: SET NX + GET of the revision counter), not HGETALL of every
  * revocation; a revocation made through one replica shows in the other's next CRL; a Redis flushed and refilled to
- * the same count is a change too. The work is counted by Redis itself (INFO commandstats), against a real
+ * the same count is a change too, and a Redis restarted without persistence loses the revocations (the README says
+ * to run it with AOF) while the CRL number still only grows. The work is counted by Redis itself (INFO commandstats), against a real
  * redis-server on loopback; two FileCa on one data directory stand in for two workers or replicas.
  */
 import { execFileSync } from "node:child_process";
@@ -73,6 +74,24 @@ describe("CRL cache keyed by the revision counter in Redis, shared by replicas",
       expect(after).not.toBe(before);
       expect(revokedSerials(after.der)).toEqual([two.serialNumber]);
       // The flushed CRL counter starts again at 1: the CA numbers above its last CRL (RFC 5280 §5.2.3).
+      expect(after.crlNumber > before.crlNumber).toBe(true);
+    }
+  }, 60_000);
+
+  it("a redis-server restarted without persistence: the revocations are gone (documented: run Redis with AOF), the CRL number still only grows, also for a CA opened after", async () => {
+    const issued = await a.issue({ csrDer: await generateCsr({ keys: await generateRsaKeyPair(), subject: "CN=before-restart" }) });
+    await a.revoke(issued.serialNumber, "keyCompromise");
+    const before = await b.crl();
+    expect(revokedSerials(before.der)).toContain(issued.serialNumber);
+    await redis.kill();
+    await redis.restart(); // startRedisServer's default: no RDB, no AOF
+    const fresh = new Redis({ ...redisClientOptions, ...redis.connection });
+    clients.push(fresh);
+    for (const c of clients) while (c.status !== "ready") await new Promise((r) => setTimeout(r, 20));
+    const c = await openFileCa({ dataDir: join(dir, "data"), crlValiditySeconds: 3600, revocations: new RedisRevocationStore(fresh, { keyPrefix: "crl-test:" }) });
+    for (const replica of [a, b, c]) {
+      const after = await replica.crl();
+      expect(revokedSerials(after.der)).toEqual([]);
       expect(after.crlNumber > before.crlNumber).toBe(true);
     }
   }, 60_000);
