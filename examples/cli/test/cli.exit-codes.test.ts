@@ -340,6 +340,7 @@ describe("transport failures exit 4", () => {
     const cert = "CA certificates (application/x-x509-ca-cert or application/x-x509-ca-ra-cert)";
     const later = "the server at --url is there but cannot answer now: try again later, and check that the path in --url is a SCEP endpoint (the example servers: /scep)";
     const cases = [
+      ["/healthz", ["getcacaps"], `GetCACaps: the reply "ok" names no SCEP capability: ${path}`],
       ["/healthz", ["getcacert"], `GetCACert: HTTP 200 with content-type text/plain; charset=utf-8, not ${cert}: ${path}`],
       ["/healthz", ["enroll", "--challenge", "pw", "--cn", "d", "--out", "c.pem"], `GetCACert: HTTP 200 with content-type text/plain; charset=utf-8, not ${cert}: ${path}`],
       ["/admin/scep", ["getcacert"], `GetCACert: HTTP 200 with content-type text/html; charset=utf-8, not ${cert}: ${path}`],

@@ -7,6 +7,10 @@ import { ScepClient } from "@scep/core";
 import { COMMON_HELP, COMMON_OPTIONS, parse, timeoutOption, urlOption } from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 import { scepFetch } from "../lib/scep-fetch.js";
+import { CHECK_PATH, CliError, ExitCode } from "../lib/exit.js";
+
+/** RFC 8894 §3.5.2's capabilities, and the older ones CAs still send (draft-nourse-scep's Update, SHA-224…). */
+const KNOWN_CAPS = new Set(["aes", "des3", "getnextcacert", "postpkioperation", "renewal", "sha-1", "sha-224", "sha-256", "sha-384", "sha-512", "scepstandard", "update"]);
 
 export const getcacaps: Command = {
   name: "getcacaps",
@@ -22,6 +26,12 @@ ${COMMON_HELP}`,
     const v = parse("getcacaps", argv, COMMON_OPTIONS);
     const client = new ScepClient({ url: urlOption("getcacaps", v.url), timeoutMs: timeoutOption("getcacaps", v.timeout), fetch: scepFetch });
     const caps = await client.getCaCaps();
+    // A text/plain 200 with no SCEP capability at all (a health check's "ok") is some other endpoint; an empty list
+    // is a CA with no capabilities (RFC 8894 §3.5.2), and one known keyword is enough.
+    if (caps.list.length > 0 && !caps.list.some((cap) => KNOWN_CAPS.has(cap.toLowerCase()))) {
+      const said = caps.list.join(" ");
+      throw new CliError(`GetCACaps: the reply "${said.length > 40 ? `${said.slice(0, 40)}…` : said}" names no SCEP capability: ${CHECK_PATH}`, ExitCode.TRANSPORT);
+    }
     for (const cap of caps.list) ctx.out(cap);
   },
 };
