@@ -187,6 +187,15 @@ function readCrl(der: Uint8Array): CrlParts {
   return { tbs: tbsCertList.raw, issuer: issuer.raw, verification, signature: signatureValue.content.subarray(1), authorityKeyId };
 }
 
+/** A Name (DER) as text, or what it is when it does not parse (a hostile CA's CRL: still a one-line refusal). */
+function readableName(name: Uint8Array): string {
+  try {
+    return formatName(name);
+  } catch {
+    return `a Name that does not parse (${hex(name.subarray(0, 32))}${name.length > 32 ? "…" : ""})`;
+  }
+}
+
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /**
@@ -209,7 +218,7 @@ export function checkCrlIssuer(crl: Uint8Array, certificate: Certificate, caCert
   } catch (error) {
     return refuse(`it is not a DER CRL (${(error as Error).message})`);
   }
-  if (!sameBytes(parts.issuer, issuerCa.subjectDer)) refuse(`its issuer is ${formatName(parts.issuer)}`);
+  if (!sameBytes(parts.issuer, issuerCa.subjectDer)) refuse(`its issuer is ${readableName(parts.issuer)}`);
   const verification = parts.verification;
   if (typeof verification === "string") return refuse(`it is signed with ${verification}`);
   let verified = false;
