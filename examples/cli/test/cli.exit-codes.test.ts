@@ -131,6 +131,21 @@ describe("FAILURE without a challenge exits 2 and says why", () => {
     expect(r.stderr).toBe(`FAILURE: badRequest: the CA does not permit or support this request (the CA said "challenge password mismatch"); check --challenge against ${CHALLENGE_WHERE}\n`);
   });
 
+  it("a CA's text about something else than a wrong challenge gets no challenge hint that contradicts it (Intune's texts)", async () => {
+    for (const [failInfo, text, hint] of [
+      ["badRequest", "Intune refused the challenge: SubjectNameMismatch", "; the challenge was issued for another subject or subjectAltName: request the ones it names (--cn, --dns, …)"],
+      ["badRequest", "Intune challenge validation is unavailable; try again later", ""],
+      ["badMessageCheck", "this transaction was validated before", ""],
+    ] as const) {
+      server = await startFakeScepServer("failure", { failure: { failInfo, failInfoText: text } });
+      const r = await runCli(["enroll", "--url", server.url, "--challenge", "pw", "--cn", "d", "--out", "c.pem"], { cwd: workDir("intune-text") });
+      const meaning = failInfo === "badRequest" ? "the CA does not permit or support this request" : "the request failed the CA's integrity check (its signature, digest or encryption, or a replayed or unreadable challenge)";
+      expect([r.code, r.stderr]).toEqual([2, `FAILURE: ${failInfo}: ${meaning} (the CA said "${text}")${hint}\n`]);
+      await server.close();
+      server = undefined;
+    }
+  }, 120_000);
+
   it("a failInfo other than badRequest is not blamed on the missing challenge", async () => {
     server = await startFakeScepServer("failure", { failure: { failInfo: "badAlg", failInfoText: "unsupported content encryption algorithm 1.2.840.113549.3.2" } });
     const r = await runCli(["enroll", "--url", server.url, "--cn", "d", "--out", "c.pem"], { cwd: workDir("no-challenge-bad-alg") });
@@ -187,7 +202,7 @@ describe("FAILURE: one line in one style from every command (RFC 8894 §3.2.1.4.
     const cwd = workDir("getcrl-other-failure");
     writeFileSync(join(cwd, "c.pem"), server.ca.certPem);
     const r = await runCli(["getcrl", "--url", server.url, "--cert", "c.pem"], { cwd });
-    expect([r.code, r.stdout, r.stderr]).toEqual([2, "", "FAILURE: badMessageCheck: the CA could not verify the request's signature\n"]);
+    expect([r.code, r.stdout, r.stderr]).toEqual([2, "", "FAILURE: badMessageCheck: the request failed the CA's integrity check (its signature, digest or encryption, or a replayed or unreadable challenge)\n"]);
   });
 
   it("getcrl: RFC 5280 §6.3.3: the issuing CA's CRL is written (PKCS #1 v1.5, RSASSA-PSS: RFC 4055 §3.1); one of another CA with the same name is refused, exit 1, nothing written", async () => {

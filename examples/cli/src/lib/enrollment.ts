@@ -75,6 +75,8 @@ const CHALLENGE_WHERE = "the CA's challenge (the example servers: SCEP_CHALLENGE
 function challengeHint(failInfoText: string | undefined): string | undefined {
   // "…unavailable; try again later": the CA could not check the challenge, so the challenge is not what to check.
   if (failInfoText !== undefined && /unavailable|try again/i.test(failInfoText)) return undefined;
+  // Intune's SubjectNameMismatch, SubjectAltNameMissing…: the challenge is bound to a subject, and the request's differs.
+  if (failInfoText !== undefined && /Subject(Alt)?Name(Missing|Mismatch)/.test(failInfoText)) return "the challenge was issued for another subject or subjectAltName: request the ones it names (--cn, --dns, …)";
   if (failInfoText !== undefined && /challenge/i.test(failInfoText)) return `check --challenge against ${CHALLENGE_WHERE}`;
   if (failInfoText === undefined) return `a wrong --challenge is the usual reason: check it against ${CHALLENGE_WHERE}`;
   return undefined;

@@ -9,7 +9,7 @@ import type { CertRep, FailInfo } from "@scep/core";
 /** What each failInfo means (RFC 8894 §3.2.1.4.5), for the one-line FAILURE message. */
 export const FAIL_INFO_WORDS: Record<FailInfo, string> = {
   badAlg: "the CA does not recognize or support an algorithm of the request",
-  badMessageCheck: "the CA could not verify the request's signature",
+  badMessageCheck: "the request failed the CA's integrity check (its signature, digest or encryption, or a replayed or unreadable challenge)",
   badRequest: "the CA does not permit or support this request",
   badTime: "the CA did not accept a time (the request's signingTime, a challenge that expired, or the validity of the certificate that signed it)",
   badCertId: "the CA has no certificate matching this issuer and serial",
