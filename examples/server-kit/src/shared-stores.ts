@@ -13,6 +13,8 @@ import { FileRevocationStore } from "@scep-examples/embedded-ca";
 import { MemoryRateLimiter, MemoryReplayCache } from "@scep/intune";
 import { RedisChallengeStore, RedisCounterStore, RedisRateLimiter, RedisReplayCache, RedisRevocationStore, RedisTransactionStore } from "@scep/redis";
 import type { IntuneStores } from "./profiles.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import type Redis from "ioredis";
 import { connectRedis, redisReadiness } from "./redis-connection.js";
 
 export { redactRedisUrl } from "./redis-connection.js";
@@ -77,16 +79,54 @@ export function memoryStores(dataDir: string): SharedStores {
 }
 
 /**
+ * What a Redis persists, as `CONFIG GET appendonly` and `CONFIG GET save` tell: `aof` (appendonly yes), `rdb`
+ * (snapshots only), `none`, or undefined when it does not say (CONFIG refused or renamed, as managed Redis services
+ * do, or no answer within 2 s).
+ */
+export async function redisPersistence(client: Redis): Promise<"aof" | "rdb" | "none" | undefined> {
+  const get = async (name: string): Promise<string | undefined> => {
+    const reply = (await client.call("CONFIG", "GET", name)) as unknown;
+    return Array.isArray(reply) && reply.length === 2 && typeof reply[1] === "string" ? reply[1] : undefined;
+  };
+  const stop = new AbortController();
+  const ask = Promise.all([get("appendonly"), get("save")]).then(([appendonly, save]) =>
+    appendonly === undefined || save === undefined ? undefined : appendonly === "yes" ? ("aof" as const) : save.trim() === "" ? ("none" as const) : ("rdb" as const),
+  );
+  const late = sleep(2000, undefined, { signal: stop.signal, ref: false }).catch(() => undefined);
+  try {
+    return await Promise.race([ask.catch(() => undefined), late]);
+  } finally {
+    stop.abort();
+  }
+}
+
+/**
  * Stores in Redis shared by every process given the same URL. Connects before
  * resolving (so a wrong URL fails the start, not the first enrollment); after
  * that a Redis outage makes requests that need a store answer 503 with
  * Retry-After, and the connection comes back by itself. `log` hears
- * `redis-down` once per outage and `redis-up` when it is back.
+ * `redis-down` once per outage and `redis-up` when it is back. With `checkPersistence`, `log` hears one
+ * `redis-persistence` line (with a `warning`) when Redis reports that it does not append every write to an AOF
+ * (see {@link redisPersistence}): revocations live only there; nothing when Redis does not say.
  *
  * @throws Error "cannot reach Redis at <redacted url>: <reason>" when the first connection fails.
  */
-export async function redisStores(url: string, log: (entry: Record<string, unknown>) => void, options: { keyPrefix?: string; pingIntervalMs?: number } = {}): Promise<SharedStores> {
+export async function redisStores(url: string, log: (entry: Record<string, unknown>) => void, options: { keyPrefix?: string; pingIntervalMs?: number; checkPersistence?: boolean } = {}): Promise<SharedStores> {
   const { client, where } = await connectRedis(url, log);
+  if (options.checkPersistence) {
+    const persistence = await redisPersistence(client);
+    if (persistence === "none" || persistence === "rdb") {
+      log({
+        type: "redis-persistence",
+        redis: where,
+        persistence,
+        warning:
+          persistence === "none"
+            ? "Redis persists nothing (appendonly no, save \"\"): a restart loses every revocation, PENDING request and challenge; run it with appendonly yes"
+            : "Redis persists RDB snapshots only (appendonly no): a restart loses the revocations and decisions since the last one; run it with appendonly yes",
+      });
+    }
+  }
   const readiness = redisReadiness(client, options.pingIntervalMs);
   const keyPrefix = options.keyPrefix ?? REDIS_KEY_PREFIX;
   const counters = new RedisCounterStore(client, { keyPrefix, onError: () => undefined });

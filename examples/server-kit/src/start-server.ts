@@ -288,7 +288,7 @@ export async function openProfileCas(config: ServerConfig, env: Readonly<Record<
 export async function createKit(config: ServerConfig, keep?: KeptState, env: Readonly<Record<string, string | undefined>> = process.env): Promise<ScepKit & { challengeSource: ChallengeSource }> {
   let stores: SharedStores;
   try {
-    stores = keep?.stores ?? (config.redisUrl === undefined ? memoryStores(config.dataDir) : await redisStores(config.redisUrl, log));
+    stores = keep?.stores ?? (config.redisUrl === undefined ? memoryStores(config.dataDir) : await redisStores(config.redisUrl, log, { checkPersistence: workerSlot === undefined || workerSlot === 1 }));
   } catch (e) {
     throw new ConfigError((e as Error).message, { showUsage: false });
   }
