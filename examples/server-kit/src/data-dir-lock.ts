@@ -61,9 +61,10 @@ export interface DataDirLock {
 
 /**
  * The store a server keeps revocations, CRL numbers, PENDING transactions and challenges in, as server.lock names it:
- * {@link FILE_STORE} without a Redis URL, else `redis://host:port/db keys <prefix>*` (scheme as given, default port
- * 6379 and db 0 spelled out; never the user name, password, query or fragment, so the lock file and the line that
- * refuses a start carry no secret).
+ * {@link FILE_STORE} without a Redis URL, else `redis://host:port/db keys <prefix>*` (scheme as given, host in lower
+ * case, default port 6379 and db 0 spelled out; the db, port and key prefix a `?db=`, `?port=` or `?keyPrefix=` query
+ * gives ioredis count; never the user name, password, the rest of the query or the fragment, so the lock file and the
+ * line that refuses a start carry no secret).
  *
  * @param redisUrl - the server's `--redis-url`, already checked to be a redis:// or rediss:// URL (or undefined).
  * @param keyPrefix - the prefix of the server's Redis keys.
@@ -71,8 +72,12 @@ export interface DataDirLock {
 export function storeIdentity(redisUrl: string | undefined, keyPrefix: string): string {
   if (redisUrl === undefined) return FILE_STORE;
   const url = new URL(redisUrl);
-  const db = /^\/(\d+)/.exec(url.pathname)?.[1] ?? "0";
-  return `${url.protocol}//${url.hostname}:${url.port || "6379"}/${Number(db)} keys ${keyPrefix}*`;
+  // As ioredis reads the URL: the path's db first, else `?db=`; the URL's port, else `?port=`; `?keyPrefix=` goes
+  // before every key the stores name. Host names are case-insensitive (WHATWG keeps a redis:// host's case).
+  const query = url.searchParams;
+  const db = Number.parseInt(/^\/(\d+)/.exec(url.pathname)?.[1] ?? query.get("db") ?? "0", 10);
+  const port = url.port || query.get("port") || "6379";
+  return `${url.protocol}//${url.hostname.toLowerCase()}:${port}/${Number.isNaN(db) ? 0 : db} keys ${query.get("keyPrefix") ?? ""}${keyPrefix}*`;
 }
 
 /** Holds taken in this process, by id (and, for locks written without ids, the paths held). */
