@@ -25,7 +25,7 @@ export interface HttpUpstreamOptions {
   maxRequestBytes?: number;
   /** The `fetch` to use (default the global one), e.g. one with a custom TLS dispatcher. */
   fetch?: typeof fetch;
-  /** Clock deciding caps expiry (default `() => new Date()`). */
+  /** Clock deciding caps expiry and what an HTTP-date `Retry-After` is in seconds from now (default `() => new Date()`). */
   now?: () => Date;
   /** `User-Agent` sent upstream (default `scep-sdk @scep/proxy`). */
   userAgent?: string;
@@ -206,7 +206,7 @@ export class HttpUpstream implements Upstream {
     try {
       if (response.status < 200 || response.status > 299) {
         await response.body?.cancel().catch(() => undefined);
-        const retryAfterSeconds = response.status === 503 || response.status === 429 ? parseRetryAfter(response.headers.get("retry-after"), Date.now()) : undefined;
+        const retryAfterSeconds = response.status === 503 || response.status === 429 ? parseRetryAfter(response.headers.get("retry-after"), this.#now()) : undefined;
         throw new UpstreamError("http", `upstream answered HTTP ${response.status}`, { status: response.status, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) });
       }
       const declared = Number(response.headers.get("content-length") ?? NaN);
