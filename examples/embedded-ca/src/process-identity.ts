@@ -17,20 +17,27 @@ import { readFileSync } from "node:fs";
  * ```
  */
 export function processStartTime(pid: number): string | undefined {
+  return readStat(pid)?.started;
+}
+
+/** `/proc/<pid>/stat`'s state (field 3: R, S, D, Z…) and start time (field 22), or undefined where it cannot be read. */
+function readStat(pid: number): { state: string; started: string } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
     // "pid (comm) state ppid …": comm may hold spaces and parentheses, so count the fields after its last ')'.
-    const started = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[22 - 3];
-    return started && /^\d+$/.test(started) ? started : undefined;
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const [state, started] = [fields[3 - 3], fields[22 - 3]];
+    return state && started && /^\d+$/.test(started) ? { state, started } : undefined;
   } catch {
     return undefined;
   }
 }
 
 /**
- * Whether the process a lock names still runs on this host: `pid` (a positive integer) runs (EPERM: as another user), and when the lock
- * recorded a start time (`started`, from {@link processStartTime}) and this host can read the pid's, they are equal.
- * Without either start time the pid alone decides.
+ * Whether the process a lock names still runs on this host: `pid` (a positive integer) runs (EPERM: as another user), is
+ * not a zombie (exited, its parent has not reaped it yet: Linux, from /proc), and when the lock recorded a start time
+ * (`started`, from {@link processStartTime}) and this host can read the pid's, they are equal. Without either start
+ * time the pid alone decides.
  *
  * @param pid - the holder's pid.
  * @param started - the holder's start time as the lock recorded it, if it did.
@@ -48,7 +55,9 @@ export function processRuns(pid: number, started?: string): boolean {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
+  const now = readStat(pid);
+  // A zombie (Z; X: dead) has exited and holds nothing, though kill(pid, 0) succeeds until its parent reaps it.
+  if (now !== undefined && (now.state === "Z" || now.state === "X")) return false;
   if (started === undefined) return true;
-  const now = processStartTime(pid);
-  return now === undefined || now === started;
+  return now === undefined || now.started === started;
 }

@@ -7,7 +7,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CRL_NUMBERS_FILE, FileRevocationStore, openFileCa, processRuns, processStartTime } from "../src/index.js";
-import { otherProcess, tempDir } from "./helpers.js";
+import { otherProcess, tempDir, zombieProcess } from "./helpers.js";
 
 const lockLine = (pid: number, started: string): string => `${JSON.stringify({ pid, host: hostname(), nonce: "0123456789abcdef", started })}\n`;
 
@@ -25,6 +25,15 @@ describe.skipIf(!existsSync("/proc/self/stat"))("data-directory lock files: a cr
     const dir = tempDir("file-lock-");
     const { pid, started } = await otherProcess();
     writeFileSync(join(dir, `${CRL_NUMBERS_FILE}.lock`), lockLine(pid, String(BigInt(started) - 1n)));
+    expect(await new FileRevocationStore(dir).nextCrlNumber()).toBe(1n);
+    expect(existsSync(join(dir, `${CRL_NUMBERS_FILE}.lock`))).toBe(false);
+  }, 30_000);
+
+  it("a lock naming a zombie (its holder exited, its parent has not reaped it: kill(pid, 0) still succeeds, same start time) is stale, not waited on for 10 s", async () => {
+    const { pid, started } = await zombieProcess();
+    expect([processStartTime(pid), processRuns(pid, started), processRuns(pid)]).toEqual([started, false, false]);
+    const dir = tempDir("file-lock-");
+    writeFileSync(join(dir, `${CRL_NUMBERS_FILE}.lock`), lockLine(pid, started));
     expect(await new FileRevocationStore(dir).nextCrlNumber()).toBe(1n);
     expect(existsSync(join(dir, `${CRL_NUMBERS_FILE}.lock`))).toBe(false);
   }, 30_000);

@@ -151,3 +151,32 @@ export async function otherProcess(): Promise<{ pid: number; started: string }> 
   if (started === undefined) throw new Error("no start time for a running child");
   return { pid: child.pid!, started };
 }
+
+/**
+ * A zombie: a process that has exited but that its parent (`sleep 60`, which never waits for children) has not reaped,
+ * so `kill(pid, 0)` still succeeds and `/proc/<pid>/stat` still names it, in state Z. The child is killed only once its
+ * parent has exec'd sleep (sh would reap it). The parent is killed after the test (init then reaps both).
+ */
+export async function zombieProcess(): Promise<{ pid: number; started: string }> {
+  const parent = spawn("sh", ["-c", "sleep 60 & echo $!; exec sleep 60"], { stdio: ["ignore", "pipe", "ignore"] });
+  sleepers.push(parent);
+  const pid = await new Promise<number>((resolve, reject) => {
+    let out = "";
+    parent.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      out += chunk;
+      if (out.includes("\n")) resolve(Number(out.trim()));
+    });
+    parent.once("error", reject).once("exit", () => reject(new Error("the zombie's parent exited")));
+  });
+  const stat = (p: number): string[] => {
+    const text = readFileSync(`/proc/${p}/stat`, "latin1");
+    return [text.slice(text.indexOf("(") + 1, text.lastIndexOf(")")), ...text.slice(text.lastIndexOf(")") + 2).split(" ")];
+  };
+  while (stat(parent.pid!)[0] !== "sleep") await new Promise((resolve) => setImmediate(resolve));
+  process.kill(pid, "SIGKILL");
+  for (;;) {
+    const [, state, ...rest] = stat(pid);
+    if (state === "Z") return { pid, started: rest[22 - 4]! };
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
