@@ -151,8 +151,9 @@ describe("upstream faults", () => {
     await stillServes();
   });
 
-  it("HTTP 503 / 429 from the upstream (busy, rate-limited) → 503 upstream busy with Retry-After: the upstream's seconds or date, clamped to 1–3600, else 30", async () => {
-    const cases: [number, Record<string, string>, string][] = [
+  it("HTTP 503 / 429 from the upstream (busy, rate-limited) → 502 upstream failed with Retry-After: the upstream's seconds or date, clamped to 1–3600, else 30", async () => {
+    const cases: [number, Record<string, string>, string | null][] = [
+      [500, { "retry-after": "120" }, null], // a server error is no "come back later": nothing passed on
       [503, { "retry-after": "120" }, "120"],
       [429, { "retry-after": "7" }, "7"],
       [503, {}, "30"],
@@ -165,8 +166,8 @@ describe("upstream faults", () => {
       const res = await proxy.fetch(new Request("http://proxy.test/scep/h1,p1,ndes?operation=PKIOperation", { method: "POST", body: MSG }));
       const retryAfter = res.headers.get("retry-after");
       const text = await res.text();
-      expect([res.status, text, retryAfter]).toEqual([503, "upstream busy; retry later", expected]);
-      expect(events.at(-1)).toMatchObject({ outcome: "upstream_error", reason: "upstream_busy", upstream: { reason: "http", status } });
+      expect([res.status, text, retryAfter]).toEqual([502, "upstream failed", expected]);
+      expect(events.at(-1)).toMatchObject({ outcome: "upstream_error", reason: "upstream_failed", upstream: { reason: "http", status } });
     }
     await stillServes();
   });
@@ -184,7 +185,7 @@ describe("upstream faults", () => {
       const date = new Date(clock.now().getTime() + offsetMs).toUTCString();
       up.script(fault((_req, res) => res.writeHead(503, { "retry-after": date }).end()));
       const res = await dated.fetch(new Request("http://proxy.test/scep/h1,p1,ndes?operation=PKIOperation", { method: "POST", body: MSG }));
-      expect([res.status, res.headers.get("retry-after")]).toEqual([503, expected]);
+      expect([res.status, res.headers.get("retry-after")]).toEqual([502, expected]);
     }
   });
 
@@ -228,7 +229,7 @@ describe("upstream faults", () => {
   });
 
   it("no answer body ever names the upstream URL or its credentials", async () => {
-    for (const [status, text] of [[500, "upstream failed"], [503, "upstream busy; retry later"]] as const) {
+    for (const [status, text] of [[500, "upstream failed"], [503, "upstream failed"]] as const) {
       up.script(fault((_req, res) => res.writeHead(status, { "retry-after": secretUrl }).end(secretUrl)));
       const r = await post();
       expect(r.text).toBe(text);

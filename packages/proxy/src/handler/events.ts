@@ -12,8 +12,8 @@ export type ProxyOperation = "GetCACaps" | "GetCACert" | "PKIOperation" | "unkno
  * How a request ended:
  * - `forwarded`: the upstream's answer went to the device;
  * - `rejected`: an HTTP 4xx for the device's request (bad identifier, status, challenge, size, or the upstream refused it with a 4xx);
- * - `upstream_error`: 502 or 504, the upstream failed ({@link ProxyEvent.upstream} says how); or 503 with
- *   `Retry-After` (reason `upstream_busy`) when the upstream answered 503 or 429;
+ * - `upstream_error`: 502 or 504, the upstream failed ({@link ProxyEvent.upstream} says how; a 502 for an
+ *   upstream 503 or 429 carries a `Retry-After`);
  * - `unavailable`: 503, a shared store threw `StoreUnavailableError`;
  * - `error`: 500, the proxy's own fault (details went to the logger).
  *
@@ -41,7 +41,6 @@ export type ProxyReason =
   | "challenge_failed"
   | "upstream_timeout"
   | "upstream_failed"
-  | "upstream_busy"
   | "upstream_refused"
   | "store_unavailable"
   | "internal_error";

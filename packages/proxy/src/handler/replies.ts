@@ -40,13 +40,12 @@ export const REPLY_TEXT = {
   challenge_failed: "challenge failed",
   upstream_timeout: "upstream timed out",
   upstream_failed: "upstream failed",
-  upstream_busy: "upstream busy; retry later",
   upstream_refused: "upstream refused the request",
   store_unavailable: "service unavailable",
   internal_error: "internal error",
 } as const;
 
-export const reject = (reason: Exclude<keyof typeof REPLY_TEXT, "not_found" | "method_not_allowed" | "too_large" | "upstream_timeout" | "upstream_failed" | "upstream_busy" | "upstream_refused" | "store_unavailable" | "internal_error">): ProxyReply =>
+export const reject = (reason: Exclude<keyof typeof REPLY_TEXT, "not_found" | "method_not_allowed" | "too_large" | "upstream_timeout" | "upstream_failed" | "upstream_refused" | "store_unavailable" | "internal_error">): ProxyReply =>
   new ProxyReply(400, REPLY_TEXT[reason], "rejected", reason);
 
 export const notFound = (): ProxyReply => new ProxyReply(404, REPLY_TEXT.not_found, "rejected", "not_found");
@@ -61,13 +60,18 @@ export const upstreamRefused = (upstreamStatus: number): ProxyReply =>
   upstreamStatus === 413
     ? new ProxyReply(413, REPLY_TEXT.too_large, "rejected", "upstream_refused")
     : new ProxyReply(400, REPLY_TEXT.upstream_refused, "rejected", "upstream_refused");
-export const upstreamFailed = (): ProxyReply => new ProxyReply(502, REPLY_TEXT.upstream_failed, "upstream_error", "upstream_failed");
-/** The upstream is overloaded or down for maintenance (it answered 503 or 429): 503 with Retry-After, which the device may honour. */
-export const UPSTREAM_BUSY_RETRY_AFTER_SECONDS = { default: 30, min: 1, max: 3600 } as const;
-export const upstreamBusy = (retryAfterSeconds: number | undefined): ProxyReply => {
-  const { default: fallback, min, max } = UPSTREAM_BUSY_RETRY_AFTER_SECONDS;
-  const seconds = retryAfterSeconds === undefined ? fallback : Math.min(max, Math.max(min, Math.ceil(retryAfterSeconds)));
-  return new ProxyReply(503, REPLY_TEXT.upstream_busy, "upstream_error", "upstream_busy", { "retry-after": String(seconds) });
+/** Bounds of the `Retry-After` passed on from an upstream 503 or 429 (seconds): its own value clamped, else `default`. */
+export const UPSTREAM_RETRY_AFTER_SECONDS = { default: 30, min: 1, max: 3600 } as const;
+/**
+ * 502 `upstream failed` (refused, DNS, reset, 5xx, other non-2xx). When the upstream was busy or rate-limited (503,
+ * 429), `retryAfterSeconds` is passed on as `Retry-After` (the upstream's, clamped; undefined: the default): the
+ * device learns when to come back, the status stays the gateway's.
+ */
+export const upstreamFailed = (busy?: { retryAfterSeconds: number | undefined }): ProxyReply => {
+  if (!busy) return new ProxyReply(502, REPLY_TEXT.upstream_failed, "upstream_error", "upstream_failed");
+  const { default: fallback, min, max } = UPSTREAM_RETRY_AFTER_SECONDS;
+  const seconds = busy.retryAfterSeconds === undefined ? fallback : Math.min(max, Math.max(min, Math.ceil(busy.retryAfterSeconds)));
+  return new ProxyReply(502, REPLY_TEXT.upstream_failed, "upstream_error", "upstream_failed", { "retry-after": String(seconds) });
 };
 export const internalError = (): ProxyReply => new ProxyReply(500, REPLY_TEXT.internal_error, "error", "internal_error");
 export const storeUnavailable = (retryAfterSeconds: number): ProxyReply =>

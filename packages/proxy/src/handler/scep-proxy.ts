@@ -26,7 +26,6 @@ import {
   reject,
   storeUnavailable,
   tooLarge,
-  upstreamBusy,
   upstreamFailed,
   upstreamRefused,
   upstreamTimeout,
@@ -123,9 +122,9 @@ function normaliseBase(basePath: string | undefined): string {
  *    lifecycle of the CA type; an expired or invalid challenge requeues the profile → 400
  *    `challenge password has expired` / `challenge failed`;
  * 6. forward, and return the upstream's status, bytes and content type unchanged; 504 `upstream timed out`,
- *    502 `upstream failed`; an upstream 503 or 429 → 503 `upstream busy; retry later` with `Retry-After` (the
- *    upstream's, clamped to 1–3600 s; 30 s when it sent none); any other upstream 4xx → 400 `upstream refused the
- *    request` (413 stays 413): the device's message is what was refused, so the device gets a 4xx, never a 5xx.
+ *    502 `upstream failed` (for an upstream 503 or 429 with `Retry-After`: the upstream's, clamped to 1–3600 s,
+ *    30 s when it sent none); any other upstream 4xx → 400 `upstream refused the request` (413 stays 413): the
+ *    device's message is what was refused, so the device gets a 4xx, never a 5xx.
  *
  * A store that throws `StoreUnavailableError` (`ERR_STORE_UNAVAILABLE`) → 503 `service unavailable` with
  * `Retry-After`; any other failure of the proxy → 500 `internal error` (details to `logger`). Bodies are fixed
@@ -204,8 +203,8 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
         error = new UpstreamError(limit.expired ? "timeout" : "other", "upstream call failed", { cause: e });
       }
       event.upstream = { reason: error.reason, ...(error.status !== undefined ? { status: error.status } : {}) };
-      // Busy (503) or rate-limited (429): not the device's mistake, and worth retrying: 503 with Retry-After.
-      if (error.reason === "http" && (error.status === 503 || error.status === 429)) return upstreamBusy(error.retryAfterSeconds);
+      // Busy (503) or rate-limited (429): not the device's mistake, and worth retrying: 502 with the upstream's Retry-After.
+      if (error.reason === "http" && (error.status === 503 || error.status === 429)) return upstreamFailed({ retryAfterSeconds: error.retryAfterSeconds });
       if (error.reason === "http" && error.status !== undefined && error.status >= 400 && error.status <= 499) return upstreamRefused(error.status);
       return error.reason === "timeout" ? upstreamTimeout() : upstreamFailed();
     } finally {
