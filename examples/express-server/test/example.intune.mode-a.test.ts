@@ -89,7 +89,7 @@ describe("Mode A through the example server (configuration file, profile /intune
     const lines = ex.proc.lines.length;
     fake.next("validateRequest", { json: { code: "ChallengeExpired", errorDescription: "challenge is older than 60 minutes" } });
     const r = await cliEnroll(ex, "/intune", { cn: "intune-cli-expired", challenge: "stale-challenge" });
-    expect([r.code, r.stderr.trim(), r.certificate]).toEqual([2, "FAILURE: badTime: the CA did not accept a time in the request (its signingTime, or a challenge that expired) (the CA said \"Intune refused the challenge: ChallengeExpired\")", undefined]);
+    expect([r.code, r.stderr.trim(), r.certificate]).toEqual([2, "FAILURE: badTime: the CA did not accept a time (the request's signingTime, a challenge that expired, or the validity of the certificate that signed it) (the CA said \"Intune refused the challenge: ChallengeExpired\")", undefined]);
     expect(await eventAfter(ex, "CN=intune-cli-expired", lines)).toMatchObject({ outcome: "failure", reason: "ChallengeExpired", failInfo: "badTime", status: 200 });
 
     fake.next("validateRequest", { json: { code: "SignatureValidationFailed", errorDescription: "" } });
