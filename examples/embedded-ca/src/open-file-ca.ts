@@ -2,7 +2,8 @@
 import { createHash, type KeyObject } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { KeyWorkerPool, type LocalKey, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult } from "@scep/core";
+import { KeyWorkerPool, type LocalKey, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult, type RevokedCertificate } from "@scep/core";
+import { readCrlEntries } from "./crl-entries.js";
 import { CrlPublication, type PublishedCrl } from "./crl-publication.js";
 import { CRL_DISTRIBUTION_POINTS_OID, crlDistributionPointsValue, signCrl } from "./crl.js";
 import type { CaKeyAlgorithm, CaMaterial } from "./ca-material.js";
@@ -32,6 +33,7 @@ import { FileRevocationStore } from "./revocation-file.js";
  * | `revocations` | a `FileRevocationStore` in `dataDir` (`revocations.jsonl`, `crl-numbers`) | where {@link FileCa.revoke} records revocations and the CRL number comes from: kept across restarts and shared by the processes of one machine using `dataDir` (`RedisRevocationStore` to share them between replicas on several machines) |
  * | `crlValiditySeconds` | `86400` | nextUpdate − thisUpdate of each CRL {@link FileCa.crl} signs; a CRL is re-signed once half of it has passed; each is published to `dataDir/ca.crl` (and `ca.crl.json`) |
  * | `crlDistributionPoint` | — | URL (http://…) put in every issued certificate as its CRL distribution point (RFC 5280 §4.2.1.13) |
+ * | `onRevocationsRestored` | — | called with `{ restored, crlNumber }` when entries of the published CRL (`ca.crl.json`) that `revocations` lacked were put back into it (see {@link FileCa.crl}) |
  *
  * @example
  * ```ts
@@ -77,6 +79,12 @@ export interface OpenFileCaOptions {
   crlValiditySeconds?: number;
   /** URL every issued certificate names as its CRL distribution point (default: none). */
   crlDistributionPoint?: string;
+  /**
+   * Called when the CA put back into `revocations` entries of the last published CRL that the store lacked (a flushed
+   * Redis, a data directory switched from Redis to files): `restored` how many, `crlNumber` the CRL they came from.
+   * Called once per restore that created at least one entry (at open, before a publication, or on a look-up).
+   */
+  onRevocationsRestored?: (event: { restored: number; crlNumber: bigint }) => void;
   /**
    * Sign certificates and CRLs on libuv's thread pool (default `true`): the
    * event loop stays free while OpenSSL signs. `false` signs on the calling
@@ -414,6 +422,23 @@ export interface FileCa {
   revoke(serialNumber: string, reason: RevocationReason): Promise<RevokeResult & { subject: string }>;
 
   /**
+   * The revocation of a serial of this CA (hex in any spelling of `normalizeSerialNumber`), or undefined when it is not
+   * revoked: the store's entry, else the entry of the last published CRL (`ca.crl.json`), which then goes back into
+   * the store with every other entry the store lost (RFC 5280 §3.3: a certificate once on a published CRL stays
+   * revoked). Cost: one store `get`; for a serial the store lacks, one stat of `ca.crl.json` and a map look-up.
+   * Use it, not `revocations.get`, to refuse a certificate (the example servers' `isRevoked` hook does).
+   *
+   * @throws EmbeddedCaError `INVALID_OPTIONS` for a malformed serial
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down or `ca.crl.json` cannot be read
+   *
+   * @example
+   * ```ts
+   * if (await ca.revocation(serialNumber)) throw new Error("revoked");
+   * ```
+   */
+  revocation(serialNumber: string): Promise<RevokedCertificate | undefined>;
+
+  /**
    * The current CRL (RFC 5280 §5), signed with the CA key: the one signed
    * last, while it lists exactly the store's revocations and less than half
    * of its validity has passed; else a new one, with the next CRL number from
@@ -434,6 +459,12 @@ export interface FileCa {
    * A new CRL's number is the store's next one, or one above the last CRL
    * published when that is higher (a store that was reset: a flushed Redis,
    * a new `MemoryRevocationStore`).
+   *
+   * A published CRL's entries stay on every later one (RFC 5280 §3.3, §5.3.1): when the CA opens, adopts a CRL
+   * another process published, or signs a new one, each entry of the published CRL that the store lacks (and whose
+   * certificate has not expired, per the index) goes back into the store with its reason and revocationDate, and
+   * `onRevocationsRestored` hears how many. A store down at open is not an error: the restore is tried again by the
+   * next call (which answers StoreUnavailableError while the store is down).
    *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down, or `ca.crl`/`ca.crl.json` cannot be read or written (its lock held by a live process for over 10 s included)
    * @throws KeyUnavailableError (`ERR_KEY_UNAVAILABLE`, from @scep/core) when the `workerPool` cannot sign (closed, queue full)
@@ -490,6 +521,13 @@ class FileCaImpl implements FileCa {
   #crl: PublishedCrl | undefined;
   readonly #publication: CrlPublication;
   #signing: { promise: Promise<SignedCrl>; key: string } | undefined;
+  readonly #onRestored: ((event: { restored: number; crlNumber: bigint }) => void) | undefined;
+  /** The number of the published CRL whose entries are known to be in the store (restored, or checked). */
+  #restoredFrom: bigint | undefined;
+  /** The published CRL's entries by serial, parsed once per CRL. */
+  #entries: { crl: PublishedCrl; bySerial: Map<string, RevokedCertificate> } | undefined;
+  /** Restores run one at a time (concurrent ones would each report part of the count). */
+  #restoring: Promise<unknown> = Promise.resolve();
 
   constructor(
     dataDir: string,
@@ -498,8 +536,9 @@ class FileCaImpl implements FileCa {
     clock: () => Date,
     certificateFiles: boolean,
     backdateSeconds: number,
-    crl: { revocations: RevocationStore; validitySeconds: number; distributionPoint: string | undefined },
+    crl: { revocations: RevocationStore; validitySeconds: number; distributionPoint: string | undefined; onRestored?: ((event: { restored: number; crlNumber: bigint }) => void) | undefined },
   ) {
+    this.#onRestored = crl.onRestored;
     this.dataDir = dataDir;
     this.revocations = crl.revocations;
     this.#crlValidityMs = crl.validitySeconds * 1000;
@@ -709,13 +748,21 @@ class FileCaImpl implements FileCa {
 
   async crl(): Promise<SignedCrl> {
     for (;;) {
+      // A CRL another process of this data directory signed since (one stat): never serve a lower number than it.
+      const published = await this.#publication.read();
       // The key of the revocations' state: the store's revision (O(1), the same on every replica), read BEFORE the
       // list a signing reads, so a cached CRL never claims a later state than it lists; a store without one is listed.
       const revision = this.revocations.revision ? await this.revocations.revision() : undefined;
       const listed = revision === undefined ? await this.revocations.list() : undefined;
-      const key = listed ? `list:${createHash("sha256").update(listed.map((r) => `${r.serialNumber}:${r.reason}:${r.revokedAt.getTime()}`).join(",")).digest("hex")}` : `revision:${String(revision)}`;
-      // A CRL another process of this data directory signed since (one stat): never serve a lower number than it.
-      this.#adopt(await this.#publication.read());
+      const key = listed ? stateKey(listed) : `revision:${String(revision)}`;
+      // A published CRL not checked yet: its entries go back into the store if it lost them (RFC 5280 §3.3), unless
+      // it lists the store's present state. Once per CRL number: a store reset later changes the revision, and the
+      // new CRL that calls for restores under the lock, below.
+      if (published && published.signed.crlNumber !== this.#restoredFrom) {
+        if (published.key === key) this.#restoredFrom = published.signed.crlNumber;
+        else if ((await this.restorePublished(published, listed)) > 0) continue; // the state changed: key it again
+      }
+      this.#adopt(published);
       const current = this.#crl;
       if (current && current.key === key && this.#fresh(current.signed)) return current.signed;
       const signing = this.#signing;
@@ -736,7 +783,14 @@ class FileCaImpl implements FileCa {
             this.#adopt(latest);
             const now = this.#crl;
             if (now && now.key === key && this.#fresh(now.signed)) return { crl: now, fresh: false };
-            const revoked = listed ?? (await this.revocations.list());
+            // The published CRL's entries the store lost go back first (RFC 5280 §3.3): the new CRL lists them again.
+            let revoked = listed ?? (await this.revocations.list());
+            let signedKey = key;
+            if ((await this.restorePublished(latest, revoked)) > 0) {
+              const after = this.revocations.revision ? await this.revocations.revision() : undefined;
+              revoked = await this.revocations.list();
+              signedKey = after === undefined ? stateKey(revoked) : `revision:${String(after)}`;
+            }
             // The store's next number, or above the last CRL of this CA when the store was reset (a flushed Redis, a
             // new in-memory store): RFC 5280 §5.2.3 numbers never go back, gaps are allowed.
             const fromStore = await this.revocations.nextCrlNumber();
@@ -746,7 +800,8 @@ class FileCaImpl implements FileCa {
             const nextUpdate = new Date(thisUpdate.getTime() + this.#crlValidityMs);
             const der = await signCrl(this.#material, { revoked, crlNumber, thisUpdate, nextUpdate });
             const signed: SignedCrl = { der, pem: toPem("X509 CRL", der), crlNumber, thisUpdate, nextUpdate, revokedCount: revoked.length };
-            return { crl: { signed, key }, fresh: true };
+            this.#restoredFrom = crlNumber; // it lists the store's own entries
+            return { crl: { signed, key: signedKey }, fresh: true };
           });
           this.#adopt(published);
           return published.signed;
@@ -756,6 +811,68 @@ class FileCaImpl implements FileCa {
       })();
       return entry.promise;
     }
+  }
+
+  async revocation(serialNumber: string): Promise<RevokedCertificate | undefined> {
+    let serial: string;
+    try {
+      serial = normalizeSerialNumber(serialNumber);
+    } catch (error) {
+      throw invalidOptions(`serialNumber must be hex, got ${String(serialNumber)}: ${(error as Error).message}`);
+    }
+    const stored = await this.revocations.get(serial);
+    if (stored) return stored;
+    const published = await this.#publication.read();
+    const entry = published ? this.#publishedEntries(published).get(serial) : undefined;
+    if (!entry || !published) return undefined;
+    await this.restorePublished(published); // the store lost it: put back what the published CRL lists
+    return entry;
+  }
+
+  /**
+   * Puts back into the store each entry of `published` (default: the CRL published now) that it lacks, with its
+   * reason and revocationDate, unless the index says its certificate has expired; `stored` is the store's list when
+   * the caller has it. Not on the FileCa interface: {@link openFileCa} and {@link FileCa.crl} call it.
+   * @returns how many entries were created
+   * @throws StoreUnavailableError when the store or `ca.crl.json` cannot be used
+   */
+  async restorePublished(published?: PublishedCrl, stored?: readonly RevokedCertificate[]): Promise<number> {
+    const run = this.#restoring.then(async () => {
+      const crl = published ?? (await this.#publication.read());
+      if (!crl) return 0;
+      const entries = this.#publishedEntries(crl);
+      let restored = 0;
+      if (entries.size > 0) {
+        const have = new Set((stored ?? (await this.revocations.list())).map((r) => r.serialNumber));
+        const now = this.#clock().getTime();
+        for (const entry of entries.values()) {
+          if (have.has(entry.serialNumber)) continue;
+          // An expired certificate may leave the CRL (RFC 5280 §3.3); one the index cannot tell about stays.
+          const record = await this.#lookup.find(entry.serialNumber).catch(() => undefined);
+          if (record && Date.parse(record.notAfter) < now) continue;
+          if ((await this.revocations.revoke({ serialNumber: entry.serialNumber, reason: entry.reason, revokedAt: entry.revokedAt })).created) restored += 1;
+        }
+      }
+      if (restored > 0) this.#onRestored?.({ restored, crlNumber: crl.signed.crlNumber });
+      if (this.#restoredFrom === undefined || crl.signed.crlNumber > this.#restoredFrom) this.#restoredFrom = crl.signed.crlNumber;
+      return restored;
+    });
+    this.#restoring = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The entries of a published CRL by serial (parsed once per CRL; a CRL that does not parse lists none). */
+  #publishedEntries(published: PublishedCrl): Map<string, RevokedCertificate> {
+    if (this.#entries?.crl !== published) {
+      let entries: RevokedCertificate[] = [];
+      try {
+        entries = published.signed.revokedCount === 0 ? [] : readCrlEntries(published.signed.der);
+      } catch {
+        // Not a CRL (a hand-edited ca.crl.json): nothing to restore from; the next publication replaces it.
+      }
+      this.#entries = { crl: published, bySerial: new Map(entries.map((e) => [e.serialNumber, e])) };
+    }
+    return this.#entries.bySerial;
   }
 
   /** Takes `published` as the current CRL when its number is higher than the one held. */
@@ -768,6 +885,11 @@ class FileCaImpl implements FileCa {
     const validity = Math.min(this.#crlValidityMs, signed.nextUpdate.getTime() - signed.thisUpdate.getTime());
     return this.#clock().getTime() < signed.thisUpdate.getTime() + validity / 2;
   }
+}
+
+/** The cache key of a listed revocation state (for a store without `revision`). */
+function stateKey(listed: readonly RevokedCertificate[]): string {
+  return `list:${createHash("sha256").update(listed.map((r) => `${r.serialNumber}:${r.reason}:${r.revokedAt.getTime()}`).join(",")).digest("hex")}`;
 }
 
 /** A listed index line as {@link FileCa.list} gives it. */
@@ -885,11 +1007,23 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
   } catch (error) {
     throw storageFailed(`cannot repair ${dataDir}/ca.crl`, error);
   }
+  if (options.onRevocationsRestored !== undefined && typeof options.onRevocationsRestored !== "function") {
+    throw invalidOptions("onRevocationsRestored must be a function");
+  }
   const serials = await SerialAllocator.open(dataDir);
-  return new FileCaImpl(dataDir, material, serials, clock, options.certificateFiles !== false, backdateSeconds, {
+  const ca = new FileCaImpl(dataDir, material, serials, clock, options.certificateFiles !== false, backdateSeconds, {
     revocations: options.revocations ?? new FileRevocationStore(dataDir, { now: clock }),
     validitySeconds: crlValiditySeconds,
     distributionPoint: options.crlDistributionPoint,
+    onRestored: options.onRevocationsRestored,
   });
+  try {
+    // The published CRL's revocations the store lost (RFC 5280 §3.3) are back before anything is served.
+    await ca.restorePublished();
+  } catch {
+    // The store is down (or ca.crl.json unreadable): the next crl() tries again, and answers StoreUnavailableError
+    // while it stays down, as every request needing the store does.
+  }
+  return ca;
 }
 

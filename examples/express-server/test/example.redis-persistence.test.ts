@@ -1,6 +1,6 @@
 /**
- * The example server with SCEP_REDIS_URL keeps its revocations and CRL numbers only in Redis, so a Redis that persists
- * nothing loses them on restart: the server says so in one `redis-persistence` line at start when Redis reports
+ * The example server with SCEP_REDIS_URL keeps its revocations and CRL numbers in Redis, so a Redis that persists
+ * nothing loses on restart the revocations not yet on the published CRL (and every PENDING request and challenge): the server says so in one `redis-persistence` line at start when Redis reports
  * `appendonly no` (CONFIG GET appendonly / save), and nothing with AOF on or when CONFIG is refused (managed Redis,
  * here a redis-server with CONFIG renamed away). Real redis-server processes on loopback.
  */
@@ -30,7 +30,7 @@ async function persistenceLines(name: string, redis: RedisServer): Promise<Recor
 }
 
 describe("a warning at start when Redis does not persist every write", () => {
-  it("no persistence (appendonly no, save \"\"): one line saying a restart loses every revocation", async () => {
+  it("no persistence (appendonly no, save \"\"): one line saying a restart loses PENDING requests, challenges and unpublished revocations", async () => {
     const redis = await startRedisServer();
     expect(await persistenceLines("none", redis)).toEqual([
       {
@@ -38,7 +38,7 @@ describe("a warning at start when Redis does not persist every write", () => {
         type: "redis-persistence",
         redis: redis.url,
         persistence: "none",
-        warning: "Redis persists nothing (appendonly no, save \"\"): a restart loses every revocation, PENDING request and challenge; run it with appendonly yes",
+        warning: "Redis persists nothing (appendonly no, save \"\"): a restart loses every PENDING request and challenge, and the revocations not yet on the published CRL; run it with appendonly yes",
       },
     ]);
   }, 60_000);

@@ -317,11 +317,12 @@ export async function buildProfile(
     issue,
     // A certificate of this CA that was revoked (POST /admin/scep/revoke, Intune's revocation sync) is never handed out
     // again (RFC 8894 §3.3.3) and no longer signs a renewal (RenewalReq: FAILURE badCertId). The store is the CA's:
-    // Redis's, or the data directory's, so this holds on every worker and after a restart.
+    // Redis's, or the data directory's, so this holds on every worker and after a restart; a serial on the last
+    // published CRL counts even when the store lost it (a Redis restarted empty), and goes back into the store.
     isRevoked: async (certificate) => {
       if (!Buffer.from(certificate.issuerDer).equals(caSubject)) return false;
       const serial = storeSerial(certificate.serialNumber);
-      return serial !== undefined && (await ca.revocations.get(serial)) !== undefined;
+      return serial !== undefined && (await ca.revocation(serial)) !== undefined;
     },
     ...extra,
   };

@@ -122,7 +122,7 @@ export async function redisStores(url: string, log: (entry: Record<string, unkno
         persistence,
         warning:
           persistence === "none"
-            ? "Redis persists nothing (appendonly no, save \"\"): a restart loses every revocation, PENDING request and challenge; run it with appendonly yes"
+            ? "Redis persists nothing (appendonly no, save \"\"): a restart loses every PENDING request and challenge, and the revocations not yet on the published CRL; run it with appendonly yes"
             : "Redis persists RDB snapshots only (appendonly no): a restart loses the revocations and decisions since the last one; run it with appendonly yes",
       });
     }

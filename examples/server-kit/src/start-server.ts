@@ -188,6 +188,12 @@ export async function openCa(config: ServerConfig, revocations?: RevocationStore
       ...(config.crlUrl !== undefined ? { crlDistributionPoint: config.crlUrl } : {}),
       ...(subject !== undefined ? { subject } : {}),
       ...(revocations ? { revocations } : {}),
+      // A published CRL's revocations the store lost (a Redis restarted empty, a directory switched from Redis to
+      // files) go back into it: one line per restore. Not from a --workers primary's look at a Redis server's CA: its
+      // file store is not the one in service.
+      ...(revocations !== undefined || config.redisUrl === undefined || field !== undefined
+        ? { onRevocationsRestored: ({ restored, crlNumber }: { restored: number; crlNumber: bigint }) => log({ type: "revocations-restored", restored, crlNumber: String(crlNumber), dataDir: config.dataDir }) }
+        : {}),
       ...(config.caCertPath && config.caKeyPath ? { caCertPath: config.caCertPath, caKeyPath: config.caKeyPath, ...(passphrase !== undefined ? { caKeyPassphrase: passphrase } : {}) } : {}),
     });
   } catch (e) {
