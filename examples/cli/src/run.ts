@@ -14,6 +14,7 @@ import type { Command } from "./lib/command.js";
 import type { Context } from "./lib/context.js";
 import { ExitCode, UsageError, describeError, urlOption } from "./lib/exit.js";
 import { cliVersion } from "./lib/version.js";
+import { withoutControls } from "./lib/printable.js";
 
 export const COMMANDS: readonly Command[] = [getcacaps, getcacert, enroll, renew, getcert, getcrl];
 
@@ -28,7 +29,9 @@ match --ca-fingerprint/--ca-cert, 64 usage, 66 unreadable input, 73 output
 file cannot be written.`;
 
 /** Runs one command line; returns the exit code. */
-export async function main(argv: readonly string[], ctx: Context): Promise<number> {
+export async function main(argv: readonly string[], context: Context): Promise<number> {
+  // Every line may hold a server's or a certificate's text: no control character reaches the terminal.
+  const ctx: Context = { ...context, out: (text) => context.out(withoutControls(text)), err: (text) => context.err(withoutControls(text)) };
   const [name, ...rest] = argv;
   if (name === "--version" || name === "-v") {
     ctx.out(`scep ${cliVersion()}`);

@@ -382,7 +382,7 @@ describe("transport failures exit 4", () => {
     // started on a loaded machine (its first fetch loads the HTTP client), 500 ms is not enough for them.
     const r = await runCli(["enroll", "--url", server.url, "--challenge", "pw", "--cn", "d", "--out", "c.pem", "--timeout", "3000"], { cwd: workDir("hang") });
     expect(r.code).toBe(4);
-    expect(r.stderr).toBe("scep: PKIOperation: timed out after 3000 ms\n");
+    expect(r.stderr).toBe("scep: PKIOperation: timed out after 3000 ms: the server at --url did not answer in time: try again, or give it longer with --timeout MS\n");
   });
 
   // A network failure is one line that says what failed and what to check, never "fetch failed" alone or a stack.

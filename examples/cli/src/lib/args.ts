@@ -19,7 +19,8 @@ export const COMMON_OPTIONS = {
 
 /** Help text for {@link COMMON_OPTIONS}. */
 export const COMMON_HELP = `  --url URL           SCEP endpoint, e.g. http://127.0.0.1:8080/scep (required)
-  --timeout MS        per-request HTTP timeout in milliseconds (default 30000)
+  --timeout MS        per-request HTTP timeout in milliseconds (default 180000:
+                      long enough for a proxy's or NDES's own timeout reply)
   -h, --help          show this help`;
 
 /** The values parseArgs returns for `O`. */
@@ -89,9 +90,17 @@ export function numberOption(command: string, name: string, value: string | unde
   return n;
 }
 
-/** `--timeout` in milliseconds (default 30 000). */
+/**
+ * `--timeout`'s default, in milliseconds: 180 s, longer than what sits between the CLI and a CA gives up after (the
+ * example proxy's `upstreamTimeoutMs`, 30 s, and its whole-request limit, 60 s; IIS, in front of NDES, 120 s), so
+ * their own timeout reply (the proxy's 504) reaches the user instead of the CLI giving up first. micromdm's scepclient
+ * sets no timeout at all.
+ */
+export const DEFAULT_TIMEOUT_MS = 180_000;
+
+/** `--timeout` in milliseconds (default {@link DEFAULT_TIMEOUT_MS}). */
 export function timeoutOption(command: string, value: string | undefined): number {
-  return numberOption(command, "timeout", value, 30_000, { integer: true, min: 1 });
+  return numberOption(command, "timeout", value, DEFAULT_TIMEOUT_MS, { integer: true, min: 1 });
 }
 
 /** Content ciphers `--cipher` accepts. */

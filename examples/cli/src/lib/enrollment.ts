@@ -11,6 +11,7 @@ import { CliError, ExitCode } from "./exit.js";
 import type { Context } from "./context.js";
 import { failureLine } from "./failure.js";
 import { scepFetch } from "./scep-fetch.js";
+import { printable } from "./printable.js";
 
 /** What {@link enrollWithCa} needs. */
 export interface EnrollmentOptions {
@@ -51,7 +52,7 @@ async function caCapabilities(ctx: Context, client: ScepClient): Promise<CaCaps>
       // Warn only about a CA that answers GetCACert: a --url that is no SCEP endpoint (404 to both) or a server that
       // cannot answer (503 to both) ends with GetCACert's one line, not a warning and then that line.
       await client.getCaCert();
-      ctx.err(`warning: ${error.message}; assuming no capabilities`);
+      ctx.err(`warning: ${printable(error.message, 260)}; assuming no capabilities`);
       return parseCaCaps("");
     }
     throw error;

@@ -5,6 +5,7 @@
  * @module
  */
 import { isScepError } from "@scep/core";
+import { printable } from "./printable.js";
 
 /** The process exit codes of `scep`. */
 export const ExitCode = {
@@ -16,7 +17,7 @@ export const ExitCode = {
   FAILURE: 2,
   /** The CA still answered PENDING when --max-poll ran out. */
   PENDING: 3,
-  /** HTTP error status, timeout, connection refused, DNS failure. */
+  /** HTTP error status, timeout, connection refused, DNS failure, or a `--url` that answers but not as SCEP. */
   TRANSPORT: 4,
   /** The CA's GetCACert reply does not match --ca-fingerprint / --ca-cert (nothing was sent). */
   CA_PIN_MISMATCH: 5,
@@ -60,6 +61,7 @@ const CHECK_URL_IS_SCEP = "is --url a SCEP server, with the right http:// or htt
 /** What to check when the server at --url answers, but not as SCEP. */
 export const CHECK_PATH = "is the path in --url a SCEP endpoint? (the example servers: /scep)";
 const CHECK_SERVER = "the server at --url is there but cannot answer now: try again later, and check that the path in --url is a SCEP endpoint (the example servers: /scep)";
+const CHECK_TIMEOUT = "the server at --url did not answer in time: try again, or give it longer with --timeout MS";
 const CHECK_NETWORK = "check the address in --url and the network (route, firewall, VPN)";
 const TLS_CODE = /^(ERR_SSL_|ERR_TLS_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_)/;
 
@@ -141,7 +143,12 @@ export function describeError(error: unknown, url?: URL): { message: string; exi
       const status = (error as { status?: unknown }).status;
       const first = operation === "GetCACaps" || operation === "GetCACert";
       const hint = !first || typeof status !== "number" ? "" : status >= 500 || status === 429 ? `: ${CHECK_SERVER}` : status >= 400 ? `: ${CHECK_PATH}` : "";
-      return { message: reason ? `${operation}: ${reason}` : `${error.message}${hint}`, exitCode: ExitCode.TRANSPORT };
+      // A timeout: the server (or a proxy before it) did not answer within --timeout.
+      const cause = error.cause;
+      const timedOut = cause instanceof Error && (cause.name === "TimeoutError" || cause.name === "AbortError");
+      if (timedOut) return { message: `${printable(error.message, 260)}: ${CHECK_TIMEOUT}`, exitCode: ExitCode.TRANSPORT };
+      // The message quotes the server's error body: printable, bounded.
+      return { message: reason ? `${operation}: ${reason}` : `${printable(error.message, 260)}${hint}`, exitCode: ExitCode.TRANSPORT };
     }
     if (error.code === "ERR_CA_PIN_MISMATCH") return { message: `${error.message}; nothing was sent`, exitCode: ExitCode.CA_PIN_MISMATCH };
     return { message: `${error.message} [${error.code}]`, exitCode: ExitCode.ERROR };

@@ -5,6 +5,7 @@
  * @module
  */
 import type { CertRep, FailInfo } from "@scep/core";
+import { printable } from "./printable.js";
 
 /** What each failInfo means (RFC 8894 §3.2.1.4.5), for the one-line FAILURE message. */
 export const FAIL_INFO_WORDS: Record<FailInfo, string> = {
@@ -16,7 +17,7 @@ export const FAIL_INFO_WORDS: Record<FailInfo, string> = {
 };
 
 /**
- * `FAILURE: <failInfo>: <meaning> (the CA said "<failInfoText>"); <hint>`, the parts in brackets only when there is
+ * `FAILURE: <failInfo>: <meaning> (the CA said "<failInfoText>"); <hint>`, the CA's text {@link printable} (at most 120 characters), the parts in brackets only when there is
  * something to say. The meaning is {@link FAIL_INFO_WORDS}'s unless the command knows better (`meaning`, given the
  * failInfo); `hint` (given the failInfo and the CA's text) says what to check. A FAILURE without a failInfo is read
  * as badRequest, which is what RFC 8894 §3.2.1.4.5 has for "anything else".
@@ -27,7 +28,7 @@ export function failureLine(
 ): string {
   const failInfo = rep.failInfo ?? "badRequest";
   const meaning = explain.meaning?.(failInfo) ?? FAIL_INFO_WORDS[failInfo] ?? "the CA refused the request";
-  const said = rep.failInfoText ? ` (the CA said "${rep.failInfoText}")` : "";
+  const said = rep.failInfoText ? ` (the CA said "${printable(rep.failInfoText, 120)}")` : "";
   const hint = explain.hint?.(failInfo, rep.failInfoText || undefined);
   return `FAILURE: ${failInfo}: ${meaning}${said}${hint ? `; ${hint}` : ""}`;
 }

@@ -36,7 +36,7 @@ export type FakeCrlSigner = "own" | "own-pss" | "own-pss-default" | "own-sha224"
 const FAKE_CA_SUBJECT = "/O=scep-sdk tests/CN=Fake SCEP CA";
 
 /** A CRL (DER) from `openssl ca -gencrl`, signed by `certPem`/`keyPem`, with authorityKeyIdentifier and cRLNumber. */
-async function opensslCrl(certPem: string, keyPem: string, signing: readonly string[] = []): Promise<Uint8Array> {
+export async function opensslCrl(certPem: string, keyPem: string, signing: readonly string[] = []): Promise<Uint8Array> {
   return withTempDir(async (dir) => {
     writeFileSync(join(dir, "ca.pem"), certPem);
     writeFileSync(join(dir, "ca.key"), keyPem);
