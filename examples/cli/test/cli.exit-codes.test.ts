@@ -197,6 +197,21 @@ describe("FAILURE: one line in one style from every command (RFC 8894 §3.2.1.4.
     );
   });
 
+  it("getcrl: --cert of another CA with the same name (every example CA's) ends before GetCRL is sent, exit 1, one line", async () => {
+    server = await startFakeScepServer("getcrl", { crlSigner: "own" });
+    const twin = await opensslCreateCa({ subject: "/O=scep-sdk tests/CN=Fake SCEP CA" }); // the fake CA's name, another key
+    const cwd = workDir("getcrl-twin");
+    writeFileSync(join(cwd, "twin.pem"), twin.certPem);
+    const r = await runCli(["getcrl", "--url", server.url, "--cert", "twin.pem", "--out", "crl.der"], { cwd });
+    expect([r.code, r.stdout, r.stderr]).toEqual([
+      1,
+      "",
+      "scep: --cert twin.pem was not issued by this CA (its issuer is O=scep-sdk tests, CN=Fake SCEP CA, and none of the CA certificates GetCACert returned signed it), so this CA has no CRL for it; nothing was sent: ask the CA that issued it\n",
+    ]);
+    expect(server.requests).toEqual([]);
+    expect(existsSync(join(cwd, "crl.der"))).toBe(false);
+  });
+
   it("getcrl: another failInfo keeps its own meaning", async () => {
     server = await startFakeScepServer("failure", { failure: { failInfo: "badMessageCheck", failInfoText: null } });
     const cwd = workDir("getcrl-other-failure");

@@ -38,11 +38,16 @@ ${COMMON_HELP}
 ${SIGNER_HELP}
 ${PIN_HELP}
 
+--cert must be issued by a CA certificate of GetCACert's reply: one of
+another CA (even one with the same name) ends with exit 1 before GetCRL is
+sent.
+
 Exit codes: 0 ok, 2 FAILURE (badCertId: the CA knows no certificate with
 --cert's issuer and serial), 4 HTTP/network error, 5 the CA does not match
 --ca-fingerprint/--ca-cert, 64 usage error, 66 unreadable
 --cert/--key/--ca-cert, 73 --out cannot be written (nothing is sent),
-1 anything else (a CRL that is not the issuing CA's: nothing is written).`,
+1 anything else (--cert of another CA: nothing is sent; a CRL that is not
+the issuing CA's: nothing is written).`,
   async run(argv, ctx) {
     const v = parse("getcrl", argv, GETCRL_OPTIONS);
     const url = urlOption("getcrl", v.url);
@@ -57,9 +62,17 @@ Exit codes: 0 ok, 2 FAILURE (badCertId: the CA knows no certificate with
       meaning: (failInfo: string) => (failInfo === "badCertId" ? `the CA knows no certificate of issuer ${cert.issuer} with serial ${cert.serialNumberHex}, so no CRL for it` : undefined),
       hint: (failInfo: string) => (failInfo === "badCertId" ? `is --cert ${certFile} a certificate this CA issued?` : undefined),
     };
-    const { rep, caCertificates } = await query({ url, timeoutMs, pin, signer, operation: "GetCRL", explain }, (recipient) =>
-      buildGetCrl({ issuer: cert.issuerDer, serialNumber: cert.serialNumber, signer, recipient }),
-    );
+    const { rep, caCertificates } = await query({ url, timeoutMs, pin, signer, operation: "GetCRL", explain }, (recipient, caCertificates) => {
+      // No CA certificate of GetCACert issued --cert (another CA, perhaps one with the same name, as every example CA
+      // has): whatever the CA answers, no CRL of it can be checked against --cert's issuer, so ask nothing.
+      if (!caCertificates.some((ca) => cert.isIssuedBy(ca))) {
+        throw new CliError(
+          `--cert ${certFile} was not issued by this CA (its issuer is ${cert.issuer}, and none of the CA certificates GetCACert returned signed it), so this CA has no CRL for it; nothing was sent: ask the CA that issued it`,
+          ExitCode.ERROR,
+        );
+      }
+      return buildGetCrl({ issuer: cert.issuerDer, serialNumber: cert.serialNumber, signer, recipient });
+    });
     const crl = rep.crls[0];
     if (!crl) throw new CliError("the CA's SUCCESS reply holds no CRL", ExitCode.ERROR);
     checkCrlIssuer(crl, cert, caCertificates, certFile);
