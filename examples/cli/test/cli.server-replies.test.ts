@@ -14,7 +14,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { opensslCreateCa } from "../../../test-support/peers";
 import { parseConfig } from "../../proxy-server/src/config.js";
 import { DEFAULT_TIMEOUT_MS } from "../src/lib/args.js";
-import { printable, withoutControls } from "../src/lib/printable.js";
+import { nameText, printable, withoutControls } from "../src/lib/printable.js";
 import { opensslCrl, startFakeScepServer, type FakeScepServer } from "./support/fake-scep-server";
 import { runCli } from "./support/run-cli";
 
@@ -100,11 +100,21 @@ describe("text a server chooses reaches the terminal printable, on one line, bou
     );
   });
 
+  it("getcacert: a CA certificate's subject with a newline and an escape sequence stays on its line", async () => {
+    const ca = await opensslCreateCa({ subject: "/O=scep-sdk/CN=evil\n\u001b[2Jfake line" });
+    const der = Buffer.from(ca.certPem.replace(/-----[^-]+-----|\s/g, ""), "base64");
+    const base = await serve((_req, res) => res.writeHead(200, { "content-type": "application/x-x509-ca-cert" }).end(der));
+    const r = await runCli(["getcacert", "--url", `${base}/scep`], { cwd: root });
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    expect(r.stdout.split("\n")[0]).toBe("O=scep-sdk, CN=evil\\x0a\\x1b[2Jfake line (CA, encrypt requests to)");
+  });
+
   it("building blocks: printable() and withoutControls()", () => {
     expect(printable("a\r\n\tb  c")).toBe("a b c");
     expect(printable("x".repeat(100), 10)).toBe(`${"x".repeat(9)}…`);
     expect(printable("😀")).toBe("\\u1f600");
     expect(withoutControls("CN=\u001b[2Jevil\u202e, O=é…\nnext")).toBe("CN=\\x1b[2Jevil\\u202e, O=é…\nnext");
+    expect(nameText("CN=é\n\u001b")).toBe("CN=é\\x0a\\x1b");
   });
 });
 

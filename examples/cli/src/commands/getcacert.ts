@@ -9,6 +9,7 @@ import { PIN_HELP, PIN_OPTIONS, pinOptions } from "../lib/ca-pin.js";
 import type { Command } from "../lib/command.js";
 import { assertWritable, fingerprint, pemBundle, writeOutput } from "../lib/files.js";
 import { scepFetch } from "../lib/scep-fetch.js";
+import { nameText } from "../lib/printable.js";
 
 const GETCACERT_OPTIONS = { ...COMMON_OPTIONS, ...PIN_OPTIONS, out: { type: "string" } } as const;
 
@@ -41,7 +42,7 @@ Exit codes: 0 ok, 4 HTTP/network error, 5 the CA does not match the pin,
     const recipient = selectRecipient(certs);
     for (const cert of certs) {
       const role = [isCaInSet(cert, certs) ? "CA" : "RA", ...(cert === recipient ? ["encrypt requests to"] : [])].join(", ");
-      ctx.out(`${cert.subject} (${role})`);
+      ctx.out(`${nameText(cert.subject)} (${role})`);
       ctx.out(`  SHA-256 ${fingerprint(cert)}`);
     }
     for (const line of pinMatches(certs, pin)) ctx.out(line);
@@ -55,10 +56,10 @@ function pinMatches(certs: readonly Certificate[], pin: { caFingerprints?: reado
   for (const cert of certs) {
     if (!isCaInSet(cert, certs)) continue;
     const fp = caFingerprint(cert);
-    if (pin.caFingerprints?.includes(fp)) out.push(`pinned CA matches: ${fp} (${cert.subject})`);
+    if (pin.caFingerprints?.includes(fp)) out.push(`pinned CA matches: ${fp} (${nameText(cert.subject)})`);
     else {
       const by = pin.trustedCaCertificates?.find((t) => t.der.length === cert.der.length && caFingerprint(t) === fp) ?? pin.trustedCaCertificates?.find((t) => cert.isIssuedBy(t));
-      if (by) out.push(`pinned CA matches: ${fp} (${cert.subject}${caFingerprint(by) === fp ? "" : `, issued by ${by.subject} from --ca-cert`})`);
+      if (by) out.push(`pinned CA matches: ${fp} (${nameText(cert.subject)}${caFingerprint(by) === fp ? "" : `, issued by ${nameText(by.subject)} from --ca-cert`})`);
     }
   }
   return out;

@@ -9,6 +9,7 @@
 import { constants, createPublicKey, verify } from "node:crypto";
 import { formatName, type Certificate } from "@scep/core";
 import { CliError, ExitCode } from "./exit.js";
+import { nameText } from "./printable.js";
 
 /** One DER element: tag, the whole element's bytes and its contents. */
 interface Element {
@@ -190,7 +191,7 @@ function readCrl(der: Uint8Array): CrlParts {
 /** A Name (DER) as text, or what it is when it does not parse (a hostile CA's CRL: still a one-line refusal). */
 function readableName(name: Uint8Array): string {
   try {
-    return formatName(name);
+    return nameText(formatName(name));
   } catch {
     return `a Name that does not parse (${hex(name.subarray(0, 32))}${name.length > 32 ? "…" : ""})`;
   }
@@ -210,7 +211,7 @@ export function checkCrlIssuer(crl: Uint8Array, certificate: Certificate, caCert
     throw new CliError(`the CA's GetCACert reply holds no certificate that issued --cert ${certFile} (issuer ${certificate.issuer}), so its CRL cannot be checked; is --cert a certificate this CA issued?`, ExitCode.ERROR);
   }
   const refuse = (why: string): never => {
-    throw new CliError(`the CA returned a CRL that is not ${issuerCa.subject}'s (the CA that issued --cert ${certFile}): ${why}; nothing was written`, ExitCode.ERROR);
+    throw new CliError(`the CA returned a CRL that is not ${nameText(issuerCa.subject)}'s (the CA that issued --cert ${certFile}): ${why}; nothing was written`, ExitCode.ERROR);
   };
   let parts: CrlParts;
   try {

@@ -34,3 +34,11 @@ export function withoutControls(line: string): string {
     return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, "0")}` : `\\u${cp.toString(16).padStart(4, "0")}`;
   });
 }
+
+/**
+ * A name or other text from a certificate or CRL a server sent (`CN=…, O=…`), as one line: {@link withoutControls},
+ * and a newline escaped too (`\x0a`), so a subject cannot start a line of its own. Non-ASCII letters are kept.
+ */
+export function nameText(name: string): string {
+  return withoutControls(name).replace(/\n/g, "\\x0a");
+}
