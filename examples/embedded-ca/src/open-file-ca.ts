@@ -831,7 +831,8 @@ class FileCaImpl implements FileCa {
 
   /**
    * Puts back into the store each entry of `published` (default: the CRL published now) that it lacks, with its
-   * reason and revocationDate, unless the index says its certificate has expired; `stored` is the store's list when
+   * reason and revocationDate, unless the index says its certificate expired before `published` was issued (RFC 5280
+   * §3.3: it has then been on a CRL issued after its expiry); `stored` is the store's list when
    * the caller has it. Not on the FileCa interface: {@link openFileCa} and {@link FileCa.crl} call it.
    * @returns how many entries were created
    * @throws StoreUnavailableError when the store or `ca.crl.json` cannot be used
@@ -844,16 +845,24 @@ class FileCaImpl implements FileCa {
       let restored = 0;
       if (entries.size > 0) {
         const have = new Set((stored ?? (await this.revocations.list())).map((r) => r.serialNumber));
-        const now = this.#clock().getTime();
+        const issuedAt = crl.signed.thisUpdate.getTime();
         for (const entry of entries.values()) {
           if (have.has(entry.serialNumber)) continue;
-          // An expired certificate may leave the CRL (RFC 5280 §3.3); one the index cannot tell about stays.
+          // RFC 5280 §3.3: an entry may leave only once it has been on a CRL issued after the certificate expired:
+          // this published CRL, when its thisUpdate is past the certificate's notAfter. One the index cannot tell
+          // about stays.
           const record = await this.#lookup.find(entry.serialNumber).catch(() => undefined);
-          if (record && Date.parse(record.notAfter) < now) continue;
+          if (record && Date.parse(record.notAfter) < issuedAt) continue;
           if ((await this.revocations.revoke({ serialNumber: entry.serialNumber, reason: entry.reason, revokedAt: entry.revokedAt })).created) restored += 1;
         }
       }
-      if (restored > 0) this.#onRestored?.({ restored, crlNumber: crl.signed.crlNumber });
+      if (restored > 0) {
+        try {
+          this.#onRestored?.({ restored, crlNumber: crl.signed.crlNumber });
+        } catch {
+          // The callback (a log line) must not fail the CRL or the revocation check: the entries are back already.
+        }
+      }
       if (this.#restoredFrom === undefined || crl.signed.crlNumber > this.#restoredFrom) this.#restoredFrom = crl.signed.crlNumber;
       return restored;
     });

@@ -2,7 +2,8 @@
 // removeFromCRL takes an entry off; this CA issues none). A revocation store that lost what the last published CRL
 // (ca.crl.json) lists gets those entries back, with their reason and revocationDate, when the CA opens or signs its
 // next CRL, and FileCa.revocation() answers from the published CRL meanwhile. A store down at open does not stop the
-// open; the restore happens once it is back. Entries of expired certificates are not restored.
+// open; the restore happens once it is back. An entry whose certificate expired before the published CRL was issued
+// is not restored (RFC 5280 §3.3: it has been on a CRL issued after the expiry); one that expired later is.
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -14,7 +15,7 @@ import { opensslCsr, tempDir } from "./helpers.js";
 const T0 = Date.parse("2026-03-01T10:00:00.000Z");
 
 describe("RFC 5280 §3.3: entries of the published CRL stay on the CRLs after it", () => {
-  it("a new, empty store: at open the published entries go back (serial, reason, revocationDate), the next CRL lists them, one onRevocationsRestored names the count and CRL number; an expired certificate's entry is left off", async () => {
+  it("a new, empty store: at open the published entries go back (serial, reason, revocationDate), the next CRL lists them, one onRevocationsRestored names the count and CRL number; a certificate that expired after that CRL stays on the next one (RFC 5280 §3.3), and is left off only once a CRL issued after its expiry listed it", async () => {
     let nowMs = T0;
     const clock = (): Date => new Date(nowMs);
     const dir = tempDir();
@@ -28,16 +29,28 @@ describe("RFC 5280 §3.3: entries of the published CRL stay on the CRLs after it
     const published = await before.crl();
     expect(published.revokedCount).toBe(2);
 
-    nowMs += 2 * 86_400_000; // the short-lived certificate has expired
+    nowMs += 2 * 86_400_000; // the short-lived certificate has expired, after the published CRL was issued
     const events: { restored: number; crlNumber: bigint }[] = [];
     const store = new MemoryRevocationStore({ now: clock });
     const after = await openFileCa({ dataDir, clock, crlValiditySeconds: 3600, revocations: store, onRevocationsRestored: (e) => events.push(e) });
-    expect(events).toEqual([{ restored: 1, crlNumber: published.crlNumber }]);
-    expect(await store.list()).toEqual([{ serialNumber: longLived.serialNumber, reason: "keyCompromise", revokedAt: new Date(T0 + 5_000) }]);
+    const both = [
+      { serialNumber: shortLived.serialNumber, reason: "superseded", revokedAt: new Date(T0) },
+      { serialNumber: longLived.serialNumber, reason: "keyCompromise", revokedAt: new Date(T0 + 5_000) },
+    ];
+    expect(events).toEqual([{ restored: 2, crlNumber: published.crlNumber }]);
+    expect(await store.list()).toEqual(both);
     const next = await after.crl();
     expect(next.crlNumber > published.crlNumber).toBe(true);
-    expect(readCrlEntries(next.der)).toEqual([{ serialNumber: longLived.serialNumber, reason: "keyCompromise", revokedAt: new Date(T0 + 5_000) }]);
+    expect(readCrlEntries(next.der)).toEqual(both); // the expired one is on a CRL issued after its expiry now
     expect(events).toHaveLength(1); // nothing more to restore
+
+    // Emptied again: `next` was issued after the short-lived certificate expired, so only the other entry comes back.
+    nowMs += 5_000;
+    const later: { restored: number; crlNumber: bigint }[] = [];
+    const again = new MemoryRevocationStore({ now: clock });
+    await openFileCa({ dataDir, clock, crlValiditySeconds: 3600, revocations: again, onRevocationsRestored: (e) => later.push(e) });
+    expect(later).toEqual([{ restored: 1, crlNumber: next.crlNumber }]);
+    expect(await again.list()).toEqual([both[1]]);
   });
 
   it("a store emptied while the CA runs: revocation() answers from the published CRL and puts it back; the next CRL lists it", async () => {

@@ -5,10 +5,11 @@
  * (504 or 502 with a fixed body, never the upstream's URL or credentials),
  * the typed reason reaches the event hook, and the proxy keeps serving.
  */
+import { MemoryChallengeStore } from "@scep/core";
 import { manualClock } from "@scep/core/testing";
 import type { ServerResponse } from "node:http";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { HttpUpstream, MemoryCaRegistry, MemoryProfileStore, UpstreamError, createScepProxy, type CaConfig, type ProxyEvent, type ScepProxy } from "../src/index.js";
+import { HttpUpstream, MemoryCaRegistry, MemoryProfileStore, UpstreamError, buildProxyUrl, createScepProxy, type CaConfig, type ProxyEvent, type ScepProxy } from "../src/index.js";
 import { freeStablePort } from "../../../test-support/peers";
 import { PKI_REPLY, startUpstream, wellBehaved, type Script, type UpstreamServer } from "./support/upstream-server.js";
 
@@ -170,6 +171,28 @@ describe("upstream faults", () => {
       expect(events.at(-1)).toMatchObject({ outcome: "upstream_error", reason: "upstream_failed", upstream: { reason: "http", status } });
     }
     await stillServes();
+  });
+
+  it("a custom CA's PKIOperation whose one-time challenge was consumed: an upstream 503 is 502 without Retry-After (the same URL cannot pass again: the retry is 400 and requeues); its GetCACaps keeps the Retry-After", async () => {
+    const challenges = new MemoryChallengeStore();
+    const custom = createScepProxy({
+      profiles,
+      challenges,
+      cas: new MemoryCaRegistry([{ name: "corp", type: "custom", url: secretUrl }]),
+      upstreamTimeoutMs: 300,
+      maxBodyBytes: 64 * 1024,
+      onEvent: (e) => events.push(e),
+    });
+    await profiles.put({ hostId: "h2", profileId: "p1", caName: "corp", status: "pending", updatedAt: 0 });
+    const url = buildProxyUrl("http://proxy.test/scep", { hostId: "h2", profileId: "p1", caName: "corp", challenge: await challenges.issue({ profile: "corp", ttlMs: 3_600_000 }) });
+    up.script((_req, res) => res.writeHead(503, { "retry-after": "120" }).end());
+    const caps = await custom.fetch(new Request(`${url}?operation=GetCACaps`));
+    expect([caps.status, caps.headers.get("retry-after")]).toEqual([502, "120"]);
+    const pki = await custom.fetch(new Request(`${url}?operation=PKIOperation`, { method: "POST", body: MSG }));
+    expect([pki.status, await pki.text(), pki.headers.get("retry-after")]).toEqual([502, "upstream failed", null]);
+    up.script(wellBehaved());
+    const retry = await custom.fetch(new Request(`${url}?operation=PKIOperation`, { method: "POST", body: MSG }));
+    expect([retry.status, await retry.text()]).toEqual([400, "challenge failed"]);
   });
 
   it("an HTTP-date Retry-After is read against the upstream's injected clock, not the wall clock: exactly 600 s, however slow the run", async () => {

@@ -123,7 +123,8 @@ function normaliseBase(basePath: string | undefined): string {
  *    `challenge password has expired` / `challenge failed`;
  * 6. forward, and return the upstream's status, bytes and content type unchanged; 504 `upstream timed out`,
  *    502 `upstream failed` (for an upstream 503 or 429 with `Retry-After`: the upstream's, clamped to 1–3600 s,
- *    30 s when it sent none); any other upstream 4xx → 400 `upstream refused the request` (413 stays 413): the
+ *    30 s when it sent none; not after a `custom` CA's one-time challenge was consumed, since the same URL cannot
+ *    pass again); any other upstream 4xx → 400 `upstream refused the request` (413 stays 413): the
  *    device's message is what was refused, so the device gets a 4xx, never a 5xx.
  *
  * A store that throws `StoreUnavailableError` (`ERR_STORE_UNAVAILABLE`) → 503 `service unavailable` with
@@ -181,8 +182,11 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     }
   }
 
-  /** One upstream call under the proxy's own deadline (whatever the `Upstream` does with the signal). */
-  async function forward(call: (signal: AbortSignal) => Promise<UpstreamResponse>, request: Request, event: Partial<ProxyEvent>): Promise<Response | ProxyReply> {
+  /**
+   * One upstream call under the proxy's own deadline (whatever the `Upstream` does with the signal). `spent`: the
+   * request's one-time challenge was consumed, so a retry of the same URL cannot pass: no Retry-After invites one.
+   */
+  async function forward(call: (signal: AbortSignal) => Promise<UpstreamResponse>, request: Request, event: Partial<ProxyEvent>, spent = false): Promise<Response | ProxyReply> {
     const limit = deadline(upstreamTimeoutMs, request.signal);
     try {
       // abortable: the deadline holds even for an Upstream that ignores the signal.
@@ -204,7 +208,7 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
       }
       event.upstream = { reason: error.reason, ...(error.status !== undefined ? { status: error.status } : {}) };
       // Busy (503) or rate-limited (429): not the device's mistake, and worth retrying: 502 with the upstream's Retry-After.
-      if (error.reason === "http" && (error.status === 503 || error.status === 429)) return upstreamFailed({ retryAfterSeconds: error.retryAfterSeconds });
+      if (error.reason === "http" && (error.status === 503 || error.status === 429) && !spent) return upstreamFailed({ retryAfterSeconds: error.retryAfterSeconds });
       if (error.reason === "http" && error.status !== undefined && error.status >= 400 && error.status <= 499) return upstreamRefused(error.status);
       return error.reason === "timeout" ? upstreamTimeout() : upstreamFailed();
     } finally {
@@ -290,7 +294,8 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
       return reject(verdict.reason);
     }
     // 6. Forward, bytes unchanged.
-    return forward((signal) => upstream.pkiOperation(ca, message, { signal }), request, event);
+    // A custom CA's one-time challenge was consumed by the check above: the same URL cannot be retried.
+    return forward((signal) => upstream.pkiOperation(ca, message, { signal }), request, event, ca.type === "custom");
   }
 
   function count(event: ProxyEvent): void {
