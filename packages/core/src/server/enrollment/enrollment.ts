@@ -28,7 +28,7 @@ export interface Enrollment {
    * (expired, not yet valid, or revoked). It is a first enrollment, authenticated by its challenge (RFC 8894 §2.3);
    * without a valid one it gets this failure (badTime for a lapsed certificate, badCertId for a revoked one).
    */
-  unusableSigner?: { failInfo: FailInfo; reason: string; text: string };
+  unusableSigner?: UnusableSigner;
   /** Set by the challenge phase: the validator ran and accepted (its own confirm and failure phases apply). */
   challengeValidated?: boolean;
   /** Set by the challenge phase: undoes what the validator spent (a one-time challenge) when the server fails the request before issuing; cleared once a PENDING transaction is recorded. */
@@ -50,4 +50,13 @@ export interface Phase {
   /** Stable name, e.g. `challenge`. */
   readonly name: string;
   run(ctx: ServerContext, e: Enrollment): Promise<Reply | undefined>;
+}
+
+/** Why the request's signer certificate cannot authenticate it: the FAILURE to answer if the challenge does not pass. */
+export interface UnusableSigner {
+  failInfo: FailInfo;
+  /** The event's reason label. */
+  reason: string;
+  /** The client's failInfoText. */
+  text: string;
 }

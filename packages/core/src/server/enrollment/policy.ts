@@ -10,6 +10,7 @@
  *
  * @module
  */
+import type { FailInfo } from "../../errors.js";
 import { equalBytes } from "../../lib/der.js";
 import { MessageType } from "../../message/types.js";
 import { CertificationRequest } from "../../x509/certification-request.js";
@@ -17,9 +18,19 @@ import { poll } from "../cert-poll.js";
 import { checkCsrPolicy } from "../csr-policy.js";
 import { failure } from "../replies.js";
 import { isStale } from "../stale.js";
-import type { Phase } from "./enrollment.js";
+import type { Phase, UnusableSigner } from "./enrollment.js";
 
 /** Whether two CSRs ask for the same thing for the same key (a re-sent request). */
+/**
+ * Why a CA-issued signer cannot authenticate the request, with the event reason agreeing with the event's `renewal`:
+ * a RenewalReq is a renewal (`renewal_expired` / `renewal_revoked`); a PKCSReq signed by such a certificate is taken
+ * as a first enrollment (`renewal: false`), refused as `signer_expired` / `signer_revoked` when its challenge does
+ * not pass. The client's text is the same: in its usage both were renewals.
+ */
+function unusableSigner(renewal: boolean, failInfo: FailInfo, why: "expired" | "revoked", text: string): UnusableSigner {
+  return { failInfo, reason: `${renewal ? "renewal" : "signer"}_${why}`, text };
+}
+
 function sameRequest(a: CertificationRequest, b: CertificationRequest): boolean {
   return equalBytes(a.spki, b.spki) && equalBytes(a.subjectDer, b.subjectDer);
 }
@@ -50,17 +61,14 @@ export const policy: Phase = {
       if (!signer.isIssuedBy(p.ca)) {
         if (e.renewal) return failure(ctx, p, req, "badRequest", "renewal_not_chained", "the renewal is not signed by a certificate of this CA");
       } else if (signer.notAfter.getTime() < t.getTime() || signer.notBefore.getTime() > t.getTime()) {
-        // The event reason agrees with the event's `renewal`: a RenewalReq is a renewal (`renewal_expired`); a PKCSReq
-        // signed by a lapsed certificate is taken as a first enrollment (`renewal: false`), refused as `signer_expired`
-        // when its challenge does not pass. The client's text is the same: in its usage both were renewals.
-        const lapsed = { failInfo: "badTime" as const, reason: e.renewal ? "renewal_expired" : "signer_expired", text: "the certificate being renewed is expired or not yet valid" };
-        if (e.renewal) return failure(ctx, p, req, lapsed.failInfo, lapsed.reason, lapsed.text);
-        e.unusableSigner = lapsed;
+        const refused = unusableSigner(e.renewal, "badTime", "expired", "the certificate being renewed is expired or not yet valid");
+        if (e.renewal) return failure(ctx, p, req, refused.failInfo, refused.reason, refused.text);
+        e.unusableSigner = refused;
       } else if (p.isRevoked && (await p.isRevoked(signer))) {
         // A revoked certificate authenticates nothing (the same rule as for a stored certificate, issue 6 §3).
-        const revoked = { failInfo: "badCertId" as const, reason: e.renewal ? "renewal_revoked" : "signer_revoked", text: "the certificate being renewed was revoked" };
-        if (e.renewal) return failure(ctx, p, req, revoked.failInfo, revoked.reason, revoked.text);
-        e.unusableSigner = revoked;
+        const refused = unusableSigner(e.renewal, "badCertId", "revoked", "the certificate being renewed was revoked");
+        if (e.renewal) return failure(ctx, p, req, refused.failInfo, refused.reason, refused.text);
+        e.unusableSigner = refused;
       } else {
         e.renewal = true;
         e.renewalOf = signer;
