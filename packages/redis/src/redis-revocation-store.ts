@@ -28,7 +28,9 @@ export interface RedisRevocationStoreOptions extends RedisStoreOptions {
  * `<prefix>crl-number:{<ca>}`, a counter `INCR`ed for each CRL signed; and
  * `<prefix>revision:{<ca>}`, the revision counter (`RevocationStore.revision`),
  * moved on in the same Lua script as a created revocation's `HSETNX` and
- * started at the store clock's ms × 1000 when missing (a new or flushed Redis).
+ * started at the store clock's ms × 1000 when missing (a new or flushed Redis);
+ * `get`, `list` and `revision` only read once it exists, so they work on a
+ * read-only replica.
  * None expires: a revocation is permanent, and a CRL number must never
  * go back (RFC 5280 §5.2.3). `list` reads the whole hash (`HGETALL`): fine
  * for the tens of thousands of entries a CRL can sensibly hold.
@@ -122,12 +124,18 @@ export class RedisRevocationStore implements RevocationStore {
   }
 
   /**
-   * The revision counter (`GET`, O(1); started at the store clock's ms × 1000 when missing): moved on by every created
-   * revocation in the same script, the same on every replica, and after a FLUSHDB started again above every value it
-   * had, so a CA never keys a CRL of the old contents by it (RFC 5280 §5.2.3).
-   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   * The revision counter (`GET`, O(1)): moved on by every created revocation in the same script, the same on every
+   * replica, and after a FLUSHDB started again above every value it had (at the store clock's ms × 1000, by the first
+   * revocation or the first `revision()` that finds it missing), so a CA never keys a CRL of the old contents by it
+   * (RFC 5280 §5.2.3). Only a missing counter is written (`SET NX`): on a read-only replica (`replicaof`) it is read
+   * as its primary set it.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late, and on a read-only replica
+   * while its primary has no counter yet (a new or flushed Redis that no revocation or `revision()` reached): its
+   * message then says READONLY.
    */
   async revision(): Promise<number> {
+    const value = await this.#run.command("revision", "GET", [this.#revision]);
+    if (value !== null && value !== undefined) return Number(String(value));
     return Number(String(await this.#run.eval("revision", REVISION, [this.#revision], [revisionBase(this.#options.now())])));
   }
 }

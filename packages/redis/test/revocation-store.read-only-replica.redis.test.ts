@@ -1,0 +1,70 @@
+/**
+ * RedisRevocationStore read through a read-only replica (`replicaof`, Redis' default `replica-read-only yes`): `get`,
+ * `list` and `revision` answer there as the primary wrote them (a CA's GetCRL path keys its cached CRL by `revision`),
+ * and `revision` stays monotonic across a flush of the primary (revisionBase). Two real redis-servers on loopback, the
+ * second a replica of the first; `WAIT 1` on the primary makes each write reach the replica before it is read there.
+ */
+import Redis from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { revisionBase } from "@scep/core";
+import { startRedisServer, waitFor, type RedisServer } from "../../../test-support/peers";
+import { RedisRevocationStore, redisClientOptions } from "../src/index.js";
+
+let primary: RedisServer;
+let replica: RedisServer;
+let onPrimary: Redis;
+let onReplica: Redis;
+
+beforeAll(async () => {
+  primary = await startRedisServer();
+  replica = await startRedisServer({ args: ["--replicaof", "127.0.0.1", String(primary.port)] });
+  await waitFor(async () => (/master_link_status:up/.test(await replica.command("INFO replication")) ? true : undefined), { timeoutMs: 15_000, what: "the replica to sync with its primary" });
+  onPrimary = new Redis({ ...primary.connection, ...redisClientOptions, lazyConnect: true });
+  onReplica = new Redis({ ...replica.connection, ...redisClientOptions, lazyConnect: true });
+  await Promise.all([onPrimary.connect(), onReplica.connect()]);
+});
+
+afterAll(async () => {
+  onPrimary?.disconnect();
+  onReplica?.disconnect();
+  await replica?.stop();
+  await primary?.stop();
+});
+
+/** Returns once the replica acknowledged every write the primary client sent before. */
+async function replicated(): Promise<void> {
+  expect(await onPrimary.wait(1, 10_000)).toBe(1);
+}
+
+describe("RedisRevocationStore on a read-only replica", () => {
+  it("revision, get and list read what the primary wrote; revision stays put between reads and grows above the old value after the primary is flushed; only a replica without any counter yet answers ERR_STORE_UNAVAILABLE (READONLY)", async () => {
+    let nowMs = Date.parse("2026-04-01T00:00:00.000Z");
+    const now = (): Date => new Date(nowMs);
+    const writer = new RedisRevocationStore(onPrimary, { now, ca: "ro" });
+    const reader = new RedisRevocationStore(onReplica, { now, ca: "ro" });
+    expect(await replica.command("INFO replication")).toMatch(/^role:slave\r?$/m); // the second server really is a replica
+
+    // Nothing on the primary yet: the replica cannot start the counter.
+    await expect(reader.revision()).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE", message: expect.stringMatching(/READONLY/) });
+
+    await writer.revoke({ serialNumber: "0a", reason: "keyCompromise", revokedAt: new Date(nowMs - 1000) });
+    const before = await writer.revision();
+    expect(before).toBe(revisionBase(now()) + 1);
+    await replicated();
+    expect(await reader.revision()).toBe(before);
+    expect(await reader.revision()).toBe(before);
+    expect(await reader.get("0A")).toEqual({ serialNumber: "0a", reason: "keyCompromise", revokedAt: new Date(nowMs - 1000) });
+    expect((await reader.list()).map((e) => e.serialNumber)).toEqual(["0a"]);
+    await expect(reader.revoke({ serialNumber: "0b", reason: "superseded" })).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE" });
+
+    // A Redis without persistence restarted empty (its replica resyncs empty): the primary's first read starts the
+    // counter again above every value it had, and the replica reads that.
+    await onPrimary.flushall();
+    nowMs += 1000;
+    const after = await writer.revision();
+    expect(after).toBeGreaterThan(before);
+    await replicated();
+    expect(await reader.revision()).toBe(after);
+    expect(await reader.list()).toEqual([]);
+  });
+});
