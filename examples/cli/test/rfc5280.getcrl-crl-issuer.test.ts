@@ -2,8 +2,13 @@
 // CA could send: every one is a one-line CliError (exit 1), never another error thrown out of the check. The
 // end-to-end cases (the issuing CA's CRL written, another CA's refused, PKCS #1 v1.5 and RSASSA-PSS) run against a
 // fake SCEP server in cli.exit-codes.test.ts.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createSelfSignedSigner, generateRsaKeyPair } from "@scep/core";
+import { Certificate, createSelfSignedSigner, generateRsaKeyPair } from "@scep/core";
+import { runOpenssl, withTempDir, type CaMaterial } from "../../../test-support/peers";
+import { opensslCrl } from "./support/fake-scep-server.js";
 import { checkCrlIssuer } from "../src/lib/crl-issuer.js";
 import { CliError, ExitCode } from "../src/lib/exit.js";
 
@@ -37,4 +42,77 @@ describe("scep getcrl: a CRL whose issuer Name does not parse (RFC 5280 §5.1.2.
       "the CA returned a CRL that is not CN=Getcrl Test CA's (the CA that issued --cert c.pem): its issuer is a Name that does not parse (30020500); nothing was written",
     );
   });
+});
+
+/** A CA (PEM) made by `openssl req -x509` with `newkey` (e.g. `["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]`). */
+async function opensslCa(newkey: readonly string[], subject = "/O=scep-sdk tests/CN=CRL Check CA"): Promise<CaMaterial> {
+  return withTempDir(async (dir) => {
+    const args = ["req", "-x509", "-new", ...newkey, "-nodes", "-keyout", join(dir, "ca.key"), "-out", join(dir, "ca.pem"), "-days", "1", "-subj", subject];
+    await runOpenssl([...args, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-addext", "subjectKeyIdentifier=hash"]);
+    return { certPem: readFileSync(join(dir, "ca.pem"), "utf8"), keyPem: readFileSync(join(dir, "ca.key"), "utf8") };
+  });
+}
+
+const P256 = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
+const RSA = ["-newkey", "rsa:2048"];
+
+/** What checkCrlIssuer does with `crl` against `ca`: "ok", or the CliError's message (anything else is thrown on). */
+function outcome(crl: Uint8Array, ca: CaMaterial): string {
+  const certificate = Certificate.from(ca.certPem);
+  try {
+    checkCrlIssuer(crl, certificate, [certificate], "c.pem");
+    return "ok";
+  } catch (e) {
+    if (!(e instanceof CliError) || e.exitCode !== ExitCode.ERROR) throw e;
+    return e.message;
+  }
+}
+
+const refusal = (why: string): string => `the CA returned a CRL that is not O=scep-sdk tests, CN=CRL Check CA's (the CA that issued --cert c.pem): ${why}; nothing was written`;
+const NOT_VERIFIED = "its signature does not verify with that CA's key (another CA with the same name?)";
+
+describe("scep getcrl: the CRL's signature, issuer and authorityKeyIdentifier against the CA's (RFC 5280 §6.3.3)", () => {
+  it("an ECDSA CA's own CRL (ecdsa-with-SHA256, -SHA384) passes; one of another ECDSA CA of the same name is refused", async () => {
+    const [ca, twin] = await Promise.all([opensslCa(P256), opensslCa(P256)]);
+    expect(outcome(await opensslCrl(ca.certPem, ca.keyPem), ca)).toBe("ok");
+    expect(outcome(await opensslCrl(ca.certPem, ca.keyPem, ["-md", "sha384"]), ca)).toBe("ok");
+    expect(outcome(await opensslCrl(twin.certPem, twin.keyPem, [], { authorityKeyIdentifier: false }), ca)).toBe(refusal(NOT_VERIFIED));
+  }, 60_000);
+
+  it("a CRL without authorityKeyIdentifier (RFC 5280 §5.2.1 MUST, but seen) is judged by its signature alone", async () => {
+    const [ca, twin] = await Promise.all([opensslCa(RSA), opensslCa(RSA)]);
+    expect(outcome(await opensslCrl(ca.certPem, ca.keyPem, [], { authorityKeyIdentifier: false }), ca)).toBe("ok");
+    expect(outcome(await opensslCrl(twin.certPem, twin.keyPem, [], { authorityKeyIdentifier: false }), ca)).toBe(refusal(NOT_VERIFIED));
+  }, 60_000);
+
+  it("RSASSA-PSS whose MGF1 hash is not its hash (RFC 4055 §3.1), and an algorithm it does not know (Ed25519), are refused by name", async () => {
+    const ca = await opensslCa(RSA);
+    const mixedPss = ["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_mgf1_md:sha1", "-sigopt", "rsa_pss_saltlen:32"];
+    expect(outcome(await opensslCrl(ca.certPem, ca.keyPem, mixedPss), ca)).toBe(refusal("it is signed with an RSASSA-PSS signature whose MGF1 hash (sha1) is not its hash (sha256)"));
+    const edwards = await opensslCa(["-newkey", "ed25519"]);
+    const crl = await opensslCrl(edwards.certPem, edwards.keyPem, ["-md", "default"]);
+    expect(outcome(crl, ca)).toBe(refusal("it is signed with algorithm 1.3.101.112, which this check does not know"));
+  }, 60_000);
+
+  it("bytes that are not one DER CertificateList (garbage, trailing bytes, any bytes) are a one-line refusal, exit 1", async () => {
+    const ca = await opensslCa(RSA);
+    const crl = await opensslCrl(ca.certPem, ca.keyPem);
+    const notDer = new RegExp(`^${refusal("it is not a DER CRL (@").replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace("@", ".+")}$`);
+    expect(outcome(Uint8Array.of(1, 2, 3), ca)).toMatch(notDer);
+    expect(outcome(Uint8Array.from([...crl, 0x00, 0x00]), ca)).toMatch(notDer);
+    expect(outcome(crl.subarray(0, crl.length - 1), ca)).toMatch(notDer);
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        expect(outcome(bytes, ca)).toMatch(/^the CA returned a CRL that is not .*; nothing was written$/);
+      }),
+    );
+    // The CA's own CRL with one byte changed: refused with one line, or (a change the signature does not cover) passed.
+    fc.assert(
+      fc.property(fc.nat(crl.length - 1), fc.integer({ min: 1, max: 255 }), (at, xor) => {
+        const changed = Uint8Array.from(crl);
+        changed[at] = changed[at]! ^ xor;
+        expect(outcome(changed, ca)).toMatch(/^(ok|the CA returned a CRL that is not .*; nothing was written)$/);
+      }),
+      { numRuns: 300 },
+    );
+  }, 60_000);
 });

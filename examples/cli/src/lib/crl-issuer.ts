@@ -4,72 +4,42 @@
  * (RFC 5280 §5.2.1), where both it and the CA's subjectKeyIdentifier are present, is that identifier, and its signature
  * verifies with that CA's key. A name alone proves nothing: every example CA is `CN=SCEP Example CA, O=scep-sdk`.
  *
+ * The CRL is read with the @peculiar schema classes and @peculiar/x509's `X509Crl`, not by hand. The signature is
+ * checked with node:crypto rather than `X509Crl.verify`: that goes through WebCrypto, which has no SHA-224
+ * (sha224WithRSAEncryption CRLs are in the wild) and is asynchronous, while this check is synchronous.
+ *
  * @module
  */
 import { constants, createPublicKey, verify } from "node:crypto";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { AlgorithmIdentifier, CertificateList } from "@peculiar/asn1-x509";
+import * as rsa from "@peculiar/asn1-rsa";
+import * as asn1js from "asn1js";
 import { formatName, type Certificate } from "@scep/core";
 import { CliError, ExitCode } from "./exit.js";
-import { nameText } from "./printable.js";
+import { nameText, printable } from "./printable.js";
+import { x509 } from "./x509.js";
 
-/** One DER element: tag, the whole element's bytes and its contents. */
-interface Element {
-  tag: number;
-  raw: Uint8Array;
-  content: Uint8Array;
-}
-
-/** The elements of a DER SEQUENCE's contents (definite lengths only: a CRL is DER, RFC 5280 §5). */
-function elements(bytes: Uint8Array): Element[] {
-  const out: Element[] = [];
-  let at = 0;
-  while (at < bytes.length) {
-    const start = at;
-    const tag = bytes[at++]!;
-    if ((tag & 0x1f) === 0x1f) throw new Error("a multi-byte tag");
-    let length = bytes[at++];
-    if (length === undefined) throw new Error("truncated");
-    if (length & 0x80) {
-      const count = length & 0x7f;
-      if (count === 0 || count > 4) throw new Error("an indefinite or oversized length");
-      length = 0;
-      for (let i = 0; i < count; i++) length = length * 256 + bytes[at++]!;
-    }
-    if (at + length > bytes.length) throw new Error("truncated");
-    out.push({ tag, raw: bytes.subarray(start, at + length), content: bytes.subarray(at, at + length) });
-    at += length;
-  }
-  return out;
-}
-
-function one(bytes: Uint8Array, tag: number, what: string): Element {
-  const [e, ...rest] = elements(bytes);
-  if (!e || e.tag !== tag || rest.length > 0) throw new Error(`${what} is not one element of tag 0x${tag.toString(16)}`);
-  return e;
-}
-
-const OID_AUTHORITY_KEY_IDENTIFIER = "2.5.29.35"; // id-ce 35
-/** Signature algorithm OID → digest, for node:crypto.verify (RSA PKCS #1 v1.5, ECDSA). */
+/** Signature algorithm OID → digest, for node:crypto.verify (RSA PKCS #1 v1.5, RFC 8017 §9.2; ECDSA, RFC 5758 §3.2). */
 const SIGNATURE_DIGESTS: Readonly<Record<string, string>> = {
-  "1.2.840.113549.1.1.5": "sha1", // sha1WithRSAEncryption
-  "1.2.840.113549.1.1.14": "sha224", // sha224WithRSAEncryption
-  "1.2.840.113549.1.1.11": "sha256", // sha256WithRSAEncryption
-  "1.2.840.113549.1.1.12": "sha384", // sha384WithRSAEncryption
-  "1.2.840.113549.1.1.13": "sha512", // sha512WithRSAEncryption
-  "1.2.840.10045.4.1": "sha1", // ecdsa-with-SHA1
-  "1.2.840.10045.4.3.1": "sha224", // ecdsa-with-SHA224
-  "1.2.840.10045.4.3.2": "sha256", // ecdsa-with-SHA256
-  "1.2.840.10045.4.3.3": "sha384", // ecdsa-with-SHA384
-  "1.2.840.10045.4.3.4": "sha512", // ecdsa-with-SHA512
+  [rsa.id_sha1WithRSAEncryption]: "sha1", // pkcs-1 5
+  [rsa.id_sha224WithRSAEncryption]: "sha224", // pkcs-1 14
+  [rsa.id_sha256WithRSAEncryption]: "sha256", // pkcs-1 11
+  [rsa.id_sha384WithRSAEncryption]: "sha384", // pkcs-1 12
+  [rsa.id_sha512WithRSAEncryption]: "sha512", // pkcs-1 13
+  "1.2.840.10045.4.1": "sha1", // ecdsa-with-SHA1: ansi-X9-62 signatures(4) 1
+  "1.2.840.10045.4.3.1": "sha224", // ecdsa-with-SHA224: ecdsa-with-SHA2(4.3) 1
+  "1.2.840.10045.4.3.2": "sha256", // ecdsa-with-SHA256: ecdsa-with-SHA2(4.3) 2
+  "1.2.840.10045.4.3.3": "sha384", // ecdsa-with-SHA384: ecdsa-with-SHA2(4.3) 3
+  "1.2.840.10045.4.3.4": "sha512", // ecdsa-with-SHA512: ecdsa-with-SHA2(4.3) 4
 };
-const OID_RSASSA_PSS = "1.2.840.113549.1.1.10"; // pkcs-1 10
-const OID_MGF1 = "1.2.840.113549.1.1.8"; // pkcs-1 8
-/** Hash algorithm OID → digest (RSASSA-PSS-params). */
+/** Hash algorithm OID → digest (RSASSA-PSS-params, RFC 4055 §2.1). */
 const HASH_DIGESTS: Readonly<Record<string, string>> = {
-  "1.3.14.3.2.26": "sha1", // id-sha1
-  "2.16.840.1.101.3.4.2.4": "sha224", // id-sha224
-  "2.16.840.1.101.3.4.2.1": "sha256", // id-sha256
-  "2.16.840.1.101.3.4.2.2": "sha384", // id-sha384
-  "2.16.840.1.101.3.4.2.3": "sha512", // id-sha512
+  [rsa.id_sha1]: "sha1", // oiw secsig algorithms 26
+  [rsa.id_sha224]: "sha224", // nistAlgorithms hashAlgs 4
+  [rsa.id_sha256]: "sha256", // nistAlgorithms hashAlgs 1
+  [rsa.id_sha384]: "sha384", // nistAlgorithms hashAlgs 2
+  [rsa.id_sha512]: "sha512", // nistAlgorithms hashAlgs 3
 };
 
 /** How node:crypto.verify checks a signature: the digest and, for RSASSA-PSS, the salt length. */
@@ -79,57 +49,40 @@ interface Verification {
 }
 
 /**
- * The hash of an AlgorithmIdentifier, by OID (its parameters, NULL or absent, are not read).
- */
-function hashOf(identifier: Element, what: string): string {
-  const id = elements(identifier.content)[0];
-  const digest = id?.tag === 0x06 ? HASH_DIGESTS[oid(id.content)] : undefined;
-  if (!digest) throw new Error(`an RSASSA-PSS ${what} this check does not know`);
-  return digest;
-}
-
-/**
- * RSASSA-PSS parameters (RFC 4055 §3.1), where node:crypto can check them: MGF1 with the signature's own hash.
+ * RSASSA-PSS parameters (RFC 4055 §3.1), where node:crypto can check them (MGF1 with the signature's own hash), or
+ * why it cannot. The schema class fills in the DEFAULTs.
  *
  * ```asn
  * RSASSA-PSS-params ::= SEQUENCE { hashAlgorithm [0] HashAlgorithm DEFAULT sha1, maskGenAlgorithm [1] MaskGenAlgorithm DEFAULT mgf1SHA1,
  *   saltLength [2] INTEGER DEFAULT 20, trailerField [3] TrailerField DEFAULT trailerFieldBC }
  * ```
  */
-function pssVerification(params: Element | undefined): Verification {
-  let digest = "sha1";
-  let mgfDigest = "sha1";
-  let saltLength = 20;
-  for (const field of params?.tag === 0x30 ? elements(params.content) : []) {
-    const inner = one(field.content, field.tag === 0xa2 || field.tag === 0xa3 ? 0x02 : 0x30, "an RSASSA-PSS parameter");
-    if (field.tag === 0xa0) digest = hashOf(inner, "hash");
-    else if (field.tag === 0xa1) {
-      const [id, hash] = elements(inner.content);
-      if (id?.tag !== 0x06 || oid(id.content) !== OID_MGF1 || hash?.tag !== 0x30) throw new Error("an RSASSA-PSS mask generation other than MGF1");
-      mgfDigest = hashOf(hash, "MGF1 hash");
-    } else if (field.tag === 0xa2) {
-      if (inner.content.length === 0 || inner.content.length > 4 || inner.content[0]! & 0x80) throw new Error("an RSASSA-PSS salt length out of range");
-      saltLength = inner.content.reduce((n, b) => n * 256 + b, 0);
-    } else if (field.tag === 0xa3) {
-      if (inner.content.length !== 1 || inner.content[0] !== 1) throw new Error("an RSASSA-PSS trailer field other than 1");
-    } else throw new Error("an RSASSA-PSS-params field this check does not know");
+function pssVerification(parameters: ArrayBuffer | null | undefined): Verification | string {
+  let params: rsa.RsaSaPssParams;
+  let mgfHash: AlgorithmIdentifier | undefined;
+  try {
+    params = parameters ? AsnConvert.parse(parameters, rsa.RsaSaPssParams) : new rsa.RsaSaPssParams();
+    const mgf = params.maskGenAlgorithm;
+    if (mgf.algorithm === rsa.id_mgf1 && mgf.parameters) mgfHash = AsnConvert.parse(mgf.parameters, AlgorithmIdentifier);
+  } catch (error) {
+    return `RSASSA-PSS parameters that do not parse (${printable((error as Error).message, 120)})`;
   }
-  if (mgfDigest !== digest) throw new Error(`an RSASSA-PSS signature whose MGF1 hash (${mgfDigest}) is not its hash (${digest})`);
-  return { digest, pss: { saltLength } };
+  const digest = HASH_DIGESTS[params.hashAlgorithm.algorithm];
+  if (!digest) return "an RSASSA-PSS hash this check does not know";
+  if (!mgfHash) return "an RSASSA-PSS mask generation other than MGF1";
+  const mgfDigest = HASH_DIGESTS[mgfHash.algorithm];
+  if (!mgfDigest) return "an RSASSA-PSS MGF1 hash this check does not know";
+  if (mgfDigest !== digest) return `an RSASSA-PSS signature whose MGF1 hash (${mgfDigest}) is not its hash (${digest})`;
+  if (!Number.isSafeInteger(params.saltLength) || params.saltLength < 0) return "an RSASSA-PSS salt length out of range";
+  if (params.trailerField !== 1) return "an RSASSA-PSS trailer field other than 1";
+  return { digest, pss: { saltLength: params.saltLength } };
 }
 
-function oid(content: Uint8Array): string {
-  const arcs: number[] = [];
-  let value = 0;
-  for (const byte of content) {
-    value = value * 128 + (byte & 0x7f);
-    if (!(byte & 0x80)) {
-      if (arcs.length === 0) arcs.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80);
-      else arcs.push(value);
-      value = 0;
-    }
-  }
-  return arcs.join(".");
+/** How to verify a CRL signed with `algorithm`, or why this check cannot (an algorithm or parameters it does not know). */
+function verificationOf(algorithm: AlgorithmIdentifier): Verification | string {
+  if (algorithm.algorithm === rsa.id_RSASSA_PSS) return pssVerification(algorithm.parameters);
+  const digest = SIGNATURE_DIGESTS[algorithm.algorithm];
+  return digest === undefined ? `algorithm ${algorithm.algorithm}, which this check does not know` : { digest };
 }
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
@@ -138,54 +91,65 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 interface CrlParts {
   tbs: Uint8Array;
   issuer: Uint8Array;
-  /** How to verify the signature, or why this check cannot (an algorithm or parameters it does not know). */
+  /** How to verify the signature, or why this check cannot. */
   verification: Verification | string;
   signature: Uint8Array;
   authorityKeyId: Uint8Array | undefined;
 }
 
+/** Why bytes are not a CRL: the issuer Name where the outline has one, for a CRL refused for its name. */
+class NotACrl extends Error {
+  constructor(
+    message: string,
+    readonly issuer?: Uint8Array,
+  ) {
+    super(message);
+  }
+}
+
 /**
+ * The issuer of a CertificateList in outline (a SEQUENCE whose first element is a SEQUENCE), as the bytes the CA sent,
+ * for when the schema refuses the CRL (an issuer Name that does not parse is named in the message).
+ *
  * ```asn
  * CertificateList ::= SEQUENCE { tbsCertList TBSCertList, signatureAlgorithm AlgorithmIdentifier, signatureValue BIT STRING }
- * TBSCertList ::= SEQUENCE { version Version OPTIONAL, signature AlgorithmIdentifier, issuer Name, thisUpdate Time,
- *   nextUpdate Time OPTIONAL, revokedCertificates SEQUENCE OF SEQUENCE { … } OPTIONAL, crlExtensions [0] EXPLICIT Extensions OPTIONAL }
- * AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] KeyIdentifier OPTIONAL, … }
+ * TBSCertList ::= SEQUENCE { version Version OPTIONAL, signature AlgorithmIdentifier, issuer Name, … }
  * ```
  */
+function outlineIssuer(list: asn1js.AsnType): Uint8Array | undefined {
+  if (!(list instanceof asn1js.Sequence)) return undefined;
+  const tbs = list.valueBlock.value[0];
+  if (!(tbs instanceof asn1js.Sequence)) return undefined;
+  const fields = tbs.valueBlock.value;
+  const issuer = fields[fields[0] instanceof asn1js.Integer ? 2 : 1];
+  return issuer instanceof asn1js.Sequence ? issuer.valueBeforeDecodeView : undefined;
+}
+
+/** Reads a CRL (DER: RFC 5280 §5) with the schema classes; throws {@link NotACrl}, never another error. */
 function readCrl(der: Uint8Array): CrlParts {
-  const list = one(der, 0x30, "CertificateList");
-  const [tbsCertList, signatureAlgorithm, signatureValue] = elements(list.content);
-  if (tbsCertList?.tag !== 0x30 || signatureAlgorithm?.tag !== 0x30 || signatureValue?.tag !== 0x03) throw new Error("not a CertificateList");
-  const fields = elements(tbsCertList.content);
-  let i = fields[0]?.tag === 0x02 ? 1 : 0; // version
-  i += 1; // signature
-  const issuer = fields[i];
-  if (issuer?.tag !== 0x30) throw new Error("no issuer Name");
-  let authorityKeyId: Uint8Array | undefined;
-  const extensions = fields.find((f) => f.tag === 0xa0);
-  if (extensions) {
-    for (const extension of elements(one(extensions.content, 0x30, "crlExtensions").content)) {
-      const [id, ...rest] = elements(extension.content);
-      if (id?.tag !== 0x06 || oid(id.content) !== OID_AUTHORITY_KEY_IDENTIFIER) continue;
-      const value = rest.at(-1);
-      if (value?.tag !== 0x04) throw new Error("an authorityKeyIdentifier without its OCTET STRING");
-      authorityKeyId = elements(one(value.content, 0x30, "AuthorityKeyIdentifier").content).find((f) => f.tag === 0x80)?.content;
-    }
+  let outline: ReturnType<typeof asn1js.fromBER>;
+  try {
+    outline = asn1js.fromBER(der); // throws on some encodings, e.g. a BMPString of an odd length
+  } catch (error) {
+    throw new NotACrl(printable((error as Error).message, 160));
   }
-  const [algorithm, params] = elements(signatureAlgorithm.content);
-  if (algorithm?.tag !== 0x06) throw new Error("no signature algorithm");
-  if (signatureValue.content[0] !== 0) throw new Error("a signature with unused bits");
-  const algorithmOid = oid(algorithm.content);
-  const digest = SIGNATURE_DIGESTS[algorithmOid];
-  let verification: Verification | string = digest === undefined ? `algorithm ${algorithmOid}, which this check does not know` : { digest };
-  if (algorithmOid === OID_RSASSA_PSS) {
-    try {
-      verification = pssVerification(params);
-    } catch (error) {
-      verification = (error as Error).message;
-    }
+  if (outline.offset === -1) throw new NotACrl(printable(outline.result.error || "not BER", 160));
+  if (outline.offset !== der.length) throw new NotACrl(`${der.length - outline.offset} bytes after the CertificateList`);
+  try {
+    const list = AsnConvert.parse(der, CertificateList);
+    const crl = new x509.X509Crl(list);
+    const keyId = crl.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId;
+    return {
+      tbs: new Uint8Array(list.tbsCertListRaw ?? AsnConvert.serialize(list.tbsCertList)),
+      // The issuer as the CA sent it (its DER), not as a schema class would encode it again.
+      issuer: outlineIssuer(outline.result) ?? new Uint8Array(crl.issuerName.toArrayBuffer()),
+      verification: verificationOf(list.signatureAlgorithm),
+      signature: new Uint8Array(list.signature),
+      authorityKeyId: keyId === undefined ? undefined : Uint8Array.from(Buffer.from(keyId, "hex")),
+    };
+  } catch (error) {
+    throw new NotACrl(printable((error as Error).message, 160), outlineIssuer(outline.result));
   }
-  return { tbs: tbsCertList.raw, issuer: issuer.raw, verification, signature: signatureValue.content.subarray(1), authorityKeyId };
 }
 
 /** A Name (DER) as text, or what it is when it does not parse (a hostile CA's CRL: still a one-line refusal). */
@@ -217,7 +181,9 @@ export function checkCrlIssuer(crl: Uint8Array, certificate: Certificate, caCert
   try {
     parts = readCrl(crl);
   } catch (error) {
-    return refuse(`it is not a DER CRL (${(error as Error).message})`);
+    if (!(error instanceof NotACrl)) throw error;
+    if (error.issuer && !sameBytes(error.issuer, issuerCa.subjectDer)) return refuse(`its issuer is ${readableName(error.issuer)}`);
+    return refuse(`it is not a DER CRL (${error.message})`);
   }
   if (!sameBytes(parts.issuer, issuerCa.subjectDer)) refuse(`its issuer is ${readableName(parts.issuer)}`);
   const verification = parts.verification;

@@ -35,8 +35,11 @@ export type FakeCrlSigner = "own" | "own-pss" | "own-pss-default" | "own-sha224"
 
 const FAKE_CA_SUBJECT = "/O=scep-sdk tests/CN=Fake SCEP CA";
 
-/** A CRL (DER) from `openssl ca -gencrl`, signed by `certPem`/`keyPem`, with authorityKeyIdentifier and cRLNumber. */
-export async function opensslCrl(certPem: string, keyPem: string, signing: readonly string[] = []): Promise<Uint8Array> {
+/**
+ * A CRL (DER) from `openssl ca -gencrl`, signed by `certPem`/`keyPem` (`signing`: more `openssl ca` options, e.g. `-md`,
+ * `-sigopt`), with cRLNumber and, unless `authorityKeyIdentifier` is false, authorityKeyIdentifier.
+ */
+export async function opensslCrl(certPem: string, keyPem: string, signing: readonly string[] = [], options: { authorityKeyIdentifier?: boolean } = {}): Promise<Uint8Array> {
   return withTempDir(async (dir) => {
     writeFileSync(join(dir, "ca.pem"), certPem);
     writeFileSync(join(dir, "ca.key"), keyPem);
@@ -44,7 +47,7 @@ export async function opensslCrl(certPem: string, keyPem: string, signing: reado
     writeFileSync(join(dir, "crlnumber"), "01\n");
     writeFileSync(
       join(dir, "ca.cnf"),
-      `[ca]\ndefault_ca = d\n[d]\ndatabase = ${join(dir, "index.txt")}\ncrlnumber = ${join(dir, "crlnumber")}\ndefault_md = sha256\ndefault_crl_days = 1\ncrl_extensions = x\n[x]\nauthorityKeyIdentifier = keyid:always\n`,
+      `[ca]\ndefault_ca = d\n[d]\ndatabase = ${join(dir, "index.txt")}\ncrlnumber = ${join(dir, "crlnumber")}\ndefault_md = sha256\ndefault_crl_days = 1\ncrl_extensions = x\n[x]\n${options.authorityKeyIdentifier === false ? "" : "authorityKeyIdentifier = keyid:always\n"}`,
     );
     await runOpenssl(["ca", "-gencrl", "-batch", "-config", join(dir, "ca.cnf"), "-cert", join(dir, "ca.pem"), "-keyfile", join(dir, "ca.key"), "-out", join(dir, "crl.pem"), ...signing]);
     return (await runOpenssl(["crl", "-in", join(dir, "crl.pem"), "-outform", "DER"])).stdoutBytes;
