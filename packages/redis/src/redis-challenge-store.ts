@@ -28,7 +28,9 @@ export interface RedisChallengeStoreOptions extends RedisStoreOptions {
  * it marks the value spent (an `s` in front, same TTL) and answers true only
  * for a live, unspent challenge of that profile, so of any number of
  * concurrent consumers, on any replicas, at most one succeeds; `release`
- * (another script) takes the mark off again. Expiry is decided with the
+ * (another script) takes the mark off again (with a `consumption` id, only the
+ * mark of the consume given that id: its SHA-256's first 16 hex digits are the
+ * mark's tag). Expiry is decided with the
  * injected clock.
  *
  * Every method rejects with StoreUnavailableError (code
@@ -104,9 +106,9 @@ export class RedisChallengeStore implements ChallengeStore {
    *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
    */
-  async consume(challenge: string, options: { profile: string }): Promise<boolean> {
+  async consume(challenge: string, options: { profile: string; consumption?: string }): Promise<boolean> {
     const key = this.#key(challenge);
-    const tag = randomBytes(8).toString("hex");
+    const tag = options.consumption === undefined ? randomBytes(8).toString("hex") : consumerTag(options.consumption);
     try {
       return (await this.#run.eval("consume", CONSUME, [key], [this.#options.now().getTime(), options.profile, tag])) === 1;
     } catch (error) {
@@ -122,12 +124,15 @@ export class RedisChallengeStore implements ChallengeStore {
    * Puts back a challenge `consume` spent, for a request the server then
    * failed (see `ChallengeStore.release` in `@scep/core`): true when it is
    * usable once more, with the expiry it was issued with; false when unknown,
-   * not spent, of another profile or expired. Atomic (Lua script).
+   * not spent, of another profile or expired. With `consumption` (the id given to that `consume`), only while
+   * the spent mark is still that consume's: a late release after the challenge was consumed again is false and
+   * changes nothing. Atomic (Lua script).
    *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
    */
-  async release(challenge: string, options: { profile: string }): Promise<boolean> {
-    const reply = await this.#run.eval("release", RELEASE, [this.#key(challenge)], [this.#options.now().getTime(), options.profile]);
+  async release(challenge: string, options: { profile: string; consumption?: string }): Promise<boolean> {
+    const tag = options.consumption === undefined ? "" : consumerTag(options.consumption);
+    const reply = await this.#run.eval("release", RELEASE, [this.#key(challenge)], [this.#options.now().getTime(), options.profile, tag]);
     return reply === 1;
   }
 
@@ -141,6 +146,11 @@ export class RedisChallengeStore implements ChallengeStore {
   async sweep(): Promise<number> {
     return 0;
   }
+}
+
+/** The spent mark's tag (16 hex digits) of a caller's consumption id: its SHA-256, so any string fits and none is stored. */
+function consumerTag(consumption: string): string {
+  return createHash("sha256").update(consumption, "utf8").digest("hex").slice(0, 16);
 }
 
 function checkTtl(ms: number, what: string): void {

@@ -67,8 +67,11 @@ export interface ChallengeStore {
    * rejects leaves the challenge usable: a store whose write may still land
    * after it rejected (a timeout) undoes that write itself, and never another
    * consumer's (`RedisChallengeStore` tags its spent mark per consumer).
+   *
+   * `consumption`: an optional id the caller picks for this consume (a fresh random string, e.g. 16 random bytes in
+   * hex), recorded with the spent mark so that `release` with the same id puts back this consume and no later one.
    */
-  consume(challenge: string, options: { profile: string }): Promise<boolean>;
+  consume(challenge: string, options: { profile: string; consumption?: string }): Promise<boolean>;
   /**
    * Puts back a challenge that `consume` took for a request the server then failed for its own reason (the store
    * answered after the server's timeout, the issue hook threw, a store was down while the transaction was
@@ -80,8 +83,15 @@ export interface ChallengeStore {
    * atomic with `consume`: a released challenge is consumable exactly once more. Rejects with
    * StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the backend fails. Optional: without it a challenge
    * consumed by a failed request stays spent, and the MDM must hand out a new one.
+   *
+   * `consumption`: the id passed to the `consume` being undone. With it, release changes something only while the
+   * challenge is still spent by that very consume: a release that comes late (after the challenge was released and
+   * consumed again by another request) resolves false and leaves the later consume spent, so a challenge is never
+   * used twice. A consume made without an id is never released by a release with one. Without it, release puts back
+   * whatever consume spent the challenge (callers that release only their own consume, once, as `@scep/core`'s
+   * server does).
    */
-  release?(challenge: string, options: { profile: string }): Promise<boolean>;
+  release?(challenge: string, options: { profile: string; consumption?: string }): Promise<boolean>;
   /**
    * Removes every expired challenge (by the store's clock) and resolves with
    * how many it removed. Optional: a store whose backend expires entries on
@@ -230,7 +240,7 @@ export interface MemoryChallengeStoreOptions {
  * @group Server
  */
 export class MemoryChallengeStore implements ChallengeStore {
-  readonly #entries = new Map<string, { profile: string; expires: number; spent: boolean }>();
+  readonly #entries = new Map<string, { profile: string; expires: number; spent: boolean; consumption?: string | undefined }>();
   readonly #now: () => number;
   readonly #defaultTtl: number;
   readonly #max: number;
@@ -255,7 +265,7 @@ export class MemoryChallengeStore implements ChallengeStore {
   }
 
   /** {@inheritDoc ChallengeStore.consume} */
-  async consume(challenge: string, options: { profile: string }): Promise<boolean> {
+  async consume(challenge: string, options: { profile: string; consumption?: string }): Promise<boolean> {
     const e = this.#entries.get(challenge);
     if (!e || e.spent || e.profile !== options.profile) return false;
     if (e.expires <= this.#now()) {
@@ -263,14 +273,17 @@ export class MemoryChallengeStore implements ChallengeStore {
       return false;
     }
     e.spent = true;
+    e.consumption = options.consumption;
     return true;
   }
 
   /** {@inheritDoc ChallengeStore.release} */
-  async release(challenge: string, options: { profile: string }): Promise<boolean> {
+  async release(challenge: string, options: { profile: string; consumption?: string }): Promise<boolean> {
     const e = this.#entries.get(challenge);
     if (!e || !e.spent || e.profile !== options.profile || e.expires <= this.#now()) return false;
+    if (options.consumption !== undefined && e.consumption !== options.consumption) return false;
     e.spent = false;
+    e.consumption = undefined;
     return true;
   }
 

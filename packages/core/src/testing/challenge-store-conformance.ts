@@ -38,7 +38,9 @@ let profileCounter = 0;
  * removes 0. When it has the optional `release`, a consumed challenge
  * released is consumable exactly once more until its original expiry, and
  * release is false (changing nothing) for an unconsumed, unknown, expired or
- * other profile's challenge.
+ * other profile's challenge; a release naming a `consumption` id puts back only
+ * the consume made with that id (a late one after the challenge was consumed
+ * again is false), so a release racing re-uses lets at most one through.
  *
  * @example
  * ```ts
@@ -177,6 +179,43 @@ export function challengeStoreConformance<S extends ChallengeStore>(options: Cha
       clock.advance(60_001);
       expect(await store.release(c, { profile: a })).toBe(false);
       expect(await store.consume(c, { profile: a })).toBe(false);
+    });
+
+    it("release (when the store has it) with a consumption id puts back only that consume: a late release after the challenge was used again changes nothing", async (ctx) => {
+      if (!store.release) return ctx.skip("this store has no release");
+      const p = profile();
+      const c = await store.issue({ profile: p, ttlMs: 60_000 });
+      expect(await store.consume(c, { profile: p, consumption: "first" })).toBe(true);
+      expect(await store.release(c, { profile: p, consumption: "other" })).toBe(false); // not that consume's id
+      expect(await store.consume(c, { profile: p })).toBe(false); // still spent
+      expect(await store.release(c, { profile: p, consumption: "first" })).toBe(true);
+      expect(await store.consume(c, { profile: p, consumption: "second" })).toBe(true);
+      expect(await store.release(c, { profile: p, consumption: "first" })).toBe(false); // late: the second consume stays
+      expect(await store.consume(c, { profile: p })).toBe(false);
+      const plain = await store.issue({ profile: p, ttlMs: 60_000 });
+      expect(await store.consume(plain, { profile: p })).toBe(true);
+      expect(await store.release(plain, { profile: p, consumption: "first" })).toBe(false); // consumed without an id
+      expect(await store.release(plain, { profile: p })).toBe(true);
+    });
+
+    it("release (when the store has it) racing consumes never lets a challenge be used twice", async (ctx) => {
+      if (!store.release) return ctx.skip("this store has no release");
+      const p = profile();
+      for (let round = 0; round < 10; round++) {
+        const c = await store.issue({ profile: p, ttlMs: 60_000 });
+        expect(await store.consume(c, { profile: p, consumption: `r${round}-first` })).toBe(true);
+        // The refund, a duplicate of it that comes late, and ten re-uses, all at once: one re-use at most.
+        const results = await Promise.all([
+          store.release(c, { profile: p, consumption: `r${round}-first` }),
+          ...Array.from({ length: 10 }, (_, i) => store.consume(c, { profile: p, consumption: `r${round}-${i}` })),
+          store.release(c, { profile: p, consumption: `r${round}-first` }),
+          ...Array.from({ length: 10 }, (_, i) => store.consume(c, { profile: p, consumption: `r${round}-late-${i}` })),
+        ]);
+        const releases = [results[0], results[11]];
+        const consumes = results.filter((_, i) => i !== 0 && i !== 11);
+        expect(releases.filter(Boolean)).toHaveLength(1);
+        expect(consumes.filter(Boolean).length).toBeLessThanOrEqual(1);
+      }
     });
 
     it("concurrent consumes of 20 different challenges all succeed", async () => {

@@ -214,15 +214,17 @@ return 1
 
 /**
  * release: puts a spent challenge back (same value, same remaining TTL).
- * KEYS[1] the challenge's key; ARGV[1] now, ARGV[2] profile.
- * Returns 1 when it is usable again; 0 when unknown, not spent, of another
- * profile, or expired.
+ * KEYS[1] the challenge's key; ARGV[1] now, ARGV[2] profile, ARGV[3] the
+ * consumer's tag or "" (any consumer).
+ * Returns 1 when it is usable again; 0 when unknown, not spent, spent by
+ * another consumer than ARGV[3], of another profile, or expired.
  */
 export const RELEASE = script(
   "release",
   `${SPENT_LIVE}
 local v = redis.call('GET', KEYS[1])
 if not v or string.sub(v, 1, 1) ~= 's' then return 0 end
+if ARGV[3] ~= '' and string.sub(v, -17) ~= '#' .. ARGV[3] then return 0 end
 local live = spentLive(v)
 local sep = string.find(live, ':', 1, true)
 if string.sub(live, sep + 1) ~= ARGV[2] then return 0 end
