@@ -2,7 +2,7 @@
 // CA could send: every one is a one-line CliError (exit 1), never another error thrown out of the check. The
 // end-to-end cases (the issuing CA's CRL written, another CA's refused, PKCS #1 v1.5 and RSASSA-PSS) run against a
 // fake SCEP server in cli.exit-codes.test.ts.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -114,5 +114,33 @@ describe("scep getcrl: the CRL's signature, issuer and authorityKeyIdentifier ag
       }),
       { numRuns: 300 },
     );
+  }, 60_000);
+});
+
+/** A key and certificate under `ca`'s own name that `ca` issued for signing CRLs only (keyUsage cRLSign). */
+async function separateCrlSigner(ca: CaMaterial, subject = "/O=scep-sdk tests/CN=CRL Check CA"): Promise<CaMaterial> {
+  return withTempDir(async (dir) => {
+    writeFileSync(join(dir, "ca.pem"), ca.certPem);
+    writeFileSync(join(dir, "ca.key"), ca.keyPem);
+    writeFileSync(join(dir, "ext.cnf"), "keyUsage = critical, cRLSign\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n");
+    await runOpenssl(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "signer.key"), "-out", join(dir, "signer.csr"), "-subj", subject]);
+    const issue = ["x509", "-req", "-in", join(dir, "signer.csr"), "-CA", join(dir, "ca.pem"), "-CAkey", join(dir, "ca.key"), "-set_serial", "7", "-days", "1"];
+    await runOpenssl([...issue, "-extfile", join(dir, "ext.cnf"), "-out", join(dir, "signer.pem")]);
+    return { certPem: readFileSync(join(dir, "signer.pem"), "utf8"), keyPem: readFileSync(join(dir, "signer.key"), "utf8") };
+  });
+}
+
+describe("scep getcrl: a CRL signed by a separate cRLSign key under the CA's name (RFC 5280 §6.3.3)", () => {
+  it("is refused as one that cannot be checked (its authorityKeyIdentifier names another key), not as a signature that fails", async () => {
+    const ca = await opensslCa(RSA);
+    const signer = await separateCrlSigner(ca);
+    const keyId = (pem: string): string => Buffer.from(Certificate.from(pem).subjectKeyIdentifier!).toString("hex");
+    expect(outcome(await opensslCrl(signer.certPem, signer.keyPem), ca)).toBe(
+      refusal(
+        `its authorityKeyIdentifier ${keyId(signer.certPem)} names a key that is not the CA's (subjectKeyIdentifier ${keyId(ca.certPem)}), so it cannot be checked (a separate CRL signer, RFC 5280 §6.3.3, or another CA of the same name: only the key of the CA that issued --cert is trusted here)`,
+      ),
+    );
+    // Without an authorityKeyIdentifier nothing names the other key: the signature is what fails.
+    expect(outcome(await opensslCrl(signer.certPem, signer.keyPem, [], { authorityKeyIdentifier: false }), ca)).toBe(refusal(NOT_VERIFIED));
   }, 60_000);
 });

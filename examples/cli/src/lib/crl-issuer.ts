@@ -166,8 +166,9 @@ const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.leng
 /**
  * Throws a one-line {@link CliError} (exit {@link ExitCode.ERROR}) unless `crl` (DER) was issued by the certificate in
  * `caCertificates` that issued `certificate` (RFC 5280 §6.3.3: issuer name, authorityKeyIdentifier where present,
- * signature: RSA PKCS #1 v1.5, RSASSA-PSS with MGF1 of its own hash, or ECDSA). `certFile` names --cert
- * in the message.
+ * signature: RSA PKCS #1 v1.5, RSASSA-PSS with MGF1 of its own hash, or ECDSA). A CRL signed by another key whose
+ * authorityKeyIdentifier names that key (a separate CRL signer) is refused as one that cannot be checked: there is no
+ * path to that key here. `certFile` names --cert in the message.
  */
 export function checkCrlIssuer(crl: Uint8Array, certificate: Certificate, caCertificates: readonly Certificate[], certFile: string): void {
   const issuerCa = caCertificates.find((c) => certificate.isIssuedBy(c));
@@ -196,8 +197,15 @@ export function checkCrlIssuer(crl: Uint8Array, certificate: Certificate, caCert
   } catch {
     verified = false;
   }
-  if (!verified) refuse("its signature does not verify with that CA's key (another CA with the same name?)");
   const ski = issuerCa.subjectKeyIdentifier;
+  if (!verified && parts.authorityKeyId && ski && !sameBytes(parts.authorityKeyId, ski)) {
+    // Another key signed it under the CA's name: a separate cRLSign key (RFC 5280 §6.3.3 allows one) or another CA of
+    // the same name. Without a certification path to that key its signature cannot be checked: say so, not "forged".
+    refuse(
+      `its authorityKeyIdentifier ${hex(parts.authorityKeyId)} names a key that is not the CA's (subjectKeyIdentifier ${hex(ski)}), so it cannot be checked (a separate CRL signer, RFC 5280 §6.3.3, or another CA of the same name: only the key of the CA that issued --cert is trusted here)`,
+    );
+  }
+  if (!verified) refuse("its signature does not verify with that CA's key (another CA with the same name?)");
   if (parts.authorityKeyId && ski && !sameBytes(parts.authorityKeyId, ski)) {
     refuse(`its authorityKeyIdentifier ${hex(parts.authorityKeyId)} is not the CA's subjectKeyIdentifier ${hex(ski)}`);
   }
