@@ -13,7 +13,9 @@ import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { opensslCreateCa } from "../../../test-support/peers";
 import { parseConfig } from "../../proxy-server/src/config.js";
+import { ScepClient } from "@scep/core";
 import { DEFAULT_TIMEOUT_MS } from "../src/lib/args.js";
+import { describeError, ExitCode } from "../src/lib/exit.js";
 import { nameText, printable, withoutControls } from "../src/lib/printable.js";
 import { opensslCrl, startFakeScepServer, type FakeScepServer } from "./support/fake-scep-server";
 import { runCli } from "./support/run-cli";
@@ -134,5 +136,24 @@ describe("timeouts", () => {
     const base = await serve(() => undefined); // never answers
     const r = await runCli(["getcacaps", "--url", `${base}/scep`, "--timeout", "3000"], { cwd: root });
     expect([r.code, r.stderr]).toEqual([4, "scep: GetCACaps: timed out after 3000 ms: the server at --url did not answer in time: try again, or give it longer with --timeout MS\n"]);
+  });
+
+  it("an abort that is not our --timeout firing (an AbortError, not AbortSignal.timeout's TimeoutError) is not called a timeout", async () => {
+    const base = await serve(() => undefined); // never answers
+    // A real fetch to a loopback server, aborted by a signal of its own (the reason: an AbortError DOMException).
+    const aborted = new AbortController();
+    const client = new ScepClient({ url: `${base}/scep`, timeoutMs: 60_000, fetch: (input, init) => fetch(input, { ...init, signal: aborted.signal }) });
+    const pending = client.getCaCaps().catch((e: unknown) => e);
+    aborted.abort();
+    expect(describeError(await pending, new URL(`${base}/scep`))).toEqual({
+      message: "GetCACaps: the request was aborted before the server answered (This operation was aborted), not timed out: try again; --timeout does not change this",
+      exitCode: ExitCode.TRANSPORT,
+    });
+    // Our own timer firing is still a timeout: the TimeoutError of AbortSignal.timeout.
+    const hurried = new ScepClient({ url: `${base}/scep`, timeoutMs: 200 });
+    expect(describeError(await hurried.getCaCaps().catch((e: unknown) => e), new URL(`${base}/scep`))).toEqual({
+      message: "GetCACaps: timed out after 200 ms: the server at --url did not answer in time: try again, or give it longer with --timeout MS",
+      exitCode: ExitCode.TRANSPORT,
+    });
   });
 });

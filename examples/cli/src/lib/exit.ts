@@ -17,7 +17,7 @@ export const ExitCode = {
   FAILURE: 2,
   /** The CA still answered PENDING when --max-poll ran out. */
   PENDING: 3,
-  /** HTTP error status, timeout, connection refused, DNS failure, or a `--url` that answers but not as SCEP. */
+  /** HTTP error status, timeout or other aborted request, connection refused, DNS failure, or a `--url` that answers but not as SCEP. */
   TRANSPORT: 4,
   /** The CA's GetCACert reply does not match --ca-fingerprint / --ca-cert (nothing was sent). */
   CA_PIN_MISMATCH: 5,
@@ -62,6 +62,7 @@ const CHECK_URL_IS_SCEP = "is --url a SCEP server, with the right http:// or htt
 export const CHECK_PATH = "is the path in --url a SCEP endpoint? (the example servers: /scep)";
 const CHECK_SERVER = "the server at --url is there but cannot answer now: try again later, and check that the path in --url is a SCEP endpoint (the example servers: /scep)";
 const CHECK_TIMEOUT = "the server at --url did not answer in time: try again, or give it longer with --timeout MS";
+const CHECK_ABORTED = "try again; --timeout does not change this";
 const CHECK_NETWORK = "check the address in --url and the network (route, firewall, VPN)";
 const TLS_CODE = /^(ERR_SSL_|ERR_TLS_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_)/;
 
@@ -143,10 +144,15 @@ export function describeError(error: unknown, url?: URL): { message: string; exi
       const status = (error as { status?: unknown }).status;
       const first = operation === "GetCACaps" || operation === "GetCACert";
       const hint = !first || typeof status !== "number" ? "" : status >= 500 || status === 429 ? `: ${CHECK_SERVER}` : status >= 400 ? `: ${CHECK_PATH}` : "";
-      // A timeout: the server (or a proxy before it) did not answer within --timeout.
+      // A timeout: the server (or a proxy before it) did not answer within --timeout. Only our own timer says so: the
+      // AbortSignal.timeout of ScepClient rejects fetch with its reason, a TimeoutError. Any other abort (an
+      // AbortError) is not a timeout, whatever the message ScepClient gave it; saying "give it longer" would mislead.
       const cause = error.cause;
-      const timedOut = cause instanceof Error && (cause.name === "TimeoutError" || cause.name === "AbortError");
-      if (timedOut) return { message: `${printable(error.message, 260)}: ${CHECK_TIMEOUT}`, exitCode: ExitCode.TRANSPORT };
+      const causeName = cause instanceof Error ? cause.name : undefined;
+      if (causeName === "TimeoutError") return { message: `${printable(error.message, 260)}: ${CHECK_TIMEOUT}`, exitCode: ExitCode.TRANSPORT };
+      if (causeName === "AbortError") {
+        return { message: `${operation}: the request was aborted before the server answered (${printable((cause as Error).message, 120)}), not timed out: ${CHECK_ABORTED}`, exitCode: ExitCode.TRANSPORT };
+      }
       // The message quotes the server's error body: printable, bounded.
       return { message: reason ? `${operation}: ${reason}` : `${printable(error.message, 260)}${hint}`, exitCode: ExitCode.TRANSPORT };
     }
