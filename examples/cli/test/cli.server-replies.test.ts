@@ -10,6 +10,7 @@ import { createServer, type RequestListener } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { opensslCreateCa } from "../../../test-support/peers";
 import { parseConfig } from "../../proxy-server/src/config.js";
@@ -117,6 +118,27 @@ describe("text a server chooses reaches the terminal printable, on one line, bou
     expect(printable("😀")).toBe("\\u1f600");
     expect(withoutControls("CN=\u001b[2Jevil\u202e, O=é…\nnext")).toBe("CN=\\x1b[2Jevil\\u202e, O=é…\nnext");
     expect(nameText("CN=é\n\u001b")).toBe("CN=é\\x0a\\x1b");
+  });
+
+  it("printable() cuts between characters, never inside an escape (`\\x1…`, `\\u00…`)", () => {
+    expect(printable("ab\u001b[2J", 5)).toBe("ab…");
+    expect(printable("abcd\u00e9", 7)).toBe("abcd…");
+    expect(printable("abcd\u0101", 10)).toBe("abcd\\u0101"); // fits exactly: not cut
+    expect(printable("abcd\u0101z", 10)).toBe("abcd…");
+    expect(printable("\u001b", 3)).toBe("…");
+    // Any text without a backslash of its own: the result is at most max characters, and without its `…` it is whole
+    // characters and escapes, the start of the uncut result.
+    const whole = /^(?:[\x20-\x5b\x5d-\x7e]|\\x[0-9a-f]{2}|\\u[0-9a-f]{4,5})*$/;
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 40 }).filter((t) => !t.includes("\\")), fc.integer({ min: 1, max: 60 }), (text, max) => {
+        const cut = printable(text, max);
+        const kept = cut.endsWith("…") ? cut.slice(0, -1) : cut;
+        expect(cut.length).toBeLessThanOrEqual(max);
+        expect(kept).toMatch(whole);
+        expect(printable(text, 10_000).startsWith(kept)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 

@@ -10,15 +10,19 @@ const isPrintableAscii = (cp: number): boolean => cp >= 0x20 && cp <= 0x7e;
 /**
  * `text` as one short line of printable ASCII: runs of whitespace (newlines included) become one space, every other
  * control or non-ASCII character is escaped (`\x1b`, `\u00e9`, `\ufffd` for a byte that was not UTF-8), and the result
- * is cut to `max` characters (default 80) with a trailing `…`. A server's text can then neither move the cursor,
- * recolour or retitle the terminal (ESC sequences), nor split the one-line message, nor flood it.
+ * is cut to `max` characters (default 80) with a trailing `…`, between two characters of `text`, never inside an
+ * escape (`\x1…` would read as another character). A server's text can then neither move the cursor, recolour or
+ * retitle the terminal (ESC sequences), nor split the one-line message, nor flood it.
  */
 export function printable(text: string, max = 80): string {
   let out = "";
+  let fits = 0; // how much of `out` is whole characters and still leaves room for the `…`
   for (const ch of text.replace(/\s+/g, " ").trim()) {
     const cp = ch.codePointAt(0)!;
-    out += isPrintableAscii(cp) ? ch : cp <= 0xff ? `\\x${cp.toString(16).padStart(2, "0")}` : `\\u${cp.toString(16).padStart(4, "0")}`;
-    if (out.length > max) return `${out.slice(0, max - 1)}…`;
+    const shown = isPrintableAscii(cp) ? ch : cp <= 0xff ? `\\x${cp.toString(16).padStart(2, "0")}` : `\\u${cp.toString(16).padStart(4, "0")}`;
+    if (out.length + shown.length > max) return `${out.slice(0, fits)}…`;
+    out += shown;
+    if (out.length <= max - 1) fits = out.length;
   }
   return out;
 }
