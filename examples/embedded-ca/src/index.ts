@@ -29,6 +29,7 @@ export type {
   IssuedCertificateRecord,
   ListPageOptions,
   OpenFileCaOptions,
+  RevocationsRestoredEvent,
   SignedCrl,
 } from "./open-file-ca.js";
 export type { CertificateExtension } from "./issue-certificate.js";

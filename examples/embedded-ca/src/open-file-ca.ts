@@ -1,9 +1,9 @@
 // openFileCa(): the file-backed CA the example SCEP servers embed.
-import { createHash, type KeyObject } from "node:crypto";
+import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { KeyWorkerPool, type LocalKey, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult, type RevokedCertificate } from "@scep/core";
-import { readCrlEntries } from "./crl-entries.js";
+import { crlUntrustedReason, readCrlParts } from "./crl-entries.js";
 import { CrlPublication, type PublishedCrl } from "./crl-publication.js";
 import { CRL_DISTRIBUTION_POINTS_OID, crlDistributionPointsValue, signCrl } from "./crl.js";
 import type { CaKeyAlgorithm, CaMaterial } from "./ca-material.js";
@@ -33,7 +33,9 @@ import { FileRevocationStore } from "./revocation-file.js";
  * | `revocations` | a `FileRevocationStore` in `dataDir` (`revocations.jsonl`, `crl-numbers`) | where {@link FileCa.revoke} records revocations and the CRL number comes from: kept across restarts and shared by the processes of one machine using `dataDir` (`RedisRevocationStore` to share them between replicas on several machines) |
  * | `crlValiditySeconds` | `86400` | nextUpdate − thisUpdate of each CRL {@link FileCa.crl} signs; a CRL is re-signed once half of it has passed; each is published to `dataDir/ca.crl` (and `ca.crl.json`) |
  * | `crlDistributionPoint` | — | URL (http://…) put in every issued certificate as its CRL distribution point (RFC 5280 §4.2.1.13) |
- * | `onRevocationsRestored` | — | called with `{ restored, crlNumber }` when entries of the published CRL (`ca.crl.json`) that `revocations` lacked were put back into it (see {@link FileCa.crl}) |
+ * | `onRevocationsRestored` | — | called with `{ restored, skipped, crlNumber }` when entries of the published CRL (`ca.crl.json`) that `revocations` lacked were put back into it, or entries of it did not read (see {@link FileCa.crl}) |
+ * | `restoreOnOpen` | `true` | put the published CRL's entries that `revocations` lacks back into it at open; `false` for a process that only looks at the CA while others serve it with another store (the restore then happens in theirs, and in this CA's first `crl()` or `revocation()`) |
+ * | `onPublishedCrlIgnored` | — | called with `{ crlNumber, reason }` once per published CRL whose signature or issuer is not the CA's: nothing is restored from it |
  *
  * @example
  * ```ts
@@ -81,10 +83,24 @@ export interface OpenFileCaOptions {
   crlDistributionPoint?: string;
   /**
    * Called when the CA put back into `revocations` entries of the last published CRL that the store lacked (a flushed
-   * Redis, a data directory switched from Redis to files): `restored` how many, `crlNumber` the CRL they came from.
-   * Called once per restore that created at least one entry (at open, before a publication, or on a look-up).
+   * Redis, a data directory switched from Redis to files): `restored` how many, `crlNumber` the CRL they came from,
+   * `skipped` how many entries of that CRL did not read (a serial, revocationDate or reasonCode that does not decode:
+   * those are left out, the others restored). Called once per restore that created at least one entry (at open,
+   * before a publication, or on a look-up), and once per CRL whose entries were skipped though none was restored.
    */
-  onRevocationsRestored?: (event: { restored: number; crlNumber: bigint }) => void;
+  onRevocationsRestored?: (event: RevocationsRestoredEvent) => void;
+  /**
+   * Called once per published CRL (`ca.crl.json`) that is not trusted for a restore: its issuer is not the CA's
+   * subject, or its signature does not verify with the CA's key (RFC 5280 §6.3.3), or it does not parse as a CRL.
+   * `crlNumber` is the number `ca.crl.json` states, `reason` one line. Nothing is restored from it; the CA still opens.
+   */
+  onPublishedCrlIgnored?: (event: { crlNumber: bigint; reason: string }) => void;
+  /**
+   * Whether the open puts the published CRL's entries that `revocations` lacks back into it (default `true`). `false`
+   * for a process that only looks at the CA (a `--workers` primary whose workers serve it with a Redis store): a
+   * restore into this process's default file store would write revocations no server reads.
+   */
+  restoreOnOpen?: boolean;
   /**
    * Sign certificates and CRLs on libuv's thread pool (default `true`): the
    * event loop stays free while OpenSSL signs. `false` signs on the calling
@@ -94,6 +110,21 @@ export interface OpenFileCaOptions {
   threadPool?: boolean;
   /** Sign certificates and CRLs on this `KeyWorkerPool`'s threads instead (wins over `threadPool`; see `LocalKeyOptions.workerPool`). */
   workerPool?: KeyWorkerPool;
+}
+
+/**
+ * What {@link OpenFileCaOptions.onRevocationsRestored} hears: `restored` entries of the published CRL number
+ * `crlNumber` were put back into the revocation store, `skipped` of its entries did not read and were left out.
+ *
+ * @example
+ * ```ts
+ * const onRevocationsRestored = (e: RevocationsRestoredEvent): void => console.log(e.restored, e.skipped, String(e.crlNumber));
+ * ```
+ */
+export interface RevocationsRestoredEvent {
+  restored: number;
+  skipped: number;
+  crlNumber: bigint;
 }
 
 /**
@@ -425,7 +456,10 @@ export interface FileCa {
    * The revocation of a serial of this CA (hex in any spelling of `normalizeSerialNumber`), or undefined when it is not
    * revoked: the store's entry, else the entry of the last published CRL (`ca.crl.json`), which then goes back into
    * the store with every other entry the store lost (RFC 5280 §3.3: a certificate once on a published CRL stays
-   * revoked). Cost: one store `get`; for a serial the store lacks, one stat of `ca.crl.json` and a map look-up.
+   * revoked). Only a published CRL whose issuer is the CA and whose signature verifies with its key counts (RFC 5280
+   * §6.3.3). Cost: one store `get`; for a serial the store lacks, one stat of `ca.crl.json` and a map look-up (the
+   * CRL is read and verified once); the restore lists the store, once per published CRL for a serial it leaves out
+   * because its certificate expired before that CRL was issued (that entry is still answered).
    * Use it, not `revocations.get`, to refuse a certificate (the example servers' `isRevoked` hook does).
    *
    * @throws EmbeddedCaError `INVALID_OPTIONS` for a malformed serial
@@ -463,7 +497,9 @@ export interface FileCa {
    * A published CRL's entries stay on every later one (RFC 5280 §3.3, §5.3.1): when the CA opens, adopts a CRL
    * another process published, or signs a new one, each entry of the published CRL that the store lacks (and whose
    * certificate has not expired, per the index) goes back into the store with its reason and revocationDate, and
-   * `onRevocationsRestored` hears how many. A store down at open is not an error: the restore is tried again by the
+   * `onRevocationsRestored` hears how many. A published CRL is trusted for that only when its issuer is the CA's
+   * subject and its signature verifies with the CA's key (RFC 5280 §6.3.3; else `onPublishedCrlIgnored` hears why,
+   * once); an entry of it that does not read is skipped and counted, the others go back. A store down at open is not an error: the restore is tried again by the
    * next call (which answers StoreUnavailableError while the store is down).
    *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down, or `ca.crl`/`ca.crl.json` cannot be read or written (its lock held by a live process for over 10 s included)
@@ -497,6 +533,15 @@ function isValidDate(value: unknown): value is Date {
   return value instanceof Date && !Number.isNaN(value.getTime());
 }
 
+/** A published CRL's entries as FileCaImpl reads them once per CRL. */
+interface PublishedEntries {
+  crl: PublishedCrl;
+  bySerial: Map<string, RevokedCertificate>;
+  skipped: number;
+  reported: boolean;
+  leftOff: Set<string>;
+}
+
 class FileCaImpl implements FileCa {
   readonly dataDir: string;
   readonly certificatePem: string;
@@ -521,11 +566,16 @@ class FileCaImpl implements FileCa {
   #crl: PublishedCrl | undefined;
   readonly #publication: CrlPublication;
   #signing: { promise: Promise<SignedCrl>; key: string } | undefined;
-  readonly #onRestored: ((event: { restored: number; crlNumber: bigint }) => void) | undefined;
+  readonly #onRestored: ((event: RevocationsRestoredEvent) => void) | undefined;
+  readonly #onIgnored: ((event: { crlNumber: bigint; reason: string }) => void) | undefined;
   /** The number of the published CRL whose entries are known to be in the store (restored, or checked). */
   #restoredFrom: bigint | undefined;
-  /** The published CRL's entries by serial, parsed once per CRL. */
-  #entries: { crl: PublishedCrl; bySerial: Map<string, RevokedCertificate> } | undefined;
+  /**
+   * The published CRL's entries by serial, read and checked once per CRL: `skipped` entries did not read, `reported`
+   * whether its skipped entries or its distrust were told, `leftOff` the serials a restore from it left out because
+   * their certificate expired before it was issued (a look-up of one does not run the restore again).
+   */
+  #entries: PublishedEntries | undefined;
   /** Restores run one at a time (concurrent ones would each report part of the count). */
   #restoring: Promise<unknown> = Promise.resolve();
 
@@ -536,9 +586,16 @@ class FileCaImpl implements FileCa {
     clock: () => Date,
     certificateFiles: boolean,
     backdateSeconds: number,
-    crl: { revocations: RevocationStore; validitySeconds: number; distributionPoint: string | undefined; onRestored?: ((event: { restored: number; crlNumber: bigint }) => void) | undefined },
+    crl: {
+      revocations: RevocationStore;
+      validitySeconds: number;
+      distributionPoint: string | undefined;
+      onRestored?: ((event: RevocationsRestoredEvent) => void) | undefined;
+      onIgnored?: ((event: { crlNumber: bigint; reason: string }) => void) | undefined;
+    },
   ) {
     this.#onRestored = crl.onRestored;
+    this.#onIgnored = crl.onIgnored;
     this.dataDir = dataDir;
     this.revocations = crl.revocations;
     this.#crlValidityMs = crl.validitySeconds * 1000;
@@ -823,9 +880,12 @@ class FileCaImpl implements FileCa {
     const stored = await this.revocations.get(serial);
     if (stored) return stored;
     const published = await this.#publication.read();
-    const entry = published ? this.#publishedEntries(published).get(serial) : undefined;
+    const entries = published ? this.#publishedEntries(published) : undefined;
+    const entry = entries?.bySerial.get(serial);
     if (!entry || !published) return undefined;
-    await this.restorePublished(published); // the store lost it: put back what the published CRL lists
+    // The store lost it: put back what the published CRL lists; once per CRL for an entry a restore from it left out
+    // (its certificate expired before the CRL was issued), which no later restore from it would put back.
+    if (!entries!.leftOff.has(serial)) await this.restorePublished(published);
     return entry;
   }
 
@@ -841,7 +901,8 @@ class FileCaImpl implements FileCa {
     const run = this.#restoring.then(async () => {
       const crl = published ?? (await this.#publication.read());
       if (!crl) return 0;
-      const entries = this.#publishedEntries(crl);
+      const read = this.#publishedEntries(crl);
+      const entries = read.bySerial;
       let restored = 0;
       if (entries.size > 0) {
         const have = new Set((stored ?? (await this.revocations.list())).map((r) => r.serialNumber));
@@ -852,13 +913,17 @@ class FileCaImpl implements FileCa {
           // this published CRL, when its thisUpdate is past the certificate's notAfter. One the index cannot tell
           // about stays.
           const record = await this.#lookup.find(entry.serialNumber).catch(() => undefined);
-          if (record && Date.parse(record.notAfter) < issuedAt) continue;
+          if (record && Date.parse(record.notAfter) < issuedAt) {
+            read.leftOff.add(entry.serialNumber);
+            continue;
+          }
           if ((await this.revocations.revoke({ serialNumber: entry.serialNumber, reason: entry.reason, revokedAt: entry.revokedAt })).created) restored += 1;
         }
       }
-      if (restored > 0) {
+      if (restored > 0 || (read.skipped > 0 && !read.reported)) {
+        read.reported = true;
         try {
-          this.#onRestored?.({ restored, crlNumber: crl.signed.crlNumber });
+          this.#onRestored?.({ restored, skipped: read.skipped, crlNumber: crl.signed.crlNumber });
         } catch {
           // The callback (a log line) must not fail the CRL or the revocation check: the entries are back already.
         }
@@ -870,19 +935,41 @@ class FileCaImpl implements FileCa {
     return run;
   }
 
-  /** The entries of a published CRL by serial (parsed once per CRL; a CRL that does not parse lists none). */
-  #publishedEntries(published: PublishedCrl): Map<string, RevokedCertificate> {
+  /**
+   * The entries of a published CRL by serial, read once per CRL. A CRL that is not the CA's (issuer, signature: RFC
+   * 5280 §6.3.3) or not a CRL lists none, told once to `onPublishedCrlIgnored`; an entry that does not read is skipped
+   * and counted.
+   */
+  #publishedEntries(published: PublishedCrl): PublishedEntries {
     if (this.#entries?.crl !== published) {
       let entries: RevokedCertificate[] = [];
+      let skipped = 0;
+      let untrusted: string | undefined;
       try {
-        entries = published.signed.revokedCount === 0 ? [] : readCrlEntries(published.signed.der);
-      } catch {
-        // Not a CRL (a hand-edited ca.crl.json): nothing to restore from; the next publication replaces it.
+        const parts = readCrlParts(published.signed.der);
+        untrusted = crlUntrustedReason(parts, this.#caKey());
+        if (untrusted === undefined) ({ entries, skipped } = parts);
+      } catch (error) {
+        untrusted = `it does not parse as a CRL (${(error as Error).message})`;
       }
-      this.#entries = { crl: published, bySerial: new Map(entries.map((e) => [e.serialNumber, e])) };
+      this.#entries = { crl: published, bySerial: new Map(entries.map((e) => [e.serialNumber, e])), skipped, reported: untrusted !== undefined, leftOff: new Set() };
+      if (untrusted !== undefined) {
+        try {
+          this.#onIgnored?.({ crlNumber: published.signed.crlNumber, reason: untrusted });
+        } catch {
+          // A log line must not fail the open, the CRL or the revocation check.
+        }
+      }
     }
-    return this.#entries.bySerial;
+    return this.#entries;
   }
+
+  /** The CA certificate's subject and public key, which a published CRL must name and verify with. */
+  #caKey(): { subjectDer: Uint8Array; publicKey: KeyObject } {
+    this.#caKeyCache ??= { subjectDer: new Uint8Array(this.#material.certificate.subjectName.toArrayBuffer()), publicKey: createPublicKey(this.#material.privateKey) };
+    return this.#caKeyCache;
+  }
+  #caKeyCache: { subjectDer: Uint8Array; publicKey: KeyObject } | undefined;
 
   /** Takes `published` as the current CRL when its number is higher than the one held. */
   #adopt(published: PublishedCrl | undefined): void {
@@ -1019,16 +1106,23 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
   if (options.onRevocationsRestored !== undefined && typeof options.onRevocationsRestored !== "function") {
     throw invalidOptions("onRevocationsRestored must be a function");
   }
+  if (options.onPublishedCrlIgnored !== undefined && typeof options.onPublishedCrlIgnored !== "function") {
+    throw invalidOptions("onPublishedCrlIgnored must be a function");
+  }
+  if (options.restoreOnOpen !== undefined && typeof options.restoreOnOpen !== "boolean") {
+    throw invalidOptions("restoreOnOpen must be true or false");
+  }
   const serials = await SerialAllocator.open(dataDir);
   const ca = new FileCaImpl(dataDir, material, serials, clock, options.certificateFiles !== false, backdateSeconds, {
     revocations: options.revocations ?? new FileRevocationStore(dataDir, { now: clock }),
     validitySeconds: crlValiditySeconds,
     distributionPoint: options.crlDistributionPoint,
     onRestored: options.onRevocationsRestored,
+    onIgnored: options.onPublishedCrlIgnored,
   });
   try {
     // The published CRL's revocations the store lost (RFC 5280 §3.3) are back before anything is served.
-    await ca.restorePublished();
+    if (options.restoreOnOpen !== false) await ca.restorePublished();
   } catch {
     // The store is down (or ca.crl.json unreadable): the next crl() tries again, and answers StoreUnavailableError
     // while it stays down, as every request needing the store does.

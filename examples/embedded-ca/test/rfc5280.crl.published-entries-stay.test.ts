@@ -8,7 +8,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { MemoryRevocationStore } from "@scep/core";
-import { FileRevocationStore, openFileCa } from "../src/index.js";
+import { FileRevocationStore, openFileCa, type RevocationsRestoredEvent } from "../src/index.js";
 import { readCrlEntries } from "../src/crl-entries.js";
 import { opensslCsr, tempDir } from "./helpers.js";
 
@@ -30,14 +30,14 @@ describe("RFC 5280 §3.3: entries of the published CRL stay on the CRLs after it
     expect(published.revokedCount).toBe(2);
 
     nowMs += 2 * 86_400_000; // the short-lived certificate has expired, after the published CRL was issued
-    const events: { restored: number; crlNumber: bigint }[] = [];
+    const events: RevocationsRestoredEvent[] = [];
     const store = new MemoryRevocationStore({ now: clock });
     const after = await openFileCa({ dataDir, clock, crlValiditySeconds: 3600, revocations: store, onRevocationsRestored: (e) => events.push(e) });
     const both = [
       { serialNumber: shortLived.serialNumber, reason: "superseded", revokedAt: new Date(T0) },
       { serialNumber: longLived.serialNumber, reason: "keyCompromise", revokedAt: new Date(T0 + 5_000) },
     ];
-    expect(events).toEqual([{ restored: 2, crlNumber: published.crlNumber }]);
+    expect(events).toEqual([{ restored: 2, skipped: 0, crlNumber: published.crlNumber }]);
     expect(await store.list()).toEqual(both);
     const next = await after.crl();
     expect(next.crlNumber > published.crlNumber).toBe(true);
@@ -46,10 +46,10 @@ describe("RFC 5280 §3.3: entries of the published CRL stay on the CRLs after it
 
     // Emptied again: `next` was issued after the short-lived certificate expired, so only the other entry comes back.
     nowMs += 5_000;
-    const later: { restored: number; crlNumber: bigint }[] = [];
+    const later: RevocationsRestoredEvent[] = [];
     const again = new MemoryRevocationStore({ now: clock });
     await openFileCa({ dataDir, clock, crlValiditySeconds: 3600, revocations: again, onRevocationsRestored: (e) => later.push(e) });
-    expect(later).toEqual([{ restored: 1, crlNumber: next.crlNumber }]);
+    expect(later).toEqual([{ restored: 1, skipped: 0, crlNumber: next.crlNumber }]);
     expect(await again.list()).toEqual([both[1]]);
   });
 
@@ -57,14 +57,14 @@ describe("RFC 5280 §3.3: entries of the published CRL stay on the CRLs after it
     const dir = tempDir();
     const dataDir = join(dir, "data");
     let store = new MemoryRevocationStore();
-    const events: { restored: number; crlNumber: bigint }[] = [];
+    const events: RevocationsRestoredEvent[] = [];
     const ca = await openFileCa({ dataDir, crlValiditySeconds: 3600, revocations: { revoke: (o) => store.revoke(o), get: (s) => store.get(s), list: () => store.list(), nextCrlNumber: () => store.nextCrlNumber(), revision: () => store.revision() }, onRevocationsRestored: (e) => events.push(e) });
     const issued = await ca.issue({ csrDer: opensslCsr(dir, "a", { subject: "/CN=a" }) });
     await ca.revoke(issued.serialNumber, "keyCompromise");
     const published = await ca.crl();
     store = new MemoryRevocationStore(); // what a Redis restarted without persistence looks like
     expect(await ca.revocation(issued.serialNumber.toUpperCase())).toMatchObject({ serialNumber: issued.serialNumber, reason: "keyCompromise" });
-    expect(events).toEqual([{ restored: 1, crlNumber: published.crlNumber }]);
+    expect(events).toEqual([{ restored: 1, skipped: 0, crlNumber: published.crlNumber }]);
     expect((await store.get(issued.serialNumber))?.reason).toBe("keyCompromise");
     expect(readCrlEntries((await ca.crl()).der).map((e) => e.serialNumber)).toEqual([issued.serialNumber]);
   });
@@ -79,14 +79,14 @@ describe("RFC 5280 §3.3: entries of the published CRL stay on the CRLs after it
     // revocations.jsonl lost, and in its place something the store cannot read (a directory): the store is down.
     rmSync(join(dataDir, "revocations.jsonl"));
     mkdirSync(join(dataDir, "revocations.jsonl"));
-    const events: { restored: number; crlNumber: bigint }[] = [];
+    const events: RevocationsRestoredEvent[] = [];
     const second = await openFileCa({ dataDir, crlValiditySeconds: 3600, onRevocationsRestored: (e) => events.push(e) });
     await expect(second.crl()).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE" });
     expect(events).toEqual([]);
     rmSync(join(dataDir, "revocations.jsonl"), { recursive: true });
     const next = await second.crl();
     expect(readCrlEntries(next.der)).toEqual([{ serialNumber: issued.serialNumber, reason: "cACompromise", revokedAt: expect.any(Date) }]);
-    expect(events).toEqual([{ restored: 1, crlNumber: published.crlNumber }]);
+    expect(events).toEqual([{ restored: 1, skipped: 0, crlNumber: published.crlNumber }]);
     expect((await new FileRevocationStore(dataDir).get(issued.serialNumber))?.reason).toBe("cACompromise");
   });
 });

@@ -5,10 +5,13 @@
  * so the next CRL lists it again and its certificate no longer renews (RFC 8894 §3.3.1.2: FAILURE badCertId), with one
  * `revocations-restored` line. Before, a data directory switched from Redis to files, a Redis restarted empty, or a lost
  * `revocations.jsonl` published an empty CRL over the one that listed the revocation, and the certificate renewed.
+ * With --workers and Redis the entries go into Redis (the primary restores nothing into a revocations.jsonl no worker
+ * reads). A ca.crl.json whose signature does not verify with the CA's key is not restored from: one
+ * `published-crl-ignored` line, and the server starts.
  * Real server processes, a real redis-server (no persistence), `openssl crl` to read the CRLs.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -71,8 +74,14 @@ async function renew(base: string, device: Awaited<ReturnType<typeof enroll>>, s
   return [rep.status, rep.status === "FAILURE" ? rep.failInfo : undefined];
 }
 
-const restoredLines = (proc: ExampleProcess): Record<string, unknown>[] =>
-  proc.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.type === "revocations-restored");
+const jsonLines = (proc: ExampleProcess, type: string): Record<string, unknown>[] =>
+  proc.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.type === type);
+const restoredLines = (proc: ExampleProcess): Record<string, unknown>[] => jsonLines(proc, "revocations-restored");
+/** Whether `dataDir/revocations.jsonl` names `serial`. */
+const inRevocationsFile = (dataDir: string, serial: string): boolean => {
+  const path = join(dataDir, "revocations.jsonl");
+  return existsSync(path) && readFileSync(path, "utf8").includes(serial);
+};
 
 describe("RFC 5280 §3.3: revocations on the published CRL survive the loss of the revocation store", () => {
   it("two replicas on Redis, a revocation, kill -9 of both; one server on the same data directory without Redis: the CRL lists it again (keyCompromise), the certificate does not renew, one revocations-restored line", async () => {
@@ -94,7 +103,7 @@ describe("RFC 5280 §3.3: revocations on the published CRL survive the loss of t
     expect(after).toMatch(/X509v3 CRL Reason Code:\s*\n\s+Key Compromise/);
     expect(crlNumber(after) >= crlNumber(before)).toBe(true);
     expect(await renew(files.base, device, "CN=revoked-on-redis")).toEqual(["FAILURE", "badCertId"]);
-    expect(restoredLines(files.proc)).toEqual([{ time: expect.any(String), type: "revocations-restored", restored: 1, crlNumber: String(crlNumber(before)), dataDir }]);
+    expect(restoredLines(files.proc)).toEqual([{ time: expect.any(String), type: "revocations-restored", restored: 1, skipped: 0, crlNumber: String(crlNumber(before)), dataDir }]);
     expect(await files.proc.terminate()).toEqual({ code: 0, signal: null });
   }, 240_000);
 
@@ -119,6 +128,54 @@ describe("RFC 5280 §3.3: revocations on the published CRL survive the loss of t
     const after = await crlText(s.base, "after-restart.crl");
     expect(after).toContain(`Serial Number: ${device.serial.toUpperCase()}`);
     expect(crlNumber(after) >= crlNumber(before)).toBe(true);
+  }, 240_000);
+
+  it("--workers 2 on a Redis restarted empty: the published entry goes back into Redis, not into the data directory's unused revocations.jsonl; one revocations-restored line; the certificate does not renew", async () => {
+    const redis = await startRedisServer();
+    redises.push(redis);
+    const dataDir = join(tmp, "workers-redis");
+    const first = await start(dataDir, { SCEP_REDIS_URL: redis.url });
+    const device = await enroll(first.base, "CN=revoked-before-workers");
+    await revoke(first.base, device.serial);
+    const before = await crlText(first.base, "workers-before.crl");
+    expect(before).toContain(`Serial Number: ${device.serial.toUpperCase()}`);
+    expect(await first.proc.terminate()).toEqual({ code: 0, signal: null });
+    await redis.kill();
+    await redis.restart(); // no persistence: empty
+    expect(inRevocationsFile(dataDir, device.serial)).toBe(false);
+
+    const workers = await start(dataDir, { SCEP_REDIS_URL: redis.url, SCEP_WORKERS: "2" });
+    expect(await redis.command(`HGET scep:revoked:{ca} ${device.serial}`)).toMatch(/^\d+:keyCompromise$/);
+    expect(inRevocationsFile(dataDir, device.serial)).toBe(false);
+    expect(restoredLines(workers.proc).map((e) => [e.restored, e.skipped, e.crlNumber])).toEqual([[1, 0, String(crlNumber(before))]]);
+    expect(await renew(workers.base, device, "CN=revoked-before-workers")).toEqual(["FAILURE", "badCertId"]);
+    expect(await workers.proc.terminate()).toEqual({ code: 0, signal: null });
+  }, 240_000);
+
+  it("a ca.crl.json whose signature does not verify with the CA's key (--workers 2, revocations.jsonl lost): nothing is restored from it, one published-crl-ignored line, the server starts and signs a new CRL", async () => {
+    const dataDir = join(tmp, "forged-crl");
+    const first = await start(dataDir);
+    const device = await enroll(first.base, "CN=revoked-forged-crl");
+    await revoke(first.base, device.serial);
+    const before = await crlText(first.base, "forged-before.crl");
+    expect(await first.proc.terminate()).toEqual({ code: 0, signal: null });
+    rmSync(join(dataDir, "revocations.jsonl"));
+    const state = JSON.parse(readFileSync(join(dataDir, "ca.crl.json"), "utf8")) as { der: string };
+    const der = Buffer.from(state.der, "base64");
+    der[der.length - 5]! ^= 0x01; // inside the signature
+    writeFileSync(join(dataDir, "ca.crl.json"), `${JSON.stringify({ ...state, der: der.toString("base64") })}\n`);
+    writeFileSync(join(dataDir, "ca.crl"), der);
+
+    const second = await start(dataDir, { SCEP_WORKERS: "2" });
+    expect(jsonLines(second.proc, "published-crl-ignored")).toEqual([
+      { time: expect.any(String), type: "published-crl-ignored", crlNumber: String(crlNumber(before)), reason: "its signature does not verify with the CA's key", dataDir },
+    ]);
+    expect(restoredLines(second.proc)).toEqual([]);
+    expect(inRevocationsFile(dataDir, device.serial)).toBe(false);
+    const after = await crlText(second.base, "forged-after.crl");
+    expect(after).not.toContain(`Serial Number: ${device.serial.toUpperCase()}`);
+    expect(crlNumber(after) > crlNumber(before)).toBe(true);
+    expect(await second.proc.terminate()).toEqual({ code: 0, signal: null });
   }, 240_000);
 
   it("without Redis, revocations.jsonl lost while the server was down: the next start restores it from ca.crl.json", async () => {

@@ -8,7 +8,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { ActivityLog, InvalidArgumentError, KeyWorkerPool, createScepServer, Certificate, type RevocationStore, type ScepEvent, type ScepProfile, type ScepServer } from "@scep/core";
-import { isEmbeddedCaError, openFileCa, type FileCa } from "@scep-examples/embedded-ca";
+import { isEmbeddedCaError, openFileCa, type FileCa, type RevocationsRestoredEvent } from "@scep-examples/embedded-ca";
 import { LISTEN_FAILED_MESSAGE, SHUTDOWN_MESSAGE, runClusterPrimary, workerSlot } from "./cluster-primary.js";
 import { createAdminApi, type AdminApi, type ReloadableTrustAnchors } from "./admin-api.js";
 import { rawPath, serveFetch } from "./node-fetch.js";
@@ -169,12 +169,20 @@ const keyWorkerPools = new Map<number, KeyWorkerPool>();
 
 /**
  * Opens the embedded CA (created in the data directory, or loaded from
- * `--ca-cert`/`--ca-key`) and checks that SCEP can use it.
+ * `--ca-cert`/`--ca-key`) and checks that SCEP can use it. `revocations`: the store the server uses (default: the
+ * data directory's file store); `field`/`subject`: a profile's own CA; `primary`: opened by a `--workers` primary,
+ * which serves nothing.
  *
  * @throws ConfigError for an encrypted key without (or with a wrong) passphrase, and for an EC CA.
  */
-export async function openCa(config: ServerConfig, revocations?: RevocationStore, field?: string, subject?: string): Promise<FileCa> {
+export async function openCa(config: ServerConfig, revocations?: RevocationStore, field?: string, subject?: string, primary = false): Promise<FileCa> {
   const passphrase = config.caKeyPath ? await readPassphrase(config) : undefined;
+  // A --workers primary's server CA on Redis: its file store is not the one in service (see below).
+  const lookOnly = primary && revocations === undefined && config.redisUrl !== undefined;
+  // Which process tells about a published CRL it cannot use (once per data directory): the one that restores from it
+  // first, the primary, else the first worker, else the only process.
+  const primaryRestored = workerSlot !== undefined && (revocations === undefined || config.redisUrl === undefined);
+  const tellsAboutCrl = workerSlot === undefined ? !lookOnly : workerSlot === 1 && !primaryRestored;
   let ca: FileCa;
   try {
     ca = await openFileCa({
@@ -189,11 +197,17 @@ export async function openCa(config: ServerConfig, revocations?: RevocationStore
       ...(subject !== undefined ? { subject } : {}),
       ...(revocations ? { revocations } : {}),
       // A published CRL's revocations the store lost (a Redis restarted empty, a directory switched from Redis to
-      // files) go back into it: one line per restore. Not from a --workers primary's look at a Redis server's CA: its
-      // file store is not the one in service.
-      ...(revocations !== undefined || config.redisUrl === undefined || field !== undefined
-        ? { onRevocationsRestored: ({ restored, crlNumber }: { restored: number; crlNumber: bigint }) => log({ type: "revocations-restored", restored, crlNumber: String(crlNumber), dataDir: config.dataDir }) }
-        : {}),
+      // files) go back into it: one line per restore, and one per published CRL that is not the CA's or has entries
+      // that do not read. Into the store the server uses: a --workers primary opens the server CA with its default
+      // file store, which with Redis no worker reads, so it restores nothing then and its workers do (the first one
+      // tells about the CRL). Profile CAs use their file store in every process: the primary restores them.
+      ...(lookOnly ? { restoreOnOpen: false } : {}),
+      onRevocationsRestored: ({ restored, skipped, crlNumber }: RevocationsRestoredEvent) => {
+        if (restored > 0 || tellsAboutCrl) log({ type: "revocations-restored", restored, skipped, crlNumber: String(crlNumber), dataDir: config.dataDir });
+      },
+      onPublishedCrlIgnored: ({ crlNumber, reason }: { crlNumber: bigint; reason: string }) => {
+        if (tellsAboutCrl) log({ type: "published-crl-ignored", crlNumber: String(crlNumber), reason, dataDir: config.dataDir });
+      },
       ...(config.caCertPath && config.caKeyPath ? { caCertPath: config.caCertPath, caKeyPath: config.caKeyPath, ...(passphrase !== undefined ? { caKeyPassphrase: passphrase } : {}) } : {}),
     });
   } catch (e) {
@@ -549,7 +563,7 @@ export async function startServer(
       const lock = takeDataDirLock(config);
       process.once("exit", () => lock.release());
       // Created here, before forking, so the workers only ever read them.
-      const ca = await openCa(config);
+      const ca = await openCa(config, undefined, undefined, undefined, true);
       const profileCas = await openProfileCas(config, options.env ?? process.env);
       const { challenge, source } = usesDefaultChallenge(profileSettings(config)) ? await loadChallenge(config, ca.dataDir) : { challenge: "", source: { kind: "given" } as ChallengeSource };
       const facts: BannerFacts = { ca, challenge, challengeSource: source, caCertificatePath: config.caCertPath ?? join(ca.dataDir, "ca.pem"), profileCas };
