@@ -195,6 +195,26 @@ describe("upstream faults", () => {
     expect([retry.status, await retry.text()]).toEqual([400, "challenge failed"]);
   });
 
+  it("createScepProxy's now reaches its default HttpUpstream: an HTTP-date Retry-After is read against it (exactly 600 s), and caps expire by it", async () => {
+    const clock = manualClock(new Date("2026-03-01T10:00:00.000Z"));
+    const dated = createScepProxy({ profiles, cas: new MemoryCaRegistry([{ name: "ndes", type: "ndes", url: secretUrl }]), now: clock.now, maxBodyBytes: 64 * 1024 });
+    await profiles.put({ hostId: "h1", profileId: "p1", caName: "ndes", status: "pending", challengeRetrievedAt: clock.now().getTime(), updatedAt: 0 });
+    const date = new Date(clock.now().getTime() + 600_000).toUTCString();
+    up.script(fault((_req, res) => res.writeHead(503, { "retry-after": date }).end()));
+    const busy = await dated.fetch(new Request("http://proxy.test/scep/h1,p1,ndes?operation=PKIOperation", { method: "POST", body: MSG }));
+    expect([busy.status, busy.headers.get("retry-after")]).toEqual([502, "600"]);
+    // The caps fetched for that PKIOperation are kept for HttpUpstream's capsTtlMs (10 minutes) by the same clock.
+    up.script(wellBehaved());
+    up.seen.length = 0;
+    const pki = () => dated.fetch(new Request("http://proxy.test/scep/h1,p1,ndes?operation=PKIOperation", { method: "POST", body: MSG }));
+    clock.advance(599_999);
+    await profiles.put({ hostId: "h1", profileId: "p1", caName: "ndes", status: "pending", challengeRetrievedAt: clock.now().getTime(), updatedAt: 0 });
+    expect((await pki()).status).toBe(200);
+    clock.advance(1);
+    expect((await pki()).status).toBe(200);
+    expect(up.seen.map((r) => r.operation)).toEqual(["PKIOperation", "GetCACaps", "PKIOperation"]);
+  });
+
   it("an HTTP-date Retry-After is read against the upstream's injected clock, not the wall clock: exactly 600 s, however slow the run", async () => {
     const clock = manualClock(new Date("2026-03-01T10:00:00.000Z"));
     const dated = createScepProxy({

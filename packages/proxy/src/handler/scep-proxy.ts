@@ -63,7 +63,7 @@ export interface ScepProxyOptions {
   upstreamTimeoutMs?: number;
   /** Largest PKIOperation message read from a device (POST body, or GET `message` once decoded), in bytes (default 2 MiB); larger: 413. */
   maxBodyBytes?: number;
-  /** Clock of the challenge lifecycles (default `() => new Date()`). */
+  /** Clock of the challenge lifecycles, and of the default `upstream`'s caps expiry and HTTP-date `Retry-After` (default `() => new Date()`). */
   now?: () => Date;
   /** Event sink(s), called once per request. */
   onEvent?: ProxyEventSink | readonly ProxyEventSink[];
@@ -157,8 +157,9 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
   const { profiles, cas, challenges } = options;
   const upstreamTimeoutMs = positiveInteger("upstreamTimeoutMs", options.upstreamTimeoutMs, 30_000);
   const maxBody = positiveInteger("maxBodyBytes", options.maxBodyBytes, 2 * MiB);
-  const upstream = options.upstream ?? new HttpUpstream({ timeoutMs: upstreamTimeoutMs, maxRequestBytes: maxBody, maxResponseBytes: maxBody });
   const now = options.now ?? (() => new Date());
+  // The default upstream reads caps expiry and HTTP-date Retry-After values with the proxy's clock.
+  const upstream = options.upstream ?? new HttpUpstream({ timeoutMs: upstreamTimeoutMs, maxRequestBytes: maxBody, maxResponseBytes: maxBody, now });
   const logger = options.logger ?? consoleLogger;
   const sinks: readonly ProxyEventSink[] = options.onEvent === undefined ? [] : typeof options.onEvent === "function" ? [options.onEvent] : [...options.onEvent];
   if (!challenges && cas.list().some((ca) => ca.type === "custom")) throw new ProxyConfigError("a CA of type custom needs the challenges option (a ChallengeStore)");
