@@ -158,12 +158,16 @@ const IDENTIFIER_MESSAGES: Record<IdentifierErrorReason, string> = {
  * - `http`: the upstream answered a non-2xx status ({@link UpstreamError.status} holds it);
  * - `connection_refused`: the upstream refused the connection (`ECONNREFUSED`);
  * - `dns`: the upstream's host name did not resolve;
- * - `other`: anything else: a connection reset, a TLS failure, a response over
- *   the size limit, an unexpected content type, the caller's `AbortSignal`.
+ * - `tls`: the TLS handshake failed before any request was sent (the upstream's
+ *   certificate not trusted, expired or for another name; no common protocol
+ *   version or cipher; a plain HTTP server on the HTTPS port);
+ * - `other`: anything else: a connection reset, a TLS failure after the
+ *   handshake, a response over the size limit, an unexpected content type, the
+ *   caller's `AbortSignal`.
  *
  * @group Errors
  */
-export type UpstreamFailureReason = "timeout" | "http" | "connection_refused" | "dns" | "other";
+export type UpstreamFailureReason = "timeout" | "http" | "connection_refused" | "dns" | "tls" | "other";
 
 /**
  * A call to an upstream SCEP server failed. The message names the reason and

@@ -420,6 +420,7 @@ describe("events and stats", () => {
           outcomes: { forwarded: 1, rejected: 1 },
           reasons: { forwarded: 1, challenge_failed: 1 },
           requeues: 1,
+          challengeReleases: 0,
           upstreamFailures: {},
           upstreamHttpStatuses: {},
         },

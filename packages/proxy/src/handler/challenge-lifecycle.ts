@@ -8,7 +8,9 @@
  *   without `challengeRetrievedAt` fails.
  * - `custom`: the identifier's challenge is consumed from the `ChallengeStore`
  *   under the CA's name: atomic and one-shot, so a second use, or a race of
- *   two replicas, fails.
+ *   two replicas, fails. The consume carries the request's `consumption` id,
+ *   so the handler can release exactly this consume when the upstream provably
+ *   did not issue.
  *
  * A store error propagates (the handler answers 503 or 500).
  *
@@ -27,11 +29,12 @@ export async function checkChallenge(
   ca: CaConfig,
   record: ProfileRecord,
   id: ProxyIdentifier,
-  context: { nowMs: number; challenges: ChallengeStore | undefined },
+  context: { nowMs: number; challenges: ChallengeStore | undefined; consumption: string },
 ): Promise<ChallengeCheck> {
   if (ca.type === "custom") {
     if (!context.challenges || id.challenge === undefined || id.challenge === "") return { ok: false, reason: "challenge_failed" };
-    return (await context.challenges.consume(id.challenge, { profile: ca.name })) ? { ok: true } : { ok: false, reason: "challenge_failed" };
+    const consumed = await context.challenges.consume(id.challenge, { profile: ca.name, consumption: context.consumption });
+    return consumed ? { ok: true } : { ok: false, reason: "challenge_failed" };
   }
   const retrievedAt = record.challengeRetrievedAt;
   if (typeof retrievedAt !== "number" || !Number.isFinite(retrievedAt)) return { ok: false, reason: "challenge_failed" };

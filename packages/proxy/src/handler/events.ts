@@ -13,7 +13,7 @@ export type ProxyOperation = "GetCACaps" | "GetCACert" | "PKIOperation" | "unkno
  * - `forwarded`: the upstream's answer went to the device;
  * - `rejected`: an HTTP 4xx for the device's request (bad identifier, status, challenge, size, or the upstream refused it with a 4xx);
  * - `upstream_error`: 502 or 504, the upstream failed ({@link ProxyEvent.upstream} says how; a 502 for an
- *   upstream 503 or 429 carries a `Retry-After`);
+ *   upstream 503 or 429 carries a `Retry-After` unless a one-time challenge stays spent);
  * - `unavailable`: 503, a shared store threw `StoreUnavailableError`;
  * - `error`: 500, the proxy's own fault (details went to the logger).
  *
@@ -88,6 +88,12 @@ export interface ProxyEvent {
   status: number;
   /** True when the profile was requeued (expired or invalid challenge). */
   requeued?: boolean;
+  /**
+   * True when the `custom` CA's one-time challenge this request consumed was given back (`ChallengeStore.release`)
+   * because the upstream provably issued nothing (connection refused, DNS, TLS handshake, HTTP 503 or 429): the
+   * device's retry of the same URL can pass. Absent when the challenge stays spent.
+   */
+  challengeReleased?: boolean;
   /** Why the upstream call failed (outcome `upstream_error`). */
   upstream?: {
     /** The typed reason. */
@@ -120,6 +126,8 @@ export interface ProxyCaStats {
   reasons: Partial<Record<ProxyReason, number>>;
   /** Profiles requeued. */
   requeues: number;
+  /** One-time challenges given back after an upstream failure that proves nothing was issued ({@link ProxyEvent.challengeReleased}). */
+  challengeReleases: number;
   /** Upstream failures by reason (`timeout`, `http`, …). */
   upstreamFailures: Partial<Record<UpstreamFailureReason, number>>;
   /** Upstream failures by HTTP status, for reason `http` (keys are the status as a string). */

@@ -55,7 +55,11 @@ export interface ScepProxyOptions {
   profiles: ProfileStore;
   /** The configured CAs (check 4). */
   cas: CaRegistry;
-  /** Where proxy-issued one-time challenges live (`@scep/core`'s `ChallengeStore`, profile = CA name); required for CAs of type `custom`. */
+  /**
+   * Where proxy-issued one-time challenges live (`@scep/core`'s `ChallengeStore`, profile = CA name); required for CAs
+   * of type `custom`. When it has `release`, a challenge consumed for a message the upstream provably did not
+   * process (connection refused, DNS, TLS handshake, HTTP 503 or 429) is given back; without it, it stays spent.
+   */
   challenges?: ChallengeStore;
   /** How upstreams are called (default an {@link HttpUpstream} with `upstreamTimeoutMs` and `maxBodyBytes`). */
   upstream?: Upstream;
@@ -101,6 +105,24 @@ function describeError(e: unknown): Record<string, unknown> {
   return { error: typeof e };
 }
 
+/**
+ * Whether an upstream failure proves the CA issued nothing for the message, so a one-time challenge consumed for it
+ * may be given back: the request never reached the CA (connection refused, DNS, a failed TLS handshake) or the CA
+ * answered that it did not process it (HTTP 503 busy, 429 rate-limited: RFC 9110 §15.6.4, RFC 6585 §4). Not a
+ * timeout (the CA may have issued and answered late), a reset or another failure mid-exchange, nor a 500, 502 or
+ * 504 (a CA that failed after signing, a gateway that gave up on a CA still working): those keep it spent.
+ */
+function provesNotIssued(error: UpstreamError): boolean {
+  if (error.reason === "connection_refused" || error.reason === "dns" || error.reason === "tls") return true;
+  return error.reason === "http" && (error.status === 503 || error.status === 429);
+}
+
+/** 16 random bytes in hex (WebCrypto): the id of one consume. */
+function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 function normaliseBase(basePath: string | undefined): string {
   const base = (basePath ?? "/scep").replace(/\/+$/, "");
   if (base !== "" && !base.startsWith("/")) throw new ProxyConfigError("basePath must start with /");
@@ -123,9 +145,12 @@ function normaliseBase(basePath: string | undefined): string {
  *    `challenge password has expired` / `challenge failed`;
  * 6. forward, and return the upstream's status, bytes and content type unchanged; 504 `upstream timed out`,
  *    502 `upstream failed` (for an upstream 503 or 429 with `Retry-After`: the upstream's, clamped to 1–3600 s,
- *    30 s when it sent none; not after a `custom` CA's one-time challenge was consumed, since the same URL cannot
+ *    30 s when it sent none; not when a `custom` CA's one-time challenge stays consumed, since the same URL cannot
  *    pass again); any other upstream 4xx → 400 `upstream refused the request` (413 stays 413): the
- *    device's message is what was refused, so the device gets a 4xx, never a 5xx.
+ *    device's message is what was refused, so the device gets a 4xx, never a 5xx. A `custom` CA's challenge is
+ *    given back (`ChallengeStore.release`, bound to this request's consume; event `challengeReleased`) when the
+ *    failure proves the CA issued nothing: connection refused, DNS, TLS handshake, HTTP 503 or 429. After a
+ *    timeout, a reset, a 500/502/504 or another failure it stays spent (the CA may have issued).
  *
  * A store that throws `StoreUnavailableError` (`ERR_STORE_UNAVAILABLE`) → 503 `service unavailable` with
  * `Retry-After`; any other failure of the proxy → 500 `internal error` (details to `logger`). Bodies are fixed
@@ -185,9 +210,16 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
 
   /**
    * One upstream call under the proxy's own deadline (whatever the `Upstream` does with the signal). `spent`: the
-   * request's one-time challenge was consumed, so a retry of the same URL cannot pass: no Retry-After invites one.
+   * request's one-time challenge was consumed; when the upstream's failure proves it issued nothing
+   * ({@link provesNotIssued}), `spent.release()` gives it back so the device's retry of the same URL passes. A
+   * challenge still spent after a failure means a retry of the same URL cannot pass: no Retry-After invites one.
    */
-  async function forward(call: (signal: AbortSignal) => Promise<UpstreamResponse>, request: Request, event: Partial<ProxyEvent>, spent = false): Promise<Response | ProxyReply> {
+  async function forward(
+    call: (signal: AbortSignal) => Promise<UpstreamResponse>,
+    request: Request,
+    event: Partial<ProxyEvent>,
+    spent?: { release: (() => Promise<boolean>) | undefined },
+  ): Promise<Response | ProxyReply> {
     const limit = deadline(upstreamTimeoutMs, request.signal);
     try {
       // abortable: the deadline holds even for an Upstream that ignores the signal.
@@ -208,13 +240,29 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
         error = new UpstreamError(limit.expired ? "timeout" : "other", "upstream call failed", { cause: e });
       }
       event.upstream = { reason: error.reason, ...(error.status !== undefined ? { status: error.status } : {}) };
+      let stillSpent = spent !== undefined;
+      if (spent?.release && provesNotIssued(error)) {
+        stillSpent = !(await releaseChallenge(spent.release));
+        if (!stillSpent) event.challengeReleased = true;
+      }
       // Busy (503) or rate-limited (429): not the device's mistake, and worth retrying: 502 with the upstream's Retry-After.
-      if (error.reason === "http" && (error.status === 503 || error.status === 429) && !spent) return upstreamFailed({ retryAfterSeconds: error.retryAfterSeconds });
+      if (error.reason === "http" && (error.status === 503 || error.status === 429) && !stillSpent) return upstreamFailed({ retryAfterSeconds: error.retryAfterSeconds });
       if (error.reason === "http" && error.status !== undefined && error.status >= 400 && error.status <= 499) return upstreamRefused(error.status);
       return error.reason === "timeout" ? upstreamTimeout() : upstreamFailed();
     } finally {
       limit.clear();
     }
+  }
+
+  /** Gives a consumed challenge back; false (logged, never thrown) when the store refused or failed. */
+  async function releaseChallenge(release: () => Promise<boolean>): Promise<boolean> {
+    try {
+      if (await release()) return true;
+      logger.error("challenge release refused: the challenge stays spent", {});
+    } catch (e) {
+      logger.error("challenge release failed: the challenge stays spent", describeError(e));
+    }
+    return false;
   }
 
   async function readMessage(request: Request, url: URL): Promise<Uint8Array | ProxyReply> {
@@ -288,15 +336,21 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     // 5. PKIOperation: the message first (an oversize body must not burn a challenge), then the challenge.
     const message = await readMessage(request, url);
     if (message instanceof ProxyReply) return message;
-    const verdict = await store("challenge check", () => checkChallenge(ca, record, id, { nowMs: now().getTime(), challenges }));
+    // This request's consume of a one-time challenge, so a release puts back this consume and no later one.
+    const consumption = randomId();
+    const verdict = await store("challenge check", () => checkChallenge(ca, record, id, { nowMs: now().getTime(), challenges, consumption }));
     if (!verdict.ok) {
       await store("requeue", () => profiles.requeue(key));
       event.requeued = true;
       return reject(verdict.reason);
     }
     // 6. Forward, bytes unchanged.
-    // A custom CA's one-time challenge was consumed by the check above: the same URL cannot be retried.
-    return forward((signal) => upstream.pkiOperation(ca, message, { signal }), request, event, ca.type === "custom");
+    // A custom CA's one-time challenge was consumed by the check above: given back only when the upstream provably
+    // issued nothing, else the same URL cannot be retried.
+    const challenge = id.challenge!;
+    const release = challenges?.release?.bind(challenges);
+    const spent = ca.type === "custom" ? { release: release && (() => release(challenge, { profile: ca.name, consumption })) } : undefined;
+    return forward((signal) => upstream.pkiOperation(ca, message, { signal }), request, event, spent);
   }
 
   function count(event: ProxyEvent): void {
@@ -313,6 +367,7 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
       outcomes: {},
       reasons: {},
       requeues: 0,
+      challengeReleases: 0,
       upstreamFailures: {},
       upstreamHttpStatuses: {},
     });
@@ -320,6 +375,7 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     s.outcomes[event.outcome] = (s.outcomes[event.outcome] ?? 0) + 1;
     s.reasons[event.reason] = (s.reasons[event.reason] ?? 0) + 1;
     if (event.requeued) s.requeues++;
+    if (event.challengeReleased) s.challengeReleases++;
     if (event.upstream) {
       s.upstreamFailures[event.upstream.reason] = (s.upstreamFailures[event.upstream.reason] ?? 0) + 1;
       if (event.upstream.status !== undefined) s.upstreamHttpStatuses[String(event.upstream.status)] = (s.upstreamHttpStatuses[String(event.upstream.status)] ?? 0) + 1;

@@ -19,6 +19,18 @@ export const isDnsCode = (code: string | undefined): boolean => code === "ENOTFO
 /** Whether `code` is a connection the peer reset or closed mid-exchange. */
 export const isResetCode = (code: string | undefined): boolean => code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE";
 
+/**
+ * Whether `code` is a TLS failure that can only happen during the handshake, before a byte of the request is sent:
+ * certificate verification (untrusted, self-signed, expired, wrong name), a handshake alert, no common protocol, or
+ * a peer that does not speak TLS. Not the record-layer errors (a bad MAC, a decryption failure), which can come
+ * after the request went out.
+ */
+export function isTlsHandshakeCode(code: string | undefined): boolean {
+  if (code === undefined) return false;
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)) return true;
+  return /^ERR_SSL_.*(HANDSHAKE|ALERT_PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL|NO_PROTOCOLS_AVAILABLE|WRONG_VERSION_NUMBER|NO_SHARED_CIPHER|SSLV3_ALERT_CERTIFICATE|TLSV1_ALERT_UNKNOWN_CA)/.test(code);
+}
+
 /** The {@link TransportFailure} label of a connection error. */
 export function transportFailure(e: unknown): TransportFailure {
   const code = errorCode(e);

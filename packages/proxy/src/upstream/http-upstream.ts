@@ -9,7 +9,7 @@ import type { CaConfig } from "../cas/ca-config.js";
 import { ProxyConfigError, UpstreamError } from "../errors.js";
 import { abortable, deadline } from "../lib/deadline.js";
 import { positiveInteger } from "../lib/options.js";
-import { errorCode, isDnsCode, isResetCode } from "../lib/net-errors.js";
+import { errorCode, isDnsCode, isResetCode, isTlsHandshakeCode } from "../lib/net-errors.js";
 import { readCapped } from "../lib/read-body.js";
 import type { Upstream, UpstreamCallOptions, UpstreamResponse } from "./upstream.js";
 
@@ -191,6 +191,7 @@ export class HttpUpstream implements Upstream {
       const code = errorCode(e);
       if (code === "ECONNREFUSED") throw new UpstreamError("connection_refused", "upstream refused the connection", { cause: e });
       if (isDnsCode(code)) throw new UpstreamError("dns", "upstream host name did not resolve", { cause: e });
+      if (isTlsHandshakeCode(code)) throw new UpstreamError("tls", `upstream TLS handshake failed (${code})`, { cause: e });
       if (isResetCode(code)) throw new UpstreamError("other", "upstream connection reset", { cause: e });
       if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "ETIMEDOUT") throw new UpstreamError("timeout", "upstream connection timed out", { cause: e });
       throw new UpstreamError("other", `upstream request failed${code ? ` (${code})` : ""}`, { cause: e });

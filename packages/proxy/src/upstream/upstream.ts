@@ -35,7 +35,10 @@ export interface UpstreamCallOptions {
  * against the CA's URL. Every method resolves only with a 2xx
  * {@link UpstreamResponse} and otherwise rejects with an `UpstreamError`
  * whose `reason` is `timeout`, `http` (with `status`), `connection_refused`,
- * `dns` or `other`; the proxy answers 504 for `timeout` and 502 for the rest.
+ * `dns`, `tls` or `other`; the proxy answers 504 for `timeout` and 502 for the rest.
+ * Use `connection_refused`, `dns` and `tls` only when nothing of the request
+ * was sent: for those (and an HTTP 503 or 429) the proxy gives a `custom` CA's
+ * one-time challenge back, so the device's retry passes.
  * Other kinds of CA (an EST or REST upstream) fit by implementing these three
  * methods.
  *
