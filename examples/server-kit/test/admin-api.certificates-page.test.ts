@@ -1,13 +1,15 @@
 /**
  * `GET /admin/scep/certificates` reads one page of the embedded CA's index (FileCa.listPage), not the whole index per
  * request: on a ~4 MB index a page of 50 reads about 50 lines' bytes (counted by the kernel: /proc/self/io rchar), and
- * the answers are those of the whole-index listing it replaces (every page, filter and total alike).
+ * the answers are those of the whole-index listing it replaces (every page, filter and total alike). The revocation
+ * store is asked about the page's serials (one get each), never listed whole: on Redis that was an HGETALL of every
+ * revocation the CA ever made, per page.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateCsr, generateRsaKeyPair, normalizeSerialNumber, type ScepServer } from "@scep/core";
+import { generateCsr, generateRsaKeyPair, normalizeSerialNumber, type RevocationStore, type ScepServer } from "@scep/core";
 import { openFileCa, type FileCa } from "@scep-examples/embedded-ca";
 import { createAdminApi } from "../src/admin-api.js";
 
@@ -104,5 +106,32 @@ describe("GET /admin/scep/certificates: one page read, not the index", () => {
     const second = rchar();
     await get("?page=40&pageSize=50&serial=4");
     expect(rchar() - second).toBeLessThan(size / 10);
+  });
+
+  it("asks the revocation store about the page's serials only (get per serial), never for the whole list", async () => {
+    const calls = { list: 0, get: [] as string[] };
+    const counting: RevocationStore = new Proxy(ca.revocations, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (property === "list") return (...args: unknown[]) => (calls.list++, (value as (...a: unknown[]) => unknown).apply(target, args));
+        if (property === "get") return (serial: string) => (calls.get.push(serial), target.get(serial));
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const counted = new Proxy(ca, {
+      get(target, property) {
+        if (property === "revocations") return counting;
+        const value = Reflect.get(target, property, target) as unknown;
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value; // FileCa has #private fields
+      },
+    });
+    const countedApi = createAdminApi({ token: TOKEN, server: { profiles: () => [{ profile: "/scep" }] } as unknown as ScepServer, defaultProfile: "/scep", log: () => {}, ca: counted });
+    const query = "?pageSize=20"; // newest first: the index's last lines, serialOf(2_999) (revoked) among them
+    const res = await countedApi.fetch(new Request(`http://127.0.0.1/admin/scep/certificates${query}`, { headers: { authorization: `Bearer ${TOKEN}` } }));
+    const body = (await res.json()) as { certificates: { serialNumber: string; revoked: unknown }[] };
+    expect(body).toEqual(await expected(query));
+    expect(body.certificates.some((c) => c.serialNumber === serialOf(2_999) && c.revoked !== null)).toBe(true);
+    expect(calls.list).toBe(0);
+    expect(calls.get.sort()).toEqual(body.certificates.map((c) => c.serialNumber).sort());
   });
 });

@@ -22,7 +22,7 @@ let issuedSerial: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "scep-admin-down-"));
   const memory = new MemoryRevocationStore();
-  const revocations: RevocationStore = Object.assign(Object.create(memory) as RevocationStore, { list: async () => down(), revoke: async () => down() });
+  const revocations: RevocationStore = Object.assign(Object.create(memory) as RevocationStore, { list: async () => down(), get: async () => down(), revoke: async () => down() });
   ca = await openFileCa({ dataDir: dir, revocations });
   const keys = await generateRsaKeyPair();
   issuedSerial = (await ca.issue({ csrDer: await generateCsr({ keys, subject: "CN=revoke-while-down" }) })).serialNumber;
