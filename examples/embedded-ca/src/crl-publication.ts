@@ -3,7 +3,7 @@
 // `<dataDir>/ca.crl`: the last CRL signed for this CA by any process using the directory (DER, for whoever reads the
 // file: a web server, a mirror, `openssl crl`). `<dataDir>/ca.crl.json`: the same CRL with what the processes need to
 // share it: the CA's fingerprint, the revocation state it lists (the key FileCa caches it under), its number and times.
-// Both are replaced only while `<dataDir>/ca.crl.lock` is held (lib/file-lock.ts), only by a CRL with a higher number,
+// Both are replaced only while `<dataDir>/ca.crl.lock` is held (file-lock.ts), only by a CRL with a higher number,
 // each by temporary file + fdatasync + rename: a reader never sees half a file nor a number lower than one it saw.
 // The state file goes first: a process that adopts it before ca.crl is renamed serves the same CRL the file is about
 // to hold.
@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { StoreUnavailableError } from "@scep/core";
 import type { SignedCrl } from "./open-file-ca.js";
 import { fsyncDirectory } from "./lib/durable-fs.js";
-import { withFileLock } from "./lib/file-lock.js";
+import { withFileLock } from "./file-lock.js";
 import { toPem } from "./lib/pem.js";
 
 /** The published CRL in a data directory (DER). */

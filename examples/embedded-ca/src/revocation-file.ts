@@ -17,7 +17,7 @@
 // keyed by the revision must see the change). A file written before the header existed counts from 0, as it did.
 //
 // crl-numbers: the last CRL number handed out, as one line `=N` (RFC 5280 §5.2.3). `nextCrlNumber` holds
-// `crl-numbers.lock` (see lib/file-lock.ts) while it reads N and replaces the file with `=N+1` (temporary file
+// `crl-numbers.lock` (see file-lock.ts) while it reads N and replaces the file with `=N+1` (temporary file
 // `crl-numbers.tmp`, fdatasync, rename, fsync of the directory), so numbers are distinct across workers, grow, go on
 // after a restart, and the file stays one line. A crash at any point leaves the old file or the new one whole (rename
 // is atomic), never less than the highest number handed out; a lock left by a crashed process is taken over. A file
@@ -39,7 +39,7 @@ import {
   type RevokedCertificate,
 } from "@scep/core";
 import { fsyncDirectory } from "./lib/durable-fs.js";
-import { withFileLock } from "./lib/file-lock.js";
+import { withFileLock } from "./file-lock.js";
 
 /** The revocations file in a data directory. */
 export const REVOCATIONS_FILE = "revocations.jsonl";

@@ -11,17 +11,17 @@
 // when that store is Redis (replicas); any other start is refused with one line while a holder runs. Not taken by
 // `--workers` workers (their primary holds it for them).
 //
-// Every read-modify-write of server.lock happens under `server.lock.guard`, a lock file held for a few milliseconds
-// (published by link: complete or absent; a guard whose holder is gone is moved aside by rename and removed only if
-// it is the very file judged stale, same inode), so two starts at the same moment cannot both win, and server.lock is
-// replaced whole (temp file + rename). A holder that is gone (pid not running on this host, another host name: a
+// Every read-modify-write of server.lock happens under `server.lock.guard`, a lock held for a few milliseconds (the
+// embedded CA's file lock, synchronous: complete or absent, a guard whose holder is gone taken over by exactly one
+// start), so two starts at the same moment cannot both win, and server.lock is replaced whole (temp file + rename). A holder that is gone (pid not running on this host, another host name: a
 // recreated container, or its pid now naming a process that started at another time) is dropped: a lock left by a
 // kill -9 is taken over. Synchronous throughout: release runs in process `exit`. Needs a local file system.
 import { randomBytes } from "node:crypto";
-import { linkSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { processRuns, processStartTime } from "@scep-examples/embedded-ca";
+import { withFileLockSync } from "@scep-examples/embedded-ca/file-lock";
 import { ConfigError } from "./errors.js";
 import { fileErrorReason } from "./file-error.js";
 
@@ -141,84 +141,9 @@ function writeLock(path: string, store: string, holders: Holder[]): void {
   }
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
-/**
- * Runs `run` holding `<path>.guard` (milliseconds: one read-modify-write of server.lock). A guard whose holder is
- * gone is taken over: moved aside by rename and removed if it is the file judged stale (same inode), else put back.
- *
- * @throws Error when the guard stays held by a live process for {@link GUARD_WAIT_MS}, or the file system's error.
- */
+/** Runs `run` holding `<path>.guard` (a lock of milliseconds: one read-modify-write of server.lock). */
 function withGuard<T>(path: string, run: () => T): T {
-  const guard = `${path}.guard`;
-  const started = processStartTime(process.pid);
-  const mine: Holder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), id: randomBytes(8).toString("hex"), ...(started === undefined ? {} : { started }) };
-  const temporary = `${guard}.${mine.id}.tmp`;
-  writeFileSync(temporary, JSON.stringify(mine) + "\n", { mode: 0o644 });
-  let ino: number;
-  try {
-    const deadline = Date.now() + GUARD_WAIT_MS;
-    for (let round = 0; ; round += 1) {
-      try {
-        linkSync(temporary, guard);
-        ino = statSync(temporary).ino;
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      }
-      let current: { holder: Holder | undefined; ino: number };
-      try {
-        const guardIno = statSync(guard).ino;
-        let holder: Holder | undefined;
-        try {
-          const value: unknown = JSON.parse(readFileSync(guard, "utf8"));
-          holder = isHolder(value) ? value : undefined;
-        } catch {
-          holder = undefined;
-        }
-        current = { holder, ino: guardIno };
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") continue; // released meanwhile
-        throw e;
-      }
-      // A guard of this process is never live here: the code below never runs while this process holds one.
-      if (current.holder && current.holder.pid !== process.pid && live(current.holder, guard)) {
-        if (Date.now() > deadline) throw new Error(`${guard} is held by pid ${current.holder.pid} for over ${GUARD_WAIT_MS / 1000} s`);
-        Atomics.wait(sleeper, 0, 0, Math.min(1 + round, 20));
-        continue;
-      }
-      const aside = `${guard}.${mine.id}.stale`;
-      try {
-        renameSync(guard, aside);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") continue;
-        throw e;
-      }
-      if (statSync(aside).ino !== current.ino) {
-        try {
-          linkSync(aside, guard); // another start took the stale guard over first: its live guard goes back
-        } catch {
-          /* a third start holds it now: the next round sees it */
-        }
-      }
-      unlinkSync(aside);
-    }
-  } finally {
-    try {
-      unlinkSync(temporary);
-    } catch {
-      /* gone already */
-    }
-  }
-  try {
-    return run();
-  } finally {
-    try {
-      if (statSync(guard).ino === ino) unlinkSync(guard);
-    } catch {
-      /* gone already */
-    }
-  }
+  return withFileLockSync(`${path}.guard`, run, { waitMs: GUARD_WAIT_MS });
 }
 
 /** The store as the line refusing a start names it. */
