@@ -22,9 +22,14 @@ async function listenError(host: string, port: number, occupied?: Server): Promi
 const errno = (code: string, message: string): NodeJS.ErrnoException => Object.assign(new Error(message), { code });
 
 describe("listenFailure: one line for every listen error", () => {
-  it("a host name that does not resolve (ENOTFOUND), from a real listen", async () => {
-    expect(listenFailure(await listenError("nosuch.invalid", 0), "nosuch.invalid", 0)).toBe(
-      "cannot listen on nosuch.invalid:0: no such host name (ENOTFOUND); check --host or HOST: a local IP address or a name that resolves to one, without a port",
+  it("a host name that does not resolve (ENOTFOUND; EAI_AGAIN where no DNS server answers), from a real listen", async () => {
+    // .invalid never resolves (RFC 6761 §6.4): a DNS server says so (ENOTFOUND); a machine without one times out (EAI_AGAIN).
+    const error = (await listenError("nosuch.invalid", 0)) as NodeJS.ErrnoException;
+    expect(["ENOTFOUND", "EAI_AGAIN"]).toContain(error.code);
+    expect(listenFailure(error, "nosuch.invalid", 0)).toBe(
+      error.code === "ENOTFOUND"
+        ? "cannot listen on nosuch.invalid:0: no such host name (ENOTFOUND); check --host or HOST: a local IP address or a name that resolves to one, without a port"
+        : "cannot listen on nosuch.invalid:0: the host name could not be resolved now (EAI_AGAIN: the DNS did not answer); check --host or HOST and the DNS, or give an IP address",
     );
   });
 
