@@ -714,13 +714,21 @@ class FileCaImpl implements FileCa {
     return { certificateDer, certificatePem, serialNumber };
   }
 
-  async getCertificate(serialNumber: string): Promise<IssuedCertificate | undefined> {
-    let serial: string;
+  /**
+   * `value` in `normalizeSerialNumber`'s canonical spelling (lower-case hex, no separators or redundant zeros).
+   *
+   * @throws EmbeddedCaError INVALID_OPTIONS "`option` must be hex, got …" when it is not a serial number.
+   */
+  #serial(value: string, option = "serialNumber"): string {
     try {
-      serial = normalizeSerialNumber(serialNumber);
+      return normalizeSerialNumber(value);
     } catch (error) {
-      throw invalidOptions(`serialNumber must be hex, got ${String(serialNumber)}: ${(error as Error).message}`);
+      throw invalidOptions(`${option} must be hex, got ${String(value)}: ${(error as Error).message}`);
     }
+  }
+
+  async getCertificate(serialNumber: string): Promise<IssuedCertificate | undefined> {
+    const serial = this.#serial(serialNumber);
     const record = await this.#find(serial);
     if (!record) return undefined;
     let certificateDer: Uint8Array<ArrayBuffer> | undefined;
@@ -759,12 +767,7 @@ class FileCaImpl implements FileCa {
     if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) throw invalidOptions(`limit must be an integer >= 0, got ${String(limit)}`);
     let serial: ((s: string) => boolean) | undefined;
     if (options.serial !== undefined && options.serial !== "") {
-      let canonical: string;
-      try {
-        canonical = normalizeSerialNumber(options.serial);
-      } catch (error) {
-        throw invalidOptions(`serial must be hex, got ${String(options.serial)}: ${(error as Error).message}`);
-      }
+      const canonical = this.#serial(options.serial, "serial");
       const digits = options.serial.replace(/[:\s]/g, "").toLowerCase();
       serial = (s) => s === canonical || s.includes(digits);
     }
@@ -871,12 +874,7 @@ class FileCaImpl implements FileCa {
   }
 
   async revocation(serialNumber: string): Promise<RevokedCertificate | undefined> {
-    let serial: string;
-    try {
-      serial = normalizeSerialNumber(serialNumber);
-    } catch (error) {
-      throw invalidOptions(`serialNumber must be hex, got ${String(serialNumber)}: ${(error as Error).message}`);
-    }
+    const serial = this.#serial(serialNumber);
     const stored = await this.revocations.get(serial);
     if (stored) return stored;
     const published = await this.#publication.read();
