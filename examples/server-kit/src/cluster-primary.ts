@@ -1,6 +1,7 @@
 // The node:cluster primary of `--workers N`: forks the workers, restarts one that dies, stops them all on SIGINT/SIGTERM,
 // passes SIGHUP (reload) on to them.
 import cluster, { type Worker } from "node:cluster";
+import { ClusterMetricsAggregator } from "./cluster-metrics.js";
 
 /** Environment variable that tells a forked process which worker slot (1..N) it fills. */
 export const WORKER_SLOT_ENV = "SCEP_KIT_WORKER";
@@ -62,6 +63,11 @@ export function runClusterPrimary(o: ClusterPrimaryOptions): void {
   const env = Object.fromEntries(Object.entries(o.env ?? {}).filter((e): e is [string, string] => e[1] !== undefined));
   cluster.setupPrimary({ args: [...o.args] });
   const slots: Slot[] = Array.from({ length: o.workers }, (_, i) => ({ slot: i + 1, worker: undefined, listening: false, startedAt: 0, crashes: 0, restart: undefined }));
+  // `/metrics` of any worker shows the whole server's numbers: this primary merges every worker's (cluster-metrics.ts).
+  const metrics = new ClusterMetricsAggregator({
+    workers: o.workers,
+    live: () => slots.flatMap((s) => (s.listening && s.worker ? [{ slot: s.slot, worker: s.worker }] : [])),
+  });
   let ready = false;
   let stopping: NodeJS.Signals | "startup failure" | "listen failure" | undefined;
 
@@ -98,6 +104,7 @@ export function runClusterPrimary(o: ClusterPrimaryOptions): void {
     const pid = w.process.pid;
     w.on("error", () => undefined); // IPC to a worker that is going away; its exit is handled below
     w.on("message", (m: { type?: unknown; message?: unknown }) => {
+      if (s.worker === w && metrics.onMessage(s.slot, w, m)) return;
       if (m?.type !== LISTEN_FAILED_MESSAGE || stopping) return;
       // Once the cluster is up, a worker that cannot start (restarted after a crash, the file since edited badly) is
       // a crash like any other: logged, and restarted with backoff by its exit below. The cluster keeps serving, and
@@ -120,6 +127,7 @@ export function runClusterPrimary(o: ClusterPrimaryOptions): void {
     w.on("exit", (code, signal) => {
       s.worker = undefined;
       s.listening = false;
+      metrics.onExit(s.slot, pid); // its last counts stay in the totals; no scrape waits for it
       if (stopping) {
         o.log({ type: "worker-exit", worker: s.slot, pid, code, signal });
         return finishIfDone();

@@ -3,12 +3,14 @@
 //   GET /healthz  200 while the process serves requests (liveness)
 //   GET /readyz   200 when the CA is loaded and Redis (if configured) answered its last PING, else 503 (readiness)
 //   GET /metrics  Prometheus text format, from the OpenTelemetry SDK through its Prometheus exporter
-//                 (Authorization: Bearer $SCEP_METRICS_TOKEN when that is set)
+//                 (Authorization: Bearer $SCEP_METRICS_TOKEN when that is set); with --workers N, the whole
+//                 server's numbers, merged by the cluster primary (cluster-metrics.ts)
 import { bearerToken, sameSecret } from "./bearer-token.js";
+import { serveClusterMetrics } from "./cluster-metrics.js";
 import { PROBE_PATHS, answerProbe, sendPlain, type ProbeChecks } from "./probes.js";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
-import { resourceFromAttributes } from "@opentelemetry/resources";
+import { type Resource, resourceFromAttributes } from "@opentelemetry/resources";
 import { AggregationTemporality, InstrumentType, MeterProvider } from "@opentelemetry/sdk-metrics";
 import { createScepMetrics, type ScepMetrics } from "@scep/core";
 
@@ -28,12 +30,19 @@ export interface OperatorEndpointsOptions {
   readiness: ReadinessChecks;
   /** Bearer token `/metrics` requires (unset: open, like most scrape targets on a private network). */
   metricsToken?: string | undefined;
+  /**
+   * This process is a worker of `--workers N`: `/metrics` answers with the whole server's metrics, which the cluster
+   * primary merges from every worker (see cluster-metrics.ts), not with this process's alone.
+   */
+  clusterMetrics?: boolean;
 }
 
 /** The OpenTelemetry SDK of an example server: a MeterProvider whose only reader is the Prometheus exporter (pull). */
 export interface MetricsSdk {
   meterProvider: MeterProvider;
   exporter: PrometheusExporter;
+  /** The resource the provider reports (`target_info`), for serialising metrics merged from several workers. */
+  resource: Resource;
   /** The SCEP server's instruments in that provider (one set per process: a reload observes its new server here). */
   scep: ScepMetrics;
 }
@@ -59,7 +68,7 @@ export function createMetricsSdk(): MetricsSdk {
   // service.name (OpenTelemetry resource semantic conventions): Prometheus shows it on target_info.
   const resource = resourceFromAttributes({ "service.name": "scep-example-server" });
   const meterProvider = new MeterProvider({ resource, readers: [exporter] });
-  return { exporter, meterProvider, scep: createScepMetrics({ meterProvider }) };
+  return { exporter, meterProvider, resource, scep: createScepMetrics({ meterProvider }) };
 }
 
 /** Compares a presented bearer token with the expected one in constant time; undefined when none was presented. */
@@ -89,6 +98,7 @@ export function withOperatorEndpoints(next: RequestListener, options: OperatorEn
       if (ok === undefined) return sendPlain(res, 401, "metrics need Authorization: Bearer <SCEP_METRICS_TOKEN>\n", undefined, { "www-authenticate": 'Bearer realm="metrics"' });
       if (!ok) return sendPlain(res, 403, "wrong metrics token\n");
     }
-    metrics.exporter.getMetricsRequestHandler(req, res);
+    if (options.clusterMetrics) serveClusterMetrics(res, metrics);
+    else metrics.exporter.getMetricsRequestHandler(req, res);
   };
 }

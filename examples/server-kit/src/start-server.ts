@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { ActivityLog, InvalidArgumentError, KeyWorkerPool, createScepServer, Certificate, type RevocationStore, type ScepEvent, type ScepProfile, type ScepServer } from "@scep/core";
 import { isEmbeddedCaError, openFileCa, type FileCa, type RevocationsRestoredEvent } from "@scep-examples/embedded-ca";
 import { LISTEN_FAILED_MESSAGE, SHUTDOWN_MESSAGE, runClusterPrimary, workerSlot } from "./cluster-primary.js";
+import { answerMetricsCollection } from "./cluster-metrics.js";
 import { createAdminApi, type AdminApi, type ReloadableTrustAnchors } from "./admin-api.js";
 import { rawPath, serveFetch } from "./node-fetch.js";
 import { CRL_FILE, CRL_PATH, createCrlEndpoint, scheduleCrl, type CrlEndpoint } from "./crl-endpoint.js";
@@ -650,6 +651,9 @@ export async function startServer(
     return true;
   };
   if (workerSlot !== undefined && !(await makeKit())) return undefined;
+  // A worker answers its primary's metrics collections (the kit's metrics are kept across reloads) from now on,
+  // before it listens: the primary asks every listening worker when any of them is scraped.
+  const stopAnsweringMetrics = workerSlot !== undefined ? answerMetricsCollection(() => kit.metrics) : () => undefined;
   const adminNames: ListenOptionNames = { host: "--admin-listen or SCEP_ADMIN_LISTEN", port: "--admin-listen or SCEP_ADMIN_LISTEN" };
   for (const [server, address, prefix, names] of [[http, config, "", undefined], [adminHttp, { ...config, ...config.adminListen }, "--admin-listen: ", adminNames]] as const) {
     if (!server) continue;
@@ -691,7 +695,9 @@ export async function startServer(
   // Every CA in service (the server's and the profiles' own) must be within its validity: one date comparison each.
   const caValid = (): boolean => Date.now() < kit.ca.notAfter.getTime() && [...kit.profileCas.values()].every((c) => Date.now() < c.notAfter.getTime());
   const readiness = { ca: caValid, ...(config.redisUrl !== undefined ? { redis: () => kit.stores.ready() } : {}) };
-  const listenerFor = (k: ScepKit): RequestListener => withOperatorEndpoints(build(k), { readiness, metricsToken: k.config.metricsToken }, k.metrics);
+  // In a worker of --workers N, /metrics shows the whole server's numbers, merged by the primary (cluster-metrics.ts).
+  const clusterMetrics = workerSlot !== undefined;
+  const listenerFor = (k: ScepKit): RequestListener => withOperatorEndpoints(build(k), { readiness, metricsToken: k.config.metricsToken, clusterMetrics }, k.metrics);
   listener = listenerFor(kit);
   const port = (http.address() as AddressInfo).port;
   const urls = scepUrls(config.host, port, kit.profiles.map((p) => p.path));
@@ -796,7 +802,7 @@ export async function startServer(
     http,
     urls,
     // Stopped by its caller (not by a signal, which exits): the process goes on, without this server's handlers.
-    stop: () => stop().then(() => void process.off("SIGINT", onSignal).off("SIGTERM", onSignal).off("SIGHUP", onHupSignal).off("message", onMessage).off("exit", releaseLock)),
+    stop: () => stop().then(() => void (stopAnsweringMetrics(), process.off("SIGINT", onSignal).off("SIGTERM", onSignal).off("SIGHUP", onHupSignal).off("message", onMessage).off("exit", releaseLock))),
     reload: () => reloader.reload("api"),
   };
 }
