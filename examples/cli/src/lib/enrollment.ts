@@ -5,13 +5,26 @@
  *
  * @module
  */
-import { type CaCaps, type Certificate, type CertRep, type ContentCipher, type DigestAlgorithm, type LocalKey, ScepClient, isScepError, parseCaCaps } from "@scep/core";
+import {
+  type CaCaps,
+  type Certificate,
+  type CertRep,
+  type ContentCipher,
+  type DigestAlgorithm,
+  type LocalKey,
+  CertificationRequest,
+  CertRepError,
+  ScepClient,
+  isScepError,
+  parseCaCaps,
+} from "@scep/core";
 import type { CliPin } from "./ca-pin.js";
 import { CliError, ExitCode } from "./exit.js";
 import type { Context } from "./context.js";
 import { failureLine } from "./failure.js";
 import { scepFetch } from "./scep-fetch.js";
 import { printable } from "./printable.js";
+import { x509 } from "./x509.js";
 
 /** What {@link enrollWithCa} needs. */
 export interface EnrollmentOptions {
@@ -173,5 +186,27 @@ export async function enrollWithCa(ctx: Context, options: EnrollmentOptions): Pr
   // The issued certificate is the one for our key (ScepClient finds it by key), wherever the CA put it.
   const issued = rep.certificate;
   if (!issued) throw new CliError("the CA's SUCCESS reply holds no certificate for the requested key", ExitCode.ERROR);
+  assertUsable(issued, options.csr);
   return [issued, ...rep.certificates.filter((c) => c !== issued)];
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * Throws {@link CertRepError} (`ERR_CERTREP`, exit 1) unless `issued` parses as a whole X.509 certificate (RFC 5280
+ * §4.1, with @peculiar/x509's schema: @scep/core reads only the fields it uses, so a TBSCertificate with, say, a
+ * signature field that is no AlgorithmIdentifier got through and was written, a file other tools cannot read) and its
+ * subjectPublicKeyInfo is the one of `csr` (DER), the request's key. Runs before the key or the certificate is written.
+ */
+function assertUsable(issued: Certificate, csr: Uint8Array): void {
+  let spki: Uint8Array;
+  try {
+    spki = new Uint8Array(new x509.X509Certificate(Uint8Array.from(issued.der)).publicKey.rawData);
+  } catch (error) {
+    throw new CertRepError(`the certificate the CA issued does not parse as an X.509 certificate (${printable((error as Error).message, 160)}); nothing was written`, { cause: error });
+  }
+  const requested = CertificationRequest.from(csr).spki;
+  if (!sameBytes(issued.spki, requested) || !sameBytes(spki, requested)) {
+    throw new CertRepError("the certificate the CA issued is not for the requested key (its public key is not the request's); nothing was written");
+  }
 }
