@@ -16,7 +16,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CertificationRequest, isScepError } from "@scep/core";
 import { IntuneValidator, MemoryReplayCache, SignedTokenValidator, TrustAnchorPool, type ValidatorVerdict } from "../src/index.js";
-import { CLIENT_ID, CLIENT_SECRET, TENANT, startFakeIntune, type FakeIntune } from "./support/fake-intune.js";
+import { startFakeIntune, fakeIntuneConnection, type FakeIntune } from "./support/fake-intune.js";
 import { NOW, anchor, goodClaims, mint } from "./support/tokens.js";
 import { fuzzCsrDer, seedCsrFuzz } from "../../core/test/support/csr-fuzz.js";
 
@@ -60,13 +60,8 @@ describe("Intune validators under CSR fuzzing", () => {
 
   it(`Mode A (validation API, rate limit by subject): ${INPUTS} generated CSRs get a verdict, never a throw`, async () => {
     const intune = new IntuneValidator({
-      tenant: TENANT,
-      clientId: CLIENT_ID,
-      credential: { clientSecret: CLIENT_SECRET },
-      loginBaseUrl: fake.base,
-      graphBaseUrl: fake.base,
+      ...fakeIntuneConnection(fake),
       retries: 0,
-      sleep: async () => {},
       replayCache: new MemoryReplayCache(),
       rateLimit: { max: 1_000, windowMs: 3_600_000 },
     });

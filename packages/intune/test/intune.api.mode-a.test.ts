@@ -11,7 +11,7 @@ import { createHash, createPublicKey, verify, X509Certificate } from "node:crypt
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { Certificate, createSelfSignedSigner, exportPrivateKeyPem, generateRsaKeyPair, type CertificationRequest } from "@scep/core";
 import { INTUNE_FAIL_INFO, IntuneScepClient, IntuneValidator, MemoryRateLimiter, MemoryReplayCache, type IntuneError, type IntuneValidatorOptions } from "../src/index.js";
-import { CLIENT_ID, CLIENT_SECRET, SERVICE_PATH, TENANT, startFakeIntune, type FakeIntune, type Recorded } from "./support/fake-intune.js";
+import { CLIENT_ID, CLIENT_SECRET, SERVICE_PATH, TENANT, startFakeIntune, fakeIntuneConnection, type FakeIntune, type Recorded } from "./support/fake-intune.js";
 import { csrWith } from "./support/tokens.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -36,16 +36,11 @@ afterEach(() => fake.close());
 
 function validator(options: Partial<IntuneValidatorOptions> = {}): IntuneValidator {
   return new IntuneValidator({
-    tenant: TENANT,
-    clientId: CLIENT_ID,
-    credential: { clientSecret: CLIENT_SECRET },
-    loginBaseUrl: fake.base,
-    graphBaseUrl: fake.base,
+    ...fakeIntuneConnection(fake),
     provider: PROVIDER,
     timeoutMs: 30_000, // generous: a test of the deadline sets its own
     retries: 1,
     now: () => new Date(clock.t),
-    sleep: async () => {},
     onError: (e) => void errors.push(e),
     ...options,
   });

@@ -11,7 +11,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vite
 import type { CertificationRequest } from "@scep/core";
 import { IntuneValidator, nodeHttpFetch, type Fetch, type IntuneError, type IntuneValidatorOptions } from "../src/index.js";
 import { callJson } from "../src/api/http.js";
-import { CLIENT_ID, CLIENT_SECRET, TENANT, startFakeIntune, type Behaviour, type FakeIntune } from "./support/fake-intune.js";
+import { TENANT, startFakeIntune, fakeIntuneConnection, type Behaviour, type FakeIntune } from "./support/fake-intune.js";
 import { csrWith } from "./support/tokens.js";
 
 const TXID = "6D3A1C9F0B7E4A2D8C5B1E0F9A8D7C6B";
@@ -33,15 +33,10 @@ afterEach(() => fake.close());
 
 function validator(fetchImpl: Fetch, options: Partial<IntuneValidatorOptions> = {}): IntuneValidator {
   return new IntuneValidator({
-    tenant: TENANT,
-    clientId: CLIENT_ID,
-    credential: { clientSecret: CLIENT_SECRET },
-    loginBaseUrl: fake.base,
-    graphBaseUrl: fake.base,
+    ...fakeIntuneConnection(fake),
     provider: "contoso-scep/2.1",
     timeoutMs: 30_000, // generous: a test of the deadline sets its own
     retries: 0,
-    sleep: async () => {},
     onError: (e) => void errors.push(e),
     fetch: fetchImpl,
     ...options,

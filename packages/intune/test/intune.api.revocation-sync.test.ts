@@ -21,7 +21,7 @@ import {
   type IntuneRevocationRequest,
   type IntuneRevoke,
 } from "../src/index.js";
-import { CLIENT_ID, CLIENT_SECRET, PKI_SERVICE_PATH, TENANT, startFakeIntune, type FakeIntune, type FakeRevocationRequest, type Recorded } from "./support/fake-intune.js";
+import { CLIENT_SECRET, PKI_SERVICE_PATH, TENANT, startFakeIntune, fakeIntuneConnection, type FakeIntune, type FakeRevocationRequest, type Recorded } from "./support/fake-intune.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const PROVIDER = "contoso-scep/2.1";
@@ -38,16 +38,11 @@ afterEach(() => fake.close());
 
 function client(options: Partial<IntuneRevocationClientOptions> = {}): IntuneRevocationClient {
   return new IntuneRevocationClient({
-    tenant: TENANT,
-    clientId: CLIENT_ID,
-    credential: { clientSecret: CLIENT_SECRET },
-    loginBaseUrl: fake.base,
-    graphBaseUrl: fake.base,
+    ...fakeIntuneConnection(fake),
     provider: PROVIDER,
     timeoutMs: 30_000,
     retries: 1,
     now: () => new Date("2026-03-01T12:00:00Z"),
-    sleep: async () => {},
     ...options,
   });
 }

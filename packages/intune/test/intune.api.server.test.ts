@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { ScepClient, createScepServer, generateCsr, type IssueContext, type IssueResult, type ScepServer, type UndeliveredCertificate } from "@scep/core";
 import { IntuneValidator, type IntuneError } from "../src/index.js";
 import { NOW, createDevice, createTestCa, eventLog, issuingHook, type Device, type TestCa } from "../../core/test/support/server-pki.js";
-import { CLIENT_ID, CLIENT_SECRET, TENANT, startFakeIntune, type FakeIntune } from "./support/fake-intune.js";
+import { startFakeIntune, fakeIntuneConnection, type FakeIntune } from "./support/fake-intune.js";
 
 let ca: TestCa;
 let device: Device;
@@ -33,13 +33,8 @@ afterEach(() => fake.close());
 
 function setup(answer?: (ctx: IssueContext) => IssueResult | undefined): { server: ScepServer; calls: IssueContext[]; log: ReturnType<typeof eventLog>; client: ScepClient; undelivered: UndeliveredCertificate[] } {
   const intune = new IntuneValidator({
-    tenant: TENANT,
-    clientId: CLIENT_ID,
-    credential: { clientSecret: CLIENT_SECRET },
-    loginBaseUrl: fake.base,
-    graphBaseUrl: fake.base,
+    ...fakeIntuneConnection(fake),
     timeoutMs: 30_000, // generous: nothing here tests the deadline
-    sleep: async () => {},
     onError: (e) => void errors.push(e),
   });
   const calls: IssueContext[] = [];

@@ -14,7 +14,7 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { CertificationRequest } from "@scep/core";
 import { IntuneValidator, MemoryRateLimiter, MemoryReplayCache, SignedTokenValidator, TrustAnchorPool, type RateLimiter, type ReplayCache, type ValidatorVerdict } from "../src/index.js";
-import { CLIENT_ID, CLIENT_SECRET, TENANT, startFakeIntune, type FakeIntune } from "./support/fake-intune.js";
+import { startFakeIntune, fakeIntuneConnection, type FakeIntune } from "./support/fake-intune.js";
 import { NOW, anchor, csrWith, goodClaims, mint, type Anchor } from "./support/tokens.js";
 
 const TXID = "6D3A1C9F0B7E4A2D8C5B1E0F9A8D7C6B";
@@ -81,15 +81,10 @@ const modes: [string, (s: Stores, extra?: { compliance?: () => boolean }) => Pro
     "Mode A (IntuneValidator): the transactionID",
     async (s) => {
       const v = new IntuneValidator({
-        tenant: TENANT,
-        clientId: CLIENT_ID,
-        credential: { clientSecret: CLIENT_SECRET },
-        loginBaseUrl: fake.base,
-        graphBaseUrl: fake.base,
+        ...fakeIntuneConnection(fake),
         timeoutMs: 5_000,
         retries: 0,
         now: () => NOW,
-        sleep: async () => {},
         replayCache: s.replayCache,
         rateLimiter: s.rateLimiter,
         rateLimit: { max: 1, windowMs: 86_400_000 },

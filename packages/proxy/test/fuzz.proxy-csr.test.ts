@@ -10,9 +10,10 @@
  * so this is a regression guard: every answer through it is the upstream's CertRep or a 4xx, never a 5xx, and
  * the proxy's own event for each PKIOperation is `forwarded`.
  */
-import { MemoryChallengeStore, createScepServer } from "@scep/core";
+import { createScepServer } from "@scep/core";
 import { describe, expect, it } from "vitest";
-import { FetchHandlerUpstream, MemoryCaRegistry, MemoryProfileStore, buildProxyUrl, createScepProxy, type ProxyEvent } from "../src/index.js";
+import { FetchHandlerUpstream } from "../src/index.js";
+import { customCaProxy } from "./support/custom-ca-proxy.js";
 import { createTestCa } from "../../core/test/support/server-pki.js";
 import { builderIssueHook, runCsrFuzz } from "../../core/test/support/csr-fuzz.js";
 
@@ -26,22 +27,8 @@ describe("the proxy under CSR fuzzing, forwarding to a @scep/core server (RFC 88
     const upstream = createScepServer({
       profiles: [{ path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: CHALLENGE }, issue: builderIssueHook(ca.key) }],
     });
-    const profiles = new MemoryProfileStore();
-    const challenges = new MemoryChallengeStore();
-    const events: ProxyEvent[] = [];
-    const proxy = createScepProxy({
-      basePath: "/mdm/scep",
-      profiles,
-      cas: new MemoryCaRegistry([{ name: "core", type: "custom", url: "http://upstream.test/scep" }]),
-      challenges,
-      upstream: new FetchHandlerUpstream(upstream, { timeoutMs: 20_000 }),
-      onEvent: (e) => events.push(e),
-    });
-    const urlFor = async (i: number): Promise<string> => {
-      const key = { hostId: `fuzz-host-${i}`, profileId: "wifi", caName: "core" };
-      await profiles.put({ ...key, status: "pending", updatedAt: Date.now() });
-      return buildProxyUrl("http://proxy.test/mdm/scep", { ...key, challenge: await challenges.issue({ profile: "core", ttlMs: 3_600_000 }) });
-    };
+    const { proxy, events, oneTimeUrl } = customCaProxy({ url: "http://upstream.test/scep", upstream: new FetchHandlerUpstream(upstream, { timeoutMs: 20_000 }) });
+    const urlFor = (i: number): Promise<string> => oneTimeUrl("http://proxy.test/mdm/scep", { hostId: `fuzz-host-${i}`, profileId: "wifi" });
     const report = await runCsrFuzz({ fetch: (r) => proxy.fetch(r), url: urlFor, ca: ca.cert, challenge: CHALLENGE, count: INPUTS, seed: SEED });
     if (process.env.CSR_FUZZ_INPUTS) console.error(JSON.stringify(report.tally));
     expect(report.bad).toEqual([]);

@@ -7,14 +7,15 @@
  */
 import { createServer, type Server } from "node:http";
 import { getRequestListener } from "@hono/node-server";
-import { MemoryChallengeStore, ScepClient, TransportError, type FetchHandler } from "@scep/core";
+import { ScepClient, TransportError, type FetchHandler } from "@scep/core";
 import { scepMiddleware } from "@scep/express";
 import { scepApp, scepHandler } from "@scep/hono";
 import express from "express";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MemoryCaRegistry, MemoryProfileStore, buildProxyUrl, createScepProxy, type ProxyEvent, type ScepProxy } from "../src/index.js";
+import { buildProxyUrl } from "../src/index.js";
 import { close, createFixture, listen, type Fixture } from "../../core/test/support/adapter-fixture.js";
+import { customCaProxy, type CustomCaProxy } from "./support/custom-ca-proxy.js";
 
 let fx: Fixture;
 let upstreamHttp: Server;
@@ -34,31 +35,20 @@ const mounts: [string, (proxy: FetchHandler) => Server][] = [
 ];
 
 describe.each(mounts)("through the proxy mounted with %s into a @scep/core server", (_name, mount) => {
-  let proxy: ScepProxy;
+  let px: CustomCaProxy;
   let http: Server;
   let base: string;
-  const profiles = new MemoryProfileStore();
-  const challenges = new MemoryChallengeStore();
-  const events: ProxyEvent[] = [];
 
   beforeAll(async () => {
-    proxy = createScepProxy({
-      basePath: "/mdm/scep",
-      profiles,
-      cas: new MemoryCaRegistry([{ name: "core", type: "custom", url: upstreamUrl }]),
-      challenges,
-      onEvent: (e) => events.push(e),
-    });
-    http = mount(proxy);
+    px = customCaProxy({ url: upstreamUrl });
+    http = mount(px.proxy);
     base = `${await listen(http)}/mdm/scep`;
   });
   afterAll(() => close(http));
 
   it("the SDK client enrolls with a one-time URL; the certificate chains to the upstream CA; the URL's second use → 400 and requeue", async () => {
     const key = { hostId: "host-42", profileId: "wifi", caName: "core" };
-    await profiles.put({ ...key, status: "pending", updatedAt: Date.now() });
-    const challenge = await challenges.issue({ profile: "core", ttlMs: 3_600_000 });
-    const url = buildProxyUrl(base, { ...key, challenge });
+    const url = await px.oneTimeUrl(base, key);
     const r = fx.pki.requesters.rsa;
 
     const rep = await new ScepClient({ url }).enroll({ csr: r.csr, signer: r.signer });
@@ -66,7 +56,7 @@ describe.each(mounts)("through the proxy mounted with %s into a @scep/core serve
     expect(rep.certificates[0]!.subject).toBe("CN=requester-rsa, O=scep-sdk tests");
     expect(rep.certificates[0]!.issuer).toBe("CN=SCEP Test CA, O=scep-sdk tests");
     expect(rep.certificates[0]!.isIssuedBy(fx.pki.ca.certificate)).toBe(true);
-    expect(events.map((e) => [e.operation, e.outcome])).toEqual([
+    expect(px.events.map((e) => [e.operation, e.outcome])).toEqual([
       ["GetCACaps", "forwarded"],
       ["GetCACert", "forwarded"],
       ["PKIOperation", "forwarded"],
@@ -81,13 +71,13 @@ describe.each(mounts)("through the proxy mounted with %s into a @scep/core serve
     }
     expect(second).toBeInstanceOf(TransportError);
     expect(second).toMatchObject({ status: 400 });
-    expect(await profiles.get(key)).toMatchObject({ status: "none", requeueCount: 1 });
-    expect(events.at(-1)).toMatchObject({ operation: "PKIOperation", reason: "challenge_failed", requeued: true });
+    expect(await px.profiles.get(key)).toMatchObject({ status: "none", requeueCount: 1 });
+    expect(px.events.at(-1)).toMatchObject({ operation: "PKIOperation", reason: "challenge_failed", requeued: true });
   });
 
   it("GetCACert through the proxy returns the upstream's bytes and content type", async () => {
     const key = { hostId: "host-43", profileId: "wifi", caName: "core" };
-    await profiles.put({ ...key, status: "pending", updatedAt: Date.now() });
+    await px.profiles.put({ ...key, status: "pending", updatedAt: Date.now() });
     const viaProxy = await fetch(`${buildProxyUrl(base, key)}/pkiclient.exe?operation=GetCACert`);
     const direct = await fetch(`${upstreamUrl}?operation=GetCACert`);
     expect([viaProxy.status, viaProxy.headers.get("content-type")]).toEqual([200, direct.headers.get("content-type")]);

@@ -10,12 +10,13 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
-import { MemoryChallengeStore, ScepClient } from "@scep/core";
+import { ScepClient } from "@scep/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { FetchHandlerUpstream, HttpUpstream, MemoryCaRegistry, MemoryProfileStore, buildProxyUrl, createScepProxy, type ProxyEvent } from "../src/index.js";
+import { FetchHandlerUpstream, HttpUpstream } from "../src/index.js";
 import { upstreamConformance, type UpstreamUnderTest } from "../src/testing/index.js";
 import type { UpstreamFetchHandler } from "../src/upstream/fetch-handler-upstream.js";
 import { createFixture, type Fixture } from "../../core/test/support/adapter-fixture.js";
+import { customCaProxy } from "./support/custom-ca-proxy.js";
 
 let fx: Fixture;
 beforeAll(async () => {
@@ -57,21 +58,8 @@ upstreamConformance({
 
 describe("FetchHandlerUpstream into an in-process @scep/core server", () => {
   it("the SDK client enrolls through the proxy (RFC 8894 §3.2 PKCSReq → SUCCESS CertRep); the certificate chains to the upstream CA", async () => {
-    const profiles = new MemoryProfileStore();
-    const challenges = new MemoryChallengeStore();
-    const events: ProxyEvent[] = [];
-    const proxy = createScepProxy({
-      basePath: "/mdm/scep",
-      profiles,
-      challenges,
-      cas: new MemoryCaRegistry([{ name: "core", type: "custom", url: "http://in-process.invalid/scep" }]),
-      upstream: new FetchHandlerUpstream(reference, { timeoutMs: 20_000 }),
-      onEvent: (e) => events.push(e),
-    });
-    const key = { hostId: "host-7", profileId: "vpn", caName: "core" };
-    await profiles.put({ ...key, status: "pending", updatedAt: Date.now() });
-    const challenge = await challenges.issue({ profile: "core", ttlMs: 3_600_000 });
-    const url = buildProxyUrl("http://mdm.invalid/mdm/scep", { ...key, challenge });
+    const { proxy, events, oneTimeUrl } = customCaProxy({ url: "http://in-process.invalid/scep", upstream: new FetchHandlerUpstream(reference, { timeoutMs: 20_000 }) });
+    const url = await oneTimeUrl("http://mdm.invalid/mdm/scep", { hostId: "host-7", profileId: "vpn" });
     const r = fx.pki.requesters.rsa;
     const client = new ScepClient({ url, fetch: (input, init) => proxy.fetch(new Request(input, init)) });
     const rep = await client.enroll({ csr: r.csr, signer: r.signer });

@@ -77,6 +77,22 @@ function kindOf(method: string, path: string): Kind | undefined {
   return undefined;
 }
 
+/** What points an `IntuneValidator` or `IntuneRevocationClient` at a fake: its app registration and URLs. */
+export interface FakeIntuneConnection {
+  tenant: string;
+  clientId: string;
+  credential: { clientSecret: string };
+  loginBaseUrl: string;
+  graphBaseUrl: string;
+  /** Retries wait for nothing (a backoff sleep that returns at once). */
+  sleep: (ms: number) => Promise<void>;
+}
+
+/** The options that point a validator or revocation client at `fake` (spread them first, then the test's own). */
+export function fakeIntuneConnection(fake: FakeIntune): FakeIntuneConnection {
+  return { tenant: TENANT, clientId: CLIENT_ID, credential: { clientSecret: CLIENT_SECRET }, loginBaseUrl: fake.base, graphBaseUrl: fake.base, sleep: async () => {} };
+}
+
 export async function startFakeIntune(): Promise<FakeIntune> {
   const requests: (Recorded & { kind: Kind | undefined })[] = [];
   const queues = new Map<Kind, Behaviour[]>();
