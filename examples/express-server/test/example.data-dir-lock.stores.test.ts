@@ -13,13 +13,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freeStablePort, startRedisServer, type RedisServer } from "../../../test-support/peers";
-import { ExampleProcess, startExample } from "../../server-kit/test/support/example-process.js";
+import { TrackedExamples } from "../../server-kit/test/support/example-process.js";
 
 const EXAMPLE_DIR = new URL("..", import.meta.url).pathname;
 const KIT_DIR = new URL("../../server-kit/", import.meta.url).pathname;
 const PASSWORD = "lock-test-redis-pw-5f1e";
 const tmp = mkdtempSync(join(tmpdir(), "scep-data-dir-lock-stores-"));
-const running: ExampleProcess[] = [];
+const examples = new TrackedExamples(EXAMPLE_DIR);
 let redis: RedisServer;
 let url: string;
 let store: string;
@@ -31,17 +31,13 @@ beforeAll(async () => {
   store = `redis://127.0.0.1:${redis.port}/0 keys scep:*`;
 }, 60_000);
 afterAll(async () => {
-  await Promise.all(running.map((p) => p.terminate()));
+  await examples.terminateAll();
   await redis?.stop();
   rmSync(tmp, { recursive: true, force: true });
 });
 
 const env = (dataDir: string, extra: Record<string, string> = {}): Record<string, string> => ({ SCEP_DATA_DIR: dataDir, SCEP_CHALLENGE: "lock-test-challenge", ...extra });
-const start = async (dataDir: string, extra?: Record<string, string>) => {
-  const s = await startExample(EXAMPLE_DIR, env(dataDir, extra));
-  running.push(s.proc);
-  return s;
-};
+const start = (dataDir: string, extra?: Record<string, string>) => examples.start(env(dataDir, extra));
 interface Lock {
   pid: number;
   store: string;
@@ -51,8 +47,7 @@ const lockFile = (dataDir: string): string => readFileSync(join(dataDir, "server
 const lock = (dataDir: string): Lock => JSON.parse(lockFile(dataDir)) as Lock;
 /** A start on `dataDir` that is expected to exit: its exit and its stderr lines. */
 const refused = async (dataDir: string, extra?: Record<string, string>) => {
-  const proc = new ExampleProcess(EXAMPLE_DIR, env(dataDir, extra));
-  running.push(proc);
+  const proc = examples.launch(env(dataDir, extra));
   const exit = await proc.exited;
   return { code: exit.code, lines: proc.errLines.filter((l) => l !== ""), out: proc.lines.join("\n") };
 };

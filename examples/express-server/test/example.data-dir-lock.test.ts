@@ -9,26 +9,22 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ExampleProcess, startExample } from "../../server-kit/test/support/example-process.js";
+import { TrackedExamples } from "../../server-kit/test/support/example-process.js";
 
 const EXAMPLE_DIR = new URL("..", import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), "scep-data-dir-lock-"));
-const running: ExampleProcess[] = [];
+const examples = new TrackedExamples(EXAMPLE_DIR);
 afterAll(async () => {
-  await Promise.all(running.map((p) => p.terminate()));
+  await examples.terminateAll();
   rmSync(tmp, { recursive: true, force: true });
 });
 
 const env = (dataDir: string, extra: Record<string, string> = {}): Record<string, string> => ({ SCEP_DATA_DIR: dataDir, SCEP_CHALLENGE: "lock-test-challenge", ...extra });
-const start = async (dataDir: string, extra?: Record<string, string>) => {
-  const s = await startExample(EXAMPLE_DIR, env(dataDir, extra));
-  running.push(s.proc);
-  return s;
-};
+const start = (dataDir: string, extra?: Record<string, string>) => examples.start(env(dataDir, extra));
 const holder = (dataDir: string): { pid: number } => JSON.parse(readFileSync(join(dataDir, "server.lock"), "utf8")) as { pid: number };
 /** A second start on `dataDir`: its exit and its stderr lines. */
 const refused = async (dataDir: string, extra?: Record<string, string>) => {
-  const proc = new ExampleProcess(EXAMPLE_DIR, env(dataDir, extra));
+  const proc = examples.launch(env(dataDir, extra));
   const exit = await proc.exited;
   return { code: exit.code, lines: proc.errLines.filter((l) => l !== "") };
 };

@@ -9,14 +9,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { startRedisServer, type RedisServer } from "../../../test-support/peers";
-import { startExample, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
+import { TrackedExamples } from "../../server-kit/test/support/example-process.js";
 
 const EXAMPLE_DIR = new URL("..", import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), "scep-redis-persistence-"));
 const redises: RedisServer[] = [];
-const procs: ExampleProcess[] = [];
+const examples = new TrackedExamples(EXAMPLE_DIR);
 afterAll(async () => {
-  await Promise.all(procs.map((p) => p.terminate()));
+  await examples.terminateAll();
   await Promise.all(redises.map((r) => r.stop()));
   rmSync(tmp, { recursive: true, force: true });
 });
@@ -24,8 +24,7 @@ afterAll(async () => {
 /** The `redis-persistence` lines of a server started on `redis` (after its `listening` line: the check is done by then). */
 async function persistenceLines(name: string, redis: RedisServer): Promise<Record<string, unknown>[]> {
   redises.push(redis);
-  const { proc } = await startExample(EXAMPLE_DIR, { SCEP_DATA_DIR: join(tmp, name), SCEP_CHALLENGE: "persistence-challenge", SCEP_REDIS_URL: redis.url });
-  procs.push(proc);
+  const { proc } = await examples.start({ SCEP_DATA_DIR: join(tmp, name), SCEP_CHALLENGE: "persistence-challenge", SCEP_REDIS_URL: redis.url });
   return proc.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.type === "redis-persistence");
 }
 

@@ -14,24 +14,20 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { LocalKey, ScepClient, buildGetCrl, generateCsr, generateRsaKeyPair, readCertRep, selectRecipient } from "@scep/core";
-import { startExample, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
+import { TrackedExamples } from "../../server-kit/test/support/example-process.js";
 import { pkcsReqAndPoll } from "../../server-kit/test/support/pkcs-req.js";
 
 const EXAMPLE_DIR = fileURLToPath(new URL("..", import.meta.url));
 const TOKEN = "admin-token-for-revocations-kept-0c1d";
 const CHALLENGE = "revocations-kept-challenge";
 const tmp = mkdtempSync(join(tmpdir(), "scep-revocations-kept-"));
-const running: ExampleProcess[] = [];
+const examples = new TrackedExamples(EXAMPLE_DIR);
 afterAll(async () => {
-  await Promise.all(running.map((p) => p.terminate()));
+  await examples.terminateAll();
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const start = async (dataDir: string, extra: Record<string, string> = {}) => {
-  const s = await startExample(EXAMPLE_DIR, { SCEP_DATA_DIR: dataDir, SCEP_CHALLENGE: CHALLENGE, SCEP_ADMIN_TOKEN: TOKEN, SCEP_KEY_WORKERS: "0", ...extra });
-  running.push(s.proc);
-  return s;
-};
+const start = (dataDir: string, extra: Record<string, string> = {}) => examples.start({ SCEP_DATA_DIR: dataDir, SCEP_CHALLENGE: CHALLENGE, SCEP_ADMIN_TOKEN: TOKEN, SCEP_KEY_WORKERS: "0", ...extra });
 
 function openssl(args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) =>

@@ -18,26 +18,22 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { LocalKey, ScepClient, generateCsr, generateRsaKeyPair } from "@scep/core";
 import { startRedisServer, type RedisServer } from "../../../test-support/peers";
-import { startExample, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
+import { TrackedExamples, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
 import { pkcsReqAndPoll } from "../../server-kit/test/support/pkcs-req.js";
 
 const EXAMPLE_DIR = fileURLToPath(new URL("..", import.meta.url));
 const TOKEN = "admin-token-for-published-revocations-4e2a";
 const CHALLENGE = "published-revocations-challenge";
 const tmp = mkdtempSync(join(tmpdir(), "scep-published-revocations-"));
-const running: ExampleProcess[] = [];
+const examples = new TrackedExamples(EXAMPLE_DIR);
 const redises: RedisServer[] = [];
 afterAll(async () => {
-  await Promise.all(running.map((p) => p.terminate()));
+  await examples.terminateAll();
   await Promise.all(redises.map((r) => r.stop()));
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const start = async (dataDir: string, extra: Record<string, string> = {}) => {
-  const s = await startExample(EXAMPLE_DIR, { SCEP_DATA_DIR: dataDir, SCEP_CHALLENGE: CHALLENGE, SCEP_ADMIN_TOKEN: TOKEN, SCEP_KEY_WORKERS: "0", ...extra });
-  running.push(s.proc);
-  return s;
-};
+const start = (dataDir: string, extra: Record<string, string> = {}) => examples.start({ SCEP_DATA_DIR: dataDir, SCEP_CHALLENGE: CHALLENGE, SCEP_ADMIN_TOKEN: TOKEN, SCEP_KEY_WORKERS: "0", ...extra });
 
 async function killHard(proc: ExampleProcess): Promise<void> {
   proc.child.kill("SIGKILL");

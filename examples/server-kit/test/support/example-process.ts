@@ -136,9 +136,47 @@ export class ExampleProcess {
   }
 }
 
-/** Starts an example and waits for its `listening` line. */
-export async function startExample(exampleDir: string, env: Record<string, string>, args: readonly string[] = [], options: LaunchOptions = {}): Promise<{ proc: ExampleProcess; listening: Listening; base: string }> {
-  const proc = new ExampleProcess(exampleDir, env, args, options);
+/** A started example: its process, its `listening` line, and its base URL (`http://127.0.0.1:<port>`). */
+export interface StartedExample {
+  proc: ExampleProcess;
+  listening: Listening;
+  base: string;
+}
+
+async function whenListening(proc: ExampleProcess): Promise<StartedExample> {
   const listening = await proc.listening();
   return { proc, listening, base: `http://127.0.0.1:${listening.port}` };
+}
+
+/** Starts an example and waits for its `listening` line. */
+export function startExample(exampleDir: string, env: Record<string, string>, args: readonly string[] = [], options: LaunchOptions = {}): Promise<StartedExample> {
+  return whenListening(new ExampleProcess(exampleDir, env, args, options));
+}
+
+/**
+ * The example processes a test file starts, for its `afterAll` to stop with {@link TrackedExamples.terminateAll}
+ * (before it removes their data directories). Each process is registered before anything waits on it, so one that
+ * never gets to listen is stopped too.
+ */
+export class TrackedExamples {
+  readonly #running: ExampleProcess[] = [];
+
+  constructor(readonly exampleDir: string) {}
+
+  /** An example process, not waited for (e.g. a start expected to exit), registered. */
+  launch(env: Record<string, string>, args: readonly string[] = [], options: LaunchOptions = {}): ExampleProcess {
+    const proc = new ExampleProcess(this.exampleDir, env, args, options);
+    this.#running.push(proc);
+    return proc;
+  }
+
+  /** {@link startExample}, registered. */
+  start(env: Record<string, string>, args: readonly string[] = [], options: LaunchOptions = {}): Promise<StartedExample> {
+    return whenListening(this.launch(env, args, options));
+  }
+
+  /** SIGTERM to every registered process still running, then their exits. */
+  async terminateAll(): Promise<void> {
+    await Promise.all(this.#running.map((p) => p.terminate()));
+  }
 }

@@ -26,7 +26,7 @@ import {
   readCertRep,
   selectRecipient,
 } from "@scep/core";
-import { ExampleProcess, REPO_ROOT, startExample, type LaunchOptions } from "./example-process.js";
+import { REPO_ROOT, TrackedExamples } from "./example-process.js";
 import { pkcsReqAndPoll } from "./pkcs-req.js";
 
 // `--import tsx` resolves from the child's cwd (a temp dir): pass tsx's loader by URL.
@@ -60,19 +60,15 @@ async function enroll(url: string, challenge: string, subject: string, keys?: Cr
 export function describeExampleServer(name: string, exampleDir: string, pnpmScript: string): void {
   describe(`${name} example server`, () => {
     const tmp = mkdtempSync(join(tmpdir(), `scep-example-${name}-`));
-    const procs: ExampleProcess[] = [];
-    const start = async (env: Record<string, string>, args: readonly string[] = [], options: LaunchOptions = {}) => {
-      const s = await startExample(exampleDir, env, args, options);
-      procs.push(s.proc);
-      return s;
-    };
+    const examples = new TrackedExamples(exampleDir);
+    const start: TrackedExamples["start"] = (env, args, options) => examples.start(env, args, options);
     let keys: CryptoKeyPair;
 
     beforeAll(async () => {
       keys = await generateRsaKeyPair(2048);
     });
     afterAll(async () => {
-      await Promise.all(procs.map((p) => p.terminate()));
+      await examples.terminateAll();
       rmSync(tmp, { recursive: true, force: true });
     });
 
@@ -247,8 +243,7 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         ["an encrypted DER key and a wrong SCEP_CA_KEY_PASSPHRASE", "enc.der", { SCEP_CA_KEY_PASSPHRASE: "not-the-pass" }, "the passphrase does not open the encrypted private key (wrong passphrase, or a damaged key): check SCEP_CA_KEY_PASSPHRASE"],
         ["a DER certificate", "plain.der", {}, "expected PEM, this is a DER certificate (convert it: openssl x509 -inform der -in CERT -out ca.pem)", "ca.der"],
       ])("exits 2 with one line naming the option for %s", async (_, key, env: Record<string, string>, message, cert = "ca.pem") => {
-        const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(dir, "refused"), SCEP_CHALLENGE: "c", INIT_CWD: dir, ...env }, ["--ca-cert", cert, "--ca-key", key]);
-        procs.push(proc);
+        const proc = examples.launch({ SCEP_DATA_DIR: join(dir, "refused"), SCEP_CHALLENGE: "c", INIT_CWD: dir, ...env }, ["--ca-cert", cert, "--ca-key", key]);
         expect(await proc.exited).toEqual({ code: 2, signal: null });
         expect(proc.stderr).toBe(`${name}-server: ${join(dir, cert === "ca.pem" ? key : cert)}: ${message.replace("CERT", join(dir, cert))}\n`);
         expect(proc.stderr).not.toContain("not-the-pass");
@@ -260,8 +255,7 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         ["a missing --ca-cert", {}, ["--ca-cert", "nope.pem", "--ca-key", "plain.der"], (d: string) => `cannot read ${join(d, "nope.pem")}: no such file (ENOENT)`],
         ["a directory as SCEP_NEXT_CA_CERT", { SCEP_NEXT_CA_CERT: "." }, ["--ca-cert", "ca.pem", "--ca-key", "plain.der"], (d: string) => `SCEP_NEXT_CA_CERT: cannot read ${d}: it is a directory, not a file (EISDIR)`],
       ])("%s is one line saying why in words, exit 2", async (_, env: Record<string, string>, argv, line) => {
-        const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(dir, "unreadable"), SCEP_CHALLENGE: "c", INIT_CWD: dir, ...env }, argv);
-        procs.push(proc);
+        const proc = examples.launch({ SCEP_DATA_DIR: join(dir, "unreadable"), SCEP_CHALLENGE: "c", INIT_CWD: dir, ...env }, argv);
         expect(await proc.exited).toEqual({ code: 2, signal: null });
         expect(proc.stderr).toBe(`${name}-server: ${line(dir)}\n`);
       });
@@ -272,8 +266,7 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         // SEC1 DER (RFC 5915 §3) too: a DER key is read, and an EC one refused the same way.
         await openssl(["ec", "-in", "ec.key", "-outform", "DER", "-out", "ec.der"], dir);
         for (const key of ["ec.key", "ec.der"]) {
-          const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(dir, "ec-data"), SCEP_CHALLENGE: "c", INIT_CWD: dir }, ["--ca-cert", "ec.pem", "--ca-key", key]);
-          procs.push(proc);
+          const proc = examples.launch({ SCEP_DATA_DIR: join(dir, "ec-data"), SCEP_CHALLENGE: "c", INIT_CWD: dir }, ["--ca-cert", "ec.pem", "--ca-key", key]);
           expect(await proc.exited).toEqual({ code: 2, signal: null });
           expect(proc.stderr).toBe(`${name}-server: ${join(dir, key)}: the CA key is EC, and SCEP clients encrypt their requests to an RSA key: an EC CA needs an RSA decrypter (an RA certificate and key), which this example server does not take; use an RSA CA\n`);
         }
@@ -569,8 +562,7 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
       afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
       it.each([[["--help"]], [["--", "--help"]]])(`pnpm ${pnpmScript} %j prints the usage and exits 0`, async (args) => {
-        const proc = new ExampleProcess(exampleDir, {}, args, { pnpm: { script: pnpmScript, cwd: scratch } });
-        procs.push(proc);
+        const proc = examples.launch({}, args, { pnpm: { script: pnpmScript, cwd: scratch } });
         expect(await proc.exited).toEqual({ code: 0, signal: null });
         expect(proc.lines).toContain(`usage: ${name}-server [options]   (flags override environment variables)`);
         expect(proc.stderr).toBe("");
@@ -625,8 +617,7 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
     });
 
     it("refuses --pending with more than one worker without --redis-url (exit 2, one line)", async () => {
-      const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(tmp, "pending-workers") }, ["--pending", "--workers", "2"]);
-      procs.push(proc);
+      const proc = examples.launch({ SCEP_DATA_DIR: join(tmp, "pending-workers") }, ["--pending", "--workers", "2"]);
       expect(await proc.exited).toEqual({ code: 2, signal: null });
       expect(proc.stderr).toBe(
         `${name}-server: --pending cannot run with 2 workers without --redis-url: pending requests would live in one process's memory (use --workers 1, or give SCEP_REDIS_URL)\n`,
@@ -638,11 +629,9 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
       ["one process", {}],
       ["two workers", { SCEP_WORKERS: "2" }],
     ])("a port in use is one line and exit 2 (%s)", async (_, extra) => {
-      const taken = await startExample(exampleDir, { SCEP_DATA_DIR: join(tmp, "taken"), SCEP_CHALLENGE: "c" });
-      procs.push(taken.proc);
+      const taken = await examples.start({ SCEP_DATA_DIR: join(tmp, "taken"), SCEP_CHALLENGE: "c" });
       const port = taken.listening.port;
-      const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(tmp, "taken"), SCEP_CHALLENGE: "c", PORT: String(port), ...extra });
-      procs.push(proc);
+      const proc = examples.launch({ SCEP_DATA_DIR: join(tmp, "taken"), SCEP_CHALLENGE: "c", PORT: String(port), ...extra });
       expect(await proc.exited).toEqual({ code: 2, signal: null });
       expect(proc.stderr).toBe(`${name}-server: cannot listen on 127.0.0.1:${port}: the port is already in use (EADDRINUSE); choose another with --port or PORT\n`);
       expect(await taken.proc.terminate()).toEqual({ code: 0, signal: null });
@@ -661,16 +650,14 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
       const port = (occupier.address() as AddressInfo).port;
       const dataDir = join(tmp, `fresh-${label.replace(/\W+/g, "")}`);
       try {
-        const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: dataDir, ...extra, ...busy(port) });
-        procs.push(proc);
+        const proc = examples.launch({ SCEP_DATA_DIR: dataDir, ...extra, ...busy(port) });
         expect(await proc.exited).toEqual({ code: 2, signal: null });
         expect(proc.stderr).toBe(`${name}-server: ${where(port)}: the port is already in use (EADDRINUSE); choose another with ${option}\n`);
         expect(existsSync(dataDir)).toBe(false);
       } finally {
         await new Promise((done) => occupier.close(done));
       }
-      const s = await startExample(exampleDir, { SCEP_DATA_DIR: dataDir, ...extra, ...(label === "--admin-listen" ? { SCEP_ADMIN_LISTEN: "127.0.0.1:0" } : {}) });
-      procs.push(s.proc);
+      const s = await examples.start({ SCEP_DATA_DIR: dataDir, ...extra, ...(label === "--admin-listen" ? { SCEP_ADMIN_LISTEN: "127.0.0.1:0" } : {}) });
       const challenge = readFileSync(join(dataDir, "challenge"), "utf8").trim();
       expect(challenge).toMatch(/^[0-9a-f]{32}$/);
       expect(s.proc.banner("challenge")).toBe(`${challenge}  (generated now and stored in ${join(dataDir, "challenge")}; shown this once)`);
@@ -688,8 +675,7 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
       ],
     ])("a host name that does not resolve is one line and exit 2, not a stack, and creates no file (%s)", async (label, extra, flag, line) => {
       const dataDir = join(tmp, `nohost-${label.replace(/\W+/g, "")}`);
-      const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: dataDir, ...extra }, ["--port", "0", flag, flag === "--host" ? "nosuch.invalid" : "nosuch.invalid:0"]);
-      procs.push(proc);
+      const proc = examples.launch({ SCEP_DATA_DIR: dataDir, ...extra }, ["--port", "0", flag, flag === "--host" ? "nosuch.invalid" : "nosuch.invalid:0"]);
       expect(await proc.exited).toEqual({ code: 2, signal: null });
       expect(proc.stderr).toBe(`${name}-server: ${line}\n`);
       expect(existsSync(dataDir)).toBe(false);
@@ -701,8 +687,7 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
       [["--port", "0", "--host", "localhost:8080"], '--host takes an address or host name without a port (e.g. 127.0.0.1, localhost or ::1; the port is --port), got "localhost:8080" (run with --help)'],
       [["--port"], `option '--port <value>' argument missing (run with --help)`],
     ])("a configuration mistake %j is one line on stderr and exit 2", async (argv, line) => {
-      const proc = new ExampleProcess(exampleDir, { SCEP_DATA_DIR: join(tmp, "bad") }, argv);
-      procs.push(proc);
+      const proc = examples.launch({ SCEP_DATA_DIR: join(tmp, "bad") }, argv);
       expect(await proc.exited).toEqual({ code: 2, signal: null });
       expect(proc.stderr).toBe(`${name}-server: ${line}\n`);
       expect(proc.lines).toEqual([]);
