@@ -17,13 +17,19 @@ import { selectIssuerName, selectRecipient } from "../message/certificate-roles.
 import { type BuiltRequest, buildCertPoll, buildPkcsReq } from "./requests.js";
 import { type CaPin, type CaPinOptions, checkCaPin, compileCaPin } from "./ca-pin.js";
 import { type CertRep, readCertRep } from "./read-cert-rep.js";
+import { readCapped } from "../lib/read-capped.js";
 
 /** Options of {@link ScepClient}. @group Client */
 export interface ScepClientOptions extends CaPinOptions {
   /** The SCEP URL, e.g. `http://127.0.0.1:8080/scep`. */
   url: string;
-  /** Per-request timeout in milliseconds (default 30 000). */
+  /** Per-request timeout in milliseconds, the whole exchange: connection, headers and body (default 30 000). */
   timeoutMs?: number;
+  /**
+   * Largest response body read, in bytes (default 32 MiB: a GetCRL answer of a large CA's CRL fits); a larger one is
+   * a {@link TransportError} `ERR_TRANSPORT`, and the rest of it is not read.
+   */
+  maxResponseBytes?: number;
   /** A fetch implementation (default the global fetch). */
   fetch?: typeof fetch;
 }
@@ -78,6 +84,7 @@ export interface EnrollOptions {
 export class ScepClient {
   readonly #url: string;
   readonly #timeout: number;
+  readonly #maxResponse: number;
   readonly #fetch: typeof fetch;
   readonly #pin: CaPin | undefined;
 
@@ -88,6 +95,7 @@ export class ScepClient {
   constructor(options: ScepClientOptions) {
     this.#url = options.url;
     this.#timeout = options.timeoutMs ?? 30_000;
+    this.#maxResponse = options.maxResponseBytes ?? 32 * 1024 * 1024;
     this.#fetch = options.fetch ?? fetch;
     this.#pin = compileCaPin(options);
   }
@@ -97,20 +105,21 @@ export class ScepClient {
     u.searchParams.set("operation", operation);
     if (init.message !== undefined) u.searchParams.set("message", init.message);
     let res: Response;
+    let body: Uint8Array;
     try {
       res = await this.#fetch(u, {
         method: init.method ?? "GET",
         ...(init.body ? { body: init.body as Uint8Array<ArrayBuffer>, headers: { "content-type": PKI_MESSAGE_CONTENT_TYPE } } : {}),
         signal: AbortSignal.timeout(this.#timeout),
       });
+      // The body is read under the same deadline, and no further than maxResponseBytes.
+      const read = await readCapped(res.body, this.#maxResponse);
+      if (read === "too-large") throw new TransportError(`${operation}: the response is larger than ${this.#maxResponse} bytes (maxResponseBytes)`);
+      body = read;
     } catch (cause) {
-      const timedOut = cause instanceof Error && (cause.name === "TimeoutError" || cause.name === "AbortError");
-      // fetch reports "fetch failed"; the socket error (ECONNREFUSED …) is its cause.
-      const inner = (cause as { cause?: { code?: string; message?: string } }).cause;
-      const detail = inner?.code ? `${inner.code}${inner.message ? ` (${inner.message})` : ""}` : (cause as Error).message;
-      throw new TransportError(timedOut ? `${operation}: timed out after ${this.#timeout} ms` : `${operation}: ${detail}`, { cause });
+      if (cause instanceof TransportError) throw cause;
+      throw new TransportError(`${operation}: ${transportDetail(cause, this.#timeout)}`, { cause });
     }
-    const body = new Uint8Array(await res.arrayBuffer());
     if (!res.ok) {
       const text = errorBodyText(body, res.headers.get("content-type") ?? "");
       const err = new TransportError(`${operation}: HTTP ${res.status}${text ? ` (${text})` : ""}`);
@@ -200,6 +209,19 @@ export class ScepClient {
     if (rep.status === "SUCCESS" && !rep.certificate) throw new CertRepError("SUCCESS CertRep without a certificate");
     return { ...rep, request, caCertificates, caps };
   }
+}
+
+/**
+ * Why a fetch (or the read of its body) failed, for a TransportError's message: our own deadline firing (the
+ * `TimeoutError` of `AbortSignal.timeout`) is a timeout; an `AbortError` (a caller's `fetch` that aborted for its own
+ * reasons) is not; otherwise the socket error's code (fetch says "fetch failed" and puts ECONNREFUSED … in `cause`).
+ */
+function transportDetail(cause: unknown, timeoutMs: number): string {
+  const name = cause instanceof Error || cause instanceof DOMException ? cause.name : undefined;
+  if (name === "TimeoutError") return `timed out after ${timeoutMs} ms`;
+  if (name === "AbortError") return `the request was aborted (${(cause as Error).message})`;
+  const inner = (cause as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+  return inner?.code ? `${inner.code}${inner.message ? ` (${inner.message})` : ""}` : String((cause as Error | undefined)?.message ?? cause);
 }
 
 /**

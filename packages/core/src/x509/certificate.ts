@@ -104,7 +104,9 @@ export class Certificate {
     let i = 0;
     if (f[0]?.tag === 0xa0) i++; // version
     const serial = der.expectTag(f[i++], der.Tag.INTEGER, "serialNumber");
-    i++; // signature AlgorithmIdentifier
+    // signature: an AlgorithmIdentifier (RFC 5280 §4.1.2.3), read so that a certificate whose TBS signature field is
+    // no AlgorithmIdentifier (OpenSSL and @peculiar/x509 refuse it) is refused here too, not passed on.
+    der.readOid(der.children(der.expectTag(f[i++], der.Tag.SEQUENCE, "TBSCertificate signature"))[0], "TBSCertificate signature algorithm");
     const issuer = der.expectTag(f[i++], der.Tag.SEQUENCE, "issuer");
     const validity = der.expect(f[i++]!, der.Tag.SEQUENCE, "validity");
     const subject = der.expectTag(f[i++], der.Tag.SEQUENCE, "subject");

@@ -1,0 +1,83 @@
+/**
+ * `ScepClient`'s HTTP exchange (RFC 8894 §4.1) fails with one typed error, `TransportError` `ERR_TRANSPORT`, whatever
+ * part of it fails: a server that sends its headers and then stalls the body (the deadline covers the body too; the
+ * body's read rejected with a bare DOMException before), a body past `maxResponseBytes` (read whole into memory
+ * before), and an abort that was not our deadline (a caller's fetch aborting for its own reasons), which is not
+ * reported as a timeout. Real loopback servers.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { ScepClient, TransportError } from "../src/index.js";
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    await new Promise((done) => s.close(done));
+  }
+});
+
+async function serve(handler: Parameters<typeof createServer>[1]): Promise<string> {
+  const server = createServer(handler);
+  servers.push(server);
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/scep`;
+}
+
+/** The error `promise` rejects with, checked to be a TransportError. */
+async function transportError(promise: Promise<unknown>): Promise<TransportError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(TransportError);
+  expect((error as TransportError).code).toBe("ERR_TRANSPORT");
+  return error as TransportError;
+}
+
+describe("ScepClient: every failure of the HTTP exchange is ERR_TRANSPORT", () => {
+  it("no answer within timeoutMs → timed out", async () => {
+    const url = await serve(() => {}); // never answers
+    const e = await transportError(new ScepClient({ url, timeoutMs: 300 }).getCaCaps());
+    expect(e.message).toBe("GetCACaps: timed out after 300 ms");
+  });
+
+  it("headers sent, then the body stalls past timeoutMs → timed out, not a bare DOMException", async () => {
+    const url = await serve((_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain", "content-length": "100" });
+      res.write("POSTPKIOperation\n"); // and the other 83 bytes never come
+    });
+    const e = await transportError(new ScepClient({ url, timeoutMs: 300 }).getCaCaps());
+    expect(e.message).toBe("GetCACaps: timed out after 300 ms");
+  });
+
+  it("a body larger than maxResponseBytes → refused, and not read to its end", async () => {
+    let written = 0;
+    let ended = false;
+    const url = await serve((_req, res) => {
+      res.writeHead(200, { "content-type": "application/x-x509-ca-cert" });
+      const chunk = Buffer.alloc(64 * 1024, 0x41);
+      const pump = (): void => {
+        while (written < 64 * 1024 * 1024) {
+          written += chunk.length;
+          if (!res.write(chunk)) return void res.once("drain", pump);
+        }
+        ended = true;
+        res.end();
+      };
+      pump();
+    });
+    const e = await transportError(new ScepClient({ url, maxResponseBytes: 256 * 1024 }).getCaCert());
+    expect(e.message).toBe("GetCACert: the response is larger than 262144 bytes (maxResponseBytes)");
+    expect(ended).toBe(false); // the client stopped reading: the 64 MiB were never all sent
+  });
+
+  it("a fetch that aborts for its own reasons (AbortError) → 'aborted', not 'timed out'", async () => {
+    const fetchAborting: typeof fetch = async () => {
+      throw new DOMException("the caller cancelled the enrollment", "AbortError");
+    };
+    const e = await transportError(new ScepClient({ url: "http://127.0.0.1:9/scep", fetch: fetchAborting }).getCaCaps());
+    expect(e.message).toBe("GetCACaps: the request was aborted (the caller cancelled the enrollment)");
+  });
+});

@@ -1,0 +1,68 @@
+/**
+ * RFC 5280 §4.1.2.3: a TBSCertificate's `signature` field is an AlgorithmIdentifier. A certificate whose field is
+ * something else (here a SET where the SEQUENCE belongs) is refused when it is read, with `ERR_ASN1`, also when a
+ * CertRep carries it as the issued certificate (readCertRep resolved with it before): OpenSSL and @peculiar/x509 refuse such a certificate, so a
+ * client that wrote it out (as the CLI did, found by its own test) handed its user a certificate nothing can load.
+ */
+import { describe, expect, it } from "vitest";
+import { Asn1Error, Certificate, buildPkcsReq, readCertRep } from "../src/index.js";
+import * as der from "../src/lib/der.js";
+import { buildSignedData } from "../src/cms/signed-data.js";
+import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
+import { encodeScepAttributes } from "../src/message/attributes.js";
+import { MessageType } from "../src/message/types.js";
+import { NOW, createDevice, createTestCa } from "./support/server-pki.js";
+
+/** `certificate` with its TBS signature field's identifier octet set to `tag`. */
+function withTbsSignatureTag(certificate: Uint8Array, tag: number): Uint8Array {
+  const [tbs] = der.children(der.parse(certificate));
+  const fields = der.children(tbs);
+  const field = fields[fields[0]!.tag === 0xa0 ? 2 : 1]!; // version [0], serialNumber, signature
+  const out = certificate.slice();
+  out[field.start] = tag;
+  return out;
+}
+
+describe("RFC 5280 §4.1.2.3: the TBSCertificate signature field is read as an AlgorithmIdentifier", () => {
+  it("a SET (or an OID alone) in its place → ERR_ASN1; the certificate as issued reads", async () => {
+    const ca = await createTestCa("TBS Signature CA");
+    expect(new Certificate(ca.cert.der).signatureAlgorithmOid).toBe("1.2.840.113549.1.1.11");
+    for (const tag of [der.Tag.SET, der.Tag.OID]) {
+      const bad = withTbsSignatureTag(ca.cert.der, tag);
+      const error = (() => {
+        try {
+          new Certificate(bad);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(Asn1Error);
+      expect((error as Asn1Error).code).toBe("ERR_ASN1");
+      expect((error as Asn1Error).message).toMatch(/TBSCertificate signature/);
+    }
+  });
+
+  it("a SUCCESS CertRep whose issued certificate has one → ERR_ASN1, not a certificate handed to the caller", async () => {
+    const ca = await createTestCa("TBS Signature CertRep CA");
+    const device = await createDevice({ cn: "tbs-signature-device", challengePassword: "pw" });
+    const request = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+    // Built from the CMS parts: buildCertRep reads its certificates, and would refuse this one itself.
+    const issued = withTbsSignatureTag(device.signer.certificate.der, der.Tag.SET);
+    const envelope = buildEnvelopedData({ content: await buildSignedData({ certificates: [issued] }), recipient: device.signer.certificate, cipher: "aes128" });
+    const attributes = encodeScepAttributes({
+      messageType: MessageType.CertRep,
+      transactionId: request.transactionId,
+      senderNonce: new Uint8Array(16).fill(7),
+      recipientNonce: request.senderNonce,
+      pkiStatus: "0",
+      signingTime: NOW,
+    });
+    const reply = await buildSignedData({ content: envelope, certificates: [ca.cert.der], signer: ca.key, digest: "sha256", attributes });
+    const error = await readCertRep(reply, { decrypter: device.signer, caCertificates: [ca.cert], request }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Asn1Error);
+    expect((error as Asn1Error).message).toMatch(/TBSCertificate signature/);
+  });
+});
