@@ -96,6 +96,7 @@ export const SETTINGS = [
   ["--port", "PORT", "8090", "TCP port to listen on (0: any free port; the `listening` line tells which)"],
   ["--host", "HOST", "127.0.0.1", "address to bind"],
   ["--public-url", "PROXY_PUBLIC_URL", "http://<host>:<port>", "base of the device URLs the admin API hands out"],
+  ["--ca-url", "PROXY_CA_URLS", "(the file's)", "NAME=URL: the SCEP URL of the file's CA NAME instead of its url (repeat the flag; in the variable, pairs separated by spaces)"],
   ["", "PROXY_ADMIN_TOKEN", "(required)", "bearer token of the admin API, at least 16 characters (env only)"],
   ["--redis-url", "SCEP_REDIS_URL", "(unset)", "keep profile records and one-time challenges in Redis, shared by every proxy process with the same URL"],
   ["", "SCEP_PROXY_KEY_PREFIX", "scep-proxy:", "prefix of the Redis keys"],
@@ -215,15 +216,35 @@ function parseCa(i: number, value: unknown, env: Env): UpstreamCa {
 }
 
 /**
+ * `--ca-url NAME=URL` (repeatable) and `PROXY_CA_URLS="NAME=URL NAME=URL"` replace the `url` of the file's CA NAME
+ * (the flag wins over the variable for the same NAME), so the upstream can move (another port) without editing
+ * the file.
+ */
+function caUrlOverrides(cas: UpstreamCa[], flags: readonly string[] | undefined, variable: string | undefined): void {
+  const pairs: [string, string][] = [
+    ...(variable ?? "").split(/\s+/).filter(Boolean).map((p): [string, string] => ["PROXY_CA_URLS", p]),
+    ...(flags ?? []).map((p): [string, string] => ["--ca-url", p]),
+  ];
+  for (const [source, pair] of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new ConfigError(`${source} takes NAME=URL (the name of a CA in the file, then its SCEP URL), got ${JSON.stringify(pair)}`);
+    const name = pair.slice(0, eq);
+    const ca = cas.find((c) => c.name === name);
+    if (!ca) throw new ConfigError(`${source} names the CA ${JSON.stringify(name)}, which is not among the file's cas (${cas.map((c) => c.name).join(", ")})`);
+    ca.url = httpUrl(`${source} ${name}=`, pair.slice(eq + 1));
+  }
+}
+
+/**
  * Reads the configuration from flags, environment and the JSON file.
  *
  * @throws ConfigError for an unknown flag, a missing or malformed file, or a bad value; `{ help: true }` for `--help`.
  */
 export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: string; readFile?: (path: string) => string } = {}): ProxyConfig | { help: true } {
   if (argv[0] === "--") argv = argv.slice(1);
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
-    const flags = Object.fromEntries(SETTINGS.filter(([flag]) => flag).map(([flag]) => [flag.slice(2), { type: "string" as const }]));
+    const flags = Object.fromEntries(SETTINGS.filter(([flag]) => flag).map(([flag]) => [flag.slice(2), { type: "string" as const, multiple: flag === "--ca-url" }]));
     values = parseFlags(argv, { ...flags, help: { type: "boolean", short: "h" } });
   } catch (e) {
     throw new ConfigError((e as Error).message + " (run with --help)");
@@ -254,6 +275,7 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
   onlyKeys(configPath, file, KEYS.file);
   if (!Array.isArray(file.cas) || file.cas.length === 0) throw new ConfigError(`${configPath}: cas must list at least one upstream CA`);
   const cas = file.cas.map((c, i) => parseCa(i, c, env));
+  caUrlOverrides(cas, values["ca-url"] as string[] | undefined, env.PROXY_CA_URLS);
   const names = new Set<string>();
   for (const ca of cas) {
     if (names.has(ca.name)) throw new ConfigError(`two CAs are named ${JSON.stringify(ca.name)}`);

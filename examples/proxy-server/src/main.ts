@@ -48,5 +48,9 @@ if (config) {
       "",
     ].join("\n"),
   );
+  // One warning line per upstream CA that does not answer GetCACaps now (the proxy serves anyway: it may come up).
+  void running.checkUpstreams().then((problems) => {
+    for (const problem of problems) process.stderr.write(`proxy-server: warning: ${problem}\n`);
+  });
   logLine({ type: "listening", pid: process.pid, port: running.port, scepBase: running.scepBase, cas: config.cas.map((ca) => ca.name), stores: running.stores.where });
 }

@@ -22,6 +22,11 @@ export interface RunningProxy {
   /** `http://<host>:<port>` where this process listens (the admin API is under `/admin/`). */
   origin: string;
   stores: ProxyStores;
+  /**
+   * Asks each configured CA for GetCACaps once (within `timeoutMs`, default 5000) and resolves with one line per
+   * CA that did not answer 2xx: its name, URL and why. Never rejects. `main.ts` prints them as start-up warnings.
+   */
+  checkUpstreams(options?: { timeoutMs?: number }): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -56,6 +61,12 @@ export async function startProxy(config: ProxyConfig, options: { log?: (entry: R
   const stores = config.redisUrl ? await redisStores(config.redisUrl, config.redisKeyPrefix, log) : memoryStores();
   const cas = new MemoryCaRegistry(caConfigs(config), config.defaultCa === undefined ? {} : { defaultName: config.defaultCa });
   const events = new EventLog();
+  const upstream = new HttpUpstream({
+    timeoutMs: config.upstreamTimeoutMs,
+    maxRequestBytes: config.maxBodyBytes,
+    maxResponseBytes: config.maxBodyBytes,
+    fetch: nodeHttpFetch({ maxResponseBytes: config.maxBodyBytes }),
+  });
   const proxy = createScepProxy({
     basePath: config.path,
     cas,
@@ -63,12 +74,7 @@ export async function startProxy(config: ProxyConfig, options: { log?: (entry: R
     challenges: stores.challenges,
     maxBodyBytes: config.maxBodyBytes,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
-    upstream: new HttpUpstream({
-      timeoutMs: config.upstreamTimeoutMs,
-      maxRequestBytes: config.maxBodyBytes,
-      maxResponseBytes: config.maxBodyBytes,
-      fetch: nodeHttpFetch({ maxResponseBytes: config.maxBodyBytes }),
-    }),
+    upstream,
     now,
     // One event per device request: EventLog.add makes the one copy it keeps, the log line spreads that.
     onEvent: (event) => log({ type: "proxy", ...events.add(event, now()) }),
@@ -121,6 +127,24 @@ export async function startProxy(config: ProxyConfig, options: { log?: (entry: R
     scepBase,
     origin,
     stores,
+    async checkUpstreams({ timeoutMs = 5_000 } = {}) {
+      const ms = Math.min(timeoutMs, config.upstreamTimeoutMs);
+      const problems = await Promise.all(
+        caConfigs(config).map(async (ca) => {
+          const signal = AbortSignal.timeout(ms);
+          try {
+            await upstream.getCACaps(ca, { signal });
+            return undefined;
+          } catch (e) {
+            // The URL as configured, without any query (the file refuses credentials in it).
+            const u = new URL(ca.url);
+            const why = signal.aborted ? `no answer within ${ms} ms` : (e as Error).message.split("\n", 1)[0];
+            return `CA ${JSON.stringify(ca.name)} at ${u.origin}${u.pathname}: GetCACaps failed (${why}); its devices get 502 upstream failed until it answers (another URL: --ca-url ${ca.name}=URL)`;
+          }
+        }),
+      );
+      return problems.filter((p): p is string => p !== undefined);
+    },
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

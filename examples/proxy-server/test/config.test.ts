@@ -83,6 +83,20 @@ describe("proxy-server configuration", () => {
     expect(parse(file, { SCEP_PROXY_CONFIG: "p.json", INIT_CWD: "/home/me" }).configPath).toBe("/home/me/p.json");
   });
 
+  it("--ca-url NAME=URL and PROXY_CA_URLS move a CA of the file (the flag wins for the same name), the rest as the file says", () => {
+    const NDES = { name: "ndes", type: "ndes", url: "http://ndes.corp.example/certsrv/mscep/mscep.dll" };
+    const urls = (env: Record<string, string>, argv: string[]): string[] => parse({ cas: [CORP, NDES] }, env, argv).cas.map((ca) => ca.url);
+    expect(urls({}, ["--ca-url", "corp=http://127.0.0.1:9080/scep"])).toEqual(["http://127.0.0.1:9080/scep", NDES.url]);
+    expect(urls({ PROXY_CA_URLS: " corp=http://127.0.0.1:9081/scep  ndes=https://ndes2.corp.example/mscep.dll " }, [])).toEqual(["http://127.0.0.1:9081/scep", "https://ndes2.corp.example/mscep.dll"]);
+    expect(urls({ PROXY_CA_URLS: "corp=http://127.0.0.1:9081/scep" }, ["--ca-url=corp=http://127.0.0.1:9082/scep", "--ca-url", "ndes=http://127.0.0.1:9083/x"])).toEqual([
+      "http://127.0.0.1:9082/scep",
+      "http://127.0.0.1:9083/x",
+    ]);
+    expect(error({ cas: [CORP, NDES] }, {}, ["--ca-url", "other=http://127.0.0.1:1/scep"])).toBe('--ca-url names the CA "other", which is not among the file\'s cas (corp, ndes)');
+    expect(error({ cas: [CORP] }, {}, ["--ca-url", "http://127.0.0.1:9080/scep"])).toBe('--ca-url takes NAME=URL (the name of a CA in the file, then its SCEP URL), got "http://127.0.0.1:9080/scep"');
+    expect(error({ cas: [CORP] }, { PROXY_CA_URLS: "corp=ftp://x/scep" })).toBe("PROXY_CA_URLS corp= must be an http:// or https:// URL, got a ftp: URL");
+  });
+
   it("--help, and the usage names every setting", () => {
     expect(parseConfig(["--help"], {})).toEqual({ help: true });
     const text = usage("proxy-server");

@@ -8,11 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ExampleProcess } from "../../server-kit/test/support/example-process.js";
-import { ADMIN_TOKEN, PROXY_DIR, startProxy } from "./support/harness.js";
+import { ADMIN_TOKEN, PROXY_DIR, startExampleUpstream, startProxy } from "./support/harness.js";
 
 describe("proxy process lines", () => {
   it("listening with time and pid; on SIGTERM stopping, then stopped, exit 0", async () => {
-    // No upstream is contacted until a device comes: the URL needs nothing listening.
+    // The URL needs nothing listening: the start-up check only warns on stderr (no JSON line).
     const proxy = await startProxy([{ name: "corp", type: "custom", url: "http://127.0.0.1:9/scep" }]);
     const exit = await proxy.proc.terminate();
     await proxy.stop();
@@ -23,6 +23,35 @@ describe("proxy process lines", () => {
     expect(Object.keys(lines[0]!)[0]).toBe("time");
     expect(lines[0]!.pid).toBe(proxy.proc.child.pid);
     expect(lines.slice(1).map((l) => l.signal)).toEqual(["SIGTERM", "SIGTERM"]);
+  }, 120_000);
+
+  it("an upstream CA that does not answer at start is one warning line naming it and its URL; --ca-url moves it without editing the file", async () => {
+    // A loopback port nothing listens on: bound and closed again.
+    const closed = createServer();
+    await new Promise<void>((ok) => closed.listen(0, "127.0.0.1", ok));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((done) => closed.close(done));
+    const upstream = await startExampleUpstream();
+    const dir = mkdtempSync(join(tmpdir(), "scep-proxy-upstream-warn-"));
+    try {
+      // The file points both CAs at the closed port; the flag moves "live" to the running upstream.
+      writeFileSync(join(dir, "proxy.json"), JSON.stringify({ cas: [{ name: "live", type: "custom", url: `http://127.0.0.1:${port}/scep` }, { name: "down", type: "custom", url: `http://127.0.0.1:${port}/scep` }] }));
+      const proc = new ExampleProcess(PROXY_DIR, { SCEP_PROXY_CONFIG: join(dir, "proxy.json"), PROXY_ADMIN_TOKEN: ADMIN_TOKEN, PORT: "0" }, ["--ca-url", `live=${upstream.url}`]);
+      try {
+        const warning = await proc.waitForLine((l) => l.startsWith("proxy-server: warning:"), { stderr: true });
+        expect(warning).toBe(
+          `proxy-server: warning: CA "down" at http://127.0.0.1:${port}/scep: GetCACaps failed (upstream refused the connection); its devices get 502 upstream failed until it answers (another URL: --ca-url down=URL)`,
+        );
+        // "live" answered: stop the proxy and check it said nothing about it.
+        await proc.terminate();
+        expect(proc.errLines.filter((l) => l.startsWith("proxy-server: warning:"))).toEqual([warning]);
+      } finally {
+        await proc.terminate();
+      }
+    } finally {
+      await upstream.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 
   it("a port in use is one line on stderr and exit 2, as for the example servers", async () => {
