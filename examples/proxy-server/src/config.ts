@@ -1,6 +1,6 @@
 // The example proxy's configuration: a JSON file (the upstream CAs) plus flags and environment variables
 // (where to listen, the admin token, Redis). Flags override environment variables, which override the file.
-// Read and checked before anything heavy loads, so a mistake shows at once as one line (exit 2).
+// Read and checked before anything heavy loads, so mistakes show at once, one line each (exit 2).
 import { resolve } from "node:path";
 import { invokingDirectory } from "@scep-examples/server-kit/config";
 import { parseFlags } from "@scep-examples/server-kit/flags";
@@ -85,9 +85,19 @@ export interface ProxyHttpLimits {
 /** Defaults of the file's `http` object (`requestTimeoutMs` defaults to upstreamTimeoutMs + 30 000). */
 export const HTTP_DEFAULTS = { headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, maxInFlight: 512, maxConnections: 4096, retryAfterSeconds: 1 } as const;
 
-/** A configuration mistake: the message says which setting and why. */
+/**
+ * One or more configuration mistakes: each of `problems` is one line saying which setting and why; the message
+ * is those lines joined by newlines.
+ */
 export class ConfigError extends Error {
   override name = "ConfigError";
+  /** One line per problem (at least one). */
+  readonly problems: readonly string[];
+  constructor(problems: string | readonly string[]) {
+    const list = typeof problems === "string" ? [problems] : problems;
+    super(list.join("\n"));
+    this.problems = list;
+  }
 }
 
 /** flag, environment variable, default, meaning: `--help` and the README table. */
@@ -238,7 +248,9 @@ function caUrlOverrides(cas: UpstreamCa[], flags: readonly string[] | undefined,
 /**
  * Reads the configuration from flags, environment and the JSON file.
  *
- * @throws ConfigError for an unknown flag, a missing or malformed file, or a bad value; `{ help: true }` for `--help`.
+ * @throws ConfigError for an unknown flag (alone), or else for every problem found: the file's first (missing,
+ * malformed, a bad value), a missing admin token, each bad listen or Redis setting (`problems`, one line each).
+ * Returns `{ help: true }` for `--help`.
  */
 export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: string; readFile?: (path: string) => string } = {}): ProxyConfig | { help: true } {
   if (argv[0] === "--") argv = argv.slice(1);
@@ -257,70 +269,94 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
     return [name, e === "" ? undefined : e];
   };
   const configPath = resolve(invokingDirectory(env, options.cwd), get("--config", "SCEP_PROXY_CONFIG")[1] ?? "proxy.json");
-  let text: string;
-  try {
-    text = (options.readFile ?? readConfigFileText)(configPath);
-  } catch (e) {
-    if (e instanceof ConfigFileRefused) throw new ConfigError(`${configPath}: ${e.message}`);
-    throw new ConfigError(`cannot read the configuration file ${configPath}: ${fileErrorReason(e)}`);
-  }
-  if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw new ConfigError(`${configPath}: larger than ${MAX_CONFIG_BYTES} bytes: a configuration file is a few KB`);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`${configPath} is not valid JSON: ${(e as Error).message}`);
-  }
-  const file = object(configPath, json);
-  onlyKeys(configPath, file, KEYS.file);
-  if (!Array.isArray(file.cas) || file.cas.length === 0) throw new ConfigError(`${configPath}: cas must list at least one upstream CA`);
-  const cas = file.cas.map((c, i) => parseCa(i, c, env));
-  caUrlOverrides(cas, values["ca-url"] as string[] | undefined, env.PROXY_CA_URLS);
-  const names = new Set<string>();
-  for (const ca of cas) {
-    if (names.has(ca.name)) throw new ConfigError(`two CAs are named ${JSON.stringify(ca.name)}`);
-    names.add(ca.name);
-  }
-  const defaultCa = str("defaultCa", file.defaultCa, { optional: true }) ?? (cas.length === 1 ? cas[0]!.name : undefined);
-  if (defaultCa !== undefined && !names.has(defaultCa)) throw new ConfigError(`defaultCa names ${JSON.stringify(defaultCa)}, which is not among the cas`);
-  const path = str("path", file.path, { optional: true }) ?? "/scep";
-  if (!/^\/[A-Za-z0-9._~\-/]*[^/]$/.test(path)) throw new ConfigError(`path must start with / and not end with one, got ${JSON.stringify(path)}`);
-
-  const upstreamTimeoutMs = file.upstreamTimeoutMs === undefined ? 30_000 : int("upstreamTimeoutMs", file.upstreamTimeoutMs, 1);
-  const httpFile = file.http === undefined ? {} : object("http", file.http);
-  onlyKeys("http", httpFile, KEYS.http);
-  const limit = (key: (typeof KEYS.http)[number], def: number, max?: number): number => (httpFile[key] === undefined ? def : int(`http.${key}`, httpFile[key], 1, max));
-  const http: ProxyHttpLimits = {
-    headersTimeoutMs: limit("headersTimeoutMs", HTTP_DEFAULTS.headersTimeoutMs),
-    requestTimeoutMs: limit("requestTimeoutMs", upstreamTimeoutMs + 30_000),
-    bodyTimeoutMs: 0,
-    keepAliveTimeoutMs: limit("keepAliveTimeoutMs", HTTP_DEFAULTS.keepAliveTimeoutMs),
-    maxInFlight: limit("maxInFlight", HTTP_DEFAULTS.maxInFlight, 1_000_000),
-    maxConnections: limit("maxConnections", HTTP_DEFAULTS.maxConnections, 1_000_000),
-    retryAfterSeconds: limit("retryAfterSeconds", HTTP_DEFAULTS.retryAfterSeconds, 3600),
+  // Each part is checked on its own, so every problem shows in one go (one line each): the file (its first
+  // mistake: later keys may depend on it), then each setting from flags and environment.
+  const problems: string[] = [];
+  const check = <T>(f: () => T): T | undefined => {
+    try {
+      return f();
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      problems.push(...e.problems);
+      return undefined;
+    }
   };
-  http.bodyTimeoutMs = limit("bodyTimeoutMs", Math.min(HTTP_DEFAULTS.bodyTimeoutMs, http.requestTimeoutMs));
-  for (const key of ["headersTimeoutMs", "bodyTimeoutMs"] as const) {
-    if (http[key] > http.requestTimeoutMs) throw new ConfigError(`http.${key} (${http[key]} ms) must not exceed http.requestTimeoutMs (${http.requestTimeoutMs} ms)`);
-  }
+  // The file's listen settings are checked below with the flags and environment, even when its CAs are wrong.
+  let file: Record<string, unknown> = {};
+  const fromFile = check(() => {
+    let text: string;
+    try {
+      text = (options.readFile ?? readConfigFileText)(configPath);
+    } catch (e) {
+      if (e instanceof ConfigFileRefused) throw new ConfigError(`${configPath}: ${e.message}`);
+      throw new ConfigError(`cannot read the configuration file ${configPath}: ${fileErrorReason(e)}`);
+    }
+    if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw new ConfigError(`${configPath}: larger than ${MAX_CONFIG_BYTES} bytes: a configuration file is a few KB`);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (e) {
+      throw new ConfigError(`${configPath} is not valid JSON: ${(e as Error).message}`);
+    }
+    file = object(configPath, json);
+    onlyKeys(configPath, file, KEYS.file);
+    if (!Array.isArray(file.cas) || file.cas.length === 0) throw new ConfigError(`${configPath}: cas must list at least one upstream CA`);
+    const cas = file.cas.map((c, i) => parseCa(i, c, env));
+    caUrlOverrides(cas, values["ca-url"] as string[] | undefined, env.PROXY_CA_URLS);
+    const names = new Set<string>();
+    for (const ca of cas) {
+      if (names.has(ca.name)) throw new ConfigError(`two CAs are named ${JSON.stringify(ca.name)}`);
+      names.add(ca.name);
+    }
+    const defaultCa = str("defaultCa", file.defaultCa, { optional: true }) ?? (cas.length === 1 ? cas[0]!.name : undefined);
+    if (defaultCa !== undefined && !names.has(defaultCa)) throw new ConfigError(`defaultCa names ${JSON.stringify(defaultCa)}, which is not among the cas`);
+    const path = str("path", file.path, { optional: true }) ?? "/scep";
+    if (!/^\/[A-Za-z0-9._~\-/]*[^/]$/.test(path)) throw new ConfigError(`path must start with / and not end with one, got ${JSON.stringify(path)}`);
 
+    const upstreamTimeoutMs = file.upstreamTimeoutMs === undefined ? 30_000 : int("upstreamTimeoutMs", file.upstreamTimeoutMs, 1);
+    const httpFile = file.http === undefined ? {} : object("http", file.http);
+    onlyKeys("http", httpFile, KEYS.http);
+    const limit = (key: (typeof KEYS.http)[number], def: number, max?: number): number => (httpFile[key] === undefined ? def : int(`http.${key}`, httpFile[key], 1, max));
+    const http: ProxyHttpLimits = {
+      headersTimeoutMs: limit("headersTimeoutMs", HTTP_DEFAULTS.headersTimeoutMs),
+      requestTimeoutMs: limit("requestTimeoutMs", upstreamTimeoutMs + 30_000),
+      bodyTimeoutMs: 0,
+      keepAliveTimeoutMs: limit("keepAliveTimeoutMs", HTTP_DEFAULTS.keepAliveTimeoutMs),
+      maxInFlight: limit("maxInFlight", HTTP_DEFAULTS.maxInFlight, 1_000_000),
+      maxConnections: limit("maxConnections", HTTP_DEFAULTS.maxConnections, 1_000_000),
+      retryAfterSeconds: limit("retryAfterSeconds", HTTP_DEFAULTS.retryAfterSeconds, 3600),
+    };
+    http.bodyTimeoutMs = limit("bodyTimeoutMs", Math.min(HTTP_DEFAULTS.bodyTimeoutMs, http.requestTimeoutMs));
+    for (const key of ["headersTimeoutMs", "bodyTimeoutMs"] as const) {
+      if (http[key] > http.requestTimeoutMs) throw new ConfigError(`http.${key} (${http[key]} ms) must not exceed http.requestTimeoutMs (${http.requestTimeoutMs} ms)`);
+    }
+
+    return { cas, defaultCa, path, upstreamTimeoutMs, http };
+  });
   const [portSrc, port] = get("--port", "PORT");
   const [hostSrc, host] = get("--host", "HOST");
   const [publicSrc, publicUrl] = get("--public-url", "PROXY_PUBLIC_URL");
   const [redisSrc, redisUrl] = get("--redis-url", "SCEP_REDIS_URL");
   const adminToken = env.PROXY_ADMIN_TOKEN ?? "";
-  if (adminToken.length < 16) throw new ConfigError("PROXY_ADMIN_TOKEN must be set to at least 16 characters (the admin API registers devices)");
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`${redisSrc} must be a redis:// or rediss:// URL`);
+  if (adminToken.length < 16) problems.push("PROXY_ADMIN_TOKEN must be set to at least 16 characters (the admin API registers devices)");
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) problems.push(`${redisSrc} must be a redis:// or rediss:// URL`);
+  const listen = {
+    port: check(() => (port !== undefined ? int(portSrc, port, 0, 65535) : file.port !== undefined ? int("port", file.port, 0, 65535) : 8090)),
+    host: check(() => listenHost(host !== undefined ? hostSrc : "host", host ?? (file.host === undefined ? "127.0.0.1" : str("host", file.host)))),
+    publicUrl: check(() => (publicUrl !== undefined ? httpUrl(publicSrc, publicUrl).replace(/\/+$/, "") : file.publicUrl === undefined ? undefined : httpUrl("publicUrl", file.publicUrl).replace(/\/+$/, ""))),
+    maxBodyBytes: check(() => (file.maxBodyBytes === undefined ? 2 * 1024 * 1024 : int("maxBodyBytes", file.maxBodyBytes, 1024))),
+  };
+  if (problems.length > 0 || !fromFile) throw new ConfigError(problems);
   return {
-    port: port !== undefined ? int(portSrc, port, 0, 65535) : file.port !== undefined ? int("port", file.port, 0, 65535) : 8090,
-    host: listenHost(host !== undefined ? hostSrc : "host", host ?? (file.host === undefined ? "127.0.0.1" : str("host", file.host))),
-    publicUrl: publicUrl !== undefined ? httpUrl(publicSrc, publicUrl).replace(/\/+$/, "") : file.publicUrl === undefined ? undefined : httpUrl("publicUrl", file.publicUrl).replace(/\/+$/, ""),
-    path,
-    cas,
-    defaultCa,
-    maxBodyBytes: file.maxBodyBytes === undefined ? 2 * 1024 * 1024 : int("maxBodyBytes", file.maxBodyBytes, 1024),
-    upstreamTimeoutMs,
-    http,
+    port: listen.port!,
+    host: listen.host!,
+    publicUrl: listen.publicUrl,
+    path: fromFile.path,
+    cas: fromFile.cas,
+    defaultCa: fromFile.defaultCa,
+    maxBodyBytes: listen.maxBodyBytes!,
+    upstreamTimeoutMs: fromFile.upstreamTimeoutMs,
+    http: fromFile.http,
     adminToken,
     redisUrl,
     redisKeyPrefix: env.SCEP_PROXY_KEY_PREFIX || "scep-proxy:",
@@ -329,8 +365,8 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
 }
 
 /**
- * Reads the configuration for `main`: prints the usage for `--help`, or one line on stderr and exit code 2
- * for a {@link ConfigError}; then returns undefined.
+ * Reads the configuration for `main`: prints the usage for `--help`, or one line per problem on stderr and exit
+ * code 2 for a {@link ConfigError}; then returns undefined.
  */
 export function readConfig(program: string, argv: readonly string[] = process.argv.slice(2), env: Env = process.env): ProxyConfig | undefined {
   try {
@@ -339,7 +375,7 @@ export function readConfig(program: string, argv: readonly string[] = process.ar
     console.log(usage(program));
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    console.error(`${program}: ${e.message}`);
+    for (const problem of e.problems) console.error(`${program}: ${problem}`);
     process.exitCode = 2;
   }
   return undefined;

@@ -137,6 +137,27 @@ describe("proxy-server configuration", () => {
     expect(error(file, env as Record<string, string>, argv as string[])).toEqual(message);
   });
 
+  it("every problem at once, one line each: the file's, the admin token, the listen and Redis settings", () => {
+    const all = (): unknown => parseConfig(["--config", "/nonexistent/proxy.json", "--host", "localhost:8090"], { PORT: "70000", SCEP_REDIS_URL: "http://x" });
+    expect(all).toThrow(ConfigError);
+    try {
+      all();
+    } catch (e) {
+      expect((e as ConfigError).problems).toEqual([
+        "cannot read the configuration file /nonexistent/proxy.json: no such file (ENOENT)",
+        "PROXY_ADMIN_TOKEN must be set to at least 16 characters (the admin API registers devices)",
+        "SCEP_REDIS_URL must be a redis:// or rediss:// URL",
+        'PORT must be an integer from 0 to 65535, got "70000"',
+        '--host takes an address or host name without a port (e.g. 127.0.0.1, localhost or ::1; the port is --port), got "localhost:8090"',
+      ]);
+      expect((e as Error).message).toBe((e as ConfigError).problems.join("\n"));
+    }
+    // A file mistake and a bad value in the file's own listen settings are both reported.
+    expect(error({ cas: [], port: "x" }, { PROXY_ADMIN_TOKEN: "" })).toBe(
+      ["/srv/proxy.json: cas must list at least one upstream CA", "PROXY_ADMIN_TOKEN must be set to at least 16 characters (the admin API registers devices)", 'port must be an integer from 0 to 65535, got "x"'].join("\n"),
+    );
+  });
+
   it("a configuration file that cannot be read says why in words", () => {
     expect(() => parseConfig(["--config", "/nonexistent/proxy.json"], { PROXY_ADMIN_TOKEN: TOKEN })).toThrow(
       new ConfigError("cannot read the configuration file /nonexistent/proxy.json: no such file (ENOENT)"),

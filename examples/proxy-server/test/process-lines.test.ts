@@ -54,6 +54,25 @@ describe("proxy process lines", () => {
     }
   }, 120_000);
 
+  it("no admin token and no configuration file: both problems at once, one line each, exit 2", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scep-proxy-nothing-"));
+    try {
+      // As a new user runs it: `pnpm start:proxy` in a directory without proxy.json, PROXY_ADMIN_TOKEN not exported.
+      const proc = new ExampleProcess(PROXY_DIR, { SCEP_PROXY_CONFIG: join(dir, "proxy.json"), PROXY_ADMIN_TOKEN: "" });
+      expect(await proc.exited).toEqual({ code: 2, signal: null });
+      expect(proc.stderr).toBe(
+        [
+          `proxy-server: cannot read the configuration file ${join(dir, "proxy.json")}: no such file (ENOENT)`,
+          "proxy-server: PROXY_ADMIN_TOKEN must be set to at least 16 characters (the admin API registers devices)",
+          "",
+        ].join("\n"),
+      );
+      expect(proc.lines).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it("a port in use is one line on stderr and exit 2, as for the example servers", async () => {
     const occupier = createServer();
     await new Promise<void>((ok) => occupier.listen(0, "127.0.0.1", ok));
