@@ -60,6 +60,22 @@ interface SocketError extends Error {
 const CHECK_URL_IS_SCEP = "is --url a SCEP server, with the right http:// or https://?";
 /** What to check when the server at --url answers, but not as SCEP. */
 export const CHECK_PATH = "is the path in --url a SCEP endpoint? (the example servers: /scep)";
+/** What to do when a SCEP proxy (@scep/proxy, as Fleet's) refuses the one-time device URL in --url. */
+export const CHECK_PROXY_URL = "this one-time proxy URL is used up or no longer valid: get a new one from your MDM (it registers the profile again)";
+/**
+ * The bodies of @scep/proxy's 400 for a device URL that cannot be used (any more): an identifier with no record, a
+ * profile that is not `pending` (requeued after a failed use: `none`), a one-time challenge used or unknown, an
+ * NDES/Smallstep challenge too old (packages/proxy/src/handler/replies.ts). The path in --url is fine then.
+ */
+export const PROXY_URL_REFUSALS = ["unknown identifier", "challenge failed", "challenge password has expired", "profile status is not pending: "] as const;
+
+/** Whether `message` (`Operation: HTTP 400 (body)`, ScepClient's) carries one of {@link PROXY_URL_REFUSALS}. */
+function isProxyUrlRefusal(status: unknown, message: string): boolean {
+  if (status !== 400) return false;
+  const body = /^[A-Za-z]+: HTTP 400 \((.*)\)$/s.exec(message)?.[1];
+  return body !== undefined && PROXY_URL_REFUSALS.some((r) => (r.endsWith(": ") ? body.startsWith(r) : body === r));
+}
+
 const CHECK_SERVER = "the server at --url is there but cannot answer now: try again later, and check that the path in --url is a SCEP endpoint (the example servers: /scep)";
 const CHECK_TIMEOUT = "the server at --url did not answer in time: try again, or give it longer with --timeout MS";
 const CHECK_ABORTED = "try again; --timeout does not change this";
@@ -143,7 +159,16 @@ export function describeError(error: unknown, url?: URL): { message: string; exi
       // not a SCEP endpoint; a 5xx (a 503 of a server shedding load, a proxy's 502), the server cannot answer now.
       const status = (error as { status?: unknown }).status;
       const first = operation === "GetCACaps" || operation === "GetCACert";
-      const hint = !first || typeof status !== "number" ? "" : status >= 500 || status === 429 ? `: ${CHECK_SERVER}` : status >= 400 ? `: ${CHECK_PATH}` : "";
+      // A SCEP proxy's 400 for a spent or unknown one-time URL, to any operation: the path is right, the URL is not.
+      const hint = isProxyUrlRefusal(status, error.message)
+        ? `: ${CHECK_PROXY_URL}`
+        : !first || typeof status !== "number"
+          ? ""
+          : status >= 500 || status === 429
+            ? `: ${CHECK_SERVER}`
+            : status >= 400
+              ? `: ${CHECK_PATH}`
+              : "";
       // A timeout: the server (or a proxy before it) did not answer within --timeout. Only our own timer says so: the
       // AbortSignal.timeout of ScepClient rejects fetch with its reason, a TimeoutError. Any other abort (an
       // AbortError) is not a timeout, whatever the message ScepClient gave it; saying "give it longer" would mislead.

@@ -1,0 +1,82 @@
+/**
+ * A one-time device URL of a SCEP proxy (@scep/proxy, Fleet's kind) that is used up or no longer valid: the CLI says
+ * so and says to get a new one from the MDM, not that the path in --url is wrong. Against the example proxy in front
+ * of the example server (child processes on loopback); the expected bodies come from the proxy's own source, so the
+ * test breaks when its words change and the CLI no longer recognises them.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TransportError } from "@scep/core";
+import { notPending, REPLY_TEXT } from "../../../packages/proxy/src/handler/replies.js";
+import { startExampleUpstream, startProxy, type RunningProxy, type Upstream } from "../../proxy-server/test/support/harness.js";
+import { CHECK_PATH, CHECK_PROXY_URL, describeError, ExitCode } from "../src/lib/exit.js";
+import { runCli } from "./support/run-cli";
+
+const root = mkdtempSync(join(tmpdir(), "scep-cli-proxy-url-"));
+let upstream: Upstream;
+let proxy: RunningProxy;
+
+beforeAll(async () => {
+  upstream = await startExampleUpstream();
+  proxy = await startProxy([
+    { name: "corp", type: "custom", url: upstream.url, challenge: upstream.challenge },
+    { name: "ndes", type: "ndes", url: upstream.url },
+  ]);
+}, 120_000);
+
+afterAll(async () => {
+  await proxy?.stop();
+  await upstream?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+const scep = (args: string[]) => runCli(args, { cwd: mkdtempSync(join(root, "run-")) });
+const spent = (line: string): string => `scep: ${line}: ${CHECK_PROXY_URL}\n`;
+
+describe("a spent or unknown one-time proxy URL", () => {
+  it("custom CA: enrolls once; then enroll (challenge failed), getcacaps (requeued: status none) and, once forgotten, unknown identifier all say to get a new URL", async () => {
+    const reg = await proxy.register({ hostId: "laptop-7", profileId: "wifi", caName: "corp" });
+    const enroll = ["enroll", "--url", reg.url, "--challenge", upstream.challenge, "--cn", "laptop-7", "--out", "laptop-7.pem"];
+    const first = await scep(enroll);
+    expect([first.code, first.stderr]).toEqual([0, expect.any(String)]);
+
+    const again = await scep(enroll);
+    expect([again.code, again.stdout, again.stderr]).toEqual([ExitCode.TRANSPORT, "", spent(`PKIOperation: HTTP 400 (${REPLY_TEXT.challenge_failed})`)]);
+
+    const caps = await scep(["getcacaps", "--url", reg.url]);
+    expect([caps.code, caps.stdout, caps.stderr]).toEqual([ExitCode.TRANSPORT, "", spent(`GetCACaps: HTTP 400 (${notPending("none").body})`)]);
+
+    expect((await proxy.admin("DELETE", "/admin/profiles", { hostId: "laptop-7", profileId: "wifi", caName: "corp" })).status).toBeLessThan(300);
+    const gone = await scep(["getcacert", "--url", reg.url]);
+    expect([gone.code, gone.stdout, gone.stderr]).toEqual([ExitCode.TRANSPORT, "", spent(`GetCACert: HTTP 400 (${REPLY_TEXT.unknown_identifier})`)]);
+  }, 120_000);
+
+  it("NDES CA: a challenge fetched too long ago (58 min, window 57) says to get a new URL", async () => {
+    const reg = await proxy.register({ hostId: "laptop-8", profileId: "wifi", caName: "ndes", challengeRetrievedAt: Date.now() - 58 * 60_000 });
+    const r = await scep(["enroll", "--url", reg.url, "--challenge", upstream.challenge, "--cn", "laptop-8", "--out", "laptop-8.pem"]);
+    expect([r.code, r.stdout, r.stderr]).toEqual([ExitCode.TRANSPORT, "", spent(`PKIOperation: HTTP 400 (${REPLY_TEXT.challenge_expired})`)]);
+  }, 120_000);
+});
+
+describe("which 400 bodies of the proxy mean the URL is spent", () => {
+  // Every fixed body the proxy answers 400 with: only the four about the identifier, profile or challenge get the
+  // new-URL hint; the rest keep the hint they had (the path, for the first GETs; none for PKIOperation).
+  const spentReasons = new Set(["unknown_identifier", "challenge_failed", "challenge_expired"]);
+  it.each(Object.entries(REPLY_TEXT))("%s", (reason, text) => {
+    for (const operation of ["GetCACaps", "PKIOperation"]) {
+      const error = new TransportError(`${operation}: HTTP 400 (${text})`);
+      error.status = 400;
+      const hint = spentReasons.has(reason) ? `: ${CHECK_PROXY_URL}` : operation === "GetCACaps" ? `: ${CHECK_PATH}` : "";
+      expect(describeError(error)).toEqual({ message: `${operation}: HTTP 400 (${text})${hint}`, exitCode: ExitCode.TRANSPORT });
+    }
+  });
+  it("profile status is not pending, for every status", () => {
+    for (const status of ["none", "verifying", "verified", "failed", "unknown"]) {
+      const error = new TransportError(`GetCACert: HTTP 400 (${notPending(status).body})`);
+      error.status = 400;
+      expect(describeError(error).message).toBe(`GetCACert: HTTP 400 (profile status is not pending: ${status === "unknown" ? "unknown" : status}): ${CHECK_PROXY_URL}`);
+    }
+  });
+});
