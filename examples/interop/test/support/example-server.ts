@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach } from "vitest";
@@ -35,47 +35,21 @@ export type ExampleKind = (typeof EXAMPLE_KINDS)[number];
 
 const ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
 
-/** How to spawn a server: `node --import tsx ENTRY` in `cwd`, as its `start` script does. */
+/**
+ * How to spawn a server: `node --import tsx ENTRY` in `cwd`, as its `start` script does. tsx reads the example's
+ * tsconfig `paths` there, so `@scep/*` load from `packages/*\/src`: no build, and a change is picked up at once.
+ */
 interface Launch {
   cwd: string;
   entry: string;
-  /** Workspace packages it imports through their built `dist` (`pnpm build`). */
-  builtPackages: readonly string[];
 }
 
 // The one place that says what the suite runs against.
 const TARGET: Record<ExampleKind, Launch> = {
-  express: { cwd: join(ROOT, "examples/express-server"), entry: "src/main.ts", builtPackages: ["core", "express"] },
-  hono: { cwd: join(ROOT, "examples/hono-server"), entry: "src/main.ts", builtPackages: ["core", "hono"] },
+  express: { cwd: join(ROOT, "examples/express-server"), entry: "src/main.ts" },
+  hono: { cwd: join(ROOT, "examples/hono-server"), entry: "src/main.ts" },
 };
 
-/**
- * The examples import `@scep/*` through the packages' `dist`, like `pnpm start`:
- * without a build they cannot start, and after a change in `packages/*\/src`
- * they run the old code until `pnpm build` (the root `pnpm test` builds first).
- */
-function requireBuilt(kind: ExampleKind): void {
-  const missing = TARGET[kind].builtPackages.filter((p) => !existsSync(join(ROOT, "packages", p, "dist", "index.js")));
-  if (missing.length > 0) {
-    throw new Error(`the ${kind} example needs built packages: run \`pnpm build\` (no dist in ${missing.map((p) => `packages/${p}`).join(", ")})`);
-  }
-  const stale = TARGET[kind].builtPackages.filter((p) => newestMtime(join(ROOT, "packages", p, "src")) > statSync(join(ROOT, "packages", p, "dist", "index.js")).mtimeMs);
-  if (stale.length > 0 && !warnedStale.has(kind)) {
-    warnedStale.add(kind);
-    console.warn(`[interop] packages/${stale.join(", packages/")}: src is newer than dist; the ${kind} example runs the last build (run \`pnpm build\`).`);
-  }
-}
-
-const warnedStale = new Set<ExampleKind>();
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
 
 /** Settings for one server (the environment variables it documents). */
 export interface ExampleEnv {
@@ -154,7 +128,6 @@ function jsonLines(text: string): Record<string, unknown>[] {
  * it printed its startup line and answers GetCACaps, and returns a handle.
  */
 export async function startExample(kind: ExampleKind, env: ExampleEnv = {}): Promise<RunningExample> {
-  requireBuilt(kind);
   const launch = TARGET[kind];
   const temp = makeTempDir(`scep-interop-${kind}-`);
   const dataDir = join(temp.path, "data");
