@@ -289,20 +289,34 @@ describe("renew: a FAILURE line never contradicts the CA's failInfoText (the tex
     expect(own.stderr).toBe(`${NO_RENEWAL_CAP}FAILURE: badRequest: the CA does not permit or support this request (the CA said "the renewal is not signed by a certificate of this CA")\n`);
   });
 
-  it("a revoked --cert: badCertId says the CA did not accept the certificate, not that it has none, and how to enroll anew", async () => {
+  it("a revoked --cert: badCertId says the CA did not accept the certificate, not that it has none, and how to enroll anew with a new key (RFC 5280 §5.3.1: the revoked certificate's key may be compromised)", async () => {
     server = await startFakeScepServer("failure", { failure: { failInfo: "badCertId", failInfoText: "the certificate being renewed was revoked" } });
     const said = `(the CA said "the certificate being renewed was revoked")`;
     const meaning = "the CA did not accept a certificate this request depends on (--cert old.pem, the one being renewed, or the one issued for this transaction)";
+    const revokedKey = "a revoked certificate's key may be compromised and must not be certified again";
     const cases = [
-      [[], "give --challenge to enroll anew with the same command"],
-      [["--renewal-req"], "send it as a first enrollment instead (drop --renewal-req, give --challenge)"],
-      [["--challenge", "wrong"], `and the CA did not accept --challenge for a first enrollment: check it against ${CHALLENGE_WHERE}`],
+      [[], `enroll anew with a new key: give --new-key and --challenge to the same command (${revokedKey})`],
+      [["--new-key"], "give --challenge to enroll anew with the same command"],
+      [["--renewal-req"], `send it as a first enrollment with a new key instead (drop --renewal-req, give --new-key and --challenge: ${revokedKey})`],
+      [["--renewal-req", "--new-key"], "send it as a first enrollment instead (drop --renewal-req, give --challenge)"],
+      [["--challenge", "wrong"], `and the CA did not accept --challenge for a first enrollment: check it against ${CHALLENGE_WHERE}; and give --new-key: ${revokedKey}`],
     ] as const;
     for (const [extra, what] of cases) {
       const r = await renewIn("revoked", server.ca, [...extra]);
       const sep = extra[0] === "--challenge" ? ", " : ": ";
       expect([r.code, r.stderr]).toEqual([2, `${extra[0] === "--renewal-req" ? NO_RENEWAL_CAP : ""}FAILURE: badCertId: ${meaning} ${said}; --cert old.pem was revoked and cannot be renewed${sep}${what}\n`]);
     }
+  });
+
+  it("a key the CA refuses as compromised (badRequest, the example servers' text): renew is told --new-key, enroll a new key; no challenge guess", async () => {
+    server = await startFakeScepServer("failure", { failure: { failInfo: "badRequest", failInfoText: "this key was revoked as compromised: generate a new key" } });
+    const said = `FAILURE: badRequest: the CA does not permit or support this request (the CA said "this key was revoked as compromised: generate a new key")`;
+    const renewed = await renewIn("compromised", server.ca, ["--challenge", "secret"]);
+    expect([renewed.code, renewed.stderr]).toEqual([2, `${said}; the CA will not certify this key again: give --new-key (with --challenge) so the new certificate gets a fresh key\n`]);
+    const cwd = workDir("compromised-enroll");
+    writeFileSync(join(cwd, "old.key"), server.ca.keyPem);
+    const enrolled = await runCli(["enroll", "--url", server.url, "--cn", "device-1", "--key", "old.key", "--challenge", "secret", "--out", "new.pem"], { cwd });
+    expect([enrolled.code, enrolled.stderr]).toEqual([2, `${said}; the CA will not certify this key again: enroll with a new key (another --key, or none: a new key is generated)\n`]);
   });
 
   it("an expired --cert: badTime names its validity; a text about something else gets no challenge guess", async () => {

@@ -11,6 +11,7 @@
  * | `CSR_INVALID` | the PKCS#10 request cannot be decoded, its signature does not verify, or it names nobody |
  * | `STORAGE_FAILED` | reading or writing the serial epochs, the index or `certs/` failed |
  * | `UNKNOWN_SERIAL` | `revoke` was given a serial number this CA never issued |
+ * | `KEY_COMPROMISED` | `issue` was asked to certify the public key of a certificate revoked with reason keyCompromise (RFC 5280 §5.3.1): the requester must generate a new key |
  * | `SERIAL_SPACE_EXHAUSTED` | 2^32 serials were issued by one open CA or 2^32 epochs were claimed (reopen / new `dataDir`) |
  *
  * @example
@@ -29,7 +30,8 @@ export type EmbeddedCaErrorCode =
   | "CSR_INVALID"
   | "STORAGE_FAILED"
   | "SERIAL_SPACE_EXHAUSTED"
-  | "UNKNOWN_SERIAL";
+  | "UNKNOWN_SERIAL"
+  | "KEY_COMPROMISED";
 
 /**
  * All {@link EmbeddedCaErrorCode} values, for exhaustive checks and type guards.
@@ -51,7 +53,20 @@ export const EMBEDDED_CA_ERROR_CODES: readonly EmbeddedCaErrorCode[] = Object.fr
   "STORAGE_FAILED",
   "SERIAL_SPACE_EXHAUSTED",
   "UNKNOWN_SERIAL",
+  "KEY_COMPROMISED",
 ]);
+
+/**
+ * The message of a `KEY_COMPROMISED` error, which the example servers send as the FAILURE CertRep's failInfoText.
+ *
+ * @example
+ * ```ts
+ * import { KEY_COMPROMISED_TEXT } from "@scep-examples/embedded-ca";
+ *
+ * console.log(KEY_COMPROMISED_TEXT); // "this key was revoked as compromised: generate a new key"
+ * ```
+ */
+export const KEY_COMPROMISED_TEXT = "this key was revoked as compromised: generate a new key";
 
 /**
  * The one error class of `@scep-examples/embedded-ca`. `code` says what went

@@ -2,13 +2,14 @@
 import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { KeyWorkerPool, type LocalKey, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult, type RevokedCertificate } from "@scep/core";
+import { Certificate, KeyWorkerPool, type LocalKey, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult, type RevokedCertificate } from "@scep/core";
 import { crlUntrustedReason, readCrlParts } from "./crl-entries.js";
 import { CrlPublication, type PublishedCrl } from "./crl-publication.js";
 import { CRL_DISTRIBUTION_POINTS_OID, crlDistributionPointsValue, signCrl } from "./crl.js";
 import type { CaKeyAlgorithm, CaMaterial } from "./ca-material.js";
 import { DEFAULT_CA_SUBJECT, loadCaFiles, openDefaultCa, parseDistinguishedName } from "./default-ca.js";
-import { EmbeddedCaError, isEmbeddedCaError } from "./errors.js";
+import { CompromisedKeys } from "./compromised-keys.js";
+import { EmbeddedCaError, KEY_COMPROMISED_TEXT, isEmbeddedCaError } from "./errors.js";
 import { IndexLookup, type IndexPage, type IndexPageOptions } from "./index-lookup.js";
 import { INDEX_FILE, IndexWriter, type IndexLine } from "./issuance-index.js";
 import { checkDecodedCsr, parseCsr, prepareCertificate, type CertificateExtension } from "./issue-certificate.js";
@@ -363,8 +364,12 @@ export interface FileCa {
    * index line (certificate included) is appended and fdatasync'ed **before**
    * the promise resolves.
    *
-   * @throws EmbeddedCaError `CSR_INVALID`, `INVALID_OPTIONS`, `STORAGE_FAILED`, `SERIAL_SPACE_EXHAUSTED`
+   * A request for the public key of a certificate of this CA revoked with reason keyCompromise (RFC 5280 §5.3.1)
+   * is refused with `KEY_COMPROMISED` before a serial is spent: see {@link FileCa.isKeyCompromised}.
+   *
+   * @throws EmbeddedCaError `CSR_INVALID`, `KEY_COMPROMISED` ({@link KEY_COMPROMISED_TEXT}), `INVALID_OPTIONS`, `STORAGE_FAILED`, `SERIAL_SPACE_EXHAUSTED`
    * @throws KeyUnavailableError (`ERR_KEY_UNAVAILABLE`, from @scep/core) when the `workerPool` cannot sign (closed, queue full); nothing is recorded
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down (the key cannot be checked); nothing is recorded
    *
    * @example
    * ```ts
@@ -473,6 +478,27 @@ export interface FileCa {
   revocation(serialNumber: string): Promise<RevokedCertificate | undefined>;
 
   /**
+   * Whether `spkiDer` (a SubjectPublicKeyInfo, DER: `CertificationRequest.spki` of @scep/core) is the public key of a
+   * certificate of this CA revoked with reason keyCompromise (RFC 5280 §5.3.1), by any process sharing the revocation
+   * store, or listed so on the published CRL (`ca.crl.json`). {@link FileCa.issue} refuses such a key
+   * (`KEY_COMPROMISED`); the example servers answer FAILURE badRequest, event reason `key_compromised`. Revocations
+   * with another reason (superseded, …) do not block the key. One key spelled two ways in DER counts as one.
+   *
+   * Cost: one `revocations.revision()` (O(1)) and one stat of `ca.crl.json` per call; when either changed, one
+   * `revocations.list()` and an index look-up per keyCompromise serial not seen before (a store without `revision`
+   * is listed per call). This process's own {@link FileCa.revoke} counts at once.
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down or `ca.crl.json` cannot be read
+   * @throws EmbeddedCaError `STORAGE_FAILED` when the index cannot be read
+   *
+   * @example
+   * ```ts
+   * if (await ca.isKeyCompromised(csr.spki)) console.log("refuse: generate a new key");
+   * ```
+   */
+  isKeyCompromised(spkiDer: Uint8Array): Promise<boolean>;
+
+  /**
    * The current CRL (RFC 5280 §5), signed with the CA key: the one signed
    * last, while it lists exactly the store's revocations and less than half
    * of its validity has passed; else a new one, with the next CRL number from
@@ -578,6 +604,8 @@ class FileCaImpl implements FileCa {
   #entries: PublishedEntries | undefined;
   /** Restores run one at a time (concurrent ones would each report part of the count). */
   #restoring: Promise<unknown> = Promise.resolve();
+  /** The keys of certificates revoked as compromised, which `issue` refuses. */
+  readonly #compromised: CompromisedKeys;
 
   constructor(
     dataDir: string,
@@ -617,6 +645,26 @@ class FileCaImpl implements FileCa {
     this.notBefore = material.certificate.notBefore;
     this.notAfter = material.certificate.notAfter;
     this.#publication = new CrlPublication(dataDir, material.fingerprintSha256);
+    this.#compromised = new CompromisedKeys({
+      revocations: this.revocations,
+      keyOf: async (serial) => {
+        const found = await this.getCertificate(serial);
+        try {
+          return found ? new Certificate(found.certificateDer).spki : undefined;
+        } catch {
+          return undefined; // an index line whose certificate does not parse certifies no key
+        }
+      },
+      published: async () => {
+        const published = await this.#publication.read();
+        return published ? { crlNumber: published.signed.crlNumber, entries: this.#publishedEntries(published).bySerial.values() } : undefined;
+      },
+    });
+  }
+
+  isKeyCompromised(spkiDer: Uint8Array): Promise<boolean> {
+    if (!(spkiDer instanceof Uint8Array)) return Promise.reject(invalidOptions("spkiDer must be a Uint8Array"));
+    return this.#compromised.has(spkiDer);
   }
 
   // A getter (on the prototype), so console.log(ca) / JSON.stringify(ca) never print the key.
@@ -681,6 +729,8 @@ class FileCaImpl implements FileCa {
         : options.extensions,
       allowSid: options.allowSid === true,
     });
+    // RFC 5280 §5.3.1 keyCompromise: a key this CA knows is compromised is never certified again.
+    if (await this.#compromised.has(csr.spki)) throw new EmbeddedCaError("KEY_COMPROMISED", KEY_COMPROMISED_TEXT);
     const serialNumber = this.#serials.next();
     const certificate = await prepared.sign(serialNumber);
     // buildCertificate encodes into a fresh ArrayBuffer of exactly this size.
@@ -799,7 +849,13 @@ class FileCaImpl implements FileCa {
     const record = await this.#find(serial);
     if (!record) throw new EmbeddedCaError("UNKNOWN_SERIAL", `this CA issued no certificate with serial ${serialAsGiven(serialNumber, serial)}`);
     try {
-      return { ...(await this.revocations.revoke({ serialNumber: serial, reason, revokedAt: this.#clock() })), subject: record.subject };
+      const result = await this.revocations.revoke({ serialNumber: serial, reason, revokedAt: this.#clock() });
+      // Refused by this process's next issue at once, without waiting for a refresh from the store.
+      if (result.entry.reason === "keyCompromise") {
+        const found = await this.getCertificate(serial).catch(() => undefined);
+        if (found) this.#compromised.add(serial, new Certificate(found.certificateDer).spki);
+      }
+      return { ...result, subject: record.subject };
     } catch (error) {
       if (isScepError(error) && error.code === "ERR_INVALID_ARGUMENT") throw invalidOptions(`cannot revoke: ${error.message}`);
       throw error;

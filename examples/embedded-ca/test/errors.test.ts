@@ -36,6 +36,7 @@ describe("EmbeddedCaError", () => {
       "STORAGE_FAILED",
       "SERIAL_SPACE_EXHAUSTED",
       "UNKNOWN_SERIAL",
+      "KEY_COMPROMISED",
     ]);
   });
 });

@@ -17,7 +17,7 @@ import {
   type RateLimiter,
   type ReplayCache,
 } from "@scep/intune";
-import { isEmbeddedCaError, type FileCa } from "@scep-examples/embedded-ca";
+import { KEY_COMPROMISED_TEXT, isEmbeddedCaError, type FileCa } from "@scep-examples/embedded-ca";
 import type { ProfileSettings } from "./config-file.js";
 import type { ServerConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
@@ -120,14 +120,22 @@ export async function buildProfile(
   const caSubject = new Certificate(ca.certificateDer).subjectDer;
   const validityDays = p.validityDays ?? config.validityDays;
   const pending = p.pending ?? config.pending;
+  // RFC 5280 §5.3.1: the key of a certificate revoked as keyCompromise is never certified again (a new enrollment, a
+  // renewal, a request signed by the revoked certificate or by a self-signed one alike): FAILURE badRequest, event
+  // reason key_compromised. Other revocation reasons leave the key usable.
+  const keyCompromised = { status: "FAILURE", failInfo: "badRequest", failInfoText: KEY_COMPROMISED_TEXT, reason: "key_compromised" } as const;
   let issue: NonNullable<ScepProfile["issue"]> = async (ctx) => {
-    if (pending && !ctx.approved && !ctx.renewal) return { status: "PENDING" };
+    if (pending && !ctx.approved && !ctx.renewal) {
+      // Refused now rather than recorded PENDING for an operator to approve in vain.
+      return (await ca.isKeyCompromised(ctx.csr.spki)) ? keyCompromised : { status: "PENDING" };
+    }
     try {
       // ctx.csr was decoded and its signature verified by decodePkiMessage: the CA does not redo either.
       const issued = await ca.issue({ csr: ctx.csr, validityDays: Math.min(ctx.maxValidityDays, validityDays), allowSid: ctx.allowSid });
       return { status: "SUCCESS", certificate: issued.certificateDer, ...(chain.length > 0 ? { chain: [...chain] } : {}) };
     } catch (e) {
-      if (isEmbeddedCaError(e) && e.code === "CSR_INVALID") return { status: "FAILURE", failInfo: "badRequest", failInfoText: e.message };
+      if (isEmbeddedCaError(e, "CSR_INVALID")) return { status: "FAILURE", failInfo: "badRequest", failInfoText: e.message };
+      if (isEmbeddedCaError(e, "KEY_COMPROMISED")) return keyCompromised;
       throw e;
     }
   };

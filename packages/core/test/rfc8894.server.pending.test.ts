@@ -199,6 +199,20 @@ describe("the hook's other answers", () => {
     }
   });
 
+  it("FAILURE with a reason label: the event carries it; a label an event cannot carry is issuer_rejected", async () => {
+    for (const [given, expected] of [["key_compromised", "key_compromised"], ["Not A Label!", "issuer_rejected"]] as const) {
+      firstAnswer = { status: "FAILURE", failInfoText: "this key was revoked as compromised", reason: given };
+      try {
+        const device = await createDevice({ cn: `hook-failure-${expected}`, challengePassword: CHALLENGE });
+        const { rep } = await submit(device);
+        expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "this key was revoked as compromised" });
+        expect(log.events.at(-1)).toMatchObject({ outcome: "failure", reason: expected, failInfo: "badRequest" });
+      } finally {
+        firstAnswer = { status: "PENDING" };
+      }
+    }
+  });
+
   it("FAILURE without details is badRequest", async () => {
     firstAnswer = { status: "FAILURE" };
     try {

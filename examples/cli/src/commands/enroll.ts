@@ -74,7 +74,9 @@ certificate, or when the CA still answers PENDING (then stderr says how to
 poll again with it). After a failure nothing is left behind: run the same
 command again. With an EC --key the request is signed, and the reply
 received, with a one-time RSA key (the CA's reply needs RSA key transport);
-the certificate is still for --key.
+the certificate is still for --key. Never give --key the key of a revoked
+certificate: it may be compromised, and a CA that knows it was (revocation
+reason keyCompromise, RFC 5280 §5.3.1) refuses it; enroll without --key.
 
 Options:
 ${COMMON_HELP}

@@ -82,6 +82,11 @@ ${REQUEST_HELP}
 A key made with --new-key is written only with the new certificate, or when
 the CA answers PENDING (the pending request is for it).
 
+A revoked --cert cannot be renewed: enroll anew with --new-key and
+--challenge (a PKCSReq, no --renewal-req). Its key must not be certified
+again: it may be compromised, and a CA that knows it was (revocation reason
+keyCompromise, RFC 5280 §5.3.1) refuses it.
+
 Exit codes: 0 issued, 2 FAILURE, 3 still PENDING, 4 HTTP/network error,
 5 the CA does not match --ca-fingerprint/--ca-cert, 64 usage error,
 66 unreadable --cert/--key/--ca-cert, 73 --out or the key file cannot be
@@ -122,7 +127,7 @@ written (nothing is sent), 1 anything else.`,
     });
     let issued;
     try {
-      [issued] = await enrollWithCa(ctx, { ...settings, csr, signer, pin, challengeSent: v.challenge !== undefined, renewing: { certificate: old, file: certFile }, renewal: v["renewal-req"] ?? false });
+      [issued] = await enrollWithCa(ctx, { ...settings, csr, signer, pin, challengeSent: v.challenge !== undefined, renewing: { certificate: old, file: certFile }, newKey: fresh !== undefined, renewal: v["renewal-req"] ?? false });
     } catch (error) {
       if (fresh && error instanceof CliError && error.exitCode === ExitCode.PENDING) {
         throw new CliError(`${error.message}\nnew key saved to ${fresh.save()} (the pending request is for it)`, ExitCode.PENDING);

@@ -50,6 +50,8 @@ export interface EnrollmentOptions {
   challengeSent: boolean;
   /** `renew`: the certificate being renewed and the file it came from (--cert), to explain a FAILURE about it. */
   renewing?: { certificate: Certificate; file: string };
+  /** `renew --new-key`: the request is for a fresh key, not --cert's (to say so after a revoked --cert). */
+  newKey?: boolean;
 }
 
 const CIPHER_CAP: Partial<Record<ContentCipher, string>> = { aes128: "AES", aes192: "AES", aes256: "AES", des3: "DES3" };
@@ -99,15 +101,28 @@ function challengeHint(failInfoText: string | undefined): string | undefined {
 /** Whether the CA's text is about the challenge (so a missing --challenge does not contradict it). */
 const aboutChallenge = (text: string | undefined): boolean => text === undefined || /challenge|password/i.test(text);
 
+/** Why a revoked certificate's key is not asked for again (RFC 5280 §5.3.1: it may have been revoked as compromised). */
+const REVOKED_KEY = "a revoked certificate's key may be compromised and must not be certified again";
+
 /**
  * What to check when the certificate being renewed is one the CA will not take as a renewal (revoked, expired, or
  * not this CA's): the same command as a first enrollment (a PKCSReq with --challenge; RFC 8894 §3.3.1.2 leaves a
- * PKCSReq signed by such a certificate to the CA's challenge), or the CA that issued it.
+ * PKCSReq signed by such a certificate to the CA's challenge), or the CA that issued it. For a `revoked` one, with a
+ * new key (--new-key) unless the command has one already: the CA refuses a key revoked as compromised, and a
+ * certificate for it would be no safer than the revoked one.
  */
-function firstEnrollmentHint(why: string, options: EnrollmentOptions): string {
-  if (options.renewal) return `${why}: send it as a first enrollment instead (drop --renewal-req, give --challenge)`;
-  if (!options.challengeSent) return `${why}: give --challenge to enroll anew with the same command`;
-  return `${why}, and the CA did not accept --challenge for a first enrollment: check it against ${CHALLENGE_WHERE}`;
+function firstEnrollmentHint(why: string, options: EnrollmentOptions, revoked = false): string {
+  const newKey = revoked && !options.newKey;
+  if (options.renewal) return newKey ? `${why}: send it as a first enrollment with a new key instead (drop --renewal-req, give --new-key and --challenge: ${REVOKED_KEY})` : `${why}: send it as a first enrollment instead (drop --renewal-req, give --challenge)`;
+  if (!options.challengeSent) return newKey ? `${why}: enroll anew with a new key: give --new-key and --challenge to the same command (${REVOKED_KEY})` : `${why}: give --challenge to enroll anew with the same command`;
+  const also = newKey ? `; and give --new-key: ${REVOKED_KEY}` : "";
+  return `${why}, and the CA did not accept --challenge for a first enrollment: check it against ${CHALLENGE_WHERE}${also}`;
+}
+
+/** What to do when the CA refuses the request's key as compromised (the example servers: "this key was revoked as compromised"). */
+function compromisedKeyHint(options: EnrollmentOptions): string {
+  if (options.renewing) return `the CA will not certify this key again: give --new-key (with --challenge) so the new certificate gets a fresh key`;
+  return "the CA will not certify this key again: enroll with a new key (another --key, or none: a new key is generated)";
 }
 
 /**
@@ -134,11 +149,12 @@ function explainEnrollmentFailure(rep: CertRep & { caCertificates: Certificate[]
       return undefined;
     },
     hint: (failInfo, text) => {
-      if (renewing && text !== undefined && /revoked/i.test(text) && failInfo === "badCertId") return firstEnrollmentHint(`--cert ${renewing.file} was revoked and cannot be renewed`, options);
+      if (renewing && text !== undefined && /revoked/i.test(text) && failInfo === "badCertId") return firstEnrollmentHint(`--cert ${renewing.file} was revoked and cannot be renewed`, options, true);
       if (renewing && text !== undefined && /expired|not yet valid/i.test(text) && failInfo === "badTime") {
         return firstEnrollmentHint(`--cert ${renewing.file} is valid ${renewing.certificate.notBefore.toISOString()} to ${renewing.certificate.notAfter.toISOString()}, so it cannot be renewed now`, options);
       }
       if (failInfo !== "badRequest") return undefined;
+      if (text !== undefined && /compromised/i.test(text)) return compromisedKeyHint(options);
       if (foreign && (options.renewal || !options.challengeSent)) return `${foreignWhy}: renew it at the CA that issued it, or give --challenge${options.renewal ? " without --renewal-req" : ""} to enroll here anew`;
       return options.challengeSent ? challengeHint(text) : undefined;
     },

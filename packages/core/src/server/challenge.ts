@@ -146,7 +146,7 @@ export interface CustomChallengePolicy {
 
 /** What {@link IssueFailureHook} is told: the issue context, why issuance failed, and the certificate when one was issued but not delivered. @group Server */
 export type IssueFailureContext = IssueContext & {
-  /** Stable label: `issuer_rejected` (the hook answered FAILURE), `issue_failed` (it threw), `rejected` (the operator's `reject`), or the undelivered reason (a profile confirm veto's, `confirm_failed`, `reply_failed`, `not_recorded`). */
+  /** Stable label: `issuer_rejected` (the hook answered FAILURE; or the `reason` its FAILURE named), `issue_failed` (it threw), `rejected` (the operator's `reject`), or the undelivered reason (a profile confirm veto's, `confirm_failed`, `reply_failed`, `not_recorded`). */
   reason: string;
   /** The failInfo the client gets. */
   failInfo: FailInfo;

@@ -64,7 +64,18 @@ export interface IssueContext {
 export type IssueResult =
   | { status: "SUCCESS"; certificate: Certificate | Uint8Array; chain?: readonly (Certificate | Uint8Array)[] }
   | { status: "PENDING" }
-  | { status: "FAILURE"; failInfo?: FailInfo; failInfoText?: string };
+  | {
+      status: "FAILURE";
+      /** RFC 8894 §3.2.1.4.5 failInfo of the FAILURE CertRep (default `badRequest`). */
+      failInfo?: FailInfo;
+      /** The CertRep's failInfoText (RFC 8894 §3.2.1.4.6; default "the issuer rejected the request"). */
+      failInfoText?: string;
+      /**
+       * Stable label for the event's `reason` (lower-case letters, digits and `_`, e.g. `key_compromised`); default
+       * `issuer_rejected`. Anything else is ignored.
+       */
+      reason?: string;
+    };
 
 /** Turns a validated request into a certificate, a PENDING answer or a rejection. @group Server */
 export type IssueHook = (ctx: IssueContext) => Promise<IssueResult>;

@@ -94,8 +94,10 @@ export const issue: Phase = {
     }
     const failInfo = result.failInfo ?? "badRequest";
     const failInfoText = result.failInfoText ?? "the issuer rejected the request";
-    await issueFailed(p, e.challengeValidated, { ...ic, reason: "issuer_rejected", failInfo, failInfoText });
-    return failure(ctx, p, req, failInfo, "issuer_rejected", failInfoText);
+    // The hook's own label (e.g. key_compromised) when it is one an event can carry as is.
+    const reason = typeof result.reason === "string" && /^[a-z][a-z0-9_]{0,63}$/.test(result.reason) ? result.reason : "issuer_rejected";
+    await issueFailed(p, e.challengeValidated, { ...ic, reason, failInfo, failInfoText });
+    return failure(ctx, p, req, failInfo, reason, failInfoText);
   },
 };
 

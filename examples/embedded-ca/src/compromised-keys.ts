@@ -1,0 +1,104 @@
+// The public keys this CA must not certify again: those of its certificates revoked with reason keyCompromise (RFC
+// 5280 §5.3.1; CA/B Forum BR 4.9.1.1 and 6.1.1.3 require refusing a key known to be compromised). Kept as a set of
+// SHA-256 hashes of the SubjectPublicKeyInfo DER, built from the revocation store (shared by every replica) and the
+// published CRL (ca.crl.json: entries a store lost still count), each serial's key read once from the issuance index.
+//
+// Refreshed only when the store's revision() or the published CRL's number changed (one O(1) read and one stat per
+// check); a store without revision() is listed per check. A refresh resolves only the keyCompromise serials it has not
+// resolved yet, so its cost is one listing plus an index look-up per new entry. The set only grows: a key once known
+// compromised stays refused by this process even if the store forgets the entry (a flushed Redis).
+import { createHash, createPublicKey } from "node:crypto";
+import type { RevocationStore, RevokedCertificate } from "@scep/core";
+
+/**
+ * SHA-256 of the public key of a SubjectPublicKeyInfo DER (RFC 5280 §4.1.2.7), lower-case hex: of its JWK members
+ * (RFC 7517: `kty`, and `n`,`e` / `crv`,`x`,`y`), so one key spelled two ways (RSA parameters NULL or absent, an EC
+ * point compressed or not) has one hash; of the DER itself when Node cannot read the key as a JWK.
+ */
+export function spkiHash(spkiDer: Uint8Array): string {
+  let canonical: string | Uint8Array = spkiDer;
+  try {
+    const jwk = createPublicKey({ key: Buffer.from(spkiDer), format: "der", type: "spki" }).export({ format: "jwk" });
+    canonical = JSON.stringify([jwk.kty, jwk.n, jwk.e, jwk.crv, jwk.x, jwk.y]);
+  } catch {
+    // A key Node cannot express as a JWK (EC with explicit parameters, …): its bytes.
+  }
+  return createHash("sha256").update(canonical).digest("hex");
+}
+
+/** What {@link CompromisedKeys} reads besides the store. */
+export interface CompromisedKeysSources {
+  /** The revocation store (its `revision()` keys the cache). */
+  revocations: RevocationStore;
+  /** The SPKI DER of the certificate with this serial (canonical spelling) from the issuance index; undefined when the index lacks it. */
+  keyOf(serialNumber: string): Promise<Uint8Array | undefined>;
+  /** The published CRL's number and entries, or undefined when none is published (or it is not trusted). */
+  published(): Promise<{ crlNumber: bigint; entries: Iterable<RevokedCertificate> } | undefined>;
+}
+
+/** The SPKI hashes of keys revoked as compromised; see the module comment. */
+export class CompromisedKeys {
+  readonly #sources: CompromisedKeysSources;
+  /** Serials whose key is resolved (in `#hashes`). */
+  readonly #resolved = new Set<string>();
+  readonly #hashes = new Set<string>();
+  /** The state the set was last built from (`revision|crlNumber`); undefined: never, or a store without revision. */
+  #state: string | undefined;
+  /** The refresh in flight, shared by concurrent checks of the same state. */
+  #refresh: { state: string | undefined; promise: Promise<void> } | undefined;
+
+  constructor(sources: CompromisedKeysSources) {
+    this.#sources = sources;
+  }
+
+  /** Records at once a key this process revoked as compromised (its own revoke needs no refresh to count). */
+  add(serialNumber: string, spkiDer: Uint8Array): void {
+    this.#resolved.add(serialNumber);
+    this.#hashes.add(spkiHash(spkiDer));
+  }
+
+  /**
+   * Whether `spkiDer` is the key of a certificate revoked with reason keyCompromise, by this or any process sharing
+   * the store (or listed so on the published CRL).
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the store is down; the `keyOf`/`published` errors
+   */
+  async has(spkiDer: Uint8Array): Promise<boolean> {
+    await this.#current();
+    return this.#hashes.has(spkiHash(spkiDer));
+  }
+
+  async #current(): Promise<void> {
+    for (;;) {
+      const revision = this.#sources.revocations.revision ? await this.#sources.revocations.revision() : undefined;
+      const published = await this.#sources.published();
+      const state = revision === undefined ? undefined : `${revision}|${published?.crlNumber ?? "-"}`;
+      if (state !== undefined && state === this.#state) return;
+      const running = this.#refresh;
+      if (running) {
+        await running.promise;
+        if (running.state !== undefined && running.state === state) return;
+        continue;
+      }
+      const entry = { state } as { state: string | undefined; promise: Promise<void> };
+      this.#refresh = entry;
+      entry.promise = (async () => {
+        try {
+          const listed = await this.#sources.revocations.list();
+          for (const entries of [listed, published?.entries ?? []]) {
+            for (const r of entries) {
+              if (r.reason !== "keyCompromise" || this.#resolved.has(r.serialNumber)) continue;
+              const key = await this.#sources.keyOf(r.serialNumber);
+              // Not in this CA's index (another CA's serial, or a replica with its own data directory): tried again next refresh.
+              if (key) this.add(r.serialNumber, key);
+            }
+          }
+          this.#state = state;
+        } finally {
+          if (this.#refresh === entry) this.#refresh = undefined;
+        }
+      })();
+      await entry.promise;
+      return;
+    }
+  }
+}

@@ -1,0 +1,111 @@
+// RFC 5280 §5.3.1 keyCompromise (CA/B Forum BR 4.9.1.1, 6.1.1.3): once a certificate of this CA is revoked because
+// its key is compromised, the CA never certifies that public key again: issue() refuses it with KEY_COMPROMISED
+// before a serial is spent, whoever revoked it (this FileCa, another one sharing the store, a published CRL whose
+// entries the store lost). Another reason (superseded) leaves the key usable. The store down: StoreUnavailableError.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { CertificationRequest, MemoryRevocationStore, StoreUnavailableError, type RevocationStore } from "@scep/core";
+import { KEY_COMPROMISED_TEXT, isEmbeddedCaError, openFileCa } from "../src/index.js";
+import { spkiHash } from "../src/compromised-keys.js";
+import { openssl, opensslCsr, tempDir } from "./helpers.js";
+
+/** A further DER PKCS#10 request for the key of `opensslCsr(dir, name, …)`, with another subject. */
+function sameKeyCsr(dir: string, name: string, subject: string): Uint8Array {
+  const out = `${name}-${Math.random().toString(36).slice(2)}.csr.der`;
+  openssl(["req", "-new", "-key", `${name}.key`, "-subj", subject, "-outform", "DER", "-out", out], dir);
+  return new Uint8Array(readFileSync(join(dir, out)));
+}
+
+async function refused(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isEmbeddedCaError(error, "KEY_COMPROMISED")).toBe(true);
+  const { code, message } = error as { code: string; message: string };
+  return { code, message };
+}
+
+describe("RFC 5280 §5.3.1: a key revoked as compromised is never certified again", () => {
+  it("revoked keyCompromise: the same key (new subject too) is KEY_COMPROMISED and no serial is spent; a new key is issued; the key of a certificate revoked superseded stays usable", async () => {
+    const dir = tempDir();
+    const ca = await openFileCa({ dataDir: join(dir, "data"), revocations: new MemoryRevocationStore() });
+    const first = await ca.issue({ csrDer: opensslCsr(dir, "device-1", { subject: "/CN=device-1" }) });
+    const ec = await ca.issue({ csrDer: opensslCsr(dir, "device-ec", { subject: "/CN=device-ec", key: "ec" }) });
+    expect(await ca.isKeyCompromised(CertificationRequest.from(sameKeyCsr(dir, "device-1", "/CN=device-1")).spki)).toBe(false);
+
+    await ca.revoke(first.serialNumber, "keyCompromise");
+    await ca.revoke(ec.serialNumber, "keyCompromise");
+    const before = (await ca.list()).length;
+    for (const [name, subject] of [["device-1", "/CN=device-1"], ["device-1", "/CN=another-name"], ["device-ec", "/CN=device-ec"]] as const) {
+      const csrDer = sameKeyCsr(dir, name, subject);
+      expect(await refused(ca.issue({ csrDer }))).toEqual({ code: "KEY_COMPROMISED", message: "this key was revoked as compromised: generate a new key" });
+      expect(await ca.isKeyCompromised(CertificationRequest.from(csrDer).spki)).toBe(true);
+    }
+    expect(KEY_COMPROMISED_TEXT).toBe("this key was revoked as compromised: generate a new key");
+    expect((await ca.list()).length).toBe(before);
+
+    const fresh = await ca.issue({ csrDer: opensslCsr(dir, "device-1-new", { subject: "/CN=device-1" }) });
+    expect(fresh.serialNumber).toMatch(/^[0-9a-f]+$/);
+
+    const superseded = await ca.issue({ csrDer: opensslCsr(dir, "device-2", { subject: "/CN=device-2" }) });
+    await ca.revoke(superseded.serialNumber, "superseded");
+    const again = await ca.issue({ csrDer: sameKeyCsr(dir, "device-2", "/CN=device-2") });
+    expect(again.serialNumber).not.toBe(superseded.serialNumber);
+  }, 60_000);
+
+  it("one key, two DER spellings (RSA AlgorithmIdentifier parameters NULL or absent): one hash", () => {
+    const dir = tempDir();
+    opensslCsr(dir, "spelled", { subject: "/CN=spelled" });
+    openssl(["pkey", "-in", "spelled.key", "-pubout", "-outform", "DER", "-out", "spelled.pub.der"], dir);
+    const spki = new Uint8Array(readFileSync(join(dir, "spelled.pub.der")));
+    // SEQUENCE { SEQUENCE { OID rsaEncryption, NULL }, BIT STRING } → the same without the NULL (lengths fixed up).
+    const withNull = Buffer.from(spki);
+    const nullAt = withNull.indexOf(Buffer.from([0x05, 0x00]));
+    const algorithm = withNull.subarray(4, nullAt + 2); // 30 0d 06 09 … 05 00 (the outer SEQUENCE has a 2-octet length: 30 82 LL LL)
+    const withoutParams = Buffer.concat([Buffer.from([0x30, 0x0b]), algorithm.subarray(2, algorithm.length - 2)]);
+    const body = Buffer.concat([withoutParams, withNull.subarray(nullAt + 2)]);
+    const absent = Buffer.concat([Buffer.from([0x30, 0x82, body.length >> 8, body.length & 0xff]), body]);
+    expect(absent.equals(withNull)).toBe(false);
+    expect(spkiHash(absent)).toBe(spkiHash(spki));
+  });
+
+  it("another FileCa sharing the store (after it checked once) and one whose store lost the entry (the published CRL counts) refuse it too", async () => {
+    const dir = tempDir();
+    const dataDir = join(dir, "data");
+    const store = new MemoryRevocationStore();
+    const a = await openFileCa({ dataDir, revocations: store });
+    const b = await openFileCa({ dataDir, revocations: store });
+    const issued = await a.issue({ csrDer: opensslCsr(dir, "shared", { subject: "/CN=shared" }) });
+    await b.issue({ csrDer: sameKeyCsr(dir, "shared", "/CN=shared-before") }); // b's set is built for this state
+    await a.revoke(issued.serialNumber, "keyCompromise");
+    await refused(b.issue({ csrDer: sameKeyCsr(dir, "shared", "/CN=shared") }));
+    await a.crl(); // published to ca.crl.json
+
+    // A store that lost everything, and no restore at open: the published CRL's keyCompromise entry still counts.
+    const lost = await openFileCa({ dataDir, revocations: new MemoryRevocationStore(), restoreOnOpen: false });
+    await refused(lost.issue({ csrDer: sameKeyCsr(dir, "shared", "/CN=shared") }));
+  }, 60_000);
+
+  it("the revocation store down: issue rejects with StoreUnavailableError and issues nothing", async () => {
+    const dir = tempDir();
+    const inner = new MemoryRevocationStore();
+    let down = false;
+    const guard = <T>(f: () => Promise<T>): Promise<T> => (down ? Promise.reject(new StoreUnavailableError("revocation store down")) : f());
+    const store: RevocationStore = {
+      revoke: (o) => guard(() => inner.revoke(o)),
+      get: (s) => guard(() => inner.get(s)),
+      list: () => guard(() => inner.list()),
+      nextCrlNumber: () => guard(() => inner.nextCrlNumber()),
+      revision: () => guard(() => inner.revision()),
+    };
+    const ca = await openFileCa({ dataDir: join(dir, "data"), revocations: store });
+    await ca.issue({ csrDer: opensslCsr(dir, "up", { subject: "/CN=up" }) });
+    down = true;
+    const error = await ca.issue({ csrDer: opensslCsr(dir, "down", { subject: "/CN=down" }) }).catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe("ERR_STORE_UNAVAILABLE");
+    expect((await ca.list()).length).toBe(1);
+  }, 60_000);
+});
+
