@@ -5,14 +5,15 @@
  * challenge, signed by the revoked certificate (what `scep renew --challenge` sends) or by a self-signed certificate
  * (`scep enroll --key`), gets FAILURE badRequest "this key was revoked as compromised: generate a new key", event
  * reason `key_compromised`, never a certificate; a new key enrolls. A certificate revoked superseded leaves its key
- * usable: the same key enrolls anew.
+ * usable: the same key enrolls anew. With --pending, a request for the key recorded PENDING before the revocation is
+ * REJECTED when the operator approves it (CertPoll: the same FAILURE), and a new one is refused at once.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Certificate, LocalKey, buildPkcsReq, createSelfSignedSigner, generateCsr, generateRsaKeyPair, readCertRep, type CertRep } from "@scep/core";
+import { Certificate, CertificationRequest, LocalKey, buildCertPoll, buildPkcsReq, createSelfSignedSigner, generateCsr, generateRsaKeyPair, readCertRep, type CertRep } from "@scep/core";
 import { startRedisServer, type RedisServer } from "../../../test-support/peers";
 import { TrackedExamples, type StartedExample } from "../../server-kit/test/support/example-process.js";
 
@@ -41,15 +42,28 @@ afterAll(async () => {
 });
 
 /** A PKCSReq for `keys` with the challenge, signed by `signer`, sent to `r`: the decoded CertRep. */
-async function pkcsReq(r: StartedExample, keys: CryptoKeyPair, subject: string, signer: LocalKey): Promise<CertRep> {
+async function pkcsReq(r: StartedExample, keys: CryptoKeyPair, subject: string, signer: LocalKey, transactionId?: string): Promise<CertRep> {
   const csr = await generateCsr({ keys, subject, challengePassword: CHALLENGE });
-  const req = await buildPkcsReq({ csr, signer, recipient: ca });
+  const req = await buildPkcsReq({ csr, signer, recipient: ca, ...(transactionId ? { transactionId } : {}) });
   const res = await fetch(`${r.base}/scep?operation=PKIOperation`, { method: "POST", body: req.der as Uint8Array<ArrayBuffer>, headers: { "content-type": "application/x-pki-message" }, signal: AbortSignal.timeout(30_000) });
   expect(res.status).toBe(200);
   return readCertRep(new Uint8Array(await res.arrayBuffer()), { decrypter: signer, caCertificates: [ca], request: req });
 }
 
 const selfSigned = (keys: CryptoKeyPair, subject: string) => createSelfSignedSigner({ keys, subject });
+
+async function certPoll(r: StartedExample, keys: CryptoKeyPair, subject: string, signer: LocalKey, transactionId: string): Promise<CertRep> {
+  const subjectDer = CertificationRequest.from(await generateCsr({ keys, subject })).subjectDer;
+  const built = await buildCertPoll({ issuer: ca, subject: subjectDer, transactionId, signer, recipient: ca });
+  const res = await fetch(`${r.base}/scep?operation=PKIOperation`, { method: "POST", body: built.der as Uint8Array<ArrayBuffer>, headers: { "content-type": "application/x-pki-message" }, signal: AbortSignal.timeout(30_000) });
+  expect(res.status).toBe(200);
+  return readCertRep(new Uint8Array(await res.arrayBuffer()), { decrypter: signer, caCertificates: [ca], request: built });
+}
+
+async function approve(r: StartedExample, transactionId: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${r.base}/admin/scep/approve`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ transactionId }) });
+  return { status: res.status, body: await res.json() };
+}
 
 async function revoke(r: StartedExample, serialNumber: string, reason: string): Promise<void> {
   const res = await fetch(`${r.base}/admin/scep/revoke`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ serialNumber, reason }) });
@@ -87,5 +101,36 @@ describe("a key revoked as compromised on replica A is never certified again by 
     const again = await pkcsReq(b, keys, "CN=device-2", LocalKey.from(first.certificate!, keys.privateKey));
     expect(again.status).toBe("SUCCESS");
     expect(again.certificate!.serialNumberHex).not.toBe(first.certificate!.serialNumberHex);
+  }, 120_000);
+});
+
+describe("--pending: a request recorded before the revocation is rejected at approval, a new one at once", () => {
+  let p: StartedExample;
+  beforeAll(async () => {
+    // Its own CA (the describe above has finished with the replicas' by now: describes run in order).
+    p = await examples.start({ SCEP_DATA_DIR: join(tmp, "pending"), SCEP_ADMIN_TOKEN: TOKEN, SCEP_CHALLENGE: CHALLENGE }, ["--pending"]);
+    ca = Certificate.from(readFileSync(p.listening.caCertificate, "utf8"));
+  }, 120_000);
+
+  it("approve of the earlier request: 200 REJECTED, CertPoll FAILURE with the text (event key_compromised); a new PKCSReq for the key: FAILURE at once, nothing PENDING", async () => {
+    const keys = await generateRsaKeyPair(2048);
+    const signer = await selfSigned(keys, "CN=pending-1");
+    expect((await pkcsReq(p, keys, "CN=pending-1", signer, "KEYCOMP-PENDING-1")).status).toBe("PENDING");
+    expect(await approve(p, "KEYCOMP-PENDING-1")).toEqual({ status: 200, body: expect.objectContaining({ status: "ISSUED" }) });
+    const issued = await certPoll(p, keys, "CN=pending-1", signer, "KEYCOMP-PENDING-1");
+    expect(issued.status).toBe("SUCCESS");
+
+    const second = await selfSigned(keys, "CN=pending-2");
+    expect((await pkcsReq(p, keys, "CN=pending-2", second, "KEYCOMP-PENDING-2")).status).toBe("PENDING");
+    await revoke(p, issued.certificate!.serialNumberHex, "keyCompromise");
+    expect(await approve(p, "KEYCOMP-PENDING-2")).toEqual({ status: 200, body: expect.objectContaining({ status: "REJECTED" }) });
+    const polled = await certPoll(p, keys, "CN=pending-2", second, "KEYCOMP-PENDING-2");
+    expect(polled).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "this key was revoked as compromised: generate a new key" });
+    expect(await p.proc.waitForJson("scep", (e) => e.operation === "CertPoll" && e.transactionId === "KEYCOMP-PENDING-2")).toMatchObject({ outcome: "failure", reason: "key_compromised" });
+
+    const third = await pkcsReq(p, keys, "CN=pending-3", await selfSigned(keys, "CN=pending-3"), "KEYCOMP-PENDING-3");
+    expect(third).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "this key was revoked as compromised: generate a new key" });
+    const pendingList = (await (await fetch(`${p.base}/admin/scep/pending`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { pending?: { transactionId: string }[] };
+    expect(JSON.stringify(pendingList)).not.toContain("KEYCOMP-PENDING-3");
   }, 120_000);
 });

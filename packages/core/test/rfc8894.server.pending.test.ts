@@ -30,6 +30,8 @@ const calls: IssueContext[] = [];
 const log = eventLog();
 /** What the hook answers a first request (not an approval). */
 let firstAnswer: IssueResult = { status: "PENDING" };
+/** What the hook answers an approval (undefined: it issues). */
+let approvedAnswer: IssueResult | undefined;
 
 beforeAll(async () => {
   ca = await createTestCa("Pending CA");
@@ -44,7 +46,7 @@ beforeAll(async () => {
         challenge: { type: "static", password: CHALLENGE },
         transactions: store,
         csrPolicy: { maxValidityDays: 90 },
-        issue: issuingHook(ca, calls, (ctx) => (ctx.approved ? undefined : firstAnswer)),
+        issue: issuingHook(ca, calls, (ctx) => (ctx.approved ? approvedAnswer : firstAnswer)),
       },
     ],
     onEvent: log.onEvent,
@@ -210,6 +212,23 @@ describe("the hook's other answers", () => {
       } finally {
         firstAnswer = { status: "PENDING" };
       }
+    }
+  });
+
+  it("FAILURE to an approved request: recorded REJECTED with the hook's failInfo, text and reason; approve returns it and the next CertPoll is that FAILURE", async () => {
+    approvedAnswer = { status: "FAILURE", failInfoText: "this key was revoked as compromised: generate a new key", reason: "key_compromised" };
+    try {
+      const device = await createDevice({ cn: "hook-failure-on-approve", challengePassword: CHALLENGE });
+      const { built, rep } = await submit(device);
+      expect(rep.status).toBe("PENDING");
+      const tx = await server.approve("manual", built.transactionId);
+      expect(tx).toMatchObject({ status: "REJECTED", failInfo: "badRequest", failInfoText: "this key was revoked as compromised: generate a new key", reason: "key_compromised" });
+      const polled = await poll(device, built.transactionId);
+      expect(polled.rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "this key was revoked as compromised: generate a new key" });
+      expect(polled.event).toMatchObject({ operation: "CertPoll", outcome: "failure", reason: "key_compromised" });
+      await expect(server.approve("manual", built.transactionId)).rejects.toMatchObject({ code: "ERR_TRANSACTION_STATE" });
+    } finally {
+      approvedAnswer = undefined;
     }
   });
 

@@ -14,7 +14,7 @@ import { IssueHookError, TransactionStateError } from "../errors.js";
 import { Certificate } from "../x509/certificate.js";
 import { CertificationRequest } from "../x509/certification-request.js";
 import type { ServerContext } from "./context.js";
-import { type IssueContext, type ResolvedProfile, issuedFor } from "./profile.js";
+import { type IssueContext, type IssueResult, type ResolvedProfile, issueFailureReason, issuedFor } from "./profile.js";
 import type { Transaction } from "./transaction-store.js";
 import { type ConfirmVeto, confirmIssued } from "./enrollment/confirm.js";
 import { issueFailed } from "./enrollment/failure.js";
@@ -94,6 +94,8 @@ export async function approve(ctx: ServerContext, p: ResolvedProfile, transactio
     if (opts.certificate) ({ certificate: issued, chain } = issuedFor(ic.csr, { certificate: opts.certificate, chain: opts.chain }, "operator"));
     else {
       const r = await p.issue(ic);
+      // The issuer refuses the request (e.g. its key was revoked as compromised since it was recorded): final, as a reject.
+      if (r.status === "FAILURE") return await refuseIssue(ctx, p, tx, ic, r);
       if (r.status !== "SUCCESS") throw new IssueHookError(`the issue hook answered ${r.status} to an approved request`);
       ({ certificate: issued, chain } = issuedFor(ic.csr, r, "issue hook"));
     }
@@ -149,6 +151,24 @@ async function refuseDelivery(ctx: ServerContext, p: ResolvedProfile, tx: Transa
     }, { updatedAt: tx.updatedAt }),
   );
   if (!done) throw new TransactionStateError(`transaction ${tx.transactionId} was claimed by another approver while this one issued`);
+  return done;
+}
+
+/**
+ * The issue hook answered FAILURE to an approved request: recorded REJECTED with its failInfo, text and reason (the
+ * next CertPoll gets that FAILURE, RFC 8894 §3.3.3), and the challenge policy's failure hook told, as for an
+ * immediate issuance the hook refused.
+ */
+async function refuseIssue(ctx: ServerContext, p: ResolvedProfile, tx: Transaction, ic: IssueContext, r: Extract<IssueResult, { status: "FAILURE" }>): Promise<Transaction> {
+  const t = ctx.now();
+  const failInfo = r.failInfo ?? "badRequest";
+  const failInfoText = r.failInfoText ?? "the issuer rejected the request";
+  const reason = issueFailureReason(r);
+  const done = await ctx.store("transaction store", () =>
+    p.transactions.transition(p.name, tx.transactionId, "ISSUING", { status: "REJECTED", updatedAt: t, expiresAt: new Date(t.getTime() + p.retentionMs), failInfo, failInfoText, reason }, { updatedAt: tx.updatedAt }),
+  );
+  if (!done) throw new TransactionStateError(`transaction ${tx.transactionId} was claimed by another approver while this one issued`);
+  await issueFailed(p, tx.challengeValidated, { ...ic, approved: false, reason, failInfo, failInfoText });
   return done;
 }
 

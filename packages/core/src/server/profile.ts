@@ -77,6 +77,11 @@ export type IssueResult =
       reason?: string;
     };
 
+/** The event reason of the issue hook's FAILURE: its own `reason` when an event can carry it as is, else `issuer_rejected`. */
+export function issueFailureReason(result: { reason?: unknown }): string {
+  return typeof result.reason === "string" && /^[a-z][a-z0-9_]{0,63}$/.test(result.reason) ? result.reason : "issuer_rejected";
+}
+
 /** Turns a validated request into a certificate, a PENDING answer or a rejection. @group Server */
 export type IssueHook = (ctx: IssueContext) => Promise<IssueResult>;
 

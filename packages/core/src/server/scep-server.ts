@@ -105,13 +105,16 @@ export interface ScepServer extends FetchHandler {
    * own, with the `challengeData` stored with the request) and records it ISSUED; the next CertPoll gets the
    * certificate. When the confirm phase vetoes (or throws), the transaction is recorded REJECTED (the next CertPoll
    * gets FAILURE badRequest with the veto's text, event reason the veto's label), `onUndelivered` is told, and the
-   * REJECTED record is returned. When the issue hook throws, or answers anything but SUCCESS, or the certificate
+   * REJECTED record is returned. When the issue hook answers FAILURE (the issuer refuses: a key revoked as
+   * compromised since the request was recorded, …), the transaction is recorded REJECTED with the hook's failInfo,
+   * failInfoText and reason (the next CertPoll gets that FAILURE), the challenge policy's `onIssueFailure` is told,
+   * and the REJECTED record is returned. When the issue hook throws, or answers PENDING, or the certificate
    * is refused (below), the claim is released (back to PENDING) and the error is rethrown.
    * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for an unknown profile, and when `options.certificate` does
    *   not certify the pending CSR's public key, or is PEM bytes without a CERTIFICATE block (the transaction stays
    *   PENDING).
    * @throws Asn1Error `ERR_ASN1` when `options.certificate`'s DER does not parse (the transaction stays PENDING).
-   * @throws IssueHookError `ERR_ISSUE_HOOK` when the issue hook answers PENDING or FAILURE, a certificate that is not
+   * @throws IssueHookError `ERR_ISSUE_HOOK` when the issue hook answers PENDING, a certificate that is not
    *   for the pending CSR's key, or bytes that are no certificate (the transaction stays PENDING).
    * @throws TransactionStateError `ERR_TRANSACTION_STATE` ("no pending transaction <id>") when the transaction is
    *   unknown, expired, already decided, or claimed by a concurrent approve.

@@ -8,7 +8,7 @@
  */
 import { poll } from "../cert-poll.js";
 import { IssueHookError } from "../../errors.js";
-import { type IssueContext, type ResolvedProfile, issuedFor } from "../profile.js";
+import { type IssueContext, type ResolvedProfile, issueFailureReason, issuedFor } from "../profile.js";
 import { Reply, certRep, failure } from "../replies.js";
 import { lateCall } from "../store-call.js";
 import type { Phase } from "./enrollment.js";
@@ -94,8 +94,7 @@ export const issue: Phase = {
     }
     const failInfo = result.failInfo ?? "badRequest";
     const failInfoText = result.failInfoText ?? "the issuer rejected the request";
-    // The hook's own label (e.g. key_compromised) when it is one an event can carry as is.
-    const reason = typeof result.reason === "string" && /^[a-z][a-z0-9_]{0,63}$/.test(result.reason) ? result.reason : "issuer_rejected";
+    const reason = issueFailureReason(result);
     await issueFailed(p, e.challengeValidated, { ...ic, reason, failInfo, failInfoText });
     return failure(ctx, p, req, failInfo, reason, failInfoText);
   },
