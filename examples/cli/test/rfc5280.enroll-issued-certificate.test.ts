@@ -2,8 +2,8 @@
  * `scep enroll` and `scep renew` write the issued certificate (and a generated key) only when it is a whole X.509
  * certificate (RFC 5280 §4.1) for the request's key. A CA on loopback answers a correctly signed and encrypted
  * SUCCESS whose certificate is for the requested key but whose TBSCertificate `signature` field is a SET, not an
- * AlgorithmIdentifier (re-signed by the CA): @scep/core reads only the fields it uses and took it, and the CLI wrote a
- * file other tools cannot read. Or a certificate for another key. The CLI runs in this process (`main`).
+ * AlgorithmIdentifier (re-signed by the CA): @scep/core read only the fields it used and took it, and the CLI wrote a
+ * file other tools cannot read (core now refuses it too). Or a certificate for another key. The CLI runs in this process (`main`).
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -74,7 +74,9 @@ async function scep(argv: string[], cwd: string): Promise<{ code: number; out: s
   return { code, out, err };
 }
 
-const NOT_X509 = /^scep: the certificate the CA issued does not parse as an X\.509 certificate \(.+\); nothing was written \[ERR_CERTREP\]$/;
+// @scep/core refuses this one itself now (it reads the TBS signature field: RFC 5280 §4.1.2.3); the CLI's own check
+// (X509Certificate) stays as the second guard for whatever core reads and OpenSSL would not.
+const NOT_X509 = /^scep: (the SUCCESS CertRep's certificates do not parse: TBSCertificate signature: .+|the certificate the CA issued does not parse as an X\.509 certificate \(.+\); nothing was written) \[ERR_CERTREP\]$/;
 
 describe("enroll and renew: the issued certificate is checked before anything is written", () => {
   it("enroll: a certificate that does not parse as X.509 is exit 1, one line, and neither the certificate nor the generated key is written", async () => {

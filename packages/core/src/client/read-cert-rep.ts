@@ -5,7 +5,7 @@
  */
 import * as oids from "../oids.js";
 import type { FailInfo } from "../errors.js";
-import { CertRepError, ScepError } from "../errors.js";
+import { Asn1Error, CertRepError, ScepError } from "../errors.js";
 import { equalBytes } from "../lib/der.js";
 import { findSigner, parseSignedData, signerAlgorithms, verifySignerInfo } from "../cms/signed-data.js";
 import { openEnvelope, parseEnvelopedData } from "../cms/enveloped-data.js";
@@ -100,8 +100,9 @@ const STATUS: Record<string, PkiStatus> = { "0": "SUCCESS", "2": "FAILURE", "3":
  * signer certificate and of every certificate of a SUCCESS are read here, so the certificates returned never
  * throw from a getter later.
  *
- * @throws CertRepError `ERR_CERTREP` (a reply that does not verify or match the request, or carries a certificate
- * whose names or extensions do not parse), or another ScepError (`ERR_ASN1` for bad DER, …).
+ * @throws CertRepError `ERR_CERTREP` (a reply that does not verify or match the request, or whose decrypted
+ * certificates-only SignedData or a certificate of it does not parse, names and extensions included), or another
+ * ScepError (`ERR_ASN1` for bad DER outside the envelope, …).
  *
  * @example
  * ```ts
@@ -163,7 +164,15 @@ export async function readCertRep(bytes: Uint8Array, options: ReadCertRepOptions
       out.contentCipher = env.cipher;
       out.keyTransport = env.recipients[0]?.transport;
       if (options.decrypter) {
-        const inner = parseSignedData((await openEnvelope(env, [options.decrypter])).content);
+        const opened = (await openEnvelope(env, [options.decrypter])).content;
+        let inner: ReturnType<typeof parseSignedData>;
+        try {
+          inner = parseSignedData(opened);
+        } catch (e) {
+          // The envelope opened, so this is the CA's own content: say whose bytes did not parse.
+          if (e instanceof Asn1Error) throw new CertRepError(`the SUCCESS CertRep's certificates do not parse: ${e.message}`, { cause: e });
+          throw e;
+        }
         inner.certificates.forEach((c, i) => readable(c, `certificate ${i + 1}`));
         out.certificates = inner.certificates;
         out.crls = inner.crls;
