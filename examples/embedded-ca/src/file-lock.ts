@@ -19,12 +19,16 @@
 // so none can undo another waiter's lock (the rename-aside-and-put-back this replaces could, with three waiters). A
 // lock file of an earlier version (a regular file at `path`) is judged the same way and removed by unlink(2), which
 // cannot remove a directory: once a current holder's directory stands at `path`, a late unlink fails and is ignored.
+// A waiter prepares its directory (`<path>.<nonce>.tmp`) before it waits; one killed while waiting (or crashed before
+// its rename) leaves it behind. The first take of each lock in a process removes those prepared directories of this
+// host whose holder file names a process that is gone (never one without a readable holder file: that may be a live
+// waiter between its mkdir and its write), so a restarted server clears what its predecessor left.
 // Needs a local file system (rename of a directory onto an empty one; not NFS), as the rest of the data directory does.
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { hostname } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { processRuns, processStartTime } from "./process-identity.js";
 
 /** Options of {@link withFileLock} and {@link withFileLockSync}. */
@@ -174,12 +178,45 @@ function* release(path: string, own: string | undefined): Steps<void> {
 
 const holderFile = (nonce: string): string => `holder-${nonce}.json`;
 
+/** Lock paths whose leftover prepared directories this process has swept (once each). */
+const sweptHere = new Set<string>();
+
+/**
+ * Removes the prepared directories (`<path>.<nonce>.tmp`) that waiters of this host left when they died before their
+ * rename: only one whose holder file reads and names a process of this host that is gone. Best effort: an error
+ * leaves the rest for the next process.
+ */
+function* sweepPrepared(path: string): Steps<void> {
+  if (sweptHere.has(path)) return;
+  sweptHere.add(path);
+  const prefix = `${basename(path)}.`;
+  try {
+    const names = (yield { op: "readdir", path: dirname(path) }) as string[];
+    for (const name of names) {
+      const nonce = name.startsWith(prefix) ? /^([0-9a-f]{16})\.tmp$/.exec(name.slice(prefix.length))?.[1] : undefined;
+      if (nonce === undefined || heldHere.has(nonce)) continue;
+      const dir = join(dirname(path), name);
+      let holder: Holder | undefined;
+      try {
+        holder = parseHolder((yield { op: "read", path: join(dir, holderFile(nonce)) }) as string);
+      } catch {
+        continue; // no holder file yet (a waiter between its mkdir and its write), or gone meanwhile
+      }
+      if (holder === undefined || holder.host !== hostname() || live(holder)) continue;
+      yield* quietly({ op: "rmTree", path: dir });
+    }
+  } catch {
+    /* best effort */
+  }
+}
+
 /** Takes the lock at `path`; returns the nonce its holder file is named after. */
 function* acquire(path: string, waitMs: number): Steps<string> {
   const started = processStartTime(process.pid);
   const nonce = randomBytes(8).toString("hex");
   const mine: Holder = { pid: process.pid, host: hostname(), nonce, ...(started === undefined ? {} : { started }) };
   const prepared = `${path}.${nonce}.tmp`;
+  yield* sweepPrepared(path);
   yield { op: "mkdir", path: prepared };
   // Held here before it can stand at `path`: another object of this process must see it live from the first moment.
   heldHere.add(nonce);
