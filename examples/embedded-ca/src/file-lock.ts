@@ -22,7 +22,8 @@
 // A waiter prepares its directory (`<path>.<nonce>.tmp`) before it waits; one killed while waiting (or crashed before
 // its rename) leaves it behind. The first take of each lock in a process removes those prepared directories of this
 // host whose holder file names a process that is gone (never one without a readable holder file: that may be a live
-// waiter between its mkdir and its write), so a restarted server clears what its predecessor left.
+// waiter between its mkdir and its write), so a restarted server clears what its predecessor left; likewise the
+// temporary lock files of that name an earlier version left (a file holding its holder, removed by unlink).
 // Needs a local file system (rename of a directory onto an empty one; not NFS), as the rest of the data directory does.
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
@@ -197,13 +198,16 @@ function* sweepPrepared(path: string): Steps<void> {
       if (nonce === undefined || heldHere.has(nonce)) continue;
       const dir = join(dirname(path), name);
       let holder: Holder | undefined;
+      let earlier = false; // a temporary lock file an earlier version left (a file of this name, holding its holder)
       try {
         holder = parseHolder((yield { op: "read", path: join(dir, holderFile(nonce)) }) as string);
-      } catch {
-        continue; // no holder file yet (a waiter between its mkdir and its write), or gone meanwhile
+      } catch (e) {
+        if (code(e) !== "ENOTDIR") continue; // no holder file yet (a waiter between its mkdir and its write), or gone
+        earlier = true;
+        holder = parseHolder((yield { op: "read", path: dir }) as string);
       }
       if (holder === undefined || holder.host !== hostname() || live(holder)) continue;
-      yield* quietly({ op: "rmTree", path: dir });
+      yield* earlier ? quietly({ op: "unlink", path: dir }, "ENOENT") : quietly({ op: "rmTree", path: dir });
     }
   } catch {
     /* best effort */

@@ -3,7 +3,8 @@
 // added one to the data directory. Now a process's first take of a lock removes the ones whose holder is gone, and
 // never one of a waiter that still runs (its rename would then fail and its CRL publication with it).
 import { spawn } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { withFileLock } from "../src/file-lock.js";
@@ -58,4 +59,14 @@ describe("data-directory locks: prepared directories of waiters that died", () =
     expect(await Promise.all(waiters.map((w) => w.exited))).toEqual([0, 0]);
     expect(prepared(dir)).toEqual([]);
   }, 60_000);
+
+  it("a temporary lock file an earlier version left (x.lock.<nonce>.tmp, its holder gone) is removed by the first take; one of a live holder stays", async () => {
+    const dir = tempDir("file-lock-leftover-");
+    const gone = "x.lock.00000000000000aa.tmp";
+    const running = "x.lock.00000000000000bb.tmp";
+    writeFileSync(join(dir, gone), `${JSON.stringify({ pid: 0, host: hostname(), nonce: "00000000000000aa" })}\n`);
+    writeFileSync(join(dir, running), `${JSON.stringify({ pid: process.ppid, host: hostname(), nonce: "00000000000000bb" })}\n`);
+    await withFileLock(join(dir, "x.lock"), async () => undefined);
+    expect(prepared(dir)).toEqual([running]);
+  });
 });
