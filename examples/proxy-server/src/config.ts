@@ -226,6 +226,14 @@ function parseCa(i: number, value: unknown, env: Env): UpstreamCa {
 }
 
 /**
+ * `text` (a value given where NAME=URL was expected) with any URL user information (`//user:password@`) shown as
+ * `//…@`, for an error line: a URL given without its `NAME=` (or with a `?query=` read as one) may hold credentials.
+ */
+function withoutUserinfo(text: string): string {
+  return text.replace(/\/\/[^/?#@\s]*@/g, "//…@");
+}
+
+/**
  * `--ca-url NAME=URL` (repeatable) and `PROXY_CA_URLS="NAME=URL NAME=URL"` replace the `url` of the file's CA NAME
  * (the flag wins over the variable for the same NAME), so the upstream can move (another port) without editing
  * the file.
@@ -237,10 +245,10 @@ function caUrlOverrides(cas: UpstreamCa[], flags: readonly string[] | undefined,
   ];
   for (const [source, pair] of pairs) {
     const eq = pair.indexOf("=");
-    if (eq <= 0) throw new ConfigError(`${source} takes NAME=URL (the name of a CA in the file, then its SCEP URL), got ${JSON.stringify(pair)}`);
+    if (eq <= 0) throw new ConfigError(`${source} takes NAME=URL (the name of a CA in the file, then its SCEP URL), got ${JSON.stringify(withoutUserinfo(pair))}`);
     const name = pair.slice(0, eq);
     const ca = cas.find((c) => c.name === name);
-    if (!ca) throw new ConfigError(`${source} names the CA ${JSON.stringify(name)}, which is not among the file's cas (${cas.map((c) => c.name).join(", ")})`);
+    if (!ca) throw new ConfigError(`${source} names the CA ${JSON.stringify(withoutUserinfo(name))}, which is not among the file's cas (${cas.map((c) => c.name).join(", ")})`);
     ca.url = httpUrl(`${source} ${name}=`, pair.slice(eq + 1));
   }
 }

@@ -95,6 +95,11 @@ describe("proxy-server configuration", () => {
     expect(error({ cas: [CORP, NDES] }, {}, ["--ca-url", "other=http://127.0.0.1:1/scep"])).toBe('--ca-url names the CA "other", which is not among the file\'s cas (corp, ndes)');
     expect(error({ cas: [CORP] }, {}, ["--ca-url", "http://127.0.0.1:9080/scep"])).toBe('--ca-url takes NAME=URL (the name of a CA in the file, then its SCEP URL), got "http://127.0.0.1:9080/scep"');
     expect(error({ cas: [CORP] }, { PROXY_CA_URLS: "corp=ftp://x/scep" })).toBe("PROXY_CA_URLS corp= must be an http:// or https:// URL, got a ftp: URL");
+    // A URL given without NAME= (or whose query's '=' reads as one) never puts its credentials in the error line.
+    expect(error({ cas: [CORP] }, {}, ["--ca-url", "http://scep:s3cret@ca.example/scep"])).toBe('--ca-url takes NAME=URL (the name of a CA in the file, then its SCEP URL), got "http://…@ca.example/scep"');
+    expect(error({ cas: [CORP] }, { PROXY_CA_URLS: "https://scep:s3cret@ca.example/scep?profile=a" })).toBe(
+      'PROXY_CA_URLS names the CA "https://…@ca.example/scep?profile", which is not among the file\'s cas (corp)',
+    );
   });
 
   it("--help, and the usage names every setting", () => {
