@@ -480,7 +480,9 @@ export interface FileCa {
   /**
    * Whether `spkiDer` (a SubjectPublicKeyInfo, DER: `CertificationRequest.spki` of @scep/core) is the public key of a
    * certificate of this CA revoked with reason keyCompromise (RFC 5280 §5.3.1), by any process sharing the revocation
-   * store, or listed so on the published CRL (`ca.crl.json`). {@link FileCa.issue} refuses such a key
+   * store, or listed so on the published CRL (`ca.crl.json`), whose certificate is in this data directory's index (the
+   * key is read from there: a replica with a data directory of its own does not know the keys of certificates another
+   * one issued, and does not refuse them). {@link FileCa.issue} refuses such a key
    * (`KEY_COMPROMISED`); the example servers answer FAILURE badRequest, event reason `key_compromised`. Revocations
    * with another reason (superseded, …) do not block the key. One key spelled two ways in DER counts as one.
    *
