@@ -3,16 +3,21 @@
 // sees the same revocations and draws from one CRL number sequence.
 //
 // revocations.jsonl: one JSON line per revocation, each written with one O_APPEND write (so lines from concurrent
-// workers never interleave) and fdatasync'ed before the revoke answers. The first line of a serial wins: a worker that
-// appended a second line for a serial another worker revoked just before reads the first one back and answers
-// `created: false`, as the memory store does. Each line carries a random id, so a writer knows whether the first
-// line is its own. Read back by offset: every call stats the file and reads only what was appended since, up to the
+// workers never interleave) and fdatasync'ed before the revoke answers. The file is a journal replayed in order: the
+// first line of a serial creates its entry; a later line of that serial with reason keyCompromise, read while the
+// entry's reason is one core's upgradesRevocationReason allows, sets the entry's reason to keyCompromise and keeps its
+// revokedAt (CA/B BR §4.9.1.1; its own revokedAt is ignored); every other later line changes nothing. A worker that
+// appended a line for a serial another worker revoked just before reads the entry back and answers `created: false`
+// (and `updated: true` only if its own line did the upgrade), as the memory store does. Each line carries a random id,
+// so a writer knows whether the line that created or upgraded the entry is its own. An upgrade is appended only after
+// reading an entry it upgrades, so a repeated keyCompromise adds no line. Read back by offset: every call stats the file and reads only what was appended since, up to the
 // last `\n` (a line without it is another worker's write in flight, or a write torn by a crash: picked up once
 // complete, and a record glued onto a torn line is still found). A file that shrank or was replaced is read again
 // from the start.
 //
 // revocations.jsonl may start with `{"revisionBase":N}` (N = the clock's ms × 1000 when the file was created, written
-// by whichever store finds the file missing or empty): `revision()` is N plus the number of revoked serials, so a file
+// by whichever store finds the file missing or empty): `revision()` is N plus the number of revoked serials plus the
+// number of upgrades replayed, so a file
 // that was deleted or emptied (a reset) starts again above every revision the old one answered (RFC 5280 §5.2.3: a CA
 // keyed by the revision must see the change). A file written before the header existed counts from 0, as it did.
 //
@@ -30,6 +35,7 @@ import {
   InvalidArgumentError,
   StoreUnavailableError,
   checkRevocationReason,
+  upgradesRevocationReason,
   normalizeSerialNumber,
   revisionBase,
   sortRevocations,
@@ -53,7 +59,10 @@ const REVISION_HEADER = /^\{"revisionBase":(\d{1,16})\}$/;
 const CRL_NUMBER_LINE = /^=(\d{1,40})$/;
 
 interface Stored extends RevokedCertificate {
+  /** The random id of the line that created the entry. */
   id: string;
+  /** The random id of the line that upgraded it to keyCompromise, if one did. */
+  upgradedBy?: string;
 }
 
 /** A revocation line, or null. A record glued onto a torn line (a crash mid-write) is found after it. */
@@ -108,8 +117,10 @@ export class FileRevocationStore implements RevocationStore {
   readonly #path: string;
   readonly #crlPath: string;
   readonly #now: () => Date;
-  /** Serial → its first line's entry. */
+  /** Serial → its entry: its first line's, with an upgrade replayed. */
   #entries = new Map<string, Stored>();
+  /** Upgrades replayed (each moves the revision on). */
+  #upgrades = 0;
   /** Bytes [0, #readTo) of revocations.jsonl are read; 0 or just after a `\n`. */
   #readTo = 0;
   #ino: number | undefined;
@@ -143,15 +154,16 @@ export class FileRevocationStore implements RevocationStore {
     return this.#exclusive(async () => {
       await this.#refresh();
       const existing = this.#entries.get(serialNumber);
-      if (existing) return { entry: copy(existing), created: false };
+      if (existing && !upgradesRevocationReason(existing.reason, reason)) return { entry: copy(existing), created: false, updated: false };
+      // An upgrade line carries this call's time too (ignored on replay: the entry keeps its date).
       const revokedAt = options.revokedAt ?? this.#now();
       if (!(revokedAt instanceof Date) || Number.isNaN(revokedAt.getTime())) throw new InvalidArgumentError("revokedAt must be a valid Date");
       const id = randomBytes(8).toString("hex");
       await this.#append(this.#path, `${JSON.stringify({ serialNumber, reason, revokedAt: revokedAt.toISOString(), id })}\n`);
       await this.#refresh();
-      const first = this.#entries.get(serialNumber);
-      if (!first) throw new StoreUnavailableError(`${REVOCATIONS_FILE}: the revocation just written cannot be read back`);
-      return { entry: copy(first), created: first.id === id };
+      const entry = this.#entries.get(serialNumber);
+      if (!entry) throw new StoreUnavailableError(`${REVOCATIONS_FILE}: the revocation just written cannot be read back`);
+      return { entry: copy(entry), created: entry.id === id, updated: entry.upgradedBy === id };
     });
   }
 
@@ -180,11 +192,11 @@ export class FileRevocationStore implements RevocationStore {
 
   /** {@inheritDoc RevocationStore.revision} */
   revision(): Promise<number> {
-    // The header's base plus the revoked serials: a line is never changed or removed, so within one file the count
-    // names the list, and a new file (a reset) starts from a later base.
+    // The header's base plus the revoked serials plus the upgrades: a line is never changed or removed, so within one
+    // file the count of lines that changed something names the list, and a new file (a reset) starts from a later base.
     return this.#exclusive(async () => {
       await this.#refresh();
-      return this.#base + this.#entries.size;
+      return this.#base + this.#entries.size + this.#upgrades;
     });
   }
 
@@ -240,13 +252,22 @@ export class FileRevocationStore implements RevocationStore {
         continue;
       }
       const record = parseLine(line);
-      if (record && !this.#entries.has(record.serialNumber)) this.#entries.set(record.serialNumber, record);
+      if (!record) continue;
+      const entry = this.#entries.get(record.serialNumber);
+      if (!entry) {
+        this.#entries.set(record.serialNumber, record);
+      } else if (upgradesRevocationReason(entry.reason, record.reason)) {
+        entry.reason = record.reason;
+        entry.upgradedBy = record.id;
+        this.#upgrades += 1;
+      }
     }
     this.#readTo += start;
   }
 
   #reset(ino: number | undefined): void {
     this.#entries = new Map();
+    this.#upgrades = 0;
     this.#readTo = 0;
     this.#ino = ino;
     this.#base = 0;

@@ -29,7 +29,7 @@ describe("FileRevocationStore: kept in the data directory", () => {
     expect(await after.get("4A:0B")).toEqual({ serialNumber: "4a0b", reason: "keyCompromise", revokedAt: at });
     expect(await after.revision()).toBe(await before.revision());
     expect(await after.nextCrlNumber()).toBe(4n);
-    expect(await after.revoke({ serialNumber: "4a0b", reason: "cessationOfOperation" })).toEqual({ created: false, entry: { serialNumber: "4a0b", reason: "keyCompromise", revokedAt: at } });
+    expect(await after.revoke({ serialNumber: "4a0b", reason: "cessationOfOperation" })).toEqual({ created: false, updated: false, entry: { serialNumber: "4a0b", reason: "keyCompromise", revokedAt: at } });
     expect(readFileSync(join(dir, REVOCATIONS_FILE), "utf8").split("\n")).toHaveLength(4); // the revisionBase header, two lines and the last \n
   });
 
@@ -56,6 +56,55 @@ describe("FileRevocationStore: kept in the data directory", () => {
     expect([...numbers].sort((a, b) => (a < b ? -1 : 1))).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i + 1)));
     expect(await one.nextCrlNumber()).toBe(31n);
     expect(await two.nextCrlNumber()).toBe(32n);
+  });
+
+  it("CA/B BR §4.9.1.1: an upgrade to keyCompromise is one journal line, replayed in order by a restart and by another worker; a line before the entry's creation or after the upgrade changes nothing", async () => {
+    const dir = tempDir("revocation-file-");
+    const one = new FileRevocationStore(dir);
+    const two = new FileRevocationStore(dir);
+    await one.revoke({ serialNumber: "0c", reason: "superseded", revokedAt: at });
+    const created = await two.revision();
+    const later = new Date(at.getTime() + 60_000);
+    expect(await two.revoke({ serialNumber: "0c", reason: "keyCompromise", revokedAt: later })).toEqual({
+      created: false,
+      updated: true,
+      entry: { serialNumber: "0c", reason: "keyCompromise", revokedAt: at },
+    });
+    expect(await one.get("0c")).toEqual({ serialNumber: "0c", reason: "keyCompromise", revokedAt: at });
+    expect(await one.revision()).toBe(created + 1);
+    // A repeat or a downgrade appends nothing.
+    expect((await one.revoke({ serialNumber: "0c", reason: "keyCompromise" })).updated).toBe(false);
+    expect((await one.revoke({ serialNumber: "0c", reason: "superseded" })).updated).toBe(false);
+    const lines = readFileSync(join(dir, REVOCATIONS_FILE), "utf8").trimEnd().split("\n");
+    expect(lines.slice(1).map((l) => JSON.parse(l).reason)).toEqual(["superseded", "keyCompromise"]);
+    // Replayed in order: a restart sees the upgrade, with the same revision.
+    const restarted = new FileRevocationStore(dir);
+    expect(await restarted.list()).toEqual([{ serialNumber: "0c", reason: "keyCompromise", revokedAt: at }]);
+    expect(await restarted.revision()).toBe(created + 1);
+    // A journal whose keyCompromise line comes first and superseded second (two workers racing) ends keyCompromise.
+    const raced = tempDir("revocation-file-");
+    writeFileSync(
+      join(raced, REVOCATIONS_FILE),
+      `${JSON.stringify({ serialNumber: "0d", reason: "keyCompromise", revokedAt: at.toISOString(), id: "a" })}\n${JSON.stringify({ serialNumber: "0d", reason: "superseded", revokedAt: later.toISOString(), id: "b" })}\n` +
+        `${JSON.stringify({ serialNumber: "0e", reason: "cessationOfOperation", revokedAt: at.toISOString(), id: "c" })}\n${JSON.stringify({ serialNumber: "0e", reason: "keyCompromise", revokedAt: later.toISOString(), id: "d" })}\n${JSON.stringify({ serialNumber: "0e", reason: "affiliationChanged", revokedAt: later.toISOString(), id: "e" })}\n`,
+    );
+    const replay = new FileRevocationStore(raced);
+    expect(await replay.list()).toEqual([
+      { serialNumber: "0d", reason: "keyCompromise", revokedAt: at },
+      { serialNumber: "0e", reason: "keyCompromise", revokedAt: at },
+    ]);
+    expect(await replay.revision()).toBe(3); // no header: 2 serials + 1 upgrade
+  });
+
+  it("two workers racing keyCompromise re-revocations of one superseded serial: exactly one line upgrades, both see keyCompromise", async () => {
+    const dir = tempDir("revocation-file-");
+    const one = new FileRevocationStore(dir);
+    const two = new FileRevocationStore(dir);
+    await one.revoke({ serialNumber: "0f", reason: "superseded", revokedAt: at });
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? one : two).revoke({ serialNumber: "0f", reason: "keyCompromise" })));
+    expect(results.filter((r) => r.updated)).toHaveLength(1);
+    for (const r of results) expect(r.entry).toEqual({ serialNumber: "0f", reason: "keyCompromise", revokedAt: at });
+    expect(await one.revision()).toBe(await two.revision());
   });
 
   it("a last line torn by a crash is ignored, no earlier revocation is lost, and the next revocation glued onto it is read", async () => {

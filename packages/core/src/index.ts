@@ -110,7 +110,15 @@ export { MemoryTransactionStore } from "./server/transaction-store.js";
 export { MemoryCounterStore } from "./server/counter-store.js";
 export type { CounterStore, ProfileCounters } from "./server/counter-store.js";
 export type { Transaction, TransactionStatus, TransactionUpdate, TransactionStore, MemoryTransactionStoreOptions } from "./server/transaction-store.js";
-export { MemoryRevocationStore, REVOCATION_REASONS, checkRevocationReason, sortRevocations, revisionBase } from "./server/revocation-store.js";
+export {
+  MemoryRevocationStore,
+  REVOCATION_REASONS,
+  KEY_COMPROMISE_UPGRADABLE_REASONS,
+  checkRevocationReason,
+  upgradesRevocationReason,
+  sortRevocations,
+  revisionBase,
+} from "./server/revocation-store.js";
 export { normalizeSerialNumber, serialNumberOctets } from "./x509/serial-number.js";
 export type { RevocationStore, RevocationReason, RevokedCertificate, RevokeResult, MemoryRevocationStoreOptions } from "./server/revocation-store.js";
 export { checkCsrPolicy } from "./server/csr-policy.js";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, StoreUnavailableError, checkRevocationReason, normalizeSerialNumber, revisionBase, sortRevocations } from "@scep/core";
+import { InvalidArgumentError, KEY_COMPROMISE_UPGRADABLE_REASONS, StoreUnavailableError, checkRevocationReason, normalizeSerialNumber, revisionBase, sortRevocations } from "@scep/core";
 import type { RevocationReason, RevocationStore, RevokeResult, RevokedCertificate } from "@scep/core";
 import { Runner } from "./lib/client.js";
 import { REVISION, REVOKE } from "./lib/scripts.js";
@@ -24,10 +24,11 @@ export interface RedisRevocationStoreOptions extends RedisStoreOptions {
  *
  * Keys (both in the hash slot of `{<ca>}`): `<prefix>revoked:{<ca>}`, a hash
  * of serial (`normalizeSerialNumber`'s spelling: lower-case hex, `-7fff` for a negative one) → `<revokedAt ms>:<reason>`, written with
- * `HSETNX` so the first revocation of a serial wins on every replica; and
+ * `HSETNX` so the first revocation of a serial wins on every replica (its
+ * reason is rewritten only by an upgrade to keyCompromise, in the same script); and
  * `<prefix>crl-number:{<ca>}`, a counter `INCR`ed for each CRL signed; and
  * `<prefix>revision:{<ca>}`, the revision counter (`RevocationStore.revision`),
- * moved on in the same Lua script as a created revocation's `HSETNX` and
+ * moved on in the same Lua script as a created or upgraded revocation and
  * started at the store clock's ms × 1000 when missing (a new or flushed Redis);
  * `get`, `list` and `revision` only read once it exists, so they work on a
  * read-only replica.
@@ -74,7 +75,10 @@ export class RedisRevocationStore implements RevocationStore {
   }
 
   /**
-   * Records a revocation (`revokedAt` defaults to the store's clock); an already revoked serial keeps its first entry and answers `created: false`.
+   * Records a revocation (`revokedAt` defaults to the store's clock); an already revoked serial keeps its first entry and
+   * answers `created: false`, except that reason keyCompromise upgrades an entry whose reason says nothing of the key
+   * (`upgradesRevocationReason` in `@scep/core`; CA/B BR §4.9.1.1, RFC 5280 §5.3.1): reason keyCompromise, first
+   * revocationDate kept, `updated: true`, revision moved on, in the same script as the check.
    * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a serial that is not hex or an unknown reason.
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
    */
@@ -83,12 +87,18 @@ export class RedisRevocationStore implements RevocationStore {
     const reason = checkRevocationReason(options.reason);
     const revokedAt = options.revokedAt ?? this.#options.now();
     if (!(revokedAt instanceof Date) || Number.isNaN(revokedAt.getTime())) throw new InvalidArgumentError("revokedAt must be a valid Date");
-    const set = await this.#run.eval("revoke", REVOKE, [this.#hash, this.#revision], [serialNumber, `${revokedAt.getTime()}:${reason}`, revisionBase(this.#options.now())]);
-    if (Number(set) === 1) return { entry: { serialNumber, reason, revokedAt: new Date(revokedAt.getTime()) }, created: true };
-    // An entry is never changed or deleted once set, so this reads the winner.
-    const existing = await this.get(serialNumber);
-    if (!existing) throw new StoreUnavailableError(`Redis lost revocation ${serialNumber} between HSETNX and HGET`, { retryAfterSeconds: this.#options.retryAfterSeconds });
-    return { entry: existing, created: false };
+    const reply = await this.#run.eval("revoke", REVOKE, [this.#hash, this.#revision], [
+      serialNumber,
+      `${revokedAt.getTime()}:${reason}`,
+      revisionBase(this.#options.now()),
+      KEY_COMPROMISE_UPGRADABLE_REASONS.join(" "),
+      reason,
+    ]);
+    const [code, value] = Array.isArray(reply) ? reply : [];
+    // The script answers the entry as it stored it (no second read, which a concurrent upgrade could move on).
+    const entry = decode(serialNumber, String(value));
+    if (!entry) throw new StoreUnavailableError(`Redis answered revocation ${serialNumber} with a value this store did not write`, { retryAfterSeconds: this.#options.retryAfterSeconds });
+    return { entry, created: Number(code) === 1, updated: Number(code) === 2 };
   }
 
   /**
@@ -124,7 +134,7 @@ export class RedisRevocationStore implements RevocationStore {
   }
 
   /**
-   * The revision counter (`GET`, O(1)): moved on by every created revocation in the same script, the same on every
+   * The revision counter (`GET`, O(1)): moved on by every created or upgraded revocation in the same script, the same on every
    * replica, and after a FLUSHDB started again above every value it had (at the store clock's ms × 1000, by the first
    * revocation or the first `revision()` that finds it missing), so a CA never keys a CRL of the old contents by it
    * (RFC 5280 §5.2.3). Only a missing counter is written (`SET NX`): on a read-only replica (`replicaof`) it is read

@@ -45,7 +45,7 @@ describe("store writes whose late landing the retry absorbs (no undo needed)", (
     await new RedisRevocationStore(redis.client, { keyPrefix: "late-rev-load:" }).revoke({ serialNumber: "01", reason: "superseded" });
     await timeOutWhileWriting(() => paused.revoke({ serialNumber: "0A1B", reason: "keyCompromise" }), "script");
     const entry = { serialNumber: "0a1b", reason: "keyCompromise", revokedAt: NOW };
-    expect(await store.revoke({ serialNumber: "0A1B", reason: "keyCompromise" })).toEqual({ entry, created: false });
+    expect(await store.revoke({ serialNumber: "0A1B", reason: "keyCompromise" })).toEqual({ entry, created: false, updated: false });
     expect(await store.list()).toEqual([entry]);
   }, 90_000);
 

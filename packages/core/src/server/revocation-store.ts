@@ -54,10 +54,57 @@ export interface RevokedCertificate {
 
 /** What {@link RevocationStore.revoke} answers. @group Storage */
 export interface RevokeResult {
-  /** The stored entry: the new one, or the earlier one when the serial was already revoked. */
+  /** The stored entry after the call: the new one, the upgraded one, or the earlier one unchanged. */
   entry: RevokedCertificate;
-  /** False when the serial was already revoked (the first revocation stands, reason and time included). */
+  /** False when the serial was already revoked (its first revocationDate stands; its reason too unless `updated`). */
   created: boolean;
+  /**
+   * True when this call changed an existing entry's reason to `keyCompromise` (see {@link RevocationStore.revoke};
+   * CA/Browser Forum BR §4.9.1.1, RFC 5280 §5.3.1); then `created` is false. Absent or false otherwise. Optional so
+   * that a store written before it existed still type-checks; the stores here always set it.
+   */
+  updated?: boolean;
+}
+
+/**
+ * The reasons an entry can be upgraded from to `keyCompromise` by a later {@link RevocationStore.revoke}: those that
+ * say nothing of the key (RFC 5280 §5.3.1: unspecified, affiliationChanged, superseded, cessationOfOperation,
+ * privilegeWithdrawn). Not `keyCompromise` itself (a repeat), not `cACompromise`/`aACompromise` (already a compromise
+ * of the subject's key), not `certificateHold` (a hold is a temporary state of its own, RFC 5280 §5.3.2; BR §7.2.2
+ * forbids it on subscriber certificates).
+ *
+ * @example
+ * ```ts
+ * KEY_COMPROMISE_UPGRADABLE_REASONS.includes("superseded"); // true
+ * ```
+ * @group Storage
+ */
+export const KEY_COMPROMISE_UPGRADABLE_REASONS: readonly RevocationReason[] = Object.freeze([
+  "unspecified",
+  "affiliationChanged",
+  "superseded",
+  "cessationOfOperation",
+  "privilegeWithdrawn",
+] as const);
+
+/**
+ * Whether a revoke with reason `requested` of a serial already revoked with reason `existing` changes the entry (see
+ * {@link RevocationStore.revoke}): true only for `requested` = `keyCompromise` and `existing` in
+ * {@link KEY_COMPROMISE_UPGRADABLE_REASONS} (CA/Browser Forum BR §4.9.1.1 and §7.2.2; RFC 5280 §5.3.1). For store
+ * implementers.
+ *
+ * @param existing - the stored entry's reason.
+ * @param requested - the reason of the new revoke.
+ * @returns true when the entry's reason becomes `keyCompromise`.
+ * @example
+ * ```ts
+ * upgradesRevocationReason("superseded", "keyCompromise"); // true
+ * upgradesRevocationReason("keyCompromise", "superseded"); // false (no downgrade)
+ * ```
+ * @group Storage
+ */
+export function upgradesRevocationReason(existing: RevocationReason, requested: RevocationReason): boolean {
+  return requested === "keyCompromise" && KEY_COMPROMISE_UPGRADABLE_REASONS.includes(existing);
 }
 
 /**
@@ -69,7 +116,11 @@ export interface RevokeResult {
  * `ERR_STORE_UNAVAILABLE`); the HTTP layer answers 503 with Retry-After.
  *
  * Atomicity: `revoke` of one serial is first-writer-wins (of N concurrent
- * calls exactly one reports `created: true`, and all report the same entry);
+ * calls exactly one reports `created: true`); the one change an entry can
+ * undergo, its reason upgraded to `keyCompromise`, happens at most once and
+ * atomically with its check (of N concurrent upgrades exactly one reports
+ * `updated: true`, and a concurrent create and upgrade end as keyCompromise
+ * whichever comes first);
  * `nextCrlNumber` is an atomic increment (N concurrent calls get N distinct
  * numbers, each larger than every number handed out before).
  *
@@ -84,9 +135,15 @@ export interface RevokeResult {
  */
 export interface RevocationStore {
   /**
-   * Records a revocation. `revokedAt` defaults to the store's clock. Revoking
-   * an already revoked serial changes nothing and answers the first entry
-   * with `created: false`.
+   * Records a revocation. `revokedAt` defaults to the store's clock.
+   *
+   * Revoking an already revoked serial answers `created: false` and changes nothing, with one exception: reason
+   * `keyCompromise` for an entry whose reason says nothing of the key (see {@link upgradesRevocationReason}:
+   * unspecified, affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn) sets the entry's reason to
+   * `keyCompromise`, keeps its revocationDate (this call's `revokedAt` is ignored), moves {@link revision} on and
+   * answers `{ entry, created: false, updated: true }` (CA/Browser Forum BR §4.9.1.1 and §7.2.2: a reasonCode may be
+   * updated to keyCompromise; RFC 5280 §5.3.1). A second keyCompromise, a downgrade (keyCompromise → superseded) or any
+   * other reason change is ignored: the entry stays as it is, `updated: false`.
    *
    * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a serial that is not hex or a reason not in {@link REVOCATION_REASONS}.
    */
@@ -102,8 +159,8 @@ export interface RevocationStore {
    * CRL by it instead of listing every revocation per GetCRL (RFC 5280 §5.2.3: a CRL is re-signed, with the next CRL
    * number, when what it lists changed).
    *
-   * A safe integer that grows by at least 1 with every change `list()` would show (a created revocation; a duplicate
-   * `revoke` changes nothing and leaves it as it was) and never goes back. A store that was emptied behind the CA's
+   * A safe integer that grows by at least 1 with every change `list()` would show (a created revocation, a reason
+   * upgraded to keyCompromise; a `revoke` that changes nothing leaves it as it was) and never goes back. A store that was emptied behind the CA's
    * back (a Redis FLUSHDB, a deleted file, a new process of an in-memory store) starts again above every value the
    * earlier one answered: the stores here start at the store clock's milliseconds × 1000 (so, at fewer than 1000
    * revocations a millisecond on average, a reset store never answers a revision its predecessor answered, and a CA
@@ -170,14 +227,19 @@ export class MemoryRevocationStore implements RevocationStore {
     const serialNumber = normalizeSerialNumber(options.serialNumber);
     const reason = checkRevocationReason(options.reason);
     const existing = this.#entries.get(serialNumber);
-    if (existing) return { entry: copy(existing), created: false };
+    if (existing) {
+      if (!upgradesRevocationReason(existing.reason, reason)) return { entry: copy(existing), created: false, updated: false };
+      existing.reason = reason;
+      this.#revision += 1;
+      return { entry: copy(existing), created: false, updated: true };
+    }
     if (this.#entries.size >= this.#max) throw new StoreUnavailableError(`the revocation store is full (${this.#max} entries)`);
     const revokedAt = options.revokedAt ?? this.#now();
     if (!(revokedAt instanceof Date) || Number.isNaN(revokedAt.getTime())) throw new InvalidArgumentError("revokedAt must be a valid Date");
     const entry = { serialNumber, reason, revokedAt: new Date(revokedAt.getTime()) };
     this.#entries.set(serialNumber, entry);
     this.#revision += 1;
-    return { entry: copy(entry), created: true };
+    return { entry: copy(entry), created: true, updated: false };
   }
 
   /** {@inheritDoc RevocationStore.get} */

@@ -4,7 +4,7 @@
  * @module
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { RevocationStore } from "../server/revocation-store.js";
+import type { RevocationStore, RevokeResult } from "../server/revocation-store.js";
 import { manualClock, type ManualClock } from "./manual-clock.js";
 import type { StoreFactoryContext } from "./transaction-store-conformance.js";
 
@@ -24,6 +24,9 @@ export interface RevocationStoreConformanceOptions<S extends RevocationStore = R
 
 const ERR_INVALID_ARGUMENT = expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" });
 
+/** A result with `updated` spelled out (a store may leave it absent when false). */
+const norm = (r: RevokeResult): Required<RevokeResult> => ({ entry: r.entry, created: r.created, updated: r.updated ?? false });
+
 /**
  * Registers the RevocationStore conformance tests (vitest) for one
  * implementation. Call it at the top level of a test file.
@@ -31,8 +34,11 @@ const ERR_INVALID_ARGUMENT = expect.objectContaining({ code: "ERR_INVALID_ARGUME
  * What it holds a store to (RFC 5280 §5.3.1, §5.2.3): a revocation is kept
  * with its reason and time (the suite's clock unless given), the serial
  * normalized to lower-case hex without separators; revoking again changes
- * nothing and reports `created: false` with the first entry; of 50
- * concurrent revocations of one serial exactly one is created; `list` is
+ * nothing and reports `created: false` with the first entry, except that
+ * keyCompromise upgrades a reason that says nothing of the key (CA/B BR
+ * §4.9.1.1: reason changed, date kept, `updated: true`, revision moved; a
+ * repeat or a downgrade is ignored); of 50 concurrent revocations of one
+ * serial exactly one is created and at most one upgrades it; `list` is
  * oldest first (ties by serial); `get` of an unknown serial is undefined; a
  * bad serial or reason is `ERR_INVALID_ARGUMENT`; CRL numbers start at 1 and
  * 50 concurrent calls get 50 distinct numbers above every earlier one; `revision`,
@@ -64,7 +70,7 @@ export function revocationStoreConformance<S extends RevocationStore>(options: R
     it("RFC 5280 §5.3.1: revoke records serial, reason and the clock's time; get and list return it", async () => {
       const at = clock.now();
       const result = await store.revoke({ serialNumber: "4A:0B:FF", reason: "keyCompromise" });
-      expect(result).toEqual({ created: true, entry: { serialNumber: "4a0bff", reason: "keyCompromise", revokedAt: at } });
+      expect(norm(result)).toEqual({ created: true, updated: false, entry: { serialNumber: "4a0bff", reason: "keyCompromise", revokedAt: at } });
       expect(await store.get("4a0bff")).toEqual({ serialNumber: "4a0bff", reason: "keyCompromise", revokedAt: at });
       expect(await store.get("4A0BFF")).toEqual({ serialNumber: "4a0bff", reason: "keyCompromise", revokedAt: at });
       expect(await store.list()).toEqual([{ serialNumber: "4a0bff", reason: "keyCompromise", revokedAt: at }]);
@@ -73,7 +79,7 @@ export function revocationStoreConformance<S extends RevocationStore>(options: R
     it("RFC 5280 §4.1.2.2: every spelling of one positive serial is one entry (OpenSSL's 00FF…, Certificate.serialNumberHex's ff…)", async () => {
       const at = clock.now();
       const entry = { serialNumber: "00ff0102", reason: "keyCompromise", revokedAt: at };
-      expect(await store.revoke({ serialNumber: "00:FF:01:02", reason: "keyCompromise" })).toEqual({ created: true, entry });
+      expect(norm(await store.revoke({ serialNumber: "00:FF:01:02", reason: "keyCompromise" }))).toEqual({ created: true, updated: false, entry });
       for (const spelling of ["ff0102", "FF:01:02", "0000ff0102", "00ff0102"]) expect(await store.get(spelling)).toEqual(entry);
       expect((await store.revoke({ serialNumber: "ff0102", reason: "superseded" })).created).toBe(false);
       await store.revoke({ serialNumber: "0000007f", reason: "superseded" });
@@ -83,7 +89,7 @@ export function revocationStoreConformance<S extends RevocationStore>(options: R
 
     it("RFC 5280 §4.1.2.2: a negative serial (DER content 80 01, −32767) is its own entry, never 0x8001's (00 80 01)", async () => {
       const at = clock.now();
-      expect(await store.revoke({ serialNumber: "-7FFF", reason: "keyCompromise" })).toEqual({ created: true, entry: { serialNumber: "-7fff", reason: "keyCompromise", revokedAt: at } });
+      expect(norm(await store.revoke({ serialNumber: "-7FFF", reason: "keyCompromise" }))).toEqual({ created: true, updated: false, entry: { serialNumber: "-7fff", reason: "keyCompromise", revokedAt: at } });
       expect(await store.get("8001")).toBeUndefined();
       expect(await store.get("-7f:ff")).toEqual({ serialNumber: "-7fff", reason: "keyCompromise", revokedAt: at });
       expect((await store.revoke({ serialNumber: "8001", reason: "superseded" })).created).toBe(true);
@@ -99,7 +105,7 @@ export function revocationStoreConformance<S extends RevocationStore>(options: R
       await store.revoke({ serialNumber: "0a", reason: "superseded" });
       const one = await store.revision();
       expect(one).toBeGreaterThan(empty);
-      await store.revoke({ serialNumber: "0A", reason: "keyCompromise" }); // already revoked: the list is unchanged
+      await store.revoke({ serialNumber: "0A", reason: "cessationOfOperation" }); // already revoked, not an upgrade: the list is unchanged
       expect(await store.revision()).toBe(one);
       await store.revoke({ serialNumber: "0b", reason: "superseded" });
       expect(await store.revision()).toBeGreaterThan(one);
@@ -131,23 +137,96 @@ export function revocationStoreConformance<S extends RevocationStore>(options: R
       expect(await store.list()).toEqual([]);
     });
 
-    it("revoking again keeps the first entry and reports created: false", async () => {
+    it("revoking again with another reason keeps the first entry and reports created: false, updated: false", async () => {
       const first = clock.now();
       await store.revoke({ serialNumber: "5c", reason: "superseded" });
       clock.advance(60_000);
-      const again = await store.revoke({ serialNumber: "5c", reason: "keyCompromise" });
-      expect(again).toEqual({ created: false, entry: { serialNumber: "5c", reason: "superseded", revokedAt: first } });
-      expect(await store.list()).toHaveLength(1);
+      const again = norm(await store.revoke({ serialNumber: "5c", reason: "cessationOfOperation" }));
+      expect(again).toEqual({ created: false, updated: false, entry: { serialNumber: "5c", reason: "superseded", revokedAt: first } });
+      expect(await store.list()).toEqual([{ serialNumber: "5c", reason: "superseded", revokedAt: first }]);
     });
 
-    it("of 50 concurrent revocations of one serial exactly one is created, all answer the same entry", async () => {
+    it("CA/B BR §4.9.1.1, RFC 5280 §5.3.1: re-revoking with keyCompromise upgrades every reason that says nothing of the key, keeps the revocationDate, reports updated: true", async () => {
+      const first = clock.now();
+      const upgradable = ["unspecified", "affiliationChanged", "superseded", "cessationOfOperation", "privilegeWithdrawn"] as const;
+      for (const [i, reason] of upgradable.entries()) await store.revoke({ serialNumber: `7${i}`, reason });
+      clock.advance(60_000);
+      for (const [i] of upgradable.entries()) {
+        const serialNumber = `7${i}`;
+        const r = norm(await store.revoke({ serialNumber, reason: "keyCompromise", revokedAt: clock.now() }));
+        expect(r).toEqual({ created: false, updated: true, entry: { serialNumber, reason: "keyCompromise", revokedAt: first } });
+        expect(await store.get(serialNumber)).toEqual({ serialNumber, reason: "keyCompromise", revokedAt: first });
+      }
+      expect((await store.list()).map((e) => e.reason)).toEqual(upgradable.map(() => "keyCompromise"));
+    });
+
+    it("a second keyCompromise is a no-op; a downgrade, or an upgrade from a compromise or hold reason, is ignored", async () => {
+      const first = clock.now();
+      await store.revoke({ serialNumber: "40", reason: "superseded" });
+      expect(norm(await store.revoke({ serialNumber: "40", reason: "keyCompromise" })).updated).toBe(true);
+      const revision = await store.revision?.();
+      clock.advance(1000);
+      const entry = { serialNumber: "40", reason: "keyCompromise", revokedAt: first };
+      expect(norm(await store.revoke({ serialNumber: "40", reason: "keyCompromise" }))).toEqual({ created: false, updated: false, entry });
+      expect(norm(await store.revoke({ serialNumber: "40", reason: "superseded" }))).toEqual({ created: false, updated: false, entry });
+      expect(norm(await store.revoke({ serialNumber: "40", reason: "unspecified" }))).toEqual({ created: false, updated: false, entry });
+      expect(await store.get("40")).toEqual(entry);
+      expect(await store.revision?.()).toBe(revision);
+      for (const [serialNumber, reason] of [["41", "cACompromise"], ["42", "aACompromise"], ["43", "certificateHold"]] as const) {
+        await store.revoke({ serialNumber, reason });
+        const r = norm(await store.revoke({ serialNumber, reason: "keyCompromise" }));
+        expect([r.updated, r.entry.reason]).toEqual([false, reason]);
+      }
+    });
+
+    it("revision, where the store has it, moves on an upgrade to keyCompromise and only then", async () => {
+      if (!store.revision) return;
+      await store.revoke({ serialNumber: "50", reason: "superseded" });
+      const before = await store.revision();
+      await store.revoke({ serialNumber: "50", reason: "superseded" });
+      await store.revoke({ serialNumber: "50", reason: "cessationOfOperation" });
+      expect(await store.revision()).toBe(before);
+      await store.revoke({ serialNumber: "50", reason: "keyCompromise" });
+      const upgraded = await store.revision();
+      expect(upgraded).toBeGreaterThan(before);
+      await store.revoke({ serialNumber: "50", reason: "keyCompromise" });
+      await store.revoke({ serialNumber: "50", reason: "superseded" });
+      expect(await store.revision()).toBe(upgraded);
+    });
+
+    it("of 50 concurrent revocations of one serial with reasons that do not upgrade each other exactly one is created, all answer the same entry", async () => {
       const results = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => store.revoke({ serialNumber: "6d6d", reason: i % 2 ? "keyCompromise" : "cessationOfOperation" })),
+        Array.from({ length: 50 }, (_, i) => store.revoke({ serialNumber: "6d6d", reason: i % 2 ? "superseded" : "cessationOfOperation" })),
       );
       expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect(results.filter((r) => r.updated)).toHaveLength(0);
       const winner = results.find((r) => r.created)!.entry;
       for (const r of results) expect(r.entry).toEqual(winner);
       expect(await store.list()).toEqual([winner]);
+    });
+
+    it("50 concurrent revocations of one serial, half superseded and half keyCompromise: one created, at most one updated, the entry ends keyCompromise with the creator's date", async () => {
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => store.revoke({ serialNumber: "6e6e", reason: i % 2 ? "keyCompromise" : "superseded" })),
+      );
+      const created = results.filter((r) => r.created);
+      const updated = results.filter((r) => r.updated);
+      expect(created).toHaveLength(1);
+      // A keyCompromise creator leaves nothing to upgrade; a superseded creator is upgraded by exactly one keyCompromise.
+      expect(updated).toHaveLength(created[0]!.entry.reason === "keyCompromise" ? 0 : 1);
+      for (const r of updated) expect(r.created).toBe(false);
+      const final = await store.get("6e6e");
+      expect(final).toEqual({ serialNumber: "6e6e", reason: "keyCompromise", revokedAt: created[0]!.entry.revokedAt });
+      expect(await store.list()).toEqual([final]);
+    });
+
+    it("50 concurrent keyCompromise re-revocations of a superseded serial: exactly one reports updated, all answer keyCompromise", async () => {
+      await store.revoke({ serialNumber: "6f6f", reason: "superseded" });
+      const before = await store.revision?.();
+      const results = await Promise.all(Array.from({ length: 50 }, () => store.revoke({ serialNumber: "6f6f", reason: "keyCompromise" })));
+      expect(results.filter((r) => r.updated)).toHaveLength(1);
+      for (const r of results) expect([r.created, r.entry.reason]).toEqual([false, "keyCompromise"]);
+      if (before !== undefined) expect(await store.revision!()).toBeGreaterThan(before);
     });
 
     it("list is oldest revocation first, ties by serial", async () => {

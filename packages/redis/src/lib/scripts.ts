@@ -270,20 +270,35 @@ return 1
 );
 
 /**
- * revoke: the first revocation of a serial wins (HSETNX), and only a created one moves the revision counter on, in
- * the same atomic step (a GetCRL between the two could otherwise cache a CRL under a revision that never changes
- * again). The counter starts at ARGV[3] (the store clock's ms × 1000) when it does not exist: a flushed Redis starts
- * it above every value it had before.
- * KEYS[1] the revocations hash, KEYS[2] the revision counter; ARGV[1] serial, ARGV[2] `<ms>:<reason>`, ARGV[3] start.
- * Returns 1 when created, else 0.
+ * revoke: the first revocation of a serial wins (HSETNX); a later one with reason keyCompromise (ARGV[5]) of an entry
+ * whose reason is one of ARGV[4] (space-separated: core's KEY_COMPROMISE_UPGRADABLE_REASONS) rewrites the entry as
+ * `<its ms>:keyCompromise` (CA/B BR §4.9.1.1: the reason is upgraded, the revocationDate kept). Only a created or an
+ * upgraded entry moves the revision counter on, in the same atomic step (a GetCRL between the two could otherwise
+ * cache a CRL under a revision that never changes again). The counter starts at ARGV[3] (the store clock's ms × 1000)
+ * when it does not exist: a flushed Redis starts it above every value it had before.
+ * KEYS[1] the revocations hash, KEYS[2] the revision counter; ARGV[1] serial, ARGV[2] `<ms>:<reason>`, ARGV[3] start,
+ * ARGV[4] upgradable reasons, ARGV[5] the requested reason.
+ * Returns `{code, value}`: code 1 created, 2 upgraded, 0 unchanged; value the entry as stored after the call.
  */
 export const REVOKE = script(
   "revoke",
   `
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+local created = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+if created == 0 then
+  local value = redis.call('HGET', KEYS[1], ARGV[1])
+  local ms, reason = string.match(value, '^(%d+):(%a+)$')
+  if ARGV[5] ~= 'keyCompromise' or not reason or not string.find(' ' .. ARGV[4] .. ' ', ' ' .. reason .. ' ', 1, true) then
+    return {0, value}
+  end
+  value = ms .. ':keyCompromise'
+  redis.call('HSET', KEYS[1], ARGV[1], value)
+  redis.call('SET', KEYS[2], ARGV[3], 'NX')
+  redis.call('INCR', KEYS[2])
+  return {2, value}
+end
 redis.call('SET', KEYS[2], ARGV[3], 'NX')
 redis.call('INCR', KEYS[2])
-return 1
+return {1, ARGV[2]}
 `,
 );
 
