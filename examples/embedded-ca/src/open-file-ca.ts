@@ -444,7 +444,10 @@ export interface FileCa {
   /**
    * Revokes a certificate this CA issued (RFC 5280 §5.3.1 reason). The serial
    * is hex in any spelling of `normalizeSerialNumber`, as for {@link FileCa.getCertificate}. Revoking again keeps the
-   * first revocation (`created: false`). The next {@link FileCa.crl} lists it.
+   * first revocation (`created: false`), except that `keyCompromise` upgrades an entry revoked for a reason that says
+   * nothing of the key (superseded, …): reason keyCompromise, first revocation date kept, `updated: true`, and the key
+   * refused by {@link FileCa.issue} from then on (CA/B BR §4.9.1.1; RFC 5280 §5.3.1; see `RevocationStore.revoke`).
+   * The next {@link FileCa.crl} lists it (re-signed: the store's revision moved).
    * The serial is looked up as by {@link FileCa.getCertificate} (not a read of the whole index).
    *
    * @throws EmbeddedCaError `UNKNOWN_SERIAL` when the index has no such serial, `INVALID_OPTIONS` for a malformed serial or reason, `STORAGE_FAILED`

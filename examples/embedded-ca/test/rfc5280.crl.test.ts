@@ -59,6 +59,7 @@ describe("RFC 5280 §5: the embedded CA's CRL", () => {
     const result = await ca.revoke(revoked.serialNumber.toUpperCase().replace(/(..)(?!$)/g, "$1:"), "keyCompromise");
     expect(result).toEqual({
       created: true,
+      updated: false,
       subject: "CN=lost-laptop",
       entry: { serialNumber: revoked.serialNumber, reason: "keyCompromise", revokedAt: new Date("2026-03-01T10:30:00.000Z") },
     });

@@ -2,7 +2,7 @@
 // its key is compromised, the CA never certifies that public key again: issue() refuses it with KEY_COMPROMISED
 // before a serial is spent, whoever revoked it (this FileCa, another one sharing the store, a published CRL whose
 // entries the store lost). Another reason (superseded) leaves the key usable. The store down: StoreUnavailableError.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CertificationRequest, MemoryRevocationStore, StoreUnavailableError, type RevocationStore } from "@scep/core";
@@ -53,6 +53,27 @@ describe("RFC 5280 §5.3.1: a key revoked as compromised is never certified agai
     await ca.revoke(superseded.serialNumber, "superseded");
     const again = await ca.issue({ csrDer: sameKeyCsr(dir, "device-2", "/CN=device-2") });
     expect(again.serialNumber).not.toBe(superseded.serialNumber);
+  }, 60_000);
+
+  it("CA/B BR §4.9.1.1: revoked superseded, the key enrolls anew; upgraded to keyCompromise through one FileCa, the other FileCa on the data directory (another worker, FileRevocationStore) refuses the key and its next CRL says keyCompromise", async () => {
+    const dir = tempDir();
+    const one = await openFileCa({ dataDir: join(dir, "data") });
+    const two = await openFileCa({ dataDir: join(dir, "data") });
+    const first = await one.issue({ csrDer: opensslCsr(dir, "device-u", { subject: "/CN=device-u" }) });
+    const superseded = await one.revoke(first.serialNumber, "superseded");
+    expect([superseded.created, superseded.updated]).toEqual([true, false]);
+    const crlBefore = await two.crl();
+    const anew = await two.issue({ csrDer: sameKeyCsr(dir, "device-u", "/CN=device-u") });
+    expect(anew.serialNumber).not.toBe(first.serialNumber);
+
+    const upgraded = await one.revoke(first.serialNumber, "keyCompromise");
+    expect(upgraded).toEqual({ created: false, updated: true, subject: "CN=device-u", entry: { ...superseded.entry, reason: "keyCompromise" } });
+    expect(await refused(two.issue({ csrDer: sameKeyCsr(dir, "device-u", "/CN=device-u2") }))).toEqual({ code: "KEY_COMPROMISED", message: KEY_COMPROMISED_TEXT });
+    const crlAfter = await two.crl();
+    expect(crlAfter.crlNumber).toBeGreaterThan(crlBefore.crlNumber);
+    writeFileSync(join(dir, "after.crl"), crlAfter.der);
+    const text = openssl(["crl", "-inform", "DER", "-in", "after.crl", "-noout", "-text"], dir);
+    expect(text).toMatch(new RegExp(`Serial Number: ${first.serialNumber.toUpperCase()}\\s*\\n\\s+Revocation Date: [^\\n]+\\n\\s+CRL entry extensions:\\s*\\n\\s+X509v3 CRL Reason Code:\\s*\\n\\s+Key Compromise\\n`));
   }, 60_000);
 
   it("one key, two DER spellings (RSA AlgorithmIdentifier parameters NULL or absent): one hash", () => {

@@ -43,7 +43,7 @@ describe("admin API: one serial, every spelling (normalizeSerialNumber)", () => 
   it("POST revoke by 80c0ffee01, then by 0080c0ffee01: one revocation (the second keeps the first), listed as revoked", async () => {
     const first = await call("POST", "/admin/scep/revoke", { serialNumber: "80c0ffee01", reason: "keyCompromise" });
     const body = (await first.json()) as Record<string, unknown>;
-    expect([first.status, body]).toEqual([200, { serialNumber: "0080c0ffee01", subject: "CN=serial-spellings", reason: "keyCompromise", revokedAt: expect.any(String), created: true }]);
+    expect([first.status, body]).toEqual([200, { serialNumber: "0080c0ffee01", subject: "CN=serial-spellings", reason: "keyCompromise", revokedAt: expect.any(String), created: true, updated: false }]);
     const again = await call("POST", "/admin/scep/revoke", { serialNumber: "0080c0ffee01", reason: "superseded" });
     expect([again.status, await again.json()]).toEqual([200, { ...body, created: false }]);
     const listed = (await (await call("GET", "/admin/scep/certificates?serial=80c0ffee01")).json()) as { certificates: { revoked: unknown }[] };
