@@ -38,6 +38,8 @@ interface Options {
   profileConfirm?: ConfirmResult;
   /** What the issue hook answers a first request (undefined: issue). */
   firstAnswer?: IssueResult | "throw";
+  /** What the issue hook answers an approval (undefined: issue). */
+  approvedAnswer?: IssueResult;
 }
 
 function setup(o: Options = {}) {
@@ -62,7 +64,7 @@ function setup(o: Options = {}) {
       failures.push(ctx);
     },
   };
-  const hook = issuingHook(ca, calls, (ctx) => (ctx.approved ? undefined : o.firstAnswer === "throw" ? undefined : o.firstAnswer));
+  const hook = issuingHook(ca, calls, (ctx) => (ctx.approved ? o.approvedAnswer : o.firstAnswer === "throw" ? undefined : o.firstAnswer));
   const profile: ScepProfile = {
     name: "p",
     path: "/scep",
@@ -218,6 +220,15 @@ describe("RFC 8894 §3.3.3: approve runs the same confirm phase, reject the fail
     expect(tx).toMatchObject({ status: "REJECTED", failInfoText: "the certificate was issued but could not be delivered", reason: "confirm_failed" });
     expect(s.undelivered.map((u) => [u.reason, u.error])).toEqual([["confirm_failed", boom]]);
     expect(s.failures.map((f) => [f.reason, f.approved, f.certificate?.subject])).toEqual([["confirm_failed", true, "CN=approve-throws, O=scep-sdk server tests"]]);
+  });
+
+  it("approve whose issue hook answers FAILURE: REJECTED, and the failure phase is told it came from approve (approved: true, as for a confirm failure there), with the hook's reason", async () => {
+    const s = setup({ firstAnswer: { status: "PENDING" }, approvedAnswer: { status: "FAILURE", failInfoText: "this key was revoked as compromised", reason: "key_compromised" } });
+    const { rep } = await enroll(s, await createDevice({ cn: "approve-refused", challengePassword: "good" }));
+    const tx = await s.server.approve("p", rep!.transactionId);
+    expect(tx).toMatchObject({ status: "REJECTED", reason: "key_compromised" });
+    expect(s.order).toEqual(["failure:key_compromised"]);
+    expect(s.failures.map((f) => [f.reason, f.approved, f.failInfo, f.failInfoText, f.challengeData])).toEqual([["key_compromised", true, "badRequest", "this key was revoked as compromised", { device: "D-42", groups: ["vpn"] }]]);
   });
 
   it("reject: the failure phase gets reason rejected with the operator's failInfo and text", async () => {

@@ -157,7 +157,7 @@ async function refuseDelivery(ctx: ServerContext, p: ResolvedProfile, tx: Transa
 /**
  * The issue hook answered FAILURE to an approved request: recorded REJECTED with its failInfo, text and reason (the
  * next CertPoll gets that FAILURE, RFC 8894 §3.3.3), and the challenge policy's failure hook told, as for an
- * immediate issuance the hook refused.
+ * immediate issuance the hook refused, with `approved: true` (a webhook's `failed` notification says so).
  */
 async function refuseIssue(ctx: ServerContext, p: ResolvedProfile, tx: Transaction, ic: IssueContext, r: Extract<IssueResult, { status: "FAILURE" }>): Promise<Transaction> {
   const t = ctx.now();
@@ -168,7 +168,8 @@ async function refuseIssue(ctx: ServerContext, p: ResolvedProfile, tx: Transacti
     p.transactions.transition(p.name, tx.transactionId, "ISSUING", { status: "REJECTED", updatedAt: t, expiresAt: new Date(t.getTime() + p.retentionMs), failInfo, failInfoText, reason }, { updatedAt: tx.updatedAt }),
   );
   if (!done) throw new TransactionStateError(`transaction ${tx.transactionId} was claimed by another approver while this one issued`);
-  await issueFailed(p, tx.challengeValidated, { ...ic, approved: false, reason, failInfo, failInfoText });
+  // `approved` stays true (the context's): it came from the operator's approve, as a confirm failure there does.
+  await issueFailed(p, tx.challengeValidated, { ...ic, reason, failInfo, failInfoText });
   return done;
 }
 
