@@ -5,24 +5,16 @@
  * B meanwhile consumes the same challenge for the device's retries. Whatever the interleaving, the challenge is
  * consumed again at most once, and only A's own consume is released.
  */
-import Redis from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { usePrivateRedis } from "./support/private-redis.js";
-import { RedisChallengeStore, redisClientOptions } from "../src/index.js";
+import { RedisChallengeStore } from "../src/index.js";
 
-const redis = usePrivateRedis();
-let other: Redis;
-
-beforeAll(async () => {
-  other = new Redis({ ...redis.server.connection, ...redisClientOptions, lazyConnect: true });
-  await other.connect();
-});
-afterAll(() => other?.disconnect());
+const redis = usePrivateRedis({}, { second: true });
 
 describe("RedisChallengeStore.release racing consumes on another replica", () => {
   it("of 200 rounds of refund + late duplicate refund + 20 retries on two connections, none uses the challenge twice", async () => {
     const a = new RedisChallengeStore(redis.client, { keyPrefix: "race:" });
-    const b = new RedisChallengeStore(other, { keyPrefix: "race:" });
+    const b = new RedisChallengeStore(redis.second, { keyPrefix: "race:" });
     let reused = 0;
     for (let round = 0; round < 200; round++) {
       const c = await a.issue({ profile: "corp" });

@@ -5,20 +5,13 @@
  * times at once. Whatever the interleaving, the CA issues at most once per challenge; a retry sent after A's
  * refund is forwarded, once.
  */
-import Redis from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type Redis from "ioredis";
+import { describe, expect, it } from "vitest";
 import { MemoryCaRegistry, UpstreamError, buildProxyUrl, createScepProxy, type Upstream } from "@scep/proxy";
 import { usePrivateRedis } from "./support/private-redis.js";
-import { RedisChallengeStore, RedisProfileStore, redisClientOptions } from "../src/index.js";
+import { RedisChallengeStore, RedisProfileStore } from "../src/index.js";
 
-const redis = usePrivateRedis();
-let other: Redis;
-
-beforeAll(async () => {
-  other = new Redis({ ...redis.server.connection, ...redisClientOptions, lazyConnect: true });
-  await other.connect();
-});
-afterAll(() => other?.disconnect());
+const redis = usePrivateRedis({}, { second: true });
 
 const caps = { status: 200, contentType: "text/plain", body: new TextEncoder().encode("POSTPKIOperation\n") };
 const busy: Upstream = {
@@ -45,7 +38,7 @@ describe("a proxy replica's challenge refund racing the same URL on another repl
         logger: { error: () => undefined },
       });
     const a = replica(redis.client, busy);
-    const b = replica(other, issuing);
+    const b = replica(redis.second, issuing);
     const profiles = new RedisProfileStore(redis.client, { keyPrefix: "refund:" });
     const challenges = new RedisChallengeStore(redis.client, { keyPrefix: "refund:" });
     const device = async (n: number) => {
