@@ -5,10 +5,12 @@
  * challenge, signed by the revoked certificate (what `scep renew --challenge` sends) or by a self-signed certificate
  * (`scep enroll --key`), gets FAILURE badRequest "this key was revoked as compromised: generate a new key", event
  * reason `key_compromised`, never a certificate; a new key enrolls. A certificate revoked superseded leaves its key
- * usable: the same key enrolls anew. With --pending, a request for the key recorded PENDING before the revocation is
+ * usable: the same key enrolls anew, until the entry is upgraded to keyCompromise (CA/B BR §4.9.1.1): then B refuses it
+ * too and its CRL lists the serial as keyCompromise. With --pending, a request for the key recorded PENDING before the revocation is
  * REJECTED when the operator approves it (CertPoll: the same FAILURE), and a new one is refused at once.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -101,6 +103,18 @@ describe("a key revoked as compromised on replica A is never certified again by 
     const again = await pkcsReq(b, keys, "CN=device-2", LocalKey.from(first.certificate!, keys.privateKey));
     expect(again.status).toBe("SUCCESS");
     expect(again.certificate!.serialNumberHex).not.toBe(first.certificate!.serialNumberHex);
+
+    // CA/B BR §4.9.1.1: the key is found compromised later; A upgrades the entry, and B (through the Redis store's
+    // revision) refuses the key from then on and serves a CRL that says keyCompromise.
+    await revoke(a, first.certificate!.serialNumberHex, "keyCompromise");
+    const refused = await pkcsReq(b, keys, "CN=device-2", await selfSigned(keys, "CN=device-2"));
+    expect(refused).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "this key was revoked as compromised: generate a new key" });
+    const crl = await fetch(`${b.base}/scep/ca.crl`);
+    expect(crl.status).toBe(200);
+    writeFileSync(join(tmp, "upgraded.crl"), new Uint8Array(await crl.arrayBuffer()));
+    const text = execFileSync("openssl", ["crl", "-inform", "DER", "-in", join(tmp, "upgraded.crl"), "-noout", "-text"], { encoding: "utf8" });
+    const serial = first.certificate!.serialNumberHex.toUpperCase();
+    expect(text).toMatch(new RegExp(`Serial Number: ${serial}\\s*\\n\\s+Revocation Date: [^\\n]+\\n\\s+CRL entry extensions:\\s*\\n\\s+X509v3 CRL Reason Code:\\s*\\n\\s+Key Compromise\\n`));
   }, 120_000);
 });
 
