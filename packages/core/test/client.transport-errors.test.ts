@@ -73,6 +73,15 @@ describe("ScepClient: every failure of the HTTP exchange is ERR_TRANSPORT", () =
     expect(ended).toBe(false); // the client stopped reading: the 64 MiB were never all sent
   });
 
+  it("maxResponseBytes that is not a positive integer is refused at construction (NaN would lift the cap: no byte count is > NaN)", () => {
+    for (const bad of [Number.NaN, 0, -1, 1.5, Number.POSITIVE_INFINITY]) {
+      expect(() => new ScepClient({ url: "http://127.0.0.1:9/scep", maxResponseBytes: bad })).toThrow(
+        expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: `maxResponseBytes must be a positive integer, got ${String(bad)}` }),
+      );
+    }
+    expect(() => new ScepClient({ url: "http://127.0.0.1:9/scep", maxResponseBytes: 1 })).not.toThrow();
+  });
+
   it("a fetch that aborts for its own reasons (AbortError) → 'aborted', not 'timed out'", async () => {
     const fetchAborting: typeof fetch = async () => {
       throw new DOMException("the caller cancelled the enrollment", "AbortError");

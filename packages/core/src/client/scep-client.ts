@@ -6,7 +6,7 @@
  * @module
  */
 import { toBase64 } from "../lib/bytes.js";
-import { CertRepError, TransportError } from "../errors.js";
+import { CertRepError, InvalidArgumentError, TransportError } from "../errors.js";
 import type { ContentCipher, DigestAlgorithm } from "../algorithms.js";
 import type { LocalKey } from "../keys/key.js";
 import { Certificate } from "../x509/certificate.js";
@@ -27,7 +27,8 @@ export interface ScepClientOptions extends CaPinOptions {
   timeoutMs?: number;
   /**
    * Largest response body read, in bytes (default 32 MiB: a GetCRL answer of a large CA's CRL fits); a larger one is
-   * a {@link TransportError} `ERR_TRANSPORT`, and the rest of it is not read.
+   * a {@link TransportError} `ERR_TRANSPORT`, and the rest of it is not read. A positive integer: anything else is
+   * `ERR_INVALID_ARGUMENT` from the constructor.
    */
   maxResponseBytes?: number;
   /** A fetch implementation (default the global fetch). */
@@ -90,12 +91,15 @@ export class ScepClient {
 
   /**
    * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a malformed
-   * `caFingerprints` entry or `trustedCaCertificates` certificate.
+   * `caFingerprints` entry or `trustedCaCertificates` certificate, and for a
+   * `maxResponseBytes` that is not a positive integer (NaN would lift the cap).
    */
   constructor(options: ScepClientOptions) {
     this.#url = options.url;
     this.#timeout = options.timeoutMs ?? 30_000;
-    this.#maxResponse = options.maxResponseBytes ?? 32 * 1024 * 1024;
+    const maxResponse = options.maxResponseBytes ?? 32 * 1024 * 1024;
+    if (!Number.isSafeInteger(maxResponse) || maxResponse < 1) throw new InvalidArgumentError(`maxResponseBytes must be a positive integer, got ${String(maxResponse)}`);
+    this.#maxResponse = maxResponse;
     this.#fetch = options.fetch ?? fetch;
     this.#pin = compileCaPin(options);
   }
