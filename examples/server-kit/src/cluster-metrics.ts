@@ -196,7 +196,11 @@ export class ClusterMetricsAggregator {
   onExit(slot: number, pid: number | undefined): void {
     const kept = this.#kept.get(slot);
     if (kept && kept.pid === pid) {
-      this.#retired = mergeScopeMetrics([{ scopeMetrics: this.#retired, use: "counters" }, { scopeMetrics: kept.scopeMetrics, use: "counters" }]);
+      try {
+        this.#retired = mergeScopeMetrics([{ scopeMetrics: this.#retired, use: "counters" }, { scopeMetrics: kept.scopeMetrics, use: "counters" }]);
+      } catch {
+        // Numbers the merge cannot read are dropped, never a crash of the primary in a worker's exit handler.
+      }
       this.#kept.delete(slot);
     }
     this.#stopWaiting(slot, pid);
@@ -211,8 +215,11 @@ export class ClusterMetricsAggregator {
     }
   }
 
-  /** Asks every listening worker, waits for them (at most the timeout), and merges. Never rejects. */
-  collect(): Promise<{ scopeMetrics: ScopeMetrics[]; reporting: number; workers: number }> {
+  /**
+   * Asks every listening worker, waits for them (at most the timeout), and merges. Never rejects; `scopeMetrics` is
+   * undefined when the collections could not be merged (the scrape is then answered 503).
+   */
+  collect(): Promise<{ scopeMetrics: ScopeMetrics[] | undefined; reporting: number; workers: number }> {
     const id = this.#nextId++;
     return new Promise((resolve) => {
       let finished = false;
@@ -228,7 +235,15 @@ export class ClusterMetricsAggregator {
           const parts: MetricsPart[] = [{ scopeMetrics: this.#retired, use: "counters" }];
           for (const [slot, kept] of this.#kept) parts.push({ scopeMetrics: kept.scopeMetrics, use: c.fresh.has(slot) ? "all" : "counters" });
           const now = Date.now();
-          const scopeMetrics = mergeScopeMetrics(parts);
+          let scopeMetrics: ScopeMetrics[];
+          try {
+            scopeMetrics = mergeScopeMetrics(parts);
+          } catch {
+            // A collection the merge cannot read (a worker of another version, a bug) must not take the primary, and
+            // with it every worker, down: the scrape is answered 503 (no numbers rather than numbers that dip).
+            resolve({ scopeMetrics: undefined, reporting: c.fresh.size, workers: this.#workers });
+            return;
+          }
           scopeMetrics.push(workersGauges(this.#workers, c.fresh.size, [Math.floor(now / 1000), (now % 1000) * 1e6]));
           resolve({ scopeMetrics, reporting: c.fresh.size, workers: this.#workers });
         },

@@ -121,7 +121,7 @@ describe("ClusterMetricsAggregator", () => {
     const partial = await second;
     expect(performance.now() - t0).toBeGreaterThanOrEqual(190);
     expect(partial.reporting).toBe(1);
-    const caps = (r: { scopeMetrics: ScopeMetrics[] }): string => serialize(a.sdk, r.scopeMetrics).match(/^scep_server_request_duration_count\{[^}]*GetCACaps[^}]*\} (\d+)$/m)![1]!;
+    const caps = (r: { scopeMetrics: ScopeMetrics[] | undefined }): string => serialize(a.sdk, r.scopeMetrics!).match(/^scep_server_request_duration_count\{[^}]*GetCACaps[^}]*\} (\d+)$/m)![1]!;
     expect([caps(all), caps(partial)]).toEqual(["3", "3"]);
   });
 
@@ -145,8 +145,19 @@ describe("ClusterMetricsAggregator", () => {
     const third = agg.collect();
     agg.onMessage(1, w1 as unknown as Worker, { type: METRICS_COLLECTED_MESSAGE, id: w1.sent.at(-1)!.id, seq: 3, scopeMetrics: a.scopeMetrics });
     const later = await third;
-    const enrollments = (r: { scopeMetrics: ScopeMetrics[] }): number =>
-      [...serialize(a.sdk, r.scopeMetrics).matchAll(/^scep_server_enrollments_total\{[^}]*\} (\d+)$/gm)].reduce((s, m) => s + Number(m[1]), 0);
+    const enrollments = (r: { scopeMetrics: ScopeMetrics[] | undefined }): number =>
+      [...serialize(a.sdk, r.scopeMetrics!).matchAll(/^scep_server_enrollments_total\{[^}]*\} (\d+)$/gm)].reduce((s, m) => s + Number(m[1]), 0);
     expect([enrollments(after), enrollments(later)]).toEqual([4, 4]);
+  });
+
+  it("a collection the merge cannot read: the scrape gets no numbers (503), the primary does not throw, and a worker exiting with it kept does not either", async () => {
+    const w1 = new FakeWorker({ pid: 301 });
+    const live = [{ slot: 1, worker: w1 as unknown as Worker }];
+    const agg = new ClusterMetricsAggregator({ workers: 1, live: () => live, timeoutMs: 60_000 });
+    const unreadable = [{ scope: { name: "x" }, metrics: [{ descriptor: null, dataPointType: 0, dataPoints: [] }] }] as unknown as ScopeMetrics[];
+    const pending = agg.collect();
+    expect(() => agg.onMessage(1, w1 as unknown as Worker, { type: METRICS_COLLECTED_MESSAGE, id: w1.sent.at(-1)!.id, seq: 1, scopeMetrics: unreadable })).not.toThrow();
+    expect((await pending).scopeMetrics).toBeUndefined();
+    expect(() => agg.onExit(1, 301)).not.toThrow();
   });
 });

@@ -89,4 +89,13 @@ describe("ScepClient: every failure of the HTTP exchange is ERR_TRANSPORT", () =
     const e = await transportError(new ScepClient({ url: "http://127.0.0.1:9/scep", fetch: fetchAborting }).getCaCaps());
     expect(e.message).toBe("GetCACaps: the request was aborted (the caller cancelled the enrollment)");
   });
+
+  it("an error status with a body larger than maxResponseBytes → the status, not the size", async () => {
+    const url = await serve((_req, res) => {
+      res.writeHead(503, { "content-type": "text/plain" });
+      res.end("busy: " + "x".repeat(300_000));
+    });
+    const e = await transportError(new ScepClient({ url, maxResponseBytes: 100_000 }).getCaCaps());
+    expect([e.message, e.status]).toEqual(["GetCACaps: HTTP 503", 503]);
+  });
 });

@@ -116,10 +116,11 @@ export class ScepClient {
         ...(init.body ? { body: init.body as Uint8Array<ArrayBuffer>, headers: { "content-type": PKI_MESSAGE_CONTENT_TYPE } } : {}),
         signal: AbortSignal.timeout(this.#timeout),
       });
-      // The body is read under the same deadline, and no further than maxResponseBytes.
-      const read = await readCapped(res.body, this.#maxResponse);
-      if (read === "too-large") throw new TransportError(`${operation}: the response is larger than ${this.#maxResponse} bytes (maxResponseBytes)`);
-      body = read;
+      // The body is read under the same deadline, and no further than maxResponseBytes. An error answer's body is only
+      // quoted (its first line), so a large one is not read at all: its status is what the caller learns.
+      const read = await readCapped(res.body, res.ok ? this.#maxResponse : Math.min(this.#maxResponse, ERROR_BODY_MAX));
+      if (read === "too-large" && res.ok) throw new TransportError(`${operation}: the response is larger than ${this.#maxResponse} bytes (maxResponseBytes)`);
+      body = read === "too-large" ? new Uint8Array() : read;
     } catch (cause) {
       if (cause instanceof TransportError) throw cause;
       throw new TransportError(`${operation}: ${transportDetail(cause, this.#timeout)}`, { cause });
@@ -214,6 +215,9 @@ export class ScepClient {
     return { ...rep, request, caCertificates, caps };
   }
 }
+
+/** The most of an error answer's body read to quote it (a TransportError's message shows 200 characters of it). */
+const ERROR_BODY_MAX = 64 * 1024;
 
 /**
  * Why a fetch (or the read of its body) failed, for a TransportError's message: our own deadline firing (the
