@@ -21,11 +21,20 @@ let issuedSerial: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "scep-admin-down-"));
+  // Up while the certificate is issued (issue reads the store: its compromised-key check), down for every test.
   const memory = new MemoryRevocationStore();
-  const revocations: RevocationStore = Object.assign(Object.create(memory) as RevocationStore, { list: async () => down(), get: async () => down(), revoke: async () => down() });
+  let up = true;
+  const revocations: RevocationStore = {
+    revoke: async (o) => (up ? memory.revoke(o) : down()),
+    get: async (serial) => (up ? memory.get(serial) : down()),
+    list: async () => (up ? memory.list() : down()),
+    nextCrlNumber: async () => (up ? memory.nextCrlNumber() : down()),
+    revision: async () => (up ? memory.revision() : down()),
+  };
   ca = await openFileCa({ dataDir: dir, revocations });
   const keys = await generateRsaKeyPair();
   issuedSerial = (await ca.issue({ csrDer: await generateCsr({ keys, subject: "CN=revoke-while-down" }) })).serialNumber;
+  up = false;
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
