@@ -7,7 +7,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ScepClient, TransportError } from "../src/index.js";
 
 const servers: Server[] = [];
@@ -80,6 +80,25 @@ describe("ScepClient: every failure of the HTTP exchange is ERR_TRANSPORT", () =
       );
     }
     expect(() => new ScepClient({ url: "http://127.0.0.1:9/scep", maxResponseBytes: 1 })).not.toThrow();
+  });
+
+  it("timeoutMs that is not a positive integer is refused at construction (NaN would lift the deadline)", () => {
+    for (const bad of [Number.NaN, 0, -1, 1.5, Number.POSITIVE_INFINITY]) {
+      expect(() => new ScepClient({ url: "http://127.0.0.1:9/scep", timeoutMs: bad })).toThrow(
+        expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: `timeoutMs must be a positive integer, got ${String(bad)}` }),
+      );
+    }
+  });
+
+  it("the default deadline (180 s) outlasts a SCEP proxy's upstream timeout (30 s) and IIS's (120 s), so their answer reaches the caller", async () => {
+    const timeout = vi.spyOn(AbortSignal, "timeout");
+    try {
+      const answering: typeof fetch = async () => new Response("POSTPKIOperation\n", { headers: { "content-type": "text/plain" } });
+      await new ScepClient({ url: "http://127.0.0.1:9/scep", fetch: answering }).getCaCaps();
+      expect(timeout).toHaveBeenCalledWith(180_000);
+    } finally {
+      timeout.mockRestore();
+    }
   });
 
   it("a fetch that aborts for its own reasons (AbortError) → 'aborted', not 'timed out'", async () => {

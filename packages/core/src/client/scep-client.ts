@@ -23,7 +23,13 @@ import { readCapped } from "../lib/read-capped.js";
 export interface ScepClientOptions extends CaPinOptions {
   /** The SCEP URL, e.g. `http://127.0.0.1:8080/scep`. */
   url: string;
-  /** Per-request timeout in milliseconds, the whole exchange: connection, headers and body (default 30 000). */
+  /**
+   * Per-request timeout in milliseconds, the whole exchange: connection, headers and body (default 180 000). The
+   * default outlasts what commonly sits between a client and a CA and gives up first (a SCEP proxy's upstream
+   * timeout, e.g. `@scep/proxy`'s 30 s; IIS in front of NDES, 120 s), so their own answer (a 504, a FAILURE) reaches
+   * the caller instead of this client giving up at the same moment. A positive integer: anything else is
+   * `ERR_INVALID_ARGUMENT` from the constructor.
+   */
   timeoutMs?: number;
   /**
    * Largest response body read, in bytes (default 32 MiB: a GetCRL answer of a large CA's CRL fits); a larger one is
@@ -92,11 +98,13 @@ export class ScepClient {
   /**
    * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a malformed
    * `caFingerprints` entry or `trustedCaCertificates` certificate, and for a
-   * `maxResponseBytes` that is not a positive integer (NaN would lift the cap).
+   * `timeoutMs` or `maxResponseBytes` that is not a positive integer (NaN would lift the cap or the deadline).
    */
   constructor(options: ScepClientOptions) {
     this.#url = options.url;
-    this.#timeout = options.timeoutMs ?? 30_000;
+    const timeout = options.timeoutMs ?? 180_000;
+    if (!Number.isSafeInteger(timeout) || timeout < 1) throw new InvalidArgumentError(`timeoutMs must be a positive integer, got ${String(timeout)}`);
+    this.#timeout = timeout;
     const maxResponse = options.maxResponseBytes ?? 32 * 1024 * 1024;
     if (!Number.isSafeInteger(maxResponse) || maxResponse < 1) throw new InvalidArgumentError(`maxResponseBytes must be a positive integer, got ${String(maxResponse)}`);
     this.#maxResponse = maxResponse;
