@@ -287,7 +287,10 @@ export class LocalKey implements Signer, Decrypter {
    * The private key: PEM (PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY` or PKCS#8 `PRIVATE KEY`, each possibly
    * encrypted: see {@link LocalKeyOptions.passphrase}) as a string or bytes, the same in DER bytes (PKCS#8
    * `PrivateKeyInfo` or `EncryptedPrivateKeyInfo`, RFC 5958; PKCS#1 `RSAPrivateKey`, RFC 8017 §A.1.2; SEC1
-   * `ECPrivateKey`, RFC 5915), or a WebCrypto `CryptoKey` (extractable or not).
+   * `ECPrivateKey`, RFC 5915), or a WebCrypto `CryptoKey`. Prefer an extractable `CryptoKey`: a non-extractable one
+   * is read through `KeyObject.from`, which Node 24.22+ deprecates at run time (DEP0204, a warning on stderr) and a
+   * later Node will refuse (then `ERR_KEY` "unusable CryptoKey"); WebCrypto itself cannot do the RSAES-PKCS1-v1_5
+   * decryption a SCEP CA or client needs, so there is no other way to use such a key.
    *
    * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when the certificate argument holds a private key (a PEM
    *   `… PRIVATE KEY` block, or DER shaped as one: the arguments are swapped), or PEM without a CERTIFICATE block.
