@@ -308,6 +308,33 @@ describe("renew: a FAILURE line never contradicts the CA's failInfoText (the tex
     }
   });
 
+  it("a revoked --cert with the RFC 5280 §5.3.1 reason in the CA's text: --new-key only for keyCompromise; superseded or cessationOfOperation get a plain first enrollment with a new challenge", async () => {
+    const meaning = "the CA did not accept a certificate this request depends on (--cert old.pem, the one being renewed, or the one issued for this transaction)";
+    const revokedKey = "a revoked certificate's key may be compromised and must not be certified again";
+    const keep = " (the key may stay: it was not revoked as compromised)";
+    const cases = [
+      ["keyCompromise", [], `: enroll anew with a new key: give --new-key and --challenge to the same command (${revokedKey})`],
+      ["keyCompromise", ["--renewal-req"], `: send it as a first enrollment with a new key instead (drop --renewal-req, give --new-key and --challenge: ${revokedKey})`],
+      ["keyCompromise", ["--challenge", "wrong"], `, and the CA did not accept --challenge for a first enrollment: check it against ${CHALLENGE_WHERE}; and give --new-key: ${revokedKey}`],
+      ["superseded", [], `: give a new --challenge to enroll anew with the same command${keep}`],
+      ["superseded", ["--renewal-req"], `: send it as a first enrollment instead (drop --renewal-req, give a new --challenge)${keep}`],
+      ["superseded", ["--new-key"], ": give a new --challenge to enroll anew with the same command"],
+      ["superseded", ["--challenge", "wrong"], `, and the CA did not accept --challenge for a first enrollment: check it against ${CHALLENGE_WHERE}`],
+      ["cessationOfOperation", [], `: give a new --challenge to enroll anew with the same command${keep}`],
+    ] as const;
+    for (const [reason, extra, what] of cases) {
+      const text = `the certificate being renewed was revoked (${reason})`;
+      server = await startFakeScepServer("failure", { failure: { failInfo: "badCertId", failInfoText: text } });
+      const r = await renewIn(`revoked-${reason}`, server.ca, [...extra]);
+      await server.close();
+      expect([r.code, r.stderr]).toEqual([2, `${extra[0] === "--renewal-req" ? NO_RENEWAL_CAP : ""}FAILURE: badCertId: ${meaning} (the CA said "${text}"); --cert old.pem was revoked (${reason}) and cannot be renewed${what}\n`]);
+    }
+    // A parenthesis that is no RFC 5280 reason name is no reason: a new key, as when the CA gives none.
+    server = await startFakeScepServer("failure", { failure: { failInfo: "badCertId", failInfoText: "the certificate being renewed was revoked (oops)" } });
+    const odd = await renewIn("revoked-odd", server.ca, []);
+    expect(odd.stderr).toContain(`; --cert old.pem was revoked and cannot be renewed: enroll anew with a new key: give --new-key and --challenge to the same command (${revokedKey})\n`);
+  });
+
   it("a key the CA refuses as compromised (badRequest, the example servers' text): renew is told --new-key, enroll a new key; no challenge guess", async () => {
     server = await startFakeScepServer("failure", { failure: { failInfo: "badRequest", failInfoText: "this key was revoked as compromised: generate a new key" } });
     const said = `FAILURE: badRequest: the CA does not permit or support this request (the CA said "this key was revoked as compromised: generate a new key")`;

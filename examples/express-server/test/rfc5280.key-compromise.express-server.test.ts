@@ -44,9 +44,9 @@ afterAll(async () => {
 });
 
 /** A PKCSReq for `keys` with the challenge, signed by `signer`, sent to `r`: the decoded CertRep. */
-async function pkcsReq(r: StartedExample, keys: CryptoKeyPair, subject: string, signer: LocalKey, transactionId?: string): Promise<CertRep> {
-  const csr = await generateCsr({ keys, subject, challengePassword: CHALLENGE });
-  const req = await buildPkcsReq({ csr, signer, recipient: ca, ...(transactionId ? { transactionId } : {}) });
+async function pkcsReq(r: StartedExample, keys: CryptoKeyPair, subject: string, signer: LocalKey, transactionId?: string, renewal = false): Promise<CertRep> {
+  const csr = await generateCsr({ keys, subject, ...(renewal ? {} : { challengePassword: CHALLENGE }) });
+  const req = await buildPkcsReq({ csr, signer, recipient: ca, renewal, ...(transactionId ? { transactionId } : {}) });
   const res = await fetch(`${r.base}/scep?operation=PKIOperation`, { method: "POST", body: req.der as Uint8Array<ArrayBuffer>, headers: { "content-type": "application/x-pki-message" }, signal: AbortSignal.timeout(30_000) });
   expect(res.status).toBe(200);
   return readCertRep(new Uint8Array(await res.arrayBuffer()), { decrypter: signer, caCertificates: [ca], request: req });
@@ -103,12 +103,18 @@ describe("a key revoked as compromised on replica A is never certified again by 
     const again = await pkcsReq(b, keys, "CN=device-2", LocalKey.from(first.certificate!, keys.privateKey));
     expect(again.status).toBe("SUCCESS");
     expect(again.certificate!.serialNumberHex).not.toBe(first.certificate!.serialNumberHex);
+    // A RenewalReq signed by the revoked certificate (`scep renew --renewal-req`) is told the reason (RFC 5280 §5.3.1),
+    // read from the shared store by the other replica, so the CLI does not ask for a new key.
+    const renewing = LocalKey.from(first.certificate!, keys.privateKey);
+    const renewal = await pkcsReq(b, keys, "CN=device-2", renewing, undefined, true);
+    expect(renewal).toMatchObject({ status: "FAILURE", failInfo: "badCertId", failInfoText: "the certificate being renewed was revoked (superseded)" });
 
     // CA/B BR §4.9.1.1: the key is found compromised later; A upgrades the entry, and B (through the Redis store's
     // revision) refuses the key from then on and serves a CRL that says keyCompromise.
     await revoke(a, first.certificate!.serialNumberHex, "keyCompromise");
     const refused = await pkcsReq(b, keys, "CN=device-2", await selfSigned(keys, "CN=device-2"));
     expect(refused).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "this key was revoked as compromised: generate a new key" });
+    expect(await pkcsReq(b, keys, "CN=device-2", renewing, undefined, true)).toMatchObject({ status: "FAILURE", failInfo: "badCertId", failInfoText: "the certificate being renewed was revoked (keyCompromise)" });
     const crl = await fetch(`${b.base}/scep/ca.crl`);
     expect(crl.status).toBe(200);
     writeFileSync(join(tmp, "upgraded.crl"), new Uint8Array(await crl.arrayBuffer()));

@@ -327,10 +327,12 @@ export async function buildProfile(
     // again (RFC 8894 §3.3.3) and no longer signs a renewal (RenewalReq: FAILURE badCertId). The store is the CA's:
     // Redis's, or the data directory's, so this holds on every worker and after a restart; a serial on the last
     // published CRL counts even when the store lost it (a Redis restarted empty), and goes back into the store.
+    // The entry (its reason) rather than true: a RenewalReq signed by a revoked certificate is told the reason
+    // ("… was revoked (superseded)"), so a client asks for a new key only after keyCompromise.
     isRevoked: async (certificate) => {
       if (!Buffer.from(certificate.issuerDer).equals(caSubject)) return false;
       const serial = storeSerial(certificate.serialNumber);
-      return serial !== undefined && (await ca.revocation(serial)) !== undefined;
+      return serial === undefined ? false : await ca.revocation(serial);
     },
     ...extra,
   };

@@ -120,7 +120,7 @@ export {
   revisionBase,
 } from "./server/revocation-store.js";
 export { normalizeSerialNumber, serialNumberOctets } from "./x509/serial-number.js";
-export type { RevocationStore, RevocationReason, RevokedCertificate, RevokeResult, MemoryRevocationStoreOptions } from "./server/revocation-store.js";
+export type { RevocationStore, RevocationReason, RevocationVerdict, RevokedCertificate, RevokeResult, MemoryRevocationStoreOptions } from "./server/revocation-store.js";
 export { checkCsrPolicy } from "./server/csr-policy.js";
 export type { CsrPolicy, SanType } from "./server/csr-policy.js";
 export type { ScepEvent, ScepOperation, ScepOutcome, ProfileStats } from "./server/events.js";

@@ -8,7 +8,7 @@
  * without it; `renewalRequiresChallenge` demands the challenge as well.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { LocalKey, buildPkcsReq, createScepServer, type Certificate, type IssueContext, type ScepProfile, type ScepServer } from "../src/index.js";
+import { LocalKey, buildPkcsReq, createScepServer, type Certificate, type RevocationVerdict, type RevokedCertificate, type IssueContext, type ScepProfile, type ScepServer } from "../src/index.js";
 import { DAY, NOW, createDevice, createTestCa, csrFor, eventLog, hex, issuingHook, postPki, readReply, type Device, type TestCa, baseProfile } from "./support/server-pki.js";
 
 const CHALLENGE = "renewal-secret";
@@ -192,9 +192,29 @@ describe("a revoked old certificate (isRevoked hook) authenticates nothing", () 
     expect(s.calls[0]!.renewalOf).toBeUndefined();
   });
 
+  it("the hook's RFC 5280 §5.3.1 reason (a name or a store entry) ends the text in parentheses; true or an unknown name gives none", async () => {
+    const entry: RevokedCertificate = { serialNumber: oldCert.serialNumberHex, reason: "cessationOfOperation", revokedAt: NOW };
+    const answers: [RevocationVerdict, string][] = [
+      ["keyCompromise", "the certificate being renewed was revoked (keyCompromise)"],
+      [{ reason: "superseded" }, "the certificate being renewed was revoked (superseded)"],
+      [entry, "the certificate being renewed was revoked (cessationOfOperation)"],
+      [true, "the certificate being renewed was revoked"],
+      ["toString" as never, "the certificate being renewed was revoked"],
+      ["keyCompromise) and more (" as never, "the certificate being renewed was revoked"],
+    ];
+    for (const [answer, text] of answers) {
+      const s = setup({ isRevoked: async () => answer });
+      expect((await send(s.server, old, { renewal: true })).rep).toMatchObject({ status: "FAILURE", failInfo: "badCertId", failInfoText: text });
+      expect(s.log.events.at(-1)).toMatchObject({ reason: "renewal_revoked" });
+      // A PKCSReq signed by it without a challenge gets the same text.
+      expect((await send(s.server, old, { renewal: false })).rep).toMatchObject({ status: "FAILURE", failInfo: "badCertId", failInfoText: text });
+    }
+  });
+
   it("a certificate the hook does not report revoked renews as before", async () => {
     const s = setup({ isRevoked: () => false });
     expect((await send(s.server, old, { renewal: true })).rep.status).toBe("SUCCESS");
+    expect((await send(setup({ isRevoked: () => undefined }).server, old, { renewal: true })).rep.status).toBe("SUCCESS");
   });
 });
 

@@ -105,16 +105,31 @@ const aboutChallenge = (text: string | undefined): boolean => text === undefined
 const REVOKED_KEY = "a revoked certificate's key may be compromised and must not be certified again";
 
 /**
+ * The RFC 5280 §5.3.1 reason a CA's text gives for a revoked certificate (`… was revoked (superseded)`, the @scep/core
+ * server's text), or undefined when it gives none.
+ */
+function revocationReason(text: string): string | undefined {
+  return /\brevoked \(([A-Za-z]+)\)/.exec(text)?.[1];
+}
+
+/** The reason names of RFC 5280 §5.3.1 a CRL entry can carry (removeFromCRL is a delta CRL's, not a revocation's). */
+const REVOCATION_REASONS = new Set(["unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", "certificateHold", "privilegeWithdrawn", "aACompromise"]);
+
+/**
  * What to check when the certificate being renewed is one the CA will not take as a renewal (revoked, expired, or
  * not this CA's): the same command as a first enrollment (a PKCSReq with --challenge; RFC 8894 §3.3.1.2 leaves a
- * PKCSReq signed by such a certificate to the CA's challenge), or the CA that issued it. For a `revoked` one, with a
- * new key (--new-key) unless the command has one already: the CA refuses a key revoked as compromised, and a
- * certificate for it would be no safer than the revoked one.
+ * PKCSReq signed by such a certificate to the CA's challenge), or the CA that issued it. `revoked`: `"key"` when it
+ * was revoked keyCompromise or for a reason the CA did not give: then with a new key (--new-key) unless the command
+ * has one already, since the CA refuses a key revoked as compromised and a certificate for it would be no safer than
+ * the revoked one; `"other"` for another RFC 5280 §5.3.1 reason (superseded, cessationOfOperation, …): the key may
+ * stay, a new challenge is all a first enrollment needs.
  */
-function firstEnrollmentHint(why: string, options: EnrollmentOptions, revoked = false): string {
-  const newKey = revoked && !options.newKey;
-  if (options.renewal) return newKey ? `${why}: send it as a first enrollment with a new key instead (drop --renewal-req, give --new-key and --challenge: ${REVOKED_KEY})` : `${why}: send it as a first enrollment instead (drop --renewal-req, give --challenge)`;
-  if (!options.challengeSent) return newKey ? `${why}: enroll anew with a new key: give --new-key and --challenge to the same command (${REVOKED_KEY})` : `${why}: give --challenge to enroll anew with the same command`;
+function firstEnrollmentHint(why: string, options: EnrollmentOptions, revoked?: "key" | "other"): string {
+  const newKey = revoked === "key" && !options.newKey;
+  const a = revoked === "other" ? "a new " : "";
+  const keep = revoked === "other" && !options.newKey ? " (the key may stay: it was not revoked as compromised)" : "";
+  if (options.renewal) return newKey ? `${why}: send it as a first enrollment with a new key instead (drop --renewal-req, give --new-key and --challenge: ${REVOKED_KEY})` : `${why}: send it as a first enrollment instead (drop --renewal-req, give ${a}--challenge)${keep}`;
+  if (!options.challengeSent) return newKey ? `${why}: enroll anew with a new key: give --new-key and --challenge to the same command (${REVOKED_KEY})` : `${why}: give ${a}--challenge to enroll anew with the same command${keep}`;
   const also = newKey ? `; and give --new-key: ${REVOKED_KEY}` : "";
   return `${why}, and the CA did not accept --challenge for a first enrollment: check it against ${CHALLENGE_WHERE}${also}`;
 }
@@ -149,7 +164,12 @@ function explainEnrollmentFailure(rep: CertRep & { caCertificates: Certificate[]
       return undefined;
     },
     hint: (failInfo, text) => {
-      if (renewing && text !== undefined && /revoked/i.test(text) && failInfo === "badCertId") return firstEnrollmentHint(`--cert ${renewing.file} was revoked and cannot be renewed`, options, true);
+      if (renewing && text !== undefined && /revoked/i.test(text) && failInfo === "badCertId") {
+        // keyCompromise, or no reason given: a new key. Any other reason leaves the key usable: a plain first enrollment.
+        const reason = revocationReason(text);
+        const known = reason !== undefined && REVOCATION_REASONS.has(reason) ? reason : undefined;
+        return firstEnrollmentHint(`--cert ${renewing.file} was revoked${known ? ` (${known})` : ""} and cannot be renewed`, options, known && known !== "keyCompromise" ? "other" : "key");
+      }
       if (renewing && text !== undefined && /expired|not yet valid/i.test(text) && failInfo === "badTime") {
         return firstEnrollmentHint(`--cert ${renewing.file} is valid ${renewing.certificate.notBefore.toISOString()} to ${renewing.certificate.notAfter.toISOString()}, so it cannot be renewed now`, options);
       }

@@ -11,8 +11,9 @@ const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b);
 
 export const withRevocations: ScepProfile = {
   ...profile,
-  // Not handed out again (RFC 8894 §3.3.3), and no longer signs a renewal.
-  isRevoked: async (certificate) => (await revocations.get(certificate.serialNumberHex)) !== undefined,
+  // Not handed out again (RFC 8894 §3.3.3), and no longer signs a renewal. The entry (not just true) puts its reason
+  // in the FAILURE text: "the certificate being renewed was revoked (superseded)".
+  isRevoked: (certificate) => revocations.get(certificate.serialNumberHex),
   // GetCRL (RFC 8894 §3.3.5): this CA's CRL; another issuer is FAILURE badCertId.
   getCrl: async ({ issuer }) => (sameBytes(issuer, caSubject) ? currentCrl() : undefined),
 };

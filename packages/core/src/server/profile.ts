@@ -19,6 +19,7 @@ import type { ChallengePolicy, IssueFailureHook } from "./challenge.js";
 import { type ChallengeValidator, challengeValidator } from "./challenge-validators.js";
 import type { CsrPolicy } from "./csr-policy.js";
 import { MemoryTransactionStore, type TransactionStore } from "./transaction-store.js";
+import type { RevocationVerdict, RevokedCertificate } from "./revocation-store.js";
 import { normalizePath } from "./routing.js";
 import { canReceiveKeyTransport, keyAlgorithmName } from "./key-transport.js";
 
@@ -165,8 +166,13 @@ export interface ScepProfile {
    * A revoked certificate of this CA does not authenticate a renewal either: a RenewalReq signed by one gets FAILURE
    * badCertId (`renewal_revoked`), a PKCSReq signed by one needs a valid challenge like a first enrollment
    * (without one: badCertId, event reason `signer_revoked`, `renewal: false`).
+   *
+   * Answer true, or better the RFC 5280 §5.3.1 reason name (`"superseded"`) or the store's entry
+   * (`revocations.get(serial)`, a {@link RevokedCertificate}); false or undefined when not revoked. A known reason ends
+   * the client's failInfoText in parentheses: `the certificate being renewed was revoked (keyCompromise)`, so a client
+   * asks for a new key only after a keyCompromise (or when no reason is given).
    */
-  isRevoked?: (certificate: Certificate) => boolean | Promise<boolean>;
+  isRevoked?: (certificate: Certificate) => RevocationVerdict | Promise<RevocationVerdict>;
   /** PENDING transactions (default: a {@link MemoryTransactionStore} with the server's clock). */
   transactions?: TransactionStore;
   /** How long a PENDING transaction waits for approve/reject before it is forgotten, in ms (default 7 days). */

@@ -189,6 +189,22 @@ export function checkRevocationReason(reason: unknown): RevocationReason {
   return reason as RevocationReason;
 }
 
+/**
+ * What a profile's `isRevoked` hook may answer: false/undefined (not revoked), true (revoked, reason not known),
+ * the reason's name (RFC 5280 §5.3.1), or an entry carrying it (a {@link RevokedCertificate}, as
+ * `RevocationStore.get` answers). @group Storage
+ */
+export type RevocationVerdict = boolean | RevocationReason | Pick<RevokedCertificate, "reason"> | undefined;
+
+/**
+ * The RFC 5280 §5.3.1 reason name in an `isRevoked` hook's answer, or undefined when it gives none or one that is
+ * not a key of {@link REVOCATION_REASONS} (a hook's text never reaches a client unchecked). Internal.
+ */
+export function revocationReasonOf(verdict: RevocationVerdict | string): RevocationReason | undefined {
+  const reason = typeof verdict === "string" ? verdict : typeof verdict === "object" && verdict !== null ? (verdict as { reason?: unknown }).reason : undefined;
+  return typeof reason === "string" && Object.hasOwn(REVOCATION_REASONS, reason) ? (reason as RevocationReason) : undefined;
+}
+
 /** Options of {@link MemoryRevocationStore}. @group Storage */
 export interface MemoryRevocationStoreOptions {
   /** Clock of a revocation without `revokedAt` (default `() => new Date()`). */

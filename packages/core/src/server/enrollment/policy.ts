@@ -17,6 +17,7 @@ import { CertificationRequest } from "../../x509/certification-request.js";
 import { poll } from "../cert-poll.js";
 import { checkCsrPolicy } from "../csr-policy.js";
 import { failure } from "../replies.js";
+import { revocationReasonOf } from "../revocation-store.js";
 import { isStale } from "../stale.js";
 import type { Phase, UnusableSigner } from "./enrollment.js";
 
@@ -58,15 +59,19 @@ export const policy: Phase = {
     const t = ctx.now();
     e.renewal = req.messageType === MessageType.RenewalReq;
     if (!signer.isSelfIssued || e.renewal) {
+      let revoked: Awaited<ReturnType<NonNullable<typeof p.isRevoked>>>;
       if (!signer.isIssuedBy(p.ca)) {
         if (e.renewal) return failure(ctx, p, req, "badRequest", "renewal_not_chained", "the renewal is not signed by a certificate of this CA");
       } else if (signer.notAfter.getTime() < t.getTime() || signer.notBefore.getTime() > t.getTime()) {
         const refused = unusableSigner(e.renewal, "badTime", "expired", "the certificate being renewed is expired or not yet valid");
         if (e.renewal) return failure(ctx, p, req, refused.failInfo, refused.reason, refused.text);
         e.unusableSigner = refused;
-      } else if (p.isRevoked && (await p.isRevoked(signer))) {
-        // A revoked certificate authenticates nothing (the same rule as for a stored certificate, issue 6 §3).
-        const refused = unusableSigner(e.renewal, "badCertId", "revoked", "the certificate being renewed was revoked");
+      } else if (p.isRevoked && (revoked = await p.isRevoked(signer))) {
+        // A revoked certificate authenticates nothing (the same rule as for a stored certificate, issue 6 §3). The
+        // reason, when the hook gives it, ends the text in parentheses (RFC 5280 §5.3.1 name): a client tells a
+        // keyCompromise (a new key is needed) from a superseded or cessationOfOperation one (the key may be reused).
+        const reason = revocationReasonOf(revoked);
+        const refused = unusableSigner(e.renewal, "badCertId", "revoked", `the certificate being renewed was revoked${reason ? ` (${reason})` : ""}`);
         if (e.renewal) return failure(ctx, p, req, refused.failInfo, refused.reason, refused.text);
         e.unusableSigner = refused;
       } else {
