@@ -4,9 +4,10 @@
 //
 // revocations.jsonl: one JSON line per revocation, each written with one O_APPEND write (so lines from concurrent
 // workers never interleave) and fdatasync'ed before the revoke answers. The file is a journal replayed in order: the
-// first line of a serial creates its entry; a later line of that serial with reason keyCompromise, read while the
-// entry's reason is one core's upgradesRevocationReason allows, sets the entry's reason to keyCompromise and keeps its
-// revokedAt (CA/B BR §4.9.1.1; its own revokedAt is ignored); every other later line changes nothing. A worker that
+// first line of a serial creates its entry; a later line of that serial whose reason core's upgradesRevocationReason
+// allows over the entry's (keyCompromise over a reason that says nothing of the key, CA/B BR §4.9.1.1; any reason but
+// certificateHold over a hold, RFC 5280 §5.3.1) sets the entry's reason to its own and keeps the entry's revokedAt
+// (its own is ignored); every other later line changes nothing. Nothing is ever removed, so a hold is never released. A worker that
 // appended a line for a serial another worker revoked just before reads the entry back and answers `created: false`
 // (and `updated: true` only if its own line did the upgrade), as the memory store does. Each line carries a random id,
 // so a writer knows whether the line that created or upgraded the entry is its own. An upgrade is appended only after
@@ -61,7 +62,7 @@ const CRL_NUMBER_LINE = /^=(\d{1,40})$/;
 interface Stored extends RevokedCertificate {
   /** The random id of the line that created the entry. */
   id: string;
-  /** The random id of the line that upgraded it to keyCompromise, if one did. */
+  /** The random id of the line that last changed its reason (see upgradesRevocationReason), if one did. */
   upgradedBy?: string;
 }
 

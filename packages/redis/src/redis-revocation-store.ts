@@ -77,8 +77,9 @@ export class RedisRevocationStore implements RevocationStore {
   /**
    * Records a revocation (`revokedAt` defaults to the store's clock); an already revoked serial keeps its first entry and
    * answers `created: false`, except that reason keyCompromise upgrades an entry whose reason says nothing of the key
-   * (`upgradesRevocationReason` in `@scep/core`; CA/B BR §4.9.1.1, RFC 5280 §5.3.1): reason keyCompromise, first
-   * revocationDate kept, `updated: true`, revision moved on, in the same script as the check.
+   * (CA/B BR §4.9.1.1) and any reason but certificateHold makes a hold permanent (RFC 5280 §5.3.1; both:
+   * `upgradesRevocationReason` in `@scep/core`): the requested reason, first revocationDate kept, `updated: true`,
+   * revision moved on, in the same script as the check.
    * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a serial that is not hex or an unknown reason.
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
    */

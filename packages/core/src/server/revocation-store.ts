@@ -11,7 +11,9 @@ import { normalizeSerialNumber } from "../x509/serial-number.js";
 /**
  * The CRL reason codes of RFC 5280 §5.3.1 a certificate can be revoked with,
  * by name, with their ENUMERATED value. `removeFromCRL` (8) is not here: it
- * only appears in delta CRLs, and a revocation in this store is permanent.
+ * only appears in delta CRLs, and no entry ever leaves this store: a
+ * `certificateHold` can be replaced by a permanent reason (see
+ * {@link upgradesRevocationReason}) but is never released.
  *
  * ```asn
  * CRLReason ::= ENUMERATED {
@@ -59,19 +61,21 @@ export interface RevokeResult {
   /** False when the serial was already revoked (its first revocationDate stands; its reason too unless `updated`). */
   created: boolean;
   /**
-   * True when this call changed an existing entry's reason to `keyCompromise` (see {@link RevocationStore.revoke};
-   * CA/Browser Forum BR §4.9.1.1, RFC 5280 §5.3.1); then `created` is false. Absent or false otherwise. Optional so
-   * that a store written before it existed still type-checks; the stores here always set it.
+   * True when this call changed an existing entry's reason (see {@link upgradesRevocationReason}: to `keyCompromise`,
+   * CA/Browser Forum BR §4.9.1.1, or a `certificateHold` to a permanent reason, RFC 5280 §5.3.1); then `created` is
+   * false. Absent or false otherwise. Optional so that a store written before it existed still type-checks; the stores
+   * here always set it.
    */
   updated?: boolean;
 }
 
 /**
- * The reasons an entry can be upgraded from to `keyCompromise` by a later {@link RevocationStore.revoke}: those that
- * say nothing of the key (RFC 5280 §5.3.1: unspecified, affiliationChanged, superseded, cessationOfOperation,
- * privilegeWithdrawn). Not `keyCompromise` itself (a repeat), not `cACompromise`/`aACompromise` (already a compromise
- * of the subject's key), not `certificateHold` (a hold is a temporary state of its own, RFC 5280 §5.3.2; BR §7.2.2
- * forbids it on subscriber certificates).
+ * The permanent reasons an entry can be upgraded from to `keyCompromise` by a later {@link RevocationStore.revoke}:
+ * those that say nothing of the key (RFC 5280 §5.3.1: unspecified, affiliationChanged, superseded,
+ * cessationOfOperation, privilegeWithdrawn). Not `keyCompromise` itself (a repeat), not `cACompromise`/`aACompromise`
+ * (already a compromise of the subject's key). Not `certificateHold` either, because a hold is not a permanent
+ * reason: it is replaced by any permanent reason, `keyCompromise` included, by a rule of its own (see
+ * {@link upgradesRevocationReason}).
  *
  * @example
  * ```ts
@@ -88,22 +92,32 @@ export const KEY_COMPROMISE_UPGRADABLE_REASONS: readonly RevocationReason[] = Ob
 ] as const);
 
 /**
- * Whether a revoke with reason `requested` of a serial already revoked with reason `existing` changes the entry (see
- * {@link RevocationStore.revoke}): true only for `requested` = `keyCompromise` and `existing` in
- * {@link KEY_COMPROMISE_UPGRADABLE_REASONS} (CA/Browser Forum BR §4.9.1.1 and §7.2.2; RFC 5280 §5.3.1). For store
- * implementers.
+ * Whether a revoke with reason `requested` of a serial already revoked with reason `existing` changes the entry's
+ * reason to `requested` (see {@link RevocationStore.revoke}). True in two cases:
+ * - `requested` = `keyCompromise` and `existing` in {@link KEY_COMPROMISE_UPGRADABLE_REASONS} (CA/Browser Forum BR
+ *   §4.9.1.1 and §7.2.2; RFC 5280 §5.3.1);
+ * - `existing` = `certificateHold` and `requested` any other reason: a held certificate may be revoked for good
+ *   (RFC 5280 §5.3.1). Nothing turns an entry back into a hold, and no store here releases one, so a certificate
+ *   revoked `keyCompromise` after a hold is never valid again.
+ *
+ * The entry keeps its revocationDate in both cases: it has been listed on every CRL since that date, and RFC 5280
+ * §5.3.2 puts the date a key is known or suspected compromised in the invalidityDate entry extension, not in a moved
+ * revocationDate. For store implementers.
  *
  * @param existing - the stored entry's reason.
  * @param requested - the reason of the new revoke.
- * @returns true when the entry's reason becomes `keyCompromise`.
+ * @returns true when the entry's reason becomes `requested`.
  * @example
  * ```ts
  * upgradesRevocationReason("superseded", "keyCompromise"); // true
+ * upgradesRevocationReason("certificateHold", "superseded"); // true (a hold made permanent)
  * upgradesRevocationReason("keyCompromise", "superseded"); // false (no downgrade)
+ * upgradesRevocationReason("keyCompromise", "certificateHold"); // false (never back on hold)
  * ```
  * @group Storage
  */
 export function upgradesRevocationReason(existing: RevocationReason, requested: RevocationReason): boolean {
+  if (existing === "certificateHold") return requested !== "certificateHold";
   return requested === "keyCompromise" && KEY_COMPROMISE_UPGRADABLE_REASONS.includes(existing);
 }
 
@@ -116,11 +130,12 @@ export function upgradesRevocationReason(existing: RevocationReason, requested: 
  * `ERR_STORE_UNAVAILABLE`); the HTTP layer answers 503 with Retry-After.
  *
  * Atomicity: `revoke` of one serial is first-writer-wins (of N concurrent
- * calls exactly one reports `created: true`); the one change an entry can
- * undergo, its reason upgraded to `keyCompromise`, happens at most once and
- * atomically with its check (of N concurrent upgrades exactly one reports
- * `updated: true`, and a concurrent create and upgrade end as keyCompromise
- * whichever comes first);
+ * calls exactly one reports `created: true`); the changes an entry can
+ * undergo ({@link upgradesRevocationReason}: a hold made permanent, a reason
+ * upgraded to `keyCompromise`) happen atomically with their check (of N
+ * concurrent upgrades to keyCompromise exactly one reports `updated: true`,
+ * and a concurrent create and upgrade end as keyCompromise whichever comes
+ * first); no entry ever goes back to `certificateHold` or leaves the store;
  * `nextCrlNumber` is an atomic increment (N concurrent calls get N distinct
  * numbers, each larger than every number handed out before).
  *
@@ -137,13 +152,14 @@ export interface RevocationStore {
   /**
    * Records a revocation. `revokedAt` defaults to the store's clock.
    *
-   * Revoking an already revoked serial answers `created: false` and changes nothing, with one exception: reason
-   * `keyCompromise` for an entry whose reason says nothing of the key (see {@link upgradesRevocationReason}:
-   * unspecified, affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn) sets the entry's reason to
-   * `keyCompromise`, keeps its revocationDate (this call's `revokedAt` is ignored), moves {@link revision} on and
-   * answers `{ entry, created: false, updated: true }` (CA/Browser Forum BR §4.9.1.1 and §7.2.2: a reasonCode may be
-   * updated to keyCompromise; RFC 5280 §5.3.1). A second keyCompromise, a downgrade (keyCompromise → superseded) or any
-   * other reason change is ignored: the entry stays as it is, `updated: false`.
+   * Revoking an already revoked serial answers `created: false` and changes nothing, with two exceptions (see
+   * {@link upgradesRevocationReason}): reason `keyCompromise` for an entry whose reason says nothing of the key
+   * (unspecified, affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn; CA/Browser Forum BR
+   * §4.9.1.1 and §7.2.2: a reasonCode may be updated to keyCompromise), and any reason but `certificateHold` for an
+   * entry on hold (RFC 5280 §5.3.1: a hold made permanent). Either sets the entry's reason to the requested one, keeps
+   * its revocationDate (this call's `revokedAt` is ignored; RFC 5280 §5.3.2), moves {@link revision} on and answers
+   * `{ entry, created: false, updated: true }`. A second keyCompromise, a downgrade (keyCompromise → superseded), a
+   * permanent entry put on hold or any other reason change is ignored: the entry stays as it is, `updated: false`.
    *
    * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a serial that is not hex or a reason not in {@link REVOCATION_REASONS}.
    */
@@ -160,7 +176,7 @@ export interface RevocationStore {
    * number, when what it lists changed).
    *
    * A safe integer that grows by at least 1 with every change `list()` would show (a created revocation, a reason
-   * upgraded to keyCompromise; a `revoke` that changes nothing leaves it as it was) and never goes back. A store that was emptied behind the CA's
+   * changed by {@link upgradesRevocationReason}; a `revoke` that changes nothing leaves it as it was) and never goes back. A store that was emptied behind the CA's
    * back (a Redis FLUSHDB, a deleted file, a new process of an in-memory store) starts again above every value the
    * earlier one answered: the stores here start at the store clock's milliseconds × 1000 (so, at fewer than 1000
    * revocations a millisecond on average, a reset store never answers a revision its predecessor answered, and a CA

@@ -37,7 +37,8 @@ const norm = (r: RevokeResult): Required<RevokeResult> => ({ entry: r.entry, cre
  * nothing and reports `created: false` with the first entry, except that
  * keyCompromise upgrades a reason that says nothing of the key (CA/B BR
  * §4.9.1.1: reason changed, date kept, `updated: true`, revision moved; a
- * repeat or a downgrade is ignored); of 50 concurrent revocations of one
+ * repeat or a downgrade is ignored) and any reason but certificateHold makes
+ * a hold permanent the same way (RFC 5280 §5.3.1; never back on hold); of 50 concurrent revocations of one
  * serial exactly one is created and at most one upgrades it; `list` is
  * oldest first (ties by serial); `get` of an unknown serial is undefined; a
  * bad serial or reason is `ERR_INVALID_ARGUMENT`; CRL numbers start at 1 and
@@ -160,7 +161,7 @@ export function revocationStoreConformance<S extends RevocationStore>(options: R
       expect((await store.list()).map((e) => e.reason)).toEqual(upgradable.map(() => "keyCompromise"));
     });
 
-    it("a second keyCompromise is a no-op; a downgrade, or an upgrade from a compromise or hold reason, is ignored", async () => {
+    it("a second keyCompromise is a no-op; a downgrade, or an upgrade from a compromise reason, is ignored", async () => {
       const first = clock.now();
       await store.revoke({ serialNumber: "40", reason: "superseded" });
       expect(norm(await store.revoke({ serialNumber: "40", reason: "keyCompromise" })).updated).toBe(true);
@@ -172,11 +173,64 @@ export function revocationStoreConformance<S extends RevocationStore>(options: R
       expect(norm(await store.revoke({ serialNumber: "40", reason: "unspecified" }))).toEqual({ created: false, updated: false, entry });
       expect(await store.get("40")).toEqual(entry);
       expect(await store.revision?.()).toBe(revision);
-      for (const [serialNumber, reason] of [["41", "cACompromise"], ["42", "aACompromise"], ["43", "certificateHold"]] as const) {
+      for (const [serialNumber, reason] of [["41", "cACompromise"], ["42", "aACompromise"]] as const) {
         await store.revoke({ serialNumber, reason });
         const r = norm(await store.revoke({ serialNumber, reason: "keyCompromise" }));
         expect([r.updated, r.entry.reason]).toEqual([false, reason]);
       }
+    });
+
+    it("RFC 5280 §5.3.1: a certificateHold is made permanent by any other reason (updated: true, the hold's revocationDate kept, revision moved) and never goes back on hold", async () => {
+      const first = clock.now();
+      const permanent = ["unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", "privilegeWithdrawn", "aACompromise"] as const;
+      for (const [i] of permanent.entries()) await store.revoke({ serialNumber: `2${i}`, reason: "certificateHold" });
+      clock.advance(60_000);
+      for (const [i, reason] of permanent.entries()) {
+        const serialNumber = `2${i}`;
+        const before = await store.revision?.();
+        const entry = { serialNumber, reason, revokedAt: first };
+        expect(norm(await store.revoke({ serialNumber, reason, revokedAt: clock.now() }))).toEqual({ created: false, updated: true, entry });
+        const after = await store.revision?.();
+        if (before !== undefined) expect(after).toBeGreaterThan(before);
+        // Held again, or released by a repeat: nothing changes (no store releases a hold; a permanent entry stays).
+        expect(norm(await store.revoke({ serialNumber, reason: "certificateHold" }))).toEqual({ created: false, updated: false, entry });
+        expect(await store.get(serialNumber)).toEqual(entry);
+        expect(await store.revision?.()).toBe(after);
+      }
+      expect((await store.list()).map((e) => e.reason)).toEqual([...permanent]);
+    });
+
+    it("a hold made superseded can still be upgraded to keyCompromise; a second hold of a held serial changes nothing", async () => {
+      const first = clock.now();
+      await store.revoke({ serialNumber: "2a", reason: "certificateHold" });
+      const held = await store.revision?.();
+      expect(norm(await store.revoke({ serialNumber: "2a", reason: "certificateHold" }))).toEqual({ created: false, updated: false, entry: { serialNumber: "2a", reason: "certificateHold", revokedAt: first } });
+      expect(await store.revision?.()).toBe(held);
+      clock.advance(1000);
+      expect(norm(await store.revoke({ serialNumber: "2a", reason: "superseded" })).updated).toBe(true);
+      expect(norm(await store.revoke({ serialNumber: "2a", reason: "keyCompromise" }))).toEqual({ created: false, updated: true, entry: { serialNumber: "2a", reason: "keyCompromise", revokedAt: first } });
+      expect(await store.list()).toEqual([{ serialNumber: "2a", reason: "keyCompromise", revokedAt: first }]);
+    });
+
+    it("50 concurrent revocations of a held serial, half superseded and half keyCompromise: none created, the entry ends keyCompromise with the hold's date", async () => {
+      const first = clock.now();
+      await store.revoke({ serialNumber: "2b2b", reason: "certificateHold" });
+      clock.advance(1000);
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => store.revoke({ serialNumber: "2b2b", reason: i % 2 ? "keyCompromise" : "superseded" })),
+      );
+      expect(results.filter((r) => r.created)).toHaveLength(0);
+      // keyCompromise first: one change; superseded first: it, then one keyCompromise over it.
+      const updated = results.filter((r) => r.updated).map((r) => r.entry.reason).sort();
+      expect([["keyCompromise"], ["keyCompromise", "superseded"]]).toContainEqual(updated);
+      expect(await store.list()).toEqual([{ serialNumber: "2b2b", reason: "keyCompromise", revokedAt: first }]);
+    });
+
+    it("50 concurrent keyCompromise revocations of a held serial: exactly one reports updated, all answer keyCompromise", async () => {
+      await store.revoke({ serialNumber: "2c2c", reason: "certificateHold" });
+      const results = await Promise.all(Array.from({ length: 50 }, () => store.revoke({ serialNumber: "2c2c", reason: "keyCompromise" })));
+      expect(results.filter((r) => r.updated)).toHaveLength(1);
+      for (const r of results) expect([r.created, r.entry.reason]).toEqual([false, "keyCompromise"]);
     });
 
     it("revision, where the store has it, moves on an upgrade to keyCompromise and only then", async () => {

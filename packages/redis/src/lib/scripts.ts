@@ -270,9 +270,11 @@ return 1
 );
 
 /**
- * revoke: the first revocation of a serial wins (HSETNX); a later one with reason keyCompromise (ARGV[5]) of an entry
- * whose reason is one of ARGV[4] (space-separated: core's KEY_COMPROMISE_UPGRADABLE_REASONS) rewrites the entry as
- * `<its ms>:keyCompromise` (CA/B BR §4.9.1.1: the reason is upgraded, the revocationDate kept). Only a created or an
+ * revoke: the first revocation of a serial wins (HSETNX); a later one rewrites the entry as `<its ms>:<ARGV[5]>` (the
+ * reason changed, the revocationDate kept: core's upgradesRevocationReason) when its reason ARGV[5] is keyCompromise
+ * and the entry's is one of ARGV[4] (space-separated: core's KEY_COMPROMISE_UPGRADABLE_REASONS; CA/B BR §4.9.1.1), or
+ * the entry is on certificateHold and ARGV[5] is any other reason (a hold made permanent, RFC 5280 §5.3.1; nothing
+ * puts an entry back on hold). Only a created or an
  * upgraded entry moves the revision counter on, in the same atomic step (a GetCRL between the two could otherwise
  * cache a CRL under a revision that never changes again). The counter starts at ARGV[3] (the store clock's ms × 1000)
  * when it does not exist: a flushed Redis starts it above every value it had before.
@@ -287,10 +289,12 @@ local created = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 if created == 0 then
   local value = redis.call('HGET', KEYS[1], ARGV[1])
   local ms, reason = string.match(value, '^(%d+):(%a+)$')
-  if ARGV[5] ~= 'keyCompromise' or not reason or not string.find(' ' .. ARGV[4] .. ' ', ' ' .. reason .. ' ', 1, true) then
+  local held = reason == 'certificateHold' and ARGV[5] ~= 'certificateHold'
+  local compromised = ARGV[5] == 'keyCompromise' and reason and string.find(' ' .. ARGV[4] .. ' ', ' ' .. reason .. ' ', 1, true)
+  if not held and not compromised then
     return {0, value}
   end
-  value = ms .. ':keyCompromise'
+  value = ms .. ':' .. ARGV[5]
   redis.call('HSET', KEYS[1], ARGV[1], value)
   redis.call('SET', KEYS[2], ARGV[3], 'NX')
   redis.call('INCR', KEYS[2])
