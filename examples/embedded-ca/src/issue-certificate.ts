@@ -6,6 +6,7 @@ import {
   buildCertificate,
   endEntityExtensions,
   isScepError,
+  nameProblem,
   type Certificate,
   type Extension,
   type SignatureAlgorithm,
@@ -110,6 +111,14 @@ export interface PreparedCertificate {
 export function prepareCertificate(ca: IssuingCa, request: IssueRequest): PreparedCertificate {
   const { csr } = request;
   const subject = request.subjectOverride ?? csr.subjectDer;
+  // RFC 5280 Appendix A's bounds and string types (a CN of at most 64 characters, C exactly 2, …), refused here,
+  // before a serial number is spent. A PrintableString holding '@', '_' or '*' is not refused: buildCertificate
+  // writes it as a UTF8String (certificateName), which Go-based clients (micromdm) can parse.
+  const subjectProblem = nameProblem(subject);
+  if (subjectProblem) {
+    if (request.subjectOverride) throw new EmbeddedCaError("INVALID_OPTIONS", `subjectOverride is not a Name a certificate can carry: ${subjectProblem}`);
+    throw csrInvalid(`the PKCS#10 request's subject is not one a certificate can carry: ${subjectProblem}`);
+  }
   const subjectIsEmpty = subject.length === 2 && subject[1] === 0; // SEQUENCE {}
   if (subjectIsEmpty && !csr.extensions.some((e) => e.oid === ID_SUBJECT_ALT_NAME)) {
     throw csrInvalid("the PKCS#10 request has neither a subject nor a subjectAltName");

@@ -539,6 +539,9 @@ export function int(n: number): DerElement {
 
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
 
+/** Whether every character of `s` is in PrintableString's set (X.680 §41.4: `A–Z a–z 0–9`, space, `' ( ) + , - . / : = ?`). */
+export const isPrintableString = (s: string): boolean => PRINTABLE.test(s);
+
 /** PrintableString; throws {@link Asn1Error} for a character outside its set (X.680 §41.4). */
 export function printable(s: string): DerElement {
   if (!PRINTABLE.test(s)) throw new Asn1Error("not a PrintableString");

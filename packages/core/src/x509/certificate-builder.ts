@@ -17,7 +17,7 @@ import { defaultSignatureAlgorithm, signatureAlgorithmIdentifier } from "./algor
 import { Asn1Error, InvalidArgumentError, isScepError } from "../errors.js";
 import { Certificate } from "./certificate.js";
 import { type Extension, type KeyUsage, type SubjectAltNames, findExtension, generalNamesProblem, parseSubjectAltNames } from "./extensions.js";
-import { nameProblem } from "./name.js";
+import { certificateName, nameProblem } from "./name.js";
 import { requestedSids } from "./windows-sid.js";
 
 /**
@@ -233,8 +233,12 @@ function encodeExtension(e: Extension): der.Der {
  * empty), and the subject and a subjectAltName for what OpenSSL and Go can
  * parse (every name value a string of a DirectoryString, IA5String or
  * NumericString type with valid octets, RFC 5280 §4.1.2.4; well-formed
- * GeneralNames, §4.2.1.6), not for policy: deciding what to certify is the
- * caller's job.
+ * GeneralNames, §4.2.1.6; RFC 5280 Appendix A's upper bounds, e.g. a CN of at
+ * most 64 characters, and its PrintableString and IA5String attributes:
+ * see {@link nameProblem}), not for policy: deciding what to certify is the
+ * caller's job. The subject is written as {@link certificateName} re-encodes
+ * it: a PrintableString holding `@`, `_` or `*` becomes a UTF8String with the
+ * same text (Go's crypto/x509 refuses to parse the certificate otherwise).
  *
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for malformed inputs
  * (including `notBefore` together with `backdateMs`, or a negative `backdateMs`);
@@ -310,7 +314,7 @@ export async function buildCertificate(options: BuildCertificateOptions): Promis
       algId,
       issuer.certificate.subjectDer,
       der.seq(der.time(notBefore), der.time(notAfter)),
-      options.subject,
+      certificateName(options.subject),
       options.publicKey,
       ...(encoded.length > 0 ? [der.ctx(3, der.seq(...encoded))] : []),
     ),

@@ -3,6 +3,7 @@
  */
 import * as der from "../lib/der.js";
 import { toHex } from "../lib/bytes.js";
+import { InvalidArgumentError } from "../errors.js";
 
 const SHORT: Record<string, string> = {
   "2.5.4.3": "CN",
@@ -133,7 +134,24 @@ function stringProblem(tag: number, c: Uint8Array): string | undefined {
  * things this lets through, as OpenSSL reads them: a UniversalString, and a PrintableString holding a
  * character outside X.680's set other than '*' and '&' ('@', '_', …). Beyond what the parsers refuse, no value
  * may hold a control character (U+0000–U+001F, U+007F): the null-prefix attack hides a name behind a NUL.
- * @internal
+ * Each attribute RFC 5280 Appendix A bounds must also fit its bound, counted in characters (CN, O, OU, title,
+ * serialNumber 64; L, ST, pseudonym 128; emailAddress 255; name, surname, givenName, initials,
+ * generationQualifier 32768; countryName exactly 2), and an attribute Appendix A types as PrintableString
+ * (countryName, serialNumber, dnQualifier) or IA5String (emailAddress; domainComponent, RFC 4519) must hold only
+ * characters of that type, whatever string type it came in ({@link certificateName} writes it in its own type).
+ * A PrintableString holding `@`, `_`, `*` and the like is not refused: {@link certificateName} writes it as a
+ * UTF8String.
+ *
+ * @param name - a Name (RDNSequence), DER
+ * @returns a one-line reason naming the attribute (and the bound it exceeds), or undefined
+ * @example
+ * ```ts
+ * import { CertificationRequest, nameProblem } from "@scep/core";
+ *
+ * declare const csr: CertificationRequest;
+ * const why = nameProblem(csr.subjectDer); // e.g. "CN: 70 characters, above RFC 5280 Appendix A's ub-common-name (64)"
+ * ```
+ * @group X.509
  */
 export function nameProblem(name: Uint8Array): string | undefined {
   try {
@@ -146,7 +164,7 @@ export function nameProblem(name: Uint8Array): string | undefined {
         const type = der.readOid(f[0], "attribute type");
         const value = f[1]!;
         if (!PRIMITIVE_STRING.has(value.tag)) return `the value of ${SHORT[type] ?? type} is not a string of a type a certificate name may hold (tag 0x${value.tag.toString(16)})`;
-        const problem = stringProblem(value.tag, der.content(value));
+        const problem = stringProblem(value.tag, der.content(value)) ?? attributeProblem(type, value);
         if (problem) return `${SHORT[type] ?? type}: ${problem}`;
       }
     }
@@ -154,4 +172,108 @@ export function nameProblem(name: Uint8Array): string | undefined {
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
   }
+}
+
+/** How RFC 5280 Appendix A (and RFC 4519 for domainComponent) types and bounds one attribute. */
+interface AttributeRule {
+  /** The string type the attribute must be written in: any DirectoryString choice, PrintableString or IA5String. */
+  readonly type: "directory" | "printable" | "ia5";
+  /** Largest number of characters, with the name of its bound. */
+  readonly max?: readonly [number, string];
+  /** Exact number of characters, with the name of its bound (countryName). */
+  readonly exact?: readonly [number, string];
+}
+
+const UB_NAME = [32768, "ub-name"] as const;
+
+/** RFC 5280 Appendix A: `SIZE (1..ub-…)` of each attribute that has one; the string type of those that have one. */
+const RULES: Readonly<Record<string, AttributeRule>> = {
+  "2.5.4.3": { type: "directory", max: [64, "ub-common-name"] },
+  "2.5.4.4": { type: "directory", max: UB_NAME },
+  "2.5.4.5": { type: "printable", max: [64, "ub-serial-number"] },
+  "2.5.4.6": { type: "printable", exact: [2, "ub-country-name-alpha-length"] },
+  "2.5.4.7": { type: "directory", max: [128, "ub-locality-name"] },
+  "2.5.4.8": { type: "directory", max: [128, "ub-state-name"] },
+  "2.5.4.10": { type: "directory", max: [64, "ub-organization-name"] },
+  "2.5.4.11": { type: "directory", max: [64, "ub-organizational-unit-name"] },
+  "2.5.4.12": { type: "directory", max: [64, "ub-title"] },
+  "2.5.4.41": { type: "directory", max: UB_NAME },
+  "2.5.4.42": { type: "directory", max: UB_NAME },
+  "2.5.4.43": { type: "directory", max: UB_NAME },
+  "2.5.4.44": { type: "directory", max: UB_NAME },
+  "2.5.4.46": { type: "printable" },
+  "2.5.4.65": { type: "directory", max: [128, "ub-pseudonym"] },
+  "1.2.840.113549.1.9.1": { type: "ia5", max: [255, "ub-emailaddress-length"] },
+  "0.9.2342.19200300.100.1.25": { type: "ia5" },
+};
+
+/** Why a (well-formed) string value of attribute `type` breaks RFC 5280 Appendix A's type or bound, or undefined. */
+function attributeProblem(type: string, value: der.Tlv): string | undefined {
+  const rule = RULES[type];
+  if (!rule) return undefined;
+  const text = der.readString(value, "attribute value");
+  const length = [...text].length;
+  if (rule.exact && length !== rule.exact[0]) return `${length} characters, not the ${rule.exact[0]} of RFC 5280 Appendix A's ${rule.exact[1]}`;
+  if (length === 0) return "empty (RFC 5280 Appendix A: SIZE (1..…))";
+  if (rule.max && length > rule.max[0]) return `${length} characters, above RFC 5280 Appendix A's ${rule.max[1]} (${rule.max[0]})`;
+  if (rule.type === "printable" && !der.isPrintableString(text)) return "holds a character outside PrintableString's set (RFC 5280 Appendix A types it PrintableString; X.680 §41.4)";
+  // IA5String is ASCII (control characters were refused before).
+  if (rule.type === "ia5" && !/^[\x20-\x7e]*$/.test(text)) return "holds a non-ASCII character (RFC 5280 Appendix A and RFC 4519 type it IA5String)";
+  return undefined;
+}
+
+/** The tag `value` of attribute `type` is written with in a certificate, when it differs from the one it came in. */
+function certificateTag(type: string, value: der.Tlv): number | undefined {
+  const rule = RULES[type]?.type ?? "directory";
+  const wanted =
+    rule === "printable" ? der.Tag.PRINTABLE_STRING
+    : rule === "ia5" ? der.Tag.IA5_STRING
+    : value.tag === der.Tag.PRINTABLE_STRING && !der.isPrintableString(der.readString(value, "attribute value")) ? der.Tag.UTF8_STRING
+    : value.tag;
+  return wanted === value.tag ? undefined : wanted;
+}
+
+/**
+ * A Name (RDNSequence DER) as a certificate should carry it (RFC 5280 §4.1.2.4, Appendix A): the same attributes,
+ * values and order, each value in a string type its attribute allows and strict parsers read. A PrintableString
+ * holding a character outside X.680 §41.4's set (`@`, `_`, `*`, `&`, …: OpenSSL reads it, Go's crypto/x509 and so
+ * micromdm, step-ca and the clients built on it refuse the certificate) becomes a UTF8String with the same text;
+ * countryName, serialNumber and dnQualifier in another string type become PrintableString, emailAddress and
+ * domainComponent IA5String. Every other value keeps its bytes; a name that needs no change is returned as given.
+ * RFC 5280 §7.1 compares names after this kind of re-encoding, so the certificate still names what was requested.
+ *
+ * @param name - a Name that passes {@link nameProblem}, DER
+ * @returns the Name to write, DER (the same array when nothing changed)
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when {@link nameProblem} refuses `name`, with its reason
+ * @example
+ * ```ts
+ * import { CertificationRequest, certificateName } from "@scep/core";
+ *
+ * declare const csr: CertificationRequest; // CN as a PrintableString "device_1@example"
+ * const subject = certificateName(csr.subjectDer); // CN as a UTF8String "device_1@example"
+ * ```
+ * @group X.509
+ */
+export function certificateName(name: Uint8Array): Uint8Array {
+  const problem = nameProblem(name);
+  if (problem) throw new InvalidArgumentError(`the name is not one a certificate can carry (RFC 5280 §4.1.2.4): ${problem}`);
+  const rdns = der.expect(der.parse(name), der.Tag.SEQUENCE, "Name");
+  let changed = false;
+  const out = rdns.map((rdn) => {
+    const atvs = der.expect(rdn, der.Tag.SET, "RelativeDistinguishedName");
+    let rdnChanged = false;
+    const written = atvs.map((atv) => {
+      const [type, value] = der.expect(atv, der.Tag.SEQUENCE, "AttributeTypeAndValue");
+      const tag = certificateTag(der.readOid(type, "attribute type"), value!);
+      if (tag === undefined) return der.raw(atv);
+      rdnChanged = true;
+      const text = der.readString(value, "attribute value");
+      const encoded = tag === der.Tag.UTF8_STRING ? der.utf8(text) : der.tlv(tag, Uint8Array.from(text, (c) => c.charCodeAt(0)));
+      return der.seq(der.raw(type), encoded);
+    });
+    if (!rdnChanged) return der.raw(rdn);
+    changed = true;
+    return der.setOf(written); // re-sorted: a value's new tag can change its place in the SET OF (X.690 §11.6)
+  });
+  return changed ? der.encode(der.seq(...out)) : name;
 }
