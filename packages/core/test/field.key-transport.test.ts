@@ -12,6 +12,11 @@
  *   issued the certificate anyway and then failed to build the reply, leaving
  *   an orphaned certificate and an HTTP error (OmniTrustILM/core#1889,
  *   https://github.com/OmniTrustILM/core/pull/1889). We refuse before issuing.
+ * - After an RA certificate rollover, a client that had not fetched GetCACert
+ *   again still encrypted to the old RA; the server decrypted with the newest
+ *   key only and failed (openxpki/openxpki#745,
+ *   https://github.com/openxpki/openxpki/issues/745). The envelope's recipient
+ *   picks the key among all configured decrypters.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -135,5 +140,23 @@ describe("RFC 8894 §3.3.2: every SUCCESS path wraps the reply the way its own r
     expect(await send(await buildGetCert({ ...query, ...oaep }))).toEqual({ status: "SUCCESS", recipient: { transport: "rsaes-oaep", oaepHash: "sha256" } });
     expect(await send(await buildGetCrl({ ...query, ...oaep }))).toEqual({ status: "SUCCESS", recipient: { transport: "rsaes-oaep", oaepHash: "sha256" } });
     expect(await send(await buildGetCert(query))).toEqual({ status: "SUCCESS", recipient: { transport: "rsaes-pkcs1-v1_5" } });
+  });
+});
+
+describe("RFC 5652 §6.2.1 / RFC 8894 §2.2: the envelope's recipient picks the decrypter, old RA included (openxpki#745)", () => {
+  it("a request encrypted to the previous RA after a rollover → SUCCESS; to the new RA → SUCCESS; to neither → FAILURE badMessageCheck", async () => {
+    const [oldRa, newRa, strangerRa] = await Promise.all([ca.ra("CN=Field RA 2025"), ca.ra("CN=Field RA 2026"), ca.ra("CN=Field RA unconfigured")]);
+    const rolled = createScepServer({ profiles: [{ ...profile, signer: newRa, decrypters: [newRa, oldRa], issue: issuingHook(ca) }], now: () => NOW, onEvent: log.onEvent });
+    for (const [recipient, expected] of [
+      [oldRa, "SUCCESS"],
+      [newRa, "SUCCESS"],
+    ] as const) {
+      const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: recipient.certificate, now: NOW });
+      const rep = await readReply(await postPki(rolled, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert, newRa.certificate] });
+      expect([rep.status, hex(rep.certificates[0]?.spki)]).toEqual([expected, hex(device.signer.certificate.spki)]);
+    }
+    const lost = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: strangerRa.certificate, now: NOW });
+    const rep = await readReply(await postPki(rolled, "/scep", lost.der), lost, { caCertificates: [ca.cert, newRa.certificate] });
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badMessageCheck", failInfoText: "the envelope is not encrypted to any configured key" });
   });
 });
