@@ -3,10 +3,9 @@
 // SHA-256 hashes of the SubjectPublicKeyInfo DER, built from the revocation store (shared by every replica) and the
 // published CRL (ca.crl.json: entries a store lost still count), each serial's key read once from the issuance index.
 //
-// Refreshed only when the store's revision() or the published CRL's number changed (one O(1) read per check, and a
-// stat of the published CRL at most once a second: an asynchronous stat costs a thread hop, ~0.05–0.1 ms of CPU, more
-// than the rest of the check; the published CRL only matters for entries a store lost); a store without revision() is
-// listed per check. A refresh resolves only the keyCompromise serials it has not
+// Refreshed only when the store's revision() or the published CRL's number changed: both as the CA's one freshness
+// read has them (the file store and the published CRL are looked at at most once per maxStalenessMs, so a check costs
+// no file system call; Redis is one GET); a store without revision() is listed per check. A refresh resolves only the keyCompromise serials it has not
 // resolved yet, so its cost is one listing plus an index look-up per new entry. The set only grows: a key once known
 // compromised stays refused by this process even if the store forgets the entry (a flushed Redis).
 import { createHash, createPublicKey } from "node:crypto";
@@ -28,16 +27,13 @@ export function spkiHash(spkiDer: Uint8Array): string {
   return createHash("sha256").update(canonical).digest("hex");
 }
 
-/** How long a read of the published CRL is used before it is read again (ms). */
-const PUBLISHED_TTL_MS = 1_000;
-
 /** What {@link CompromisedKeys} reads besides the store. */
 export interface CompromisedKeysSources {
   /** The revocation store (its `revision()` keys the cache). */
   revocations: RevocationStore;
   /** The SPKI DER of the certificate with this serial (canonical spelling) from the issuance index; undefined when the index lacks it. */
   keyOf(serialNumber: string): Promise<Uint8Array | undefined>;
-  /** The published CRL's number and entries, or undefined when none is published (or it is not trusted). */
+  /** The published CRL's number and entries, or undefined when none is published (or it is not trusted); called per check, so it must be cheap (a snapshot). */
   published(): Promise<{ crlNumber: bigint; entries: Iterable<RevokedCertificate> } | undefined>;
 }
 
@@ -51,8 +47,6 @@ export class CompromisedKeys {
   #state: string | undefined;
   /** The refresh in flight, shared by concurrent checks of the same state. */
   #refresh: { state: string | undefined; promise: Promise<void> } | undefined;
-  /** The published CRL as last read, and when (performance.now() ms); read again after PUBLISHED_TTL_MS. */
-  #published: { at: number; value: Awaited<ReturnType<CompromisedKeysSources["published"]>> } | undefined;
 
   constructor(sources: CompromisedKeysSources) {
     this.#sources = sources;
@@ -75,20 +69,10 @@ export class CompromisedKeys {
     return this.#hashes.size > 0 && this.#hashes.has(spkiHash(spkiDer));
   }
 
-  /** The published CRL, read at most once per PUBLISHED_TTL_MS. */
-  async #publishedCrl(): Promise<Awaited<ReturnType<CompromisedKeysSources["published"]>>> {
-    const now = performance.now();
-    const cached = this.#published;
-    if (cached && now - cached.at < PUBLISHED_TTL_MS) return cached.value;
-    const value = await this.#sources.published();
-    this.#published = { at: now, value };
-    return value;
-  }
-
   async #current(): Promise<void> {
     for (;;) {
       const revision = this.#sources.revocations.revision ? await this.#sources.revocations.revision() : undefined;
-      const published = await this.#publishedCrl();
+      const published = await this.#sources.published();
       const state = revision === undefined ? undefined : `${revision}|${published?.crlNumber ?? "-"}`;
       if (state !== undefined && state === this.#state) return;
       const running = this.#refresh;

@@ -57,37 +57,59 @@ function unavailable(what: string, cause: unknown): StoreUnavailableError {
   return new StoreUnavailableError(`${what}: ${reason}`, { cause });
 }
 
+/** How {@link CrlPublication} decides when to look at `ca.crl.json` again. */
+export interface CrlPublicationOptions {
+  /** How long (ms) {@link CrlPublication.read} answers what it read last before it stats the file again (default 1000; 0: every call). */
+  maxStalenessMs?: number;
+  /** Monotonic milliseconds `maxStalenessMs` is measured with (default `performance.now`). */
+  monotonicNow?: () => number;
+}
+
 /** Reads and replaces the published CRL of one data directory for one CA. */
 export class CrlPublication {
   readonly #dataDir: string;
   readonly #fingerprintSha256: string;
+  readonly #maxStalenessMs: number;
+  readonly #monotonicNow: () => number;
   /** What the state file was when last read (inode, size, mtime), and what it held. */
   #seen: string | undefined;
   #last: PublishedCrl | undefined;
+  /** When (monotonicNow) the file was last looked at (a read that succeeded, or this object's own write). */
+  #checkedAt: number | undefined;
 
-  constructor(dataDir: string, fingerprintSha256: string) {
+  constructor(dataDir: string, fingerprintSha256: string, options: CrlPublicationOptions = {}) {
     this.#dataDir = dataDir;
     this.#fingerprintSha256 = fingerprintSha256;
+    this.#maxStalenessMs = options.maxStalenessMs ?? 1_000;
+    this.#monotonicNow = options.monotonicNow ?? (() => performance.now());
   }
 
   /**
-   * The published CRL of this CA, or undefined (none yet, another CA's, unreadable). One stat per call; the file is
-   * read only when it changed.
+   * The published CRL of this CA, or undefined (none yet, another CA's, unreadable). What was read last while the
+   * file was looked at less than `maxStalenessMs` ago (this object's own publications count at once), else one stat,
+   * and a read only when the file changed; `{ latest: true }` stats it now.
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the file system fails (other than a missing file).
    */
-  async read(): Promise<PublishedCrl | undefined> {
+  async read(options: { latest?: boolean } = {}): Promise<PublishedCrl | undefined> {
+    const at = this.#checkedAt;
+    if (options.latest !== true && at !== undefined) {
+      const age = this.#monotonicNow() - at;
+      if (age >= 0 && age < this.#maxStalenessMs) return this.#last;
+    }
+    const startedAt = this.#monotonicNow();
     const path = join(this.#dataDir, CRL_STATE_FILE);
     let seen: string;
     try {
       const s = await stat(path, { bigint: true });
       seen = `${s.ino}:${s.size}:${s.mtimeNs}`;
-      if (seen === this.#seen) return this.#last;
-      this.#last = parseState(await readFile(path, "utf8"), this.#fingerprintSha256);
+      if (seen !== this.#seen) this.#last = parseState(await readFile(path, "utf8"), this.#fingerprintSha256);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw unavailable(`cannot read ${CRL_STATE_FILE}`, e);
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw unavailable(`cannot read ${CRL_STATE_FILE}`, e);
+      seen = "missing";
+      this.#last = undefined;
     }
     this.#seen = seen;
+    this.#checkedAt = startedAt;
     return this.#last;
   }
 
@@ -100,7 +122,7 @@ export class CrlPublication {
     let failure: unknown;
     try {
       return await withFileLock(join(this.#dataDir, `${CRL_FILE}.lock`), async () => {
-        const published = await this.read();
+        const published = await this.read({ latest: true });
         let result: { crl: PublishedCrl; fresh: boolean };
         try {
           result = await sign(published);
@@ -134,11 +156,11 @@ export class CrlPublication {
         throw unavailable(`cannot read ${CRL_FILE}`, e);
       }
     };
-    const published = await this.read();
+    const published = await this.read({ latest: true });
     if (!published || (await matches(published))) return;
     try {
       await withFileLock(join(this.#dataDir, `${CRL_FILE}.lock`), async () => {
-        const now = await this.read(); // another process may have published since
+        const now = await this.read({ latest: true }); // another process may have published since
         if (!now || (await matches(now))) return;
         await replace(crlPath, now.signed.der);
         await fsyncDirectory(this.#dataDir);
@@ -159,7 +181,14 @@ export class CrlPublication {
       revokedCount: signed.revokedCount,
       der: Buffer.from(signed.der).toString("base64"),
     };
-    await replace(join(this.#dataDir, CRL_STATE_FILE), `${JSON.stringify(state)}\n`);
+    const startedAt = this.#monotonicNow();
+    const path = join(this.#dataDir, CRL_STATE_FILE);
+    await replace(path, `${JSON.stringify(state)}\n`);
+    // Our own publication counts at once (the lock is held: the file is ours until it is released).
+    const s = await stat(path, { bigint: true });
+    this.#seen = `${s.ino}:${s.size}:${s.mtimeNs}`;
+    this.#last = crl;
+    this.#checkedAt = startedAt;
     await replace(join(this.#dataDir, CRL_FILE), signed.der);
     await fsyncDirectory(this.#dataDir);
   }

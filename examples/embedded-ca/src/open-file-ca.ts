@@ -4,7 +4,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Certificate, KeyWorkerPool, type LocalKey, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult, type RevokedCertificate } from "@scep/core";
 import { crlUntrustedReason, readCrlParts } from "./crl-entries.js";
-import { CrlPublication, type PublishedCrl } from "./crl-publication.js";
+import { CrlPublication, type CrlPublicationOptions, type PublishedCrl } from "./crl-publication.js";
 import { CRL_DISTRIBUTION_POINTS_OID, crlDistributionPointsValue, signCrl } from "./crl.js";
 import type { CaKeyAlgorithm, CaMaterial } from "./ca-material.js";
 import { DEFAULT_CA_SUBJECT, loadCaFiles, openDefaultCa, parseDistinguishedName } from "./default-ca.js";
@@ -16,7 +16,7 @@ import { checkDecodedCsr, parseCsr, prepareCertificate, type CertificateExtensio
 import { ensureDirectory, ensureFile } from "./lib/durable-fs.js";
 import { firstPemBlock, toPem } from "./lib/pem.js";
 import { SerialAllocator } from "./serial-allocator.js";
-import { FileRevocationStore } from "./revocation-file.js";
+import { DEFAULT_MAX_STALENESS_MS, FileRevocationStore } from "./revocation-file.js";
 
 /**
  * Options of {@link openFileCa}.
@@ -37,6 +37,8 @@ import { FileRevocationStore } from "./revocation-file.js";
  * | `onRevocationsRestored` | — | called with `{ restored, skipped, crlNumber }` when entries of the published CRL (`ca.crl.json`) that `revocations` lacked were put back into it, or entries of it did not read (see {@link FileCa.crl}) |
  * | `restoreOnOpen` | `true` | put the published CRL's entries that `revocations` lacks back into it at open; `false` for a process that only looks at the CA while others serve it with another store (the restore then happens in theirs, and in this CA's first `crl()` or `revocation()`) |
  * | `onPublishedCrlIgnored` | — | called with `{ crlNumber, reason }` once per published CRL whose signature or issuer is not the CA's: nothing is restored from it |
+ * | `maxStalenessMs` | `1000` | how long `issue`'s compromised-key check, {@link FileCa.revocation} and {@link FileCa.isKeyCompromised} answer from what they read of `ca.crl.json` (and the default store of `revocations.jsonl`) before looking again: the most time by which another process's revocation or CRL goes unseen by them; this process's own count at once, and {@link FileCa.crl} always looks (0: look on every call) |
+ * | `monotonicNow` | `performance.now` | monotonic milliseconds `maxStalenessMs` is measured with (tests inject one) |
  *
  * @example
  * ```ts
@@ -111,6 +113,17 @@ export interface OpenFileCaOptions {
   threadPool?: boolean;
   /** Sign certificates and CRLs on this `KeyWorkerPool`'s threads instead (wins over `threadPool`; see `LocalKeyOptions.workerPool`). */
   workerPool?: KeyWorkerPool;
+  /**
+   * How long (ms, default 1000; 0: every call) the per-request checks, `issue`'s compromised-key check,
+   * {@link FileCa.revocation} and {@link FileCa.isKeyCompromised}, answer from the published CRL (`ca.crl.json`) and,
+   * with the default store, `revocations.jsonl` as last read, before one stat looks at them again: another process's
+   * revocation (another worker's, another replica's on the same volume) is refused by them at most this late. This
+   * process's own {@link FileCa.revoke} counts at once; {@link FileCa.crl} always reads the latest state. A store of
+   * your own (Redis) decides its own freshness: `RedisRevocationStore` reads Redis on every call.
+   */
+  maxStalenessMs?: number;
+  /** Monotonic milliseconds `maxStalenessMs` is measured with (default `performance.now`; tests inject one). */
+  monotonicNow?: () => number;
 }
 
 /**
@@ -465,9 +478,12 @@ export interface FileCa {
    * revoked: the store's entry, else the entry of the last published CRL (`ca.crl.json`), which then goes back into
    * the store with every other entry the store lost (RFC 5280 §3.3: a certificate once on a published CRL stays
    * revoked). Only a published CRL whose issuer is the CA and whose signature verifies with its key counts (RFC 5280
-   * §6.3.3). Cost: one store `get`; for a serial the store lacks, one stat of `ca.crl.json` and a map look-up (the
-   * CRL is read and verified once); the restore lists the store, once per published CRL for a serial it leaves out
-   * because its certificate expired before that CRL was issued (that entry is still answered).
+   * §6.3.3). Cost: one store `get` (the default file store stats `revocations.jsonl` at most once per
+   * `maxStalenessMs`); for a serial the store lacks, a map look-up in the published CRL, whose file is looked at at most
+   * once per `maxStalenessMs` (the CRL is read and verified once); the restore lists the store, once per published CRL
+   * for a serial it leaves out because its certificate expired before that CRL was issued (that entry is still
+   * answered). Another process's revocation is answered at most `maxStalenessMs` late with the default store (a
+   * RedisRevocationStore: at once); this process's own at once.
    * Use it, not `revocations.get`, to refuse a certificate (the example servers' `isRevoked` hook does).
    *
    * @throws EmbeddedCaError `INVALID_OPTIONS` for a malformed serial
@@ -489,9 +505,12 @@ export interface FileCa {
    * (`KEY_COMPROMISED`); the example servers answer FAILURE badRequest, event reason `key_compromised`. Revocations
    * with another reason (superseded, …) do not block the key. One key spelled two ways in DER counts as one.
    *
-   * Cost: one `revocations.revision()` (O(1)) and one stat of `ca.crl.json` per call; when either changed, one
+   * Cost: one `revocations.revision()` (O(1); the default file store stats `revocations.jsonl` at most once per
+   * `maxStalenessMs`, Redis is one GET) and the published CRL as last read (`ca.crl.json` is looked at at most once per
+   * `maxStalenessMs`): no file system call per request while neither is due; when either changed, one
    * `revocations.list()` and an index look-up per keyCompromise serial not seen before (a store without `revision`
-   * is listed per call). This process's own {@link FileCa.revoke} counts at once.
+   * is listed per call). This process's own {@link FileCa.revoke} counts at once; another process's revoke with the
+   * default file store at most `maxStalenessMs` (default 1 s) later, through a shared Redis store at once.
    *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down or `ca.crl.json` cannot be read
    * @throws EmbeddedCaError `STORAGE_FAILED` when the index cannot be read
@@ -508,8 +527,8 @@ export interface FileCa {
    * last, while it lists exactly the store's revocations and less than half
    * of its validity has passed; else a new one, with the next CRL number from
    * the store (concurrent calls share one signing). Whether the store changed
-   * is one O(1) read of `revocations.revision()` (every replica sharing the store
-   * sees the same; a store without it is listed per call); only a new CRL
+   * is one O(1) read of `revocations.revision({ latest: true })` (every replica sharing the store
+   * sees the same, without `maxStalenessMs`'s delay; a store without it is listed per call); only a new CRL
    * lists the revocations. Call it on a schedule to
    * keep a published copy fresh, and on demand to answer GetCRL.
    *
@@ -621,6 +640,7 @@ class FileCaImpl implements FileCa {
     backdateSeconds: number,
     crl: {
       revocations: RevocationStore;
+      freshness: CrlPublicationOptions;
       validitySeconds: number;
       distributionPoint: string | undefined;
       onRestored?: ((event: RevocationsRestoredEvent) => void) | undefined;
@@ -649,7 +669,7 @@ class FileCaImpl implements FileCa {
     this.fingerprintSha256 = material.fingerprintSha256;
     this.notBefore = material.certificate.notBefore;
     this.notAfter = material.certificate.notAfter;
-    this.#publication = new CrlPublication(dataDir, material.fingerprintSha256);
+    this.#publication = new CrlPublication(dataDir, material.fingerprintSha256, crl.freshness);
     this.#compromised = new CompromisedKeys({
       revocations: this.revocations,
       keyOf: async (serial) => {
@@ -869,11 +889,13 @@ class FileCaImpl implements FileCa {
 
   async crl(): Promise<SignedCrl> {
     for (;;) {
-      // A CRL another process of this data directory signed since (one stat): never serve a lower number than it.
-      const published = await this.#publication.read();
-      // The key of the revocations' state: the store's revision (O(1), the same on every replica), read BEFORE the
-      // list a signing reads, so a cached CRL never claims a later state than it lists; a store without one is listed.
-      const revision = this.revocations.revision ? await this.revocations.revision() : undefined;
+      // A CRL another process of this data directory signed since (one stat, not the snapshot issue() uses): never
+      // serve a lower number than it.
+      const published = await this.#publication.read({ latest: true });
+      // The key of the revocations' state: the store's revision (O(1), the same on every replica; its latest, not a
+      // snapshot, so another worker's revoke is on this CRL at once), read BEFORE the list a signing reads, so a
+      // cached CRL never claims a later state than it lists; a store without one is listed.
+      const revision = this.revocations.revision ? await this.revocations.revision({ latest: true }) : undefined;
       const listed = revision === undefined ? await this.revocations.list() : undefined;
       const key = listed ? stateKey(listed) : `revision:${String(revision)}`;
       // A published CRL not checked yet: its entries go back into the store if it lost them (RFC 5280 §3.3), unless
@@ -908,7 +930,7 @@ class FileCaImpl implements FileCa {
             let revoked = listed ?? (await this.revocations.list());
             let signedKey = key;
             if ((await this.restorePublished(latest, revoked)) > 0) {
-              const after = this.revocations.revision ? await this.revocations.revision() : undefined;
+              const after = this.revocations.revision ? await this.revocations.revision({ latest: true }) : undefined;
               revoked = await this.revocations.list();
               signedKey = after === undefined ? stateKey(revoked) : `revision:${String(after)}`;
             }
@@ -1128,6 +1150,12 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
   if (options.crlDistributionPoint !== undefined && !/^https?:\/\/[^\s]+$/.test(String(options.crlDistributionPoint))) {
     throw invalidOptions(`crlDistributionPoint must be an http:// or https:// URL, got ${String(options.crlDistributionPoint)}`);
   }
+  const maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
+  if (typeof maxStalenessMs !== "number" || !Number.isFinite(maxStalenessMs) || maxStalenessMs < 0) {
+    throw invalidOptions(`maxStalenessMs must be a number of milliseconds >= 0, got ${String(options.maxStalenessMs)}`);
+  }
+  if (options.monotonicNow !== undefined && typeof options.monotonicNow !== "function") throw invalidOptions("monotonicNow must be a function returning milliseconds");
+  const freshness = { maxStalenessMs, ...(options.monotonicNow ? { monotonicNow: options.monotonicNow } : {}) };
   const backdateSeconds = options.backdateSeconds ?? 0;
   if (typeof backdateSeconds !== "number" || !Number.isFinite(backdateSeconds) || backdateSeconds < 0) {
     throw invalidOptions(`backdateSeconds must be a number of seconds >= 0, got ${String(options.backdateSeconds)}`);
@@ -1173,7 +1201,8 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
   }
   const serials = await SerialAllocator.open(dataDir);
   const ca = new FileCaImpl(dataDir, material, serials, clock, options.certificateFiles !== false, backdateSeconds, {
-    revocations: options.revocations ?? new FileRevocationStore(dataDir, { now: clock }),
+    revocations: options.revocations ?? new FileRevocationStore(dataDir, { now: clock, ...freshness }),
+    freshness,
     validitySeconds: crlValiditySeconds,
     distributionPoint: options.crlDistributionPoint,
     onRestored: options.onRevocationsRestored,

@@ -16,6 +16,13 @@
 // complete, and a record glued onto a torn line is still found). A file that shrank or was replaced is read again
 // from the start.
 //
+// Freshness: `get` and `revision` (one of each per enrollment, through FileCa) answer from memory while the file was
+// checked less than `maxStalenessMs` ago (default 1000 ms, by a monotonic clock), so a request costs no stat (an
+// asynchronous stat is a libuv thread hop, ~0.05–0.1 ms of CPU); once that has passed, the next call stats the file
+// and reads what was appended. This store's own revocations advance the memory at once (a revoke reads the file,
+// appends and reads back); another process's count within `maxStalenessMs`. `revision({ latest: true })`, `list`,
+// `revoke` and `nextCrlNumber` always read the file (a CRL is signed from `list`).
+//
 // revocations.jsonl may start with `{"revisionBase":N}` (N = the clock's ms × 1000 when the file was created, written
 // by whichever store finds the file missing or empty): `revision()` is N plus the number of revoked serials plus the
 // number of upgrades replayed, so a file
@@ -99,13 +106,27 @@ const copy = (e: RevokedCertificate): RevokedCertificate => ({ serialNumber: e.s
 export interface FileRevocationStoreOptions {
   /** Clock of a revocation without `revokedAt` (default `() => new Date()`). */
   now?: () => Date;
+  /**
+   * How long (ms) `get` and `revision()` may answer from memory before they look at the file again (default 1000; 0:
+   * on every call): the most time by which another process's revocation can go unseen. This store's own count at once.
+   */
+  maxStalenessMs?: number;
+  /** Monotonic milliseconds that `maxStalenessMs` is measured with (default `performance.now`); tests inject one. */
+  monotonicNow?: () => number;
 }
+
+/** Default of {@link FileRevocationStoreOptions.maxStalenessMs}. */
+export const DEFAULT_MAX_STALENESS_MS = 1_000;
 
 /**
  * A {@link RevocationStore} in a directory (`revocations.jsonl` and `crl-numbers`, see the module comment): kept
  * across restarts and shared by the processes that use the same directory on one machine (the workers of
- * `--workers N`). `get` and `revision` cost one stat when nothing was appended; `list` sorts what is in memory.
+ * `--workers N`). `get` and `revision` answer from memory, and stat the file at most once per `maxStalenessMs`
+ * (default 1000 ms): another process's revocation is seen by them at most that late, this store's own at once.
+ * `revision({ latest: true })` and `list` stat the file on every call (and read only what was appended).
  * File system failures reject with StoreUnavailableError (`ERR_STORE_UNAVAILABLE`), which the HTTP layer answers 503.
+ *
+ * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`, from the constructor) for a `maxStalenessMs` that is not a number ≥ 0 or a `monotonicNow` that is not a function
  *
  * @example
  * ```ts
@@ -129,11 +150,22 @@ export class FileRevocationStore implements RevocationStore {
   #base = 0;
   /** One operation at a time in this process (a read-then-append must not interleave with another's). */
   #queue: Promise<unknown> = Promise.resolve();
+  readonly #maxStalenessMs: number;
+  readonly #monotonicNow: () => number;
+  /** When (monotonicNow) the last look at revocations.jsonl started; undefined: never looked. */
+  #checkedAt: number | undefined;
 
   constructor(directory: string, options: FileRevocationStoreOptions = {}) {
     this.#path = join(directory, REVOCATIONS_FILE);
     this.#crlPath = join(directory, CRL_NUMBERS_FILE);
     this.#now = options.now ?? (() => new Date());
+    const maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
+    if (typeof maxStalenessMs !== "number" || !(maxStalenessMs >= 0) || !Number.isFinite(maxStalenessMs)) {
+      throw new InvalidArgumentError(`maxStalenessMs must be a number of milliseconds >= 0, got ${String(options.maxStalenessMs)}`);
+    }
+    if (options.monotonicNow !== undefined && typeof options.monotonicNow !== "function") throw new InvalidArgumentError("monotonicNow must be a function");
+    this.#maxStalenessMs = maxStalenessMs;
+    this.#monotonicNow = options.monotonicNow ?? (() => performance.now());
   }
 
   #exclusive<T>(run: () => Promise<T>): Promise<T> {
@@ -177,7 +209,7 @@ export class FileRevocationStore implements RevocationStore {
       return Promise.reject(e);
     }
     return this.#exclusive(async () => {
-      await this.#refresh();
+      await this.#refreshIfStale();
       const e = this.#entries.get(serial);
       return e && copy(e);
     });
@@ -192,11 +224,12 @@ export class FileRevocationStore implements RevocationStore {
   }
 
   /** {@inheritDoc RevocationStore.revision} */
-  revision(): Promise<number> {
+  revision(options: { latest?: boolean } = {}): Promise<number> {
     // The header's base plus the revoked serials plus the upgrades: a line is never changed or removed, so within one
     // file the count of lines that changed something names the list, and a new file (a reset) starts from a later base.
     return this.#exclusive(async () => {
-      await this.#refresh();
+      if (options?.latest === true) await this.#refresh();
+      else await this.#refreshIfStale();
       return this.#base + this.#entries.size + this.#upgrades;
     });
   }
@@ -231,8 +264,21 @@ export class FileRevocationStore implements RevocationStore {
     return info ? this.#read(path, 0, info.size) : Buffer.alloc(0);
   }
 
+  /** {@link #refresh} unless the file was looked at less than maxStalenessMs ago (a clock that went back looks again). */
+  async #refreshIfStale(): Promise<void> {
+    const at = this.#checkedAt;
+    if (at !== undefined) {
+      const age = this.#monotonicNow() - at;
+      if (age >= 0 && age < this.#maxStalenessMs) return;
+    }
+    await this.#refresh();
+  }
+
   /** Reads what was appended to revocations.jsonl since the last call (all of it after a truncation or replacement). */
   async #refresh(): Promise<void> {
+    // Taken before the stat: what it reads is at least as new as this time.
+    const startedAt = this.#monotonicNow();
+    this.#checkedAt = undefined; // a refresh that fails leaves nothing to trust
     let info = await this.#stat(this.#path);
     if (!info || info.size === 0) {
       // A new, deleted or emptied file: it starts with the revision base (a reset starts above the old revisions).
@@ -242,7 +288,10 @@ export class FileRevocationStore implements RevocationStore {
       if (!info) throw new StoreUnavailableError(`${REVOCATIONS_FILE} is gone`);
     }
     if (info.ino !== this.#ino || info.size < this.#readTo) this.#reset(info.ino);
-    if (info.size === this.#readTo) return;
+    if (info.size === this.#readTo) {
+      this.#checkedAt = startedAt;
+      return;
+    }
     const bytes = await this.#read(this.#path, this.#readTo, info.size);
     let start = 0;
     for (let i = bytes.indexOf(NEWLINE); i !== -1; start = i + 1, i = bytes.indexOf(NEWLINE, start)) {
@@ -264,6 +313,7 @@ export class FileRevocationStore implements RevocationStore {
       }
     }
     this.#readTo += start;
+    this.#checkedAt = startedAt;
   }
 
   #reset(ino: number | undefined): void {

@@ -57,8 +57,11 @@ describe("RFC 5280 §5.3.1: a key revoked as compromised is never certified agai
 
   it("CA/B BR §4.9.1.1: revoked superseded, the key enrolls anew; upgraded to keyCompromise through one FileCa, the other FileCa on the data directory (another worker, FileRevocationStore) refuses the key and its next CRL says keyCompromise", async () => {
     const dir = tempDir();
-    const one = await openFileCa({ dataDir: join(dir, "data") });
-    const two = await openFileCa({ dataDir: join(dir, "data") });
+    // Another worker's revoke counts in two's issue() once two's snapshot of revocations.jsonl is due (maxStalenessMs).
+    let ms = 0;
+    const monotonicNow = (): number => ms;
+    const one = await openFileCa({ dataDir: join(dir, "data"), monotonicNow });
+    const two = await openFileCa({ dataDir: join(dir, "data"), monotonicNow });
     const first = await one.issue({ csrDer: opensslCsr(dir, "device-u", { subject: "/CN=device-u" }) });
     const superseded = await one.revoke(first.serialNumber, "superseded");
     expect([superseded.created, superseded.updated]).toEqual([true, false]);
@@ -68,6 +71,7 @@ describe("RFC 5280 §5.3.1: a key revoked as compromised is never certified agai
 
     const upgraded = await one.revoke(first.serialNumber, "keyCompromise");
     expect(upgraded).toEqual({ created: false, updated: true, subject: "CN=device-u", entry: { ...superseded.entry, reason: "keyCompromise" } });
+    ms += 1000;
     expect(await refused(two.issue({ csrDer: sameKeyCsr(dir, "device-u", "/CN=device-u2") }))).toEqual({ code: "KEY_COMPROMISED", message: KEY_COMPROMISED_TEXT });
     const crlAfter = await two.crl();
     expect(crlAfter.crlNumber).toBeGreaterThan(crlBefore.crlNumber);

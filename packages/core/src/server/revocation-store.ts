@@ -164,9 +164,12 @@ export interface RevocationStore {
    * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a serial that is not hex or a reason not in {@link REVOCATION_REASONS}.
    */
   revoke(options: { serialNumber: string; reason: RevocationReason; revokedAt?: Date }): Promise<RevokeResult>;
-  /** The entry of one serial (lower-case hex), or undefined when it is not revoked. */
+  /**
+   * The entry of one serial (lower-case hex), or undefined when it is not revoked. May answer from the same bounded
+   * snapshot as {@link revision} (the store's own revocations count at once).
+   */
   get(serialNumber: string): Promise<RevokedCertificate | undefined>;
-  /** Every revoked certificate, oldest revocation first (ties by serial). */
+  /** Every revoked certificate, oldest revocation first (ties by serial): the shared state now, never a snapshot (a CRL is signed from it). */
   list(): Promise<RevokedCertificate[]>;
   /** The next CRL number (RFC 5280 §5.2.3): 1 first, then strictly increasing across replicas. */
   nextCrlNumber(): Promise<bigint>;
@@ -183,9 +186,15 @@ export interface RevocationStore {
    * never serves a cached CRL of the old contents). Not a count of revocations. Without it, a CA lists the revocations
    * to decide whether its CRL is current.
    *
+   * A store whose shared state costs a read to check (a file, for the examples' FileRevocationStore) may answer from
+   * what it read at most a bounded time ago (its docs say the bound), so a check per request costs no I/O: the store's
+   * own changes count at once, another process's once the bound has passed. `{ latest: true }` asks for the shared
+   * state now (a CA about to sign a CRL passes it); the memory and Redis stores always answer it.
+   *
+   * @param options - `latest`: read the shared state now, never a snapshot (default false)
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the store is down.
    */
-  revision?(): Promise<number>;
+  revision?(options?: { latest?: boolean }): Promise<number>;
 }
 
 /**

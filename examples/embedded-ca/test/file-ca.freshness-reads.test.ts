@@ -1,0 +1,116 @@
+// The per-request revocation checks (issue()'s compromised-key check, revocation(), isKeyCompromised) read the
+// revocation state through one snapshot per FileCa: the default FileRevocationStore's memory of revocations.jsonl and
+// CrlPublication's of ca.crl.json, each looked at (a stat) at most once per maxStalenessMs. Counted here: the stat and
+// open calls on those two files, over many requests. What must stay immediate is checked too: this process's own
+// revoke counts at once, crl() always looks, and another worker's revoke counts once its snapshot is due.
+import { basename } from "node:path";
+import { join } from "node:path";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+
+const calls = vi.hoisted(() => ({ byFile: new Map<string, number>() }));
+
+vi.mock("node:fs/promises", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("node:fs/promises")>();
+  const counted = <F extends (path: never, ...rest: never[]) => unknown>(f: F): F =>
+    ((path: unknown, ...rest: unknown[]) => {
+      const name = basename(String(path));
+      calls.byFile.set(name, (calls.byFile.get(name) ?? 0) + 1);
+      return (f as unknown as (...a: unknown[]) => unknown)(path, ...rest);
+    }) as unknown as F;
+  return { ...actual, stat: counted(actual.stat), open: counted(actual.open), readFile: counted(actual.readFile), default: { ...actual, stat: counted(actual.stat), open: counted(actual.open), readFile: counted(actual.readFile) } };
+});
+
+const { FileRevocationStore, isEmbeddedCaError, openFileCa } = await import("../src/index.js");
+const { opensslCsr, tempDir } = await import("./helpers.js");
+
+/** File system calls (stat, open, readFile) on revocations.jsonl and ca.crl.json since the last reset. */
+function freshnessCalls(): { revocations: number; publishedCrl: number } {
+  return { revocations: calls.byFile.get("revocations.jsonl") ?? 0, publishedCrl: calls.byFile.get("ca.crl.json") ?? 0 };
+}
+
+beforeEach(() => calls.byFile.clear());
+
+describe("FileRevocationStore: get and revision() answer from memory within maxStalenessMs", () => {
+  it("100 get/revision calls stat nothing; its own revoke counts at once; another store's once the snapshot is due, or at once with { latest: true }", async () => {
+    const dir = tempDir("freshness-");
+    let ms = 0;
+    const monotonicNow = (): number => ms;
+    const mine = new FileRevocationStore(dir, { monotonicNow });
+    const other = new FileRevocationStore(dir, { monotonicNow });
+    const empty = await mine.revision();
+    await other.revision();
+    calls.byFile.clear();
+    for (let i = 0; i < 50; i++) {
+      expect(await mine.get("0a")).toBeUndefined();
+      expect(await mine.revision()).toBe(empty);
+    }
+    expect(freshnessCalls()).toEqual({ revocations: 0, publishedCrl: 0 });
+
+    await mine.revoke({ serialNumber: "0a", reason: "superseded" });
+    expect((await mine.get("0a"))?.reason).toBe("superseded"); // its own: at once, ms has not moved
+    expect(await mine.revision()).toBe(empty + 1);
+
+    await other.revoke({ serialNumber: "0b", reason: "keyCompromise" });
+    ms += 999;
+    calls.byFile.clear();
+    expect(await mine.get("0b")).toBeUndefined(); // the snapshot is 999 ms old: not looked at
+    expect(freshnessCalls().revocations).toBe(0);
+    expect(await mine.revision({ latest: true })).toBe(empty + 2);
+    expect(freshnessCalls().revocations).toBe(2); // one stat, one open to read the appended line
+
+    await other.revoke({ serialNumber: "0c", reason: "keyCompromise" });
+    ms += 1000;
+    expect((await mine.get("0c"))?.reason).toBe("keyCompromise");
+  });
+
+  it("maxStalenessMs 0 looks on every call; a bad value is ERR_INVALID_ARGUMENT", async () => {
+    const store = new FileRevocationStore(tempDir("freshness-"), { maxStalenessMs: 0 });
+    await store.revision();
+    calls.byFile.clear();
+    for (let i = 0; i < 5; i++) await store.get("0a");
+    expect(freshnessCalls().revocations).toBe(5);
+    for (const bad of [-1, Number.NaN, Infinity, "1000"]) {
+      expect(() => new FileRevocationStore(tempDir("freshness-"), { maxStalenessMs: bad as number })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
+    }
+  });
+});
+
+describe("FileCa: issue() pays no file system call per request for the revocation state", () => {
+  it("50 issues (no compromised key known, then one known) stat neither revocations.jsonl nor ca.crl.json; its own revoke is refused at once; another worker's once due; crl() always looks", async () => {
+    const dir = tempDir("freshness-");
+    const dataDir = join(dir, "data");
+    let ms = 0;
+    const monotonicNow = (): number => ms;
+    const ca = await openFileCa({ dataDir, monotonicNow, certificateFiles: false });
+    const worker = await openFileCa({ dataDir, monotonicNow, certificateFiles: false });
+    const csrDer = opensslCsr(dir, "device", { subject: "/CN=device" });
+    await ca.crl(); // published: ca.crl.json exists
+    const device = await ca.issue({ csrDer });
+
+    calls.byFile.clear();
+    for (let i = 0; i < 25; i++) await ca.issue({ csrDer });
+    expect(freshnessCalls()).toEqual({ revocations: 0, publishedCrl: 0 });
+
+    const lostCsr = opensslCsr(dir, "lost", { subject: "/CN=lost" });
+    const compromised = await ca.issue({ csrDer: lostCsr });
+    await ca.revoke(compromised.serialNumber, "keyCompromise");
+    const again = await ca.issue({ csrDer: lostCsr }).catch((e: unknown) => e);
+    expect(isEmbeddedCaError(again, "KEY_COMPROMISED")).toBe(true); // its own revoke: at once, ms has not moved
+
+    calls.byFile.clear();
+    for (let i = 0; i < 25; i++) await ca.issue({ csrDer });
+    expect(await ca.revocation(compromised.serialNumber)).toMatchObject({ reason: "keyCompromise" });
+    expect(await ca.revocation("01")).toBeUndefined();
+    expect(freshnessCalls()).toEqual({ revocations: 0, publishedCrl: 0 });
+
+    // Another worker revokes the key `device` uses: refused here once this CA's snapshot is due.
+    await worker.revoke(device.serialNumber, "keyCompromise");
+    ms += 1000;
+    const late = await ca.issue({ csrDer }).catch((e: unknown) => e);
+    expect(isEmbeddedCaError(late, "KEY_COMPROMISED")).toBe(true);
+
+    // crl() reads the latest state: another worker's revoke is on this CA's next CRL at once.
+    await worker.revoke((await ca.list())[1]!.serialNumber, "superseded");
+    expect((await ca.crl()).revokedCount).toBe(3);
+  });
+});
