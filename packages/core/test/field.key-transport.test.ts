@@ -17,6 +17,10 @@
  *   key only and failed (openxpki/openxpki#745,
  *   https://github.com/openxpki/openxpki/issues/745). The envelope's recipient
  *   picks the key among all configured decrypters.
+ * - sscep followed a typo in the SCEP draft and named the CA's own issuer
+ *   (the root) in GetCertInitial's IssuerAndSubject (certnanny/sscep#52,
+ *   https://github.com/certnanny/sscep/pull/52). The transactionID finds the
+ *   transaction; the names it carries do not refuse the poll.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -36,7 +40,7 @@ import {
 } from "../src/index.js";
 import { parseSignedData } from "../src/cms/signed-data.js";
 import { parseEnvelopedData } from "../src/cms/enveloped-data.js";
-import { NOW, hex, issuingHook, postPki, readReply, staticScep } from "./support/server-pki.js";
+import { NOW, createDevice, hex, issuingHook, postPki, readReply, staticScep } from "./support/server-pki.js";
 
 const CHALLENGE = "field-kt";
 const { ca, device, calls, log, server, profile } = await staticScep({ caName: "Field Key Transport CA", deviceCn: "field-kt-device", challenge: CHALLENGE });
@@ -133,6 +137,21 @@ describe("RFC 8894 §3.3.2: every SUCCESS path wraps the reply the way its own r
     const subject = CertificationRequest.from(device.csr).subjectDer;
     const poll = await buildCertPoll({ signer: device.signer, recipient: ca.cert, issuer: ca.cert, subject, transactionId: pkcsReq.transactionId, now: NOW, ...oaep });
     expect(await send(poll)).toEqual({ status: "SUCCESS", recipient: { transport: "rsaes-oaep", oaepHash: "sha256" } });
+  });
+
+  it("a CertPoll whose IssuerAndSubject names another issuer than the issuing CA (sscep#52) → SUCCESS after approval", async () => {
+    const router = await createDevice({ cn: "field-kt-sscep52", challengePassword: CHALLENGE });
+    const read = async (built: BuiltRequest) => readReply(await postPki(manual, "/scep", built.der), built, { decrypter: router.signer, caCertificates: [ca.cert] });
+    const pkcsReq = await buildPkcsReq({ csr: router.csr, signer: router.signer, recipient: ca.cert, now: NOW });
+    expect((await read(pkcsReq)).status).toBe("PENDING");
+    await manual.approve("p", pkcsReq.transactionId);
+    const subject = CertificationRequest.from(router.csr).subjectDer;
+    const rootName = new Uint8Array([0x30, 0x11, 0x31, 0x0f, 0x30, 0x0d, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x06, ...new TextEncoder().encode("Root X")]);
+    expect(hex(rootName)).not.toBe(hex(ca.cert.subjectDer));
+    const poll = await buildCertPoll({ signer: router.signer, recipient: ca.cert, issuerName: rootName, subject, transactionId: pkcsReq.transactionId, now: NOW });
+    const rep = await read(poll);
+    expect(rep.status).toBe("SUCCESS");
+    expect(hex(rep.certificates[0]!.spki)).toBe(hex(router.signer.certificate.spki));
   });
 
   it("GetCert and GetCRL in OAEP SHA-256 → OAEP SHA-256 replies; in PKCS#1 v1.5 → PKCS#1 v1.5", async () => {
