@@ -2,8 +2,11 @@
 // CA could send: every one is a one-line CliError (exit 1), never another error thrown out of the check. The
 // end-to-end cases (the issuing CA's CRL written, another CA's refused, PKCS #1 v1.5 and RSASSA-PSS) run against a
 // fake SCEP server in cli.exit-codes.test.ts.
+import { sign } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { AlgorithmIdentifier, CertificateList } from "@peculiar/asn1-x509";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Certificate, createSelfSignedSigner, generateRsaKeyPair } from "@scep/core";
@@ -85,13 +88,17 @@ describe("scep getcrl: the CRL's signature, issuer and authorityKeyIdentifier ag
     expect(outcome(await opensslCrl(twin.certPem, twin.keyPem, [], { authorityKeyIdentifier: false }), ca)).toBe(refusal(NOT_VERIFIED));
   }, 60_000);
 
-  it("RSASSA-PSS whose MGF1 hash is not its hash (RFC 4055 §3.1), and an algorithm it does not know (Ed25519), are refused by name", async () => {
+  it("RSASSA-PSS whose MGF1 hash is not its hash (RFC 4055 §3.1), MD5, and an algorithm it does not know (Ed25519), are refused by name", async () => {
     const ca = await opensslCa(RSA);
     const mixedPss = ["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_mgf1_md:sha1", "-sigopt", "rsa_pss_saltlen:32"];
-    expect(outcome(await opensslCrl(ca.certPem, ca.keyPem, mixedPss), ca)).toBe(refusal("it is signed with an RSASSA-PSS signature whose MGF1 hash (sha1) is not its hash (sha256)"));
+    expect(outcome(await opensslCrl(ca.certPem, ca.keyPem, mixedPss), ca)).toBe(
+      refusal("it is signed with an algorithm this check cannot verify (PSS with an MGF1 hash (sha1) different from the message hash (sha256))"),
+    );
+    // @scep/core reads md5WithRSAEncryption; a CRL signed with it proves nothing, so the check refuses it.
+    expect(outcome(await opensslCrl(ca.certPem, ca.keyPem, ["-md", "md5"]), ca)).toBe(refusal("it is signed with MD5, which this check does not trust"));
     const edwards = await opensslCa(["-newkey", "ed25519"]);
     const crl = await opensslCrl(edwards.certPem, edwards.keyPem, ["-md", "default"]);
-    expect(outcome(crl, ca)).toBe(refusal("it is signed with algorithm 1.3.101.112, which this check does not know"));
+    expect(outcome(crl, ca)).toBe(refusal("it is signed with an algorithm this check cannot verify (unsupported signature algorithm 1.3.101.112)"));
   }, 60_000);
 
   it("bytes that are not one DER CertificateList (garbage, trailing bytes, any bytes) are a one-line refusal, exit 1", async () => {
@@ -142,5 +149,45 @@ describe("scep getcrl: a CRL signed by a separate cRLSign key under the CA's nam
     );
     // Without an authorityKeyIdentifier nothing names the other key: the signature is what fails.
     expect(outcome(await opensslCrl(signer.certPem, signer.keyPem, [], { authorityKeyIdentifier: false }), ca)).toBe(refusal(NOT_VERIFIED));
+  }, 60_000);
+});
+
+/**
+ * `crl` (DER) rebuilt with its outer signatureAlgorithm and its tbsCertList's signature field set to `outer` and
+ * `inner` (each: the field as it was when absent), and signed again with `keyPem` over `digest`: a CRL whose only fault
+ * is what was changed.
+ */
+function resigned(crl: Uint8Array, keyPem: string, digest: string, fields: { outer?: AlgorithmIdentifier; inner?: AlgorithmIdentifier }): Uint8Array {
+  const list = AsnConvert.parse(crl, CertificateList);
+  const tbsCertList = list.tbsCertList;
+  if (fields.inner) tbsCertList.signature = fields.inner;
+  const signature = sign(digest, new Uint8Array(AsnConvert.serialize(tbsCertList)), keyPem);
+  const signatureAlgorithm = fields.outer ?? list.signatureAlgorithm;
+  return new Uint8Array(AsnConvert.serialize(new CertificateList({ tbsCertList, signatureAlgorithm, signature: new Uint8Array(signature).buffer })));
+}
+
+const SHA256_RSA = "1.2.840.113549.1.1.11";
+const SHA384_RSA = "1.2.840.113549.1.1.12";
+const withNull = (oid: string): AlgorithmIdentifier => new AlgorithmIdentifier({ algorithm: oid, parameters: null });
+
+describe("scep getcrl: RFC 5280 §5.1.1.2, the CRL's signatureAlgorithm is its tbsCertList's signature field", () => {
+  it("a CRL whose two fields differ (another hash, or the same OID without its NULL), signed again so its signature verifies, is refused naming both; rebuilt alike it passes", async () => {
+    const ca = await opensslCa(RSA);
+    const crl = await opensslCrl(ca.certPem, ca.keyPem); // sha256WithRSAEncryption, NULL parameters, in both fields
+    expect(outcome(resigned(crl, ca.keyPem, "sha256", {}), ca)).toBe("ok");
+    expect(outcome(resigned(crl, ca.keyPem, "sha384", { outer: withNull(SHA384_RSA), inner: withNull(SHA384_RSA) }), ca)).toBe("ok");
+
+    // The outer field (the one the signature is checked under, and not signed) says SHA-384, and a SHA-384 signature it is.
+    expect(outcome(resigned(crl, ca.keyPem, "sha384", { outer: withNull(SHA384_RSA) }), ca)).toBe(
+      refusal(`its signatureAlgorithm (${SHA384_RSA}) is not the signature field of its tbsCertList (${SHA256_RSA}), as RFC 5280 §5.1.1.2 requires`),
+    );
+    expect(outcome(resigned(crl, ca.keyPem, "sha256", { inner: withNull(SHA384_RSA) }), ca)).toBe(
+      refusal(`its signatureAlgorithm (${SHA256_RSA}) is not the signature field of its tbsCertList (${SHA384_RSA}), as RFC 5280 §5.1.1.2 requires`),
+    );
+    expect(outcome(resigned(crl, ca.keyPem, "sha256", { outer: new AlgorithmIdentifier({ algorithm: SHA256_RSA }) }), ca)).toBe(
+      refusal(
+        `its signatureAlgorithm (${SHA256_RSA}: 300b06092a864886f70d01010b) is not the signature field of its tbsCertList (${SHA256_RSA}: 300d06092a864886f70d01010b0500), as RFC 5280 §5.1.1.2 requires`,
+      ),
+    );
   }, 60_000);
 });

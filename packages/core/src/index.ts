@@ -60,6 +60,7 @@ export { Certificate } from "./x509/certificate.js";
 export { CertificationRequest } from "./x509/certification-request.js";
 export { buildCertificate, endEntityExtensions } from "./x509/certificate-builder.js";
 export type { BuildCertificateOptions, EndEntityExtensionsOptions } from "./x509/certificate-builder.js";
+export { parseSignatureAlgorithm } from "./x509/algorithm-identifier.js";
 export { certificateName, formatName, nameProblem } from "./x509/name.js";
 export { sameName } from "./x509/name-match.js";
 export { sortCertificateBundle } from "./x509/certificate-bundle.js";

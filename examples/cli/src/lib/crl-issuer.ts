@@ -2,7 +2,9 @@
  * Checks that a CRL a CA returned to GetCRL (RFC 8894 §3.3.5) was issued by the CA certificate that issued the
  * requester's certificate (RFC 5280 §6.3.3 (f), (g)): its issuer name is that CA's subject, its authorityKeyIdentifier
  * (RFC 5280 §5.2.1), where both it and the CA's subjectKeyIdentifier are present, is that identifier, and its signature
- * verifies with that CA's key. A name alone proves nothing: every example CA is `CN=SCEP Example CA, O=scep-sdk`.
+ * verifies with that CA's key. A name alone proves nothing: every example CA is `CN=SCEP Example CA, O=scep-sdk`. Its
+ * signatureAlgorithm must be its tbsCertList's signature field (RFC 5280 §5.1.1.2), read by @scep/core's
+ * `parseSignatureAlgorithm`.
  *
  * The CRL is read with the @peculiar schema classes and @peculiar/x509's `X509Crl`, not by hand. The signature is
  * checked with node:crypto rather than `X509Crl.verify`: that goes through WebCrypto, which has no SHA-224
@@ -13,34 +15,11 @@
 import { constants, createPublicKey, verify } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { AlgorithmIdentifier, CertificateList } from "@peculiar/asn1-x509";
-import * as rsa from "@peculiar/asn1-rsa";
 import * as asn1js from "asn1js";
-import { formatName, type Certificate } from "@scep/core";
+import { formatName, isScepError, parseSignatureAlgorithm, type Certificate, type SignatureAlgorithm } from "@scep/core";
 import { CliError, ExitCode } from "./exit.js";
 import { nameText, printable } from "./printable.js";
 import { x509 } from "./x509.js";
-
-/** Signature algorithm OID → digest, for node:crypto.verify (RSA PKCS #1 v1.5, RFC 8017 §9.2; ECDSA, RFC 5758 §3.2). */
-const SIGNATURE_DIGESTS: Readonly<Record<string, string>> = {
-  [rsa.id_sha1WithRSAEncryption]: "sha1", // pkcs-1 5
-  [rsa.id_sha224WithRSAEncryption]: "sha224", // pkcs-1 14
-  [rsa.id_sha256WithRSAEncryption]: "sha256", // pkcs-1 11
-  [rsa.id_sha384WithRSAEncryption]: "sha384", // pkcs-1 12
-  [rsa.id_sha512WithRSAEncryption]: "sha512", // pkcs-1 13
-  "1.2.840.10045.4.1": "sha1", // ecdsa-with-SHA1: ansi-X9-62 signatures(4) 1
-  "1.2.840.10045.4.3.1": "sha224", // ecdsa-with-SHA224: ecdsa-with-SHA2(4.3) 1
-  "1.2.840.10045.4.3.2": "sha256", // ecdsa-with-SHA256: ecdsa-with-SHA2(4.3) 2
-  "1.2.840.10045.4.3.3": "sha384", // ecdsa-with-SHA384: ecdsa-with-SHA2(4.3) 3
-  "1.2.840.10045.4.3.4": "sha512", // ecdsa-with-SHA512: ecdsa-with-SHA2(4.3) 4
-};
-/** Hash algorithm OID → digest (RSASSA-PSS-params, RFC 4055 §2.1). */
-const HASH_DIGESTS: Readonly<Record<string, string>> = {
-  [rsa.id_sha1]: "sha1", // oiw secsig algorithms 26
-  [rsa.id_sha224]: "sha224", // nistAlgorithms hashAlgs 4
-  [rsa.id_sha256]: "sha256", // nistAlgorithms hashAlgs 1
-  [rsa.id_sha384]: "sha384", // nistAlgorithms hashAlgs 2
-  [rsa.id_sha512]: "sha512", // nistAlgorithms hashAlgs 3
-};
 
 /** How node:crypto.verify checks a signature: the digest and, for RSASSA-PSS, the salt length. */
 interface Verification {
@@ -49,40 +28,20 @@ interface Verification {
 }
 
 /**
- * RSASSA-PSS parameters (RFC 4055 §3.1), where node:crypto can check them (MGF1 with the signature's own hash), or
- * why it cannot. The schema class fills in the DEFAULTs.
- *
- * ```asn
- * RSASSA-PSS-params ::= SEQUENCE { hashAlgorithm [0] HashAlgorithm DEFAULT sha1, maskGenAlgorithm [1] MaskGenAlgorithm DEFAULT mgf1SHA1,
- *   saltLength [2] INTEGER DEFAULT 20, trailerField [3] TrailerField DEFAULT trailerFieldBC }
- * ```
+ * How to verify a CRL whose signatureAlgorithm field (DER) is `field`, or why this check cannot: @scep/core reads it
+ * (RFC 5280 §4.1.1.2; PKCS #1 v1.5 and RSASSA-PSS with MGF1 of its own hash, RFC 4055; ECDSA, RFC 5758). MD5 is
+ * refused here: a CRL signed with it proves nothing.
  */
-function pssVerification(parameters: ArrayBuffer | null | undefined): Verification | string {
-  let params: rsa.RsaSaPssParams;
-  let mgfHash: AlgorithmIdentifier | undefined;
+function verificationOf(field: Uint8Array): Verification | string {
+  let algorithm: SignatureAlgorithm;
   try {
-    params = parameters ? AsnConvert.parse(parameters, rsa.RsaSaPssParams) : new rsa.RsaSaPssParams();
-    const mgf = params.maskGenAlgorithm;
-    if (mgf.algorithm === rsa.id_mgf1 && mgf.parameters) mgfHash = AsnConvert.parse(mgf.parameters, AlgorithmIdentifier);
+    algorithm = parseSignatureAlgorithm(field);
   } catch (error) {
-    return `RSASSA-PSS parameters that do not parse (${printable((error as Error).message, 120)})`;
+    if (!isScepError(error)) throw error;
+    return `an algorithm this check cannot verify (${printable(error.message, 120)})`;
   }
-  const digest = HASH_DIGESTS[params.hashAlgorithm.algorithm];
-  if (!digest) return "an RSASSA-PSS hash this check does not know";
-  if (!mgfHash) return "an RSASSA-PSS mask generation other than MGF1";
-  const mgfDigest = HASH_DIGESTS[mgfHash.algorithm];
-  if (!mgfDigest) return "an RSASSA-PSS MGF1 hash this check does not know";
-  if (mgfDigest !== digest) return `an RSASSA-PSS signature whose MGF1 hash (${mgfDigest}) is not its hash (${digest})`;
-  if (!Number.isSafeInteger(params.saltLength) || params.saltLength < 0) return "an RSASSA-PSS salt length out of range";
-  if (params.trailerField !== 1) return "an RSASSA-PSS trailer field other than 1";
-  return { digest, pss: { saltLength: params.saltLength } };
-}
-
-/** How to verify a CRL signed with `algorithm`, or why this check cannot (an algorithm or parameters it does not know). */
-function verificationOf(algorithm: AlgorithmIdentifier): Verification | string {
-  if (algorithm.algorithm === rsa.id_RSASSA_PSS) return pssVerification(algorithm.parameters);
-  const digest = SIGNATURE_DIGESTS[algorithm.algorithm];
-  return digest === undefined ? `algorithm ${algorithm.algorithm}, which this check does not know` : { digest };
+  if (algorithm.digest === "md5") return "MD5, which this check does not trust";
+  return algorithm.scheme === "rsa-pss" ? { digest: algorithm.digest, pss: { saltLength: algorithm.saltLength ?? 20 } } : { digest: algorithm.digest };
 }
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
@@ -91,7 +50,10 @@ const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 interface CrlParts {
   tbs: Uint8Array;
   issuer: Uint8Array;
-  /** How to verify the signature, or why this check cannot. */
+  /** The outer signatureAlgorithm and tbsCertList's signature field, DER as the CA sent them (RFC 5280 §5.1.1.2). */
+  signatureAlgorithm: Uint8Array;
+  tbsSignature: Uint8Array;
+  /** How to verify the signature (by the outer signatureAlgorithm), or why this check cannot. */
   verification: Verification | string;
   signature: Uint8Array;
   authorityKeyId: Uint8Array | undefined;
@@ -108,21 +70,23 @@ class NotACrl extends Error {
 }
 
 /**
- * The issuer of a CertificateList in outline (a SEQUENCE whose first element is a SEQUENCE), as the bytes the CA sent,
- * for when the schema refuses the CRL (an issuer Name that does not parse is named in the message).
+ * Fields of a CertificateList in outline (a SEQUENCE whose first element is a SEQUENCE), as the bytes the CA sent: the
+ * issuer, for when the schema refuses the CRL (an issuer Name that does not parse is named in the message), and the
+ * two signature algorithm fields, compared byte for byte (a schema class would encode them again).
  *
  * ```asn
  * CertificateList ::= SEQUENCE { tbsCertList TBSCertList, signatureAlgorithm AlgorithmIdentifier, signatureValue BIT STRING }
  * TBSCertList ::= SEQUENCE { version Version OPTIONAL, signature AlgorithmIdentifier, issuer Name, … }
  * ```
  */
-function outlineIssuer(list: asn1js.AsnType): Uint8Array | undefined {
-  if (!(list instanceof asn1js.Sequence)) return undefined;
-  const tbs = list.valueBlock.value[0];
-  if (!(tbs instanceof asn1js.Sequence)) return undefined;
+function outlineFields(list: asn1js.AsnType): { issuer?: Uint8Array; tbsSignature?: Uint8Array; signatureAlgorithm?: Uint8Array } {
+  if (!(list instanceof asn1js.Sequence)) return {};
+  const [tbs, signatureAlgorithm] = list.valueBlock.value;
+  if (!(tbs instanceof asn1js.Sequence)) return {};
   const fields = tbs.valueBlock.value;
-  const issuer = fields[fields[0] instanceof asn1js.Integer ? 2 : 1];
-  return issuer instanceof asn1js.Sequence ? issuer.valueBeforeDecodeView : undefined;
+  const at = fields[0] instanceof asn1js.Integer ? 1 : 0;
+  const sequence = (t: asn1js.AsnType | undefined): Uint8Array | undefined => (t instanceof asn1js.Sequence ? t.valueBeforeDecodeView : undefined);
+  return { issuer: sequence(fields[at + 1]), tbsSignature: sequence(fields[at]), signatureAlgorithm: sequence(signatureAlgorithm) };
 }
 
 /** Reads a CRL (DER: RFC 5280 §5) with the schema classes; throws {@link NotACrl}, never another error. */
@@ -135,20 +99,35 @@ function readCrl(der: Uint8Array): CrlParts {
   }
   if (outline.offset === -1) throw new NotACrl(printable(outline.result.error || "not BER", 160));
   if (outline.offset !== der.length) throw new NotACrl(`${der.length - outline.offset} bytes after the CertificateList`);
+  const fields = outlineFields(outline.result);
   try {
     const list = AsnConvert.parse(der, CertificateList);
     const crl = new x509.X509Crl(list);
     const keyId = crl.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId;
+    const signatureAlgorithm = fields.signatureAlgorithm ?? new Uint8Array(AsnConvert.serialize(list.signatureAlgorithm));
     return {
       tbs: new Uint8Array(list.tbsCertListRaw ?? AsnConvert.serialize(list.tbsCertList)),
       // The issuer as the CA sent it (its DER), not as a schema class would encode it again.
-      issuer: outlineIssuer(outline.result) ?? new Uint8Array(crl.issuerName.toArrayBuffer()),
-      verification: verificationOf(list.signatureAlgorithm),
+      issuer: fields.issuer ?? new Uint8Array(crl.issuerName.toArrayBuffer()),
+      signatureAlgorithm,
+      tbsSignature: fields.tbsSignature ?? new Uint8Array(AsnConvert.serialize(list.tbsCertList.signature)),
+      verification: verificationOf(signatureAlgorithm),
       signature: new Uint8Array(list.signature),
       authorityKeyId: keyId === undefined ? undefined : Uint8Array.from(Buffer.from(keyId, "hex")),
     };
   } catch (error) {
-    throw new NotACrl(printable((error as Error).message, 160), outlineIssuer(outline.result));
+    throw new NotACrl(printable((error as Error).message, 160), fields.issuer);
+  }
+}
+
+/** An AlgorithmIdentifier (DER) as its OID (and its bytes, with `bytes`), or its bytes when it does not parse. */
+function algorithmText(field: Uint8Array, bytes = false): string {
+  const shown = hex(field.subarray(0, 32)) + (field.length > 32 ? "…" : "");
+  try {
+    const oid = AsnConvert.parse(field, AlgorithmIdentifier).algorithm;
+    return bytes ? `${oid}: ${shown}` : oid;
+  } catch {
+    return shown;
   }
 }
 
@@ -166,7 +145,8 @@ const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.leng
 /**
  * Throws a one-line {@link CliError} (exit {@link ExitCode.ERROR}) unless `crl` (DER) was issued by the certificate in
  * `caCertificates` that issued `certificate` (RFC 5280 §6.3.3: issuer name, authorityKeyIdentifier where present,
- * signature: RSA PKCS #1 v1.5, RSASSA-PSS with MGF1 of its own hash, or ECDSA). A CRL signed by another key whose
+ * signature: RSA PKCS #1 v1.5, RSASSA-PSS with MGF1 of its own hash, or ECDSA) and its signatureAlgorithm is, byte for
+ * byte, the signature field of its tbsCertList (RFC 5280 §5.1.1.2: only that one is signed). A CRL signed by another key whose
  * authorityKeyIdentifier names that key (a separate CRL signer) is refused as one that cannot be checked: there is no
  * path to that key here. `certFile` names --cert in the message.
  */
@@ -187,6 +167,14 @@ export function checkCrlIssuer(crl: Uint8Array, certificate: Certificate, caCert
     return refuse(`it is not a DER CRL (${error.message})`);
   }
   if (!sameBytes(parts.issuer, issuerCa.subjectDer)) refuse(`its issuer is ${readableName(parts.issuer)}`);
+  if (!sameBytes(parts.signatureAlgorithm, parts.tbsSignature)) {
+    // RFC 5280 §5.1.1.2: the outer field (which the signature is checked under) is not covered by the signature; only
+    // the one inside tbsCertList is. A CRL whose two differ is malformed, whatever its signature.
+    const sameOid = algorithmText(parts.signatureAlgorithm) === algorithmText(parts.tbsSignature); // other parameters: show them
+    const outer = algorithmText(parts.signatureAlgorithm, sameOid);
+    const inner = algorithmText(parts.tbsSignature, sameOid);
+    refuse(`its signatureAlgorithm (${outer}) is not the signature field of its tbsCertList (${inner}), as RFC 5280 §5.1.1.2 requires`);
+  }
   const verification = parts.verification;
   if (typeof verification === "string") return refuse(`it is signed with ${verification}`);
   let verified = false;
