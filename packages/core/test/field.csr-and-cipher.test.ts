@@ -19,6 +19,11 @@
  *   (micromdm/scep#252, https://github.com/micromdm/scep/pull/252; scepman/scepclient#21,
  *   https://github.com/scepman/scepclient/issues/21), RC2 and AES-ECB are not
  *   SCEP content ciphers: FAILURE badAlg naming the OID, nothing issued.
+ * - An old Cisco 2800 ("only SHA1 hash") enrolling against step-ca got an
+ *   HTTP 500 (smallstep/certificates#2100,
+ *   https://github.com/smallstep/certificates/issues/2100): a SHA-1 signed CSR
+ *   is issued under the default policy; an MD5 signed one is refused with
+ *   FAILURE badAlg naming the digest, never a 5xx.
  */
 import { describe, expect, it } from "vitest";
 import * as der from "../src/lib/der.js";
@@ -101,6 +106,22 @@ async function withCipherOid(cipherOid: string): Promise<Uint8Array> {
     attributes: encodeScepAttributes({ messageType: MessageType.PKCSReq, transactionId: `CIPHER-${cipherOid}`, senderNonce: new Uint8Array(16).fill(4) }),
   });
 }
+
+describe("RFC 8894 §3.5.2 / RFC 2986 §4.2: the CSR's own signature digest (smallstep#2100)", () => {
+  it("sha1WithRSAEncryption (openssl req -sha1) → SUCCESS", async () => {
+    const { asn1, rep } = await enrollOpensslCsr(reqConfig("utf8only", `challengePassword = ${CHALLENGE}`), ["-sha1"]);
+    expect(asn1).toContain(":sha1WithRSAEncryption");
+    expect(rep.status).toBe("SUCCESS");
+  });
+
+  it("md5WithRSAEncryption (openssl req -md5) → FAILURE badAlg 'PKCS#10: digest md5 is not allowed by policy', nothing issued", async () => {
+    const before = calls.length;
+    const { asn1, rep } = await enrollOpensslCsr(reqConfig("utf8only", `challengePassword = ${CHALLENGE}`), ["-md5"]);
+    expect(asn1).toContain(":md5WithRSAEncryption");
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badAlg", failInfoText: "PKCS#10: digest md5 is not allowed by policy" });
+    expect(calls.length).toBe(before);
+  });
+});
 
 describe("RFC 8894 §3.5.2: a content cipher SCEP does not name → FAILURE badAlg (micromdm#252, scepclient#21)", () => {
   const cases: [string, string][] = [
