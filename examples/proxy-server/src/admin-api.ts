@@ -2,7 +2,7 @@
 // challenge), read profile statuses, see requeues and other proxy events. Behind `Authorization: Bearer <token>`.
 import { bearerAuthorizer, jsonResponse as json } from "@scep-examples/server-kit/bearer-token";
 import { isScepError, type ChallengeStore } from "@scep/core";
-import { buildProxyUrl, challengeTtlMs, isProxyError, type CaConfig, type CaRegistry, type ChallengeSource, type ProfileRecord, type ProfileStore } from "@scep/proxy";
+import { buildProxyUrl, challengeHash, challengeTtlMs, isProxyError, type CaConfig, type CaRegistry, type ChallengeSource, type ProfileRecord, type ProfileStore } from "@scep/proxy";
 
 /** Route prefix of the admin API. */
 export const ADMIN_PREFIX = "/admin/";
@@ -110,7 +110,8 @@ function readRegistration(body: unknown): Registration | string {
  *   fetched it and passes when (`challengeRetrievedAt`, default now). A challenge source's failure answers 503 +
  *   Retry-After when it may pass (NDES "password cache is full", timeouts, 5xx) and 502 otherwise, each with
  *   the source's `ERR_PROXY_*` code. Registering again replaces the record (a requeued profile is
- *   re-registered this way, with a fresh challenge).
+ *   re-registered this way, with a fresh challenge); for a `custom` CA the earlier URL's challenge is superseded
+ *   (gone from the challenge store, and refused with 400 `challenge superseded`): only the latest URL enrolls.
  * - `GET /admin/profiles[?hostId=…&caName=…&status=…]` → `{ profiles: [record…] }`, least recently updated
  *   first (times in ms since 1970; at most 10 000).
  * - `DELETE /admin/profiles` `{ hostId, profileId, caName? }` → 200 `{ deleted: true|false }`.
@@ -163,7 +164,9 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     let retrievedAt: number | undefined;
     try {
       if (ca.type === "custom") {
-        challenge = await o.challenges.issue({ profile: ca.name, ttlMs });
+        // The holder (host, profile) makes this challenge supersede the one of an earlier registration, and the
+        // record keeps its hash: the earlier URL is refused (400 `challenge superseded`), only this one enrolls.
+        challenge = await o.challenges.issue({ profile: ca.name, ttlMs, holder: JSON.stringify([r.hostId, r.profileId]) });
       } else {
         const source = o.challengeSources?.[ca.type];
         if (source && (ca.ndes || ca.smallstep)) {
@@ -177,6 +180,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       const record: ProfileRecord = { hostId: r.hostId, profileId: r.profileId, caName: ca.name, status: "pending", updatedAt: t };
       if (r.platform !== undefined) record.platform = r.platform;
       if (retrievedAt !== undefined) record.challengeRetrievedAt = retrievedAt;
+      if (challenge !== undefined) record.challengeHash = await challengeHash(challenge);
       await o.profiles.put(record);
     } catch (e) {
       if (isUnavailable(e)) return unavailable("profile or challenge");

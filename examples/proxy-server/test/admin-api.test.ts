@@ -13,6 +13,7 @@ import {
   MemoryProfileStore,
   NdesPasswordCacheFullError,
   NdesPermissionError,
+  challengeHash,
   createScepProxy,
   parseIdentifier,
   type ChallengeSource,
@@ -95,7 +96,8 @@ describe("POST /admin/profiles", () => {
     });
     const id = parseIdentifier(body.url!.split("/").pop()!);
     expect(id).toMatchObject({ hostId: "host 1,a", profileId: "wifi", caName: "corp" });
-    expect(await profiles.get({ hostId: "host 1,a", profileId: "wifi", caName: "corp" })).toEqual({ hostId: "host 1,a", profileId: "wifi", caName: "corp", status: "pending", platform: "darwin", updatedAt: T0 });
+    // The record keeps the SHA-256 of the URL's challenge (never the challenge): a later registration's URL supersedes this one.
+    expect(await profiles.get({ hostId: "host 1,a", profileId: "wifi", caName: "corp" })).toEqual({ hostId: "host 1,a", profileId: "wifi", caName: "corp", status: "pending", platform: "darwin", challengeHash: await challengeHash(id.challenge!), updatedAt: T0 });
     // The challenge was issued for this CA: the store consumes it once under the CA's name.
     expect(await challenges.consume(id.challenge!, { profile: "ndes" })).toBe(false);
     expect(await challenges.consume(id.challenge!, { profile: "corp" })).toBe(true);
@@ -146,7 +148,23 @@ describe("POST /admin/profiles", () => {
     await profiles.requeue(key);
     expect((await profiles.get(key))?.status).toBe("none");
     await call("POST", "/admin/profiles", key);
-    expect(await profiles.get(key)).toEqual({ ...key, status: "pending", updatedAt: T0 });
+    expect(await profiles.get(key)).toEqual({ ...key, status: "pending", challengeHash: expect.stringMatching(/^[0-9a-f]{64}$/), updatedAt: T0 });
+  });
+
+  it("registering a custom CA's profile again supersedes the earlier URL: its PKIOperation gets 400 challenge superseded (the profile stays pending) and its challenge is gone from the store; another profile's URL is untouched", async () => {
+    const { call, profiles, challenges, proxy } = setup();
+    const key = { hostId: "h", profileId: "p", caName: "corp" };
+    const register = async (k: object): Promise<string> => ((await (await call("POST", "/admin/profiles", k)).json()) as { url: string }).url.split("/").pop()!;
+    const first = await register(key);
+    const other = await register({ ...key, profileId: "vpn" });
+    const second = await register(key);
+    const pki = (segment: string) => proxy.fetch(new Request(`http://localhost/scep/${segment}?operation=PKIOperation`, { method: "POST", body: new Uint8Array([0x30, 0]) }));
+    const refused = await pki(first);
+    expect([refused.status, await refused.text()]).toEqual([400, "challenge superseded"]);
+    expect(await profiles.get(key)).toMatchObject({ status: "pending" });
+    expect(await challenges.consume(parseIdentifier(first).challenge!, { profile: "corp" })).toBe(false);
+    expect(await challenges.consume(parseIdentifier(other).challenge!, { profile: "corp" })).toBe(true);
+    expect(await challenges.consume(parseIdentifier(second).challenge!, { profile: "corp" })).toBe(true);
   });
 
   it.each([
@@ -203,7 +221,7 @@ describe("statuses, deletion and events", () => {
     ]);
     expect((await list("?status=none")).map((p) => p.hostId)).toEqual(["h1"]);
     expect((await list("?caName=ndes")).map((p) => p.hostId)).toEqual(["h2"]);
-    expect(await list("?hostId=h1")).toEqual([{ hostId: "h1", profileId: "wifi", caName: "corp", status: "none", requeueCount: 1, updatedAt: T0 }]);
+    expect(await list("?hostId=h1")).toEqual([{ hostId: "h1", profileId: "wifi", caName: "corp", status: "none", challengeHash: expect.stringMatching(/^[0-9a-f]{64}$/), requeueCount: 1, updatedAt: T0 }]);
 
     const events = ((await (await call("GET", "/admin/events?type=requeue")).json()) as { events: Array<Record<string, unknown>> }).events;
     expect(events).toEqual([

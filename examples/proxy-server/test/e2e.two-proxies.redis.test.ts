@@ -8,7 +8,9 @@
  * the admin API get 503 with Retry-After (never a 500 or a hang), and both
  * proxies serve again once it is back.
  */
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseIdentifier } from "@scep/proxy";
 import { Certificate, buildPkcsReq, createSelfSignedSigner, generateCsr, generateRsaKeyPair, readCertRep } from "@scep/core";
 import { opensslVerifyChain, runScepclient, startRecordingProxy, startRedisServer, type RecordingProxy, type RedisServer } from "../../../test-support/peers";
 import { startExampleUpstream, startProxy, type RunningProxy, type Upstream } from "./support/harness.js";
@@ -48,6 +50,25 @@ describe("two proxy processes, one redis-server", () => {
     expect(again.ok).toBe(false);
     expect(await b.profile("replica-host-1", "wifi", "corp")).toMatchObject({ status: "none", requeueCount: 1 });
     expect(await a.profile("replica-host-1", "wifi", "corp")).toMatchObject({ status: "none", requeueCount: 1 });
+  });
+
+  it("a re-registration through B supersedes the URL A handed out: the earlier URL gets 400 challenge superseded through either proxy (its challenge is gone from Redis, the profile stays pending), the current URL enrolls (micromdm scepclient)", async () => {
+    const first = await a.register({ hostId: "rereg-host", profileId: "wifi", caName: "corp" });
+    const second = await b.register({ hostId: "rereg-host", profileId: "wifi", caName: "corp" });
+    expect(second.url).not.toBe(first.url);
+    const challengeKey = (url: string): string => `e2e:challenge:${createHash("sha256").update(parseIdentifier(new URL(url).pathname.split("/").at(-1)!).challenge!, "utf8").digest("hex")}`;
+    expect(await redis.command(`EXISTS ${challengeKey(first.url)}`)).toMatch(/^:0/);
+    expect(await redis.command(`EXISTS ${challengeKey(second.url)}`)).toMatch(/^:1/);
+    const before = pkiOps();
+    for (const proxy of [a, b]) {
+      const old = await runScepclient({ url: `${proxy.base}${new URL(first.url).pathname}`, challenge: first.challengePassword, cn: "rereg-host" });
+      expect(old.ok).toBe(false);
+    }
+    expect(pkiOps() - before).toBe(0);
+    expect(a.events().filter((e) => e.reason === "challenge_superseded").length + b.events().filter((e) => e.reason === "challenge_superseded").length).toBe(2);
+    expect(await a.profile("rereg-host", "wifi", "corp")).toMatchObject({ status: "pending" });
+    const r = await runScepclient({ url: `${a.base}${new URL(second.url).pathname}`, challenge: second.challengePassword, cn: "rereg-host" });
+    expect(r.ok, r.stdout + r.stderr).toBe(true);
   });
 
   it("one challenge raced through both (16 copies of one PKCSReq, alternating A and B) is accepted exactly once", async () => {

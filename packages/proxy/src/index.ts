@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * import { MemoryChallengeStore } from "@scep/core";
- * import { MemoryCaRegistry, MemoryProfileStore, buildProxyUrl, createScepProxy } from "@scep/proxy";
+ * import { MemoryCaRegistry, MemoryProfileStore, buildProxyUrl, challengeHash, createScepProxy } from "@scep/proxy";
  *
  * const profiles = new MemoryProfileStore();
  * const challenges = new MemoryChallengeStore();
@@ -19,8 +19,9 @@
  *   cas: new MemoryCaRegistry([{ name: "corp", type: "custom", url: "https://ca.corp.example/scep" }]),
  * });
  * // mount proxy with @scep/express or @scep/hono; when the MDM renders a profile:
- * await profiles.put({ hostId: "host-42", profileId: "wifi", caName: "corp", status: "pending", updatedAt: Date.now() });
- * const challenge = await challenges.issue({ profile: "corp", ttlMs: 3_600_000 });
+ * // (holder and challengeHash: a later registration of host-42's wifi supersedes this URL)
+ * const challenge = await challenges.issue({ profile: "corp", ttlMs: 3_600_000, holder: JSON.stringify(["host-42", "wifi"]) });
+ * await profiles.put({ hostId: "host-42", profileId: "wifi", caName: "corp", status: "pending", updatedAt: Date.now(), challengeHash: await challengeHash(challenge) });
  * const url = buildProxyUrl("https://mdm.example.com/scep", { hostId: "host-42", profileId: "wifi", caName: "corp", challenge });
  * ```
  *
@@ -39,6 +40,7 @@ export type { ProxyErrorCode, ProxyErrorOptions, IdentifierErrorReason, Upstream
 export { buildIdentifier, parseIdentifier, buildProxyUrl, MAX_IDENTIFIER_LENGTH } from "./identifier.js";
 export type { ProxyIdentifier } from "./identifier.js";
 
+export { challengeHash } from "./stores/challenge-hash.js";
 export { DELIVERY_STATUSES } from "./stores/profile-store.js";
 export type { ProfileKey, ProfileRecord, ProfileStore, DeliveryStatus } from "./stores/profile-store.js";
 export { MemoryProfileStore } from "./stores/memory-profile-store.js";

@@ -11,6 +11,7 @@ import {
   MemoryCaRegistry,
   MemoryProfileStore,
   buildIdentifier,
+  challengeHash,
   createScepProxy,
   type ProfileKey,
   type ProfileRecord,
@@ -255,6 +256,22 @@ describe("PROXY.md check 5: challenge lifecycles (injected clock)", () => {
     await pending(key("corp"));
     expect((await pkiPost(key("corp"))).text).toBe("challenge failed");
     expect(await profiles.get(key("corp"))).toMatchObject({ status: "none", requeueCount: 1 });
+  });
+
+  it("custom: after a re-registration (the record's challengeHash names the new challenge) the earlier URL → 400 challenge superseded, its challenge not consumed, the profile not requeued; the current URL forwards", async () => {
+    // Issued without a holder, so the store still holds the earlier challenge: the record alone refuses it.
+    const earlier = await challenges.issue({ profile: "corp", ttlMs: 60 * MIN });
+    const current = await challenges.issue({ profile: "corp", ttlMs: 60 * MIN });
+    await pending(key("corp"), { challengeHash: await challengeHash(current) });
+    expect(await challengeHash(current)).toMatch(/^[0-9a-f]{64}$/);
+    expect(await pkiPost({ ...key("corp"), challenge: earlier })).toMatchObject({ status: 400, text: "challenge superseded" });
+    expect(events.at(-1)).toMatchObject({ outcome: "rejected", reason: "challenge_superseded" });
+    expect(events.at(-1)!.requeued).toBeUndefined();
+    expect(await profiles.get(key("corp"))).toMatchObject({ status: "pending" });
+    expect(pkiSeen()).toEqual([]);
+    expect((await pkiPost({ ...key("corp"), challenge: current })).status).toBe(200);
+    expect(pkiSeen()).toEqual([MSG]);
+    expect(await challenges.consume(earlier, { profile: "corp" })).toBe(true); // never consumed by the refusal
   });
 
   it("custom: a challenge issued for another CA is refused and stays usable on its own CA", async () => {

@@ -31,7 +31,8 @@ export interface RedisChallengeStoreOptions extends RedisStoreOptions {
  * (another script) takes the mark off again (with a `consumption` id, only the
  * mark of the consume given that id: its SHA-256's first 16 hex digits are the
  * mark's tag). Expiry is decided with the
- * injected clock.
+ * injected clock. A challenge issued with a `holder` supersedes the holder's earlier one: the key
+ * `<prefix>challenge-holder:<sha256>` names the current challenge's key, and `issue` deletes the one it replaces.
  *
  * Every method rejects with StoreUnavailableError (code
  * `ERR_STORE_UNAVAILABLE`) when Redis fails or does not answer within
@@ -83,19 +84,36 @@ export class RedisChallengeStore implements ChallengeStore {
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
    * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a non-positive `ttlMs`.
    */
-  async issue(options: { profile: string; ttlMs?: number }): Promise<string> {
+  async issue(options: { profile: string; ttlMs?: number; holder?: string }): Promise<string> {
     const ttlMs = options.ttlMs ?? this.#defaultTtlMs;
     checkTtl(ttlMs, "ttlMs");
     const expiresAt = this.#options.now().getTime() + ttlMs;
     // A collision of 192 random bits does not happen; NX makes sure it could not overwrite one anyway.
     for (let attempt = 0; attempt < 3; attempt++) {
       const challenge = newChallenge();
-      const reply = await this.#run.command("issue", "SET", [this.#key(challenge), `${expiresAt}:${options.profile}`, "PX", ttlMs, "NX"]);
-      if (reply !== null) return challenge;
+      const key = this.#key(challenge);
+      const reply = await this.#run.command("issue", "SET", [key, `${expiresAt}:${options.profile}`, "PX", ttlMs, "NX"]);
+      if (reply === null) continue;
+      if (options.holder !== undefined) await this.#supersede(options.profile, options.holder, key, ttlMs);
+      return challenge;
     }
     throw new StoreUnavailableError("Redis refused three fresh challenges (SET NX); is another writer using this key prefix?", {
       retryAfterSeconds: this.#options.retryAfterSeconds,
     });
+  }
+
+  /**
+   * Makes `key` the holder's current challenge and deletes the one it replaces: `SET … GET` swaps the pointer
+   * `<prefix>challenge-holder:<sha256 of [profile, holder]>` (so of concurrent issues each learns its predecessor and
+   * exactly the last stays), then `DEL` of the predecessor's key. Two commands on two keys (no script: in a Cluster
+   * they sit in different slots); when the DEL fails the issue rejects and the caller registers again, which
+   * supersedes both. The pointer lives as long as the new challenge.
+   */
+  async #supersede(profile: string, holder: string, key: string, ttlMs: number): Promise<void> {
+    const pointer = `${this.#options.keyPrefix}challenge-holder:${createHash("sha256").update(JSON.stringify([profile, holder]), "utf8").digest("hex")}`;
+    const earlier = await this.#run.command("issue", "SET", [pointer, key, "PX", ttlMs, "GET"]);
+    const earlierKey = earlier === null || earlier === undefined ? undefined : String(earlier);
+    if (earlierKey !== undefined && earlierKey !== key) await this.#run.command("issue", "DEL", [earlierKey]);
   }
 
   /**

@@ -114,6 +114,7 @@ export class RedisProfileStore implements ProfileStore {
     const fields: string[] = ["hostId", record.hostId, "profileId", record.profileId, "caName", record.caName, "status", record.status, "updatedAt", String(record.updatedAt)];
     if (record.platform !== undefined) fields.push("platform", record.platform);
     if (record.challengeRetrievedAt !== undefined) fields.push("challengeRetrievedAt", String(record.challengeRetrievedAt));
+    if (record.challengeHash !== undefined) fields.push("challengeHash", record.challengeHash);
     if (record.detail !== undefined) fields.push("detail", record.detail);
     if (record.requeueCount !== undefined) {
       if (!Number.isSafeInteger(record.requeueCount) || record.requeueCount < 0) throw new InvalidArgumentError("requeueCount must be a non-negative integer");
@@ -212,6 +213,8 @@ function recordFrom(m: Map<string, Buffer>): ProfileRecord | undefined {
   if (platform !== undefined) record.platform = platform;
   const retrieved = text("challengeRetrievedAt");
   if (retrieved !== undefined) record.challengeRetrievedAt = Number(retrieved);
+  const hash = text("challengeHash");
+  if (hash !== undefined) record.challengeHash = hash;
   const detail = text("detail");
   if (detail !== undefined) record.detail = detail;
   const requeues = text("requeueCount");

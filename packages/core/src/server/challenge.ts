@@ -56,8 +56,16 @@ export type ChallengeVerdict =
  * @group Server
  */
 export interface ChallengeStore {
-  /** Creates a random challenge valid for `ttlMs` milliseconds (store default when omitted) on `profile`. */
-  issue(options: { profile: string; ttlMs?: number }): Promise<string>;
+  /**
+   * Creates a random challenge valid for `ttlMs` milliseconds (store default when omitted) on `profile`.
+   *
+   * `holder`: who the challenge is for (`@scep/proxy`'s admin API passes the profile record's host and profile,
+   * Fleet's host UUID and profile UUID). A challenge issued with a holder supersedes every earlier challenge of the
+   * same `profile` and `holder`: once `issue` resolves, `consume` and `release` of an earlier one resolve false
+   * (an MDM that re-registers a profile hands out a new URL, and the earlier URL must not enroll). Challenges of
+   * another holder or profile, and those issued without a holder, are untouched.
+   */
+  issue(options: { profile: string; ttlMs?: number; holder?: string }): Promise<string>;
   /**
    * Consumes a challenge. Atomic one-shot: of N concurrent calls with the same
    * challenge at most one resolves true. False when unknown, expired, already
@@ -240,7 +248,9 @@ export interface MemoryChallengeStoreOptions {
  * @group Server
  */
 export class MemoryChallengeStore implements ChallengeStore {
-  readonly #entries = new Map<string, { profile: string; expires: number; spent: boolean; consumption?: string | undefined }>();
+  readonly #entries = new Map<string, { profile: string; expires: number; spent: boolean; consumption?: string | undefined; holder?: string }>();
+  /** The current challenge of each (profile, holder), keyed by `JSON.stringify([profile, holder])`. */
+  readonly #current = new Map<string, string>();
   readonly #now: () => number;
   readonly #defaultTtl: number;
   readonly #max: number;
@@ -252,16 +262,28 @@ export class MemoryChallengeStore implements ChallengeStore {
   }
 
   /** {@inheritDoc ChallengeStore.issue} */
-  async issue(options: { profile: string; ttlMs?: number }): Promise<string> {
+  async issue(options: { profile: string; ttlMs?: number; holder?: string }): Promise<string> {
     const t = this.#now();
     if (this.#entries.size >= this.#max) {
       this.#removeExpired(t);
-      if (this.#entries.size >= this.#max) for (const [k, e] of this.#entries) if (e.spent) this.#entries.delete(k);
+      if (this.#entries.size >= this.#max) for (const [k, e] of this.#entries) if (e.spent) this.#delete(k);
       if (this.#entries.size >= this.#max) throw new StoreUnavailableError(`the challenge store is full (${this.#max} live challenges)`);
     }
     const challenge = newChallenge();
-    this.#entries.set(challenge, { profile: options.profile, expires: t + (options.ttlMs ?? this.#defaultTtl), spent: false });
+    const holder = options.holder === undefined ? undefined : JSON.stringify([options.profile, options.holder]);
+    // The holder's earlier challenge is superseded: gone, so consume and release refuse it.
+    const earlier = holder === undefined ? undefined : this.#current.get(holder);
+    if (earlier !== undefined) this.#delete(earlier);
+    this.#entries.set(challenge, { profile: options.profile, expires: t + (options.ttlMs ?? this.#defaultTtl), spent: false, ...(holder === undefined ? {} : { holder }) });
+    if (holder !== undefined) this.#current.set(holder, challenge);
     return challenge;
+  }
+
+  /** Forgets a challenge, and its holder's pointer when it is the holder's current one. */
+  #delete(challenge: string): void {
+    const e = this.#entries.get(challenge);
+    this.#entries.delete(challenge);
+    if (e?.holder !== undefined && this.#current.get(e.holder) === challenge) this.#current.delete(e.holder);
   }
 
   /** {@inheritDoc ChallengeStore.consume} */
@@ -269,7 +291,7 @@ export class MemoryChallengeStore implements ChallengeStore {
     const e = this.#entries.get(challenge);
     if (!e || e.spent || e.profile !== options.profile) return false;
     if (e.expires <= this.#now()) {
-      this.#entries.delete(challenge);
+      this.#delete(challenge);
       return false;
     }
     e.spent = true;
@@ -306,7 +328,7 @@ export class MemoryChallengeStore implements ChallengeStore {
     let removed = 0;
     for (const [k, e] of this.#entries) {
       if (e.expires <= t) {
-        this.#entries.delete(k);
+        this.#delete(k);
         removed++;
       }
     }

@@ -40,7 +40,9 @@ let profileCounter = 0;
  * release is false (changing nothing) for an unconsumed, unknown, expired or
  * other profile's challenge; a release naming a `consumption` id puts back only
  * the consume made with that id (a late one after the challenge was consumed
- * again is false), so a release racing re-uses lets at most one through.
+ * again is false), so a release racing re-uses lets at most one through. A challenge
+ * issued with a `holder` supersedes the earlier ones of that profile and holder (consume and release of those are
+ * false), and of concurrent issues for one holder exactly one stays consumable.
  *
  * @example
  * ```ts
@@ -216,6 +218,36 @@ export function challengeStoreConformance<S extends ChallengeStore>(options: Cha
         expect(releases.filter(Boolean)).toHaveLength(1);
         expect(consumes.filter(Boolean).length).toBeLessThanOrEqual(1);
       }
+    });
+
+    it("a challenge issued with a holder supersedes the holder's earlier ones (a re-registered profile's earlier URL): consume and release of those are false; other holders, profiles and holder-less challenges are untouched", async () => {
+      const p = profile();
+      const q = profile("q");
+      const first = await store.issue({ profile: p, ttlMs: 60_000, holder: "host-1,wifi" });
+      const spent = await store.issue({ profile: p, ttlMs: 60_000, holder: "host-2,wifi" });
+      const otherHolder = await store.issue({ profile: p, ttlMs: 60_000, holder: "host-1,vpn" });
+      const otherProfile = await store.issue({ profile: q, ttlMs: 60_000, holder: "host-1,wifi" });
+      const none = await store.issue({ profile: p, ttlMs: 60_000 });
+      expect(await store.consume(spent, { profile: p, consumption: "c1" })).toBe(true);
+      const second = await store.issue({ profile: p, ttlMs: 60_000, holder: "host-1,wifi" });
+      const again = await store.issue({ profile: p, ttlMs: 60_000, holder: "host-2,wifi" });
+      expect(await store.consume(first, { profile: p })).toBe(false);
+      if (store.release) expect(await store.release(spent, { profile: p, consumption: "c1" })).toBe(false);
+      expect(await store.consume(spent, { profile: p })).toBe(false);
+      const third = await store.issue({ profile: p, ttlMs: 60_000, holder: "host-1,wifi" });
+      expect(await store.consume(second, { profile: p })).toBe(false);
+      expect(await store.consume(third, { profile: p })).toBe(true);
+      expect(await store.consume(again, { profile: p })).toBe(true);
+      expect(await store.consume(otherHolder, { profile: p })).toBe(true);
+      expect(await store.consume(otherProfile, { profile: q })).toBe(true);
+      expect(await store.consume(none, { profile: p })).toBe(true);
+    });
+
+    it("concurrent issues for one holder leave exactly one of them consumable", async () => {
+      const p = profile();
+      const issued = await Promise.all(Array.from({ length: 10 }, () => store.issue({ profile: p, ttlMs: 60_000, holder: "host-1,wifi" })));
+      const results = await Promise.all(issued.map((c) => store.consume(c, { profile: p })));
+      expect(results.filter(Boolean)).toHaveLength(1);
     });
 
     it("concurrent consumes of 20 different challenges all succeed", async () => {

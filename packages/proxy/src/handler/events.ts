@@ -39,6 +39,7 @@ export type ProxyReason =
   | "too_large"
   | "challenge_expired"
   | "challenge_failed"
+  | "challenge_superseded"
   | "upstream_timeout"
   | "upstream_failed"
   | "upstream_refused"

@@ -38,6 +38,7 @@ export const REPLY_TEXT = {
   too_large: "request too large",
   challenge_expired: "challenge password has expired",
   challenge_failed: "challenge failed",
+  challenge_superseded: "challenge superseded",
   upstream_timeout: "upstream timed out",
   upstream_failed: "upstream failed",
   upstream_refused: "upstream refused the request",

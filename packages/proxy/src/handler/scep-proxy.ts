@@ -142,7 +142,9 @@ function normaliseBase(basePath: string | undefined): string {
  *    `SCEP proxy is not configured`; before any challenge is consumed;
  * 5. PKIOperation: read the message (413 over `maxBodyBytes`, 400 `invalid message`), then the challenge
  *    lifecycle of the CA type; an expired or invalid challenge requeues the profile → 400
- *    `challenge password has expired` / `challenge failed`;
+ *    `challenge password has expired` / `challenge failed`; a `custom` CA's challenge other than the one the record's
+ *    `challengeHash` names (an earlier URL of a re-registered profile) → 400 `challenge superseded`, nothing consumed,
+ *    no requeue;
  * 6. forward, and return the upstream's status, bytes and content type unchanged; 504 `upstream timed out`,
  *    502 `upstream failed` (for an upstream 503 or 429 with `Retry-After`: the upstream's, clamped to 1–3600 s,
  *    30 s when it sent none; not when a `custom` CA's one-time challenge stays consumed, since the same URL cannot
@@ -340,6 +342,9 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     const consumption = randomId();
     const verdict = await store("challenge check", () => checkChallenge(ca, record, id, { nowMs: now().getTime(), challenges, consumption }));
     if (!verdict.ok) {
+      // A superseded challenge is an earlier URL of a profile the MDM registered again: the current URL is out
+      // there, pending; a requeue would set it to none and make the current URL fail too.
+      if (verdict.reason === "challenge_superseded") return reject(verdict.reason);
       await store("requeue", () => profiles.requeue(key));
       event.requeued = true;
       return reject(verdict.reason);

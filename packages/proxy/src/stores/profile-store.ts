@@ -56,6 +56,13 @@ export interface ProfileRecord extends ProfileKey {
   platform?: string;
   /** When the NDES or Smallstep challenge in the profile was fetched, ms since the epoch. */
   challengeRetrievedAt?: number;
+  /**
+   * A `custom` CA: the SHA-256 (64 lower-case hex digits, `challengeHash(challenge)`) of the one-time challenge in the
+   * URL the profile was last registered with. The proxy refuses a PKIOperation whose identifier carries another
+   * challenge (400 `challenge superseded`, no requeue, nothing consumed): after a re-registration only the current
+   * URL enrolls. Absent: any challenge the `ChallengeStore` accepts. Only the hash is kept, never the challenge.
+   */
+  challengeHash?: string;
   /** Why the record is `failed` (set by `markFailed`); never a secret. */
   detail?: string;
   /** How many times the proxy requeued this profile (0 or absent: never). */
@@ -91,7 +98,7 @@ export interface ProfileStore {
   /** Creates or replaces the record for the record's key, storing every field as given. */
   put(record: ProfileRecord): Promise<void>;
   /**
-   * Sends the profile back to the MDM's queue: status `none`, `challengeRetrievedAt` and `detail` removed,
+   * Sends the profile back to the MDM's queue: status `none`, `challengeRetrievedAt` and `detail` removed (`challengeHash` kept),
    * `requeueCount` incremented atomically (N concurrent requeues add N), `updatedAt` set to now. No-op (and no
    * record created) when there is no record for `key`.
    */

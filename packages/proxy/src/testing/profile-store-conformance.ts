@@ -29,7 +29,7 @@ let counter = 0;
  * `undefined`; the three key fields are kept apart (`"a:b","c"` is not
  * `"a","b:c"`, nor are keys holding `,` `/` `%` or non-ASCII confused);
  * `put` replaces; `requeue` sets status `none`, removes
- * `challengeRetrievedAt` and `detail`, increments `requeueCount` and sets
+ * `challengeRetrievedAt` and `detail` (keeps `challengeHash`), increments `requeueCount` and sets
  * `updatedAt` by the injected clock, and 20 concurrent requeues add 20;
  * `markFailed` sets `failed`, the detail and `updatedAt`; both are no-ops
  * creating nothing for an absent key; `delete` is true once; `list` yields
@@ -66,7 +66,7 @@ export function profileStoreConformance<S extends ProfileStore>(options: Profile
     });
 
     it("put then get returns every field as given; absent optional fields stay absent", async () => {
-      const full = record(key(), { platform: "darwin", challengeRetrievedAt: 1_700_000_001_234, detail: "note", requeueCount: 2 });
+      const full = record(key(), { platform: "darwin", challengeRetrievedAt: 1_700_000_001_234, challengeHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", detail: "note", requeueCount: 2 });
       const bare = record(key());
       await store.put(full);
       await store.put(bare);
@@ -104,12 +104,12 @@ export function profileStoreConformance<S extends ProfileStore>(options: Profile
       expect(await store.get(k)).toStrictEqual(record(k, { status: "verified", updatedAt: 1_700_000_009_000 }));
     });
 
-    it("requeue: status none, challengeRetrievedAt and detail removed, requeueCount + 1, updatedAt by the clock", async () => {
+    it("requeue: status none, challengeRetrievedAt and detail removed, challengeHash kept, requeueCount + 1, updatedAt by the clock", async () => {
       const k = key();
-      await store.put(record(k, { platform: "windows", challengeRetrievedAt: 1_700_000_000_500, detail: "x" }));
+      await store.put(record(k, { platform: "windows", challengeRetrievedAt: 1_700_000_000_500, challengeHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", detail: "x" }));
       clock.advance(1_000);
       await store.requeue(k);
-      expect(await store.get(k)).toStrictEqual({ ...k, status: "none", platform: "windows", requeueCount: 1, updatedAt: clock.now().getTime() });
+      expect(await store.get(k)).toStrictEqual({ ...k, status: "none", platform: "windows", challengeHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", requeueCount: 1, updatedAt: clock.now().getTime() });
       clock.advance(1_000);
       await store.requeue(k);
       expect(await store.get(k)).toMatchObject({ status: "none", requeueCount: 2, updatedAt: clock.now().getTime() });
