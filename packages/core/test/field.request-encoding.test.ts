@@ -28,6 +28,11 @@
  *   never reached the client (inverse-inc/packetfence#6523,
  *   https://github.com/inverse-inc/packetfence/issues/6523). The reply must
  *   come back in the request's digest and content cipher.
+ * - Chromebook enrollments through Google's connector failed on payload size
+ *   with 4096-bit keys and worked with 1024-bit ones (smallstep/certificates#908,
+ *   https://github.com/smallstep/certificates/issues/908). A 4096-bit request
+ *   with 50 SANs enrolls by POST and by GET; a CSR past the SAN bound gets a
+ *   FAILURE naming it, and a message past the size limit a 413, never a 5xx.
  */
 import { describe, expect, it } from "vitest";
 import * as der from "../src/lib/der.js";
@@ -35,9 +40,10 @@ import { buildSignedData } from "../src/cms/signed-data.js";
 import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
 import { encodeScepAttributes } from "../src/message/attributes.js";
 import { MessageType } from "../src/message/types.js";
-import { buildPkcsReq, createSelfSignedSigner, generateCsr, type BuiltRequest, type LocalKey } from "../src/index.js";
+import { buildPkcsReq, createSelfSignedSigner, generateCsr, importKeyPairPem, toBase64, type BuiltRequest, type LocalKey } from "../src/index.js";
 import { constructedOctets, signedDataToBer } from "./support/ber.js";
-import { DAY, NOW, createDevice, hex, postPki, readReply, staticScep } from "./support/server-pki.js";
+import { withScratch } from "./support/openssl.js";
+import { DAY, NOW, createDevice, getPki, hex, postPki, readReply, staticScep } from "./support/server-pki.js";
 
 const CHALLENGE = "field-encoding";
 const { ca, device, calls, log, server } = await staticScep({ caName: "Field Encoding CA", deviceCn: "field-encoding-device", challenge: CHALLENGE });
@@ -148,6 +154,44 @@ describe("RFC 8894 §3.3.2: sscep -S sha1 -E aes gets its certificate back in SH
     expect([rep.status, rep.digestAlgorithm, rep.contentCipher]).toEqual(["SUCCESS", "sha1", "aes128"]);
     expect(hex(rep.certificates[0]!.spki)).toBe(hex(device.signer.certificate.spki));
   });
+});
+
+describe("RFC 8894 §4.3 / §3.3.1: big requests (smallstep#908)", () => {
+  /** An RSA-4096 key, and a PKCSReq from it for each count of DNS SANs, the CSRs made by `openssl req`. */
+  async function bigRequests(counts: readonly number[]): Promise<{ signer: LocalKey; csrLength: number; built: BuiltRequest }[]> {
+    return withScratch(async (s) => {
+      await s.run(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:4096", "-out", "key.pem"]);
+      const keys = await importKeyPairPem(s.readText("key.pem"));
+      const signer = await createSelfSignedSigner({ keys, subject: "CN=field-big", now: NOW });
+      const out = [];
+      for (const n of counts) {
+        const sans = Array.from({ length: n }, (_, i) => `DNS:host-${i}.a-rather-long-subdomain.example.com`).join(",");
+        s.write("req.cnf", `[req]\nprompt = no\ndistinguished_name = dn\nattributes = attrs\nreq_extensions = ext\n[dn]\nCN = field-big\n[attrs]\nchallengePassword = ${CHALLENGE}\n[ext]\nsubjectAltName = ${sans}\n`);
+        await s.run(["req", "-new", "-key", "key.pem", "-config", "req.cnf", "-outform", "DER", "-out", "csr.der"]);
+        const csr = s.read("csr.der");
+        // Built from our CMS pieces: buildPkcsReq itself refuses a CSR past the SAN bound.
+        out.push({ signer, csrLength: csr.length, built: await pkcsReqWithEnvelope(buildEnvelopedData({ content: csr, recipient: ca.cert, cipher: "aes256" }), signer, `FIELD-BIG-${n}`) });
+      }
+      return out;
+    });
+  }
+
+  it("RSA-4096 and 50 SANs by POST and by GET → SUCCESS; 400 SANs → FAILURE badRequest, nothing issued; ~100 kB → 413", async () => {
+    const [fifty, fourHundred, twoThousand] = await bigRequests([50, 400, 2000]);
+    expect(fifty!.csrLength).toBeGreaterThan(3000);
+    await expectIssued(fifty!.built, fifty!.signer);
+    const viaGet = await readReply(await getPki(server, "/scep", encodeURIComponent(toBase64(fifty!.built.der))), fifty!.built, { decrypter: fifty!.signer, caCertificates: [ca.cert] });
+    expect(viaGet.status).toBe("SUCCESS");
+
+    const before = calls.length;
+    const refused = await readReply(await postPki(server, "/scep", fourHundred!.built.der), fourHundred!.built, { caCertificates: [ca.cert] });
+    expect(refused).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "a PKCS#10 request with more than 256 subjectAltNames" });
+    expect(calls.length).toBe(before);
+
+    expect(twoThousand!.built.der.length).toBeGreaterThan(90_000);
+    const tooLarge = await postPki(server, "/scep", twoThousand!.built.der);
+    expect([tooLarge.status, await tooLarge.text()]).toEqual([413, "message too large\n"]);
+  }, 60_000);
 });
 
 describe("none of the above", () => {
