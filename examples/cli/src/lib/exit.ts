@@ -69,11 +69,38 @@ export const CHECK_PROXY_URL = "this one-time proxy URL is used up or no longer 
  */
 export const PROXY_URL_REFUSALS = ["unknown identifier", "challenge failed", "challenge password has expired", "profile status is not pending: "] as const;
 
-/** Whether `message` (`Operation: HTTP 400 (body)`, ScepClient's) carries one of {@link PROXY_URL_REFUSALS}. */
-function isProxyUrlRefusal(status: unknown, message: string): boolean {
-  if (status !== 400) return false;
-  const body = /^[A-Za-z]+: HTTP 400 \((.*)\)$/s.exec(message)?.[1];
-  return body !== undefined && PROXY_URL_REFUSALS.some((r) => (r.endsWith(": ") ? body.startsWith(r) : body === r));
+/** What to do when a SCEP proxy cannot read the identifier at the end of --url's path (its 400 `invalid identifier`). */
+export const CHECK_PROXY_IDENTIFIER =
+  "the SCEP proxy does not know this device URL (the end of its path is no one-time identifier: cut short or mistyped): use the whole URL from your MDM, or get a new one from your MDM";
+/** What to do when a SCEP proxy refuses an earlier URL of a profile registered again (its 400 `challenge superseded`). */
+export const CHECK_PROXY_SUPERSEDED = "this one-time proxy URL was replaced: the MDM registered the profile again, so use the latest URL it gave (or get a new one from your MDM)";
+/** What to do when a SCEP proxy could not reach its CA (its 502 `upstream failed`, 504 `upstream timed out`). */
+export const CHECK_PROXY_UPSTREAM = "the SCEP proxy at --url could not reach its CA (--url itself is fine): try again later, and tell the proxy's operator if it keeps failing";
+/** After a PKIOperation the proxy could not forward: its one-time challenge may be spent (the CA may have issued). */
+const PROXY_UPSTREAM_SPENT = '; if the retry gets "challenge failed", get a new URL from your MDM';
+
+/** The body of a ScepClient error message (`Operation: HTTP NNN (body)`) with that status, or undefined. */
+function bodyOf(status: unknown, message: string): string | undefined {
+  return typeof status === "number" ? new RegExp(`^[A-Za-z]+: HTTP ${status} \\((.*)\\)$`, "s").exec(message)?.[1] : undefined;
+}
+
+/**
+ * The hint for a SCEP proxy's own answer (@scep/proxy's fixed bodies, packages/proxy/src/handler/replies.ts), for any
+ * operation, or undefined when `message` is not one: a spent or unknown one-time URL ({@link PROXY_URL_REFUSALS}), a
+ * superseded one, an unreadable identifier, or a CA the proxy could not reach (502/504).
+ */
+function proxyHint(status: unknown, message: string, operation: string | undefined): string | undefined {
+  const body = bodyOf(status, message);
+  if (body === undefined) return undefined;
+  if (status === 400) {
+    if (PROXY_URL_REFUSALS.some((r) => (r.endsWith(": ") ? body.startsWith(r) : body === r))) return CHECK_PROXY_URL;
+    if (body === "challenge superseded") return CHECK_PROXY_SUPERSEDED;
+    if (body === "invalid identifier") return CHECK_PROXY_IDENTIFIER;
+  }
+  if ((status === 502 && body === "upstream failed") || (status === 504 && body === "upstream timed out")) {
+    return `${CHECK_PROXY_UPSTREAM}${operation === "PKIOperation" ? PROXY_UPSTREAM_SPENT : ""}`;
+  }
+  return undefined;
 }
 
 const CHECK_SERVER = "the server at --url is there but cannot answer now: try again later, and check that the path in --url is a SCEP endpoint (the example servers: /scep)";
@@ -159,9 +186,11 @@ export function describeError(error: unknown, url?: URL): { message: string; exi
       // not a SCEP endpoint; a 5xx (a 503 of a server shedding load, a proxy's 502), the server cannot answer now.
       const status = (error as { status?: unknown }).status;
       const first = operation === "GetCACaps" || operation === "GetCACert";
-      // A SCEP proxy's 400 for a spent or unknown one-time URL, to any operation: the path is right, the URL is not.
-      const hint = isProxyUrlRefusal(status, error.message)
-        ? `: ${CHECK_PROXY_URL}`
+      // A SCEP proxy's own answer, to any operation: a spent, unknown or superseded one-time URL (the path is right, the
+      // URL is not), or a CA it could not reach (the URL is right, the CA behind it is not there).
+      const proxied = proxyHint(status, error.message, operation);
+      const hint = proxied
+        ? `: ${proxied}`
         : !first || typeof status !== "number"
           ? ""
           : status >= 500 || status === 429
