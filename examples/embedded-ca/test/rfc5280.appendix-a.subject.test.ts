@@ -170,7 +170,7 @@ describe("RFC 5280 Appendix A upper bounds: FAILURE badRequest naming the attrib
     expect(rep.status).toBe("FAILURE");
     expect(rep.failInfo).toBe("badRequest");
     expect(rep.failInfoText).toBe(
-      "the subject is not a Name a certificate can carry (RFC 5280 §4.1.2.6): CN: 65 characters, above RFC 5280 Appendix A's ub-common-name (64)",
+      "the subject cannot be certified: CN: 65 characters, above RFC 5280 Appendix A's ub-common-name (64)",
     );
   });
 

@@ -144,7 +144,9 @@ describe("RFC 5652 §5.3 / RFC 8894 §3.3.2: signed attributes a BouncyCastle or
 
 describe("RFC 8894 §3.3.2.1: the issued certificate is the first of the reply, even when DER order would put the CA first (UCM#228)", () => {
   it("a leaf whose encoding sorts after the CA's (long subject) still comes first, the CA after it", async () => {
-    const long = await createDevice({ cn: `field-certrep-${"x".repeat(400)}`, challengePassword: CHALLENGE, san: { dns: ["a-long-name.field.example.test", "another-long-name.field.example.test"] } });
+    // Long through several attributes, each within its RFC 5280 Appendix A bound (a CN of at most 64 characters).
+    const cn = `field-certrep-long, L=${"l".repeat(128)}, ST=${"s".repeat(128)}, OU=${"o".repeat(64)}, OU=${"p".repeat(64)}`;
+    const long = await createDevice({ cn, challengePassword: CHALLENGE, san: { dns: ["a-long-name.field.example.test", "another-long-name.field.example.test"] } });
     const built = await buildPkcsReq({ csr: long.csr, signer: long.signer, recipient: ca.cert, now: NOW });
     const res = await postPki(server, "/scep", built.der);
     const rep = await readCertRep(new Uint8Array(await res.arrayBuffer()), { request: built, decrypter: long.signer, caCertificates: [ca.cert] });

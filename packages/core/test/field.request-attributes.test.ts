@@ -22,8 +22,11 @@
  *   error" (smallstep/certificates#1723, https://github.com/smallstep/certificates/issues/1723;
  *   smallstep/certificates#2776, https://github.com/smallstep/certificates/pull/2776).
  *   The signature covers the attributes as sent (RFC 5652 §5.4).
- * - senderNonce of another length than 16 bytes is echoed as it came; a missing
- *   or empty one is a short HTTP 400, never a 5xx.
+ * - senderNonce of another length than 16 bytes is echoed as it came; an empty
+ *   one is a short HTTP 400, never a 5xx. A missing senderNonce or messageType
+ *   in a request whose signature verifies is answered FAILURE badRequest
+ *   (RFC 8894 §3.3.2.2, no recipientNonce); a missing transactionID, or a
+ *   missing senderNonce under a signature that does not verify, is HTTP 400.
  */
 import { describe, expect, it } from "vitest";
 import * as der from "../src/lib/der.js";
@@ -41,8 +44,12 @@ const RANDOM_NONCE = "1.2.840.113549.1.9.25.3";
 const { ca, device, log, server } = await staticScep({ caName: "Field Attributes CA", deviceCn: "field-attrs-device", challenge: CHALLENGE });
 
 interface Spelling {
-  messageType?: der.Der;
-  transactionId?: der.Der;
+  /** null: no messageType attribute. */
+  messageType?: der.Der | null;
+  /** null: no transactionID attribute. */
+  transactionId?: der.Der | null;
+  /** Flip a bit of the signature. */
+  badSignature?: boolean;
   /** null: no senderNonce attribute. */
   senderNonce?: Uint8Array | null;
   extra?: der.Der[];
@@ -60,14 +67,15 @@ async function pkcsReq(s: Spelling = {}): Promise<Uint8Array> {
   const list = [
     attribute(oids.id_contentType, der.oid(oids.id_data)),
     attribute(oids.id_messageDigest, der.octetString(nc.digest("sha256", envelope))),
-    attribute(oids.id_messageType, s.messageType ?? der.printable("19")),
-    attribute(oids.id_transactionID, s.transactionId ?? der.printable("FIELD-ATTRS-1")),
+    ...(s.messageType === null ? [] : [attribute(oids.id_messageType, s.messageType ?? der.printable("19"))]),
+    ...(s.transactionId === null ? [] : [attribute(oids.id_transactionID, s.transactionId ?? der.printable("FIELD-ATTRS-1"))]),
     ...(s.senderNonce === null ? [] : [attribute(oids.id_senderNonce, der.octetString(s.senderNonce ?? new Uint8Array(16).fill(0x11)))]),
     ...(s.extra ?? []),
   ];
   const attrs = s.unsorted ? der.tlv(der.Tag.SET, ...list) : der.setOf(list);
   if (s.unsorted) expect(hex(der.encode(attrs))).not.toBe(hex(der.encode(der.setOf(list))));
   const signature = await device.signer.sign(der.encode(attrs), { scheme: "rsa-pkcs1", digest: "sha256", rsaOid: "withDigest" });
+  if (s.badSignature) signature[signature.length - 1]! ^= 1;
   const signerInfo = der.seq(der.int(1), device.signer.certificate.issuerAndSerialNumber(), digestAlg, der.tlv(0xa0, ...attrs.body), sigAlg, der.octetString(signature));
   const signedData = der.seq(
     der.int(1),
@@ -114,9 +122,28 @@ describe("RFC 8894 §3.2.1.2 messageType: any string type is read (jscep#27)", (
     expect(await res.text()).toBe("malformed PKIOperation: messageType is not a number\n");
   });
 
+  it("a missing messageType, signature verified → FAILURE badRequest naming it (§3.3.2.2)", async () => {
+    const rep = await reply({ messageType: null });
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "missing messageType attribute (RFC 8894 §3.2.1.2)", transactionId: "FIELD-ATTRS-1" });
+    expect(hex(rep.recipientNonce)).toBe(hex(new Uint8Array(16).fill(0x11)));
+  });
+
+  it("neither messageType nor senderNonce → one FAILURE badRequest naming both", async () => {
+    const rep = await reply({ messageType: null, senderNonce: null });
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "missing messageType attribute (RFC 8894 §3.2.1.2) and senderNonce attribute (RFC 8894 §3.2.1.5)" });
+  });
+
   it("a number that is not a request type (CertRep, 3) → FAILURE badRequest naming it", async () => {
     const rep = await reply({ messageType: der.printable("3") });
     expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "messageType 3 is not a request" });
+  });
+});
+
+describe("RFC 8894 §3.2.1.1 transactionID missing: HTTP 400, since no CertRep can answer without one", () => {
+  it("a verified request without transactionID → HTTP 400 with a short reason naming it (no 5xx)", async () => {
+    const res = await send({ transactionId: null });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toBe("malformed PKIOperation: missing transactionID attribute (RFC 8894 §3.2.1.1): without one no CertRep can answer the request\n");
   });
 });
 
@@ -148,10 +175,18 @@ describe("RFC 8894 §3.2.1.5 senderNonce: echoed as recipientNonce whatever its 
     });
   }
 
-  it("a missing senderNonce → HTTP 400 with a short reason (no 5xx)", async () => {
-    const res = await send({ senderNonce: null });
+  it("a missing senderNonce, signature verified → FAILURE badRequest naming it, signed, without recipientNonce (§3.3.2.2)", async () => {
+    const rep = await reply({ senderNonce: null });
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "missing senderNonce attribute (RFC 8894 §3.2.1.5)", transactionId: "FIELD-ATTRS-1" });
+    expect(rep.recipientNonce).toBeUndefined();
+    expect(rep.senderNonce.length).toBe(16);
+    expect(log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "message_malformed", operation: "PKCSReq", transactionId: "FIELD-ATTRS-1" });
+  });
+
+  it("a missing senderNonce under a signature that does not verify → HTTP 400 (no sender to answer)", async () => {
+    const res = await send({ senderNonce: null, badSignature: true });
     expect(res.status).toBe(400);
-    expect(await res.text()).toBe("malformed PKIOperation: missing senderNonce attribute\n");
+    expect(await res.text()).toMatch(/^malformed PKIOperation: /);
   });
 
   it("an empty senderNonce → HTTP 400 with a short reason", async () => {

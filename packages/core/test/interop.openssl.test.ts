@@ -270,6 +270,6 @@ describe("we read what OpenSSL builds", () => {
       err = e as ScepError;
     }
     expect(err?.code).toBe("ERR_MESSAGE_MALFORMED");
-    expect(err?.message).toBe("missing messageType attribute");
+    expect(err?.message).toBe("missing transactionID attribute (RFC 8894 §3.2.1.1): without one no CertRep can answer the request");
   });
 });

@@ -80,8 +80,8 @@ describe("RFC 8894 §3.3.2.2: a request whose names do not parse gets FAILURE ba
   // These parse, but no certificate can carry them (OpenSSL and Go refuse such a certificate): refused by the CSR
   // policy before the issue hook, whose endEntityExtensions would throw ERR_INVALID_ARGUMENT (an HTTP 500).
   it.each([
-    ["a CSR subject CN that is an OCTET STRING", () => csr(der.seq(der.setOf([der.seq(der.oid("2.5.4.3"), der.octetString(utf8("device")))]))), "the subject is not a Name a certificate can carry (RFC 5280 §4.1.2.6): the value of CN is not a string of a type a certificate name may hold (tag 0x4)"],
-    ["a CSR subject CN that is a UTF8String of invalid UTF-8", () => csr(der.seq(der.setOf([der.seq(der.oid("2.5.4.3"), der.tlv(0x0c, Uint8Array.from([0xff, 0xfe])))]))), "the subject is not a Name a certificate can carry (RFC 5280 §4.1.2.6): CN: a UTF8String is not valid UTF-8"],
+    ["a CSR subject CN that is an OCTET STRING", () => csr(der.seq(der.setOf([der.seq(der.oid("2.5.4.3"), der.octetString(utf8("device")))]))), "the subject cannot be certified: the value of CN is not a string of a type a certificate name may hold (tag 0x4)"],
+    ["a CSR subject CN that is a UTF8String of invalid UTF-8", () => csr(der.seq(der.setOf([der.seq(der.oid("2.5.4.3"), der.tlv(0x0c, Uint8Array.from([0xff, 0xfe])))]))), "the subject cannot be certified: CN: a UTF8String is not valid UTF-8"],
     ["a CSR subjectAltName iPAddress of 5 octets", () => csr(cn("device"), der.encode(der.seq(der.tlv(0x87, new Uint8Array(5))))), "the subjectAltName is not one a certificate can carry (RFC 5280 §4.2.1.6): an iPAddress of 5 octets (4 or 16)"],
   ])("%s: FAILURE badRequest from the CSR policy, before any issue hook", async (_, request, text) => {
     const { status, rep } = await send(request(), signer([]));

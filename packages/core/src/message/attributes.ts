@@ -40,18 +40,24 @@ function single(attrs: Map<string, der.Tlv[]>, type: string, name: string): der.
 
 const MAX_TRANSACTION_ID = 256;
 
-/** Reads the SCEP attributes from a SignerInfo's signed attributes. @group Codec */
-export function readScepAttributes(attrs: Map<string, der.Tlv[]>, options: { senderNonceOptional?: boolean } = {}): ScepAttributes {
-  const mt = single(attrs, oids.id_messageType, "messageType");
-  if (!mt) throw new MessageMalformedError("missing messageType attribute");
-  const mtText = der.readString(mt, "messageType");
-  if (!/^\d{1,3}$/.test(mtText)) throw new MessageMalformedError("messageType is not a number");
+/**
+ * Reads the SCEP attributes from a SignerInfo's signed attributes (RFC 8894 §3.2.1). A missing transactionID is
+ * always an error: no FAILURE CertRep can answer a request without one (§3.2.1.1). With `senderNonceOptional`, a
+ * missing senderNonce reads as an empty one; with `messageTypeOptional`, a missing messageType reads as 0 (no SCEP
+ * messageType), so a server can verify the request before it answers the omission with a FAILURE CertRep.
+ * @group Codec
+ */
+export function readScepAttributes(attrs: Map<string, der.Tlv[]>, options: { senderNonceOptional?: boolean; messageTypeOptional?: boolean } = {}): ScepAttributes {
   const tid = single(attrs, oids.id_transactionID, "transactionID");
-  if (!tid) throw new MessageMalformedError("missing transactionID attribute");
+  if (!tid) throw new MessageMalformedError("missing transactionID attribute (RFC 8894 §3.2.1.1): without one no CertRep can answer the request");
   const transactionId = der.readString(tid, "transactionID");
   if (transactionId.length === 0 || transactionId.length > MAX_TRANSACTION_ID) throw new MessageMalformedError("transactionID is empty or too long");
+  const mt = single(attrs, oids.id_messageType, "messageType");
+  if (!mt && !options.messageTypeOptional) throw new MessageMalformedError("missing messageType attribute (RFC 8894 §3.2.1.2)");
+  const mtText = mt ? der.readString(mt, "messageType") : "0";
+  if (!/^\d{1,3}$/.test(mtText)) throw new MessageMalformedError("messageType is not a number");
   const sn = single(attrs, oids.id_senderNonce, "senderNonce");
-  if (!sn && !options.senderNonceOptional) throw new MessageMalformedError("missing senderNonce attribute");
+  if (!sn && !options.senderNonceOptional) throw new MessageMalformedError("missing senderNonce attribute (RFC 8894 §3.2.1.5)");
   const senderNonce = sn ? der.octets(der.expectTag(sn, der.Tag.OCTET_STRING, "senderNonce")).slice() : new Uint8Array();
   if (sn && (senderNonce.length === 0 || senderNonce.length > 64)) throw new MessageMalformedError("senderNonce has a bad length");
   const out: ScepAttributes = { messageType: Number(mtText), transactionId, senderNonce };

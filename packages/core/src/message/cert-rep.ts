@@ -32,7 +32,7 @@ function appendDers(list: readonly (Certificate | Uint8Array)[], into: Uint8Arra
 export interface CertRepRequest {
   /** transactionID, echoed. */
   transactionId: string;
-  /** senderNonce, returned as recipientNonce. */
+  /** senderNonce, returned as recipientNonce; empty when the request had none (the CertRep then has no recipientNonce). */
   senderNonce: Uint8Array;
   /** The requester's certificate: SUCCESS replies are encrypted to it. */
   signerCertificate?: Certificate;
@@ -142,7 +142,8 @@ export async function buildCertRep(options: CertRepOptions): Promise<Uint8Array>
     messageType: MessageType.CertRep,
     transactionId: request.transactionId,
     senderNonce: options.senderNonce ?? nc.randomNonce(16),
-    recipientNonce: request.senderNonce,
+    // A request without a senderNonce (answered FAILURE badRequest) gets none back (RFC 8894 §3.3.2).
+    ...(request.senderNonce.length > 0 ? { recipientNonce: request.senderNonce } : {}),
     pkiStatus: PkiStatus[status],
     signingTime: options.now ?? new Date(),
     ...(status === "FAILURE" ? { failInfo: options.failInfo ?? "badRequest" } : {}),

@@ -100,7 +100,12 @@ function checkRsaSize(p: ResolvedPolicy, key: nc.KeyObject, what: string): void 
  *
  * Throws a {@link ScepError}; when the sender could be identified, its
  * `request` property carries the transactionID, senderNonce and digest so a
- * server can answer with a FAILURE CertRep (failInfo from the error).
+ * server can answer with a FAILURE CertRep (failInfo from the error). A
+ * request without a messageType or senderNonce attribute (RFC 8894 §3.2.1.2,
+ * §3.2.1.5) is verified and opened first, then refused with
+ * `ERR_MESSAGE_MALFORMED` whose `request` has `signatureVerified: true` and no
+ * `senderNonce`; one without a transactionID is refused at once, with no
+ * `request` (nothing can answer it).
  *
  * @example
  * ```ts
@@ -124,8 +129,18 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
   if (sd.signerInfos.length !== 1) throw new MessageMalformedError(`a PKIMessage has one SignerInfo, this has ${sd.signerInfos.length}`);
   const si = sd.signerInfos[0]!;
   if (!si.signedAttrs) throw new MessageMalformedError("SignerInfo without signed attributes");
-  const attrs = readScepAttributes(si.attributes);
-  const partial: PartialRequest = { messageType: attrs.messageType, transactionId: attrs.transactionId, senderNonce: attrs.senderNonce };
+  // A missing messageType or senderNonce is the client's mistake, answered with a FAILURE badRequest CertRep
+  // (RFC 8894 §3.3.2.2) once the request's signature verifies and its envelope opens, so that the answer goes to
+  // a sender we know; a missing transactionID stays an error here (the caller answers HTTP 400): a CertRep without
+  // one answers nothing.
+  const attrs = readScepAttributes(si.attributes, { senderNonceOptional: true, messageTypeOptional: true });
+  const missing = [
+    ...(si.attributes.has(oids.id_messageType) ? [] : ["messageType attribute (RFC 8894 §3.2.1.2)"]),
+    ...(si.attributes.has(oids.id_senderNonce) ? [] : ["senderNonce attribute (RFC 8894 §3.2.1.5)"]),
+  ];
+  const partial: PartialRequest = { transactionId: attrs.transactionId };
+  if (si.attributes.has(oids.id_messageType)) partial.messageType = attrs.messageType;
+  if (si.attributes.has(oids.id_senderNonce)) partial.senderNonce = attrs.senderNonce;
   const typeName = messageTypeName(attrs.messageType);
 
   try {
@@ -134,7 +149,7 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
     partial.digestAlgorithm = digest;
     checkDigest(policy, digest, "SignerInfo");
     checkScheme(policy, signature.scheme, "SignerInfo");
-    if (!typeName || attrs.messageType === MessageType.CertRep) throw new MessageTypeError(`messageType ${attrs.messageType} is not a request`);
+    if (partial.messageType !== undefined && (!typeName || attrs.messageType === MessageType.CertRep)) throw new MessageTypeError(`messageType ${attrs.messageType} is not a request`);
     const contentType = sd.contentType;
     if (contentType !== oids.id_data) throw new MessageMalformedError(`eContentType must be id-data, got ${contentType}`);
     if (!sd.content) throw new MessageMalformedError("PKIMessage without pkcsPKIEnvelope");
@@ -150,6 +165,8 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
     const allowed = env.recipients.filter((r) => policy.keyTransports.includes(r.transport));
     if (allowed.length === 0 && env.recipients[0]) checkKeyTransport(policy, env.recipients[0].transport);
     const opened = await openEnvelope({ ...env, recipients: allowed }, decrypters);
+    if (missing.length > 0) throw new MessageMalformedError(`missing ${missing.join(" and ")}`);
+    if (!typeName) throw new MessageTypeError(`messageType ${attrs.messageType} is not a request`);
 
     const out: PkiRequest = {
       messageType: attrs.messageType as MessageType,

@@ -59,7 +59,8 @@ export function checkCsrPolicy(csr: CertificationRequest, policy: CsrPolicy = {}
   if (key.type === "ec" && !(policy.curves ?? ["prime256v1", "secp384r1", "secp521r1"]).includes(key.curve ?? "")) return `curve ${key.curve ?? "?"} is not allowed`;
   // The certificate builder's own checks, made before the issue hook (which may copy the subject and subjectAltName).
   const subjectProblem = nameProblem(csr.subjectDer);
-  if (subjectProblem) return `the subject is not a Name a certificate can carry (RFC 5280 §4.1.2.6): ${subjectProblem}`;
+  // Short enough that a client printing 120 characters of failInfoText (our CLI) shows the attribute and its bound.
+  if (subjectProblem) return `the subject cannot be certified: ${subjectProblem}`;
   const san = findExtension(csr.extensions, id_ce_subjectAltName);
   const sanProblem = san && generalNamesProblem(san.value);
   if (sanProblem) return `the subjectAltName is not one a certificate can carry (RFC 5280 §4.2.1.6): ${sanProblem}`;

@@ -3,7 +3,9 @@
  * (RFC 8894 §3.2) with the profile's decrypters and algorithm policy. Runs for
  * every PKIOperation (enrollments, CertPoll, GetCert, GetCRL). A message that
  * fails after its transactionID and senderNonce were read gets a FAILURE
- * CertRep with the error's failInfo (§3.3.2.2); one that fails earlier gets
+ * CertRep with the error's failInfo (§3.3.2.2), and so does a verified one
+ * without a messageType or senderNonce (FAILURE badRequest, no
+ * recipientNonce); one that fails earlier, or has no transactionID, gets
  * HTTP 400. A request whose signer key cannot receive the reply's RSA key
  * transport gets FAILURE badAlg here, before anything is issued
  * (`key-transport.ts` says why). The parts of the request that are parsed
@@ -35,9 +37,11 @@ export async function decode(ctx: ServerContext, p: ResolvedProfile, message: Ui
     // A key that could not be used is the server's fault, not the request's: 503, never a FAILURE CertRep.
     if (!isScepError(e) || e.code === "ERR_KEY_UNAVAILABLE") throw e;
     const partial = e.request;
-    if (partial?.transactionId && partial.senderNonce) {
+    // Without a senderNonce, only a request whose signature verified is answered (RFC 8894 §3.3.2.2: its FAILURE
+    // CertRep then has no recipientNonce); without a transactionID nothing can be (HTTP 400).
+    if (partial?.transactionId && (partial.senderNonce || partial.signatureVerified)) {
       const reason = e.code.replace(/^ERR_/, "").toLowerCase();
-      const fr: CertRepRequest = { transactionId: partial.transactionId, senderNonce: partial.senderNonce };
+      const fr: CertRepRequest = { transactionId: partial.transactionId, senderNonce: partial.senderNonce ?? new Uint8Array() };
       if (partial.digestAlgorithm) fr.digestAlgorithm = partial.digestAlgorithm;
       // Name the operation when the messageType was read and is a request type.
       const name = partial.messageType === undefined ? undefined : messageTypeName(partial.messageType);
