@@ -9,7 +9,7 @@
 // resolved yet, so its cost is one listing plus an index look-up per new entry. The set only grows: a key once known
 // compromised stays refused by this process even if the store forgets the entry (a flushed Redis).
 import { createHash, createPublicKey } from "node:crypto";
-import type { RevocationStore, RevokedCertificate } from "@scep/core";
+import { Certificate, type RevocationStore, type RevokedCertificate } from "@scep/core";
 
 /**
  * SHA-256 of the public key of a SubjectPublicKeyInfo DER (RFC 5280 §4.1.2.7), lower-case hex: of its JWK members
@@ -25,6 +25,33 @@ export function spkiHash(spkiDer: Uint8Array): string {
     // A key Node cannot express as a JWK (EC with explicit parameters, …): its bytes.
   }
   return createHash("sha256").update(canonical).digest("hex");
+}
+
+/**
+ * A test of "is `certificateDer` a certificate for the key `spkiDer`", with {@link spkiHash}'s notion of one key (the
+ * same key in another DER spelling matches), cheap for the certificates of other keys: a certificate is parsed and its
+ * key hashed only when its DER contains the key's distinctive bytes (the RSA modulus, the EC or OKP x coordinate:
+ * present in every spelling; the whole SPKI for a key Node cannot express as a JWK, whose hash is of its bytes).
+ * A certificate that does not parse is not a match.
+ */
+export function certificateKeyMatcher(spkiDer: Uint8Array): (certificateDer: Uint8Array) => boolean {
+  const target = spkiHash(spkiDer);
+  let needle: Buffer = Buffer.from(spkiDer);
+  try {
+    const jwk = createPublicKey({ key: Buffer.from(spkiDer), format: "der", type: "spki" }).export({ format: "jwk" });
+    const core = jwk.n ?? jwk.x;
+    if (core) needle = Buffer.from(core, "base64url");
+  } catch {
+    // Not expressible as a JWK: spkiHash hashes the bytes, so only the same bytes match.
+  }
+  return (certificateDer) => {
+    if (Buffer.from(certificateDer.buffer, certificateDer.byteOffset, certificateDer.byteLength).indexOf(needle) === -1) return false;
+    try {
+      return spkiHash(new Certificate(certificateDer).spki) === target;
+    } catch {
+      return false;
+    }
+  };
 }
 
 /** What {@link CompromisedKeys} reads besides the store. */

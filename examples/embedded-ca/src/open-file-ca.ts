@@ -8,7 +8,7 @@ import { CrlPublication, type CrlPublicationOptions, type PublishedCrl } from ".
 import { CRL_DISTRIBUTION_POINTS_OID, crlDistributionPointsValue, signCrl } from "./crl.js";
 import type { CaKeyAlgorithm, CaMaterial } from "./ca-material.js";
 import { DEFAULT_CA_SUBJECT, loadCaFiles, openDefaultCa, parseDistinguishedName } from "./default-ca.js";
-import { CompromisedKeys } from "./compromised-keys.js";
+import { CompromisedKeys, certificateKeyMatcher } from "./compromised-keys.js";
 import { EmbeddedCaError, KEY_COMPROMISED_TEXT, isEmbeddedCaError } from "./errors.js";
 import { IndexLookup, type IndexPage, type IndexPageOptions } from "./index-lookup.js";
 import { INDEX_FILE, IndexWriter, type IndexLine } from "./issuance-index.js";
@@ -458,20 +458,29 @@ export interface FileCa {
    * Revokes a certificate this CA issued (RFC 5280 §5.3.1 reason). The serial
    * is hex in any spelling of `normalizeSerialNumber`, as for {@link FileCa.getCertificate}. Revoking again keeps the
    * first revocation (`created: false`), except that `keyCompromise` upgrades an entry revoked for a reason that says
-   * nothing of the key (superseded, …): reason keyCompromise, first revocation date kept, `updated: true`, and the key
-   * refused by {@link FileCa.issue} from then on (CA/B BR §4.9.1.1; RFC 5280 §5.3.1; see `RevocationStore.revoke`).
-   * The next {@link FileCa.crl} lists it (re-signed: the store's revision moved).
+   * nothing of the key (superseded, …), and any reason but `certificateHold` makes a hold permanent: the new reason,
+   * first revocation date kept, `updated: true` (CA/B BR §4.9.1.1; RFC 5280 §5.3.1; see `RevocationStore.revoke`). A
+   * key revoked keyCompromise is refused by {@link FileCa.issue} from then on.
    * The serial is looked up as by {@link FileCa.getCertificate} (not a read of the whole index).
+   *
+   * When the entry ends `keyCompromise` (created, upgraded, or already so), every other unexpired certificate (notAfter
+   * after the clock) in this data directory's index for the same public key (one key in any DER spelling) is revoked
+   * `keyCompromise` too, in the same call (CA/B BR §4.9.1.1: all certificates of a compromised key): `alsoRevoked`
+   * lists, in canonical hex (sorted), those this call revoked or upgraded (not those already keyCompromise).
+   * That costs one read of the whole index. A replica with a data directory of its own does not see the certificates
+   * another replica issued: revoke there too. The next {@link FileCa.crl} lists them all in one CRL (re-signed once:
+   * the store's revision moved). A failure part way (store down) leaves the revoked ones revoked; the call rejects and
+   * revoking again finishes the sweep.
    *
    * @throws EmbeddedCaError `UNKNOWN_SERIAL` when the index has no such serial, `INVALID_OPTIONS` for a malformed serial or reason, `STORAGE_FAILED`
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down
    *
    * @example
    * ```ts
-   * const { entry, created } = await ca.revoke(serialNumber, "keyCompromise");
+   * const { entry, created, alsoRevoked } = await ca.revoke(serialNumber, "keyCompromise");
    * ```
    */
-  revoke(serialNumber: string, reason: RevocationReason): Promise<RevokeResult & { subject: string }>;
+  revoke(serialNumber: string, reason: RevocationReason): Promise<RevokeResult & { subject: string; alsoRevoked: string[] }>;
 
   /**
    * The revocation of a serial of this CA (hex in any spelling of `normalizeSerialNumber`), or undefined when it is not
@@ -864,7 +873,7 @@ class FileCaImpl implements FileCa {
     }
   }
 
-  async revoke(serialNumber: string, reason: RevocationReason): Promise<RevokeResult & { subject: string }> {
+  async revoke(serialNumber: string, reason: RevocationReason): Promise<RevokeResult & { subject: string; alsoRevoked: string[] }> {
     let serial: string;
     try {
       serial = normalizeSerialNumber(serialNumber);
@@ -875,16 +884,42 @@ class FileCaImpl implements FileCa {
     if (!record) throw new EmbeddedCaError("UNKNOWN_SERIAL", `this CA issued no certificate with serial ${serialAsGiven(serialNumber, serial)}`);
     try {
       const result = await this.revocations.revoke({ serialNumber: serial, reason, revokedAt: this.#clock() });
-      // Refused by this process's next issue at once, without waiting for a refresh from the store.
+      let alsoRevoked: string[] = [];
       if (result.entry.reason === "keyCompromise") {
         const found = await this.getCertificate(serial).catch(() => undefined);
-        if (found) this.#compromised.add(serial, new Certificate(found.certificateDer).spki);
+        if (found) {
+          const spki = new Certificate(found.certificateDer).spki;
+          // Refused by this process's next issue at once, without waiting for a refresh from the store.
+          this.#compromised.add(serial, spki);
+          alsoRevoked = await this.#revokeSameKey(serial, spki);
+        }
       }
-      return { ...result, subject: record.subject };
+      return { ...result, subject: record.subject, alsoRevoked };
     } catch (error) {
       if (isScepError(error) && error.code === "ERR_INVALID_ARGUMENT") throw invalidOptions(`cannot revoke: ${error.message}`);
       throw error;
     }
+  }
+
+  /**
+   * Revokes keyCompromise every other unexpired certificate of the index for `spkiDer` (CA/B BR §4.9.1.1); answers
+   * the serials whose entry this call created or upgraded, sorted. One read of the whole index; a certificate is
+   * parsed only when its DER holds the key's bytes (certificateKeyMatcher). Lines without their certificate (written
+   * before the index held them) are not looked at.
+   */
+  async #revokeSameKey(serial: string, spkiDer: Uint8Array): Promise<string[]> {
+    const matches = certificateKeyMatcher(spkiDer);
+    const now = this.#clock().getTime();
+    const { records } = await this.#page({
+      serial: (s) => s !== serial,
+      record: (r) => r.certificate !== undefined && Date.parse(r.notAfter) > now && matches(Buffer.from(r.certificate, "base64")),
+    });
+    const revoked: string[] = [];
+    for (const other of [...new Set(records.map((r) => r.canonicalSerial))].sort()) {
+      const result = await this.revocations.revoke({ serialNumber: other, reason: "keyCompromise", revokedAt: this.#clock() });
+      if (result.created || result.updated) revoked.push(other);
+    }
+    return revoked;
   }
 
   async crl(): Promise<SignedCrl> {

@@ -62,6 +62,7 @@ describe("RFC 5280 §5: the embedded CA's CRL", () => {
       updated: false,
       subject: "CN=lost-laptop",
       entry: { serialNumber: revoked.serialNumber, reason: "keyCompromise", revokedAt: new Date("2026-03-01T10:30:00.000Z") },
+      alsoRevoked: [], // the other certificate is of another key
     });
     const crl = await ca.crl();
     expect(crl.crlNumber).toBe(2n);

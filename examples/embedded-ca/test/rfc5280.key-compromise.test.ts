@@ -70,7 +70,8 @@ describe("RFC 5280 §5.3.1: a key revoked as compromised is never certified agai
     expect(anew.serialNumber).not.toBe(first.serialNumber);
 
     const upgraded = await one.revoke(first.serialNumber, "keyCompromise");
-    expect(upgraded).toEqual({ created: false, updated: true, subject: "CN=device-u", entry: { ...superseded.entry, reason: "keyCompromise" } });
+    // The certificate the key got anew is revoked with it (CA/B BR §4.9.1.1: every certificate of a compromised key).
+    expect(upgraded).toEqual({ created: false, updated: true, subject: "CN=device-u", entry: { ...superseded.entry, reason: "keyCompromise" }, alsoRevoked: [anew.serialNumber] });
     ms += 1000;
     expect(await refused(two.issue({ csrDer: sameKeyCsr(dir, "device-u", "/CN=device-u2") }))).toEqual({ code: "KEY_COMPROMISED", message: KEY_COMPROMISED_TEXT });
     const crlAfter = await two.crl();
@@ -78,6 +79,45 @@ describe("RFC 5280 §5.3.1: a key revoked as compromised is never certified agai
     writeFileSync(join(dir, "after.crl"), crlAfter.der);
     const text = openssl(["crl", "-inform", "DER", "-in", "after.crl", "-noout", "-text"], dir);
     expect(text).toMatch(new RegExp(`Serial Number: ${first.serialNumber.toUpperCase()}\\s*\\n\\s+Revocation Date: [^\\n]+\\n\\s+CRL entry extensions:\\s*\\n\\s+X509v3 CRL Reason Code:\\s*\\n\\s+Key Compromise\\n`));
+  }, 60_000);
+
+  it("CA/B BR §4.9.1.1: a keyCompromise revoke revokes every other unexpired certificate of the key (a held one and a superseded one upgraded, the hold's date kept), reports them, leaves expired ones and other keys alone; one CRL lists them all", async () => {
+    const dir = tempDir();
+    let now = new Date("2026-03-01T10:00:00Z");
+    const ca = await openFileCa({ dataDir: join(dir, "data"), clock: () => now, revocations: new MemoryRevocationStore({ now: () => now }) });
+    const first = await ca.issue({ csrDer: opensslCsr(dir, "k", { subject: "/CN=k-1" }) });
+    const expired = await ca.issue({ csrDer: sameKeyCsr(dir, "k", "/CN=k-short"), validityDays: 1 / 24 });
+    const held = await ca.issue({ csrDer: sameKeyCsr(dir, "k", "/CN=k-held") });
+    const superseded = await ca.issue({ csrDer: sameKeyCsr(dir, "k", "/CN=k-superseded") });
+    const plain = await ca.issue({ csrDer: sameKeyCsr(dir, "k", "/CN=k-plain") });
+    const other = await ca.issue({ csrDer: opensslCsr(dir, "other", { subject: "/CN=k-1" }) });
+    const otherEc = await ca.issue({ csrDer: opensslCsr(dir, "other-ec", { subject: "/CN=k-1", key: "ec" }) });
+    const heldAt = now;
+    expect((await ca.revoke(held.serialNumber, "certificateHold")).created).toBe(true);
+    await ca.revoke(superseded.serialNumber, "superseded");
+    const before = await ca.crl();
+    now = new Date(now.getTime() + 2 * 3600_000); // the 1-hour certificate has expired
+
+    const result = await ca.revoke(first.serialNumber, "keyCompromise");
+    expect(result).toMatchObject({ created: true, updated: false, subject: "CN=k-1" });
+    expect(result.alsoRevoked).toEqual([held.serialNumber, superseded.serialNumber, plain.serialNumber].sort());
+    for (const s of [held, superseded, plain]) expect((await ca.revocation(s.serialNumber))?.reason).toBe("keyCompromise");
+    expect(await ca.revocation(held.serialNumber)).toEqual({ serialNumber: held.serialNumber, reason: "keyCompromise", revokedAt: heldAt });
+    for (const s of [expired, other, otherEc]) expect(await ca.revocation(s.serialNumber)).toBeUndefined();
+
+    // Once: every certificate of the key is keyCompromise already, nothing more to report.
+    expect((await ca.revoke(plain.serialNumber, "keyCompromise")).alsoRevoked).toEqual([]);
+    // Another reason revokes that serial only.
+    expect((await ca.revoke(other.serialNumber, "superseded")).alsoRevoked).toEqual([]);
+
+    const after = await ca.crl();
+    expect(after.crlNumber).toBe(before.crlNumber + 1n);
+    writeFileSync(join(dir, "multi.crl"), after.der);
+    const text = openssl(["crl", "-inform", "DER", "-in", "multi.crl", "-noout", "-text"], dir);
+    for (const s of [first, held, superseded, plain]) {
+      expect(text).toMatch(new RegExp(`Serial Number: ${s.serialNumber.toUpperCase()}\\s*\\n\\s+Revocation Date: [^\\n]+\\n\\s+CRL entry extensions:\\s*\\n\\s+X509v3 CRL Reason Code:\\s*\\n\\s+Key Compromise\\n`));
+    }
+    expect(text).not.toContain(`Serial Number: ${expired.serialNumber.toUpperCase()}`);
   }, 60_000);
 
   it("one key, two DER spellings (RSA AlgorithmIdentifier parameters NULL or absent): one hash", () => {

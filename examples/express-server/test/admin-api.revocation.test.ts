@@ -226,7 +226,7 @@ describe("admin API shapes, and revocation with the CRL", () => {
   it("POST revoke: 200 with the entry; again keeps the first; an unknown serial is 404, a bad reason 400", async () => {
     const res = await api("/admin/scep/revoke", { method: "POST", body: { serialNumber, reason: "keyCompromise" } });
     const body = (await res.json()) as Record<string, unknown>;
-    expect([res.status, body]).toEqual([200, { serialNumber, subject: "CN=laptop-to-revoke, O=admin tests", reason: "keyCompromise", revokedAt: expect.any(String), created: true, updated: false }]);
+    expect([res.status, body]).toEqual([200, { serialNumber, subject: "CN=laptop-to-revoke, O=admin tests", reason: "keyCompromise", revokedAt: expect.any(String), created: true, updated: false, alsoRevoked: [] }]);
     const again = (await (await api("/admin/scep/revoke", { method: "POST", body: { serialNumber, reason: "superseded" } })).json()) as Record<string, unknown>;
     expect(again).toEqual({ ...body, created: false });
     const unknown = await api("/admin/scep/revoke", { method: "POST", body: { serialNumber: "4000000000000000000000000000000001" } });

@@ -80,7 +80,7 @@ describe("POST /admin/scep/revoke: superseded, then keyCompromise (CA/B BR §4.9
     const serial = first.certificate!.serialNumberHex;
 
     const superseded = await revoke(serial, "superseded");
-    expect(superseded).toEqual({ status: 200, body: { serialNumber: serial, subject: "CN=upgrade-1", reason: "superseded", revokedAt: expect.any(String), created: true, updated: false } });
+    expect(superseded).toEqual({ status: 200, body: { serialNumber: serial, subject: "CN=upgrade-1", reason: "superseded", revokedAt: expect.any(String), created: true, updated: false, alsoRevoked: [] } });
     const before = await crlText("superseded.crl");
     expect(entryOf(before, serial)).toMatch(/CRL Reason Code:\s*\n\s+Superseded\n/);
 
@@ -90,7 +90,8 @@ describe("POST /admin/scep/revoke: superseded, then keyCompromise (CA/B BR §4.9
     expect(anew.certificate!.serialNumberHex).not.toBe(serial);
 
     const upgraded = await revoke(serial, "keyCompromise");
-    expect(upgraded).toEqual({ status: 200, body: { ...superseded.body, reason: "keyCompromise", created: false, updated: true } });
+    // The certificate the key got anew is revoked with it (CA/B BR §4.9.1.1).
+    expect(upgraded).toEqual({ status: 200, body: { ...superseded.body, reason: "keyCompromise", created: false, updated: true, alsoRevoked: [anew.certificate!.serialNumberHex] } });
     expect(await server.proc.waitForJson("admin", (e) => e.action === "revoke" && e.serialNumber === serial && e.updated === true)).toMatchObject({ reason: "keyCompromise", created: false });
 
     const after = await crlText("upgraded.crl");
@@ -107,7 +108,7 @@ describe("POST /admin/scep/revoke: superseded, then keyCompromise (CA/B BR §4.9
     expect(await server.proc.waitForJson("scep", (e) => e.transactionId === refused.transactionId && e.outcome === "failure")).toMatchObject({ operation: "PKCSReq", reason: "key_compromised", failInfo: "badRequest" });
 
     // A downgrade, or keyCompromise again: the entry stays, nothing is re-signed.
-    for (const reason of ["superseded", "keyCompromise"]) expect(await revoke(serial, reason)).toEqual({ status: 200, body: { ...upgraded.body, updated: false } });
+    for (const reason of ["superseded", "keyCompromise"]) expect(await revoke(serial, reason)).toEqual({ status: 200, body: { ...upgraded.body, updated: false, alsoRevoked: [] } });
     expect(crlNumber(await crlText("again.crl"))).toBe(crlNumber(after));
     expect((await enroll(await generateRsaKeyPair(2048), "CN=upgrade-3")).status).toBe("SUCCESS");
   }, 180_000);

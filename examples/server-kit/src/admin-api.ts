@@ -135,10 +135,13 @@ const KIND_FILTERS = new Set(["initial", "renewal", "poll", "query", "ca", "prox
  * - `POST /admin/scep/challenges` with `{ "profile"?, "ttlSeconds"? }`: 201 `{ profile, challenge, expiresAt, expiresInSeconds }`;
  * - `GET /admin/scep/certificates?subject=&serial=&page=1&pageSize=50&profile=`: `{ certificates, page, pageSize, total }`, newest first
  *   (`profile`: that profile's own CA, when it has one);
- * - `POST /admin/scep/revoke` with `{ "serialNumber": "…", "reason"?: "keyCompromise", "profile"?: "…" }`: `{ serialNumber, subject, reason, revokedAt, created, updated }`;
+ * - `POST /admin/scep/revoke` with `{ "serialNumber": "…", "reason"?: "keyCompromise", "profile"?: "…" }`: `{ serialNumber, subject, reason, revokedAt, created, updated, alsoRevoked }`;
  *   revoking again keeps the first entry (`created: false`), except that `keyCompromise` upgrades an entry revoked for a
- *   reason that says nothing of the key (superseded, …): reason keyCompromise, first revokedAt kept, `updated: true`,
- *   the CRL re-signed and the key refused from then on (CA/B BR §4.9.1.1; RFC 5280 §5.3.1);
+ *   reason that says nothing of the key (superseded, …) and any reason but certificateHold makes a hold permanent: the
+ *   new reason, first revokedAt kept, `updated: true` (CA/B BR §4.9.1.1; RFC 5280 §5.3.1). An entry that ends
+ *   keyCompromise also revokes keyCompromise the CA's other unexpired certificates of the same key (`alsoRevoked`: their
+ *   serials, hex, those this call changed; `FileCa.revoke`), the key is refused from then on, and the CRL is re-signed
+ *   once for all of them;
  * - `POST /admin/scep/reload-trust` with `{ "profile": "…" }`: `{ profile, anchors }`, or 422 `{ error, profile }` (old anchors kept);
  * - `GET /admin/scep/stats`: `{ stats }`, request counts over every replica.
  *
@@ -284,10 +287,12 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         const reason = (stringField(body, "reason", false) ?? "unspecified") as RevocationReason;
         if (!Object.hasOwn(REVOCATION_REASONS, reason)) throw new BadRequest(`reason must be one of ${Object.keys(REVOCATION_REASONS).join(", ")}`);
         try {
-          const { entry, created, updated = false, subject } = await ca.revoke(serialNumber, reason);
-          o.log({ type: "admin", action: "revoke", ...(profileName ? { profile: profileName } : {}), serialNumber: entry.serialNumber, reason: entry.reason, created, updated });
+          // A keyCompromise revoke also revokes the CA's other unexpired certificates of that key (CA/B BR §4.9.1.1):
+          // alsoRevoked. The CRL is re-signed once for all of them (onRevoked), after the last.
+          const { entry, created, updated = false, subject, alsoRevoked } = await ca.revoke(serialNumber, reason);
+          o.log({ type: "admin", action: "revoke", ...(profileName ? { profile: profileName } : {}), serialNumber: entry.serialNumber, reason: entry.reason, created, updated, alsoRevoked });
           await o.onRevoked?.(ca);
-          return json(200, { serialNumber: entry.serialNumber, subject, reason: entry.reason, revokedAt: entry.revokedAt.toISOString(), created, updated });
+          return json(200, { serialNumber: entry.serialNumber, subject, reason: entry.reason, revokedAt: entry.revokedAt.toISOString(), created, updated, alsoRevoked });
         } catch (e) {
           if (isEmbeddedCaError(e, "UNKNOWN_SERIAL")) return json(404, { error: e.message });
           if (isEmbeddedCaError(e, "INVALID_OPTIONS")) throw new BadRequest(e.message);

@@ -62,8 +62,8 @@ describe("CRL cache keyed by the revision counter in Redis, shared by replicas",
   }, 60_000);
 
   it("a Redis flushed and refilled to the same count is a change: the next CRL lists the new serial and, put back, the published one (RFC 5280 §3.3)", async () => {
-    const keys = await generateRsaKeyPair();
-    const [one, two] = [await a.issue({ csrDer: await generateCsr({ keys, subject: "CN=before-flush" }) }), await a.issue({ csrDer: await generateCsr({ keys, subject: "CN=after-flush" }) })];
+    // Two keys: a keyCompromise revoke revokes the other certificates of its key too (CA/B BR §4.9.1.1).
+    const [one, two] = [await a.issue({ csrDer: await generateCsr({ keys: await generateRsaKeyPair(), subject: "CN=before-flush" }) }), await a.issue({ csrDer: await generateCsr({ keys: await generateRsaKeyPair(), subject: "CN=after-flush" }) })];
     await a.revoke(one.serialNumber, "keyCompromise");
     const before = await b.crl();
     await redis.command("FLUSHALL");
