@@ -128,6 +128,37 @@ export function createLimitedHttpServer(limits: HttpServerLimits, listener: Requ
     connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(limits.headersTimeoutMs / 4))),
   });
   server.on("request", applyHttpLimits(server, listener, limits).listener);
+  server.on("clientError", answerClientError);
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   return server;
+}
+
+/**
+ * Node answers a request it cannot parse itself, before any listener runs, with a status and an empty body: most
+ * often a GET whose `message=` makes the request line pass Node's 16 KiB header limit (431), which a SCEP client
+ * cannot make sense of. Answered here as Node would (431, 408, else 400; then the connection closes), with a short
+ * reason in the body; nothing of the client's bytes is echoed.
+ */
+export const CLIENT_ERROR_REASONS = {
+  HPE_HEADER_OVERFLOW: [
+    431,
+    "Request Header Fields Too Large",
+    "request line and headers larger than 16 KiB: send a large PKIMessage by POST (RFC 8894 section 4.1), not GET\n",
+  ],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "Request Timeout", "request headers not received in time\n"],
+  other: [400, "Bad Request", "malformed HTTP request\n"],
+} as const;
+
+function answerClientError(error: NodeJS.ErrnoException, socket: import("node:stream").Duplex): void {
+  const code = error.code ?? "";
+  // A reset or a socket already answered on: nothing to say to it.
+  if (code === "ECONNRESET" || !socket.writable || (socket as { bytesWritten?: number }).bytesWritten) {
+    socket.destroy();
+    return;
+  }
+  const [status, text, body] = code in CLIENT_ERROR_REASONS && code !== "other" ? CLIENT_ERROR_REASONS[code as "HPE_HEADER_OVERFLOW"] : CLIENT_ERROR_REASONS.other;
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
 }
