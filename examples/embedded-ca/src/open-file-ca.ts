@@ -468,7 +468,7 @@ export interface FileCa {
    * `keyCompromise` too, in the same call (CA/B BR §4.9.1.1: all certificates of a compromised key): `alsoRevoked`
    * lists, in canonical hex (sorted), those this call revoked or upgraded (not those already keyCompromise).
    * That costs one read of the whole index. A replica with a data directory of its own does not see the certificates
-   * another replica issued: revoke there too. The next {@link FileCa.crl} lists them all in one CRL (re-signed once:
+   * another replica issued (`UNKNOWN_SERIAL` for their serials): revoke one of its own certificates of the key there. The next {@link FileCa.crl} lists them all in one CRL (re-signed once:
    * the store's revision moved). A failure part way (store down) leaves the revoked ones revoked; the call rejects and
    * revoking again finishes the sweep.
    *
