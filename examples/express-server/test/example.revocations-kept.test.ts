@@ -71,6 +71,8 @@ describe("revocations without --redis-url are kept in the data directory", () =>
   it("a revocation is still on GET /scep/ca.crl after a restart, the revoked certificate's renewal is refused (badCertId), and the CRL number never goes back", async () => {
     const dataDir = join(tmp, "restart");
     const first = await start(dataDir);
+    // The banner says where each kind of state is: the revocations in files that outlive the process, the rest in memory.
+    expect(first.proc.banner("shared state")).toBe("revocations and CRL numbers in the data directory (kept across restarts); PENDING transactions, one-time challenges, counters in this process's memory (lost on restart; no Redis)");
     const device = await enroll(first.base, "CN=revoked-then-restarted");
     expect(await revoke(first.base, device.serial)).toBe(200);
     const before = await crlText(await getCrl(first.base), "before.crl");
@@ -96,6 +98,8 @@ describe("revocations without --redis-url are kept in the data directory", () =>
   it("--workers 2: a revoke through the admin API is on the CRL that GetCRL and GET /scep/ca.crl answer on both workers; CRL numbers never go back, across workers and a restart", async () => {
     const dataDir = join(tmp, "workers");
     const cluster = await start(dataDir, { SCEP_WORKERS: "2" });
+    // Not "this process (memory)": the revocations and CRL numbers this test shows both workers sharing are in the data directory.
+    expect(cluster.proc.banner("shared state")).toBe("revocations and CRL numbers in the data directory (shared by the 2 workers, kept across restarts); counters in each worker's memory (no Redis)");
     const device = await enroll(cluster.base, "CN=revoked-under-workers");
     // Both workers serve the CRL first (new connections go round-robin to both): one signs it, the other adopts it.
     for (let i = 0; i < 4; i += 1) expect(await crlText(await getCrl(cluster.base), `first-${i}.crl`)).not.toContain("Serial Number:");

@@ -46,7 +46,7 @@ export interface ScepKit {
   admin: AdminApi | undefined;
   /** The admin API whenever SCEP_ADMIN_TOKEN is set (startServer serves it on `--admin-listen`). */
   adminApi: AdminApi | undefined;
-  /** Where PENDING transactions, one-time challenges, counters and revocations live (this process, or Redis). */
+  /** Where PENDING transactions, one-time challenges, counters and revocations live (this process and its data directory, or Redis). */
   stores: SharedStores;
   /** The CRLs (mount before the SCEP middleware): the server CA's at `GET /scep/ca.crl`, a profile's own CA's at `GET <profile path>/ca.crl`. */
   crl: CrlEndpoint;
@@ -477,6 +477,18 @@ interface BannerFacts {
   profileCas?: Map<string, FileCa>;
 }
 
+/**
+ * The banner's `shared state` without Redis (shared-stores.ts `memoryStores`): the revocations and CRL numbers are
+ * files in the data directory, which every worker of `--workers N` reads and writes and a restart keeps; the rest is
+ * in each process's memory (with N workers only the counters: `--pending` and one-time challenges need Redis then).
+ */
+function memoryStateLine(workers: number | undefined, intune: boolean): string {
+  const files = "revocations and CRL numbers in the data directory";
+  const caches = intune ? ", Intune replay caches and rate limits" : "";
+  if (workers !== undefined) return `${files} (shared by the ${workers} workers, kept across restarts); counters${caches} in each worker's memory (no Redis)`;
+  return `${files} (kept across restarts); PENDING transactions, one-time challenges, counters${caches} in this process's memory (lost on restart; no Redis)`;
+}
+
 function printBanner(name: string, config: ServerConfig, port: number, facts: BannerFacts, workers?: { worker: number; pid: number }[], adminPort?: number): void {
   const adminWhere = config.adminListen ? `http://${config.adminListen.host.includes(":") ? `[${config.adminListen.host}]` : config.adminListen.host}:${adminPort ?? config.adminListen.port}/admin/scep` : "/admin/scep";
   const settings = profileSettings(config);
@@ -488,6 +500,7 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
     const label = `  profile ${p.name === p.path ? p.name : `${p.name} (${p.path})`}:`;
     return `${`${label} `.padEnd(19)}${describeProfile(p, config, challengeLine(facts.challenge, facts.challengeSource))}${own ? `; own CA ${own.subject} (SHA-256 ${own.fingerprintSha256})` : ""}`;
   });
+  const intune = settings.some((p) => p.challenge.type.startsWith("intune"));
   const lines = [
     `SCEP server (${name}) listening on ${config.host}:${port}`,
     ...urls.map((u) => `  SCEP URL:        ${u}`),
@@ -499,7 +512,7 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
     `  CA certificate:  ${facts.caCertificatePath}`,
     `  data directory:  ${facts.ca.dataDir}`,
     ...(fromFile ? [] : [`  issuing:         ${!config.pending ? "at once" : config.adminToken ? "PENDING until approved (POST /admin/scep/approve, or on the admin page)" : pendingWithoutAdmin(config)}, ${config.validityDays} days`]),
-    `  shared state:    ${config.redisUrl === undefined ? "this process (memory)" : `Redis ${redactRedisUrl(config.redisUrl)} (PENDING transactions, one-time challenges, counters, revocations${settings.some((p) => p.challenge.type.startsWith("intune")) ? ", Intune replay caches and rate limits" : ""})`}`,
+    `  shared state:    ${config.redisUrl === undefined ? memoryStateLine(workers?.length, intune) : `Redis ${redactRedisUrl(config.redisUrl)} (PENDING transactions, one-time challenges, counters, revocations${intune ? ", Intune replay caches and rate limits" : ""})`}`,
     `  CRL:             ${scepUrls(config.host, port, [CRL_PATH])[0] ?? CRL_PATH} (signed again after ${config.crlValidityHours / 2} h and after each revocation; a copy in ${join(facts.ca.dataDir, CRL_FILE)})`,
     `  metrics:         /metrics ${config.metricsToken ? "(Authorization: Bearer $SCEP_METRICS_TOKEN)" : "(open: set SCEP_METRICS_TOKEN to require a token)"}`,
     `  admin endpoint:  ${config.adminToken ? `enabled (Authorization: Bearer $SCEP_ADMIN_TOKEN; page at ${adminWhere})` : "disabled (set SCEP_ADMIN_TOKEN)"}`,
