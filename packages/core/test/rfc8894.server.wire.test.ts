@@ -107,6 +107,29 @@ describe("POST PKIOperation: any content type or none (quirk 10)", () => {
   });
 });
 
+describe("RFC 8894 §4.1: the POST body is the DER PKIMessage; its base64 or PEM text is taken, anything else is a 400 saying so", () => {
+  const NOT_DER = "the POST body must be the DER PKIMessage (RFC 8894 §4.1), or its base64 or PEM text; this is none of them\n";
+
+  it("PEM text (BEGIN PKCS7, 64-character lines, CRLF, as sscep -v prints it) → issued", async () => {
+    const { built, base64 } = await paddedRequest();
+    const pem = `-----BEGIN PKCS7-----\r\n${base64.replace(/(.{64})/g, "$1\r\n")}\r\n-----END PKCS7-----\r\n`;
+    await expectIssued(await postPki(server, "/scep", new TextEncoder().encode(pem), "application/x-pki-message"), built);
+  });
+
+  it.each([
+    ["a form-encoded message= field", (base64: string) => `message=${encodeURIComponent(base64)}`],
+    ["hex of the DER", (base64: string) => Buffer.from(base64, "base64").toString("hex").toUpperCase()],
+    ["base64 of something that is not a SEQUENCE", () => Buffer.from("hello, world").toString("base64")],
+    ["PEM armour without its END line", (base64: string) => `-----BEGIN PKCS7-----\n${base64}\n`],
+  ])("%s → HTTP 400 naming what the body must be (no 5xx)", async (_what, body) => {
+    const { base64 } = await paddedRequest();
+    const { res, event } = await lastEventAfter(1, () => postPki(server, "/scep", new TextEncoder().encode(body(base64)), "application/x-pki-message"));
+    expect(res.status).toBe(400);
+    expect(await res.text()).toBe(NOT_DER);
+    expect(event).toMatchObject({ outcome: "rejected", reason: "body_not_der", status: 400 });
+  });
+});
+
 describe("path suffixes and arbitrary message values (quirk 2)", () => {
   for (const suffix of ["", "/", "/pkiclient.exe", "/cgi-bin/pkiclient.exe", "/CGI-BIN/PKICLIENT.EXE"]) {
     it(`routes /scep${suffix}`, async () => {
@@ -306,14 +329,19 @@ describe("HTTP errors for what a CertRep cannot answer", () => {
   for (const [name, bytes] of garbage) {
     it(`garbage (${name}) → 400 with a short reason`, async () => {
       const body = bytes.length ? bytes : ca.cert.der;
-      for (const res of [await postPki(server, "/scep", body), await getPki(server, "/scep", encodeURIComponent(b64(body)))]) {
+      const sends = [["POST", () => postPki(server, "/scep", body)], ["GET", () => getPki(server, "/scep", encodeURIComponent(b64(body)))]] as const;
+      for (const [how, send] of sends) {
+        const res = await send();
         expect(res.status).toBe(400);
         expect(res.headers.get("content-type")).toBe("text/plain; charset=utf-8");
         const text = await res.text();
-        expect(text.startsWith("malformed PKIOperation: ")).toBe(true);
+        // A POST body that is not even a SEQUENCE (nor base64/PEM of one) is told what the body must be (RFC 8894 §4.1).
+        const notDer = how === "POST" && body[0] !== 0x30;
+        if (notDer) expect(text).toBe("the POST body must be the DER PKIMessage (RFC 8894 §4.1), or its base64 or PEM text; this is none of them\n");
+        else expect(text.startsWith("malformed PKIOperation: ")).toBe(true);
         expect(text.length).toBeLessThan(200);
         expect(text.endsWith("\n")).toBe(true);
-        expect(log.events.at(-1)).toMatchObject({ operation: "PKIOperation", outcome: "rejected", reason: "decode_error", status: 400 });
+        expect(log.events.at(-1)).toMatchObject({ operation: "PKIOperation", outcome: "rejected", reason: notDer ? "body_not_der" : "decode_error", status: 400 });
       }
     });
   }

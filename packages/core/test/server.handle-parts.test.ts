@@ -174,7 +174,7 @@ describe("handle answers byte for byte what fetch answers (no CertRep)", () => {
     const garbage = await same("POST", "/scep?operation=PKIOperation", { body: Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x01) });
     expect(garbage).toMatchObject({ status: 400, event: { reason: "decode_error" } });
     expect(Buffer.from(garbage.body, "hex").toString()).toMatch(/^malformed PKIOperation: /);
-    expect(await same("POST", "/scep?operation=PKIOperation", { body: new TextEncoder().encode("not base64 at all!") })).toMatchObject({ status: 400, event: { reason: "decode_error" } });
+    expect(await same("POST", "/scep?operation=PKIOperation", { body: new TextEncoder().encode("not base64 at all!") })).toMatchObject({ status: 400, event: { reason: "body_not_der" } });
     expect(await same("GET", "/scep?operation=PKIOperation")).toMatchObject({ status: 400, body: text("missing message parameter\n"), event: { reason: "missing_message" } });
     expect(await same("GET", "/scep?operation=PKIOperation&message=%%%")).toMatchObject({ status: 400, body: text("message is not base64\n"), event: { reason: "bad_base64" } });
     expect(await same("GET", `/scep?operation=PKIOperation&message=${"A".repeat((MAX_BODY * 4) / 3 + 1100)}`)).toMatchObject({ status: 413, event: { reason: "body_too_large" } });

@@ -1,6 +1,6 @@
 /**
- * Reading a PKIOperation message off the wire (RFC 8894 §4.3): a POST body
- * (DER, or base64 text some clients send), capped; or the GET `message`
+ * Reading a PKIOperation message off the wire (RFC 8894 §4.1, §4.3): a POST body
+ * (DER; its base64 or PEM text is taken too), capped; or the GET `message`
  * parameter in every encoding clients use. The body comes from a web
  * `Request` (streamed) or as bytes from an adapter ({@link HttpRequestParts});
  * either way it is read only when the operation needs it. Client mistakes
@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { latin1 } from "../lib/bytes.js";
 import { readCapped } from "../lib/read-capped.js";
 import type { HeaderFields, HttpRequestParts } from "./handler.js";
 import { decodeMessageParam, rawQueryParam } from "./query.js";
@@ -55,6 +56,18 @@ export async function takeBody(request: HttpRequestParts, maxBody: number): Prom
   return bytes.length > maxBody ? "too-large" : bytes;
 }
 
+/** The 400 reason for a POST body that is neither DER nor its base64 or PEM text. */
+const NOT_DER = "the POST body must be the DER PKIMessage (RFC 8894 §4.1), or its base64 or PEM text; this is none of them";
+
+/** The base64 between a PEM body's BEGIN and END lines (RFC 7468 §2), or `body` as it is when it has no armour. */
+function pemBody(body: string): string {
+  const begin = body.indexOf("-----BEGIN ");
+  if (begin < 0) return body;
+  const start = body.indexOf("\n", begin);
+  const end = body.indexOf("-----END ", start);
+  return start < 0 || end < 0 ? "" : body.slice(start + 1, end);
+}
+
 /** The PKIOperation message's bytes, or the 4xx reply for a client's mistake. @group Server */
 export async function readPkiMessage(method: string, url: string, readBody: BodyReader, maxBody: number): Promise<Uint8Array | Reply> {
   let message: Uint8Array | undefined;
@@ -63,8 +76,14 @@ export async function readPkiMessage(method: string, url: string, readBody: Body
     if (body === "too-large") return new Reply(text(413, "message too large"), "rejected", "body_too_large");
     if (body === "aborted") return new Reply(text(400, "request body aborted"), "rejected", "body_aborted");
     message = body;
-    // Some clients POST base64 text instead of DER.
-    if (body.length > 0 && body[0] !== 0x30) message = decodeMessageParam(new TextDecoder().decode(body)) ?? body;
+    // RFC 8894 §4.1 has the POST body be the DER (or BER) PKIMessage, which starts with a SEQUENCE (0x30). No SCEP
+    // client we know of posts text, but its base64 (what GET carries) or PEM is taken too: read in one linear pass
+    // under the body cap already applied. Anything else gets a 400 that says what the body must be.
+    if (body.length > 0 && body[0] !== 0x30) {
+      const decoded = decodeMessageParam(pemBody(latin1(body)));
+      if (!decoded || decoded[0] !== 0x30) return new Reply(text(400, NOT_DER), "rejected", "body_not_der");
+      message = decoded;
+    }
   } else {
     const param = rawQueryParam(url, "message");
     if (param === undefined || param === "") return new Reply(text(400, "missing message parameter"), "rejected", "missing_message");
