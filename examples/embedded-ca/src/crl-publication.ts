@@ -6,7 +6,10 @@
 // Both are replaced only while `<dataDir>/ca.crl.lock` is held (file-lock.ts), only by a CRL with a higher number,
 // each by temporary file + fdatasync + rename: a reader never sees half a file nor a number lower than one it saw.
 // The state file goes first: a process that adopts it before ca.crl is renamed serves the same CRL the file is about
-// to hold.
+// to hold. A state file is used (served, adopted, copied to ca.crl, restored from) only once its CRL is checked as the
+// CA's (published-crl-trust.ts: issuer, signature, and the number and times the file states are the CRL's own); one
+// that is not is told once per version to `onUntrusted`, counts only as a floor for the next CRL number, and is
+// replaced by the next CRL signed.
 import { open, rename, stat, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { StoreUnavailableError } from "@scep/core";
@@ -14,6 +17,8 @@ import type { SignedCrl } from "./open-file-ca.js";
 import { fsyncDirectory } from "./lib/durable-fs.js";
 import { withFileLock } from "./file-lock.js";
 import { toPem } from "./lib/pem.js";
+import type { CrlParts } from "./crl-entries.js";
+import { checkPublishedCrl, type CrlTrustAnchor } from "./published-crl-trust.js";
 
 /** The published CRL in a data directory (DER). */
 export const CRL_FILE = "ca.crl";
@@ -24,6 +29,14 @@ export const CRL_STATE_FILE = "ca.crl.json";
 export interface PublishedCrl {
   signed: SignedCrl;
   key: string;
+  /** Its parts as read and checked from ca.crl.json (undefined for a CRL this process signed). */
+  parts?: CrlParts;
+}
+
+/** What {@link CrlPublicationOptions.onUntrusted} hears: the CRL number ca.crl.json states, and one line saying why it is not the CA's. */
+export interface UntrustedCrlEvent {
+  crlNumber: bigint;
+  reason: string;
 }
 
 interface StateFile {
@@ -63,6 +76,8 @@ export interface CrlPublicationOptions {
   maxStalenessMs?: number;
   /** Monotonic milliseconds `maxStalenessMs` is measured with (default `performance.now`). */
   monotonicNow?: () => number;
+  /** Told once per version of ca.crl.json whose CRL is not the CA's (it is then not used); a throw is ignored. */
+  onUntrusted?: (event: UntrustedCrlEvent) => void;
 }
 
 /** Reads and replaces the published CRL of one data directory for one CA. */
@@ -71,21 +86,29 @@ export class CrlPublication {
   readonly #fingerprintSha256: string;
   readonly #maxStalenessMs: number;
   readonly #monotonicNow: () => number;
-  /** What the state file was when last read (inode, size, mtime), and what it held. */
+  readonly #anchor: CrlTrustAnchor;
+  readonly #onUntrusted: ((event: UntrustedCrlEvent) => void) | undefined;
+  /** What the state file was when last read (inode, size, mtime), and what it held (undefined: nothing of the CA's). */
   #seen: string | undefined;
   #last: PublishedCrl | undefined;
+  /** The CRL number a state file that is not the CA's states (a floor for the next number), else 0. */
+  #untrustedNumber = 0n;
   /** When (monotonicNow) the file was last looked at (a read that succeeded, or this object's own write). */
   #checkedAt: number | undefined;
 
-  constructor(dataDir: string, fingerprintSha256: string, options: CrlPublicationOptions = {}) {
+  /** @param anchor - the CA certificate's subject and public key, which a published CRL must name and verify with */
+  constructor(dataDir: string, fingerprintSha256: string, anchor: CrlTrustAnchor, options: CrlPublicationOptions = {}) {
     this.#dataDir = dataDir;
     this.#fingerprintSha256 = fingerprintSha256;
+    this.#anchor = anchor;
+    this.#onUntrusted = options.onUntrusted;
     this.#maxStalenessMs = options.maxStalenessMs ?? 1_000;
     this.#monotonicNow = options.monotonicNow ?? (() => performance.now());
   }
 
   /**
-   * The published CRL of this CA, or undefined (none yet, another CA's, unreadable). What was read last while the
+   * The published CRL of this CA, or undefined (none yet, another CA's, unreadable, or not checked as the CA's: see the
+   * module comment; `onUntrusted` hears why, once per version of the file). What was read last while the
    * file was looked at less than `maxStalenessMs` ago (this object's own publications count at once), else one stat,
    * and a read only when the file changed; `{ latest: true }` stats it now.
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the file system fails (other than a missing file).
@@ -102,30 +125,49 @@ export class CrlPublication {
     try {
       const s = await stat(path, { bigint: true });
       seen = `${s.ino}:${s.size}:${s.mtimeNs}`;
-      if (seen !== this.#seen) this.#last = parseState(await readFile(path, "utf8"), this.#fingerprintSha256);
+      if (seen !== this.#seen) this.#last = this.#checked(parseState(await readFile(path, "utf8"), this.#fingerprintSha256));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw unavailable(`cannot read ${CRL_STATE_FILE}`, e);
       seen = "missing";
       this.#last = undefined;
+      this.#untrustedNumber = 0n;
     }
     this.#seen = seen;
     this.#checkedAt = startedAt;
     return this.#last;
   }
 
+  /** `parsed` when its CRL is the CA's as stated (with its parts), else undefined, told to onUntrusted. */
+  #checked(parsed: PublishedCrl | undefined): PublishedCrl | undefined {
+    this.#untrustedNumber = 0n;
+    if (!parsed) return undefined;
+    const verdict = checkPublishedCrl(parsed.signed, this.#anchor);
+    if ("parts" in verdict) return { ...parsed, parts: verdict.parts };
+    // Still a floor for the next number (a CRL damaged on disk was likely served before), unless it could not be one.
+    if (parsed.signed.crlNumber < BigInt(Number.MAX_SAFE_INTEGER)) this.#untrustedNumber = parsed.signed.crlNumber;
+    try {
+      this.#onUntrusted?.({ crlNumber: parsed.signed.crlNumber, reason: verdict.untrusted });
+    } catch {
+      // A log line must not fail the open, the CRL or a revocation check.
+    }
+    return undefined;
+  }
+
   /**
-   * Runs `sign` while holding the directory's CRL lock, with the CRL published when it starts, and publishes what it
-   * answers when its number is above the published one (it must be: callers number from it).
+   * Runs `sign` while holding the directory's CRL lock, with the CRL published when it starts (undefined when none is
+   * the CA's) and the number a state file that is not the CA's states (else 0: the next number goes above it), and
+   * publishes what it answers when its number is above the published one (it must be: callers number from it) or
+   * the state file is not the CA's.
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the lock cannot be taken or a file cannot be written; `sign`'s own errors as they are.
    */
-  async update(sign: (published: PublishedCrl | undefined) => Promise<{ crl: PublishedCrl; fresh: boolean }>): Promise<PublishedCrl> {
+  async update(sign: (published: PublishedCrl | undefined, untrustedNumber: bigint) => Promise<{ crl: PublishedCrl; fresh: boolean }>): Promise<PublishedCrl> {
     let failure: unknown;
     try {
       return await withFileLock(join(this.#dataDir, `${CRL_FILE}.lock`), async () => {
         const published = await this.read({ latest: true });
         let result: { crl: PublishedCrl; fresh: boolean };
         try {
-          result = await sign(published);
+          result = await sign(published, this.#untrustedNumber);
         } catch (e) {
           failure = e;
           throw e;
@@ -142,7 +184,8 @@ export class CrlPublication {
   /**
    * Completes a publication that a crash cut short between its two renames (`ca.crl.json` replaced, `ca.crl` not), or
    * puts back a `ca.crl` that was deleted: when `ca.crl` is not the DER of this CA's `ca.crl.json`, it is rewritten
-   * from it while the lock is held. Run when a CA opens its data directory: the processes serve the published CRL
+   * from it while the lock is held; only from a `ca.crl.json` whose CRL is checked as the CA's (else `ca.crl` is left
+   * as it is, and `onUntrusted` hears why). Run when a CA opens its data directory: the processes serve the published CRL
    * until half its validity has passed, so nothing else would rewrite `ca.crl` before then.
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when a file cannot be read or written, or the lock taken.
    */
@@ -188,6 +231,7 @@ export class CrlPublication {
     const s = await stat(path, { bigint: true });
     this.#seen = `${s.ino}:${s.size}:${s.mtimeNs}`;
     this.#last = crl;
+    this.#untrustedNumber = 0n;
     this.#checkedAt = startedAt;
     await replace(join(this.#dataDir, CRL_FILE), signed.der);
     await fsyncDirectory(this.#dataDir);

@@ -3,8 +3,8 @@ import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Certificate, KeyWorkerPool, type LocalKey, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult, type RevokedCertificate } from "@scep/core";
-import { crlUntrustedReason, readCrlParts } from "./crl-entries.js";
-import { CrlPublication, type CrlPublicationOptions, type PublishedCrl } from "./crl-publication.js";
+import { readCrlParts } from "./crl-entries.js";
+import { CrlPublication, type PublishedCrl } from "./crl-publication.js";
 import { CRL_DISTRIBUTION_POINTS_OID, crlDistributionPointsValue, signCrl } from "./crl.js";
 import type { CaKeyAlgorithm, CaMaterial } from "./ca-material.js";
 import { DEFAULT_CA_SUBJECT, loadCaFiles, openDefaultCa, parseDistinguishedName } from "./default-ca.js";
@@ -36,7 +36,7 @@ import { DEFAULT_MAX_STALENESS_MS, FileRevocationStore } from "./revocation-file
  * | `crlDistributionPoint` | — | URL (http://…) put in every issued certificate as its CRL distribution point (RFC 5280 §4.2.1.13) |
  * | `onRevocationsRestored` | — | called with `{ restored, skipped, crlNumber }` when entries of the published CRL (`ca.crl.json`) that `revocations` lacked were put back into it, or entries of it did not read (see {@link FileCa.crl}) |
  * | `restoreOnOpen` | `true` | put the published CRL's entries that `revocations` lacks back into it at open; `false` for a process that only looks at the CA while others serve it with another store (the restore then happens in theirs, and in this CA's first `crl()` or `revocation()`) |
- * | `onPublishedCrlIgnored` | — | called with `{ crlNumber, reason }` once per published CRL whose signature or issuer is not the CA's: nothing is restored from it |
+ * | `onPublishedCrlIgnored` | — | called with `{ crlNumber, reason }` once per published CRL (`ca.crl.json`) that is not the CA's (signature, issuer, or a number or times the file states that are not the CRL's): it is not served, not copied to `ca.crl`, nothing is restored from it |
  * | `maxStalenessMs` | `1000` | how long `issue`'s compromised-key check, {@link FileCa.revocation} and {@link FileCa.isKeyCompromised} answer from what they read of `ca.crl.json` (and the default store of `revocations.jsonl`) before looking again: the most time by which another process's revocation or CRL goes unseen by them; this process's own count at once, and {@link FileCa.crl} always looks (0: look on every call) |
  * | `monotonicNow` | `performance.now` | monotonic milliseconds `maxStalenessMs` is measured with (tests inject one) |
  *
@@ -93,9 +93,13 @@ export interface OpenFileCaOptions {
    */
   onRevocationsRestored?: (event: RevocationsRestoredEvent) => void;
   /**
-   * Called once per published CRL (`ca.crl.json`) that is not trusted for a restore: its issuer is not the CA's
-   * subject, or its signature does not verify with the CA's key (RFC 5280 §6.3.3), or it does not parse as a CRL.
-   * `crlNumber` is the number `ca.crl.json` states, `reason` one line. Nothing is restored from it; the CA still opens.
+   * Called once per version of `ca.crl.json` whose CRL is not the CA's: its issuer is not the CA's subject, or its
+   * signature does not verify with the CA's key (RFC 5280 §6.3.3), or it does not parse as a CRL, or the number,
+   * thisUpdate, nextUpdate or entry count the file states are not the CRL's own (an older CRL passed off as a newer
+   * one, RFC 5280 §5.2.3). `crlNumber` is the number `ca.crl.json` states, `reason` one line (no key material). Such a
+   * CRL is not served by {@link FileCa.crl} (the CA keeps the one it has, or signs a new one numbered above the stated
+   * number, which replaces the file), not copied to `ca.crl` at open, and nothing is restored from it; the CA still
+   * opens and no request fails because of it.
    */
   onPublishedCrlIgnored?: (event: { crlNumber: bigint; reason: string }) => void;
   /**
@@ -546,7 +550,9 @@ export interface FileCa {
    * (DER) and `dataDir/ca.crl.json` (the same, with the revocation state it
    * lists) under `dataDir/ca.crl.lock`, by temporary file + rename and only
    * over a lower CRL number; every call stats `ca.crl.json` and serves a CRL
-   * another process published when its number is higher. So neither a reader
+   * another process published when its number is higher and it is checked as
+   * the CA's (issuer, signature, and the number and times the file states are
+   * the CRL's own; else `onPublishedCrlIgnored` hears why). So neither a reader
    * of `ca.crl` nor a client asking the processes in turn ever sees the
    * number go back, and a CRL is signed once per state, not once per process.
    * A new CRL's number is the store's next one, or one above the last CRL
@@ -626,7 +632,6 @@ class FileCaImpl implements FileCa {
   readonly #publication: CrlPublication;
   #signing: { promise: Promise<SignedCrl>; key: string } | undefined;
   readonly #onRestored: ((event: RevocationsRestoredEvent) => void) | undefined;
-  readonly #onIgnored: ((event: { crlNumber: bigint; reason: string }) => void) | undefined;
   /** The number of the published CRL whose entries are known to be in the store (restored, or checked). */
   #restoredFrom: bigint | undefined;
   /**
@@ -649,15 +654,13 @@ class FileCaImpl implements FileCa {
     backdateSeconds: number,
     crl: {
       revocations: RevocationStore;
-      freshness: CrlPublicationOptions;
       validitySeconds: number;
       distributionPoint: string | undefined;
       onRestored?: ((event: RevocationsRestoredEvent) => void) | undefined;
-      onIgnored?: ((event: { crlNumber: bigint; reason: string }) => void) | undefined;
+      publication: CrlPublication;
     },
   ) {
     this.#onRestored = crl.onRestored;
-    this.#onIgnored = crl.onIgnored;
     this.dataDir = dataDir;
     this.revocations = crl.revocations;
     this.#crlValidityMs = crl.validitySeconds * 1000;
@@ -678,7 +681,7 @@ class FileCaImpl implements FileCa {
     this.fingerprintSha256 = material.fingerprintSha256;
     this.notBefore = material.certificate.notBefore;
     this.notAfter = material.certificate.notAfter;
-    this.#publication = new CrlPublication(dataDir, material.fingerprintSha256, crl.freshness);
+    this.#publication = crl.publication;
     this.#compromised = new CompromisedKeys({
       revocations: this.revocations,
       keyOf: async (serial) => {
@@ -957,7 +960,7 @@ class FileCaImpl implements FileCa {
         try {
           // Under the data directory's CRL lock: the CRL published by then is the floor of the number, and the one
           // signed here replaces it (ca.crl, ca.crl.json) only with a higher number.
-          const published = await this.#publication.update(async (latest) => {
+          const published = await this.#publication.update(async (latest, untrustedNumber) => {
             this.#adopt(latest);
             const now = this.#crl;
             if (now && now.key === key && this.#fresh(now.signed)) return { crl: now, fresh: false };
@@ -972,7 +975,9 @@ class FileCaImpl implements FileCa {
             // The store's next number, or above the last CRL of this CA when the store was reset (a flushed Redis, a
             // new in-memory store): RFC 5280 §5.2.3 numbers never go back, gaps are allowed.
             const fromStore = await this.revocations.nextCrlNumber();
-            const floor = (now?.signed.crlNumber ?? 0n) + 1n;
+            // A ca.crl.json that is not the CA's (damaged, edited) is not served, but its number still counts.
+            const held = now?.signed.crlNumber ?? 0n;
+            const floor = (held > untrustedNumber ? held : untrustedNumber) + 1n;
             const crlNumber = fromStore > floor ? fromStore : floor;
             const thisUpdate = new Date(Math.floor(this.#clock().getTime() / 1000) * 1000);
             const nextUpdate = new Date(thisUpdate.getTime() + this.#crlValidityMs);
@@ -1052,40 +1057,23 @@ class FileCaImpl implements FileCa {
   }
 
   /**
-   * The entries of a published CRL by serial, read once per CRL. A CRL that is not the CA's (issuer, signature: RFC
-   * 5280 §6.3.3) or not a CRL lists none, told once to `onPublishedCrlIgnored`; an entry that does not read is skipped
-   * and counted.
+   * The entries of a published CRL by serial, read once per CRL: those CrlPublication read when it checked the CRL
+   * as the CA's (RFC 5280 §6.3.3; one that is not never gets here), or of a CRL this process signed. An entry that
+   * does not read is skipped and counted.
    */
   #publishedEntries(published: PublishedCrl): PublishedEntries {
     if (this.#entries?.crl !== published) {
       let entries: RevokedCertificate[] = [];
       let skipped = 0;
-      let untrusted: string | undefined;
       try {
-        const parts = readCrlParts(published.signed.der);
-        untrusted = crlUntrustedReason(parts, this.#caKey());
-        if (untrusted === undefined) ({ entries, skipped } = parts);
-      } catch (error) {
-        untrusted = `it does not parse as a CRL (${(error as Error).message})`;
+        ({ entries, skipped } = published.parts ?? readCrlParts(published.signed.der));
+      } catch {
+        // Our own CRL always reads; nothing to restore from one that would not.
       }
-      this.#entries = { crl: published, bySerial: new Map(entries.map((e) => [e.serialNumber, e])), skipped, reported: untrusted !== undefined, leftOff: new Set() };
-      if (untrusted !== undefined) {
-        try {
-          this.#onIgnored?.({ crlNumber: published.signed.crlNumber, reason: untrusted });
-        } catch {
-          // A log line must not fail the open, the CRL or the revocation check.
-        }
-      }
+      this.#entries = { crl: published, bySerial: new Map(entries.map((e) => [e.serialNumber, e])), skipped, reported: false, leftOff: new Set() };
     }
     return this.#entries;
   }
-
-  /** The CA certificate's subject and public key, which a published CRL must name and verify with. */
-  #caKey(): { subjectDer: Uint8Array; publicKey: KeyObject } {
-    this.#caKeyCache ??= { subjectDer: new Uint8Array(this.#material.certificate.subjectName.toArrayBuffer()), publicKey: createPublicKey(this.#material.privateKey) };
-    return this.#caKeyCache;
-  }
-  #caKeyCache: { subjectDer: Uint8Array; publicKey: KeyObject } | undefined;
 
   /** Takes `published` as the current CRL when its number is higher than the one held. */
   #adopt(published: PublishedCrl | undefined): void {
@@ -1219,17 +1207,23 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
     if (isEmbeddedCaError(error)) throw error;
     throw storageFailed(`cannot prepare ${dataDir}`, error);
   }
-  try {
-    // A CRL publication a crash cut short (ca.crl.json replaced, ca.crl not) is completed before anything is served.
-    await new CrlPublication(dataDir, material.fingerprintSha256).repair();
-  } catch (error) {
-    throw storageFailed(`cannot repair ${dataDir}/ca.crl`, error);
-  }
   if (options.onRevocationsRestored !== undefined && typeof options.onRevocationsRestored !== "function") {
     throw invalidOptions("onRevocationsRestored must be a function");
   }
   if (options.onPublishedCrlIgnored !== undefined && typeof options.onPublishedCrlIgnored !== "function") {
     throw invalidOptions("onPublishedCrlIgnored must be a function");
+  }
+  // Every read of ca.crl.json checks its CRL against the CA (issuer, signature, stated number and times) first.
+  const anchor = { subjectDer: new Uint8Array(material.certificate.subjectName.toArrayBuffer()), publicKey: createPublicKey(material.privateKey) };
+  const publication = new CrlPublication(dataDir, material.fingerprintSha256, anchor, {
+    ...freshness,
+    ...(options.onPublishedCrlIgnored ? { onUntrusted: options.onPublishedCrlIgnored } : {}),
+  });
+  try {
+    // A CRL publication a crash cut short (ca.crl.json replaced, ca.crl not) is completed before anything is served.
+    await publication.repair();
+  } catch (error) {
+    throw storageFailed(`cannot repair ${dataDir}/ca.crl`, error);
   }
   if (options.restoreOnOpen !== undefined && typeof options.restoreOnOpen !== "boolean") {
     throw invalidOptions("restoreOnOpen must be true or false");
@@ -1237,11 +1231,10 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
   const serials = await SerialAllocator.open(dataDir);
   const ca = new FileCaImpl(dataDir, material, serials, clock, options.certificateFiles !== false, backdateSeconds, {
     revocations: options.revocations ?? new FileRevocationStore(dataDir, { now: clock, ...freshness }),
-    freshness,
+    publication,
     validitySeconds: crlValiditySeconds,
     distributionPoint: options.crlDistributionPoint,
     onRestored: options.onRevocationsRestored,
-    onIgnored: options.onPublishedCrlIgnored,
   });
   try {
     // The published CRL's revocations the store lost (RFC 5280 §3.3) are back before anything is served.

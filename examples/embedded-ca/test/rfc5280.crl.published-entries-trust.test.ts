@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import "reflect-metadata";
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
-import { AlgorithmIdentifier, Certificate, CertificateList, CRLReason, CRLReasons, Extension, RevokedCertificate as AsnRevokedCertificate, TBSCertList, Time, Version, id_ce_cRLReasons } from "@peculiar/asn1-x509";
+import { AlgorithmIdentifier, Certificate, CertificateList, CRLNumber, CRLReason, CRLReasons, Extension, RevokedCertificate as AsnRevokedCertificate, TBSCertList, Time, Version, id_ce_cRLNumber, id_ce_cRLReasons } from "@peculiar/asn1-x509";
 import { describe, expect, it } from "vitest";
 import { MemoryRevocationStore, type RevocationStore } from "@scep/core";
 import { openFileCa, type FileCa, type RevocationsRestoredEvent } from "../src/index.js";
@@ -18,12 +18,13 @@ import { opensslCsr, tempDir } from "./helpers.js";
 
 const T0 = Date.parse("2026-03-01T10:00:00.000Z");
 
-/** Replaces the DER in `dataDir/ca.crl.json` (and ca.crl), keeping everything else the file says. */
-function publishDer(dataDir: string, der: Uint8Array, crlNumber?: bigint): void {
+/** Replaces the DER in `dataDir/ca.crl.json` (and ca.crl), keeping everything else the file says but what `stated` gives. */
+function publishDer(dataDir: string, der: Uint8Array, crlNumber?: bigint, stated?: { thisUpdate: Date; nextUpdate: Date; revokedCount: number }): void {
   const path = join(dataDir, "ca.crl.json");
   const state = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
   state.der = Buffer.from(der).toString("base64");
   if (crlNumber !== undefined) state.crlNumber = String(crlNumber);
+  if (stated) Object.assign(state, { thisUpdate: stated.thisUpdate.toISOString(), nextUpdate: stated.nextUpdate.toISOString(), revokedCount: stated.revokedCount });
   writeFileSync(path, `${JSON.stringify(state)}\n`);
   writeFileSync(join(dataDir, "ca.crl"), der);
 }
@@ -126,10 +127,12 @@ describe("RFC 5280 §5.3.1: one entry of the published CRL that does not read", 
       thisUpdate: new Time(new Date(T0)),
       nextUpdate: new Time(new Date(T0 + 3_600_000)),
       revokedCertificates: [entry("7e01", new Uint8Array([0x04, 0x00])), entry(serial, good)],
+      crlExtensions: [new Extension({ extnID: id_ce_cRLNumber, critical: false, extnValue: new OctetString(AsnConvert.serialize(new CRLNumber(Number(crlNumber)))) })],
     });
     const tbsDer = new Uint8Array(AsnConvert.serialize(tbs));
     const der = new Uint8Array(AsnConvert.serialize(new CertificateList({ tbsCertList: tbs, signatureAlgorithm: algorithm, signature: sign("sha256", tbsDer, first.privateKey).buffer as ArrayBuffer })));
-    publishDer(dataDir, der);
+    // What ca.crl.json states is this CRL's (a CRL whose number or times differ from the file's is not trusted).
+    publishDer(dataDir, der, crlNumber, { thisUpdate: new Date(T0), nextUpdate: new Date(T0 + 3_600_000), revokedCount: 2 });
 
     const events: RevocationsRestoredEvent[] = [];
     const ignored: unknown[] = [];

@@ -1,0 +1,76 @@
+// RFC 5280 §6.3.3 and §5.2.3: a CRL another process published (ca.crl.json) is served by crl(), and copied to ca.crl
+// by the open's repair, only once its signature verifies with the CA's key, its issuer is the CA's subject, and the
+// number and times ca.crl.json states are the CRL's own (so an old CRL of this CA, which lacks later revocations,
+// cannot come back under a higher number). One that is not: the CA keeps the CRL it has, tells
+// onPublishedCrlIgnored once, never fails the request, and its next CRL is numbered above the number the file states.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { MemoryRevocationStore } from "@scep/core";
+import { openFileCa } from "../src/index.js";
+import { readCrlEntries } from "../src/crl-entries.js";
+import { opensslCsr, tempDir } from "./helpers.js";
+
+/** Rewrites `dataDir/ca.crl.json` with `changes` (the DER base64, the stated number as a string). */
+function editState(dataDir: string, changes: { der?: Uint8Array; crlNumber?: bigint }): void {
+  const path = join(dataDir, "ca.crl.json");
+  const state = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  if (changes.der) state.der = Buffer.from(changes.der).toString("base64");
+  if (changes.crlNumber !== undefined) state.crlNumber = String(changes.crlNumber);
+  writeFileSync(path, `${JSON.stringify(state)}\n`);
+}
+
+describe("crl() and the open's repair use a published CRL only once it is checked as the CA's", () => {
+  it("an old CRL of the CA stated as number 9, then one with a flipped signature bit as number 10: crl() keeps serving its own, one event each", async () => {
+    const dir = tempDir();
+    const dataDir = join(dir, "data");
+    const clock = (): Date => new Date("2026-03-01T10:00:00.000Z");
+    const store = new MemoryRevocationStore({ now: clock });
+    const ignored: { crlNumber: bigint; reason: string }[] = [];
+    const ca = await openFileCa({ dataDir, clock, crlValiditySeconds: 3600, revocations: store, onPublishedCrlIgnored: (e) => ignored.push(e) });
+    const issued = await ca.issue({ csrDer: opensslCsr(dir, "a", { subject: "/CN=a" }) });
+    const first = await ca.crl();
+    await ca.revoke(issued.serialNumber, "keyCompromise");
+    const second = await ca.crl();
+    expect([first.crlNumber, second.crlNumber, second.revokedCount]).toEqual([1n, 2n, 1]);
+
+    // A replay: the CA's own first CRL (validly signed, without the revocation) under a higher number and the
+    // current state's key. Before, crl() adopted it and served the CRL that lacks the revocation.
+    editState(dataDir, { der: first.der, crlNumber: 9n });
+    const served = await ca.crl();
+    expect(Buffer.from(served.der).equals(Buffer.from(second.der))).toBe(true);
+    expect(ignored).toEqual([{ crlNumber: 9n, reason: "ca.crl.json says CRL number 9, the CRL it holds is number 1" }]);
+
+    // A damaged signature under a higher number: not served, not copied to ca.crl by the open's repair.
+    const damaged = new Uint8Array(second.der);
+    damaged[damaged.length - 5]! ^= 0x01; // inside signatureValue, the last field
+    editState(dataDir, { der: damaged, crlNumber: 10n });
+    expect(Buffer.from((await ca.crl()).der).equals(Buffer.from(second.der))).toBe(true);
+    expect(ignored.at(-1)).toEqual({ crlNumber: 10n, reason: "its signature does not verify with the CA's key" });
+    expect(ignored).toHaveLength(2);
+  });
+
+  it("a restart on a ca.crl.json whose signature does not verify: the repair does not copy it to ca.crl; crl() signs number 11, above the number it states, and replaces it", async () => {
+    const dir = tempDir();
+    const dataDir = join(dir, "data");
+    const clock = (): Date => new Date("2026-03-01T10:00:00.000Z");
+    const store = new MemoryRevocationStore({ now: clock });
+    const ca = await openFileCa({ dataDir, clock, crlValiditySeconds: 3600, revocations: store });
+    const issued = await ca.issue({ csrDer: opensslCsr(dir, "a", { subject: "/CN=a" }) });
+    await ca.revoke(issued.serialNumber, "keyCompromise");
+    const second = await ca.crl();
+    const damaged = new Uint8Array(second.der);
+    damaged[damaged.length - 5]! ^= 0x01;
+    editState(dataDir, { der: damaged, crlNumber: 10n });
+
+    const restartedIgnored: { crlNumber: bigint; reason: string }[] = [];
+    const restarted = await openFileCa({ dataDir, clock, crlValiditySeconds: 3600, revocations: store, onPublishedCrlIgnored: (e) => restartedIgnored.push(e) });
+    expect(Buffer.from(readFileSync(join(dataDir, "ca.crl"))).equals(Buffer.from(second.der))).toBe(true);
+    const next = await restarted.crl();
+    expect(next.crlNumber).toBe(11n); // above the number the damaged file stated (RFC 5280 §5.2.3)
+    expect(readCrlEntries(next.der).map((e) => [e.serialNumber, e.reason])).toEqual([[issued.serialNumber, "keyCompromise"]]);
+    expect(Buffer.from(readFileSync(join(dataDir, "ca.crl"))).equals(Buffer.from(next.der))).toBe(true); // the damaged state replaced
+    expect(restartedIgnored).toEqual([{ crlNumber: 10n, reason: "its signature does not verify with the CA's key" }]);
+    expect((await ca.crl()).crlNumber).toBe(11n); // the first CA adopts the checked CRL 11
+  });
+});
