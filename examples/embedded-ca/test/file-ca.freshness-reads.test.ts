@@ -22,6 +22,7 @@ vi.mock("node:fs/promises", async (importOriginal) => {
 
 const { FileRevocationStore, isEmbeddedCaError, openFileCa } = await import("../src/index.js");
 const { opensslCsr, tempDir } = await import("./helpers.js");
+const { readCrlEntries } = await import("../src/crl-entries.js");
 
 /** File system calls (stat, open, readFile) on revocations.jsonl and ca.crl.json since the last reset. */
 function freshnessCalls(): { revocations: number; publishedCrl: number } {
@@ -110,7 +111,9 @@ describe("FileCa: issue() pays no file system call per request for the revocatio
     expect(isEmbeddedCaError(late, "KEY_COMPROMISED")).toBe(true);
 
     // crl() reads the latest state: another worker's revoke is on this CA's next CRL at once.
-    await worker.revoke((await ca.list())[1]!.serialNumber, "superseded");
-    expect((await ca.crl()).revokedCount).toBe(3);
+    const other = await ca.issue({ csrDer: opensslCsr(dir, "other", { subject: "/CN=other" }) });
+    await ca.crl();
+    await worker.revoke(other.serialNumber, "superseded");
+    expect(readCrlEntries((await ca.crl()).der).map((e) => e.serialNumber)).toContain(other.serialNumber);
   });
 });
