@@ -106,8 +106,10 @@ export class RedisChallengeStore implements ChallengeStore {
    * Makes `key` the holder's current challenge and deletes the one it replaces: `SET … GET` swaps the pointer
    * `<prefix>challenge-holder:<sha256 of [profile, holder]>` (so of concurrent issues each learns its predecessor and
    * exactly the last stays), then `DEL` of the predecessor's key. Two commands on two keys (no script: in a Cluster
-   * they sit in different slots); when the DEL fails the issue rejects and the caller registers again, which
-   * supersedes both. The pointer lives as long as the new challenge.
+   * they sit in different slots). When the DEL fails (Redis down or late) the issue rejects with StoreUnavailableError
+   * and the earlier challenge may stay usable until it expires: a later issue for the holder supersedes only the one
+   * the pointer names (`@scep/proxy` still refuses the earlier URL once a registration's record, with its
+   * `challengeHash`, is stored). The pointer lives as long as the new challenge.
    */
   async #supersede(profile: string, holder: string, key: string, ttlMs: number): Promise<void> {
     const pointer = `${this.#options.keyPrefix}challenge-holder:${createHash("sha256").update(JSON.stringify([profile, holder]), "utf8").digest("hex")}`;
