@@ -3,65 +3,99 @@
 // certificate once on a published CRL stays on every later one until it expires (only a delta CRL's removeFromCRL
 // takes an entry off, and this CA issues no delta CRLs). A CRL is trusted for that only once its signature verifies
 // with the CA's key and its issuer is the CA's subject (RFC 5280 §6.3.3); an entry that does not read is skipped on
-// its own, the others still count.
+// its own, the others still count. Read with @peculiar/asn1-x509's schema classes, each entry parsed separately; the
+// signature algorithm by @scep/core's parseSignatureAlgorithm.
 import "reflect-metadata";
 import { verify, type KeyObject } from "node:crypto";
-import { AsnConvert } from "@peculiar/asn1-schema";
-import { AlgorithmIdentifier, CRLReason, RevokedCertificate as AsnRevokedCertificate, id_ce_cRLReasons } from "@peculiar/asn1-x509";
-import { REVOCATION_REASONS, normalizeSerialNumber, sameName, type RevocationReason, type RevokedCertificate } from "@scep/core";
+import * as asn1js from "asn1js";
+import { AsnConvert, AsnParser, AsnProp, AsnPropTypes, AsnType, AsnTypeTypes, BitString } from "@peculiar/asn1-schema";
+import { AlgorithmIdentifier, CRLReason, Extension, Name, RevokedCertificate as AsnRevokedCertificate, Time, id_ce_cRLReasons } from "@peculiar/asn1-x509";
+import {
+  REVOCATION_REASONS,
+  normalizeSerialNumber,
+  parseSignatureAlgorithm,
+  sameName,
+  type DigestAlgorithm,
+  type RevocationReason,
+  type RevokedCertificate,
+  type SignatureAlgorithm,
+} from "@scep/core";
 
 const REASON_NAMES = new Map<number, RevocationReason>(Object.entries(REVOCATION_REASONS).map(([name, code]) => [code, name as RevocationReason]));
 
-/** The digest of each signature algorithm this CA signs CRLs with (crl.ts: RFC 4055 §5, RFC 5758 §3.2). */
-const SIGNATURE_DIGESTS = new Map<string, string>([
-  ["1.2.840.113549.1.1.11", "sha256"], // sha256WithRSAEncryption
-  ["1.2.840.113549.1.1.12", "sha384"], // sha384WithRSAEncryption
-  ["1.2.840.113549.1.1.13", "sha512"], // sha512WithRSAEncryption
-  ["1.2.840.10045.4.3.2", "sha256"], // ecdsa-with-SHA256
-  ["1.2.840.10045.4.3.3", "sha384"], // ecdsa-with-SHA384
-  ["1.2.840.10045.4.3.4", "sha512"], // ecdsa-with-SHA512
-]);
+/** The digests this CA signs CRLs with, PKCS #1 v1.5 or ECDSA (crl.ts: RFC 4055 §5, RFC 5758 §3.2). */
+const CRL_DIGESTS: ReadonlySet<DigestAlgorithm> = new Set(["sha256", "sha384", "sha512"]);
 
-/** A DER TLV inside a buffer: tag byte, where its contents start and where it ends. */
-interface Tlv {
-  tag: number;
-  start: number;
-  contentStart: number;
-  end: number;
+/**
+ * Declares `target` a SEQUENCE schema class with `fields` in order, as `@AsnType` / `@AsnProp` decorators would. Plain
+ * calls, not decorator syntax: tsx compiles each file with the tsconfig of the program it runs only when the file is
+ * in that tsconfig's `include`, so an example server loading this file would compile decorators the TC39 way, which
+ * @peculiar/asn1-schema's are not (the server fails at start).
+ */
+function asnSequence<T extends object>(target: new () => T, fields: { [K in keyof T]?: Parameters<typeof AsnProp>[0] }): void {
+  AsnType({ type: AsnTypeTypes.Sequence })(target);
+  for (const [key, options] of Object.entries(fields)) AsnProp(options as Parameters<typeof AsnProp>[0])(target.prototype as object, key);
 }
 
-/** The TLV at `at` (definite lengths only: this CA writes DER), which must end by `limit`. @throws Error when it does not. */
-function tlvAt(der: Uint8Array, at: number, limit: number): Tlv {
-  if (at + 2 > limit) throw new Error(`truncated TLV at ${at}`);
-  const tag = der[at]!;
-  if ((tag & 0x1f) === 0x1f) throw new Error(`multi-byte tag at ${at}`);
-  let length = der[at + 1]!;
-  let contentStart = at + 2;
-  if (length & 0x80) {
-    const octets = length & 0x7f;
-    if (octets === 0 || octets > 4 || contentStart + octets > limit) throw new Error(`bad length at ${at}`);
-    length = 0;
-    for (let i = 0; i < octets; i += 1) length = length * 256 + der[contentStart + i]!;
-    contentStart += octets;
-  }
-  const end = contentStart + length;
-  if (end > limit) throw new Error(`TLV at ${at} runs past its container`);
-  return { tag, start: at, contentStart, end };
+/**
+ * TBSCertList (RFC 5280 §5.1) as @peculiar/asn1-x509's `TBSCertList`, except that each revokedCertificates entry is kept
+ * as its DER and read on its own (as @peculiar's `RevokedCertificate`): there, one entry that does not read (a serial
+ * that is not an INTEGER, a revocationDate that is not a Time) fails the whole list. The signature and issuer fields
+ * keep their bytes too (`signatureRaw`, `issuerRaw`), to be compared as the CA wrote them.
+ *
+ * ```asn
+ * TBSCertList ::= SEQUENCE { version Version OPTIONAL, signature AlgorithmIdentifier, issuer Name, thisUpdate Time,
+ *   nextUpdate Time OPTIONAL,
+ *   revokedCertificates SEQUENCE OF SEQUENCE {
+ *     userCertificate CertificateSerialNumber, revocationDate Time, crlEntryExtensions Extensions OPTIONAL } OPTIONAL,
+ *   crlExtensions [0] EXPLICIT Extensions OPTIONAL }
+ * ```
+ */
+class TbsCertListOfEntries {
+  version?: number;
+  signature = new AlgorithmIdentifier();
+  signatureRaw?: Uint8Array;
+  issuer = new Name();
+  issuerRaw?: Uint8Array;
+  thisUpdate = new Time();
+  nextUpdate?: Time;
+  /** Each entry's DER (null for an entry that is an ASN.1 NULL). */
+  revokedCertificates?: (ArrayBuffer | null)[];
+  crlExtensions?: Extension[];
 }
+asnSequence(TbsCertListOfEntries, {
+  version: { type: AsnPropTypes.Integer, optional: true },
+  signature: { type: AlgorithmIdentifier, raw: true },
+  issuer: { type: Name, raw: true },
+  thisUpdate: { type: Time },
+  nextUpdate: { type: Time, optional: true },
+  revokedCertificates: { type: AsnPropTypes.Any, repeated: "sequence", optional: true },
+  crlExtensions: { type: Extension, optional: true, context: 0, repeated: "sequence" },
+});
 
-/** The TLVs inside a constructed TLV, in order. @throws Error when one does not fit. */
-function childrenOf(der: Uint8Array, parent: Tlv): Tlv[] {
-  const out: Tlv[] = [];
-  for (let at = parent.contentStart; at < parent.end; ) {
-    const child = tlvAt(der, at, parent.end);
-    out.push(child);
-    at = child.end;
-  }
-  return out;
+/**
+ * CertificateList (RFC 5280 §5.1) over {@link TbsCertListOfEntries}, with the bytes of the signed part and of the
+ * signatureAlgorithm field.
+ *
+ * ```asn
+ * CertificateList ::= SEQUENCE { tbsCertList TBSCertList, signatureAlgorithm AlgorithmIdentifier, signatureValue BIT STRING }
+ * ```
+ */
+class CertificateListOfEntries {
+  tbsCertList = new TbsCertListOfEntries();
+  tbsCertListRaw?: Uint8Array;
+  signatureAlgorithm = new AlgorithmIdentifier();
+  signatureAlgorithmRaw?: Uint8Array;
+  signatureValue = new BitString();
 }
+asnSequence(CertificateListOfEntries, {
+  tbsCertList: { type: TbsCertListOfEntries, raw: true },
+  signatureAlgorithm: { type: AlgorithmIdentifier, raw: true },
+  signatureValue: { type: BitString },
+});
 
 /** One revokedCertificates entry's DER as an entry; undefined when it does not read. */
-function readEntry(der: Uint8Array): RevokedCertificate | undefined {
+function readEntry(der: ArrayBuffer): RevokedCertificate | undefined {
   try {
     const entry = AsnConvert.parse(der, AsnRevokedCertificate);
     const reasonExtension = entry.crlEntryExtensions?.find((e) => e.extnID === id_ce_cRLReasons);
@@ -80,6 +114,8 @@ export interface CrlParts {
   tbsDer: Uint8Array;
   /** The outer signatureAlgorithm's OID. */
   signatureAlgorithm: string;
+  /** The outer signatureAlgorithm field, DER. */
+  signatureAlgorithmDer: Uint8Array;
   /** Whether tbsCertList's signature field is the outer signatureAlgorithm, byte for byte (RFC 5280 §5.1.1.2). */
   algorithmsAgree: boolean;
   /** signatureValue's bits. */
@@ -92,56 +128,44 @@ export interface CrlParts {
   skipped: number;
 }
 
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
 /**
- * Splits a DER CRL into its parts, reading each revokedCertificates entry on its own: serial in
- * `normalizeSerialNumber`'s spelling, the entry's revocationDate, and its reasonCode (`unspecified` when the entry has
- * none, as RFC 5280 §5.3.1 asks for that reason; a code outside RFC 5280's list reads as `unspecified`). An entry that
- * does not read is counted in `skipped`, not returned.
+ * Splits a CRL (DER) into its parts with the schema classes above, reading each revokedCertificates entry on its own:
+ * serial in `normalizeSerialNumber`'s spelling, the entry's revocationDate, and its reasonCode (`unspecified` when the
+ * entry has none, as RFC 5280 §5.3.1 asks for that reason; a code outside RFC 5280's list reads as `unspecified`). An
+ * entry that does not read is counted in `skipped`, not returned.
  *
  * ```asn
- * CertificateList ::= SEQUENCE { tbsCertList TBSCertList, signatureAlgorithm AlgorithmIdentifier, signatureValue BIT STRING }
- * TBSCertList ::= SEQUENCE { version Version OPTIONAL, signature AlgorithmIdentifier, issuer Name, thisUpdate Time,
- *   nextUpdate Time OPTIONAL,
- *   revokedCertificates SEQUENCE OF SEQUENCE {
- *     userCertificate CertificateSerialNumber, revocationDate Time, crlEntryExtensions Extensions OPTIONAL } OPTIONAL,
- *   crlExtensions [0] EXPLICIT Extensions OPTIONAL }
  * CRLReason ::= ENUMERATED { unspecified (0), keyCompromise (1), … aACompromise (10) }
  * ```
  *
  * @throws Error when the DER is not a CRL outside its entries (callers read CRLs this CA signed).
  */
 export function readCrlParts(der: Uint8Array): CrlParts {
-  const outer = tlvAt(der, 0, der.length);
-  if (outer.tag !== 0x30 || outer.end !== der.length) throw new Error("not a SEQUENCE");
-  const [tbs, algorithm, signature, ...rest] = childrenOf(der, outer);
-  if (!tbs || !algorithm || !signature || rest.length > 0 || tbs.tag !== 0x30 || algorithm.tag !== 0x30 || signature.tag !== 0x03) {
-    throw new Error("not a CertificateList");
-  }
-  if (der[signature.contentStart] !== 0) throw new Error("signatureValue has unused bits");
-  const fields = childrenOf(der, tbs);
-  let i = fields[0]?.tag === 0x02 ? 1 : 0; // version
-  const tbsAlgorithm = fields[i++];
-  const issuer = fields[i++];
-  const thisUpdate = fields[i++];
-  if (tbsAlgorithm?.tag !== 0x30 || issuer?.tag !== 0x30 || (thisUpdate?.tag !== 0x17 && thisUpdate?.tag !== 0x18)) throw new Error("not a TBSCertList");
-  if (fields[i]?.tag === 0x17 || fields[i]?.tag === 0x18) i += 1; // nextUpdate
-  const revoked = fields[i]?.tag === 0x30 ? fields[i] : undefined;
+  const outline = asn1js.fromBER(der);
+  if (outline.offset === -1) throw new Error(outline.result.error || "not BER");
+  if (outline.offset !== der.length) throw new Error(`${der.length - outline.offset} bytes after the CertificateList`);
+  // The schema reads the fields it knows and passes over any after them; a CertificateList has exactly three.
+  if (!(outline.result instanceof asn1js.Sequence) || outline.result.valueBlock.value.length !== 3) throw new Error("not a CertificateList");
+  const list = AsnParser.fromASN(outline.result, CertificateListOfEntries);
+  const tbs = list.tbsCertList;
+  if (!list.tbsCertListRaw || !list.signatureAlgorithmRaw || !tbs.signatureRaw || !tbs.issuerRaw) throw new Error("not a CertificateList");
+  if (list.signatureValue.unusedBits !== 0) throw new Error("signatureValue has unused bits");
   const entries: RevokedCertificate[] = [];
   let skipped = 0;
-  if (revoked) {
-    for (const child of childrenOf(der, revoked)) {
-      const entry = child.tag === 0x30 ? readEntry(der.subarray(child.start, child.end)) : undefined;
-      if (entry) entries.push(entry);
-      else skipped += 1;
-    }
+  for (const entryDer of tbs.revokedCertificates ?? []) {
+    const entry = entryDer ? readEntry(entryDer) : undefined;
+    if (entry) entries.push(entry);
+    else skipped += 1;
   }
-  const slice = (t: Tlv): Uint8Array => der.subarray(t.start, t.end);
   return {
-    tbsDer: slice(tbs),
-    signatureAlgorithm: AsnConvert.parse(slice(algorithm), AlgorithmIdentifier).algorithm,
-    algorithmsAgree: Buffer.from(slice(tbsAlgorithm)).equals(slice(algorithm)),
-    signature: der.subarray(signature.contentStart + 1, signature.end),
-    issuerDer: slice(issuer),
+    tbsDer: list.tbsCertListRaw,
+    signatureAlgorithm: list.signatureAlgorithm.algorithm,
+    signatureAlgorithmDer: list.signatureAlgorithmRaw,
+    algorithmsAgree: sameBytes(tbs.signatureRaw, list.signatureAlgorithmRaw),
+    signature: new Uint8Array(list.signatureValue.value),
+    issuerDer: tbs.issuerRaw,
     entries,
     skipped,
   };
@@ -160,12 +184,19 @@ export function crlUntrustedReason(parts: CrlParts, ca: { subjectDer: Uint8Array
     issuerMatches = false;
   }
   if (!issuerMatches) return "its issuer is not the CA's subject";
-  const digest = SIGNATURE_DIGESTS.get(parts.signatureAlgorithm);
-  if (!digest) return `its signature algorithm ${parts.signatureAlgorithm} is not one this CA signs with`;
-  if (!parts.algorithmsAgree) return "its two signature algorithm fields differ";
+  if (!parts.algorithmsAgree) return "its signatureAlgorithm is not its tbsCertList's signature field (RFC 5280 §5.1.1.2)";
+  let algorithm: SignatureAlgorithm | undefined;
+  try {
+    algorithm = parseSignatureAlgorithm(parts.signatureAlgorithmDer);
+  } catch {
+    algorithm = undefined; // ERR_ASN1 or ERR_UNSUPPORTED_ALGORITHM: not one this CA signs with either way
+  }
+  if (!algorithm || algorithm.scheme === "rsa-pss" || !CRL_DIGESTS.has(algorithm.digest)) {
+    return `its signature algorithm ${parts.signatureAlgorithm} is not one this CA signs with`;
+  }
   let valid: boolean;
   try {
-    valid = verify(digest, parts.tbsDer, ca.publicKey, parts.signature);
+    valid = verify(algorithm.digest, parts.tbsDer, ca.publicKey, parts.signature);
   } catch {
     valid = false;
   }
