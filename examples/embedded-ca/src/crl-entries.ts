@@ -9,7 +9,7 @@ import "reflect-metadata";
 import { verify, type KeyObject } from "node:crypto";
 import * as asn1js from "asn1js";
 import { AsnConvert, AsnParser, AsnProp, AsnPropTypes, AsnType, AsnTypeTypes, BitString } from "@peculiar/asn1-schema";
-import { AlgorithmIdentifier, CRLReason, Extension, Name, RevokedCertificate as AsnRevokedCertificate, Time, id_ce_cRLReasons } from "@peculiar/asn1-x509";
+import { AlgorithmIdentifier, CRLReason, Extension, Name, RevokedCertificate as AsnRevokedCertificate, Time, id_ce_cRLNumber, id_ce_cRLReasons } from "@peculiar/asn1-x509";
 import {
   REVOCATION_REASONS,
   normalizeSerialNumber,
@@ -122,10 +122,29 @@ export interface CrlParts {
   signature: Uint8Array;
   /** issuer Name, DER. */
   issuerDer: Uint8Array;
+  /** thisUpdate and nextUpdate (RFC 5280 §5.1.2.4, §5.1.2.5). */
+  thisUpdate: Date;
+  nextUpdate: Date | undefined;
+  /** The cRLNumber extension's value (RFC 5280 §5.2.3), undefined when the CRL has none. */
+  crlNumber: bigint | undefined;
   /** The entries that read, in the CRL's order. */
   entries: RevokedCertificate[];
   /** How many entries did not read (a serial, revocationDate or reasonCode that does not decode). */
   skipped: number;
+}
+
+/**
+ * A cRLNumber extension's value, as a bigint (up to 20 octets, RFC 5280 §5.2.3).
+ *
+ * ```asn
+ * CRLNumber ::= INTEGER (0..MAX)
+ * ```
+ * @throws Error when it is not one INTEGER.
+ */
+function readCrlNumber(extnValue: ArrayBuffer): bigint {
+  const read = asn1js.fromBER(extnValue);
+  if (read.offset !== extnValue.byteLength || !(read.result instanceof asn1js.Integer)) throw new Error("its cRLNumber is not an INTEGER");
+  return read.result.toBigInt();
 }
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -159,6 +178,7 @@ export function readCrlParts(der: Uint8Array): CrlParts {
     if (entry) entries.push(entry);
     else skipped += 1;
   }
+  const crlNumber = tbs.crlExtensions?.find((e) => e.extnID === id_ce_cRLNumber);
   return {
     tbsDer: list.tbsCertListRaw,
     signatureAlgorithm: list.signatureAlgorithm.algorithm,
@@ -166,6 +186,9 @@ export function readCrlParts(der: Uint8Array): CrlParts {
     algorithmsAgree: sameBytes(tbs.signatureRaw, list.signatureAlgorithmRaw),
     signature: new Uint8Array(list.signatureValue.value),
     issuerDer: tbs.issuerRaw,
+    thisUpdate: tbs.thisUpdate.getTime(),
+    nextUpdate: tbs.nextUpdate?.getTime(),
+    crlNumber: crlNumber ? readCrlNumber(crlNumber.extnValue.buffer) : undefined,
     entries,
     skipped,
   };

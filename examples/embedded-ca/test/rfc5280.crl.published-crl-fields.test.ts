@@ -11,8 +11,9 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import "reflect-metadata";
-import { AsnConvert } from "@peculiar/asn1-schema";
-import { AlgorithmIdentifier, Certificate, CertificateList, RevokedCertificate, TBSCertList, Time, Version } from "@peculiar/asn1-x509";
+import * as asn1js from "asn1js";
+import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
+import { AlgorithmIdentifier, Certificate, CertificateList, CRLNumber, Extension, RevokedCertificate, TBSCertList, Time, Version, id_ce_cRLNumber } from "@peculiar/asn1-x509";
 import { describe, expect, it } from "vitest";
 import { MemoryRevocationStore } from "@scep/core";
 import { openFileCa, type FileCa, type RevocationsRestoredEvent } from "../src/index.js";
@@ -36,11 +37,12 @@ function signedCrl(tbs: Uint8Array, outer: AlgorithmIdentifier, key: KeyObject, 
   return tlv(0x30, tbs, new Uint8Array(AsnConvert.serialize(outer)), tlv(0x03, Uint8Array.of(0), sign(digest, tbs, key)));
 }
 
-/** Replaces the DER in `dataDir/ca.crl.json` (and ca.crl), keeping everything else the file says. */
-function publishDer(dataDir: string, der: Uint8Array): void {
+/** Replaces the DER in `dataDir/ca.crl.json` (and ca.crl), keeping everything else the file says but what `stated` gives. */
+function publishDer(dataDir: string, der: Uint8Array, stated?: { thisUpdate: Date; nextUpdate: Date; revokedCount: number }): void {
   const path = join(dataDir, "ca.crl.json");
   const state = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
   state.der = Buffer.from(der).toString("base64");
+  if (stated) Object.assign(state, { thisUpdate: stated.thisUpdate.toISOString(), nextUpdate: stated.nextUpdate.toISOString(), revokedCount: stated.revokedCount });
   writeFileSync(path, `${JSON.stringify(state)}\n`);
   writeFileSync(join(dataDir, "ca.crl"), der);
 }
@@ -77,6 +79,7 @@ describe("RFC 5280 §5.1: revokedCertificates entries of the published CRL are r
       thisUpdate: new Time(new Date(T0)),
       nextUpdate: new Time(new Date(T0 + 3_600_000)),
       revokedCertificates: [entry("7e01", T0 - 1000), entry("7e02", T0 - 2000), entry(serial, T0 - 3000)],
+      crlExtensions: [new Extension({ extnID: id_ce_cRLNumber, critical: false, extnValue: new OctetString(AsnConvert.serialize(new CRLNumber(Number(crlNumber)))) })],
     });
     const tbsDer = Buffer.from(AsnConvert.serialize(tbs));
     const patch = (find: Uint8Array, tag: number): void => {
@@ -89,7 +92,7 @@ describe("RFC 5280 §5.1: revokedCertificates entries of the published CRL are r
     patch(new Uint8Array(AsnConvert.serialize(new Time(new Date(T0 - 2000)))), 0x0c); // 7e02's revocationDate: UTCTime → UTF8String
     const der = signedCrl(new Uint8Array(tbsDer), withNull(SHA256_RSA), first.privateKey, "sha256");
     expect(() => AsnConvert.parse(der, CertificateList)).toThrow(/does not match/); // @peculiar's TBSCertList: the whole list
-    publishDer(dataDir, der);
+    publishDer(dataDir, der, { thisUpdate: new Date(T0), nextUpdate: new Date(T0 + 3_600_000), revokedCount: 3 }); // as the CRL states them
 
     expect(await reopen(dataDir)).toEqual({ restored: [{ restored: 1, skipped: 2, crlNumber }], ignored: [], stored: [serial] });
   });
@@ -104,6 +107,23 @@ describe("RFC 5280 §5.1: revokedCertificates entries of the published CRL are r
     expect(tlv(0x30, ...fields)).toEqual(der);
     publishDer(dataDir, tlv(0x30, ...fields, Uint8Array.of(0x05, 0x00)));
     expect(await reopen(dataDir)).toEqual({ restored: [], ignored: [{ crlNumber, reason: "it does not parse as a CRL (not a CertificateList)" }], stored: [] });
+  });
+});
+
+describe("RFC 5280 §5.2.3: the published CRL's cRLNumber, up to 20 octets", () => {
+  it("a number past 2^53 (2^64 + 1) read exactly: the CRL is the one ca.crl.json states, its entry is restored", async () => {
+    const dir = tempDir();
+    const { dataDir, serial, der, ca: first } = await publishedRevocation(dir);
+    const big = 2n ** 64n + 1n;
+    const list = AsnConvert.parse(der, CertificateList);
+    const crlExtensions = list.tbsCertList.crlExtensions!.map((e) =>
+      e.extnID === id_ce_cRLNumber ? new Extension({ extnID: id_ce_cRLNumber, critical: false, extnValue: new OctetString(asn1js.Integer.fromBigInt(big).toBER()) }) : e,
+    );
+    const tbs = new Uint8Array(AsnConvert.serialize(new TBSCertList({ ...list.tbsCertList, crlExtensions })));
+    publishDer(dataDir, signedCrl(tbs, list.signatureAlgorithm, first.privateKey, "sha256"));
+    const path = join(dataDir, "ca.crl.json");
+    writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, "utf8")), crlNumber: String(big) }));
+    expect(await reopen(dataDir)).toEqual({ restored: [{ restored: 1, skipped: 0, crlNumber: big }], ignored: [], stored: [serial] });
   });
 });
 
