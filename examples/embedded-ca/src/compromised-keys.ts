@@ -1,6 +1,6 @@
 // The public keys this CA must not certify again: those of its certificates revoked with reason keyCompromise (RFC
 // 5280 §5.3.1; CA/B Forum BR 4.9.1.1 and 6.1.1.3 require refusing a key known to be compromised). Kept as a set of
-// SHA-256 hashes of the SubjectPublicKeyInfo DER, built from the revocation store (shared by every replica) and the
+// key hashes (spkiHash: the RFC 7638 thumbprint, the one a decoded request already has), built from the revocation store (shared by every replica) and the
 // published CRL (ca.crl.json: entries a store lost still count), each serial's key read once from the issuance index.
 //
 // Refreshed only when the store's revision() or the published CRL's number changed: both as the CA's one freshness
@@ -9,22 +9,32 @@
 // resolved yet, so its cost is one listing plus an index look-up per new entry. The set only grows: a key once known
 // compromised stays refused by this process even if the store forgets the entry (a flushed Redis).
 import { createHash, createPublicKey } from "node:crypto";
-import { Certificate, type RevocationStore, type RevokedCertificate } from "@scep/core";
+import { Certificate, publicKeyThumbprint, type RevocationStore, type RevokedCertificate } from "@scep/core";
 
 /**
- * SHA-256 of the public key of a SubjectPublicKeyInfo DER (RFC 5280 §4.1.2.7), lower-case hex: of its JWK members
- * (RFC 7517: `kty`, and `n`,`e` / `crv`,`x`,`y`), so one key spelled two ways (RSA parameters NULL or absent, an EC
- * point compressed or not) has one hash; of the DER itself when Node cannot read the key as a JWK.
+ * The hash by which this CA knows a public key (SubjectPublicKeyInfo DER, RFC 5280 §4.1.2.7): its RFC 7638 JWK
+ * SHA-256 thumbprint (base64url; @scep/core's publicKeyThumbprint), so one key spelled two ways (RSA parameters NULL
+ * or absent, an EC point compressed or not) has one hash; `der:` and the SHA-256 hex of the DER itself for a key
+ * without a JWK form.
  */
 export function spkiHash(spkiDer: Uint8Array): string {
-  let canonical: string | Uint8Array = spkiDer;
-  try {
-    const jwk = createPublicKey({ key: Buffer.from(spkiDer), format: "der", type: "spki" }).export({ format: "jwk" });
-    canonical = JSON.stringify([jwk.kty, jwk.n, jwk.e, jwk.crv, jwk.x, jwk.y]);
-  } catch {
-    // A key Node cannot express as a JWK (EC with explicit parameters, …): its bytes.
-  }
-  return createHash("sha256").update(canonical).digest("hex");
+  return publicKeyThumbprint(spkiDer) ?? `der:${createHash("sha256").update(spkiDer).digest("hex")}`;
+}
+
+/**
+ * A key as a decoded request holds it: its SPKI, and (@scep/core's CertificationRequest) the RFC 7638 thumbprint of
+ * the key object its signature check already read, which saves parsing the SPKI again.
+ */
+export interface KeyHolder {
+  readonly spki: Uint8Array;
+  readonly publicKeyThumbprint?: string | undefined;
+}
+
+/** {@link spkiHash} of a key: the holder's thumbprint when it has one (read only now), else the SPKI's. */
+function keyHash(key: Uint8Array | KeyHolder): string {
+  if (key instanceof Uint8Array) return spkiHash(key);
+  const thumbprint = key.publicKeyThumbprint;
+  return typeof thumbprint === "string" ? thumbprint : spkiHash(key.spki);
 }
 
 /**
@@ -86,14 +96,15 @@ export class CompromisedKeys {
   }
 
   /**
-   * Whether `spkiDer` is the key of a certificate revoked with reason keyCompromise, by this or any process sharing
-   * the store (or listed so on the published CRL).
+   * Whether `key` (SPKI DER, or a decoded request: its thumbprint is used, not its SPKI parsed again) is the key of a
+   * certificate revoked with reason keyCompromise, by this or any process sharing the store (or listed so on the
+   * published CRL).
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the store is down; the `keyOf`/`published` errors
    */
-  async has(spkiDer: Uint8Array): Promise<boolean> {
+  async has(key: Uint8Array | KeyHolder): Promise<boolean> {
     await this.#current();
-    // No compromised key known (the usual case): the key need not be read and hashed (~0.15 ms for an EC key).
-    return this.#hashes.size > 0 && this.#hashes.has(spkiHash(spkiDer));
+    // No compromised key known (the usual case): the key need not be hashed at all.
+    return this.#hashes.size > 0 && this.#hashes.has(keyHash(key));
   }
 
   async #current(): Promise<void> {

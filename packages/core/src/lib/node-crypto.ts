@@ -109,6 +109,27 @@ export function b64url(b: Uint8Array): string {
 }
 
 /**
+ * The RFC 7638 JWK SHA-256 thumbprint of a public key, base64url: the SHA-256 of its required JWK members in
+ * lexicographic order without whitespace (RSA `e`,`kty`,`n`; EC `crv`,`kty`,`x`,`y`; OKP, RFC 8037 §2: `crv`,`kty`,`x`),
+ * so one key spelled two ways in DER has one thumbprint. Undefined for a key Node cannot express as a JWK (RSA-PSS,
+ * EC with explicit parameters, DSA, …).
+ */
+export function jwkThumbprint(key: KeyObject): string | undefined {
+  let jwk: crypto.JsonWebKey;
+  try {
+    jwk = key.export({ format: "jwk" });
+  } catch {
+    return undefined;
+  }
+  let members: string;
+  if (jwk.kty === "RSA" && jwk.n && jwk.e) members = JSON.stringify({ e: jwk.e, kty: "RSA", n: jwk.n });
+  else if (jwk.kty === "EC" && jwk.crv && jwk.x && jwk.y) members = JSON.stringify({ crv: jwk.crv, kty: "EC", x: jwk.x, y: jwk.y });
+  else if (jwk.kty === "OKP" && jwk.crv && jwk.x) members = JSON.stringify({ crv: jwk.crv, kty: "OKP", x: jwk.x });
+  else return undefined;
+  return crypto.createHash("sha256").update(members).digest("base64url");
+}
+
+/**
  * A public key from SubjectPublicKeyInfo DER.
  *
  * OpenSSL 3's generic SPKI decoder costs ~250–400 µs a call (it tries every

@@ -56,6 +56,7 @@ export class CertificationRequest {
   readonly #signature: Uint8Array;
   #publicKey: nc.KeyObject | undefined;
   #subject: string | undefined;
+  #thumbprint: string | null | undefined;
 
   static {
     requestPublicKey = (r: CertificationRequest): nc.KeyObject => (r.#publicKey ??= nc.publicKeyFromSpki(r.spki, false));
@@ -142,6 +143,34 @@ export class CertificationRequest {
     if (d?.modulusLength) out.bits = d.modulusLength;
     if (d?.namedCurve) out.curve = d.namedCurve;
     return out;
+  }
+
+  /**
+   * The RFC 7638 JWK SHA-256 thumbprint of the request's public key (base64url, 43 characters): one key in any DER
+   * spelling has one thumbprint, so a CA can tell a key it knows (a key revoked as compromised, RFC 5280 §5.3.1)
+   * without comparing DER. Computed once per object from the key {@link verify} already read (no second parse of the
+   * SubjectPublicKeyInfo); undefined for a key without a JWK form (RSA-PSS, EC with explicit parameters).
+   *
+   * @example
+   * ```ts
+   * import { readFileSync } from "node:fs";
+   * import { CertificationRequest } from "@scep/core";
+   *
+   * const csr = CertificationRequest.from(readFileSync("device.csr", "utf8"));
+   * console.log(csr.publicKeyThumbprint); // "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs" for RFC 7638 §3.1's key
+   * ```
+   */
+  get publicKeyThumbprint(): string | undefined {
+    if (this.#thumbprint === undefined) {
+      let thumbprint: string | undefined;
+      try {
+        thumbprint = nc.jwkThumbprint(requestPublicKey(this));
+      } catch {
+        thumbprint = undefined; // a key OpenSSL cannot read has no JWK form either
+      }
+      this.#thumbprint = thumbprint ?? null;
+    }
+    return this.#thumbprint ?? undefined;
   }
 
   /** Checks the self-signature; false when it does not verify. */
