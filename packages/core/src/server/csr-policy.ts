@@ -14,6 +14,7 @@ import { SID_URI_PREFIX, isSidOtherName, isSidUri, isWellFormedSidUri, requested
 import { id_ce_subjectAltName, id_ms_ntds_ca_security_ext, id_ms_ntds_objectsid } from "../oids.js";
 import { nameProblem } from "../x509/name.js";
 import { findExtension, generalNamesProblem } from "../x509/extensions.js";
+import { publicKeyProblem } from "../x509/certificate-builder.js";
 
 /** SAN types a CSR may request. @group Server */
 export type SanType = "dns" | "email" | "ip" | "uri" | "upn";
@@ -61,6 +62,8 @@ export function checkCsrPolicy(csr: CertificationRequest, policy: CsrPolicy = {}
   const subjectProblem = nameProblem(csr.subjectDer);
   // Short enough that a client printing 120 characters of failInfoText (our CLI) shows the attribute and its bound.
   if (subjectProblem) return `the subject cannot be certified: ${subjectProblem}`;
+  const keyProblem = publicKeyProblem(csr.spki);
+  if (keyProblem) return `the public key cannot be certified (RFC 5280 §4.1.2.7): ${keyProblem}`;
   const san = findExtension(csr.extensions, id_ce_subjectAltName);
   const sanProblem = san && generalNamesProblem(san.value);
   if (sanProblem) return `the subjectAltName is not one a certificate can carry (RFC 5280 §4.2.1.6): ${sanProblem}`;

@@ -187,7 +187,10 @@ function readSpki(spki: der.Tlv, what: string): { algorithm: string; key: Uint8A
   try {
     const [algT, keyT] = der.children(spki);
     const algorithm = der.readOid(der.children(der.expectTag(algT, der.Tag.SEQUENCE, `${what} algorithm`))[0], `${what} algorithm`);
-    const bits = der.content(der.expectTag(keyT, der.Tag.BIT_STRING, `${what} subjectPublicKey`));
+    // Primitive only (DER, RFC 5280 §4.1): a constructed (BER) BIT STRING copied into a certificate makes one
+    // OpenSSL and Go cannot parse.
+    if (keyT?.tag !== der.Tag.BIT_STRING) throw new Asn1Error(`${what} subjectPublicKey: expected a primitive BIT STRING (tag 0x3), got ${keyT ? `0x${keyT.tag.toString(16)}` : "none"}`);
+    const bits = der.content(keyT);
     if (bits.length < 2 || bits[0] !== 0) throw new Asn1Error(`${what} subjectPublicKey must be whole octets`);
     return { algorithm, key: bits.subarray(1) };
   } catch (cause) {
@@ -323,6 +326,21 @@ export async function buildCertificate(options: BuildCertificateOptions): Promis
   const bits = new Uint8Array(signature.length + 1);
   bits.set(signature, 1);
   return new Certificate(der.encode(der.seq(tbs, algId, der.tlv(der.Tag.BIT_STRING, bits))));
+}
+
+/**
+ * Why a SubjectPublicKeyInfo (DER) cannot be copied into a certificate (RFC 5280 §4.1.2.7): not a SEQUENCE of an
+ * AlgorithmIdentifier and a primitive BIT STRING of whole octets. Undefined when it can.
+ * @internal
+ */
+export function publicKeyProblem(spki: Uint8Array): string | undefined {
+  try {
+    readSpki(sequence(spki, "the public key"), "the public key");
+    return undefined;
+  } catch (e) {
+    const cause = (e as { cause?: unknown }).cause;
+    return cause instanceof Error ? `${(e as Error).message}: ${cause.message}` : (e as Error).message;
+  }
 }
 
 /** Throws when a subject Name would make a certificate that OpenSSL and Go cannot parse ({@link nameProblem}). */
