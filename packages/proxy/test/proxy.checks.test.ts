@@ -347,13 +347,43 @@ describe("PROXY.md check 6 and Forwarding", () => {
     expect([post.status, post.text]).toEqual([413, "request too large"]);
     const get = await call(`/scep/${id}?operation=PKIOperation&message=${Buffer.alloc(1025).toString("base64")}`, undefined, small);
     expect([get.status, get.text]).toEqual([413, "request too large"]);
-    expect(await call(`/scep/${id}?operation=PKIOperation`, { method: "POST", body: new Uint8Array(1024) }, small)).toMatchObject({ status: 200 });
+    const fits = Uint8Array.from({ length: 1024 }, (_, i) => (i === 0 ? 0x30 : 0)); // a SEQUENCE's first octet
+    expect(await call(`/scep/${id}?operation=PKIOperation`, { method: "POST", body: fits }, small)).toMatchObject({ status: 200 });
+  });
+
+  // RFC 8894 §4.1: the POST body is the DER PKIMessage. Its base64 or PEM text is read as the @scep/core server
+  // reads it and forwarded as DER; anything else is refused before the one-time challenge is spent.
+  it("RFC 8894 §4.1: a POST body of base64 or PEM text is forwarded as the DER it holds", async () => {
+    await pending({ hostId: "h1", profileId: "p1", caName: "ndes" }, { challengeRetrievedAt: clock.now().getTime() });
+    const pem = `-----BEGIN PKCS7-----\r\n${MSG_B64}\r\n-----END PKCS7-----\r\n`;
+    for (const text of [MSG_B64, pem]) {
+      expect(await pkiPost({ hostId: "h1", profileId: "p1", caName: "ndes" }, new TextEncoder().encode(text))).toMatchObject({ status: 200 });
+    }
+    expect(pkiSeen()).toEqual([MSG, MSG]);
+  });
+
+  it("RFC 8894 §4.1: a POST body that is neither DER nor its base64/PEM → 400 saying so, challenge untouched, nothing forwarded", async () => {
+    const challenge = await challenges.issue({ profile: "corp", ttlMs: 60 * MIN });
+    await pending({ hostId: "h1", profileId: "p1", caName: "corp" });
+    const custom = createScepProxy({ profiles, cas: new MemoryCaRegistry([{ name: "corp", type: "custom", url: up.url }]), challenges, now: clock.now, onEvent: (e) => events.push(e) });
+    const id = buildIdentifier({ hostId: "h1", profileId: "p1", caName: "corp", challenge });
+    const post = (body: Uint8Array) => call(`/scep/${id}?operation=PKIOperation`, { method: "POST", body: body as Uint8Array<ArrayBuffer> }, custom);
+    for (const body of ["message=MIIB%2B", Buffer.from("hello").toString("base64"), "-----BEGIN PKCS7-----\nMIIB"]) {
+      const r = await post(new TextEncoder().encode(body));
+      expect([r.status, r.text]).toEqual([400, "the POST body must be the DER PKIMessage (RFC 8894 section 4.1), or its base64 or PEM text; this is none of them"]);
+      expect(events.at(-1)).toMatchObject({ outcome: "rejected", reason: "bad_message" });
+    }
+    expect(pkiSeen()).toEqual([]);
+    // The one-time challenge was not spent: the same URL still enrolls.
+    expect(await post(MSG)).toMatchObject({ status: 200 });
   });
 
   it("a GET message that is not base64, or empty → 400 invalid message, challenge untouched", async () => {
     expect(await call("/scep/h1,p1,ndes?operation=PKIOperation&message=%%%")).toMatchObject({ status: 400, text: "invalid message" });
     expect(await call("/scep/h1,p1,ndes?operation=PKIOperation")).toMatchObject({ status: 400, text: "invalid message" });
     expect(await call("/scep/h1,p1,ndes?operation=PKIOperation", { method: "POST", body: new Uint8Array(0) })).toMatchObject({ status: 400, text: "invalid message" });
+    // base64 of something that is not a SEQUENCE: no PKIMessage, nothing forwarded.
+    expect(await call(`/scep/h1,p1,ndes?operation=PKIOperation&message=${Buffer.from("hello").toString("base64")}`)).toMatchObject({ status: 400, text: "invalid message" });
     expect(pkiSeen()).toEqual([]);
   });
 });

@@ -49,6 +49,12 @@ export const REPLY_TEXT = {
 export const reject = (reason: Exclude<keyof typeof REPLY_TEXT, "not_found" | "method_not_allowed" | "too_large" | "upstream_timeout" | "upstream_failed" | "upstream_refused" | "store_unavailable" | "internal_error">): ProxyReply =>
   new ProxyReply(400, REPLY_TEXT[reason], "rejected", reason);
 
+/**
+ * A PKIOperation POST body that is neither the DER PKIMessage (RFC 8894 §4.1) nor its base64 or PEM text: 400, event
+ * reason `bad_message`, with a text that says what the body must be (ASCII, as every reply text of the proxy).
+ */
+export const notDer = (): ProxyReply =>
+  new ProxyReply(400, "the POST body must be the DER PKIMessage (RFC 8894 section 4.1), or its base64 or PEM text; this is none of them", "rejected", "bad_message");
 export const notFound = (): ProxyReply => new ProxyReply(404, REPLY_TEXT.not_found, "rejected", "not_found");
 export const methodNotAllowed = (): ProxyReply => new ProxyReply(405, REPLY_TEXT.method_not_allowed, "rejected", "method_not_allowed", { allow: "GET, POST" });
 export const tooLarge = (): ProxyReply => new ProxyReply(413, REPLY_TEXT.too_large, "rejected", "too_large");

@@ -11,6 +11,7 @@ import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
 import { parseIdentifier, type ProxyIdentifier } from "../identifier.js";
 import { abortable, deadline } from "../lib/deadline.js";
 import { positiveInteger } from "../lib/options.js";
+import { messageFromBody } from "../lib/message-body.js";
 import { readBody } from "../lib/read-body.js";
 import type { ProfileKey, ProfileStore } from "../stores/profile-store.js";
 import { HttpUpstream } from "../upstream/http-upstream.js";
@@ -21,6 +22,7 @@ import {
   ProxyReply,
   internalError,
   methodNotAllowed,
+  notDer,
   notFound,
   notPending,
   reject,
@@ -140,7 +142,8 @@ function normaliseBase(basePath: string | undefined): string {
  * 3. status `pending` (unless the CA exempts the record's platform) → 400 `profile status is not pending: <status>`;
  * 4. resolve the CA by name (the registry's default when the identifier has none) and type → 400
  *    `SCEP proxy is not configured`; before any challenge is consumed;
- * 5. PKIOperation: read the message (413 over `maxBodyBytes`, 400 `invalid message`), then the challenge
+ * 5. PKIOperation: read the message (413 over `maxBodyBytes`, 400 `invalid message`; a POST body that is not the DER
+ *    PKIMessage nor its base64 or PEM text, RFC 8894 §4.1: 400 saying so), then the challenge
  *    lifecycle of the CA type; an expired or invalid challenge requeues the profile → 400
  *    `challenge password has expired` / `challenge failed`; a `custom` CA's challenge other than the one the record's
  *    `challengeHash` names (an earlier URL of a re-registered profile) → 400 `challenge superseded`, nothing consumed,
@@ -272,7 +275,8 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
       const body = await readBody(request, maxBody);
       if (body === "too-large") return tooLarge();
       if (body === "aborted" || body.byteLength === 0) return reject("bad_message");
-      return body;
+      // Checked before the challenge: a body no CA can read must not spend a one-time challenge.
+      return messageFromBody(body) ?? notDer();
     }
     const param = rawQueryParam(url.search, "message");
     if (param === undefined || param === "") return reject("bad_message");
@@ -280,7 +284,7 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     const der = fromBase64Lenient(param);
     if (!der || der.byteLength === 0) return reject("bad_message");
     if (der.byteLength > maxBody) return tooLarge();
-    return der;
+    return der[0] === 0x30 ? der : reject("bad_message"); // not a PKIMessage (a SEQUENCE): no challenge spent on it
   }
 
   async function handle(request: Request, event: Partial<ProxyEvent>): Promise<Response | ProxyReply> {
