@@ -107,6 +107,15 @@ export class CompromisedKeys {
     return this.#hashes.size > 0 && this.#hashes.has(keyHash(key));
   }
 
+  /**
+   * Whether `key` is in the set as this process holds it now, without a refresh: for the check an issue makes after its
+   * index line is durable (a keyCompromise revoke of this process adds its key before its sweep reads the index, so a
+   * certificate the sweep could not see is caught here).
+   */
+  knows(key: Uint8Array | KeyHolder): boolean {
+    return this.#hashes.size > 0 && this.#hashes.has(keyHash(key));
+  }
+
   async #current(): Promise<void> {
     for (;;) {
       const revision = this.#sources.revocations.revision ? await this.#sources.revocations.revision() : undefined;

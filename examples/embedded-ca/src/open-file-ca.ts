@@ -382,7 +382,10 @@ export interface FileCa {
    * the promise resolves.
    *
    * A request for the public key of a certificate of this CA revoked with reason keyCompromise (RFC 5280 §5.3.1)
-   * is refused with `KEY_COMPROMISED` before a serial is spent: see {@link FileCa.isKeyCompromised}.
+   * is refused with `KEY_COMPROMISED` before a serial is spent: see {@link FileCa.isKeyCompromised}. When this
+   * process's {@link FileCa.revoke} makes the key compromised while the certificate is being signed (after that check,
+   * before its index line is written, so the revoke's sweep of the index misses it), the recorded certificate is
+   * revoked keyCompromise and the issue still rejects with `KEY_COMPROMISED`.
    *
    * @throws EmbeddedCaError `CSR_INVALID`, `KEY_COMPROMISED` ({@link KEY_COMPROMISED_TEXT}), `INVALID_OPTIONS`, `STORAGE_FAILED`, `SERIAL_SPACE_EXHAUSTED`
    * @throws KeyUnavailableError (`ERR_KEY_UNAVAILABLE`, from @scep/core) when the `workerPool` cannot sign (closed, queue full); nothing is recorded
@@ -798,6 +801,13 @@ class FileCaImpl implements FileCa {
       });
     } catch (error) {
       throw storageFailed(`cannot record certificate ${serialNumber} in ${INDEX_FILE}`, error);
+    }
+    // A keyCompromise revoke of this process that swept the index while this certificate was being signed could not
+    // see it; it added the key before its sweep read the index, so the key is known here by now: the certificate is
+    // revoked like the sweep's (CA/B BR §4.9.1.1) and not handed out. In memory, no I/O unless it happens.
+    if (this.#compromised.knows(csr)) {
+      await this.revocations.revoke({ serialNumber: normalizeSerialNumber(serialNumber), reason: "keyCompromise", revokedAt: this.#clock() });
+      throw new EmbeddedCaError("KEY_COMPROMISED", KEY_COMPROMISED_TEXT);
     }
     return { certificateDer, certificatePem, serialNumber };
   }

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CertificationRequest, MemoryRevocationStore, StoreUnavailableError, type RevocationStore } from "@scep/core";
+import { CertificationRequest, KeyWorkerPool, MemoryRevocationStore, StoreUnavailableError, type RevocationStore } from "@scep/core";
 import { KEY_COMPROMISED_TEXT, isEmbeddedCaError, openFileCa } from "../src/index.js";
 import { spkiHash } from "../src/compromised-keys.js";
 import { openssl, opensslCsr, tempDir } from "./helpers.js";
@@ -118,6 +118,50 @@ describe("RFC 5280 §5.3.1: a key revoked as compromised is never certified agai
       expect(text).toMatch(new RegExp(`Serial Number: ${s.serialNumber.toUpperCase()}\\s*\\n\\s+Revocation Date: [^\\n]+\\n\\s+CRL entry extensions:\\s*\\n\\s+X509v3 CRL Reason Code:\\s*\\n\\s+Key Compromise\\n`));
     }
     expect(text).not.toContain(`Serial Number: ${expired.serialNumber.toUpperCase()}`);
+  }, 60_000);
+
+  it("CA/B BR §4.9.1.1: a keyCompromise revoke that sweeps the index while an issue of the same key is being signed: the certificate that issue records is revoked keyCompromise too, and the issue is refused KEY_COMPROMISED", async () => {
+    const dir = tempDir();
+    // The CA's real key worker pool, held at its next signature until the test lets it go: the issue has passed its
+    // compromised-key check and spent a serial, but its index line is not written when the sweep reads the index.
+    let hold: { entered: () => void; released: Promise<void> } | undefined;
+    class HeldPool extends KeyWorkerPool {
+      override async sign(...args: Parameters<KeyWorkerPool["sign"]>): Promise<Uint8Array> {
+        const h = hold;
+        hold = undefined;
+        if (h) {
+          h.entered();
+          await h.released;
+        }
+        return super.sign(...args);
+      }
+    }
+    const pool = new HeldPool({ size: 1 });
+    try {
+      const ca = await openFileCa({ dataDir: join(dir, "data"), revocations: new MemoryRevocationStore(), workerPool: pool });
+      const first = await ca.issue({ csrDer: opensslCsr(dir, "raced", { subject: "/CN=raced" }) });
+      const csrDer = sameKeyCsr(dir, "raced", "/CN=raced-2");
+      let release!: () => void;
+      const signing = new Promise<void>((entered) => {
+        hold = { entered, released: new Promise<void>((r) => (release = r)) };
+      });
+      const racing = ca.issue({ csrDer }).then(
+        (issued) => ({ issued }),
+        (error: unknown) => ({ error }),
+      );
+      await signing;
+      const revoked = await ca.revoke(first.serialNumber, "keyCompromise");
+      expect(revoked.alsoRevoked).toEqual([]); // the racing certificate is not in the index yet
+      release();
+      const outcome = await racing;
+      expect("error" in outcome && isEmbeddedCaError(outcome.error, "KEY_COMPROMISED")).toBe(true);
+      // Whatever the index holds for the key is revoked keyCompromise: no certificate of a compromised key stays valid.
+      const all = await ca.list();
+      expect(all).toHaveLength(2);
+      for (const r of all) expect((await ca.revocation(r.serialNumber))?.reason).toBe("keyCompromise");
+    } finally {
+      await pool.close();
+    }
   }, 60_000);
 
   it("one key, two DER spellings (RSA AlgorithmIdentifier parameters NULL or absent): one hash", () => {
