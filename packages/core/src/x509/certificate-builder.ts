@@ -17,7 +17,7 @@ import { defaultSignatureAlgorithm, signatureAlgorithmIdentifier } from "./algor
 import { Asn1Error, InvalidArgumentError, isScepError } from "../errors.js";
 import { Certificate } from "./certificate.js";
 import { type Extension, type KeyUsage, type SubjectAltNames, findExtension, generalNamesProblem, parseSubjectAltNames } from "./extensions.js";
-import { certificateName, nameProblem } from "./name.js";
+import { certificateName, nameProblem, reencodeName } from "./name.js";
 import { requestedSids } from "./windows-sid.js";
 
 /**
@@ -317,7 +317,7 @@ export async function buildCertificate(options: BuildCertificateOptions): Promis
       algId,
       issuer.certificate.subjectDer,
       der.seq(der.time(notBefore), der.time(notAfter)),
-      certificateName(options.subject),
+      reencodeName(options.subject), // checked above (checkSubject): certificateName without its second check
       options.publicKey,
       ...(encoded.length > 0 ? [der.ctx(3, der.seq(...encoded))] : []),
     ),

@@ -257,6 +257,14 @@ function certificateTag(type: string, value: der.Tlv): number | undefined {
 export function certificateName(name: Uint8Array): Uint8Array {
   const problem = nameProblem(name);
   if (problem) throw new InvalidArgumentError(`the name is not one a certificate can carry (RFC 5280 §4.1.2.4): ${problem}`);
+  return reencodeName(name);
+}
+
+/**
+ * {@link certificateName} of a Name the caller has already checked with {@link nameProblem} (buildCertificate: one
+ * check per certificate, not two). @internal
+ */
+export function reencodeName(name: Uint8Array): Uint8Array {
   const rdns = der.expect(der.parse(name), der.Tag.SEQUENCE, "Name");
   let changed = false;
   const out = rdns.map((rdn) => {
