@@ -83,7 +83,9 @@ describe("usage errors exit 64 with one line and a pointer to --help", () => {
     [["getcacaps", "--url", "not a url"], "scep: getcacaps: --url not a url is not a URL"],
     [["getcacaps", "--url", URL, "--verbose"], "scep: getcacaps: Unknown option '--verbose'"],
     [["getcacaps", "--url", URL, "extra"], "scep: getcacaps: Unexpected argument 'extra'. This command does not take positional arguments"],
-    [["getcacaps", "--url", URL, "--timeout", "0"], 'scep: getcacaps: --timeout must be an integer >= 1, got "0"'],
+    [["getcacaps", "--url", URL, "--timeout", "0"], 'scep: getcacaps: --timeout must be an integer from 1 to 2147483647, got "0"'],
+    // A longer timer fires at once (Node: after 1 ms), so the request would time out before it is sent.
+    [["getcacaps", "--url", URL, "--timeout", "2147483648"], 'scep: getcacaps: --timeout must be an integer from 1 to 2147483647, got "2147483648"'],
     [["getcacert", "--url"], "scep: getcacert: Option '--url <value>' argument missing"],
     [["enroll", "--url", URL, "--out", "c.pem"], "scep: enroll: --cn is required"],
     [["enroll", "--url", URL, "--cn", "d"], "scep: enroll: --out is required"],

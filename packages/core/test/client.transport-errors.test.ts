@@ -90,6 +90,15 @@ describe("ScepClient: every failure of the HTTP exchange is ERR_TRANSPORT", () =
     }
   });
 
+  it("timeoutMs above 2^31 − 1 is refused at construction: a timer that long fires at once (Node sets it to 1 ms) or AbortSignal.timeout throws", () => {
+    for (const bad of [2 ** 31, 3_000_000_000, 2 ** 32, Number.MAX_SAFE_INTEGER]) {
+      expect(() => new ScepClient({ url: "http://127.0.0.1:9/scep", timeoutMs: bad })).toThrow(
+        expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: `timeoutMs must be at most 2147483647 (about 24.8 days, the longest timer Node and browsers keep), got ${bad}` }),
+      );
+    }
+    expect(() => new ScepClient({ url: "http://127.0.0.1:9/scep", timeoutMs: 2 ** 31 - 1 })).not.toThrow();
+  });
+
   it("the default deadline (180 s) outlasts a SCEP proxy's upstream timeout (30 s) and IIS's (120 s), so their answer reaches the caller", async () => {
     const timeout = vi.spyOn(AbortSignal, "timeout");
     try {

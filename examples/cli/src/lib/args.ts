@@ -79,13 +79,15 @@ export function urlOption(command: string, value: string | undefined): string {
   return url;
 }
 
-/** A non-negative number option (integer when `integer`), or its default. */
-export function numberOption(command: string, name: string, value: string | undefined, fallback: number, options: { integer?: boolean; min?: number } = {}): number {
+/** A number option of at least `min` (default 0) and at most `max` (default none), an integer when `integer`; or its default. */
+export function numberOption(command: string, name: string, value: string | undefined, fallback: number, options: { integer?: boolean; min?: number; max?: number } = {}): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   const min = options.min ?? 0;
-  if (value.trim() === "" || !Number.isFinite(n) || n < min || (options.integer && !Number.isInteger(n))) {
-    throw new UsageError(`${command}: --${name} must be ${options.integer ? "an integer" : "a number"} >= ${min}, got "${value}"`);
+  const max = options.max ?? Number.POSITIVE_INFINITY;
+  if (value.trim() === "" || !Number.isFinite(n) || n < min || n > max || (options.integer && !Number.isInteger(n))) {
+    const range = options.max === undefined ? `>= ${min}` : `from ${min} to ${options.max}`;
+    throw new UsageError(`${command}: --${name} must be ${options.integer ? "an integer" : "a number"} ${range}, got "${value}"`);
   }
   return n;
 }
@@ -100,7 +102,8 @@ export const DEFAULT_TIMEOUT_MS = 180_000;
 
 /** `--timeout` in milliseconds (default {@link DEFAULT_TIMEOUT_MS}). */
 export function timeoutOption(command: string, value: string | undefined): number {
-  return numberOption(command, "timeout", value, DEFAULT_TIMEOUT_MS, { integer: true, min: 1 });
+  // At most 2^31 − 1 ms, ScepClient's bound: a longer timer fires at once.
+  return numberOption(command, "timeout", value, DEFAULT_TIMEOUT_MS, { integer: true, min: 1, max: 2_147_483_647 });
 }
 
 /** Content ciphers `--cipher` accepts. */

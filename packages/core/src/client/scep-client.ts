@@ -19,6 +19,9 @@ import { type CaPin, type CaPinOptions, checkCaPin, compileCaPin } from "./ca-pi
 import { type CertRep, readCertRep } from "./read-cert-rep.js";
 import { readCapped } from "../lib/read-capped.js";
 
+/** The longest delay a timer keeps (2^31 − 1 ms): a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** Options of {@link ScepClient}. @group Client */
 export interface ScepClientOptions extends CaPinOptions {
   /** The SCEP URL, e.g. `http://127.0.0.1:8080/scep`. */
@@ -27,8 +30,8 @@ export interface ScepClientOptions extends CaPinOptions {
    * Per-request timeout in milliseconds, the whole exchange: connection, headers and body (default 180 000). The
    * default outlasts what commonly sits between a client and a CA and gives up first (a SCEP proxy's upstream
    * timeout, e.g. `@scep/proxy`'s 30 s; IIS in front of NDES, 120 s), so their own answer (a 504, a FAILURE) reaches
-   * the caller instead of this client giving up at the same moment. A positive integer: anything else is
-   * `ERR_INVALID_ARGUMENT` from the constructor.
+   * the caller instead of this client giving up at the same moment. A positive integer of at most 2 147 483 647 (the
+   * longest timer there is, about 24.8 days): anything else is `ERR_INVALID_ARGUMENT` from the constructor.
    */
   timeoutMs?: number;
   /**
@@ -98,12 +101,16 @@ export class ScepClient {
   /**
    * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a malformed
    * `caFingerprints` entry or `trustedCaCertificates` certificate, and for a
-   * `timeoutMs` or `maxResponseBytes` that is not a positive integer (NaN would lift the cap or the deadline).
+   * `timeoutMs` or `maxResponseBytes` that is not a positive integer (NaN would lift the cap or the deadline), and for a
+   * `timeoutMs` above 2 147 483 647 (a timer that long fires at once).
    */
   constructor(options: ScepClientOptions) {
     this.#url = options.url;
     const timeout = options.timeoutMs ?? 180_000;
     if (!Number.isSafeInteger(timeout) || timeout < 1) throw new InvalidArgumentError(`timeoutMs must be a positive integer, got ${String(timeout)}`);
+    // AbortSignal.timeout runs on a timer: above 2^31 − 1 ms Node fires it after 1 ms (TimeoutOverflowWarning), above
+    // 2^32 − 1 it throws, and browsers fire it at once.
+    if (timeout > MAX_TIMER_MS) throw new InvalidArgumentError(`timeoutMs must be at most ${MAX_TIMER_MS} (about 24.8 days, the longest timer Node and browsers keep), got ${timeout}`);
     this.#timeout = timeout;
     const maxResponse = options.maxResponseBytes ?? 32 * 1024 * 1024;
     if (!Number.isSafeInteger(maxResponse) || maxResponse < 1) throw new InvalidArgumentError(`maxResponseBytes must be a positive integer, got ${String(maxResponse)}`);
