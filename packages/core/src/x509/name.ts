@@ -136,7 +136,8 @@ function stringProblem(tag: number, c: Uint8Array): string | undefined {
  * may hold a control character (U+0000–U+001F, U+007F): the null-prefix attack hides a name behind a NUL.
  * Each attribute RFC 5280 Appendix A bounds must also fit its bound, counted in characters (CN, O, OU, title,
  * serialNumber 64; L, ST, pseudonym 128; emailAddress 255; name, surname, givenName, initials,
- * generationQualifier 32768; countryName exactly 2), and an attribute Appendix A types as PrintableString
+ * generationQualifier 32768; countryName exactly 2; an empty value is let through, as an MDM profile's empty subject
+ * variable makes one and OpenSSL and Go read it), and an attribute Appendix A types as PrintableString
  * (countryName, serialNumber, dnQualifier) or IA5String (emailAddress; domainComponent, RFC 4519) must hold only
  * characters of that type, whatever string type it came in ({@link certificateName} writes it in its own type).
  * A PrintableString holding `@`, `_`, `*` and the like is not refused: {@link certificateName} writes it as a
@@ -214,7 +215,9 @@ function attributeProblem(type: string, value: der.Tlv): string | undefined {
   const text = der.readString(value, "attribute value");
   const length = [...text].length;
   if (rule.exact && length !== rule.exact[0]) return `${length} characters, not the ${rule.exact[0]} of RFC 5280 Appendix A's ${rule.exact[1]}`;
-  if (length === 0) return "empty (RFC 5280 Appendix A: SIZE (1..…))";
+  // An empty value (Appendix A says SIZE (1..ub)) is let through: an MDM profile whose subject variable is empty on
+  // a device makes one (`OU=` with nothing), OpenSSL and Go's crypto/x509 read it, and refusing would fail an
+  // enrollment that every other SCEP CA grants.
   if (rule.max && length > rule.max[0]) return `${length} characters, above RFC 5280 Appendix A's ${rule.max[1]} (${rule.max[0]})`;
   if (rule.type === "printable" && !der.isPrintableString(text)) return "holds a character outside PrintableString's set (RFC 5280 Appendix A types it PrintableString; X.680 §41.4)";
   // IA5String is ASCII (control characters were refused before).
