@@ -127,8 +127,17 @@ export function createLimitedHttpServer(limits: HttpServerLimits, listener: Requ
     // How often Node checks the two timeouts above (its default, 30 s, would let short timeouts run long).
     connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(limits.headersTimeoutMs / 4))),
   });
+  // The response each connection is writing (until it finishes): a parse error after it is answered, as Node does,
+  // unless that response has started (a second status line inside it would corrupt it).
+  const responding = new WeakMap<object, ServerResponse>();
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    responding.set(req.socket, res);
+    res.once("finish", () => {
+      if (responding.get(req.socket) === res) responding.delete(req.socket);
+    });
+  });
   server.on("request", applyHttpLimits(server, listener, limits).listener);
-  server.on("clientError", answerClientError);
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: import("node:stream").Duplex) => answerClientError(error, socket, responding.get(socket)));
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   return server;
 }
@@ -149,10 +158,15 @@ export const CLIENT_ERROR_REASONS = {
   other: [400, "Bad Request", "malformed HTTP request\n"],
 } as const;
 
-function answerClientError(error: NodeJS.ErrnoException, socket: import("node:stream").Duplex): void {
+/**
+ * Answers a parse error on `socket` as Node's own handler decides (lib/_http_server.js socketOnError): with a status
+ * unless the connection was reset or is not writable, or the response in flight on it (`inFlight`) has sent its
+ * headers. An earlier, finished response of a kept-alive connection does not stop it: fetch sends GetCACaps,
+ * GetCACert and then a large GET PKIOperation on one connection, and that last one must get its 431 and reason.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: import("node:stream").Duplex, inFlight: ServerResponse | undefined): void {
   const code = error.code ?? "";
-  // A reset or a socket already answered on: nothing to say to it.
-  if (code === "ECONNRESET" || !socket.writable || (socket as { bytesWritten?: number }).bytesWritten) {
+  if (code === "ECONNRESET" || !socket.writable || inFlight?.headersSent) {
     socket.destroy();
     return;
   }
