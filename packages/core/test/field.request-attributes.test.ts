@@ -116,10 +116,16 @@ describe("RFC 8894 §3.2.1.2 messageType: any string type is read (jscep#27)", (
     });
   }
 
-  it("a messageType that is not a number → HTTP 400 with a short reason", async () => {
-    const res = await send({ messageType: der.printable("PKCSReq") });
+  it("a messageType that is not a number, signature verified → FAILURE badRequest naming it, without recipientNonce (§3.3.2.2)", async () => {
+    const rep = await reply({ messageType: der.printable("PKCSReq") });
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "messageType is not a number", transactionId: "FIELD-ATTRS-1" });
+    expect(rep.recipientNonce).toBeUndefined();
+  });
+
+  it("a messageType that is not a number under a signature that does not verify → HTTP 400 naming the signature (no sender to answer)", async () => {
+    const res = await send({ messageType: der.printable("PKCSReq"), badSignature: true });
     expect(res.status).toBe(400);
-    expect(await res.text()).toBe("malformed PKIOperation: messageType is not a number\n");
+    expect(await res.text()).toBe("malformed PKIOperation: the SignedData signature does not verify\n");
   });
 
   it("a missing messageType, signature verified → FAILURE badRequest naming it (§3.3.2.2)", async () => {
@@ -189,10 +195,16 @@ describe("RFC 8894 §3.2.1.5 senderNonce: echoed as recipientNonce whatever its 
     expect(await res.text()).toMatch(/^malformed PKIOperation: /);
   });
 
-  it("an empty senderNonce → HTTP 400 with a short reason", async () => {
-    const res = await send({ senderNonce: new Uint8Array(0) });
+  it("an empty senderNonce, signature verified → FAILURE badRequest naming it, without recipientNonce (§3.3.2.2)", async () => {
+    const rep = await reply({ senderNonce: new Uint8Array(0) });
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "senderNonce has a bad length", transactionId: "FIELD-ATTRS-1" });
+    expect(rep.recipientNonce).toBeUndefined();
+  });
+
+  it("a senderNonce of 65 bytes under a signature that does not verify → HTTP 400 naming the signature (no sender to answer)", async () => {
+    const res = await send({ senderNonce: new Uint8Array(65), badSignature: true });
     expect(res.status).toBe(400);
-    expect(await res.text()).toBe("malformed PKIOperation: senderNonce has a bad length\n");
+    expect(await res.text()).toBe("malformed PKIOperation: the SignedData signature does not verify\n");
   });
 });
 

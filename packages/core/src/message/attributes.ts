@@ -41,6 +41,19 @@ function single(attrs: Map<string, der.Tlv[]>, type: string, name: string): der.
 const MAX_TRANSACTION_ID = 256;
 
 /**
+ * The transactionID attribute (RFC 8894 §3.2.1.1) of a SignerInfo's signed attributes: one value, a string of 1–256
+ * characters. Throws {@link MessageMalformedError} `ERR_MESSAGE_MALFORMED` otherwise: no CertRep can answer a request
+ * without one. @internal
+ */
+export function readTransactionId(attrs: Map<string, der.Tlv[]>): string {
+  const tid = single(attrs, oids.id_transactionID, "transactionID");
+  if (!tid) throw new MessageMalformedError("missing transactionID attribute (RFC 8894 §3.2.1.1): without one no CertRep can answer the request");
+  const transactionId = der.readString(tid, "transactionID");
+  if (transactionId.length === 0 || transactionId.length > MAX_TRANSACTION_ID) throw new MessageMalformedError("transactionID is empty or too long");
+  return transactionId;
+}
+
+/**
  * Reads the SCEP attributes from a SignerInfo's signed attributes (RFC 8894 §3.2.1). A missing transactionID is
  * always an error: no FAILURE CertRep can answer a request without one (§3.2.1.1). With `senderNonceOptional`, a
  * missing senderNonce reads as an empty one; with `messageTypeOptional`, a missing messageType reads as 0 (no SCEP
@@ -48,10 +61,7 @@ const MAX_TRANSACTION_ID = 256;
  * @group Codec
  */
 export function readScepAttributes(attrs: Map<string, der.Tlv[]>, options: { senderNonceOptional?: boolean; messageTypeOptional?: boolean } = {}): ScepAttributes {
-  const tid = single(attrs, oids.id_transactionID, "transactionID");
-  if (!tid) throw new MessageMalformedError("missing transactionID attribute (RFC 8894 §3.2.1.1): without one no CertRep can answer the request");
-  const transactionId = der.readString(tid, "transactionID");
-  if (transactionId.length === 0 || transactionId.length > MAX_TRANSACTION_ID) throw new MessageMalformedError("transactionID is empty or too long");
+  const transactionId = readTransactionId(attrs);
   const mt = single(attrs, oids.id_messageType, "messageType");
   if (!mt && !options.messageTypeOptional) throw new MessageMalformedError("missing messageType attribute (RFC 8894 §3.2.1.2)");
   const mtText = mt ? der.readString(mt, "messageType") : "0";

@@ -15,7 +15,7 @@ import { openEnvelope, parseEnvelopedData } from "../cms/enveloped-data.js";
 import type { Decrypter } from "../keys/key.js";
 import { Certificate, publicKeyOf } from "../x509/certificate.js";
 import { CertificationRequest, requestPublicKey } from "../x509/certification-request.js";
-import { readScepAttributes } from "./attributes.js";
+import { type ScepAttributes, readScepAttributes, readTransactionId } from "./attributes.js";
 import { MessageType, type MessageTypeName, messageTypeName } from "./types.js";
 
 /** IssuerAndSubject (CertPoll, RFC 8894 §3.3.3). @group Codec */
@@ -133,14 +133,25 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
   // (RFC 8894 §3.3.2.2) once the request's signature verifies and its envelope opens, so that the answer goes to
   // a sender we know; a missing transactionID stays an error here (the caller answers HTTP 400): a CertRep without
   // one answers nothing.
-  const attrs = readScepAttributes(si.attributes, { senderNonceOptional: true, messageTypeOptional: true });
+  // The same holds for an attribute that is there but unreadable (a messageType that is no number, a senderNonce of
+  // a bad length or type, two values): its error waits until the sender is known, and the answer then has neither.
+  const transactionId = readTransactionId(si.attributes);
+  let attrs: ScepAttributes;
+  let unreadable: unknown;
+  try {
+    attrs = readScepAttributes(si.attributes, { senderNonceOptional: true, messageTypeOptional: true });
+  } catch (e) {
+    if (!(e instanceof ScepError)) throw e;
+    unreadable = e;
+    attrs = { messageType: 0, transactionId, senderNonce: new Uint8Array() };
+  }
   const missing = [
     ...(si.attributes.has(oids.id_messageType) ? [] : ["messageType attribute (RFC 8894 §3.2.1.2)"]),
     ...(si.attributes.has(oids.id_senderNonce) ? [] : ["senderNonce attribute (RFC 8894 §3.2.1.5)"]),
   ];
-  const partial: PartialRequest = { transactionId: attrs.transactionId };
-  if (si.attributes.has(oids.id_messageType)) partial.messageType = attrs.messageType;
-  if (si.attributes.has(oids.id_senderNonce)) partial.senderNonce = attrs.senderNonce;
+  const partial: PartialRequest = { transactionId };
+  if (unreadable === undefined && si.attributes.has(oids.id_messageType)) partial.messageType = attrs.messageType;
+  if (unreadable === undefined && si.attributes.has(oids.id_senderNonce)) partial.senderNonce = attrs.senderNonce;
   const typeName = messageTypeName(attrs.messageType);
 
   try {
@@ -165,6 +176,7 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
     const allowed = env.recipients.filter((r) => policy.keyTransports.includes(r.transport));
     if (allowed.length === 0 && env.recipients[0]) checkKeyTransport(policy, env.recipients[0].transport);
     const opened = await openEnvelope({ ...env, recipients: allowed }, decrypters);
+    if (unreadable !== undefined) throw unreadable;
     if (missing.length > 0) throw new MessageMalformedError(`missing ${missing.join(" and ")}`);
     if (!typeName) throw new MessageTypeError(`messageType ${attrs.messageType} is not a request`);
 
