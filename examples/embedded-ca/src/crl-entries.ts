@@ -162,7 +162,9 @@ const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.leng
  * @throws Error when the DER is not a CRL outside its entries (callers read CRLs this CA signed).
  */
 export function readCrlParts(der: Uint8Array): CrlParts {
-  const outline = asn1js.fromBER(der);
+  // asn1js stops at 10 000 nodes and 16 MiB by default: a CRL of ~1 250 entries with a reasonCode passes that. Bound
+  // by the input instead (a node takes at least 2 bytes; an embedded one re-reads bytes of its OCTET STRING once).
+  const outline = asn1js.fromBER(der, { maxNodes: der.length + 1, maxContentLength: der.length + 1 });
   if (outline.offset === -1) throw new Error(outline.result.error || "not BER");
   if (outline.offset !== der.length) throw new Error(`${der.length - outline.offset} bytes after the CertificateList`);
   // The schema reads the fields it knows and passes over any after them; a CertificateList has exactly three.
