@@ -13,7 +13,7 @@
  * @module
  */
 import { constants, createPublicKey, verify } from "node:crypto";
-import { AsnConvert } from "@peculiar/asn1-schema";
+import { AsnConvert, AsnParser } from "@peculiar/asn1-schema";
 import { AlgorithmIdentifier, CertificateList } from "@peculiar/asn1-x509";
 import * as asn1js from "asn1js";
 import { formatName, isScepError, parseSignatureAlgorithm, type Certificate, type SignatureAlgorithm } from "@scep/core";
@@ -93,7 +93,8 @@ function outlineFields(list: asn1js.AsnType): { issuer?: Uint8Array; tbsSignatur
 function readCrl(der: Uint8Array): CrlParts {
   let outline: ReturnType<typeof asn1js.fromBER>;
   try {
-    outline = asn1js.fromBER(der); // throws on some encodings, e.g. a BMPString of an odd length
+    // Bounded by the input, not by asn1js's default 10 000 nodes (a CRL of ~1 250 entries with a reasonCode) and 16 MiB.
+    outline = asn1js.fromBER(der, { maxNodes: der.length + 1, maxContentLength: der.length + 1 }); // throws on some encodings, e.g. a BMPString of an odd length
   } catch (error) {
     throw new NotACrl(printable((error as Error).message, 160));
   }
@@ -101,7 +102,7 @@ function readCrl(der: Uint8Array): CrlParts {
   if (outline.offset !== der.length) throw new NotACrl(`${der.length - outline.offset} bytes after the CertificateList`);
   const fields = outlineFields(outline.result);
   try {
-    const list = AsnConvert.parse(der, CertificateList);
+    const list = AsnParser.fromASN(outline.result, CertificateList); // the tree read above: AsnConvert.parse would read it again, with the default limits
     const crl = new x509.X509Crl(list);
     const keyId = crl.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId;
     const signatureAlgorithm = fields.signatureAlgorithm ?? new Uint8Array(AsnConvert.serialize(list.signatureAlgorithm));

@@ -39,11 +39,13 @@ const FAKE_CA_SUBJECT = "/O=scep-sdk tests/CN=Fake SCEP CA";
  * A CRL (DER) from `openssl ca -gencrl`, signed by `certPem`/`keyPem` (`signing`: more `openssl ca` options, e.g. `-md`,
  * `-sigopt`), with cRLNumber and, unless `authorityKeyIdentifier` is false, authorityKeyIdentifier.
  */
-export async function opensslCrl(certPem: string, keyPem: string, signing: readonly string[] = [], options: { authorityKeyIdentifier?: boolean } = {}): Promise<Uint8Array> {
+export async function opensslCrl(certPem: string, keyPem: string, signing: readonly string[] = [], options: { authorityKeyIdentifier?: boolean; revoked?: number } = {}): Promise<Uint8Array> {
   return withTempDir(async (dir) => {
     writeFileSync(join(dir, "ca.pem"), certPem);
     writeFileSync(join(dir, "ca.key"), keyPem);
-    writeFileSync(join(dir, "index.txt"), "");
+    // `revoked` entries, serials 1000…, each with a reasonCode (OpenSSL's index.txt: R, expiry, date,reason, serial).
+    const revoked = Array.from({ length: options.revoked ?? 0 }, (_, i) => `R\t491231235959Z\t260101000000Z,keyCompromise\t${(0x1000 + i).toString(16).toUpperCase().padStart(6, "0")}\tunknown\t/CN=revoked-${i}\n`);
+    writeFileSync(join(dir, "index.txt"), revoked.join(""));
     writeFileSync(join(dir, "crlnumber"), "01\n");
     writeFileSync(
       join(dir, "ca.cnf"),
