@@ -110,9 +110,13 @@ describe("POST PKIOperation: any content type or none (quirk 10)", () => {
 describe("RFC 8894 §4.1: the POST body is the DER PKIMessage; its base64 or PEM text is taken, anything else is a 400 saying so", () => {
   const NOT_DER = "the POST body must be the DER PKIMessage (RFC 8894 §4.1), or its base64 or PEM text; this is none of them\n";
 
-  it("PEM text (BEGIN PKCS7, 64-character lines, CRLF, as sscep -v prints it) → issued", async () => {
+  it.each([
+    ["CRLF, as sscep -v prints it", "\r\n"],
+    ["LF", "\n"],
+    ["CR alone", "\r"],
+  ])("PEM text (BEGIN PKCS7, 64-character lines, %s) → issued", async (_what, eol) => {
     const { built, base64 } = await paddedRequest();
-    const pem = `-----BEGIN PKCS7-----\r\n${base64.replace(/(.{64})/g, "$1\r\n")}\r\n-----END PKCS7-----\r\n`;
+    const pem = `-----BEGIN PKCS7-----${eol}${base64.replace(/(.{64})/g, `$1${eol}`)}${eol}-----END PKCS7-----${eol}`;
     await expectIssued(await postPki(server, "/scep", new TextEncoder().encode(pem), "application/x-pki-message"), built);
   });
 

@@ -59,13 +59,16 @@ export async function takeBody(request: HttpRequestParts, maxBody: number): Prom
 /** The 400 reason for a POST body that is neither DER nor its base64 or PEM text. */
 const NOT_DER = "the POST body must be the DER PKIMessage (RFC 8894 §4.1), or its base64 or PEM text; this is none of them";
 
-/** The base64 between a PEM body's BEGIN and END lines (RFC 7468 §2), or `body` as it is when it has no armour. */
+/**
+ * The base64 between a PEM body's BEGIN and END lines (RFC 7468 §2), or `body` as it is when it has no armour. The
+ * BEGIN line ends at its closing dashes, so any line ending (CRLF, LF, CR alone) works; "" when an END line is missing.
+ */
 function pemBody(body: string): string {
   const begin = body.indexOf("-----BEGIN ");
   if (begin < 0) return body;
-  const start = body.indexOf("\n", begin);
-  const end = body.indexOf("-----END ", start);
-  return start < 0 || end < 0 ? "" : body.slice(start + 1, end);
+  const labelEnd = body.indexOf("-----", begin + 11);
+  const end = labelEnd < 0 ? -1 : body.indexOf("-----END ", labelEnd + 5);
+  return end < 0 ? "" : body.slice(labelEnd + 5, end);
 }
 
 /** The PKIOperation message's bytes, or the 4xx reply for a client's mistake. @group Server */
