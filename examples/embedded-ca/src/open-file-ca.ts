@@ -477,7 +477,11 @@ export interface FileCa {
    * That costs one read of the whole index. A replica with a data directory of its own does not see the certificates
    * another replica issued (`UNKNOWN_SERIAL` for their serials): revoke one of its own certificates of the key there. The next {@link FileCa.crl} lists them all in one CRL (re-signed once:
    * the store's revision moved). A failure part way (store down) leaves the revoked ones revoked; the call rejects and
-   * revoking again finishes the sweep.
+   * revoking again finishes the sweep. An {@link FileCa.issue} of the key in flight in this process when the sweep reads
+   * the index revokes its own certificate and rejects `KEY_COMPROMISED`. One in another process (another worker) that
+   * passed its compromised-key check before its snapshot showed this revoke (at most `maxStalenessMs`) and wrote its
+   * index line after the sweep read the index keeps its certificate: revoke the serial again once `maxStalenessMs` has
+   * passed to sweep such a certificate too.
    *
    * @throws EmbeddedCaError `UNKNOWN_SERIAL` when the index has no such serial, `INVALID_OPTIONS` for a malformed serial or reason, `STORAGE_FAILED`
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down
