@@ -38,9 +38,13 @@ function setup(challenge: ChallengePolicy): { server: ScepServer; calls: IssueCo
   return { server, calls, log };
 }
 
+let enrollments = 0;
+
 async function enroll(server: ScepServer, challengePassword: string | undefined): Promise<{ status: string; failInfo?: string; failInfoText?: string; transactionId: string }> {
   const csr = await csrFor(keys, "challenge-device", challengePassword);
-  const built = await buildPkcsReq({ csr, signer: signerDevice.signer, recipient: ca.cert, now: NOW });
+  // A transactionID of its own: each call is a new enrollment, not a re-send of the last (RFC 8894 §3.3.3), although
+  // every call uses the same key (the default transactionID is the key's hash).
+  const built = await buildPkcsReq({ csr, signer: signerDevice.signer, recipient: ca.cert, now: NOW, transactionId: `challenge-${++enrollments}` });
   const rep = await readReply(await postPki(server, "/scep", built.der), built, { decrypter: signerDevice.signer });
   return { status: rep.status, ...(rep.failInfo ? { failInfo: rep.failInfo } : {}), ...(rep.failInfoText ? { failInfoText: rep.failInfoText } : {}), transactionId: built.transactionId };
 }

@@ -10,7 +10,6 @@ import {
   InvalidArgumentError,
   TransactionStateError,
   LocalKey,
-  generateCsr,
   MemoryChallengeStore,
   MemoryTransactionStore,
   buildCertPoll,
@@ -20,6 +19,7 @@ import {
   type IssueResult,
   type ScepServer,
 } from "../src/index.js";
+import * as x509 from "@peculiar/x509";
 import { NOW, createDevice, createTestCa, eventLog, hex, issuingHook, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
 
 const CHALLENGE = "pending-secret";
@@ -274,7 +274,17 @@ describe("a re-sent PKCSReq for a stored transaction is answered like a CertPoll
     const first = await submit(device);
     expect(first.rep.status).toBe("PENDING");
     const tx = await server.approve("manual", first.built.transactionId);
-    const rebuilt = { ...device, csr: await generateCsr({ keys: device.keys, subject: device.subject, challengePassword: CHALLENGE, san: { dns: ["b.example"] } }) };
+    // Rebuilt as certmonger does: the same subject, SANs and challenge, plus a subjectKeyIdentifier it makes afresh
+    // (other SANs or another challenge would be a new enrollment once the transaction is ISSUED:
+    // rfc8894.server.resend-after-success.test.ts).
+    const rebuiltCsr = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: device.subject,
+      keys: device.keys,
+      signingAlgorithm: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+      extensions: [new x509.SubjectAlternativeNameExtension([{ type: "dns", value: "a.example" }]), await x509.SubjectKeyIdentifierExtension.create(device.keys.publicKey)],
+      attributes: [new x509.ChallengePasswordAttribute(CHALLENGE)],
+    });
+    const rebuilt = { ...device, csr: new Uint8Array(rebuiltCsr.rawData) };
     expect(hex(rebuilt.csr)).not.toBe(hex(device.csr));
     const again = await submit(rebuilt);
     expect(again.built.transactionId).toBe(first.built.transactionId);

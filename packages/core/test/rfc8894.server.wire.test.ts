@@ -32,9 +32,13 @@ afterEach(() => {
 });
 
 /** A PKCSReq whose base64 has `=` padding, `+` and `/` (so every encoding below is really exercised). */
+// Each request has a transactionID of its own: the same one again would be a re-send (RFC 8894 §3.3.3), answered
+// from the recorded transaction rather than issued.
+let requests = 0;
 async function paddedRequest(): Promise<{ built: BuiltRequest; base64: string }> {
+  const n = ++requests;
   for (let extra = 0; extra < 12; extra++) {
-    const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW, transactionId: `WIRE-TID-${"X".repeat(extra)}` });
+    const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW, transactionId: `WIRE-TID-${n}-${"X".repeat(extra)}` });
     const base64 = b64(built.der);
     if (base64.endsWith("=") && base64.includes("+") && base64.includes("/")) return { built, base64 };
   }

@@ -47,14 +47,15 @@ function setup(
 
 const claims = (overrides: Record<string, unknown> = {}) => goodClaims({ iat: NOW_S - 10, exp: NOW_S + 600, ...overrides });
 
-async function enroll(server: ScepServer, token: string, cn = DEVICE.cn) {
+/** The device's PKCSReq with this token; `transactionId` default: the key's hash (the same request again is a re-send). */
+async function enroll(server: ScepServer, token: string, cn = DEVICE.cn, transactionId?: string) {
   const { generateCsr } = await import("@scep/core");
   const csr = await generateCsr({ keys: device.keys, subject: `CN=${cn}`, challengePassword: token, san: DEVICE.san });
-  const built = await buildPkcsReq({ csr, signer: device.signer, recipient: ca.cert, now: NOW });
+  const built = await buildPkcsReq({ csr, signer: device.signer, recipient: ca.cert, now: NOW, ...(transactionId ? { transactionId } : {}) });
   const res = await postPki(server, "/scep", built.der);
   if (res.status !== 200) return { http: res.status, retryAfter: res.headers.get("retry-after") };
   const rep = await readReply(res, built, { decrypter: device.signer });
-  return { status: rep.status, failInfo: rep.failInfo, failInfoText: rep.failInfoText, certificates: rep.certificates.length };
+  return { status: rep.status, failInfo: rep.failInfo, failInfoText: rep.failInfoText, certificates: rep.certificates.length, serial: rep.certificate?.serialNumberHex };
 }
 
 describe("Mode B through createScepServer", () => {
@@ -67,11 +68,14 @@ describe("Mode B through createScepServer", () => {
     expect(log.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "success", reason: "issued", profile: "intune" });
   });
 
-  it("the same token again → FAILURE badMessageCheck, event reason replay, nothing issued", async () => {
+  it("the same token again in another transaction → FAILURE badMessageCheck, event reason replay, nothing issued; the device's re-send of its request gets its certificate again (RFC 8894 §3.3.3)", async () => {
     const { server, calls, log } = setup();
     const token = mint(ec.privateKey, claims());
-    expect((await enroll(server, token)).status).toBe("SUCCESS");
-    expect(await enroll(server, token)).toMatchObject({ status: "FAILURE", failInfo: "badMessageCheck", failInfoText: "the token was used before", certificates: 0 });
+    const first = await enroll(server, token);
+    expect(first.status).toBe("SUCCESS");
+    // The SUCCESS reply was lost and the device sends the same request again: no replay, the same certificate.
+    expect(await enroll(server, token)).toMatchObject({ status: "SUCCESS", serial: first.serial });
+    expect(await enroll(server, token, DEVICE.cn, "another-transaction")).toMatchObject({ status: "FAILURE", failInfo: "badMessageCheck", failInfoText: "the token was used before", certificates: 0 });
     expect(calls).toHaveLength(1);
     expect(log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "replay", failInfo: "badMessageCheck" });
   });
@@ -117,7 +121,7 @@ describe("Mode B through createScepServer", () => {
       expect(await enroll(server, token)).toMatchObject({ http: 500 });
       broken = false;
       expect((await enroll(server, token)).status).toBe("SUCCESS");
-      expect(await enroll(server, token)).toMatchObject({ status: "FAILURE", failInfoText: "the token was used before" });
+      expect(await enroll(server, token, DEVICE.cn, "another-transaction")).toMatchObject({ status: "FAILURE", failInfoText: "the token was used before" });
       // 3 per device in 24 h: the two failed requests counted nothing, so two more fit.
       for (let i = 0; i < 2; i++) expect((await enroll(server, mint(ec.privateKey, claims()))).status).toBe("SUCCESS");
       expect((await enroll(server, mint(ec.privateKey, claims()))).failInfoText).toBe("more than 3 enrollments of this device in 86400 s");

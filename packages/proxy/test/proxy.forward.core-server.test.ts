@@ -7,16 +7,18 @@
  */
 import { createServer, type Server } from "node:http";
 import { getRequestListener } from "@hono/node-server";
-import { ScepClient, TransportError, type FetchHandler } from "@scep/core";
+import { ScepClient, TransportError, generateCsr, type FetchHandler } from "@scep/core";
 import { scepMiddleware } from "@scep/express";
 import { scepApp, scepHandler } from "@scep/hono";
 import express from "express";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildProxyUrl } from "../src/index.js";
-import { close, createFixture, listen, type Fixture } from "../../core/test/support/adapter-fixture.js";
+import { CHALLENGE, close, createFixture, listen, type Fixture } from "../../core/test/support/adapter-fixture.js";
 import { customCaProxy, type CustomCaProxy } from "./support/custom-ca-proxy.js";
 
+/** CSRs this file built (each a SAN of its own). */
+let csrs = 0;
 let fx: Fixture;
 let upstreamHttp: Server;
 let upstreamUrl: string;
@@ -50,8 +52,11 @@ describe.each(mounts)("through the proxy mounted with %s into a @scep/core serve
     const key = { hostId: "host-42", profileId: "wifi", caName: "core" };
     const url = await px.oneTimeUrl(base, key);
     const r = fx.pki.requesters.rsa;
+    // A CSR of this test's own: the same request another test sent would be a re-send the upstream answers from
+    // its recorded transaction (RFC 8894 §3.3.3), not a new issuance.
+    const csr = await generateCsr({ keys: r.keys, subject: "CN=requester-rsa, O=scep-sdk tests", challengePassword: CHALLENGE, san: { dns: [`${key.hostId}.${++csrs}.example.test`] } });
 
-    const rep = await new ScepClient({ url }).enroll({ csr: r.csr, signer: r.signer });
+    const rep = await new ScepClient({ url }).enroll({ csr, signer: r.signer });
     expect(rep.status).toBe("SUCCESS");
     expect(rep.certificates[0]!.subject).toBe("CN=requester-rsa, O=scep-sdk tests");
     expect(rep.certificates[0]!.issuer).toBe("CN=SCEP Test CA, O=scep-sdk tests");
@@ -65,7 +70,7 @@ describe.each(mounts)("through the proxy mounted with %s into a @scep/core serve
 
     let second: unknown;
     try {
-      await new ScepClient({ url }).enroll({ csr: r.csr, signer: r.signer });
+      await new ScepClient({ url }).enroll({ csr, signer: r.signer });
     } catch (e) {
       second = e;
     }

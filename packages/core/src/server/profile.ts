@@ -173,11 +173,14 @@ export interface ScepProfile {
    * asks for a new key only after a keyCompromise (or when no reason is given).
    */
   isRevoked?: (certificate: Certificate) => RevocationVerdict | Promise<RevocationVerdict>;
-  /** PENDING transactions (default: a {@link MemoryTransactionStore} with the server's clock). */
+  /** PENDING transactions, and issued ones for a re-send (default: a {@link MemoryTransactionStore} with the server's clock). */
   transactions?: TransactionStore;
   /** How long a PENDING transaction waits for approve/reject before it is forgotten, in ms (default 7 days). */
   pendingTtlMs?: number;
-  /** How long a finished (ISSUED/REJECTED) transaction stays for CertPoll, in ms (default 1 day). */
+  /**
+   * How long a finished (ISSUED/REJECTED) transaction stays for CertPoll and a re-sent PKCSReq, in ms (default 1 day);
+   * a certificate the issue hook issued directly is recorded ISSUED for as long (RFC 8894 §3.3.3).
+   */
   transactionRetentionMs?: number;
   /**
    * How long an approver's claim (status ISSUING) holds, in ms (default 5 minutes): after it lapses

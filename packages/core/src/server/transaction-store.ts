@@ -2,6 +2,8 @@
  * The storage contract for enrollment transactions (RFC 8894 §3.3.3): a
  * request the issue hook answered PENDING is stored, polled with CertPoll and
  * completed by `approve`/`reject`, which move it out of PENDING exactly once.
+ * A request the hook answered SUCCESS is stored ISSUED (`create`), so its
+ * re-send gets the same certificate.
  *
  * Lifecycle: `create` (PENDING) → `transition` PENDING→ISSUING (an approver's
  * claim) → ISSUING→ISSUED, or ISSUING→PENDING when issuing failed; or

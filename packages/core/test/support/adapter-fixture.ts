@@ -5,7 +5,7 @@
  */
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import { ScepClient, createScepServer, type ScepEvent, type ScepServer } from "../../src/index.js";
+import { ScepClient, createScepServer, generateCsr, type ScepEvent, type ScepServer } from "../../src/index.js";
 import { createTestPki, type TestPki } from "./pki.js";
 
 export const CHALLENGE = "s3cret";
@@ -52,8 +52,14 @@ export function close(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** Enrolls the RSA requester through `url` with `challenge`. */
+let enrollments = 0;
+
+/**
+ * Enrolls the RSA requester through `url` with the challenge: each call a new enrollment (a SAN of its own), not a
+ * re-send of the last one, which the server would answer from the recorded transaction (RFC 8894 §3.3.3).
+ */
 export async function enroll(pki: TestPki, url: string): Promise<Awaited<ReturnType<ScepClient["enroll"]>>> {
   const r = pki.requesters.rsa;
-  return new ScepClient({ url }).enroll({ csr: r.csr, signer: r.signer });
+  const csr = await generateCsr({ keys: r.keys, subject: "CN=requester-rsa, O=scep-sdk tests", challengePassword: CHALLENGE, san: { dns: [`rsa-${++enrollments}.example.test`] } });
+  return new ScepClient({ url }).enroll({ csr, signer: r.signer });
 }

@@ -7,7 +7,7 @@
  * 3. `challenge.ts`: the challenge validator
  * 4. `issue.ts`: the issue hook (SUCCESS, PENDING, FAILURE)
  * 5. `confirm.ts`: the profile's last check before delivery
- * 6. `reply.ts`: the SUCCESS CertRep
+ * 6. `reply.ts`: the SUCCESS CertRep, then the ISSUED record a re-send is answered from (`record.ts`)
  *
  * A phase ends the enrollment by returning a reply. Once the issue phase has
  * issued a certificate, any phase that throws makes it undelivered

@@ -13,15 +13,16 @@
 import type { FailInfo } from "../../errors.js";
 import { equalBytes } from "../../lib/der.js";
 import { MessageType } from "../../message/types.js";
+import { id_ce_subjectKeyIdentifier } from "../../oids.js";
 import { CertificationRequest } from "../../x509/certification-request.js";
 import { poll } from "../cert-poll.js";
+import { staticChallengeMatches } from "../challenge.js";
 import { checkCsrPolicy } from "../csr-policy.js";
 import { failure } from "../replies.js";
 import { revocationReasonOf } from "../revocation-store.js";
 import { isStale } from "../stale.js";
 import type { Phase, UnusableSigner } from "./enrollment.js";
 
-/** Whether two CSRs ask for the same thing for the same key (a re-sent request). */
 /**
  * Why a CA-issued signer cannot authenticate the request, with the event reason agreeing with the event's `renewal`:
  * a RenewalReq is a renewal (`renewal_expired` / `renewal_revoked`); a PKCSReq signed by such a certificate is taken
@@ -32,8 +33,30 @@ function unusableSigner(renewal: boolean, failInfo: FailInfo, why: "expired" | "
   return { failInfo, reason: `${renewal ? "renewal" : "signer"}_${why}`, text };
 }
 
+/** Whether two CSRs are for the same key and subject (a re-sent request, while its transaction waits). */
 function sameRequest(a: CertificationRequest, b: CertificationRequest): boolean {
   return equalBytes(a.spki, b.spki) && equalBytes(a.subjectDer, b.subjectDer);
+}
+
+/**
+ * Whether `b` re-sends `a`, the request an ISSUED transaction holds (RFC 8894 §3.3.3): same key and subject, and the
+ * same challengePassword and requested extensions (a subjectKeyIdentifier aside: certmonger makes a fresh one each
+ * time). Many clients derive the transactionID from the key (sscep, micromdm, this SDK's `buildPkcsReq`), so the same
+ * key asking with another challenge or other extensions is a new enrollment, checked and issued as one, not a re-send.
+ */
+function sameIssuedRequest(a: CertificationRequest, b: CertificationRequest): boolean {
+  return sameRequest(a, b) && sameChallenge(a.challengePassword, b.challengePassword) && sameExtensions(a, b);
+}
+
+function sameChallenge(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return staticChallengeMatches(a, b); // constant time: the stored one is a secret
+}
+
+function sameExtensions(a: CertificationRequest, b: CertificationRequest): boolean {
+  const x = a.extensions.filter((e) => e.oid !== id_ce_subjectKeyIdentifier);
+  const y = b.extensions.filter((e) => e.oid !== id_ce_subjectKeyIdentifier);
+  return x.length === y.length && x.every((e, i) => e.oid === y[i]!.oid && e.critical === y[i]!.critical && equalBytes(e.value, y[i]!.value));
 }
 
 export const policy: Phase = {
@@ -45,7 +68,9 @@ export const policy: Phase = {
     // overwritten (an ISSUED certificate would be lost) nor its challenge re-checked.
     // Same key and subject, not the same bytes: certmonger rebuilds its CSR on each submission
     // (a fresh subjectKeyIdentifier every time); the CSR's signature proves the same key holder.
-    // A request signed by a certificate this CA issued is a renewal and always gets a new certificate.
+    // Once ISSUED (approved, or issued directly: record.ts), the re-send must also carry the same challenge and
+    // extensions (sameIssuedRequest). A request signed by a certificate this CA issued is a renewal and always gets a
+    // new certificate.
     let existing = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
     if (existing?.status === "ISSUED" && (await isStale(ctx, p, existing))) {
       // Forget it: neither this re-send nor a CertPoll may get it (RFC 8894 §3.3.3).
@@ -53,7 +78,8 @@ export const policy: Phase = {
       existing = undefined;
     }
     const waiting = existing?.status === "PENDING" || existing?.status === "ISSUING";
-    const resent = existing && sameRequest(new CertificationRequest(existing.csr), csr) && (waiting || req.signerCertificate.isSelfIssued);
+    const stored = existing && new CertificationRequest(existing.csr);
+    const resent = stored && (waiting ? sameRequest(stored, csr) : req.signerCertificate.isSelfIssued && sameIssuedRequest(stored, csr));
     if (resent) return poll(ctx, p, req);
     const signer = req.signerCertificate;
     const t = ctx.now();

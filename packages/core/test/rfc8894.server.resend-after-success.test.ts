@@ -1,0 +1,211 @@
+/**
+ * RFC 8894 §3.3.3: a device whose SUCCESS reply was lost re-sends the same
+ * PKCSReq (same transactionID, key, subject and CSR; a new self-signed
+ * signer and senderNonce) and must get the certificate it was issued, not a
+ * second one and not a refusal of its (one-time) challenge as already used
+ * (openxpki#126, OmniTrustILM/core#544). The server records a transaction the
+ * issue hook answered SUCCESS as ISSUED, for `transactionRetentionMs`.
+ * Everything else about the transactionID stays: another key, another
+ * challenge or other extensions is a new enrollment; a renewal gets a new
+ * certificate; a record that cannot be written never costs the certificate.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  MemoryChallengeStore,
+  MemoryTransactionStore,
+  buildPkcsReq,
+  createScepServer,
+  createSelfSignedSigner,
+  generateCsr,
+  LocalKey,
+  type ChallengePolicy,
+  type IssueContext,
+  type ScepProfile,
+  type Transaction,
+  type TransactionStore,
+} from "../src/index.js";
+import { DAY, NOW, createDevice, createTestCa, eventLog, hex, issuingHook, postPki, readReply, baseProfile, type Device, type TestCa } from "./support/server-pki.js";
+
+const ca: TestCa = await createTestCa("Resend CA");
+
+function setup(challenge: string | ChallengePolicy, extra: Partial<ScepProfile> = {}, clock: () => Date = () => NOW, storeTimeoutMs?: number) {
+  const calls: IssueContext[] = [];
+  const log = eventLog();
+  const transactions = (extra.transactions as TransactionStore | undefined) ?? new MemoryTransactionStore({ now: clock });
+  const server = createScepServer({
+    profiles: [{ ...baseProfile(ca, challenge), issue: issuingHook(ca, calls), transactions, ...extra }],
+    onEvent: log.onEvent,
+    now: clock,
+    ...(storeTimeoutMs !== undefined ? { storeTimeoutMs } : {}),
+  });
+  return { server, calls, log, transactions };
+}
+
+/**
+ * The device's PKCSReq: its CSR (`csr`, default its own), transactionID (default: its key's hash), signed by a
+ * self-signed signer made now (a re-send after a lost reply makes a new one, with a new senderNonce).
+ */
+async function send(server: ReturnType<typeof setup>["server"], device: Device, options: { csr?: Uint8Array; transactionId?: string; at?: Date } = {}) {
+  const at = options.at ?? NOW;
+  const signer = await createSelfSignedSigner({ keys: device.keys, subject: device.subject, now: at });
+  const built = await buildPkcsReq({ csr: options.csr ?? device.csr, signer, recipient: ca.cert, now: at, ...(options.transactionId ? { transactionId: options.transactionId } : {}) });
+  return { built, rep: await readReply(await postPki(server, "/scep", built.der), built, { decrypter: signer, caCertificates: [ca.cert] }) };
+}
+
+describe("RFC 8894 §3.3.3: a re-sent PKCSReq whose SUCCESS reply was lost gets the same certificate", () => {
+  it("one-time challenge (store): the re-send gets the certificate issued first, not FAILURE 'already used'; the hook ran once", async () => {
+    const challenges = new MemoryChallengeStore({ now: () => NOW });
+    const s = setup({ type: "store", store: challenges });
+    const challenge = await challenges.issue({ profile: "p" });
+    const device = await createDevice({ cn: "resend-one-time", challengePassword: challenge });
+
+    const first = await send(s.server, device); // the reply never reaches the device
+    expect(first.rep.status).toBe("SUCCESS");
+    const again = await send(s.server, device);
+    expect(again.built.transactionId).toBe(first.built.transactionId);
+    expect(again.built.senderNonce).not.toEqual(first.built.senderNonce);
+    expect([again.rep.status, again.rep.failInfoText]).toEqual(["SUCCESS", undefined]);
+    expect(hex(again.rep.certificate!.der)).toBe(hex(first.rep.certificate!.der));
+    expect(hex(again.rep.certificates[1]!.der)).toBe(hex(ca.cert.der));
+    expect(s.calls).toHaveLength(1);
+    expect(s.log.events.map((e) => [e.outcome, e.reason])).toEqual([
+      ["success", "issued"],
+      ["success", "issued_after_approval"],
+    ]);
+  });
+
+  it("static challenge: the re-send gets the same certificate, not a second one", async () => {
+    const s = setup("static-secret");
+    const device = await createDevice({ cn: "resend-static", challengePassword: "static-secret", san: { dns: ["resend.example"] } });
+    const first = await send(s.server, device);
+    const again = await send(s.server, device);
+    const third = await send(s.server, device);
+    expect([first.rep.status, again.rep.status, third.rep.status]).toEqual(["SUCCESS", "SUCCESS", "SUCCESS"]);
+    expect(hex(again.rep.certificate!.der)).toBe(hex(first.rep.certificate!.der));
+    expect(hex(third.rep.certificate!.der)).toBe(hex(first.rep.certificate!.der));
+    expect(s.calls).toHaveLength(1);
+  });
+
+  it("the transaction is recorded ISSUED for transactionRetentionMs with the certificate, the CSR and the signer; the profile's chain is not copied", async () => {
+    const s = setup("static-secret", { transactionRetentionMs: 2 * DAY });
+    const device = await createDevice({ cn: "resend-record", challengePassword: "static-secret" });
+    const first = await send(s.server, device);
+    const tx = (await s.transactions.get("p", first.built.transactionId))!;
+    expect(tx).toMatchObject({ status: "ISSUED", renewal: false, profile: "p", transactionId: first.built.transactionId });
+    expect(tx.expiresAt.getTime() - NOW.getTime()).toBe(2 * DAY);
+    expect(hex(tx.certificate)).toBe(hex(first.rep.certificate!.der));
+    expect(hex(tx.csr)).toBe(hex(device.csr));
+    expect(tx.chain).toBeUndefined();
+    // Nothing waits for an operator.
+    expect(await s.server.pending("p")).toEqual([]);
+  });
+
+  it("after transactionRetentionMs the record is gone: the re-send is a new enrollment (a one-time challenge is then refused as used)", async () => {
+    let clock = NOW;
+    const challenges = new MemoryChallengeStore({ now: () => clock });
+    const s = setup({ type: "store", store: challenges }, {}, () => clock);
+    const challenge = await challenges.issue({ profile: "p", ttlMs: 7 * DAY });
+    const device = await createDevice({ cn: "resend-late", challengePassword: challenge });
+    expect((await send(s.server, device)).rep.status).toBe("SUCCESS");
+    clock = new Date(NOW.getTime() + DAY); // the default retention, 1 day
+    const late = await send(s.server, device, { at: clock });
+    expect([late.rep.status, late.rep.failInfoText]).toEqual(["FAILURE", "challenge password invalid or already used"]);
+    expect(s.calls).toHaveLength(1);
+  });
+
+  it("a revoked recorded certificate is never handed out: the re-send is a new enrollment", async () => {
+    const revoked = new Set<string>();
+    const s = setup("static-secret", { isRevoked: (c) => revoked.has(c.serialNumberHex) });
+    const device = await createDevice({ cn: "resend-revoked", challengePassword: "static-secret" });
+    const first = await send(s.server, device);
+    revoked.add(first.rep.certificate!.serialNumberHex);
+    const again = await send(s.server, device);
+    expect(again.rep.status).toBe("SUCCESS");
+    expect(again.rep.certificate!.serialNumberHex).not.toBe(first.rep.certificate!.serialNumberHex);
+    expect(s.calls).toHaveLength(2);
+  });
+});
+
+describe("RFC 8894 §3.3.3: what is not a re-send after SUCCESS stays as it was", () => {
+  it("same transactionID, another key (static challenge): a new certificate for that key, as before", async () => {
+    const s = setup("static-secret");
+    const device = await createDevice({ cn: "resend-key-a", challengePassword: "static-secret" });
+    const other = await createDevice({ cn: "resend-key-a", challengePassword: "static-secret" });
+    const first = await send(s.server, device);
+    const second = await send(s.server, other, { transactionId: first.built.transactionId });
+    expect(second.rep.status).toBe("SUCCESS");
+    expect(hex(second.rep.certificate!.spki)).toBe(hex(other.signer.certificate.spki));
+    expect(s.calls).toHaveLength(2);
+  });
+
+  it("same transactionID, another key (one-time challenge): FAILURE, the challenge was used, as before", async () => {
+    const challenges = new MemoryChallengeStore({ now: () => NOW });
+    const s = setup({ type: "store", store: challenges });
+    const challenge = await challenges.issue({ profile: "p" });
+    const device = await createDevice({ cn: "resend-key-b", challengePassword: challenge });
+    const other = await createDevice({ cn: "resend-key-b", challengePassword: challenge });
+    const first = await send(s.server, device);
+    const second = await send(s.server, other, { transactionId: first.built.transactionId });
+    expect([second.rep.status, second.rep.failInfoText]).toEqual(["FAILURE", "challenge password invalid or already used"]);
+    expect(s.log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "bad_challenge" });
+  });
+
+  it("same key and transactionID with a new one-time challenge, or other SANs: a new enrollment, checked and issued anew", async () => {
+    const challenges = new MemoryChallengeStore({ now: () => NOW });
+    const s = setup({ type: "store", store: challenges });
+    const device = await createDevice({ cn: "resend-new-intent", challengePassword: await challenges.issue({ profile: "p" }) });
+    const first = await send(s.server, device);
+    const fresh = await challenges.issue({ profile: "p" });
+    const second = await send(s.server, device, { csr: await generateCsr({ keys: device.keys, subject: device.subject, challengePassword: fresh }) });
+    expect(second.built.transactionId).toBe(first.built.transactionId);
+    expect(second.rep.status).toBe("SUCCESS");
+    expect(second.rep.certificate!.serialNumberHex).not.toBe(first.rep.certificate!.serialNumberHex);
+    // The new challenge is spent: it is not a free pass for a third request with yet other SANs.
+    const third = await send(s.server, device, { csr: await generateCsr({ keys: device.keys, subject: device.subject, challengePassword: fresh, san: { dns: ["x.example"] } }) });
+    expect([third.rep.status, third.rep.failInfoText]).toEqual(["FAILURE", "challenge password invalid or already used"]);
+    expect(s.calls).toHaveLength(2);
+  });
+
+  it("a renewal (signed by the certificate issued) re-sent with the same transactionID gets a new certificate each time", async () => {
+    const s = setup("static-secret");
+    const device = await createDevice({ cn: "resend-renewal", challengePassword: "static-secret" });
+    const first = await send(s.server, device);
+    const issued = LocalKey.from(first.rep.certificate!.der, device.keys.privateKey);
+    const renew = async () => {
+      const built = await buildPkcsReq({ csr: device.csr, signer: issued, recipient: ca.cert, now: NOW });
+      return { built, rep: await readReply(await postPki(s.server, "/scep", built.der), built, { decrypter: issued, caCertificates: [ca.cert] }) };
+    };
+    const a = await renew();
+    const b = await renew();
+    expect(a.built.transactionId).toBe(first.built.transactionId);
+    expect([a.rep.status, b.rep.status]).toEqual(["SUCCESS", "SUCCESS"]);
+    expect(new Set([first, a, b].map((r) => r.rep.certificate!.serialNumberHex)).size).toBe(3);
+    expect(s.calls.map((c) => c.renewal)).toEqual([false, true, true]);
+  });
+});
+
+describe("RFC 8894 §3.3.3: a record that cannot be written never costs the issued certificate", () => {
+  /** A store whose create fails (or never answers) for ISSUED records; everything else as in memory. */
+  class FailingIssuedRecords extends MemoryTransactionStore {
+    constructor(readonly mode: "reject" | "hang") {
+      super({ now: () => NOW });
+    }
+    override async create(tx: Transaction): Promise<boolean> {
+      if (tx.status !== "ISSUED") return super.create(tx);
+      if (this.mode === "hang") return new Promise<boolean>(() => undefined);
+      throw new Error("redis: connection reset");
+    }
+  }
+
+  for (const mode of ["reject", "hang"] as const) {
+    it(`a create that ${mode === "reject" ? "rejects" : "never answers (storeTimeoutMs)"}: SUCCESS with the certificate, event reason issued_not_recorded, never a 5xx`, async () => {
+      const s = setup("static-secret", { transactions: new FailingIssuedRecords(mode) }, () => NOW, 50);
+      const device = await createDevice({ cn: `resend-unrecorded-${mode}`, challengePassword: "static-secret" });
+      const first = await send(s.server, device);
+      expect(first.rep.status).toBe("SUCCESS");
+      expect(hex(first.rep.certificate!.spki)).toBe(hex(device.signer.certificate.spki));
+      expect(s.log.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "success", reason: "issued_not_recorded", status: 200, serial: first.rep.certificate!.serialNumberHex });
+      expect(await s.server.stats()[0]!.reasons).toMatchObject({ issued_not_recorded: 1 });
+    });
+  }
+});
