@@ -186,12 +186,18 @@ export class MemoryTransactionStore implements TransactionStore {
     const t = this.#now().getTime();
     let oldestFinished: Transaction | undefined;
     let freed = false;
-    for (const m of [...this.#profiles.values()]) {
-      for (const tx of [...m.values()]) {
+    // One pass without copies (a Map may lose entries while it is iterated): with every issued certificate recorded
+    // (enrollment/record.ts) a busy server's store is full most of the time, and this runs on each create.
+    let oldestAt = Infinity;
+    for (const m of this.#profiles.values()) {
+      for (const tx of m.values()) {
         if (tx.expiresAt.getTime() <= t) {
           this.#remove(tx.profile, tx.transactionId);
           freed = true;
-        } else if (!open(tx.status) && (!oldestFinished || tx.updatedAt < oldestFinished.updatedAt)) oldestFinished = tx;
+        } else if (!freed && !open(tx.status) && tx.updatedAt.getTime() < oldestAt) {
+          oldestFinished = tx;
+          oldestAt = tx.updatedAt.getTime();
+        }
       }
     }
     if (freed) return;
