@@ -133,3 +133,4 @@ export type { ScepMetrics, ScepMetricsOptions, ProfileInfoSource } from "./serve
 export type { ActivityEntry, ActivityFilter, ActivityInput, ActivityKind, ActivityLogOptions } from "./server/activity-log.js";
 
 export { toPem, fromPem, toBase64, fromBase64Lenient } from "./lib/bytes.js";
+export { pkiMessageFromPostBody } from "./server/read-request.js";

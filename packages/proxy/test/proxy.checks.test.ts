@@ -355,11 +355,12 @@ describe("PROXY.md check 6 and Forwarding", () => {
   // reads it and forwarded as DER; anything else is refused before the one-time challenge is spent.
   it("RFC 8894 §4.1: a POST body of base64 or PEM text is forwarded as the DER it holds", async () => {
     await pending({ hostId: "h1", profileId: "p1", caName: "ndes" }, { challengeRetrievedAt: clock.now().getTime() });
-    const pem = `-----BEGIN PKCS7-----\r\n${MSG_B64}\r\n-----END PKCS7-----\r\n`;
-    for (const text of [MSG_B64, pem]) {
+    const pem = (eol: string): string => `-----BEGIN PKCS7-----${eol}${MSG_B64}${eol}-----END PKCS7-----${eol}`;
+    const texts = [MSG_B64, pem("\r\n"), pem("\n"), pem("\r")]; // any line ending, as the @scep/core server reads it
+    for (const text of texts) {
       expect(await pkiPost({ hostId: "h1", profileId: "p1", caName: "ndes" }, new TextEncoder().encode(text))).toMatchObject({ status: 200 });
     }
-    expect(pkiSeen()).toEqual([MSG, MSG]);
+    expect(pkiSeen()).toEqual(texts.map(() => MSG));
   });
 
   it("RFC 8894 §4.1: a POST body that is neither DER nor its base64/PEM → 400 saying so, challenge untouched, nothing forwarded", async () => {

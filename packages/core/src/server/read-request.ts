@@ -71,6 +71,30 @@ function pemBody(body: string): string {
   return end < 0 ? "" : body.slice(labelEnd + 5, end);
 }
 
+/**
+ * The DER PKIMessage in a PKIOperation POST body (RFC 8894 §4.1): the body itself when it starts with a SEQUENCE
+ * (0x30), else the DER its base64 or PEM text holds (any line ending; the PEM label is not checked), read in one
+ * linear pass. No SCEP client we know of posts text, but the server and `@scep/proxy` both take it, the same way.
+ *
+ * @param body - the POST body, bytes (already capped by the caller).
+ * @returns the DER (or BER) PKIMessage, starting with 0x30; undefined for an empty body and for anything else (a
+ *   form-encoded `message=`, hex, base64 of something that is not a SEQUENCE, PEM without its END line). Never throws.
+ * @example
+ * ```ts
+ * import { pkiMessageFromPostBody } from "@scep/core";
+ *
+ * const pem = new TextEncoder().encode("-----BEGIN PKCS7-----\r\nMAMCAQA=\r\n-----END PKCS7-----\r\n");
+ * pkiMessageFromPostBody(pem); // Uint8Array [0x30, 0x03, 0x02, 0x01, 0x00]
+ * ```
+ * @group Server
+ */
+export function pkiMessageFromPostBody(body: Uint8Array): Uint8Array | undefined {
+  if (body.length === 0) return undefined;
+  if (body[0] === 0x30) return body;
+  const decoded = decodeMessageParam(pemBody(latin1(body)));
+  return decoded && decoded[0] === 0x30 ? decoded : undefined;
+}
+
 /** The PKIOperation message's bytes, or the 4xx reply for a client's mistake. @group Server */
 export async function readPkiMessage(method: string, url: string, readBody: BodyReader, maxBody: number): Promise<Uint8Array | Reply> {
   let message: Uint8Array | undefined;
@@ -82,10 +106,9 @@ export async function readPkiMessage(method: string, url: string, readBody: Body
     // RFC 8894 §4.1 has the POST body be the DER (or BER) PKIMessage, which starts with a SEQUENCE (0x30). No SCEP
     // client we know of posts text, but its base64 (what GET carries) or PEM is taken too: read in one linear pass
     // under the body cap already applied. Anything else gets a 400 that says what the body must be.
-    if (body.length > 0 && body[0] !== 0x30) {
-      const decoded = decodeMessageParam(pemBody(latin1(body)));
-      if (!decoded || decoded[0] !== 0x30) return new Reply(text(400, NOT_DER), "rejected", "body_not_der");
-      message = decoded;
+    if (body.length > 0) {
+      message = pkiMessageFromPostBody(body);
+      if (!message) return new Reply(text(400, NOT_DER), "rejected", "body_not_der");
     }
   } else {
     const param = rawQueryParam(url, "message");

@@ -4,14 +4,13 @@
  *
  * @module
  */
-import { fromBase64Lenient, isScepError, rawQueryParam, type ChallengeStore, type FetchHandler } from "@scep/core";
+import { fromBase64Lenient, isScepError, pkiMessageFromPostBody, rawQueryParam, type ChallengeStore, type FetchHandler } from "@scep/core";
 import { CA_TYPES, type CaConfig } from "../cas/ca-config.js";
 import type { CaRegistry } from "../cas/ca-registry.js";
 import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
 import { parseIdentifier, type ProxyIdentifier } from "../identifier.js";
 import { abortable, deadline } from "../lib/deadline.js";
 import { positiveInteger } from "../lib/options.js";
-import { messageFromBody } from "../lib/message-body.js";
 import { readBody } from "../lib/read-body.js";
 import type { ProfileKey, ProfileStore } from "../stores/profile-store.js";
 import { HttpUpstream } from "../upstream/http-upstream.js";
@@ -276,7 +275,7 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
       if (body === "too-large") return tooLarge();
       if (body === "aborted" || body.byteLength === 0) return reject("bad_message");
       // Checked before the challenge: a body no CA can read must not spend a one-time challenge.
-      return messageFromBody(body) ?? notDer();
+      return pkiMessageFromPostBody(body) ?? notDer();
     }
     const param = rawQueryParam(url.search, "message");
     if (param === undefined || param === "") return reject("bad_message");
