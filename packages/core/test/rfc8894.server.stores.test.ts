@@ -580,6 +580,20 @@ describe("MemoryTransactionStore", () => {
     expect(await store.create(tx("n3", "PENDING", clock))).toBe(true);
     await expect(store.create(tx("n4", "PENDING", clock))).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE", message: "the transaction store is full (3 pending transactions)" });
   });
+
+  it("full of finished records (a busy server records every issued certificate), one scan frees the oldest 1/64 of its room, so the next creates scan nothing", async () => {
+    const store = new MemoryTransactionStore({ now: () => NOW, maxEntries: 128 });
+    // Created newest first, so insertion order is not updatedAt order: the two oldest are the last two created.
+    for (let i = 127; i >= 0; i--) await store.create(tx(`t${i}`, "ISSUED", at(i)));
+    await store.create(tx("new-1", "ISSUED", at(1000)));
+    const left = (await store.list("p")).map((t) => t.transactionId);
+    expect(left).toHaveLength(127); // 128 − 2 (ceil(128 / 64)) + 1
+    expect(left).not.toContain("t0");
+    expect(left).not.toContain("t1");
+    await store.create(tx("new-2", "ISSUED", at(1001))); // room left: nothing dropped
+    expect(await store.list("p")).toHaveLength(128);
+    expect(await store.get("p", "t2")).toBeDefined();
+  });
 });
 
 describe("MemoryChallengeStore", () => {
