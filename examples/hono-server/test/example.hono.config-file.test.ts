@@ -2,8 +2,10 @@
  * The Hono example serves a configuration file's profiles like the Express
  * one (both are built by the server kit): a static-challenge profile and a
  * Mode B (signed-token) profile side by side, each at its own path, enrolled
- * by the SDK CLI; a token used twice is `replay`.
+ * by the SDK CLI; a token used again in another request is `replay`, the
+ * same request sent again gets its certificate again.
  */
+import { generateKeyPairSync } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,8 +42,13 @@ describe("Hono example with a configuration file", () => {
     // The first enrollment's event line, awaited before the mark: the server writes it a loop turn after its answer, so
     // on a loaded machine it could come after the mark and be taken for the replay's (same subject).
     expect(await eventAfter(ex, "CN=hono-device-1", firstMark)).toMatchObject({ profile: "/mdm", outcome: "success", reason: "issued" });
+    // The same request again (its reply lost: same key, CSR and token) is a re-send: the same certificate (RFC 8894
+    // §3.3.3). The token in another device's request is a replay.
+    const resent = await cliEnroll(ex, "/mdm", { cn: "hono-device-1", challenge: t });
+    expect([resent.code, resent.certificate?.serialNumberHex]).toEqual([0, first.certificate?.serialNumberHex]);
     const mark = ex.proc.lines.length;
-    const again = await cliEnroll(ex, "/mdm", { cn: "hono-device-1", challenge: t });
+    const other = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const again = await cliEnroll(ex, "/mdm", { cn: "hono-device-1", challenge: t, keyPem: other });
     expect(again.code).toBe(2);
     expect(await eventAfter(ex, "CN=hono-device-1", mark)).toMatchObject({ profile: "/mdm", outcome: "failure", reason: "replay" });
   });

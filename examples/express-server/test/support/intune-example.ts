@@ -75,10 +75,12 @@ export async function eventAfter(ex: RunningExample, subject: string, mark: numb
 }
 
 /** `scep enroll` (the SDK CLI) with the shared device key; the issued certificate when there is one. */
-export async function cliEnroll(ex: RunningExample, path: string, o: { cn: string; challenge: string; sans?: string[] }) {
+export async function cliEnroll(ex: RunningExample, path: string, o: { cn: string; challenge: string; sans?: string[]; keyPem?: string }) {
   const out = join(ex.dir, `${o.cn}-${Math.random().toString(36).slice(2)}.pem`);
-  const keyFile = join(ex.dir, "device.key");
-  if (!existsSync(keyFile)) writeFileSync(keyFile, DEVICE_KEY_PEM, { mode: 0o600 });
+  // The shared device key, or `keyPem` (another device: another transactionID, so never a re-send of the shared key's request).
+  const keyFile = o.keyPem ? join(ex.dir, `${Math.random().toString(36).slice(2)}.key`) : join(ex.dir, "device.key");
+  if (o.keyPem) writeFileSync(keyFile, o.keyPem, { mode: 0o600 });
+  else if (!existsSync(keyFile)) writeFileSync(keyFile, DEVICE_KEY_PEM, { mode: 0o600 });
   const r = await runCli(["enroll", "--url", `${ex.base}${path}`, "--cn", o.cn, "--challenge", o.challenge, "--key", keyFile, "--out", out, ...(o.sans ?? []).flatMap((s) => ["--san", s])], { cwd: ex.dir, timeoutMs: 90_000 });
   const certificate = existsSync(out) ? Certificate.from(readFileSync(out, "utf8")) : undefined;
   return { ...r, certificate };
