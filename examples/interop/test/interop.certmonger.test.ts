@@ -146,10 +146,13 @@ describe.each(EXAMPLE_KINDS)("certmonger with a PENDING request of the %s exampl
       const collected = await srv.ex.waitForEvent((e) => e.transactionId === pending.transactionId && e.outcome === "success", "the collecting PKCSReq", { since });
       expect(collected).toMatchObject({ operation: "PKCSReq", reason: "issued_after_approval" });
       const ops = await Promise.all(srv.proxy.byOperation("PKIOperation").map(readExchange));
-      expect(ops.map((o) => [o.method, o.request.messageType, o.reply.pkiStatus])).toEqual([
-        ["GET", 19, 3],
-        ["GET", 19, 0],
-      ]);
+      // The PENDING answer, then SUCCESS to every re-send: certmonger's own poll of a CA_WORKING request may fire
+      // next to the resubmission (seen on a loaded CI machine), and each re-send gets the approved certificate.
+      const seen = ops.map((o) => [o.method, o.request.messageType, o.reply.pkiStatus]);
+      expect(seen[0]).toEqual(["GET", 19, 3]);
+      expect(seen.length).toBeGreaterThanOrEqual(2);
+      expect(seen.slice(1)).toEqual(seen.slice(1).map(() => ["GET", 19, 0]));
+      expect(new Set(ops.map((o) => o.request.transactionId)).size).toBe(1);
       const csr = await csrFacts(await csrOf(ops[0]!.request, srv.ex.caKeyPem));
       await expectIssued(done.certPem, { caPem: srv.ex.caPem, subject: `CN=${cn}`, csr, validityDays: VALIDITY_DAYS });
     } finally {
