@@ -70,7 +70,7 @@ describe("RFC 8894 §3.3.3: a re-sent PKCSReq whose SUCCESS reply was lost gets 
     expect(s.calls).toHaveLength(1);
     expect(s.log.events.map((e) => [e.outcome, e.reason])).toEqual([
       ["success", "issued"],
-      ["success", "issued_after_approval"],
+      ["success", "issued_resent"],
     ]);
   });
 

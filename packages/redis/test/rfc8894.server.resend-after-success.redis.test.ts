@@ -54,7 +54,7 @@ describe("RFC 8894 §3.3.3: a re-send after a lost SUCCESS, on another replica (
     expect([first.rep.status, again.rep.status]).toEqual(["SUCCESS", "SUCCESS"]);
     expect(hex(again.rep.certificate!.der)).toBe(hex(first.rep.certificate!.der));
     expect(r.calls).toHaveLength(1);
-    expect(r.events.map((e) => e.reason)).toEqual(["issued", "issued_after_approval"]);
+    expect(r.events.map((e) => e.reason)).toEqual(["issued", "issued_resent"]);
     expect((await r.transactions.get("p", first.built.transactionId))?.status).toBe("ISSUED");
     // The challenge's consume and the record's create: one script run each.
     expect(recordRuns).toBe(2);

@@ -24,5 +24,7 @@ export async function poll(ctx: ServerContext, p: ResolvedProfile, req: PkiReque
   if (await isStale(ctx, p, tx)) return failure(ctx, p, req, "badCertId", "stale_certificate", "the certificate issued for this transaction has expired or was revoked; send a new enrollment request");
   const certs = [tx.certificate!, ...(tx.chain ?? p.caChain)];
   const cert = new Certificate(tx.certificate!);
-  return new Reply(await certRep(ctx, p, req, "SUCCESS", { certificates: certs }, req), "success", "issued_after_approval", { subject: cert.subject, serial: cert.serialNumberHex });
+  // The record the reply phase wrote when the hook issued at once (record.ts) says so in `reason`; an approved one has none.
+  const reason = tx.reason === "issued" ? "issued_resent" : "issued_after_approval";
+  return new Reply(await certRep(ctx, p, req, "SUCCESS", { certificates: certs }, req), "success", reason, { subject: cert.subject, serial: cert.serialNumberHex });
 }

@@ -54,6 +54,8 @@ export interface Transaction {
   /**
    * REJECTED: a stable label of why, when not the operator's `reject` (e.g. the confirm phase's veto reason when
    * `approve` issued a certificate that could not be confirmed). CertPoll reports it as its event reason.
+   * ISSUED: `issued` when the issue hook issued the certificate at once (no operator); CertPoll and a re-sent
+   * request then report `issued_resent`, else `issued_after_approval`.
    */
   reason?: string;
   /** True when the profile's challenge validator accepted the request (its confirm and failure phases then run at approve/reject). */

@@ -41,6 +41,8 @@ export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<b
         updatedAt: t,
         expiresAt: new Date(t.getTime() + p.retentionMs),
         certificate: certificate.der,
+        // Told apart from an approved certificate by CertPoll: its re-send is reported `issued_resent`.
+        reason: "issued",
         // The profile's own chain is not copied into every record: CertPoll falls back to it.
         ...(chain === p.caChain ? {} : { chain }),
       }),
