@@ -6,7 +6,7 @@
  * whether a challenge is configured, and never contains the secret.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { buildPkcsReq, createScepServer, type IssueContext, type ScepEvent, type ScepServer } from "../src/index.js";
+import { buildPkcsReq, createScepServer, generateCsr, type IssueContext, type ScepEvent, type ScepServer } from "../src/index.js";
 import { NOW, ORIGIN, createDevice, createTestCa, csrFor, eventLog, getOp, issuingHook, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
 
 const SECRET = "Sup3r-S3cret-Challenge-Value-42";
@@ -300,5 +300,28 @@ describe("stats()", () => {
     first.reasons["caps"] = 99;
     expect(server.stats()[0]!.outcomes).toEqual({ success: 1 });
     expect(server.stats()[0]!.reasons).toEqual({ caps: 1 });
+  });
+});
+
+describe("event fields are bounded", () => {
+  const log = eventLog();
+  let server: ScepServer;
+  beforeAll(() => {
+    server = createScepServer({
+      profiles: [{ name: "events", path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: SECRET }, issue: issuingHook(ca, []) }],
+      onEvent: log.onEvent,
+      now: () => NOW,
+    });
+  });
+
+  it("a subject longer than 1024 characters (an attribute RFC 5280 does not bound) reaches the event cut, ending in …", async () => {
+    const uid = "u".repeat(3000);
+    const csr = await generateCsr({ keys: device.keys, subject: `CN=events-long, 0.9.2342.19200300.100.1.1=${uid}`, challengePassword: "wrong" });
+    const built = await buildPkcsReq({ csr, signer: device.signer, recipient: ca.cert, now: NOW });
+    await postPki(server, "/scep", built.der);
+    const event = log.events.at(-1)!;
+    expect(event).toMatchObject({ operation: "PKCSReq", outcome: "failure", reason: "bad_challenge" });
+    expect(event.subject).toHaveLength(1024);
+    expect(event.subject).toBe(`CN=events-long, UID=${uid}`.slice(0, 1023) + "…");
   });
 });

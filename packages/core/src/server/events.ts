@@ -29,7 +29,10 @@ export interface ScepEvent {
   reason: string;
   /** failInfo of a FAILURE CertRep. */
   failInfo?: FailInfo;
-  /** Subject of the CSR or the issued certificate. */
+  /**
+   * Subject of the CSR or the issued certificate (RFC 4514 text), at most 1024 characters: a longer one is cut and
+   * ends in `…` (a CSR may carry attributes RFC 5280 does not bound, up to the request size limit).
+   */
   subject?: string;
   /** Serial of the issued certificate (hex). */
   serial?: string;

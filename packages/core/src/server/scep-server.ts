@@ -203,6 +203,7 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
   const ctx: ServerContext = { now, maxBody: options.maxBodyBytes ?? 64 * 1024, store: createStoreCall(options.storeTimeoutMs ?? 2000) };
 
   function emit(e: ScepEvent, profile?: ResolvedProfile): void {
+    if (e.subject !== undefined && e.subject.length > MAX_EVENT_SUBJECT) e = { ...e, subject: boundedSubject(e.subject) };
     if (profile) {
       profile.stats.outcomes[e.outcome] = (profile.stats.outcomes[e.outcome] ?? 0) + 1;
       countLabel(profile.stats.reasons, e.reason, MAX_REASON_LABELS); // bounded like MemoryCounterStore
@@ -359,4 +360,19 @@ function profileStats(p: ResolvedProfile, counts: { outcomes: Record<string, num
     challengeConfigured: p.challenge.type !== "none",
     challengeType: p.challengeKind,
   };
+}
+
+/**
+ * Most characters of an event's `subject`: a CSR subject may hold attributes RFC 5280 does not bound (UID,
+ * dnQualifier, an unknown OID) up to the request size limit, and every event sink (a log line, a metric label
+ * source) would carry it whole.
+ */
+const MAX_EVENT_SUBJECT = 1024;
+
+/** `subject` cut to {@link MAX_EVENT_SUBJECT} characters, ending in `…`, never between the halves of a surrogate pair. */
+function boundedSubject(subject: string): string {
+  let end = MAX_EVENT_SUBJECT - 1;
+  const unit = subject.charCodeAt(end - 1);
+  if (unit >= 0xd800 && unit <= 0xdbff) end -= 1;
+  return `${subject.slice(0, end)}…`;
 }
