@@ -22,11 +22,12 @@
  *   error" (smallstep/certificates#1723, https://github.com/smallstep/certificates/issues/1723;
  *   smallstep/certificates#2776, https://github.com/smallstep/certificates/pull/2776).
  *   The signature covers the attributes as sent (RFC 5652 §5.4).
- * - senderNonce of another length than 16 bytes is echoed as it came; an empty
- *   one is a short HTTP 400, never a 5xx. A missing senderNonce or messageType
- *   in a request whose signature verifies is answered FAILURE badRequest
- *   (RFC 8894 §3.3.2.2, no recipientNonce); a missing transactionID, or a
- *   missing senderNonce under a signature that does not verify, is HTTP 400.
+ * - senderNonce of another length than 16 bytes is echoed as it came. A
+ *   missing or unreadable senderNonce or messageType (empty, not a number) in
+ *   a request whose signature verifies is answered FAILURE badRequest
+ *   (RFC 8894 §3.3.2.2, no recipientNonce), and our client reports that
+ *   FAILURE; a missing transactionID, or any of these under a signature that
+ *   does not verify, is HTTP 400, never a 5xx.
  */
 import { describe, expect, it } from "vitest";
 import * as der from "../src/lib/der.js";
@@ -187,6 +188,24 @@ describe("RFC 8894 §3.2.1.5 senderNonce: echoed as recipientNonce whatever its 
     expect(rep.recipientNonce).toBeUndefined();
     expect(rep.senderNonce.length).toBe(16);
     expect(log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "message_malformed", operation: "PKCSReq", transactionId: "FIELD-ATTRS-1" });
+  });
+
+  it("our client, holding the request it sent, reports that FAILURE (failInfo and text), though it has no recipientNonce", async () => {
+    const res = await send({ senderNonce: new Uint8Array(0) });
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const request = { transactionId: "FIELD-ATTRS-1", senderNonce: new Uint8Array(16).fill(0x11) };
+    const rep = await readCertRep(bytes, { decrypter: device.signer, caCertificates: [ca.cert], request });
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "senderNonce has a bad length" });
+    expect(rep.recipientNonce).toBeUndefined();
+  });
+
+  it("a SUCCESS without the request's nonce as recipientNonce is still refused (another request's answer)", async () => {
+    const bytes = new Uint8Array(await (await send({ senderNonce: new Uint8Array(16).fill(0x22) })).arrayBuffer());
+    const request = { transactionId: "FIELD-ATTRS-1", senderNonce: new Uint8Array(16).fill(0x11) };
+    await expect(readCertRep(bytes, { decrypter: device.signer, caCertificates: [ca.cert], request })).rejects.toMatchObject({
+      code: "ERR_CERTREP",
+      message: "the CertRep's recipientNonce does not match the request's senderNonce",
+    });
   });
 
   it("a missing senderNonce under a signature that does not verify → HTTP 400 (no sender to answer)", async () => {

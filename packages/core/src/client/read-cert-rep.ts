@@ -96,7 +96,9 @@ const STATUS: Record<string, PkiStatus> = { "0": "SUCCESS", "2": "FAILURE", "3":
 /**
  * Reads a CertRep: verifies its signature (against the signer certificate in
  * the message, or one of `caCertificates`), checks transactionID and
- * recipientNonce against the request, and on SUCCESS decrypts the envelope. The names and extensions of the
+ * recipientNonce against the request (a FAILURE without recipientNonce is reported: a server answers so a request
+ * whose senderNonce it could not read, RFC 8894 §3.3.2.2; a SUCCESS or PENDING must carry it), and on SUCCESS
+ * decrypts the envelope. The names and extensions of the
  * signer certificate and of every certificate of a SUCCESS are read here, so the certificates returned never
  * throw from a getter later.
  *
@@ -141,7 +143,13 @@ export async function readCertRep(bytes: Uint8Array, options: ReadCertRepOptions
     if (!status) throw new CertRepError(`unknown pkiStatus ${attrs.pkiStatus ?? "(missing)"}`);
     if (options.request) {
       if (attrs.transactionId !== options.request.transactionId) throw new CertRepError("the CertRep's transactionID does not match the request");
-      if (!attrs.recipientNonce || !equalBytes(attrs.recipientNonce, options.request.senderNonce)) throw new CertRepError("the CertRep's recipientNonce does not match the request's senderNonce");
+      // A FAILURE may come without recipientNonce: a server answers so a request it could not read the nonce of
+      // (RFC 8894 §3.3.2.2), and a FAILURE hands over nothing, so its signed failInfo is worth reporting. A nonce
+      // that is there must match; SUCCESS and PENDING must carry it.
+      const unbound = !attrs.recipientNonce && status === "FAILURE";
+      if (!unbound && (!attrs.recipientNonce || !equalBytes(attrs.recipientNonce, options.request.senderNonce))) {
+        throw new CertRepError("the CertRep's recipientNonce does not match the request's senderNonce");
+      }
     }
     const out: CertRep = {
       status,
