@@ -113,7 +113,7 @@ function readRegistration(body: unknown): Registration | string {
  *   re-registered this way, with a fresh challenge); for a `custom` CA the earlier URL's challenge is superseded
  *   (gone from the challenge store, and refused with 400 `challenge superseded`): only the latest URL enrolls.
  * - `GET /admin/profiles[?hostId=…&caName=…&status=…]` → `{ profiles: [record…] }`, least recently updated
- *   first (times in ms since 1970; at most 10 000).
+ *   first (times in ms since 1970; at most 10 000); a record's `challengeHash` is not shown.
  * - `DELETE /admin/profiles` `{ hostId, profileId, caName? }` → 200 `{ deleted: true|false }`.
  * - `GET /admin/events[?type=…&since=<seq>]` → `{ events: [...] }`: this process's last 1000 proxy events
  *   (`@scep/proxy`'s ProxyEvent plus `seq` and `time`), oldest first; `type=requeue` keeps the requeues, any other
@@ -212,17 +212,20 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     const hostId = url.searchParams.get("hostId");
     const caName = url.searchParams.get("caName");
     const status = url.searchParams.get("status");
-    const out: ProfileRecord[] = [];
+    const out: Omit<ProfileRecord, "challengeHash">[] = [];
     try {
       for await (const r of o.profiles.list()) {
-        if ((hostId === null || r.hostId === hostId) && (caName === null || r.caName === caName) && (status === null || r.status === status)) out.push(r);
+        // challengeHash stays in the store: a digest of the one-time challenge is nothing an operator needs, and
+        // a listing is no place for material to guess the challenge against.
+        const { challengeHash: _hash, ...shown } = r;
+        if ((hostId === null || r.hostId === hostId) && (caName === null || r.caName === caName) && (status === null || r.status === status)) out.push(shown);
         if (out.length >= 10_000) break;
       }
     } catch (e) {
       if (isUnavailable(e)) return unavailable("profile");
       throw e;
     }
-    const order = (r: ProfileRecord): string => `${r.hostId}\u0000${r.profileId}\u0000${r.caName}`;
+    const order = (r: Omit<ProfileRecord, "challengeHash">): string => `${r.hostId}\u0000${r.profileId}\u0000${r.caName}`;
     out.sort((a, b) => a.updatedAt - b.updatedAt || (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
     return json(200, { profiles: out });
   };
