@@ -8,7 +8,7 @@
  * is left on disk only when needed (SUCCESS, PENDING), so a failed command can
  * simply be run again. The CLI runs as a child process.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -381,9 +381,15 @@ describe("getcert --serial", () => {
 describe("transport failures exit 4", () => {
   it("an HTTP error status, with the server's text", async () => {
     server = await startFakeScepServer("http-500");
-    const r = await runCli(["enroll", "--url", server.url, "--cn", "d", "--out", "c.pem"], { cwd: workDir("500") });
+    const cwd = workDir("500");
+    const r = await runCli(["enroll", "--url", server.url, "--cn", "d", "--out", "c.pem"], { cwd });
     expect(r.code).toBe(4);
-    expect(r.stderr).toBe(`${NO_CHALLENGE}scep: PKIOperation: HTTP 500 (CA database unavailable)\n`);
+    // A 5xx to the PKIOperation: the CA may have issued, so the generated key is kept for the re-send (RFC 8894 §3.3.3).
+    expect(r.stderr).toBe(
+      `${NO_CHALLENGE}scep: PKIOperation: HTTP 500 (CA database unavailable); the CA may have processed the request; key saved to ${join(cwd, "c.key")}: ` +
+        `run the same command with --key to collect the certificate it may have issued (not a second one): scep enroll --url ${server.url} --cn d --out c.pem --key c.key\n`,
+    );
+    expect(readdirSync(cwd)).toEqual(["c.key"]);
   });
 
   it("a typo in the URL's path: the web server's 404 page as one line, and the path named as what to check", async () => {
@@ -443,9 +449,15 @@ describe("transport failures exit 4", () => {
     server = await startFakeScepServer("hang");
     // --timeout bounds each request, also the GetCACaps and GetCACert that must succeed first: in a process just
     // started on a loaded machine (its first fetch loads the HTTP client), 500 ms is not enough for them.
-    const r = await runCli(["enroll", "--url", server.url, "--challenge", "pw", "--cn", "d", "--out", "c.pem", "--timeout", "3000"], { cwd: workDir("hang") });
+    const cwd = workDir("hang");
+    const r = await runCli(["enroll", "--url", server.url, "--challenge", "pw", "--cn", "d", "--out", "c.pem", "--timeout", "3000"], { cwd });
     expect(r.code).toBe(4);
-    expect(r.stderr).toBe("scep: PKIOperation: timed out after 3000 ms: the server at --url did not answer in time: try again, or give it longer with --timeout MS\n");
+    // The PKIOperation was sent: the CA may have issued, so the generated key is kept for the re-send.
+    expect(r.stderr).toBe(
+      `scep: PKIOperation: timed out after 3000 ms: the server at --url did not answer in time: try again, or give it longer with --timeout MS; the CA may have processed the request; key saved to ${join(cwd, "c.key")}: ` +
+        `run the same command with --key to collect the certificate it may have issued (not a second one): scep enroll --url ${server.url} --challenge <challenge> --cn d --out c.pem --timeout 3000 --key c.key\n`,
+    );
+    expect(readdirSync(cwd)).toEqual(["c.key"]);
   });
 
   // A network failure is one line that says what failed and what to check, never "fetch failed" alone or a stack.

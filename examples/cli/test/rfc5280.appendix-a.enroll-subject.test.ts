@@ -1,6 +1,6 @@
 // RFC 5280 Appendix A through the CLI and a real @scep/core server: `scep enroll --cn` with a CN above
 // ub-common-name (64 characters) ends with exit 2 and one FAILURE line that shows the server's whole reason (the
-// attribute and the bound), within the 120 characters of failInfoText the CLI quotes; nothing is written. A CN of
+// attribute and the bound), within the 120 characters of failInfoText the CLI quotes, and what to shorten; nothing is written. A CN of
 // 64 characters is issued.
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -58,7 +58,7 @@ describe("RFC 5280 Appendix A ub-common-name: the server's reason reaches the CL
     const r = await scep(["enroll", "--url", url, "--challenge", "pw", "--cn", "d".repeat(65), "--out", "device.pem"], cwd);
     expect([r.code, r.out]).toEqual([2, []]);
     expect(r.err).toEqual([
-      `FAILURE: badRequest: the CA does not permit or support this request (the CA said "the subject cannot be certified: CN: 65 characters, above RFC 5280 Appendix A's ub-common-name (64)")`,
+      `FAILURE: badRequest: the CA does not permit or support this request (the CA said "the subject cannot be certified: CN: 65 characters, above RFC 5280 Appendix A's ub-common-name (64)"); shorten --cn to the RFC 5280 Appendix A bound the CA names (CN, O and OU: at most 64 characters each)`,
     ]);
     expect(readdirSync(cwd)).toEqual([]);
   });

@@ -9,7 +9,7 @@ import { COMMON_HELP, COMMON_OPTIONS, parse, required } from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 import type { Context } from "../lib/context.js";
 import { pinOptions } from "../lib/ca-pin.js";
-import { enrollWithCa } from "../lib/enrollment.js";
+import { UnansweredError, enrollWithCa } from "../lib/enrollment.js";
 import { CliError, ExitCode, UsageError } from "../lib/exit.js";
 import { assertWritable, keyPathNextTo, writeOutput } from "../lib/files.js";
 import { type GeneratedKey, createKeyPair, isRsa, loadKeyPair } from "../lib/keys.js";
@@ -70,9 +70,11 @@ signs a PKCSReq with a self-signed certificate for the key, sends it, polls
 while the CA answers PENDING, and writes the issued certificate as PEM.
 Without --key a new RSA key is generated and written (mode 0600) to --key-out,
 or next to --out (cert.pem -> cert.key), once it is needed: with the issued
-certificate, or when the CA still answers PENDING (then stderr says how to
-poll again with it). After a failure nothing is left behind: run the same
-command again. With an EC --key the request is signed, and the reply
+certificate, when the CA still answers PENDING (then stderr says how to
+poll again with it), or when the request was sent and no answer came (the
+connection closed, a timeout, an HTTP 5xx: the CA may have issued; stderr
+says to run the same command with --key to collect that certificate). After
+any other failure nothing is left behind: run the same command again. With an EC --key the request is signed, and the reply
 received, with a one-time RSA key (the CA's reply needs RSA key transport);
 the certificate is still for --key. Never give --key the key of a revoked
 certificate: it may be compromised, and a CA that knows it was (revocation
@@ -122,6 +124,14 @@ written (nothing is sent), 1 anything else.`,
         const path = generated.save();
         const status = error.message.replace(/; run the command again with the same key to poll$/, "");
         throw new CliError(`${status}\nkey saved to ${path}; poll again with: ${resumeCommand("enroll", argv, generated.path, ctx.program)}`, ExitCode.PENDING);
+      }
+      // Sent, no answer: the CA may have issued for this key. Only a re-send with it (same transactionID, RFC 8894
+      // §3.3.3) collects that certificate; a new key would get a second one. So keep it and say how.
+      if (error instanceof UnansweredError) {
+        const resend = "to collect the certificate it may have issued (not a second one)";
+        if (!generated) throw new UnansweredError(`${error.message}; run the same command again with the same --key ${resend}`);
+        const path = generated.save();
+        throw new UnansweredError(`${error.message}; key saved to ${path}: run the same command with --key ${resend}: ${resumeCommand("enroll", argv, generated.path, ctx.program)}`);
       }
       throw error;
     }

@@ -19,7 +19,7 @@ import {
   parseCaCaps,
 } from "@scep/core";
 import type { CliPin } from "./ca-pin.js";
-import { CliError, ExitCode } from "./exit.js";
+import { CliError, ExitCode, describeError, pkiOperationUnanswered } from "./exit.js";
 import type { Context } from "./context.js";
 import { failureLine } from "./failure.js";
 import { scepFetch } from "./scep-fetch.js";
@@ -134,6 +134,14 @@ function firstEnrollmentHint(why: string, options: EnrollmentOptions, revoked?: 
   return `${why}, and the CA did not accept --challenge for a first enrollment: check it against ${CHALLENGE_WHERE}${also}`;
 }
 
+/** What to check when the CA cannot put the request's subject in a certificate (@scep/core: "the subject cannot be certified: …"). */
+function subjectHint(options: EnrollmentOptions): string {
+  const bounds = "(CN, O and OU: at most 64 characters each)";
+  return options.renewing
+    ? `the subject is --cert ${options.renewing.file}'s: enroll anew with a --cn within RFC 5280 Appendix A's bounds ${bounds}`
+    : `shorten --cn to the RFC 5280 Appendix A bound the CA names ${bounds}`;
+}
+
 /** What to do when the CA refuses the request's key as compromised (the example servers: "this key was revoked as compromised"). */
 function compromisedKeyHint(options: EnrollmentOptions): string {
   if (options.renewing) return `the CA will not certify this key again: give --new-key (with --challenge) so the new certificate gets a fresh key`;
@@ -174,11 +182,41 @@ function explainEnrollmentFailure(rep: CertRep & { caCertificates: Certificate[]
         return firstEnrollmentHint(`--cert ${renewing.file} is valid ${renewing.certificate.notBefore.toISOString()} to ${renewing.certificate.notAfter.toISOString()}, so it cannot be renewed now`, options);
       }
       if (failInfo !== "badRequest") return undefined;
+      if (text?.startsWith("the subject cannot be certified:")) return subjectHint(options);
       if (text !== undefined && /compromised/i.test(text)) return compromisedKeyHint(options);
       if (foreign && (options.renewal || !options.challengeSent)) return `${foreignWhy}: renew it at the CA that issued it, or give --challenge${options.renewal ? " without --renewal-req" : ""} to enroll here anew`;
       return options.challengeSent ? challengeHint(text) : undefined;
     },
   };
+}
+
+/**
+ * A PKIOperation sent with no answer (see {@link pkiOperationUnanswered}): the CA may have issued, and only a re-send
+ * with the same key (RFC 8894 §3.3.3: same transactionID) collects that certificate instead of a second one. The
+ * command keeps a generated key and says how to re-send. Exit 4.
+ */
+export class UnansweredError extends CliError {
+  constructor(message: string) {
+    super(message, ExitCode.TRANSPORT);
+  }
+}
+
+/**
+ * The error an enrollment ends with for `error` from the exchange: an {@link UnansweredError} for a PKIOperation the
+ * CA may have processed; for an HTTP 414/431 to a PKIOperation sent by GET (the request line too long for the
+ * server), a line that says to send it by POST; else `error` itself.
+ */
+function pkiOperationError(error: unknown, options: EnrollmentOptions): unknown {
+  if (pkiOperationUnanswered(error)) {
+    const { message } = describeError(error, new URL(options.url));
+    return new UnansweredError(message.includes("may have processed") ? message : `${message}; the CA may have processed the request`);
+  }
+  const status = (error as { status?: unknown }).status;
+  if (isScepError(error) && error.message.startsWith("PKIOperation:") && (status === 414 || status === 431)) {
+    const post = options.method === "get" ? "drop --get, so it goes by POST" : "give --post (the CA does not advertise POSTPKIOperation, so GET was used)";
+    return new CliError(`${describeError(error, new URL(options.url)).message}: the request was too large to send by GET: ${post}`, ExitCode.TRANSPORT);
+  }
+  return error;
 }
 
 /** The final CertRep's outcome as an exit: FAILURE → 2, PENDING → 3. */
@@ -201,7 +239,9 @@ export async function enrollWithCa(ctx: Context, options: EnrollmentOptions): Pr
   // Never announce a wait --max-poll does not allow: with --max-poll 1 and --poll-interval 5, poll after 1 s.
   const interval = options.maxPollMs > 0 ? Math.min(options.pollIntervalMs, options.maxPollMs) : options.pollIntervalMs;
   const polled = { polls: 0, ms: 0 };
-  const rep = await client.enroll({
+  let rep;
+  try {
+    rep = await client.enroll({
     csr: options.csr,
     signer: options.signer,
     cipher: options.cipher,
@@ -216,7 +256,10 @@ export async function enrollWithCa(ctx: Context, options: EnrollmentOptions): Pr
       polled.ms += ms;
       ctx.err(`PENDING: transaction ${pending.transactionId}; polling again in ${ms / 1000} s`);
     },
-  });
+    });
+  } catch (error) {
+    throw pkiOperationError(error, options);
+  }
   assertSuccess(rep, options, polled);
 
   // The issued certificate is the one for our key (ScepClient finds it by key), wherever the CA put it.

@@ -139,6 +139,37 @@ function reasonFor(e: SocketError, code: string, url: URL | undefined): string |
 
 const firstLine = (text: string): string => text.split("\n", 1)[0]!;
 
+/** The first string `code` in an error's cause chain (fetch puts the socket's two levels down), or undefined. */
+function socketCode(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as SocketError).code;
+    if (typeof code === "string") return code;
+  }
+  return undefined;
+}
+
+/** Socket codes of a connection that closed after the request went out (the server may have read it). */
+const CLOSED_CODES = new Set(["UND_ERR_SOCKET", "ECONNRESET", "EPIPE"]);
+/** Socket codes, and the like, of a failure before a byte of the request was sent. */
+const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT"]);
+
+/**
+ * Whether `error` is a PKIOperation that was sent and got no SCEP answer, so the CA may have processed (and issued)
+ * it: the connection closed before the answer, our timeout fired, or an HTTP 5xx came instead of a CertRep (a proxy's
+ * 502/504 after forwarding, a server that failed after issuing). A failure before sending (connection refused, DNS,
+ * TLS, a bad port) and a 4xx (the server refused to read it: 400, 414, 431) are not. RFC 8894 §3.3.3: re-sending the
+ * same request (same key, so the same transactionID) is how the client gets the certificate the CA may have issued.
+ */
+export function pkiOperationUnanswered(error: unknown): boolean {
+  if (!isScepError(error) || error.code !== "ERR_TRANSPORT" || !error.message.startsWith("PKIOperation:")) return false;
+  const status = (error as { status?: unknown }).status;
+  if (typeof status === "number") return status >= 500;
+  const code = socketCode(error.cause);
+  if (code !== undefined && (NOT_SENT_CODES.has(code) || TLS_CODE.test(code))) return false;
+  for (let e: unknown = error.cause, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) if (e.message === "bad port") return false;
+  return true;
+}
+
 /** One line for a failed fetch: what failed and what to check; undefined when the error is not a socket's. */
 function networkReason(error: unknown, url: URL | undefined): string | undefined {
   let deepest: Error | undefined;
@@ -206,6 +237,12 @@ export function describeError(error: unknown, url?: URL): { message: string; exi
       if (causeName === "TimeoutError") return { message: `${printable(error.message, 260)}: ${CHECK_TIMEOUT}`, exitCode: ExitCode.TRANSPORT };
       if (causeName === "AbortError") {
         return { message: `${operation}: the request was aborted before the server answered (${printable((cause as Error).message, 120)}), not timed out: ${CHECK_ABORTED}`, exitCode: ExitCode.TRANSPORT };
+      }
+      // Every PKIOperation follows a GetCACert that answered at the same URL: a connection closed now is not a wrong
+      // --url, and the server may have read (and acted on) the request.
+      const closed = socketCode(cause);
+      if (operation === "PKIOperation" && closed !== undefined && CLOSED_CODES.has(closed)) {
+        return { message: `PKIOperation: the connection closed before the answer (${closed}), after GetCACert had answered at this URL: the CA may have processed the request`, exitCode: ExitCode.TRANSPORT };
       }
       // The message quotes the server's error body: printable, bounded.
       return { message: reason ? `${operation}: ${reason}` : `${printable(error.message, 260)}${hint}`, exitCode: ExitCode.TRANSPORT };

@@ -1,8 +1,10 @@
 /**
  * The requester's key: read from a PEM file, or generated in memory and saved
- * only once it is needed: after SUCCESS (with the certificate) or PENDING (to
- * poll again with it). A refused connection or a FAILURE leaves no key file
- * behind, so the same command can simply be run again.
+ * only once it is needed: after SUCCESS (with the certificate), PENDING (to
+ * poll again with it), or a PKIOperation sent with no answer (the CA may have
+ * issued: re-sent with the same key, it answers with that certificate). A
+ * refused connection or a FAILURE leaves no key file behind, so the same
+ * command can simply be run again.
  *
  * @module
  */

@@ -1,0 +1,171 @@
+// RFC 8894 §3.3.3 through the CLI: a PKCSReq that was sent but whose answer never arrived (a relay in front of a real
+// @scep/core server drops the connection after the server answered, or answers 502 after forwarding) may have been
+// issued. `scep enroll` without --key keeps the generated key (0600) and says to run the same command with --key; that
+// re-send gets the same certificate (event issued_resent), not a second one. A failure before the PKIOperation was
+// sent (GetCACert refused) or a 4xx to it (431 to a GET whose request line is over 16 KiB, from the example servers'
+// HTTP layer) leaves nothing and says what to change.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { Certificate, createScepServer, type IssueContext } from "@scep/core";
+import { createTestCa, eventLog, issuingHook, type TestCa } from "../../../packages/core/test/support/server-pki.js";
+import { createLimitedHttpServer } from "../../server-kit/src/http-limits.js";
+import { main } from "../src/run.js";
+
+let dir: string;
+let ca: TestCa;
+let backend: Server;
+let relay: Server;
+let direct: string;
+let url: string;
+const calls: IssueContext[] = [];
+const log = eventLog();
+/** What the relay does to the next PKIOperation (after forwarding it) and to GetCACert. */
+const relayMode: { pki: "forward" | "drop" | "502"; caCert: "forward" | "503" } = { pki: "forward", caCert: "forward" };
+
+const readBody = (req: IncomingMessage): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "scep-cli-lost-reply-"));
+  ca = await createTestCa("Lost Reply CLI CA");
+  const scep = createScepServer({
+    profiles: [{ name: "devices", path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: "pw" }, issue: issuingHook(ca, calls) }],
+    onEvent: log.onEvent,
+  });
+  // The example servers' HTTP layer (Node's 16 KiB header limit answered with its reason).
+  const limits = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, maxInFlight: 64, maxConnections: 64, bodyTimeoutMs: 10_000, retryAfterSeconds: 1 };
+  backend = createLimitedHttpServer(limits, (req, res) => {
+    void (async () => {
+      const body = req.method === "POST" ? new Uint8Array(await readBody(req)) : undefined;
+      const reply = await scep.fetch(new Request(`http://127.0.0.1${req.url ?? "/"}`, { method: req.method ?? "GET", ...(body ? { body } : {}) }));
+      res.writeHead(reply.status, { "content-type": reply.headers.get("content-type") ?? "text/plain" }).end(Buffer.from(await reply.arrayBuffer()));
+    })().catch((e: unknown) => res.writeHead(500).end(String(e)));
+  });
+  await new Promise<void>((r) => backend.listen(0, "127.0.0.1", r));
+  direct = `http://127.0.0.1:${(backend.address() as AddressInfo).port}/scep`;
+  // The relay forwards every request to the backend and waits for its whole answer, then treats it as relayMode says.
+  relay = createServer((req, res) => {
+    void (async () => {
+      const body = await readBody(req);
+      const operation = new URL(req.url ?? "/", "http://x").searchParams.get("operation");
+      if (operation === "GetCACert" && relayMode.caCert === "503") return void res.writeHead(503, { "content-type": "text/plain" }).end("busy\n");
+      const reply = await fetch(`${direct.replace(/\/scep$/, "")}${req.url ?? "/"}`, { method: req.method ?? "GET", ...(req.method === "POST" ? { body, headers: { "content-type": req.headers["content-type"] ?? "" } } : {}) });
+      const bytes = Buffer.from(await reply.arrayBuffer());
+      if (operation === "PKIOperation" && relayMode.pki === "drop") {
+        relayMode.pki = "forward";
+        return void req.socket.destroy(); // the CA answered; the device never hears it
+      }
+      if (operation === "PKIOperation" && relayMode.pki === "502") {
+        relayMode.pki = "forward";
+        return void res.writeHead(502, { "content-type": "text/plain" }).end("upstream failed");
+      }
+      res.writeHead(reply.status, { "content-type": reply.headers.get("content-type") ?? "text/plain" }).end(bytes);
+    })().catch((e: unknown) => res.writeHead(500).end(String(e)));
+  });
+  await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
+  url = `http://127.0.0.1:${(relay.address() as AddressInfo).port}/scep`;
+});
+afterAll(async () => {
+  for (const s of [relay, backend]) {
+    s?.closeAllConnections();
+    await new Promise((r) => s?.close(r));
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+beforeEach(() => {
+  calls.length = 0;
+  log.events.length = 0;
+  Object.assign(relayMode, { pki: "forward", caCert: "forward" });
+});
+
+async function scep(argv: string[], cwd: string): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { cwd, out: (t) => out.push(t), err: (t) => err.push(t) });
+  return { code, out, err };
+}
+
+const serialOf = (path: string): string => Certificate.fromPem(readFileSync(path, "utf8"))[0]!.serialNumberHex;
+const outcomes = (): [string, string | undefined][] => log.events.filter((e) => e.operation === "PKCSReq").map((e) => [e.outcome, e.reason]);
+
+describe("RFC 8894 §3.3.3: scep enroll after a lost PKIOperation answer re-sends with the same key", () => {
+  it("connection closed after the CA answered: exit 4, the key kept (0600) with the --key hint; the re-send gets the same certificate", async () => {
+    const cwd = mkdtempSync(join(dir, "drop-"));
+    relayMode.pki = "drop";
+    const argv = ["enroll", "--url", url, "--challenge", "pw", "--cn", "lost-1", "--out", "device.pem"];
+    const first = await scep(argv, cwd);
+    expect([first.code, first.out]).toEqual([4, []]);
+    expect(first.err).toEqual([
+      `scep: PKIOperation: the connection closed before the answer (UND_ERR_SOCKET), after GetCACert had answered at this URL: the CA may have processed the request; key saved to ${join(cwd, "device.key")}: run the same command with --key to collect the certificate it may have issued (not a second one): scep enroll --url ${url} --challenge <challenge> --cn lost-1 --out device.pem --key device.key`,
+    ]);
+    expect(readdirSync(cwd)).toEqual(["device.key"]);
+    expect(statSync(join(cwd, "device.key")).mode & 0o777).toBe(0o600);
+    expect(calls).toHaveLength(1);
+
+    const again = await scep([...argv, "--key", "device.key"], cwd);
+    expect([again.code, again.err]).toEqual([0, []]);
+    expect(readdirSync(cwd).sort()).toEqual(["device.key", "device.pem"]);
+    expect(calls).toHaveLength(1); // no second certificate
+    expect(outcomes()).toEqual([
+      ["success", "issued"],
+      ["success", "issued_resent"],
+    ]);
+    expect(serialOf(join(cwd, "device.pem"))).toBe(log.events.find((e) => e.reason === "issued")!.serial);
+  });
+
+  it("a 502 after the relay forwarded the request: exit 4, key kept; with --key given, the hint says to run it again", async () => {
+    const cwd = mkdtempSync(join(dir, "502-"));
+    relayMode.pki = "502";
+    const argv = ["enroll", "--url", url, "--challenge", "pw", "--cn", "lost-2", "--out", "device.pem", "--key-out", "my.key"];
+    const first = await scep(argv, cwd);
+    expect(first.code).toBe(4);
+    expect(first.err).toHaveLength(1);
+    expect(first.err[0]).toMatch(/^scep: PKIOperation: HTTP 502 \(upstream failed\): .*; the CA may have processed the request; key saved to .*my\.key: run the same command with --key .* --key my\.key$/);
+    expect(readdirSync(cwd)).toEqual(["my.key"]);
+
+    relayMode.pki = "502";
+    const withKey = ["enroll", "--url", url, "--challenge", "pw", "--cn", "lost-2", "--out", "device.pem", "--key", "my.key"];
+    const second = await scep(withKey, cwd);
+    expect(second.code).toBe(4);
+    expect(second.err[0]).toMatch(/; the CA may have processed the request; run the same command again with the same --key to collect the certificate it may have issued \(not a second one\)$/);
+    const third = await scep(withKey, cwd);
+    expect([third.code, third.err]).toEqual([0, []]);
+    expect(calls).toHaveLength(1);
+    expect(outcomes()).toEqual([
+      ["success", "issued"],
+      ["success", "issued_resent"],
+      ["success", "issued_resent"],
+    ]);
+  });
+
+  it("GetCACert refused (nothing sent): exit 4, nothing written", async () => {
+    const cwd = mkdtempSync(join(dir, "cacert-"));
+    relayMode.caCert = "503";
+    const r = await scep(["enroll", "--url", url, "--challenge", "pw", "--cn", "lost-3", "--out", "device.pem"], cwd);
+    expect(r.code).toBe(4);
+    expect(r.err[0]).toMatch(/^scep: GetCACert: HTTP 503/);
+    expect(readdirSync(cwd)).toEqual([]);
+    expect(calls).toHaveLength(0);
+  });
+
+  it("431 to --get (request line over 16 KiB, the example servers' reason): exit 4, says to drop --get, nothing written", async () => {
+    const cwd = mkdtempSync(join(dir, "431-"));
+    const sans = Array.from({ length: 200 }, (_, i) => ["--san", `dns:host-${i}.${"a".repeat(60)}.example.com`]).flat();
+    const r = await scep(["enroll", "--url", direct, "--challenge", "pw", "--cn", "lost-4", "--out", "device.pem", "--get", ...sans], cwd);
+    expect([r.code, r.out]).toEqual([4, []]);
+    expect(r.err).toEqual([
+      "scep: PKIOperation: HTTP 431 (request line and headers larger than 16 KiB: send a large PKIMessage by POST (RFC 8894 section 4.1), not GET): the request was too large to send by GET: drop --get, so it goes by POST",
+    ]);
+    expect(readdirSync(cwd)).toEqual([]);
+    expect(calls).toHaveLength(0);
+  });
+});
