@@ -45,7 +45,7 @@ beforeAll(async () => {
   const limits = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, maxInFlight: 64, maxConnections: 64, bodyTimeoutMs: 10_000, retryAfterSeconds: 1 };
   backend = createLimitedHttpServer(limits, (req, res) => {
     void (async () => {
-      const body = req.method === "POST" ? new Uint8Array(await readBody(req)) : undefined;
+      const body = req.method === "POST" ? (new Uint8Array(await readBody(req)) as Uint8Array<ArrayBuffer>) : undefined;
       const reply = await scep.fetch(new Request(`http://127.0.0.1${req.url ?? "/"}`, { method: req.method ?? "GET", ...(body ? { body } : {}) }));
       res.writeHead(reply.status, { "content-type": reply.headers.get("content-type") ?? "text/plain" }).end(Buffer.from(await reply.arrayBuffer()));
     })().catch((e: unknown) => res.writeHead(500).end(String(e)));
@@ -58,7 +58,7 @@ beforeAll(async () => {
       const body = await readBody(req);
       const operation = new URL(req.url ?? "/", "http://x").searchParams.get("operation");
       if (operation === "GetCACert" && relayMode.caCert === "503") return void res.writeHead(503, { "content-type": "text/plain" }).end("busy\n");
-      const reply = await fetch(`${direct.replace(/\/scep$/, "")}${req.url ?? "/"}`, { method: req.method ?? "GET", ...(req.method === "POST" ? { body, headers: { "content-type": req.headers["content-type"] ?? "" } } : {}) });
+      const reply = await fetch(`${direct.replace(/\/scep$/, "")}${req.url ?? "/"}`, { method: req.method ?? "GET", ...(req.method === "POST" ? { body: new Uint8Array(body) as Uint8Array<ArrayBuffer>, headers: { "content-type": req.headers["content-type"] ?? "" } } : {}) });
       const bytes = Buffer.from(await reply.arrayBuffer());
       if (operation === "PKIOperation" && relayMode.pki === "drop") {
         relayMode.pki = "forward";
