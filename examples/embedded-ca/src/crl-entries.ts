@@ -127,10 +127,12 @@ export interface CrlParts {
   nextUpdate: Date | undefined;
   /** The cRLNumber extension's value (RFC 5280 §5.2.3), undefined when the CRL has none. */
   crlNumber: bigint | undefined;
-  /** The entries that read, in the CRL's order. */
-  entries: RevokedCertificate[];
-  /** How many entries did not read (a serial, revocationDate or reasonCode that does not decode). */
-  skipped: number;
+  /** How many revokedCertificates entries the CRL has, read or not (counted without reading them). */
+  count: number;
+  /** The entries that read, in the CRL's order (read on first use: a check of the CRL alone never pays for them). */
+  readonly entries: RevokedCertificate[];
+  /** How many entries did not read (a serial, revocationDate or reasonCode that does not decode); read with `entries`. */
+  readonly skipped: number;
 }
 
 /**
@@ -173,13 +175,19 @@ export function readCrlParts(der: Uint8Array): CrlParts {
   const tbs = list.tbsCertList;
   if (!list.tbsCertListRaw || !list.signatureAlgorithmRaw || !tbs.signatureRaw || !tbs.issuerRaw) throw new Error("not a CertificateList");
   if (list.signatureValue.unusedBits !== 0) throw new Error("signatureValue has unused bits");
-  const entries: RevokedCertificate[] = [];
-  let skipped = 0;
-  for (const entryDer of tbs.revokedCertificates ?? []) {
-    const entry = entryDer ? readEntry(entryDer) : undefined;
-    if (entry) entries.push(entry);
-    else skipped += 1;
-  }
+  const listed = tbs.revokedCertificates ?? [];
+  let read: { entries: RevokedCertificate[]; skipped: number } | undefined;
+  const readEntries = (): { entries: RevokedCertificate[]; skipped: number } => {
+    if (read) return read;
+    const entries: RevokedCertificate[] = [];
+    let skipped = 0;
+    for (const entryDer of listed) {
+      const entry = entryDer ? readEntry(entryDer) : undefined;
+      if (entry) entries.push(entry);
+      else skipped += 1;
+    }
+    return (read = { entries, skipped });
+  };
   const crlNumber = tbs.crlExtensions?.find((e) => e.extnID === id_ce_cRLNumber);
   return {
     tbsDer: list.tbsCertListRaw,
@@ -191,8 +199,13 @@ export function readCrlParts(der: Uint8Array): CrlParts {
     thisUpdate: tbs.thisUpdate.getTime(),
     nextUpdate: tbs.nextUpdate?.getTime(),
     crlNumber: crlNumber ? readCrlNumber(crlNumber.extnValue.buffer) : undefined,
-    entries,
-    skipped,
+    count: listed.length,
+    get entries() {
+      return readEntries().entries;
+    },
+    get skipped() {
+      return readEntries().skipped;
+    },
   };
 }
 
