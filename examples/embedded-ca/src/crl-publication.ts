@@ -19,6 +19,7 @@ import { withFileLock } from "./file-lock.js";
 import { toPem } from "./lib/pem.js";
 import type { CrlParts } from "./crl-entries.js";
 import { checkPublishedCrl, type CrlTrustAnchor } from "./published-crl-trust.js";
+import { DEFAULT_MAX_STALENESS_MS } from "./revocation-file.js";
 
 /** The published CRL in a data directory (DER). */
 export const CRL_FILE = "ca.crl";
@@ -102,7 +103,7 @@ export class CrlPublication {
     this.#fingerprintSha256 = fingerprintSha256;
     this.#anchor = anchor;
     this.#onUntrusted = options.onUntrusted;
-    this.#maxStalenessMs = options.maxStalenessMs ?? 1_000;
+    this.#maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
     this.#monotonicNow = options.monotonicNow ?? (() => performance.now());
   }
 

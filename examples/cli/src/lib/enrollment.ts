@@ -17,6 +17,7 @@ import {
   ScepClient,
   isScepError,
   parseCaCaps,
+  REVOCATION_REASONS,
 } from "@scep/core";
 import type { CliPin } from "./ca-pin.js";
 import { CliError, ExitCode, describeError, pkiOperationUnanswered } from "./exit.js";
@@ -112,9 +113,6 @@ function revocationReason(text: string): string | undefined {
   return /\brevoked \(([A-Za-z]+)\)/.exec(text)?.[1];
 }
 
-/** The reason names of RFC 5280 §5.3.1 a CRL entry can carry (removeFromCRL is a delta CRL's, not a revocation's). */
-const REVOCATION_REASONS = new Set(["unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", "certificateHold", "privilegeWithdrawn", "aACompromise"]);
-
 /**
  * What to check when the certificate being renewed is one the CA will not take as a renewal (revoked, expired, or
  * not this CA's): the same command as a first enrollment (a PKCSReq with --challenge; RFC 8894 §3.3.1.2 leaves a
@@ -175,7 +173,7 @@ function explainEnrollmentFailure(rep: CertRep & { caCertificates: Certificate[]
       if (renewing && text !== undefined && /revoked/i.test(text) && failInfo === "badCertId") {
         // keyCompromise, or no reason given: a new key. Any other reason leaves the key usable: a plain first enrollment.
         const reason = revocationReason(text);
-        const known = reason !== undefined && REVOCATION_REASONS.has(reason) ? reason : undefined;
+        const known = reason !== undefined && Object.hasOwn(REVOCATION_REASONS, reason) ? reason : undefined;
         return firstEnrollmentHint(`--cert ${renewing.file} was revoked${known ? ` (${known})` : ""} and cannot be renewed`, options, known && known !== "keyCompromise" ? "other" : "key");
       }
       if (renewing && text !== undefined && /expired|not yet valid/i.test(text) && failInfo === "badTime") {
