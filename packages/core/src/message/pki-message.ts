@@ -102,7 +102,7 @@ function checkRsaSize(p: ResolvedPolicy, key: nc.KeyObject, what: string): void 
  * `request` property carries the transactionID, senderNonce and digest so a
  * server can answer with a FAILURE CertRep (failInfo from the error). A
  * request without a messageType or senderNonce attribute (RFC 8894 §3.2.1.2,
- * §3.2.1.5) is verified and opened first, then refused with
+ * §3.2.1.5) is verified first (its envelope is not opened), then refused with
  * `ERR_MESSAGE_MALFORMED` whose `request` has `signatureVerified: true` and no
  * `senderNonce`; one without a transactionID is refused at once, with no
  * `request` (nothing can answer it).
@@ -130,7 +130,7 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
   const si = sd.signerInfos[0]!;
   if (!si.signedAttrs) throw new MessageMalformedError("SignerInfo without signed attributes");
   // A missing messageType or senderNonce is the client's mistake, answered with a FAILURE badRequest CertRep
-  // (RFC 8894 §3.3.2.2) once the request's signature verifies and its envelope opens, so that the answer goes to
+  // (RFC 8894 §3.3.2.2) once the request's signature verifies, so that the answer goes to
   // a sender we know; a missing transactionID stays an error here (the caller answers HTTP 400): a CertRep without
   // one answers nothing.
   // The same holds for an attribute that is there but unreadable (a messageType that is no number, a senderNonce of
@@ -169,6 +169,10 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
     if (signature.scheme !== "ecdsa") checkRsaSize(policy, publicKeyOf(signer), "signer certificate");
     verifySignerInfo(si, signer, sd.content, algorithms);
     partial.signatureVerified = true;
+    // The sender is known now: refuse what its attributes lack before any private-key operation runs.
+    if (unreadable !== undefined) throw unreadable;
+    if (missing.length > 0) throw new MessageMalformedError(`missing ${missing.join(" and ")}`);
+    if (!typeName) throw new MessageTypeError(`messageType ${attrs.messageType} is not a request`);
 
     const env = parseEnvelopedData(sd.content);
     checkCipher(policy, env.cipher);
@@ -176,9 +180,6 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
     const allowed = env.recipients.filter((r) => policy.keyTransports.includes(r.transport));
     if (allowed.length === 0 && env.recipients[0]) checkKeyTransport(policy, env.recipients[0].transport);
     const opened = await openEnvelope({ ...env, recipients: allowed }, decrypters);
-    if (unreadable !== undefined) throw unreadable;
-    if (missing.length > 0) throw new MessageMalformedError(`missing ${missing.join(" and ")}`);
-    if (!typeName) throw new MessageTypeError(`messageType ${attrs.messageType} is not a request`);
 
     const out: PkiRequest = {
       messageType: attrs.messageType as MessageType,

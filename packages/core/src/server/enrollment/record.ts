@@ -25,6 +25,9 @@ import type { Enrollment } from "./enrollment.js";
 export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<boolean> {
   const { profile: p, request: req, csr } = e;
   const { certificate, chain } = e.issued!;
+  // Only a first enrollment's re-send is answered from the record (policy.ts: a self-signed signer); a renewal, or a
+  // request signed by a certificate of this CA, always gets a new certificate, so its record would never be read.
+  if (!req.signerCertificate.isSelfIssued || e.renewal) return true;
   const t = ctx.now();
   try {
     // Resolves false when a PENDING/ISSUING record of this transactionID exists (a concurrent request the hook
