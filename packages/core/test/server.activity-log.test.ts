@@ -34,6 +34,16 @@ describe("bounds", () => {
     expect(e!.transactionId).toHaveLength(128);
   });
 
+  it("never cuts between the halves of a surrogate pair (the kept subject stays well-formed UTF-16)", () => {
+    const log = new ActivityLog({ now: () => T0 });
+    // 254 characters, then U+1F600 as code units 254 and 255: a cut after 255 units would keep its high half alone.
+    log.sink(ev({ subject: "a".repeat(254) + "\u{1F600}" + "b".repeat(10), serial: "s".repeat(78) + "\u{1F600}" }));
+    const [e] = log.list();
+    expect(e!.subject).toBe("a".repeat(254) + "…");
+    // Within the bound: kept whole, the pair included (80 code units, the serial's limit).
+    expect(e!.serial).toBe("s".repeat(78) + "\u{1F600}");
+  });
+
   it("a maxEntries below 1 holds one entry", () => {
     const log = new ActivityLog({ maxEntries: 0 });
     log.sink(ev({}));

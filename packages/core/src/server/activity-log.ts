@@ -7,6 +7,7 @@
  * @module
  */
 import type { FailInfo } from "../errors.js";
+import { clip } from "../lib/clip.js";
 import type { ScepEvent, ScepOutcome } from "./events.js";
 
 /**
@@ -98,11 +99,6 @@ const MAX = { subject: 256, reason: 64, profile: 128, transactionId: 128, serial
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** At most `max` characters; a cut string ends with `…`. */
-function clip(s: string | undefined, max: number): string | undefined {
-  return s === undefined || s.length <= max ? s : s.slice(0, max - 1) + "…";
-}
-
 /**
  * `s` as a string of its own: a slice of a long string keeps the whole original alive in V8 (a 100 KB subject would
  * cost 100 KB an entry), so what is kept is copied out.
@@ -184,16 +180,16 @@ export class ActivityLog {
       kind,
       operation: clip(event.operation, MAX.operation) ?? (kind === "proxy" ? "proxy" : "unknown"),
       outcome: event.outcome,
-      reason: clip(event.reason, MAX.reason)!,
+      reason: clip(event.reason, MAX.reason),
       status: event.status ?? 0,
       latencyMs: event.latencyMs ?? 0,
     };
-    if (event.challengeKind !== undefined) entry.challenge = clip(event.challengeKind, MAX.challenge)!;
-    if (event.profile !== undefined) entry.profile = clip(event.profile, MAX.profile)!;
+    if (event.challengeKind !== undefined) entry.challenge = clip(event.challengeKind, MAX.challenge);
+    if (event.profile !== undefined) entry.profile = clip(event.profile, MAX.profile);
     if (event.failInfo !== undefined) entry.failInfo = event.failInfo;
-    if (event.subject !== undefined) entry.subject = clip(event.subject, MAX.subject)!;
-    if (event.serial !== undefined) entry.serial = clip(event.serial, MAX.serial)!;
-    if (event.transactionId !== undefined) entry.transactionId = clip(event.transactionId, MAX.transactionId)!;
+    if (event.subject !== undefined) entry.subject = clip(event.subject, MAX.subject);
+    if (event.serial !== undefined) entry.serial = clip(event.serial, MAX.serial);
+    if (event.transactionId !== undefined) entry.transactionId = clip(event.transactionId, MAX.transactionId);
     if (!this.#include(entry)) return undefined;
     // Copied only now: the events `include` refuses (by default every successful GetCACaps/GetCACert) cost no copy.
     for (const k of COPIED) {

@@ -12,6 +12,7 @@
  * @module
  */
 import { InvalidArgumentError, isScepError } from "../errors.js";
+import { clip } from "../lib/clip.js";
 import { type ApproveOptions, type RejectOptions, approve, pending, reject } from "./approval.js";
 import { getCaCaps, getCaCert, getNextCaCert } from "./ca-operations.js";
 import type { ServerContext } from "./context.js";
@@ -203,7 +204,7 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
   const ctx: ServerContext = { now, maxBody: options.maxBodyBytes ?? 64 * 1024, store: createStoreCall(options.storeTimeoutMs ?? 2000) };
 
   function emit(e: ScepEvent, profile?: ResolvedProfile): void {
-    if (e.subject !== undefined && e.subject.length > MAX_EVENT_SUBJECT) e = { ...e, subject: boundedSubject(e.subject) };
+    if (e.subject !== undefined && e.subject.length > MAX_EVENT_SUBJECT) e = { ...e, subject: clip(e.subject, MAX_EVENT_SUBJECT) };
     if (profile) {
       profile.stats.outcomes[e.outcome] = (profile.stats.outcomes[e.outcome] ?? 0) + 1;
       countLabel(profile.stats.reasons, e.reason, MAX_REASON_LABELS); // bounded like MemoryCounterStore
@@ -367,12 +368,5 @@ function profileStats(p: ResolvedProfile, counts: { outcomes: Record<string, num
  * dnQualifier, an unknown OID) up to the request size limit, and every event sink (a log line, a metric label
  * source) would carry it whole.
  */
-const MAX_EVENT_SUBJECT = 1024;
+const MAX_EVENT_SUBJECT = 1024; // cut by lib/clip.ts: ends in `…`, never between the halves of a surrogate pair
 
-/** `subject` cut to {@link MAX_EVENT_SUBJECT} characters, ending in `…`, never between the halves of a surrogate pair. */
-function boundedSubject(subject: string): string {
-  let end = MAX_EVENT_SUBJECT - 1;
-  const unit = subject.charCodeAt(end - 1);
-  if (unit >= 0xd800 && unit <= 0xdbff) end -= 1;
-  return `${subject.slice(0, end)}…`;
-}
