@@ -36,13 +36,13 @@ import * as oids from "../src/oids.js";
 import { attribute } from "../src/cms/signed-data.js";
 import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
 import { DIGEST_OID } from "../src/algorithms.js";
-import { readCertRep } from "../src/index.js";
+import { createScepServer, readCertRep, type DecryptParams, type Decrypter } from "../src/index.js";
 import { hex, postPki, staticScep } from "./support/server-pki.js";
 
 const CHALLENGE = "field-attrs";
 const SHA256_WITH_RSA = "1.2.840.113549.1.1.11";
 const RANDOM_NONCE = "1.2.840.113549.1.9.25.3";
-const { ca, device, log, server } = await staticScep({ caName: "Field Attributes CA", deviceCn: "field-attrs-device", challenge: CHALLENGE });
+const { ca, device, log, server, profile } = await staticScep({ caName: "Field Attributes CA", deviceCn: "field-attrs-device", challenge: CHALLENGE });
 
 interface Spelling {
   /** null: no messageType attribute. */
@@ -260,5 +260,43 @@ describe("RFC 5754 §2 / RFC 4055 §5: SHA-256 AlgorithmIdentifiers with absent 
 
   it("none of these requests ended in a 5xx", () => {
     expect(log.events.filter((e) => e.status >= 500 || e.outcome === "error")).toEqual([]);
+  });
+});
+
+describe("RFC 8894 §3.3.2.2: a request refused for its messageType or senderNonce is refused before its envelope is opened", () => {
+  // The CA's real LocalKey does the decryption; the wrapper only counts the private-key operations asked of it.
+  let decrypts = 0;
+  const counting: Decrypter = {
+    certificate: ca.key.certificate,
+    decrypt: (encryptedKey: Uint8Array, params: DecryptParams) => {
+      decrypts++;
+      return ca.key.decrypt(encryptedKey, params);
+    },
+  };
+  const counted = createScepServer({ profiles: [{ ...profile, decrypters: [counting] }], now: () => new Date("2026-01-15T12:00:00Z") });
+
+  async function decryptsFor(s: Spelling): Promise<{ decrypts: number; status?: string; failInfoText?: string }> {
+    decrypts = 0;
+    const res = await postPki(counted, "/scep", await pkcsReq(s));
+    expect(res.status).toBe(200);
+    const rep = await readCertRep(new Uint8Array(await res.arrayBuffer()), { decrypter: device.signer, caCertificates: [ca.cert] });
+    return { decrypts, status: rep.status, ...(rep.failInfoText !== undefined ? { failInfoText: rep.failInfoText } : {}) };
+  }
+
+  const refused: [string, Spelling, string][] = [
+    ["no messageType", { messageType: null }, "missing messageType attribute (RFC 8894 §3.2.1.2)"],
+    ["no senderNonce", { senderNonce: null }, "missing senderNonce attribute (RFC 8894 §3.2.1.5)"],
+    ["a messageType that is no number", { messageType: der.printable("PKCSReq") }, "messageType is not a number"],
+    ["a messageType that is no request (CertRep)", { messageType: der.printable("3") }, "messageType 3 is not a request"],
+    ["an empty senderNonce", { senderNonce: new Uint8Array(0) }, "senderNonce has a bad length"],
+  ];
+  for (const [name, spelling, text] of refused) {
+    it(`${name}: FAILURE badRequest, and the CA key decrypted nothing`, async () => {
+      expect(await decryptsFor(spelling)).toEqual({ decrypts: 0, status: "FAILURE", failInfoText: text });
+    });
+  }
+
+  it("the same request with its attributes whole: SUCCESS, one decryption (the counter sees the real work)", async () => {
+    expect(await decryptsFor({})).toEqual({ decrypts: 1, status: "SUCCESS" });
   });
 });

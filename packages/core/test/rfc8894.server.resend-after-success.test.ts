@@ -20,6 +20,7 @@ import {
   LocalKey,
   type ChallengePolicy,
   type IssueContext,
+  type ScepEvent,
   type ScepProfile,
   type Transaction,
   type TransactionStore,
@@ -96,8 +97,21 @@ describe("RFC 8894 §3.3.3: a re-sent PKCSReq whose SUCCESS reply was lost gets 
     expect(hex(tx.certificate)).toBe(hex(first.rep.certificate!.der));
     expect(hex(tx.csr)).toBe(hex(device.csr));
     expect(tx.chain).toBeUndefined();
+    // Marked as issued at once by `direct`; `reason` stays free for what it means on a REJECTED record.
+    expect([tx.direct, tx.reason]).toEqual([true, undefined]);
     // Nothing waits for an operator.
     expect(await s.server.pending("p")).toEqual([]);
+  });
+
+  it("a record written before `direct` existed (reason 'issued') is still read as issued at once: the re-send is issued_resent", async () => {
+    const s = setup("static-secret");
+    const device = await createDevice({ cn: "resend-old-record", challengePassword: "static-secret" });
+    const first = await send(s.server, device);
+    const { direct: _, ...rest } = (await s.transactions.get("p", first.built.transactionId))!;
+    expect(await s.transactions.create({ ...rest, reason: "issued" })).toBe(true);
+    const again = await send(s.server, device);
+    expect(hex(again.rep.certificate!.der)).toBe(hex(first.rep.certificate!.der));
+    expect(s.log.events.map((e) => e.reason)).toEqual(["issued", "issued_resent"]);
   });
 
   it("after transactionRetentionMs the record is gone: the re-send is a new enrollment (a one-time challenge is then refused as used)", async () => {
@@ -208,4 +222,221 @@ describe("RFC 8894 §3.3.3: a record that cannot be written never costs the issu
       expect(await s.server.stats()[0]!.reasons).toMatchObject({ issued_not_recorded: 1 });
     });
   }
+});
+
+/** A promise and its settlers, for a store call the test decides when to answer. */
+function held<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Events as they arrive, and a wait for the n-th (1-based). */
+function eventWaiter() {
+  const events: ScepEvent[] = [];
+  const waiting: { n: number; resolve: (e: ScepEvent) => void }[] = [];
+  const onEvent = (e: ScepEvent): void => {
+    events.push(e);
+    for (const w of waiting.filter((w) => w.n === events.length)) w.resolve(e);
+  };
+  const nth = (n: number): Promise<ScepEvent> => (events.length >= n ? Promise.resolve(events[n - 1]!) : new Promise((resolve) => waiting.push({ n, resolve })));
+  return { events, onEvent, nth };
+}
+
+describe("RFC 8894 §3.3.3: a slow transaction store never holds the SUCCESS; the event says what became of the record", () => {
+  /** Memory store whose ISSUED creates wait for the test: it answers each with `settle(index)` (its own write first when resolving true). */
+  class HeldIssuedRecords extends MemoryTransactionStore {
+    readonly pending: ReturnType<typeof held<boolean>>[] = [];
+    constructor() {
+      super({ now: () => NOW });
+    }
+    override async create(tx: Transaction): Promise<boolean> {
+      if (tx.status !== "ISSUED") return super.create(tx);
+      const h = held<boolean>();
+      this.pending.push(h);
+      return h.promise.then(async (ok) => ok && (await super.create(tx)));
+    }
+  }
+
+  function slowSetup(transactions: TransactionStore, storeTimeoutMs: number) {
+    const calls: IssueContext[] = [];
+    const log = eventWaiter();
+    const server = createScepServer({
+      profiles: [{ ...baseProfile(ca, "static-secret"), issue: issuingHook(ca, calls), transactions }],
+      onEvent: log.onEvent,
+      now: () => NOW,
+      storeTimeoutMs,
+    });
+    return { server, calls, log };
+  }
+
+  it("a create that answers only after the reply: SUCCESS without waiting for it (storeTimeoutMs 5 s); the event follows with reason issued; the re-send gets that certificate", async () => {
+    const store = new HeldIssuedRecords();
+    const s = slowSetup(store, 5000);
+    const device = await createDevice({ cn: "resend-slow-store", challengePassword: "static-secret" });
+    const started = performance.now();
+    const first = await send(s.server, device);
+    const ms = performance.now() - started;
+    expect(first.rep.status).toBe("SUCCESS");
+    // The store has not answered: the reply did not wait for it, and no event guessed the record's fate.
+    expect(store.pending).toHaveLength(1);
+    expect(s.log.events).toEqual([]);
+    expect(ms).toBeLessThan(2500); // 100 ms of waiting for the record, far below the 5 s store timeout
+    store.pending[0]!.resolve(true);
+    expect(await s.log.nth(1)).toMatchObject({ operation: "PKCSReq", outcome: "success", reason: "issued", status: 200, serial: first.rep.certificate!.serialNumberHex });
+    const again = await send(s.server, device);
+    expect(hex(again.rep.certificate!.der)).toBe(hex(first.rep.certificate!.der));
+    expect(s.log.events.map((e) => e.reason)).toEqual(["issued", "issued_resent"]);
+    expect(s.calls).toHaveLength(1);
+  });
+
+  it("a create that rejects after the reply left: the event says issued_not_recorded, counted once; no unhandled rejection", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const store = new HeldIssuedRecords();
+      const s = slowSetup(store, 5000);
+      const device = await createDevice({ cn: "resend-late-reject", challengePassword: "static-secret" });
+      const first = await send(s.server, device);
+      expect(first.rep.status).toBe("SUCCESS");
+      expect(s.log.events).toEqual([]);
+      store.pending[0]!.reject(new Error("redis: connection reset"));
+      expect(await s.log.nth(1)).toMatchObject({ outcome: "success", reason: "issued_not_recorded", status: 200 });
+      expect(s.server.stats()[0]!.reasons).toEqual({ issued_not_recorded: 1 });
+      await new Promise((r) => setImmediate(r));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+
+  it("a create that never answers: SUCCESS at once; after storeTimeoutMs (400 ms) the event says issued_not_recorded; no unhandled rejection", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const store = new HeldIssuedRecords(); // never settled by the test
+      const s = slowSetup(store, 400);
+      const device = await createDevice({ cn: "resend-hung-store", challengePassword: "static-secret" });
+      const first = await send(s.server, device);
+      expect(first.rep.status).toBe("SUCCESS");
+      expect(s.log.events).toEqual([]);
+      expect(await s.log.nth(1)).toMatchObject({ outcome: "success", reason: "issued_not_recorded", status: 200 });
+      await new Promise((r) => setImmediate(r));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+});
+
+describe("RFC 8894 §3.3.3: a re-send reads its transaction once and asks isRevoked once", () => {
+  /** The real memory store, counting get calls. */
+  class CountingStore extends MemoryTransactionStore {
+    gets = 0;
+    constructor() {
+      super({ now: () => NOW });
+    }
+    override async get(profile: string, transactionId: string): Promise<Transaction | undefined> {
+      this.gets++;
+      return super.get(profile, transactionId);
+    }
+  }
+
+  it("after SUCCESS: the re-send costs one get and one isRevoked call, and gets the same certificate", async () => {
+    const store = new CountingStore();
+    let revokedAsks = 0;
+    const s = setup("static-secret", { transactions: store, isRevoked: () => (revokedAsks++, false) });
+    const device = await createDevice({ cn: "resend-one-read", challengePassword: "static-secret" });
+    const first = await send(s.server, device);
+    const [gets, asks] = [store.gets, revokedAsks];
+    const again = await send(s.server, device);
+    expect(hex(again.rep.certificate!.der)).toBe(hex(first.rep.certificate!.der));
+    expect([store.gets - gets, revokedAsks - asks]).toEqual([1, 1]);
+    expect(s.log.events.at(-1)).toMatchObject({ reason: "issued_resent" });
+  });
+
+  it("while PENDING: the re-send costs one get and gets PENDING", async () => {
+    const store = new CountingStore();
+    const s = setup("static-secret", { transactions: store, issue: async () => ({ status: "PENDING" }) });
+    const device = await createDevice({ cn: "resend-one-read-pending", challengePassword: "static-secret" });
+    expect((await send(s.server, device)).rep.status).toBe("PENDING");
+    const gets = store.gets;
+    expect((await send(s.server, device)).rep.status).toBe("PENDING");
+    expect(store.gets - gets).toBe(1);
+    expect(s.log.events.at(-1)).toMatchObject({ reason: "still_pending" });
+  });
+});
+
+describe("RFC 8894 §3.3.3: a record the store refused to write (create resolved false)", () => {
+  it("refused because another key's request with this transactionID waits PENDING: issued_not_recorded, and that PENDING record stays", async () => {
+    const s = setup("static-secret", {
+      issue: issuingHook(ca, [], (ctx) => (ctx.csr.subject.includes("resend-refused-a") ? { status: "PENDING" } : undefined)),
+    });
+    const waiting = await createDevice({ cn: "resend-refused-a", challengePassword: "static-secret" });
+    const other = await createDevice({ cn: "resend-refused-b", challengePassword: "static-secret" });
+    const first = await send(s.server, waiting);
+    expect(first.rep.status).toBe("PENDING");
+    const second = await send(s.server, other, { transactionId: first.built.transactionId });
+    expect(second.rep.status).toBe("SUCCESS");
+    expect(s.log.events.at(-1)).toMatchObject({ outcome: "success", reason: "issued_not_recorded" });
+    const tx = await s.transactions.get("p", first.built.transactionId);
+    expect([tx?.status, hex(tx?.csr)]).toEqual(["PENDING", hex(waiting.csr)]);
+  });
+
+  it("refused though the record there is this certificate's (a store's own retry landed): issued, and the re-send gets it", async () => {
+    class RetryingStore extends MemoryTransactionStore {
+      override async create(tx: Transaction): Promise<boolean> {
+        const wrote = await super.create(tx);
+        return tx.status === "ISSUED" ? false : wrote; // the retry of a write that had landed reports "exists"
+      }
+    }
+    const s = setup("static-secret", { transactions: new RetryingStore({ now: () => NOW }) });
+    const device = await createDevice({ cn: "resend-refused-same", challengePassword: "static-secret" });
+    const first = await send(s.server, device);
+    expect(s.log.events.at(-1)).toMatchObject({ reason: "issued" });
+    const again = await send(s.server, device);
+    expect(hex(again.rep.certificate!.der)).toBe(hex(first.rep.certificate!.der));
+    expect(s.log.events.at(-1)).toMatchObject({ reason: "issued_resent" });
+  });
+});
+
+describe("RFC 8894 §3.3.3: only a self-signed first enrollment is recorded (its re-send is the only one answered from a record)", () => {
+  /** The real memory store, counting create calls. */
+  class CountingCreates extends MemoryTransactionStore {
+    creates = 0;
+    constructor() {
+      super({ now: () => NOW });
+    }
+    override async create(tx: Transaction): Promise<boolean> {
+      this.creates++;
+      return super.create(tx);
+    }
+  }
+
+  it("self-signed first enrollment: one create; RenewalReq, PKCSReq signed by its valid certificate, PKCSReq signed by a lapsed one: none", async () => {
+    const store = new CountingCreates();
+    const s = setup("static-secret", { transactions: store });
+    const device = await createDevice({ cn: "resend-record-count", challengePassword: "static-secret" });
+    const first = await send(s.server, device);
+    expect([first.rep.status, store.creates]).toEqual(["SUCCESS", 1]);
+
+    const issued = LocalKey.from(first.rep.certificate!.der, device.keys.privateKey);
+    const lapsedCert = await ca.issue(device.csr, { notBefore: new Date(NOW.getTime() - 30 * DAY), notAfter: new Date(NOW.getTime() - DAY) });
+    const lapsed = LocalKey.from(lapsedCert.der, device.keys.privateKey);
+    const signedBy = async (signer: LocalKey, renewal: boolean) => {
+      const built = await buildPkcsReq({ csr: device.csr, signer, recipient: ca.cert, now: NOW, renewal });
+      const rep = await readReply(await postPki(s.server, "/scep", built.der), built, { decrypter: signer, caCertificates: [ca.cert] });
+      return [rep.status, s.log.events.at(-1)!.renewal, store.creates];
+    };
+    expect(await signedBy(issued, true)).toEqual(["SUCCESS", true, 1]); // RenewalReq
+    expect(await signedBy(issued, false)).toEqual(["SUCCESS", true, 1]); // PKCSReq signed by this CA's certificate: a renewal
+    expect(await signedBy(lapsed, false)).toEqual(["SUCCESS", false, 1]); // a first enrollment by its challenge, signer not self-signed
+    expect(s.calls).toHaveLength(4);
+  });
 });

@@ -12,19 +12,43 @@ import type { ServerContext } from "./context.js";
 import type { ResolvedProfile } from "./profile.js";
 import { Reply, certRep, failure } from "./replies.js";
 import { isStale } from "./stale.js";
+import type { Transaction } from "./transaction-store.js";
 
-/** PENDING while waiting (or being issued), SUCCESS with the certificate, FAILURE when rejected or unknown. @group Server */
-export async function poll(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest): Promise<Reply> {
-  const tx = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
+/**
+ * A transaction the caller already read, so {@link poll} does not read it again: the policy phase's re-send path
+ * (`enrollment/policy.ts`), which also found an ISSUED one's certificate not stale (so `isRevoked` is not asked twice).
+ */
+export interface KnownTransaction {
+  tx: Transaction;
+  /** True when an ISSUED `tx`'s certificate was already found neither expired nor revoked (`isStale`). */
+  notStale: boolean;
+}
+
+/**
+ * PENDING while waiting (or being issued), SUCCESS with the certificate, FAILURE when rejected or unknown. Reads the
+ * transaction from the store unless `known` hands it over (one read per request either way).
+ * @group Server
+ */
+export async function poll(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest, known?: KnownTransaction): Promise<Reply> {
+  const tx = known ? known.tx : await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
   if (!tx) return failure(ctx, p, req, "badCertId", "unknown_transaction", "no pending request with this transactionID");
   // ISSUING: an approver is running the issue hook right now.
   if (tx.status === "PENDING" || tx.status === "ISSUING") return new Reply(await certRep(ctx, p, req, "PENDING", {}, req), "pending", "still_pending");
   if (tx.status === "REJECTED") return failure(ctx, p, req, tx.failInfo ?? "badRequest", tx.reason ?? "rejected_by_operator", tx.failInfoText ?? "the request was rejected");
   // Never hand out an expired or revoked certificate (issue 6 §3): the client must enroll again.
-  if (await isStale(ctx, p, tx)) return failure(ctx, p, req, "badCertId", "stale_certificate", "the certificate issued for this transaction has expired or was revoked; send a new enrollment request");
+  if (!known?.notStale && (await isStale(ctx, p, tx))) {
+    return failure(ctx, p, req, "badCertId", "stale_certificate", "the certificate issued for this transaction has expired or was revoked; send a new enrollment request");
+  }
   const certs = [tx.certificate!, ...(tx.chain ?? p.caChain)];
   const cert = new Certificate(tx.certificate!);
-  // The record the reply phase wrote when the hook issued at once (record.ts) says so in `reason`; an approved one has none.
-  const reason = tx.reason === "issued" ? "issued_resent" : "issued_after_approval";
+  const reason = issuedDirectly(tx) ? "issued_resent" : "issued_after_approval";
   return new Reply(await certRep(ctx, p, req, "SUCCESS", { certificates: certs }, req), "success", reason, { subject: cert.subject, serial: cert.serialNumberHex });
+}
+
+/**
+ * Whether an ISSUED record is the one the reply phase wrote when the hook issued at once (`enrollment/record.ts`):
+ * `direct`, or, in a record written before that field existed, `reason: "issued"`. An approved one has neither.
+ */
+function issuedDirectly(tx: Transaction): boolean {
+  return tx.direct === true || tx.reason === "issued";
 }

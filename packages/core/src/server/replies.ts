@@ -16,13 +16,19 @@ import type { ServerContext } from "./context.js";
 import type { HttpResponseParts } from "./handler.js";
 import type { ResolvedProfile } from "./profile.js";
 
-/** A response (status, header fields, bytes) and what its event reports. @group Server */
+/**
+ * A response (status, header fields, bytes) and what its event reports. `lateReason`, when set, is the event's
+ * reason once known after the response left (the SUCCESS whose ISSUED record the store had not confirmed yet:
+ * `enrollment/reply.ts`): the event is emitted when it resolves, with it in place of `reason`. It never rejects.
+ * @group Server
+ */
 export class Reply {
   constructor(
     readonly response: HttpResponseParts,
     readonly outcome: ScepOutcome,
     readonly reason: string,
     readonly extra: Partial<ScepEvent> = {},
+    readonly lateReason?: Promise<string>,
   ) {}
 }
 

@@ -41,7 +41,10 @@ export interface ScepServerOptions {
   maxBodyBytes?: number;
   /**
    * Receives one event per request the server answered (a sink, or several: each gets every event). Exceptions a
-   * sink throws are ignored and do not keep the others from running.
+   * sink throws are ignored and do not keep the others from running. Emitted as the response is returned, with one
+   * exception: a SUCCESS whose ISSUED record (kept for a re-send, RFC 8894 §3.3.3) the transaction store has not
+   * confirmed within 100 ms leaves without waiting for it, and its event follows once the store answers or
+   * `storeTimeoutMs` passes (reason `issued` or `issued_not_recorded`).
    */
   onEvent?: EventSink | readonly EventSink[];
   /** Clock (default `() => new Date()`). */
@@ -278,7 +281,10 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
       ...(p ? { profile: p.name } : {}),
       ...reply.extra,
     };
-    emit(event, p);
+    // A reason known only after the response leaves (enrollment/reply.ts; bounded by storeTimeoutMs): the event waits
+    // for it, the response does not.
+    if (reply.lateReason) void reply.lateReason.then((reason) => emit({ ...event, reason }, p)).catch(() => undefined);
+    else emit(event, p);
     return reply.response;
   }
 

@@ -54,10 +54,16 @@ export interface Transaction {
   /**
    * REJECTED: a stable label of why, when not the operator's `reject` (e.g. the confirm phase's veto reason when
    * `approve` issued a certificate that could not be confirmed). CertPoll reports it as its event reason.
-   * ISSUED: `issued` when the issue hook issued the certificate at once (no operator); CertPoll and a re-sent
-   * request then report `issued_resent`, else `issued_after_approval`.
+   * (Records written before {@link Transaction.direct} existed say `issued` here for a direct issue; that is still
+   * read so.)
    */
   reason?: string;
+  /**
+   * ISSUED: true when the issue hook issued the certificate at once (SUCCESS, no operator's `approve`); the record
+   * exists only so a re-sent request gets the same certificate (RFC 8894 §3.3.3). CertPoll and a re-sent request
+   * then report `issued_resent`, else `issued_after_approval`. Absent otherwise.
+   */
+  direct?: boolean;
   /** True when the profile's challenge validator accepted the request (its confirm and failure phases then run at approve/reject). */
   challengeValidated?: boolean;
   /** What the challenge validator passed on for the issue hook (`challengeData`), as JSON text; absent when it passed nothing or nothing JSON can hold. */

@@ -68,6 +68,7 @@ function view(tx: Transaction | undefined): Record<string, unknown> | undefined 
     reason: tx.reason,
     challengeValidated: tx.challengeValidated,
     challengeData: tx.challengeData,
+    direct: tx.direct,
   };
 }
 
@@ -160,12 +161,13 @@ export function transactionStoreConformance<S extends TransactionStore>(options:
         expect(got!.failInfoText).toBeUndefined();
       });
 
-      it("returns an ISSUED record's certificate and chain (order kept) and a REJECTED record's failInfo and UTF-8 text", async () => {
+      it("returns an ISSUED record's certificate, chain (order kept) and direct flag, and a REJECTED record's failInfo and UTF-8 text", async () => {
         const p = profile();
         const issued = sample(p, "issued", {
           status: "ISSUED",
           certificate: allBytes(3),
           chain: [allBytes(4), new Uint8Array([0x30, 0x00]), allBytes(5)],
+          direct: true,
         });
         const rejected = sample(p, "rejected", { status: "REJECTED", failInfo: "badCertId", failInfoText: "denied: ünïcödé ✓ \u0000 end" });
         expect(await store.create(issued)).toBe(true);
@@ -241,7 +243,7 @@ export function transactionStoreConformance<S extends TransactionStore>(options:
       for (const status of ["ISSUED", "REJECTED"] as const) {
         it(`replaces a finished ${status} record whole (no field of the old record survives)`, async () => {
           const p = profile();
-          const old = sample(p, "t", { status, certificate: allBytes(7), chain: [allBytes(8)], failInfo: "badRequest", failInfoText: "old" });
+          const old = sample(p, "t", { status, certificate: allBytes(7), chain: [allBytes(8)], failInfo: "badRequest", failInfoText: "old", direct: true });
           expect(await store.create(old)).toBe(true);
           clock.advance(1000);
           const fresh = sample(p, "t", { csr: new Uint8Array([9, 9, 9]) });
@@ -252,6 +254,7 @@ export function transactionStoreConformance<S extends TransactionStore>(options:
           expect(got!.chain).toBeUndefined();
           expect(got!.failInfo).toBeUndefined();
           expect(got!.failInfoText).toBeUndefined();
+          expect(got!.direct).toBeUndefined();
         });
       }
 

@@ -12,6 +12,7 @@
  * | `chain` | length-prefixed DER certificates |
  * | `failInfo`, `failInfoText`, `reason` | UTF-8 text |
  * | `challengeValidated` | `1` when present |
+ * | `direct` | `1` when present (an ISSUED record of a certificate the issue hook issued at once) |
  * | `challengeData` | UTF-8 JSON text |
  * | `writer` | 16 hex digits: the random tag of the create or transition that wrote the record last (for its undo) |
  * | `prior` | MessagePack, written by a transition: the record's PTTL and the old value (`false`: absent) of each field it wrote |
@@ -67,6 +68,7 @@ export function recordFields(tx: Transaction): Field[] {
   if (tx.failInfoText !== undefined) f.push("failInfoText", tx.failInfoText);
   if (tx.reason !== undefined) f.push("reason", tx.reason);
   if (tx.challengeValidated) f.push("challengeValidated", "1");
+  if (tx.direct) f.push("direct", "1");
   if (tx.challengeData !== undefined) f.push("challengeData", tx.challengeData);
   return f;
 }
@@ -127,6 +129,7 @@ export function recordFrom(m: Map<string, Buffer>): Transaction | undefined {
   const reason = m.get("reason");
   if (reason !== undefined) tx.reason = reason.toString("utf8");
   if (m.get("challengeValidated")?.toString("utf8") === "1") tx.challengeValidated = true;
+  if (m.get("direct")?.toString("utf8") === "1") tx.direct = true;
   const challengeData = m.get("challengeData");
   if (challengeData !== undefined) tx.challengeData = challengeData.toString("utf8");
   return tx;

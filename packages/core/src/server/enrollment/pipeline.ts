@@ -38,7 +38,7 @@ export async function enroll(ctx: ServerContext, p: ResolvedProfile, req: PkiReq
   const e: Enrollment = { profile: p, request: req, csr: req.csr!, renewal: false };
   const r = await run(ctx, e);
   // What the event tells operators about the enrollment (the activity log's kind and challenge).
-  return new Reply(r.response, r.outcome, r.reason, { renewal: e.renewal, challengeKind: p.challengeKind, ...r.extra });
+  return new Reply(r.response, r.outcome, r.reason, { renewal: e.renewal, challengeKind: p.challengeKind, ...r.extra }, r.lateReason);
 }
 
 async function run(ctx: ServerContext, e: Enrollment): Promise<Reply> {

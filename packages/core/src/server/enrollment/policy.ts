@@ -71,6 +71,7 @@ export const policy: Phase = {
     // Once ISSUED (approved, or issued directly: record.ts), the re-send must also carry the same challenge and
     // extensions (sameIssuedRequest). A request signed by a certificate this CA issued is a renewal and always gets a
     // new certificate.
+    // One read of the transaction and one staleness check (hence one isRevoked call) per request: both go to poll.
     let existing = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
     if (existing?.status === "ISSUED" && (await isStale(ctx, p, existing))) {
       // Forget it: neither this re-send nor a CertPoll may get it (RFC 8894 §3.3.3).
@@ -80,7 +81,7 @@ export const policy: Phase = {
     const waiting = existing?.status === "PENDING" || existing?.status === "ISSUING";
     const stored = existing && new CertificationRequest(existing.csr);
     const resent = stored && (waiting ? sameRequest(stored, csr) : req.signerCertificate.isSelfIssued && sameIssuedRequest(stored, csr));
-    if (resent) return poll(ctx, p, req);
+    if (resent) return poll(ctx, p, req, { tx: existing!, notStale: true });
     const signer = req.signerCertificate;
     const t = ctx.now();
     e.renewal = req.messageType === MessageType.RenewalReq;

@@ -1,27 +1,35 @@
 /**
  * The record of a certificate the issue hook issued directly (SUCCESS): the
- * transaction is stored ISSUED (certificate, chain, CSR, signer certificate)
- * so a device whose SUCCESS reply was lost and that re-sends the same request
- * (same transactionID, key and subject, self-signed signer) gets the same
- * certificate from the policy phase's re-send path (RFC 8894 §3.3.3), instead
- * of a second certificate (static challenge) or a refused, already used
- * one-time challenge. It is kept `transactionRetentionMs` (default 1 day), as
- * a certificate `approve` issued: long enough for a device's retries, not the
- * `pendingTtlMs` (7 days) an operator's decision may take; an expired or
- * revoked certificate is never handed out from it (`stale.ts`).
+ * transaction is stored ISSUED (certificate, chain, CSR, signer certificate,
+ * `direct: true`) so a device whose SUCCESS reply was lost and that re-sends
+ * the same request (same transactionID, key and subject, self-signed signer)
+ * gets the same certificate from the policy phase's re-send path (RFC 8894
+ * §3.3.3), instead of a second certificate (static challenge) or a refused,
+ * already used one-time challenge. It is kept `transactionRetentionMs`
+ * (default 1 day), as a certificate `approve` issued: long enough for a
+ * device's retries, not the `pendingTtlMs` (7 days) an operator's decision
+ * may take; an expired or revoked certificate is never handed out from it
+ * (`stale.ts`).
  *
  * Best effort: the record is for idempotency only. A store that fails or
- * times out never costs the device its certificate (the SUCCESS CertRep
- * still leaves; the event reason says `issued_not_recorded`). Two identical
- * requests running at once each run the issue hook (no claim is taken before
- * it); the later record replaces the earlier.
+ * times out never costs the device its certificate, nor holds its reply long
+ * (`reply.ts`); the event reason then says `issued_not_recorded`. Two
+ * identical requests running at once each run the issue hook (no claim is
+ * taken before it); the later record replaces the earlier.
  *
  * @module
  */
+import { equalBytes } from "../../lib/der.js";
 import type { ServerContext } from "../context.js";
+import type { Transaction } from "../transaction-store.js";
 import type { Enrollment } from "./enrollment.js";
 
-/** Whether the record was written or had no need to be: false only when the store failed or timed out. */
+/**
+ * Whether the record was written or had no need to be. False when the store failed or timed out (`storeTimeoutMs`),
+ * or when it refused the write (`create` resolved false: a PENDING/ISSUING record of this transactionID, a concurrent
+ * request the hook answered PENDING, keeps the key) and the record there is not this certificate's ISSUED one: a
+ * re-send would then not get this certificate. Never rejects.
+ */
 export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<boolean> {
   const { profile: p, request: req, csr } = e;
   const { certificate, chain } = e.issued!;
@@ -29,28 +37,28 @@ export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<b
   // request signed by a certificate of this CA, always gets a new certificate, so its record would never be read.
   if (!req.signerCertificate.isSelfIssued || e.renewal) return true;
   const t = ctx.now();
+  const tx: Transaction = {
+    profile: p.name,
+    transactionId: req.transactionId,
+    status: "ISSUED",
+    csr: csr.der,
+    signerCertificate: req.signerCertificate.der,
+    renewal: e.renewal,
+    createdAt: t,
+    updatedAt: t,
+    expiresAt: new Date(t.getTime() + p.retentionMs),
+    certificate: certificate.der,
+    // Told apart from an approved certificate by CertPoll: its re-send is reported `issued_resent`.
+    direct: true,
+    // The profile's own chain is not copied into every record: CertPoll falls back to it.
+    ...(chain === p.caChain ? {} : { chain }),
+  };
   try {
-    // Resolves false when a PENDING/ISSUING record of this transactionID exists (a concurrent request the hook
-    // answered PENDING): that transaction's record stays, this certificate is delivered all the same.
-    await ctx.store("transaction store", () =>
-      p.transactions.create({
-        profile: p.name,
-        transactionId: req.transactionId,
-        status: "ISSUED",
-        csr: csr.der,
-        signerCertificate: req.signerCertificate.der,
-        renewal: e.renewal,
-        createdAt: t,
-        updatedAt: t,
-        expiresAt: new Date(t.getTime() + p.retentionMs),
-        certificate: certificate.der,
-        // Told apart from an approved certificate by CertPoll: its re-send is reported `issued_resent`.
-        reason: "issued",
-        // The profile's own chain is not copied into every record: CertPoll falls back to it.
-        ...(chain === p.caChain ? {} : { chain }),
-      }),
-    );
-    return true;
+    if (await ctx.store("transaction store", () => p.transactions.create(tx))) return true;
+    // Refused. Our contract refuses only over a PENDING/ISSUING record (never this certificate); a store that also
+    // refuses over an equal finished record (its own retry of this write landed) has recorded it all the same.
+    const there = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
+    return there?.status === "ISSUED" && there.certificate !== undefined && equalBytes(there.certificate, certificate.der);
   } catch {
     return false;
   }

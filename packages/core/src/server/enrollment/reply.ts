@@ -2,8 +2,17 @@
  * Phase 6, reply: the SUCCESS CertRep carrying the issued certificate and its
  * chain, encrypted to the requester (RFC 8894 §3.3.2.1). Once it is built, the
  * transaction is recorded ISSUED (`record.ts`) so a re-send of the request
- * gets the same certificate (§3.3.3); a record that cannot be written does not
- * stop the reply (event reason `issued_not_recorded`).
+ * gets the same certificate (§3.3.3).
+ *
+ * The record never holds the reply long: the SUCCESS waits for the store at
+ * most {@link RECORD_WAIT_MS} (100 ms). When the store answered by then, the
+ * event says what happened: `issued` (recorded, or no record needed: a
+ * renewal) or `issued_not_recorded` (the store failed, timed out or refused).
+ * When it has not, the SUCCESS leaves anyway; the write goes on under
+ * `storeTimeoutMs` (it is never abandoned, and its failure is never an
+ * unhandled rejection), and the request's event is emitted once it settles,
+ * with the reason it earned (`Reply.lateReason`). A slow store thus costs the
+ * device nothing and the event never guesses.
  *
  * @module
  */
@@ -11,13 +20,34 @@ import { Reply, certRep } from "../replies.js";
 import type { Phase } from "./enrollment.js";
 import { recordIssued } from "./record.js";
 
+/** Longest a SUCCESS waits for its ISSUED record to be written, in milliseconds (bounded also by `storeTimeoutMs`). */
+export const RECORD_WAIT_MS = 100;
+
+const reasonFor = (recorded: boolean): string => (recorded ? "issued" : "issued_not_recorded");
+
 export const reply: Phase = {
   name: "reply",
   async run(ctx, e) {
     const { certificate, chain } = e.issued!;
     const response = await certRep(ctx, e.profile, e.request, "SUCCESS", { certificates: [certificate.der, ...chain] }, e.request);
     // After the CertRep is built: a certificate that could not be delivered (undelivered.ts) is never recorded.
-    const recorded = await recordIssued(ctx, e);
-    return new Reply(response, "success", recorded ? "issued" : "issued_not_recorded", { subject: certificate.subject, serial: certificate.serialNumberHex });
+    const recording = recordIssued(ctx, e).catch(() => false); // (it does not reject; the catch makes sure)
+    const recorded = await within(recording, RECORD_WAIT_MS);
+    const extra = { subject: certificate.subject, serial: certificate.serialNumberHex };
+    if (recorded !== undefined) return new Reply(response, "success", reasonFor(recorded), extra);
+    return new Reply(response, "success", "issued", extra, recording.then(reasonFor));
   },
 };
+
+/** What `op` resolves to, or undefined when it has not within `ms` (`op` itself goes on). */
+async function within<T>(op: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, ms, undefined);
+  });
+  try {
+    return await Promise.race([op, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
