@@ -139,9 +139,19 @@ function reasonFor(e: SocketError, code: string, url: URL | undefined): string |
 
 const firstLine = (text: string): string => text.split("\n", 1)[0]!;
 
-/** The first string `code` in an error's cause chain (fetch puts the socket's two levels down), or undefined. */
+/**
+ * `error` and the errors of its `cause` chain, outermost first: at most 5 (fetch puts the socket's error two levels
+ * down; a longer or circular chain is cut), ending at the first cause that is not an Error.
+ */
+function causeChain(error: unknown): Error[] {
+  const chain: Error[] = [];
+  for (let e: unknown = error; e instanceof Error && chain.length < 5; e = e.cause) chain.push(e);
+  return chain;
+}
+
+/** The first string `code` in an error's cause chain, or undefined. */
 function socketCode(error: unknown): string | undefined {
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+  for (const e of causeChain(error)) {
     const code = (e as SocketError).code;
     if (typeof code === "string") return code;
   }
@@ -166,19 +176,18 @@ export function pkiOperationUnanswered(error: unknown): boolean {
   if (typeof status === "number") return status >= 500;
   const code = socketCode(error.cause);
   if (code !== undefined && (NOT_SENT_CODES.has(code) || TLS_CODE.test(code))) return false;
-  for (let e: unknown = error.cause, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) if (e.message === "bad port") return false;
-  return true;
+  return !causeChain(error.cause).some((e) => e.message === "bad port");
 }
 
 /** One line for a failed fetch: what failed and what to check; undefined when the error is not a socket's. */
 function networkReason(error: unknown, url: URL | undefined): string | undefined {
-  let deepest: Error | undefined;
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+  const chain = causeChain(error);
+  for (const e of chain) {
     const code = (e as SocketError).code;
     const reason = typeof code === "string" ? reasonFor(e, code, url) : undefined;
     if (reason) return reason;
-    deepest = e;
   }
+  const deepest = chain.at(-1);
   if (!deepest || deepest === error) return undefined;
   // undici refuses the Fetch standard's "bad ports" (1, 25, 6000, …) before connecting, with no code.
   if (deepest.message === "bad port") {

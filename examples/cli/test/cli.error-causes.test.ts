@@ -1,0 +1,54 @@
+/**
+ * How the CLI reads a failed fetch's cause chain (exit.ts): the socket error fetch puts two levels down names the
+ * failure (ECONNREFUSED, undici's "bad port"), a chain is read at most 5 deep (a circular one ends), and a
+ * PKIOperation counts as possibly processed (RFC 8894 §3.3.3: re-send with the same key) unless the chain shows the
+ * request was never sent. Built from real error shapes, without a network.
+ */
+import { describe, expect, it } from "vitest";
+import { TransportError } from "@scep/core";
+import { describeError, pkiOperationUnanswered } from "../src/lib/exit.js";
+
+/** `error` wrapped in `depth` plain Errors, as fetch wraps a socket's error ("fetch failed" → cause). */
+function wrapped(error: Error, depth: number): Error {
+  let e = error;
+  for (let i = 0; i < depth; i++) e = new Error(`level ${depth - i}`, { cause: e });
+  return e;
+}
+
+function refused(): Error {
+  return Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED", address: "127.0.0.1", port: 9 });
+}
+
+const URL_OPTION = new URL("http://127.0.0.1:9/scep");
+
+describe("a fetch failure's cause chain", () => {
+  it("names the socket error two levels down (fetch failed → cause → socket)", () => {
+    const error = new TransportError("GetCACaps: fetch failed", { cause: wrapped(refused(), 1) });
+    expect(describeError(error, URL_OPTION)).toEqual({ message: "GetCACaps: connection refused by 127.0.0.1:9 (ECONNREFUSED): is the SCEP server running at http://127.0.0.1:9/scep?", exitCode: 4 });
+  });
+
+  it("reads at most 5 errors of it: a socket error deeper than that is not named", () => {
+    const deep = new TransportError("GetCACaps: fetch failed", { cause: wrapped(refused(), 5) });
+    // The fifth error read ("level 5") is the deepest named.
+    expect(describeError(deep, URL_OPTION).message).toBe("GetCACaps: level 1 (level 5): check --url and the network");
+    const within = new TransportError("GetCACaps: fetch failed", { cause: wrapped(refused(), 4) });
+    expect(describeError(within, URL_OPTION).message).toMatch(/^GetCACaps: connection refused by 127\.0\.0\.1:9 \(ECONNREFUSED\)/);
+  });
+
+  it("a circular chain ends (no hang)", () => {
+    const a = new Error("a");
+    const b = new Error("b", { cause: a });
+    (a as { cause?: unknown }).cause = b;
+    // b, a, b, a, b: the fifth is the first again, so nothing deeper is named.
+    expect(describeError(new TransportError("GetCACaps: fetch failed", { cause: b }), URL_OPTION)).toEqual({ message: "GetCACaps: fetch failed", exitCode: 4 });
+  });
+
+  it("a PKIOperation refused before it was sent (ECONNREFUSED, undici's bad port, anywhere in the chain) is not one the CA may have processed", () => {
+    expect(pkiOperationUnanswered(new TransportError("PKIOperation: fetch failed", { cause: wrapped(refused(), 2) }))).toBe(false);
+    expect(pkiOperationUnanswered(new TransportError("PKIOperation: fetch failed", { cause: wrapped(new Error("bad port"), 2) }))).toBe(false);
+    // Past the 5 errors read, the chain says nothing: the request may have been sent.
+    expect(pkiOperationUnanswered(new TransportError("PKIOperation: fetch failed", { cause: wrapped(new Error("bad port"), 5) }))).toBe(true);
+    const reset = Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" });
+    expect(pkiOperationUnanswered(new TransportError("PKIOperation: fetch failed", { cause: wrapped(reset, 1) }))).toBe(true);
+  });
+});
