@@ -133,4 +133,5 @@ export type { ScepMetrics, ScepMetricsOptions, ProfileInfoSource } from "./serve
 export type { ActivityEntry, ActivityFilter, ActivityInput, ActivityKind, ActivityLogOptions } from "./server/activity-log.js";
 
 export { toPem, fromPem, toBase64, fromBase64Lenient } from "./lib/bytes.js";
-export { pkiMessageFromPostBody } from "./server/read-request.js";
+export { POST_BODY_NOT_DER_TEXT, pkiMessageFromGetParam, pkiMessageFromPostBody } from "./server/read-request.js";
+export type { GetMessageRefusal } from "./server/read-request.js";

@@ -13,6 +13,7 @@ import {
   createScepServer,
   parseCaCaps,
   parseGetCaCertResponse,
+  pkiMessageFromGetParam,
   rawQueryParam,
   readCertRep,
   type BuiltRequest,
@@ -112,7 +113,7 @@ describe("POST PKIOperation: any content type or none (quirk 10)", () => {
 });
 
 describe("RFC 8894 §4.1: the POST body is the DER PKIMessage; its base64 or PEM text is taken, anything else is a 400 saying so", () => {
-  const NOT_DER = "the POST body must be the DER PKIMessage (RFC 8894 §4.1), or its base64 or PEM text; this is none of them\n";
+  const NOT_DER = "the POST body must be the DER PKIMessage (RFC 8894 section 4.1), or its base64 or PEM text; this is none of them\n";
 
   it.each([
     ["CRLF, as sscep -v prints it", "\r\n"],
@@ -262,6 +263,35 @@ describe("size limits", () => {
     expect(smallLog.events.at(-1)).toMatchObject({ reason: "body_too_large", status: 413 });
   });
 
+  it("answers 413 to a GET message whose DER is over the limit, as to a POST of the same bytes (pkiMessageFromGetParam); one at the limit is issued", async () => {
+    const { built, base64 } = await paddedRequest();
+    const at = (maxBodyBytes: number): { server: ScepServer; log: ReturnType<typeof eventLog> } => {
+      const log = eventLog();
+      const profile = { path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static" as const, password: CHALLENGE }, issue: issuingHook(ca) };
+      return { server: createScepServer({ profiles: [profile], maxBodyBytes, onEvent: log.onEvent, now: () => NOW }), log };
+    };
+    // 100 bytes over the limit: the base64 still passes the parameter's own bound (4/3 of the limit, plus 1024).
+    const over = at(built.der.length - 100);
+    expect(base64.length).toBeLessThanOrEqual(Math.ceil(((built.der.length - 100) * 4) / 3) + 1024);
+    const res = await getPki(over.server, "/scep", encodeURIComponent(base64));
+    expect([res.status, await res.text()]).toEqual([413, "message too large\n"]);
+    expect(over.log.events.at(-1)).toMatchObject({ operation: "PKIOperation", reason: "body_too_large", status: 413 });
+    expect((await postPki(over.server, "/scep", built.der)).status).toBe(413);
+    await expectIssued(await getPki(at(built.der.length).server, "/scep", encodeURIComponent(base64)), built);
+  });
+
+  it("pkiMessageFromGetParam (the server's and @scep/proxy's GET reader): missing, not base64, over the limit, and the bytes in every client encoding", () => {
+    expect(pkiMessageFromGetParam("/scep?operation=PKIOperation", 1024)).toBe("missing");
+    expect(pkiMessageFromGetParam("/scep?operation=PKIOperation&message=", 1024)).toBe("missing");
+    expect(pkiMessageFromGetParam("/scep?operation=PKIOperation&message=%%%", 1024)).toBe("not-base64");
+    expect(pkiMessageFromGetParam(`?message=${"A".repeat(Math.ceil((1024 * 4) / 3) + 1025)}`, 1024)).toBe("too-large");
+    // MAMCAQA= is 30 03 02 01 00: escaped, iOS's space for +-free text, and cut into lines (sscep's %0A) alike.
+    for (const query of ["?message=MAMCAQA%3D", "?MESSAGE=MAMCAQA=", "?message=MAMC%0AAQA%3D"]) {
+      expect(pkiMessageFromGetParam(`http://ca.example/scep${query}`, 1024)).toEqual(Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x00));
+    }
+    expect(pkiMessageFromGetParam("?message=MAMCAQA%3D", 4)).toBe("too-large");
+  });
+
   it("accepts a chunked POST without content-length under the limit", async () => {
     const { built } = await paddedRequest();
     const parts = [built.der.slice(0, 100), built.der.slice(100, 1000), built.der.slice(1000)];
@@ -345,7 +375,7 @@ describe("HTTP errors for what a CertRep cannot answer", () => {
         const text = await res.text();
         // A POST body that is not even a SEQUENCE (nor base64/PEM of one) is told what the body must be (RFC 8894 §4.1).
         const notDer = how === "POST" && body[0] !== 0x30;
-        if (notDer) expect(text).toBe("the POST body must be the DER PKIMessage (RFC 8894 §4.1), or its base64 or PEM text; this is none of them\n");
+        if (notDer) expect(text).toBe("the POST body must be the DER PKIMessage (RFC 8894 section 4.1), or its base64 or PEM text; this is none of them\n");
         else expect(text.startsWith("malformed PKIOperation: ")).toBe(true);
         expect(text.length).toBeLessThan(200);
         expect(text.endsWith("\n")).toBe(true);

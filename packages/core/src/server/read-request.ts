@@ -56,8 +56,21 @@ export async function takeBody(request: HttpRequestParts, maxBody: number): Prom
   return bytes.length > maxBody ? "too-large" : bytes;
 }
 
-/** The 400 reason for a POST body that is neither DER nor its base64 or PEM text. */
-const NOT_DER = "the POST body must be the DER PKIMessage (RFC 8894 §4.1), or its base64 or PEM text; this is none of them";
+/**
+ * The text of the 400 that answers a PKIOperation POST body that is neither the DER PKIMessage (RFC 8894 §4.1) nor its
+ * base64 or PEM text ({@link pkiMessageFromPostBody} finds none): one line, ASCII, as `createScepServer` (event reason
+ * `body_not_der`, followed by a newline) and `@scep/proxy` (`bad_message`) both send it.
+ *
+ * @example
+ * ```ts
+ * import { POST_BODY_NOT_DER_TEXT, pkiMessageFromPostBody } from "@scep/core";
+ *
+ * const body = new TextEncoder().encode("message=MIIB");
+ * if (!pkiMessageFromPostBody(body)) console.log(400, POST_BODY_NOT_DER_TEXT);
+ * ```
+ * @group Server
+ */
+export const POST_BODY_NOT_DER_TEXT = "the POST body must be the DER PKIMessage (RFC 8894 section 4.1), or its base64 or PEM text; this is none of them";
 
 /**
  * The base64 between a PEM body's BEGIN and END lines (RFC 7468 §2), or `body` as it is when it has no armour. The
@@ -95,6 +108,37 @@ export function pkiMessageFromPostBody(body: Uint8Array): Uint8Array | undefined
   return decoded && decoded[0] === 0x30 ? decoded : undefined;
 }
 
+/** What {@link pkiMessageFromGetParam} finds when the `message` parameter holds no message it can pass on. @group Server */
+export type GetMessageRefusal = "missing" | "too-large" | "not-base64";
+
+/**
+ * The PKIMessage a PKIOperation GET carries in its `message` query parameter (RFC 8894 §4.1: base64, in any of the
+ * encodings clients use, see {@link rawQueryParam}), under the same size limit as a POST body. The parameter is
+ * measured before it is decoded (base64 takes 4 characters for 3 bytes, plus 1024 for line breaks and escapes), the
+ * DER after.
+ *
+ * @param url - A whole URL (`request.url`) or only its query with the leading `?`.
+ * @param maxBody - Most bytes of the DER (a server's POST body limit, e.g. `maxBodyBytes`).
+ * @returns The decoded bytes (possibly empty: not checked to be a SEQUENCE); `"missing"` for no or an empty
+ *   `message`; `"too-large"` for a parameter or DER over the limit (answer 413); `"not-base64"`. Never throws.
+ * @example
+ * ```ts
+ * import { pkiMessageFromGetParam } from "@scep/core";
+ *
+ * pkiMessageFromGetParam("/scep?operation=PKIOperation&message=MAMCAQA%3D", 65536); // Uint8Array [0x30, 0x03, 0x02, 0x01, 0x00]
+ * pkiMessageFromGetParam("/scep?operation=PKIOperation", 65536); // "missing"
+ * ```
+ * @group Server
+ */
+export function pkiMessageFromGetParam(url: string, maxBody: number): Uint8Array | GetMessageRefusal {
+  const param = rawQueryParam(url, "message");
+  if (param === undefined || param === "") return "missing";
+  if (param.length > Math.ceil((maxBody * 4) / 3) + 1024) return "too-large";
+  const der = decodeMessageParam(param);
+  if (!der) return "not-base64";
+  return der.length > maxBody ? "too-large" : der;
+}
+
 /** The PKIOperation message's bytes, or the 4xx reply for a client's mistake. @group Server */
 export async function readPkiMessage(method: string, url: string, readBody: BodyReader, maxBody: number): Promise<Uint8Array | Reply> {
   let message: Uint8Array | undefined;
@@ -108,14 +152,14 @@ export async function readPkiMessage(method: string, url: string, readBody: Body
     // under the body cap already applied. Anything else gets a 400 that says what the body must be.
     if (body.length > 0) {
       message = pkiMessageFromPostBody(body);
-      if (!message) return new Reply(text(400, NOT_DER), "rejected", "body_not_der");
+      if (!message) return new Reply(text(400, POST_BODY_NOT_DER_TEXT), "rejected", "body_not_der");
     }
   } else {
-    const param = rawQueryParam(url, "message");
-    if (param === undefined || param === "") return new Reply(text(400, "missing message parameter"), "rejected", "missing_message");
-    if (param.length > (maxBody * 4) / 3 + 1024) return new Reply(text(413, "message too large"), "rejected", "body_too_large");
-    message = decodeMessageParam(param);
-    if (!message) return new Reply(text(400, "message is not base64"), "rejected", "bad_base64");
+    const read = pkiMessageFromGetParam(url, maxBody);
+    if (read === "missing") return new Reply(text(400, "missing message parameter"), "rejected", "missing_message");
+    if (read === "too-large") return new Reply(text(413, "message too large"), "rejected", "body_too_large");
+    if (read === "not-base64") return new Reply(text(400, "message is not base64"), "rejected", "bad_base64");
+    message = read;
   }
   if (message.length === 0) return new Reply(text(400, "empty message"), "rejected", "empty_message");
   return message;

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { POST_BODY_NOT_DER_TEXT } from "@scep/core";
 import { DELIVERY_STATUSES } from "../stores/profile-store.js";
 import type { ProxyOutcome, ProxyReason } from "./events.js";
 
@@ -53,8 +54,7 @@ export const reject = (reason: Exclude<keyof typeof REPLY_TEXT, "not_found" | "m
  * A PKIOperation POST body that is neither the DER PKIMessage (RFC 8894 §4.1) nor its base64 or PEM text: 400, event
  * reason `bad_message`, with a text that says what the body must be (ASCII, as every reply text of the proxy).
  */
-export const notDer = (): ProxyReply =>
-  new ProxyReply(400, "the POST body must be the DER PKIMessage (RFC 8894 section 4.1), or its base64 or PEM text; this is none of them", "rejected", "bad_message");
+export const notDer = (): ProxyReply => new ProxyReply(400, POST_BODY_NOT_DER_TEXT, "rejected", "bad_message");
 export const notFound = (): ProxyReply => new ProxyReply(404, REPLY_TEXT.not_found, "rejected", "not_found");
 export const methodNotAllowed = (): ProxyReply => new ProxyReply(405, REPLY_TEXT.method_not_allowed, "rejected", "method_not_allowed", { allow: "GET, POST" });
 export const tooLarge = (): ProxyReply => new ProxyReply(413, REPLY_TEXT.too_large, "rejected", "too_large");

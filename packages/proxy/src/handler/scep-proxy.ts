@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { fromBase64Lenient, isScepError, pkiMessageFromPostBody, rawQueryParam, type ChallengeStore, type FetchHandler } from "@scep/core";
+import { isScepError, pkiMessageFromGetParam, pkiMessageFromPostBody, rawQueryParam, type ChallengeStore, type FetchHandler } from "@scep/core";
 import { CA_TYPES, type CaConfig } from "../cas/ca-config.js";
 import type { CaRegistry } from "../cas/ca-registry.js";
 import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
@@ -277,13 +277,10 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
       // Checked before the challenge: a body no CA can read must not spend a one-time challenge.
       return pkiMessageFromPostBody(body) ?? notDer();
     }
-    const param = rawQueryParam(url.search, "message");
-    if (param === undefined || param === "") return reject("bad_message");
-    if (param.length > Math.ceil((maxBody * 4) / 3) + 1024) return tooLarge();
-    const der = fromBase64Lenient(param);
-    if (!der || der.byteLength === 0) return reject("bad_message");
-    if (der.byteLength > maxBody) return tooLarge();
-    return der[0] === 0x30 ? der : reject("bad_message"); // not a PKIMessage (a SEQUENCE): no challenge spent on it
+    const der = pkiMessageFromGetParam(url.search, maxBody);
+    if (der === "too-large") return tooLarge();
+    // Missing, not base64, empty, or not a PKIMessage (a SEQUENCE): no challenge spent on it.
+    return typeof der === "string" || der[0] !== 0x30 ? reject("bad_message") : der;
   }
 
   async function handle(request: Request, event: Partial<ProxyEvent>): Promise<Response | ProxyReply> {
