@@ -19,7 +19,7 @@ import { withFileLock } from "./file-lock.js";
 import { toPem } from "./lib/pem.js";
 import type { CrlParts } from "./crl-entries.js";
 import { checkPublishedCrl, type CrlTrustAnchor } from "./published-crl-trust.js";
-import { DEFAULT_MAX_STALENESS_MS } from "./revocation-file.js";
+import { StalenessGate } from "./lib/staleness.js";
 
 /** The published CRL in a data directory (DER). */
 export const CRL_FILE = "ca.crl";
@@ -85,8 +85,6 @@ export interface CrlPublicationOptions {
 export class CrlPublication {
   readonly #dataDir: string;
   readonly #fingerprintSha256: string;
-  readonly #maxStalenessMs: number;
-  readonly #monotonicNow: () => number;
   readonly #anchor: CrlTrustAnchor;
   readonly #onUntrusted: ((event: UntrustedCrlEvent) => void) | undefined;
   /** What the state file was when last read (inode, size, mtime), and what it held (undefined: nothing of the CA's). */
@@ -94,17 +92,19 @@ export class CrlPublication {
   #last: PublishedCrl | undefined;
   /** The CRL number a state file that is not the CA's states (a floor for the next number), else 0. */
   #untrustedNumber = 0n;
-  /** When (monotonicNow) the file was last looked at (a read that succeeded, or this object's own write). */
-  #checkedAt: number | undefined;
+  /** When the file was last looked at (a read that succeeded, or this object's own write). */
+  readonly #staleness: StalenessGate;
 
-  /** @param anchor - the CA certificate's subject and public key, which a published CRL must name and verify with */
+  /**
+   * @param anchor - the CA certificate's subject and public key, which a published CRL must name and verify with
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a `maxStalenessMs` that is not a number ≥ 0 or a `monotonicNow` that is not a function
+   */
   constructor(dataDir: string, fingerprintSha256: string, anchor: CrlTrustAnchor, options: CrlPublicationOptions = {}) {
     this.#dataDir = dataDir;
     this.#fingerprintSha256 = fingerprintSha256;
     this.#anchor = anchor;
     this.#onUntrusted = options.onUntrusted;
-    this.#maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
-    this.#monotonicNow = options.monotonicNow ?? (() => performance.now());
+    this.#staleness = new StalenessGate(options);
   }
 
   /**
@@ -115,12 +115,8 @@ export class CrlPublication {
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the file system fails (other than a missing file).
    */
   async read(options: { latest?: boolean } = {}): Promise<PublishedCrl | undefined> {
-    const at = this.#checkedAt;
-    if (options.latest !== true && at !== undefined) {
-      const age = this.#monotonicNow() - at;
-      if (age >= 0 && age < this.#maxStalenessMs) return this.#last;
-    }
-    const startedAt = this.#monotonicNow();
+    if (options.latest !== true && this.#staleness.fresh()) return this.#last;
+    const startedAt = this.#staleness.now();
     const path = join(this.#dataDir, CRL_STATE_FILE);
     let seen: string;
     try {
@@ -134,7 +130,7 @@ export class CrlPublication {
       this.#untrustedNumber = 0n;
     }
     this.#seen = seen;
-    this.#checkedAt = startedAt;
+    this.#staleness.looked(startedAt);
     return this.#last;
   }
 
@@ -225,7 +221,7 @@ export class CrlPublication {
       revokedCount: signed.revokedCount,
       der: Buffer.from(signed.der).toString("base64"),
     };
-    const startedAt = this.#monotonicNow();
+    const startedAt = this.#staleness.now();
     const path = join(this.#dataDir, CRL_STATE_FILE);
     await replace(path, `${JSON.stringify(state)}\n`);
     // Our own publication counts at once (the lock is held: the file is ours until it is released).
@@ -233,7 +229,7 @@ export class CrlPublication {
     this.#seen = `${s.ino}:${s.size}:${s.mtimeNs}`;
     this.#last = crl;
     this.#untrustedNumber = 0n;
-    this.#checkedAt = startedAt;
+    this.#staleness.looked(startedAt);
     await replace(join(this.#dataDir, CRL_FILE), signed.der);
     await fsyncDirectory(this.#dataDir);
   }

@@ -16,7 +16,8 @@ import { checkDecodedCsr, parseCsr, prepareCertificate, type CertificateExtensio
 import { ensureDirectory, ensureFile } from "./lib/durable-fs.js";
 import { firstPemBlock, toPem } from "./lib/pem.js";
 import { SerialAllocator } from "./serial-allocator.js";
-import { DEFAULT_MAX_STALENESS_MS, FileRevocationStore } from "./revocation-file.js";
+import { FileRevocationStore } from "./revocation-file.js";
+import { DEFAULT_MAX_STALENESS_MS, stalenessProblem } from "./lib/staleness.js";
 
 /**
  * Options of {@link openFileCa}.
@@ -1074,17 +1075,12 @@ class FileCaImpl implements FileCa {
   /**
    * The entries of a published CRL by serial, read once per CRL: those CrlPublication read when it checked the CRL
    * as the CA's (RFC 5280 §6.3.3; one that is not never gets here), or of a CRL this process signed. An entry that
-   * does not read is skipped and counted.
+   * does not read is skipped and counted. (Every CRL read from ca.crl.json has its parts; one this process signed is
+   * read here, and always reads: a throw would be a bug in signCrl, not something to restore around.)
    */
   #publishedEntries(published: PublishedCrl): PublishedEntries {
     if (this.#entries?.crl !== published) {
-      let entries: RevokedCertificate[] = [];
-      let skipped = 0;
-      try {
-        ({ entries, skipped } = published.parts ?? readCrlParts(published.signed.der));
-      } catch {
-        // Our own CRL always reads; nothing to restore from one that would not.
-      }
+      const { entries, skipped } = published.parts ?? readCrlParts(published.signed.der);
       this.#entries = { crl: published, bySerial: new Map(entries.map((e) => [e.serialNumber, e])), skipped, reported: false, leftOff: new Set() };
     }
     return this.#entries;
@@ -1188,11 +1184,9 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
   if (options.crlDistributionPoint !== undefined && !/^https?:\/\/[^\s]+$/.test(String(options.crlDistributionPoint))) {
     throw invalidOptions(`crlDistributionPoint must be an http:// or https:// URL, got ${String(options.crlDistributionPoint)}`);
   }
+  const stalenessRefused = stalenessProblem(options);
+  if (stalenessRefused !== undefined) throw invalidOptions(stalenessRefused);
   const maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
-  if (typeof maxStalenessMs !== "number" || !Number.isFinite(maxStalenessMs) || maxStalenessMs < 0) {
-    throw invalidOptions(`maxStalenessMs must be a number of milliseconds >= 0, got ${String(options.maxStalenessMs)}`);
-  }
-  if (options.monotonicNow !== undefined && typeof options.monotonicNow !== "function") throw invalidOptions("monotonicNow must be a function returning milliseconds");
   const freshness = { maxStalenessMs, ...(options.monotonicNow ? { monotonicNow: options.monotonicNow } : {}) };
   const backdateSeconds = options.backdateSeconds ?? 0;
   if (typeof backdateSeconds !== "number" || !Number.isFinite(backdateSeconds) || backdateSeconds < 0) {

@@ -29,16 +29,10 @@ export function checkPublishedCrl(signed: SignedCrl, ca: CrlTrustAnchor): { part
   if (reason !== undefined) return { untrusted: reason };
   // What the signed TBSCertList states (RFC 5280 §5.1.2.4–5, §5.2.3), read by readCrlParts: not by @peculiar's
   // TBSCertList, which refuses a whole CRL for one entry that does not read (such an entry is skipped alone).
-  const stated = {
-    crlNumber: parts.crlNumber,
-    thisUpdate: parts.thisUpdate.getTime(),
-    nextUpdate: parts.nextUpdate?.getTime(),
-    count: parts.count,
-  };
-  if (stated.crlNumber !== signed.crlNumber) return { untrusted: `ca.crl.json says CRL number ${signed.crlNumber}, the CRL it holds is number ${stated.crlNumber ?? "(none)"}` };
-  if (stated.thisUpdate !== signed.thisUpdate.getTime() || stated.nextUpdate !== signed.nextUpdate.getTime()) {
+  if (parts.crlNumber !== signed.crlNumber) return { untrusted: `ca.crl.json says CRL number ${signed.crlNumber}, the CRL it holds is number ${parts.crlNumber ?? "(none)"}` };
+  if (parts.thisUpdate.getTime() !== signed.thisUpdate.getTime() || parts.nextUpdate?.getTime() !== signed.nextUpdate.getTime()) {
     return { untrusted: "ca.crl.json's thisUpdate or nextUpdate is not the CRL's" };
   }
-  if (stated.count !== signed.revokedCount) return { untrusted: `ca.crl.json says ${signed.revokedCount} entries, the CRL lists ${stated.count}` };
+  if (parts.count !== signed.revokedCount) return { untrusted: `ca.crl.json says ${signed.revokedCount} entries, the CRL lists ${parts.count}` };
   return { parts };
 }

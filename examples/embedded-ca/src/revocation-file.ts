@@ -54,6 +54,7 @@ import {
 } from "@scep/core";
 import { fsyncDirectory } from "./lib/durable-fs.js";
 import { withFileLock } from "./file-lock.js";
+import { DEFAULT_MAX_STALENESS_MS, StalenessGate } from "./lib/staleness.js";
 
 /** The revocations file in a data directory. */
 export const REVOCATIONS_FILE = "revocations.jsonl";
@@ -116,7 +117,7 @@ export interface FileRevocationStoreOptions {
 }
 
 /** Default of {@link FileRevocationStoreOptions.maxStalenessMs}. */
-export const DEFAULT_MAX_STALENESS_MS = 1_000;
+export { DEFAULT_MAX_STALENESS_MS };
 
 /**
  * A {@link RevocationStore} in a directory (`revocations.jsonl` and `crl-numbers`, see the module comment): kept
@@ -150,22 +151,14 @@ export class FileRevocationStore implements RevocationStore {
   #base = 0;
   /** One operation at a time in this process (a read-then-append must not interleave with another's). */
   #queue: Promise<unknown> = Promise.resolve();
-  readonly #maxStalenessMs: number;
-  readonly #monotonicNow: () => number;
-  /** When (monotonicNow) the last look at revocations.jsonl started; undefined: never looked. */
-  #checkedAt: number | undefined;
+  /** When revocations.jsonl was last looked at, and whether `get` and `revision` may answer from memory. */
+  readonly #staleness: StalenessGate;
 
   constructor(directory: string, options: FileRevocationStoreOptions = {}) {
     this.#path = join(directory, REVOCATIONS_FILE);
     this.#crlPath = join(directory, CRL_NUMBERS_FILE);
     this.#now = options.now ?? (() => new Date());
-    const maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
-    if (typeof maxStalenessMs !== "number" || !(maxStalenessMs >= 0) || !Number.isFinite(maxStalenessMs)) {
-      throw new InvalidArgumentError(`maxStalenessMs must be a number of milliseconds >= 0, got ${String(options.maxStalenessMs)}`);
-    }
-    if (options.monotonicNow !== undefined && typeof options.monotonicNow !== "function") throw new InvalidArgumentError("monotonicNow must be a function");
-    this.#maxStalenessMs = maxStalenessMs;
-    this.#monotonicNow = options.monotonicNow ?? (() => performance.now());
+    this.#staleness = new StalenessGate(options);
   }
 
   #exclusive<T>(run: () => Promise<T>): Promise<T> {
@@ -266,19 +259,14 @@ export class FileRevocationStore implements RevocationStore {
 
   /** {@link #refresh} unless the file was looked at less than maxStalenessMs ago (a clock that went back looks again). */
   async #refreshIfStale(): Promise<void> {
-    const at = this.#checkedAt;
-    if (at !== undefined) {
-      const age = this.#monotonicNow() - at;
-      if (age >= 0 && age < this.#maxStalenessMs) return;
-    }
-    await this.#refresh();
+    if (!this.#staleness.fresh()) await this.#refresh();
   }
 
   /** Reads what was appended to revocations.jsonl since the last call (all of it after a truncation or replacement). */
   async #refresh(): Promise<void> {
     // Taken before the stat: what it reads is at least as new as this time.
-    const startedAt = this.#monotonicNow();
-    this.#checkedAt = undefined; // a refresh that fails leaves nothing to trust
+    const startedAt = this.#staleness.now();
+    this.#staleness.forget(); // a refresh that fails leaves nothing to trust
     let info = await this.#stat(this.#path);
     if (!info || info.size === 0) {
       // A new, deleted or emptied file: it starts with the revision base (a reset starts above the old revisions).
@@ -289,7 +277,7 @@ export class FileRevocationStore implements RevocationStore {
     }
     if (info.ino !== this.#ino || info.size < this.#readTo) this.#reset(info.ino);
     if (info.size === this.#readTo) {
-      this.#checkedAt = startedAt;
+      this.#staleness.looked(startedAt);
       return;
     }
     const bytes = await this.#read(this.#path, this.#readTo, info.size);
@@ -313,7 +301,7 @@ export class FileRevocationStore implements RevocationStore {
       }
     }
     this.#readTo += start;
-    this.#checkedAt = startedAt;
+    this.#staleness.looked(startedAt);
   }
 
   #reset(ino: number | undefined): void {

@@ -76,6 +76,44 @@ describe("FileRevocationStore: get and revision() answer from memory within maxS
   });
 });
 
+describe("one freshness gate (lib/staleness.ts) for revocations.jsonl and ca.crl.json", () => {
+  it("a monotonic clock that went back looks at each file again; exactly maxStalenessMs old looks again too", async () => {
+    const dir = tempDir("freshness-");
+    const dataDir = join(dir, "data");
+    let ms = 1000;
+    const monotonicNow = (): number => ms;
+    const ca = await openFileCa({ dataDir, monotonicNow, maxStalenessMs: 500, certificateFiles: false });
+    await ca.crl(); // published: ca.crl.json exists, and both files were just looked at
+    calls.byFile.clear();
+    await ca.revocation("01");
+    expect(freshnessCalls()).toEqual({ revocations: 0, publishedCrl: 0 });
+    ms -= 1; // the clock went back: nothing read can be dated, so both are looked at (one stat each)
+    await ca.revocation("01");
+    expect(freshnessCalls()).toEqual({ revocations: 1, publishedCrl: 1 });
+    calls.byFile.clear();
+    ms += 499; // 499 ms after that look: from memory
+    await ca.revocation("01");
+    expect(freshnessCalls()).toEqual({ revocations: 0, publishedCrl: 0 });
+    ms += 1; // 500 ms: due
+    await ca.revocation("01");
+    expect(freshnessCalls()).toEqual({ revocations: 1, publishedCrl: 1 });
+  });
+
+  it("a bad maxStalenessMs or monotonicNow: openFileCa INVALID_OPTIONS, FileRevocationStore ERR_INVALID_ARGUMENT, with the same one line", async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ maxStalenessMs: -1 }, "maxStalenessMs must be a number of milliseconds >= 0, got -1"],
+      [{ maxStalenessMs: "1000" }, "maxStalenessMs must be a number of milliseconds >= 0, got 1000"],
+      [{ monotonicNow: 5 }, "monotonicNow must be a function returning milliseconds"],
+    ];
+    for (const [options, message] of cases) {
+      const opened = await openFileCa({ dataDir: join(tempDir("freshness-"), "data"), certificateFiles: false, ...options }).catch((e: unknown) => e);
+      expect(isEmbeddedCaError(opened, "INVALID_OPTIONS"), String(opened)).toBe(true);
+      expect((opened as Error).message).toBe(message);
+      expect(() => new FileRevocationStore(tempDir("freshness-"), options)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message }));
+    }
+  });
+});
+
 describe("FileCa: issue() pays no file system call per request for the revocation state", () => {
   it("50 issues (no compromised key known, then one known) stat neither revocations.jsonl nor ca.crl.json; its own revoke is refused at once; another worker's once due; crl() always looks", async () => {
     const dir = tempDir("freshness-");

@@ -3,12 +3,14 @@
 // number and times ca.crl.json states are the CRL's own (so an old CRL of this CA, which lacks later revocations,
 // cannot come back under a higher number). One that is not: the CA keeps the CRL it has, tells
 // onPublishedCrlIgnored once, never fails the request, and its next CRL is numbered above the number the file states.
+import { createPublicKey } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { MemoryRevocationStore } from "@scep/core";
+import { Certificate, MemoryRevocationStore } from "@scep/core";
 import { openFileCa } from "../src/index.js";
 import { readCrlEntries } from "../src/crl-entries.js";
+import { checkPublishedCrl } from "../src/published-crl-trust.js";
 import { opensslCsr, tempDir } from "./helpers.js";
 
 /** Rewrites `dataDir/ca.crl.json` with `changes` (the DER base64, the stated number as a string). */
@@ -72,5 +74,24 @@ describe("crl() and the open's repair use a published CRL only once it is checke
     expect(Buffer.from(readFileSync(join(dataDir, "ca.crl"))).equals(Buffer.from(next.der))).toBe(true); // the damaged state replaced
     expect(restartedIgnored).toEqual([{ crlNumber: 10n, reason: "its signature does not verify with the CA's key" }]);
     expect((await ca.crl()).crlNumber).toBe(11n); // the first CA adopts the checked CRL 11
+  });
+});
+
+describe("checkPublishedCrl: what ca.crl.json states must be what the signed CRL says (RFC 5280 §5.1.2.4–5, §5.2.3)", () => {
+  it("number, thisUpdate, nextUpdate and entry count each compared with the CRL's own; the CA's CRL as stated passes", async () => {
+    const dir = tempDir();
+    const clock = (): Date => new Date("2026-03-01T10:00:00.000Z");
+    const ca = await openFileCa({ dataDir: join(dir, "data"), clock, crlValiditySeconds: 3600, revocations: new MemoryRevocationStore({ now: clock }) });
+    await ca.revoke((await ca.issue({ csrDer: opensslCsr(dir, "a", { subject: "/CN=a" }) })).serialNumber, "superseded");
+    const signed = await ca.crl();
+    const certificate = new Certificate(ca.certificateDer);
+    const anchor = { subjectDer: certificate.subjectDer, publicKey: createPublicKey({ key: Buffer.from(certificate.spki), format: "der", type: "spki" }) };
+    const verdict = checkPublishedCrl(signed, anchor);
+    expect("parts" in verdict && [verdict.parts.crlNumber, verdict.parts.count]).toEqual([1n, 1]);
+    const later = (d: Date): Date => new Date(d.getTime() + 1000);
+    expect(checkPublishedCrl({ ...signed, crlNumber: 2n }, anchor)).toEqual({ untrusted: "ca.crl.json says CRL number 2, the CRL it holds is number 1" });
+    expect(checkPublishedCrl({ ...signed, thisUpdate: later(signed.thisUpdate) }, anchor)).toEqual({ untrusted: "ca.crl.json's thisUpdate or nextUpdate is not the CRL's" });
+    expect(checkPublishedCrl({ ...signed, nextUpdate: later(signed.nextUpdate) }, anchor)).toEqual({ untrusted: "ca.crl.json's thisUpdate or nextUpdate is not the CRL's" });
+    expect(checkPublishedCrl({ ...signed, revokedCount: 0 }, anchor)).toEqual({ untrusted: "ca.crl.json says 0 entries, the CRL lists 1" });
   });
 });
