@@ -130,13 +130,15 @@ export function createLimitedHttpServer(limits: HttpServerLimits, listener: Requ
   // The response each connection is writing (until it finishes): a parse error after it is answered, as Node does,
   // unless that response has started (a second status line inside it would corrupt it).
   const responding = new WeakMap<object, ServerResponse>();
+  const limited = applyHttpLimits(server, listener, limits).listener;
+  // One "request" listener: it notes the response in flight, then answers under the limits.
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     responding.set(req.socket, res);
     res.once("finish", () => {
       if (responding.get(req.socket) === res) responding.delete(req.socket);
     });
+    limited(req, res);
   });
-  server.on("request", applyHttpLimits(server, listener, limits).listener);
   server.on("clientError", (error: NodeJS.ErrnoException, socket: import("node:stream").Duplex) => answerClientError(error, socket, responding.get(socket)));
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   return server;

@@ -101,6 +101,11 @@ describe("example HTTP server: requests Node's parser refuses get a status and a
     expect(bodyOf(second)).toBe("request line and headers larger than 16 KiB: send a large PKIMessage by POST (RFC 8894 section 4.1), not GET\n");
   });
 
+  it("one request listener does both jobs (notes the response in flight, answers under the limits): a framework adds its own after it", async () => {
+    await start();
+    expect(server!.listenerCount("request")).toBe(1);
+  });
+
   it("a small request is served; garbage pipelined behind it, parsed while its answer is being written, gets no second status line inside that answer", async () => {
     const port = await start();
     const response = await exchange(port, "GET /scep?operation=GetCACaps HTTP/1.1\r\nHost: x\r\n\r\n\x00garbage\r\n\r\n");

@@ -36,6 +36,7 @@ describe("RFC 7638: publicKeyThumbprint of a SubjectPublicKeyInfo", () => {
       const jwk = publicKey.export({ format: "jwk" }) as Record<string, string>;
       const canonical = `{${members.map((m) => `"${m}":"${jwk[m]}"`).join(",")}}`;
       expect(publicKeyThumbprint(spkiOf(publicKey))).toBe(createHash("sha256").update(canonical).digest("base64url"));
+      expect(publicKeyThumbprint(spkiOf(publicKey))).toMatch(/^[A-Za-z0-9_-]{43}$/); // as the docstring says: 43 base64url characters, no padding
     }
   });
 

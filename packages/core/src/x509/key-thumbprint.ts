@@ -4,10 +4,15 @@
 import * as nc from "../lib/node-crypto.js";
 
 /**
- * The RFC 7638 JWK SHA-256 thumbprint (base64url) of the public key in a SubjectPublicKeyInfo DER: the same as
- * `CertificationRequest.publicKeyThumbprint` for that key, whichever way its DER spells it (RSA parameters NULL or
- * absent, an EC point compressed or not). Undefined when the bytes are not a key, or the key has no JWK form
- * (RSA-PSS, EC with explicit parameters).
+ * The RFC 7638 JWK SHA-256 thumbprint of the public key in a SubjectPublicKeyInfo DER (RFC 5280 §4.1.2.7): the
+ * same as `CertificationRequest.publicKeyThumbprint` for that key, whichever way its DER spells it (RSA parameters
+ * NULL or absent, an EC point compressed or not).
+ *
+ * @param spki - SubjectPublicKeyInfo, DER (a certificate's `spki`, a request's key); RSA, EC on a named curve
+ *   or OKP (Ed25519, Ed448, X25519, X448) keys.
+ * @returns 43 characters of base64url without padding (the 32-byte SHA-256 of the key's required JWK members, RFC
+ *   7638 §3); undefined when the bytes are not a key, or the key has no JWK form (RSA-PSS, EC with explicit
+ *   parameters). Never throws.
  *
  * @example
  * ```ts
