@@ -6,7 +6,8 @@
 // Refreshed only when the store's revision() or the published CRL's number changed: both as the CA's one freshness
 // read has them (the file store and the published CRL are looked at at most once per maxStalenessMs, so a check costs
 // no file system call; Redis is one GET); a store without revision() is listed per check. A refresh resolves only the keyCompromise serials it has not
-// resolved yet, so its cost is one listing plus an index look-up per new entry. The set only grows: a key once known
+// resolved yet, so its cost is one listing plus an index look-up per new entry. `has(key, { latest: true })` reads the
+// store's latest revision instead (an issue's re-check after its index line: see FileCa.issue). The set only grows: a key once known
 // compromised stays refused by this process even if the store forgets the entry (a flushed Redis).
 import { createHash, createPublicKey } from "node:crypto";
 import { Certificate, publicKeyThumbprint, type RevocationStore, type RevokedCertificate } from "@scep/core";
@@ -98,27 +99,28 @@ export class CompromisedKeys {
   /**
    * Whether `key` (SPKI DER, or a decoded request: its thumbprint is used, not its SPKI parsed again) is the key of a
    * certificate revoked with reason keyCompromise, by this or any process sharing the store (or listed so on the
-   * published CRL).
+   * published CRL). `latest`: the store's latest revision (`revision({ latest: true })`: the default file store stats
+   * its file, Redis is one GET), not its snapshot of up to `maxStalenessMs` ago: for the check an issue makes after its
+   * index line is durable, which must see every revoke written to the store before that check (see FileCa.issue).
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the store is down; the `keyOf`/`published` errors
    */
-  async has(key: Uint8Array | KeyHolder): Promise<boolean> {
-    await this.#current();
+  async has(key: Uint8Array | KeyHolder, options: { latest?: boolean } = {}): Promise<boolean> {
+    await this.#current(options.latest === true);
     // No compromised key known (the usual case): the key need not be hashed at all.
     return this.#hashes.size > 0 && this.#hashes.has(keyHash(key));
   }
 
   /**
-   * Whether `key` is in the set as this process holds it now, without a refresh: for the check an issue makes after its
-   * index line is durable (a keyCompromise revoke of this process adds its key before its sweep reads the index, so a
-   * certificate the sweep could not see is caught here).
+   * Whether `key` is in the set as this process holds it now, without a refresh (a keyCompromise revoke of this
+   * process adds its key before its sweep reads the index, and before the store shows it in a revision).
    */
   knows(key: Uint8Array | KeyHolder): boolean {
     return this.#hashes.size > 0 && this.#hashes.has(keyHash(key));
   }
 
-  async #current(): Promise<void> {
+  async #current(latest: boolean): Promise<void> {
     for (;;) {
-      const revision = this.#sources.revocations.revision ? await this.#sources.revocations.revision() : undefined;
+      const revision = this.#sources.revocations.revision ? await this.#sources.revocations.revision(latest ? { latest: true } : undefined) : undefined;
       const published = await this.#sources.published();
       const state = revision === undefined ? undefined : `${revision}|${published?.crlNumber ?? "-"}`;
       if (state !== undefined && state === this.#state) return;

@@ -18,6 +18,7 @@ import { firstPemBlock, toPem } from "./lib/pem.js";
 import { SerialAllocator } from "./serial-allocator.js";
 import { FileRevocationStore } from "./revocation-file.js";
 import { DEFAULT_MAX_STALENESS_MS, stalenessProblem } from "./lib/staleness.js";
+import { UnsettledIssues } from "./unsettled-issues.js";
 
 /**
  * Options of {@link openFileCa}.
@@ -38,7 +39,7 @@ import { DEFAULT_MAX_STALENESS_MS, stalenessProblem } from "./lib/staleness.js";
  * | `onRevocationsRestored` | — | called with `{ restored, skipped, crlNumber }` when entries of the published CRL (`ca.crl.json`) that `revocations` lacked were put back into it, or entries of it did not read (see {@link FileCa.crl}) |
  * | `restoreOnOpen` | `true` | put the published CRL's entries that `revocations` lacks back into it at open; `false` for a process that only looks at the CA while others serve it with another store (the restore then happens in theirs, and in this CA's first `crl()` or `revocation()`) |
  * | `onPublishedCrlIgnored` | — | called with `{ crlNumber, reason }` once per published CRL (`ca.crl.json`) that is not the CA's (signature, issuer, or a number or times the file states that are not the CRL's): it is not served, not copied to `ca.crl`, nothing is restored from it |
- * | `maxStalenessMs` | `1000` | how long `issue`'s compromised-key check, {@link FileCa.revocation} and {@link FileCa.isKeyCompromised} answer from what they read of `ca.crl.json` (and the default store of `revocations.jsonl`) before looking again: the most time by which another process's revocation or CRL goes unseen by them; this process's own count at once, and {@link FileCa.crl} always looks (0: look on every call) |
+ * | `maxStalenessMs` | `1000` | how long `issue`'s first compromised-key check, {@link FileCa.revocation} and {@link FileCa.isKeyCompromised} answer from what they read of `ca.crl.json` (and the default store of `revocations.jsonl`) before looking again: the most time by which another process's revocation or CRL goes unseen by them; this process's own count at once, and {@link FileCa.crl} and `issue`'s re-check after its index line always look (0: look on every call) |
  * | `monotonicNow` | `performance.now` | monotonic milliseconds `maxStalenessMs` is measured with (tests inject one) |
  *
  * @example
@@ -383,14 +384,19 @@ export interface FileCa {
    * the promise resolves.
    *
    * A request for the public key of a certificate of this CA revoked with reason keyCompromise (RFC 5280 §5.3.1)
-   * is refused with `KEY_COMPROMISED` before a serial is spent: see {@link FileCa.isKeyCompromised}. When this
-   * process's {@link FileCa.revoke} makes the key compromised while the certificate is being signed (after that check,
-   * before its index line is written, so the revoke's sweep of the index misses it), the recorded certificate is
-   * revoked keyCompromise and the issue still rejects with `KEY_COMPROMISED`.
+   * is refused with `KEY_COMPROMISED` before a serial is spent: see {@link FileCa.isKeyCompromised}. Once the index
+   * line is durable the key is checked again, against the store's latest revision (one stat of the default store's
+   * `revocations.jsonl`, or one Redis GET): a {@link FileCa.revoke} by this or any process sharing the data directory
+   * and the store that made the key compromised while the certificate was being signed (its sweep of the index came
+   * before the line) is seen then (the revoke writes the store before it reads the index), the recorded certificate
+   * is revoked keyCompromise (CA/B BR §4.9.1.1) and the issue still rejects with `KEY_COMPROMISED`. When that revoke
+   * fails, or the re-check cannot be made (the store down), the certificate is not handed out and its serial goes to
+   * `dataDir/unsettled.jsonl`, settled (revoked keyCompromise if its key is compromised) at the next open, before
+   * the next {@link FileCa.crl} signs, and after the next keyCompromise revoke.
    *
-   * @throws EmbeddedCaError `CSR_INVALID`, `KEY_COMPROMISED` ({@link KEY_COMPROMISED_TEXT}), `INVALID_OPTIONS`, `STORAGE_FAILED`, `SERIAL_SPACE_EXHAUSTED`
+   * @throws EmbeddedCaError `CSR_INVALID`, `KEY_COMPROMISED` ({@link KEY_COMPROMISED_TEXT}), `INVALID_OPTIONS`, `STORAGE_FAILED` (also when a certificate to revoke could be neither revoked nor recorded in `unsettled.jsonl`), `SERIAL_SPACE_EXHAUSTED`
    * @throws KeyUnavailableError (`ERR_KEY_UNAVAILABLE`, from @scep/core) when the `workerPool` cannot sign (closed, queue full); nothing is recorded
-   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down (the key cannot be checked); nothing is recorded
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down: at the first check, nothing is recorded; at the re-check, the certificate is recorded in the index and in `unsettled.jsonl`, not handed out
    *
    * @example
    * ```ts
@@ -478,11 +484,10 @@ export interface FileCa {
    * That costs one read of the whole index. A replica with a data directory of its own does not see the certificates
    * another replica issued (`UNKNOWN_SERIAL` for their serials): revoke one of its own certificates of the key there. The next {@link FileCa.crl} lists them all in one CRL (re-signed once:
    * the store's revision moved). A failure part way (store down) leaves the revoked ones revoked; the call rejects and
-   * revoking again finishes the sweep. An {@link FileCa.issue} of the key in flight in this process when the sweep reads
-   * the index revokes its own certificate and rejects `KEY_COMPROMISED`. One in another process (another worker) that
-   * passed its compromised-key check before its snapshot showed this revoke (at most `maxStalenessMs`) and wrote its
-   * index line after the sweep read the index keeps its certificate: revoke the serial again once `maxStalenessMs` has
-   * passed to sweep such a certificate too.
+   * revoking again finishes the sweep. An {@link FileCa.issue} of the key in flight when the sweep reads the index, in
+   * this process or another sharing the data directory and the store, revokes its own certificate and rejects
+   * `KEY_COMPROMISED` (its re-check after its index line reads the store's latest state). A keyCompromise revoke then
+   * settles `unsettled.jsonl` (certificates such issues could not revoke; its failure does not fail this call).
    *
    * @throws EmbeddedCaError `UNKNOWN_SERIAL` when the index has no such serial, `INVALID_OPTIONS` for a malformed serial or reason, `STORAGE_FAILED`
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down
@@ -575,7 +580,11 @@ export interface FileCa {
    * once); an entry of it that does not read is skipped and counted, the others go back. A store down at open is not an error: the restore is tried again by the
    * next call (which answers StoreUnavailableError while the store is down).
    *
+   * First, the certificates `unsettled.jsonl` lists (an issue refused them but could not revoke them) are revoked
+   * keyCompromise when their key is compromised, so this CRL lists them (one stat of the file while nothing is new).
+   *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down, or `ca.crl`/`ca.crl.json` cannot be read or written (its lock held by a live process for over 10 s included)
+   * @throws EmbeddedCaError `STORAGE_FAILED` when `unsettled.jsonl` or the index cannot be read
    * @throws KeyUnavailableError (`ERR_KEY_UNAVAILABLE`, from @scep/core) when the `workerPool` cannot sign (closed, queue full)
    *
    * @example
@@ -652,6 +661,8 @@ class FileCaImpl implements FileCa {
   #restoring: Promise<unknown> = Promise.resolve();
   /** The keys of certificates revoked as compromised, which `issue` refuses. */
   readonly #compromised: CompromisedKeys;
+  /** Issued, not handed out, their keyCompromise revocation not known to be in the store (`unsettled.jsonl`). */
+  readonly #unsettled: UnsettledIssues;
 
   constructor(
     dataDir: string,
@@ -690,6 +701,7 @@ class FileCaImpl implements FileCa {
     this.notBefore = material.certificate.notBefore;
     this.notAfter = material.certificate.notAfter;
     this.#publication = crl.publication;
+    this.#unsettled = new UnsettledIssues(dataDir);
     this.#compromised = new CompromisedKeys({
       revocations: this.revocations,
       keyOf: async (serial) => {
@@ -807,14 +819,67 @@ class FileCaImpl implements FileCa {
     } catch (error) {
       throw storageFailed(`cannot record certificate ${serialNumber} in ${INDEX_FILE}`, error);
     }
-    // A keyCompromise revoke of this process that swept the index while this certificate was being signed could not
-    // see it; it added the key before its sweep read the index, so the key is known here by now: the certificate is
-    // revoked like the sweep's (CA/B BR §4.9.1.1) and not handed out. In memory, no I/O unless it happens.
-    if (this.#compromised.knows(csr)) {
-      await this.revocations.revoke({ serialNumber: normalizeSerialNumber(serialNumber), reason: "keyCompromise", revokedAt: this.#clock() });
+    // A keyCompromise revoke that swept the index while this certificate was being signed could not see it. The revoke
+    // writes the store, then reads the index; this wrote the index line, and now reads the store's latest revision
+    // (not the snapshot of up to maxStalenessMs the first check used): whichever came second sees the other, so a
+    // revoke by any process sharing the store either swept this certificate or is seen here (this process's own is
+    // known in memory at once). Then the certificate is revoked like the sweep's (CA/B BR §4.9.1.1) and not handed out.
+    // Cost: one revision read (the default file store: one stat; Redis: one GET) while no key is compromised meanwhile.
+    const serial = normalizeSerialNumber(serialNumber);
+    let compromised: boolean;
+    try {
+      compromised = this.#compromised.knows(csr) || (await this.#compromised.has(csr, { latest: true }));
+    } catch (error) {
+      // Not known whether the key was revoked meanwhile: not handed out (StoreUnavailableError: 503, try again), and
+      // recorded so that the next settling pass checks it again.
+      await this.#recordUnsettled(serial, error);
+      throw error;
+    }
+    if (compromised) {
+      try {
+        await this.revocations.revoke({ serialNumber: serial, reason: "keyCompromise", revokedAt: this.#clock() });
+      } catch (error) {
+        // The store down (or throwing): revoked by a later settling pass (at open, before each CRL, after each
+        // keyCompromise revoke) instead of staying valid. The requester's answer is the same either way.
+        await this.#recordUnsettled(serial, error);
+      }
       throw new EmbeddedCaError("KEY_COMPROMISED", KEY_COMPROMISED_TEXT);
     }
     return { certificateDer, certificatePem, serialNumber };
+  }
+
+  /** Records `serial` in `unsettled.jsonl`; when even that fails, rejects STORAGE_FAILED (`cause`: the first error). */
+  async #recordUnsettled(serial: string, cause: unknown): Promise<void> {
+    try {
+      await this.#unsettled.record(serial);
+    } catch (error) {
+      throw new EmbeddedCaError("STORAGE_FAILED", `certificate ${serial} of a key that may be compromised is neither revoked nor recorded to be: ${(error as Error).message}`, { cause });
+    }
+  }
+
+  /**
+   * Settles the issues `unsettled.jsonl` lists (see unsettled-issues.ts): each certificate whose key is compromised
+   * (in this process's memory, or by the store's latest state) is revoked keyCompromise; one whose key is not, or that
+   * has expired, or that the index lacks, is left alone. Not on the FileCa interface: {@link openFileCa},
+   * {@link FileCa.crl} and {@link FileCa.revoke} call it.
+   * @throws StoreUnavailableError when the store is down (the pass stops there; the next one resumes)
+   */
+  async settleUnsettled(): Promise<void> {
+    await this.#unsettled.settle(async (serial) => {
+      const found = await this.getCertificate(serial);
+      if (!found) return;
+      let certificate: Certificate;
+      try {
+        certificate = new Certificate(found.certificateDer);
+      } catch {
+        return; // a line whose certificate does not parse certifies no key
+      }
+      if (certificate.notAfter.getTime() <= this.#clock().getTime()) return;
+      const spki = certificate.spki;
+      if (this.#compromised.knows(spki) || (await this.#compromised.has(spki, { latest: true }))) {
+        await this.revocations.revoke({ serialNumber: serial, reason: "keyCompromise", revokedAt: this.#clock() });
+      }
+    });
   }
 
   /**
@@ -911,6 +976,8 @@ class FileCaImpl implements FileCa {
           // Refused by this process's next issue at once, without waiting for a refresh from the store.
           this.#compromised.add(serial, spki);
           alsoRevoked = await this.#revokeSameKey(serial, spki);
+          // Issues refused meanwhile whose own revoke failed: this revoke found the store up. Its result stands if not.
+          await this.settleUnsettled().catch(() => undefined);
         }
       }
       return { ...result, subject: record.subject, alsoRevoked };
@@ -942,6 +1009,9 @@ class FileCaImpl implements FileCa {
   }
 
   async crl(): Promise<SignedCrl> {
+    // Certificates an issue could not revoke (unsettled.jsonl) are revoked first, so this CRL lists them: one stat of
+    // the file while there is nothing new.
+    await this.settleUnsettled();
     for (;;) {
       // A CRL another process of this data directory signed since (one stat, not the snapshot issue() uses): never
       // serve a lower number than it.
@@ -1247,7 +1317,11 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
   });
   try {
     // The published CRL's revocations the store lost (RFC 5280 §3.3) are back before anything is served.
-    if (options.restoreOnOpen !== false) await ca.restorePublished();
+    if (options.restoreOnOpen !== false) {
+      await ca.restorePublished();
+      // Certificates an issue recorded but could not revoke (the store down then) are revoked now.
+      await ca.settleUnsettled();
+    }
   } catch {
     // The store is down (or ca.crl.json unreadable): the next crl() tries again, and answers StoreUnavailableError
     // while it stays down, as every request needing the store does.

@@ -1,0 +1,98 @@
+// Certificates FileCa.issue recorded in the index but did not hand out because their key may be compromised, and whose
+// keyCompromise revocation is not known to be in the store: `dataDir/unsettled.jsonl`, one line `{"serial":"…"}` each,
+// appended and fdatasync'ed (GroupAppender: one O_APPEND write a batch, so workers sharing the data directory never
+// interleave inside a line) before the issue rejects.
+//
+// Why: an issue whose re-check after its index line finds the key revoked as compromised (another worker's or this
+// process's keyCompromise revoke swept the index before the line was there) must revoke that certificate (CA/B BR
+// §4.9.1.1). When that revoke fails (the store down, or throwing), or the re-check itself cannot be made, the
+// certificate would stay valid and unrevoked: recorded here instead, it is settled (its key checked against the
+// compromised keys again, and revoked keyCompromise if it is one of them) when the CA opens, before each CRL is signed
+// (so the CRL lists it), and after each keyCompromise revoke. Settling is idempotent (a revoke of a serial already
+// revoked keyCompromise changes nothing), so the file is never rewritten: every process settles every line once per
+// open (a few store calls for a line; lines are only written when a store fails), then only what was appended since.
+// A line that cannot be settled now (the store still down) stops the pass; the next one starts at it again.
+import { open, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { GroupAppender } from "./lib/durable-fs.js";
+
+/** File name of the unsettled issues inside dataDir. */
+export const UNSETTLED_FILE = "unsettled.jsonl";
+
+const NEWLINE = 0x0a;
+
+/** The unsettled issues of one data directory (see the module comment). */
+export class UnsettledIssues {
+  readonly #path: string;
+  readonly #appender: GroupAppender;
+  /** Bytes [0, #settledTo) hold lines this process has settled; 0 or just after a `\n`. */
+  #settledTo = 0;
+  /** The pass in flight. */
+  #running: Promise<void> | undefined;
+
+  constructor(dataDir: string) {
+    this.#path = join(dataDir, UNSETTLED_FILE);
+    this.#appender = new GroupAppender(this.#path, 0o600);
+  }
+
+  /** Records `serial` (canonical spelling); resolves once the line is durable. Rejects with the file system's error. */
+  record(serial: string): Promise<void> {
+    return this.#appender.append(Buffer.from(`${JSON.stringify({ serial })}\n`, "utf8"));
+  }
+
+  /**
+   * Calls `settleOne` for each line not settled by this process yet, in file order (one stat when nothing is new). A
+   * line that is not a record (torn by a crash) is skipped. Rejects with `settleOne`'s error (the lines from that one
+   * on wait for the next call) or the file system's (not ENOENT: no file, nothing to settle).
+   */
+  async settle(settleOne: (serial: string) => Promise<void>): Promise<void> {
+    // One pass at a time; a caller that came during one runs its own after it (that one may have stat'ed too early).
+    while (this.#running) await this.#running.catch(() => undefined);
+    const run = this.#pass(settleOne).finally(() => {
+      if (this.#running === run) this.#running = undefined;
+    });
+    this.#running = run;
+    return run;
+  }
+
+  async #pass(settleOne: (serial: string) => Promise<void>): Promise<void> {
+    let size: number;
+    try {
+      size = (await stat(this.#path)).size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw error;
+    }
+    if (size < this.#settledTo) this.#settledTo = 0; // replaced or truncated by hand: settle it all again
+    if (size === this.#settledTo) return;
+    const handle = await open(this.#path, "r");
+    let data: Buffer;
+    try {
+      data = Buffer.allocUnsafe(size - this.#settledTo);
+      const { bytesRead } = await handle.read(data, 0, data.length, this.#settledTo);
+      data = data.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+    const base = this.#settledTo;
+    let start = 0;
+    // A last line without its `\n` is a write in flight (or torn): settled once complete.
+    for (let newline = data.indexOf(NEWLINE); newline !== -1; newline = data.indexOf(NEWLINE, start)) {
+      const serial = serialOf(data.toString("utf8", start, newline));
+      if (serial !== undefined) await settleOne(serial);
+      start = newline + 1;
+      this.#settledTo = base + start;
+    }
+  }
+}
+
+/** The serial of a line `{"serial":"…"}`, or undefined for a torn or foreign line. */
+function serialOf(line: string): string | undefined {
+  try {
+    const value = JSON.parse(line) as unknown;
+    const serial = typeof value === "object" && value !== null ? (value as { serial?: unknown }).serial : undefined;
+    return typeof serial === "string" && /^-?[0-9a-f]+$/.test(serial) ? serial : undefined;
+  } catch {
+    return undefined;
+  }
+}
