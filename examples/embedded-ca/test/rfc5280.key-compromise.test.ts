@@ -218,3 +218,20 @@ describe("RFC 5280 §5.3.1: a key revoked as compromised is never certified agai
   }, 60_000);
 });
 
+
+describe("RFC 5280 §5.3.1: cACompromise on an end-entity certificate is the issuing CA's key, not the subject's", () => {
+  it("a certificate revoked cACompromise leaves its key usable; revoked keyCompromise later, the entry is upgraded (date kept), the key refused and its other certificates swept; the same for aACompromise", async () => {
+    const dir = tempDir();
+    const ca = await openFileCa({ dataDir: join(dir, "data") });
+    for (const reason of ["cACompromise", "aACompromise"] as const) {
+      const first = await ca.issue({ csrDer: opensslCsr(dir, reason, { subject: `/CN=${reason}` }) });
+      const revoked = await ca.revoke(first.serialNumber, reason);
+      const csrDer = sameKeyCsr(dir, reason, `/CN=${reason}-2`);
+      expect(await ca.isKeyCompromised(CertificationRequest.from(csrDer).spki)).toBe(false);
+      const second = await ca.issue({ csrDer });
+      const upgraded = await ca.revoke(first.serialNumber, "keyCompromise");
+      expect(upgraded).toMatchObject({ created: false, updated: true, entry: { ...revoked.entry, reason: "keyCompromise" }, alsoRevoked: [second.serialNumber] });
+      expect(await refused(ca.issue({ csrDer: sameKeyCsr(dir, reason, `/CN=${reason}-3`) }))).toEqual({ code: "KEY_COMPROMISED", message: KEY_COMPROMISED_TEXT });
+    }
+  }, 60_000);
+});

@@ -71,10 +71,11 @@ export interface RevokeResult {
 
 /**
  * The permanent reasons an entry can be upgraded from to `keyCompromise` by a later {@link RevocationStore.revoke}:
- * those that say nothing of the key (RFC 5280 §5.3.1: unspecified, affiliationChanged, superseded,
- * cessationOfOperation, privilegeWithdrawn). Not `keyCompromise` itself (a repeat), not `cACompromise`/`aACompromise`
- * (already a compromise of the subject's key). Not `certificateHold` either, because a hold is not a permanent
- * reason: it is replaced by any permanent reason, `keyCompromise` included, by a rule of its own (see
+ * those that say nothing of the subject's key (RFC 5280 §5.3.1: unspecified, affiliationChanged, superseded,
+ * cessationOfOperation, privilegeWithdrawn, and cACompromise and aACompromise, which on an end-entity certificate
+ * say that the key of the CA that issued it, or of an attribute authority, was compromised, not the subject's). Not
+ * `keyCompromise` itself (a repeat). Not `certificateHold` either, because a hold is not a permanent reason: it is
+ * replaced by any permanent reason, `keyCompromise` included, by a rule of its own (see
  * {@link upgradesRevocationReason}).
  *
  * @example
@@ -89,6 +90,8 @@ export const KEY_COMPROMISE_UPGRADABLE_REASONS: readonly RevocationReason[] = Ob
   "superseded",
   "cessationOfOperation",
   "privilegeWithdrawn",
+  "cACompromise",
+  "aACompromise",
 ] as const);
 
 /**
