@@ -232,6 +232,8 @@ export async function buildProfile(
         // Intune keeps, and the certificate would never be revoked. There it is revoked in this CA's store all the
         // same (Intune asks only about certificates a successNotification reported under this issuer name; a CRL entry
         // for a serial this CA did not issue is harmless).
+        // The reason is `unspecified`: Intune's request names the serial and issuer only (no reason field; it asks on a
+        // wipe, retire or delete, or when the profile no longer applies), so no other RFC 5280 reason would be known.
         const soleAuthority = config.redisUrl === undefined && !d.sharedIssuerName;
         const revokeAnyway = revocationStoreRevoker(ca.revocations);
         const revoke: IntuneRevoke = async (request) => {

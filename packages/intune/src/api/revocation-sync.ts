@@ -265,7 +265,16 @@ function sameIssuer(ours: string, theirs: string): boolean {
  * @group Intune API
  */
 export interface RevocationStoreRevokerOptions {
-  /** The CRL reason recorded (RFC 5280 §5.3.1; default `"unspecified"`: Intune does not say why). */
+  /**
+   * The CRL reason recorded (RFC 5280 §5.3.1). Default `"unspecified"`: Intune does not say why. A revocation request
+   * (`downloadRevocationRequests`, api-version 5019-05-05) carries `requestContext`, `serialNumber`, `issuerName` and
+   * `caConfiguration` only (Microsoft's Intune-Resource-Access `CARevocationRequest`); Intune asks when a device is
+   * wiped, retired or deleted, or the profile no longer applies to it, which is no statement about the key.
+   * `unspecified` is written without a reasonCode entry extension (RFC 5280 §5.3.1 asks for that), says nothing false,
+   * and a later `keyCompromise` revoke still upgrades it (`KEY_COMPROMISE_UPGRADABLE_REASONS`). Set
+   * `"cessationOfOperation"` (RFC 5280: no longer needed, the key not suspected) when your policy makes that true of
+   * every request.
+   */
   reason?: RevocationReason;
   /**
    * Whether this CA issued the certificate with that serial (lower-case hex, as `normalizeSerialNumber` gives it:
