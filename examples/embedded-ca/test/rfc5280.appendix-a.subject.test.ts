@@ -19,6 +19,9 @@ import {
   buildPkcsReq,
   createScepServer,
   createSelfSignedSigner,
+  exportPrivateKeyPem,
+  generateCsr,
+  generateRsaKeyPair,
   importKeyPairPem,
   readCertRep,
   type CertRep,
@@ -57,11 +60,15 @@ beforeAll(async () => {
   });
 });
 
-/** A DER CSR written by `openssl req` from the `dn` lines, with `swap` octets replaced and re-signed by `openssl dgst`. */
-function opensslCsr(name: string, dn: string[], swap?: [string, string]): { der: Uint8Array; keyPem: string } {
+/**
+ * A DER CSR written by `openssl req` from the `dn` lines (and, when given, the requested extensions of section `ext`
+ * and any section it names, as config lines), with `swap` octets replaced and re-signed by `openssl dgst`.
+ */
+function opensslCsr(name: string, dn: string[], swap?: [string, string], ext?: string[]): { der: Uint8Array; keyPem: string } {
   openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", `${name}.key`], dir);
   // string_mask default: PrintableString whenever OpenSSL's PrintableString set admits the text, as older configs do.
-  const config = ["[req]", "string_mask = default", "distinguished_name = dn", "attributes = attrs", "prompt = no", "[dn]", ...dn, "[attrs]", "challengePassword = secret", ""];
+  const req = ["[req]", "string_mask = default", "distinguished_name = dn", "attributes = attrs", "prompt = no", ...(ext ? ["req_extensions = ext"] : [])];
+  const config = [...req, "[dn]", ...dn, "[attrs]", "challengePassword = secret", ...(ext ?? []), ""];
   writeFileSync(join(dir, `${name}.cnf`), config.join("\n"));
   openssl(["req", "-new", "-config", `${name}.cnf`, "-key", `${name}.key`, "-outform", "DER", "-out", `${name}.csr`], dir);
   let der: Uint8Array = new Uint8Array(readFileSync(join(dir, `${name}.csr`)));
@@ -155,6 +162,99 @@ describe("RFC 5280 §4.1.2.4 / X.680 §41.4: a PrintableString holding '@', '_',
     writePem(dir, "at-sign.pem", issued.toPem());
     expect(openssl(["verify", "-CAfile", "data/ca.pem", "at-sign.pem"], dir).trim()).toBe("at-sign.pem: OK");
   });
+});
+
+/**
+ * Why Go's crypto/x509 would refuse to parse the certificate for one of its strings, or undefined: every
+ * PrintableString anywhere in it (names, and the DER inside each extension's OCTET STRING, so a subjectAltName's
+ * directoryName too) must hold only X.680 §41.4's characters and the '*' and '&' Go also admits; every UTF8String
+ * must be UTF-8. (encoding/asn1's parsePrintableString and parseUTF8String, which x509.ParseCertificate runs.)
+ */
+function goStringProblem(bytes: Uint8Array): string | undefined {
+  /** The problem in the elements of bytes[from, to), which must be whole DER elements (else throws). */
+  const walk = (from: number, to: number): string | undefined => {
+    for (let at = from; at < to; ) {
+      const tag = bytes[at]!;
+      const start = at + headerLength(bytes, at);
+      const end = start + contentLength(bytes, at);
+      if (end > to || start > end) throw new Error("not DER");
+      const text = Buffer.from(bytes.subarray(start, end));
+      if (tag === 0x13 && !/^[A-Za-z0-9 '()+,\-./:=?*&]*$/.test(text.toString("latin1"))) return `PrintableString ${JSON.stringify(text.toString("latin1"))}`;
+      if (tag === 0x0c && !text.equals(Buffer.from(text.toString("utf8"), "utf8"))) return "a UTF8String that is not UTF-8";
+      if (tag & 0x20) {
+        const problem = walk(start, end);
+        if (problem) return problem;
+      } else if (tag === 0x04) {
+        let problem: string | undefined;
+        try {
+          problem = walk(start, end); // an extension's value: DER inside
+        } catch {
+          problem = undefined; // opaque octets
+        }
+        if (problem) return problem;
+      }
+      at = end;
+    }
+    return undefined;
+  };
+  return walk(0, bytes.length);
+}
+
+describe("RFC 5280 §4.2.1.6: a subjectAltName directoryName is written as the subject is", () => {
+  it("dirName with CN=dev@example_2* (PrintableString in the CSR) → SUCCESS, written as a UTF8String; Go's rules and OpenSSL read the certificate", async () => {
+    const csr = opensslCsr("dirname", ["O = Acme Devices", "CN = device-7"], ["devXexampleY2Z", "dev@example_2*"], [
+      "[ext]",
+      "subjectAltName = DNS:device-7.example, dirName:dir_sect",
+      "[dir_sect]",
+      "O = Acme Devices",
+      "CN = devXexampleY2Z",
+    ]);
+    // The request really carries the characters in a PrintableString (tag 0x13), inside its subjectAltName.
+    const requested = new CertificationRequest(csr.der).extensions.find((e) => e.oid === "2.5.29.17")!;
+    expect(Buffer.from(requested.value).includes(Buffer.from([0x13, 14, ...Buffer.from("dev@example_2*")]))).toBe(true);
+    expect(goStringProblem(csr.der)).toBe('PrintableString "dev@example_2*"');
+    const rep = await enroll(csr);
+    expect(rep.failInfoText).toBeUndefined();
+    expect(rep.status).toBe("SUCCESS");
+    const issued = rep.certificate!;
+    expect(goStringProblem(issued.der)).toBeUndefined();
+    const san = issued.extensions.find((e) => e.oid === "2.5.29.17")!;
+    expect(Buffer.from(san.value).includes(Buffer.from([0x0c, 14, ...Buffer.from("dev@example_2*")]))).toBe(true);
+    // The other names, and the directoryName's O, keep the bytes they came with.
+    expect(Buffer.from(san.value).includes(Buffer.from([0x82, 16, ...Buffer.from("device-7.example")]))).toBe(true);
+    expect(Buffer.from(san.value).includes(Buffer.from([0x13, 12, ...Buffer.from("Acme Devices")]))).toBe(true);
+    expect(issued.subjectAltNames.dns).toEqual(["device-7.example"]);
+    writePem(dir, "dirname.pem", issued.toPem());
+    expect(openssl(["x509", "-in", "dirname.pem", "-noout", "-ext", "subjectAltName"], dir)).toBe(
+      "X509v3 Subject Alternative Name: \n    DNS:device-7.example, DirName:/O=Acme Devices/CN=dev@example_2*\n",
+    );
+    expect(openssl(["verify", "-CAfile", "data/ca.pem", "dirname.pem"], dir).trim()).toBe("dirname.pem: OK");
+  });
+});
+
+describe("RFC 5280 Appendix A: an empty value, countryName's included, is issued as requested", () => {
+  it("C= and OU= empty (an MDM profile's empty subject variables) → SUCCESS, C an empty PrintableString; OpenSSL reads and verifies it", async () => {
+    const keys = await generateRsaKeyPair();
+    const utf8 = (oid: number, text: string): Uint8Array => tlv(0x31, tlv(0x30, Uint8Array.from([0x06, 0x03, 0x55, 0x04, oid, ...tlv(0x0c, Buffer.from(text))])));
+    // countryName in a UTF8String, as some clients write every attribute: issued as the PrintableString Appendix A types it with.
+    const subject = tlv(0x30, Buffer.concat([utf8(6, ""), utf8(10, "Acme Devices"), utf8(11, ""), utf8(3, "device-8")]));
+    const csrDer = await generateCsr({ keys, subject, challengePassword: "secret" });
+    const rep = await enroll({ der: csrDer, keyPem: await exportPrivateKeyPem(keys.privateKey) });
+    expect(rep.failInfoText).toBeUndefined();
+    expect(rep.status).toBe("SUCCESS");
+    const issued = rep.certificate!;
+    expect(subjectValues(issued.der).slice(-4)).toEqual([
+      [0x13, ""],
+      [0x0c, "Acme Devices"],
+      [0x0c, ""],
+      [0x0c, "device-8"],
+    ]);
+    expect(goStringProblem(issued.der)).toBeUndefined();
+    writePem(dir, "empty-c.pem", issued.toPem());
+    expect(openssl(["x509", "-in", "empty-c.pem", "-noout", "-subject"], dir)).toBe("subject=C = , O = Acme Devices, OU = , CN = device-8\n");
+    expect(openssl(["verify", "-CAfile", "data/ca.pem", "empty-c.pem"], dir).trim()).toBe("empty-c.pem: OK");
+  });
+
 });
 
 describe("RFC 5280 Appendix A upper bounds: FAILURE badRequest naming the attribute and the bound", () => {

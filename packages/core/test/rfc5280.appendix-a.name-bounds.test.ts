@@ -62,10 +62,24 @@ describe("RFC 5280 Appendix A upper bounds (nameProblem)", () => {
     expect(nameProblem(name(["2.5.4.5", U, "SN_42"]))).toBe("serialNumber: holds a character outside PrintableString's set (RFC 5280 Appendix A types it PrintableString; X.680 §41.4)");
   });
 
-  it("an empty value is let through (an MDM profile's empty subject variable makes `OU=`; OpenSSL and Go read it), but an empty countryName is not 2 characters", () => {
+  it("an empty value is let through, countryName's too (an MDM profile's empty subject variable makes `OU=` or `C=`; OpenSSL and Go read it, micromdm issues it)", () => {
     expect(nameProblem(name(["2.5.4.3", U, ""]))).toBeUndefined();
     expect(nameProblem(name(["2.5.4.11", P, ""]))).toBeUndefined();
-    expect(nameProblem(name(["2.5.4.6", P, ""]))).toBe("C: 0 characters, not the 2 of RFC 5280 Appendix A's ub-country-name-alpha-length");
+    expect(nameProblem(name(["2.5.4.6", P, ""]))).toBeUndefined();
+    // In a UTF8String it is written as the PrintableString Appendix A types countryName with.
+    expect(certificateName(name(["2.5.4.6", U, ""], ["2.5.4.3", U, "device"]))).toEqual(name(["2.5.4.6", P, ""], ["2.5.4.3", U, "device"]));
+  });
+
+  it("a checked Name changed in place afterwards is read again (the check is remembered by its bytes, not by its array)", () => {
+    const subject = name(["2.5.4.3", P, "aaaa"]);
+    expect(nameProblem(subject)).toBeUndefined();
+    subject[subject.length - 1] = 0x00; // "aaa\0": a NUL, the null-prefix attack
+    expect(nameProblem(subject)).toBe("CN: a PrintableString holds a control or non-ASCII character");
+    expect(() => certificateName(subject)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
+    const reencoded = name(["2.5.4.3", P, "a-b"]);
+    expect(certificateName(reencoded)).toBe(reencoded);
+    reencoded[reencoded.length - 2] = 0x40; // "a@b": now written as a UTF8String
+    expect(certificateName(reencoded)).toEqual(name(["2.5.4.3", U, "a@b"]));
   });
 
   it("a PrintableString holding '@', '_', '*' is not refused (certificateName re-encodes it)", () => {

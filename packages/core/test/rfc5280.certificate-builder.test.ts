@@ -486,4 +486,23 @@ describe("buildCertificate / endEntityExtensions: only names and subjectAltNames
       "IP Address:10.0.0.1, IP Address:101:101:101:101:101:101:101:101, email:ops@example.com, URI:urn:uuid:5d6c1e1c-0000-4000-8000-000000000042, URI:https://host/a%2Fb, othername:UPN:user@corp.example, DirName:CN=dir, Registered ID:1.2.3.4",
     );
   });
+
+  it("writes a directoryName as it writes the subject: a PrintableString holding '@', '_', '*' becomes a UTF8String, the other names keep their bytes", async () => {
+    const dns = der.tlv(0x82, bytes("device.example"));
+    const upn = der.tlv(0xa0, der.oid("1.3.6.1.4.1.311.20.2.3"), der.ctx(0, der.utf8("user@corp.example")));
+    const dirName = (value: der.Der): der.Der =>
+      der.ctx(4, der.seq(der.setOf([der.seq(der.oid("2.5.4.10"), der.tlv(0x13, bytes("Acme")))]), der.setOf([der.seq(der.oid("2.5.4.3"), value)])));
+    const requested = san(dns, dirName(der.tlv(0x13, bytes("ops@example_1*"))), upn);
+    const cert = await buildCertificate(options({ extensions: [requested] }));
+    const written = cert.extensions.find((e) => e.oid === "2.5.29.17")!;
+    expect(hex(written.value)).toBe(hex(der.encode(der.seq(dns, dirName(der.tlv(0x0c, bytes("ops@example_1*"))), upn))));
+    // OpenSSL (through node:crypto) reads it, printing the Name last RDN first.
+    expect(new X509Certificate(cert.der).subjectAltName).toBe('DNS:device.example, DirName:"CN=ops@example_1*\\u002cO=Acme", othername:UPN:user@corp.example');
+    // Through endEntityExtensions (the request's subjectAltName copied as it came), the same certificate.
+    const fromCsr = await buildCertificate(options({ extensions: endEntityExtensions({ csr: { subjectDer: rsaCsr.subjectDer, spki: rsaCsr.spki, extensions: [requested] }, issuer: rsaCa }) }));
+    expect(hex(fromCsr.extensions.find((e) => e.oid === "2.5.29.17")!.value)).toBe(hex(written.value));
+    // A subjectAltName that needs no change is written with the bytes it came with.
+    const plain = san(dns, dirName(der.tlv(0x13, bytes("ops-example"))));
+    expect(hex((await buildCertificate(options({ extensions: [plain] }))).extensions.find((e) => e.oid === "2.5.29.17")!.value)).toBe(hex(plain.value));
+  });
 });

@@ -16,7 +16,7 @@ import type { Signer } from "../keys/key.js";
 import { defaultSignatureAlgorithm, signatureAlgorithmIdentifier } from "./algorithm-identifier.js";
 import { Asn1Error, InvalidArgumentError, isScepError } from "../errors.js";
 import { Certificate } from "./certificate.js";
-import { type Extension, type KeyUsage, type SubjectAltNames, findExtension, generalNamesProblem, parseSubjectAltNames } from "./extensions.js";
+import { type Extension, type KeyUsage, type SubjectAltNames, certificateGeneralNames, findExtension, generalNamesProblem, parseSubjectAltNames } from "./extensions.js";
 import { certificateName, nameProblem, reencodeName } from "./name.js";
 import { requestedSids } from "./windows-sid.js";
 
@@ -239,9 +239,11 @@ function encodeExtension(e: Extension): der.Der {
  * GeneralNames, §4.2.1.6; RFC 5280 Appendix A's upper bounds, e.g. a CN of at
  * most 64 characters, and its PrintableString and IA5String attributes:
  * see {@link nameProblem}), not for policy: deciding what to certify is the
- * caller's job. The subject is written as {@link certificateName} re-encodes
- * it: a PrintableString holding `@`, `_` or `*` becomes a UTF8String with the
- * same text (Go's crypto/x509 refuses to parse the certificate otherwise).
+ * caller's job. The subject, and each directoryName of a subjectAltName, is
+ * written as {@link certificateName} re-encodes it: a PrintableString holding
+ * `@`, `_` or `*` becomes a UTF8String with the same text (Go's crypto/x509
+ * refuses to parse the certificate otherwise); the other GeneralNames keep
+ * their bytes.
  *
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for malformed inputs
  * (including `notBefore` together with `backdateMs`, or a negative `backdateMs`);
@@ -295,7 +297,12 @@ export async function buildCertificate(options: BuildCertificateOptions): Promis
     seen.add(e.oid);
   }
   const san = findExtension(extensions, oids.id_ce_subjectAltName);
-  if (san) checkSubjectAltName(san.value);
+  if (san) {
+    checkSubjectAltName(san.value);
+    // A directoryName is written as the subject is (certificateGeneralNames: reencodeName on each one).
+    const value = certificateGeneralNames(san.value);
+    if (value !== san.value) encoded[extensions.indexOf(san)] = encodeExtension({ ...san, value });
+  }
   if (subjectT.contentStart === subjectT.contentEnd) {
     if (!san?.critical) throw invalid("a certificate with an empty subject needs a critical subjectAltName (RFC 5280 §4.1.2.6)");
   }
@@ -407,7 +414,8 @@ function keyIdentifier(spki: Uint8Array, what: string): Uint8Array {
  * - authorityKeyIdentifier: keyIdentifier = the issuer's subjectKeyIdentifier
  *   (computed the same way from its key when its certificate has none);
  * - the request's subjectAltName extension, copied byte for byte, and made
- *   critical when the subject is empty (RFC 5280 §4.2.1.6);
+ *   critical when the subject is empty (RFC 5280 §4.2.1.6); {@link buildCertificate}
+ *   writes its directoryNames as it writes the subject;
  * - with `allowSid` only, the request's Windows SID extension (1.3.6.1.4.1.311.25.2).
  *
  * Other requested extensions are not copied: a CA decides what it certifies.

@@ -5,8 +5,8 @@
 import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
 import { latin1, toHex } from "../lib/bytes.js";
-import { Asn1Error } from "../errors.js";
-import { nameProblem } from "./name.js";
+import { Asn1Error, InvalidArgumentError } from "../errors.js";
+import { nameProblem, reencodeName } from "./name.js";
 
 /** One extension, raw. @group X.509 */
 export interface Extension {
@@ -110,7 +110,9 @@ const URI_BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
  * @internal
  */
 export function generalNamesProblem(value: Uint8Array): string | undefined {
+  if (checkedGeneralNames(value)) return undefined;
   try {
+    let reencode = false;
     const names = der.expect(der.parse(value), der.Tag.SEQUENCE, "GeneralNames");
     if (names.length === 0) return "GeneralNames is empty (SIZE (1..MAX))";
     for (const gn of names) {
@@ -141,8 +143,10 @@ export function generalNamesProblem(value: Uint8Array): string | undefined {
           break;
         }
         case 0xa4: {
-          const problem = nameProblem(der.raw(der.explicit(gn, 4, "directoryName")));
+          const name = der.raw(der.explicit(gn, 4, "directoryName"));
+          const problem = nameProblem(name);
           if (problem) return `a directoryName: ${problem}`;
+          reencode ||= reencodeName(name) !== name;
           break;
         }
         case 0x88:
@@ -156,10 +160,54 @@ export function generalNamesProblem(value: Uint8Array): string | undefined {
           return `a GeneralName with tag 0x${gn.tag.toString(16)}, which GeneralName does not define`;
       }
     }
+    checkedGeneralNamesOf.set(value, { bytes: value.slice(), reencode });
     return undefined;
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
   }
+}
+
+/** GeneralNames {@link generalNamesProblem} let through: a copy of the bytes it read, and whether a directoryName in them is re-encoded. */
+interface CheckedGeneralNames {
+  readonly bytes: Uint8Array;
+  readonly reencode: boolean;
+}
+
+/**
+ * The subjectAltName values {@link generalNamesProblem} let through, by the array that held them: the server's CSR
+ * policy, endEntityExtensions and buildCertificate each check the same value, read once this way (a later check
+ * compares the bytes with those that passed; an array changed since is read again).
+ */
+const checkedGeneralNamesOf = new WeakMap<Uint8Array, CheckedGeneralNames>();
+
+function checkedGeneralNames(value: Uint8Array): CheckedGeneralNames | undefined {
+  const c = checkedGeneralNamesOf.get(value);
+  return c && der.equalBytes(c.bytes, value) ? c : undefined;
+}
+
+/**
+ * GeneralNames (DER) as a certificate should carry them (RFC 5280 §4.2.1.6): the same names in the same order, each
+ * directoryName's Name re-encoded as a certificate subject is ({@link reencodeName}: a PrintableString holding `@`,
+ * `_` or `*` becomes a UTF8String with the same text, which Go's crypto/x509 reads; countryName, serialNumber,
+ * emailAddress and domainComponent in the string type RFC 5280 Appendix A gives them). Every other GeneralName keeps
+ * its bytes; a value that needs no change is returned as given (the same array).
+ *
+ * @param value - GeneralNames that pass {@link generalNamesProblem}, DER
+ * @returns the GeneralNames to write, DER
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when {@link generalNamesProblem} refuses `value`, with its reason
+ * @internal
+ */
+export function certificateGeneralNames(value: Uint8Array): Uint8Array {
+  const problem = generalNamesProblem(value);
+  if (problem) throw new InvalidArgumentError(`the GeneralNames are not ones a certificate can carry (RFC 5280 §4.2.1.6): ${problem}`);
+  if (checkedGeneralNames(value)?.reencode === false) return value;
+  const names = der.children(der.parse(value)).map((gn) => {
+    if (gn.tag !== 0xa4) return der.raw(gn);
+    const name = der.raw(der.explicit(gn, 4, "directoryName"));
+    const written = reencodeName(name);
+    return written === name ? der.raw(gn) : der.ctx(4, written);
+  });
+  return der.encode(der.seq(...names));
 }
 
 /** keyUsage bits (RFC 5280 §4.2.1.3) as a set of names. @group X.509 */
