@@ -10,11 +10,14 @@
 // CA's (published-crl-trust.ts: issuer, signature, and the number and times the file states are the CRL's own); one
 // that is not is told once per version to `onUntrusted`, counts only as a floor for the next CRL number, and is
 // replaced by the next CRL signed.
-import { open, rename, stat, readFile } from "node:fs/promises";
+import { stat, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { StoreUnavailableError } from "@scep/core";
 import type { SignedCrl } from "./open-file-ca.js";
-import { fsyncDirectory } from "./lib/durable-fs.js";
+import { fsyncDirectory, replaceFileUnderLock } from "./lib/durable-fs.js";
+
+/** Replaces a file of the publication (readable by all: a web server or mirror serves ca.crl) while the lock is held. */
+const replace = (path: string, data: string | Uint8Array): Promise<void> => replaceFileUnderLock(path, data, 0o644);
 import { withFileLock } from "./file-lock.js";
 import { toPem } from "./lib/pem.js";
 import type { CrlParts } from "./crl-entries.js";
@@ -233,17 +236,4 @@ export class CrlPublication {
     await replace(join(this.#dataDir, CRL_FILE), signed.der);
     await fsyncDirectory(this.#dataDir);
   }
-}
-
-/** Temporary file (a fixed name: one writer at a time, under the lock) + fdatasync + rename. */
-async function replace(path: string, data: string | Uint8Array): Promise<void> {
-  const temporary = `${path}.tmp`;
-  const file = await open(temporary, "w", 0o644);
-  try {
-    await file.writeFile(data);
-    await file.datasync();
-  } finally {
-    await file.close();
-  }
-  await rename(temporary, path);
 }

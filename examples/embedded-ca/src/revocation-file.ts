@@ -37,7 +37,7 @@
 // of the earlier format (one line per number, a random id each, ~17 bytes a CRL) is read as its count of complete
 // lines and replaced by `=N` on the next number (a torn last line, a write that never answered, is not a number).
 import { randomBytes } from "node:crypto";
-import { open, rename, stat } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import {
   InvalidArgumentError,
@@ -52,7 +52,7 @@ import {
   type RevokeResult,
   type RevokedCertificate,
 } from "@scep/core";
-import { fsyncDirectory } from "./lib/durable-fs.js";
+import { fsyncDirectory, replaceFileUnderLock } from "./lib/durable-fs.js";
 import { withFileLock } from "./file-lock.js";
 import { DEFAULT_MAX_STALENESS_MS, StalenessGate } from "./lib/staleness.js";
 
@@ -233,15 +233,7 @@ export class FileRevocationStore implements RevocationStore {
       try {
         return await withFileLock(`${this.#crlPath}.lock`, async () => {
           const next = lastCrlNumber(await this.#whole(this.#crlPath)) + 1n;
-          const temporary = `${this.#crlPath}.tmp`; // one writer at a time (the lock): a fixed name, left over at most once
-          const file = await open(temporary, "w", 0o600);
-          try {
-            await file.writeFile(`=${next}\n`);
-            await file.datasync();
-          } finally {
-            await file.close();
-          }
-          await rename(temporary, this.#crlPath);
+          await replaceFileUnderLock(this.#crlPath, `=${next}\n`, 0o600); // crl-numbers.tmp: one writer at a time (the lock)
           await fsyncDirectory(dirname(this.#crlPath));
           return next;
         });

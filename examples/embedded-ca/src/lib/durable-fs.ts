@@ -2,8 +2,26 @@
 // data and the directory entry survive a process crash (kill -9) and, as far as
 // the file system honours fsync, a power loss.
 import { randomBytes } from "node:crypto";
-import { access, link, mkdir, open, unlink, type FileHandle } from "node:fs/promises";
+import { access, link, mkdir, open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
+
+/**
+ * Replaces `path` with `data` whole: written to `<path>.tmp` (created with `mode`), fdatasync'ed, then renamed over
+ * `path` (atomic), so a reader or a crash sees the old file or the new one, never part of one. The temporary name is
+ * fixed: only for a caller that holds the file's lock (one writer at a time; a crash leaves at most one, overwritten
+ * next time). fsync the directory afterwards for the rename itself to be durable.
+ */
+export async function replaceFileUnderLock(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+  const temporary = `${path}.tmp`;
+  const file = await open(temporary, "w", mode);
+  try {
+    await file.writeFile(data);
+    await file.datasync();
+  } finally {
+    await file.close();
+  }
+  await rename(temporary, path);
+}
 
 /** fsync a directory so that entries created/renamed in it are durable. */
 export async function fsyncDirectory(dir: string): Promise<void> {
