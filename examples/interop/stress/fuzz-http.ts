@@ -73,7 +73,9 @@ try {
     try {
       const register = async (hostId: string): Promise<{ url: string; challengePassword?: string }> => {
         const res = await fetch(`${proxy.origin}/admin/profiles`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ hostId, profileId: "wifi" }) });
-        return (await res.json()) as { url: string; challengePassword?: string };
+        const body = await res.text();
+        if (!res.ok) throw new Error(`registering ${hostId}: HTTP ${res.status} ${body.slice(0, 200)}`);
+        return JSON.parse(body) as { url: string; challengePassword?: string };
       };
       const device = await register("fuzzed-device");
       // Each input on its own newly registered device: its one-time challenge is consumed by that input alone, so the
