@@ -1,6 +1,7 @@
 // The admin API an MDM calls: register a pending profile (→ the device's SCEP URL with a fresh one-time
 // challenge), read profile statuses, see requeues and other proxy events. Behind `Authorization: Bearer <token>`.
 import { bearerAuthorizer, jsonResponse as json } from "@scep-examples/server-kit/bearer-token";
+import { isStoreUnavailable, storeUnavailableResponse } from "@scep-examples/server-kit/store-unavailable";
 import { isScepError, type ChallengeStore } from "@scep/core";
 import { buildProxyUrl, challengeHash, challengeTtlMs, isProxyError, type CaConfig, type CaRegistry, type ChallengeSource, type ProfileRecord, type ProfileStore } from "@scep/proxy";
 
@@ -66,8 +67,6 @@ export interface AdminApi {
   fetch(request: Request, meta?: { remoteAddress?: string | undefined }): Promise<Response>;
 }
 
-const unavailable = (what: string): Response => json(503, { error: `the ${what} store is unavailable; try again` }, { "retry-after": "30" });
-const isUnavailable = (e: unknown): boolean => isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE";
 
 interface Registration {
   hostId: string;
@@ -183,7 +182,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       if (challenge !== undefined) record.challengeHash = await challengeHash(challenge);
       await o.profiles.put(record);
     } catch (e) {
-      if (isUnavailable(e)) return unavailable("profile or challenge");
+      if (isStoreUnavailable(e)) return storeUnavailableResponse("profile or challenge", e);
       if (isProxyError(e)) {
         // A challenge source failed: NDES's cache of challenges is full, a timeout, a 5xx (retryable: back off and
         // register again later, do not mark the device failed), or bad credentials, no permission, an unknown page.
@@ -222,7 +221,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         if (out.length >= 10_000) break;
       }
     } catch (e) {
-      if (isUnavailable(e)) return unavailable("profile");
+      if (isStoreUnavailable(e)) return storeUnavailableResponse("profile", e);
       throw e;
     }
     const order = (r: Omit<ProfileRecord, "challengeHash">): string => `${r.hostId}\u0000${r.profileId}\u0000${r.caName}`;
@@ -239,7 +238,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       o.log({ type: "admin", action: "delete", hostId: r.hostId, profileId: r.profileId, caName: ca.name, deleted });
       return json(200, { deleted });
     } catch (e) {
-      if (isUnavailable(e)) return unavailable("profile");
+      if (isStoreUnavailable(e)) return storeUnavailableResponse("profile", e);
       throw e;
     }
   };

@@ -197,6 +197,14 @@ describe("POST /admin/profiles", () => {
     expect(res.headers.get("retry-after")).toBe("30");
     expect(await res.json()).toEqual({ error: "the profile or challenge store is unavailable; try again" });
   });
+
+  it("503 with Retry-After saying the store is full (not down) when the in-memory challenge store holds its maxEntries", async () => {
+    const { call } = setup({ challenges: new MemoryChallengeStore({ maxEntries: 1 }) });
+    expect((await call("POST", "/admin/profiles", { hostId: "h1", profileId: "p" })).status).toBe(201);
+    const res = await call("POST", "/admin/profiles", { hostId: "h2", profileId: "p" });
+    expect([res.status, res.headers.get("retry-after")]).toEqual([503, "30"]);
+    expect(await res.json()).toEqual({ error: "the profile or challenge store is full (limit 1): try again once entries expire or are used up, or give the server a larger or shared store" });
+  });
 });
 
 describe("statuses, deletion and events", () => {

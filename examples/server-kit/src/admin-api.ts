@@ -3,6 +3,7 @@
 // A fetch-style handler (web Request → Response) with a cheap owns(path), mounted by each framework.
 // The JSON shapes are documented in docs/admin-api.openapi.yaml.
 import { bearerAuthorizer, jsonResponse } from "./bearer-token.js";
+import { isStoreUnavailable, storeUnavailableResponse } from "./store-unavailable.js";
 import {
   CertificationRequest,
   REVOCATION_REASONS,
@@ -77,7 +78,6 @@ export interface AdminApiOptions {
 
 const json = jsonResponse;
 
-const unavailable = (what: string): Response => json(503, { error: `the ${what} store is unavailable; try again` }, { "retry-after": "30" });
 
 
 function subjectOf(tx: Transaction): string {
@@ -372,7 +372,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         return await route.run(request, url, m[2]);
       } catch (e) {
         if (e instanceof BadRequest) return json(400, { error: e.message });
-        if (route.store !== undefined && isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return unavailable(route.store);
+        if (route.store !== undefined && isStoreUnavailable(e)) return storeUnavailableResponse(route.store, e);
         throw e;
       }
     },

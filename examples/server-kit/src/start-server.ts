@@ -97,6 +97,13 @@ const log = (entry: Record<string, unknown>): void => {
   pendingLines += line(entry);
   flushLines();
 };
+/** A thrown value as log fields: its code (`ERR_UNEXPECTED` when it has none) and the first line of its message. */
+const errorFields = (e: unknown): { code: string; message: string } => {
+  const code = (e as { code?: unknown } | null)?.code;
+  const message = e instanceof Error ? e.message : String(e);
+  return { code: typeof code === "string" ? code : "ERR_UNEXPECTED", message: message.split("\n", 1)[0]!.slice(0, 500) };
+};
+
 const logEvent = (entry: Record<string, unknown>): void => {
   if (!pendingLines) setImmediate(flushLines);
   pendingLines += line(entry);
@@ -371,6 +378,8 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
       maxBodyBytes: config.maxBodyBytes,
       // JSON lines on stdout, the metrics, and the last 1000 requests for the admin API's activity.
       onEvent: [(e: ScepEvent) => logEvent({ type: "scep", ...e }), scepMetrics.sink, activity.sink],
+      // The cause of a 5xx, which the event above names only by its reason: a store down or full, a hook that threw.
+      onError: (error, e) => logEvent({ type: "scep-error", operation: e.operation, profile: e.profile, reason: e.reason, status: e.status, ...errorFields(error) }),
       profiles,
     });
   } catch (e) {

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MemoryRevocationStore, StoreUnavailableError, generateCsr, generateRsaKeyPair, type ChallengeStore, type RevocationStore, type ScepServer } from "@scep/core";
+import { MemoryChallengeStore, MemoryRevocationStore, StoreUnavailableError, generateCsr, generateRsaKeyPair, type ChallengeStore, type RevocationStore, type ScepServer } from "@scep/core";
 import { openFileCa, type FileCa } from "@scep-examples/embedded-ca";
 import { createAdminApi } from "../src/admin-api.js";
 
@@ -57,5 +57,22 @@ describe("admin API with its stores down", () => {
     // revoke: a serial the CA did issue, so the refusal is the store's, not a 404 for an unknown serial
     const res = await call(method, path, body === "issued" ? { serialNumber: issuedSerial, reason: "keyCompromise" } : body);
     expect([res.status, res.headers.get("retry-after"), await res.json()]).toEqual([503, "30", { error: `the ${store} store is unavailable; try again` }]);
+  });
+});
+
+describe("admin API with a full in-memory store", () => {
+  it("POST /admin/scep/challenges on a full MemoryChallengeStore: 503 + Retry-After saying it is full and its limit, not that it is down", async () => {
+    const challenges = new MemoryChallengeStore({ maxEntries: 2 });
+    const server = { profiles: () => [{ profile: "/scep" }] } as unknown as ScepServer;
+    const api = createAdminApi({ token: TOKEN, server, defaultProfile: "/scep", log: () => {}, ca, challenges });
+    const post = () => api.fetch(new Request("http://127.0.0.1/admin/scep/challenges", { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: "{}" }));
+    expect((await post()).status).toBe(201);
+    expect((await post()).status).toBe(201);
+    const res = await post();
+    expect([res.status, res.headers.get("retry-after"), await res.json()]).toEqual([
+      503,
+      "30",
+      { error: "the challenge store is full (limit 2): try again once entries expire or are used up, or give the server a larger or shared store" },
+    ]);
   });
 });

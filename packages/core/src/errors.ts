@@ -334,10 +334,18 @@ export class StoreUnavailableError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_STORE_UNAVAILABLE";
   /** Seconds a client should wait before retrying (the HTTP `Retry-After`). Default 30. */
   readonly retryAfterSeconds: number;
+  /**
+   * Set when a bounded in-process store (`MemoryChallengeStore`, `MemoryTransactionStore`, `MemoryRevocationStore`)
+   * refused a write because it already holds its `maxEntries`: that limit, a count of entries. Retrying helps only
+   * once entries expire or are used up; a larger `maxEntries` or a shared store (`@scep/redis`) helps at once.
+   * Undefined for a store that is down or slow.
+   */
+  readonly capacity: number | undefined;
 
-  constructor(message: string, options: ScepErrorOptions & { retryAfterSeconds?: number } = {}) {
+  constructor(message: string, options: ScepErrorOptions & { retryAfterSeconds?: number; capacity?: number } = {}) {
     super(message, options);
     this.retryAfterSeconds = options.retryAfterSeconds ?? 30;
+    this.capacity = options.capacity;
   }
 }
 

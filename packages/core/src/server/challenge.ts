@@ -267,7 +267,7 @@ export class MemoryChallengeStore implements ChallengeStore {
     if (this.#entries.size >= this.#max) {
       this.#removeExpired(t);
       if (this.#entries.size >= this.#max) for (const [k, e] of this.#entries) if (e.spent) this.#delete(k);
-      if (this.#entries.size >= this.#max) throw new StoreUnavailableError(`the challenge store is full (${this.#max} live challenges)`);
+      if (this.#entries.size >= this.#max) throw new StoreUnavailableError(`the challenge store is full (${this.#max} live challenges)`, { capacity: this.#max });
     }
     const challenge = newChallenge();
     const holder = options.holder === undefined ? undefined : JSON.stringify([options.profile, options.holder]);

@@ -277,7 +277,7 @@ export class MemoryRevocationStore implements RevocationStore {
       this.#revision += 1;
       return { entry: copy(existing), created: false, updated: true };
     }
-    if (this.#entries.size >= this.#max) throw new StoreUnavailableError(`the revocation store is full (${this.#max} entries)`);
+    if (this.#entries.size >= this.#max) throw new StoreUnavailableError(`the revocation store is full (${this.#max} entries)`, { capacity: this.#max });
     const revokedAt = options.revokedAt ?? this.#now();
     if (!(revokedAt instanceof Date) || Number.isNaN(revokedAt.getTime())) throw new InvalidArgumentError("revokedAt must be a valid Date");
     const entry = { serialNumber, reason, revokedAt: new Date(revokedAt.getTime()) };

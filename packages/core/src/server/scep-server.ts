@@ -47,6 +47,22 @@ export interface ScepServerOptions {
    * `storeTimeoutMs` passes (reason `issued` or `issued_not_recorded`).
    */
   onEvent?: EventSink | readonly EventSink[];
+  /**
+   * Told of the error behind every request answered with a 5xx, after its event: a store that did not answer in
+   * time, is down or is full (503, reason `store_unavailable`), the CA/RA key unusable (503, `key_unavailable`), a
+   * hook that threw (500, `internal_error` or the thrown `ScepError`'s code). The event names only a reason; this is
+   * where an operator finds the cause. `error` is what was thrown, as is: its message is the store's or your hook's
+   * own text, so log it only where your hooks' errors may go. Whatever the callback throws is ignored.
+   *
+   * @example
+   * ```ts
+   * import { createScepServer, type ScepProfile } from "@scep/core";
+   *
+   * declare const profile: ScepProfile;
+   * createScepServer({ profiles: [profile], onError: (error, event) => console.error(`${event.operation} ${event.reason}:`, error) });
+   * ```
+   */
+  onError?: (error: unknown, event: ScepEvent) => void;
   /** Clock (default `() => new Date()`). */
   now?: () => Date;
   /**
@@ -254,11 +270,13 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
     const p = router.route(pathname);
     const operation = rawQueryParam(url, "operation") ?? "";
     let reply: Reply;
+    let failure: { error: unknown } | undefined;
     if (!p) reply = new Reply(text(404, "no SCEP endpoint at this path"), "rejected", "unknown_path");
     else {
       try {
         reply = await operate(method, p, url, operation, bodyReader);
       } catch (e) {
+        failure = { error: e };
         if (isStoreUnavailable(e)) {
           // Fail closed: nothing was issued; the client retries later (RFC 8894 §3.3.3 allows a resend).
           reply = storeUnavailable(e.retryAfterSeconds);
@@ -285,6 +303,13 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
     // for it, the response does not.
     if (reply.lateReason) void reply.lateReason.then((reason) => emit({ ...event, reason }, p)).catch(() => undefined);
     else emit(event, p);
+    if (failure && options.onError) {
+      try {
+        options.onError(failure.error, event);
+      } catch {
+        // An operator's logger must not turn a 5xx into an unhandled rejection.
+      }
+    }
     return reply.response;
   }
 

@@ -220,7 +220,7 @@ export class MemoryTransactionStore implements TransactionStore {
       }
     }
     if (freed) return;
-    if (oldest.length === 0) throw new StoreUnavailableError(`the transaction store is full (${this.#max} pending transactions)`);
+    if (oldest.length === 0) throw new StoreUnavailableError(`the transaction store is full (${this.#max} pending transactions)`, { capacity: this.#max });
     for (const tx of oldest) this.#remove(tx.profile, tx.transactionId);
   }
 
