@@ -8,7 +8,7 @@ import type { FailInfo } from "../errors.js";
 import { InvalidArgumentError, IssueHookError, type ScepError } from "../errors.js";
 import type { AlgorithmPolicy } from "../policy.js";
 import type { Decrypter, Signer } from "../keys/key.js";
-import { Certificate, certificatesIn } from "../x509/certificate.js";
+import { Certificate, certificatesIn, signatureAlgorithmsDiffer } from "../x509/certificate.js";
 import { sortCertificateBundle } from "../x509/certificate-bundle.js";
 import type { CertificationRequest } from "../x509/certification-request.js";
 import type { PkiRequest } from "../message/pki-message.js";
@@ -344,7 +344,10 @@ function resolveChain(name: string, ca: Certificate, given: ScepProfile["caChain
   const chain = toCerts(given);
   if (!equalBytes(chain[0]!.der, ca.der)) throw new InvalidArgumentError(`profile ${name}: caChain must start with the issuing CA (caCertificate)`);
   for (let i = 0; i + 1 < chain.length; i++) {
-    if (!chain[i]!.isIssuedBy(chain[i + 1]!)) throw new InvalidArgumentError(`profile ${name}: caChain[${i}] (${chain[i]!.subject}) is not issued by caChain[${i + 1}] (${chain[i + 1]!.subject})`);
+    if (!chain[i]!.isIssuedBy(chain[i + 1]!)) {
+      const why = signatureAlgorithmsDiffer(chain[i]!) ? ": its TBSCertificate signature field is not its signatureAlgorithm (RFC 5280 §4.1.1.2)" : "";
+      throw new InvalidArgumentError(`profile ${name}: caChain[${i}] (${chain[i]!.subject}) is not issued by caChain[${i + 1}] (${chain[i + 1]!.subject})${why}`);
+    }
   }
   return chain;
 }

@@ -52,6 +52,14 @@ export function certificatesIn(value: Certificate | Uint8Array | string): Certif
 export let publicKeyOf: (certificate: Certificate) => nc.KeyObject;
 
 /**
+ * Whether a certificate's TBSCertificate `signature` field differs from its `signatureAlgorithm` (RFC 5280 §4.1.1.2),
+ * so that {@link Certificate.isIssuedBy} refuses it whatever its signature (internal: not exported by the package; for
+ * messages that say why a chain does not verify).
+ */
+// Assigned by Certificate's static block, which can read its private field.
+export let signatureAlgorithmsDiffer: (certificate: Certificate) => boolean;
+
+/**
  * An X.509 certificate (RFC 5280 §4.1).
  *
  * ```asn
@@ -106,7 +114,8 @@ export class Certificate {
     const serial = der.expectTag(f[i++], der.Tag.INTEGER, "serialNumber");
     // signature: an AlgorithmIdentifier (RFC 5280 §4.1.2.3), read so that a certificate whose TBS signature field is
     // no AlgorithmIdentifier (OpenSSL and @peculiar/x509 refuse it) is refused here too, not passed on.
-    der.readOid(der.children(der.expectTag(f[i++], der.Tag.SEQUENCE, "TBSCertificate signature"))[0], "TBSCertificate signature algorithm");
+    const tbsSignature = der.expectTag(f[i++], der.Tag.SEQUENCE, "TBSCertificate signature");
+    der.readOid(der.children(tbsSignature)[0], "TBSCertificate signature algorithm");
     const issuer = der.expectTag(f[i++], der.Tag.SEQUENCE, "issuer");
     const validity = der.expect(f[i++]!, der.Tag.SEQUENCE, "validity");
     const subject = der.expectTag(f[i++], der.Tag.SEQUENCE, "subject");
@@ -122,6 +131,9 @@ export class Certificate {
     this.notBefore = der.readTime(validity[0], "notBefore");
     this.notAfter = der.readTime(validity[1], "notAfter");
     this.signatureAlgorithmDer = der.raw(algT);
+    // Compared when a signature is checked (isIssuedBy), not here: a certificate whose signature is never checked (a
+    // requester's throwaway self-signed one) is read whatever its fields say.
+    this.#algorithmsAgree = der.equalBytes(der.raw(tbsSignature), this.signatureAlgorithmDer);
     this.signatureAlgorithmOid = der.readOid(der.children(algT)[0], "signatureAlgorithm");
     const sig = der.content(der.expectTag(sigT, der.Tag.BIT_STRING, "signatureValue"));
     this.signature = sig.subarray(1);
@@ -251,10 +263,24 @@ export class Certificate {
 
   /**
    * Whether `issuer` signed this certificate: the issuer name matches its
-   * subject and the signature verifies with its key. Validity is not checked.
+   * subject, the TBSCertificate's `signature` field is the same
+   * AlgorithmIdentifier as the outer `signatureAlgorithm`, octet for octet
+   * (RFC 5280 §4.1.1.2: "MUST contain the same algorithm identifier"; the outer
+   * field is not signed, so a copy that differs was altered or mis-made, and
+   * OpenSSL's and Go's verifiers refuse it), and the signature verifies with
+   * its key under that algorithm. Validity is not checked.
+   *
+   * Every signature check of a certificate in this SDK goes through here: a
+   * renewal's signer against the profile's CA (refused `renewal_not_chained`),
+   * a profile's `caChain`, a GetCACert set against a client's pin
+   * (`ERR_CA_PIN_MISMATCH`), a CertRep signer against `trustedSigners`
+   * (`ERR_CERTREP`), the order of a certificate bundle.
+   *
+   * @returns false for any of these not holding (never throws).
    */
   isIssuedBy(issuer: Certificate): boolean {
     if (!der.equalBytes(this.issuerDer, issuer.subjectDer)) return false;
+    if (!this.#algorithmsAgree) return false;
     try {
       return nc.verify(publicKeyOf(issuer), this.signatureAlgorithm, this.tbs, this.signature);
     } catch {
@@ -278,6 +304,8 @@ export class Certificate {
     return this.#issuerAndSerial;
   }
 
+  /** Whether the TBSCertificate's signature field and signatureAlgorithm are the same octets (RFC 5280 §4.1.1.2). */
+  readonly #algorithmsAgree: boolean;
   #issuerAndSerial: Uint8Array | undefined;
   #publicKey: nc.KeyObject | undefined;
   #subject: string | undefined;
@@ -285,6 +313,7 @@ export class Certificate {
 
   static {
     publicKeyOf = (c: Certificate): nc.KeyObject => (c.#publicKey ??= nc.publicKeyFromSpki(c.spki, false));
+    signatureAlgorithmsDiffer = (c: Certificate): boolean => !c.#algorithmsAgree;
   }
 }
 
