@@ -14,7 +14,7 @@
 // A line that cannot be settled now (the store still down) stops the pass; the next one starts at it again.
 import { open, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { GroupAppender } from "./lib/durable-fs.js";
+import { GroupAppender, ensureFile } from "./lib/durable-fs.js";
 
 /** File name of the unsettled issues inside dataDir. */
 export const UNSETTLED_FILE = "unsettled.jsonl";
@@ -27,6 +27,8 @@ export class UnsettledIssues {
   readonly #appender: GroupAppender;
   /** Bytes [0, #settledTo) hold lines this process has settled; 0 or just after a `\n`. */
   #settledTo = 0;
+  /** The durable creation of the file, once per process. */
+  #created: Promise<void> | undefined;
   /** The pass in flight. */
   #running: Promise<void> | undefined;
 
@@ -36,8 +38,14 @@ export class UnsettledIssues {
   }
 
   /** Records `serial` (canonical spelling); resolves once the line is durable. Rejects with the file system's error. */
-  record(serial: string): Promise<void> {
-    return this.#appender.append(Buffer.from(`${JSON.stringify({ serial })}\n`, "utf8"));
+  async record(serial: string): Promise<void> {
+    // Created durably first (its directory entry fsync'ed), so the fdatasync of a line also survives a power loss.
+    this.#created ??= ensureFile(this.#path, 0o600).catch((error: unknown) => {
+      this.#created = undefined;
+      throw error;
+    });
+    await this.#created;
+    await this.#appender.append(Buffer.from(`${JSON.stringify({ serial })}\n`, "utf8"));
   }
 
   /**
