@@ -9,67 +9,36 @@
  * too and its CRL lists the serial as keyCompromise. With --pending, a request for the key recorded PENDING before the revocation is
  * REJECTED when the operator approves it (CertPoll: the same FAILURE), and a new one is refused at once.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Certificate, CertificationRequest, LocalKey, buildCertPoll, buildPkcsReq, createSelfSignedSigner, generateCsr, generateRsaKeyPair, readCertRep, type CertRep } from "@scep/core";
+import { LocalKey, createSelfSignedSigner, generateRsaKeyPair, type CertRep } from "@scep/core";
 import { startRedisServer, type RedisServer } from "../../../test-support/peers";
-import { TrackedExamples, type StartedExample } from "../../server-kit/test/support/example-process.js";
+import { AdminExamples, entryOf, reasonLine, type AdminExample } from "./support/admin-example.js";
 
-const EXAMPLE_DIR = fileURLToPath(new URL("..", import.meta.url));
-const TOKEN = "keycomp-admin-token-0123456789";
-const CHALLENGE = "keycomp-secret";
-const examples = new TrackedExamples(EXAMPLE_DIR);
+const examples = new AdminExamples("scep-keycomp-", "keycomp-admin-token-0123456789", "keycomp-secret");
 let redis: RedisServer;
-let tmp: string;
-let a: StartedExample;
-let b: StartedExample;
-let ca: Certificate;
+let a: AdminExample;
+let b: AdminExample;
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  tmp = mkdtempSync(join(tmpdir(), "scep-keycomp-"));
-  const env = { SCEP_DATA_DIR: join(tmp, "data"), SCEP_REDIS_URL: redis.url, SCEP_ADMIN_TOKEN: TOKEN, SCEP_CHALLENGE: CHALLENGE };
-  a = await examples.start(env);
-  b = await examples.start(env);
-  ca = Certificate.from(readFileSync(a.listening.caCertificate, "utf8"));
+  a = await examples.start({ SCEP_REDIS_URL: redis.url });
+  b = await examples.start({ SCEP_REDIS_URL: redis.url });
 }, 120_000);
 afterAll(async () => {
-  await examples.terminateAll();
+  await examples.close();
   await redis?.stop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-/** A PKCSReq for `keys` with the challenge, signed by `signer`, sent to `r`: the decoded CertRep. */
-async function pkcsReq(r: StartedExample, keys: CryptoKeyPair, subject: string, signer: LocalKey, transactionId?: string, renewal = false): Promise<CertRep> {
-  const csr = await generateCsr({ keys, subject, ...(renewal ? {} : { challengePassword: CHALLENGE }) });
-  const req = await buildPkcsReq({ csr, signer, recipient: ca, renewal, ...(transactionId ? { transactionId } : {}) });
-  const res = await fetch(`${r.base}/scep?operation=PKIOperation`, { method: "POST", body: req.der as Uint8Array<ArrayBuffer>, headers: { "content-type": "application/x-pki-message" }, signal: AbortSignal.timeout(30_000) });
-  expect(res.status).toBe(200);
-  return readCertRep(new Uint8Array(await res.arrayBuffer()), { decrypter: signer, caCertificates: [ca], request: req });
-}
+/** A PKCSReq for `keys` with the challenge (none for a renewal), signed by `signer`, sent to `r`: the decoded CertRep. */
+const pkcsReq = (r: AdminExample, keys: CryptoKeyPair, subject: string, signer: LocalKey, transactionId?: string, renewal = false): Promise<CertRep> =>
+  examples.pkcsReq(r, keys, subject, { signer, renewal, ...(transactionId ? { transactionId } : {}) });
 
 const selfSigned = (keys: CryptoKeyPair, subject: string) => createSelfSignedSigner({ keys, subject });
 
-async function certPoll(r: StartedExample, keys: CryptoKeyPair, subject: string, signer: LocalKey, transactionId: string): Promise<CertRep> {
-  const subjectDer = CertificationRequest.from(await generateCsr({ keys, subject })).subjectDer;
-  const built = await buildCertPoll({ issuer: ca, subject: subjectDer, transactionId, signer, recipient: ca });
-  const res = await fetch(`${r.base}/scep?operation=PKIOperation`, { method: "POST", body: built.der as Uint8Array<ArrayBuffer>, headers: { "content-type": "application/x-pki-message" }, signal: AbortSignal.timeout(30_000) });
-  expect(res.status).toBe(200);
-  return readCertRep(new Uint8Array(await res.arrayBuffer()), { decrypter: signer, caCertificates: [ca], request: built });
-}
-
-async function approve(r: StartedExample, transactionId: string): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(`${r.base}/admin/scep/approve`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ transactionId }) });
-  return { status: res.status, body: await res.json() };
-}
-
-async function revoke(r: StartedExample, serialNumber: string, reason: string): Promise<void> {
-  const res = await fetch(`${r.base}/admin/scep/revoke`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ serialNumber, reason }) });
-  expect([res.status, ((await res.json()) as { reason: string }).reason]).toEqual([200, reason]);
+async function revoke(r: AdminExample, serialNumber: string, reason: string): Promise<void> {
+  const answer = await examples.admin(r, "revoke", { serialNumber, reason });
+  expect([answer.status, answer.body.reason]).toEqual([200, reason]);
 }
 
 describe("a key revoked as compromised on replica A is never certified again by replica B", () => {
@@ -115,42 +84,37 @@ describe("a key revoked as compromised on replica A is never certified again by 
     const refused = await pkcsReq(b, keys, "CN=device-2", await selfSigned(keys, "CN=device-2"));
     expect(refused).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "this key was revoked as compromised: generate a new key" });
     expect(await pkcsReq(b, keys, "CN=device-2", renewing, undefined, true)).toMatchObject({ status: "FAILURE", failInfo: "badCertId", failInfoText: "the certificate being renewed was revoked (keyCompromise)" });
-    const crl = await fetch(`${b.base}/scep/ca.crl`);
-    expect(crl.status).toBe(200);
-    writeFileSync(join(tmp, "upgraded.crl"), new Uint8Array(await crl.arrayBuffer()));
-    const text = execFileSync("openssl", ["crl", "-inform", "DER", "-in", join(tmp, "upgraded.crl"), "-noout", "-text"], { encoding: "utf8" });
-    const serial = first.certificate!.serialNumberHex.toUpperCase();
-    expect(text).toMatch(new RegExp(`Serial Number: ${serial}\\s*\\n\\s+Revocation Date: [^\\n]+\\n\\s+CRL entry extensions:\\s*\\n\\s+X509v3 CRL Reason Code:\\s*\\n\\s+Key Compromise\\n`));
+    const text = await examples.crlText(b, "upgraded.crl");
+    expect(entryOf(text, first.certificate!.serialNumberHex)).toMatch(reasonLine("Key Compromise"));
   }, 120_000);
 });
 
 describe("--pending: a request recorded before the revocation is rejected at approval, a new one at once", () => {
-  let p: StartedExample;
+  let p: AdminExample;
   beforeAll(async () => {
-    // Its own CA (the describe above has finished with the replicas' by now: describes run in order).
-    p = await examples.start({ SCEP_DATA_DIR: join(tmp, "pending"), SCEP_ADMIN_TOKEN: TOKEN, SCEP_CHALLENGE: CHALLENGE }, ["--pending"]);
-    ca = Certificate.from(readFileSync(p.listening.caCertificate, "utf8"));
+    // Its own data directory and CA.
+    p = await examples.start({ SCEP_DATA_DIR: join(examples.dir, "pending") }, ["--pending"]);
   }, 120_000);
 
   it("approve of the earlier request: 200 REJECTED, CertPoll FAILURE with the text (event key_compromised); a new PKCSReq for the key: FAILURE at once, nothing PENDING", async () => {
     const keys = await generateRsaKeyPair(2048);
     const signer = await selfSigned(keys, "CN=pending-1");
     expect((await pkcsReq(p, keys, "CN=pending-1", signer, "KEYCOMP-PENDING-1")).status).toBe("PENDING");
-    expect(await approve(p, "KEYCOMP-PENDING-1")).toEqual({ status: 200, body: expect.objectContaining({ status: "ISSUED" }) });
-    const issued = await certPoll(p, keys, "CN=pending-1", signer, "KEYCOMP-PENDING-1");
+    expect(await examples.admin(p, "approve", { transactionId: "KEYCOMP-PENDING-1" })).toEqual({ status: 200, body: expect.objectContaining({ status: "ISSUED" }) });
+    const issued = await examples.certPoll(p, keys, "CN=pending-1", signer, "KEYCOMP-PENDING-1");
     expect(issued.status).toBe("SUCCESS");
 
     const second = await selfSigned(keys, "CN=pending-2");
     expect((await pkcsReq(p, keys, "CN=pending-2", second, "KEYCOMP-PENDING-2")).status).toBe("PENDING");
     await revoke(p, issued.certificate!.serialNumberHex, "keyCompromise");
-    expect(await approve(p, "KEYCOMP-PENDING-2")).toEqual({ status: 200, body: expect.objectContaining({ status: "REJECTED" }) });
-    const polled = await certPoll(p, keys, "CN=pending-2", second, "KEYCOMP-PENDING-2");
+    expect(await examples.admin(p, "approve", { transactionId: "KEYCOMP-PENDING-2" })).toEqual({ status: 200, body: expect.objectContaining({ status: "REJECTED" }) });
+    const polled = await examples.certPoll(p, keys, "CN=pending-2", second, "KEYCOMP-PENDING-2");
     expect(polled).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "this key was revoked as compromised: generate a new key" });
     expect(await p.proc.waitForJson("scep", (e) => e.operation === "CertPoll" && e.transactionId === "KEYCOMP-PENDING-2")).toMatchObject({ outcome: "failure", reason: "key_compromised" });
 
     const third = await pkcsReq(p, keys, "CN=pending-3", await selfSigned(keys, "CN=pending-3"), "KEYCOMP-PENDING-3");
     expect(third).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "this key was revoked as compromised: generate a new key" });
-    const pendingList = (await (await fetch(`${p.base}/admin/scep/pending`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { pending?: { transactionId: string }[] };
+    const pendingList = (await (await fetch(`${p.base}/admin/scep/pending`, { headers: { authorization: `Bearer ${examples.token}` } })).json()) as { pending?: { transactionId: string }[] };
     expect(JSON.stringify(pendingList)).not.toContain("KEYCOMP-PENDING-3");
   }, 120_000);
 });
