@@ -9,8 +9,6 @@
  * simply be run again. The CLI runs as a child process.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -18,6 +16,7 @@ import { createHash } from "node:crypto";
 import { Certificate, CertificationRequest } from "@scep/core";
 import { freeStablePort, opensslCreateCa, opensslVerifyChain } from "../../../test-support/peers";
 import { startFakeScepServer, type FakeScepServer } from "./support/fake-scep-server";
+import { listenLoopback } from "./support/in-process";
 import { runCli } from "./support/run-cli";
 
 const root = mkdtempSync(join(tmpdir(), "scep-cli-exit-"));
@@ -395,31 +394,29 @@ describe("transport failures exit 4", () => {
   it("a typo in the URL's path: the web server's 404 page as one line, and the path named as what to check", async () => {
     // Express's own 404 page, as the example servers answer a path that is no SCEP endpoint
     const page = '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n</head>\n<body>\n<pre>Cannot GET /scpe</pre>\n</body>\n</html>\n';
-    const http = createServer((_req, res) => res.writeHead(404, { "content-type": "text/html; charset=utf-8" }).end(page));
-    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    const http = await listenLoopback((_req, res) => res.writeHead(404, { "content-type": "text/html; charset=utf-8" }).end(page));
     try {
-      const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/scpe`;
+      const url = `${http.base}/scpe`;
       const hint = "is the path in --url a SCEP endpoint? (the example servers: /scep)";
       for (const [args, operation] of [[["getcert", "--serial", "4F:1C"], "GetCACert"], [["getcacaps"], "GetCACaps"]] as const) {
         const r = await runCli([...args, "--url", url], { cwd: root });
         expect([r.code, r.stderr]).toEqual([4, `scep: ${operation}: HTTP 404 (Cannot GET /scpe): ${hint}\n`]);
       }
     } finally {
-      await new Promise((resolve) => http.close(resolve));
+      await http.close();
     }
   });
 
   it("a --url that is no SCEP endpoint (a health check, an admin page, a 404, a 503): one line with the status and content type, exit 4, and what to check", async () => {
     // what the example servers answer at /healthz, /admin/scep, a typo and when shedding load, for any ?operation=
-    const http = createServer((req, res) => {
+    const http = await listenLoopback((req, res) => {
       const path = new URL(req.url!, "http://x").pathname;
       if (path === "/healthz") res.writeHead(200, { "content-type": "text/plain; charset=utf-8" }).end("ok");
       else if (path === "/admin/scep") res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end("<!doctype html><title>SCEP admin</title>");
       else if (path === "/busy") res.writeHead(503, { "content-type": "text/plain", "retry-after": "1" }).end("too many requests in flight");
       else res.writeHead(404, { "content-type": "text/plain" }).end(`Cannot GET ${path}`);
     });
-    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-    const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    const base = http.base;
     const path = "is the path in --url a SCEP endpoint? (the example servers: /scep)";
     const cert = "CA certificates (application/x-x509-ca-cert or application/x-x509-ca-ra-cert)";
     const later = "the server at --url is there but cannot answer now: try again later, and check that the path in --url is a SCEP endpoint (the example servers: /scep)";
@@ -441,7 +438,7 @@ describe("transport failures exit 4", () => {
         expect([at, args[0], r.code, r.stdout, r.stderr]).toEqual([at, args[0], 4, "", `scep: ${line}\n`]);
       }
     } finally {
-      await new Promise((resolve) => http.close(resolve));
+      await http.close();
     }
   }, 120_000);
 

@@ -6,8 +6,7 @@
  * against loopback servers.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type RequestListener } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { RequestListener } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -19,23 +18,23 @@ import { DEFAULT_TIMEOUT_MS } from "../src/lib/args.js";
 import { describeError, ExitCode } from "../src/lib/exit.js";
 import { nameText, printable, withoutControls } from "../src/lib/printable.js";
 import { opensslCrl, startFakeScepServer, type FakeScepServer } from "./support/fake-scep-server";
+import { listenLoopback, type Loopback } from "./support/in-process";
 import { runCli } from "./support/run-cli";
 
 const root = mkdtempSync(join(tmpdir(), "scep-cli-replies-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let server: FakeScepServer | undefined;
-let http: ReturnType<typeof createServer> | undefined;
+let http: Loopback | undefined;
 afterEach(async () => {
   await server?.close();
   server = undefined;
-  if (http) await new Promise((resolve) => http!.close(resolve));
+  await http?.close();
   http = undefined;
 });
 
 async function serve(listener: RequestListener): Promise<string> {
-  http = createServer(listener);
-  await new Promise<void>((resolve) => http!.listen(0, "127.0.0.1", resolve));
-  return `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  http = await listenLoopback(listener);
+  return http.base;
 }
 
 const CHECK_PATH = "is the path in --url a SCEP endpoint? (the example servers: /scep)";

@@ -9,19 +9,18 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { createSelfSignedSigner, importKeyPairPem } from "@scep/core";
-import { COMMANDS, main } from "../src/run.js";
+import { COMMANDS } from "../src/run.js";
 import { invocationDir } from "../src/lib/context.js";
 import { cliVersion } from "../src/lib/version.js";
 import { parseSans, subjectFromCn } from "../src/commands/enroll.js";
 import { parse } from "../src/lib/args.js";
+import { runInProcess } from "./support/in-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "scep-cli-usage-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { cwd: dir, out: (t) => out.push(t), err: (t) => err.push(t) });
+  const { code, out, err } = await runInProcess(argv, dir);
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 

@@ -11,8 +11,6 @@
  * printing the subject (exit 1 with the files left behind), and `getcacert` failed halfway through its listing.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import * as crypto from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalKey, buildCaCaps, buildCertRep, buildGetCaCertResponse, decodePkiMessage, exportPrivateKeyPem, generateRsaKeyPair } from "@scep/core";
 import { createTestCa, type TestCa } from "../../../packages/core/test/support/server-pki.js";
 import { fuzzCertificateDer, seedCsrFuzz } from "../../../packages/core/test/support/csr-fuzz.js";
-import { main } from "../src/run.js";
+import { runInProcess, serveFetch, type Loopback } from "./support/in-process.js";
 
 const INPUTS = Number(process.env.CSR_FUZZ_INPUTS ?? 90);
 const SEED = Number(process.env.CSR_FUZZ_SEED ?? 20261130);
@@ -30,7 +28,7 @@ type Mode = (typeof MODES)[number];
 let dir: string;
 let ca: TestCa;
 let caPriv: crypto.KeyObject;
-let http: Server;
+let http: Loopback;
 let url: string;
 /** What the server answers with now: set per input. */
 const current: { mode: Mode; fuzzed: Uint8Array; signer: LocalKey | undefined } = { mode: "issued", fuzzed: new Uint8Array(), signer: undefined };
@@ -40,31 +38,23 @@ beforeAll(async () => {
   ca = await createTestCa("Hostile CLI CA");
   caPriv = crypto.KeyObject.from(ca.keys.privateKey);
   writeFileSync(join(dir, "device.key"), await exportPrivateKeyPem((await generateRsaKeyPair(2048)).privateKey));
-  http = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      void (async () => {
-        const op = new URL(req.url ?? "/", "http://x").searchParams.get("operation");
-        if (op === "GetCACaps") return void res.writeHead(200, { "content-type": "text/plain" }).end(buildCaCaps(["AES", "POSTPKIOperation", "SHA-256", "SCEPStandard"]));
-        if (op === "GetCACert") {
-          const reply = await buildGetCaCertResponse(current.mode === "ca-set" ? [ca.cert, current.fuzzed] : [ca.cert]);
-          return void res.writeHead(200, { "content-type": reply.contentType }).end(reply.body);
-        }
-        const request = await decodePkiMessage(new Uint8Array(Buffer.concat(chunks)), { decrypters: [ca.key] });
-        // The issued certificate of the mode "issued" is generated for the key the CLI asked for.
-        const issued = current.mode === "issued" ? fuzzCertificateDer(request.csr!.spki, caPriv, ca.cert.subjectDer) : (await ca.issue(request.csr!.der)).der;
-        const reply = await buildCertRep({ request, signer: current.signer ?? ca.key, status: "SUCCESS", certificates: [issued, ca.cert.der] });
-        res.writeHead(200, { "content-type": "application/x-pki-message" }).end(reply);
-      })().catch((e: unknown) => res.writeHead(500).end(String(e)));
-    });
+  http = await serveFetch(async (req) => {
+    const op = new URL(req.url).searchParams.get("operation");
+    if (op === "GetCACaps") return new Response(buildCaCaps(["AES", "POSTPKIOperation", "SHA-256", "SCEPStandard"]), { headers: { "content-type": "text/plain" } });
+    if (op === "GetCACert") {
+      const reply = await buildGetCaCertResponse(current.mode === "ca-set" ? [ca.cert, current.fuzzed] : [ca.cert]);
+      return new Response(reply.body as Uint8Array<ArrayBuffer>, { headers: { "content-type": reply.contentType } });
+    }
+    const request = await decodePkiMessage(new Uint8Array(await req.arrayBuffer()), { decrypters: [ca.key] });
+    // The issued certificate of the mode "issued" is generated for the key the CLI asked for.
+    const issued = current.mode === "issued" ? fuzzCertificateDer(request.csr!.spki, caPriv, ca.cert.subjectDer) : (await ca.issue(request.csr!.der)).der;
+    const reply = await buildCertRep({ request, signer: current.signer ?? ca.key, status: "SUCCESS", certificates: [issued, ca.cert.der] });
+    return new Response(reply as Uint8Array<ArrayBuffer>, { headers: { "content-type": "application/x-pki-message" } });
   });
-  await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
-  url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/scep`;
+  url = `${http.base}/scep`;
 });
 afterAll(async () => {
-  http?.closeAllConnections();
-  await new Promise((r) => http?.close(r));
+  await http?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -88,9 +78,7 @@ describe("the CLI against a server sending generated certificates", () => {
       }
       const outFile = `out-${i}.pem`;
       const argv = mode === "ca-set" ? ["getcacert", "--url", url, "--out", outFile] : ["enroll", "--url", url, "--challenge", "pw", "--cn", `device-${i}`, "--key", "device.key", "--out", outFile];
-      const out: string[] = [];
-      const err: string[] = [];
-      const code = await main(argv, { cwd: dir, out: (t) => out.push(t), err: (t) => err.push(t) });
+      const { code, out, err } = await runInProcess(argv, dir);
       const written = existsSync(join(dir, outFile));
       const replay = `#${i} ${mode} exit ${code} stdout=${JSON.stringify(out.join("\n").slice(0, 200))} stderr=${JSON.stringify(err.join("\n").slice(0, 300))} certificate=${Buffer.from(current.fuzzed).toString("base64").slice(0, 120)}…`;
       if (code === 0) {

@@ -3,18 +3,16 @@
 // attribute and the bound), within the 120 characters of failInfoText the CLI quotes, and what to shorten; nothing is written. A CN of
 // 64 characters is issued.
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createScepServer } from "@scep/core";
 import { createTestCa, issuingHook, type TestCa } from "../../../packages/core/test/support/server-pki.js";
-import { main } from "../src/run.js";
+import { runInProcess as scep, serveFetch, type Loopback } from "./support/in-process.js";
 
 let dir: string;
 let ca: TestCa;
-let http: Server;
+let http: Loopback;
 let url: string;
 
 beforeAll(async () => {
@@ -23,34 +21,13 @@ beforeAll(async () => {
   const server = createScepServer({
     profiles: [{ name: "devices", path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: "pw" }, issue: issuingHook(ca) }],
   });
-  http = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      void (async () => {
-        const body = req.method === "POST" ? new Uint8Array(Buffer.concat(chunks)) : undefined;
-        const init: RequestInit = { method: req.method ?? "GET" };
-        if (body) init.body = body as Uint8Array<ArrayBuffer>;
-        const reply = await server.fetch(new Request(`http://127.0.0.1${req.url ?? "/"}`, init));
-        res.writeHead(reply.status, { "content-type": reply.headers.get("content-type") ?? "text/plain" }).end(Buffer.from(await reply.arrayBuffer()));
-      })().catch((e: unknown) => res.writeHead(500).end(String(e)));
-    });
-  });
-  await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
-  url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/scep`;
+  http = await serveFetch((request) => server.fetch(request));
+  url = `${http.base}/scep`;
 });
 afterAll(async () => {
-  http?.closeAllConnections();
-  await new Promise((r) => http?.close(r));
+  await http?.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function scep(argv: string[], cwd: string): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { cwd, out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out, err };
-}
 
 describe("RFC 5280 Appendix A ub-common-name: the server's reason reaches the CLI user whole", () => {
   it("--cn of 65 characters: exit 2, one FAILURE badRequest line naming CN and ub-common-name (64), nothing written", async () => {

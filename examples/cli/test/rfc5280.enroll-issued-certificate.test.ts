@@ -6,21 +6,19 @@
  * file other tools cannot read (core now refuses it too). Or a certificate for another key. The CLI runs in this process (`main`).
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildCaCaps, buildCertRep, buildGetCaCertResponse, decodePkiMessage, exportPrivateKeyPem, generateCsr, generateRsaKeyPair } from "@scep/core";
 import * as der from "../../../packages/core/src/lib/der.js";
 import { createTestCa, type TestCa } from "../../../packages/core/test/support/server-pki.js";
-import { main } from "../src/run.js";
+import { runInProcess as scep, serveFetch, type Loopback } from "./support/in-process.js";
 
 type Issue = "good" | "tbs-signature-not-an-algorithm" | "another-key";
 
 let dir: string;
 let ca: TestCa;
-let http: Server;
+let http: Loopback;
 let url: string;
 let issue: Issue = "good";
 
@@ -39,40 +37,25 @@ beforeAll(async () => {
   ca = await createTestCa("Issued Certificate CA");
   const other = await generateRsaKeyPair(2048);
   const otherCsr = await generateCsr({ keys: other, subject: "CN=someone else" });
-  http = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      void (async () => {
-        const op = new URL(req.url ?? "/", "http://x").searchParams.get("operation");
-        if (op === "GetCACaps") return void res.writeHead(200, { "content-type": "text/plain" }).end(buildCaCaps(["AES", "POSTPKIOperation", "SHA-256", "SCEPStandard", "Renewal"]));
-        if (op === "GetCACert") {
-          const reply = await buildGetCaCertResponse([ca.cert]);
-          return void res.writeHead(200, { "content-type": reply.contentType }).end(reply.body);
-        }
-        const request = await decodePkiMessage(new Uint8Array(Buffer.concat(chunks)), { decrypters: [ca.key] });
-        const good = (await ca.issue(issue === "another-key" ? otherCsr : request.csr!.der)).der;
-        const issued = issue === "tbs-signature-not-an-algorithm" ? await withTbsSignatureASet(good) : good;
-        const reply = await buildCertRep({ request, signer: ca.key, status: "SUCCESS", certificates: [issued, ca.cert.der] });
-        res.writeHead(200, { "content-type": "application/x-pki-message" }).end(reply);
-      })().catch((e: unknown) => res.writeHead(500).end(String(e)));
-    });
+  http = await serveFetch(async (req) => {
+    const op = new URL(req.url).searchParams.get("operation");
+    if (op === "GetCACaps") return new Response(buildCaCaps(["AES", "POSTPKIOperation", "SHA-256", "SCEPStandard", "Renewal"]), { headers: { "content-type": "text/plain" } });
+    if (op === "GetCACert") {
+      const reply = await buildGetCaCertResponse([ca.cert]);
+      return new Response(reply.body as Uint8Array<ArrayBuffer>, { headers: { "content-type": reply.contentType } });
+    }
+    const request = await decodePkiMessage(new Uint8Array(await req.arrayBuffer()), { decrypters: [ca.key] });
+    const good = (await ca.issue(issue === "another-key" ? otherCsr : request.csr!.der)).der;
+    const issued = issue === "tbs-signature-not-an-algorithm" ? await withTbsSignatureASet(good) : good;
+    const reply = await buildCertRep({ request: request, signer: ca.key, status: "SUCCESS", certificates: [issued, ca.cert.der] });
+    return new Response(reply as Uint8Array<ArrayBuffer>, { headers: { "content-type": "application/x-pki-message" } });
   });
-  await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
-  url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/scep`;
+  url = `${http.base}/scep`;
 });
 afterAll(async () => {
-  http?.closeAllConnections();
-  await new Promise((r) => http?.close(r));
+  await http?.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function scep(argv: string[], cwd: string): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { cwd, out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out, err };
-}
 
 // @scep/core refuses this one itself now (it reads the TBS signature field: RFC 5280 §4.1.2.3); the CLI's own check
 // (X509Certificate) stays as the second guard for whatever core reads and OpenSSL would not.

@@ -5,60 +5,41 @@
 // sent (GetCACert refused) or a 4xx to it (431 to a GET whose request line is over 16 KiB, from the example servers'
 // HTTP layer) leaves nothing and says what to change.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Certificate, createScepServer, type IssueContext } from "@scep/core";
 import { createTestCa, eventLog, issuingHook, type TestCa } from "../../../packages/core/test/support/server-pki.js";
 import { createLimitedHttpServer } from "../../server-kit/src/http-limits.js";
-import { main } from "../src/run.js";
+import { fetchListener, listenLoopback, readBody, runInProcess as scep, type Loopback } from "./support/in-process.js";
 
 let dir: string;
 let ca: TestCa;
-let backend: Server;
-let relay: Server;
-let direct: string;
+let backend: Loopback;
+let relay: Loopback;
 let url: string;
 const calls: IssueContext[] = [];
 const log = eventLog();
 /** What the relay does to the next PKIOperation (after forwarding it) and to GetCACert. */
 const relayMode: { pki: "forward" | "drop" | "502"; caCert: "forward" | "503" } = { pki: "forward", caCert: "forward" };
 
-const readBody = (req: IncomingMessage): Promise<Buffer> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "scep-cli-lost-reply-"));
   ca = await createTestCa("Lost Reply CLI CA");
-  const scep = createScepServer({
+  const server = createScepServer({
     profiles: [{ name: "devices", path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: "pw" }, issue: issuingHook(ca, calls) }],
     onEvent: log.onEvent,
   });
   // The example servers' HTTP layer (Node's 16 KiB header limit answered with its reason).
   const limits = { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, maxInFlight: 64, maxConnections: 64, bodyTimeoutMs: 10_000, retryAfterSeconds: 1 };
-  backend = createLimitedHttpServer(limits, (req, res) => {
-    void (async () => {
-      const body = req.method === "POST" ? (new Uint8Array(await readBody(req)) as Uint8Array<ArrayBuffer>) : undefined;
-      const reply = await scep.fetch(new Request(`http://127.0.0.1${req.url ?? "/"}`, { method: req.method ?? "GET", ...(body ? { body } : {}) }));
-      res.writeHead(reply.status, { "content-type": reply.headers.get("content-type") ?? "text/plain" }).end(Buffer.from(await reply.arrayBuffer()));
-    })().catch((e: unknown) => res.writeHead(500).end(String(e)));
-  });
-  await new Promise<void>((r) => backend.listen(0, "127.0.0.1", r));
-  direct = `http://127.0.0.1:${(backend.address() as AddressInfo).port}/scep`;
+  backend = await listenLoopback(createLimitedHttpServer(limits, fetchListener((request) => server.fetch(request))));
   // The relay forwards every request to the backend and waits for its whole answer, then treats it as relayMode says.
-  relay = createServer((req, res) => {
+  relay = await listenLoopback((req, res) => {
     void (async () => {
       const body = await readBody(req);
       const operation = new URL(req.url ?? "/", "http://x").searchParams.get("operation");
       if (operation === "GetCACert" && relayMode.caCert === "503") return void res.writeHead(503, { "content-type": "text/plain" }).end("busy\n");
-      const reply = await fetch(`${direct.replace(/\/scep$/, "")}${req.url ?? "/"}`, { method: req.method ?? "GET", ...(req.method === "POST" ? { body: new Uint8Array(body) as Uint8Array<ArrayBuffer>, headers: { "content-type": req.headers["content-type"] ?? "" } } : {}) });
+      const reply = await fetch(`${backend.base}${req.url ?? "/"}`, { method: req.method ?? "GET", ...(req.method === "POST" ? { body: new Uint8Array(body) as Uint8Array<ArrayBuffer>, headers: { "content-type": req.headers["content-type"] ?? "" } } : {}) });
       const bytes = Buffer.from(await reply.arrayBuffer());
       if (operation === "PKIOperation" && relayMode.pki === "drop") {
         relayMode.pki = "forward";
@@ -71,14 +52,11 @@ beforeAll(async () => {
       res.writeHead(reply.status, { "content-type": reply.headers.get("content-type") ?? "text/plain" }).end(bytes);
     })().catch((e: unknown) => res.writeHead(500).end(String(e)));
   });
-  await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
-  url = `http://127.0.0.1:${(relay.address() as AddressInfo).port}/scep`;
+  url = `${relay.base}/scep`;
 });
 afterAll(async () => {
-  for (const s of [relay, backend]) {
-    s?.closeAllConnections();
-    await new Promise((r) => s?.close(r));
-  }
+  await relay?.close();
+  await backend?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 beforeEach(() => {
@@ -86,13 +64,6 @@ beforeEach(() => {
   log.events.length = 0;
   Object.assign(relayMode, { pki: "forward", caCert: "forward" });
 });
-
-async function scep(argv: string[], cwd: string): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { cwd, out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out, err };
-}
 
 const serialOf = (path: string): string => Certificate.fromPem(readFileSync(path, "utf8"))[0]!.serialNumberHex;
 const outcomes = (): [string, string | undefined][] => log.events.filter((e) => e.operation === "PKCSReq").map((e) => [e.outcome, e.reason]);
@@ -160,7 +131,7 @@ describe("RFC 8894 §3.3.3: scep enroll after a lost PKIOperation answer re-send
   it("431 to --get (request line over 16 KiB, the example servers' reason): exit 4, says to drop --get, nothing written", async () => {
     const cwd = mkdtempSync(join(dir, "431-"));
     const sans = Array.from({ length: 200 }, (_, i) => ["--san", `dns:host-${i}.${"a".repeat(60)}.example.com`]).flat();
-    const r = await scep(["enroll", "--url", direct, "--challenge", "pw", "--cn", "lost-4", "--out", "device.pem", "--get", ...sans], cwd);
+    const r = await scep(["enroll", "--url", `${backend.base}/scep`, "--challenge", "pw", "--cn", "lost-4", "--out", "device.pem", "--get", ...sans], cwd);
     expect([r.code, r.out]).toEqual([4, []]);
     expect(r.err).toEqual([
       "scep: PKIOperation: HTTP 431 (request line and headers larger than 16 KiB: send a large PKIMessage by POST (RFC 8894 section 4.1), not GET): the request was too large to send by GET: drop --get, so it goes by POST",
