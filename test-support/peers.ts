@@ -64,11 +64,12 @@ export type {
   ScepclientResult,
 } from "./peers/micromdm";
 
-export { runStrongswanGen, runStrongswanScep, runStrongswanScepca, strongswanMessages } from "./peers/strongswan";
+export { runStrongswanGen, runStrongswanReq, runStrongswanScep, runStrongswanScepca, strongswanMessages } from "./peers/strongswan";
 export type {
   PemOrDer,
   StrongswanGenOptions,
   StrongswanKey,
+  StrongswanReqOptions,
   StrongswanResult,
   StrongswanScepOptions,
   StrongswanScepResult,

@@ -7,6 +7,10 @@
  * - `pki --gen [--type rsa|ecdsa|ed25519|ed448] [--size BITS]
  *   [--outform der|pem]`: key on stdout, DER by default (RSA: PKCS#1
  *   RSAPrivateKey; PEM label `RSA PRIVATE KEY`).
+ * - `pki --req --in KEY [--type rsa|ecdsa|priv] --dn DN [--san X]… [--password P]
+ *   [--outform der|pem]`: a PKCS#10 request on stdout, DER by default. It
+ *   writes DN values longer than RFC 5280 Appendix A's upper bounds, which
+ *   `openssl req` refuses to write.
  * - `pki --scepca --url URL [--caout FILE] [--raout FILE] [--outform der|pem]
  *   [--force]`: GetCACert. DER files by default; with several CA certs the
  *   names get `-1`, `-2` … before the extension, several RA certs likewise.
@@ -226,3 +230,41 @@ export async function runStrongswanScep(options: StrongswanScepOptions): Promise
   }
 }
 
+
+// ---------------------------------------------------------------------------
+// pki --req
+// ---------------------------------------------------------------------------
+
+/** Options for {@link runStrongswanReq}. */
+export interface StrongswanReqOptions {
+  /** The private key, PEM or DER (`--in`). */
+  key: PemOrDer;
+  /** `--type` of the key (default `rsa`). */
+  type?: "rsa" | "ecdsa" | "priv";
+  /** Subject DN, e.g. `O=test, CN=device-1` (`--dn`). */
+  dn: string;
+  /** subjectAltNames (`--san`, repeatable), e.g. `dns:host.example`. */
+  sans?: string[];
+  /** challengePassword attribute (`--password`). */
+  password?: string;
+  timeoutMs?: number;
+}
+
+/**
+ * Writes a PKCS#10 request with `pki --req` and returns it (DER). Unlike `openssl req`, pki writes a DN whose values
+ * exceed RFC 5280 Appendix A's upper bounds (a CN of 65 characters). Throws a {@link PeerError} when pki fails.
+ */
+export async function runStrongswanReq(options: StrongswanReqOptions): Promise<Uint8Array> {
+  const dir = makeTempDir("scep-strongswan-");
+  try {
+    const args = ["--req", "--in", writeInput(dir.path, "key", options.key), "--type", options.type ?? "rsa", "--dn", options.dn];
+    for (const san of options.sans ?? []) args.push("--san", san);
+    if (options.password !== undefined) args.push("--password", options.password);
+    args.push("--outform", "der");
+    const result = await runPki(args, { cwd: dir.path, timeoutMs: options.timeoutMs });
+    if (!result.ok || result.stdoutBytes.length === 0) throw new PeerError("pki --req failed", result);
+    return result.stdoutBytes;
+  } finally {
+    dir.remove();
+  }
+}

@@ -24,7 +24,7 @@ vi.mock("node:fs/promises", async (importOriginal) => {
 });
 
 const { FileRevocationStore, isEmbeddedCaError, openFileCa } = await import("../src/index.js");
-const { opensslCsr, tempDir } = await import("./helpers.js");
+const { opensslCsr, tempDir, ticker } = await import("./helpers.js");
 const { readCrlEntries } = await import("../src/crl-entries.js");
 
 /** File system calls (stat, open, readFile) on revocations.jsonl and ca.crl.json since the last reset. */
@@ -37,8 +37,7 @@ beforeEach(() => calls.byFile.clear());
 describe("FileRevocationStore: get and revision() answer from memory within maxStalenessMs", () => {
   it("100 get/revision calls stat nothing; its own revoke counts at once; another store's once the snapshot is due, or at once with { latest: true }", async () => {
     const dir = tempDir("freshness-");
-    let ms = 0;
-    const monotonicNow = (): number => ms;
+    const { monotonicNow, pass } = ticker();
     const mine = new FileRevocationStore(dir, { monotonicNow });
     const other = new FileRevocationStore(dir, { monotonicNow });
     const empty = await mine.revision();
@@ -51,11 +50,11 @@ describe("FileRevocationStore: get and revision() answer from memory within maxS
     expect(freshnessCalls()).toEqual({ revocations: 0, publishedCrl: 0 });
 
     await mine.revoke({ serialNumber: "0a", reason: "superseded" });
-    expect((await mine.get("0a"))?.reason).toBe("superseded"); // its own: at once, ms has not moved
+    expect((await mine.get("0a"))?.reason).toBe("superseded"); // its own: at once, the clock has not moved
     expect(await mine.revision()).toBe(empty + 1);
 
     await other.revoke({ serialNumber: "0b", reason: "keyCompromise" });
-    ms += 999;
+    pass(999);
     calls.byFile.clear();
     expect(await mine.get("0b")).toBeUndefined(); // the snapshot is 999 ms old: not looked at
     expect(freshnessCalls().revocations).toBe(0);
@@ -63,7 +62,7 @@ describe("FileRevocationStore: get and revision() answer from memory within maxS
     expect(freshnessCalls().revocations).toBe(2); // one stat, one open to read the appended line
 
     await other.revoke({ serialNumber: "0c", reason: "keyCompromise" });
-    ms += 1000;
+    pass();
     expect((await mine.get("0c"))?.reason).toBe("keyCompromise");
   });
 
@@ -121,8 +120,7 @@ describe("FileCa: issue() pays one stat per request for the revocation state, af
   it("50 issues (no compromised key known, then one known) stat revocations.jsonl once each (the re-check after the index line) and ca.crl.json never; its own revoke is refused at once; another worker's once due; crl() always looks", async () => {
     const dir = tempDir("freshness-");
     const dataDir = join(dir, "data");
-    let ms = 0;
-    const monotonicNow = (): number => ms;
+    const { monotonicNow, pass } = ticker();
     const ca = await openFileCa({ dataDir, monotonicNow, certificateFiles: false });
     const worker = await openFileCa({ dataDir, monotonicNow, certificateFiles: false });
     const csrDer = opensslCsr(dir, "device", { subject: "/CN=device" });
@@ -137,7 +135,7 @@ describe("FileCa: issue() pays one stat per request for the revocation state, af
     const compromised = await ca.issue({ csrDer: lostCsr });
     await ca.revoke(compromised.serialNumber, "keyCompromise");
     const again = await ca.issue({ csrDer: lostCsr }).catch((e: unknown) => e);
-    expect(isEmbeddedCaError(again, "KEY_COMPROMISED")).toBe(true); // its own revoke: at once, ms has not moved
+    expect(isEmbeddedCaError(again, "KEY_COMPROMISED")).toBe(true); // its own revoke: at once, the clock has not moved
 
     calls.byFile.clear();
     for (let i = 0; i < 25; i++) await ca.issue({ csrDer });
@@ -147,7 +145,7 @@ describe("FileCa: issue() pays one stat per request for the revocation state, af
 
     // Another worker revokes the key `device` uses: refused here once this CA's snapshot is due.
     await worker.revoke(device.serialNumber, "keyCompromise");
-    ms += 1000;
+    pass();
     const late = await ca.issue({ csrDer }).catch((e: unknown) => e);
     expect(isEmbeddedCaError(late, "KEY_COMPROMISED")).toBe(true);
 

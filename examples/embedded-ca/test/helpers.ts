@@ -55,6 +55,17 @@ export function opensslCsr(
   return new Uint8Array(readFileSync(join(dir, csrFile)));
 }
 
+/**
+ * A monotonic clock (`monotonicNow`, ms) that only the test moves, with `pass(ms)` (default 1000, the default
+ * maxStalenessMs): a FileRevocationStore or FileCa given it answers `get`, `revision()` and issue()'s revocation check
+ * from memory until `pass` has moved it past its maxStalenessMs since its last look at the file, so another store's
+ * (another worker's) write is seen exactly then.
+ */
+export function ticker(): { monotonicNow: () => number; pass: (ms?: number) => void } {
+  let now = 0;
+  return { monotonicNow: () => now, pass: (ms = 1000) => void (now += ms) };
+}
+
 /** Writes `pem` to `dir/name` and returns the file name (for openssl arguments). */
 export function writePem(dir: string, name: string, pem: string): string {
   writeFileSync(join(dir, name), pem);

@@ -7,20 +7,11 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { revocationStoreConformance } from "../../../packages/core/src/testing/index.js";
 import { CRL_NUMBERS_FILE, FileRevocationStore, REVOCATIONS_FILE } from "../src/index.js";
-import { spawnCaChild, tempDir } from "./helpers.js";
+import { spawnCaChild, tempDir, ticker } from "./helpers.js";
 
 revocationStoreConformance({ name: "FileRevocationStore", create: ({ now }) => new FileRevocationStore(tempDir("revocation-file-"), { now }) });
 
 const at = new Date("2026-03-01T10:00:00.000Z");
-
-/**
- * A monotonic clock the test moves: `get` and `revision()` answer from memory for maxStalenessMs (1000) after a look
- * at the file, so another store's (another worker's) write is seen once `pass()` has moved it past that.
- */
-function ticker(): { monotonicNow: () => number; pass: () => void } {
-  let ms = 0;
-  return { monotonicNow: () => ms, pass: () => void (ms += 1000) };
-}
 
 describe("FileRevocationStore: kept in the data directory", () => {
   it("a new store on the same directory (a restart) has every revocation, and RFC 5280 §5.2.3 CRL numbers go on from the last", async () => {

@@ -9,7 +9,6 @@
 // write '@' into a PrintableString itself (string_mask MASK:0x2 fails with "illegal characters"; the default
 // mask picks T61String), so the PrintableString case writes a same-length placeholder, swaps those octets and has
 // OpenSSL sign the changed CertificationRequestInfo again; `openssl req -verify` accepts the result.
-import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -28,6 +27,7 @@ import {
   type ScepServer,
 } from "@scep/core";
 import { isEmbeddedCaError, openFileCa, type FileCa } from "../src/index.js";
+import { runStrongswanReq } from "../../../test-support/peers";
 import { openssl, tempDir, writePem } from "./helpers.js";
 
 const NOW = new Date();
@@ -83,7 +83,7 @@ function opensslCsr(name: string, dn: string[], swap?: [string, string], ext?: s
     expect(at).toBeGreaterThan(0);
     info.write(to, at, "latin1");
     writeFileSync(join(dir, `${name}.info`), info);
-    execFileSync("openssl", ["dgst", "-sha256", "-sign", `${name}.key`, "-out", `${name}.sig`, `${name}.info`], { cwd: dir });
+    openssl(["dgst", "-sha256", "-sign", `${name}.key`, "-out", `${name}.sig`, `${name}.info`], dir);
     const sig = readFileSync(join(dir, `${name}.sig`));
     const algStart = outer + infoLen;
     const alg = der.subarray(algStart, algStart + headerLength(der, algStart) + contentLength(der, algStart));
@@ -112,10 +112,10 @@ function tlv(tag: number, content: Uint8Array): Uint8Array {
 }
 
 /** A DER CSR written by strongSwan's `pki --req --dn dn` (OpenSSL's req refuses to write a CN above 64 characters). */
-function strongswanCsr(name: string, dn: string): { der: Uint8Array; keyPem: string } {
+async function strongswanCsr(name: string, dn: string): Promise<{ der: Uint8Array; keyPem: string }> {
   openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", `${name}.key`], dir);
-  const der = execFileSync("pki", ["--req", "--in", `${name}.key`, "--type", "rsa", "--dn", dn, "--password", "secret", "--outform", "der"], { cwd: dir, stdio: ["ignore", "pipe", "ignore"] });
-  return { der: new Uint8Array(der), keyPem: readFileSync(join(dir, `${name}.key`), "utf8") };
+  const keyPem = readFileSync(join(dir, `${name}.key`), "utf8");
+  return { der: await runStrongswanReq({ key: keyPem, dn, password: "secret" }), keyPem };
 }
 
 /** Enrolls `csr` with the server, signed by a self-signed certificate of the CSR's key; the decoded CertRep. */
@@ -266,7 +266,7 @@ describe("RFC 5280 Appendix A upper bounds: FAILURE badRequest naming the attrib
   });
 
   it("CN of 65 characters (ub-common-name 64) → FAILURE badRequest", async () => {
-    const rep = await enroll(strongswanCsr("cn65", `CN=${"a".repeat(65)}`));
+    const rep = await enroll(await strongswanCsr("cn65", `CN=${"a".repeat(65)}`));
     expect(rep.status).toBe("FAILURE");
     expect(rep.failInfo).toBe("badRequest");
     expect(rep.failInfoText).toBe(
@@ -275,13 +275,13 @@ describe("RFC 5280 Appendix A upper bounds: FAILURE badRequest naming the attrib
   });
 
   it("O of 65 characters (ub-organization-name 64) → FAILURE badRequest", async () => {
-    const rep = await enroll(strongswanCsr("o65", `O=${"o".repeat(65)}, CN=device`));
+    const rep = await enroll(await strongswanCsr("o65", `O=${"o".repeat(65)}, CN=device`));
     expect(rep.status).toBe("FAILURE");
     expect(rep.failInfoText).toContain("O: 65 characters, above RFC 5280 Appendix A's ub-organization-name (64)");
   });
 
   it("the CA's own issue() refuses the same request as CSR_INVALID before spending a serial number", async () => {
-    const csr = strongswanCsr("cn65-direct", `CN=${"b".repeat(65)}`);
+    const csr = await strongswanCsr("cn65-direct", `CN=${"b".repeat(65)}`);
     await expect(ca.issue({ csrDer: csr.der })).rejects.toMatchObject({
       code: "CSR_INVALID",
       message: "the PKCS#10 request's subject is not one a certificate can carry: CN: 65 characters, above RFC 5280 Appendix A's ub-common-name (64)",

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { CertificationRequest, KeyWorkerPool, MemoryRevocationStore, StoreUnavailableError, type RevocationStore } from "@scep/core";
 import { KEY_COMPROMISED_TEXT, isEmbeddedCaError, openFileCa } from "../src/index.js";
 import { spkiHash } from "../src/compromised-keys.js";
-import { openssl, opensslCsr, tempDir } from "./helpers.js";
+import { openssl, opensslCsr, tempDir, ticker } from "./helpers.js";
 
 /** A further DER PKCS#10 request for the key of `opensslCsr(dir, name, …)`, with another subject. */
 function sameKeyCsr(dir: string, name: string, subject: string): Uint8Array {
@@ -58,8 +58,7 @@ describe("RFC 5280 §5.3.1: a key revoked as compromised is never certified agai
   it("CA/B BR §4.9.1.1: revoked superseded, the key enrolls anew; upgraded to keyCompromise through one FileCa, the other FileCa on the data directory (another worker, FileRevocationStore) refuses the key and its next CRL says keyCompromise", async () => {
     const dir = tempDir();
     // Another worker's revoke counts in two's issue() once two's snapshot of revocations.jsonl is due (maxStalenessMs).
-    let ms = 0;
-    const monotonicNow = (): number => ms;
+    const { monotonicNow, pass } = ticker();
     const one = await openFileCa({ dataDir: join(dir, "data"), monotonicNow });
     const two = await openFileCa({ dataDir: join(dir, "data"), monotonicNow });
     const first = await one.issue({ csrDer: opensslCsr(dir, "device-u", { subject: "/CN=device-u" }) });
@@ -72,7 +71,7 @@ describe("RFC 5280 §5.3.1: a key revoked as compromised is never certified agai
     const upgraded = await one.revoke(first.serialNumber, "keyCompromise");
     // The certificate the key got anew is revoked with it (CA/B BR §4.9.1.1: every certificate of a compromised key).
     expect(upgraded).toEqual({ created: false, updated: true, subject: "CN=device-u", entry: { ...superseded.entry, reason: "keyCompromise" }, alsoRevoked: [anew.serialNumber] });
-    ms += 1000;
+    pass();
     expect(await refused(two.issue({ csrDer: sameKeyCsr(dir, "device-u", "/CN=device-u2") }))).toEqual({ code: "KEY_COMPROMISED", message: KEY_COMPROMISED_TEXT });
     const crlAfter = await two.crl();
     expect(crlAfter.crlNumber).toBeGreaterThan(crlBefore.crlNumber);
