@@ -307,19 +307,20 @@ describe("renew: a FAILURE line never contradicts the CA's failInfoText (the tex
     }
   });
 
-  it("a revoked --cert with the RFC 5280 §5.3.1 reason in the CA's text: --new-key only for keyCompromise; superseded or cessationOfOperation get a plain first enrollment with a new challenge", async () => {
+  it("a revoked --cert with the RFC 5280 §5.3.1 reason in the CA's text: --new-key only for keyCompromise; superseded or cessationOfOperation get a plain first enrollment with --challenge (a fresh one where challenges are one-time)", async () => {
     const meaning = "the CA did not accept a certificate this request depends on (--cert old.pem, the one being renewed, or the one issued for this transaction)";
     const revokedKey = "a revoked certificate's key may be compromised and must not be certified again";
-    const keep = " (the key may stay: it was not revoked as compromised)";
+    const fresh = "a fresh one if the CA's challenges are one-time";
+    const keep = ` (${fresh}; the key may stay: it was not revoked as compromised)`;
     const cases = [
       ["keyCompromise", [], `: enroll anew with a new key: give --new-key and --challenge to the same command (${revokedKey})`],
       ["keyCompromise", ["--renewal-req"], `: send it as a first enrollment with a new key instead (drop --renewal-req, give --new-key and --challenge: ${revokedKey})`],
       ["keyCompromise", ["--challenge", "wrong"], `, and the CA did not accept --challenge for a first enrollment: check it against ${CHALLENGE_WHERE}; and give --new-key: ${revokedKey}`],
-      ["superseded", [], `: give a new --challenge to enroll anew with the same command${keep}`],
-      ["superseded", ["--renewal-req"], `: send it as a first enrollment instead (drop --renewal-req, give a new --challenge)${keep}`],
-      ["superseded", ["--new-key"], ": give a new --challenge to enroll anew with the same command"],
+      ["superseded", [], `: give --challenge to enroll anew with the same command${keep}`],
+      ["superseded", ["--renewal-req"], `: send it as a first enrollment instead (drop --renewal-req, give --challenge)${keep}`],
+      ["superseded", ["--new-key"], `: give --challenge to enroll anew with the same command (${fresh})`],
       ["superseded", ["--challenge", "wrong"], `, and the CA did not accept --challenge for a first enrollment: check it against ${CHALLENGE_WHERE}`],
-      ["cessationOfOperation", [], `: give a new --challenge to enroll anew with the same command${keep}`],
+      ["cessationOfOperation", [], `: give --challenge to enroll anew with the same command${keep}`],
     ] as const;
     for (const [reason, extra, what] of cases) {
       const text = `the certificate being renewed was revoked (${reason})`;

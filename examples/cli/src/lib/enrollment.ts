@@ -120,14 +120,15 @@ function revocationReason(text: string): string | undefined {
  * was revoked keyCompromise or for a reason the CA did not give: then with a new key (--new-key) unless the command
  * has one already, since the CA refuses a key revoked as compromised and a certificate for it would be no safer than
  * the revoked one; `"other"` for another RFC 5280 §5.3.1 reason (superseded, cessationOfOperation, …): the key may
- * stay, a new challenge is all a first enrollment needs.
+ * stay, a challenge is all a first enrollment needs (the static one again, or a fresh one-time challenge).
  */
 function firstEnrollmentHint(why: string, options: EnrollmentOptions, revoked?: "key" | "other"): string {
   const newKey = revoked === "key" && !options.newKey;
-  const a = revoked === "other" ? "a new " : "";
-  const keep = revoked === "other" && !options.newKey ? " (the key may stay: it was not revoked as compromised)" : "";
-  if (options.renewal) return newKey ? `${why}: send it as a first enrollment with a new key instead (drop --renewal-req, give --new-key and --challenge: ${REVOKED_KEY})` : `${why}: send it as a first enrollment instead (drop --renewal-req, give ${a}--challenge)${keep}`;
-  if (!options.challengeSent) return newKey ? `${why}: enroll anew with a new key: give --new-key and --challenge to the same command (${REVOKED_KEY})` : `${why}: give ${a}--challenge to enroll anew with the same command${keep}`;
+  // A static challenge may be given again; a one-time one was spent on the first enrollment.
+  const notes = revoked === "other" ? ["a fresh one if the CA's challenges are one-time", ...(options.newKey ? [] : ["the key may stay: it was not revoked as compromised"])] : [];
+  const after = notes.length > 0 ? ` (${notes.join("; ")})` : "";
+  if (options.renewal) return newKey ? `${why}: send it as a first enrollment with a new key instead (drop --renewal-req, give --new-key and --challenge: ${REVOKED_KEY})` : `${why}: send it as a first enrollment instead (drop --renewal-req, give --challenge)${after}`;
+  if (!options.challengeSent) return newKey ? `${why}: enroll anew with a new key: give --new-key and --challenge to the same command (${REVOKED_KEY})` : `${why}: give --challenge to enroll anew with the same command${after}`;
   const also = newKey ? `; and give --new-key: ${REVOKED_KEY}` : "";
   return `${why}, and the CA did not accept --challenge for a first enrollment: check it against ${CHALLENGE_WHERE}${also}`;
 }
