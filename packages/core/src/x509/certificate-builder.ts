@@ -17,7 +17,8 @@ import { defaultSignatureAlgorithm, signatureAlgorithmIdentifier } from "./algor
 import { Asn1Error, InvalidArgumentError, isScepError } from "../errors.js";
 import { Certificate } from "./certificate.js";
 import { type Extension, type KeyUsage, type SubjectAltNames, certificateGeneralNames, findExtension, generalNamesProblem, parseSubjectAltNames } from "./extensions.js";
-import { certificateName, nameProblem, reencodeName } from "./name.js";
+import { nameProblem, reencodeName } from "./name.js";
+import type { certificateName } from "./name.js"; // named in {@link certificateName} below: no runtime import
 import { requestedSids } from "./windows-sid.js";
 
 /**

@@ -144,7 +144,8 @@ function stringProblem(tag: number, c: Uint8Array): string | undefined {
  * UTF8String.
  *
  * @param name - a Name (RDNSequence), DER
- * @returns a one-line reason naming the attribute (and the bound it exceeds), or undefined
+ * @returns a one-line reason naming the attribute (and the bound it exceeds), or undefined. Never throws: bytes that
+ *   are not a Name give a reason too.
  * @example
  * ```ts
  * import { CertificationRequest, nameProblem } from "@scep/core";
