@@ -82,21 +82,20 @@ describe("one freshness gate (lib/staleness.ts) for revocations.jsonl and ca.crl
   it("a monotonic clock that went back looks at each file again; exactly maxStalenessMs old looks again too", async () => {
     const dir = tempDir("freshness-");
     const dataDir = join(dir, "data");
-    let ms = 1000;
-    const monotonicNow = (): number => ms;
+    const { monotonicNow, pass } = ticker(1000);
     const ca = await openFileCa({ dataDir, monotonicNow, maxStalenessMs: 500, certificateFiles: false });
     await ca.crl(); // published: ca.crl.json exists, and both files were just looked at
     calls.byFile.clear();
     await ca.revocation("01");
     expect(freshnessCalls()).toEqual({ revocations: 0, publishedCrl: 0 });
-    ms -= 1; // the clock went back: nothing read can be dated, so both are looked at (one stat each)
+    pass(-1); // the clock went back: nothing read can be dated, so both are looked at (one stat each)
     await ca.revocation("01");
     expect(freshnessCalls()).toEqual({ revocations: 1, publishedCrl: 1 });
     calls.byFile.clear();
-    ms += 499; // 499 ms after that look: from memory
+    pass(499); // 499 ms after that look: from memory
     await ca.revocation("01");
     expect(freshnessCalls()).toEqual({ revocations: 0, publishedCrl: 0 });
-    ms += 1; // 500 ms: due
+    pass(1); // 500 ms: due
     await ca.revocation("01");
     expect(freshnessCalls()).toEqual({ revocations: 1, publishedCrl: 1 });
   });

@@ -56,13 +56,13 @@ export function opensslCsr(
 }
 
 /**
- * A monotonic clock (`monotonicNow`, ms) that only the test moves, with `pass(ms)` (default 1000, the default
- * maxStalenessMs): a FileRevocationStore or FileCa given it answers `get`, `revision()` and issue()'s revocation check
- * from memory until `pass` has moved it past its maxStalenessMs since its last look at the file, so another store's
- * (another worker's) write is seen exactly then.
+ * A monotonic clock (`monotonicNow`, ms, from `start`) that only the test moves, with `pass(ms)` (default 1000, the
+ * default maxStalenessMs; a negative `ms` sets it back): a FileRevocationStore or FileCa given it answers `get`,
+ * `revision()` and issue()'s revocation check from memory until `pass` has moved it past its maxStalenessMs since its
+ * last look at the file, so another store's (another worker's) write is seen exactly then.
  */
-export function ticker(): { monotonicNow: () => number; pass: (ms?: number) => void } {
-  let now = 0;
+export function ticker(start = 0): { monotonicNow: () => number; pass: (ms?: number) => void } {
+  let now = start;
   return { monotonicNow: () => now, pass: (ms = 1000) => void (now += ms) };
 }
 
