@@ -30,6 +30,7 @@ import {
   runScepSubmit,
   runScepclient,
   runStrongswanGen,
+  runStrongswanReq,
   runStrongswanScep,
   runStrongswanScepca,
   strongswanMessages,
@@ -305,6 +306,18 @@ describe("strongSwan pki against micromdm scepserver", () => {
     expect(r.messages).toContain("unable to verify PKCS#7 container");
     // ...yet the request itself was good: the server issued the certificate.
     expect(server.readIndex().some((e) => e.dn === "/C=US/O=harness/CN=harness-strongswan")).toBe(true);
+  });
+});
+
+describe("strongSwan pki --req", () => {
+  it("writes a DER PKCS#10 request OpenSSL verifies, with a CN above RFC 5280's ub-common-name and the challengePassword; a bad key is a PeerError", async () => {
+    const key = await runStrongswanGen({ size: 2048 });
+    const der = await runStrongswanReq({ key: key.keyPem, dn: `O=peers, CN=${"c".repeat(65)}`, password: "s3cret" });
+    expect(der[0]).toBe(0x30);
+    const text = (await runOpenssl(["req", "-inform", "DER", "-verify", "-noout", "-text"], { input: der })).stdout;
+    expect(text).toContain(`Subject: O = peers, CN = ${"c".repeat(65)}`);
+    expect(text).toMatch(/challengePassword\s*:\s*s3cret/);
+    await expect(runStrongswanReq({ key: "not a key", dn: "CN=x" })).rejects.toBeInstanceOf(PeerError);
   });
 });
 
