@@ -3,13 +3,15 @@
 // the store's latest state (not the snapshot of up to maxStalenessMs its first check used), so a revoke through
 // another FileCa on the data directory (another worker: its own FileRevocationStore over the same files) is seen; and
 // when the revoke of that certificate, or the re-check itself, fails (the store down), the certificate is recorded in
-// unsettled.jsonl and revoked by the next settling pass (the next CRL, the next open) instead of staying valid.
+// unsettled.jsonl and revoked by the next settling pass (the next CRL, the next open) instead of staying valid. Real
+// processes (test/fixtures/ca-child.ts) for the cross-process case too: before the re-check, every certificate the
+// child issued between the sweep and its next look at revocations.jsonl (up to 1 s: some 400 here) stayed valid.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CertificationRequest, KeyWorkerPool, MemoryRevocationStore, StoreUnavailableError, type RevocationStore } from "@scep/core";
 import { isEmbeddedCaError, openFileCa, type FileCa } from "../src/index.js";
-import { openssl, opensslCsr, tempDir } from "./helpers.js";
+import { issuedSerials, openssl, opensslCsr, spawnCaChild, tempDir } from "./helpers.js";
 
 /** A further DER PKCS#10 request for the key of `opensslCsr(dir, name, …)`, with another subject. */
 function sameKeyCsr(dir: string, name: string, subject: string): Uint8Array {
@@ -90,6 +92,24 @@ describe("CA/B BR §4.9.1.1: an issue in flight during a keyCompromise revoke ne
     } finally {
       await pool.close();
     }
+  }, 120_000);
+
+  it("real processes: a child process issues the key in a loop (its snapshot of revocations.jsonl up to 1 s old) while this one revokes it keyCompromise: every certificate of the key in the index ends revoked keyCompromise, and the child's issues are refused KEY_COMPROMISED", async () => {
+    const dir = tempDir();
+    const dataDir = join(dir, "data");
+    const ca = await openFileCa({ dataDir });
+    const first = await ca.issue({ csrDer: opensslCsr(dir, "p", { subject: "/CN=p" }) });
+    writeFileSync(join(dir, "p-2.csr.der"), sameKeyCsr(dir, "p", "/CN=p-2"));
+    const child = spawnCaChild([dataDir, "issue-until-refused", join(dir, "p-2.csr.der"), "20", "2"]);
+    await child.waitFor((lines) => issuedSerials(lines).length >= 10, "10 issues by the child");
+    await ca.revoke(first.serialNumber, "keyCompromise");
+    await child.waitFor((lines) => lines.includes("DONE"), "the child's 20 refusals");
+    expect((await child.exited).code).toBe(0);
+    expect(new Set(child.lines.filter((l) => l.startsWith("REFUSED ")))).toEqual(new Set(["REFUSED KEY_COMPROMISED"]));
+    const reader = await openFileCa({ dataDir });
+    const all = await reasons(reader);
+    expect(all.length).toBeGreaterThan(10);
+    expect(all.filter((r) => r !== "keyCompromise")).toEqual([]);
   }, 120_000);
 
   it("the revoke of the raced certificate fails (the store down): the issue still rejects KEY_COMPROMISED, unsettled.jsonl records the serial, and the next CRL (store back) lists it keyCompromise", async () => {
