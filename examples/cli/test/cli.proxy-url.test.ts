@@ -104,7 +104,7 @@ describe("which bodies of the proxy get which hint", () => {
   it.each(Object.entries(REPLY_TEXT))("%s", (reason, text) => {
     for (const operation of ["GetCACaps", "PKIOperation"]) {
       const error = new TransportError(`${operation}: HTTP 400 (${text})`);
-      error.status = 400;
+      Object.assign(error, { status: 400, operation }); // as ScepClient sets them
       const hint = spentReasons.has(reason) ? `: ${CHECK_PROXY_URL}` : own[reason] ? `: ${own[reason]}` : operation === "GetCACaps" ? `: ${CHECK_PATH}` : "";
       expect(describeError(error)).toEqual({ message: `${operation}: HTTP 400 (${text})${hint}`, exitCode: ExitCode.TRANSPORT });
     }
@@ -114,19 +114,19 @@ describe("which bodies of the proxy get which hint", () => {
     for (const [status, text] of [[502, REPLY_TEXT.upstream_failed], [504, REPLY_TEXT.upstream_timeout]] as const) {
       for (const operation of ["GetCACaps", "GetCACert", "PKIOperation"]) {
         const error = new TransportError(`${operation}: HTTP ${status} (${text})`);
-        error.status = status;
+        Object.assign(error, { status, operation });
         const spentToo = operation === "PKIOperation" ? '; if the retry gets "challenge failed", get a new URL from your MDM' : "";
         expect(describeError(error).message).toBe(`${operation}: HTTP ${status} (${text}): ${CHECK_PROXY_UPSTREAM}${spentToo}`);
       }
       const other = new TransportError(`GetCACaps: HTTP ${status} (Bad Gateway)`);
-      other.status = status;
+      Object.assign(other, { status, operation: "GetCACaps" });
       expect(describeError(other).message).toMatch(/: the server at --url is there but cannot answer now/);
     }
   });
   it("profile status is not pending, for every status", () => {
     for (const status of ["none", "verifying", "verified", "failed", "unknown"]) {
       const error = new TransportError(`GetCACert: HTTP 400 (${notPending(status).body})`);
-      error.status = 400;
+      Object.assign(error, { status: 400, operation: "GetCACert" });
       expect(describeError(error).message).toBe(`GetCACert: HTTP 400 (profile status is not pending: ${status === "unknown" ? "unknown" : status}): ${CHECK_PROXY_URL}`);
     }
   });

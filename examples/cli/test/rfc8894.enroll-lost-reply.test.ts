@@ -21,7 +21,7 @@ let url: string;
 const calls: IssueContext[] = [];
 const log = eventLog();
 /** What the relay does to the next PKIOperation (after forwarding it) and to GetCACert. */
-const relayMode: { pki: "forward" | "drop" | "502"; caCert: "forward" | "503" } = { pki: "forward", caCert: "forward" };
+const relayMode: { pki: "forward" | "drop" | "502" | "502-quoting"; caCert: "forward" | "503" } = { pki: "forward", caCert: "forward" };
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "scep-cli-lost-reply-"));
@@ -48,6 +48,10 @@ beforeAll(async () => {
       if (operation === "PKIOperation" && relayMode.pki === "502") {
         relayMode.pki = "forward";
         return void res.writeHead(502, { "content-type": "text/plain" }).end("upstream failed");
+      }
+      if (operation === "PKIOperation" && relayMode.pki === "502-quoting") {
+        relayMode.pki = "forward";
+        return void res.writeHead(502, { "content-type": "text/plain" }).end("the origin may have processed it");
       }
       res.writeHead(reply.status, { "content-type": reply.headers.get("content-type") ?? "text/plain" }).end(bytes);
     })().catch((e: unknown) => res.writeHead(500).end(String(e)));
@@ -116,6 +120,16 @@ describe("RFC 8894 §3.3.3: scep enroll after a lost PKIOperation answer re-send
       ["success", "issued_resent"],
       ["success", "issued_resent"],
     ]);
+  });
+
+  it("a 502 whose body happens to say 'may have processed': the CLI's own hint is still given (decided on the error's fields, not its text)", async () => {
+    const cwd = mkdtempSync(join(dir, "502-quoting-"));
+    relayMode.pki = "502-quoting";
+    const first = await scep(["enroll", "--url", url, "--challenge", "pw", "--cn", "lost-5", "--out", "device.pem"], cwd);
+    expect(first.code).toBe(4);
+    expect(first.err).toHaveLength(1);
+    expect(first.err[0]).toMatch(/^scep: PKIOperation: HTTP 502 \(the origin may have processed it\); the CA may have processed the request; key saved to .*device\.key: run the same command with --key/);
+    expect(readdirSync(cwd)).toEqual(["device.key"]);
   });
 
   it("GetCACert refused (nothing sent): exit 4, nothing written", async () => {

@@ -225,12 +225,24 @@ export class CertRepError extends ScepError {
   static override readonly failInfo: FailInfo = "badRequest";
 }
 
-/** HTTP transport failure talking to a SCEP server (client side). @group Errors */
+/**
+ * HTTP transport failure talking to a SCEP server (client side). Its message starts with the operation's name
+ * (`PKIOperation: HTTP 502 (…)`); decide on `operation` and `status`, not on the text.
+ *
+ * @example
+ * ```ts
+ * try { await client.enroll(options) }
+ * catch (e) { if (e instanceof TransportError && e.operation === "PKIOperation" && (e.status ?? 500) >= 500) console.error("sent, unanswered: re-send with the same key (RFC 8894 §3.3.3)") }
+ * ```
+ * @group Errors
+ */
 export class TransportError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_TRANSPORT";
   static override readonly failInfo: FailInfo = "badRequest";
   /** HTTP status, when a response was received. */
   status?: number;
+  /** The SCEP operation of the failed request (RFC 8894 §4: `GetCACaps`, `GetCACert`, `GetNextCACert`, `PKIOperation`), as {@link ScepClient} sent it. */
+  operation?: string;
 }
 
 /**

@@ -126,4 +126,17 @@ describe("ScepClient: every failure of the HTTP exchange is ERR_TRANSPORT", () =
     const e = await transportError(new ScepClient({ url, maxResponseBytes: 100_000 }).getCaCaps());
     expect([e.message, e.status]).toEqual(["GetCACaps: HTTP 503", 503]);
   });
+
+  it("every TransportError names its operation in `operation` (timeout, HTTP error, body too large), so a caller decides on it, not on the text", async () => {
+    const timedOut = await transportError(new ScepClient({ url: await serve(() => {}), timeoutMs: 300 }).getCaCert());
+    expect([timedOut.operation, timedOut.status]).toEqual(["GetCACert", undefined]);
+    const url = await serve((req, res) => {
+      if (req.url?.includes("GetCACaps")) return void res.writeHead(200, { "content-type": "text/plain" }).end("POSTPKIOperation\nSHA-256\nAES\n");
+      res.writeHead(502, { "content-type": "text/plain" }).end("PKIOperation: not this one");
+    });
+    const refused = await transportError(new ScepClient({ url }).pkiOperation(new Uint8Array([0x30, 0x00])));
+    expect([refused.operation, refused.status, refused.message]).toEqual(["PKIOperation", 502, "PKIOperation: HTTP 502 (PKIOperation: not this one)"]);
+    const big = await serve((_req, res) => void res.writeHead(200, { "content-type": "text/plain" }).end("x".repeat(2000)));
+    expect((await transportError(new ScepClient({ url: big, maxResponseBytes: 1000 }).getCaCaps())).operation).toBe("GetCACaps");
+  });
 });

@@ -20,7 +20,7 @@ import {
   REVOCATION_REASONS,
 } from "@scep/core";
 import type { CliPin } from "./ca-pin.js";
-import { CliError, ExitCode, describeError, pkiOperationUnanswered } from "./exit.js";
+import { CliError, ExitCode, describeError, pkiOperationUnanswered, transportOperation } from "./exit.js";
 import type { Context } from "./context.js";
 import { failureLine } from "./failure.js";
 import { scepFetch } from "./scep-fetch.js";
@@ -207,11 +207,11 @@ export class UnansweredError extends CliError {
  */
 function pkiOperationError(error: unknown, options: EnrollmentOptions): unknown {
   if (pkiOperationUnanswered(error)) {
-    const { message } = describeError(error, new URL(options.url));
-    return new UnansweredError(message.includes("may have processed") ? message : `${message}; the CA may have processed the request`);
+    const { message, saysMayHaveProcessed } = describeError(error, new URL(options.url));
+    return new UnansweredError(saysMayHaveProcessed ? message : `${message}; the CA may have processed the request`);
   }
   const status = (error as { status?: unknown }).status;
-  if (isScepError(error) && error.message.startsWith("PKIOperation:") && (status === 414 || status === 431)) {
+  if (transportOperation(error) === "PKIOperation" && (status === 414 || status === 431)) {
     const post = options.method === "get" ? "drop --get, so it goes by POST" : "give --post (the CA does not advertise POSTPKIOperation, so GET was used)";
     return new CliError(`${describeError(error, new URL(options.url)).message}: the request was too large to send by GET: ${post}`, ExitCode.TRANSPORT);
   }

@@ -171,12 +171,22 @@ const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOST
  * same request (same key, so the same transactionID) is how the client gets the certificate the CA may have issued.
  */
 export function pkiOperationUnanswered(error: unknown): boolean {
-  if (!isScepError(error) || error.code !== "ERR_TRANSPORT" || !error.message.startsWith("PKIOperation:")) return false;
+  if (transportOperation(error) !== "PKIOperation" || !isScepError(error)) return false;
   const status = (error as { status?: unknown }).status;
   if (typeof status === "number") return status >= 500;
   const code = socketCode(error.cause);
   if (code !== undefined && (NOT_SENT_CODES.has(code) || TLS_CODE.test(code))) return false;
   return !causeChain(error.cause).some((e) => e.message === "bad port");
+}
+
+/**
+ * The SCEP operation of a TransportError (`ERR_TRANSPORT`): its `operation` field, which ScepClient sets (read
+ * by name, so a TransportError of another copy of @scep/core counts too). Undefined for any other error.
+ */
+export function transportOperation(error: unknown): string | undefined {
+  if (!isScepError(error) || error.code !== "ERR_TRANSPORT") return undefined;
+  const operation = (error as { operation?: unknown }).operation;
+  return typeof operation === "string" ? operation : undefined;
 }
 
 /** One line for a failed fetch: what failed and what to check; undefined when the error is not a socket's. */
@@ -213,7 +223,7 @@ export function urlOption(argv: readonly string[]): URL | undefined {
  * Maps any thrown value to the message and exit code the CLI ends with; `url` (the command's `--url`) lets a network
  * failure name what to check.
  */
-export function describeError(error: unknown, url?: URL): { message: string; exitCode: number } {
+export function describeError(error: unknown, url?: URL): { message: string; exitCode: number; saysMayHaveProcessed?: true } {
   if (error instanceof CliError) return { message: error.message, exitCode: error.exitCode };
   // A reply to GetCACaps/GetCACert that is not SCEP (scep-fetch.ts): ScepClient wraps the CliError as its cause.
   if (isScepError(error) && error.cause instanceof CliError) return { message: error.cause.message, exitCode: error.cause.exitCode };
@@ -221,7 +231,9 @@ export function describeError(error: unknown, url?: URL): { message: string; exi
     if (error.code === "ERR_TRANSPORT") {
       // "GetCACaps: fetch failed" says nothing; name the socket error instead.
       const reason = networkReason(error.cause, url);
-      const operation = error.message.split(":", 1)[0];
+      const operation = transportOperation(error);
+      // (For the text only: a TransportError's message starts with its operation.)
+      const shown = operation ?? error.message.split(":", 1)[0];
       // An error status to the first GETs (every command starts with GetCACaps or GetCACert): a 4xx, the URL's path is
       // not a SCEP endpoint; a 5xx (a 503 of a server shedding load, a proxy's 502), the server cannot answer now.
       const status = (error as { status?: unknown }).status;
@@ -245,16 +257,16 @@ export function describeError(error: unknown, url?: URL): { message: string; exi
       const causeName = cause instanceof Error ? cause.name : undefined;
       if (causeName === "TimeoutError") return { message: `${printable(error.message, 260)}: ${CHECK_TIMEOUT}`, exitCode: ExitCode.TRANSPORT };
       if (causeName === "AbortError") {
-        return { message: `${operation}: the request was aborted before the server answered (${printable((cause as Error).message, 120)}), not timed out: ${CHECK_ABORTED}`, exitCode: ExitCode.TRANSPORT };
+        return { message: `${shown}: the request was aborted before the server answered (${printable((cause as Error).message, 120)}), not timed out: ${CHECK_ABORTED}`, exitCode: ExitCode.TRANSPORT };
       }
       // Every PKIOperation follows a GetCACert that answered at the same URL: a connection closed now is not a wrong
       // --url, and the server may have read (and acted on) the request.
       const closed = socketCode(cause);
       if (operation === "PKIOperation" && closed !== undefined && CLOSED_CODES.has(closed)) {
-        return { message: `PKIOperation: the connection closed before the answer (${closed}), after GetCACert had answered at this URL: the CA may have processed the request`, exitCode: ExitCode.TRANSPORT };
+        return { message: `PKIOperation: the connection closed before the answer (${closed}), after GetCACert had answered at this URL: the CA may have processed the request`, exitCode: ExitCode.TRANSPORT, saysMayHaveProcessed: true };
       }
       // The message quotes the server's error body: printable, bounded.
-      return { message: reason ? `${operation}: ${reason}` : `${printable(error.message, 260)}${hint}`, exitCode: ExitCode.TRANSPORT };
+      return { message: reason ? `${shown}: ${reason}` : `${printable(error.message, 260)}${hint}`, exitCode: ExitCode.TRANSPORT };
     }
     if (error.code === "ERR_CA_PIN_MISMATCH") return { message: `${error.message}; nothing was sent`, exitCode: ExitCode.CA_PIN_MISMATCH };
     return { message: `${error.message} [${error.code}]`, exitCode: ExitCode.ERROR };

@@ -134,15 +134,15 @@ export class ScepClient {
       // The body is read under the same deadline, and no further than maxResponseBytes. An error answer's body is only
       // quoted (its first line), so a large one is not read at all: its status is what the caller learns.
       const read = await readCapped(res.body, res.ok ? this.#maxResponse : Math.min(this.#maxResponse, ERROR_BODY_MAX));
-      if (read === "too-large" && res.ok) throw new TransportError(`${operation}: the response is larger than ${this.#maxResponse} bytes (maxResponseBytes)`);
+      if (read === "too-large" && res.ok) throw transportError(operation, `the response is larger than ${this.#maxResponse} bytes (maxResponseBytes)`);
       body = read === "too-large" ? new Uint8Array() : read;
     } catch (cause) {
       if (cause instanceof TransportError) throw cause;
-      throw new TransportError(`${operation}: ${transportDetail(cause, this.#timeout)}`, { cause });
+      throw transportError(operation, transportDetail(cause, this.#timeout), { cause });
     }
     if (!res.ok) {
       const text = errorBodyText(body, res.headers.get("content-type") ?? "");
-      const err = new TransportError(`${operation}: HTTP ${res.status}${text ? ` (${text})` : ""}`);
+      const err = transportError(operation, `HTTP ${res.status}${text ? ` (${text})` : ""}`);
       err.status = res.status;
       throw err;
     }
@@ -229,6 +229,13 @@ export class ScepClient {
     if (rep.status === "SUCCESS" && !rep.certificate) throw new CertRepError("SUCCESS CertRep without a certificate");
     return { ...rep, request, caCertificates, caps };
   }
+}
+
+/** A {@link TransportError} for `operation`: its message `<operation>: <detail>`, its `operation` field set. */
+function transportError(operation: string, detail: string, options?: { cause: unknown }): TransportError {
+  const err = new TransportError(`${operation}: ${detail}`, options);
+  err.operation = operation;
+  return err;
 }
 
 /** The most of an error answer's body read to quote it (a TransportError's message shows 200 characters of it). */
