@@ -3,7 +3,8 @@
  * (STRESS_ENROLLMENTS, default 2000, from 16 clients), and when a third of it
  * has finished, `kill -9` of the example server (one process; then one of two
  * replicas on one redis-server); it restarts on the same data directory while
- * the clients retry their lost requests as new enrollments, and then enrolls
+ * the clients re-send their lost requests (the same PKIMessage, RFC 8894
+ * §3.3.3), and then enrolls
  * STRESS_AFTER (default 200) more alone. Exits 1 unless: no failed enrollment,
  * no serial reused, no torn index line, CA files intact, every certificate a
  * client received in the index.

@@ -48,7 +48,7 @@ export interface LoadOptions {
   keys?: CryptoKeyPair[];
   /** Called after each finished enrollment with the count so far (e.g. to kill a server mid-load). */
   onProgress?: (done: number) => void | Promise<void>;
-  /** A network error is retried as a new enrollment this many times (default 0: it is a failure). */
+  /** A network error is retried this many times, the same PKIMessage sent again (default 0: it is a failure). */
   retries?: number;
 }
 
@@ -80,11 +80,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       const subject = `CN=${o.prefix}-${i},O=stress`;
       const csr = await generateCsr({ keys: k, subject, challengePassword: o.challenge });
       const requestedKey = CertificationRequest.from(csr).spki;
+      // One message, sent again as it is after a network error: a real client re-sends its transaction (RFC 8894
+      // §3.3.3), and a CA that issued before the reply was lost answers it with that certificate.
+      const signer = await createSelfSignedSigner({ keys: k, subject });
+      const request = await buildPkcsReq({ csr, signer, recipient: o.ca });
       for (let attempt = 0; ; attempt++) {
         const targets = await o.targets();
         const base = targets[(c + n + attempt) % targets.length]!;
-        const signer = await createSelfSignedSigner({ keys: k, subject });
-        const request = await buildPkcsReq({ csr, signer, recipient: o.ca });
         const t0 = performance.now();
         let res: Response;
         try {

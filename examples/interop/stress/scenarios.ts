@@ -99,7 +99,7 @@ export async function loadScenario(o: { replicas: 1 | 2; total: number; concurre
 
 /**
  * Item 6: the same load, and once `killAfter` enrollments have finished, `kill -9` of the (first) process; it is
- * restarted on the same data directory while the clients retry their lost requests as new enrollments (on the
+ * restarted on the same data directory while the clients re-send their lost requests as they were (on the
  * other replica, or on the restarted process once it listens).
  */
 export async function crashScenario(o: { replicas: 1 | 2; total: number; concurrency: number; killAfter: number; afterRestart: number }): Promise<ScenarioReport> {
