@@ -7,6 +7,7 @@ import * as oids from "../oids.js";
 import { latin1, toHex } from "../lib/bytes.js";
 import { Asn1Error, InvalidArgumentError } from "../errors.js";
 import { nameProblem, reencodeName } from "./name.js";
+import { ByteMemo } from "../lib/byte-memo.js";
 
 /** One extension, raw. @group X.509 */
 export interface Extension {
@@ -110,7 +111,8 @@ const URI_BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
  * @internal
  */
 export function generalNamesProblem(value: Uint8Array): string | undefined {
-  if (checkedGeneralNames(value)) return undefined;
+  const key = checkedGeneralNames.key(value);
+  if (checkedGeneralNames.get(key)) return undefined;
   try {
     let reencode = false;
     const names = der.expect(der.parse(value), der.Tag.SEQUENCE, "GeneralNames");
@@ -160,30 +162,19 @@ export function generalNamesProblem(value: Uint8Array): string | undefined {
           return `a GeneralName with tag 0x${gn.tag.toString(16)}, which GeneralName does not define`;
       }
     }
-    checkedGeneralNamesOf.set(value, { bytes: value.slice(), reencode });
+    checkedGeneralNames.set(key, { reencode });
     return undefined;
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
   }
 }
 
-/** GeneralNames {@link generalNamesProblem} let through: a copy of the bytes it read, and whether a directoryName in them is re-encoded. */
-interface CheckedGeneralNames {
-  readonly bytes: Uint8Array;
-  readonly reencode: boolean;
-}
-
 /**
- * The subjectAltName values {@link generalNamesProblem} let through, by the array that held them: the server's CSR
- * policy, endEntityExtensions and buildCertificate each check the same value, read once this way (a later check
- * compares the bytes with those that passed; an array changed since is read again).
+ * The subjectAltName values {@link generalNamesProblem} let through, by their bytes, each with whether a directoryName
+ * in them is re-encoded: the server's CSR policy, endEntityExtensions and buildCertificate each check the same value,
+ * read once this way (changed bytes are a new value, read again).
  */
-const checkedGeneralNamesOf = new WeakMap<Uint8Array, CheckedGeneralNames>();
-
-function checkedGeneralNames(value: Uint8Array): CheckedGeneralNames | undefined {
-  const c = checkedGeneralNamesOf.get(value);
-  return c && der.equalBytes(c.bytes, value) ? c : undefined;
-}
+const checkedGeneralNames = new ByteMemo<{ readonly reencode: boolean }>(256);
 
 /**
  * GeneralNames (DER) as a certificate should carry them (RFC 5280 §4.2.1.6): the same names in the same order, each
@@ -200,7 +191,7 @@ function checkedGeneralNames(value: Uint8Array): CheckedGeneralNames | undefined
 export function certificateGeneralNames(value: Uint8Array): Uint8Array {
   const problem = generalNamesProblem(value);
   if (problem) throw new InvalidArgumentError(`the GeneralNames are not ones a certificate can carry (RFC 5280 §4.2.1.6): ${problem}`);
-  if (checkedGeneralNames(value)?.reencode === false) return value;
+  if (checkedGeneralNames.get(checkedGeneralNames.key(value))?.reencode === false) return value;
   const names = der.children(der.parse(value)).map((gn) => {
     if (gn.tag !== 0xa4) return der.raw(gn);
     const name = der.raw(der.explicit(gn, 4, "directoryName"));
