@@ -19,6 +19,8 @@ import {
   generateCsr,
   LocalKey,
   type ChallengePolicy,
+  type DecryptParams,
+  type Decrypter,
   type IssueContext,
   type ScepEvent,
   type ScepProfile,
@@ -438,5 +440,58 @@ describe("RFC 8894 §3.3.3: only a self-signed first enrollment is recorded (its
     expect(await signedBy(issued, false)).toEqual(["SUCCESS", true, 1]); // PKCSReq signed by this CA's certificate: a renewal
     expect(await signedBy(lapsed, false)).toEqual(["SUCCESS", false, 1]); // a first enrollment by its challenge, signer not self-signed
     expect(s.calls).toHaveLength(4);
+  });
+});
+
+describe("RFC 8894 §3.3.3: identical PKCSReqs at once, in one process, share one issuance", () => {
+  it("the second, decoded while the first's issue hook runs, waits for it and gets the same certificate (issued_resent); the hook ran once", async () => {
+    // Both requests are decrypted (counted on the real CA key) before the first's hook may answer.
+    let decrypts = 0;
+    const bothDecoded = held<void>();
+    const counting: Decrypter = {
+      certificate: ca.key.certificate,
+      decrypt: (key: Uint8Array, params: DecryptParams) => {
+        if (++decrypts === 2) bothDecoded.resolve();
+        return ca.key.decrypt(key, params);
+      },
+    };
+    const calls: IssueContext[] = [];
+    const entered = held<void>();
+    const hook = issuingHook(ca, calls);
+    const s = setup("static-secret", {
+      decrypters: [counting],
+      issue: async (ctx) => {
+        if (calls.length === 0) {
+          entered.resolve();
+          await bothDecoded.promise; // the first call holds until the second request is in the server
+        }
+        return hook(ctx);
+      },
+    });
+    const device = await createDevice({ cn: "resend-concurrent", challengePassword: "static-secret" });
+    const [a, b] = await Promise.all([send(s.server, device), entered.promise.then(() => send(s.server, device))]);
+    expect([a.rep.status, b.rep.status]).toEqual(["SUCCESS", "SUCCESS"]);
+    expect(b.built.transactionId).toBe(a.built.transactionId);
+    expect(hex(b.rep.certificate!.der)).toBe(hex(a.rep.certificate!.der));
+    expect(calls).toHaveLength(1);
+    expect(s.log.events.map((e) => e.reason)).toEqual(["issued", "issued_resent"]);
+  });
+
+  it("another transactionID does not wait: a second device's request is issued while the first's hook is held", async () => {
+    const release = held<void>();
+    const calls: IssueContext[] = [];
+    const hook = issuingHook(ca, calls);
+    const s = setup("static-secret", {
+      issue: async (ctx) => {
+        if (ctx.csr.subject.includes("resend-held")) await release.promise;
+        return hook(ctx);
+      },
+    });
+    const held1 = await createDevice({ cn: "resend-held", challengePassword: "static-secret" });
+    const free = await createDevice({ cn: "resend-free", challengePassword: "static-secret" });
+    const first = send(s.server, held1);
+    expect((await send(s.server, free)).rep.status).toBe("SUCCESS"); // while the first is held
+    release.resolve();
+    expect((await first).rep.status).toBe("SUCCESS");
   });
 });

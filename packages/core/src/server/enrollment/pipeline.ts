@@ -9,6 +9,10 @@
  * 5. `confirm.ts`: the profile's last check before delivery
  * 6. `reply.ts`: the SUCCESS CertRep, then the ISSUED record a re-send is answered from (`record.ts`)
  *
+ * A self-signed PKCSReq first waits for any earlier one with its
+ * transactionID in this process (`in-flight.ts`), so identical requests
+ * arriving together share one issuance.
+ *
  * A phase ends the enrollment by returning a reply. Once the issue phase has
  * issued a certificate, any phase that throws makes it undelivered
  * (`undelivered.ts`): FAILURE badRequest and `onUndelivered`, never a 5xx.
@@ -25,6 +29,7 @@ import { Reply } from "../replies.js";
 import { challenge } from "./challenge.js";
 import { confirm } from "./confirm.js";
 import type { Enrollment, Phase } from "./enrollment.js";
+import { oneAtATime } from "./in-flight.js";
 import { issue } from "./issue.js";
 import { policy } from "./policy.js";
 import { reply } from "./reply.js";
@@ -36,7 +41,8 @@ export const ENROLLMENT_PHASES: readonly Phase[] = [policy, challenge, issue, co
 /** Runs a decoded PKCSReq/RenewalReq through the phases. @group Server */
 export async function enroll(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest): Promise<Reply> {
   const e: Enrollment = { profile: p, request: req, csr: req.csr!, renewal: false };
-  const r = await run(ctx, e);
+  // Identical requests at once in this process share one issuance (in-flight.ts).
+  const r = await oneAtATime(p, req, () => run(ctx, e));
   // What the event tells operators about the enrollment (the activity log's kind and challenge).
   return new Reply(r.response, r.outcome, r.reason, { renewal: e.renewal, challengeKind: p.challengeKind, ...r.extra }, r.lateReason);
 }

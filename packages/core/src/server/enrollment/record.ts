@@ -14,8 +14,10 @@
  * Best effort: the record is for idempotency only. A store that fails or
  * times out never costs the device its certificate, nor holds its reply long
  * (`reply.ts`); the event reason then says `issued_not_recorded`. Two
- * identical requests running at once each run the issue hook (no claim is
- * taken before it); the later record replaces the earlier.
+ * identical requests at once in one process share one issuance
+ * (`in-flight.ts`); on two replicas each runs the issue hook (no claim is
+ * taken in the shared store before it), and the later record replaces the
+ * earlier.
  *
  * @module
  */

@@ -1,0 +1,56 @@
+/**
+ * One enrollment at a time per transactionID, in this process: a self-signed
+ * PKCSReq waits until every earlier one of its profile and transactionID has
+ * finished, its ISSUED record settled included (`record.ts`; bounded by
+ * `storeTimeoutMs`). Two identical requests that arrive together (a device
+ * that re-sends before its first answer, RFC 8894 §3.3.3, or a relay that
+ * retries) then share one issuance: the second's policy phase finds the
+ * first's record and answers with the same certificate (`issued_resent`),
+ * or its PENDING transaction (`still_pending`), instead of running the issue
+ * hook a second time.
+ *
+ * Only self-signed PKCSReqs: the only requests whose re-send is answered from
+ * a record (a renewal always gets a new certificate). Any request with the
+ * transactionID waits, not only the same key's: the policy phase decides, once
+ * the earlier one is done, whether it is a re-send. A request waits at most
+ * as long as the ones before it take (their issue hooks have no deadline here
+ * either).
+ *
+ * Not across replicas: two replicas behind a load balancer can still each run
+ * the hook once. That needs a claim in the shared TransactionStore before the
+ * issue hook (a `create` of an ISSUING record with a lease, transitioned to
+ * ISSUED after), at one more store write per enrollment.
+ *
+ * @module
+ */
+import type { PkiRequest } from "../../message/pki-message.js";
+import { MessageType } from "../../message/types.js";
+import type { ResolvedProfile } from "../profile.js";
+import type { Reply } from "../replies.js";
+
+/** Per profile: transactionID → when the last enrollment started with it is done (never rejects). */
+const running = new WeakMap<ResolvedProfile, Map<string, Promise<void>>>();
+
+/**
+ * Runs `work` for `req` once every earlier enrollment of its transactionID in `p` is done (a self-signed PKCSReq),
+ * or at once (any other request). Resolves or rejects as `work` does.
+ */
+export function oneAtATime(p: ResolvedProfile, req: PkiRequest, work: () => Promise<Reply>): Promise<Reply> {
+  if (req.messageType !== MessageType.PKCSReq || !req.signerCertificate.isSelfIssued) return work();
+  let m = running.get(p);
+  if (!m) running.set(p, (m = new Map()));
+  const key = req.transactionId;
+  const before = m.get(key);
+  const result = before ? before.then(work) : work();
+  // Done once the reply is built and its record settled (Reply.lateReason), whatever the outcome.
+  const done = result.then(
+    (r) => r.lateReason?.then(() => undefined),
+    () => undefined,
+  );
+  const settled = done.then(() => undefined, () => undefined);
+  m.set(key, settled);
+  void settled.then(() => {
+    if (m.get(key) === settled) m.delete(key);
+  });
+  return result;
+}
