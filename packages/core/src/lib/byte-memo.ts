@@ -8,7 +8,8 @@
  * equal exactly when the bytes are): a string lives on V8's heap, where a kept copy of the bytes as a Uint8Array
  * (an ArrayBuffer each) cost several µs per value once the collector moved it (measured); a WeakMap keyed by the array
  * cost as much. The `capacity` most recently stored values are kept (a Map in insertion order, the oldest dropped), so
- * concurrent enrollments that interleave between two checks of their own value still find it.
+ * concurrent enrollments that interleave between two checks of their own value still find it; values longer than
+ * `maxBytes` are not kept, so what stays in memory is bounded whatever a client sends.
  */
 import { latin1 } from "./bytes.js";
 
@@ -17,11 +18,19 @@ export class ByteMemo<T> {
   // Not a #private field: where it is compiled to an older target, every access is a WeakMap look-up.
   private readonly entries = new Map<string, T>();
 
-  constructor(private readonly capacity: number) {}
+  /**
+   * @param capacity - how many values are kept
+   * @param maxBytes - the longest value kept: a longer one is checked each time (at most capacity × maxBytes bytes of
+   *   keys stay in memory, whatever size of request a client sends)
+   */
+  constructor(
+    private readonly capacity: number,
+    private readonly maxBytes: number,
+  ) {}
 
-  /** The key of `bytes` (undefined for what is not a Uint8Array: that caller's check says what is wrong). */
+  /** The key of `bytes`; undefined for a value too long to keep, or for what is not a Uint8Array (that caller's check says what is wrong). */
   key(bytes: Uint8Array): string | undefined {
-    return bytes instanceof Uint8Array ? latin1(bytes) : undefined;
+    return bytes instanceof Uint8Array && bytes.length <= this.maxBytes ? latin1(bytes) : undefined;
   }
 
   /** What was stored for `key`, or undefined. */

@@ -174,7 +174,7 @@ export function generalNamesProblem(value: Uint8Array): string | undefined {
  * in them is re-encoded: the server's CSR policy, endEntityExtensions and buildCertificate each check the same value,
  * read once this way (changed bytes are a new value, read again).
  */
-const checkedGeneralNames = new ByteMemo<{ readonly reencode: boolean }>(256);
+const checkedGeneralNames = new ByteMemo<{ readonly reencode: boolean }>(256, 1024); // at most 256 KiB of keys
 
 /**
  * GeneralNames (DER) as a certificate should carry them (RFC 5280 §4.2.1.6): the same names in the same order, each

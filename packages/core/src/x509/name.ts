@@ -190,7 +190,7 @@ export function nameProblem(name: Uint8Array): string | undefined {
  * ~1 µs more to remember it) and each later check finds it by its bytes (~0.5 µs). Changed bytes are a new Name, read
  * again.
  */
-const checkedNames = new ByteMemo<{ readonly reencode: boolean }>(256);
+const checkedNames = new ByteMemo<{ readonly reencode: boolean }>(256, 1024); // at most 256 KiB of keys
 
 /** How RFC 5280 Appendix A (and RFC 4519 for domainComponent) types and bounds one attribute. */
 interface AttributeRule {
