@@ -4,7 +4,8 @@
  * altered or mis-made; OpenSSL's X509_verify and Go's x509.ParseCertificate refuse it. Certificate.isIssuedBy, the one
  * place this SDK checks a certificate's signature, refuses it too: a renewal signed by such a certificate is FAILURE
  * badRequest renewal_not_chained, a profile's caChain holding one is ERR_INVALID_ARGUMENT, a GetCACert set whose CA
- * certificate is one does not match a client's pin (ERR_CA_PIN_MISMATCH). A requester's throwaway self-signed
+ * certificate is one does not match a client's pin (ERR_CA_PIN_MISMATCH), a CertRep signed under one does not come
+ * from a signer chaining to a client's trusted root (ERR_CERTREP). A requester's throwaway self-signed
  * certificate, whose signature nothing checks, is still read and answered.
  *
  * The certificates are OpenSSL's (`openssl req -x509`, `openssl x509 -req`); each altered one re-encodes a real one:
@@ -28,6 +29,7 @@ import {
   endEntityExtensions,
   generateCsr,
   importKeyPairPem,
+  readCertRep,
   type ScepServer,
 } from "../src/index.js";
 import * as der from "../src/lib/der.js";
@@ -197,6 +199,29 @@ describe("where a certificate's signature is checked, the altered certificate is
       }),
     );
     expect(() => createScepServer({ profiles: [{ path: "/scep", caCertificate: issuing, caChain: [issuing, root], signer: caKey, challenge: { type: "static", password: "x" }, issue: async () => ({ status: "PENDING" }) }] })).not.toThrow();
+  });
+
+  it("a CertRep signed under an altered copy of the issuing CA is not from a signer chaining to a client's trusted root → ERR_CERTREP", async () => {
+    const altered = await tbsFieldSha384(issuing, "root.key", "certrep");
+    const alteredKey = LocalKey.from(altered, pem("issuing.key"));
+    const keys = await importKeyPairPem(pem("device.key"));
+    const requester = await createSelfSignedSigner({ keys, subject: "CN=fields-device" });
+    const pending = createScepServer({
+      profiles: [{ path: "/scep", caCertificate: altered, signer: alteredKey, challenge: { type: "static", password: "p" }, issue: async () => ({ status: "PENDING" }) }],
+    });
+    const original = createScepServer({
+      profiles: [{ path: "/scep", caCertificate: issuing, signer: caKey, challenge: { type: "static", password: "p" }, issue: async () => ({ status: "PENDING" }) }],
+    });
+    const reply = async (server: ScepServer, recipient: Certificate) => {
+      const built = await buildPkcsReq({ csr: await generateCsr({ keys, subject: "CN=fields-device", challengePassword: "p" }), signer: requester, recipient });
+      const res = await postPki(server, "/scep", built.der);
+      return readCertRep(new Uint8Array(await res.arrayBuffer()), { request: built, decrypter: requester, trustedSigners: [root] });
+    };
+    expect((await reply(original, issuing)).status).toBe("PENDING");
+    await expect(reply(pending, altered)).rejects.toMatchObject({
+      code: "ERR_CERTREP",
+      message: "the CertRep is signed by O=scep-sdk, CN=Fields Issuing CA, which does not chain to the pinned CA",
+    });
   });
 
   it("a GetCACert set whose issuing CA is an altered copy does not chain to a client's trusted root → ERR_CA_PIN_MISMATCH", async () => {
