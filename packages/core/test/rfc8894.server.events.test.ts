@@ -216,6 +216,34 @@ describe("a throwing event sink", () => {
   });
 });
 
+describe("an async event sink whose promise rejects", () => {
+  it("is no unhandled rejection (which would end the process), and the next sink still gets the event", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const after: string[] = [];
+      const server = createScepServer({
+        profiles: [{ path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: SECRET }, issue: issuingHook(ca) }],
+        onEvent: [
+          async () => {
+            throw new Error("sink's database is down");
+          },
+          (e) => void after.push(e.reason),
+        ],
+        now: () => NOW,
+      });
+      expect((await getOp(server, "/scep", "GetCACaps")).status).toBe(200);
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      expect(after).toEqual(["caps"]);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+});
+
 describe("several event sinks (onEvent as an array)", () => {
   it("each sink gets every event, in order; a throwing sink does not keep the next from its event", async () => {
     const a: string[] = [];

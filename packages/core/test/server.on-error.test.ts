@@ -79,4 +79,25 @@ describe("onError: the cause of a 5xx", () => {
     expect(res.status).toBe(500);
     expect((await res.text()).trim()).toBe("internal error");
   });
+
+  it("an async onError whose promise rejects (a log shipper that is down) is no unhandled rejection, which would end the process", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      let calls = 0;
+      const server = serverWith({ issue: async () => Promise.reject(new Error("hook bug")) }, async () => {
+        calls++;
+        throw new Error("log shipper down");
+      });
+      const res = await enroll(server, "async-logger-rejects");
+      expect(res.status).toBe(500);
+      expect(calls).toBe(1);
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
 });

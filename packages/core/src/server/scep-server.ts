@@ -41,7 +41,7 @@ export interface ScepServerOptions {
   maxBodyBytes?: number;
   /**
    * Receives one event per request the server answered (a sink, or several: each gets every event). Exceptions a
-   * sink throws are ignored and do not keep the others from running. Emitted as the response is returned, with one
+   * sink throws (or a promise it returns rejects with) are ignored and do not keep the others from running. Emitted as the response is returned, with one
    * exception: a SUCCESS whose ISSUED record (kept for a re-send, RFC 8894 §3.3.3) the transaction store has not
    * confirmed within 100 ms leaves without waiting for it, and its event follows once the store answers or
    * `storeTimeoutMs` passes (reason `issued` or `issued_not_recorded`).
@@ -52,7 +52,8 @@ export interface ScepServerOptions {
    * time, is down or is full (503, reason `store_unavailable`), the CA/RA key unusable (503, `key_unavailable`), a
    * hook that threw (500, `internal_error` or the thrown `ScepError`'s code). The event names only a reason; this is
    * where an operator finds the cause. `error` is what was thrown, as is: its message is the store's or your hook's
-   * own text, so log it only where your hooks' errors may go. Whatever the callback throws is ignored.
+   * own text, so log it only where your hooks' errors may go. Whatever the callback throws is ignored, and so is the
+   * rejection of a promise it returns (it is not awaited).
    *
    * @example
    * ```ts
@@ -79,8 +80,19 @@ export interface ScepServerOptions {
   counters?: CounterStore;
 }
 
-/** Receives events. @group Server */
+/**
+ * Receives events. What it throws is ignored, and so is the rejection of a promise it returns (an async sink is not
+ * awaited). @group Server
+ */
 export type EventSink = (event: ScepEvent) => void;
+
+/**
+ * Ignores the rejection of what an operator's callback returned when it is a promise (an `async` sink or `onError`,
+ * which the `=> void` type admits): unobserved, it would be an unhandled rejection, which ends a Node process.
+ */
+function ignoreRejection(returned: unknown): void {
+  if (typeof (returned as PromiseLike<unknown> | undefined)?.then === "function") Promise.resolve(returned).catch(() => undefined);
+}
 
 /** A running SCEP server: `fetch` (or `handle`) answers one request. @group Server */
 export interface ScepServer extends FetchHandler {
@@ -237,7 +249,7 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
     }
     for (const sink of sinks) {
       try {
-        sink(e);
+        ignoreRejection(sink(e));
       } catch {
         /* a broken event sink must not break the server, nor keep the others from the event */
       }
@@ -305,7 +317,7 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
     else emit(event, p);
     if (failure && options.onError) {
       try {
-        options.onError(failure.error, event);
+        ignoreRejection(options.onError(failure.error, event));
       } catch {
         // An operator's logger must not turn a 5xx into an unhandled rejection.
       }
