@@ -21,6 +21,13 @@ function refused(): Error {
 
 const URL_OPTION = new URL("http://127.0.0.1:9/scep");
 
+/** A PKIOperation's TransportError as ScepClient makes it: its message, its `operation` field, the fetch error as cause. */
+function pkiOperationFailed(cause: Error): TransportError {
+  const error = new TransportError("PKIOperation: fetch failed", { cause });
+  error.operation = "PKIOperation";
+  return error;
+}
+
 describe("a fetch failure's cause chain", () => {
   it("names the socket error two levels down (fetch failed → cause → socket)", () => {
     const error = new TransportError("GetCACaps: fetch failed", { cause: wrapped(refused(), 1) });
@@ -44,11 +51,13 @@ describe("a fetch failure's cause chain", () => {
   });
 
   it("a PKIOperation refused before it was sent (ECONNREFUSED, undici's bad port, anywhere in the chain) is not one the CA may have processed", () => {
-    expect(pkiOperationUnanswered(new TransportError("PKIOperation: fetch failed", { cause: wrapped(refused(), 2) }))).toBe(false);
-    expect(pkiOperationUnanswered(new TransportError("PKIOperation: fetch failed", { cause: wrapped(new Error("bad port"), 2) }))).toBe(false);
+    expect(pkiOperationUnanswered(pkiOperationFailed(wrapped(refused(), 2)))).toBe(false);
+    expect(pkiOperationUnanswered(pkiOperationFailed(wrapped(new Error("bad port"), 2)))).toBe(false);
     // Past the 5 errors read, the chain says nothing: the request may have been sent.
-    expect(pkiOperationUnanswered(new TransportError("PKIOperation: fetch failed", { cause: wrapped(new Error("bad port"), 5) }))).toBe(true);
+    expect(pkiOperationUnanswered(pkiOperationFailed(wrapped(new Error("bad port"), 5)))).toBe(true);
     const reset = Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" });
-    expect(pkiOperationUnanswered(new TransportError("PKIOperation: fetch failed", { cause: wrapped(reset, 1) }))).toBe(true);
+    expect(pkiOperationUnanswered(pkiOperationFailed(wrapped(reset, 1)))).toBe(true);
+    // Decided on the operation field (d6421e7), not the text: the same message without it is no PKIOperation's.
+    expect(pkiOperationUnanswered(new TransportError("PKIOperation: fetch failed", { cause: wrapped(reset, 1) }))).toBe(false);
   });
 });
