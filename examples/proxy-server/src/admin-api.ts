@@ -7,6 +7,8 @@ import { buildProxyUrl, challengeHash, challengeTtlMs, isProxyError, type CaConf
 
 /** Route prefix of the admin API. */
 export const ADMIN_PREFIX = "/admin/";
+/** The route that registers, lists and forgets device profiles. */
+const ADMIN_PROFILES_PATH = "/admin/profiles";
 
 /** Largest JSON body the admin API reads, in bytes. */
 export const MAX_ADMIN_BODY = 16 * 1024;
@@ -182,7 +184,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       if (challenge !== undefined) record.challengeHash = await challengeHash(challenge);
       await o.profiles.put(record);
     } catch (e) {
-      if (isStoreUnavailable(e)) return storeUnavailableResponse("profile or challenge", e);
+      if (isStoreUnavailable(e)) return storeUnavailableResponse("profile or challenge", e, { log: o.log, method: request.method, path: ADMIN_PROFILES_PATH });
       if (isProxyError(e)) {
         // A challenge source failed: NDES's cache of challenges is full, a timeout, a 5xx (retryable: back off and
         // register again later, do not mark the device failed), or bad credentials, no permission, an unknown page.
@@ -221,7 +223,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         if (out.length >= 10_000) break;
       }
     } catch (e) {
-      if (isStoreUnavailable(e)) return storeUnavailableResponse("profile", e);
+      if (isStoreUnavailable(e)) return storeUnavailableResponse("profile", e, { log: o.log, method: "GET", path: ADMIN_PROFILES_PATH });
       throw e;
     }
     const order = (r: Omit<ProfileRecord, "challengeHash">): string => `${r.hostId}\u0000${r.profileId}\u0000${r.caName}`;
@@ -238,7 +240,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       o.log({ type: "admin", action: "delete", hostId: r.hostId, profileId: r.profileId, caName: ca.name, deleted });
       return json(200, { deleted });
     } catch (e) {
-      if (isStoreUnavailable(e)) return storeUnavailableResponse("profile", e);
+      if (isStoreUnavailable(e)) return storeUnavailableResponse("profile", e, { log: o.log, method: request.method, path: ADMIN_PROFILES_PATH });
       throw e;
     }
   };
@@ -253,7 +255,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       const method = request.method;
       const allow = (methods: string): Response => json(405, { error: `use ${methods}` }, { allow: methods });
       switch (path) {
-        case "/admin/profiles":
+        case ADMIN_PROFILES_PATH:
           if (method === "POST") return register(request);
           if (method === "GET") return listProfiles(url);
           if (method === "DELETE") return deleteProfile(request);

@@ -191,19 +191,26 @@ describe("POST /admin/profiles", () => {
     down.put = async () => {
       throw new StoreUnavailableError("Redis did not answer put within 2000 ms", { retryAfterSeconds: 30 });
     };
-    const { call } = setup({ profiles: down });
+    const { call, lines } = setup({ profiles: down });
     const res = await call("POST", "/admin/profiles", { hostId: "h", profileId: "p" });
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("30");
     expect(await res.json()).toEqual({ error: "the profile or challenge store is unavailable; try again" });
+    // The device's MDM sees only "unavailable"; the operator gets the cause on one line.
+    expect(lines).toEqual([
+      { type: "admin-error", method: "POST", path: "/admin/profiles", store: "profile or challenge", status: 503, code: "ERR_STORE_UNAVAILABLE", message: "Redis did not answer put within 2000 ms" },
+    ]);
   });
 
   it("503 with Retry-After saying the store is full (not down) when the in-memory challenge store holds its maxEntries", async () => {
-    const { call } = setup({ challenges: new MemoryChallengeStore({ maxEntries: 1 }) });
+    const { call, lines } = setup({ challenges: new MemoryChallengeStore({ maxEntries: 1 }) });
     expect((await call("POST", "/admin/profiles", { hostId: "h1", profileId: "p" })).status).toBe(201);
     const res = await call("POST", "/admin/profiles", { hostId: "h2", profileId: "p" });
     expect([res.status, res.headers.get("retry-after")]).toEqual([503, "30"]);
     expect(await res.json()).toEqual({ error: "the profile or challenge store is full (limit 1): try again once entries expire or are used up, or give the server a larger or shared store" });
+    const errors = lines.filter((l) => l.type === "admin-error");
+    expect(errors).toEqual([expect.objectContaining({ method: "POST", path: "/admin/profiles", store: "profile or challenge", status: 503, code: "ERR_STORE_UNAVAILABLE", capacity: 1 })]);
+    expect(JSON.stringify(lines)).not.toContain(TOKEN);
   });
 });
 

@@ -372,7 +372,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         return await route.run(request, url, m[2]);
       } catch (e) {
         if (e instanceof BadRequest) return json(400, { error: e.message });
-        if (route.store !== undefined && isStoreUnavailable(e)) return storeUnavailableResponse(route.store, e);
+        if (route.store !== undefined && isStoreUnavailable(e)) return storeUnavailableResponse(route.store, e, { log: o.log, method: request.method, path: url.pathname });
         throw e;
       }
     },

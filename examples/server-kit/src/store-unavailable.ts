@@ -10,14 +10,41 @@ import { jsonResponse } from "./bearer-token.js";
 /** Whether `e` is a `StoreUnavailableError` (by code: it may come from another copy of @scep/core). */
 export const isStoreUnavailable = (e: unknown): boolean => isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE";
 
+/** Where {@link storeUnavailableResponse} tells the operator why: the admin API's log and the refused route. */
+export interface StoreUnavailableLog {
+  /** Writes one JSON log line. */
+  log(entry: Record<string, unknown>): void;
+  /** The refused request's method, e.g. `POST`. */
+  method: string;
+  /** The refused request's path, e.g. `/admin/scep/challenges`. */
+  path: string;
+}
+
 /**
  * HTTP 503 `{ error }` with `Retry-After: 30` for a store that refused a call. `what` names the store ("profile",
  * "challenge"). A bounded in-memory store that is full (`StoreUnavailableError.capacity` set) is said to be full,
  * with its limit: retrying helps only once entries expire or are used up. Any other refusal (down, slow) is
- * "unavailable"; its message is not shown (it may name a host).
+ * "unavailable"; its message is not shown (it may name a host). With `logTo`, the operator gets the cause as one
+ * `{"type":"admin-error","method","path","store","status":503,"code","message","capacity"?}` line (`message`: the
+ * error's first line, at most 500 characters; `capacity`: the full store's limit), as a SCEP request's 5xx gets a
+ * `scep-error` line.
  */
-export function storeUnavailableResponse(what: string, error: unknown): Response {
+export function storeUnavailableResponse(what: string, error: unknown, logTo?: StoreUnavailableLog): Response {
   const capacity = (error as { capacity?: unknown }).capacity;
+  if (logTo) {
+    const code = (error as { code?: unknown } | null)?.code;
+    const message = (error instanceof Error ? error.message : String(error)).split("\n", 1)[0]!.slice(0, 500);
+    logTo.log({
+      type: "admin-error",
+      method: logTo.method,
+      path: logTo.path,
+      store: what,
+      status: 503,
+      code: typeof code === "string" ? code : "ERR_UNEXPECTED",
+      message,
+      ...(typeof capacity === "number" ? { capacity } : {}),
+    });
+  }
   const text =
     typeof capacity === "number"
       ? `the ${what} store is full (limit ${capacity}): try again once entries expire or are used up, or give the server a larger or shared store`

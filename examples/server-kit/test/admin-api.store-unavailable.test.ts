@@ -41,8 +41,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe("admin API with its stores down", () => {
   const server = { pending: async () => down(), approve: async () => down(), reject: async () => down(), sharedStats: async () => down(), profiles: () => [{ profile: "/scep" }] } as unknown as ScepServer;
   const challenges = { issue: async () => down() } as unknown as ChallengeStore;
+  const lines: Record<string, unknown>[] = [];
   const call = (method: string, path: string, body?: unknown) =>
-    createAdminApi({ token: TOKEN, server, defaultProfile: "/scep", log: () => {}, ca, challenges }).fetch(new Request(`http://127.0.0.1${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) }));
+    createAdminApi({ token: TOKEN, server, defaultProfile: "/scep", log: (l) => lines.push(l), ca, challenges }).fetch(new Request(`http://127.0.0.1${path}`, { method, headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) }));
 
   it.each([
     ["GET", "/admin/scep/pending", undefined, "transaction"],
@@ -55,8 +56,11 @@ describe("admin API with its stores down", () => {
     ["POST", "/admin/scep/revoke", "issued", "revocation"],
   ] as const)("%s %s: 503 + Retry-After naming the store", async (method, path, body, store) => {
     // revoke: a serial the CA did issue, so the refusal is the store's, not a 404 for an unknown serial
+    lines.length = 0;
     const res = await call(method, path, body === "issued" ? { serialNumber: issuedSerial, reason: "keyCompromise" } : body);
     expect([res.status, res.headers.get("retry-after"), await res.json()]).toEqual([503, "30", { error: `the ${store} store is unavailable; try again` }]);
+    // The answer hides the cause (it may name a host); the operator's log line has it.
+    expect(lines).toEqual([{ type: "admin-error", method, path, store, status: 503, code: "ERR_STORE_UNAVAILABLE", message: "redis: connection refused" }]);
   });
 });
 
@@ -64,7 +68,8 @@ describe("admin API with a full in-memory store", () => {
   it("POST /admin/scep/challenges on a full MemoryChallengeStore: 503 + Retry-After saying it is full and its limit, not that it is down", async () => {
     const challenges = new MemoryChallengeStore({ maxEntries: 2 });
     const server = { profiles: () => [{ profile: "/scep" }] } as unknown as ScepServer;
-    const api = createAdminApi({ token: TOKEN, server, defaultProfile: "/scep", log: () => {}, ca, challenges });
+    const lines: Record<string, unknown>[] = [];
+    const api = createAdminApi({ token: TOKEN, server, defaultProfile: "/scep", log: (l) => lines.push(l), ca, challenges });
     const post = () => api.fetch(new Request("http://127.0.0.1/admin/scep/challenges", { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: "{}" }));
     expect((await post()).status).toBe(201);
     expect((await post()).status).toBe(201);
@@ -74,5 +79,9 @@ describe("admin API with a full in-memory store", () => {
       "30",
       { error: "the challenge store is full (limit 2): try again once entries expire or are used up, or give the server a larger or shared store" },
     ]);
+    const errors = lines.filter((l) => l.type === "admin-error");
+    expect(errors).toEqual([expect.objectContaining({ method: "POST", path: "/admin/scep/challenges", store: "challenge", status: 503, code: "ERR_STORE_UNAVAILABLE", capacity: 2 })]);
+    // The two challenges it did issue are on no line.
+    expect(JSON.stringify(lines)).not.toMatch(/"challenge":"/);
   });
 });
