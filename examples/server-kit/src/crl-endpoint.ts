@@ -13,14 +13,19 @@ export const CRL_FILE = "ca.crl";
 export interface CrlEndpoint {
   /** Whether `path` is one it serves ({@link CRL_PATH}, or a key of the map it was created with). */
   owns(path: string): boolean;
-  /** 200 with the DER CRL (`content-type: application/pkix-crl`), 405 for other methods, 503 + Retry-After when the revocation store is down. */
+  /**
+   * 200 with the DER CRL (`content-type: application/pkix-crl`), 405 for other methods, 503 + Retry-After when the
+   * revocation store is down (then one `{ type: "crl-failed", path, status: 503, code, error }` line to `log`).
+   */
   fetch(request: Request): Promise<Response>;
 }
 
 /**
  * Serves `ca.crl()` at {@link CRL_PATH} (or each CA's at its path, given a map path → CA): DER,
  * `content-type: application/pkix-crl` (RFC 2585 §4.2), `cache-control: public, max-age=60` (a revocation shows
- * within a minute even behind a cache), `last-modified` = thisUpdate and `expires` = nextUpdate.
+ * within a minute even behind a cache), `last-modified` = thisUpdate and `expires` = nextUpdate. `log`, when given,
+ * hears why a request was answered 503: `{ type: "crl-failed", path, status: 503, code, error }` (`error`: the first
+ * line of the store's message), the cause the 503's body does not show.
  *
  * @example
  * ```ts
@@ -28,19 +33,23 @@ export interface CrlEndpoint {
  * if (crl.owns(new URL(request.url).pathname)) return crl.fetch(request);
  * ```
  */
-export function createCrlEndpoint(cas: FileCa | ReadonlyMap<string, FileCa>): CrlEndpoint {
+export function createCrlEndpoint(cas: FileCa | ReadonlyMap<string, FileCa>, log?: (entry: Record<string, unknown>) => void): CrlEndpoint {
   const at: ReadonlyMap<string, FileCa> = cas instanceof Map ? cas : new Map([[CRL_PATH, cas as FileCa]]);
   return {
     owns: (path) => at.has(path),
     async fetch(request) {
-      const ca = at.get(new URL(request.url).pathname);
+      const path = new URL(request.url).pathname;
+      const ca = at.get(path);
       if (!ca) return new Response("not found\n", { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } });
       if (request.method !== "GET" && request.method !== "HEAD") return new Response("use GET\n", { status: 405, headers: { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" } });
       let crl: SignedCrl;
       try {
         crl = await ca.crl();
       } catch (e) {
-        if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return new Response("the revocation store is unavailable; try again\n", { status: 503, headers: { "retry-after": "30", "content-type": "text/plain; charset=utf-8" } });
+        if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") {
+          log?.({ type: "crl-failed", path, status: 503, code: e.code, error: e.message.split("\n", 1)[0]!.slice(0, 500) });
+          return new Response("the revocation store is unavailable; try again\n", { status: 503, headers: { "retry-after": "30", "content-type": "text/plain; charset=utf-8" } });
+        }
         throw e;
       }
       const headers = {

@@ -401,7 +401,7 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
     if (!crlSchedules.has(own)) crlSchedules.set(own, scheduleCrl(own, crlEvery, (e) => log({ ...e, profile: p.name })));
     crlAt.set(`${p.path.replace(/\/+$/, "")}/${CRL_FILE}`, own);
   }
-  const crl = createCrlEndpoint(crlAt);
+  const crl = createCrlEndpoint(crlAt, log);
   // Intune's revocation requests (profiles with intune.revocationSyncSeconds): revoked in the profile CA's store, whose
   // CRL is then re-signed. Started by startRevocationSync once the kit is in service, never by a kit that is not.
   let syncSchedules: Array<ReturnType<typeof scheduleRevocationSync>> | undefined;
