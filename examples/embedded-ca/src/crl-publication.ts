@@ -15,14 +15,14 @@ import { join } from "node:path";
 import { StoreUnavailableError } from "@scep/core";
 import type { SignedCrl } from "./open-file-ca.js";
 import { fsyncDirectory, replaceFileUnderLock } from "./lib/durable-fs.js";
-
-/** Replaces a file of the publication (readable by all: a web server or mirror serves ca.crl) while the lock is held. */
-const replace = (path: string, data: string | Uint8Array): Promise<void> => replaceFileUnderLock(path, data, 0o644);
 import { withFileLock } from "./file-lock.js";
 import { toPem } from "./lib/pem.js";
 import type { CrlParts } from "./crl-entries.js";
 import { checkPublishedCrl, type CrlTrustAnchor } from "./published-crl-trust.js";
 import { StalenessGate } from "./lib/staleness.js";
+
+/** Replaces a file of the publication (readable by all: a web server or mirror serves ca.crl) while the lock is held. */
+const replace = (path: string, data: string | Uint8Array): Promise<void> => replaceFileUnderLock(path, data, 0o644);
 
 /** The published CRL in a data directory (DER). */
 export const CRL_FILE = "ca.crl";
