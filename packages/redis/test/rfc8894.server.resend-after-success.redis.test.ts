@@ -27,14 +27,21 @@ function replicas(commandTimeoutMs = 10_000) {
   const keyPrefix = `resend-${++prefixes}:`;
   const calls: IssueContext[] = [];
   const events: ScepEvent[] = [];
+  // The n-th event (1-based), once emitted: a SUCCESS's event follows its ISSUED record's write (it may leave first).
+  const waiting: { n: number; resolve: () => void }[] = [];
+  const onEvent = (e: ScepEvent): void => {
+    events.push(e);
+    for (const w of waiting) if (w.n <= events.length) w.resolve();
+  };
+  const nth = (n: number): Promise<void> => (events.length >= n ? Promise.resolve() : new Promise((resolve) => void waiting.push({ n, resolve })));
   const make = (client: typeof redis.client): ScepServer => {
     const challenges = new RedisChallengeStore(client, { keyPrefix, commandTimeoutMs: 10_000, now: () => NOW });
     const transactions = new RedisTransactionStore(client, { keyPrefix, commandTimeoutMs, now: () => NOW });
     const profile: ScepProfile = { name: "p", path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "store", store: challenges }, transactions, issue: issuingHook(ca, calls) };
-    return createScepServer({ profiles: [profile], now: () => NOW, onEvent: (e) => void events.push(e) });
+    return createScepServer({ profiles: [profile], now: () => NOW, onEvent });
   };
   const challenges = new RedisChallengeStore(redis.client, { keyPrefix, now: () => NOW });
-  return { a: make(redis.client), b: make(redis.second!), calls, events, challenges, transactions: new RedisTransactionStore(redis.client, { keyPrefix, now: () => NOW }) };
+  return { a: make(redis.client), b: make(redis.second!), calls, events, nth, challenges, transactions: new RedisTransactionStore(redis.client, { keyPrefix, now: () => NOW }) };
 }
 
 async function send(server: ScepServer, device: Device) {
@@ -49,6 +56,9 @@ describe("RFC 8894 §3.3.3: a re-send after a lost SUCCESS, on another replica (
     const device = await createDevice({ cn: "resend-redis", challengePassword: await r.challenges.issue({ profile: "p" }) });
     const before = await scriptRuns(redis.server);
     const first = await send(r.a, device); // the reply never reaches the device
+    // The SUCCESS waits at most 100 ms for its record (a loaded machine's Redis may take longer); its event follows
+    // the write, and a device re-sends seconds later, not at once: the re-send goes once the record settled.
+    await r.nth(1);
     const recordRuns = (await scriptRuns(redis.server)) - before;
     const again = await send(r.b, device);
     expect([first.rep.status, again.rep.status]).toEqual(["SUCCESS", "SUCCESS"]);
