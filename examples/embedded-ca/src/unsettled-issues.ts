@@ -50,7 +50,7 @@ export class UnsettledIssues {
 
   /**
    * Calls `settleOne` for each line not settled by this process yet, in file order (one stat when nothing is new). A
-   * line that is not a record (torn by a crash) is skipped. Rejects with `settleOne`'s error (the lines from that one
+   * line that is not a record (torn by a crash) is skipped; a record appended onto a torn one is read. Rejects with `settleOne`'s error (the lines from that one
    * on wait for the next call) or the file system's (not ENOENT: no file, nothing to settle).
    */
   async settle(settleOne: (serial: string) => Promise<void>): Promise<void> {
@@ -94,8 +94,22 @@ export class UnsettledIssues {
   }
 }
 
-/** The serial of a line `{"serial":"…"}`, or undefined for a torn or foreign line. */
+/** How every record starts: a record appended after a torn one (a crash mid-write) is found by it, as in the index. */
+const RECORD_START = '{"serial":"';
+
+/**
+ * The serial of a line `{"serial":"…"}`, or of the record glued onto a torn one (`{"ser{"serial":"…"}`: the line a
+ * crash mid-write left, then the next append; that next record was durable and its issue rejected, so it must not be
+ * lost), or undefined for a torn or foreign line.
+ */
 function serialOf(line: string): string | undefined {
+  const whole = serialOfRecord(line);
+  if (whole !== undefined) return whole;
+  const start = line.lastIndexOf(RECORD_START);
+  return start > 0 ? serialOfRecord(line.slice(start)) : undefined;
+}
+
+function serialOfRecord(line: string): string | undefined {
   try {
     const value = JSON.parse(line) as unknown;
     const serial = typeof value === "object" && value !== null ? (value as { serial?: unknown }).serial : undefined;

@@ -175,6 +175,21 @@ describe("CA/B BR §4.9.1.1: an issue in flight during a keyCompromise revoke ne
     }
   }, 120_000);
 
+  it("a record of unsettled.jsonl appended onto a torn line (a crash mid-write, then the next issue's record) is settled too: the next CRL lists it keyCompromise", async () => {
+    const dir = tempDir();
+    const dataDir = join(dir, "data");
+    const store = new MemoryRevocationStore();
+    const ca = await openFileCa({ dataDir, revocations: store });
+    const first = await ca.issue({ csrDer: opensslCsr(dir, "t", { subject: "/CN=t" }) });
+    const second = await ca.issue({ csrDer: sameKeyCsr(dir, "t", "/CN=t-2") });
+    // The key revoked keyCompromise in the store (as another worker's revoke would), its sweep not run here.
+    await store.revoke({ serialNumber: first.serialNumber, reason: "keyCompromise" });
+    writeFileSync(join(dataDir, "unsettled.jsonl"), `{"seri{"serial":"${second.serialNumber.toLowerCase()}"}\n`);
+    const crl = await ca.crl();
+    expect(crl.revokedCount).toBe(2);
+    expect((await ca.revocation(second.serialNumber))?.reason).toBe("keyCompromise");
+  }, 120_000);
+
   it("a certificate recorded as unsettled whose key is not compromised (the re-check failed, nothing was revoked) is left valid by the settling pass", async () => {
     const dir = tempDir();
     const dataDir = join(dir, "data");
