@@ -236,6 +236,29 @@ describe("a webhook that is down, slow or answers garbage: FAILURE webhook_unava
     expect(JSON.stringify(s.log.events)).not.toContain("qk-12345");
   });
 
+  it("an async onError whose promise rejects (a log shipper that is down) is no unhandled rejection, which would end the process", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      let calls = 0;
+      const s = setup({
+        onError: async () => {
+          calls++;
+          throw new Error("log shipper down");
+        },
+      });
+      answer("/challenge", (_r, res) => json(res, 500, {}));
+      const rep = await enroll(s);
+      expect([rep.status, rep.failInfo, calls]).toEqual(["FAILURE", "badRequest", 1]);
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+
   it("nothing listening (connection refused) → ERR_WEBHOOK_TRANSPORT", async () => {
     const port = await freeStablePort(); // a closed listen(0) port could be another test's server by the time we call
     const s = setup({ url: `http://127.0.0.1:${port}/challenge` });

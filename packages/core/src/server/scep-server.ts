@@ -13,6 +13,7 @@
  */
 import { InvalidArgumentError, isScepError } from "../errors.js";
 import { clip } from "../lib/clip.js";
+import { ignoreRejection } from "../lib/ignore-rejection.js";
 import { type ApproveOptions, type RejectOptions, approve, pending, reject } from "./approval.js";
 import { getCaCaps, getCaCert, getNextCaCert } from "./ca-operations.js";
 import type { ServerContext } from "./context.js";
@@ -85,14 +86,6 @@ export interface ScepServerOptions {
  * awaited). @group Server
  */
 export type EventSink = (event: ScepEvent) => void;
-
-/**
- * Ignores the rejection of what an operator's callback returned when it is a promise (an `async` sink or `onError`,
- * which the `=> void` type admits): unobserved, it would be an unhandled rejection, which ends a Node process.
- */
-function ignoreRejection(returned: unknown): void {
-  if (typeof (returned as PromiseLike<unknown> | undefined)?.then === "function") Promise.resolve(returned).catch(() => undefined);
-}
 
 /** A running SCEP server: `fetch` (or `handle`) answers one request. @group Server */
 export interface ScepServer extends FetchHandler {

@@ -32,6 +32,7 @@
 import { InvalidArgumentError, WebhookResponseError, WebhookTimeoutError, WebhookTransportError, isScepError, type FailInfo } from "../errors.js";
 import * as nc from "../lib/node-crypto.js";
 import { copyBytes, toBase64, toHex } from "../lib/bytes.js";
+import { ignoreRejection } from "../lib/ignore-rejection.js";
 import { readCapped } from "../lib/read-capped.js";
 import { messageTypeName } from "../message/types.js";
 import type { Certificate } from "../x509/certificate.js";
@@ -79,7 +80,10 @@ export interface WebhookChallengeOptions {
    * not told of is not delivered; the client gets FAILURE and `onUndelivered` is called so the issuer can revoke).
    */
   deliverWhenNotificationFails?: boolean;
-  /** Told of every failed call with its typed error (for logs and alerts; messages hold no secret). Errors it throws are ignored. */
+  /**
+   * Told of every failed call with its typed error (for logs and alerts; messages hold no secret). Errors it throws,
+   * and the rejection of a promise it returns (not awaited), are ignored.
+   */
   onError?: (error: WebhookError, operation: WebhookOperation) => void;
   /** The `timestamp` of each body (default `() => new Date()`). */
   now?: () => Date;
@@ -320,7 +324,7 @@ export function webhookChallenge(options: WebhookChallengeOptions): CustomChalle
   function report(error: unknown, operation: WebhookOperation, where: string): void {
     const typed = isScepError(error) && error.code.startsWith("ERR_WEBHOOK_") ? (error as WebhookError) : new WebhookResponseError(`webhook ${where}: failed unexpectedly`, { cause: error });
     try {
-      options.onError?.(typed, operation);
+      ignoreRejection(options.onError?.(typed, operation));
     } catch {
       /* a failing sink changes nothing */
     }
