@@ -8,6 +8,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildPkcsReq, createScepServer, generateCsr, type IssueContext, type ScepEvent, type ScepServer } from "../src/index.js";
 import { NOW, ORIGIN, createDevice, createTestCa, csrFor, eventLog, getOp, issuingHook, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
+import { unhandledRejectionsDuring } from "./support/unhandled.js";
 
 const SECRET = "Sup3r-S3cret-Challenge-Value-42";
 let ca: TestCa;
@@ -218,11 +219,8 @@ describe("a throwing event sink", () => {
 
 describe("an async event sink whose promise rejects", () => {
   it("is no unhandled rejection (which would end the process), and the next sink still gets the event", async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (e: unknown): void => void unhandled.push(e);
-    process.on("unhandledRejection", onUnhandled);
-    try {
-      const after: string[] = [];
+    const after: string[] = [];
+    const unhandled = await unhandledRejectionsDuring(async () => {
       const server = createScepServer({
         profiles: [{ path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: SECRET }, issue: issuingHook(ca) }],
         onEvent: [
@@ -234,13 +232,9 @@ describe("an async event sink whose promise rejects", () => {
         now: () => NOW,
       });
       expect((await getOp(server, "/scep", "GetCACaps")).status).toBe(200);
-      await new Promise((r) => setImmediate(r));
-      await new Promise((r) => setImmediate(r));
-      expect(after).toEqual(["caps"]);
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off("unhandledRejection", onUnhandled);
-    }
+    });
+    expect(unhandled).toEqual([]);
+    expect(after).toEqual(["caps"]);
   });
 });
 

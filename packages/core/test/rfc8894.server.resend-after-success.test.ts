@@ -28,6 +28,7 @@ import {
   type TransactionStore,
 } from "../src/index.js";
 import { DAY, NOW, createDevice, createTestCa, eventLog, hex, issuingHook, postPki, readReply, baseProfile, type Device, type TestCa } from "./support/server-pki.js";
+import { unhandledRejectionsDuring } from "./support/unhandled.js";
 
 const ca: TestCa = await createTestCa("Resend CA");
 
@@ -297,10 +298,7 @@ describe("RFC 8894 §3.3.3: a slow transaction store never holds the SUCCESS; th
   });
 
   it("a create that rejects after the reply left: the event says issued_not_recorded, counted once; no unhandled rejection", async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (e: unknown): void => void unhandled.push(e);
-    process.on("unhandledRejection", onUnhandled);
-    try {
+    const unhandled = await unhandledRejectionsDuring(async () => {
       const store = new HeldIssuedRecords();
       const s = slowSetup(store, 5000);
       const device = await createDevice({ cn: "resend-late-reject", challengePassword: "static-secret" });
@@ -310,18 +308,12 @@ describe("RFC 8894 §3.3.3: a slow transaction store never holds the SUCCESS; th
       store.pending[0]!.reject(new Error("redis: connection reset"));
       expect(await s.log.nth(1)).toMatchObject({ outcome: "success", reason: "issued_not_recorded", status: 200 });
       expect(s.server.stats()[0]!.reasons).toEqual({ issued_not_recorded: 1 });
-      await new Promise((r) => setImmediate(r));
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off("unhandledRejection", onUnhandled);
-    }
+    });
+    expect(unhandled).toEqual([]);
   });
 
   it("a create that never answers: SUCCESS at once; after storeTimeoutMs (400 ms) the event says issued_not_recorded; no unhandled rejection", async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (e: unknown): void => void unhandled.push(e);
-    process.on("unhandledRejection", onUnhandled);
-    try {
+    const unhandled = await unhandledRejectionsDuring(async () => {
       const store = new HeldIssuedRecords(); // never settled by the test
       const s = slowSetup(store, 400);
       const device = await createDevice({ cn: "resend-hung-store", challengePassword: "static-secret" });
@@ -329,11 +321,8 @@ describe("RFC 8894 §3.3.3: a slow transaction store never holds the SUCCESS; th
       expect(first.rep.status).toBe("SUCCESS");
       expect(s.log.events).toEqual([]);
       expect(await s.log.nth(1)).toMatchObject({ outcome: "success", reason: "issued_not_recorded", status: 200 });
-      await new Promise((r) => setImmediate(r));
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off("unhandledRejection", onUnhandled);
-    }
+    });
+    expect(unhandled).toEqual([]);
   });
 });
 

@@ -14,6 +14,7 @@ import {
   type ScepProfile,
 } from "../src/index.js";
 import { NOW, createDevice, createTestCa, getOp, issuingHook, postPki, type TestCa } from "./support/server-pki.js";
+import { unhandledRejectionsDuring } from "./support/unhandled.js";
 
 let ca: TestCa;
 beforeAll(async () => {
@@ -81,10 +82,7 @@ describe("onError: the cause of a 5xx", () => {
   });
 
   it("an async onError whose promise rejects (a log shipper that is down) is no unhandled rejection, which would end the process", async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (e: unknown): void => void unhandled.push(e);
-    process.on("unhandledRejection", onUnhandled);
-    try {
+    const unhandled = await unhandledRejectionsDuring(async () => {
       let calls = 0;
       const server = serverWith({ issue: async () => Promise.reject(new Error("hook bug")) }, async () => {
         calls++;
@@ -93,11 +91,7 @@ describe("onError: the cause of a 5xx", () => {
       const res = await enroll(server, "async-logger-rejects");
       expect(res.status).toBe(500);
       expect(calls).toBe(1);
-      await new Promise((r) => setImmediate(r));
-      await new Promise((r) => setImmediate(r));
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off("unhandledRejection", onUnhandled);
-    }
+    });
+    expect(unhandled).toEqual([]);
   });
 });

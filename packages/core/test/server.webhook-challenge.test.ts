@@ -29,6 +29,7 @@ import {
 } from "../src/index.js";
 import { freeStablePort } from "../../../test-support/peers";
 import { NOW, createDevice, createTestCa, eventLog, issuingHook, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
+import { unhandledRejectionsDuring } from "./support/unhandled.js";
 
 const SECRET = "whsec-9f8e7d6c5b4a";
 const TOKEN = "Bearer tok-0a1b2c3d";
@@ -237,10 +238,7 @@ describe("a webhook that is down, slow or answers garbage: FAILURE webhook_unava
   });
 
   it("an async onError whose promise rejects (a log shipper that is down) is no unhandled rejection, which would end the process", async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (e: unknown): void => void unhandled.push(e);
-    process.on("unhandledRejection", onUnhandled);
-    try {
+    const unhandled = await unhandledRejectionsDuring(async () => {
       let calls = 0;
       const s = setup({
         onError: async () => {
@@ -251,12 +249,8 @@ describe("a webhook that is down, slow or answers garbage: FAILURE webhook_unava
       answer("/challenge", (_r, res) => json(res, 500, {}));
       const rep = await enroll(s);
       expect([rep.status, rep.failInfo, calls]).toEqual(["FAILURE", "badRequest", 1]);
-      await new Promise((r) => setImmediate(r));
-      await new Promise((r) => setImmediate(r));
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off("unhandledRejection", onUnhandled);
-    }
+    });
+    expect(unhandled).toEqual([]);
   });
 
   it("nothing listening (connection refused) → ERR_WEBHOOK_TRANSPORT", async () => {
