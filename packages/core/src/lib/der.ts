@@ -274,7 +274,7 @@ export function readString(t: Tlv | undefined, what: string): string {
     case Tag.OCTET_STRING:
       return latin1(bytes);
     case Tag.UTF8_STRING:
-      return new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+      return UTF8_LENIENT.decode(bytes);
     case Tag.BMP_STRING: {
       if (bytes.length % 2 !== 0) fail(`${what}: BMPString length is not a multiple of 2`);
       let s = "";
@@ -295,6 +295,10 @@ export function readString(t: Tlv | undefined, what: string): string {
       fail(`${what}: expected a string`);
   }
 }
+
+// One of each, shared: a whole-buffer decode() (no `stream` option) and encode() keep no state between calls.
+const UTF8_LENIENT = new TextDecoder("utf-8", { fatal: false });
+const UTF8_ENCODER = new TextEncoder();
 
 const STRING_TAGS: ReadonlySet<number> = new Set([
   Tag.UTF8_STRING,
@@ -560,7 +564,7 @@ export function printable(s: string): DerElement {
 export const directoryString = (s: string): DerElement => (PRINTABLE.test(s) ? tlv(Tag.PRINTABLE_STRING, ascii(s)) : utf8(s));
 
 /** UTF8String. */
-export const utf8 = (s: string): DerElement => tlv(Tag.UTF8_STRING, new TextEncoder().encode(s));
+export const utf8 = (s: string): DerElement => tlv(Tag.UTF8_STRING, UTF8_ENCODER.encode(s));
 
 function put2(out: Uint8Array, o: number, v: number): void {
   out[o] = 0x30 + Math.floor(v / 10);

@@ -61,7 +61,11 @@ export function readTransactionId(attrs: Map<string, der.Tlv[]>): string {
  * @group Codec
  */
 export function readScepAttributes(attrs: Map<string, der.Tlv[]>, options: { senderNonceOptional?: boolean; messageTypeOptional?: boolean } = {}): ScepAttributes {
-  const transactionId = readTransactionId(attrs);
+  return readScepAttributesOf(attrs, readTransactionId(attrs), options);
+}
+
+/** {@link readScepAttributes} with the transactionID already read by {@link readTransactionId}. @internal */
+export function readScepAttributesOf(attrs: Map<string, der.Tlv[]>, transactionId: string, options: { senderNonceOptional?: boolean; messageTypeOptional?: boolean } = {}): ScepAttributes {
   const mt = single(attrs, oids.id_messageType, "messageType");
   if (!mt && !options.messageTypeOptional) throw new MessageMalformedError("missing messageType attribute (RFC 8894 §3.2.1.2)");
   const mtText = mt ? der.readString(mt, "messageType") : "0";

@@ -15,7 +15,7 @@ import { openEnvelope, parseEnvelopedData } from "../cms/enveloped-data.js";
 import type { Decrypter } from "../keys/key.js";
 import { Certificate, publicKeyOf } from "../x509/certificate.js";
 import { CertificationRequest, requestPublicKey } from "../x509/certification-request.js";
-import { type ScepAttributes, readScepAttributes, readTransactionId } from "./attributes.js";
+import { type ScepAttributes, readScepAttributesOf, readTransactionId } from "./attributes.js";
 import { MessageType, type MessageTypeName, messageTypeName } from "./types.js";
 
 /** IssuerAndSubject (CertPoll, RFC 8894 §3.3.3). @group Codec */
@@ -139,7 +139,7 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
   let attrs: ScepAttributes;
   let unreadable: unknown;
   try {
-    attrs = readScepAttributes(si.attributes, { senderNonceOptional: true, messageTypeOptional: true });
+    attrs = readScepAttributesOf(si.attributes, transactionId, { senderNonceOptional: true, messageTypeOptional: true });
   } catch (e) {
     if (!(e instanceof ScepError)) throw e;
     unreadable = e;
