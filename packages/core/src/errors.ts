@@ -231,8 +231,15 @@ export class CertRepError extends ScepError {
  *
  * @example
  * ```ts
- * try { await client.enroll(options) }
- * catch (e) { if (e instanceof TransportError && e.operation === "PKIOperation" && (e.status ?? 500) >= 500) console.error("sent, unanswered: re-send with the same key (RFC 8894 §3.3.3)") }
+ * import { ScepClient, TransportError, type EnrollOptions } from "@scep/core";
+ *
+ * declare const client: ScepClient;
+ * declare const options: EnrollOptions;
+ * try {
+ *   await client.enroll(options);
+ * } catch (e) {
+ *   if (e instanceof TransportError && e.operation === "PKIOperation" && (e.status ?? 500) >= 500) console.error("sent, unanswered: re-send with the same key (RFC 8894 §3.3.3)");
+ * }
  * ```
  * @group Errors
  */
