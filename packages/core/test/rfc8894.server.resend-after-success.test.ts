@@ -29,6 +29,7 @@ import {
 } from "../src/index.js";
 import { DAY, NOW, createDevice, createTestCa, eventLog, hex, issuingHook, postPki, readReply, baseProfile, type Device, type TestCa } from "./support/server-pki.js";
 import { unhandledRejectionsDuring } from "./support/unhandled.js";
+import { IN_FLIGHT_WAIT_MS } from "../src/server/enrollment/in-flight.js";
 
 const ca: TestCa = await createTestCa("Resend CA");
 
@@ -465,6 +466,36 @@ describe("RFC 8894 §3.3.3: identical PKCSReqs at once, in one process, share on
     expect(calls).toHaveLength(1);
     expect(s.log.events.map((e) => e.reason)).toEqual(["issued", "issued_resent"]);
   });
+
+  it(`a hook that hangs holds the identical request back at most IN_FLIGHT_WAIT_MS (${IN_FLIGHT_WAIT_MS / 1000} s): then it is served by itself`, async () => {
+    const release = held<void>();
+    const entered = held<void>();
+    const calls: IssueContext[] = [];
+    const hook = issuingHook(ca, calls);
+    let hung = false;
+    const s = setup("static-secret", {
+      issue: async (ctx) => {
+        if (!hung) {
+          hung = true;
+          entered.resolve();
+          await release.promise; // the first request's hook hangs until the end of the test
+        }
+        return hook(ctx);
+      },
+    });
+    const device = await createDevice({ cn: "resend-hung-hook", challengePassword: "static-secret" });
+    const first = send(s.server, device);
+    await entered.promise;
+    const started = performance.now();
+    const second = await send(s.server, device);
+    const waited = performance.now() - started;
+    expect(second.rep.status).toBe("SUCCESS"); // issued by itself: a static challenge, no record to answer from
+    expect(waited).toBeGreaterThanOrEqual(IN_FLIGHT_WAIT_MS - 50);
+    expect(calls).toHaveLength(1); // the second's own issuance; the first's hook still hangs
+    release.resolve();
+    expect((await first).rep.status).toBe("SUCCESS");
+    expect(calls).toHaveLength(2);
+  }, IN_FLIGHT_WAIT_MS + 30_000);
 
   it("another transactionID does not wait: a second device's request is issued while the first's hook is held", async () => {
     const release = held<void>();

@@ -386,6 +386,22 @@ describe("confirmHook and withFailureNotification: the notifications that close 
     expect(errors.map((e) => e.code)).toEqual([code]);
   });
 
+  it("an async onError that rejects: the veto stands and nothing is left an unhandled rejection (which would end the process)", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const v = validator({ onError: async (e) => Promise.reject(new Error(`sink failed on ${e.code}`)) });
+      fake.next("successNotification", { json: { code: "Unknown", errorDescription: "" } });
+      expect(await v.confirmHook()(confirmCtx())).toMatchObject({ ok: false, reason: "intune_notification_failed" });
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
   it("confirm with deliverWhenNotificationFails: the notification is sent, its failure only reported", async () => {
     const v = validator();
     fake.next("successNotification", { json: { code: "Unknown", errorDescription: "" } });

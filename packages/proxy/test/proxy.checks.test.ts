@@ -481,4 +481,19 @@ describe("events and stats", () => {
     expect((await call("/scep/x?operation=GetCACaps", undefined, p)).status).toBe(400);
     expect([logged, events.length]).toEqual([["event sink threw"], 1]);
   });
+
+  it("an async sink that rejects is logged too, and is no unhandled rejection (which would end the process)", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const p = createScepProxy({ profiles, cas: new MemoryCaRegistry([{ name: "ndes", type: "ndes", url: up.url }]), onEvent: [async () => Promise.reject(new Error("sink")), (e) => events.push(e)], logger: { error: (m) => logged.push(m) } });
+      expect((await call("/scep/x?operation=GetCACaps", undefined, p)).status).toBe(400);
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect([unhandled, logged, events.length]).toEqual([[], ["event sink threw"], 1]);
+  });
 });

@@ -116,7 +116,9 @@ export class RedisCounterStore implements CounterStore {
         this.#timer = undefined;
         this.flush().catch((e: unknown) => {
           try {
-            this.#onError?.(e);
+            const returned: unknown = this.#onError?.(e);
+            // An async onError that rejects is dropped too: unobserved, it would end the process (unhandled rejection).
+            if (typeof (returned as PromiseLike<unknown> | undefined)?.then === "function") Promise.resolve(returned).catch(() => undefined);
           } catch {
             /* a broken error sink must not matter */
           }

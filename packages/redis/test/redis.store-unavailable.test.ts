@@ -147,4 +147,28 @@ describe("RedisCounterStore while redis-server is down", () => {
       client.disconnect();
     }
   });
+  it("an async onError that rejects is dropped: no unhandled rejection (which would end the process) when a timed flush fails", async () => {
+    const client = new Redis({ ...server.connection, ...redisClientOptions, lazyConnect: true });
+    client.on("error", () => {});
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    let told = 0;
+    const counters = new RedisCounterStore(client, { keyPrefix: "down-async:", commandTimeoutMs: TIMEOUT_MS, flushIntervalMs: 20, onError: async () => Promise.reject(new Error(`sink ${++told}`)) });
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      await client.connect();
+      await server.kill();
+      counters.increment("p", "success", "issued");
+      while (told === 0) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      await server.restart();
+      await recovered(client);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+      await counters.close().catch(() => undefined);
+      client.disconnect();
+    }
+    expect(unhandled).toEqual([]);
+  });
 });

@@ -348,7 +348,9 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
 
   #report(e: unknown, operation: "validateRequest" | "successNotification" | "failureNotification"): void {
     try {
-      this.#onError?.(isIntuneError(e) ? e : new IntuneResponseError(`Intune ${operation} failed unexpectedly`, { cause: e }), operation);
+      const returned: unknown = this.#onError?.(isIntuneError(e) ? e : new IntuneResponseError(`Intune ${operation} failed unexpectedly`, { cause: e }), operation);
+      // An async sink (its `=> void` type admits one) that rejects: dropped, not an unhandled rejection ending the process.
+      if (typeof (returned as PromiseLike<unknown> | undefined)?.then === "function") Promise.resolve(returned).catch(() => undefined);
     } catch {
       // a failing sink changes nothing
     }

@@ -416,7 +416,9 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
       count(event);
       for (const sink of sinks) {
         try {
-          sink(event);
+          const returned: unknown = sink(event);
+          // An async sink that rejects is logged like one that throws, not left an unhandled rejection.
+          if (typeof (returned as PromiseLike<unknown> | undefined)?.then === "function") Promise.resolve(returned).catch((e: unknown) => logger.error("event sink threw", describeError(e)));
         } catch (e) {
           logger.error("event sink threw", describeError(e));
         }

@@ -13,8 +13,9 @@
  * a record (a renewal always gets a new certificate). Any request with the
  * transactionID waits, not only the same key's: the policy phase decides, once
  * the earlier one is done, whether it is a re-send. A request waits at most
- * as long as the ones before it take (their issue hooks have no deadline here
- * either).
+ * {@link IN_FLIGHT_WAIT_MS} (10 s) for the ones before it, then goes on by
+ * itself: an issue hook that hangs holds up no later request longer (it may
+ * then issue a second certificate, as without this wait).
  *
  * Not across replicas: two replicas behind a load balancer can still each run
  * the hook once. That needs a claim in the shared TransactionStore before the
@@ -27,6 +28,19 @@ import type { PkiRequest } from "../../message/pki-message.js";
 import { MessageType } from "../../message/types.js";
 import type { ResolvedProfile } from "../profile.js";
 import type { Reply } from "../replies.js";
+
+/** Longest a request waits for the earlier ones of its transactionID, in milliseconds. */
+export const IN_FLIGHT_WAIT_MS = 10_000;
+
+/** `done`, or IN_FLIGHT_WAIT_MS, whichever comes first (never rejects: `done` never does). */
+function boundedWait(done: Promise<void>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, IN_FLIGHT_WAIT_MS);
+    timer.unref?.();
+  });
+  return Promise.race([done, timeout]).finally(() => clearTimeout(timer));
+}
 
 /** Per profile: transactionID → when the last enrollment started with it is done (never rejects). */
 const running = new WeakMap<ResolvedProfile, Map<string, Promise<void>>>();
@@ -41,7 +55,7 @@ export function oneAtATime(p: ResolvedProfile, req: PkiRequest, work: () => Prom
   if (!m) running.set(p, (m = new Map()));
   const key = req.transactionId;
   const before = m.get(key);
-  const result = before ? before.then(work) : work();
+  const result = before ? boundedWait(before).then(work) : work();
   // Done once the reply is built and its record settled (Reply.lateReason), whatever the outcome.
   const done = result.then(
     (r) => r.lateReason?.then(() => undefined),
