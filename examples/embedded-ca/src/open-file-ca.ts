@@ -391,7 +391,7 @@ export interface FileCa {
    * before the line) is seen then (the revoke writes the store before it reads the index), the recorded certificate
    * is revoked keyCompromise (CA/B BR §4.9.1.1) and the issue still rejects with `KEY_COMPROMISED`. When that revoke
    * fails, or the re-check cannot be made (the store down), the certificate is not handed out and its serial goes to
-   * `dataDir/unsettled.jsonl`, settled (revoked keyCompromise if its key is compromised) at the next open, before
+   * `dataDir/unsettled.jsonl`, settled (revoked keyCompromise if its key is compromised) at the next open (one with `restoreOnOpen: false` leaves it to its first `crl()`), before
    * the next {@link FileCa.crl} signs, and after the next keyCompromise revoke.
    *
    * @throws EmbeddedCaError `CSR_INVALID`, `KEY_COMPROMISED` ({@link KEY_COMPROMISED_TEXT}), `INVALID_OPTIONS`, `STORAGE_FAILED` (also when a certificate to revoke could be neither revoked nor recorded in `unsettled.jsonl`), `SERIAL_SPACE_EXHAUSTED`
