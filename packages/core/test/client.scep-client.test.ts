@@ -4,6 +4,7 @@
  * capability-driven defaults, POST or GET, and CertPoll while PENDING with the
  * caller's clock.
  */
+import { unhandledRejectionsDuring } from "./support/unhandled.js";
 import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ScepClient, TransportError, createScepServer, type ScepServer } from "../src/index.js";
@@ -83,6 +84,30 @@ describe("ScepClient.enroll", () => {
       expect(waits).toEqual([1000, 1000]);
       expect(pendings).toEqual(["PENDING 1000", "PENDING 1000"]);
       expect(log.filter((l) => l.endsWith("PKIOperation"))).toHaveLength(3); // PKCSReq, CertPoll (PENDING), CertPoll (SUCCESS)
+    } finally {
+      pending = false;
+    }
+  });
+
+  it("an async onPending that rejects does not stop the polling and is no unhandled rejection (which would end the process)", async () => {
+    pending = true;
+    try {
+      const device = await createDevice({ cn: "client-pending-async", challengePassword: CHALLENGE });
+      let calls = 0;
+      let rep: Awaited<ReturnType<ScepClient["enroll"]>> | undefined;
+      const unhandled = await unhandledRejectionsDuring(async () => {
+        rep = await new ScepClient({ url: "http://ca.test/scep", fetch: recordingFetch([]) }).enroll({
+          csr: device.csr,
+          signer: device.signer,
+          pollIntervalMs: 1000,
+          maxPollMs: 10_000,
+          onPending: async () => Promise.reject(new Error(`progress sink ${++calls}`)),
+          sleep: async () => {
+            if (calls === 1) await server.approve("p", defaultTransactionId(device.signer.certificate.spki));
+          },
+        });
+      });
+      expect([rep?.status, calls, unhandled]).toEqual(["SUCCESS", 1, []]);
     } finally {
       pending = false;
     }

@@ -18,6 +18,7 @@ import { type BuiltRequest, buildCertPoll, buildPkcsReq } from "./requests.js";
 import { type CaPin, type CaPinOptions, checkCaPin, compileCaPin } from "./ca-pin.js";
 import { type CertRep, readCertRep } from "./read-cert-rep.js";
 import { readCapped } from "../lib/read-capped.js";
+import { ignoreRejection } from "../lib/ignore-rejection.js";
 
 /** The longest delay a timer keeps (2^31 − 1 ms): a longer one fires at once. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -222,7 +223,8 @@ export class ScepClient {
     let rep = await exchange(request);
     const issuerName = selectIssuerName(caCertificates);
     for (let waited = 0; rep.status === "PENDING" && waited < (options.maxPollMs ?? 0); waited += interval) {
-      options.onPending?.(rep, interval);
+      // An async onPending (its `=> void` type admits one) that rejects must not become an unhandled rejection.
+      ignoreRejection(options.onPending?.(rep, interval));
       await sleep(interval);
       rep = await exchange(await buildCertPoll({ ...common, issuerName, subject: csr.subjectDer, transactionId: request.transactionId }));
     }
