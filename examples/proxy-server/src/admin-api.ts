@@ -2,7 +2,7 @@
 // challenge), read profile statuses, see requeues and other proxy events. Behind `Authorization: Bearer <token>`.
 import { bearerAuthorizer, jsonResponse as json } from "@scep-examples/server-kit/bearer-token";
 import { isStoreUnavailable, storeUnavailableResponse } from "@scep-examples/server-kit/store-unavailable";
-import { isScepError, type ChallengeStore } from "@scep/core";
+import type { ChallengeStore } from "@scep/core";
 import { buildProxyUrl, challengeHash, challengeTtlMs, isProxyError, type CaConfig, type CaRegistry, type ChallengeSource, type ProfileRecord, type ProfileStore } from "@scep/proxy";
 
 /** Route prefix of the admin API. */

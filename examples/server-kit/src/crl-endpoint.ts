@@ -1,6 +1,6 @@
 // The embedded CA's CRL over HTTP (RFC 5280 §5, served as RFC 2585's application/pkix-crl), and the
 // schedule that keeps a signed copy in the data directory fresh.
-import { isScepError } from "@scep/core";
+import { errorFields, isStoreUnavailable } from "./store-unavailable.js";
 import type { FileCa, SignedCrl } from "@scep-examples/embedded-ca";
 
 /** Where the example servers serve the CRL (GET and HEAD; DER). */
@@ -46,8 +46,9 @@ export function createCrlEndpoint(cas: FileCa | ReadonlyMap<string, FileCa>, log
       try {
         crl = await ca.crl();
       } catch (e) {
-        if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") {
-          log?.({ type: "crl-failed", path, status: 503, code: e.code, error: e.message.split("\n", 1)[0]!.slice(0, 500) });
+        if (isStoreUnavailable(e)) {
+          const { code, message } = errorFields(e);
+          log?.({ type: "crl-failed", path, status: 503, code, error: message });
           return new Response("the revocation store is unavailable; try again\n", { status: 503, headers: { "retry-after": "30", "content-type": "text/plain; charset=utf-8" } });
         }
         throw e;
@@ -99,7 +100,9 @@ export function scheduleCrl(ca: FileCa, intervalMs: number, log: (entry: Record<
       }
       return crl;
     } catch (e) {
-      log({ type: "crl-failed", error: (e as Error).message.split("\n", 1)[0] });
+      // errorFields never throws (what was thrown may be no Error): a throw here would leave the round's promise
+      // rejected, an unhandled rejection through `void refresh()`.
+      log({ type: "crl-failed", error: errorFields(e).message });
       return undefined;
     }
   };

@@ -24,6 +24,7 @@ import type { ProfileSettings } from "./config-file.js";
 import { scheduleRevocationSync } from "./intune-revocation-sync.js";
 import { buildProfile, describeProfile, pendingWithoutAdmin, readSecret, type ProfileSummary, type RevocationSync } from "./profiles.js";
 import { createLimitedHttpServer } from "./http-limits.js";
+import { errorFields } from "./store-unavailable.js";
 import { listenFailure, type ListenOptionNames } from "./listen-failure.js";
 import { fileErrorReason } from "./file-error.js";
 import { lockDataDir, storeIdentity, type DataDirLock } from "./data-dir-lock.js";
@@ -97,13 +98,6 @@ const log = (entry: Record<string, unknown>): void => {
   pendingLines += line(entry);
   flushLines();
 };
-/** A thrown value as log fields: its code (`ERR_UNEXPECTED` when it has none) and the first line of its message. */
-const errorFields = (e: unknown): { code: string; message: string } => {
-  const code = (e as { code?: unknown } | null)?.code;
-  const message = e instanceof Error ? e.message : String(e);
-  return { code: typeof code === "string" ? code : "ERR_UNEXPECTED", message: message.split("\n", 1)[0]!.slice(0, 500) };
-};
-
 const logEvent = (entry: Record<string, unknown>): void => {
   if (!pendingLines) setImmediate(flushLines);
   pendingLines += line(entry);

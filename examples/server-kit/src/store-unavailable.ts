@@ -7,6 +7,16 @@
 import { isScepError } from "@scep/core";
 import { jsonResponse } from "./bearer-token.js";
 
+/**
+ * A thrown value as log fields: its `code` (`ERR_UNEXPECTED` when it has none) and `message`, the first line of its
+ * message (or of `String(e)` for what is not an Error), at most 500 characters. Never throws.
+ */
+export function errorFields(e: unknown): { code: string; message: string } {
+  const code = (e as { code?: unknown } | null)?.code;
+  const message = e instanceof Error ? e.message : String(e);
+  return { code: typeof code === "string" ? code : "ERR_UNEXPECTED", message: message.split("\n", 1)[0]!.slice(0, 500) };
+}
+
 /** Whether `e` is a `StoreUnavailableError` (by code: it may come from another copy of @scep/core). */
 export const isStoreUnavailable = (e: unknown): boolean => isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE";
 
@@ -32,16 +42,13 @@ export interface StoreUnavailableLog {
 export function storeUnavailableResponse(what: string, error: unknown, logTo?: StoreUnavailableLog): Response {
   const capacity = (error as { capacity?: unknown }).capacity;
   if (logTo) {
-    const code = (error as { code?: unknown } | null)?.code;
-    const message = (error instanceof Error ? error.message : String(error)).split("\n", 1)[0]!.slice(0, 500);
     logTo.log({
       type: "admin-error",
       method: logTo.method,
       path: logTo.path,
       store: what,
       status: 503,
-      code: typeof code === "string" ? code : "ERR_UNEXPECTED",
-      message,
+      ...errorFields(error),
       ...(typeof capacity === "number" ? { capacity } : {}),
     });
   }

@@ -131,8 +131,9 @@ export class Certificate {
     this.notBefore = der.readTime(validity[0], "notBefore");
     this.notAfter = der.readTime(validity[1], "notAfter");
     this.signatureAlgorithmDer = der.raw(algT);
-    // Compared when a signature is checked (isIssuedBy), not here: a certificate whose signature is never checked (a
-    // requester's throwaway self-signed one) is read whatever its fields say.
+    // The two fields' agreement is noted here (one byte comparison) and refused only where a signature is checked
+    // (isIssuedBy): a certificate whose signature is never checked (a requester's throwaway self-signed one) is read
+    // whatever its fields say.
     this.#algorithmsAgree = der.equalBytes(der.raw(tbsSignature), this.signatureAlgorithmDer);
     this.signatureAlgorithmOid = der.readOid(der.children(algT)[0], "signatureAlgorithm");
     const sig = der.content(der.expectTag(sigT, der.Tag.BIT_STRING, "signatureValue"));
