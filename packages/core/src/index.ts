@@ -133,5 +133,6 @@ export type { ScepMetrics, ScepMetricsOptions, ProfileInfoSource } from "./serve
 export type { ActivityEntry, ActivityFilter, ActivityInput, ActivityKind, ActivityLogOptions } from "./server/activity-log.js";
 
 export { toPem, fromPem, toBase64, fromBase64Lenient } from "./lib/bytes.js";
+export { ignoreRejection } from "./lib/ignore-rejection.js";
 export { POST_BODY_NOT_DER_TEXT, pkiMessageFromGetParam, pkiMessageFromPostBody } from "./server/read-request.js";
 export type { GetMessageRefusal } from "./server/read-request.js";

@@ -435,6 +435,33 @@ describe("store failures", () => {
     expect(pkiSeen()).toEqual([]);
   });
 
+  it("a logger that throws, or an async one that rejects, changes no answer and is no unhandled rejection", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    const statuses: number[] = [];
+    try {
+      const loggers = [
+        { error: (): void => { throw new Error("log disk full"); } },
+        { error: async (): Promise<void> => Promise.reject(new Error("log shipper down")) },
+      ];
+      for (const logger of loggers) {
+        const store = new FailingStore({ now: clock.now });
+        const p = (): ScepProxy =>
+          createScepProxy({ profiles: store, cas: new MemoryCaRegistry([{ name: "ndes", type: "ndes", url: up.url }]), onEvent: [() => { throw new Error("sink"); }, (e) => events.push(e)], logger });
+        store.failGet = new StoreUnavailableError("redis: connection refused", { retryAfterSeconds: 7 });
+        statuses.push((await call("/scep/h1,p1,ndes?operation=GetCACaps", undefined, p())).status);
+        store.failGet = new Error("ECONNRESET");
+        statuses.push((await call("/scep/h1,p1,ndes?operation=GetCACaps", undefined, p())).status);
+      }
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect([statuses, unhandled, events.map((e) => e.status)]).toEqual([[503, 500, 503, 500], [], [503, 500, 503, 500]]);
+  });
+
   it("a challenge store that is down → 503, the profile is not requeued", async () => {
     const down = { issue: async () => "x", consume: async () => { throw new StoreUnavailableError("down", { retryAfterSeconds: 5 }); } };
     const p = createScepProxy({ profiles, cas: new MemoryCaRegistry([{ name: "corp", type: "custom", url: up.url }]), challenges: down, now: clock.now, logger: { error: (m) => logged.push(m) } });

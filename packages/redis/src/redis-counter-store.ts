@@ -4,7 +4,7 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { InvalidArgumentError } from "@scep/core";
+import { InvalidArgumentError, ignoreRejection } from "@scep/core";
 import type { CounterStore, ProfileCounters, ScepOutcome } from "@scep/core";
 import { Runner } from "./lib/client.js";
 import { profileTag } from "./lib/keys.js";
@@ -116,9 +116,8 @@ export class RedisCounterStore implements CounterStore {
         this.#timer = undefined;
         this.flush().catch((e: unknown) => {
           try {
-            const returned: unknown = this.#onError?.(e);
             // An async onError that rejects is dropped too: unobserved, it would end the process (unhandled rejection).
-            if (typeof (returned as PromiseLike<unknown> | undefined)?.then === "function") Promise.resolve(returned).catch(() => undefined);
+            ignoreRejection(this.#onError?.(e));
           } catch {
             /* a broken error sink must not matter */
           }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Certificate, type CertificationRequest, type ChallengeStatus, type ChallengeStatusReporter, type FailInfo, isScepError } from "@scep/core";
+import { Certificate, type CertificationRequest, type ChallengeStatus, type ChallengeStatusReporter, type FailInfo, ignoreRejection, isScepError } from "@scep/core";
 import { IntuneResponseError, type IntuneError, isIntuneError } from "../errors.js";
 import { sha1Hex } from "../lib/node-crypto.js";
 import type { ChallengeValidator, ValidationInput, ValidatorVerdict } from "../verdict.js";
@@ -348,9 +348,8 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
 
   #report(e: unknown, operation: "validateRequest" | "successNotification" | "failureNotification"): void {
     try {
-      const returned: unknown = this.#onError?.(isIntuneError(e) ? e : new IntuneResponseError(`Intune ${operation} failed unexpectedly`, { cause: e }), operation);
       // An async sink (its `=> void` type admits one) that rejects: dropped, not an unhandled rejection ending the process.
-      if (typeof (returned as PromiseLike<unknown> | undefined)?.then === "function") Promise.resolve(returned).catch(() => undefined);
+      ignoreRejection(this.#onError?.(isIntuneError(e) ? e : new IntuneResponseError(`Intune ${operation} failed unexpectedly`, { cause: e }), operation));
     } catch {
       // a failing sink changes nothing
     }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isScepError, pkiMessageFromGetParam, pkiMessageFromPostBody, rawQueryParam, type ChallengeStore, type FetchHandler } from "@scep/core";
+import { ignoreRejection, isScepError, pkiMessageFromGetParam, pkiMessageFromPostBody, rawQueryParam, type ChallengeStore, type FetchHandler } from "@scep/core";
 import { CA_TYPES, type CaConfig } from "../cas/ca-config.js";
 import type { CaRegistry } from "../cas/ca-registry.js";
 import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
@@ -72,7 +72,10 @@ export interface ScepProxyOptions {
   now?: () => Date;
   /** Event sink(s), called once per request. */
   onEvent?: ProxyEventSink | readonly ProxyEventSink[];
-  /** Where failures behind a 500 go (default `console.error`, with the error's name, code and message). */
+  /**
+   * Where failures behind a 500 go (default `console.error`, with the error's name, code and message). A logger that
+   * throws, or an async one that rejects, is ignored: the device still gets its answer.
+   */
   logger?: ProxyLogger;
 }
 
@@ -97,6 +100,23 @@ const MiB = 1024 * 1024;
 const OPERATIONS: readonly ProxyOperation[] = ["GetCACaps", "GetCACert", "PKIOperation"];
 
 const consoleLogger: ProxyLogger = { error: (message, details) => console.error(`@scep/proxy: ${message}`, details ?? {}) };
+
+/**
+ * The operator's logger, made harmless: a `logger.error` that throws, or an async one that rejects, is dropped. The
+ * proxy logs from its catch blocks, so an unguarded throw there turned the device's answer into a rejected `fetch`,
+ * and a rejection became an unhandled rejection (which ends a Node process by default).
+ */
+function guardLogger(logger: ProxyLogger): ProxyLogger {
+  return {
+    error(message, details) {
+      try {
+        ignoreRejection(logger.error(message, details));
+      } catch {
+        // a broken logger must not change the answer
+      }
+    },
+  };
+}
 
 function describeError(e: unknown): Record<string, unknown> {
   if (e instanceof Error) {
@@ -189,7 +209,7 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
   const now = options.now ?? (() => new Date());
   // The default upstream reads caps expiry and HTTP-date Retry-After values with the proxy's clock.
   const upstream = options.upstream ?? new HttpUpstream({ timeoutMs: upstreamTimeoutMs, maxRequestBytes: maxBody, maxResponseBytes: maxBody, now });
-  const logger = options.logger ?? consoleLogger;
+  const logger = guardLogger(options.logger ?? consoleLogger);
   const sinks: readonly ProxyEventSink[] = options.onEvent === undefined ? [] : typeof options.onEvent === "function" ? [options.onEvent] : [...options.onEvent];
   if (!challenges && cas.list().some((ca) => ca.type === "custom")) throw new ProxyConfigError("a CA of type custom needs the challenges option (a ChallengeStore)");
 
