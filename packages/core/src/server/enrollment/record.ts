@@ -27,10 +27,12 @@ import type { Transaction } from "../transaction-store.js";
 import type { Enrollment } from "./enrollment.js";
 
 /**
- * Whether the record was written or had no need to be. False when the store failed or timed out (`storeTimeoutMs`),
- * or when it refused the write (`create` resolved false: a PENDING/ISSUING record of this transactionID, a concurrent
- * request the hook answered PENDING, keeps the key) and the record there is not this certificate's ISSUED one: a
- * re-send would then not get this certificate. Never rejects.
+ * Whether the record was written or had no need to be. False when the store failed or timed out, or when it refused
+ * the write (`create` resolved false: a PENDING/ISSUING record of this transactionID, a concurrent request the hook
+ * answered PENDING, keeps the key) and the record there is not this certificate's ISSUED one: a re-send would then
+ * not get this certificate. The `create` and the `get` after a refusal run under one `storeTimeoutMs` together, so
+ * this settles within `storeTimeoutMs` (the late event and the in-flight wait of `in-flight.ts` with it). Never
+ * rejects.
  */
 export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<boolean> {
   const { profile: p, request: req, csr } = e;
@@ -55,13 +57,19 @@ export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<b
     // The profile's own chain is not copied into every record: CertPoll falls back to it.
     ...(chain === p.caChain ? {} : { chain }),
   };
+  let gaveUp = false;
   try {
-    if (await ctx.store("transaction store", () => p.transactions.create(tx))) return true;
-    // Refused. Our contract refuses only over a PENDING/ISSUING record (never this certificate); a store that also
-    // refuses over an equal finished record (its own retry of this write landed) has recorded it all the same.
-    const there = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
-    return there?.status === "ISSUED" && there.certificate !== undefined && equalBytes(there.certificate, certificate.der);
+    // One deadline for both calls: each under its own made the record take up to twice storeTimeoutMs.
+    return await ctx.store("transaction store", async () => {
+      if (await p.transactions.create(tx)) return true;
+      // Refused. Our contract refuses only over a PENDING/ISSUING record (never this certificate); a store that also
+      // refuses over an equal finished record (its own retry of this write landed) has recorded it all the same.
+      if (gaveUp) return false; // past the deadline: nobody reads the answer
+      const there = await p.transactions.get(p.name, req.transactionId);
+      return there?.status === "ISSUED" && there.certificate !== undefined && equalBytes(there.certificate, certificate.der);
+    });
   } catch {
+    gaveUp = true;
     return false;
   }
 }
