@@ -6,6 +6,7 @@
  * @module
  */
 import { StoreUnavailableError, isScepError } from "../errors.js";
+import { TIMED_OUT, within } from "../lib/within.js";
 
 /** Runs one store call; rejects with {@link StoreUnavailableError} when it takes longer than the timeout. @group Server */
 export type StoreCall = <T>(what: string, call: () => Promise<T>) => Promise<T>;
@@ -15,18 +16,14 @@ const gaveUpOn = new WeakMap<object, Promise<unknown>>();
 
 /** A {@link StoreCall} with this timeout in milliseconds. @group Server */
 export function createStoreCall(timeoutMs: number): StoreCall {
-  return <T>(what: string, call: () => Promise<T>): Promise<T> => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+  return async <T>(what: string, call: () => Promise<T>): Promise<T> => {
     const op = Promise.resolve().then(call);
     op.catch(() => undefined); // a late rejection after the timeout is not unhandled
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new StoreUnavailableError(`${what}: no answer within ${timeoutMs} ms`);
-        gaveUpOn.set(error, op);
-        reject(error);
-      }, timeoutMs);
-    });
-    return Promise.race([op, timeout]).finally(() => clearTimeout(timer));
+    const result = await within(op, timeoutMs);
+    if (result !== TIMED_OUT) return result;
+    const error = new StoreUnavailableError(`${what}: no answer within ${timeoutMs} ms`);
+    gaveUpOn.set(error, op);
+    throw error;
   };
 }
 

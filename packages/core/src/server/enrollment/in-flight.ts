@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { within } from "../../lib/within.js";
 import type { PkiRequest } from "../../message/pki-message.js";
 import { MessageType } from "../../message/types.js";
 import type { ResolvedProfile } from "../profile.js";
@@ -31,16 +32,6 @@ import type { Reply } from "../replies.js";
 
 /** Longest a request waits for the earlier ones of its transactionID, in milliseconds. */
 export const IN_FLIGHT_WAIT_MS = 10_000;
-
-/** `done`, or IN_FLIGHT_WAIT_MS, whichever comes first (never rejects: `done` never does). */
-function boundedWait(done: Promise<void>): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, IN_FLIGHT_WAIT_MS);
-    timer.unref?.();
-  });
-  return Promise.race([done, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** Per profile: transactionID → when the last enrollment started with it is done (never rejects). */
 const running = new WeakMap<ResolvedProfile, Map<string, Promise<void>>>();
@@ -55,7 +46,8 @@ export function oneAtATime(p: ResolvedProfile, req: PkiRequest, work: () => Prom
   if (!m) running.set(p, (m = new Map()));
   const key = req.transactionId;
   const before = m.get(key);
-  const result = before ? boundedWait(before).then(work) : work();
+  // `before` never rejects: wait for it, or IN_FLIGHT_WAIT_MS, whichever comes first.
+  const result = before ? within(before, IN_FLIGHT_WAIT_MS).then(work) : work();
   // Done once the reply is built and its record settled (Reply.lateReason), whatever the outcome.
   const done = result.then(
     (r) => r.lateReason?.then(() => undefined),

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { TIMED_OUT, within } from "../../lib/within.js";
 import { Reply, certRep } from "../replies.js";
 import type { Phase } from "./enrollment.js";
 import { recordIssued } from "./record.js";
@@ -34,20 +35,7 @@ export const reply: Phase = {
     const recording = recordIssued(ctx, e).catch(() => false); // (it does not reject; the catch makes sure)
     const recorded = await within(recording, RECORD_WAIT_MS);
     const extra = { subject: certificate.subject, serial: certificate.serialNumberHex };
-    if (recorded !== undefined) return new Reply(response, "success", reasonFor(recorded), extra);
+    if (recorded !== TIMED_OUT) return new Reply(response, "success", reasonFor(recorded), extra);
     return new Reply(response, "success", "issued", extra, recording.then(reasonFor));
   },
 };
-
-/** What `op` resolves to, or undefined when it has not within `ms` (`op` itself goes on). */
-async function within<T>(op: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(resolve, ms, undefined);
-  });
-  try {
-    return await Promise.race([op, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
