@@ -202,6 +202,22 @@ describe("RFC 8894 §3.3.3: what is not a re-send after SUCCESS stays as it was"
   });
 });
 
+describe("RFC 8894 §3.3.3: only a self-signed PKCSReq is answered from the ISSUED record", () => {
+  it("a RenewalReq signed by a self-signed certificate, with the recorded request's key, CSR and transactionID: refused as not chained (renewal_not_chained), not handed the recorded certificate", async () => {
+    const s = setup("static-secret");
+    const device = await createDevice({ cn: "resend-selfsigned-renewal", challengePassword: "static-secret" });
+    const first = await send(s.server, device);
+    expect(first.rep.status).toBe("SUCCESS");
+    const signer = await createSelfSignedSigner({ keys: device.keys, subject: device.subject, now: NOW });
+    const built = await buildPkcsReq({ csr: device.csr, signer, recipient: ca.cert, now: NOW, renewal: true });
+    expect(built.transactionId).toBe(first.built.transactionId);
+    const rep = await readReply(await postPki(s.server, "/scep", built.der), built, { decrypter: signer, caCertificates: [ca.cert] });
+    expect([rep.status, rep.failInfo, rep.certificate]).toEqual(["FAILURE", "badRequest", undefined]);
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "RenewalReq", outcome: "failure", reason: "renewal_not_chained" });
+    expect(s.calls).toHaveLength(1);
+  });
+});
+
 describe("RFC 8894 §3.3.3: a record that cannot be written never costs the issued certificate", () => {
   /** A store whose create fails (or never answers) for ISSUED records; everything else as in memory. */
   class FailingIssuedRecords extends MemoryTransactionStore {

@@ -6,7 +6,7 @@
  * the wall clock.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { Transaction } from "../src/index.js";
+import { MessageType, type Transaction } from "../src/index.js";
 import type { ServerContext } from "../src/server/context.js";
 import type { Enrollment } from "../src/server/enrollment/enrollment.js";
 import { recordIssued } from "../src/server/enrollment/record.js";
@@ -30,7 +30,7 @@ function store(refuseAfterMs: number | undefined, getAfterMs: number | undefined
 
 function enrollment(transactions: unknown): Enrollment {
   const profile = { name: "p", retentionMs: 86_400_000, caChain: [], transactions };
-  const request = { transactionId: "tx-1", signerCertificate: { isSelfIssued: true, der: Uint8Array.of(0x30, 0x00) } };
+  const request = { messageType: MessageType.PKCSReq, transactionId: "tx-1", signerCertificate: { isSelfIssued: true, der: Uint8Array.of(0x30, 0x00) } };
   return { profile, request, csr: { der: Uint8Array.of(0x30, 0x00) }, renewal: false, issued: { certificate: { der: CERT }, chain: [Uint8Array.of(0x30, 0x00)] } } as unknown as Enrollment;
 }
 

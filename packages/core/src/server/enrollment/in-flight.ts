@@ -26,9 +26,9 @@
  */
 import { within } from "../../lib/within.js";
 import type { PkiRequest } from "../../message/pki-message.js";
-import { MessageType } from "../../message/types.js";
 import type { ResolvedProfile } from "../profile.js";
 import type { Reply } from "../replies.js";
+import { answeredFromRecord } from "./record.js";
 
 /** Longest a request waits for the earlier ones of its transactionID, in milliseconds. */
 export const IN_FLIGHT_WAIT_MS = 10_000;
@@ -41,7 +41,7 @@ const running = new WeakMap<ResolvedProfile, Map<string, Promise<void>>>();
  * or at once (any other request). Resolves or rejects as `work` does.
  */
 export function oneAtATime(p: ResolvedProfile, req: PkiRequest, work: () => Promise<Reply>): Promise<Reply> {
-  if (req.messageType !== MessageType.PKCSReq || !req.signerCertificate.isSelfIssued) return work();
+  if (!answeredFromRecord(req)) return work();
   let m = running.get(p);
   if (!m) running.set(p, (m = new Map()));
   const key = req.transactionId;

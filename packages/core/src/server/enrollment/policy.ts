@@ -22,6 +22,7 @@ import { failure } from "../replies.js";
 import { revocationReasonOf } from "../revocation-store.js";
 import { isStale } from "../stale.js";
 import type { Phase, UnusableSigner } from "./enrollment.js";
+import { answeredFromRecord } from "./record.js";
 
 /**
  * Why a CA-issued signer cannot authenticate the request, with the event reason agreeing with the event's `renewal`:
@@ -69,8 +70,8 @@ export const policy: Phase = {
     // Same key and subject, not the same bytes: certmonger rebuilds its CSR on each submission
     // (a fresh subjectKeyIdentifier every time); the CSR's signature proves the same key holder.
     // Once ISSUED (approved, or issued directly: record.ts), the re-send must also carry the same challenge and
-    // extensions (sameIssuedRequest). A request signed by a certificate this CA issued is a renewal and always gets a
-    // new certificate.
+    // extensions (sameIssuedRequest), and be a first enrollment (answeredFromRecord: a self-signed PKCSReq); a renewal
+    // always gets a new certificate.
     // One read of the transaction and one staleness check (hence one isRevoked call) per request: both go to poll.
     let existing = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
     if (existing?.status === "ISSUED" && (await isStale(ctx, p, existing))) {
@@ -80,7 +81,7 @@ export const policy: Phase = {
     }
     const waiting = existing?.status === "PENDING" || existing?.status === "ISSUING";
     const stored = existing && new CertificationRequest(existing.csr);
-    const resent = stored && (waiting ? sameRequest(stored, csr) : req.signerCertificate.isSelfIssued && sameIssuedRequest(stored, csr));
+    const resent = stored && (waiting ? sameRequest(stored, csr) : answeredFromRecord(req) && sameIssuedRequest(stored, csr));
     if (resent) return poll(ctx, p, req, { tx: existing!, notStale: true });
     const signer = req.signerCertificate;
     const t = ctx.now();

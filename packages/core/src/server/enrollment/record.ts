@@ -22,9 +22,21 @@
  * @module
  */
 import { equalBytes } from "../../lib/der.js";
+import type { PkiRequest } from "../../message/pki-message.js";
+import { MessageType } from "../../message/types.js";
 import type { ServerContext } from "../context.js";
 import type { Transaction } from "../transaction-store.js";
 import type { Enrollment } from "./enrollment.js";
+
+/**
+ * Whether `req` is a first enrollment, the only request whose re-send is answered from its ISSUED record (RFC 8894
+ * §3.3.3): a PKCSReq signed by a self-signed certificate. Only its ISSUED record is written here, only its re-send
+ * reads one (`policy.ts`), and only it waits for an identical request in flight (`in-flight.ts`). A RenewalReq, or a
+ * request signed by a certificate of this CA, always gets a new certificate.
+ */
+export function answeredFromRecord(req: PkiRequest): boolean {
+  return req.messageType === MessageType.PKCSReq && req.signerCertificate.isSelfIssued;
+}
 
 /**
  * Whether the record was written or had no need to be. False when the store failed or timed out, or when it refused
@@ -37,9 +49,8 @@ import type { Enrollment } from "./enrollment.js";
 export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<boolean> {
   const { profile: p, request: req, csr } = e;
   const { certificate, chain } = e.issued!;
-  // Only a first enrollment's re-send is answered from the record (policy.ts: a self-signed signer); a renewal, or a
-  // request signed by a certificate of this CA, always gets a new certificate, so its record would never be read.
-  if (!req.signerCertificate.isSelfIssued || e.renewal) return true;
+  // Any other request's record would never be read.
+  if (!answeredFromRecord(req)) return true;
   const t = ctx.now();
   const tx: Transaction = {
     profile: p.name,
