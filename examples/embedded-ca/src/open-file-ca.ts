@@ -18,7 +18,7 @@ import { firstPemBlock, toPem } from "./lib/pem.js";
 import { SerialAllocator } from "./serial-allocator.js";
 import { FileRevocationStore } from "./revocation-file.js";
 import { DEFAULT_MAX_STALENESS_MS, stalenessProblem } from "./lib/staleness.js";
-import { UnsettledIssues } from "./unsettled-issues.js";
+import { UNSETTLED_FILE, UnsettledIssues } from "./unsettled-issues.js";
 
 /**
  * Options of {@link openFileCa}.
@@ -41,6 +41,7 @@ import { UnsettledIssues } from "./unsettled-issues.js";
  * | `onPublishedCrlIgnored` | — | called with `{ crlNumber, reason }` once per published CRL (`ca.crl.json`) that is not the CA's (signature, issuer, or a number or times the file states that are not the CRL's): it is not served, not copied to `ca.crl`, nothing is restored from it |
  * | `maxStalenessMs` | `1000` | how long `issue`'s first compromised-key check, {@link FileCa.revocation} and {@link FileCa.isKeyCompromised} answer from what they read of `ca.crl.json` (and the default store of `revocations.jsonl`) before looking again: the most time by which another process's revocation or CRL goes unseen by them; this process's own count at once, and {@link FileCa.crl} and `issue`'s re-check after its index line always look (0: look on every call) |
  * | `monotonicNow` | `performance.now` | monotonic milliseconds `maxStalenessMs` is measured with (tests inject one) |
+ * | `onError` | — | called with each error the CA handles without failing a call (see {@link OpenFileCaOptions.onError}): an `unsettled.jsonl` line it cannot settle, a certificate whose key cannot be known, a failed restore or settling at open or after a revoke; the revocation store being down is not reported (the next call that needs it rejects) |
  *
  * @example
  * ```ts
@@ -130,6 +131,19 @@ export interface OpenFileCaOptions {
   maxStalenessMs?: number;
   /** Monotonic milliseconds `maxStalenessMs` is measured with (default `performance.now`; tests inject one). */
   monotonicNow?: () => number;
+  /**
+   * Called with each error the CA deals with itself instead of failing a call, for the operator's log: an
+   * `EmbeddedCaError` (`STORAGE_FAILED`, one-line message naming the serial and file, the file system's error as its
+   * `cause`) for an `unsettled.jsonl` line that cannot be settled now (told once; the line is tried again by every
+   * later settling, the other lines go on) or ever (its certificate is unknowable: an index line written before the
+   * index held certificates whose `certs/<serial>.pem` is gone or holds none, or a certificate that does not parse;
+   * the line is dropped), or for such a certificate met by the compromised-key check or a keyCompromise revoke's sweep
+   * (told once per serial; its key is not known); and any error but the store being down (`ERR_STORE_UNAVAILABLE`,
+   * which the next call needing the store answers) of the restore and settling at open and of the settling after a
+   * keyCompromise revoke. Its return value is ignored (an async one that rejects is not an unhandled rejection) and
+   * what it throws is swallowed. Default: none, such errors are dropped.
+   */
+  onError?: (error: unknown) => void;
 }
 
 /**
@@ -487,7 +501,10 @@ export interface FileCa {
    * revoking again finishes the sweep. An {@link FileCa.issue} of the key in flight when the sweep reads the index, in
    * this process or another sharing the data directory and the store, revokes its own certificate and rejects
    * `KEY_COMPROMISED` (its re-check after its index line reads the store's latest state). A keyCompromise revoke then
-   * settles `unsettled.jsonl` (certificates such issues could not revoke; its failure does not fail this call).
+   * settles `unsettled.jsonl` (certificates such issues could not revoke; its failure does not fail this call, and
+   * is told to `onError` unless it is the store being down). A certificate whose key cannot be known (an index line
+   * from before the index held certificates, its `certs/<serial>.pem` gone) is revoked without a sweep, told to
+   * `onError`; one whose file cannot be read now rejects `STORAGE_FAILED` after the revocation (revoking again sweeps).
    *
    * @throws EmbeddedCaError `UNKNOWN_SERIAL` when the index has no such serial, `INVALID_OPTIONS` for a malformed serial or reason, `STORAGE_FAILED`
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down
@@ -582,9 +599,12 @@ export interface FileCa {
    *
    * First, the certificates `unsettled.jsonl` lists (an issue refused them but could not revoke them) are revoked
    * keyCompromise when their key is compromised, so this CRL lists them (one stat of the file while nothing is new).
+   * A line that cannot be settled now (its certificate file or the index unreadable) is told to `onError` once and
+   * tried again by every later call, one whose certificate is unknowable is told and dropped: neither holds up the
+   * other lines or the CRL.
    *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down, or `ca.crl`/`ca.crl.json` cannot be read or written (its lock held by a live process for over 10 s included)
-   * @throws EmbeddedCaError `STORAGE_FAILED` when `unsettled.jsonl` or the index cannot be read
+   * @throws EmbeddedCaError `STORAGE_FAILED` when `unsettled.jsonl` cannot be read
    * @throws KeyUnavailableError (`ERR_KEY_UNAVAILABLE`, from @scep/core) when the `workerPool` cannot sign (closed, queue full)
    *
    * @example
@@ -613,6 +633,36 @@ function storageFailed(what: string, error: unknown): EmbeddedCaError {
 
 function isValidDate(value: unknown): value is Date {
   return value instanceof Date && !Number.isNaN(value.getTime());
+}
+
+/** Whether `error` is a `StoreUnavailableError` (by code: it may come from another copy of @scep/core). */
+function isStoreUnavailable(error: unknown): boolean {
+  return isScepError(error) && error.code === "ERR_STORE_UNAVAILABLE";
+}
+
+/**
+ * `onError` guarded: what it throws is swallowed, and a promise it returns (an async callback) has its rejection
+ * ignored rather than left unhandled (which would end the process).
+ */
+function errorReporter(onError: ((error: unknown) => void) | undefined): (error: unknown) => void {
+  return (error) => {
+    if (onError === undefined) return;
+    try {
+      const returned: unknown = onError(error);
+      if (typeof (returned as PromiseLike<unknown> | undefined)?.then === "function") Promise.resolve(returned).catch(() => undefined);
+    } catch {
+      // A log line that failed must not fail the CA's work.
+    }
+  };
+}
+
+/** An errno of a certificate file that says it is not there (rather than not readable now). */
+const GONE = new Set(["ENOENT", "ENOTDIR"]);
+
+/** The key of a certificate as the CA needs it: SPKI DER and end of validity. */
+interface CertifiedKey {
+  spki: Uint8Array;
+  notAfter: Date;
 }
 
 /** A published CRL's entries as FileCaImpl reads them once per CRL. */
@@ -663,6 +713,10 @@ class FileCaImpl implements FileCa {
   readonly #compromised: CompromisedKeys;
   /** Issued, not handed out, their keyCompromise revocation not known to be in the store (`unsettled.jsonl`). */
   readonly #unsettled: UnsettledIssues;
+  /** `onError`, guarded (see errorReporter). */
+  readonly #report: (error: unknown) => void;
+  /** Serials whose certificate was told to onError as unknowable (told once each). */
+  readonly #toldUnknowable = new Set<string>();
 
   constructor(
     dataDir: string,
@@ -678,7 +732,9 @@ class FileCaImpl implements FileCa {
       onRestored?: ((event: RevocationsRestoredEvent) => void) | undefined;
       publication: CrlPublication;
     },
+    report: (error: unknown) => void,
   ) {
+    this.#report = report;
     this.#onRestored = crl.onRestored;
     this.dataDir = dataDir;
     this.revocations = crl.revocations;
@@ -704,19 +760,17 @@ class FileCaImpl implements FileCa {
     this.#unsettled = new UnsettledIssues(dataDir);
     this.#compromised = new CompromisedKeys({
       revocations: this.revocations,
-      keyOf: async (serial) => {
-        const found = await this.getCertificate(serial);
-        try {
-          return found ? new Certificate(found.certificateDer).spki : undefined;
-        } catch {
-          return undefined; // an index line whose certificate does not parse certifies no key
-        }
-      },
+      keyOf: async (serial) => (await this.#keyOf(serial))?.spki,
       published: async () => {
         const published = await this.#publication.read();
         return published ? { crlNumber: published.signed.crlNumber, entries: this.#publishedEntries(published).bySerial.values() } : undefined;
       },
     });
+  }
+
+  /** Tells `error` to onError (guarded). Not on the FileCa interface: {@link openFileCa} calls it. */
+  report(error: unknown): void {
+    this.#report(error);
   }
 
   isKeyCompromised(spkiDer: Uint8Array): Promise<boolean> {
@@ -860,26 +914,76 @@ class FileCaImpl implements FileCa {
   /**
    * Settles the issues `unsettled.jsonl` lists (see unsettled-issues.ts): each certificate whose key is compromised
    * (in this process's memory, or by the store's latest state) is revoked keyCompromise; one whose key is not, or that
-   * has expired, or that the index lacks, is left alone. Not on the FileCa interface: {@link openFileCa},
-   * {@link FileCa.crl} and {@link FileCa.revoke} call it.
+   * has expired, or that the index lacks, is left alone; one whose certificate is unknowable (see {@link #keyOf}) is
+   * told to onError and dropped. A line that fails otherwise (its certificate file or the index unreadable now) is
+   * told to onError once and tried again by every later pass; the other lines go on. Not on the FileCa interface:
+   * {@link openFileCa}, {@link FileCa.crl} and {@link FileCa.revoke} call it.
    * @throws StoreUnavailableError when the store is down (the pass stops there; the next one resumes)
+   * @throws EmbeddedCaError STORAGE_FAILED when `unsettled.jsonl` cannot be read
    */
   async settleUnsettled(): Promise<void> {
-    await this.#unsettled.settle(async (serial) => {
-      const found = await this.getCertificate(serial);
-      if (!found) return;
-      let certificate: Certificate;
+    try {
+      await this.#unsettled.settle(async (line, retry) => {
+        try {
+          await this.#settleOne(line);
+          return true;
+        } catch (error) {
+          if (isStoreUnavailable(error)) throw error;
+          if (!retry) this.#report(new EmbeddedCaError("STORAGE_FAILED", `${UNSETTLED_FILE}: certificate ${line} not settled, tried again at each settling: ${(error as Error)?.message ?? String(error)}`, { cause: error }));
+          return false;
+        }
+      });
+    } catch (error) {
+      if (isStoreUnavailable(error) || isEmbeddedCaError(error)) throw error;
+      throw storageFailed(`cannot read ${UNSETTLED_FILE}`, error);
+    }
+  }
+
+  /** Settles one line of unsettled.jsonl (see {@link settleUnsettled}). */
+  async #settleOne(line: string): Promise<void> {
+    let serial: string;
+    try {
+      serial = normalizeSerialNumber(line);
+    } catch (error) {
+      // Never written by an issue (a hand-edited line): no certificate to settle.
+      this.#report(new EmbeddedCaError("STORAGE_FAILED", `${UNSETTLED_FILE}: ${line.slice(0, 80)} is not a serial number, line dropped: ${(error as Error).message}`, { cause: error }));
+      return;
+    }
+    const key = await this.#keyOf(serial);
+    if (!key || key.notAfter.getTime() <= this.#clock().getTime()) return;
+    if (this.#compromised.knows(key.spki) || (await this.#compromised.has(key.spki, { latest: true }))) {
+      await this.revocations.revoke({ serialNumber: serial, reason: "keyCompromise", revokedAt: this.#clock() });
+    }
+  }
+
+  /**
+   * The key and notAfter of this CA's certificate `serial` (canonical) as the index holds it; undefined when the
+   * index lacks the serial, or when its certificate is unknowable: a line written before the index held certificates
+   * whose `certs/<serial>.pem` is gone or holds no certificate, or a certificate that does not parse (told to onError,
+   * once per serial). The compromised-key set, the keyCompromise sweep and the settling of unsettled.jsonl read keys
+   * through it.
+   * @throws EmbeddedCaError STORAGE_FAILED when the index, or the certificate file, cannot be read now (EACCES, EIO, …)
+   */
+  async #keyOf(serial: string): Promise<CertifiedKey | undefined> {
+    const record = await this.#find(serial);
+    if (!record) return undefined;
+    const read = await this.#certificateOf(record);
+    let why: EmbeddedCaError;
+    if ("der" in read) {
       try {
-        certificate = new Certificate(found.certificateDer);
-      } catch {
-        return; // a line whose certificate does not parse certifies no key
+        const certificate = new Certificate(read.der);
+        return { spki: certificate.spki, notAfter: certificate.notAfter };
+      } catch (error) {
+        why = new EmbeddedCaError("STORAGE_FAILED", `the certificate of ${serial} in ${INDEX_FILE} does not parse: ${(error as Error).message}`, { cause: error });
       }
-      if (certificate.notAfter.getTime() <= this.#clock().getTime()) return;
-      const spki = certificate.spki;
-      if (this.#compromised.knows(spki) || (await this.#compromised.has(spki, { latest: true }))) {
-        await this.revocations.revoke({ serialNumber: serial, reason: "keyCompromise", revokedAt: this.#clock() });
-      }
-    });
+    } else {
+      why = read.gone;
+    }
+    if (!this.#toldUnknowable.has(serial)) {
+      this.#toldUnknowable.add(serial);
+      this.#report(new EmbeddedCaError("STORAGE_FAILED", `the key of certificate ${serial} cannot be known: ${why.message}`, { cause: why }));
+    }
+    return undefined;
   }
 
   /**
@@ -899,20 +1003,28 @@ class FileCaImpl implements FileCa {
     const serial = this.#serial(serialNumber);
     const record = await this.#find(serial);
     if (!record) return undefined;
-    let certificateDer: Uint8Array<ArrayBuffer> | undefined;
-    if (record.certificate !== undefined) {
-      certificateDer = new Uint8Array(Buffer.from(record.certificate, "base64"));
-    } else {
-      // A line written before the index held certificates.
-      const path = join(this.dataDir, CERTS_DIR, `${record.serial}.pem`); // the file is named as the line spells it
-      try {
-        certificateDer = firstPemBlock(await readFile(path, "utf8"), "CERTIFICATE");
-      } catch (error) {
-        throw storageFailed(`cannot read ${path}`, error);
-      }
-      if (!certificateDer) throw storageFailed(`cannot read ${path}`, new Error("no CERTIFICATE block"));
+    const read = await this.#certificateOf(record);
+    if (!("der" in read)) throw read.gone;
+    return { certificateDer: read.der, certificatePem: toPem("CERTIFICATE", read.der), serialNumber: serial };
+  }
+
+  /**
+   * The certificate (DER) of an index line: the line's own, or for a line written before the index held certificates
+   * the first CERTIFICATE block of its `certs/<serial>.pem`; `gone` (STORAGE_FAILED) when that file is missing or
+   * holds no certificate, which no later read changes.
+   * @throws EmbeddedCaError STORAGE_FAILED when the file cannot be read now (another errno than ENOENT/ENOTDIR)
+   */
+  async #certificateOf(record: IndexLine): Promise<{ der: Uint8Array<ArrayBuffer> } | { gone: EmbeddedCaError }> {
+    if (record.certificate !== undefined) return { der: new Uint8Array(Buffer.from(record.certificate, "base64")) };
+    const path = join(this.dataDir, CERTS_DIR, `${record.serial}.pem`); // the file is named as the line spells it
+    let der: Uint8Array<ArrayBuffer> | undefined;
+    try {
+      der = firstPemBlock(await readFile(path, "utf8"), "CERTIFICATE");
+    } catch (error) {
+      if (GONE.has((error as NodeJS.ErrnoException)?.code ?? "")) return { gone: storageFailed(`cannot read ${path}`, error) };
+      throw storageFailed(`cannot read ${path}`, error);
     }
-    return { certificateDer, certificatePem: toPem("CERTIFICATE", certificateDer), serialNumber: serial };
+    return der ? { der } : { gone: storageFailed(`cannot read ${path}`, new Error("no CERTIFICATE block")) };
   }
 
   /** The index's first line for `serial` (canonical): a map look-up and one line read, not a read of the whole index. */
@@ -970,14 +1082,18 @@ class FileCaImpl implements FileCa {
       const result = await this.revocations.revoke({ serialNumber: serial, reason, revokedAt: this.#clock() });
       let alsoRevoked: string[] = [];
       if (result.entry.reason === "keyCompromise") {
-        const found = await this.getCertificate(serial).catch(() => undefined);
-        if (found) {
-          const spki = new Certificate(found.certificateDer).spki;
+        // A certificate that cannot be read now rejects (revoking again finishes the sweep); one unknowable has no key
+        // to sweep for (told to onError).
+        const key = await this.#keyOf(serial);
+        if (key) {
           // Refused by this process's next issue at once, without waiting for a refresh from the store.
-          this.#compromised.add(serial, spki);
-          alsoRevoked = await this.#revokeSameKey(serial, spki);
-          // Issues refused meanwhile whose own revoke failed: this revoke found the store up. Its result stands if not.
-          await this.settleUnsettled().catch(() => undefined);
+          this.#compromised.add(serial, key.spki);
+          alsoRevoked = await this.#revokeSameKey(serial, key.spki);
+          // Issues refused meanwhile whose own revoke failed: this revoke found the store up. Its result stands if not:
+          // the store down is the next CRL's to answer, anything else is told to onError.
+          await this.settleUnsettled().catch((error: unknown) => {
+            if (!isStoreUnavailable(error)) this.#report(error);
+          });
         }
       }
       return { ...result, subject: record.subject, alsoRevoked };
@@ -1292,6 +1408,7 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
   if (options.onPublishedCrlIgnored !== undefined && typeof options.onPublishedCrlIgnored !== "function") {
     throw invalidOptions("onPublishedCrlIgnored must be a function");
   }
+  if (options.onError !== undefined && typeof options.onError !== "function") throw invalidOptions("onError must be a function");
   // Every read of ca.crl.json checks its CRL against the CA (issuer, signature, stated number and times) first.
   const anchor = { subjectDer: new Uint8Array(material.certificate.subjectName.toArrayBuffer()), publicKey: createPublicKey(material.privateKey) };
   const publication = new CrlPublication(dataDir, material.fingerprintSha256, anchor, {
@@ -1308,13 +1425,22 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
     throw invalidOptions("restoreOnOpen must be true or false");
   }
   const serials = await SerialAllocator.open(dataDir);
-  const ca = new FileCaImpl(dataDir, material, serials, clock, options.certificateFiles !== false, backdateSeconds, {
-    revocations: options.revocations ?? new FileRevocationStore(dataDir, { now: clock, ...freshness }),
-    publication,
-    validitySeconds: crlValiditySeconds,
-    distributionPoint: options.crlDistributionPoint,
-    onRestored: options.onRevocationsRestored,
-  });
+  const ca = new FileCaImpl(
+    dataDir,
+    material,
+    serials,
+    clock,
+    options.certificateFiles !== false,
+    backdateSeconds,
+    {
+      revocations: options.revocations ?? new FileRevocationStore(dataDir, { now: clock, ...freshness }),
+      publication,
+      validitySeconds: crlValiditySeconds,
+      distributionPoint: options.crlDistributionPoint,
+      onRestored: options.onRevocationsRestored,
+    },
+    errorReporter(options.onError),
+  );
   try {
     // The published CRL's revocations the store lost (RFC 5280 §3.3) are back before anything is served.
     if (options.restoreOnOpen !== false) {
@@ -1322,9 +1448,11 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
       // Certificates an issue recorded but could not revoke (the store down then) are revoked now.
       await ca.settleUnsettled();
     }
-  } catch {
+  } catch (error) {
     // The store is down (or ca.crl.json unreadable): the next crl() tries again, and answers StoreUnavailableError
-    // while it stays down, as every request needing the store does.
+    // while it stays down, as every request needing the store does. Anything else (unsettled.jsonl or the index
+    // unreadable) is the operator's to hear; the next crl() tries again too.
+    if (!isStoreUnavailable(error)) ca.report(error);
   }
   return ca;
 }

@@ -11,7 +11,9 @@
 // (so the CRL lists it), and after each keyCompromise revoke. Settling is idempotent (a revoke of a serial already
 // revoked keyCompromise changes nothing), so the file is never rewritten: every process settles every line once per
 // open (a few store calls for a line; lines are only written when a store fails), then only what was appended since.
-// A line that cannot be settled now (the store still down) stops the pass; the next one starts at it again.
+// A line that cannot be settled now because the store is down stops the pass; the next one starts at it again. A line
+// that fails for a reason of its own (its certificate file unreadable) does not hold up the others: it is kept in
+// memory and tried again first by every later pass of this process until it settles.
 import { open, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { GroupAppender, ensureFile } from "./lib/durable-fs.js";
@@ -31,6 +33,8 @@ export class UnsettledIssues {
   #created: Promise<void> | undefined;
   /** The pass in flight. */
   #running: Promise<void> | undefined;
+  /** Serials of lines already passed whose `settleOne` answered false: tried again first by each later pass. */
+  readonly #kept = new Set<string>();
 
   constructor(dataDir: string) {
     this.#path = join(dataDir, UNSETTLED_FILE);
@@ -49,11 +53,14 @@ export class UnsettledIssues {
   }
 
   /**
-   * Calls `settleOne` for each line not settled by this process yet, in file order (one stat when nothing is new). A
-   * line that is not a record (torn by a crash) is skipped; a record appended onto a torn one is read. Rejects with `settleOne`'s error (the lines from that one
-   * on wait for the next call) or the file system's (not ENOENT: no file, nothing to settle).
+   * Calls `settleOne` for each line not settled by this process yet: first the lines kept by earlier passes (`retry`
+   * true), then the new ones in file order (one stat when nothing is new and nothing is kept). `settleOne` answers
+   * true when the line is done with (settled, or never settleable), false to keep it for the next pass; the lines
+   * after it go on. A line that is not a record (torn by a crash) is skipped; a record appended onto a torn one is
+   * read. Rejects with `settleOne`'s error (that line and the ones not reached yet wait for the next call) or the
+   * file system's (not ENOENT: no file, nothing to settle).
    */
-  async settle(settleOne: (serial: string) => Promise<void>): Promise<void> {
+  async settle(settleOne: (serial: string, retry: boolean) => Promise<boolean>): Promise<void> {
     // One pass at a time; a caller that came during one runs its own after it (that one may have stat'ed too early).
     while (this.#running) await this.#running.catch(() => undefined);
     const run = this.#pass(settleOne).finally(() => {
@@ -63,7 +70,10 @@ export class UnsettledIssues {
     return run;
   }
 
-  async #pass(settleOne: (serial: string) => Promise<void>): Promise<void> {
+  async #pass(settleOne: (serial: string, retry: boolean) => Promise<boolean>): Promise<void> {
+    for (const serial of [...this.#kept]) {
+      if (await settleOne(serial, true)) this.#kept.delete(serial);
+    }
     let size: number;
     try {
       size = (await stat(this.#path)).size;
@@ -87,7 +97,7 @@ export class UnsettledIssues {
     // A last line without its `\n` is a write in flight (or torn): settled once complete.
     for (let newline = data.indexOf(NEWLINE); newline !== -1; newline = data.indexOf(NEWLINE, start)) {
       const serial = serialOf(data.toString("utf8", start, newline));
-      if (serial !== undefined) await settleOne(serial);
+      if (serial !== undefined && !this.#kept.has(serial) && !(await settleOne(serial, false))) this.#kept.add(serial);
       start = newline + 1;
       this.#settledTo = base + start;
     }

@@ -210,6 +210,9 @@ export async function openCa(config: ServerConfig, revocations?: RevocationStore
       onPublishedCrlIgnored: ({ crlNumber, reason }: { crlNumber: bigint; reason: string }) => {
         if (tellsAboutCrl) log({ type: "published-crl-ignored", crlNumber: String(crlNumber), reason, dataDir: config.dataDir });
       },
+      // What the CA handles without failing a call (an unsettled.jsonl line it cannot settle, a certificate whose key
+      // cannot be known, a failed settling after a revoke): one line each, so the operator hears of it.
+      onError: (error: unknown) => log({ type: "ca-error", ...errorFields(error), dataDir: config.dataDir }),
       ...(config.caCertPath && config.caKeyPath ? { caCertPath: config.caCertPath, caKeyPath: config.caKeyPath, ...(passphrase !== undefined ? { caKeyPassphrase: passphrase } : {}) } : {}),
     });
   } catch (e) {
