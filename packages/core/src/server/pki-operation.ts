@@ -39,5 +39,5 @@ export async function pkiOperation(ctx: ServerContext, p: ResolvedProfile, metho
   const reply = (await requireKeyTransport(ctx, p, req)) ?? (await dispatch(ctx, p, req));
   // (The CSR's subject only when the reply does not name one: formatting a DN is not free.)
   const subject = reply.extra.subject === undefined && req.csr ? { subject: req.csr.subject } : {};
-  return new Reply(reply.response, reply.outcome, reply.reason, { operation: req.messageTypeName as ScepOperation, transactionId: req.transactionId, ...subject, ...reply.extra }, reply.lateReason);
+  return reply.with({ operation: req.messageTypeName as ScepOperation, transactionId: req.transactionId, ...subject });
 }

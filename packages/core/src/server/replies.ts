@@ -30,6 +30,11 @@ export class Reply {
     readonly extra: Partial<ScepEvent> = {},
     readonly lateReason?: Promise<string>,
   ) {}
+
+  /** This reply (response, outcome, reasons) with `fields` added to what its event reports, in place of any it sets. */
+  with(fields: Partial<ScepEvent>): Reply {
+    return new Reply(this.response, this.outcome, this.reason, { ...this.extra, ...fields }, this.lateReason);
+  }
 }
 
 const utf8 = new TextEncoder();

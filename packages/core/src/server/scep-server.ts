@@ -228,7 +228,8 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
   const ctx: ServerContext = { now, maxBody: options.maxBodyBytes ?? 64 * 1024, store: createStoreCall(options.storeTimeoutMs ?? 2000) };
 
   function emit(e: ScepEvent, profile?: ResolvedProfile): void {
-    if (e.subject !== undefined && e.subject.length > MAX_EVENT_SUBJECT) e = { ...e, subject: clip(e.subject, MAX_EVENT_SUBJECT) };
+    const subject = clip(e.subject, MAX_EVENT_SUBJECT);
+    if (subject !== e.subject) e = { ...e, subject };
     if (profile) {
       profile.stats.outcomes[e.outcome] = (profile.stats.outcomes[e.outcome] ?? 0) + 1;
       countLabel(profile.stats.reasons, e.reason, MAX_REASON_LABELS); // bounded like MemoryCounterStore

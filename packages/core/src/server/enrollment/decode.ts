@@ -53,7 +53,7 @@ export async function decode(ctx: ServerContext, p: ResolvedProfile, message: Ui
   const unreadable = unreadablePart(req);
   if (!unreadable) return req;
   const r = await failure(ctx, p, req, "badRequest", unreadable.reason, unreadable.text);
-  return new Reply(r.response, r.outcome, r.reason, { ...r.extra, operation: req.messageTypeName as ScepOperation, transactionId: req.transactionId });
+  return r.with({ operation: req.messageTypeName as ScepOperation, transactionId: req.transactionId });
 }
 
 /**

@@ -48,15 +48,17 @@ export function oneAtATime(p: ResolvedProfile, req: PkiRequest, work: () => Prom
   const before = m.get(key);
   // `before` never rejects: wait for it, or IN_FLIGHT_WAIT_MS, whichever comes first.
   const result = before ? within(before, IN_FLIGHT_WAIT_MS).then(work) : work();
-  // Done once the reply is built and its record settled (Reply.lateReason), whatever the outcome.
-  const done = result.then(
-    (r) => r.lateReason?.then(() => undefined),
+  // Done once the reply is built and its record settled (Reply.lateReason), whatever the outcome: never rejects.
+  const done: Promise<void> = result.then(
+    (r) => r.lateReason?.then(
+      () => undefined,
+      () => undefined,
+    ),
     () => undefined,
   );
-  const settled = done.then(() => undefined, () => undefined);
-  m.set(key, settled);
-  void settled.then(() => {
-    if (m.get(key) === settled) m.delete(key);
+  m.set(key, done);
+  void done.then(() => {
+    if (m.get(key) === done) m.delete(key);
   });
   return result;
 }

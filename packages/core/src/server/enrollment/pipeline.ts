@@ -25,7 +25,7 @@
 import type { PkiRequest } from "../../message/pki-message.js";
 import type { ServerContext } from "../context.js";
 import type { ResolvedProfile } from "../profile.js";
-import { Reply } from "../replies.js";
+import type { Reply } from "../replies.js";
 import { challenge } from "./challenge.js";
 import { confirm } from "./confirm.js";
 import type { Enrollment, Phase } from "./enrollment.js";
@@ -44,7 +44,7 @@ export async function enroll(ctx: ServerContext, p: ResolvedProfile, req: PkiReq
   // Identical requests at once in this process share one issuance (in-flight.ts).
   const r = await oneAtATime(p, req, () => run(ctx, e));
   // What the event tells operators about the enrollment (the activity log's kind and challenge).
-  return new Reply(r.response, r.outcome, r.reason, { renewal: e.renewal, challengeKind: p.challengeKind, ...r.extra }, r.lateReason);
+  return r.with({ renewal: e.renewal, challengeKind: p.challengeKind });
 }
 
 async function run(ctx: ServerContext, e: Enrollment): Promise<Reply> {

@@ -48,28 +48,28 @@ export function answeredFromRecord(req: PkiRequest): boolean {
  */
 export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<boolean> {
   const { profile: p, request: req, csr } = e;
-  const { certificate, chain } = e.issued!;
   // Any other request's record would never be read.
   if (!answeredFromRecord(req)) return true;
-  const t = ctx.now();
-  const tx: Transaction = {
-    profile: p.name,
-    transactionId: req.transactionId,
-    status: "ISSUED",
-    csr: csr.der,
-    signerCertificate: req.signerCertificate.der,
-    renewal: e.renewal,
-    createdAt: t,
-    updatedAt: t,
-    expiresAt: new Date(t.getTime() + p.retentionMs),
-    certificate: certificate.der,
-    // Told apart from an approved certificate by CertPoll: its re-send is reported `issued_resent`.
-    direct: true,
-    // The profile's own chain is not copied into every record: CertPoll falls back to it.
-    ...(chain === p.caChain ? {} : { chain }),
-  };
   let gaveUp = false;
   try {
+    const { certificate, chain } = e.issued!;
+    const t = ctx.now();
+    const tx: Transaction = {
+      profile: p.name,
+      transactionId: req.transactionId,
+      status: "ISSUED",
+      csr: csr.der,
+      signerCertificate: req.signerCertificate.der,
+      renewal: e.renewal,
+      createdAt: t,
+      updatedAt: t,
+      expiresAt: new Date(t.getTime() + p.retentionMs),
+      certificate: certificate.der,
+      // Told apart from an approved certificate by CertPoll: its re-send is reported `issued_resent`.
+      direct: true,
+      // The profile's own chain is not copied into every record: CertPoll falls back to it.
+      ...(chain === p.caChain ? {} : { chain }),
+    };
     // One deadline for both calls: each under its own made the record take up to twice storeTimeoutMs.
     return await ctx.store("transaction store", async () => {
       if (await p.transactions.create(tx)) return true;
@@ -80,6 +80,7 @@ export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<b
       return there?.status === "ISSUED" && there.certificate !== undefined && equalBytes(there.certificate, certificate.der);
     });
   } catch {
+    // (Everything that can throw is in here, the clock too: this never rejects, so reply.ts needs no catch.)
     gaveUp = true;
     return false;
   }

@@ -32,7 +32,7 @@ export const reply: Phase = {
     const { certificate, chain } = e.issued!;
     const response = await certRep(ctx, e.profile, e.request, "SUCCESS", { certificates: [certificate.der, ...chain] }, e.request);
     // After the CertRep is built: a certificate that could not be delivered (undelivered.ts) is never recorded.
-    const recording = recordIssued(ctx, e).catch(() => false); // (it does not reject; the catch makes sure)
+    const recording = recordIssued(ctx, e); // never rejects
     const recorded = await within(recording, RECORD_WAIT_MS);
     const extra = { subject: certificate.subject, serial: certificate.serialNumberHex };
     if (recorded !== TIMED_OUT) return new Reply(response, "success", reasonFor(recorded), extra);

@@ -9,7 +9,7 @@
 import { Certificate } from "../../x509/certificate.js";
 import type { ServerContext } from "../context.js";
 import type { ResolvedProfile } from "../profile.js";
-import { Reply, failure } from "../replies.js";
+import { type Reply, failure } from "../replies.js";
 import type { Enrollment } from "./enrollment.js";
 import { issueFailed } from "./failure.js";
 
@@ -23,7 +23,7 @@ export async function undelivered(ctx: ServerContext, e: Enrollment, reason: str
   await tellUndelivered(p, e.request.transactionId, certificate, reason, error);
   if (!vetoedByChallenge && e.issueContext) await issueFailed(p, e.challengeValidated, { ...e.issueContext, reason, failInfo: "badRequest", failInfoText, certificate });
   const reply = await failure(ctx, p, e.request, "badRequest", reason, failInfoText);
-  return new Reply(reply.response, reply.outcome, reply.reason, { ...reply.extra, subject: certificate.subject, serial: certificate.serialNumberHex });
+  return reply.with({ subject: certificate.subject, serial: certificate.serialNumberHex });
 }
 
 /**
