@@ -21,7 +21,8 @@
 // asynchronous stat is a libuv thread hop, ~0.05–0.1 ms of CPU); once that has passed, the next call stats the file
 // and reads what was appended. This store's own revocations advance the memory at once (a revoke reads the file,
 // appends and reads back); another process's count within `maxStalenessMs`. `revision({ latest: true })`, `list`,
-// `revoke` and `nextCrlNumber` always read the file (a CRL is signed from `list`).
+// `revoke` and `nextCrlNumber` always read the file (a CRL is signed from `list`); concurrent `revision({ latest: true
+// })` calls (one per issue's re-check) share one look that starts after each of them was made.
 //
 // revocations.jsonl may start with `{"revisionBase":N}` (N = the clock's ms × 1000 when the file was created, written
 // by whichever store finds the file missing or empty): `revision()` is N plus the number of revoked serials plus the
@@ -124,7 +125,8 @@ export { DEFAULT_MAX_STALENESS_MS };
  * across restarts and shared by the processes that use the same directory on one machine (the workers of
  * `--workers N`). `get` and `revision` answer from memory, and stat the file at most once per `maxStalenessMs`
  * (default 1000 ms): another process's revocation is seen by them at most that late, this store's own at once.
- * `revision({ latest: true })` and `list` stat the file on every call (and read only what was appended).
+ * `revision({ latest: true })` and `list` stat the file on every call (and read only what was appended); concurrent
+ * `revision({ latest: true })` calls share one stat that starts after each of them was made.
  * File system failures reject with StoreUnavailableError (`ERR_STORE_UNAVAILABLE`), which the HTTP layer answers 503.
  *
  * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`, from the constructor) for a `maxStalenessMs` that is not a number ≥ 0 or a `monotonicNow` that is not a function
@@ -153,6 +155,11 @@ export class FileRevocationStore implements RevocationStore {
   #queue: Promise<unknown> = Promise.resolve();
   /** When revocations.jsonl was last looked at, and whether `get` and `revision` may answer from memory. */
   readonly #staleness: StalenessGate;
+  /**
+   * A `revision({ latest: true })` queued and not started yet: a later ask joins it (its look at the file starts after
+   * that ask too), so concurrent latest reads share one stat instead of taking one each in turn.
+   */
+  #latest: Promise<number> | undefined;
 
   constructor(directory: string, options: FileRevocationStoreOptions = {}) {
     this.#path = join(directory, REVOCATIONS_FILE);
@@ -216,15 +223,30 @@ export class FileRevocationStore implements RevocationStore {
     });
   }
 
-  /** {@inheritDoc RevocationStore.revision} */
+  /**
+   * {@inheritDoc RevocationStore.revision}
+   *
+   * `latest`: concurrent calls share one look at the file, which starts after each of them was made (a call made while
+   * one runs waits for the next), so a revocation completed before the call is always counted.
+   */
   revision(options: { latest?: boolean } = {}): Promise<number> {
     // The header's base plus the revoked serials plus the upgrades: a line is never changed or removed, so within one
     // file the count of lines that changed something names the list, and a new file (a reset) starts from a later base.
-    return this.#exclusive(async () => {
-      if (options?.latest === true) await this.#refresh();
-      else await this.#refreshIfStale();
-      return this.#base + this.#entries.size + this.#upgrades;
+    const count = (): number => this.#base + this.#entries.size + this.#upgrades;
+    if (options?.latest !== true) {
+      return this.#exclusive(async () => {
+        await this.#refreshIfStale();
+        return count();
+      });
+    }
+    if (this.#latest) return this.#latest;
+    const latest = this.#exclusive(async () => {
+      this.#latest = undefined; // started: a call from now on needs a look that starts after it
+      await this.#refresh();
+      return count();
     });
+    this.#latest = latest;
+    return latest;
   }
 
   /** {@inheritDoc RevocationStore.nextCrlNumber} */
