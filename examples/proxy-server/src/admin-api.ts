@@ -1,8 +1,8 @@
 // The admin API an MDM calls: register a pending profile (→ the device's SCEP URL with a fresh one-time
 // challenge), read profile statuses, see requeues and other proxy events. Behind `Authorization: Bearer <token>`.
 import { bearerAuthorizer, jsonResponse as json } from "@scep-examples/server-kit/bearer-token";
-import { isStoreUnavailable, storeUnavailableResponse } from "@scep-examples/server-kit/store-unavailable";
-import type { ChallengeStore } from "@scep/core";
+import { storeUnavailableResponse } from "@scep-examples/server-kit/store-unavailable";
+import { isStoreUnavailable, type ChallengeStore } from "@scep/core";
 import { buildProxyUrl, challengeHash, challengeTtlMs, isProxyError, type CaConfig, type CaRegistry, type ChallengeSource, type ProfileRecord, type ProfileStore } from "@scep/proxy";
 
 /** Route prefix of the admin API. */

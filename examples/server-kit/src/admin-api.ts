@@ -3,11 +3,12 @@
 // A fetch-style handler (web Request → Response) with a cheap owns(path), mounted by each framework.
 // The JSON shapes are documented in docs/admin-api.openapi.yaml.
 import { bearerAuthorizer, jsonResponse } from "./bearer-token.js";
-import { isStoreUnavailable, storeUnavailableResponse } from "./store-unavailable.js";
+import { storeUnavailableResponse } from "./store-unavailable.js";
 import {
   CertificationRequest,
   REVOCATION_REASONS,
   isScepError,
+  isStoreUnavailable,
   normalizeSerialNumber,
   type ChallengeStore,
   type RevocationReason,

@@ -1,6 +1,7 @@
 // The embedded CA's CRL over HTTP (RFC 5280 §5, served as RFC 2585's application/pkix-crl), and the
 // schedule that keeps a signed copy in the data directory fresh.
-import { errorFields, isStoreUnavailable } from "./store-unavailable.js";
+import { isStoreUnavailable } from "@scep/core";
+import { errorFields } from "./store-unavailable.js";
 import type { FileCa, SignedCrl } from "@scep-examples/embedded-ca";
 
 /** Where the example servers serve the CRL (GET and HEAD; DER). */

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { isScepError } from "@scep/core";
 import { jsonResponse } from "./bearer-token.js";
 
 /**
@@ -16,9 +15,6 @@ export function errorFields(e: unknown): { code: string; message: string } {
   const message = e instanceof Error ? e.message : String(e);
   return { code: typeof code === "string" ? code : "ERR_UNEXPECTED", message: message.split("\n", 1)[0]!.slice(0, 500) };
 }
-
-/** Whether `e` is a `StoreUnavailableError` (by code: it may come from another copy of @scep/core). */
-export const isStoreUnavailable = (e: unknown): boolean => isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE";
 
 /** Where {@link storeUnavailableResponse} tells the operator why: the admin API's log and the refused route. */
 export interface StoreUnavailableLog {

@@ -414,3 +414,29 @@ export function isScepError(value: unknown): value is ScepError {
   const v = value as Partial<ScepError>;
   return typeof v.code === "string" && v.code.startsWith("ERR_") && typeof v.failInfo === "string";
 }
+
+/**
+ * True when `value` says a store is unavailable ({@link StoreUnavailableError}, code `ERR_STORE_UNAVAILABLE`: a store
+ * that failed, timed out or is full), also when it comes from a duplicate copy of the package (checked by code, as
+ * {@link isScepError} does). The SCEP server answers such a failure HTTP 503 with `Retry-After`; an admin API or a
+ * CRL endpoint should too.
+ *
+ * @param value - Anything caught.
+ * @returns Whether it is a store-unavailable error; never throws.
+ * @example
+ * ```ts
+ * import { MemoryTransactionStore, isStoreUnavailable } from "@scep/core";
+ *
+ * const transactions = new MemoryTransactionStore();
+ * try {
+ *   await transactions.get("default", "tx-1");
+ * } catch (e) {
+ *   if (isStoreUnavailable(e)) console.log(503, "retry after", e.retryAfterSeconds, "s");
+ *   else throw e;
+ * }
+ * ```
+ * @group Errors
+ */
+export function isStoreUnavailable(value: unknown): value is StoreUnavailableError {
+  return value instanceof StoreUnavailableError || (isScepError(value) && value.code === "ERR_STORE_UNAVAILABLE");
+}

@@ -42,6 +42,7 @@ export {
   WebhookTransportError,
   WebhookResponseError,
   isScepError,
+  isStoreUnavailable,
 } from "./errors.js";
 export type { FailInfo, ScepErrorCode, PartialRequest, ScepErrorOptions } from "./errors.js";
 

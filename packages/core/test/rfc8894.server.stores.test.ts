@@ -17,6 +17,8 @@ import {
   buildPkcsReq,
   createScepServer,
   isScepError,
+  isStoreUnavailable,
+  InvalidArgumentError,
   type ChallengeStore,
   type IssueContext,
   type ScepProfile,
@@ -508,6 +510,12 @@ describe("StoreUnavailableError", () => {
     const cause = new Error("ECONNREFUSED");
     const e = new StoreUnavailableError("redis down", { cause });
     expect([e.name, e.code, e.retryAfterSeconds, e.cause, e.message, isScepError(e)]).toEqual(["StoreUnavailableError", "ERR_STORE_UNAVAILABLE", 30, cause, "redis down", true]);
+  });
+
+  it("isStoreUnavailable: true for it and for its copy from a duplicate @scep/core (by code), false for anything else", () => {
+    const copy = Object.assign(new Error("down"), { name: "StoreUnavailableError", code: "ERR_STORE_UNAVAILABLE", failInfo: "badRequest" });
+    const values = [new StoreUnavailableError("full", { capacity: 10 }), copy, new InvalidArgumentError("bad"), new Error("ERR_STORE_UNAVAILABLE"), { code: "ERR_STORE_UNAVAILABLE" }, undefined, "ERR_STORE_UNAVAILABLE"];
+    expect(values.map((v) => isStoreUnavailable(v))).toEqual([true, true, false, false, false, false, false]);
   });
 });
 

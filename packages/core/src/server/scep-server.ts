@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, isScepError } from "../errors.js";
+import { InvalidArgumentError, isScepError, isStoreUnavailable } from "../errors.js";
 import { clip } from "../lib/clip.js";
 import { ignoreRejection } from "../lib/ignore-rejection.js";
 import { type ApproveOptions, type RejectOptions, approve, pending, reject } from "./approval.js";
@@ -26,7 +26,7 @@ import { rawQueryParam } from "./query.js";
 import { type BodyReader, readBody, takeBody } from "./read-request.js";
 import { Reply, keyUnavailable, storeUnavailable, text } from "./replies.js";
 import { createRouter, targetPath } from "./routing.js";
-import { createStoreCall, isStoreUnavailable } from "./store-call.js";
+import { createStoreCall } from "./store-call.js";
 import type { Transaction } from "./transaction-store.js";
 import { type ProfileInfo, type ProfileSnapshot, profileInfo, profileSnapshot } from "./snapshot.js";
 import type { ChallengeStatusReporter } from "./challenge.js";

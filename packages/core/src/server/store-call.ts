@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { StoreUnavailableError, isScepError } from "../errors.js";
+import { StoreUnavailableError } from "../errors.js";
 import { TIMED_OUT, within } from "../lib/within.js";
 
 /** Runs one store call; rejects with {@link StoreUnavailableError} when it takes longer than the timeout. @group Server */
@@ -34,9 +34,4 @@ export function createStoreCall(timeoutMs: number): StoreCall {
  */
 export function lateCall(error: unknown): Promise<unknown> | undefined {
   return typeof error === "object" && error !== null ? gaveUpOn.get(error) : undefined;
-}
-
-/** Whether `e` says a store is unavailable (also across duplicate copies of the package). @group Server */
-export function isStoreUnavailable(e: unknown): e is StoreUnavailableError {
-  return e instanceof StoreUnavailableError || (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE");
 }
