@@ -292,6 +292,18 @@ describe("size limits", () => {
     expect(pkiMessageFromGetParam("?message=MAMCAQA%3D", 4)).toBe("too-large");
   });
 
+  it("pkiMessageFromGetParam refuses what pkiMessageFromPostBody refuses: no bytes, or bytes that are not a SEQUENCE (\"not-der\"); the server answers 400 decode_error without decoding", async () => {
+    const hello = encodeURIComponent(b64(new TextEncoder().encode("hello")));
+    expect([pkiMessageFromGetParam("?message=%3D%3D", 1024), pkiMessageFromGetParam(`?message=${hello}`, 1024), pkiMessageFromGetParam("?message=AgEA", 1024)]).toEqual(["not-der", "not-der", "not-der"]);
+    // Over the limit is told first, as before: 413, not 400.
+    expect(pkiMessageFromGetParam(`?message=${hello}`, 4)).toBe("too-large");
+    for (const message of ["%3D%3D", hello, "AgEA"]) {
+      const { res, event } = await lastEventAfter(1, () => getPki(server, "/scep", message));
+      expect([res.status, await res.text()]).toEqual([400, "malformed PKIOperation: the message is not a DER PKIMessage (RFC 8894 section 4.1)\n"]);
+      expect(event).toMatchObject({ operation: "PKIOperation", outcome: "rejected", reason: "decode_error", status: 400 });
+    }
+  });
+
   it("accepts a chunked POST without content-length under the limit", async () => {
     const { built } = await paddedRequest();
     const parts = [built.der.slice(0, 100), built.der.slice(100, 1000), built.der.slice(1000)];

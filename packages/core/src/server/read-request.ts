@@ -108,8 +108,20 @@ export function pkiMessageFromPostBody(body: Uint8Array): Uint8Array | undefined
   return decoded && decoded[0] === 0x30 ? decoded : undefined;
 }
 
-/** What {@link pkiMessageFromGetParam} finds when the `message` parameter holds no message it can pass on. @group Server */
-export type GetMessageRefusal = "missing" | "too-large" | "not-base64";
+/**
+ * What {@link pkiMessageFromGetParam} finds when the `message` parameter of a PKIOperation GET (RFC 8894 §4.1) holds no
+ * message it can pass on, checked in this order:
+ *
+ * - `"missing"`: no `message` parameter, or an empty one (the server answers 400 `missing_message`).
+ * - `"too-large"`: the parameter, or the DER it decodes to, is over the size limit (413 `body_too_large`).
+ * - `"not-base64"`: the parameter is not base64 in any encoding clients use (400 `bad_base64`).
+ * - `"not-der"`: it decodes to no bytes, or to bytes that do not start with a SEQUENCE (0x30), so no DER (or BER)
+ *   PKIMessage: what {@link pkiMessageFromPostBody} refuses in a POST body too (400 `decode_error`).
+ *
+ * `@scep/proxy` answers every one but `"too-large"` 400 `bad_message`.
+ * @group Server
+ */
+export type GetMessageRefusal = "missing" | "too-large" | "not-base64" | "not-der";
 
 /**
  * The PKIMessage a PKIOperation GET carries in its `message` query parameter (RFC 8894 §4.1: base64, in any of the
@@ -119,14 +131,16 @@ export type GetMessageRefusal = "missing" | "too-large" | "not-base64";
  *
  * @param url - A whole URL (`request.url`) or only its query with the leading `?`.
  * @param maxBody - Most bytes of the DER (a server's POST body limit, e.g. `maxBodyBytes`).
- * @returns The decoded bytes (possibly empty: not checked to be a SEQUENCE); `"missing"` for no or an empty
- *   `message`; `"too-large"` for a parameter or DER over the limit (answer 413); `"not-base64"`. Never throws.
+ * @returns The decoded DER (or BER) PKIMessage, starting with 0x30 as a POST body must; else the
+ *   {@link GetMessageRefusal}: `"missing"` for no or an empty `message`, `"too-large"` for a parameter or DER over
+ *   the limit (answer 413), `"not-base64"`, `"not-der"` for no bytes or bytes that are not a SEQUENCE. Never throws.
  * @example
  * ```ts
  * import { pkiMessageFromGetParam } from "@scep/core";
  *
  * pkiMessageFromGetParam("/scep?operation=PKIOperation&message=MAMCAQA%3D", 65536); // Uint8Array [0x30, 0x03, 0x02, 0x01, 0x00]
  * pkiMessageFromGetParam("/scep?operation=PKIOperation", 65536); // "missing"
+ * pkiMessageFromGetParam("/scep?operation=PKIOperation&message=aGVsbG8%3D", 65536); // "not-der" (the base64 of "hello")
  * ```
  * @group Server
  */
@@ -136,31 +150,32 @@ export function pkiMessageFromGetParam(url: string, maxBody: number): Uint8Array
   if (param.length > Math.ceil((maxBody * 4) / 3) + 1024) return "too-large";
   const der = decodeMessageParam(param);
   if (!der) return "not-base64";
-  return der.length > maxBody ? "too-large" : der;
+  if (der.length > maxBody) return "too-large";
+  return der[0] === 0x30 ? der : "not-der";
 }
+
+/**
+ * The 400 text for a GET `message` that decodes to no DER PKIMessage ({@link GetMessageRefusal} `"not-der"`), after
+ * the decoder's `malformed PKIOperation: ` prefix, as the request's event reason (`decode_error`) is the decoder's.
+ */
+const GET_MESSAGE_NOT_DER_TEXT = "malformed PKIOperation: the message is not a DER PKIMessage (RFC 8894 section 4.1)";
 
 /** The PKIOperation message's bytes, or the 4xx reply for a client's mistake. @group Server */
 export async function readPkiMessage(method: string, url: string, readBody: BodyReader, maxBody: number): Promise<Uint8Array | Reply> {
-  let message: Uint8Array | undefined;
   if (method === "POST") {
     const body = await readBody();
     if (body === "too-large") return new Reply(text(413, "message too large"), "rejected", "body_too_large");
     if (body === "aborted") return new Reply(text(400, "request body aborted"), "rejected", "body_aborted");
-    message = body;
+    if (body.length === 0) return new Reply(text(400, "empty message"), "rejected", "empty_message");
     // RFC 8894 §4.1 has the POST body be the DER (or BER) PKIMessage, which starts with a SEQUENCE (0x30). No SCEP
     // client we know of posts text, but its base64 (what GET carries) or PEM is taken too: read in one linear pass
     // under the body cap already applied. Anything else gets a 400 that says what the body must be.
-    if (body.length > 0) {
-      message = pkiMessageFromPostBody(body);
-      if (!message) return new Reply(text(400, POST_BODY_NOT_DER_TEXT), "rejected", "body_not_der");
-    }
-  } else {
-    const read = pkiMessageFromGetParam(url, maxBody);
-    if (read === "missing") return new Reply(text(400, "missing message parameter"), "rejected", "missing_message");
-    if (read === "too-large") return new Reply(text(413, "message too large"), "rejected", "body_too_large");
-    if (read === "not-base64") return new Reply(text(400, "message is not base64"), "rejected", "bad_base64");
-    message = read;
+    return pkiMessageFromPostBody(body) ?? new Reply(text(400, POST_BODY_NOT_DER_TEXT), "rejected", "body_not_der");
   }
-  if (message.length === 0) return new Reply(text(400, "empty message"), "rejected", "empty_message");
-  return message;
+  const read = pkiMessageFromGetParam(url, maxBody);
+  if (read === "missing") return new Reply(text(400, "missing message parameter"), "rejected", "missing_message");
+  if (read === "too-large") return new Reply(text(413, "message too large"), "rejected", "body_too_large");
+  if (read === "not-base64") return new Reply(text(400, "message is not base64"), "rejected", "bad_base64");
+  if (read === "not-der") return new Reply(text(400, GET_MESSAGE_NOT_DER_TEXT), "rejected", "decode_error");
+  return read;
 }

@@ -299,8 +299,8 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     }
     const der = pkiMessageFromGetParam(url.search, maxBody);
     if (der === "too-large") return tooLarge();
-    // Missing, not base64, empty, or not a PKIMessage (a SEQUENCE): no challenge spent on it.
-    return typeof der === "string" || der[0] !== 0x30 ? reject("bad_message") : der;
+    // Missing, not base64, or not a PKIMessage (empty, or not a SEQUENCE): no challenge spent on it.
+    return typeof der === "string" ? reject("bad_message") : der;
   }
 
   async function handle(request: Request, event: Partial<ProxyEvent>): Promise<Response | ProxyReply> {
