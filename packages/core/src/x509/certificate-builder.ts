@@ -299,8 +299,8 @@ export async function buildCertificate(options: BuildCertificateOptions): Promis
   }
   const san = findExtension(extensions, oids.id_ce_subjectAltName);
   if (san) {
-    checkSubjectAltName(san.value);
-    // A directoryName is written as the subject is (certificateGeneralNames: reencodeName on each one).
+    // Checked (ERR_INVALID_ARGUMENT "the subjectAltName is not one a certificate can carry …") and a directoryName
+    // written as the subject is, in one read (certificateGeneralNames: generalNamesProblem, then reencodeName on each).
     const value = certificateGeneralNames(san.value);
     if (value !== san.value) encoded[extensions.indexOf(san)] = encodeExtension({ ...san, value });
   }
@@ -357,7 +357,7 @@ function checkSubject(subject: Uint8Array): void {
   if (problem) throw invalid(`the subject is not a Name a certificate can carry (RFC 5280 §4.1.2.6): ${problem}`);
 }
 
-/** Throws when a subjectAltName value is not well-formed GeneralNames ({@link generalNamesProblem}). */
+/** Throws when a subjectAltName value is not well-formed GeneralNames ({@link generalNamesProblem}); as {@link certificateGeneralNames} does. */
 function checkSubjectAltName(value: Uint8Array): void {
   const problem = generalNamesProblem(value);
   if (problem) throw invalid(`the subjectAltName is not one a certificate can carry (RFC 5280 §4.2.1.6): ${problem}`);

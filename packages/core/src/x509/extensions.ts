@@ -111,8 +111,15 @@ const URI_BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
  * @internal
  */
 export function generalNamesProblem(value: Uint8Array): string | undefined {
+  const read = readGeneralNames(value);
+  return typeof read === "string" ? read : undefined;
+}
+
+/** {@link generalNamesProblem}'s reason, or what it found in GeneralNames it lets through (memoised by their bytes). */
+function readGeneralNames(value: Uint8Array): string | GeneralNamesVerdict {
   const key = checkedGeneralNames.key(value);
-  if (checkedGeneralNames.get(key)) return undefined;
+  const known = checkedGeneralNames.get(key);
+  if (known) return known;
   try {
     let reencode = false;
     const names = der.expect(der.parse(value), der.Tag.SEQUENCE, "GeneralNames");
@@ -162,8 +169,9 @@ export function generalNamesProblem(value: Uint8Array): string | undefined {
           return `a GeneralName with tag 0x${gn.tag.toString(16)}, which GeneralName does not define`;
       }
     }
-    checkedGeneralNames.set(key, { reencode });
-    return undefined;
+    const verdict = { reencode };
+    checkedGeneralNames.set(key, verdict);
+    return verdict;
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
   }
@@ -174,7 +182,12 @@ export function generalNamesProblem(value: Uint8Array): string | undefined {
  * in them is re-encoded: the server's CSR policy, endEntityExtensions and buildCertificate each check the same value,
  * read once this way (changed bytes are a new value, read again).
  */
-const checkedGeneralNames = new ByteMemo<{ readonly reencode: boolean }>(256, 1024); // at most 256 KiB of keys
+const checkedGeneralNames = new ByteMemo<GeneralNamesVerdict>(256, 1024); // at most 256 KiB of keys
+
+/** What {@link generalNamesProblem} found in GeneralNames it lets through: whether a directoryName is re-encoded. */
+interface GeneralNamesVerdict {
+  readonly reencode: boolean;
+}
 
 /**
  * GeneralNames (DER) as a certificate should carry them (RFC 5280 §4.2.1.6): the same names in the same order, each
@@ -183,15 +196,18 @@ const checkedGeneralNames = new ByteMemo<{ readonly reencode: boolean }>(256, 10
  * emailAddress and domainComponent in the string type RFC 5280 Appendix A gives them). Every other GeneralName keeps
  * its bytes; a value that needs no change is returned as given (the same array).
  *
- * @param value - GeneralNames that pass {@link generalNamesProblem}, DER
+ * The value is checked here ({@link generalNamesProblem}), once: a caller need not check it first.
+ *
+ * @param value - a subjectAltName's GeneralNames, DER
  * @returns the GeneralNames to write, DER
- * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when {@link generalNamesProblem} refuses `value`, with its reason
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when {@link generalNamesProblem} refuses `value`: "the
+ *   subjectAltName is not one a certificate can carry (RFC 5280 §4.2.1.6): " and its reason
  * @internal
  */
 export function certificateGeneralNames(value: Uint8Array): Uint8Array {
-  const problem = generalNamesProblem(value);
-  if (problem) throw new InvalidArgumentError(`the GeneralNames are not ones a certificate can carry (RFC 5280 §4.2.1.6): ${problem}`);
-  if (checkedGeneralNames.get(checkedGeneralNames.key(value))?.reencode === false) return value;
+  const read = readGeneralNames(value);
+  if (typeof read === "string") throw new InvalidArgumentError(`the subjectAltName is not one a certificate can carry (RFC 5280 §4.2.1.6): ${read}`);
+  if (!read.reencode) return value;
   const names = der.children(der.parse(value)).map((gn) => {
     if (gn.tag !== 0xa4) return der.raw(gn);
     const name = der.raw(der.explicit(gn, 4, "directoryName"));
