@@ -248,9 +248,16 @@ export class TransportError extends ScepError {
   static override readonly failInfo: FailInfo = "badRequest";
   /** HTTP status, when a response was received. */
   status?: number;
-  /** The SCEP operation of the failed request (RFC 8894 §4: `GetCACaps`, `GetCACert`, `GetNextCACert`, `PKIOperation`), as {@link ScepClient} sent it. */
-  operation?: string;
+  /** The SCEP operation of the failed request (RFC 8894 §4), as {@link ScepClient} sent it; unset on one built by hand. */
+  operation?: TransportOperation;
 }
+
+/**
+ * The operations {@link ScepClient} sends (RFC 8894 §4: §4.2 GetCACaps, §4.3 GetCACert, §4.4 PKIOperation carrying
+ * PKCSReq, RenewalReq, CertPoll, GetCert or GetCRL): the `operation` of a {@link TransportError} it throws.
+ * @group Errors
+ */
+export type TransportOperation = "GetCACaps" | "GetCACert" | "PKIOperation";
 
 /**
  * Client side: the GetCACert reply does not match the pinned CA (RFC 8894

@@ -44,7 +44,7 @@ export {
   isScepError,
   isStoreUnavailable,
 } from "./errors.js";
-export type { FailInfo, ScepErrorCode, PartialRequest, ScepErrorOptions } from "./errors.js";
+export type { FailInfo, ScepErrorCode, PartialRequest, ScepErrorOptions, TransportOperation } from "./errors.js";
 
 export { CIPHERS, DIGEST_OID, DIGEST_LENGTH } from "./algorithms.js";
 export { LIMITS } from "./limits.js";

@@ -7,8 +7,8 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it, vi } from "vitest";
-import { ScepClient, TransportError } from "../src/index.js";
+import { afterEach, describe, expect, expectTypeOf, it, vi } from "vitest";
+import { ScepClient, TransportError, type TransportOperation } from "../src/index.js";
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -138,5 +138,10 @@ describe("ScepClient: every failure of the HTTP exchange is ERR_TRANSPORT", () =
     expect([refused.operation, refused.status, refused.message]).toEqual(["PKIOperation", 502, "PKIOperation: HTTP 502 (PKIOperation: not this one)"]);
     const big = await serve((_req, res) => void res.writeHead(200, { "content-type": "text/plain" }).end("x".repeat(2000)));
     expect((await transportError(new ScepClient({ url: big, maxResponseBytes: 1000 }).getCaCaps())).operation).toBe("GetCACaps");
+  });
+
+  it("`operation` is typed as the operations ScepClient sends, so a `switch` on it narrows and a typo does not compile", () => {
+    expectTypeOf<TransportError["operation"]>().toEqualTypeOf<"GetCACaps" | "GetCACert" | "PKIOperation" | undefined>();
+    expectTypeOf<TransportOperation>().toEqualTypeOf<"GetCACaps" | "GetCACert" | "PKIOperation">();
   });
 });

@@ -6,7 +6,7 @@
  * @module
  */
 import { toBase64 } from "../lib/bytes.js";
-import { CertRepError, InvalidArgumentError, TransportError } from "../errors.js";
+import { CertRepError, InvalidArgumentError, TransportError, type TransportOperation } from "../errors.js";
 import type { ContentCipher, DigestAlgorithm } from "../algorithms.js";
 import type { LocalKey } from "../keys/key.js";
 import { Certificate } from "../x509/certificate.js";
@@ -120,7 +120,7 @@ export class ScepClient {
     this.#pin = compileCaPin(options);
   }
 
-  async #request(operation: string, init: { method?: string; body?: Uint8Array; message?: string } = {}): Promise<{ body: Uint8Array; contentType: string }> {
+  async #request(operation: TransportOperation, init: { method?: string; body?: Uint8Array; message?: string } = {}): Promise<{ body: Uint8Array; contentType: string }> {
     const u = new URL(this.#url);
     u.searchParams.set("operation", operation);
     if (init.message !== undefined) u.searchParams.set("message", init.message);
@@ -234,7 +234,7 @@ export class ScepClient {
 }
 
 /** A {@link TransportError} for `operation`: its message `<operation>: <detail>`, its `operation` field set. */
-function transportError(operation: string, detail: string, options?: { cause: unknown }): TransportError {
+function transportError(operation: TransportOperation, detail: string, options?: { cause: unknown }): TransportError {
   const err = new TransportError(`${operation}: ${detail}`, options);
   err.operation = operation;
   return err;
