@@ -26,6 +26,16 @@
  *   of payload" (dogtagpki/pki#4198, https://github.com/dogtagpki/pki/issues/4198):
  *   our reader says so with a typed ERR_CERTREP (it threw a bare ASN.1
  *   "element truncated" error before).
+ * - EJBCA in CA mode without a default CA answers GetCACaps and GetCACert 404
+ *   unless their `message` names the CA (Keyfactor/ejbca-ce#503,
+ *   https://github.com/Keyfactor/ejbca-ce/issues/503); sscep's `-i` did not reach
+ *   GetCACaps (certnanny/sscep#148, https://github.com/certnanny/sscep/issues/148),
+ *   micromdm's client grew `-cacert-message` for it (micromdm/scep#152,
+ *   https://github.com/micromdm/scep/pull/152), and a made-up default
+ *   `message=CAIdentifier` names no CA at all (certnanny/sscep#190,
+ *   https://github.com/certnanny/sscep/pull/190). Ours sends no `message` unless
+ *   told, and `caIdentifier` on both GetCACaps and GetCACert (it had no way to
+ *   send one before).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -44,7 +54,7 @@ import { buildSignedData } from "../src/cms/signed-data.js";
 import { encodeScepAttributes } from "../src/message/attributes.js";
 import { MessageType } from "../src/message/types.js";
 import { randomChallenge, startMicromdmServer, type MicromdmServer } from "../../../test-support/peers";
-import { NOW, createDevice, createTestCa, hex, type Device, type TestCa } from "./support/server-pki.js";
+import { NOW, createDevice, createTestCa, hex, staticScep, type Device, type TestCa } from "./support/server-pki.js";
 
 let ca: TestCa;
 let device: Device;
@@ -192,4 +202,51 @@ describe("interop: our client's GET PKIOperation against a real micromdm scepser
     }
     expect(sawPlus).toBe(true);
   }, 120_000);
+});
+
+describe("RFC 8894 §3.5.1, §4.2: the CA identifier of a multi-CA server (ejbca-ce#503, sscep#148, micromdm#152, sscep#190)", () => {
+  /**
+   * A server in front of several CAs that, like EJBCA in CA mode without a default CA, answers GetCACaps and GetCACert
+   * 404 with an HTML page unless `message` names its CA exactly (read from the raw query); PKIOperation needs no name.
+   */
+  async function multiCaServer(caName: string) {
+    const scep = await staticScep({ caName: "Field Multi-CA", deviceCn: "field-multi-ca-device", challenge: "multi-ca-pw" });
+    const urls: string[] = [];
+    const serve: typeof fetch = async (input, init) => {
+      const request = new Request(input, init);
+      urls.push(request.url);
+      const url = new URL(request.url);
+      const op = url.searchParams.get("operation");
+      const message = /(?:^|&)message=([^&]*)/.exec(url.search.slice(1))?.[1];
+      if ((op === "GetCACaps" || op === "GetCACert") && (message === undefined || decodeURIComponent(message) !== caName)) {
+        return new Response("<html><body>The message parameter does not name a CA, and no default CA is defined.</body></html>", { status: 404, headers: { "content-type": "text/html" } });
+      }
+      return scep.server.fetch(request);
+    };
+    return { ...scep, urls, serve };
+  }
+
+  it("caIdentifier is the message of GetCACaps and GetCACert, percent-encoded (a space as %20); the enrollment goes through", async () => {
+    const m = await multiCaServer("Management CA");
+    const client = new ScepClient({ url: "http://ca.test/scep", fetch: m.serve, caIdentifier: "Management CA" });
+    const rep = await client.enroll({ csr: m.device.csr, signer: m.device.signer });
+    expect(rep.status).toBe("SUCCESS");
+    expect(hex(rep.certificates[0]!.spki)).toBe(hex(m.device.signer.certificate.spki));
+    expect(rep.caps.has("POSTPKIOperation")).toBe(true);
+    const gets = m.urls.filter((u) => !u.includes("operation=PKIOperation"));
+    expect(gets.sort()).toEqual(["http://ca.test/scep?operation=GetCACaps&message=Management%20CA", "http://ca.test/scep?operation=GetCACert&message=Management%20CA"]);
+  });
+
+  it("without caIdentifier no message is sent at all (never a made-up CAIdentifier), and such a server's 404 is a typed transport error", async () => {
+    const m = await multiCaServer("Management CA");
+    const client = new ScepClient({ url: "http://ca.test/scep", fetch: m.serve });
+    await expect(client.getCaCert()).rejects.toMatchObject({ name: "TransportError", code: "ERR_TRANSPORT", status: 404 });
+    expect(m.urls).toEqual(["http://ca.test/scep?operation=GetCACert"]);
+  });
+
+  it("an empty or non-string caIdentifier is ERR_INVALID_ARGUMENT from the constructor", () => {
+    for (const caIdentifier of ["", 7 as unknown as string]) {
+      expect(() => new ScepClient({ url: "http://ca.test/scep", caIdentifier })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: "caIdentifier must be a non-empty string" }));
+    }
+  });
 });

@@ -43,6 +43,13 @@ export interface ScepClientOptions extends CaPinOptions {
   maxResponseBytes?: number;
   /** A fetch implementation (default the global fetch). */
   fetch?: typeof fetch;
+  /**
+   * The CA identifier sent as the `message` of GetCACaps and GetCACert (RFC 8894 §3.5.1, §4.2): a CA-administrator
+   * string naming one CA of a server that hosts several (EJBCA in CA mode answers 404 without it). Default: no
+   * `message` at all (a made-up default such as sscep's "CAIdentifier" names no CA and is refused by such servers).
+   * A non-empty string: anything else is `ERR_INVALID_ARGUMENT` from the constructor.
+   */
+  caIdentifier?: string;
 }
 
 /** Options of {@link ScepClient.enroll}. @group Client */
@@ -98,12 +105,14 @@ export class ScepClient {
   readonly #maxResponse: number;
   readonly #fetch: typeof fetch;
   readonly #pin: CaPin | undefined;
+  readonly #caIdentifier: string | undefined;
 
   /**
    * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a malformed
    * `caFingerprints` entry or `trustedCaCertificates` certificate, and for a
    * `timeoutMs` or `maxResponseBytes` that is not a positive integer (NaN would lift the cap or the deadline), and for a
-   * `timeoutMs` above 2 147 483 647 (a timer that long fires at once).
+   * `timeoutMs` above 2 147 483 647 (a timer that long fires at once), and for a `caIdentifier` that is not a
+   * non-empty string.
    */
   constructor(options: ScepClientOptions) {
     this.#url = options.url;
@@ -118,12 +127,18 @@ export class ScepClient {
     this.#maxResponse = maxResponse;
     this.#fetch = options.fetch ?? fetch;
     this.#pin = compileCaPin(options);
+    if (options.caIdentifier !== undefined && (typeof options.caIdentifier !== "string" || options.caIdentifier === "")) {
+      throw new InvalidArgumentError("caIdentifier must be a non-empty string");
+    }
+    this.#caIdentifier = options.caIdentifier;
   }
 
   async #request(operation: TransportOperation, init: { method?: string; body?: Uint8Array; message?: string } = {}): Promise<{ body: Uint8Array; contentType: string }> {
     const u = new URL(this.#url);
     u.searchParams.set("operation", operation);
-    if (init.message !== undefined) u.searchParams.set("message", init.message);
+    // Percent-encoded as a URI component (a space as %20, not the form encoding's `+`, which servers that read the
+    // raw query keep as a `+`); base64's `+`, `/` and `=` come out as %2B, %2F, %3D either way.
+    if (init.message !== undefined) u.search += `&message=${encodeURIComponent(init.message)}`;
     let res: Response;
     let body: Uint8Array;
     try {
@@ -150,15 +165,15 @@ export class ScepClient {
     return { body, contentType: res.headers.get("content-type") ?? "" };
   }
 
-  /** GetCACaps. */
+  /** GetCACaps (with `caIdentifier` as its `message` when set). */
   async getCaCaps(): Promise<CaCaps> {
-    const { body } = await this.#request("GetCACaps");
+    const { body } = await this.#request("GetCACaps", this.#caIdentifier === undefined ? {} : { message: this.#caIdentifier });
     return parseCaCaps(new TextDecoder().decode(body));
   }
 
   /**
-   * GetCACert: the CA (and RA) certificates, in the order the server sent
-   * them. With `caFingerprints` or `trustedCaCertificates`, the set is checked
+   * GetCACert (with `caIdentifier` as its `message` when set): the CA (and RA) certificates, in the order the server
+   * sent them. With `caFingerprints` or `trustedCaCertificates`, the set is checked
    * against the pin first (see {@link checkCaPin}).
    *
    * @throws CaPinMismatchError `ERR_CA_PIN_MISMATCH` when the set does not match the pin.
@@ -169,7 +184,7 @@ export class ScepClient {
   }
 
   async #caCertificates(): Promise<{ certificates: Certificate[]; trusted?: Certificate[] }> {
-    const { body, contentType } = await this.#request("GetCACert");
+    const { body, contentType } = await this.#request("GetCACert", this.#caIdentifier === undefined ? {} : { message: this.#caIdentifier });
     const certificates = parseGetCaCertResponse(body, contentType);
     return this.#pin ? { certificates, trusted: checkCaPin(certificates, this.#pin) } : { certificates };
   }
