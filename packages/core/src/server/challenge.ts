@@ -361,10 +361,12 @@ export function newChallenge(): string {
   }
 }
 
+const utf8 = new TextEncoder();
+
 /** Constant-time comparison of a presented challenge with the configured one. @group Server */
 export function staticChallengeMatches(presented: string | undefined, expected: string): boolean {
   // Compare digests so the comparison time does not depend on lengths either.
-  const a = nc.digest("sha256", new TextEncoder().encode(presented ?? ""));
-  const b = nc.digest("sha256", new TextEncoder().encode(expected));
+  const a = nc.digest("sha256", utf8.encode(presented ?? ""));
+  const b = nc.digest("sha256", utf8.encode(expected));
   return nc.timingSafeEqual(a, b) && presented !== undefined;
 }

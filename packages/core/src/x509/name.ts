@@ -173,7 +173,7 @@ export function nameProblem(name: Uint8Array): string | undefined {
         const content = der.content(value);
         const problem = stringProblem(value.tag, content) ?? attributeProblem(type, value);
         if (problem) return `${SHORT[type] ?? type}: ${problem}`;
-        reencode ||= reencodes(type, value.tag, content);
+        reencode ||= certificateTag(type, value.tag, content) !== value.tag;
       }
     }
     checkedNames.set(key, { reencode });
@@ -247,25 +247,19 @@ function attributeProblem(type: string, value: der.Tlv): string | undefined {
 /** X.680 §41.4's PrintableString set, by octet: `A–Z a–z 0–9`, space, `' ( ) + , - . / : = ?`. */
 const PRINTABLE_OCTET = Uint8Array.from({ length: 128 }, (_, b) => (der.isPrintableString(String.fromCharCode(b)) ? 1 : 0));
 
-/** Whether {@link certificateTag} writes a value of `type` whose string is `tag` with octets `c` in another type (no decoding). */
-function reencodes(type: string, tag: number, c: Uint8Array): boolean {
+/**
+ * The tag a value of attribute `type` (string tag `tag`, content octets `c`) is written with in a certificate: the
+ * type RFC 5280 Appendix A gives its attribute (PrintableString, IA5String), a UTF8String for a PrintableString holding
+ * a character outside X.680 §41.4's set, else `tag` itself. Read from the octets, not decoded: a value that passed
+ * {@link nameProblem} (stringProblem let only 0x20–0x7e through a PrintableString). {@link nameProblem} asks whether
+ * a Name needs re-encoding and {@link reencodeName} writes it by this one rule.
+ */
+function certificateTag(type: string, tag: number, c: Uint8Array): number {
   const rule = RULES[type]?.type ?? "directory";
-  if (rule === "printable") return tag !== der.Tag.PRINTABLE_STRING;
-  if (rule === "ia5") return tag !== der.Tag.IA5_STRING;
-  if (tag !== der.Tag.PRINTABLE_STRING) return false;
-  for (let i = 0; i < c.length; i++) if (PRINTABLE_OCTET[c[i]!] !== 1) return true; // (stringProblem let only 0x20–0x7e through)
-  return false;
-}
-
-/** The tag `value` of attribute `type` is written with in a certificate, when it differs from the one it came in. */
-function certificateTag(type: string, value: der.Tlv): number | undefined {
-  const rule = RULES[type]?.type ?? "directory";
-  const wanted =
-    rule === "printable" ? der.Tag.PRINTABLE_STRING
-    : rule === "ia5" ? der.Tag.IA5_STRING
-    : value.tag === der.Tag.PRINTABLE_STRING && !der.isPrintableString(der.readString(value, "attribute value")) ? der.Tag.UTF8_STRING
-    : value.tag;
-  return wanted === value.tag ? undefined : wanted;
+  if (rule === "printable") return der.Tag.PRINTABLE_STRING;
+  if (rule === "ia5") return der.Tag.IA5_STRING;
+  if (tag === der.Tag.PRINTABLE_STRING) for (let i = 0; i < c.length; i++) if (PRINTABLE_OCTET[c[i]!] !== 1) return der.Tag.UTF8_STRING;
+  return tag;
 }
 
 /**
@@ -308,8 +302,8 @@ export function reencodeName(name: Uint8Array): Uint8Array {
     let rdnChanged = false;
     const written = atvs.map((atv) => {
       const [type, value] = der.expect(atv, der.Tag.SEQUENCE, "AttributeTypeAndValue");
-      const tag = certificateTag(der.readOid(type, "attribute type"), value!);
-      if (tag === undefined) return der.raw(atv);
+      const tag = certificateTag(der.readOid(type, "attribute type"), value!.tag, der.content(value!));
+      if (tag === value!.tag) return der.raw(atv);
       rdnChanged = true;
       const text = der.readString(value, "attribute value");
       const encoded = tag === der.Tag.UTF8_STRING ? der.utf8(text) : der.tlv(tag, Uint8Array.from(text, (c) => c.charCodeAt(0)));
