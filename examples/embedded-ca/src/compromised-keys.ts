@@ -102,20 +102,18 @@ export class CompromisedKeys {
    * published CRL). `latest`: the store's latest revision (`revision({ latest: true })`: the default file store stats
    * its file, Redis is one GET), not its snapshot of up to `maxStalenessMs` ago: for the check an issue makes after its
    * index line is durable, which must see every revoke written to the store before that check (see FileCa.issue).
+   * A key already in the set is answered without a look at the store (the set only grows): a keyCompromise revoke of
+   * this process adds its key before its sweep reads the index, and before the store shows it in a revision.
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the store is down; the `keyOf`/`published` errors
    */
   async has(key: Uint8Array | KeyHolder, options: { latest?: boolean } = {}): Promise<boolean> {
-    await this.#current(options.latest === true);
     // No compromised key known (the usual case): the key need not be hashed at all.
-    return this.#hashes.size > 0 && this.#hashes.has(keyHash(key));
-  }
-
-  /**
-   * Whether `key` is in the set as this process holds it now, without a refresh (a keyCompromise revoke of this
-   * process adds its key before its sweep reads the index, and before the store shows it in a revision).
-   */
-  knows(key: Uint8Array | KeyHolder): boolean {
-    return this.#hashes.size > 0 && this.#hashes.has(keyHash(key));
+    let hash = this.#hashes.size > 0 ? keyHash(key) : undefined;
+    if (hash !== undefined && this.#hashes.has(hash)) return true;
+    await this.#current(options.latest === true);
+    if (this.#hashes.size === 0) return false;
+    hash ??= keyHash(key);
+    return this.#hashes.has(hash);
   }
 
   async #current(latest: boolean): Promise<void> {

@@ -19,7 +19,7 @@ import { withFileLock } from "./file-lock.js";
 import { toPem } from "./lib/pem.js";
 import type { CrlParts } from "./crl-entries.js";
 import { checkPublishedCrl, type CrlTrustAnchor } from "./published-crl-trust.js";
-import { StalenessGate } from "./lib/staleness.js";
+import { StalenessGate, type Staleness } from "./lib/staleness.js";
 
 /** Replaces a file of the publication (readable by all: a web server or mirror serves ca.crl) while the lock is held. */
 const replace = (path: string, data: string | Uint8Array): Promise<void> => replaceFileUnderLock(path, data, 0o644);
@@ -76,10 +76,8 @@ function unavailable(what: string, cause: unknown): StoreUnavailableError {
 
 /** How {@link CrlPublication} decides when to look at `ca.crl.json` again. */
 export interface CrlPublicationOptions {
-  /** How long (ms) {@link CrlPublication.read} answers what it read last before it stats the file again (default 1000; 0: every call). */
-  maxStalenessMs?: number;
-  /** Monotonic milliseconds `maxStalenessMs` is measured with (default `performance.now`). */
-  monotonicNow?: () => number;
+  /** How long (ms) {@link CrlPublication.read} answers what it read last before it stats the file again (0: every call), measured with which monotonic clock: checked by the caller (openFileCa). */
+  staleness: Staleness;
   /** Told once per version of ca.crl.json whose CRL is not the CA's (it is then not used); a throw is ignored. */
   onUntrusted?: (event: UntrustedCrlEvent) => void;
 }
@@ -100,14 +98,13 @@ export class CrlPublication {
 
   /**
    * @param anchor - the CA certificate's subject and public key, which a published CRL must name and verify with
-   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a `maxStalenessMs` that is not a number ≥ 0 or a `monotonicNow` that is not a function
    */
-  constructor(dataDir: string, fingerprintSha256: string, anchor: CrlTrustAnchor, options: CrlPublicationOptions = {}) {
+  constructor(dataDir: string, fingerprintSha256: string, anchor: CrlTrustAnchor, options: CrlPublicationOptions) {
     this.#dataDir = dataDir;
     this.#fingerprintSha256 = fingerprintSha256;
     this.#anchor = anchor;
     this.#onUntrusted = options.onUntrusted;
-    this.#staleness = new StalenessGate(options);
+    this.#staleness = new StalenessGate(options.staleness);
   }
 
   /**

@@ -23,6 +23,7 @@
 // glued record.
 import { readFile } from "node:fs/promises";
 import { GroupAppender } from "./lib/durable-fs.js";
+import { jsonObject, readTornLine } from "./lib/jsonl.js";
 
 /** File name of the index inside dataDir. */
 export const INDEX_FILE = "index.jsonl";
@@ -63,14 +64,8 @@ function isIsoDate(value: unknown): value is string {
 }
 
 function parseStrict(text: string): IndexLine | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== "object" || value === null) return undefined;
-  const record = value as Record<string, unknown>;
+  const record = jsonObject(text);
+  if (!record) return undefined;
   if (
     typeof record.serial !== "string" ||
     !/^-?[0-9a-f]+$/.test(record.serial) || // `-7fff`: a negative serial of an imported certificate (normalizeSerialNumber's spelling)
@@ -98,10 +93,7 @@ function parseStrict(text: string): IndexLine | undefined {
  * `undefined` (torn or foreign line).
  */
 export function parseIndexLine(line: string): IndexLine | undefined {
-  const whole = parseStrict(line);
-  if (whole) return whole;
-  const start = line.lastIndexOf(RECORD_START);
-  return start > 0 ? parseStrict(line.slice(start)) : undefined;
+  return readTornLine(line, RECORD_START, parseStrict);
 }
 
 /** Result of reading the index: the records, and how many lines were skipped as torn. */

@@ -17,7 +17,7 @@ import { ensureDirectory, ensureFile } from "./lib/durable-fs.js";
 import { firstPemBlock, toPem } from "./lib/pem.js";
 import { SerialAllocator } from "./serial-allocator.js";
 import { FileRevocationStore } from "./revocation-file.js";
-import { DEFAULT_MAX_STALENESS_MS, stalenessProblem } from "./lib/staleness.js";
+import { checkStaleness, type Staleness } from "./lib/staleness.js";
 import { UNSETTLED_FILE, UnsettledIssues } from "./unsettled-issues.js";
 
 /**
@@ -882,7 +882,7 @@ class FileCaImpl implements FileCa {
     const serial = normalizeSerialNumber(serialNumber);
     let compromised: boolean;
     try {
-      compromised = this.#compromised.knows(csr) || (await this.#compromised.has(csr, { latest: true }));
+      compromised = await this.#compromised.has(csr, { latest: true });
     } catch (error) {
       // Not known whether the key was revoked meanwhile: not handed out (StoreUnavailableError: 503, try again), and
       // recorded so that the next settling pass checks it again.
@@ -951,7 +951,7 @@ class FileCaImpl implements FileCa {
     }
     const key = await this.#keyOf(serial);
     if (!key || key.notAfter.getTime() <= this.#clock().getTime()) return;
-    if (this.#compromised.knows(key.spki) || (await this.#compromised.has(key.spki, { latest: true }))) {
+    if (await this.#compromised.has(key.spki, { latest: true })) {
       await this.revocations.revoke({ serialNumber: serial, reason: "keyCompromise", revokedAt: this.#clock() });
     }
   }
@@ -1370,10 +1370,12 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
   if (options.crlDistributionPoint !== undefined && !/^https?:\/\/[^\s]+$/.test(String(options.crlDistributionPoint))) {
     throw invalidOptions(`crlDistributionPoint must be an http:// or https:// URL, got ${String(options.crlDistributionPoint)}`);
   }
-  const stalenessRefused = stalenessProblem(options);
-  if (stalenessRefused !== undefined) throw invalidOptions(stalenessRefused);
-  const maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
-  const freshness = { maxStalenessMs, ...(options.monotonicNow ? { monotonicNow: options.monotonicNow } : {}) };
+  let freshness: Staleness;
+  try {
+    freshness = checkStaleness(options);
+  } catch (error) {
+    throw invalidOptions((error as Error).message);
+  }
   const backdateSeconds = options.backdateSeconds ?? 0;
   if (typeof backdateSeconds !== "number" || !Number.isFinite(backdateSeconds) || backdateSeconds < 0) {
     throw invalidOptions(`backdateSeconds must be a number of seconds >= 0, got ${String(options.backdateSeconds)}`);
@@ -1412,7 +1414,7 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
   // Every read of ca.crl.json checks its CRL against the CA (issuer, signature, stated number and times) first.
   const anchor = { subjectDer: new Uint8Array(material.certificate.subjectName.toArrayBuffer()), publicKey: createPublicKey(material.privateKey) };
   const publication = new CrlPublication(dataDir, material.fingerprintSha256, anchor, {
-    ...freshness,
+    staleness: freshness,
     ...(options.onPublishedCrlIgnored ? { onUntrusted: options.onPublishedCrlIgnored } : {}),
   });
   try {

@@ -55,7 +55,8 @@ import {
 } from "@scep/core";
 import { fsyncDirectory, replaceFileUnderLock } from "./lib/durable-fs.js";
 import { withFileLock } from "./file-lock.js";
-import { DEFAULT_MAX_STALENESS_MS, StalenessGate } from "./lib/staleness.js";
+import { jsonObject, readBytes, readCompleteLines, readTornLine, type CompleteLine } from "./lib/jsonl.js";
+import { StalenessGate, checkStaleness } from "./lib/staleness.js";
 
 /** The revocations file in a data directory. */
 export const REVOCATIONS_FILE = "revocations.jsonl";
@@ -75,30 +76,22 @@ interface Stored extends RevokedCertificate {
   upgradedBy?: string;
 }
 
-/** A revocation line, or null. A record glued onto a torn line (a crash mid-write) is found after it. */
-function parseLine(line: string): Stored | null {
-  const whole = parseRecord(line);
-  if (whole) return whole;
-  const at = line.lastIndexOf(RECORD_START);
-  return at > 0 ? parseRecord(line.slice(at)) : null;
+/** A revocation line, or undefined. A record glued onto a torn line (a crash mid-write) is found after it. */
+function parseLine(line: string): Stored | undefined {
+  return readTornLine(line, RECORD_START, parseRecord);
 }
 
-function parseRecord(text: string): Stored | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof value !== "object" || value === null) return null;
-  const { serialNumber, reason, revokedAt, id } = value as Record<string, unknown>;
-  if (typeof serialNumber !== "string" || typeof reason !== "string" || typeof revokedAt !== "string" || typeof id !== "string") return null;
+function parseRecord(text: string): Stored | undefined {
+  const value = jsonObject(text);
+  if (!value) return undefined;
+  const { serialNumber, reason, revokedAt, id } = value;
+  if (typeof serialNumber !== "string" || typeof reason !== "string" || typeof revokedAt !== "string" || typeof id !== "string") return undefined;
   const at = new Date(revokedAt);
-  if (Number.isNaN(at.getTime())) return null;
+  if (Number.isNaN(at.getTime())) return undefined;
   try {
     return { serialNumber: normalizeSerialNumber(serialNumber), reason: checkRevocationReason(reason), revokedAt: at, id };
   } catch {
-    return null;
+    return undefined;
   }
 }
 
@@ -116,9 +109,6 @@ export interface FileRevocationStoreOptions {
   /** Monotonic milliseconds that `maxStalenessMs` is measured with (default `performance.now`); tests inject one. */
   monotonicNow?: () => number;
 }
-
-/** Default of {@link FileRevocationStoreOptions.maxStalenessMs}. */
-export { DEFAULT_MAX_STALENESS_MS };
 
 /**
  * A {@link RevocationStore} in a directory (`revocations.jsonl` and `crl-numbers`, see the module comment): kept
@@ -165,7 +155,7 @@ export class FileRevocationStore implements RevocationStore {
     this.#path = join(directory, REVOCATIONS_FILE);
     this.#crlPath = join(directory, CRL_NUMBERS_FILE);
     this.#now = options.now ?? (() => new Date());
-    this.#staleness = new StalenessGate(options);
+    this.#staleness = new StalenessGate(checkStaleness(options));
   }
 
   #exclusive<T>(run: () => Promise<T>): Promise<T> {
@@ -294,10 +284,14 @@ export class FileRevocationStore implements RevocationStore {
       this.#staleness.looked(startedAt);
       return;
     }
-    const bytes = await this.#read(this.#path, this.#readTo, info.size);
-    let start = 0;
-    for (let i = bytes.indexOf(NEWLINE); i !== -1; start = i + 1, i = bytes.indexOf(NEWLINE, start)) {
-      const line = bytes.toString("utf8", start, i);
+    let lines: CompleteLine[];
+    try {
+      lines = await readCompleteLines(this.#path, this.#readTo, info.size);
+    } catch (e) {
+      throw unavailable(this.#path, e);
+    }
+    for (const { text: line, end } of lines) {
+      this.#readTo = end;
       const header = this.#base === 0 ? REVISION_HEADER.exec(line) : null;
       if (header) {
         this.#base = Number(header[1]);
@@ -314,7 +308,6 @@ export class FileRevocationStore implements RevocationStore {
         this.#upgrades += 1;
       }
     }
-    this.#readTo += start;
     this.#staleness.looked(startedAt);
   }
 
@@ -338,19 +331,7 @@ export class FileRevocationStore implements RevocationStore {
 
   async #read(path: string, from: number, to: number): Promise<Buffer> {
     try {
-      const file = await open(path, "r");
-      try {
-        const buffer = Buffer.alloc(to - from);
-        let got = 0;
-        while (got < buffer.length) {
-          const { bytesRead } = await file.read(buffer, got, buffer.length - got, from + got);
-          if (bytesRead === 0) break;
-          got += bytesRead;
-        }
-        return buffer.subarray(0, got);
-      } finally {
-        await file.close();
-      }
+      return await readBytes(path, from, to);
     } catch (e) {
       throw unavailable(path, e);
     }

@@ -14,14 +14,13 @@
 // A line that cannot be settled now because the store is down stops the pass; the next one starts at it again. A line
 // that fails for a reason of its own (its certificate file unreadable) does not hold up the others: it is kept in
 // memory and tried again first by every later pass of this process until it settles.
-import { open, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { GroupAppender, ensureFile } from "./lib/durable-fs.js";
+import { jsonObject, readCompleteLines, readTornLine } from "./lib/jsonl.js";
 
 /** File name of the unsettled issues inside dataDir. */
 export const UNSETTLED_FILE = "unsettled.jsonl";
-
-const NEWLINE = 0x0a;
 
 /** The unsettled issues of one data directory (see the module comment). */
 export class UnsettledIssues {
@@ -83,23 +82,11 @@ export class UnsettledIssues {
     }
     if (size < this.#settledTo) this.#settledTo = 0; // replaced or truncated by hand: settle it all again
     if (size === this.#settledTo) return;
-    const handle = await open(this.#path, "r");
-    let data: Buffer;
-    try {
-      data = Buffer.allocUnsafe(size - this.#settledTo);
-      const { bytesRead } = await handle.read(data, 0, data.length, this.#settledTo);
-      data = data.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
-    const base = this.#settledTo;
-    let start = 0;
     // A last line without its `\n` is a write in flight (or torn): settled once complete.
-    for (let newline = data.indexOf(NEWLINE); newline !== -1; newline = data.indexOf(NEWLINE, start)) {
-      const serial = serialOf(data.toString("utf8", start, newline));
+    for (const { text, end } of await readCompleteLines(this.#path, this.#settledTo, size)) {
+      const serial = serialOf(text);
       if (serial !== undefined && !this.#kept.has(serial) && !(await settleOne(serial, false))) this.#kept.add(serial);
-      start = newline + 1;
-      this.#settledTo = base + start;
+      this.#settledTo = end;
     }
   }
 }
@@ -113,18 +100,10 @@ const RECORD_START = '{"serial":"';
  * lost), or undefined for a torn or foreign line.
  */
 function serialOf(line: string): string | undefined {
-  const whole = serialOfRecord(line);
-  if (whole !== undefined) return whole;
-  const start = line.lastIndexOf(RECORD_START);
-  return start > 0 ? serialOfRecord(line.slice(start)) : undefined;
+  return readTornLine(line, RECORD_START, serialOfRecord);
 }
 
-function serialOfRecord(line: string): string | undefined {
-  try {
-    const value = JSON.parse(line) as unknown;
-    const serial = typeof value === "object" && value !== null ? (value as { serial?: unknown }).serial : undefined;
-    return typeof serial === "string" && /^-?[0-9a-f]+$/.test(serial) ? serial : undefined;
-  } catch {
-    return undefined;
-  }
+function serialOfRecord(text: string): string | undefined {
+  const serial = jsonObject(text)?.serial;
+  return typeof serial === "string" && /^-?[0-9a-f]+$/.test(serial) ? serial : undefined;
 }

@@ -215,6 +215,27 @@ describe("RFC 5280 §5.3.1: a key revoked as compromised is never certified agai
     expect((error as { code?: string }).code).toBe("ERR_STORE_UNAVAILABLE");
     expect((await ca.list()).length).toBe(1);
   }, 60_000);
+
+  it("a key this CA already knows compromised is refused KEY_COMPROMISED while the store is down (the set only grows: no store call needed)", async () => {
+    const dir = tempDir();
+    const inner = new MemoryRevocationStore();
+    let down = false;
+    const guard = <T>(f: () => Promise<T>): Promise<T> => (down ? Promise.reject(new StoreUnavailableError("revocation store down")) : f());
+    const store: RevocationStore = {
+      revoke: (o) => guard(() => inner.revoke(o)),
+      get: (s) => guard(() => inner.get(s)),
+      list: () => guard(() => inner.list()),
+      nextCrlNumber: () => guard(() => inner.nextCrlNumber()),
+      revision: () => guard(() => inner.revision()),
+    };
+    const ca = await openFileCa({ dataDir: join(dir, "data"), revocations: store });
+    const first = await ca.issue({ csrDer: opensslCsr(dir, "known", { subject: "/CN=known" }) });
+    await ca.revoke(first.serialNumber, "keyCompromise");
+    down = true;
+    expect(await refused(ca.issue({ csrDer: sameKeyCsr(dir, "known", "/CN=known-2") }))).toEqual({ code: "KEY_COMPROMISED", message: KEY_COMPROMISED_TEXT });
+    expect(await ca.isKeyCompromised(CertificationRequest.from(sameKeyCsr(dir, "known", "/CN=known-3")).spki)).toBe(true);
+    expect((await ca.list()).length).toBe(1);
+  }, 60_000);
 });
 
 

@@ -16,8 +16,25 @@ export interface StalenessOptions {
   monotonicNow?: () => number;
 }
 
+/** A staleness bound with its defaults applied, checked by {@link checkStaleness}: what a {@link StalenessGate} takes. */
+export interface Staleness {
+  maxStalenessMs: number;
+  monotonicNow: () => number;
+}
+
+/**
+ * `options` with their defaults applied, checked once at the boundary that takes them from a user (openFileCa,
+ * the FileRevocationStore constructor); the gates built from the result trust it.
+ * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) with one line saying why `options` are not a staleness bound
+ */
+export function checkStaleness(options: StalenessOptions): Staleness {
+  const problem = stalenessProblem(options);
+  if (problem !== undefined) throw new InvalidArgumentError(problem);
+  return { maxStalenessMs: options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS, monotonicNow: options.monotonicNow ?? (() => performance.now()) };
+}
+
 /** One line saying why `options` are not a staleness bound, or undefined when they are. */
-export function stalenessProblem(options: StalenessOptions): string | undefined {
+function stalenessProblem(options: StalenessOptions): string | undefined {
   const maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
   if (typeof maxStalenessMs !== "number" || !Number.isFinite(maxStalenessMs) || maxStalenessMs < 0) {
     return `maxStalenessMs must be a number of milliseconds >= 0, got ${String(options.maxStalenessMs)}`;
@@ -33,12 +50,10 @@ export class StalenessGate {
   /** When (monotonicNow) the last look that counts started; undefined: never, or it failed. */
   #checkedAt: number | undefined;
 
-  /** @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for options {@link stalenessProblem} refuses */
-  constructor(options: StalenessOptions = {}) {
-    const problem = stalenessProblem(options);
-    if (problem !== undefined) throw new InvalidArgumentError(problem);
-    this.#maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
-    this.#monotonicNow = options.monotonicNow ?? (() => performance.now());
+  /** @param staleness - a bound {@link checkStaleness} gave (not checked again) */
+  constructor(staleness: Staleness) {
+    this.#maxStalenessMs = staleness.maxStalenessMs;
+    this.#monotonicNow = staleness.monotonicNow;
   }
 
   /** The monotonic time now: take it before a look, and pass it to {@link looked} once the look succeeded. */
