@@ -14,6 +14,13 @@
  *   (seize-the-dave/jscep#397, https://github.com/seize-the-dave/jscep/pull/397).
  *   Ours sends DER: definite lengths everywhere, primitive OCTET STRINGs, down
  *   to the EnvelopedData inside the signed content.
+ * - An sscep user asked how to resume a PENDING enrollment hours later; OpenXPKI
+ *   relies on the client re-sending with the same transactionID, or it cannot
+ *   match the request awaiting manual approval (certnanny/sscep#136,
+ *   https://github.com/certnanny/sscep/issues/136). Ours derives the
+ *   transactionID from the CSR's key: a client restarted with the same key and
+ *   CSR (even with a new self-signed signer) re-sends the same transactionID and
+ *   collects the approved certificate; nothing is issued twice.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -21,9 +28,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import * as der from "../src/lib/der.js";
-import { ScepClient } from "../src/index.js";
+import { MemoryTransactionStore, ScepClient, createScepServer, createSelfSignedSigner, type IssueContext } from "../src/index.js";
 import { signedDataToBer } from "./support/ber.js";
-import { createDevice, staticScep } from "./support/server-pki.js";
+import { NOW, createDevice, createTestCa, issuingHook, staticScep } from "./support/server-pki.js";
 
 const CHALLENGE = "field-client-requests";
 const { server, log: events } = await staticScep({ caName: "Field Client Requests CA", deviceCn: "unused", challenge: CHALLENGE });
@@ -121,5 +128,40 @@ describe("X.690 §10.1 / §10.2: the client's PKIOperation is DER, envelope incl
 
   it("none of these requests ended in a 5xx", () => {
     expect(events.events.filter((e) => e.status >= 500 || e.outcome === "error")).toEqual([]);
+  });
+});
+
+describe("RFC 8894 §3.3.3: a PENDING enrollment resumed by a restarted client keeps its transactionID (sscep#136)", () => {
+  it("PENDING; approved; a new client with the same key and CSR, signed by a new self-signed certificate, gets the approved certificate", async () => {
+    const ca = await createTestCa("Field Resume CA");
+    const calls: IssueContext[] = [];
+    const manual = createScepServer({
+      profiles: [
+        {
+          name: "manual",
+          path: "/scep",
+          caCertificate: ca.cert,
+          signer: ca.key,
+          challenge: { type: "static", password: CHALLENGE },
+          transactions: new MemoryTransactionStore({ now: () => NOW }),
+          issue: issuingHook(ca, calls, (ctx) => (ctx.approved ? undefined : { status: "PENDING" })),
+        },
+      ],
+      now: () => NOW,
+    });
+    const into: typeof fetch = async (input, init) => manual.fetch(new Request(input, init));
+    const device = await createDevice({ cn: "field-resume", challengePassword: CHALLENGE });
+
+    const first = await new ScepClient({ url: "http://ca.test/scep", fetch: into }).enroll({ csr: device.csr, signer: device.signer });
+    expect(first.status).toBe("PENDING");
+    const tx = await manual.approve("manual", first.request.transactionId);
+
+    // The restarted client: same key and CSR, a self-signed signer made afresh.
+    const signer = await createSelfSignedSigner({ keys: device.keys, subject: device.subject, now: new Date(NOW.getTime() + 3_600_000) });
+    const resumed = await new ScepClient({ url: "http://ca.test/scep", fetch: into }).enroll({ csr: device.csr, signer });
+    expect(resumed.request.transactionId).toBe(first.request.transactionId);
+    expect(resumed.status).toBe("SUCCESS");
+    expect(Buffer.from(resumed.certificate!.der).equals(Buffer.from(tx.certificate!))).toBe(true);
+    expect(calls.map((c) => c.approved)).toEqual([false, true]);
   });
 });
