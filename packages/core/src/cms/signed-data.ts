@@ -131,15 +131,46 @@ export function parseSignedData(bytes: Uint8Array): ParsedSignedData {
   return content ? { contentType, content, certificates, crls, signerInfos } : { contentType, certificates, crls, signerInfos };
 }
 
-/** The certificate among `candidates` that a SignerIdentifier names. @group Codec */
+/**
+ * The certificate among `candidates` that a SignerIdentifier (or a RecipientIdentifier, RFC 5652 §5.3, §6.2.1)
+ * names: by issuer and serial number, or by subjectKeyIdentifier. A key identifier matches a certificate's SKI
+ * extension; a certificate without the extension (a SCEP client's self-signed one, as a rule) is matched by the
+ * SHA-1 of its subjectPublicKey (RFC 5280 §4.2.1.2 method 1, what .NET computes for it). The identifier is also read
+ * when a client put the extension's whole extnValue in the [0] (an OCTET STRING holding the key identifier,
+ * Keyfactor/ejbca-ce#924) instead of the key identifier octets. Undefined when none matches.
+ * @group Codec
+ */
 export function findSigner(sid: SignerIdentifier, candidates: readonly Certificate[]): Certificate | undefined {
   if ("subjectKeyIdentifier" in sid) {
+    const ids = keyIdentifierSpellings(sid.subjectKeyIdentifier);
     return candidates.find((c) => {
-      const ski = c.subjectKeyIdentifier;
-      return ski !== undefined && der.equalBytes(ski, sid.subjectKeyIdentifier);
+      const ski = c.subjectKeyIdentifier ?? keyIdentifierOfKey(c);
+      return ski !== undefined && ids.some((id) => der.equalBytes(ski, id));
     });
   }
   return candidates.find((c) => der.equalBytes(c.serialNumber, sid.serialNumber) && der.equalBytes(c.issuerDer, sid.issuer));
+}
+
+/** The key identifier octets as sent, and the value inside them when they are one whole DER OCTET STRING. */
+function keyIdentifierSpellings(octets: Uint8Array): Uint8Array[] {
+  if (octets[0] !== der.Tag.OCTET_STRING) return [octets];
+  try {
+    const inner = der.parse(octets);
+    return inner.tag === der.Tag.OCTET_STRING && inner.end === octets.length ? [octets, der.content(inner)] : [octets];
+  } catch {
+    return [octets];
+  }
+}
+
+/** RFC 5280 §4.2.1.2 method (1): the SHA-1 of the subjectPublicKey BIT STRING's value; undefined when it does not read. */
+function keyIdentifierOfKey(c: Certificate): Uint8Array | undefined {
+  try {
+    const [, bits] = der.children(der.parse(c.spki));
+    if (bits?.tag !== der.Tag.BIT_STRING) return undefined;
+    return nc.digest("sha1", der.content(bits).subarray(1));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The digest and signature algorithms of a SignerInfo, by name. @group Codec */
