@@ -13,7 +13,10 @@
  * - micromdm's client picked its recipients from the GetCACert set by position, and assumed the set was a chain in
  *   order (micromdm/scep#159, https://github.com/micromdm/scep/issues/159; its NDES path crashed on an RA set,
  *   micromdm/scep#72, https://github.com/micromdm/scep/issues/72). Here: the set is RA first, then the CA; pinned to the
- *   RA it enrolls, and the certificate is issued by the CA.
+ *   RA it enrolls, and the certificate is issued by the CA. Pinned to the CA of an RA set it cannot read the reply
+ *   ("pkcs7: No certificate for signer", as micromdm/scep#158, https://github.com/micromdm/scep/issues/158, reports
+ *   against NDES): it looks for the signer only among the certificates it pinned. The reply carries its RA signer, and
+ *   OpenSSL verifies it through the CA.
  */
 import { createServer, type Server } from "node:http";
 import { X509Certificate } from "node:crypto";

@@ -27,7 +27,11 @@
  *   a request whose signature verifies is answered FAILURE badRequest
  *   (RFC 8894 §3.3.2.2, no recipientNonce), and our client reports that
  *   FAILURE; a missing transactionID, or any of these under a signature that
- *   does not verify, is HTTP 400, never a 5xx.
+ *   does not verify, is HTTP 400, never a 5xx. * - The same custom client next sent a CSR whose CertificationRequestInfo
+ *   fields stood directly in the outer SEQUENCE, next to the signature
+ *   algorithm and signature, and micromdm's server answered with an ASN.1 "tags
+ *   don't match" error (micromdm/scep#224): a CSR that does not parse is
+ *   FAILURE badRequest saying so, nothing issued, never a 5xx.
  */
 import { describe, expect, it } from "vitest";
 import * as der from "../src/lib/der.js";
@@ -58,11 +62,13 @@ interface Spelling {
   absentParameters?: boolean;
   /** Sign and send the attributes in the order written (contentType, messageDigest, SCEP), not DER SET OF order. */
   unsorted?: boolean;
+  /** What the envelope holds instead of the device's CSR. */
+  content?: Uint8Array;
 }
 
 /** A PKCSReq from `device` to `ca` whose attributes are spelled as given (RFC 8894 §3.2, RFC 5652 §5). */
 async function pkcsReq(s: Spelling = {}): Promise<Uint8Array> {
-  const envelope = buildEnvelopedData({ content: device.csr, recipient: ca.cert, cipher: "aes128" });
+  const envelope = buildEnvelopedData({ content: s.content ?? device.csr, recipient: ca.cert, cipher: "aes128" });
   const digestAlg = s.absentParameters ? der.seq(der.oid(DIGEST_OID.sha256)) : der.algId(DIGEST_OID.sha256, der.NULL);
   const sigAlg = s.absentParameters ? der.seq(der.oid(SHA256_WITH_RSA)) : der.algId(SHA256_WITH_RSA, der.NULL);
   const list = [
@@ -298,5 +304,18 @@ describe("RFC 8894 §3.3.2.2: a request refused for its messageType or senderNon
 
   it("the same request with its attributes whole: SUCCESS, one decryption (the counter sees the real work)", async () => {
     expect(await decryptsFor({})).toEqual({ decrypts: 1, status: "SUCCESS" });
+  });
+});
+
+describe("RFC 2986 §4: a CSR that is not a CertificationRequest (micromdm#224)", () => {
+  it("the CertificationRequestInfo flattened into the outer SEQUENCE → FAILURE badRequest naming the PKCS#10, nothing issued", async () => {
+    const [info, alg, sig] = der.children(der.parse(device.csr));
+    const flattened = der.encode(der.seq(...der.children(info).map((f) => der.raw(f)), der.raw(alg), der.raw(sig)));
+    const issued = log.events.filter((e) => e.outcome === "success").length;
+    const rep = await reply({ content: flattened });
+    expect(rep.status).toBe("FAILURE");
+    expect(rep.failInfo).toBe("badRequest");
+    expect(rep.failInfoText).toMatch(/^the envelope does not hold a valid PKCS#10/);
+    expect(log.events.filter((e) => e.outcome === "success").length).toBe(issued);
   });
 });
