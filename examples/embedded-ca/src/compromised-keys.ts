@@ -5,12 +5,15 @@
 //
 // Refreshed only when the store's revision() or the published CRL's number changed: both as the CA's one freshness
 // read has them (the file store and the published CRL are looked at at most once per maxStalenessMs, so a check costs
-// no file system call; Redis is one GET); a store without revision() is listed per check. A refresh resolves only the keyCompromise serials it has not
+// no file system call; Redis is one GET). A store without revision() is listed instead: a check without `latest`
+// answers from a listing that started less than maxStalenessMs ago, a `latest` one from a listing that started after
+// it was asked (concurrent checks share one). A refresh resolves only the keyCompromise serials it has not
 // resolved yet, so its cost is one listing plus an index look-up per new entry. `has(key, { latest: true })` reads the
 // store's latest revision instead (an issue's re-check after its index line: see FileCa.issue). The set only grows: a key once known
 // compromised stays refused by this process even if the store forgets the entry (a flushed Redis).
 import { createHash, createPublicKey } from "node:crypto";
 import { Certificate, publicKeyThumbprint, type RevocationStore, type RevokedCertificate } from "@scep/core";
+import { StalenessGate, type Staleness } from "./lib/staleness.js";
 
 /**
  * The hash by which this CA knows a public key (SubjectPublicKeyInfo DER, RFC 5280 §4.1.2.7): its RFC 7638 JWK
@@ -73,6 +76,17 @@ export interface CompromisedKeysSources {
   keyOf(serialNumber: string): Promise<Uint8Array | undefined>;
   /** The published CRL's number and entries, or undefined when none is published (or it is not trusted); called per check, so it must be cheap (a snapshot). */
   published(): Promise<{ crlNumber: bigint; entries: Iterable<RevokedCertificate> } | undefined>;
+  /** For a store without `revision()`: how long a check without `latest` answers from the last listing (default: never, list per check). */
+  staleness?: Staleness;
+}
+
+/** A refresh of the set: the state it builds from, its number (see CompromisedKeys.#started), its work. */
+interface Refresh {
+  state: string | undefined;
+  number: number;
+  /** When it started (the staleness gate's monotonic time). */
+  startedAt: number;
+  promise: Promise<void>;
 }
 
 /** The SPKI hashes of keys revoked as compromised; see the module comment. */
@@ -83,11 +97,16 @@ export class CompromisedKeys {
   readonly #hashes = new Set<string>();
   /** The state the set was last built from (`revision|crlNumber`); undefined: never, or a store without revision. */
   #state: string | undefined;
-  /** The refresh in flight, shared by concurrent checks of the same state. */
-  #refresh: { state: string | undefined; promise: Promise<void> } | undefined;
+  /** The refresh in flight, shared by concurrent checks of the same state; `number`: how many refreshes had started by its start. */
+  #refresh: Refresh | undefined;
+  /** How many refreshes have started: a check of a store without revision() may share one numbered above its ask. */
+  #started = 0;
+  /** When the last listing that succeeded started (for a store without revision()). */
+  readonly #listed: StalenessGate;
 
   constructor(sources: CompromisedKeysSources) {
     this.#sources = sources;
+    this.#listed = new StalenessGate(sources.staleness ?? { maxStalenessMs: 0, monotonicNow: () => performance.now() });
   }
 
   /** Records at once a key this process revoked as compromised (its own revoke needs no refresh to count). */
@@ -117,18 +136,24 @@ export class CompromisedKeys {
   }
 
   async #current(latest: boolean): Promise<void> {
+    // A store without revision(): a `latest` check may share a listing that started after this point, not before.
+    const asked = this.#started;
     for (;;) {
       const revision = this.#sources.revocations.revision ? await this.#sources.revocations.revision(latest ? { latest: true } : undefined) : undefined;
       const published = await this.#sources.published();
       const state = revision === undefined ? undefined : `${revision}|${published?.crlNumber ?? "-"}`;
       if (state !== undefined && state === this.#state) return;
+      if (state === undefined && !latest && this.#listed.fresh()) return;
       const running = this.#refresh;
       if (running) {
+        // A listing started after this ask, or (without `latest`) less than maxStalenessMs before it, answers it.
+        if (state === undefined && (running.number > asked || (!latest && this.#listed.recent(running.startedAt)))) return running.promise;
         await running.promise;
         if (running.state !== undefined && running.state === state) return;
         continue;
       }
-      const entry = { state } as { state: string | undefined; promise: Promise<void> };
+      const startedAt = this.#listed.now();
+      const entry = { state, number: ++this.#started, startedAt } as Refresh;
       this.#refresh = entry;
       entry.promise = (async () => {
         try {
@@ -142,6 +167,7 @@ export class CompromisedKeys {
             }
           }
           this.#state = state;
+          if (state === undefined) this.#listed.looked(startedAt);
         } finally {
           if (this.#refresh === entry) this.#refresh = undefined;
         }

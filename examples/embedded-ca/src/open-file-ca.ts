@@ -552,7 +552,8 @@ export interface FileCa {
    * `maxStalenessMs`, Redis is one GET) and the published CRL as last read (`ca.crl.json` is looked at at most once per
    * `maxStalenessMs`): no file system call per request while neither is due; when either changed, one
    * `revocations.list()` and an index look-up per keyCompromise serial not seen before (a store without `revision`
-   * is listed per call). This process's own {@link FileCa.revoke} counts at once; another process's revoke with the
+   * is listed at most once per `maxStalenessMs` for this check and `issue`'s first, and once per `issue` for its
+   * re-check, which concurrent issues share). This process's own {@link FileCa.revoke} counts at once; another process's revoke with the
    * default file store at most `maxStalenessMs` (default 1 s) later, through a shared Redis store at once.
    *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down or `ca.crl.json` cannot be read
@@ -731,6 +732,8 @@ class FileCaImpl implements FileCa {
       distributionPoint: string | undefined;
       onRestored?: ((event: RevocationsRestoredEvent) => void) | undefined;
       publication: CrlPublication;
+      /** How long a store without revision() may answer a check without `latest` from its last listing. */
+      staleness: Staleness;
     },
     report: (error: unknown) => void,
   ) {
@@ -761,6 +764,7 @@ class FileCaImpl implements FileCa {
     this.#compromised = new CompromisedKeys({
       revocations: this.revocations,
       keyOf: async (serial) => (await this.#keyOf(serial))?.spki,
+      staleness: crl.staleness,
       published: async () => {
         const published = await this.#publication.read();
         return published ? { crlNumber: published.signed.crlNumber, entries: this.#publishedEntries(published).bySerial.values() } : undefined;
@@ -1440,6 +1444,7 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
       validitySeconds: crlValiditySeconds,
       distributionPoint: options.crlDistributionPoint,
       onRestored: options.onRevocationsRestored,
+      staleness: freshness,
     },
     errorReporter(options.onError),
   );

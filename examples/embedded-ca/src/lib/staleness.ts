@@ -63,9 +63,12 @@ export class StalenessGate {
 
   /** Whether the last look started less than maxStalenessMs ago (false when there was none, or the clock went back). */
   fresh(): boolean {
-    const at = this.#checkedAt;
-    if (at === undefined) return false;
-    const age = this.#monotonicNow() - at;
+    return this.#checkedAt !== undefined && this.recent(this.#checkedAt);
+  }
+
+  /** Whether a look that started at `startedAt` (a {@link now}) started less than maxStalenessMs ago (false when the clock went back). */
+  recent(startedAt: number): boolean {
+    const age = this.#monotonicNow() - startedAt;
     return age >= 0 && age < this.#maxStalenessMs;
   }
 
