@@ -71,7 +71,7 @@ export type { Extension, SubjectAltNames, KeyUsage } from "./x509/extensions.js"
 
 export { MessageType, PkiStatus, messageTypeName } from "./message/types.js";
 export type { MessageTypeName } from "./message/types.js";
-export { decodePkiMessage } from "./message/pki-message.js";
+export { decodePkiMessage, peekMessageType } from "./message/pki-message.js";
 export type { PkiRequest, DecodePkiMessageOptions, IssuerAndSubject, IssuerAndSerialNumber } from "./message/pki-message.js";
 export { buildCertRep } from "./message/cert-rep.js";
 export type { CertRepOptions, CertRepRequest } from "./message/cert-rep.js";

@@ -94,6 +94,36 @@ function checkRsaSize(p: ResolvedPolicy, key: nc.KeyObject, what: string): void 
 }
 
 /**
+ * The messageType a PKIMessage's signed attributes name (RFC 8894 §3.2.1.2: 19 PKCSReq, 17 RenewalReq, 20 CertPoll,
+ * 21 GetCert, 22 GetCRL, 3 CertRep), read without verifying the signature or opening the envelope: for a relay that
+ * routes on it and leaves the checks to the CA it forwards to (`@scep/proxy` lets a CertPoll through without a
+ * challenge). The value is whatever the sender signed, so it decides nothing a signature must back.
+ *
+ * @param bytes - A PKIMessage, DER or BER (ContentInfo of SignedData).
+ * @returns The messageType as a number, or undefined when the bytes are no SignedData with one SignerInfo whose
+ *   signed attributes hold a single, numeric messageType. Never throws.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from "node:fs";
+ * import { MessageType, peekMessageType } from "@scep/core";
+ *
+ * const isPoll = peekMessageType(readFileSync("request.p7")) === MessageType.CertPoll;
+ * ```
+ * @group Codec
+ */
+export function peekMessageType(bytes: Uint8Array): number | undefined {
+  try {
+    const sd = parseSignedData(bytes);
+    const si = sd.signerInfos.length === 1 ? sd.signerInfos[0] : undefined;
+    if (!si?.signedAttrs || !si.attributes.has(oids.id_messageType)) return undefined;
+    return readScepAttributesOf(si.attributes, "", { senderNonceOptional: true }).messageType;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Decodes a PKIMessage: parses the SignedData (BER accepted), verifies the
  * signer's signature and messageDigest, reads the SCEP attributes, opens the
  * envelope with the matching key and parses the request inside.

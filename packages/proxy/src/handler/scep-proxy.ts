@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ignoreRejection, isScepError, pkiMessageFromGetParam, pkiMessageFromPostBody, rawQueryParam, type ChallengeStore, type FetchHandler } from "@scep/core";
+import { MessageType, ignoreRejection, isScepError, peekMessageType, pkiMessageFromGetParam, pkiMessageFromPostBody, rawQueryParam, type ChallengeStore, type FetchHandler } from "@scep/core";
 import { CA_TYPES, type CaConfig } from "../cas/ca-config.js";
 import type { CaRegistry } from "../cas/ca-registry.js";
 import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
@@ -166,7 +166,8 @@ function normaliseBase(basePath: string | undefined): string {
  *    lifecycle of the CA type; an expired or invalid challenge requeues the profile → 400
  *    `challenge password has expired` / `challenge failed`; a `custom` CA's challenge other than the one the record's
  *    `challengeHash` names (an earlier URL of a re-registered profile) → 400 `challenge superseded`, nothing consumed,
- *    no requeue;
+ *    no requeue. A CertPoll (messageType 20, RFC 8894 §3.3.3: polling a PENDING enrollment) skips the challenge
+ *    check: it carries none, spends none, and the CA answers it from its own transaction;
  * 6. forward, and return the upstream's status, bytes and content type unchanged; 504 `upstream timed out`,
  *    502 `upstream failed` (for an upstream 503 or 429 with `Retry-After`: the upstream's, clamped to 1–3600 s,
  *    30 s when it sent none; not when a `custom` CA's one-time challenge stays consumed, since the same URL cannot
@@ -358,6 +359,10 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     // 5. PKIOperation: the message first (an oversize body must not burn a challenge), then the challenge.
     const message = await readMessage(request, url);
     if (message instanceof ProxyReply) return message;
+    // A CertPoll (RFC 8894 §3.3.3) asks for the outcome of the enrollment whose PKCSReq passed the challenge here: it
+    // carries no challenge, spends none, and the CA answers it from the transaction it holds (PENDING, or the
+    // certificate once approved). Checking the URL's challenge again refused every poll after a PENDING.
+    if (peekMessageType(message) === MessageType.CertPoll) return forward((signal) => upstream.pkiOperation(ca, message, { signal }), request, event);
     // This request's consume of a one-time challenge, so a release puts back this consume and no later one.
     const consumption = randomId();
     const verdict = await store("challenge check", () => checkChallenge(ca, record, id, { nowMs: now().getTime(), challenges, consumption }));

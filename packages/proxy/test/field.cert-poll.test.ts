@@ -1,0 +1,151 @@
+/**
+ * Field reports about polling an enrollment that waits for approval (RFC 8894 §3.3.3), rebuilt through our proxy
+ * (a `custom` CA, one-time challenge in the URL) in front of a @scep/core server whose requests wait for an operator,
+ * with the real strongSwan `pki --scep` and with the SDK's ScepClient.
+ *
+ * - A client polls a PENDING request with CertPoll (GetCertInitial) under the same transactionID until the CA
+ *   answers SUCCESS or FAILURE; OpenXPKI needs exactly that to deliver a certificate approved by hand
+ *   (certnanny/sscep#136, https://github.com/certnanny/sscep/issues/136), micromdm's client was asked to do it instead
+ *   of re-sending its PKCSReq (micromdm/scep#171, https://github.com/micromdm/scep/issues/171), and a server that kept
+ *   answering the polls with PENDING, then FAILURE, stranded a certificate it had issued (OmniTrustILM/core#1834,
+ *   https://github.com/OmniTrustILM/core/issues/1834).
+ * - Through our proxy every poll was refused: the poll comes to the device's one-time URL, whose challenge the
+ *   PKCSReq had spent, so the proxy answered 400 "challenge failed" and requeued the profile; the device never
+ *   collected the certificate the operator approved. Fixed: a CertPoll is forwarded without the challenge check (it
+ *   carries no challenge and spends none; the CA answers it from its own transaction). A re-sent PKCSReq is still
+ *   refused: the challenge it carries was spent.
+ */
+import { createServer, type Server } from "node:http";
+import { X509Certificate } from "node:crypto";
+import { getRequestListener } from "@hono/node-server";
+import { MemoryTransactionStore, ScepClient, TransportError, buildCertPoll, createScepServer, generateCsr, type ScepEvent, type ScepServer } from "@scep/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runStrongswanGen, runStrongswanScep } from "../../../test-support/peers";
+import { close, listen } from "../../core/test/support/adapter-fixture.js";
+import { createTestPki, type TestPki } from "../../core/test/support/pki.js";
+import { customCaProxy, type CustomCaProxy } from "./support/custom-ca-proxy.js";
+
+const CHALLENGE = "field-cert-poll";
+let pki: TestPki;
+let core: ScepServer;
+const coreEvents: ScepEvent[] = [];
+/** Called with each event of the core server (the tests approve from here). */
+let onCoreEvent: (e: ScepEvent) => void = () => {};
+let upstreamHttp: Server;
+let px: CustomCaProxy;
+let proxyHttp: Server;
+let base: string;
+
+beforeAll(async () => {
+  pki = await createTestPki();
+  let serial = 0x5000;
+  core = createScepServer({
+    profiles: [
+      {
+        name: "manual",
+        path: "/scep",
+        caCertificate: pki.ca.certificate,
+        signer: pki.ca,
+        challenge: { type: "static", password: CHALLENGE },
+        transactions: new MemoryTransactionStore(),
+        // Every request waits for an operator; an approved one is issued.
+        issue: async (ctx) => (ctx.approved ? { status: "SUCCESS", certificate: await pki.issue(ctx.csr.der, (serial++).toString(16)) } : { status: "PENDING" }),
+      },
+    ],
+    onEvent: (e) => {
+      coreEvents.push(e);
+      onCoreEvent(e);
+    },
+  });
+  upstreamHttp = createServer(getRequestListener((req) => core.fetch(req)));
+  px = customCaProxy({ url: `${await listen(upstreamHttp)}/scep` });
+  proxyHttp = createServer(getRequestListener((req) => px.proxy.fetch(req)));
+  base = `${await listen(proxyHttp)}/mdm/scep`;
+});
+afterAll(async () => {
+  await close(proxyHttp);
+  await close(upstreamHttp);
+});
+
+describe("RFC 8894 §3.3.3: CertPoll through the proxy's one-time URL (sscep#136, micromdm#171, OmniTrustILM#1834)", () => {
+  it("strongSwan: PKCSReq → PENDING, CertPoll → PENDING, approved, CertPoll → SUCCESS; the profile is not requeued", async () => {
+    const key = { hostId: "router-7", profileId: "vpn", caName: "core" };
+    const url = await px.oneTimeUrl(base, key);
+    let approved: Promise<unknown> | undefined;
+    onCoreEvent = (e) => {
+      // Approve once strongSwan has polled: approval before its first CertPoll would prove nothing about the polls.
+      if (e.operation === "CertPoll" && e.outcome === "pending") approved ??= core.approve("manual", e.transactionId!);
+    };
+    const since = coreEvents.length;
+    const r = await runStrongswanScep({
+      url,
+      key: (await runStrongswanGen({ size: 2048 })).keyDer,
+      dn: "C=US, O=scep-sdk tests, CN=router-7",
+      password: CHALLENGE,
+      caCertEnc: pki.ca.certificate.toPem(),
+      caCertSig: pki.ca.certificate.toPem(),
+      cipher: "aes",
+      pollIntervalSeconds: 1,
+      maxPollSeconds: 60,
+      timeoutMs: 90_000,
+    });
+    onCoreEvent = () => {};
+    await approved;
+    expect(r.ok, r.messages.join("\n")).toBe(true);
+    const cert = new X509Certificate(r.certPem!);
+    expect(cert.subject).toContain("CN=router-7");
+    expect(cert.checkIssued(new X509Certificate(Buffer.from(pki.ca.certificate.der)))).toBe(true);
+
+    const seen = coreEvents.slice(since).filter((e) => e.operation === "PKCSReq" || e.operation === "CertPoll");
+    expect(seen[0]).toMatchObject({ operation: "PKCSReq", outcome: "pending" });
+    expect(seen.at(-1)).toMatchObject({ operation: "CertPoll", outcome: "success", reason: "issued_after_approval" });
+    expect(seen.filter((e) => e.operation === "CertPoll").length).toBeGreaterThanOrEqual(2);
+    const proxied = px.events.filter((e) => e.hostId === key.hostId && e.operation === "PKIOperation");
+    expect(proxied.every((e) => e.reason === "forwarded")).toBe(true);
+    expect(proxied).toHaveLength(seen.length);
+    expect(await px.profiles.get(key)).toMatchObject({ status: "pending" });
+    expect((await px.profiles.get(key))?.requeueCount).toBeUndefined();
+  }, 120_000);
+
+  it("ScepClient polls to SUCCESS through the URL; a re-sent PKCSReq through it is still refused (its challenge was spent)", async () => {
+    const key = { hostId: "laptop-9", profileId: "wifi", caName: "core" };
+    const url = await px.oneTimeUrl(base, key);
+    const r = pki.requesters.rsa;
+    const csr = await generateCsr({ keys: r.keys, subject: "CN=laptop-9, O=scep-sdk tests", challengePassword: CHALLENGE, san: { dns: ["laptop-9.example.test"] } });
+    const rep = await new ScepClient({ url }).enroll({
+      csr,
+      signer: r.signer,
+      pollIntervalMs: 1,
+      maxPollMs: 10,
+      sleep: async () => {},
+      onPending: (pending) => void core.approve("manual", pending.transactionId).catch(() => {}),
+    });
+    expect(rep.status).toBe("SUCCESS");
+    expect(rep.certificates[0]!.subject).toBe("CN=laptop-9, O=scep-sdk tests");
+    expect(rep.certificates[0]!.isIssuedBy(pki.ca.certificate)).toBe(true);
+
+    let again: unknown;
+    try {
+      await new ScepClient({ url }).enroll({ csr, signer: r.signer });
+    } catch (e) {
+      again = e;
+    }
+    expect(again).toBeInstanceOf(TransportError);
+    expect(again).toMatchObject({ status: 400 });
+    expect(px.events.at(-1)).toMatchObject({ operation: "PKIOperation", reason: "challenge_failed", requeued: true });
+  });
+
+  it("a CertPoll for a transaction the CA does not hold is the CA's FAILURE badCertId; the challenge is not spent", async () => {
+    const key = { hostId: "phone-3", profileId: "wifi", caName: "core" };
+    const url = await px.oneTimeUrl(base, key);
+    const r = pki.requesters.rsa;
+    const poll = await buildCertPoll({ signer: r.signer, recipient: pki.ca.certificate, issuer: pki.ca.certificate, subject: r.signer.certificate.subjectDer, transactionId: "NO-SUCH-TRANSACTION" });
+    const res = await fetch(`${url}?operation=PKIOperation`, { method: "POST", body: poll.der as Uint8Array<ArrayBuffer>, headers: { "content-type": "application/x-pki-message" } });
+    expect(res.status).toBe(200);
+    expect(coreEvents.at(-1)).toMatchObject({ operation: "CertPoll", outcome: "failure", failInfo: "badCertId" });
+    // The URL's challenge is untouched: the device's enrollment still passes.
+    const csr = await generateCsr({ keys: r.keys, subject: "CN=phone-3, O=scep-sdk tests", challengePassword: CHALLENGE, san: { dns: ["phone-3.example.test"] } });
+    const rep = await new ScepClient({ url }).enroll({ csr, signer: r.signer });
+    expect(rep.status).toBe("PENDING");
+  });
+});
