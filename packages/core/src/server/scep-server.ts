@@ -235,7 +235,7 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
       countLabel(profile.stats.reasons, e.reason, MAX_REASON_LABELS); // bounded like MemoryCounterStore
       if (options.counters) {
         try {
-          Promise.resolve(options.counters.increment(profile.name, e.outcome, e.reason)).catch(() => undefined);
+          ignoreRejection(options.counters.increment(profile.name, e.outcome, e.reason));
         } catch {
           /* counting must never break or slow a request */
         }
