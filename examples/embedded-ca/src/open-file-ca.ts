@@ -2,7 +2,7 @@
 import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { Certificate, KeyWorkerPool, type LocalKey, isScepError, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult, type RevokedCertificate } from "@scep/core";
+import { Certificate, KeyWorkerPool, type LocalKey, ignoreRejection, isScepError, isStoreUnavailable, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult, type RevokedCertificate } from "@scep/core";
 import { readCrlParts } from "./crl-entries.js";
 import { CrlPublication, type PublishedCrl } from "./crl-publication.js";
 import { CRL_DISTRIBUTION_POINTS_OID, crlDistributionPointsValue, signCrl } from "./crl.js";
@@ -636,11 +636,6 @@ function isValidDate(value: unknown): value is Date {
   return value instanceof Date && !Number.isNaN(value.getTime());
 }
 
-/** Whether `error` is a `StoreUnavailableError` (by code: it may come from another copy of @scep/core). */
-function isStoreUnavailable(error: unknown): boolean {
-  return isScepError(error) && error.code === "ERR_STORE_UNAVAILABLE";
-}
-
 /**
  * `onError` guarded: what it throws is swallowed, and a promise it returns (an async callback) has its rejection
  * ignored rather than left unhandled (which would end the process).
@@ -649,8 +644,7 @@ function errorReporter(onError: ((error: unknown) => void) | undefined): (error:
   return (error) => {
     if (onError === undefined) return;
     try {
-      const returned: unknown = onError(error);
-      if (typeof (returned as PromiseLike<unknown> | undefined)?.then === "function") Promise.resolve(returned).catch(() => undefined);
+      ignoreRejection(onError(error));
     } catch {
       // A log line that failed must not fail the CA's work.
     }

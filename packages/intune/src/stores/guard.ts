@@ -5,14 +5,14 @@
  *
  * @module
  */
-import { StoreUnavailableError, isScepError } from "@scep/core";
+import { StoreUnavailableError, isStoreUnavailable } from "@scep/core";
 
 /** Runs a store operation; rejects only with `StoreUnavailableError` (`ERR_STORE_UNAVAILABLE`). */
 export async function guardStore<T>(op: () => Promise<T>, what: string): Promise<T> {
   try {
     return await op();
   } catch (e) {
-    if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") throw e;
+    if (isStoreUnavailable(e)) throw e;
     throw new StoreUnavailableError(`the ${what} is unavailable`, { cause: e });
   }
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { MessageType, ignoreRejection, isScepError, peekMessageType, pkiMessageFromGetParam, pkiMessageFromPostBody, rawQueryParam, type ChallengeStore, type FetchHandler } from "@scep/core";
+import { MessageType, ignoreRejection, isStoreUnavailable, peekMessageType, pkiMessageFromGetParam, pkiMessageFromPostBody, rawQueryParam, type ChallengeStore, type FetchHandler } from "@scep/core";
 import { CA_TYPES, type CaConfig } from "../cas/ca-config.js";
 import type { CaRegistry } from "../cas/ca-registry.js";
 import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
@@ -223,9 +223,9 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     try {
       return await call();
     } catch (e) {
-      if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") {
+      if (isStoreUnavailable(e)) {
         logger.error(`${what}: store unavailable`, describeError(e));
-        const seconds = (e as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+        const seconds: unknown = e.retryAfterSeconds; // (a duplicate copy's may be anything)
         throw storeUnavailable(typeof seconds === "number" && seconds > 0 ? seconds : 30);
       }
       logger.error(`${what} failed`, describeError(e));
