@@ -33,6 +33,10 @@
  *   https://github.com/smallstep/certificates/issues/908). A 4096-bit request
  *   with 50 SANs enrolls by POST and by GET; a CSR past the SAN bound gets a
  *   FAILURE naming it, and a message past the size limit a 413, never a 5xx.
+ * - OpenXPKI refused micromdm's client ("400 Unable to parse request") until it sent
+ *   sscep's `application/pkcs7` Content-Type, and its base64 transactionIDs
+ *   (micromdm/scep#225, https://github.com/micromdm/scep/issues/225): the POST
+ *   body's type decides nothing, and a base64 transactionID is echoed.
  */
 import { describe, expect, it } from "vitest";
 import * as der from "../src/lib/der.js";
@@ -192,6 +196,22 @@ describe("RFC 8894 §4.3 / §3.3.1: big requests (smallstep#908)", () => {
     const tooLarge = await postPki(server, "/scep", twoThousand!.built.der);
     expect([tooLarge.status, await tooLarge.text()]).toEqual([413, "message too large\n"]);
   }, 60_000);
+});
+
+describe("RFC 8894 §4.3: a POST body's Content-Type decides nothing (micromdm/scep#225)", () => {
+  // OpenXPKI answered micromdm's client "400 Unable to parse request" until the user made it send sscep's
+  // `application/pkcs7` type, and base64 transactionIDs failed its pattern (micromdm/scep#225,
+  // https://github.com/micromdm/scep/issues/225). Each type clients send, with a base64 transactionID, issues.
+  const types: (string | null)[] = ["application/pkcs7", "application/pkcs7-mime", "application/x-pki-message", "application/octet-stream", "application/x-www-form-urlencoded", null];
+  for (const contentType of types) {
+    it(`${contentType ?? "no Content-Type"} → SUCCESS, the base64 transactionID echoed`, async () => {
+      const transactionId = `${toBase64(new Uint8Array(20).fill(contentType?.length ?? 0xfb))}`;
+      expect(transactionId).toMatch(/[+/=]/);
+      const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW, transactionId });
+      const rep = await readReply(await postPki(server, "/scep", built.der, contentType), built, { decrypter: device.signer, caCertificates: [ca.cert] });
+      expect([rep.status, rep.transactionId]).toEqual(["SUCCESS", transactionId]);
+    });
+  }
 });
 
 describe("none of the above", () => {
