@@ -249,4 +249,17 @@ describe("RFC 8894 §3.5.1, §4.2: the CA identifier of a multi-CA server (ejbca
       expect(() => new ScepClient({ url: "http://ca.test/scep", caIdentifier })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: "caIdentifier must be a non-empty string" }));
     }
   });
+
+  it("a caIdentifier with a lone surrogate (no percent-encoding exists for it) is ERR_INVALID_ARGUMENT from the constructor, not a URIError from getCaCaps", async () => {
+    const urls: string[] = [];
+    const serve: typeof fetch = async (input) => (urls.push(String(input)), new Response("POSTPKIOperation\n", { status: 200 }));
+    for (const caIdentifier of ["CA\uD800", "\uDC00"]) {
+      expect(() => new ScepClient({ url: "http://ca.test/scep", fetch: serve, caIdentifier })).toThrow(
+        expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: "caIdentifier must be well-formed UTF-16 (it has a lone surrogate)" }),
+      );
+    }
+    // A well-formed astral character is fine: percent-encoded as its UTF-8.
+    await new ScepClient({ url: "http://ca.test/scep", fetch: serve, caIdentifier: "CA \u{1F512}" }).getCaCaps();
+    expect(urls).toEqual(["http://ca.test/scep?operation=GetCACaps&message=CA%20%F0%9F%94%92"]);
+  });
 });

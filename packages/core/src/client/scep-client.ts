@@ -47,7 +47,7 @@ export interface ScepClientOptions extends CaPinOptions {
    * The CA identifier sent as the `message` of GetCACaps and GetCACert (RFC 8894 §3.5.1, §4.2): a CA-administrator
    * string naming one CA of a server that hosts several (EJBCA in CA mode answers 404 without it). Default: no
    * `message` at all (a made-up default such as sscep's "CAIdentifier" names no CA and is refused by such servers).
-   * A non-empty string: anything else is `ERR_INVALID_ARGUMENT` from the constructor.
+   * A non-empty, well-formed string (no lone surrogate): anything else is `ERR_INVALID_ARGUMENT` from the constructor.
    */
   caIdentifier?: string;
 }
@@ -112,7 +112,7 @@ export class ScepClient {
    * `caFingerprints` entry or `trustedCaCertificates` certificate, and for a
    * `timeoutMs` or `maxResponseBytes` that is not a positive integer (NaN would lift the cap or the deadline), and for a
    * `timeoutMs` above 2 147 483 647 (a timer that long fires at once), and for a `caIdentifier` that is not a
-   * non-empty string.
+   * non-empty string or has a lone surrogate.
    */
   constructor(options: ScepClientOptions) {
     this.#url = options.url;
@@ -129,6 +129,10 @@ export class ScepClient {
     this.#pin = compileCaPin(options);
     if (options.caIdentifier !== undefined && (typeof options.caIdentifier !== "string" || options.caIdentifier === "")) {
       throw new InvalidArgumentError("caIdentifier must be a non-empty string");
+    }
+    // A lone surrogate has no UTF-8, so no percent-encoding: encodeURIComponent would throw a URIError in each call.
+    if (options.caIdentifier !== undefined && !wellFormed(options.caIdentifier)) {
+      throw new InvalidArgumentError("caIdentifier must be well-formed UTF-16 (it has a lone surrogate)");
     }
     this.#caIdentifier = options.caIdentifier;
   }
@@ -245,6 +249,16 @@ export class ScepClient {
     }
     if (rep.status === "SUCCESS" && !rep.certificate) throw new CertRepError("SUCCESS CertRep without a certificate");
     return { ...rep, request, caCertificates, caps };
+  }
+}
+
+/** Whether `s` has no lone surrogate (what `encodeURIComponent` needs; String.prototype.isWellFormed is ES2024). */
+function wellFormed(s: string): boolean {
+  try {
+    encodeURIComponent(s);
+    return true;
+  } catch {
+    return false;
   }
 }
 
