@@ -13,16 +13,19 @@
  *   PKCSReq had spent, so the proxy answered 400 "challenge failed" and requeued the profile; the device never
  *   collected the certificate the operator approved. Fixed: a CertPoll is forwarded without the challenge check (it
  *   carries no challenge and spends none; the CA answers it from its own transaction). A re-sent PKCSReq is still
- *   refused: the challenge it carries was spent.
+ *   refused: the challenge it carries was spent. An NDES challenge's 57-minute window no longer ends the polls of an
+ *   approval that takes longer either.
  */
 import { createServer, type Server } from "node:http";
 import { X509Certificate } from "node:crypto";
 import { getRequestListener } from "@hono/node-server";
-import { MemoryTransactionStore, ScepClient, TransportError, buildCertPoll, createScepServer, generateCsr, type ScepEvent, type ScepServer } from "@scep/core";
+import { MemoryTransactionStore, ScepClient, TransportError, buildCertPoll, buildPkcsReq, createScepServer, generateCsr, type ScepEvent, type ScepServer } from "@scep/core";
+import { manualClock } from "@scep/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runStrongswanGen, runStrongswanScep } from "../../../test-support/peers";
 import { close, listen } from "../../core/test/support/adapter-fixture.js";
 import { createTestPki, type TestPki } from "../../core/test/support/pki.js";
+import { MemoryCaRegistry, MemoryProfileStore, buildProxyUrl, createScepProxy, type ProxyEvent } from "../src/index.js";
 import { customCaProxy, type CustomCaProxy } from "./support/custom-ca-proxy.js";
 
 const CHALLENGE = "field-cert-poll";
@@ -32,6 +35,7 @@ const coreEvents: ScepEvent[] = [];
 /** Called with each event of the core server (the tests approve from here). */
 let onCoreEvent: (e: ScepEvent) => void = () => {};
 let upstreamHttp: Server;
+let upstreamUrl: string;
 let px: CustomCaProxy;
 let proxyHttp: Server;
 let base: string;
@@ -58,7 +62,8 @@ beforeAll(async () => {
     },
   });
   upstreamHttp = createServer(getRequestListener((req) => core.fetch(req)));
-  px = customCaProxy({ url: `${await listen(upstreamHttp)}/scep` });
+  upstreamUrl = `${await listen(upstreamHttp)}/scep`;
+  px = customCaProxy({ url: upstreamUrl });
   proxyHttp = createServer(getRequestListener((req) => px.proxy.fetch(req)));
   base = `${await listen(proxyHttp)}/mdm/scep`;
 });
@@ -147,5 +152,33 @@ describe("RFC 8894 §3.3.3: CertPoll through the proxy's one-time URL (sscep#136
     const csr = await generateCsr({ keys: r.keys, subject: "CN=phone-3, O=scep-sdk tests", challengePassword: CHALLENGE, san: { dns: ["phone-3.example.test"] } });
     const rep = await new ScepClient({ url }).enroll({ csr, signer: r.signer });
     expect(rep.status).toBe("PENDING");
+  });
+});
+
+describe("RFC 8894 §3.3.3: an NDES CA's CertPoll is not held to the challenge's 57-minute window", () => {
+  it("PKCSReq at minute 1 → PENDING; approved two hours later; the CertPoll then → forwarded, SUCCESS; the profile not requeued", async () => {
+    const clock = manualClock(new Date());
+    const profiles = new MemoryProfileStore({ now: clock.now });
+    const events: ProxyEvent[] = [];
+    const ndes = createScepProxy({ basePath: "/mdm/scep", profiles, cas: new MemoryCaRegistry([{ name: "ndes", type: "ndes", url: upstreamUrl }]), now: clock.now, onEvent: (e) => events.push(e) });
+    const key = { hostId: "mac-21", profileId: "wifi", caName: "ndes" };
+    await profiles.put({ ...key, status: "pending", challengeRetrievedAt: clock.now().getTime(), updatedAt: clock.now().getTime() });
+    const url = buildProxyUrl("http://proxy.test/mdm/scep", key);
+    const post = (der: Uint8Array) => ndes.fetch(new Request(`${url}?operation=PKIOperation`, { method: "POST", body: der as Uint8Array<ArrayBuffer> }));
+    const r = pki.requesters.rsa;
+    const csr = await generateCsr({ keys: r.keys, subject: "CN=mac-21, O=scep-sdk tests", challengePassword: CHALLENGE, san: { dns: ["mac-21.example.test"] } });
+
+    clock.advance(60_000);
+    const req = await buildPkcsReq({ csr, signer: r.signer, recipient: pki.ca.certificate });
+    expect((await post(req.der)).status).toBe(200);
+    expect(coreEvents.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "pending" });
+
+    clock.advance(2 * 3_600_000);
+    await core.approve("manual", req.transactionId);
+    const poll = await buildCertPoll({ signer: r.signer, recipient: pki.ca.certificate, issuer: pki.ca.certificate, subject: r.signer.certificate.subjectDer, transactionId: req.transactionId });
+    expect((await post(poll.der)).status).toBe(200);
+    expect(coreEvents.at(-1)).toMatchObject({ operation: "CertPoll", outcome: "success", reason: "issued_after_approval" });
+    expect(events.map((e) => e.reason)).toEqual(["forwarded", "forwarded"]);
+    expect(await profiles.get(key)).toMatchObject({ status: "pending" });
   });
 });
