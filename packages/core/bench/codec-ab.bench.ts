@@ -10,6 +10,11 @@
  * ~1 % (~7 µs) or more shows, where two separate `pnpm bench` runs under such load differ by 5–10 %. For a codec
  * change too small for `pnpm bench`'s ratio to show; run it twice.
  *
+ * `BENCH_PRIVATE=precomputed` takes the two private-key operations out of both sides (each answers at once with what
+ * it computed for that request beforehand), so B − A stands against the ~150 µs of the codec's other work instead of
+ * ~700 µs. Its chunks are short, so use `BENCH_ROUNDS=400` and read B − A, the means: A/A runs on the loaded machine
+ * (2026-12-01) gave −0.6 and +0.9 µs.
+ *
  * Run: `pnpm bench:ab` (`BENCH_BASE=<rev>`, `BENCH_ROUNDS`: rounds of 2 × 50 messages, default 100). The revision's
  * sources are written under `packages/core/bench/.ab-base/` (git-ignored, replaced on each run) so that they import
  * the same dependencies as the working tree.
@@ -24,6 +29,7 @@ import { x509 } from "../src/lib/x509.js";
 type Codec = typeof B;
 const BASE = process.env.BENCH_BASE ?? "HEAD";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 100);
+const PRECOMPUTED = process.env.BENCH_PRIVATE === "precomputed";
 const CHUNK = 50;
 const NOW = new Date("2026-01-15T12:00:00Z");
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
@@ -37,6 +43,7 @@ const rev = execFileSync("git", ["-C", REPO, "rev-parse", "--short", BASE], { en
 execFileSync("sh", ["-c", `git -C "${REPO}" archive ${rev} packages/core/src | tar -x -C "${BASE_DIR}"`]);
 const A = (await import(new URL("./.ab-base/packages/core/src/index.ts", import.meta.url).href)) as Codec;
 const dirty = execFileSync("git", ["-C", REPO, "status", "--porcelain", "packages/core/src"], { encoding: "utf8" }).trim() !== "";
+log(`private-key operations: ${PRECOMPUTED ? "precomputed (BENCH_PRIVATE=precomputed: the codec's other work only)" : "real"}`);
 log(`A: packages/core/src at ${rev}; B: the working tree${dirty ? " (uncommitted changes)" : " (no uncommitted change: an A/A run if HEAD is A)"}`);
 
 // One CA key, one certificate; each side its own LocalKey over it.
@@ -67,20 +74,43 @@ for (let i = 0; i < 20; i++) {
   }
 }
 
-function side(codec: Codec, ca: InstanceType<Codec["LocalKey"]>) {
+type Key = Pick<InstanceType<Codec["LocalKey"]>, "certificate" | "sign" | "decrypt">;
+
+/**
+ * BENCH_PRIVATE=precomputed: a key whose two private operations answer at once with what they would compute (each
+ * request's content key, found once by a real decryption; one RSA-2048 signature's worth of bytes), so that B − A is
+ * measured against the ~150 µs of the codec's other work instead of ~700 µs: about three times the resolution. The
+ * replies' signatures are then not valid; only the codec's cost is measured.
+ */
+async function precomputed(codec: Codec, ca: InstanceType<Codec["LocalKey"]>): Promise<Key> {
+  const contentKeys: Uint8Array[] = [];
+  for (const r of requests) {
+    let cek: Uint8Array | undefined;
+    const spy: Key = { certificate: ca.certificate, sign: (d, a) => ca.sign(d, a), decrypt: async (k, p) => (cek = await ca.decrypt(k, p)) };
+    await codec.decodePkiMessage(r.der, { decrypters: [spy] });
+    contentKeys.push(cek!);
+  }
+  const signature = crypto.randomBytes(256);
+  return { certificate: ca.certificate, sign: async () => signature, decrypt: async () => contentKeys[current]! };
+}
+// The request being decoded (the precomputed key answers with its content key).
+let current = 0;
+
+function side(codec: Codec, ca: Key) {
   const issued = requests.map((r) => new codec.Certificate(r.issued));
   return async (n: number, offset: number): Promise<number> => {
     let length = 0;
     for (let i = 0; i < n; i++) {
       const k = (offset + i) % requests.length;
+      current = k;
       const req = await codec.decodePkiMessage(requests[k]!.der, { decrypters: [ca] });
       length += (await codec.buildCertRep({ request: req, signer: ca, status: "SUCCESS", certificates: [issued[k]!], now: NOW })).length;
     }
     return length;
   };
 }
-const runA = side(A, caA);
-const runB = side(B, caB);
+const runA = PRECOMPUTED ? side(A, await precomputed(A, caA)) : side(A, caA);
+const runB = PRECOMPUTED ? side(B, await precomputed(B, caB)) : side(B, caB);
 // Both sides answer alike (lengths: the replies differ in their random parts only).
 if ((await runA(4, 0)) !== (await runB(4, 0))) log("note: A's and B's replies differ in length (a codec change that writes other bytes)");
 log("warm-up: 4,000 messages each…");
