@@ -24,3 +24,4 @@ const signer = await createSelfSignedSigner({ keys, subject: "CN=device-42" });
 const csr = await generateCsr({ keys, subject: "CN=device-42", challengePassword: "secret" });
 const rep = await new ScepClient({ url: "http://127.0.0.1:8080/scep" }).enroll({ csr, signer });
 if (rep.certificate) console.log(rep.certificate.toPem()); // the issued certificate, found by its key
+else console.error(rep.status, rep.failInfo, rep.failInfoText); // PENDING, or FAILURE (badRequest: a wrong challenge)
