@@ -137,7 +137,8 @@ export interface OpenFileCaOptions {
    * `cause`) for an `unsettled.jsonl` line that cannot be settled now (told once; the line is tried again by every
    * later settling, the other lines go on) or ever (its certificate is unknowable: an index line written before the
    * index held certificates whose `certs/<serial>.pem` is gone or holds none, or a certificate that does not parse;
-   * the line is dropped), or for such a certificate met by the compromised-key check or a keyCompromise revoke's sweep
+   * this process does not try the line again, but it stays in the file, so each later process tells it again when it
+   * settles the file), or for such a certificate met by the compromised-key check or a keyCompromise revoke's sweep
    * (told once per serial; its key is not known); and any error but the store being down (`ERR_STORE_UNAVAILABLE`,
    * which the next call needing the store answers) of the restore and settling at open and of the settling after a
    * keyCompromise revoke. Its return value is ignored (an async one that rejects is not an unhandled rejection) and
