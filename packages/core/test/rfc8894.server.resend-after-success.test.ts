@@ -91,7 +91,7 @@ describe("RFC 8894 §3.3.3: a re-sent PKCSReq whose SUCCESS reply was lost gets 
     expect(s.calls).toHaveLength(1);
   });
 
-  it("the transaction is recorded ISSUED for transactionRetentionMs with the certificate, the CSR and the signer; the profile's chain is not copied", async () => {
+  it("the transaction is recorded ISSUED for transactionRetentionMs with the certificate and the CSR; neither the signer certificate nor the profile's chain is copied", async () => {
     const s = setup("static-secret", { transactionRetentionMs: 2 * DAY });
     const device = await createDevice({ cn: "resend-record", challengePassword: "static-secret" });
     const first = await send(s.server, device);
@@ -101,6 +101,8 @@ describe("RFC 8894 §3.3.3: a re-sent PKCSReq whose SUCCESS reply was lost gets 
     expect(hex(tx.certificate)).toBe(hex(first.rep.certificate!.der));
     expect(hex(tx.csr)).toBe(hex(device.csr));
     expect(tx.chain).toBeUndefined();
+    // A re-send's reply is encrypted to the re-send's own signer certificate: the record keeps none (issue 13, goal 4).
+    expect(tx.signerCertificate).toHaveLength(0);
     // Marked as issued at once by `direct`; `reason` stays free for what it means on a REJECTED record.
     expect([tx.direct, tx.reason]).toEqual([true, undefined]);
     // Nothing waits for an operator.

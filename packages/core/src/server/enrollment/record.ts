@@ -1,7 +1,7 @@
 /**
  * The record of a certificate the issue hook issued directly (SUCCESS): the
- * transaction is stored ISSUED (certificate, chain, CSR, signer certificate,
- * `direct: true`) so a device whose SUCCESS reply was lost and that re-sends
+ * transaction is stored ISSUED (certificate, chain, CSR, `direct: true`; no
+ * signer certificate) so a device whose SUCCESS reply was lost and that re-sends
  * the same request (same transactionID, key and subject, self-signed signer)
  * gets the same certificate from the policy phase's re-send path (RFC 8894
  * §3.3.3), instead of a second certificate (static challenge) or a refused,
@@ -27,6 +27,8 @@ import { MessageType } from "../../message/types.js";
 import type { ServerContext } from "../context.js";
 import type { Transaction } from "../transaction-store.js";
 import type { Enrollment } from "./enrollment.js";
+
+const NO_BYTES = new Uint8Array(0);
 
 /**
  * Whether `req` is a first enrollment, the only request whose re-send is answered from its ISSUED record (RFC 8894
@@ -59,7 +61,9 @@ export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<b
       transactionId: req.transactionId,
       status: "ISSUED",
       csr: csr.der,
-      signerCertificate: req.signerCertificate.der,
+      // Not kept: the re-send's reply is encrypted to the re-send's own signer certificate, and nothing else reads it
+      // (~0.8 KB less per record, of ~3.6 KB: issue 13, goal 4).
+      signerCertificate: NO_BYTES,
       renewal: e.renewal,
       createdAt: t,
       updatedAt: t,
