@@ -602,7 +602,7 @@ export interface FileCa {
    * First, the certificates `unsettled.jsonl` lists (an issue refused them but could not revoke them) are revoked
    * keyCompromise when their key is compromised, so this CRL lists them (one stat of the file while nothing is new).
    * A line that cannot be settled now (its certificate file or the index unreadable) is told to `onError` once and
-   * tried again by every later call, one whose certificate is unknowable is told and dropped: neither holds up the
+   * tried again by every later call, one whose certificate is unknowable is told and skipped (told again at each open): neither holds up the
    * other lines or the CRL.
    *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down, or `ca.crl`/`ca.crl.json` cannot be read or written (its lock held by a live process for over 10 s included)
@@ -914,7 +914,7 @@ class FileCaImpl implements FileCa {
    * Settles the issues `unsettled.jsonl` lists (see unsettled-issues.ts): each certificate whose key is compromised
    * (in this process's memory, or by the store's latest state) is revoked keyCompromise; one whose key is not, or that
    * has expired, or that the index lacks, is left alone; one whose certificate is unknowable (see {@link #keyOf}) is
-   * told to onError and dropped. A line that fails otherwise (its certificate file or the index unreadable now) is
+   * told to onError and skipped (the line stays: each process tells it at each open). A line that fails otherwise (its certificate file or the index unreadable now) is
    * told to onError once and tried again by every later pass; the other lines go on. Not on the FileCa interface:
    * {@link openFileCa}, {@link FileCa.crl} and {@link FileCa.revoke} call it.
    * @throws StoreUnavailableError when the store is down (the pass stops there; the next one resumes)
@@ -945,7 +945,7 @@ class FileCaImpl implements FileCa {
       serial = normalizeSerialNumber(line);
     } catch (error) {
       // Never written by an issue (a hand-edited line): no certificate to settle.
-      this.#report(new EmbeddedCaError("STORAGE_FAILED", `${UNSETTLED_FILE}: ${line.slice(0, 80)} is not a serial number, line dropped: ${(error as Error).message}`, { cause: error }));
+      this.#report(new EmbeddedCaError("STORAGE_FAILED", `${UNSETTLED_FILE}: ${line.slice(0, 80)} is not a serial number, skipped (it stays in the file and is told again at each open: remove it by hand): ${(error as Error).message}`, { cause: error }));
       return;
     }
     const key = await this.#keyOf(serial);
