@@ -62,7 +62,7 @@ export const enroll: Command = {
                   [--san dns:NAME|ip:ADDR|email:ADDR|uri:URI|upn:NAME]...
                   [--key key.pem | --key-out key.pem] [--key-size BITS]
                   [--cipher …] [--digest …] [--poll-interval S] [--max-poll S]
-                  [--post|--get] [--timeout MS]
+                  [--post|--get] [--timeout MS] [--ca-identifier TEXT]
                   [--ca-fingerprint sha256:HEX]... [--ca-cert FILE]...
 
 Builds a PKCS#10 request for CN=NAME with the challenge password and SANs,

@@ -4,7 +4,7 @@
  * @module
  */
 import { ScepClient } from "@scep/core";
-import { COMMON_HELP, COMMON_OPTIONS, parse, timeoutOption, urlOption } from "../lib/args.js";
+import { COMMON_HELP, COMMON_OPTIONS, caIdentifierOption, parse, timeoutOption, urlOption } from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 import { scepFetch } from "../lib/scep-fetch.js";
 import { CHECK_PATH, CliError, ExitCode } from "../lib/exit.js";
@@ -17,7 +17,7 @@ export const getcacaps: Command = {
   name: "getcacaps",
   options: COMMON_OPTIONS,
   summary: "print the CA's capabilities (GetCACaps), one per line",
-  help: `Usage: scep getcacaps --url URL [--timeout MS]
+  help: `Usage: scep getcacaps --url URL [--timeout MS] [--ca-identifier TEXT]
 
 Sends GetCACaps and prints the capabilities, one per line, as the CA sent them
 (control and non-ASCII characters escaped, each cut at 200 characters).
@@ -26,7 +26,7 @@ Options:
 ${COMMON_HELP}`,
   async run(argv, ctx) {
     const v = parse("getcacaps", argv, COMMON_OPTIONS);
-    const client = new ScepClient({ url: urlOption("getcacaps", v.url), timeoutMs: timeoutOption("getcacaps", v.timeout), fetch: scepFetch });
+    const client = new ScepClient({ url: urlOption("getcacaps", v.url), timeoutMs: timeoutOption("getcacaps", v.timeout), ...caIdentifierOption("getcacaps", v["ca-identifier"]), fetch: scepFetch });
     const caps = await client.getCaCaps();
     // A text/plain 200 with no SCEP capability at all (a health check's "ok") is some other endpoint; an empty list
     // is a CA with no capabilities (RFC 8894 §3.5.2), and one known keyword is enough.

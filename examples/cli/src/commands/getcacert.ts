@@ -4,7 +4,7 @@
  * @module
  */
 import { ScepClient, caFingerprint, isCaInSet, selectRecipient, type Certificate } from "@scep/core";
-import { COMMON_HELP, COMMON_OPTIONS, parse, timeoutOption, urlOption } from "../lib/args.js";
+import { COMMON_HELP, COMMON_OPTIONS, caIdentifierOption, parse, timeoutOption, urlOption } from "../lib/args.js";
 import { PIN_HELP, PIN_OPTIONS, pinOptions } from "../lib/ca-pin.js";
 import type { Command } from "../lib/command.js";
 import { assertWritable, fingerprint, pemBundle, writeOutput } from "../lib/files.js";
@@ -18,7 +18,7 @@ export const getcacert: Command = {
   options: GETCACERT_OPTIONS,
   summary: "print the CA/RA certificates (GetCACert); --out writes them as PEM",
   help: `Usage: scep getcacert --url URL [--out ca.pem] [--ca-fingerprint sha256:HEX]...
-                     [--ca-cert FILE]... [--timeout MS]
+                     [--ca-cert FILE]... [--timeout MS] [--ca-identifier TEXT]
 
 Sends GetCACert and prints, for each certificate, its subject, role and SHA-256
 fingerprint (compare it with the one your CA operator gave you), and which one
@@ -37,7 +37,7 @@ Exit codes: 0 ok, 4 HTTP/network error, 5 the CA does not match the pin,
     const v = parse("getcacert", argv, GETCACERT_OPTIONS);
     if (v.out !== undefined) assertWritable(ctx, "getcacert", "--out", v.out);
     const pin = pinOptions(ctx, "getcacert", v);
-    const client = new ScepClient({ url: urlOption("getcacert", v.url), timeoutMs: timeoutOption("getcacert", v.timeout), ...pin, fetch: scepFetch });
+    const client = new ScepClient({ url: urlOption("getcacert", v.url), timeoutMs: timeoutOption("getcacert", v.timeout), ...caIdentifierOption("getcacert", v["ca-identifier"]), ...pin, fetch: scepFetch });
     const certs = await client.getCaCert();
     const recipient = selectRecipient(certs);
     for (const cert of certs) {

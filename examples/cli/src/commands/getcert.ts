@@ -4,7 +4,7 @@
  * @module
  */
 import { Certificate, buildGetCert, formatName, normalizeSerialNumber, sameName, selectIssuerName, serialNumberOctets } from "@scep/core";
-import { COMMON_HELP, COMMON_OPTIONS, parse, required, timeoutOption, urlOption } from "../lib/args.js";
+import { COMMON_HELP, COMMON_OPTIONS, caIdentifierOption, parse, required, timeoutOption, urlOption } from "../lib/args.js";
 import { PIN_HELP, PIN_OPTIONS, pinOptions } from "../lib/ca-pin.js";
 import type { Command } from "../lib/command.js";
 import { CliError, ExitCode, UsageError } from "../lib/exit.js";
@@ -55,7 +55,7 @@ export const getcert: Command = {
   options: GETCERT_OPTIONS,
   summary: "fetch a certificate the CA issued, by serial number (GetCert)",
   help: `Usage: scep getcert --url URL --serial HEX [--issuer-cert ca.pem] [--out cert.pem]
-                   [--key FILE --cert FILE] [--timeout MS]
+                   [--key FILE --cert FILE] [--timeout MS] [--ca-identifier TEXT]
                    [--ca-fingerprint sha256:HEX]... [--ca-cert FILE]...
 
 Asks the CA for the certificate it issued with this serial number (GetCert,
@@ -96,7 +96,7 @@ Exit codes: 0 found, 2 FAILURE (badCertId: the CA has no such certificate),
       meaning: (failInfo: string) => (failInfo === "badCertId" ? `the CA has no certificate of issuer ${formatName(issuer!)} with serial ${serialAsGiven(serialText, wanted)}` : undefined),
       hint: (failInfo: string) => (failInfo === "badCertId" ? (issuerCert ? "check --serial and --issuer-cert" : "check --serial, and give --issuer-cert when the CA has more than one issuer") : undefined),
     };
-    const { rep } = await query({ url, timeoutMs, pin, signer, operation: "GetCert", explain }, (recipient, caCertificates) => {
+    const { rep } = await query({ url, timeoutMs, ...caIdentifierOption("getcert", v["ca-identifier"]), pin, signer, operation: "GetCert", explain }, (recipient, caCertificates) => {
       issuer = issuerCert?.subjectDer ?? selectIssuerName(caCertificates);
       return buildGetCert({ issuer, serialNumber, signer, recipient });
     });

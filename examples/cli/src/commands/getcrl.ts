@@ -4,7 +4,7 @@
  * @module
  */
 import { Certificate, buildGetCrl, toPem } from "@scep/core";
-import { COMMON_HELP, COMMON_OPTIONS, parse, required, timeoutOption, urlOption } from "../lib/args.js";
+import { COMMON_HELP, COMMON_OPTIONS, caIdentifierOption, parse, required, timeoutOption, urlOption } from "../lib/args.js";
 import { PIN_HELP, PIN_OPTIONS, pinOptions } from "../lib/ca-pin.js";
 import type { Command } from "../lib/command.js";
 import { CliError, ExitCode } from "../lib/exit.js";
@@ -19,7 +19,7 @@ export const getcrl: Command = {
   options: GETCRL_OPTIONS,
   summary: "fetch the CRL that covers a certificate of the CA (GetCRL)",
   help: `Usage: scep getcrl --url URL --cert cert.pem [--out crl.der|crl.pem]
-                  [--key FILE] [--timeout MS]
+                  [--key FILE] [--timeout MS] [--ca-identifier TEXT]
                   [--ca-fingerprint sha256:HEX]... [--ca-cert FILE]...
 
 Asks the CA for the CRL that covers a certificate it issued (GetCRL,
@@ -62,7 +62,7 @@ the issuing CA's: nothing is written).`,
       meaning: (failInfo: string) => (failInfo === "badCertId" ? `the CA knows no certificate of issuer ${cert.issuer} with serial ${cert.serialNumberHex}, so no CRL for it` : undefined),
       hint: (failInfo: string) => (failInfo === "badCertId" ? `is --cert ${certFile} a certificate this CA issued?` : undefined),
     };
-    const { rep, caCertificates } = await query({ url, timeoutMs, pin, signer, operation: "GetCRL", explain }, (recipient, caCertificates) => {
+    const { rep, caCertificates } = await query({ url, timeoutMs, ...caIdentifierOption("getcrl", v["ca-identifier"]), pin, signer, operation: "GetCRL", explain }, (recipient, caCertificates) => {
       // No CA certificate of GetCACert issued --cert (another CA, perhaps one with the same name, as every example CA
       // has): whatever the CA answers, no CRL of it can be checked against --cert's issuer, so ask nothing.
       if (!caCertificates.some((ca) => cert.isIssuedBy(ca))) {

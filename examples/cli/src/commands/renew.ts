@@ -61,6 +61,7 @@ export const renew: Command = {
                  [--challenge SECRET] [--cipher …] [--digest …]
                  [--poll-interval S] [--max-poll S] [--post|--get] [--timeout MS]
                  [--ca-fingerprint sha256:HEX]... [--ca-cert FILE]...
+                 [--ca-identifier TEXT]
 
 Requests a new certificate with the old certificate's subject and SANs, signed
 by the old certificate and its key (how macOS, Cisco, sscep and jscep renew):

@@ -14,6 +14,7 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 export const COMMON_OPTIONS = {
   url: { type: "string" },
   timeout: { type: "string" },
+  "ca-identifier": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const satisfies Options;
 
@@ -21,6 +22,10 @@ export const COMMON_OPTIONS = {
 export const COMMON_HELP = `  --url URL           SCEP endpoint, e.g. http://127.0.0.1:8080/scep (required)
   --timeout MS        per-request HTTP timeout in milliseconds (default 180000:
                       long enough for a proxy's or NDES's own timeout reply)
+  --ca-identifier TEXT
+                      which CA of a multi-CA server to ask (EJBCA in CA mode:
+                      the CA's name), sent as the message of GetCACaps and
+                      GetCACert (RFC 8894 §3.5.1, §4.2); default: none
   -h, --help          show this help`;
 
 /** The values parseArgs returns for `O`. */
@@ -77,6 +82,16 @@ export function urlOption(command: string, value: string | undefined): string {
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new UsageError(`${command}: --url must be http: or https:, got ${parsed.protocol}`);
   return url;
+}
+
+/**
+ * `--ca-identifier`: ScepClient's `caIdentifier` (sent, percent-encoded, as the `message` of GetCACaps and GetCACert,
+ * RFC 8894 §3.5.1, §4.2), as options to spread into its constructor; none without the flag. Empty: a usage error.
+ */
+export function caIdentifierOption(command: string, value: string | undefined): { caIdentifier?: string } {
+  if (value === undefined) return {};
+  if (value === "") throw new UsageError(`${command}: --ca-identifier is empty (leave it out to send no CA identifier)`);
+  return { caIdentifier: value };
 }
 
 /** A number option of at least `min` (default 0) and at most `max` (default none), an integer when `integer`; or its default. */

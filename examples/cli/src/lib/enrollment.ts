@@ -31,6 +31,8 @@ import { x509 } from "./x509.js";
 export interface EnrollmentOptions {
   url: string;
   timeoutMs: number;
+  /** --ca-identifier: sent as the `message` of GetCACaps and GetCACert (ScepClient's `caIdentifier`); none when unset. */
+  caIdentifier?: string;
   /** The PKCS#10 request, DER. */
   csr: Uint8Array;
   /** Signs the request and opens the reply: self-signed (enroll) or the old certificate (renew). */
@@ -232,7 +234,7 @@ function assertSuccess(rep: CertRep & { caCertificates: Certificate[] }, options
  * rest of what the CA sent. FAILURE and PENDING end as {@link CliError}s.
  */
 export async function enrollWithCa(ctx: Context, options: EnrollmentOptions): Promise<Certificate[]> {
-  const client = new ScepClient({ url: options.url, timeoutMs: options.timeoutMs, ...options.pin, fetch: scepFetch });
+  const client = new ScepClient({ url: options.url, timeoutMs: options.timeoutMs, ...caId(options.caIdentifier), ...options.pin, fetch: scepFetch });
   const caps = await caCapabilities(ctx, client);
   warnAlgorithms(ctx, caps, options);
   // Never announce a wait --max-poll does not allow: with --max-poll 1 and --poll-interval 5, poll after 1 s.
@@ -287,4 +289,9 @@ function assertUsable(issued: Certificate, csr: Uint8Array): void {
   if (!sameBytes(issued.spki, requested) || !sameBytes(spki, requested)) {
     throw new CertRepError("the certificate the CA issued is not for the requested key (its public key is not the request's); nothing was written");
   }
+}
+
+/** `caIdentifier` as ScepClient options: none when unset (an explicit `undefined` is not allowed by exactOptionalPropertyTypes). */
+function caId(caIdentifier: string | undefined): { caIdentifier?: string } {
+  return caIdentifier === undefined ? {} : { caIdentifier };
 }

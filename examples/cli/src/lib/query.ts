@@ -58,10 +58,10 @@ export async function requesterSigner(ctx: Context, command: string, cert: Certi
  * a FAILURE ends with exit 2 and {@link failureLine}, with the command's `meaning` of a failInfo.
  */
 export async function query(
-  options: { url: string; timeoutMs: number; pin: CliPin; signer: LocalKey; operation: "GetCert" | "GetCRL"; explain?: Parameters<typeof failureLine>[1] },
+  options: { url: string; timeoutMs: number; caIdentifier?: string; pin: CliPin; signer: LocalKey; operation: "GetCert" | "GetCRL"; explain?: Parameters<typeof failureLine>[1] },
   build: (recipient: Certificate, caCertificates: Certificate[]) => Promise<BuiltRequest>,
 ): Promise<{ rep: CertRep; caCertificates: Certificate[] }> {
-  const client = new ScepClient({ url: options.url, timeoutMs: options.timeoutMs, ...options.pin, fetch: scepFetch });
+  const client = new ScepClient({ url: options.url, timeoutMs: options.timeoutMs, ...(options.caIdentifier === undefined ? {} : { caIdentifier: options.caIdentifier }), ...options.pin, fetch: scepFetch });
   const caCertificates = await client.getCaCert();
   const request = await build(selectRecipient(caCertificates), caCertificates);
   const rep = await readCertRep(await client.pkiOperation(request.der), { decrypter: options.signer, caCertificates, request });

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { CIPHER_NAMES, DIGEST_NAMES, methodOption, numberOption, oneOf, timeoutOption, urlOption } from "./args.js";
+import { CIPHER_NAMES, DIGEST_NAMES, caIdentifierOption, methodOption, numberOption, oneOf, timeoutOption, urlOption } from "./args.js";
 import type { EnrollmentOptions } from "./enrollment.js";
 import { PIN_HELP, PIN_OPTIONS } from "./ca-pin.js";
 
@@ -31,6 +31,7 @@ ${PIN_HELP}`;
 type Values = {
   url?: string | undefined;
   timeout?: string | undefined;
+  "ca-identifier"?: string | undefined;
   cipher?: string | undefined;
   digest?: string | undefined;
   "key-size"?: string | undefined;
@@ -45,6 +46,7 @@ export function requestSettings(command: string, v: Values): Omit<EnrollmentOpti
   return {
     url: urlOption(command, v.url),
     timeoutMs: timeoutOption(command, v.timeout),
+    ...caIdentifierOption(command, v["ca-identifier"]),
     cipher: oneOf(command, "cipher", v.cipher, CIPHER_NAMES),
     digest: oneOf(command, "digest", v.digest, DIGEST_NAMES),
     method: methodOption(command, v.post, v.get),
