@@ -34,7 +34,8 @@ export type ScepErrorCode =
   | "ERR_STORE_UNAVAILABLE"
   | "ERR_WEBHOOK_TIMEOUT"
   | "ERR_WEBHOOK_TRANSPORT"
-  | "ERR_WEBHOOK_RESPONSE";
+  | "ERR_WEBHOOK_RESPONSE"
+  | "ERR_BODY_ALREADY_READ";
 
 /** What a decoder learned about a request before it failed: enough to answer with a FAILURE CertRep. @group Errors */
 export interface PartialRequest {
@@ -408,6 +409,26 @@ export class WebhookTransportError extends ScepError {
  */
 export class WebhookResponseError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_WEBHOOK_RESPONSE";
+}
+
+/**
+ * Server side: the request's body was already read by something else before the SCEP handler asked for it (a body
+ * parser mounted before it: `express.urlencoded()`, `express.json()`, `express.text()`, multer, or a web `Request`
+ * whose body was used). An adapter rejects the body promise it hands to `ScepServer.handle` with it (or errors the
+ * body stream with it); the server then answers a PKIOperation POST HTTP 400 {@link BODY_ALREADY_READ_TEXT}, event
+ * reason `body_already_read`, instead of reading an empty body as an empty message. Recognised by `code`, also from
+ * a duplicate copy of the package.
+ * @example
+ * ```ts
+ * import { BodyAlreadyReadError } from "@scep/core";
+ *
+ * declare const req: import("node:http").IncomingMessage;
+ * const body = req.readableEnded ? Promise.reject(new BodyAlreadyReadError("read by another middleware")) : undefined;
+ * ```
+ * @group Errors
+ */
+export class BodyAlreadyReadError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_BODY_ALREADY_READ";
 }
 
 /**

@@ -41,6 +41,7 @@ export {
   WebhookTimeoutError,
   WebhookTransportError,
   WebhookResponseError,
+  BodyAlreadyReadError,
   isScepError,
   isStoreUnavailable,
 } from "./errors.js";
@@ -135,5 +136,5 @@ export type { ActivityEntry, ActivityFilter, ActivityInput, ActivityKind, Activi
 
 export { toPem, fromPem, toBase64, fromBase64Lenient } from "./lib/bytes.js";
 export { ignoreRejection } from "./lib/ignore-rejection.js";
-export { POST_BODY_NOT_DER_TEXT, pkiMessageFromGetParam, pkiMessageFromPostBody } from "./server/read-request.js";
+export { BODY_ALREADY_READ_TEXT, POST_BODY_NOT_DER_TEXT, pkiMessageFromGetParam, pkiMessageFromPostBody } from "./server/read-request.js";
 export type { GetMessageRefusal } from "./server/read-request.js";

@@ -9,6 +9,8 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
+  BODY_ALREADY_READ_TEXT,
+  BodyAlreadyReadError,
   StoreUnavailableError,
   buildCertPoll,
   buildPkcsReq,
@@ -205,6 +207,22 @@ describe("handle answers byte for byte what fetch answers (no CertRep)", () => {
     expect(r).toMatchObject({ status: 400, body: new TextEncoder().encode("request body aborted\n") });
     expect(lastEvent(viaHandle.events, before[1]!)).toEqual(lastEvent(viaFetch.events, before[0]!));
     expect(viaHandle.events.at(-1)).toMatchObject({ reason: "body_aborted", outcome: "rejected", status: 400 });
+  });
+
+  it("a body a parser read before the server asked (BodyAlreadyReadError, a used Request): 400 body_already_read through both entries, not empty_message", async () => {
+    const before = [viaFetch.events.length, viaHandle.events.length];
+    const used = new Request(`${ORIGIN}/scep?operation=PKIOperation`, { method: "POST", body: Uint8Array.of(0x30, 0x00) });
+    await used.arrayBuffer(); // what a framework's body parser does to the request first
+    const res = await viaFetch.server.fetch(used);
+    const r = await viaHandle.server.handle({ method: "POST", url: "/scep?operation=PKIOperation", body: Promise.reject(new BodyAlreadyReadError("read by another middleware")) });
+    expect({ status: r.status, headers: r.headers, body: new TextDecoder().decode(r.body) }).toEqual({ status: res.status, headers: headersOf(res), body: await res.text() });
+    expect(r).toMatchObject({ status: 400, body: new TextEncoder().encode(`${BODY_ALREADY_READ_TEXT}\n`) });
+    expect(lastEvent(viaHandle.events, before[1]!)).toEqual(lastEvent(viaFetch.events, before[0]!));
+    expect(viaHandle.events.at(-1)).toMatchObject({ reason: "body_already_read", outcome: "rejected", status: 400 });
+    // Recognised by its code, as from a duplicate copy of @scep/core: a plain error with that code.
+    const copy = Object.assign(new Error("read by another middleware"), { code: "ERR_BODY_ALREADY_READ" });
+    expect(await viaHandle.server.handle({ method: "POST", url: "/scep?operation=PKIOperation", body: Promise.reject(copy) })).toMatchObject({ status: 400 });
+    expect(viaHandle.events.at(-1)).toMatchObject({ reason: "body_already_read" });
   });
 
   it("a promised body is awaited only by a POST PKIOperation; one that rejects elsewhere is no unhandled rejection", async () => {

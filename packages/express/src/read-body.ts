@@ -1,5 +1,6 @@
 // A Node request's body read into one Buffer, capped: for FetchHandler.handle (no web stream in between).
 import type { IncomingMessage } from "node:http";
+import { BodyAlreadyReadError } from "@scep/core";
 
 /** How a capped read ended: `tooLarge` once more than the limit arrived (reading then stops). */
 export interface BodyState {
@@ -13,7 +14,9 @@ export interface BodyState {
  * The body of `req` as a lazy promise-like: nothing is read until the handler awaits it. It resolves with the whole
  * body (one chunk as is, no copy), or with what arrived once that passes `limit` (the handler's own limit then answers
  * 413; the rest is never read and the 413 closes the connection), or empty when `Content-Length` declares more than
- * `limit` (nothing read). It rejects when the client goes away mid-body.
+ * `limit` (nothing read). It rejects when the client goes away mid-body, and with a `BodyAlreadyReadError` when a
+ * middleware before this one read the body (see {@link bodyAlreadyRead}): the SCEP server answers 400
+ * `body_already_read`, not an empty message.
  */
 export function lazyBody(req: IncomingMessage, limit: number, state: BodyState): PromiseLike<Uint8Array> {
   let read: Promise<Buffer> | undefined;
@@ -30,7 +33,7 @@ export function lazyBody(req: IncomingMessage, limit: number, state: BodyState):
 }
 
 function readCapped(req: IncomingMessage, limit: number, state: BodyState): Promise<Buffer> {
-  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0)); // read already (by another middleware)
+  if (bodyAlreadyRead(req)) return Promise.reject(alreadyReadError());
   if (req.destroyed) return Promise.reject(new Error("request body aborted"));
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -53,3 +56,15 @@ function readCapped(req: IncomingMessage, limit: number, state: BodyState): Prom
     req.on("data", onData).on("end", onEnd).on("error", onError).on("close", onClose);
   });
 }
+
+/**
+ * Whether a middleware mounted before ours already read `req`'s body (a body parser: `express.urlencoded()`,
+ * `express.json()`, `express.text()`, multer…): the stream has ended before we read it, or body-parser 1.x marked it
+ * (`req._body`). Its bytes are gone (a parsed form or JSON is not the DER), so the request cannot be served.
+ */
+export function bodyAlreadyRead(req: IncomingMessage): boolean {
+  return req.readableEnded || (req as { _body?: unknown })._body === true;
+}
+
+/** The error a body read by another middleware is reported with (the server's 400 `body_already_read`). */
+export const alreadyReadError = (): BodyAlreadyReadError => new BodyAlreadyReadError("the request body was already read by another middleware");

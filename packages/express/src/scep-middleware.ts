@@ -39,7 +39,9 @@ export type ScepRequestHandler = (req: NodeRequest, res: ServerResponse, next: (
  * handler's answer to an aborted body, for the SCEP server 400); its answer is written to `res` as it is, with a
  * `Content-Length`. No web `Request`, `Headers`, stream or `Response` is built. Any other handler gets a web
  * `Request` (the body streamed, capped the same way) and its `Response` is written back. Either way a `Buffer`
- * left in `req.body` by `express.raw()` is used instead of the stream.
+ * left in `req.body` by `express.raw()` is used instead of the stream; a body another parser mounted before this
+ * middleware already read (`express.urlencoded()`, `express.json()`, multer…: the stream ended, or `req._body` set)
+ * is reported to the handler as a `BodyAlreadyReadError`, which the SCEP server answers 400 `body_already_read`.
  *
  * @example
  * ```ts

@@ -2,6 +2,7 @@
 import type { ServerResponse } from "node:http";
 import type { FetchHandler } from "@scep/core";
 import type { NodeRequest } from "./scep-middleware.js";
+import { alreadyReadError, bodyAlreadyRead } from "./read-body.js";
 
 /** Serves `req` through `handler.fetch`; `next` gets an untouched 404 when `fallthrough404` (a handler without `owns`). */
 export function viaFetch(handler: FetchHandler, req: NodeRequest, res: ServerResponse, next: (error?: unknown) => void, path: string, limit: number, fallthrough404: boolean): void {
@@ -17,6 +18,8 @@ export function viaFetch(handler: FetchHandler, req: NodeRequest, res: ServerRes
         async pull(controller) {
           touched = true;
           if (declared > limit) return void ((tooLarge = true), controller.close());
+          // A body parser before us read it: the handler's read fails with BodyAlreadyReadError (not an empty body).
+          if (!chunks && bodyAlreadyRead(req)) return controller.error(alreadyReadError());
           chunks ??= req[Symbol.asyncIterator]();
           const chunk = await chunks.next().catch(() => ({ done: true as const, value: undefined })); // client gone
           if (chunk.done) return controller.close();

@@ -47,7 +47,8 @@ export interface HttpRequestParts {
   /**
    * The request content (RFC 9110 §6.4), as received: bytes (a Node `Buffer` is one), or a promise of them so the
    * body can still be arriving. Absent or empty: no body. A promise that rejects (the client went away mid-body) is
-   * answered like a web `Request` whose body stream errored. A handler applies its own body limit to these bytes; an
+   * answered like a web `Request` whose body stream errored; one that rejects with a `BodyAlreadyReadError` (a body
+   * parser read it first) gets 400 `body_already_read`. A handler applies its own body limit to these bytes; an
    * adapter that stops reading at a limit hands over what it read (more than the limit), never a silently cut body.
    */
   body?: Uint8Array | PromiseLike<Uint8Array>;

@@ -14,8 +14,22 @@ import type { HeaderFields, HttpRequestParts } from "./handler.js";
 import { decodeMessageParam, rawQueryParam } from "./query.js";
 import { Reply, text } from "./replies.js";
 
-/** A request body read whole, or why it could not be. @group Server */
-export type BodyRead = Uint8Array | "too-large" | "aborted";
+/**
+ * A request body read whole, or why it could not be: `"too-large"` (over the limit), `"aborted"` (the client went away
+ * mid-body), `"already-read"` (something before the handler read it: a `BodyAlreadyReadError` from the adapter, or a
+ * web `Request` whose body was used). @group Server
+ */
+export type BodyRead = Uint8Array | "too-large" | "aborted" | "already-read";
+
+/**
+ * The text of the 400 that answers a PKIOperation POST whose body was already read before the SCEP server asked for
+ * it (event reason `body_already_read`): a body parser mounted before the SCEP handler took it. One line, ASCII.
+ * @group Server
+ */
+export const BODY_ALREADY_READ_TEXT = "the request body was already read by another middleware: mount the SCEP middleware before body parsers";
+
+/** Whether a body read failed because the body was read before (a `BodyAlreadyReadError`, by code: any copy). */
+const alreadyRead = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === "ERR_BODY_ALREADY_READ";
 
 /** Reads the request's body when called (and only then): a PKIOperation POST. @group Server */
 export type BodyReader = () => Promise<BodyRead>;
@@ -29,10 +43,11 @@ const declaredTooLarge = (contentLength: string | null | undefined, maxBody: num
 /** Reads a web `Request`'s body up to `maxBody` bytes. @group Server */
 export async function readBody(request: Request, maxBody: number): Promise<BodyRead> {
   if (declaredTooLarge(request.headers.get("content-length"), maxBody)) return "too-large";
+  if (request.bodyUsed) return "already-read";
   try {
     return await readCapped(request.body, maxBody);
-  } catch {
-    return "aborted"; // the client went away mid-body: its mistake, not a server fault
+  } catch (error) {
+    return alreadyRead(error) ? "already-read" : "aborted"; // else the client went away mid-body: not a server fault
   }
 }
 
@@ -50,8 +65,8 @@ export async function takeBody(request: HttpRequestParts, maxBody: number): Prom
   let bytes: Uint8Array;
   try {
     bytes = request.body === undefined ? new Uint8Array() : await request.body;
-  } catch {
-    return "aborted";
+  } catch (error) {
+    return alreadyRead(error) ? "already-read" : "aborted";
   }
   return bytes.length > maxBody ? "too-large" : bytes;
 }
@@ -166,6 +181,7 @@ export async function readPkiMessage(method: string, url: string, readBody: Body
     const body = await readBody();
     if (body === "too-large") return new Reply(text(413, "message too large"), "rejected", "body_too_large");
     if (body === "aborted") return new Reply(text(400, "request body aborted"), "rejected", "body_aborted");
+    if (body === "already-read") return new Reply(text(400, BODY_ALREADY_READ_TEXT), "rejected", "body_already_read");
     if (body.length === 0) return new Reply(text(400, "empty message"), "rejected", "empty_message");
     // RFC 8894 §4.1 has the POST body be the DER (or BER) PKIMessage, which starts with a SEQUENCE (0x30). No SCEP
     // client we know of posts text, but its base64 (what GET carries) or PEM is taken too: read in one linear pass

@@ -95,7 +95,7 @@ export interface ScepServer extends FetchHandler {
    * Answers a request given as plain parts exactly as {@link ScepServer.fetch} answers the same `Request`: the same
    * status, header fields and content bytes (none for HEAD), the same event, the same limits (a body over
    * `maxBodyBytes`, or a declared `Content-Length` over it, gets 413 `body_too_large`; a `body` promise that rejects,
-   * 400 `body_aborted`). The body is awaited only for a POST PKIOperation. Never throws; never answers 5xx for a
+   * 400 `body_aborted`; one that rejects with `BodyAlreadyReadError`, 400 `body_already_read`). The body is awaited only for a POST PKIOperation. Never throws; never answers 5xx for a
    * client's mistake. Cheaper than `fetch` for an adapter that has the request's bytes (no `Request`, `Headers`,
    * stream or `Response` is built); `@scep/express` uses it.
    *
