@@ -32,6 +32,7 @@ export type ProxyReason =
   | "method_not_allowed"
   | "bad_operation"
   | "bad_message"
+  | "body_already_read"
   | "invalid_identifier"
   | "unknown_identifier"
   | "not_pending"

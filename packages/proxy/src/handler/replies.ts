@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { POST_BODY_NOT_DER_TEXT } from "@scep/core";
+import { BODY_ALREADY_READ_TEXT, POST_BODY_NOT_DER_TEXT } from "@scep/core";
 import { DELIVERY_STATUSES } from "../stores/profile-store.js";
 import type { ProxyOutcome, ProxyReason } from "./events.js";
 
@@ -55,6 +55,11 @@ export const reject = (reason: Exclude<keyof typeof REPLY_TEXT, "not_found" | "m
  * reason `bad_message`, with a text that says what the body must be (ASCII, as every reply text of the proxy).
  */
 export const notDer = (): ProxyReply => new ProxyReply(400, POST_BODY_NOT_DER_TEXT, "rejected", "bad_message");
+/**
+ * A PKIOperation POST whose body something before the proxy already read (a body parser mounted first): 400, event
+ * reason `body_already_read`, with `@scep/core`'s text naming the fix (the same answer as its server's).
+ */
+export const bodyAlreadyRead = (): ProxyReply => new ProxyReply(400, BODY_ALREADY_READ_TEXT, "rejected", "body_already_read");
 export const notFound = (): ProxyReply => new ProxyReply(404, REPLY_TEXT.not_found, "rejected", "not_found");
 export const methodNotAllowed = (): ProxyReply => new ProxyReply(405, REPLY_TEXT.method_not_allowed, "rejected", "method_not_allowed", { allow: "GET, POST" });
 export const tooLarge = (): ProxyReply => new ProxyReply(413, REPLY_TEXT.too_large, "rejected", "too_large");

@@ -19,6 +19,7 @@ import { checkChallenge } from "./challenge-lifecycle.js";
 import type { ProxyCaStats, ProxyEvent, ProxyEventSink, ProxyOperation, ProxyStats } from "./events.js";
 import {
   ProxyReply,
+  bodyAlreadyRead,
   internalError,
   methodNotAllowed,
   notDer,
@@ -294,6 +295,7 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     if (request.method === "POST") {
       const body = await readBody(request, maxBody);
       if (body === "too-large") return tooLarge();
+      if (body === "already-read") return bodyAlreadyRead();
       if (body === "aborted" || body.byteLength === 0) return reject("bad_message");
       // Checked before the challenge: a body no CA can read must not spend a one-time challenge.
       return pkiMessageFromPostBody(body) ?? notDer();

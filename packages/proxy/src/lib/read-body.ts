@@ -31,13 +31,19 @@ export async function readCapped(body: ReadableStream<Uint8Array> | null | undef
   return out;
 }
 
-/** The request body's bytes, `too-large` past `max` bytes (declared or streamed), or `aborted` when the client went away. */
-export async function readBody(request: Request, max: number): Promise<Uint8Array | "too-large" | "aborted"> {
+/**
+ * The request body's bytes, `too-large` past `max` bytes (declared or streamed), `already-read` when something before
+ * the proxy read it (a body parser mounted first: the `Request`'s body is used, or its stream errors with
+ * `ERR_BODY_ALREADY_READ` as `@scep/express` makes it), or `aborted` when the client went away.
+ */
+export async function readBody(request: Request, max: number): Promise<Uint8Array | "too-large" | "already-read" | "aborted"> {
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > max) return "too-large";
+  if (request.bodyUsed) return "already-read";
   try {
     return await readCapped(request.body, max);
-  } catch {
-    return "aborted";
+  } catch (error) {
+    // By its code, not instanceof: a duplicate copy of @scep/core may have made it.
+    return (error as { code?: unknown } | null)?.code === "ERR_BODY_ALREADY_READ" ? "already-read" : "aborted";
   }
 }
