@@ -82,6 +82,19 @@ describe("ScepClient: every failure of the HTTP exchange is ERR_TRANSPORT", () =
     expect(() => new ScepClient({ url: "http://127.0.0.1:9/scep", maxResponseBytes: 1 })).not.toThrow();
   });
 
+  it("a url that does not parse as an absolute URL is refused at construction, without echoing it (a proxy's one-time URL holds its challenge); every request threw a bare TypeError", () => {
+    for (const bad of ["", "scep.example.com/scep", "/scep", "http://[::1/scep", "secret-challenge-in-path"]) {
+      let thrown: unknown;
+      try {
+        new ScepClient({ url: bad });
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: "url must be an absolute URL (http:// or https://)" });
+    }
+    expect(() => new ScepClient({ url: "http://127.0.0.1:9/scep" })).not.toThrow();
+  });
+
   it("timeoutMs that is not a positive integer is refused at construction (NaN would lift the deadline)", () => {
     for (const bad of [Number.NaN, 0, -1, 1.5, Number.POSITIVE_INFINITY]) {
       expect(() => new ScepClient({ url: "http://127.0.0.1:9/scep", timeoutMs: bad })).toThrow(

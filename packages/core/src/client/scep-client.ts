@@ -112,9 +112,12 @@ export class ScepClient {
    * `caFingerprints` entry or `trustedCaCertificates` certificate, and for a
    * `timeoutMs` or `maxResponseBytes` that is not a positive integer (NaN would lift the cap or the deadline), and for a
    * `timeoutMs` above 2 147 483 647 (a timer that long fires at once), and for a `caIdentifier` that is not a
-   * non-empty string or has a lone surrogate.
+   * non-empty string or has a lone surrogate, and for a `url` that does not parse as an absolute URL.
    */
   constructor(options: ScepClientOptions) {
+    // Checked here: every request builds on it, and a URL that does not parse made each one throw a bare TypeError.
+    // Not echoed: a proxy's one-time URL holds its challenge.
+    if (!parsesAsUrl(options.url)) throw new InvalidArgumentError("url must be an absolute URL (http:// or https://)");
     this.#url = options.url;
     const timeout = options.timeoutMs ?? 180_000;
     if (!Number.isSafeInteger(timeout) || timeout < 1) throw new InvalidArgumentError(`timeoutMs must be a positive integer, got ${String(timeout)}`);
@@ -297,4 +300,15 @@ function errorBodyText(body: Uint8Array, contentType: string): string {
   }
   text = text.replace(/\s+/g, " ").trim();
   return text.length > 200 ? `${text.slice(0, 199)}…` : text;
+}
+
+/** Whether `url` is a string that parses as an absolute URL. */
+function parsesAsUrl(url: unknown): boolean {
+  if (typeof url !== "string") return false;
+  try {
+    new URL(url);
+    return true;
+  } catch {
+    return false;
+  }
 }

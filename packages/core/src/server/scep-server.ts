@@ -70,7 +70,8 @@ export interface ScepServerOptions {
   /**
    * Longest wait for one store call (transactions, one-time challenges), in ms (default 2000). A call that takes
    * longer, or rejects with {@link StoreUnavailableError}, makes the request fail closed: HTTP 503 with `Retry-After`,
-   * event reason `store_unavailable`, nothing issued. GetCACaps and GetCACert never touch a store.
+   * event reason `store_unavailable`, nothing issued. GetCACaps and GetCACert never touch a store. An integer from 1
+   * to 2 147 483 647; anything else makes {@link createScepServer} throw `ERR_INVALID_ARGUMENT`.
    */
   storeTimeoutMs?: number;
   /**
@@ -225,7 +226,12 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
   }
   const router = createRouter(profiles);
   const sinks: readonly EventSink[] = options.onEvent === undefined ? [] : typeof options.onEvent === "function" ? [options.onEvent] : [...options.onEvent];
-  const ctx: ServerContext = { now, maxBody: options.maxBodyBytes ?? 64 * 1024, store: createStoreCall(options.storeTimeoutMs ?? 2000) };
+  const storeTimeoutMs = options.storeTimeoutMs ?? 2000;
+  // NaN or 0 would time out every store call (every enrollment 503); above 2^31 − 1 ms Node fires a timer at once.
+  if (!Number.isSafeInteger(storeTimeoutMs) || storeTimeoutMs < 1 || storeTimeoutMs > 2_147_483_647) {
+    throw new InvalidArgumentError(`storeTimeoutMs must be an integer from 1 to 2147483647 (ms), got ${String(storeTimeoutMs)}`);
+  }
+  const ctx: ServerContext = { now, maxBody: options.maxBodyBytes ?? 64 * 1024, store: createStoreCall(storeTimeoutMs) };
 
   function emit(e: ScepEvent, profile?: ResolvedProfile): void {
     const subject = clip(e.subject, MAX_EVENT_SUBJECT);
