@@ -213,6 +213,8 @@ const OPS: Record<string, ScepOperation> = { getcacaps: "GetCACaps", getcacert: 
  * const response = await server.fetch(new Request("http://localhost/scep?operation=GetCACaps"));
  * ```
  * A complete, tested server (CA files, Express, enrolling): the README's quick start.
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for no profile, two profiles with one name or path, a profile
+ *   option its resolver refuses, or a `storeTimeoutMs` that is not an integer from 1 to 2 147 483 647.
  * @group Server
  */
 export function createScepServer(options: ScepServerOptions): ScepServer {
