@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, isScepError, normalizeSerialNumber, sameName, type RevocationReason, type RevocationStore } from "@scep/core";
+import { InvalidArgumentError, isScepError, isStoreUnavailable, normalizeSerialNumber, sameName, type RevocationReason, type RevocationStore } from "@scep/core";
 import { isIntuneError, type IntuneError } from "../errors.js";
 import { MAX_REVOCATION_REQUESTS, type IntuneRevocationClient, type IntuneRevocationRequest, type IntuneRevocationResult } from "./revocation-client.js";
 import { INTUNE_REVOCATION_CODES, isIntuneRevocationCode, isRetryableRevocationCode, type IntuneRevocationCode } from "./revocation-codes.js";
@@ -210,7 +210,7 @@ async function answer(request: IntuneRevocationRequest, options: SyncIntuneRevoc
       new Promise<typeof TIMEOUT>((resolve) => (timer = setTimeout(() => resolve(TIMEOUT), timeoutMs))),
     ]);
   } catch (e) {
-    if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return { outcome: "store_unavailable", errorCode: C.ServiceUnavailableException, errorMessage: MESSAGES["store_unavailable"]! };
+    if (isStoreUnavailable(e)) return { outcome: "store_unavailable", errorCode: C.ServiceUnavailableException, errorMessage: MESSAGES["store_unavailable"]! };
     if (isScepError(e) && e.code === "ERR_INVALID_ARGUMENT") return { outcome: "invalid_serial", errorCode: C.ParameterDataInvalidError, errorMessage: MESSAGES["invalid_serial"]! };
     // The class name only: an error's message may name internal hosts or paths.
     return { outcome: "revoke_failed", errorCode: C.RetryableServiceException, errorMessage: `revocation failed: ${e instanceof Error ? e.name : typeof e}` };
