@@ -11,6 +11,11 @@
 // resolved yet, so its cost is one listing plus an index look-up per new entry. `has(key, { latest: true })` reads the
 // store's latest revision instead (an issue's re-check after its index line: see FileCa.issue). The set only grows: a key once known
 // compromised stays refused by this process even if the store forgets the entry (a flushed Redis).
+//
+// A serial whose key cannot be read now (keyOf answers "unreadable": its certificate file EACCES, EIO, a directory) is
+// not in the set: its key is not known, so it cannot be refused, and the other keys go on being issued (refusing every
+// request because one file does not read would stop the CA). It is tried again by every refresh and, between them, at
+// most once per maxStalenessMs, so its key is refused from the first check after the file reads again.
 import { createHash, createPublicKey } from "node:crypto";
 import { Certificate, publicKeyThumbprint, type RevocationStore, type RevokedCertificate } from "@scep/core";
 import { StalenessGate, type Staleness } from "./lib/staleness.js";
@@ -72,11 +77,19 @@ export function certificateKeyMatcher(spkiDer: Uint8Array): (certificateDer: Uin
 export interface CompromisedKeysSources {
   /** The revocation store (its `revision()` keys the cache). */
   revocations: RevocationStore;
-  /** The SPKI DER of the certificate with this serial (canonical spelling) from the issuance index; undefined when the index lacks it. */
-  keyOf(serialNumber: string): Promise<Uint8Array | undefined>;
+  /**
+   * The SPKI DER of the certificate with this serial (canonical spelling) from the issuance index; undefined when the
+   * index lacks it (or its key can never be known); `"unreadable"` when its certificate cannot be read now (tried again
+   * later, see the module comment). Rejects when the index itself cannot be read (the check then rejects).
+   */
+  keyOf(serialNumber: string): Promise<Uint8Array | undefined | "unreadable">;
   /** The published CRL's number and entries, or undefined when none is published (or it is not trusted); called per check, so it must be cheap (a snapshot). */
   published(): Promise<{ crlNumber: bigint; entries: Iterable<RevokedCertificate> } | undefined>;
-  /** For a store without `revision()`: how long a check without `latest` answers from the last listing (default: never, list per check). */
+  /**
+   * For a store without `revision()`: how long a check without `latest` answers from the last listing; and how often
+   * the keys `keyOf` answered `"unreadable"` for are tried again between refreshes (default: never from memory, every
+   * check lists and tries them).
+   */
   staleness?: Staleness;
 }
 
@@ -103,15 +116,24 @@ export class CompromisedKeys {
   #started = 0;
   /** When the last listing that succeeded started (for a store without revision()). */
   readonly #listed: StalenessGate;
+  /** keyCompromise serials whose key keyOf could not read (not in `#resolved`): tried again, see the module comment. */
+  readonly #unreadable = new Set<string>();
+  /** When the last try of `#unreadable` started. */
+  readonly #triedUnreadable: StalenessGate;
+  /** The try of `#unreadable` in flight, shared by concurrent checks. */
+  #retrying: Promise<void> | undefined;
 
   constructor(sources: CompromisedKeysSources) {
     this.#sources = sources;
-    this.#listed = new StalenessGate(sources.staleness ?? { maxStalenessMs: 0, monotonicNow: () => performance.now() });
+    const staleness = sources.staleness ?? { maxStalenessMs: 0, monotonicNow: () => performance.now() };
+    this.#listed = new StalenessGate(staleness);
+    this.#triedUnreadable = new StalenessGate(staleness);
   }
 
   /** Records at once a key this process revoked as compromised (its own revoke needs no refresh to count). */
   add(serialNumber: string, spkiDer: Uint8Array): void {
     this.#resolved.add(serialNumber);
+    this.#unreadable.delete(serialNumber);
     this.#hashes.add(spkiHash(spkiDer));
   }
 
@@ -123,6 +145,7 @@ export class CompromisedKeys {
    * index line is durable, which must see every revoke written to the store before that check (see FileCa.issue).
    * A key already in the set is answered without a look at the store (the set only grows): a keyCompromise revoke of
    * this process adds its key before its sweep reads the index, and before the store shows it in a revision.
+   * A key `keyOf` cannot read now is not known, so not refused (see the module comment).
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the store is down; the `keyOf`/`published` errors
    */
   async has(key: Uint8Array | KeyHolder, options: { latest?: boolean } = {}): Promise<boolean> {
@@ -130,6 +153,7 @@ export class CompromisedKeys {
     let hash = this.#hashes.size > 0 ? keyHash(key) : undefined;
     if (hash !== undefined && this.#hashes.has(hash)) return true;
     await this.#current(options.latest === true);
+    if (this.#unreadable.size > 0) await this.#retryUnreadable();
     if (this.#hashes.size === 0) return false;
     hash ??= keyHash(key);
     return this.#hashes.has(hash);
@@ -162,10 +186,13 @@ export class CompromisedKeys {
             for (const r of entries) {
               if (r.reason !== "keyCompromise" || this.#resolved.has(r.serialNumber)) continue;
               const key = await this.#sources.keyOf(r.serialNumber);
+              // Its certificate does not read now: not known, tried again (see the module comment).
+              if (key === "unreadable") this.#unreadable.add(r.serialNumber);
               // Not in this CA's index (another CA's serial, or a replica with its own data directory): tried again next refresh.
-              if (key) this.add(r.serialNumber, key);
+              else if (key) this.add(r.serialNumber, key);
             }
           }
+          this.#triedUnreadable.looked(startedAt);
           this.#state = state;
           if (state === undefined) this.#listed.looked(startedAt);
         } finally {
@@ -175,5 +202,27 @@ export class CompromisedKeys {
       await entry.promise;
       return;
     }
+  }
+
+  /** Tries the unreadable keys again, at most once per maxStalenessMs (concurrent checks share one try). */
+  #retryUnreadable(): Promise<void> {
+    if (this.#retrying) return this.#retrying;
+    if (this.#triedUnreadable.fresh()) return Promise.resolve();
+    const startedAt = this.#triedUnreadable.now();
+    const run = this.#tryUnreadable(startedAt).finally(() => {
+      if (this.#retrying === run) this.#retrying = undefined;
+    });
+    this.#retrying = run;
+    return run;
+  }
+
+  async #tryUnreadable(startedAt: number): Promise<void> {
+    for (const serial of [...this.#unreadable]) {
+      const key = await this.#sources.keyOf(serial);
+      if (key === "unreadable") continue;
+      this.#unreadable.delete(serial);
+      if (key) this.add(serial, key);
+    }
+    this.#triedUnreadable.looked(startedAt);
   }
 }

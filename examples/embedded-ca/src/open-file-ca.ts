@@ -41,7 +41,7 @@ import { UNSETTLED_FILE, UnsettledIssues } from "./unsettled-issues.js";
  * | `onPublishedCrlIgnored` | — | called with `{ crlNumber, reason }` once per published CRL (`ca.crl.json`) that is not the CA's (signature, issuer, or a number or times the file states that are not the CRL's): it is not served, not copied to `ca.crl`, nothing is restored from it |
  * | `maxStalenessMs` | `1000` | how long `issue`'s first compromised-key check, {@link FileCa.revocation} and {@link FileCa.isKeyCompromised} answer from what they read of `ca.crl.json` (and the default store of `revocations.jsonl`) before looking again: the most time by which another process's revocation or CRL goes unseen by them; this process's own count at once, and {@link FileCa.crl} and `issue`'s re-check after its index line always look (0: look on every call) |
  * | `monotonicNow` | `performance.now` | monotonic milliseconds `maxStalenessMs` is measured with (tests inject one) |
- * | `onError` | — | called with each error the CA handles without failing a call (see {@link OpenFileCaOptions.onError}): an `unsettled.jsonl` line it cannot settle, a certificate whose key cannot be known, a failed restore or settling at open or after a revoke; the revocation store being down is not reported (the next call that needs it rejects) |
+ * | `onError` | — | called with each error the CA handles without failing a call (see {@link OpenFileCaOptions.onError}): an `unsettled.jsonl` line it cannot settle, a certificate whose key cannot be known or (revoked keyCompromise) read now, a failed restore or settling at open or after a revoke; the revocation store being down is not reported (the next call that needs it rejects) |
  *
  * @example
  * ```ts
@@ -139,7 +139,9 @@ export interface OpenFileCaOptions {
    * index held certificates whose `certs/<serial>.pem` is gone or holds none, or a certificate that does not parse;
    * this process does not try the line again, but it stays in the file, so each later process tells it again when it
    * settles the file), or for such a certificate met by the compromised-key check or a keyCompromise revoke's sweep
-   * (told once per serial; its key is not known); and any error but the store being down (`ERR_STORE_UNAVAILABLE`,
+   * (told once per serial; its key is not known), or for a certificate revoked keyCompromise whose certificate file
+   * cannot be read now (EACCES, EIO: its key is not refused by `issue` until the file reads, see {@link FileCa.issue};
+   * told once per serial until it reads); and any error but the store being down (`ERR_STORE_UNAVAILABLE`,
    * which the next call needing the store answers) of the restore and settling at open and of the settling after a
    * keyCompromise revoke. Its return value is ignored (an async one that rejects is not an unhandled rejection) and
    * what it throws is swallowed. Default: none, such errors are dropped.
@@ -409,6 +411,13 @@ export interface FileCa {
    * `dataDir/unsettled.jsonl`, settled (revoked keyCompromise if its key is compromised) at the next open (one with `restoreOnOpen: false` leaves it to its first `crl()`), before
    * the next {@link FileCa.crl} signs, and after the next keyCompromise revoke.
    *
+   * A certificate revoked keyCompromise whose key cannot be read now (an index line written before the index held
+   * certificates, its `certs/<serial>.pem` unreadable: EACCES, EIO, a directory) does not make every issue reject: its
+   * key cannot be known, so it is **not refused** until the file reads again (tried again at most once per
+   * `maxStalenessMs`); `onError` hears it (`STORAGE_FAILED`, once per serial). Certificates issued for that key
+   * meanwhile stay valid until that serial is revoked keyCompromise again once the file reads (its sweep revokes them).
+   * An index that cannot be read still rejects `STORAGE_FAILED`.
+   *
    * @throws EmbeddedCaError `CSR_INVALID`, `KEY_COMPROMISED` ({@link KEY_COMPROMISED_TEXT}), `INVALID_OPTIONS`, `STORAGE_FAILED` (also when a certificate to revoke could be neither revoked nor recorded in `unsettled.jsonl`), `SERIAL_SPACE_EXHAUSTED`
    * @throws KeyUnavailableError (`ERR_KEY_UNAVAILABLE`, from @scep/core) when the `workerPool` cannot sign (closed, queue full); nothing is recorded
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down: at the first check, nothing is recorded; at the re-check, the certificate is recorded in the index and in `unsettled.jsonl`, not handed out
@@ -661,6 +670,9 @@ interface CertifiedKey {
   notAfter: Date;
 }
 
+/** A certificate of the index read: its DER, or why it can never be known (see FileCaImpl's certificateOf). */
+type CertificateRead = { der: Uint8Array<ArrayBuffer> } | { gone: EmbeddedCaError };
+
 /** A published CRL's entries as FileCaImpl reads them once per CRL. */
 interface PublishedEntries {
   crl: PublishedCrl;
@@ -713,6 +725,8 @@ class FileCaImpl implements FileCa {
   readonly #report: (error: unknown) => void;
   /** Serials whose certificate was told to onError as unknowable (told once each). */
   readonly #toldUnknowable = new Set<string>();
+  /** keyCompromise serials whose certificate was told to onError as unreadable now (told again after it read once). */
+  readonly #toldUnreadable = new Set<string>();
 
   constructor(
     dataDir: string,
@@ -758,7 +772,7 @@ class FileCaImpl implements FileCa {
     this.#unsettled = new UnsettledIssues(dataDir);
     this.#compromised = new CompromisedKeys({
       revocations: this.revocations,
-      keyOf: async (serial) => (await this.#keyOf(serial))?.spki,
+      keyOf: (serial) => this.#compromisedKeyOf(serial),
       staleness: crl.staleness,
       published: async () => {
         const published = await this.#publication.read();
@@ -964,9 +978,43 @@ class FileCaImpl implements FileCa {
    * @throws EmbeddedCaError STORAGE_FAILED when the index, or the certificate file, cannot be read now (EACCES, EIO, …)
    */
   async #keyOf(serial: string): Promise<CertifiedKey | undefined> {
+    const key = await this.#readKey(serial);
+    if (key && "unreadable" in key) throw key.unreadable;
+    return key;
+  }
+
+  /**
+   * The key of a certificate revoked keyCompromise, for the compromised-key set: as {@link #keyOf}, but a certificate
+   * file that cannot be read now (EACCES, EIO, a directory in its place) answers `"unreadable"` instead of failing the
+   * check, so one such file does not make every issue reject. Its key is then not known and not refused (no other
+   * source holds it) until the file reads again (the set tries it again at most once per maxStalenessMs): told to
+   * onError, once per serial until it reads, with what to do.
+   * @throws EmbeddedCaError STORAGE_FAILED when the index cannot be read (the check rejects: every key is unknown then)
+   */
+  async #compromisedKeyOf(serial: string): Promise<Uint8Array | undefined | "unreadable"> {
+    const key = await this.#readKey(serial);
+    if (key === undefined || "spki" in key) {
+      this.#toldUnreadable.delete(serial);
+      return key?.spki;
+    }
+    if (!this.#toldUnreadable.has(serial)) {
+      this.#toldUnreadable.add(serial);
+      const text = `the key of certificate ${serial} (revoked keyCompromise) cannot be read now, so issue() does not refuse it until the file reads; then revoke ${serial} keyCompromise again to revoke what was issued for it meanwhile: ${key.unreadable.message}`;
+      this.#report(new EmbeddedCaError("STORAGE_FAILED", text, { cause: key.unreadable }));
+    }
+    return "unreadable";
+  }
+
+  /** {@link #keyOf}'s answer, with a certificate file that cannot be read now as `unreadable` (not thrown). */
+  async #readKey(serial: string): Promise<CertifiedKey | undefined | { unreadable: EmbeddedCaError }> {
     const record = await this.#find(serial);
     if (!record) return undefined;
-    const read = await this.#certificateOf(record);
+    let read: CertificateRead;
+    try {
+      read = await this.#certificateOf(record);
+    } catch (error) {
+      return { unreadable: error as EmbeddedCaError };
+    }
     let why: EmbeddedCaError;
     if ("der" in read) {
       try {
@@ -1013,7 +1061,7 @@ class FileCaImpl implements FileCa {
    * holds no certificate, which no later read changes.
    * @throws EmbeddedCaError STORAGE_FAILED when the file cannot be read now (another errno than ENOENT/ENOTDIR)
    */
-  async #certificateOf(record: IndexLine): Promise<{ der: Uint8Array<ArrayBuffer> } | { gone: EmbeddedCaError }> {
+  async #certificateOf(record: IndexLine): Promise<CertificateRead> {
     if (record.certificate !== undefined) return { der: new Uint8Array(Buffer.from(record.certificate, "base64")) };
     const path = join(this.dataDir, CERTS_DIR, `${record.serial}.pem`); // the file is named as the line spells it
     let der: Uint8Array<ArrayBuffer> | undefined;

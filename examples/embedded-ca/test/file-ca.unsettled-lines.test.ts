@@ -10,26 +10,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { MemoryRevocationStore, StoreUnavailableError, type RevocationStore } from "@scep/core";
 import { isEmbeddedCaError, openFileCa } from "../src/index.js";
-import { openssl, opensslCsr, tempDir } from "./helpers.js";
-
-/** A further DER PKCS#10 request for the key of `opensslCsr(dir, name, …)`, with another subject. */
-function sameKeyCsr(dir: string, name: string, subject: string): Uint8Array {
-  const out = `${name}-${subject.replace(/\W/g, "")}.csr.der`;
-  openssl(["req", "-new", "-key", `${name}.key`, "-subj", subject, "-outform", "DER", "-out", out], dir);
-  return new Uint8Array(readFileSync(join(dir, out)));
-}
-
-/** Rewrites the index line of `serial` as a version before the index held certificates wrote it (no `certificate`). */
-function makeLegacy(dataDir: string, serial: string): void {
-  const index = join(dataDir, "index.jsonl");
-  const lines = readFileSync(index, "utf8").split("\n").filter((l) => l !== "");
-  const rewritten = lines.map((l) => {
-    const record = JSON.parse(l) as Record<string, string>;
-    if (record.serial === serial) delete record.certificate;
-    return JSON.stringify(record);
-  });
-  writeFileSync(index, rewritten.join("\n") + "\n");
-}
+import { makeLegacy, opensslCsr, sameKeyCsr, tempDir } from "./helpers.js";
 
 /** A store over `inner` that rejects every call with StoreUnavailableError while `down.all` says so. */
 function flakyStore(inner: RevocationStore): { store: RevocationStore; down: { all: boolean } } {

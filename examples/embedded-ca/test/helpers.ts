@@ -55,6 +55,25 @@ export function opensslCsr(
   return new Uint8Array(readFileSync(join(dir, csrFile)));
 }
 
+/** A further DER PKCS#10 request for the key of `opensslCsr(dir, name, …)`, with another subject. */
+export function sameKeyCsr(dir: string, name: string, subject: string): Uint8Array {
+  const out = `${name}-${subject.replace(/\W/g, "")}.csr.der`;
+  openssl(["req", "-new", "-key", `${name}.key`, "-subj", subject, "-outform", "DER", "-out", out], dir);
+  return new Uint8Array(readFileSync(join(dir, out)));
+}
+
+/** Rewrites the index line of `serial` as a version before the index held certificates wrote it (no `certificate`). */
+export function makeLegacy(dataDir: string, serial: string): void {
+  const index = join(dataDir, "index.jsonl");
+  const lines = readFileSync(index, "utf8").split("\n").filter((l) => l !== "");
+  const rewritten = lines.map((l) => {
+    const record = JSON.parse(l) as Record<string, string>;
+    if (record.serial === serial) delete record.certificate;
+    return JSON.stringify(record);
+  });
+  writeFileSync(index, rewritten.join("\n") + "\n");
+}
+
 /**
  * A monotonic clock (`monotonicNow`, ms, from `start`) that only the test moves, with `pass(ms)` (default 1000, the
  * default maxStalenessMs; a negative `ms` sets it back): a FileRevocationStore or FileCa given it answers `get`,
@@ -83,11 +102,12 @@ export interface CaChild {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function spawnCaChild(args: string[]): CaChild {
+/** `uid`/`gid`: run the child as that user (the parent must be root), e.g. to meet file modes root ignores. */
+export function spawnCaChild(args: string[], options: { uid?: number; gid?: number } = {}): CaChild {
   const child = spawn(
     process.execPath,
     ["--import", "tsx", join(packageDir, "test", "fixtures", "ca-child.ts"), ...args],
-    { cwd: packageDir, stdio: ["pipe", "pipe", "pipe"] },
+    { cwd: packageDir, stdio: ["pipe", "pipe", "pipe"], ...options },
   );
   const lines: string[] = [];
   let partial = "";
