@@ -96,7 +96,26 @@ function readSignerInfo(t: der.Tlv): ParsedSignerInfo {
 }
 
 /**
- * Reads a ContentInfo holding SignedData.
+ * The fields of a SignedData, found but not decoded: {@link locateSignedData}'s answer. @internal
+ */
+export interface SignedDataFields {
+  /** eContentType. */
+  contentType: string;
+  /** The eContent OCTET STRING (primitive or constructed), when present; its octets not read. */
+  eContent?: der.Tlv;
+  /** The elements of `certificates [0]`, none parsed (a CertificateChoices other than a SEQUENCE included). */
+  certificates: der.Tlv[];
+  /** The elements of `crls [1]`, none parsed. */
+  crls: der.Tlv[];
+  /** The SignerInfo elements, none read. */
+  signerInfos: der.Tlv[];
+}
+
+/**
+ * Walks a ContentInfo holding SignedData to its fields with every structural check {@link parseSignedData} makes on
+ * the way (the content type, the element tags, at most `LIMITS.signedDataCertificates` certificates and CRLs), but
+ * decodes nothing inside them: no certificate is parsed, no eContent joined, no SignerInfo read. A reader that needs
+ * one field (`peekMessageType`: the SignerInfo's messageType) then pays for that field alone.
  *
  * ```asn
  * SignedData ::= SEQUENCE { version CMSVersion,
@@ -105,29 +124,47 @@ function readSignerInfo(t: der.Tlv): ParsedSignerInfo {
  *   certificates [0] IMPLICIT CertificateSet OPTIONAL,
  *   crls [1] IMPLICIT RevocationInfoChoices OPTIONAL,
  *   signerInfos SignerInfos }
+ * EncapsulatedContentInfo ::= SEQUENCE { eContentType ContentType,
+ *   eContent [0] EXPLICIT OCTET STRING OPTIONAL }
  * ```
- * @group Codec
+ *
+ * @throws Asn1Error `ERR_ASN1`, MessageMalformedError `ERR_MESSAGE_MALFORMED` (no SignedData, too many certificates or CRLs).
+ * @internal
  */
-export function parseSignedData(bytes: Uint8Array): ParsedSignedData {
+export function locateSignedData(bytes: Uint8Array): SignedDataFields {
   const sd = der.expect(unwrapContentInfo(bytes, oids.id_signedData, "SignedData"), der.Tag.SEQUENCE, "SignedData");
   let i = 2; // version, digestAlgorithms
   const encap = der.expect(sd[i++]!, der.Tag.SEQUENCE, "EncapsulatedContentInfo");
   const contentType = der.readOid(encap[0], "eContentType");
-  const content = encap[1] ? der.octets(der.expectTag(der.explicit(encap[1], 0, "eContent"), der.Tag.OCTET_STRING, "eContent")) : undefined;
-  const certificates: Certificate[] = [];
-  const crls: Uint8Array[] = [];
+  const eContent = encap[1] ? der.expectTag(der.explicit(encap[1], 0, "eContent"), der.Tag.OCTET_STRING, "eContent") : undefined;
+  let certificates: der.Tlv[] = [];
+  let crls: der.Tlv[] = [];
   if (sd[i]?.tag === 0xa0) {
-    const set = der.children(sd[i++]!);
+    certificates = der.children(sd[i++]!);
     // Counted before any is parsed, and before the signature is checked.
-    if (set.length > LIMITS.signedDataCertificates) throw new MessageMalformedError(`a SignedData with more than ${LIMITS.signedDataCertificates} certificates`);
-    for (const c of set) if (c.tag === der.Tag.SEQUENCE) certificates.push(new Certificate(der.raw(c).slice()));
+    if (certificates.length > LIMITS.signedDataCertificates) throw new MessageMalformedError(`a SignedData with more than ${LIMITS.signedDataCertificates} certificates`);
   }
   if (sd[i]?.tag === 0xa1) {
-    const set = der.children(sd[i++]!);
-    if (set.length > LIMITS.signedDataCertificates) throw new MessageMalformedError(`a SignedData with more than ${LIMITS.signedDataCertificates} CRLs`);
-    for (const c of set) crls.push(der.raw(c).slice());
+    crls = der.children(sd[i++]!);
+    if (crls.length > LIMITS.signedDataCertificates) throw new MessageMalformedError(`a SignedData with more than ${LIMITS.signedDataCertificates} CRLs`);
   }
-  const signerInfos = der.expect(sd[i]!, der.Tag.SET, "SignerInfos").map(readSignerInfo);
+  const signerInfos = der.expect(sd[i]!, der.Tag.SET, "SignerInfos");
+  return eContent ? { contentType, eContent, certificates, crls, signerInfos } : { contentType, certificates, crls, signerInfos };
+}
+
+/**
+ * Reads a ContentInfo holding SignedData ({@link locateSignedData}'s walk, then every field decoded): the eContent's
+ * octets joined (BER), each certificate that is a SEQUENCE parsed, the CRLs copied, every SignerInfo read.
+ * @group Codec
+ */
+export function parseSignedData(bytes: Uint8Array): ParsedSignedData {
+  const fields = locateSignedData(bytes);
+  const { contentType } = fields;
+  const content = fields.eContent ? der.octets(fields.eContent) : undefined;
+  const certificates: Certificate[] = [];
+  for (const c of fields.certificates) if (c.tag === der.Tag.SEQUENCE) certificates.push(new Certificate(der.raw(c).slice()));
+  const crls = fields.crls.map((c) => der.raw(c).slice());
+  const signerInfos = fields.signerInfos.map(readSignerInfo);
   return content ? { contentType, content, certificates, crls, signerInfos } : { contentType, certificates, crls, signerInfos };
 }
 

@@ -64,17 +64,27 @@ export function readScepAttributes(attrs: Map<string, der.Tlv[]>, options: { sen
   return readScepAttributesOf(attrs, readTransactionId(attrs), options);
 }
 
+/**
+ * The value of a messageType attribute (RFC 8894 §3.2.1.2: a PrintableString of a decimal number, 1 to 3 digits; any
+ * string type is read). Throws {@link MessageMalformedError} `ERR_MESSAGE_MALFORMED` for one that is no number, an
+ * `Asn1Error` for one that is no string. @internal
+ */
+export function readMessageType(value: der.Tlv): number {
+  const text = der.readString(value, "messageType");
+  if (!/^\d{1,3}$/.test(text)) throw new MessageMalformedError("messageType is not a number");
+  return Number(text);
+}
+
 /** {@link readScepAttributes} with the transactionID already read by {@link readTransactionId}. @internal */
 export function readScepAttributesOf(attrs: Map<string, der.Tlv[]>, transactionId: string, options: { senderNonceOptional?: boolean; messageTypeOptional?: boolean } = {}): ScepAttributes {
   const mt = single(attrs, oids.id_messageType, "messageType");
   if (!mt && !options.messageTypeOptional) throw new MessageMalformedError("missing messageType attribute (RFC 8894 §3.2.1.2)");
-  const mtText = mt ? der.readString(mt, "messageType") : "0";
-  if (!/^\d{1,3}$/.test(mtText)) throw new MessageMalformedError("messageType is not a number");
+  const messageType = mt ? readMessageType(mt) : 0;
   const sn = single(attrs, oids.id_senderNonce, "senderNonce");
   if (!sn && !options.senderNonceOptional) throw new MessageMalformedError("missing senderNonce attribute (RFC 8894 §3.2.1.5)");
   const senderNonce = sn ? der.octets(der.expectTag(sn, der.Tag.OCTET_STRING, "senderNonce")).slice() : new Uint8Array();
   if (sn && (senderNonce.length === 0 || senderNonce.length > 64)) throw new MessageMalformedError("senderNonce has a bad length");
-  const out: ScepAttributes = { messageType: Number(mtText), transactionId, senderNonce };
+  const out: ScepAttributes = { messageType, transactionId, senderNonce };
   const rn = single(attrs, oids.id_recipientNonce, "recipientNonce");
   if (rn) out.recipientNonce = der.octets(der.expectTag(rn, der.Tag.OCTET_STRING, "recipientNonce")).slice();
   const st = single(attrs, oids.id_pkiStatus, "pkiStatus");

@@ -10,12 +10,12 @@ import * as oids from "../oids.js";
 import type { ContentCipher, DigestAlgorithm, KeyTransport, SignatureAlgorithm } from "../algorithms.js";
 import { type AlgorithmPolicy, type ResolvedPolicy, checkCipher, checkDigest, checkKeyTransport, checkScheme, resolvePolicy } from "../policy.js";
 import { type PartialRequest, KeyError, MessageMalformedError, MessageTypeError, ScepError, CsrInvalidError, AlgorithmNotAllowedError, Asn1Error } from "../errors.js";
-import { findSigner, parseSignedData, signerAlgorithms, verifySignerInfo } from "../cms/signed-data.js";
+import { findSigner, locateSignedData, parseSignedData, signerAlgorithms, verifySignerInfo } from "../cms/signed-data.js";
 import { openEnvelope, parseEnvelopedData } from "../cms/enveloped-data.js";
 import type { Decrypter } from "../keys/key.js";
 import { Certificate, publicKeyOf } from "../x509/certificate.js";
 import { CertificationRequest, requestPublicKey } from "../x509/certification-request.js";
-import { type ScepAttributes, readScepAttributesOf, readTransactionId } from "./attributes.js";
+import { type ScepAttributes, readMessageType, readScepAttributesOf, readTransactionId } from "./attributes.js";
 import { MessageType, type MessageTypeName, messageTypeName } from "./types.js";
 
 /** IssuerAndSubject (CertPoll, RFC 8894 §3.3.3). @group Codec */
@@ -99,9 +99,16 @@ function checkRsaSize(p: ResolvedPolicy, key: nc.KeyObject, what: string): void 
  * routes on it and leaves the checks to the CA it forwards to (`@scep/proxy` lets a CertPoll through without a
  * challenge). The value is whatever the sender signed, so it decides nothing a signature must back.
  *
+ * A peek, not a parse: it walks ContentInfo → SignedData → the one SignerInfo's signed attributes and reads the
+ * messageType's value only. The embedded certificates, CRLs and eContent are stepped over without being decoded, and
+ * the SignerInfo's other fields and attributes are not read, so a message whose certificate, say, does not parse still
+ * gives its messageType ({@link decodePkiMessage} refuses it later, or the CA does). Cost: a few microseconds for a
+ * PKCSReq, whatever certificates it carries.
+ *
  * @param bytes - A PKIMessage, DER or BER (ContentInfo of SignedData).
- * @returns The messageType as a number, or undefined when the bytes are no SignedData with one SignerInfo whose
- *   signed attributes hold a single, numeric messageType. Never throws.
+ * @returns The messageType as a number, or undefined when the bytes are no SignedData (RFC 5652 §5.1, the same
+ *   structure and certificate/CRL count limits {@link decodePkiMessage} checks) with one SignerInfo whose signed
+ *   attributes hold the messageType attribute once, with a single value of 1 to 3 decimal digits. Never throws.
  *
  * @example
  * ```ts
@@ -114,10 +121,23 @@ function checkRsaSize(p: ResolvedPolicy, key: nc.KeyObject, what: string): void 
  */
 export function peekMessageType(bytes: Uint8Array): number | undefined {
   try {
-    const sd = parseSignedData(bytes);
-    const si = sd.signerInfos.length === 1 ? sd.signerInfos[0] : undefined;
-    if (!si?.signedAttrs || !si.attributes.has(oids.id_messageType)) return undefined;
-    return readScepAttributesOf(si.attributes, "", { senderNonceOptional: true }).messageType;
+    // Walked, not parsed: the certificates, CRLs and eContent are skipped over undecoded (a Certificate for each
+    // embedded certificate was most of the cost of the full parse this did before), and of the SignerInfo only the
+    // signed attributes' types and the messageType's value are read.
+    const { signerInfos } = locateSignedData(bytes);
+    if (signerInfos.length !== 1) return undefined;
+    // SignerInfo ::= SEQUENCE { version, sid, digestAlgorithm, signedAttrs [0] IMPLICIT SignedAttributes OPTIONAL, … }
+    const signedAttrs = der.expect(signerInfos[0], der.Tag.SEQUENCE, "SignerInfo")[3];
+    if (signedAttrs?.tag !== 0xa0) return undefined;
+    // Attribute ::= SEQUENCE { attrType OBJECT IDENTIFIER, attrValues SET OF AttributeValue }
+    let values: der.Tlv[] | undefined;
+    for (const attribute of der.children(signedAttrs)) {
+      const [typeT, valuesT] = der.expect(attribute, der.Tag.SEQUENCE, "Attribute");
+      if (der.readOid(typeT, "attribute type") !== oids.id_messageType) continue;
+      if (values) return undefined; // the attribute twice: ambiguous
+      values = der.expect(valuesT, der.Tag.SET, "AttributeValues");
+    }
+    return values?.length === 1 ? readMessageType(values[0]!) : undefined;
   } catch {
     return undefined;
   }
