@@ -161,7 +161,7 @@ export function buildEnvelopedData(options: BuildEnvelopedDataOptions): Uint8Arr
   const keyAndIv = nc.randomSecret(info.keyLength + info.ivLength);
   const key = keyAndIv.subarray(0, info.keyLength);
   const iv = keyAndIv.subarray(info.keyLength);
-  const encrypted = nc.encryptContent(cipher, key, iv, content);
+  const encrypted = nc.encryptContentParts(cipher, key, iv, content);
   const oaepHash = options.oaepHash ?? "sha1";
   const encryptedKey = nc.rsaEncrypt(publicKeyOf(recipient), transport, key, oaepHash);
   const keyAlg =
@@ -176,7 +176,7 @@ export function buildEnvelopedData(options: BuildEnvelopedDataOptions): Uint8Arr
   // IssuerAndSerialNumber written in place (a requester's certificate is new for each reply: no encoding of it to cache)
   const rid = der.seq(recipient.issuerDer, der.tlv(der.Tag.INTEGER, recipient.serialNumber));
   const ktri = der.seq(der.int(0), rid, keyAlg, der.octetString(encryptedKey));
-  const eci = der.seq(der.oid(oids.id_data), der.algId(info.oid, der.octetString(iv)), der.tlv(0x80, encrypted));
+  const eci = der.seq(der.oid(oids.id_data), der.algId(info.oid, der.octetString(iv)), der.tlv(0x80, ...encrypted));
   const env = der.seq(der.int(0), der.tlv(der.Tag.SET, ktri), eci);
   return der.encode(der.seq(der.oid(oids.id_envelopedData), der.ctx(0, env)));
 }

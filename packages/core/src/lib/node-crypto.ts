@@ -573,20 +573,48 @@ function cipherKey(cipher: ContentCipher, key: Uint8Array): Uint8Array {
   return key;
 }
 
-/** CBC encryption with PKCS#7 padding. */
-export function encryptContent(cipher: ContentCipher, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
+/**
+ * CBC encryption with PKCS#7 padding, as the two pieces OpenSSL hands back (the
+ * whole blocks, then the padded last one): a DER writer puts them side by side
+ * with no joined copy ({@link encryptContent} joins them).
+ */
+export function encryptContentParts(cipher: ContentCipher, key: Uint8Array, iv: Uint8Array, data: Uint8Array): [Uint8Array, Uint8Array] {
   const c = crypto.createCipheriv(cipherName(cipher), cipherKey(cipher, key), iv);
-  return Buffer.concat([c.update(data), c.final()]);
+  return [c.update(data), c.final()];
 }
 
-/** CBC decryption with PKCS#7 padding; any failure is a {@link DecryptError}. */
+/** CBC encryption with PKCS#7 padding. */
+export function encryptContent(cipher: ContentCipher, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
+  return Buffer.concat(encryptContentParts(cipher, key, iv, data));
+}
+
+/**
+ * CBC decryption with PKCS#7 padding (RFC 5652 §6.3); any failure is a
+ * {@link DecryptError}. OpenSSL decrypts every block into one buffer (its own
+ * padding off) and the padding is checked here as OpenSSL checks it: the last
+ * byte `n` is 1 to the block size and the last `n` bytes all equal `n`. The
+ * answer is a view of that buffer: no second buffer, no joined copy.
+ */
 export function decryptContent(cipher: ContentCipher, key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
+  const block = iv.length; // CBC: the IV is one block
+  if (data.length === 0 || data.length % block !== 0) {
+    throw new DecryptError("could not decrypt the envelope", { cause: new Error("the encrypted content is not a whole number of cipher blocks") });
+  }
+  let out: Buffer;
   try {
     const d = crypto.createDecipheriv(cipherName(cipher), cipherKey(cipher, key), iv);
-    return Buffer.concat([d.update(data), d.final()]);
+    d.setAutoPadding(false);
+    out = d.update(data);
   } catch (cause) {
     throw new DecryptError("could not decrypt the envelope", { cause });
   }
+  if (out.length !== data.length) throw new DecryptError("could not decrypt the envelope", { cause: new Error("OpenSSL decrypted less than it was given") });
+  const n = out[out.length - 1]!;
+  let bad = (n === 0 ? 1 : 0) | (n > block ? 1 : 0);
+  // The whole last block is read whatever n is: how long this takes does not say where the padding went wrong.
+  for (let i = 1; i <= block; i++) bad |= (i <= n ? 1 : 0) & (out[out.length - i] !== n ? 1 : 0);
+  if (bad) throw new DecryptError("could not decrypt the envelope", { cause: new Error("the decrypted content's PKCS#7 padding does not read (RFC 5652 §6.3)") });
+  return out.subarray(0, out.length - n);
 }
 
 function toBuffer(v: string | Uint8Array): Buffer | string {
