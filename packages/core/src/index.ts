@@ -136,5 +136,5 @@ export type { ActivityEntry, ActivityFilter, ActivityInput, ActivityKind, Activi
 
 export { toPem, fromPem, toBase64, fromBase64Lenient } from "./lib/bytes.js";
 export { ignoreRejection } from "./lib/ignore-rejection.js";
-export { BODY_ALREADY_READ_TEXT, POST_BODY_NOT_DER_TEXT, pkiMessageFromGetParam, pkiMessageFromPostBody } from "./server/read-request.js";
-export type { GetMessageRefusal } from "./server/read-request.js";
+export { BODY_ALREADY_READ_TEXT, POST_BODY_NOT_DER_TEXT, pkiMessageFromGetParam, pkiMessageFromPostBody, readBody } from "./server/read-request.js";
+export type { BodyRead, GetMessageRefusal } from "./server/read-request.js";

@@ -40,7 +40,29 @@ const declaredTooLarge = (contentLength: string | null | undefined, maxBody: num
   return Number.isFinite(declared) && declared > maxBody;
 };
 
-/** Reads a web `Request`'s body up to `maxBody` bytes. @group Server */
+/**
+ * Reads a web `Request`'s body whole, up to `maxBody` bytes and never more: a PKIOperation POST body (RFC 8894 §4.1).
+ * `createScepServer` and `@scep/proxy` both read theirs with it, so a body a parser mounted before them already read
+ * is told the same way in both (answered 400 with {@link BODY_ALREADY_READ_TEXT}).
+ *
+ * @param request - The request; its body stream is consumed.
+ * @param maxBody - Most bytes read. A declared `Content-Length` over it is refused before anything is read; a
+ *   stream that passes it is cancelled, the rest never buffered.
+ * @returns The body's bytes (empty for no body), or a {@link BodyRead} refusal: `"too-large"`; `"already-read"` when
+ *   `request.bodyUsed`, or its stream errors with `ERR_BODY_ALREADY_READ` (a `BodyAlreadyReadError`, as
+ *   `@scep/express` makes it, told by its code so a duplicate copy of the package is told too); `"aborted"` for any
+ *   other stream error (the client went away mid-body: not a server fault). Never throws.
+ * @example
+ * ```ts
+ * import { BODY_ALREADY_READ_TEXT, readBody } from "@scep/core";
+ *
+ * const request = new Request("http://localhost/scep?operation=PKIOperation", { method: "POST", body: new Uint8Array([0x30, 0x00]) });
+ * const body = await readBody(request, 65536); // Uint8Array [0x30, 0x00]
+ * if (body === "already-read") console.log(400, BODY_ALREADY_READ_TEXT);
+ * else if (body === "too-large") console.log(413);
+ * ```
+ * @group Server
+ */
 export async function readBody(request: Request, maxBody: number): Promise<BodyRead> {
   if (declaredTooLarge(request.headers.get("content-length"), maxBody)) return "too-large";
   if (request.bodyUsed) return "already-read";

@@ -11,7 +11,7 @@ import { ChallengeSourceError } from "../errors.js";
 import { deadline } from "../lib/deadline.js";
 import { transportFailure } from "../lib/net-errors.js";
 import { positiveInteger } from "../lib/options.js";
-import { readCapped } from "../lib/read-body.js";
+import { readCapped } from "../lib/read-capped.js";
 import {
   ChallengeSourceConfigError,
   SmallstepAuthError,

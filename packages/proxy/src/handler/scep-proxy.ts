@@ -4,14 +4,13 @@
  *
  * @module
  */
-import { MessageType, ignoreRejection, isStoreUnavailable, peekMessageType, pkiMessageFromGetParam, pkiMessageFromPostBody, rawQueryParam, type ChallengeStore, type FetchHandler } from "@scep/core";
+import { MessageType, ignoreRejection, isStoreUnavailable, peekMessageType, pkiMessageFromGetParam, pkiMessageFromPostBody, rawQueryParam, readBody, type ChallengeStore, type FetchHandler } from "@scep/core";
 import { CA_TYPES, type CaConfig } from "../cas/ca-config.js";
 import type { CaRegistry } from "../cas/ca-registry.js";
 import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
 import { parseIdentifier, type ProxyIdentifier } from "../identifier.js";
 import { abortable, deadline } from "../lib/deadline.js";
 import { positiveInteger } from "../lib/options.js";
-import { readBody } from "../lib/read-body.js";
 import type { ProfileKey, ProfileStore } from "../stores/profile-store.js";
 import { HttpUpstream } from "../upstream/http-upstream.js";
 import type { Upstream, UpstreamResponse } from "../upstream/upstream.js";

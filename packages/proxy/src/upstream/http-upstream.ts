@@ -10,7 +10,7 @@ import { ProxyConfigError, UpstreamError } from "../errors.js";
 import { abortable, deadline } from "../lib/deadline.js";
 import { positiveInteger } from "../lib/options.js";
 import { errorCode, isDnsCode, isResetCode, isTlsHandshakeCode } from "../lib/net-errors.js";
-import { readCapped } from "../lib/read-body.js";
+import { readCapped } from "../lib/read-capped.js";
 import type { Upstream, UpstreamCallOptions, UpstreamResponse } from "./upstream.js";
 
 /** Options of {@link HttpUpstream}. @group Upstream */
