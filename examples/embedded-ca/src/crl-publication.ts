@@ -12,7 +12,7 @@
 // replaced by the next CRL signed.
 import { stat, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { StoreUnavailableError } from "@scep/core";
+import { StoreUnavailableError, isStoreUnavailable } from "@scep/core";
 import type { SignedCrl } from "./open-file-ca.js";
 import { fsyncDirectory, replaceFileUnderLock } from "./lib/durable-fs.js";
 import { withFileLock } from "./file-lock.js";
@@ -173,7 +173,7 @@ export class CrlPublication {
         return result.crl;
       });
     } catch (e) {
-      if (e === failure || e instanceof StoreUnavailableError) throw e;
+      if (e === failure || isStoreUnavailable(e)) throw e;
       throw unavailable(`cannot publish ${CRL_FILE} in ${this.#dataDir}`, e);
     }
   }
@@ -206,7 +206,7 @@ export class CrlPublication {
         await fsyncDirectory(this.#dataDir);
       });
     } catch (e) {
-      throw e instanceof StoreUnavailableError ? e : unavailable(`cannot repair ${CRL_FILE} in ${this.#dataDir}`, e);
+      throw isStoreUnavailable(e) ? e : unavailable(`cannot repair ${CRL_FILE} in ${this.#dataDir}`, e);
     }
   }
 

@@ -43,6 +43,7 @@ import { dirname, join } from "node:path";
 import {
   InvalidArgumentError,
   StoreUnavailableError,
+  isStoreUnavailable,
   checkRevocationReason,
   upgradesRevocationReason,
   normalizeSerialNumber,
@@ -250,7 +251,7 @@ export class FileRevocationStore implements RevocationStore {
           return next;
         });
       } catch (e) {
-        throw e instanceof StoreUnavailableError ? e : unavailable(this.#crlPath, e);
+        throw isStoreUnavailable(e) ? e : unavailable(this.#crlPath, e);
       }
     });
   }

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { Certificate, CertificationRequest, isScepError, type ScepServer } from "@scep/core";
+import { Certificate, CertificationRequest, isScepError, isStoreUnavailable, type ScepServer } from "@scep/core";
 
 declare const server: ScepServer; // createScepServer({ profiles: [profile] }), as above
 
@@ -23,7 +23,7 @@ export async function decide(transactionId: string, decision: "issue" | "upload"
     return 200;
   } catch (e) {
     if (isScepError(e) && e.code === "ERR_TRANSACTION_STATE") return 404; // no pending transaction with this ID (any more)
-    if (isScepError(e) && e.code === "ERR_STORE_UNAVAILABLE") return 503;
+    if (isStoreUnavailable(e)) return 503; // a store down or full (ERR_STORE_UNAVAILABLE): e.retryAfterSeconds for Retry-After
     throw e; // ERR_INVALID_ARGUMENT (no profile "corp", or device-42.pem is not for this CSR's key), ERR_ISSUE_HOOK, or what the hook threw
   }
 }
