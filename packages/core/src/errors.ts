@@ -256,6 +256,22 @@ export class TransportError extends ScepError {
 /**
  * The operations {@link ScepClient} sends (RFC 8894 §4: §4.2 GetCACaps, §4.3 GetCACert, §4.4 PKIOperation carrying
  * PKCSReq, RenewalReq, CertPoll, GetCert or GetCRL): the `operation` of a {@link TransportError} it throws.
+ *
+ * @example
+ * ```ts
+ * import { ScepClient, TransportError, type TransportOperation } from "@scep/core";
+ *
+ * // GetCACaps and GetCACert change nothing on the server: one that failed can simply be sent again. A PKIOperation
+ * // may have been received: re-send it as RFC 8894 §3.3.3 says (same key, same transactionID).
+ * const resendable = (operation: TransportOperation | undefined): boolean => operation === "GetCACaps" || operation === "GetCACert";
+ *
+ * declare const client: ScepClient;
+ * try {
+ *   await client.getCaCert();
+ * } catch (e) {
+ *   if (e instanceof TransportError && resendable(e.operation)) console.error(`${e.operation} failed (HTTP ${e.status ?? "none"}): retry`);
+ * }
+ * ```
  * @group Errors
  */
 export type TransportOperation = "GetCACaps" | "GetCACert" | "PKIOperation";

@@ -18,7 +18,7 @@ import { type BuiltRequest, buildCertPoll, buildPkcsReq } from "./requests.js";
 import { type CaPin, type CaPinOptions, checkCaPin, compileCaPin } from "./ca-pin.js";
 import { type CertRep, readCertRep } from "./read-cert-rep.js";
 import { readCapped } from "../lib/read-capped.js";
-import { ignoreRejection } from "../lib/ignore-rejection.js";
+import { ignoreRejection } from "../ignore-rejection.js";
 
 /** The longest delay a timer keeps (2^31 − 1 ms): a longer one fires at once. */
 const MAX_TIMER_MS = 2_147_483_647;

@@ -13,7 +13,7 @@
  */
 import { InvalidArgumentError, isScepError, isStoreUnavailable } from "../errors.js";
 import { clip } from "../lib/clip.js";
-import { ignoreRejection } from "../lib/ignore-rejection.js";
+import { ignoreRejection } from "../ignore-rejection.js";
 import { type ApproveOptions, type RejectOptions, approve, pending, reject } from "./approval.js";
 import { getCaCaps, getCaCert, getNextCaCert } from "./ca-operations.js";
 import type { ServerContext } from "./context.js";

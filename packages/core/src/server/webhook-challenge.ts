@@ -32,7 +32,7 @@
 import { InvalidArgumentError, WebhookResponseError, WebhookTimeoutError, WebhookTransportError, isScepError, type FailInfo } from "../errors.js";
 import * as nc from "../lib/node-crypto.js";
 import { copyBytes, toBase64, toHex } from "../lib/bytes.js";
-import { ignoreRejection } from "../lib/ignore-rejection.js";
+import { ignoreRejection } from "../ignore-rejection.js";
 import { readCapped } from "../lib/read-capped.js";
 import { messageTypeName } from "../message/types.js";
 import type { Certificate } from "../x509/certificate.js";
