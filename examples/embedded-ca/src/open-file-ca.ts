@@ -137,8 +137,9 @@ export interface OpenFileCaOptions {
    * `cause`) for an `unsettled.jsonl` line that cannot be settled now (told once; the line is tried again by every
    * later settling, the other lines go on) or ever (its certificate is unknowable: an index line written before the
    * index held certificates whose `certs/<serial>.pem` is gone or holds none, or a certificate that does not parse;
-   * this process does not try the line again, but it stays in the file, so each later process tells it again when it
-   * settles the file), or for such a certificate met by the compromised-key check or a keyCompromise revoke's sweep
+   * told, then removed from the file by the settling's compaction, so a later open does not tell it again; processes
+   * settling the file at the same time may each tell it once), or for a compaction of `unsettled.jsonl` that failed
+   * (told once until one succeeds; the lines stay), or for such a certificate met by the compromised-key check or a keyCompromise revoke's sweep
    * (told once per serial; its key is not known), or for a certificate revoked keyCompromise whose certificate file
    * cannot be read now (EACCES, EIO: its key is not refused by `issue` until the file reads, see {@link FileCa.issue};
    * told once per serial until it reads); and any error but the store being down (`ERR_STORE_UNAVAILABLE`,
@@ -609,10 +610,12 @@ export interface FileCa {
    * next call (which answers StoreUnavailableError while the store is down).
    *
    * First, the certificates `unsettled.jsonl` lists (an issue refused them but could not revoke them) are revoked
-   * keyCompromise when their key is compromised, so this CRL lists them (one stat of the file while nothing is new).
-   * A line that cannot be settled now (its certificate file or the index unreadable) is told to `onError` once and
-   * tried again by every later call, one whose certificate is unknowable is told and skipped (told again at each open): neither holds up the
-   * other lines or the CRL.
+   * keyCompromise when their key is compromised, so this CRL lists them (an open and a stat of the file while nothing
+   * is new). A line that cannot be settled now (its certificate file or the index unreadable) is told to `onError` once
+   * and tried again by every later call, one whose certificate is unknowable is told and skipped: neither holds up the
+   * other lines or the CRL. The lines done with (settled or unknowable) are then removed from the file (temporary file,
+   * fdatasync, rename, under `unsettled.jsonl.lock`: a crash leaves the old file or the new one whole), so it does not
+   * grow and an unknowable line is not told again at the next open.
    *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down, or `ca.crl`/`ca.crl.json` cannot be read or written (its lock held by a live process for over 10 s included)
    * @throws EmbeddedCaError `STORAGE_FAILED` when `unsettled.jsonl` cannot be read
@@ -769,7 +772,9 @@ class FileCaImpl implements FileCa {
     this.notBefore = material.certificate.notBefore;
     this.notAfter = material.certificate.notAfter;
     this.#publication = crl.publication;
-    this.#unsettled = new UnsettledIssues(dataDir);
+    this.#unsettled = new UnsettledIssues(dataDir, (error) =>
+      this.#report(storageFailed(`cannot compact ${UNSETTLED_FILE} (its settled lines stay until a later settling compacts it)`, error)),
+    );
     this.#compromised = new CompromisedKeys({
       revocations: this.revocations,
       keyOf: (serial) => this.#compromisedKeyOf(serial),
@@ -928,7 +933,7 @@ class FileCaImpl implements FileCa {
    * Settles the issues `unsettled.jsonl` lists (see unsettled-issues.ts): each certificate whose key is compromised
    * (in this process's memory, or by the store's latest state) is revoked keyCompromise; one whose key is not, or that
    * has expired, or that the index lacks, is left alone; one whose certificate is unknowable (see {@link #keyOf}) is
-   * told to onError and skipped (the line stays: each process tells it at each open). A line that fails otherwise (its certificate file or the index unreadable now) is
+   * told to onError and skipped (its line removed from the file by the compaction that follows). A line that fails otherwise (its certificate file or the index unreadable now) is
    * told to onError once and tried again by every later pass; the other lines go on. Not on the FileCa interface:
    * {@link openFileCa}, {@link FileCa.crl} and {@link FileCa.revoke} call it.
    * @throws StoreUnavailableError when the store is down (the pass stops there; the next one resumes)
@@ -959,7 +964,7 @@ class FileCaImpl implements FileCa {
       serial = normalizeSerialNumber(line);
     } catch (error) {
       // Never written by an issue (a hand-edited line): no certificate to settle.
-      this.#report(new EmbeddedCaError("STORAGE_FAILED", `${UNSETTLED_FILE}: ${line.slice(0, 80)} is not a serial number, skipped (it stays in the file and is told again at each open: remove it by hand): ${(error as Error).message}`, { cause: error }));
+      this.#report(new EmbeddedCaError("STORAGE_FAILED", `${UNSETTLED_FILE}: ${line.slice(0, 80)} is not a serial number, skipped and removed from the file: ${(error as Error).message}`, { cause: error }));
       return;
     }
     const key = await this.#keyOf(serial);

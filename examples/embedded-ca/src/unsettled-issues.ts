@@ -9,14 +9,25 @@
 // certificate would stay valid and unrevoked: recorded here instead, it is settled (its key checked against the
 // compromised keys again, and revoked keyCompromise if it is one of them) when the CA opens, before each CRL is signed
 // (so the CRL lists it), and after each keyCompromise revoke. Settling is idempotent (a revoke of a serial already
-// revoked keyCompromise changes nothing), so the file is never rewritten: every process settles every line once per
-// open (a few store calls for a line; lines are only written when a store fails), then only what was appended since.
-// A line that cannot be settled now because the store is down stops the pass; the next one starts at it again. A line
-// that fails for a reason of its own (its certificate file unreadable) does not hold up the others: it is kept in
-// memory and tried again first by every later pass of this process until it settles.
-import { stat } from "node:fs/promises";
-import { join } from "node:path";
-import { GroupAppender, ensureFile } from "./lib/durable-fs.js";
+// revoked keyCompromise changes nothing): every process settles every line once per open (a few store calls for a
+// line; lines are only written when a store fails), then only what was appended since. A line that cannot be settled
+// now because the store is down stops the pass; the next one starts at it again. A line that fails for a reason of its
+// own (its certificate file unreadable) does not hold up the others: it is kept in memory and tried again first by
+// every later pass of this process until it settles.
+//
+// Compaction: a pass that was done with at least one line (settled, or never settleable: told once, then gone) rewrites
+// the file without those lines, so it does not grow forever and a line that can never be settled is not told again at
+// every open. Under `unsettled.jsonl.lock` (file-lock.ts), which every append batch holds too: the file is read, the
+// lines still to settle (kept ones, and any this process has not settled: another process's) are written to
+// `unsettled.jsonl.tmp`, fdatasync'ed and renamed over the file, then the directory is fsync'ed. A crash at any point
+// leaves the old file or the new one whole (rename is atomic; no append runs meanwhile), never a half-written one, and
+// every record an append acknowledged is in it: an appender holding a descriptor checks, under the lock, that it is
+// still the file at the path, and reopens it when a compaction replaced it. A reader knows the file by device, inode
+// and birth time: a replaced file is read from its start again.
+import { open } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { withFileLock } from "./file-lock.js";
+import { GroupAppender, ensureFile, fsyncDirectory, replaceFileUnderLock } from "./lib/durable-fs.js";
 import { jsonObject, readCompleteLines, readTornLine } from "./lib/jsonl.js";
 
 /** File name of the unsettled issues inside dataDir. */
@@ -25,8 +36,11 @@ export const UNSETTLED_FILE = "unsettled.jsonl";
 /** The unsettled issues of one data directory (see the module comment). */
 export class UnsettledIssues {
   readonly #path: string;
+  readonly #lock: string;
   readonly #appender: GroupAppender;
-  /** Bytes [0, #settledTo) hold lines this process has settled; 0 or just after a `\n`. */
+  /** The file `#settledTo` counts in (device, inode, birth time); undefined: none read yet. */
+  #file: string | undefined;
+  /** Bytes [0, #settledTo) of `#file` hold lines this process has passed; 0 or just after a `\n`. */
   #settledTo = 0;
   /** The durable creation of the file, once per process. */
   #created: Promise<void> | undefined;
@@ -34,13 +48,26 @@ export class UnsettledIssues {
   #running: Promise<void> | undefined;
   /** Serials of lines already passed whose `settleOne` answered false: tried again first by each later pass. */
   readonly #kept = new Set<string>();
+  /** Serials this process is done with since its last compaction: their lines are removed by the next one. */
+  readonly #done = new Set<string>();
 
-  constructor(dataDir: string) {
+  /** Told a compaction's failure (once until one succeeds). */
+  readonly #onCompactionFailed: (error: unknown) => void;
+  /** Whether the last compaction failed (and was told). */
+  #compactionFailed = false;
+
+  /** @param onCompactionFailed - told why a compaction failed (the lines stay; tried again after the next pass), once until one succeeds */
+  constructor(dataDir: string, onCompactionFailed: (error: unknown) => void = () => undefined) {
+    this.#onCompactionFailed = onCompactionFailed;
     this.#path = join(dataDir, UNSETTLED_FILE);
-    this.#appender = new GroupAppender(this.#path, 0o600);
+    this.#lock = `${this.#path}.lock`;
+    this.#appender = new GroupAppender(this.#path, 0o600, 1000, (run) => withFileLock(this.#lock, run));
   }
 
-  /** Records `serial` (canonical spelling); resolves once the line is durable. Rejects with the file system's error. */
+  /**
+   * Records `serial` (canonical spelling); resolves once the line is durable. Rejects with the file system's error, or
+   * the lock's (a compaction holding it for over 10 s).
+   */
   async record(serial: string): Promise<void> {
     // Created durably first (its directory entry fsync'ed), so the fdatasync of a line also survives a power loss.
     this.#created ??= ensureFile(this.#path, 0o600).catch((error: unknown) => {
@@ -53,11 +80,12 @@ export class UnsettledIssues {
 
   /**
    * Calls `settleOne` for each line not settled by this process yet: first the lines kept by earlier passes (`retry`
-   * true), then the new ones in file order (one stat when nothing is new and nothing is kept). `settleOne` answers
-   * true when the line is done with (settled, or never settleable), false to keep it for the next pass; the lines
-   * after it go on. A line that is not a record (torn by a crash) is skipped; a record appended onto a torn one is
-   * read. Rejects with `settleOne`'s error (that line and the ones not reached yet wait for the next call) or the
-   * file system's (not ENOENT: no file, nothing to settle).
+   * true), then the new ones in file order (an open and a stat when nothing is new and nothing is kept). `settleOne`
+   * answers true when the line is done with (settled, or never settleable), false to keep it for the next pass; the
+   * lines after it go on. A line that is not a record (torn by a crash) is skipped; a record appended onto a torn one
+   * is read. Then, when it was done with a line, the file is compacted (see the module comment; a failure is told to
+   * `onCompactionFailed`, not thrown). Rejects with `settleOne`'s error (that line and the ones not reached yet wait for
+   * the next call) or the file system's (not ENOENT: no file, nothing to settle).
    */
   async settle(settleOne: (serial: string, retry: boolean) => Promise<boolean>): Promise<void> {
     // One pass at a time; a caller that came during one runs its own after it (that one may have stat'ed too early).
@@ -71,23 +99,82 @@ export class UnsettledIssues {
 
   async #pass(settleOne: (serial: string, retry: boolean) => Promise<boolean>): Promise<void> {
     for (const serial of [...this.#kept]) {
-      if (await settleOne(serial, true)) this.#kept.delete(serial);
+      if (await settleOne(serial, true)) {
+        this.#kept.delete(serial);
+        this.#done.add(serial);
+      }
     }
-    let size: number;
+    let file;
     try {
-      size = (await stat(this.#path)).size;
+      file = await open(this.#path, "r");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
       throw error;
     }
-    if (size < this.#settledTo) this.#settledTo = 0; // replaced or truncated by hand: settle it all again
-    if (size === this.#settledTo) return;
-    // A last line without its `\n` is a write in flight (or torn): settled once complete.
-    for (const { text, end } of await readCompleteLines(this.#path, this.#settledTo, size)) {
-      const serial = serialOf(text);
-      if (serial !== undefined && !this.#kept.has(serial) && !(await settleOne(serial, false))) this.#kept.add(serial);
-      this.#settledTo = end;
+    try {
+      // One descriptor for the stat and the read: a compaction's rename meanwhile does not mix two files.
+      const info = await file.stat();
+      const id = `${info.dev}:${info.ino}:${info.birthtimeMs}`;
+      // Replaced (a compaction, by any process) or truncated by hand: settle it all again.
+      if (id !== this.#file || info.size < this.#settledTo) {
+        this.#file = id;
+        this.#settledTo = 0;
+      }
+      // A last line without its `\n` is a write in flight (or torn): settled once complete.
+      for (const { text, end } of await readCompleteLines(file, this.#settledTo, info.size)) {
+        const serial = serialOf(text);
+        // A kept line (retried above) is not settled twice, nor one this pass already did with (retried, or a copy).
+        if (serial !== undefined && !this.#kept.has(serial) && !this.#done.has(serial)) {
+          if (await settleOne(serial, false)) this.#done.add(serial);
+          else this.#kept.add(serial);
+        }
+        this.#settledTo = end;
+      }
+    } finally {
+      await file.close();
     }
+    if (this.#done.size > 0) {
+      try {
+        await this.#compact();
+        this.#compactionFailed = false;
+      } catch (error) {
+        // Only the file's size is at stake: the pass itself succeeded, the lines stay and the next pass compacts again.
+        if (!this.#compactionFailed) this.#onCompactionFailed(error);
+        this.#compactionFailed = true;
+      }
+    }
+  }
+
+  /**
+   * Rewrites the file without the lines of `#done` (and lines that are no record), under the lock (see the module
+   * comment). This process then reads the new file from its start (the lines it kept are skipped, as in `#kept`).
+   */
+  async #compact(): Promise<void> {
+    await withFileLock(this.#lock, async () => {
+      let file;
+      try {
+        file = await open(this.#path, "r");
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+        throw error;
+      }
+      let kept: string[];
+      let all: number;
+      try {
+        const lines = await readCompleteLines(file, 0, (await file.stat()).size);
+        all = lines.length;
+        // No append runs under the lock: a last line without its `\n` is a crash's torn write, never acknowledged.
+        kept = lines.map((l) => serialOf(l.text)).filter((serial): serial is string => serial !== undefined && !this.#done.has(serial));
+      } finally {
+        await file.close();
+      }
+      if (kept.length < all) {
+        await replaceFileUnderLock(this.#path, kept.map((serial) => `${JSON.stringify({ serial })}\n`).join(""), 0o600);
+        await fsyncDirectory(dirname(this.#path));
+      }
+    });
+    this.#done.clear();
+    this.#file = undefined;
   }
 }
 

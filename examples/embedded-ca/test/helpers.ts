@@ -104,9 +104,14 @@ export interface CaChild {
 
 /** `uid`/`gid`: run the child as that user (the parent must be root), e.g. to meet file modes root ignores. */
 export function spawnCaChild(args: string[], options: { uid?: number; gid?: number } = {}): CaChild {
+  return spawnFixture("ca-child.ts", args, options);
+}
+
+/** A child node process running `test/fixtures/<fixture>` with `args`, as {@link spawnCaChild}. */
+export function spawnFixture(fixture: string, args: string[], options: { uid?: number; gid?: number } = {}): CaChild {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", join(packageDir, "test", "fixtures", "ca-child.ts"), ...args],
+    ["--import", "tsx", join(packageDir, "test", "fixtures", fixture), ...args],
     { cwd: packageDir, stdio: ["pipe", "pipe", "pipe"], ...options },
   );
   const lines: string[] = [];

@@ -2,7 +2,7 @@
 // data and the directory entry survive a process crash (kill -9) and, as far as
 // the file system honours fsync, a power loss.
 import { randomBytes } from "node:crypto";
-import { access, link, mkdir, open, rename, unlink, type FileHandle } from "node:fs/promises";
+import { access, link, mkdir, open, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 
 /**
@@ -105,8 +105,11 @@ export async function publishFileExclusive(
  * record has come for `idleCloseMs` (an unref'd timer: it never keeps the
  * process alive). Under load that saves an open and a close per batch, each a
  * thread-pool round trip that costs the event loop more than the write itself
- * on a small VM. The file must not be replaced while records come in: the
- * issuance index is append-only.
+ * on a small VM. The file must not be replaced while records come in (the
+ * issuance index is append-only), unless `exclusive` is given: each batch is then
+ * written inside `exclusive` (a lock that whoever replaces the file holds too),
+ * after checking there that the kept descriptor is still the file at `path`
+ * (reopened when it was replaced), so no record goes to a replaced file.
  */
 export class GroupAppender {
   readonly #path: string;
@@ -116,11 +119,13 @@ export class GroupAppender {
   #flushing = false;
   #handle: FileHandle | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #exclusive: (<T>(run: () => Promise<T>) => Promise<T>) | undefined;
 
-  constructor(path: string, mode = 0o644, idleCloseMs = 1000) {
+  constructor(path: string, mode = 0o644, idleCloseMs = 1000, exclusive?: <T>(run: () => Promise<T>) => Promise<T>) {
     this.#path = path;
     this.#mode = mode;
     this.#idleCloseMs = idleCloseMs;
+    this.#exclusive = exclusive;
   }
 
   /** Resolves once `data` is written and fdatasync'ed (together with the rest of its batch). */
@@ -137,16 +142,24 @@ export class GroupAppender {
     while (this.#queue.length > 0) {
       let batch = this.#queue;
       try {
-        // Taken after the (possible) open, so records queued meanwhile join this batch.
-        handle ??= await open(this.#path, "a", this.#mode);
-        batch = this.#queue;
-        this.#queue = [];
-        const data = batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((b) => b.data));
-        const { bytesWritten } = await handle.write(data, 0, data.byteLength);
-        if (bytesWritten !== data.byteLength) {
-          throw new Error(`short write to ${this.#path}: ${bytesWritten} of ${data.byteLength} bytes`);
-        }
-        await handle.datasync();
+        const write = async (): Promise<void> => {
+          // A file that may be replaced (under `exclusive`, held now): a kept descriptor of a replaced file is dropped.
+          if (handle && this.#exclusive && !(await isFileAt(handle, this.#path))) {
+            await handle.close().catch(() => undefined);
+            handle = undefined;
+          }
+          // Taken after the (possible) open, so records queued meanwhile join this batch.
+          handle ??= await open(this.#path, "a", this.#mode);
+          batch = this.#queue;
+          this.#queue = [];
+          const data = batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((b) => b.data));
+          const { bytesWritten } = await handle.write(data, 0, data.byteLength);
+          if (bytesWritten !== data.byteLength) {
+            throw new Error(`short write to ${this.#path}: ${bytesWritten} of ${data.byteLength} bytes`);
+          }
+          await handle.datasync();
+        };
+        await (this.#exclusive ? this.#exclusive(write) : write());
         for (const b of batch) b.resolve();
       } catch (error) {
         if (batch === this.#queue) this.#queue = []; // open failed: fail what was waiting
@@ -175,6 +188,12 @@ export class GroupAppender {
     }, this.#idleCloseMs);
     this.#idleTimer.unref();
   }
+}
+
+/** Whether `handle` is the file now at `path` (false when `path` is gone or another file: replaced by a rename). */
+async function isFileAt(handle: FileHandle, path: string): Promise<boolean> {
+  const [held, named] = await Promise.all([handle.stat(), stat(path).catch(() => undefined)]);
+  return named !== undefined && held.ino === named.ino && held.dev === named.dev;
 }
 
 /** Creates `path` empty if it does not exist, durably (fsync of the directory). */

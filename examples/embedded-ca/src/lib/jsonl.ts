@@ -1,7 +1,7 @@
 // Reading the JSON Lines files the CA appends to with single O_APPEND writes (index.jsonl, revocations.jsonl,
 // unsettled.jsonl): a crash mid-write leaves a torn line, onto which the next append glues its whole record; another
 // process's append in flight is a last line without its `\n`, read once complete.
-import { open } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 
 const NEWLINE = 0x0a;
 
@@ -28,9 +28,12 @@ export function readTornLine<T>(line: string, recordStart: string, read: (text: 
   return at > 0 ? read(line.slice(at)) : undefined;
 }
 
-/** Bytes [from, to) of `path`, fewer when the file is shorter. Rejects with the file system's error. */
-export async function readBytes(path: string, from: number, to: number): Promise<Buffer> {
-  const file = await open(path, "r");
+/**
+ * Bytes [from, to) of `path` (or of an open file, left open), fewer when the file is shorter. Rejects with the file
+ * system's error.
+ */
+export async function readBytes(path: string | FileHandle, from: number, to: number): Promise<Buffer> {
+  const file = typeof path === "string" ? await open(path, "r") : path;
   try {
     const bytes = Buffer.alloc(Math.max(0, to - from));
     let got = 0;
@@ -41,7 +44,7 @@ export async function readBytes(path: string, from: number, to: number): Promise
     }
     return bytes.subarray(0, got);
   } finally {
-    await file.close();
+    if (file !== path) await file.close();
   }
 }
 
@@ -52,11 +55,11 @@ export interface CompleteLine {
 }
 
 /**
- * The complete lines in bytes [from, to) of `path` (`to`: the size a stat gave; `from`: 0 or just after a `\n`),
+ * The complete lines in bytes [from, to) of `path` or an open file (`to`: the size a stat gave; `from`: 0 or just after a `\n`),
  * in order; what follows the last `\n` (an append in flight, or torn) is left for a later read. A file that shrank
  * meanwhile gives the lines of what is there. Rejects with the file system's error.
  */
-export async function readCompleteLines(path: string, from: number, to: number): Promise<CompleteLine[]> {
+export async function readCompleteLines(path: string | FileHandle, from: number, to: number): Promise<CompleteLine[]> {
   const bytes = await readBytes(path, from, to);
   const lines: CompleteLine[] = [];
   let start = 0;
