@@ -1,0 +1,8 @@
+/**
+ * HTTP/1.0 SCEP clients (old sscep without a Host header, Cisco IOS) against the Hono example (see
+ * examples/server-kit/test/support/http10-clients-suite.ts for the reports it rebuilds).
+ */
+import { fileURLToPath } from "node:url";
+import { describeHttp10Clients } from "../../server-kit/test/support/http10-clients-suite.js";
+
+describeHttp10Clients("hono", fileURLToPath(new URL("..", import.meta.url)));
