@@ -28,9 +28,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import * as der from "../src/lib/der.js";
-import { MemoryTransactionStore, ScepClient, createScepServer, createSelfSignedSigner, type IssueContext } from "../src/index.js";
+import { ScepClient, createScepServer, createSelfSignedSigner, type IssueContext } from "../src/index.js";
 import { signedDataToBer } from "./support/ber.js";
-import { NOW, createDevice, createTestCa, issuingHook, staticScep } from "./support/server-pki.js";
+import { NOW, createDevice, createTestCa, manualProfile, staticScep } from "./support/server-pki.js";
 
 const CHALLENGE = "field-client-requests";
 const { server, log: events } = await staticScep({ caName: "Field Client Requests CA", deviceCn: "unused", challenge: CHALLENGE });
@@ -135,20 +135,7 @@ describe("RFC 8894 §3.3.3: a PENDING enrollment resumed by a restarted client k
   it("PENDING; approved; a new client with the same key and CSR, signed by a new self-signed certificate, gets the approved certificate", async () => {
     const ca = await createTestCa("Field Resume CA");
     const calls: IssueContext[] = [];
-    const manual = createScepServer({
-      profiles: [
-        {
-          name: "manual",
-          path: "/scep",
-          caCertificate: ca.cert,
-          signer: ca.key,
-          challenge: { type: "static", password: CHALLENGE },
-          transactions: new MemoryTransactionStore({ now: () => NOW }),
-          issue: issuingHook(ca, calls, (ctx) => (ctx.approved ? undefined : { status: "PENDING" })),
-        },
-      ],
-      now: () => NOW,
-    });
+    const manual = createScepServer({ profiles: [manualProfile(ca, { challenge: CHALLENGE, calls })], now: () => NOW });
     const into: typeof fetch = async (input, init) => manual.fetch(new Request(input, init));
     const device = await createDevice({ cn: "field-resume", challengePassword: CHALLENGE });
 

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryTransactionStore, createScepServer, type IssueContext, type ScepEvent, type ScepServer } from "../src/index.js";
 import { randomChallenge, runScepclient } from "../../../test-support/peers";
 import { close, listen } from "./support/adapter-fixture.js";
-import { createTestCa, issuingHook, type TestCa } from "./support/server-pki.js";
+import { createTestCa, manualProfile, type TestCa } from "./support/server-pki.js";
 
 const CHALLENGE = randomChallenge();
 let ca: TestCa;
@@ -32,18 +32,9 @@ let onPending: (e: ScepEvent) => void = () => {};
 beforeAll(async () => {
   ca = await createTestCa("Field Pending CA");
   scep = createScepServer({
-    profiles: [
-      {
-        name: "manual",
-        path: "/scep",
-        caCertificate: ca.cert,
-        signer: ca.key,
-        challenge: { type: "static", password: CHALLENGE },
-        transactions: new MemoryTransactionStore(),
-        // Every first request waits for an operator; an approved one is issued.
-        issue: issuingHook(ca, calls, (ctx) => (ctx.approved ? undefined : { status: "PENDING" })),
-      },
-    ],
+    // Every first request waits for an operator; an approved one is issued. The real scepclient runs on the wall
+    // clock, and so do the server and its store.
+    profiles: [manualProfile(ca, { challenge: CHALLENGE, calls, transactions: new MemoryTransactionStore() })],
     onEvent: (e) => {
       events.push(e);
       if (e.outcome === "pending") onPending(e);

@@ -20,7 +20,7 @@ import {
   type ScepServer,
 } from "../src/index.js";
 import * as x509 from "@peculiar/x509";
-import { NOW, createDevice, createTestCa, eventLog, hex, issuingHook, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
+import { NOW, createDevice, createTestCa, eventLog, hex, manualProfile, postPki, readReply, type Device, type TestCa } from "./support/server-pki.js";
 
 const CHALLENGE = "pending-secret";
 let ca: TestCa;
@@ -37,18 +37,7 @@ beforeAll(async () => {
   ca = await createTestCa("Pending CA");
   store = new MemoryTransactionStore({ now: () => NOW });
   server = createScepServer({
-    profiles: [
-      {
-        name: "manual",
-        path: "/scep",
-        caCertificate: ca.cert,
-        signer: ca.key,
-        challenge: { type: "static", password: CHALLENGE },
-        transactions: store,
-        csrPolicy: { maxValidityDays: 90 },
-        issue: issuingHook(ca, calls, (ctx) => (ctx.approved ? approvedAnswer : firstAnswer)),
-      },
-    ],
+    profiles: [manualProfile(ca, { challenge: CHALLENGE, calls, answer: (ctx) => (ctx.approved ? approvedAnswer : firstAnswer), transactions: store, csrPolicy: { maxValidityDays: 90 } })],
     onEvent: log.onEvent,
     now: () => NOW,
   });
@@ -317,19 +306,7 @@ describe("a re-sent PKCSReq for a stored transaction is answered like a CertPoll
 
   it("does not consume a one-time challenge twice", async () => {
     const challenges = new MemoryChallengeStore({ now: () => NOW });
-    const s = createScepServer({
-      profiles: [
-        {
-          name: "otp",
-          path: "/scep",
-          caCertificate: ca.cert,
-          signer: ca.key,
-          challenge: { type: "store", store: challenges },
-          issue: issuingHook(ca, [], (ctx) => (ctx.approved ? undefined : { status: "PENDING" })),
-        },
-      ],
-      now: () => NOW,
-    });
+    const s = createScepServer({ profiles: [manualProfile(ca, { name: "otp", challenge: { type: "store", store: challenges } })], now: () => NOW });
     const otp = await challenges.issue({ profile: "otp" });
     const device = await createDevice({ cn: "pending-otp", challengePassword: otp });
     for (let i = 0; i < 2; i++) {

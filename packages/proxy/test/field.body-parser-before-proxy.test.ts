@@ -8,30 +8,21 @@
  * same request is forwarded.
  */
 import { createServer, type Server } from "node:http";
-import { getRequestListener } from "@hono/node-server";
 import { BODY_ALREADY_READ_TEXT, buildPkcsReq, generateCsr, type FetchHandler } from "@scep/core";
 import { scepMiddleware } from "@scep/express";
 import express from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHALLENGE, close, createFixture, listen, type Fixture } from "../../core/test/support/adapter-fixture.js";
+import { CHALLENGE, close, listen } from "../../core/test/support/adapter-fixture.js";
+import { coreServerUpstream } from "./support/core-server-upstream.js";
 import { customCaProxy, type CustomCaProxy } from "./support/custom-ca-proxy.js";
 
-let fx: Fixture;
-let upstreamHttp: Server;
-let upstreamUrl: string;
-
-beforeAll(async () => {
-  fx = await createFixture();
-  upstreamHttp = createServer(getRequestListener((req) => fx.server.fetch(req)));
-  upstreamUrl = `${await listen(upstreamHttp)}/scep`;
-});
-afterAll(() => close(upstreamHttp));
+const upstream = coreServerUpstream();
 
 /** A PKIOperation POST of a fresh PKCSReq to `url`, sent with `contentType` as those clients send it. */
 async function post(url: string, contentType: string, n: number): Promise<Response> {
-  const r = fx.pki.requesters.rsa;
+  const r = upstream.fx.pki.requesters.rsa;
   const csr = await generateCsr({ keys: r.keys, subject: "CN=requester-rsa, O=scep-sdk tests", challengePassword: CHALLENGE, san: { dns: [`body-parser-${n}.example.test`] } });
-  const { der } = await buildPkcsReq({ csr, signer: r.signer, recipient: fx.pki.ca.certificate });
+  const { der } = await buildPkcsReq({ csr, signer: r.signer, recipient: upstream.fx.pki.ca.certificate });
   return fetch(`${url}/pkiclient.exe?operation=PKIOperation`, { method: "POST", headers: { "content-type": contentType }, body: new Uint8Array(der) });
 }
 
@@ -46,7 +37,7 @@ describe.each(apps)("the proxy behind a body parser: %s", (_name, app) => {
   let base: string;
 
   beforeAll(async () => {
-    px = customCaProxy({ url: upstreamUrl });
+    px = customCaProxy({ url: upstream.url });
     http = createServer(app(px.proxy));
     base = `${await listen(http)}/mdm/scep`;
   });
@@ -69,7 +60,7 @@ describe("the same request to the proxy mounted before the body parser", () => {
   let base: string;
 
   beforeAll(async () => {
-    px = customCaProxy({ url: upstreamUrl });
+    px = customCaProxy({ url: upstream.url });
     http = createServer(express().use(scepMiddleware(px.proxy)).use(express.urlencoded({ extended: false })));
     base = `${await listen(http)}/mdm/scep`;
   });

@@ -14,21 +14,13 @@ import express from "express";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildProxyUrl } from "../src/index.js";
-import { CHALLENGE, close, createFixture, listen, type Fixture } from "../../core/test/support/adapter-fixture.js";
+import { CHALLENGE, close, listen } from "../../core/test/support/adapter-fixture.js";
+import { coreServerUpstream } from "./support/core-server-upstream.js";
 import { customCaProxy, type CustomCaProxy } from "./support/custom-ca-proxy.js";
 
 /** CSRs this file built (each a SAN of its own). */
 let csrs = 0;
-let fx: Fixture;
-let upstreamHttp: Server;
-let upstreamUrl: string;
-
-beforeAll(async () => {
-  fx = await createFixture();
-  upstreamHttp = createServer(getRequestListener((req) => fx.server.fetch(req)));
-  upstreamUrl = `${await listen(upstreamHttp)}/scep`;
-});
-afterAll(() => close(upstreamHttp));
+const upstream = coreServerUpstream();
 
 const mounts: [string, (proxy: FetchHandler) => Server][] = [
   ["@scep/express (express 5)", (proxy) => createServer(express().use(scepMiddleware(proxy, { maxBodyBytes: 2 * 1024 * 1024 })))],
@@ -42,7 +34,7 @@ describe.each(mounts)("through the proxy mounted with %s into a @scep/core serve
   let base: string;
 
   beforeAll(async () => {
-    px = customCaProxy({ url: upstreamUrl });
+    px = customCaProxy({ url: upstream.url });
     http = mount(px.proxy);
     base = `${await listen(http)}/mdm/scep`;
   });
@@ -51,7 +43,7 @@ describe.each(mounts)("through the proxy mounted with %s into a @scep/core serve
   it("the SDK client enrolls with a one-time URL; the certificate chains to the upstream CA; the URL's second use → 400 and requeue", async () => {
     const key = { hostId: "host-42", profileId: "wifi", caName: "core" };
     const url = await px.oneTimeUrl(base, key);
-    const r = fx.pki.requesters.rsa;
+    const r = upstream.fx.pki.requesters.rsa;
     // A CSR of this test's own: the same request another test sent would be a re-send the upstream answers from
     // its recorded transaction (RFC 8894 §3.3.3), not a new issuance.
     const csr = await generateCsr({ keys: r.keys, subject: "CN=requester-rsa, O=scep-sdk tests", challengePassword: CHALLENGE, san: { dns: [`${key.hostId}.${++csrs}.example.test`] } });
@@ -60,13 +52,13 @@ describe.each(mounts)("through the proxy mounted with %s into a @scep/core serve
     expect(rep.status).toBe("SUCCESS");
     expect(rep.certificates[0]!.subject).toBe("CN=requester-rsa, O=scep-sdk tests");
     expect(rep.certificates[0]!.issuer).toBe("CN=SCEP Test CA, O=scep-sdk tests");
-    expect(rep.certificates[0]!.isIssuedBy(fx.pki.ca.certificate)).toBe(true);
+    expect(rep.certificates[0]!.isIssuedBy(upstream.fx.pki.ca.certificate)).toBe(true);
     expect(px.events.map((e) => [e.operation, e.outcome])).toEqual([
       ["GetCACaps", "forwarded"],
       ["GetCACert", "forwarded"],
       ["PKIOperation", "forwarded"],
     ]);
-    expect(fx.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "success", reason: "issued" });
+    expect(upstream.fx.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "success", reason: "issued" });
 
     let second: unknown;
     try {
@@ -84,7 +76,7 @@ describe.each(mounts)("through the proxy mounted with %s into a @scep/core serve
     const key = { hostId: "host-43", profileId: "wifi", caName: "core" };
     await px.profiles.put({ ...key, status: "pending", updatedAt: Date.now() });
     const viaProxy = await fetch(`${buildProxyUrl(base, key)}/pkiclient.exe?operation=GetCACert`);
-    const direct = await fetch(`${upstreamUrl}?operation=GetCACert`);
+    const direct = await fetch(`${upstream.url}?operation=GetCACert`);
     expect([viaProxy.status, viaProxy.headers.get("content-type")]).toEqual([200, direct.headers.get("content-type")]);
     expect(Buffer.from(await viaProxy.arrayBuffer())).toEqual(Buffer.from(await direct.arrayBuffer()));
   });

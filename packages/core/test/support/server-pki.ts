@@ -13,6 +13,7 @@ import {
   Certificate,
   CertificationRequest,
   LocalKey,
+  MemoryTransactionStore,
   buildCertPoll,
   buildPkcsReq,
   createScepServer,
@@ -184,6 +185,32 @@ export async function csrFor(keys: CryptoKeyPair, cn: string, challengePassword?
  */
 export function baseProfile(ca: TestCa, challenge: string | ChallengePolicy): Pick<ScepProfile, "name" | "path" | "caCertificate" | "signer" | "challenge"> {
   return { name: "p", path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: typeof challenge === "string" ? { type: "static", password: challenge } : challenge };
+}
+
+/** What {@link manualProfile} takes: any profile field to set, and what its issue hook records and answers. */
+export type ManualProfileOverrides = Partial<Omit<ScepProfile, "challenge">> & {
+  /** The static challenge's password, or the policy. */
+  challenge: string | ChallengePolicy;
+  /** Where the default issue hook records each call. */
+  calls?: IssueContext[];
+  /** The default issue hook's answer (undefined: it issues); default PENDING unless `ctx.approved`. */
+  answer?: (ctx: IssueContext) => IssueResult | undefined;
+};
+
+/**
+ * The "manual" profile of the PENDING tests (RFC 8894 §3.3.3): {@link baseProfile} named "manual", a
+ * MemoryTransactionStore on the suites' clock, and an {@link issuingHook} that answers every first request PENDING
+ * and issues once an operator approves (`approve` runs it again with `approved: true`). `overrides` sets any field.
+ */
+export function manualProfile(ca: TestCa, overrides: ManualProfileOverrides): ScepProfile {
+  const { challenge, calls = [], answer = (ctx) => (ctx.approved ? undefined : { status: "PENDING" }), ...fields } = overrides;
+  return {
+    ...baseProfile(ca, challenge),
+    name: "manual",
+    transactions: new MemoryTransactionStore({ now: () => NOW }),
+    issue: issuingHook(ca, calls, answer),
+    ...fields,
+  };
 }
 
 /**
