@@ -10,7 +10,8 @@
 
 /**
  * Limits on hostile input (read-only). The POST body limit is the server's `maxBodyBytes` (default 64 KiB,
- * HTTP 413) and a GET `message` of more than 4/3 of it is refused the same way.
+ * HTTP 413); a GET `message` of more than 4/3 of it (plus 1 KiB), or whose DER is over it, gets HTTP 414 URI Too
+ * Long (RFC 9110 §15.5.15).
  *
  * @example
  * ```ts

@@ -256,14 +256,14 @@ describe("size limits", () => {
     expect(smallLog.events.at(-1)).toMatchObject({ outcome: "rejected", reason: "body_too_large", status: 413 });
   });
 
-  it("answers 413 to a GET message longer than the limit allows", async () => {
+  it("answers 414 URI Too Long (RFC 9110 §15.5.15) to a GET message longer than the limit allows: the message is in the URI, not the content (413)", async () => {
     const { base64 } = await paddedRequest();
     const res = await getPki(small, "/scep", encodeURIComponent(base64 + base64));
-    expect(res.status).toBe(413);
-    expect(smallLog.events.at(-1)).toMatchObject({ reason: "body_too_large", status: 413 });
+    expect([res.status, res.headers.get("content-type"), await res.text()]).toEqual([414, "text/plain; charset=utf-8", "URI too long\n"]);
+    expect(smallLog.events.at(-1)).toMatchObject({ operation: "PKIOperation", outcome: "rejected", reason: "uri_too_long", status: 414 });
   });
 
-  it("answers 413 to a GET message whose DER is over the limit, as to a POST of the same bytes (pkiMessageFromGetParam); one at the limit is issued", async () => {
+  it("answers 414 URI Too Long (RFC 9110 §15.5.15) to a GET message whose DER is over the limit, and 413 to a POST of the same bytes (pkiMessageFromGetParam); one at the limit is issued", async () => {
     const { built, base64 } = await paddedRequest();
     const at = (maxBodyBytes: number): { server: ScepServer; log: ReturnType<typeof eventLog> } => {
       const log = eventLog();
@@ -274,9 +274,10 @@ describe("size limits", () => {
     const over = at(built.der.length - 100);
     expect(base64.length).toBeLessThanOrEqual(Math.ceil(((built.der.length - 100) * 4) / 3) + 1024);
     const res = await getPki(over.server, "/scep", encodeURIComponent(base64));
-    expect([res.status, await res.text()]).toEqual([413, "message too large\n"]);
-    expect(over.log.events.at(-1)).toMatchObject({ operation: "PKIOperation", reason: "body_too_large", status: 413 });
+    expect([res.status, await res.text()]).toEqual([414, "URI too long\n"]);
+    expect(over.log.events.at(-1)).toMatchObject({ operation: "PKIOperation", reason: "uri_too_long", status: 414 });
     expect((await postPki(over.server, "/scep", built.der)).status).toBe(413);
+    expect(over.log.events.at(-1)).toMatchObject({ operation: "PKIOperation", reason: "body_too_large", status: 413 });
     await expectIssued(await getPki(at(built.der.length).server, "/scep", encodeURIComponent(base64)), built);
   });
 
@@ -295,7 +296,7 @@ describe("size limits", () => {
   it("pkiMessageFromGetParam refuses what pkiMessageFromPostBody refuses: no bytes, or bytes that are not a SEQUENCE (\"not-der\"); the server answers 400 decode_error without decoding", async () => {
     const hello = encodeURIComponent(b64(new TextEncoder().encode("hello")));
     expect([pkiMessageFromGetParam("?message=%3D%3D", 1024), pkiMessageFromGetParam(`?message=${hello}`, 1024), pkiMessageFromGetParam("?message=AgEA", 1024)]).toEqual(["not-der", "not-der", "not-der"]);
-    // Over the limit is told first, as before: 413, not 400.
+    // Over the limit is told first, as before: 414, not 400.
     expect(pkiMessageFromGetParam(`?message=${hello}`, 4)).toBe("too-large");
     for (const message of ["%3D%3D", hello, "AgEA"]) {
       const { res, event } = await lastEventAfter(1, () => getPki(server, "/scep", message));

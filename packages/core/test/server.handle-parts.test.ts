@@ -179,7 +179,7 @@ describe("handle answers byte for byte what fetch answers (no CertRep)", () => {
     expect(await same("POST", "/scep?operation=PKIOperation", { body: new TextEncoder().encode("not base64 at all!") })).toMatchObject({ status: 400, event: { reason: "body_not_der" } });
     expect(await same("GET", "/scep?operation=PKIOperation")).toMatchObject({ status: 400, body: text("missing message parameter\n"), event: { reason: "missing_message" } });
     expect(await same("GET", "/scep?operation=PKIOperation&message=%%%")).toMatchObject({ status: 400, body: text("message is not base64\n"), event: { reason: "bad_base64" } });
-    expect(await same("GET", `/scep?operation=PKIOperation&message=${"A".repeat((MAX_BODY * 4) / 3 + 1100)}`)).toMatchObject({ status: 413, event: { reason: "body_too_large" } });
+    expect(await same("GET", `/scep?operation=PKIOperation&message=${"A".repeat((MAX_BODY * 4) / 3 + 1100)}`)).toMatchObject({ status: 414, body: text("URI too long\n"), event: { reason: "uri_too_long", status: 414 } });
     expect(await same("HEAD", "/scep?operation=PKIOperation")).toMatchObject({ status: 400, body: "", event: { reason: "missing_message" } });
   });
 

@@ -277,3 +277,21 @@ describe("routing by owns() (issue 7 points 9, 10, 12)", () => {
     }
   });
 });
+
+describe("a GET PKIOperation whose message is over the server's limit, through Express 5 on loopback", () => {
+  it("is answered 414 URI Too Long (RFC 9110 §15.5.15: the message is in the target URI), not 413", async () => {
+    const small = await createFixture({ maxBodyBytes: 1024 });
+    const app = express5();
+    app.use(scepMiddleware(small.server));
+    const http = createServer(app);
+    const base = await listen(http);
+    try {
+      // Over 4/3 of 1 KiB plus 1 KiB of base64, and well under Node's 16 KiB request-line limit (431).
+      const res = await fetch(`${base}/scep?operation=PKIOperation&message=${"A".repeat(4000)}`);
+      expect([res.status, res.headers.get("content-type"), await res.text()]).toEqual([414, "text/plain; charset=utf-8", "URI too long\n"]);
+      expect(small.events.at(-1)).toMatchObject({ operation: "PKIOperation", outcome: "rejected", reason: "uri_too_long", status: 414 });
+    } finally {
+      await close(http);
+    }
+  });
+});

@@ -338,15 +338,16 @@ describe("PROXY.md check 6 and Forwarding", () => {
     expect([r.status, r.type, r.text]).toEqual([200, "text/plain", "POSTPKIOperation\nSHA-256\nAES\nSCEPStandard\n"]);
   });
 
-  it("a body over maxBodyBytes → 413 without consuming the challenge (POST and GET)", async () => {
+  it("a message over maxBodyBytes → 413 by POST, 414 URI Too Long by GET (RFC 9110 §15.5.15: the message is in the URI), without consuming the challenge", async () => {
     const challenge = await challenges.issue({ profile: "corp", ttlMs: 60 * MIN });
     await pending({ hostId: "h1", profileId: "p1", caName: "corp" });
-    const small = createScepProxy({ profiles, cas: new MemoryCaRegistry([{ name: "corp", type: "custom", url: up.url }]), challenges, now: clock.now, maxBodyBytes: 1024 });
+    const small = createScepProxy({ profiles, cas: new MemoryCaRegistry([{ name: "corp", type: "custom", url: up.url }]), challenges, now: clock.now, maxBodyBytes: 1024, onEvent: (e) => events.push(e) });
     const id = buildIdentifier({ hostId: "h1", profileId: "p1", caName: "corp", challenge });
     const post = await call(`/scep/${id}?operation=PKIOperation`, { method: "POST", body: new Uint8Array(1025) }, small);
     expect([post.status, post.text]).toEqual([413, "request too large"]);
     const get = await call(`/scep/${id}?operation=PKIOperation&message=${Buffer.alloc(1025).toString("base64")}`, undefined, small);
-    expect([get.status, get.text]).toEqual([413, "request too large"]);
+    expect([get.status, get.text]).toEqual([414, "request URI too long"]);
+    expect(events.at(-1)).toMatchObject({ outcome: "rejected", reason: "too_large", status: 414 });
     const fits = Uint8Array.from({ length: 1024 }, (_, i) => (i === 0 ? 0x30 : 0)); // a SEQUENCE's first octet
     expect(await call(`/scep/${id}?operation=PKIOperation`, { method: "POST", body: fits }, small)).toMatchObject({ status: 200 });
   });

@@ -150,12 +150,13 @@ export function pkiMessageFromPostBody(body: Uint8Array): Uint8Array | undefined
  * message it can pass on, checked in this order:
  *
  * - `"missing"`: no `message` parameter, or an empty one (the server answers 400 `missing_message`).
- * - `"too-large"`: the parameter, or the DER it decodes to, is over the size limit (413 `body_too_large`).
+ * - `"too-large"`: the parameter, or the DER it decodes to, is over the size limit (414 URI Too Long, RFC 9110
+ *   §15.5.15: the message is in the target URI; `uri_too_long`).
  * - `"not-base64"`: the parameter is not base64 in any encoding clients use (400 `bad_base64`).
  * - `"not-der"`: it decodes to no bytes, or to bytes that do not start with a SEQUENCE (0x30), so no DER (or BER)
  *   PKIMessage: what {@link pkiMessageFromPostBody} refuses in a POST body too (400 `decode_error`).
  *
- * `@scep/proxy` answers every one but `"too-large"` 400 `bad_message`.
+ * `@scep/proxy` answers every one but `"too-large"` (414 too) 400 `bad_message`.
  * @group Server
  */
 export type GetMessageRefusal = "missing" | "too-large" | "not-base64" | "not-der";
@@ -170,7 +171,8 @@ export type GetMessageRefusal = "missing" | "too-large" | "not-base64" | "not-de
  * @param maxBody - Most bytes of the DER (a server's POST body limit, e.g. `maxBodyBytes`).
  * @returns The decoded DER (or BER) PKIMessage, starting with 0x30 as a POST body must; else the
  *   {@link GetMessageRefusal}: `"missing"` for no or an empty `message`, `"too-large"` for a parameter or DER over
- *   the limit (answer 413), `"not-base64"`, `"not-der"` for no bytes or bytes that are not a SEQUENCE. Never throws.
+ *   the limit (answer 414 URI Too Long, RFC 9110 §15.5.15), `"not-base64"`, `"not-der"` for no bytes or bytes that
+ *   are not a SEQUENCE. Never throws.
  * @example
  * ```ts
  * import { pkiMessageFromGetParam } from "@scep/core";
@@ -212,7 +214,8 @@ export async function readPkiMessage(method: string, url: string, readBody: Body
   }
   const read = pkiMessageFromGetParam(url, maxBody);
   if (read === "missing") return new Reply(text(400, "missing message parameter"), "rejected", "missing_message");
-  if (read === "too-large") return new Reply(text(413, "message too large"), "rejected", "body_too_large");
+  // The message is in the target URI: 414 URI Too Long (RFC 9110 §15.5.15), not 413, which is about content.
+  if (read === "too-large") return new Reply(text(414, "URI too long"), "rejected", "uri_too_long");
   if (read === "not-base64") return new Reply(text(400, "message is not base64"), "rejected", "bad_base64");
   if (read === "not-der") return new Reply(text(400, GET_MESSAGE_NOT_DER_TEXT), "rejected", "decode_error");
   return read;

@@ -38,7 +38,11 @@ export type { ApproveOptions, RejectOptions } from "./approval.js";
 export interface ScepServerOptions {
   /** The endpoints. */
   profiles: readonly ScepProfile[];
-  /** Largest POST body accepted (default 64 KiB): larger gets HTTP 413. */
+  /**
+   * Largest POST body accepted (default 64 KiB): larger gets HTTP 413 `body_too_large`. A GET PKIOperation's `message`
+   * is held to it too (its base64 to 4/3 of it plus 1 KiB, its DER to it): larger gets HTTP 414 URI Too Long
+   * (RFC 9110 §15.5.15), event reason `uri_too_long`.
+   */
   maxBodyBytes?: number;
   /**
    * Receives one event per request the server answered (a sink, or several: each gets every event). Exceptions a

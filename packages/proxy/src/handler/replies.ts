@@ -63,6 +63,13 @@ export const bodyAlreadyRead = (): ProxyReply => new ProxyReply(400, BODY_ALREAD
 export const notFound = (): ProxyReply => new ProxyReply(404, REPLY_TEXT.not_found, "rejected", "not_found");
 export const methodNotAllowed = (): ProxyReply => new ProxyReply(405, REPLY_TEXT.method_not_allowed, "rejected", "method_not_allowed", { allow: "GET, POST" });
 export const tooLarge = (): ProxyReply => new ProxyReply(413, REPLY_TEXT.too_large, "rejected", "too_large");
+/** The text of {@link uriTooLong}. */
+export const URI_TOO_LONG_TEXT = "request URI too long";
+/**
+ * A GET PKIOperation whose `message` (in the target URI) is over `maxBodyBytes`: 414 URI Too Long (RFC 9110 §15.5.15),
+ * not 413, which is about content; event reason `too_large`, as for a POST body over it.
+ */
+export const uriTooLong = (): ProxyReply => new ProxyReply(414, URI_TOO_LONG_TEXT, "rejected", "too_large");
 export const upstreamTimeout = (): ProxyReply => new ProxyReply(504, REPLY_TEXT.upstream_timeout, "upstream_error", "upstream_timeout");
 /**
  * The upstream answered 4xx: the device's message (or the device) is what it refused, so the proxy

@@ -27,6 +27,7 @@ import {
   reject,
   storeUnavailable,
   tooLarge,
+  uriTooLong,
   upstreamFailed,
   upstreamRefused,
   upstreamTimeout,
@@ -66,7 +67,11 @@ export interface ScepProxyOptions {
   upstream?: Upstream;
   /** Longest an upstream call may take, in milliseconds (default 30 000); then the device gets 504, whatever the `upstream` does. */
   upstreamTimeoutMs?: number;
-  /** Largest PKIOperation message read from a device (POST body, or GET `message` once decoded), in bytes (default 2 MiB); larger: 413. */
+  /**
+   * Largest PKIOperation message read from a device (POST body, or GET `message` once decoded), in bytes (default
+   * 2 MiB); larger: 413 `request too large` for a POST body, 414 `request URI too long` for a GET `message` (RFC 9110
+   * §15.5.15; its base64 is refused unread past 4/3 of it plus 1 KiB).
+   */
   maxBodyBytes?: number;
   /** Clock of the challenge lifecycles, and of the default `upstream`'s caps expiry and HTTP-date `Retry-After` (default `() => new Date()`). */
   now?: () => Date;
@@ -161,7 +166,8 @@ function normaliseBase(basePath: string | undefined): string {
  * 3. status `pending` (unless the CA exempts the record's platform) → 400 `profile status is not pending: <status>`;
  * 4. resolve the CA by name (the registry's default when the identifier has none) and type → 400
  *    `SCEP proxy is not configured`; before any challenge is consumed;
- * 5. PKIOperation: read the message (413 over `maxBodyBytes`, 400 `invalid message`; a POST body that is not the DER
+ * 5. PKIOperation: read the message (413 over `maxBodyBytes`, for a GET `message` 414 URI Too Long, RFC 9110
+ *    §15.5.15; 400 `invalid message`; a POST body that is not the DER
  *    PKIMessage nor its base64 or PEM text, RFC 8894 §4.1: 400 saying so), then the challenge
  *    lifecycle of the CA type; an expired or invalid challenge requeues the profile → 400
  *    `challenge password has expired` / `challenge failed`; a `custom` CA's challenge other than the one the record's
@@ -300,7 +306,7 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
       return pkiMessageFromPostBody(body) ?? notDer();
     }
     const der = pkiMessageFromGetParam(url.search, maxBody);
-    if (der === "too-large") return tooLarge();
+    if (der === "too-large") return uriTooLong();
     // Missing, not base64, or not a PKIMessage (empty, or not a SEQUENCE): no challenge spent on it.
     return typeof der === "string" ? reject("bad_message") : der;
   }
