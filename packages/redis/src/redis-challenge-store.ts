@@ -7,7 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { InvalidArgumentError, StoreUnavailableError, newChallenge } from "@scep/core";
 import type { ChallengeStore } from "@scep/core";
 import { Runner } from "./lib/client.js";
-import { CONSUME, RELEASE, UNCONSUME } from "./lib/scripts.js";
+import { CONSUME, RELEASE, SPENT_BY, UNCONSUME } from "./lib/scripts.js";
 import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
 /** Options of {@link RedisChallengeStore}. @group Storage */
@@ -25,7 +25,8 @@ export interface RedisChallengeStoreOptions extends RedisStoreOptions {
  * SHA-256: the key is `<prefix>challenge:<sha256 hex>`, the value
  * `<expiresAt ms>:<profile>`, with a TTL of `ttlMs` (written with
  * `SET … PX … NX`). `consume` is a Lua script (EVALSHA, EVAL on NOSCRIPT):
- * it marks the value spent (an `s` in front, same TTL) and answers true only
+ * it marks the value spent (an `s` in front, same TTL; with a `binding`, `r<its SHA-256 hex>` before that, written
+ * in the same script, which `isSpentBy` matches) and answers true only
  * for a live, unspent challenge of that profile, so of any number of
  * concurrent consumers, on any replicas, at most one succeeds; `release`
  * (another script) takes the mark off again (with a `consumption` id, only the
@@ -126,11 +127,12 @@ export class RedisChallengeStore implements ChallengeStore {
    *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
    */
-  async consume(challenge: string, options: { profile: string; consumption?: string }): Promise<boolean> {
+  async consume(challenge: string, options: { profile: string; consumption?: string; binding?: string }): Promise<boolean> {
     const key = this.#key(challenge);
     const tag = options.consumption === undefined ? randomBytes(8).toString("hex") : consumerTag(options.consumption);
+    const binding = options.binding === undefined ? "" : bindingDigest(options.binding);
     try {
-      return (await this.#run.eval("consume", CONSUME, [key], [this.#options.now().getTime(), options.profile, tag])) === 1;
+      return (await this.#run.eval("consume", CONSUME, [key], [this.#options.now().getTime(), options.profile, tag, binding])) === 1;
     } catch (error) {
       // Rejected (the server answers 503), but a late script may still spend the challenge, and the device's resend
       // would be refused. Put back what this call spent, and only that (its tag): the undo runs after the consume on
@@ -157,6 +159,18 @@ export class RedisChallengeStore implements ChallengeStore {
   }
 
   /**
+   * Whether the challenge is spent by a consume that named this `binding` (see `ChallengeStore.isSpentBy` in
+   * `@scep/core`): true only while it is spent, of `profile`, not expired by the injected clock and not superseded.
+   * One read (Lua script, changes nothing); the binding's SHA-256 is what the spent mark holds, never the binding.
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   */
+  async isSpentBy(challenge: string, options: { profile: string; binding: string }): Promise<boolean> {
+    const reply = await this.#run.eval("isSpentBy", SPENT_BY, [this.#key(challenge)], [this.#options.now().getTime(), options.profile, bindingDigest(options.binding)]);
+    return reply === 1;
+  }
+
+  /**
    * Resolves 0 without a Redis command: every challenge key is written with a
    * `PX` TTL, so Redis removes an expired challenge on its own (and `consume`
    * refuses one whose expiry by the injected clock has passed before Redis
@@ -171,6 +185,11 @@ export class RedisChallengeStore implements ChallengeStore {
 /** The spent mark's tag (16 hex digits) of a caller's consumption id: its SHA-256, so any string fits and none is stored. */
 function consumerTag(consumption: string): string {
   return createHash("sha256").update(consumption, "utf8").digest("hex").slice(0, 16);
+}
+
+/** What a spent mark holds of a consume's binding: its SHA-256 in hex (64 digits), so any string fits and none is stored. */
+function bindingDigest(binding: string): string {
+  return createHash("sha256").update(binding, "utf8").digest("hex");
 }
 
 function checkTtl(ms: number, what: string): void {

@@ -52,6 +52,8 @@ export type ChallengeVerdict =
  * await store.consume(challenge, { profile: "corp" }); // true once
  * await store.consume(challenge, { profile: "corp" }); // false
  * await store.release?.(challenge, { profile: "corp" }); // true: the server failed that request, the retry may use it
+ * await store.consume(challenge, { profile: "corp", binding: "tx-42/key-1" }); // true: spent, and by whom
+ * await store.isSpentBy?.(challenge, { profile: "corp", binding: "tx-42/key-1" }); // true: a re-send of that request
  * ```
  * @group Server
  */
@@ -78,8 +80,27 @@ export interface ChallengeStore {
    *
    * `consumption`: an optional id the caller picks for this consume (a fresh random string, e.g. 16 random bytes in
    * hex), recorded with the spent mark so that `release` with the same id puts back this consume and no later one.
+   *
+   * `binding`: an optional string naming the request this consume was for (`@scep/proxy` passes a digest of a
+   * PKCSReq's transactionID and signer key), recorded with the spent mark in the same atomic step, so that
+   * {@link ChallengeStore.isSpentBy} can later tell that request's re-send (RFC 8894 §3.3.1, §3.3.3) from another
+   * use. A store without `isSpentBy` may ignore it.
    */
-  consume(challenge: string, options: { profile: string; consumption?: string }): Promise<boolean>;
+  consume(challenge: string, options: { profile: string; consumption?: string; binding?: string }): Promise<boolean>;
+  /**
+   * Whether a challenge is spent by a consume that named this `binding`: true only while it is spent (not released),
+   * of `profile`, not expired by the store's clock, not superseded (a holder's later `issue`), and the consume that
+   * spent it passed exactly this `binding`. A read: it changes nothing, and a challenge consumed without a binding is
+   * never matched. Lets `@scep/proxy` forward a client's re-send of the PKCSReq that spent a one-time challenge
+   * (RFC 8894 §3.3.1, §3.3.3: after a PENDING reply, or a reply lost on the way) instead of refusing it; the window is
+   * the challenge's own lifetime (`issue`'s `ttlMs`). Rejects with StoreUnavailableError (`ERR_STORE_UNAVAILABLE`)
+   * when the backend fails.
+   *
+   * Optional: a store without it (one written before it existed) keeps today's behaviour: the proxy refuses every
+   * later use of a spent challenge, re-sends included. A store that offers it must keep a consumed challenge, marked
+   * spent with its binding, until its expiry (as `release` needs too).
+   */
+  isSpentBy?(challenge: string, options: { profile: string; binding: string }): Promise<boolean>;
   /**
    * Puts back a challenge that `consume` took for a request the server then failed for its own reason (the store
    * answered after the server's timeout, the issue hook threw, a store was down while the transaction was
@@ -230,8 +251,9 @@ export interface MemoryChallengeStoreOptions {
  * In-memory one-time challenge store for tests and single-process servers.
  * Expired challenges stay in memory until {@link MemoryChallengeStore.sweep}
  * (or a full store's `issue`) removes them; a consumed one stays, marked
- * spent, until it expires, so {@link MemoryChallengeStore.release} can put it
- * back (a full store drops spent ones first).
+ * spent (with the consume's `binding`), until it expires, so {@link MemoryChallengeStore.release} can put it
+ * back and {@link MemoryChallengeStore.isSpentBy} can match a re-send (a full store drops spent ones first: their
+ * re-sends are then refused).
  * Challenges are 24 random bytes (192 bits) in base64url without padding: 32
  * characters of `A-Z a-z 0-9 - _` (what `@scep/proxy` puts in a device URL),
  * never starting with `-` (a command line would take it for an option).
@@ -248,7 +270,7 @@ export interface MemoryChallengeStoreOptions {
  * @group Server
  */
 export class MemoryChallengeStore implements ChallengeStore {
-  readonly #entries = new Map<string, { profile: string; expires: number; spent: boolean; consumption?: string | undefined; holder?: string }>();
+  readonly #entries = new Map<string, { profile: string; expires: number; spent: boolean; consumption?: string | undefined; binding?: string | undefined; holder?: string }>();
   /** The current challenge of each (profile, holder), keyed by `JSON.stringify([profile, holder])`. */
   readonly #current = new Map<string, string>();
   readonly #now: () => number;
@@ -287,7 +309,7 @@ export class MemoryChallengeStore implements ChallengeStore {
   }
 
   /** {@inheritDoc ChallengeStore.consume} */
-  async consume(challenge: string, options: { profile: string; consumption?: string }): Promise<boolean> {
+  async consume(challenge: string, options: { profile: string; consumption?: string; binding?: string }): Promise<boolean> {
     const e = this.#entries.get(challenge);
     if (!e || e.spent || e.profile !== options.profile) return false;
     if (e.expires <= this.#now()) {
@@ -296,7 +318,14 @@ export class MemoryChallengeStore implements ChallengeStore {
     }
     e.spent = true;
     e.consumption = options.consumption;
+    e.binding = options.binding;
     return true;
+  }
+
+  /** {@inheritDoc ChallengeStore.isSpentBy} */
+  async isSpentBy(challenge: string, options: { profile: string; binding: string }): Promise<boolean> {
+    const e = this.#entries.get(challenge);
+    return e !== undefined && e.spent && e.profile === options.profile && e.expires > this.#now() && e.binding !== undefined && e.binding === options.binding;
   }
 
   /** {@inheritDoc ChallengeStore.release} */
@@ -306,6 +335,7 @@ export class MemoryChallengeStore implements ChallengeStore {
     if (options.consumption !== undefined && e.consumption !== options.consumption) return false;
     e.spent = false;
     e.consumption = undefined;
+    e.binding = undefined;
     return true;
   }
 

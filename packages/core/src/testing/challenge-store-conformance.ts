@@ -42,7 +42,10 @@ let profileCounter = 0;
  * the consume made with that id (a late one after the challenge was consumed
  * again is false), so a release racing re-uses lets at most one through. A challenge
  * issued with a `holder` supersedes the earlier ones of that profile and holder (consume and release of those are
- * false), and of concurrent issues for one holder exactly one stays consumable.
+ * false), and of concurrent issues for one holder exactly one stays consumable. When it has the optional `isSpentBy`,
+ * that is true exactly for the `binding` the spending consume named (any string, compared exactly), while the
+ * challenge is spent, live, of that profile and not superseded; never for a consume without one; a release clears it
+ * and the next consume's binding replaces it; of concurrent consumes with distinct bindings, the winner's matches.
  *
  * @example
  * ```ts
@@ -217,6 +220,67 @@ export function challengeStoreConformance<S extends ChallengeStore>(options: Cha
         const consumes = results.filter((_, i) => i !== 0 && i !== 11);
         expect(releases.filter(Boolean)).toHaveLength(1);
         expect(consumes.filter(Boolean).length).toBeLessThanOrEqual(1);
+      }
+    });
+
+    it("isSpentBy (when the store has it) is true only for the binding the spending consume named, while it stays spent, live and of that profile", async (ctx) => {
+      if (!store.isSpentBy) return ctx.skip("this store has no isSpentBy (re-sends of a spent challenge are refused)");
+      const p = profile();
+      const q = profile("q");
+      const binding = "tx-1 # : | é 日本 " + "x".repeat(300);
+      const c = await store.issue({ profile: p, ttlMs: 60_000 });
+      expect(await store.isSpentBy(c, { profile: p, binding })).toBe(false); // issued, not spent
+      expect(await store.consume(c, { profile: p, consumption: "first", binding })).toBe(true);
+      expect(await store.isSpentBy(c, { profile: p, binding })).toBe(true);
+      expect(await store.isSpentBy(c, { profile: p, binding })).toBe(true); // a read: it stays so
+      expect(await store.isSpentBy(c, { profile: p, binding: `${binding} ` })).toBe(false);
+      expect(await store.isSpentBy(c, { profile: p, binding: "tx-1" })).toBe(false);
+      expect(await store.isSpentBy(c, { profile: p, binding: "" })).toBe(false);
+      expect(await store.isSpentBy(c, { profile: q, binding })).toBe(false);
+      expect(await store.isSpentBy("0123456789abcdef0123456789abcdef", { profile: p, binding })).toBe(false);
+      expect(await store.consume(c, { profile: p, binding })).toBe(false); // still one-shot
+      clock.advance(60_001);
+      expect(await store.isSpentBy(c, { profile: p, binding })).toBe(false); // expired by the injected clock
+
+      const plain = await store.issue({ profile: p, ttlMs: 60_000 });
+      expect(await store.consume(plain, { profile: p })).toBe(true);
+      expect(await store.isSpentBy(plain, { profile: p, binding })).toBe(false); // consumed without a binding
+      expect(await store.isSpentBy(plain, { profile: p, binding: "" })).toBe(false);
+    });
+
+    it("isSpentBy (when the store has it) follows release and a later consume: a released challenge matches nothing, the next consume's binding replaces it", async (ctx) => {
+      if (!store.isSpentBy || !store.release) return ctx.skip("this store has no isSpentBy or no release");
+      const p = profile();
+      const c = await store.issue({ profile: p, ttlMs: 60_000 });
+      expect(await store.consume(c, { profile: p, consumption: "one", binding: "b1" })).toBe(true);
+      expect(await store.release(c, { profile: p, consumption: "one" })).toBe(true);
+      expect(await store.isSpentBy(c, { profile: p, binding: "b1" })).toBe(false);
+      expect(await store.consume(c, { profile: p, consumption: "two", binding: "b2" })).toBe(true);
+      expect(await store.isSpentBy(c, { profile: p, binding: "b1" })).toBe(false);
+      expect(await store.isSpentBy(c, { profile: p, binding: "b2" })).toBe(true);
+      expect(await store.release(c, { profile: p, consumption: "one" })).toBe(false); // late: nothing changes
+      expect(await store.isSpentBy(c, { profile: p, binding: "b2" })).toBe(true);
+    });
+
+    it("isSpentBy (when the store has it) is false once a holder's later issue superseded the challenge", async (ctx) => {
+      if (!store.isSpentBy) return ctx.skip("this store has no isSpentBy");
+      const p = profile();
+      const c = await store.issue({ profile: p, ttlMs: 60_000, holder: "host-1,wifi" });
+      expect(await store.consume(c, { profile: p, binding: "b1" })).toBe(true);
+      await store.issue({ profile: p, ttlMs: 60_000, holder: "host-1,wifi" });
+      expect(await store.isSpentBy(c, { profile: p, binding: "b1" })).toBe(false);
+    });
+
+    it("isSpentBy (when the store has it): the binding is written with the spent mark, atomically: of 20 concurrent consumes with 20 bindings, the one that won is the one that matches", async (ctx) => {
+      if (!store.isSpentBy) return ctx.skip("this store has no isSpentBy");
+      const p = profile();
+      for (let round = 0; round < 5; round++) {
+        const c = await store.issue({ profile: p, ttlMs: 60_000 });
+        const bindings = Array.from({ length: 20 }, (_, i) => `r${round}-b${i}`);
+        const won = await Promise.all(bindings.map((binding) => store.consume(c, { profile: p, binding })));
+        expect(won.filter(Boolean)).toHaveLength(1);
+        const matched = await Promise.all(bindings.map((binding) => store.isSpentBy!(c, { profile: p, binding })));
+        expect(matched).toEqual(won);
       }
     });
 

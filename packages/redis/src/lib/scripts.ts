@@ -162,34 +162,48 @@ return prune({ KEYS[1], KEYS[2], KEYS[3], KEYS[4] }, KEYS[5], ARGV[1])
 /**
  * consume: a one-time challenge, atomically.
  * KEYS[1] the challenge's key; ARGV[1] now, ARGV[2] profile, ARGV[3] the
- * consumer's tag (16 hex digits).
+ * consumer's tag (16 hex digits), ARGV[4] the binding's digest (64 hex digits) or "".
  * The value is "<expiresAt ms>:<profile>", or "s<expiresAt ms>:<profile>#<tag>"
  * once spent (kept with its TTL so `release` can put it back; the tag names the
- * consumer, so `UNCONSUME` puts back only its own). An expired one is deleted.
+ * consumer, so `UNCONSUME` puts back only its own), with "r<binding digest>" in
+ * front when the consume named a binding (`SPENT_BY` matches it; a replica
+ * running the scripts from before bindings reads such a value as neither live
+ * nor spent, and refuses it). An expired one is deleted.
  * Returns 1 when consumed, else 0.
  */
 export const CONSUME = script(
   "consume",
   `
 local v = redis.call('GET', KEYS[1])
-if not v or string.sub(v, 1, 1) == 's' then return 0 end
+if not v or not string.match(v, '^%d') then return 0 end
 local sep = string.find(v, ':', 1, true)
 if string.sub(v, sep + 1) ~= ARGV[2] then return 0 end
 if tonumber(string.sub(v, 1, sep - 1)) <= tonumber(ARGV[1]) then
   redis.call('DEL', KEYS[1])
   return 0
 end
+local mark = 's'
+if ARGV[4] and ARGV[4] ~= '' then mark = 'r' .. ARGV[4] .. 's' end
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then redis.call('SET', KEYS[1], 's' .. v .. '#' .. ARGV[3], 'PX', ttl) else redis.call('DEL', KEYS[1]) end
+if ttl > 0 then redis.call('SET', KEYS[1], mark .. v .. '#' .. ARGV[3], 'PX', ttl) else redis.call('DEL', KEYS[1]) end
 return 1
 `,
 );
 
-/** Lua: the live value inside a spent one ("s<v>#<tag>", or "s<v>" as written before the tag). */
-const SPENT_LIVE = `
-local function spentLive(v)
-  local live = string.match(v, '^s(.*)#%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x$')
-  return live or string.sub(v, 2)
+/**
+ * Lua: the parts of a spent value ("s<v>#<tag>", "s<v>" as written before the tag, either with "r<binding digest>"
+ * in front): the binding digest ("" when none), the value from its "s" on, and the live value inside. Nil when the
+ * value is not a spent one.
+ */
+const SPENT_PARTS = `
+local function spentParts(v)
+  local binding, rest = string.match(v, '^r(%x+)(s.*)$')
+  if not binding then
+    if string.sub(v, 1, 1) ~= 's' then return nil end
+    binding, rest = '', v
+  end
+  local live = string.match(rest, '^s(.*)#%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x$')
+  return binding, rest, live or string.sub(rest, 2)
 end
 `;
 
@@ -202,18 +216,20 @@ end
  */
 export const UNCONSUME = script(
   "unconsume",
-  `${SPENT_LIVE}
+  `${SPENT_PARTS}
 local v = redis.call('GET', KEYS[1])
-if not v or string.sub(v, 1, 1) ~= 's' or string.sub(v, -17) ~= '#' .. ARGV[1] then return 0 end
+if not v then return 0 end
+local binding, rest, live = spentParts(v)
+if not binding or string.sub(rest, -17) ~= '#' .. ARGV[1] then return 0 end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl <= 0 then return 0 end
-redis.call('SET', KEYS[1], spentLive(v), 'PX', ttl)
+redis.call('SET', KEYS[1], live, 'PX', ttl)
 return 1
 `,
 );
 
 /**
- * release: puts a spent challenge back (same value, same remaining TTL).
+ * release: puts a spent challenge back (same value, same remaining TTL; its binding gone).
  * KEYS[1] the challenge's key; ARGV[1] now, ARGV[2] profile, ARGV[3] the
  * consumer's tag or "" (any consumer).
  * Returns 1 when it is usable again; 0 when unknown, not spent, spent by
@@ -221,17 +237,37 @@ return 1
  */
 export const RELEASE = script(
   "release",
-  `${SPENT_LIVE}
+  `${SPENT_PARTS}
 local v = redis.call('GET', KEYS[1])
-if not v or string.sub(v, 1, 1) ~= 's' then return 0 end
-if ARGV[3] ~= '' and string.sub(v, -17) ~= '#' .. ARGV[3] then return 0 end
-local live = spentLive(v)
+if not v then return 0 end
+local binding, rest, live = spentParts(v)
+if not binding then return 0 end
+if ARGV[3] ~= '' and string.sub(rest, -17) ~= '#' .. ARGV[3] then return 0 end
 local sep = string.find(live, ':', 1, true)
 if string.sub(live, sep + 1) ~= ARGV[2] then return 0 end
 if tonumber(string.sub(live, 1, sep - 1)) <= tonumber(ARGV[1]) then return 0 end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl <= 0 then return 0 end
 redis.call('SET', KEYS[1], live, 'PX', ttl)
+return 1
+`,
+);
+
+/**
+ * spentBy: whether a challenge is spent by a consume that named this binding (a read; changes nothing).
+ * KEYS[1] the challenge's key; ARGV[1] now, ARGV[2] profile, ARGV[3] the binding's digest (64 hex digits).
+ * Returns 1 when spent with exactly that binding, of that profile and not expired by ARGV[1]; else 0.
+ */
+export const SPENT_BY = script(
+  "spent-by",
+  `${SPENT_PARTS}
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local binding, rest, live = spentParts(v)
+if not binding or binding == '' or binding ~= ARGV[3] then return 0 end
+local sep = string.find(live, ':', 1, true)
+if not sep or string.sub(live, sep + 1) ~= ARGV[2] then return 0 end
+if tonumber(string.sub(live, 1, sep - 1)) <= tonumber(ARGV[1]) then return 0 end
 return 1
 `,
 );
