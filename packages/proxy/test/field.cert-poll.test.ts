@@ -12,14 +12,15 @@
  * - Through our proxy every poll was refused: the poll comes to the device's one-time URL, whose challenge the
  *   PKCSReq had spent, so the proxy answered 400 "challenge failed" and requeued the profile; the device never
  *   collected the certificate the operator approved. Fixed: a CertPoll is forwarded without the challenge check (it
- *   carries no challenge and spends none; the CA answers it from its own transaction). A re-sent PKCSReq is still
- *   refused: the challenge it carries was spent. An NDES challenge's 57-minute window no longer ends the polls of an
- *   approval that takes longer either.
+ *   carries no challenge and spends none; the CA answers it from its own transaction). A re-sent PKCSReq (same
+ *   transactionID and signer key as the one that spent the challenge) is forwarded too
+ *   (rfc8894.proxy.pkcsreq-resend.test.ts); another request through the URL is still refused. An NDES challenge's
+ *   57-minute window no longer ends the polls of an approval that takes longer either.
  */
 import { createServer, type Server } from "node:http";
 import { X509Certificate } from "node:crypto";
 import { getRequestListener } from "@hono/node-server";
-import { MemoryTransactionStore, ScepClient, TransportError, buildCertPoll, buildPkcsReq, createScepServer, generateCsr, type ScepEvent, type ScepServer } from "@scep/core";
+import { MemoryTransactionStore, ScepClient, buildCertPoll, buildPkcsReq, createScepServer, generateCsr, type ScepEvent, type ScepServer } from "@scep/core";
 import { manualClock } from "@scep/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runStrongswanGen, runStrongswanScep } from "../../../test-support/peers";
@@ -112,7 +113,7 @@ describe("RFC 8894 §3.3.3: CertPoll through the proxy's one-time URL (sscep#136
     expect((await px.profiles.get(key))?.requeueCount).toBeUndefined();
   }, 120_000);
 
-  it("ScepClient polls to SUCCESS through the URL; a re-sent PKCSReq through it is still refused (its challenge was spent)", async () => {
+  it("ScepClient polls to SUCCESS through the URL; its re-sent PKCSReq gets the same certificate; a PKCSReq of another transaction through it is refused (its challenge was spent)", async () => {
     const key = { hostId: "laptop-9", profileId: "wifi", caName: "core" };
     const url = await px.oneTimeUrl(base, key);
     const r = pki.requesters.rsa;
@@ -129,14 +130,14 @@ describe("RFC 8894 §3.3.3: CertPoll through the proxy's one-time URL (sscep#136
     expect(rep.certificates[0]!.subject).toBe("CN=laptop-9, O=scep-sdk tests");
     expect(rep.certificates[0]!.isIssuedBy(pki.ca.certificate)).toBe(true);
 
-    let again: unknown;
-    try {
-      await new ScepClient({ url }).enroll({ csr, signer: r.signer });
-    } catch (e) {
-      again = e;
-    }
-    expect(again).toBeInstanceOf(TransportError);
-    expect(again).toMatchObject({ status: 400 });
+    const resent = await new ScepClient({ url }).enroll({ csr, signer: r.signer });
+    expect(resent.status).toBe("SUCCESS");
+    expect(Buffer.from(resent.certificates[0]!.der)).toEqual(Buffer.from(rep.certificates[0]!.der));
+    expect(px.events.at(-1)).toMatchObject({ operation: "PKIOperation", reason: "forwarded", resend: true });
+
+    const other = await buildPkcsReq({ csr, signer: r.signer, recipient: pki.ca.certificate, transactionId: "ANOTHER-TRANSACTION" });
+    const again = await fetch(`${url}?operation=PKIOperation`, { method: "POST", body: other.der as Uint8Array<ArrayBuffer> });
+    expect([again.status, await again.text()]).toEqual([400, "challenge failed"]);
     expect(px.events.at(-1)).toMatchObject({ operation: "PKIOperation", reason: "challenge_failed", requeued: true });
   });
 

@@ -497,6 +497,7 @@ describe("events and stats", () => {
           reasons: { forwarded: 1, challenge_failed: 1 },
           requeues: 1,
           challengeReleases: 0,
+          resends: 0,
           upstreamFailures: {},
           upstreamHttpStatuses: {},
         },

@@ -2,8 +2,10 @@
  * A real forward: @scep/core's createScepServer on loopback as the upstream,
  * the proxy mounted with @scep/express and with @scep/hono (both take any
  * `{ fetch, owns }` handler), and the SDK's ScepClient enrolling through the
- * proxy's one-time URL (RFC 8894 §3.2 PKCSReq → SUCCESS CertRep). The
- * second use of the URL is refused with 400 and the profile requeued.
+ * proxy's one-time URL (RFC 8894 §3.2 PKCSReq → SUCCESS CertRep). The same
+ * PKCSReq sent again (its reply lost: same transactionID and key, RFC 8894
+ * §3.3.1) gets the same certificate; another request through the spent URL is
+ * refused with 400 and the profile requeued.
  */
 import { createServer, type Server } from "node:http";
 import { getRequestListener } from "@hono/node-server";
@@ -40,7 +42,7 @@ describe.each(mounts)("through the proxy mounted with %s into a @scep/core serve
   });
   afterAll(() => close(http));
 
-  it("the SDK client enrolls with a one-time URL; the certificate chains to the upstream CA; the URL's second use → 400 and requeue", async () => {
+  it("the SDK client enrolls with a one-time URL; the certificate chains to the upstream CA; its re-send gets the same certificate; another request through the URL → 400 and requeue", async () => {
     const key = { hostId: "host-42", profileId: "wifi", caName: "core" };
     const url = await px.oneTimeUrl(base, key);
     const r = upstream.fx.pki.requesters.rsa;
@@ -60,9 +62,20 @@ describe.each(mounts)("through the proxy mounted with %s into a @scep/core serve
     ]);
     expect(upstream.fx.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "success", reason: "issued" });
 
+    // The device lost the reply and sends its PKCSReq again: the proxy forwards it (same transactionID and signer key
+    // as the request that spent the challenge), the upstream answers from its transaction.
+    const resent = await new ScepClient({ url }).enroll({ csr, signer: r.signer });
+    expect(resent.status).toBe("SUCCESS");
+    expect(Buffer.from(resent.certificates[0]!.der)).toEqual(Buffer.from(rep.certificates[0]!.der));
+    expect(px.events.at(-1)).toMatchObject({ operation: "PKIOperation", reason: "forwarded", resend: true });
+    expect(await px.profiles.get(key)).toMatchObject({ status: "pending" });
+
+    // A request of another key (another transactionID) through the spent URL is refused, and the profile requeued.
+    const other = fx.pki.requesters.p256;
+    const otherCsr = await generateCsr({ keys: other.keys, subject: "CN=requester-p256, O=scep-sdk tests", challengePassword: CHALLENGE, san: { dns: [`${key.hostId}.${++csrs}.example.test`] } });
     let second: unknown;
     try {
-      await new ScepClient({ url }).enroll({ csr, signer: r.signer });
+      await new ScepClient({ url }).enroll({ csr: otherCsr, signer: other.signer });
     } catch (e) {
       second = e;
     }

@@ -12,7 +12,12 @@
  *   under the CA's name: atomic and one-shot, so a second use, or a race of
  *   two replicas, fails. The consume carries the request's `consumption` id,
  *   so the handler can release exactly this consume when the upstream provably
- *   did not issue.
+ *   did not issue, and, for a PKCSReq whose signature verifies, its re-send
+ *   `binding` (`resend-binding.ts`), recorded with the spent mark. When the
+ *   consume fails and the store has `isSpentBy`, a request whose binding is the
+ *   one the spending consume recorded is the re-send of that PKCSReq (RFC 8894
+ *   §3.3.1, §3.3.3): valid, `resend: true`, nothing consumed. A store without
+ *   `isSpentBy` refuses it as before.
  *
  * A store error propagates (the handler answers 503 or 500).
  *
@@ -25,20 +30,26 @@ import { challengeHash } from "../stores/challenge-hash.js";
 import type { ProfileRecord } from "../stores/profile-store.js";
 
 /** The verdict: valid, or why not. */
-export type ChallengeCheck = { ok: true } | { ok: false; reason: "challenge_expired" | "challenge_failed" | "challenge_superseded" };
+export type ChallengeCheck = { ok: true; resend?: true } | { ok: false; reason: "challenge_expired" | "challenge_failed" | "challenge_superseded" };
 
 /** Checks the challenge of one PKIOperation; see the module comment. */
 export async function checkChallenge(
   ca: CaConfig,
   record: ProfileRecord,
   id: ProxyIdentifier,
-  context: { nowMs: number; challenges: ChallengeStore | undefined; consumption: string },
+  context: { nowMs: number; challenges: ChallengeStore | undefined; consumption: string; binding?: string | undefined },
 ): Promise<ChallengeCheck> {
   if (ca.type === "custom") {
-    if (!context.challenges || id.challenge === undefined || id.challenge === "") return { ok: false, reason: "challenge_failed" };
+    const store = context.challenges;
+    if (!store || id.challenge === undefined || id.challenge === "") return { ok: false, reason: "challenge_failed" };
     if (record.challengeHash !== undefined && (await challengeHash(id.challenge)) !== record.challengeHash) return { ok: false, reason: "challenge_superseded" };
-    const consumed = await context.challenges.consume(id.challenge, { profile: ca.name, consumption: context.consumption });
-    return consumed ? { ok: true } : { ok: false, reason: "challenge_failed" };
+    const binding = context.binding;
+    const consumed = await store.consume(id.challenge, { profile: ca.name, consumption: context.consumption, ...(binding === undefined ? {} : { binding }) });
+    if (consumed) return { ok: true };
+    // Spent: by this very request's first send? (Read after the consume: a consume that raced ours and won wrote its
+    // binding in the same atomic step, so a re-send arriving before the first send's answer matches too.)
+    if (binding !== undefined && store.isSpentBy && (await store.isSpentBy(id.challenge, { profile: ca.name, binding }))) return { ok: true, resend: true };
+    return { ok: false, reason: "challenge_failed" };
   }
   const retrievedAt = record.challengeRetrievedAt;
   if (typeof retrievedAt !== "number" || !Number.isFinite(retrievedAt)) return { ok: false, reason: "challenge_failed" };

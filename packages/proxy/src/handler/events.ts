@@ -96,6 +96,12 @@ export interface ProxyEvent {
    * device's retry of the same URL can pass. Absent when the challenge stays spent.
    */
   challengeReleased?: boolean;
+  /**
+   * True when a PKCSReq came through a `custom` CA's spent one-time challenge and was forwarded as the re-send of the
+   * PKCSReq that spent it (same transactionID, same signer key, signature verified; RFC 8894 §3.3.1, §3.3.3), without
+   * a requeue. Absent otherwise.
+   */
+  resend?: boolean;
   /** Why the upstream call failed (outcome `upstream_error`). */
   upstream?: {
     /** The typed reason. */
@@ -130,6 +136,8 @@ export interface ProxyCaStats {
   requeues: number;
   /** One-time challenges given back after an upstream failure that proves nothing was issued ({@link ProxyEvent.challengeReleased}). */
   challengeReleases: number;
+  /** PKCSReqs forwarded as the re-send of the request that spent their one-time challenge ({@link ProxyEvent.resend}). */
+  resends: number;
   /** Upstream failures by reason (`timeout`, `http`, …). */
   upstreamFailures: Partial<Record<UpstreamFailureReason, number>>;
   /** Upstream failures by HTTP status, for reason `http` (keys are the status as a string). */

@@ -15,6 +15,7 @@ import type { ProfileKey, ProfileStore } from "../stores/profile-store.js";
 import { HttpUpstream } from "../upstream/http-upstream.js";
 import type { Upstream, UpstreamResponse } from "../upstream/upstream.js";
 import { checkChallenge } from "./challenge-lifecycle.js";
+import { resendBinding } from "./resend-binding.js";
 import type { ProxyCaStats, ProxyEvent, ProxyEventSink, ProxyOperation, ProxyStats } from "./events.js";
 import {
   ProxyReply,
@@ -61,6 +62,9 @@ export interface ScepProxyOptions {
    * Where proxy-issued one-time challenges live (`@scep/core`'s `ChallengeStore`, profile = CA name); required for CAs
    * of type `custom`. When it has `release`, a challenge consumed for a message the upstream provably did not
    * process (connection refused, DNS, TLS handshake, HTTP 503 or 429) is given back; without it, it stays spent.
+   * When it has `isSpentBy`, the re-send of the PKCSReq that spent a challenge (same transactionID and signer key,
+   * signature verified; RFC 8894 §3.3.1, §3.3.3) is forwarded for as long as the challenge lives; without it, it is
+   * refused and requeued like any other use of a spent challenge.
    */
   challenges?: ChallengeStore;
   /** How upstreams are called (default an {@link HttpUpstream} with `upstreamTimeoutMs` and `maxBodyBytes`). */
@@ -173,7 +177,15 @@ function normaliseBase(basePath: string | undefined): string {
  *    `challenge password has expired` / `challenge failed`; a `custom` CA's challenge other than the one the record's
  *    `challengeHash` names (an earlier URL of a re-registered profile) → 400 `challenge superseded`, nothing consumed,
  *    no requeue. A CertPoll (messageType 20, RFC 8894 §3.3.3: polling a PENDING enrollment) skips the challenge
- *    check: it carries none, spends none, and the CA answers it from its own transaction;
+ *    check: it carries none, spends none, and the CA answers it from its own transaction. A `custom` CA's PKCSReq
+ *    (messageType 19) whose signature verifies (`verifyRequestSigner`: messageDigest and signature by the key of the
+ *    certificate its SignerInfo names, checked here, not left to the CA) consumes the challenge with a binding of its
+ *    transactionID and signer key; a later PKCSReq through the spent challenge whose signature verifies and whose
+ *    binding is that one is its re-send (RFC 8894 §3.3.1, §3.3.3: after PENDING or a lost reply) and is forwarded
+ *    without requeue and without consuming (`ChallengeStore.isSpentBy`; event `resend: true`), while the challenge
+ *    lives. The exact bytes replayed by someone else are harmless (the CA answers its own transaction, to the
+ *    device's key); another transactionID, another key or a message whose signature does not verify is refused as
+ *    above. A RenewalReq spends its challenge as before, without a binding;
  * 6. forward, and return the upstream's status, bytes and content type unchanged; 504 `upstream timed out`,
  *    502 `upstream failed` (for an upstream 503 or 429 with `Retry-After`: the upstream's, clamped to 1–3600 s,
  *    30 s when it sent none; not when a `custom` CA's one-time challenge stays consumed, since the same URL cannot
@@ -372,7 +384,10 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     if (peekMessageType(message) === MessageType.CertPoll) return forward((signal) => upstream.pkiOperation(ca, message, { signal }), request, event);
     // This request's consume of a one-time challenge, so a release puts back this consume and no later one.
     const consumption = randomId();
-    const verdict = await store("challenge check", () => checkChallenge(ca, record, id, { nowMs: now().getTime(), challenges, consumption }));
+    // A custom CA's PKCSReq whose signature verifies records who spent the challenge, so its re-send passes (RFC 8894
+    // §3.3.1, §3.3.3; see resend-binding.ts for what this lets through and what it does not).
+    const binding = ca.type === "custom" ? await resendBinding(message) : undefined;
+    const verdict = await store("challenge check", () => checkChallenge(ca, record, id, { nowMs: now().getTime(), challenges, consumption, binding }));
     if (!verdict.ok) {
       // A superseded challenge is an earlier URL of a profile the MDM registered again: the current URL is out
       // there, pending; a requeue would set it to none and make the current URL fail too.
@@ -382,8 +397,14 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
       return reject(verdict.reason);
     }
     // 6. Forward, bytes unchanged.
+    // The re-send of the PKCSReq that spent the challenge consumed nothing: nothing to give back, and its own re-send
+    // passes again (so a 503/429 keeps its Retry-After).
+    if (verdict.resend) {
+      event.resend = true;
+      return forward((signal) => upstream.pkiOperation(ca, message, { signal }), request, event);
+    }
     // A custom CA's one-time challenge was consumed by the check above: given back only when the upstream provably
-    // issued nothing, else the same URL cannot be retried.
+    // issued nothing, else the same URL cannot be retried (but the same PKCSReq can: its re-send matches the binding).
     const challenge = id.challenge!;
     const release = challenges?.release?.bind(challenges);
     const spent = ca.type === "custom" ? { release: release && (() => release(challenge, { profile: ca.name, consumption })) } : undefined;
@@ -405,6 +426,7 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
       reasons: {},
       requeues: 0,
       challengeReleases: 0,
+      resends: 0,
       upstreamFailures: {},
       upstreamHttpStatuses: {},
     });
@@ -413,6 +435,7 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     s.reasons[event.reason] = (s.reasons[event.reason] ?? 0) + 1;
     if (event.requeued) s.requeues++;
     if (event.challengeReleased) s.challengeReleases++;
+    if (event.resend) s.resends++;
     if (event.upstream) {
       s.upstreamFailures[event.upstream.reason] = (s.upstreamFailures[event.upstream.reason] ?? 0) + 1;
       if (event.upstream.status !== undefined) s.upstreamHttpStatuses[String(event.upstream.status)] = (s.upstreamHttpStatuses[String(event.upstream.status)] ?? 0) + 1;

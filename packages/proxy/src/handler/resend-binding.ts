@@ -1,0 +1,46 @@
+/**
+ * What binds a re-sent PKCSReq to the PKCSReq that spent a `custom` CA's one-time challenge (RFC 8894 §3.3.1: a
+ * client whose request went PENDING or whose reply was lost sends the same request again, same transactionID).
+ *
+ * The proxy cannot read the CSR (it is encrypted to the CA), so it binds what the unencrypted outer SignedData shows
+ * and a signature backs: the signed transactionID and the public key of the certificate the SignerInfo names,
+ * recorded with the spent mark when the challenge is consumed (`ChallengeStore.consume`'s `binding`) and matched on a
+ * later PKCSReq through the same URL (`ChallengeStore.isSpentBy`). The binding is computed only for a message whose
+ * signature verifies ({@link verifyRequestSigner}), so a match means the holder of the first request's private key
+ * signed this message under the same transactionID:
+ *
+ * - the exact bytes replayed by someone who saw them: forwarded, and harmless (the CA answers its own transaction,
+ *   a certificate or a PENDING, to the device's key, as it answers the device's own re-send);
+ * - a new message with the same transactionID and signer certificate but another signature, content or signed
+ *   attribute: its signature does not verify here, it gets no binding, and it is refused like any use of a spent
+ *   challenge (requeue + 400 `challenge failed`); the proxy does not leave this check to the CA;
+ * - another transactionID or another signer key: another binding, refused the same way.
+ *
+ * The key holder itself may send another request under the same transactionID while the challenge lives (certmonger
+ * rebuilds its CSR on each submission); the CA, which opens it, decides whether that is its transaction's re-send
+ * (`@scep/core`: same key and subject while PENDING; same challenge and extensions once ISSUED) or a new enrollment
+ * it checks as such.
+ *
+ * @module
+ */
+import { MessageType, publicKeyThumbprint, verifyRequestSigner } from "@scep/core";
+
+/**
+ * The binding of a PKCSReq (messageType 19) whose signature verifies: `pkcsreq:` then the JSON of its transactionID
+ * and its signer key's RFC 7638 thumbprint (the SHA-256 of its SubjectPublicKeyInfo, base64url, for a key without a
+ * JWK form). Undefined for any other message type (a RenewalReq spends its challenge as before, unbound), and for a
+ * message that does not verify. Never rejects.
+ */
+export async function resendBinding(message: Uint8Array): Promise<string | undefined> {
+  const signed = verifyRequestSigner(message);
+  if (signed?.messageType !== MessageType.PKCSReq) return undefined;
+  const spki = signed.signerCertificate.spki;
+  const key = publicKeyThumbprint(spki) ?? `spki:${base64url(new Uint8Array(await crypto.subtle.digest("SHA-256", spki as Uint8Array<ArrayBuffer>)))}`;
+  return `pkcsreq:${JSON.stringify([signed.transactionId, key])}`;
+}
+
+function base64url(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
