@@ -4,13 +4,17 @@
 // stopped the CA. Now its key is not known, so not refused: onError hears it once (with what to do), the other keys
 // are issued, and the key is refused again from the first check once the file reads (tried at most once per
 // maxStalenessMs). A real EACCES needs a process that file modes apply to: as root (CI), a child running as nobody.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { MemoryRevocationStore } from "@scep/core";
 import { openFileCa } from "../src/index.js";
-import { issuedSerials, makeLegacy, opensslCsr, sameKeyCsr, spawnCaChild, tempDir, ticker } from "./helpers.js";
+import { issuedSerials, makeLegacy, opensslCsr, packageDir, sameKeyCsr, spawnCaChild, tempDir, ticker } from "./helpers.js";
+
+const root = process.getuid?.() === 0;
+/** As root: whether nobody (65534) can run node with tsx from this checkout (not when it lies under a 0700 home). */
+const nobodyCanRun = !root || spawnSync(process.execPath, ["--import", "tsx", "-e", ""], { cwd: packageDir, uid: 65534, gid: 65534, stdio: "ignore" }).status === 0;
 
 const codeAndMessage = (e: unknown): string => `${(e as { code?: string }).code}: ${(e as Error).message}`;
 
@@ -53,7 +57,8 @@ describe("RFC 5280 §5.3.1: a keyCompromise certificate whose key file cannot be
     expect(errors).toHaveLength(1);
   }, 120_000);
 
-  it("its certs/<serial>.pem chmod 000 (a real EACCES; as root the CA runs in a child as nobody, whom file modes bind): the child's issues succeed and onError hears EACCES once", async () => {
+  // Skipped only as root in a checkout nobody cannot read; the EISDIR case above holds the same code path.
+  it.skipIf(!nobodyCanRun)("its certs/<serial>.pem chmod 000 (a real EACCES; as root the CA runs in a child as nobody, whom file modes bind): the child's issues succeed and onError hears EACCES once", async () => {
     const dir = tempDir();
     chmodSync(dir, 0o755); // mkdtemp's 0700 would keep nobody out
     const dataDir = join(dir, "data");
@@ -63,7 +68,6 @@ describe("RFC 5280 §5.3.1: a keyCompromise certificate whose key file cannot be
     makeLegacy(dataDir, legacy);
     opensslCsr(dir, "b", { subject: "/CN=b" });
     const certFile = join(dataDir, "certs", `${legacy}.pem`);
-    const root = process.getuid?.() === 0;
     if (root) execFileSync("chown", ["-R", "65534:65534", dataDir]);
     chmodSync(certFile, 0o000);
 
