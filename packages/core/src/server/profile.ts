@@ -123,7 +123,10 @@ export interface ScepProfile {
   caChain?: readonly (Certificate | Uint8Array | string)[];
   /**
    * The GetCACert set (RFC 8894 §4.2):
-   * - `"default"`: the signer certificate, every decrypter certificate (no duplicates), then `caChain`;
+   * - `"default"`: the signer certificate, every decrypter certificate (no duplicates), then `caChain`; but when the
+   *   issuing CA signs and decrypts itself and no certificate of that set has keyUsage digitalSignature and
+   *   keyEncipherment (nor one of each), the issuing CA alone: Apple's client picks RA certificates from a set by
+   *   keyUsage and stops enrolling when it finds none, and takes a single CA certificate whatever its keyUsage;
    * - `"issuing-ca"`: the same without the parents of the issuing CA (some Intune clients fail on a full chain);
    * - `"ca-only"`: the issuing CA alone (`application/x-x509-ca-cert`; only when the CA signs and decrypts itself);
    * - a list: exactly these certificates, in this order.
@@ -313,6 +316,36 @@ function unique(certs: readonly Certificate[]): Certificate[] {
   return out;
 }
 
+/**
+ * Whether Apple's SCEP client finds its RA certificates in a GetCACert set of several (a `x-x509-ca-ra-cert` reply,
+ * RFC 8894 §4.2.1.2): it picks them by keyUsage alone (RFC 5280 §4.2.1.3), and needs one certificate with
+ * digitalSignature and keyEncipherment, or one with each; a certificate without the extension counts as neither.
+ */
+function appleFindsRa(certs: readonly Certificate[]): boolean {
+  let sign = false;
+  let encrypt = false;
+  for (const c of certs) {
+    const s = c.keyUsage?.has("digitalSignature") ?? false;
+    const e = c.keyUsage?.has("keyEncipherment") ?? false;
+    if (s && e) return true;
+    sign ||= s;
+    encrypt ||= e;
+  }
+  return sign && encrypt;
+}
+
+/**
+ * The default GetCACert set: the signer, the decrypters, then the chain. In CA mode (the issuing CA signs and decrypts
+ * itself) a chain that gives Apple's client no RA by keyUsage ({@link appleFindsRa}) would stop every iOS and macOS
+ * enrollment before its PKIOperation, so the CA is served alone (`x-x509-ca-cert`), which Apple takes whatever its
+ * keyUsage.
+ */
+function defaultCaCerts(ca: Certificate, ras: readonly Certificate[], caChain: readonly Certificate[]): Certificate[] {
+  const all = unique([...ras, ...caChain]);
+  const caMode = ras.every((c) => equalBytes(c.der, ca.der));
+  return all.length > 1 && caMode && !appleFindsRa(all) ? [ca] : all;
+}
+
 function badChoice(name: string, choice: string): never {
   throw new InvalidArgumentError(`profile ${name}: caCertificates must be "default", "issuing-ca", "ca-only" or a list of certificates, not "${choice}"`);
 }
@@ -388,7 +421,7 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
   const ras = [signerCert, ...decrypters.map((d) => d.certificate)];
   const choice = p.caCertificates ?? "default";
   const caCerts =
-    choice === "default" ? unique([...ras, ...caChain]) : choice === "issuing-ca" ? unique([...ras, ca]) : choice === "ca-only" ? [ca] : typeof choice === "string" ? badChoice(name, choice) : toCerts(choice);
+    choice === "default" ? defaultCaCerts(ca, ras, caChain) : choice === "issuing-ca" ? unique([...ras, ca]) : choice === "ca-only" ? [ca] : typeof choice === "string" ? badChoice(name, choice) : toCerts(choice);
   if (caCerts.length === 0) throw new InvalidArgumentError(`profile ${name}: caCertificates is empty`);
   const nextCa = p.nextCaCertificates && toCerts(p.nextCaCertificates);
   const caps = p.capabilities ?? ["AES", "DES3", "POSTPKIOperation", "Renewal", "SHA-1", "SHA-256", "SHA-384", "SHA-512", "SCEPStandard", ...(nextCa ? ["GetNextCACert"] : [])];
