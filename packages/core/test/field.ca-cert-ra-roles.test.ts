@@ -15,9 +15,10 @@
  *   CA served alone enrolls macOS).
  *
  * Our default set is the signer, the decrypters, then the chain (smallstep/certificates#746,
- * https://github.com/smallstep/certificates/issues/746: macOS and NDES-style clients want the chain). In CA mode, when
- * no certificate of that set gives Apple its RA roles, the default is the issuing CA alone; a CA with those
- * keyUsage bits, an RA, or an explicit list is served as before.
+ * https://github.com/smallstep/certificates/issues/746: macOS and NDES-style clients want the chain). In CA mode Apple must take
+ * the CA itself as its RA (it is the only key the server decrypts with), so when the CA lacks digitalSignature or
+ * keyEncipherment the default is the issuing CA alone; a CA with those keyUsage bits, an RA, or an explicit list is
+ * served as before.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { x509 } from "../src/lib/x509.js";
@@ -90,6 +91,15 @@ describe("RFC 8894 §4.2.1: GetCACert in CA mode gives Apple's client an RA it c
     const bare = await make("CN=RA Roles Bare Issuing CA, O=scep-sdk field tests", { issuer: root, ca: true });
     const { type, certs } = await getCaCert({ caCertificate: pemFile(bare.cert, root.cert), signer: bare.key });
     expect([type, certs.length]).toEqual(["application/x-x509-ca-cert", 1]);
+  });
+
+  it("a plain issuing CA under a root that has digitalSignature and keyEncipherment: the CA alone (Apple would encrypt to the root, whose key this server does not hold)", async () => {
+    const usableRoot = await make("CN=RA Roles Usable Root, O=scep-sdk field tests", { ca: true, usage: CA_ONLY | KU.digitalSignature | KU.keyEncipherment });
+    const issuing = await make("CN=RA Roles Issuing Under Usable Root, O=scep-sdk field tests", { issuer: usableRoot, ca: true, usage: CA_ONLY });
+    expect(appleFindsRaCandidates([issuing.cert, usableRoot.cert])).toBe(true); // the root would be Apple's RA
+    const { type, certs } = await getCaCert({ caCertificate: pemFile(issuing.cert, usableRoot.cert), signer: issuing.key });
+    expect(type).toBe("application/x-x509-ca-cert");
+    expect(certs.map((c) => hex(c.der))).toEqual([hex(issuing.cert.der)]);
   });
 
   it("an issuing CA with digitalSignature and keyEncipherment: the chain as before, and Apple finds its RA in it", async () => {

@@ -124,9 +124,9 @@ export interface ScepProfile {
   /**
    * The GetCACert set (RFC 8894 §4.2):
    * - `"default"`: the signer certificate, every decrypter certificate (no duplicates), then `caChain`; but when the
-   *   issuing CA signs and decrypts itself and no certificate of that set has keyUsage digitalSignature and
-   *   keyEncipherment (nor one of each), the issuing CA alone: Apple's client picks RA certificates from a set by
-   *   keyUsage and stops enrolling when it finds none, and takes a single CA certificate whatever its keyUsage;
+   *   issuing CA signs and decrypts itself without keyUsage digitalSignature and keyEncipherment, the issuing CA
+   *   alone: Apple's client picks RA certificates from a set by keyUsage (none, or a parent this server cannot
+   *   decrypt for) and takes a single CA certificate whatever its keyUsage;
    * - `"issuing-ca"`: the same without the parents of the issuing CA (some Intune clients fail on a full chain);
    * - `"ca-only"`: the issuing CA alone (`application/x-x509-ca-cert`; only when the CA signs and decrypts itself);
    * - a list: exactly these certificates, in this order.
@@ -336,14 +336,15 @@ function appleFindsRa(certs: readonly Certificate[]): boolean {
 
 /**
  * The default GetCACert set: the signer, the decrypters, then the chain. In CA mode (the issuing CA signs and decrypts
- * itself) a chain that gives Apple's client no RA by keyUsage ({@link appleFindsRa}) would stop every iOS and macOS
- * enrollment before its PKIOperation, so the CA is served alone (`x-x509-ca-cert`), which Apple takes whatever its
- * keyUsage.
+ * itself) Apple's client must take the CA itself as its RA: when the CA lacks digitalSignature or keyEncipherment
+ * ({@link appleFindsRa}), the chain would give it no RA (every iOS and macOS enrollment stops before its
+ * PKIOperation) or a parent this server cannot decrypt for, so the CA is served alone (`x-x509-ca-cert`), which Apple
+ * takes whatever its keyUsage.
  */
 function defaultCaCerts(ca: Certificate, ras: readonly Certificate[], caChain: readonly Certificate[]): Certificate[] {
   const all = unique([...ras, ...caChain]);
   const caMode = ras.every((c) => equalBytes(c.der, ca.der));
-  return all.length > 1 && caMode && !appleFindsRa(all) ? [ca] : all;
+  return all.length > 1 && caMode && !appleFindsRa([ca]) ? [ca] : all;
 }
 
 function badChoice(name: string, choice: string): never {
