@@ -71,7 +71,7 @@ describe.each(mounts)("through the proxy mounted with %s into a @scep/core serve
     expect(await px.profiles.get(key)).toMatchObject({ status: "pending" });
 
     // A request of another key (another transactionID) through the spent URL is refused, and the profile requeued.
-    const other = fx.pki.requesters.p256;
+    const other = upstream.fx.pki.requesters.p256;
     const otherCsr = await generateCsr({ keys: other.keys, subject: "CN=requester-p256, O=scep-sdk tests", challengePassword: CHALLENGE, san: { dns: [`${key.hostId}.${++csrs}.example.test`] } });
     let second: unknown;
     try {
