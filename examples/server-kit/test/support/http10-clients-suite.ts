@@ -17,6 +17,11 @@
  *   HTTP/1.0 GET with `%0A` line breaks (smallstep/certificates#2100,
  *   https://github.com/smallstep/certificates/issues/2100).
  *
+ * - sscep's `-p` option writes the request target in absolute-form (`GET http://host:port/path?operation=… HTTP/1.1`)
+ *   for an HTTP proxy (certnanny/sscep#143, https://github.com/certnanny/sscep/pull/143; certnanny/sscep#186,
+ *   https://github.com/certnanny/sscep/issues/186); a proxy that passes it on unchanged, or a client pointed at the
+ *   server as its proxy, reaches the server with it, which RFC 9112 §3.2.2 says a server must accept.
+ *
  * Each reply must be a whole HTTP/1.0-readable answer: a status line, the SCEP content type, a Content-Length equal
  * to the body, no chunked transfer coding (an HTTP/1.0 client cannot read it), and the connection closed after it.
  */
@@ -84,7 +89,7 @@ function expectReadableByHttp10(a: RawAnswer, status: string, contentType: strin
  * @param exampleDir - the example's directory
  */
 export function describeHttp10Clients(name: string, exampleDir: string): void {
-  describe(`${name} example server: HTTP/1.0 SCEP clients (packetfence#8515, micromdm/scep#100, micromdm/scep#211, smallstep#2100)`, () => {
+  describe(`${name} example server: HTTP/1.0 SCEP clients (packetfence#8515, micromdm/scep#100, micromdm/scep#211, smallstep#2100, sscep#143)`, () => {
     const dir = mkdtempSync(join(tmpdir(), `scep-http10-${name}-`));
     let proc: ExampleProcess | undefined;
     let port = 0;
@@ -113,6 +118,15 @@ export function describeHttp10Clients(name: string, exampleDir: string): void {
     it("Cisco IOS's GetCACert: HTTP/1.0 to …/pkiclient.exe with its trustpoint name, Host and User-Agent (micromdm/scep#211) → 200 with the CA certificate", async () => {
       const head = `GET /scep/pkiclient.exe?operation=GetCACert&message=Test-Router HTTP/1.0\r\nUser-Agent: Mozilla/4.0 (compatible; MSIE 5.0; Cisco PKI)\r\nHost: 127.0.0.1:${port}\r\n\r\n`;
       const cert = await rawExchange(port, head);
+      expectReadableByHttp10(cert, "200", "application/x-x509-ca-cert");
+      expect(cert.body.toString("hex")).toBe(Buffer.from(caCert.der).toString("hex"));
+    });
+
+    it("sscep through an HTTP proxy: an absolute-form request target, HTTP/1.0 or HTTP/1.1 (sscep#143, sscep#186) → 200 with the caps and the CA certificate", async () => {
+      const caps = await rawExchange(port, `GET http://127.0.0.1:${port}/scep?operation=GetCACaps HTTP/1.0\r\n\r\n`);
+      expectReadableByHttp10(caps, "200", "text/plain");
+      expect(caps.body.toString("latin1").split("\n")).toContain("POSTPKIOperation");
+      const cert = await rawExchange(port, `GET http://scep.example.test:8080/scep/pkiclient.exe?operation=GetCACert&message=CAIdentifier HTTP/1.1\r\nHost: scep.example.test:8080\r\nConnection: close\r\n\r\n`);
       expectReadableByHttp10(cert, "200", "application/x-x509-ca-cert");
       expect(cert.body.toString("hex")).toBe(Buffer.from(caCert.der).toString("hex"));
     });
