@@ -13,6 +13,10 @@
  *   (openxpki/openxpki-config#14, https://github.com/openxpki/openxpki-config/issues/14). A single CA certificate is
  *   taken whatever its keyUsage (micromdm/scep#81, https://github.com/micromdm/scep/issues/81: a keyCertSign + cRLSign
  *   CA served alone enrolls macOS).
+ * - iOS answered "The SCEP server configuration is not supported" to a GetCACert set that held the same certificate
+ *   twice; the server's fix sent the CA once (nolanbrown/ios-cert-enrollment#2,
+ *   https://github.com/nolanbrown/ios-cert-enrollment/issues/2, and its pull request #3). No certificate is sent twice,
+ *   also when a `caCertificates` list repeats one.
  *
  * Our default set is the signer, the decrypters, then the chain (smallstep/certificates#746,
  * https://github.com/smallstep/certificates/issues/746: macOS and NDES-style clients want the chain). In CA mode Apple must take
@@ -115,6 +119,13 @@ describe("RFC 8894 §4.2.1: GetCACert in CA mode gives Apple's client an RA it c
     expect(type).toBe("application/x-x509-ca-ra-cert");
     expect(certs.map((c) => hex(c.der))).toEqual([hex(ra.cert.der), hex(plainIssuing.cert.der), hex(root.cert.der)]);
     expect(appleFindsRaCandidates(certs)).toBe(true);
+  });
+
+  it("no certificate twice: the CA as signer, decrypter and first of its chain, or listed twice by hand, is sent once (ios-cert-enrollment#2)", async () => {
+    const defaults = await getCaCert({ caCertificate: scepIssuing.cert, signer: scepIssuing.key, decrypters: [scepIssuing.key], caChain: [scepIssuing.cert, root.cert] });
+    expect(defaults.certs.map((c) => hex(c.der))).toEqual([hex(scepIssuing.cert.der), hex(root.cert.der)]);
+    const listed = await getCaCert({ caCertificate: scepIssuing.cert, signer: scepIssuing.key, caCertificates: [scepIssuing.cert, root.cert, scepIssuing.cert] });
+    expect(listed.certs.map((c) => hex(c.der))).toEqual([hex(scepIssuing.cert.der), hex(root.cert.der)]);
   });
 
   it("an explicit caCertificates list is served exactly, whatever the keyUsage", async () => {

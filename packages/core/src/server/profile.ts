@@ -129,7 +129,7 @@ export interface ScepProfile {
    *   decrypt for) and takes a single CA certificate whatever its keyUsage;
    * - `"issuing-ca"`: the same without the parents of the issuing CA (some Intune clients fail on a full chain);
    * - `"ca-only"`: the issuing CA alone (`application/x-x509-ca-cert`; only when the CA signs and decrypts itself);
-   * - a list: exactly these certificates, in this order.
+   * - a list: these certificates, in this order; one listed twice is sent once (iOS refuses a set with a repeat).
    * One certificate is served as `application/x-x509-ca-cert`, several as a degenerate PKCS#7
    * (`application/x-x509-ca-ra-cert`).
    */
@@ -422,7 +422,7 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
   const ras = [signerCert, ...decrypters.map((d) => d.certificate)];
   const choice = p.caCertificates ?? "default";
   const caCerts =
-    choice === "default" ? defaultCaCerts(ca, ras, caChain) : choice === "issuing-ca" ? unique([...ras, ca]) : choice === "ca-only" ? [ca] : typeof choice === "string" ? badChoice(name, choice) : toCerts(choice);
+    choice === "default" ? defaultCaCerts(ca, ras, caChain) : choice === "issuing-ca" ? unique([...ras, ca]) : choice === "ca-only" ? [ca] : typeof choice === "string" ? badChoice(name, choice) : unique(toCerts(choice));
   if (caCerts.length === 0) throw new InvalidArgumentError(`profile ${name}: caCertificates is empty`);
   const nextCa = p.nextCaCertificates && toCerts(p.nextCaCertificates);
   const caps = p.capabilities ?? ["AES", "DES3", "POSTPKIOperation", "Renewal", "SHA-1", "SHA-256", "SHA-384", "SHA-512", "SCEPStandard", ...(nextCa ? ["GetNextCACert"] : [])];
