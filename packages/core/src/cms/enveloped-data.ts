@@ -152,6 +152,21 @@ export interface BuildEnvelopedDataOptions {
   oaepHash?: DigestAlgorithm;
 }
 
+/**
+ * Sets the low bit of each byte of a DES or Triple-DES key so that the byte has an odd number of set bits (FIPS 46-3,
+ * SP 800-67: the parity bits), in place. The cipher ignores those bits, but a PKCS#11 token or smart card that unwraps
+ * the key may refuse one without odd parity (dogtagpki/pki#8); OpenSSL draws its DES keys the same way.
+ */
+function setOddParity(key: Uint8Array): void {
+  for (let i = 0; i < key.length; i++) {
+    let b = key[i]! & 0xfe;
+    let ones = 0;
+    for (let v = b; v !== 0; v >>= 1) ones += v & 1;
+    if (ones % 2 === 0) b |= 1;
+    key[i] = b;
+  }
+}
+
 /** Writes a ContentInfo holding EnvelopedData, DER. @group Codec */
 export function buildEnvelopedData(options: BuildEnvelopedDataOptions): Uint8Array {
   const { content, recipient, cipher } = options;
@@ -160,6 +175,7 @@ export function buildEnvelopedData(options: BuildEnvelopedDataOptions): Uint8Arr
   // One draw for both, from the pool of CSPRNG output (each CSPRNG call has a fixed cost); the two never overlap.
   const keyAndIv = nc.randomSecret(info.keyLength + info.ivLength);
   const key = keyAndIv.subarray(0, info.keyLength);
+  if (cipher === "des" || cipher === "des3") setOddParity(key);
   const iv = keyAndIv.subarray(info.keyLength);
   const encrypted = nc.encryptContentParts(cipher, key, iv, content);
   const oaepHash = options.oaepHash ?? "sha1";
