@@ -26,7 +26,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { x509 } from "../src/lib/x509.js";
-import { Certificate, LocalKey, createScepServer, generateRsaKeyPair, parseGetCaCertResponse, type ScepProfile } from "../src/index.js";
+import { Certificate, LocalKey, createScepServer, generateRsaKeyPair, parseGetCaCertResponse, parseGetNextCaCertResponse, type ScepProfile } from "../src/index.js";
 import { DAY, NOW, getOp, hex, nextSerial, pemFile } from "./support/server-pki.js";
 
 const SIG = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
@@ -126,6 +126,18 @@ describe("RFC 8894 §4.2.1: GetCACert in CA mode gives Apple's client an RA it c
     expect(defaults.certs.map((c) => hex(c.der))).toEqual([hex(scepIssuing.cert.der), hex(root.cert.der)]);
     const listed = await getCaCert({ caCertificate: scepIssuing.cert, signer: scepIssuing.key, caCertificates: [scepIssuing.cert, root.cert, scepIssuing.cert] });
     expect(listed.certs.map((c) => hex(c.der))).toEqual([hex(scepIssuing.cert.der), hex(root.cert.der)]);
+  });
+
+  it("GetNextCACert too: a nextCaCertificates list that repeats a certificate sends it once", async () => {
+    const next = await make("CN=RA Roles Next CA, O=scep-sdk field tests", { ca: true, usage: CA_ONLY | KU.digitalSignature | KU.keyEncipherment });
+    const server = createScepServer({
+      profiles: [{ path: "/scep", caCertificate: scepIssuing.cert, signer: scepIssuing.key, nextCaCertificates: [next.cert, next.cert], challenge: { type: "static", password: "ra-roles" }, issue: async () => ({ status: "FAILURE", failInfo: "badRequest" }) }],
+      now: () => NOW,
+    });
+    const res = await getOp(server, "/scep", "GetNextCACert");
+    expect(res.status).toBe(200);
+    const certs = parseGetNextCaCertResponse(new Uint8Array(await res.arrayBuffer()), [scepIssuing.cert]);
+    expect(certs.map((c) => hex(c.der))).toEqual([hex(next.cert.der)]);
   });
 
   it("an explicit caCertificates list is served exactly, whatever the keyUsage", async () => {

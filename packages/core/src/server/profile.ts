@@ -424,7 +424,7 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
   const caCerts =
     choice === "default" ? defaultCaCerts(ca, ras, caChain) : choice === "issuing-ca" ? unique([...ras, ca]) : choice === "ca-only" ? [ca] : typeof choice === "string" ? badChoice(name, choice) : unique(toCerts(choice));
   if (caCerts.length === 0) throw new InvalidArgumentError(`profile ${name}: caCertificates is empty`);
-  const nextCa = p.nextCaCertificates && toCerts(p.nextCaCertificates);
+  const nextCa = p.nextCaCertificates && unique(toCerts(p.nextCaCertificates)); // a repeat sent once, as in GetCACert
   const caps = p.capabilities ?? ["AES", "DES3", "POSTPKIOperation", "Renewal", "SHA-1", "SHA-256", "SHA-384", "SHA-512", "SCEPStandard", ...(nextCa ? ["GetNextCACert"] : [])];
   return {
     name,
