@@ -19,7 +19,11 @@
  * The key holder itself may send another request under the same transactionID while the challenge lives (certmonger
  * rebuilds its CSR on each submission); the CA, which opens it, decides whether that is its transaction's re-send
  * (`@scep/core`: same key and subject while PENDING; same challenge and extensions once ISSUED) or a new enrollment
- * it checks as such.
+ * it checks as such. So the one-time challenge no longer bounds the key holder to one certificate: an upstream that
+ * takes a different CSR under a known transactionID as a new enrollment (a static-challenge CA, `@scep/core`
+ * included) issues one per such request, for any subject the CSR names, until the challenge expires. The proxy
+ * cannot tell, since the CSR is encrypted to the CA. Whoever first used the URL is that key holder (the device, or
+ * someone who took the URL before it).
  *
  * @module
  */
