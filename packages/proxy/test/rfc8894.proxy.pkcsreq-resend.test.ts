@@ -274,13 +274,43 @@ describe("stores: an older ChallengeStore without isSpentBy, and a store that is
     return { profiles, key, events, post };
   }
 
-  it("a store without isSpentBy (written before it existed) keeps today's behaviour: the re-send is refused and requeued", async () => {
+  it("a store without isSpentBy (written before it existed) keeps today's behaviour: the re-send is refused and requeued; it is given no binding (no signature is checked for one it cannot match)", async () => {
     const memory = new MemoryChallengeStore();
-    const older: ChallengeStore = { issue: (o) => memory.issue(o), consume: (c, o) => memory.consume(c, o), release: (c, o) => memory.release(c, o) };
+    const consumed: object[] = [];
+    const older: ChallengeStore = {
+      issue: (o) => memory.issue(o),
+      consume: (c, o) => {
+        consumed.push(o);
+        return memory.consume(c, o);
+      },
+      release: (c, o) => memory.release(c, o),
+    };
     const s = await setup(older, memory);
     const res = await s.post();
     expect([res.status, await res.text()]).toEqual([400, "challenge failed"]);
     expect(s.events.at(-1)).toMatchObject({ reason: "challenge_failed", requeued: true });
+    expect(consumed).toHaveLength(2);
+    for (const o of consumed) expect(Object.keys(o).sort()).toEqual(["consumption", "profile"]);
+  });
+
+  it("a store with isSpentBy: each consume of a PKCSReq names its binding (transactionID and signer key thumbprint)", async () => {
+    const memory = new MemoryChallengeStore();
+    const bindings: (string | undefined)[] = [];
+    const recording: ChallengeStore = {
+      issue: (o) => memory.issue(o),
+      consume: (c, o) => {
+        bindings.push(o.binding);
+        return memory.consume(c, o);
+      },
+      release: (c, o) => memory.release(c, o),
+      isSpentBy: (c, o) => memory.isSpentBy(c, o),
+    };
+    const s = await setup(recording, memory);
+    expect((await s.post()).status).toBe(200);
+    expect(bindings).toHaveLength(2);
+    expect(bindings[0]).toMatch(/^pkcsreq:\["[^"]+","[A-Za-z0-9_-]{43}"\]$/);
+    expect(bindings[1]).toBe(bindings[0]);
+    expect(s.events.at(-1)).toMatchObject({ reason: "forwarded", resend: true });
   });
 
   it("isSpentBy failing with StoreUnavailableError → 503 with Retry-After, no requeue, nothing written; once the store is back the re-send is forwarded", async () => {

@@ -17,7 +17,8 @@
  *   consume fails and the store has `isSpentBy`, a request whose binding is the
  *   one the spending consume recorded is the re-send of that PKCSReq (RFC 8894
  *   §3.3.1, §3.3.3): valid, `resend: true`, nothing consumed. A store without
- *   `isSpentBy` refuses it as before.
+ *   `isSpentBy` refuses it as before, and is given no binding (none is computed:
+ *   it costs a signature check, done only after the refusals that need none).
  *
  * A store error propagates (the handler answers 503 or 500).
  *
@@ -37,13 +38,14 @@ export async function checkChallenge(
   ca: CaConfig,
   record: ProfileRecord,
   id: ProxyIdentifier,
-  context: { nowMs: number; challenges: ChallengeStore | undefined; consumption: string; binding?: string | undefined },
+  context: { nowMs: number; challenges: ChallengeStore | undefined; consumption: string; binding?: (() => Promise<string | undefined>) | undefined },
 ): Promise<ChallengeCheck> {
   if (ca.type === "custom") {
     const store = context.challenges;
     if (!store || id.challenge === undefined || id.challenge === "") return { ok: false, reason: "challenge_failed" };
     if (record.challengeHash !== undefined && (await challengeHash(id.challenge)) !== record.challengeHash) return { ok: false, reason: "challenge_superseded" };
-    const binding = context.binding;
+    // Read here, after the cheap refusals above: it verifies the message's signature.
+    const binding = await context.binding?.();
     const consumed = await store.consume(id.challenge, { profile: ca.name, consumption: context.consumption, ...(binding === undefined ? {} : { binding }) });
     if (consumed) return { ok: true };
     // Spent: by this very request's first send? (Read after the consume: a consume that raced ours and won wrote its

@@ -385,8 +385,9 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     // This request's consume of a one-time challenge, so a release puts back this consume and no later one.
     const consumption = randomId();
     // A custom CA's PKCSReq whose signature verifies records who spent the challenge, so its re-send passes (RFC 8894
-    // §3.3.1, §3.3.3; see resend-binding.ts for what this lets through and what it does not).
-    const binding = ca.type === "custom" ? await resendBinding(message) : undefined;
+    // §3.3.1, §3.3.3; see resend-binding.ts for what this lets through and what it does not). Computed (a signature
+    // verified) only once a consume is due, and only for a store that can match it (`isSpentBy`).
+    const binding = ca.type === "custom" && challenges?.isSpentBy ? () => resendBinding(message) : undefined;
     const verdict = await store("challenge check", () => checkChallenge(ca, record, id, { nowMs: now().getTime(), challenges, consumption, binding }));
     if (!verdict.ok) {
       // A superseded challenge is an earlier URL of a profile the MDM registered again: the current URL is out
