@@ -251,10 +251,11 @@ describe("what the spent URL still refuses (requeue + 400, as before)", () => {
 
 describe("stores: an older ChallengeStore without isSpentBy, and a store that is down", () => {
   /** A proxy in front of the auto profile over `challenges`; the device's PKCSReq has spent its URL's challenge. */
-  async function setup(challenges: ChallengeStore, issue: MemoryChallengeStore) {
+  async function setup(challenges: ChallengeStore, issue: MemoryChallengeStore, options: { forwardResends?: boolean } = {}) {
     const profiles = new MemoryProfileStore();
     const events: ProxyEvent[] = [];
     const proxy: ScepProxy = createScepProxy({
+      ...options,
       basePath: "/mdm/scep",
       profiles,
       challenges,
@@ -310,6 +311,24 @@ describe("stores: an older ChallengeStore without isSpentBy, and a store that is
     expect(bindings).toHaveLength(2);
     expect(bindings[0]).toMatch(/^pkcsreq:\["[^"]+","[A-Za-z0-9_-]{43}"\]$/);
     expect(bindings[1]).toBe(bindings[0]);
+    expect(s.events.at(-1)).toMatchObject({ reason: "forwarded", resend: true });
+  });
+
+  it("forwardResends: false keeps the one-time URL to one PKCSReq: its re-send is refused and requeued, with a store that has isSpentBy", async () => {
+    const memory = new MemoryChallengeStore();
+    const s = await setup(memory, memory, { forwardResends: false });
+    const res = await s.post();
+    expect([res.status, await res.text()]).toEqual([400, "challenge failed"]);
+    expect(s.events.at(-1)).toMatchObject({ reason: "challenge_failed", requeued: true });
+    expect(s.events.at(-1)?.resend).toBeUndefined();
+    expect(await s.profiles.get(s.key)).toMatchObject({ status: "none", requeueCount: 1 });
+  });
+
+  it("by default (forwardResends unset) the same re-send through the same kind of store is forwarded", async () => {
+    const memory = new MemoryChallengeStore();
+    const s = await setup(memory, memory);
+    const res = await s.post();
+    expect(res.status).toBe(200);
     expect(s.events.at(-1)).toMatchObject({ reason: "forwarded", resend: true });
   });
 

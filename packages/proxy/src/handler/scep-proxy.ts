@@ -67,6 +67,16 @@ export interface ScepProxyOptions {
    * refused and requeued like any other use of a spent challenge.
    */
   challenges?: ChallengeStore;
+  /**
+   * Whether the re-send of the PKCSReq that spent a `custom` CA's one-time challenge is forwarded (default true; RFC
+   * 8894 §3.3.1, §3.3.3: a device answered PENDING, or whose reply was lost, sends the same request again). The proxy
+   * cannot read the CSR (it is encrypted to the CA), so while the challenge lives the holder of the first PKCSReq's
+   * key may also send other CSRs under its transactionID, and a CA that takes them as new enrollments issues each:
+   * `false` keeps the one-time URL to one PKCSReq (its re-send is refused and requeued like any use of a spent
+   * challenge, and no signature is checked to bind it), at the cost of those devices' re-sends. Needs a `challenges`
+   * store with `isSpentBy` to have any effect when true.
+   */
+  forwardResends?: boolean;
   /** How upstreams are called (default an {@link HttpUpstream} with `upstreamTimeoutMs` and `maxBodyBytes`). */
   upstream?: Upstream;
   /** Longest an upstream call may take, in milliseconds (default 30 000); then the device gets 504, whatever the `upstream` does. */
@@ -223,6 +233,7 @@ function normaliseBase(basePath: string | undefined): string {
 export function createScepProxy(options: ScepProxyOptions): ScepProxy {
   const base = normaliseBase(options.basePath);
   const { profiles, cas, challenges } = options;
+  const forwardResends = options.forwardResends ?? true;
   const upstreamTimeoutMs = positiveInteger("upstreamTimeoutMs", options.upstreamTimeoutMs, 30_000);
   const maxBody = positiveInteger("maxBodyBytes", options.maxBodyBytes, 2 * MiB);
   const now = options.now ?? (() => new Date());
@@ -386,8 +397,9 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     const consumption = randomId();
     // A custom CA's PKCSReq whose signature verifies records who spent the challenge, so its re-send passes (RFC 8894
     // §3.3.1, §3.3.3; see resend-binding.ts for what this lets through and what it does not). Computed (a signature
-    // verified) only once a consume is due, and only for a store that can match it (`isSpentBy`).
-    const binding = ca.type === "custom" && challenges?.isSpentBy ? () => resendBinding(message) : undefined;
+    // verified) only once a consume is due, only for a store that can match it (`isSpentBy`), and not at all with
+    // `forwardResends: false`.
+    const binding = ca.type === "custom" && forwardResends && challenges?.isSpentBy ? () => resendBinding(message) : undefined;
     const verdict = await store("challenge check", () => checkChallenge(ca, record, id, { nowMs: now().getTime(), challenges, consumption, binding }));
     if (!verdict.ok) {
       // A superseded challenge is an earlier URL of a profile the MDM registered again: the current URL is out
