@@ -206,4 +206,22 @@ describe("GetNextCACert", () => {
     const text = await (await getOp(s.server, "/scep", "GetCACaps")).text();
     expect(text).toBe("AES\nDES3\nPOSTPKIOperation\nRenewal\nSHA-1\nSHA-256\nSHA-384\nSHA-512\nSCEPStandard\nGetNextCACert");
   });
+
+  it("a next CA that is already the CA in service (a rollover done, its next file left in place) announces nothing: no GetNextCACert in GetCACaps, 404 no_next_ca", async () => {
+    // After the switch the operator's configuration still names the new CA as "next": a client told that the CA it
+    // already uses is the next one learns nothing true (RFC 8894 §4.7: the certificate to use once the current one
+    // expires).
+    for (const nextCaCertificates of [[ca.cert], [ca.cert, ca.cert], []]) {
+      const s = setup({ nextCaCertificates });
+      const caps = await (await getOp(s.server, "/scep", "GetCACaps")).text();
+      expect(caps.split("\n")).not.toContain("GetNextCACert");
+      const res = await getOp(s.server, "/scep", "GetNextCACert");
+      expect(res.status).toBe(404);
+      expect(s.log.events.at(-1)).toMatchObject({ operation: "GetNextCACert", outcome: "rejected", reason: "no_next_ca", status: 404 });
+    }
+    // A next set with anything GetCACert does not serve yet is a rollover, and is announced.
+    const s = setup({ nextCaCertificates: [next.cert, ca.cert] });
+    expect((await (await getOp(s.server, "/scep", "GetCACaps")).text()).split("\n")).toContain("GetNextCACert");
+    expect((await getOp(s.server, "/scep", "GetNextCACert")).status).toBe(200);
+  });
 });

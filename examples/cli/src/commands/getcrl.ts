@@ -82,6 +82,6 @@ the issuing CA's: nothing is written).`,
     }
     const asPem = /\.pem$/i.test(v.out);
     const path = asPem ? writeOutput(ctx, v.out, toPem("X509 CRL", crl)) : writeOutput(ctx, v.out, crl);
-    ctx.out(`wrote the CRL of ${cert.issuer} (${crl.length} bytes DER) to ${path}`);
+    ctx.out(`wrote the CRL of ${cert.issuer} (${asPem ? `PEM of ${crl.length} bytes of DER` : `${crl.length} bytes DER`}) to ${path}`);
   },
 };

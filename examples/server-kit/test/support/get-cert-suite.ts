@@ -263,6 +263,7 @@ export function describeGetCert(name: string, exampleDir: string, options: { cli
           await openssl(["crl", "-inform", "DER", "-in", "cli.crl", "-noout", "-CAfile", "issuing.pem", "-verify"], dir);
           const pem = await scep(["getcrl", "--url", url, "--cert", "cli-device.pem", "--key", "cli-device.key", "--out", "cli.crl.pem"]);
           expect(pem.code, pem.stderr).toBe(0);
+          expect(pem.stdout).toBe(`wrote the CRL of CN=GetCert Issuing CA (PEM of ${bytes.length} bytes of DER) to ${join(dir, "cli.crl.pem")}\n`);
           const text = readFileSync(join(dir, "cli.crl.pem"), "utf8");
           expect(text.startsWith("-----BEGIN X509 CRL-----\n")).toBe(true);
           expect(hex(Buffer.from(text.replace(/-----[^-]+-----|\s/g, ""), "base64"))).toBe(hex(bytes));

@@ -202,7 +202,12 @@ export interface ScepProfile {
   getCert?: (q: { issuer: Uint8Array; serialNumber: Uint8Array }) => Promise<Certificate | Uint8Array | undefined>;
   /** GetCRL: the CRL for this issuer and serial, DER (undefined: FAILURE badCertId); `issuer` and `serialNumber` as for `getCert`. */
   getCrl?: (q: { issuer: Uint8Array; serialNumber: Uint8Array }) => Promise<Uint8Array | undefined>;
-  /** GetNextCACert: the next CA (and RA) certificates, during a rollover. */
+  /**
+   * GetNextCACert (RFC 8894 §4.7): the next CA (and RA) certificates, during a rollover, in the same forms as
+   * `caCertificate`. A set that holds nothing GetCACert does not already serve (the next CA has become the CA in
+   * service, or an empty list) is no rollover: GetCACaps does not advertise GetNextCACert and GetNextCACert answers
+   * 404 (event reason `no_next_ca`), as without this option.
+   */
   nextCaCertificates?: readonly (Certificate | Uint8Array | string)[];
 }
 
@@ -424,7 +429,10 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
   const caCerts =
     choice === "default" ? defaultCaCerts(ca, ras, caChain) : choice === "issuing-ca" ? unique([...ras, ca]) : choice === "ca-only" ? [ca] : typeof choice === "string" ? badChoice(name, choice) : unique(toCerts(choice));
   if (caCerts.length === 0) throw new InvalidArgumentError(`profile ${name}: caCertificates is empty`);
-  const nextCa = p.nextCaCertificates && unique(toCerts(p.nextCaCertificates)); // a repeat sent once, as in GetCACert
+  // A repeat sent once, as in GetCACert. A next set GetCACert already serves in full (the new CA in service, its
+  // "next" file left in place after the switch) announces no rollover: no GetNextCACert, 404 no_next_ca.
+  const nextCerts = p.nextCaCertificates && unique(toCerts(p.nextCaCertificates));
+  const nextCa = nextCerts?.some((n) => !caCerts.some((c) => equalBytes(c.der, n.der))) ? nextCerts : undefined;
   const caps = p.capabilities ?? ["AES", "DES3", "POSTPKIOperation", "Renewal", "SHA-1", "SHA-256", "SHA-384", "SHA-512", "SCEPStandard", ...(nextCa ? ["GetNextCACert"] : [])];
   return {
     name,
