@@ -136,7 +136,8 @@ export class DigestMismatchError extends ScepError {
 
 /**
  * The envelope could not be opened. Deliberately one error for a wrong key, a
- * bad RSA padding and corrupt content (no padding oracle).
+ * bad RSA padding, a bad CBC padding and content that is no CSR whose signature
+ * verifies (no padding oracle; the content's own error is the `cause`).
  * @group Errors
  */
 export class DecryptError extends ScepError {

@@ -8,9 +8,11 @@
  * That their timing is indistinguishable too is measured by
  * `pnpm bench:oracle` (packages/core/bench/padding-oracle.ts), not asserted here.
  */
+import { constants, createCipheriv, createPublicKey, publicEncrypt, randomBytes } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createScepServer, readCertRep, type ScepEvent, type ScepServer } from "../src/index.js";
-import { oracleMessage, type OracleKind } from "./support/oracle-messages.js";
+import { CIPHERS, createScepServer, readCertRep, type ScepEvent, type ScepServer } from "../src/index.js";
+import * as der from "../src/lib/der.js";
+import { oracleMessage, signedPkcsReq, type OracleKind } from "./support/oracle-messages.js";
 import { NOW, createTestPki, type TestPki } from "./support/pki.js";
 
 let pki: TestPki;
@@ -60,5 +62,53 @@ describe("RFC 8894 §3.2.2: bad RSA padding and a wrong content key get the same
       event: { operation: "PKCSReq", outcome: "failure", reason: "decrypt_failed", failInfo: "badMessageCheck", status: 200, profile: "p", transactionId: "ORACLE-1" },
     };
     for (const s of seen) expect(s).toEqual(expected);
+  });
+});
+
+/**
+ * The CBC padding of the content itself (RFC 5652 §6.3), probed with the right content key: an attacker who captured
+ * a device's PKCSReq keeps its key transport (the CA unwraps the device's own content key) and sends, under a
+ * signature of its own, ciphertexts of its choosing (Vaudenay's padding oracle: the last byte of the next-to-last
+ * block varied until the padding reads). If a good padding over content that is no CSR were answered otherwise than
+ * a bad padding, each answer would tell one byte of the device's CSR, its challengePassword included. So a bad
+ * padding, content that is not DER, DER that is not a CertificationRequest, and a CertificationRequest whose
+ * signature does not verify all get the answer a bad padding gets. The event keeps the reason (the operator's side).
+ */
+describe("RFC 5652 §6.3: with the right content key, bad CBC padding and content that is not a verifying CSR get the same answer", () => {
+  async function observeContent(cipher: "aes256" | "des3", plain: Uint8Array, pad: boolean) {
+    const info = CIPHERS[cipher];
+    const cek = randomBytes(info.keyLength);
+    const iv = randomBytes(info.ivLength);
+    const c = createCipheriv(cipher === "aes256" ? "aes-256-cbc" : "des-ede3-cbc", cek, iv);
+    c.setAutoPadding(pad);
+    const encrypted = Buffer.concat([c.update(plain), c.final()]);
+    const encryptedKey = publicEncrypt({ key: createPublicKey({ key: Buffer.from(pki.ca.certificate.spki), format: "der", type: "spki" }), padding: constants.RSA_PKCS1_PADDING }, cek);
+    const message = await signedPkcsReq(pki.ca, pki.requesters.rsa, { cipher, iv, encrypted, encryptedKey, transactionId: "ORACLE-2", senderNonce: new Uint8Array(16).fill(7), now: NOW });
+    const res = await server.fetch(new Request("http://scep.test/scep?operation=PKIOperation", { method: "POST", body: message as Uint8Array<ArrayBuffer>, headers: { "content-type": "application/x-pki-message" } }));
+    const body = new Uint8Array(await res.arrayBuffer());
+    const rep = await readCertRep(body, { caCertificates: [pki.ca.certificate], request: { transactionId: "ORACLE-2", senderNonce: new Uint8Array(16).fill(7) } });
+    return {
+      wire: { status: res.status, headers: headerList(res.headers), bytes: body.length, status2: rep.status, failInfo: rep.failInfo, failInfoText: rep.failInfoText, certificates: rep.certificates.length },
+      reason: events.at(-1)!.reason,
+    };
+  }
+
+  it.each(["aes256", "des3"] as const)("%s", async (cipher) => {
+    const block = CIPHERS[cipher].ivLength;
+    const csr = pki.requesters.rsa.csr;
+    const badSignature = csr.slice();
+    badSignature[badSignature.length - 1]! ^= 0x01;
+    const unpadded = Buffer.alloc(Math.ceil(csr.length / block) * block + block, 0x41);
+    unpadded[unpadded.length - 1] = 0; // no padding byte is 0
+    const seen = {
+      badPadding: await observeContent(cipher, unpadded, false),
+      notDer: await observeContent(cipher, randomBytes(csr.length), true),
+      notACsr: await observeContent(cipher, der.encode(der.octetString(randomBytes(csr.length))), true),
+      truncatedCsr: await observeContent(cipher, csr.subarray(0, csr.length - 5), true),
+      csrWithBadSignature: await observeContent(cipher, badSignature, true),
+    };
+    const expected = { status: 200, headers: [["content-type", "application/x-pki-message"]], bytes: seen.badPadding.wire.bytes, status2: "FAILURE", failInfo: "badMessageCheck", failInfoText: "could not decrypt the envelope", certificates: 0 };
+    for (const [kind, s] of Object.entries(seen)) expect(s.wire, kind).toEqual(expected);
+    expect(Object.values(seen).map((s) => s.reason)).toEqual(["decrypt_failed", "csr_invalid", "csr_invalid", "csr_invalid", "csr_invalid"]);
   });
 });

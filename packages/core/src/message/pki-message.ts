@@ -9,7 +9,7 @@ import * as nc from "../lib/node-crypto.js";
 import * as oids from "../oids.js";
 import type { ContentCipher, DigestAlgorithm, KeyTransport, SignatureAlgorithm } from "../algorithms.js";
 import { type AlgorithmPolicy, type ResolvedPolicy, checkCipher, checkDigest, checkKeyTransport, checkScheme, resolvePolicy } from "../policy.js";
-import { type PartialRequest, KeyError, MessageMalformedError, MessageTypeError, ScepError, CsrInvalidError, AlgorithmNotAllowedError, Asn1Error } from "../errors.js";
+import { type PartialRequest, KeyError, MessageMalformedError, MessageTypeError, ScepError, CsrInvalidError, AlgorithmNotAllowedError, Asn1Error, DecryptError } from "../errors.js";
 import { findSigner, locateSignedData, parseSignedData, signerAlgorithms, verifySignerInfo } from "../cms/signed-data.js";
 import { openEnvelope, parseEnvelopedData } from "../cms/enveloped-data.js";
 import type { Decrypter } from "../keys/key.js";
@@ -257,11 +257,22 @@ function readInner(out: PkiRequest, content: Uint8Array, policy: ResolvedPolicy)
   switch (out.messageType) {
     case MessageType.PKCSReq:
     case MessageType.RenewalReq: {
-      const csr = new CertificationRequest(content);
+      // No CBC padding oracle (RFC 5652 §6.3; Vaudenay): whoever captured a device's PKCSReq can send its key
+      // transport again (the CA unwraps the device's content key) with ciphertext of its own choosing, under a
+      // signature of its own. Content that is no CSR, or a CSR whose signature does not verify, is therefore refused
+      // with the very error a bad padding gets (its own error as the cause, for the operator): a different answer
+      // would tell that the padding read, one byte of the device's CSR (its challengePassword too) per answer. Only a
+      // CSR that verifies, which altered ciphertext cannot give, is held to the policy with errors of its own.
+      let csr: CertificationRequest;
+      try {
+        csr = new CertificationRequest(content);
+        if (!csr.verify()) throw new CsrInvalidError("the PKCS#10 signature does not verify", { failInfo: "badMessageCheck" });
+      } catch (cause) {
+        throw new DecryptError("could not decrypt the envelope", { cause });
+      }
       checkDigest(policy, csr.signatureAlgorithm.digest, "PKCS#10");
       checkScheme(policy, csr.signatureAlgorithm.scheme, "PKCS#10");
       if (csr.signatureAlgorithm.scheme !== "ecdsa") checkRsaSize(policy, requestPublicKey(csr), "PKCS#10 public key");
-      if (!csr.verify()) throw new CsrInvalidError("the PKCS#10 signature does not verify", { failInfo: "badMessageCheck" });
       out.csr = csr;
       return;
     }

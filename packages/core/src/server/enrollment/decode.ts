@@ -40,7 +40,10 @@ export async function decode(ctx: ServerContext, p: ResolvedProfile, message: Ui
     // Without a senderNonce, only a request whose signature verified is answered (RFC 8894 §3.3.2.2: its FAILURE
     // CertRep then has no recipientNonce); without a transactionID nothing can be (HTTP 400).
     if (partial?.transactionId && (partial.senderNonce || partial.signatureVerified)) {
-      const reason = e.code.replace(/^ERR_/, "").toLowerCase();
+      // The wire answer is the error's; the event (the operator's side) names the cause of a DecryptError that hides
+      // one (content that is no verifying CSR: refused as a bad padding is, so no padding oracle; pki-message.ts).
+      const cause: unknown = e.code === "ERR_DECRYPT_FAILED" ? e.cause : undefined;
+      const reason = (isScepError(cause) ? cause.code : e.code).replace(/^ERR_/, "").toLowerCase();
       const fr: CertRepRequest = { transactionId: partial.transactionId, senderNonce: partial.senderNonce ?? new Uint8Array() };
       if (partial.digestAlgorithm) fr.digestAlgorithm = partial.digestAlgorithm;
       // Name the operation when the messageType was read and is a request type.
