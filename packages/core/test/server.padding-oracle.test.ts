@@ -11,7 +11,10 @@
 import { constants, createCipheriv, createPublicKey, publicEncrypt, randomBytes } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CIPHERS, createScepServer, readCertRep, type ScepEvent, type ScepServer } from "../src/index.js";
+import { buildSignedData } from "../src/cms/signed-data.js";
 import * as der from "../src/lib/der.js";
+import { encodeScepAttributes } from "../src/message/attributes.js";
+import * as oids from "../src/oids.js";
 import { oracleMessage, signedPkcsReq, type OracleKind } from "./support/oracle-messages.js";
 import { NOW, createTestPki, type TestPki } from "./support/pki.js";
 
@@ -110,5 +113,55 @@ describe("RFC 5652 §6.3: with the right content key, bad CBC padding and conten
     const expected = { status: 200, headers: [["content-type", "application/x-pki-message"]], bytes: seen.badPadding.wire.bytes, status2: "FAILURE", failInfo: "badMessageCheck", failInfoText: "could not decrypt the envelope", certificates: 0 };
     for (const [kind, s] of Object.entries(seen)) expect(s.wire, kind).toEqual(expected);
     expect(Object.values(seen).map((s) => s.reason)).toEqual(["decrypt_failed", "csr_invalid", "csr_invalid", "csr_invalid", "csr_invalid"]);
+  });
+});
+
+/**
+ * The same probe under another messageType (the sender chooses it): a CertPoll, GetCert or GetCRL's content has no
+ * signature of its own, so the server must not open what it does not read. A CertPoll is answered from its
+ * transactionID and a GetCert or GetCRL this profile does not serve is refused, the envelope unopened: a bad padding,
+ * bytes that are not DER and a well-formed IssuerAndSubject or IssuerAndSerialNumber get one answer per type.
+ */
+describe("RFC 5652 §6.3: a CertPoll, GetCert or GetCRL carrying a captured envelope is answered without opening it", () => {
+  async function answerTo(messageType: 20 | 21 | 22, plain: Uint8Array, pad: boolean): Promise<string> {
+    const cek = randomBytes(32);
+    const iv = randomBytes(16);
+    const c = createCipheriv("aes-256-cbc", cek, iv);
+    c.setAutoPadding(pad);
+    const encrypted = Buffer.concat([c.update(plain), c.final()]);
+    const encryptedKey = publicEncrypt({ key: createPublicKey({ key: Buffer.from(pki.ca.certificate.spki), format: "der", type: "spki" }), padding: constants.RSA_PKCS1_PADDING }, cek);
+    const ktri = der.seq(der.int(0), pki.ca.certificate.issuerAndSerialNumber(), der.algId(oids.id_rsaEncryption, der.NULL), der.octetString(encryptedKey));
+    const eci = der.seq(der.oid(oids.id_data), der.algId(CIPHERS.aes256.oid, der.octetString(iv)), der.tlv(0x80, encrypted));
+    const envelope = der.encode(der.seq(der.oid(oids.id_envelopedData), der.ctx(0, der.seq(der.int(0), der.tlv(der.Tag.SET, ktri), eci))));
+    const signer = pki.requesters.rsa.signer;
+    const message = await buildSignedData({
+      content: envelope,
+      certificates: [signer.certificate.der],
+      signer,
+      digest: "sha256",
+      signatureAlgorithm: { scheme: "rsa-pkcs1", digest: "sha256", rsaOid: "withDigest" },
+      attributes: encodeScepAttributes({ messageType, transactionId: "ORACLE-3", senderNonce: new Uint8Array(16).fill(7), signingTime: NOW }),
+    });
+    const res = await server.fetch(new Request("http://scep.test/scep?operation=PKIOperation", { method: "POST", body: message as Uint8Array<ArrayBuffer> }));
+    const body = new Uint8Array(await res.arrayBuffer());
+    if (res.status !== 200) return `${res.status} ${new TextDecoder().decode(body)} ${events.at(-1)!.reason}`;
+    const rep = await readCertRep(body, { caCertificates: [pki.ca.certificate], request: { transactionId: "ORACLE-3", senderNonce: new Uint8Array(16).fill(7) } });
+    return `${res.status} ${body.length} ${rep.status} ${rep.failInfo} ${rep.failInfoText} ${events.at(-1)!.reason}`;
+  }
+
+  it.each([
+    [20, "FAILURE badCertId no pending request with this transactionID"],
+    [21, "FAILURE badRequest GetCert is not supported"],
+    [22, "FAILURE badRequest GetCRL is not supported"],
+  ] as const)("messageType %i: %s, whatever the envelope holds", async (messageType, answer) => {
+    const issuer = pki.ca.certificate.subjectDer;
+    const seen = [
+      await answerTo(messageType, Buffer.alloc(32, 0), false), // a bad padding
+      await answerTo(messageType, randomBytes(40), true), // no DER
+      await answerTo(messageType, der.encode(der.seq(der.raw(der.parse(issuer)), der.raw(der.parse(issuer)))), true), // IssuerAndSubject
+      await answerTo(messageType, der.encode(der.seq(der.raw(der.parse(issuer)), der.int(5))), true), // IssuerAndSerialNumber
+    ];
+    expect(new Set(seen).size, seen.join("\n")).toBe(1);
+    expect(seen[0]).toContain(answer);
   });
 });

@@ -126,14 +126,24 @@ export interface OpenedEnvelope {
  * @group Codec
  */
 export async function openEnvelope(env: ParsedEnvelopedData, decrypters: readonly Decrypter[]): Promise<OpenedEnvelope> {
+  const { recipient, decrypter } = findRecipient(env, decrypters);
+  const keyLength = CIPHERS[env.cipher].keyLength;
+  const params = recipient.oaepHash ? { transport: recipient.transport, keyLength, oaepHash: recipient.oaepHash } : { transport: recipient.transport, keyLength };
+  const cek = await decrypter.decrypt(recipient.encryptedKey, params);
+  if (cek.length !== keyLength) throw new DecryptError("could not decrypt the envelope");
+  return { content: nc.decryptContent(env.cipher, cek, env.iv, env.encryptedContent), decrypter, recipient };
+}
+
+/**
+ * The first RecipientInfo that names a configured key (issuer and serial, or subject key identifier), and that key,
+ * without decrypting anything: what {@link openEnvelope} would open it with.
+ * @throws NoRecipientError `ERR_NO_RECIPIENT` when none does.
+ * @internal
+ */
+export function findRecipient(env: ParsedEnvelopedData, decrypters: readonly Decrypter[]): { recipient: ParsedRecipient; decrypter: Decrypter } {
   for (const recipient of env.recipients) {
     const decrypter = decrypters.find((d) => findSigner(recipient.rid, [d.certificate]) !== undefined);
-    if (!decrypter) continue;
-    const keyLength = CIPHERS[env.cipher].keyLength;
-    const params = recipient.oaepHash ? { transport: recipient.transport, keyLength, oaepHash: recipient.oaepHash } : { transport: recipient.transport, keyLength };
-    const cek = await decrypter.decrypt(recipient.encryptedKey, params);
-    if (cek.length !== keyLength) throw new DecryptError("could not decrypt the envelope");
-    return { content: nc.decryptContent(env.cipher, cek, env.iv, env.encryptedContent), decrypter, recipient };
+    if (decrypter) return { recipient, decrypter };
   }
   throw new NoRecipientError("the envelope is not encrypted to any configured key");
 }

@@ -11,7 +11,7 @@ import type { ContentCipher, DigestAlgorithm, KeyTransport, SignatureAlgorithm }
 import { type AlgorithmPolicy, type ResolvedPolicy, checkCipher, checkDigest, checkKeyTransport, checkScheme, resolvePolicy } from "../policy.js";
 import { type PartialRequest, KeyError, MessageMalformedError, MessageTypeError, ScepError, CsrInvalidError, AlgorithmNotAllowedError, Asn1Error, DecryptError } from "../errors.js";
 import { findSigner, locateSignedData, parseSignedData, signerAlgorithms, verifySignerInfo } from "../cms/signed-data.js";
-import { openEnvelope, parseEnvelopedData } from "../cms/enveloped-data.js";
+import { type OpenedEnvelope, findRecipient, openEnvelope, parseEnvelopedData } from "../cms/enveloped-data.js";
 import type { Decrypter } from "../keys/key.js";
 import { Certificate, publicKeyOf } from "../x509/certificate.js";
 import { CertificationRequest, requestPublicKey } from "../x509/certification-request.js";
@@ -78,6 +78,15 @@ export interface DecodePkiMessageOptions {
   policy?: AlgorithmPolicy;
   /** Largest message accepted, in bytes. Default 1 MiB. */
   maxSize?: number;
+  /**
+   * Message types whose pkcsPKIEnvelope is not opened (default none): the envelope is parsed, its cipher and key
+   * transport held to the policy and its recipient matched to a `decrypters` key (`recipient`, `keyTransport`), but
+   * nothing is decrypted, and the request has no `issuerAndSubject` / `issuerAndSerialNumber` / `csr`. For a server
+   * that answers such a type without its content (`createScepServer` answers a CertPoll from its transactionID, and a
+   * GetCert or GetCRL it does not serve without reading it): content without a signature of its own, opened on
+   * request, is a CBC padding oracle (RFC 5652 §6.3) against any captured envelope sent again under that type.
+   */
+  skipContentOf?: readonly MessageType[];
 }
 
 function tag(e: unknown, partial: PartialRequest): never {
@@ -229,7 +238,9 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
     // Refuse a disallowed key transport before any private-key operation runs.
     const allowed = env.recipients.filter((r) => policy.keyTransports.includes(r.transport));
     if (allowed.length === 0 && env.recipients[0]) checkKeyTransport(policy, env.recipients[0].transport);
-    const opened = await openEnvelope({ ...env, recipients: allowed }, decrypters);
+    // A type whose content the caller does not read is not decrypted (see `skipContentOf`).
+    const skip = options.skipContentOf?.includes(attrs.messageType as MessageType) === true;
+    const opened = skip ? findRecipient({ ...env, recipients: allowed }, decrypters) : await openEnvelope({ ...env, recipients: allowed }, decrypters);
 
     const out: PkiRequest = {
       messageType: attrs.messageType as MessageType,
@@ -246,7 +257,7 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
     };
     if (opened.recipient.oaepHash) out.oaepHash = opened.recipient.oaepHash;
     if (attrs.signingTime) out.signingTime = attrs.signingTime;
-    readInner(out, opened.content, policy);
+    if (!skip) readInner(out, (opened as OpenedEnvelope).content, policy);
     return out;
   } catch (e) {
     tag(e, partial);

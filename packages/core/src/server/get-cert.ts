@@ -14,6 +14,10 @@ import { minimalIntegerOctets } from "../x509/serial-number.js";
 
 /** SUCCESS with the certificate or CRL; FAILURE badCertId when unknown, badRequest when unsupported. @group Server */
 export async function getCertOrCrl(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest): Promise<Reply> {
+  // Refused before the request's content is read: a type this profile does not serve is decoded without opening its
+  // envelope (decode.ts: no CBC padding oracle through it), so it has no issuerAndSerialNumber.
+  if (req.messageType === MessageType.GetCert && !p.getCert) return failure(ctx, p, req, "badRequest", "getcert_unsupported", "GetCert is not supported");
+  if (req.messageType !== MessageType.GetCert && !p.getCrl) return failure(ctx, p, req, "badRequest", "getcrl_unsupported", "GetCRL is not supported");
   // The serial as the INTEGER's DER content octets (RFC 5280 §4.1.2.2), so a hook comparing with
   // Certificate.serialNumber finds it however the client wrote it: BER's redundant `00 00 80…` reaches the hook as
   // `00 80…` (0x80…), `ff 80 01` as `80 01`. The sign is kept: `80 01` is the negative INTEGER −32767 that old CAs
@@ -21,13 +25,11 @@ export async function getCertOrCrl(ctx: ServerContext, p: ResolvedProfile, req: 
   const asked = req.issuerAndSerialNumber!;
   const q = { issuer: asked.issuer, serialNumber: Uint8Array.from(minimalIntegerOctets(asked.serialNumber)) };
   if (req.messageType === MessageType.GetCert) {
-    if (!p.getCert) return failure(ctx, p, req, "badRequest", "getcert_unsupported", "GetCert is not supported");
-    const c = await p.getCert(q);
+    const c = await p.getCert!(q);
     if (!c) return failure(ctx, p, req, "badCertId", "unknown_certificate", "no such certificate");
     return new Reply(await certRep(ctx, p, req, "SUCCESS", { certificates: [Certificate.derOf(c)] }, req), "success", "certificate_returned");
   }
-  if (!p.getCrl) return failure(ctx, p, req, "badRequest", "getcrl_unsupported", "GetCRL is not supported");
-  const crl = await p.getCrl(q);
+  const crl = await p.getCrl!(q);
   if (!crl) return failure(ctx, p, req, "badCertId", "unknown_crl", "no CRL for this certificate");
   return new Reply(await certRep(ctx, p, req, "SUCCESS", { crl }, req), "success", "crl_returned");
 }

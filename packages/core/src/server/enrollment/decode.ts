@@ -19,7 +19,7 @@
 import { isScepError } from "../../errors.js";
 import { type PkiRequest, decodePkiMessage } from "../../message/pki-message.js";
 import type { CertRepRequest } from "../../message/cert-rep.js";
-import { messageTypeName } from "../../message/types.js";
+import { MessageType, messageTypeName } from "../../message/types.js";
 import type { ServerContext } from "../context.js";
 import type { ScepOperation } from "../events.js";
 import type { ResolvedProfile } from "../profile.js";
@@ -32,7 +32,9 @@ import { unreadableRequestPart } from "../../x509/certification-request.js";
 export async function decode(ctx: ServerContext, p: ResolvedProfile, message: Uint8Array): Promise<PkiRequest | Reply> {
   let req: PkiRequest;
   try {
-    req = await decodePkiMessage(message, { decrypters: p.decrypters, policy: p.algorithmPolicy, maxSize: ctx.maxBody });
+    // Content the server does not read is not decrypted (no CBC padding oracle through it, RFC 5652 §6.3): a CertPoll
+    // is answered from its transactionID, a GetCert or GetCRL this profile does not serve is refused unread.
+    req = await decodePkiMessage(message, { decrypters: p.decrypters, policy: p.algorithmPolicy, maxSize: ctx.maxBody, skipContentOf: unreadTypes(p) });
   } catch (e) {
     // A key that could not be used is the server's fault, not the request's: 503, never a FAILURE CertRep.
     if (!isScepError(e) || e.code === "ERR_KEY_UNAVAILABLE") throw e;
@@ -81,4 +83,15 @@ export async function requireKeyTransport(ctx: ServerContext, p: ResolvedProfile
   if (canReceiveKeyTransport(spki)) return undefined;
   const why = `the reply is encrypted to the signer certificate with RSA key transport (RFC 8894 §3.3.2); the signer certificate holds an ${keyAlgorithmName(spki)} key, which cannot receive it: sign the request with an RSA key`;
   return failure(ctx, p, req, "badAlg", "signer_key_not_rsa", why);
+}
+
+const CERT_POLL: readonly MessageType[] = [MessageType.CertPoll];
+const CERT_POLL_GET_CRL: readonly MessageType[] = [MessageType.CertPoll, MessageType.GetCRL];
+const CERT_POLL_GET_CERT: readonly MessageType[] = [MessageType.CertPoll, MessageType.GetCert];
+const CERT_POLL_GET_CERT_GET_CRL: readonly MessageType[] = [MessageType.CertPoll, MessageType.GetCert, MessageType.GetCRL];
+
+/** The message types whose content this profile never reads (see decodePkiMessage's `skipContentOf`). */
+function unreadTypes(p: ResolvedProfile): readonly MessageType[] {
+  if (p.getCert) return p.getCrl ? CERT_POLL : CERT_POLL_GET_CRL;
+  return p.getCrl ? CERT_POLL_GET_CERT : CERT_POLL_GET_CERT_GET_CRL;
 }
