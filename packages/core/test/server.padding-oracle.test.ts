@@ -165,3 +165,67 @@ describe("RFC 5652 §6.3: a CertPoll, GetCert or GetCRL carrying a captured enve
     expect(seen[0]).toContain(answer);
   });
 });
+
+/**
+ * A profile that serves GetCert (the example servers do) must open a GetCert's envelope, so there the probe is
+ * refused by its key transport: the device's own content key, already unwrapped by this server for the device's
+ * ciphertext, is not unwrapped again for another (a client draws a fresh key per envelope and re-sends an envelope
+ * whole). The device's exact re-send still passes.
+ */
+describe("RFC 5652 §6.3: a key transport already unwrapped is not unwrapped again for another ciphertext", () => {
+  it("the device's PKCSReq, its exact re-send, then probes on its key transport as GetCerts: one answer, the hook never asked", async () => {
+    const asked: unknown[] = [];
+    const serving = createScepServer({
+      profiles: [
+        {
+          name: "p",
+          path: "/scep",
+          caCertificate: pki.ca.certificate,
+          signer: pki.ca,
+          challenge: { type: "static", password: "oracle" },
+          issue: async () => ({ status: "FAILURE" }),
+          getCert: async (q) => void asked.push(q),
+        },
+      ],
+      now: () => NOW,
+    });
+    const cek = randomBytes(32);
+    const encryptedKey = publicEncrypt({ key: createPublicKey({ key: Buffer.from(pki.ca.certificate.spki), format: "der", type: "spki" }), padding: constants.RSA_PKCS1_PADDING }, cek);
+    const encrypt = (plain: Uint8Array, pad = true) => {
+      const iv = randomBytes(16);
+      const c = createCipheriv("aes-256-cbc", cek, iv);
+      c.setAutoPadding(pad);
+      return { iv, encrypted: Buffer.concat([c.update(plain), c.final()]) };
+    };
+    const send = async (message: Uint8Array) => {
+      const res = await serving.fetch(new Request("http://scep.test/scep?operation=PKIOperation", { method: "POST", body: message as Uint8Array<ArrayBuffer> }));
+      const rep = await readCertRep(new Uint8Array(await res.arrayBuffer()), { caCertificates: [pki.ca.certificate], request: { transactionId: "ORACLE-4", senderNonce: new Uint8Array(16).fill(7) } });
+      return `${rep.status} ${rep.failInfo} ${rep.failInfoText}`;
+    };
+    const device = await signedPkcsReq(pki.ca, pki.requesters.rsa, { cipher: "aes256", ...encrypt(pki.requesters.rsa.csr), encryptedKey, transactionId: "ORACLE-4", senderNonce: new Uint8Array(16).fill(7), now: NOW });
+    const first = await send(device);
+    expect(first).toMatch(/^FAILURE badRequest challenge/); // its CSR was read: the envelope was opened
+    expect(await send(device)).toBe(first); // the exact re-send is opened again
+
+    const issuer = pki.ca.certificate.subjectDer;
+    const probes = [encrypt(Buffer.alloc(32, 0), false), encrypt(randomBytes(40)), encrypt(der.encode(der.seq(der.raw(der.parse(issuer)), der.int(5))))];
+    const answers: string[] = [];
+    for (const { iv, encrypted } of probes) {
+      const ktri = der.seq(der.int(0), pki.ca.certificate.issuerAndSerialNumber(), der.algId(oids.id_rsaEncryption, der.NULL), der.octetString(encryptedKey));
+      const eci = der.seq(der.oid(oids.id_data), der.algId(CIPHERS.aes256.oid, der.octetString(iv)), der.tlv(0x80, encrypted));
+      const envelope = der.encode(der.seq(der.oid(oids.id_envelopedData), der.ctx(0, der.seq(der.int(0), der.tlv(der.Tag.SET, ktri), eci))));
+      const signer = pki.requesters.p256.signer; // the attacker's own key
+      const probe = await buildSignedData({
+        content: envelope,
+        certificates: [signer.certificate.der],
+        signer,
+        digest: "sha256",
+        signatureAlgorithm: { scheme: "ecdsa", digest: "sha256" },
+        attributes: encodeScepAttributes({ messageType: 21, transactionId: "ORACLE-4", senderNonce: new Uint8Array(16).fill(7), signingTime: NOW }),
+      });
+      answers.push(await send(probe));
+    }
+    expect(answers).toEqual(Array(3).fill("FAILURE badMessageCheck could not decrypt the envelope"));
+    expect(asked).toEqual([]);
+  });
+});

@@ -87,6 +87,13 @@ export interface DecodePkiMessageOptions {
    * request, is a CBC padding oracle (RFC 5652 §6.3) against any captured envelope sent again under that type.
    */
   skipContentOf?: readonly MessageType[];
+  /**
+   * Asked before an envelope is decrypted, with the matched RecipientInfo's encryptedKey and the envelope's IV and
+   * ciphertext: false refuses it with the `DecryptError` a bad padding gets, nothing decrypted. `createScepServer`
+   * refuses a key transport it already unwrapped for another ciphertext (a CBC padding oracle probe on a captured
+   * request, RFC 5652 §6.3). Default: every envelope is decrypted.
+   */
+  keyTransportGuard?: (encryptedKey: Uint8Array, iv: Uint8Array, encryptedContent: Uint8Array) => boolean;
 }
 
 function tag(e: unknown, partial: PartialRequest): never {
@@ -240,7 +247,13 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
     if (allowed.length === 0 && env.recipients[0]) checkKeyTransport(policy, env.recipients[0].transport);
     // A type whose content the caller does not read is not decrypted (see `skipContentOf`).
     const skip = options.skipContentOf?.includes(attrs.messageType as MessageType) === true;
-    const opened = skip ? findRecipient({ ...env, recipients: allowed }, decrypters) : await openEnvelope({ ...env, recipients: allowed }, decrypters);
+    let opened: OpenedEnvelope | ReturnType<typeof findRecipient> = findRecipient({ ...env, recipients: allowed }, decrypters);
+    if (!skip) {
+      if (options.keyTransportGuard && !options.keyTransportGuard(opened.recipient.encryptedKey, env.iv, env.encryptedContent)) {
+        throw new DecryptError("could not decrypt the envelope", { cause: new Error("this key transport was unwrapped before for another ciphertext") });
+      }
+      opened = await openEnvelope({ ...env, recipients: allowed }, decrypters);
+    }
 
     const out: PkiRequest = {
       messageType: attrs.messageType as MessageType,

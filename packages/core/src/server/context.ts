@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { KeyTransportLedger } from "./key-transport-ledger.js";
 import type { StoreCall } from "./store-call.js";
 
 /** Server-wide settings handed to each operation and phase. @group Server */
@@ -14,4 +15,6 @@ export interface ServerContext {
   maxBody: number;
   /** Runs a store call under the store timeout. */
   store: StoreCall;
+  /** The key transports this server unwrapped (no CBC padding oracle on a captured request; key-transport-ledger.ts). */
+  keyTransports?: KeyTransportLedger;
 }

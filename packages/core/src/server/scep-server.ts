@@ -16,6 +16,7 @@ import { clip } from "../lib/clip.js";
 import { ignoreRejection } from "../ignore-rejection.js";
 import { type ApproveOptions, type RejectOptions, approve, pending, reject } from "./approval.js";
 import { getCaCaps, getCaCert, getNextCaCert } from "./ca-operations.js";
+import { KeyTransportLedger } from "./key-transport-ledger.js";
 import type { ServerContext } from "./context.js";
 import { type CounterStore, countLabel } from "./counter-store.js";
 import type { ProfileStats, ScepEvent, ScepOperation } from "./events.js";
@@ -237,7 +238,7 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
   if (!Number.isSafeInteger(storeTimeoutMs) || storeTimeoutMs < 1 || storeTimeoutMs > 2_147_483_647) {
     throw new InvalidArgumentError(`storeTimeoutMs must be an integer from 1 to 2147483647 (ms), got ${String(storeTimeoutMs)}`);
   }
-  const ctx: ServerContext = { now, maxBody: options.maxBodyBytes ?? 64 * 1024, store: createStoreCall(storeTimeoutMs) };
+  const ctx: ServerContext = { now, maxBody: options.maxBodyBytes ?? 64 * 1024, store: createStoreCall(storeTimeoutMs), keyTransports: new KeyTransportLedger() };
 
   function emit(e: ScepEvent, profile?: ResolvedProfile): void {
     const subject = clip(e.subject, MAX_EVENT_SUBJECT);

@@ -34,7 +34,7 @@ export async function decode(ctx: ServerContext, p: ResolvedProfile, message: Ui
   try {
     // Content the server does not read is not decrypted (no CBC padding oracle through it, RFC 5652 §6.3): a CertPoll
     // is answered from its transactionID, a GetCert or GetCRL this profile does not serve is refused unread.
-    req = await decodePkiMessage(message, { decrypters: p.decrypters, policy: p.algorithmPolicy, maxSize: ctx.maxBody, skipContentOf: unreadTypes(p) });
+    req = await decodePkiMessage(message, { decrypters: p.decrypters, policy: p.algorithmPolicy, maxSize: ctx.maxBody, skipContentOf: unreadTypes(p), ...(ctx.keyTransports ? { keyTransportGuard: ctx.keyTransports.check } : {}) });
   } catch (e) {
     // A key that could not be used is the server's fault, not the request's: 503, never a FAILURE CertRep.
     if (!isScepError(e) || e.code === "ERR_KEY_UNAVAILABLE") throw e;
