@@ -124,7 +124,7 @@ describe.each(["micromdm", "example"] as const)("through the example proxy into 
     expect(await opensslVerifyChain(third.certPem!, upstream.caPem)).toMatch(/: OK\s*$/);
   });
 
-  it("strongSwan pki fetches the CA through its URL and enrolls; the same URL again is refused with 400 and requeued", async () => {
+  it("strongSwan pki fetches the CA through its URL and enrolls; the same URL again with another key is refused with 400 and requeued", async () => {
     const hostId = `${kind}-host-3`;
     const reg = await proxy.register({ hostId, profileId: "vpn", caName: "corp", platform: "linux" });
     const ca = await runStrongswanScepca({ url: reg.url });
@@ -152,7 +152,9 @@ describe.each(["micromdm", "example"] as const)("through the example proxy into 
       expect(await opensslVerifyChain(issued![1], upstream.caPem)).toMatch(/: OK\s*$/);
     }
     reset();
-    const second = await enroll();
+    // Another key: not the re-send of the first PKCSReq (that one is forwarded: rfc8894.proxy.pkcsreq-resend).
+    const other = await runStrongswanGen({ size: 2048 });
+    const second = await runStrongswanScep({ url: viaFront(reg.url), key: other.keyDer, dn: `C=US, O=proxy e2e, CN=${cn}`, password: reg.challengePassword!, caCertEnc: upstream.caPem, caCertSig: upstream.caPem, cipher: "des3", digest: "sha256" });
     expect(second.ok).toBe(false);
     expect(front.exchanges.find((e) => operation(e) === "PKIOperation")?.status).toBe(400);
     expect(back.exchanges.filter((e) => operation(e) === "PKIOperation")).toEqual([]);

@@ -3,7 +3,7 @@
  * front of one upstream (our Express example server): they share profile
  * records and one-time challenges, so a device URL registered through one
  * works through the other, and one challenge raced through both is accepted
- * exactly once: one PKIOperation reaches the upstream, every other copy gets
+ * exactly once (16 PKCSReqs of 16 keys): one PKIOperation reaches the upstream, every other copy gets
  * 400, and the profile ends requeued. While redis-server hangs, devices and
  * the admin API get 503 with Retry-After (never a 500 or a hang), and both
  * proxies serve again once it is back.
@@ -71,31 +71,36 @@ describe("two proxy processes, one redis-server", () => {
     expect(r.ok, r.stdout + r.stderr).toBe(true);
   });
 
-  it("one challenge raced through both (16 copies of one PKCSReq, alternating A and B) is accepted exactly once", async () => {
+  it("one challenge raced through both (16 PKCSReqs of 16 keys, alternating A and B) is accepted exactly once", async () => {
+    // Distinct keys, so no copy is the re-send of another (the same PKCSReq again is forwarded: rfc8894.proxy.pkcsreq-resend).
     const reg = await a.register({ hostId: "race-host", profileId: "wifi", caName: "corp" });
     const path = new URL(reg.url).pathname;
     const ca = Certificate.from(upstream.caPem);
-    const keys = await generateRsaKeyPair(2048);
-    const subject = "CN=race-host";
-    const csr = await generateCsr({ keys, subject, challengePassword: reg.challengePassword! });
-    const signer = await createSelfSignedSigner({ keys, subject });
-    const req = await buildPkcsReq({ csr, signer, recipient: ca });
+    const senders = await Promise.all(
+      Array.from({ length: 16 }, async (_, i) => {
+        const keys = await generateRsaKeyPair(2048);
+        const subject = `CN=race-host-${i}`;
+        const csr = await generateCsr({ keys, subject, challengePassword: reg.challengePassword! });
+        const signer = await createSelfSignedSigner({ keys, subject });
+        return { signer, req: await buildPkcsReq({ csr, signer, recipient: ca }) };
+      }),
+    );
     const before = pkiOps();
     const responses = await Promise.all(
-      Array.from({ length: 16 }, (_, i) =>
+      senders.map(({ req }, i) =>
         fetch(`${(i % 2 ? a : b).base}${path}?operation=PKIOperation`, {
           method: "POST",
           body: req.der as Uint8Array<ArrayBuffer>,
           headers: { "content-type": "application/x-pki-message" },
           signal: AbortSignal.timeout(60_000),
-        }).then(async (res) => ({ status: res.status, body: new Uint8Array(await res.arrayBuffer()) })),
+        }).then(async (res) => ({ status: res.status, body: new Uint8Array(await res.arrayBuffer()), ...senders[i]! })),
       ),
     );
     const statuses = responses.map((r) => r.status).sort();
     expect(statuses).toEqual([200, ...Array<number>(15).fill(400)]);
     expect(pkiOps() - before).toBe(1);
     const winner = responses.find((r) => r.status === 200)!;
-    const rep = await readCertRep(winner.body, { decrypter: signer, caCertificates: [ca], request: req });
+    const rep = await readCertRep(winner.body, { decrypter: winner.signer, caCertificates: [ca], request: winner.req });
     expect(rep.status).toBe("SUCCESS");
     // A copy that found the challenge gone requeued the profile; one that came after a requeue found it not pending.
     const reasons = responses.filter((r) => r.status === 400).map((r) => Buffer.from(r.body).toString("utf8"));
