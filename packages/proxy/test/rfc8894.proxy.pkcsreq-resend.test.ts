@@ -324,6 +324,14 @@ describe("stores: an older ChallengeStore without isSpentBy, and a store that is
     expect(await s.profiles.get(s.key)).toMatchObject({ status: "none", requeueCount: 1 });
   });
 
+  it("forwardResends that is not a boolean (a string \"false\" from an environment variable) is ERR_PROXY_CONFIG at construction, not a silent true", () => {
+    for (const value of ["false", 0, null]) {
+      expect(() =>
+        createScepProxy({ profiles: new MemoryProfileStore(), cas: new MemoryCaRegistry([]), forwardResends: value as unknown as boolean }),
+      ).toThrow(expect.objectContaining({ name: "ProxyConfigError", code: "ERR_PROXY_CONFIG", message: "forwardResends must be true or false" }));
+    }
+  });
+
   it("by default (forwardResends unset) the same re-send through the same kind of store is forwarded", async () => {
     const memory = new MemoryChallengeStore();
     const s = await setup(memory, memory);

@@ -10,7 +10,7 @@ import type { CaRegistry } from "../cas/ca-registry.js";
 import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
 import { parseIdentifier, type ProxyIdentifier } from "../identifier.js";
 import { abortable, deadline } from "../lib/deadline.js";
-import { positiveInteger } from "../lib/options.js";
+import { booleanOption, positiveInteger } from "../lib/options.js";
 import type { ProfileKey, ProfileStore } from "../stores/profile-store.js";
 import { HttpUpstream } from "../upstream/http-upstream.js";
 import type { Upstream, UpstreamResponse } from "../upstream/upstream.js";
@@ -74,7 +74,8 @@ export interface ScepProxyOptions {
    * key may also send other CSRs under its transactionID, and a CA that takes them as new enrollments issues each:
    * `false` keeps the one-time URL to one PKCSReq (its re-send is refused and requeued like any use of a spent
    * challenge, and no signature is checked to bind it), at the cost of those devices' re-sends. Needs a `challenges`
-   * store with `isSpentBy` to have any effect when true.
+   * store with `isSpentBy` to have any effect when true. Anything but a boolean is `ProxyConfigError`
+   * (`ERR_PROXY_CONFIG`) from `createScepProxy`.
    */
   forwardResends?: boolean;
   /** How upstreams are called (default an {@link HttpUpstream} with `upstreamTimeoutMs` and `maxBodyBytes`). */
@@ -233,7 +234,7 @@ function normaliseBase(basePath: string | undefined): string {
 export function createScepProxy(options: ScepProxyOptions): ScepProxy {
   const base = normaliseBase(options.basePath);
   const { profiles, cas, challenges } = options;
-  const forwardResends = options.forwardResends ?? true;
+  const forwardResends = booleanOption("forwardResends", options.forwardResends, true);
   const upstreamTimeoutMs = positiveInteger("upstreamTimeoutMs", options.upstreamTimeoutMs, 30_000);
   const maxBody = positiveInteger("maxBodyBytes", options.maxBodyBytes, 2 * MiB);
   const now = options.now ?? (() => new Date());

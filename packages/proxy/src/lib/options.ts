@@ -8,3 +8,10 @@ export function positiveInteger(name: string, value: number | undefined, fallbac
   if (!Number.isSafeInteger(value) || value <= 0) throw new ProxyConfigError(`${name} must be a positive integer`);
   return value;
 }
+
+/** `value`, or `fallback` when undefined; throws ProxyConfigError unless a boolean (a string "false" is not false). */
+export function booleanOption(name: string, value: boolean | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") throw new ProxyConfigError(`${name} must be true or false`);
+  return value;
+}
