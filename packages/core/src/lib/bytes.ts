@@ -40,6 +40,26 @@ export function toBase64(b: Uint8Array): string {
 }
 
 /**
+ * Base64url without padding (RFC 4648 §5): the one encoder of the SDK for JWK members, JWS segments, one-time
+ * challenges and the digests that key a ledger or a re-send binding.
+ *
+ * @param b - Any bytes.
+ * @returns `A-Z a-z 0-9 - _` only, `ceil(4 * b.length / 3)` characters. Never throws.
+ *
+ * @example
+ * ```ts
+ * import { toBase64Url } from "@scep/core";
+ *
+ * toBase64Url(new Uint8Array([0xfb, 0xff])); // "-_8"
+ * ```
+ * @group Codec
+ */
+export function toBase64Url(b: Uint8Array): string {
+  const padded = toBase64(b);
+  return padded.slice(0, padded.length - ((3 - (b.length % 3)) % 3)).replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+/**
  * Decodes base64 leniently, as SCEP clients send it: standard or URL-safe
  * alphabet, with or without padding, with whitespace and line breaks, and with
  * `+` turned into a space by form decoding (iOS). Returns undefined when the

@@ -17,7 +17,7 @@ import * as crypto from "node:crypto";
 import type { ContentCipher, DigestAlgorithm, SignatureAlgorithm } from "../algorithms.js";
 import { DIGEST_LENGTH } from "../algorithms.js";
 import { DecryptError, KeyError, UnsupportedAlgorithmError } from "../errors.js";
-import { copyBytes } from "./bytes.js";
+import { copyBytes, toBase64Url } from "./bytes.js";
 import * as der from "./der.js";
 
 /** A key as Node holds it. */
@@ -103,11 +103,6 @@ const EC_CURVES: Record<string, { crv: string; size: number }> = {
   "1.3.132.0.35": { crv: "P-521", size: 66 },
 };
 
-/** Base64url without padding (RFC 4648 §5): JWK members, and the alphabet of one-time challenges. */
-export function b64url(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64url");
-}
-
 /**
  * The RFC 7638 JWK SHA-256 thumbprint of a public key, base64url: the SHA-256 of its required JWK members in
  * lexicographic order without whitespace (RSA `e`,`kty`,`n`; EC `crv`,`kty`,`x`,`y`; OKP, RFC 8037 §2: `crv`,`kty`,`x`),
@@ -126,7 +121,7 @@ export function jwkThumbprint(key: KeyObject): string | undefined {
   else if (jwk.kty === "EC" && jwk.crv && jwk.x && jwk.y) members = JSON.stringify({ crv: jwk.crv, kty: "EC", x: jwk.x, y: jwk.y });
   else if (jwk.kty === "OKP" && jwk.crv && jwk.x) members = JSON.stringify({ crv: jwk.crv, kty: "OKP", x: jwk.x });
   else return undefined;
-  return crypto.createHash("sha256").update(members).digest("base64url");
+  return toBase64Url(crypto.createHash("sha256").update(members).digest());
 }
 
 /**
@@ -252,7 +247,7 @@ function importSpki(spki: Uint8Array): KeyObject {
         const curve = EC_CURVES[der.readOid(paramT)];
         if (curve && key.length === 1 + 2 * curve.size && key[0] === 4) {
           return crypto.createPublicKey({
-            key: { kty: "EC", crv: curve.crv, x: b64url(key.subarray(1, 1 + curve.size)), y: b64url(key.subarray(1 + curve.size)) },
+            key: { kty: "EC", crv: curve.crv, x: toBase64Url(key.subarray(1, 1 + curve.size)), y: toBase64Url(key.subarray(1 + curve.size)) },
             format: "jwk",
           });
         }

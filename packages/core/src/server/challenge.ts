@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { toBase64Url } from "../lib/bytes.js";
 import * as nc from "../lib/node-crypto.js";
 import type { CertificationRequest } from "../x509/certification-request.js";
 import type { PkiRequest } from "../message/pki-message.js";
@@ -386,7 +387,7 @@ export class MemoryChallengeStore implements ChallengeStore {
  */
 export function newChallenge(): string {
   for (;;) {
-    const challenge = nc.b64url(nc.randomBytes(24));
+    const challenge = toBase64Url(nc.randomBytes(24));
     if (challenge[0] !== "-") return challenge;
   }
 }

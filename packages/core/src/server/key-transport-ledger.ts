@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { toBase64Url } from "../lib/bytes.js";
 import * as nc from "../lib/node-crypto.js";
 
 /** See the module comment. Internal. */
@@ -44,5 +45,5 @@ export class KeyTransportLedger {
 }
 
 function digest(bytes: Uint8Array): string {
-  return nc.b64url(nc.digest("sha256", bytes));
+  return toBase64Url(nc.digest("sha256", bytes));
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { toBase64Url } from "@scep/core";
 import { IntuneAuthError, IntuneConfigError, IntuneResponseError, IntuneTransportError } from "../errors.js";
 import { certificateThumbprints, privateKeyFromPem, randomUuid, signRs256 } from "../lib/node-crypto.js";
 import { asObject, callJson, isRetryable, type Fetch } from "./http.js";
@@ -187,10 +188,10 @@ export class EntraTokenProvider {
   /** A client assertion (RFC 7523 §2.2) signed RS256 with the certificate's key, `x5t` naming the certificate. */
   #assertion(): string {
     const now = Math.floor(this.#now() / 1000);
-    const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const b64 = (o: unknown): string => toBase64Url(Buffer.from(JSON.stringify(o)));
     const header = b64({ alg: "RS256", typ: "JWT", x5t: this.#x5t!.x5t, "x5t#S256": this.#x5t!.x5tS256 });
     const payload = b64({ aud: this.tokenUrl, iss: this.#o.clientId, sub: this.#o.clientId, jti: randomUuid(), nbf: now, iat: now, exp: now + 600 });
-    const sig = Buffer.from(signRs256(this.#assertionKey!, Buffer.from(`${header}.${payload}`))).toString("base64url");
+    const sig = toBase64Url(signRs256(this.#assertionKey!, Buffer.from(`${header}.${payload}`)));
     return `${header}.${payload}.${sig}`;
   }
 }

@@ -9,6 +9,7 @@
  * takes both through `dsaEncoding`.
  */
 import * as crypto from "node:crypto";
+import { toBase64Url } from "@scep/core";
 
 /** A public key as Node holds it. */
 export type PublicKey = crypto.KeyObject;
@@ -84,7 +85,7 @@ export function signRs256(key: crypto.KeyObject, data: Uint8Array): Uint8Array {
 /** SHA-1 and SHA-256 thumbprints of a DER certificate, base64url (JOSE `x5t` / `x5t#S256`). */
 export function certificateThumbprints(der: Uint8Array): { x5t: string; x5tS256: string } {
   return {
-    x5t: crypto.createHash("sha1").update(der).digest("base64url"),
-    x5tS256: crypto.createHash("sha256").update(der).digest("base64url"),
+    x5t: toBase64Url(crypto.createHash("sha1").update(der).digest()),
+    x5tS256: toBase64Url(crypto.createHash("sha256").update(der).digest()),
   };
 }

@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { MessageType, publicKeyThumbprint, verifyRequestSigner } from "@scep/core";
+import { MessageType, publicKeyThumbprint, toBase64Url, verifyRequestSigner } from "@scep/core";
 
 /**
  * The binding of a PKCSReq (messageType 19) whose signature verifies: `pkcsreq:` then the JSON of its transactionID
@@ -39,12 +39,6 @@ export async function resendBinding(message: Uint8Array): Promise<string | undef
   const signed = verifyRequestSigner(message);
   if (signed?.messageType !== MessageType.PKCSReq) return undefined;
   const spki = signed.signerCertificate.spki;
-  const key = publicKeyThumbprint(spki) ?? `spki:${base64url(new Uint8Array(await crypto.subtle.digest("SHA-256", spki as Uint8Array<ArrayBuffer>)))}`;
+  const key = publicKeyThumbprint(spki) ?? `spki:${toBase64Url(new Uint8Array(await crypto.subtle.digest("SHA-256", spki as Uint8Array<ArrayBuffer>)))}`;
   return `pkcsreq:${JSON.stringify([signed.transactionId, key])}`;
-}
-
-function base64url(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
