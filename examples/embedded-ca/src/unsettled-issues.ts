@@ -22,13 +22,17 @@
 // `unsettled.jsonl.tmp`, fdatasync'ed and renamed over the file, then the directory is fsync'ed. A crash at any point
 // leaves the old file or the new one whole (rename is atomic; no append runs meanwhile), never a half-written one, and
 // every record an append acknowledged is in it: an appender holding a descriptor checks, under the lock, that it is
-// still the file at the path, and reopens it when a compaction replaced it. A reader knows the file by device, inode
-// and birth time: a replaced file is read from its start again.
+// still the file at the path, and reopens it when a compaction replaced it. A compacted file starts with a line
+// `{"generation":"<16 hex>"}` (random per compaction; skipped as no record by every reader, this code's and earlier
+// code's). A reader knows the file by device, inode, birth time and that first line: a replaced file is read from its
+// start again, also when the new file reuses the inode of the one it read on a file system without birth time (the
+// first line then differs), which the device, inode and size alone would take for the same file grown.
+import { randomBytes } from "node:crypto";
 import { open } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { withFileLock } from "./file-lock.js";
 import { GroupAppender, ensureFile, fsyncDirectory, replaceFileUnderLock } from "./lib/durable-fs.js";
-import { jsonObject, readCompleteLines, readTornLine } from "./lib/jsonl.js";
+import { jsonObject, readBytes, readCompleteLines, readTornLine } from "./lib/jsonl.js";
 
 /** File name of the unsettled issues inside dataDir. */
 export const UNSETTLED_FILE = "unsettled.jsonl";
@@ -38,7 +42,7 @@ export class UnsettledIssues {
   readonly #path: string;
   readonly #lock: string;
   readonly #appender: GroupAppender;
-  /** The file `#settledTo` counts in (device, inode, birth time); undefined: none read yet. */
+  /** The file `#settledTo` counts in (device, inode, birth time, generation line); undefined: none read yet. */
   #file: string | undefined;
   /** Bytes [0, #settledTo) of `#file` hold lines this process has passed; 0 or just after a `\n`. */
   #settledTo = 0;
@@ -114,7 +118,7 @@ export class UnsettledIssues {
     try {
       // One descriptor for the stat and the read: a compaction's rename meanwhile does not mix two files.
       const info = await file.stat();
-      const id = `${info.dev}:${info.ino}:${info.birthtimeMs}`;
+      const id = `${info.dev}:${info.ino}:${info.birthtimeMs}:${generationOf(await readBytes(file, 0, Math.min(info.size, GENERATION_BYTES)))}`;
       // Replaced (a compaction, by any process) or truncated by hand: settle it all again.
       if (id !== this.#file || info.size < this.#settledTo) {
         this.#file = id;
@@ -159,23 +163,39 @@ export class UnsettledIssues {
         throw error;
       }
       let kept: string[];
-      let all: number;
+      let rewrite: boolean;
       try {
         const lines = await readCompleteLines(file, 0, (await file.stat()).size);
-        all = lines.length;
         // No append runs under the lock: a last line without its `\n` is a crash's torn write, never acknowledged.
-        kept = lines.map((l) => serialOf(l.text)).filter((serial): serial is string => serial !== undefined && !this.#done.has(serial));
+        const records = lines.map((l) => serialOf(l.text)).filter((serial): serial is string => serial !== undefined);
+        kept = records.filter((serial) => !this.#done.has(serial));
+        // Rewritten when a record goes, or a line that is neither a record nor the generation line (torn, foreign).
+        const generationLine = lines.length > 0 && GENERATION_LINE.test(lines[0]!.text) ? 1 : 0;
+        rewrite = kept.length < records.length || records.length + generationLine < lines.length;
       } finally {
         await file.close();
       }
-      if (kept.length < all) {
-        await replaceFileUnderLock(this.#path, kept.map((serial) => `${JSON.stringify({ serial })}\n`).join(""), 0o600);
+      if (rewrite) {
+        const generation = `${JSON.stringify({ generation: randomBytes(8).toString("hex") })}\n`;
+        await replaceFileUnderLock(this.#path, generation + kept.map((serial) => `${JSON.stringify({ serial })}\n`).join(""), 0o600);
         await fsyncDirectory(dirname(this.#path));
       }
     });
     this.#done.clear();
     this.#file = undefined;
   }
+}
+
+/** The first line of a compacted file (see the module comment). */
+const GENERATION_LINE = /^\{"generation":"[0-9a-f]{16}"\}$/;
+/** Bytes read for the first line: the generation line and its `\n` (34 bytes) fit. */
+const GENERATION_BYTES = 64;
+
+/** The generation of a file from its first bytes: its generation line, or "" (a file no compaction wrote). */
+function generationOf(head: Buffer): string {
+  const end = head.indexOf(0x0a);
+  const first = end === -1 ? "" : head.toString("utf8", 0, end);
+  return GENERATION_LINE.test(first) ? first : "";
 }
 
 /** How every record starts: a record appended after a torn one (a crash mid-write) is found by it, as in the index. */

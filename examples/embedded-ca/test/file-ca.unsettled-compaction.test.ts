@@ -4,7 +4,7 @@
 // here: what stays (lines kept for a retry, another process's lines), that an appender whose descriptor is of the
 // replaced file writes to the new one, and that kill -9 of a process recording and of one compacting, at any moment,
 // loses no acknowledged record and never leaves a half-written file.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { MemoryRevocationStore } from "@scep/core";
@@ -14,7 +14,9 @@ import { makeLegacy, opensslCsr, sameKeyCsr, spawnFixture, tempDir } from "./hel
 
 const codeAndMessage = (e: unknown): string => `${(e as { code?: string }).code}: ${(e as Error).message}`;
 const line = (serial: string): string => `${JSON.stringify({ serial })}\n`;
-const fileOf = (dataDir: string): string => readFileSync(join(dataDir, "unsettled.jsonl"), "utf8");
+const GENERATION = /^\{"generation":"[0-9a-f]{16}"\}\n/;
+/** The file's records: what follows the generation line a compaction writes first. */
+const fileOf = (dataDir: string): string => readFileSync(join(dataDir, "unsettled.jsonl"), "utf8").replace(GENERATION, "");
 
 describe("unsettled.jsonl compaction", () => {
   it("crl() leaves only the line it could not settle now; the unknowable line is told once, not again at the next open; once all settle the file is empty", async () => {
@@ -89,6 +91,35 @@ describe("unsettled.jsonl compaction", () => {
     expect(after).toEqual([]);
   }, 60_000);
 
+  it("a compacted file with the device, inode and birth time of the one a reader read (an inode reused on a file system without birth time) is read from its start: no line skipped", async () => {
+    const dataDir = tempDir();
+    const path = join(dataDir, "unsettled.jsonl");
+    const reader = new UnsettledIssues(dataDir);
+    const writer = new UnsettledIssues(dataDir);
+    for (const serial of ["01", "02", "03"]) await writer.record(serial);
+    const first: string[] = [];
+    await reader.settle(async (serial) => {
+      first.push(serial);
+      return false; // kept: no compaction by the reader
+    });
+    expect(first).toEqual(["01", "02", "03"]);
+    // What another process's compaction writes (it settled 01 to 03, then 04 to 06 came), on the inode the reader
+    // read: a rewrite in place keeps device, inode and birth time, as a reused inode does where there is none.
+    const before = statSync(path);
+    writeFileSync(path, `{"generation":"00112233445566ff"}\n${line("04")}${line("05")}${line("06")}`);
+    const after = statSync(path);
+    expect([after.dev, after.ino, after.birthtimeMs]).toEqual([before.dev, before.ino, before.birthtimeMs]);
+    expect(after.size).toBeGreaterThan(before.size);
+    const second: string[] = [];
+    await reader.settle(async (serial, retry) => {
+      second.push(`${serial}${retry ? " (retry)" : ""}`);
+      return true;
+    });
+    // Before: read on from the old offset (48, inside 04's line), so 04 was never settled.
+    expect(second).toEqual(["01 (retry)", "02 (retry)", "03 (retry)", "04", "05", "06"]);
+    expect(readFileSync(path, "utf8")).toMatch(/^\{"generation":"[0-9a-f]{16}"\}\n$/);
+  }, 60_000);
+
   it("kill -9 of a process recording and of one settling and compacting, 6 times at random moments: every acknowledged line not settled is in the file, every line whole; a last pass compacts after the crashed lock holders", async () => {
     const dataDir = tempDir();
     const recorded = new Set<string>();
@@ -110,6 +141,7 @@ describe("unsettled.jsonl compaction", () => {
       const text = fileOf(dataDir);
       expect(text === "" || text.endsWith("\n")).toBe(true);
       const inFile = text.split("\n").slice(0, -1).map((l) => (JSON.parse(l) as { serial: string }).serial);
+      expect(inFile.every((s) => typeof s === "string")).toBe(true); // every line whole, the generation line first
       const missing = [...recorded].filter((s) => !settled.has(s) && !inFile.includes(s));
       expect(missing).toEqual([]);
       expect([...recorded].filter((s) => !even(s)).every((s) => inFile.includes(s))).toBe(true);
