@@ -54,13 +54,18 @@ async function make(subject: string, options: { issuer?: Made; ca: boolean; usag
 }
 
 /**
- * What Apple's client finds in a GetCACert set of several certificates (from its behaviour in the reports above):
- * candidates by keyUsage only, one with digitalSignature and keyEncipherment, or one of each; no extension, no bits.
+ * What Apple's client finds in a GetCACert set of several certificates, as its source does it
+ * (`SecSCEPValidateCACertMessage`, apple-open-source/macos, Security/OSX/sec/Security/SecSCEP.c): a candidate is a
+ * certificate that chains to another one of the set (a self-signed root never is one), judged by its keyUsage bits
+ * alone; a certificate without the extension has no bits (`kSecKeyUsageUnspecified` is "No KeyUsage extension in
+ * certificate" in Security's SecCertificate.h), not RFC 5280 §4.2.1.3's "unrestricted". It needs one candidate with
+ * digitalSignature and keyEncipherment, or one with each.
  */
 function appleFindsRaCandidates(certs: readonly Certificate[]): boolean {
+  const candidates = certs.filter((c) => certs.some((o) => o !== c && c.isIssuedBy(o)));
   const usage = (c: Certificate, u: "digitalSignature" | "keyEncipherment"): boolean => c.keyUsage?.has(u) ?? false;
-  if (certs.some((c) => usage(c, "digitalSignature") && usage(c, "keyEncipherment"))) return true;
-  return certs.some((c) => usage(c, "digitalSignature")) && certs.some((c) => usage(c, "keyEncipherment"));
+  if (candidates.some((c) => usage(c, "digitalSignature") && usage(c, "keyEncipherment"))) return true;
+  return candidates.some((c) => usage(c, "digitalSignature") && !usage(c, "keyEncipherment")) && candidates.some((c) => usage(c, "keyEncipherment") && !usage(c, "digitalSignature"));
 }
 
 async function getCaCert(profile: Partial<ScepProfile> & Pick<ScepProfile, "caCertificate" | "signer">): Promise<{ type: string | null; certs: Certificate[] }> {
@@ -97,10 +102,10 @@ describe("RFC 8894 §4.2.1: GetCACert in CA mode gives Apple's client an RA it c
     expect([type, certs.length]).toEqual(["application/x-x509-ca-cert", 1]);
   });
 
-  it("a plain issuing CA under a root that has digitalSignature and keyEncipherment: the CA alone (Apple would encrypt to the root, whose key this server does not hold)", async () => {
+  it("a plain issuing CA under a root that has digitalSignature and keyEncipherment: the CA alone (a self-signed root is no candidate for Apple, so the chain leaves it no RA)", async () => {
     const usableRoot = await make("CN=RA Roles Usable Root, O=scep-sdk field tests", { ca: true, usage: CA_ONLY | KU.digitalSignature | KU.keyEncipherment });
     const issuing = await make("CN=RA Roles Issuing Under Usable Root, O=scep-sdk field tests", { issuer: usableRoot, ca: true, usage: CA_ONLY });
-    expect(appleFindsRaCandidates([issuing.cert, usableRoot.cert])).toBe(true); // the root would be Apple's RA
+    expect(appleFindsRaCandidates([issuing.cert, usableRoot.cert])).toBe(false);
     const { type, certs } = await getCaCert({ caCertificate: pemFile(issuing.cert, usableRoot.cert), signer: issuing.key });
     expect(type).toBe("application/x-x509-ca-cert");
     expect(certs.map((c) => hex(c.der))).toEqual([hex(issuing.cert.der)]);

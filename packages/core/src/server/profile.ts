@@ -323,8 +323,13 @@ function unique(certs: readonly Certificate[]): Certificate[] {
 
 /**
  * Whether Apple's SCEP client finds its RA certificates in a GetCACert set of several (a `x-x509-ca-ra-cert` reply,
- * RFC 8894 §4.2.1.2): it picks them by keyUsage alone (RFC 5280 §4.2.1.3), and needs one certificate with
- * digitalSignature and keyEncipherment, or one with each; a certificate without the extension counts as neither.
+ * RFC 8894 §4.2.1.2): it picks them by keyUsage alone, and needs one certificate with digitalSignature and
+ * keyEncipherment, or one with each. A certificate without the extension counts as neither, against RFC 5280
+ * §4.2.1.3's "unrestricted", because Apple's code does so: `SecSCEPValidateCACertMessage` (apple-open-source/macos,
+ * Security/OSX/sec/Security/SecSCEP.c) tests the bits of `SecCertificateGetKeyUsage`, which is
+ * `kSecKeyUsageUnspecified` (0, "No KeyUsage extension in certificate", Security's SecCertificate.h) then. Apple also
+ * only considers a certificate that chains to another one of the set; a default set of several always has the CA's
+ * issuer after the CA (`caChain` is checked), so the bits decide.
  */
 function appleFindsRa(certs: readonly Certificate[]): boolean {
   let sign = false;
