@@ -20,8 +20,8 @@ export interface RedisChallengeStoreOptions extends RedisStoreOptions {
  * A one-time `ChallengeStore` (from `@scep/core`) on Redis (standalone, Sentinel or
  * Cluster).
  *
- * A challenge is 24 random bytes (192 bits) in base64url without padding (32
- * characters of `A-Z a-z 0-9 - _`), never starting with `-`. Redis holds only its
+ * A challenge is `newChallenge()`'s: 24 random bytes in base64url without padding (32
+ * characters of `A-Z a-z 0-9 -`), never starting with `-`, never holding `_`. Redis holds only its
  * SHA-256: the key is `<prefix>challenge:<sha256 hex>`, the value
  * `<expiresAt ms>:<profile>`, with a TTL of `ttlMs` (written with
  * `SET … PX … NX`). `consume` is a Lua script (EVALSHA, EVAL on NOSCRIPT):

@@ -255,9 +255,10 @@ export interface MemoryChallengeStoreOptions {
  * spent (with the consume's `binding`), until it expires, so {@link MemoryChallengeStore.release} can put it
  * back and {@link MemoryChallengeStore.isSpentBy} can match a re-send (a full store drops spent ones first: their
  * re-sends are then refused).
- * Challenges are 24 random bytes (192 bits) in base64url without padding: 32
- * characters of `A-Z a-z 0-9 - _` (what `@scep/proxy` puts in a device URL),
- * never starting with `-` (a command line would take it for an option).
+ * Challenges are {@link newChallenge}'s: 24 random bytes in base64url without
+ * padding, 32 characters of `A-Z a-z 0-9 -` (what `@scep/proxy` puts in a device URL),
+ * never starting with `-` (a command line would take it for an option), never
+ * holding `_` (Windows encodes a challenge as a PrintableString).
  * Bounded: when full,
  * `issue` drops expired challenges, and if every one is still live it rejects
  * with {@link StoreUnavailableError} rather than silently dropping a challenge
@@ -368,12 +369,15 @@ export class MemoryChallengeStore implements ChallengeStore {
 }
 
 /**
- * A fresh one-time challenge password: 24 random bytes (192 bits, node:crypto's CSPRNG) in base64url without
- * padding, 32 characters of `A-Z a-z 0-9 - _`, never starting with `-` (a command line such as
- * `scep enroll --challenge "$C"` would read it as an option; 1 draw in 64 is drawn again). What
- * {@link MemoryChallengeStore}, `@scep/redis`'s `RedisChallengeStore` and `@scep/proxy`'s generated challenges
- * issue; a `ChallengeStore` of your own should issue the same. Printable ASCII, so it fits a PKCS#10
- * challengePassword (RFC 2985 §5.4.1, RFC 8894 §2.3) and a URL path segment unescaped.
+ * A fresh one-time challenge password: 24 random bytes (node:crypto's CSPRNG) in base64url without padding, 32
+ * characters of `A-Z a-z 0-9 -`, never starting with `-` (a command line such as `scep enroll --challenge "$C"`
+ * would read it as an option) and never holding `_`: drawn again until both hold (about 1.7 draws; 191 bits of
+ * entropy). `_` is base64url but not in PrintableString's alphabet, and Windows' SCEP client encodes the challenge
+ * it is given as a PrintableString: with `_` it fails the enrollment on the device ("The string contains a
+ * non-printable character", fleetdm/fleet#47492). What {@link MemoryChallengeStore}, `@scep/redis`'s
+ * `RedisChallengeStore` and `@scep/proxy`'s generated challenges issue; a `ChallengeStore` of your own should issue
+ * the same. So it fits a PKCS#10 challengePassword as a PrintableString (RFC 2985 §5.4.1, RFC 8894 §2.3) and a URL
+ * path segment unescaped.
  *
  * @returns The challenge (a string of 32 characters). Never throws.
  *
@@ -388,7 +392,7 @@ export class MemoryChallengeStore implements ChallengeStore {
 export function newChallenge(): string {
   for (;;) {
     const challenge = toBase64Url(nc.randomBytes(24));
-    if (challenge[0] !== "-") return challenge;
+    if (challenge[0] !== "-" && !challenge.includes("_")) return challenge;
   }
 }
 
