@@ -12,11 +12,13 @@
  * `maxBytes` are not kept, so what stays in memory is bounded whatever a client sends.
  */
 import { latin1 } from "./bytes.js";
+import { oldestKeyOf } from "./oldest-key.js";
 
 /** What a check found for byte strings, for the last `capacity` of them. */
 export class ByteMemo<T> {
   // Not a #private field: where it is compiled to an older target, every access is a WeakMap look-up.
   private readonly entries = new Map<string, T>();
+  private readonly oldest = oldestKeyOf(this.entries);
 
   /**
    * @param capacity - how many values are kept
@@ -43,6 +45,6 @@ export class ByteMemo<T> {
     if (key === undefined) return;
     if (this.entries.has(key)) this.entries.delete(key);
     this.entries.set(key, value);
-    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+    if (this.entries.size > this.capacity) this.entries.delete(this.oldest()!);
   }
 }

@@ -1,0 +1,46 @@
+/**
+ * oldestKeyOf (lib/oldest-key.ts): the oldest key of a Map in insertion order, as a fresh `map.keys().next()` gives it
+ * (ECMA-262 §24.1.5), through deletions, re-insertions and an iterator run to its end; used by every Map this
+ * package bounds by dropping its oldest entry (the key-transport ledger, ByteMemo).
+ */
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { oldestKeyOf } from "../src/lib/oldest-key.js";
+
+type Op = { kind: "set" | "delete" | "touch" | "evict"; key: number };
+
+describe("oldestKeyOf: the oldest key in insertion order, as map.keys().next() gives it", () => {
+  it("agrees with a fresh iterator over any sequence of sets, deletes, moves to the end and evictions", () => {
+    const op = fc.record({ kind: fc.constantFrom<Op["kind"]>("set", "delete", "touch", "evict"), key: fc.integer({ min: 0, max: 20 }) });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+        const map = new Map<number, number>();
+        const oldest = oldestKeyOf(map);
+        for (const { kind, key } of ops) {
+          if (kind === "set") map.set(key, key);
+          else if (kind === "delete") map.delete(key);
+          else if (kind === "touch" && map.has(key)) {
+            map.delete(key);
+            map.set(key, key);
+          } else if (kind === "evict") {
+            const expected = map.keys().next();
+            const got = oldest();
+            expect(got).toBe(expected.done ? undefined : expected.value);
+            if (got !== undefined) map.delete(got);
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("begins again after it ran to the end: a key added to an emptied map is found", () => {
+    const map = new Map<string, number>([["a", 1]]);
+    const oldest = oldestKeyOf(map);
+    expect(oldest()).toBe("a");
+    map.delete("a");
+    expect(oldest()).toBeUndefined();
+    map.set("b", 2);
+    expect(oldest()).toBe("b");
+  });
+});
