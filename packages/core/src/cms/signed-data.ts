@@ -220,6 +220,9 @@ export function signerAlgorithms(si: ParsedSignerInfo): { digest: DigestAlgorith
  * Verifies a SignerInfo: the messageDigest attribute against `content`, then
  * the signature over the signed attributes with `signer`'s public key
  * (`algorithms`: {@link signerAlgorithms} of `si`, when the caller has them already).
+ * Returns the messageDigest attribute's value, now known to be the digest of `content` (bytes, under
+ * `algorithms.digest`). Throws `MessageMalformedError` (ERR_MESSAGE_MALFORMED), `DigestMismatchError`
+ * (ERR_DIGEST_MISMATCH) or `SignatureInvalidError` (ERR_SIGNATURE_INVALID). RFC 5652 §5.4, §11.2.
  * @group Codec
  */
 export function verifySignerInfo(
@@ -227,7 +230,7 @@ export function verifySignerInfo(
   signer: Certificate,
   content: Uint8Array,
   algorithms: { digest: DigestAlgorithm; signature: SignatureAlgorithm } = signerAlgorithms(si),
-): void {
+): Uint8Array {
   const { digest, signature } = algorithms;
   if (!si.signedAttrs) throw new MessageMalformedError("SignerInfo without signed attributes");
   const md = si.attributes.get(oids.id_messageDigest);
@@ -236,6 +239,7 @@ export function verifySignerInfo(
   if (!der.equalBytes(expected, nc.digest(digest, content))) throw new DigestMismatchError("messageDigest does not match the content");
   const key = publicKeyOf(signer);
   if (!nc.verify(key, signature, si.signedAttrs, si.signature)) throw new SignatureInvalidError("the SignedData signature does not verify");
+  return expected;
 }
 
 /** Encodes one Attribute with a single value. @group Codec */

@@ -88,12 +88,13 @@ export interface DecodePkiMessageOptions {
    */
   skipContentOf?: readonly MessageType[];
   /**
-   * Asked before an envelope is decrypted, with the matched RecipientInfo's encryptedKey and the envelope's IV and
-   * ciphertext: false refuses it with the `DecryptError` a bad padding gets, nothing decrypted. `createScepServer`
-   * refuses a key transport it already unwrapped for another ciphertext (a CBC padding oracle probe on a captured
-   * request, RFC 5652 §6.3). Default: every envelope is decrypted.
+   * Asked before an envelope is decrypted, with the matched RecipientInfo's encryptedKey (bytes) and the digest of the
+   * whole pkcsPKIEnvelope (the EnvelopedData DER, bytes: the signed messageDigest attribute, verified against it)
+   * under the signer's `digestAlgorithm`: false refuses it with the `DecryptError` (ERR_DECRYPT) a bad padding gets,
+   * nothing decrypted. `createScepServer` refuses a key transport it already unwrapped for another envelope (a CBC
+   * padding oracle probe on a captured request, RFC 5652 §6.3). Default: every envelope is decrypted.
    */
-  keyTransportGuard?: (encryptedKey: Uint8Array, iv: Uint8Array, encryptedContent: Uint8Array) => boolean;
+  keyTransportGuard?: (encryptedKey: Uint8Array, envelopeDigest: Uint8Array, digestAlgorithm: DigestAlgorithm) => boolean;
 }
 
 function tag(e: unknown, partial: PartialRequest): never {
@@ -233,7 +234,7 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
     const signer = findSigner(si.sid, sd.certificates);
     if (!signer) throw new MessageMalformedError("the signer certificate is not in the message");
     if (signature.scheme !== "ecdsa") checkRsaSize(policy, publicKeyOf(signer), "signer certificate");
-    verifySignerInfo(si, signer, sd.content, algorithms);
+    const envelopeDigest = verifySignerInfo(si, signer, sd.content, algorithms);
     partial.signatureVerified = true;
     // The sender is known now: refuse what its attributes lack before any private-key operation runs.
     if (unreadable !== undefined) throw unreadable;
@@ -249,7 +250,7 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
     const skip = options.skipContentOf?.includes(attrs.messageType as MessageType) === true;
     let opened: OpenedEnvelope | ReturnType<typeof findRecipient> = findRecipient({ ...env, recipients: allowed }, decrypters);
     if (!skip) {
-      if (options.keyTransportGuard && !options.keyTransportGuard(opened.recipient.encryptedKey, env.iv, env.encryptedContent)) {
+      if (options.keyTransportGuard && !options.keyTransportGuard(opened.recipient.encryptedKey, envelopeDigest, digest)) {
         throw new DecryptError("could not decrypt the envelope", { cause: new Error("this key transport was unwrapped before for another ciphertext") });
       }
       opened = await openEnvelope({ ...env, recipients: allowed }, decrypters);
