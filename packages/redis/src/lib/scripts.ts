@@ -208,6 +208,18 @@ end
 `;
 
 /**
+ * Lua: whether a live value ("<expiresAt ms>:<profile>", as {@link SPENT_PARTS} returns it for a spent one) is of
+ * `profile` and still valid at `now` (ms). `RELEASE` and `SPENT_BY` read the spent value's inside through it.
+ */
+const LIVE_FOR = `
+local function liveFor(live, profile, now)
+  local sep = string.find(live, ':', 1, true)
+  if not sep or string.sub(live, sep + 1) ~= profile then return false end
+  return tonumber(string.sub(live, 1, sep - 1)) > tonumber(now)
+end
+`;
+
+/**
  * unconsume: the undo of a consume that failed or was late (it may still run
  * on Redis): puts the challenge back only while it is spent by this consumer
  * (its tag), never one another consumer spent.
@@ -237,15 +249,13 @@ return 1
  */
 export const RELEASE = script(
   "release",
-  `${SPENT_PARTS}
+  `${SPENT_PARTS}${LIVE_FOR}
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 local binding, rest, live = spentParts(v)
 if not binding then return 0 end
 if ARGV[3] ~= '' and string.sub(rest, -17) ~= '#' .. ARGV[3] then return 0 end
-local sep = string.find(live, ':', 1, true)
-if string.sub(live, sep + 1) ~= ARGV[2] then return 0 end
-if tonumber(string.sub(live, 1, sep - 1)) <= tonumber(ARGV[1]) then return 0 end
+if not liveFor(live, ARGV[2], ARGV[1]) then return 0 end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl <= 0 then return 0 end
 redis.call('SET', KEYS[1], live, 'PX', ttl)
@@ -260,14 +270,12 @@ return 1
  */
 export const SPENT_BY = script(
   "spent-by",
-  `${SPENT_PARTS}
+  `${SPENT_PARTS}${LIVE_FOR}
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 local binding, rest, live = spentParts(v)
 if not binding or binding == '' or binding ~= ARGV[3] then return 0 end
-local sep = string.find(live, ':', 1, true)
-if not sep or string.sub(live, sep + 1) ~= ARGV[2] then return 0 end
-if tonumber(string.sub(live, 1, sep - 1)) <= tonumber(ARGV[1]) then return 0 end
+if not liveFor(live, ARGV[2], ARGV[1]) then return 0 end
 return 1
 `,
 );
