@@ -21,9 +21,10 @@
 // Tolerance is readIndex's: a line that is not a valid record is skipped (a record glued onto a torn one is found,
 // parseIndexLine), any serial spelling is compared in normalizeSerialNumber's canonical form, and for a serial on
 // several lines the FIRST line wins for a look-up (as `records.find` did) while a listing has every line.
-import { open, stat, type FileHandle } from "node:fs/promises";
+import { stat, type FileHandle } from "node:fs/promises";
 import { normalizeSerialNumber } from "@scep/core";
 import { parseIndexLine, type IndexLine } from "./issuance-index.js";
+import { openIfExists } from "./lib/durable-fs.js";
 
 /**
  * An index line's serial in `normalizeSerialNumber`'s spelling, so a look-up by any spelling finds it: this CA's
@@ -171,7 +172,7 @@ export class IndexLookup {
   async #readLines(lines: Lines, positions: readonly number[]): Promise<IndexPage["records"] | null> {
     if (positions.length === 0) return [];
     const { offsets, lengths } = lines;
-    const handle = await this.#openOrNull();
+    const handle = await openIfExists(this.#path);
     if (!handle) return null;
     try {
       const byPosition = new Map<number, IndexPage["records"][number]>();
@@ -209,7 +210,7 @@ export class IndexLookup {
   async #readFirst(lines: Lines, serial: string): Promise<IndexLine | undefined | null> {
     const at = lines.first.get(serial);
     if (at === undefined) return undefined;
-    const handle = await this.#openOrNull();
+    const handle = await openIfExists(this.#path);
     if (!handle) return null;
     try {
       const buffer = Buffer.allocUnsafe(lines.lengths[at]! + 1);
@@ -222,15 +223,6 @@ export class IndexLookup {
       return line;
     } finally {
       await handle.close();
-    }
-  }
-
-  async #openOrNull(): Promise<FileHandle | null> {
-    try {
-      return await open(this.#path, "r");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-      throw error;
     }
   }
 
@@ -276,7 +268,7 @@ export class IndexLookup {
     }
     if (!this.#sameFile(now)) this.#reset();
     else if (now.size === BigInt(this.#indexedTo)) return (void (this.#seen = now));
-    const handle = await this.#openOrNull();
+    const handle = await openIfExists(this.#path);
     if (!handle) return void this.#reset();
     try {
       const opened = await handle.stat({ bigint: true });

@@ -28,10 +28,9 @@
 // start again, also when the new file reuses the inode of the one it read on a file system without birth time (the
 // first line then differs), which the device, inode and size alone would take for the same file grown.
 import { randomBytes } from "node:crypto";
-import { open } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { withFileLock } from "./file-lock.js";
-import { GroupAppender, ensureFile, fsyncDirectory, replaceFileUnderLock } from "./lib/durable-fs.js";
+import { GroupAppender, ensureFile, fsyncDirectory, openIfExists, replaceFileUnderLock } from "./lib/durable-fs.js";
 import { jsonObject, readBytes, readCompleteLines, readTornLine } from "./lib/jsonl.js";
 
 /** File name of the unsettled issues inside dataDir. */
@@ -108,13 +107,8 @@ export class UnsettledIssues {
         this.#done.add(serial);
       }
     }
-    let file;
-    try {
-      file = await open(this.#path, "r");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
-      throw error;
-    }
+    const file = await openIfExists(this.#path);
+    if (!file) return;
     try {
       // One descriptor for the stat and the read: a compaction's rename meanwhile does not mix two files.
       const info = await file.stat();
@@ -155,13 +149,8 @@ export class UnsettledIssues {
    */
   async #compact(): Promise<void> {
     await withFileLock(this.#lock, async () => {
-      let file;
-      try {
-        file = await open(this.#path, "r");
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
-        throw error;
-      }
+      const file = await openIfExists(this.#path);
+      if (!file) return;
       let kept: string[];
       let rewrite: boolean;
       try {

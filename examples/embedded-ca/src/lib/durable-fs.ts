@@ -203,6 +203,16 @@ export async function ensureFile(path: string, mode = 0o644): Promise<void> {
   await fsyncDirectory(dirname(path));
 }
 
+/** `path` opened for reading, or undefined when it does not exist (ENOENT); rejects with any other error of `open`. */
+export async function openIfExists(path: string): Promise<FileHandle | undefined> {
+  try {
+    return await open(path, "r");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
 /** Whether `path` exists (any type). */
 export async function pathExists(path: string): Promise<boolean> {
   try {
