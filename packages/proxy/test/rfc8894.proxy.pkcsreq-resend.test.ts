@@ -15,11 +15,9 @@ import { X509Certificate } from "node:crypto";
 import { getRequestListener } from "@hono/node-server";
 import {
   MemoryChallengeStore,
-  MemoryTransactionStore,
   ScepClient,
   StoreUnavailableError,
   buildPkcsReq,
-  createScepServer,
   generateCsr,
   readCertRep,
   type ChallengeStore,
@@ -30,20 +28,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomChallenge, runScepclient } from "../../../test-support/peers";
 import { parseSignedData } from "../../core/src/cms/signed-data.js";
 import { close, listen } from "../../core/test/support/adapter-fixture.js";
-import { createTestPki, type Requester, type TestPki } from "../../core/test/support/pki.js";
+import type { Requester, TestPki } from "../../core/test/support/pki.js";
 import { MemoryCaRegistry, MemoryProfileStore, buildProxyUrl, createScepProxy, type ProxyEvent, type ScepProxy } from "../src/index.js";
+import { coreServerUpstream, manualAndAutoCore } from "./support/core-server-upstream.js";
 import { customCaProxy, type CustomCaProxy } from "./support/custom-ca-proxy.js";
 
 const CHALLENGE = randomChallenge();
-let pki: TestPki;
-let core: ScepServer;
-const coreEvents: ScepEvent[] = [];
-let issued = 0;
 /** Called with each event of the core server (the scepclient test approves from here). */
 let onCoreEvent: (e: ScepEvent) => void = () => {};
-let upstreamHttp: Server;
-/** Requests under /manual wait for an operator; under /auto they are issued at once. */
-let upstreamBase: string;
+/** The upstream CA over HTTP: requests under /manual wait for an operator; under /auto they are issued at once. */
+const upstream = coreServerUpstream(() => manualAndAutoCore({ challenge: CHALLENGE, onEvent: (e) => onCoreEvent(e) }));
+let pki: TestPki;
+let core: ScepServer;
+let coreEvents: ScepEvent[];
 let manual: CustomCaProxy;
 let auto: CustomCaProxy;
 let proxyHttp: Server[] = [];
@@ -52,32 +49,9 @@ let autoBase: string;
 let devices = 0;
 
 beforeAll(async () => {
-  pki = await createTestPki();
-  let serial = 0x7000;
-  const profile = (name: "manual" | "auto") => ({
-    name,
-    path: `/${name}`,
-    caCertificate: pki.ca.certificate,
-    signer: pki.ca,
-    challenge: { type: "static" as const, password: CHALLENGE },
-    transactions: new MemoryTransactionStore(),
-    issue: async (ctx: { approved?: boolean; csr: { der: Uint8Array } }) => {
-      if (name === "manual" && !ctx.approved) return { status: "PENDING" as const };
-      issued++;
-      return { status: "SUCCESS" as const, certificate: await pki.issue(ctx.csr.der, (serial++).toString(16)) };
-    },
-  });
-  core = createScepServer({
-    profiles: [profile("manual"), profile("auto")],
-    onEvent: (e) => {
-      coreEvents.push(e);
-      onCoreEvent(e);
-    },
-  });
-  upstreamHttp = createServer(getRequestListener((req) => core.fetch(req)));
-  upstreamBase = await listen(upstreamHttp);
-  manual = customCaProxy({ url: `${upstreamBase}/manual` });
-  auto = customCaProxy({ url: `${upstreamBase}/auto` });
+  ({ pki, server: core, events: coreEvents } = upstream.fx);
+  manual = customCaProxy({ url: `${upstream.origin}/manual` });
+  auto = customCaProxy({ url: `${upstream.origin}/auto` });
   const mount = async (px: CustomCaProxy): Promise<string> => {
     const http = createServer(getRequestListener((req) => px.proxy.fetch(req)));
     proxyHttp.push(http);
@@ -89,7 +63,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const http of proxyHttp) await close(http);
   proxyHttp = [];
-  await close(upstreamHttp);
 });
 
 /** A device: a profile PENDING at the proxy with a one-time URL, and a CSR of its own (a SAN of its own). */
@@ -169,7 +142,7 @@ describe("RFC 8894 §3.3.1: a reply lost on the way, the PKCSReq re-sent", () =>
   it("the same bytes again get the same certificate; a rebuilt PKCSReq (new senderNonce, same transactionID and key) too; the CA issued once", async () => {
     const d = await device(auto, autoBase);
     const req = await buildPkcsReq({ csr: d.csr, signer: d.requester.signer, recipient: pki.ca.certificate });
-    const before = issued;
+    const before = upstream.fx.issued;
     const lost = await d.post(req.der); // the device never reads this reply (a timeout on its side)
     expect(lost.status).toBe(200);
     const resent = await d.post(req.der);
@@ -182,7 +155,7 @@ describe("RFC 8894 §3.3.1: a reply lost on the way, the PKCSReq re-sent", () =>
     const rebuilt = await new ScepClient({ url: d.url }).enroll({ csr: d.csr, signer: d.requester.signer });
     expect(rebuilt.status).toBe("SUCCESS");
     expect(Buffer.from(rebuilt.certificates[0]!.der)).toEqual(Buffer.from(a.certificates[0]!.der));
-    expect(issued - before).toBe(1);
+    expect(upstream.fx.issued - before).toBe(1);
     expect(d.events().map((e) => [e.reason, e.resend ?? false])).toEqual([
       ["forwarded", false],
       ["forwarded", true],
@@ -259,7 +232,7 @@ describe("stores: an older ChallengeStore without isSpentBy, and a store that is
       basePath: "/mdm/scep",
       profiles,
       challenges,
-      cas: new MemoryCaRegistry([{ name: "core", type: "custom", url: `${upstreamBase}/auto` }]),
+      cas: new MemoryCaRegistry([{ name: "core", type: "custom", url: `${upstream.origin}/auto` }]),
       onEvent: (e) => events.push(e),
       logger: { error: () => undefined },
     });

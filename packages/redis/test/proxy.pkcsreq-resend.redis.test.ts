@@ -9,33 +9,18 @@
 import { createHash } from "node:crypto";
 import type Redis from "ioredis";
 import { describe, expect, it } from "vitest";
-import { MemoryTransactionStore, buildPkcsReq, createScepServer, generateCsr, readCertRep, type ScepEvent } from "@scep/core";
+import { buildPkcsReq, generateCsr, readCertRep } from "@scep/core";
 import { FetchHandlerUpstream, MemoryCaRegistry, MemoryProfileStore, buildProxyUrl, createScepProxy, type ProfileStore, type ProxyEvent } from "@scep/proxy";
-import { createTestPki } from "../../core/test/support/pki.js";
+import { manualAndAutoCore } from "../../proxy/test/support/core-server-upstream.js";
 import { usePrivateRedis } from "./support/private-redis.js";
 import { pause, scriptRuns, until } from "./support/redis-probes.js";
 import { RedisChallengeStore, RedisProfileStore } from "../src/index.js";
 
 const redis = usePrivateRedis({}, { second: true });
 const CHALLENGE = "resend-redis";
-const pki = await createTestPki();
-let issued = 0;
-const coreEvents: ScepEvent[] = [];
-let serial = 0x9000;
-const profile = (name: "manual" | "auto") => ({
-  name,
-  path: `/${name}`,
-  caCertificate: pki.ca.certificate,
-  signer: pki.ca,
-  challenge: { type: "static" as const, password: CHALLENGE },
-  transactions: new MemoryTransactionStore(),
-  issue: async (ctx: { approved?: boolean; csr: { der: Uint8Array } }) => {
-    if (name === "manual" && !ctx.approved) return { status: "PENDING" as const };
-    issued++;
-    return { status: "SUCCESS" as const, certificate: await pki.issue(ctx.csr.der, (serial++).toString(16)) };
-  },
-});
-const core = createScepServer({ profiles: [profile("manual"), profile("auto")], onEvent: (e) => coreEvents.push(e) });
+/** The upstream CA, in-process: "manual" answers PENDING until approved, "auto" issues at once. */
+const core = await manualAndAutoCore({ challenge: CHALLENGE });
+const { pki } = core;
 
 let devices = 0;
 
@@ -49,7 +34,7 @@ function replica(client: Redis, prefix: string, options: { profiles?: ProfileSto
       { name: "manual", type: "custom", url: "http://core.test/manual" },
       { name: "auto", type: "custom", url: "http://core.test/auto" },
     ]),
-    upstream: new FetchHandlerUpstream(core),
+    upstream: new FetchHandlerUpstream(core.server),
     onEvent: (e) => events.push(e),
     logger: { error: () => undefined },
   });
@@ -84,7 +69,7 @@ describe("two proxy replicas on one Redis agree on a PKCSReq's re-send", () => {
     expect((await d.send(a)).rep?.status).toBe("PENDING");
     expect((await d.send(b)).rep?.status).toBe("PENDING");
     expect(b.events.at(-1)).toMatchObject({ reason: "forwarded", resend: true });
-    await core.approve("manual", d.req.transactionId);
+    await core.server.approve("manual", d.req.transactionId);
     const done = await d.send(a);
     expect(done.rep?.status).toBe("SUCCESS");
     expect(done.rep!.certificates[0]!.subject).toBe(`CN=${d.key.hostId}, O=scep-sdk tests`);
@@ -102,14 +87,14 @@ describe("two proxy replicas on one Redis agree on a PKCSReq's re-send", () => {
     const b = replica(redis.second, "rs2:");
     for (let n = 0; n < 20; n++) {
       const d = await device("auto", "rs2:");
-      const before = issued;
+      const before = core.issued;
       const sinceA = a.events.length;
       const sinceB = b.events.length;
       const answers = await Promise.all([d.send(a), d.send(b), d.send(a), d.send(b)]);
       expect(answers.map((x) => x.status)).toEqual([200, 200, 200, 200]);
       expect(answers.map((x) => x.rep?.status)).toEqual(["SUCCESS", "SUCCESS", "SUCCESS", "SUCCESS"]);
       expect(new Set(answers.map((x) => Buffer.from(x.rep!.certificates[0]!.der).toString("hex"))).size).toBe(1);
-      expect(issued - before).toBe(1);
+      expect(core.issued - before).toBe(1);
       const proxied = [...a.events.slice(sinceA), ...b.events.slice(sinceB)];
       expect(proxied.filter((e) => !e.resend)).toHaveLength(1); // the one consume
       expect(proxied.some((e) => e.requeued)).toBe(false);
@@ -155,7 +140,7 @@ describe("Redis stopped while a PKCSReq or its re-send comes: 503, Retry-After, 
     const d = await device("auto", "rs4:", profiles);
     const live = await redis.second.get(d.redisKey);
     expect(live).toMatch(/^\d+:auto$/);
-    const before = issued;
+    const before = core.issued;
     const runs = await scriptRuns(redis.server);
 
     await pause(redis.server);
@@ -166,7 +151,7 @@ describe("Redis stopped while a PKCSReq or its re-send comes: 503, Retry-After, 
       redis.server.resume();
     }
     expect(down.status).toBe(503);
-    expect(issued).toBe(before); // nothing reached the CA
+    expect(core.issued).toBe(before); // nothing reached the CA
     // The late consume ran when Redis resumed (it spent the challenge and wrote its binding), then its undo.
     expect(await until(async () => (await scriptRuns(redis.server)) >= runs + 2)).toBe(true);
     expect(await redis.second.get(d.redisKey)).toBe(live);
@@ -175,7 +160,7 @@ describe("Redis stopped while a PKCSReq or its re-send comes: 503, Retry-After, 
     expect(p.events.at(-1)?.resend).toBeUndefined();
     expect((await d.send(p)).rep?.status).toBe("SUCCESS");
     expect(p.events.at(-1)).toMatchObject({ reason: "forwarded", resend: true });
-    expect(issued - before).toBe(1);
+    expect(core.issued - before).toBe(1);
     expect(await profiles.get(d.key)).toMatchObject({ status: "pending" });
   }, 90_000);
 });
