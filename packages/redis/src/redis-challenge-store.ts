@@ -26,7 +26,7 @@ export interface RedisChallengeStoreOptions extends RedisStoreOptions {
  * `<expiresAt ms>:<profile>`, with a TTL of `ttlMs` (written with
  * `SET … PX … NX`). `consume` is a Lua script (EVALSHA, EVAL on NOSCRIPT):
  * it marks the value spent (an `s` in front, same TTL; with a `binding`, `r<its SHA-256 hex>` before that, written
- * in the same script, which `isSpentBy` matches) and answers true only
+ * in the same script, which `isSpentBy` matches and turns into `R` on a match, after which `release` refuses) and answers true only
  * for a live, unspent challenge of that profile, so of any number of
  * concurrent consumers, on any replicas, at most one succeeds; `release`
  * (another script) takes the mark off again (with a `consumption` id, only the
@@ -161,7 +161,9 @@ export class RedisChallengeStore implements ChallengeStore {
   /**
    * Whether the challenge is spent by a consume that named this `binding` (see `ChallengeStore.isSpentBy` in
    * `@scep/core`): true only while it is spent, of `profile`, not expired by the injected clock and not superseded.
-   * One read (Lua script, changes nothing); the binding's SHA-256 is what the spent mark holds, never the binding.
+   * A true answer marks, in the same Lua script (one round trip), that a re-send was matched: `release` of the
+   * spending consume resolves false from then on. The binding's SHA-256 is what the spent mark holds, never the
+   * binding.
    *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
    */

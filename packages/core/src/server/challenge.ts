@@ -55,6 +55,7 @@ export type ChallengeVerdict =
  * await store.release?.(challenge, { profile: "corp" }); // true: the server failed that request, the retry may use it
  * await store.consume(challenge, { profile: "corp", binding: "tx-42/key-1" }); // true: spent, and by whom
  * await store.isSpentBy?.(challenge, { profile: "corp", binding: "tx-42/key-1" }); // true: a re-send of that request
+ * await store.release?.(challenge, { profile: "corp" }); // false: a matched re-send keeps it spent
  * ```
  * @group Server
  */
@@ -91,11 +92,17 @@ export interface ChallengeStore {
   /**
    * Whether a challenge is spent by a consume that named this `binding`: true only while it is spent (not released),
    * of `profile`, not expired by the store's clock, not superseded (a holder's later `issue`), and the consume that
-   * spent it passed exactly this `binding`. A read: it changes nothing, and a challenge consumed without a binding is
-   * never matched. Lets `@scep/proxy` forward a client's re-send of the PKCSReq that spent a one-time challenge
-   * (RFC 8894 §3.3.1, §3.3.3: after a PENDING reply, or a reply lost on the way) instead of refusing it; the window is
-   * the challenge's own lifetime (`issue`'s `ttlMs`). Rejects with StoreUnavailableError (`ERR_STORE_UNAVAILABLE`)
-   * when the backend fails.
+   * spent it passed exactly this `binding`; a challenge consumed without a binding is never matched. Lets
+   * `@scep/proxy` forward a client's re-send of the PKCSReq that spent a one-time challenge (RFC 8894 §3.3.1, §3.3.3:
+   * after a PENDING reply, or a reply lost on the way) instead of refusing it; the window is the challenge's own
+   * lifetime (`issue`'s `ttlMs`). Rejects with StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the backend fails.
+   *
+   * A true answer also records, in the same atomic step, that a re-send was matched (the caller forwards it, and the
+   * CA may issue for it): from then on `release` of the spending consume, and the undo of a late consume, resolve
+   * false and change nothing, so the challenge stays spent until it expires (still matching this binding). Without
+   * this, the first send's release after its upstream answered 503 would make the challenge consumable again while
+   * its re-send, forwarded on another replica, was being issued: two certificates from one one-time challenge. A
+   * release that ran first wins instead: the binding is gone and this resolves false. A false answer changes nothing.
    *
    * Optional: a store without it (one written before it existed) keeps today's behaviour: the proxy refuses every
    * later use of a spent challenge, re-sends included. A store that offers it must keep a consumed challenge, marked
@@ -113,6 +120,9 @@ export interface ChallengeStore {
    * atomic with `consume`: a released challenge is consumable exactly once more. Rejects with
    * StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the backend fails. Optional: without it a challenge
    * consumed by a failed request stays spent, and the MDM must hand out a new one.
+   *
+   * A challenge whose re-send `isSpentBy` matched is never released (false, no change): the CA may be issuing for
+   * that re-send.
    *
    * `consumption`: the id passed to the `consume` being undone. With it, release changes something only while the
    * challenge is still spent by that very consume: a release that comes late (after the challenge was released and
@@ -254,7 +264,7 @@ export interface MemoryChallengeStoreOptions {
  * (or a full store's `issue`) removes them; a consumed one stays, marked
  * spent (with the consume's `binding`), until it expires, so {@link MemoryChallengeStore.release} can put it
  * back and {@link MemoryChallengeStore.isSpentBy} can match a re-send (a full store drops spent ones first: their
- * re-sends are then refused).
+ * re-sends are then refused); once a re-send matched, release refuses it.
  * Challenges are {@link newChallenge}'s: 24 random bytes in base64url without
  * padding, 32 characters of `A-Z a-z 0-9 -` (what `@scep/proxy` puts in a device URL),
  * never starting with `-` (a command line would take it for an option), never
@@ -272,7 +282,7 @@ export interface MemoryChallengeStoreOptions {
  * @group Server
  */
 export class MemoryChallengeStore implements ChallengeStore {
-  readonly #entries = new Map<string, { profile: string; expires: number; spent: boolean; consumption?: string | undefined; binding?: string | undefined; holder?: string }>();
+  readonly #entries = new Map<string, { profile: string; expires: number; spent: boolean; consumption?: string | undefined; binding?: string | undefined; resent?: boolean; holder?: string }>();
   /** The current challenge of each (profile, holder), keyed by `JSON.stringify([profile, holder])`. */
   readonly #current = new Map<string, string>();
   readonly #now: () => number;
@@ -321,19 +331,22 @@ export class MemoryChallengeStore implements ChallengeStore {
     e.spent = true;
     e.consumption = options.consumption;
     e.binding = options.binding;
+    e.resent = false;
     return true;
   }
 
   /** {@inheritDoc ChallengeStore.isSpentBy} */
   async isSpentBy(challenge: string, options: { profile: string; binding: string }): Promise<boolean> {
     const e = this.#entries.get(challenge);
-    return e !== undefined && e.spent && e.profile === options.profile && e.expires > this.#now() && e.binding !== undefined && e.binding === options.binding;
+    const matched = e !== undefined && e.spent && e.profile === options.profile && e.expires > this.#now() && e.binding !== undefined && e.binding === options.binding;
+    if (matched) e.resent = true; // a re-send is forwarded: the spending consume is no longer released
+    return matched;
   }
 
   /** {@inheritDoc ChallengeStore.release} */
   async release(challenge: string, options: { profile: string; consumption?: string }): Promise<boolean> {
     const e = this.#entries.get(challenge);
-    if (!e || !e.spent || e.profile !== options.profile || e.expires <= this.#now()) return false;
+    if (!e || !e.spent || e.resent || e.profile !== options.profile || e.expires <= this.#now()) return false;
     if (options.consumption !== undefined && e.consumption !== options.consumption) return false;
     e.spent = false;
     e.consumption = undefined;

@@ -45,7 +45,9 @@ let profileCounter = 0;
  * false), and of concurrent issues for one holder exactly one stays consumable. When it has the optional `isSpentBy`,
  * that is true exactly for the `binding` the spending consume named (any string, compared exactly), while the
  * challenge is spent, live, of that profile and not superseded; never for a consume without one; a release clears it
- * and the next consume's binding replaces it; of concurrent consumes with distinct bindings, the winner's matches.
+ * and the next consume's binding replaces it; of concurrent consumes with distinct bindings, the winner's matches; once
+ * it matched, release of the spending consume is false and changes nothing (of a match racing a release, exactly one
+ * succeeds).
  *
  * @example
  * ```ts
@@ -232,7 +234,7 @@ export function challengeStoreConformance<S extends ChallengeStore>(options: Cha
       expect(await store.isSpentBy(c, { profile: p, binding })).toBe(false); // issued, not spent
       expect(await store.consume(c, { profile: p, consumption: "first", binding })).toBe(true);
       expect(await store.isSpentBy(c, { profile: p, binding })).toBe(true);
-      expect(await store.isSpentBy(c, { profile: p, binding })).toBe(true); // a read: it stays so
+      expect(await store.isSpentBy(c, { profile: p, binding })).toBe(true); // it stays so (the match is recorded, the binding kept)
       expect(await store.isSpentBy(c, { profile: p, binding: `${binding} ` })).toBe(false);
       expect(await store.isSpentBy(c, { profile: p, binding: "tx-1" })).toBe(false);
       expect(await store.isSpentBy(c, { profile: p, binding: "" })).toBe(false);
@@ -260,6 +262,37 @@ export function challengeStoreConformance<S extends ChallengeStore>(options: Cha
       expect(await store.isSpentBy(c, { profile: p, binding: "b2" })).toBe(true);
       expect(await store.release(c, { profile: p, consumption: "one" })).toBe(false); // late: nothing changes
       expect(await store.isSpentBy(c, { profile: p, binding: "b2" })).toBe(true);
+    });
+
+    it("isSpentBy (when the store has it): once it matched a re-send, release of the spending consume is false and changes nothing; a miss changes nothing", async (ctx) => {
+      if (!store.isSpentBy || !store.release) return ctx.skip("this store has no isSpentBy or no release");
+      const p = profile();
+      const c = await store.issue({ profile: p, ttlMs: 60_000 });
+      expect(await store.consume(c, { profile: p, consumption: "first", binding: "b1" })).toBe(true);
+      expect(await store.isSpentBy(c, { profile: p, binding: "b2" })).toBe(false); // another request: no mark
+      expect(await store.isSpentBy(c, { profile: p, binding: "b1" })).toBe(true); // the re-send, forwarded
+      expect(await store.release(c, { profile: p, consumption: "first" })).toBe(false);
+      expect(await store.release(c, { profile: p })).toBe(false);
+      expect(await store.consume(c, { profile: p, consumption: "second", binding: "b2" })).toBe(false); // still spent
+      expect(await store.isSpentBy(c, { profile: p, binding: "b1" })).toBe(true); // its re-sends still pass
+
+      const missed = await store.issue({ profile: p, ttlMs: 60_000 });
+      expect(await store.consume(missed, { profile: p, consumption: "first", binding: "b1" })).toBe(true);
+      expect(await store.isSpentBy(missed, { profile: p, binding: "b2" })).toBe(false);
+      expect(await store.release(missed, { profile: p, consumption: "first" })).toBe(true); // a miss left it releasable
+    });
+
+    it("isSpentBy (when the store has it) racing release: the challenge is either released (and the re-send not matched) or matched (and not released), never both", async (ctx) => {
+      if (!store.isSpentBy || !store.release) return ctx.skip("this store has no isSpentBy or no release");
+      const p = profile();
+      for (let round = 0; round < 20; round++) {
+        const c = await store.issue({ profile: p, ttlMs: 60_000 });
+        expect(await store.consume(c, { profile: p, consumption: `r${round}`, binding: "b1" })).toBe(true);
+        const [matched, released] = await Promise.all([store.isSpentBy(c, { profile: p, binding: "b1" }), store.release(c, { profile: p, consumption: `r${round}` })]);
+        expect(matched !== released).toBe(true);
+        // Released: usable once more by the next consume. Matched: spent for good.
+        expect(await store.consume(c, { profile: p, consumption: `r${round}-next` })).toBe(released);
+      }
     });
 
     it("isSpentBy (when the store has it) is false once a holder's later issue superseded the challenge", async (ctx) => {

@@ -16,7 +16,9 @@
  *   `binding` (`resend-binding.ts`), recorded with the spent mark. When the
  *   consume fails and the store has `isSpentBy`, a request whose binding is the
  *   one the spending consume recorded is the re-send of that PKCSReq (RFC 8894
- *   §3.3.1, §3.3.3): valid, `resend: true`, nothing consumed. A store without
+ *   §3.3.1, §3.3.3): valid, `resend: true`, nothing consumed; the store records
+ *   the match, after which the spending consume is never released (the CA may
+ *   issue for the re-send). A store without
  *   `isSpentBy` refuses it as before, and is given no binding (none is computed:
  *   it costs a signature check, done only after the refusals that need none).
  *
@@ -30,8 +32,12 @@ import type { ProxyIdentifier } from "../identifier.js";
 import { challengeHash } from "../stores/challenge-hash.js";
 import type { ProfileRecord } from "../stores/profile-store.js";
 
-/** The verdict: valid, or why not. */
-export type ChallengeCheck = { ok: true; resend?: true } | { ok: false; reason: "challenge_expired" | "challenge_failed" | "challenge_superseded" };
+/**
+ * The verdict: valid, or why not. `resend`: the request is the re-send of the PKCSReq that spent the challenge (nothing
+ * consumed). `bound`: the request's consume recorded a re-send binding, so while the challenge stays spent the same
+ * PKCSReq sent again is forwarded (also true with `resend`: its own re-send matches too).
+ */
+export type ChallengeCheck = { ok: true; resend?: true; bound?: true } | { ok: false; reason: "challenge_expired" | "challenge_failed" | "challenge_superseded" };
 
 /** Checks the challenge of one PKIOperation; see the module comment. */
 export async function checkChallenge(
@@ -47,10 +53,11 @@ export async function checkChallenge(
     // Read here, after the cheap refusals above: it verifies the message's signature.
     const binding = await context.binding?.();
     const consumed = await store.consume(id.challenge, { profile: ca.name, consumption: context.consumption, ...(binding === undefined ? {} : { binding }) });
-    if (consumed) return { ok: true };
+    if (consumed) return binding === undefined ? { ok: true } : { ok: true, bound: true };
     // Spent: by this very request's first send? (Read after the consume: a consume that raced ours and won wrote its
-    // binding in the same atomic step, so a re-send arriving before the first send's answer matches too.)
-    if (binding !== undefined && store.isSpentBy && (await store.isSpentBy(id.challenge, { profile: ca.name, binding }))) return { ok: true, resend: true };
+    // binding in the same atomic step, so a re-send arriving before the first send's answer matches too.) A match is
+    // recorded by the store in the same step, so the first send's release can no longer un-spend the challenge.
+    if (binding !== undefined && store.isSpentBy && (await store.isSpentBy(id.challenge, { profile: ca.name, binding }))) return { ok: true, resend: true, bound: true };
     return { ok: false, reason: "challenge_failed" };
   }
   const retrievedAt = record.challengeRetrievedAt;

@@ -70,7 +70,12 @@ export const URI_TOO_LONG_TEXT = "request URI too long";
  * not 413, which is about content; event reason `too_large`, as for a POST body over it.
  */
 export const uriTooLong = (): ProxyReply => new ProxyReply(414, URI_TOO_LONG_TEXT, "rejected", "too_large");
-export const upstreamTimeout = (): ProxyReply => new ProxyReply(504, REPLY_TEXT.upstream_timeout, "upstream_error", "upstream_timeout");
+/**
+ * 504 `upstream timed out`. `retryAfterSeconds`: sent as `Retry-After` (whole seconds, at least 1) when the device's
+ * re-send would pass (a `custom` CA's challenge stays spent, but bound to this PKCSReq); else none.
+ */
+export const upstreamTimeout = (retryAfterSeconds?: number): ProxyReply =>
+  new ProxyReply(504, REPLY_TEXT.upstream_timeout, "upstream_error", "upstream_timeout", retryAfterSeconds === undefined ? {} : { "retry-after": String(Math.max(1, Math.ceil(retryAfterSeconds))) });
 /**
  * The upstream answered 4xx: the device's message (or the device) is what it refused, so the proxy
  * answers 4xx too (413 stays 413, anything else 400), never a 5xx for a client's mistake.
@@ -82,9 +87,11 @@ export const upstreamRefused = (upstreamStatus: number): ProxyReply =>
 /** Bounds of the `Retry-After` passed on from an upstream 503 or 429 (seconds): its own value clamped, else `default`. */
 export const UPSTREAM_RETRY_AFTER_SECONDS = { default: 30, min: 1, max: 3600 } as const;
 /**
- * 502 `upstream failed` (refused, DNS, reset, 5xx, other non-2xx). When the upstream was busy or rate-limited (503,
- * 429), `retryAfterSeconds` is passed on as `Retry-After` (the upstream's, clamped; undefined: the default): the
- * device learns when to come back, the status stays the gateway's.
+ * 502 `upstream failed` (refused, DNS, reset, 5xx, other non-2xx). With `busy`, `Retry-After` is sent: the
+ * upstream's own value when it was busy or rate-limited (503, 429), clamped to 1–3600 s, and the default 30 s when it
+ * sent none or the failure was another. The handler passes `busy` only when the device's retry would pass: an
+ * upstream 503/429 with no challenge spent (none, or given back), and any failure after which a `custom` CA's
+ * challenge stays spent but bound to this PKCSReq (its re-send is forwarded). The status stays the gateway's.
  */
 export const upstreamFailed = (busy?: { retryAfterSeconds: number | undefined }): ProxyReply => {
   if (!busy) return new ProxyReply(502, REPLY_TEXT.upstream_failed, "upstream_error", "upstream_failed");

@@ -19,6 +19,7 @@ import { resendBinding } from "./resend-binding.js";
 import type { ProxyCaStats, ProxyEvent, ProxyEventSink, ProxyOperation, ProxyStats } from "./events.js";
 import {
   ProxyReply,
+  UPSTREAM_RETRY_AFTER_SECONDS,
   bodyAlreadyRead,
   internalError,
   methodNotAllowed,
@@ -63,8 +64,9 @@ export interface ScepProxyOptions {
    * of type `custom`. When it has `release`, a challenge consumed for a message the upstream provably did not
    * process (connection refused, DNS, TLS handshake, HTTP 503 or 429) is given back; without it, it stays spent.
    * When it has `isSpentBy`, the re-send of the PKCSReq that spent a challenge (same transactionID and signer key,
-   * signature verified; RFC 8894 §3.3.1, §3.3.3) is forwarded for as long as the challenge lives; without it, it is
-   * refused and requeued like any other use of a spent challenge.
+   * signature verified; RFC 8894 §3.3.1, §3.3.3) is forwarded for as long as the challenge lives, and once one was
+   * forwarded the challenge is not given back (the store records the match); without it, it is refused and requeued
+   * like any other use of a spent challenge.
    */
   challenges?: ChallengeStore;
   /**
@@ -199,12 +201,17 @@ function normaliseBase(basePath: string | undefined): string {
  *    above. A RenewalReq spends its challenge as before, without a binding;
  * 6. forward, and return the upstream's status, bytes and content type unchanged; 504 `upstream timed out`,
  *    502 `upstream failed` (for an upstream 503 or 429 with `Retry-After`: the upstream's, clamped to 1–3600 s,
- *    30 s when it sent none; not when a `custom` CA's one-time challenge stays consumed, since the same URL cannot
- *    pass again); any other upstream 4xx → 400 `upstream refused the request` (413 stays 413): the
+ *    30 s when it sent none; not when a `custom` CA's one-time challenge stays consumed by a request whose re-send
+ *    cannot pass: a RenewalReq, `forwardResends: false`, a store without `isSpentBy`). When the challenge stays
+ *    consumed by a PKCSReq whose re-send is forwarded (its consume recorded a binding, or it is that re-send), every
+ *    502 and the 504 carry `Retry-After` (the upstream's for a 503/429, else 30 s); any other upstream 4xx → 400
+ *    `upstream refused the request` (413 stays 413): the
  *    device's message is what was refused, so the device gets a 4xx, never a 5xx. A `custom` CA's challenge is
  *    given back (`ChallengeStore.release`, bound to this request's consume; event `challengeReleased`) when the
- *    failure proves the CA issued nothing: connection refused, DNS, TLS handshake, HTTP 503 or 429. After a
- *    timeout, a reset, a 500/502/504 or another failure it stays spent (the CA may have issued).
+ *    failure proves the CA issued nothing: connection refused, DNS, TLS handshake, HTTP 503 or 429; the store
+ *    refuses once the request's re-send was forwarded (`isSpentBy` records the match atomically), since the CA may
+ *    have issued for that re-send. After a timeout, a reset, a 500/502/504 or another failure it stays spent (the
+ *    CA may have issued).
  *
  * A store that throws `StoreUnavailableError` (`ERR_STORE_UNAVAILABLE`) → 503 `service unavailable` with
  * `Retry-After`; any other failure of the proxy → 500 `internal error` (details to `logger`). Bodies are fixed
@@ -265,15 +272,17 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
 
   /**
    * One upstream call under the proxy's own deadline (whatever the `Upstream` does with the signal). `spent`: the
-   * request's one-time challenge was consumed; when the upstream's failure proves it issued nothing
-   * ({@link provesNotIssued}), `spent.release()` gives it back so the device's retry of the same URL passes. A
-   * challenge still spent after a failure means a retry of the same URL cannot pass: no Retry-After invites one.
+   * request's one-time challenge was consumed (or, for a re-send, is spent by its first send); when the upstream's
+   * failure proves it issued nothing ({@link provesNotIssued}), `spent.release()` gives it back so the device's retry
+   * of the same URL passes (the store refuses once a re-send of it was forwarded). A challenge still spent after a
+   * failure means a retry of the same URL passes only as this PKCSReq's re-send: when `spent.bound` it does, and the
+   * 502/504 carries Retry-After (the upstream's for a 503/429, else 30 s); when not, no Retry-After invites one.
    */
   async function forward(
     call: (signal: AbortSignal) => Promise<UpstreamResponse>,
     request: Request,
     event: Partial<ProxyEvent>,
-    spent?: { release: (() => Promise<boolean>) | undefined },
+    spent?: { release: (() => Promise<boolean>) | undefined; bound: boolean },
   ): Promise<Response | ProxyReply> {
     const limit = deadline(upstreamTimeoutMs, request.signal);
     try {
@@ -300,10 +309,16 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
         stillSpent = !(await releaseChallenge(spent.release));
         if (!stillSpent) event.challengeReleased = true;
       }
-      // Busy (503) or rate-limited (429): not the device's mistake, and worth retrying: 502 with the upstream's Retry-After.
-      if (error.reason === "http" && (error.status === 503 || error.status === 429) && !stillSpent) return upstreamFailed({ retryAfterSeconds: error.retryAfterSeconds });
+      // Busy (503) or rate-limited (429): not the device's mistake, and worth retrying: 502 with the upstream's
+      // Retry-After, when the retry can pass (no challenge spent, or the spent one is bound to this PKCSReq).
+      const retryPasses = !stillSpent || spent?.bound === true;
+      const busy = error.reason === "http" && (error.status === 503 || error.status === 429);
+      if (busy && retryPasses) return upstreamFailed({ retryAfterSeconds: error.retryAfterSeconds });
       if (error.reason === "http" && error.status !== undefined && error.status >= 400 && error.status <= 499) return upstreamRefused(error.status);
-      return error.reason === "timeout" ? upstreamTimeout() : upstreamFailed();
+      // Any other failure that leaves a bound challenge spent: the re-send passes, so say when to send it.
+      const resendPasses = stillSpent && spent?.bound === true;
+      if (error.reason === "timeout") return upstreamTimeout(resendPasses ? UPSTREAM_RETRY_AFTER_SECONDS.default : undefined);
+      return upstreamFailed(resendPasses ? { retryAfterSeconds: undefined } : undefined);
     } finally {
       limit.clear();
     }
@@ -415,13 +430,13 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     // passes again (so a 503/429 keeps its Retry-After).
     if (verdict.resend) {
       event.resend = true;
-      return forward((signal) => upstream.pkiOperation(ca, message, { signal }), request, event);
+      return forward((signal) => upstream.pkiOperation(ca, message, { signal }), request, event, { release: undefined, bound: true });
     }
     // A custom CA's one-time challenge was consumed by the check above: given back only when the upstream provably
     // issued nothing, else the same URL cannot be retried (but the same PKCSReq can: its re-send matches the binding).
     const challenge = id.challenge!;
     const release = challenges?.release?.bind(challenges);
-    const spent = ca.type === "custom" ? { release: release && (() => release(challenge, { profile: ca.name, consumption })) } : undefined;
+    const spent = ca.type === "custom" ? { release: release && (() => release(challenge, { profile: ca.name, consumption })), bound: verdict.bound === true } : undefined;
     return forward((signal) => upstream.pkiOperation(ca, message, { signal }), request, event, spent);
   }
 

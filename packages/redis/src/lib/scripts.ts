@@ -166,9 +166,10 @@ return prune({ KEYS[1], KEYS[2], KEYS[3], KEYS[4] }, KEYS[5], ARGV[1])
  * The value is "<expiresAt ms>:<profile>", or "s<expiresAt ms>:<profile>#<tag>"
  * once spent (kept with its TTL so `release` can put it back; the tag names the
  * consumer, so `UNCONSUME` puts back only its own), with "r<binding digest>" in
- * front when the consume named a binding (`SPENT_BY` matches it; a replica
- * running the scripts from before bindings reads such a value as neither live
- * nor spent, and refuses it). An expired one is deleted.
+ * front when the consume named a binding (`SPENT_BY` matches it, and turns the
+ * "r" into "R" once it matched a re-send: `RELEASE` and `UNCONSUME` then refuse;
+ * a replica running the scripts from before bindings reads either as neither
+ * live nor spent, and refuses it). An expired one is deleted.
  * Returns 1 when consumed, else 0.
  */
 export const CONSUME = script(
@@ -192,18 +193,18 @@ return 1
 
 /**
  * Lua: the parts of a spent value ("s<v>#<tag>", "s<v>" as written before the tag, either with "r<binding digest>"
- * in front): the binding digest ("" when none), the value from its "s" on, and the live value inside. Nil when the
- * value is not a spent one.
+ * in front, or "R<binding digest>" once a re-send matched it): the binding digest ("" when none), the value from its
+ * "s" on, the live value inside, and whether a re-send matched (true for "R"). Nil when the value is not a spent one.
  */
 const SPENT_PARTS = `
 local function spentParts(v)
-  local binding, rest = string.match(v, '^r(%x+)(s.*)$')
+  local marker, binding, rest = string.match(v, '^([rR])(%x+)(s.*)$')
   if not binding then
     if string.sub(v, 1, 1) ~= 's' then return nil end
-    binding, rest = '', v
+    marker, binding, rest = '', '', v
   end
   local live = string.match(rest, '^s(.*)#%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x$')
-  return binding, rest, live or string.sub(rest, 2)
+  return binding, rest, live or string.sub(rest, 2), marker == 'R'
 end
 `;
 
@@ -222,7 +223,7 @@ end
 /**
  * unconsume: the undo of a consume that failed or was late (it may still run
  * on Redis): puts the challenge back only while it is spent by this consumer
- * (its tag), never one another consumer spent.
+ * (its tag), never one another consumer spent, nor one whose re-send was matched.
  * KEYS[1] the challenge's key; ARGV[1] the consumer's tag.
  * Returns 1 when put back, else 0.
  */
@@ -231,8 +232,8 @@ export const UNCONSUME = script(
   `${SPENT_PARTS}
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
-local binding, rest, live = spentParts(v)
-if not binding or string.sub(rest, -17) ~= '#' .. ARGV[1] then return 0 end
+local binding, rest, live, resent = spentParts(v)
+if not binding or resent or string.sub(rest, -17) ~= '#' .. ARGV[1] then return 0 end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl <= 0 then return 0 end
 redis.call('SET', KEYS[1], live, 'PX', ttl)
@@ -245,15 +246,15 @@ return 1
  * KEYS[1] the challenge's key; ARGV[1] now, ARGV[2] profile, ARGV[3] the
  * consumer's tag or "" (any consumer).
  * Returns 1 when it is usable again; 0 when unknown, not spent, spent by
- * another consumer than ARGV[3], of another profile, or expired.
+ * another consumer than ARGV[3], of another profile, expired, or a re-send of it was matched ("R").
  */
 export const RELEASE = script(
   "release",
   `${SPENT_PARTS}${LIVE_FOR}
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
-local binding, rest, live = spentParts(v)
-if not binding then return 0 end
+local binding, rest, live, resent = spentParts(v)
+if not binding or resent then return 0 end
 if ARGV[3] ~= '' and string.sub(rest, -17) ~= '#' .. ARGV[3] then return 0 end
 if not liveFor(live, ARGV[2], ARGV[1]) then return 0 end
 local ttl = redis.call('PTTL', KEYS[1])
@@ -264,7 +265,8 @@ return 1
 );
 
 /**
- * spentBy: whether a challenge is spent by a consume that named this binding (a read; changes nothing).
+ * spentBy: whether a challenge is spent by a consume that named this binding; on a match, the mark's "r" becomes "R"
+ * (same TTL): a re-send is being forwarded, so `RELEASE` and `UNCONSUME` refuse from then on. A miss changes nothing.
  * KEYS[1] the challenge's key; ARGV[1] now, ARGV[2] profile, ARGV[3] the binding's digest (64 hex digits).
  * Returns 1 when spent with exactly that binding, of that profile and not expired by ARGV[1]; else 0.
  */
@@ -273,9 +275,14 @@ export const SPENT_BY = script(
   `${SPENT_PARTS}${LIVE_FOR}
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
-local binding, rest, live = spentParts(v)
+local binding, rest, live, resent = spentParts(v)
 if not binding or binding == '' or binding ~= ARGV[3] then return 0 end
 if not liveFor(live, ARGV[2], ARGV[1]) then return 0 end
+if not resent then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl <= 0 then return 0 end
+  redis.call('SET', KEYS[1], 'R' .. string.sub(v, 2), 'PX', ttl)
+end
 return 1
 `,
 );
