@@ -51,7 +51,7 @@ let gate: Server;
 let gateUrl: string;
 
 async function toCore(req: IncomingMessage, body: Buffer, res: ServerResponse): Promise<void> {
-  const request = new Request(`http://127.0.0.1${req.url ?? "/"}`, { method: req.method ?? "GET", ...(req.method === "POST" ? { body } : {}) });
+  const request = new Request(`http://127.0.0.1${req.url ?? "/"}`, { method: req.method ?? "GET", ...(req.method === "POST" ? { body: new Uint8Array(body) } : {}) });
   const reply = await core.fetch(request);
   const headers: Record<string, string> = {};
   reply.headers.forEach((v, k) => (headers[k] = v));
