@@ -14,7 +14,7 @@ import { IssueHookError, TransactionStateError } from "../errors.js";
 import { Certificate } from "../x509/certificate.js";
 import { CertificationRequest } from "../x509/certification-request.js";
 import type { ServerContext } from "./context.js";
-import { type IssueContext, type IssueResult, type ResolvedProfile, issueFailureReason, issuedFor } from "./profile.js";
+import { type IssueContext, type IssueResult, type ResolvedProfile, issueFailureReason, issuedFor, validityBound } from "./profile.js";
 import type { Transaction } from "./transaction-store.js";
 import { type ConfirmVeto, confirmIssued } from "./enrollment/confirm.js";
 import { issueFailed } from "./enrollment/failure.js";
@@ -63,9 +63,9 @@ async function claim(ctx: ServerContext, p: ResolvedProfile, transactionId: stri
 /** The issue context of a stored transaction (what the issue, confirm and failure hooks are given at approve/reject). */
 function storedIssueContext(ctx: ServerContext, p: ResolvedProfile, tx: Transaction): IssueContext {
   const csr = new CertificationRequest(tx.csr);
-  const maxValidityDays = p.csrPolicy.maxValidityDays ?? 365;
+  const { notAfterMax, maxValidityDays } = validityBound(p, ctx.now());
   const signerCertificate = new Certificate(tx.signerCertificate);
-  const ic: IssueContext = { profile: p.name, transactionId: tx.transactionId, signerCertificate, csr, renewal: tx.renewal, notAfterMax: new Date(ctx.now().getTime() + maxValidityDays * 86_400_000), maxValidityDays, approved: true, allowSid: p.csrPolicy.allowSid ?? false };
+  const ic: IssueContext = { profile: p.name, transactionId: tx.transactionId, signerCertificate, csr, renewal: tx.renewal, notAfterMax, maxValidityDays, approved: true, allowSid: p.csrPolicy.allowSid ?? false };
   // A stored renewal was signed by the certificate it renews.
   if (tx.renewal) ic.renewalOf = signerCertificate;
   if (tx.challengeData !== undefined) {

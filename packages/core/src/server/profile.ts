@@ -39,7 +39,11 @@ export interface IssueContext {
   renewal: boolean;
   /** The certificate being renewed. */
   renewalOf?: Certificate;
-  /** The latest notAfter the CSR policy allows. */
+  /**
+   * The latest notAfter to issue with: now plus `maxValidityDays`, but never past the issuing CA certificate's own
+   * notAfter (RFC 5280 §6.1.3 checks the whole path at one time, so a leaf outliving its CA is unusable after it; AD CS
+   * truncates the same way, smallstep/certificates#381).
+   */
   notAfterMax: Date;
   /** Longest validity the CSR policy allows, in days. */
   maxValidityDays: number;
@@ -77,6 +81,15 @@ export type IssueResult =
        */
       reason?: string;
     };
+
+/**
+ * The validity bound an issue hook is given ({@link IssueContext.notAfterMax}, `maxValidityDays`): `now` plus the
+ * CSR policy's `maxValidityDays` (default 365), never past the profile's issuing CA certificate's notAfter.
+ */
+export function validityBound(p: ResolvedProfile, now: Date): { notAfterMax: Date; maxValidityDays: number } {
+  const maxValidityDays = p.csrPolicy.maxValidityDays ?? 365;
+  return { notAfterMax: new Date(Math.min(now.getTime() + maxValidityDays * 86_400_000, p.ca.notAfter.getTime())), maxValidityDays };
+}
 
 /** The event reason of the issue hook's FAILURE: its own `reason` when an event can carry it as is, else `issuer_rejected`. */
 export function issueFailureReason(result: { reason?: unknown }): string {

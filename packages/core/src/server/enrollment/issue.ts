@@ -8,7 +8,7 @@
  */
 import { poll } from "../cert-poll.js";
 import { IssueHookError } from "../../errors.js";
-import { type IssueContext, type ResolvedProfile, issueFailureReason, issuedFor } from "../profile.js";
+import { type IssueContext, type ResolvedProfile, issueFailureReason, issuedFor, validityBound } from "../profile.js";
 import { Reply, certRep, failure } from "../replies.js";
 import { lateCall } from "../store-call.js";
 import type { Phase } from "./enrollment.js";
@@ -20,7 +20,7 @@ export const issue: Phase = {
   async run(ctx, e) {
     const { profile: p, request: req, csr } = e;
     const t = ctx.now();
-    const maxValidityDays = p.csrPolicy.maxValidityDays ?? 365;
+    const { notAfterMax, maxValidityDays } = validityBound(p, t);
     const ic: IssueContext = {
       profile: p.name,
       request: req,
@@ -28,7 +28,7 @@ export const issue: Phase = {
       signerCertificate: req.signerCertificate,
       csr,
       renewal: e.renewal,
-      notAfterMax: new Date(t.getTime() + maxValidityDays * 86_400_000),
+      notAfterMax,
       maxValidityDays,
       approved: false,
       allowSid: p.csrPolicy.allowSid ?? false,
