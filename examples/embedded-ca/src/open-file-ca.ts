@@ -16,7 +16,7 @@ import { checkDecodedCsr, parseCsr, prepareCertificate, type CertificateExtensio
 import { ensureDirectory, ensureFile } from "./lib/durable-fs.js";
 import { firstPemBlock, toPem } from "./lib/pem.js";
 import { SerialAllocator } from "./serial-allocator.js";
-import { FileRevocationStore } from "./revocation-file.js";
+import { FileRevocationStore, REVOCATIONS_FILE } from "./revocation-file.js";
 import { checkStaleness, type Staleness } from "./lib/staleness.js";
 import { UNSETTLED_FILE, UnsettledIssues } from "./unsettled-issues.js";
 
@@ -139,7 +139,8 @@ export interface OpenFileCaOptions {
    * index held certificates whose `certs/<serial>.pem` is gone or holds none, or a certificate that does not parse;
    * told, then removed from the file by the settling's compaction, so a later open does not tell it again; processes
    * settling the file at the same time may each tell it once), or for a compaction of `unsettled.jsonl` that failed
-   * (told once until one succeeds; the lines stay), or for such a certificate met by the compromised-key check or a keyCompromise revoke's sweep
+   * (told once until one succeeds; the lines stay), or for a compaction of `revocations.jsonl` after a CRL that failed
+   * (see {@link FileCa.crl}; told at each CRL that tries it), or for such a certificate met by the compromised-key check or a keyCompromise revoke's sweep
    * (told once per serial; its key is not known), or for a certificate revoked keyCompromise whose certificate file
    * cannot be read now (EACCES, EIO: its key is not refused by `issue` until the file reads, see {@link FileCa.issue};
    * told once per serial until it reads); and any error but the store being down (`ERR_STORE_UNAVAILABLE`,
@@ -617,6 +618,13 @@ export interface FileCa {
    * fdatasync, rename, under `unsettled.jsonl.lock`: a crash leaves the old file or the new one whole), so it does not
    * grow and an unknowable line is not told again at the next open.
    *
+   * After a new CRL is published, the default store's `revocations.jsonl` (a FileRevocationStore) is compacted: the
+   * entries this CRL lists whose certificate (per the index) expired before its thisUpdate are removed (RFC 5280 §3.3:
+   * they have been on a CRL issued after their expiry), except keyCompromise ones, which `issue` refuses the key from
+   * (see FileRevocationStore.compact: under `revocations.jsonl.lock`, temporary file, fdatasync, rename). The store's
+   * revision then moves on, so the next call signs a CRL without them. Only when there is such an entry; a failure is
+   * told to `onError` (STORAGE_FAILED; the entries stay, the next CRL tries again), and this call still answers.
+   *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down, or `ca.crl`/`ca.crl.json` cannot be read or written (its lock held by a live process for over 10 s included)
    * @throws EmbeddedCaError `STORAGE_FAILED` when `unsettled.jsonl` cannot be read
    * @throws KeyUnavailableError (`ERR_KEY_UNAVAILABLE`, from @scep/core) when the `workerPool` cannot sign (closed, queue full)
@@ -718,6 +726,8 @@ class FileCaImpl implements FileCa {
    * their certificate expired before it was issued (a look-up of one does not run the restore again).
    */
   #entries: PublishedEntries | undefined;
+  /** The notAfter (ms) of revoked serials the index was asked for (a certificate's never changes): see #compactRevocations. */
+  readonly #notAfter = new Map<string, number>();
   /** Restores run one at a time (concurrent ones would each report part of the count). */
   #restoring: Promise<unknown> = Promise.resolve();
   /** The keys of certificates revoked as compromised, which `issue` refuses. */
@@ -1211,6 +1221,8 @@ class FileCaImpl implements FileCa {
       const entry = { key } as { promise: Promise<SignedCrl>; key: string };
       this.#signing = entry; // before the work starts: a store that throws at once still clears it below
       entry.promise = (async () => {
+        // The CRL this call signed, what it lists, and whether it replaced the published one.
+        let signedHere: { signed: SignedCrl; listed: readonly RevokedCertificate[]; published: boolean } | undefined;
         try {
           // Under the data directory's CRL lock: the CRL published by then is the floor of the number, and the one
           // signed here replaces it (ca.crl, ca.crl.json) only with a higher number.
@@ -1237,10 +1249,13 @@ class FileCaImpl implements FileCa {
             const nextUpdate = new Date(thisUpdate.getTime() + this.#crlValidityMs);
             const der = await signCrl(this.#material, { revoked, crlNumber, thisUpdate, nextUpdate });
             const signed: SignedCrl = { der, pem: toPem("X509 CRL", der), crlNumber, thisUpdate, nextUpdate, revokedCount: revoked.length };
+            // CrlPublication.update writes it over a lower number only (this one is above by construction).
+            signedHere = { signed, listed: revoked, published: !latest || crlNumber > latest.signed.crlNumber };
             this.#restoredFrom = crlNumber; // it lists the store's own entries
             return { crl: { signed, key: signedKey }, fresh: true };
           });
           this.#adopt(published);
+          if (signedHere?.published && published.signed === signedHere.signed) await this.#compactRevocations(signedHere.signed, signedHere.listed);
           return published.signed;
         } finally {
           if (this.#signing === entry) this.#signing = undefined;
@@ -1322,6 +1337,38 @@ class FileCaImpl implements FileCa {
       this.#entries = { crl: published, bySerial: new Map(entries.map((e) => [e.serialNumber, e])), skipped, reported: false, leftOff: new Set() };
     }
     return this.#entries;
+  }
+
+  /**
+   * After `signed` (listing `listed`) was published by this process: removes from a {@link FileRevocationStore} (the
+   * default store) the entries that may leave the CRL (RFC 5280 §3.3: it is a CRL issued after their certificate
+   * expired): listed on it, their certificate's notAfter (per the index) before its thisUpdate, and not keyCompromise
+   * (the store keeps those: {@link FileCa.issue} refuses their key from them). An entry whose serial the index lacks
+   * stays (as {@link restorePublished} keeps it). The next CRL (the store's revision moved) no longer lists them; a
+   * restore from a CRL that did leaves them out. Nothing for another store. A failure is told to onError
+   * (STORAGE_FAILED; the entries stay, the next CRL tries again), not thrown: the CRL is published already.
+   */
+  async #compactRevocations(signed: SignedCrl, listed: readonly RevokedCertificate[]): Promise<void> {
+    if (!(this.revocations instanceof FileRevocationStore)) return;
+    const issuedAt = signed.thisUpdate.getTime();
+    const expired = new Set<string>();
+    try {
+      for (const entry of listed) {
+        if (entry.reason === "keyCompromise") continue;
+        let notAfter = this.#notAfter.get(entry.serialNumber);
+        if (notAfter === undefined) {
+          const record = await this.#lookup.find(entry.serialNumber);
+          if (!record) continue;
+          notAfter = Date.parse(record.notAfter);
+          this.#notAfter.set(entry.serialNumber, notAfter);
+        }
+        if (notAfter < issuedAt) expired.add(entry.serialNumber);
+      }
+      if (expired.size > 0) await this.revocations.compact(expired);
+      for (const serial of expired) this.#notAfter.delete(serial);
+    } catch (error) {
+      this.#report(storageFailed(`cannot compact ${REVOCATIONS_FILE} (the entries of expired certificates stay until a later CRL compacts it)`, error));
+    }
   }
 
   /** Takes `published` as the current CRL when its number is higher than the one held. */

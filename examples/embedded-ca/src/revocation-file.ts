@@ -7,7 +7,7 @@
 // first line of a serial creates its entry; a later line of that serial whose reason core's upgradesRevocationReason
 // allows over the entry's (keyCompromise over a reason that says nothing of the key, CA/B BR §4.9.1.1; any reason but
 // certificateHold over a hold, RFC 5280 §5.3.1) sets the entry's reason to its own and keeps the entry's revokedAt
-// (its own is ignored); every other later line changes nothing. Nothing is ever removed, so a hold is never released. A worker that
+// (its own is ignored); every other later line changes nothing. Nothing is removed but by compaction (below), so a hold is never released. A worker that
 // appended a line for a serial another worker revoked just before reads the entry back and answers `created: false`
 // (and `updated: true` only if its own line did the upgrade), as the memory store does. Each line carries a random id,
 // so a writer knows whether the line that created or upgraded the entry is its own. An upgrade is appended only after
@@ -29,6 +29,19 @@
 // number of upgrades replayed, so a file
 // that was deleted or emptied (a reset) starts again above every revision the old one answered (RFC 5280 §5.2.3: a CA
 // keyed by the revision must see the change). A file written before the header existed counts from 0, as it did.
+//
+// Compaction (`compact`, which FileCa calls after it published a CRL): the file is rewritten without the entries
+// the caller names, except those whose reason is keyCompromise (the CA refuses their key from them, so they stay
+// forever). Under `revocations.jsonl.lock` (file-lock.ts), which every revoke holds too, from its read of the entry
+// through its append to its read back: the file is read, a new header `{"revisionBase":B}` with B = the revision
+// now + 1 - the entries kept, then one line per kept entry (its reason as replayed, its first revokedAt and id) are
+// written to `revocations.jsonl.tmp`, fdatasync'ed and renamed over the file, then the directory is fsync'ed. So the
+// revision moves on by 1 (the list changed) and never goes back, B is above every earlier base of the directory, a
+// crash leaves the old file or the new one whole, and no revoke's line can go to the replaced file. A reader that
+// read the old file (to any offset) finds another file at the path and reads it from its start: by device, inode and
+// birth time, and by the file's first bytes (the header, new per compaction), compared whenever new bytes are read
+// and on every look where the file system has no birth time, so an inode the new file reuses is not taken for the old
+// file grown. Code from before compaction appends without the lock: no rolling upgrade across it (README).
 //
 // crl-numbers: the last CRL number handed out, as one line `=N` (RFC 5280 §5.2.3). `nextCrlNumber` holds
 // `crl-numbers.lock` (see file-lock.ts) while it reads N and replaces the file with `=N+1` (temporary file
@@ -67,6 +80,8 @@ export const CRL_NUMBERS_FILE = "crl-numbers";
 const NEWLINE = 0x0a;
 const RECORD_START = '{"serialNumber":';
 const REVISION_HEADER = /^\{"revisionBase":(\d{1,16})\}$/;
+/** How many first bytes of revocations.jsonl name the file (its header and `\n`: 34 bytes until the year 2286). */
+const HEAD_BYTES = 64;
 /** A compacted crl-numbers line: the last number handed out. */
 const CRL_NUMBER_LINE = /^=(\d{1,40})$/;
 
@@ -117,7 +132,9 @@ export interface FileRevocationStoreOptions {
  * `--workers N`). `get` and `revision` answer from memory, and stat the file at most once per `maxStalenessMs`
  * (default 1000 ms): another process's revocation is seen by them at most that late, this store's own at once.
  * `revision({ latest: true })` and `list` stat the file on every call (and read only what was appended); concurrent
- * `revision({ latest: true })` calls share one stat that starts after each of them was made.
+ * `revision({ latest: true })` calls share one stat that starts after each of them was made. A `revoke` holds
+ * `revocations.jsonl.lock` (a few file system calls) from its read through its append, so that {@link compact} (which
+ * FileCa calls after it published a CRL) never loses one.
  * File system failures reject with StoreUnavailableError (`ERR_STORE_UNAVAILABLE`), which the HTTP layer answers 503.
  *
  * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`, from the constructor) for a `maxStalenessMs` that is not a number ≥ 0 or a `monotonicNow` that is not a function
@@ -139,7 +156,10 @@ export class FileRevocationStore implements RevocationStore {
   #upgrades = 0;
   /** Bytes [0, #readTo) of revocations.jsonl are read; 0 or just after a `\n`. */
   #readTo = 0;
-  #ino: number | undefined;
+  /** The file read: device, inode and birth time. */
+  #id: string | undefined;
+  /** Its first bytes (up to HEAD_BYTES, within what was read): another file at the same inode starts otherwise. */
+  #head: Buffer | undefined;
   /** The file's `revisionBase` header (0 until one is read). */
   #base = 0;
   /** One operation at a time in this process (a read-then-append must not interleave with another's). */
@@ -165,6 +185,20 @@ export class FileRevocationStore implements RevocationStore {
     return result;
   }
 
+  /** `run` under revocations.jsonl.lock (no other process's revoke or compaction meanwhile). */
+  async #locked<T>(run: () => Promise<T>): Promise<T> {
+    let ran = false;
+    try {
+      return await withFileLock(`${this.#path}.lock`, () => {
+        ran = true;
+        return run();
+      });
+    } catch (e) {
+      if (ran) throw e; // run's own (typed) error
+      throw unavailable(`${this.#path}.lock`, e);
+    }
+  }
+
   /** {@inheritDoc RevocationStore.revoke} */
   revoke(options: { serialNumber: string; reason: RevocationReason; revokedAt?: Date }): Promise<RevokeResult> {
     let serialNumber: string;
@@ -175,7 +209,7 @@ export class FileRevocationStore implements RevocationStore {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#exclusive(async () => {
+    return this.#exclusive(() => this.#locked(async () => {
       await this.#refresh();
       const existing = this.#entries.get(serialNumber);
       if (existing && !upgradesRevocationReason(existing.reason, reason)) return { entry: copy(existing), created: false, updated: false };
@@ -188,7 +222,51 @@ export class FileRevocationStore implements RevocationStore {
       const entry = this.#entries.get(serialNumber);
       if (!entry) throw new StoreUnavailableError(`${REVOCATIONS_FILE}: the revocation just written cannot be read back`);
       return { entry: copy(entry), created: entry.id === id, updated: entry.upgradedBy === id };
-    });
+    }));
+  }
+
+  /**
+   * Rewrites revocations.jsonl without the entries of `serialNumbers` (hex in any spelling of `normalizeSerialNumber`;
+   * one that is not a serial is ignored), except
+   * any whose reason is keyCompromise, which stay (see the module comment): for entries that may leave the CRL (RFC
+   * 5280 §3.3: on a published CRL issued after their certificate expired; {@link FileCa.crl} names them). Nothing is
+   * written when none of them is in the file. `revision()` then answers 1 more than before (never less), in every
+   * process sharing the file.
+   *
+   * @param serialNumbers - the serials whose entries may go
+   * @returns how many entries were removed
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the file or its lock cannot be used (the file stays as it was)
+   *
+   * @example
+   * ```ts
+   * await store.compact(new Set(["0a1b2c"])); // 1: its line is gone, unless it is revoked keyCompromise
+   * ```
+   */
+  compact(serialNumbers: Iterable<string>): Promise<number> {
+    const named = new Set<string>();
+    for (const serial of serialNumbers) {
+      try {
+        named.add(normalizeSerialNumber(serial));
+      } catch {
+        // Not a serial: no entry has it.
+      }
+    }
+    return this.#exclusive(() => this.#locked(async () => {
+      await this.#refresh();
+      const kept = [...this.#entries.values()].filter((e) => e.reason === "keyCompromise" || !named.has(e.serialNumber));
+      const removed = this.#entries.size - kept.length;
+      if (removed === 0) return 0;
+      const base = this.#base + this.#entries.size + this.#upgrades + 1 - kept.length;
+      const lines = kept.map((e) => `${JSON.stringify({ serialNumber: e.serialNumber, reason: e.reason, revokedAt: e.revokedAt.toISOString(), id: e.id })}\n`);
+      try {
+        await replaceFileUnderLock(this.#path, `${JSON.stringify({ revisionBase: base })}\n${lines.join("")}`, 0o600);
+        await fsyncDirectory(dirname(this.#path));
+      } catch (e) {
+        throw unavailable(this.#path, e);
+      }
+      await this.#refresh();
+      return removed;
+    }));
   }
 
   /** {@inheritDoc RevocationStore.get} */
@@ -222,7 +300,8 @@ export class FileRevocationStore implements RevocationStore {
    */
   revision(options: { latest?: boolean } = {}): Promise<number> {
     // The header's base plus the revoked serials plus the upgrades: a line is never changed or removed, so within one
-    // file the count of lines that changed something names the list, and a new file (a reset) starts from a later base.
+    // file the count of lines that changed something names the list, and a new file (a reset, or a compaction, whose
+    // base is the revision before it + 1 - what it kept) starts from a later base.
     const count = (): number => this.#base + this.#entries.size + this.#upgrades;
     if (options?.latest !== true) {
       return this.#exclusive(async () => {
@@ -280,14 +359,26 @@ export class FileRevocationStore implements RevocationStore {
       info = await this.#stat(this.#path);
       if (!info) throw new StoreUnavailableError(`${REVOCATIONS_FILE} is gone`);
     }
-    if (info.ino !== this.#ino || info.size < this.#readTo) this.#reset(info.ino);
-    if (info.size === this.#readTo) {
+    const id = `${info.dev}:${info.ino}:${info.birthtimeMs}`;
+    if (id !== this.#id || info.size < this.#readTo) this.#reset(id);
+    // A compaction's file on an inode that the file read had (freed since): the same device, inode and (where the file
+    // system has none) birth time, so its first bytes (its header, new per compaction) tell. Compared whenever new
+    // bytes are read (one more read of HEAD_BYTES), and on every look without birth time.
+    const checkHead = this.#readTo > 0 && (info.size > this.#readTo || info.birthtimeMs === 0);
+    if (!checkHead && info.size === this.#readTo) {
       this.#staleness.looked(startedAt);
       return;
     }
     let lines: CompleteLine[];
     try {
-      lines = await readCompleteLines(this.#path, this.#readTo, info.size);
+      const file = await open(this.#path, "r");
+      try {
+        if (checkHead && !(await readBytes(file, 0, this.#head!.length)).equals(this.#head!)) this.#reset(id);
+        lines = await readCompleteLines(file, this.#readTo, info.size);
+        if (this.#readTo === 0) this.#head = await readBytes(file, 0, Math.min(HEAD_BYTES, lines.at(-1)?.end ?? 0));
+      } finally {
+        await file.close();
+      }
     } catch (e) {
       throw unavailable(this.#path, e);
     }
@@ -312,18 +403,19 @@ export class FileRevocationStore implements RevocationStore {
     this.#staleness.looked(startedAt);
   }
 
-  #reset(ino: number | undefined): void {
+  #reset(id: string | undefined): void {
     this.#entries = new Map();
     this.#upgrades = 0;
     this.#readTo = 0;
-    this.#ino = ino;
+    this.#id = id;
+    this.#head = undefined;
     this.#base = 0;
   }
 
-  async #stat(path: string): Promise<{ ino: number; size: number } | undefined> {
+  async #stat(path: string): Promise<{ dev: number; ino: number; birthtimeMs: number; size: number } | undefined> {
     try {
       const s = await stat(path);
-      return { ino: s.ino, size: s.size };
+      return { dev: s.dev, ino: s.ino, birthtimeMs: s.birthtimeMs, size: s.size };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw unavailable(path, e);
