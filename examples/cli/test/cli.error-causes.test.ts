@@ -2,7 +2,8 @@
  * How the CLI reads a failed fetch's cause chain (exit.ts): the socket error fetch puts two levels down names the
  * failure (ECONNREFUSED, undici's "bad port"), a chain is read at most 5 deep (a circular one ends), and a
  * PKIOperation counts as possibly processed (RFC 8894 §3.3.3: re-send with the same key) unless the chain shows the
- * request was never sent. Built from real error shapes, without a network.
+ * request was never sent, or its status (503, 429) that it was not processed. Built from real error shapes, without a
+ * network.
  */
 import { describe, expect, it } from "vitest";
 import { TransportError } from "@scep/core";
@@ -59,5 +60,21 @@ describe("a fetch failure's cause chain", () => {
     expect(pkiOperationUnanswered(pkiOperationFailed(wrapped(reset, 1)))).toBe(true);
     // Decided on the operation field (d6421e7), not the text: the same message without it is no PKIOperation's.
     expect(pkiOperationUnanswered(new TransportError("PKIOperation: fetch failed", { cause: wrapped(reset, 1) }))).toBe(false);
+  });
+
+  it("a PKIOperation answered 503 or 429 was not processed (RFC 9110 §15.6.4, RFC 6585 §4); any other 5xx may have been", () => {
+    const answered = (status: number): TransportError => Object.assign(new TransportError(`PKIOperation: HTTP ${status} (x)`), { operation: "PKIOperation" as const, status });
+    expect([500, 502, 503, 504, 429, 400].map((status) => [status, pkiOperationUnanswered(answered(status))])).toEqual([
+      [500, true],
+      [502, true],
+      [503, false],
+      [504, true],
+      [429, false],
+      [400, false],
+    ]);
+    expect(describeError(answered(503), URL_OPTION)).toEqual({
+      message: "PKIOperation: HTTP 503 (x): the server did not process the request (busy or rate-limited): run the same command again later",
+      exitCode: 4,
+    });
   });
 });

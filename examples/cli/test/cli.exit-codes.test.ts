@@ -392,6 +392,22 @@ describe("transport failures exit 4", () => {
     expect(readdirSync(cwd)).toEqual(["c.key"]);
   });
 
+  it("a 503 or 429 to the PKIOperation: the server did not process it, so nothing is kept and the same command runs again", async () => {
+    // RFC 9110 §15.6.4, RFC 6585 §4: busy or rate-limited, the request was not processed; no key to re-send with.
+    for (const [mode, text] of [["http-503", "CA busy"], ["http-429", "too many requests"]] as const) {
+      server = await startFakeScepServer(mode);
+      const cwd = workDir(mode);
+      const r = await runCli(["enroll", "--url", server.url, "--cn", "d", "--out", "c.pem"], { cwd });
+      expect([r.code, r.stderr]).toEqual([
+        4,
+        `${NO_CHALLENGE}scep: PKIOperation: HTTP ${mode.slice(5)} (${text}): the server did not process the request (busy or rate-limited): run the same command again later\n`,
+      ]);
+      expect(readdirSync(cwd)).toEqual([]);
+      await server.close();
+      server = undefined;
+    }
+  });
+
   it("a typo in the URL's path: the web server's 404 page as one line, and the path named as what to check", async () => {
     // Express's own 404 page, as the example servers answer a path that is no SCEP endpoint
     const page = '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n</head>\n<body>\n<pre>Cannot GET /scpe</pre>\n</body>\n</html>\n';

@@ -240,7 +240,10 @@ export class CertRepError extends ScepError {
  * try {
  *   await client.enroll(options);
  * } catch (e) {
- *   if (e instanceof TransportError && e.operation === "PKIOperation" && (e.status ?? 500) >= 500) console.error("sent, unanswered: re-send with the same key (RFC 8894 §3.3.3)");
+ *   // No answer (no status: it may have been sent) or a 5xx: the CA may have processed it. A 503 or 429 (busy or
+ *   // rate-limited: RFC 9110 §15.6.4, RFC 6585 §4) says it did not: send it again later.
+ *   const maybeProcessed = e instanceof TransportError && e.operation === "PKIOperation" && (e.status === undefined || (e.status >= 500 && e.status !== 503));
+ *   if (maybeProcessed) console.error("sent, unanswered: re-send with the same key (RFC 8894 §3.3.3)");
  * }
  * ```
  * @group Errors

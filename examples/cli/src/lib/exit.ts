@@ -164,16 +164,25 @@ const CLOSED_CODES = new Set(["UND_ERR_SOCKET", "ECONNRESET", "EPIPE"]);
 const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT"]);
 
 /**
+ * HTTP statuses that say the server did not process the request: 503 Service Unavailable (RFC 9110 §15.6.4: busy,
+ * overloaded, a store down; with or without `Retry-After`) and 429 Too Many Requests (RFC 6585 §4: rate-limited).
+ */
+const NOT_PROCESSED_STATUSES: ReadonlySet<number> = new Set([503, 429]);
+/** What to do after a PKIOperation answered with a {@link NOT_PROCESSED_STATUSES} status. */
+export const CHECK_NOT_PROCESSED = "the server did not process the request (busy or rate-limited): run the same command again later";
+
+/**
  * Whether `error` is a PKIOperation that was sent and got no SCEP answer, so the CA may have processed (and issued)
- * it: the connection closed before the answer, our timeout fired, or an HTTP 5xx came instead of a CertRep (a proxy's
- * 502/504 after forwarding, a server that failed after issuing). A failure before sending (connection refused, DNS,
- * TLS, a bad port) and a 4xx (the server refused to read it: 400, 414, 431) are not. RFC 8894 §3.3.3: re-sending the
- * same request (same key, so the same transactionID) is how the client gets the certificate the CA may have issued.
+ * it: the connection closed before the answer, our timeout fired, or an HTTP 5xx other than 503 came instead of a
+ * CertRep (a proxy's 502/504 after forwarding, a server that failed after issuing). A failure before sending
+ * (connection refused, DNS, TLS, a bad port), a 4xx (the server refused to read it: 400, 414, 431) and a 503 or 429
+ * (the server did not process it: busy or rate-limited) are not. RFC 8894 §3.3.3: re-sending the same request (same
+ * key, so the same transactionID) is how the client gets the certificate the CA may have issued.
  */
 export function pkiOperationUnanswered(error: unknown): boolean {
   if (transportOperation(error) !== "PKIOperation" || !isScepError(error)) return false;
   const status = (error as { status?: unknown }).status;
-  if (typeof status === "number") return status >= 500;
+  if (typeof status === "number") return status >= 500 && !NOT_PROCESSED_STATUSES.has(status);
   const code = socketCode(error.cause);
   if (code !== undefined && (NOT_SENT_CODES.has(code) || TLS_CODE.test(code))) return false;
   return !causeChain(error.cause).some((e) => e.message === "bad port");
@@ -243,13 +252,15 @@ export function describeError(error: unknown, url?: URL): { message: string; exi
       const proxied = proxyHint(status, error.message, operation);
       const hint = proxied
         ? `: ${proxied}`
-        : !first || typeof status !== "number"
-          ? ""
-          : status >= 500 || status === 429
-            ? `: ${CHECK_SERVER}`
-            : status >= 400
-              ? `: ${CHECK_PATH}`
-              : "";
+        : operation === "PKIOperation" && typeof status === "number" && NOT_PROCESSED_STATUSES.has(status)
+          ? `: ${CHECK_NOT_PROCESSED}`
+          : !first || typeof status !== "number"
+            ? ""
+            : status >= 500 || status === 429
+              ? `: ${CHECK_SERVER}`
+              : status >= 400
+                ? `: ${CHECK_PATH}`
+                : "";
       // A timeout: the server (or a proxy before it) did not answer within --timeout. Only our own timer says so: the
       // AbortSignal.timeout of ScepClient rejects fetch with its reason, a TimeoutError. Any other abort (an
       // AbortError) is not a timeout, whatever the message ScepClient gave it; saying "give it longer" would mislead.

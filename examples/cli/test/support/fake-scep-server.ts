@@ -22,7 +22,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** How the fake answers PKIOperation. */
-export type FakeMode = "pending" | "pending-then-success" | "http-500" | "hang" | "failure" | "getcert-other-serial" | "getcrl";
+export type FakeMode = "pending" | "pending-then-success" | "http-500" | "http-503" | "http-429" | "hang" | "failure" | "getcert-other-serial" | "getcrl";
 
 /**
  * Who signs the CRL the "getcrl" mode answers (all named like the fake CA): `own`, the fake CA; `other-key`, another CA
@@ -130,6 +130,14 @@ export async function startFakeScepServer(mode: FakeMode, options: { port?: numb
         if (mode === "hang") return; // never answer PKIOperation
         if (mode === "http-500") {
           res.writeHead(500, { "content-type": "text/plain" }).end("CA database unavailable");
+          return;
+        }
+        if (mode === "http-503") {
+          res.writeHead(503, { "content-type": "text/plain", "retry-after": "30" }).end("CA busy");
+          return;
+        }
+        if (mode === "http-429") {
+          res.writeHead(429, { "content-type": "text/plain" }).end("too many requests");
           return;
         }
         const body = req.method === "POST" ? new Uint8Array(Buffer.concat(chunks)) : fromBase64Lenient(url.searchParams.get("message") ?? "");
