@@ -51,6 +51,11 @@ const post = async (): Promise<{ status: number; text: string }> => {
   return { status: res.status, text: await res.text() };
 };
 
+const get = async (): Promise<{ status: number; text: string }> => {
+  const res = await proxy.fetch(new Request(`http://proxy.test/scep/h1,p1,ndes?operation=PKIOperation&message=${encodeURIComponent(MSG.toString("base64"))}`));
+  return { status: res.status, text: await res.text() };
+};
+
 /** After a fault the proxy still answers a good request (the caps are cached: PKIOperation only). */
 async function stillServes(): Promise<void> {
   up.script(wellBehaved());
@@ -232,15 +237,25 @@ describe("upstream faults", () => {
     }
   });
 
-  it("HTTP 400 / 403 / 413 from the upstream → the device gets 400 / 400 / 413, never a 5xx (its message is what was refused)", async () => {
+  it("an upstream 4xx tells the device the truth: its message refused (400), too large (413; 414 to a GET), or the proxy's side at fault (502)", async () => {
     up.script(fault((_req, res) => res.writeHead(400, { "content-type": "text/plain" }).end(`bad message at ${up.url}`)));
     expect(await post()).toEqual({ status: 400, text: "upstream refused the request" });
     expect(events.at(-1)).toMatchObject({ outcome: "rejected", reason: "upstream_refused", upstream: { reason: "http", status: 400 } });
-    up.script(fault((_req, res) => res.writeHead(403).end()));
-    expect(await post()).toEqual({ status: 400, text: "upstream refused the request" });
     up.script(fault((_req, res) => res.writeHead(413).end()));
     expect(await post()).toEqual({ status: 413, text: "request too large" });
-    expect(proxy.stats().cas.ndes).toMatchObject({ upstreamHttpStatuses: { "400": 1, "403": 1, "413": 1 } });
+    // 414: the message is too long for the upstream's GET (RFC 9110 §15.5.15): a device's GET is told so, as by the
+    // proxy's own limit (send it by POST); its POST is told the message is too large for this upstream.
+    up.script(fault((_req, res) => res.writeHead(414).end()));
+    expect(await get()).toEqual({ status: 414, text: "request URI too long" });
+    expect(events.at(-1)).toMatchObject({ outcome: "rejected", reason: "upstream_refused", upstream: { reason: "http", status: 414 } });
+    expect(await post()).toEqual({ status: 413, text: "request too large" });
+    // The proxy's credentials, access, URL, method or request: not the device's mistake, so not a 4xx to it.
+    for (const status of [401, 403, 404, 405, 408, 411, 415]) {
+      up.script(fault((_req, res) => res.writeHead(status).end()));
+      expect([status, await post()]).toEqual([status, { status: 502, text: "upstream failed" }]);
+      expect(events.at(-1)).toMatchObject({ outcome: "upstream_error", reason: "upstream_failed", upstream: { reason: "http", status } });
+    }
+    expect(proxy.stats().cas.ndes).toMatchObject({ upstreamHttpStatuses: { "400": 1, "401": 1, "403": 1, "404": 1, "413": 1, "414": 2 } });
     await stillServes();
   });
 

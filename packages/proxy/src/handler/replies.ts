@@ -77,13 +77,30 @@ export const uriTooLong = (): ProxyReply => new ProxyReply(414, URI_TOO_LONG_TEX
 export const upstreamTimeout = (retryAfterSeconds?: number): ProxyReply =>
   new ProxyReply(504, REPLY_TEXT.upstream_timeout, "upstream_error", "upstream_timeout", retryAfterSeconds === undefined ? {} : { "retry-after": String(Math.max(1, Math.ceil(retryAfterSeconds))) });
 /**
- * The upstream answered 4xx: the device's message (or the device) is what it refused, so the proxy
- * answers 4xx too (413 stays 413, anything else 400), never a 5xx for a client's mistake.
+ * Upstream 4xx statuses that are about the proxy's side, not the device's message: its credentials or access (401,
+ * 403, 407), its configured URL (404), the method it chose (405), its request (408, 411, 415) or the upstream's rate
+ * limit (429, when its Retry-After cannot be passed on). The device can do nothing about them.
  */
-export const upstreamRefused = (upstreamStatus: number): ProxyReply =>
-  upstreamStatus === 413
-    ? new ProxyReply(413, REPLY_TEXT.too_large, "rejected", "upstream_refused")
-    : new ProxyReply(400, REPLY_TEXT.upstream_refused, "rejected", "upstream_refused");
+const UPSTREAM_STATUSES_OUR_SIDE: ReadonlySet<number> = new Set([401, 403, 404, 405, 407, 408, 411, 415, 429]);
+
+/** Whether an upstream 4xx is about the proxy's side ({@link UPSTREAM_STATUSES_OUR_SIDE}): answered 502 `upstream failed`. */
+export const upstreamStatusIsOurs = (upstreamStatus: number): boolean => UPSTREAM_STATUSES_OUR_SIDE.has(upstreamStatus);
+
+/**
+ * The answer to an upstream 4xx about the device's message (not {@link upstreamStatusIsOurs}): 413 → 413 `request
+ * too large`; 414 URI Too Long (the proxy sends a PKIOperation by GET to an upstream without POSTPKIOperation) → to
+ * the device's GET 414 `request URI too long` (RFC 9110 §15.5.15, as for the proxy's own limit: send it by POST), to
+ * its POST 413 `request too large` (its message is too large for this upstream either way); any other (400, …) → 400
+ * `upstream refused the request`. Event reason `upstream_refused`. Never a 5xx for the device's mistake.
+ *
+ * @param upstreamStatus - the upstream's HTTP status, 400–499.
+ * @param deviceMethod - the device's request method (`GET` or `POST`).
+ */
+export function upstreamRefused(upstreamStatus: number, deviceMethod: string): ProxyReply {
+  if (upstreamStatus === 414 && deviceMethod === "GET") return new ProxyReply(414, URI_TOO_LONG_TEXT, "rejected", "upstream_refused");
+  if (upstreamStatus === 413 || upstreamStatus === 414) return new ProxyReply(413, REPLY_TEXT.too_large, "rejected", "upstream_refused");
+  return new ProxyReply(400, REPLY_TEXT.upstream_refused, "rejected", "upstream_refused");
+}
 /** Bounds of the `Retry-After` passed on from an upstream 503 or 429 (seconds): its own value clamped, else `default`. */
 export const UPSTREAM_RETRY_AFTER_SECONDS = { default: 30, min: 1, max: 3600 } as const;
 /**

@@ -32,6 +32,7 @@ import {
   uriTooLong,
   upstreamFailed,
   upstreamRefused,
+  upstreamStatusIsOurs,
   upstreamTimeout,
 } from "./replies.js";
 
@@ -204,8 +205,10 @@ function normaliseBase(basePath: string | undefined): string {
  *    30 s when it sent none; not when a `custom` CA's one-time challenge stays consumed by a request whose re-send
  *    cannot pass: a RenewalReq, `forwardResends: false`, a store without `isSpentBy`). When the challenge stays
  *    consumed by a PKCSReq whose re-send is forwarded (its consume recorded a binding, or it is that re-send), every
- *    502 and the 504 carry `Retry-After` (the upstream's for a 503/429, else 30 s); any other upstream 4xx → 400
- *    `upstream refused the request` (413 stays 413): the
+ *    502 and the 504 carry `Retry-After` (the upstream's for a 503/429, else 30 s). An upstream 413 stays 413, a 414
+ *    is 414 `request URI too long` to a device's GET (413 to its POST); a 401, 403, 404, 405, 407, 408, 411, 415 or
+ *    429 (the proxy's credentials, URL, method or request, or a rate limit) is a 502 `upstream failed` as above;
+ *    any other upstream 4xx → 400 `upstream refused the request`: the
  *    device's message is what was refused, so the device gets a 4xx, never a 5xx. A `custom` CA's challenge is
  *    given back (`ChallengeStore.release`, bound to this request's consume; event `challengeReleased`) when the
  *    failure proves the CA issued nothing: connection refused, DNS, TLS handshake, HTTP 503 or 429; the store
@@ -314,7 +317,9 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
       const retryPasses = !stillSpent || spent?.bound === true;
       const busy = error.reason === "http" && (error.status === 503 || error.status === 429);
       if (busy && retryPasses) return upstreamFailed({ retryAfterSeconds: error.retryAfterSeconds });
-      if (error.reason === "http" && error.status !== undefined && error.status >= 400 && error.status <= 499) return upstreamRefused(error.status);
+      // A 4xx about the device's message tells it so; one about the proxy's side is a 502 like any upstream failure.
+      const status = error.reason === "http" ? error.status : undefined;
+      if (status !== undefined && status >= 400 && status <= 499 && !upstreamStatusIsOurs(status)) return upstreamRefused(status, request.method);
       // Any other failure that leaves a bound challenge spent: the re-send passes, so say when to send it.
       const resendPasses = stillSpent && spent?.bound === true;
       if (error.reason === "timeout") return upstreamTimeout(resendPasses ? UPSTREAM_RETRY_AFTER_SECONDS.default : undefined);
