@@ -10,24 +10,26 @@ const BLOCK = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
 /**
  * The certificates of a PEM file, in file order (the next CA first, then any RA certificates for it).
  *
- * @throws ConfigError (one line naming the file, no usage) when it cannot be read, holds no certificate, or one
- * cannot be parsed.
+ * @param from - what named the file, as the user gave it (`--next-ca-cert` or `SCEP_NEXT_CA_CERT`): the errors
+ *   start with it.
+ * @throws ConfigError (one line naming the option and the file, no usage) when it cannot be read, holds no
+ * certificate, or one cannot be parsed.
  */
-export async function readNextCa(path: string): Promise<Certificate[]> {
+export async function readNextCa(path: string, from = "--next-ca-cert/SCEP_NEXT_CA_CERT"): Promise<Certificate[]> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (e) {
-    throw new ConfigError(`SCEP_NEXT_CA_CERT: cannot read ${path}: ${fileErrorReason(e)}`, { showUsage: false });
+    throw new ConfigError(`${from}: cannot read ${path}: ${fileErrorReason(e)}`, { showUsage: false });
   }
   const certs: Certificate[] = [];
   for (const m of text.matchAll(BLOCK)) {
     try {
       certs.push(Certificate.from(Buffer.from(m[1]!.replace(/\s+/g, ""), "base64")));
     } catch {
-      throw new ConfigError(`SCEP_NEXT_CA_CERT: ${path}: certificate ${certs.length + 1} cannot be parsed`, { showUsage: false });
+      throw new ConfigError(`${from}: ${path}: certificate ${certs.length + 1} cannot be parsed`, { showUsage: false });
     }
   }
-  if (certs.length === 0) throw new ConfigError(`SCEP_NEXT_CA_CERT: ${path} holds no certificate`, { showUsage: false });
+  if (certs.length === 0) throw new ConfigError(`${from}: ${path} holds no certificate`, { showUsage: false });
   return certs;
 }

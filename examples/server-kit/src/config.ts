@@ -26,6 +26,8 @@ export interface ServerConfig {
   caKeyPath: string | undefined;
   /** Absolute path of the next CA's certificate (PEM) for GetNextCACert during a rollover; re-read on SIGHUP. */
   nextCaCertPath: string | undefined;
+  /** What named `nextCaCertPath`, for its errors: `--next-ca-cert` or `SCEP_NEXT_CA_CERT` (undefined: both are named). */
+  nextCaCertFrom?: string;
   /** Passphrase of an encrypted `caKeyPath`, from `SCEP_CA_KEY_PASSPHRASE` (env only: never a flag). */
   caKeyPassphrase: string | undefined;
   /** Absolute path of a file holding that passphrase (`SCEP_CA_KEY_PASSPHRASE_FILE`; one trailing newline is dropped). */
@@ -281,6 +283,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const caCertPath = path(get("--ca-cert", "SCEP_CA_CERT")[1]);
   const caKeyPath = path(get("--ca-key", "SCEP_CA_KEY")[1]);
   if ((caCertPath === undefined) !== (caKeyPath === undefined)) throw new ConfigError("--ca-cert/SCEP_CA_CERT and --ca-key/SCEP_CA_KEY must be given together");
+  const [nextCaCertFrom, nextCa] = get("--next-ca-cert", "SCEP_NEXT_CA_CERT");
   const [validitySrc, validity] = get("--validity-days", "SCEP_VALIDITY_DAYS");
   const validityDays = validity === undefined ? 365 : Number(validity);
   if (!(validityDays > 0) || !Number.isFinite(validityDays)) throw new ConfigError(`${validitySrc} must be a positive number of days, got ${JSON.stringify(validity)}`);
@@ -291,7 +294,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     challenge: get("--challenge", "SCEP_CHALLENGE")[1],
     caCertPath,
     caKeyPath,
-    nextCaCertPath: path(get("--next-ca-cert", "SCEP_NEXT_CA_CERT")[1]),
+    nextCaCertPath: path(nextCa),
+    nextCaCertFrom,
     caKeyPassphrase: env.SCEP_CA_KEY_PASSPHRASE || undefined,
     caKeyPassphraseFile: path(env.SCEP_CA_KEY_PASSPHRASE_FILE || undefined),
     backdateSeconds: num("--backdate-seconds", "SCEP_BACKDATE_SECONDS", 300, 0, 86_400),

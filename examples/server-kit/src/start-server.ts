@@ -329,7 +329,7 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
   const revocationSyncs: { profile: string; sync: RevocationSync }[] = [];
   try {
     ca = await openCa(config, stores.revocations);
-    nextCa = config.nextCaCertPath === undefined ? undefined : await readNextCa(config.nextCaCertPath);
+    nextCa = config.nextCaCertPath === undefined ? undefined : await readNextCa(config.nextCaCertPath, config.nextCaCertFrom);
     profileCas = await openProfileCas(config, env);
     // The challenge last but for the profiles that use it: a start that fails before its banner removes a challenge it
     // generated (below), so the next start generates one and shows it.

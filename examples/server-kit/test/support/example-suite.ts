@@ -254,6 +254,8 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         ["a missing SCEP_CA_KEY_PASSPHRASE_FILE", { SCEP_CA_KEY_PASSPHRASE_FILE: "nope.pass" }, ["--ca-cert", "ca.pem", "--ca-key", "pkcs8.key"], (d: string) => `SCEP_CA_KEY_PASSPHRASE_FILE: cannot read ${join(d, "nope.pass")}: no such file (ENOENT)`],
         ["a missing --ca-cert", {}, ["--ca-cert", "nope.pem", "--ca-key", "plain.der"], (d: string) => `cannot read ${join(d, "nope.pem")}: no such file (ENOENT)`],
         ["a directory as SCEP_NEXT_CA_CERT", { SCEP_NEXT_CA_CERT: "." }, ["--ca-cert", "ca.pem", "--ca-key", "plain.der"], (d: string) => `SCEP_NEXT_CA_CERT: cannot read ${d}: it is a directory, not a file (EISDIR)`],
+        // Named as the user gave it: the flag, not the variable it stands for.
+        ["a directory as --next-ca-cert", {}, ["--ca-cert", "ca.pem", "--ca-key", "plain.der", "--next-ca-cert", "."], (d: string) => `--next-ca-cert: cannot read ${d}: it is a directory, not a file (EISDIR)`],
       ])("%s is one line saying why in words, exit 2", async (_, env: Record<string, string>, argv, line) => {
         const proc = examples.launch({ SCEP_DATA_DIR: join(dir, "unreadable"), SCEP_CHALLENGE: "c", INIT_CWD: dir, ...env }, argv);
         expect(await proc.exited).toEqual({ code: 2, signal: null });
