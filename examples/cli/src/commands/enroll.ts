@@ -72,9 +72,10 @@ Without --key a new RSA key is generated and written (mode 0600) to --key-out,
 or next to --out (cert.pem -> cert.key), once it is needed: with the issued
 certificate, when the CA still answers PENDING (then stderr says how to
 poll again with it), or when the request was sent and no answer came (the
-connection closed, a timeout, an HTTP 5xx: the CA may have issued; stderr
-says to run the same command with --key to collect that certificate). After
-any other failure nothing is left behind: run the same command again. With an EC --key the request is signed, and the reply
+connection closed, a timeout, an HTTP 5xx other than 503: the CA may have
+issued; stderr says to run the same command with --key to collect that
+certificate). After any other failure (a 503 or 429 included: the server did
+not process it) nothing is left behind: run the same command again. With an EC --key the request is signed, and the reply
 received, with a one-time RSA key (the CA's reply needs RSA key transport);
 the certificate is still for --key. Never give --key the key of a revoked
 certificate: it may be compromised, and a CA that knows it was (revocation
