@@ -39,9 +39,9 @@
 // revision moves on by 1 (the list changed) and never goes back, B is above every earlier base of the directory, a
 // crash leaves the old file or the new one whole, and no revoke's line can go to the replaced file. A reader that
 // read the old file (to any offset) finds another file at the path and reads it from its start: by device, inode and
-// birth time, and by the file's first bytes (the header, new per compaction), compared whenever new bytes are read
-// and on every look where the file system has no birth time, so an inode the new file reuses is not taken for the old
-// file grown. Code from before compaction appends without the lock: no rolling upgrade across it (README).
+// birth time of the descriptor it reads (not the path's stat before it: a rename can come in between), and by the
+// file's first bytes (the header, new per compaction), compared whenever new bytes are read and on every look where
+// the file system has no birth time, so an inode the new file reuses is not taken for the old file grown. Code from before compaction appends without the lock: no rolling upgrade across it (README).
 //
 // crl-numbers: the last CRL number handed out, as one line `=N` (RFC 5280 §5.2.3). `nextCrlNumber` holds
 // `crl-numbers.lock` (see file-lock.ts) while it reads N and replaces the file with `=N+1` (temporary file
@@ -359,13 +359,8 @@ export class FileRevocationStore implements RevocationStore {
       info = await this.#stat(this.#path);
       if (!info) throw new StoreUnavailableError(`${REVOCATIONS_FILE} is gone`);
     }
-    const id = `${info.dev}:${info.ino}:${info.birthtimeMs}`;
-    if (id !== this.#id || info.size < this.#readTo) this.#reset(id);
-    // A compaction's file on an inode that the file read had (freed since): the same device, inode and (where the file
-    // system has none) birth time, so its first bytes (its header, new per compaction) tell. Compared whenever new
-    // bytes are read (one more read of HEAD_BYTES), and on every look without birth time.
-    const checkHead = this.#readTo > 0 && (info.size > this.#readTo || info.birthtimeMs === 0);
-    if (!checkHead && info.size === this.#readTo) {
+    // Nothing new: the file read, as long as it was (where the file system has no birth time, its head is compared).
+    if (fileId(info) === this.#id && info.size === this.#readTo && info.birthtimeMs !== 0) {
       this.#staleness.looked(startedAt);
       return;
     }
@@ -373,8 +368,16 @@ export class FileRevocationStore implements RevocationStore {
     try {
       const file = await open(this.#path, "r");
       try {
-        if (checkHead && !(await readBytes(file, 0, this.#head!.length)).equals(this.#head!)) this.#reset(id);
-        lines = await readCompleteLines(file, this.#readTo, info.size);
+        // The descriptor's own stat, not the path's above: a compaction may have renamed its file over the path in
+        // between, and the old file's size read in the new one's lines would count part of them.
+        const opened = await file.stat();
+        const id = fileId(opened);
+        if (id !== this.#id || opened.size < this.#readTo) this.#reset(id);
+        // A compaction's file on an inode that the file read had (freed since): the same device, inode and (where the
+        // file system has none) birth time, so its first bytes (its header, new per compaction) tell. Compared
+        // whenever new bytes are read (one more read of HEAD_BYTES), and on every look without birth time.
+        if (this.#readTo > 0 && !(await readBytes(file, 0, this.#head!.length)).equals(this.#head!)) this.#reset(id);
+        lines = await readCompleteLines(file, this.#readTo, opened.size);
         if (this.#readTo === 0) this.#head = await readBytes(file, 0, Math.min(HEAD_BYTES, lines.at(-1)?.end ?? 0));
       } finally {
         await file.close();
@@ -460,6 +463,11 @@ function lastCrlNumber(bytes: Buffer): bigint {
     n = compacted ? BigInt(compacted[1]!) : n + 1n;
   }
   return n;
+}
+
+/** A file's identity: device, inode and birth time (0 where the file system has none). */
+function fileId(info: { dev: number; ino: number; birthtimeMs: number }): string {
+  return `${info.dev}:${info.ino}:${info.birthtimeMs}`;
 }
 
 function unavailable(path: string, cause: unknown): StoreUnavailableError {
