@@ -50,7 +50,9 @@ export interface RedisChallengeStoreOptions extends RedisStoreOptions {
  * import Redis from "ioredis";
  * import { RedisChallengeStore, redisClientOptions } from "@scep/redis";
  *
- * const challenges = new RedisChallengeStore(new Redis(process.env.SCEP_REDIS_URL!, { ...redisClientOptions }));
+ * const redis = new Redis(process.env.SCEP_REDIS_URL!, { ...redisClientOptions, lazyConnect: true });
+ * await redis.connect(); // no offline queue: a command sent before the connection is up fails at once
+ * const challenges = new RedisChallengeStore(redis);
  * const challenge = await challenges.issue({ profile: "corp", ttlMs: 3_600_000 });
  * // profile: { challenge: { type: "store", store: challenges } }
  * ```
