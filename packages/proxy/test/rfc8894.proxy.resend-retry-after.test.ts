@@ -117,6 +117,41 @@ describe("a failure that leaves the challenge spent by this PKCSReq: Retry-After
     expect(events.at(-1)).toMatchObject({ resend: true });
   });
 
+  it("the first send's release (upstream 503) lands between its re-send's failed consume and its isSpentBy: the re-send consumes the given-back challenge and is forwarded, not refused and requeued", async () => {
+    let held: { end: (status: number) => void } | undefined;
+    let between: (() => Promise<void>) | undefined;
+    const interleaved: ChallengeStore = {
+      issue: (o) => challenges.issue(o),
+      consume: (c, o) => challenges.consume(c, o),
+      release: (c, o) => challenges.release(c, o),
+      isSpentBy: async (c, o) => {
+        const run = between;
+        between = undefined;
+        await run?.(); // after the re-send's consume failed, before its look at the binding
+        return challenges.isSpentBy(c, o);
+      },
+    };
+    const proxy = proxyAt({ store: interleaved });
+    const d = await device();
+    up.script(onPki((_req, res) => void (held = { end: (status) => res.writeHead(status, { "retry-after": "45" }).end() })));
+    const first = send(proxy, d);
+    while (!held) await new Promise((r) => setImmediate(r)); // the first send consumed the challenge and is upstream
+    up.script(wellBehaved());
+    between = async () => {
+      held!.end(503);
+      expect(await first).toEqual({ status: 502, retryAfter: "45" }); // released: the upstream issued nothing
+    };
+    expect(await send(proxy, d)).toEqual({ status: 200, retryAfter: null });
+    expect(between).toBeUndefined();
+    expect(events.map((e) => [e.reason, e.challengeReleased ?? false, e.resend ?? false])).toEqual([
+      ["upstream_failed", true, false],
+      ["forwarded", false, false],
+    ]);
+    expect(await profiles.get(key)).toMatchObject({ status: "pending" });
+    expect(await send(proxy, d)).toEqual({ status: 200, retryAfter: null }); // spent by the re-send now: its re-send passes
+    expect(events.at(-1)).toMatchObject({ resend: true });
+  });
+
   describe("timeout", () => {
     beforeEach(() => void vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] }));
     afterEach(() => void vi.useRealTimers());

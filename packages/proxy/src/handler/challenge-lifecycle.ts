@@ -18,7 +18,9 @@
  *   one the spending consume recorded is the re-send of that PKCSReq (RFC 8894
  *   §3.3.1, §3.3.3): valid, `resend: true`, nothing consumed; the store records
  *   the match, after which the spending consume is never released (the CA may
- *   issue for the re-send). A store without
+ *   issue for the re-send). Any other binding is consumed once more (the
+ *   spending consume may have been released in between): refused unless that
+ *   consume passes. A store without
  *   `isSpentBy` refuses it as before, and is given no binding (none is computed:
  *   it costs a signature check, done only after the refusals that need none).
  *
@@ -57,7 +59,14 @@ export async function checkChallenge(
     // Spent: by this very request's first send? (Read after the consume: a consume that raced ours and won wrote its
     // binding in the same atomic step, so a re-send arriving before the first send's answer matches too.) A match is
     // recorded by the store in the same step, so the first send's release can no longer un-spend the challenge.
-    if (binding !== undefined && store.isSpentBy && (await store.isSpentBy(id.challenge, { profile: ca.name, binding }))) return { ok: true, resend: true, bound: true };
+    if (binding !== undefined && store.isSpentBy) {
+      if (await store.isSpentBy(id.challenge, { profile: ca.name, binding })) return { ok: true, resend: true, bound: true };
+      // Not matched: the spending consume may have been released (its upstream proved it issued nothing) between the
+      // consume above and this look, leaving the challenge consumable; one more consume takes it as if this request
+      // had come after the release (a re-send of that PKCSReq would otherwise be refused, and its profile requeued).
+      const again = await store.consume(id.challenge, { profile: ca.name, consumption: context.consumption, binding });
+      if (again) return { ok: true, bound: true };
+    }
     return { ok: false, reason: "challenge_failed" };
   }
   const retrievedAt = record.challengeRetrievedAt;
