@@ -4,9 +4,12 @@
  * signature vouches for. The end-to-end case (probes as GetCerts on a device's key transport) is in
  * server.padding-oracle.test.ts.
  */
-import { randomBytes } from "node:crypto";
+import { constants, publicEncrypt, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { DecryptError } from "../src/index.js";
+import * as nc from "../src/lib/node-crypto.js";
 import { KeyTransportLedger } from "../src/server/key-transport-ledger.js";
+import { createTestPki } from "./support/pki.js";
 
 const key = () => new Uint8Array(randomBytes(256));
 const digest = (n = 32) => new Uint8Array(randomBytes(n));
@@ -46,5 +49,20 @@ describe("RFC 5652 §6.3: one key transport, one envelope", () => {
     for (const [ek, d] of kept) expect(ledger.check(ek, d, "sha256")).toBe(true);
     for (const [ek] of kept.slice(-100)) expect(ledger.check(ek, digest(), "sha256")).toBe(false);
     for (const [ek] of kept.slice(0, 5)) expect(ledger.check(ek, digest(), "sha256")).toBe(true);
+  });
+
+  it("one key transport has one spelling: an RSAES-OAEP encryptedKey without its leading zero octet (which OpenSSL decrypts to the same content key) is refused (RFC 8017 §7.1.2 step 1b)", async () => {
+    const { ca } = await createTestPki();
+    const contentKey = new Uint8Array(randomBytes(32));
+    const params = { transport: "rsaes-oaep", keyLength: 32, oaepHash: "sha256" } as const;
+    let c: Uint8Array;
+    do {
+      // About one in 200 ciphertexts of an RSA-2048 key starts with a zero octet.
+      c = publicEncrypt({ key: nc.publicKeyFromSpki(ca.certificate.spki), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" }, contentKey);
+    } while (c[0] !== 0);
+    expect(new Uint8Array(await ca.decrypt(c, params))).toEqual(contentKey);
+    const shorter = await ca.decrypt(c.subarray(1), params).catch((e: unknown) => e);
+    expect(shorter).toBeInstanceOf(DecryptError);
+    expect((shorter as DecryptError).code).toBe("ERR_DECRYPT_FAILED");
   });
 });

@@ -375,6 +375,10 @@ export class LocalKey implements Signer, Decrypter {
     if (nc.keyType(this.#key) !== "rsa") throw new UnsupportedAlgorithmError(`key transport needs an RSA key, this is ${this.keyType}`);
     const pool = this.#workerPool;
     if (params.transport === "rsaes-oaep") {
+      // RFC 8017 §7.1.2 step 1b: a ciphertext that is not k octets long is a decryption error. OpenSSL takes a shorter
+      // one (the same integer without its leading zero octets): a second spelling of one key transport, which the
+      // server's key-transport ledger (it knows a key transport by its octets) would take for another.
+      if (encryptedKey.length !== nc.rsaModulusBytes(this.#key)) throw new DecryptError("could not decrypt the envelope");
       const hash = params.oaepHash ?? "sha1";
       const k = pool ? await pool.rsaOaepDecrypt(this.#key, encryptedKey, hash) : nc.rsaDecryptOaep(this.#key, encryptedKey, hash);
       if (k?.length !== params.keyLength) throw new DecryptError("could not decrypt the envelope");
