@@ -174,11 +174,25 @@ function shellQuote(arg: string): string {
  * `invokedAs`), so it runs as printed.
  */
 export function resumeCommand(command: string, argv: readonly string[], keyPath: string, program = "scep"): string {
+  return rewriteCommand(program, command, argv, { drop: new Set(["--key-out"]), append: ["--key", keyPath] });
+}
+
+/**
+ * `program command` and `argv` without the options in `drop` (each with its value) and `dropFlags` (booleans), the
+ * challenge replaced by `<challenge>`, then `append`; every argument quoted for a POSIX shell where it needs it.
+ */
+export function rewriteCommand(
+  program: string,
+  command: string,
+  argv: readonly string[],
+  { drop, dropFlags = new Set(), append = [] }: { drop: ReadonlySet<string>; dropFlags?: ReadonlySet<string>; append?: readonly string[] },
+): string {
   const out: string[] = [program, command];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [name, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), true] : [arg, false];
-    if (name === "--key-out") {
+    if (dropFlags.has(name)) continue;
+    if (drop.has(name)) {
       if (!inline) i++;
       continue;
     }
@@ -189,6 +203,6 @@ export function resumeCommand(command: string, argv: readonly string[], keyPath:
     }
     out.push(shellQuote(arg));
   }
-  out.push("--key", shellQuote(keyPath));
+  out.push(...append.map(shellQuote));
   return out.join(" ");
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import { createPublicKey } from "node:crypto";
-import { Certificate, LocalKey, generateCsr, type SanInput } from "@scep/core";
+import { Certificate, CertificationRequest, LocalKey, generateCsr, type SanInput } from "@scep/core";
 import { COMMON_HELP, COMMON_OPTIONS, parse, required } from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 import { pinOptions } from "../lib/ca-pin.js";
@@ -13,6 +13,8 @@ import { CliError, ExitCode, UsageError } from "../lib/exit.js";
 import { assertWritable, keyPathNextTo, readInput, writeOutput } from "../lib/files.js";
 import { createKeyPair, isRsa, loadKeyPair } from "../lib/keys.js";
 import { reportIssued } from "../lib/report.js";
+import type { Context } from "../lib/context.js";
+import { rewriteCommand, subjectFromCn } from "./enroll.js";
 import { REQUEST_HELP, REQUEST_OPTIONS, requestSettings } from "../lib/request-options.js";
 
 function sansOf(cert: Certificate): SanInput | undefined {
@@ -81,7 +83,9 @@ ${COMMON_HELP}
 ${REQUEST_HELP}
 
 A key made with --new-key is written only with the new certificate, or when
-the CA answers PENDING (the pending request is for it).
+the CA answers PENDING (the pending request is for it): then stderr prints the
+scep enroll --key command that polls it (running renew again would make
+another key, a new request).
 
 A revoked --cert cannot be renewed: enroll anew with --new-key and
 --challenge (a PKCSReq, no --renewal-req). Its key must not be certified
@@ -131,7 +135,13 @@ written (nothing is sent), 1 anything else.`,
       [issued] = await enrollWithCa(ctx, { ...settings, csr, signer, pin, challengeSent: v.challenge !== undefined, renewing: { certificate: old, file: certFile }, newKey: fresh !== undefined, renewal: v["renewal-req"] ?? false });
     } catch (error) {
       if (fresh && error instanceof CliError && error.exitCode === ExitCode.PENDING) {
-        throw new CliError(`${error.message}\nnew key saved to ${fresh.save()} (the pending request is for it)`, ExitCode.PENDING);
+        // Running this command again would make yet another key (another transaction): the poll is the enroll
+        // command for the saved key, which re-sends this request's key and subject (RFC 8894 §3.3.3).
+        const status = error.message.replace(/; run the command again with the same key to poll$/, "");
+        const saved = fresh.save();
+        const poll = await pollCommand(ctx, argv, csr, old, fresh.keys, fresh.path);
+        const how = poll ? `; poll again with: ${poll}` : `; poll with a client that re-sends a PKCSReq for that key and subject ${old.subject} (scep enroll sends a CN-only subject)`;
+        throw new CliError(`${status}\nnew key saved to ${saved} (the pending request is for it)${how}`, ExitCode.PENDING);
       }
       throw error;
     }
@@ -143,3 +153,25 @@ written (nothing is sent), 1 anything else.`,
     reportIssued(ctx, issued!, { certificate: writeOutput(ctx, v.out, issued!.toPem()), key: freshPath });
   },
 };
+
+/**
+ * The `scep enroll` command that polls the PENDING request a `renew --new-key` run sent for `keys` (saved at
+ * `keyPath`): a PKCSReq with the same key, subject and SANs, which a CA answers with the transaction's state
+ * (RFC 8894 §3.3.3); this command's --cert, --key, --new-key, --key-out and --renewal-req dropped, the challenge a
+ * placeholder. Undefined when `scep enroll --cn` cannot make that subject (more than a CN, or the CN in another
+ * string type), since a request for another subject would be a new enrollment.
+ */
+async function pollCommand(ctx: Context, argv: readonly string[], csr: Uint8Array, old: Certificate, keys: CryptoKeyPair, keyPath: string): Promise<string | undefined> {
+  const cn = CertificationRequest.from(csr).commonName;
+  if (cn === undefined) return undefined;
+  const probe = CertificationRequest.from(await generateCsr({ keys, subject: subjectFromCn(cn) }));
+  if (!Buffer.from(probe.subjectDer).equals(old.subjectDer)) return undefined;
+  const san = sansOf(old);
+  const sans = san ? (["dns", "ip", "email", "uri", "upn"] as const).flatMap((t) => (san[t] ?? []).flatMap((v) => ["--san", `${t}:${v}`])) : [];
+  const out = argv.some((a) => a === "--out" || a.startsWith("--out=")) ? [] : ["--out", "<new.pem>"];
+  return rewriteCommand(ctx.program ?? "scep", "enroll", argv, {
+    drop: new Set(["--cert", "--key", "--key-out"]),
+    dropFlags: new Set(["--new-key", "--renewal-req"]),
+    append: ["--cn", cn, ...sans, ...out, "--key", keyPath],
+  });
+}

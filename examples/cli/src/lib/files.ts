@@ -98,7 +98,10 @@ export function keyPathNextTo(out: string): string {
 /** Refuses to overwrite a key file: an existing key is reused with --key, never clobbered. */
 export function assertNoKeyFile(ctx: Context, command: string, path: string): void {
   if (existsSync(resolvePath(ctx, path))) {
-    throw new UsageError(`${command}: ${path} already exists; pass --key ${path} to reuse that key, or choose another --key-out`);
+    // renew's --key is the old certificate's key: a key an earlier --new-key run saved is polled with the enroll
+    // command that run printed.
+    const reuse = command === "renew" ? `choose another --key-out (a key an earlier --new-key run saved for a PENDING request: poll with the scep enroll command that run printed, --key ${path})` : `pass --key ${path} to reuse that key, or choose another --key-out`;
+    throw new UsageError(`${command}: ${path} already exists; ${reuse}`);
   }
 }
 
