@@ -20,7 +20,7 @@
 import { createServer, type Server } from "node:http";
 import { X509Certificate } from "node:crypto";
 import { getRequestListener } from "@hono/node-server";
-import { MemoryTransactionStore, ScepClient, buildCertPoll, buildPkcsReq, createScepServer, generateCsr, type ScepEvent, type ScepServer } from "@scep/core";
+import { MemoryTransactionStore, ScepClient, buildCertPoll, buildPkcsReq, createScepServer, createSelfSignedSigner, generateCsr, generateRsaKeyPair, type ScepEvent, type ScepServer } from "@scep/core";
 import { manualClock } from "@scep/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runStrongswanGen, runStrongswanScep } from "../../../test-support/peers";
@@ -166,7 +166,10 @@ describe("RFC 8894 §3.3.3: an NDES CA's CertPoll is not held to the challenge's
     await profiles.put({ ...key, status: "pending", challengeRetrievedAt: clock.now().getTime(), updatedAt: clock.now().getTime() });
     const url = buildProxyUrl("http://proxy.test/mdm/scep", key);
     const post = (der: Uint8Array) => ndes.fetch(new Request(`${url}?operation=PKIOperation`, { method: "POST", body: der as Uint8Array<ArrayBuffer> }));
-    const r = pki.requesters.rsa;
+    // A key of its own: the shared requester's key (so its transactionID) is held by phone-3's request, still PENDING
+    // from the test before, and the core refuses a transactionID a pending request of another subject holds.
+    const keys = await generateRsaKeyPair(2048);
+    const r = { keys, signer: await createSelfSignedSigner({ keys, subject: "CN=mac-21, O=scep-sdk tests" }) };
     const csr = await generateCsr({ keys: r.keys, subject: "CN=mac-21, O=scep-sdk tests", challengePassword: CHALLENGE, san: { dns: ["mac-21.example.test"] } });
 
     clock.advance(60_000);

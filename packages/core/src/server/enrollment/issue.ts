@@ -12,6 +12,8 @@ import { type IssueContext, type ResolvedProfile, issueFailureReason, issuedFor,
 import { Reply, certRep, failure } from "../replies.js";
 import { lateCall } from "../store-call.js";
 import type { Phase } from "./enrollment.js";
+import { sameRequest } from "./policy.js";
+import { CertificationRequest } from "../../x509/certification-request.js";
 import { issueFailed } from "./failure.js";
 import { tellUndelivered } from "./undelivered.js";
 
@@ -85,8 +87,21 @@ export const issue: Phase = {
         }
         throw error;
       }
-      // A concurrent request with this transactionID stored it first: answer with its state.
-      if (!created) return poll(ctx, p, req);
+      if (!created) {
+        // Another request holds this transactionID. The same key and subject (a concurrent re-send): answer with its
+        // state. Another key or subject waiting for approval: refuse. Answering with that transaction's state told
+        // this device PENDING on a request that is not its own and, once approved, sent it the other device's
+        // certificate (sscep once sent one transactionID for every key, the MD5 of nothing: certnanny/sscep#167).
+        // RFC 8894 §3.2.1.1: one transactionID per enrollment. The challenge goes back, for a retry with a new one.
+        const held = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
+        if ((held?.status === "PENDING" || held?.status === "ISSUING") && !sameRequest(new CertificationRequest(held.csr), csr)) {
+          const release = e.releaseChallenge;
+          delete e.releaseChallenge;
+          if (release) await release().catch(() => undefined);
+          return failure(ctx, p, req, "badRequest", "transaction_id_in_use", "the transactionID belongs to a pending request for another key or subject; send a new transactionID");
+        }
+        return poll(ctx, p, req);
+      }
       // The recorded transaction holds the challenge's one use now (the device's resend polls it, an approve issues
       // it): were the PENDING reply to fail, giving the challenge back would let a second transaction use it.
       delete e.releaseChallenge;

@@ -35,7 +35,7 @@ function unusableSigner(renewal: boolean, failInfo: FailInfo, why: "expired" | "
 }
 
 /** Whether two CSRs are for the same key and subject (a re-sent request, while its transaction waits). */
-function sameRequest(a: CertificationRequest, b: CertificationRequest): boolean {
+export function sameRequest(a: CertificationRequest, b: CertificationRequest): boolean {
   return equalBytes(a.spki, b.spki) && equalBytes(a.subjectDer, b.subjectDer);
 }
 
