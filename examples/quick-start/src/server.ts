@@ -35,7 +35,10 @@ app.use(scepMiddleware(server)); // GET/POST /scep and /scep/pkiclient.exe; othe
 // PORT (default 8080) and HOST (default every interface; HOST=127.0.0.1: this machine only).
 const host = process.env.HOST ?? ""; // "": every interface, IPv6 and IPv4
 const listener = app.listen(Number(process.env.PORT ?? 8080), host, (error) => {
-  if (error) throw error; // e.g. EADDRINUSE: the port is taken
+  if (error) { // e.g. EADDRINUSE: the port is taken; one line, not a stack trace
+    console.error(`SCEP server: ${error.message}; choose another port with PORT`);
+    process.exit(1);
+  }
   const where = host === "" ? "localhost" : host.includes(":") ? `[${host}]` : host;
   console.log(`SCEP server on http://${where}:${(listener.address() as AddressInfo).port}/scep`);
 });

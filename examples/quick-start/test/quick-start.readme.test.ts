@@ -7,7 +7,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, createServer, type AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -164,6 +164,27 @@ describe("README quick start", () => {
       const exited = new Promise((r) => loopback.once("exit", r));
       loopback.kill("SIGTERM");
       await exited;
+    }
+  });
+
+  it("a port already in use: one line on stderr naming it and what to do, exit 1, no stack trace", async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const taken = spawn(process.execPath, ["--import", TSX, SERVER], {
+        cwd: dir,
+        env: childEnv({ SCEP_CHALLENGE: CHALLENGE, PORT: String(port), HOST: "127.0.0.1", TSX_TSCONFIG_PATH: fileURLToPath(new URL("../tsconfig.json", import.meta.url)) }),
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      taken.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+      taken.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+      const code = await new Promise<number | null>((resolve) => taken.once("exit", (c) => resolve(c)));
+      expect([code, stdout, stderr]).toEqual([1, "", `SCEP server: listen EADDRINUSE: address already in use 127.0.0.1:${port}; choose another port with PORT\n`]);
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
     }
   });
 
