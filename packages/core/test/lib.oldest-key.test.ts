@@ -3,6 +3,9 @@
  * (ECMA-262 §24.1.5), through deletions, re-insertions and an iterator run to its end; used by every Map this
  * package bounds by dropping its oldest entry (the key-transport ledger, ByteMemo).
  */
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { oldestKeyOf } from "../src/lib/oldest-key.js";
@@ -42,5 +45,28 @@ describe("oldestKeyOf: the oldest key in insertion order, as map.keys().next() g
     expect(oldest()).toBeUndefined();
     map.set("b", 2);
     expect(oldest()).toBe("b");
+  });
+
+  it("keeps nothing the map replaced: a value deleted from a map that never needed its oldest key is collected, also after V8 rebuilt the table many times", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const map = new Map<number, object>();
+    const oldest = oldestKeyOf(map);
+    let value: object | undefined = { first: true };
+    const first = new WeakRef(value);
+    map.set(0, value);
+    value = undefined;
+    for (let i = 1; i < 8; i++) map.set(i, {});
+    // Each key moved to the end 500 times: the deleted slots make V8 rebuild the table again and again.
+    for (let round = 0; round < 500; round++) {
+      for (let i = 0; i < 8; i++) {
+        map.delete(i);
+        map.set(i, {});
+      }
+    }
+    await nextTurn(); // a WeakRef's target is kept until the end of the job that made it
+    gc();
+    expect(first.deref()).toBeUndefined();
+    expect(oldest()).toBe(0); // and it still answers
   });
 });

@@ -9,14 +9,18 @@
  * an entry moved to the end (deleted and set again) comes out in its new place.
  */
 export function oldestKeyOf<K>(map: Map<K, unknown>): () => K | undefined {
-  let keys = map.keys();
+  // Made at the first call, not before: an iterator that is not moved keeps the table it points into, and V8 links
+  // every table that replaces it (a Map rebuilds its table as it grows or fills with deleted slots) with the entries
+  // each held, so one parked on a Map that is never full held every value it ever replaced: a leak. Once it is used,
+  // each call moves it onto the current table and the replaced ones are freed.
+  let keys: MapIterator<K> | undefined;
   return () => {
-    let next = keys.next();
-    if (next.done) {
+    let next = keys?.next();
+    if (next === undefined || next.done === true) {
       // A finished iterator stays finished (ECMA-262 §24.1.5.1): begin again for what was added since.
       keys = map.keys();
       next = keys.next();
     }
-    return next.done ? undefined : next.value;
+    return next.done === true ? undefined : next.value;
   };
 }
