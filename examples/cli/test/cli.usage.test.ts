@@ -80,6 +80,10 @@ describe("usage errors exit 64 with one line and a pointer to --help", () => {
     [["getcacaps"], "scep: getcacaps: --url is required"],
     [["getcacaps", "--url", "ftp://x/scep"], "scep: getcacaps: --url must be http: or https:, got ftp:"],
     [["getcacaps", "--url", "not a url"], "scep: getcacaps: --url not a url is not a URL"],
+    // host:port/path without a scheme: not a URL, or (a host name) one with the scheme "localhost:"
+    [["getcacaps", "--url", "127.0.0.1:8080/scep"], "scep: getcacaps: --url 127.0.0.1:8080/scep has no http:// or https://; did you mean http://127.0.0.1:8080/scep?"],
+    [["getcacaps", "--url", "localhost:8080/scep"], "scep: getcacaps: --url localhost:8080/scep has no http:// or https://; did you mean http://localhost:8080/scep?"],
+    [["getcacaps", "--url", "scep.example.com/scep"], "scep: getcacaps: --url scep.example.com/scep has no http:// or https://; did you mean http://scep.example.com/scep?"],
     [["getcacaps", "--url", URL, "--verbose"], "scep: getcacaps: Unknown option '--verbose'"],
     [["getcacaps", "--url", URL, "extra"], "scep: getcacaps: Unexpected argument 'extra'. This command does not take positional arguments"],
     [["getcacaps", "--url", URL, "--timeout", "0"], 'scep: getcacaps: --timeout must be an integer from 1 to 2147483647, got "0"'],

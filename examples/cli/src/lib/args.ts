@@ -71,9 +71,15 @@ export function required(command: string, name: string, value: string | undefine
   return value;
 }
 
-/** `--url`: required, http(s). */
+/**
+ * `--url`: required, http(s). A value without `scheme://` (`127.0.0.1:8080/scep`, which is no URL, or
+ * `localhost:8080/scep`, which reads as the scheme `localhost:`) is refused naming the `http://` URL meant.
+ */
 export function urlOption(command: string, value: string | undefined): string {
   const url = required(command, "url", value);
+  if (!url.includes("://") && /^[\w.-]+(:\d+)?(\/|$)/.test(url)) {
+    throw new UsageError(`${command}: --url ${url} has no http:// or https://; did you mean http://${url}?`);
+  }
   let parsed: URL;
   try {
     parsed = new URL(url);
