@@ -90,6 +90,8 @@ function subjectOf(tx: Transaction): string {
 }
 
 class BadRequest extends Error {}
+/** A profile name no profile has: 404. */
+class UnknownProfile extends Error {}
 
 async function readJson(request: Request): Promise<Record<string, unknown>> {
   const text = await request.text();
@@ -160,6 +162,19 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
 
   const authorize = bearerAuthorizer({ token: o.token, realm: "scep-admin", log: o.log });
 
+  /**
+   * The `profile` a request names, checked against the server's profiles (`server.profiles()`); undefined when it
+   * names none (null or ""). A name no profile has throws UnknownProfile (404 naming the profiles): it never falls
+   * back to the server CA or the default profile, so a typo in `profile` cannot revoke or list another CA's
+   * certificates, nor fail as HTTP 500.
+   */
+  const knownProfile = (name: string | null | undefined): string | undefined => {
+    if (name === null || name === undefined || name === "") return undefined;
+    const names = o.server.profiles().map((p) => p.profile);
+    if (!names.includes(name)) throw new UnknownProfile(`no profile ${name} (profiles: ${names.join(", ")})`);
+    return name;
+  };
+
   const decide = async (action: "approve" | "reject", profile: string, transactionId: string): Promise<Response> => {
     try {
       const tx = action === "approve" ? await o.server.approve(profile, transactionId) : await o.server.reject(profile, transactionId);
@@ -193,7 +208,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         const challenges = filters.filter((f) => !KIND_FILTERS.has(f));
         const outcomes = url.searchParams.getAll("outcome").flatMap((f) => f.split(",")).filter((f) => f !== "");
         const limit = positive(url.searchParams.get("limit"), 100, "limit", 1000);
-        const profile = url.searchParams.get("profile") ?? undefined;
+        const profile = knownProfile(url.searchParams.get("profile"));
         const activity = o.activity.list({
           ...(kinds.length ? { kind: kinds } : {}),
           ...(challenges.length ? { challenge: challenges } : {}),
@@ -208,7 +223,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       method: "GET",
       store: "transaction",
       run: async (_request, url) => {
-        const list = await o.server.pending(url.searchParams.get("profile") ?? undefined);
+        const list = await o.server.pending(knownProfile(url.searchParams.get("profile")));
         const t = now().getTime();
         return json(200, {
           pending: list.map((tx) => ({ profile: tx.profile, transactionId: tx.transactionId, subject: subjectOf(tx), status: tx.status, ageSeconds: Math.max(0, Math.floor((t - tx.createdAt.getTime()) / 1000)) })),
@@ -222,7 +237,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       store: "challenge",
       run: async (request, url) => {
         const body = await readJson(request);
-        const profile = stringField(body, "profile", false) ?? url.searchParams.get("profile") ?? o.defaultProfile;
+        const profile = knownProfile(stringField(body, "profile", false) ?? url.searchParams.get("profile")) ?? o.defaultProfile;
         if (!o.challenges) return json(409, { error: `profile ${profile} does not take one-time challenges (start the server with --one-time-challenges)` });
         const ttl = body.ttlSeconds;
         if (ttl !== undefined && (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 60 || ttl > 7 * 86_400)) throw new BadRequest("ttlSeconds must be an integer from 60 to 604800");
@@ -236,7 +251,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       method: "GET",
       store: "revocation",
       run: async (_request, url) => {
-        const profileName = url.searchParams.get("profile");
+        const profileName = knownProfile(url.searchParams.get("profile"));
         const ca = (profileName ? o.caFor?.(profileName) : undefined) ?? o.ca;
         if (!ca) return json(404, { error: "no embedded CA on this server" });
         const page = positive(url.searchParams.get("page"), 1, "page", Number.MAX_SAFE_INTEGER);
@@ -281,7 +296,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       store: "revocation",
       run: async (request) => {
         const body = await readJson(request);
-        const profileName = stringField(body, "profile", false);
+        const profileName = knownProfile(stringField(body, "profile", false));
         const ca = (profileName ? o.caFor?.(profileName) : undefined) ?? o.ca;
         if (!ca) return json(404, { error: "no embedded CA on this server" });
         const serialNumber = stringField(body, "serialNumber", true)!;
@@ -373,6 +388,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         return await route.run(request, url, m[2]);
       } catch (e) {
         if (e instanceof BadRequest) return json(400, { error: e.message });
+        if (e instanceof UnknownProfile) return json(404, { error: e.message });
         if (route.store !== undefined && isStoreUnavailable(e)) return storeUnavailableResponse(route.store, e, { log: o.log, method: request.method, path: url.pathname });
         throw e;
       }
