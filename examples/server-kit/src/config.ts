@@ -295,7 +295,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     caCertPath,
     caKeyPath,
     nextCaCertPath: path(nextCa),
-    nextCaCertFrom,
+    ...(nextCa === undefined ? {} : { nextCaCertFrom }),
     caKeyPassphrase: env.SCEP_CA_KEY_PASSPHRASE || undefined,
     caKeyPassphraseFile: path(env.SCEP_CA_KEY_PASSPHRASE_FILE || undefined),
     backdateSeconds: num("--backdate-seconds", "SCEP_BACKDATE_SECONDS", 300, 0, 86_400),
