@@ -15,11 +15,15 @@ const TSCONFIG = `${CLI_DIR}tsconfig.json`;
 // `--import tsx` resolves from the child's cwd (a temp dir): pass tsx's loader by URL.
 const TSX_LOADER = pathToFileURL(createRequire(`${REPO_ROOT}package.json`).resolve("tsx")).href;
 
-/** Runs `scep ARGS…` in `cwd` with node + tsx. */
+/**
+ * Runs `scep ARGS…` in `cwd` with node + tsx, as the installed bin runs: without the package manager's variables of
+ * whatever started the tests (`npx vitest` sets `npm_lifecycle_event=npx`, and the CLI would then print `npx scep` in
+ * the commands it tells the user to run). A test of those passes them in `env`.
+ */
 export function runCli(args: readonly string[], options: { cwd: string; timeoutMs?: number; env?: Record<string, string | undefined> }): Promise<RunResult> {
   return runCommand(process.execPath, ["--import", TSX_LOADER, MAIN, ...args], {
     cwd: options.cwd,
-    env: { TSX_TSCONFIG_PATH: TSCONFIG, NODE_OPTIONS: undefined, ...options.env },
+    env: { TSX_TSCONFIG_PATH: TSCONFIG, NODE_OPTIONS: undefined, npm_lifecycle_event: undefined, npm_config_user_agent: undefined, INIT_CWD: undefined, ...options.env },
     timeoutMs: options.timeoutMs ?? 60_000,
   });
 }
