@@ -1,11 +1,12 @@
 /**
- * latin1, toBase64 and toBase64Url of lib/bytes.ts (the one Latin-1 decoder: DER strings, PEM given as bytes, base64
+ * latin1 of lib/bytes.ts, toBase64 and toBase64Url of encoding.ts (the one Latin-1 decoder: DER strings, PEM given as bytes, base64
  * of GET messages; the one base64url encoder: challenges, JWK members, re-send bindings) agree with Node's Buffer for
  * every byte value, across the 4096-byte chunks it decodes in.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { latin1, toBase64, toBase64Url } from "../src/lib/bytes.js";
+import { latin1 } from "../src/lib/bytes.js";
+import { toBase64, toBase64Url } from "../src/encoding.js";
 
 describe("latin1 / toBase64 (RFC 4648 §4) / toBase64Url (§5) equal Buffer's for any bytes", () => {
   it("every length up to 3 chunks, every byte value", () => {

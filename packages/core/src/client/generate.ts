@@ -11,7 +11,7 @@ import type { DigestAlgorithm } from "../algorithms.js";
 import { InvalidArgumentError } from "../errors.js";
 import { LocalKey } from "../keys/key.js";
 import { Certificate } from "../x509/certificate.js";
-import { toPem } from "../lib/bytes.js";
+import { toPem } from "../encoding.js";
 import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
 

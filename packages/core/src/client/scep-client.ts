@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { toBase64 } from "../lib/bytes.js";
+import { toBase64 } from "../encoding.js";
 import { CertRepError, InvalidArgumentError, TransportError, type TransportOperation } from "../errors.js";
 import type { ContentCipher, DigestAlgorithm } from "../algorithms.js";
 import type { LocalKey } from "../keys/key.js";

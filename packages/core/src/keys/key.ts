@@ -11,7 +11,7 @@ import { DecryptError, InvalidArgumentError, KeyError, KeyPassphraseError, Unsup
 import type { KeyUnavailableError } from "../errors.js";
 import * as nc from "../lib/node-crypto.js";
 import * as der from "../lib/der.js";
-import { fromPem, pemTextOf } from "../lib/bytes.js";
+import { fromPem, pemTextOf } from "../encoding.js";
 import { KeyWorkerPool } from "./key-worker-pool.js";
 
 /** `-----BEGIN ENCRYPTED PRIVATE KEY-----` (PKCS#8, RFC 5958 §3) or a legacy OpenSSL header `Proc-Type: 4,ENCRYPTED` (RFC 1421 §4.6.1.1). */

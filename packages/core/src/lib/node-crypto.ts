@@ -17,7 +17,8 @@ import * as crypto from "node:crypto";
 import type { ContentCipher, DigestAlgorithm, SignatureAlgorithm } from "../algorithms.js";
 import { DIGEST_LENGTH } from "../algorithms.js";
 import { DecryptError, KeyError, UnsupportedAlgorithmError } from "../errors.js";
-import { copyBytes, toBase64Url } from "./bytes.js";
+import { toBase64Url } from "../encoding.js";
+import { copyBytes } from "./bytes.js";
 import * as der from "./der.js";
 
 /** A key as Node holds it. */

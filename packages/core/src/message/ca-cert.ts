@@ -6,7 +6,7 @@
  */
 import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
-import { pemTextOf } from "../lib/bytes.js";
+import { pemTextOf } from "../encoding.js";
 import { buildSignedData, findSigner, parseSignedData, verifySignerInfo } from "../cms/signed-data.js";
 import type { Signer } from "../keys/key.js";
 import { Certificate, unreadableCertificatePart } from "../x509/certificate.js";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { toBase64Url } from "../lib/bytes.js";
+import { toBase64Url } from "../encoding.js";
 import * as nc from "../lib/node-crypto.js";
 import type { CertificationRequest } from "../x509/certification-request.js";
 import type { PkiRequest } from "../message/pki-message.js";

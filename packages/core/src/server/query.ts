@@ -4,7 +4,7 @@
  * macOS escapes only `=`, sscep/strongSwan/Cisco break base64 into lines
  * (`%0A`) and leave `/` raw, old micromdm clients sent URL-safe base64.
  */
-import { fromBase64Lenient } from "../lib/bytes.js";
+import { fromBase64Lenient } from "../encoding.js";
 
 /**
  * The value of a SCEP query parameter (`operation`, `message`) as the client

@@ -31,7 +31,8 @@
  */
 import { InvalidArgumentError, WebhookResponseError, WebhookTimeoutError, WebhookTransportError, isScepError, type FailInfo } from "../errors.js";
 import * as nc from "../lib/node-crypto.js";
-import { copyBytes, toBase64, toHex } from "../lib/bytes.js";
+import { copyBytes, toHex } from "../lib/bytes.js";
+import { toBase64 } from "../encoding.js";
 import { ignoreRejection } from "../ignore-rejection.js";
 import { readCapped } from "../lib/read-capped.js";
 import { messageTypeName } from "../message/types.js";

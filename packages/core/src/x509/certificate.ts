@@ -5,7 +5,8 @@
  */
 import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
-import { fromPem, pemTextOf, toHex, toPem } from "../lib/bytes.js";
+import { toHex } from "../lib/bytes.js";
+import { fromPem, pemTextOf, toPem } from "../encoding.js";
 import { Asn1Error, InvalidArgumentError, type ScepError, isScepError } from "../errors.js";
 import { formatName } from "./name.js";
 import { integerText } from "./serial-number.js";

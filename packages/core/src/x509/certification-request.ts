@@ -12,7 +12,7 @@ import { readSignatureAlgorithm } from "./algorithm-identifier.js";
 import { CsrInvalidError, type ScepError, isScepError } from "../errors.js";
 import { formatName, nameAttribute } from "./name.js";
 import { type Extension, type SubjectAltNames, findExtension, parseExtensions, parseSubjectAltNames } from "./extensions.js";
-import { fromPem, pemTextOf, toPem } from "../lib/bytes.js";
+import { fromPem, pemTextOf, toPem } from "../encoding.js";
 
 /** The public key of a request, looked up once per CertificationRequest object (internal: not exported by the package). */
 // Assigned by CertificationRequest's static block, which can read its private field.
