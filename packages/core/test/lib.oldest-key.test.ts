@@ -9,6 +9,7 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { oldestKeyOf } from "../src/lib/oldest-key.js";
+import { ByteMemo } from "../src/lib/byte-memo.js";
 
 type Op = { kind: "set" | "delete" | "touch" | "evict"; key: number };
 
@@ -68,5 +69,27 @@ describe("oldestKeyOf: the oldest key in insertion order, as map.keys().next() g
     gc();
     expect(first.deref()).toBeUndefined();
     expect(oldest()).toBe(0); // and it still answers
+  });
+});
+
+describe("ByteMemo and the key-transport ledger let go of the iterator when a key is only moved to the end", () => {
+  it("a full ByteMemo whose values are only replaced keeps none of the replaced ones", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const memo = new ByteMemo<object>(8, 64);
+    const key = (i: number) => memo.key(new Uint8Array([i]));
+    for (let i = 0; i < 9; i++) memo.set(key(i), {}); // one eviction: the iterator is live
+    let value: object | undefined = { first: true };
+    const first = new WeakRef(value);
+    memo.set(key(8), value);
+    value = undefined;
+    // Every key stored again 500 times, none new: no eviction, the table rebuilt again and again.
+    for (let round = 0; round < 500; round++) for (let i = 1; i < 9; i++) memo.set(key(i), {});
+    await nextTurn();
+    gc();
+    expect(first.deref()).toBeUndefined();
+    memo.set(key(100), {}); // and eviction still takes the least recent
+    expect(memo.get(key(1))).toBeUndefined();
+    expect(memo.get(key(2))).toBeDefined();
   });
 });

@@ -106,4 +106,25 @@ describe("MemoryRateLimiter: memory", () => {
     // A parked iterator kept every rebuilt table with the logs it held: about 40 MB here (measured).
     expect(heapMb() - before).toBeLessThan(10);
   });
+
+  it("at maxKeys, 100,000 hits on the keys it holds (none new) leave the heap as it was, and the least recent key still goes first", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const heapMb = (): number => {
+      gc();
+      gc();
+      return process.memoryUsage().heapUsed / 1e6;
+    };
+    const limiter = new MemoryRateLimiter({ maxKeys: 2_000 });
+    const limit = { max: 1_000_000, windowMs: 1 };
+    for (let i = 0; i <= 2_000; i++) await limiter.hit(`device-${i}`, limit); // one eviction (device-0): an iterator
+    const before = heapMb();
+    for (let round = 0; round < 50; round++) for (let i = 1; i <= 2_000; i++) await limiter.hit(`device-${i}`, limit);
+    expect(limiter.size).toBe(2_000);
+    // An iterator kept from that eviction held every rebuilt table with the logs it held.
+    expect(heapMb() - before).toBeLessThan(10);
+    await limiter.hit("device-new", limit); // evicts device-1, the least recently hit
+    expect((await limiter.hit("device-2", { max: 2, windowMs: 60_000 })).count).toBe(2);
+    expect((await limiter.hit("device-1", { max: 2, windowMs: 60_000 })).count).toBe(1);
+  });
 });

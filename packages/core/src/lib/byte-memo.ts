@@ -43,7 +43,10 @@ export class ByteMemo<T> {
   /** Stores `value` for `key`, as the most recent. */
   set(key: string | undefined, value: T): void {
     if (key === undefined) return;
-    if (this.entries.has(key)) this.entries.delete(key);
+    if (this.entries.has(key)) {
+      this.entries.delete(key);
+      this.oldest.forget(); // no iterator kept across the rebuilds moves cause (oldest-key.ts)
+    }
     this.entries.set(key, value);
     if (this.entries.size > this.capacity) this.entries.delete(this.oldest()!);
   }

@@ -45,6 +45,7 @@ export class KeyTransportLedger {
     if (seen !== undefined) {
       if (seen !== envelope) return false;
       this.#seen.delete(key); // most recent last
+      this.#oldest.forget(); // no iterator kept across the rebuilds re-sends cause (lib/oldest-key.ts)
     } else if (this.#seen.size >= this.#max) {
       this.#seen.delete(this.#oldest()!);
     }

@@ -112,9 +112,10 @@ export class MemoryRateLimiter implements RateLimiter {
   // A live iterator over #logs: a new `keys()` per eviction steps over every slot deleted since V8 last rebuilt the
   // table (~10 µs per new key at 100,000 keys, measured); this one keeps its place, and still skips keys deleted and
   // reaches keys re-inserted since (ECMA-262 §24.1.5). A finished iterator stays finished, so it is begun again.
-  // Held only while keys are evicted: an iterator that is not moved keeps the table it points into and every table
-  // V8 replaced it with (a hit re-inserts its key, so the table is rebuilt every few thousand hits), with the log
-  // each held; parked below maxKeys it grew the heap by ~400 bytes a hit (measured), without bound.
+  // Held only from one eviction to the next new key: an iterator that is not moved keeps the table it points into and
+  // every table V8 replaced it with (a hit re-inserts its key, so the table is rebuilt every few thousand hits), with
+  // the log each held; parked below maxKeys it grew the heap by ~400 bytes a hit (measured), without bound, and so it
+  // did at maxKeys while only known keys were hit. After a hit on a known key the next eviction begins a new one.
   #stalest: MapIterator<string> | undefined;
   readonly #maxKeys: number;
   readonly #now: () => number;
@@ -144,6 +145,7 @@ export class MemoryRateLimiter implements RateLimiter {
       log = log.filter((e) => e.at >= from);
       if (log.length >= limit.max) return { allowed: false, count: log.length };
       this.#logs.delete(key); // re-inserted below: now the most recently hit key
+      this.#stalest = undefined; // a move to the end: no iterator kept across the rebuilds moves cause (see #stalest)
     } else {
       log = [];
       if (this.#logs.size >= this.#maxKeys) {
