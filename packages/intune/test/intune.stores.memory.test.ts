@@ -89,14 +89,16 @@ describe("MemoryRateLimiter: bounded", () => {
 });
 
 describe("MemoryRateLimiter: memory", () => {
-  it("below maxKeys, 100,000 hits on 2,000 keys leave the heap as it was: nothing the map replaced is kept", async () => {
+  /** The live JS heap, MB, after two full collections. */
+  const heapMb = (): number => {
     setFlagsFromString("--expose-gc");
     const gc = runInNewContext("gc") as () => void;
-    const heapMb = (): number => {
-      gc();
-      gc();
-      return process.memoryUsage().heapUsed / 1e6;
-    };
+    gc();
+    gc();
+    return process.memoryUsage().heapUsed / 1e6;
+  };
+
+  it("below maxKeys, 100,000 hits on 2,000 keys leave the heap as it was: nothing the map replaced is kept", async () => {
     const limiter = new MemoryRateLimiter();
     const limit = { max: 1_000_000, windowMs: 1 }; // each hit's log is pruned to the hit itself: the live size stays
     for (let i = 0; i < 2_000; i++) await limiter.hit(`device-${i}`, limit);
@@ -108,13 +110,6 @@ describe("MemoryRateLimiter: memory", () => {
   });
 
   it("at maxKeys, 100,000 hits on the keys it holds (none new) leave the heap as it was, and the least recent key still goes first", async () => {
-    setFlagsFromString("--expose-gc");
-    const gc = runInNewContext("gc") as () => void;
-    const heapMb = (): number => {
-      gc();
-      gc();
-      return process.memoryUsage().heapUsed / 1e6;
-    };
     const limiter = new MemoryRateLimiter({ maxKeys: 2_000 });
     const limit = { max: 1_000_000, windowMs: 1 };
     for (let i = 0; i <= 2_000; i++) await limiter.hit(`device-${i}`, limit); // one eviction (device-0): an iterator
