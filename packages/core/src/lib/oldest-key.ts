@@ -15,7 +15,9 @@ export function oldestKeyOf<K>(map: Map<K, unknown>): { (): K | undefined; forge
   // with the entries each held, so one parked on a Map that is never full, or whose keys are only moved to the end,
   // held every value it ever replaced: a leak. Each call moves it onto the current table and the replaced ones are freed.
   let keys: MapIterator<K> | undefined;
+  let moves = 0;
   const oldest = (): K | undefined => {
+    moves = 0; // moved onto the current table: the replaced ones are freed
     let next = keys?.next();
     if (next === undefined || next.done === true) {
       // A finished iterator stays finished (ECMA-262 §24.1.5.1): begin again for what was added since.
@@ -24,7 +26,19 @@ export function oldestKeyOf<K>(map: Map<K, unknown>): { (): K | undefined; forge
     }
     return next.done === true ? undefined : next.value;
   };
-  // For a caller that deletes and sets a key again without an eviction (moves it to the end): the next eviction begins
-  // a new iterator (stepping over the holes at the front once) instead of one kept across table rebuilds.
-  return Object.assign(oldest, { forget: (): void => void (keys = undefined) });
+  // For a caller that deletes and sets a key again without an eviction (moves it to the end). A table is rebuilt at
+  // most once per (free slots) moves, so an iterator kept across MOVES_KEPT moves holds a few tables at most; after
+  // that it is let go, and the next eviction begins a new one (stepping over the holes at the front once). Letting go
+  // at every move cost the O(1) eviction wherever moves and new keys mix (a rate limiter at its bound).
+  return Object.assign(oldest, {
+    forget: (): void => {
+      if (++moves >= MOVES_KEPT) {
+        keys = undefined;
+        moves = 0;
+      }
+    },
+  });
 }
+
+/** Moves to the end after which {@link oldestKeyOf} lets go of its iterator. */
+const MOVES_KEPT = 1024;

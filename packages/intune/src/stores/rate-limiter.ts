@@ -115,8 +115,11 @@ export class MemoryRateLimiter implements RateLimiter {
   // Held only from one eviction to the next new key: an iterator that is not moved keeps the table it points into and
   // every table V8 replaced it with (a hit re-inserts its key, so the table is rebuilt every few thousand hits), with
   // the log each held; parked below maxKeys it grew the heap by ~400 bytes a hit (measured), without bound, and so it
-  // did at maxKeys while only known keys were hit. After a hit on a known key the next eviction begins a new one.
+  // did at maxKeys while only known keys were hit. After 1,024 hits on known keys with no eviction it is let go (a table
+  // is rebuilt at most once per free slots' worth of moves, so it held a few tables at most), and the next eviction
+  // begins a new one.
   #stalest: MapIterator<string> | undefined;
+  #moves = 0;
   readonly #maxKeys: number;
   readonly #now: () => number;
   #seq = 0;
@@ -145,10 +148,15 @@ export class MemoryRateLimiter implements RateLimiter {
       log = log.filter((e) => e.at >= from);
       if (log.length >= limit.max) return { allowed: false, count: log.length };
       this.#logs.delete(key); // re-inserted below: now the most recently hit key
-      this.#stalest = undefined; // a move to the end: no iterator kept across the rebuilds moves cause (see #stalest)
+      // A move to the end: an iterator is kept across 1,024 of them at most (a few table rebuilds; see #stalest).
+      if (++this.#moves >= 1024) {
+        this.#stalest = undefined;
+        this.#moves = 0;
+      }
     } else {
       log = [];
       if (this.#logs.size >= this.#maxKeys) {
+        this.#moves = 0;
         let next = this.#stalest?.next();
         if (next === undefined || next.done === true) next = (this.#stalest = this.#logs.keys()).next();
         if (next.done !== true) this.#logs.delete(next.value);
