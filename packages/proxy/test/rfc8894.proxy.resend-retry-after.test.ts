@@ -172,6 +172,18 @@ describe("a failure that leaves the challenge spent by this PKCSReq: Retry-After
   });
 });
 
+describe("an upstream 4xx about the proxy's configuration: 502 without Retry-After, though the challenge stays bound", () => {
+  it.each([401, 403, 404, 405, 415])("upstream %s: no Retry-After (the same refusal waits until an operator acts); once fixed, the re-send passes", async (code) => {
+    const proxy = proxyAt();
+    const d = await device();
+    up.script(onPki((_req, res) => res.writeHead(code).end()));
+    expect(await send(proxy, d)).toEqual({ status: 502, retryAfter: null });
+    up.script(wellBehaved());
+    expect(await send(proxy, d)).toEqual({ status: 200, retryAfter: null });
+    expect(events.at(-1)).toMatchObject({ reason: "forwarded", resend: true });
+  });
+});
+
 describe("no binding, no re-send: no Retry-After (unchanged)", () => {
   it("forwardResends: false, or a store without isSpentBy: upstream 500 → 502 without Retry-After, the retry is 400 challenge failed", async () => {
     const noSpentBy: ChallengeStore = { issue: (o) => challenges.issue(o), consume: (c, o) => challenges.consume(c, o), release: (c, o) => challenges.release(c, o) };

@@ -321,7 +321,10 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
       const status = error.reason === "http" ? error.status : undefined;
       if (status !== undefined && status >= 400 && status <= 499 && !upstreamStatusIsOurs(status)) return upstreamRefused(status, request.method);
       // Any other failure that leaves a bound challenge spent: the re-send passes, so say when to send it.
-      const resendPasses = stillSpent && spent?.bound === true;
+      // Not after an upstream 4xx about the proxy's configuration (its credentials, URL, method, request): the re-send
+      // would meet the same refusal until an operator acts, and a Retry-After would only invite a retry loop.
+      const configRefusal = status !== undefined && status >= 400 && status <= 499 && status !== 408 && status !== 429;
+      const resendPasses = stillSpent && spent?.bound === true && !configRefusal;
       if (error.reason === "timeout") return upstreamTimeout(resendPasses ? UPSTREAM_RETRY_AFTER_SECONDS.default : undefined);
       return upstreamFailed(resendPasses ? { retryAfterSeconds: undefined } : undefined);
     } finally {
