@@ -11,12 +11,12 @@
  * 2.2 MB) and reads back what the client received.
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runOpenssl, withTempDir } from "../../../test-support/peers";
 import { LIMITS, ScepClient, buildGetCrl, createScepServer, readCertRep, type ScepServer } from "../src/index.js";
-import { close, listen } from "./support/adapter-fixture.js";
+import { close, listen, serveOverHttp } from "./support/adapter-fixture.js";
 import { createDevice, createTestCa, hex, issuingHook, type TestCa } from "./support/server-pki.js";
 
 const ENTRIES = 100_000;
@@ -41,13 +41,7 @@ beforeAll(async () => {
   scep = createScepServer({
     profiles: [{ path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: "large-crl" }, issue: issuingHook(ca), getCrl: async () => crl }],
   });
-  http = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c)).on("end", async () => {
-      const r = await scep.handle({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) });
-      res.writeHead(r.status, { ...r.headers, "content-length": r.body.length }).end(r.body);
-    });
-  });
+  http = serveOverHttp(scep);
   url = `${await listen(http)}/scep`;
 }, 120_000);
 

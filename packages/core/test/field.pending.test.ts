@@ -11,12 +11,12 @@
  *   certificate (openxpki/openxpki#126, https://github.com/openxpki/openxpki/issues/126). Run again with the same
  *   key, the client here gets the certificate it was issued, at once, and the issue hook does not run again.
  */
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { X509Certificate } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryTransactionStore, createScepServer, type IssueContext, type ScepEvent, type ScepServer } from "../src/index.js";
 import { randomChallenge, runScepclient } from "../../../test-support/peers";
-import { close, listen } from "./support/adapter-fixture.js";
+import { close, listen, serveOverHttp } from "./support/adapter-fixture.js";
 import { createTestCa, manualProfile, type TestCa } from "./support/server-pki.js";
 
 const CHALLENGE = randomChallenge();
@@ -40,13 +40,7 @@ beforeAll(async () => {
       if (e.outcome === "pending") onPending(e);
     },
   });
-  http = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c)).on("end", async () => {
-      const r = await scep.handle({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) });
-      res.writeHead(r.status, { ...r.headers, "content-length": r.body.length }).end(r.body);
-    });
-  });
+  http = serveOverHttp(scep);
   url = `${await listen(http)}/scep`;
 });
 

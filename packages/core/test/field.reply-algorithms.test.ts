@@ -14,12 +14,12 @@
  * Peers: OpenSSL prints each reply (`cms -cmsout -print`); strongSwan's `pki --scep --cipher des3 --digest sha1`
  * (Cisco's algorithms) enrolls over loopback HTTP and verifies the reply itself.
  */
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { X509Certificate } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { opensslCmsPrint, runStrongswanGen, runStrongswanScep } from "../../../test-support/peers";
 import { buildPkcsReq, createScepServer, type ScepEvent, type ScepServer } from "../src/index.js";
-import { close, listen } from "./support/adapter-fixture.js";
+import { close, listen, serveOverHttp } from "./support/adapter-fixture.js";
 import { NOW, createDevice, createTestCa, issuingHook, postPki, type TestCa } from "./support/server-pki.js";
 
 const CHALLENGE = "reply-algorithms";
@@ -36,13 +36,7 @@ beforeAll(async () => {
   inProcess = createScepServer({ profiles: [profile], now: () => NOW });
   // strongSwan runs on the wall clock, so this one does too.
   live = createScepServer({ profiles: [profile], onEvent: (e) => events.push(e) });
-  http = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c)).on("end", async () => {
-      const r = await live.handle({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) });
-      res.writeHead(r.status, { ...r.headers, "content-length": r.body.length }).end(r.body);
-    });
-  });
+  http = serveOverHttp(live);
   url = `${await listen(http)}/scep`;
 });
 

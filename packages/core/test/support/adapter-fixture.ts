@@ -4,7 +4,7 @@
  * Shared by the @scep/express and @scep/hono tests.
  */
 import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import { ScepClient, createScepServer, generateCsr, type ScepEvent, type ScepServer } from "../../src/index.js";
 import { createTestPki, type TestPki } from "./pki.js";
 
@@ -44,6 +44,23 @@ export function listen(server: Server): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+  });
+}
+
+/**
+ * A node:http server in front of `scep.handle` (the body read whole), not yet listening: what a test needs to reach
+ * a core server over real HTTP without an adapter. A throw of `handle` is a 500 with its message, not an unhandled
+ * rejection.
+ */
+export function serveOverHttp(scep: ScepServer): Server {
+  return createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c)).on("end", () => {
+      scep.handle({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) }).then(
+        (r) => res.writeHead(r.status, { ...r.headers, "content-length": r.body.length }).end(r.body),
+        (e: unknown) => res.writeHead(500, { "content-type": "text/plain" }).end(String(e)),
+      );
+    });
   });
 }
 
