@@ -99,7 +99,8 @@ export interface ProxyEvent {
   /**
    * True when a PKCSReq came through a `custom` CA's spent one-time challenge and was forwarded as the re-send of the
    * PKCSReq that spent it (same transactionID, same signer key, signature verified; RFC 8894 §3.3.1, §3.3.3), without
-   * a requeue. Absent otherwise.
+   * a requeue; also for such a re-send, or a CertPoll of that PKCSReq, forwarded although the profile was requeued
+   * (status `none`). Absent otherwise.
    */
   resend?: boolean;
   /** Why the upstream call failed (outcome `upstream_error`). */

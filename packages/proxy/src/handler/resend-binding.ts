@@ -34,10 +34,16 @@ import { MessageType, publicKeyThumbprint, toBase64Url, verifyRequestSigner } fr
  * and its signer key's RFC 7638 thumbprint (the SHA-256 of its SubjectPublicKeyInfo, base64url, for a key without a
  * JWK form). Undefined for any other message type (a RenewalReq spends its challenge as before, unbound), and for a
  * message that does not verify. Never rejects.
+ *
+ * `options.certPoll`: a CertPoll (messageType 20) whose signature verifies gets the binding of the PKCSReq it polls
+ * (RFC 8894 §3.3.3: same transactionID, signed by the same requester key), so it matches what that PKCSReq's consume
+ * recorded. Used only where the handler matches a poll (a profile requeued while its device waited, status `none`).
  */
-export async function resendBinding(message: Uint8Array): Promise<string | undefined> {
+export async function resendBinding(message: Uint8Array, options?: { certPoll?: boolean }): Promise<string | undefined> {
   const signed = verifyRequestSigner(message);
-  if (signed?.messageType !== MessageType.PKCSReq) return undefined;
+  if (!signed) return undefined;
+  const polls = options?.certPoll === true && signed.messageType === MessageType.CertPoll;
+  if (signed.messageType !== MessageType.PKCSReq && !polls) return undefined;
   const spki = signed.signerCertificate.spki;
   const key = publicKeyThumbprint(spki) ?? `spki:${toBase64Url(new Uint8Array(await crypto.subtle.digest("SHA-256", spki as Uint8Array<ArrayBuffer>)))}`;
   return `pkcsreq:${JSON.stringify([signed.transactionId, key])}`;

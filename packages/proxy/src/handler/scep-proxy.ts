@@ -182,6 +182,10 @@ function normaliseBase(basePath: string | undefined): string {
  *    then the operation (`GetCACaps`, `GetCACert`, `PKIOperation`; POST only for PKIOperation) → 400 / 405;
  * 2. look the record up → 400 `unknown identifier`;
  * 3. status `pending` (unless the CA exempts the record's platform) → 400 `profile status is not pending: <status>`;
+ *    at `none` (requeued), a `custom` CA's PKIOperation that is the PKCSReq which spent the URL's challenge sent again,
+ *    or a CertPoll of it (signature verified, binding matched by `ChallengeStore.isSpentBy`, with `forwardResends`),
+ *    is forwarded (event `resend: true`), so a device left PENDING upstream still collects its certificate after
+ *    another use of its URL requeued the profile;
  * 4. resolve the CA by name (the registry's default when the identifier has none) and type → 400
  *    `SCEP proxy is not configured`; before any challenge is consumed;
  * 5. PKIOperation: read the message (413 over `maxBodyBytes`, for a GET `message` 414 URI Too Long, RFC 9110
@@ -358,6 +362,29 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     return typeof der === "string" ? reject("bad_message") : der;
   }
 
+  /**
+   * A PKIOperation through a `custom` CA's one-time URL whose profile was requeued (status `none`): forwarded when it is
+   * the PKCSReq that spent the URL's challenge sent again, or a CertPoll of it (RFC 8894 §3.3.1, §3.3.3), i.e. its
+   * signature verifies and its transactionID and signer key are the binding that PKCSReq's consume recorded
+   * (`ChallengeStore.isSpentBy`, while the challenge lives). A requeue follows any other use of a spent URL (Fleet's
+   * rule, PROXY.md check 5); without this, the device whose enrollment went PENDING upstream could never collect its
+   * certificate once anything else touched its URL. Undefined (the caller answers `not pending`) for anything else,
+   * for another CA type (nothing binds a request to its device there), with `forwardResends: false` or a store
+   * without `isSpentBy`, and for a message that cannot be read (nothing is consumed or requeued either way).
+   */
+  async function resumeSpent(ca: CaConfig, id: ProxyIdentifier, request: Request, url: URL, event: Partial<ProxyEvent>): Promise<Response | ProxyReply | undefined> {
+    const challenge = id.challenge;
+    if (ca.type !== "custom" || !forwardResends || !challenges?.isSpentBy || challenge === undefined || challenge === "") return undefined;
+    const message = await readMessage(request, url);
+    if (message instanceof ProxyReply) return undefined;
+    const binding = await resendBinding(message, { certPoll: true });
+    if (binding === undefined) return undefined;
+    if (!(await store("challenge check", () => challenges.isSpentBy!(challenge, { profile: ca.name, binding })))) return undefined;
+    event.caType = ca.type;
+    event.resend = true;
+    return forward((signal) => upstream.pkiOperation(ca, message, { signal }), request, event, { release: undefined, bound: true });
+  }
+
   async function handle(request: Request, event: Partial<ProxyEvent>): Promise<Response | ProxyReply> {
     let url: URL;
     try {
@@ -400,8 +427,16 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     // 3. Status (a CA may exempt a platform), 4. the CA, before any challenge is consumed.
     const ca: CaConfig | undefined = cas.get(caName);
     const exempt = ca?.exemptPlatforms !== undefined && record.platform !== undefined && ca.exemptPlatforms.includes(record.platform);
-    if (record.status !== "pending" && !exempt) return notPending(record.status);
-    if (!ca || !CA_TYPES.includes(ca.type) || (ca.type === "custom" && !challenges)) return reject("not_configured");
+    const configured = ca !== undefined && CA_TYPES.includes(ca.type) && (ca.type !== "custom" || challenges !== undefined);
+    if (record.status !== "pending" && !exempt) {
+      // Requeued (`none`) while its device waited on a PENDING enrollment: that device's poll or re-send still passes.
+      if (record.status === "none" && configured && operation === "PKIOperation") {
+        const resumed = await resumeSpent(ca, id, request, url, event);
+        if (resumed) return resumed;
+      }
+      return notPending(record.status);
+    }
+    if (!configured) return reject("not_configured");
     event.caType = ca.type;
 
     if (operation === "GetCACaps") return forward((signal) => upstream.getCACaps(ca, { signal }), request, event);
