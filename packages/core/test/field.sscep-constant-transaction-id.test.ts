@@ -15,7 +15,7 @@
  * gets its certificate, not recorded: rfc8894.server.resend-after-success.test.ts.)
  */
 import { describe, expect, it } from "vitest";
-import { CertificationRequest, MemoryTransactionStore, buildCertPoll, buildPkcsReq, createScepServer, type IssueContext, type ScepEvent } from "../src/index.js";
+import { CertificationRequest, MemoryChallengeStore, MemoryTransactionStore, StoreUnavailableError, buildCertPoll, buildPkcsReq, createScepServer, type IssueContext, type ScepEvent } from "../src/index.js";
 import { NOW, createDevice, createTestCa, hex, manualProfile, postPki, readReply, staticScep } from "./support/server-pki.js";
 
 const CHALLENGE = "sscep-167";
@@ -67,6 +67,36 @@ describe("sscep#167: the MD5-of-nothing transactionID and a 1024-bit key (RFC 88
     const repA = await readReply(await postPki(manual, "/scep", pollA.der), pollA, { decrypter: a.device.signer, caCertificates: [pendingCa.cert] });
     expect(repA.status).toBe("SUCCESS");
     expect(hex(repA.certificates[0]!.spki)).toBe(hex(a.device.signer.certificate.spki));
+  });
+
+  it("transaction_id_in_use with a one-time challenge: it goes back (challengeReleased: true); a release that fails leaves it spent and the event says so (false), the device still gets its FAILURE", async () => {
+    const pendingCa = await createTestCa("sscep 167 one-time CA");
+    const store = new MemoryChallengeStore({ now: () => NOW });
+    let releaseDown = false;
+    const release = store.release.bind(store);
+    store.release = async (challenge, options) => (releaseDown ? Promise.reject(new StoreUnavailableError("challenge store down")) : release(challenge, options));
+    const events: ScepEvent[] = [];
+    const profile = manualProfile(pendingCa, { challenge: { type: "store", store }, transactions: new MemoryTransactionStore({ now: () => NOW }) });
+    const manual = createScepServer({ profiles: [profile], onEvent: (e) => events.push(e), now: () => NOW });
+    const send = async (cn: string, challengePassword: string) => {
+      const device = await createDevice({ cn, challengePassword });
+      const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: pendingCa.cert, now: NOW, transactionId: MD5_OF_NOTHING });
+      return readReply(await postPki(manual, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [pendingCa.cert] });
+    };
+    expect((await send("sscep-167-holder", await store.issue({ profile: "manual" }))).status).toBe("PENDING");
+
+    const given = await store.issue({ profile: "manual" });
+    expect(await send("sscep-167-back", given)).toMatchObject({ status: "FAILURE", failInfo: "badRequest" });
+    expect(events.at(-1)).toMatchObject({ reason: "transaction_id_in_use", challengeReleased: true });
+    expect(await store.consume(given, { profile: "manual" })).toBe(true); // given back: usable once more
+
+    releaseDown = true;
+    const kept = await store.issue({ profile: "manual" });
+    const rep = await send("sscep-167-kept", kept);
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest" });
+    expect(rep.failInfoText).toMatch(/send a new transactionID/);
+    expect(events.at(-1)).toMatchObject({ outcome: "failure", reason: "transaction_id_in_use", challengeReleased: false, status: 200 });
+    expect(await store.consume(kept, { profile: "manual" })).toBe(false); // stays spent
   });
 
   it("no 5xx", () => {

@@ -48,6 +48,13 @@ export interface ScepEvent {
    * own kind such as `intune`; never the secret). Absent when the message could not be decoded.
    */
   challengeKind?: string;
+  /**
+   * PKCSReq/RenewalReq refused after its one-time challenge was spent (`transaction_id_in_use`): whether the
+   * challenge was given back (`ChallengeStore.release`, or a custom validator's `release`) for the retry, or stays
+   * spent because the release failed, timed out (`storeTimeoutMs`) or was refused (`false`). Absent when nothing was
+   * to be given back.
+   */
+  challengeReleased?: boolean;
   /** HTTP status returned. */
   status: number;
   /** Milliseconds spent. */

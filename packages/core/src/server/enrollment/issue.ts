@@ -97,8 +97,11 @@ export const issue: Phase = {
         if ((held?.status === "PENDING" || held?.status === "ISSUING") && !sameRequest(new CertificationRequest(held.csr), csr)) {
           const release = e.releaseChallenge;
           delete e.releaseChallenge;
-          if (release) await release().catch(() => undefined);
-          return failure(ctx, p, req, "badRequest", "transaction_id_in_use", "the transactionID belongs to a pending request for another key or subject; send a new transactionID");
+          // The device gets its FAILURE either way; the event says whether the challenge went back (a release that
+          // failed or was refused leaves it spent, and the device needs a new one).
+          const released = release ? await release().then((r) => r !== false, () => false) : undefined;
+          const refused = await failure(ctx, p, req, "badRequest", "transaction_id_in_use", "the transactionID belongs to a pending request for another key or subject; send a new transactionID");
+          return released === undefined ? refused : refused.with({ challengeReleased: released });
         }
         return poll(ctx, p, req);
       }
