@@ -101,6 +101,14 @@ export function upstreamRefused(upstreamStatus: number, deviceMethod: string): P
   if (upstreamStatus === 413 || upstreamStatus === 414) return new ProxyReply(413, REPLY_TEXT.too_large, "rejected", "upstream_refused");
   return new ProxyReply(400, REPLY_TEXT.upstream_refused, "rejected", "upstream_refused");
 }
+/** The text of {@link unknownCaIdentifier}. */
+export const UNKNOWN_CA_IDENTIFIER_TEXT = "unknown CA identifier";
+/**
+ * A GetCACert whose `message` (the CA identifier the device chose, RFC 8894 §4.2) the upstream answered 404 while it
+ * serves its CA certificate without one: 404 `unknown CA identifier`, event reason `upstream_refused` (as
+ * {@link upstreamRefused}: the device's request is what was refused, so a 4xx, never a 5xx).
+ */
+export const unknownCaIdentifier = (): ProxyReply => new ProxyReply(404, UNKNOWN_CA_IDENTIFIER_TEXT, "rejected", "upstream_refused");
 /** Bounds of the `Retry-After` passed on from an upstream 503 or 429 (seconds): its own value clamped, else `default`. */
 export const UPSTREAM_RETRY_AFTER_SECONDS = { default: 30, min: 1, max: 3600 } as const;
 /**

@@ -29,6 +29,7 @@ import {
   reject,
   storeUnavailable,
   tooLarge,
+  unknownCaIdentifier,
   uriTooLong,
   upstreamFailed,
   upstreamRefused,
@@ -213,7 +214,10 @@ function normaliseBase(basePath: string | undefined): string {
  *    is 414 `request URI too long` to a device's GET (413 to its POST); a 401, 403, 404, 405, 407, 408, 411, 415 or
  *    429 (the proxy's credentials, URL, method or request, or a rate limit) is a 502 `upstream failed` as above;
  *    any other upstream 4xx → 400 `upstream refused the request`: the
- *    device's message is what was refused, so the device gets a 4xx, never a 5xx. A `custom` CA's challenge is
+ *    device's message is what was refused, so the device gets a 4xx, never a 5xx. A GetCACert whose `message` (the CA
+ *    identifier the device chose, RFC 8894 §4.2) the upstream answered 404 is asked once more without it: when the
+ *    upstream serves its CA certificate then, the identifier was unknown → 404 `unknown CA identifier` (event reason
+ *    `upstream_refused`); else the 502 stays (the CA's configured URL is wrong, or the upstream needs an identifier). A `custom` CA's challenge is
  *    given back (`ChallengeStore.release`, bound to this request's consume; event `challengeReleased`) when the
  *    failure proves the CA issued nothing: connection refused, DNS, TLS handshake, HTTP 503 or 429; the store
  *    refuses once the request's re-send was forwarded (`isSpentBy` records the match atomically), since the CA may
@@ -336,6 +340,24 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     }
   }
 
+  /**
+   * Whether the upstream answers GetCACert without a CA identifier (RFC 8894 §4.2: `message` optional), under a
+   * deadline of its own (`upstreamTimeoutMs`). Asked only after it answered 404 to the device's identifier: then the CA's
+   * configured URL is right and the identifier was unknown. Any failure (the URL 404s too, the upstream needs an
+   * identifier, a timeout) is false: the proxy cannot tell, and keeps its 502.
+   */
+  async function servesWithoutIdentifier(ca: CaConfig, request: Request): Promise<boolean> {
+    const limit = deadline(upstreamTimeoutMs, request.signal);
+    try {
+      await abortable(upstream.getCACert(ca, undefined, { signal: limit.signal }), limit.signal);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      limit.clear();
+    }
+  }
+
   /** Gives a consumed challenge back; false (logged, never thrown) when the store refused or failed. */
   async function releaseChallenge(release: () => Promise<boolean>): Promise<boolean> {
     try {
@@ -442,7 +464,11 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     if (operation === "GetCACaps") return forward((signal) => upstream.getCACaps(ca, { signal }), request, event);
     if (operation === "GetCACert") {
       const message = rawQueryParam(url.search, "message");
-      return forward((signal) => upstream.getCACert(ca, message, { signal }), request, event);
+      const answer = await forward((signal) => upstream.getCACert(ca, message, { signal }), request, event);
+      // A 404 to the CA identifier the device chose, from an upstream that serves its CA without one: the device's.
+      const notFound = event.upstream?.reason === "http" && event.upstream.status === 404;
+      if (notFound && message !== undefined && message !== "" && (await servesWithoutIdentifier(ca, request))) return unknownCaIdentifier();
+      return answer;
     }
 
     // 5. PKIOperation: the message first (an oversize body must not burn a challenge), then the challenge.
