@@ -2,12 +2,17 @@
  * CertPoll (RFC 8894 §3.3.3): the state of a stored transaction. Also answers
  * a re-sent PKCSReq for a transaction that is still waiting. A stored
  * certificate that has expired or was revoked gets FAILURE badCertId
- * (`stale_certificate`) instead of SUCCESS.
+ * (`stale_certificate`) instead of SUCCESS. A CertPoll signed by a key that is
+ * neither the recorded request's nor its signer's gets FAILURE badCertId
+ * (`signer_mismatch`), as an unknown transactionID does.
  *
  * @module
  */
+import { samePublicKey } from "../lib/node-crypto.js";
 import type { PkiRequest } from "../message/pki-message.js";
+import { MessageType } from "../message/types.js";
 import { Certificate } from "../x509/certificate.js";
+import { CertificationRequest } from "../x509/certification-request.js";
 import type { ServerContext } from "./context.js";
 import type { ResolvedProfile } from "./profile.js";
 import { Reply, certRep, failure } from "./replies.js";
@@ -31,7 +36,10 @@ export interface KnownTransaction {
  */
 export async function poll(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest, known?: KnownTransaction): Promise<Reply> {
   const tx = known ? known.tx : await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
-  if (!tx) return failure(ctx, p, req, "badCertId", "unknown_transaction", "no pending request with this transactionID");
+  if (!tx) return failure(ctx, p, req, "badCertId", "unknown_transaction", NO_SUCH_REQUEST);
+  // Another device's transactionID (guessed, or one a client reuses for every key: certnanny/sscep#167) gets neither
+  // that device's state nor its certificate. The same answer as an unknown transactionID: no oracle for which exist.
+  if (req.messageType === MessageType.CertPoll && !signedByRequester(req, tx)) return failure(ctx, p, req, "badCertId", "signer_mismatch", NO_SUCH_REQUEST);
   // ISSUING: an approver is running the issue hook right now.
   if (tx.status === "PENDING" || tx.status === "ISSUING") return new Reply(await certRep(ctx, p, req, "PENDING", {}, req), "pending", "still_pending");
   if (tx.status === "REJECTED") return failure(ctx, p, req, tx.failInfo ?? "badRequest", tx.reason ?? "rejected_by_operator", tx.failInfoText ?? "the request was rejected");
@@ -43,6 +51,24 @@ export async function poll(ctx: ServerContext, p: ResolvedProfile, req: PkiReque
   const cert = new Certificate(tx.certificate!);
   const reason = issuedDirectly(tx) ? "issued_resent" : "issued_after_approval";
   return new Reply(await certRep(ctx, p, req, "SUCCESS", { certificates: certs }, req), "success", reason, { subject: cert.subject, serial: cert.serialNumberHex });
+}
+
+const NO_SUCH_REQUEST = "no pending request with this transactionID";
+
+/**
+ * Whether a CertPoll comes from the device that sent the recorded request: it is signed with the request's key (the
+ * CSR's; a self-signed certificate of it, as a first enrollment is) or with the key of the certificate that signed the
+ * request (a renewal's old certificate). The CertPoll's IssuerAndSubject (RFC 8894 §3.3.3) is not what tells: its
+ * names are public and clients write them differently (the CA's issuer for the CA, certnanny/sscep#42,
+ * seize-the-dave/jscep#9; issuer and subject swapped, certnanny/sscep#94), and it sits in the encrypted content, which
+ * the server does not decrypt for a CertPoll (a CBC padding oracle on a captured envelope, `enrollment/decode.ts`).
+ * The signature over the message is verified before this runs, so the key is proven.
+ */
+function signedByRequester(req: PkiRequest, tx: Transaction): boolean {
+  const key = req.signerCertificate.spki;
+  if (samePublicKey(key, new CertificationRequest(tx.csr).spki)) return true;
+  // (A record of a direct issue keeps no signer certificate: its request was signed with the CSR's key.)
+  return tx.signerCertificate.length > 0 && samePublicKey(key, new Certificate(tx.signerCertificate).spki);
 }
 
 /**
