@@ -35,7 +35,8 @@ export type ScepErrorCode =
   | "ERR_WEBHOOK_TIMEOUT"
   | "ERR_WEBHOOK_TRANSPORT"
   | "ERR_WEBHOOK_RESPONSE"
-  | "ERR_BODY_ALREADY_READ";
+  | "ERR_BODY_ALREADY_READ"
+  | "ERR_CA_NOT_VALID";
 
 /** What a decoder learned about a request before it failed: enough to answer with a FAILURE CertRep. @group Errors */
 export interface PartialRequest {
@@ -449,6 +450,52 @@ export class WebhookResponseError extends ScepError {
  */
 export class BodyAlreadyReadError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_BODY_ALREADY_READ";
+}
+
+/**
+ * Server side: a profile's issuing CA certificate is outside its validity period (RFC 5280 §4.1.2.5) at the server's
+ * clock: expired, or not yet valid. Nothing it issued now would validate (RFC 5280 §6.1.3 checks the whole path at one
+ * time), so nothing is issued. The operator's problem, never the client's:
+ * - {@link createScepServer} throws it for a CA that is not valid when the server is created;
+ * - a CA that expires while the server runs: a PKCSReq or RenewalReq gets HTTP 503 with `Retry-After` (event reason
+ *   `ca_not_valid`, and this error passed to `onError`) before any challenge is spent or hook is asked, never a
+ *   FAILURE CertRep (RFC 8894 §3.2.1.4.5 has no failInfo for a CA that cannot issue, and a FAILURE would end the
+ *   device's transaction for good); `approve` throws it and the transaction stays PENDING.
+ *
+ * The message is one line naming the profile, the CA's subject and the date: `profile /scep: the issuing CA
+ * certificate (CN=Corp CA) expired at 2026-05-29T13:47:08.000Z: nothing can be issued under it until it is renewed`.
+ *
+ * @example
+ * ```ts
+ * import { createScepServer, isScepError, type ScepProfile } from "@scep/core";
+ *
+ * declare const profile: ScepProfile;
+ * try {
+ *   createScepServer({ profiles: [profile] });
+ * } catch (e) {
+ *   if (isScepError(e) && e.code === "ERR_CA_NOT_VALID") console.error(e.message); // one line, no stack needed
+ *   else throw e;
+ * }
+ * ```
+ * @group Errors
+ */
+export class CaNotValidError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_CA_NOT_VALID";
+  /** The CA certificate's notBefore. */
+  readonly notBefore: Date;
+  /** The CA certificate's notAfter. */
+  readonly notAfter: Date;
+  /** The time it was checked at (the server's clock). */
+  readonly at: Date;
+  /** Seconds a client is asked to wait before sending again (the 503's `Retry-After`): 3600. */
+  readonly retryAfterSeconds = 3600;
+
+  constructor(message: string, options: ScepErrorOptions & { notBefore: Date; notAfter: Date; at: Date }) {
+    super(message, options);
+    this.notBefore = options.notBefore;
+    this.notAfter = options.notAfter;
+    this.at = options.at;
+  }
 }
 
 /**

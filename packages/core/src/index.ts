@@ -42,6 +42,7 @@ export {
   WebhookTransportError,
   WebhookResponseError,
   BodyAlreadyReadError,
+  CaNotValidError,
   isScepError,
   isStoreUnavailable,
 } from "./errors.js";

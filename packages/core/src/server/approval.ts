@@ -14,7 +14,7 @@ import { IssueHookError, TransactionStateError } from "../errors.js";
 import { Certificate } from "../x509/certificate.js";
 import { CertificationRequest } from "../x509/certification-request.js";
 import type { ServerContext } from "./context.js";
-import { type IssueContext, type IssueResult, type ResolvedProfile, issueFailureReason, issuedFor, validityBound } from "./profile.js";
+import { type IssueContext, type IssueResult, type ResolvedProfile, issueFailureReason, issuedFor, requireValidCa, validityBound } from "./profile.js";
 import type { Transaction } from "./transaction-store.js";
 import { type ConfirmVeto, confirmIssued } from "./enrollment/confirm.js";
 import { issueFailed } from "./enrollment/failure.js";
@@ -85,6 +85,8 @@ function storedIssueContext(ctx: ServerContext, p: ResolvedProfile, tx: Transact
  * @group Server
  */
 export async function approve(ctx: ServerContext, p: ResolvedProfile, transactionId: string, opts: ApproveOptions = {}): Promise<Transaction> {
+  // Before the claim: an expired CA leaves the transaction PENDING for when it is renewed.
+  requireValidCa(p.name, p.ca, ctx.now());
   const tx = await claim(ctx, p, transactionId);
   const ic = storedIssueContext(ctx, p, tx);
   let issued: Certificate;

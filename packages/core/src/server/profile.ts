@@ -5,7 +5,7 @@
  * @module
  */
 import type { FailInfo } from "../errors.js";
-import { InvalidArgumentError, IssueHookError, type ScepError } from "../errors.js";
+import { CaNotValidError, InvalidArgumentError, IssueHookError, type ScepError } from "../errors.js";
 import type { AlgorithmPolicy } from "../policy.js";
 import type { Decrypter, Signer } from "../keys/key.js";
 import { Certificate, certificatesIn, signatureAlgorithmsDiffer } from "../x509/certificate.js";
@@ -85,10 +85,37 @@ export type IssueResult =
 /**
  * The validity bound an issue hook is given ({@link IssueContext.notAfterMax}, `maxValidityDays`): `now` plus the
  * CSR policy's `maxValidityDays` (default 365), never past the profile's issuing CA certificate's notAfter.
+ * @throws CaNotValidError `ERR_CA_NOT_VALID` when the CA certificate is not valid at `now` (its notAfter would make
+ *   `notAfterMax` fall before `now`: a certificate ending before it starts).
  */
 export function validityBound(p: ResolvedProfile, now: Date): { notAfterMax: Date; maxValidityDays: number } {
+  requireValidCa(p.name, p.ca, now);
   const maxValidityDays = p.csrPolicy.maxValidityDays ?? 365;
   return { notAfterMax: new Date(Math.min(now.getTime() + maxValidityDays * 86_400_000, p.ca.notAfter.getTime())), maxValidityDays };
+}
+
+/** Whether a certificate is inside its validity period at `at` (RFC 5280 §4.1.2.5: both bounds inclusive). */
+export function caValidAt(ca: Certificate, at: Date): boolean {
+  const t = at.getTime();
+  return t >= ca.notBefore.getTime() && t <= ca.notAfter.getTime();
+}
+
+/**
+ * Throws when the issuing CA certificate is outside its validity period at `at` (RFC 5280 §4.1.2.5: notBefore and
+ * notAfter are both inside it): nothing issued under it would validate then (RFC 5280 §6.1.3).
+ * @throws CaNotValidError `ERR_CA_NOT_VALID`, its message one line naming the profile, the CA and the date.
+ */
+export function requireValidCa(profile: string, ca: Certificate, at: Date): void {
+  if (caValidAt(ca, at)) return;
+  const when =
+    at.getTime() > ca.notAfter.getTime()
+      ? `expired at ${ca.notAfter.toISOString()}: nothing can be issued under it until it is renewed`
+      : `is not valid before ${ca.notBefore.toISOString()} (the server's clock says ${at.toISOString()}): nothing can be issued under it until then`;
+  throw new CaNotValidError(`profile ${profile}: the issuing CA certificate (${ca.subject}) ${when}`, {
+    notBefore: ca.notBefore,
+    notAfter: ca.notAfter,
+    at,
+  });
 }
 
 /** The event reason of the issue hook's FAILURE: its own `reason` when an event can carry it as is, else `issuer_rejected`. */
@@ -425,6 +452,7 @@ function kindOf(c: ChallengePolicy): string {
 /**
  * Applies defaults and checks a profile at start.
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a configuration that cannot work.
+ * @throws CaNotValidError `ERR_CA_NOT_VALID` when the issuing CA certificate is expired or not yet valid at `now()`.
  * @group Server
  */
 export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile {
@@ -441,6 +469,7 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
   const signerCert = p.signer.certificate;
   const bundle = resolveCa(p.caCertificate, [signerCert, ...decrypters.map((d) => d.certificate)]);
   const ca = bundle.ca;
+  requireValidCa(name, ca, now());
   const caChain = resolveChain(name, ca, p.caChain, bundle);
   const ras = [signerCert, ...decrypters.map((d) => d.certificate)];
   const choice = p.caCertificates ?? "default";

@@ -65,6 +65,14 @@ export function keyUnavailable(retryAfterSeconds: number | undefined): Reply {
   return new Reply(text(503, "key unavailable, retry later", { "retry-after": String(retry) }), "error", "key_unavailable");
 }
 
+/**
+ * HTTP 503 with `Retry-After`: the profile's issuing CA certificate is expired or not yet valid (CaNotValidError);
+ * nothing was issued, and the request may be sent again once the operator has renewed the CA. @group Server
+ */
+export function caNotValid(retryAfterSeconds: number): Reply {
+  return new Reply(text(503, "the CA cannot issue now (its certificate is not valid), retry later", { "retry-after": String(retryAfterSeconds) }), "error", "ca_not_valid");
+}
+
 /** What a CertRep carries besides its status. @group Server */
 export interface CertRepContent {
   failInfo?: FailInfo;

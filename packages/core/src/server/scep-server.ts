@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, isScepError, isStoreUnavailable } from "../errors.js";
+import { type CaNotValidError, InvalidArgumentError, isScepError, isStoreUnavailable } from "../errors.js";
 import { clip } from "../lib/clip.js";
 import { ignoreRejection } from "../ignore-rejection.js";
 import { type ApproveOptions, type RejectOptions, approve, pending, reject } from "./approval.js";
@@ -25,7 +25,7 @@ import { pkiOperation } from "./pki-operation.js";
 import { type ResolvedProfile, type ScepProfile, resolveProfile } from "./profile.js";
 import { rawQueryParam } from "./query.js";
 import { type BodyReader, readBody, takeBody } from "./read-request.js";
-import { Reply, keyUnavailable, storeUnavailable, text } from "./replies.js";
+import { Reply, caNotValid, keyUnavailable, storeUnavailable, text } from "./replies.js";
 import { createRouter, targetPath } from "./routing.js";
 import { createStoreCall } from "./store-call.js";
 import type { Transaction } from "./transaction-store.js";
@@ -150,6 +150,8 @@ export interface ScepServer extends FetchHandler {
    * @throws TransactionStateError `ERR_TRANSACTION_STATE` ("no pending transaction <id>") when the transaction is
    *   unknown, expired, already decided, or claimed by a concurrent approve.
    * @throws StoreUnavailableError `ERR_STORE_UNAVAILABLE` when the store fails or times out.
+   * @throws CaNotValidError `ERR_CA_NOT_VALID` when the profile's issuing CA certificate has expired (or is not yet
+   *   valid): nothing is claimed, the transaction stays PENDING.
    */
   approve(profile: string, transactionId: string, options?: ApproveOptions): Promise<Transaction>;
   /**
@@ -220,6 +222,10 @@ const OPS: Record<string, ScepOperation> = { getcacaps: "GetCACaps", getcacert: 
  * A complete, tested server (CA files, Express, enrolling): the README's quick start.
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for no profile, two profiles with one name or path, a profile
  *   option its resolver refuses, or a `storeTimeoutMs` that is not an integer from 1 to 2 147 483 647.
+ * @throws CaNotValidError `ERR_CA_NOT_VALID` when a profile's issuing CA certificate is expired or not yet valid at
+ *   `now()` (a one-line message naming the profile, the CA and the date). One that expires later while the server
+ *   runs: enrollments get HTTP 503 (event reason `ca_not_valid`, the error passed to `onError`), GetCACert still
+ *   serves it with event reason `ca_cert_not_valid`.
  * @group Server
  */
 export function createScepServer(options: ScepServerOptions): ScepServer {
@@ -271,7 +277,7 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
       case "getcacaps":
         return getCaCaps(p);
       case "getcacert":
-        return getCaCert(p);
+        return getCaCert(ctx, p);
       case "getnextcacert":
         return getNextCaCert(ctx, p);
       case "pkioperation":
@@ -302,6 +308,10 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
         } else if (isScepError(e) && e.code === "ERR_KEY_UNAVAILABLE") {
           // The key's worker thread crashed or its queue is full (or an HSM is unreachable): not the client's fault.
           reply = keyUnavailable((e as { retryAfterSeconds?: number }).retryAfterSeconds);
+        } else if (isScepError(e) && e.code === "ERR_CA_NOT_VALID") {
+          // The CA expired while the server ran: the operator's problem (onError is told), never the client's. By code:
+          // an issue hook may throw it from another copy of the package.
+          reply = caNotValid((e as Partial<CaNotValidError>).retryAfterSeconds ?? 3600);
         } else {
           // Client mistakes are answered above; reaching here is a server fault (a hook failed).
           const reason = isScepError(e) ? e.code.replace(/^ERR_/, "").toLowerCase() : "internal_error";

@@ -13,6 +13,10 @@
  * transactionID in this process (`in-flight.ts`), so identical requests
  * arriving together share one issuance.
  *
+ * An issuing CA certificate outside its validity (it expired while the
+ * server ran) stops the enrollment before any phase: `CaNotValidError`,
+ * answered 503 by the server, no challenge spent, no hook asked.
+ *
  * A phase ends the enrollment by returning a reply. Once the issue phase has
  * issued a certificate, any phase that throws makes it undelivered
  * (`undelivered.ts`): FAILURE badRequest and `onUndelivered`, never a 5xx.
@@ -24,7 +28,7 @@
  */
 import type { PkiRequest } from "../../message/pki-message.js";
 import type { ServerContext } from "../context.js";
-import type { ResolvedProfile } from "../profile.js";
+import { type ResolvedProfile, requireValidCa } from "../profile.js";
 import type { Reply } from "../replies.js";
 import { challenge } from "./challenge.js";
 import { confirm } from "./confirm.js";
@@ -40,6 +44,8 @@ export const ENROLLMENT_PHASES: readonly Phase[] = [policy, challenge, issue, co
 
 /** Runs a decoded PKCSReq/RenewalReq through the phases. @group Server */
 export async function enroll(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest): Promise<Reply> {
+  // The operator's problem, not the request's: 503 (scep-server.ts), before a one-time challenge is spent.
+  requireValidCa(p.name, p.ca, ctx.now());
   const e: Enrollment = { profile: p, request: req, csr: req.csr!, renewal: false };
   // Identical requests at once in this process share one issuance (in-flight.ts).
   const r = await oneAtATime(p, req, () => run(ctx, e));
