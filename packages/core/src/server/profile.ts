@@ -310,6 +310,8 @@ export interface ResolvedProfile {
   getCert: ScepProfile["getCert"];
   getCrl: ScepProfile["getCrl"];
   nextCa: Certificate[] | undefined;
+  /** Configuration that works but not for every client (see `raKeyUsageWarnings`); shown in `ProfileInfo.warnings`. */
+  warnings: string[];
   stats: { outcomes: Record<string, number>; reasons: Record<string, number> };
 }
 
@@ -397,6 +399,42 @@ function defaultCaCerts(ca: Certificate, ras: readonly Certificate[], caChain: r
   return all.length > 1 && caMode && !appleFindsRa([ca]) ? [ca] : all;
 }
 
+/**
+ * RA mode (a signer or decrypter certificate that is not the issuing CA, RFC 8894 §2.2): the RA certificates' keyUsage
+ * (RFC 5280 §4.2.1.3) must allow their role. A keyUsage extension that forbids it is refused: an RA signer without
+ * digitalSignature (clients that check keyUsage refuse every CertRep it signs), an RSA RA decrypter without
+ * keyEncipherment (they do not encrypt requests to it; Apple's client picks the encryption certificate by that bit).
+ * An RA certificate without the extension is unrestricted for RFC 5280, and sscep, strongSwan, certmonger and this SDK's
+ * client enroll with it, so it is not refused; but Apple's client counts it as neither role
+ * (`SecSCEPValidateCACertMessage`, see {@link appleFindsRa}) and finds no RA: every iOS and macOS enrollment stops
+ * before its PKIOperation. That is returned as a warning (`ProfileInfo.warnings`).
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a keyUsage that forbids the RA certificate's role.
+ */
+function raKeyUsageWarnings(name: string, ca: Certificate, signer: Certificate, decrypters: readonly Certificate[], caCerts: readonly Certificate[]): string[] {
+  const isRa = (c: Certificate): boolean => !equalBytes(c.der, ca.der);
+  if (isRa(signer) && signer.keyUsage && !signer.keyUsage.has("digitalSignature")) {
+    throw new InvalidArgumentError(
+      `profile ${name}: the RA signer certificate (${signer.subject}) has keyUsage without digitalSignature (RFC 5280 §4.2.1.3): clients that check it refuse every CertRep it signs; reissue it with digitalSignature`,
+    );
+  }
+  for (const d of decrypters) {
+    if (isRa(d) && canReceiveKeyTransport(d.spki) && d.keyUsage && !d.keyUsage.has("keyEncipherment")) {
+      throw new InvalidArgumentError(
+        `profile ${name}: the RA decrypter certificate (${d.subject}) has keyUsage without keyEncipherment (RFC 5280 §4.2.1.3): clients that check it (Apple's) do not encrypt requests to it; reissue it with keyEncipherment`,
+      );
+    }
+  }
+  // The RA certificates GetCACert serves (several certificates: Apple then looks for its RA by keyUsage).
+  const served = unique([signer, ...decrypters]).filter((c) => isRa(c) && caCerts.some((s) => equalBytes(s.der, c.der)));
+  if (caCerts.length < 2 || served.length === 0 || appleFindsRa(served)) return [];
+  const bare = served.filter((c) => !c.keyUsage).map((c) => c.subject);
+  return [
+    `profile ${name}: Apple's SCEP client (iOS, macOS) finds no RA certificate in GetCACert: it needs one with keyUsage digitalSignature and keyEncipherment, or one with each` +
+      (bare.length > 0 ? `, and ${bare.join("; ")} has no keyUsage extension (Apple counts it as neither)` : "") +
+      "; reissue the RA certificate with them",
+  ];
+}
+
 function badChoice(name: string, choice: string): never {
   throw new InvalidArgumentError(`profile ${name}: caCertificates must be "default", "issuing-ca", "ca-only" or a list of certificates, not "${choice}"`);
 }
@@ -451,7 +489,8 @@ function kindOf(c: ChallengePolicy): string {
 
 /**
  * Applies defaults and checks a profile at start.
- * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a configuration that cannot work.
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a configuration that cannot work (an RA certificate whose
+ *   keyUsage forbids its role included).
  * @throws CaNotValidError `ERR_CA_NOT_VALID` when the issuing CA certificate is expired or not yet valid at `now()`.
  * @group Server
  */
@@ -476,6 +515,7 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
   const caCerts =
     choice === "default" ? defaultCaCerts(ca, ras, caChain) : choice === "issuing-ca" ? unique([...ras, ca]) : choice === "ca-only" ? [ca] : typeof choice === "string" ? badChoice(name, choice) : unique(toCerts(choice));
   if (caCerts.length === 0) throw new InvalidArgumentError(`profile ${name}: caCertificates is empty`);
+  const warnings = raKeyUsageWarnings(name, ca, signerCert, decrypters.map((d) => d.certificate), caCerts);
   // A repeat sent once, as in GetCACert. A next set GetCACert already serves in full (the new CA in service, its
   // "next" file left in place after the switch) announces no rollover: no GetNextCACert, 404 no_next_ca.
   const nextCerts = p.nextCaCertificates && unique(toCerts(p.nextCaCertificates));
@@ -509,6 +549,7 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
     getCert: p.getCert,
     getCrl: p.getCrl,
     nextCa,
+    warnings,
     // Null-prototype records: a reason label named by a validator or webhook (`constructor`, `__proto__`) is just a key.
     stats: { outcomes: Object.create(null) as Record<string, number>, reasons: Object.create(null) as Record<string, number> },
   };

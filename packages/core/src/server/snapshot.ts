@@ -79,6 +79,12 @@ export interface ProfileInfo {
   nextCa?: CertificateSummary[];
   /** How challenges are checked. */
   challenge: ChallengeSummary;
+  /**
+   * Configuration that works, but not for every client, one sentence each; absent when there is none. Today: RA
+   * certificates in which Apple's client (iOS, macOS) finds no RA, because one has no keyUsage extension (RFC 5280
+   * allows that; Apple counts it as neither signing nor encryption) or none has digitalSignature and keyEncipherment.
+   */
+  warnings?: string[];
 }
 
 /** {@link ProfileInfo} plus counters and pending transactions, at one instant. @group Server */
@@ -140,6 +146,7 @@ export function profileInfo(p: ResolvedProfile, now: Date): ProfileInfo {
     ra: ras.map((c) => summarize(c, now)),
     ...(p.nextCa ? { nextCa: p.nextCa.map((c) => summarize(c, now)) } : {}),
     challenge: challengeSummary(p, now),
+    ...(p.warnings.length > 0 ? { warnings: [...p.warnings] } : {}),
   };
 }
 
