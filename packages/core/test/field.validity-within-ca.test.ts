@@ -10,10 +10,10 @@
  * at first issuance and when an operator approves a PENDING request (RFC 8894 §3.3.3).
  */
 import { describe, expect, it } from "vitest";
-import { buildPkcsReq, buildCertificate, createScepServer, endEntityExtensions, MemoryTransactionStore, type IssueContext, type ScepProfile } from "../src/index.js";
+import { buildPkcsReq, createScepServer, MemoryTransactionStore, type IssueContext, type ScepProfile } from "../src/index.js";
 import { x509 } from "../src/lib/x509.js";
 import { Certificate, LocalKey, generateRsaKeyPair } from "../src/index.js";
-import { DAY, NOW, createDevice, nextSerial, postPki, readReply } from "./support/server-pki.js";
+import { DAY, NOW, createDevice, nextSerial, postPki, readReply, readmeIssueHook } from "./support/server-pki.js";
 
 const CHALLENGE = "validity-within-ca";
 
@@ -34,20 +34,12 @@ async function caExpiringIn(days: number): Promise<LocalKey> {
 
 /** A profile whose hook issues as the README's does: `notAfter: notAfterMax`. */
 function documentedProfile(ca: LocalKey, calls: IssueContext[], extra: Partial<ScepProfile> = {}): ScepProfile {
-  let serial = 0x7100;
   return {
     path: "/scep",
     caCertificate: ca.certificate,
     signer: ca,
     challenge: { type: "static", password: CHALLENGE },
-    issue: async (ctx) => {
-      calls.push(ctx);
-      if (extra.transactions && !ctx.approved) return { status: "PENDING" };
-      return {
-        status: "SUCCESS",
-        certificate: await buildCertificate({ issuer: ca, subject: ctx.csr.subjectDer, publicKey: ctx.csr.spki, serialNumber: new Uint8Array([0x71, serial++ & 0xff]), now: NOW, notAfter: ctx.notAfterMax, extensions: endEntityExtensions({ csr: ctx.csr, issuer: ca, allowSid: ctx.allowSid }) }),
-      };
-    },
+    issue: readmeIssueHook(ca, calls, { pendingFirst: extra.transactions !== undefined }),
     ...extra,
   };
 }

@@ -15,10 +15,8 @@ import {
   LocalKey,
   MemoryChallengeStore,
   MemoryTransactionStore,
-  buildCertificate,
   buildPkcsReq,
   createScepServer,
-  endEntityExtensions,
   generateRsaKeyPair,
   isScepError,
   type IssueContext,
@@ -26,7 +24,7 @@ import {
   type ScepProfile,
 } from "../src/index.js";
 import { x509 } from "../src/lib/x509.js";
-import { DAY, NOW, createDevice, getOp, nextSerial, postPki, readReply } from "./support/server-pki.js";
+import { DAY, NOW, createDevice, getOp, nextSerial, postPki, readReply, readmeIssueHook, thrown } from "./support/server-pki.js";
 
 const CHALLENGE = "ca-validity";
 
@@ -45,32 +43,17 @@ async function caValid(from: number, to: number): Promise<LocalKey> {
   return LocalKey.from(new Certificate(new Uint8Array(made.rawData)), keys.privateKey);
 }
 
-/** The README's issue hook: `notAfter: notAfterMax`, from the server's clock. */
+/** The README's issue hook (`notAfter: notAfterMax`), on the server's clock. */
 function documentedProfile(ca: LocalKey, clock: () => Date, calls: IssueContext[], extra: Partial<ScepProfile> = {}): ScepProfile {
-  let serial = 0x7200;
   return {
     name: "p",
     path: "/scep",
     caCertificate: ca.certificate,
     signer: ca,
     challenge: { type: "static", password: CHALLENGE },
-    issue: async (ctx) => {
-      calls.push(ctx);
-      if (extra.transactions && !ctx.approved) return { status: "PENDING" };
-      const certificate = await buildCertificate({ issuer: ca, subject: ctx.csr.subjectDer, publicKey: ctx.csr.spki, serialNumber: new Uint8Array([0x72, serial++ & 0xff]), now: clock(), notAfter: ctx.notAfterMax, extensions: endEntityExtensions({ csr: ctx.csr, issuer: ca, allowSid: ctx.allowSid }) });
-      return { status: "SUCCESS", certificate };
-    },
+    issue: readmeIssueHook(ca, calls, { clock, pendingFirst: extra.transactions !== undefined, serialPrefix: 0x72 }),
     ...extra,
   };
-}
-
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error("did not throw");
 }
 
 describe("RFC 5280 §4.1.2.5: a server is not created on an issuing CA outside its validity", () => {

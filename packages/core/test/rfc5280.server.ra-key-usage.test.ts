@@ -17,7 +17,7 @@
 import { describe, expect, it } from "vitest";
 import { x509 } from "../src/lib/x509.js";
 import { Certificate, LocalKey, createScepServer, generateRsaKeyPair, type ScepProfile } from "../src/index.js";
-import { DAY, NOW, nextSerial } from "./support/server-pki.js";
+import { DAY, NOW, nextSerial, thrown } from "./support/server-pki.js";
 
 const KU = x509.KeyUsageFlags;
 
@@ -45,15 +45,6 @@ const ca = await make("CN=RA Key Usage CA", { usage: KU.keyCertSign | KU.cRLSign
 
 function profile(signer: LocalKey, decrypters: LocalKey[]): ScepProfile {
   return { name: "ra", path: "/scep", caCertificate: ca.cert, signer, decrypters, challenge: { type: "static", password: "ra-key-usage" }, issue: async () => ({ status: "PENDING" }) };
-}
-
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error("did not throw");
 }
 
 describe("RFC 5280 §4.2.1.3: RA certificates whose keyUsage forbids their role are refused at start", () => {

@@ -19,7 +19,7 @@ import {
   parseGetCaCertResponse,
   type ScepProfile,
 } from "../src/index.js";
-import { DAY, NOW, createDevice, createTestCa, getOp, hex, nextSerial, pemFile, postPki, readReply, type TestCa } from "./support/server-pki.js";
+import { DAY, NOW, createDevice, createTestCa, getOp, hex, nextSerial, pemFile, postPki, readReply, thrown, type TestCa } from "./support/server-pki.js";
 
 const SIG = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
 const CHALLENGE = "bundle-secret";
@@ -88,15 +88,6 @@ async function getCaCert(extra: Partial<ScepProfile>): Promise<{ subjects: strin
   const res = await getOp(server, "/scep", "GetCACert");
   expect(res.status).toBe(200);
   return { subjects: parseGetCaCertResponse(new Uint8Array(await res.arrayBuffer())).map((c) => c.subject), contentType: res.headers.get("content-type") };
-}
-
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error("did not throw");
 }
 
 describe("caCertificate as a PEM bundle (RFC 7468) stands for the chain (RFC 8894 §4.2.1.2)", () => {

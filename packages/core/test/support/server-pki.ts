@@ -14,10 +14,12 @@ import {
   CertificationRequest,
   LocalKey,
   MemoryTransactionStore,
+  buildCertificate,
   buildCertPoll,
   buildPkcsReq,
   createScepServer,
   createSelfSignedSigner,
+  endEntityExtensions,
   generateCsr,
   generateRsaKeyPair,
   readCertRep,
@@ -312,4 +314,36 @@ export async function enrollAt(server: ScepServer, path: string, ca: TestCa, dev
 export async function certPollAt(server: ScepServer, path: string, ca: TestCa, device: Device, transactionId: string): Promise<CertRep> {
   const built = await buildCertPoll({ signer: device.signer, recipient: ca.cert, issuer: ca.cert, subject: CertificationRequest.from(device.csr).subjectDer, transactionId, now: NOW });
   return readReply(await postPki(server, path, built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
+}
+
+/** The error `f` throws (it must throw: a test that expects a refusal fails when there is none). */
+export function thrown(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  throw new Error("did not throw");
+}
+
+/**
+ * The issue hook the README documents: a certificate from `ca` for the CSR until `ctx.notAfterMax`, built at `clock()`;
+ * with `pendingFirst`, PENDING until an operator approves. Records every call in `calls`.
+ */
+export function readmeIssueHook(ca: LocalKey, calls: IssueContext[], options: { clock?: () => Date; pendingFirst?: boolean; serialPrefix?: number } = {}): IssueHook {
+  let serial = 0;
+  return async (ctx) => {
+    calls.push(ctx);
+    if (options.pendingFirst && !ctx.approved) return { status: "PENDING" };
+    const certificate = await buildCertificate({
+      issuer: ca,
+      subject: ctx.csr.subjectDer,
+      publicKey: ctx.csr.spki,
+      serialNumber: new Uint8Array([options.serialPrefix ?? 0x71, serial++ & 0xff]),
+      now: (options.clock ?? (() => NOW))(),
+      notAfter: ctx.notAfterMax,
+      extensions: endEntityExtensions({ csr: ctx.csr, issuer: ca, allowSid: ctx.allowSid }),
+    });
+    return { status: "SUCCESS", certificate };
+  };
 }
