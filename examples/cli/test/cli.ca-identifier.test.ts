@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHALLENGE, createFixture, type Fixture } from "../../../packages/core/test/support/adapter-fixture.js";
+import { MemoryCaRegistry, MemoryProfileStore, buildProxyUrl, createScepProxy } from "../../../packages/proxy/src/index.js";
+import { CHECK_PROXY_CA_IDENTIFIER } from "../src/lib/exit.js";
 import { runInProcess as scep, serveFetch, type Loopback } from "./support/in-process.js";
 
 const CA_ID = "Management CA/ü&x=1";
@@ -74,5 +76,32 @@ describe("--ca-identifier: the message of GetCACaps and GetCACert (RFC 8894 §3.
   it("an empty --ca-identifier is a usage error (exit 64) and nothing is sent", async () => {
     const r = await run(["getcacaps", "--ca-identifier="], mkdtempSync(join(dir, "empty-")));
     expect([r.code, r.err[0], r.sent]).toEqual([64, "scep: getcacaps: --ca-identifier is empty (leave it out to send no CA identifier)", []]);
+  });
+});
+
+describe("--ca-identifier through a SCEP proxy whose CA does not know it", () => {
+  it("@scep/proxy's 404 unknown CA identifier (its CA serves the default CA): exit 4, and the hint names --ca-identifier, not the path", async () => {
+    // A multi-CA server (as EJBCA): GetCACert with a CA name it does not have → 404; without one, its default CA.
+    const upstream = await serveFetch(async (request) => {
+      const ident = new URL(request.url).searchParams.get("message");
+      if (ident !== null && ident !== "Management CA" && new URL(request.url).searchParams.get("operation") === "GetCACert") return new Response("no such CA", { status: 404 });
+      return fx.server.fetch(request);
+    });
+    const profiles = new MemoryProfileStore();
+    const key = { hostId: "host-1", profileId: "wifi", caName: "ndes" };
+    await profiles.put({ ...key, status: "pending", challengeRetrievedAt: Date.now(), updatedAt: Date.now() });
+    const proxy = createScepProxy({ profiles, cas: new MemoryCaRegistry([{ name: "ndes", type: "ndes", url: `${upstream.base}/scep` }]) });
+    const proxied = await serveFetch((request) => proxy.fetch(request));
+    try {
+      const proxyUrl = buildProxyUrl(`${proxied.base}/scep`, key);
+      const cwd = mkdtempSync(join(dir, "proxy-ca-id-"));
+      const known = await scep(["getcacert", "--url", proxyUrl, "--ca-identifier", "Management CA"], cwd);
+      expect([known.code, known.err]).toEqual([0, []]);
+      const unknown = await scep(["getcacert", "--url", proxyUrl, "--ca-identifier", "Other CA"], cwd);
+      expect([unknown.code, unknown.err]).toEqual([4, [`scep: GetCACert: HTTP 404 (unknown CA identifier): ${CHECK_PROXY_CA_IDENTIFIER}`]]);
+    } finally {
+      await proxied.close();
+      await upstream.close();
+    }
   });
 });

@@ -394,13 +394,14 @@ describe("transport failures exit 4", () => {
 
   it("a 503 or 429 to the PKIOperation: the server did not process it, so nothing is kept and the same command runs again", async () => {
     // RFC 9110 §15.6.4, RFC 6585 §4: busy or rate-limited, the request was not processed; no key to re-send with.
-    for (const [mode, text] of [["http-503", "CA busy"], ["http-429", "too many requests"]] as const) {
+    // The fake 503 sends Retry-After: 30 (the 429 none): the line names the wait when the server gave one.
+    for (const [mode, text, when] of [["http-503", "CA busy", "in 30 s"], ["http-429", "too many requests", "later"]] as const) {
       server = await startFakeScepServer(mode);
       const cwd = workDir(mode);
       const r = await runCli(["enroll", "--url", server.url, "--cn", "d", "--out", "c.pem"], { cwd });
       expect([r.code, r.stderr]).toEqual([
         4,
-        `${NO_CHALLENGE}scep: PKIOperation: HTTP ${mode.slice(5)} (${text}): the server did not process the request (busy or rate-limited): run the same command again later\n`,
+        `${NO_CHALLENGE}scep: PKIOperation: HTTP ${mode.slice(5)} (${text}): the server did not process the request (busy or rate-limited): run the same command again ${when}\n`,
       ]);
       expect(readdirSync(cwd)).toEqual([]);
       await server.close();

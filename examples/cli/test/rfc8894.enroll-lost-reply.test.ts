@@ -21,7 +21,7 @@ let url: string;
 const calls: IssueContext[] = [];
 const log = eventLog();
 /** What the relay does to the next PKIOperation (after forwarding it) and to GetCACert. */
-const relayMode: { pki: "forward" | "drop" | "502" | "502-quoting"; caCert: "forward" | "503" } = { pki: "forward", caCert: "forward" };
+const relayMode: { pki: "forward" | "drop" | "502" | "502-quoting" | "502-retry-after" | "504-retry-after" | "503-retry-after"; caCert: "forward" | "503" } = { pki: "forward", caCert: "forward" };
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "scep-cli-lost-reply-"));
@@ -48,6 +48,16 @@ beforeAll(async () => {
       if (operation === "PKIOperation" && relayMode.pki === "502") {
         relayMode.pki = "forward";
         return void res.writeHead(502, { "content-type": "text/plain" }).end("upstream failed");
+      }
+      // @scep/proxy's answers with Retry-After (packages/proxy/src/handler/replies.ts): the same request passes again then.
+      if (operation === "PKIOperation" && (relayMode.pki === "502-retry-after" || relayMode.pki === "504-retry-after")) {
+        const gateway = relayMode.pki === "502-retry-after" ? ([502, "upstream failed"] as const) : ([504, "upstream timed out"] as const);
+        relayMode.pki = "forward";
+        return void res.writeHead(gateway[0], { "content-type": "text/plain; charset=utf-8", "retry-after": "30" }).end(gateway[1]);
+      }
+      if (operation === "PKIOperation" && relayMode.pki === "503-retry-after") {
+        relayMode.pki = "forward";
+        return void res.writeHead(503, { "content-type": "text/plain", "retry-after": "12" }).end("busy");
       }
       if (operation === "PKIOperation" && relayMode.pki === "502-quoting") {
         relayMode.pki = "forward";
@@ -130,6 +140,39 @@ describe("RFC 8894 §3.3.3: scep enroll after a lost PKIOperation answer re-send
     expect(first.err).toHaveLength(1);
     expect(first.err[0]).toMatch(/^scep: PKIOperation: HTTP 502 \(the origin may have processed it\); the CA may have processed the request; key saved to .*device\.key: run the same command with --key/);
     expect(readdirSync(cwd)).toEqual(["device.key"]);
+  });
+
+  it("a SCEP proxy's 502 or 504 WITH Retry-After (the same request passes again then): exit 4, the wait named, the key kept; the re-send with it collects the certificate the CA issued", async () => {
+    for (const mode of ["502-retry-after", "504-retry-after"] as const) {
+      calls.length = 0;
+      log.events.length = 0;
+      const cwd = mkdtempSync(join(dir, `${mode}-`));
+      relayMode.pki = mode; // the relay forwarded it: the CA issued, the device is told to come back in 30 s
+      const argv = ["enroll", "--url", url, "--challenge", "pw", "--cn", `lost-${mode}`, "--out", "device.pem"];
+      const first = await scep(argv, cwd);
+      const [status, body] = mode === "502-retry-after" ? [502, "upstream failed"] : [504, "upstream timed out"];
+      expect([first.code, first.out]).toEqual([4, []]);
+      expect(first.err).toEqual([
+        `scep: PKIOperation: HTTP ${status} (${body}): the SCEP proxy at --url did not get an answer from its CA to pass on (--url itself is fine), and says the same request passes again in 30 s: run the same command then, with the same key; ` +
+          `key saved to ${join(cwd, "device.key")}: run the same command with --key to collect the certificate it may have issued (not a second one): scep enroll --url ${url} --challenge <challenge> --cn lost-${mode} --out device.pem --key device.key`,
+      ]);
+      expect(readdirSync(cwd)).toEqual(["device.key"]);
+      const again = await scep([...argv, "--key", "device.key"], cwd);
+      expect([again.code, again.err]).toEqual([0, []]);
+      expect(calls).toHaveLength(1);
+      expect(outcomes()).toEqual([
+        ["success", "issued"],
+        ["success", "issued_resent"],
+      ]);
+    }
+  });
+
+  it("a 503 with Retry-After to the PKIOperation: not processed, the wait named, nothing kept", async () => {
+    const cwd = mkdtempSync(join(dir, "503-retry-after-"));
+    relayMode.pki = "503-retry-after";
+    const first = await scep(["enroll", "--url", url, "--challenge", "pw", "--cn", "lost-6", "--out", "device.pem"], cwd);
+    expect([first.code, first.err]).toEqual([4, ["scep: PKIOperation: HTTP 503 (busy): the server did not process the request (busy or rate-limited): run the same command again in 12 s"]]);
+    expect(readdirSync(cwd)).toEqual([]);
   });
 
   it("GetCACert refused (nothing sent): exit 4, nothing written", async () => {

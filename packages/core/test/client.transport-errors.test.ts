@@ -153,6 +153,33 @@ describe("ScepClient: every failure of the HTTP exchange is ERR_TRANSPORT", () =
     expect((await transportError(new ScepClient({ url: big, maxResponseBytes: 1000 }).getCaCaps())).operation).toBe("GetCACaps");
   });
 
+  it("an error status's Retry-After → retryAfterSeconds (RFC 9110 §10.2.3): delta-seconds, an HTTP-date counted from the response's Date, else unset", async () => {
+    let headers: Record<string, string> = {};
+    const url = await serve((req, res) => {
+      if (req.url?.includes("GetCACaps")) return void res.writeHead(200, { "content-type": "text/plain" }).end("POSTPKIOperation\nSHA-256\nAES\n");
+      res.sendDate = false;
+      res.writeHead(502, { "content-type": "text/plain", ...headers }).end("upstream failed");
+    });
+    const client = new ScepClient({ url });
+    const answered = async (h: Record<string, string>): Promise<[number | undefined, number | undefined]> => {
+      headers = h;
+      const e = await transportError(client.pkiOperation(new Uint8Array([0x30, 0x00])));
+      return [e.status, e.retryAfterSeconds];
+    };
+    expect(await answered({ "retry-after": "30" })).toEqual([502, 30]);
+    expect(await answered({ "retry-after": " 0 " })).toEqual([502, 0]);
+    const date = "Wed, 02 Dec 2026 01:00:00 GMT";
+    expect(await answered({ date, "retry-after": "Wed, 02 Dec 2026 01:02:05 GMT" })).toEqual([502, 125]);
+    expect(await answered({ date, "retry-after": "Wed, 02 Dec 2026 00:59:00 GMT" })).toEqual([502, 0]);
+    expect(await answered({ "retry-after": "Wed, 02 Dec 2026 01:02:05 GMT" })).toEqual([502, undefined]); // no Date to count from
+    expect(await answered({ "retry-after": "soon" })).toEqual([502, undefined]);
+    expect(await answered({ "retry-after": "-5" })).toEqual([502, undefined]);
+    expect(await answered({})).toEqual([502, undefined]);
+    const timedOut = await transportError(new ScepClient({ url: await serve(() => {}), timeoutMs: 300 }).getCaCaps());
+    expect(timedOut.retryAfterSeconds).toBeUndefined();
+    expectTypeOf<TransportError["retryAfterSeconds"]>().toEqualTypeOf<number | undefined>();
+  });
+
   it("`operation` is typed as the operations ScepClient sends, so a `switch` on it narrows and a typo does not compile", () => {
     expectTypeOf<TransportError["operation"]>().toEqualTypeOf<"GetCACaps" | "GetCACert" | "PKIOperation" | undefined>();
     expectTypeOf<TransportOperation>().toEqualTypeOf<"GetCACaps" | "GetCACert" | "PKIOperation">();

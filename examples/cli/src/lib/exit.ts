@@ -78,6 +78,17 @@ export const CHECK_PROXY_SUPERSEDED = "this one-time proxy URL was replaced: the
 export const CHECK_PROXY_UPSTREAM = "the SCEP proxy at --url could not reach its CA (--url itself is fine): try again later, and tell the proxy's operator if it keeps failing";
 /** After a PKIOperation the proxy could not forward: its one-time challenge may be spent (the CA may have issued). */
 const PROXY_UPSTREAM_SPENT = '; if the retry gets "challenge failed", get a new URL from your MDM';
+/**
+ * What to do when a SCEP proxy answers a PKIOperation 502 `upstream failed` or 504 `upstream timed out` WITH
+ * `Retry-After`: @scep/proxy sends it only when the same request sent again then passes it (its CA was busy or
+ * rate-limited and did not take it, or the one-time challenge is spent but bound to this request's key and
+ * transactionID). Not "did not process": after a timeout the CA may have issued, and only the same key collects that
+ * certificate; a new key would be refused as another use of the spent URL.
+ */
+export const checkProxyResend = (seconds: number): string =>
+  `the SCEP proxy at --url did not get an answer from its CA to pass on (--url itself is fine), and says the same request passes again in ${seconds} s: run the same command then, with the same key`;
+/** What to do when a SCEP proxy's CA does not know the CA identifier sent (its 404 `unknown CA identifier` to GetCACert). */
+export const CHECK_PROXY_CA_IDENTIFIER = "the CA behind the SCEP proxy has no CA by that name: check --ca-identifier, or leave it out for the default CA";
 
 /** The body of a ScepClient error message (`Operation: HTTP NNN (body)`) with that status, or undefined. */
 function bodyOf(status: unknown, message: string): string | undefined {
@@ -89,15 +100,17 @@ function bodyOf(status: unknown, message: string): string | undefined {
  * operation, or undefined when `message` is not one: a spent or unknown one-time URL ({@link PROXY_URL_REFUSALS}), a
  * superseded one, an unreadable identifier, or a CA the proxy could not reach (502/504).
  */
-function proxyHint(status: unknown, message: string, operation: string | undefined): string | undefined {
+function proxyHint(status: unknown, message: string, operation: string | undefined, retryAfter: number | undefined): string | undefined {
   const body = bodyOf(status, message);
   if (body === undefined) return undefined;
+  if (status === 404 && body === "unknown CA identifier") return CHECK_PROXY_CA_IDENTIFIER;
   if (status === 400) {
     if (PROXY_URL_REFUSALS.some((r) => (r.endsWith(": ") ? body.startsWith(r) : body === r))) return CHECK_PROXY_URL;
     if (body === "challenge superseded") return CHECK_PROXY_SUPERSEDED;
     if (body === "invalid identifier") return CHECK_PROXY_IDENTIFIER;
   }
   if ((status === 502 && body === "upstream failed") || (status === 504 && body === "upstream timed out")) {
+    if (operation === "PKIOperation" && retryAfter !== undefined) return checkProxyResend(retryAfter);
     return `${CHECK_PROXY_UPSTREAM}${operation === "PKIOperation" ? PROXY_UPSTREAM_SPENT : ""}`;
   }
   return undefined;
@@ -170,6 +183,15 @@ const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOST
 const NOT_PROCESSED_STATUSES: ReadonlySet<number> = new Set([503, 429]);
 /** What to do after a PKIOperation answered with a {@link NOT_PROCESSED_STATUSES} status. */
 export const CHECK_NOT_PROCESSED = "the server did not process the request (busy or rate-limited): run the same command again later";
+
+/**
+ * A TransportError's `retryAfterSeconds` (ScepClient reads the error response's `Retry-After` into it; read by name,
+ * as `status`, so one of another copy of @scep/core counts too): whole seconds, or undefined.
+ */
+export function retryAfterOf(error: unknown): number | undefined {
+  const seconds = (error as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  return typeof seconds === "number" && Number.isSafeInteger(seconds) && seconds >= 0 ? seconds : undefined;
+}
 
 /**
  * Whether `error` is a PKIOperation that was sent and got no SCEP answer, so the CA may have processed (and issued)
@@ -249,11 +271,12 @@ export function describeError(error: unknown, url?: URL): { message: string; exi
       const first = operation === "GetCACaps" || operation === "GetCACert";
       // A SCEP proxy's own answer, to any operation: a spent, unknown or superseded one-time URL (the path is right, the
       // URL is not), or a CA it could not reach (the URL is right, the CA behind it is not there).
-      const proxied = proxyHint(status, error.message, operation);
+      const retryAfter = retryAfterOf(error);
+      const proxied = proxyHint(status, error.message, operation, retryAfter);
       const hint = proxied
         ? `: ${proxied}`
         : operation === "PKIOperation" && typeof status === "number" && NOT_PROCESSED_STATUSES.has(status)
-          ? `: ${CHECK_NOT_PROCESSED}`
+          ? `: ${retryAfter === undefined ? CHECK_NOT_PROCESSED : CHECK_NOT_PROCESSED.replace(/later$/, `in ${retryAfter} s`)}`
           : !first || typeof status !== "number"
             ? ""
             : status >= 500 || status === 429
@@ -276,8 +299,13 @@ export function describeError(error: unknown, url?: URL): { message: string; exi
       if (operation === "PKIOperation" && closed !== undefined && CLOSED_CODES.has(closed)) {
         return { message: `PKIOperation: the connection closed before the answer (${closed}), after GetCACert had answered at this URL: the CA may have processed the request`, exitCode: ExitCode.TRANSPORT, saysMayHaveProcessed: true };
       }
-      // The message quotes the server's error body: printable, bounded.
-      return { message: reason ? `${shown}: ${reason}` : `${printable(error.message, 260)}${hint}`, exitCode: ExitCode.TRANSPORT };
+      // The message quotes the server's error body: printable, bounded. A proxy's answer that says when the same
+      // request passes again already says what to do with the key (the caller adds where it is kept).
+      const message = reason ? `${shown}: ${reason}` : `${printable(error.message, 260)}${hint}`;
+      if (operation === "PKIOperation" && retryAfter !== undefined && proxied !== undefined && (status === 502 || status === 504)) {
+        return { message, exitCode: ExitCode.TRANSPORT, saysMayHaveProcessed: true };
+      }
+      return { message, exitCode: ExitCode.TRANSPORT };
     }
     if (error.code === "ERR_CA_PIN_MISMATCH") return { message: `${error.message}; nothing was sent`, exitCode: ExitCode.CA_PIN_MISMATCH };
     return { message: `${error.message} [${error.code}]`, exitCode: ExitCode.ERROR };

@@ -167,6 +167,8 @@ export class ScepClient {
       const text = errorBodyText(body, res.headers.get("content-type") ?? "");
       const err = transportError(operation, `HTTP ${res.status}${text ? ` (${text})` : ""}`);
       err.status = res.status;
+      const retryAfter = retryAfterSeconds(res.headers);
+      if (retryAfter !== undefined) err.retryAfterSeconds = retryAfter;
       throw err;
     }
     return { body, contentType: res.headers.get("content-type") ?? "" };
@@ -270,6 +272,22 @@ function transportError(operation: TransportOperation, detail: string, options?:
   const err = new TransportError(`${operation}: ${detail}`, options);
   err.operation = operation;
   return err;
+}
+
+/**
+ * A response's `Retry-After` (RFC 9110 §10.2.3) in whole seconds: delta-seconds as given; an HTTP-date counted from
+ * the response's `Date` header (both the server's clock), 0 when not after it; undefined when absent, unreadable, or
+ * a date without a `Date` header.
+ */
+function retryAfterSeconds(headers: Headers): number | undefined {
+  const value = headers.get("retry-after")?.trim();
+  if (value === undefined || value === "") return undefined;
+  if (/^\d{1,10}$/.test(value)) return Number(value);
+  // An HTTP-date always names its weekday (IMF-fixdate, or the obsolete RFC 850 / asctime forms).
+  if (!/^[A-Za-z]{3}/.test(value)) return undefined;
+  const at = Date.parse(value);
+  const date = Date.parse(headers.get("date") ?? "");
+  return Number.isNaN(at) || Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((at - date) / 1000));
 }
 
 /** The most of an error answer's body read to quote it (a TransportError's message shows 200 characters of it). */
