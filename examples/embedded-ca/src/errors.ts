@@ -12,6 +12,7 @@
  * | `STORAGE_FAILED` | reading or writing the serial epochs, the index or `certs/` failed |
  * | `UNKNOWN_SERIAL` | `revoke` was given a serial number this CA never issued |
  * | `KEY_COMPROMISED` | `issue` was asked to certify the public key of a certificate revoked with reason keyCompromise (RFC 5280 §5.3.1): the requester must generate a new key |
+ * | `CA_EXPIRED` | `issue` was called after the CA certificate's notAfter: nothing issued under it would validate (RFC 5280 §6.1.3); renew the CA |
  * | `SERIAL_SPACE_EXHAUSTED` | 2^32 serials were issued by one open CA or 2^32 epochs were claimed (reopen / new `dataDir`) |
  *
  * @example
@@ -31,7 +32,8 @@ export type EmbeddedCaErrorCode =
   | "STORAGE_FAILED"
   | "SERIAL_SPACE_EXHAUSTED"
   | "UNKNOWN_SERIAL"
-  | "KEY_COMPROMISED";
+  | "KEY_COMPROMISED"
+  | "CA_EXPIRED";
 
 /**
  * All {@link EmbeddedCaErrorCode} values, for exhaustive checks and type guards.
@@ -54,6 +56,7 @@ export const EMBEDDED_CA_ERROR_CODES: readonly EmbeddedCaErrorCode[] = Object.fr
   "SERIAL_SPACE_EXHAUSTED",
   "UNKNOWN_SERIAL",
   "KEY_COMPROMISED",
+  "CA_EXPIRED",
 ]);
 
 /**

@@ -420,7 +420,7 @@ export interface FileCa {
    * meanwhile stay valid until that serial is revoked keyCompromise again once the file reads (its sweep revokes them).
    * An index that cannot be read still rejects `STORAGE_FAILED`.
    *
-   * @throws EmbeddedCaError `CSR_INVALID`, `KEY_COMPROMISED` ({@link KEY_COMPROMISED_TEXT}), `INVALID_OPTIONS`, `STORAGE_FAILED` (also when a certificate to revoke could be neither revoked nor recorded in `unsettled.jsonl`), `SERIAL_SPACE_EXHAUSTED`
+   * @throws EmbeddedCaError `CA_EXPIRED` (the clock is past the CA certificate's notAfter and no `notBefore` is given), `CSR_INVALID`, `KEY_COMPROMISED` ({@link KEY_COMPROMISED_TEXT}), `INVALID_OPTIONS`, `STORAGE_FAILED` (also when a certificate to revoke could be neither revoked nor recorded in `unsettled.jsonl`), `SERIAL_SPACE_EXHAUSTED`
    * @throws KeyUnavailableError (`ERR_KEY_UNAVAILABLE`, from @scep/core) when the `workerPool` cannot sign (closed, queue full); nothing is recorded
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down: at the first check, nothing is recorded; at the re-check, the certificate is recorded in the index and in `unsettled.jsonl`, not handed out
    *
@@ -832,6 +832,10 @@ class FileCaImpl implements FileCa {
     }
     if (options.notBefore !== undefined && !isValidDate(options.notBefore)) throw invalidOptions("notBefore must be a valid Date");
     const now = this.#clock();
+    // An expired CA: the operator's problem, said as such (the check below would call it the caller's notBefore).
+    if (options.notBefore === undefined && now.getTime() > this.notAfter.getTime()) {
+      throw new EmbeddedCaError("CA_EXPIRED", `the CA certificate (${this.subject}) expired at ${this.notAfter.toISOString()}; nothing can be issued under it: renew the CA`);
+    }
     // Back-dated for slow client clocks, never before the CA itself; the lifetime still runs from now.
     const notBefore = options.notBefore ?? new Date(Math.max(now.getTime() - this.#backdateMs, this.notBefore.getTime()));
     const start = options.notBefore ?? now;

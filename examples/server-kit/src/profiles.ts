@@ -1,7 +1,7 @@
 // One SCEP profile of an example server from its settings (the configuration file's, or the single default one
 // flags and environment describe): CA, challenge (static, one-time, Intune API, signed token), issue hook.
 import { readFile } from "node:fs/promises";
-import { Certificate, InvalidArgumentError, normalizeSerialNumber, sameName, webhookChallenge, type ChallengePolicy, type ChallengeStore, type ScepProfile } from "@scep/core";
+import { CaNotValidError, Certificate, InvalidArgumentError, normalizeSerialNumber, sameName, webhookChallenge, type ChallengePolicy, type ChallengeStore, type ScepProfile } from "@scep/core";
 import {
   IntuneRevocationClient,
   IntuneValidator,
@@ -136,6 +136,8 @@ export async function buildProfile(
     } catch (e) {
       if (isEmbeddedCaError(e, "CSR_INVALID")) return { status: "FAILURE", failInfo: "badRequest", failInfoText: e.message };
       if (isEmbeddedCaError(e, "KEY_COMPROMISED")) return keyCompromised;
+      // The CA expired (between the server's own check and this call): 503 ca_not_valid, as the server answers then.
+      if (isEmbeddedCaError(e, "CA_EXPIRED")) throw new CaNotValidError(`profile ${ctx.profile}: ${e.message}`, { cause: e, notBefore: ca.notBefore, notAfter: ca.notAfter, at: new Date() });
       throw e;
     }
   };

@@ -7,7 +7,7 @@ import type { RequestListener, Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from "node:net";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
-import { ActivityLog, InvalidArgumentError, KeyWorkerPool, createScepServer, Certificate, type RevocationStore, type ScepEvent, type ScepProfile, type ScepServer } from "@scep/core";
+import { ActivityLog, InvalidArgumentError, isScepError, KeyWorkerPool, createScepServer, Certificate, type RevocationStore, type ScepEvent, type ScepProfile, type ScepServer } from "@scep/core";
 import { isEmbeddedCaError, openFileCa, type FileCa, type RevocationsRestoredEvent } from "@scep-examples/embedded-ca";
 import { LISTEN_FAILED_MESSAGE, SHUTDOWN_MESSAGE, runClusterPrimary, workerSlot } from "./cluster-primary.js";
 import { answerMetricsCollection } from "./cluster-metrics.js";
@@ -229,6 +229,15 @@ export async function openCa(config: ServerConfig, revocations?: RevocationStore
     );
   }
   return ca;
+}
+
+/**
+ * A start's error that is the configuration's, printed as one line (exit 2) rather than a stack: the server kit's own,
+ * the embedded CA's, a profile option @scep/core refuses (`ERR_INVALID_ARGUMENT`), or an issuing CA certificate that
+ * is expired or not yet valid (`ERR_CA_NOT_VALID`).
+ */
+function isConfigurationError(e: unknown): e is Error {
+  return e instanceof ConfigError || isEmbeddedCaError(e) || e instanceof InvalidArgumentError || (isScepError(e) && e.code === "ERR_CA_NOT_VALID");
 }
 
 /** What a reload keeps from the running kit: the state of the process, not of its configuration files. */
@@ -609,7 +618,7 @@ export async function startServer(
       return undefined;
     }
   } catch (e) {
-    if (!(e instanceof ConfigError) && !isEmbeddedCaError(e) && !(e instanceof InvalidArgumentError)) throw e;
+    if (!isConfigurationError(e)) throw e;
     console.error(configErrorLine(`${name}-server`, e));
     process.exitCode = 2;
     return undefined;
@@ -655,7 +664,7 @@ export async function startServer(
       kit = await createKit(config, undefined, options.env ?? process.env);
     } catch (e) {
       abortStart();
-      if (!(e instanceof ConfigError) && !isEmbeddedCaError(e) && !(e instanceof InvalidArgumentError)) throw e;
+      if (!isConfigurationError(e)) throw e;
       const line = configErrorLine(`${name}-server`, e);
       // A worker tells its primary, which prints the first such line once for all workers and exits 2 (a worker that
       // only returned would stay alive on its IPC channel, and its primary would wait for it forever).
