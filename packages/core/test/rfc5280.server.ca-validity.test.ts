@@ -24,7 +24,8 @@ import {
   type ScepProfile,
 } from "../src/index.js";
 import { x509 } from "../src/lib/x509.js";
-import { DAY, NOW, createDevice, getOp, nextSerial, postPki, readReply, readmeIssueHook, thrown } from "./support/server-pki.js";
+import { DAY, NOW, createDevice, getOp, nextSerial, postPki, readReply, readmeIssueHook } from "./support/server-pki.js";
+import { thrown } from "./support/thrown.js";
 
 const CHALLENGE = "ca-validity";
 

@@ -17,7 +17,8 @@
 import { describe, expect, it } from "vitest";
 import { x509 } from "../src/lib/x509.js";
 import { Certificate, LocalKey, createScepServer, generateRsaKeyPair, type ScepProfile } from "../src/index.js";
-import { DAY, NOW, nextSerial, thrown } from "./support/server-pki.js";
+import { DAY, NOW, nextSerial } from "./support/server-pki.js";
+import { thrown } from "./support/thrown.js";
 
 const KU = x509.KeyUsageFlags;
 

@@ -19,7 +19,8 @@ import {
   parseGetCaCertResponse,
   type ScepProfile,
 } from "../src/index.js";
-import { DAY, NOW, createDevice, createTestCa, getOp, hex, nextSerial, pemFile, postPki, readReply, thrown, type TestCa } from "./support/server-pki.js";
+import { DAY, NOW, createDevice, createTestCa, getOp, hex, nextSerial, pemFile, postPki, readReply, type TestCa } from "./support/server-pki.js";
+import { thrown } from "./support/thrown.js";
 
 const SIG = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
 const CHALLENGE = "bundle-secret";

@@ -316,16 +316,6 @@ export async function certPollAt(server: ScepServer, path: string, ca: TestCa, d
   return readReply(await postPki(server, path, built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
 }
 
-/** The error `f` throws (it must throw: a test that expects a refusal fails when there is none). */
-export function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error("did not throw");
-}
-
 /**
  * The issue hook the README documents: a certificate from `ca` for the CSR until `ctx.notAfterMax`, built at `clock()`;
  * with `pendingFirst`, PENDING until an operator approves. Records every call in `calls`.
