@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { base64, base64Url, fromBase64 } from "./lib/base64.js";
 import { latin1 } from "./lib/bytes.js";
 
 /**
@@ -13,7 +14,7 @@ import { latin1 } from "./lib/bytes.js";
  * @group Codec
  */
 export function toBase64(b: Uint8Array): string {
-  return btoa(latin1(b));
+  return base64(b);
 }
 
 /**
@@ -32,8 +33,7 @@ export function toBase64(b: Uint8Array): string {
  * @group Codec
  */
 export function toBase64Url(b: Uint8Array): string {
-  const padded = toBase64(b);
-  return padded.slice(0, padded.length - ((3 - (b.length % 3)) % 3)).replace(/\+/g, "-").replace(/\//g, "_");
+  return base64Url(b);
 }
 
 /**
@@ -50,15 +50,7 @@ export function fromBase64Lenient(text: string): Uint8Array | undefined {
   while (end > 0 && s.charCodeAt(end - 1) === 0x3d) end--;
   s = s.slice(0, end);
   if (!/^[A-Za-z0-9+/]*$/.test(s) || s.length % 4 === 1) return undefined;
-  s += "=".repeat((4 - (s.length % 4)) % 4);
-  try {
-    const bin = atob(s);
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
-  } catch {
-    return undefined;
-  }
+  return fromBase64(s);
 }
 
 /**
