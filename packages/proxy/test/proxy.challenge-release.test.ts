@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { MemoryCaRegistry, MemoryProfileStore, buildProxyUrl, createScepProxy, type ProxyEvent, type ProxyLogger, type ScepProxy } from "../src/index.js";
 import { freeStablePort } from "../../../test-support/peers";
 import { PKI_REPLY, startUpstream, wellBehaved, type Script, type UpstreamServer } from "./support/upstream-server.js";
+import { CORP_DEVICE, pendingCorp } from "./support/pending-corp.js";
 import { selfSignedLoopbackCert } from "./support/tls-cert.js";
 
 const MSG = Buffer.from("MIIB+/+/abcd", "base64");
@@ -39,13 +40,8 @@ let logged: string[];
 const logger: ProxyLogger = { error: (message) => void logged.push(message) };
 
 beforeEach(async () => {
-  up.script(wellBehaved());
-  up.seen.length = 0;
-  challenges = new MemoryChallengeStore();
-  profiles = new MemoryProfileStore();
-  events = [];
+  ({ challenges, profiles, events } = await pendingCorp(up));
   logged = [];
-  await profiles.put({ hostId: "h1", profileId: "p1", caName: "corp", status: "pending", updatedAt: 0 });
 });
 
 /** A proxy with one custom CA "corp" at `url`, on the shared stores (another replica, or the same CA come back). */
@@ -64,7 +60,7 @@ function proxyAt(url: string, store: ChallengeStore = challenges, timeoutMs = 10
 /** The device's URL with a fresh one-time challenge. */
 async function deviceUrl(): Promise<string> {
   const challenge = await challenges.issue({ profile: "corp", ttlMs: 3_600_000 });
-  return buildProxyUrl("http://proxy.test/scep", { hostId: "h1", profileId: "p1", caName: "corp", challenge });
+  return buildProxyUrl("http://proxy.test/scep", { ...CORP_DEVICE, challenge });
 }
 
 async function enroll(proxy: ScepProxy, url: string): Promise<{ status: number; body: Buffer; retryAfter: string | null }> {
@@ -94,7 +90,7 @@ describe("a custom CA's challenge goes back when the upstream provably issued no
       expect(events.at(-1)!.challengeReleased).toBeUndefined();
       expect(await enroll(proxy, url)).toMatchObject({ status: 400, body: text("challenge failed") }); // one-time again
       expect(proxy.stats().cas.corp).toMatchObject({ challengeReleases: 1, requeues: 1, upstreamHttpStatuses: { [String(status)]: 1 } });
-      await profiles.put({ hostId: "h1", profileId: "p1", caName: "corp", status: "pending", updatedAt: 0 }); // the MDM re-sends it
+      await profiles.put({ ...CORP_DEVICE, status: "pending", updatedAt: 0 }); // the MDM re-sends it
     }
     expect(up.seen.filter((s) => s.operation === "PKIOperation")).toHaveLength(4); // the third uses never went upstream
   });
@@ -128,7 +124,7 @@ describe("a custom CA's challenge stays spent when the CA may have issued", () =
       expect(await enroll(proxy, url), name).toMatchObject({ status: 400, body: text("challenge failed") });
       expect(events.at(-1), name).toMatchObject({ reason: "challenge_failed", requeued: true });
       expect(proxy.stats().cas.corp?.challengeReleases, name).toBe(0);
-      await profiles.put({ hostId: "h1", profileId: "p1", caName: "corp", status: "pending", updatedAt: 0 });
+      await profiles.put({ ...CORP_DEVICE, status: "pending", updatedAt: 0 });
     }
   });
 
@@ -176,7 +172,7 @@ describe("stores that cannot give the challenge back", () => {
       expect(events.at(-1)!.challengeReleased).toBeUndefined();
       up.script(wellBehaved());
       expect(await enroll(proxy, url)).toMatchObject({ status: 400, body: text("challenge failed") });
-      await profiles.put({ hostId: "h1", profileId: "p1", caName: "corp", status: "pending", updatedAt: 0 });
+      await profiles.put({ ...CORP_DEVICE, status: "pending", updatedAt: 0 });
     }
     expect(logged).toEqual(["challenge release failed: the challenge stays spent", "challenge release refused: the challenge stays spent"]);
     expect(JSON.stringify(events)).not.toMatch(/[A-Za-z0-9_-]{32}/); // no challenge in an event

@@ -11,6 +11,7 @@ import { MemoryChallengeStore, buildPkcsReq, generateCsr, type ChallengeStore } 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { createTestPki, type TestPki } from "../../core/test/support/pki.js";
 import { MemoryCaRegistry, MemoryProfileStore, buildProxyUrl, createScepProxy, type ProxyEvent, type ScepProxy } from "../src/index.js";
+import { CORP_DEVICE, pendingCorp } from "./support/pending-corp.js";
 import { startUpstream, wellBehaved, type Script, type UpstreamServer } from "./support/upstream-server.js";
 
 let up: UpstreamServer;
@@ -24,16 +25,9 @@ afterAll(() => up.close());
 let challenges: MemoryChallengeStore;
 let profiles: MemoryProfileStore;
 let events: ProxyEvent[];
-const key = { hostId: "h1", profileId: "p1", caName: "corp" };
+const key = CORP_DEVICE;
 
-beforeEach(async () => {
-  up.script(wellBehaved());
-  up.seen.length = 0;
-  challenges = new MemoryChallengeStore();
-  profiles = new MemoryProfileStore();
-  events = [];
-  await profiles.put({ ...key, status: "pending", updatedAt: 0 });
-});
+beforeEach(async () => void ({ challenges, profiles, events } = await pendingCorp(up)));
 
 function proxyAt(options: { store?: ChallengeStore; forwardResends?: boolean; timeoutMs?: number } = {}): ScepProxy {
   return createScepProxy({
