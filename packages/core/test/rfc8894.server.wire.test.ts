@@ -478,10 +478,12 @@ describe("FAILURE CertReps for bad messages from a known sender (quirk 10)", () 
 });
 
 describe("HEAD", () => {
-  it("answers GetCACaps headers without a body", async () => {
+  it("answers GetCACaps headers without a body, Content-Length that of the GET (RFC 9110 §9.3.2)", async () => {
     const res = await server.fetch(new Request(`${ORIGIN}/scep?operation=GetCACaps`, { method: "HEAD" }));
+    const get = await server.fetch(new Request(`${ORIGIN}/scep?operation=GetCACaps`));
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/plain");
+    expect(res.headers.get("content-length")).toBe(String((await get.arrayBuffer()).byteLength));
     expect(res.body).toBeNull();
   });
 });

@@ -64,10 +64,11 @@ export interface HttpResponseParts {
   status: number;
   /**
    * The header fields, lower-case names (those a `Response` from `fetch` would list; no `content-length`, which the
-   * adapter writes from `body.length`).
+   * adapter writes from `body.length`, except for HEAD: there it is the GET's, as RFC 9110 §9.3.2 asks, to be written
+   * as it is).
    */
   headers: Record<string, string>;
-  /** The content, in bytes; empty for a HEAD request (the headers stay those of the GET). */
+  /** The content, in bytes; empty for a HEAD request (the headers stay those of the GET, `content-length` included). */
   body: Uint8Array;
 }
 

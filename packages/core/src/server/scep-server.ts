@@ -107,7 +107,8 @@ export interface ScepServer extends FetchHandler {
    *
    * @param request - Method, request target (origin-form `req.url` or an absolute URL), header fields (Node's
    *   `req.headers` as is, or a `Headers`), and the body's bytes or a promise of them.
-   * @returns Status, lower-case header fields (no `content-length`: write `body.length`), and the content bytes.
+   * @returns Status, lower-case header fields (no `content-length`: write `body.length`), and the content bytes. For
+   *   HEAD: the GET's header fields with its `content-length` (RFC 9110 §9.3.2), and no content bytes.
    *
    * @example
    * ```ts
@@ -358,8 +359,10 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
         pathname = "/";
       }
       const r = await serve(request.method, pathname, url, () => readBody(request, ctx.maxBody));
-      // (An empty body is still a body: `new Response(new Uint8Array())` has the same headers as any other.)
-      return new Response(request.method === "HEAD" ? null : (r.body as Uint8Array<ArrayBuffer>), { status: r.status, headers: r.headers });
+      // (An empty body is still a body: `new Response(new Uint8Array())` has the same headers as any other.) HEAD: the
+      // GET's header fields, Content-Length included, and no content (RFC 9110 §9.3.2).
+      if (request.method === "HEAD") return new Response(null, { status: r.status, headers: { ...r.headers, "content-length": String(r.body.length) } });
+      return new Response(r.body as Uint8Array<ArrayBuffer>, { status: r.status, headers: r.headers });
     },
 
     async handle(request: HttpRequestParts): Promise<HttpResponseParts> {
@@ -367,7 +370,7 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
       // or for ever, a promise's rejection is handled here.
       if (request.body instanceof Promise) request.body.catch(() => undefined);
       const r = await serve(request.method, targetPath(request.url), request.url, () => takeBody(request, ctx.maxBody));
-      return request.method === "HEAD" ? { status: r.status, headers: r.headers, body: new Uint8Array() } : r;
+      return request.method === "HEAD" ? { status: r.status, headers: { ...r.headers, "content-length": String(r.body.length) }, body: new Uint8Array() } : r;
     },
 
     owns(pathname: string): boolean {

@@ -57,7 +57,7 @@ export function serveOverHttp(scep: ScepServer): Server {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c)).on("end", () => {
       scep.handle({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) }).then(
-        (r) => res.writeHead(r.status, { ...r.headers, "content-length": r.body.length }).end(r.body),
+        (r) => res.writeHead(r.status, req.method === "HEAD" ? r.headers : { ...r.headers, "content-length": r.body.length }).end(r.body),
         (e: unknown) => res.writeHead(500, { "content-type": "text/plain" }).end(String(e)),
       );
     });
