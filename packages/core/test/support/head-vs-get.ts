@@ -1,0 +1,36 @@
+/**
+ * RFC 9110 §9.3.2 over a real socket, for the adapters' tests: HEAD of each target the SCEP server answers on GET
+ * (GetCACaps, GetCACert, GetNextCACert's 404 without a next CA, the 400s of no operation, an unknown one and a
+ * PKIOperation message that is no base64) gets the GET's status and header fields, Content-Length included, and no
+ * content.
+ */
+import { request, type IncomingMessage } from "node:http";
+import { expect } from "vitest";
+
+const TARGETS = ["/scep?operation=GetCACaps", "/scep?operation=GetCACert", "/scep/pkiclient.exe?operation=GetCACert", "/scep?operation=GetNextCACert", "/scep", "/scep?operation=Nope", "/scep?operation=PKIOperation&message=%%%"];
+
+/** One exchange on its own connection: status, header fields (without Date, Connection, Keep-Alive), body bytes. */
+function exchange(port: number, method: string, path: string): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, method, path, agent: false });
+    req.on("error", reject).on("response", (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c)).on("end", () => {
+        const { date, connection, "keep-alive": _k, ...rest } = res.headers;
+        resolve({ status: res.statusCode!, headers: rest, body: Buffer.concat(chunks) });
+      });
+    });
+    req.end();
+  });
+}
+
+/** GET then HEAD of every target on the server at 127.0.0.1:`port` (profile path `/scep`). */
+export async function expectHeadLikeGet(port: number): Promise<void> {
+  for (const target of TARGETS) {
+    const get = await exchange(port, "GET", target);
+    const head = await exchange(port, "HEAD", target);
+    expect(get.body.length).toBeGreaterThan(0);
+    expect({ target, length: get.headers["content-length"] }).toEqual({ target, length: String(get.body.length) });
+    expect({ target, status: head.status, headers: head.headers, body: head.body.length }).toEqual({ target, status: get.status, headers: get.headers, body: 0 });
+  }
+}
