@@ -1,7 +1,8 @@
 /**
  * RFC 9110 §9.3.2: a HEAD request gets the header fields a GET of the same target would, Content-Length included,
- * and no content (the targets: core's test/support/head-vs-get.ts). Through Hono on @hono/node-server over a real socket, for the
- * SCEP server offered with `handle` (the plain-parts path) and with `fetch` only (the web-standard path).
+ * and no content (the targets: core's test/support/head-vs-get.ts). Through Hono on @hono/node-server over a real
+ * socket, for the SCEP server offered with `handle` (the plain-parts path) and with `fetch` only (the web-standard
+ * path).
  */
 import { createServer, type Server } from "node:http";
 import { getRequestListener } from "@hono/node-server";
