@@ -9,7 +9,7 @@
  * challenge or other extensions is a new enrollment; a renewal gets a new
  * certificate; a record that cannot be written never costs the certificate.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   MemoryChallengeStore,
   MemoryTransactionStore,
@@ -25,7 +25,9 @@ import {
   type ScepEvent,
   type ScepProfile,
   type Transaction,
+  type TransactionStatus,
   type TransactionStore,
+  type TransactionUpdate,
 } from "../src/index.js";
 import { DAY, NOW, createDevice, createTestCa, eventLog, hex, issuingHook, postPki, readReply, baseProfile, type Device, type TestCa } from "./support/server-pki.js";
 import { unhandledRejectionsDuring } from "./support/unhandled.js";
@@ -221,14 +223,14 @@ describe("RFC 8894 §3.3.3: only a self-signed PKCSReq is answered from the ISSU
 });
 
 describe("RFC 8894 §3.3.3: a record that cannot be written never costs the issued certificate", () => {
-  /** A store whose create fails (or never answers) for ISSUED records; everything else as in memory. */
+  /** A store whose ISSUED write (the claim's ISSUING→ISSUED) fails or never answers; everything else as in memory. */
   class FailingIssuedRecords extends MemoryTransactionStore {
     constructor(readonly mode: "reject" | "hang") {
       super({ now: () => NOW });
     }
-    override async create(tx: Transaction): Promise<boolean> {
-      if (tx.status !== "ISSUED") return super.create(tx);
-      if (this.mode === "hang") return new Promise<boolean>(() => undefined);
+    override async transition(profile: string, id: string, from: TransactionStatus, update: TransactionUpdate, expect?: { updatedAt: Date }): Promise<Transaction | undefined> {
+      if (update.status !== "ISSUED") return super.transition(profile, id, from, update, expect);
+      if (this.mode === "hang") return new Promise<Transaction | undefined>(() => undefined);
       throw new Error("redis: connection reset");
     }
   }
@@ -270,17 +272,17 @@ function eventWaiter() {
 }
 
 describe("RFC 8894 §3.3.3: a slow transaction store never holds the SUCCESS; the event says what became of the record", () => {
-  /** Memory store whose ISSUED creates wait for the test: it answers each with `settle(index)` (its own write first when resolving true). */
+  /** Memory store whose ISSUED writes (the claim's ISSUING→ISSUED) wait for the test: it answers each (its own write first when resolving true). */
   class HeldIssuedRecords extends MemoryTransactionStore {
     readonly pending: ReturnType<typeof held<boolean>>[] = [];
     constructor() {
       super({ now: () => NOW });
     }
-    override async create(tx: Transaction): Promise<boolean> {
-      if (tx.status !== "ISSUED") return super.create(tx);
+    override async transition(profile: string, id: string, from: TransactionStatus, update: TransactionUpdate, expect?: { updatedAt: Date }): Promise<Transaction | undefined> {
+      if (update.status !== "ISSUED") return super.transition(profile, id, from, update, expect);
       const h = held<boolean>();
       this.pending.push(h);
-      return h.promise.then(async (ok) => ok && (await super.create(tx)));
+      return h.promise.then(async (ok) => (ok ? await super.transition(profile, id, from, update, expect) : undefined));
     }
   }
 
@@ -383,36 +385,22 @@ describe("RFC 8894 §3.3.3: a re-send reads its transaction once and asks isRevo
   });
 });
 
-describe("RFC 8894 §3.3.3: a record the store refused to write (create resolved false)", () => {
-  it("refused because another key's request with this transactionID waits PENDING: issued_not_recorded, and that PENDING record stays", async () => {
+describe("RFC 8894 §3.2.1.1, §3.3.3: a transactionID another key's request holds", () => {
+  it("another key's request with this transactionID waits PENDING: FAILURE badRequest transaction_id_in_use before the issue hook runs, and that PENDING record stays", async () => {
+    const calls: IssueContext[] = [];
     const s = setup("static-secret", {
-      issue: issuingHook(ca, [], (ctx) => (ctx.csr.subject.includes("resend-refused-a") ? { status: "PENDING" } : undefined)),
+      issue: issuingHook(ca, calls, (ctx) => (ctx.csr.subject.includes("resend-refused-a") ? { status: "PENDING" } : undefined)),
     });
     const waiting = await createDevice({ cn: "resend-refused-a", challengePassword: "static-secret" });
     const other = await createDevice({ cn: "resend-refused-b", challengePassword: "static-secret" });
     const first = await send(s.server, waiting);
     expect(first.rep.status).toBe("PENDING");
     const second = await send(s.server, other, { transactionId: first.built.transactionId });
-    expect(second.rep.status).toBe("SUCCESS");
-    expect(s.log.events.at(-1)).toMatchObject({ outcome: "success", reason: "issued_not_recorded" });
+    expect([second.rep.status, second.rep.failInfo]).toEqual(["FAILURE", "badRequest"]);
+    expect(s.log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "transaction_id_in_use" });
+    expect(calls.map((c) => c.csr.subject)).toEqual([expect.stringContaining("resend-refused-a")]);
     const tx = await s.transactions.get("p", first.built.transactionId);
     expect([tx?.status, hex(tx?.csr)]).toEqual(["PENDING", hex(waiting.csr)]);
-  });
-
-  it("refused though the record there is this certificate's (a store's own retry landed): issued, and the re-send gets it", async () => {
-    class RetryingStore extends MemoryTransactionStore {
-      override async create(tx: Transaction): Promise<boolean> {
-        const wrote = await super.create(tx);
-        return tx.status === "ISSUED" ? false : wrote; // the retry of a write that had landed reports "exists"
-      }
-    }
-    const s = setup("static-secret", { transactions: new RetryingStore({ now: () => NOW }) });
-    const device = await createDevice({ cn: "resend-refused-same", challengePassword: "static-secret" });
-    const first = await send(s.server, device);
-    expect(s.log.events.at(-1)).toMatchObject({ reason: "issued" });
-    const again = await send(s.server, device);
-    expect(hex(again.rep.certificate!.der)).toBe(hex(first.rep.certificate!.der));
-    expect(s.log.events.at(-1)).toMatchObject({ reason: "issued_resent" });
   });
 });
 
@@ -507,12 +495,18 @@ describe("RFC 8894 §3.3.3: identical PKCSReqs at once, in one process, share on
     const started = performance.now();
     const second = await send(s.server, device);
     const waited = performance.now() - started;
-    expect(second.rep.status).toBe("SUCCESS"); // issued by itself: a static challenge, no record to answer from
+    // Served by itself: the first's claim on the transactionID (claim.ts) answers it PENDING, no second issuance.
+    expect(second.rep.status).toBe("PENDING");
+    expect(s.log.events.at(-1)).toMatchObject({ reason: "still_pending" });
     expect(waited).toBeGreaterThanOrEqual(IN_FLIGHT_WAIT_MS - 50);
-    expect(calls).toHaveLength(1); // the second's own issuance; the first's hook still hangs
+    expect(calls).toHaveLength(0); // the first's hook still hangs
     release.resolve();
-    expect((await first).rep.status).toBe("SUCCESS");
-    expect(calls).toHaveLength(2);
+    const issued = (await first).rep;
+    expect(issued.status).toBe("SUCCESS");
+    expect(calls).toHaveLength(1);
+    await vi.waitFor(() => expect(s.log.events).toHaveLength(2)); // the first's record settled
+    const again = await send(s.server, device);
+    expect(hex(again.rep.certificate!.der)).toBe(hex(issued.certificate!.der));
   }, IN_FLIGHT_WAIT_MS + 30_000);
 
   it("another transactionID does not wait: a second device's request is issued while the first's hook is held", async () => {

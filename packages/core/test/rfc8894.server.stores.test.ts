@@ -281,7 +281,7 @@ describe("issue 8: a store that is down or hangs fails closed with HTTP 503 + Re
       create: async () => {
         throw new StoreUnavailableError("redis: READONLY");
       },
-      transition: (p, t, f, u) => working.transition(p, t, f, u),
+      transition: (p, t, f, u, x) => working.transition(p, t, f, u, x),
       list: (p, o) => working.list(p, o),
       delete: (p, t) => working.delete(p, t),
     };
@@ -395,7 +395,7 @@ describe("issue 8: a store that is down or hangs fails closed with HTTP 503 + Re
           if (down) throw new StoreUnavailableError("redis: READONLY");
           return working.create(t);
         },
-        transition: (p, t, f, u) => working.transition(p, t, f, u),
+        transition: (p, t, f, u, x) => working.transition(p, t, f, u, x),
         list: (p, o) => working.list(p, o),
         delete: (p, t) => working.delete(p, t),
       };
@@ -408,7 +408,7 @@ describe("issue 8: a store that is down or hangs fails closed with HTTP 503 + Re
       expect(rep.status).toBe("PENDING");
     });
 
-    /** A transaction store whose first create answers only when told: `land()` records it, `fail()` refuses it. */
+    /** A transaction store whose first create of a PENDING record answers only when told: `land()` records it, `fail()` refuses it. */
     function lateCreateStore() {
       const working = new MemoryTransactionStore({ now: () => NOW });
       let answer: ((landed: boolean) => void) | undefined;
@@ -416,13 +416,13 @@ describe("issue 8: a store that is down or hangs fails closed with HTTP 503 + Re
       const store: TransactionStore = {
         get: (p, t) => working.get(p, t),
         create: async (t) => {
-          if (!settled) {
+          if (!settled && t.status === "PENDING") {
             const landed = await new Promise<boolean>((resolve) => (answer = resolve)); // hangs past storeTimeoutMs
             if (!landed) throw new StoreUnavailableError("redis: connection lost");
           }
           return working.create(t);
         },
-        transition: (p, t, f, u) => working.transition(p, t, f, u),
+        transition: (p, t, f, u, x) => working.transition(p, t, f, u, x),
         list: (p, o) => working.list(p, o),
         delete: (p, t) => working.delete(p, t),
       };

@@ -3,8 +3,9 @@
  * re-sends the same PKCSReq, and the re-send lands on another replica. The
  * transaction the first replica recorded ISSUED in RedisTransactionStore
  * answers it with the same certificate; the one-time challenge
- * (RedisChallengeStore) is not asked again. The record costs one script run
- * (the create) per enrollment. Redis paused while the record is written: the
+ * (RedisChallengeStore) is not asked again. The record costs two script runs
+ * per enrollment (the claim's create before the challenge, its transition to
+ * ISSUED after the hook). Redis paused while the record is written: the
  * device still gets its certificate. Real redis-server on loopback.
  */
 import { beforeAll, describe, expect, it } from "vitest";
@@ -51,7 +52,7 @@ async function send(server: ScepServer, device: Device) {
 }
 
 describe("RFC 8894 §3.3.3: a re-send after a lost SUCCESS, on another replica (RedisTransactionStore)", () => {
-  it("gets the same certificate; the one-time challenge is not asked again; the hook ran once; one script run records it", async () => {
+  it("gets the same certificate; the one-time challenge is not asked again; the hook ran once; two script runs record it", async () => {
     const r = replicas();
     const device = await createDevice({ cn: "resend-redis", challengePassword: await r.challenges.issue({ profile: "p" }) });
     const before = await scriptRuns(redis.server);
@@ -66,8 +67,8 @@ describe("RFC 8894 §3.3.3: a re-send after a lost SUCCESS, on another replica (
     expect(r.calls).toHaveLength(1);
     expect(r.events.map((e) => e.reason)).toEqual(["issued", "issued_resent"]);
     expect((await r.transactions.get("p", first.built.transactionId))?.status).toBe("ISSUED");
-    // The challenge's consume and the record's create: one script run each.
-    expect(recordRuns).toBe(2);
+    // The claim's create, the challenge's consume and the claim's transition to ISSUED: one script run each.
+    expect(recordRuns).toBe(3);
   });
 
   it("Redis paused while the record is written: the device gets its certificate without waiting for the store's 300 ms timeout, never a 503; the event follows, issued_not_recorded", async () => {

@@ -52,7 +52,8 @@ async function claim(ctx: ServerContext, p: ResolvedProfile, transactionId: stri
   let tx = await ctx.store("transaction store", () => p.transactions.transition(p.name, transactionId, "PENDING", update));
   if (!tx) {
     const current = await ctx.store("transaction store", () => p.transactions.get(p.name, transactionId));
-    if (current?.status === "ISSUING" && t.getTime() - current.updatedAt.getTime() >= p.leaseMs) {
+    // Not an enrollment's own claim (`direct`: its issue hook is running, enrollment/claim.ts): nothing to approve.
+    if (current?.status === "ISSUING" && !current.direct && t.getTime() - current.updatedAt.getTime() >= p.leaseMs) {
       tx = await ctx.store("transaction store", () => p.transactions.transition(p.name, transactionId, "ISSUING", update, { updatedAt: current.updatedAt }));
     }
   }
@@ -194,11 +195,17 @@ export async function reject(ctx: ServerContext, p: ResolvedProfile, transaction
   return done;
 }
 
-/** PENDING and ISSUING transactions of these profiles, oldest first. @group Server */
+/**
+ * PENDING and ISSUING transactions of these profiles, oldest first; not an enrollment's own claim while its issue
+ * hook runs (ISSUING with `direct`, enrollment/claim.ts): no operator decides on it.
+ * @group Server
+ */
 export async function pending(ctx: ServerContext, profiles: readonly ResolvedProfile[]): Promise<Transaction[]> {
   const out: Transaction[] = [];
   for (const p of profiles) {
-    for (const status of ["PENDING", "ISSUING"] as const) out.push(...(await ctx.store("transaction store", () => p.transactions.list(p.name, { status }))));
+    for (const status of ["PENDING", "ISSUING"] as const) {
+      for (const tx of await ctx.store("transaction store", () => p.transactions.list(p.name, { status }))) if (!tx.direct) out.push(tx);
+    }
   }
   return out.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
 }

@@ -227,7 +227,10 @@ export interface ScepProfile {
   transactionRetentionMs?: number;
   /**
    * How long an approver's claim (status ISSUING) holds, in ms (default 5 minutes): after it lapses
-   * (the approver crashed mid-issue) another `approve` may claim the transaction again.
+   * (the approver crashed mid-issue) another `approve` may claim the transaction again. Also the lease of a first
+   * enrollment's claim on its transactionID while its issue hook runs (a self-signed PKCSReq; RFC 8894 §3.3.3): until
+   * it lapses, the same request re-sent to any replica sharing `transactions` is answered PENDING instead of issued
+   * again; after, it may issue again (an issue hook should finish well within it).
    */
   approvalLeaseMs?: number;
   /** Renewals also need a valid challenge (default false). */

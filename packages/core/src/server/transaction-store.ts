@@ -7,8 +7,12 @@
  *
  * Lifecycle: `create` (PENDING) → `transition` PENDING→ISSUING (an approver's
  * claim) → ISSUING→ISSUED, or ISSUING→PENDING when issuing failed; or
- * PENDING→REJECTED. Every record carries `expiresAt`; a store treats a record
- * past it as absent, judged by its own injected clock (Redis: the key's TTL).
+ * PENDING→REJECTED. A first enrollment (a self-signed PKCSReq) first
+ * `create`s an ISSUING record with `direct` (its claim, with a lease as
+ * `expiresAt`), then ISSUING→ISSUED when its issue hook issued, or a
+ * transition to an `expiresAt` already past (the claim let go). Every record
+ * carries `expiresAt`; a store treats a record past it as absent, judged by
+ * its own injected clock (Redis: the key's TTL).
  *
  * @module
  */
@@ -18,7 +22,8 @@ import { copyBytes } from "../lib/bytes.js";
 
 /**
  * Where a transaction stands. `ISSUING`: an approver claimed it and is running
- * the issue hook (a CertPoll answers PENDING meanwhile).
+ * the issue hook, or (with {@link Transaction.direct}) a first enrollment's issue
+ * hook is running (a CertPoll, or the same request re-sent, answers PENDING meanwhile).
  * @group Storage
  */
 export type TransactionStatus = "PENDING" | "ISSUING" | "ISSUED" | "REJECTED";
@@ -66,7 +71,8 @@ export interface Transaction {
    * ISSUED: true when the issue hook issued the certificate at once (SUCCESS, no operator's `approve`); the record
    * exists only so a re-sent request gets the same certificate (RFC 8894 §3.3.3). CertPoll and a re-sent request
    * then report `issued_resent`, else `issued_after_approval`. Absent otherwise. Such a record keeps no
-   * {@link Transaction.signerCertificate} (empty).
+   * {@link Transaction.signerCertificate} (empty). ISSUING: true for a first enrollment's claim while its issue hook
+   * runs (it becomes that ISSUED record), never an approver's claim; `approve` and `pending` leave it alone.
    */
   direct?: boolean;
   /** True when the profile's challenge validator accepted the request (its confirm and failure phases then run at approve/reject). */
@@ -121,6 +127,9 @@ export interface TransactionStore {
    * reject finds it PENDING, and no CertPoll delivers a certificate `approve`
    * reported undelivered): a store whose write may still land after it rejected
    * undoes that write itself, only while the record is as that write left it.
+   * An `update.expiresAt` already past ends the record as an expiry does (the
+   * server lets an enrollment's claim go so, fenced by `expect`): absent to
+   * `get` and `list`, replaced by `create`.
    */
   transition(profile: string, transactionId: string, from: TransactionStatus, update: TransactionUpdate, expect?: { updatedAt: Date }): Promise<Transaction | undefined>;
   /** Records of a profile, oldest `createdAt` first, at most `limit` (default 1000); never a full keyspace scan. */

@@ -91,7 +91,8 @@ let profileCounter = 0;
  * live PENDING or ISSUING record and replaces a finished or expired one;
  * `transition` is a compare-and-set on the status (of N concurrent calls at
  * most one wins, an approve racing a reject included); a record past its
- * `expiresAt` (by the injected clock) is gone for `get`, `transition`, `list`
+ * `expiresAt` (by the injected clock, or set past by a transition: how the
+ * server lets an enrollment's claim go) is gone for `get`, `transition`, `list`
  * and `create`; `list` returns the oldest `createdAt` first, honours `limit`
  * (default 1000) and the status filter; profiles never see each other's
  * records, even when a profile name contains `:`, `{`, `}` or a NUL.
@@ -296,6 +297,28 @@ export function transactionStoreConformance<S extends TransactionStore>(options:
         expect(await store.transition(p, "fenced", "ISSUING", { status: "ISSUED", updatedAt: clock.now(), certificate: allBytes(3) }, { updatedAt: claimedAt })).toBeUndefined();
         const done = await store.transition(p, "fenced", "ISSUING", { status: "ISSUED", updatedAt: clock.now(), certificate: allBytes(3) }, { updatedAt: won[0]!.updatedAt });
         expect(done?.status).toBe("ISSUED");
+      });
+
+      it("an enrollment's claim (ISSUING, direct, no signer certificate): created over nothing, refused over itself, moved to ISSUED keeping direct; or let go by a fenced transition to a past expiresAt, after which get and list miss it and create takes the key", async () => {
+        const p = profile();
+        const claimedAt = clock.now();
+        const claim = sample(p, "claim", { status: "ISSUING", direct: true, signerCertificate: new Uint8Array(0), expiresAt: new Date(claimedAt.getTime() + 300_000) });
+        expect(await store.create(claim)).toBe(true);
+        expect(await store.create({ ...claim, csr: allBytes(7) })).toBe(false);
+        expect(view(await store.get(p, "claim"))).toEqual(view(claim));
+        const update: TransactionUpdate = { status: "ISSUED", updatedAt: clock.now(), expiresAt: new Date(claimedAt.getTime() + HOUR), certificate: allBytes(3) };
+        const issued = await store.transition(p, "claim", "ISSUING", update, { updatedAt: claimedAt });
+        expect(view(issued)).toEqual(view({ ...claim, ...update }));
+        expect(issued?.direct).toBe(true);
+
+        await store.create(claim);
+        const letGo = await store.transition(p, "claim", "ISSUING", { status: "REJECTED", updatedAt: clock.now(), expiresAt: new Date(0) }, { updatedAt: claimedAt });
+        expect(letGo?.status).toBe("REJECTED");
+        expect(await store.get(p, "claim")).toBeUndefined();
+        expect((await store.list(p)).map((t) => t.transactionId)).toEqual([]);
+        expect(await store.transition(p, "claim", "REJECTED", { status: "PENDING", updatedAt: clock.now() })).toBeUndefined();
+        expect(await store.create(sample(p, "claim"))).toBe(true);
+        expect((await store.get(p, "claim"))?.status).toBe("PENDING");
       });
 
       it("PENDING → ISSUED returns the updated record with the certificate and chain, and get agrees", async () => {

@@ -1,5 +1,5 @@
 /**
- * Phase 3, challenge: the profile's challenge validator (RFC 8894 §2.3) runs
+ * Phase 4, challenge: the profile's challenge validator (RFC 8894 §2.3) runs
  * for a first enrollment, and for a renewal when `renewalRequiresChallenge`.
  * A refusal is a FAILURE CertRep with the validator's failInfo and text; the
  * event reason is the validator's label. A PKCSReq signed by a lapsed or

@@ -1,5 +1,5 @@
 /**
- * Phase 5, confirm: the profile's `confirm` hook has the last word before a
+ * Phase 6, confirm: the profile's `confirm` hook has the last word before a
  * SUCCESS CertRep leaves (Intune's success notification plugs in here). A
  * veto makes the certificate undelivered: FAILURE badRequest to the client and
  * `onUndelivered` for the issuer (see `undelivered.ts`). Then, for a request

@@ -29,6 +29,11 @@ export interface Enrollment {
    * without a valid one it gets this failure (badTime for a lapsed certificate, badCertId for a revoked one).
    */
   unusableSigner?: UnusableSigner;
+  /**
+   * Set by the claim phase: the `updatedAt` of this request's ISSUING claim on its transactionID in the store (its
+   * fencing token), while it holds one; cleared once the claim is let go or recorded ISSUED.
+   */
+  claim?: Date;
   /** Set by the challenge phase: the validator ran and accepted (its own confirm and failure phases apply). */
   challengeValidated?: boolean;
   /** Set by the challenge phase: undoes what the validator spent (a one-time challenge) when the server fails the request before issuing; cleared once a PENDING transaction is recorded. */

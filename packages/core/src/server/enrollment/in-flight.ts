@@ -17,10 +17,11 @@
  * itself: an issue hook that hangs holds up no later request longer (it may
  * then issue a second certificate, as without this wait).
  *
- * Not across replicas: two replicas behind a load balancer can still each run
- * the hook once. That needs a claim in the shared TransactionStore before the
- * issue hook (a `create` of an ISSUING record with a lease, transitioned to
- * ISSUED after), at one more store write per enrollment.
+ * Across replicas (or once the wait ran out) the claim phase does it
+ * (`claim.ts`: an ISSUING record in the shared TransactionStore, taken before
+ * the challenge phase): the later request is answered PENDING while the
+ * earlier one issues. This wait stays because it saves that round trip, and
+ * the PENDING, in the common case of a re-send to the same process.
  *
  * @module
  */

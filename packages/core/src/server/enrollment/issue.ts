@@ -1,5 +1,5 @@
 /**
- * Phase 4, issue: the profile's issue hook turns the request into a
+ * Phase 5, issue: the profile's issue hook turns the request into a
  * certificate, a PENDING answer (the transaction is recorded for CertPoll and
  * approve/reject, RFC 8894 §3.3.3; if it cannot be recorded the request fails
  * closed with 503), or a rejection.
@@ -12,9 +12,10 @@ import { type IssueContext, type ResolvedProfile, issueFailureReason, issuedFor,
 import { Reply, certRep, failure } from "../replies.js";
 import { lateCall } from "../store-call.js";
 import type { Phase } from "./enrollment.js";
-import { sameRequest } from "./policy.js";
+import { sameRequest, transactionIdInUse } from "./policy.js";
 import { CertificationRequest } from "../../x509/certification-request.js";
 import { issueFailed } from "./failure.js";
+import { releaseClaim } from "./claim.js";
 import { tellUndelivered } from "./undelivered.js";
 
 export const issue: Phase = {
@@ -59,6 +60,8 @@ export const issue: Phase = {
       return undefined;
     }
     if (result.status === "PENDING") {
+      // The claim (claim.ts) makes way for the PENDING record: the approver's own claim takes over from here.
+      await releaseClaim(ctx, e);
       let created: boolean;
       try {
         created = await ctx.store("transaction store", () =>
@@ -88,11 +91,10 @@ export const issue: Phase = {
         throw error;
       }
       if (!created) {
-        // Another request holds this transactionID. The same key and subject (a concurrent re-send): answer with its
-        // state. Another key or subject waiting for approval: refuse. Answering with that transaction's state told
-        // this device PENDING on a request that is not its own and, once approved, sent it the other device's
-        // certificate (sscep once sent one transactionID for every key, the MD5 of nothing: certnanny/sscep#167).
-        // RFC 8894 §3.2.1.1: one transactionID per enrollment. The challenge goes back, for a retry with a new one.
+        // Another request took this transactionID since the policy phase read it (which refuses one held before: a
+        // renewal's race; a first enrollment holds its claim, claim.ts). The same key and subject (a concurrent
+        // re-send): answer with its state. Another key or subject: refuse (policy.ts, transactionIdInUse). The
+        // challenge goes back, for a retry with a new transactionID.
         const held = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
         if ((held?.status === "PENDING" || held?.status === "ISSUING") && !sameRequest(new CertificationRequest(held.csr), csr)) {
           const release = e.releaseChallenge;
@@ -100,7 +102,7 @@ export const issue: Phase = {
           // The device gets its FAILURE either way; the event says whether the challenge went back (a release that
           // failed or was refused leaves it spent, and the device needs a new one).
           const released = release ? await release().then((r) => r !== false, () => false) : undefined;
-          const refused = await failure(ctx, p, req, "badRequest", "transaction_id_in_use", "the transactionID belongs to a pending request for another key or subject; send a new transactionID");
+          const refused = await transactionIdInUse(ctx, p, req);
           return released === undefined ? refused : refused.with({ challengeReleased: released });
         }
         return poll(ctx, p, req);

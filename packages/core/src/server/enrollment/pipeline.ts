@@ -4,14 +4,17 @@
  *
  * 1. `decode.ts`: verify and decrypt the message (shared by every PKIOperation, so it runs before dispatch)
  * 2. `policy.ts`: re-send, renewal, CSR policy
- * 3. `challenge.ts`: the challenge validator
- * 4. `issue.ts`: the issue hook (SUCCESS, PENDING, FAILURE)
- * 5. `confirm.ts`: the profile's last check before delivery
- * 6. `reply.ts`: the SUCCESS CertRep, then the ISSUED record a re-send is answered from (`record.ts`)
+ * 3. `claim.ts`: a first enrollment takes its transactionID in the shared store (one issuance across replicas)
+ * 4. `challenge.ts`: the challenge validator
+ * 5. `issue.ts`: the issue hook (SUCCESS, PENDING, FAILURE)
+ * 6. `confirm.ts`: the profile's last check before delivery
+ * 7. `reply.ts`: the SUCCESS CertRep, then the claim recorded ISSUED, which a re-send is answered from (`record.ts`)
  *
  * A self-signed PKCSReq first waits for any earlier one with its
  * transactionID in this process (`in-flight.ts`), so identical requests
- * arriving together share one issuance.
+ * arriving together share one issuance without a store round trip; across
+ * processes the claim does it. A claim still held when the enrollment ends
+ * otherwise (a FAILURE, a throw) is let go.
  *
  * An issuing CA certificate outside its validity (it expired while the
  * server ran) stops the enrollment before any phase: `CaNotValidError`,
@@ -31,6 +34,7 @@ import type { ServerContext } from "../context.js";
 import { type ResolvedProfile, requireValidCa } from "../profile.js";
 import type { Reply } from "../replies.js";
 import { challenge } from "./challenge.js";
+import { claim, releaseClaim } from "./claim.js";
 import { confirm } from "./confirm.js";
 import type { Enrollment, Phase } from "./enrollment.js";
 import { oneAtATime } from "./in-flight.js";
@@ -40,7 +44,7 @@ import { reply } from "./reply.js";
 import { undelivered } from "./undelivered.js";
 
 /** The phases after decode, in order. @group Server */
-export const ENROLLMENT_PHASES: readonly Phase[] = [policy, challenge, issue, confirm, reply];
+export const ENROLLMENT_PHASES: readonly Phase[] = [policy, claim, challenge, issue, confirm, reply];
 
 /** Runs a decoded PKCSReq/RenewalReq through the phases. @group Server */
 export async function enroll(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest): Promise<Reply> {
@@ -54,6 +58,16 @@ export async function enroll(ctx: ServerContext, p: ResolvedProfile, req: PkiReq
 }
 
 async function run(ctx: ServerContext, e: Enrollment): Promise<Reply> {
+  try {
+    return await phases(ctx, e);
+  } finally {
+    // Not issued, or issued and not recorded (undelivered): a retry with the transactionID is a new enrollment. Best
+    // effort, bounded by the store timeout; when it fails, the claim's lease lapses.
+    if (e.claim) await releaseClaim(ctx, e).catch(() => undefined);
+  }
+}
+
+async function phases(ctx: ServerContext, e: Enrollment): Promise<Reply> {
   for (const phase of ENROLLMENT_PHASES) {
     let r: Reply | undefined;
     try {

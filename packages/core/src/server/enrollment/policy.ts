@@ -18,7 +18,10 @@ import { CertificationRequest } from "../../x509/certification-request.js";
 import { poll } from "../cert-poll.js";
 import { staticChallengeMatches } from "../challenge.js";
 import { checkCsrPolicy } from "../csr-policy.js";
-import { failure } from "../replies.js";
+import type { PkiRequest } from "../../message/pki-message.js";
+import type { ServerContext } from "../context.js";
+import type { ResolvedProfile } from "../profile.js";
+import { type Reply, failure } from "../replies.js";
 import { revocationReasonOf } from "../revocation-store.js";
 import { isStale } from "../stale.js";
 import type { Phase, UnusableSigner } from "./enrollment.js";
@@ -60,6 +63,16 @@ function sameExtensions(a: CertificationRequest, b: CertificationRequest): boole
   return x.length === y.length && x.every((e, i) => e.oid === y[i]!.oid && e.critical === y[i]!.critical && equalBytes(e.value, y[i]!.value));
 }
 
+/**
+ * FAILURE badRequest `transaction_id_in_use`: a request for another key or subject holds this transactionID (PENDING,
+ * or being issued). Answering with that transaction's state told this device PENDING on a request that is not its own
+ * and, once approved, sent it the other device's certificate (sscep once sent one transactionID for every key, the
+ * MD5 of nothing: certnanny/sscep#167). RFC 8894 §3.2.1.1: one transactionID per enrollment.
+ */
+export function transactionIdInUse(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest): Promise<Reply> {
+  return failure(ctx, p, req, "badRequest", "transaction_id_in_use", "the transactionID belongs to a pending request for another key or subject; send a new transactionID");
+}
+
 export const policy: Phase = {
   name: "policy",
   async run(ctx, e) {
@@ -83,6 +96,9 @@ export const policy: Phase = {
     const stored = existing && new CertificationRequest(existing.csr);
     const resent = stored && (waiting ? sameRequest(stored, csr) : answeredFromRecord(req) && sameIssuedRequest(stored, csr));
     if (resent) return poll(ctx, p, req, { tx: existing!, notStale: true });
+    // Another key or subject holds the transactionID (PENDING, or its issue hook running): refused before the challenge
+    // is spent or the issue hook runs (RFC 8894 §3.2.1.1: one transactionID per enrollment). See `transactionIdInUse`.
+    if (waiting) return transactionIdInUse(ctx, p, req);
     const signer = req.signerCertificate;
     const t = ctx.now();
     e.renewal = req.messageType === MessageType.RenewalReq;

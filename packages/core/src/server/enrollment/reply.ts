@@ -1,5 +1,5 @@
 /**
- * Phase 6, reply: the SUCCESS CertRep carrying the issued certificate and its
+ * Phase 7, reply: the SUCCESS CertRep carrying the issued certificate and its
  * chain, encrypted to the requester (RFC 8894 §3.3.2.1). Once it is built, the
  * transaction is recorded ISSUED (`record.ts`) so a re-send of the request
  * gets the same certificate (§3.3.3).

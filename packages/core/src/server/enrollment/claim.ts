@@ -1,0 +1,92 @@
+/**
+ * Phase 3, claim: a first enrollment (a self-signed PKCSReq, the only request
+ * whose re-send is answered from a record: `record.ts`) takes its
+ * transactionID in the profile's TransactionStore before its challenge is
+ * checked or its issue hook runs, so replicas sharing one store never both
+ * issue for one request (RFC 8894 §3.3.3: a device's re-send, or a relay's
+ * retry, that lands on another replica while the first is still issuing).
+ *
+ * The claim is an ISSUING record with `direct` (not an approver's claim:
+ * `approve` and `pending` leave it alone), created atomically
+ * (`TransactionStore.create` refuses over a live PENDING or ISSUING record)
+ * with a lease: it expires `approvalLeaseMs` (default 5 minutes) after it was
+ * taken, so a replica that crashed mid-issue holds the transactionID no longer
+ * (a later request's `create` replaces the expired record). Its `updatedAt`
+ * is the fencing token of everything the claim's holder writes after:
+ *
+ * - the hook issued: ISSUING→ISSUED (`record.ts`), which fails once the claim
+ *   was taken over, so a late holder never overwrites the new one's record;
+ * - the hook answered PENDING: the claim is let go and the PENDING record
+ *   created in its place (`issue.ts`);
+ * - any other end (a FAILURE, the hook threw, the store failed): the claim is
+ *   let go (`releaseClaim`), so a retry with the transactionID is a new
+ *   enrollment, as it was before claims.
+ *
+ * A request that finds the transactionID taken gets, for the same key and
+ * subject, the holder's state (PENDING while it issues: the device polls or
+ * re-sends, and then gets the recorded certificate); for another key or
+ * subject FAILURE badRequest `transaction_id_in_use`. Neither spends the
+ * challenge or runs the hook. Cost: one store write per first enrollment
+ * (the create; the ISSUED record is a transition of it).
+ *
+ * @module
+ */
+import type { ServerContext } from "../context.js";
+import { poll } from "../cert-poll.js";
+import type { Transaction } from "../transaction-store.js";
+import { CertificationRequest } from "../../x509/certification-request.js";
+import type { Enrollment, Phase } from "./enrollment.js";
+import { sameRequest, transactionIdInUse } from "./policy.js";
+import { answeredFromRecord } from "./record.js";
+
+const NO_BYTES = new Uint8Array(0);
+
+/** An `expiresAt` every store has passed: a transition to it ends the record (a fenced delete). */
+const GONE = new Date(0);
+
+export const claim: Phase = {
+  name: "claim",
+  async run(ctx, e) {
+    const { profile: p, request: req, csr } = e;
+    if (!answeredFromRecord(req)) return undefined;
+    // Twice at most: a claim found taken may be let go before it is read (its holder failed); then take it.
+    for (let attempt = 0; ; attempt++) {
+      const t = ctx.now();
+      const tx: Transaction = {
+        profile: p.name,
+        transactionId: req.transactionId,
+        status: "ISSUING",
+        csr: csr.der,
+        // As in the ISSUED record it becomes (record.ts): the reply goes to the request's own signer certificate.
+        signerCertificate: NO_BYTES,
+        renewal: false,
+        createdAt: t,
+        updatedAt: t,
+        expiresAt: new Date(t.getTime() + p.leaseMs),
+        direct: true,
+      };
+      if (await ctx.store("transaction store", () => p.transactions.create(tx))) {
+        e.claim = t;
+        return undefined;
+      }
+      const held = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
+      if (!held && attempt === 0) continue;
+      if (held && !sameRequest(new CertificationRequest(held.csr), csr)) return transactionIdInUse(ctx, p, req);
+      // The same request's: PENDING while it waits or issues, then its certificate or its FAILURE.
+      return poll(ctx, p, req, held ? { tx: held, notStale: false } : undefined);
+    }
+  },
+};
+
+/**
+ * Lets go of the enrollment's claim, if it holds one: a compare-and-set on the claim's `updatedAt` to a record that
+ * has expired, so a claim taken over since is left alone. Rejects as the store does (StoreUnavailableError); the
+ * claim is then given up all the same and its lease lapses.
+ */
+export async function releaseClaim(ctx: ServerContext, e: Enrollment): Promise<void> {
+  const at = e.claim;
+  if (!at) return;
+  delete e.claim;
+  const p = e.profile;
+  await ctx.store("transaction store", () => p.transactions.transition(p.name, e.request.transactionId, "ISSUING", { status: "REJECTED", updatedAt: ctx.now(), expiresAt: GONE }, { updatedAt: at }));
+}

@@ -1,0 +1,148 @@
+/**
+ * The claim a first enrollment (a self-signed PKCSReq) takes on its transactionID before its challenge and issue
+ * hook (`enrollment/claim.ts`; RFC 8894 §3.3.3): every way the hook can end leaves the store as a retry needs it.
+ * Two servers on one MemoryTransactionStore stand for two replicas (each has its own in-process wait). Cross-replica
+ * PENDING and `transaction_id_in_use` on a real Redis: packages/redis, rfc8894.server.replicas-one-issuance.
+ */
+import { describe, expect, it } from "vitest";
+import { MemoryTransactionStore, buildPkcsReq, createScepServer, createSelfSignedSigner, type IssueContext, type IssueHook, type ScepEvent, type ScepServer } from "../src/index.js";
+import { NOW, baseProfile, certPollAt, createDevice, createTestCa, hex, issuingHook, postPki, readReply, type Device } from "./support/server-pki.js";
+
+const ca = await createTestCa("Claim CA");
+const CHALLENGE = "claim-static";
+const LEASE_MS = 60_000;
+
+/** Two replicas sharing one store and one issue hook; `clock` moves both servers' and the store's time. */
+function replicas(issue: IssueHook) {
+  const clock = { now: NOW };
+  const now = (): Date => clock.now;
+  const transactions = new MemoryTransactionStore({ now });
+  const events: ScepEvent[] = [];
+  const settled: Array<() => void> = [];
+  const make = (): ScepServer =>
+    createScepServer({
+      profiles: [{ ...baseProfile(ca, CHALLENGE), transactions, issue, approvalLeaseMs: LEASE_MS }],
+      now,
+      onEvent: (e) => {
+        events.push(e);
+        for (const s of settled.splice(0)) s();
+      },
+    });
+  const nextEvent = (): Promise<void> => new Promise((resolve) => settled.push(resolve));
+  return { a: make(), b: make(), transactions, events, clock, nextEvent };
+}
+
+async function send(server: ScepServer, device: Device, at: Date = NOW) {
+  const signer = await createSelfSignedSigner({ keys: device.keys, subject: device.subject, now: NOW });
+  const built = await buildPkcsReq({ csr: device.csr, signer, recipient: ca.cert, now: at });
+  return { built, rep: await readReply(await postPki(server, "/scep", built.der), built, { decrypter: signer, caCertificates: [ca.cert] }) };
+}
+
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", () => {
+  it("the hook answers FAILURE: the claim is let go, and a retry with the transactionID runs the hook again", async () => {
+    const calls: IssueContext[] = [];
+    let refuse = true;
+    const r = replicas(issuingHook(ca, calls, () => (refuse ? { status: "FAILURE", failInfo: "badRequest", failInfoText: "not now" } : undefined)));
+    const device = await createDevice({ cn: "claim-refused", challengePassword: CHALLENGE });
+    const first = await send(r.a, device);
+    expect([first.rep.status, first.rep.failInfoText]).toEqual(["FAILURE", "not now"]);
+    expect(await r.transactions.get("p", first.built.transactionId)).toBeUndefined();
+    refuse = false;
+    const retry = await send(r.b, device);
+    expect(retry.rep.status).toBe("SUCCESS");
+    expect(calls).toHaveLength(2);
+  });
+
+  it("the hook throws (500): the claim is let go, and a retry runs the hook again", async () => {
+    let calls = 0;
+    const hook = issuingHook(ca);
+    const r = replicas(async (ctx) => {
+      if (++calls === 1) throw new Error("the CA is down");
+      return hook(ctx);
+    });
+    const device = await createDevice({ cn: "claim-threw", challengePassword: CHALLENGE });
+    const signer = await createSelfSignedSigner({ keys: device.keys, subject: device.subject, now: NOW });
+    const built = await buildPkcsReq({ csr: device.csr, signer, recipient: ca.cert, now: NOW });
+    expect((await postPki(r.a, "/scep", built.der)).status).toBe(500);
+    expect(await r.transactions.get("p", built.transactionId)).toBeUndefined();
+    expect((await send(r.b, device)).rep.status).toBe("SUCCESS");
+    expect(calls).toBe(2);
+  });
+
+  it("the hook answers PENDING: the claim becomes the PENDING transaction an operator approves, and the CertPoll gets the certificate", async () => {
+    const calls: IssueContext[] = [];
+    const r = replicas(issuingHook(ca, calls, (ctx) => (ctx.approved ? undefined : { status: "PENDING" })));
+    const device = await createDevice({ cn: "claim-pending", challengePassword: CHALLENGE });
+    const first = await send(r.a, device);
+    expect(first.rep.status).toBe("PENDING");
+    const tid = first.built.transactionId;
+    const tx = await r.transactions.get("p", tid);
+    expect([tx?.status, tx?.direct, tx?.challengeValidated, hex(tx?.signerCertificate) !== ""]).toEqual(["PENDING", undefined, true, true]);
+    expect((await r.b.pending()).map((t) => t.transactionId)).toEqual([tid]);
+    await r.b.approve("p", tid);
+    const polled = await certPollAt(r.a, "/scep", ca, device, tid);
+    expect(polled.status).toBe("SUCCESS");
+    expect(hex(polled.certificates[0]!.spki)).toBe(hex(device.signer.certificate.spki));
+    expect(calls).toHaveLength(2);
+  });
+
+  it("while the hook runs, the claim is no request to approve: pending() leaves it out and approve refuses it", async () => {
+    const held = gate();
+    const entered = gate();
+    const hook = issuingHook(ca);
+    const r = replicas(async (ctx) => {
+      entered.open();
+      await held.promise;
+      return hook(ctx);
+    });
+    const device = await createDevice({ cn: "claim-not-approvable", challengePassword: CHALLENGE });
+    const first = send(r.a, device);
+    await entered.promise;
+    const [claim] = await r.transactions.list("p", { status: "ISSUING" });
+    expect(claim?.direct).toBe(true);
+    expect(await r.a.pending()).toEqual([]);
+    await expect(r.b.approve("p", claim!.transactionId)).rejects.toMatchObject({ code: "ERR_TRANSACTION_STATE" });
+    held.open();
+    expect((await first).rep.status).toBe("SUCCESS");
+  });
+
+  it("a claim whose lease lapsed (its replica stalled mid-issue) is taken over: the new holder issues and its record stands; the late holder's ISSUED write is refused (issued_not_recorded)", async () => {
+    const held = gate();
+    const entered = gate();
+    const calls: IssueContext[] = [];
+    const hook = issuingHook(ca, calls);
+    let first = true;
+    const r = replicas(async (ctx) => {
+      if (first) {
+        first = false;
+        entered.open();
+        await held.promise;
+      }
+      return hook(ctx);
+    });
+    const device = await createDevice({ cn: "claim-takeover", challengePassword: CHALLENGE });
+    const stalled = send(r.a, device);
+    await entered.promise;
+    expect((await send(r.b, device)).rep.status).toBe("PENDING"); // within the lease
+    r.clock.now = new Date(NOW.getTime() + LEASE_MS);
+    const takenOver = await send(r.b, device);
+    expect(takenOver.rep.status).toBe("SUCCESS");
+    const recorded = r.nextEvent();
+    held.open();
+    const late = (await stalled).rep;
+    expect(late.status).toBe("SUCCESS"); // the device is never refused a certificate it was issued
+    await recorded;
+    expect(r.events.at(-1)).toMatchObject({ outcome: "success", reason: "issued_not_recorded" });
+    const tx = await r.transactions.get("p", takenOver.built.transactionId);
+    expect([tx?.status, hex(tx?.certificate)]).toEqual(["ISSUED", hex(takenOver.rep.certificate!.der)]);
+    const again = await send(r.a, device);
+    expect(hex(again.rep.certificate!.der)).toBe(hex(takenOver.rep.certificate!.der));
+    expect(calls).toHaveLength(2);
+  });
+});

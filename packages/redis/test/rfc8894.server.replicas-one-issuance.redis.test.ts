@@ -1,0 +1,134 @@
+/**
+ * RFC 8894 §3.3.3 across replicas: a device's re-send (or a relay's retry) of
+ * a PKCSReq that lands on a second replica while the first is still running
+ * the issue hook. Both replicas share one RedisTransactionStore on one real
+ * redis-server (each its own connection); the first replica's hook is held
+ * by a gate. The first enrollment's claim on the transactionID (an ISSUING
+ * record, `enrollment/claim.ts`) makes the hook run once: the second replica
+ * answers PENDING, and once the gate opens a re-send to either replica gets
+ * the same certificate. Another key under the transactionID is refused
+ * (`transaction_id_in_use`) before any hook runs. Before the claim, each
+ * replica ran the hook and the device got two certificates.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { buildCertPoll, buildPkcsReq, CertificationRequest, createScepServer, createSelfSignedSigner, type IssueContext, type IssueHook, type ScepEvent, type ScepServer } from "@scep/core";
+import { NOW, baseProfile, createDevice, createTestCa, hex, issuingHook, postPki, readReply, type Device, type TestCa } from "../../core/test/support/server-pki.js";
+import { usePrivateRedis } from "./support/private-redis.js";
+import { RedisTransactionStore } from "../src/index.js";
+
+const redis = usePrivateRedis({}, { second: true });
+let ca: TestCa;
+beforeAll(async () => {
+  ca = await createTestCa("Replicas Redis CA");
+}, 60_000);
+
+const CHALLENGE = "replicas-static";
+let prefixes = 0;
+
+/** A promise and its resolver. */
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+/**
+ * Two replicas (servers) on one Redis, each with its own connection and its own process-local state, a static
+ * challenge (a copy of the request passes it on any replica: only the claim stops a second issuance). The first hook
+ * call waits for `held.open()`; `entered` resolves once it is waiting.
+ */
+function replicas() {
+  const keyPrefix = `replicas-${++prefixes}:`;
+  const calls: IssueContext[] = [];
+  const events: ScepEvent[] = [];
+  const held = gate();
+  const entered = gate();
+  const issuing = issuingHook(ca);
+  let first = true;
+  const issue: IssueHook = async (ctx) => {
+    calls.push(ctx); // on entry: the held call counts
+    if (first) {
+      first = false;
+      entered.open();
+      await held.promise;
+    }
+    return issuing(ctx);
+  };
+  const settled: Array<() => void> = [];
+  const make = (client: typeof redis.client): ScepServer =>
+    createScepServer({
+      profiles: [{ ...baseProfile(ca, CHALLENGE), transactions: new RedisTransactionStore(client, { keyPrefix, now: () => NOW }), issue }],
+      now: () => NOW,
+      onEvent: (e) => {
+        events.push(e);
+        for (const s of settled.splice(0)) s();
+      },
+    });
+  // The next event (a SUCCESS's follows its record's write, which may settle after the reply left).
+  const nextEvent = (): Promise<void> => new Promise((resolve) => settled.push(resolve));
+  return { a: make(redis.client), b: make(redis.second), calls, events, held, entered, nextEvent, transactions: new RedisTransactionStore(redis.client, { keyPrefix, now: () => NOW }) };
+}
+
+/** The device's PKCSReq (a new self-signed signer and senderNonce each time, as a re-send after a lost reply). */
+async function send(server: ScepServer, device: Device, transactionId?: string) {
+  const signer = await createSelfSignedSigner({ keys: device.keys, subject: device.subject, now: NOW });
+  const built = await buildPkcsReq({ csr: device.csr, signer, recipient: ca.cert, now: NOW, ...(transactionId ? { transactionId } : {}) });
+  return { built, rep: await readReply(await postPki(server, "/scep", built.der), built, { decrypter: signer, caCertificates: [ca.cert] }) };
+}
+
+describe("RFC 8894 §3.3.3: one issuance per request across replicas sharing a RedisTransactionStore", () => {
+  it("the same PKCSReq on the second replica while the first's hook runs: PENDING, the hook runs once, and a re-send to either replica gets the same certificate", async () => {
+    const r = replicas();
+    const device = await createDevice({ cn: "replica-claim", challengePassword: CHALLENGE });
+    const first = send(r.a, device);
+    await r.entered.promise;
+    const copy = await send(r.b, device);
+    expect(copy.rep.status).toBe("PENDING");
+    expect(r.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "pending", reason: "still_pending" });
+    expect(r.calls).toHaveLength(1);
+    // The claim (an ISSUING record, `direct`) holds the transactionID; no operator sees it as a request to approve.
+    expect(await r.b.pending()).toEqual([]);
+    const claim = await r.transactions.get("p", copy.built.transactionId);
+    expect([claim?.status, claim?.direct, hex(claim?.csr)]).toEqual(["ISSUING", true, hex(device.csr)]);
+    // A CertPoll to the second replica meanwhile: PENDING too.
+    const pollBuilt = await buildCertPoll({ signer: device.signer, recipient: ca.cert, issuer: ca.cert, subject: CertificationRequest.from(device.csr).subjectDer, transactionId: copy.built.transactionId, now: NOW });
+    expect((await readReply(await postPki(r.b, "/scep", pollBuilt.der), pollBuilt, { decrypter: device.signer, caCertificates: [ca.cert] })).status).toBe("PENDING");
+
+    const recorded = r.nextEvent();
+    r.held.open();
+    const issued = (await first).rep;
+    expect(issued.status).toBe("SUCCESS");
+    await recorded;
+    expect(r.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "success", reason: "issued" });
+    for (const replica of [r.b, r.a]) {
+      const again = await send(replica, device);
+      expect(again.rep.status).toBe("SUCCESS");
+      expect(hex(again.rep.certificate!.der)).toBe(hex(issued.certificate!.der));
+      expect(r.events.at(-1)).toMatchObject({ reason: "issued_resent" });
+    }
+    expect(r.calls).toHaveLength(1);
+    expect((await r.transactions.get("p", copy.built.transactionId))?.status).toBe("ISSUED");
+  });
+
+  it("another key under that transactionID on the second replica while the first's hook runs: FAILURE badRequest transaction_id_in_use, its hook never runs; the first is issued and recorded", async () => {
+    const r = replicas();
+    const device = await createDevice({ cn: "replica-owner", challengePassword: CHALLENGE });
+    const other = await createDevice({ cn: "replica-other", challengePassword: CHALLENGE });
+    const first = send(r.a, device);
+    await r.entered.promise;
+    const tid = (await r.transactions.list("p", { status: "ISSUING" }))[0]!.transactionId;
+    const refused = await send(r.b, other, tid);
+    expect([refused.rep.status, refused.rep.failInfo]).toEqual(["FAILURE", "badRequest"]);
+    expect(refused.rep.failInfoText).toMatch(/send a new transactionID/);
+    expect(r.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "failure", reason: "transaction_id_in_use" });
+    expect(r.calls).toHaveLength(1); // the first's, still held
+    const recorded = r.nextEvent();
+    r.held.open();
+    const issued = (await first).rep;
+    expect(issued.status).toBe("SUCCESS");
+    await recorded;
+    const tx = await r.transactions.get("p", tid);
+    expect([tx?.status, hex(tx?.certificate)]).toEqual(["ISSUED", hex(issued.certificate!.der)]);
+    expect(r.calls.map((c) => c.csr.subject)).toEqual([expect.stringContaining("replica-owner")]);
+  });
+});
