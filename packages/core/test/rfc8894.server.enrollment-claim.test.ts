@@ -32,9 +32,9 @@ function replicas(issue: IssueHook) {
   return { a: make(), b: make(), transactions, events, clock, nextEvent };
 }
 
-async function send(server: ScepServer, device: Device, at: Date = NOW) {
+async function send(server: ScepServer, device: Device, transactionId?: string) {
   const signer = await createSelfSignedSigner({ keys: device.keys, subject: device.subject, now: NOW });
-  const built = await buildPkcsReq({ csr: device.csr, signer, recipient: ca.cert, now: at });
+  const built = await buildPkcsReq({ csr: device.csr, signer, recipient: ca.cert, now: NOW, ...(transactionId ? { transactionId } : {}) });
   return { built, rep: await readReply(await postPki(server, "/scep", built.der), built, { decrypter: signer, caCertificates: [ca.cert] }) };
 }
 
@@ -57,6 +57,22 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     const retry = await send(r.b, device);
     expect(retry.rep.status).toBe("SUCCESS");
     expect(calls).toHaveLength(2);
+  });
+
+  it("another key's request under an ISSUED transaction's transactionID, with a wrong challenge: FAILURE, and the record stays for the first device's re-send (no claim erases it before the challenge)", async () => {
+    const calls: IssueContext[] = [];
+    const r = replicas(issuingHook(ca, calls));
+    const device = await createDevice({ cn: "claim-recorded", challengePassword: CHALLENGE });
+    const intruder = await createDevice({ cn: "claim-intruder", challengePassword: "wrong" });
+    const recorded = r.nextEvent();
+    const first = await send(r.a, device);
+    await recorded;
+    const refused = await send(r.b, intruder, first.built.transactionId);
+    expect([refused.rep.status, r.events.at(-1)?.reason]).toEqual(["FAILURE", "bad_challenge"]);
+    const again = await send(r.b, device);
+    expect(hex(again.rep.certificate!.der)).toBe(hex(first.rep.certificate!.der));
+    expect(r.events.at(-1)).toMatchObject({ reason: "issued_resent" });
+    expect(calls).toHaveLength(1);
   });
 
   it("the hook throws (500): the claim is let go, and a retry runs the hook again", async () => {

@@ -29,6 +29,12 @@
  * challenge or runs the hook. Cost: one store write per first enrollment
  * (the create; the ISSUED record is a transition of it).
  *
+ * No claim is taken over a finished (ISSUED or REJECTED) record of another
+ * request with this transactionID: a request whose challenge is not checked
+ * yet must not erase what another device's re-send is answered from. Such a
+ * request is recorded as before claims (`record.ts`), and two copies of it
+ * on two replicas may each be issued.
+ *
  * @module
  */
 import type { ServerContext } from "../context.js";
@@ -48,7 +54,8 @@ export const claim: Phase = {
   name: "claim",
   async run(ctx, e) {
     const { profile: p, request: req, csr } = e;
-    if (!answeredFromRecord(req)) return undefined;
+    // A finished record of another request is there (policy.ts): replaced only once this request is issued.
+    if (!answeredFromRecord(req) || e.replacesRecord) return undefined;
     // Twice at most: a claim found taken may be let go before it is read (its holder failed); then take it.
     for (let attempt = 0; ; attempt++) {
       const t = ctx.now();

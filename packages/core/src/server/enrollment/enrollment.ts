@@ -30,6 +30,13 @@ export interface Enrollment {
    */
   unusableSigner?: UnusableSigner;
   /**
+   * Set by the policy phase: a finished (ISSUED or REJECTED) record of another request holds the transactionID. The
+   * claim phase then takes no claim (a request whose challenge is not checked yet must not erase it: another
+   * device's re-send is answered from it), and the reply phase replaces it once this request is issued, as before
+   * claims (`record.ts`).
+   */
+  replacesRecord?: boolean;
+  /**
    * Set by the claim phase: the `updatedAt` of this request's ISSUING claim on its transactionID in the store (its
    * fencing token), while it holds one; cleared once the claim is let go or recorded ISSUED.
    */

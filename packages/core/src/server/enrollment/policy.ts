@@ -99,6 +99,7 @@ export const policy: Phase = {
     // Another key or subject holds the transactionID (PENDING, or its issue hook running): refused before the challenge
     // is spent or the issue hook runs (RFC 8894 §3.2.1.1: one transactionID per enrollment). See `transactionIdInUse`.
     if (waiting) return transactionIdInUse(ctx, p, req);
+    if (existing) e.replacesRecord = true;
     const signer = req.signerCertificate;
     const t = ctx.now();
     e.renewal = req.messageType === MessageType.RenewalReq;

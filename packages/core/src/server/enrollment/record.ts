@@ -27,7 +27,7 @@
 import type { PkiRequest } from "../../message/pki-message.js";
 import { MessageType } from "../../message/types.js";
 import type { ServerContext } from "../context.js";
-import type { TransactionUpdate } from "../transaction-store.js";
+import type { Transaction, TransactionUpdate } from "../transaction-store.js";
 import type { Enrollment } from "./enrollment.js";
 
 /**
@@ -42,7 +42,7 @@ export function answeredFromRecord(req: PkiRequest): boolean {
 
 /**
  * Whether the record was written or had no need to be: the enrollment's claim (`claim.ts`) moved ISSUING→ISSUED,
- * fenced by the claim's `updatedAt`. False when the store failed or timed out, or when the claim was no longer this
+ * fenced by the claim's `updatedAt` (with no claim, over another request's finished record: a `create` replacing it). False when the store failed or timed out, or when the claim was no longer this
  * request's (its lease lapsed and another request took the transactionID over: that one's record stands, and a
  * re-send would not get this certificate). One store call, under `storeTimeoutMs`, so this settles within
  * `storeTimeoutMs` (the late event and the in-flight wait of `in-flight.ts` with it). Never rejects.
@@ -53,10 +53,29 @@ export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<b
   if (!answeredFromRecord(req)) return true;
   const claimedAt = e.claim;
   delete e.claim; // recorded or not, the pipeline does not let it go: a lapsed lease ends it
-  if (!claimedAt) return false;
+  if (!claimedAt && !e.replacesRecord) return false;
   try {
     const { certificate, chain } = e.issued!;
     const t = ctx.now();
+    if (!claimedAt) {
+      // No claim (another request's finished record held the transactionID): it is replaced whole, unless a
+      // PENDING/ISSUING record took the transactionID since (create refuses; this certificate is then not recorded).
+      const tx: Transaction = {
+        profile: p.name,
+        transactionId: req.transactionId,
+        status: "ISSUED",
+        csr: e.csr.der,
+        signerCertificate: new Uint8Array(0),
+        renewal: false,
+        createdAt: t,
+        updatedAt: t,
+        expiresAt: new Date(t.getTime() + p.retentionMs),
+        certificate: certificate.der,
+        direct: true,
+        ...(chain === p.caChain ? {} : { chain }),
+      };
+      return await ctx.store("transaction store", () => p.transactions.create(tx));
+    }
     // The claim already holds the CSR, no signer certificate (the re-send's reply is encrypted to the re-send's own,
     // and nothing else reads it: ~0.8 KB less per record, of ~3.6 KB, issue 13, goal 4) and `direct` (told apart from
     // an approved certificate by CertPoll: its re-send is reported `issued_resent`).
