@@ -181,7 +181,8 @@ describe("handle answers byte for byte what fetch answers (no CertRep)", () => {
     expect(await same("GET", "/scep?operation=PKIOperation")).toMatchObject({ status: 400, body: text("missing message parameter\n"), event: { reason: "missing_message" } });
     expect(await same("GET", "/scep?operation=PKIOperation&message=%%%")).toMatchObject({ status: 400, body: text("message is not base64\n"), event: { reason: "bad_base64" } });
     expect(await same("GET", `/scep?operation=PKIOperation&message=${"A".repeat((MAX_BODY * 4) / 3 + 1100)}`)).toMatchObject({ status: 414, body: text("URI too long\n"), event: { reason: "uri_too_long", status: 414 } });
-    expect(await same("HEAD", "/scep?operation=PKIOperation")).toMatchObject({ status: 400, body: "", event: { reason: "missing_message" } });
+    // A PKIOperation has effects (a challenge spent, a certificate issued): HEAD, a safe method, is refused (RFC 9110 §9.2.1).
+    expect(await same("HEAD", "/scep?operation=PKIOperation")).toMatchObject({ status: 405, body: "", headers: { allow: "GET, POST" }, event: { reason: "method_not_allowed" } });
   });
 
   it("body limit: 413 for a body over maxBodyBytes and for a declared Content-Length over it; the limit itself passes", async () => {

@@ -108,7 +108,8 @@ export interface ScepServer extends FetchHandler {
    * @param request - Method, request target (origin-form `req.url` or an absolute URL), header fields (Node's
    *   `req.headers` as is, or a `Headers`), and the body's bytes or a promise of them.
    * @returns Status, lower-case header fields (no `content-length`: write `body.length`), and the content bytes. For
-   *   HEAD: the GET's header fields with its `content-length` (RFC 9110 §9.3.2), and no content bytes.
+   *   HEAD: the GET's header fields with its `content-length` (RFC 9110 §9.3.2), and no content bytes; a HEAD of a
+   *   PKIOperation is 405 (`allow: GET, POST`, event reason `method_not_allowed`): it has effects, HEAD must not.
    *
    * @example
    * ```ts
@@ -282,6 +283,9 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
       case "getnextcacert":
         return getNextCaCert(ctx, p);
       case "pkioperation":
+        // HEAD is safe (RFC 9110 §9.2.1, §9.3.2): clients, caches and link checkers send it expecting no effect. A
+        // PKIOperation spends a challenge and issues a certificate, so a HEAD is refused rather than run as its GET.
+        if (method === "HEAD") return new Reply(text(405, "method not allowed", { allow: "GET, POST" }), "rejected", "method_not_allowed");
         return pkiOperation(ctx, p, method, url, bodyReader);
       case "":
         return new Reply(text(400, "missing operation parameter"), "rejected", "missing_operation");

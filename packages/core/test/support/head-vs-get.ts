@@ -1,13 +1,13 @@
 /**
  * RFC 9110 §9.3.2 over a real socket, for the adapters' tests: HEAD of each target the SCEP server answers on GET
- * (GetCACaps, GetCACert, GetNextCACert's 404 without a next CA, the 400s of no operation, an unknown one and a
- * PKIOperation message that is no base64) gets the GET's status and header fields, Content-Length included, and no
- * content.
+ * (GetCACaps, GetCACert, GetNextCACert's 404 without a next CA, the 400s of no operation and an unknown one) gets the
+ * GET's status and header fields, Content-Length included, and no content. A PKIOperation has effects, so its HEAD is
+ * refused (405, Allow: GET, POST; RFC 9110 §9.2.1), with a Content-Length and no content.
  */
 import { request, type IncomingMessage } from "node:http";
 import { expect } from "vitest";
 
-const TARGETS = ["/scep?operation=GetCACaps", "/scep?operation=GetCACert", "/scep/pkiclient.exe?operation=GetCACert", "/scep?operation=GetNextCACert", "/scep", "/scep?operation=Nope", "/scep?operation=PKIOperation&message=%%%"];
+const TARGETS = ["/scep?operation=GetCACaps", "/scep?operation=GetCACert", "/scep/pkiclient.exe?operation=GetCACert", "/scep?operation=GetNextCACert", "/scep", "/scep?operation=Nope"];
 
 /** One exchange on its own connection: status, header fields (without Date, Connection, Keep-Alive), body bytes. */
 function exchange(port: number, method: string, path: string): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
@@ -33,4 +33,6 @@ export async function expectHeadLikeGet(port: number): Promise<void> {
     expect({ target, length: get.headers["content-length"] }).toEqual({ target, length: String(get.body.length) });
     expect({ target, status: head.status, headers: head.headers, body: head.body.length }).toEqual({ target, status: get.status, headers: get.headers, body: 0 });
   }
+  const head = await exchange(port, "HEAD", "/scep?operation=PKIOperation&message=%%%");
+  expect({ status: head.status, allow: head.headers.allow, length: head.headers["content-length"], body: head.body.length }).toEqual({ status: 405, allow: "GET, POST", length: expect.stringMatching(/^\d+$/), body: 0 });
 }
