@@ -128,6 +128,36 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     expect((await first).rep.status).toBe("SUCCESS");
   });
 
+  it("a hook slower than the lease, with nobody taking the transactionID over: its certificate is still recorded, and the re-send gets it (no second issuance)", async () => {
+    const held = gate();
+    const entered = gate();
+    const calls: IssueContext[] = [];
+    const hook = issuingHook(ca, calls);
+    const r = replicas(async (ctx) => {
+      if (calls.length === 0) {
+        entered.open();
+        await held.promise;
+      }
+      return hook(ctx);
+    });
+    const device = await createDevice({ cn: "claim-slow-hook", challengePassword: CHALLENGE });
+    const slow = send(r.a, device);
+    await entered.promise;
+    r.clock.now = new Date(NOW.getTime() + LEASE_MS); // the claim's lease lapses while the hook runs
+    const recorded = r.nextEvent();
+    held.open();
+    const first = (await slow).rep;
+    expect(first.status).toBe("SUCCESS");
+    await recorded;
+    expect(r.events.at(-1)).toMatchObject({ outcome: "success", reason: "issued" });
+    const tx = await r.transactions.get("p", (await slow).built.transactionId);
+    expect([tx?.status, hex(tx?.certificate)]).toEqual(["ISSUED", hex(first.certificate!.der)]);
+    const again = await send(r.b, device);
+    expect(hex(again.rep.certificate!.der)).toBe(hex(first.certificate!.der));
+    expect(r.events.at(-1)).toMatchObject({ reason: "issued_resent" });
+    expect(calls).toHaveLength(1);
+  });
+
   it("a claim whose lease lapsed (its replica stalled mid-issue) is taken over: the new holder issues and its record stands; the late holder's ISSUED write is refused (issued_not_recorded)", async () => {
     const held = gate();
     const entered = gate();

@@ -42,10 +42,12 @@ export function answeredFromRecord(req: PkiRequest): boolean {
 
 /**
  * Whether the record was written or had no need to be: the enrollment's claim (`claim.ts`) moved ISSUING→ISSUED,
- * fenced by the claim's `updatedAt` (with no claim, over another request's finished record: a `create` replacing it). False when the store failed or timed out, or when the claim was no longer this
- * request's (its lease lapsed and another request took the transactionID over: that one's record stands, and a
- * re-send would not get this certificate). One store call, under `storeTimeoutMs`, so this settles within
- * `storeTimeoutMs` (the late event and the in-flight wait of `in-flight.ts` with it). Never rejects.
+ * fenced by the claim's `updatedAt` (with no claim, over another request's finished record: a `create` replacing it);
+ * when the claim's lease lapsed while the hook ran and nothing holds the transactionID now, a `create` of the record.
+ * False when the store failed or timed out, or when another request took the transactionID over after the lease
+ * lapsed (that one's record or claim stands, and a re-send would not get this certificate). The calls run under one
+ * `storeTimeoutMs`, so this settles within it (the late event and the in-flight wait of `in-flight.ts` with it).
+ * Never rejects.
  */
 export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<boolean> {
   const { profile: p, request: req } = e;
@@ -54,27 +56,29 @@ export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<b
   const claimedAt = e.claim;
   delete e.claim; // recorded or not, the pipeline does not let it go: a lapsed lease ends it
   if (!claimedAt && !e.replacesRecord) return false;
+  let gaveUp = false;
   try {
     const { certificate, chain } = e.issued!;
     const t = ctx.now();
+    // The whole ISSUED record, for a `create` where no claim of this request's is left to move.
+    const whole: Transaction = {
+      profile: p.name,
+      transactionId: req.transactionId,
+      status: "ISSUED",
+      csr: e.csr.der,
+      signerCertificate: new Uint8Array(0),
+      renewal: false,
+      createdAt: t,
+      updatedAt: t,
+      expiresAt: new Date(t.getTime() + p.retentionMs),
+      certificate: certificate.der,
+      direct: true,
+      ...(chain === p.caChain ? {} : { chain }),
+    };
     if (!claimedAt) {
       // No claim (another request's finished record held the transactionID): it is replaced whole, unless a
       // PENDING/ISSUING record took the transactionID since (create refuses; this certificate is then not recorded).
-      const tx: Transaction = {
-        profile: p.name,
-        transactionId: req.transactionId,
-        status: "ISSUED",
-        csr: e.csr.der,
-        signerCertificate: new Uint8Array(0),
-        renewal: false,
-        createdAt: t,
-        updatedAt: t,
-        expiresAt: new Date(t.getTime() + p.retentionMs),
-        certificate: certificate.der,
-        direct: true,
-        ...(chain === p.caChain ? {} : { chain }),
-      };
-      return await ctx.store("transaction store", () => p.transactions.create(tx));
+      return await ctx.store("transaction store", () => p.transactions.create(whole));
     }
     // The claim already holds the CSR, no signer certificate (the re-send's reply is encrypted to the re-send's own,
     // and nothing else reads it: ~0.8 KB less per record, of ~3.6 KB, issue 13, goal 4) and `direct` (told apart from
@@ -82,15 +86,23 @@ export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<b
     const update: TransactionUpdate = {
       status: "ISSUED",
       updatedAt: t,
-      expiresAt: new Date(t.getTime() + p.retentionMs),
+      expiresAt: whole.expiresAt,
       certificate: certificate.der,
       // The profile's own chain is not copied into every record: CertPoll falls back to it.
       ...(chain === p.caChain ? {} : { chain }),
     };
-    const done = await ctx.store("transaction store", () => p.transactions.transition(p.name, req.transactionId, "ISSUING", update, { updatedAt: claimedAt }));
-    return done !== undefined;
+    // One deadline for the calls together (each under its own made the record take up to three times storeTimeoutMs).
+    return await ctx.store("transaction store", async () => {
+      if (await p.transactions.transition(p.name, req.transactionId, "ISSUING", update, { updatedAt: claimedAt })) return true;
+      // The claim is gone: its lease lapsed while the hook ran (a hook slower than approvalLeaseMs). Another request
+      // that took the transactionID over keeps it (its record, or its claim: create refuses). When nothing holds it,
+      // this certificate is recorded as before claims, so the device's re-send gets it rather than a second one.
+      if (gaveUp || (await p.transactions.get(p.name, req.transactionId)) !== undefined) return false;
+      return !gaveUp && (await p.transactions.create(whole));
+    });
   } catch {
     // (Everything that can throw is in here, the clock too: this never rejects, so reply.ts needs no catch.)
+    gaveUp = true; // past the deadline: a late step must not write what nobody reads the answer of
     return false;
   }
 }
