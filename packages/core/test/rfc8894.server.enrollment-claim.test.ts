@@ -128,6 +128,51 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     expect((await first).rep.status).toBe("SUCCESS");
   });
 
+  it("a claim found taken whose holder finishes before it is read: the same key with other extensions is not handed the holder's certificate, it is enrolled as policy enrolls it", async () => {
+    const calls: IssueContext[] = [];
+    const hook = issuingHook(ca, calls);
+    const held = gate();
+    const entered = gate();
+    let holding = false;
+    const r = replicas(async (ctx) => {
+      if (holding) {
+        holding = false;
+        entered.open();
+        await held.promise;
+      }
+      return hook(ctx);
+    });
+    const device = await createDevice({ cn: "claim-race", challengePassword: CHALLENGE });
+    const other = await createDevice({ cn: "claim-race", challengePassword: CHALLENGE, keys: device.keys, san: { dns: ["other.claim-race.example"] } });
+    const tid = "claim-race-transaction";
+    // `other`'s policy phase finds nothing; at its claim's create the device's claim is live (refused), and by its read
+    // the device's enrollment has finished (ISSUED).
+    let finished: Promise<Awaited<ReturnType<typeof send>>> | undefined;
+    const create = r.transactions.create.bind(r.transactions);
+    r.transactions.create = async (tx) => {
+      if (!finished && hex(tx.csr) === hex(other.csr)) {
+        holding = true;
+        const recorded = r.nextEvent();
+        finished = send(r.a, device, tid);
+        await entered.promise;
+        const refused = await create(tx);
+        held.open();
+        await finished;
+        await recorded;
+        return refused;
+      }
+      return create(tx);
+    };
+    const raced = await send(r.b, other, tid);
+    const first = (await finished!).rep;
+    expect([first.status, raced.rep.status]).toEqual(["SUCCESS", "SUCCESS"]);
+    expect(hex(raced.rep.certificate!.der)).not.toBe(hex(first.certificate!.der));
+    expect(r.events.at(-1)).toMatchObject({ reason: "issued" });
+    expect(calls).toHaveLength(2);
+    const tx = await r.transactions.get("p", tid);
+    expect(hex(tx?.certificate)).toBe(hex(raced.rep.certificate!.der)); // replaced once issued, as policy replaces it
+  });
+
   it("a hook slower than the lease, with nobody taking the transactionID over: its certificate is still recorded, and the re-send gets it (no second issuance)", async () => {
     const held = gate();
     const entered = gate();

@@ -42,7 +42,7 @@ import { poll } from "../cert-poll.js";
 import type { Transaction } from "../transaction-store.js";
 import { CertificationRequest } from "../../x509/certification-request.js";
 import type { Enrollment, Phase } from "./enrollment.js";
-import { sameRequest, transactionIdInUse } from "./policy.js";
+import { sameIssuedRequest, sameRequest, transactionIdInUse } from "./policy.js";
 import { answeredFromRecord } from "./record.js";
 
 const NO_BYTES = new Uint8Array(0);
@@ -78,6 +78,14 @@ export const claim: Phase = {
       }
       const held = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
       if (!held && attempt === 0) continue;
+      if (held?.status === "ISSUED" || held?.status === "REJECTED") {
+        // Finished since the create found it held (its holder issued): answered as the policy phase answers a finished
+        // record. Its certificate only to a re-send of that very request (the same challenge and extensions, not just
+        // the key and subject); anything else is a new enrollment that replaces it once issued, taking no claim.
+        if (sameIssuedRequest(new CertificationRequest(held.csr), csr)) return poll(ctx, p, req, { tx: held, notStale: false });
+        e.replacesRecord = true;
+        return undefined;
+      }
       if (held && !sameRequest(new CertificationRequest(held.csr), csr)) return transactionIdInUse(ctx, p, req);
       // The same request's: PENDING while it waits or issues, then its certificate or its FAILURE.
       return poll(ctx, p, req, held ? { tx: held, notStale: false } : undefined);

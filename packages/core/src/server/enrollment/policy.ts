@@ -48,7 +48,7 @@ export function sameRequest(a: CertificationRequest, b: CertificationRequest): b
  * time). Many clients derive the transactionID from the key (sscep, micromdm, this SDK's `buildPkcsReq`), so the same
  * key asking with another challenge or other extensions is a new enrollment, checked and issued as one, not a re-send.
  */
-function sameIssuedRequest(a: CertificationRequest, b: CertificationRequest): boolean {
+export function sameIssuedRequest(a: CertificationRequest, b: CertificationRequest): boolean {
   return sameRequest(a, b) && sameChallenge(a.challengePassword, b.challengePassword) && sameExtensions(a, b);
 }
 
