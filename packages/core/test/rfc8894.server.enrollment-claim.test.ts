@@ -44,6 +44,23 @@ function gate(): { promise: Promise<void>; open: () => void } {
   return { promise, open };
 }
 
+/** An issuing hook (calls recorded in `calls`) that holds the next call once `arm()`ed, until `held.open()`; `entered` opens when it holds one. */
+function gatedHook(calls: IssueContext[]) {
+  const held = gate();
+  const entered = gate();
+  const issue = issuingHook(ca, calls);
+  let armed = false;
+  const hook: IssueHook = async (ctx) => {
+    if (armed) {
+      armed = false;
+      entered.open();
+      await held.promise;
+    }
+    return issue(ctx);
+  };
+  return { hook, held, entered, arm: () => void (armed = true) };
+}
+
 describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", () => {
   it("the hook answers FAILURE: the claim is let go, and a retry with the transactionID runs the hook again", async () => {
     const calls: IssueContext[] = [];
@@ -130,18 +147,8 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
 
   it("a claim found taken whose holder finishes before it is read: the same key with other extensions is not handed the holder's certificate, it is enrolled as policy enrolls it", async () => {
     const calls: IssueContext[] = [];
-    const hook = issuingHook(ca, calls);
-    const held = gate();
-    const entered = gate();
-    let holding = false;
-    const r = replicas(async (ctx) => {
-      if (holding) {
-        holding = false;
-        entered.open();
-        await held.promise;
-      }
-      return hook(ctx);
-    });
+    const { hook, held, entered, arm } = gatedHook(calls);
+    const r = replicas(hook);
     const device = await createDevice({ cn: "claim-race", challengePassword: CHALLENGE });
     const other = await createDevice({ cn: "claim-race", challengePassword: CHALLENGE, keys: device.keys, san: { dns: ["other.claim-race.example"] } });
     const tid = "claim-race-transaction";
@@ -151,7 +158,7 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     const create = r.transactions.create.bind(r.transactions);
     r.transactions.create = async (tx) => {
       if (!finished && hex(tx.csr) === hex(other.csr)) {
-        holding = true;
+        arm();
         const recorded = r.nextEvent();
         finished = send(r.a, device, tid);
         await entered.promise;
@@ -174,17 +181,10 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
   });
 
   it("a hook slower than the lease, with nobody taking the transactionID over: its certificate is still recorded, and the re-send gets it (no second issuance)", async () => {
-    const held = gate();
-    const entered = gate();
     const calls: IssueContext[] = [];
-    const hook = issuingHook(ca, calls);
-    const r = replicas(async (ctx) => {
-      if (calls.length === 0) {
-        entered.open();
-        await held.promise;
-      }
-      return hook(ctx);
-    });
+    const { hook, held, entered, arm } = gatedHook(calls);
+    const r = replicas(hook);
+    arm();
     const device = await createDevice({ cn: "claim-slow-hook", challengePassword: CHALLENGE });
     const slow = send(r.a, device);
     await entered.promise;
@@ -204,19 +204,10 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
   });
 
   it("a claim whose lease lapsed (its replica stalled mid-issue) is taken over: the new holder issues and its record stands; the late holder's ISSUED write is refused (issued_not_recorded)", async () => {
-    const held = gate();
-    const entered = gate();
     const calls: IssueContext[] = [];
-    const hook = issuingHook(ca, calls);
-    let first = true;
-    const r = replicas(async (ctx) => {
-      if (first) {
-        first = false;
-        entered.open();
-        await held.promise;
-      }
-      return hook(ctx);
-    });
+    const { hook, held, entered, arm } = gatedHook(calls);
+    const r = replicas(hook);
+    arm();
     const device = await createDevice({ cn: "claim-takeover", challengePassword: CHALLENGE });
     const stalled = send(r.a, device);
     await entered.promise;
