@@ -4,8 +4,10 @@
  * GET's status and header fields, Content-Length included, and no content. A PKIOperation has effects, so its HEAD is
  * refused (405, Allow: GET, POST; RFC 9110 §9.2.1), with a Content-Length and no content.
  */
-import { request, type IncomingMessage } from "node:http";
-import { expect } from "vitest";
+import { createServer, request, type IncomingMessage, type RequestListener, type Server } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FetchHandler } from "../../src/index.js";
+import { close, createFixture, listen } from "./adapter-fixture.js";
 
 const TARGETS = ["/scep?operation=GetCACaps", "/scep?operation=GetCACert", "/scep/pkiclient.exe?operation=GetCACert", "/scep?operation=GetNextCACert", "/scep", "/scep?operation=Nope"];
 
@@ -35,4 +37,32 @@ export async function expectHeadLikeGet(port: number): Promise<void> {
   }
   const head = await exchange(port, "HEAD", "/scep?operation=PKIOperation&message=%%%");
   expect({ status: head.status, allow: head.headers.allow, length: head.headers["content-length"], body: head.body.length }).toEqual({ status: 405, allow: "GET, POST", length: expect.stringMatching(/^\d+$/), body: 0 });
+}
+
+/**
+ * The HEAD-vs-GET suite for one adapter: the fixture's SCEP server offered with `handle` (the plain-parts path) and
+ * with `fetch` only (the web-standard path), each through `listenerOf` (the adapter turning a handler into a
+ * node:http listener) on its own loopback port.
+ */
+export function describeHeadLikeGet(adapter: string, listenerOf: (handler: FetchHandler) => RequestListener): void {
+  const servers: Server[] = [];
+  const ports: Record<"handle" | "fetch", number> = { handle: 0, fetch: 0 };
+  const serve = async (handler: FetchHandler): Promise<number> => {
+    const http = createServer(listenerOf(handler));
+    servers.push(http);
+    return Number(new URL(await listen(http)).port);
+  };
+  beforeAll(async () => {
+    const s = (await createFixture()).server;
+    ports.handle = await serve(s);
+    ports.fetch = await serve({ owns: (path) => s.owns(path), fetch: (r) => s.fetch(r) });
+  });
+  afterAll(async () => {
+    for (const http of servers) await close(http);
+  });
+  describe(`HEAD through ${adapter} (RFC 9110 §9.3.2)`, () => {
+    for (const path of ["handle", "fetch"] as const) {
+      it(`${path} path: the GET's header fields with its Content-Length, no content`, () => expectHeadLikeGet(ports[path]));
+    }
+  });
 }
