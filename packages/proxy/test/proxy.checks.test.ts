@@ -132,6 +132,36 @@ describe("PROXY.md check 1: the identifier", () => {
   });
 });
 
+describe("HEAD (RFC 9110 §9.3.2, §9.2.1)", () => {
+  it("GetCACaps, GetCACert and a refusal: the GET's status and header fields, Content-Length included, no content", async () => {
+    const fields = (h: Headers): Record<string, string> => {
+      const out: Record<string, string> = {};
+      h.forEach((value, name) => void (out[name] = value));
+      return out;
+    };
+    await pending({ hostId: "h1", profileId: "p1", caName: "ndes" });
+    for (const path of ["/scep/h1,p1,ndes?operation=GetCACaps", "/scep/h1,p1,ndes/pkiclient.exe?operation=GetCACert", "/scep/h1,p1,ndes?operation=GetNextCACert", "/scep/nobody,p1,ndes?operation=GetCACaps"]) {
+      const get = await call(path);
+      const head = await call(path, { method: "HEAD" });
+      expect({ path, status: head.status, headers: fields(head.headers), text: head.text }).toEqual({
+        path, status: get.status, headers: { ...fields(get.headers), "content-length": String(Buffer.byteLength(get.text, "latin1")) }, text: "",
+      });
+    }
+    expect(events.filter((e) => e.method === "HEAD").map((e) => [e.operation, e.status])).toEqual([["GetCACaps", 200], ["GetCACert", 200], ["unknown", 400], ["GetCACaps", 400]]);
+  });
+
+  it("a PKIOperation → 405: nothing forwarded, no challenge spent, no requeue", async () => {
+    const issued = await challenges.issue({ profile: "corp", ttlMs: 60 * MIN });
+    const id: ProxyIdentifier = { hostId: "h2", profileId: "p2", caName: "corp", challenge: issued };
+    await pending({ hostId: "h2", profileId: "p2", caName: "corp" });
+    const head = await call(`/scep/${buildIdentifier(id)}?operation=PKIOperation&message=${encodeURIComponent(MSG_B64)}`, { method: "HEAD" });
+    expect([head.status, head.headers.get("allow"), head.text]).toEqual([405, "GET, POST", ""]);
+    expect(up.seen).toEqual([]);
+    expect((await profiles.get({ hostId: "h2", profileId: "p2", caName: "corp" }))?.status).toBe("pending");
+    expect((await pkiPost(id)).status).toBe(200); // the URL's challenge is still there
+  });
+});
+
 describe("PROXY.md checks 2-4: record, status, CA", () => {
   it("an unknown record → 400 unknown identifier", async () => {
     expect(await call("/scep/nobody,p1,ndes?operation=GetCACaps")).toMatchObject({ status: 400, text: "unknown identifier" });

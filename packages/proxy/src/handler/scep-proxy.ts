@@ -415,7 +415,7 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
       return notFound();
     }
     if (!owns(url.pathname)) return notFound();
-    if (request.method !== "GET" && request.method !== "POST") return methodNotAllowed();
+    if (request.method !== "GET" && request.method !== "POST" && request.method !== "HEAD") return methodNotAllowed();
 
     // 1. The identifier: one segment, optionally followed by /pkiclient.exe.
     const rest = url.pathname.slice(base.length);
@@ -437,6 +437,9 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     if (!operation) return reject("bad_operation");
     event.operation = operation;
     if (request.method === "POST" && operation !== "PKIOperation") return methodNotAllowed();
+    // HEAD is safe (RFC 9110 §9.2.1): GetCACaps and GetCACert as GET (their bodies dropped in `fetch`), never a
+    // PKIOperation, which would spend a challenge or requeue the profile for a reply HEAD throws away.
+    if (request.method === "HEAD" && operation === "PKIOperation") return methodNotAllowed();
 
     // 2. The record. Without a caName and without a default CA there is no key to look up.
     const caName = id.caName ?? cas.defaultName;
@@ -576,7 +579,12 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
           logger.error("event sink threw", describeError(e));
         }
       }
-      return reply ? reply.toResponse() : (result as Response);
+      const response = reply ? reply.toResponse() : (result as Response);
+      if (request.method !== "HEAD") return response;
+      // HEAD: the GET's status and header fields, Content-Length included, and no content (RFC 9110 §9.3.2).
+      const headers = new Headers(response.headers);
+      headers.set("content-length", String((await response.arrayBuffer()).byteLength));
+      return new Response(null, { status: response.status, headers });
     },
     stats(): ProxyStats {
       return structuredClone(stats);
