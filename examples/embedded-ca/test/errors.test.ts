@@ -37,6 +37,7 @@ describe("EmbeddedCaError", () => {
       "SERIAL_SPACE_EXHAUSTED",
       "UNKNOWN_SERIAL",
       "KEY_COMPROMISED",
+      "CA_EXPIRED",
     ]);
   });
 });
