@@ -12,16 +12,20 @@ const ca = await createTestCa("Claim CA");
 const CHALLENGE = "claim-static";
 const LEASE_MS = 60_000;
 
-/** Two replicas sharing one store and one issue hook; `clock` moves both servers' and the store's time. */
-function replicas(issue: IssueHook) {
+/**
+ * Two replicas sharing one store and one issue hook; `clock` moves both servers' and the store's time (with
+ * `running`, it runs from NOW at the speed of real time, so claims lapse and renewals extend them as in production).
+ */
+function replicas(issue: IssueHook, o: { claimLeaseMs?: number; approvalLeaseMs?: number; running?: boolean } = {}) {
   const clock = { now: NOW };
-  const now = (): Date => clock.now;
+  const started = performance.now();
+  const now = o.running ? (): Date => new Date(NOW.getTime() + (performance.now() - started)) : (): Date => clock.now;
   const transactions = new MemoryTransactionStore({ now });
   const events: ScepEvent[] = [];
   const settled: Array<() => void> = [];
   const make = (): ScepServer =>
     createScepServer({
-      profiles: [{ ...baseProfile(ca, CHALLENGE), transactions, issue, approvalLeaseMs: LEASE_MS }],
+      profiles: [{ ...baseProfile(ca, CHALLENGE), transactions, issue, approvalLeaseMs: o.approvalLeaseMs ?? LEASE_MS, ...(o.claimLeaseMs ? { claimLeaseMs: o.claimLeaseMs } : {}) }],
       now,
       onEvent: (e) => {
         events.push(e);
@@ -29,7 +33,23 @@ function replicas(issue: IssueHook) {
       },
     });
   const nextEvent = (): Promise<void> => new Promise((resolve) => settled.push(resolve));
-  return { a: make(), b: make(), transactions, events, clock, nextEvent };
+  return { a: make(), b: make(), transactions, events, clock, now, nextEvent };
+}
+
+/** The ISSUING claim a replica leaves behind when it dies mid-issue (`kill -9`): never renewed, never let go. */
+function deadClaim(transactions: MemoryTransactionStore, device: Device, transactionId: string, at: Date, claimLeaseMs: number) {
+  return transactions.create({
+    profile: "p",
+    transactionId,
+    status: "ISSUING",
+    csr: device.csr,
+    signerCertificate: new Uint8Array(0),
+    renewal: false,
+    createdAt: at,
+    updatedAt: at,
+    expiresAt: new Date(at.getTime() + claimLeaseMs),
+    direct: true,
+  });
 }
 
 async function send(server: ScepServer, device: Device, transactionId?: string) {
@@ -206,12 +226,15 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
   it("a claim whose lease lapsed (its replica stalled mid-issue) is taken over: the new holder issues and its record stands; the late holder's ISSUED write is refused (issued_not_recorded)", async () => {
     const calls: IssueContext[] = [];
     const { hook, held, entered, arm } = gatedHook(calls);
-    const r = replicas(hook);
+    const r = replicas(hook, { claimLeaseMs: 300 });
+    // The stalled replica renews nothing (its event loop is stuck in the hook, as far as the store can tell).
+    const transition = r.transactions.transition.bind(r.transactions);
+    r.transactions.transition = async (profile, tid, from, update, expect) => (from === "ISSUING" && update.status === "ISSUING" ? undefined : transition(profile, tid, from, update, expect));
     arm();
     const device = await createDevice({ cn: "claim-takeover", challengePassword: CHALLENGE });
     const stalled = send(r.a, device);
     await entered.promise;
-    expect((await send(r.b, device)).rep.status).toBe("PENDING"); // within the lease
+    expect((await send(r.b, device)).rep.status).toBe("PENDING"); // within the lease (the frozen clock): waited for it, then PENDING
     r.clock.now = new Date(NOW.getTime() + LEASE_MS);
     const takenOver = await send(r.b, device);
     expect(takenOver.rep.status).toBe("SUCCESS");
@@ -226,5 +249,51 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     const again = await send(r.a, device);
     expect(hex(again.rep.certificate!.der)).toBe(hex(takenOver.rep.certificate!.der));
     expect(calls).toHaveLength(2);
+  });
+  it("a replica that died mid-issue holds the transactionID one claimLeaseMs at most: on another replica, the device's re-send and another subject under that transactionID wait for its claim to lapse and are issued", async () => {
+    const calls: IssueContext[] = [];
+    const r = replicas(issuingHook(ca, calls), { claimLeaseMs: 600, running: true });
+    const device = await createDevice({ cn: "claim-dead-holder", challengePassword: CHALLENGE });
+    const other = await createDevice({ cn: "claim-dead-holder-other", challengePassword: CHALLENGE, keys: device.keys });
+    const tid = "claim-dead-holder-transaction";
+    expect(await deadClaim(r.transactions, device, tid, r.now(), 600)).toBe(true);
+    // Before: the re-send was answered PENDING from the dead claim (and its CertPolls, once it lapsed, badCertId), the
+    // other subject FAILURE transaction_id_in_use, for the whole lease (then approvalLeaseMs, 5 minutes).
+    const [resent, another] = await Promise.all([send(r.b, device, tid), send(r.a, other, tid)]);
+    expect([resent.rep.status, another.rep.status]).toEqual(["SUCCESS", "SUCCESS"]);
+    expect(calls.map((c) => c.csr.subject).sort()).toEqual([expect.stringContaining("claim-dead-holder"), expect.stringContaining("claim-dead-holder-other")]);
+    expect(hex(resent.rep.certificate!.der)).not.toBe(hex(another.rep.certificate!.der));
+    expect(r.events.filter((e) => e.reason === "transaction_id_in_use" || e.reason === "still_pending")).toEqual([]);
+  });
+
+  it("a hook slower than many claim leases keeps its claim (renewed every third of claimLeaseMs): the same request on another replica waits, then gets PENDING, never a second issuance; then both get the one certificate", async () => {
+    const calls: IssueContext[] = [];
+    const { hook, held, entered, arm } = gatedHook(calls);
+    // approvalLeaseMs as short: before, it was the claim's lease, and the claim lapsed under a slow hook.
+    const r = replicas(hook, { claimLeaseMs: 300, approvalLeaseMs: 300, running: true });
+    arm();
+    const device = await createDevice({ cn: "claim-renewed", challengePassword: CHALLENGE });
+    const slow = send(r.a, device);
+    await entered.promise;
+    await new Promise((resolve) => setTimeout(resolve, 700)); // more than two leases into the hook
+    const copy = await send(r.b, device); // waits claimLeaseMs and a second: the claim is renewed all along
+    expect(copy.rep.status).toBe("PENDING");
+    expect(calls).toHaveLength(0); // the held call records itself once let through: no other call went by
+    const claim = await r.transactions.get("p", copy.built.transactionId);
+    expect([claim?.status, claim!.expiresAt.getTime() > r.now().getTime()]).toEqual(["ISSUING", true]);
+    const recorded = r.nextEvent();
+    held.open();
+    const first = (await slow).rep;
+    expect(first.status).toBe("SUCCESS");
+    await recorded;
+    const again = await send(r.b, device);
+    expect(hex(again.rep.certificate!.der)).toBe(hex(first.certificate!.der));
+    expect(calls).toHaveLength(1);
+  });
+
+  it("claimLeaseMs under 300 ms, or not a number: createScepServer throws ERR_INVALID_ARGUMENT naming the option", () => {
+    for (const claimLeaseMs of [0, 299, Number.NaN, Number.POSITIVE_INFINITY, "1000" as unknown as number]) {
+      expect(() => createScepServer({ profiles: [{ ...baseProfile(ca, CHALLENGE), issue: issuingHook(ca), claimLeaseMs }] })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: expect.stringContaining("claimLeaseMs") }));
+    }
   });
 });

@@ -9,6 +9,14 @@
  * the same certificate. Another key under the transactionID is refused
  * (`transaction_id_in_use`) before any hook runs. Before the claim, each
  * replica ran the hook and the device got two certificates.
+ *
+ * The claims here last CLAIM_LEASE_MS (600 ms, in Redis's own time: the key's
+ * TTL): the held hook outlasts several, so its claim stands only because its
+ * replica renews it; a request that finds it waits one lease and a second
+ * before it is answered. A replica killed mid-issue (its claim written as
+ * `claim.ts` writes it, then nobody renews or lets it go) holds the
+ * transactionID one lease at most: the requests that find its claim wait,
+ * then are issued.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildCertPoll, buildPkcsReq, CertificationRequest, createScepServer, createSelfSignedSigner, type IssueContext, type IssueHook, type ScepEvent, type ScepServer } from "@scep/core";
@@ -23,6 +31,7 @@ beforeAll(async () => {
 }, 60_000);
 
 const CHALLENGE = "replicas-static";
+const CLAIM_LEASE_MS = 600;
 let prefixes = 0;
 
 /** A promise and its resolver. */
@@ -57,7 +66,7 @@ function replicas() {
   const settled: Array<() => void> = [];
   const make = (client: typeof redis.client): ScepServer =>
     createScepServer({
-      profiles: [{ ...baseProfile(ca, CHALLENGE), transactions: new RedisTransactionStore(client, { keyPrefix, now: () => NOW }), issue }],
+      profiles: [{ ...baseProfile(ca, CHALLENGE), transactions: new RedisTransactionStore(client, { keyPrefix, now: () => NOW }), issue, claimLeaseMs: CLAIM_LEASE_MS }],
       now: () => NOW,
       onEvent: (e) => {
         events.push(e);
@@ -130,5 +139,21 @@ describe("RFC 8894 §3.3.3: one issuance per request across replicas sharing a R
     const tx = await r.transactions.get("p", tid);
     expect([tx?.status, hex(tx?.certificate)]).toEqual(["ISSUED", hex(issued.certificate!.der)]);
     expect(r.calls.map((c) => c.csr.subject)).toEqual([expect.stringContaining("replica-owner")]);
+  });
+  it("a replica killed mid-issue leaves its claim behind: it lapses in Redis within claimLeaseMs, and the device's re-send and another subject under that transactionID, waiting on the other replicas, are both issued", async () => {
+    const r = replicas();
+    r.held.open(); // no hook call is held here
+    const device = await createDevice({ cn: "replica-dead-holder", challengePassword: CHALLENGE });
+    const other = await createDevice({ cn: "replica-dead-holder-other", challengePassword: CHALLENGE, keys: device.keys });
+    const tid = "replica-dead-holder-transaction";
+    // What the killed replica's claim phase wrote (claim.ts), with nothing left to renew it or let it go.
+    const dead = { profile: "p", transactionId: tid, status: "ISSUING" as const, csr: device.csr, signerCertificate: new Uint8Array(0), renewal: false, createdAt: NOW, updatedAt: NOW, expiresAt: new Date(NOW.getTime() + CLAIM_LEASE_MS), direct: true };
+    expect(await r.transactions.create(dead)).toBe(true);
+    // Before: PENDING for the re-send (then badCertId once the claim lapsed) and transaction_id_in_use for the other
+    // subject, for as long as the claim lived (approvalLeaseMs, 5 minutes).
+    const [resent, another] = await Promise.all([send(r.b, device, tid), send(r.a, other, tid)]);
+    expect([resent.rep.status, another.rep.status]).toEqual(["SUCCESS", "SUCCESS"]);
+    expect(r.calls.map((c) => c.csr.subject).sort()).toEqual([expect.stringContaining("replica-dead-holder"), expect.stringContaining("replica-dead-holder-other")]);
+    expect(r.events.filter((e) => e.reason === "transaction_id_in_use" || e.reason === "still_pending")).toEqual([]);
   });
 });

@@ -227,12 +227,20 @@ export interface ScepProfile {
   transactionRetentionMs?: number;
   /**
    * How long an approver's claim (status ISSUING) holds, in ms (default 5 minutes): after it lapses
-   * (the approver crashed mid-issue) another `approve` may claim the transaction again. Also the lease of a first
-   * enrollment's claim on its transactionID while its issue hook runs (a self-signed PKCSReq; RFC 8894 §3.3.3): until
-   * it lapses, the same request re-sent to any replica sharing `transactions` is answered PENDING instead of issued
-   * again; after, it may issue again (an issue hook should finish well within it).
+   * (the approver crashed mid-issue) another `approve` may claim the transaction again.
    */
   approvalLeaseMs?: number;
+  /**
+   * The lease of a first enrollment's claim on its transactionID (a self-signed PKCSReq; RFC 8894 §3.3.3), in ms
+   * (default 10 000, at least 300). The replica that took it renews it every third of this while the challenge is
+   * checked and the issue hook runs, so a slow hook keeps it; a replica that dies mid-issue holds the transactionID
+   * for at most this long. A request with that transactionID on any replica sharing `transactions` waits up to this
+   * long and a second for the claim to end: then the same request gets the certificate (or, if the holder died, is
+   * issued itself), another key or subject is enrolled. Still held after the wait (a slow hook): PENDING for the same
+   * request, FAILURE badRequest `transaction_id_in_use` for another. Throws InvalidArgumentError
+   * (ERR_INVALID_ARGUMENT) at `createScepServer` when not a finite number ≥ 300.
+   */
+  claimLeaseMs?: number;
   /** Renewals also need a valid challenge (default false). */
   renewalRequiresChallenge?: boolean;
   /**
@@ -309,6 +317,7 @@ export interface ResolvedProfile {
   pendingTtlMs: number;
   retentionMs: number;
   leaseMs: number;
+  claimLeaseMs: number;
   renewalRequiresChallenge: boolean;
   getCert: ScepProfile["getCert"];
   getCrl: ScepProfile["getCrl"];
@@ -490,6 +499,13 @@ function kindOf(c: ChallengePolicy): string {
   }
 }
 
+/** `claimLeaseMs` checked (default 10 s): a lease under 300 ms would be renewed more often than a store answers. */
+function claimLease(name: string, ms: number | undefined): number {
+  if (ms === undefined) return 10_000;
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 300) throw new InvalidArgumentError(`profile ${name}: claimLeaseMs must be a number of milliseconds, at least 300 (got ${String(ms)})`);
+  return ms;
+}
+
 /**
  * Applies defaults and checks a profile at start.
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a configuration that cannot work (an RA certificate whose
@@ -548,6 +564,7 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
     pendingTtlMs: p.pendingTtlMs ?? 7 * 86_400_000,
     retentionMs: p.transactionRetentionMs ?? 86_400_000,
     leaseMs: p.approvalLeaseMs ?? 300_000,
+    claimLeaseMs: claimLease(name, p.claimLeaseMs),
     renewalRequiresChallenge: p.renewalRequiresChallenge ?? false,
     getCert: p.getCert,
     getCrl: p.getCrl,

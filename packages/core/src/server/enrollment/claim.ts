@@ -9,10 +9,13 @@
  * The claim is an ISSUING record with `direct` (not an approver's claim:
  * `approve` and `pending` leave it alone), created atomically
  * (`TransactionStore.create` refuses over a live PENDING or ISSUING record)
- * with a lease: it expires `approvalLeaseMs` (default 5 minutes) after it was
- * taken, so a replica that crashed mid-issue holds the transactionID no longer
- * (a later request's `create` replaces the expired record). Its `updatedAt`
- * is the fencing token of everything the claim's holder writes after:
+ * with a short lease: it expires `claimLeaseMs` (default 10 s) after it was
+ * taken, and its holder renews it every third of that (same `updatedAt`, a
+ * later `expiresAt`) until the enrollment ends. So a slow challenge check or
+ * issue hook keeps it, while a replica that died mid-issue (`kill -9`, a lost
+ * host) holds the transactionID for at most one lease: a later request's
+ * `create` replaces the expired record. Its `updatedAt` is the fencing token
+ * of everything the claim's holder writes after:
  *
  * - the hook issued: ISSUING→ISSUED (`record.ts`), which fails once the claim
  *   was taken over, so a late holder never overwrites the new one's record;
@@ -22,12 +25,18 @@
  *   let go (`releaseClaim`), so a retry with the transactionID is a new
  *   enrollment, as it was before claims.
  *
- * A request that finds the transactionID taken gets, for the same key and
- * subject, the holder's state (PENDING while it issues: the device polls or
- * re-sends, and then gets the recorded certificate); for another key or
- * subject FAILURE badRequest `transaction_id_in_use`. Neither spends the
+ * A request that finds the transactionID claimed waits for the claim to end,
+ * as it waits for an earlier request of this process (`in-flight.ts`): it
+ * reads the record again, at growing intervals (50 ms to 0.5 s), for up to
+ * one lease and a second. A claim that ends (issued, let go, or lapsed with
+ * its holder dead) is then answered as the policy phase answers a record, or
+ * taken. A claim still held after the wait (a holder alive and slow) gets,
+ * for the same key and subject, the holder's state (PENDING: the device
+ * polls or re-sends, and then gets the recorded certificate); for another key
+ * or subject FAILURE badRequest `transaction_id_in_use`. Neither spends the
  * challenge or runs the hook. Cost: one store write per first enrollment
- * (the create; the ISSUED record is a transition of it).
+ * (the create; the ISSUED record is a transition of it), one more per third
+ * of a lease that its challenge check and hook take.
  *
  * No claim is taken over a finished (ISSUED or REJECTED) record of another
  * request with this transactionID: a request whose challenge is not checked
@@ -44,11 +53,18 @@ import { CertificationRequest } from "../../x509/certification-request.js";
 import type { Enrollment, Phase } from "./enrollment.js";
 import { sameIssuedRequest, sameRequest, transactionIdInUse } from "./policy.js";
 import { answeredFromRecord } from "./record.js";
+import { keepRenewed, stopRenewing } from "./claim-renewal.js";
 
 const NO_BYTES = new Uint8Array(0);
 
 /** An `expiresAt` every store has passed: a transition to it ends the record (a fenced delete). */
 const GONE = new Date(0);
+
+/** Added to one lease: how much longer than a dead holder's claim can last a request waits for it to end (ms). */
+const CLAIM_WAIT_MARGIN_MS = 1_000;
+/** First and longest pause between two reads of a claim a request waits for (ms). */
+const FIRST_PAUSE_MS = 50;
+const LONGEST_PAUSE_MS = 500;
 
 export const claim: Phase = {
   name: "claim",
@@ -56,7 +72,8 @@ export const claim: Phase = {
     const { profile: p, request: req, csr } = e;
     // A finished record of another request is there (policy.ts): replaced only once this request is issued.
     if (!answeredFromRecord(req) || e.replacesRecord) return undefined;
-    // Twice at most: a claim found taken may be let go before it is read (its holder failed); then take it.
+    const waitUntil = performance.now() + p.claimLeaseMs + CLAIM_WAIT_MARGIN_MS;
+    let pause = FIRST_PAUSE_MS;
     for (let attempt = 0; ; attempt++) {
       const t = ctx.now();
       const tx: Transaction = {
@@ -69,14 +86,16 @@ export const claim: Phase = {
         renewal: false,
         createdAt: t,
         updatedAt: t,
-        expiresAt: new Date(t.getTime() + p.leaseMs),
+        expiresAt: new Date(t.getTime() + p.claimLeaseMs),
         direct: true,
       };
       if (await ctx.store("transaction store", () => p.transactions.create(tx))) {
         e.claim = t;
+        keepRenewed(ctx, e, t);
         return undefined;
       }
       const held = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
+      // Let go (or lapsed) between the create and the read: take it.
       if (!held && attempt === 0) continue;
       if (held?.status === "ISSUED" || held?.status === "REJECTED") {
         // Finished since the create found it held (its holder issued): answered as the policy phase answers a finished
@@ -86,12 +105,23 @@ export const claim: Phase = {
         e.replacesRecord = true;
         return undefined;
       }
+      // Another enrollment's claim: wait for it to end (its holder issues, lets go, or died and its lease lapses).
+      if (!held || (held.status === "ISSUING" && held.direct)) {
+        const left = waitUntil - performance.now();
+        if (left > 0) {
+          await sleep(Math.min(pause, left));
+          pause = Math.min(pause * 2, LONGEST_PAUSE_MS);
+          continue;
+        }
+      }
       if (held && !sameRequest(new CertificationRequest(held.csr), csr)) return transactionIdInUse(ctx, p, req);
       // The same request's: PENDING while it waits or issues, then its certificate or its FAILURE.
       return poll(ctx, p, req, held ? { tx: held, notStale: false } : undefined);
     }
   },
 };
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Lets go of the enrollment's claim, if it holds one: a compare-and-set on the claim's `updatedAt` to a record that
@@ -102,6 +132,7 @@ export async function releaseClaim(ctx: ServerContext, e: Enrollment): Promise<v
   const at = e.claim;
   if (!at) return;
   delete e.claim;
+  stopRenewing(e);
   const p = e.profile;
   await ctx.store("transaction store", () => p.transactions.transition(p.name, e.request.transactionId, "ISSUING", { status: "REJECTED", updatedAt: ctx.now(), expiresAt: GONE }, { updatedAt: at }));
 }

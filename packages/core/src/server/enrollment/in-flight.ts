@@ -19,9 +19,10 @@
  *
  * Across replicas (or once the wait ran out) the claim phase does it
  * (`claim.ts`: an ISSUING record in the shared TransactionStore, taken before
- * the challenge phase): the later request is answered PENDING while the
- * earlier one issues. This wait stays because it saves that round trip, and
- * the PENDING, in the common case of a re-send to the same process.
+ * the challenge phase): the later request waits for the claim by reading the
+ * store again, and is answered PENDING if the earlier one still issues after
+ * a lease. This wait stays because it saves those reads in the common case of
+ * a re-send to the same process.
  *
  * @module
  */

@@ -92,11 +92,13 @@ export const policy: Phase = {
       await ctx.store("transaction store", () => p.transactions.delete(p.name, req.transactionId));
       existing = undefined;
     }
+    // Another first enrollment's claim (claim.ts): the claim phase waits for it to end, then answers or takes it.
+    if (existing?.status === "ISSUING" && existing.direct && answeredFromRecord(req)) existing = undefined;
     const waiting = existing?.status === "PENDING" || existing?.status === "ISSUING";
     const stored = existing && new CertificationRequest(existing.csr);
     const resent = stored && (waiting ? sameRequest(stored, csr) : answeredFromRecord(req) && sameIssuedRequest(stored, csr));
     if (resent) return poll(ctx, p, req, { tx: existing!, notStale: true });
-    // Another key or subject holds the transactionID (PENDING, or its issue hook running): refused before the challenge
+    // Another key or subject holds the transactionID (PENDING, or an approver issuing it): refused before the challenge
     // is spent or the issue hook runs (RFC 8894 §3.2.1.1: one transactionID per enrollment). See `transactionIdInUse`.
     if (waiting) return transactionIdInUse(ctx, p, req);
     if (existing) e.replacesRecord = true;

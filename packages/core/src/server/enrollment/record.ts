@@ -28,6 +28,7 @@ import type { PkiRequest } from "../../message/pki-message.js";
 import { MessageType } from "../../message/types.js";
 import type { ServerContext } from "../context.js";
 import type { Transaction, TransactionUpdate } from "../transaction-store.js";
+import { stopRenewing } from "./claim-renewal.js";
 import type { Enrollment } from "./enrollment.js";
 
 /**
@@ -55,6 +56,7 @@ export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<b
   if (!answeredFromRecord(req)) return true;
   const claimedAt = e.claim;
   delete e.claim; // recorded or not, the pipeline does not let it go: a lapsed lease ends it
+  stopRenewing(e);
   if (!claimedAt && !e.replacesRecord) return false;
   let gaveUp = false;
   try {
@@ -94,7 +96,7 @@ export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<b
     // One deadline for the calls together (each under its own made the record take up to three times storeTimeoutMs).
     return await ctx.store("transaction store", async () => {
       if (await p.transactions.transition(p.name, req.transactionId, "ISSUING", update, { updatedAt: claimedAt })) return true;
-      // The claim is gone: its lease lapsed while the hook ran (a hook slower than approvalLeaseMs). Another request
+      // The claim is gone: its lease lapsed while the hook ran (its renewals failed, or this process stalled). Another request
       // that took the transactionID over keeps it (its record, or its claim: create refuses). When nothing holds it,
       // this certificate is recorded as before claims, so the device's re-send gets it rather than a second one.
       if (gaveUp || (await p.transactions.get(p.name, req.transactionId)) !== undefined) return false;
