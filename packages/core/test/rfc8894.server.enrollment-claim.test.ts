@@ -291,8 +291,8 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     expect(calls).toHaveLength(1);
   });
 
-  it("claimLeaseMs under 300 ms, or not a number: createScepServer throws ERR_INVALID_ARGUMENT naming the option", () => {
-    for (const claimLeaseMs of [0, 299, Number.NaN, Number.POSITIVE_INFINITY, "1000" as unknown as number]) {
+  it("claimLeaseMs under 300 ms, over 2^31 - 1 ms (its renewal timer would fire every millisecond), or not a number: createScepServer throws ERR_INVALID_ARGUMENT naming the option", () => {
+    for (const claimLeaseMs of [0, 299, 2_147_483_648, 7e9, Number.NaN, Number.POSITIVE_INFINITY, "1000" as unknown as number]) {
       expect(() => createScepServer({ profiles: [{ ...baseProfile(ca, CHALLENGE), issue: issuingHook(ca), claimLeaseMs }] })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: expect.stringContaining("claimLeaseMs") }));
     }
   });

@@ -232,13 +232,13 @@ export interface ScepProfile {
   approvalLeaseMs?: number;
   /**
    * The lease of a first enrollment's claim on its transactionID (a self-signed PKCSReq; RFC 8894 §3.3.3), in ms
-   * (default 10 000, at least 300). The replica that took it renews it every third of this while the challenge is
+   * (default 10 000, from 300 to 2 147 483 647). The replica that took it renews it every third of this while the challenge is
    * checked and the issue hook runs, so a slow hook keeps it; a replica that dies mid-issue holds the transactionID
    * for at most this long. A request with that transactionID on any replica sharing `transactions` waits up to this
    * long and a second for the claim to end: then the same request gets the certificate (or, if the holder died, is
    * issued itself), another key or subject is enrolled. Still held after the wait (a slow hook): PENDING for the same
    * request, FAILURE badRequest `transaction_id_in_use` for another. Throws InvalidArgumentError
-   * (ERR_INVALID_ARGUMENT) at `createScepServer` when not a finite number ≥ 300.
+   * (ERR_INVALID_ARGUMENT) at `createScepServer` when not a number from 300 to 2 147 483 647.
    */
   claimLeaseMs?: number;
   /** Renewals also need a valid challenge (default false). */
@@ -499,10 +499,14 @@ function kindOf(c: ChallengePolicy): string {
   }
 }
 
-/** `claimLeaseMs` checked (default 10 s): a lease under 300 ms would be renewed more often than a store answers. */
+/**
+ * `claimLeaseMs` checked (default 10 s): a lease under 300 ms would be renewed more often than a store answers; one
+ * over 2 147 483 647 ms is refused as `storeTimeoutMs` is (a third of it past 2^31 - 1 ms made Node run the renewal
+ * timer every millisecond: a store write each).
+ */
 function claimLease(name: string, ms: number | undefined): number {
   if (ms === undefined) return 10_000;
-  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 300) throw new InvalidArgumentError(`profile ${name}: claimLeaseMs must be a number of milliseconds, at least 300 (got ${String(ms)})`);
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 300 || ms > 2_147_483_647) throw new InvalidArgumentError(`profile ${name}: claimLeaseMs must be a number of milliseconds from 300 to 2147483647 (got ${String(ms)})`);
   return ms;
 }
 
