@@ -291,6 +291,43 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     expect(calls).toHaveLength(1);
   });
 
+  it("a claim let go between the wait's last create and its read (the holder's hook answered FAILURE just then): the waiting request takes the transactionID and is issued, not told FAILURE badCertId unknown_transaction", async () => {
+    const gate = { open: (): void => undefined };
+    const opened = new Promise<void>((resolve) => (gate.open = resolve));
+    const hook = issuingHook(ca);
+    let first = true;
+    const r = replicas(
+      async (ctx) => {
+        if (!first) return hook(ctx);
+        first = false;
+        await opened;
+        return { status: "FAILURE", failInfo: "badRequest", failInfoText: "not now" };
+      },
+      { claimLeaseMs: 300, running: true },
+    );
+    const holder = await createDevice({ cn: "claim-end-holder", challengePassword: CHALLENGE });
+    const other = await createDevice({ cn: "claim-end-other", challengePassword: CHALLENGE });
+    const tid = "claim-end-transaction";
+    const held = send(r.a, holder, tid);
+    while ((await r.transactions.get("p", tid)) === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+    const create = r.transactions.create.bind(r.transactions);
+    let firstCreate: number | undefined;
+    r.transactions.create = async (tx) => {
+      if (tx.status !== "ISSUING" || hex(tx.csr) !== hex(other.csr)) return create(tx);
+      firstCreate ??= performance.now();
+      const created = await create(tx);
+      // The wait's last round (one lease and a second after its first): the holder lets go before the read.
+      if (!created && performance.now() - firstCreate >= 300 + 1000 - 5) {
+        gate.open();
+        await held;
+      }
+      return created;
+    };
+    const waited = await send(r.b, other, tid);
+    expect([waited.rep.status, waited.rep.failInfo]).toEqual(["SUCCESS", undefined]);
+    expect((await held).rep.status).toBe("FAILURE");
+  });
+
   it("claimLeaseMs under 300 ms, over 2^31 - 1 ms (its renewal timer would fire every millisecond), or not a number: createScepServer throws ERR_INVALID_ARGUMENT naming the option", () => {
     for (const claimLeaseMs of [0, 299, 2_147_483_648, 7e9, Number.NaN, Number.POSITIVE_INFINITY, "1000" as unknown as number]) {
       expect(() => createScepServer({ profiles: [{ ...baseProfile(ca, CHALLENGE), issue: issuingHook(ca), claimLeaseMs }] })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: expect.stringContaining("claimLeaseMs") }));

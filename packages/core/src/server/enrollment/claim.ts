@@ -74,6 +74,7 @@ export const claim: Phase = {
     if (!answeredFromRecord(req) || e.replacesRecord) return undefined;
     const waitUntil = performance.now() + p.claimLeaseMs + CLAIM_WAIT_MARGIN_MS;
     let pause = FIRST_PAUSE_MS;
+    let lastTry = false;
     for (let attempt = 0; ; attempt++) {
       const t = ctx.now();
       const tx: Transaction = {
@@ -111,6 +112,12 @@ export const claim: Phase = {
         if (left > 0) {
           await sleep(Math.min(pause, left));
           pause = Math.min(pause * 2, LONGEST_PAUSE_MS);
+          continue;
+        }
+        // Let go (or lapsed) between the wait's last create and its read: take it, once more without a pause (else
+        // the request would be answered from no record: FAILURE badCertId, unknown_transaction).
+        if (!held && !lastTry) {
+          lastTry = true;
           continue;
         }
       }
