@@ -269,8 +269,7 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
   it("a hook slower than many claim leases keeps its claim (renewed every third of claimLeaseMs): the same request on another replica waits, then gets PENDING, never a second issuance; then both get the one certificate", async () => {
     const calls: IssueContext[] = [];
     const { hook, held, entered, arm } = gatedHook(calls);
-    // approvalLeaseMs as short: before, it was the claim's lease, and the claim lapsed under a slow hook.
-    const r = replicas(hook, { claimLeaseMs: 300, approvalLeaseMs: 300, running: true });
+    const r = replicas(hook, { claimLeaseMs: 300, running: true });
     arm();
     const device = await createDevice({ cn: "claim-renewed", challengePassword: CHALLENGE });
     const slow = send(r.a, device);
@@ -279,8 +278,10 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     const copy = await send(r.b, device); // waits claimLeaseMs and a second: the claim is renewed all along
     expect(copy.rep.status).toBe("PENDING");
     expect(calls).toHaveLength(0); // the held call records itself once let through: no other call went by
+    // Renewed, not leased long: it lapses within one claimLeaseMs of now (before: approvalLeaseMs after it was taken).
     const claim = await r.transactions.get("p", copy.built.transactionId);
-    expect([claim?.status, claim!.expiresAt.getTime() > r.now().getTime()]).toEqual(["ISSUING", true]);
+    const left = claim!.expiresAt.getTime() - r.now().getTime();
+    expect([claim?.status, left > 0 && left <= 300]).toEqual(["ISSUING", true]);
     const recorded = r.nextEvent();
     held.open();
     const first = (await slow).rep;
@@ -332,5 +333,33 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     for (const claimLeaseMs of [0, 299, 2_147_483_648, 7e9, Number.NaN, Number.POSITIVE_INFINITY, "1000" as unknown as number]) {
       expect(() => createScepServer({ profiles: [{ ...baseProfile(ca, CHALLENGE), issue: issuingHook(ca), claimLeaseMs }] })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: expect.stringContaining("claimLeaseMs") }));
     }
+  });
+  it("an issue hook that never settles (an upstream call without a timeout) keeps its claim approvalLeaseMs at most: renewals stop, and the device's re-send on another replica is issued", async () => {
+    const hook = issuingHook(ca);
+    let first = true;
+    const r = replicas(
+      async (ctx) => {
+        if (first) {
+          first = false;
+          return new Promise<never>(() => undefined);
+        }
+        return hook(ctx);
+      },
+      { claimLeaseMs: 300, approvalLeaseMs: 600, running: true },
+    );
+    let renewals = 0;
+    const transition = r.transactions.transition.bind(r.transactions);
+    r.transactions.transition = async (profile, tid, from, update, expect) => {
+      if (from === "ISSUING" && update.status === "ISSUING") renewals++;
+      return transition(profile, tid, from, update, expect);
+    };
+    const device = await createDevice({ cn: "claim-never-settles", challengePassword: CHALLENGE });
+    void send(r.a, device);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const counted = renewals;
+    expect(counted).toBeGreaterThan(0); // it was renewed while within approvalLeaseMs
+    const resent = await send(r.b, device);
+    expect(resent.rep.status).toBe("SUCCESS"); // before the limit: PENDING, for as long as the process lived
+    expect(renewals).toBe(counted);
   });
 });

@@ -227,18 +227,25 @@ export interface ScepProfile {
   transactionRetentionMs?: number;
   /**
    * How long an approver's claim (status ISSUING) holds, in ms (default 5 minutes): after it lapses
-   * (the approver crashed mid-issue) another `approve` may claim the transaction again.
+   * (the approver crashed mid-issue) another `approve` may claim the transaction again. Also the longest a first
+   * enrollment's claim (`claimLeaseMs`) is renewed: an issue hook that has not settled by then (an upstream call
+   * without a timeout) lets go of the transactionID, and the device's re-send may then be issued elsewhere.
    */
   approvalLeaseMs?: number;
   /**
    * The lease of a first enrollment's claim on its transactionID (a self-signed PKCSReq; RFC 8894 §3.3.3), in ms
-   * (default 10 000, from 300 to 2 147 483 647). The replica that took it renews it every third of this while the challenge is
-   * checked and the issue hook runs, so a slow hook keeps it; a replica that dies mid-issue holds the transactionID
-   * for at most this long. A request with that transactionID on any replica sharing `transactions` waits up to this
-   * long and a second for the claim to end: then the same request gets the certificate (or, if the holder died, is
-   * issued itself), another key or subject is enrolled. Still held after the wait (a slow hook): PENDING for the same
-   * request, FAILURE badRequest `transaction_id_in_use` for another. Throws InvalidArgumentError
-   * (ERR_INVALID_ARGUMENT) at `createScepServer` when not a number from 300 to 2 147 483 647.
+   * (default 10 000, from 300 to 2 147 483 647). The replica that took it renews it every third of this while the
+   * challenge is checked and the issue hook runs (up to `approvalLeaseMs`), so a slow hook keeps it; a replica that
+   * dies mid-issue holds the transactionID for at most this long. A request with that transactionID on another
+   * replica sharing `transactions` waits up to this long and a second for the claim to end (after, in the holder's own
+   * process, up to 10 s for the earlier request; plus the store calls' own time): then it is answered as the
+   * transactionID's record answers it (the same request: the certificate, or PENDING if the hook answered PENDING;
+   * another key or subject: enrolled once the holder's certificate is recorded, refused while it is PENDING), or, if
+   * the holder died, takes the claim and is enrolled. Still held after the wait (a slow hook): PENDING for the same
+   * request, FAILURE badRequest `transaction_id_in_use` for another. Replicas judge the lease by their own clocks:
+   * keep them within a third of this of each other (NTP), or a live claim may be taken over and the request issued
+   * twice. Throws InvalidArgumentError (ERR_INVALID_ARGUMENT) at `createScepServer` when not a number from 300 to
+   * 2 147 483 647.
    */
   claimLeaseMs?: number;
   /** Renewals also need a valid challenge (default false). */

@@ -48,7 +48,7 @@ export interface Transaction {
   renewal: boolean;
   /** When the request arrived. */
   createdAt: Date;
-  /** When the status last changed (an ISSUING claim's lease runs from here). */
+  /** When the status last changed (an approver's ISSUING claim's lease runs from here; a first enrollment's claim keeps it while renewed, as its fencing token). */
   updatedAt: Date;
   /** When the store forgets the record (PENDING: the profile's `pendingTtlMs`; finished: `transactionRetentionMs`). */
   expiresAt: Date;

@@ -11,10 +11,11 @@
  * (`TransactionStore.create` refuses over a live PENDING or ISSUING record)
  * with a short lease: it expires `claimLeaseMs` (default 10 s) after it was
  * taken, and its holder renews it every third of that (same `updatedAt`, a
- * later `expiresAt`) until the enrollment ends. So a slow challenge check or
- * issue hook keeps it, while a replica that died mid-issue (`kill -9`, a lost
- * host) holds the transactionID for at most one lease: a later request's
- * `create` replaces the expired record. Its `updatedAt` is the fencing token
+ * later `expiresAt`) until the enrollment ends, or `approvalLeaseMs` (5
+ * minutes) after it was taken (`claim-renewal.ts`). So a slow challenge check
+ * or issue hook keeps it, one that never settles lets go then, and a replica
+ * that died mid-issue (`kill -9`, a lost host) holds the transactionID for at
+ * most one lease: a later request's `create` replaces the expired record. Its `updatedAt` is the fencing token
  * of everything the claim's holder writes after:
  *
  * - the hook issued: ISSUING→ISSUED (`record.ts`), which fails once the claim
@@ -87,7 +88,7 @@ export const claim: Phase = {
         renewal: false,
         createdAt: t,
         updatedAt: t,
-        expiresAt: new Date(t.getTime() + p.claimLeaseMs),
+        expiresAt: new Date(t.getTime() + Math.min(p.claimLeaseMs, p.leaseMs)),
         direct: true,
       };
       if (await ctx.store("transaction store", () => p.transactions.create(tx))) {

@@ -14,8 +14,10 @@
  * transactionID waits, not only the same key's: the policy phase decides, once
  * the earlier one is done, whether it is a re-send. A request waits at most
  * {@link IN_FLIGHT_WAIT_MS} (10 s) for the ones before it, then goes on by
- * itself: an issue hook that hangs holds up no later request longer (it may
- * then issue a second certificate, as without this wait).
+ * itself to the claim phase: an issue hook that hangs holds its claim, renewed,
+ * until `approvalLeaseMs` (`claim-renewal.ts`); meanwhile a later request waits
+ * a lease more there and is answered PENDING (the same request) or
+ * `transaction_id_in_use`, and after that it may be issued a second certificate.
  *
  * Across replicas (or once the wait ran out) the claim phase does it
  * (`claim.ts`: an ISSUING record in the shared TransactionStore, taken before
