@@ -473,7 +473,7 @@ describe("RFC 8894 §3.3.3: identical PKCSReqs at once, in one process, share on
     expect(s.log.events.map((e) => e.reason)).toEqual(["issued", "issued_resent"]);
   });
 
-  it(`a hook that hangs holds the identical request back at most IN_FLIGHT_WAIT_MS (${IN_FLIGHT_WAIT_MS / 1000} s): then it is served by itself`, async () => {
+  it(`a hook that hangs holds the identical request back at most IN_FLIGHT_WAIT_MS (${IN_FLIGHT_WAIT_MS / 1000} s) in this process: then it goes on to the claim phase, which waits a claim lease more and answers PENDING`, async () => {
     const release = held<void>();
     const entered = held<void>();
     const calls: IssueContext[] = [];
@@ -495,7 +495,8 @@ describe("RFC 8894 §3.3.3: identical PKCSReqs at once, in one process, share on
     const started = performance.now();
     const second = await send(s.server, device);
     const waited = performance.now() - started;
-    // Served by itself: the first's claim on the transactionID (claim.ts) answers it PENDING, no second issuance.
+    // Then the first's claim on the transactionID (claim.ts, renewed while the hook hangs) answers it PENDING after
+    // claimLeaseMs and a second more: no second issuance.
     expect(second.rep.status).toBe("PENDING");
     expect(s.log.events.at(-1)).toMatchObject({ reason: "still_pending" });
     expect(waited).toBeGreaterThanOrEqual(IN_FLIGHT_WAIT_MS - 50);
