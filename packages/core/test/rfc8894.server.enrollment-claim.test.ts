@@ -292,7 +292,7 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     expect(calls).toHaveLength(1);
   });
 
-  it("a claim let go between the wait's last create and its read (the holder's hook answered FAILURE just then): the waiting request takes the transactionID and is issued, not told FAILURE badCertId unknown_transaction", async () => {
+  it("a claim let go just before the wait's last read (the holder's hook answered FAILURE just then): the waiting request takes the transactionID and is issued, not told FAILURE badCertId unknown_transaction", async () => {
     const gate = { open: (): void => undefined };
     const opened = new Promise<void>((resolve) => (gate.open = resolve));
     const hook = issuingHook(ca);
@@ -311,18 +311,16 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     const tid = "claim-end-transaction";
     const held = send(r.a, holder, tid);
     while ((await r.transactions.get("p", tid)) === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
-    const create = r.transactions.create.bind(r.transactions);
-    let firstCreate: number | undefined;
-    r.transactions.create = async (tx) => {
-      if (tx.status !== "ISSUING" || hex(tx.csr) !== hex(other.csr)) return create(tx);
-      firstCreate ??= performance.now();
-      const created = await create(tx);
-      // The wait's last round (one lease and a second after its first): the holder lets go before the read.
-      if (!created && performance.now() - firstCreate >= 300 + 1000 - 5) {
+    const get = r.transactions.get.bind(r.transactions);
+    let firstGet: number | undefined;
+    r.transactions.get = async (profile, transactionId) => {
+      firstGet ??= performance.now(); // the waiting request's policy read
+      // The wait's last read (one lease and a second after it began): the holder lets go just before it.
+      if (performance.now() - firstGet >= 300 + 1000 - 5) {
         gate.open();
         await held;
       }
-      return created;
+      return get(profile, transactionId);
     };
     const waited = await send(r.b, other, tid);
     expect([waited.rep.status, waited.rep.failInfo]).toEqual(["SUCCESS", undefined]);
@@ -361,5 +359,25 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     const resent = await send(r.b, device);
     expect(resent.rep.status).toBe("SUCCESS"); // before the limit: PENDING, for as long as the process lived
     expect(renewals).toBe(counted);
+  });
+  it("the same request on another replica while the hook runs, finished within the wait: it waits and gets that certificate (issued_resent); the hook runs once and its record stands", async () => {
+    const calls: IssueContext[] = [];
+    const { hook, held, entered, arm } = gatedHook(calls);
+    const r = replicas(hook);
+    arm();
+    const device = await createDevice({ cn: "claim-wait-then-resent", challengePassword: CHALLENGE });
+    const first = send(r.a, device);
+    await entered.promise;
+    const copy = send(r.b, device);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the copy waits on the claim
+    held.open();
+    const [issued, resent] = [(await first).rep, (await copy).rep];
+    expect([issued.status, resent.status]).toEqual(["SUCCESS", "SUCCESS"]);
+    // Before: the waiting copy's next create replaced the ISSUED record, ran the hook again and got a second certificate.
+    expect(hex(resent.certificate!.der)).toBe(hex(issued.certificate!.der));
+    expect(calls).toHaveLength(1);
+    expect(r.events.some((e) => e.reason === "issued_resent")).toBe(true);
+    const tx = await r.transactions.get("p", (await first).built.transactionId);
+    expect(hex(tx?.certificate)).toBe(hex(issued.certificate!.der));
   });
 });

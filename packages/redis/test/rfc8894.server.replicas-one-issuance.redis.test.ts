@@ -156,4 +156,18 @@ describe("RFC 8894 §3.3.3: one issuance per request across replicas sharing a R
     expect(r.calls.map((c) => c.csr.subject).sort()).toEqual([expect.stringContaining("replica-dead-holder"), expect.stringContaining("replica-dead-holder-other")]);
     expect(r.events.filter((e) => e.reason === "transaction_id_in_use" || e.reason === "still_pending")).toEqual([]);
   });
+  it("the same PKCSReq on the second replica while a hook shorter than the wait runs: it waits, then gets the first's certificate (issued_resent); the hook runs once", async () => {
+    const r = replicas();
+    const device = await createDevice({ cn: "replica-wait-resent", challengePassword: CHALLENGE });
+    const first = send(r.a, device);
+    await r.entered.promise;
+    const copy = send(r.b, device);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // less than CLAIM_LEASE_MS and a second: the copy waits
+    r.held.open();
+    const [issued, resent] = [(await first).rep, (await copy).rep];
+    expect([issued.status, resent.status]).toEqual(["SUCCESS", "SUCCESS"]);
+    // Before: the copy's next create replaced the ISSUED record and the hook ran again (a second certificate).
+    expect(hex(resent.certificate!.der)).toBe(hex(issued.certificate!.der));
+    expect(r.calls).toHaveLength(1);
+  });
 });

@@ -76,29 +76,46 @@ export const claim: Phase = {
     const waitUntil = performance.now() + p.claimLeaseMs + CLAIM_WAIT_MARGIN_MS;
     let pause = FIRST_PAUSE_MS;
     let lastTry = false;
+    // Create on the first pass, and after a read found nothing; never on a pass that only waited: `create` replaces a
+    // finished record, so taking a claim then would run the hook again over the holder's ISSUED record.
+    let take = true;
     for (let attempt = 0; ; attempt++) {
-      const t = ctx.now();
-      const tx: Transaction = {
-        profile: p.name,
-        transactionId: req.transactionId,
-        status: "ISSUING",
-        csr: csr.der,
-        // As in the ISSUED record it becomes (record.ts): the reply goes to the request's own signer certificate.
-        signerCertificate: NO_BYTES,
-        renewal: false,
-        createdAt: t,
-        updatedAt: t,
-        expiresAt: new Date(t.getTime() + Math.min(p.claimLeaseMs, p.leaseMs)),
-        direct: true,
-      };
-      if (await ctx.store("transaction store", () => p.transactions.create(tx))) {
-        e.claim = t;
-        keepRenewed(ctx, e, t);
-        return undefined;
+      const tried = take;
+      if (take) {
+        const t = ctx.now();
+        const tx: Transaction = {
+          profile: p.name,
+          transactionId: req.transactionId,
+          status: "ISSUING",
+          csr: csr.der,
+          // As in the ISSUED record it becomes (record.ts): the reply goes to the request's own signer certificate.
+          signerCertificate: NO_BYTES,
+          renewal: false,
+          createdAt: t,
+          updatedAt: t,
+          expiresAt: new Date(t.getTime() + Math.min(p.claimLeaseMs, p.leaseMs)),
+          direct: true,
+        };
+        if (await ctx.store("transaction store", () => p.transactions.create(tx))) {
+          e.claim = t;
+          keepRenewed(ctx, e, t);
+          return undefined;
+        }
       }
       const held = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
-      // Let go (or lapsed) between the create and the read: take it.
-      if (!held && attempt === 0) continue;
+      take = false;
+      if (!held) {
+        // Let go, or lapsed (its holder died): take it. Within the wait, or once more past it (else the request would be
+        // answered from no record: FAILURE badCertId, unknown_transaction).
+        const left = waitUntil - performance.now();
+        if (attempt === 0 || left > 0 || !lastTry) {
+          if (left <= 0) lastTry = true;
+          // A create refused, then nothing read: another request took and let go of it between; not in a tight loop.
+          if (tried && attempt > 0 && left > 0) await sleep(Math.min(pause, left));
+          take = true;
+          continue;
+        }
+      }
       if (held?.status === "ISSUED" || held?.status === "REJECTED") {
         // Finished since the create found it held (its holder issued): answered as the policy phase answers a finished
         // record. Its certificate only to a re-send of that very request (the same challenge and extensions, not just
@@ -108,17 +125,11 @@ export const claim: Phase = {
         return undefined;
       }
       // Another enrollment's claim: wait for it to end (its holder issues, lets go, or died and its lease lapses).
-      if (!held || (held.status === "ISSUING" && held.direct)) {
+      if (held?.status === "ISSUING" && held.direct) {
         const left = waitUntil - performance.now();
         if (left > 0) {
           await sleep(Math.min(pause, left));
           pause = Math.min(pause * 2, LONGEST_PAUSE_MS);
-          continue;
-        }
-        // Let go (or lapsed) between the wait's last create and its read: take it, once more without a pause (else
-        // the request would be answered from no record: FAILURE badCertId, unknown_transaction).
-        if (!held && !lastTry) {
-          lastTry = true;
           continue;
         }
       }
