@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { MemoryTransactionStore, buildPkcsReq, createScepServer, createSelfSignedSigner, type IssueContext, type IssueHook, type ScepEvent, type ScepServer } from "../src/index.js";
-import { NOW, baseProfile, certPollAt, createDevice, createTestCa, hex, issuingHook, postPki, readReply, type Device } from "./support/server-pki.js";
+import { NOW, baseProfile, certPollAt, createDevice, createTestCa, hex, issuingHook, postPki, readReply, writeDeadClaim, type Device } from "./support/server-pki.js";
 
 const ca = await createTestCa("Claim CA");
 const CHALLENGE = "claim-static";
@@ -34,22 +34,6 @@ function replicas(issue: IssueHook, o: { claimLeaseMs?: number; approvalLeaseMs?
     });
   const nextEvent = (): Promise<void> => new Promise((resolve) => settled.push(resolve));
   return { a: make(), b: make(), transactions, events, clock, now, nextEvent };
-}
-
-/** The ISSUING claim a replica leaves behind when it dies mid-issue (`kill -9`): never renewed, never let go. */
-function deadClaim(transactions: MemoryTransactionStore, device: Device, transactionId: string, at: Date, claimLeaseMs: number) {
-  return transactions.create({
-    profile: "p",
-    transactionId,
-    status: "ISSUING",
-    csr: device.csr,
-    signerCertificate: new Uint8Array(0),
-    renewal: false,
-    createdAt: at,
-    updatedAt: at,
-    expiresAt: new Date(at.getTime() + claimLeaseMs),
-    direct: true,
-  });
 }
 
 async function send(server: ScepServer, device: Device, transactionId?: string) {
@@ -256,7 +240,7 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     const device = await createDevice({ cn: "claim-dead-holder", challengePassword: CHALLENGE });
     const other = await createDevice({ cn: "claim-dead-holder-other", challengePassword: CHALLENGE, keys: device.keys });
     const tid = "claim-dead-holder-transaction";
-    expect(await deadClaim(r.transactions, device, tid, r.now(), 600)).toBe(true);
+    expect(await writeDeadClaim(r.transactions, device, tid, r.now(), 600)).toBe(true);
     // Before: the re-send was answered PENDING from the dead claim (and its CertPolls, once it lapsed, badCertId), the
     // other subject FAILURE transaction_id_in_use, for the whole lease (then approvalLeaseMs, 5 minutes).
     const [resent, another] = await Promise.all([send(r.b, device, tid), send(r.a, other, tid)]);

@@ -20,7 +20,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildCertPoll, buildPkcsReq, CertificationRequest, createScepServer, createSelfSignedSigner, type IssueContext, type IssueHook, type ScepEvent, type ScepServer } from "@scep/core";
-import { NOW, baseProfile, createDevice, createTestCa, hex, issuingHook, postPki, readReply, type Device, type TestCa } from "../../core/test/support/server-pki.js";
+import { NOW, baseProfile, createDevice, createTestCa, hex, issuingHook, postPki, readReply, writeDeadClaim, type Device, type TestCa } from "../../core/test/support/server-pki.js";
 import { usePrivateRedis } from "./support/private-redis.js";
 import { RedisTransactionStore } from "../src/index.js";
 
@@ -147,8 +147,7 @@ describe("RFC 8894 §3.3.3: one issuance per request across replicas sharing a R
     const other = await createDevice({ cn: "replica-dead-holder-other", challengePassword: CHALLENGE, keys: device.keys });
     const tid = "replica-dead-holder-transaction";
     // What the killed replica's claim phase wrote (claim.ts), with nothing left to renew it or let it go.
-    const dead = { profile: "p", transactionId: tid, status: "ISSUING" as const, csr: device.csr, signerCertificate: new Uint8Array(0), renewal: false, createdAt: NOW, updatedAt: NOW, expiresAt: new Date(NOW.getTime() + CLAIM_LEASE_MS), direct: true };
-    expect(await r.transactions.create(dead)).toBe(true);
+    expect(await writeDeadClaim(r.transactions, device, tid, NOW, CLAIM_LEASE_MS)).toBe(true);
     // Before: PENDING for the re-send (then badCertId once the claim lapsed) and transaction_id_in_use for the other
     // subject, for as long as the claim lived (approvalLeaseMs, 5 minutes).
     const [resent, another] = await Promise.all([send(r.b, device, tid), send(r.a, other, tid)]);

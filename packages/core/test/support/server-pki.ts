@@ -14,6 +14,7 @@ import {
   CertificationRequest,
   LocalKey,
   MemoryTransactionStore,
+  type TransactionStore,
   buildCertificate,
   buildCertPoll,
   buildPkcsReq,
@@ -336,4 +337,24 @@ export function readmeIssueHook(ca: LocalKey, calls: IssueContext[], options: { 
     });
     return { status: "SUCCESS", certificate };
   };
+}
+
+/**
+ * Writes the ISSUING claim a replica leaves behind when it dies mid-issue (`kill -9`), as `enrollment/claim.ts`
+ * writes it (profile "p", `direct`, no signer certificate), leased `claimLeaseMs` from `at`: never renewed, never let
+ * go. Resolves as `create` does (true: written).
+ */
+export function writeDeadClaim(transactions: TransactionStore, device: Device, transactionId: string, at: Date, claimLeaseMs: number): Promise<boolean> {
+  return transactions.create({
+    profile: "p",
+    transactionId,
+    status: "ISSUING",
+    csr: device.csr,
+    signerCertificate: new Uint8Array(0),
+    renewal: false,
+    createdAt: at,
+    updatedAt: at,
+    expiresAt: new Date(at.getTime() + claimLeaseMs),
+    direct: true,
+  });
 }

@@ -117,7 +117,7 @@ export const claim: Phase = {
         }
       }
       if (held?.status === "ISSUED" || held?.status === "REJECTED") {
-        // Finished since the create found it held (its holder issued): answered as the policy phase answers a finished
+        // Finished since the policy phase read (its holder issued or failed): answered as the policy phase answers a finished
         // record. Its certificate only to a re-send of that very request (the same challenge and extensions, not just
         // the key and subject); anything else is a new enrollment that replaces it once issued, taking no claim.
         if (sameIssuedRequest(new CertificationRequest(held.csr), csr)) return poll(ctx, p, req, { tx: held, notStale: false });
