@@ -6,7 +6,7 @@
  * its last numbers, and the scrape is answered after the 2 s bound, never hangs). Real processes, real HTTP on
  * loopback, each request on its own connection unless said otherwise, so the primary spreads them over both workers.
  */
-import { request, Agent } from "node:http";
+import { request, Agent, type IncomingHttpHeaders } from "node:http";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -47,12 +47,12 @@ afterAll(async () => {
 });
 
 /** One HTTP request; on a connection of its own unless `agent` is given. */
-function http(method: string, path: string, options: { agent?: Agent; body?: Uint8Array } = {}): Promise<{ status: number; body: Buffer; ms: number }> {
+function http(method: string, path: string, options: { agent?: Agent; body?: Uint8Array } = {}): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer; ms: number }> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port, method, path, agent: options.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c)).on("end", () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks), ms: performance.now() - t0 }));
+      res.on("data", (c: Buffer) => chunks.push(c)).on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks), ms: performance.now() - t0 }));
     });
     req.on("error", reject).end(options.body);
   });
@@ -131,6 +131,11 @@ describe("--workers 2: /metrics shows the whole server", () => {
     expect(seen.map((s) => [s.reporting, s.workers])).toEqual(seen.map(() => [2, 2]));
     // The CA's days to expiry: one series, not one per worker.
     expect(seen.map((s) => s.caExpirySeries)).toEqual(seen.map(() => 1));
+    // RFC 9110 §9.3.2: a HEAD scrape carries the Content-Length a GET would, and no content.
+    const get = await http("GET", "/metrics");
+    expect(get.headers["content-length"]).toBe(String(get.body.length));
+    const head = await http("HEAD", "/metrics");
+    expect([head.status, head.headers["content-type"], head.headers["content-length"], head.body.length]).toEqual([200, "text/plain", expect.stringMatching(/^[1-9]\d*$/), 0]);
   }, 120_000);
 
   it("a worker killed (kill -9) and restarted leaves its counts in the totals: they never go back", async () => {
@@ -193,6 +198,7 @@ describe("--workers 2: /metrics shows the whole server", () => {
         process.kill(proc.child.pid!, "SIGCONT");
       }
       expect([res.status, res.body.toString()]).toEqual([503, "metrics unavailable: the cluster primary did not answer\n"]);
+      expect([res.headers["retry-after"], res.headers["content-length"]]).toEqual(["1", String(res.body.length)]);
       expect(res.ms).toBeGreaterThanOrEqual(METRICS_COLLECT_TIMEOUT_MS + 1_000 - 50);
       const after = await scrape(agent);
       expect([after.enrollments, after.getCaCaps, after.reporting]).toEqual([4, caps, 2]);

@@ -14,9 +14,10 @@
 import type { ServerResponse } from "node:http";
 import type { Worker } from "node:cluster";
 import { type Attributes, type HrTime, ValueType } from "@opentelemetry/api";
-import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import { AggregationTemporality, DataPointType, type DataPoint, type Histogram, type MetricData, type ScopeMetrics } from "@opentelemetry/sdk-metrics";
 import type { MetricsSdk } from "./operator-endpoints.js";
+import { sendMetrics } from "./prometheus-text.js";
+import { sendPlain } from "./probes.js";
 
 /** Worker → primary: `{ type, id }`, a scrape reached this worker; answered with {@link METRICS_RESULT_MESSAGE} and the same id. */
 export const METRICS_REQUEST_MESSAGE = "scep-kit:metrics-request";
@@ -299,21 +300,20 @@ export function answerMetricsCollection(metrics: () => MetricsSdk): () => void {
 
 /**
  * In a worker: answers a scrape with the whole server's metrics (asked of the primary), serialised like the
- * Prometheus exporter does; 503 when the primary does not answer within 3 s (no partial numbers: those would dip).
+ * Prometheus exporter does (with a Content-Length, for HEAD too); 503 when the primary does not answer within 3 s (no partial numbers: those would dip).
  */
 export function serveClusterMetrics(res: ServerResponse, sdk: MetricsSdk): void {
   const id = nextRequestId++;
   const unavailable = (): void => {
     pendingResults.delete(id);
     clearTimeout(timer);
-    if (!res.headersSent) res.writeHead(503, { "content-type": "text/plain; charset=utf-8", "retry-after": "1" }).end("metrics unavailable: the cluster primary did not answer\n");
+    if (!res.headersSent) sendPlain(res, 503, "metrics unavailable: the cluster primary did not answer\n", undefined, { "retry-after": "1" });
   };
   const timer = setTimeout(unavailable, METRICS_RESULT_TIMEOUT_MS);
   pendingResults.set(id, (r) => {
     clearTimeout(timer);
     if (!r) return unavailable();
-    const text = new PrometheusSerializer("", false, undefined, false, false).serialize({ resource: sdk.resource, scopeMetrics: r.scopeMetrics });
-    res.writeHead(200, { "content-type": "text/plain" }).end(text);
+    sendMetrics(res, { resource: sdk.resource, scopeMetrics: r.scopeMetrics });
   });
   try {
     if (!process.send || !process.connected) return unavailable();

@@ -35,10 +35,14 @@ export function serveFetch(
     const url = "http://localhost" + (req.originalUrl ?? req.url ?? "/");
     const body = method === "GET" || method === "HEAD" ? undefined : await readBody(req);
     const response = await handler(new Request(url, { method, headers, ...(body ? { body } : {}) }), { remoteAddress: req.socket.remoteAddress });
+    const payload = Buffer.from(await response.arrayBuffer());
     const out: Record<string, string> = {};
     response.headers.forEach((value, name) => void (out[name] = value));
+    // The answer's length, for HEAD too (RFC 9110 §9.3.2): a handler answering HEAD like GET (the admin page) gave the
+    // GET's content, which is dropped here; one that gave none for HEAD keeps its own Content-Length, if any.
+    if (response.status !== 204 && response.status !== 304 && (method !== "HEAD" || payload.length > 0)) out["content-length"] = String(payload.length);
     res.writeHead(response.status, out);
-    res.end(method === "HEAD" ? undefined : Buffer.from(await response.arrayBuffer()));
+    res.end(method === "HEAD" ? undefined : payload);
   })().catch(onError);
 }
 

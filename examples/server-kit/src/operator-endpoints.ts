@@ -8,6 +8,7 @@
 import { bearerToken, sameSecret } from "./bearer-token.js";
 import { serveClusterMetrics } from "./cluster-metrics.js";
 import { PROBE_PATHS, answerProbe, sendPlain, type ProbeChecks } from "./probes.js";
+import { sendMetrics } from "./prometheus-text.js";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { type Resource, resourceFromAttributes } from "@opentelemetry/resources";
@@ -99,6 +100,11 @@ export function withOperatorEndpoints(next: RequestListener, options: OperatorEn
       if (!ok) return sendPlain(res, 403, "wrong metrics token\n");
     }
     if (options.clusterMetrics) serveClusterMetrics(res, metrics);
-    else metrics.exporter.getMetricsRequestHandler(req, res);
+    // Not the exporter's own request handler: it writes no Content-Length, so a HEAD got none (RFC 9110 §9.3.2).
+    else
+      metrics.exporter.collect().then(
+        ({ resourceMetrics }) => sendMetrics(res, resourceMetrics),
+        () => sendPlain(res, 500, "metrics collection failed\n"),
+      );
   };
 }

@@ -57,8 +57,9 @@ export function viaFetch(handler: FetchHandler, req: NodeRequest, res: ServerRes
       const payload = Buffer.from(await response.arrayBuffer());
       const out: Record<string, string> = {};
       response.headers.forEach((value, name) => void (out[name] = value));
-      // The whole answer is read: its length, as HEAD gets it (RFC 9110 §9.3.2; the SCEP server's HEAD Response has it).
-      if (method !== "HEAD" && response.status !== 204 && response.status !== 304) out["content-length"] = String(payload.length);
+      // The whole answer is read: its length, as HEAD gets it too (RFC 9110 §9.3.2). A handler answering HEAD like GET
+      // gave the GET's content (dropped here); one that gave none keeps its own Content-Length (the SCEP server's has it).
+      if (response.status !== 204 && response.status !== 304 && (method !== "HEAD" || payload.length > 0)) out["content-length"] = String(payload.length);
       if (response.status === 413) out.connection = "close";
       res.writeHead(response.status, out);
       res.end(method === "HEAD" ? undefined : payload);
