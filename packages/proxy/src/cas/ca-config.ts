@@ -61,6 +61,14 @@ export interface CaConfig {
   url: string;
   /** How long a challenge stays valid, in milliseconds (default {@link DEFAULT_CHALLENGE_TTL_MS} of the type). */
   challengeTtlMs?: number;
+  /**
+   * The CA identifier (RFC 8894 §4.2, GetCACert's `message`) this upstream needs, sent on every GetCACert instead of
+   * whatever the device sent; a string of 1–255 characters without control characters. Unset (the default): the
+   * device's `message` is passed on as sent, or none when it sent none. Set it for an upstream that serves several CAs
+   * and knows none by the name a device's SCEP client puts there: Windows' SCEP CSP always sends `default` and offers
+   * no setting for it, which a multi-CA EJBCA answers with an error (fleetdm/fleet#53703).
+   */
+  caIdentifier?: string;
   /** Platforms (`ProfileRecord.platform`, compared exactly) that may enroll whatever their delivery status (Fleet exempts `windows`). */
   exemptPlatforms?: string[];
   /** NDES admin page access, for a challenge source (type `ndes`). */

@@ -30,6 +30,9 @@ function validate(ca: CaConfig, index: number): CaConfig {
   if (ca.challengeTtlMs !== undefined && !(Number.isSafeInteger(ca.challengeTtlMs) && ca.challengeTtlMs > 0)) {
     throw new ProxyConfigError(`${where}: challengeTtlMs must be a positive integer (milliseconds)`);
   }
+  if (ca.caIdentifier !== undefined && (typeof ca.caIdentifier !== "string" || ca.caIdentifier === "" || ca.caIdentifier.length > 255 || CONTROL_CHARACTER.test(ca.caIdentifier))) {
+    throw new ProxyConfigError(`${where}: caIdentifier must be a string of 1 to 255 characters without control characters`);
+  }
   return { ...ca, ...(ca.exemptPlatforms ? { exemptPlatforms: [...ca.exemptPlatforms] } : {}) };
 }
 

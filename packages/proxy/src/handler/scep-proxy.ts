@@ -214,8 +214,9 @@ function normaliseBase(basePath: string | undefined): string {
  *    is 414 `request URI too long` to a device's GET (413 to its POST); a 401, 403, 404, 405, 407, 408, 411, 415 or
  *    429 (the proxy's credentials, URL, method or request, or a rate limit) is a 502 `upstream failed` as above;
  *    any other upstream 4xx → 400 `upstream refused the request`: the
- *    device's message is what was refused, so the device gets a 4xx, never a 5xx. A GetCACert whose `message` (the CA
- *    identifier the device chose, RFC 8894 §4.2) the upstream answered 404 is asked once more without it: when the
+ *    device's message is what was refused, so the device gets a 4xx, never a 5xx. GetCACert sends the CA's
+ *    `caIdentifier` when it has one, else the device's `message`. A GetCACert whose `message` (the CA
+ *    identifier the device chose, RFC 8894 §4.2; not a configured `caIdentifier`) the upstream answered 404 is asked once more without it: when the
  *    upstream serves its CA certificate then, the identifier was unknown → 404 `unknown CA identifier` (event reason
  *    `upstream_refused`); else the 502 stays (the CA's configured URL is wrong, or the upstream needs an identifier). A `custom` CA's challenge is
  *    given back (`ChallengeStore.release`, bound to this request's consume; event `challengeReleased`) when the
@@ -466,11 +467,12 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
 
     if (operation === "GetCACaps") return forward((signal) => upstream.getCACaps(ca, { signal }), request, event);
     if (operation === "GetCACert") {
-      const message = rawQueryParam(url.search, "message");
+      // The CA's configured identifier, when it has one, replaces the device's (Windows always sends `default`).
+      const message = ca.caIdentifier ?? rawQueryParam(url.search, "message");
       const answer = await forward((signal) => upstream.getCACert(ca, message, { signal }), request, event);
       // A 404 to the CA identifier the device chose, from an upstream that serves its CA without one: the device's.
       const notFound = event.upstream?.reason === "http" && event.upstream.status === 404;
-      if (notFound && message !== undefined && message !== "" && (await servesWithoutIdentifier(ca, request))) return unknownCaIdentifier();
+      if (notFound && ca.caIdentifier === undefined && message !== undefined && message !== "" && (await servesWithoutIdentifier(ca, request))) return unknownCaIdentifier();
       return answer;
     }
 
