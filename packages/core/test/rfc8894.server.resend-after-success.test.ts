@@ -386,6 +386,9 @@ describe("RFC 8894 §3.3.3: a re-send reads its transaction once and asks isRevo
 });
 
 describe("RFC 8894 §3.2.1.1, §3.3.3: a transactionID another key's request holds", () => {
+  /** The failInfoText of `transaction_id_in_use`, true whether the holder waits PENDING or is being issued. */
+  const IN_USE = "the transactionID is in use by a request for another key or subject (pending or being issued); send a new transactionID";
+
   it("another key's request with this transactionID waits PENDING: FAILURE badRequest transaction_id_in_use before the issue hook runs, and that PENDING record stays", async () => {
     const calls: IssueContext[] = [];
     const s = setup("static-secret", {
@@ -396,11 +399,35 @@ describe("RFC 8894 §3.2.1.1, §3.3.3: a transactionID another key's request hol
     const first = await send(s.server, waiting);
     expect(first.rep.status).toBe("PENDING");
     const second = await send(s.server, other, { transactionId: first.built.transactionId });
-    expect([second.rep.status, second.rep.failInfo]).toEqual(["FAILURE", "badRequest"]);
+    expect([second.rep.status, second.rep.failInfo, second.rep.failInfoText]).toEqual(["FAILURE", "badRequest", IN_USE]);
     expect(s.log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "transaction_id_in_use" });
     expect(calls.map((c) => c.csr.subject)).toEqual([expect.stringContaining("resend-refused-a")]);
     const tx = await s.transactions.get("p", first.built.transactionId);
     expect([tx?.status, hex(tx?.csr)]).toEqual(["PENDING", hex(waiting.csr)]);
+  });
+
+  it("another key's request with this transactionID is being issued (ISSUING, its hook running): FAILURE badRequest transaction_id_in_use, whose text does not call it pending; the holder is issued", async () => {
+    const entered = held<void>();
+    const release = held<void>();
+    const calls: IssueContext[] = [];
+    const issue = issuingHook(ca, calls);
+    const s = setup("static-secret", { issue: async (ctx) => (entered.resolve(), await release.promise, issue(ctx)), claimLeaseMs: 300 });
+    // A second replica on the same store: the other key's request waits for the claim there (a claimLeaseMs, the
+    // shortest here, and a margin), not in this process (IN_FLIGHT_WAIT_MS, 10 s), before it is refused.
+    const replica = setup("static-secret", { transactions: s.transactions, claimLeaseMs: 300 });
+    const holder = await createDevice({ cn: "resend-issuing-a", challengePassword: "static-secret" });
+    const other = await createDevice({ cn: "resend-issuing-b", challengePassword: "static-secret" });
+    const first = send(s.server, holder);
+    await entered.promise;
+    const [claim] = await s.transactions.list("p", { status: "ISSUING" });
+    expect(hex(claim?.csr)).toBe(hex(holder.csr));
+    const second = await send(replica.server, other, { transactionId: claim!.transactionId });
+    expect([second.rep.status, second.rep.failInfo, second.rep.failInfoText]).toEqual(["FAILURE", "badRequest", IN_USE]);
+    expect(replica.log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "transaction_id_in_use" });
+    expect(replica.calls).toEqual([]);
+    release.resolve();
+    expect((await first).rep.status).toBe("SUCCESS");
+    expect(calls.map((c) => c.csr.subject)).toEqual([expect.stringContaining("resend-issuing-a")]);
   });
 });
 

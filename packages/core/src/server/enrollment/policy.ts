@@ -70,7 +70,7 @@ function sameExtensions(a: CertificationRequest, b: CertificationRequest): boole
  * MD5 of nothing: certnanny/sscep#167). RFC 8894 §3.2.1.1: one transactionID per enrollment.
  */
 export function transactionIdInUse(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest): Promise<Reply> {
-  return failure(ctx, p, req, "badRequest", "transaction_id_in_use", "the transactionID belongs to a pending request for another key or subject; send a new transactionID");
+  return failure(ctx, p, req, "badRequest", "transaction_id_in_use", "the transactionID is in use by a request for another key or subject (pending or being issued); send a new transactionID");
 }
 
 export const policy: Phase = {
