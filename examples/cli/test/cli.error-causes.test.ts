@@ -73,8 +73,16 @@ describe("a fetch failure's cause chain", () => {
       [400, false],
     ]);
     expect(describeError(answered(503), URL_OPTION)).toEqual({
-      message: "PKIOperation: HTTP 503 (x): the server did not process the request (busy or rate-limited): run the same command again later",
+      message: "PKIOperation: HTTP 503 (x): the server did not process the request: run the same command again later",
       exitCode: 4,
     });
+  });
+
+  it("a 503 or 429 to GetCert, GetCRL or CertPoll: the server's reason, and the wait its Retry-After names (none: no guess)", () => {
+    const answered = (operation: "GetCert" | "GetCRL" | "CertPoll", status: number, retryAfterSeconds?: number): TransportError =>
+      Object.assign(new TransportError(`${operation}: HTTP ${status} (store unavailable, retry later)`), { operation, status }, retryAfterSeconds === undefined ? {} : { retryAfterSeconds });
+    expect(describeError(answered("GetCRL", 503, 30), URL_OPTION).message).toBe("GetCRL: HTTP 503 (store unavailable, retry later): run the same command again in 30 s");
+    expect(describeError(answered("GetCert", 429, 5), URL_OPTION).message).toBe("GetCert: HTTP 429 (store unavailable, retry later): run the same command again in 5 s");
+    expect(describeError(answered("CertPoll", 503), URL_OPTION).message).toBe("CertPoll: HTTP 503 (store unavailable, retry later)");
   });
 });

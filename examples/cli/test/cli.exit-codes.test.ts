@@ -393,7 +393,7 @@ describe("transport failures exit 4", () => {
   });
 
   it("a 503 or 429 to the PKIOperation: the server did not process it, so nothing is kept and the same command runs again", async () => {
-    // RFC 9110 §15.6.4, RFC 6585 §4: busy or rate-limited, the request was not processed; no key to re-send with.
+    // RFC 9110 §15.6.4, RFC 6585 §4: the request was not processed (why: the server's own text); no key to re-send with.
     // The fake 503 sends Retry-After: 30 (the 429 none): the line names the wait when the server gave one.
     for (const [mode, text, when] of [["http-503", "CA busy", "in 30 s"], ["http-429", "too many requests", "later"]] as const) {
       server = await startFakeScepServer(mode);
@@ -401,7 +401,7 @@ describe("transport failures exit 4", () => {
       const r = await runCli(["enroll", "--url", server.url, "--cn", "d", "--out", "c.pem"], { cwd });
       expect([r.code, r.stderr]).toEqual([
         4,
-        `${NO_CHALLENGE}scep: PKIOperation: HTTP ${mode.slice(5)} (${text}): the server did not process the request (busy or rate-limited): run the same command again ${when}\n`,
+        `${NO_CHALLENGE}scep: PKIOperation: HTTP ${mode.slice(5)} (${text}): the server did not process the request: run the same command again ${when}\n`,
       ]);
       expect(readdirSync(cwd)).toEqual([]);
       await server.close();
@@ -437,7 +437,8 @@ describe("transport failures exit 4", () => {
     const base = http.base;
     const path = "is the path in --url a SCEP endpoint? (the example servers: /scep)";
     const cert = "CA certificates (application/x-x509-ca-cert or application/x-x509-ca-ra-cert)";
-    const later = "the server at --url is there but cannot answer now: try again later, and check that the path in --url is a SCEP endpoint (the example servers: /scep)";
+    // The wait is the one its Retry-After (1) names.
+    const later = "the server at --url is there but cannot answer now: try again in 1 s, and check that the path in --url is a SCEP endpoint (the example servers: /scep)";
     const cases = [
       ["/healthz", ["getcacaps"], `GetCACaps: the reply "ok" names no SCEP capability: ${path}`],
       ["/healthz", ["getcacert"], `GetCACert: HTTP 200 with content-type text/plain; charset=utf-8, not ${cert}: ${path}`],

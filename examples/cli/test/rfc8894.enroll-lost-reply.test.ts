@@ -171,7 +171,7 @@ describe("RFC 8894 §3.3.3: scep enroll after a lost PKIOperation answer re-send
     const cwd = mkdtempSync(join(dir, "503-retry-after-"));
     relayMode.pki = "503-retry-after";
     const first = await scep(["enroll", "--url", url, "--challenge", "pw", "--cn", "lost-6", "--out", "device.pem"], cwd);
-    expect([first.code, first.err]).toEqual([4, ["scep: PKIOperation: HTTP 503 (busy): the server did not process the request (busy or rate-limited): run the same command again in 12 s"]]);
+    expect([first.code, first.err]).toEqual([4, ["scep: PKIOperation: HTTP 503 (busy): the server did not process the request: run the same command again in 12 s"]]);
     expect(readdirSync(cwd)).toEqual([]);
   });
 

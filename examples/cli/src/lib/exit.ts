@@ -116,7 +116,8 @@ function proxyHint(status: unknown, message: string, operation: string | undefin
   return undefined;
 }
 
-const CHECK_SERVER = "the server at --url is there but cannot answer now: try again later, and check that the path in --url is a SCEP endpoint (the example servers: /scep)";
+/** A 5xx or 429 to the first GETs; `when`: "later", or "in N s" from the answer's Retry-After. */
+const checkServer = (when: string): string => `the server at --url is there but cannot answer now: try again ${when}, and check that the path in --url is a SCEP endpoint (the example servers: /scep)`;
 const CHECK_TIMEOUT = "the server at --url did not answer in time: try again, or give it longer with --timeout MS";
 const CHECK_ABORTED = "try again; --timeout does not change this";
 const CHECK_NETWORK = "check the address in --url and the network (route, firewall, VPN)";
@@ -179,10 +180,11 @@ const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOST
 /**
  * HTTP statuses that say the server did not process the request: 503 Service Unavailable (RFC 9110 §15.6.4: busy,
  * overloaded, a store down; with or without `Retry-After`) and 429 Too Many Requests (RFC 6585 §4: rate-limited).
+ * Which of these it was, the server's own text says (quoted in the line); the CLI does not guess.
  */
 const NOT_PROCESSED_STATUSES: ReadonlySet<number> = new Set([503, 429]);
 /** What to do after a PKIOperation answered with a {@link NOT_PROCESSED_STATUSES} status. */
-export const CHECK_NOT_PROCESSED = "the server did not process the request (busy or rate-limited): run the same command again later";
+export const CHECK_NOT_PROCESSED = "the server did not process the request: run the same command again later";
 
 /**
  * A TransportError's `retryAfterSeconds` (ScepClient reads the error response's `Retry-After` into it; read by name,
@@ -198,7 +200,7 @@ export function retryAfterOf(error: unknown): number | undefined {
  * it: the connection closed before the answer, our timeout fired, or an HTTP 5xx other than 503 came instead of a
  * CertRep (a proxy's 502/504 after forwarding, a server that failed after issuing). A failure before sending
  * (connection refused, DNS, TLS, a bad port), a 4xx (the server refused to read it: 400, 414, 431) and a 503 or 429
- * (the server did not process it: busy or rate-limited) are not. RFC 8894 §3.3.3: re-sending the same request (same
+ * (the server did not process it) are not. RFC 8894 §3.3.3: re-sending the same request (same
  * key, so the same transactionID) is how the client gets the certificate the CA may have issued.
  */
 export function pkiOperationUnanswered(error: unknown): boolean {
@@ -273,17 +275,22 @@ export function describeError(error: unknown, url?: URL): { message: string; exi
       // URL is not), or a CA it could not reach (the URL is right, the CA behind it is not there).
       const retryAfter = retryAfterOf(error);
       const proxied = proxyHint(status, error.message, operation, retryAfter);
+      // The server's Retry-After (RFC 9110 §10.2.3), when it sent one, is the wait named; else "later".
+      const when = retryAfter === undefined ? "later" : `in ${retryAfter} s`;
+      const notProcessed = typeof status === "number" && NOT_PROCESSED_STATUSES.has(status);
       const hint = proxied
         ? `: ${proxied}`
-        : operation === "PKIOperation" && typeof status === "number" && NOT_PROCESSED_STATUSES.has(status)
-          ? `: ${retryAfter === undefined ? CHECK_NOT_PROCESSED : CHECK_NOT_PROCESSED.replace(/later$/, `in ${retryAfter} s`)}`
-          : !first || typeof status !== "number"
+        : operation === "PKIOperation" && notProcessed
+          ? `: ${CHECK_NOT_PROCESSED.replace(/later$/, when)}`
+          : typeof status !== "number"
             ? ""
-            : status >= 500 || status === 429
-              ? `: ${CHECK_SERVER}`
-              : status >= 400
+            : first && (status >= 500 || status === 429)
+              ? `: ${checkServer(when)}`
+              : first && status >= 400
                 ? `: ${CHECK_PATH}`
-                : "";
+                : notProcessed && retryAfter !== undefined
+                  ? `: run the same command again ${when}`
+                  : "";
       // A timeout: the server (or a proxy before it) did not answer within --timeout. Only our own timer says so: the
       // AbortSignal.timeout of ScepClient rejects fetch with its reason, a TimeoutError. Any other abort (an
       // AbortError) is not a timeout, whatever the message ScepClient gave it; saying "give it longer" would mislead.
