@@ -55,10 +55,12 @@ export async function serveFetch(handler: FetchHandler, req: IncomingMessage, re
     const response = await handler(request, { remoteAddress: req.socket.remoteAddress });
     const out: Record<string, string> = {};
     response.headers.forEach((value, name) => void (out[name] = value));
-    const bytes = method === "HEAD" ? undefined : Buffer.from(await response.arrayBuffer());
-    if (bytes !== undefined) out["content-length"] = String(bytes.length);
+    const bytes = Buffer.from(await response.arrayBuffer());
+    // The answer's length, for HEAD too (RFC 9110 §9.3.2): a handler answering HEAD like GET (the admin API) gave the
+    // GET's content, which is dropped here; one that gave none for HEAD (the proxy) keeps its own Content-Length.
+    if (method !== "HEAD" || bytes.length > 0) out["content-length"] = String(bytes.length);
     res.writeHead(response.status, out);
-    res.end(bytes);
+    res.end(method === "HEAD" ? undefined : bytes);
   } catch (error) {
     options.onError(error);
     if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });

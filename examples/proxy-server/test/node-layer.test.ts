@@ -108,6 +108,23 @@ describe("the example's node:http layer", () => {
     expect([post.status, post.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
   });
 
+  /** Header fields without Date and the connection's own (hop-by-hop, RFC 9110 §7.6.1). */
+  const fields = (headers: Headers): Record<string, string> => {
+    const out: Record<string, string> = {};
+    headers.forEach((value, name) => void (["date", "connection", "keep-alive"].includes(name) || (out[name] = value)));
+    return out;
+  };
+
+  it("HEAD gets the GET's status and header fields, Content-Length included, and no content (RFC 9110 §9.3.2): the admin API, the proxy", async () => {
+    for (const [path, status] of [["/admin/profiles", 401], ["/scep/corp,device-1?operation=GetCACaps", 400]] as const) {
+      const get = await fetch(`${proxy.origin}${path}`);
+      const body = await get.arrayBuffer();
+      const head = await fetch(`${proxy.origin}${path}`, { method: "HEAD" });
+      expect([path, get.status, get.headers.get("content-length")]).toEqual([path, status, String(body.byteLength)]);
+      expect([path, head.status, fields(head.headers), (await head.arrayBuffer()).byteLength]).toEqual([path, status, fields(get.headers), 0]);
+    }
+  });
+
   it("paths outside /scep and /admin are 404; /scepx is not /scep", async () => {
     expect((await fetch(`${proxy.origin}/`)).status).toBe(404);
     expect((await fetch(`${proxy.origin}/scepx/a,b?operation=GetCACaps`)).status).toBe(404);
