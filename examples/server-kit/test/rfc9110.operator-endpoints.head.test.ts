@@ -4,27 +4,13 @@
  * The `--workers` scrape (answered by the cluster primary) is checked in examples/express-server/test/example.metrics.workers.test.ts.
  * (Found by a user: `HEAD /metrics` came without Content-Length, the Prometheus exporter's handler writes none.)
  */
-import { createServer, request, type IncomingMessage, type RequestListener, type Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exchange } from "../../../packages/core/test/support/head-vs-get.js";
 import { serveFetch } from "../src/node-fetch.js";
 import { createMetricsSdk, withOperatorEndpoints, type MetricsSdk } from "../src/operator-endpoints.js";
 
 const TOKEN = "head-metrics-token-0123456789";
-
-/** One exchange on its own connection: status, header fields (without Date, Connection, Keep-Alive), body bytes. */
-function exchange(port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, method, path, headers, agent: false });
-    req.on("error", reject).on("response", (res: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c)).on("end", () => {
-        const { date, connection, "keep-alive": _k, ...rest } = res.headers;
-        resolve({ status: res.statusCode!, headers: rest, body: Buffer.concat(chunks) });
-      });
-    });
-    req.end();
-  });
-}
 
 async function listen(listener: RequestListener): Promise<{ server: Server; port: number }> {
   const server = createServer(listener);

@@ -12,9 +12,9 @@ import { close, createFixture, listen } from "./adapter-fixture.js";
 const TARGETS = ["/scep?operation=GetCACaps", "/scep?operation=GetCACert", "/scep/pkiclient.exe?operation=GetCACert", "/scep?operation=GetNextCACert", "/scep", "/scep?operation=Nope"];
 
 /** One exchange on its own connection: status, header fields (without Date, Connection, Keep-Alive), body bytes. */
-function exchange(port: number, method: string, path: string): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
+export function exchange(port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, method, path, agent: false });
+    const req = request({ host: "127.0.0.1", port, method, path, headers, agent: false });
     req.on("error", reject).on("response", (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c)).on("end", () => {
