@@ -73,7 +73,7 @@ export type { Extension, SubjectAltNames, KeyUsage } from "./x509/extensions.js"
 
 export { MessageType, PkiStatus, messageTypeName } from "./message/types.js";
 export type { MessageTypeName } from "./message/types.js";
-export { decodePkiMessage, peekMessageType } from "./message/pki-message.js";
+export { decodePkiMessage, peekCertRepStatus, peekMessageType } from "./message/pki-message.js";
 export { verifyRequestSigner } from "./message/request-signer.js";
 export type { VerifiedRequestSigner } from "./message/request-signer.js";
 export type { PkiRequest, DecodePkiMessageOptions, IssuerAndSubject, IssuerAndSerialNumber } from "./message/pki-message.js";

@@ -5,14 +5,14 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Certificate, MessageType, buildCertPoll, buildGetCrl, buildPkcsReq, fromBase64Lenient, peekMessageType } from "../src/index.js";
+import { Certificate, MessageType, buildCertPoll, buildGetCrl, buildPkcsReq, fromBase64Lenient, peekCertRepStatus, peekMessageType } from "../src/index.js";
 import { attribute, parseSignedData } from "../src/cms/signed-data.js";
 import { LIMITS } from "../src/limits.js";
 import { readScepAttributesOf } from "../src/message/attributes.js";
 import * as der from "../src/lib/der.js";
 import * as oids from "../src/oids.js";
 import { constructedOctets, signedDataToBer } from "./support/ber.js";
-import { NOW, createDevice, createTestCa } from "./support/server-pki.js";
+import { NOW, createDevice, createTestCa, postPki, staticScep } from "./support/server-pki.js";
 import { thrown } from "./support/thrown.js";
 import { vector, vectorText } from "./support/vectors.js";
 
@@ -189,5 +189,38 @@ describe("peekMessageType", () => {
       expect(fullParsePeek(tooMany)).toBeUndefined();
       expect(peekMessageType(tooMany)).toBeUndefined();
     });
+  });
+});
+
+/**
+ * `peekCertRepStatus` (RFC 8894 §3.2.1.3, §3.2.1.4): a relay's read of the verdict inside a CA's 200 (`@scep/proxy`
+ * reports it, fleetdm/fleet#45550, https://github.com/fleetdm/fleet/issues/45550). Real peers' replies; no key, no CA
+ * certificate (NDES's reply carries none).
+ */
+describe("peekCertRepStatus", () => {
+  it("NDES's SUCCESS, micromdm's SUCCESS and FAILURE badRequest, each DER and BER; our server's PENDING", async () => {
+    const replies = ["public/ndes.certrep-success.oaep-aes128.der", "captured/certrep-success.micromdm-scepserver.to-micromdm-client.der", "captured/certrep-failure-badrequest.micromdm-scepserver.der"].map(vector);
+    const expected = [{ status: "SUCCESS" }, { status: "SUCCESS" }, { status: "FAILURE", failInfo: "badRequest" }];
+    expect(replies.map(peekCertRepStatus)).toEqual(expected);
+    expect(replies.map((r) => peekCertRepStatus(signedDataToBer(r)))).toEqual(expected);
+    const s = await staticScep({ caName: "Peek Pending CA", deviceCn: "peek-pending", challenge: "pw", profile: { issue: async () => ({ status: "PENDING" }) } });
+    const server = s.server;
+    const built = await buildPkcsReq({ csr: s.device.csr, signer: s.device.signer, recipient: s.ca.cert, now: NOW });
+    const res = await postPki(server, "/scep", built.der);
+    expect(peekCertRepStatus(new Uint8Array(await res.arrayBuffer()))).toEqual({ status: "PENDING" });
+  });
+
+  it("no CertRep → undefined: a PKCSReq (messageType 19), a certificate, a pkiStatus that is no RFC 8894 value, any byte string", async () => {
+    expect(peekCertRepStatus((await buildPkcsReq({ ...common, csr: device.csr })).der)).toBeUndefined();
+    expect(peekCertRepStatus(ca.cert.der)).toBeUndefined();
+    // The captured FAILURE with its pkiStatus "2" changed to "1" (no such status): same length, signature now wrong.
+    const failure = vector("captured/certrep-failure-badrequest.micromdm-scepserver.der");
+    const statusOid = der.oid(oids.id_pkiStatus);
+    const at = Buffer.from(failure).indexOf(Buffer.from(statusOid));
+    const bent = failure.slice();
+    const digit = bent.indexOf(0x32, at + statusOid.length); // PrintableString "2" inside the attribute's SET
+    bent[digit] = 0x31;
+    expect(peekCertRepStatus(bent)).toBeUndefined();
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => peekCertRepStatus(bytes) === undefined));
   });
 });

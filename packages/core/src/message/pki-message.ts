@@ -9,14 +9,14 @@ import * as nc from "../lib/node-crypto.js";
 import * as oids from "../oids.js";
 import type { ContentCipher, DigestAlgorithm, KeyTransport, SignatureAlgorithm } from "../algorithms.js";
 import { type AlgorithmPolicy, type ResolvedPolicy, checkCipher, checkDigest, checkKeyTransport, checkScheme, resolvePolicy } from "../policy.js";
-import { type PartialRequest, KeyError, MessageMalformedError, MessageTypeError, ScepError, CsrInvalidError, AlgorithmNotAllowedError, Asn1Error, DecryptError } from "../errors.js";
+import { type FailInfo, type PartialRequest, KeyError, MessageMalformedError, MessageTypeError, ScepError, CsrInvalidError, AlgorithmNotAllowedError, Asn1Error, DecryptError } from "../errors.js";
 import { findSigner, locateSignedData, parseSignedData, signerAlgorithms, verifySignerInfo } from "../cms/signed-data.js";
 import { type OpenedEnvelope, findRecipient, openEnvelope, parseEnvelopedData } from "../cms/enveloped-data.js";
 import type { Decrypter } from "../keys/key.js";
 import { Certificate, publicKeyOf } from "../x509/certificate.js";
 import { CertificationRequest, requestPublicKey } from "../x509/certification-request.js";
 import { type ScepAttributes, readMessageType, readScepAttributesOf, readTransactionId } from "./attributes.js";
-import { MessageType, type MessageTypeName, messageTypeName } from "./types.js";
+import { MessageType, type MessageTypeName, PkiStatus, failInfoFromCode, messageTypeName } from "./types.js";
 
 /** IssuerAndSubject (CertPoll, RFC 8894 §3.3.3). @group Codec */
 export interface IssuerAndSubject {
@@ -138,26 +138,78 @@ function checkRsaSize(p: ResolvedPolicy, key: nc.KeyObject, what: string): void 
  */
 export function peekMessageType(bytes: Uint8Array): number | undefined {
   try {
-    // Walked, not parsed: the certificates, CRLs and eContent are skipped over undecoded (a Certificate for each
-    // embedded certificate was most of the cost of the full parse this did before), and of the SignerInfo only the
-    // signed attributes' types and the messageType's value are read.
-    const { signerInfos } = locateSignedData(bytes);
-    if (signerInfos.length !== 1) return undefined;
-    // SignerInfo ::= SEQUENCE { version, sid, digestAlgorithm, signedAttrs [0] IMPLICIT SignedAttributes OPTIONAL, … }
-    const signedAttrs = der.expect(signerInfos[0], der.Tag.SEQUENCE, "SignerInfo")[3];
-    if (signedAttrs?.tag !== 0xa0) return undefined;
-    // Attribute ::= SEQUENCE { attrType OBJECT IDENTIFIER, attrValues SET OF AttributeValue }
-    let values: der.Tlv[] | undefined;
-    for (const attribute of der.children(signedAttrs)) {
-      const [typeT, valuesT] = der.expect(attribute, der.Tag.SEQUENCE, "Attribute");
-      if (der.readOid(typeT, "attribute type") !== oids.id_messageType) continue;
-      if (values) return undefined; // the attribute twice: ambiguous
-      values = der.expect(valuesT, der.Tag.SET, "AttributeValues");
-    }
-    return values?.length === 1 ? readMessageType(values[0]!) : undefined;
+    const values = peekSignedAttributes(bytes, [oids.id_messageType])?.get(oids.id_messageType);
+    return values ? readMessageType(values) : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The pkiStatus and failInfo of a CertRep (RFC 8894 §3.2.1.3, §3.2.1.4), read like {@link peekMessageType}: without
+ * verifying its signature or opening its envelope, and without the CA's certificates (NDES leaves its signer out of
+ * the reply). For a relay that passes a CA's reply on unchanged and wants to know the outcome it carries (`@scep/proxy`
+ * puts it in its event, so an MDM can mark a profile failed). The values are whatever the sender signed: report them,
+ * decide nothing a signature must back on them.
+ *
+ * @param bytes - A CertRep (messageType 3), DER or BER (ContentInfo of SignedData).
+ * @returns `status` (`SUCCESS`, `FAILURE`, `PENDING`) and, for a FAILURE whose failInfo is one of RFC 8894's five,
+ *   `failInfo`; undefined when the bytes are no SignedData with one SignerInfo whose signed attributes name
+ *   messageType 3 and one known pkiStatus, each once with a single value. Never throws.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from "node:fs";
+ * import { peekCertRepStatus } from "@scep/core";
+ *
+ * const outcome = peekCertRepStatus(readFileSync("reply.p7")); // e.g. { status: "FAILURE", failInfo: "badRequest" }
+ * ```
+ * @group Codec
+ */
+export function peekCertRepStatus(bytes: Uint8Array): { status: PkiStatus; failInfo?: FailInfo } | undefined {
+  try {
+    const attrs = peekSignedAttributes(bytes, [oids.id_messageType, oids.id_pkiStatus, oids.id_failInfo]);
+    const type = attrs?.get(oids.id_messageType);
+    const statusValue = attrs?.get(oids.id_pkiStatus);
+    if (!type || !statusValue || readMessageType(type) !== MessageType.CertRep) return undefined;
+    const code = der.readString(statusValue, "pkiStatus");
+    const status = (Object.keys(PkiStatus) as PkiStatus[]).find((k) => PkiStatus[k] === code);
+    if (!status) return undefined;
+    const failValue = attrs!.get(oids.id_failInfo);
+    const failInfo = status === "FAILURE" && failValue ? failInfoFromCode(der.readString(failValue, "failInfo")) : undefined;
+    return failInfo ? { status, failInfo } : { status };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The single value of each of `types` among the signed attributes of a PKIMessage's one SignerInfo, walked, not
+ * parsed: the certificates, CRLs and eContent are skipped over undecoded (a Certificate for each embedded certificate
+ * was most of the cost of the full parse {@link peekMessageType} did before), and of the SignerInfo only the signed
+ * attributes' types and the wanted values are read. Undefined when there is not exactly one SignerInfo, it has no
+ * signed attributes, or a wanted attribute comes twice or with other than one value (ambiguous). Throws on bad DER.
+ */
+function peekSignedAttributes(bytes: Uint8Array, types: readonly string[]): Map<string, der.Tlv> | undefined {
+  const { signerInfos } = locateSignedData(bytes);
+  if (signerInfos.length !== 1) return undefined;
+  // SignerInfo ::= SEQUENCE { version, sid, digestAlgorithm, signedAttrs [0] IMPLICIT SignedAttributes OPTIONAL, … }
+  const signedAttrs = der.expect(signerInfos[0], der.Tag.SEQUENCE, "SignerInfo")[3];
+  if (signedAttrs?.tag !== 0xa0) return undefined;
+  const found = new Map<string, der.Tlv>();
+  const seen = new Set<string>();
+  // Attribute ::= SEQUENCE { attrType OBJECT IDENTIFIER, attrValues SET OF AttributeValue }
+  for (const attribute of der.children(signedAttrs)) {
+    const [typeT, valuesT] = der.expect(attribute, der.Tag.SEQUENCE, "Attribute");
+    const type = der.readOid(typeT, "attribute type");
+    if (!types.includes(type)) continue;
+    if (seen.has(type)) return undefined; // the attribute twice: ambiguous
+    seen.add(type);
+    const values = der.expect(valuesT, der.Tag.SET, "AttributeValues");
+    if (values.length !== 1) return undefined;
+    found.set(type, values[0]!);
+  }
+  return found;
 }
 
 /**

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { FailInfo, PkiStatus } from "@scep/core";
 import type { UpstreamFailureReason } from "../errors.js";
 
 /** The SCEP operation of a proxied request (`unknown` when missing or not one the proxy forwards). @group Proxy */
@@ -59,11 +60,12 @@ export type ProxyReason =
  * import type { ProxyEvent, ProfileStore } from "@scep/proxy";
  *
  * declare const profiles: ProfileStore;
- * // mark the profile failed when its upstream failed, so the MDM shows it
+ * // mark the profile failed when its upstream failed, or its CA answered FAILURE, so the MDM shows it
  * const onEvent = (e: ProxyEvent): void => {
- *   if (e.outcome === "upstream_error" && e.hostId && e.profileId && e.caName) {
- *     void profiles.markFailed({ hostId: e.hostId, profileId: e.profileId, caName: e.caName }, `upstream ${e.upstream?.reason}`);
- *   }
+ *   if (!e.hostId || !e.profileId || !e.caName) return;
+ *   const key = { hostId: e.hostId, profileId: e.profileId, caName: e.caName };
+ *   if (e.outcome === "upstream_error") void profiles.markFailed(key, `upstream ${e.upstream?.reason}`);
+ *   else if (e.certRep?.status === "FAILURE") void profiles.markFailed(key, `CA answered FAILURE ${e.certRep.failInfo ?? ""}`);
  * };
  * ```
  *
@@ -110,6 +112,14 @@ export interface ProxyEvent {
     /** The upstream's HTTP status, for reason `http`. */
     status?: number;
   };
+  /**
+   * A forwarded PKIOperation's outcome as the upstream's CertRep states it (RFC 8894 §3.2.1.3, §3.2.1.4): `status`
+   * `SUCCESS`, `FAILURE` (with `failInfo` when it is one of RFC 8894's five) or `PENDING`. Read from the reply's
+   * signed attributes without verifying its signature (the reply comes from the configured CA over the proxy's own
+   * connection) or opening its envelope. A FAILURE here is an enrollment that failed at the CA although the device got
+   * HTTP 200: the MDM's cue to mark the profile failed. Absent for other operations and for a reply that is no CertRep.
+   */
+  certRep?: { status: PkiStatus; failInfo?: FailInfo };
   /** Milliseconds spent answering. */
   latencyMs: number;
 }

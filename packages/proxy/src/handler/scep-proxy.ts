@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { MessageType, ignoreRejection, isStoreUnavailable, peekMessageType, pkiMessageFromGetParam, pkiMessageFromPostBody, rawQueryParam, readBody, type ChallengeStore, type FetchHandler } from "@scep/core";
+import { MessageType, ignoreRejection, isStoreUnavailable, peekCertRepStatus, peekMessageType, pkiMessageFromGetParam, pkiMessageFromPostBody, rawQueryParam, readBody, type ChallengeStore, type FetchHandler } from "@scep/core";
 import { CA_TYPES, type CaConfig } from "../cas/ca-config.js";
 import type { CaRegistry } from "../cas/ca-registry.js";
 import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
@@ -205,7 +205,8 @@ function normaliseBase(basePath: string | undefined): string {
  *    lives. The exact bytes replayed by someone else are harmless (the CA answers its own transaction, to the
  *    device's key); another transactionID, another key or a message whose signature does not verify is refused as
  *    above. A RenewalReq spends its challenge as before, without a binding;
- * 6. forward, and return the upstream's status, bytes and content type unchanged; 504 `upstream timed out`,
+ * 6. forward, and return the upstream's status, bytes and content type unchanged (a PKIOperation's CertRep status and
+ *    failInfo go to the event as `certRep`, read without a key); 504 `upstream timed out`,
  *    502 `upstream failed` (for an upstream 503 or 429 with `Retry-After`: the upstream's, clamped to 1–3600 s,
  *    30 s when it sent none; not when a `custom` CA's one-time challenge stays consumed by a request whose re-send
  *    cannot pass: a RenewalReq, `forwardResends: false`, a store without `isSpentBy`). When the challenge stays
@@ -303,6 +304,11 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
       const headers: Record<string, string> = {};
       if (res.contentType !== null) headers["content-type"] = res.contentType;
       event.status = res.status;
+      // The CA's verdict inside its 200 (RFC 8894 §3.3.2): a FAILURE CertRep is an enrollment that failed upstream.
+      if (event.operation === "PKIOperation") {
+        const rep = peekCertRepStatus(res.body);
+        if (rep) event.certRep = rep;
+      }
       return new Response(res.body as Uint8Array<ArrayBuffer>, { status: res.status, headers });
     } catch (e) {
       let error: UpstreamError;
