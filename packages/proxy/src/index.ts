@@ -63,6 +63,7 @@ export type { ScepProxy, ScepProxyOptions, ProxyLogger } from "./handler/scep-pr
 export type { ProxyEvent, ProxyEventSink, ProxyOperation, ProxyOutcome, ProxyReason, ProxyCaStats, ProxyStats } from "./handler/events.js";
 
 export type { ChallengeSource, FetchedChallenge } from "./challenge-sources/challenge-source.js";
+export { fitsPrintableString } from "./challenge-sources/challenge-source.js";
 export { MemoryChallengeSource } from "./challenge-sources/memory-challenge-source.js";
 export type { MemoryChallengeSourceOptions } from "./challenge-sources/memory-challenge-source.js";
 export { NdesChallengeSource } from "./challenge-sources/ndes-challenge-source.js";

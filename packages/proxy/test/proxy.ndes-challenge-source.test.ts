@@ -58,7 +58,7 @@ describe("NDES admin page over NTLMv2 (MS-NLMP §3.1.5)", () => {
   it("UTF-16LE page from IIS: proactive NTLM, one connection, the server verified the NTProofStr", async () => {
     const s = await server(utf16Page);
     const source = new NdesChallengeSource({ now: () => NOW });
-    await expect(source.fetchChallenge(ca(s.url))).resolves.toEqual({ challenge: PAGE_CHALLENGE, retrievedAt: NOW.getTime() });
+    await expect(source.fetchChallenge(ca(s.url))).resolves.toEqual({ challenge: PAGE_CHALLENGE, retrievedAt: NOW.getTime(), printableString: true });
     expect(s.log).toEqual([
       { connection: 1, auth: "NEGOTIATE", outcome: "challenge" },
       { connection: 1, auth: "AUTHENTICATE", outcome: "ok" },
@@ -67,7 +67,7 @@ describe("NDES admin page over NTLMv2 (MS-NLMP §3.1.5)", () => {
 
   it("UTF-8 page (Okta): the challenge is read the same", async () => {
     const s = await server(utf8Page);
-    await expect(new NdesChallengeSource({ now: () => NOW }).fetchChallenge(ca(s.url))).resolves.toEqual({ challenge: PAGE_CHALLENGE, retrievedAt: NOW.getTime() });
+    await expect(new NdesChallengeSource({ now: () => NOW }).fetchChallenge(ca(s.url))).resolves.toEqual({ challenge: PAGE_CHALLENGE, retrievedAt: NOW.getTime(), printableString: true });
   });
 
   it("reactive NTLM: an unauthenticated GET, 401 WWW-Authenticate: NTLM, then the handshake on the same connection", async () => {
@@ -165,7 +165,7 @@ describe("NDES admin page: Basic-only front end", () => {
   it("allowBasicOverHttp: the NEGOTIATE is refused with 401 Basic, then Basic with DOMAIN\\user", async () => {
     const s = await server(utf8Page, { auth: "basic" });
     const got = await new NdesChallengeSource({ allowBasicOverHttp: true, now: () => NOW }).fetchChallenge(ca(s.url));
-    expect(got).toEqual({ challenge: PAGE_CHALLENGE, retrievedAt: NOW.getTime() });
+    expect(got).toEqual({ challenge: PAGE_CHALLENGE, retrievedAt: NOW.getTime(), printableString: true });
     expect(s.log.map((r) => `${r.auth}:${r.outcome}`)).toEqual(["NEGOTIATE:401", "Basic:ok"]);
   });
 

@@ -93,7 +93,7 @@ describe("Smallstep SCEPChallenge webhook", () => {
       res.writeHead(200, { "content-type": "text/plain" });
       res.end("c2NlcC1jaGFsbGVuZ2UtMQ");
     });
-    await expect(source().fetchChallenge(ca(w.url))).resolves.toEqual({ challenge: "c2NlcC1jaGFsbGVuZ2UtMQ", retrievedAt: NOW.getTime() });
+    await expect(source().fetchChallenge(ca(w.url))).resolves.toEqual({ challenge: "c2NlcC1jaGFsbGVuZ2UtMQ", retrievedAt: NOW.getTime(), printableString: true });
     expect(w.seen).toEqual([
       {
         method: "POST",

@@ -6,6 +6,29 @@
  */
 import type { CaConfig } from "../cas/ca-config.js";
 
+/** PrintableString's alphabet (X.680 §41.4): what Windows' SCEP client can put in a challengePassword. */
+const PRINTABLE_STRING = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+
+/**
+ * Whether `challenge` fits a PrintableString (X.680 §41.4: `A-Z a-z 0-9`, space and `'()+,-./:=?`). Windows' SCEP
+ * CSP encodes the challenge it is given as a PKCS#10 challengePassword PrintableString (RFC 2985 §5.4.1) and fails
+ * the enrollment on the device, after acknowledging the profile, when it cannot ("The string contains a
+ * non-printable character", `CRYPT_E_INVALID_PRINTABLE_STRING`): fleetdm/fleet#47492, #49552. macOS and iOS accept
+ * other characters (as a UTF8String).
+ *
+ * @example
+ * ```ts
+ * import { fitsPrintableString } from "@scep/proxy";
+ *
+ * fitsPrintableString("8CE317021F690069"); // true
+ * fitsPrintableString("a_b!c"); // false: `_` and `!` are not PrintableString
+ * ```
+ * @group Challenge sources
+ */
+export function fitsPrintableString(challenge: string): boolean {
+  return PRINTABLE_STRING.test(challenge);
+}
+
 /**
  * A challenge fetched from a CA, and when.
  *
@@ -16,6 +39,12 @@ export interface FetchedChallenge {
   challenge: string;
   /** When it was fetched, ms since the epoch by the source's clock; store it as `ProfileRecord.challengeRetrievedAt`. */
   retrievedAt: number;
+  /**
+   * Whether the challenge fits a PrintableString ({@link fitsPrintableString}); the sources of this package always set
+   * it. False: a Windows device cannot send it (its SCEP CSP fails the enrollment after acknowledging the profile,
+   * fleetdm/fleet#49552), so do not render it into a Windows profile: fetch another, or tell the CA's operator.
+   */
+  printableString?: boolean;
 }
 
 /**

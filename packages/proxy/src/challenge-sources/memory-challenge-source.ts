@@ -8,7 +8,7 @@ import { newChallenge } from "@scep/core";
 import type { CaConfig } from "../cas/ca-config.js";
 import { ChallengeSourceError } from "../errors.js";
 import { abortable } from "../lib/deadline.js";
-import type { ChallengeSource, FetchedChallenge } from "./challenge-source.js";
+import { type ChallengeSource, type FetchedChallenge, fitsPrintableString } from "./challenge-source.js";
 import { CONTROL_CHARACTER, MAX_CHALLENGE_CHARS } from "../lib/text.js";
 
 /**
@@ -102,6 +102,6 @@ export class MemoryChallengeSource implements ChallengeSource {
     if (typeof challenge !== "string" || challenge.length === 0) throw new ChallengeSourceError("the challenge is empty or not a string");
     if (challenge.length > MAX_CHALLENGE_CHARS) throw new ChallengeSourceError(`the challenge has ${challenge.length} characters; at most ${MAX_CHALLENGE_CHARS}`);
     if (CONTROL_CHARACTER.test(challenge)) throw new ChallengeSourceError("the challenge holds a control character");
-    return { challenge, retrievedAt };
+    return { challenge, retrievedAt, printableString: fitsPrintableString(challenge) };
   }
 }

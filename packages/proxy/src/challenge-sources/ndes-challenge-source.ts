@@ -7,7 +7,7 @@
  */
 import type { CaConfig } from "../cas/ca-config.js";
 import { ntlmHttpGet, type NtlmHttpGetOptions } from "../ntlm/node-http-transport.js";
-import type { ChallengeSource, FetchedChallenge } from "./challenge-source.js";
+import { type ChallengeSource, type FetchedChallenge, fitsPrintableString } from "./challenge-source.js";
 import { ChallengeSourceConfigError, NdesHttpStatusError } from "./errors.js";
 import { parseNdesAdminPage } from "./ndes-page.js";
 import { positiveInteger } from "../lib/options.js";
@@ -120,6 +120,6 @@ export class NdesChallengeSource implements ChallengeSource {
     const res = await ntlmHttpGet(ca.ndes.adminUrl, get);
     if (res.status < 200 || res.status > 299) throw new NdesHttpStatusError(`NDES admin page answered HTTP ${res.status}`, res.status);
     const { challenge } = parseNdesAdminPage(res.body, res.contentType);
-    return { challenge, retrievedAt };
+    return { challenge, retrievedAt, printableString: fitsPrintableString(challenge) };
   }
 }

@@ -6,7 +6,7 @@
  */
 import { toBase64 } from "@scep/core";
 import type { CaConfig } from "../cas/ca-config.js";
-import type { ChallengeSource, FetchedChallenge } from "./challenge-source.js";
+import { type ChallengeSource, type FetchedChallenge, fitsPrintableString } from "./challenge-source.js";
 import { ChallengeSourceError } from "../errors.js";
 import { deadline } from "../lib/deadline.js";
 import { transportFailure } from "../lib/net-errors.js";
@@ -178,7 +178,7 @@ export class SmallstepChallengeSource implements ChallengeSource {
       if (text.length > MAX_CHALLENGE_CHARS) throw new SmallstepInvalidChallengeError(`Smallstep webhook answered ${text.length} characters; a challenge has at most ${MAX_CHALLENGE_CHARS}`);
       // C0 controls and DEL only: C1 code points (U+0080–U+009F) are legal in a UTF8String challenge.
       if (CONTROL_CHARACTER.test(text)) throw new SmallstepInvalidChallengeError("Smallstep webhook answered a body with control characters");
-      return { challenge: text, retrievedAt: sent.getTime() };
+      return { challenge: text, retrievedAt: sent.getTime(), printableString: fitsPrintableString(text) };
     } catch (e) {
       if (limit.expired) throw new SmallstepTimeoutError(`Smallstep webhook did not answer within ${this.#timeoutMs} ms`, { cause: e });
       if (options.signal?.aborted) throw options.signal.reason;

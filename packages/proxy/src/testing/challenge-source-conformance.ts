@@ -6,7 +6,7 @@
 import { manualClock, type ManualClock, type StoreFactoryContext } from "@scep/core/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CaConfig } from "../cas/ca-config.js";
-import type { ChallengeSource } from "../challenge-sources/challenge-source.js";
+import { type ChallengeSource, fitsPrintableString } from "../challenge-sources/challenge-source.js";
 import { ChallengeSourceError, isProxyError, type ProxyErrorCode } from "../errors.js";
 
 /** One way the source under test fails, for {@link challengeSourceConformance}. */
@@ -49,7 +49,8 @@ export interface ChallengeSourceConformanceOptions<S extends ChallengeSource = C
  * implementation. Call it at the top level of a test file.
  *
  * What it holds a source to (PROXY.md "Interfaces it stands on"):
- * - `fetchChallenge` resolves `{ challenge, retrievedAt }` and nothing else:
+ * - `fetchChallenge` resolves `{ challenge, retrievedAt }` and nothing else but an optional `printableString`
+ *   (when present, {@link fitsPrintableString} of the challenge):
  *   the challenge (the expected one when given) is 1 to 255 characters
  *   without control characters (PKCS#9 `ub-challenge-password`), and
  *   `retrievedAt` is the injected clock's time at the call, in ms since the
@@ -96,11 +97,14 @@ export function challengeSourceConformance<S extends ChallengeSource>(options: C
     });
 
     const checkChallenge = (got: unknown, expected: string | undefined): void => {
-      expect(Object.keys(got as object).sort()).toEqual(["challenge", "retrievedAt"]);
-      const { challenge } = got as { challenge: unknown };
+      const keys = Object.keys(got as object).sort();
+      expect(keys.filter((k) => k !== "printableString")).toEqual(["challenge", "retrievedAt"]);
+      const { challenge, printableString } = got as { challenge: unknown; printableString?: unknown };
       expect(typeof challenge).toBe("string");
       if (expected !== undefined) expect(challenge).toBe(expected);
       expect(challenge as string).toMatch(/^[^\u0000-\u001f\u007f]{1,255}$/u);
+      // Optional; when set, it must be the truth: a Windows device cannot send a challenge outside PrintableString.
+      if (keys.includes("printableString")) expect(printableString).toBe(fitsPrintableString(challenge as string));
     };
 
     it("resolves { challenge, retrievedAt }: a valid challengePassword, retrievedAt the injected clock's time at the call (ms)", async () => {
