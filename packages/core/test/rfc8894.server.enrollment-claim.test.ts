@@ -39,7 +39,7 @@ function replicas(issue: IssueHook, o: { claimLeaseMs?: number; approvalLeaseMs?
 async function send(server: ScepServer, device: Device, transactionId?: string) {
   const signer = await createSelfSignedSigner({ keys: device.keys, subject: device.subject, now: NOW });
   const built = await buildPkcsReq({ csr: device.csr, signer, recipient: ca.cert, now: NOW, ...(transactionId ? { transactionId } : {}) });
-  return { built, rep: await readReply(await postPki(server, "/scep", built.der), built, { decrypter: signer, caCertificates: [ca.cert] }) };
+  return { built, signer, rep: await readReply(await postPki(server, "/scep", built.der), built, { decrypter: signer, caCertificates: [ca.cert] }) };
 }
 
 function gate(): { promise: Promise<void>; open: () => void } {
@@ -48,11 +48,14 @@ function gate(): { promise: Promise<void>; open: () => void } {
   return { promise, open };
 }
 
-/** An issuing hook (calls recorded in `calls`) that holds the next call once `arm()`ed, until `held.open()`; `entered` opens when it holds one. */
-function gatedHook(calls: IssueContext[]) {
+/**
+ * An issuing hook (calls recorded in `calls`; `answer` as `issuingHook`'s) that holds the next call once `arm()`ed,
+ * until `held.open()`; `entered` opens when it holds one.
+ */
+function gatedHook(calls: IssueContext[], answer?: Parameters<typeof issuingHook>[2]) {
   const held = gate();
   const entered = gate();
-  const issue = issuingHook(ca, calls);
+  const issue = issuingHook(ca, calls, answer);
   let armed = false;
   const hook: IssueHook = async (ctx) => {
     if (armed) {
@@ -363,5 +366,78 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     expect(r.events.some((e) => e.reason === "issued_resent")).toBe(true);
     const tx = await r.transactions.get("p", (await first).built.transactionId);
     expect(hex(tx?.certificate)).toBe(hex(issued.certificate!.der));
+  });
+  it("the hook answers PENDING and another subject under the transactionID arrives at that moment: the claim becomes PENDING in one fenced transition, the other is refused (transaction_id_in_use), never issued over it", async () => {
+    const calls: IssueContext[] = [];
+    const r = replicas(issuingHook(ca, calls, (ctx) => (ctx.csr.subject.includes("handoff-pending") ? { status: "PENDING" } : undefined)));
+    const device = await createDevice({ cn: "handoff-pending", challengePassword: CHALLENGE });
+    const other = await createDevice({ cn: "handoff-other", challengePassword: CHALLENGE });
+    const tid = "handoff-gap-transaction";
+    // The other request arrives right after the holder's first write once its hook answered PENDING (before: the
+    // claim let go, and the PENDING record not created yet).
+    let raced: ReturnType<typeof send> | undefined;
+    const transition = r.transactions.transition.bind(r.transactions);
+    r.transactions.transition = async (profile, id, from, update, expect) => {
+      const done = await transition(profile, id, from, update, expect);
+      if (!raced && from === "ISSUING" && update.status !== "ISSUING") await (raced = send(r.b, other, id));
+      return done;
+    };
+    const first = await send(r.a, device, tid);
+    const refused = await raced!;
+    // Before: the other was issued, then the holder's create replaced its ISSUED record with this PENDING one.
+    expect([first.rep.status, refused.rep.status, refused.rep.failInfo]).toEqual(["PENDING", "FAILURE", "badRequest"]);
+    expect(r.events.find((e) => e.reason === "transaction_id_in_use")).toBeDefined();
+    expect(calls.map((c) => c.csr.subject)).toEqual([expect.stringContaining("handoff-pending")]);
+    const tx = await r.transactions.get("p", tid);
+    expect([tx?.status, hex(tx?.csr), hex(tx?.signerCertificate), tx?.direct, tx?.challengeValidated]).toEqual(["PENDING", hex(device.csr), hex(first.signer.certificate.der), undefined, true]);
+  });
+
+  it("the hook answers PENDING and the device re-sends on another replica at that moment: the re-send is answered from the PENDING record, the hook runs once", async () => {
+    const calls: IssueContext[] = [];
+    const r = replicas(issuingHook(ca, calls, (ctx) => (ctx.approved ? undefined : { status: "PENDING" })));
+    const device = await createDevice({ cn: "handoff-resend", challengePassword: CHALLENGE });
+    const tid = "handoff-resend-transaction";
+    let resent: ReturnType<typeof send> | undefined;
+    const transition = r.transactions.transition.bind(r.transactions);
+    r.transactions.transition = async (profile, id, from, update, expect) => {
+      const done = await transition(profile, id, from, update, expect);
+      if (!resent && from === "ISSUING" && update.status !== "ISSUING") await (resent = send(r.b, device, id));
+      return done;
+    };
+    const first = await send(r.a, device, tid);
+    expect([first.rep.status, (await resent!).rep.status]).toEqual(["PENDING", "PENDING"]);
+    // Before: the re-send took the let-go claim and ran the hook a second time.
+    expect(calls).toHaveLength(1);
+    await r.a.approve("p", tid);
+    expect((await certPollAt(r.b, "/scep", ca, device, tid)).status).toBe("SUCCESS");
+  });
+
+  it("a claim that lapsed while the hook ran (its replica stalled) and was taken over by another subject, issued: the late PENDING answer finds it gone, the ISSUED record stands, the late request is refused (transaction_id_in_use)", async () => {
+    const calls: IssueContext[] = [];
+    const { hook, held, entered, arm } = gatedHook(calls, (ctx) => (ctx.csr.subject.includes("handoff-late") ? { status: "PENDING" } : undefined));
+    const r = replicas(hook, { claimLeaseMs: 300 });
+    // The stalled replica renews nothing.
+    const transition = r.transactions.transition.bind(r.transactions);
+    r.transactions.transition = async (profile, tid, from, update, expect) => (from === "ISSUING" && update.status === "ISSUING" ? undefined : transition(profile, tid, from, update, expect));
+    arm();
+    const device = await createDevice({ cn: "handoff-late", challengePassword: CHALLENGE });
+    const other = await createDevice({ cn: "handoff-taker", challengePassword: CHALLENGE });
+    const tid = "handoff-late-transaction";
+    const stalled = send(r.a, device, tid);
+    await entered.promise;
+    r.clock.now = new Date(NOW.getTime() + LEASE_MS);
+    const recorded = r.nextEvent();
+    const taker = await send(r.b, other, tid);
+    expect(taker.rep.status).toBe("SUCCESS");
+    await recorded;
+    held.open();
+    const late = (await stalled).rep;
+    // Before: PENDING, its create having replaced the taker's ISSUED record (the taker's re-send then got no certificate).
+    expect([late.status, late.failInfo, r.events.at(-1)?.reason]).toEqual(["FAILURE", "badRequest", "transaction_id_in_use"]);
+    const tx = await r.transactions.get("p", tid);
+    expect([tx?.status, hex(tx?.certificate)]).toEqual(["ISSUED", hex(taker.rep.certificate!.der)]);
+    const again = await send(r.a, other, tid);
+    expect(hex(again.rep.certificate!.der)).toBe(hex(taker.rep.certificate!.der));
+    expect(calls).toHaveLength(2);
   });
 });

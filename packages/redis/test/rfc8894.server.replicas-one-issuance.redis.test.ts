@@ -20,7 +20,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildCertPoll, buildPkcsReq, CertificationRequest, createScepServer, createSelfSignedSigner, type IssueContext, type IssueHook, type ScepEvent, type ScepServer } from "@scep/core";
-import { NOW, baseProfile, createDevice, createTestCa, hex, issuingHook, postPki, readReply, writeDeadClaim, type Device, type TestCa } from "../../core/test/support/server-pki.js";
+import { NOW, baseProfile, certPollAt, createDevice, createTestCa, hex, issuingHook, postPki, readReply, writeDeadClaim, type Device, type TestCa } from "../../core/test/support/server-pki.js";
 import { usePrivateRedis } from "./support/private-redis.js";
 import { RedisTransactionStore } from "../src/index.js";
 
@@ -44,15 +44,16 @@ function gate(): { promise: Promise<void>; open: () => void } {
 /**
  * Two replicas (servers) on one Redis, each with its own connection and its own process-local state, a static
  * challenge (a copy of the request passes it on any replica: only the claim stops a second issuance). The first hook
- * call waits for `held.open()`; `entered` resolves once it is waiting.
+ * call waits for `held.open()`; `entered` resolves once it is waiting. The hook issues, or answers as `answer` says
+ * (`issuingHook`'s). `stores` are the replicas' own TransactionStores.
  */
-function replicas() {
+function replicas(answer?: Parameters<typeof issuingHook>[2]) {
   const keyPrefix = `replicas-${++prefixes}:`;
   const calls: IssueContext[] = [];
   const events: ScepEvent[] = [];
   const held = gate();
   const entered = gate();
-  const issuing = issuingHook(ca);
+  const issuing = issuingHook(ca, [], answer);
   let first = true;
   const issue: IssueHook = async (ctx) => {
     calls.push(ctx); // on entry: the held call counts
@@ -64,9 +65,9 @@ function replicas() {
     return issuing(ctx);
   };
   const settled: Array<() => void> = [];
-  const make = (client: typeof redis.client): ScepServer =>
+  const make = (transactions: RedisTransactionStore): ScepServer =>
     createScepServer({
-      profiles: [{ ...baseProfile(ca, CHALLENGE), transactions: new RedisTransactionStore(client, { keyPrefix, now: () => NOW }), issue, claimLeaseMs: CLAIM_LEASE_MS }],
+      profiles: [{ ...baseProfile(ca, CHALLENGE), transactions, issue, claimLeaseMs: CLAIM_LEASE_MS }],
       now: () => NOW,
       onEvent: (e) => {
         events.push(e);
@@ -75,7 +76,8 @@ function replicas() {
     });
   // The next event (a SUCCESS's follows its record's write, which may settle after the reply left).
   const nextEvent = (): Promise<void> => new Promise((resolve) => settled.push(resolve));
-  return { a: make(redis.client), b: make(redis.second), calls, events, held, entered, nextEvent, transactions: new RedisTransactionStore(redis.client, { keyPrefix, now: () => NOW }) };
+  const stores = { a: new RedisTransactionStore(redis.client, { keyPrefix, now: () => NOW }), b: new RedisTransactionStore(redis.second, { keyPrefix, now: () => NOW }) };
+  return { a: make(stores.a), b: make(stores.b), stores, calls, events, held, entered, nextEvent, transactions: new RedisTransactionStore(redis.client, { keyPrefix, now: () => NOW }) };
 }
 
 /** The device's PKCSReq (a new self-signed signer and senderNonce each time, as a re-send after a lost reply). */
@@ -84,6 +86,8 @@ async function send(server: ScepServer, device: Device, transactionId?: string) 
   const built = await buildPkcsReq({ csr: device.csr, signer, recipient: ca.cert, now: NOW, ...(transactionId ? { transactionId } : {}) });
   return { built, rep: await readReply(await postPki(server, "/scep", built.der), built, { decrypter: signer, caCertificates: [ca.cert] }) };
 }
+
+type Sent = Awaited<ReturnType<typeof send>>;
 
 describe("RFC 8894 §3.3.3: one issuance per request across replicas sharing a RedisTransactionStore", () => {
   it("the same PKCSReq on the second replica while the first's hook runs: PENDING, the hook runs once, and a re-send to either replica gets the same certificate", async () => {
@@ -168,5 +172,33 @@ describe("RFC 8894 §3.3.3: one issuance per request across replicas sharing a R
     // Before: the copy's next create replaced the ISSUED record and the hook ran again (a second certificate).
     expect(hex(resent.certificate!.der)).toBe(hex(issued.certificate!.der));
     expect(r.calls).toHaveLength(1);
+  });
+  it("the first replica's hook answers PENDING and, right at that hand-off, another subject under the transactionID and the device's re-send reach the second replica: the claim became the PENDING record in one fenced transition (the other refused, the re-send PENDING, the hook run once); approved, the CertPoll gets the certificate", async () => {
+    const r = replicas((ctx) => (ctx.csr.subject.includes("replica-handoff-device") && !ctx.approved ? { status: "PENDING" } : undefined));
+    r.held.open(); // no hook call is held here
+    const device = await createDevice({ cn: "replica-handoff-device", challengePassword: CHALLENGE });
+    const other = await createDevice({ cn: "replica-handoff-other", challengePassword: CHALLENGE });
+    const tid = "replica-handoff-transaction";
+    // Both arrive right after the first replica's first write once its hook answered PENDING (before: its claim let go,
+    // and its PENDING record not created yet).
+    let gap: Promise<[Sent, Sent]> | undefined;
+    const transition = r.stores.a.transition.bind(r.stores.a);
+    r.stores.a.transition = async (profile, id, from, update, expect) => {
+      const done = await transition(profile, id, from, update, expect);
+      if (!gap && from === "ISSUING" && update.status !== "ISSUING") await (gap = (async (): Promise<[Sent, Sent]> => [await send(r.b, other, id), await send(r.b, device, id)])());
+      return done;
+    };
+    const first = await send(r.a, device, tid);
+    const [refused, resent] = await gap!;
+    // Before: the other subject was issued, the re-send ran the hook again, and the first replica's create then
+    // replaced the other's ISSUED record with its PENDING one.
+    expect([first.rep.status, refused.rep.status, refused.rep.failInfo, resent.rep.status]).toEqual(["PENDING", "FAILURE", "badRequest", "PENDING"]);
+    expect(r.events.map((e) => e.reason)).toEqual(["transaction_id_in_use", "still_pending", "pending_approval"]); // the first replica answers once the gap is over
+    expect(r.calls.map((c) => c.csr.subject)).toEqual([expect.stringContaining("replica-handoff-device")]);
+    const tx = await r.transactions.get("p", tid);
+    expect([tx?.status, hex(tx?.csr), tx?.direct, tx?.challengeValidated, tx?.signerCertificate.length !== 0]).toEqual(["PENDING", hex(device.csr), undefined, true, true]);
+    expect((await r.b.pending()).map((t) => t.transactionId)).toEqual([tid]);
+    await r.b.approve("p", tid);
+    expect((await certPollAt(r.a, "/scep", ca, device, tid)).status).toBe("SUCCESS");
   });
 });

@@ -141,6 +141,25 @@ describe("RedisTransactionStore: a write that times out but lands is undone (RFC
     expect(await store.transition("corp", "T-4", "ISSUING", issued, { updatedAt: claimedAt })).toEqual({ ...claimed, ...issued });
   }, 90_000);
 
+  it("transition ISSUING→PENDING (a first enrollment's claim handed to PENDING): undone, so the claim is back as it was (direct, no signer certificate, no challenge fields) and its holder lets it go", async () => {
+    const { paused, store } = stores("late-handoff:");
+    const claim: Transaction = { ...pending("T-6"), status: "ISSUING", signerCertificate: new Uint8Array(0), direct: true, expiresAt: new Date(NOW.getTime() + HOUR) };
+    delete claim.challengeValidated;
+    expect(await store.create(claim)).toBe(true);
+    expect(await store.transition("corp", "nobody", "ISSUING", { status: "PENDING", updatedAt: NOW })).toBeUndefined(); // loads the script
+    const t = new Date(NOW.getTime() + 1000);
+    const handOff: TransactionUpdate = { status: "PENDING", updatedAt: t, expiresAt: new Date(t.getTime() + 2 * HOUR), signerCertificate: Uint8Array.from([0x30, 0x02, 0x00, 0xfe]), renewal: true, challengeValidated: true, challengeData: '{"a":1}', direct: false };
+
+    await timeOutWhileWriting(() => paused.transition("corp", "T-6", "ISSUING", handOff, { updatedAt: NOW }));
+    expect(await until(async () => (await store.get("corp", "T-6"))?.status === "ISSUING"), "the late hand-off was undone").toBe(true);
+    expect(await store.get("corp", "T-6")).toEqual(claim);
+    expect(await members("late-handoff:tx:{corp}:status:PENDING")).toEqual([]);
+    expect(await members("late-handoff:tx:{corp}:status:ISSUING")).toEqual(["T-6"]);
+
+    expect(await store.transition("corp", "T-6", "ISSUING", { status: "REJECTED", updatedAt: t, expiresAt: new Date(0) }, { updatedAt: NOW })).toBeDefined();
+    expect(await store.get("corp", "T-6")).toBeUndefined();
+  }, 90_000);
+
   it("an undo never touches a record another call wrote: a late create refused over a live record, a late claim that lost the race", async () => {
     const { paused, store } = stores("late-other:");
     const tx = pending("T-5");

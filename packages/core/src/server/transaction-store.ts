@@ -9,8 +9,12 @@
  * claim) → ISSUING→ISSUED, or ISSUING→PENDING when issuing failed; or
  * PENDING→REJECTED. A first enrollment (a self-signed PKCSReq) first
  * `create`s an ISSUING record with `direct` (its claim, with a lease as
- * `expiresAt`), then ISSUING→ISSUED when its issue hook issued, or a
- * transition to an `expiresAt` already past (the claim let go). Every record
+ * `expiresAt`), then ISSUING→ISSUED when its issue hook issued,
+ * ISSUING→PENDING (gaining the signer certificate and challenge fields,
+ * losing `direct`) when the hook answered PENDING, or a transition to an
+ * `expiresAt` already past (the claim let go). Each of these is fenced by the
+ * claim's `updatedAt`, so no other request can take the transactionID
+ * between the claim and its record. Every record
  * carries `expiresAt`; a store treats a record past it as absent, judged by
  * its own injected clock (Redis: the key's TTL).
  *
@@ -81,8 +85,24 @@ export interface Transaction {
   challengeData?: string;
 }
 
-/** What {@link TransactionStore.transition} writes: the new status and time, plus the fields a finished record gains. @group Storage */
-export type TransactionUpdate = Partial<Pick<Transaction, "certificate" | "chain" | "failInfo" | "failInfoText" | "reason" | "expiresAt">> & {
+/**
+ * What {@link TransactionStore.transition} writes: the new status and time (`updatedAt`, a `Date` kept to the
+ * millisecond), plus any of the other fields, each replacing the record's own when present (bytes are DER;
+ * `expiresAt` a `Date`; `challengeData` JSON text) and left as they are when absent. `direct: false` and
+ * `challengeValidated: false` clear the flag: the record then reads without it, as one created without it does.
+ *
+ * A finished record gains `certificate`, `chain`, `failInfo`, `failInfoText`, `reason`. A first enrollment's claim
+ * (ISSUING with `direct`, RFC 8894 §3.3.3) that its issue hook answered PENDING becomes the PENDING record in one
+ * fenced transition: it gains the request's `signerCertificate` (the claim keeps none), `renewal`,
+ * `challengeValidated` and `challengeData`, and loses `direct` (its `csr` and `createdAt` stay).
+ * @group Storage
+ */
+export type TransactionUpdate = Partial<
+  Pick<
+    Transaction,
+    "certificate" | "chain" | "failInfo" | "failInfoText" | "reason" | "expiresAt" | "signerCertificate" | "renewal" | "challengeValidated" | "challengeData" | "direct"
+  >
+> & {
   status: TransactionStatus;
   updatedAt: Date;
 };
@@ -129,7 +149,14 @@ export interface TransactionStore {
    * undoes that write itself, only while the record is as that write left it.
    * An `update.expiresAt` already past ends the record as an expiry does (the
    * server lets an enrollment's claim go so, fenced by `expect`): absent to
-   * `get` and `list`, replaced by `create`.
+   * `get` and `list`, replaced by `create`. Every field `update` carries
+   * replaces the record's (see {@link TransactionUpdate}: `direct: false` and
+   * `challengeValidated: false` clear the flag); `createdAt`, `csr`, `profile`
+   * and `transactionId` never change. A store written before
+   * `signerCertificate`, `renewal`, `challengeValidated`, `challengeData` and
+   * `direct` were part of the update fails the conformance suite: with it, a
+   * first enrollment answered PENDING would keep `direct` (so `pending()`
+   * would not list it for approval) and an empty signer certificate.
    */
   transition(profile: string, transactionId: string, from: TransactionStatus, update: TransactionUpdate, expect?: { updatedAt: Date }): Promise<Transaction | undefined>;
   /** Records of a profile, oldest `createdAt` first, at most `limit` (default 1000); never a full keyspace scan. */
@@ -284,8 +311,12 @@ export class MemoryTransactionStore implements TransactionStore {
     if (!tx || tx.status !== from) return undefined;
     if (expect && tx.updatedAt.getTime() !== expect.updatedAt.getTime()) return undefined;
     const defined = Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined));
-    Object.assign(tx, packed({ ...tx, ...defined }));
-    return copy(tx);
+    const next = packed({ ...tx, ...defined });
+    // A flag set to false is cleared: the record reads as one created without it.
+    if (next.direct === false) delete next.direct;
+    if (next.challengeValidated === false) delete next.challengeValidated;
+    this.#profiles.get(profile)!.set(transactionId, next);
+    return copy(next);
   }
 
   /** {@inheritDoc TransactionStore.list} */

@@ -321,6 +321,40 @@ export function transactionStoreConformance<S extends TransactionStore>(options:
         expect((await store.get(p, "claim"))?.status).toBe("PENDING");
       });
 
+      it("an enrollment's claim handed to PENDING in one fenced transition: gains signerCertificate, renewal, challengeValidated, challengeData, loses direct (false clears it), keeps csr and createdAt; a stale fence changes nothing", async () => {
+        const p = profile();
+        const claimedAt = clock.now();
+        const claim = sample(p, "handoff", { status: "ISSUING", direct: true, signerCertificate: new Uint8Array(0), expiresAt: new Date(claimedAt.getTime() + MINUTE) });
+        expect(await store.create(claim)).toBe(true);
+        clock.advance(1500);
+        const update: TransactionUpdate = {
+          status: "PENDING",
+          updatedAt: clock.now(),
+          expiresAt: new Date(clock.now().getTime() + HOUR),
+          signerCertificate: allBytes(5),
+          renewal: true,
+          challengeValidated: true,
+          challengeData: '{"device":"ü-7","n":[1,2]}',
+          direct: false,
+        };
+        expect(await store.transition(p, "handoff", "ISSUING", update, { updatedAt: new Date(claimedAt.getTime() + 1) })).toBeUndefined();
+        expect(view(await store.get(p, "handoff"))).toEqual(view(claim));
+        const pending = await store.transition(p, "handoff", "ISSUING", update, { updatedAt: claimedAt });
+        const expected = view({ ...claim, ...update, direct: undefined });
+        expectTypes(pending!);
+        expect(view(pending)).toEqual(expected);
+        expect(view(await store.get(p, "handoff"))).toEqual(expected);
+        expect((await store.list(p, { status: "PENDING" })).map(view)).toEqual([expected]);
+        expect(await store.list(p, { status: "ISSUING" })).toEqual([]);
+        // A live PENDING record now: create refuses over it; an approver's claim of it is not a first enrollment's.
+        expect(await store.create(sample(p, "handoff"))).toBe(false);
+        const approving = await store.transition(p, "handoff", "PENDING", { status: "ISSUING", updatedAt: clock.now() });
+        expect(approving?.direct).toBeUndefined();
+        // challengeValidated: false clears it too; fields the update leaves out stay.
+        const back = await store.transition(p, "handoff", "ISSUING", { status: "PENDING", updatedAt: clock.now(), challengeValidated: false });
+        expect(view(back)).toEqual({ ...expected, updatedAt: clock.now().getTime(), challengeValidated: undefined });
+      });
+
       it("PENDING → ISSUED returns the updated record with the certificate and chain, and get agrees", async () => {
         const p = profile();
         const tx = sample(p, "t");

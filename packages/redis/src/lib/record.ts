@@ -11,8 +11,8 @@
  * | `csr`, `signerCertificate`, `certificate` | DER bytes |
  * | `chain` | length-prefixed DER certificates |
  * | `failInfo`, `failInfoText`, `reason` | UTF-8 text |
- * | `challengeValidated` | `1` when present |
- * | `direct` | `1` when present (an ISSUED record of a certificate the issue hook issued at once) |
+ * | `challengeValidated` | `1` when present (`0`, written by a transition that clears it, reads as absent) |
+ * | `direct` | `1` when present (a first enrollment's claim, or the ISSUED record of a certificate the issue hook issued at once; `0` reads as absent) |
  * | `challengeData` | UTF-8 JSON text |
  * | `writer` | 16 hex digits: the random tag of the create or transition that wrote the record last (for its undo) |
  * | `prior` | MessagePack, written by a transition: the record's PTTL and the old value (`false`: absent) of each field it wrote |
@@ -82,6 +82,12 @@ export function updateFields(u: TransactionUpdate): Field[] {
   if (u.failInfo !== undefined) f.push("failInfo", u.failInfo);
   if (u.failInfoText !== undefined) f.push("failInfoText", u.failInfoText);
   if (u.reason !== undefined) f.push("reason", u.reason);
+  if (u.signerCertificate !== undefined) f.push("signerCertificate", bytes(u.signerCertificate));
+  if (u.renewal !== undefined) f.push("renewal", u.renewal ? "1" : "0");
+  // `0` reads as absent (recordFrom): false clears the flag, and the transition's undo can put `1` back.
+  if (u.challengeValidated !== undefined) f.push("challengeValidated", u.challengeValidated ? "1" : "0");
+  if (u.direct !== undefined) f.push("direct", u.direct ? "1" : "0");
+  if (u.challengeData !== undefined) f.push("challengeData", u.challengeData);
   return f;
 }
 

@@ -20,8 +20,9 @@
  *
  * - the hook issued: ISSUING→ISSUED (`record.ts`), which fails once the claim
  *   was taken over, so a late holder never overwrites the new one's record;
- * - the hook answered PENDING: the claim is let go and the PENDING record
- *   created in its place (`issue.ts`);
+ * - the hook answered PENDING: ISSUING→PENDING (`issue.ts`), the same fenced
+ *   transition, so no other request can take the transactionID in between
+ *   (and have its ISSUED record replaced by a PENDING one);
  * - any other end (a FAILURE, the hook threw, the store failed): the claim is
  *   let go (`releaseClaim`), so a retry with the transactionID is a new
  *   enrollment, as it was before claims.
@@ -48,8 +49,9 @@
  * @module
  */
 import type { ServerContext } from "../context.js";
+import type { ResolvedProfile } from "../profile.js";
 import { poll } from "../cert-poll.js";
-import type { Transaction } from "../transaction-store.js";
+import type { Transaction, TransactionUpdate } from "../transaction-store.js";
 import { CertificationRequest } from "../../x509/certification-request.js";
 import type { Enrollment, Phase } from "./enrollment.js";
 import { sameIssuedRequest, sameRequest, transactionIdInUse } from "./policy.js";
@@ -154,4 +156,18 @@ export async function releaseClaim(ctx: ServerContext, e: Enrollment): Promise<v
   stopRenewing(e);
   const p = e.profile;
   await ctx.store("transaction store", () => p.transactions.transition(p.name, e.request.transactionId, "ISSUING", { status: "REJECTED", updatedAt: ctx.now(), expiresAt: GONE }, { updatedAt: at }));
+}
+
+/**
+ * Ends the claim taken at `claimedAt` as the hook's answer says: `update` (ISSUED, or PENDING) in one transition from
+ * ISSUING fenced by the claim's `updatedAt`, so nothing can take the transactionID between the claim and its record.
+ * When the claim is gone (its lease lapsed while the hook ran: its renewals failed, or this process stalled) and
+ * nothing holds the transactionID now, `whole` is created, as before claims; another request that took it over keeps
+ * its record or claim. Resolves whether this request's record was written. `gaveUp()` true (the caller's deadline
+ * passed) stops a late step from writing. Rejects as the store does.
+ */
+export async function settleClaim(p: ResolvedProfile, claimedAt: Date, update: TransactionUpdate, whole: Transaction, gaveUp: () => boolean): Promise<boolean> {
+  if (await p.transactions.transition(p.name, whole.transactionId, "ISSUING", update, { updatedAt: claimedAt })) return true;
+  if (gaveUp() || (await p.transactions.get(p.name, whole.transactionId)) !== undefined) return false;
+  return !gaveUp() && (await p.transactions.create(whole));
 }

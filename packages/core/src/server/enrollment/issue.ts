@@ -12,10 +12,12 @@ import { type IssueContext, type ResolvedProfile, issueFailureReason, issuedFor,
 import { Reply, certRep, failure } from "../replies.js";
 import { lateCall } from "../store-call.js";
 import type { Phase } from "./enrollment.js";
-import { sameRequest, transactionIdInUse } from "./policy.js";
+import { sameIssuedRequest, sameRequest, transactionIdInUse } from "./policy.js";
 import { CertificationRequest } from "../../x509/certification-request.js";
 import { issueFailed } from "./failure.js";
-import { releaseClaim } from "./claim.js";
+import { stopRenewing } from "./claim-renewal.js";
+import type { Transaction, TransactionUpdate } from "../transaction-store.js";
+import { settleClaim } from "./claim.js";
 import { tellUndelivered } from "./undelivered.js";
 
 export const issue: Phase = {
@@ -60,28 +62,39 @@ export const issue: Phase = {
       return undefined;
     }
     if (result.status === "PENDING") {
-      // The claim (claim.ts) makes way for the PENDING record: the approver's own claim takes over from here.
-      await releaseClaim(ctx, e);
+      // The claim (claim.ts) becomes the PENDING record in one fenced transition ISSUING→PENDING (the approver's own
+      // claim takes over from there). Never let go first and create after: in between another request could take the
+      // transactionID, and the create would replace its ISSUED record (or the device's re-send run the hook again).
+      const claimedAt = e.claim;
+      stopRenewing(e);
+      const whole: Transaction = {
+        profile: p.name,
+        transactionId: req.transactionId,
+        status: "PENDING",
+        csr: csr.der,
+        signerCertificate: req.signerCertificate.der,
+        renewal: e.renewal,
+        createdAt: t,
+        updatedAt: t,
+        expiresAt: new Date(t.getTime() + p.pendingTtlMs),
+        ...(e.challengeValidated ? { challengeValidated: true } : {}),
+        ...challengeDataJson(e.challengeData),
+      };
       let created: boolean;
+      let gaveUp = false;
       try {
-        created = await ctx.store("transaction store", () =>
-          p.transactions.create({
-            profile: p.name,
-            transactionId: req.transactionId,
-            status: "PENDING",
-            csr: csr.der,
-            signerCertificate: req.signerCertificate.der,
-            renewal: e.renewal,
-            createdAt: t,
-            updatedAt: t,
-            expiresAt: new Date(t.getTime() + p.pendingTtlMs),
-            ...(e.challengeValidated ? { challengeValidated: true } : {}),
-            ...challengeDataJson(e.challengeData),
-          }),
-        );
+        created = await ctx.store("transaction store", () => {
+          if (!claimedAt) return p.transactions.create(whole);
+          // What the claim lacks (it keeps the same CSR; its createdAt, when the request was claimed, stays).
+          const { signerCertificate, renewal, expiresAt, challengeValidated, challengeData } = whole;
+          const update: TransactionUpdate = { status: "PENDING", updatedAt: t, expiresAt, signerCertificate, renewal, challengeValidated, challengeData, direct: false };
+          return settleClaim(p, claimedAt, update, whole, () => gaveUp);
+        });
       } catch (error) {
-        // Timed out: the create may still land, and then the record holds the challenge (the device's resend polls
+        // Timed out: the write may still land, and then the record holds the challenge (the device's resend polls
         // it). So the pipeline must not give the challenge back now: a late failure does, a late record keeps it.
+        // (The claim stays the pipeline's to let go: fenced, a no-op once the late transition made it PENDING.)
+        gaveUp = true;
         const late = lateCall(error);
         const release = e.releaseChallenge;
         if (late && release) {
@@ -90,13 +103,20 @@ export const issue: Phase = {
         }
         throw error;
       }
+      // Handed over, or found gone (its lease lapsed and another request took the transactionID): not this request's
+      // to let go any more.
+      delete e.claim;
       if (!created) {
         // Another request took this transactionID since the policy phase read it (which refuses one held before: a
-        // renewal's race; a first enrollment holds its claim, claim.ts). The same key and subject (a concurrent
-        // re-send): answer with its state. Another key or subject: refuse (policy.ts, transactionIdInUse). The
-        // challenge goes back, for a retry with a new transactionID.
+        // renewal's race), or took over this request's claim once its lease lapsed (claim.ts). The same key and
+        // subject (a concurrent re-send): answer with its state. Another key or subject: refuse (policy.ts,
+        // transactionIdInUse). The challenge goes back, for a retry with a new transactionID.
         const held = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
-        if ((held?.status === "PENDING" || held?.status === "ISSUING") && !sameRequest(new CertificationRequest(held.csr), csr)) {
+        // A finished record (another request took the lapsed claim and was issued or failed): its certificate only to
+        // this very request re-sent, as the claim phase answers one; never replaced by this PENDING.
+        const finished = held?.status === "ISSUED" || held?.status === "REJECTED";
+        const heldCsr = held && new CertificationRequest(held.csr);
+        if (heldCsr && !(finished ? sameIssuedRequest(heldCsr, csr) : sameRequest(heldCsr, csr))) {
           const release = e.releaseChallenge;
           delete e.releaseChallenge;
           // The device gets its FAILURE either way; the event says whether the challenge went back (a release that
@@ -105,7 +125,7 @@ export const issue: Phase = {
           const refused = await transactionIdInUse(ctx, p, req);
           return released === undefined ? refused : refused.with({ challengeReleased: released });
         }
-        return poll(ctx, p, req);
+        return poll(ctx, p, req, held ? { tx: held, notStale: false } : undefined);
       }
       // The recorded transaction holds the challenge's one use now (the device's resend polls it, an approve issues
       // it): were the PENDING reply to fail, giving the challenge back would let a second transaction use it.

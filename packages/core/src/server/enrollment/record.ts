@@ -29,6 +29,7 @@ import { MessageType } from "../../message/types.js";
 import type { ServerContext } from "../context.js";
 import type { Transaction, TransactionUpdate } from "../transaction-store.js";
 import { stopRenewing } from "./claim-renewal.js";
+import { settleClaim } from "./claim.js";
 import type { Enrollment } from "./enrollment.js";
 
 /**
@@ -94,14 +95,9 @@ export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<b
       ...(chain === p.caChain ? {} : { chain }),
     };
     // One deadline for the calls together (each under its own made the record take up to three times storeTimeoutMs).
-    return await ctx.store("transaction store", async () => {
-      if (await p.transactions.transition(p.name, req.transactionId, "ISSUING", update, { updatedAt: claimedAt })) return true;
-      // The claim is gone: its lease lapsed while the hook ran (its renewals failed, or this process stalled). Another request
-      // that took the transactionID over keeps it (its record, or its claim: create refuses). When nothing holds it,
-      // this certificate is recorded as before claims, so the device's re-send gets it rather than a second one.
-      if (gaveUp || (await p.transactions.get(p.name, req.transactionId)) !== undefined) return false;
-      return !gaveUp && (await p.transactions.create(whole));
-    });
+    // When the claim is gone and nothing holds the transactionID, this certificate is recorded as before claims, so
+    // the device's re-send gets it rather than a second one.
+    return await ctx.store("transaction store", () => settleClaim(p, claimedAt, update, whole, () => gaveUp));
   } catch {
     // (Everything that can throw is in here, the clock too: this never rejects, so reply.ts needs no catch.)
     gaveUp = true; // past the deadline: a late step must not write what nobody reads the answer of
