@@ -408,21 +408,23 @@ describe("issue 8: a store that is down or hangs fails closed with HTTP 503 + Re
       expect(rep.status).toBe("PENDING");
     });
 
-    /** A transaction store whose first create of a PENDING record answers only when told: `land()` records it, `fail()` refuses it. */
+    /**
+     * A transaction store whose first write of a PENDING record (a first enrollment's claim handed to PENDING, or a
+     * create) answers only when told: `land()` records it, `fail()` refuses it.
+     */
     function lateCreateStore() {
       const working = new MemoryTransactionStore({ now: () => NOW });
       let answer: ((landed: boolean) => void) | undefined;
       let settled = false;
+      const held = async <T>(write: () => Promise<T>): Promise<T> => {
+        const landed = await new Promise<boolean>((resolve) => (answer = resolve)); // hangs past storeTimeoutMs
+        if (!landed) throw new StoreUnavailableError("redis: connection lost");
+        return write();
+      };
       const store: TransactionStore = {
         get: (p, t) => working.get(p, t),
-        create: async (t) => {
-          if (!settled && t.status === "PENDING") {
-            const landed = await new Promise<boolean>((resolve) => (answer = resolve)); // hangs past storeTimeoutMs
-            if (!landed) throw new StoreUnavailableError("redis: connection lost");
-          }
-          return working.create(t);
-        },
-        transition: (p, t, f, u, x) => working.transition(p, t, f, u, x),
+        create: async (t) => (!settled && t.status === "PENDING" ? held(() => working.create(t)) : working.create(t)),
+        transition: async (p, t, f, u, x) => (!settled && f === "ISSUING" && u.status === "PENDING" ? held(() => working.transition(p, t, f, u, x)) : working.transition(p, t, f, u, x)),
         list: (p, o) => working.list(p, o),
         delete: (p, t) => working.delete(p, t),
       };

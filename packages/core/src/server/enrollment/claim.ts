@@ -154,6 +154,11 @@ export async function releaseClaim(ctx: ServerContext, e: Enrollment): Promise<v
   if (!at) return;
   delete e.claim;
   stopRenewing(e);
+  await letGoOfClaim(ctx, e, at);
+}
+
+/** {@link releaseClaim} of the claim taken at `at`, once the enrollment has given it up (`e.claim` cleared). */
+export async function letGoOfClaim(ctx: ServerContext, e: Enrollment, at: Date): Promise<void> {
   const p = e.profile;
   await ctx.store("transaction store", () => p.transactions.transition(p.name, e.request.transactionId, "ISSUING", { status: "REJECTED", updatedAt: ctx.now(), expiresAt: GONE }, { updatedAt: at }));
 }

@@ -17,7 +17,7 @@ import { CertificationRequest } from "../../x509/certification-request.js";
 import { issueFailed } from "./failure.js";
 import { stopRenewing } from "./claim-renewal.js";
 import type { Transaction, TransactionUpdate } from "../transaction-store.js";
-import { settleClaim } from "./claim.js";
+import { letGoOfClaim, settleClaim } from "./claim.js";
 import { tellUndelivered } from "./undelivered.js";
 
 export const issue: Phase = {
@@ -92,14 +92,21 @@ export const issue: Phase = {
         });
       } catch (error) {
         // Timed out: the write may still land, and then the record holds the challenge (the device's resend polls
-        // it). So the pipeline must not give the challenge back now: a late failure does, a late record keeps it.
-        // (The claim stays the pipeline's to let go: fenced, a no-op once the late transition made it PENDING.)
+        // it). So the pipeline must give back neither the challenge nor the claim now (letting go of the claim first
+        // would make the late hand-off miss it: no record, the challenge spent): a late failure, which leaves the
+        // claim as it was, gives back both; a late record keeps them. A call that failed outright left the claim as
+        // it was too: the pipeline lets go of both.
         gaveUp = true;
         const late = lateCall(error);
-        const release = e.releaseChallenge;
-        if (late && release) {
+        if (late) {
+          const release = e.releaseChallenge;
           delete e.releaseChallenge;
-          void late.catch(() => release()).catch(() => undefined);
+          delete e.claim;
+          const giveBack = async (): Promise<void> => {
+            await release?.().catch(() => undefined);
+            if (claimedAt) await letGoOfClaim(ctx, e, claimedAt);
+          };
+          void late.catch(giveBack).catch(() => undefined);
         }
         throw error;
       }
