@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { MemoryTransactionStore, buildPkcsReq, createScepServer, createSelfSignedSigner, type IssueContext, type IssueHook, type ScepEvent, type ScepServer } from "../src/index.js";
-import { NOW, baseProfile, certPollAt, createDevice, createTestCa, hex, issuingHook, postPki, readReply, writeDeadClaim, type Device } from "./support/server-pki.js";
+import { NOW, afterClaimEnds, baseProfile, certPollAt, createDevice, createTestCa, hex, issuingHook, postPki, readReply, writeDeadClaim, type Device } from "./support/server-pki.js";
 
 const ca = await createTestCa("Claim CA");
 const CHALLENGE = "claim-static";
@@ -376,12 +376,7 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     // The other request arrives right after the holder's first write once its hook answered PENDING (before: the
     // claim let go, and the PENDING record not created yet).
     let raced: ReturnType<typeof send> | undefined;
-    const transition = r.transactions.transition.bind(r.transactions);
-    r.transactions.transition = async (profile, id, from, update, expect) => {
-      const done = await transition(profile, id, from, update, expect);
-      if (!raced && from === "ISSUING" && update.status !== "ISSUING") await (raced = send(r.b, other, id));
-      return done;
-    };
+    afterClaimEnds(r.transactions, (id) => (raced = send(r.b, other, id)));
     const first = await send(r.a, device, tid);
     const refused = await raced!;
     // Before: the other was issued, then the holder's create replaced its ISSUED record with this PENDING one.
@@ -398,12 +393,7 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     const device = await createDevice({ cn: "handoff-resend", challengePassword: CHALLENGE });
     const tid = "handoff-resend-transaction";
     let resent: ReturnType<typeof send> | undefined;
-    const transition = r.transactions.transition.bind(r.transactions);
-    r.transactions.transition = async (profile, id, from, update, expect) => {
-      const done = await transition(profile, id, from, update, expect);
-      if (!resent && from === "ISSUING" && update.status !== "ISSUING") await (resent = send(r.b, device, id));
-      return done;
-    };
+    afterClaimEnds(r.transactions, (id) => (resent = send(r.b, device, id)));
     const first = await send(r.a, device, tid);
     expect([first.rep.status, (await resent!).rep.status]).toEqual(["PENDING", "PENDING"]);
     // Before: the re-send took the let-go claim and ran the hook a second time.

@@ -20,7 +20,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildCertPoll, buildPkcsReq, CertificationRequest, createScepServer, createSelfSignedSigner, type IssueContext, type IssueHook, type ScepEvent, type ScepServer } from "@scep/core";
-import { NOW, baseProfile, certPollAt, createDevice, createTestCa, hex, issuingHook, postPki, readReply, writeDeadClaim, type Device, type TestCa } from "../../core/test/support/server-pki.js";
+import { NOW, afterClaimEnds, baseProfile, certPollAt, createDevice, createTestCa, hex, issuingHook, postPki, readReply, writeDeadClaim, type Device, type TestCa } from "../../core/test/support/server-pki.js";
 import { usePrivateRedis } from "./support/private-redis.js";
 import { RedisTransactionStore } from "../src/index.js";
 
@@ -182,12 +182,7 @@ describe("RFC 8894 §3.3.3: one issuance per request across replicas sharing a R
     // Both arrive right after the first replica's first write once its hook answered PENDING (before: its claim let go,
     // and its PENDING record not created yet).
     let gap: Promise<[Sent, Sent]> | undefined;
-    const transition = r.stores.a.transition.bind(r.stores.a);
-    r.stores.a.transition = async (profile, id, from, update, expect) => {
-      const done = await transition(profile, id, from, update, expect);
-      if (!gap && from === "ISSUING" && update.status !== "ISSUING") await (gap = (async (): Promise<[Sent, Sent]> => [await send(r.b, other, id), await send(r.b, device, id)])());
-      return done;
-    };
+    afterClaimEnds(r.stores.a, (id) => (gap = (async (): Promise<[Sent, Sent]> => [await send(r.b, other, id), await send(r.b, device, id)])()));
     const first = await send(r.a, device, tid);
     const [refused, resent] = await gap!;
     // Before: the other subject was issued, the re-send ran the hook again, and the first replica's create then

@@ -358,3 +358,21 @@ export function writeDeadClaim(transactions: TransactionStore, device: Device, t
     direct: true,
   });
 }
+
+/**
+ * Makes `transactions` run `then(transactionId)` to its end right after the first write that ends a claim otherwise
+ * than by a renewal (ISSUING→PENDING, ISSUED, or let go), before that write's caller goes on: "another request at
+ * that very moment", the gap a claim's holder must not leave.
+ */
+export function afterClaimEnds(transactions: TransactionStore, then: (transactionId: string) => Promise<unknown>): void {
+  const transition = transactions.transition.bind(transactions);
+  let done = false;
+  transactions.transition = async (profile, id, from, update, expect) => {
+    const moved = await transition(profile, id, from, update, expect);
+    if (!done && from === "ISSUING" && update.status !== "ISSUING") {
+      done = true;
+      await then(id);
+    }
+    return moved;
+  };
+}
