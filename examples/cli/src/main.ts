@@ -17,9 +17,26 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   process.exit(process.exitCode ?? 0);
 });
 
+// Ctrl-C or a SIGTERM while a PENDING request is polled: say where its key is and how to poll again, then end by
+// the signal as the default action would (the shell sees it).
+let interruptNote: string | undefined;
+const SIGNALS = ["SIGINT", "SIGTERM"] as const;
+const onSignal = (signal: NodeJS.Signals): void => {
+  process.stderr.write(`scep: interrupted (${signal}): ${interruptNote}\n`);
+  for (const s of SIGNALS) process.removeListener(s, onSignal);
+  process.kill(process.pid, signal);
+};
+
 process.exitCode = await main(process.argv.slice(2), {
   cwd: invocationDir(),
   program: invokedAs(),
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
+  setInterruptNote: (note) => {
+    interruptNote = note;
+    for (const s of SIGNALS) {
+      process.removeListener(s, onSignal);
+      if (note !== undefined) process.on(s, onSignal);
+    }
+  },
 });

@@ -31,7 +31,12 @@ file cannot be written.`;
 /** Runs one command line; returns the exit code. */
 export async function main(argv: readonly string[], context: Context): Promise<number> {
   // Every line may hold a server's or a certificate's text: no control character reaches the terminal.
-  const ctx: Context = { ...context, out: (text) => context.out(withoutControls(text)), err: (text) => context.err(withoutControls(text)) };
+  const ctx: Context = {
+    ...context,
+    out: (text) => context.out(withoutControls(text)),
+    err: (text) => context.err(withoutControls(text)),
+    setInterruptNote: (note) => context.setInterruptNote?.(note === undefined ? undefined : withoutControls(note)),
+  };
   const [name, ...rest] = argv;
   if (name === "--version" || name === "-v") {
     ctx.out(`scep ${cliVersion()}`);

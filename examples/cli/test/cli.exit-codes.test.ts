@@ -60,7 +60,10 @@ describe("PENDING", () => {
     expect(r.code).toBe(3);
     const tid = server.requests[0]!.request.transactionId;
     expect(server.requests.map((q) => q.request.messageTypeName)).toEqual(["PKCSReq", "CertPoll"]);
-    expect(r.stderr.split("\n").slice(0, 2)).toEqual([
+    // The key is saved at the first PENDING, before the wait, with the command that polls again.
+    const poll = `scep enroll --url ${server.url} --challenge <challenge> --cn d --out cert.pem --max-poll 1 --poll-interval 5 --key d.key`;
+    expect(r.stderr.split("\n").slice(0, 3)).toEqual([
+      `PENDING: transaction ${tid}: key saved to ${join(cwd, "d.key")}; if polling stops before the certificate comes, poll again with: ${poll}`,
       `PENDING: transaction ${tid}; polling again in 1 s`,
       `PENDING: transaction ${tid} is still pending after 1 poll over 1 s`,
     ]);
@@ -84,7 +87,11 @@ describe("PENDING", () => {
     ]);
     expect(poll!.request.transactionId).toBe(req!.request.transactionId);
     expect(bytes(poll!.request.issuerAndSubject!.subject)).toEqual(bytes(CertificationRequest.from(req!.request.csr!.der).subjectDer));
-    expect(r.stderr).toBe(`PENDING: transaction ${req!.request.transactionId}; polling again in 0 s\n`);
+    const again = `scep enroll --url ${server.url} --challenge <challenge> --cn dev-poll --out cert.pem --poll-interval 0 --max-poll 60 --${flag} --key k.pem`;
+    expect(r.stderr).toBe(
+      `PENDING: transaction ${req!.request.transactionId}: key saved to ${join(cwd, "k.pem")}; if polling stops before the certificate comes, poll again with: ${again}\n` +
+        `PENDING: transaction ${req!.request.transactionId}; polling again in 0 s\n`,
+    );
     const pem = readFileSync(join(cwd, "cert.pem"), "utf8");
     const cert = Certificate.from(pem);
     expect(cert.subject).toBe("CN=dev-poll");

@@ -10,7 +10,7 @@ import type { Command } from "../lib/command.js";
 import type { Context } from "../lib/context.js";
 import { pinOptions } from "../lib/ca-pin.js";
 import { UnansweredError, enrollWithCa } from "../lib/enrollment.js";
-import { CliError, ExitCode, UsageError } from "../lib/exit.js";
+import { CliError, ExitCode, UsageError, describeError, urlOption } from "../lib/exit.js";
 import { assertWritable, keyPathNextTo, writeOutput } from "../lib/files.js";
 import { type GeneratedKey, createKeyPair, isRsa, loadKeyPair } from "../lib/keys.js";
 import { reportIssued } from "../lib/report.js";
@@ -69,13 +69,16 @@ Builds a PKCS#10 request for CN=NAME with the challenge password and SANs,
 signs a PKCSReq with a self-signed certificate for the key, sends it, polls
 while the CA answers PENDING, and writes the issued certificate as PEM.
 Without --key a new RSA key is generated and written (mode 0600) to --key-out,
-or next to --out (cert.pem -> cert.key), once it is needed: with the issued
-certificate, when the CA still answers PENDING (then stderr says how to
-poll again with it), or when the request was sent and no answer came (the
+or next to --out (cert.pem -> cert.key; never over an existing file), once
+it is needed: with the issued certificate, as soon as the CA first answers
+PENDING (before polling: stderr says how to poll again with it, and says so
+again whatever ends the polling: --max-poll, an HTTP error, a FAILURE, Ctrl-C
+or SIGTERM), or when the request was sent and no answer came (the
 connection closed, a timeout, an HTTP 5xx other than 503: the CA may have
 issued; stderr says to run the same command with --key to collect that
-certificate). After any other failure (a 503 or 429 included: the server did
-not process it) nothing is left behind: run the same command again. With an EC --key the request is signed, and the reply
+certificate). After any other failure before a PENDING (a 503 or 429
+included: the server did not process it) nothing is left behind: run the
+same command again. With an EC --key the request is signed, and the reply
 received, with a one-time RSA key (the CA's reply needs RSA key transport);
 the certificate is still for --key. Never give --key the key of a revoked
 certificate: it may be compromised, and a CA that knows it was (revocation
@@ -116,15 +119,29 @@ written (nothing is sent), 1 anything else.`,
     });
     const signer = await messageSigner(ctx, keys, subject);
     if (v.challenge === undefined) ctx.err("note: no --challenge given: the request carries no challenge password");
+    // Once the CA answers PENDING, the transaction is for this key: save it before polling, so that whatever ends the
+    // polling (a 503, a network error, Ctrl-C) leaves it, and the command that polls again can be printed.
+    let pending: { transactionId: string; path: string } | undefined;
+    const pollAgain = (): string => `key saved to ${pending!.path}: transaction ${pending!.transactionId} is pending for it; to poll again, run this instead of the same command (which would make a new key, a new request): ${resumeCommand("enroll", argv, generated!.path, ctx.program)}`;
+    const onFirstPending = (transactionId: string): void => {
+      pending = { transactionId, path: generated!.save() };
+      ctx.setInterruptNote?.(pollAgain()); // before the line: a Ctrl-C right after it is told too
+      ctx.err(`PENDING: transaction ${transactionId}: key saved to ${pending.path}; if polling stops before the certificate comes, poll again with: ${resumeCommand("enroll", argv, generated!.path, ctx.program)}`);
+    };
     let issued;
     try {
-      [issued] = await enrollWithCa(ctx, { ...settings, csr, signer, pin, challengeSent: v.challenge !== undefined });
+      [issued] = await enrollWithCa(ctx, { ...settings, csr, signer, pin, challengeSent: v.challenge !== undefined, ...(generated ? { onFirstPending } : {}) });
     } catch (error) {
       // PENDING: the transaction is for this key, so keep it and say how to poll with it.
       if (generated && error instanceof CliError && error.exitCode === ExitCode.PENDING) {
         const path = generated.save();
         const status = error.message.replace(/; run the command again with the same key to poll$/, "");
         throw new CliError(`${status}\nkey saved to ${path}; poll again with: ${resumeCommand("enroll", argv, generated.path, ctx.program)}`, ExitCode.PENDING);
+      }
+      // Polling ended otherwise (an HTTP error, the network, a FAILURE): the key stays; say how to poll again.
+      if (pending) {
+        const { message, exitCode } = describeError(error, urlOption(argv));
+        throw new CliError(`${message}\n${exitCode === ExitCode.FAILURE ? `key saved to ${pending.path}; the CA refused its pending transaction ${pending.transactionId}` : pollAgain()}`, exitCode);
       }
       // Sent, no answer: the CA may have issued for this key. Only a re-send with it (same transactionID, RFC 8894
       // §3.3.3) collects that certificate; a new key would get a second one. So keep it and say how.
@@ -135,6 +152,8 @@ written (nothing is sent), 1 anything else.`,
         throw new UnansweredError(`${error.message}; key saved to ${path}: run the same command with --key ${resend}: ${resumeCommand("enroll", argv, generated.path, ctx.program)}`);
       }
       throw error;
+    } finally {
+      ctx.setInterruptNote?.(undefined);
     }
     const keyPath = generated?.save();
     const certPath = writeOutput(ctx, out, issued!.toPem());

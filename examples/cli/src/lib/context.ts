@@ -17,6 +17,12 @@ export interface Context {
   err(text: string): void;
   /** How the user typed the CLI (`scep`, `pnpm -s scep`, `npx scep`), for commands it tells them to run; default `scep`. */
   program?: string;
+  /**
+   * While a note is set (a PENDING transaction's saved key and the command that polls it), SIGINT and SIGTERM write
+   * `scep: interrupted (SIGNAL): <note>` to stderr and then end the process by that signal; `undefined` restores
+   * the default. Absent (tests running `main` in process): signals are left alone.
+   */
+  setInterruptNote?(note: string | undefined): void;
 }
 
 /**

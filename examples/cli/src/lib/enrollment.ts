@@ -55,6 +55,12 @@ export interface EnrollmentOptions {
   renewing?: { certificate: Certificate; file: string };
   /** `renew --new-key`: the request is for a fresh key, not --cert's (to say so after a revoked --cert). */
   newKey?: boolean;
+  /**
+   * Called once, with the transactionID, when the CA first answers PENDING and polling is to follow (before the first
+   * wait): the command saves a generated key then, so whatever ends the polling leaves it. Not called when
+   * `maxPollMs` allows no poll (the PENDING {@link CliError} follows at once). A throw ends the enrollment with it.
+   */
+  onFirstPending?: (transactionId: string) => void;
 }
 
 const CIPHER_CAP: Partial<Record<ContentCipher, string>> = { aes128: "AES", aes192: "AES", aes256: "AES", des3: "DES3" };
@@ -253,6 +259,7 @@ export async function enrollWithCa(ctx: Context, options: EnrollmentOptions): Pr
     pollIntervalMs: interval,
     maxPollMs: options.maxPollMs,
     onPending: (pending, ms) => {
+      if (polled.polls === 0) options.onFirstPending?.(pending.transactionId);
       polled.polls++;
       polled.ms += ms;
       ctx.err(`PENDING: transaction ${pending.transactionId}; polling again in ${ms / 1000} s`);

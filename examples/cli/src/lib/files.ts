@@ -64,6 +64,30 @@ export function writeOutput(ctx: Context, path: string, text: string | Uint8Arra
 }
 
 /**
+ * Creates a new file (`flag: "wx"`, so an existing file is never overwritten: one made since {@link assertNoKeyFile}
+ * checked, by another run or by hand), mode 0600 for keys (0644 otherwise; umask may take bits off, never add them).
+ * When `path` exists, tries `name-1.ext` … `name-9.ext` next to it. Returns the path as given (or its numbered
+ * sibling) and the absolute path; exit 73 (EX_CANTCREAT) when none can be created.
+ */
+export function writeNewFile(ctx: Context, path: string, text: string, options: { secret?: boolean } = {}): { path: string; full: string } {
+  const ext = extname(path);
+  const stem = path.slice(0, path.length - ext.length);
+  let error: unknown;
+  for (let n = 0; n < 10; n++) {
+    const candidate = n === 0 ? path : `${stem}-${n}${ext}`;
+    const full = resolvePath(ctx, candidate);
+    try {
+      writeFileSync(full, text, { mode: options.secret ? 0o600 : 0o644, flag: "wx" });
+      return { path: candidate, full };
+    } catch (e) {
+      error ??= e;
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") break;
+    }
+  }
+  throw new CliError(`cannot write ${path}: ${fileErrorReason(error)}`, ExitCode.CANT_CREATE);
+}
+
+/**
  * Checks, before anything is sent to the CA, that an output file can be written: its directory exists and is
  * writable, and the path is not a directory. Otherwise exit 73 (EX_CANTCREAT) with one line naming the option, the path and
  * "nothing was sent", so an enrollment never issues a certificate whose key or certificate the CLI then cannot save.

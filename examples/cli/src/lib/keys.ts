@@ -1,7 +1,7 @@
 /**
  * The requester's key: read from a PEM file, or generated in memory and saved
- * only once it is needed: after SUCCESS (with the certificate), PENDING (to
- * poll again with it), or a PKIOperation sent with no answer (the CA may have
+ * only once it is needed: after SUCCESS (with the certificate), the CA's first
+ * PENDING (before polling, to poll again with it whatever ends the command), or a PKIOperation sent with no answer (the CA may have
  * issued: re-sent with the same key, it answers with that certificate). A
  * refused connection or a FAILURE leaves no key file behind, so the same
  * command can simply be run again.
@@ -11,7 +11,7 @@
 import { exportPrivateKeyPem, generateRsaKeyPair, importKeyPairPem } from "@scep/core";
 import { CliError, ExitCode } from "./exit.js";
 import type { Context } from "./context.js";
-import { assertNoKeyFile, assertWritable, readInput, writeOutput } from "./files.js";
+import { assertNoKeyFile, assertWritable, readInput, writeNewFile } from "./files.js";
 
 /** Reads a PEM private key (PKCS#1, SEC1 or PKCS#8; RSA or EC). Exit 66 when unreadable. */
 export async function loadKeyPair(ctx: Context, path: string): Promise<{ keys: CryptoKeyPair; pem: string }> {
@@ -36,9 +36,12 @@ export function isRsa(keys: CryptoKeyPair): boolean {
 /** A generated key, not yet on disk. */
 export interface GeneratedKey {
   keys: CryptoKeyPair;
-  /** The path as the user gave it (or derived from --out). */
-  path: string;
-  /** Writes the key (0600) and returns the absolute path. */
+  /**
+   * The path as the user gave it (or derived from --out); once saved, the path it was saved to, relative as given
+   * (another name when a file appeared there meanwhile: see {@link writeNewFile}).
+   */
+  readonly path: string;
+  /** Writes the key (PKCS#8 PEM, 0600) once, never over an existing file, and returns the absolute path. */
   save(): string;
 }
 
@@ -48,10 +51,12 @@ export async function createKeyPair(ctx: Context, command: string, keyOut: strin
   assertWritable(ctx, command, "the key file", keyOut);
   const keys = await generateRsaKeyPair(bits);
   const pem = await exportPrivateKeyPem(keys.privateKey);
-  let saved: string | undefined;
+  let saved: { path: string; full: string } | undefined;
   return {
     keys,
-    path: keyOut,
-    save: () => (saved ??= writeOutput(ctx, keyOut, pem, { secret: true })),
+    get path() {
+      return saved?.path ?? keyOut;
+    },
+    save: () => (saved ??= writeNewFile(ctx, keyOut, pem, { secret: true })).full,
   };
 }
