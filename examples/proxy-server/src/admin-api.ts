@@ -21,7 +21,10 @@ export interface RecordedEvent {
   [field: string]: unknown;
 }
 
-/** The last `capacity` proxy events of this process (requeues, refusals, upstream failures), for `GET /admin/events`. */
+/**
+ * The last `capacity` proxy events of this process, one per device request (every forwarded GetCACaps, GetCACert and
+ * PKIOperation, and the refusals, requeues and upstream failures), for `GET /admin/events`.
+ */
 export class EventLog {
   readonly #events: RecordedEvent[] = [];
   readonly #capacity: number;

@@ -60,6 +60,13 @@ export interface ProxyConfig {
   redisUrl: string | undefined;
   /** Prefix of the Redis keys (default `scep-proxy:`). */
   redisKeyPrefix: string;
+  /**
+   * `@scep/proxy`'s `forwardResends` (default true): forward the re-send of the PKCSReq that spent a `custom` CA's
+   * one-time challenge (same transactionID, signed by the same key). false: refuse it (400 `challenge failed`) and
+   * requeue, so a URL carries one PKCSReq to the CA. Flag `--forward-resends`, env `PROXY_FORWARD_RESENDS`, file key
+   * `forwardResends`.
+   */
+  forwardResends: boolean;
   /** The configuration file, absolute. */
   configPath: string;
 }
@@ -110,6 +117,12 @@ export const SETTINGS = [
   ["", "PROXY_ADMIN_TOKEN", "(required)", "bearer token of the admin API, at least 16 characters (env only)"],
   ["--redis-url", "SCEP_REDIS_URL", "(unset)", "keep profile records and one-time challenges in Redis, shared by every proxy process with the same URL"],
   ["", "SCEP_PROXY_KEY_PREFIX", "scep-proxy:", "prefix of the Redis keys"],
+  [
+    "--forward-resends",
+    "PROXY_FORWARD_RESENDS",
+    "(file's, else true)",
+    "`true`: forward a custom CA's re-sent PKCSReq (same transactionID and key as the one that used the URL), which also lets that key's holder send other CSRs to the CA while the challenge lives; `false`: refuse it (400 challenge failed) and requeue: one PKCSReq per URL",
+  ],
 ] as const;
 
 /** `--help` text. */
@@ -121,7 +134,7 @@ export function usage(program: string): string {
 type Env = Readonly<Record<string, string | undefined>>;
 
 const KEYS = {
-  file: ["port", "host", "publicUrl", "path", "defaultCa", "maxBodyBytes", "upstreamTimeoutMs", "http", "cas"],
+  file: ["port", "host", "publicUrl", "path", "defaultCa", "maxBodyBytes", "upstreamTimeoutMs", "http", "forwardResends", "cas"],
   http: ["headersTimeoutMs", "requestTimeoutMs", "bodyTimeoutMs", "keepAliveTimeoutMs", "maxInFlight", "maxConnections", "retryAfterSeconds"],
   ca: ["name", "type", "url", "challengeTtlMs", "exemptPlatforms", "challenge", "challengeEnv", "ndes", "smallstep"],
   ndes: ["adminUrl", "username", "password", "passwordEnv", "domain"],
@@ -135,6 +148,20 @@ function onlyKeys(what: string, value: Record<string, unknown>, allowed: readonl
 function object(what: string, value: unknown): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ConfigError(`${what} must be a JSON object`);
   return value as Record<string, unknown>;
+}
+
+/** `true`/`false` (also 1/0, yes/no, on/off, any case) from a flag or variable. */
+function bool(what: string, value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (v === "true" || v === "1" || v === "yes" || v === "on") return true;
+  if (v === "false" || v === "0" || v === "no" || v === "off") return false;
+  throw new ConfigError(`${what} must be true or false (or 1/0, yes/no, on/off), got ${JSON.stringify(value)}`);
+}
+
+/** A JSON boolean of the file. */
+function fileBool(what: string, value: unknown): boolean {
+  if (typeof value !== "boolean") throw new ConfigError(`${what} must be true or false, got ${JSON.stringify(value)}`);
+  return value;
 }
 
 /** A host to listen on, checked up front (`localhost:8090` is one line naming the mistake, not a failed listen). */
@@ -345,6 +372,8 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
   const [hostSrc, host] = get("--host", "HOST");
   const [publicSrc, publicUrl] = get("--public-url", "PROXY_PUBLIC_URL");
   const [redisSrc, redisUrl] = get("--redis-url", "SCEP_REDIS_URL");
+  const [resendsSrc, resends] = get("--forward-resends", "PROXY_FORWARD_RESENDS");
+  const forwardResends = check(() => (resends !== undefined ? bool(resendsSrc, resends) : file.forwardResends === undefined ? true : fileBool("forwardResends", file.forwardResends)));
   const adminToken = env.PROXY_ADMIN_TOKEN ?? "";
   if (adminToken.length < 16) problems.push("PROXY_ADMIN_TOKEN must be set to at least 16 characters (the admin API registers devices)");
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) problems.push(`${redisSrc} must be a redis:// or rediss:// URL`);
@@ -368,6 +397,7 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
     adminToken,
     redisUrl,
     redisKeyPrefix: env.SCEP_PROXY_KEY_PREFIX || "scep-proxy:",
+    forwardResends: forwardResends!,
     configPath,
   };
 }

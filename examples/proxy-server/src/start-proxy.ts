@@ -72,6 +72,7 @@ export async function startProxy(config: ProxyConfig, options: { log?: (entry: R
     cas,
     profiles: stores.profiles,
     challenges: stores.challenges,
+    forwardResends: config.forwardResends,
     maxBodyBytes: config.maxBodyBytes,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     upstream,

@@ -43,8 +43,21 @@ describe("proxy-server configuration", () => {
       adminToken: TOKEN,
       redisUrl: undefined,
       redisKeyPrefix: "scep-proxy:",
+      forwardResends: true,
       configPath: "/srv/proxy.json",
     });
+  });
+
+  it("forwardResends: the file's key, PROXY_FORWARD_RESENDS over it, --forward-resends over both; a bad value is one line", () => {
+    expect(parse({ cas: [CORP], forwardResends: false }).forwardResends).toBe(false);
+    expect(parse({ cas: [CORP], forwardResends: false }, { PROXY_FORWARD_RESENDS: "true" }).forwardResends).toBe(true);
+    expect(parse({ cas: [CORP] }, { PROXY_FORWARD_RESENDS: "off" }).forwardResends).toBe(false);
+    expect(parse({ cas: [CORP] }, { PROXY_FORWARD_RESENDS: "" }).forwardResends).toBe(true);
+    expect(parse({ cas: [CORP] }, { PROXY_FORWARD_RESENDS: "true" }, ["--forward-resends", "false"]).forwardResends).toBe(false);
+    expect(parse({ cas: [CORP], forwardResends: false }, {}, ["--forward-resends=yes"]).forwardResends).toBe(true);
+    expect(error({ cas: [CORP], forwardResends: "false" })).toBe('forwardResends must be true or false, got "false"');
+    expect(error({ cas: [CORP] }, { PROXY_FORWARD_RESENDS: "nope" })).toBe('PROXY_FORWARD_RESENDS must be true or false (or 1/0, yes/no, on/off), got "nope"');
+    expect(error({ cas: [CORP] }, {}, ["--forward-resends", "2"])).toBe('--forward-resends must be true or false (or 1/0, yes/no, on/off), got "2"');
   });
 
   it("reads every CA type with its window, exempt platforms and secrets from variables", () => {

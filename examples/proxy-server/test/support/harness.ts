@@ -103,12 +103,12 @@ export interface Registration {
   challengePassword?: string;
 }
 
-/** Starts the example proxy in front of `cas`, with the given extra environment (e.g. `SCEP_REDIS_URL`). */
-export async function startProxy(cas: CaEntry[], env: Record<string, string> = {}, file: Record<string, unknown> = {}): Promise<RunningProxy> {
+/** Starts the example proxy in front of `cas`, with the given extra environment (e.g. `SCEP_REDIS_URL`), file keys and flags. */
+export async function startProxy(cas: CaEntry[], env: Record<string, string> = {}, file: Record<string, unknown> = {}, args: readonly string[] = []): Promise<RunningProxy> {
   const dir = mkdtempSync(join(tmpdir(), "scep-proxy-config-"));
   const configPath = join(dir, "proxy.json");
   writeFileSync(configPath, JSON.stringify({ cas, ...file }, null, 2));
-  const proc = new ExampleProcess(PROXY_DIR, { SCEP_PROXY_CONFIG: configPath, PROXY_ADMIN_TOKEN: ADMIN_TOKEN, ...env });
+  const proc = new ExampleProcess(PROXY_DIR, { SCEP_PROXY_CONFIG: configPath, PROXY_ADMIN_TOKEN: ADMIN_TOKEN, ...env }, args);
   const stop = async (): Promise<void> => {
     await proc.terminate();
     rmSync(dir, { recursive: true, force: true });
