@@ -3,9 +3,11 @@
  * the renew command again would make yet another key, so a new transaction; the printed `scep enroll --key` command
  * re-sends the saved key's request (same key, subject and SANs), which the CA answers with the transaction's state.
  * A real @scep/core server on loopback holds the request PENDING until `server.approve`, as the example servers'
- * `--pending` does, and the certificate the printed command collects is verified with OpenSSL.
+ * `--pending` does, and the certificate the printed command collects is verified with OpenSSL. The new key is saved
+ * at the CA's first PENDING, before polling: a store outage while polling (its transaction store then refuses, and
+ * the server answers 503) leaves it, with the command that polls again.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createPublicKey, randomBytes } from "node:crypto";
@@ -22,10 +24,24 @@ import {
   exportPrivateKeyPem,
   generateCsr,
   generateRsaKeyPair,
+  MemoryTransactionStore,
+  StoreUnavailableError,
   type ScepServer,
+  type Transaction,
 } from "@scep/core";
 import { opensslCreateCa, opensslVerifyChain } from "../../../test-support/peers";
-import { runCli } from "./support/run-cli";
+import { ExampleProcess } from "../../server-kit/test/support/example-process.js";
+import { CLI_DIR, runCli } from "./support/run-cli";
+
+/** A memory transaction store that is down (every read refused, as a Redis that hangs) while `down` is set. */
+class OutageStore extends MemoryTransactionStore {
+  down = false;
+  override get(profile: string, transactionId: string): Promise<Transaction | undefined> {
+    if (this.down) return Promise.reject(new StoreUnavailableError("transaction store down (test)"));
+    return super.get(profile, transactionId);
+  }
+}
+const transactions = new OutageStore();
 
 const root = mkdtempSync(join(tmpdir(), "scep-cli-renew-pending-"));
 let http: Server;
@@ -44,6 +60,7 @@ beforeAll(async () => {
       caCertificate: ca.certificate,
       signer: ca,
       challenge: { type: "static", password: "pw" },
+      transactions,
       // every request waits for an operator, renewals too
       issue: async ({ csr, notAfterMax, allowSid, approved }) => approved
         ? { status: "SUCCESS", certificate: await buildCertificate({ issuer: ca, subject: csr.subjectDer, publicKey: csr.spki, serialNumber: randomBytes(16), notAfter: notAfterMax, extensions: endEntityExtensions({ csr, issuer: ca, allowSid }) }) }
@@ -137,4 +154,44 @@ describe("renew --new-key answered PENDING", () => {
     expect(r.stderr).not.toContain("run the command again");
     expect(existsSync(join(cwd, "new.key"))).toBe(true);
   });
+
+  it("a 503 while polling leaves the new key, saved at the first PENDING, and says how to poll again; that command collects the certificate once approved", async () => {
+    const cwd = mkdtempSync(join(root, "outage-"));
+    await oldCertificate(cwd, "CN=dev-renew-outage");
+    const args = ["renew", "--url", url, "--cert", join(cwd, "old.pem"), "--key", join(cwd, "old.key"), "--new-key", "--challenge", "pw", "--out", join(cwd, "new.pem"), "--poll-interval", "1", "--max-poll", "3600"];
+    const proc = new ExampleProcess(CLI_DIR, {}, args);
+    try {
+      await proc.waitForLine((l) => /^PENDING: transaction \S+; polling again in 1 s$/.test(l), { stderr: true });
+      const line = proc.errLines.find((l) => l.includes(": new key saved to ")) ?? "";
+      const m = /^PENDING: transaction (\S+): new key saved to (\S+); if polling stops before the certificate comes, poll again with: (scep enroll .*)$/.exec(line);
+      expect(m, proc.stderr).not.toBeNull();
+      const [, transactionId, keyPath, command] = m!;
+      expect(keyPath).toBe(join(cwd, "new.key"));
+      expect(statSync(keyPath!).mode & 0o777).toBe(0o600);
+
+      transactions.down = true;
+      let exit;
+      try {
+        exit = await proc.exited;
+      } finally {
+        transactions.down = false;
+      }
+      expect(exit.code, proc.stderr).toBe(4);
+      const last = proc.stderr.trimEnd().split("\n").slice(-2);
+      expect(last[0]).toMatch(/^scep: PKIOperation: HTTP 503 \(/);
+      expect(last[1]).toBe(`new key saved to ${keyPath}: transaction ${transactionId} is pending for it; to poll again with: ${command} (running this renew again would make another key, another request)`);
+      expect(existsSync(keyPath!)).toBe(true);
+      expect(proc.stderr).not.toContain(" pw ");
+
+      await scep.approve("/scep", transactionId!);
+      const printed = command!.split(" ").slice(1).map((a) => (a === "<challenge>" ? "pw" : a));
+      const done = await runCli(printed, { cwd });
+      expect(done.code, done.stderr).toBe(0);
+      const issued = Certificate.fromPem(readFileSync(join(cwd, "new.pem"), "utf8"))[0]!;
+      expect(issued.subject).toBe("CN=dev-renew-outage");
+      expect(createPublicKey(readFileSync(keyPath!, "utf8")).export({ type: "spki", format: "der" }).equals(Buffer.from(issued.spki))).toBe(true);
+    } finally {
+      await proc.terminate();
+    }
+  }, 120_000);
 });

@@ -9,7 +9,7 @@ import { COMMON_HELP, COMMON_OPTIONS, parse, required } from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 import { pinOptions } from "../lib/ca-pin.js";
 import { enrollWithCa } from "../lib/enrollment.js";
-import { CliError, ExitCode, UsageError } from "../lib/exit.js";
+import { CliError, ExitCode, UsageError, describeError, urlOption } from "../lib/exit.js";
 import { assertWritable, keyPathNextTo, readInput, writeOutput } from "../lib/files.js";
 import { createKeyPair, isRsa, loadKeyPair } from "../lib/keys.js";
 import { reportIssued } from "../lib/report.js";
@@ -130,20 +130,50 @@ written (nothing is sent), 1 anything else.`,
       ...(v.challenge !== undefined ? { challengePassword: v.challenge } : {}),
       ...(san ? { san } : {}),
     });
+    // Running this command again would make yet another key (another transaction): the poll is the enroll command for
+    // the saved key, which re-sends this request's key and subject (RFC 8894 §3.3.3). Once the CA answers PENDING the
+    // transaction is for the new key: it is saved before polling, so whatever ends the polling (a 503, a network
+    // error, Ctrl-C) leaves it, as `scep enroll` does.
+    const pollHow = async (): Promise<string> => {
+      const poll = await pollCommand(ctx, argv, csr, old, fresh!.keys, fresh!.path);
+      return poll ? `poll again with: ${poll}` : `poll with a client that re-sends a PKCSReq for that key and subject ${old.subject} (scep enroll sends a CN-only subject)`;
+    };
+    const how = fresh ? await pollHow() : "";
+    let pending: { transactionId: string; path: string } | undefined;
+    const pollAgain = (): string =>
+      `new key saved to ${pending!.path}: transaction ${pending!.transactionId} is pending for it; to ${how} (running this renew again would make another key, another request)`;
+    const onFirstPending = (transactionId: string): void => {
+      pending = { transactionId, path: fresh!.save() };
+      ctx.setInterruptNote?.(pollAgain()); // before the line: a Ctrl-C right after it is told too
+      ctx.err(`PENDING: transaction ${transactionId}: new key saved to ${pending.path}; if polling stops before the certificate comes, ${how}`);
+    };
     let issued;
     try {
-      [issued] = await enrollWithCa(ctx, { ...settings, csr, signer, pin, challengeSent: v.challenge !== undefined, renewing: { certificate: old, file: certFile }, newKey: fresh !== undefined, renewal: v["renewal-req"] ?? false });
+      [issued] = await enrollWithCa(ctx, {
+        ...settings,
+        csr,
+        signer,
+        pin,
+        challengeSent: v.challenge !== undefined,
+        renewing: { certificate: old, file: certFile },
+        newKey: fresh !== undefined,
+        renewal: v["renewal-req"] ?? false,
+        ...(fresh ? { onFirstPending } : {}),
+      });
     } catch (error) {
       if (fresh && error instanceof CliError && error.exitCode === ExitCode.PENDING) {
-        // Running this command again would make yet another key (another transaction): the poll is the enroll
-        // command for the saved key, which re-sends this request's key and subject (RFC 8894 §3.3.3).
         const status = error.message.replace(/; run the command again with the same key to poll$/, "");
         const saved = fresh.save();
-        const poll = await pollCommand(ctx, argv, csr, old, fresh.keys, fresh.path);
-        const how = poll ? `; poll again with: ${poll}` : `; poll with a client that re-sends a PKCSReq for that key and subject ${old.subject} (scep enroll sends a CN-only subject)`;
-        throw new CliError(`${status}\nnew key saved to ${saved} (the pending request is for it)${how}`, ExitCode.PENDING);
+        throw new CliError(`${status}\nnew key saved to ${saved} (the pending request is for it); ${how}`, ExitCode.PENDING);
+      }
+      // Polling ended otherwise (an HTTP error, the network, a FAILURE): the new key stays; say how to poll again.
+      if (pending) {
+        const { message, exitCode } = describeError(error, urlOption(argv));
+        throw new CliError(`${message}\n${exitCode === ExitCode.FAILURE ? `new key saved to ${pending.path}; the CA refused its pending transaction ${pending.transactionId}` : pollAgain()}`, exitCode);
       }
       throw error;
+    } finally {
+      ctx.setInterruptNote?.(undefined);
     }
     const freshPath = fresh?.save();
     if (v.out === undefined) {
