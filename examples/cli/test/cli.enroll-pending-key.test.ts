@@ -101,6 +101,8 @@ describe("scep enroll against a PENDING CA: the key is saved before polling", ()
     expect(exit.code, proc.stderr).toBe(4);
     const last = proc.stderr.trimEnd().split("\n").slice(-2);
     expect(last[0]).toMatch(/^scep: PKIOperation: HTTP 503 \(/);
+    // The first line does not tell to run the same command again (a new key, a new request): the poll command below.
+    expect(last[0]).toMatch(/: poll again (later|in \d+ s) with the command below$/);
     expect(last[1]).toBe(`key saved to ${first.keyPath}: transaction ${first.transactionId} is pending for it; to poll again, run this instead of the same command (which would make a new key, a new request): ${first.command}`);
     expect(existsSync(first.keyPath)).toBe(true);
     expect(statSync(first.keyPath).mode & 0o777).toBe(0o600);

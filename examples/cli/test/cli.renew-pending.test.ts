@@ -179,6 +179,8 @@ describe("renew --new-key answered PENDING", () => {
       expect(exit.code, proc.stderr).toBe(4);
       const last = proc.stderr.trimEnd().split("\n").slice(-2);
       expect(last[0]).toMatch(/^scep: PKIOperation: HTTP 503 \(/);
+      // The first line does not tell to run the same command again (a new key, a new request): the poll command below.
+      expect(last[0]).toMatch(/: poll again (later|in \d+ s) with the command below$/);
       expect(last[1]).toBe(`new key saved to ${keyPath}: transaction ${transactionId} is pending for it; to poll again with: ${command} (running this renew again would make another key, another request)`);
       expect(existsSync(keyPath!)).toBe(true);
       expect(proc.stderr).not.toContain(" pw ");

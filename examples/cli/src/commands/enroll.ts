@@ -10,7 +10,7 @@ import type { Command } from "../lib/command.js";
 import type { Context } from "../lib/context.js";
 import { pinOptions } from "../lib/ca-pin.js";
 import { UnansweredError, enrollWithCa } from "../lib/enrollment.js";
-import { CliError, ExitCode, UsageError, describeError, urlOption } from "../lib/exit.js";
+import { CliError, ExitCode, UsageError, describeError, pollInstead, urlOption } from "../lib/exit.js";
 import { assertWritable, keyPathNextTo, writeOutput } from "../lib/files.js";
 import { type GeneratedKey, createKeyPair, isRsa, loadKeyPair } from "../lib/keys.js";
 import { reportIssued } from "../lib/report.js";
@@ -141,7 +141,7 @@ written (nothing is sent), 1 anything else.`,
       // Polling ended otherwise (an HTTP error, the network, a FAILURE): the key stays; say how to poll again.
       if (pending) {
         const { message, exitCode } = describeError(error, urlOption(argv));
-        throw new CliError(`${message}\n${exitCode === ExitCode.FAILURE ? `key saved to ${pending.path}; the CA refused its pending transaction ${pending.transactionId}` : pollAgain()}`, exitCode);
+        throw new CliError(`${pollInstead(message)}\n${exitCode === ExitCode.FAILURE ? `key saved to ${pending.path}; the CA refused its pending transaction ${pending.transactionId}` : pollAgain()}`, exitCode);
       }
       // Sent, no answer: the CA may have issued for this key. Only a re-send with it (same transactionID, RFC 8894
       // §3.3.3) collects that certificate; a new key would get a second one. So keep it and say how.

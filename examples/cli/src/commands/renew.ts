@@ -9,7 +9,7 @@ import { COMMON_HELP, COMMON_OPTIONS, parse, required } from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 import { pinOptions } from "../lib/ca-pin.js";
 import { enrollWithCa } from "../lib/enrollment.js";
-import { CliError, ExitCode, UsageError, describeError, urlOption } from "../lib/exit.js";
+import { CliError, ExitCode, UsageError, describeError, pollInstead, urlOption } from "../lib/exit.js";
 import { assertWritable, keyPathNextTo, readInput, writeOutput } from "../lib/files.js";
 import { createKeyPair, isRsa, loadKeyPair } from "../lib/keys.js";
 import { reportIssued } from "../lib/report.js";
@@ -169,7 +169,7 @@ written (nothing is sent), 1 anything else.`,
       // Polling ended otherwise (an HTTP error, the network, a FAILURE): the new key stays; say how to poll again.
       if (pending) {
         const { message, exitCode } = describeError(error, urlOption(argv));
-        throw new CliError(`${message}\n${exitCode === ExitCode.FAILURE ? `new key saved to ${pending.path}; the CA refused its pending transaction ${pending.transactionId}` : pollAgain()}`, exitCode);
+        throw new CliError(`${pollInstead(message)}\n${exitCode === ExitCode.FAILURE ? `new key saved to ${pending.path}; the CA refused its pending transaction ${pending.transactionId}` : pollAgain()}`, exitCode);
       }
       throw error;
     } finally {

@@ -187,6 +187,15 @@ const NOT_PROCESSED_STATUSES: ReadonlySet<number> = new Set([503, 429]);
 export const CHECK_NOT_PROCESSED = "the server did not process the request: run the same command again later";
 
 /**
+ * `message` (from {@link describeError}) for a poll that ended while a PENDING transaction waits for a saved key: its
+ * "run the same command again" (which would make a new key, a new request) becomes "poll again … with the command
+ * below", the line the caller adds next.
+ */
+export function pollInstead(message: string): string {
+  return message.replace(/run the same command again (later|in \d+ s)$/, "poll again $1 with the command below");
+}
+
+/**
  * A TransportError's `retryAfterSeconds` (ScepClient reads the error response's `Retry-After` into it; read by name,
  * as `status`, so one of another copy of @scep/core counts too): whole seconds, or undefined.
  */
