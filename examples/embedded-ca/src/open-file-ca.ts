@@ -1244,10 +1244,12 @@ class FileCaImpl implements FileCa {
             }
             // The store's next number, or above the last CRL of this CA when the store was reset (a flushed Redis, a
             // new in-memory store): RFC 5280 §5.2.3 numbers never go back, gaps are allowed.
-            const fromStore = await this.revocations.nextCrlNumber();
             // A ca.crl.json that is not the CA's (damaged, edited) is not served, but its number still counts.
             const held = now?.signed.crlNumber ?? 0n;
             const floor = (held > untrustedNumber ? held : untrustedNumber) + 1n;
+            // The store keeps the floor as its counter (a flushed Redis numbers on above this data directory's last
+            // CRL on every replica); a store that ignores `atLeast` still works: the max is taken here too.
+            const fromStore = await this.revocations.nextCrlNumber({ atLeast: floor });
             const crlNumber = fromStore > floor ? fromStore : floor;
             const thisUpdate = new Date(Math.floor(this.#clock().getTime() / 1000) * 1000);
             const nextUpdate = new Date(thisUpdate.getTime() + this.#crlValidityMs);

@@ -44,7 +44,8 @@
 // the file system has no birth time, so an inode the new file reuses is not taken for the old file grown. Code from before compaction appends without the lock: no rolling upgrade across it (README).
 //
 // crl-numbers: the last CRL number handed out, as one line `=N` (RFC 5280 §5.2.3). `nextCrlNumber` holds
-// `crl-numbers.lock` (see file-lock.ts) while it reads N and replaces the file with `=N+1` (temporary file
+// `crl-numbers.lock` (see file-lock.ts) while it reads N and replaces the file with `=M`, M = max(N+1, the caller's
+// `atLeast`; FileCa passes its last published CRL number + 1, so a deleted file goes on above it) (temporary file
 // `crl-numbers.tmp`, fdatasync, rename, fsync of the directory), so numbers are distinct across workers, grow, go on
 // after a restart, and the file stays one line. A crash at any point leaves the old file or the new one whole (rename
 // is atomic), never less than the highest number handed out; a lock left by a crashed process is taken over. A file
@@ -57,6 +58,7 @@ import {
   InvalidArgumentError,
   StoreUnavailableError,
   isStoreUnavailable,
+  checkCrlNumberFloor,
   checkRevocationReason,
   upgradesRevocationReason,
   normalizeSerialNumber,
@@ -83,7 +85,7 @@ const REVISION_HEADER = /^\{"revisionBase":(\d{1,16})\}$/;
 /** How many first bytes of revocations.jsonl name the file (its header and `\n`: 34 bytes until the year 2286). */
 const HEAD_BYTES = 64;
 /** A compacted crl-numbers line: the last number handed out. */
-const CRL_NUMBER_LINE = /^=(\d{1,40})$/;
+const CRL_NUMBER_LINE = /^=(\d{1,48})$/; // up to 2^159 - 1 (RFC 5280 §5.2.3: 20 octets)
 
 interface Stored extends RevokedCertificate {
   /** The random id of the line that created the entry. */
@@ -319,12 +321,20 @@ export class FileRevocationStore implements RevocationStore {
     return latest;
   }
 
-  /** {@inheritDoc RevocationStore.nextCrlNumber} */
-  nextCrlNumber(): Promise<bigint> {
-    return this.#exclusive(async () => {
+  /**
+   * {@inheritDoc RevocationStore.nextCrlNumber}
+   *
+   * Here: the last number in `crl-numbers` + 1, raised to `atLeast`, written back under `crl-numbers.lock`. A deleted
+   * `crl-numbers` starts again at 1; FileCa passes its floor (its last published CRL, in `ca.crl.json` of the same
+   * data directory) as `atLeast`, so its numbers go on above it, and the file learns it.
+   */
+  async nextCrlNumber(options?: { atLeast?: bigint }): Promise<bigint> {
+    const atLeast = checkCrlNumberFloor(options?.atLeast);
+    return await this.#exclusive(async () => {
       try {
         return await withFileLock(`${this.#crlPath}.lock`, async () => {
-          const next = lastCrlNumber(await this.#whole(this.#crlPath)) + 1n;
+          const following = lastCrlNumber(await this.#whole(this.#crlPath)) + 1n;
+          const next = atLeast > following ? atLeast : following;
           await replaceFileUnderLock(this.#crlPath, `=${next}\n`, 0o600); // crl-numbers.tmp: one writer at a time (the lock)
           await fsyncDirectory(dirname(this.#crlPath));
           return next;

@@ -125,6 +125,8 @@ export {
   upgradesRevocationReason,
   sortRevocations,
   revisionBase,
+  checkCrlNumberFloor,
+  MAX_CRL_NUMBER,
 } from "./server/revocation-store.js";
 export { normalizeSerialNumber, serialNumberOctets } from "./x509/serial-number.js";
 export type { RevocationStore, RevocationReason, RevocationVerdict, RevokedCertificate, RevokeResult, MemoryRevocationStoreOptions } from "./server/revocation-store.js";

@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { InvalidArgumentError, KEY_COMPROMISE_UPGRADABLE_REASONS, StoreUnavailableError, checkRevocationReason, normalizeSerialNumber, revisionBase, sortRevocations } from "@scep/core";
+import { InvalidArgumentError, KEY_COMPROMISE_UPGRADABLE_REASONS, StoreUnavailableError, checkCrlNumberFloor, checkRevocationReason, normalizeSerialNumber, revisionBase, sortRevocations } from "@scep/core";
 import type { RevocationReason, RevocationStore, RevokeResult, RevokedCertificate } from "@scep/core";
 import { Runner } from "./lib/client.js";
-import { REVISION, REVOKE } from "./lib/scripts.js";
+import { NEXT_CRL_NUMBER, REVISION, REVOKE } from "./lib/scripts.js";
 import { profileTag } from "./lib/keys.js";
 import { fieldMap } from "./lib/record.js";
 import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
@@ -26,7 +26,10 @@ export interface RedisRevocationStoreOptions extends RedisStoreOptions {
  * of serial (`normalizeSerialNumber`'s spelling: lower-case hex, `-7fff` for a negative one) → `<revokedAt ms>:<reason>`, written with
  * `HSETNX` so the first revocation of a serial wins on every replica (its
  * reason is rewritten only by an upgrade to keyCompromise, in the same script); and
- * `<prefix>crl-number:{<ca>}`, a counter `INCR`ed for each CRL signed; and
+ * `<prefix>crl-number:{<ca>}`, the last CRL number handed out (decimal), moved on by one Lua script per CRL signed:
+ * + 1, raised to the caller's `atLeast`, and started at the store clock's ms × 1000 when missing (a new or flushed
+ * Redis, so the first CRL number of a Redis store is a large number, ~1.8 × 10^15, far within RFC 5280's 20 octets);
+ * and
  * `<prefix>revision:{<ca>}`, the revision counter (`RevocationStore.revision`),
  * moved on in the same Lua script as a created or upgraded revocation and
  * started at the store clock's ms × 1000 when missing (a new or flushed Redis);
@@ -126,12 +129,24 @@ export class RedisRevocationStore implements RevocationStore {
   }
 
   /**
-   * The next CRL number (RFC 5280 §5.2.3): 1 first, then strictly increasing on every replica.
-   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   * The next CRL number (RFC 5280 §5.2.3, a bigint), strictly increasing on every replica: the counter + 1, or max of
+   * that and `atLeast` (the caller's floor, kept as the new counter in the same script, so every replica numbers on
+   * above it). A missing counter (a new or flushed Redis) starts at the store clock's ms × 1000 (`revisionBase`), not
+   * at 1: a replica whose own storage knows no earlier CRL never repeats a number another replica published before
+   * the flush (as long as fewer than 1000 CRLs a millisecond were signed on average since 1970). Values are handled as
+   * decimal strings in the script, so a floor of up to 20 octets is exact.
+   * @param options - `atLeast`: the lowest number to answer (bigint, 0 to 2^159 - 1).
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for an `atLeast` that is not such a bigint.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late, or the counter holds a value
+   * this store did not write.
    */
-  async nextCrlNumber(): Promise<bigint> {
-    const n = await this.#run.command("next CRL number", "INCR", [this.#counter]);
-    return BigInt(String(n));
+  async nextCrlNumber(options?: { atLeast?: bigint }): Promise<bigint> {
+    const atLeast = checkCrlNumberFloor(options?.atLeast);
+    const start = BigInt(Math.max(1, revisionBase(this.#options.now())));
+    const n = await this.#run.eval("next CRL number", NEXT_CRL_NUMBER, [this.#counter], [start.toString(), atLeast.toString()]);
+    const text = String(n);
+    if (!/^\d+$/.test(text)) throw new StoreUnavailableError(`Redis answered the CRL number with a value this store did not write`, { retryAfterSeconds: this.#options.retryAfterSeconds });
+    return BigInt(text);
   }
 
   /**

@@ -139,8 +139,9 @@ export function upgradesRevocationReason(existing: RevocationReason, requested: 
  * concurrent upgrades to keyCompromise exactly one reports `updated: true`,
  * and a concurrent create and upgrade end as keyCompromise whichever comes
  * first); no entry ever goes back to `certificateHold` or leaves the store;
- * `nextCrlNumber` is an atomic increment (N concurrent calls get N distinct
- * numbers, each larger than every number handed out before).
+ * `nextCrlNumber` is an atomic increment, raised to the caller's `atLeast`
+ * in the same step (N concurrent calls get N distinct numbers, each larger
+ * than every number handed out before).
  *
  * @example
  * ```ts
@@ -174,8 +175,26 @@ export interface RevocationStore {
   get(serialNumber: string): Promise<RevokedCertificate | undefined>;
   /** Every revoked certificate, oldest revocation first (ties by serial): the shared state now, never a snapshot (a CRL is signed from it). */
   list(): Promise<RevokedCertificate[]>;
-  /** The next CRL number (RFC 5280 §5.2.3): 1 first, then strictly increasing across replicas. */
-  nextCrlNumber(): Promise<bigint>;
+  /**
+   * The next CRL number (RFC 5280 §5.2.3, a bigint): strictly increasing across replicas, never one answered before
+   * (gaps are allowed). `atLeast` is the caller's floor (a CA's last published CRL number + 1, from its own storage):
+   * the store answers max(its next number, `atLeast`) and keeps that as its counter, atomically with the increment,
+   * so that after the store was reset (a Redis FLUSHDB) a replica that knows a higher number raises the shared counter
+   * for every other replica too, instead of numbering above it alone.
+   *
+   * Where it starts: the memory store at 1 per process (a restart starts again at 1; a CA that keeps its CRLs across
+   * restarts passes its floor, as the examples' FileCa does); the Redis store, on a missing counter (a new or flushed
+   * Redis), at the store clock's ms × 1000 ({@link revisionBase}, about 1.8 × 10^15 in 2027: 7 octets, far within
+   * RFC 5280's 20), so a replica that signs first after a flush does not repeat a number another replica published
+   * before it. A store written before `atLeast` existed ignores it and keeps working: the caller still takes the max
+   * of its answer and its floor (but the store's counter then does not learn the floor).
+   *
+   * @param options - `atLeast`: the lowest number to answer (a bigint from 0 to 2^159 - 1; default: no floor)
+   * @returns the CRL number to sign with, a positive bigint below 2^159 (20 octets, RFC 5280 §5.2.3)
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for an `atLeast` that is not such a bigint.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the store is down.
+   */
+  nextCrlNumber(options?: { atLeast?: bigint }): Promise<bigint>;
   /**
    * Optional: the store's revision, a counter read in O(1) and the same on every replica, so a CA can key its cached
    * CRL by it instead of listing every revocation per GetCRL (RFC 5280 §5.2.3: a CRL is re-signed, with the next CRL
@@ -297,9 +316,16 @@ export class MemoryRevocationStore implements RevocationStore {
     return sortRevocations([...this.#entries.values()].map(copy));
   }
 
-  /** {@inheritDoc RevocationStore.nextCrlNumber} */
-  async nextCrlNumber(): Promise<bigint> {
+  /**
+   * {@inheritDoc RevocationStore.nextCrlNumber}
+   *
+   * Starts at 1 in each process: a restart forgets the numbers handed out (and the revocations); a CA that published
+   * CRLs before passes its floor as `atLeast`.
+   */
+  async nextCrlNumber(options?: { atLeast?: bigint }): Promise<bigint> {
+    const atLeast = checkCrlNumberFloor(options?.atLeast);
     this.#crlNumber += 1n;
+    if (atLeast > this.#crlNumber) this.#crlNumber = atLeast;
     return this.#crlNumber;
   }
 
@@ -325,6 +351,30 @@ export class MemoryRevocationStore implements RevocationStore {
 export function revisionBase(at: Date): number {
   const ms = at.getTime();
   return Number.isFinite(ms) && ms > 0 ? Math.floor(ms) * 1000 : 0;
+}
+
+/** The largest CRL number RFC 5280 §5.2.3 allows (20 octets, a positive INTEGER): 2^159 - 1. @group Storage */
+export const MAX_CRL_NUMBER: bigint = (1n << 159n) - 1n;
+
+/**
+ * Checks the `atLeast` of {@link RevocationStore.nextCrlNumber}; for store implementers.
+ *
+ * @param atLeast - the caller's floor, or undefined for none.
+ * @returns `atLeast`, or 0n when it is undefined.
+ * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) when it is not a bigint from 0 to {@link MAX_CRL_NUMBER}.
+ * @example
+ * ```ts
+ * checkCrlNumberFloor(42n); // 42n
+ * checkCrlNumberFloor(undefined); // 0n
+ * ```
+ * @group Storage
+ */
+export function checkCrlNumberFloor(atLeast: unknown): bigint {
+  if (atLeast === undefined) return 0n;
+  if (typeof atLeast !== "bigint" || atLeast < 0n || atLeast > MAX_CRL_NUMBER) {
+    throw new InvalidArgumentError("atLeast must be a bigint from 0 to 2^159 - 1 (RFC 5280 §5.2.3: 20 octets)");
+  }
+  return atLeast;
 }
 
 const copy = (e: RevokedCertificate): RevokedCertificate => ({ serialNumber: e.serialNumber, reason: e.reason, revokedAt: new Date(e.revokedAt.getTime()) });

@@ -15,7 +15,7 @@ export interface RevocationStoreConformanceOptions<S extends RevocationStore = R
   /**
    * Creates an empty store under test, wired to `context.now`; called before
    * each test. Each call must give a fresh store (its own key prefix, table…):
-   * the suite checks that the CRL number starts at 1.
+   * the suite checks how CRL numbers go on from the first one a store answers.
    */
   create: (context: StoreFactoryContext) => S | Promise<S>;
   /** Releases what `create` made; called after each test. */
@@ -41,8 +41,11 @@ const norm = (r: RevokeResult): Required<RevokeResult> => ({ entry: r.entry, cre
  * a hold permanent the same way (RFC 5280 §5.3.1; never back on hold); of 50 concurrent revocations of one
  * serial exactly one is created and at most one upgrades it; `list` is
  * oldest first (ties by serial); `get` of an unknown serial is undefined; a
- * bad serial or reason is `ERR_INVALID_ARGUMENT`; CRL numbers start at 1 and
- * 50 concurrent calls get 50 distinct numbers above every earlier one; `revision`,
+ * bad serial or reason is `ERR_INVALID_ARGUMENT`; CRL numbers start at 1 or
+ * above and 50 concurrent calls get 50 distinct numbers above every earlier one;
+ * `nextCrlNumber({ atLeast })` raises the counter to the floor (exact up to
+ * 20 octets), never lowers it, keeps concurrent calls distinct, and refuses a
+ * floor that is not a bigint from 0 to 2^159 - 1 with `ERR_INVALID_ARGUMENT`; `revision`,
  * where a store has it, grows with every created revocation, stays put
  * otherwise, and a store created later by the same clock (what a reset looks
  * like) answers above an earlier one's.
@@ -305,12 +308,54 @@ export function revocationStoreConformance<S extends RevocationStore>(options: R
       expect(await store.list()).toEqual([]);
     });
 
-    it("RFC 5280 §5.2.3: CRL numbers start at 1 and 50 concurrent calls get distinct, increasing numbers", async () => {
-      expect(await store.nextCrlNumber()).toBe(1n);
+    it("RFC 5280 §5.2.3: CRL numbers start at 1 or above and 50 concurrent calls get distinct, consecutive, increasing numbers", async () => {
+      const first = await store.nextCrlNumber();
+      expect(first >= 1n).toBe(true);
       const numbers = await Promise.all(Array.from({ length: 50 }, () => store.nextCrlNumber()));
       expect(new Set(numbers).size).toBe(50);
-      for (const n of numbers) expect(n > 1n && n <= 51n).toBe(true);
-      expect(await store.nextCrlNumber()).toBe(52n);
+      for (const n of numbers) expect(n > first && n <= first + 50n).toBe(true);
+      expect(await store.nextCrlNumber()).toBe(first + 51n);
+    });
+
+    it("RFC 5280 §5.2.3: nextCrlNumber({ atLeast }) answers the floor when it is above the next number, and numbers go on from it", async () => {
+      const first = await store.nextCrlNumber();
+      const floor = first + 1000n;
+      expect(await store.nextCrlNumber({ atLeast: floor })).toBe(floor);
+      expect(await store.nextCrlNumber()).toBe(floor + 1n);
+      // 20 octets (RFC 5280's most): exact, beyond a double and an int64.
+      const big = (1n << 159n) - 5n;
+      expect(await store.nextCrlNumber({ atLeast: big })).toBe(big);
+      expect(await store.nextCrlNumber()).toBe(big + 1n);
+    });
+
+    it("RFC 5280 §5.2.3: nextCrlNumber({ atLeast }) never lowers the counter: a floor at or below the next number is ignored", async () => {
+      const first = await store.nextCrlNumber({ atLeast: 500n });
+      expect(first >= 500n).toBe(true);
+      expect(await store.nextCrlNumber({ atLeast: 1n })).toBe(first + 1n);
+      expect(await store.nextCrlNumber({ atLeast: first + 2n })).toBe(first + 2n);
+      expect(await store.nextCrlNumber({ atLeast: 0n })).toBe(first + 3n);
+      expect(await store.nextCrlNumber()).toBe(first + 4n);
+    });
+
+    it("RFC 5280 §5.2.3: concurrent nextCrlNumber calls with and without the same floor still get distinct numbers, each floored one at or above it, one equal", async () => {
+      const first = await store.nextCrlNumber();
+      const floor = first + 10_000n;
+      const numbers = await Promise.all(Array.from({ length: 40 }, (_, i) => store.nextCrlNumber(i % 2 ? { atLeast: floor } : {})));
+      expect(new Set(numbers).size).toBe(40);
+      const raised = numbers.filter((n) => n >= floor);
+      // Every floored call answers the floor or above (the first of them exactly it), and every call after it above.
+      expect(raised.length).toBeGreaterThanOrEqual(20);
+      expect(numbers.filter((n) => n === floor).length).toBe(1);
+      const max = numbers.reduce((a, b) => (a > b ? a : b));
+      expect(await store.nextCrlNumber()).toBe(max + 1n);
+    });
+
+    it("nextCrlNumber({ atLeast }) that is not a bigint from 0 to 2^159 - 1 is ERR_INVALID_ARGUMENT and moves nothing", async () => {
+      const first = await store.nextCrlNumber();
+      await expect(store.nextCrlNumber({ atLeast: 5 as never })).rejects.toEqual(ERR_INVALID_ARGUMENT);
+      await expect(store.nextCrlNumber({ atLeast: -1n })).rejects.toEqual(ERR_INVALID_ARGUMENT);
+      await expect(store.nextCrlNumber({ atLeast: 1n << 159n })).rejects.toEqual(ERR_INVALID_ARGUMENT);
+      expect(await store.nextCrlNumber()).toBe(first + 1n);
     });
   });
 }

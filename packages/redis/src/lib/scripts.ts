@@ -368,3 +368,37 @@ redis.call('SET', KEYS[1], ARGV[1], 'NX')
 return redis.call('GET', KEYS[1])
 `,
 );
+
+/**
+ * next CRL number (RFC 5280 §5.2.3): the counter + 1, or ARGV[1] (the store clock's ms × 1000) when the counter does
+ * not exist (a new or flushed Redis: above every number handed out before it), raised to ARGV[2] (the caller's
+ * floor, "0" for none) when that is larger; the result is stored as the counter and returned. All values are
+ * non-negative decimal strings, compared and incremented as strings: a CRL number may have up to 20 octets, beyond
+ * Lua's doubles (exact to 2^53) and INCR's int64. A counter that is not decimal digits is an error (nothing written).
+ * KEYS[1] the counter. Returns the number as a string.
+ */
+export const NEXT_CRL_NUMBER = script(
+  "next-crl-number",
+  `
+local function above(a, b)
+  if #a ~= #b then return #a > #b end
+  return a > b
+end
+local function plus1(s)
+  local i = #s
+  while i > 0 and string.byte(s, i) == 57 do i = i - 1 end
+  if i == 0 then return '1' .. string.rep('0', #s) end
+  return string.sub(s, 1, i - 1) .. string.char(string.byte(s, i) + 1) .. string.rep('0', #s - i)
+end
+local n = redis.call('GET', KEYS[1])
+if n then
+  if not string.match(n, '^%d+$') then return redis.error_reply('ERR the CRL number counter is not a number') end
+  n = plus1((string.gsub(n, '^0+(%d)', '%1')))
+else
+  n = ARGV[1]
+end
+if above(ARGV[2], n) then n = ARGV[2] end
+redis.call('SET', KEYS[1], n)
+return n
+`,
+);
