@@ -432,7 +432,12 @@ describe("issue 8: a store that is down or hangs fails closed with HTTP 503 + Re
         settled = true;
         answer!(landed);
       };
-      return { store, working, land: () => settle(true), fail: () => settle(false) };
+      /** The write runs late, after the claim on `transactionId` lapsed and went away: it finds nothing to hand over. */
+      const lapse = async (profile: string, transactionId: string): Promise<void> => {
+        await working.delete(profile, transactionId);
+        settle(true);
+      };
+      return { store, working, land: () => settle(true), fail: () => settle(false), lapse };
     }
 
     it("the PENDING record lands after storeTimeoutMs (503): it holds the challenge, a second device is refused, the resend polls PENDING", async () => {
@@ -471,6 +476,26 @@ describe("issue 8: a store that is down or hangs fails closed with HTTP 503 + Re
       expect(await released.mock.results[0]!.value).toBe(true);
       const rep = await readReply(await postPki(s.server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
       expect(rep.status).toBe("PENDING");
+    });
+
+    it("the PENDING hand-off times out (503), then runs after the claim lapsed and writes nothing: the challenge goes back, and the resend is a new enrollment, PENDING", async () => {
+      const challenges = new MemoryChallengeStore({ now: () => NOW });
+      const challenge = await challenges.issue({ profile: "p" });
+      const late = lateCreateStore();
+      const released = vi.spyOn(challenges, "release");
+      const s = pendingServer({ transactions: late.store, challenge: { type: "store", store: challenges }, storeTimeoutMs: 5 });
+      const device = await createDevice({ cn: "pending-handoff-lapsed", challengePassword: challenge });
+      const { built, first } = await resend(s, device);
+      expect(first.status).toBe(503);
+      expect(released).not.toHaveBeenCalled(); // the outcome is not known yet
+      await late.lapse("p", built.transactionId);
+      await vi.waitFor(() => expect(released).toHaveBeenCalledTimes(1));
+      expect(await released.mock.results[0]!.value).toBe(true);
+      expect(await late.working.get("p", built.transactionId)).toBeUndefined();
+      // The challenge is back: the device's resend uses it again and waits for approval.
+      const rep = await readReply(await postPki(s.server, "/scep", built.der), built, { decrypter: device.signer, caCertificates: [ca.cert] });
+      expect(rep.status).toBe("PENDING");
+      expect((await late.working.get("p", built.transactionId))?.status).toBe("PENDING");
     });
 
     it("a PENDING transaction was recorded, then its CertRep could not be signed (500): the challenge stays with that transaction, a second device is refused, the resend polls PENDING", async () => {

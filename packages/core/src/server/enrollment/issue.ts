@@ -106,7 +106,16 @@ export const issue: Phase = {
             await release?.().catch(() => undefined);
             if (claimedAt) await letGoOfClaim(ctx, e, claimedAt);
           };
-          void late.catch(giveBack).catch(() => undefined);
+          // A late hand-off that wrote nothing (it found the claim gone: its lease lapsed, and past the deadline no
+          // record is created in its place) holds nothing either: both go back, unless a record of this very request
+          // (its re-send took the lapsed claim over) holds the challenge now. A read that fails keeps the challenge
+          // spent (the device then needs a new one) rather than risk a second use of it.
+          const wroteNothing = async (written: unknown): Promise<void> => {
+            if (written !== false) return;
+            const held = await p.transactions.get(p.name, req.transactionId);
+            if (!held || !sameRequest(new CertificationRequest(held.csr), csr)) await giveBack();
+          };
+          void late.then(wroteNothing, giveBack).catch(() => undefined);
         }
         throw error;
       }
