@@ -317,10 +317,11 @@ export class MemoryRevocationStore implements RevocationStore {
   }
 
   /**
-   * {@inheritDoc RevocationStore.nextCrlNumber}
+   * The next CRL number ({@link RevocationStore.nextCrlNumber}, RFC 5280 §5.2.3), a bigint: one more than the last,
+   * raised to `options.atLeast` when that is larger, and kept as the counter. Starts at 1 in each process: a restart
+   * forgets the numbers handed out (and the revocations); a CA that published CRLs before passes its floor as `atLeast`.
    *
-   * Starts at 1 in each process: a restart forgets the numbers handed out (and the revocations); a CA that published
-   * CRLs before passes its floor as `atLeast`.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) when `atLeast` is not a bigint from 0 to {@link MAX_CRL_NUMBER}.
    */
   async nextCrlNumber(options?: { atLeast?: bigint }): Promise<bigint> {
     const atLeast = checkCrlNumberFloor(options?.atLeast);
