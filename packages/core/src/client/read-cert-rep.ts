@@ -13,7 +13,7 @@ import type { Decrypter } from "../keys/key.js";
 import { Certificate, unreadableCertificatePart } from "../x509/certificate.js";
 import { readScepAttributes } from "../message/attributes.js";
 import { isCaInSet } from "../message/certificate-roles.js";
-import { MessageType, type PkiStatus } from "../message/types.js";
+import { MessageType, type PkiStatus, pkiStatusFromCode } from "../message/types.js";
 
 /** Options of {@link readCertRep}. @group Client */
 export interface ReadCertRepOptions {
@@ -91,7 +91,6 @@ function readable(certificate: Certificate, what: string): void {
   if (e) throw new CertRepError(`the CertRep's ${what} has names or extensions that do not parse: ${e.message}`, { cause: e });
 }
 
-const STATUS: Record<string, PkiStatus> = { "0": "SUCCESS", "2": "FAILURE", "3": "PENDING" };
 
 /**
  * Reads a CertRep: verifies its signature (against the signer certificate in
@@ -139,7 +138,7 @@ export async function readCertRep(bytes: Uint8Array, options: ReadCertRepOptions
     verifySignerInfo(si, signer, sd.content ?? new Uint8Array());
     const attrs = readScepAttributes(si.attributes, { senderNonceOptional: true });
     if (attrs.messageType !== MessageType.CertRep) throw new CertRepError(`expected a CertRep, got messageType ${attrs.messageType}`);
-    const status = STATUS[attrs.pkiStatus ?? ""];
+    const status = pkiStatusFromCode(attrs.pkiStatus ?? "");
     if (!status) throw new CertRepError(`unknown pkiStatus ${attrs.pkiStatus ?? "(missing)"}`);
     if (options.request) {
       if (attrs.transactionId !== options.request.transactionId) throw new CertRepError("the CertRep's transactionID does not match the request");

@@ -16,7 +16,7 @@ import type { Decrypter } from "../keys/key.js";
 import { Certificate, publicKeyOf } from "../x509/certificate.js";
 import { CertificationRequest, requestPublicKey } from "../x509/certification-request.js";
 import { type ScepAttributes, readMessageType, readScepAttributesOf, readTransactionId } from "./attributes.js";
-import { MessageType, type MessageTypeName, PkiStatus, failInfoFromCode, messageTypeName } from "./types.js";
+import { MessageType, type MessageTypeName, type PkiStatus, failInfoFromCode, messageTypeName, pkiStatusFromCode } from "./types.js";
 
 /** IssuerAndSubject (CertPoll, RFC 8894 §3.3.3). @group Codec */
 export interface IssuerAndSubject {
@@ -173,7 +173,7 @@ export function peekCertRepStatus(bytes: Uint8Array): { status: PkiStatus; failI
     const statusValue = attrs?.get(oids.id_pkiStatus);
     if (!type || !statusValue || readMessageType(type) !== MessageType.CertRep) return undefined;
     const code = der.readString(statusValue, "pkiStatus");
-    const status = (Object.keys(PkiStatus) as PkiStatus[]).find((k) => PkiStatus[k] === code);
+    const status = pkiStatusFromCode(code);
     if (!status) return undefined;
     const failValue = attrs!.get(oids.id_failInfo);
     const failInfo = status === "FAILURE" && failValue ? failInfoFromCode(der.readString(failValue, "failInfo")) : undefined;
@@ -197,14 +197,12 @@ function peekSignedAttributes(bytes: Uint8Array, types: readonly string[]): Map<
   const signedAttrs = der.expect(signerInfos[0], der.Tag.SEQUENCE, "SignerInfo")[3];
   if (signedAttrs?.tag !== 0xa0) return undefined;
   const found = new Map<string, der.Tlv>();
-  const seen = new Set<string>();
   // Attribute ::= SEQUENCE { attrType OBJECT IDENTIFIER, attrValues SET OF AttributeValue }
   for (const attribute of der.children(signedAttrs)) {
     const [typeT, valuesT] = der.expect(attribute, der.Tag.SEQUENCE, "Attribute");
     const type = der.readOid(typeT, "attribute type");
     if (!types.includes(type)) continue;
-    if (seen.has(type)) return undefined; // the attribute twice: ambiguous
-    seen.add(type);
+    if (found.has(type)) return undefined; // the attribute twice: ambiguous
     const values = der.expect(valuesT, der.Tag.SET, "AttributeValues");
     if (values.length !== 1) return undefined;
     found.set(type, values[0]!);

@@ -34,6 +34,11 @@ export const PkiStatus = { SUCCESS: "0", FAILURE: "2", PENDING: "3" } as const;
 /** A pkiStatus name. @group Codec */
 export type PkiStatus = keyof typeof PkiStatus;
 
+/** pkiStatus value (`"0"`, `"2"`, `"3"`, RFC 8894 §3.2.1.3) → name; undefined for any other string. @group Codec */
+export function pkiStatusFromCode(code: string): PkiStatus | undefined {
+  return (Object.keys(PkiStatus) as PkiStatus[]).find((k) => PkiStatus[k] === code);
+}
+
 /** failInfo numbers (RFC 8894 §3.2.1.4). @group Codec */
 export const FAIL_INFO_CODE: Readonly<Record<FailInfo, string>> = {
   badAlg: "0",
