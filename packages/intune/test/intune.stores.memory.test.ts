@@ -99,22 +99,32 @@ describe("MemoryRateLimiter: memory", () => {
   };
 
   it("below maxKeys, 100,000 hits on 2,000 keys leave the heap as it was: nothing the map replaced is kept", async () => {
-    const limiter = new MemoryRateLimiter();
-    const limit = { max: 1_000_000, windowMs: 1 }; // each hit's log is pruned to the hit itself: the live size stays
+    // The clock moves 2 ms a round: each hit's log is pruned to the hit itself, so the live size stays. (On the system
+    // clock a fast round took under a millisecond, and a log kept the hits of several rounds.)
+    const clock = manualClock();
+    const limiter = new MemoryRateLimiter({ now: clock.now });
+    const limit = { max: 1_000_000, windowMs: 1 };
     for (let i = 0; i < 2_000; i++) await limiter.hit(`device-${i}`, limit);
     const before = heapMb();
-    for (let round = 0; round < 50; round++) for (let i = 0; i < 2_000; i++) await limiter.hit(`device-${i}`, limit);
+    for (let round = 0; round < 50; round++) {
+      clock.advance(2);
+      for (let i = 0; i < 2_000; i++) await limiter.hit(`device-${i}`, limit);
+    }
     expect(limiter.size).toBe(2_000);
     // A parked iterator kept every rebuilt table with the logs it held: about 40 MB here (measured).
     expect(heapMb() - before).toBeLessThan(10);
   });
 
   it("at maxKeys, 100,000 hits on the keys it holds (none new) leave the heap as it was, and the least recent key still goes first", async () => {
-    const limiter = new MemoryRateLimiter({ maxKeys: 2_000 });
+    const clock = manualClock(); // 2 ms a round, as above: each log holds one hit, so device-2's count below is 2
+    const limiter = new MemoryRateLimiter({ maxKeys: 2_000, now: clock.now });
     const limit = { max: 1_000_000, windowMs: 1 };
     for (let i = 0; i <= 2_000; i++) await limiter.hit(`device-${i}`, limit); // one eviction (device-0): an iterator
     const before = heapMb();
-    for (let round = 0; round < 50; round++) for (let i = 1; i <= 2_000; i++) await limiter.hit(`device-${i}`, limit);
+    for (let round = 0; round < 50; round++) {
+      clock.advance(2);
+      for (let i = 1; i <= 2_000; i++) await limiter.hit(`device-${i}`, limit);
+    }
     expect(limiter.size).toBe(2_000);
     // An iterator kept from that eviction held every rebuilt table with the logs it held.
     expect(heapMb() - before).toBeLessThan(10);
