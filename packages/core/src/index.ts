@@ -61,6 +61,7 @@ export type { Signer, Decrypter, DecryptParams, PrivateKeyInput, LocalKeyOptions
 
 export { Certificate } from "./x509/certificate.js";
 export { CertificationRequest } from "./x509/certification-request.js";
+export type { CertificationRequestSummary } from "./x509/certification-request.js";
 export { publicKeyThumbprint } from "./x509/key-thumbprint.js";
 export { buildCertificate, endEntityExtensions } from "./x509/certificate-builder.js";
 export type { BuildCertificateOptions, EndEntityExtensionsOptions } from "./x509/certificate-builder.js";

@@ -186,6 +186,69 @@ export class CertificationRequest {
   toPem(): string {
     return toPem("CERTIFICATE REQUEST", this.der);
   }
+
+  /**
+   * What `JSON.stringify` writes for the request, and what `console.log` / `util.inspect` show: a
+   * {@link CertificationRequestSummary}, in which the challengePassword (RFC 2985 §5.4.1) is `"[redacted]"`. A hook
+   * that logs its context (`ctx.csr`, `ctx.request`) must not print the device's one-time secret, nor the DER, which
+   * holds it in the clear. Never throws: a part that cannot be read is left out.
+   *
+   * @example
+   * ```ts
+   * import { readFileSync } from "node:fs";
+   * import { CertificationRequest } from "@scep/core";
+   *
+   * const csr = CertificationRequest.from(readFileSync("device.csr", "utf8"));
+   * console.log(JSON.stringify(csr)); // {"subject":"CN=device-1","signatureAlgorithm":{…},…,"challengePassword":"[redacted]"}
+   * ```
+   */
+  toJSON(): CertificationRequestSummary {
+    const read = <T>(part: () => T): T | undefined => {
+      try {
+        return part();
+      } catch {
+        return undefined;
+      }
+    };
+    const subject = read(() => this.subject);
+    const subjectAltNames = read(() => this.subjectAltNames);
+    const publicKey = read(() => this.publicKeyInfo);
+    return {
+      ...(subject !== undefined ? { subject } : {}),
+      ...(subjectAltNames !== undefined ? { subjectAltNames } : {}),
+      ...(publicKey !== undefined ? { publicKey } : {}),
+      signatureAlgorithm: this.signatureAlgorithm,
+      extensions: this.extensions.map((e) => e.oid),
+      ...(this.challengePassword !== undefined ? { challengePassword: REDACTED } : {}),
+    };
+  }
+
+  /** Node's `util.inspect` (console.log): the summary of {@link toJSON}, the challengePassword redacted. */
+  [Symbol.for("nodejs.util.inspect.custom")](_depth: number, options: object, inspect: (value: unknown, options: object) => string): string {
+    return `CertificationRequest ${inspect(this.toJSON(), options)}`;
+  }
+}
+
+const REDACTED = "[redacted]";
+
+/**
+ * What {@link CertificationRequest.toJSON} gives for logs: no secret, no DER.
+ *
+ * @group X.509
+ */
+export interface CertificationRequestSummary {
+  /** The subject as `CN=…, O=…` (left out when it cannot be read). */
+  subject?: string;
+  /** The requested subjectAltNames (RFC 5280 §4.2.1.6; left out when they cannot be read). */
+  subjectAltNames?: SubjectAltNames;
+  /** The public key's type and size: RSA modulus bits or EC curve (left out when the key cannot be read). */
+  publicKey?: { type: string; bits?: number; curve?: string };
+  /** The request's signature algorithm. */
+  signatureAlgorithm: SignatureAlgorithm;
+  /** The OIDs (dotted decimal) of the requested extensions, in request order. */
+  extensions: string[];
+  /** `"[redacted]"` when the request carries a challengePassword; absent when it carries none. */
+  challengePassword?: "[redacted]";
 }
 
 /**
