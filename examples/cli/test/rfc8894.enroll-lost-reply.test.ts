@@ -3,13 +3,15 @@
 // issued. `scep enroll` without --key keeps the generated key (0600) and says to run the same command with --key; that
 // re-send gets the same certificate (event issued_resent), not a second one. A failure before the PKIOperation was
 // sent (GetCACert refused) or a 4xx to it (431 to a GET whose request line is over 16 KiB, from the example servers'
-// HTTP layer) leaves nothing and says what to change.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+// HTTP layer) leaves nothing and says what to change. `scep renew --new-key` keeps its new key too, with the scep enroll
+// command that re-sends a request for it.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createPublicKey } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Certificate, createScepServer, type IssueContext } from "@scep/core";
-import { createTestCa, eventLog, issuingHook, type TestCa } from "../../../packages/core/test/support/server-pki.js";
+import { Certificate, createScepServer, exportPrivateKeyPem, generateCsr, generateRsaKeyPair, type IssueContext } from "@scep/core";
+import { DAY, createTestCa, eventLog, issuingHook, type TestCa } from "../../../packages/core/test/support/server-pki.js";
 import { createLimitedHttpServer } from "../../server-kit/src/http-limits.js";
 import { fetchListener, listenLoopback, readBody, runInProcess as scep, type Loopback } from "./support/in-process.js";
 
@@ -105,6 +107,33 @@ describe("RFC 8894 §3.3.3: scep enroll after a lost PKIOperation answer re-send
       ["success", "issued_resent"],
     ]);
     expect(serialOf(join(cwd, "device.pem"))).toBe(log.events.find((e) => e.reason === "issued")!.serial);
+  });
+
+  it("scep renew --new-key, connection closed after the CA answered: exit 4, the new key the CA certified kept (0600), and the scep enroll command printed gets a certificate for it", async () => {
+    const cwd = mkdtempSync(join(dir, "renew-drop-"));
+    // CN only: the subject scep enroll --cn makes, so the printed command can poll
+    const keys = await generateRsaKeyPair(2048);
+    const csr = await generateCsr({ keys, subject: "CN=lost-renew" });
+    writeFileSync(join(cwd, "old.pem"), (await ca.issue(csr, { notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + DAY) })).toPem());
+    writeFileSync(join(cwd, "old.key"), await exportPrivateKeyPem(keys.privateKey));
+    relayMode.pki = "drop";
+    const first = await scep(["renew", "--url", url, "--cert", "old.pem", "--key", "old.key", "--new-key", "--challenge", "pw", "--out", "new.pem"], cwd);
+    expect([first.code, first.out]).toEqual([4, []]);
+    const poll = `scep enroll --url ${url} --challenge <challenge> --out new.pem --cn lost-renew --key new.key`;
+    expect(first.err).toEqual([
+      `scep: PKIOperation: the connection closed before the answer (UND_ERR_SOCKET), after GetCACert had answered at this URL: the CA may have processed the request; new key saved to ${join(cwd, "new.key")}: the CA may have issued a certificate for it, or hold the request; to get the certificate for this key, poll again with: ${poll}`,
+    ]);
+    expect(readdirSync(cwd).sort()).toEqual(["new.key", "old.key", "old.pem"]);
+    expect(statSync(join(cwd, "new.key")).mode & 0o777).toBe(0o600);
+    const saved = createPublicKey(readFileSync(join(cwd, "new.key"), "utf8")).export({ type: "spki", format: "der" });
+    expect(calls).toHaveLength(1);
+    expect(saved.equals(Buffer.from(calls[0]!.csr.spki))).toBe(true);
+
+    // The @scep/core server keeps a re-sendable answer only for a self-signed PKCSReq, not for a renewal signed by the
+    // old certificate: the printed command gets a certificate for the saved key (a second one, from this CA).
+    const again = await scep(poll.split(" ").slice(1).map((a) => (a === "<challenge>" ? "pw" : a)), cwd);
+    expect([again.code, again.err]).toEqual([0, []]);
+    expect(saved.equals(Buffer.from(Certificate.fromPem(readFileSync(join(cwd, "new.pem"), "utf8"))[0]!.spki))).toBe(true);
   });
 
   it("a 502 after the relay forwarded the request: exit 4, key kept; with --key given, the hint says to run it again", async () => {

@@ -10,7 +10,8 @@ import type { Command } from "../lib/command.js";
 import type { Context } from "../lib/context.js";
 import { pinOptions } from "../lib/ca-pin.js";
 import { UnansweredError, enrollWithCa } from "../lib/enrollment.js";
-import { CliError, ExitCode, UsageError, describeError, pollInstead, urlOption } from "../lib/exit.js";
+import { UsageError } from "../lib/exit.js";
+import { enrollSavingKey } from "../lib/pending-key.js";
 import { assertWritable, keyPathNextTo, writeOutput } from "../lib/files.js";
 import { type GeneratedKey, createKeyPair, isRsa, loadKeyPair } from "../lib/keys.js";
 import { reportIssued } from "../lib/report.js";
@@ -119,41 +120,22 @@ written (nothing is sent), 1 anything else.`,
     });
     const signer = await messageSigner(ctx, keys, subject);
     if (v.challenge === undefined) ctx.err("note: no --challenge given: the request carries no challenge password");
-    // Once the CA answers PENDING, the transaction is for this key: save it before polling, so that whatever ends the
-    // polling (a 503, a network error, Ctrl-C) leaves it, and the command that polls again can be printed.
-    let pending: { transactionId: string; path: string } | undefined;
-    const pollAgain = (): string => `key saved to ${pending!.path}: transaction ${pending!.transactionId} is pending for it; to poll again, run this instead of the same command (which would make a new key, a new request): ${resumeCommand("enroll", argv, generated!.path, ctx.program)}`;
-    const onFirstPending = (transactionId: string): void => {
-      pending = { transactionId, path: generated!.save() };
-      ctx.setInterruptNote?.(pollAgain()); // before the line: a Ctrl-C right after it is told too
-      ctx.err(`PENDING: transaction ${transactionId}: key saved to ${pending.path}; if polling stops before the certificate comes, poll again with: ${resumeCommand("enroll", argv, generated!.path, ctx.program)}`);
-    };
+    const enrollment = { ...settings, csr, signer, pin, challengeSent: v.challenge !== undefined };
     let issued;
     try {
-      [issued] = await enrollWithCa(ctx, { ...settings, csr, signer, pin, challengeSent: v.challenge !== undefined, ...(generated ? { onFirstPending } : {}) });
+      if (generated) {
+        const poll = (keyPath: string): string => resumeCommand("enroll", argv, keyPath, ctx.program);
+        [issued] = await enrollSavingKey(ctx, argv, enrollment, generated, {
+          noun: "key",
+          how: (keyPath) => `poll again with: ${poll(keyPath)}`,
+          instead: (keyPath) => `poll again, run this instead of the same command (which would make a new key, a new request): ${poll(keyPath)}`,
+          resend: (keyPath) => `run the same command with --key to collect the certificate it may have issued (not a second one): ${poll(keyPath)}`,
+        });
+      } else [issued] = await enrollWithCa(ctx, enrollment);
     } catch (error) {
-      // PENDING: the transaction is for this key, so keep it and say how to poll with it.
-      if (generated && error instanceof CliError && error.exitCode === ExitCode.PENDING) {
-        const path = generated.save();
-        const status = error.message.replace(/; run the command again with the same key to poll$/, "");
-        throw new CliError(`${status}\nkey saved to ${path}; poll again with: ${resumeCommand("enroll", argv, generated.path, ctx.program)}`, ExitCode.PENDING);
-      }
-      // Polling ended otherwise (an HTTP error, the network, a FAILURE): the key stays; say how to poll again.
-      if (pending) {
-        const { message, exitCode } = describeError(error, urlOption(argv));
-        throw new CliError(`${pollInstead(message)}\n${exitCode === ExitCode.FAILURE ? `key saved to ${pending.path}; the CA refused its pending transaction ${pending.transactionId}` : pollAgain()}`, exitCode);
-      }
-      // Sent, no answer: the CA may have issued for this key. Only a re-send with it (same transactionID, RFC 8894
-      // §3.3.3) collects that certificate; a new key would get a second one. So keep it and say how.
-      if (error instanceof UnansweredError) {
-        const resend = "to collect the certificate it may have issued (not a second one)";
-        if (!generated) throw new UnansweredError(`${error.message}; run the same command again with the same --key ${resend}`);
-        const path = generated.save();
-        throw new UnansweredError(`${error.message}; key saved to ${path}: run the same command with --key ${resend}: ${resumeCommand("enroll", argv, generated.path, ctx.program)}`);
-      }
+      // Sent, no answer: the CA may have issued for --key; a re-send with it (same transactionID) collects that certificate.
+      if (!generated && error instanceof UnansweredError) throw new UnansweredError(`${error.message}; run the same command again with the same --key to collect the certificate it may have issued (not a second one)`);
       throw error;
-    } finally {
-      ctx.setInterruptNote?.(undefined);
     }
     const keyPath = generated?.save();
     const certPath = writeOutput(ctx, out, issued!.toPem());

@@ -9,7 +9,8 @@ import { COMMON_HELP, COMMON_OPTIONS, parse, required } from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 import { pinOptions } from "../lib/ca-pin.js";
 import { enrollWithCa } from "../lib/enrollment.js";
-import { CliError, ExitCode, UsageError, describeError, pollInstead, urlOption } from "../lib/exit.js";
+import { CliError, ExitCode, UsageError } from "../lib/exit.js";
+import { enrollSavingKey } from "../lib/pending-key.js";
 import { assertWritable, keyPathNextTo, readInput, writeOutput } from "../lib/files.js";
 import { createKeyPair, isRsa, loadKeyPair } from "../lib/keys.js";
 import { reportIssued } from "../lib/report.js";
@@ -82,9 +83,10 @@ ${COMMON_HELP}
   --challenge SECRET  challenge password, for CAs that want one on renewal too
 ${REQUEST_HELP}
 
-A key made with --new-key is written only with the new certificate, or when
-the CA answers PENDING (the pending request is for it): then stderr prints the
-scep enroll --key command that polls it (running renew again would make
+A key made with --new-key is written only with the new certificate, when the
+CA answers PENDING (the pending request is for it), or when the request was
+sent and no answer came (the CA may have issued for it): then stderr prints
+the scep enroll --key command that polls it (running renew again would make
 another key, a new request).
 
 A revoked --cert cannot be renewed: enroll anew with --new-key and
@@ -130,51 +132,33 @@ written (nothing is sent), 1 anything else.`,
       ...(v.challenge !== undefined ? { challengePassword: v.challenge } : {}),
       ...(san ? { san } : {}),
     });
-    // Running this command again would make yet another key (another transaction): the poll is the enroll command for
-    // the saved key, which re-sends this request's key and subject (RFC 8894 §3.3.3). Once the CA answers PENDING the
-    // transaction is for the new key: it is saved before polling, so whatever ends the polling (a 503, a network
-    // error, Ctrl-C) leaves it, as `scep enroll` does.
-    const pollHow = async (): Promise<string> => {
-      const poll = await pollCommand(ctx, argv, csr, old, fresh!.keys, fresh!.path);
-      return poll ? `poll again with: ${poll}` : `poll with a client that re-sends a PKCSReq for that key and subject ${old.subject} (scep enroll sends a CN-only subject)`;
-    };
-    const how = fresh ? await pollHow() : "";
-    let pending: { transactionId: string; path: string } | undefined;
-    const pollAgain = (): string =>
-      `new key saved to ${pending!.path}: transaction ${pending!.transactionId} is pending for it; to ${how} (running this renew again would make another key, another request)`;
-    const onFirstPending = (transactionId: string): void => {
-      pending = { transactionId, path: fresh!.save() };
-      ctx.setInterruptNote?.(pollAgain()); // before the line: a Ctrl-C right after it is told too
-      ctx.err(`PENDING: transaction ${transactionId}: new key saved to ${pending.path}; if polling stops before the certificate comes, ${how}`);
+    const enrollment = {
+      ...settings,
+      csr,
+      signer,
+      pin,
+      challengeSent: v.challenge !== undefined,
+      renewing: { certificate: old, file: certFile },
+      newKey: fresh !== undefined,
+      renewal: v["renewal-req"] ?? false,
     };
     let issued;
-    try {
-      [issued] = await enrollWithCa(ctx, {
-        ...settings,
-        csr,
-        signer,
-        pin,
-        challengeSent: v.challenge !== undefined,
-        renewing: { certificate: old, file: certFile },
-        newKey: fresh !== undefined,
-        renewal: v["renewal-req"] ?? false,
-        ...(fresh ? { onFirstPending } : {}),
+    if (fresh) {
+      // Running this command again would make yet another key (another transaction): the poll is the enroll command
+      // for the saved key, which re-sends this request's key and subject (RFC 8894 §3.3.3).
+      const poll = await pollCommand(ctx, argv, csr, old, fresh.keys);
+      const how = (keyPath: string): string =>
+        poll ? `poll again with: ${poll(keyPath)}` : `poll with a client that re-sends a PKCSReq for that key and subject ${old.subject} (scep enroll sends a CN-only subject)`;
+      [issued] = await enrollSavingKey(ctx, argv, enrollment, fresh, {
+        noun: "new key",
+        how,
+        instead: (keyPath) => `${how(keyPath)} (running this renew again would make another key, another request)`,
+        stillPending: " (the pending request is for it)",
+        // A CA may not keep its answer to a renewal signed by the old certificate for a re-send (the @scep/core server
+        // keeps it for a self-signed PKCSReq only): the enroll command may get another certificate for the same key.
+        resend: (keyPath) => `the CA may have issued a certificate for it, or hold the request; to get the certificate for this key, ${how(keyPath)}`,
       });
-    } catch (error) {
-      if (fresh && error instanceof CliError && error.exitCode === ExitCode.PENDING) {
-        const status = error.message.replace(/; run the command again with the same key to poll$/, "");
-        const saved = fresh.save();
-        throw new CliError(`${status}\nnew key saved to ${saved} (the pending request is for it); ${how}`, ExitCode.PENDING);
-      }
-      // Polling ended otherwise (an HTTP error, the network, a FAILURE): the new key stays; say how to poll again.
-      if (pending) {
-        const { message, exitCode } = describeError(error, urlOption(argv));
-        throw new CliError(`${pollInstead(message)}\n${exitCode === ExitCode.FAILURE ? `new key saved to ${pending.path}; the CA refused its pending transaction ${pending.transactionId}` : pollAgain()}`, exitCode);
-      }
-      throw error;
-    } finally {
-      ctx.setInterruptNote?.(undefined);
-    }
+    } else [issued] = await enrollWithCa(ctx, enrollment);
     const freshPath = fresh?.save();
     if (v.out === undefined) {
       ctx.out(issued!.toPem().trimEnd());
@@ -185,13 +169,13 @@ written (nothing is sent), 1 anything else.`,
 };
 
 /**
- * The `scep enroll` command that polls the PENDING request a `renew --new-key` run sent for `keys` (saved at
- * `keyPath`): a PKCSReq with the same key, subject and SANs, which a CA answers with the transaction's state
+ * The `scep enroll` command, for the path `keys` is saved at, that polls the PENDING request a `renew --new-key` run
+ * sent for them: a PKCSReq with the same key, subject and SANs, which a CA answers with the transaction's state
  * (RFC 8894 §3.3.3); this command's --cert, --key, --new-key, --key-out and --renewal-req dropped, the challenge a
  * placeholder. Undefined when `scep enroll --cn` cannot make that subject (more than a CN, or the CN in another
  * string type), since a request for another subject would be a new enrollment.
  */
-async function pollCommand(ctx: Context, argv: readonly string[], csr: Uint8Array, old: Certificate, keys: CryptoKeyPair, keyPath: string): Promise<string | undefined> {
+async function pollCommand(ctx: Context, argv: readonly string[], csr: Uint8Array, old: Certificate, keys: CryptoKeyPair): Promise<((keyPath: string) => string) | undefined> {
   const cn = CertificationRequest.from(csr).commonName;
   if (cn === undefined) return undefined;
   const probe = CertificationRequest.from(await generateCsr({ keys, subject: subjectFromCn(cn) }));
@@ -199,7 +183,7 @@ async function pollCommand(ctx: Context, argv: readonly string[], csr: Uint8Arra
   const san = sansOf(old);
   const sans = san ? (["dns", "ip", "email", "uri", "upn"] as const).flatMap((t) => (san[t] ?? []).flatMap((v) => ["--san", `${t}:${v}`])) : [];
   const out = argv.some((a) => a === "--out" || a.startsWith("--out=")) ? [] : ["--out", "<new.pem>"];
-  return rewriteCommand(ctx.program ?? "scep", "enroll", argv, {
+  return (keyPath) => rewriteCommand(ctx.program ?? "scep", "enroll", argv, {
     drop: new Set(["--cert", "--key", "--key-out"]),
     dropFlags: new Set(["--new-key", "--renewal-req"]),
     append: ["--cn", cn, ...sans, ...out, "--key", keyPath],
