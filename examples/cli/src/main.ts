@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { invocationDir, invokedAs } from "./lib/context.js";
+import { type InterruptNote, invocationDir, invokedAs } from "./lib/context.js";
 import { main } from "./run.js";
 
 // Output piped into a reader that stops early (`| head -1`): end quietly, as a tool killed by SIGPIPE would.
@@ -17,12 +17,19 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   process.exit(process.exitCode ?? 0);
 });
 
-// Ctrl-C or a SIGTERM while a PENDING request is polled: say where its key is and how to poll again, then end by
-// the signal as the default action would (the shell sees it).
-let interruptNote: string | undefined;
+// Ctrl-C or a SIGTERM once a request for a generated key was sent (the CA may hold it) or while a PENDING request is
+// polled: save the key if not yet, say where it is and how to poll again, then end by the signal as the default
+// action would (the shell sees it).
+let interruptNote: InterruptNote | undefined;
 const SIGNALS = ["SIGINT", "SIGTERM"] as const;
 const onSignal = (signal: NodeJS.Signals): void => {
-  process.stderr.write(`scep: interrupted (${signal}): ${interruptNote}\n`);
+  let note: string;
+  try {
+    note = typeof interruptNote === "function" ? interruptNote() : `${interruptNote}`;
+  } catch (error) {
+    note = error instanceof Error ? error.message : String(error);
+  }
+  process.stderr.write(`scep: interrupted (${signal}): ${note}\n`);
   for (const s of SIGNALS) process.removeListener(s, onSignal);
   process.kill(process.pid, signal);
 };

@@ -35,7 +35,7 @@ export async function main(argv: readonly string[], context: Context): Promise<n
     ...context,
     out: (text) => context.out(withoutControls(text)),
     err: (text) => context.err(withoutControls(text)),
-    setInterruptNote: (note) => context.setInterruptNote?.(note === undefined ? undefined : withoutControls(note)),
+    setInterruptNote: (note) => context.setInterruptNote?.(note === undefined ? undefined : typeof note === "string" ? withoutControls(note) : () => withoutControls(note())),
   };
   const [name, ...rest] = argv;
   if (name === "--version" || name === "-v") {

@@ -77,9 +77,10 @@ again whatever ends the polling: --max-poll, an HTTP error, a FAILURE, Ctrl-C
 or SIGTERM), or when the request was sent and no answer came (the
 connection closed, a timeout, an HTTP 5xx other than 503: the CA may have
 issued; stderr says to run the same command with --key to collect that
-certificate). After any other failure before a PENDING (a 503 or 429
-included: the server did not process it) nothing is left behind: run the
-same command again. With an EC --key the request is signed, and the reply
+certificate), or at Ctrl-C or SIGTERM once the request was sent, before the
+CA answered (the CA may hold it; stderr says how to poll). After any other
+failure before a PENDING (a 503 or 429 included: the server did not process
+it) nothing is left behind: run the same command again. With an EC --key the request is signed, and the reply
 received, with a one-time RSA key (the CA's reply needs RSA key transport);
 the certificate is still for --key. Never give --key the key of a revoked
 certificate: it may be compromised, and a CA that knows it was (revocation

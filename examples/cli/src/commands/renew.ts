@@ -85,9 +85,10 @@ ${REQUEST_HELP}
 
 A key made with --new-key is written only with the new certificate, when the
 CA answers PENDING (the pending request is for it), or when the request was
-sent and no answer came (the CA may have issued for it): then stderr prints
-the scep enroll --key command that polls it (running renew again would make
-another key, a new request).
+sent and no answer came, or Ctrl-C or SIGTERM came before it (the CA may
+hold the request or have issued for it): then stderr prints the scep enroll
+--key command that polls it (running renew again would make another key, a
+new request).
 
 A revoked --cert cannot be renewed: enroll anew with --new-key and
 --challenge (a PKCSReq, no --renewal-req). Its key must not be certified

@@ -7,6 +7,9 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 
+/** What {@link Context.setInterruptNote} writes at a signal: the text, or a function (run then, synchronously) that returns it. */
+export type InterruptNote = string | (() => string);
+
 /** The environment a command runs in. */
 export interface Context {
   /** The directory the user ran the command from (relative paths resolve against it). */
@@ -20,9 +23,10 @@ export interface Context {
   /**
    * While a note is set (a PENDING transaction's saved key and the command that polls it), SIGINT and SIGTERM write
    * `scep: interrupted (SIGNAL): <note>` to stderr and then end the process by that signal; `undefined` restores
-   * the default. Absent (tests running `main` in process): signals are left alone.
+   * the default. A function is called at the signal (to save a key then) and its return value written; a throw
+   * writes the error's message instead. Absent (tests running `main` in process): signals are left alone.
    */
-  setInterruptNote?(note: string | undefined): void;
+  setInterruptNote?(note: InterruptNote | undefined): void;
 }
 
 /**

@@ -23,7 +23,7 @@ import type { CliPin } from "./ca-pin.js";
 import { CliError, ExitCode, describeError, pkiOperationUnanswered, transportOperation } from "./exit.js";
 import type { Context } from "./context.js";
 import { failureLine } from "./failure.js";
-import { scepFetch } from "./scep-fetch.js";
+import { operationOf, scepFetch } from "./scep-fetch.js";
 import { printable } from "./printable.js";
 import { x509 } from "./x509.js";
 
@@ -61,6 +61,11 @@ export interface EnrollmentOptions {
    * `maxPollMs` allows no poll (the PENDING {@link CliError} follows at once). A throw ends the enrollment with it.
    */
   onFirstPending?: (transactionId: string) => void;
+  /**
+   * Called each time a PKIOperation (the request, then each CertPoll) is handed to `fetch`: from then on it may have
+   * reached the CA, which may hold a transaction for the request's key even if no answer comes.
+   */
+  onSent?: () => void;
 }
 
 const CIPHER_CAP: Partial<Record<ContentCipher, string>> = { aes128: "AES", aes192: "AES", aes256: "AES", des3: "DES3" };
@@ -235,12 +240,21 @@ function assertSuccess(rep: CertRep & { caCertificates: Certificate[] }, options
   }
 }
 
+/** {@link scepFetch}, calling `onSent` first for a PKIOperation. */
+function sendingFetch(onSent: (() => void) | undefined): typeof fetch {
+  if (!onSent) return scepFetch;
+  return (input, init) => {
+    if (operationOf(input) === "PKIOperation") onSent();
+    return scepFetch(input, init);
+  };
+}
+
 /**
  * Runs one enrollment and returns the issued certificate first, then the
  * rest of what the CA sent. FAILURE and PENDING end as {@link CliError}s.
  */
 export async function enrollWithCa(ctx: Context, options: EnrollmentOptions): Promise<Certificate[]> {
-  const client = new ScepClient({ url: options.url, timeoutMs: options.timeoutMs, ...caId(options.caIdentifier), ...options.pin, fetch: scepFetch });
+  const client = new ScepClient({ url: options.url, timeoutMs: options.timeoutMs, ...caId(options.caIdentifier), ...options.pin, fetch: sendingFetch(options.onSent) });
   const caps = await caCapabilities(ctx, client);
   warnAlgorithms(ctx, caps, options);
   // Never announce a wait --max-poll does not allow: with --max-poll 1 and --poll-interval 5, poll after 1 s.

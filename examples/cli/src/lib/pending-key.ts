@@ -7,6 +7,7 @@
  * - at the CA's first PENDING, before polling (whatever then ends the polling leaves it);
  * - when polling ends still PENDING (exit 3), or ends otherwise after a PENDING (an HTTP error, a FAILURE);
  * - when the request was sent and no answer came (the connection closed, a timeout, a 5xx other than 503: exit 4);
+ * - on SIGINT or SIGTERM once the request was sent (before any answer too), through {@link Context.setInterruptNote}.
  *
  * Never over an existing file (see {@link GeneratedKey.save}). A failure before the request was sent, or a FAILURE
  * to it, leaves nothing behind.
@@ -47,13 +48,20 @@ export async function enrollSavingKey(ctx: Context, argv: readonly string[], opt
   const saved = (path: string): string => `${words.noun} saved to ${path}`;
   let pending: { transactionId: string; path: string } | undefined;
   const pollAgain = (): string => `${saved(pending!.path)}: transaction ${pending!.transactionId} is pending for it; to ${words.instead(key.path)}`;
+  // Sent, not yet answered: a signal saves the key then (the CA may already hold a transaction for it).
+  const onSent = (): void => {
+    if (pending) return; // a CertPoll: the key is saved, and the note says so
+    ctx.setInterruptNote?.(
+      () => `${saved(key.save())}: the request was sent and the CA had not answered: it may hold a pending request, or have issued a certificate, for this key; to ${words.instead(key.path)}`,
+    );
+  };
   const onFirstPending = (transactionId: string): void => {
     pending = { transactionId, path: key.save() };
     ctx.setInterruptNote?.(pollAgain()); // before the line: a Ctrl-C right after it is told too
     ctx.err(`PENDING: transaction ${transactionId}: ${saved(pending.path)}; if polling stops before the certificate comes, ${words.how(key.path)}`);
   };
   try {
-    return await enrollWithCa(ctx, { ...options, onFirstPending });
+    return await enrollWithCa(ctx, { ...options, onSent, onFirstPending });
   } catch (error) {
     // PENDING: the transaction is for this key, so keep it and say how to poll with it.
     if (error instanceof CliError && error.exitCode === ExitCode.PENDING) {

@@ -18,7 +18,8 @@ const WANTED: Readonly<Record<string, string>> = {
   GetCACert: "CA certificates (application/x-x509-ca-cert or application/x-x509-ca-ra-cert)",
 };
 
-function operationOf(input: Parameters<typeof fetch>[0]): string | undefined {
+/** The `operation` query parameter of a request to a SCEP endpoint (`GetCACaps`, `PKIOperation`, …), or undefined. */
+export function operationOf(input: Parameters<typeof fetch>[0]): string | undefined {
   const href = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
   try {
     return new URL(href).searchParams.get("operation") ?? undefined;
