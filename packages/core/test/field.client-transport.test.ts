@@ -87,7 +87,18 @@ describe("RFC 8894 §4.1: GetCACaps' Content-Type is ignored (sscep#126)", () =>
 describe("RFC 8894 §4.2: GetCACert answered by something that is not SCEP (jscep#68, sscep#160)", () => {
   it("an HTML page with 200 → ERR_MESSAGE_MALFORMED", async () => {
     const client = new ScepClient({ url: "http://ca.test/scep", fetch: fixedFetch(200, "text/html;charset=ISO-8859-1", "<html><body>Certificate Services</body></html>") });
-    await expect(client.getCaCert()).rejects.toMatchObject({ code: "ERR_MESSAGE_MALFORMED", message: "GetCACert reply is neither a certificate nor a PKCS#7" });
+    await expect(client.getCaCert()).rejects.toMatchObject({
+      code: "ERR_MESSAGE_MALFORMED",
+      message: "GetCACert reply (content-type text/html;charset=ISO-8859-1, 46 bytes) is neither a certificate nor a PKCS#7: is the URL a SCEP endpoint?",
+    });
+    // enroll() fails the same way, before anything is sent (RFC 8894 §3.3: GetCACert comes first)
+    await expect(client.enroll({ csr: new Uint8Array([0x30, 0]), signer: undefined as never })).rejects.toMatchObject({ code: "ERR_MESSAGE_MALFORMED" });
+  });
+
+  it("a PKCS#7 without certificates → ERR_MESSAGE_MALFORMED that says so", async () => {
+    const empty = await buildSignedData({ certificates: [] }); // degenerate, no certificate
+    const client = new ScepClient({ url: "http://ca.test/scep", fetch: fixedFetch(200, "application/x-x509-ca-ra-cert", empty) });
+    await expect(client.getCaCert()).rejects.toMatchObject({ code: "ERR_MESSAGE_MALFORMED", message: "GetCACert PKCS#7 holds no certificate" });
   });
 
   it("a 404 HTML page → ERR_TRANSPORT with the status", async () => {

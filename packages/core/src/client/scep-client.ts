@@ -187,6 +187,8 @@ export class ScepClient {
    *
    * @throws CaPinMismatchError `ERR_CA_PIN_MISMATCH` when the set does not match the pin.
    * @throws TransportError `ERR_TRANSPORT` for an HTTP or network failure.
+   * @throws MessageMalformedError `ERR_MESSAGE_MALFORMED` when a 2xx reply holds no certificate (e.g. an HTML page: the
+   *   URL is not a SCEP endpoint; the message names its content type and size), or a certificate that does not parse.
    */
   async getCaCert(): Promise<Certificate[]> {
     return (await this.#caCertificates()).certificates;
@@ -226,6 +228,9 @@ export class ScepClient {
    *
    * @throws CaPinMismatchError `ERR_CA_PIN_MISMATCH` when GetCACert does not match the pin (nothing was sent).
    * @throws TransportError `ERR_TRANSPORT` for an HTTP or network failure.
+   * @throws MessageMalformedError `ERR_MESSAGE_MALFORMED` when GetCACert's reply holds no certificate (see
+   *   {@link getCaCert}; nothing was sent).
+   * @throws CsrInvalidError `ERR_CSR_INVALID` when `csr` is not a PKCS#10 request (nothing was sent).
    * @throws CertRepError `ERR_CERTREP` for a reply that does not verify or match the request.
    */
   async enroll(options: EnrollOptions): Promise<CertRep & { request: BuiltRequest; caCertificates: Certificate[]; caps: CaCaps }> {

@@ -66,8 +66,8 @@ export async function buildGetCaCertResponse(certificates: readonly (Certificate
  * parse), Asn1Error `ERR_ASN1` (bad DER inside a PEM block).
  * @group Codec
  */
-export function parseGetCaCertResponse(body: Uint8Array, _contentType?: string): Certificate[] {
-  const certificates = parseCertificates(body);
+export function parseGetCaCertResponse(body: Uint8Array, contentType?: string): Certificate[] {
+  const certificates = parseCertificates(body, contentType);
   certificates.forEach((c, i) => {
     const e = unreadableCertificatePart(c);
     if (e) throw new MessageMalformedError(`GetCACert certificate ${i + 1} has names or extensions that do not parse: ${e.message}`, { cause: e });
@@ -75,7 +75,12 @@ export function parseGetCaCertResponse(body: Uint8Array, _contentType?: string):
   return certificates;
 }
 
-function parseCertificates(body: Uint8Array): Certificate[] {
+const NO_CERTIFICATE = "GetCACert PKCS#7 holds no certificate";
+
+/** A header value as a message may quote it: printable ASCII only, at most 100 characters. */
+const printable = (value: string): string => value.replace(/[^\x20-\x7e]/g, "?").slice(0, 100);
+
+function parseCertificates(body: Uint8Array, contentType: string | undefined): Certificate[] {
   const text = pemTextOf(body);
   if (text?.includes("-----BEGIN CERTIFICATE-----")) return Certificate.fromPem(text);
   try {
@@ -83,10 +88,13 @@ function parseCertificates(body: Uint8Array): Certificate[] {
   } catch {
     try {
       const sd = parseSignedData(body);
-      if (sd.certificates.length === 0) throw new MessageMalformedError("GetCACert PKCS#7 holds no certificate");
+      if (sd.certificates.length === 0) throw new MessageMalformedError(NO_CERTIFICATE);
       return sd.certificates;
     } catch (cause) {
-      throw new MessageMalformedError("GetCACert reply is neither a certificate nor a PKCS#7", { cause });
+      if (cause instanceof MessageMalformedError && cause.message === NO_CERTIFICATE) throw cause;
+      // What came instead (an HTML page, a JSON error) says more than the parse error: a URL that is not a SCEP endpoint.
+      const what = `${contentType ? `content-type ${printable(contentType)}, ` : ""}${body.length} bytes`;
+      throw new MessageMalformedError(`GetCACert reply (${what}) is neither a certificate nor a PKCS#7: is the URL a SCEP endpoint?`, { cause });
     }
   }
 }
