@@ -28,6 +28,8 @@ const server = createScepServer({
     }),
   }],
   onEvent: (e) => console.log(JSON.stringify(e)),
+  // The cause of a 500 (a hook that threw) or a 503 (a store down): without onError it is printed nowhere.
+  onError: (error, e) => console.error(`${e.operation} ${e.transactionId ?? ""} answered ${e.status} (${e.reason}):`, error),
 });
 
 const app = express();

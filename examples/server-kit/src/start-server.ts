@@ -385,7 +385,8 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
       // JSON lines on stdout, the metrics, and the last 1000 requests for the admin API's activity.
       onEvent: [(e: ScepEvent) => logEvent({ type: "scep", ...e }), scepMetrics.sink, activity.sink],
       // The cause of a 5xx, which the event above names only by its reason: a store down or full, a hook that threw.
-      onError: (error, e) => logEvent({ type: "scep-error", operation: e.operation, profile: e.profile, reason: e.reason, status: e.status, ...errorFields(error) }),
+      onError: (error, e) =>
+        logEvent({ type: "scep-error", operation: e.operation, profile: e.profile, ...(e.transactionId !== undefined ? { transactionId: e.transactionId } : {}), reason: e.reason, status: e.status, ...errorFields(error) }),
       profiles,
     });
   } catch (e) {

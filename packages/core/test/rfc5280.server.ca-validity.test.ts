@@ -111,7 +111,7 @@ describe("RFC 5280 §6.1.3: a CA that expires while the server runs", () => {
     expect(new Uint8Array(await ca503.arrayBuffer())).toEqual(ca.certificate.der);
     expect(events.map((e) => [e.operation, e.outcome, e.reason, e.status])).toEqual([
       ["GetCACert", "success", "ca_cert", 200],
-      ["PKIOperation", "error", "ca_not_valid", 503],
+      ["PKCSReq", "error", "ca_not_valid", 503], // named by its messageType, as a FAILURE is
       ["GetCACert", "success", "ca_cert_not_valid", 200],
     ]);
     // The challenge was not spent: still good once the clock is back within the CA's validity (a renewed CA would be).

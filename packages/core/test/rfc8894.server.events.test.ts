@@ -173,7 +173,10 @@ describe("one event per request", () => {
     const res = await broken.fetch(new Request(`${ORIGIN}/scep?operation=PKIOperation`, { method: "POST", body: built.der as Uint8Array<ArrayBuffer> }));
     expect(res.status).toBe(500);
     expect(await res.text()).toBe("internal error\n");
-    expect(errLog.events).toEqual([{ operation: "PKIOperation", profile: "/scep", outcome: "error", reason: "internal_error", status: 500, latencyMs: latency }]);
+    // The request is named as a FAILURE's event names it, so the 500 can be tied to the device.
+    expect(errLog.events).toEqual([
+      { operation: "PKCSReq", profile: "/scep", outcome: "error", reason: "internal_error", status: 500, latencyMs: latency, transactionId: built.transactionId, subject: "CN=events-device, O=scep-sdk server tests" },
+    ]);
     expect(broken.stats()[0]!.outcomes).toEqual({ error: 1 });
   });
 

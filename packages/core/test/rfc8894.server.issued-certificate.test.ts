@@ -79,7 +79,7 @@ describe("RFC 8894 §3.3.2: the issued certificate certifies the requester's key
     const device = await createDevice({ cn: "hook-wrong-key", challengePassword: challenge });
     const { built, res } = await submit(device);
     expect(res.status).toBe(500);
-    expect(log.events.at(-1)).toMatchObject({ operation: "PKIOperation", outcome: "error", status: 500 });
+    expect(log.events.at(-1)).toMatchObject({ operation: "PKCSReq", transactionId: built.transactionId, outcome: "error", status: 500 });
     // The certificate exists and is not delivered: the issuer is told, to revoke it.
     expect(undelivered.at(-1)).toEqual({ transactionId: built.transactionId, reason: "wrong_key", subject: "CN=stranger, O=scep-sdk server tests" });
     // The resend, once the hook is mended, enrolls with the same one-time challenge.

@@ -261,7 +261,7 @@ describe("issue 8: a store that is down or hangs fails closed with HTTP 503 + Re
     expect(res.headers.get("retry-after")).toBe("7");
     expect(await res.text()).toBe("store unavailable, retry later\n");
     expect(s.calls.length).toBe(0);
-    expect(s.log.events.at(-1)).toMatchObject({ operation: "PKIOperation", profile: "p", outcome: "error", reason: "store_unavailable", status: 503 });
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "PKCSReq", profile: "p", outcome: "error", reason: "store_unavailable", status: 503 });
   });
 
   it("a one-time challenge store that hangs: 503 after storeTimeoutMs with Retry-After 30, nothing issued", async () => {

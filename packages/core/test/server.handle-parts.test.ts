@@ -323,7 +323,7 @@ describe("handle answers every PKIOperation as fetch does (CertReps compared dec
     const poll = await buildCertPoll({ issuer: ca.cert, subject: new Uint8Array(device.signer.certificate.subjectDer), transactionId: "PARTS-DOWN", signer: device.signer, recipient: ca.cert, now: NOW });
     expect(await same("POST", "/down?operation=PKIOperation", { body: poll.der })).toEqual({
       status: 503, headers: { "content-type": "text/plain; charset=utf-8", "retry-after": "7" }, body: text("store unavailable, retry later\n"),
-      event: { operation: "PKIOperation", profile: "down", outcome: "error", reason: "store_unavailable", status: 503 },
+      event: { operation: "CertPoll", profile: "down", outcome: "error", reason: "store_unavailable", status: 503, transactionId: "PARTS-DOWN" },
     });
     const boom = await createDevice({ cn: "boom", challengePassword: CHALLENGE });
     const built = await buildPkcsReq({ csr: boom.csr, signer: boom.signer, recipient: ca.cert, now: NOW, transactionId: "PARTS-BOOM" });

@@ -44,7 +44,33 @@ describe("onError: the cause of a 5xx", () => {
     expect(res.status).toBe(500);
     expect(seen).toHaveLength(1);
     expect(seen[0]![0]).toBe(boom);
-    expect(seen[0]![1]).toMatchObject({ operation: "PKIOperation", outcome: "error", reason: "internal_error", status: 500, profile: "p" });
+    expect(seen[0]![1]).toMatchObject({ operation: "PKCSReq", outcome: "error", reason: "internal_error", status: 500, profile: "p" });
+  });
+
+  it("the event of a 500 or 503 names the request as a FAILURE's does: messageType, transactionID and subject", async () => {
+    const events: ScepEvent[] = [];
+    const seen: [unknown, ScepEvent][] = [];
+    const boom = new Error("CA database locked");
+    const down = new StoreUnavailableError("redis: connection refused");
+    const store = { issue: async () => "x", consume: async () => Promise.reject(down), release: async () => false };
+    const server = createScepServer({
+      profiles: [
+        { name: "hook", path: "/hook", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: "pw" }, issue: async () => Promise.reject(boom) },
+        { name: "store", path: "/store", caCertificate: ca.cert, signer: ca.key, challenge: { type: "store", store }, issue: issuingHook(ca) },
+      ],
+      onEvent: (e) => events.push(e),
+      onError: (e, ev) => seen.push([e, ev]),
+      now: () => NOW,
+    });
+    for (const [path, cn, status] of [["/hook", "device-500", 500], ["/store", "device-503", 503]] as const) {
+      const device = await createDevice({ cn, challengePassword: "pw" });
+      const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+      expect((await postPki(server, path, built.der)).status).toBe(status);
+      const event = events.at(-1)!;
+      expect(event).toMatchObject({ operation: "PKCSReq", transactionId: built.transactionId, subject: `CN=${cn}, O=scep-sdk server tests`, status });
+      expect(seen.at(-1)![1]).toBe(event);
+    }
+    expect(seen.map(([e]) => e)).toEqual([boom, down]); // the errors as thrown, not wrapped
   });
 
   it("a full in-memory challenge store and a store that is down: both 503 store_unavailable, told apart by the error's capacity", async () => {

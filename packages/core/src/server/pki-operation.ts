@@ -11,7 +11,7 @@ import { poll } from "./cert-poll.js";
 import type { ServerContext } from "./context.js";
 import { decode, requireKeyTransport } from "./enrollment/decode.js";
 import { enroll } from "./enrollment/pipeline.js";
-import type { ScepOperation } from "./events.js";
+import type { ScepEvent, ScepOperation } from "./events.js";
 import { getCertOrCrl } from "./get-cert.js";
 import type { ResolvedProfile } from "./profile.js";
 import { type BodyReader, readPkiMessage } from "./read-request.js";
@@ -36,8 +36,38 @@ export async function pkiOperation(ctx: ServerContext, p: ResolvedProfile, metho
   if (message instanceof Reply) return message;
   const req = await decode(ctx, p, message);
   if (req instanceof Reply) return req;
-  const reply = (await requireKeyTransport(ctx, p, req)) ?? (await dispatch(ctx, p, req));
-  // (The CSR's subject only when the reply does not name one: formatting a DN is not free.)
-  const subject = reply.extra.subject === undefined && req.csr ? { subject: req.csr.subject } : {};
-  return reply.with({ operation: req.messageTypeName as ScepOperation, transactionId: req.transactionId, ...subject });
+  let reply: Reply;
+  try {
+    reply = (await requireKeyTransport(ctx, p, req)) ?? (await dispatch(ctx, p, req));
+  } catch (error) {
+    // A hook or store that threw: its event (500, 503) names the request as a FAILURE's event does, so an operator can
+    // tell which device's enrollment failed.
+    throw new PkiOperationFailure(error, named(req, {}));
+  }
+  return reply.with(named(req, reply.extra));
+}
+
+/** The event fields that name a decoded request: messageType, transactionID, and the CSR's subject unless `extra` names one. */
+function named(req: PkiRequest, extra: Partial<ScepEvent>): Partial<ScepEvent> {
+  // (The CSR's subject only when the reply does not name one: formatting a DN is not free; one that cannot be read is left out.)
+  let subject: { subject?: string } = {};
+  if (extra.subject === undefined && req.csr) {
+    try {
+      subject = { subject: req.csr.subject };
+    } catch {
+      subject = {};
+    }
+  }
+  return { operation: req.messageTypeName as ScepOperation, transactionId: req.transactionId, ...subject };
+}
+
+/**
+ * What a PKIOperation threw after its message was decoded (`error`, as thrown), with the event fields naming the
+ * request. Internal: `serve` unwraps it, so `onError` gets the error itself.
+ */
+export class PkiOperationFailure {
+  constructor(
+    readonly error: unknown,
+    readonly extra: Partial<ScepEvent>,
+  ) {}
 }

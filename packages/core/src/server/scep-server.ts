@@ -21,7 +21,7 @@ import type { ServerContext } from "./context.js";
 import { type CounterStore, countLabel } from "./counter-store.js";
 import type { ProfileStats, ScepEvent, ScepOperation } from "./events.js";
 import type { FetchHandler, HttpRequestParts, HttpResponseParts } from "./handler.js";
-import { pkiOperation } from "./pki-operation.js";
+import { PkiOperationFailure, pkiOperation } from "./pki-operation.js";
 import { type ResolvedProfile, type ScepProfile, resolveProfile } from "./profile.js";
 import { rawQueryParam } from "./query.js";
 import { type BodyReader, readBody, takeBody } from "./read-request.js";
@@ -42,7 +42,10 @@ export interface ScepServerOptions {
   /**
    * Largest POST body accepted (default 64 KiB): larger gets HTTP 413 `body_too_large`. A GET PKIOperation's `message`
    * is held to it too (its base64 to 4/3 of it plus 1 KiB, its DER to it): larger gets HTTP 414 URI Too Long
-   * (RFC 9110 §15.5.15), event reason `uri_too_long`.
+   * (RFC 9110 §15.5.15), event reason `uri_too_long`. Behind Node's HTTP server (`node:http`, Express,
+   * `@hono/node-server`) a request line and headers over its `maxHeaderSize` (16 KiB by default) get 431 from Node
+   * itself, before this server sees them and with no event: there a GET PKIOperation is held to about 12 KiB of DER,
+   * and larger messages must be POSTed (a client does so when GetCACaps lists `POSTPKIOperation`).
    */
   maxBodyBytes?: number;
   /**
@@ -58,8 +61,9 @@ export interface ScepServerOptions {
    * time, is down or is full (503, reason `store_unavailable`), the CA/RA key unusable (503, `key_unavailable`), a
    * hook that threw (500, `internal_error` or the thrown `ScepError`'s code). The event names only a reason; this is
    * where an operator finds the cause. `error` is what was thrown, as is: its message is the store's or your hook's
-   * own text, so log it only where your hooks' errors may go. Whatever the callback throws is ignored, and so is the
-   * rejection of a promise it returns (it is not awaited).
+   * own text, so log it only where your hooks' errors may go. Once a PKIOperation's message is decoded, `event` names
+   * the request (`operation`: its messageType, `transactionId`, the CSR's `subject`). Whatever the callback throws is
+   * ignored, and so is the rejection of a promise it returns (it is not awaited).
    *
    * @example
    * ```ts
@@ -303,9 +307,13 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
     let failure: { error: unknown } | undefined;
     if (!p) reply = new Reply(text(404, "no SCEP endpoint at this path"), "rejected", "unknown_path");
     else {
+      let named: Partial<ScepEvent> = {};
       try {
         reply = await operate(method, p, url, operation, bodyReader);
-      } catch (e) {
+      } catch (caught) {
+        // A PKIOperation's failure comes with the request's transactionID, messageType and subject for its event.
+        const e = caught instanceof PkiOperationFailure ? caught.error : caught;
+        if (caught instanceof PkiOperationFailure) named = caught.extra;
         failure = { error: e };
         if (isStoreUnavailable(e)) {
           // Fail closed: nothing was issued; the client retries later (RFC 8894 §3.3.3 allows a resend).
@@ -322,6 +330,7 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
           const reason = isScepError(e) ? e.code.replace(/^ERR_/, "").toLowerCase() : "internal_error";
           reply = new Reply(text(500, "internal error"), "error", reason);
         }
+        reply = reply.with(named);
       }
     }
     const event: ScepEvent = {
