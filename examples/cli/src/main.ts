@@ -37,6 +37,7 @@ const onSignal = (signal: NodeJS.Signals): void => {
 process.exitCode = await main(process.argv.slice(2), {
   cwd: invocationDir(),
   program: invokedAs(),
+  env: process.env,
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
   setInterruptNote: (note) => {

@@ -9,6 +9,7 @@ import { COMMON_HELP, COMMON_OPTIONS, parse, required } from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 import type { Context } from "../lib/context.js";
 import { pinOptions } from "../lib/ca-pin.js";
+import { CHALLENGE_ENV, CHALLENGE_OPTIONS, challengeHelp, challengeOption } from "../lib/challenge.js";
 import { UnansweredError, enrollWithCa } from "../lib/enrollment.js";
 import { UsageError } from "../lib/exit.js";
 import { enrollSavingKey } from "../lib/pending-key.js";
@@ -48,7 +49,7 @@ const ENROLL_OPTIONS = {
   ...COMMON_OPTIONS,
   ...REQUEST_OPTIONS,
   cn: { type: "string" },
-  challenge: { type: "string" },
+  ...CHALLENGE_OPTIONS,
   san: { type: "string", multiple: true },
   out: { type: "string" },
   key: { type: "string" },
@@ -59,7 +60,8 @@ export const enroll: Command = {
   name: "enroll",
   options: ENROLL_OPTIONS,
   summary: "enroll a new certificate with a challenge password (PKCSReq)",
-  help: `Usage: scep enroll --url URL --cn NAME --out cert.pem [--challenge SECRET]
+  help: `Usage: scep enroll --url URL --cn NAME --out cert.pem
+                  [--challenge SECRET | --challenge-file F]
                   [--san dns:NAME|ip:ADDR|email:ADDR|uri:URI|upn:NAME]...
                   [--key key.pem | --key-out key.pem] [--key-size BITS]
                   [--cipher …] [--digest …] [--poll-interval S] [--max-poll S]
@@ -80,16 +82,19 @@ issued; stderr says to run the same command with --key to collect that
 certificate), or at Ctrl-C or SIGTERM once the request was sent, before the
 CA answered (the CA may hold it; stderr says how to poll). After any other
 failure before a PENDING (a 503 or 429 included: the server did not process
-it) nothing is left behind: run the same command again. With an EC --key the request is signed, and the reply
-received, with a one-time RSA key (the CA's reply needs RSA key transport);
-the certificate is still for --key. Never give --key the key of a revoked
-certificate: it may be compromised, and a CA that knows it was (revocation
-reason keyCompromise, RFC 5280 §5.3.1) refuses it; enroll without --key.
+it) nothing is left behind: run the same command again. A command printed
+to poll shows --challenge as <challenge> and keeps --challenge-file F (read
+again then); with ${CHALLENGE_ENV}, keep it set. With an EC --key the
+request is signed, and the reply received, with a one-time RSA key (the CA's
+reply needs RSA key transport); the certificate is still for --key. Never
+give --key the key of a revoked certificate: it may be compromised, and a CA
+that knows it was (revocation reason keyCompromise, RFC 5280 §5.3.1) refuses
+it; enroll without --key.
 
 Options:
 ${COMMON_HELP}
   --cn NAME           subject common name (required)
-  --challenge SECRET  challenge password (omit for CAs without one)
+${challengeHelp("challenge password (omit for CAs without one)")}
   --san TYPE:VALUE    subject alternative name; repeatable
   --out FILE          where to write the issued certificate, PEM (required)
   --key FILE          use this private key (PEM: PKCS#1, SEC1 or PKCS#8; RSA or EC)
@@ -104,6 +109,7 @@ written (nothing is sent), 1 anything else.`,
     const v = parse("enroll", argv, ENROLL_OPTIONS);
     const settings = requestSettings("enroll", v);
     const pin = pinOptions(ctx, "enroll", v);
+    const challenge = challengeOption(ctx, "enroll", v);
     const cn = required("enroll", "cn", v.cn);
     const out = required("enroll", "out", v.out);
     assertWritable(ctx, "enroll", "--out", out);
@@ -115,13 +121,13 @@ written (nothing is sent), 1 anything else.`,
     const csr = await generateCsr({
       keys,
       subject,
-      ...(v.challenge !== undefined ? { challengePassword: v.challenge } : {}),
+      ...(challenge ? { challengePassword: challenge.value } : {}),
       ...(san ? { san } : {}),
       digest: settings.digest === "sha1" || settings.digest === "sha384" || settings.digest === "sha512" ? settings.digest : "sha256",
     });
     const signer = await messageSigner(ctx, keys, subject);
-    if (v.challenge === undefined) ctx.err("note: no --challenge given: the request carries no challenge password");
-    const enrollment = { ...settings, csr, signer, pin, challengeSent: v.challenge !== undefined };
+    if (challenge === undefined) ctx.err("note: no --challenge given: the request carries no challenge password");
+    const enrollment = { ...settings, csr, signer, pin, challengeSent: challenge !== undefined, ...(challenge ? { challengeFrom: challenge.from } : {}) };
     let issued;
     try {
       if (generated) {

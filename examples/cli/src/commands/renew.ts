@@ -8,6 +8,7 @@ import { Certificate, CertificationRequest, LocalKey, generateCsr, type SanInput
 import { COMMON_HELP, COMMON_OPTIONS, parse, required } from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 import { pinOptions } from "../lib/ca-pin.js";
+import { CHALLENGE_OPTIONS, challengeHelp, challengeOption } from "../lib/challenge.js";
 import { enrollWithCa } from "../lib/enrollment.js";
 import { CliError, ExitCode, UsageError } from "../lib/exit.js";
 import { enrollSavingKey } from "../lib/pending-key.js";
@@ -52,7 +53,7 @@ const RENEW_OPTIONS = {
   "renewal-req": { type: "boolean" },
   "new-key": { type: "boolean" },
   "key-out": { type: "string" },
-  challenge: { type: "string" },
+  ...CHALLENGE_OPTIONS,
 } as const;
 
 export const renew: Command = {
@@ -61,7 +62,8 @@ export const renew: Command = {
   summary: "renew a certificate: a request signed by the old certificate",
   help: `Usage: scep renew --url URL --cert old.pem --key old.key [--out new.pem]
                  [--renewal-req] [--new-key [--key-out new.key] [--key-size BITS]]
-                 [--challenge SECRET] [--cipher …] [--digest …]
+                 [--challenge SECRET | --challenge-file F]
+                 [--cipher …] [--digest …]
                  [--poll-interval S] [--max-poll S] [--post|--get] [--timeout MS]
                  [--ca-fingerprint sha256:HEX]... [--ca-cert FILE]...
                  [--ca-identifier TEXT]
@@ -80,7 +82,7 @@ ${COMMON_HELP}
   --renewal-req       send RenewalReq instead of PKCSReq
   --new-key           generate a new key for the new certificate
   --key-out FILE      where to write it (default: next to --out)
-  --challenge SECRET  challenge password, for CAs that want one on renewal too
+${challengeHelp("challenge password, for CAs that want one on renewal too")}
 ${REQUEST_HELP}
 
 A key made with --new-key is written only with the new certificate, when the
@@ -103,6 +105,7 @@ written (nothing is sent), 1 anything else.`,
     const v = parse("renew", argv, RENEW_OPTIONS);
     const settings = requestSettings("renew", v);
     const pin = pinOptions(ctx, "renew", v);
+    const challenge = challengeOption(ctx, "renew", v);
     const certFile = required("renew", "cert", v.cert);
     const keyFile = required("renew", "key", v.key);
     if (v["key-out"] !== undefined && !v["new-key"]) throw new UsageError("renew: --key-out only applies with --new-key");
@@ -130,7 +133,7 @@ written (nothing is sent), 1 anything else.`,
     const csr = await generateCsr({
       keys: fresh?.keys ?? current.keys,
       subject: old.subjectDer,
-      ...(v.challenge !== undefined ? { challengePassword: v.challenge } : {}),
+      ...(challenge ? { challengePassword: challenge.value } : {}),
       ...(san ? { san } : {}),
     });
     const enrollment = {
@@ -138,7 +141,7 @@ written (nothing is sent), 1 anything else.`,
       csr,
       signer,
       pin,
-      challengeSent: v.challenge !== undefined,
+      challengeSent: challenge !== undefined, ...(challenge ? { challengeFrom: challenge.from } : {}),
       renewing: { certificate: old, file: certFile },
       newKey: fresh !== undefined,
       renewal: v["renewal-req"] ?? false,

@@ -18,6 +18,8 @@ export interface Context {
   out(text: string): void;
   /** Writes a line to stderr (progress and warnings). */
   err(text: string): void;
+  /** The process environment (the challenge's variable, see `challenge.ts`); absent: none (tests running `main` in process). */
+  env?: Readonly<Record<string, string | undefined>>;
   /** How the user typed the CLI (`scep`, `pnpm -s scep`, `npx scep`), for commands it tells them to run; default `scep`. */
   program?: string;
   /**

@@ -51,6 +51,8 @@ export interface EnrollmentOptions {
   pin: CliPin;
   /** Whether the CSR carries a challenge password (to explain a FAILURE without one). */
   challengeSent: boolean;
+  /** Where the challenge came from, for messages (`--challenge`, `--challenge-file F`, the variable); default `--challenge`. */
+  challengeFrom?: string;
   /** `renew`: the certificate being renewed and the file it came from (--cert), to explain a FAILURE about it. */
   renewing?: { certificate: Certificate; file: string };
   /** `renew --new-key`: the request is for a fresh key, not --cert's (to say so after a revoked --cert). */
@@ -102,13 +104,13 @@ function warnAlgorithms(ctx: Context, caps: CaCaps, options: EnrollmentOptions):
 const CHALLENGE_WHERE = "the CA's challenge (the example servers: SCEP_CHALLENGE, or the file <data-dir>/challenge; a one-time challenge works once)";
 
 /** What to check after a badRequest to a request that sent --challenge (RFC 8894 §3.2.1.4.4: badRequest covers a wrong challenge). */
-function challengeHint(failInfoText: string | undefined): string | undefined {
+function challengeHint(failInfoText: string | undefined, from: string): string | undefined {
   // "…unavailable; try again later": the CA could not check the challenge, so the challenge is not what to check.
   if (failInfoText !== undefined && /unavailable|try again/i.test(failInfoText)) return undefined;
   // Intune's SubjectNameMismatch, SubjectAltNameMissing…: the challenge is bound to a subject, and the request's differs.
   if (failInfoText !== undefined && /Subject(Alt)?Name(Missing|Mismatch)/.test(failInfoText)) return "the challenge was issued for another subject or subjectAltName: request the ones it names (--cn, --dns, …)";
-  if (failInfoText !== undefined && /challenge/i.test(failInfoText)) return `check --challenge against ${CHALLENGE_WHERE}`;
-  if (failInfoText === undefined) return `a wrong --challenge is the usual reason: check it against ${CHALLENGE_WHERE}`;
+  if (failInfoText !== undefined && /challenge/i.test(failInfoText)) return `check ${from} against ${CHALLENGE_WHERE}`;
+  if (failInfoText === undefined) return `a wrong ${from} is the usual reason: check it against ${CHALLENGE_WHERE}`;
   return undefined;
 }
 
@@ -143,7 +145,7 @@ function firstEnrollmentHint(why: string, options: EnrollmentOptions, revoked?: 
   if (options.renewal) return newKey ? `${why}: send it as a first enrollment with a new key instead (drop --renewal-req, give --new-key and --challenge: ${REVOKED_KEY})` : `${why}: send it as a first enrollment instead (drop --renewal-req, give --challenge)${after}`;
   if (!options.challengeSent) return newKey ? `${why}: enroll anew with a new key: give --new-key and --challenge to the same command (${REVOKED_KEY})` : `${why}: give --challenge to enroll anew with the same command${after}`;
   const also = newKey ? `; and give --new-key: ${REVOKED_KEY}` : "";
-  return `${why}, and the CA did not accept --challenge for a first enrollment: check it against ${CHALLENGE_WHERE}${also}`;
+  return `${why}, and the CA did not accept ${options.challengeFrom ?? "--challenge"} for a first enrollment: check it against ${CHALLENGE_WHERE}${also}`;
 }
 
 /** What to check when the CA cannot put the request's subject in a certificate (@scep/core: "the subject cannot be certified: …"). */
@@ -197,7 +199,7 @@ function explainEnrollmentFailure(rep: CertRep & { caCertificates: Certificate[]
       if (text?.startsWith("the subject cannot be certified:")) return subjectHint(options);
       if (text !== undefined && /compromised/i.test(text)) return compromisedKeyHint(options);
       if (foreign && (options.renewal || !options.challengeSent)) return `${foreignWhy}: renew it at the CA that issued it, or give --challenge${options.renewal ? " without --renewal-req" : ""} to enroll here anew`;
-      return options.challengeSent ? challengeHint(text) : undefined;
+      return options.challengeSent ? challengeHint(text, options.challengeFrom ?? "--challenge") : undefined;
     },
   };
 }

@@ -18,13 +18,14 @@ const TSX_LOADER = pathToFileURL(createRequire(`${REPO_ROOT}package.json`).resol
 /**
  * Runs `scep ARGS…` in `cwd` with node + tsx, as the installed bin runs: without the package manager's variables of
  * whatever started the tests (`npx vitest` sets `npm_lifecycle_event=npx`, and the CLI would then print `npx scep` in
- * the commands it tells the user to run). A test of those passes them in `env`.
+ * the commands it tells the user to run). A test of those passes them in `env`. `input`: its stdin (default none).
  */
-export function runCli(args: readonly string[], options: { cwd: string; timeoutMs?: number; env?: Record<string, string | undefined> }): Promise<RunResult> {
+export function runCli(args: readonly string[], options: { cwd: string; timeoutMs?: number; env?: Record<string, string | undefined>; input?: string }): Promise<RunResult> {
   return runCommand(process.execPath, ["--import", TSX_LOADER, MAIN, ...args], {
     cwd: options.cwd,
     env: { TSX_TSCONFIG_PATH: TSCONFIG, NODE_OPTIONS: undefined, npm_lifecycle_event: undefined, npm_config_user_agent: undefined, INIT_CWD: undefined, ...options.env },
     timeoutMs: options.timeoutMs ?? 60_000,
+    ...(options.input !== undefined ? { input: options.input } : {}),
   });
 }
 
