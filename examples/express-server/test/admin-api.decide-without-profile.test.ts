@@ -3,7 +3,8 @@
  * profiles (a configuration file) as a child process on loopback: the transaction is decided in the profile where
  * it waits (RFC 8894 §3.3.3: the next CertPoll of that profile gets the certificate), an ID pending in both
  * profiles is a 409 naming them, and an ID pending nowhere is a 404 naming the profiles searched. Also the banner of
- * that server: a space after each profile label, and whether /metrics needs a token.
+ * that server: a space after each profile label, and whether /metrics needs a token. And HEAD of every admin GET route
+ * as of a GET, and 405s with Allow (RFC 9110 §9.3.2, §15.5.6).
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startExample, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
 import { pkcsReqAndPoll } from "../../server-kit/test/support/pkcs-req.js";
+import { expectAdminHeadLikeGet } from "../../server-kit/test/support/admin-head-suite.js";
 
 const EXAMPLE_DIR = fileURLToPath(new URL("..", import.meta.url));
 const TOKEN = "admin-token-for-tests-5d1e8b47";
@@ -38,6 +40,13 @@ async function pendingRequest(path: string, subject: string, transactionId: stri
   expect(first.status).toBe("PENDING");
   return poll;
 }
+
+// First, while nothing is pending: a pending request's ageSeconds may tick between a GET and its HEAD.
+describe("HEAD and 405 on the admin API (RFC 9110 §9.3.2, §15.5.6)", () => {
+  it("HEAD of every GET route gets the GET's header fields and no content; a wrong method 405 with Allow", async () => {
+    await expectAdminHeadLikeGet(Number(new URL(base).port), TOKEN);
+  });
+});
 
 describe("approve and reject without a profile", () => {
   it("decides in the one profile where the transactionID is pending (here not the first profile)", async () => {

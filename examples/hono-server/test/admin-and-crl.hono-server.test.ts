@@ -1,7 +1,8 @@
 /**
  * The Hono example mounts what the Express one does beyond SCEP: the CRL at GET /scep/ca.crl
  * (application/pkix-crl, RFC 5280 §5, verified by openssl) and the admin page and API under /admin/scep
- * (the full behaviour is held to in examples/express-server/test/admin-*.test.ts).
+ * (the full behaviour is held to in examples/express-server/test/admin-*.test.ts), HEAD of its GET routes as of a GET
+ * and 405s with Allow (RFC 9110 §9.3.2, §15.5.6).
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -9,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { expectAdminHeadLikeGet } from "../../server-kit/test/support/admin-head-suite.js";
 import { startExample } from "../../server-kit/test/support/example-process.js";
 
 const TOKEN = "hono-admin-token-0123456789";
@@ -39,4 +41,8 @@ it("serves the admin page, and the admin API under /admin/scep/ behind the token
   const profiles = await fetch(`${s.base}/admin/scep/profiles`, { headers: { authorization: `Bearer ${TOKEN}` } });
   const body = (await profiles.json()) as { profiles: { profile: string; challenge: { kind: string } }[] };
   expect([profiles.status, body.profiles.map((p) => [p.profile, p.challenge.kind])]).toEqual([200, [["/scep", "static"]]]);
+});
+
+it("admin API and page: HEAD of every GET route gets the GET's header fields and no content; a wrong method 405 with Allow (RFC 9110 §9.3.2, §15.5.6)", async () => {
+  await expectAdminHeadLikeGet(Number(new URL(s.base).port), TOKEN);
 });

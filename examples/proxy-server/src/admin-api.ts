@@ -2,6 +2,7 @@
 // challenge), read profile statuses, see requeues and other proxy events. Behind `Authorization: Bearer <token>`.
 import { bearerAuthorizer, jsonResponse as json } from "@scep-examples/server-kit/bearer-token";
 import { storeUnavailableResponse } from "@scep-examples/server-kit/store-unavailable";
+import { allowOf, headOf } from "@scep-examples/server-kit/head";
 import { isStoreUnavailable, type ChallengeStore } from "@scep/core";
 import { buildProxyUrl, challengeHash, challengeTtlMs, isProxyError, type CaConfig, type CaRegistry, type ChallengeSource, type ProfileRecord, type ProfileStore } from "@scep/proxy";
 
@@ -250,31 +251,35 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
 
   return {
     owns: (path) => path === "/admin" || path.startsWith(ADMIN_PREFIX),
-    async fetch(request, meta = {}) {
-      const url = new URL(request.url);
-      const path = url.pathname;
-      const denied = authorize(request, path, meta.remoteAddress);
-      if (denied) return denied;
-      const method = request.method;
-      const allow = (methods: string): Response => json(405, { error: `use ${methods}` }, { allow: methods });
-      switch (path) {
-        case ADMIN_PROFILES_PATH:
-          if (method === "POST") return register(request);
-          if (method === "GET") return listProfiles(url);
-          if (method === "DELETE") return deleteProfile(request);
-          return allow("GET, POST, DELETE");
-        case "/admin/events": {
-          if (method !== "GET") return allow("GET");
-          const since = Number(url.searchParams.get("since") ?? "0");
-          const type = url.searchParams.get("type");
-          return json(200, { events: o.events.list(Number.isFinite(since) ? since : 0, (e) => type === null || (type === "requeue" ? e.requeued === true : e.outcome === type || e.reason === type)) });
-        }
-        case "/admin/stats":
-          if (method !== "GET") return allow("GET");
-          return json(200, { stats: o.stats?.() ?? null });
-        default:
-          return json(404, { error: "no such admin route" });
-      }
-    },
+    // HEAD is answered as GET is, without the content (RFC 9110 §9.3.2), refusals included.
+    fetch: async (request, meta = {}) => (request.method === "HEAD" ? headOf(await answer(request, meta)) : answer(request, meta)),
   };
+
+  async function answer(request: Request, meta: { remoteAddress?: string | undefined }): Promise<Response> {
+    const url = new URL(request.url);
+    const path = url.pathname;
+    const denied = authorize(request, path, meta.remoteAddress);
+    if (denied) return denied;
+    const method = request.method === "HEAD" ? "GET" : request.method;
+    // 405 with the methods the route answers, HEAD listed with GET (RFC 9110 §15.5.6, §10.2.1).
+    const allow = (methods: string[]): Response => json(405, { error: `use ${methods.join(", ")}` }, { allow: allowOf(methods) });
+    switch (path) {
+      case ADMIN_PROFILES_PATH:
+        if (method === "POST") return register(request);
+        if (method === "GET") return listProfiles(url);
+        if (method === "DELETE") return deleteProfile(request);
+        return allow(["GET", "POST", "DELETE"]);
+      case "/admin/events": {
+        if (method !== "GET") return allow(["GET"]);
+        const since = Number(url.searchParams.get("since") ?? "0");
+        const type = url.searchParams.get("type");
+        return json(200, { events: o.events.list(Number.isFinite(since) ? since : 0, (e) => type === null || (type === "requeue" ? e.requeued === true : e.outcome === type || e.reason === type)) });
+      }
+      case "/admin/stats":
+        if (method !== "GET") return allow(["GET"]);
+        return json(200, { stats: o.stats?.() ?? null });
+      default:
+        return json(404, { error: "no such admin route" });
+    }
+  }
 }

@@ -259,7 +259,7 @@ describe("statuses, deletion and events", () => {
     expect(await (await call("DELETE", "/admin/profiles", { hostId: "h", profileId: "p" })).json()).toEqual({ deleted: false });
     const put = await call("PUT", "/admin/profiles", {});
     expect(put.status).toBe(405);
-    expect(put.headers.get("allow")).toBe("GET, POST, DELETE");
+    expect(put.headers.get("allow")).toBe("GET, HEAD, POST, DELETE");
     expect((await call("POST", "/admin/events")).status).toBe(405);
     expect((await call("GET", "/admin/nope")).status).toBe(404);
   });

@@ -125,6 +125,36 @@ describe("the example's node:http layer", () => {
     }
   });
 
+  it("HEAD of every admin GET route, with the token, gets the GET's status and header fields and no content (RFC 9110 §9.3.2)", async () => {
+    await register("head-listed");
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    for (const path of ["/admin/profiles", "/admin/profiles?hostId=head-listed", "/admin/events", "/admin/events?since=0&type=requeue", "/admin/stats"]) {
+      const get = await fetch(`${proxy.origin}${path}`, { headers: auth });
+      const body = await get.arrayBuffer();
+      const head = await fetch(`${proxy.origin}${path}`, { method: "HEAD", headers: auth });
+      expect([path, get.status, get.headers.get("content-length")]).toEqual([path, 200, String(body.byteLength)]);
+      expect(body.byteLength).toBeGreaterThan(0);
+      expect([path, head.status, fields(head.headers), (await head.arrayBuffer()).byteLength]).toEqual([path, 200, fields(get.headers), 0]);
+    }
+  });
+
+  it("405s carry an Allow listing the methods the target answers, HEAD with GET (RFC 9110 §15.5.6): the admin API, the proxy", async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const url = await register("allow-1");
+    for (const [target, method, allow] of [
+      [`${proxy.origin}/admin/profiles`, "PUT", "GET, HEAD, POST, DELETE"],
+      [`${proxy.origin}/admin/events`, "POST", "GET, HEAD"],
+      [`${proxy.origin}/admin/stats`, "DELETE", "GET, HEAD"],
+      [`${url}?operation=GetCACaps`, "POST", "GET, HEAD"],
+      [`${url}?operation=GetCACert`, "PUT", "GET, HEAD"],
+      [`${url}?operation=PKIOperation`, "PUT", "GET, POST"],
+      [`${url}?operation=PKIOperation&message=MAA%3D`, "HEAD", "GET, POST"],
+    ] as const) {
+      const res = await fetch(target, { method, headers: auth, ...(method === "HEAD" || method === "DELETE" ? {} : { body: "{}" }) });
+      expect([method, target, res.status, res.headers.get("allow")]).toEqual([method, target, 405, allow]);
+    }
+  });
+
   it("paths outside /scep and /admin are 404; /scepx is not /scep", async () => {
     expect((await fetch(`${proxy.origin}/`)).status).toBe(404);
     expect((await fetch(`${proxy.origin}/scepx/a,b?operation=GetCACaps`)).status).toBe(404);

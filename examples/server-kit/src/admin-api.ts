@@ -17,6 +17,7 @@ import {
 } from "@scep/core";
 import { isEmbeddedCaError, type FileCa } from "@scep-examples/embedded-ca";
 import { ADMIN_PAGE_PATH, ADMIN_SCRIPT_PATH, adminPageHtml, adminPageScript } from "./admin-page.js";
+import { allowOf, allows, headOf } from "./head.js";
 
 /** Path prefix of every admin API route. */
 export const ADMIN_PREFIX = "/admin/scep/";
@@ -153,7 +154,9 @@ const KIND_FILTERS = new Set(["initial", "renewal", "poll", "query", "ca", "prox
  * still answer, as aliases.
  *
  * 401 without a bearer token, 403 with a wrong one (compared in constant time), 400 for a malformed request, 404
- * for an unknown route or object, 405 for a wrong method, 503 + Retry-After when a store is down. Every refused
+ * for an unknown route or object, 405 with `Allow` for a wrong method, 503 + Retry-After when a store is down. HEAD of a
+ * GET route (and of the page) gets the GET's status and header fields, `Content-Length` included, and no content
+ * (RFC 9110 §9.3.2). Every refused
  * authentication writes an audit event `{ type: "admin-auth-failed", reason, method, path, remoteAddress }`
  * (never the presented token); every action writes `{ type: "admin", action, … }` (never a challenge).
  */
@@ -370,30 +373,33 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
 
   return {
     owns: (path) => path === "/admin" || path.startsWith("/admin/"),
-    async fetch(request, meta = {}) {
-      const url = new URL(request.url);
-      const path = canonicalPath(url.pathname);
-      // The page and its script hold no data: they load without a token, and ask the user for it.
-      if (path === ADMIN_PAGE_PATH || path === `${ADMIN_PAGE_PATH}/` || path === ADMIN_SCRIPT_PATH) {
-        if (request.method !== "GET" && request.method !== "HEAD") return json(405, { error: "use GET" }, { allow: "GET" });
-        return path === ADMIN_SCRIPT_PATH ? adminPageScript() : adminPageHtml(url);
-      }
-      const denied = authorize(request, url.pathname, meta.remoteAddress);
-      if (denied) return denied;
-      const m = path.startsWith(ADMIN_PREFIX) ? /^([a-z-]+)(?:\/(.+))?$/.exec(path.slice(ADMIN_PREFIX.length)) : null;
-      const route = m && Object.hasOwn(routes, m[1]!) ? routes[m[1]!] : undefined;
-      if (!m || !route || (m[2] !== undefined && m[1] !== "approve" && m[1] !== "reject")) return json(404, { error: `no admin route ${url.pathname}` });
-      if (request.method !== route.method) return json(405, { error: `use ${route.method}` }, { allow: route.method });
-      try {
-        return await route.run(request, url, m[2]);
-      } catch (e) {
-        if (e instanceof BadRequest) return json(400, { error: e.message });
-        if (e instanceof UnknownProfile) return json(404, { error: e.message });
-        if (route.store !== undefined && isStoreUnavailable(e)) return storeUnavailableResponse(route.store, e, { log: o.log, method: request.method, path: url.pathname });
-        throw e;
-      }
-    },
+    // HEAD is answered as GET is, without the content (RFC 9110 §9.3.2): every GET route, the page, and every refusal.
+    fetch: async (request, meta = {}) => (request.method === "HEAD" ? headOf(await answer(request, meta)) : answer(request, meta)),
   };
+
+  async function answer(request: Request, meta: { remoteAddress?: string | undefined }): Promise<Response> {
+    const url = new URL(request.url);
+    const path = canonicalPath(url.pathname);
+    // The page and its script hold no data: they load without a token, and ask the user for it.
+    if (path === ADMIN_PAGE_PATH || path === `${ADMIN_PAGE_PATH}/` || path === ADMIN_SCRIPT_PATH) {
+      if (!allows(["GET"], request.method)) return json(405, { error: "use GET" }, { allow: allowOf(["GET"]) });
+      return path === ADMIN_SCRIPT_PATH ? adminPageScript() : adminPageHtml(url);
+    }
+    const denied = authorize(request, url.pathname, meta.remoteAddress);
+    if (denied) return denied;
+    const m = path.startsWith(ADMIN_PREFIX) ? /^([a-z-]+)(?:\/(.+))?$/.exec(path.slice(ADMIN_PREFIX.length)) : null;
+    const route = m && Object.hasOwn(routes, m[1]!) ? routes[m[1]!] : undefined;
+    if (!m || !route || (m[2] !== undefined && m[1] !== "approve" && m[1] !== "reject")) return json(404, { error: `no admin route ${url.pathname}` });
+    if (!allows([route.method], request.method)) return json(405, { error: `use ${route.method}` }, { allow: allowOf([route.method]) });
+    try {
+      return await route.run(request, url, m[2]);
+    } catch (e) {
+      if (e instanceof BadRequest) return json(400, { error: e.message });
+      if (e instanceof UnknownProfile) return json(404, { error: e.message });
+      if (route.store !== undefined && isStoreUnavailable(e)) return storeUnavailableResponse(route.store, e, { log: o.log, method: request.method, path: url.pathname });
+      throw e;
+    }
+  }
 }
 
 function positive(text: string | null, fallback: number, name: string, max: number): number {

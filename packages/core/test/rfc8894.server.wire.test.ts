@@ -344,10 +344,12 @@ describe("HTTP errors for what a CertRep cannot answer", () => {
     for (const path of ["/scepx", "/scep/other", "/scep/pkiclient.exe/more", "/"]) expect((await getOp(server, path, "GetCACaps")).status).toBe(404);
   });
 
-  it("unsupported method → 405", async () => {
+  it("unsupported method → 405, Allow listing what the target answers (RFC 9110 §15.5.6): HEAD too, but not for a PKIOperation", async () => {
     const res = await server.fetch(new Request(`${ORIGIN}/scep?operation=GetCACaps`, { method: "PUT", body: "x" }));
     expect(res.status).toBe(405);
-    expect(res.headers.get("allow")).toBe("GET, POST");
+    expect(res.headers.get("allow")).toBe("GET, HEAD, POST");
+    const op = await server.fetch(new Request(`${ORIGIN}/scep?operation=PKIOperation`, { method: "PUT", body: "x" }));
+    expect([op.status, op.headers.get("allow")]).toEqual([405, "GET, POST"]);
   });
 
   it("GET PKIOperation without message → 400", async () => {

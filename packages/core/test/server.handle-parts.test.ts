@@ -147,7 +147,7 @@ describe("handle answers byte for byte what fetch answers (no CertRep)", () => {
 
   it("405 with Allow for methods other than GET, POST and HEAD; 404 for a path no profile serves, whatever the method", async () => {
     expect(await same("PUT", "/scep?operation=GetCACaps")).toEqual({
-      status: 405, headers: { allow: "GET, POST", "content-type": "text/plain; charset=utf-8" }, body: text("method not allowed\n"),
+      status: 405, headers: { allow: "GET, HEAD, POST", "content-type": "text/plain; charset=utf-8" }, body: text("method not allowed\n"),
       event: { operation: "GetCACaps", profile: "p", outcome: "rejected", reason: "method_not_allowed", status: 405 },
     });
     expect(await same("DELETE", "/elsewhere?operation=GetCACaps")).toMatchObject({ status: 404, body: text("no SCEP endpoint at this path\n"), event: { operation: "GetCACaps", reason: "unknown_path" } });

@@ -125,9 +125,13 @@ describe("PROXY.md check 1: the identifier", () => {
     await pending({ hostId: "h1", profileId: "p1", caName: "ndes" });
     expect(await call("/scep/h1,p1,ndes")).toMatchObject({ status: 400, text: "missing or unsupported operation" });
     expect(await call("/scep/h1,p1,ndes?operation=GetNextCACert")).toMatchObject({ status: 400, text: "missing or unsupported operation" });
-    expect(await call("/scep/h1,p1,ndes?operation=GetCACaps", { method: "POST", body: "x" })).toMatchObject({ status: 405, text: "method not allowed" });
+    // Allow lists what the target answers (RFC 9110 §15.5.6): GET and HEAD for GetCACaps, GET and POST for a PKIOperation.
+    const post = await call("/scep/h1,p1,ndes?operation=GetCACaps", { method: "POST", body: "x" });
+    expect([post.status, post.headers.get("allow"), post.text]).toEqual([405, "GET, HEAD", "method not allowed"]);
     const put = await call("/scep/h1,p1,ndes?operation=GetCACaps", { method: "PUT", body: "x" });
-    expect([put.status, put.headers.get("allow")]).toEqual([405, "GET, POST"]);
+    expect([put.status, put.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
+    const putOp = await call("/scep/h1,p1,ndes?operation=PKIOperation", { method: "PUT", body: "x" });
+    expect([putOp.status, putOp.headers.get("allow")]).toEqual([405, "GET, POST"]);
     expect(up.seen).toEqual([]);
   });
 });

@@ -277,7 +277,9 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
 
   async function operate(method: string, p: ResolvedProfile, url: string, operation: string, bodyReader: BodyReader): Promise<Reply> {
     if (method !== "GET" && method !== "POST" && method !== "HEAD") {
-      return new Reply(text(405, "method not allowed", { allow: "GET, POST" }), "rejected", "method_not_allowed");
+      // Allow (RFC 9110 §15.5.6, §10.2.1) lists what the target answers: HEAD too, except for a PKIOperation (below).
+      const allow = operation.toLowerCase() === "pkioperation" ? "GET, POST" : "GET, HEAD, POST";
+      return new Reply(text(405, "method not allowed", { allow }), "rejected", "method_not_allowed");
     }
     switch (operation.toLowerCase()) {
       case "getcacaps":

@@ -37,6 +37,11 @@ export async function expectHeadLikeGet(port: number): Promise<void> {
   }
   const head = await exchange(port, "HEAD", "/scep?operation=PKIOperation&message=%%%");
   expect({ status: head.status, allow: head.headers.allow, length: head.headers["content-length"], body: head.body.length }).toEqual({ status: 405, allow: "GET, POST", length: expect.stringMatching(/^\d+$/), body: 0 });
+  // Another method: 405 whose Allow lists what the target answers (RFC 9110 §15.5.6), HEAD with GET but not for a PKIOperation.
+  for (const [target, allow] of [["/scep?operation=GetCACaps", "GET, HEAD, POST"], ["/scep?operation=PKIOperation", "GET, POST"]] as const) {
+    const put = await exchange(port, "PUT", target);
+    expect({ target, status: put.status, allow: put.headers.allow }).toEqual({ target, status: 405, allow });
+  }
 }
 
 /**

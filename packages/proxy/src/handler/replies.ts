@@ -61,7 +61,12 @@ export const notDer = (): ProxyReply => new ProxyReply(400, POST_BODY_NOT_DER_TE
  */
 export const bodyAlreadyRead = (): ProxyReply => new ProxyReply(400, BODY_ALREADY_READ_TEXT, "rejected", "body_already_read");
 export const notFound = (): ProxyReply => new ProxyReply(404, REPLY_TEXT.not_found, "rejected", "not_found");
-export const methodNotAllowed = (): ProxyReply => new ProxyReply(405, REPLY_TEXT.method_not_allowed, "rejected", "method_not_allowed", { allow: "GET, POST" });
+/**
+ * 405, event reason `method_not_allowed`, with the methods the target answers in `Allow` (RFC 9110 §15.5.6, §10.2.1):
+ * GET and POST for a PKIOperation (never HEAD: it has effects), GET and HEAD for any other operation.
+ */
+export const methodNotAllowed = (operation: string | undefined): ProxyReply =>
+  new ProxyReply(405, REPLY_TEXT.method_not_allowed, "rejected", "method_not_allowed", { allow: operation === "PKIOperation" ? "GET, POST" : "GET, HEAD" });
 export const tooLarge = (): ProxyReply => new ProxyReply(413, REPLY_TEXT.too_large, "rejected", "too_large");
 /** The text of {@link uriTooLong}. */
 export const URI_TOO_LONG_TEXT = "request URI too long";

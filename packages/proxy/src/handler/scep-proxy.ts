@@ -422,7 +422,7 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
       return notFound();
     }
     if (!owns(url.pathname)) return notFound();
-    if (request.method !== "GET" && request.method !== "POST" && request.method !== "HEAD") return methodNotAllowed();
+    if (request.method !== "GET" && request.method !== "POST" && request.method !== "HEAD") return methodNotAllowed(rawQueryParam(url.search, "operation"));
 
     // 1. The identifier: one segment, optionally followed by /pkiclient.exe.
     const rest = url.pathname.slice(base.length);
@@ -443,10 +443,10 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     const operation = OPERATIONS.find((o) => o === op);
     if (!operation) return reject("bad_operation");
     event.operation = operation;
-    if (request.method === "POST" && operation !== "PKIOperation") return methodNotAllowed();
+    if (request.method === "POST" && operation !== "PKIOperation") return methodNotAllowed(operation);
     // HEAD is safe (RFC 9110 §9.2.1): GetCACaps and GetCACert as GET (their bodies dropped in `fetch`), never a
     // PKIOperation, which would spend a challenge or requeue the profile for a reply HEAD throws away.
-    if (request.method === "HEAD" && operation === "PKIOperation") return methodNotAllowed();
+    if (request.method === "HEAD" && operation === "PKIOperation") return methodNotAllowed(operation);
 
     // 2. The record. Without a caName and without a default CA there is no key to look up.
     const caName = id.caName ?? cas.defaultName;
