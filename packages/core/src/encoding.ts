@@ -1,12 +1,13 @@
 /**
  * Text encodings of DER as SCEP peers send and read them: base64 (RFC 4648 §4, and §5's base64url) and PEM armour
  * (RFC 7468). Bytes in are DER (or any bytes, for base64); text out is ASCII. None of these throws on bad input:
- * a decoder returns undefined or an empty list.
+ * a decoder returns undefined or an empty list. And which text fits a PrintableString (X.680 §41.4).
  *
  * @module
  */
 import { base64, base64Url, fromBase64 } from "./lib/base64.js";
 import { latin1 } from "./lib/bytes.js";
+import * as der from "./lib/der.js";
 
 /**
  * Standard base64 with padding (RFC 4648 §4), e.g. a GET PKIOperation's `message` before URL encoding.
@@ -99,4 +100,29 @@ export function fromPem(text: string, label?: string): Uint8Array[] {
     open = undefined;
   }
   return out;
+}
+
+/**
+ * Whether every character of `text` is in PrintableString's set (X.680 §41.4, the `PrintableString` restricted
+ * character string type): `A-Z a-z 0-9`, space and `' ( ) + , - . / : = ?`, nothing else (no `_ ! @ # * &`, no
+ * non-ASCII). The empty string fits. RFC 5280 Appendix A types some name attributes PrintableString (countryName,
+ * serialNumber); a PKCS#10 challengePassword (RFC 2985 §5.4.1, RFC 8894 §2.3) is a DirectoryString, and Windows' SCEP
+ * client always encodes it as a PrintableString: a challenge that does not fit fails the enrollment on the device
+ * ("The string contains a non-printable character", `CRYPT_E_INVALID_PRINTABLE_STRING`; fleetdm/fleet#47492). The
+ * same check the codec applies to the attributes RFC 5280 types PrintableString.
+ *
+ * @param text - Any string (UTF-16 code units, as JavaScript holds it).
+ * @returns True when it fits a PrintableString. Never throws.
+ *
+ * @example
+ * ```ts
+ * import { isPrintableString } from "@scep/core";
+ *
+ * isPrintableString("8CE317021F690069"); // true
+ * isPrintableString("a_b!c"); // false: `_` and `!` are not PrintableString
+ * ```
+ * @group Codec
+ */
+export function isPrintableString(text: string): boolean {
+  return der.isPrintableString(text);
 }

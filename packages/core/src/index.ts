@@ -140,7 +140,7 @@ export { createScepMetrics, SCEP_METRICS, SCEP_METER_NAME } from "./server/otel-
 export type { ScepMetrics, ScepMetricsOptions, ProfileInfoSource } from "./server/otel-metrics.js";
 export type { ActivityEntry, ActivityFilter, ActivityInput, ActivityKind, ActivityLogOptions } from "./server/activity-log.js";
 
-export { toPem, fromPem, toBase64, toBase64Url, fromBase64Lenient } from "./encoding.js";
+export { toPem, fromPem, toBase64, toBase64Url, fromBase64Lenient, isPrintableString } from "./encoding.js";
 export { ignoreRejection } from "./ignore-rejection.js";
 export { BODY_ALREADY_READ_TEXT, POST_BODY_NOT_DER_TEXT, pkiMessageFromGetParam, pkiMessageFromPostBody, readBody } from "./server/read-request.js";
 export type { BodyRead, GetMessageRefusal } from "./server/read-request.js";

@@ -14,6 +14,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isPrintableString } from "@scep/core";
 import { MemoryChallengeSource, SmallstepChallengeSource, fitsPrintableString, type CaConfig } from "../src/index.js";
 
 let server: Server;
@@ -63,5 +64,15 @@ describe("X.680 §41.4: a fetched challenge says whether Windows can send it (fl
     expect(generated.printableString).toBe(true);
     expect((await new MemoryChallengeSource({ challenge: "pass_word" }).fetchChallenge(ca())).printableString).toBe(false);
     expect([fitsPrintableString("8CE317021F690069"), fitsPrintableString(""), fitsPrintableString("a_b")]).toEqual([true, true, false]);
+  });
+});
+
+describe("fitsPrintableString is @scep/core's isPrintableString (one alphabet, not two copies)", () => {
+  it("agrees with it on every UTF-16 code unit and on whole strings", () => {
+    for (let c = 0; c <= 0xffff; c++) {
+      const s = String.fromCharCode(c);
+      if (fitsPrintableString(s) !== isPrintableString(s)) expect([c, fitsPrintableString(s)]).toEqual([c, isPrintableString(s)]);
+    }
+    for (const s of ["", "8CE317021F690069", "a_b!c", "Ab 0'()+,-./:=?"]) expect(fitsPrintableString(s)).toBe(isPrintableString(s));
   });
 });

@@ -4,17 +4,16 @@
  *
  * @module
  */
+import { isPrintableString } from "@scep/core";
 import type { CaConfig } from "../cas/ca-config.js";
-
-/** PrintableString's alphabet (X.680 §41.4): what Windows' SCEP client can put in a challengePassword. */
-const PRINTABLE_STRING = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
 
 /**
  * Whether `challenge` fits a PrintableString (X.680 §41.4: `A-Z a-z 0-9`, space and `'()+,-./:=?`). Windows' SCEP
  * CSP encodes the challenge it is given as a PKCS#10 challengePassword PrintableString (RFC 2985 §5.4.1) and fails
  * the enrollment on the device, after acknowledging the profile, when it cannot ("The string contains a
  * non-printable character", `CRYPT_E_INVALID_PRINTABLE_STRING`): fleetdm/fleet#47492, #49552. macOS and iOS accept
- * other characters (as a UTF8String).
+ * other characters (as a UTF8String). The same check as `isPrintableString` from `@scep/core` (kept here under
+ * this name for the challenge sources' callers).
  *
  * @example
  * ```ts
@@ -26,7 +25,7 @@ const PRINTABLE_STRING = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
  * @group Challenge sources
  */
 export function fitsPrintableString(challenge: string): boolean {
-  return PRINTABLE_STRING.test(challenge);
+  return isPrintableString(challenge);
 }
 
 /**
