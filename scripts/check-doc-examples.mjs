@@ -23,6 +23,9 @@
  * generateCsr, takes a hook's input as a typed parameter); keep
  * scripts/doc-examples.d.ts to the few names that are the same everywhere.
  *
+ * The READMEs' TypeScript blocks (root and packages) are not read here: each is a file of examples/quick-start/src,
+ * compared word for word by examples/quick-start/test/quick-start.readme.test.ts and compiled by `pnpm run typecheck`.
+ *
  * Usage: node scripts/check-doc-examples.mjs
  */
 import { spawnSync } from "node:child_process";

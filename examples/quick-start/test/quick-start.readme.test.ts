@@ -3,10 +3,12 @@
  * word, and it works as the README says: the README's openssl command makes
  * ca.pem/ca.key, the server starts from the directory holding them, the CLI
  * enrolls against it (RFC 8894 §3.3 PKCSReq → CertRep SUCCESS), and OpenSSL
- * verifies the issued certificate against the CA.
+ * verifies the issued certificate against the CA. Every other TypeScript block of the root README and of each
+ * package README is a file of src/readme/, word for word (which `pnpm run typecheck` compiles), and no README's block
+ * goes unlisted.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { connect, createServer, type AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -202,12 +204,26 @@ describe("package READMEs", () => {
     "packages/express/README.md": ["src/readme/express.ts"],
     "packages/hono/README.md": ["src/readme/hono.ts"],
     "packages/intune/README.md": ["src/readme/intune-tokens.ts", "src/readme/intune-api.ts", "src/readme/intune-revocation.ts", "src/readme/intune-stores.ts"],
+    "packages/proxy/README.md": ["src/readme/proxy.ts", "src/readme/proxy-challenge-sources.ts", "src/readme/proxy-conformance.ts"],
+    "packages/redis/README.md": ["src/readme/redis.ts", "src/readme/redis-conformance.ts"],
+    // The root README: its quick start (also run above) and the rest.
+    "README.md": ["src/server.ts", "src/readme/root-resend.ts"],
   };
+  // The root README holds the quick start; the proxy's examples stand on their own (no SCEP server profile in them).
+  const NO_QUICK_START_LINK = new Set(["README.md", "packages/proxy/README.md"]);
   for (const [readme, files] of Object.entries(EXAMPLES)) {
-    it(`${readme} shows ${files.join(", ")} word for word and links the root quick start`, () => {
+    it(`${readme} shows ${files.join(", ")} word for word${NO_QUICK_START_LINK.has(readme) ? "" : " and links the root quick start"}`, () => {
       const text = readFileSync(join(REPO_ROOT, readme), "utf8");
       expect(blocks(text, "ts")).toEqual(files.map((f) => readFileSync(fileURLToPath(new URL(`../${f}`, import.meta.url)), "utf8")));
-      expect(text).toContain("(https://github.com/scep-sdk/scep-sdk#quick-start-a-scep-server-in-your-app)");
+      if (!NO_QUICK_START_LINK.has(readme)) expect(text).toContain("(https://github.com/scep-sdk/scep-sdk#quick-start-a-scep-server-in-your-app)");
     });
   }
+
+  it("lists every README with a TypeScript block (the root's and each package's): none goes unchecked", () => {
+    const readmes = ["README.md", ...readdirSync(join(REPO_ROOT, "packages")).map((p) => `packages/${p}/README.md`)].filter((f) => existsSync(join(REPO_ROOT, f)));
+    const withCode = readmes.filter((f) => blocks(readFileSync(join(REPO_ROOT, f), "utf8"), "(?:ts|typescript|tsx)").length > 0);
+    expect(withCode.filter((f) => !(f in EXAMPLES))).toEqual([]);
+    // And no block hides under another tag: ```typescript or ```tsx would not be compared above.
+    for (const f of withCode) expect([f, blocks(readFileSync(join(REPO_ROOT, f), "utf8"), "(?:typescript|tsx)").length]).toEqual([f, 0]);
+  });
 });
