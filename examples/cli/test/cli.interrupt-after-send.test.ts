@@ -7,8 +7,6 @@
  * answered PENDING and an operator approved, the printed command collects the certificate for that key.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { createPublicKey, randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,10 +25,11 @@ import {
 } from "@scep/core";
 import { opensslCreateCa } from "../../../test-support/peers";
 import { ExampleProcess } from "../../server-kit/test/support/example-process.js";
+import { fetchListener, listenLoopback, type Loopback } from "./support/in-process.js";
 import { CLI_DIR, runCli } from "./support/run-cli";
 
 const root = mkdtempSync(join(tmpdir(), "scep-cli-interrupt-"));
-let http: Server;
+let http: Loopback;
 let scep: ScepServer;
 let url: string;
 let ca: LocalKey;
@@ -64,26 +63,18 @@ beforeAll(async () => {
       },
     }],
   });
-  http = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const done = (async () => {
-        const body = req.method === "POST" ? new Uint8Array(Buffer.concat(chunks)) : undefined;
-        const reply = await scep.fetch(new Request(`http://127.0.0.1${req.url}`, { method: req.method, ...(body ? { body } : {}) }));
-        reply.headers.forEach((value, name) => res.setHeader(name, value));
-        res.writeHead(reply.status).end(Buffer.from(await reply.arrayBuffer()));
-      })();
+  http = await listenLoopback(
+    fetchListener((request) => {
+      const done = scep.fetch(request);
       inFlight.add(done);
-      void done.finally(() => inFlight.delete(done));
-    });
-  });
-  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-  url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/scep`;
+      void done.finally(() => inFlight.delete(done)).catch(() => undefined);
+      return done;
+    }),
+  );
+  url = `${http.base}/scep`;
 });
 afterAll(async () => {
-  http.closeAllConnections();
-  await new Promise<void>((resolve) => http.close(() => resolve()));
+  await http?.close();
   rmSync(root, { recursive: true, force: true });
 });
 
