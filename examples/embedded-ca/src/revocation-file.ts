@@ -55,10 +55,13 @@ import { randomBytes } from "node:crypto";
 import { open, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import {
+  CrlNumberExhaustedError,
   InvalidArgumentError,
+  MAX_CRL_NUMBER,
   StoreUnavailableError,
   isStoreUnavailable,
   checkCrlNumberFloor,
+  crlNumberExhausted,
   checkRevocationReason,
   upgradesRevocationReason,
   normalizeSerialNumber,
@@ -84,8 +87,12 @@ const RECORD_START = '{"serialNumber":';
 const REVISION_HEADER = /^\{"revisionBase":(\d{1,16})\}$/;
 /** How many first bytes of revocations.jsonl name the file (its header and `\n`: 34 bytes until the year 2286). */
 const HEAD_BYTES = 64;
-/** A compacted crl-numbers line: the last number handed out. */
-const CRL_NUMBER_LINE = /^=(\d{1,48})$/; // up to 2^159 - 1 (RFC 5280 §5.2.3: 20 octets)
+/**
+ * A compacted crl-numbers line: the last number handed out, decimal, any length. The store never writes one above
+ * 2^159 - 1 (RFC 5280 §5.2.3: 20 octets, 48 digits); a longer one (a file edited by hand) still reads as the number it
+ * says, so the store refuses to go on (ERR_CRL_NUMBER_EXHAUSTED) rather than take it for an old-format line.
+ */
+const CRL_NUMBER_LINE = /^=(\d+)$/;
 
 interface Stored extends RevokedCertificate {
   /** The random id of the line that created the entry. */
@@ -326,21 +333,24 @@ export class FileRevocationStore implements RevocationStore {
    *
    * Here: the last number in `crl-numbers` + 1, raised to `atLeast`, written back under `crl-numbers.lock`. A deleted
    * `crl-numbers` starts again at 1; FileCa passes its floor (its last published CRL, in `ca.crl.json` of the same
-   * data directory) as `atLeast`, so its numbers go on above it, and the file learns it.
+   * data directory) as `atLeast`, so its numbers go on above it, and the file learns it. Once the file holds 2^159 - 1
+   * (or more: a file edited by hand) every call throws CrlNumberExhaustedError (`ERR_CRL_NUMBER_EXHAUSTED`) and the
+   * file is left as it is.
    */
   async nextCrlNumber(options?: { atLeast?: bigint }): Promise<bigint> {
     const atLeast = checkCrlNumberFloor(options?.atLeast);
     return await this.#exclusive(async () => {
       try {
         return await withFileLock(`${this.#crlPath}.lock`, async () => {
-          const following = lastCrlNumber(await this.#whole(this.#crlPath)) + 1n;
-          const next = atLeast > following ? atLeast : following;
+          const last = lastCrlNumber(await this.#whole(this.#crlPath));
+          const next = atLeast > last + 1n ? atLeast : last + 1n;
+          if (next > MAX_CRL_NUMBER) throw crlNumberExhausted(last); // the file stays as it is
           await replaceFileUnderLock(this.#crlPath, `=${next}\n`, 0o600); // crl-numbers.tmp: one writer at a time (the lock)
           await fsyncDirectory(dirname(this.#crlPath));
           return next;
         });
       } catch (e) {
-        throw isStoreUnavailable(e) ? e : unavailable(this.#crlPath, e);
+        throw isStoreUnavailable(e) || e instanceof CrlNumberExhaustedError ? e : unavailable(this.#crlPath, e);
       }
     });
   }

@@ -5,6 +5,7 @@ import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { MAX_CRL_NUMBER } from "@scep/core";
 import { revocationStoreConformance } from "../../../packages/core/src/testing/index.js";
 import { CRL_NUMBERS_FILE, FileRevocationStore, REVOCATIONS_FILE } from "../src/index.js";
 import { spawnCaChild, tempDir, ticker } from "./helpers.js";
@@ -165,6 +166,25 @@ describe("FileRevocationStore: revision across a reset, and crl-numbers bounded 
     writeFileSync(join(legacy, CRL_NUMBERS_FILE), Array.from({ length: 500 }, (_, i) => `${i.toString(16).padStart(16, "0")}\n`).join(""));
     expect(await new FileRevocationStore(legacy).nextCrlNumber()).toBe(501n);
     expect(readFileSync(join(legacy, CRL_NUMBERS_FILE), "utf8")).toBe("=501\n");
+  });
+
+  it("a number near 2^159 - 1 (48 digits) round-trips through crl-numbers: a new store goes on from it up to MAX_CRL_NUMBER, then ERR_CRL_NUMBER_EXHAUSTED with the file left as it is", async () => {
+    const dir = tempDir("revocation-file-");
+    expect(await new FileRevocationStore(dir).nextCrlNumber({ atLeast: MAX_CRL_NUMBER - 1n })).toBe(MAX_CRL_NUMBER - 1n);
+    expect(readFileSync(join(dir, CRL_NUMBERS_FILE), "utf8")).toBe(`=${MAX_CRL_NUMBER - 1n}\n`);
+    expect(await new FileRevocationStore(dir).nextCrlNumber()).toBe(MAX_CRL_NUMBER); // read back by a new store (a restart)
+    expect(readFileSync(join(dir, CRL_NUMBERS_FILE), "utf8")).toBe("=730750818665451459101842416358141509827966271487\n");
+    await expect(new FileRevocationStore(dir).nextCrlNumber()).rejects.toMatchObject({ code: "ERR_CRL_NUMBER_EXHAUSTED", name: "CrlNumberExhaustedError" });
+    expect(readFileSync(join(dir, CRL_NUMBERS_FILE), "utf8")).toBe(`=${MAX_CRL_NUMBER}\n`);
+  });
+
+  it("a crl-numbers line longer than 48 digits (a file edited by hand, above 2^159 - 1) is read as the number it says, not as an old-format line counted as 1: ERR_CRL_NUMBER_EXHAUSTED, the file left as it is", async () => {
+    const dir = tempDir("revocation-file-");
+    const line = `=${10n ** 48n}\n`; // 49 digits
+    writeFileSync(join(dir, CRL_NUMBERS_FILE), line);
+    await expect(new FileRevocationStore(dir).nextCrlNumber()).rejects.toMatchObject({ code: "ERR_CRL_NUMBER_EXHAUSTED" });
+    await expect(new FileRevocationStore(dir).nextCrlNumber({ atLeast: 5n })).rejects.toMatchObject({ code: "ERR_CRL_NUMBER_EXHAUSTED" });
+    expect(readFileSync(join(dir, CRL_NUMBERS_FILE), "utf8")).toBe(line);
   });
 
   it("a process killed (SIGKILL) while handing out numbers loses none: the next number is above every one it answered, and its lock is taken over", async () => {

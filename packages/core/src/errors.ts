@@ -36,7 +36,8 @@ export type ScepErrorCode =
   | "ERR_WEBHOOK_TRANSPORT"
   | "ERR_WEBHOOK_RESPONSE"
   | "ERR_BODY_ALREADY_READ"
-  | "ERR_CA_NOT_VALID";
+  | "ERR_CA_NOT_VALID"
+  | "ERR_CRL_NUMBER_EXHAUSTED";
 
 /** What a decoder learned about a request before it failed: enough to answer with a FAILURE CertRep. @group Errors */
 export interface PartialRequest {
@@ -504,6 +505,34 @@ export class CaNotValidError extends ScepError {
     this.notAfter = options.notAfter;
     this.at = options.at;
   }
+}
+
+/**
+ * Server side: a {@link RevocationStore}'s CRL numbers are used up. RFC 5280 §5.2.3 limits a cRLNumber to 20 octets
+ * (at most {@link MAX_CRL_NUMBER}, 2^159 - 1) and asks that it only grow, so once the store handed out that number
+ * (or when its counter holds more) `nextCrlNumber` throws this instead of wrapping around or answering a larger
+ * number, and changes nothing. The operator's problem, never the client's, and
+ * not a store that is down: retrying does not help (not {@link StoreUnavailableError}, no 503). Only a new CA (a new
+ * issuer name or key, whose CRLs are numbered afresh) can publish CRLs again. The CRL endpoints of the example servers
+ * answer HTTP 500 with a one-line reason naming this code; a GetCRL (RFC 8894 §3.3.5) whose hook throws it is HTTP 500
+ * `internal error` (event reason `crl_number_exhausted`).
+ *
+ * @example
+ * ```ts
+ * import { MAX_CRL_NUMBER, MemoryRevocationStore, isScepError } from "@scep/core";
+ *
+ * const revocations = new MemoryRevocationStore();
+ * await revocations.nextCrlNumber({ atLeast: MAX_CRL_NUMBER }); // MAX_CRL_NUMBER, the last one
+ * try {
+ *   await revocations.nextCrlNumber();
+ * } catch (e) {
+ *   if (isScepError(e) && e.code === "ERR_CRL_NUMBER_EXHAUSTED") console.error(e.message); // a new CA is needed
+ * }
+ * ```
+ * @group Errors
+ */
+export class CrlNumberExhaustedError extends ScepError {
+  static override readonly code: ScepErrorCode = "ERR_CRL_NUMBER_EXHAUSTED";
 }
 
 /**

@@ -43,6 +43,7 @@ export {
   WebhookResponseError,
   BodyAlreadyReadError,
   CaNotValidError,
+  CrlNumberExhaustedError,
   isScepError,
   isStoreUnavailable,
 } from "./errors.js";
@@ -127,6 +128,7 @@ export {
   sortRevocations,
   revisionBase,
   checkCrlNumberFloor,
+  crlNumberExhausted,
   MAX_CRL_NUMBER,
 } from "./server/revocation-store.js";
 export { normalizeSerialNumber, serialNumberOctets } from "./x509/serial-number.js";

@@ -8,6 +8,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { x509 } from "../src/lib/x509.js";
 import {
   CertRepError,
+  MAX_CRL_NUMBER,
+  MemoryRevocationStore,
   buildGetCert,
   buildGetCrl,
   createScepServer,
@@ -223,5 +225,25 @@ describe("GetNextCACert", () => {
     const s = setup({ nextCaCertificates: [next.cert, ca.cert] });
     expect((await (await getOp(s.server, "/scep", "GetCACaps")).text()).split("\n")).toContain("GetNextCACert");
     expect((await getOp(s.server, "/scep", "GetNextCACert")).status).toBe(200);
+  });
+});
+
+describe("GetCRL when the CA's CRL numbers are used up (RFC 5280 §5.2.3)", () => {
+  it("a getCrl hook whose store is past 2^159 - 1 (ERR_CRL_NUMBER_EXHAUSTED): HTTP 500 internal error, event reason crl_number_exhausted, onError told; no FAILURE CertRep, no crash", async () => {
+    const revocations = new MemoryRevocationStore();
+    await revocations.nextCrlNumber({ atLeast: MAX_CRL_NUMBER });
+    const errors: unknown[] = [];
+    const log = eventLog();
+    const server = createScepServer({
+      profiles: [{ name: "p", path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: "unused" }, issue: issuingHook(ca), getCrl: async () => (await revocations.nextCrlNumber(), crl) }],
+      onEvent: log.onEvent,
+      onError: (e) => void errors.push(e),
+      now: () => NOW,
+    });
+    const built = await buildGetCrl({ signer: device.signer, recipient: ca.cert, issuer: ca.cert.subjectDer, serialNumber: issued.serialNumber, now: NOW });
+    const res = await postPki(server, "/scep", built.der);
+    expect([res.status, await res.text()]).toEqual([500, "internal error\n"]);
+    expect(log.events.at(-1)).toMatchObject({ operation: "GetCRL", outcome: "error", reason: "crl_number_exhausted", status: 500 });
+    expect(errors).toEqual([expect.objectContaining({ name: "CrlNumberExhaustedError", code: "ERR_CRL_NUMBER_EXHAUSTED" })]);
   });
 });

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, KEY_COMPROMISE_UPGRADABLE_REASONS, StoreUnavailableError, checkCrlNumberFloor, checkRevocationReason, normalizeSerialNumber, revisionBase, sortRevocations } from "@scep/core";
+import { InvalidArgumentError, KEY_COMPROMISE_UPGRADABLE_REASONS, MAX_CRL_NUMBER, StoreUnavailableError, checkCrlNumberFloor, crlNumberExhausted, checkRevocationReason, normalizeSerialNumber, revisionBase, sortRevocations } from "@scep/core";
 import type { RevocationReason, RevocationStore, RevokeResult, RevokedCertificate } from "@scep/core";
 import { Runner } from "./lib/client.js";
 import { NEXT_CRL_NUMBER, REVISION, REVOKE } from "./lib/scripts.js";
@@ -27,8 +27,9 @@ export interface RedisRevocationStoreOptions extends RedisStoreOptions {
  * `HSETNX` so the first revocation of a serial wins on every replica (its
  * reason is rewritten only by an upgrade to keyCompromise, in the same script); and
  * `<prefix>crl-number:{<ca>}`, the last CRL number handed out (decimal), moved on by one Lua script per CRL signed:
- * + 1, raised to the caller's `atLeast`, and started at the store clock's ms × 1000 when missing (a new or flushed
- * Redis, so the first CRL number of a Redis store is a large number, ~1.8 × 10^15, far within RFC 5280's 20 octets);
+ * + 1, raised to the caller's `atLeast`, and started at Redis's own clock (`TIME`) in ms × 1000 when missing (a new or
+ * flushed Redis, so the first CRL number of a Redis store is a large number, ~1.8 × 10^15, far within RFC 5280's 20
+ * octets); never moved past 2^159 - 1 (`CrlNumberExhaustedError` instead);
  * and
  * `<prefix>revision:{<ca>}`, the revision counter (`RevocationStore.revision`),
  * moved on in the same Lua script as a created or upgraded revocation and
@@ -131,19 +132,25 @@ export class RedisRevocationStore implements RevocationStore {
   /**
    * The next CRL number (RFC 5280 §5.2.3, a bigint), strictly increasing on every replica: the counter + 1, or max of
    * that and `atLeast` (the caller's floor, kept as the new counter in the same script, so every replica numbers on
-   * above it). A missing counter (a new or flushed Redis) starts at the store clock's ms × 1000 (`revisionBase`), not
-   * at 1: a replica whose own storage knows no earlier CRL never repeats a number another replica published before
-   * the flush (as long as fewer than 1000 CRLs a millisecond were signed on average since 1970). Values are handled as
-   * decimal strings in the script, so a floor of up to 20 octets is exact.
+   * above it). A missing counter (a new or flushed Redis) starts at Redis's own clock (`TIME`, read in the script) in
+   * ms × 1000, not at 1 and not at this replica's clock: a replica whose own storage knows no earlier CRL never repeats
+   * a number another replica published before the flush (as long as Redis's clock did not go back and fewer than 1000
+   * CRLs a millisecond were signed on average since 1970), and a replica whose clock is ahead does not set a start that
+   * the next flush's start goes below. Values are handled as decimal strings in the script, so a floor of up to 20
+   * octets is exact. The store's `now` option is not used here.
    * @param options - `atLeast`: the lowest number to answer (bigint, 0 to 2^159 - 1).
+   * @returns the number, from 1 to 2^159 - 1 (`MAX_CRL_NUMBER`).
    * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for an `atLeast` that is not such a bigint.
+   * @throws CrlNumberExhaustedError (`ERR_CRL_NUMBER_EXHAUSTED`) when the next number would be above 2^159 - 1 (the
+   * counter holds `MAX_CRL_NUMBER`, or more: a value written by hand); the counter is left as it is.
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late, or the counter holds a value
-   * this store did not write.
+   * this store did not write; on a read-only replica (`replicaof`) too, its message saying READONLY (a CRL number is
+   * a write: point the CA at the primary, as Sentinel does after a failover).
    */
   async nextCrlNumber(options?: { atLeast?: bigint }): Promise<bigint> {
     const atLeast = checkCrlNumberFloor(options?.atLeast);
-    const start = BigInt(Math.max(1, revisionBase(this.#options.now())));
-    const n = await this.#run.eval("next CRL number", NEXT_CRL_NUMBER, [this.#counter], [start.toString(), atLeast.toString()]);
+    const n = await this.#run.eval("next CRL number", NEXT_CRL_NUMBER, [this.#counter], [atLeast.toString(), MAX_CRL_NUMBER.toString()]);
+    if (n === null || n === undefined) throw crlNumberExhausted(); // the script's nil: past 2^159 - 1, nothing written
     const text = String(n);
     if (!/^\d+$/.test(text)) throw new StoreUnavailableError(`Redis answered the CRL number with a value this store did not write`, { retryAfterSeconds: this.#options.retryAfterSeconds });
     return BigInt(text);

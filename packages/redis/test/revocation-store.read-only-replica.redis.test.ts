@@ -56,6 +56,13 @@ describe("RedisRevocationStore on a read-only replica", () => {
     expect(await reader.get("0A")).toEqual({ serialNumber: "0a", reason: "keyCompromise", revokedAt: new Date(nowMs - 1000) });
     expect((await reader.list()).map((e) => e.serialNumber)).toEqual(["0a"]);
     await expect(reader.revoke({ serialNumber: "0b", reason: "superseded" })).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE" });
+    // A CRL number is a write (RFC 5280 §5.2.3: the shared counter moves on): refused on the replica, with or without a
+    // counter there, as a typed error whose message says why; the primary's counter goes on unharmed.
+    await expect(reader.nextCrlNumber()).rejects.toMatchObject({ name: "StoreUnavailableError", code: "ERR_STORE_UNAVAILABLE", message: expect.stringMatching(/READONLY/) });
+    const crlNumber = await writer.nextCrlNumber();
+    await replicated();
+    await expect(reader.nextCrlNumber({ atLeast: crlNumber + 10n })).rejects.toMatchObject({ code: "ERR_STORE_UNAVAILABLE", message: expect.stringMatching(/READONLY/) });
+    expect(await writer.nextCrlNumber()).toBe(crlNumber + 1n);
 
     // A Redis without persistence restarted empty (its replica resyncs empty): the primary's first read starts the
     // counter again above every value it had, and the replica reads that.

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, StoreUnavailableError } from "../errors.js";
+import { CrlNumberExhaustedError, InvalidArgumentError, StoreUnavailableError } from "../errors.js";
 import { normalizeSerialNumber } from "../x509/serial-number.js";
 
 /**
@@ -184,14 +184,21 @@ export interface RevocationStore {
    *
    * Where it starts: the memory store at 1 per process (a restart starts again at 1; a CA that keeps its CRLs across
    * restarts passes its floor, as the examples' FileCa does); the Redis store, on a missing counter (a new or flushed
-   * Redis), at the store clock's ms × 1000 ({@link revisionBase}, about 1.8 × 10^15 in 2027: 7 octets, far within
-   * RFC 5280's 20), so a replica that signs first after a flush does not repeat a number another replica published
-   * before it. A store written before `atLeast` existed ignores it and keeps working: the caller still takes the max
-   * of its answer and its floor (but the store's counter then does not learn the floor).
+   * Redis), at Redis's own clock (`TIME`) in ms × 1000 (about 1.8 × 10^15 in 2027: 7 octets, far within RFC 5280's
+   * 20), so a replica that signs first after a flush does not repeat a number another replica published before it,
+   * whatever the replicas' own clocks say (a shared store should start from one clock all replicas share). A store
+   * written before `atLeast` existed ignores it and keeps working: the caller still takes the max of its answer and
+   * its floor (but the store's counter then does not learn the floor).
+   *
+   * The last number is {@link MAX_CRL_NUMBER} (2^159 - 1, 20 octets): once it was handed out (or when the store's
+   * counter holds more) every call throws {@link CrlNumberExhaustedError} (see {@link crlNumberExhausted}) and changes
+   * nothing: a store never wraps around and never answers a larger number.
    *
    * @param options - `atLeast`: the lowest number to answer (a bigint from 0 to 2^159 - 1; default: no floor)
-   * @returns the CRL number to sign with, a positive bigint below 2^159 (20 octets, RFC 5280 §5.2.3)
+   * @returns the CRL number to sign with, a positive bigint from 1 to 2^159 - 1 (20 octets, RFC 5280 §5.2.3)
    * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for an `atLeast` that is not such a bigint.
+   * @throws CrlNumberExhaustedError (`ERR_CRL_NUMBER_EXHAUSTED`) when the next number would be above
+   * {@link MAX_CRL_NUMBER}: the CA can publish no further CRL (a new CA is needed); retrying does not help.
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the store is down.
    */
   nextCrlNumber(options?: { atLeast?: bigint }): Promise<bigint>;
@@ -322,12 +329,15 @@ export class MemoryRevocationStore implements RevocationStore {
    * forgets the numbers handed out (and the revocations); a CA that published CRLs before passes its floor as `atLeast`.
    *
    * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) when `atLeast` is not a bigint from 0 to {@link MAX_CRL_NUMBER}.
+   * @throws CrlNumberExhaustedError (`ERR_CRL_NUMBER_EXHAUSTED`) once {@link MAX_CRL_NUMBER} was handed out (the counter stays there).
    */
   async nextCrlNumber(options?: { atLeast?: bigint }): Promise<bigint> {
     const atLeast = checkCrlNumberFloor(options?.atLeast);
-    this.#crlNumber += 1n;
-    if (atLeast > this.#crlNumber) this.#crlNumber = atLeast;
-    return this.#crlNumber;
+    const following = this.#crlNumber + 1n;
+    const next = atLeast > following ? atLeast : following;
+    if (next > MAX_CRL_NUMBER) throw crlNumberExhausted(this.#crlNumber); // the counter stays at the last number
+    this.#crlNumber = next;
+    return next;
   }
 
   /** {@inheritDoc RevocationStore.revision} */
@@ -376,6 +386,24 @@ export function checkCrlNumberFloor(atLeast: unknown): bigint {
     throw new InvalidArgumentError("atLeast must be a bigint from 0 to 2^159 - 1 (RFC 5280 §5.2.3: 20 octets)");
   }
   return atLeast;
+}
+
+/**
+ * The {@link CrlNumberExhaustedError} a store throws when its next CRL number would pass {@link MAX_CRL_NUMBER}; for
+ * store implementers: check before writing the new counter, so that an exhausted store changes nothing.
+ *
+ * @param last - the store's counter (the last number handed out), when known.
+ * @returns the error, one line that names the limit and what to do.
+ * @example
+ * ```ts
+ * const last = MAX_CRL_NUMBER; // the store's counter
+ * if (last + 1n > MAX_CRL_NUMBER) throw crlNumberExhausted(last);
+ * ```
+ * @group Storage
+ */
+export function crlNumberExhausted(last?: bigint): CrlNumberExhaustedError {
+  const held = last === undefined ? "" : ` (the last one handed out is ${last > MAX_CRL_NUMBER ? "above it" : String(last)})`;
+  return new CrlNumberExhaustedError(`the CRL numbers of this revocation store are used up: RFC 5280 §5.2.3 allows at most 2^159 - 1 (20 octets)${held}; no further CRL can be signed under this CA, a new CA is needed`);
 }
 
 const copy = (e: RevokedCertificate): RevokedCertificate => ({ serialNumber: e.serialNumber, reason: e.reason, revokedAt: new Date(e.revokedAt.getTime()) });

@@ -4,7 +4,7 @@
  * @module
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { RevocationStore, RevokeResult } from "../server/revocation-store.js";
+import { MAX_CRL_NUMBER, type RevocationStore, type RevokeResult } from "../server/revocation-store.js";
 import { manualClock, type ManualClock } from "./manual-clock.js";
 import type { StoreFactoryContext } from "./transaction-store-conformance.js";
 
@@ -23,6 +23,7 @@ export interface RevocationStoreConformanceOptions<S extends RevocationStore = R
 }
 
 const ERR_INVALID_ARGUMENT = expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" });
+const ERR_CRL_NUMBER_EXHAUSTED = expect.objectContaining({ code: "ERR_CRL_NUMBER_EXHAUSTED" });
 
 /** A result with `updated` spelled out (a store may leave it absent when false). */
 const norm = (r: RevokeResult): Required<RevokeResult> => ({ entry: r.entry, created: r.created, updated: r.updated ?? false });
@@ -45,7 +46,8 @@ const norm = (r: RevokeResult): Required<RevokeResult> => ({ entry: r.entry, cre
  * above and 50 concurrent calls get 50 distinct numbers above every earlier one;
  * `nextCrlNumber({ atLeast })` raises the counter to the floor (exact up to
  * 20 octets), never lowers it, keeps concurrent calls distinct, and refuses a
- * floor that is not a bigint from 0 to 2^159 - 1 with `ERR_INVALID_ARGUMENT`; `revision`,
+ * floor that is not a bigint from 0 to 2^159 - 1 with `ERR_INVALID_ARGUMENT`; answers 2^159 - 1
+ * (`MAX_CRL_NUMBER`) once and then only `ERR_CRL_NUMBER_EXHAUSTED`, never a larger or wrapped number; `revision`,
  * where a store has it, grows with every created revocation, stays put
  * otherwise, and a store created later by the same clock (what a reset looks
  * like) answers above an earlier one's.
@@ -356,6 +358,24 @@ export function revocationStoreConformance<S extends RevocationStore>(options: R
       await expect(store.nextCrlNumber({ atLeast: -1n })).rejects.toEqual(ERR_INVALID_ARGUMENT);
       await expect(store.nextCrlNumber({ atLeast: 1n << 159n })).rejects.toEqual(ERR_INVALID_ARGUMENT);
       expect(await store.nextCrlNumber()).toBe(first + 1n);
+    });
+
+    it("RFC 5280 §5.2.3: nextCrlNumber({ atLeast: MAX_CRL_NUMBER }) answers 2^159 - 1 once; every later call is ERR_CRL_NUMBER_EXHAUSTED, never a wrapped or larger number", async () => {
+      await store.nextCrlNumber();
+      expect(await store.nextCrlNumber({ atLeast: MAX_CRL_NUMBER })).toBe(MAX_CRL_NUMBER);
+      await expect(store.nextCrlNumber()).rejects.toEqual(ERR_CRL_NUMBER_EXHAUSTED);
+      await expect(store.nextCrlNumber({ atLeast: 1n })).rejects.toEqual(ERR_CRL_NUMBER_EXHAUSTED);
+      await expect(store.nextCrlNumber({ atLeast: MAX_CRL_NUMBER })).rejects.toEqual(ERR_CRL_NUMBER_EXHAUSTED);
+      // The store stays exhausted (the counter was not moved past the limit, nor back).
+      await expect(store.nextCrlNumber()).rejects.toEqual(ERR_CRL_NUMBER_EXHAUSTED);
+    });
+
+    it("RFC 5280 §5.2.3: the numbers just below the limit are handed out one by one up to 2^159 - 1, then ERR_CRL_NUMBER_EXHAUSTED; of concurrent calls at the limit only one gets it", async () => {
+      expect(await store.nextCrlNumber({ atLeast: MAX_CRL_NUMBER - 2n })).toBe(MAX_CRL_NUMBER - 2n);
+      expect(await store.nextCrlNumber()).toBe(MAX_CRL_NUMBER - 1n);
+      const settled = await Promise.allSettled(Array.from({ length: 5 }, () => store.nextCrlNumber()));
+      expect(settled.filter((r) => r.status === "fulfilled").map((r) => (r as PromiseFulfilledResult<bigint>).value)).toEqual([MAX_CRL_NUMBER]);
+      for (const r of settled.filter((r) => r.status === "rejected")) expect((r as PromiseRejectedResult).reason).toEqual(ERR_CRL_NUMBER_EXHAUSTED);
     });
   });
 }

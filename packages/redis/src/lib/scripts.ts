@@ -370,12 +370,15 @@ return redis.call('GET', KEYS[1])
 );
 
 /**
- * next CRL number (RFC 5280 §5.2.3): the counter + 1, or ARGV[1] (the store clock's ms × 1000) when the counter does
- * not exist (a new or flushed Redis: above every number handed out before it), raised to ARGV[2] (the caller's
- * floor, "0" for none) when that is larger; the result is stored as the counter and returned. All values are
- * non-negative decimal strings, compared and incremented as strings: a CRL number may have up to 20 octets, beyond
- * Lua's doubles (exact to 2^53) and INCR's int64. A counter that is not decimal digits is an error (nothing written).
- * KEYS[1] the counter. Returns the number as a string.
+ * next CRL number (RFC 5280 §5.2.3): the counter + 1, or Redis's own clock (`TIME`) in ms × 1000 when the counter does
+ * not exist (a new or flushed Redis: above every number handed out before it, whichever replica asks, since every
+ * replica reads the one clock; a replica's clock ahead no longer sets a start that a later start goes below), raised
+ * to ARGV[1] (the caller's floor, "0" for none) when that is larger. When the result is at most ARGV[2] (the largest
+ * CRL number, 2^159 - 1) it is stored as the counter and returned; above it nothing is written and the script returns
+ * false (a nil reply: the numbers are used up). All values are non-negative decimal strings, compared and incremented
+ * as strings: a CRL number may have up to 20 octets, beyond Lua's doubles (exact to 2^53) and INCR's int64. A counter
+ * that is not decimal digits is an error (nothing written). TIME before a write needs effects replication, the only
+ * mode since Redis 7 and the default since 5 (the stores need 6). KEYS[1] the counter. Returns the number as a string.
  */
 export const NEXT_CRL_NUMBER = script(
   "next-crl-number",
@@ -395,9 +398,12 @@ if n then
   if not string.match(n, '^%d+$') then return redis.error_reply('ERR the CRL number counter is not a number') end
   n = plus1((string.gsub(n, '^0+(%d)', '%1')))
 else
-  n = ARGV[1]
+  local t = redis.call('TIME')
+  n = (string.gsub(t[1] .. string.format('%06d', tonumber(t[2])):sub(1, 3) .. '000', '^0+(%d)', '%1'))
+  if n == '0' then n = '1' end
 end
-if above(ARGV[2], n) then n = ARGV[2] end
+if above(ARGV[1], n) then n = ARGV[1] end
+if above(n, ARGV[2]) then return false end
 redis.call('SET', KEYS[1], n)
 return n
 `,
