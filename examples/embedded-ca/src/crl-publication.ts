@@ -12,7 +12,7 @@
 // replaced by the next CRL signed.
 import { stat, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { StoreUnavailableError, isStoreUnavailable } from "@scep/core";
+import { MAX_CRL_NUMBER, StoreUnavailableError, isStoreUnavailable } from "@scep/core";
 import type { SignedCrl } from "./open-file-ca.js";
 import { fsyncDirectory, replaceFileUnderLock } from "./lib/durable-fs.js";
 import { withFileLock } from "./file-lock.js";
@@ -61,7 +61,7 @@ function parseState(text: string, fingerprintSha256: string): PublishedCrl | und
     return undefined;
   }
   if (value.fingerprintSha256 !== fingerprintSha256) return undefined; // another CA's (the directory's CA was replaced)
-  if (typeof value.key !== "string" || typeof value.der !== "string" || typeof value.crlNumber !== "string" || !/^\d{1,40}$/.test(value.crlNumber)) return undefined;
+  if (typeof value.key !== "string" || typeof value.der !== "string" || typeof value.crlNumber !== "string" || !/^\d{1,48}$/.test(value.crlNumber)) return undefined;
   const thisUpdate = new Date(String(value.thisUpdate));
   const nextUpdate = new Date(String(value.nextUpdate));
   if (Number.isNaN(thisUpdate.getTime()) || Number.isNaN(nextUpdate.getTime()) || !Number.isSafeInteger(value.revokedCount)) return undefined;
@@ -141,7 +141,7 @@ export class CrlPublication {
     const verdict = checkPublishedCrl(parsed.signed, this.#anchor);
     if ("parts" in verdict) return { ...parsed, parts: verdict.parts };
     // Still a floor for the next number (a CRL damaged on disk was likely served before), unless it could not be one.
-    if (parsed.signed.crlNumber < BigInt(Number.MAX_SAFE_INTEGER)) this.#untrustedNumber = parsed.signed.crlNumber;
+    if (parsed.signed.crlNumber <= MAX_CRL_NUMBER) this.#untrustedNumber = parsed.signed.crlNumber;
     try {
       this.#onUntrusted?.({ crlNumber: parsed.signed.crlNumber, reason: verdict.untrusted });
     } catch {

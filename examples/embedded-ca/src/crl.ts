@@ -8,7 +8,6 @@ import {
   AlgorithmIdentifier,
   AuthorityKeyIdentifier,
   CRLDistributionPoints,
-  CRLNumber,
   CRLReason,
   Certificate as AsnCertificate,
   CertificateList,
@@ -29,7 +28,7 @@ import {
   id_ce_subjectKeyIdentifier,
 } from "@peculiar/asn1-x509";
 import { createHash } from "node:crypto";
-import { REVOCATION_REASONS, serialNumberOctets, type RevokedCertificate, type SignatureAlgorithm, type Signer } from "@scep/core";
+import { MAX_CRL_NUMBER, REVOCATION_REASONS, serialNumberOctets, type RevokedCertificate, type SignatureAlgorithm, type Signer } from "@scep/core";
 import { EmbeddedCaError } from "./errors.js";
 
 /** What signing a CRL needs to know about the CA. */
@@ -82,6 +81,24 @@ function serialOctets(serial: string): ArrayBuffer {
 }
 
 /**
+ * The cRLNumber extension's value (RFC 5280 §5.2.3), DER: the number as an INTEGER of minimal two's-complement
+ * content octets (X.690 §8.3.2; a `00` in front of a first octet of 0x80 or more, so it stays positive). From the
+ * bigint itself, so every number up to 2^159 - 1 (20 content octets, 22 bytes of DER) is exact.
+ *
+ * ```asn
+ * CRLNumber ::= INTEGER (0..MAX)
+ * ```
+ */
+function crlNumberValue(crlNumber: bigint): ArrayBuffer {
+  const content = serialNumberOctets(crlNumber.toString(16)); // minimal content octets of a non-negative INTEGER
+  const der = new Uint8Array(2 + content.length); // at most 20 octets: a short-form length
+  der[0] = 0x02;
+  der[1] = content.length;
+  der.set(content, 2);
+  return der.buffer;
+}
+
+/**
  * Signs a CRL (RFC 5280 §5.1), DER:
  *
  * ```asn
@@ -101,11 +118,15 @@ function serialOctets(serial: string): ArrayBuffer {
  * is `unspecified` (which §5.3.1 asks to leave out). An empty list omits
  * `revokedCertificates`, as §5.1.2.6 requires.
  *
- * @throws EmbeddedCaError `INVALID_OPTIONS` for a signature algorithm other than RSA PKCS#1 or ECDSA with SHA-2, or a CRL number past 2^53.
+ * The CRL number may be anything from 1 to 2^159 - 1 (`MAX_CRL_NUMBER`, RFC 5280 §5.2.3's 20 octets): every number
+ * a RevocationStore hands out.
+ *
+ * @throws EmbeddedCaError `INVALID_OPTIONS` for a signature algorithm other than RSA PKCS#1 or ECDSA with SHA-2, or a
+ * CRL number that is not a bigint from 1 to 2^159 - 1.
  */
 export async function signCrl(issuer: CrlIssuer, contents: CrlContents): Promise<Uint8Array<ArrayBuffer>> {
-  if (contents.crlNumber < 1n || contents.crlNumber > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new EmbeddedCaError("INVALID_OPTIONS", `the CRL number must be from 1 to 2^53 - 1, got ${contents.crlNumber}`);
+  if (typeof contents.crlNumber !== "bigint" || contents.crlNumber < 1n || contents.crlNumber > MAX_CRL_NUMBER) {
+    throw new EmbeddedCaError("INVALID_OPTIONS", `the CRL number must be a bigint from 1 to 2^159 - 1 (RFC 5280 §5.2.3: 20 octets), got ${String(contents.crlNumber)}`);
   }
   const ca = AsnConvert.parse(issuer.certificateDer, AsnCertificate);
   const signature = algorithmIdentifier(issuer.signatureAlgorithm);
@@ -129,7 +150,7 @@ export async function signCrl(issuer: CrlIssuer, contents: CrlContents): Promise
       : {}),
     crlExtensions: [
       extension(id_ce_authorityKeyIdentifier, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(keyIdentifier(ca)) })),
-      extension(id_ce_cRLNumber, new CRLNumber(Number(contents.crlNumber))),
+      new Extension({ extnID: id_ce_cRLNumber, critical: false, extnValue: new OctetString(crlNumberValue(contents.crlNumber)) }),
     ],
   });
   const tbsDer = new Uint8Array(AsnConvert.serialize(tbs));

@@ -2,7 +2,7 @@
 import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { Certificate, KeyWorkerPool, type LocalKey, ignoreRejection, isScepError, isStoreUnavailable, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult, type RevokedCertificate } from "@scep/core";
+import { Certificate, KeyWorkerPool, MAX_CRL_NUMBER, type LocalKey, crlNumberExhausted, ignoreRejection, isScepError, isStoreUnavailable, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult, type RevokedCertificate } from "@scep/core";
 import { readCrlParts } from "./crl-entries.js";
 import { CrlPublication, type PublishedCrl } from "./crl-publication.js";
 import { CRL_DISTRIBUTION_POINTS_OID, crlDistributionPointsValue, signCrl } from "./crl.js";
@@ -628,6 +628,9 @@ export interface FileCa {
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, from @scep/core) when the revocation store is down, or `ca.crl`/`ca.crl.json` cannot be read or written (its lock held by a live process for over 10 s included)
    * @throws EmbeddedCaError `STORAGE_FAILED` when `unsettled.jsonl` cannot be read
    * @throws KeyUnavailableError (`ERR_KEY_UNAVAILABLE`, from @scep/core) when the `workerPool` cannot sign (closed, queue full)
+   * @throws CrlNumberExhaustedError (`ERR_CRL_NUMBER_EXHAUSTED`, from @scep/core) when a new CRL is due but its number
+   * would pass 2^159 - 1 (RFC 5280 §5.2.3's 20 octets): the store's counter or this CA's last published CRL is there.
+   * Retrying does not help; a new CA does. The CRL published last stays in `ca.crl`.
    *
    * @example
    * ```ts
@@ -1247,6 +1250,8 @@ class FileCaImpl implements FileCa {
             // A ca.crl.json that is not the CA's (damaged, edited) is not served, but its number still counts.
             const held = now?.signed.crlNumber ?? 0n;
             const floor = (held > untrustedNumber ? held : untrustedNumber) + 1n;
+            // The last CRL of this CA already has RFC 5280 §5.2.3's largest number: no further one can be signed.
+            if (floor > MAX_CRL_NUMBER) throw crlNumberExhausted(floor - 1n);
             // The store keeps the floor as its counter (a flushed Redis numbers on above this data directory's last
             // CRL on every replica); a store that ignores `atLeast` still works: the max is taken here too.
             const fromStore = await this.revocations.nextCrlNumber({ atLeast: floor });

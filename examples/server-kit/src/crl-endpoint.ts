@@ -1,6 +1,6 @@
 // The embedded CA's CRL over HTTP (RFC 5280 §5, served as RFC 2585's application/pkix-crl), and the
 // schedule that keeps a signed copy in the data directory fresh.
-import { isStoreUnavailable } from "@scep/core";
+import { isScepError, isStoreUnavailable } from "@scep/core";
 import { errorFields } from "./store-unavailable.js";
 import type { FileCa, SignedCrl } from "@scep-examples/embedded-ca";
 
@@ -16,7 +16,9 @@ export interface CrlEndpoint {
   owns(path: string): boolean;
   /**
    * 200 with the DER CRL (`content-type: application/pkix-crl`), 405 for other methods, 503 + Retry-After when the
-   * revocation store is down (then one `{ type: "crl-failed", path, status: 503, code, error }` line to `log`).
+   * revocation store is down (then one `{ type: "crl-failed", path, status: 503, code, error }` line to `log`), 500
+   * when the CA's CRL numbers are used up (`ERR_CRL_NUMBER_EXHAUSTED`: past 2^159 - 1, RFC 5280 §5.2.3; a new CA is
+   * needed; one `crl-failed` line with status 500).
    */
   fetch(request: Request): Promise<Response>;
 }
@@ -25,8 +27,9 @@ export interface CrlEndpoint {
  * Serves `ca.crl()` at {@link CRL_PATH} (or each CA's at its path, given a map path → CA): DER,
  * `content-type: application/pkix-crl` (RFC 2585 §4.2), `cache-control: public, max-age=60` (a revocation shows
  * within a minute even behind a cache), `last-modified` = thisUpdate and `expires` = nextUpdate. `log`, when given,
- * hears why a request was answered 503: `{ type: "crl-failed", path, status: 503, code, error }` (`error`: the first
- * line of the store's message), the cause the 503's body does not show.
+ * hears why a request was answered 503 (the store is down) or 500 (the CA's CRL numbers are used up,
+ * `ERR_CRL_NUMBER_EXHAUSTED`): `{ type: "crl-failed", path, status, code, error }` (`error`: the first line of the
+ * error's message), the cause the body does not show.
  *
  * @example
  * ```ts
@@ -52,6 +55,12 @@ export function createCrlEndpoint(cas: FileCa | ReadonlyMap<string, FileCa>, log
           log?.({ type: "crl-failed", path, status: 503, code, error: message });
           return new Response("the revocation store is unavailable; try again\n", { status: 503, headers: { "retry-after": "30", "content-type": "text/plain; charset=utf-8" } });
         }
+        if (isScepError(e) && e.code === "ERR_CRL_NUMBER_EXHAUSTED") {
+          // Not the client's doing and not passing: the CA's CRL numbers reached RFC 5280 §5.2.3's 20 octets.
+          const { code, message } = errorFields(e);
+          log?.({ type: "crl-failed", path, status: 500, code, error: message });
+          return new Response("the CA can sign no further CRL: its CRL numbers are used up (RFC 5280 §5.2.3)\n", { status: 500, headers: { "content-type": "text/plain; charset=utf-8" } });
+        }
         throw e;
       }
       const headers = {
@@ -71,8 +80,8 @@ export function createCrlEndpoint(cas: FileCa | ReadonlyMap<string, FileCa>, log
  * passed, or the revocations changed); `ca.crl()` publishes each new one to `<dataDir>/ca.crl` itself (under a lock,
  * temporary file + rename, only over a lower CRL number: the workers of one data directory never put an older CRL
  * back, RFC 5280 §5.2.3). Logs
- * `{ type: "crl", crlNumber, revoked, thisUpdate, nextUpdate }` per new CRL after the first and `{ type: "crl-failed", error }`
- * when signing or writing fails (the next round tries again). The timer does not keep the process alive.
+ * `{ type: "crl", crlNumber, revoked, thisUpdate, nextUpdate }` per new CRL after the first and `{ type: "crl-failed", code, error }`
+ * when signing or writing fails (the next round tries again; `ERR_CRL_NUMBER_EXHAUSTED` says no round will succeed). The timer does not keep the process alive.
  *
  * @returns `refresh()` (sign now if due; the admin API calls it after a revocation; never rejects) and `stop()`
  * (no more rounds; resolves once a CRL being signed or written is on disk, so the data directory and the
@@ -103,7 +112,8 @@ export function scheduleCrl(ca: FileCa, intervalMs: number, log: (entry: Record<
     } catch (e) {
       // errorFields never throws (what was thrown may be no Error): a throw here would leave the round's promise
       // rejected, an unhandled rejection through `void refresh()`.
-      log({ type: "crl-failed", error: errorFields(e).message });
+      const { code, message } = errorFields(e);
+      log({ type: "crl-failed", code, error: message });
       return undefined;
     }
   };
