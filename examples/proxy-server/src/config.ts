@@ -225,7 +225,7 @@ function parseCa(i: number, value: unknown, env: Env): UpstreamCa {
     name,
     type: type as CaType,
     url: httpUrl(`${what}: url`, o.url),
-    challengeTtlMs: o.challengeTtlMs === undefined ? undefined : int(`${what}: challengeTtlMs`, o.challengeTtlMs, 1000),
+    challengeTtlMs: o.challengeTtlMs === undefined ? undefined : int(`${what}: challengeTtlMs`, o.challengeTtlMs, 1000, 31_536_000_000),
     exemptPlatforms: undefined,
     challenge: secret(what, o, "challenge", env, { optional: true }),
     ndes: undefined,
@@ -348,7 +348,7 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
     const path = str("path", file.path, { optional: true }) ?? "/scep";
     if (!/^\/[A-Za-z0-9._~\-/]*[^/]$/.test(path)) throw new ConfigError(`path must start with / and not end with one, got ${JSON.stringify(path)}`);
 
-    const upstreamTimeoutMs = file.upstreamTimeoutMs === undefined ? 30_000 : int("upstreamTimeoutMs", file.upstreamTimeoutMs, 1);
+    const upstreamTimeoutMs = file.upstreamTimeoutMs === undefined ? 30_000 : int("upstreamTimeoutMs", file.upstreamTimeoutMs, 1, 2_147_483_647);
     const httpFile = file.http === undefined ? {} : object("http", file.http);
     onlyKeys("http", httpFile, KEYS.http);
     const limit = (key: (typeof KEYS.http)[number], def: number, max?: number): number => (httpFile[key] === undefined ? def : int(`http.${key}`, httpFile[key], 1, max));
@@ -381,7 +381,7 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
     port: check(() => (port !== undefined ? int(portSrc, port, 0, 65535) : file.port !== undefined ? int("port", file.port, 0, 65535) : 8090)),
     host: check(() => listenHost(host !== undefined ? hostSrc : "host", host ?? (file.host === undefined ? "127.0.0.1" : str("host", file.host)))),
     publicUrl: check(() => (publicUrl !== undefined ? httpUrl(publicSrc, publicUrl).replace(/\/+$/, "") : file.publicUrl === undefined ? undefined : httpUrl("publicUrl", file.publicUrl).replace(/\/+$/, ""))),
-    maxBodyBytes: check(() => (file.maxBodyBytes === undefined ? 2 * 1024 * 1024 : int("maxBodyBytes", file.maxBodyBytes, 1024))),
+    maxBodyBytes: check(() => (file.maxBodyBytes === undefined ? 2 * 1024 * 1024 : int("maxBodyBytes", file.maxBodyBytes, 1024, 1024 * 1024 * 1024))),
   };
   if (problems.length > 0 || !fromFile) throw new ConfigError(problems);
   return {

@@ -138,7 +138,7 @@ describe("proxy-server configuration", () => {
     ["two CAs of one name", { cas: [CORP, CORP] }, {}, [], 'two CAs are named "corp"'],
     ["a non-http URL", { cas: [{ ...CORP, url: "ftp://x/scep" }] }, {}, [], 'CA "corp": url must be an http:// or https:// URL, got a ftp: URL'],
     ["credentials in a URL", { cas: [{ ...CORP, url: "http://u:p@x/scep" }] }, {}, [], 'CA "corp": url must not hold credentials (give them as username/passwordEnv)'],
-    ["a window under a second", { cas: [{ ...CORP, challengeTtlMs: 10 }] }, {}, [], 'CA "corp": challengeTtlMs must be an integer from 1000 to 9007199254740991, got 10'],
+    ["a window under a second", { cas: [{ ...CORP, challengeTtlMs: 10 }] }, {}, [], 'CA "corp": challengeTtlMs must be an integer from 1000 to 31536000000, got 10'],
     ["a challenge variable that is not set", { cas: [{ ...CORP, challengeEnv: "NOPE" }] }, {}, [], 'CA "corp".challengeEnv names NOPE, which is not set'],
     ["both an inline secret and a variable", { cas: [{ ...CORP, challenge: "a", challengeEnv: "B" }] }, {}, [], 'CA "corp": give challenge or challengeEnv, not both'],
     ["ndes settings on a custom CA", { cas: [{ ...CORP, ndes: {} }] }, {}, [], 'CA "corp": ndes settings belong to a CA of type ndes'],

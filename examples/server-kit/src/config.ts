@@ -302,7 +302,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     validityDays,
     pending: values.pending === true || boolean("SCEP_PENDING", env.SCEP_PENDING ?? ""),
     certFiles: values["cert-files"] === true || boolean("SCEP_CERT_FILES", env.SCEP_CERT_FILES ?? ""),
-    maxBodyBytes: num("--max-body", "SCEP_MAX_BODY", 65536, 1024),
+    maxBodyBytes: num("--max-body", "SCEP_MAX_BODY", 65536, 1024, 1024 * 1024 * 1024),
     adminToken: env.SCEP_ADMIN_TOKEN || undefined,
     metricsToken: env.SCEP_METRICS_TOKEN || undefined,
     requestTimeoutMs: num("--request-timeout-ms", "SCEP_REQUEST_TIMEOUT_MS", 30_000, 1),

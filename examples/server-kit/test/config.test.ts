@@ -137,7 +137,7 @@ describe("parseConfig", () => {
     [[], { SCEP_MAX_CONNECTIONS: "lots" }, 'SCEP_MAX_CONNECTIONS must be an integer from 1 to 1000000, got "lots"'],
     [["--retry-after-seconds", "0"], {}, '--retry-after-seconds must be an integer from 1 to 3600, got "0"'],
     [[], { SCEP_ADMIN_TOKEN: "short" }, "SCEP_ADMIN_TOKEN must be at least 16 characters"],
-    [["--max-body", "10"], {}, '--max-body must be an integer from 1024 to 9007199254740991, got "10"'],
+    [["--max-body", "10"], {}, '--max-body must be an integer from 1024 to 1073741824, got "10"'],
     [["--nope"], {}, "unknown option '--nope'"],
     [["--workers", "0"], {}, '--workers must be an integer from 1 to 64 or auto, got "0"'],
     [[], { SCEP_WORKERS: "many" }, 'SCEP_WORKERS must be an integer from 1 to 64 or auto, got "many"'],

@@ -109,6 +109,7 @@ export type { ScepClientOptions, EnrollOptions } from "./client/scep-client.js";
 
 export { createScepServer } from "./server/scep-server.js";
 export type { ScepServer, ScepServerOptions, EventSink, ScepProfile, IssueHook, IssueContext, IssueResult, ApproveOptions, RejectOptions, ConfirmHook, ConfirmContext, ConfirmResult, UndeliveredCertificate } from "./server/scep-server.js";
+export { checkFetchHandler } from "./server/handler.js";
 export type { FetchHandler, HttpRequestParts, HttpResponseParts, HeaderFields } from "./server/handler.js";
 export { rawQueryParam } from "./server/query.js";
 export { MemoryChallengeStore, newChallenge } from "./server/challenge.js";
@@ -144,5 +145,7 @@ export type { ActivityEntry, ActivityFilter, ActivityInput, ActivityKind, Activi
 
 export { toPem, fromPem, toBase64, toBase64Url, fromBase64Lenient, isPrintableString } from "./encoding.js";
 export { ignoreRejection } from "./ignore-rejection.js";
+export { numberOption } from "./number-option.js";
+export type { NumberOptionRange } from "./number-option.js";
 export { BODY_ALREADY_READ_TEXT, POST_BODY_NOT_DER_TEXT, pkiMessageFromGetParam, pkiMessageFromPostBody, readBody } from "./server/read-request.js";
 export type { BodyRead, GetMessageRefusal } from "./server/read-request.js";

@@ -44,11 +44,12 @@ describe("bounds", () => {
     expect(e!.serial).toBe("s".repeat(78) + "\u{1F600}");
   });
 
-  it("a maxEntries below 1 holds one entry", () => {
-    const log = new ActivityLog({ maxEntries: 0 });
+  it("a maxEntries of 1 holds one entry; 0 is refused at construction (it was taken as 1)", () => {
+    const log = new ActivityLog({ maxEntries: 1 });
     log.sink(ev({}));
     log.sink(ev({}));
     expect(log.size).toBe(1);
+    expect(() => new ActivityLog({ maxEntries: 0 })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: "maxEntries must be an integer from 1 to 1000000 (got 0)" }));
   });
 
   it("list() returns copies: changing one does not change the log", () => {

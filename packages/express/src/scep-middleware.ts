@@ -1,17 +1,22 @@
 // IncomingMessage → handler.handle (the body read into one Buffer) → ServerResponse; handler.fetch for handlers without handle.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { FetchHandler } from "@scep/core";
+import { type FetchHandler, InvalidArgumentError, checkFetchHandler, numberOption } from "@scep/core";
 import { type BodyState, lazyBody } from "./read-body.js";
 import { viaFetch } from "./via-fetch.js";
 
 /** Options of {@link scepMiddleware}. @group Server */
 export interface ScepMiddlewareOptions {
   /**
-   * Largest request body read, in bytes (default 64 KiB, like the server's `maxBodyBytes`: keep the two equal so
-   * the server's event reports `body_too_large`). A larger body gets HTTP 413 and the connection is closed.
+   * Largest request body read, in bytes (default 65 536, 64 KiB, like the server's `maxBodyBytes`: keep the two
+   * equal so the server's event reports `body_too_large`). A larger body gets HTTP 413 and the connection is closed.
+   * An integer from 1 to 1 073 741 824 (1 GiB): anything else (`NaN`, a string) makes {@link scepMiddleware} throw
+   * InvalidArgumentError `ERR_INVALID_ARGUMENT`.
    */
   maxBodyBytes?: number;
-  /** Hand requests for paths the handler does not own to `next()` (default true); false sends them to the handler. */
+  /**
+   * Hand requests for paths the handler does not own to `next()` (default true); false sends them to the handler.
+   * Not a boolean (a string `"false"`): `ERR_INVALID_ARGUMENT` from {@link scepMiddleware}.
+   */
   fallthrough?: boolean;
 }
 
@@ -54,11 +59,17 @@ export type ScepRequestHandler = (req: NodeRequest, res: ServerResponse, next: (
  * app.listen(8080);
  * ```
  *
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when `handler` has no `fetch` function (or an `owns` or
+ *   `handle` that is not a function), `maxBodyBytes` is not an integer from 1 to 1 073 741 824 (bytes), or
+ *   `fallthrough` is not a boolean: one line naming the option, its range and the value given.
  * @group Server
  */
 export function scepMiddleware(handler: FetchHandler, options: ScepMiddlewareOptions = {}): ScepRequestHandler {
-  const limit = options.maxBodyBytes ?? 64 * 1024;
-  const fallthrough = options.fallthrough ?? true;
+  checkFetchHandler(handler);
+  // NaN made every body "not too large" here while the server refused it: the wire said 413, the event 400.
+  const limit = numberOption("maxBodyBytes", options.maxBodyBytes, 64 * 1024, { min: 1, max: 1024 * 1024 * 1024, unit: "bytes" });
+  const fallthrough = options.fallthrough === undefined ? true : options.fallthrough;
+  if (typeof fallthrough !== "boolean") throw new InvalidArgumentError(`fallthrough must be true or false (got ${JSON.stringify(fallthrough)})`);
   return (req, res, next) => {
     const full = req.originalUrl ?? req.url ?? "/";
     const relative = req.url ?? "/";
@@ -100,3 +111,4 @@ export function scepMiddleware(handler: FetchHandler, options: ScepMiddlewareOpt
 }
 
 const TOO_LARGE = Buffer.from("message too large\n");
+

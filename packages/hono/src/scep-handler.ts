@@ -1,6 +1,6 @@
 // Hono → handler.fetch: Hono already speaks web Request/Response. A body of declared length goes through
 // handler.handle instead, read by Hono (c.req.arrayBuffer(): @hono/node-server reads it without a web stream).
-import type { FetchHandler } from "@scep/core";
+import { type FetchHandler, InvalidArgumentError, checkFetchHandler } from "@scep/core";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 
 /**
@@ -20,7 +20,10 @@ async function answer(handler: FetchHandler, c: Context): Promise<Response> {
 
 /** Options of {@link scepHandler}. @group Server */
 export interface ScepHandlerOptions {
-  /** Hand requests for paths the handler does not own to `next()` (default true); false sends them to the handler. */
+  /**
+   * Hand requests for paths the handler does not own to `next()` (default true); false sends them to the handler.
+   * Not a boolean (a string `"false"`): `ERR_INVALID_ARGUMENT` from {@link scepHandler}.
+   */
   fallthrough?: boolean;
 }
 
@@ -49,10 +52,14 @@ export interface ScepHandlerOptions {
  * export default app;
  * ```
  *
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when `handler` has no `fetch` function (or an `owns` or
+ *   `handle` that is not a function), or `fallthrough` is not a boolean.
  * @group Server
  */
 export function scepHandler(handler: FetchHandler, options: ScepHandlerOptions = {}): MiddlewareHandler {
-  const fallthrough = options.fallthrough ?? true;
+  checkFetchHandler(handler);
+  const fallthrough = options.fallthrough === undefined ? true : options.fallthrough;
+  if (typeof fallthrough !== "boolean") throw new InvalidArgumentError(`fallthrough must be true or false (got ${JSON.stringify(fallthrough)})`);
   return async (c, next) => {
     if (handler.owns) return handler.owns(c.req.path) || !fallthrough ? answer(handler, c) : next();
     const response = await answer(handler, c);
@@ -76,8 +83,10 @@ export function scepHandler(handler: FetchHandler, options: ScepHandlerOptions =
  * serve({ fetch: scepApp(server).fetch, port: 8080 });
  * ```
  *
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when `handler` has no `fetch` function.
  * @group Server
  */
 export function scepApp(handler: FetchHandler): Hono {
+  checkFetchHandler(handler);
   return new Hono().all("*", (c) => answer(handler, c));
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { toBase64 } from "../encoding.js";
+import { typeOf } from "../number-option.js";
 import { CertRepError, InvalidArgumentError, TransportError, type TransportOperation } from "../errors.js";
 import type { ContentCipher, DigestAlgorithm } from "../algorithms.js";
 import type { LocalKey } from "../keys/key.js";
@@ -41,7 +42,7 @@ export interface ScepClientOptions extends CaPinOptions {
    * `ERR_INVALID_ARGUMENT` from the constructor.
    */
   maxResponseBytes?: number;
-  /** A fetch implementation (default the global fetch). */
+  /** A fetch implementation (default the global fetch); not a function: `ERR_INVALID_ARGUMENT` from the constructor. */
   fetch?: typeof fetch;
   /**
    * The CA identifier sent as the `message` of GetCACaps and GetCACert (RFC 8894 §3.5.1, §4.2): a CA-administrator
@@ -128,6 +129,7 @@ export class ScepClient {
     const maxResponse = options.maxResponseBytes ?? 32 * 1024 * 1024;
     if (!Number.isSafeInteger(maxResponse) || maxResponse < 1) throw new InvalidArgumentError(`maxResponseBytes must be a positive integer, got ${String(maxResponse)}`);
     this.#maxResponse = maxResponse;
+    if (options.fetch !== undefined && typeof options.fetch !== "function") throw new InvalidArgumentError(`fetch must be a function (got ${typeOf(options.fetch)})`);
     this.#fetch = options.fetch ?? fetch;
     this.#pin = compileCaPin(options);
     if (options.caIdentifier !== undefined && (typeof options.caIdentifier !== "string" || options.caIdentifier === "")) {

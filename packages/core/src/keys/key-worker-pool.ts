@@ -32,6 +32,7 @@ import { InvalidArgumentError, KeyError, KeyUnavailableError } from "../errors.j
 import type { DigestAlgorithm, SignatureAlgorithm } from "../algorithms.js";
 import * as nc from "../lib/node-crypto.js";
 import type { KeyObject } from "../lib/node-crypto.js";
+import { numberOption } from "../number-option.js";
 
 /** `crypto.sign` options of a signature besides the key (padding, salt length, DER ECDSA). */
 type SignParams = ReturnType<typeof nc.signParams>;
@@ -75,12 +76,12 @@ const MAX_SIZE = 64;
 /** Options of {@link KeyWorkerPool}. @group Keys */
 export interface KeyWorkerPoolOptions {
   /**
-   * Worker threads (1–64). Default `min(2, availableParallelism())`: the pool runs every private-key operation of
+   * Worker threads, a count (an integer from 1 to 64). Default `min(2, availableParallelism())`: the pool runs every private-key operation of
    * its keys, so one thread would cap them at one core (an RSA-4096 CA on 2 cores: 54 against 78 enrollments/s).
    */
   size?: number;
   /**
-   * Most operations queued or running at once over the pool (≥ 1, default
+   * Most operations queued or running at once over the pool, a count (an integer from 1 to 1 000 000, default
    * 1024); one more rejects at once with {@link KeyUnavailableError}, so memory
    * stays bounded when requests arrive faster than the threads decrypt and sign.
    */
@@ -155,10 +156,8 @@ export class KeyWorkerPool {
   });
 
   constructor(options: KeyWorkerPoolOptions = {}) {
-    const size = options.size ?? Math.min(2, availableParallelism());
-    const maxQueue = options.maxQueue ?? 1024;
-    if (!Number.isInteger(size) || size < 1 || size > MAX_SIZE) throw new InvalidArgumentError(`KeyWorkerPool size must be an integer from 1 to ${MAX_SIZE}, got ${size}`);
-    if (!Number.isInteger(maxQueue) || maxQueue < 1) throw new InvalidArgumentError(`KeyWorkerPool maxQueue must be a positive integer, got ${maxQueue}`);
+    const size = numberOption("KeyWorkerPool size", options.size, Math.min(2, availableParallelism()), { min: 1, max: MAX_SIZE });
+    const maxQueue = numberOption("KeyWorkerPool maxQueue", options.maxQueue, 1024, { min: 1, max: 1_000_000 });
     this.size = size;
     this.maxQueue = maxQueue;
     this.#slots = new Array<Slot | undefined>(size).fill(undefined);

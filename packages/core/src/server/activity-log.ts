@@ -6,9 +6,10 @@
  *
  * @module
  */
-import type { FailInfo } from "../errors.js";
+import { type FailInfo, InvalidArgumentError } from "../errors.js";
 import { clip } from "../lib/clip.js";
 import type { ScepEvent, ScepOutcome } from "./events.js";
+import { numberOption, typeOf } from "../number-option.js";
 
 /**
  * What a request was, for an operator:
@@ -83,7 +84,7 @@ export interface ActivityFilter {
 
 /** Options of {@link ActivityLog}. @group Server */
 export interface ActivityLogOptions {
-  /** Most entries kept; the oldest is dropped first (default 1000). */
+  /** Most entries kept, a count; the oldest is dropped first (default 1000). An integer from 1 to 1 000 000, else `ERR_INVALID_ARGUMENT`. */
   maxEntries?: number;
   /** Clock stamping entries (default `() => new Date()`). */
   now?: () => Date;
@@ -158,9 +159,10 @@ export class ActivityLog {
   #next = 1;
   #size = 0;
 
-  /** A `maxEntries` below 1 is taken as 1. */
+  /** @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a `maxEntries` that is not an integer from 1 to 1 000 000 (NaN made `new Array` throw a RangeError; 0 was taken as 1). */
   constructor(options: ActivityLogOptions = {}) {
-    const max = Math.max(1, Math.floor(options.maxEntries ?? 1000));
+    const max = numberOption("maxEntries", options.maxEntries, 1000, { min: 1, max: 1_000_000 });
+    if (options.include !== undefined && typeof options.include !== "function") throw new InvalidArgumentError(`include must be a function (got ${typeOf(options.include)})`);
     this.#ring = new Array<ActivityEntry | undefined>(max);
     this.#now = options.now ?? (() => new Date());
     this.#include = options.include ?? defaultInclude;

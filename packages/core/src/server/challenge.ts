@@ -9,9 +9,13 @@ import { toBase64Url } from "../encoding.js";
 import * as nc from "../lib/node-crypto.js";
 import type { CertificationRequest } from "../x509/certification-request.js";
 import type { PkiRequest } from "../message/pki-message.js";
-import { StoreUnavailableError, type FailInfo } from "../errors.js";
+import { InvalidArgumentError, StoreUnavailableError, type FailInfo } from "../errors.js";
 import type { Certificate } from "../x509/certificate.js";
 import type { ConfirmHook, IssueContext } from "./profile.js";
+import { MAX_RECORD_MS, MAX_STORE_ENTRIES, numberOption, typeOf } from "../number-option.js";
+
+/** A challenge's TTL: whole milliseconds, at most 365 days. */
+const CHALLENGE_TTL = { min: 1, max: MAX_RECORD_MS, unit: "ms" } as const;
 
 /** What a challenge validator is told. @group Server */
 export interface ChallengeContext {
@@ -252,9 +256,12 @@ export interface ChallengeStatusReporter {
 export interface MemoryChallengeStoreOptions {
   /** Clock deciding expiry (default `() => new Date()`). */
   now?: () => Date;
-  /** TTL of a challenge issued without `ttlMs`, in milliseconds (default 1 hour). */
+  /**
+   * TTL of a challenge issued without `ttlMs`, in milliseconds (default 3 600 000, 1 hour). An integer from 1 to
+   * 31 536 000 000 (365 days): anything else throws InvalidArgumentError `ERR_INVALID_ARGUMENT`.
+   */
   defaultTtlMs?: number;
-  /** Most live challenges kept (default 10 000). */
+  /** Most live challenges kept, a count (default 10 000). An integer from 1 to 100 000 000, else `ERR_INVALID_ARGUMENT`. */
   maxEntries?: number;
 }
 
@@ -289,14 +296,18 @@ export class MemoryChallengeStore implements ChallengeStore {
   readonly #defaultTtl: number;
   readonly #max: number;
 
+  /** @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a `defaultTtlMs` or `maxEntries` out of range, or a `now` that is not a function. */
   constructor(options: MemoryChallengeStoreOptions = {}) {
+    if (options.now !== undefined && typeof options.now !== "function") throw new InvalidArgumentError(`now must be a function returning a Date (got ${typeOf(options.now)})`);
     this.#now = options.now ? () => options.now!().getTime() : () => Date.now();
-    this.#defaultTtl = options.defaultTtlMs ?? 3_600_000;
-    this.#max = options.maxEntries ?? 10_000;
+    this.#defaultTtl = numberOption("defaultTtlMs", options.defaultTtlMs, 3_600_000, CHALLENGE_TTL);
+    this.#max = numberOption("maxEntries", options.maxEntries, 10_000, { min: 1, max: MAX_STORE_ENTRIES });
   }
 
   /** {@inheritDoc ChallengeStore.issue} */
   async issue(options: { profile: string; ttlMs?: number; holder?: string }): Promise<string> {
+    // NaN made a challenge that never expires. An operator's call, not a request's: checked each time.
+    const ttl = numberOption("ttlMs", options.ttlMs, this.#defaultTtl, CHALLENGE_TTL);
     const t = this.#now();
     if (this.#entries.size >= this.#max) {
       this.#removeExpired(t);
@@ -308,7 +319,7 @@ export class MemoryChallengeStore implements ChallengeStore {
     // The holder's earlier challenge is superseded: gone, so consume and release refuse it.
     const earlier = holder === undefined ? undefined : this.#current.get(holder);
     if (earlier !== undefined) this.#delete(earlier);
-    this.#entries.set(challenge, { profile: options.profile, expires: t + (options.ttlMs ?? this.#defaultTtl), spent: false, ...(holder === undefined ? {} : { holder }) });
+    this.#entries.set(challenge, { profile: options.profile, expires: t + ttl, spent: false, ...(holder === undefined ? {} : { holder }) });
     if (holder !== undefined) this.#current.set(holder, challenge);
     return challenge;
   }

@@ -5,6 +5,7 @@
  * @module
  */
 import type { ScepOutcome } from "./events.js";
+import { numberOption } from "../number-option.js";
 
 /** The counts of one profile: requests by outcome and by reason label. @group Storage */
 export interface ProfileCounters {
@@ -65,8 +66,13 @@ export class MemoryCounterStore implements CounterStore {
   readonly #profiles = new Map<string, ProfileCounters>();
   readonly #maxLabels: number;
 
+  /**
+   * @param options - `maxLabels`: most reason labels counted per profile, a count (default 1000; the rest under
+   *   `other`), an integer from 1 to 1 000 000.
+   * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a `maxLabels` out of that range.
+   */
   constructor(options: { maxLabels?: number } = {}) {
-    this.#maxLabels = options.maxLabels ?? 1000;
+    this.#maxLabels = numberOption("maxLabels", options.maxLabels, 1000, { min: 1, max: 1_000_000 });
   }
 
   /** {@inheritDoc CounterStore.increment} */

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { InvalidArgumentError } from "../errors.js";
 
 /**
  * Request header fields as an adapter holds them: anything with `get(name)` (a web `Headers`), or a record of
@@ -104,4 +105,27 @@ export interface FetchHandler {
    * that holds the body's bytes already. Optional: an adapter uses it when present and `fetch` otherwise.
    */
   handle?(request: HttpRequestParts): Promise<HttpResponseParts>;
+}
+
+/**
+ * Throws unless `handler` is a {@link FetchHandler}: an object with a `fetch` function, and `owns` / `handle`
+ * functions when present. Adapters call it once when mounted, so a handler without `fetch` (a JavaScript caller
+ * passing the options object, or the server's factory) is refused there instead of failing every request.
+ *
+ * @example
+ * ```ts
+ * import { checkFetchHandler, type FetchHandler } from "@scep/core";
+ *
+ * export function mount(handler: FetchHandler): void {
+ *   checkFetchHandler(handler);
+ * }
+ * ```
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` with the message `handler must be a FetchHandler (…)`.
+ * @group Server
+ */
+export function checkFetchHandler(handler: FetchHandler): void {
+  const h = handler as Partial<FetchHandler> | null | undefined;
+  if (typeof h?.fetch !== "function" || (h.owns !== undefined && typeof h.owns !== "function") || (h.handle !== undefined && typeof h.handle !== "function")) {
+    throw new InvalidArgumentError("handler must be a FetchHandler (an object with a fetch function, such as createScepServer's server)");
+  }
 }

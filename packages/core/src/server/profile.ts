@@ -22,6 +22,7 @@ import { MemoryTransactionStore, type TransactionStore } from "./transaction-sto
 import type { RevocationVerdict, RevokedCertificate } from "./revocation-store.js";
 import { normalizePath } from "./routing.js";
 import { canReceiveKeyTransport, keyAlgorithmName } from "./key-transport.js";
+import { MAX_RECORD_MS, MAX_TIMER_MS, numberOption, typeOf } from "../number-option.js";
 
 /** What the issue hook is asked. @group Server */
 export interface IssueContext {
@@ -186,7 +187,7 @@ export interface ScepProfile {
   csrPolicy?: CsrPolicy;
   /** Which algorithms are accepted. */
   algorithmPolicy?: AlgorithmPolicy;
-  /** Issues certificates. */
+  /** Issues certificates. Required: a profile without an `issue` function makes `createScepServer` throw `ERR_INVALID_ARGUMENT`. */
   issue: IssueHook;
   /**
    * Runs after the issue hook issued and before the SUCCESS CertRep is sent (Intune's success notification plugs
@@ -218,18 +219,26 @@ export interface ScepProfile {
   isRevoked?: (certificate: Certificate) => RevocationVerdict | Promise<RevocationVerdict>;
   /** PENDING transactions, and issued ones for a re-send (default: a {@link MemoryTransactionStore} with the server's clock). */
   transactions?: TransactionStore;
-  /** How long a PENDING transaction waits for approve/reject before it is forgotten, in ms (default 7 days). */
+  /**
+   * How long a PENDING transaction waits for approve/reject before it is forgotten, in ms (default 604 800 000, 7
+   * days). An integer from 1000 to 31 536 000 000 (365 days); anything else (`NaN` from an unset environment
+   * variable, a fraction, a string) makes `createScepServer` throw InvalidArgumentError `ERR_INVALID_ARGUMENT`.
+   */
   pendingTtlMs?: number;
   /**
    * How long a finished (ISSUED/REJECTED) transaction stays for CertPoll and a re-sent PKCSReq, in ms (default 1 day);
-   * a certificate the issue hook issued directly is recorded ISSUED for as long (RFC 8894 §3.3.3).
+   * a certificate the issue hook issued directly is recorded ISSUED for as long (RFC 8894 §3.3.3). An integer from
+   * 1000 to 31 536 000 000 (365 days); anything else makes `createScepServer` throw InvalidArgumentError
+   * `ERR_INVALID_ARGUMENT`.
    */
   transactionRetentionMs?: number;
   /**
    * How long an approver's claim (status ISSUING) holds, in ms (default 5 minutes): after it lapses
    * (the approver crashed mid-issue) another `approve` may claim the transaction again. Also the longest a first
    * enrollment's claim (`claimLeaseMs`) is renewed: an issue hook that has not settled by then (an upstream call
-   * without a timeout) lets go of the transactionID, and the device's re-send may then be issued elsewhere.
+   * without a timeout) lets go of the transactionID, and the device's re-send may then be issued elsewhere. An
+   * integer from 300 to 2 147 483 647 (ms); anything else makes `createScepServer` throw InvalidArgumentError
+   * `ERR_INVALID_ARGUMENT`.
    */
   approvalLeaseMs?: number;
   /**
@@ -244,8 +253,8 @@ export interface ScepProfile {
    * the holder died, takes the claim and is enrolled. Still held after the wait (a slow hook): PENDING for the same
    * request, FAILURE badRequest `transaction_id_in_use` for another. Replicas judge the lease by their own clocks:
    * keep them within a third of this of each other (NTP), or a live claim may be taken over and the request issued
-   * twice. Throws InvalidArgumentError (ERR_INVALID_ARGUMENT) at `createScepServer` when not a number from 300 to
-   * 2 147 483 647.
+   * twice. Throws InvalidArgumentError (ERR_INVALID_ARGUMENT) at `createScepServer` when not an integer from 300 to
+   * 2 147 483 647 (ms).
    */
   claimLeaseMs?: number;
   /** Renewals also need a valid challenge (default false). */
@@ -507,14 +516,45 @@ function kindOf(c: ChallengePolicy): string {
 }
 
 /**
- * `claimLeaseMs` checked (default 10 s): a lease under 300 ms would be renewed more often than a store answers; one
- * over 2 147 483 647 ms is refused as `storeTimeoutMs` is (a third of it past 2^31 - 1 ms made Node run the renewal
- * timer every millisecond: a store write each).
+ * The profile's numeric options, checked (one line naming the option, its unit, range and the value given):
+ * - `claimLeaseMs` (default 10 s): a lease under 300 ms would be renewed more often than a store answers; one over
+ *   2 147 483 647 ms is refused as `storeTimeoutMs` is (a third of it past 2^31 - 1 ms made Node run the renewal
+ *   timer every millisecond: a store write each);
+ * - `approvalLeaseMs` (default 5 minutes): 0 or NaN let every claim lapse at once (a second approve could claim a
+ *   transaction being issued);
+ * - `pendingTtlMs` (default 7 days) and `transactionRetentionMs` (default 1 day): NaN made an Invalid Date expiry
+ *   (a PENDING record that never expires and that `pending` never lists), a fraction or a few ms one that expired
+ *   before the first CertPoll.
  */
-function claimLease(name: string, ms: number | undefined): number {
-  if (ms === undefined) return 10_000;
-  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 300 || ms > 2_147_483_647) throw new InvalidArgumentError(`profile ${name}: claimLeaseMs must be a number of milliseconds from 300 to 2147483647 (got ${String(ms)})`);
-  return ms;
+function durations(name: string, p: ScepProfile): { pendingTtlMs: number; retentionMs: number; leaseMs: number; claimLeaseMs: number } {
+  const ms = (option: string, value: unknown, fallback: number, min: number, max: number): number => numberOption(`profile ${name}: ${option}`, value, fallback, { min, max, unit: "ms" });
+  return {
+    pendingTtlMs: ms("pendingTtlMs", p.pendingTtlMs, 7 * 86_400_000, 1000, MAX_RECORD_MS),
+    retentionMs: ms("transactionRetentionMs", p.transactionRetentionMs, 86_400_000, 1000, MAX_RECORD_MS),
+    leaseMs: ms("approvalLeaseMs", p.approvalLeaseMs, 300_000, 300, MAX_TIMER_MS),
+    claimLeaseMs: ms("claimLeaseMs", p.claimLeaseMs, 10_000, 300, MAX_TIMER_MS),
+  };
+}
+
+/** Throws unless each named hook is a function (or absent, when optional): a JavaScript caller's missing `issue` was an HTTP 500 at the first enrollment. */
+function requireFunctions(name: string, p: ScepProfile): void {
+  const hooks: [string, unknown, boolean][] = [
+    ["issue", p.issue, true],
+    ["confirm", p.confirm, false],
+    ["onUndelivered", p.onUndelivered, false],
+    ["isRevoked", p.isRevoked, false],
+    ["getCert", p.getCert, false],
+    ["getCrl", p.getCrl, false],
+  ];
+  for (const [option, value, required] of hooks) {
+    if ((required || value !== undefined) && typeof value !== "function") throw new InvalidArgumentError(`profile ${name}: ${option} must be a function (got ${typeOf(value)})`);
+  }
+  const signer = p.signer as Partial<Signer> | undefined;
+  if (typeof signer?.sign !== "function" || typeof signer.certificate !== "object" || signer.certificate === null) throw new InvalidArgumentError(`profile ${name}: signer must be a Signer (an object with sign and a certificate)`);
+  const tx = p.transactions as Partial<TransactionStore> | undefined;
+  if (tx !== undefined && (["get", "create", "transition", "list", "delete"] as const).some((m) => typeof tx?.[m] !== "function")) {
+    throw new InvalidArgumentError(`profile ${name}: transactions must be a TransactionStore (get, create, transition, list, delete)`);
+  }
 }
 
 /**
@@ -525,7 +565,11 @@ function claimLease(name: string, ms: number | undefined): number {
  * @group Server
  */
 export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile {
+  if (typeof p?.path !== "string") throw new InvalidArgumentError(`a profile's path must be a string such as "/scep" (got ${typeOf(p?.path)})`);
+  if (p.name !== undefined && (typeof p.name !== "string" || p.name === "")) throw new InvalidArgumentError(`profile ${p.path}: name must be a non-empty string`);
   const name = p.name ?? normalizePath(p.path);
+  requireFunctions(name, p);
+  const times = durations(name, p);
   const c = p.challenge as ChallengePolicy | undefined;
   if (!c) throw new InvalidArgumentError(`profile ${name}: a challenge policy is required (use { type: "none", acknowledgeAnyoneCanEnroll: true } to run without one)`);
   if (c.type === "static" && !c.password) throw new InvalidArgumentError(`profile ${name}: the static challenge password is empty`);
@@ -572,10 +616,7 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
     onUndelivered: p.onUndelivered,
     isRevoked: p.isRevoked,
     transactions: p.transactions ?? new MemoryTransactionStore({ now }),
-    pendingTtlMs: p.pendingTtlMs ?? 7 * 86_400_000,
-    retentionMs: p.transactionRetentionMs ?? 86_400_000,
-    leaseMs: p.approvalLeaseMs ?? 300_000,
-    claimLeaseMs: claimLease(name, p.claimLeaseMs),
+    ...times,
     renewalRequiresChallenge: p.renewalRequiresChallenge ?? false,
     getCert: p.getCert,
     getCrl: p.getCrl,

@@ -7,6 +7,7 @@
  */
 import { CrlNumberExhaustedError, InvalidArgumentError, StoreUnavailableError } from "../errors.js";
 import { normalizeSerialNumber } from "../x509/serial-number.js";
+import { MAX_STORE_ENTRIES, numberOption, typeOf } from "../number-option.js";
 
 /**
  * The CRL reason codes of RFC 5280 §5.3.1 a certificate can be revoked with,
@@ -263,7 +264,10 @@ export function revocationReasonOf(verdict: RevocationVerdict | string): Revocat
 export interface MemoryRevocationStoreOptions {
   /** Clock of a revocation without `revokedAt` (default `() => new Date()`). */
   now?: () => Date;
-  /** Most revocations kept (default 100 000); past it `revoke` rejects with StoreUnavailableError rather than forget one. */
+  /**
+   * Most revocations kept, a count (default 100 000); past it `revoke` rejects with StoreUnavailableError rather than
+   * forget one. An integer from 1 to 100 000 000: anything else throws InvalidArgumentError `ERR_INVALID_ARGUMENT`.
+   */
   maxEntries?: number;
 }
 
@@ -286,9 +290,11 @@ export class MemoryRevocationStore implements RevocationStore {
   /** See {@link RevocationStore.revision}: starts at the clock's ms × 1000, so a new store (a restart) starts above an old one. */
   #revision: number;
 
+  /** @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a `maxEntries` out of range or a `now` that is not a function. */
   constructor(options: MemoryRevocationStoreOptions = {}) {
+    if (options.now !== undefined && typeof options.now !== "function") throw new InvalidArgumentError(`now must be a function returning a Date (got ${typeOf(options.now)})`);
     this.#now = options.now ?? (() => new Date());
-    this.#max = options.maxEntries ?? 100_000;
+    this.#max = numberOption("maxEntries", options.maxEntries, 100_000, { min: 1, max: MAX_STORE_ENTRIES });
     this.#revision = revisionBase(this.#now());
   }
 

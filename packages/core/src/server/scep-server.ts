@@ -28,6 +28,7 @@ import { type BodyReader, readBody, takeBody } from "./read-request.js";
 import { Reply, caNotValid, keyUnavailable, storeUnavailable, text } from "./replies.js";
 import { createRouter, targetPath } from "./routing.js";
 import { createStoreCall } from "./store-call.js";
+import { MAX_TIMER_MS, numberOption, typeOf } from "../number-option.js";
 import type { Transaction } from "./transaction-store.js";
 import { type ProfileInfo, type ProfileSnapshot, profileInfo, profileSnapshot } from "./snapshot.js";
 import type { ChallengeStatusReporter } from "./challenge.js";
@@ -35,17 +36,22 @@ import type { ChallengeStatusReporter } from "./challenge.js";
 export type { IssueContext, IssueHook, IssueResult, ScepProfile, ConfirmHook, ConfirmContext, ConfirmResult, UndeliveredCertificate } from "./profile.js";
 export type { ApproveOptions, RejectOptions } from "./approval.js";
 
+/** Largest `maxBodyBytes` accepted, 1 GiB: a body is read into memory whole. */
+const MAX_BODY_BYTES = 1024 * 1024 * 1024;
+
 /** Options of {@link createScepServer}. @group Server */
 export interface ScepServerOptions {
   /** The endpoints. */
   profiles: readonly ScepProfile[];
   /**
-   * Largest POST body accepted (default 64 KiB): larger gets HTTP 413 `body_too_large`. A GET PKIOperation's `message`
-   * is held to it too (its base64 to 4/3 of it plus 1 KiB, its DER to it): larger gets HTTP 414 URI Too Long
-   * (RFC 9110 §15.5.15), event reason `uri_too_long`. Behind Node's HTTP server (`node:http`, Express,
-   * `@hono/node-server`) a request line and headers over its `maxHeaderSize` (16 KiB by default) get 431 from Node
-   * itself, before this server sees them and with no event: there a GET PKIOperation is held to about 12 KiB of DER,
-   * and larger messages must be POSTed (a client does so when GetCACaps lists `POSTPKIOperation`).
+   * Largest POST body accepted, in bytes (default 65 536, 64 KiB): larger gets HTTP 413 `body_too_large`. A GET
+   * PKIOperation's `message` is held to it too (its base64 to 4/3 of it plus 1 KiB, its DER to it): larger gets HTTP
+   * 414 URI Too Long (RFC 9110 §15.5.15), event reason `uri_too_long`. Behind Node's HTTP server (`node:http`,
+   * Express, `@hono/node-server`) a request line and headers over its `maxHeaderSize` (16 KiB by default) get 431 from
+   * Node itself, before this server sees them and with no event: there a GET PKIOperation is held to about 12 KiB of
+   * DER, and larger messages must be POSTed (a client does so when GetCACaps lists `POSTPKIOperation`). An integer
+   * from 1 to 1 073 741 824 (1 GiB); anything else (`NaN`, a string, a fraction) makes {@link createScepServer} throw
+   * `ERR_INVALID_ARGUMENT`.
    */
   maxBodyBytes?: number;
   /**
@@ -227,7 +233,10 @@ const OPS: Record<string, ScepOperation> = { getcacaps: "GetCACaps", getcacert: 
  * ```
  * A complete, tested server (CA files, Express, enrolling): the README's quick start.
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for no profile, two profiles with one name or path, a profile
- *   option its resolver refuses, or a `storeTimeoutMs` that is not an integer from 1 to 2 147 483 647.
+ *   option its resolver refuses (a numeric option out of its range, a missing `issue` function), a `storeTimeoutMs`
+ *   that is not an integer from 1 to 2 147 483 647 (ms), a `maxBodyBytes` that is not an integer from 1 to
+ *   1 073 741 824 (bytes), or a hook (`now`, `onError`, `onEvent`) that is not a function. The message is one line
+ *   naming the option, its unit and range, and the value given.
  * @throws CaNotValidError `ERR_CA_NOT_VALID` when a profile's issuing CA certificate is expired or not yet valid at
  *   `now()` (a one-line message naming the profile, the CA and the date). One that expires later while the server
  *   runs: enrollments get HTTP 503 (event reason `ca_not_valid`, the error passed to `onError`), GetCACert still
@@ -235,7 +244,19 @@ const OPS: Record<string, ScepOperation> = { getcacaps: "GetCACaps", getcacert: 
  * @group Server
  */
 export function createScepServer(options: ScepServerOptions): ScepServer {
-  if (!options.profiles.length) throw new InvalidArgumentError("at least one profile is required");
+  if (!Array.isArray(options.profiles) || !options.profiles.length) throw new InvalidArgumentError("at least one profile is required");
+  // Checked before the profiles, whose CA files and keys cost more to look at.
+  // NaN or 0 would time out every store call (every enrollment 503); above 2^31 − 1 ms Node fires a timer at once.
+  const storeTimeoutMs = numberOption("storeTimeoutMs", options.storeTimeoutMs, 2000, { min: 1, max: MAX_TIMER_MS, unit: "ms" });
+  // NaN compares false with every length: it lifted the limit (a 30 MB body read and parsed).
+  const maxBody = numberOption("maxBodyBytes", options.maxBodyBytes, 64 * 1024, { min: 1, max: MAX_BODY_BYTES, unit: "bytes" });
+  for (const [name, fn] of [["now", options.now], ["onError", options.onError]] as const) {
+    if (fn !== undefined && typeof fn !== "function") throw new InvalidArgumentError(`${name} must be a function (got ${typeOf(fn)})`);
+  }
+  if (options.onEvent !== undefined && (typeof options.onEvent === "function" ? false : !Array.isArray(options.onEvent) || options.onEvent.some((s) => typeof s !== "function"))) {
+    throw new InvalidArgumentError("onEvent must be a function or an array of functions");
+  }
+  if (options.counters !== undefined && typeof options.counters?.increment !== "function") throw new InvalidArgumentError("counters must be a CounterStore (an object with increment)");
   const now = options.now ?? (() => new Date());
   const profiles = options.profiles.map((p) => resolveProfile(p, now));
   const byName = new Map<string, ResolvedProfile>();
@@ -245,12 +266,7 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
   }
   const router = createRouter(profiles);
   const sinks: readonly EventSink[] = options.onEvent === undefined ? [] : typeof options.onEvent === "function" ? [options.onEvent] : [...options.onEvent];
-  const storeTimeoutMs = options.storeTimeoutMs ?? 2000;
-  // NaN or 0 would time out every store call (every enrollment 503); above 2^31 − 1 ms Node fires a timer at once.
-  if (!Number.isSafeInteger(storeTimeoutMs) || storeTimeoutMs < 1 || storeTimeoutMs > 2_147_483_647) {
-    throw new InvalidArgumentError(`storeTimeoutMs must be an integer from 1 to 2147483647 (ms), got ${String(storeTimeoutMs)}`);
-  }
-  const ctx: ServerContext = { now, maxBody: options.maxBodyBytes ?? 64 * 1024, store: createStoreCall(storeTimeoutMs), keyTransports: new KeyTransportLedger() };
+  const ctx: ServerContext = { now, maxBody, store: createStoreCall(storeTimeoutMs), keyTransports: new KeyTransportLedger() };
 
   function emit(e: ScepEvent, profile?: ResolvedProfile): void {
     const subject = clip(e.subject, MAX_EVENT_SUBJECT);

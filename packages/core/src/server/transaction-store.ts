@@ -21,8 +21,9 @@
  * @module
  */
 import type { FailInfo } from "../errors.js";
-import { StoreUnavailableError } from "../errors.js";
+import { InvalidArgumentError, StoreUnavailableError } from "../errors.js";
 import { copyBytes } from "../lib/bytes.js";
+import { MAX_STORE_ENTRIES, numberOption, typeOf } from "../number-option.js";
 
 /**
  * Where a transaction stands. `ISSUING`: an approver claimed it and is running
@@ -169,7 +170,10 @@ export interface TransactionStore {
 export interface MemoryTransactionStoreOptions {
   /** Clock deciding expiry (default `() => new Date()`). */
   now?: () => Date;
-  /** Most records kept (default 10 000); when full, the oldest finished ones go, 1/64 of this at once (see the class). */
+  /**
+   * Most records kept, a count (default 10 000); when full, the oldest finished ones go, 1/64 of this at once (see the
+   * class). An integer from 1 to 100 000 000: anything else throws InvalidArgumentError `ERR_INVALID_ARGUMENT`.
+   */
   maxEntries?: number;
 }
 
@@ -228,9 +232,11 @@ export class MemoryTransactionStore implements TransactionStore {
   readonly #max: number;
   #size = 0;
 
+  /** @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a `maxEntries` out of range or a `now` that is not a function. */
   constructor(options: MemoryTransactionStoreOptions = {}) {
+    if (options.now !== undefined && typeof options.now !== "function") throw new InvalidArgumentError(`now must be a function returning a Date (got ${typeOf(options.now)})`);
     this.#now = options.now ?? (() => new Date());
-    this.#max = options.maxEntries ?? 10_000;
+    this.#max = numberOption("maxEntries", options.maxEntries, 10_000, { min: 1, max: MAX_STORE_ENTRIES });
   }
 
   #live(profile: string, transactionId: string): Transaction | undefined {

@@ -1,0 +1,34 @@
+/**
+ * scepHandler's and scepApp's handler and options are checked when they are built: a handler without a `fetch`
+ * function, or a `fallthrough` that is not a boolean (the string "false" was truthy), throws InvalidArgumentError
+ * `ERR_INVALID_ARGUMENT` instead of failing every request.
+ */
+import { describe, expect, it } from "vitest";
+import type { FetchHandler } from "@scep/core";
+import { scepApp, scepHandler } from "../src/index.js";
+
+const handler: FetchHandler = { fetch: async () => new Response("ok") };
+
+describe("@scep/hono: the handler and options are checked when built", () => {
+  it.each(["false", 0, null])("fallthrough %s: ERR_INVALID_ARGUMENT", (bad) => {
+    expect(() => scepHandler(handler, { fallthrough: bad as unknown as boolean })).toThrow(
+      expect.objectContaining({ name: "InvalidArgumentError", code: "ERR_INVALID_ARGUMENT", message: `fallthrough must be true or false (got ${JSON.stringify(bad)})` }),
+    );
+  });
+
+  it.each([
+    ["undefined", undefined],
+    ["an object without fetch", { owns: () => true }],
+    ["a fetch that is not a function", { fetch: "http://ca.test" }],
+    ["a handle that is not a function", { fetch: async () => new Response(), handle: {} }],
+  ])("a handler that is %s: ERR_INVALID_ARGUMENT from scepHandler and scepApp", (_what, bad) => {
+    const thrown = expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: expect.stringMatching(/^handler must be a FetchHandler/) });
+    expect(() => scepHandler(bad as unknown as FetchHandler)).toThrow(thrown);
+    expect(() => scepApp(bad as unknown as FetchHandler)).toThrow(thrown);
+  });
+
+  it("a FetchHandler and a boolean fallthrough are accepted", () => {
+    expect(typeof scepHandler(handler, { fallthrough: false })).toBe("function");
+    expect(typeof scepApp(handler).fetch).toBe("function");
+  });
+});
