@@ -209,6 +209,6 @@ describe("Smallstep source options", () => {
     ["maxBodyBytes", -1],
     ["maxBodyBytes", 1.5],
   ] as const)("%s = %s → ERR_PROXY_CONFIG from the constructor, not a fetch that fails at once", (name, value) => {
-    expect(() => new SmallstepChallengeSource({ [name]: value })).toThrow(expect.objectContaining({ name: "ProxyConfigError", code: "ERR_PROXY_CONFIG", message: `${name} must be a positive integer` }));
+    expect(() => new SmallstepChallengeSource({ [name]: value })).toThrow(expect.objectContaining({ name: "ProxyConfigError", code: "ERR_PROXY_CONFIG", message: expect.stringMatching(new RegExp(`^${name} must be an integer number of (milliseconds|bytes) from 1 to \\d+ \\(got ${value}\\)$`)) }));
   });
 });

@@ -37,7 +37,7 @@ describe("MemoryCaRegistry", () => {
     ["an unknown type", [{ ...ndes, type: "est" as CaConfig["type"] }], {}, "CA #1: type must be one of ndes, smallstep, custom"],
     ["a relative URL", [{ ...ndes, url: "/scep" }], {}, "CA #1: url is not an absolute URL"],
     ["a non-http URL", [{ ...ndes, url: "ftp://ndes.example/" }], {}, "CA #1: url must be http or https"],
-    ["a zero challengeTtlMs", [{ ...ndes, challengeTtlMs: 0 }], {}, "CA #1: challengeTtlMs must be a positive integer (milliseconds)"],
+    ["a zero challengeTtlMs", [{ ...ndes, challengeTtlMs: 0 }], {}, "CA #1: challengeTtlMs must be an integer number of milliseconds from 1 to 31536000000 (got 0)"],
     ["a default CA not configured", [ndes], { defaultName: "x" }, "defaultName names no configured CA"],
   ])("refuses %s with ProxyConfigError (ERR_PROXY_CONFIG)", (_what, cas, options, message) => {
     let error: unknown;

@@ -59,7 +59,10 @@ export interface CaConfig {
   type: CaType;
   /** The upstream's SCEP URL (http or https), e.g. NDES's `…/certsrv/mscep/mscep.dll`. Never shown to a device. */
   url: string;
-  /** How long a challenge stays valid, in milliseconds (default {@link DEFAULT_CHALLENGE_TTL_MS} of the type). */
+  /**
+   * How long a challenge stays valid, in milliseconds (default {@link DEFAULT_CHALLENGE_TTL_MS} of the type). An
+   * integer from 1 to 31 536 000 000 (365 days), else `ProxyConfigError` (`ERR_PROXY_CONFIG`) from the registry.
+   */
   challengeTtlMs?: number;
   /**
    * The CA identifier (RFC 8894 §4.2, GetCACert's `message`) this upstream needs, sent on every GetCACert instead of

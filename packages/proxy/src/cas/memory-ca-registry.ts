@@ -7,6 +7,7 @@ import { ProxyConfigError } from "../errors.js";
 import { CA_TYPES, type CaConfig } from "./ca-config.js";
 import type { CaRegistry } from "./ca-registry.js";
 import { CONTROL_CHARACTER } from "../lib/text.js";
+import { integerOption } from "../lib/options.js";
 
 /** Options of {@link MemoryCaRegistry}. @group CAs */
 export interface MemoryCaRegistryOptions {
@@ -27,9 +28,7 @@ function validate(ca: CaConfig, index: number): CaConfig {
     throw new ProxyConfigError(`${where}: url is not an absolute URL`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new ProxyConfigError(`${where}: url must be http or https`);
-  if (ca.challengeTtlMs !== undefined && !(Number.isSafeInteger(ca.challengeTtlMs) && ca.challengeTtlMs > 0)) {
-    throw new ProxyConfigError(`${where}: challengeTtlMs must be a positive integer (milliseconds)`);
-  }
+  integerOption(`${where}: challengeTtlMs`, ca.challengeTtlMs, 0, { min: 1, max: 365 * 86_400_000, unit: "ms" });
   if (ca.caIdentifier !== undefined && (typeof ca.caIdentifier !== "string" || ca.caIdentifier === "" || ca.caIdentifier.length > 255 || CONTROL_CHARACTER.test(ca.caIdentifier))) {
     throw new ProxyConfigError(`${where}: caIdentifier must be a string of 1 to 255 characters without control characters`);
   }
@@ -53,7 +52,8 @@ function validate(ca: CaConfig, index: number): CaConfig {
  * ```
  *
  * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) for an empty or duplicate name, an unknown type, a URL that
- * is not absolute http(s), a `challengeTtlMs` that is not a positive integer, or a `defaultName` not configured.
+ * is not absolute http(s), a `challengeTtlMs` that is not an integer number of milliseconds from 1 to 31 536 000 000
+ * (365 days), or a `defaultName` not configured.
  *
  * @group CAs
  */

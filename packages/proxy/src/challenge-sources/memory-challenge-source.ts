@@ -10,6 +10,7 @@ import { ChallengeSourceError } from "../errors.js";
 import { abortable } from "../lib/deadline.js";
 import { type ChallengeSource, type FetchedChallenge, fitsPrintableString } from "./challenge-source.js";
 import { CONTROL_CHARACTER, MAX_CHALLENGE_CHARS } from "../lib/text.js";
+import { functionOption } from "../lib/options.js";
 
 /**
  * Options of {@link MemoryChallengeSource}.
@@ -72,7 +73,10 @@ export class MemoryChallengeSource implements ChallengeSource {
   readonly #now: () => Date;
   readonly #challenge: (ca: CaConfig, options: { signal?: AbortSignal }) => string | Promise<string>;
 
+  /** @throws ProxyConfigError `ERR_PROXY_CONFIG` for a `now` that is not a function, or a `challenge` that is neither a string nor a function. */
   constructor(options: MemoryChallengeSourceOptions = {}) {
+    functionOption("now", options.now);
+    if (options.challenge !== undefined && typeof options.challenge !== "string") functionOption("challenge", options.challenge);
     this.#now = options.now ?? (() => new Date());
     const c = options.challenge;
     this.#challenge = typeof c === "function" ? c : typeof c === "string" ? () => c : newChallenge;

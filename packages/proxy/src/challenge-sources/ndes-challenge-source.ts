@@ -10,7 +10,7 @@ import { ntlmHttpGet, type NtlmHttpGetOptions } from "../ntlm/node-http-transpor
 import { type ChallengeSource, type FetchedChallenge, fitsPrintableString } from "./challenge-source.js";
 import { ChallengeSourceConfigError, NdesHttpStatusError } from "./errors.js";
 import { parseNdesAdminPage } from "./ndes-page.js";
-import { positiveInteger } from "../lib/options.js";
+import { BODY_BYTES, TIMER_MS, functionOption, integerOption } from "../lib/options.js";
 
 /**
  * Options of {@link NdesChallengeSource}.
@@ -20,7 +20,7 @@ import { positiveInteger } from "../lib/options.js";
 export interface NdesChallengeSourceOptions {
   /** Clock for `retrievedAt` (and the NTLMv2 timestamp when NDES sends none). Default `() => new Date()`. */
   now?: () => Date;
-  /** Deadline for one fetch, NTLM handshake included, in ms. Default 30 000. */
+  /** Deadline for one fetch, NTLM handshake included, in ms. Default 30 000. An integer from 1 to 2 147 483 647 (ms), else `ProxyConfigError` (`ERR_PROXY_CONFIG`) from the constructor. */
   timeoutMs?: number;
   /**
    * `"proactive"` (default): send the NTLM NEGOTIATE message with the first
@@ -33,7 +33,7 @@ export interface NdesChallengeSourceOptions {
   allowBasic?: boolean;
   /** Also send Basic over plain `http:` admin URLs (password in clear on the network). Default false. */
   allowBasicOverHttp?: boolean;
-  /** Largest admin page read, in bytes. Default 1 MiB. */
+  /** Largest admin page read, in bytes. Default 1 MiB. An integer from 1 to 1 073 741 824 (bytes), else `ProxyConfigError` (`ERR_PROXY_CONFIG`) from the constructor. */
   maxBodyBytes?: number;
   /** TLS settings for `https:` admin URLs: extra CA certificates (PEM), verification. */
   tls?: { ca?: string | string[]; rejectUnauthorized?: boolean };
@@ -84,10 +84,12 @@ export class NdesChallengeSource implements ChallengeSource {
   readonly #options: NdesChallengeSourceOptions;
   readonly #now: () => Date;
 
+  /** @throws ProxyConfigError `ERR_PROXY_CONFIG` for a `timeoutMs` / `maxBodyBytes` out of range or a `now` that is not a function. */
   constructor(options: NdesChallengeSourceOptions = {}) {
+    functionOption("now", options.now);
     // Validated here, so a bad limit fails at construction rather than on every fetch (ntlmHttpGet applies the defaults).
-    positiveInteger("timeoutMs", options.timeoutMs, 1);
-    positiveInteger("maxBodyBytes", options.maxBodyBytes, 1);
+    integerOption("timeoutMs", options.timeoutMs, 1, TIMER_MS);
+    integerOption("maxBodyBytes", options.maxBodyBytes, 1, BODY_BYTES);
     this.#options = options;
     this.#now = options.now ?? (() => new Date());
   }

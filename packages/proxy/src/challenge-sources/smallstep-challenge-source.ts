@@ -10,7 +10,7 @@ import { type ChallengeSource, type FetchedChallenge, fitsPrintableString } from
 import { ChallengeSourceError } from "../errors.js";
 import { deadline } from "../lib/deadline.js";
 import { transportFailure } from "../lib/net-errors.js";
-import { positiveInteger } from "../lib/options.js";
+import { BODY_BYTES, TIMER_MS, functionOption, integerOption } from "../lib/options.js";
 import { readCapped } from "../lib/read-capped.js";
 import {
   ChallengeSourceConfigError,
@@ -62,9 +62,9 @@ export interface SmallstepChallengeRequest {
 export interface SmallstepChallengeSourceOptions {
   /** Clock for `retrievedAt` and `eventTimestamp`. Default `() => new Date()`. */
   now?: () => Date;
-  /** Deadline for one fetch (connect, answer and body), in ms. Default 30 000. */
+  /** Deadline for one fetch (connect, answer and body), in ms. Default 30 000. An integer from 1 to 2 147 483 647 (ms), else `ProxyConfigError` (`ERR_PROXY_CONFIG`) from the constructor. */
   timeoutMs?: number;
-  /** Largest response read, in bytes. Default 64 KiB. */
+  /** Largest response read, in bytes. Default 64 KiB. An integer from 1 to 1 073 741 824 (bytes), else `ProxyConfigError` (`ERR_PROXY_CONFIG`) from the constructor. */
   maxBodyBytes?: number;
   /** The `fetch` to use (a proxy-aware one, or a test double). Default `globalThis.fetch`. */
   fetch?: typeof fetch;
@@ -115,10 +115,12 @@ export class SmallstepChallengeSource implements ChallengeSource {
   readonly #fetch: typeof fetch;
   readonly #payloadIdentifier: () => string;
 
+  /** @throws ProxyConfigError `ERR_PROXY_CONFIG` for a `timeoutMs` / `maxBodyBytes` out of range, or a `now`, `fetch` or `payloadIdentifier` that is not a function. */
   constructor(options: SmallstepChallengeSourceOptions = {}) {
+    for (const name of ["now", "fetch", "payloadIdentifier"] as const) functionOption(name, options[name]);
     this.#now = options.now ?? (() => new Date());
-    this.#timeoutMs = positiveInteger("timeoutMs", options.timeoutMs, 30_000);
-    this.#maxBody = positiveInteger("maxBodyBytes", options.maxBodyBytes, 64 * 1024);
+    this.#timeoutMs = integerOption("timeoutMs", options.timeoutMs, 30_000, TIMER_MS);
+    this.#maxBody = integerOption("maxBodyBytes", options.maxBodyBytes, 64 * 1024, BODY_BYTES);
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#payloadIdentifier = options.payloadIdentifier ?? (() => crypto.randomUUID().toUpperCase());
   }

@@ -10,7 +10,7 @@ import type { CaRegistry } from "../cas/ca-registry.js";
 import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
 import { parseIdentifier, type ProxyIdentifier } from "../identifier.js";
 import { abortable, deadline } from "../lib/deadline.js";
-import { booleanOption, positiveInteger } from "../lib/options.js";
+import { BODY_BYTES, TIMER_MS, booleanOption, functionOption, integerOption, objectOption } from "../lib/options.js";
 import type { ProfileKey, ProfileStore } from "../stores/profile-store.js";
 import { HttpUpstream } from "../upstream/http-upstream.js";
 import type { Upstream, UpstreamResponse } from "../upstream/upstream.js";
@@ -84,12 +84,17 @@ export interface ScepProxyOptions {
   forwardResends?: boolean;
   /** How upstreams are called (default an {@link HttpUpstream} with `upstreamTimeoutMs` and `maxBodyBytes`). */
   upstream?: Upstream;
-  /** Longest an upstream call may take, in milliseconds (default 30 000); then the device gets 504, whatever the `upstream` does. */
+  /**
+   * Longest an upstream call may take, in milliseconds (default 30 000); then the device gets 504, whatever the
+   * `upstream` does. An integer from 1 to 2 147 483 647 (ms), else `ProxyConfigError` (`ERR_PROXY_CONFIG`) from
+   * `createScepProxy`.
+   */
   upstreamTimeoutMs?: number;
   /**
    * Largest PKIOperation message read from a device (POST body, or GET `message` once decoded), in bytes (default
    * 2 MiB); larger: 413 `request too large` for a POST body, 414 `request URI too long` for a GET `message` (RFC 9110
-   * §15.5.15; its base64 is refused unread past 4/3 of it plus 1 KiB).
+   * §15.5.15; its base64 is refused unread past 4/3 of it plus 1 KiB). An integer from 1 to 1 073 741 824 (bytes),
+   * else `ProxyConfigError` (`ERR_PROXY_CONFIG`) from `createScepProxy`.
    */
   maxBodyBytes?: number;
   /** Clock of the challenge lifecycles, and of the default `upstream`'s caps expiry and HTTP-date `Retry-After` (default `() => new Date()`). */
@@ -254,9 +259,19 @@ function normaliseBase(basePath: string | undefined): string {
 export function createScepProxy(options: ScepProxyOptions): ScepProxy {
   const base = normaliseBase(options.basePath);
   const { profiles, cas, challenges } = options;
+  objectOption("profiles", profiles, "ProfileStore", ["get", "put", "requeue", "markFailed", "delete", "list"]);
+  objectOption("cas", cas, "CaRegistry", ["get", "list"]);
+  if (challenges !== undefined) objectOption("challenges", challenges, "ChallengeStore", ["issue", "consume"]);
+  if (options.upstream !== undefined) objectOption("upstream", options.upstream, "Upstream", ["getCACaps", "getCACert", "pkiOperation"]);
+  if (options.logger !== undefined) objectOption("logger", options.logger, "ProxyLogger", ["error"]);
+  functionOption("now", options.now);
+  if (options.onEvent !== undefined && typeof options.onEvent !== "function") {
+    if (!Array.isArray(options.onEvent)) throw new ProxyConfigError("onEvent must be a function or an array of functions");
+    (options.onEvent as readonly unknown[]).forEach((sink, i) => functionOption(`onEvent[${i}]`, sink, false));
+  }
   const forwardResends = booleanOption("forwardResends", options.forwardResends, true);
-  const upstreamTimeoutMs = positiveInteger("upstreamTimeoutMs", options.upstreamTimeoutMs, 30_000);
-  const maxBody = positiveInteger("maxBodyBytes", options.maxBodyBytes, 2 * MiB);
+  const upstreamTimeoutMs = integerOption("upstreamTimeoutMs", options.upstreamTimeoutMs, 30_000, TIMER_MS);
+  const maxBody = integerOption("maxBodyBytes", options.maxBodyBytes, 2 * MiB, BODY_BYTES);
   const now = options.now ?? (() => new Date());
   // The default upstream reads caps expiry and HTTP-date Retry-After values with the proxy's clock.
   const upstream = options.upstream ?? new HttpUpstream({ timeoutMs: upstreamTimeoutMs, maxRequestBytes: maxBody, maxResponseBytes: maxBody, now });

@@ -1,12 +1,22 @@
-// Validating numeric options once, the same way everywhere: a limit or timeout that is not a positive integer
-// is a configuration mistake (ERR_PROXY_CONFIG) at construction, not a fetch that times out at once.
+// Validating options once, the same way everywhere: a limit or timeout that is not an integer in its range is a
+// configuration mistake (ERR_PROXY_CONFIG) at construction, not a fetch that times out at once. The check itself is
+// @scep/core's numberOption (one message shape across the SDK); this file only makes its error a ProxyConfigError.
+import { type NumberOptionRange, numberOption } from "@scep/core";
 import { ProxyConfigError } from "../errors.js";
 
-/** `value`, or `fallback` when undefined; throws ProxyConfigError unless a positive safe integer. */
-export function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value <= 0) throw new ProxyConfigError(`${name} must be a positive integer`);
-  return value;
+/** The longest timer Node keeps, in ms (2^31 − 1, about 24.8 days): a longer `setTimeout` fires at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+/** Largest body or response limit, in bytes (1 GiB): bodies are read into memory whole. */
+export const MAX_BODY_BYTES = 1024 * 1024 * 1024;
+
+/** A duration used with a timer: an integer number of milliseconds from 1 to 2 147 483 647. */
+export const TIMER_MS: NumberOptionRange = { min: 1, max: MAX_TIMER_MS, unit: "ms" };
+/** A body or response size limit: an integer number of bytes from 1 to 1 GiB. */
+export const BODY_BYTES: NumberOptionRange = { min: 1, max: MAX_BODY_BYTES, unit: "bytes" };
+
+/** `value`, or `fallback` when undefined; throws ProxyConfigError (one line: name, unit, range, value) unless in `range`. */
+export function integerOption(name: string, value: number | undefined, fallback: number, range: NumberOptionRange): number {
+  return numberOption(name, value, fallback, range, (message) => new ProxyConfigError(message));
 }
 
 /** `value`, or `fallback` when undefined; throws ProxyConfigError unless a boolean (a string "false" is not false). */
@@ -14,4 +24,16 @@ export function booleanOption(name: string, value: boolean | undefined, fallback
   if (value === undefined) return fallback;
   if (typeof value !== "boolean") throw new ProxyConfigError(`${name} must be true or false`);
   return value;
+}
+
+/** Throws ProxyConfigError unless `value` is a function, or undefined when `optional` (a hook passed as a string or an object failed at the first request). */
+export function functionOption(name: string, value: unknown, optional = true): void {
+  if (value === undefined && optional) return;
+  if (typeof value !== "function") throw new ProxyConfigError(`${name} must be a function (got ${value === null ? "null" : value === undefined ? "none" : typeof value})`);
+}
+
+/** Throws ProxyConfigError unless `value` is an object with each of `methods` (`what` names the interface). */
+export function objectOption(name: string, value: unknown, what: string, methods: readonly string[]): void {
+  const o = value as Record<string, unknown> | null | undefined;
+  if (typeof o !== "object" || o === null || methods.some((m) => typeof o[m] !== "function")) throw new ProxyConfigError(`${name} must be ${/^[AEIOU]/.test(what) ? "an" : "a"} ${what} (${methods.join(", ")})`);
 }

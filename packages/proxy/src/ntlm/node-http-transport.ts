@@ -10,7 +10,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 import { ChallengeSourceError } from "../errors.js";
 import { transportFailure } from "../lib/net-errors.js";
-import { positiveInteger } from "../lib/options.js";
+import { BODY_BYTES, TIMER_MS, integerOption } from "../lib/options.js";
 import {
   ChallengeSourceConfigError,
   NdesAuthError,
@@ -59,11 +59,11 @@ export interface NtlmHttpGetOptions {
   allowBasic?: boolean;
   /** Also send Basic over plain `http:` (the password then crosses the network in clear). Default false. */
   allowBasicOverHttp?: boolean;
-  /** Deadline for the whole exchange, handshake included, in ms. Default 30 000. */
+  /** Deadline for the whole exchange, handshake included, in ms. Default 30 000. An integer from 1 to 2 147 483 647 (ms), else `ProxyConfigError` (`ERR_PROXY_CONFIG`). */
   timeoutMs?: number;
   /** Aborts the exchange; the promise then rejects with the signal's reason. */
   signal?: AbortSignal;
-  /** Largest body read, in bytes. Default 1 MiB (an NDES page is about 2 KiB). */
+  /** Largest body read, in bytes. Default 1 MiB (an NDES page is about 2 KiB). An integer from 1 to 1 073 741 824 (bytes), else `ProxyConfigError` (`ERR_PROXY_CONFIG`). */
   maxBodyBytes?: number;
   /** Clock for the NTLMv2 timestamp when the server's CHALLENGE carries none. Default `() => new Date()`. */
   now?: () => Date;
@@ -174,8 +174,8 @@ export async function ntlmHttpGet(url: string, options: NtlmHttpGetOptions): Pro
   if (target.username || target.password) throw new ChallengeSourceConfigError("NDES admin URL must not hold credentials; pass them as username/password");
   options.signal?.throwIfAborted();
 
-  const timeoutMs = positiveInteger("timeoutMs", options.timeoutMs, DEFAULT_TIMEOUT_MS);
-  const maxBody = positiveInteger("maxBodyBytes", options.maxBodyBytes, DEFAULT_MAX_BODY);
+  const timeoutMs = integerOption("timeoutMs", options.timeoutMs, DEFAULT_TIMEOUT_MS, TIMER_MS);
+  const maxBody = integerOption("maxBodyBytes", options.maxBodyBytes, DEFAULT_MAX_BODY, BODY_BYTES);
   const agent = secure
     ? new https.Agent({ keepAlive: true, maxSockets: 1, ca: options.tls?.ca, rejectUnauthorized: options.tls?.rejectUnauthorized ?? true })
     : new http.Agent({ keepAlive: true, maxSockets: 1 });

@@ -4,6 +4,7 @@
  * @module
  */
 import type { ProfileKey, ProfileRecord, ProfileStore } from "./profile-store.js";
+import { functionOption } from "../lib/options.js";
 
 /** Options of {@link MemoryProfileStore}. @group Storage */
 export interface MemoryProfileStoreOptions {
@@ -32,7 +33,9 @@ export class MemoryProfileStore implements ProfileStore {
   readonly #records = new Map<string, ProfileRecord>();
   readonly #now: () => number;
 
+  /** @throws ProxyConfigError `ERR_PROXY_CONFIG` for a `now` that is not a function. */
   constructor(options: MemoryProfileStoreOptions = {}) {
+    functionOption("now", options.now);
     const now = options.now;
     this.#now = now ? () => now().getTime() : () => Date.now();
   }

@@ -9,6 +9,7 @@ import type { CaConfig } from "../cas/ca-config.js";
 import { abortable } from "../lib/deadline.js";
 import { HttpUpstream, type HttpUpstreamOptions } from "./http-upstream.js";
 import type { Upstream, UpstreamCallOptions, UpstreamResponse } from "./upstream.js";
+import { objectOption } from "../lib/options.js";
 
 /**
  * What {@link FetchHandlerUpstream} forwards to: the shape of `@scep/core`'s
@@ -62,7 +63,8 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
  * });
  * ```
  *
- * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) from the constructor for a limit that is not a positive integer.
+ * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) from the constructor for a limit out of its range (as
+ * {@link HttpUpstream}'s), or a `handler` without a `fetch` function.
  *
  * @group Upstream
  */
@@ -70,6 +72,7 @@ export class FetchHandlerUpstream implements Upstream {
   readonly #http: HttpUpstream;
 
   constructor(handler: UpstreamFetchHandler, options: FetchHandlerUpstreamOptions = {}) {
+    objectOption("handler", handler, "FetchHandler", ["fetch"]);
     this.#http = new HttpUpstream({
       ...options,
       fetch: async (input, init) => {

@@ -8,20 +8,20 @@ import { CA_CERT_CONTENT_TYPE, CA_RA_CERT_CONTENT_TYPE, PKI_MESSAGE_CONTENT_TYPE
 import type { CaConfig } from "../cas/ca-config.js";
 import { ProxyConfigError, UpstreamError } from "../errors.js";
 import { abortable, deadline } from "../lib/deadline.js";
-import { positiveInteger } from "../lib/options.js";
+import { BODY_BYTES, TIMER_MS, functionOption, integerOption } from "../lib/options.js";
 import { errorCode, isDnsCode, isResetCode, isTlsHandshakeCode } from "../lib/net-errors.js";
 import { readCapped } from "../lib/read-capped.js";
 import type { Upstream, UpstreamCallOptions, UpstreamResponse } from "./upstream.js";
 
 /** Options of {@link HttpUpstream}. @group Upstream */
 export interface HttpUpstreamOptions {
-  /** Longest a call may take, connection to last body byte, in milliseconds (default 30 000). Then: reason `timeout`. */
+  /** Longest a call may take, connection to last body byte, in milliseconds (default 30 000). Then: reason `timeout`. An integer from 1 to 2 147 483 647 (ms), else `ProxyConfigError` (`ERR_PROXY_CONFIG`) from the constructor. */
   timeoutMs?: number;
-  /** How long an upstream's GetCACaps answer is reused to choose POST or GET, in milliseconds (default 600 000). */
+  /** How long an upstream's GetCACaps answer is reused to choose POST or GET, in milliseconds (default 600 000). An integer from 1 to 2 147 483 647 (ms), else `ProxyConfigError` (`ERR_PROXY_CONFIG`) from the constructor. */
   capsTtlMs?: number;
-  /** Largest response body accepted, in bytes (default 2 MiB). A larger one: reason `other`, never truncated. */
+  /** Largest response body accepted, in bytes (default 2 MiB). A larger one: reason `other`, never truncated. An integer from 1 to 1 073 741 824 (bytes), else `ProxyConfigError` (`ERR_PROXY_CONFIG`) from the constructor. */
   maxResponseBytes?: number;
-  /** Largest PKIOperation message sent, in bytes (default 2 MiB). */
+  /** Largest PKIOperation message sent, in bytes (default 2 MiB). An integer from 1 to 1 073 741 824 (bytes), else `ProxyConfigError` (`ERR_PROXY_CONFIG`) from the constructor. */
   maxRequestBytes?: number;
   /** The `fetch` to use (default the global one), e.g. one with a custom TLS dispatcher. */
   fetch?: typeof fetch;
@@ -90,10 +90,12 @@ export class HttpUpstream implements Upstream {
   readonly #capsInFlight = new Map<string, Promise<boolean>>();
 
   constructor(options: HttpUpstreamOptions = {}) {
-    this.#timeoutMs = positiveInteger("timeoutMs", options.timeoutMs, 30_000);
-    this.#capsTtlMs = positiveInteger("capsTtlMs", options.capsTtlMs, 600_000);
-    this.#maxResponse = positiveInteger("maxResponseBytes", options.maxResponseBytes, 2 * MiB);
-    this.#maxRequest = positiveInteger("maxRequestBytes", options.maxRequestBytes, 2 * MiB);
+    this.#timeoutMs = integerOption("timeoutMs", options.timeoutMs, 30_000, TIMER_MS);
+    this.#capsTtlMs = integerOption("capsTtlMs", options.capsTtlMs, 600_000, TIMER_MS);
+    this.#maxResponse = integerOption("maxResponseBytes", options.maxResponseBytes, 2 * MiB, BODY_BYTES);
+    this.#maxRequest = integerOption("maxRequestBytes", options.maxRequestBytes, 2 * MiB, BODY_BYTES);
+    functionOption("fetch", options.fetch);
+    functionOption("now", options.now);
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     const now = options.now;
     this.#now = now ? () => now().getTime() : () => Date.now();
