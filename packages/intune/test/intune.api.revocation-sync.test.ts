@@ -496,7 +496,7 @@ describe("syncIntuneRevocations: download, revoke each, upload every result in o
   it.each([
     ["maxRequests 0", { maxRequests: 0 }, "maxRequests must be an integer from 1 to 500 (got 0)"],
     ["maxRequests 501", { maxRequests: 501 }, "maxRequests must be an integer from 1 to 500 (got 501)"],
-    ["revokeTimeoutMs 0", { revokeTimeoutMs: 0 }, "revokeTimeoutMs must be a positive integer (got 0)"],
+    ["revokeTimeoutMs 0", { revokeTimeoutMs: 0 }, "revokeTimeoutMs must be an integer number of milliseconds from 1 to 2147483647 (got 0)"],
     // Our own name unreadable would answer every request for this CA 4004 (not retried): refused before the download.
     ["issuerName not a DN", { issuerName: "Contoso Issuing CA" }, 'issuerName is not a distinguished name: "Contoso Issuing CA" is not type=value (RFC 4514: CN=Contoso CA, O=Contoso)'],
     ["issuerName with an unknown type", { issuerName: "CN=Contoso Issuing CA, XX=1" }, 'issuerName is not a distinguished name: unknown attribute type "XX" (a name such as CN, O, OU, C, ST or S, or an OID)'],

@@ -9,6 +9,7 @@ import { toBase64Url } from "@scep/core";
 import { IntuneAuthError, IntuneConfigError, IntuneResponseError, IntuneTransportError } from "../errors.js";
 import { certificateThumbprints, privateKeyFromPem, randomUuid, signRs256 } from "../lib/node-crypto.js";
 import { asObject, callJson, isRetryable, type Fetch } from "./http.js";
+import { TIMER_MS, configFunction, configNumber } from "../lib/options.js";
 
 /**
  * How the app authenticates to Entra ID.
@@ -35,11 +36,11 @@ export interface EntraTokenProviderOptions {
   credential: EntraCredential;
   /** Authority host (default `https://login.microsoftonline.com`); tests point it at a loopback server. */
   loginBaseUrl?: string;
-  /** Per-request timeout, milliseconds (default 10,000). */
+  /** Per-request timeout, milliseconds (default 10,000). An integer from 1 to 2 147 483 647 (ms), else `ERR_INTUNE_CONFIG`. */
   timeoutMs?: number;
-  /** Extra attempts after a timeout, network failure, 429 or 5xx (default 1). */
+  /** Extra attempts after a timeout, network failure, 429 or 5xx, a count (default 1). An integer from 0 to 5, else `ERR_INTUNE_CONFIG`. */
   retries?: number;
-  /** A token is renewed this long before it expires, milliseconds (default 300,000). */
+  /** A token is renewed this long before it expires, milliseconds (default 300,000). An integer from 0 to 86 400 000 (ms, one day), else `ERR_INTUNE_CONFIG`. */
   refreshBeforeMs?: number;
   /** The `fetch` to use (default the global one). */
   fetch?: Fetch;
@@ -81,8 +82,17 @@ export class EntraTokenProvider {
   readonly #assertionKey: ReturnType<typeof privateKeyFromPem> | undefined;
   readonly #x5t: { x5t: string; x5tS256: string } | undefined;
 
-  /** @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` for a missing tenant, client ID or credential, or an unreadable certificate/key. */
+  /**
+   * @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` for a missing tenant, client ID or credential, an unreadable
+   *   certificate/key, a `timeoutMs` / `retries` / `refreshBeforeMs` out of its range, or a `fetch` / `now` / `sleep`
+   *   that is not a function.
+   */
   constructor(options: EntraTokenProviderOptions) {
+    // NaN retries made no attempt at all, a NaN timeout aborted each request at once, a NaN refreshBeforeMs cached nothing.
+    configNumber("timeoutMs", options.timeoutMs, 10_000, TIMER_MS);
+    configNumber("retries", options.retries, 1, { min: 0, max: 5 });
+    configNumber("refreshBeforeMs", options.refreshBeforeMs, 300_000, { min: 0, max: 86_400_000, unit: "ms" });
+    for (const hook of ["fetch", "now", "sleep"] as const) configFunction(hook, options[hook]);
     if (!options.tenant || !/^[A-Za-z0-9.-]+$/.test(options.tenant)) throw new IntuneConfigError("tenant must be a tenant ID or domain");
     if (!options.clientId) throw new IntuneConfigError("clientId is required");
     this.#o = options;

@@ -13,6 +13,7 @@ import { PROVIDER } from "../version.js";
 import { EntraTokenProvider, type EntraCredential } from "./entra-token.js";
 import { callJson, isRetryable, type Fetch } from "./http.js";
 import { GRAPH_SCOPE, IntuneServiceLocator } from "./service-locator.js";
+import { TIMER_MS, configFunction, configNumber } from "../lib/options.js";
 
 /**
  * Options of every Intune API client ({@link IntuneScepClient}, {@link IntuneRevocationClient}).
@@ -34,9 +35,9 @@ export interface IntuneApiOptions {
   intuneResource?: string;
   /** Provider name and version: the `callerInfo` of each body and the user agent (default `scep-sdk @scep/intune/<version>`). */
   provider?: string;
-  /** Timeout of each HTTP request, milliseconds (default 10,000). */
+  /** Timeout of each HTTP request, milliseconds (default 10,000). An integer from 1 to 2 147 483 647 (ms), else `ERR_INTUNE_CONFIG`. */
   timeoutMs?: number;
-  /** Extra attempts after a timeout, network failure, 429 or 5xx (default 1). */
+  /** Extra attempts after a timeout, network failure, 429 or 5xx, a count (default 1). An integer from 0 to 5, else `ERR_INTUNE_CONFIG`. */
   retries?: number;
   /** The `fetch` to use (default the global one). */
   fetch?: Fetch;
@@ -76,10 +77,9 @@ export class IntuneApiSession {
 
   /** @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` for a missing tenant, client ID, credential, or a bad timeout/retry count. */
   constructor(options: IntuneApiOptions) {
-    const timeoutMs = options.timeoutMs ?? 10_000;
-    if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new IntuneConfigError(`timeoutMs must be a positive integer (got ${timeoutMs})`);
-    const retries = options.retries ?? 1;
-    if (!Number.isSafeInteger(retries) || retries < 0 || retries > 5) throw new IntuneConfigError(`retries must be an integer from 0 to 5 (got ${retries})`);
+    const timeoutMs = configNumber("timeoutMs", options.timeoutMs, 10_000, TIMER_MS);
+    const retries = configNumber("retries", options.retries, 1, { min: 0, max: 5 });
+    for (const hook of ["fetch", "now", "sleep"] as const) configFunction(hook, options[hook]);
     this.#timeoutMs = timeoutMs;
     this.#retries = retries;
     this.#sleep = options.sleep ?? defaultSleep;

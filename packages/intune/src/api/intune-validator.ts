@@ -13,6 +13,7 @@ import { IntuneScepClient, type IntuneScepClientOptions, type ScepActionResult }
 import { MemoryRateLimiter, checkLimit, type RateLimit, type RateLimiter } from "../stores/rate-limiter.js";
 import { checkTtl, type ReplayCache } from "../stores/replay-cache.js";
 import { Spent } from "../stores/spent.js";
+import { configFunction } from "../lib/options.js";
 
 /**
  * Options of {@link IntuneValidator}: the client's, plus an error sink.
@@ -33,7 +34,7 @@ export interface IntuneValidatorOptions extends IntuneScepClientOptions {
    * transactionID within `replayTtlMs` is refused as `replay` (badMessageCheck). Off by default.
    */
   replayCache?: ReplayCache;
-  /** How long an accepted transactionID is remembered, milliseconds (default 3,600,000). */
+  /** How long an accepted transactionID is remembered, milliseconds (default 3,600,000). An integer from 1 to 31 536 000 000 (365 days), else `ERR_INTUNE_CONFIG`. */
   replayTtlMs?: number;
   /** Where accepted enrollments per CSR subject are counted (default: a {@link MemoryRateLimiter} when `rateLimit` is set). */
   rateLimiter?: RateLimiter;
@@ -172,6 +173,7 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
   /** @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` for missing or invalid options. */
   constructor(options: IntuneValidatorOptions) {
     this.client = options.client ?? new IntuneScepClient(options);
+    configFunction("onError", options.onError);
     this.#onError = options.onError;
     this.#replay = options.replayCache;
     this.#replayTtl = options.replayTtlMs ?? 3_600_000;

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, isScepError, isStoreUnavailable, normalizeSerialNumber, sameName, type RevocationReason, type RevocationStore } from "@scep/core";
+import { InvalidArgumentError, isScepError, numberOption, isStoreUnavailable, normalizeSerialNumber, sameName, type RevocationReason, type RevocationStore } from "@scep/core";
 import { isIntuneError, type IntuneError } from "../errors.js";
 import { MAX_REVOCATION_REQUESTS, type IntuneRevocationClient, type IntuneRevocationRequest, type IntuneRevocationResult } from "./revocation-client.js";
 import { INTUNE_REVOCATION_CODES, isIntuneRevocationCode, isRetryableRevocationCode, type IntuneRevocationCode } from "./revocation-codes.js";
@@ -62,7 +62,10 @@ export interface SyncIntuneRevocationsOptions {
   maxRequests?: number;
   /** What an already revoked certificate is reported as (default `"conflict"`: 4005, as Microsoft's enum documents). */
   alreadyRevoked?: "conflict" | "succeeded";
-  /** How long one `revoke` may take, milliseconds (default 30,000); past it the request is answered 4100 and the round goes on. */
+  /**
+   * How long one `revoke` may take, milliseconds (default 30,000); past it the request is answered 4100 and the round
+   * goes on. An integer from 1 to 2 147 483 647 (ms; it runs on a timer), else InvalidArgumentError `ERR_INVALID_ARGUMENT`.
+   */
   revokeTimeoutMs?: number;
 }
 
@@ -151,8 +154,8 @@ const MESSAGES: Record<string, string> = {
  * @group Intune API
  */
 export async function syncIntuneRevocations(options: SyncIntuneRevocationsOptions): Promise<IntuneRevocationSyncSummary> {
-  const revokeTimeoutMs = options.revokeTimeoutMs ?? 30_000;
-  if (!Number.isSafeInteger(revokeTimeoutMs) || revokeTimeoutMs <= 0) throw new InvalidArgumentError(`revokeTimeoutMs must be a positive integer (got ${String(revokeTimeoutMs)})`);
+  // Above 2^31 − 1 ms the timer fired at once: every revoke answered 4100.
+  const revokeTimeoutMs = numberOption("revokeTimeoutMs", options.revokeTimeoutMs, 30_000, { min: 1, max: 2_147_483_647, unit: "ms" });
   const maxRequests = options.maxRequests ?? 100;
   if (!Number.isSafeInteger(maxRequests) || maxRequests < 1 || maxRequests > MAX_REVOCATION_REQUESTS) {
     throw new InvalidArgumentError(`maxRequests must be an integer from 1 to ${MAX_REVOCATION_REQUESTS} (got ${String(maxRequests)})`);

@@ -5,6 +5,7 @@
  * @module
  */
 import { IntuneConfigError } from "../errors.js";
+import { ENTRIES, TTL_MS, configFunction, configNumber } from "../lib/options.js";
 
 /**
  * A limit: at most `max` hits per `windowMs` milliseconds.
@@ -12,9 +13,9 @@ import { IntuneConfigError } from "../errors.js";
  * @group Storage
  */
 export interface RateLimit {
-  /** Most hits in the window (a positive integer). */
+  /** Most hits in the window, a count (an integer from 1 to 1 000 000 000). */
   max: number;
-  /** Window length in milliseconds (a positive integer). */
+  /** Window length in milliseconds (an integer from 1 to 31 536 000 000, 365 days). */
   windowMs: number;
 }
 
@@ -78,8 +79,9 @@ export interface RateLimiter {
  * @group Storage
  */
 export function checkLimit(limit: RateLimit): void {
-  if (!Number.isSafeInteger(limit.max) || limit.max <= 0) throw new IntuneConfigError(`rate limit max must be a positive integer (got ${limit.max})`);
-  if (!Number.isSafeInteger(limit.windowMs) || limit.windowMs <= 0) throw new IntuneConfigError(`rate limit windowMs must be a positive integer number of milliseconds (got ${limit.windowMs})`);
+  if (typeof limit !== "object" || limit === null) throw new IntuneConfigError("rate limit must be an object { max, windowMs }");
+  configNumber("rate limit max", limit.max ?? null, 0, { min: 1, max: 1_000_000_000 });
+  configNumber("rate limit windowMs", limit.windowMs ?? null, 0, TTL_MS);
 }
 
 /**
@@ -88,7 +90,7 @@ export function checkLimit(limit: RateLimit): void {
  * @group Storage
  */
 export interface MemoryRateLimiterOptions {
-  /** Most keys tracked (default 100,000); when full, the key hit least recently is dropped. */
+  /** Most keys tracked, a count (default 100,000); when full, the key hit least recently is dropped. An integer from 1 to 100 000 000, else `ERR_INTUNE_CONFIG`. */
   maxKeys?: number;
   /** The clock (default: the system clock). */
   now?: () => Date;
@@ -126,8 +128,8 @@ export class MemoryRateLimiter implements RateLimiter {
 
   /** @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` when `maxKeys` is not a positive integer. */
   constructor(options: MemoryRateLimiterOptions = {}) {
-    const maxKeys = options.maxKeys ?? 100_000;
-    if (!Number.isSafeInteger(maxKeys) || maxKeys <= 0) throw new IntuneConfigError(`rate limiter maxKeys must be a positive integer (got ${maxKeys})`);
+    const maxKeys = configNumber("rate limiter maxKeys", options.maxKeys, 100_000, ENTRIES);
+    configFunction("now", options.now);
     this.#maxKeys = maxKeys;
     const now = options.now;
     this.#now = now ? () => now().getTime() : () => Date.now();

@@ -6,6 +6,7 @@
  */
 import { IntuneConfigError } from "../errors.js";
 import { MinHeap } from "../lib/min-heap.js";
+import { ENTRIES, TTL_MS, configFunction, configNumber } from "../lib/options.js";
 
 /**
  * Remembers keys for a while; `checkAndInsert` is atomic.
@@ -60,19 +61,20 @@ export interface ReplayCache {
  * @group Storage
  */
 export interface MemoryReplayCacheOptions {
-  /** Most entries held (default 100,000); when full, the entry that expires first is evicted. */
+  /** Most entries held, a count (default 100,000); when full, the entry that expires first is evicted. An integer from 1 to 100 000 000, else `ERR_INTUNE_CONFIG`. */
   capacity?: number;
   /** The clock (default: the system clock). */
   now?: () => Date;
 }
 
 /**
- * Throws unless `ms` is a positive integer number of milliseconds.
+ * Throws unless `ms` is an integer number of milliseconds from 1 to 31 536 000 000 (365 days).
  *
+ * @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG`, one line naming `what`, the unit, the range and the value.
  * @group Storage
  */
 export function checkTtl(ms: number, what = "replay TTL"): void {
-  if (!Number.isSafeInteger(ms) || ms <= 0) throw new IntuneConfigError(`${what} must be a positive integer number of milliseconds (got ${ms})`);
+  configNumber(what, ms ?? null, 0, TTL_MS);
 }
 
 /**
@@ -95,10 +97,10 @@ export class MemoryReplayCache implements ReplayCache {
   readonly #capacity: number;
   readonly #now: () => number;
 
-  /** @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` when `capacity` is not a positive integer. */
+  /** @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` when `capacity` is not an integer from 1 to 100 000 000 or `now` is not a function. */
   constructor(options: MemoryReplayCacheOptions = {}) {
-    const capacity = options.capacity ?? 100_000;
-    if (!Number.isSafeInteger(capacity) || capacity <= 0) throw new IntuneConfigError(`replay cache capacity must be a positive integer (got ${capacity})`);
+    const capacity = configNumber("replay cache capacity", options.capacity, 100_000, ENTRIES);
+    configFunction("now", options.now);
     this.#capacity = capacity;
     const now = options.now;
     this.#now = now ? () => now().getTime() : () => Date.now();

@@ -15,6 +15,7 @@ import type { ChallengeValidator, ValidatorVerdict, ValidationInput } from "../v
 import { STRICT_CLAIMS, readClaims, type SignedTokenClaims } from "./claims.js";
 import { parseCompactJws, verifyCompactJws } from "./jws.js";
 import type { TrustAnchorPool } from "./trust-anchors.js";
+import { configFunction, configNumber } from "../lib/options.js";
 
 /**
  * The reason labels of {@link SignedTokenValidator}, in gate order.
@@ -74,9 +75,9 @@ export interface SignedTokenValidatorOptions {
    * are required, so a signed `{}` is `malformed` instead of passing every gate.
    */
   strict?: boolean;
-  /** Clock skew tolerated on `iat` and `exp`, milliseconds (default 60,000). */
+  /** Clock skew tolerated on `iat` and `exp`, milliseconds (default 60,000). An integer from 0 to 86 400 000 (one day), else `ERR_INTUNE_CONFIG`. */
   clockSkewMs?: number;
-  /** Oldest `iat` accepted: now − iat over this is `expired` (default 3,600,000 ms; `false`: no cap). */
+  /** Oldest `iat` accepted: now − iat over this is `expired` (default 3,600,000 ms; `false`: no cap). An integer from 1 to 31 536 000 000 (ms), else `ERR_INTUNE_CONFIG`. */
   maxValidityMs?: number | false;
   /** Where nonces are remembered (default: a {@link MemoryReplayCache} on the validator's clock). */
   replayCache?: ReplayCache;
@@ -84,7 +85,7 @@ export interface SignedTokenValidatorOptions {
    * How long a nonce is remembered, milliseconds (default: `maxValidityMs`,
    * else 3,600,000). Never shorter than the token's own remaining acceptable
    * life (until exp + skew, or iat + maxValidity), so a replay within the skew
-   * is still caught.
+   * is still caught. An integer from 1 to 31 536 000 000 (ms, 365 days), else `ERR_INTUNE_CONFIG`.
    */
   replayTtlMs?: number;
   /** Where accepted enrollments per (sub, iss) are counted (default: a {@link MemoryRateLimiter} on the validator's clock). */
@@ -207,8 +208,9 @@ export class SignedTokenValidator implements ChallengeValidator, ChallengeStatus
     this.#o = options;
     this.#now = options.now ?? ((): Date => new Date());
     this.#strict = options.strict ?? true;
-    this.#skew = options.clockSkewMs ?? 60_000;
-    if (!Number.isSafeInteger(this.#skew) || this.#skew < 0) throw new IntuneConfigError(`clockSkewMs must be a non-negative integer (got ${this.#skew})`);
+    this.#skew = configNumber("clockSkewMs", options.clockSkewMs, 60_000, { min: 0, max: 86_400_000, unit: "ms" });
+    configFunction("now", options.now);
+    configFunction("compliance", options.compliance);
     this.#maxValidity = options.maxValidityMs ?? 3_600_000;
     if (this.#maxValidity !== false) checkTtl(this.#maxValidity, "maxValidityMs");
     this.#replayTtl = options.replayTtlMs ?? (this.#maxValidity === false ? 3_600_000 : this.#maxValidity);
