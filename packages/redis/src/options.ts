@@ -4,7 +4,12 @@
  *
  * @module
  */
-import { InvalidArgumentError } from "@scep/core";
+import { InvalidArgumentError, numberOption } from "@scep/core";
+
+/** A duration used with a timer, in ms: 1 to 2 147 483 647 (a longer `setTimeout` fires at once). */
+export const TIMER_MS = { min: 1, max: 2_147_483_647, unit: "ms" } as const;
+/** A key's lifetime in Redis, in ms: 1 to 31 536 000 000 (365 days). */
+export const KEY_TTL_MS = { min: 1, max: 365 * 86_400_000, unit: "ms" } as const;
 
 /**
  * What the stores need from an ioredis client: `callBuffer`. Any ioredis 5 or
@@ -25,19 +30,23 @@ export interface RedisClient {
 export interface RedisStoreOptions {
   /**
    * Prefix of every key the store writes (default `"scep:"`). Give each
-   * deployment sharing one Redis its own prefix. Must not contain `{` or `}`
-   * (the stores put Redis Cluster hash tags after it).
+   * deployment sharing one Redis its own prefix. A string that must not contain `{` or `}`
+   * (the stores put Redis Cluster hash tags after it), else `ERR_INVALID_ARGUMENT`.
    */
   keyPrefix?: string;
   /**
    * Deadline of one store operation in milliseconds, round trips and a
    * NOSCRIPT retry included (default 2000). Past it the operation rejects
-   * with StoreUnavailableError, whatever the client does.
+   * with StoreUnavailableError, whatever the client does. An integer from 1 to
+   * 2 147 483 647 (ms; it runs on a timer), else `ERR_INVALID_ARGUMENT` from the constructor.
    */
   commandTimeoutMs?: number;
-  /** `retryAfterSeconds` of the StoreUnavailableError the store throws (default 30, as in @scep/core): the server's `Retry-After`. */
+  /**
+   * `retryAfterSeconds` of the StoreUnavailableError the store throws (default 30, as in @scep/core): the server's
+   * `Retry-After`, in seconds. An integer from 0 to 86 400 (one day), else `ERR_INVALID_ARGUMENT` from the constructor.
+   */
   retryAfterSeconds?: number;
-  /** The clock expiry is decided with (default: the wall clock). */
+  /** The clock expiry is decided with (default: the wall clock); not a function: `ERR_INVALID_ARGUMENT`. */
   now?: () => Date;
 }
 
@@ -49,14 +58,15 @@ export interface ResolvedStoreOptions {
   now: () => Date;
 }
 
-/** Applies defaults and checks the options; throws InvalidArgumentError. */
+/** Applies defaults and checks the options; throws InvalidArgumentError (one line: the option, its unit and range, the value). */
 export function resolveStoreOptions(options: RedisStoreOptions = {}): ResolvedStoreOptions {
   const keyPrefix = options.keyPrefix ?? "scep:";
+  if (typeof keyPrefix !== "string") throw new InvalidArgumentError("keyPrefix must be a string");
   if (/[{}]/.test(keyPrefix)) throw new InvalidArgumentError("keyPrefix must not contain { or } (the stores add Redis Cluster hash tags)");
-  const commandTimeoutMs = options.commandTimeoutMs ?? 2000;
-  if (!Number.isFinite(commandTimeoutMs) || commandTimeoutMs <= 0) throw new InvalidArgumentError("commandTimeoutMs must be a positive number of milliseconds");
-  const retryAfterSeconds = options.retryAfterSeconds ?? 30;
-  if (!Number.isInteger(retryAfterSeconds) || retryAfterSeconds < 0) throw new InvalidArgumentError("retryAfterSeconds must be a non-negative integer");
+  // NaN made every operation time out at once (a 503 each); above 2^31 − 1 ms the timer fired at once.
+  const commandTimeoutMs = numberOption("commandTimeoutMs", options.commandTimeoutMs, 2000, TIMER_MS);
+  const retryAfterSeconds = numberOption("retryAfterSeconds", options.retryAfterSeconds, 30, { min: 0, max: 86_400, unit: "s" });
+  if (options.now !== undefined && typeof options.now !== "function") throw new InvalidArgumentError("now must be a function returning a Date");
   return { keyPrefix, commandTimeoutMs, retryAfterSeconds, now: options.now ?? (() => new Date()) };
 }
 

@@ -4,15 +4,15 @@
  * @module
  */
 import { createHash, randomBytes } from "node:crypto";
-import { InvalidArgumentError, StoreUnavailableError, newChallenge } from "@scep/core";
+import { InvalidArgumentError, StoreUnavailableError, newChallenge, numberOption } from "@scep/core";
 import type { ChallengeStore } from "@scep/core";
 import { Runner } from "./lib/client.js";
 import { CONSUME, RELEASE, SPENT_BY, UNCONSUME } from "./lib/scripts.js";
-import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
+import { KEY_TTL_MS, resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
 /** Options of {@link RedisChallengeStore}. @group Storage */
 export interface RedisChallengeStoreOptions extends RedisStoreOptions {
-  /** Lifetime of a challenge issued without `ttlMs`, in milliseconds (default 3 600 000: one hour). */
+  /** Lifetime of a challenge issued without `ttlMs`, in milliseconds (default 3 600 000: one hour). An integer from 1 to 31 536 000 000 (365 days), else `ERR_INVALID_ARGUMENT`. */
   defaultTtlMs?: number;
 }
 
@@ -197,5 +197,5 @@ function bindingDigest(binding: string): string {
 }
 
 function checkTtl(ms: number, what: string): void {
-  if (!Number.isInteger(ms) || ms <= 0) throw new InvalidArgumentError(`${what} must be a positive integer number of milliseconds`);
+  numberOption(what, ms ?? null, 0, KEY_TTL_MS);
 }

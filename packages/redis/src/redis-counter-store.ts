@@ -4,24 +4,24 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { InvalidArgumentError, ignoreRejection } from "@scep/core";
+import { InvalidArgumentError, ignoreRejection, numberOption } from "@scep/core";
 import type { CounterStore, ProfileCounters, ScepOutcome } from "@scep/core";
 import { Runner } from "./lib/client.js";
 import { profileTag } from "./lib/keys.js";
 import { fieldMap } from "./lib/record.js";
 import { COUNT, UNCOUNT } from "./lib/scripts.js";
-import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
+import { KEY_TTL_MS, TIMER_MS, resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
 /** Options of {@link RedisCounterStore}. @group Storage */
 export interface RedisCounterStoreOptions extends RedisStoreOptions {
-  /** How often buffered counts are written, in milliseconds (default 1000). */
+  /** How often buffered counts are written, in milliseconds (default 1000). An integer from 1 to 2 147 483 647 (a timer), else `ERR_INVALID_ARGUMENT`. */
   flushIntervalMs?: number;
-  /** TTL of a profile's counter hash, refreshed by every write, in milliseconds (default 90 days). */
+  /** TTL of a profile's counter hash, refreshed by every write, in milliseconds (default 90 days). An integer from 1 to 31 536 000 000 (365 days), else `ERR_INVALID_ARGUMENT`. */
   retentionMs?: number;
   /**
    * Most distinct (profile, label) counts buffered while Redis is slow or down
    * (default 10 000); counts for labels beyond it are dropped and tallied in
-   * {@link RedisCounterStore.dropped}.
+   * {@link RedisCounterStore.dropped}. An integer from 1 to 1 000 000, else `ERR_INVALID_ARGUMENT`.
    */
   maxBufferedLabels?: number;
   /** Told about a background write that failed (the counts are kept for the next one). Must not throw. */
@@ -90,13 +90,11 @@ export class RedisCounterStore implements CounterStore {
   constructor(client: RedisClient, options: RedisCounterStoreOptions = {}) {
     this.#options = resolveStoreOptions(options);
     this.#run = new Runner(client, this.#options.commandTimeoutMs, this.#options.retryAfterSeconds);
-    this.#intervalMs = options.flushIntervalMs ?? 1000;
-    this.#retentionMs = options.retentionMs ?? 90 * 24 * 3_600_000;
-    this.#maxLabels = options.maxBufferedLabels ?? 10_000;
+    this.#intervalMs = numberOption("flushIntervalMs", options.flushIntervalMs, 1000, TIMER_MS);
+    this.#retentionMs = numberOption("retentionMs", options.retentionMs, 90 * 24 * 3_600_000, KEY_TTL_MS);
+    this.#maxLabels = numberOption("maxBufferedLabels", options.maxBufferedLabels, 10_000, { min: 1, max: 1_000_000 });
+    if (options.onError !== undefined && typeof options.onError !== "function") throw new InvalidArgumentError("onError must be a function");
     this.#onError = options.onError;
-    for (const [name, v] of [["flushIntervalMs", this.#intervalMs], ["retentionMs", this.#retentionMs], ["maxBufferedLabels", this.#maxLabels]] as const) {
-      if (!Number.isInteger(v) || v <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
-    }
   }
 
   /** Counts dropped because the buffer was full (Redis down for long, or too many distinct labels). */

@@ -4,21 +4,22 @@
  *
  * @module
  */
-import { InvalidArgumentError } from "@scep/core";
+import { InvalidArgumentError, numberOption } from "@scep/core";
 // Types only: @scep/proxy is an optional peer dependency, and @scep/redis must load without it.
 import type { DeliveryStatus, ProfileKey, ProfileRecord, ProfileStore } from "@scep/proxy";
 import { Runner } from "./lib/client.js";
 import { profileTag } from "./lib/keys.js";
 import { fieldMap } from "./lib/record.js";
 import { PROFILE_DELETE, PROFILE_FAIL, PROFILE_PUT, PROFILE_REQUEUE, PROFILE_UNINDEX } from "./lib/proxy-scripts.js";
-import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
+import { KEY_TTL_MS, resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
 /** Options of {@link RedisProfileStore}. @group Storage */
 export interface RedisProfileStoreOptions extends RedisStoreOptions {
   /**
    * How long a record is kept after its last write, in milliseconds (default
    * 90 days). Every `put`, `requeue` and `markFailed` restarts it; a device
-   * that comes back later finds no record (`unknown identifier`).
+   * that comes back later finds no record (`unknown identifier`). An integer
+   * from 1 to 31 536 000 000 (ms, 365 days), else `ERR_INVALID_ARGUMENT`.
    */
   retentionMs?: number;
 }
@@ -80,8 +81,7 @@ export class RedisProfileStore implements ProfileStore {
   constructor(client: RedisClient, options: RedisProfileStoreOptions = {}) {
     this.#options = resolveStoreOptions(options);
     this.#run = new Runner(client, this.#options.commandTimeoutMs, this.#options.retryAfterSeconds);
-    this.#retentionMs = options.retentionMs ?? 90 * 86_400_000;
-    if (!Number.isSafeInteger(this.#retentionMs) || this.#retentionMs <= 0) throw new InvalidArgumentError("retentionMs must be a positive integer number of milliseconds");
+    this.#retentionMs = numberOption("retentionMs", options.retentionMs, 90 * 86_400_000, KEY_TTL_MS);
     this.#index = `${this.#options.keyPrefix}proxy:${TAG}:index`;
   }
 

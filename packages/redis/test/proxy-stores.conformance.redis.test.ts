@@ -132,7 +132,7 @@ describe("Redis down → ERR_STORE_UNAVAILABLE (fail closed), recovered without 
 describe("options", () => {
   it("refuses a keyPrefix with braces and a non-positive retentionMs (ERR_INVALID_ARGUMENT)", () => {
     expect(() => new RedisProfileStore(redis.client, { keyPrefix: "a{b}:" })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT" }));
-    expect(() => new RedisProfileStore(redis.client, { retentionMs: 0 })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: "retentionMs must be a positive integer number of milliseconds" }));
+    expect(() => new RedisProfileStore(redis.client, { retentionMs: 0 })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: "retentionMs must be an integer number of milliseconds from 1 to 31536000000 (got 0)" }));
   });
 
   it("put refuses an unknown status or an empty key field with ERR_INVALID_ARGUMENT and writes nothing", async () => {

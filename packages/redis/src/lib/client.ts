@@ -3,7 +3,7 @@
  * deadline, turning every failure into a StoreUnavailableError.
  */
 import { createHash } from "node:crypto";
-import { StoreUnavailableError } from "@scep/core";
+import { InvalidArgumentError, StoreUnavailableError } from "@scep/core";
 import type { RedisClient } from "../options.js";
 
 /** A Lua script with its SHA-1, for EVALSHA. */
@@ -24,7 +24,9 @@ export class Runner {
   readonly #timeoutMs: number;
   readonly #retryAfterSeconds: number;
 
+  /** @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a client without `callBuffer` (not an ioredis client). */
   constructor(client: RedisClient, timeoutMs: number, retryAfterSeconds: number) {
+    if (typeof (client as Partial<RedisClient> | null | undefined)?.callBuffer !== "function") throw new InvalidArgumentError("client must be an ioredis Redis or Cluster (an object with callBuffer)");
     this.#client = client;
     this.#timeoutMs = timeoutMs;
     this.#retryAfterSeconds = retryAfterSeconds;
