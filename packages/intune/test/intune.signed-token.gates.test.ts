@@ -312,6 +312,17 @@ describe("gate 5: time (skew 60 s; exp exclusive; maxValidity 60 min)", () => {
     expect(await check(v, mint(ec.privateKey, goodClaims({ iat: NOW_S - 100, exp: NOW_S })))).toEqual(refused("expired"));
   });
 
+  it("a token whose exp is years (or absurdly far) ahead is accepted once and then a replay, never a store error (503 for ever)", async () => {
+    for (const options of [{ maxValidityMs: false as const }, { maxValidityMs: 31_536_000_000 }]) {
+      const { v } = setup(options);
+      for (const exp of [NOW_S + 2 * 365 * 86_400, 1e15]) {
+        const token = mint(ec.privateKey, goodClaims({ iat: NOW_S, exp, nonce: `far-${exp}-${String(options.maxValidityMs)}` }));
+        expect(await check(v, token)).toMatchObject({ ok: true });
+        expect(await check(v, token)).toEqual(refused("replay"));
+      }
+    }
+  });
+
   it("the injected clock decides: the same token is accepted, then expired after the clock moves past exp + skew", async () => {
     const { v, clock } = setup({ replayCache: new MemoryReplayCache({ now: () => NOW }) });
     const claims = goodClaims({ iat: NOW_S, exp: NOW_S + 300 });

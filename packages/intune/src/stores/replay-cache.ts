@@ -113,7 +113,9 @@ export class MemoryReplayCache implements ReplayCache {
 
   /** {@inheritDoc ReplayCache.checkAndInsert} */
   async checkAndInsert(key: string, ttlMs: number): Promise<boolean> {
-    checkTtl(ttlMs);
+    // Per call, the contract's check only (a positive whole number of ms): a validator computes the TTL from the
+    // token it checks (its exp may be years ahead), so the 365-day cap of checkTtl, for configuration, does not apply.
+    if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new IntuneConfigError(`replay TTL must be a positive integer number of milliseconds (got ${ttlMs})`);
     if (key === "") return true;
     const now = this.#now();
     const expires = this.#entries.get(key);

@@ -151,6 +151,14 @@ export function replayCacheConformance<S extends ReplayCache>(options: ReplayCac
       }
     });
 
+    it("a TTL of years is a TTL, not an error: a signed token whose exp is years ahead needs its nonce kept that long", async () => {
+      const k = fresh("long-ttl");
+      const tenYears = 10 * 365 * 86_400_000;
+      expect(await cache.checkAndInsert(k, tenYears)).toBe(true);
+      clock.advance(5 * 365 * 86_400_000);
+      expect(await cache.checkAndInsert(k, tenYears)).toBe(false);
+    });
+
     it("of 50 concurrent calls with one key exactly one is accepted", async () => {
       const k = fresh("race");
       const results = await Promise.all(Array.from({ length: 50 }, () => cache.checkAndInsert(k, 60_000)));

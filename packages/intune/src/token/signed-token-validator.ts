@@ -366,9 +366,14 @@ export class SignedTokenValidator implements ChallengeValidator, ChallengeStatus
     if (claims.exp !== undefined) last = claims.exp * 1000 + this.#skew;
     if (this.#maxValidity !== false && claims.iat !== undefined) last = Math.min(last === -Infinity ? Infinity : last, claims.iat * 1000 + this.#maxValidity + 1);
     const remaining = Number.isFinite(last) ? Math.ceil(last - now) : 0;
-    return Math.max(this.#replayTtl, remaining);
+    // At most a century: an exp far in the future (a signed 1e15) would otherwise be a TTL no store can hold, and the
+    // device would get a 503 for ever instead of its certificate.
+    return Math.max(this.#replayTtl, Math.min(remaining, MAX_REPLAY_TTL_MS));
   }
 }
+
+/** The longest a nonce is kept, in ms (100 years): past any token's useful life. */
+const MAX_REPLAY_TTL_MS = 100 * 365 * 86_400_000;
 
 /**
  * A part of the CSR that is parsed only when first read (its subject, RFC 2986 §4.1; its subjectAltName, RFC 5280
