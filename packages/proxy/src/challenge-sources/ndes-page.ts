@@ -33,7 +33,7 @@ export interface NdesAdminPage {
 }
 
 // The English wording (Windows Server en-US, and Okta's page). Read first; the page's structure (below) is the
-// fallback for NDES in other languages.
+// fallback that finds the challenge on NDES in other languages (never an error page's meaning).
 const CHALLENGE_RE = /The\s+enrollment\s+challenge\s+password\s+is:\s*<B>\s*([^\s<]+)/i;
 const CACHE_FULL = "the password cache is full";
 const NO_PERMISSION = "you do not have sufficient permission to enroll with scep";
@@ -48,46 +48,28 @@ const NO_PERMISSION = "you do not have sufficient permission to enroll with scep
  * - the challenge page holds two `<B>` elements: the CA certificate's thumbprint as space-separated groups of 8 hex
  *   digits (`A656FA66 AB12B433 A2DA5CF7 CC153D9A`), then the password, one run of hex digits (PasswordLength random
  *   bytes, 8 by default: 16 digits). PSNDESEnrollment (Sleepw4lker/PSNDESEnrollment, Get-NDESOTP.ps1) reads the
- *   password the same way on any server language: the first run of 2 × PasswordLength hex digits in the page;
- * - between the title and the help link, the cache-full page holds several paragraphs and a `<UL>` of three
- *   remedies, and the no-permission page one paragraph; neither has a `<B>`.
+ *   password the same way on any server language: the first run of 2 × PasswordLength hex digits in the page.
  *
  * Only a page with those ids is read by structure, and only a password that follows a thumbprint and is the one such
- * run is taken; anything else stays an unknown page.
+ * run is taken; anything else stays an unknown page. The structure finds the password only: NDES's error pages are
+ * told apart by their English sentences alone. Their shape (the cache-full page's `<UL>` of remedies, the
+ * no-permission page's one paragraph) is shared by every other NDES message (an English "cannot connect to the
+ * certification authority" page has it too), so a page without a password and without a known sentence is an
+ * unknown page, in any language: never a retryable cache-full nor a "fix the Enroll permission" verdict by guess.
  */
 const NDES_LOC_ID = /\bID\s*=\s*["']?loc(?:MSCertSrv|PageTitle|PageDesc)\b/i;
 const BOLD = /<B(?:\s[^<>]{0,100})?>([^<]{0,600})<\/B\s*>/gi;
 const HEX_RUN = /^[0-9A-Fa-f]{8,255}$/;
 const HEX_GROUPS = /^[0-9A-Fa-f]{2,64}(?:\s+[0-9A-Fa-f]{2,64}){1,15}$/;
-const TITLE_ID = /\bID\s*=\s*["']?locPageTitle\b/i;
-const HELP_ID = /<P\s[^<>]{0,100}\bID\s*=\s*["']?locPageDesc\b/i;
 
-/** The markup between the title paragraph's end and the help paragraph (what the page says), or undefined. */
-function betweenTitleAndHelp(text: string): string | undefined {
-  const title = TITLE_ID.exec(text);
-  if (!title) return undefined;
-  const end = text.slice(title.index).search(/<\/P\s*>/i);
-  if (end < 0) return undefined;
-  const rest = text.slice(title.index + end);
-  const help = HELP_ID.exec(rest);
-  return help ? rest.slice(rest.indexOf(">") + 1, help.index) : undefined;
-}
-
-/** What an NDES page in any language says, read from its structure; undefined when it is no NDES page or unclear. */
-function byStructure(text: string): { challenge: string } | "cache_full" | "no_permission" | undefined {
+/** The challenge on an NDES challenge page in any language, read from its structure; undefined when it is no NDES page or unclear. */
+function challengeByStructure(text: string): string | undefined {
   if (!NDES_LOC_ID.test(text)) return undefined;
   const bold = [...text.matchAll(BOLD)].map((m) => (m[1] ?? "").replace(/&nbsp;/gi, " ").trim());
   const thumbprint = bold.findIndex((b) => HEX_GROUPS.test(b));
-  if (thumbprint >= 0) {
-    const runs = bold.slice(thumbprint + 1).filter((b) => HEX_RUN.test(b));
-    return runs.length === 1 ? { challenge: runs[0]! } : undefined;
-  }
-  if (bold.length > 0) return undefined;
-  const body = betweenTitleAndHelp(text);
-  if (body === undefined) return undefined;
-  const paragraphs = body.match(/<P\b/gi)?.length ?? 0;
-  if (/<UL\b[\s\S]*<LI\b/i.test(body)) return "cache_full";
-  return paragraphs === 1 && !/<(?:UL|OL|LI|TABLE|FORM|INPUT)\b/i.test(body) ? "no_permission" : undefined;
+  if (thumbprint < 0) return undefined;
+  const runs = bold.slice(thumbprint + 1).filter((b) => HEX_RUN.test(b));
+  return runs.length === 1 ? runs[0] : undefined;
 }
 
 /** Charset parameter of a Content-Type header, lower-cased, or undefined. */
@@ -204,8 +186,10 @@ function printable(s: string): boolean {
  * structure, not its words: on a page with NDES's localisation ids
  * (`ID=locPageTitle`, `ID=locPageDesc`, `ID=locMSCertSrv`), the one `<B>` run
  * of 8–255 hex digits after the CA thumbprint's `<B>` (groups of hex digits) is
- * the challenge; without a `<B>`, a page whose text holds a list (`<UL>`) is the
- * cache-full page and one with a single paragraph the no-permission page. When that reading finds
+ * the challenge. NDES's error pages are recognised by their English sentences
+ * only: a page without a challenge in another language (or with an English
+ * sentence this parser does not know) is `ERR_PROXY_NDES_UNKNOWN_PAGE`, not a
+ * guess from its layout. When that reading finds
  * neither a challenge nor a known NDES page, the other plausible readings
  * (UTF-8, UTF-16LE) are tried too, so a front end whose charset header lies
  * (a gateway that re-encodes IIS's UTF-16LE page but keeps its header, or the
@@ -216,8 +200,8 @@ function printable(s: string): boolean {
  * @param contentType - The response's Content-Type header, if any.
  * @returns The challenge and the encoding the page came in.
  * @throws {@link NdesEmptyPageError} (`ERR_PROXY_NDES_EMPTY`) for an empty or blank page.
- * @throws {@link NdesPasswordCacheFullError} (`ERR_PROXY_NDES_CACHE_FULL`, retryable) for "The password cache is full" (or that page's structure).
- * @throws {@link NdesPermissionError} (`ERR_PROXY_NDES_PERMISSION`) for "You do not have sufficient permission to enroll with SCEP" (or that page's structure).
+ * @throws {@link NdesPasswordCacheFullError} (`ERR_PROXY_NDES_CACHE_FULL`, retryable) for "The password cache is full" (English text only).
+ * @throws {@link NdesPermissionError} (`ERR_PROXY_NDES_PERMISSION`) for "You do not have sufficient permission to enroll with SCEP" (English text only).
  * @throws {@link NdesUnknownPageError} (`ERR_PROXY_NDES_UNKNOWN_PAGE`) for any other page, or a challenge that is not 1–255 printable characters.
  * Never anything else, for any input (property-tested).
  *
@@ -263,11 +247,10 @@ export function parseNdesAdminPage(body: Uint8Array, contentType?: string | null
       found ??= noPermission();
       continue;
     }
-    // Not in English: NDES in another language, read by the page's structure.
-    const shape = byStructure(text);
-    if (typeof shape === "object") return { challenge: shape.challenge, encoding };
-    if (shape === "cache_full") found ??= cacheFull();
-    else if (shape === "no_permission") found ??= noPermission();
+    // Not in English: NDES in another language, whose challenge page is read by its structure. Its error pages are
+    // not: their shape is every NDES message's (see challengeByStructure), so they stay unknown pages.
+    const challenge = challengeByStructure(text);
+    if (challenge !== undefined) return { challenge, encoding };
   }
   throw found ?? new NdesUnknownPageError(`NDES admin page holds no challenge and is not a known NDES page (${body.length} bytes, ${primary.encoding})`);
 }

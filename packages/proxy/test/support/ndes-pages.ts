@@ -17,7 +17,8 @@
  * of those sentences into the same markup: no localized NDES page could be
  * sourced (searched: Fleet, PSNDESEnrollment, zentral, public NDES guides), so
  * the wording is not Microsoft's, and the parser must not depend on it: it
- * reads such a page by its structure (ndes-page.ts).
+ * reads such a challenge page by its structure (ndes-page.ts); its error pages
+ * are unknown pages (their shape is every NDES message's).
  */
 
 /** The sentences of one language, and its `<Title>`. */
@@ -149,6 +150,12 @@ export function cacheFullPageIn(w: PageWords): string {
 
 /** The no-permission page in the language of `w`. */
 export const noPermissionPageIn = (w: PageWords): string => head(w) + `<P> ${w.noPermission} </P> ` + tail(w);
+
+/** An NDES page in the language of `w` that says `body` (markup between the title and the help link): another message than the three above. */
+export const messagePageIn = (w: PageWords, body: string): string => head(w) + body + " " + tail(w);
+
+/** The English NDES page shape with a message of NDES's that the parser does not know (`body`, markup). */
+export const englishMessagePage = (body: string): string => messagePageIn(ENGLISH, body);
 
 /** The page NDES shows with a fresh challenge. */
 export const challengePage = (challenge: string = PAGE_CHALLENGE): string => challengePageIn(ENGLISH, challenge);
