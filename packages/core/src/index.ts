@@ -145,7 +145,7 @@ export type { ActivityEntry, ActivityFilter, ActivityInput, ActivityKind, Activi
 
 export { toPem, fromPem, toBase64, toBase64Url, fromBase64Lenient, isPrintableString } from "./encoding.js";
 export { ignoreRejection } from "./ignore-rejection.js";
-export { numberOption } from "./number-option.js";
+export { MAX_RECORD_MS, MAX_SIZE_BYTES, MAX_TIMER_MS, RECORD_MS, SIZE_BYTES, TIMER_MS, booleanOption, numberOption } from "./number-option.js";
 export type { NumberOptionRange } from "./number-option.js";
 export { BODY_ALREADY_READ_TEXT, POST_BODY_NOT_DER_TEXT, pkiMessageFromGetParam, pkiMessageFromPostBody, readBody } from "./server/read-request.js";
 export type { BodyRead, GetMessageRefusal } from "./server/read-request.js";

@@ -11,8 +11,14 @@ import { InvalidArgumentError } from "./errors.js";
 /** The longest timer Node and browsers keep, in ms (2^31 − 1, about 24.8 days): a longer `setTimeout` fires at once. @group Errors */
 export const MAX_TIMER_MS = 2_147_483_647;
 
-/** Longest record or challenge lifetime accepted, in ms: 365 days (not a timer: an expiry date). */
+/** Longest record or challenge lifetime accepted, in ms: 365 days (not a timer: an expiry date). @group Errors */
 export const MAX_RECORD_MS = 365 * 86_400_000;
+
+/** Largest size limit accepted, in bytes: 1 GiB (bodies and answers are read into memory whole). @group Errors */
+export const MAX_SIZE_BYTES = 1 << 30;
+
+/** RSA modulus sizes a minimum may name, in bits: 512 (to refuse nothing real) to 16 384. */
+export const RSA_BITS: NumberOptionRange = { min: 512, max: 16_384 };
 
 /** Most entries an in-memory store may be asked to keep (a count). */
 export const MAX_STORE_ENTRIES = 100_000_000;
@@ -29,11 +35,24 @@ export interface NumberOptionRange {
   unit?: "ms" | "s" | "bytes";
 }
 
+/** A duration used with a timer: an integer number of milliseconds from 1 to {@link MAX_TIMER_MS}. @group Errors */
+export const TIMER_MS: NumberOptionRange = { min: 1, max: MAX_TIMER_MS, unit: "ms" };
+
+/** A record's or key's lifetime: an integer number of milliseconds from 1 to {@link MAX_RECORD_MS} (365 days). @group Errors */
+export const RECORD_MS: NumberOptionRange = { min: 1, max: MAX_RECORD_MS, unit: "ms" };
+
+/** A size limit: an integer number of bytes from 1 to {@link MAX_SIZE_BYTES} (1 GiB). @group Errors */
+export const SIZE_BYTES: NumberOptionRange = { min: 1, max: MAX_SIZE_BYTES, unit: "bytes" };
+
 const UNIT_WORDS = { ms: "milliseconds", s: "seconds", bytes: "bytes" } as const;
 
-/** The value as the message shows it: a string quoted (`"65536"`), a number as JavaScript prints it, else its type. */
+/**
+ * The value as the message shows it: a number as JavaScript prints it; a string quoted only when it reads as a number
+ * (`"65536"`), else by its length, since a string put in a numeric option by mistake may be a secret (a URL with a
+ * password, a token) that must not reach a log; else its type.
+ */
 function shown(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === "string") return /^[\s\d.eE+-]{0,24}$/.test(value) ? JSON.stringify(value) : `a string of ${value.length} characters`;
   if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return typeof value === "bigint" ? `${value}n` : String(value);
   return typeOf(value);
 }
@@ -74,4 +93,27 @@ export function numberOption(name: string, value: unknown, fallback: number, ran
   const unit = range.unit ? ` of ${UNIT_WORDS[range.unit]}` : "";
   const kind = integer ? (unit ? `an integer number${unit}` : "an integer") : `a number${unit}`;
   throw fail(`${name} must be ${kind} from ${range.min} to ${range.max} (got ${shown(value)})`);
+}
+
+/**
+ * `value` when it is `true` or `false`, `fallback` when it is `undefined`; anything else throws (a `"false"` string
+ * from parsed configuration is truthy, and would turn an option on).
+ *
+ * @param name - The option's name as the message starts with it.
+ * @param fail - Builds the package's own error from the message (default {@link InvalidArgumentError}).
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` (or what `fail` returns): one line, `fallthrough must be true or
+ *   false (got a string)`; the value itself is never repeated.
+ *
+ * @example
+ * ```ts
+ * import { booleanOption } from "@scep/core";
+ *
+ * const fallthrough = booleanOption("fallthrough", process.env.FALLTHROUGH === undefined ? undefined : process.env.FALLTHROUGH === "true", true);
+ * ```
+ * @group Errors
+ */
+export function booleanOption(name: string, value: unknown, fallback: boolean, fail: (message: string) => Error = (m) => new InvalidArgumentError(m)): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value === "boolean") return value;
+  throw fail(`${name} must be true or false (got ${typeOf(value)})`);
 }

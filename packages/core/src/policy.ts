@@ -5,6 +5,7 @@
  */
 import type { ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme } from "./algorithms.js";
 import { AlgorithmNotAllowedError } from "./errors.js";
+import { RSA_BITS, numberOption } from "./number-option.js";
 
 /**
  * Algorithm policy. Anything not listed is refused with failInfo `badAlg`.
@@ -53,7 +54,13 @@ const DEFAULT: ResolvedPolicy = {
   responseCipher: (c: ContentCipher) => c,
 };
 
-/** Fills a partial policy with the defaults. @group Codec */
+/**
+ * Fills a partial policy with the defaults.
+ *
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when `minRsaBits` is not an integer from 512 to 16 384 (a NaN
+ *   from an unset environment variable made every RSA size pass, RSA-512 included).
+ * @group Codec
+ */
 export function resolvePolicy(policy: AlgorithmPolicy = {}): ResolvedPolicy {
   return {
     digests: policy.digests ?? DEFAULT.digests,
@@ -61,7 +68,7 @@ export function resolvePolicy(policy: AlgorithmPolicy = {}): ResolvedPolicy {
     ciphers: policy.ciphers ?? DEFAULT.ciphers,
     signatureSchemes: policy.signatureSchemes ?? DEFAULT.signatureSchemes,
     keyTransports: policy.keyTransports ?? DEFAULT.keyTransports,
-    minRsaBits: policy.minRsaBits ?? DEFAULT.minRsaBits,
+    minRsaBits: numberOption("algorithmPolicy.minRsaBits", policy.minRsaBits, DEFAULT.minRsaBits, RSA_BITS),
     responseCipher: policy.responseCipher ?? DEFAULT.responseCipher,
   };
 }

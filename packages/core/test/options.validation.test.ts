@@ -15,8 +15,12 @@ import {
   MemoryRevocationStore,
   MemoryTransactionStore,
   ScepClient,
+  createScepMetrics,
   createScepServer,
+  decodePkiMessage,
   numberOption,
+  resolvePolicy,
+  webhookChallenge,
   type ScepProfile,
   type ScepServerOptions,
 } from "../src/index.js";
@@ -62,7 +66,17 @@ const rows: Row[] = [
   { owner: "ActivityLog", name: "maxEntries", unit: "", min: 1, max: 1_000_000, build: (v) => new ActivityLog({ maxEntries: v as number }) },
   { owner: "KeyWorkerPool", name: "KeyWorkerPool size", unit: "", min: 1, max: 64, build: (v) => new KeyWorkerPool({ size: v as number }) },
   { owner: "KeyWorkerPool", name: "KeyWorkerPool maxQueue", unit: "", min: 1, max: 1_000_000, build: (v) => new KeyWorkerPool({ maxQueue: v as number }) },
+  // A NaN minimum let every RSA size pass (bits < NaN is false), RSA-512 included.
+  { owner: "a profile", name: "profile p: csrPolicy.minRsaBits", unit: "", min: 512, max: 16_384, build: (v) => server({}, { csrPolicy: { minRsaBits: v } }) },
+  { owner: "a profile", name: "profile p: algorithmPolicy.minRsaBits", unit: "", min: 512, max: 16_384, build: (v) => server({}, { algorithmPolicy: { minRsaBits: v } }) },
+  { owner: "resolvePolicy", name: "algorithmPolicy.minRsaBits", unit: "", min: 512, max: 16_384, build: (v) => resolvePolicy({ minRsaBits: v as number }) },
+  // A timeout past 2^31 - 1 ms made Node fire at once: every webhook call aborted, every enrollment FAILURE.
+  { owner: "webhookChallenge", name: "webhookChallenge: timeoutMs", unit: ms, min: 1, max: 2_147_483_647, build: (v) => webhookChallenge({ url: "https://mdm.test/x", timeoutMs: v as number }) },
+  { owner: "webhookChallenge", name: "webhookChallenge: maxResponseBytes", unit: "bytes", min: 1, max: 1_073_741_824, build: (v) => webhookChallenge({ url: "https://mdm.test/x", maxResponseBytes: v as number }) },
+  // A NaN bound never capped the reason labels: unbounded metric cardinality.
+  { owner: "createScepMetrics", name: "createScepMetrics: maxReasons", unit: "", min: 1, max: 10_000, build: (v) => createScepMetrics({ maxReasons: v as number }) },
 ];
+
 
 /** The values each option must refuse: NaN, below the range, a fraction, a numeric string, Infinity, past the range. */
 const badValues = (r: Row): unknown[] => [Number.NaN, -1, r.min - 1, r.min + 0.5, String(r.min), Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, r.max + 1, null, true];
@@ -98,11 +112,34 @@ describe("@scep/core: numeric options are checked at construction", () => {
     expect(() => new ScepClient({ url, fetch: "fetch" as unknown as typeof fetch })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: "fetch must be a function (got a string)" }));
   });
 
+  it("csrPolicy.maxValidityDays: a number of days from 0.001 to 36 500 (NaN made notAfterMax an Invalid Date, a negative one a time past)", () => {
+    for (const bad of [Number.NaN, -1, 0, "90", Number.POSITIVE_INFINITY, 36_501]) {
+      expect(() => server({}, { csrPolicy: { maxValidityDays: bad } })).toThrow(
+        expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: `profile p: csrPolicy.maxValidityDays must be a number from 0.001 to 36500 (got ${shown(bad)})` }),
+      );
+    }
+    for (const good of [0.5, 90, 36_500]) expect(() => server({}, { csrPolicy: { maxValidityDays: good } })).not.toThrow();
+  });
+
+  it("decodePkiMessage: maxSize refuses NaN (which lifted the 1 MiB cap), negatives, fractions, strings and Infinity", async () => {
+    for (const bad of [Number.NaN, -1, 0, 1.5, "1000", Number.POSITIVE_INFINITY, 1_073_741_825]) {
+      await expect(decodePkiMessage(new Uint8Array([0x30, 0x00]), { decrypters: [ca.key], maxSize: bad as number })).rejects.toMatchObject({
+        code: "ERR_INVALID_ARGUMENT",
+        message: `maxSize must be an integer number of bytes from 1 to 1073741824 (got ${shown(bad)})`,
+      });
+    }
+    await expect(decodePkiMessage(new Uint8Array(11), { decrypters: [ca.key], maxSize: 10 })).rejects.toMatchObject({ code: "ERR_MESSAGE_MALFORMED", message: "message too large" });
+  });
+
   it("numberOption: the shared check returns the value or the fallback, and throws the error its caller builds", () => {
     expect(numberOption("x", undefined, 7, { min: 1, max: 10 })).toBe(7);
     expect(numberOption("x", 10, 7, { min: 1, max: 10 })).toBe(10);
     expect(numberOption("x", 2.5, 7, { min: 1, max: 10, integer: false, unit: "s" })).toBe(2.5);
     expect(() => numberOption("x", 11, 7, { min: 1, max: 10, integer: false, unit: "s" })).toThrow("x must be a number of seconds from 1 to 10 (got 11)");
+    // A string that is no number is named by its length: it may be a secret put in the wrong option.
+    expect(() => numberOption("commandTimeoutMs", "redis://:hunter2@cache:6379", 7, { min: 1, max: 10, unit: "ms" })).toThrow(
+      "commandTimeoutMs must be an integer number of milliseconds from 1 to 10 (got a string of 27 characters)",
+    );
     class OwnError extends Error {}
     expect(() => numberOption("x", "1", 7, { min: 1, max: 10 }, (m) => new OwnError(m))).toThrow(OwnError);
   });

@@ -383,8 +383,8 @@ describe("configuration and the receiver's helpers", () => {
     [{ url: "not a url" }, "webhookChallenge: url is not a URL"],
     [{ url: "https://user:pw@mdm.test/x" }, "webhookChallenge: url must not hold a user name or password (put credentials in headers)"],
     [{ url: "https://mdm.test/x", notifyUrl: "file:///etc/passwd" }, "webhookChallenge: notifyUrl must be http: or https:, not file:"],
-    [{ url: "https://mdm.test/x", timeoutMs: 0 }, "webhookChallenge: timeoutMs must be a positive number, got 0"],
-    [{ url: "https://mdm.test/x", maxResponseBytes: Number.NaN }, "webhookChallenge: maxResponseBytes must be a positive number, got NaN"],
+    [{ url: "https://mdm.test/x", timeoutMs: 0 }, "webhookChallenge: timeoutMs must be an integer number of milliseconds from 1 to 2147483647 (got 0)"],
+    [{ url: "https://mdm.test/x", maxResponseBytes: Number.NaN }, "webhookChallenge: maxResponseBytes must be an integer number of bytes from 1 to 1073741824 (got NaN)"],
     [{ url: "https://mdm.test/x", secret: "" }, "webhookChallenge: secret is empty"],
   ] as [WebhookChallengeOptions, string][])("%o → ERR_INVALID_ARGUMENT", (options, message) => {
     expect(() => webhookChallenge(options)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message }));

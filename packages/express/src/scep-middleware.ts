@@ -1,6 +1,6 @@
 // IncomingMessage → handler.handle (the body read into one Buffer) → ServerResponse; handler.fetch for handlers without handle.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type FetchHandler, InvalidArgumentError, checkFetchHandler, numberOption } from "@scep/core";
+import { type FetchHandler, SIZE_BYTES, booleanOption, checkFetchHandler, numberOption } from "@scep/core";
 import { type BodyState, lazyBody } from "./read-body.js";
 import { viaFetch } from "./via-fetch.js";
 
@@ -67,9 +67,8 @@ export type ScepRequestHandler = (req: NodeRequest, res: ServerResponse, next: (
 export function scepMiddleware(handler: FetchHandler, options: ScepMiddlewareOptions = {}): ScepRequestHandler {
   checkFetchHandler(handler);
   // NaN made every body "not too large" here while the server refused it: the wire said 413, the event 400.
-  const limit = numberOption("maxBodyBytes", options.maxBodyBytes, 64 * 1024, { min: 1, max: 1024 * 1024 * 1024, unit: "bytes" });
-  const fallthrough = options.fallthrough === undefined ? true : options.fallthrough;
-  if (typeof fallthrough !== "boolean") throw new InvalidArgumentError(`fallthrough must be true or false (got ${JSON.stringify(fallthrough)})`);
+  const limit = numberOption("maxBodyBytes", options.maxBodyBytes, 64 * 1024, SIZE_BYTES);
+  const fallthrough = booleanOption("fallthrough", options.fallthrough, true);
   return (req, res, next) => {
     const full = req.originalUrl ?? req.url ?? "/";
     const relative = req.url ?? "/";

@@ -1,6 +1,6 @@
 // Hono → handler.fetch: Hono already speaks web Request/Response. A body of declared length goes through
 // handler.handle instead, read by Hono (c.req.arrayBuffer(): @hono/node-server reads it without a web stream).
-import { type FetchHandler, InvalidArgumentError, checkFetchHandler } from "@scep/core";
+import { type FetchHandler, booleanOption, checkFetchHandler } from "@scep/core";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 
 /**
@@ -58,8 +58,7 @@ export interface ScepHandlerOptions {
  */
 export function scepHandler(handler: FetchHandler, options: ScepHandlerOptions = {}): MiddlewareHandler {
   checkFetchHandler(handler);
-  const fallthrough = options.fallthrough === undefined ? true : options.fallthrough;
-  if (typeof fallthrough !== "boolean") throw new InvalidArgumentError(`fallthrough must be true or false (got ${JSON.stringify(fallthrough)})`);
+  const fallthrough = booleanOption("fallthrough", options.fallthrough, true);
   return async (c, next) => {
     if (handler.owns) return handler.owns(c.req.path) || !fallthrough ? answer(handler, c) : next();
     const response = await answer(handler, c);

@@ -298,10 +298,10 @@ describe("stores: an older ChallengeStore without isSpentBy, and a store that is
   });
 
   it("forwardResends that is not a boolean (a string \"false\" from an environment variable) is ERR_PROXY_CONFIG at construction, not a silent true", () => {
-    for (const value of ["false", 0, null]) {
+    for (const [value, kind] of [["false", "a string"], [0, "a number"], [null, "null"]] as const) {
       expect(() =>
         createScepProxy({ profiles: new MemoryProfileStore(), cas: new MemoryCaRegistry([]), forwardResends: value as unknown as boolean }),
-      ).toThrow(expect.objectContaining({ name: "ProxyConfigError", code: "ERR_PROXY_CONFIG", message: "forwardResends must be true or false" }));
+      ).toThrow(expect.objectContaining({ name: "ProxyConfigError", code: "ERR_PROXY_CONFIG", message: `forwardResends must be true or false (got ${kind})` }));
     }
   });
 

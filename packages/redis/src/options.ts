@@ -4,12 +4,13 @@
  *
  * @module
  */
-import { InvalidArgumentError, numberOption } from "@scep/core";
+import { InvalidArgumentError, RECORD_MS, TIMER_MS, numberOption } from "@scep/core";
 
-/** A duration used with a timer, in ms: 1 to 2 147 483 647 (a longer `setTimeout` fires at once). */
-export const TIMER_MS = { min: 1, max: 2_147_483_647, unit: "ms" } as const;
+// The SDK's ranges (one definition, in @scep/core): a timer's duration, 1 to 2 147 483 647 ms (a longer `setTimeout`
+// fires at once); a key's lifetime in Redis, 1 ms to 365 days.
+export { TIMER_MS };
 /** A key's lifetime in Redis, in ms: 1 to 31 536 000 000 (365 days). */
-export const KEY_TTL_MS = { min: 1, max: 365 * 86_400_000, unit: "ms" } as const;
+export const KEY_TTL_MS = RECORD_MS;
 
 /**
  * What the stores need from an ioredis client: `callBuffer`. Any ioredis 5 or

@@ -7,6 +7,7 @@
 import * as der from "../lib/der.js";
 import * as nc from "../lib/node-crypto.js";
 import * as oids from "../oids.js";
+import { SIZE_BYTES, numberOption } from "../number-option.js";
 import type { ContentCipher, DigestAlgorithm, KeyTransport, SignatureAlgorithm } from "../algorithms.js";
 import { type AlgorithmPolicy, type ResolvedPolicy, checkCipher, checkDigest, checkKeyTransport, checkScheme, resolvePolicy } from "../policy.js";
 import { type FailInfo, type PartialRequest, KeyError, MessageMalformedError, MessageTypeError, ScepError, CsrInvalidError, AlgorithmNotAllowedError, Asn1Error, DecryptError } from "../errors.js";
@@ -239,7 +240,7 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
   const policy = resolvePolicy(options.policy);
   const decrypters = Array.isArray(options.decrypters) ? options.decrypters : [options.decrypters as Decrypter];
   if (decrypters.length === 0) throw new KeyError("decodePkiMessage needs at least one decrypter");
-  if (bytes.length > (options.maxSize ?? 1 << 20)) throw new MessageMalformedError("message too large");
+  if (bytes.length > numberOption("maxSize", options.maxSize, 1 << 20, SIZE_BYTES)) throw new MessageMalformedError("message too large");
   if (bytes.length === 0) throw new MessageMalformedError("empty message");
 
   const sd = parseSignedData(bytes);

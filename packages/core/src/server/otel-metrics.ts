@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { numberOption } from "../number-option.js";
 import { type Attributes, type BatchObservableResult, type Meter, type MeterProvider, type Observable, metrics } from "@opentelemetry/api";
 import type { EventSink } from "./scep-server.js";
 import type { ScepEvent } from "./events.js";
@@ -108,7 +109,7 @@ export function createScepMetrics(options: ScepMetricsOptions = {}): ScepMetrics
   const anchorExpiry = meter.createObservableGauge(SCEP_METRICS.trustAnchorTimeToExpiry, { description: "Days until a challenge validator's trust anchor expires (negative: expired)", unit: "d" });
   const sources = new Set<ProfileInfoSource>();
   const reasons = new Set<string>();
-  const maxReasons = options.maxReasons ?? 100;
+  const maxReasons = numberOption("createScepMetrics: maxReasons", options.maxReasons, 100, { min: 1, max: 10_000 });
   const reasonLabel = (r: string): string => {
     if (reasons.has(r)) return r;
     if (reasons.size >= maxReasons) return "other";

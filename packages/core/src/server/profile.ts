@@ -6,7 +6,7 @@
  */
 import type { FailInfo } from "../errors.js";
 import { CaNotValidError, InvalidArgumentError, IssueHookError, type ScepError } from "../errors.js";
-import type { AlgorithmPolicy } from "../policy.js";
+import { type AlgorithmPolicy, resolvePolicy } from "../policy.js";
 import type { Decrypter, Signer } from "../keys/key.js";
 import { Certificate, certificatesIn, signatureAlgorithmsDiffer } from "../x509/certificate.js";
 import { sortCertificateBundle } from "../x509/certificate-bundle.js";
@@ -22,7 +22,7 @@ import { MemoryTransactionStore, type TransactionStore } from "./transaction-sto
 import type { RevocationVerdict, RevokedCertificate } from "./revocation-store.js";
 import { normalizePath } from "./routing.js";
 import { canReceiveKeyTransport, keyAlgorithmName } from "./key-transport.js";
-import { MAX_RECORD_MS, MAX_TIMER_MS, numberOption, typeOf } from "../number-option.js";
+import { MAX_RECORD_MS, MAX_TIMER_MS, RSA_BITS, numberOption, typeOf } from "../number-option.js";
 
 /** What the issue hook is asked. @group Server */
 export interface IssueContext {
@@ -536,6 +536,23 @@ function durations(name: string, p: ScepProfile): { pendingTtlMs: number; retent
   };
 }
 
+/**
+ * The policies' numbers, checked once: a NaN `minRsaBits` (an unset environment variable through `Number`) let every
+ * RSA size pass, RSA-512 included (`bits < NaN` is false); a NaN or negative `maxValidityDays` made `notAfterMax` an
+ * Invalid Date or a time past. `csrPolicy.minRsaBits` and `algorithmPolicy.minRsaBits`: integers from 512 to 16 384
+ * (bits); `csrPolicy.maxValidityDays`: a number of days from 0.001 (about 86 s) to 36 500.
+ */
+function checkPolicies(name: string, p: ScepProfile): void {
+  const csr = p.csrPolicy ?? {};
+  numberOption(`profile ${name}: csrPolicy.minRsaBits`, csr.minRsaBits, 2048, RSA_BITS);
+  numberOption(`profile ${name}: csrPolicy.maxValidityDays`, csr.maxValidityDays, 365, { min: 0.001, max: 36_500, integer: false });
+  try {
+    resolvePolicy(p.algorithmPolicy);
+  } catch (e) {
+    throw new InvalidArgumentError(`profile ${name}: ${(e as Error).message}`);
+  }
+}
+
 /** Throws unless each named hook is a function (or absent, when optional): a JavaScript caller's missing `issue` was an HTTP 500 at the first enrollment. */
 function requireFunctions(name: string, p: ScepProfile): void {
   const hooks: [string, unknown, boolean][] = [
@@ -569,6 +586,7 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
   if (p.name !== undefined && (typeof p.name !== "string" || p.name === "")) throw new InvalidArgumentError(`profile ${p.path}: name must be a non-empty string`);
   const name = p.name ?? normalizePath(p.path);
   requireFunctions(name, p);
+  checkPolicies(name, p);
   const times = durations(name, p);
   const c = p.challenge as ChallengePolicy | undefined;
   if (!c) throw new InvalidArgumentError(`profile ${name}: a challenge policy is required (use { type: "none", acknowledgeAnyoneCanEnroll: true } to run without one)`);

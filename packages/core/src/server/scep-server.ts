@@ -28,7 +28,7 @@ import { type BodyReader, readBody, takeBody } from "./read-request.js";
 import { Reply, caNotValid, keyUnavailable, storeUnavailable, text } from "./replies.js";
 import { createRouter, targetPath } from "./routing.js";
 import { createStoreCall } from "./store-call.js";
-import { MAX_TIMER_MS, numberOption, typeOf } from "../number-option.js";
+import { MAX_TIMER_MS, SIZE_BYTES, numberOption, typeOf } from "../number-option.js";
 import type { Transaction } from "./transaction-store.js";
 import { type ProfileInfo, type ProfileSnapshot, profileInfo, profileSnapshot } from "./snapshot.js";
 import type { ChallengeStatusReporter } from "./challenge.js";
@@ -36,8 +36,6 @@ import type { ChallengeStatusReporter } from "./challenge.js";
 export type { IssueContext, IssueHook, IssueResult, ScepProfile, ConfirmHook, ConfirmContext, ConfirmResult, UndeliveredCertificate } from "./profile.js";
 export type { ApproveOptions, RejectOptions } from "./approval.js";
 
-/** Largest `maxBodyBytes` accepted, 1 GiB: a body is read into memory whole. */
-const MAX_BODY_BYTES = 1024 * 1024 * 1024;
 
 /** Options of {@link createScepServer}. @group Server */
 export interface ScepServerOptions {
@@ -249,7 +247,7 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
   // NaN or 0 would time out every store call (every enrollment 503); above 2^31 − 1 ms Node fires a timer at once.
   const storeTimeoutMs = numberOption("storeTimeoutMs", options.storeTimeoutMs, 2000, { min: 1, max: MAX_TIMER_MS, unit: "ms" });
   // NaN compares false with every length: it lifted the limit (a 30 MB body read and parsed).
-  const maxBody = numberOption("maxBodyBytes", options.maxBodyBytes, 64 * 1024, { min: 1, max: MAX_BODY_BYTES, unit: "bytes" });
+  const maxBody = numberOption("maxBodyBytes", options.maxBodyBytes, 64 * 1024, SIZE_BYTES);
   for (const [name, fn] of [["now", options.now], ["onError", options.onError]] as const) {
     if (fn !== undefined && typeof fn !== "function") throw new InvalidArgumentError(`${name} must be a function (got ${typeOf(fn)})`);
   }

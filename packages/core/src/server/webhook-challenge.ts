@@ -35,6 +35,7 @@ import { copyBytes, toHex } from "../lib/bytes.js";
 import { toBase64 } from "../encoding.js";
 import { ignoreRejection } from "../ignore-rejection.js";
 import { readCapped } from "../lib/read-capped.js";
+import { SIZE_BYTES, TIMER_MS, numberOption } from "../number-option.js";
 import { messageTypeName } from "../message/types.js";
 import type { Certificate } from "../x509/certificate.js";
 import type { CertificationRequest } from "../x509/certification-request.js";
@@ -191,11 +192,7 @@ function endpoint(value: unknown, what: string): { url: string; where: string } 
   return { url: u.href, where: `${u.origin}${u.pathname}` };
 }
 
-function positive(value: number | undefined, fallback: number, what: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) throw invalid(`${what} must be a positive number, got ${String(value)}`);
-  return value;
-}
+
 
 /** The CSR's JSON view. */
 function describeCsr(csr: CertificationRequest): WebhookCertificateRequest {
@@ -313,8 +310,9 @@ export function webhookChallenge(options: WebhookChallengeOptions): CustomChalle
   if (typeof options !== "object" || options === null) throw invalid("options are required");
   const challengeEndpoint = endpoint(options.url, "url");
   const notifyEndpoint = options.notifyUrl === undefined ? undefined : endpoint(options.notifyUrl, "notifyUrl");
-  const timeoutMs = positive(options.timeoutMs, DEFAULT_TIMEOUT_MS, "timeoutMs");
-  const maxBytes = positive(options.maxResponseBytes, DEFAULT_MAX_RESPONSE, "maxResponseBytes");
+  // A timeout past 2^31 - 1 ms made Node fire at once: every call aborted, every enrollment FAILURE.
+  const timeoutMs = numberOption("timeoutMs", options.timeoutMs, DEFAULT_TIMEOUT_MS, TIMER_MS, (m) => invalid(m));
+  const maxBytes = numberOption("maxResponseBytes", options.maxResponseBytes, DEFAULT_MAX_RESPONSE, SIZE_BYTES, (m) => invalid(m));
   const secret = options.secret === undefined ? undefined : typeof options.secret === "string" ? new TextEncoder().encode(options.secret) : copyBytes(options.secret);
   if (secret !== undefined && secret.length === 0) throw invalid("secret is empty");
   const signatureHeader = options.signatureHeader ?? "X-Scep-Signature";

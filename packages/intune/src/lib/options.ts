@@ -1,13 +1,14 @@
 // Numeric and hook options checked once, at construction, the same way as the rest of the SDK: @scep/core's
 // numberOption (one line naming the option, its unit, its range and the value given), thrown as this package's
 // IntuneConfigError (ERR_INTUNE_CONFIG).
-import { type NumberOptionRange, numberOption } from "@scep/core";
+import { type NumberOptionRange, RECORD_MS, TIMER_MS, numberOption } from "@scep/core";
 import { IntuneConfigError } from "../errors.js";
 
-/** A duration used with a timer: an integer number of milliseconds from 1 to 2 147 483 647 (a longer `setTimeout` fires at once). */
-export const TIMER_MS: NumberOptionRange = { min: 1, max: 2_147_483_647, unit: "ms" };
+// The SDK's ranges (one definition, in @scep/core): a timer's duration, 1 to 2 147 483 647 ms (a longer `setTimeout`
+// fires at once); a lifetime kept as an expiry, 1 ms to 365 days.
+export { TIMER_MS };
 /** A lifetime kept as an expiry, not a timer: an integer number of milliseconds from 1 to 365 days. */
-export const TTL_MS: NumberOptionRange = { min: 1, max: 365 * 86_400_000, unit: "ms" };
+export const TTL_MS: NumberOptionRange = RECORD_MS;
 /** How many entries or keys a bounded store keeps. */
 export const ENTRIES: NumberOptionRange = { min: 1, max: 100_000_000 };
 

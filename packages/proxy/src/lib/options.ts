@@ -1,18 +1,15 @@
 // Validating options once, the same way everywhere: a limit or timeout that is not an integer in its range is a
 // configuration mistake (ERR_PROXY_CONFIG) at construction, not a fetch that times out at once. The check itself is
 // @scep/core's numberOption (one message shape across the SDK); this file only makes its error a ProxyConfigError.
-import { type NumberOptionRange, numberOption } from "@scep/core";
+import { MAX_SIZE_BYTES, MAX_TIMER_MS, type NumberOptionRange, SIZE_BYTES, TIMER_MS, booleanOption as coreBooleanOption, numberOption } from "@scep/core";
 import { ProxyConfigError } from "../errors.js";
 
-/** The longest timer Node keeps, in ms (2^31 − 1, about 24.8 days): a longer `setTimeout` fires at once. */
-export const MAX_TIMER_MS = 2_147_483_647;
+// The SDK's ranges, named as this package uses them (one definition, in @scep/core).
+export { MAX_TIMER_MS, TIMER_MS };
 /** Largest body or response limit, in bytes (1 GiB): bodies are read into memory whole. */
-export const MAX_BODY_BYTES = 1024 * 1024 * 1024;
-
-/** A duration used with a timer: an integer number of milliseconds from 1 to 2 147 483 647. */
-export const TIMER_MS: NumberOptionRange = { min: 1, max: MAX_TIMER_MS, unit: "ms" };
+export const MAX_BODY_BYTES = MAX_SIZE_BYTES;
 /** A body or response size limit: an integer number of bytes from 1 to 1 GiB. */
-export const BODY_BYTES: NumberOptionRange = { min: 1, max: MAX_BODY_BYTES, unit: "bytes" };
+export const BODY_BYTES: NumberOptionRange = SIZE_BYTES;
 
 /** `value`, or `fallback` when undefined; throws ProxyConfigError (one line: name, unit, range, value) unless in `range`. */
 export function integerOption(name: string, value: number | undefined, fallback: number, range: NumberOptionRange): number {
@@ -21,9 +18,7 @@ export function integerOption(name: string, value: number | undefined, fallback:
 
 /** `value`, or `fallback` when undefined; throws ProxyConfigError unless a boolean (a string "false" is not false). */
 export function booleanOption(name: string, value: boolean | undefined, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== "boolean") throw new ProxyConfigError(`${name} must be true or false`);
-  return value;
+  return coreBooleanOption(name, value, fallback, (message) => new ProxyConfigError(message));
 }
 
 /** Throws ProxyConfigError unless `value` is a function, or undefined when `optional` (a hook passed as a string or an object failed at the first request). */
