@@ -1,9 +1,10 @@
 /**
- * The challenge password from `--challenge-file F` (one line, its trailing newline dropped; `-`: stdin) or the
+ * The challenge password from `--challenge-file F` (UTF-8, one line, a leading BOM and its trailing newline dropped;
+ * `-`: stdin) or the
  * environment variable SCEP_CLI_CHALLENGE, so it need not be on the command line (`ps`, shell history). A real
  * @scep/core server with a static challenge on loopback: the right challenge from either source is accepted, a wrong
- * one is refused with a hint naming where it came from, and no output line holds the value. Two sources, or a file
- * that cannot be read, is one clear line before anything is sent.
+ * one is refused with a hint naming where it came from, and no output line holds the value. Two sources, an empty
+ * one, a file in UTF-16 or that cannot be read, is one clear line before anything is sent.
  */
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -54,6 +55,16 @@ function expectIssuedQuietly(r: { code: number | null; stdout: string; stderr: s
   expect(existsSync(join(cwd, "cert.pem"))).toBe(true);
   expect(calls).toHaveLength(1);
   expect(`${r.stdout}${r.stderr}`).not.toContain(CHALLENGE);
+}
+
+/**
+ * The challengePassword the CSR carried holds exactly CHALLENGE's bytes: no U+FEFF (EF BB BF). Read from the DER, not
+ * csr.challengePassword: that comes through a UTF-8 decoder which drops a leading BOM, as a CA comparing bytes would not.
+ */
+function expectChallengeBytesExact(): void {
+  const der = Buffer.from(calls[0]!.csr.der);
+  expect(der.includes(Buffer.from([CHALLENGE.length, ...Buffer.from(CHALLENGE)]))).toBe(true);
+  expect(der.includes(Buffer.from([0xef, 0xbb, 0xbf]))).toBe(false);
 }
 
 describe("the challenge password from a file, stdin or the environment", () => {
@@ -117,6 +128,48 @@ describe("the challenge password from a file, stdin or the environment", () => {
     for (const r of [both, missing, empty, two]) expect(r.err.join("\n")).not.toContain(CHALLENGE);
     expect(withEnv.stderr).not.toContain(CHALLENGE);
     expect(operations).toEqual([]);
+    expect(existsSync(join(cwd, "cert.key"))).toBe(false);
+  });
+
+  it("--challenge-file F with a UTF-8 byte-order mark (PowerShell 5.1's Set-Content -Encoding UTF8): the mark is dropped", async () => {
+    for (const [name, text] of [["bom-crlf", `\ufeff${CHALLENGE}\r\n`], ["bom-bare", `\ufeff${CHALLENGE}`]] as const) {
+      calls.length = 0;
+      const cwd = mkdtempSync(join(dir, `file-${name}-`));
+      writeFileSync(join(cwd, "challenge.txt"), text, "utf8");
+      const r = await runInProcess([...enrollArgs(`file-${name}`), "--challenge-file", "challenge.txt"], cwd);
+      expectIssuedQuietly({ code: r.code, stdout: r.out.join("\n"), stderr: r.err.join("\n") }, cwd);
+      expectChallengeBytesExact();
+    }
+    calls.length = 0;
+    const cwd = mkdtempSync(join(dir, "stdin-bom-"));
+    expectIssuedQuietly(await runCli([...enrollArgs("stdin-bom"), "--challenge-file", "-"], { cwd, input: `\ufeff${CHALLENGE}\n` }), cwd);
+    expectChallengeBytesExact();
+  });
+
+  it("a file in UTF-16 (PowerShell 5.1's >) or not UTF-8, a file of only a BOM, an empty --challenge or SCEP_CLI_CHALLENGE: exit 64, nothing sent", async () => {
+    const cwd = mkdtempSync(join(dir, "encoding-"));
+    const utf16le = Buffer.from(`${CHALLENGE}\r\n`, "utf16le");
+    writeFileSync(join(cwd, "ps-redirect.txt"), Buffer.concat([Buffer.from([0xff, 0xfe]), utf16le]));
+    writeFileSync(join(cwd, "utf16-nobom.txt"), utf16le);
+    writeFileSync(join(cwd, "utf16be.txt"), Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(`${CHALLENGE}\n`, "utf16le").swap16()]));
+    writeFileSync(join(cwd, "latin1.txt"), Buffer.from(`${CHALLENGE}\u00e9\n`, "latin1"));
+    writeFileSync(join(cwd, "bom-only.txt"), "\ufeff\r\n", "utf8");
+    for (const f of ["ps-redirect.txt", "utf16-nobom.txt", "utf16be.txt"]) {
+      const r = await runInProcess([...enrollArgs("utf16"), "--challenge-file", f], cwd);
+      expect([r.code, r.err[0]]).toEqual([64, `scep: enroll: --challenge-file ${f}: ${f} is not UTF-8 text (UTF-16? save it as UTF-8)`]);
+    }
+    const latin1 = await runInProcess([...enrollArgs("latin1"), "--challenge-file", "latin1.txt"], cwd);
+    expect([latin1.code, latin1.err[0]]).toEqual([64, "scep: enroll: --challenge-file latin1.txt: latin1.txt is not UTF-8 text (save it as UTF-8)"]);
+    const bomOnly = await runInProcess([...enrollArgs("bom-only"), "--challenge-file", "bom-only.txt"], cwd);
+    expect([bomOnly.code, bomOnly.err[0]]).toEqual([64, "scep: enroll: --challenge-file bom-only.txt: bom-only.txt is empty"]);
+    for (const command of [enrollArgs("empty-option"), ["renew", "--url", url, "--cert", "old.pem", "--key", "old.key"]]) {
+      const r = await runInProcess([...command, "--challenge", ""], cwd);
+      expect([r.code, r.err[0]]).toEqual([64, `scep: ${command[0]}: --challenge is empty (give the challenge password, or leave --challenge out)`]);
+    }
+    const emptyEnv = await runCli(enrollArgs("empty-env"), { cwd, env: { SCEP_CLI_CHALLENGE: "" } });
+    expect([emptyEnv.code, emptyEnv.stderr.split("\n")[0]]).toEqual([64, "scep: enroll: SCEP_CLI_CHALLENGE is empty (set it to the challenge password, or unset it)"]);
+    expect(operations).toEqual([]);
+    expect(calls).toEqual([]);
     expect(existsSync(join(cwd, "cert.key"))).toBe(false);
   });
 

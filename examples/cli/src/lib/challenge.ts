@@ -40,9 +40,11 @@ export interface Challenge {
 }
 
 /**
- * The challenge from `--challenge`, `--challenge-file` or {@link CHALLENGE_ENV} (an empty variable counts as unset),
- * or undefined when none is given. Throws a {@link UsageError} (exit 64) when two are given, or when the file is empty
- * or holds more than one line; a {@link CliError} (exit 66) when the file cannot be read. No message holds the value.
+ * The challenge from `--challenge`, `--challenge-file` or {@link CHALLENGE_ENV}, or undefined when none is given (an
+ * empty variable does not count as a second source). Throws a {@link UsageError} (exit 64) when two are given, when
+ * the one used is empty (an empty `--challenge` or variable as an empty file: a request must not go out with an empty
+ * challenge), or when the file holds more than one line or is not UTF-8; a {@link CliError} (exit 66) when the file
+ * cannot be read. No message holds the value.
  */
 export function challengeOption(ctx: Context, command: string, v: { challenge?: string | undefined; "challenge-file"?: string | undefined }): Challenge | undefined {
   const env = ctx.env?.[CHALLENGE_ENV];
@@ -52,23 +54,44 @@ export function challengeOption(ctx: Context, command: string, v: { challenge?: 
     ...(env !== undefined && env !== "" ? [CHALLENGE_ENV] : []),
   ];
   if (given.length > 1) throw new UsageError(`${command}: give the challenge password once: ${given.join(" and ")} are both given (--challenge, --challenge-file and ${CHALLENGE_ENV} exclude each other)`);
-  if (v.challenge !== undefined) return { value: v.challenge, from: "--challenge" };
+  if (v.challenge !== undefined) {
+    if (v.challenge === "") throw new UsageError(`${command}: --challenge is empty (give the challenge password, or leave --challenge out)`);
+    return { value: v.challenge, from: "--challenge" };
+  }
   const file = v["challenge-file"];
   if (file !== undefined) return { value: readChallengeFile(ctx, command, file), from: `--challenge-file ${file}` };
-  if (env !== undefined && env !== "") return { value: env, from: CHALLENGE_ENV };
+  if (env === "") throw new UsageError(`${command}: ${CHALLENGE_ENV} is empty (set it to the challenge password, or unset it)`);
+  if (env !== undefined) return { value: env, from: CHALLENGE_ENV };
   return undefined;
 }
 
-/** The one line of `file` (`-`: stdin), its trailing newline (LF or CRLF) dropped. */
+/**
+ * The one line of `file` (`-`: stdin), read as UTF-8: one leading byte-order mark (PowerShell 5.1's
+ * `Set-Content -Encoding UTF8` writes one) and the trailing newline (LF or CRLF) dropped. UTF-16 (PowerShell 5.1's `>`
+ * and `Out-File`: a BOM FF FE or FE FF, NUL bytes) or bytes that are not UTF-8 are a usage error, not a challenge
+ * with U+FEFF or U+FFFD in it that the CA would refuse.
+ */
 function readChallengeFile(ctx: Context, command: string, file: string): string {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = file === "-" ? readFileSync(0, "utf8") : readFileSync(resolvePath(ctx, file), "utf8");
+    bytes = file === "-" ? readFileSync(0) : readFileSync(resolvePath(ctx, file));
   } catch (error) {
     throw new CliError(`${command}: cannot read --challenge-file ${file === "-" ? "- (stdin)" : file}: ${fileErrorReason(error)}`, ExitCode.NO_INPUT);
   }
-  const value = text.replace(/\r?\n$/, "");
   const where = file === "-" ? "stdin" : file;
+  const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff) || bytes.includes(0);
+  let text: string | undefined;
+  if (!utf16) {
+    try {
+      text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+    } catch {
+      text = undefined;
+    }
+  }
+  if (text === undefined) {
+    throw new UsageError(`${command}: --challenge-file ${file}: ${where} is not UTF-8 text (${utf16 ? "UTF-16? " : ""}save it as UTF-8)`);
+  }
+  const value = text.replace(/^\ufeff/, "").replace(/\r?\n$/, "");
   if (value === "") throw new UsageError(`${command}: --challenge-file ${file}: ${where} is empty`);
   if (/[\r\n]/.test(value)) throw new UsageError(`${command}: --challenge-file ${file}: ${where} holds more than one line (the challenge password is one line)`);
   return value;
