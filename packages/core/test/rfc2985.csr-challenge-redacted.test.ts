@@ -39,6 +39,15 @@ describe("RFC 2985 §5.4.1: a CertificationRequest never prints its challengePas
     expect(inspect(csr)).toContain("CN=device-42, O=Example");
   });
 
+  it("not an own property: a spread copy, Object.assign, structuredClone or inspect without customInspect does not carry it", () => {
+    expect(Object.keys(csr)).not.toContain("challengePassword");
+    for (const copy of [{ ...csr }, Object.assign({}, csr), structuredClone({ ...csr })]) {
+      expect((copy as { challengePassword?: string }).challengePassword).toBeUndefined();
+      expect(inspect(copy, { depth: 5 })).not.toContain(SECRET);
+    }
+    expect(inspect(csr, { customInspect: false, depth: 5 })).not.toContain(SECRET);
+  });
+
   it("a request without a challengePassword has no such field in its summary", async () => {
     const plain = new CertificationRequest(await generateCsr({ keys, subject: "CN=device-43" }));
     expect(plain.toJSON()).not.toHaveProperty("challengePassword");

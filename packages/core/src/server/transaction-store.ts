@@ -41,7 +41,10 @@ export interface Transaction {
   transactionId: string;
   /** See {@link TransactionStatus}. */
   status: TransactionStatus;
-  /** The CSR, DER. */
+  /**
+   * The CSR, DER. It holds the challengePassword (RFC 2985 §5.4.1) in the clear: log `new CertificationRequest(csr)`
+   * (whose `toJSON` and inspect form redact it), never these bytes; a store keeps them as it keeps any secret.
+   */
   csr: Uint8Array;
   /**
    * The requester's signer certificate, DER (the reply is encrypted to it). Empty (no bytes) in a record with

@@ -46,12 +46,13 @@ export class CertificationRequest {
   readonly subjectDer: Uint8Array;
   /** SubjectPublicKeyInfo, DER. */
   readonly spki: Uint8Array;
-  /** challengePassword attribute, when present. */
-  readonly challengePassword?: string;
   /** Requested extensions (extensionRequest attribute). */
   readonly extensions: readonly Extension[];
   /** The request's signature algorithm. */
   readonly signatureAlgorithm: SignatureAlgorithm;
+  // Private, read through the getter: an own enumerable field showed in `{ ...csr }`, `Object.assign`, structuredClone
+  // and loggers that walk own properties, past the redaction of toJSON and inspect.
+  readonly #challengePassword: string | undefined;
   readonly #info: Uint8Array;
   readonly #signature: Uint8Array;
   #publicKey: nc.KeyObject | undefined;
@@ -94,7 +95,7 @@ export class CertificationRequest {
       this.der = bytes;
       this.subjectDer = der.raw(subject);
       this.spki = der.raw(spki);
-      if (challengePassword !== undefined) this.challengePassword = challengePassword;
+      this.#challengePassword = challengePassword;
       this.extensions = extensions;
       this.#info = der.raw(infoT!);
       this.#signature = sig.subarray(1);
@@ -117,6 +118,14 @@ export class CertificationRequest {
     const d = fromPem(text, "CERTIFICATE REQUEST")[0] ?? fromPem(text, "NEW CERTIFICATE REQUEST")[0];
     if (!d) throw new CsrInvalidError("no CERTIFICATE REQUEST block in the PEM text");
     return new CertificationRequest(d);
+  }
+
+  /**
+   * The challengePassword attribute (RFC 2985 §5.4.1), when present: the device's secret, in the clear. Not an own
+   * property, so copies and logs of the object do not carry it; `der` still holds it (see {@link toJSON}).
+   */
+  get challengePassword(): string | undefined {
+    return this.#challengePassword;
   }
 
   /** Subject as `CN=…, O=…`. */
