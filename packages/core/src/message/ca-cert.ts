@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { clip } from "../lib/clip.js";
 import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
 import { pemTextOf } from "../encoding.js";
@@ -75,27 +76,23 @@ export function parseGetCaCertResponse(body: Uint8Array, contentType?: string): 
   return certificates;
 }
 
-const NO_CERTIFICATE = "GetCACert PKCS#7 holds no certificate";
-
-/** A header value as a message may quote it: printable ASCII only, at most 100 characters. */
-const printable = (value: string): string => value.replace(/[^\x20-\x7e]/g, "?").slice(0, 100);
-
 function parseCertificates(body: Uint8Array, contentType: string | undefined): Certificate[] {
   const text = pemTextOf(body);
   if (text?.includes("-----BEGIN CERTIFICATE-----")) return Certificate.fromPem(text);
   try {
     return [new Certificate(body)];
   } catch {
+    // Neither a certificate nor a SignedData: say what came instead (an HTML page, a JSON error), a URL that is not
+    // a SCEP endpoint. A SignedData without certificates is said so apart.
+    let certificates: Certificate[];
     try {
-      const sd = parseSignedData(body);
-      if (sd.certificates.length === 0) throw new MessageMalformedError(NO_CERTIFICATE);
-      return sd.certificates;
+      certificates = parseSignedData(body).certificates;
     } catch (cause) {
-      if (cause instanceof MessageMalformedError && cause.message === NO_CERTIFICATE) throw cause;
-      // What came instead (an HTML page, a JSON error) says more than the parse error: a URL that is not a SCEP endpoint.
-      const what = `${contentType ? `content-type ${printable(contentType)}, ` : ""}${body.length} bytes`;
+      const what = `${contentType ? `content-type ${clip(contentType.replace(/[^\x20-\x7e]/g, "?"), 100)}, ` : ""}${body.length} bytes`;
       throw new MessageMalformedError(`GetCACert reply (${what}) is neither a certificate nor a PKCS#7: is the URL a SCEP endpoint?`, { cause });
     }
+    if (certificates.length === 0) throw new MessageMalformedError("GetCACert PKCS#7 holds no certificate");
+    return certificates;
   }
 }
 

@@ -49,15 +49,9 @@ export async function pkiOperation(ctx: ServerContext, p: ResolvedProfile, metho
 
 /** The event fields that name a decoded request: messageType, transactionID, and the CSR's subject unless `extra` names one. */
 function named(req: PkiRequest, extra: Partial<ScepEvent>): Partial<ScepEvent> {
-  // (The CSR's subject only when the reply does not name one: formatting a DN is not free; one that cannot be read is left out.)
-  let subject: { subject?: string } = {};
-  if (extra.subject === undefined && req.csr) {
-    try {
-      subject = { subject: req.csr.subject };
-    } catch {
-      subject = {};
-    }
-  }
+  // (The CSR's subject only when the reply does not name one: formatting a DN is not free. decode() already refused a
+  // CSR whose subject does not read, so this cannot throw.)
+  const subject = extra.subject === undefined && req.csr ? { subject: req.csr.subject } : {};
   return { operation: req.messageTypeName as ScepOperation, transactionId: req.transactionId, ...subject };
 }
 
