@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, KEY_COMPROMISE_UPGRADABLE_REASONS, MAX_CRL_NUMBER, StoreUnavailableError, checkCrlNumberFloor, crlNumberExhausted, checkRevocationReason, normalizeSerialNumber, revisionBase, sortRevocations } from "@scep/core";
+import { InvalidArgumentError, KEY_COMPROMISE_UPGRADABLE_REASONS, MAX_CRL_NUMBER, StoreUnavailableError, checkCrlNumberFloor, crlNumberExhausted, checkRevocationReason, normalizeSerialNumber, sortRevocations } from "@scep/core";
 import type { RevocationReason, RevocationStore, RevokeResult, RevokedCertificate } from "@scep/core";
 import { Runner } from "./lib/client.js";
 import { NEXT_CRL_NUMBER, REVISION, REVOKE } from "./lib/scripts.js";
@@ -33,7 +33,8 @@ export interface RedisRevocationStoreOptions extends RedisStoreOptions {
  * and
  * `<prefix>revision:{<ca>}`, the revision counter (`RevocationStore.revision`),
  * moved on in the same Lua script as a created or upgraded revocation and
- * started at the store clock's ms × 1000 when missing (a new or flushed Redis);
+ * started at Redis's own clock (`TIME`) in µs when missing (a new or flushed Redis; not at a replica's clock, which
+ * may be ahead of or behind the others');
  * `get`, `list` and `revision` only read once it exists, so they work on a
  * read-only replica.
  * None expires: a revocation is permanent, and a CRL number must never
@@ -95,7 +96,6 @@ export class RedisRevocationStore implements RevocationStore {
     const reply = await this.#run.eval("revoke", REVOKE, [this.#hash, this.#revision], [
       serialNumber,
       `${revokedAt.getTime()}:${reason}`,
-      revisionBase(this.#options.now()),
       KEY_COMPROMISE_UPGRADABLE_REASONS.join(" "),
       reason,
     ]);
@@ -158,9 +158,12 @@ export class RedisRevocationStore implements RevocationStore {
 
   /**
    * The revision counter (`GET`, O(1)): moved on by every created or upgraded revocation in the same script, the same on every
-   * replica, and after a FLUSHDB started again above every value it had (at the store clock's ms × 1000, by the first
-   * revocation or the first `revision()` that finds it missing), so a CA never keys a CRL of the old contents by it
-   * (RFC 5280 §5.2.3). Only a missing counter is written (`SET NX`): on a read-only replica (`replicaof`) it is read
+   * replica, and after a FLUSHDB started again above every value it had (at Redis's own clock, `TIME`, in µs, read in
+   * the script, by the first revocation or the first `revision()` that finds it missing), so a CA never keys a CRL of
+   * the old contents by it (RFC 5280 §5.2.3), as long as Redis's clock did not go back and fewer than one revocation a
+   * µs was counted on average. Not this replica's clock: one ahead of the others would set a start that the next
+   * flush's start goes below, one behind would start below what was answered before the flush. The store's `now`
+   * option is not used here. Only a missing counter is written (`SET NX`): on a read-only replica (`replicaof`) it is read
    * as its primary set it.
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late, and on a read-only replica
    * while its primary has no counter yet (a new or flushed Redis that no revocation or `revision()` reached): its
@@ -169,7 +172,7 @@ export class RedisRevocationStore implements RevocationStore {
   async revision(): Promise<number> {
     const value = await this.#run.command("revision", "GET", [this.#revision]);
     if (value !== null && value !== undefined) return Number(String(value));
-    return Number(String(await this.#run.eval("revision", REVISION, [this.#revision], [revisionBase(this.#options.now())])));
+    return Number(String(await this.#run.eval("revision", REVISION, [this.#revision], [])));
   }
 }
 

@@ -211,9 +211,10 @@ export interface RevocationStore {
    * A safe integer that grows by at least 1 with every change `list()` would show (a created revocation, a reason
    * changed by {@link upgradesRevocationReason}; a `revoke` that changes nothing leaves it as it was) and never goes back. A store that was emptied behind the CA's
    * back (a Redis FLUSHDB, a deleted file, a new process of an in-memory store) starts again above every value the
-   * earlier one answered: the stores here start at the store clock's milliseconds × 1000 (so, at fewer than 1000
+   * earlier one answered: the memory store starts at its clock's milliseconds × 1000 (so, at fewer than 1000
    * revocations a millisecond on average, a reset store never answers a revision its predecessor answered, and a CA
-   * never serves a cached CRL of the old contents). Not a count of revocations. Without it, a CA lists the revocations
+   * never serves a cached CRL of the old contents); a shared store should start from one clock all replicas share
+   * (`@scep/redis` starts at Redis's own `TIME` in µs), not a replica's, which may be ahead of or behind the others. Not a count of revocations. Without it, a CA lists the revocations
    * to decide whether its CRL is current.
    *
    * A store whose shared state costs a read to check (a file, for the examples' FileRevocationStore) may answer from

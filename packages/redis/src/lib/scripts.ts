@@ -321,50 +321,69 @@ return 1
 );
 
 /**
- * revoke: the first revocation of a serial wins (HSETNX); a later one rewrites the entry as `<its ms>:<ARGV[5]>` (the
- * reason changed, the revocationDate kept: core's upgradesRevocationReason) when its reason ARGV[5] is keyCompromise
- * and the entry's is one of ARGV[4] (space-separated: core's KEY_COMPROMISE_UPGRADABLE_REASONS; CA/B BR §4.9.1.1), or
- * the entry is on certificateHold and ARGV[5] is any other reason (a hold made permanent, RFC 5280 §5.3.1; nothing
+ * Lua: Redis's own clock (`TIME`) as microseconds since the epoch, a decimal string without leading zeros
+ * (`redisMicros()`), and `startRevision(key)`, which sets a missing revision counter to it. A shared counter that
+ * must never go back after a flush starts there, not at a replica's clock: every replica reads the one clock, so a
+ * replica whose clock is ahead does not set a start that the next flush's start goes below, nor does one behind start
+ * below what was answered before the flush. Reading TIME before a write needs effects replication, the only mode
+ * since Redis 7 and the default since 5 (the stores need 6).
+ */
+const REDIS_MICROS = `
+local function redisMicros()
+  local t = redis.call('TIME')
+  return (string.gsub(t[1] .. string.format('%06d', tonumber(t[2])), '^0+(%d)', '%1'))
+end
+local function startRevision(key)
+  if redis.call('EXISTS', key) == 0 then redis.call('SET', key, redisMicros()) end
+end
+`;
+
+/**
+ * revoke: the first revocation of a serial wins (HSETNX); a later one rewrites the entry as `<its ms>:<ARGV[4]>` (the
+ * reason changed, the revocationDate kept: core's upgradesRevocationReason) when its reason ARGV[4] is keyCompromise
+ * and the entry's is one of ARGV[3] (space-separated: core's KEY_COMPROMISE_UPGRADABLE_REASONS; CA/B BR §4.9.1.1), or
+ * the entry is on certificateHold and ARGV[4] is any other reason (a hold made permanent, RFC 5280 §5.3.1; nothing
  * puts an entry back on hold). Only a created or an
  * upgraded entry moves the revision counter on, in the same atomic step (a GetCRL between the two could otherwise
- * cache a CRL under a revision that never changes again). The counter starts at ARGV[3] (the store clock's ms × 1000)
- * when it does not exist: a flushed Redis starts it above every value it had before.
- * KEYS[1] the revocations hash, KEYS[2] the revision counter; ARGV[1] serial, ARGV[2] `<ms>:<reason>`, ARGV[3] start,
- * ARGV[4] upgradable reasons, ARGV[5] the requested reason.
+ * cache a CRL under a revision that never changes again). The counter starts at Redis's own clock in µs
+ * ({@link REDIS_MICROS}) when it does not exist: a flushed Redis starts it above every value it had before, whichever
+ * replica writes first and whatever its own clock says.
+ * KEYS[1] the revocations hash, KEYS[2] the revision counter; ARGV[1] serial, ARGV[2] `<ms>:<reason>`, ARGV[3] upgradable
+ * reasons, ARGV[4] the requested reason.
  * Returns `{code, value}`: code 1 created, 2 upgraded, 0 unchanged; value the entry as stored after the call.
  */
 export const REVOKE = script(
   "revoke",
-  `
+  `${REDIS_MICROS}
 local created = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 if created == 0 then
   local value = redis.call('HGET', KEYS[1], ARGV[1])
   local ms, reason = string.match(value, '^(%d+):(%a+)$')
-  local held = reason == 'certificateHold' and ARGV[5] ~= 'certificateHold'
-  local compromised = ARGV[5] == 'keyCompromise' and reason and string.find(' ' .. ARGV[4] .. ' ', ' ' .. reason .. ' ', 1, true)
+  local held = reason == 'certificateHold' and ARGV[4] ~= 'certificateHold'
+  local compromised = ARGV[4] == 'keyCompromise' and reason and string.find(' ' .. ARGV[3] .. ' ', ' ' .. reason .. ' ', 1, true)
   if not held and not compromised then
     return {0, value}
   end
-  value = ms .. ':' .. ARGV[5]
+  value = ms .. ':' .. ARGV[4]
   redis.call('HSET', KEYS[1], ARGV[1], value)
-  redis.call('SET', KEYS[2], ARGV[3], 'NX')
+  startRevision(KEYS[2])
   redis.call('INCR', KEYS[2])
   return {2, value}
 end
-redis.call('SET', KEYS[2], ARGV[3], 'NX')
+startRevision(KEYS[2])
 redis.call('INCR', KEYS[2])
 return {1, ARGV[2]}
 `,
 );
 
 /**
- * revision: the revision counter, started at ARGV[1] (the store clock's ms × 1000) when it does not exist yet (a new
- * or flushed store). KEYS[1] the revision counter. Returns the counter as a string.
+ * revision: the revision counter, started at Redis's own clock in µs ({@link REDIS_MICROS}) when it does not exist
+ * yet (a new or flushed store). KEYS[1] the revision counter. Returns the counter as a string.
  */
 export const REVISION = script(
   "revision",
-  `
-redis.call('SET', KEYS[1], ARGV[1], 'NX')
+  `${REDIS_MICROS}
+startRevision(KEYS[1])
 return redis.call('GET', KEYS[1])
 `,
 );
@@ -382,7 +401,7 @@ return redis.call('GET', KEYS[1])
  */
 export const NEXT_CRL_NUMBER = script(
   "next-crl-number",
-  `
+  `${REDIS_MICROS}
 local function above(a, b)
   if #a ~= #b then return #a > #b end
   return a > b
@@ -398,9 +417,8 @@ if n then
   if not string.match(n, '^%d+$') then return redis.error_reply('ERR the CRL number counter is not a number') end
   n = plus1((string.gsub(n, '^0+(%d)', '%1')))
 else
-  local t = redis.call('TIME')
-  n = (string.gsub(t[1] .. string.format('%06d', tonumber(t[2])):sub(1, 3) .. '000', '^0+(%d)', '%1'))
-  if n == '0' then n = '1' end
+  n = string.sub(redisMicros(), 1, -4) .. '000'
+  if string.match(n, '^0+$') then n = '1' end
 end
 if above(ARGV[1], n) then n = ARGV[1] end
 if above(n, ARGV[2]) then return false end
