@@ -7,7 +7,7 @@
  * answered PENDING and an operator approved, the printed command collects the certificate for that key.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createPublicKey, randomBytes } from "node:crypto";
+import { createPublicKey } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,9 +15,7 @@ import {
   Certificate,
   CertificationRequest,
   LocalKey,
-  buildCertificate,
   createScepServer,
-  endEntityExtensions,
   exportPrivateKeyPem,
   generateCsr,
   generateRsaKeyPair,
@@ -25,7 +23,7 @@ import {
 } from "@scep/core";
 import { opensslCreateCa } from "../../../test-support/peers";
 import { ExampleProcess } from "../../server-kit/test/support/example-process.js";
-import { fetchListener, listenLoopback, type Loopback } from "./support/in-process.js";
+import { certificateFor, fetchListener, issuingHook, listenLoopback, type Loopback } from "./support/in-process.js";
 import { CLI_DIR, runCli } from "./support/run-cli";
 
 const root = mkdtempSync(join(tmpdir(), "scep-cli-interrupt-"));
@@ -53,14 +51,8 @@ beforeAll(async () => {
       caCertificate: ca.certificate,
       signer: ca,
       challenge: { type: "static", password: "pw" },
-      issue: async ({ csr, notAfterMax, allowSid, approved }) => {
-        if (approved) {
-          return { status: "SUCCESS", certificate: await buildCertificate({ issuer: ca, subject: csr.subjectDer, publicKey: csr.spki, serialNumber: randomBytes(16), notAfter: notAfterMax, extensions: endEntityExtensions({ csr, issuer: ca, allowSid }) }) };
-        }
-        // A new request: held (the CA is slow to answer) until the test lets it answer PENDING.
-        await new Promise<void>((answer) => nextHeld?.({ csr, answer }));
-        return { status: "PENDING" };
-      },
+      // A new request: held (the CA is slow to answer) until the test lets it answer PENDING.
+      issue: issuingHook(ca, { hold: (csr) => new Promise<void>((answer) => nextHeld?.({ csr, answer })) }),
     }],
   });
   http = await listenLoopback(
@@ -157,7 +149,7 @@ describe("an interrupt after the request was sent, before the CA answered, saves
     const cwd = mkdtempSync(join(root, "renew-"));
     const keys = await generateRsaKeyPair(2048);
     const csr = CertificationRequest.from(await generateCsr({ keys, subject: "CN=held-renew" }));
-    const old = await buildCertificate({ issuer: ca, subject: csr.subjectDer, publicKey: csr.spki, serialNumber: randomBytes(16), notAfter: new Date(Date.now() + 86_400_000), extensions: endEntityExtensions({ csr, issuer: ca }) });
+    const old = await certificateFor(ca, csr, new Date(Date.now() + 86_400_000));
     writeFileSync(join(cwd, "old.pem"), old.toPem());
     writeFileSync(join(cwd, "old.key"), await exportPrivateKeyPem(keys.privateKey));
     const args = ["renew", "--url", url, "--cert", join(cwd, "old.pem"), "--key", join(cwd, "old.key"), "--new-key", "--challenge", "pw", "--out", join(cwd, "new.pem")];

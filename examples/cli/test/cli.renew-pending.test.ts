@@ -10,7 +10,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createPublicKey, randomBytes } from "node:crypto";
+import { createPublicKey } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,9 +18,7 @@ import {
   Certificate,
   CertificationRequest,
   LocalKey,
-  buildCertificate,
   createScepServer,
-  endEntityExtensions,
   exportPrivateKeyPem,
   generateCsr,
   generateRsaKeyPair,
@@ -31,6 +29,7 @@ import {
 } from "@scep/core";
 import { opensslCreateCa, opensslVerifyChain } from "../../../test-support/peers";
 import { ExampleProcess } from "../../server-kit/test/support/example-process.js";
+import { certificateFor, issuingHook } from "./support/in-process.js";
 import { CLI_DIR, runCli } from "./support/run-cli";
 
 /** A memory transaction store that is down (every read refused, as a Redis that hangs) while `down` is set. */
@@ -62,9 +61,7 @@ beforeAll(async () => {
       challenge: { type: "static", password: "pw" },
       transactions,
       // every request waits for an operator, renewals too
-      issue: async ({ csr, notAfterMax, allowSid, approved }) => approved
-        ? { status: "SUCCESS", certificate: await buildCertificate({ issuer: ca, subject: csr.subjectDer, publicKey: csr.spki, serialNumber: randomBytes(16), notAfter: notAfterMax, extensions: endEntityExtensions({ csr, issuer: ca, allowSid }) }) }
-        : { status: "PENDING" },
+      issue: issuingHook(ca),
     }],
   });
   http = createServer((req, res) => {
@@ -91,14 +88,7 @@ afterAll(async () => {
 async function oldCertificate(dir: string, subject: string): Promise<void> {
   const keys = await generateRsaKeyPair(2048);
   const csr = CertificationRequest.from(await generateCsr({ keys, subject }));
-  const cert = await buildCertificate({
-    issuer: ca,
-    subject: csr.subjectDer,
-    publicKey: csr.spki,
-    serialNumber: randomBytes(16),
-    notAfter: new Date(Date.now() + 86_400_000),
-    extensions: endEntityExtensions({ csr, issuer: ca }),
-  });
+  const cert = await certificateFor(ca, csr, new Date(Date.now() + 86_400_000));
   writeFileSync(join(dir, "old.pem"), cert.toPem());
   writeFileSync(join(dir, "old.key"), await exportPrivateKeyPem(keys.privateKey));
 }

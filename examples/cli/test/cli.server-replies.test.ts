@@ -10,59 +10,51 @@ import type { RequestListener } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect } from "vitest";
 import { opensslCreateCa } from "../../../test-support/peers";
 import { parseConfig } from "../../proxy-server/src/config.js";
 import { ScepClient } from "@scep/core";
 import { DEFAULT_TIMEOUT_MS } from "../src/lib/args.js";
 import { describeError, ExitCode } from "../src/lib/exit.js";
 import { nameText, printable, withoutControls } from "../src/lib/printable.js";
-import { opensslCrl, startFakeScepServer, type FakeScepServer } from "./support/fake-scep-server";
-import { listenLoopback, type Loopback } from "./support/in-process";
+import { opensslCrl, startFakeScepServer } from "./support/fake-scep-server";
+import { listenLoopback } from "./support/in-process";
 import { runCli } from "./support/run-cli";
+import { it, type Own } from "./support/test-owned";
 
 const root = mkdtempSync(join(tmpdir(), "scep-cli-replies-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-let server: FakeScepServer | undefined;
-let http: Loopback | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-  await http?.close();
-  http = undefined;
-});
 
-async function serve(listener: RequestListener): Promise<string> {
-  http = await listenLoopback(listener);
-  return http.base;
+/** The base URL of a loopback server of `listener`, closed when the test that `owned` belongs to ends. */
+async function serve(owned: Own, listener: RequestListener): Promise<string> {
+  return (await owned(listenLoopback(listener))).base;
 }
 
 const CHECK_PATH = "is the path in --url a SCEP endpoint? (the example servers: /scep)";
 
 describe("a --url that serves a CRL (the example server's /scep/ca.crl), any ?operation=", () => {
-  it("getcacert, enroll and getcacaps: exit 4, one line with the status and content type, and the --url hint", async () => {
+  let crl: Uint8Array;
+  beforeAll(async () => {
     const ca = await opensslCreateCa({ subject: "/O=scep-sdk/CN=SCEP Example CA" });
-    const crl = await opensslCrl(ca.certPem, ca.keyPem);
+    crl = await opensslCrl(ca.certPem, ca.keyPem);
+  });
+  const cert = "CA certificates (application/x-x509-ca-cert or application/x-x509-ca-ra-cert)";
+  it.for([
+    [["getcacert"], `GetCACert: HTTP 200 with content-type application/pkix-crl, not ${cert}: ${CHECK_PATH}`],
+    [["getcacaps"], `GetCACaps: HTTP 200 with content-type application/pkix-crl, not a capability list (text/plain): ${CHECK_PATH}`],
+    // enroll starts with GetCACaps
+    [["enroll", "--challenge", "pw", "--cn", "d", "--out", "c.pem"], `GetCACaps: HTTP 200 with content-type application/pkix-crl, not a capability list (text/plain): ${CHECK_PATH}`],
+  ] as const)("%j: exit 4, one line with the status and content type, and the --url hint", async ([args, line], { owned }) => {
     expect(crl[0]).toBe(0x30); // a DER SEQUENCE, as a certificate is
-    const base = await serve((_req, res) => res.writeHead(200, { "content-type": "application/pkix-crl" }).end(crl));
-    const url = `${base}/scep/ca.crl`;
-    const cert = "CA certificates (application/x-x509-ca-cert or application/x-x509-ca-ra-cert)";
-    const cases = [
-      [["getcacert"], `GetCACert: HTTP 200 with content-type application/pkix-crl, not ${cert}: ${CHECK_PATH}`],
-      [["getcacaps"], `GetCACaps: HTTP 200 with content-type application/pkix-crl, not a capability list (text/plain): ${CHECK_PATH}`],
-      // enroll starts with GetCACaps
-      [["enroll", "--challenge", "pw", "--cn", "d", "--out", "c.pem"], `GetCACaps: HTTP 200 with content-type application/pkix-crl, not a capability list (text/plain): ${CHECK_PATH}`],
-    ] as const;
-    for (const [args, line] of cases) {
-      const r = await runCli([...args, "--url", url], { cwd: mkdtempSync(join(root, "crl-")) });
-      expect([args[0], r.code, r.stdout, r.stderr]).toEqual([args[0], 4, "", `scep: ${line}\n`]);
-    }
-  }, 120_000);
+    const base = await serve(owned, (_req, res) => res.writeHead(200, { "content-type": "application/pkix-crl" }).end(crl));
+    const r = await runCli([...args, "--url", `${base}/scep/ca.crl`], { cwd: mkdtempSync(join(root, "crl-")) });
+    expect([r.code, r.stdout, r.stderr]).toEqual([4, "", `scep: ${line}\n`]);
+  });
 
-  it("getcacert: DER certificates under a content type GetCACert does not name (octet-stream) are still read", async () => {
+  it("getcacert: DER certificates under a content type GetCACert does not name (octet-stream) are still read", async ({ owned }) => {
     const ca = await opensslCreateCa({ subject: "/O=scep-sdk/CN=Octet CA" });
     const der = Buffer.from(ca.certPem.replace(/-----[^-]+-----|\s/g, ""), "base64");
-    const base = await serve((_req, res) => res.writeHead(200, { "content-type": "application/octet-stream" }).end(der));
+    const base = await serve(owned, (_req, res) => res.writeHead(200, { "content-type": "application/octet-stream" }).end(der));
     const r = await runCli(["getcacert", "--url", `${base}/scep`], { cwd: root });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("O=scep-sdk, CN=Octet CA");
@@ -72,8 +64,8 @@ describe("a --url that serves a CRL (the example server's /scep/ca.crl), any ?op
 describe("text a server chooses reaches the terminal printable, on one line, bounded", () => {
   const hostile = "\u001b]0;pwned\u0007\u001b[31mred\u001b[0m\nsecond line\r\u00e9\u202e";
 
-  it("getcacaps: a binary reply's bytes are escaped in the message; each capability printed is printable", async () => {
-    const base = await serve((req, res) => {
+  it("getcacaps: a binary reply's bytes are escaped in the message; each capability printed is printable", async ({ owned }) => {
+    const base = await serve(owned, (req, res) => {
       if (req.url!.startsWith("/der")) res.writeHead(200, { "content-type": "application/octet-stream" }).end(Buffer.from([0x30, 0x82, 0x01, 0x0a, 0x1b, 0x5b, 0x32, 0x4a, 0x0a, 0x00, 0xff]));
       else res.writeHead(200, { "content-type": "text/plain" }).end(`POSTPKIOperation\nSHA-256\x1b[2J\n${"A".repeat(300)}\n`);
     });
@@ -84,8 +76,8 @@ describe("text a server chooses reaches the terminal printable, on one line, bou
     expect(caps.stdout).toBe(`POSTPKIOperation\nSHA-256\\x1b[2J\n${"A".repeat(199)}…\n`);
   });
 
-  it("a FAILURE's failInfoText", async () => {
-    server = await startFakeScepServer("failure", { failure: { failInfo: "badRequest", failInfoText: `${hostile} ${"x".repeat(300)}` } });
+  it("a FAILURE's failInfoText", async ({ owned }) => {
+    const server = await owned(startFakeScepServer("failure", { failure: { failInfo: "badRequest", failInfoText: `${hostile} ${"x".repeat(300)}` } }));
     const r = await runCli(["enroll", "--url", server.url, "--challenge", "pw", "--cn", "d", "--out", "c.pem"], { cwd: mkdtempSync(join(root, "fail-")) });
     expect(r.code).toBe(2);
     const said = printable(`${hostile} ${"x".repeat(300)}`, 120);
@@ -93,8 +85,8 @@ describe("text a server chooses reaches the terminal printable, on one line, bou
     expect(r.stderr).toMatch(new RegExp(`^FAILURE: badRequest: [^\\n]*\\(the CA said "${said.replace(/[\\[\](){}.*+?^$|]/g, "\\$&")}"\\)[^\\n]*\\n$`));
   });
 
-  it("an HTTP error body", async () => {
-    const base = await serve((_req, res) => res.writeHead(500, { "content-type": "text/plain" }).end(hostile));
+  it("an HTTP error body", async ({ owned }) => {
+    const base = await serve(owned, (_req, res) => res.writeHead(500, { "content-type": "text/plain" }).end(hostile));
     const r = await runCli(["getcacaps", "--url", `${base}/scep`], { cwd: root });
     expect(r.code).toBe(4);
     expect(r.stderr).toBe(
@@ -102,10 +94,10 @@ describe("text a server chooses reaches the terminal printable, on one line, bou
     );
   });
 
-  it("getcacert: a CA certificate's subject with a newline and an escape sequence stays on its line", async () => {
+  it("getcacert: a CA certificate's subject with a newline and an escape sequence stays on its line", async ({ owned }) => {
     const ca = await opensslCreateCa({ subject: "/O=scep-sdk/CN=evil\n\u001b[2Jfake line" });
     const der = Buffer.from(ca.certPem.replace(/-----[^-]+-----|\s/g, ""), "base64");
-    const base = await serve((_req, res) => res.writeHead(200, { "content-type": "application/x-x509-ca-cert" }).end(der));
+    const base = await serve(owned, (_req, res) => res.writeHead(200, { "content-type": "application/x-x509-ca-cert" }).end(der));
     const r = await runCli(["getcacert", "--url", `${base}/scep`], { cwd: root });
     expect([r.code, r.stderr]).toEqual([0, ""]);
     expect(r.stdout.split("\n")[0]).toBe("O=scep-sdk, CN=evil\\x0a\\x1b[2Jfake line (CA, encrypt requests to)");
@@ -153,14 +145,14 @@ describe("timeouts", () => {
     expect(help.stdout).toContain(`(default ${DEFAULT_TIMEOUT_MS}:`);
   });
 
-  it("a timeout names --timeout as what to raise", async () => {
-    const base = await serve(() => undefined); // never answers
+  it("a timeout names --timeout as what to raise", async ({ owned }) => {
+    const base = await serve(owned, () => undefined); // never answers
     const r = await runCli(["getcacaps", "--url", `${base}/scep`, "--timeout", "3000"], { cwd: root });
     expect([r.code, r.stderr]).toEqual([4, "scep: GetCACaps: timed out after 3000 ms: the server at --url did not answer in time: try again, or give it longer with --timeout MS\n"]);
   });
 
-  it("an abort that is not our --timeout firing (an AbortError, not AbortSignal.timeout's TimeoutError) is not called a timeout", async () => {
-    const base = await serve(() => undefined); // never answers
+  it("an abort that is not our --timeout firing (an AbortError, not AbortSignal.timeout's TimeoutError) is not called a timeout", async ({ owned }) => {
+    const base = await serve(owned, () => undefined); // never answers
     // A real fetch to a loopback server, aborted by a signal of its own (the reason: an AbortError DOMException).
     const aborted = new AbortController();
     const client = new ScepClient({ url: `${base}/scep`, timeoutMs: 60_000, fetch: (input, init) => fetch(input, { ...init, signal: aborted.signal }) });

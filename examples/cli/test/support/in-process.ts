@@ -1,10 +1,12 @@
 /**
  * The CLI run in this process (`main`, its lines captured) and the loopback HTTP servers the tests point it at: a
  * fetch-style handler (a @scep/core server's `fetch`, or a test's own hostile CA) served over node:http, or any
- * node:http server listening on 127.0.0.1 on a free port.
+ * node:http server listening on 127.0.0.1 on a free port; and the issue hook of such a @scep/core server.
  */
+import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { buildCertificate, endEntityExtensions, type Certificate, type CertificationRequest, type IssueHook, type LocalKey } from "@scep/core";
 import { main } from "../../src/run.js";
 
 /** What one run of `main` gave: its exit code and the lines it wrote to stdout and stderr. */
@@ -73,4 +75,25 @@ export async function listenLoopback(server: Server | RequestListener): Promise<
 /** {@link listenLoopback} of {@link fetchListener}(`handle`). */
 export function serveFetch(handle: (request: Request) => Promise<Response>): Promise<Loopback> {
   return listenLoopback(fetchListener(handle));
+}
+
+/**
+ * A certificate `ca` signs for `csr`'s subject and public key, valid until `notAfter`, with the end-entity extensions
+ * the CSR asks for (RFC 5280 §4.2; a Windows SID only with `allowSid`) and a random 16-byte serial.
+ */
+export function certificateFor(ca: LocalKey, csr: CertificationRequest, notAfter: Date, allowSid = false): Promise<Certificate> {
+  return buildCertificate({ issuer: ca, subject: csr.subjectDer, publicKey: csr.spki, serialNumber: randomBytes(16), notAfter, extensions: endEntityExtensions({ csr, issuer: ca, allowSid }) });
+}
+
+/**
+ * An issue hook as the example servers' `--pending`: every request waits for an operator, so a first one is answered
+ * PENDING (RFC 8894 §3.3.3), after `hold(csr)` resolves when given (a CA slow to answer); an approved one gets
+ * {@link certificateFor} until the profile's `notAfterMax`.
+ */
+export function issuingHook(ca: LocalKey, options: { hold?: (csr: CertificationRequest) => Promise<void> } = {}): IssueHook {
+  return async ({ csr, notAfterMax, allowSid, approved }) => {
+    if (approved) return { status: "SUCCESS", certificate: await certificateFor(ca, csr, notAfterMax, allowSid) };
+    await options.hold?.(csr);
+    return { status: "PENDING" };
+  };
 }
