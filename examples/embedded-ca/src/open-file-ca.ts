@@ -507,7 +507,8 @@ export interface FileCa {
    * after the clock) in this data directory's index for the same public key (one key in any DER spelling) is revoked
    * `keyCompromise` too, in the same call (CA/B BR §4.9.1.1: all certificates of a compromised key): `alsoRevoked`
    * lists, in canonical hex (sorted), those this call revoked or upgraded (not those already keyCompromise).
-   * That costs one read of the whole index. A replica with a data directory of its own does not see the certificates
+   * That costs one read of the whole index; with the default FileRevocationStore their revocations (all at this
+   * call's time) are one locked append and one fdatasync (`revokeMany`), another store gets one `revoke` each. A replica with a data directory of its own does not see the certificates
    * another replica issued (`UNKNOWN_SERIAL` for their serials): revoke one of its own certificates of the key there. The next {@link FileCa.crl} lists them all in one CRL (re-signed once:
    * the store's revision moved). A failure part way (store down) leaves the revoked ones revoked; the call rejects and
    * revoking again finishes the sweep. An {@link FileCa.issue} of the key in flight when the sweep reads the index, in
@@ -1185,12 +1186,10 @@ class FileCaImpl implements FileCa {
       serial: (s) => s !== serial,
       record: (r) => r.certificate !== undefined && Date.parse(r.notAfter) > now && matches(Buffer.from(r.certificate, "base64")),
     });
-    const revoked: string[] = [];
-    for (const other of [...new Set(records.map((r) => r.canonicalSerial))].sort()) {
-      const result = await this.revocations.revoke({ serialNumber: other, reason: "keyCompromise", revokedAt: this.#clock() });
-      if (result.created || result.updated) revoked.push(other);
-    }
-    return revoked;
+    const others = [...new Set(records.map((r) => r.canonicalSerial))].sort();
+    const revokedAt = this.#clock();
+    const results = await revokeAll(this.revocations, others.map((serialNumber) => ({ serialNumber, reason: "keyCompromise" as const, revokedAt })));
+    return others.filter((_, i) => results[i]!.created || results[i]!.updated);
   }
 
   async crl(): Promise<SignedCrl> {
@@ -1392,6 +1391,17 @@ class FileCaImpl implements FileCa {
     const validity = Math.min(this.#crlValidityMs, signed.nextUpdate.getTime() - signed.thisUpdate.getTime());
     return this.#clock().getTime() < signed.thisUpdate.getTime() + validity / 2;
   }
+}
+
+/**
+ * `revocations` recorded in `store`, results in order: a {@link FileRevocationStore} writes them with one locked
+ * append and one fdatasync (`revokeMany`), another store gets one `revoke` each.
+ */
+async function revokeAll(store: RevocationStore, revocations: readonly { serialNumber: string; reason: RevocationReason; revokedAt: Date }[]): Promise<RevokeResult[]> {
+  if (store instanceof FileRevocationStore) return store.revokeMany(revocations);
+  const results: RevokeResult[] = [];
+  for (const revocation of revocations) results.push(await store.revoke(revocation));
+  return results;
 }
 
 /** The cache key of a listed revocation state (for a store without `revision`). */

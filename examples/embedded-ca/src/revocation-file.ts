@@ -2,8 +2,10 @@
 // revocation survives a restart and every worker of --workers N (one data directory, one primary holding its lock)
 // sees the same revocations and draws from one CRL number sequence.
 //
-// revocations.jsonl: one JSON line per revocation, each written with one O_APPEND write (so lines from concurrent
-// workers never interleave) and fdatasync'ed before the revoke answers. The file is a journal replayed in order: the
+// revocations.jsonl: one JSON line per revocation; the lines of one call (a revoke, or revokeMany: a keyCompromise
+// sweep's thousands) are written with one O_APPEND write (so lines from concurrent workers never interleave) and
+// fdatasync'ed once before the call answers. Each line is a revocation of its own: a crash in the write leaves whole
+// lines and at most one torn last line, read as below. The file is a journal replayed in order: the
 // first line of a serial creates its entry; a later line of that serial whose reason core's upgradesRevocationReason
 // allows over the entry's (keyCompromise over a reason that says nothing of the key, CA/B BR §4.9.1.1; any reason but
 // certificateHold over a hold, RFC 5280 §5.3.1) sets the entry's reason to its own and keeps the entry's revokedAt
@@ -209,28 +211,69 @@ export class FileRevocationStore implements RevocationStore {
   }
 
   /** {@inheritDoc RevocationStore.revoke} */
-  revoke(options: { serialNumber: string; reason: RevocationReason; revokedAt?: Date }): Promise<RevokeResult> {
-    let serialNumber: string;
-    let reason: RevocationReason;
+  async revoke(options: { serialNumber: string; reason: RevocationReason; revokedAt?: Date }): Promise<RevokeResult> {
+    const [result] = await this.revokeMany([options]);
+    return result!;
+  }
+
+  /**
+   * Records several revocations as {@link revoke} would one after another, with one lock, one O_APPEND write of all
+   * the lines that change something and one fdatasync (a keyCompromise sweep of 20 000 certificates of one key, CA/B
+   * BR §4.9.1.1: ~1 s instead of over a minute). A serial named twice is an upgrade only if its second reason
+   * upgrades its first. Each result's `entry` is the entry once all are written.
+   *
+   * Crash safety: every line is a revocation of its own, so a crash in the write leaves complete lines (revoked) and
+   * at most one torn last line, which readers ignore (a line appended later glued onto it is still read), as a crash
+   * between revokes made one at a time would; calling again with the same list writes what is missing.
+   *
+   * @param revocations - serials (hex in any spelling of `normalizeSerialNumber`), reasons and optional `revokedAt`
+   * @returns one result per revocation, in order
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a serial that is not hex, a reason not in REVOCATION_REASONS or a `revokedAt` that is not a valid Date (of a revocation that would write a line, as {@link revoke}): nothing is written
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the file or its lock cannot be used
+   *
+   * @example
+   * ```ts
+   * await store.revokeMany([{ serialNumber: "0a", reason: "keyCompromise" }, { serialNumber: "0b", reason: "keyCompromise" }]);
+   * ```
+   */
+  revokeMany(revocations: readonly { serialNumber: string; reason: RevocationReason; revokedAt?: Date }[]): Promise<RevokeResult[]> {
+    let checked: { serialNumber: string; reason: RevocationReason; revokedAt: Date | undefined }[];
     try {
-      serialNumber = normalizeSerialNumber(options.serialNumber);
-      reason = checkRevocationReason(options.reason);
+      checked = revocations.map((r) => ({ serialNumber: normalizeSerialNumber(r.serialNumber), reason: checkRevocationReason(r.reason), revokedAt: r.revokedAt }));
     } catch (e) {
       return Promise.reject(e);
     }
     return this.#exclusive(() => this.#locked(async () => {
       await this.#refresh();
-      const existing = this.#entries.get(serialNumber);
-      if (existing && !upgradesRevocationReason(existing.reason, reason)) return { entry: copy(existing), created: false, updated: false };
-      // An upgrade line carries this call's time too (ignored on replay: the entry keeps its date).
-      const revokedAt = options.revokedAt ?? this.#now();
-      if (!(revokedAt instanceof Date) || Number.isNaN(revokedAt.getTime())) throw new InvalidArgumentError("revokedAt must be a valid Date");
-      const id = randomBytes(8).toString("hex");
-      await this.#append(this.#path, `${JSON.stringify({ serialNumber, reason, revokedAt: revokedAt.toISOString(), id })}\n`);
-      await this.#refresh();
-      const entry = this.#entries.get(serialNumber);
-      if (!entry) throw new StoreUnavailableError(`${REVOCATIONS_FILE}: the revocation just written cannot be read back`);
-      return { entry: copy(entry), created: entry.id === id, updated: entry.upgradedBy === id };
+      // The reason each serial has once the lines before it are replayed: a line only where it creates or upgrades.
+      const reasons = new Map<string, RevocationReason>();
+      const ids: (string | undefined)[] = [];
+      const lines: string[] = [];
+      for (const { serialNumber, reason, revokedAt } of checked) {
+        const existing = reasons.get(serialNumber) ?? this.#entries.get(serialNumber)?.reason;
+        if (existing !== undefined && !upgradesRevocationReason(existing, reason)) {
+          ids.push(undefined);
+          continue;
+        }
+        // An upgrade line carries this call's time too (ignored on replay: the entry keeps its date). Checked before
+        // anything is written: one bad revokedAt writes none of the lines.
+        const at = revokedAt ?? this.#now();
+        if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw new InvalidArgumentError("revokedAt must be a valid Date");
+        const id = randomBytes(8).toString("hex");
+        lines.push(`${JSON.stringify({ serialNumber, reason, revokedAt: at.toISOString(), id })}\n`);
+        reasons.set(serialNumber, reason);
+        ids.push(id);
+      }
+      if (lines.length > 0) {
+        await this.#append(this.#path, lines.join(""));
+        await this.#refresh();
+      }
+      return checked.map(({ serialNumber }, i) => {
+        const entry = this.#entries.get(serialNumber);
+        if (!entry) throw new StoreUnavailableError(`${REVOCATIONS_FILE}: the revocation just written cannot be read back`);
+        const id = ids[i];
+        return { entry: copy(entry), created: id !== undefined && entry.id === id, updated: id !== undefined && entry.upgradedBy === id };
+      });
     }));
   }
 
@@ -453,12 +496,12 @@ export class FileRevocationStore implements RevocationStore {
     }
   }
 
-  /** One O_APPEND write of `line`, made durable before it resolves. */
-  async #append(path: string, line: string): Promise<void> {
+  /** One O_APPEND write of `lines` (each ending in `\n`), made durable before it resolves. */
+  async #append(path: string, lines: string): Promise<void> {
     try {
       const file = await open(path, "a", 0o600);
       try {
-        const data = Buffer.from(line, "utf8");
+        const data = Buffer.from(lines, "utf8");
         const { bytesWritten } = await file.write(data, 0, data.length);
         if (bytesWritten !== data.length) throw new Error(`short write (${bytesWritten} of ${data.length} bytes)`);
         await file.datasync();
