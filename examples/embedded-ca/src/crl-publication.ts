@@ -8,8 +8,11 @@
 // The state file goes first: a process that adopts it before ca.crl is renamed serves the same CRL the file is about
 // to hold. A state file is used (served, adopted, copied to ca.crl, restored from) only once its CRL is checked as the
 // CA's (published-crl-trust.ts: issuer, signature, and the number and times the file states are the CRL's own); one
-// that is not is told once per version to `onUntrusted`, counts only as a floor for the next CRL number, and is
-// replaced by the next CRL signed.
+// that is not is told once per version to `onUntrusted` and replaced by the next CRL signed. Its number is a floor for
+// the next CRL number (RFC 5280 §5.2.3) only when the CA's own signature vouches for it: the cRLNumber inside a CRL
+// that verifies under the CA's key (where only what the JSON states about it is wrong). A number the JSON states, or
+// one inside a CRL that does not verify, is no floor: the file is on disk, and whoever can write it (or a corruption)
+// would otherwise set the CA's next number, up to 2^159 - 1, which locks the CA out of new CRLs.
 import { stat, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { MAX_CRL_NUMBER, StoreUnavailableError, isStoreUnavailable } from "@scep/core";
@@ -91,7 +94,10 @@ export class CrlPublication {
   /** What the state file was when last read (inode, size, mtime), and what it held (undefined: nothing of the CA's). */
   #seen: string | undefined;
   #last: PublishedCrl | undefined;
-  /** The CRL number a state file that is not the CA's states (a floor for the next number), else 0. */
+  /**
+   * The cRLNumber inside the CRL of a state file that is not used but whose CRL verifies under the CA's key (a number
+   * this CA signed: a floor for the next one), else 0.
+   */
   #untrustedNumber = 0n;
   /** When the file was last looked at (a read that succeeded, or this object's own write). */
   readonly #staleness: StalenessGate;
@@ -140,8 +146,10 @@ export class CrlPublication {
     if (!parsed) return undefined;
     const verdict = checkPublishedCrl(parsed.signed, this.#anchor);
     if ("parts" in verdict) return { ...parsed, parts: verdict.parts };
-    // Still a floor for the next number (a CRL damaged on disk was likely served before), unless it could not be one.
-    if (parsed.signed.crlNumber <= MAX_CRL_NUMBER) this.#untrustedNumber = parsed.signed.crlNumber;
+    // A floor for the next number only when the CA's signature vouches for it (see the module comment): a damaged or
+    // forged file's number is not the CA's, and 2^159 - 1 there would leave the CA no number to sign with.
+    const signed = verdict.signedCrlNumber;
+    if (signed !== undefined && signed <= MAX_CRL_NUMBER) this.#untrustedNumber = signed;
     try {
       this.#onUntrusted?.({ crlNumber: parsed.signed.crlNumber, reason: verdict.untrusted });
     } catch {
@@ -152,7 +160,8 @@ export class CrlPublication {
 
   /**
    * Runs `sign` while holding the directory's CRL lock, with the CRL published when it starts (undefined when none is
-   * the CA's) and the number a state file that is not the CA's states (else 0: the next number goes above it), and
+   * the CA's) and the number inside the CRL of a state file that is not used but verifies under the CA's key (else 0:
+   * the next number goes above it), and
    * publishes what it answers when its number is above the published one (it must be: callers number from it) or
    * the state file is not the CA's.
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when the lock cannot be taken or a file cannot be written; `sign`'s own errors as they are.

@@ -100,9 +100,11 @@ export interface OpenFileCaOptions {
    * signature does not verify with the CA's key (RFC 5280 §6.3.3), or it does not parse as a CRL, or the number,
    * thisUpdate, nextUpdate or entry count the file states are not the CRL's own (an older CRL passed off as a newer
    * one, RFC 5280 §5.2.3). `crlNumber` is the number `ca.crl.json` states, `reason` one line (no key material). Such a
-   * CRL is not served by {@link FileCa.crl} (the CA keeps the one it has, or signs a new one numbered above the stated
-   * number, which replaces the file), not copied to `ca.crl` at open, and nothing is restored from it; the CA still
-   * opens and no request fails because of it.
+   * CRL is not served by {@link FileCa.crl} (the CA keeps the one it has, or signs a new one, which replaces the file),
+   * not copied to `ca.crl` at open, and nothing is restored from it; the CA still opens and no request fails because
+   * of it. The number it states is no floor for the next CRL number: only the cRLNumber inside a CRL that verifies
+   * under the CA's key is (RFC 5280 §5.2.3), so a damaged or forged file claiming 2^159 - 1 does not leave the CA
+   * without a number to sign with (`ERR_CRL_NUMBER_EXHAUSTED` only once the CA itself signed the last one).
    */
   onPublishedCrlIgnored?: (event: { crlNumber: bigint; reason: string }) => void;
   /**
@@ -1246,7 +1248,7 @@ class FileCaImpl implements FileCa {
             }
             // The store's next number, or above the last CRL of this CA when the store was reset (a flushed Redis, a
             // new in-memory store): RFC 5280 §5.2.3 numbers never go back, gaps are allowed.
-            // A ca.crl.json that is not the CA's (damaged, edited) is not served, but its number still counts.
+            // A ca.crl.json that is not used (damaged, edited) counts only with a number the CA's signature vouches for.
             const held = now?.signed.crlNumber ?? 0n;
             const floor = (held > untrustedNumber ? held : untrustedNumber) + 1n;
             // The last CRL of this CA already has RFC 5280 §5.2.3's largest number: no further one can be signed.

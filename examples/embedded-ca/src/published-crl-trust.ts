@@ -16,9 +16,11 @@ export interface CrlTrustAnchor {
  * Checks the CRL `signed` (as ca.crl.json states it) against the CA: issuer and signature (RFC 5280 §6.3.3, see
  * crlUntrustedReason), then the CRL's own cRLNumber, thisUpdate, nextUpdate and entry count against what the JSON
  * states. Never throws.
- * @returns `{ parts }` (its entries, read once) when it is the CA's CRL as stated; `{ untrusted }`, one line saying why, when not
+ * @returns `{ parts }` (its entries, read once) when it is the CA's CRL as stated; `{ untrusted }`, one line saying why, when not,
+ * with `signedCrlNumber`, the cRLNumber inside the CRL, when its issuer and signature are the CA's (only what the JSON
+ * states is not): a number this CA did sign, unlike one the JSON states or a CRL that does not verify says
  */
-export function checkPublishedCrl(signed: SignedCrl, ca: CrlTrustAnchor): { parts: CrlParts } | { untrusted: string } {
+export function checkPublishedCrl(signed: SignedCrl, ca: CrlTrustAnchor): { parts: CrlParts } | { untrusted: string; signedCrlNumber?: bigint } {
   let parts: CrlParts;
   try {
     parts = readCrlParts(signed.der);
@@ -29,10 +31,11 @@ export function checkPublishedCrl(signed: SignedCrl, ca: CrlTrustAnchor): { part
   if (reason !== undefined) return { untrusted: reason };
   // What the signed TBSCertList states (RFC 5280 §5.1.2.4–5, §5.2.3), read by readCrlParts: not by @peculiar's
   // TBSCertList, which refuses a whole CRL for one entry that does not read (such an entry is skipped alone).
-  if (parts.crlNumber !== signed.crlNumber) return { untrusted: `ca.crl.json says CRL number ${signed.crlNumber}, the CRL it holds is number ${parts.crlNumber ?? "(none)"}` };
+  const own = parts.crlNumber === undefined ? {} : { signedCrlNumber: parts.crlNumber };
+  if (parts.crlNumber !== signed.crlNumber) return { untrusted: `ca.crl.json says CRL number ${signed.crlNumber}, the CRL it holds is number ${parts.crlNumber ?? "(none)"}`, ...own };
   if (parts.thisUpdate.getTime() !== signed.thisUpdate.getTime() || parts.nextUpdate?.getTime() !== signed.nextUpdate.getTime()) {
-    return { untrusted: "ca.crl.json's thisUpdate or nextUpdate is not the CRL's" };
+    return { untrusted: "ca.crl.json's thisUpdate or nextUpdate is not the CRL's", ...own };
   }
-  if (parts.count !== signed.revokedCount) return { untrusted: `ca.crl.json says ${signed.revokedCount} entries, the CRL lists ${parts.count}` };
+  if (parts.count !== signed.revokedCount) return { untrusted: `ca.crl.json says ${signed.revokedCount} entries, the CRL lists ${parts.count}`, ...own };
   return { parts };
 }

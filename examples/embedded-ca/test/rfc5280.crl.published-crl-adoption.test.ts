@@ -2,7 +2,8 @@
 // by the open's repair, only once its signature verifies with the CA's key, its issuer is the CA's subject, and the
 // number and times ca.crl.json states are the CRL's own (so an old CRL of this CA, which lacks later revocations,
 // cannot come back under a higher number). One that is not: the CA keeps the CRL it has, tells
-// onPublishedCrlIgnored once, never fails the request, and its next CRL is numbered above the number the file states.
+// onPublishedCrlIgnored once, never fails the request, and numbers its next CRL above the file's only where the CA's
+// signature vouches for that number (rfc5280.crl.published-crl-number-floor.test.ts).
 import { createPublicKey } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -52,7 +53,7 @@ describe("crl() and the open's repair use a published CRL only once it is checke
     expect(ignored).toHaveLength(2);
   });
 
-  it("a restart on a ca.crl.json whose signature does not verify: the repair does not copy it to ca.crl; crl() signs number 11, above the number it states, and replaces it", async () => {
+  it("a restart on a ca.crl.json whose signature does not verify: the repair does not copy it to ca.crl; crl() signs the store's next number (the number the file states is no floor) and replaces it", async () => {
     const dir = tempDir();
     const dataDir = join(dir, "data");
     const clock = (): Date => new Date("2026-03-01T10:00:00.000Z");
@@ -69,11 +70,11 @@ describe("crl() and the open's repair use a published CRL only once it is checke
     const restarted = await openFileCa({ dataDir, clock, crlValiditySeconds: 3600, revocations: store, onPublishedCrlIgnored: (e) => restartedIgnored.push(e) });
     expect(Buffer.from(readFileSync(join(dataDir, "ca.crl"))).equals(Buffer.from(second.der))).toBe(true);
     const next = await restarted.crl();
-    expect(next.crlNumber).toBe(11n); // above the number the damaged file stated (RFC 5280 §5.2.3)
+    expect(next.crlNumber).toBe(2n); // the store's next: the damaged file's stated 10 is not the CA's (RFC 5280 §5.2.3 holds by the store)
     expect(readCrlEntries(next.der).map((e) => [e.serialNumber, e.reason])).toEqual([[issued.serialNumber, "keyCompromise"]]);
     expect(Buffer.from(readFileSync(join(dataDir, "ca.crl"))).equals(Buffer.from(next.der))).toBe(true); // the damaged state replaced
     expect(restartedIgnored).toEqual([{ crlNumber: 10n, reason: "its signature does not verify with the CA's key" }]);
-    expect((await ca.crl()).crlNumber).toBe(11n); // the first CA adopts the checked CRL 11
+    expect((await ca.crl()).crlNumber).toBe(2n); // the first CA adopts the checked CRL 2
   });
 });
 
@@ -89,9 +90,14 @@ describe("checkPublishedCrl: what ca.crl.json states must be what the signed CRL
     const verdict = checkPublishedCrl(signed, anchor);
     expect("parts" in verdict && [verdict.parts.crlNumber, verdict.parts.count]).toEqual([1n, 1]);
     const later = (d: Date): Date => new Date(d.getTime() + 1000);
-    expect(checkPublishedCrl({ ...signed, crlNumber: 2n }, anchor)).toEqual({ untrusted: "ca.crl.json says CRL number 2, the CRL it holds is number 1" });
-    expect(checkPublishedCrl({ ...signed, thisUpdate: later(signed.thisUpdate) }, anchor)).toEqual({ untrusted: "ca.crl.json's thisUpdate or nextUpdate is not the CRL's" });
-    expect(checkPublishedCrl({ ...signed, nextUpdate: later(signed.nextUpdate) }, anchor)).toEqual({ untrusted: "ca.crl.json's thisUpdate or nextUpdate is not the CRL's" });
-    expect(checkPublishedCrl({ ...signed, revokedCount: 0 }, anchor)).toEqual({ untrusted: "ca.crl.json says 0 entries, the CRL lists 1" });
+    // The CRL is the CA's (issuer, signature): its own number comes with the verdict, a floor for the next CRL.
+    expect(checkPublishedCrl({ ...signed, crlNumber: 2n }, anchor)).toEqual({ untrusted: "ca.crl.json says CRL number 2, the CRL it holds is number 1", signedCrlNumber: 1n });
+    expect(checkPublishedCrl({ ...signed, thisUpdate: later(signed.thisUpdate) }, anchor)).toEqual({ untrusted: "ca.crl.json's thisUpdate or nextUpdate is not the CRL's", signedCrlNumber: 1n });
+    expect(checkPublishedCrl({ ...signed, nextUpdate: later(signed.nextUpdate) }, anchor)).toEqual({ untrusted: "ca.crl.json's thisUpdate or nextUpdate is not the CRL's", signedCrlNumber: 1n });
+    expect(checkPublishedCrl({ ...signed, revokedCount: 0 }, anchor)).toEqual({ untrusted: "ca.crl.json says 0 entries, the CRL lists 1", signedCrlNumber: 1n });
+    // A CRL that does not verify vouches for no number.
+    const damaged = new Uint8Array(signed.der);
+    damaged[damaged.length - 5]! ^= 0x01; // inside signatureValue
+    expect(checkPublishedCrl({ ...signed, der: damaged }, anchor)).toEqual({ untrusted: "its signature does not verify with the CA's key" });
   });
 });

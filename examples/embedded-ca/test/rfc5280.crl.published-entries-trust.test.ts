@@ -68,7 +68,10 @@ describe("RFC 5280 §6.3.3: a published CRL is trusted for the restore only when
     expect(await store.list()).toEqual([]);
     expect(await ca.revocation(serial)).toBeUndefined();
     const next = await ca.crl();
-    expect(next.crlNumber > crlNumber).toBe(true);
+    // The number of a CRL that does not verify is no floor (a file that says 2^159 - 1 would lock the CA out of new
+    // CRLs: rfc5280.crl.published-crl-number-floor.test.ts), so with the store reset too (a new memory store) the
+    // store's counter alone numbers the next CRL. The revocation was lost with both anyway: its entry is not restored.
+    expect([crlNumber, next.crlNumber]).toEqual([1n, 1n]);
     expect(readCrlEntries(next.der)).toEqual([]);
     expect(ignored).toEqual([{ crlNumber, reason: "its signature does not verify with the CA's key" }]);
     expect(restored).toEqual([]);
