@@ -116,7 +116,7 @@ export { MemoryChallengeStore, newChallenge } from "./server/challenge.js";
 export type { ChallengePolicy, CustomChallengePolicy, IssueFailureContext, IssueFailureHook, ChallengeStore, ChallengeContext, ChallengeVerdict, MemoryChallengeStoreOptions, ChallengeStatus, ChallengeStatusReporter } from "./server/challenge.js";
 export { webhookChallenge, webhookSignature, verifyWebhookSignature } from "./server/webhook-challenge.js";
 export type { WebhookChallengeOptions, WebhookChallengeRequest, WebhookNotification, WebhookCertificateRequest, WebhookCertificate, WebhookOperation, WebhookError } from "./server/webhook-challenge.js";
-export { MemoryTransactionStore } from "./server/transaction-store.js";
+export { MemoryTransactionStore, checkTransactionListLimit } from "./server/transaction-store.js";
 export { MemoryCounterStore } from "./server/counter-store.js";
 export type { CounterStore, ProfileCounters } from "./server/counter-store.js";
 export type { Transaction, TransactionStatus, TransactionUpdate, TransactionStore, MemoryTransactionStoreOptions } from "./server/transaction-store.js";

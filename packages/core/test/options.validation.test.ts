@@ -4,31 +4,38 @@
  * negative, a fraction, a numeric string, Infinity or a value past the range throws InvalidArgumentError
  * `ERR_INVALID_ARGUMENT` with one line naming the option, its unit and range, and the value given. Before, a NaN
  * `maxBodyBytes` lifted the body limit, a NaN `pendingTtlMs` stored a PENDING record that never expired and that
- * `pending` never listed, and a profile without `issue` was an HTTP 500 at the first enrollment.
+ * `pending` never listed, and a profile without `issue` was an HTTP 500 at the first enrollment. The numbers public
+ * functions take per call are held to the same rules (last section).
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   ActivityLog,
+  CertificationRequest,
   KeyWorkerPool,
   MemoryChallengeStore,
   MemoryCounterStore,
   MemoryRevocationStore,
   MemoryTransactionStore,
   ScepClient,
+  buildCertificate,
+  checkTransactionListLimit,
   createScepMetrics,
   createScepServer,
   decodePkiMessage,
   numberOption,
+  readBody,
   resolvePolicy,
   webhookChallenge,
   type ScepProfile,
   type ScepServerOptions,
 } from "../src/index.js";
-import { NOW, createTestCa, issuingHook, postPki, type TestCa } from "./support/server-pki.js";
+import { NOW, createDevice, createTestCa, issuingHook, postPki, type TestCa } from "./support/server-pki.js";
 
 let ca: TestCa;
+let csr: CertificationRequest;
 beforeAll(async () => {
   ca = await createTestCa("Options Test CA");
+  csr = CertificationRequest.from((await createDevice({ cn: "per-call" })).csr);
 });
 
 const profile = (over: Record<string, unknown> = {}): ScepProfile =>
@@ -78,8 +85,8 @@ const rows: Row[] = [
 ];
 
 
-/** The values each option must refuse: NaN, below the range, a fraction, a numeric string, Infinity, past the range. */
-const badValues = (r: Row): unknown[] => [Number.NaN, -1, r.min - 1, r.min + 0.5, String(r.min), Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, r.max + 1, null, true];
+/** The values each option must refuse: NaN, below the range, a fraction, a numeric string, ±Infinity, past the range, null, a boolean. */
+const badValues = (r: Pick<Row, "min" | "max">): unknown[] => [Number.NaN, -1, r.min - 1, r.min + 0.5, String(r.min), Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, r.max + 1, null, true];
 
 describe("@scep/core: numeric options are checked at construction", () => {
   for (const r of rows) {
@@ -189,5 +196,51 @@ describe("end to end: the reported NaN configurations now fail at construction, 
     const res = await postPki(s, "/scep", new Uint8Array(30 * 1024 * 1024));
     expect(res.status).toBe(413);
     expect(events).toEqual(["body_too_large"]);
+  });
+});
+
+/**
+ * The numbers public functions take per call (not at construction), checked with the same rules and messages. Before,
+ * each did its own check or none: `readBody(request, NaN)` read a body of any size whole (`declared > NaN` is false),
+ * `buildCertificate({ backdateMs: 1e15 })` and `backdateMs: 1.5` passed, `MemoryTransactionStore.list({ limit: -1 })`
+ * dropped the newest record and `limit: NaN` returned none, as `ActivityLog.list({ limit: NaN })` did.
+ */
+const body = (): Request => new Request("http://scep.test/scep", { method: "POST", body: new Uint8Array([0x30, 0x00]) });
+const certificate = (backdateMs: unknown): Promise<unknown> =>
+  buildCertificate({ issuer: ca.key, subject: csr.subjectDer, publicKey: csr.spki, serialNumber: new Uint8Array([1]), now: NOW, notAfter: new Date(NOW.getTime() + 86_400_000), backdateMs: backdateMs as number });
+
+const perCallRows: Row[] = [
+  { owner: "readBody", name: "maxBody", unit: "bytes", min: 1, max: 1_073_741_824, build: async (v) => readBody(body(), v as number) },
+  { owner: "buildCertificate", name: "backdateMs", unit: "milliseconds", min: 0, max: 31_536_000_000, build: (v) => certificate(v) },
+  { owner: "MemoryTransactionStore.list", name: "limit", unit: "", min: 0, max: 100_000_000, build: (v) => new MemoryTransactionStore().list("p", { limit: v as number }) },
+  { owner: "checkTransactionListLimit", name: "limit", unit: "", min: 0, max: 100_000_000, build: async (v) => checkTransactionListLimit(v) },
+  { owner: "ActivityLog.list", name: "limit", unit: "", min: 0, max: 1_000_000, build: async (v) => new ActivityLog().list({ limit: v as number }) },
+  { owner: "ActivityLog.list", name: "before", unit: "", min: 0, max: Number.MAX_SAFE_INTEGER, build: async (v) => new ActivityLog().list({ before: v as number }) },
+];
+
+describe("@scep/core: numbers given per call are checked as constructor options are", () => {
+  for (const r of perCallRows) {
+    const kind = r.unit ? `an integer number of ${r.unit}` : "an integer";
+    it(`${r.owner} ${r.name}: refuses ${badValues(r).map(shown).join(", ")}; accepts ${r.min} and ${r.max}`, async () => {
+      for (const bad of badValues(r)) {
+        await expect(
+          (async () => r.build(bad))(),
+          `${r.owner} ${r.name} = ${shown(bad)}`,
+        ).rejects.toMatchObject({ name: "InvalidArgumentError", code: "ERR_INVALID_ARGUMENT", message: `${r.name} must be ${kind} from ${r.min} to ${r.max} (got ${shown(bad)})` });
+      }
+      for (const good of [r.min, r.max]) await expect((async () => r.build(good))(), `${r.owner} ${r.name} = ${good}`).resolves.toBeDefined();
+    });
+  }
+
+  it("readBody: a NaN maxBody no longer lifts the limit (a body of any size was read whole); a valid one still answers too-large", async () => {
+    const big = (): Request => new Request("http://scep.test/scep", { method: "POST", body: new Uint8Array(100_000) });
+    const read = await readBody(big(), Number.NaN).catch((e: unknown) => e);
+    expect(read instanceof Uint8Array ? `${read.length} bytes read` : read).toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
+    expect(await readBody(big(), 65_536)).toBe("too-large");
+  });
+
+  it("buildCertificate: a backdateMs within the range back-dates notBefore by it, as before", async () => {
+    const cert = (await certificate(60_000)) as { notBefore: Date };
+    expect(cert.notBefore).toEqual(new Date(NOW.getTime() - 60_000));
   });
 });

@@ -5,11 +5,14 @@
  * @module
  */
 import { createHash, randomBytes } from "node:crypto";
-import { InvalidArgumentError } from "@scep/core";
+import { InvalidArgumentError, numberOption } from "@scep/core";
 import type { RateLimit, RateLimiter, RateLimitResult } from "@scep/intune";
 import { Runner } from "./lib/client.js";
 import { RATE_HIT } from "./lib/intune-scripts.js";
-import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
+import { KEY_TTL_MS, resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
+
+/** Most hits a window may allow: `@scep/intune`'s own limiters' bound (a value import of it would make the optional peer required). */
+const RATE_LIMIT_MAX = { min: 1, max: 1_000_000_000 };
 
 /**
  * A `RateLimiter` (from `@scep/intune`) on Redis (standalone, Sentinel or
@@ -63,18 +66,23 @@ export class RedisRateLimiter implements RateLimiter {
   /**
    * Counts and, under the limit, records a hit for `key`.
    *
-   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) when `max` or `windowMs` is not a positive integer.
+   * @param limit - `max`: hits allowed per window, an integer from 1 to 1 000 000 000; `windowMs`: the window in ms, an
+   *   integer from 1 to 31 536 000 000 (365 days), the ranges `@scep/intune`'s validators check at construction.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) when `limit` is not an object, or `max` or `windowMs` is not
+   *   such an integer (NaN, a numeric string, a fraction, Infinity, out of range), in `numberOption`'s one-line message,
+   *   e.g. `rate limit windowMs must be an integer number of milliseconds from 1 to 31536000000 (got NaN)`.
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
    */
   async hit(key: string, limit: RateLimit): Promise<RateLimitResult> {
-    if (!Number.isSafeInteger(limit.max) || limit.max <= 0) throw new InvalidArgumentError(`rate limit max must be a positive integer (got ${limit.max})`);
-    if (!Number.isSafeInteger(limit.windowMs) || limit.windowMs <= 0) throw new InvalidArgumentError(`rate limit windowMs must be a positive integer number of milliseconds (got ${limit.windowMs})`);
+    if (typeof limit !== "object" || limit === null) throw new InvalidArgumentError("rate limit must be an object { max, windowMs }");
+    const max = numberOption("rate limit max", limit.max ?? null, 0, RATE_LIMIT_MAX);
+    const windowMs = numberOption("rate limit windowMs", limit.windowMs ?? null, 0, KEY_TTL_MS);
     const now = this.#options.now().getTime();
     const id = `${now}-${randomBytes(8).toString("hex")}`;
     const k = this.#key(key);
     let reply: [number, number];
     try {
-      reply = (await this.#run.eval("rate limit hit", RATE_HIT, [k], [now, now - limit.windowMs, limit.max, id, limit.windowMs + 60_000])) as [number, number];
+      reply = (await this.#run.eval("rate limit hit", RATE_HIT, [k], [now, now - windowMs, max, id, windowMs + 60_000])) as [number, number];
     } catch (error) {
       // Rejected, but the script may still run (Redis late past commandTimeoutMs): remove this hit by its id, which
       // is made here, on the same client right after (see Runner.undo), so a 503 does not count against the device.

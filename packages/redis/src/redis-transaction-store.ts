@@ -4,16 +4,13 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { InvalidArgumentError } from "@scep/core";
+import { InvalidArgumentError, checkTransactionListLimit } from "@scep/core";
 import type { Transaction, TransactionStatus, TransactionStore, TransactionUpdate } from "@scep/core";
 import { Runner } from "./lib/client.js";
 import { STATUSES, TransactionKeys } from "./lib/keys.js";
 import { fieldMap, recordFields, recordFrom, updateFields } from "./lib/record.js";
 import { CREATE, DELETE, PRUNE_INDEXES, TRANSITION, UNCREATE, UNTRANSITION } from "./lib/scripts.js";
 import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
-
-/** Default `limit` of {@link RedisTransactionStore.list}. */
-const LIST_LIMIT = 1000;
 
 /**
  * A `ZRANGE … WITHSCORES` reply as [member, score] pairs: flat
@@ -196,12 +193,13 @@ export class RedisTransactionStore implements TransactionStore {
    * round trip per page, never the keyspace. Not a snapshot: a record that
    * changes status while the list is read shows with its new status, once.
    *
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a `limit` that is not an integer from 0 to 100 000 000
+   *   (core's `checkTransactionListLimit`).
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
    */
   async list(profile: string, options: { status?: TransactionStatus; limit?: number } = {}): Promise<Transaction[]> {
     if (options.status !== undefined) checkStatus(options.status, "status");
-    const limit = options.limit ?? LIST_LIMIT;
-    if (!Number.isInteger(limit) || limit < 0) throw new InvalidArgumentError("limit must be a non-negative integer");
+    const limit = checkTransactionListLimit(options.limit);
     const keys = this.#keys(profile);
     const now = this.#options.now().getTime();
     await this.#run.eval("list", PRUNE_INDEXES, [...keys.indexes(), keys.expiry()], [now]);

@@ -73,3 +73,40 @@ describe("@scep/redis: numeric store options are checked at construction", () =>
     expect(() => new RedisCounterStore(redis.client, { onError: "log" as never })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: "onError must be a function" }));
   });
 });
+
+/**
+ * The numbers the stores take per call, checked with the same rules and messages: `RedisRateLimiter.hit`'s `max`
+ * (1 to 10^9) and `windowMs` (1 ms to 365 days, the ranges @scep/intune's validators check at construction) and
+ * `RedisTransactionStore.list`'s `limit` (0 to 10^8, core's `checkTransactionListLimit`, as the memory store), with
+ * nothing written. Before, the rate limiter took a window of 10^15 ms (a key that never expired) and a `max` past
+ * 10^9, and named no range.
+ */
+const perCallRows = (): Row[] => [
+  { owner: "RedisRateLimiter.hit", name: "rate limit max", kind: "an integer", min: 1, max: 1_000_000_000, build: (v) => new RedisRateLimiter(redis.client, { keyPrefix: "percall:" }).hit("k", { max: v as number, windowMs: 1000 }) },
+  { owner: "RedisRateLimiter.hit", name: "rate limit windowMs", kind: "an integer number of milliseconds", min: 1, max: 31_536_000_000, build: (v) => new RedisRateLimiter(redis.client, { keyPrefix: "percall:" }).hit("k", { max: 1_000_000, windowMs: v as number }) },
+  { owner: "RedisTransactionStore.list", name: "limit", kind: "an integer", min: 0, max: 100_000_000, build: (v) => new RedisTransactionStore(redis.client, { keyPrefix: "percall:" }).list("p", { limit: v as number }) },
+];
+
+describe("@scep/redis: numbers given per call are checked as constructor options are", () => {
+  it("each refuses NaN, negatives, fractions, strings, ±Infinity, values past the range, null and booleans with the value in the message, writing nothing; accepts both ends", async () => {
+    for (const r of perCallRows()) {
+      for (const v of [Number.NaN, -1, r.min - 1, r.min + 0.5, String(r.min), Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, r.max + 1, null, true]) {
+        await expect((async () => r.build(v))(), `${r.owner} ${r.name} = ${shown(v)}`).rejects.toMatchObject({
+          name: "InvalidArgumentError",
+          code: "ERR_INVALID_ARGUMENT",
+          message: `${r.name} must be ${r.kind} from ${r.min} to ${r.max} (got ${shown(v)})`,
+        });
+      }
+      expect(await redis.client.keys("percall:*"), `${r.owner} ${r.name}: nothing written`).toEqual([]);
+      for (const good of [r.min, r.max]) await expect((async () => r.build(good))(), `${r.owner} ${r.name} = ${good}`).resolves.toBeDefined();
+      await redis.client.flushdb();
+    }
+  });
+
+  it("RedisRateLimiter.hit: a limit that is not an object is ERR_INVALID_ARGUMENT (it was a TypeError)", async () => {
+    const limiter = new RedisRateLimiter(redis.client, { keyPrefix: "percall:" });
+    for (const bad of [undefined, null, 3]) {
+      await expect(limiter.hit("k", bad as never)).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: "rate limit must be an object { max, windowMs }" });
+    }
+  });
+});

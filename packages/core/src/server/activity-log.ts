@@ -76,9 +76,9 @@ export interface ActivityFilter {
   subject?: string;
   /** Only entries recorded at or after this time. */
   since?: Date;
-  /** Only entries with an id below this one (the next page: the last id of the previous page). */
+  /** Only entries with an id below this one (the next page: the last id of the previous page); an integer from 0 to 2^53 − 1. */
   before?: number;
-  /** Most entries returned (default 100). */
+  /** Most entries returned (default 100), an integer from 0 to 1 000 000 (the largest `maxEntries`). */
   limit?: number;
 }
 
@@ -204,9 +204,15 @@ export class ActivityLog {
     return entry;
   }
 
-  /** Entries matching `filter`, newest first, at most `filter.limit` (default 100). */
+  /**
+   * Entries matching `filter`, newest first, at most `filter.limit` (default 100).
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a `limit` or `before` that is not an integer in its range
+   *   (NaN returned nothing, or with `before` every entry: `numberOption`'s message, e.g.
+   *   `limit must be an integer from 0 to 1000000 (got NaN)`).
+   */
   list(filter: ActivityFilter = {}): ActivityEntry[] {
-    const limit = Math.max(0, Math.floor(filter.limit ?? 100));
+    const limit = numberOption("limit", filter.limit, 100, { min: 0, max: 1_000_000 });
+    if (filter.before !== undefined) numberOption("before", filter.before, 0, { min: 0, max: Number.MAX_SAFE_INTEGER });
     const subject = filter.subject?.toLowerCase();
     const since = filter.since?.getTime();
     const out: ActivityEntry[] = [];

@@ -9,6 +9,7 @@
  * @module
  */
 import { latin1 } from "../lib/bytes.js";
+import { SIZE_BYTES, numberOption } from "../number-option.js";
 import { readCapped } from "../lib/read-capped.js";
 import type { HeaderFields, HttpRequestParts } from "./handler.js";
 import { decodeMessageParam, rawQueryParam } from "./query.js";
@@ -46,12 +47,16 @@ const declaredTooLarge = (contentLength: string | null | undefined, maxBody: num
  * is told the same way in both (answered 400 with {@link BODY_ALREADY_READ_TEXT}).
  *
  * @param request - The request; its body stream is consumed.
- * @param maxBody - Most bytes read. A declared `Content-Length` over it is refused before anything is read; a
- *   stream that passes it is cancelled, the rest never buffered.
+ * @param maxBody - Most bytes read, an integer from 1 to 1 073 741 824 (1 GiB, `SIZE_BYTES`, as `maxBodyBytes` of
+ *   `createScepServer`). A declared `Content-Length` over it is refused before anything is read; a stream that passes
+ *   it is cancelled, the rest never buffered.
  * @returns The body's bytes (empty for no body), or a {@link BodyRead} refusal: `"too-large"`; `"already-read"` when
  *   `request.bodyUsed`, or its stream errors with `ERR_BODY_ALREADY_READ` (a `BodyAlreadyReadError`, as
  *   `@scep/express` makes it, told by its code so a duplicate copy of the package is told too); `"aborted"` for any
- *   other stream error (the client went away mid-body: not a server fault). Never throws.
+ *   other stream error (the client went away mid-body: not a server fault). Nothing about the request rejects.
+ * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`, as a rejection, before the body is touched) for a `maxBody`
+ *   that is not such an integer (NaN lifted the limit: `declared > NaN` is false and the stream was read whole), in
+ *   `numberOption`'s message: `maxBody must be an integer number of bytes from 1 to 1073741824 (got NaN)`.
  * @example
  * ```ts
  * import { BODY_ALREADY_READ_TEXT, readBody } from "@scep/core";
@@ -64,6 +69,7 @@ const declaredTooLarge = (contentLength: string | null | undefined, maxBody: num
  * @group Server
  */
 export async function readBody(request: Request, maxBody: number): Promise<BodyRead> {
+  numberOption("maxBody", maxBody ?? null, 0, SIZE_BYTES);
   if (declaredTooLarge(request.headers.get("content-length"), maxBody)) return "too-large";
   if (request.bodyUsed) return "already-read";
   try {

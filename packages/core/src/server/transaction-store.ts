@@ -163,7 +163,10 @@ export interface TransactionStore {
    * would not list it for approval) and an empty signer certificate.
    */
   transition(profile: string, transactionId: string, from: TransactionStatus, update: TransactionUpdate, expect?: { updatedAt: Date }): Promise<Transaction | undefined>;
-  /** Records of a profile, oldest `createdAt` first, at most `limit` (default 1000); never a full keyspace scan. */
+  /**
+   * Records of a profile, oldest `createdAt` first, at most `limit` (default 1000); never a full keyspace scan.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a `limit` {@link checkTransactionListLimit} refuses.
+   */
   list(profile: string, options?: { status?: TransactionStatus; limit?: number }): Promise<Transaction[]>;
   /** Removes a record (no error when absent). */
   delete(profile: string, transactionId: string): Promise<void>;
@@ -330,16 +333,35 @@ export class MemoryTransactionStore implements TransactionStore {
 
   /** {@inheritDoc TransactionStore.list} */
   async list(profile: string, options: { status?: TransactionStatus; limit?: number } = {}): Promise<Transaction[]> {
+    const limit = checkTransactionListLimit(options.limit);
     const m = this.#profiles.get(profile);
     if (!m) return [];
     const t = this.#now().getTime();
     const out = [...m.values()].filter((tx) => tx.expiresAt.getTime() > t && (!options.status || tx.status === options.status));
     out.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
-    return out.slice(0, options.limit ?? 1000).map(copy);
+    return out.slice(0, limit).map(copy);
   }
 
   /** {@inheritDoc TransactionStore.delete} */
   async delete(profile: string, transactionId: string): Promise<void> {
     this.#remove(profile, transactionId);
   }
+}
+
+/**
+ * Checks the `limit` of {@link TransactionStore.list}; for store implementers (the memory and Redis stores call it).
+ *
+ * @param limit - Most records to return: an integer from 0 to 100 000 000, or undefined for the default.
+ * @returns `limit`, or 1000 when it is undefined.
+ * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for anything else, in `numberOption`'s message: `limit must be
+ *   an integer from 0 to 100000000 (got NaN)` (a NaN returned nothing, a -1 dropped the newest record).
+ * @example
+ * ```ts
+ * checkTransactionListLimit(undefined); // 1000
+ * checkTransactionListLimit(20); // 20
+ * ```
+ * @group Storage
+ */
+export function checkTransactionListLimit(limit: unknown): number {
+  return numberOption("limit", limit, 1000, { min: 0, max: MAX_STORE_ENTRIES });
 }

@@ -15,6 +15,7 @@ import type { SignatureAlgorithm } from "../algorithms.js";
 import type { Signer } from "../keys/key.js";
 import { defaultSignatureAlgorithm, signatureAlgorithmIdentifier } from "./algorithm-identifier.js";
 import { Asn1Error, InvalidArgumentError, isScepError } from "../errors.js";
+import { MAX_RECORD_MS, numberOption } from "../number-option.js";
 import { Certificate } from "./certificate.js";
 import { type Extension, type KeyUsage, type SubjectAltNames, certificateGeneralNames, findExtension, generalNamesProblem, parseSubjectAltNames } from "./extensions.js";
 import { nameProblem, reencodeName } from "./name.js";
@@ -68,7 +69,7 @@ export interface BuildCertificateOptions {
   notBefore?: Date;
   /**
    * Milliseconds to back-date notBefore by when `notBefore` is omitted
-   * (default 300 000: five minutes), so a device whose clock runs a little
+   * (default 300 000: five minutes; an integer from 0 to 31 536 000 000, 365 days), so a device whose clock runs a little
    * slow does not see "not yet valid" (RFC 5280 §4.1.2.5 leaves the choice to
    * the CA; step-ca back-dates by default too). Not allowed together with
    * `notBefore`.
@@ -172,13 +173,15 @@ function validTime(d: unknown, what: string): Date {
 /** Five minutes: how far notBefore is back-dated by default. */
 const DEFAULT_BACKDATE_MS = 5 * 60_000;
 
+/** How far notBefore may be back-dated: an integer number of ms from 0 to 365 days (a record's longest lifetime). */
+const BACKDATE_MS = { min: 0, max: MAX_RECORD_MS, unit: "ms" } as const;
+
 function defaultNotBefore(options: BuildCertificateOptions, issuer: Certificate): unknown {
   if (options.notBefore !== undefined) {
     if (options.backdateMs !== undefined) throw invalid("give notBefore or backdateMs, not both (backdateMs applies to the default notBefore)");
     return options.notBefore;
   }
-  const backdate = options.backdateMs ?? DEFAULT_BACKDATE_MS;
-  if (typeof backdate !== "number" || !Number.isFinite(backdate) || backdate < 0) throw invalid(`backdateMs must be a number of milliseconds >= 0, got ${String(options.backdateMs)}`);
+  const backdate = numberOption("backdateMs", options.backdateMs, DEFAULT_BACKDATE_MS, BACKDATE_MS);
   const now = validTime(options.now ?? new Date(), "now");
   return new Date(Math.max(now.getTime() - backdate, issuer.notBefore.getTime()));
 }
@@ -247,7 +250,8 @@ function encodeExtension(e: Extension): der.Der {
  * their bytes.
  *
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for malformed inputs
- * (including `notBefore` together with `backdateMs`, or a negative `backdateMs`);
+ * (including `notBefore` together with `backdateMs`, or a `backdateMs` that is not an integer number of ms from 0 to
+ * 365 days: `numberOption`'s message, e.g. `backdateMs must be an integer number of milliseconds from 0 to 31536000000 (got NaN)`);
  * whatever `issuer.sign` throws (e.g. `ERR_UNSUPPORTED_ALGORITHM` for a key
  * that cannot make the requested signature).
  *
