@@ -200,7 +200,7 @@ describe("README quick start", () => {
 describe("package READMEs", () => {
   // Each TypeScript block of a package README is one of this package's files, which `pnpm run typecheck` compiles.
   const EXAMPLES: Record<string, string[]> = {
-    "packages/core/README.md": ["src/readme/core.ts", "src/readme/core-server.ts", "src/readme/core-on-error.ts", "src/readme/core-resend.ts", "src/readme/core-approval.ts", "src/readme/core-polling.ts", "src/readme/core-stores.ts", "src/readme/core-revocations.ts", "src/readme/core-webhook.ts", "src/readme/core-operator.ts"],
+    "packages/core/README.md": ["src/readme/core.ts", "src/readme/core-server.ts", "src/readme/core-on-error.ts", "src/readme/core-resend.ts", "src/readme/core-approval.ts", "src/readme/core-polling.ts", "src/readme/core-stores.ts", "src/readme/core-revocations.ts", "src/readme/core-webhook.ts", "src/readme/core-operator.ts", "src/readme/core-events.ts"],
     "packages/express/README.md": ["src/readme/express.ts"],
     "packages/hono/README.md": ["src/readme/hono.ts"],
     "packages/intune/README.md": ["src/readme/intune-tokens.ts", "src/readme/intune-api.ts", "src/readme/intune-revocation.ts", "src/readme/intune-stores.ts"],

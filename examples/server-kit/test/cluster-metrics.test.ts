@@ -24,6 +24,7 @@ const event = (operation: ScepEvent["operation"], outcome: ScepEvent["outcome"],
   challengeKind: "static",
   status: 200,
   latencyMs,
+  time: new Date("2026-01-15T12:00:00Z"),
 });
 
 /** A process's metrics after these events; `expiresInDays` feeds the CA expiry gauge. */

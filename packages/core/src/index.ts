@@ -109,8 +109,8 @@ export type { ScepClientOptions, EnrollOptions } from "./client/scep-client.js";
 
 export { createScepServer } from "./server/scep-server.js";
 export type { ScepServer, ScepServerOptions, EventSink, ScepProfile, IssueHook, IssueContext, IssueResult, ApproveOptions, RejectOptions, ConfirmHook, ConfirmContext, ConfirmResult, UndeliveredCertificate } from "./server/scep-server.js";
-export { checkFetchHandler } from "./server/handler.js";
-export type { FetchHandler, HttpRequestParts, HttpResponseParts, HeaderFields } from "./server/handler.js";
+export { checkFetchHandler, clientAddressOf } from "./server/handler.js";
+export type { ConnectionInfo, FetchHandler, HttpRequestParts, HttpResponseParts, HeaderFields } from "./server/handler.js";
 export { rawQueryParam } from "./server/query.js";
 export { MemoryChallengeStore, newChallenge } from "./server/challenge.js";
 export type { ChallengePolicy, CustomChallengePolicy, IssueFailureContext, IssueFailureHook, ChallengeStore, ChallengeContext, ChallengeVerdict, MemoryChallengeStoreOptions, ChallengeStatus, ChallengeStatusReporter } from "./server/challenge.js";

@@ -362,7 +362,8 @@ describe("RFC 8894 §3.2.2 server with a pooled CA key", () => {
     for (const kind of ["bad-padding", "wrong-key"] as const) {
       const res = await post(server, await oracleMessage(pki.ca, pki.requesters.rsa, kind, { cipher: "aes256", transactionId: "POOL-ORACLE" }));
       expect(res.status).toBe(200);
-      const { latencyMs: _l, ...event } = events.at(-1)!;
+      const { latencyMs: _l, time, ...event } = events.at(-1)!;
+    expect(time).toEqual(NOW);
       expect(event).toEqual({ operation: "PKCSReq", outcome: "failure", reason: "decrypt_failed", failInfo: "badMessageCheck", status: 200, profile: "p", transactionId: "POOL-ORACLE" });
     }
   });
@@ -374,7 +375,8 @@ describe("RFC 8894 §3.2.2 server with a pooled CA key", () => {
     const server = serverWith(LocalKey.from(pki.ca.certificate, pki.caKeys.privateKey, { workerPool: closed }), events);
     const res = await post(server, await oracleMessage(pki.ca, pki.requesters.rsa, "wrong-key", { cipher: "aes256", transactionId: "POOL-503" }));
     expect([res.status, res.headers.get("retry-after"), await res.text()]).toEqual([503, "1", "key unavailable, retry later\n"]);
-    const { latencyMs: _l, ...event } = events.at(-1)!;
+    const { latencyMs: _l, time, ...event } = events.at(-1)!;
+    expect(time).toEqual(NOW);
     expect(event).toEqual({ operation: "PKIOperation", outcome: "error", reason: "key_unavailable", status: 503, profile: "p" });
   });
 

@@ -56,8 +56,8 @@ describe("one event per request", () => {
   }
 
   it("GetCACaps and GetCACert", async () => {
-    expect((await one(() => getOp(server, "/scep", "GetCACaps"))).event).toEqual({ operation: "GetCACaps", profile: "events", outcome: "success", reason: "caps", status: 200, latencyMs: latency });
-    expect((await one(() => getOp(server, "/scep", "GetCACert"))).event).toEqual({ operation: "GetCACert", profile: "events", outcome: "success", reason: "ca_cert", status: 200, latencyMs: latency });
+    expect((await one(() => getOp(server, "/scep", "GetCACaps"))).event).toEqual({ operation: "GetCACaps", profile: "events", outcome: "success", reason: "caps", status: 200, latencyMs: latency, time: NOW });
+    expect((await one(() => getOp(server, "/scep", "GetCACert"))).event).toEqual({ operation: "GetCACert", profile: "events", outcome: "success", reason: "ca_cert", status: 200, latencyMs: latency, time: NOW });
   });
 
   it("an issued PKCSReq names the issued certificate's subject and serial", async () => {
@@ -76,7 +76,7 @@ describe("one event per request", () => {
       renewal: false,
       challengeKind: "static",
       status: 200,
-      latencyMs: latency,
+      latencyMs: latency, time: NOW,
     });
   });
 
@@ -95,7 +95,7 @@ describe("one event per request", () => {
       renewal: false,
       challengeKind: "static",
       status: 200,
-      latencyMs: latency,
+      latencyMs: latency, time: NOW,
     });
   });
 
@@ -114,7 +114,7 @@ describe("one event per request", () => {
         renewal: false,
       challengeKind: "static",
       status: 200,
-        latencyMs: latency,
+        latencyMs: latency, time: NOW,
       });
     } finally {
       pendingNext = false;
@@ -135,21 +135,21 @@ describe("one event per request", () => {
       reason: "signature_invalid",
       failInfo: "badMessageCheck",
       status: 200,
-      latencyMs: latency,
+      latencyMs: latency, time: NOW,
     });
   });
 
   it("HTTP rejections", async () => {
-    expect((await one(() => getOp(server, "/scep", "Nope"))).event).toEqual({ operation: "unknown", profile: "events", outcome: "rejected", reason: "unknown_operation", status: 400, latencyMs: latency });
+    expect((await one(() => getOp(server, "/scep", "Nope"))).event).toEqual({ operation: "unknown", profile: "events", outcome: "rejected", reason: "unknown_operation", status: 400, latencyMs: latency, time: NOW });
     expect((await one(() => postPki(server, "/scep", Uint8Array.from([0x30, 0x03, 0x02])) /* a truncated SEQUENCE: a PKIMessage that does not decode */)).event).toEqual({
       operation: "PKIOperation",
       profile: "events",
       outcome: "rejected",
       reason: "decode_error",
       status: 400,
-      latencyMs: latency,
+      latencyMs: latency, time: NOW,
     });
-    expect((await one(() => getOp(server, "/elsewhere", "GetCACert"))).event).toEqual({ operation: "GetCACert", outcome: "rejected", reason: "unknown_path", status: 404, latencyMs: latency });
+    expect((await one(() => getOp(server, "/elsewhere", "GetCACert"))).event).toEqual({ operation: "GetCACert", outcome: "rejected", reason: "unknown_path", status: 404, latencyMs: latency, time: NOW });
   });
 
   it("a hook that throws is a server fault: 500, outcome error, one event", async () => {
@@ -175,7 +175,7 @@ describe("one event per request", () => {
     expect(await res.text()).toBe("internal error\n");
     // The request is named as a FAILURE's event names it, so the 500 can be tied to the device.
     expect(errLog.events).toEqual([
-      { operation: "PKCSReq", profile: "/scep", outcome: "error", reason: "internal_error", status: 500, latencyMs: latency, transactionId: built.transactionId, subject: "CN=events-device, O=scep-sdk server tests" },
+      { operation: "PKCSReq", profile: "/scep", outcome: "error", reason: "internal_error", status: 500, latencyMs: latency, time: NOW, transactionId: built.transactionId, subject: "CN=events-device, O=scep-sdk server tests" },
     ]);
     expect(broken.stats()[0]!.outcomes).toEqual({ error: 1 });
   });

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { ActivityLog, type ScepEvent } from "../src/index.js";
 
 const T0 = new Date("2026-01-15T12:00:00Z");
-const ev = (e: Partial<ScepEvent>): ScepEvent => ({ operation: "PKCSReq", outcome: "success", reason: "issued", status: 200, latencyMs: 3, ...e });
+const ev = (e: Partial<ScepEvent>): ScepEvent => ({ operation: "PKCSReq", outcome: "success", reason: "issued", status: 200, latencyMs: 3, time: T0, ...e });
 
 describe("bounds", () => {
   it("keeps the newest maxEntries entries; ids keep counting", () => {
@@ -94,5 +94,14 @@ describe("what is kept", () => {
     log.sink(ev({ outcome: "failure", reason: "bad_challenge" }));
     log.sink(ev({}));
     expect(log.list().map((e) => e.reason)).toEqual(["bad_challenge"]);
+  });
+});
+
+describe("time", () => {
+  it("a server's event is logged at its own time (when the request arrived), not when the log recorded it", () => {
+    const log = new ActivityLog({ now: () => new Date(T0.getTime() + 5000) });
+    log.sink(ev({ time: T0 }));
+    expect(log.list()[0]!.time).toEqual(T0);
+    expect(log.list({ since: new Date(T0.getTime() + 1) })).toEqual([]);
   });
 });

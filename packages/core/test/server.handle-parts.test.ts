@@ -74,15 +74,16 @@ interface Answer {
   status: number;
   headers: Record<string, string>;
   body: string;
-  event: Omit<ScepEvent, "latencyMs" | "serial"> | undefined;
+  event: Omit<ScepEvent, "latencyMs" | "serial" | "time"> | undefined;
 }
 
-/** The event without the two fields that differ between two runs (time spent; the serial each CA picks). */
+/** The event without the fields that differ between two runs (time spent; the serial each CA picks) and its time (the fixed clock's). */
 function lastEvent(events: ScepEvent[], before: number): Answer["event"] {
   if (events.length === before) return undefined;
   expect(events.length).toBe(before + 1);
-  const { latencyMs, serial, ...rest } = events.at(-1)!;
+  const { latencyMs, serial, time, ...rest } = events.at(-1)!;
   expect(latencyMs).toBeGreaterThanOrEqual(0);
+  expect(time).toEqual(NOW);
   return rest;
 }
 

@@ -137,7 +137,7 @@ describe("bounded series", () => {
     const r = new PullReader();
     const p = new MeterProvider({ readers: [r] });
     const m = createScepMetrics({ meterProvider: p, maxReasons: 2 });
-    for (const reason of ["issued", "bad_challenge", "webhook_said_a", "webhook_said_b", "issued"]) m.sink({ operation: "PKCSReq", profile: "p", outcome: "failure", reason, status: 200, latencyMs: 1 });
+    for (const reason of ["issued", "bad_challenge", "webhook_said_a", "webhook_said_b", "issued"]) m.sink({ operation: "PKCSReq", profile: "p", outcome: "failure", reason, status: 200, latencyMs: 1, time: NOW });
     const { resourceMetrics } = await r.collect();
     const counter = resourceMetrics.scopeMetrics[0]!.metrics.find((x) => x.descriptor.name === SCEP_METRICS.enrollments);
     expect(points<number>(counter).map((x) => [x.attributes["scep.reason"], x.value])).toEqual([
@@ -147,13 +147,25 @@ describe("bounded series", () => {
     ]);
     await p.shutdown();
   });
+
+  it("the client's address and the time are no attributes: 100 clients make one series per instrument", async () => {
+    const r = new PullReader();
+    const p = new MeterProvider({ readers: [r] });
+    const m = createScepMetrics({ meterProvider: p });
+    for (let i = 0; i < 100; i++) m.sink({ operation: "PKCSReq", profile: "p", outcome: "success", reason: "issued", status: 200, latencyMs: 1, time: new Date(NOW.getTime() + i), clientAddress: `192.0.2.${i}` });
+    const { resourceMetrics } = await r.collect();
+    const byName = new Map(resourceMetrics.scopeMetrics[0]!.metrics.map((x) => [x.descriptor.name, x]));
+    expect(points<number>(byName.get(SCEP_METRICS.enrollments)).map((x) => [x.attributes, x.value])).toEqual([[{ "scep.profile": "p", "scep.outcome": "success", "scep.reason": "issued" }, 100]]);
+    expect(points(byName.get(SCEP_METRICS.requestDuration)).map((x) => x.attributes)).toEqual([{ "scep.profile": "p", "scep.operation": "PKCSReq", "scep.outcome": "success" }]);
+    await p.shutdown();
+  });
 });
 
 describe("without an OpenTelemetry SDK", () => {
   it("the global API is a no-op: instruments record nothing and the sink never throws", () => {
     expect(metrics.getMeterProvider().constructor.name).toBe("NoopMeterProvider");
     const m = createScepMetrics();
-    expect(() => m.sink({ operation: "PKCSReq", profile: "p", outcome: "success", reason: "issued", status: 200, latencyMs: 1 })).not.toThrow();
+    expect(() => m.sink({ operation: "PKCSReq", profile: "p", outcome: "success", reason: "issued", status: 200, latencyMs: 1, time: NOW })).not.toThrow();
     expect(typeof m.observe(server)).toBe("function");
   });
 });

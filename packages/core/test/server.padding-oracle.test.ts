@@ -43,7 +43,8 @@ async function observe(kind: OracleKind, cipher: "aes256" | "des3") {
   const res = await server.fetch(new Request("http://scep.test/scep?operation=PKIOperation", { method: "POST", body: message as Uint8Array<ArrayBuffer>, headers: { "content-type": "application/x-pki-message" } }));
   const body = new Uint8Array(await res.arrayBuffer());
   const rep = await readCertRep(body, { caCertificates: [pki.ca.certificate], request: { transactionId: "ORACLE-1", senderNonce: new Uint8Array(16).fill(7) } });
-  const { latencyMs: _latency, ...event } = events.at(-1)!;
+  const { latencyMs: _latency, time, ...event } = events.at(-1)!;
+  expect(time).toEqual(NOW);
   return {
     status: res.status,
     headers: headerList(res.headers),

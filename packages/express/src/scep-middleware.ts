@@ -20,8 +20,11 @@ export interface ScepMiddlewareOptions {
   fallthrough?: boolean;
 }
 
-/** A Node/Express request: `originalUrl`, `baseUrl` and `body` are read when a framework set them. @group Server */
-export type NodeRequest = IncomingMessage & { originalUrl?: string; baseUrl?: string; body?: unknown };
+/**
+ * A Node/Express request: `originalUrl`, `baseUrl`, `body` and `ip` are read when a framework set them (`ip`: the
+ * client's address, see {@link scepMiddleware}). @group Server
+ */
+export type NodeRequest = IncomingMessage & { originalUrl?: string; baseUrl?: string; body?: unknown; ip?: string | undefined };
 
 /** The middleware: `(req, res, next)`, assignable to an Express 4 or 5 `RequestHandler`. @group Server */
 export type ScepRequestHandler = (req: NodeRequest, res: ServerResponse, next: (error?: unknown) => void) => void;
@@ -47,6 +50,12 @@ export type ScepRequestHandler = (req: NodeRequest, res: ServerResponse, next: (
  * left in `req.body` by `express.raw()` is used instead of the stream; a body another parser mounted before this
  * middleware already read (`express.urlencoded()`, `express.json()`, multer…: the stream ended, or `req._body` set)
  * is reported to the handler as a `BodyAlreadyReadError`, which the SCEP server answers 400 `body_already_read`.
+ *
+ * The client's address goes to the handler as `{ remoteAddress }` (the SCEP server's events carry it as
+ * `clientAddress`): Express's `req.ip`, which follows the app's `trust proxy` setting (unset: the TCP peer, so behind
+ * a reverse proxy the proxy's address; set to the proxies you run, the client's address from `X-Forwarded-For`; never
+ * set it to `true` on a port clients reach directly, as they could then write their own address), else (a bare
+ * `node:http` server, or a request that has not been through an Express app yet) `req.socket.remoteAddress`.
  *
  * @example
  * ```ts
@@ -81,7 +90,8 @@ export function scepMiddleware(handler: FetchHandler, options: ScepMiddlewareOpt
     }
     // A handler without `owns`: its 404 for a request whose body it never read goes to next().
     const fallthrough404 = !handler.owns && fallthrough;
-    if (!handler.handle) return viaFetch(handler, req, res, next, path, limit, fallthrough404);
+    const info = { remoteAddress: req.ip ?? req.socket?.remoteAddress };
+    if (!handler.handle) return viaFetch(handler, req, res, next, path, limit, fallthrough404, info);
     const method = req.method ?? "GET";
     const state: BodyState = { touched: false, tooLarge: false };
     let body: Uint8Array | PromiseLike<Uint8Array> | undefined;
@@ -91,7 +101,7 @@ export function scepMiddleware(handler: FetchHandler, options: ScepMiddlewareOpt
       else body = lazyBody(req, limit, state);
     }
     handler
-      .handle({ method, url: path, headers: req.headers, ...(body ? { body } : {}) })
+      .handle({ method, url: path, headers: req.headers, ...(body ? { body } : {}) }, info)
       .then((r) => {
         if (fallthrough404 && r.status === 404 && !state.touched) return next();
         if (res.headersSent) return; // answered already (a body timeout's 408)

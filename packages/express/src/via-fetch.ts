@@ -1,11 +1,11 @@
 // IncomingMessage → web Request → handler.fetch → ServerResponse: for handlers without `handle`.
 import type { ServerResponse } from "node:http";
-import type { FetchHandler } from "@scep/core";
+import type { ConnectionInfo, FetchHandler } from "@scep/core";
 import type { NodeRequest } from "./scep-middleware.js";
 import { alreadyReadError, bodyAlreadyRead } from "./read-body.js";
 
 /** Serves `req` through `handler.fetch`; `next` gets an untouched 404 when `fallthrough404` (a handler without `owns`). */
-export function viaFetch(handler: FetchHandler, req: NodeRequest, res: ServerResponse, next: (error?: unknown) => void, path: string, limit: number, fallthrough404: boolean): void {
+export function viaFetch(handler: FetchHandler, req: NodeRequest, res: ServerResponse, next: (error?: unknown) => void, path: string, limit: number, fallthrough404: boolean, info: ConnectionInfo): void {
   let touched = false;
   let tooLarge = false;
   let received = 0;
@@ -47,7 +47,7 @@ export function viaFetch(handler: FetchHandler, req: NodeRequest, res: ServerRes
     } else init = { ...init, body: stream(), duplex: "half" };
   }
   handler
-    .fetch(new Request(url, init))
+    .fetch(new Request(url, init), info)
     .then(async (response) => {
       if (fallthrough404 && response.status === 404 && !touched) return next();
       if (tooLarge) {

@@ -17,4 +17,4 @@
  * @module
  */
 export { scepHandler, scepApp } from "./scep-handler.js";
-export type { ScepHandlerOptions } from "./scep-handler.js";
+export type { ClientAddressReader, ScepAppOptions, ScepHandlerOptions } from "./scep-handler.js";

@@ -1,6 +1,6 @@
 // Hono → handler.fetch: Hono already speaks web Request/Response. A body of declared length goes through
 // handler.handle instead, read by Hono (c.req.arrayBuffer(): @hono/node-server reads it without a web stream).
-import { type FetchHandler, booleanOption, checkFetchHandler } from "@scep/core";
+import { type ConnectionInfo, type FetchHandler, InvalidArgumentError, booleanOption, checkFetchHandler } from "@scep/core";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 
 /**
@@ -8,18 +8,47 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
  * declared `Content-Length` (framing bounds what Hono reads, and the handler refuses a declared length over its
  * limit before reading), else through `fetch`, which streams a chunked body under the handler's own limit.
  */
-async function answer(handler: FetchHandler, c: Context): Promise<Response> {
+async function answer(handler: FetchHandler, c: Context, remoteAddress: ClientAddressReader): Promise<Response> {
   const raw = c.req.raw;
   const method = raw.method;
   const bodyless = method === "GET" || method === "HEAD";
-  if (!handler.handle || (!bodyless && raw.headers.get("content-length") === null)) return handler.fetch(raw);
+  const info: ConnectionInfo = { remoteAddress: remoteAddress(c) };
+  if (!handler.handle || (!bodyless && raw.headers.get("content-length") === null)) return handler.fetch(raw, info);
   const body: PromiseLike<Uint8Array> | undefined = bodyless ? undefined : { then: (ok, fail) => c.req.arrayBuffer().then((b) => new Uint8Array(b)).then(ok, fail) };
-  const r = await handler.handle({ method, url: raw.url, headers: raw.headers, ...(body ? { body } : {}) });
+  const r = await handler.handle({ method, url: raw.url, headers: raw.headers, ...(body ? { body } : {}) }, info);
   return new Response(method === "HEAD" ? null : (r.body as Uint8Array<ArrayBuffer>), { status: r.status, headers: r.headers });
 }
 
+/**
+ * Reads the client's IP address from a request's Context (`undefined`: unknown). A web `Request` has none: where it
+ * is depends on the runtime. @group Server
+ */
+export type ClientAddressReader = (c: Context) => string | undefined;
+
+/**
+ * The default {@link ClientAddressReader}: on `@hono/node-server`, the TCP peer's address
+ * (`c.env.incoming.socket.remoteAddress`: behind a reverse proxy, the proxy's); on other runtimes, `undefined`.
+ */
+const nodeServerPeer: ClientAddressReader = (c) => {
+  const address: unknown = (c.env as { incoming?: { socket?: { remoteAddress?: unknown } } } | undefined)?.incoming?.socket?.remoteAddress;
+  return typeof address === "string" ? address : undefined;
+};
+
+/** Options of {@link scepApp}. @group Server */
+export interface ScepAppOptions {
+  /**
+   * How to read the client's IP address from the Context; the handler gets it as `{ remoteAddress }` (the SCEP
+   * server's events carry it as `clientAddress`). Default: on `@hono/node-server` the TCP peer
+   * (`c.env.incoming.socket.remoteAddress`), elsewhere none. Other runtimes: Hono's own helper, e.g.
+   * `(c) => getConnInfo(c).remote.address` with `getConnInfo` from `hono/bun`, `hono/deno` or `hono/cloudflare-workers`.
+   * Behind a reverse proxy, read the address it forwards only from a proxy you run (a client can write any
+   * `X-Forwarded-For`). Not a function: `ERR_INVALID_ARGUMENT`.
+   */
+  remoteAddress?: ClientAddressReader;
+}
+
 /** Options of {@link scepHandler}. @group Server */
-export interface ScepHandlerOptions {
+export interface ScepHandlerOptions extends ScepAppOptions {
   /**
    * Hand requests for paths the handler does not own to `next()` (default true); false sends them to the handler.
    * Not a boolean (a string `"false"`): `ERR_INVALID_ARGUMENT` from {@link scepHandler}.
@@ -53,15 +82,16 @@ export interface ScepHandlerOptions {
  * ```
  *
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when `handler` has no `fetch` function (or an `owns` or
- *   `handle` that is not a function), or `fallthrough` is not a boolean.
+ *   `handle` that is not a function), `fallthrough` is not a boolean, or `remoteAddress` is not a function.
  * @group Server
  */
 export function scepHandler(handler: FetchHandler, options: ScepHandlerOptions = {}): MiddlewareHandler {
   checkFetchHandler(handler);
   const fallthrough = booleanOption("fallthrough", options.fallthrough, true);
+  const remoteAddress = readerOption(options.remoteAddress);
   return async (c, next) => {
-    if (handler.owns) return handler.owns(c.req.path) || !fallthrough ? answer(handler, c) : next();
-    const response = await answer(handler, c);
+    if (handler.owns) return handler.owns(c.req.path) || !fallthrough ? answer(handler, c, remoteAddress) : next();
+    const response = await answer(handler, c, remoteAddress);
     if (response.status === 404 && fallthrough && !c.req.raw.bodyUsed) return next();
     return response;
   };
@@ -82,10 +112,20 @@ export function scepHandler(handler: FetchHandler, options: ScepHandlerOptions =
  * serve({ fetch: scepApp(server).fetch, port: 8080 });
  * ```
  *
- * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when `handler` has no `fetch` function.
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` when `handler` has no `fetch` function, or `remoteAddress` is
+ *   not a function.
  * @group Server
  */
-export function scepApp(handler: FetchHandler): Hono {
+export function scepApp(handler: FetchHandler, options: ScepAppOptions = {}): Hono {
   checkFetchHandler(handler);
-  return new Hono().all("*", (c) => answer(handler, c));
+  const remoteAddress = readerOption(options.remoteAddress);
+  return new Hono().all("*", (c) => answer(handler, c, remoteAddress));
+}
+
+function readerOption(reader: ClientAddressReader | undefined): ClientAddressReader {
+  if (reader !== undefined && typeof reader !== "function") {
+    const type = reader === null ? "null" : typeof reader;
+    throw new InvalidArgumentError(`remoteAddress must be a function (got ${type === "null" ? type : /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`})`);
+  }
+  return reader ?? nodeServerPeer;
 }

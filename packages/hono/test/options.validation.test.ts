@@ -33,6 +33,16 @@ describe("@scep/hono: the handler and options are checked when built", () => {
     expect(() => scepApp(bad as unknown as FetchHandler)).toThrow(thrown);
   });
 
+  it.each([
+    ["c.env.incoming.socket.remoteAddress", "a string"],
+    [null, "null"],
+    [{}, "an object"],
+  ])("remoteAddress %j (not a function): ERR_INVALID_ARGUMENT from scepHandler and scepApp", (bad, kind) => {
+    const thrown = expect.objectContaining({ name: "InvalidArgumentError", code: "ERR_INVALID_ARGUMENT", message: `remoteAddress must be a function (got ${kind})` });
+    expect(() => scepHandler(handler, { remoteAddress: bad as never })).toThrow(thrown);
+    expect(() => scepApp(handler, { remoteAddress: bad as never })).toThrow(thrown);
+  });
+
   it("a FetchHandler and a boolean fallthrough are accepted", () => {
     expect(typeof scepHandler(handler, { fallthrough: false })).toBe("function");
     expect(typeof scepApp(handler).fetch).toBe("function");

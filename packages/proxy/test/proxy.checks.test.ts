@@ -518,7 +518,8 @@ describe("events and stats", () => {
     await call("/scep/x?operation=GetCACaps");
     expect(JSON.stringify(events)).not.toContain(challenge);
     expect(events[0]).toMatchObject({ operation: "PKIOperation", method: "POST", hostId: "h1", profileId: "p1", caName: "corp", caType: "custom", outcome: "forwarded", reason: "forwarded", status: 200 });
-    expect(Object.keys(events[0]!).sort()).toEqual(["caName", "caType", "hostId", "latencyMs", "method", "operation", "outcome", "profileId", "reason", "status"]);
+    expect(Object.keys(events[0]!).sort()).toEqual(["caName", "caType", "hostId", "latencyMs", "method", "operation", "outcome", "profileId", "reason", "status", "time"]);
+    expect(events.map((e) => e.time)).toEqual([clock.now(), clock.now(), clock.now()]);
     expect(proxy.stats()).toEqual({
       requests: 3,
       unattributed: { invalid_identifier: 1 },

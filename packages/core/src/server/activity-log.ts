@@ -23,7 +23,7 @@ export type ActivityKind = "initial" | "renewal" | "poll" | "query" | "ca" | "pr
 export interface ActivityEntry {
   /** Sequence number, increasing by one per recorded entry (page with {@link ActivityFilter.before}). */
   id: number;
-  /** When it was recorded (the log's clock). */
+  /** The event's `time` (a server's event: when the request arrived), else when it was recorded (the log's clock). */
   time: Date;
   /** What it was. */
   kind: ActivityKind;
@@ -56,7 +56,7 @@ export interface ActivityEntry {
  * an optional explicit `kind` (e.g. `proxy`) and `time`.
  * @group Server
  */
-export type ActivityInput = Omit<ScepEvent, "operation" | "status" | "latencyMs"> & { operation?: string; status?: number; latencyMs?: number; kind?: ActivityKind; time?: Date };
+export type ActivityInput = Omit<ScepEvent, "operation" | "status" | "latencyMs" | "time"> & { operation?: string; status?: number; latencyMs?: number; kind?: ActivityKind; time?: Date };
 
 /** Narrows {@link ActivityLog.list}; every given field must match. @group Server */
 export interface ActivityFilter {

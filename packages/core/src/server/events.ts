@@ -4,6 +4,7 @@
  * @module
  */
 import type { FailInfo } from "../errors.js";
+import type { ConnectionInfo } from "./handler.js";
 
 /** SCEP operations as the server reports them. @group Server */
 export type ScepOperation = "GetCACaps" | "GetCACert" | "GetNextCACert" | "PKCSReq" | "RenewalReq" | "CertPoll" | "GetCert" | "GetCRL" | "PKIOperation" | "unknown";
@@ -59,6 +60,20 @@ export interface ScepEvent {
   status: number;
   /** Milliseconds spent. */
   latencyMs: number;
+  /**
+   * When the request arrived: the server's clock (its `now` option) as it began to answer, a `Date` (UTC instant,
+   * millisecond precision). `JSON.stringify` writes it as ISO 8601 UTC with milliseconds (`2026-12-02T16:04:29.123Z`),
+   * the shape of the example servers' log lines. The event itself is emitted `latencyMs` later.
+   */
+  time: Date;
+  /**
+   * The client's IP address as the adapter saw it (the `remoteAddress` passed to `fetch`/`handle`, see
+   * {@link ConnectionInfo}): `127.0.0.1`, `::1`, `::ffff:192.0.2.7`; behind a reverse proxy, the proxy's address
+   * unless the adapter takes it from a forwarding header (`@scep/express` reads `req.ip`, which follows Express's
+   * `trust proxy` setting). At most 64 characters (a longer one is cut and ends in `…`). Absent when the caller did
+   * not say (a web `Request` carries no peer address). Personal data under some laws; never a metric label.
+   */
+  clientAddress?: string;
 }
 
 /** Counters of one profile. @group Server */

@@ -9,6 +9,7 @@
  * @module
  */
 import { InvalidArgumentError } from "../errors.js";
+import { clip } from "../lib/clip.js";
 
 /**
  * Request header fields as an adapter holds them: anything with `get(name)` (a web `Headers`), or a record of
@@ -56,6 +57,62 @@ export interface HttpRequestParts {
 }
 
 /**
+ * What an adapter knows of a request's connection that a web `Request` does not carry: the second argument of
+ * {@link FetchHandler.fetch} and {@link FetchHandler.handle}. Named as Node names it (`req.socket.remoteAddress`);
+ * Hono's `getConnInfo(c).remote.address` and Bun's `server.requestIP(request)?.address` give the same string.
+ *
+ * @group Server
+ *
+ * @example
+ * ```ts
+ * import type { IncomingMessage } from "node:http";
+ * import type { ConnectionInfo, FetchHandler } from "@scep/core";
+ *
+ * declare const handler: FetchHandler;
+ * declare const req: IncomingMessage; // from node:http
+ * declare const request: Request; // req as a web Request
+ * const info: ConnectionInfo = { remoteAddress: req.socket.remoteAddress };
+ * const response = await handler.fetch(request, info);
+ * ```
+ */
+export interface ConnectionInfo {
+  /**
+   * The client's IP address as text (`127.0.0.1`, `::1`, `::ffff:192.0.2.7`), as the adapter saw it: the TCP peer,
+   * or an address taken from a forwarding header when the adapter is configured to trust one (Express's `trust
+   * proxy`, behind which `req.ip` is the client's). The SCEP server reports it as its events' `clientAddress`;
+   * absent or `undefined`: unknown (the event has no `clientAddress`).
+   */
+  remoteAddress?: string | undefined;
+}
+
+/**
+ * Most characters of an event's `clientAddress`: an IPv6 address with a zone is at most 45 + 1 + 15 (IFNAMSIZ − 1);
+ * behind `trust proxy` the address comes from a header the client may write, up to Node's header limit (16 KiB).
+ */
+const MAX_CLIENT_ADDRESS = 64;
+
+/**
+ * The `clientAddress` an event reports for `info` (the SCEP server's, the proxy's): `info.remoteAddress` when it is a
+ * non-empty string, cut to 64 characters (a longer one ends in `…`); otherwise `undefined`. For handlers of your own
+ * that emit events of the same shape.
+ *
+ * @group Server
+ *
+ * @example
+ * ```ts
+ * import { clientAddressOf } from "@scep/core";
+ *
+ * clientAddressOf({ remoteAddress: "::1" }); // "::1"
+ * clientAddressOf({ remoteAddress: "" }); // undefined
+ * clientAddressOf(undefined); // undefined
+ * ```
+ */
+export function clientAddressOf(info: ConnectionInfo | undefined): string | undefined {
+  const address: unknown = info?.remoteAddress;
+  return typeof address === "string" && address !== "" ? clip(address, MAX_CLIENT_ADDRESS) : undefined;
+}
+
+/**
  * An HTTP response as plain parts: what {@link FetchHandler.handle} returns instead of a web `Response`.
  *
  * @group Server
@@ -97,14 +154,15 @@ export interface FetchHandler {
    * Without it, an adapter calls `fetch` and treats an untouched 404 as "not mine".
    */
   owns?(pathname: string): boolean;
-  /** Answers a request. */
-  fetch(request: Request): Promise<Response>;
+  /** Answers a request; `info` says what the adapter knows of its connection (the client's address), if anything. */
+  fetch(request: Request, info?: ConnectionInfo): Promise<Response>;
   /**
    * Answers a request given as plain parts, exactly as `fetch` answers the same request (status, header fields,
    * content; the same events), without a web `Request` or `Response` in between: the cheaper entry for an adapter
-   * that holds the body's bytes already. Optional: an adapter uses it when present and `fetch` otherwise.
+   * that holds the body's bytes already. Optional: an adapter uses it when present and `fetch` otherwise. `info` as
+   * for `fetch`.
    */
-  handle?(request: HttpRequestParts): Promise<HttpResponseParts>;
+  handle?(request: HttpRequestParts, info?: ConnectionInfo): Promise<HttpResponseParts>;
 }
 
 /**

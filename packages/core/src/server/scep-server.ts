@@ -20,7 +20,7 @@ import { KeyTransportLedger } from "./key-transport-ledger.js";
 import type { ServerContext } from "./context.js";
 import { type CounterStore, countLabel } from "./counter-store.js";
 import type { ProfileStats, ScepEvent, ScepOperation } from "./events.js";
-import type { FetchHandler, HttpRequestParts, HttpResponseParts } from "./handler.js";
+import { type ConnectionInfo, type FetchHandler, type HttpRequestParts, type HttpResponseParts, clientAddressOf } from "./handler.js";
 import { PkiOperationFailure, pkiOperation } from "./pki-operation.js";
 import { type ResolvedProfile, type ScepProfile, resolveProfile } from "./profile.js";
 import { rawQueryParam } from "./query.js";
@@ -103,8 +103,21 @@ export type EventSink = (event: ScepEvent) => void;
 
 /** A running SCEP server: `fetch` (or `handle`) answers one request. @group Server */
 export interface ScepServer extends FetchHandler {
-  /** Handles a request. Never throws; never answers 5xx for a client's mistake. */
-  fetch(request: Request): Promise<Response>;
+  /**
+   * Handles a request. Never throws; never answers 5xx for a client's mistake.
+   *
+   * @param request - The web request.
+   * @param info - What the caller knows of the connection: `info.remoteAddress` (the client's IP address) becomes the
+   *   event's `clientAddress`. A web `Request` carries no peer address, so without `info` the event has none.
+   *
+   * @example
+   * ```ts
+   * declare const incoming: Request; // as your runtime hands it over
+   * declare const peer: string | undefined; // the runtime's peer address: Node's req.socket.remoteAddress, Bun's server.requestIP(req)?.address
+   * const response = await server.fetch(incoming, { remoteAddress: peer });
+   * ```
+   */
+  fetch(request: Request, info?: ConnectionInfo): Promise<Response>;
   /**
    * Answers a request given as plain parts exactly as {@link ScepServer.fetch} answers the same `Request`: the same
    * status, header fields and content bytes (none for HEAD), the same event, the same limits (a body over
@@ -115,6 +128,7 @@ export interface ScepServer extends FetchHandler {
    *
    * @param request - Method, request target (origin-form `req.url` or an absolute URL), header fields (Node's
    *   `req.headers` as is, or a `Headers`), and the body's bytes or a promise of them.
+   * @param info - As for {@link ScepServer.fetch}: `info.remoteAddress` becomes the event's `clientAddress`.
    * @returns Status, lower-case header fields (no `content-length`: write `body.length`), and the content bytes. For
    *   HEAD: the GET's header fields with its `content-length` (RFC 9110 §9.3.2), and no content bytes; a HEAD of a
    *   PKIOperation is 405 (`allow: GET, POST`, event reason `method_not_allowed`): it has effects, HEAD must not.
@@ -126,13 +140,13 @@ export interface ScepServer extends FetchHandler {
    * createServer((req, res) => {
    *   const chunks: Buffer[] = [];
    *   req.on("data", (c: Buffer) => chunks.push(c)).on("end", async () => {
-   *     const r = await server.handle({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) });
+   *     const r = await server.handle({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks) }, { remoteAddress: req.socket.remoteAddress });
    *     res.writeHead(r.status, req.method === "HEAD" ? r.headers : { ...r.headers, "content-length": r.body.length }).end(r.body);
    *   });
    * }).listen(8080);
    * ```
    */
-  handle(request: HttpRequestParts): Promise<HttpResponseParts>;
+  handle(request: HttpRequestParts, info?: ConnectionInfo): Promise<HttpResponseParts>;
   /**
    * Whether a profile serves `pathname` (its path or a `…/pkiclient.exe` suffix below it; a query string is
    * ignored). Cheap and synchronous: adapters ask it before building a `Request`, hand owned paths to `fetch` whatever
@@ -315,7 +329,8 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
   }
 
   /** The one path `fetch` and `handle` share: route, answer, emit the event. The reply keeps its body for HEAD. */
-  async function serve(method: string, pathname: string, url: string, bodyReader: BodyReader): Promise<HttpResponseParts> {
+  async function serve(method: string, pathname: string, url: string, bodyReader: BodyReader, info: ConnectionInfo | undefined): Promise<HttpResponseParts> {
+    const time = now();
     const started = performance.now();
     const p = router.route(pathname);
     const operation = rawQueryParam(url, "operation") ?? "";
@@ -355,6 +370,8 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
       reason: reply.reason,
       status: reply.response.status,
       latencyMs: performance.now() - started,
+      time,
+      ...withClientAddress(info),
       ...(p ? { profile: p.name } : {}),
       ...reply.extra,
     };
@@ -378,8 +395,13 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
     return p;
   }
 
+  const withClientAddress = (info: ConnectionInfo | undefined): { clientAddress?: string } => {
+    const clientAddress = clientAddressOf(info);
+    return clientAddress === undefined ? {} : { clientAddress };
+  };
+
   return {
-    async fetch(request: Request): Promise<Response> {
+    async fetch(request: Request, info?: ConnectionInfo): Promise<Response> {
       const url = request.url;
       let pathname: string;
       try {
@@ -387,18 +409,18 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
       } catch {
         pathname = "/";
       }
-      const r = await serve(request.method, pathname, url, () => readBody(request, ctx.maxBody));
+      const r = await serve(request.method, pathname, url, () => readBody(request, ctx.maxBody), info);
       // (An empty body is still a body: `new Response(new Uint8Array())` has the same headers as any other.) HEAD: the
       // GET's header fields, Content-Length included, and no content (RFC 9110 §9.3.2).
       if (request.method === "HEAD") return new Response(null, { status: r.status, headers: { ...r.headers, "content-length": String(r.body.length) } });
       return new Response(r.body as Uint8Array<ArrayBuffer>, { status: r.status, headers: r.headers });
     },
 
-    async handle(request: HttpRequestParts): Promise<HttpResponseParts> {
+    async handle(request: HttpRequestParts, info?: ConnectionInfo): Promise<HttpResponseParts> {
       // A promised body is awaited only by a POST PKIOperation (a lazy promise-like is not read before): until then,
       // or for ever, a promise's rejection is handled here.
       if (request.body instanceof Promise) request.body.catch(() => undefined);
-      const r = await serve(request.method, targetPath(request.url), request.url, () => takeBody(request, ctx.maxBody));
+      const r = await serve(request.method, targetPath(request.url), request.url, () => takeBody(request, ctx.maxBody), info);
       return request.method === "HEAD" ? { status: r.status, headers: { ...r.headers, "content-length": String(r.body.length) }, body: new Uint8Array() } : r;
     },
 
@@ -461,4 +483,3 @@ function profileStats(p: ResolvedProfile, counts: { outcomes: Record<string, num
  * source) would carry it whole.
  */
 const MAX_EVENT_SUBJECT = 1024; // cut by lib/clip.ts: ends in `…`, never between the halves of a surrogate pair
-

@@ -6,6 +6,7 @@
 import type { AddressInfo } from "node:net";
 import { createServer, type Server } from "node:http";
 import { ScepClient, createScepServer, generateCsr, type ScepEvent, type ScepServer } from "../../src/index.js";
+import { expect } from "vitest";
 import { createTestPki, type TestPki } from "./pki.js";
 
 export const CHALLENGE = "s3cret";
@@ -62,6 +63,21 @@ export function serveOverHttp(scep: ScepServer): Server {
       );
     });
   });
+}
+
+/**
+ * Sends one real HTTP request (`send` resolves once its answer is read) and returns the event it produced (the last of
+ * `events`), whose `time` must lie within the request's window: taken at the request's arrival, on the real clock.
+ */
+export async function eventOfRequest<E extends { time: Date }>(events: readonly E[], send: () => Promise<unknown>): Promise<E> {
+  const before = Date.now();
+  await send();
+  const after = Date.now();
+  const event = events.at(-1)!;
+  expect(event.time).toBeInstanceOf(Date);
+  expect(event.time.getTime()).toBeGreaterThanOrEqual(before);
+  expect(event.time.getTime()).toBeLessThanOrEqual(after);
+  return event;
 }
 
 export function close(server: Server): Promise<void> {

@@ -122,6 +122,17 @@ export interface ProxyEvent {
   certRep?: { status: PkiStatus; failInfo?: FailInfo };
   /** Milliseconds spent answering. */
   latencyMs: number;
+  /**
+   * When the request arrived: the proxy's clock (its `now` option) as it began to answer, a `Date` (UTC instant,
+   * millisecond precision; `JSON.stringify` writes ISO 8601 UTC with milliseconds), as the SCEP server's events.
+   */
+  time: Date;
+  /**
+   * The device's IP address as the adapter saw it (`info.remoteAddress` passed to `fetch`, see `ConnectionInfo` of
+   * `@scep/core`; `@scep/express` passes `req.ip`), at most 64 characters. Absent when the caller did not say.
+   * Never counted in {@link ProxyStats}.
+   */
+  clientAddress?: string;
 }
 
 /** A function receiving every {@link ProxyEvent}. @group Proxy */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { MessageType, ignoreRejection, isStoreUnavailable, peekCertRepStatus, peekMessageType, pkiMessageFromGetParam, pkiMessageFromPostBody, rawQueryParam, readBody, type ChallengeStore, type FetchHandler } from "@scep/core";
+import { MessageType, clientAddressOf, ignoreRejection, isStoreUnavailable, peekCertRepStatus, peekMessageType, pkiMessageFromGetParam, pkiMessageFromPostBody, rawQueryParam, readBody, type ChallengeStore, type ConnectionInfo, type FetchHandler } from "@scep/core";
 import { CA_TYPES, type CaConfig } from "../cas/ca-config.js";
 import type { CaRegistry } from "../cas/ca-registry.js";
 import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
@@ -119,8 +119,11 @@ export interface ScepProxy extends FetchHandler {
   readonly basePath: string;
   /** True for `{basePath}` and every path under it. */
   owns(pathname: string): boolean;
-  /** Answers one device request; never rejects. */
-  fetch(request: Request): Promise<Response>;
+  /**
+   * Answers one device request; never rejects. `info.remoteAddress`, the device's IP address as the adapter saw it,
+   * becomes the event's `clientAddress` (a web `Request` carries none).
+   */
+  fetch(request: Request, info?: ConnectionInfo): Promise<Response>;
   /** Counters since the proxy was created (a snapshot). */
   stats(): ProxyStats;
 }
@@ -569,7 +572,8 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
   return {
     basePath: base,
     owns,
-    async fetch(request: Request): Promise<Response> {
+    async fetch(request: Request, info?: ConnectionInfo): Promise<Response> {
+      const time = now();
       const started = performance.now();
       const partial: Partial<ProxyEvent> = { operation: "unknown", method: request.method };
       let result: Response | ProxyReply;
@@ -591,7 +595,10 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
         reason: reply ? reply.reason : "forwarded",
         status: reply ? reply.status : (result as Response).status,
         latencyMs: performance.now() - started,
+        time,
       };
+      const clientAddress = clientAddressOf(info);
+      if (clientAddress !== undefined) event.clientAddress = clientAddress;
       count(event);
       for (const sink of sinks) {
         try {
