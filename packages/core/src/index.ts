@@ -112,6 +112,7 @@ export type { ScepServer, ScepServerOptions, EventSink, ScepProfile, IssueHook, 
 export { checkFetchHandler, clientAddressOf } from "./server/handler.js";
 export type { ConnectionInfo, FetchHandler, HttpRequestParts, HttpResponseParts, HeaderFields } from "./server/handler.js";
 export { rawQueryParam } from "./server/query.js";
+export { isScepPathSuffix } from "./server/routing.js";
 export { MemoryChallengeStore, newChallenge } from "./server/challenge.js";
 export type { ChallengePolicy, CustomChallengePolicy, IssueFailureContext, IssueFailureHook, ChallengeStore, ChallengeContext, ChallengeVerdict, MemoryChallengeStoreOptions, ChallengeStatus, ChallengeStatusReporter } from "./server/challenge.js";
 export { webhookChallenge, webhookSignature, verifyWebhookSignature } from "./server/webhook-challenge.js";

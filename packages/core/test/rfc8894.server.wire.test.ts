@@ -140,13 +140,21 @@ describe("RFC 8894 §4.1: the POST body is the DER PKIMessage; its base64 or PEM
 });
 
 describe("path suffixes and arbitrary message values (quirk 2)", () => {
-  for (const suffix of ["", "/", "/pkiclient.exe", "/cgi-bin/pkiclient.exe", "/CGI-BIN/PKICLIENT.EXE"]) {
+  // `/cgi-bin` alone: Windows profiles deployed by Intune point there and append nothing (INTUNE.md, "Renewal").
+  // `/certsrv/mscep/mscep.dll/pkiclient.exe`: an NDES-style URL kept by a client after a move off NDES.
+  for (const suffix of ["", "/", "/pkiclient.exe", "/cgi-bin/pkiclient.exe", "/CGI-BIN/PKICLIENT.EXE", "/cgi-bin", "/CGI-BIN/", "/certsrv/mscep/mscep.dll/pkiclient.exe"]) {
     it(`routes /scep${suffix}`, async () => {
       const caps = await getOp(server, `/scep${suffix}`, "GetCACaps");
       expect(caps.status).toBe(200);
       expect(await caps.text()).toBe(DEFAULT_CAPS);
       const { built } = await paddedRequest();
       await expectIssued(await postPki(server, `/scep${suffix}`, built.der), built);
+    });
+  }
+
+  for (const path of ["/scep/cgi", "/scep/cgi-bin/other", "/scep/pkiclient.exe.bak", "/scep/xcgi-bin", "/scepx/pkiclient.exe"]) {
+    it(`does not route ${path}: no SCEP suffix`, async () => {
+      expect((await getOp(server, path, "GetCACaps")).status).toBe(404);
     });
   }
 

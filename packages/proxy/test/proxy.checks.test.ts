@@ -113,10 +113,16 @@ describe("PROXY.md check 1: the identifier", () => {
     expect([r.status, r.text]).toEqual([400, "invalid identifier"]);
   });
 
-  it("routes {base}/{identifier} and {base}/{identifier}/pkiclient.exe alike; paths outside the base are 404", async () => {
+  it("routes {base}/{identifier} and {base}/{identifier} with a client's suffix (INTEROP quirk 2) alike; paths outside the base are 404", async () => {
     await pending({ hostId: "h1", profileId: "p1", caName: "ndes" });
     expect((await call("/scep/h1,p1,ndes?operation=GetCACaps")).status).toBe(200);
-    expect((await call("/scep/h1,p1,ndes/pkiclient.exe?operation=GetCACaps")).status).toBe(200);
+    // /pkiclient.exe (RFC 8894 §4.1), /cgi-bin/pkiclient.exe (sscep, Cisco IOS), /cgi-bin alone (Intune's Windows profiles), a trailing /.
+    for (const suffix of ["/pkiclient.exe", "/cgi-bin/pkiclient.exe", "/CGI-BIN/PKICLIENT.EXE", "/cgi-bin", "/"]) {
+      expect([suffix, (await call(`/scep/h1,p1,ndes${suffix}?operation=GetCACaps`)).status]).toEqual([suffix, 200]);
+    }
+    for (const path of ["/scep/h1,p1,ndes/other", "/scep/h1,p1,ndes/cgi-bin/other", "/scep/h1,p1,ndes/pkiclient.exe.bak"]) {
+      expect([path, (await call(`${path}?operation=GetCACaps`)).text]).toEqual([path, "invalid identifier"]);
+    }
     expect((await call("/other/h1,p1,ndes?operation=GetCACaps")).status).toBe(404);
     expect([proxy.owns("/scep/x"), proxy.owns("/scep"), proxy.owns("/scepx"), proxy.owns("/")]).toEqual([true, true, false, false]);
   });

@@ -1,6 +1,7 @@
 /**
  * Which profile answers a path: the profile's path itself, and the
- * `…/pkiclient.exe` suffixes clients append (RFC 8894 §4.1, INTEROP quirk 2).
+ * suffixes clients append to it (`…/pkiclient.exe`, `…/cgi-bin`; RFC 8894 §4.1,
+ * INTEROP quirk 2).
  * Cheap and synchronous, so an adapter can ask before building a `Request`.
  *
  * @module
@@ -42,6 +43,22 @@ export interface Router<P> {
   route(pathname: string): P | undefined;
 }
 
+/**
+ * Whether `rest`, what follows a SCEP endpoint's own path and its `/` (e.g. `pkiclient.exe` after `/scep/`), is a
+ * suffix a client appends to the URL it was given (case-insensitive, an empty `rest` included):
+ * - `pkiclient.exe`, or any path ending in `/pkiclient.exe` (RFC 8894 §4.1 names the CGI program; sscep, Cisco IOS,
+ *   Windows' MDM client and NDES-style URLs such as `certsrv/mscep/mscep.dll/pkiclient.exe` send it);
+ * - `cgi-bin` (Windows profiles deployed by Intune point at `…/cgi-bin` and append nothing; INTUNE.md).
+ *
+ * @param rest - path text, no leading `/`, no query string; a trailing `/` is allowed.
+ * @returns true when a request to `{path}/{rest}` is a request to `{path}`.
+ * @group Server
+ */
+export function isScepPathSuffix(rest: string): boolean {
+  const r = (rest.endsWith("/") ? rest.slice(0, -1) : rest).toLowerCase();
+  return r === "" || r === "pkiclient.exe" || r === "cgi-bin" || r.endsWith("/pkiclient.exe");
+}
+
 /** A router over profiles; the longest matching path wins. @group Server */
 export function createRouter<P extends { path: string }>(profiles: readonly P[]): Router<P> {
   const sorted = [...profiles].sort((a, b) => b.path.length - a.path.length);
@@ -52,8 +69,7 @@ export function createRouter<P extends { path: string }>(profiles: readonly P[])
         if (path === p.path) return p;
         const prefix = p.path === "/" ? "/" : p.path + "/";
         if (!path.startsWith(prefix)) continue;
-        const rest = path.slice(prefix.length).toLowerCase();
-        if (rest === "pkiclient.exe" || rest === "cgi-bin/pkiclient.exe" || rest.endsWith("/pkiclient.exe")) return p;
+        if (isScepPathSuffix(path.slice(prefix.length))) return p;
       }
       return undefined;
     },

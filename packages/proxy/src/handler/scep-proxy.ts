@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { MessageType, clientAddressOf, ignoreRejection, isStoreUnavailable, peekCertRepStatus, peekMessageType, pkiMessageFromGetParam, pkiMessageFromPostBody, rawQueryParam, readBody, type ChallengeStore, type ConnectionInfo, type FetchHandler } from "@scep/core";
+import { MessageType, clientAddressOf, ignoreRejection, isScepPathSuffix, isStoreUnavailable, peekCertRepStatus, peekMessageType, pkiMessageFromGetParam, pkiMessageFromPostBody, rawQueryParam, readBody, type ChallengeStore, type ConnectionInfo, type FetchHandler } from "@scep/core";
 import { CA_TYPES, type CaConfig } from "../cas/ca-config.js";
 import type { CaRegistry } from "../cas/ca-registry.js";
 import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
@@ -55,7 +55,7 @@ export interface ProxyLogger {
  * @group Proxy
  */
 export interface ScepProxyOptions {
-  /** URL path the proxy serves under: `{basePath}/{identifier}` and `…/pkiclient.exe` (default `/scep`; `""` for the root). */
+  /** URL path the proxy serves under: `{basePath}/{identifier}`, and the same with a suffix clients append (`…/pkiclient.exe`, `…/cgi-bin`: {@link isScepPathSuffix} of @scep/core) (default `/scep`; `""` for the root). */
   basePath?: string;
   /** The profile records (checks 2 and 3; requeues). */
   profiles: ProfileStore;
@@ -442,10 +442,10 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     if (!owns(url.pathname)) return notFound();
     if (request.method !== "GET" && request.method !== "POST" && request.method !== "HEAD") return methodNotAllowed(rawQueryParam(url.search, "operation"));
 
-    // 1. The identifier: one segment, optionally followed by /pkiclient.exe.
+    // 1. The identifier: one segment, optionally followed by a suffix clients append (/pkiclient.exe, /cgi-bin, …).
     const rest = url.pathname.slice(base.length);
-    const parts = rest.startsWith("/") ? rest.slice(1).split("/") : [""];
-    const segment = parts.length === 1 || (parts.length === 2 && parts[1]!.toLowerCase() === "pkiclient.exe") ? parts[0]! : undefined;
+    const slash = rest.indexOf("/", 1);
+    const segment = !rest.startsWith("/") ? undefined : slash < 0 ? rest.slice(1) : isScepPathSuffix(rest.slice(slash + 1)) ? rest.slice(1, slash) : undefined;
     let id: ProxyIdentifier;
     try {
       if (segment === undefined) throw new IdentifierError("field_count");
