@@ -77,6 +77,19 @@ describe.each(EXAMPLE_KINDS)("strongSwan pki --scep against the %s example", (ki
     await expectIssued(r.certPem, { caPem: srv.ex.caPem, subject: `CN=${cn},O=${O},C=US`, csr, validityDays: VALIDITY_DAYS });
   });
 
+  // A client given the server's URL without a path asks for RFC 8894 §4.1's /cgi-bin/pkiclient.exe (Cisco IOS and
+  // ASA, sscep); the examples' /scep profile answers it as an alias.
+  it("enrolls at /cgi-bin/pkiclient.exe, the path a client given a bare server URL uses", async () => {
+    const cn = `ss-${kind}-cgi-bin`;
+    const { r } = await enroll(cn, { url: srv.proxy.url.replace(/\/scep$/, "/cgi-bin/pkiclient.exe"), cipher: "des3", digest: "sha256" });
+    expect(r.ok, r.messages.join("\n")).toBe(true);
+    // Every request strongSwan sent (GetCACaps and the PKIOperation) went to that path, and none was refused.
+    expect(srv.proxy.exchanges.map((e) => [e.path.split("?")[0], e.status])).toEqual(srv.proxy.exchanges.map(() => ["/cgi-bin/pkiclient.exe", 200]));
+    const ops = await pkiOperations(srv.proxy);
+    expect(ops.map((o) => o.reply.pkiStatus)).toEqual([0]);
+    await expectIssued(r.certPem, { caPem: srv.ex.caPem, subject: `CN=${cn},O=${O},C=US`, csr: await csrFacts(await csrOf(ops[0]!.request, srv.ex.caKeyPem)), validityDays: VALIDITY_DAYS });
+  });
+
   it("enrolls with an RSASSA-PSS signed request (--rsa-padding pss)", async () => {
     const cn = `ss-${kind}-pss`;
     const { r } = await enroll(cn, { rsaPadding: "pss", digest: "sha256" });

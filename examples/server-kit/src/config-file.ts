@@ -141,6 +141,8 @@ export interface ProfileSettings {
   pending: boolean | undefined;
   /** Certify a Windows SID the CSR carries (the profile's `csrPolicy.allowSid`); default false. */
   allowSid: boolean;
+  /** Other URL paths the profile answers (the `ScepProfile.aliases` of @scep/core); default none. */
+  aliases?: string[];
   challenge: ChallengeSettings;
 }
 
@@ -227,7 +229,7 @@ function describeError(e: ErrorObject): [string, string] {
       if (/Env$/.test(field)) return [field, "must be the name of an environment variable (letters, digits, _), not its value"];
       if (/BaseUrl$|Resource$|[uU]rl$/.test(field)) return [field, "must be an http(s):// URL"];
       if (/signatureHeader$/.test(field)) return [field, "must be an HTTP header name (letters, digits, -)"];
-      if (/\.path$/.test(field)) return [field, "must start with / and hold only letters, digits and . _ ~ / -"];
+      if (/\.(path|aliases\[\d+\])$/.test(field)) return [field, "must start with / and hold only letters, digits and . _ ~ / -"];
       return [field, "must be 1 to 64 letters, digits or . _ ~ / -"];
     }
     default:
@@ -303,6 +305,12 @@ export function loadConfig(input: string, options: { baseDir?: string } = {}): C
       if (other !== undefined) bad(`${at}.${what}`, `${JSON.stringify(what === "path" ? profilePath : name)} is already used by profiles[${other}]`);
       map.set(key, i);
     }
+    const aliases = ((p.aliases as string[] | undefined) ?? []).map((a) => a.replace(/\/+$/, "") || "/");
+    aliases.forEach((alias, j) => {
+      const other = byPath.get(alias.toLowerCase());
+      if (other !== undefined) bad(`${at}.aliases[${j}]`, `${JSON.stringify(alias)} is already used by ${other === i ? "this profile" : `profiles[${other}]`}`);
+      byPath.set(alias.toLowerCase(), i);
+    });
     const ca = p.ca as Record<string, string> | undefined;
     if (ca) {
       if (has(ca, "cert") !== has(ca, "key")) bad(`${at}.ca.${has(ca, "cert") ? "key" : "cert"}`, "required together with " + (has(ca, "cert") ? "ca.cert" : "ca.key"));
@@ -395,6 +403,7 @@ export function loadConfig(input: string, options: { baseDir?: string } = {}): C
       validityDays: p.validityDays as number | undefined,
       pending: p.pending as boolean | undefined,
       allowSid: p.allowSid === true,
+      ...(aliases.length > 0 ? { aliases } : {}),
       challenge,
     };
   });

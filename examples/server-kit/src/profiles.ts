@@ -288,6 +288,7 @@ export async function buildProfile(
   const profile: ScepProfile = {
     name: p.name,
     path: p.path,
+    ...(p.aliases ? { aliases: p.aliases } : {}),
     caCertificate: ca.certificatePem,
     // The CA's own LocalKey (openCa): with --key-workers N > 0 every private-key operation (decryptions, signatures)
     // runs on the process's N key worker threads. With 0 (the default when --workers takes every core) on the event

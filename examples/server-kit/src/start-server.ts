@@ -252,7 +252,9 @@ export interface KeptState {
 export function profileSettings(config: ServerConfig): ProfileSettings[] {
   return (
     config.profiles ?? [
-      { name: SCEP_PATH, path: SCEP_PATH, ca: undefined, validityDays: undefined, pending: undefined, allowSid: false, challenge: config.oneTimeChallenges ? { type: "one-time" } : { type: "static", password: undefined } },
+      // /cgi-bin too: a client given the server's URL without a path (Cisco IOS and ASA, sscep) asks for
+      // /cgi-bin/pkiclient.exe, RFC 8894 §4.1's example path.
+      { name: SCEP_PATH, path: SCEP_PATH, aliases: ["/cgi-bin"], ca: undefined, validityDays: undefined, pending: undefined, allowSid: false, challenge: config.oneTimeChallenges ? { type: "one-time" } : { type: "static", password: undefined } },
     ]
   );
 }
@@ -520,6 +522,7 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
   const lines = [
     `SCEP server (${name}) listening on ${config.host}:${port}`,
     ...urls.map((u) => `  SCEP URL:        ${u}`),
+    ...settings.flatMap((p) => (p.aliases ?? []).map((a) => `  also answers:    ${a === "/" ? "" : a}/pkiclient.exe, as ${p.name} (for clients given a URL without a path)`)),
     ...(fromFile
       ? [`  config file:     ${config.configFile} (${settings.length} profile${settings.length === 1 ? "" : "s"})`, ...profileLines]
       : [`  challenge:       ${config.oneTimeChallenges ? "one-time, issued by POST /admin/scep/challenges (valid one hour)" : challengeLine(facts.challenge, facts.challengeSource)}`]),

@@ -87,10 +87,15 @@ describe("loadConfig: a valid file", () => {
     expect(config.profiles[0]!.challenge).toEqual({ type: "intune-signed-token", trustAnchors: "/etc/scep/anchors.pem", audience: token.audience, strict: true, clockSkewMs: undefined, maxValidityMs: undefined, replayTtlMs: undefined, rateLimit: undefined });
   });
 
+  it("aliases: other paths a profile answers, normalized as its path is (none unless given)", () => {
+    const [a, b] = loadConfig(text([{ path: "/a", aliases: ["/cgi-bin/", "/certsrv/mscep/mscep.dll"] }, { path: "/b" }])).profiles;
+    expect([a!.aliases, b!.aliases]).toEqual([["/cgi-bin", "/certsrv/mscep/mscep.dll"], undefined]);
+  });
+
   it("the schema file is JSON Schema draft-07 and names every field loadConfig reads", () => {
     const schema = JSON.parse(readFileSync(CONFIG_SCHEMA_URL, "utf8"));
     expect(schema.$schema).toBe("http://json-schema.org/draft-07/schema#");
-    expect(Object.keys(schema.definitions.profile.properties).sort()).toEqual(["allowSid", "ca", "challenge", "challengePasswordEnv", "challengePasswordFile", "intune", "name", "path", "pending", "validityDays", "webhook"]);
+    expect(Object.keys(schema.definitions.profile.properties).sort()).toEqual(["aliases", "allowSid", "ca", "challenge", "challengePasswordEnv", "challengePasswordFile", "intune", "name", "path", "pending", "validityDays", "webhook"]);
     expect(Object.keys(schema.definitions.intune.properties)).toHaveLength(20);
   });
 });
@@ -140,6 +145,11 @@ describe("loadConfig: one line naming the bad field", () => {
     ["a path without its slash", [{ path: "scep" }], "profiles[0].path: must start with / and hold only letters, digits and . _ ~ / -"],
     ["a path used twice", [{ path: "/a" }, { path: "/b" }, { path: "/a/" }], 'profiles[2].path: "/a" is already used by profiles[0]'],
     ["a name used twice", [{ name: "x", path: "/a" }, { name: "x", path: "/b" }], 'profiles[1].name: "x" is already used by profiles[0]'],
+    ["an alias that is another profile's path", [{ path: "/a" }, { path: "/b", aliases: ["/a/"] }], 'profiles[1].aliases[0]: "/a" is already used by profiles[0]'],
+    ["an alias that is the profile's own path", [{ path: "/a", aliases: ["/cgi-bin", "/a"] }], 'profiles[0].aliases[1]: "/a" is already used by this profile'],
+    ["a path that is an earlier profile's alias", [{ path: "/a", aliases: ["/cgi-bin"] }, { path: "/cgi-bin" }], 'profiles[1].path: "/cgi-bin" is already used by profiles[0]'],
+    ["an alias without its slash", [{ path: "/a", aliases: ["cgi-bin"] }], "profiles[0].aliases[0]: must start with / and hold only letters, digits and . _ ~ / -"],
+    ["aliases that are not a list", [{ path: "/a", aliases: "/cgi-bin" }], "profiles[0].aliases: must be array"],
     ["a CA certificate without its key", [{ path: "/a", ca: { cert: "ca.pem" } }], "profiles[0].ca.key: required together with ca.cert"],
     ["a zero lifetime", [{ path: "/a", validityDays: 0 }], "profiles[0].validityDays: must be > 0"],
     ["a wrong type", [{ path: "/a", pending: "yes" }], "profiles[0].pending: must be boolean"],

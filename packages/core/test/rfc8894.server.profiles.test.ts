@@ -120,6 +120,43 @@ describe("owns(pathname): cheap routing for adapters (RFC 8894 §4.1 paths)", ()
   });
 });
 
+describe("aliases: a profile answering other paths too (RFC 8894 §4.1's /cgi-bin/pkiclient.exe)", () => {
+  // Cisco IOS/ASA and sscep, given a URL without a path, ask for /cgi-bin/pkiclient.exe.
+  let aliased: ScepServer;
+  const aliasLog = eventLog();
+  beforeAll(() => {
+    aliased = createScepServer({
+      profiles: [
+        { path: "/scep", aliases: ["/cgi-bin", "/certsrv/mscep/mscep.dll/"], caCertificate: root.cert, signer: root.key, challenge: { type: "static", password: "both-secret" }, issue: issuingHook(root) },
+        { name: "corp", path: "/scep/corp", caCertificate: corp.cert, signer: corp.key, challenge: { type: "static", password: "both-secret" }, issue: issuingHook(corp) },
+      ],
+      onEvent: aliasLog.onEvent,
+      now: () => NOW,
+    });
+  });
+
+  it("routes an alias and its suffixes to the profile, which enrolls there and names itself in events", async () => {
+    for (const path of ["/cgi-bin/pkiclient.exe", "/cgi-bin", "/cgi-bin/PKICLIENT.EXE", "/certsrv/mscep/mscep.dll", "/certsrv/mscep/mscep.dll/pkiclient.exe"]) {
+      expect([path, aliased.owns(path)]).toEqual([path, true]);
+      const res = await getOp(aliased, path, "GetCACert");
+      expect(parseGetCaCertResponse(new Uint8Array(await res.arrayBuffer())).map((c) => c.subject)).toEqual([root.cert.subject]);
+    }
+    const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: root.cert, now: NOW });
+    const rep = await readReply(await postPki(aliased, "/cgi-bin/pkiclient.exe", built.der), built, { decrypter: device.signer });
+    expect(rep.status).toBe("SUCCESS");
+    expect(rep.certificates[0]!.issuer).toBe(root.cert.subject);
+    expect(aliasLog.events.at(-1)).toMatchObject({ profile: "/scep", operation: "PKCSReq", outcome: "success" });
+    expect(aliased.stats().map((s) => s.profile)).toEqual(["/scep", "corp"]);
+  });
+
+  it("routes nothing else below the alias, and leaves the other profiles their paths", async () => {
+    for (const path of ["/cgi-bin/other", "/cgi-binx", "/", "/certsrv"]) expect([path, aliased.owns(path)]).toEqual([path, false]);
+    expect((await getOp(aliased, "/cgi-bin/other", "GetCACaps")).status).toBe(404);
+    const corpCert = await getOp(aliased, "/scep/corp/pkiclient.exe", "GetCACert");
+    expect(parseGetCaCertResponse(new Uint8Array(await corpCert.arrayBuffer())).map((c) => c.subject)).toEqual([corp.cert.subject]);
+  });
+});
+
 describe("configurations createScepServer refuses", () => {
   function base(): ScepProfile {
     return { path: "/scep", caCertificate: root.cert, signer: root.key, challenge: { type: "static", password: "x" }, issue: issuingHook(root) };
@@ -152,6 +189,18 @@ describe("configurations createScepServer refuses", () => {
 
   it("two profiles on the same path", () => {
     expectInvalid(() => createScepServer({ profiles: [base(), { ...base(), name: "other", path: "/scep/" }] }), /^duplicate profile/);
+  });
+
+  it("an alias another profile's path or alias takes, or the profile's own path", () => {
+    expectInvalid(() => createScepServer({ profiles: [base(), { ...base(), name: "other", path: "/other", aliases: ["/scep/"] }] }), /^profile other: alias \/scep is already profile \/scep's path or alias$/);
+    expectInvalid(() => createScepServer({ profiles: [{ ...base(), aliases: ["/cgi-bin"] }, { ...base(), name: "other", path: "/other", aliases: ["//cgi-bin"] }] }), /alias \/cgi-bin is already profile \/scep's/);
+    expectInvalid(() => createScepServer({ profiles: [{ ...base(), aliases: ["/scep"] }] }), /alias \/scep is already its own path or alias/);
+  });
+
+  it("aliases that are not an array of paths", () => {
+    for (const aliases of ["/cgi-bin", [42], null]) {
+      expectInvalid(() => createScepServer({ profiles: [{ ...base(), aliases: aliases as unknown as string[] }] }), /^profile \/scep: aliases must be an array of paths/);
+    }
   });
 
   it("two profiles with the same name", () => {

@@ -131,8 +131,19 @@ export type IssueHook = (ctx: IssueContext) => Promise<IssueResult>;
 export interface ScepProfile {
   /** Name used in events, stats and approve/reject (default: the path). */
   name?: string;
-  /** URL path, e.g. `/scep` or `/scep/corp`. Suffixes such as `/pkiclient.exe` are routed here too. */
+  /**
+   * URL path, e.g. `/scep` or `/scep/corp`. The suffixes clients append (`/pkiclient.exe`, `/cgi-bin`,
+   * `/cgi-bin/pkiclient.exe`: {@link isScepPathSuffix}) are routed here too.
+   */
   path: string;
+  /**
+   * Other URL paths this profile answers as its own, with the same suffixes (default none). E.g. `["/cgi-bin"]` for
+   * clients given a URL without a path, which send RFC 8894 §4.1's `/cgi-bin/pkiclient.exe` (Cisco IOS and ASA,
+   * sscep). Events, stats and approve/reject still name the profile by its `name`.
+   * Throws `InvalidArgumentError` (`ERR_INVALID_ARGUMENT`) at construction for an alias that is not a string, or one
+   * that another profile's path or alias already takes.
+   */
+  aliases?: readonly string[];
   /**
    * The issuing CA certificate (renewals must chain to it; CertPoll names it): a {@link Certificate}, DER bytes, or
    * PEM (RFC 7468; a string or the bytes of a PEM file). A PEM bundle (the issuing CA and the certificates above it,
@@ -309,6 +320,8 @@ export interface UndeliveredCertificate {
 export interface ResolvedProfile {
   name: string;
   path: string;
+  /** Other paths routed here, normalized. */
+  aliases: string[];
   ca: Certificate;
   signer: Signer;
   decrypters: Decrypter[];
@@ -574,6 +587,13 @@ function requireFunctions(name: string, p: ScepProfile): void {
   }
 }
 
+/** A profile's `aliases`, normalized. @throws InvalidArgumentError for a value that is not an array of strings. */
+function resolveAliases(name: string, aliases: unknown): string[] {
+  if (aliases === undefined) return [];
+  if (!Array.isArray(aliases) || aliases.some((a) => typeof a !== "string")) throw new InvalidArgumentError(`profile ${name}: aliases must be an array of paths such as ["/cgi-bin"]`);
+  return [...new Set(aliases.map((a: string) => normalizePath(a)))];
+}
+
 /**
  * Applies defaults and checks a profile at start.
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a configuration that cannot work (an RA certificate whose
@@ -616,6 +636,7 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
   return {
     name,
     path: normalizePath(p.path),
+    aliases: resolveAliases(name, p.aliases),
     ca,
     signer: p.signer,
     decrypters,

@@ -59,17 +59,21 @@ export function isScepPathSuffix(rest: string): boolean {
   return r === "" || r === "pkiclient.exe" || r === "cgi-bin" || r.endsWith("/pkiclient.exe");
 }
 
-/** A router over profiles; the longest matching path wins. @group Server */
-export function createRouter<P extends { path: string }>(profiles: readonly P[]): Router<P> {
-  const sorted = [...profiles].sort((a, b) => b.path.length - a.path.length);
+/**
+ * A router over profiles: each answers its `path` and its `aliases`, each with the suffixes of
+ * {@link isScepPathSuffix}; the longest matching path wins. @group Server
+ */
+export function createRouter<P extends { path: string; aliases?: readonly string[] }>(profiles: readonly P[]): Router<P> {
+  const entries = profiles.flatMap((p) => [p.path, ...(p.aliases ?? [])].map((path) => ({ path, profile: p })));
+  entries.sort((a, b) => b.path.length - a.path.length);
   return {
     route(pathname) {
       const path = normalizePath(pathname);
-      for (const p of sorted) {
-        if (path === p.path) return p;
-        const prefix = p.path === "/" ? "/" : p.path + "/";
+      for (const { path: own, profile } of entries) {
+        if (path === own) return profile;
+        const prefix = own === "/" ? "/" : own + "/";
         if (!path.startsWith(prefix)) continue;
-        if (isScepPathSuffix(path.slice(prefix.length))) return p;
+        if (isScepPathSuffix(path.slice(prefix.length))) return profile;
       }
       return undefined;
     },

@@ -272,9 +272,18 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
   const now = options.now ?? (() => new Date());
   const profiles = options.profiles.map((p) => resolveProfile(p, now));
   const byName = new Map<string, ResolvedProfile>();
+  const byPath = new Map<string, ResolvedProfile>();
   for (const p of profiles) {
-    if (byName.has(p.name) || profiles.filter((q) => q.path === p.path).length > 1) throw new InvalidArgumentError(`duplicate profile ${p.name} / ${p.path}`);
+    if (byName.has(p.name) || byPath.has(p.path)) throw new InvalidArgumentError(`duplicate profile ${p.name} / ${p.path}`);
     byName.set(p.name, p);
+    byPath.set(p.path, p);
+  }
+  for (const p of profiles) {
+    for (const alias of p.aliases) {
+      const taken = byPath.get(alias);
+      if (taken) throw new InvalidArgumentError(`profile ${p.name}: alias ${alias} is already ${taken === p ? "its own path or alias" : `profile ${taken.name}'s path or alias`}`);
+      byPath.set(alias, p);
+    }
   }
   const router = createRouter(profiles);
   const sinks: readonly EventSink[] = options.onEvent === undefined ? [] : typeof options.onEvent === "function" ? [options.onEvent] : [...options.onEvent];
