@@ -2,8 +2,8 @@
  * RFC 5280 §5.2.3: a CRL number is unique and increasing for a CA. Replicas of one CA that share only Redis (each
  * with a data directory of its own, the README's several-machines layout) must never sign two different CRLs with
  * one number, also after Redis lost the counter (FLUSHDB, or a restart without persistence): a replica that numbers
- * above its own last CRL raises the shared counter (`nextCrlNumber({ atLeast })`), and a flushed counter starts at the
- * store clock's ms × 1000, so a replica whose data directory knows no earlier CRL does not repeat a number either.
+ * above its own last CRL raises the shared counter (`nextCrlNumber({ atLeast })`), and a flushed counter starts at
+ * Redis' own clock (`TIME`, ms × 1000), so a replica whose data directory knows no earlier CRL does not repeat a number either.
  * A user's report: X numbered 3 after the flush while Redis stayed at 1, then Y signed a different CRL numbered 3.
  * Three FileCa (X, Y, and Z opened after the first flush) with their own data directories and the same CA key, on
  * one real redis-server on loopback; every CRL any of them signs is recorded, in both orders after each flush.

@@ -55,7 +55,7 @@ export interface ProxyLogger {
  * @group Proxy
  */
 export interface ScepProxyOptions {
-  /** URL path the proxy serves under: `{basePath}/{identifier}`, and the same with a suffix clients append (`…/pkiclient.exe`, `…/cgi-bin`: {@link isScepPathSuffix} of @scep/core) (default `/scep`; `""` for the root). */
+  /** URL path the proxy serves under: `{basePath}/{identifier}`, and the same with a suffix clients append (`…/pkiclient.exe`, `…/cgi-bin`: `isScepPathSuffix` of @scep/core) (default `/scep`; `""` for the root). */
   basePath?: string;
   /** The profile records (checks 2 and 3; requeues). */
   profiles: ProfileStore;
