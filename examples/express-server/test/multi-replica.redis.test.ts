@@ -301,7 +301,7 @@ describe("two replicas with one-time challenges", () => {
     const errorLines = [...a.proc.lines, ...b.proc.lines].map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.type === "scep-error");
     expect(errorLines.length).toBeGreaterThanOrEqual(12);
     // Each names the request, so the cause can be tied to a device (transactionID, messageType).
-    for (const l of errorLines) expect(l).toMatchObject({ operation: "PKCSReq", transactionId: expect.any(String), reason: "store_unavailable", status: 503, code: "ERR_STORE_UNAVAILABLE", message: expect.any(String) });
+    for (const l of errorLines) expect(l).toMatchObject({ operation: "PKCSReq", transactionId: expect.any(String), clientAddress: "127.0.0.1", reason: "store_unavailable", status: 503, code: "ERR_STORE_UNAVAILABLE", message: expect.any(String) });
     await redis.restart();
     for (const r of [a, b]) {
       // The clients reconnect by themselves; the first requests after the restart may still see 503.

@@ -35,6 +35,7 @@ if (config) {
       // The CA's CRL (GET /scep/ca.crl, application/pkix-crl).
       app.use(async (c, next) => (kit.crl.owns(new URL(c.req.url).pathname) ? kit.crl.fetch(c.req.raw) : next()));
       // SCEP at /scep (and /scep/pkiclient.exe), body limit from the server's maxBodyBytes; other paths fall through.
+      // Events name the client by the TCP peer's address (scepHandler's default on @hono/node-server: c.env.incoming).
       app.use(scepHandler(kit.server));
       // HTTP/1.0 clients may send no Host header (old sscep, some routers): @hono/node-server answers those 400 before
       // the app unless it has a host to build the request URL with. SCEP routes by path only, so any name does.

@@ -17,7 +17,7 @@ export const MAX_ADMIN_BODY = 16 * 1024;
 /** One recorded proxy event, numbered in the order this process saw it. */
 export interface RecordedEvent {
   seq: number;
-  /** ISO time the event was recorded. */
+  /** When the event happened, ISO 8601 UTC with milliseconds (a proxy event's: when its request arrived). */
   time: string;
   [field: string]: unknown;
 }
@@ -33,9 +33,9 @@ export class EventLog {
   constructor(capacity = 1000) {
     this.#capacity = capacity;
   }
-  /** Records `event` (a copy) and returns it numbered. */
-  add(event: object, now: Date): RecordedEvent {
-    const recorded: RecordedEvent = { ...event, seq: ++this.#seq, time: now.toISOString() };
+  /** Records `event` (a copy) at `time` and returns it numbered. */
+  add(event: object, time: Date): RecordedEvent {
+    const recorded: RecordedEvent = { ...event, seq: ++this.#seq, time: time.toISOString() };
     this.#events.push(recorded);
     if (this.#events.length > this.#capacity) this.#events.shift();
     return recorded;

@@ -77,8 +77,9 @@ export async function startProxy(config: ProxyConfig, options: { log?: (entry: R
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     upstream,
     now,
-    // One event per device request: EventLog.add makes the one copy it keeps, the log line spreads that.
-    onEvent: (event) => log({ type: "proxy", ...events.add(event, now()) }),
+    // One event per device request: EventLog.add makes the one copy it keeps, the log line spreads that. Its time is
+    // the event's (when the request arrived), its clientAddress the TCP peer's (node-fetch.ts passes it).
+    onEvent: (event) => log({ type: "proxy", ...events.add(event, event.time) }),
     // What the device is not told (a store's error behind a 500): one JSON line, never a secret.
     logger: { error: (message, details) => log({ type: "proxy-error", message, ...details }) },
   });
@@ -105,7 +106,7 @@ export async function startProxy(config: ProxyConfig, options: { log?: (entry: R
     // /healthz and /readyz, as the example servers answer them (readiness: Redis connected, when configured).
     if (answerProbe(req, res, path, stores.checks)) return;
     if (admin.owns(path)) return void serveFetch((r, meta) => admin.fetch(r, meta), req, res, { maxBodyBytes: MAX_ADMIN_BODY, onError });
-    if (path === config.path || path.startsWith(`${config.path}/`)) return void serveFetch((r) => proxy.fetch(r), req, res, { maxBodyBytes: config.maxBodyBytes, onError });
+    if (path === config.path || path.startsWith(`${config.path}/`)) return void serveFetch((r, meta) => proxy.fetch(r, meta), req, res, { maxBodyBytes: config.maxBodyBytes, onError });
     res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
     res.end("not found\n");
   });

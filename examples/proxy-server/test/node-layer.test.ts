@@ -90,9 +90,15 @@ describe("the example's node:http layer", () => {
     const dead = await startProxy(config, { log: (l) => deadLines.push(l) });
     try {
       await fetch(`${dead.origin}/admin/profiles`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ hostId: "h", profileId: "p" }) });
+      const before = Date.now();
       const caps = await fetch(`${dead.origin}/scep/h,p,dead?operation=GetCACaps`);
+      const after = Date.now();
       expect(caps.status).toBe(502);
-      expect(deadLines.filter((l) => l.type === "proxy")).toEqual([expect.objectContaining({ operation: "GetCACaps", status: 502, upstream: { reason: "connection_refused" } })]);
+      // The line names the device's address and when its request arrived (ISO 8601 UTC, ms), within the request's window.
+      expect(deadLines.filter((l) => l.type === "proxy")).toEqual([expect.objectContaining({ operation: "GetCACaps", status: 502, upstream: { reason: "connection_refused" }, clientAddress: "127.0.0.1", time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) })]);
+      const time = Date.parse(deadLines.find((l) => l.type === "proxy")!.time as string);
+      expect(time).toBeGreaterThanOrEqual(before);
+      expect(time).toBeLessThanOrEqual(after);
     } finally {
       await dead.close();
     }

@@ -384,11 +384,23 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
     server = createScepServer({
       counters: stores.counters,
       maxBodyBytes: config.maxBodyBytes,
-      // JSON lines on stdout, the metrics, and the last 1000 requests for the admin API's activity.
+      // JSON lines on stdout, the metrics, and the last 1000 requests for the admin API's activity. A line's `time` is
+      // the event's: when the request arrived (ISO 8601 UTC, ms); `clientAddress` is the TCP peer's (the adapters' default).
       onEvent: [(e: ScepEvent) => logEvent({ type: "scep", ...e }), scepMetrics.sink, activity.sink],
       // The cause of a 5xx, which the event above names only by its reason: a store down or full, a hook that threw.
+      // Same time and address as the request's event line, so the two can be joined.
       onError: (error, e) =>
-        logEvent({ type: "scep-error", operation: e.operation, profile: e.profile, ...(e.transactionId !== undefined ? { transactionId: e.transactionId } : {}), reason: e.reason, status: e.status, ...errorFields(error) }),
+        logEvent({
+          type: "scep-error",
+          time: e.time,
+          operation: e.operation,
+          profile: e.profile,
+          ...(e.transactionId !== undefined ? { transactionId: e.transactionId } : {}),
+          ...(e.clientAddress !== undefined ? { clientAddress: e.clientAddress } : {}),
+          reason: e.reason,
+          status: e.status,
+          ...errorFields(error),
+        }),
       profiles,
     });
   } catch (e) {

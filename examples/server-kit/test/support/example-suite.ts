@@ -134,7 +134,11 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         const tooEarly = String(cert.notBefore.getTime() / 1000 - 1);
         await expect(openssl(["verify", "-attime", tooEarly, "-CAfile", join(dataDir, "ca.pem"), join(tmp, "device-1.pem")], tmp)).rejects.toThrow(/certificate is not yet valid/);
         const event = await s.proc.waitForJson("scep", (e) => e.operation === "PKCSReq");
-        expect(event).toMatchObject({ profile: "/scep", outcome: "success", reason: "issued", status: 200, subject: "CN=device-1, O=example tests", serial: cert.serialNumberHex });
+        expect(event).toMatchObject({ profile: "/scep", outcome: "success", reason: "issued", status: 200, subject: "CN=device-1, O=example tests", serial: cert.serialNumberHex, clientAddress: "127.0.0.1" });
+        // The line's time is the request's arrival (ISO 8601 UTC, milliseconds), within the enrollment's window.
+        expect(event.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        expect(Date.parse(event.time as string)).toBeGreaterThanOrEqual(before);
+        expect(Date.parse(event.time as string)).toBeLessThanOrEqual(after);
         // The index is the record of issued certificates (certs/<serial>.pem only with --cert-files).
         const index = readFileSync(join(dataDir, "index.jsonl"), "utf8");
         expect(index).toContain(cert.serialNumberHex.toLowerCase());
