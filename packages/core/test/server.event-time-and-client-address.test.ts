@@ -84,6 +84,32 @@ describe("time: the server's clock when the request arrived", () => {
   });
 });
 
+describe("time: a clock that throws", () => {
+  it("fails only the operations that read it: GetCACaps still answers 200 with a time, a PKCSReq is 500 (onError told)", async () => {
+    let broken = false;
+    const log = eventLog();
+    const errors: unknown[] = [];
+    const server = createScepServer({
+      profiles: [{ name: "p", path: "/scep", caCertificate: ca.cert, signer: ca.key, challenge: { type: "static", password: "pw" }, issue: issuingHook(ca) }],
+      onEvent: log.onEvent,
+      onError: (error) => void errors.push(error),
+      now: () => {
+        if (broken) throw new Error("clock source down");
+        return NOW;
+      },
+    });
+    broken = true;
+    const caps = await getOp(server, "/scep", "GetCACaps");
+    expect(caps.status).toBe(200);
+    expect(log.events.at(-1)!.time).toBeInstanceOf(Date);
+    const device = await createDevice({ cn: "clockless-device", challengePassword: "pw" });
+    const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+    const res = await server.fetch(new Request("http://scep.test/scep?operation=PKIOperation", { method: "POST", body: built.der as Uint8Array<ArrayBuffer> }));
+    expect(res.status).toBe(500);
+    expect(errors.map((e) => (e as Error).message)).toEqual(["clock source down"]);
+  });
+});
+
 describe("clientAddress: what the caller passed, or nothing", () => {
   let server: ScepServer;
   const log = eventLog();

@@ -339,7 +339,14 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
 
   /** The one path `fetch` and `handle` share: route, answer, emit the event. The reply keeps its body for HEAD. */
   async function serve(method: string, pathname: string, url: string, bodyReader: BodyReader, info: ConnectionInfo | undefined): Promise<HttpResponseParts> {
-    const time = now();
+    // The event's time. A `now` that throws fails the operations that read the clock (a 500 with onError told), not
+    // every request: GetCACaps never needed it.
+    let time: Date;
+    try {
+      time = now();
+    } catch {
+      time = new Date();
+    }
     const started = performance.now();
     const p = router.route(pathname);
     const operation = rawQueryParam(url, "operation") ?? "";
