@@ -59,3 +59,26 @@ describe("fetch called directly", () => {
     expect(JSON.stringify(p.stats())).not.toContain("192.0.2.44");
   });
 });
+
+describe("fetch with a clock that throws", () => {
+  it("still answers and reports: the event's time falls back to the system clock, fetch never rejects", async () => {
+    const seen: ProxyEvent[] = [];
+    const p = createScepProxy({
+      basePath: "/scep",
+      profiles: new MemoryProfileStore(),
+      cas: new MemoryCaRegistry([]),
+      now: () => {
+        throw new Error("clock source down");
+      },
+      onEvent: (e) => void seen.push(e),
+      logger: { error: () => undefined },
+    });
+    const before = Date.now();
+    const res = await p.fetch(new Request("http://proxy.test/scep/not-an-identifier?operation=GetCACaps"));
+    expect(res.status).toBe(400);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.reason).toBe("invalid_identifier");
+    expect(seen[0]!.time.getTime()).toBeGreaterThanOrEqual(before);
+    expect(seen[0]!.time.getTime()).toBeLessThanOrEqual(Date.now());
+  });
+});

@@ -97,7 +97,7 @@ export interface ScepProxyOptions {
    * else `ProxyConfigError` (`ERR_PROXY_CONFIG`) from `createScepProxy`.
    */
   maxBodyBytes?: number;
-  /** Clock of the challenge lifecycles, and of the default `upstream`'s caps expiry and HTTP-date `Retry-After` (default `() => new Date()`). */
+  /** Clock of the challenge lifecycles, of the events' `time`, and of the default `upstream`'s caps expiry and HTTP-date `Retry-After` (default `() => new Date()`). A clock that throws fails the requests that read it (a challenge check: 500, logged); an event's `time` then falls back to the system clock. */
   now?: () => Date;
   /** Event sink(s), called once per request. */
   onEvent?: ProxyEventSink | readonly ProxyEventSink[];
@@ -573,7 +573,14 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     basePath: base,
     owns,
     async fetch(request: Request, info?: ConnectionInfo): Promise<Response> {
-      const time = now();
+      // The event's time. A `now` that throws fails the requests that read the clock (a challenge check: 500, logged),
+      // not every request: GetCACaps and a refused identifier never needed it.
+      let time: Date;
+      try {
+        time = now();
+      } catch {
+        time = new Date();
+      }
       const started = performance.now();
       const partial: Partial<ProxyEvent> = { operation: "unknown", method: request.method };
       let result: Response | ProxyReply;
