@@ -1,7 +1,8 @@
 // CA/B BR §4.9.1.1: a keyCompromise revoke revokes every other unexpired certificate of the key in the same call. With
-// the file revocation store the sweep's revocations are one revokeMany (one locked append, one fdatasync), not one
-// revoke per certificate: 20 000 certificates of one key took over a minute one at a time (417.8 s under load, 4.6 s
-// batched: bench/key-compromise-one-key.ts). The result is the same: every certificate of the key revoked keyCompromise at the
+// the file revocation store the sweep's revocations are revokeMany calls of up to 2 000 (each one locked append, one
+// fdatasync, so another worker waits for one batch, not the whole sweep), not one revoke per certificate: 20 000
+// certificates of one key took over a minute one at a time (417.8 s under load, 4.6 s batched:
+// bench/key-compromise-one-key.ts). The result is the same: every certificate of the key revoked keyCompromise at the
 // revoke's time, `alsoRevoked` sorted, expired ones left alone, nothing written by a second revoke.
 import { appendFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,7 +13,7 @@ import { encodeIndexLine } from "../src/issuance-index.js";
 import { opensslCsr, tempDir } from "./helpers.js";
 
 const NOW = new Date("2026-06-01T12:00:00.000Z");
-const COUNT = 2_000;
+const COUNT = 2_500;
 
 /** A FileRevocationStore (real files) that counts the calls FileCa makes of it. */
 class CountingStore extends FileRevocationStore {
@@ -28,7 +29,7 @@ class CountingStore extends FileRevocationStore {
   }
 }
 
-it(`a keyCompromise revoke of a key with ${COUNT} other certificates: all of them revoked keyCompromise in one revokeMany, with the revoke's time; a second revoke writes nothing`, async () => {
+it(`a keyCompromise revoke of a key with ${COUNT} other certificates: all of them revoked keyCompromise in revokeMany batches of 2 000 and 500, with the revoke's time; a second revoke writes nothing`, async () => {
   const dir = tempDir();
   const dataDir = join(dir, "data");
   const store = new CountingStore(dataDir, { now: () => NOW });
@@ -46,7 +47,7 @@ it(`a keyCompromise revoke of a key with ${COUNT} other certificates: all of the
   const first = await ca.revoke(issued.serialNumber, "keyCompromise");
   expect(first.created).toBe(true);
   expect(first.alsoRevoked).toEqual(others); // sorted, the expired one left out
-  expect([store.revokes, store.batches.filter((n) => n === COUNT)]).toEqual([1, [COUNT]]);
+  expect([store.revokes, store.batches.filter((n) => n > 1)]).toEqual([1, [2_000, 500]]);
   const listed = await new FileRevocationStore(dataDir).list();
   expect(listed).toHaveLength(COUNT + 1);
   expect(listed.every((e) => e.reason === "keyCompromise" && e.revokedAt.getTime() === NOW.getTime())).toBe(true);
