@@ -3,6 +3,7 @@
 // (profiles name the variable or file that holds one; the kit reads them at start), so a reload can call it again.
 import { readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { isScepPathSuffix } from "@scep/core";
 import AjvModule, { type ErrorObject } from "ajv";
 import { ConfigError } from "./errors.js";
 import { fileErrorReason } from "./file-error.js";
@@ -296,6 +297,12 @@ export function loadConfig(input: string, options: { baseDir?: string } = {}): C
   const doc = raw as { profiles: Record<string, unknown>[] };
   const byPath = new Map<string, number>();
   const byName = new Map<string, number>();
+  const routes: { key: string; index: number; field: string; shown: string }[] = [];
+  /** Whether a request to `longer` routes to `shorter`'s profile: `longer` is `shorter` plus a suffix clients append. */
+  const extends_ = (longer: string, shorter: string): boolean => {
+    const prefix = shorter === "/" ? "/" : `${shorter}/`;
+    return longer.toLowerCase().startsWith(prefix.toLowerCase()) && isScepPathSuffix(longer.slice(prefix.length));
+  };
   const profiles = doc.profiles.map((p, i): ProfileSettings => {
     const at = `profiles[${i}]`;
     const profilePath = String(p.path).replace(/\/+$/, "") || "/";
@@ -311,6 +318,17 @@ export function loadConfig(input: string, options: { baseDir?: string } = {}): C
       if (other !== undefined) bad(`${at}.aliases[${j}]`, `${JSON.stringify(alias)} is already used by ${other === i ? "this profile" : `profiles[${other}]`}`);
       byPath.set(alias.toLowerCase(), i);
     });
+    // A path that is another profile's path plus a suffix clients append (`/scep/cgi-bin` next to `/scep`) would take
+    // that profile's requests (the server routes the longest match), so @scep/core refuses it: said here by field.
+    for (const [field, shown] of [[`${at}.path`, profilePath] as const, ...aliases.map((a, j) => [`${at}.aliases[${j}]`, a] as const)]) {
+      const key = field.endsWith(".path") ? profilePath.replace(/\/pkiclient\.exe$/i, "") : shown;
+      for (const route of routes) {
+        if (route.index === i) continue;
+        if (extends_(key, route.key)) bad(field, `${JSON.stringify(shown)} is ${route.field} ${JSON.stringify(route.shown)} with a suffix clients append, so it would take that profile's requests`);
+        if (extends_(route.key, key)) bad(field, `${route.field} ${JSON.stringify(route.shown)} is ${JSON.stringify(shown)} with a suffix clients append, so it would take this profile's requests`);
+      }
+      routes.push({ key, index: i, field, shown });
+    }
     const ca = p.ca as Record<string, string> | undefined;
     if (ca) {
       if (has(ca, "cert") !== has(ca, "key")) bad(`${at}.ca.${has(ca, "cert") ? "key" : "cert"}`, "required together with " + (has(ca, "cert") ? "ca.cert" : "ca.key"));

@@ -197,6 +197,20 @@ describe("configurations createScepServer refuses", () => {
     expectInvalid(() => createScepServer({ profiles: [{ ...base(), aliases: ["/scep"] }] }), /alias \/scep is already its own path or alias/);
   });
 
+  it("a path or alias that is another profile's path or alias plus a suffix clients append (RFC 8894 §4.1, INTUNE.md's /cgi-bin): it would take that profile's requests", () => {
+    const cases: [string, () => unknown, RegExp][] = [
+      ["path /scep/cgi-bin next to /scep", () => createScepServer({ profiles: [base(), { ...base(), name: "win", path: "/scep/cgi-bin" }] }), /^profile win: path \/scep\/cgi-bin is profile \/scep's path \/scep with a suffix clients append, so it would take \/scep's requests$/],
+      ["path /scep/PKICLIENT.EXE next to /scep", () => createScepServer({ profiles: [base(), { ...base(), name: "x", path: "/scep/PKICLIENT.EXE" }] }), /^profile x: path \/scep\/PKICLIENT\.EXE is profile \/scep's path \/scep /],
+      ["the shorter profile listed second", () => createScepServer({ profiles: [{ ...base(), name: "x", path: "/scep/cgi-bin/pkiclient.exe" }, base()] }), /^profile x: path \/scep\/cgi-bin\/pkiclient\.exe is profile \/scep's path \/scep /],
+      ["an alias /cgi-bin next to a profile at /", () => createScepServer({ profiles: [{ ...base(), name: "root", path: "/" }, { ...base(), name: "x", path: "/x", aliases: ["/cgi-bin"] }] }), /^profile x: alias \/cgi-bin is profile root's path \/ with a suffix/],
+      ["an alias's suffix taken by another profile's path", () => createScepServer({ profiles: [{ ...base(), aliases: ["/certsrv"] }, { ...base(), name: "x", path: "/certsrv/mscep/pkiclient.exe" }] }), /^profile x: path \/certsrv\/mscep\/pkiclient\.exe is profile \/scep's alias \/certsrv /],
+    ];
+    for (const [, make, message] of cases) expectInvalid(make, message);
+    // Not a suffix clients append: both profiles keep their own paths.
+    const s = createScepServer({ profiles: [base(), { ...base(), name: "corp", path: "/scep/corp" }, { ...base(), name: "cgi", path: "/scep/cgi-bin-2" }] });
+    expect([s.owns("/scep/corp/pkiclient.exe"), s.owns("/scep/cgi-bin"), s.owns("/scep/cgi-bin-2")]).toEqual([true, true, true]);
+  });
+
   it("aliases that are not an array of paths", () => {
     for (const aliases of ["/cgi-bin", [42], null]) {
       expectInvalid(() => createScepServer({ profiles: [{ ...base(), aliases: aliases as unknown as string[] }] }), /^profile \/scep: aliases must be an array of paths/);

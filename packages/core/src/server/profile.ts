@@ -133,15 +133,18 @@ export interface ScepProfile {
   name?: string;
   /**
    * URL path, e.g. `/scep` or `/scep/corp`. The suffixes clients append (`/pkiclient.exe`, `/cgi-bin`,
-   * `/cgi-bin/pkiclient.exe`: {@link isScepPathSuffix}) are routed here too.
+   * `/cgi-bin/pkiclient.exe`: {@link isScepPathSuffix}) are routed here too, so no other profile's path or alias may
+   * be this path plus such a suffix (`/scep/cgi-bin` next to `/scep`): `createScepServer` throws
+   * `InvalidArgumentError` (`ERR_INVALID_ARGUMENT`) for it, as for a path another profile has.
    */
   path: string;
   /**
    * Other URL paths this profile answers as its own, with the same suffixes (default none). E.g. `["/cgi-bin"]` for
    * clients given a URL without a path, which send RFC 8894 §4.1's `/cgi-bin/pkiclient.exe` (Cisco IOS and ASA,
    * sscep). Events, stats and approve/reject still name the profile by its `name`.
-   * Throws `InvalidArgumentError` (`ERR_INVALID_ARGUMENT`) at construction for an alias that is not a string, or one
-   * that another profile's path or alias already takes.
+   * Throws `InvalidArgumentError` (`ERR_INVALID_ARGUMENT`) at construction for an alias that is not a string, one
+   * that another profile's path or alias already takes, or one that is another profile's path or alias plus a suffix
+   * clients append (it would take that profile's requests), or the other way round.
    */
   aliases?: readonly string[];
   /**

@@ -26,7 +26,7 @@ import { type ResolvedProfile, type ScepProfile, resolveProfile } from "./profil
 import { rawQueryParam } from "./query.js";
 import { type BodyReader, readBody, takeBody } from "./read-request.js";
 import { Reply, caNotValid, keyUnavailable, storeUnavailable, text } from "./replies.js";
-import { createRouter, targetPath } from "./routing.js";
+import { createRouter, isScepPathSuffix, targetPath } from "./routing.js";
 import { createStoreCall } from "./store-call.js";
 import { MAX_TIMER_MS, SIZE_BYTES, numberOption, typeOf } from "../number-option.js";
 import type { Transaction } from "./transaction-store.js";
@@ -283,6 +283,19 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
       const taken = byPath.get(alias);
       if (taken) throw new InvalidArgumentError(`profile ${p.name}: alias ${alias} is already ${taken === p ? "its own path or alias" : `profile ${taken.name}'s path or alias`}`);
       byPath.set(alias, p);
+    }
+  }
+  // A path that is another profile's path plus a suffix clients append (`/scep/cgi-bin` next to `/scep`) would take
+  // that profile's devices: the longest match wins the route, so a Windows device given `/scep/cgi-bin` for `/scep`
+  // would enroll with the other profile's CA and challenge.
+  for (const [path, p] of byPath) {
+    for (const [shorter, q] of byPath) {
+      if (q === p) continue;
+      const prefix = shorter === "/" ? "/" : shorter + "/";
+      if (path.startsWith(prefix) && isScepPathSuffix(path.slice(prefix.length))) {
+        const kind = (r: ResolvedProfile, x: string): string => (x === r.path ? "path" : "alias");
+        throw new InvalidArgumentError(`profile ${p.name}: ${kind(p, path)} ${path} is profile ${q.name}'s ${kind(q, shorter)} ${shorter} with a suffix clients append, so it would take ${q.name}'s requests`);
+      }
     }
   }
   const router = createRouter(profiles);
