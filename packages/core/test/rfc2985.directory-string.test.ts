@@ -53,6 +53,15 @@ describe("reading: every DirectoryString type (RFC 5280 §4.1.2.4, X.680 §41)",
     expect(read(tlv(0x14, [0x47, 0x72, 0xfc, 0xdf, 0x65]))).toBe("Grüße");
   });
 
+  it("a leading U+FEFF is a character of the value, kept in every type (X.680 §41: no byte order mark in these encodings)", () => {
+    // TextDecoder strips a leading BOM unless told not to: "\uFEFFsecret" read as "secret", while the same text as a
+    // BMPString kept it, so the two spellings of one value read differently.
+    expect(read(tlv(0x0c, utf8("\uFEFFsecret")))).toBe("\uFEFFsecret");
+    expect(read(tlv(0x0c, utf8("\uFEFF\uFEFF")))).toBe("\uFEFF\uFEFF");
+    expect(read(tlv(0x1e, ucs2("\uFEFFsecret")))).toBe("\uFEFFsecret");
+    expect(read(tlv(0x1c, ucs4("\uFEFFsecret")))).toBe("\uFEFFsecret");
+  });
+
   it("a constructed (BER) UniversalString joins its segments", () => {
     const seg1 = tlv(0x1c, ucs4("sec"));
     const seg2 = tlv(0x1c, ucs4("ret"));

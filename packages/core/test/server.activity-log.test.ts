@@ -44,6 +44,12 @@ describe("bounds", () => {
     expect(e!.serial).toBe("s".repeat(78) + "\u{1F600}");
   });
 
+  it("keeps a string's leading U+FEFF (copying a string out must not read it as a byte order mark)", () => {
+    const log = new ActivityLog({ now: () => T0 });
+    log.sink(ev({ transactionId: "\uFEFFT1", reason: "\uFEFFr" }));
+    expect(log.list().map((e) => [e.transactionId, e.reason])).toEqual([["\uFEFFT1", "\uFEFFr"]]);
+  });
+
   it("a maxEntries of 1 holds one entry; 0 is refused at construction (it was taken as 1)", () => {
     const log = new ActivityLog({ maxEntries: 1 });
     log.sink(ev({}));

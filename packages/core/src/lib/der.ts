@@ -297,7 +297,9 @@ export function readString(t: Tlv | undefined, what: string): string {
 }
 
 // One of each, shared: a whole-buffer decode() (no `stream` option) and encode() keep no state between calls.
-const UTF8_LENIENT = new TextDecoder("utf-8", { fatal: false });
+// ignoreBOM: a leading U+FEFF is part of the value (X.680 §41 strings have no byte order mark); by default TextDecoder
+// strips it, and "\uFEFFsecret" read as "secret" while its BMPString spelling kept the character.
+const UTF8_LENIENT = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 const UTF8_ENCODER = new TextEncoder();
 
 const STRING_TAGS: ReadonlySet<number> = new Set([

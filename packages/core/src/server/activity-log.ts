@@ -98,7 +98,7 @@ export interface ActivityLogOptions {
 const MAX = { subject: 256, reason: 64, profile: 128, transactionId: 128, serial: 80, challenge: 32, operation: 32 } as const;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true }); // a leading U+FEFF is the value's, not a byte order mark
 
 /**
  * `s` as a string of its own: a slice of a long string keeps the whole original alive in V8 (a 100 KB subject would
