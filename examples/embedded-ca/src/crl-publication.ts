@@ -12,7 +12,11 @@
 // the next CRL number (RFC 5280 §5.2.3) only when the CA's own signature vouches for it: the cRLNumber inside a CRL
 // that verifies under the CA's key (where only what the JSON states about it is wrong). A number the JSON states, or
 // one inside a CRL that does not verify, is no floor: the file is on disk, and whoever can write it (or a corruption)
-// would otherwise set the CA's next number, up to 2^159 - 1, which locks the CA out of new CRLs.
+// would otherwise set the CA's next number, up to 2^159 - 1, which locks the CA out of new CRLs. A state file that
+// does not parse (damaged, cut short) is told to `onUntrusted` too, once per version, with no number. When the state
+// file gives no floor (missing, unreadable, or its CRL does not verify), the `ca.crl` copy's number is one if that
+// CRL verifies under the CA's key: it is a CRL this CA signed, so a new CRL is numbered above it even after the
+// revocation store (and its CRL counter) was reset.
 import { stat, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { MAX_CRL_NUMBER, StoreUnavailableError, isStoreUnavailable } from "@scep/core";
@@ -21,7 +25,7 @@ import { fsyncDirectory, replaceFileUnderLock } from "./lib/durable-fs.js";
 import { withFileLock } from "./file-lock.js";
 import { toPem } from "./lib/pem.js";
 import type { CrlParts } from "./crl-entries.js";
-import { checkPublishedCrl, type CrlTrustAnchor } from "./published-crl-trust.js";
+import { checkPublishedCrl, signedCrlNumberOf, type CrlTrustAnchor } from "./published-crl-trust.js";
 import { StalenessGate, type Staleness } from "./lib/staleness.js";
 
 /** Replaces a file of the publication (readable by all: a web server or mirror serves ca.crl) while the lock is held. */
@@ -40,9 +44,12 @@ export interface PublishedCrl {
   parts?: CrlParts;
 }
 
-/** What {@link CrlPublicationOptions.onUntrusted} hears: the CRL number ca.crl.json states, and one line saying why it is not the CA's. */
+/**
+ * What {@link CrlPublicationOptions.onUntrusted} hears: the CRL number ca.crl.json states (absent when the file does
+ * not parse), and one line saying why it is not used.
+ */
 export interface UntrustedCrlEvent {
-  crlNumber: bigint;
+  crlNumber?: bigint;
   reason: string;
 }
 
@@ -56,18 +63,28 @@ interface StateFile {
   der: string;
 }
 
-function parseState(text: string, fingerprintSha256: string): PublishedCrl | undefined {
+/**
+ * The state file's CRL as it states it; `{ unreadable }`, one line saying why, when it is not a state file (not JSON,
+ * a field missing or of the wrong kind); undefined when it is another CA's (the directory's CA was replaced: expected,
+ * not told).
+ */
+function parseState(text: string, fingerprintSha256: string): PublishedCrl | { unreadable: string } | undefined {
   let value: Partial<StateFile>;
   try {
     value = JSON.parse(text) as Partial<StateFile>;
   } catch {
-    return undefined;
+    return { unreadable: `${CRL_STATE_FILE} is not JSON (damaged or cut short)` };
   }
-  if (value.fingerprintSha256 !== fingerprintSha256) return undefined; // another CA's (the directory's CA was replaced)
-  if (typeof value.key !== "string" || typeof value.der !== "string" || typeof value.crlNumber !== "string" || !/^\d{1,48}$/.test(value.crlNumber)) return undefined;
+  if (typeof value !== "object" || value === null) return { unreadable: `${CRL_STATE_FILE} is not a JSON object` };
+  if (value.fingerprintSha256 !== fingerprintSha256) return undefined;
+  if (typeof value.key !== "string" || typeof value.der !== "string" || typeof value.crlNumber !== "string" || !/^\d{1,48}$/.test(value.crlNumber)) {
+    return { unreadable: `${CRL_STATE_FILE} lacks its key, der or crlNumber (or one is malformed)` };
+  }
   const thisUpdate = new Date(String(value.thisUpdate));
   const nextUpdate = new Date(String(value.nextUpdate));
-  if (Number.isNaN(thisUpdate.getTime()) || Number.isNaN(nextUpdate.getTime()) || !Number.isSafeInteger(value.revokedCount)) return undefined;
+  if (Number.isNaN(thisUpdate.getTime()) || Number.isNaN(nextUpdate.getTime()) || !Number.isSafeInteger(value.revokedCount)) {
+    return { unreadable: `${CRL_STATE_FILE} lacks a valid thisUpdate, nextUpdate or revokedCount` };
+  }
   const der = new Uint8Array(Buffer.from(value.der, "base64"));
   return { key: value.key, signed: { der, pem: toPem("X509 CRL", der), crlNumber: BigInt(value.crlNumber), thisUpdate, nextUpdate, revokedCount: value.revokedCount! } };
 }
@@ -140,22 +157,47 @@ export class CrlPublication {
     return this.#last;
   }
 
-  /** `parsed` when its CRL is the CA's as stated (with its parts), else undefined, told to onUntrusted. */
-  #checked(parsed: PublishedCrl | undefined): PublishedCrl | undefined {
+  /** `parsed` when its CRL is the CA's as stated (with its parts), else undefined, told to onUntrusted (but another CA's file). */
+  #checked(parsed: PublishedCrl | { unreadable: string } | undefined): PublishedCrl | undefined {
     this.#untrustedNumber = 0n;
     if (!parsed) return undefined;
+    if ("unreadable" in parsed) {
+      this.#tell({ reason: parsed.unreadable });
+      return undefined;
+    }
     const verdict = checkPublishedCrl(parsed.signed, this.#anchor);
     if ("parts" in verdict) return { ...parsed, parts: verdict.parts };
     // A floor for the next number only when the CA's signature vouches for it (see the module comment): a damaged or
     // forged file's number is not the CA's, and 2^159 - 1 there would leave the CA no number to sign with.
     const signed = verdict.signedCrlNumber;
     if (signed !== undefined && signed <= MAX_CRL_NUMBER) this.#untrustedNumber = signed;
+    this.#tell({ crlNumber: parsed.signed.crlNumber, reason: verdict.untrusted });
+    return undefined;
+  }
+
+  #tell(event: UntrustedCrlEvent): void {
     try {
-      this.#onUntrusted?.({ crlNumber: parsed.signed.crlNumber, reason: verdict.untrusted });
+      this.#onUntrusted?.(event);
     } catch {
       // A log line must not fail the open, the CRL or a revocation check.
     }
-    return undefined;
+  }
+
+  /**
+   * The floor the state file gives (`#untrustedNumber`), else the number of the `ca.crl` copy when its CRL verifies
+   * under the CA's key (a CRL this CA signed), else 0. Read only when a CRL is signed, with the lock held.
+   */
+  async #floor(published: PublishedCrl | undefined): Promise<bigint> {
+    if (published || this.#untrustedNumber > 0n) return this.#untrustedNumber;
+    let der: Buffer;
+    try {
+      der = await readFile(join(this.#dataDir, CRL_FILE));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return 0n;
+      throw unavailable(`cannot read ${CRL_FILE}`, e);
+    }
+    const number = signedCrlNumberOf(new Uint8Array(der), this.#anchor);
+    return number !== undefined && number <= MAX_CRL_NUMBER ? number : 0n;
   }
 
   /**
@@ -173,7 +215,7 @@ export class CrlPublication {
         const published = await this.read({ latest: true });
         let result: { crl: PublishedCrl; fresh: boolean };
         try {
-          result = await sign(published, this.#untrustedNumber);
+          result = await sign(published, await this.#floor(published));
         } catch (e) {
           failure = e;
           throw e;

@@ -38,7 +38,7 @@ import { UNSETTLED_FILE, UnsettledIssues } from "./unsettled-issues.js";
  * | `crlDistributionPoint` | — | URL (http://…) put in every issued certificate as its CRL distribution point (RFC 5280 §4.2.1.13) |
  * | `onRevocationsRestored` | — | called with `{ restored, skipped, crlNumber }` when entries of the published CRL (`ca.crl.json`) that `revocations` lacked were put back into it, or entries of it did not read (see {@link FileCa.crl}) |
  * | `restoreOnOpen` | `true` | put the published CRL's entries that `revocations` lacks back into it at open; `false` for a process that only looks at the CA while others serve it with another store (the restore then happens in theirs, and in this CA's first `crl()` or `revocation()`) |
- * | `onPublishedCrlIgnored` | — | called with `{ crlNumber, reason }` once per published CRL (`ca.crl.json`) that is not the CA's (signature, issuer, or a number or times the file states that are not the CRL's): it is not served, not copied to `ca.crl`, nothing is restored from it |
+ * | `onPublishedCrlIgnored` | — | called with `{ crlNumber, reason }` once per published CRL (`ca.crl.json`) that is not the CA's (signature, issuer, or a number or times the file states that are not the CRL's), or with `{ reason }` for a `ca.crl.json` that does not parse: it is not served, not copied to `ca.crl`, nothing is restored from it |
  * | `maxStalenessMs` | `1000` | how long `issue`'s first compromised-key check, {@link FileCa.revocation} and {@link FileCa.isKeyCompromised} answer from what they read of `ca.crl.json` (and the default store of `revocations.jsonl`) before looking again: the most time by which another process's revocation or CRL goes unseen by them; this process's own count at once, and {@link FileCa.crl} and `issue`'s re-check after its index line always look (0: look on every call) |
  * | `monotonicNow` | `performance.now` | monotonic milliseconds `maxStalenessMs` is measured with (tests inject one) |
  * | `onError` | — | called with each error the CA handles without failing a call (see {@link OpenFileCaOptions.onError}): an `unsettled.jsonl` line it cannot settle, a certificate whose key cannot be known or (revoked keyCompromise) read now, a failed restore or settling at open or after a revoke; the revocation store being down is not reported (the next call that needs it rejects) |
@@ -99,14 +99,17 @@ export interface OpenFileCaOptions {
    * Called once per version of `ca.crl.json` whose CRL is not the CA's: its issuer is not the CA's subject, or its
    * signature does not verify with the CA's key (RFC 5280 §6.3.3), or it does not parse as a CRL, or the number,
    * thisUpdate, nextUpdate or entry count the file states are not the CRL's own (an older CRL passed off as a newer
-   * one, RFC 5280 §5.2.3). `crlNumber` is the number `ca.crl.json` states, `reason` one line (no key material). Such a
+   * one, RFC 5280 §5.2.3); and once per version of a `ca.crl.json` that is not a state file at all (not JSON, cut
+   * short, a field missing: then without `crlNumber`). `crlNumber` is the number `ca.crl.json` states, `reason` one
+   * line (no key material). Such a
    * CRL is not served by {@link FileCa.crl} (the CA keeps the one it has, or signs a new one, which replaces the file),
    * not copied to `ca.crl` at open, and nothing is restored from it; the CA still opens and no request fails because
    * of it. The number it states is no floor for the next CRL number: only the cRLNumber inside a CRL that verifies
    * under the CA's key is (RFC 5280 §5.2.3), so a damaged or forged file claiming 2^159 - 1 does not leave the CA
-   * without a number to sign with (`ERR_CRL_NUMBER_EXHAUSTED` only once the CA itself signed the last one).
+   * without a number to sign with (`ERR_CRL_NUMBER_EXHAUSTED` only once the CA itself signed the last one). When
+   * `ca.crl.json` gives no floor, the `ca.crl` copy's cRLNumber is one if that CRL verifies under the CA's key.
    */
-  onPublishedCrlIgnored?: (event: { crlNumber: bigint; reason: string }) => void;
+  onPublishedCrlIgnored?: (event: { crlNumber?: bigint; reason: string }) => void;
   /**
    * Whether the open puts the published CRL's entries that `revocations` lacks back into it (default `true`). `false`
    * for a process that only looks at the CA (a `--workers` primary whose workers serve it with a Redis store): a

@@ -39,3 +39,18 @@ export function checkPublishedCrl(signed: SignedCrl, ca: CrlTrustAnchor): { part
   if (parts.count !== signed.revokedCount) return { untrusted: `ca.crl.json says ${signed.revokedCount} entries, the CRL lists ${parts.count}`, ...own };
   return { parts };
 }
+
+/**
+ * The cRLNumber inside `der` (a CRL, DER: the `ca.crl` copy) when its issuer and signature are the CA's (RFC 5280
+ * §6.3.3), else undefined (it does not parse, is another issuer's, does not verify, or has no number). Never throws.
+ * A number this CA did sign: a floor for its next CRL number (RFC 5280 §5.2.3) when `ca.crl.json` gives none.
+ */
+export function signedCrlNumberOf(der: Uint8Array, ca: CrlTrustAnchor): bigint | undefined {
+  let parts: CrlParts;
+  try {
+    parts = readCrlParts(der);
+  } catch {
+    return undefined;
+  }
+  return crlUntrustedReason(parts, ca) === undefined ? parts.crlNumber : undefined;
+}

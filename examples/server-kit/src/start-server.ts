@@ -207,8 +207,8 @@ export async function openCa(config: ServerConfig, revocations?: RevocationStore
       onRevocationsRestored: ({ restored, skipped, crlNumber }: RevocationsRestoredEvent) => {
         if (restored > 0 || tellsAboutCrl) log({ type: "revocations-restored", restored, skipped, crlNumber: String(crlNumber), dataDir: config.dataDir });
       },
-      onPublishedCrlIgnored: ({ crlNumber, reason }: { crlNumber: bigint; reason: string }) => {
-        if (tellsAboutCrl) log({ type: "published-crl-ignored", crlNumber: String(crlNumber), reason, dataDir: config.dataDir });
+      onPublishedCrlIgnored: ({ crlNumber, reason }: { crlNumber?: bigint; reason: string }) => {
+        if (tellsAboutCrl) log({ type: "published-crl-ignored", ...(crlNumber !== undefined ? { crlNumber: String(crlNumber) } : {}), reason, dataDir: config.dataDir });
       },
       // What the CA handles without failing a call (an unsettled.jsonl line it cannot settle, a certificate whose key
       // cannot be known, a failed settling after a revoke): one line each, so the operator hears of it.
