@@ -29,7 +29,7 @@ describe("crl() and the open's repair use a published CRL only once it is checke
     const dataDir = join(dir, "data");
     const clock = (): Date => new Date("2026-03-01T10:00:00.000Z");
     const store = new MemoryRevocationStore({ now: clock });
-    const ignored: { crlNumber: bigint; reason: string }[] = [];
+    const ignored: { crlNumber?: bigint; reason: string }[] = [];
     const ca = await openFileCa({ dataDir, clock, crlValiditySeconds: 3600, revocations: store, onPublishedCrlIgnored: (e) => ignored.push(e) });
     const issued = await ca.issue({ csrDer: opensslCsr(dir, "a", { subject: "/CN=a" }) });
     const first = await ca.crl();
@@ -66,7 +66,7 @@ describe("crl() and the open's repair use a published CRL only once it is checke
     damaged[damaged.length - 5]! ^= 0x01;
     editState(dataDir, { der: damaged, crlNumber: 10n });
 
-    const restartedIgnored: { crlNumber: bigint; reason: string }[] = [];
+    const restartedIgnored: { crlNumber?: bigint; reason: string }[] = [];
     const restarted = await openFileCa({ dataDir, clock, crlValiditySeconds: 3600, revocations: store, onPublishedCrlIgnored: (e) => restartedIgnored.push(e) });
     expect(Buffer.from(readFileSync(join(dataDir, "ca.crl"))).equals(Buffer.from(second.der))).toBe(true);
     const next = await restarted.crl();

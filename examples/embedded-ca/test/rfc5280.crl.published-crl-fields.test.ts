@@ -58,9 +58,9 @@ async function publishedRevocation(dir: string): Promise<{ dataDir: string; seri
 }
 
 /** What a CA opened on `dataDir` with an empty store restores, and which published CRLs it ignores (and why). */
-async function reopen(dataDir: string): Promise<{ restored: RevocationsRestoredEvent[]; ignored: { crlNumber: bigint; reason: string }[]; stored: string[] }> {
+async function reopen(dataDir: string): Promise<{ restored: RevocationsRestoredEvent[]; ignored: { crlNumber?: bigint; reason: string }[]; stored: string[] }> {
   const restored: RevocationsRestoredEvent[] = [];
-  const ignored: { crlNumber: bigint; reason: string }[] = [];
+  const ignored: { crlNumber?: bigint; reason: string }[] = [];
   const store = new MemoryRevocationStore();
   await openFileCa({ dataDir, crlValiditySeconds: 3600, revocations: store, onRevocationsRestored: (e) => restored.push(e), onPublishedCrlIgnored: (e) => ignored.push(e) });
   return { restored, ignored, stored: (await store.list()).map((r) => r.serialNumber) };

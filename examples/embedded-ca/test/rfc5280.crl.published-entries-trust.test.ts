@@ -61,7 +61,7 @@ describe("RFC 5280 §6.3.3: a published CRL is trusted for the restore only when
     der[der.length - 5]! ^= 0x01; // inside signatureValue, the last field
     publishDer(dataDir, der);
 
-    const ignored: { crlNumber: bigint; reason: string }[] = [];
+    const ignored: { crlNumber?: bigint; reason: string }[] = [];
     const restored: RevocationsRestoredEvent[] = [];
     const store = new MemoryRevocationStore();
     const ca = await openFileCa({ dataDir, crlValiditySeconds: 3600, revocations: store, onRevocationsRestored: (e) => restored.push(e), onPublishedCrlIgnored: (e) => ignored.push(e) });
@@ -90,7 +90,7 @@ describe("RFC 5280 §6.3.3: a published CRL is trusted for the restore only when
       const theirs = await other.crl();
       publishDer(dataDir, theirs.der, crlNumber + 1n);
 
-      const ignored: { crlNumber: bigint; reason: string }[] = [];
+      const ignored: { crlNumber?: bigint; reason: string }[] = [];
       const store = new MemoryRevocationStore();
       const ca = await openFileCa({ dataDir, crlValiditySeconds: 3600, revocations: store, onPublishedCrlIgnored: (e) => ignored.push(e) });
       expect(await ca.revocation(foreign.serialNumber)).toBeUndefined();
@@ -103,7 +103,7 @@ describe("RFC 5280 §6.3.3: a published CRL is trusted for the restore only when
     const dir = tempDir();
     const { dataDir, crlNumber } = await publishedRevocation(dir);
     publishDer(dataDir, new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]));
-    const ignored: { crlNumber: bigint; reason: string }[] = [];
+    const ignored: { crlNumber?: bigint; reason: string }[] = [];
     await openFileCa({ dataDir, crlValiditySeconds: 3600, revocations: new MemoryRevocationStore(), onPublishedCrlIgnored: (e) => ignored.push(e) });
     expect(ignored).toEqual([{ crlNumber, reason: expect.stringMatching(/^it does not parse as a CRL \(/) }]);
   });
