@@ -93,8 +93,9 @@ const MAX_CLIENT_ADDRESS = 64;
 
 /**
  * The `clientAddress` an event reports for `info` (the SCEP server's, the proxy's): `info.remoteAddress` when it is a
- * non-empty string, cut to 64 characters (a longer one ends in `…`); otherwise `undefined`. For handlers of your own
- * that emit events of the same shape.
+ * non-empty string, cut to 64 characters (a longer one ends in `…`); otherwise `undefined`: also when `info` is not an
+ * object or reading `remoteAddress` throws (a getter, a Proxy). Never throws. For handlers of your own that emit
+ * events of the same shape.
  *
  * @group Server
  *
@@ -108,7 +109,13 @@ const MAX_CLIENT_ADDRESS = 64;
  * ```
  */
 export function clientAddressOf(info: ConnectionInfo | undefined): string | undefined {
-  const address: unknown = info?.remoteAddress;
+  let address: unknown;
+  try {
+    // `info` comes from the caller: a getter (or a Proxy) that throws means "unknown", never a failed request.
+    address = info?.remoteAddress;
+  } catch {
+    return undefined;
+  }
   return typeof address === "string" && address !== "" ? clip(address, MAX_CLIENT_ADDRESS) : undefined;
 }
 
