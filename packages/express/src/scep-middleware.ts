@@ -55,7 +55,8 @@ export type ScepRequestHandler = (req: NodeRequest, res: ServerResponse, next: (
  * `clientAddress`): Express's `req.ip`, which follows the app's `trust proxy` setting (unset: the TCP peer, so behind
  * a reverse proxy the proxy's address; set to the proxies you run, the client's address from `X-Forwarded-For`; never
  * set it to `true` on a port clients reach directly, as they could then write their own address), else (a bare
- * `node:http` server, or a request that has not been through an Express app yet) `req.socket.remoteAddress`.
+ * `node:http` server, or a request that has not been through an Express app yet) `req.socket.remoteAddress`. When
+ * reading it throws (a `trust proxy` function that throws) the request is answered as if no address were known.
  *
  * @example
  * ```ts
@@ -90,7 +91,7 @@ export function scepMiddleware(handler: FetchHandler, options: ScepMiddlewareOpt
     }
     // A handler without `owns`: its 404 for a request whose body it never read goes to next().
     const fallthrough404 = !handler.owns && fallthrough;
-    const info = { remoteAddress: req.ip ?? req.socket?.remoteAddress };
+    const info = { remoteAddress: addressOf(req) };
     if (!handler.handle) return viaFetch(handler, req, res, next, path, limit, fallthrough404, info);
     const method = req.method ?? "GET";
     const state: BodyState = { touched: false, tooLarge: false };
@@ -120,4 +121,16 @@ export function scepMiddleware(handler: FetchHandler, options: ScepMiddlewareOpt
 }
 
 const TOO_LARGE = Buffer.from("message too large\n");
+
+/**
+ * `req.ip`, else the socket's peer; `undefined` when reading either throws (a `trust proxy` function that throws, a
+ * socket that is gone): an address that cannot be read never fails the request.
+ */
+function addressOf(req: NodeRequest): string | undefined {
+  try {
+    return req.ip ?? req.socket?.remoteAddress;
+  } catch {
+    return undefined;
+  }
+}
 

@@ -12,11 +12,20 @@ async function answer(handler: FetchHandler, c: Context, remoteAddress: ClientAd
   const raw = c.req.raw;
   const method = raw.method;
   const bodyless = method === "GET" || method === "HEAD";
-  const info: ConnectionInfo = { remoteAddress: remoteAddress(c) };
+  const info: ConnectionInfo = { remoteAddress: readAddress(remoteAddress, c) };
   if (!handler.handle || (!bodyless && raw.headers.get("content-length") === null)) return handler.fetch(raw, info);
   const body: PromiseLike<Uint8Array> | undefined = bodyless ? undefined : { then: (ok, fail) => c.req.arrayBuffer().then((b) => new Uint8Array(b)).then(ok, fail) };
   const r = await handler.handle({ method, url: raw.url, headers: raw.headers, ...(body ? { body } : {}) }, info);
   return new Response(method === "HEAD" ? null : (r.body as Uint8Array<ArrayBuffer>), { status: r.status, headers: r.headers });
+}
+
+/** `reader(c)`, or `undefined` when it throws: an address that cannot be read never fails the request. */
+function readAddress(reader: ClientAddressReader, c: Context): string | undefined {
+  try {
+    return reader(c);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -42,7 +51,8 @@ export interface ScepAppOptions {
    * (`c.env.incoming.socket.remoteAddress`), elsewhere none. Other runtimes: Hono's own helper, e.g.
    * `(c) => getConnInfo(c).remote.address` with `getConnInfo` from `hono/bun`, `hono/deno` or `hono/cloudflare-workers`.
    * Behind a reverse proxy, read the address it forwards only from a proxy you run (a client can write any
-   * `X-Forwarded-For`). Not a function: `ERR_INVALID_ARGUMENT`.
+   * `X-Forwarded-For`). A reader that throws, or returns anything but a non-empty string, counts as no address (the
+   * request is answered, its event has no `clientAddress`). Not a function: `ERR_INVALID_ARGUMENT`.
    */
   remoteAddress?: ClientAddressReader;
 }
