@@ -13,7 +13,7 @@ import { readConfig } from "@scep-examples/server-kit/config";
 // Flags and environment are checked before Hono and @scep/core load, so a mistake shows at once (one line, exit 2).
 const config = readConfig("hono-server");
 if (config) {
-  const [{ getRequestListener }, { Hono }, { scepHandler }, { startServer }] = await Promise.all([
+  const [{ getRequestListener }, { Hono }, { scepHandler }, { peerAddress, startServer }] = await Promise.all([
     import("@hono/node-server"),
     import("hono"),
     import("@scep/hono"),
@@ -29,7 +29,7 @@ if (config) {
       if (admin) {
         app.use(async (c, next) => {
           if (!admin.owns(new URL(c.req.url).pathname)) return next();
-          return admin.fetch(c.req.raw, { remoteAddress: c.env?.incoming?.socket.remoteAddress });
+          return admin.fetch(c.req.raw, { remoteAddress: peerAddress(c.env?.incoming) });
         });
       }
       // The CA's CRL (GET /scep/ca.crl, application/pkix-crl).

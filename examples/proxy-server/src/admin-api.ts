@@ -3,7 +3,7 @@
 import { bearerAuthorizer, jsonResponse as json } from "@scep-examples/server-kit/bearer-token";
 import { storeUnavailableResponse } from "@scep-examples/server-kit/store-unavailable";
 import { allowOf, headOf } from "@scep-examples/server-kit/head";
-import { isStoreUnavailable, type ChallengeStore } from "@scep/core";
+import { clientAddressOf, isStoreUnavailable, type ChallengeStore } from "@scep/core";
 import { buildProxyUrl, challengeHash, challengeTtlMs, isProxyError, type CaConfig, type CaRegistry, type ChallengeSource, type ProfileRecord, type ProfileStore } from "@scep/proxy";
 
 /** Route prefix of the admin API. */
@@ -258,7 +258,8 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
   async function answer(request: Request, meta: { remoteAddress?: string | undefined }): Promise<Response> {
     const url = new URL(request.url);
     const path = url.pathname;
-    const denied = authorize(request, path, meta.remoteAddress);
+    // clientAddressOf never throws: meta is the caller's (null, a getter that throws), and the address never fails a request.
+    const denied = authorize(request, path, clientAddressOf(meta ?? undefined));
     if (denied) return denied;
     const method = request.method === "HEAD" ? "GET" : request.method;
     // 405 with the methods the route answers, HEAD listed with GET (RFC 9110 §15.5.6, §10.2.1).

@@ -4,6 +4,20 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 /** A handler the server can mount: the proxy (`createScepProxy`) and the admin API both fit. */
 export type FetchHandler = (request: Request, meta: { remoteAddress?: string | undefined }) => Promise<Response>;
 
+/**
+ * The TCP peer's address of `req` (`req.socket.remoteAddress`), or `undefined` when it has none or reading it throws
+ * (an HTTP/2 compatibility request whose stream is gone throws `ERR_HTTP2_SOCKET_UNBOUND`): an address that cannot be
+ * read never fails a request.
+ */
+export function peerAddress(req: IncomingMessage | undefined): string | undefined {
+  try {
+    const address: unknown = req?.socket?.remoteAddress;
+    return typeof address === "string" ? address : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 class TooLarge extends Error {}
 
 async function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
@@ -52,7 +66,7 @@ export async function serveFetch(handler: FetchHandler, req: IncomingMessage, re
       }
     }
     const request = new Request(`http://localhost${target}`, { method, headers, ...(body ? { body } : {}) });
-    const response = await handler(request, { remoteAddress: req.socket.remoteAddress });
+    const response = await handler(request, { remoteAddress: peerAddress(req) });
     const out: Record<string, string> = {};
     response.headers.forEach((value, name) => void (out[name] = value));
     const bytes = Buffer.from(await response.arrayBuffer());

@@ -8,6 +8,7 @@ import {
   CertificationRequest,
   REVOCATION_REASONS,
   isScepError,
+  clientAddressOf,
   isStoreUnavailable,
   normalizeSerialNumber,
   type ChallengeStore,
@@ -385,7 +386,8 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       if (!allows(["GET"], request.method)) return json(405, { error: "use GET" }, { allow: allowOf(["GET"]) });
       return path === ADMIN_SCRIPT_PATH ? adminPageScript() : adminPageHtml(url);
     }
-    const denied = authorize(request, url.pathname, meta.remoteAddress);
+    // clientAddressOf never throws: meta is the caller's (null, a getter that throws), and the address never fails a request.
+    const denied = authorize(request, url.pathname, clientAddressOf(meta ?? undefined));
     if (denied) return denied;
     const m = path.startsWith(ADMIN_PREFIX) ? /^([a-z-]+)(?:\/(.+))?$/.exec(path.slice(ADMIN_PREFIX.length)) : null;
     const route = m && Object.hasOwn(routes, m[1]!) ? routes[m[1]!] : undefined;

@@ -4,6 +4,20 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 /** Largest body read for such a handler, in bytes (a larger one is cut off; the handler sees the prefix and refuses it). */
 const MAX_BODY = 16 * 1024;
 
+/**
+ * The TCP peer's address of `req` (`req.socket.remoteAddress`), or `undefined` when it has none or reading it throws
+ * (an HTTP/2 compatibility request whose stream is gone throws `ERR_HTTP2_SOCKET_UNBOUND`): an address that cannot be
+ * read never fails a request.
+ */
+export function peerAddress(req: IncomingMessage | undefined): string | undefined {
+  try {
+    const address: unknown = req?.socket?.remoteAddress;
+    return typeof address === "string" ? address : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function readBody(req: IncomingMessage): Promise<Uint8Array<ArrayBuffer>> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -34,7 +48,7 @@ export function serveFetch(
     const method = req.method ?? "GET";
     const url = "http://localhost" + (req.originalUrl ?? req.url ?? "/");
     const body = method === "GET" || method === "HEAD" ? undefined : await readBody(req);
-    const response = await handler(new Request(url, { method, headers, ...(body ? { body } : {}) }), { remoteAddress: req.socket.remoteAddress });
+    const response = await handler(new Request(url, { method, headers, ...(body ? { body } : {}) }), { remoteAddress: peerAddress(req) });
     const payload = Buffer.from(await response.arrayBuffer());
     const out: Record<string, string> = {};
     response.headers.forEach((value, name) => void (out[name] = value));
