@@ -9,6 +9,7 @@
 import { type FailInfo, InvalidArgumentError } from "../errors.js";
 import { clip } from "../lib/clip.js";
 import type { ScepEvent, ScepOutcome } from "./events.js";
+import { clientAddressOf } from "./handler.js";
 import { numberOption, typeOf } from "../number-option.js";
 
 /**
@@ -45,6 +46,13 @@ export interface ActivityEntry {
   serial?: string;
   /** transactionID. */
   transactionId?: string;
+  /**
+   * The client's IP address as text (`127.0.0.1`, `::1`), copied from the event's `clientAddress`: what the adapter
+   * passed as `info.remoteAddress`, by default the TCP peer, so behind a reverse proxy the proxy's address unless
+   * the adapter is told to read a forwarding header (Express's `trust proxy`, @scep/hono's `remoteAddress` option).
+   * At most 64 characters (a longer one is cut, ending in `…`); absent when the event had none.
+   */
+  clientAddress?: string;
   /** HTTP status returned (0 when the source did not say). */
   status: number;
   /** Milliseconds spent (0 when the source did not say). */
@@ -109,7 +117,7 @@ function own(s: string): string {
 }
 
 /** The entry's strings that come from the event (copied out once the entry is kept). */
-const COPIED = ["operation", "reason", "challenge", "profile", "subject", "serial", "transactionId"] as const;
+const COPIED = ["operation", "reason", "challenge", "profile", "subject", "serial", "transactionId", "clientAddress"] as const;
 
 const KIND_OF_OPERATION: Record<string, ActivityKind> = {
   PKCSReq: "initial",
@@ -192,6 +200,9 @@ export class ActivityLog {
     if (event.subject !== undefined) entry.subject = clip(event.subject, MAX.subject);
     if (event.serial !== undefined) entry.serial = clip(event.serial, MAX.serial);
     if (event.transactionId !== undefined) entry.transactionId = clip(event.transactionId, MAX.transactionId);
+    // The event's own clip (64 characters); anything but a non-empty string (an event of a caller's own shape) is none.
+    const clientAddress = clientAddressOf({ remoteAddress: event.clientAddress });
+    if (clientAddress !== undefined) entry.clientAddress = clientAddress;
     if (!this.#include(entry)) return undefined;
     // Copied only now: the events `include` refuses (by default every successful GetCACaps/GetCACert) cost no copy.
     for (const k of COPIED) {
