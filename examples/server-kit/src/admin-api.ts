@@ -131,7 +131,8 @@ const KIND_FILTERS = new Set(["initial", "renewal", "poll", "query", "ca", "prox
  * docs/admin-api.openapi.yaml):
  *
  * - `GET /admin/scep/profiles`: `{ profiles: [...] }`, the server's per-profile snapshot plus `redis`;
- * - `GET /admin/scep/activity?filter=initial|renewal|intune|static&outcome=…&limit=…`: `{ activity: [...] }`, newest first;
+ * - `GET /admin/scep/activity?filter=initial|renewal|intune|static&outcome=…&limit=…`: `{ activity: [...] }`, newest first,
+ *   each entry with the client's address as `clientAddress` when known (the TCP peer: behind a reverse proxy, the proxy's);
  * - `GET /admin/scep/pending`: `{ pending: [{ profile, transactionId, subject, status, ageSeconds }] }`, oldest first;
  * - `POST /admin/scep/approve` and `/reject` with `{ "transactionId": "…", "profile"?: "…" }` (or the ID as the
  *   rest of the path, percent-encoded or as it is, and `?profile=`): `{ profile, transactionId, status }`; without

@@ -86,7 +86,7 @@ export function adminPageHtml(url: URL): Response {
 <button type="button" class="chip" data-filter="intune" aria-pressed="false">Intune</button>
 <button type="button" class="chip" data-filter="static" aria-pressed="false">Static</button>
 </div>
-<table id="activity-table"><thead><tr><th>time</th><th>profile</th><th>kind</th><th>challenge</th><th>outcome</th><th>reason</th><th>subject</th></tr></thead><tbody></tbody></table>
+<table id="activity-table"><thead><tr><th>time</th><th>profile</th><th>kind</th><th>challenge</th><th>outcome</th><th>reason</th><th>subject</th><th>client</th></tr></thead><tbody></tbody></table>
 <p id="activity-empty" hidden>No requests match.</p>
 </section>
 <script src="${ADMIN_SCRIPT_PATH}"></script>

@@ -190,6 +190,7 @@
         el("td", { class: "outcome-" + e.outcome }, e.outcome),
         el("td", {}, e.reason),
         el("td", {}, e.subject || ""),
+        el("td", { class: "mono" }, e.clientAddress || ""),
       ),
     );
     $("#activity-table tbody").replaceChildren(...rows);
