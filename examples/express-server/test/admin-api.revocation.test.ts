@@ -105,8 +105,8 @@ describe("admin API authentication", () => {
     expect([wrong.status, await wrong.json()]).toEqual([403, { error: "wrong token" }]);
     const malformed = await fetch(`${base}${path}`, { method, headers: { authorization: `Basic ${TOKEN}` } });
     expect(malformed.status).toBe(401);
-    expect(await proc.waitForJson("admin-auth-failed", (e) => e.path === path && e.reason === "missing_token")).toEqual({ time: expect.any(String), type: "admin-auth-failed", reason: "missing_token", method, path, remoteAddress: "127.0.0.1" });
-    expect(await proc.waitForJson("admin-auth-failed", (e) => e.path === path && e.reason === "wrong_token")).toEqual({ time: expect.any(String), type: "admin-auth-failed", reason: "wrong_token", method, path, remoteAddress: "127.0.0.1" });
+    expect(await proc.waitForJson("admin-auth-failed", (e) => e.path === path && e.reason === "missing_token")).toEqual({ time: expect.any(String), type: "admin-auth-failed", reason: "missing_token", method, path, clientAddress: "127.0.0.1" });
+    expect(await proc.waitForJson("admin-auth-failed", (e) => e.path === path && e.reason === "wrong_token")).toEqual({ time: expect.any(String), type: "admin-auth-failed", reason: "wrong_token", method, path, clientAddress: "127.0.0.1" });
     await proc.waitForJson("admin-auth-failed", (e) => e.path === path && e.reason === "malformed_authorization");
     expect(proc.lines.join("\n")).not.toContain(wrongToken);
   });

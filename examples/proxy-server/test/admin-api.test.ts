@@ -70,9 +70,9 @@ describe("authentication", () => {
     expect(wrong.status).toBe(403);
     expect(await wrong.json()).toEqual({ error: "wrong token" });
     expect(lines).toEqual([
-      { type: "admin-auth-failed", reason: "missing_token", method: "GET", path: "/admin/profiles", remoteAddress: "127.0.0.1" },
-      { type: "admin-auth-failed", reason: "malformed_authorization", method: "GET", path: "/admin/profiles", remoteAddress: "127.0.0.1" },
-      { type: "admin-auth-failed", reason: "wrong_token", method: "POST", path: "/admin/profiles", remoteAddress: "127.0.0.1" },
+      { type: "admin-auth-failed", reason: "missing_token", method: "GET", path: "/admin/profiles", clientAddress: "127.0.0.1" },
+      { type: "admin-auth-failed", reason: "malformed_authorization", method: "GET", path: "/admin/profiles", clientAddress: "127.0.0.1" },
+      { type: "admin-auth-failed", reason: "wrong_token", method: "POST", path: "/admin/profiles", clientAddress: "127.0.0.1" },
     ]);
     expect(JSON.stringify(lines)).not.toContain(TOKEN);
     expect([admin.owns("/admin"), admin.owns("/admin/profiles"), admin.owns("/administrator"), admin.owns("/scep/admin")]).toEqual([true, true, false, false]);

@@ -44,7 +44,7 @@ export interface ActivitySource {
 export interface AdminApi {
   /** Whether `path` (URL pathname, still percent-encoded) is an admin route or the admin page: mount the handler for these only. */
   owns(path: string): boolean;
-  /** Answers one admin request. `remoteAddress` only goes into audit events. */
+  /** Answers one admin request. `meta.remoteAddress` only goes into audit events, as their `clientAddress`. */
   fetch(request: Request, meta?: { remoteAddress?: string | undefined }): Promise<Response>;
 }
 
@@ -159,7 +159,7 @@ const KIND_FILTERS = new Set(["initial", "renewal", "poll", "query", "ca", "prox
  * for an unknown route or object, 405 with `Allow` for a wrong method, 503 + Retry-After when a store is down. HEAD of a
  * GET route (and of the page) gets the GET's status and header fields, `Content-Length` included, and no content
  * (RFC 9110 §9.3.2). Every refused
- * authentication writes an audit event `{ type: "admin-auth-failed", reason, method, path, remoteAddress }`
+ * authentication writes an audit event `{ type: "admin-auth-failed", reason, method, path, clientAddress }`
  * (never the presented token); every action writes `{ type: "admin", action, … }` (never a challenge).
  */
 export function createAdminApi(o: AdminApiOptions): AdminApi {

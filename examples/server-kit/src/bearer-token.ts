@@ -21,15 +21,16 @@ export const jsonResponse = (status: number, body: unknown, headers: Record<stri
 /**
  * Checks an admin request's bearer token: undefined when it is `token`, else the 401 (no or malformed header, with
  * `WWW-Authenticate: Bearer realm=…`) or 403 (wrong token) to answer. Every refusal is logged as
- * `{ type: "admin-auth-failed", reason, method, path, remoteAddress? }`, never with the presented token.
+ * `{ type: "admin-auth-failed", reason, method, path, clientAddress? }` (`clientAddress`: the caller's IP address, as
+ * the SCEP events name it; the TCP peer, so behind a reverse proxy the proxy's), never with the presented token.
  */
 export function bearerAuthorizer(o: { token: string; realm: string; log: (entry: Record<string, unknown>) => void }) {
-  return (request: Request, path: string, remoteAddress: string | undefined): Response | undefined => {
+  return (request: Request, path: string, clientAddress: string | undefined): Response | undefined => {
     const header = request.headers.get("authorization");
     const given = bearerToken(header);
     if (given !== undefined && sameSecret(given, o.token)) return undefined;
     const reason = header === null ? "missing_token" : given === undefined ? "malformed_authorization" : "wrong_token";
-    o.log({ type: "admin-auth-failed", reason, method: request.method, path, ...(remoteAddress ? { remoteAddress } : {}) });
+    o.log({ type: "admin-auth-failed", reason, method: request.method, path, ...(clientAddress ? { clientAddress } : {}) });
     return given === undefined
       ? jsonResponse(401, { error: "an Authorization: Bearer <token> header is required" }, { "www-authenticate": `Bearer realm="${o.realm}"` })
       : jsonResponse(403, { error: "wrong token" });

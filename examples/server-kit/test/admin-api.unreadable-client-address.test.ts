@@ -3,7 +3,8 @@
  * example mounts the admin API with), a request whose socket address cannot be read (Node's HTTP/2 compatibility
  * socket throws `ERR_HTTP2_SOCKET_UNBOUND` once its stream is gone) is answered as if no address were known, and
  * `admin.fetch` answers a `meta` that is null or whose `remoteAddress` getter throws the same way: a 401 with its
- * audit line, without an address, never a 500. Real HTTP requests over loopback; a real server and embedded CA.
+ * audit line, without an address, never a 500. A readable address goes into the audit line as `clientAddress`, the
+ * name the SCEP event lines use. Real HTTP requests over loopback; a real server and embedded CA.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
@@ -82,5 +83,14 @@ describe("admin.fetch with a meta it cannot read an address from", () => {
     const res = await admin.fetch(new Request("http://localhost/admin/scep/pending"), meta() as never);
     expect(res.status).toBe(401);
     expect(lines.at(-1)).toEqual({ type: "admin-auth-failed", reason: "missing_token", method: "GET", path: "/admin/scep/pending" });
+  });
+});
+
+describe("the audit line's address field", () => {
+  it("is clientAddress, the name the SCEP event lines use (not remoteAddress), cut to 64 characters like theirs", async () => {
+    await admin.fetch(new Request("http://localhost/admin/scep/pending"), { remoteAddress: "192.0.2.7" });
+    expect(lines.at(-1)).toEqual({ type: "admin-auth-failed", reason: "missing_token", method: "GET", path: "/admin/scep/pending", clientAddress: "192.0.2.7" });
+    await admin.fetch(new Request("http://localhost/admin/scep/pending"), { remoteAddress: "x".repeat(1000) });
+    expect(lines.at(-1)!.clientAddress).toBe(`${"x".repeat(63)}…`);
   });
 });

@@ -363,8 +363,8 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         const listWrong = await fetch(`${s.base}/admin/scep/pending`, { headers: { authorization: "Bearer guess-guess-guess" } });
         expect(listWrong.status).toBe(403);
         const path = `/admin/scep/approve/${encodeURIComponent(tid)}`;
-        expect(await s.proc.waitForJson("admin-auth-failed", (e) => e.reason === "missing_token")).toMatchObject({ method: "POST", path, remoteAddress: "127.0.0.1" });
-        expect(await s.proc.waitForJson("admin-auth-failed", (e) => e.reason === "wrong_token" && e.path === path)).toMatchObject({ method: "POST", remoteAddress: "127.0.0.1" });
+        expect(await s.proc.waitForJson("admin-auth-failed", (e) => e.reason === "missing_token")).toMatchObject({ method: "POST", path, clientAddress: "127.0.0.1" });
+        expect(await s.proc.waitForJson("admin-auth-failed", (e) => e.reason === "wrong_token" && e.path === path)).toMatchObject({ method: "POST", clientAddress: "127.0.0.1" });
         await s.proc.waitForJson("admin-auth-failed", (e) => e.path === "/admin/scep/pending");
         const all = s.proc.lines.join("\n") + s.proc.stderr;
         expect(all).not.toContain("wrong-token-wrong-token");
