@@ -3,12 +3,22 @@
 import Redis from "ioredis";
 import { redisClientOptions } from "@scep/redis";
 
-/** A Redis URL fit for a log line: the password (and a lone username-as-password) replaced by `***`. */
+/**
+ * Query parameters of a Redis URL whose value is not printed. ioredis takes every query parameter as a client option
+ * (`?password=…` authenticates as the `:password@` part does), so any that may hold a credential is masked.
+ */
+const SECRET_QUERY = /pass|user|auth|token|secret|key/i;
+
+/**
+ * A Redis URL fit for a log line: the password (and a lone username-as-password) replaced by `***`, and so is the
+ * value of every query parameter that may hold a credential (`?password=`, `?username=`, TLS keys).
+ */
 export function redactRedisUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = "***";
     else if (u.username) u.username = "***";
+    for (const name of [...new Set(u.searchParams.keys())]) if (SECRET_QUERY.test(name)) u.searchParams.set(name, "***");
     return u.toString();
   } catch {
     return "(unparsable Redis URL)";
