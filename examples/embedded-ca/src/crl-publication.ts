@@ -13,10 +13,10 @@
 // that verifies under the CA's key (where only what the JSON states about it is wrong). A number the JSON states, or
 // one inside a CRL that does not verify, is no floor: the file is on disk, and whoever can write it (or a corruption)
 // would otherwise set the CA's next number, up to 2^159 - 1, which locks the CA out of new CRLs. A state file that
-// does not parse (damaged, cut short) is told to `onUntrusted` too, once per version, with no number. When the state
-// file gives no floor (missing, unreadable, or its CRL does not verify), the `ca.crl` copy's number is one if that
-// CRL verifies under the CA's key: it is a CRL this CA signed, so a new CRL is numbered above it even after the
-// revocation store (and its CRL counter) was reset.
+// does not parse (damaged, cut short, a field missing) is told to `onUntrusted` too, once per version, with no
+// number. The `ca.crl` copy's number is a floor as well when that CRL verifies under the CA's key: it is a CRL this
+// CA signed, so a new CRL is numbered above it even after the state file was damaged or restored from a backup and
+// the revocation store (and its CRL counter) was reset.
 import { stat, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { MAX_CRL_NUMBER, StoreUnavailableError, isStoreUnavailable } from "@scep/core";
@@ -76,6 +76,7 @@ function parseState(text: string, fingerprintSha256: string): PublishedCrl | { u
     return { unreadable: `${CRL_STATE_FILE} is not JSON (damaged or cut short)` };
   }
   if (typeof value !== "object" || value === null) return { unreadable: `${CRL_STATE_FILE} is not a JSON object` };
+  if (typeof value.fingerprintSha256 !== "string") return { unreadable: `${CRL_STATE_FILE} lacks its fingerprintSha256` };
   if (value.fingerprintSha256 !== fingerprintSha256) return undefined;
   if (typeof value.key !== "string" || typeof value.der !== "string" || typeof value.crlNumber !== "string" || !/^\d{1,48}$/.test(value.crlNumber)) {
     return { unreadable: `${CRL_STATE_FILE} lacks its key, der or crlNumber (or one is malformed)` };
@@ -184,20 +185,21 @@ export class CrlPublication {
   }
 
   /**
-   * The floor the state file gives (`#untrustedNumber`), else the number of the `ca.crl` copy when its CRL verifies
-   * under the CA's key (a CRL this CA signed), else 0. Read only when a CRL is signed, with the lock held.
+   * The higher of the floor the state file gives (`#untrustedNumber`) and the number of the `ca.crl` copy when its CRL
+   * verifies under the CA's key (a CRL this CA signed: normally the state file's own, but it may be ahead of a state
+   * file restored from a backup, and it is all there is when the state file is damaged), else 0. Best effort: a
+   * `ca.crl` that cannot be read (missing, EACCES, a directory) adds nothing and fails nothing, as before the copy was
+   * read. Read only when a CRL is signed, with the lock held.
    */
-  async #floor(published: PublishedCrl | undefined): Promise<bigint> {
-    if (published || this.#untrustedNumber > 0n) return this.#untrustedNumber;
-    let der: Buffer;
+  async #floor(): Promise<bigint> {
+    let copy = 0n;
     try {
-      der = await readFile(join(this.#dataDir, CRL_FILE));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return 0n;
-      throw unavailable(`cannot read ${CRL_FILE}`, e);
+      const number = signedCrlNumberOf(new Uint8Array(await readFile(join(this.#dataDir, CRL_FILE))), this.#anchor);
+      if (number !== undefined && number <= MAX_CRL_NUMBER) copy = number;
+    } catch {
+      // no copy to read: the state file's floor alone
     }
-    const number = signedCrlNumberOf(new Uint8Array(der), this.#anchor);
-    return number !== undefined && number <= MAX_CRL_NUMBER ? number : 0n;
+    return copy > this.#untrustedNumber ? copy : this.#untrustedNumber;
   }
 
   /**
@@ -215,7 +217,7 @@ export class CrlPublication {
         const published = await this.read({ latest: true });
         let result: { crl: PublishedCrl; fresh: boolean };
         try {
-          result = await sign(published, await this.#floor(published));
+          result = await sign(published, await this.#floor());
         } catch (e) {
           failure = e;
           throw e;
@@ -231,7 +233,8 @@ export class CrlPublication {
 
   /**
    * Completes a publication that a crash cut short between its two renames (`ca.crl.json` replaced, `ca.crl` not), or
-   * puts back a `ca.crl` that was deleted: when `ca.crl` is not the DER of this CA's `ca.crl.json`, it is rewritten
+   * puts back a `ca.crl` that was deleted: when `ca.crl` is not the DER of this CA's `ca.crl.json` (nor a CRL of this
+   * CA with a higher number: then the state file is the older one, e.g. restored from a backup), it is rewritten
    * from it while the lock is held; only from a `ca.crl.json` whose CRL is checked as the CA's (else `ca.crl` is left
    * as it is, and `onUntrusted` hears why). Run when a CA opens its data directory: the processes serve the published CRL
    * until half its validity has passed, so nothing else would rewrite `ca.crl` before then.
@@ -239,13 +242,19 @@ export class CrlPublication {
    */
   async repair(): Promise<void> {
     const crlPath = join(this.#dataDir, CRL_FILE);
+    // Left as it is: the state file's CRL, or one of this CA with a higher number (a state file restored from a
+    // backup is behind it; that number stays the floor of the next CRL, see #floor).
     const matches = async (published: PublishedCrl): Promise<boolean> => {
+      let copy: Buffer;
       try {
-        return Buffer.from(published.signed.der).equals(await readFile(crlPath));
+        copy = await readFile(crlPath);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
         throw unavailable(`cannot read ${CRL_FILE}`, e);
       }
+      if (Buffer.from(published.signed.der).equals(copy)) return true;
+      const number = signedCrlNumberOf(new Uint8Array(copy), this.#anchor);
+      return number !== undefined && number > published.signed.crlNumber;
     };
     const published = await this.read({ latest: true });
     if (!published || (await matches(published))) return;

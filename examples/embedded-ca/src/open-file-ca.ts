@@ -106,8 +106,8 @@ export interface OpenFileCaOptions {
    * not copied to `ca.crl` at open, and nothing is restored from it; the CA still opens and no request fails because
    * of it. The number it states is no floor for the next CRL number: only the cRLNumber inside a CRL that verifies
    * under the CA's key is (RFC 5280 §5.2.3), so a damaged or forged file claiming 2^159 - 1 does not leave the CA
-   * without a number to sign with (`ERR_CRL_NUMBER_EXHAUSTED` only once the CA itself signed the last one). When
-   * `ca.crl.json` gives no floor, the `ca.crl` copy's cRLNumber is one if that CRL verifies under the CA's key.
+   * without a number to sign with (`ERR_CRL_NUMBER_EXHAUSTED` only once the CA itself signed the last one). The
+   * `ca.crl` copy's cRLNumber is a floor too when that CRL verifies under the CA's key.
    */
   onPublishedCrlIgnored?: (event: { crlNumber?: bigint; reason: string }) => void;
   /**

@@ -92,6 +92,8 @@ it("a restart with a reset store on a ca.crl.json cut short: told once without a
 it.each([
   ["a JSON value that is not an object", "42\n", "ca.crl.json is not a JSON object"],
   ["JSON null (the open threw a TypeError, read as the file system failing: ERR_STORE_UNAVAILABLE)", "null\n", "ca.crl.json is not a JSON object"],
+  ["an object without the CA's fingerprint (it read as another CA's file, silently)", "{}\n", "ca.crl.json lacks its fingerprintSha256"],
+  ["a JSON array", "[]\n", "ca.crl.json lacks its fingerprintSha256"],
   ["the CA's fingerprint but no der", null, "ca.crl.json lacks its key, der or crlNumber (or one is malformed)"],
 ])("a ca.crl.json that is %s: told once, and a ca.crl of another key (the CA's name) is no floor", async (_what, content, reason) => {
   const dir = tempDir();
@@ -112,4 +114,24 @@ it.each([
   const restarted = await openFileCa({ dataDir, subject: SUBJECT, clock, crlValiditySeconds: 3600, revocations: new MemoryRevocationStore({ now: clock }), onPublishedCrlIgnored: (e) => ignored.push(e) });
   expect((await restarted.crl()).crlNumber).toBe(1n);
   expect(ignored).toEqual([{ reason }]);
+});
+
+it("a restart with a reset store on a ca.crl.json restored from a backup (the CA's CRL 1) while ca.crl holds its CRL 2: the higher verified number is the floor, so the next CRL is 3", async () => {
+  const dir = tempDir();
+  const dataDir = join(dir, "data");
+  const ca = await openFileCa({ dataDir, subject: SUBJECT, clock, crlValiditySeconds: 3600, revocations: new MemoryRevocationStore({ now: clock }) });
+  const one = await ca.issue({ csrDer: opensslCsr(dir, "one", { subject: "/CN=one" }) });
+  expect((await ca.crl()).crlNumber).toBe(1n);
+  const statePath = join(dataDir, "ca.crl.json");
+  const backup = readFileSync(statePath, "utf8");
+  await ca.revoke(one.serialNumber, "keyCompromise");
+  expect((await ca.crl()).crlNumber).toBe(2n);
+  writeFileSync(statePath, backup); // the CA's own CRL 1, as stated: used, and told nothing
+
+  const ignored: { crlNumber?: bigint; reason: string }[] = [];
+  const restarted = await openFileCa({ dataDir, subject: SUBJECT, clock, crlValiditySeconds: 3600, revocations: new MemoryRevocationStore({ now: clock }), onPublishedCrlIgnored: (e) => ignored.push(e) });
+  const two = await restarted.issue({ csrDer: opensslCsr(dir, "two", { subject: "/CN=two" }) });
+  await restarted.revoke(two.serialNumber, "superseded"); // the state moved: a new CRL is due
+  expect((await restarted.crl()).crlNumber).toBe(3n);
+  expect(ignored).toEqual([]);
 });

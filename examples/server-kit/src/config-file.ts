@@ -301,7 +301,7 @@ export function loadConfig(input: string, options: { baseDir?: string } = {}): C
   /** Whether a request to `longer` routes to `shorter`'s profile: `longer` is `shorter` plus a suffix clients append. */
   const extends_ = (longer: string, shorter: string): boolean => {
     const prefix = shorter === "/" ? "/" : `${shorter}/`;
-    return longer.toLowerCase().startsWith(prefix.toLowerCase()) && isScepPathSuffix(longer.slice(prefix.length));
+    return longer.startsWith(prefix) && isScepPathSuffix(longer.slice(prefix.length));
   };
   const profiles = doc.profiles.map((p, i): ProfileSettings => {
     const at = `profiles[${i}]`;
@@ -319,9 +319,10 @@ export function loadConfig(input: string, options: { baseDir?: string } = {}): C
       byPath.set(alias.toLowerCase(), i);
     });
     // A path that is another profile's path plus a suffix clients append (`/scep/cgi-bin` next to `/scep`) would take
-    // that profile's requests (the server routes the longest match), so @scep/core refuses it: said here by field.
+    // that profile's requests (the server routes the longest match), so @scep/core refuses it: said here by field,
+    // judged as core judges it (slashes collapsed, the path compared as written, the suffix in any case).
     for (const [field, shown] of [[`${at}.path`, profilePath] as const, ...aliases.map((a, j) => [`${at}.aliases[${j}]`, a] as const)]) {
-      const key = field.endsWith(".path") ? profilePath.replace(/\/pkiclient\.exe$/i, "") : shown;
+      const key = shown.replace(/\/+/g, "/").replace(/(.)\/$/, "$1");
       for (const route of routes) {
         if (route.index === i) continue;
         if (extends_(key, route.key)) bad(field, `${JSON.stringify(shown)} is ${route.field} ${JSON.stringify(route.shown)} with a suffix clients append, so it would take that profile's requests`);

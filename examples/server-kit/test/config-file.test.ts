@@ -92,6 +92,16 @@ describe("loadConfig: a valid file", () => {
     expect([a!.aliases, b!.aliases]).toEqual([["/cgi-bin", "/certsrv/mscep/mscep.dll"], undefined]);
   });
 
+  it("paths that only look alike load, as @scep/core routes them apart: a suffix clients append must follow the other path exactly", () => {
+    for (const profiles of [
+      [{ path: "/scep" }, { path: "/scep/corp" }, { path: "/scep/cgi-bin-2" }],
+      [{ path: "/a/pkiclient.exe" }, { path: "/a/cgi-bin" }],
+      [{ path: "/" }, { path: "/scep" }, { path: "/scep/corp", aliases: ["/certsrv"] }],
+    ]) {
+      expect(loadConfig(text(profiles)).profiles.map((p) => p.path)).toEqual(profiles.map((p) => p.path));
+    }
+  });
+
   it("the schema file is JSON Schema draft-07 and names every field loadConfig reads", () => {
     const schema = JSON.parse(readFileSync(CONFIG_SCHEMA_URL, "utf8"));
     expect(schema.$schema).toBe("http://json-schema.org/draft-07/schema#");
@@ -151,6 +161,8 @@ describe("loadConfig: one line naming the bad field", () => {
     ["a path that is an earlier profile's path plus /cgi-bin (it would take that profile's Windows devices)", [{ path: "/scep" }, { path: "/scep/cgi-bin" }], 'profiles[1].path: "/scep/cgi-bin" is profiles[0].path "/scep" with a suffix clients append, so it would take that profile\'s requests'],
     ["a path that is a later profile's path plus /pkiclient.exe", [{ path: "/scep/x/PKICLIENT.EXE/x" }, { path: "/scep/Cgi-Bin/pkiclient.exe" }, { path: "/scep" }], 'profiles[2].path: profiles[1].path "/scep/Cgi-Bin/pkiclient.exe" is "/scep" with a suffix clients append, so it would take this profile\'s requests'],
     ["an alias that is another profile's alias plus /cgi-bin", [{ path: "/a", aliases: ["/certsrv"] }, { path: "/b", aliases: ["/certsrv/cgi-bin/"] }], 'profiles[1].aliases[0]: "/certsrv/cgi-bin" is profiles[0].aliases[0] "/certsrv" with a suffix clients append, so it would take that profile\'s requests'],
+    ["an alias with doubled slashes, as @scep/core reads it", [{ path: "/scep" }, { path: "/b", aliases: ["/scep//cgi-bin"] }], 'profiles[1].aliases[0]: "/scep//cgi-bin" is profiles[0].path "/scep" with a suffix clients append, so it would take that profile\'s requests'],
+    ["a path /a/pkiclient.exe next to a profile at /", [{ path: "/" }, { path: "/a/pkiclient.exe" }], 'profiles[1].path: "/a/pkiclient.exe" is profiles[0].path "/" with a suffix clients append, so it would take that profile\'s requests'],
     ["an alias /cgi-bin next to a profile at /", [{ path: "/" }, { path: "/b", aliases: ["/cgi-bin"] }], 'profiles[1].aliases[0]: "/cgi-bin" is profiles[0].path "/" with a suffix clients append, so it would take that profile\'s requests'],
     ["an alias without its slash", [{ path: "/a", aliases: ["cgi-bin"] }], "profiles[0].aliases[0]: must start with / and hold only letters, digits and . _ ~ / -"],
     ["aliases that are not a list", [{ path: "/a", aliases: "/cgi-bin" }], "profiles[0].aliases: must be array"],
