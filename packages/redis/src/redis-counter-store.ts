@@ -167,7 +167,7 @@ export class RedisCounterStore implements CounterStore {
         const keys = [this.#key(profile), `${this.#key(profile)}:writer:${this.#writer}`];
         const batch = String(++this.#batch);
         try {
-          await this.#run.eval("count", COUNT, keys, [this.#retentionMs, batch, ...deltas]);
+          await this.#run.eval("flush", COUNT, keys, [this.#retentionMs, batch, ...deltas]);
         } catch (e) {
           // The counts go back into the buffer for the next flush, but this write may still run on Redis (late):
           // take its counts off again if it did, and only then (the marker), right behind it on the same connection.

@@ -119,7 +119,7 @@ export class Runner {
           settled = true;
           clearTimeout(timer);
           reject(
-            new StoreUnavailableError(`Redis failed ${what}: ${describe(error)}`, {
+            new StoreUnavailableError(failure(what, error), {
               cause: error,
               retryAfterSeconds: this.#retryAfterSeconds,
             }),
@@ -134,9 +134,38 @@ function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith("NOSCRIPT");
 }
 
-/** A short reason from an ioredis error, one line, bounded. */
-function describe(error: unknown): string {
+/** ioredis' messages for "not connected, so not sent": no offline queue, cluster not ready, no node reachable. */
+const NOT_SENT = /Stream isn't writeable|isn't ready and enableOfflineQueue|None of startup nodes is available/i;
+
+/**
+ * ioredis' messages for "the connection closed before the answer": a command in flight (it may have run), or one
+ * whose retries were spent on reconnects.
+ */
+const NO_ANSWER = /^Connection is closed|max retries per request/i;
+
+/** Socket errors (their `code`) that mean the connection dropped or could not be made. */
+const SOCKET_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ECONNABORTED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+
+/**
+ * The message of a StoreUnavailableError for an operation that failed, in the SDK's words, one line, bounded:
+ * - `Redis connection is down (not connected): <op> was not sent` for ioredis' refusals while disconnected
+ *   ("Stream isn't writeable and enableOfflineQueue options is false", "Connection is closed.", …);
+ * - `Redis connection is down (connection closed): <op> got no answer` for a command in flight when the connection
+ *   closed ("Connection is closed.", "Reached the max retries per request limit …": it may have run);
+ * - `Redis connection is down (<code>): <op> got no answer` for a socket error (ECONNRESET, …);
+ * - `Redis did not answer <op> in time (the client's commandTimeout)` for ioredis' "Command timed out";
+ * - `Redis refused <op>: <Redis's reply>` for an error reply (OOM, READONLY, NOPERM, …: Redis's own words);
+ * - `Redis failed <op>: <message>` for anything else.
+ * `what` is the store method the caller ran (`get`, `consume`, `checkAndInsert`, …).
+ */
+function failure(what: string, error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown } | null)?.code;
+  if (NOT_SENT.test(message)) return `Redis connection is down (not connected): ${what} was not sent`;
+  if (NO_ANSWER.test(message)) return `Redis connection is down (connection closed): ${what} got no answer`;
+  if (typeof code === "string" && SOCKET_CODES.has(code)) return `Redis connection is down (${code}): ${what} got no answer`;
+  if (/^Command timed out/i.test(message)) return `Redis did not answer ${what} in time (the client's commandTimeout)`;
   const line = message.split("\n", 1)[0] ?? "";
-  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
+  const short = line.length > 160 ? `${line.slice(0, 157)}...` : line;
+  return (error as { name?: unknown } | null)?.name === "ReplyError" ? `Redis refused ${what}: ${short}` : `Redis failed ${what}: ${short}`;
 }
