@@ -3,7 +3,7 @@
 import { MemoryChallengeStore, type ChallengeStore } from "@scep/core";
 import { MemoryProfileStore, type ProfileStore } from "@scep/proxy";
 import { RedisChallengeStore, RedisProfileStore } from "@scep/redis";
-import { connectRedis, redisReadiness } from "@scep-examples/server-kit/redis-connection";
+import { connectRedis } from "@scep-examples/server-kit/redis-connection";
 
 export interface ProxyStores {
   profiles: ProfileStore;
@@ -26,18 +26,19 @@ export function memoryStores(): ProxyStores {
 /**
  * Stores in Redis shared by every proxy given the same URL and prefix. Connects before resolving (a wrong URL
  * fails the start); afterwards an outage makes requests answer 503 + Retry-After and the connection comes back
- * by itself. `log` hears `redis-down` once per outage and `redis-up` when it is back.
+ * by itself. `log` hears `redis-down` once per outage (the connection failed, or a PING got no answer within 2 s: a
+ * hung Redis) and `redis-up` when Redis answers again, as the `redis` readiness check changes.
  *
  * @throws Error "cannot reach Redis at <redacted url>: <reason>" when the first connection fails.
  */
 export async function redisStores(url: string, keyPrefix: string, log: (entry: Record<string, unknown>) => void): Promise<ProxyStores> {
-  const { client, where } = await connectRedis(url, log);
-  const readiness = redisReadiness(client);
+  const readiness = await connectRedis(url, log);
+  const { client, where } = readiness;
   return {
     profiles: new RedisProfileStore(client, { keyPrefix }),
     challenges: new RedisChallengeStore(client, { keyPrefix }),
     where,
-    checks: { redis: readiness.ready },
+    checks: { redis: () => readiness.ready() },
     close: async () => {
       readiness.stop();
       client.disconnect();

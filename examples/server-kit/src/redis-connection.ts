@@ -25,57 +25,114 @@ export function redactRedisUrl(url: string): string {
   }
 }
 
+/** What {@link connectRedis} resolves with. */
+export interface RedisConnection {
+  /** The connected client (it reconnects by itself). */
+  client: Redis;
+  /** The URL for log lines, credentials masked ({@link redactRedisUrl}). */
+  where: string;
+  /**
+   * Whether Redis serves now, from cached state (no I/O: cheap enough for `/readyz`): connected, and the last
+   * background PING answered within its deadline (a Redis that accepts connections but hangs is not ready).
+   */
+  ready(): boolean;
+  /** Ends the background PING and the `redis-down`/`redis-up` lines (the client stays open: disconnect it yourself). */
+  stop(): void;
+}
+
+/** Options of {@link connectRedis}. */
+export interface RedisConnectionOptions {
+  /** Milliseconds between two background PINGs (default 2000). */
+  pingIntervalMs?: number;
+  /** Milliseconds a PING may take before Redis counts as down (default 2000, the stores' command deadline). */
+  pingTimeoutMs?: number;
+}
+
 /**
  * Connects to Redis with the stores' client options (commands fail fast while it is down, so requests answer
- * 503 instead of queueing) and resolves once connected. Afterwards `log` hears `{ type: "redis-down" }` once
- * per outage and `{ type: "redis-up" }` when it is back; the client reconnects by itself.
+ * 503 instead of queueing) and resolves once connected. Afterwards one PING every `pingIntervalMs` (unref'd timer)
+ * decides readiness, and `log` hears each change of it, once per outage each way:
+ *
+ * - `{ type: "redis-down", redis, reason, error? }` when the connection fails or closes (`reason` "connection error"
+ *   with the socket's `error`, e.g. `read ECONNRESET`, or "connection closed"), or when Redis does not answer a PING
+ *   within `pingTimeoutMs` (`reason` "no answer to PING within 2000 ms": a hung Redis, which keeps the socket open
+ *   and so raises no error), or refuses it (`reason` "PING refused", `error` Redis's reply);
+ * - `{ type: "redis-up", redis }` when Redis answers a PING again (checked at once after a reconnect).
+ *
+ * So `redis-down` is logged whenever `/readyz` turns `"redis":"down"`, and stores answer 503 meanwhile.
  *
  * @param url - `redis://` or `rediss://` URL (its password never reaches a log line: see {@link redactRedisUrl}).
- * @returns The connected client and the redacted URL for log lines.
  * @throws Error "cannot reach Redis at <redacted url>: <reason>" when the first connection fails.
  */
-export async function connectRedis(url: string, log: (entry: Record<string, unknown>) => void): Promise<{ client: Redis; where: string }> {
+export async function connectRedis(url: string, log: (entry: Record<string, unknown>) => void, options: RedisConnectionOptions = {}): Promise<RedisConnection> {
   const where = redactRedisUrl(url);
+  const intervalMs = options.pingIntervalMs ?? 2000;
+  const timeoutMs = options.pingTimeoutMs ?? 2000;
   const client = new Redis(url, { ...redisClientOptions, lazyConnect: true });
-  let down = false;
+  let up = true;
   let starting = true;
+  let stopped = false; // closing: the disconnect that follows is no outage
   let firstError: Error | undefined;
+  const down = (reason: string, error?: unknown): void => {
+    if (starting || stopped || !up) return;
+    up = false;
+    log({ type: "redis-down", redis: where, reason, ...(error !== undefined ? { error: firstLine(error) } : {}) });
+  };
+  const answered = (): void => {
+    if (up || stopped) return;
+    up = true;
+    log({ type: "redis-up", redis: where });
+  };
   client.on("error", (e: Error) => {
     if (starting) return void (firstError ??= e);
-    if (down) return;
-    down = true;
-    log({ type: "redis-down", redis: where, error: e.message.split("\n", 1)[0] });
+    down("connection error", e);
   });
-  client.on("ready", () => {
-    if (!down) return;
-    down = false;
-    log({ type: "redis-up", redis: where });
-  });
+  client.on("close", () => down("connection closed"));
+  let inFlight = false;
+  /** One PING under its own deadline; its outcome decides readiness. */
+  const check = (): void => {
+    if (starting || stopped || inFlight) return;
+    if (client.status !== "ready") return down(`not connected (${client.status})`);
+    inFlight = true;
+    let settled = false;
+    const settle = (ok: boolean, reason?: string, error?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      inFlight = false;
+      clearTimeout(late);
+      if (ok) answered();
+      else down(reason!, error);
+    };
+    const late = setTimeout(() => settle(false, `no answer to PING within ${timeoutMs} ms`), timeoutMs);
+    late.unref();
+    client.ping().then(
+      () => settle(true),
+      (e: unknown) => {
+        // ioredis' own commandTimeout (the same 2 s) may fire first: a hang all the same.
+        if (/timed out/i.test(firstLine(e))) settle(false, `no answer to PING within ${timeoutMs} ms`);
+        else if (client.status !== "ready") settle(false, `not connected (${client.status})`);
+        else settle(false, "PING refused", e);
+      },
+    );
+  };
+  client.on("ready", check);
   try {
     await client.connect();
   } catch (e) {
     client.disconnect();
     // The socket's error (ECONNREFUSED, ENOTFOUND, WRONGPASS…) says more than connect()'s "Connection is closed."
-    throw new Error(`cannot reach Redis at ${where}: ${(firstError ?? (e as Error)).message.split("\n", 1)[0]}`);
+    throw new Error(`cannot reach Redis at ${where}: ${firstLine(firstError ?? e)}`);
   }
   starting = false;
-  return { client, where };
+  const pinger = setInterval(check, intervalMs);
+  pinger.unref();
+  return { client, where, ready: () => up && client.status === "ready", stop: () => {
+      stopped = true;
+      clearInterval(pinger);
+    } };
 }
 
-/**
- * Readiness of a Redis client from cached state, for `/readyz` (no I/O per probe): connected, and the last background
- * PING answered (a Redis that accepts connections but hangs is not ready). One PING every `intervalMs` (default
- * 2000 ms) on an unref'd timer; `stop()` ends it.
- */
-export function redisReadiness(client: Redis, intervalMs = 2000): { ready(): boolean; stop(): void } {
-  let pingOk = true;
-  const pinger = setInterval(() => {
-    if (client.status !== "ready") return void (pingOk = false);
-    client.ping().then(
-      () => void (pingOk = true),
-      () => void (pingOk = false),
-    );
-  }, intervalMs);
-  pinger.unref();
-  return { ready: () => client.status === "ready" && pingOk, stop: () => clearInterval(pinger) };
+/** The first line of an error's message (of `String(e)` for what is not an Error). */
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split("\n", 1)[0]!;
 }

@@ -15,7 +15,7 @@ import { RedisChallengeStore, RedisCounterStore, RedisRateLimiter, RedisReplayCa
 import type { IntuneStores } from "./profiles.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import type Redis from "ioredis";
-import { connectRedis, redisReadiness } from "./redis-connection.js";
+import { connectRedis } from "./redis-connection.js";
 
 export { redactRedisUrl } from "./redis-connection.js";
 
@@ -105,14 +105,16 @@ export async function redisPersistence(client: Redis): Promise<"aof" | "rdb" | "
  * resolving (so a wrong URL fails the start, not the first enrollment); after
  * that a Redis outage makes requests that need a store answer 503 with
  * Retry-After, and the connection comes back by itself. `log` hears
- * `redis-down` once per outage and `redis-up` when it is back. With `checkPersistence`, `log` hears one
+ * `redis-down` once per outage (the connection failed, or a PING got no answer within 2 s: a hung Redis) and
+ * `redis-up` when Redis answers again: the same moments `ready()` changes (see {@link connectRedis}). With `checkPersistence`, `log` hears one
  * `redis-persistence` line (with a `warning`) when Redis reports that it does not append every write to an AOF
  * (see {@link redisPersistence}): revocations live only there; nothing when Redis does not say.
  *
  * @throws Error "cannot reach Redis at <redacted url>: <reason>" when the first connection fails.
  */
 export async function redisStores(url: string, log: (entry: Record<string, unknown>) => void, options: { keyPrefix?: string; pingIntervalMs?: number; checkPersistence?: boolean } = {}): Promise<SharedStores> {
-  const { client, where } = await connectRedis(url, log);
+  const readiness = await connectRedis(url, log, { ...(options.pingIntervalMs !== undefined ? { pingIntervalMs: options.pingIntervalMs } : {}) });
+  const { client, where } = readiness;
   if (options.checkPersistence) {
     const persistence = await redisPersistence(client);
     if (persistence === "none" || persistence === "rdb") {
@@ -127,7 +129,6 @@ export async function redisStores(url: string, log: (entry: Record<string, unkno
       });
     }
   }
-  const readiness = redisReadiness(client, options.pingIntervalMs);
   const keyPrefix = options.keyPrefix ?? REDIS_KEY_PREFIX;
   const counters = new RedisCounterStore(client, { keyPrefix, onError: () => undefined });
   return {
@@ -146,6 +147,6 @@ export async function redisStores(url: string, log: (entry: Record<string, unkno
       await counters.close().catch(() => undefined);
       client.disconnect();
     },
-    ready: readiness.ready,
+    ready: () => readiness.ready(),
   };
 }

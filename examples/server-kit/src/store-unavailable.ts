@@ -24,6 +24,11 @@ export interface StoreUnavailableLog {
   method: string;
   /** The refused request's path, e.g. `/admin/scep/challenges`. */
   path: string;
+  /**
+   * What the caller asked for, e.g. `approve`: the store's message names the store operation that failed (`list`,
+   * run to find the profile of the transaction), which need not be the one the operator ran.
+   */
+  operation?: string;
 }
 
 /**
@@ -31,7 +36,7 @@ export interface StoreUnavailableLog {
  * "challenge"). A bounded in-memory store that is full (`StoreUnavailableError.capacity` set) is said to be full,
  * with its limit: retrying helps only once entries expire or are used up. Any other refusal (down, slow) is
  * "unavailable"; its message is not shown (it may name a host). With `logTo`, the operator gets the cause as one
- * `{"type":"admin-error","method","path","store","status":503,"code","message","capacity"?}` line (`message`: the
+ * `{"type":"admin-error","method","path","operation"?,"store","status":503,"code","message","capacity"?}` line (`message`: the
  * error's first line, at most 500 characters; `capacity`: the full store's limit), as a SCEP request's 5xx gets a
  * `scep-error` line.
  */
@@ -42,6 +47,7 @@ export function storeUnavailableResponse(what: string, error: unknown, logTo?: S
       type: "admin-error",
       method: logTo.method,
       path: logTo.path,
+      ...(logTo.operation !== undefined ? { operation: logTo.operation } : {}),
       store: what,
       status: 503,
       ...errorFields(error),
