@@ -65,6 +65,24 @@ describe("approve and reject without a profile", () => {
     expect([named.status, await named.json()]).toEqual([200, { profile: "lab", transactionId: "twin-9", status: "REJECTED" }]);
   }, 120_000);
 
+  it("409 with the status when the transaction was decided already, with or without \"profile\": approve after approve or reject, reject after approve", async () => {
+    // lab-only-7 was approved (ISSUED) and twin-9 rejected in lab (REJECTED) above; twin-9 is still PENDING in /scep.
+    const issued = { error: "transaction lab-only-7 in profile lab is already ISSUED", profile: "lab", transactionId: "lab-only-7", status: "ISSUED" };
+    const rejectIssued = await decide("reject", { transactionId: "lab-only-7" });
+    expect([rejectIssued.status, await rejectIssued.json()]).toEqual([409, issued]);
+    const approveIssued = await decide("approve", { transactionId: "lab-only-7", profile: "lab" });
+    expect([approveIssued.status, await approveIssued.json()]).toEqual([409, issued]);
+    const approveRejected = await decide("approve", { transactionId: "twin-9", profile: "lab" });
+    expect([approveRejected.status, await approveRejected.json()]).toEqual([409, { error: "transaction twin-9 in profile lab is already REJECTED", profile: "lab", transactionId: "twin-9", status: "REJECTED" }]);
+    // Not in /lab's PENDING list but in /scep's: decided there (the one profile where it waits).
+    const rejectTwin = await decide("reject", { transactionId: "twin-9" });
+    expect([rejectTwin.status, await rejectTwin.json()]).toEqual([200, { profile: "/scep", transactionId: "twin-9", status: "REJECTED" }]);
+    const lines = proc.lines.filter((l) => l.includes('"type":"admin"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.find((l) => l.action === "reject" && l.transactionId === "twin-9" && l.profile === "/scep")).toEqual({
+      time: expect.any(String), type: "admin", action: "reject", profile: "/scep", transactionId: "twin-9", status: "REJECTED", subject: "CN=twin-a", clientAddress: "127.0.0.1",
+    });
+  }, 120_000);
+
   it("404 naming the profiles searched, or the profile given", async () => {
     const none = await decide("approve", { transactionId: "nowhere-1" });
     expect([none.status, await none.json()]).toEqual([404, { error: "no pending transaction nowhere-1 in profiles /scep, lab" }]);

@@ -144,8 +144,12 @@ describe("admin API shapes, and revocation with the CRL", () => {
     expect(pending.pending).toContainEqual({ profile: "/scep", transactionId: e.transactionId, subject: "CN=laptop-to-revoke, O=admin tests", status: "PENDING", ageSeconds: expect.any(Number) });
     const approve = await api("/admin/scep/approve", { method: "POST", body: { transactionId: e.transactionId } });
     expect([approve.status, await approve.json()]).toEqual([200, { profile: "/scep", transactionId: e.transactionId, status: "ISSUED" }]);
+    // Decided already: 409 with its status, with or without "profile" (404 is for an ID no profile holds).
     const again = await api("/admin/scep/approve", { method: "POST", body: { transactionId: e.transactionId } });
-    expect(again.status).toBe(404);
+    const decided = { error: `transaction ${e.transactionId} in profile /scep is already ISSUED`, profile: "/scep", transactionId: e.transactionId, status: "ISSUED" };
+    expect([again.status, await again.json()]).toEqual([409, decided]);
+    const rejectAfter = await api("/admin/scep/reject", { method: "POST", body: { transactionId: e.transactionId, profile: "/scep" } });
+    expect([rejectAfter.status, await rejectAfter.json()]).toEqual([409, decided]);
     const rep = await e.poll();
     expect(rep.status).toBe("SUCCESS");
     certificate = rep.certificates[0]!;
@@ -153,6 +157,18 @@ describe("admin API shapes, and revocation with the CRL", () => {
     signer = e.signer;
     caCerts = e.caCerts;
     writeFileSync(join(tmp, "revoked.pem"), certificate.toPem());
+    // The audit line: who (the caller's address), which request (subject) and which certificate (serial); no challenge.
+    expect(await proc.waitForJson("admin", (l) => l.action === "approve" && l.transactionId === e.transactionId)).toEqual({
+      time: expect.any(String),
+      type: "admin",
+      action: "approve",
+      profile: "/scep",
+      transactionId: e.transactionId,
+      status: "ISSUED",
+      subject: "CN=laptop-to-revoke, O=admin tests",
+      serialNumber,
+      clientAddress: "127.0.0.1",
+    });
     // RFC 5280 §4.2.1.13: SCEP_CRL_URL is the issued certificate's CRL distribution point
     expect(await openssl(["x509", "-in", "revoked.pem", "-noout", "-ext", "crlDistributionPoints"])).toMatch(/URI:http:\/\/pki\.example\.test\/scep\/ca\.crl/);
   });
@@ -233,7 +249,18 @@ describe("admin API shapes, and revocation with the CRL", () => {
     expect([unknown.status, await unknown.json()]).toEqual([404, { error: "this CA issued no certificate with serial 4000000000000000000000000000000001" }]);
     const badReason = await api("/admin/scep/revoke", { method: "POST", body: { serialNumber, reason: "lost" } });
     expect(badReason.status).toBe(400);
-    await proc.waitForJson("admin", (e) => e.action === "revoke" && e.serialNumber === serialNumber && e.created === true);
+    expect(await proc.waitForJson("admin", (e) => e.action === "revoke" && e.serialNumber === serialNumber && e.created === true)).toEqual({
+      time: expect.any(String),
+      type: "admin",
+      action: "revoke",
+      serialNumber,
+      subject: "CN=laptop-to-revoke, O=admin tests",
+      reason: "keyCompromise",
+      created: true,
+      updated: false,
+      alsoRevoked: [],
+      clientAddress: "127.0.0.1",
+    });
     const listed = (await (await api(`/admin/scep/certificates?serial=${serialNumber}`)).json()) as { certificates: { revoked: unknown }[] };
     expect(listed.certificates[0]!.revoked).toEqual({ reason: "keyCompromise", revokedAt: body.revokedAt });
   });

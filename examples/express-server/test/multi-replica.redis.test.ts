@@ -200,7 +200,8 @@ describe("two replicas in PENDING mode", () => {
       const { tid, rep } = await pkcsReq(round % 2 ? b : a, ca, d);
       expect(rep?.status).toBe("PENDING");
       const [approve, reject] = await Promise.all([admin(a, `approve/${encodeURIComponent(tid)}`), admin(b, `reject/${encodeURIComponent(tid)}`)]);
-      expect([approve.status, reject.status].sort()).toEqual([200, 404]);
+      // The loser finds the transaction decided, or being issued by the winner: 409 with its status, not 404.
+      expect([approve.status, reject.status].sort()).toEqual([200, 409]);
       const won = approve.status === 200 ? "SUCCESS" : "FAILURE";
       const [pa, pb] = [await certPoll(a, ca, d, tid), await certPoll(b, ca, d, tid)];
       expect([pa.status, pb.status]).toEqual([won, won]);

@@ -5,6 +5,7 @@
 import { bearerAuthorizer, jsonResponse } from "./bearer-token.js";
 import { storeUnavailableResponse } from "./store-unavailable.js";
 import {
+  Certificate,
   CertificationRequest,
   REVOCATION_REASONS,
   isScepError,
@@ -15,6 +16,7 @@ import {
   type RevocationReason,
   type ScepServer,
   type Transaction,
+  type TransactionStore,
 } from "@scep/core";
 import { isEmbeddedCaError, type FileCa } from "@scep-examples/embedded-ca";
 import { ADMIN_PAGE_PATH, ADMIN_SCRIPT_PATH, adminPageHtml, adminPageScript } from "./admin-page.js";
@@ -77,6 +79,12 @@ export interface AdminApiOptions {
   activity?: ActivitySource;
   /** Reloadable Intune trust anchors, by profile name, for `POST reload-trust`. */
   trustAnchors?: ReadonlyMap<string, ReloadableTrustAnchors>;
+  /**
+   * The profiles' transaction store (the server's `transactions`), read when an approve or reject finds nothing
+   * PENDING: a transaction that exists but was decided (ISSUED, REJECTED) or is being issued (ISSUING) gets 409 naming
+   * its status, and only an unknown one 404. Without it every such answer is 404.
+   */
+  transactions?: Pick<TransactionStore, "get">;
 }
 
 const json = jsonResponse;
@@ -180,20 +188,41 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     return name;
   };
 
-  const decide = async (action: "approve" | "reject", profile: string, transactionId: string): Promise<Response> => {
+  /**
+   * The 409 for a transaction of `profile` that exists but is not PENDING (decided, or being issued), naming its
+   * status; undefined when the store holds none (or is not given): then the answer is 404.
+   */
+  const notPending = async (profile: string, transactionId: string): Promise<Response | undefined> => {
+    const tx = await o.transactions?.get(profile, transactionId);
+    if (!tx || tx.status === "PENDING") return undefined;
+    return json(409, { error: `transaction ${transactionId} in profile ${profile} is already ${tx.status}`, profile, transactionId, status: tx.status });
+  };
+
+  const decide = async (action: "approve" | "reject", profile: string, transactionId: string, clientAddress: string | undefined): Promise<Response> => {
     try {
       const tx = action === "approve" ? await o.server.approve(profile, transactionId) : await o.server.reject(profile, transactionId);
-      o.log({ type: "admin", action, profile, transactionId, status: tx.status });
+      const subject = subjectOf(tx);
+      // The issued certificate's serial (hex, as GET certificates and revoke spell it); a rejected request has none.
+      let serialNumber: string | undefined;
+      if (tx.certificate) {
+        try {
+          serialNumber = normalizeSerialNumber(new Certificate(tx.certificate).serialNumberHex);
+        } catch {
+          /* a store that mangled it: the line goes without */
+        }
+      }
+      o.log({ type: "admin", action, profile, transactionId, status: tx.status, ...(subject ? { subject } : {}), ...(serialNumber ? { serialNumber } : {}), ...(clientAddress ? { clientAddress } : {}) });
       return json(200, { profile, transactionId, status: tx.status });
     } catch (e) {
       if (!isScepError(e)) throw e;
-      if (e.code === "ERR_TRANSACTION_STATE") return json(404, { error: `${e.message} in profile ${profile}` });
+      if (e.code === "ERR_TRANSACTION_STATE") return (await notPending(profile, transactionId)) ?? json(404, { error: `${e.message} in profile ${profile}` });
       if (e.code === "ERR_INVALID_ARGUMENT") return json(404, { error: e.message });
       throw e;
     }
   };
 
-  type Route = (request: Request, url: URL, rest: string | undefined) => Promise<Response>;
+  /** `clientAddress`: the caller's address (clipped, at most 64 characters), for the audit lines. */
+  type Route = (request: Request, url: URL, rest: string | undefined, clientAddress: string | undefined) => Promise<Response>;
   /** `store`: the shared store a route reads or writes; when it is down (ERR_STORE_UNAVAILABLE) the answer is 503 naming it. */
   const routes: Record<string, { method: "GET" | "POST"; store?: string; run: Route }> = {
     profiles: {
@@ -235,12 +264,12 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         });
       },
     },
-    approve: { method: "POST", store: "transaction", run: (request, url, rest) => decideRoute("approve", request, url, rest) },
-    reject: { method: "POST", store: "transaction", run: (request, url, rest) => decideRoute("reject", request, url, rest) },
+    approve: { method: "POST", store: "transaction", run: (request, url, rest, address) => decideRoute("approve", request, url, rest, address) },
+    reject: { method: "POST", store: "transaction", run: (request, url, rest, address) => decideRoute("reject", request, url, rest, address) },
     challenges: {
       method: "POST",
       store: "challenge",
-      run: async (request, url) => {
+      run: async (request, url, _rest, clientAddress) => {
         const body = await readJson(request);
         const profile = knownProfile(stringField(body, "profile", false) ?? url.searchParams.get("profile")) ?? o.defaultProfile;
         if (!o.challenges) return json(409, { error: `profile ${profile} does not take one-time challenges (start the server with --one-time-challenges)` });
@@ -248,7 +277,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         if (ttl !== undefined && (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 60 || ttl > 7 * 86_400)) throw new BadRequest("ttlSeconds must be an integer from 60 to 604800");
         const ttlMs = ttl === undefined ? (o.challengeTtlMs ?? 3_600_000) : ttl * 1000;
         const challenge = await o.challenges.issue({ profile, ttlMs });
-        o.log({ type: "admin", action: "challenge", profile, ttlSeconds: Math.floor(ttlMs / 1000) });
+        o.log({ type: "admin", action: "challenge", profile, ttlSeconds: Math.floor(ttlMs / 1000), ...(clientAddress ? { clientAddress } : {}) });
         return json(201, { profile, challenge, expiresAt: new Date(now().getTime() + ttlMs).toISOString(), expiresInSeconds: Math.floor(ttlMs / 1000) });
       },
     },
@@ -299,7 +328,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     revoke: {
       method: "POST",
       store: "revocation",
-      run: async (request) => {
+      run: async (request, _url, _rest, clientAddress) => {
         const body = await readJson(request);
         const profileName = knownProfile(stringField(body, "profile", false));
         const ca = (profileName ? o.caFor?.(profileName) : undefined) ?? o.ca;
@@ -311,7 +340,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
           // A keyCompromise revoke also revokes the CA's other unexpired certificates of that key (CA/B BR §4.9.1.1):
           // alsoRevoked. The CRL is re-signed once for all of them (onRevoked), after the last.
           const { entry, created, updated = false, subject, alsoRevoked } = await ca.revoke(serialNumber, reason);
-          o.log({ type: "admin", action: "revoke", ...(profileName ? { profile: profileName } : {}), serialNumber: entry.serialNumber, reason: entry.reason, created, updated, alsoRevoked });
+          o.log({ type: "admin", action: "revoke", ...(profileName ? { profile: profileName } : {}), serialNumber: entry.serialNumber, subject, reason: entry.reason, created, updated, alsoRevoked, ...(clientAddress ? { clientAddress } : {}) });
           await o.onRevoked?.(ca);
           return json(200, { serialNumber: entry.serialNumber, subject, reason: entry.reason, revokedAt: entry.revokedAt.toISOString(), created, updated, alsoRevoked });
         } catch (e) {
@@ -323,18 +352,18 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     },
     "reload-trust": {
       method: "POST",
-      run: async (request) => {
+      run: async (request, _url, _rest, clientAddress) => {
         const body = await readJson(request);
         const profile = stringField(body, "profile", false) ?? o.defaultProfile;
         const pool = o.trustAnchors?.get(profile);
         if (!pool) return json(404, { error: `profile ${profile} has no Intune trust anchors to reload` });
         try {
           const anchors = await pool.reload();
-          o.log({ type: "admin", action: "reload-trust", profile, anchors: anchors.length });
+          o.log({ type: "admin", action: "reload-trust", profile, anchors: anchors.length, ...(clientAddress ? { clientAddress } : {}) });
           return json(200, { profile, anchors: anchors.map((a) => ({ subject: a.subject, notAfter: a.notAfter.toISOString(), ...(a.fingerprintSha256 ? { fingerprintSha256: a.fingerprintSha256 } : {}) })) });
         } catch (e) {
           const error = (e as Error).message.split("\n", 1)[0];
-          o.log({ type: "admin", action: "reload-trust", profile, error });
+          o.log({ type: "admin", action: "reload-trust", profile, error, ...(clientAddress ? { clientAddress } : {}) });
           return json(422, { profile, error: `the trust anchors were not reloaded (the old ones stay in use): ${error}` });
         }
       },
@@ -342,7 +371,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     stats: { method: "GET", store: "counter", run: async () => json(200, { stats: await o.server.sharedStats() }) },
   };
 
-  const decideRoute = async (action: "approve" | "reject", request: Request, url: URL, rest: string | undefined): Promise<Response> => {
+  const decideRoute = async (action: "approve" | "reject", request: Request, url: URL, rest: string | undefined, clientAddress: string | undefined): Promise<Response> => {
     if (rest !== undefined) {
       let transactionId: string;
       try {
@@ -350,12 +379,12 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       } catch {
         throw new BadRequest("the transactionID in the path is not valid percent-encoding");
       }
-      return decideIn(action, url.searchParams.get("profile") ?? undefined, transactionId);
+      return decideIn(action, url.searchParams.get("profile") ?? undefined, transactionId, clientAddress);
     }
     const body = await readJson(request);
     const transactionId = body.transactionId ?? body.transactionID;
     if (typeof transactionId !== "string" || transactionId === "") throw new BadRequest('expected a JSON body {"transactionId": "…", "profile"?: "…"}');
-    return decideIn(action, stringField(body, "profile", false), transactionId);
+    return decideIn(action, stringField(body, "profile", false), transactionId, clientAddress);
   };
 
   /**
@@ -363,13 +392,18 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
    * client's, so two profiles can each hold one with the same ID (409 naming them: give "profile"), and a 404 names
    * the profiles searched.
    */
-  const decideIn = async (action: "approve" | "reject", profile: string | undefined, transactionId: string): Promise<Response> => {
-    if (profile !== undefined) return decide(action, profile, transactionId);
+  const decideIn = async (action: "approve" | "reject", profile: string | undefined, transactionId: string, clientAddress: string | undefined): Promise<Response> => {
+    if (profile !== undefined) return decide(action, profile, transactionId, clientAddress);
     const waiting = (await o.server.pending()).filter((tx) => tx.transactionId === transactionId);
     const holders = [...new Set(waiting.map((tx) => tx.profile))];
-    if (holders.length === 1) return decide(action, holders[0]!, transactionId);
+    if (holders.length === 1) return decide(action, holders[0]!, transactionId, clientAddress);
     if (holders.length > 1) return json(409, { error: `transaction ${transactionId} is pending in profiles ${holders.join(", ")}: give "profile"`, profiles: holders });
     const searched = o.server.profiles().map((p) => p.profile);
+    // Pending nowhere: decided already (or being issued) in a profile, 409 with its status; else unknown, 404.
+    for (const name of searched) {
+      const decided = await notPending(name, transactionId);
+      if (decided) return decided;
+    }
     return json(404, { error: `no pending transaction ${transactionId} in profile${searched.length === 1 ? "" : "s"} ${searched.join(", ")}` });
   };
 
@@ -388,18 +422,19 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       return path === ADMIN_SCRIPT_PATH ? adminPageScript() : adminPageHtml(url);
     }
     // clientAddressOf never throws: meta is the caller's (null, a getter that throws), and the address never fails a request.
-    const denied = authorize(request, url.pathname, clientAddressOf(meta ?? undefined));
+    const clientAddress = clientAddressOf(meta ?? undefined);
+    const denied = authorize(request, url.pathname, clientAddress);
     if (denied) return denied;
     const m = path.startsWith(ADMIN_PREFIX) ? /^([a-z-]+)(?:\/(.+))?$/.exec(path.slice(ADMIN_PREFIX.length)) : null;
     const route = m && Object.hasOwn(routes, m[1]!) ? routes[m[1]!] : undefined;
     if (!m || !route || (m[2] !== undefined && m[1] !== "approve" && m[1] !== "reject")) return json(404, { error: `no admin route ${url.pathname}` });
     if (!allows([route.method], request.method)) return json(405, { error: `use ${route.method}` }, { allow: allowOf([route.method]) });
     try {
-      return await route.run(request, url, m[2]);
+      return await route.run(request, url, m[2], clientAddress);
     } catch (e) {
       if (e instanceof BadRequest) return json(400, { error: e.message });
       if (e instanceof UnknownProfile) return json(404, { error: e.message });
-      if (route.store !== undefined && isStoreUnavailable(e)) return storeUnavailableResponse(route.store, e, { log: o.log, method: request.method, path: url.pathname });
+      if (route.store !== undefined && isStoreUnavailable(e)) return storeUnavailableResponse(route.store, e, { log: o.log, method: request.method, path: url.pathname, operation: m[1]! });
       throw e;
     }
   }

@@ -443,6 +443,7 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
         caFor: (profile) => profileCas.get(profile),
         onRevoked: (revokedUnder) => crlSchedules.get(revokedUnder)?.refresh() ?? Promise.resolve(undefined),
         snapshot: () => server.snapshot(),
+        transactions: stores.transactions,
         activity,
         profileExtras: () => ({ redis: config.redisUrl !== undefined }),
         ...(trustAnchors.size > 0 ? { trustAnchors } : {}),

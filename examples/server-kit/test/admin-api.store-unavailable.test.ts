@@ -60,7 +60,9 @@ describe("admin API with its stores down", () => {
     const res = await call(method, path, body === "issued" ? { serialNumber: issuedSerial, reason: "keyCompromise" } : body);
     expect([res.status, res.headers.get("retry-after"), await res.json()]).toEqual([503, "30", { error: `the ${store} store is unavailable; try again` }]);
     // The answer hides the cause (it may name a host); the operator's log line has it.
-    expect(lines).toEqual([{ type: "admin-error", method, path, store, status: 503, code: "ERR_STORE_UNAVAILABLE", message: "redis: connection refused" }]);
+    // `operation`: what the operator ran (the route), whichever store call failed under it.
+    const operation = path.slice("/admin/scep/".length).split("/")[0];
+    expect(lines).toEqual([{ type: "admin-error", method, path, operation, store, status: 503, code: "ERR_STORE_UNAVAILABLE", message: "redis: connection refused" }]);
   });
 });
 
