@@ -127,6 +127,8 @@ function readRegistration(body: unknown): Registration | string {
  * - `GET /admin/stats` → per-CA counts of this process.
  *
  * 400 for a malformed request, 404 for an unknown route or CA, 503 + Retry-After when a store is down.
+ * Each action writes an audit line `{ type: "admin", action: "register"|"register-failed"|"delete", …, clientAddress? }`
+ * (`clientAddress`: the caller's address, at most 64 characters; never a challenge or the token).
  */
 export function createAdminApi(o: AdminApiOptions): AdminApi {
   const now = o.now ?? (() => new Date());
@@ -158,7 +160,8 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     return { r, ca };
   };
 
-  const register = async (request: Request): Promise<Response> => {
+  const register = async (request: Request, clientAddress: string | undefined): Promise<Response> => {
+    const from = clientAddress ? { clientAddress } : {};
     const read = await readProfileRequest(request, "no caName given and no default CA configured");
     if (read instanceof Response) return read;
     const { r, ca } = read;
@@ -193,7 +196,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         // A challenge source failed: NDES's cache of challenges is full, a timeout, a 5xx (retryable: back off and
         // register again later, do not mark the device failed), or bad credentials, no permission, an unknown page.
         const retryable = (e as { retryable?: unknown }).retryable === true;
-        o.log({ type: "admin", action: "register-failed", hostId: r.hostId, profileId: r.profileId, caName: ca.name, code: e.code, retryable });
+        o.log({ type: "admin", action: "register-failed", hostId: r.hostId, profileId: r.profileId, caName: ca.name, code: e.code, retryable, ...from });
         return retryable
           ? json(503, { error: "the CA's challenge source is busy or unreachable; register again later", code: e.code }, { "retry-after": "60" })
           : json(502, { error: "the CA's challenge source refused to give a challenge", code: e.code });
@@ -201,7 +204,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       throw e;
     }
     const url = buildProxyUrl(o.proxyBase(), { hostId: r.hostId, profileId: r.profileId, caName: ca.name, ...(challenge === undefined ? {} : { challenge }) });
-    o.log({ type: "admin", action: "register", hostId: r.hostId, profileId: r.profileId, caName: ca.name, caType: ca.type });
+    o.log({ type: "admin", action: "register", hostId: r.hostId, profileId: r.profileId, caName: ca.name, caType: ca.type, ...from });
     return json(201, {
       hostId: r.hostId,
       profileId: r.profileId,
@@ -235,13 +238,13 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     return json(200, { profiles: out });
   };
 
-  const deleteProfile = async (request: Request): Promise<Response> => {
+  const deleteProfile = async (request: Request, clientAddress: string | undefined): Promise<Response> => {
     const read = await readProfileRequest(request, "no CA of that name is configured");
     if (read instanceof Response) return read;
     const { r, ca } = read;
     try {
       const deleted = await o.profiles.delete({ hostId: r.hostId, profileId: r.profileId, caName: ca.name });
-      o.log({ type: "admin", action: "delete", hostId: r.hostId, profileId: r.profileId, caName: ca.name, deleted });
+      o.log({ type: "admin", action: "delete", hostId: r.hostId, profileId: r.profileId, caName: ca.name, deleted, ...(clientAddress ? { clientAddress } : {}) });
       return json(200, { deleted });
     } catch (e) {
       if (isStoreUnavailable(e)) return storeUnavailableResponse("profile", e, { log: o.log, method: request.method, path: ADMIN_PROFILES_PATH });
@@ -259,16 +262,17 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     const url = new URL(request.url);
     const path = url.pathname;
     // clientAddressOf never throws: meta is the caller's (null, a getter that throws), and the address never fails a request.
-    const denied = authorize(request, path, clientAddressOf(meta ?? undefined));
+    const clientAddress = clientAddressOf(meta ?? undefined);
+    const denied = authorize(request, path, clientAddress);
     if (denied) return denied;
     const method = request.method === "HEAD" ? "GET" : request.method;
     // 405 with the methods the route answers, HEAD listed with GET (RFC 9110 §15.5.6, §10.2.1).
     const allow = (methods: string[]): Response => json(405, { error: `use ${methods.join(", ")}` }, { allow: allowOf(methods) });
     switch (path) {
       case ADMIN_PROFILES_PATH:
-        if (method === "POST") return register(request);
+        if (method === "POST") return register(request, clientAddress);
         if (method === "GET") return listProfiles(url);
-        if (method === "DELETE") return deleteProfile(request);
+        if (method === "DELETE") return deleteProfile(request, clientAddress);
         return allow(["GET", "POST", "DELETE"]);
       case "/admin/events": {
         if (method !== "GET") return allow(["GET"]);

@@ -137,7 +137,7 @@ describe("POST /admin/profiles", () => {
       expect(res.headers.get("retry-after")).toBe(headers);
       expect(await res.json()).toEqual(body);
       expect(await profiles.get({ hostId: "h", profileId: "p", caName: "ndes-admin" })).toBeUndefined();
-      expect(lines).toEqual([{ type: "admin", action: "register-failed", hostId: "h", profileId: "p", caName: "ndes-admin", code: body.code, retryable: status === 503 }]);
+      expect(lines).toEqual([{ type: "admin", action: "register-failed", hostId: "h", profileId: "p", caName: "ndes-admin", code: body.code, retryable: status === 503, clientAddress: "127.0.0.1" }]);
     }
   });
 
@@ -253,9 +253,14 @@ describe("statuses, deletion and events", () => {
   });
 
   it("DELETE /admin/profiles removes a record once; wrong methods get 405 with Allow; unknown routes 404", async () => {
-    const { call } = setup();
+    const { call, lines } = setup();
     await call("POST", "/admin/profiles", { hostId: "h", profileId: "p" });
     expect(await (await call("DELETE", "/admin/profiles", { hostId: "h", profileId: "p" })).json()).toEqual({ deleted: true });
+    // The audit lines name the caller's address, as the admin-auth-failed lines do; never the challenge.
+    expect(lines.filter((l) => l.type === "admin")).toEqual([
+      { type: "admin", action: "register", hostId: "h", profileId: "p", caName: "corp", caType: "custom", clientAddress: "127.0.0.1" },
+      { type: "admin", action: "delete", hostId: "h", profileId: "p", caName: "corp", deleted: true, clientAddress: "127.0.0.1" },
+    ]);
     expect(await (await call("DELETE", "/admin/profiles", { hostId: "h", profileId: "p" })).json()).toEqual({ deleted: false });
     const put = await call("PUT", "/admin/profiles", {});
     expect(put.status).toBe(405);
