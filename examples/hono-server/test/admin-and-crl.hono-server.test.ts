@@ -12,13 +12,14 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { expectAdminHeadLikeGet } from "../../server-kit/test/support/admin-head-suite.js";
 import { startExample } from "../../server-kit/test/support/example-process.js";
+import { pkcsReqAndPoll } from "../../server-kit/test/support/pkcs-req.js";
 
 const TOKEN = "hono-admin-token-0123456789";
 const tmp = mkdtempSync(join(tmpdir(), "scep-hono-admin-"));
 let s: Awaited<ReturnType<typeof startExample>>;
 
 beforeAll(async () => {
-  s = await startExample(fileURLToPath(new URL("..", import.meta.url)), { SCEP_ADMIN_TOKEN: TOKEN, SCEP_DATA_DIR: join(tmp, "data") });
+  s = await startExample(fileURLToPath(new URL("..", import.meta.url)), { SCEP_ADMIN_TOKEN: TOKEN, SCEP_DATA_DIR: join(tmp, "data"), SCEP_CHALLENGE: "hono-admin-secret" });
 });
 afterAll(async () => {
   await s?.proc.terminate();
@@ -45,4 +46,24 @@ it("serves the admin page, and the admin API under /admin/scep/ behind the token
 
 it("admin API and page: HEAD of every GET route gets the GET's header fields and no content; a wrong method 405 with Allow (RFC 9110 §9.3.2, §15.5.6)", async () => {
   await expectAdminHeadLikeGet(Number(new URL(s.base).port), TOKEN);
+});
+
+it("an admin action's audit line names the caller's address (the TCP peer, as Hono's adapter reads it) and the certificate's subject", async () => {
+  const { first } = await pkcsReqAndPoll(`${s.base}/scep`, { subject: "CN=hono-audited", challenge: "hono-admin-secret" });
+  expect(first.status).toBe("SUCCESS");
+  const serialNumber = first.certificates[0]!.serialNumberHex;
+  const res = await fetch(`${s.base}/admin/scep/revoke`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ serialNumber, reason: "superseded" }) });
+  expect(res.status).toBe(200);
+  expect(await s.proc.waitForJson("admin", (e) => e.action === "revoke")).toEqual({
+    time: expect.any(String),
+    type: "admin",
+    action: "revoke",
+    serialNumber,
+    subject: "CN=hono-audited",
+    reason: "superseded",
+    created: true,
+    updated: false,
+    alsoRevoked: [],
+    clientAddress: "127.0.0.1",
+  });
 });
