@@ -130,6 +130,8 @@ describe("two proxy processes, one redis-server", () => {
     await redis.pause();
     try {
       expect(await readyzOnce(b, 503)).toEqual([503, { status: "not ready", checks: { redis: "down" } }]);
+      // The hang is logged as readiness sees it (the socket stays open: no connection error), on either proxy.
+      for (const p of [a, b]) expect(await p.proc.waitForJson("redis-down")).toMatchObject({ type: "redis-down", reason: "no answer to PING within 2000 ms" });
       expect((await fetch(`${b.base}/healthz`)).status).toBe(200);
       const device = await fetch(`${b.base}${path}?operation=GetCACaps`, { signal: AbortSignal.timeout(30_000) });
       expect(device.status).toBe(503);
@@ -142,6 +144,10 @@ describe("two proxy processes, one redis-server", () => {
       redis.resume();
     }
     expect(await readyzOnce(b, 200)).toEqual([200, { status: "ready", checks: { redis: "ok" } }]);
+    for (const p of [a, b]) {
+      await p.proc.waitForJson("redis-up");
+      expect(p.proc.lines.filter((l) => l.includes('"type":"redis-down"'))).toHaveLength(1);
+    }
     const caps = await fetch(`${b.base}${path}?operation=GetCACaps`, { signal: AbortSignal.timeout(30_000) });
     expect(caps.status).toBe(200);
     expect(await a.profile("outage-host", "wifi", "corp")).toMatchObject({ status: "pending" });
