@@ -1,22 +1,9 @@
 // node:http ↔ fetch-style handlers (web Request → Response), with a body limit, for the proxy and its admin API.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { peerAddress } from "@scep-examples/server-kit/node-fetch";
 
 /** A handler the server can mount: the proxy (`createScepProxy`) and the admin API both fit. */
 export type FetchHandler = (request: Request, meta: { remoteAddress?: string | undefined }) => Promise<Response>;
-
-/**
- * The TCP peer's address of `req` (`req.socket.remoteAddress`), or `undefined` when it has none or reading it throws
- * (an HTTP/2 compatibility request whose stream is gone throws `ERR_HTTP2_SOCKET_UNBOUND`): an address that cannot be
- * read never fails a request.
- */
-export function peerAddress(req: IncomingMessage | undefined): string | undefined {
-  try {
-    const address: unknown = req?.socket?.remoteAddress;
-    return typeof address === "string" ? address : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 class TooLarge extends Error {}
 
