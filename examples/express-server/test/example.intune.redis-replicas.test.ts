@@ -72,7 +72,7 @@ async function reason(tid: string): Promise<string> {
 
 describe("two example servers on one Redis share the signed-token replay cache and rate limiter", () => {
   it("both replicas serve the profile with the Intune stores in Redis", () => {
-    for (const r of [a, b]) expect(r.proc.banner("shared state")).toBe(`Redis ${redis.url} (PENDING transactions, one-time challenges, counters, revocations, Intune replay caches and rate limits)`);
+    for (const r of [a, b]) expect(r.proc.banner("shared state")).toBe(`Redis ${redis.url}, keys scep:* (PENDING transactions, one-time challenges, counters, revocations, Intune replay caches and rate limits)`);
   });
 
   it("the same token raced through A and B at once is accepted once; the other gets FAILURE badMessageCheck (replay)", async () => {

@@ -146,7 +146,7 @@ describe("two replicas in PENDING mode", () => {
   });
 
   it("PENDING through A, listed and approved through B, the certificate by CertPoll on A and on B (RFC 8894 §3.3.3)", async () => {
-    expect(a.proc.banner("shared state")).toBe(`Redis ${redis.url} (PENDING transactions, one-time challenges, counters, revocations)`);
+    expect(a.proc.banner("shared state")).toBe(`Redis ${redis.url}, keys scep:* (PENDING transactions, one-time challenges, counters, revocations)`);
     const d = await device("CN=replica-pending", "pending-secret");
     const first = await pkcsReq(a, ca, d);
     expect(first.rep?.status).toBe("PENDING");

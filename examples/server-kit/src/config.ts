@@ -61,6 +61,11 @@ export interface ServerConfig {
   keyWorkers: number;
   /** Redis URL: PENDING transactions, one-time challenges and request counters live there (shared by replicas). */
   redisUrl: string | undefined;
+  /**
+   * Prefix of every Redis key the server writes (`--redis-key-prefix` / `SCEP_REDIS_KEY_PREFIX`, default
+   * {@link DEFAULT_REDIS_KEY_PREFIX}): one per deployment sharing a Redis db. No `{` or `}` (as @scep/redis requires).
+   */
+  redisKeyPrefix: string;
   /** Clients send one-time challenges issued by `POST /admin/challenges` instead of the static one. */
   oneTimeChallenges: boolean;
   /** URL issued certificates name as their CRL distribution point (undefined: none). */
@@ -78,6 +83,9 @@ export interface ServerConfig {
 export { ConfigError } from "./errors.js";
 import { ConfigError } from "./errors.js";
 import { hostProblem } from "./listen-failure.js";
+
+/** The prefix of the example server's Redis keys unless `--redis-key-prefix` gives another (the one earlier versions used). */
+export const DEFAULT_REDIS_KEY_PREFIX = "scep:";
 
 /** Most worker processes `--workers` accepts. */
 export const MAX_WORKERS = 64;
@@ -115,6 +123,7 @@ export const SETTINGS = [
   ["--workers", "SCEP_WORKERS", "1", "processes serving requests on the one port (`node:cluster`; `auto`: one per CPU, the most enrollments per second, see docs/performance.md); a worker that dies is restarted; `/metrics` shows the whole server's totals (the primary merges every worker's); with `--pending` or `--one-time-challenges` only together with `--redis-url`"],
   ["--key-workers", "SCEP_KEY_WORKERS", "auto", "threads per process that decrypt requests' content keys with the CA key (RSA; a `KeyWorkerPool`) and sign with it (certificates, CertReps, CRLs), so the event loop keeps parsing meanwhile; `auto`: 2 in each process (1 on a 1-core machine), and none when `--workers` takes every core; `0`: every private-key operation (decryptions and signatures) on the event loop, which costs the least CPU per enrollment"],
   ["--redis-url", "SCEP_REDIS_URL", "(unset)", "keep PENDING transactions, one-time challenges, revocations, CRL numbers and request counters in Redis (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS), so several processes or machines share them (see [Several replicas](#several-replicas-one-redis)); every enrollment, renewal and CRL request then needs Redis (503 while it is down), and revocations live only there: run Redis with `appendonly yes`; prefer the variable when the URL holds a password (it is never printed)"],
+  ["--redis-key-prefix", "SCEP_REDIS_KEY_PREFIX", "scep:", "prefix of every Redis key the server writes (PENDING transactions, one-time challenges, revocations, CRL numbers, counters, Intune caches): give each deployment sharing one Redis db its own (staging and production, two CAs), its replicas the same one. At start the server claims the prefix for the SHA-256 fingerprints of the CA certificates it serves (`<prefix>ca-fingerprints`) and exits 2 when another CA holds it (see [Several replicas](#several-replicas-one-redis)); no `{` or `}`; only with `--redis-url`"],
   ["--config", "SCEP_CONFIG", "(unset)", "JSON file with several profiles, each with its path, CA, challenge (static, one-time or Intune) and Intune settings (see [Configuration file](#configuration-file-several-profiles) and `examples/server-kit/config.schema.json`); the flags above stay server-wide, and `--challenge`, `--pending` and `--validity-days` become the profiles' defaults"],
   ["--one-time-challenges", "SCEP_ONE_TIME_CHALLENGES", "false", "clients must send a one-time challenge from `POST /admin/scep/challenges` (valid one hour, consumed on use) instead of the static one; needs `SCEP_ADMIN_TOKEN`"],
   ["--admin-listen", "SCEP_ADMIN_LISTEN", "(unset)", "`[host:]port` (host default 127.0.0.1): serve the admin API and page on this address only, not on the SCEP port (e.g. `127.0.0.1:9090`, loopback only); needs `SCEP_ADMIN_TOKEN`"],
@@ -201,6 +210,16 @@ function redisUrl([name, value]: [string, string | undefined]): string | undefin
     throw new ConfigError(`${name} must be a redis:// or rediss:// URL`);
   }
   if (url.protocol !== "redis:" && url.protocol !== "rediss:") throw new ConfigError(`${name} must be a redis:// or rediss:// URL, got a ${url.protocol} URL`);
+  return value;
+}
+
+/**
+ * `--redis-key-prefix`/`SCEP_REDIS_KEY_PREFIX`, checked as @scep/redis checks a store's `keyPrefix` (no `{` or `}`:
+ * the stores put Redis Cluster hash tags after it), so a bad one is one line here, not a stack at the first store.
+ */
+function redisKeyPrefix(name: string, value: string, url: string | undefined): string {
+  if (/[{}]/.test(value)) throw new ConfigError(`${name} must not contain { or } (the stores add Redis Cluster hash tags), got ${JSON.stringify(value)}`);
+  if (url === undefined) throw new ConfigError(`${name} needs --redis-url or SCEP_REDIS_URL: without Redis nothing is stored under a key prefix`, { showUsage: false });
   return value;
 }
 
@@ -316,11 +335,14 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     workers: workers(get("--workers", "SCEP_WORKERS")),
     keyWorkers: 0, // below: `auto` depends on the number of processes
     redisUrl: redisUrl(get("--redis-url", "SCEP_REDIS_URL")),
+    redisKeyPrefix: DEFAULT_REDIS_KEY_PREFIX, // below: only with a Redis URL
     oneTimeChallenges: values["one-time-challenges"] === true || boolean("SCEP_ONE_TIME_CHALLENGES", env.SCEP_ONE_TIME_CHALLENGES ?? ""),
     crlUrl: httpUrl(get("--crl-url", "SCEP_CRL_URL")),
     crlValidityHours: num("--crl-validity-hours", "SCEP_CRL_VALIDITY_HOURS", 24, 1, 8760),
     adminListen: listenAddress(get("--admin-listen", "SCEP_ADMIN_LISTEN")),
   };
+  const [prefixSrc, prefix] = get("--redis-key-prefix", "SCEP_REDIS_KEY_PREFIX");
+  if (prefix !== undefined) config.redisKeyPrefix = redisKeyPrefix(prefixSrc, prefix, config.redisUrl);
   config.keyWorkers = keyWorkers(get("--key-workers", "SCEP_KEY_WORKERS"), config.workers);
   config.bodyTimeoutMs = num("--body-timeout-ms", "SCEP_BODY_TIMEOUT_MS", Math.min(10_000, config.requestTimeoutMs), 1);
   if (config.bodyTimeoutMs > config.requestTimeoutMs) throw new ConfigError(`the body timeout (${config.bodyTimeoutMs} ms) must not exceed the request timeout (${config.requestTimeoutMs} ms)`);

@@ -5,7 +5,7 @@
 import type { ServerConfig } from "./config.js";
 
 /** Settings that belong to the listening socket, the worker processes or threads or the store connection: they need a restart. */
-export const RESTART_ONLY: readonly (keyof ServerConfig)[] = ["port", "host", "workers", "keyWorkers", "redisUrl", "adminListen", "requestTimeoutMs", "headersTimeoutMs", "keepAliveTimeoutMs", "bodyTimeoutMs", "maxInFlight", "maxConnections", "retryAfterSeconds", "shutdownTimeoutMs"];
+export const RESTART_ONLY: readonly (keyof ServerConfig)[] = ["port", "host", "workers", "keyWorkers", "redisUrl", "redisKeyPrefix", "adminListen", "requestTimeoutMs", "headersTimeoutMs", "keepAliveTimeoutMs", "bodyTimeoutMs", "maxInFlight", "maxConnections", "retryAfterSeconds", "shutdownTimeoutMs"];
 
 /**
  * The reloaded configuration with the restart-only settings of the running one, and the names of those that

@@ -16,11 +16,13 @@ import type { IntuneStores } from "./profiles.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import type Redis from "ioredis";
 import { connectRedis } from "./redis-connection.js";
+import { DEFAULT_REDIS_KEY_PREFIX } from "./config.js";
+import { claimRedisNamespace } from "./redis-namespace.js";
 
 export { redactRedisUrl } from "./redis-connection.js";
 
-/** The prefix of the example server's Redis keys (its replicas' lock on a data directory names it too). */
-export const REDIS_KEY_PREFIX = "scep:";
+/** The default prefix of the example server's Redis keys (`--redis-key-prefix`; the data directory's lock names it too). */
+export const REDIS_KEY_PREFIX = DEFAULT_REDIS_KEY_PREFIX;
 
 /** Most transactions the in-memory store keeps (finished ones are dropped oldest first when full). */
 export const MAX_TRANSACTIONS = 10_000;
@@ -49,6 +51,14 @@ export interface SharedStores {
    * for memory; for Redis, connected and the last background PING (every 2 s) answered.
    */
   ready(): boolean;
+  /**
+   * Claims the stores for the CA certificates the server serves, given as SHA-256 fingerprints (colon hex): nothing
+   * for memory; in Redis `<prefix>ca-fingerprints` (see redis-namespace.ts), created or joined, once per new set
+   * (a set within one already claimed asks Redis nothing: a reload that keeps its CAs works while Redis is down).
+   *
+   * @throws ConfigError (one line) when another CA holds the prefix, or Redis cannot be asked.
+   */
+  claim(fingerprints: readonly string[]): Promise<void>;
 }
 
 /** The value of `key` in `map`, made by `make` the first time. */
@@ -75,6 +85,7 @@ export function memoryStores(dataDir: string): SharedStores {
     where: "memory",
     close: async () => undefined,
     ready: () => true,
+    claim: async () => undefined,
   };
 }
 
@@ -130,6 +141,7 @@ export async function redisStores(url: string, log: (entry: Record<string, unkno
     }
   }
   const keyPrefix = options.keyPrefix ?? REDIS_KEY_PREFIX;
+  const claimed = new Set<string>();
   const counters = new RedisCounterStore(client, { keyPrefix, onError: () => undefined });
   return {
     transactions: new RedisTransactionStore(client, { keyPrefix }),
@@ -148,5 +160,11 @@ export async function redisStores(url: string, log: (entry: Record<string, unkno
       client.disconnect();
     },
     ready: () => readiness.ready(),
+    async claim(fingerprints) {
+      if (fingerprints.every((f) => claimed.has(f))) return;
+      const result = await claimRedisNamespace(client, { keyPrefix, fingerprints, where });
+      if (result.kind === "claimed" || result.added > 0) log({ type: "redis-namespace", redis: where, keyPrefix, fingerprints: [...fingerprints], ...(result.kind === "claimed" ? { claimed: true } : { added: result.added }) });
+      for (const f of fingerprints) claimed.add(f);
+    },
   };
 }

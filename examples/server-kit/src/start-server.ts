@@ -16,9 +16,10 @@ import { rawPath, serveFetch } from "./node-fetch.js";
 import { CRL_FILE, CRL_PATH, createCrlEndpoint, scheduleCrl, type CrlEndpoint } from "./crl-endpoint.js";
 import { ConfigError, configErrorLine, parseConfig, usage, type ServerConfig } from "./config.js";
 import { inConfigFile } from "./errors.js";
-import { REDIS_KEY_PREFIX, memoryStores, redactRedisUrl, redisStores, type SharedStores } from "./shared-stores.js";
+import { memoryStores, redactRedisUrl, redisStores, type SharedStores } from "./shared-stores.js";
 import { OPERATOR_PATHS, createMetricsSdk, withOperatorEndpoints, type MetricsSdk } from "./operator-endpoints.js";
 import { readNextCa } from "./ca-rollover.js";
+import { fingerprintSha256 } from "./redis-namespace.js";
 import { createReloader, keepRestartOnly } from "./reload.js";
 import type { ProfileSettings } from "./config-file.js";
 import { scheduleRevocationSync } from "./intune-revocation-sync.js";
@@ -173,11 +174,12 @@ const keyWorkerPools = new Map<number, KeyWorkerPool>();
  * Opens the embedded CA (created in the data directory, or loaded from
  * `--ca-cert`/`--ca-key`) and checks that SCEP can use it. `revocations`: the store the server uses (default: the
  * data directory's file store); `field`/`subject`: a profile's own CA; `primary`: opened by a `--workers` primary,
- * which serves nothing.
+ * which serves nothing; `deferRestore`: the published CRL's revocations go back into `revocations` at the CA's first
+ * `crl()` or look-up, not at open (a server on Redis claims its key prefix first, see redis-namespace.ts).
  *
  * @throws ConfigError for an encrypted key without (or with a wrong) passphrase, and for an EC CA.
  */
-export async function openCa(config: ServerConfig, revocations?: RevocationStore, field?: string, subject?: string, primary = false): Promise<FileCa> {
+export async function openCa(config: ServerConfig, revocations?: RevocationStore, field?: string, subject?: string, primary = false, deferRestore = false): Promise<FileCa> {
   const passphrase = config.caKeyPath ? await readPassphrase(config) : undefined;
   // A --workers primary's server CA on Redis: its file store is not the one in service (see below).
   const lookOnly = primary && revocations === undefined && config.redisUrl !== undefined;
@@ -203,7 +205,7 @@ export async function openCa(config: ServerConfig, revocations?: RevocationStore
       // that do not read. Into the store the server uses: a --workers primary opens the server CA with its default
       // file store, which with Redis no worker reads, so it restores nothing then and its workers do (the first one
       // tells about the CRL). Profile CAs use their file store in every process: the primary restores them.
-      ...(lookOnly ? { restoreOnOpen: false } : {}),
+      ...(lookOnly || deferRestore ? { restoreOnOpen: false } : {}),
       onRevocationsRestored: ({ restored, skipped, crlNumber }: RevocationsRestoredEvent) => {
         if (restored > 0 || tellsAboutCrl) log({ type: "revocations-restored", restored, skipped, crlNumber: String(crlNumber), dataDir: config.dataDir });
       },
@@ -324,7 +326,7 @@ export async function openProfileCas(config: ServerConfig, env: Readonly<Record<
 export async function createKit(config: ServerConfig, keep?: KeptState, env: Readonly<Record<string, string | undefined>> = process.env): Promise<ScepKit & { challengeSource: ChallengeSource }> {
   let stores: SharedStores;
   try {
-    stores = keep?.stores ?? (config.redisUrl === undefined ? memoryStores(config.dataDir) : await redisStores(config.redisUrl, log, { checkPersistence: workerSlot === undefined || workerSlot === 1 }));
+    stores = keep?.stores ?? (config.redisUrl === undefined ? memoryStores(config.dataDir) : await redisStores(config.redisUrl, log, { keyPrefix: config.redisKeyPrefix, checkPersistence: workerSlot === undefined || workerSlot === 1 }));
   } catch (e) {
     throw new ConfigError((e as Error).message, { showUsage: false });
   }
@@ -339,9 +341,14 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
   const trustAnchors = new Map<string, ReloadableTrustAnchors>();
   const revocationSyncs: { profile: string; sync: RevocationSync }[] = [];
   try {
-    ca = await openCa(config, stores.revocations);
+    // With Redis, nothing goes into the store before the key prefix is claimed for these CAs (below): a server of
+    // another deployment would otherwise restore its published CRL's revocations into this one's.
+    ca = await openCa(config, stores.revocations, undefined, undefined, false, config.redisUrl !== undefined);
     nextCa = config.nextCaCertPath === undefined ? undefined : await readNextCa(config.nextCaCertPath, config.nextCaCertFrom);
     profileCas = await openProfileCas(config, env);
+    // Every CA served: the server's, the next one it announces (the rollover adds it, so the new CA keeps the prefix
+    // once the switch is done), the profiles' own. A prefix another CA holds refuses the start or the reload.
+    await stores.claim([...new Set([ca.fingerprintSha256, ...(nextCa ? [fingerprintSha256(nextCa[0]!)] : []), ...[...profileCas.values()].map((c) => c.fingerprintSha256)])]);
     // The challenge last but for the profiles that use it: a start that fails before its banner removes a challenge it
     // generated (below), so the next start generates one and shows it.
     if (usesDefaultChallenge(settings)) ({ challenge, source } = await loadChallenge(config, ca.dataDir));
@@ -468,7 +475,7 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
  * line) when a server of another store, or a file-backed one, holds it.
  */
 function takeDataDirLock(config: ServerConfig): DataDirLock {
-  return lockDataDir(config.dataDir, storeIdentity(config.redisUrl, REDIS_KEY_PREFIX));
+  return lockDataDir(config.dataDir, storeIdentity(config.redisUrl, config.redisKeyPrefix));
 }
 
 /** Listens, or throws a {@link ConfigError} (one line, no usage) when the address cannot be had. */
@@ -544,7 +551,7 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
     `  CA certificate:  ${facts.caCertificatePath}`,
     `  data directory:  ${facts.ca.dataDir}`,
     ...(fromFile ? [] : [`  issuing:         ${!config.pending ? "at once" : config.adminToken ? "PENDING until approved (POST /admin/scep/approve, or on the admin page)" : pendingWithoutAdmin(config)}, ${config.validityDays} days`]),
-    `  shared state:    ${config.redisUrl === undefined ? memoryStateLine(workers?.length, intune) : `Redis ${redactRedisUrl(config.redisUrl)} (PENDING transactions, one-time challenges, counters, revocations${intune ? ", Intune replay caches and rate limits" : ""})`}`,
+    `  shared state:    ${config.redisUrl === undefined ? memoryStateLine(workers?.length, intune) : `Redis ${redactRedisUrl(config.redisUrl)}, keys ${config.redisKeyPrefix}* (PENDING transactions, one-time challenges, counters, revocations${intune ? ", Intune replay caches and rate limits" : ""})`}`,
     `  CRL:             ${scepUrls(config.host, port, [CRL_PATH])[0] ?? CRL_PATH} (signed again after ${config.crlValidityHours / 2} h and after each revocation; a copy in ${join(facts.ca.dataDir, CRL_FILE)})`,
     `  metrics:         /metrics ${config.metricsToken ? "(Authorization: Bearer $SCEP_METRICS_TOKEN)" : "(open: set SCEP_METRICS_TOKEN to require a token)"}`,
     `  admin endpoint:  ${config.adminToken ? `enabled (Authorization: Bearer $SCEP_ADMIN_TOKEN; page at ${adminWhere})` : "disabled (set SCEP_ADMIN_TOKEN)"}`,

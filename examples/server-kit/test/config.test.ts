@@ -6,7 +6,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
-import { ConfigError, SETTINGS, parseConfig, usage } from "../src/index.js";
+import { ConfigError, SETTINGS, configErrorLine, parseConfig, usage } from "../src/index.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 /** --key-workers auto with `processes` processes: a thread per core they leave free, at most 2. */
@@ -38,6 +38,7 @@ const DEFAULTS = {
   workers: 1,
   keyWorkers: autoKeyWorkers(1),
   redisUrl: undefined,
+  redisKeyPrefix: "scep:",
   oneTimeChallenges: false,
   crlUrl: undefined,
   crlValidityHours: 24,
@@ -80,7 +81,7 @@ describe("parseConfig", () => {
       validityDays: 0.5, pending: true, certFiles: true, maxBodyBytes: 2048, adminToken: "0123456789abcdef",
       requestTimeoutMs: 2000, headersTimeoutMs: 1000, keepAliveTimeoutMs: 300, shutdownTimeoutMs: 0,
       bodyTimeoutMs: 1500, maxInFlight: 64, maxConnections: 256, retryAfterSeconds: 5,
-      workers: 1, keyWorkers: 3, redisUrl: "redis://:pw@10.0.0.5:6380/2", oneTimeChallenges: true,
+      workers: 1, keyWorkers: 3, redisUrl: "redis://:pw@10.0.0.5:6380/2", redisKeyPrefix: "scep:", oneTimeChallenges: true,
       crlUrl: "http://pki.example.test/scep/ca.crl", crlValidityHours: 6, adminListen: { host: "::1", port: 9090 },
     });
   });
@@ -160,6 +161,20 @@ describe("parseConfig", () => {
     );
     expect(() => parseConfig(["--pending", "--workers", "2"], {})).toThrow(error);
     expect(() => parseConfig([], { SCEP_PENDING: "1", SCEP_WORKERS: "2" })).toThrow(error);
+  });
+
+  it("--redis-key-prefix / SCEP_REDIS_KEY_PREFIX: default scep:, flag over variable, checked as @scep/redis checks keyPrefix, only with Redis", () => {
+    const redis = { SCEP_REDIS_URL: "redis://127.0.0.1:6379/0" };
+    expect(parseConfig([], redis)).toMatchObject({ redisKeyPrefix: "scep:" });
+    expect(parseConfig([], { ...redis, SCEP_REDIS_KEY_PREFIX: "staging:" })).toMatchObject({ redisKeyPrefix: "staging:" });
+    expect(parseConfig(["--redis-key-prefix", "prod:"], { ...redis, SCEP_REDIS_KEY_PREFIX: "staging:" })).toMatchObject({ redisKeyPrefix: "prod:" });
+    expect(parseConfig([], { ...redis, SCEP_REDIS_KEY_PREFIX: "" })).toMatchObject({ redisKeyPrefix: "scep:" });
+    expect(() => parseConfig(["--redis-key-prefix", "a{b}:"], redis)).toThrow(new ConfigError('--redis-key-prefix must not contain { or } (the stores add Redis Cluster hash tags), got "a{b}:"'));
+    expect(() => parseConfig([], { ...redis, SCEP_REDIS_KEY_PREFIX: "}" })).toThrow(new ConfigError('SCEP_REDIS_KEY_PREFIX must not contain { or } (the stores add Redis Cluster hash tags), got "}"'));
+    expect(() => parseConfig(["--redis-key-prefix", "prod:"], {})).toThrow(new ConfigError("--redis-key-prefix needs --redis-url or SCEP_REDIS_URL: without Redis nothing is stored under a key prefix", { showUsage: false }));
+    expect(configErrorLine("express-server", (() => { try { parseConfig(["--redis-key-prefix", "{"], redis); } catch (e) { return e as Error; } return new Error("none"); })())).toBe(
+      'express-server: --redis-key-prefix must not contain { or } (the stores add Redis Cluster hash tags), got "{" (run with --help)',
+    );
   });
 
   it("with --redis-url, pending mode and one-time challenges run on several workers", () => {
