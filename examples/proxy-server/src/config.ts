@@ -116,7 +116,7 @@ export const SETTINGS = [
   ["--ca-url", "PROXY_CA_URLS", "(the file's)", "NAME=URL: the SCEP URL of the file's CA NAME instead of its url (repeat the flag; in the variable, pairs separated by spaces)"],
   ["", "PROXY_ADMIN_TOKEN", "(required)", "bearer token of the admin API, at least 16 characters (env only)"],
   ["--redis-url", "SCEP_REDIS_URL", "(unset)", "keep profile records and one-time challenges in Redis, shared by every proxy process with the same URL"],
-  ["", "SCEP_PROXY_KEY_PREFIX", "scep-proxy:", "prefix of the Redis keys"],
+  ["--redis-key-prefix", "SCEP_PROXY_KEY_PREFIX", "scep-proxy:", "prefix of the Redis keys: one per deployment sharing a Redis db, the same for its replicas; no `{` or `}`; only with `--redis-url`"],
   [
     "--forward-resends",
     "PROXY_FORWARD_RESENDS",
@@ -127,8 +127,8 @@ export const SETTINGS = [
 
 /** `--help` text. */
 export function usage(program: string): string {
-  const rows = SETTINGS.map(([flag, env, def, meaning]) => `  ${(flag || "(env only)").padEnd(14)} ${env.padEnd(22)} ${def.padEnd(21)} ${meaning.replaceAll("`", "")}`);
-  return [`usage: ${program} [options]   (flags override environment variables, which override the file)`, "", `  ${"flag".padEnd(14)} ${"environment".padEnd(22)} ${"default".padEnd(21)} meaning`, ...rows].join("\n");
+  const rows = SETTINGS.map(([flag, env, def, meaning]) => `  ${(flag || "(env only)").padEnd(18)} ${env.padEnd(22)} ${def.padEnd(21)} ${meaning.replaceAll("`", "")}`);
+  return [`usage: ${program} [options]   (flags override environment variables, which override the file)`, "", `  ${"flag".padEnd(18)} ${"environment".padEnd(22)} ${"default".padEnd(21)} meaning`, ...rows].join("\n");
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -377,6 +377,10 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
   const adminToken = env.PROXY_ADMIN_TOKEN ?? "";
   if (adminToken.length < 16) problems.push("PROXY_ADMIN_TOKEN must be set to at least 16 characters (the admin API registers devices)");
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) problems.push(`${redisSrc} must be a redis:// or rediss:// URL`);
+  // As @scep/redis checks a store's keyPrefix (the stores add Redis Cluster hash tags): one line here, not a stack.
+  const [prefixSrc, redisKeyPrefix = "scep-proxy:"] = get("--redis-key-prefix", "SCEP_PROXY_KEY_PREFIX");
+  if (/[{}]/.test(redisKeyPrefix)) problems.push(`${prefixSrc} must not contain { or } (the stores add Redis Cluster hash tags), got ${JSON.stringify(redisKeyPrefix)}`);
+  else if (prefixSrc === "--redis-key-prefix" && redisUrl === undefined) problems.push("--redis-key-prefix needs --redis-url or SCEP_REDIS_URL: without Redis nothing is stored under a key prefix");
   const listen = {
     port: check(() => (port !== undefined ? int(portSrc, port, 0, 65535) : file.port !== undefined ? int("port", file.port, 0, 65535) : 8090)),
     host: check(() => listenHost(host !== undefined ? hostSrc : "host", host ?? (file.host === undefined ? "127.0.0.1" : str("host", file.host)))),
@@ -396,7 +400,7 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
     http: fromFile.http,
     adminToken,
     redisUrl,
-    redisKeyPrefix: env.SCEP_PROXY_KEY_PREFIX || "scep-proxy:",
+    redisKeyPrefix,
     forwardResends: forwardResends!,
     configPath,
   };

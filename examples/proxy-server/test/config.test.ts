@@ -115,6 +115,16 @@ describe("proxy-server configuration", () => {
     );
   });
 
+  it("--redis-key-prefix / SCEP_PROXY_KEY_PREFIX: default scep-proxy:, flag over variable, no { or } (as @scep/redis), the flag only with Redis", () => {
+    const redis = { SCEP_REDIS_URL: "redis://127.0.0.1:6379" };
+    expect(parse({ cas: [CORP] }, redis).redisKeyPrefix).toBe("scep-proxy:");
+    expect(parse({ cas: [CORP] }, { ...redis, SCEP_PROXY_KEY_PREFIX: "staging-proxy:" }).redisKeyPrefix).toBe("staging-proxy:");
+    expect(parse({ cas: [CORP] }, { ...redis, SCEP_PROXY_KEY_PREFIX: "staging-proxy:" }, ["--redis-key-prefix", "prod-proxy:"]).redisKeyPrefix).toBe("prod-proxy:");
+    expect(error({ cas: [CORP] }, redis, ["--redis-key-prefix", "p{1}:"])).toBe('--redis-key-prefix must not contain { or } (the stores add Redis Cluster hash tags), got "p{1}:"');
+    expect(error({ cas: [CORP] }, { ...redis, SCEP_PROXY_KEY_PREFIX: "}" })).toBe('SCEP_PROXY_KEY_PREFIX must not contain { or } (the stores add Redis Cluster hash tags), got "}"');
+    expect(error({ cas: [CORP] }, {}, ["--redis-key-prefix", "prod-proxy:"])).toBe("--redis-key-prefix needs --redis-url or SCEP_REDIS_URL: without Redis nothing is stored under a key prefix");
+  });
+
   it("--help, and the usage names every setting", () => {
     expect(parseConfig(["--help"], {})).toEqual({ help: true });
     const text = usage("proxy-server");
