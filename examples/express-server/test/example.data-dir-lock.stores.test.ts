@@ -114,8 +114,9 @@ describe("servers share a data directory only when they share a store", () => {
 
   it("replicas killed with SIGKILL leave a stale lock: a file-backed start takes it over", async () => {
     const dataDir = join(tmp, "killed");
-    const a = await start(dataDir, { SCEP_REDIS_URL: url });
-    const b = await start(dataDir, { SCEP_REDIS_URL: url });
+    // Another CA than the first test's: its own key prefix on the one Redis (a prefix belongs to one CA).
+    const a = await start(dataDir, { SCEP_REDIS_URL: url, SCEP_REDIS_KEY_PREFIX: "killed:" });
+    const b = await start(dataDir, { SCEP_REDIS_URL: url, SCEP_REDIS_KEY_PREFIX: "killed:" });
     for (const r of [a, b]) {
       r.proc.child.kill("SIGKILL");
       expect((await r.proc.exited).signal).toBe("SIGKILL");

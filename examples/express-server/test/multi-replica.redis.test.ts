@@ -51,9 +51,12 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Replica A, then B (A creates the CA in `dir`; B reads it), both on Redis. */
+/**
+ * Replica A, then B (A creates the CA in `dir`; B reads it), both on Redis. Each pair has its own CA, so its own key
+ * prefix (`<dir>:`): a prefix belongs to one CA, and a server with another CA on it is refused.
+ */
 async function startPair(dir: string, env: Record<string, string>): Promise<[Replica, Replica, Certificate]> {
-  const common = { SCEP_DATA_DIR: join(tmp, dir), SCEP_REDIS_URL: redis.url, SCEP_ADMIN_TOKEN: TOKEN, ...env };
+  const common = { SCEP_DATA_DIR: join(tmp, dir), SCEP_REDIS_URL: redis.url, SCEP_REDIS_KEY_PREFIX: `${dir}:`, SCEP_ADMIN_TOKEN: TOKEN, ...env };
   const a = await startExample(EXAMPLE_DIR, common);
   const b = await startExample(EXAMPLE_DIR, common);
   const ca = Certificate.from(readFileSync(a.listening.caCertificate, "utf8"));
@@ -146,7 +149,7 @@ describe("two replicas in PENDING mode", () => {
   });
 
   it("PENDING through A, listed and approved through B, the certificate by CertPoll on A and on B (RFC 8894 §3.3.3)", async () => {
-    expect(a.proc.banner("shared state")).toBe(`Redis ${redis.url}, keys scep:* (PENDING transactions, one-time challenges, counters, revocations)`);
+    expect(a.proc.banner("shared state")).toBe(`Redis ${redis.url}, keys pending:* (PENDING transactions, one-time challenges, counters, revocations)`);
     const d = await device("CN=replica-pending", "pending-secret");
     const first = await pkcsReq(a, ca, d);
     expect(first.rep?.status).toBe("PENDING");
@@ -321,7 +324,7 @@ describe("two replicas with one-time challenges", () => {
 describe("--pending with --workers 2 on Redis", () => {
   it("a request PENDING on one worker is approved and collected through whichever worker a connection lands on", async () => {
     const r = await startExample(EXAMPLE_DIR, {
-      SCEP_DATA_DIR: join(tmp, "workers"), SCEP_REDIS_URL: redis.url, SCEP_ADMIN_TOKEN: TOKEN, SCEP_PENDING: "true", SCEP_CHALLENGE: "workers-secret", SCEP_WORKERS: "2",
+      SCEP_DATA_DIR: join(tmp, "workers"), SCEP_REDIS_URL: redis.url, SCEP_REDIS_KEY_PREFIX: "workers:", SCEP_ADMIN_TOKEN: TOKEN, SCEP_PENDING: "true", SCEP_CHALLENGE: "workers-secret", SCEP_WORKERS: "2",
     });
     try {
       const ca = Certificate.from(readFileSync(r.listening.caCertificate, "utf8"));
