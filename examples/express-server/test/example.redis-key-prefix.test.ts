@@ -7,10 +7,11 @@
  *   prefix, the fingerprint holding it and "give this deployment its own --redis-key-prefix or Redis db");
  * - with `--redis-key-prefix` / `SCEP_REDIS_KEY_PREFIX` each deployment runs, and a one-time challenge issued by one
  *   is refused by the other (FAILURE badRequest) and still good at its own;
+ * - with a configuration file, the prefix is claimed for every CA served (the server's and each profile's own);
  * - CA rollover: the server that announces the next CA (`--next-ca-cert`) adds it to the prefix's CA fingerprints,
  *   so a server with the new CA alone then runs on the prefix (and one with the old CA alone still does).
  */
-import { readFileSync, mkdtempSync, rmSync } from "node:fs";
+import { readFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -139,4 +140,18 @@ describe("CA rollover keeps the prefix", () => {
     expect((await fetch(`${switched.base}/scep?operation=GetCACaps`)).status).toBe(200);
     await Promise.all([switched.proc.terminate(), stale.proc.terminate()]);
   }, 240_000);
+});
+
+describe("several profiles, several CAs", () => {
+  it("the prefix is claimed for every CA the server serves (its own and a profile's own CA); a replica with the same configuration joins", async () => {
+    const config = join(tmp, "profiles.json");
+    writeFileSync(config, JSON.stringify({ profiles: [{ path: "/scep" }, { name: "lab", path: "/lab", ca: {} }] }));
+    const extra = { SCEP_CONFIG: config, SCEP_ONE_TIME_CHALLENGES: "", SCEP_CHALLENGE: "profiles-challenge", SCEP_REDIS_KEY_PREFIX: "profiles:" };
+    const first = await examples.start(env("profiles", extra));
+    expect(await members("profiles:ca-fingerprints")).toEqual([fingerprint("profiles"), fingerprint(join("profiles", "profiles", "lab"))].sort());
+    expect(await first.proc.waitForJson("redis-namespace")).toMatchObject({ keyPrefix: "profiles:", claimed: true });
+    const replica = await examples.start(env("profiles", extra));
+    expect((await fetch(`${replica.base}/lab?operation=GetCACaps`)).status).toBe(200);
+    await Promise.all([first.proc.terminate(), replica.proc.terminate()]);
+  }, 180_000);
 });
