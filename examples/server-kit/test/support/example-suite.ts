@@ -351,7 +351,8 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         expect(rep.certificates[0]!.subject).toBe("CN=pending-device");
         expect(rep.certificates[0]!.notAfter.getTime() - rep.certificates[0]!.notBefore.getTime()).toBe(7 * DAY + 300_000);
         const again = await admin("approve", tid, TOKEN);
-        expect([again.status, await again.json()]).toEqual([404, { error: `no pending transaction ${tid} in profile /scep` }]);
+        // Decided already: 409 with its status (a double click), not 404 (a typo).
+        expect([again.status, await again.json()]).toEqual([409, { error: `transaction ${tid} in profile /scep is already ISSUED`, profile: "/scep", transactionId: tid, status: "ISSUED" }]);
       });
 
       it("401 without a token, 403 with a wrong one, each an audit event that never holds the presented token", async () => {
