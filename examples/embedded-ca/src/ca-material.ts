@@ -259,6 +259,15 @@ export async function loadCaMaterial(input: {
     signer,
     signatureAlgorithm,
     keyAlgorithm,
-    fingerprintSha256: colonHex(createHash("sha256").update(certificateDer).digest()),
+    fingerprintSha256: certificateFingerprintSha256(certificateDer),
   };
+}
+
+/**
+ * A certificate's SHA-256 fingerprint as the example servers print it (banner, `listening` line, the Redis namespace
+ * claim): the digest of its DER, upper-case hex pairs joined by colons (`9D:DA:…`, 95 characters).
+ * @param certificateDer - the certificate, DER bytes
+ */
+export function certificateFingerprintSha256(certificateDer: Uint8Array): string {
+  return colonHex(createHash("sha256").update(certificateDer).digest());
 }

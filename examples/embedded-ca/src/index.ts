@@ -34,5 +34,6 @@ export type {
 } from "./open-file-ca.js";
 export type { CertificateExtension } from "./issue-certificate.js";
 export type { CaKeyAlgorithm } from "./ca-material.js";
+export { certificateFingerprintSha256 } from "./ca-material.js";
 export { EmbeddedCaError, EMBEDDED_CA_ERROR_CODES, KEY_COMPROMISED_TEXT, isEmbeddedCaError } from "./errors.js";
 export type { EmbeddedCaErrorCode } from "./errors.js";

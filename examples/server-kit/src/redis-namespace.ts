@@ -9,9 +9,7 @@
 // (`--next-ca-cert`) add it, and once the switch is done a server with the new CA alone still finds it named. The set
 // only grows (a fingerprint is never dropped: a replica still on the old CA keeps passing); delete the key to start
 // it over.
-import { createHash } from "node:crypto";
 import type Redis from "ioredis";
-import type { Certificate } from "@scep/core";
 import { ConfigError } from "./errors.js";
 
 /** The key, after the prefix, of the set of CA fingerprints the prefix belongs to. */
@@ -37,11 +35,6 @@ table.sort(found)
 table.insert(found, 1, 'other')
 return found
 `;
-
-/** A certificate's SHA-256 fingerprint as the example servers print it: upper-case hex pairs joined by colons. */
-export function fingerprintSha256(certificate: Certificate): string {
-  return Array.from(createHash("sha256").update(certificate.der).digest(), (b) => b.toString(16).padStart(2, "0").toUpperCase()).join(":");
-}
 
 /** What {@link claimRedisNamespace} did: created the set, or joined it (adding `added` fingerprints it lacked). */
 export type NamespaceClaim = { kind: "claimed" } | { kind: "joined"; added: number };

@@ -8,7 +8,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { ActivityLog, InvalidArgumentError, isScepError, KeyWorkerPool, createScepServer, Certificate, type RevocationStore, type ScepEvent, type ScepProfile, type ScepServer } from "@scep/core";
-import { isEmbeddedCaError, openFileCa, type FileCa, type RevocationsRestoredEvent } from "@scep-examples/embedded-ca";
+import { certificateFingerprintSha256, isEmbeddedCaError, openFileCa, type FileCa, type RevocationsRestoredEvent } from "@scep-examples/embedded-ca";
 import { LISTEN_FAILED_MESSAGE, SHUTDOWN_MESSAGE, runClusterPrimary, workerSlot } from "./cluster-primary.js";
 import { answerMetricsCollection } from "./cluster-metrics.js";
 import { createAdminApi, type AdminApi, type ReloadableTrustAnchors } from "./admin-api.js";
@@ -19,7 +19,6 @@ import { inConfigFile } from "./errors.js";
 import { memoryStores, redactRedisUrl, redisStores, type SharedStores } from "./shared-stores.js";
 import { OPERATOR_PATHS, createMetricsSdk, withOperatorEndpoints, type MetricsSdk } from "./operator-endpoints.js";
 import { readNextCa } from "./ca-rollover.js";
-import { fingerprintSha256 } from "./redis-namespace.js";
 import { createReloader, keepRestartOnly } from "./reload.js";
 import type { ProfileSettings } from "./config-file.js";
 import { scheduleRevocationSync } from "./intune-revocation-sync.js";
@@ -348,7 +347,7 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
     profileCas = await openProfileCas(config, env);
     // Every CA served: the server's, the next one it announces (the rollover adds it, so the new CA keeps the prefix
     // once the switch is done), the profiles' own. A prefix another CA holds refuses the start or the reload.
-    await stores.claim([...new Set([ca.fingerprintSha256, ...(nextCa ? [fingerprintSha256(nextCa[0]!)] : []), ...[...profileCas.values()].map((c) => c.fingerprintSha256)])]);
+    await stores.claim([...new Set([ca.fingerprintSha256, ...(nextCa ? [certificateFingerprintSha256(nextCa[0]!.der)] : []), ...[...profileCas.values()].map((c) => c.fingerprintSha256)])]);
     // The challenge last but for the profiles that use it: a start that fails before its banner removes a challenge it
     // generated (below), so the next start generates one and shows it.
     if (usesDefaultChallenge(settings)) ({ challenge, source } = await loadChallenge(config, ca.dataDir));
