@@ -288,12 +288,12 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
   // A path that is another profile's path plus a suffix clients append (`/scep/cgi-bin` next to `/scep`) would take
   // that profile's devices: the longest match wins the route, so a Windows device given `/scep/cgi-bin` for `/scep`
   // would enroll with the other profile's CA and challenge.
+  const kind = (r: ResolvedProfile, x: string): string => (x === r.path ? "path" : "alias");
   for (const [path, p] of byPath) {
     for (const [shorter, q] of byPath) {
       if (q === p) continue;
       const prefix = shorter === "/" ? "/" : shorter + "/";
       if (path.startsWith(prefix) && isScepPathSuffix(path.slice(prefix.length))) {
-        const kind = (r: ResolvedProfile, x: string): string => (x === r.path ? "path" : "alias");
         throw new InvalidArgumentError(`profile ${p.name}: ${kind(p, path)} ${path} is profile ${q.name}'s ${kind(q, shorter)} ${shorter} with a suffix clients append, so it would take ${q.name}'s requests`);
       }
     }

@@ -149,7 +149,7 @@ const SOCKET_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ECONNABORTED", "EPI
 /**
  * The message of a StoreUnavailableError for an operation that failed, in the SDK's words, one line, bounded:
  * - `Redis connection is down (not connected): <op> was not sent` for ioredis' refusals while disconnected
- *   ("Stream isn't writeable and enableOfflineQueue options is false", "Connection is closed.", …);
+ *   ("Stream isn't writeable and enableOfflineQueue options is false", "… isn't ready and enableOfflineQueue …");
  * - `Redis connection is down (connection closed): <op> got no answer` for a command in flight when the connection
  *   closed ("Connection is closed.", "Reached the max retries per request limit …": it may have run);
  * - `Redis connection is down (<code>): <op> got no answer` for a socket error (ECONNRESET, …);
