@@ -62,6 +62,15 @@ function replaceAt(value: unknown, pick: number, replacement: unknown): unknown 
   return copy;
 }
 
+/**
+ * JSON values that break code coercing what a peer sent (`Number(x)`, `String(x)`, a template literal): objects whose
+ * `toString`/`valueOf` are not functions (a TypeError "Cannot convert object to primitive value"), one that reads as a
+ * number only through coercion, and a `__proto__` key (an own property after `JSON.parse`). Mixed into every JSON
+ * target's replacements: the seeded run that found `expires_in: {"toString": …}` in @scep/intune (2026-12-03) hit it
+ * by chance.
+ */
+const COERCION_TRAPS: unknown[] = [{ toString: 1 }, { toString: {}, valueOf: {} }, { valueOf: 3599 }, [{ toString: null }], [3599], JSON.parse('{"__proto__":{"isAdmin":true}}')];
+
 const textMutation = (seed: string): fc.Arbitrary<string> =>
   fc
     .array(fc.record({ at: fc.nat(), del: fc.nat({ max: 8 }), ins: fc.string({ maxLength: 8, unit: fc.constantFrom(...'{}[]",:0123456789-.eE truefalsnul\\u00ffé\u0000') }) }), { minLength: 1, maxLength: 4 })
@@ -77,7 +86,7 @@ const textMutation = (seed: string): fc.Arbitrary<string> =>
 /** The configuration file target: seeds from the README, structurally and textually mutated. */
 export function configFileTarget(): ParserTarget<string> {
   const seeds = configSeeds().map((s) => JSON.parse(s) as unknown);
-  const structural = fc.tuple(fc.nat({ max: seeds.length - 1 }), fc.nat(), fc.oneof(fc.jsonValue(), fc.string(), fc.constantFrom(null, -1, 0, 1e308, "", "/scep", "static", "intune", [], {}))).map(([i, p, r]) => JSON.stringify(replaceAt(seeds[i], p, r)));
+  const structural = fc.tuple(fc.nat({ max: seeds.length - 1 }), fc.nat(), fc.oneof(fc.jsonValue(), fc.string(), fc.constantFrom(null, -1, 0, 1e308, "", "/scep", "static", "intune", [], {}, ...COERCION_TRAPS))).map(([i, p, r]) => JSON.stringify(replaceAt(seeds[i], p, r)));
   const textual = fc.nat({ max: seeds.length - 1 }).chain((i) => textMutation(JSON.stringify(seeds[i])));
   // Only inputs that start with "{" are parsed as text (others are file paths: not this target).
   const arbitrary = fc.oneof(structural, textual, fc.jsonValue().map((v) => JSON.stringify({ profiles: v })), fc.string().map((s) => "{" + s)).map((s) => (s.trimStart().startsWith("{") ? s : "{" + s));
@@ -123,7 +132,7 @@ const ADMIN_SEEDS: Record<string, unknown[]> = {
 export function adminJsonTarget(kit: Awaited<ReturnType<typeof createKit>>): ParserTarget<{ route: string; body: string; contentType: string }> {
   const routes = Object.keys(ADMIN_SEEDS);
   const seedBody = fc.constantFrom(...routes).chain((route) =>
-    fc.tuple(fc.constant(route), fc.nat({ max: ADMIN_SEEDS[route]!.length - 1 }), fc.nat(), fc.oneof(fc.jsonValue(), fc.string(), fc.constantFrom(null, "", "/scep", "keyCompromise", 0, -1, 1e21, 3600, "a".repeat(5000)))).map(([r, i, p, rep]) => ({ route: r, body: JSON.stringify(replaceAt(ADMIN_SEEDS[r]![i], p, rep)) })),
+    fc.tuple(fc.constant(route), fc.nat({ max: ADMIN_SEEDS[route]!.length - 1 }), fc.nat(), fc.oneof(fc.jsonValue(), fc.string(), fc.constantFrom(null, "", "/scep", "keyCompromise", 0, -1, 1e21, 3600, "a".repeat(5000), ...COERCION_TRAPS))).map(([r, i, p, rep]) => ({ route: r, body: JSON.stringify(replaceAt(ADMIN_SEEDS[r]![i], p, rep)) })),
   );
   const anyBody = fc.tuple(fc.constantFrom(...routes), fc.oneof(fc.jsonValue().map((v) => JSON.stringify(v)), fc.string(), fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString("latin1")))).map(([route, body]) => ({ route, body }));
   const textual = fc.constantFrom(...routes).chain((route) => textMutation(JSON.stringify(ADMIN_SEEDS[route]![0])).map((body) => ({ route, body })));
@@ -181,7 +190,7 @@ export function intuneResponseTarget(): ParserTarget<{ stage: keyof typeof INTUN
       stage: fc.constantFrom(...stages),
       status: fc.constantFrom(200, 200, 200, 200, 201, 204, 301, 400, 401, 403, 404, 429, 500, 503),
       pick: fc.nat(),
-      replacement: fc.oneof(fc.jsonValue(), fc.string(), fc.constantFrom(null, "", 0, -1, 1e308, "Success", "ChallengePasswordExpired", [], {})),
+      replacement: fc.oneof(fc.jsonValue(), fc.string(), fc.constantFrom(null, "", 0, -1, 1e308, "Success", "ChallengePasswordExpired", [], {}, ...COERCION_TRAPS)),
       mode: fc.constantFrom("structural", "structural", "text", "random"),
       text: fc.string({ maxLength: 200 }),
       contentType: fc.constantFrom("application/json", "application/json; charset=utf-8", "text/html", ""),

@@ -265,6 +265,30 @@ describe("an API that is slow, down, refuses us or answers garbage → intune_un
     expect(errors[0]!.code).toBe("ERR_INTUNE_RESPONSE");
   });
 
+  // Found by `pnpm stress:fuzz-parsers` (seeded run of 2026-12-03): `Number()` of an object whose `toString` is not a
+  // function threw a TypeError out of the validator instead of its typed error.
+  it.each([
+    ["an object whose toString is not a function", { toString: { v: false } }],
+    ["an array", [3599]],
+    ["a string that is not a count of seconds", "3599 s"],
+    ["zero", 0],
+    ["a boolean", true],
+  ])("a token answer whose expires_in is %s → ERR_INTUNE_RESPONSE, no TypeError", async (_n, expiresIn) => {
+    const v = validator({ retries: 0 });
+    fake.next("token", { json: { token_type: "Bearer", expires_in: expiresIn, access_token: "t" } });
+    expect(await v.validate(input())).toEqual(unavailable);
+    expect(errors[0]).toMatchObject({ code: "ERR_INTUNE_RESPONSE", message: "Entra ID token endpoint: the answer has no access_token and expires_in" });
+  });
+
+  it('expires_in as a string of digits (Entra ID v1: "3599") is read as seconds', async () => {
+    const v = validator();
+    fake.next("token", { json: { token_type: "Bearer", expires_in: "3599", access_token: "t-v1" } });
+    expect((await v.validate(input())).ok).toBe(true);
+    clock.t += (3599 - 300) * 1000 - 1;
+    await v.validate(input());
+    expect(fake.of("token")).toHaveLength(2); // the string's lifetime held: no renewal yet
+  });
+
   it("Graph does not list ScepRequestValidationFEService → ERR_INTUNE_DISCOVERY", async () => {
     fake.endpoints = fake.endpoints.filter((e) => e.providerName !== "ScepRequestValidationFEService");
     const v = validator();

@@ -93,8 +93,14 @@ describe("downloadRevocationRequests: the exact exchange", () => {
     ]);
   });
 
+  it("maxRequests an object whose toString is not a function → ERR_INVALID_ARGUMENT (got an object), no TypeError", async () => {
+    const maxRequests = { toString: 1 } as unknown as number;
+    await expect(client().downloadRevocationRequests({ maxRequests })).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: "maxRequests must be an integer from 1 to 500 (got an object)" });
+    expect(fake.requests).toHaveLength(0);
+  });
+
   it.each([0, 501, -1, 1.5, Number.NaN, "10" as unknown as number])("maxRequests %s → ERR_INVALID_ARGUMENT, nothing sent", async (maxRequests) => {
-    await expect(client().downloadRevocationRequests({ maxRequests })).rejects.toMatchObject({ name: "InvalidArgumentError", code: "ERR_INVALID_ARGUMENT", message: `maxRequests must be an integer from 1 to 500 (got ${String(maxRequests)})` });
+    await expect(client().downloadRevocationRequests({ maxRequests })).rejects.toMatchObject({ name: "InvalidArgumentError", code: "ERR_INVALID_ARGUMENT", message: `maxRequests must be an integer from 1 to 500 (got ${typeof maxRequests === "string" ? JSON.stringify(maxRequests) : String(maxRequests)})` });
     expect(fake.requests).toHaveLength(0);
   });
 
@@ -136,6 +142,8 @@ describe("uploadRevocationResults: the exact exchange", () => {
     ["succeeded with a failure code", [{ requestContext: "c", succeeded: true, errorCode: 4004 }]],
     ["failed with code 0", [{ requestContext: "c", succeeded: false, errorCode: 0 }]],
     ["an errorMessage that is not a string", [{ requestContext: "c", succeeded: false, errorCode: 4004, errorMessage: 7 }]],
+    // An object whose toString is not a function: the message must not coerce it (that threw a TypeError).
+    ["a code that is an object whose toString is not a function", [{ requestContext: "c", succeeded: false, errorCode: { toString: 1 } }]],
   ] as const)("%s → ERR_INVALID_ARGUMENT, nothing sent", async (_n, results) => {
     await expect(client().uploadRevocationResults(results as never)).rejects.toMatchObject({ name: "InvalidArgumentError", code: "ERR_INVALID_ARGUMENT" });
     expect(fake.requests).toHaveLength(0);

@@ -185,7 +185,7 @@ export class EntraTokenProvider {
     }
     const body = asObject(answer.json);
     const token = body?.["access_token"];
-    const expiresIn = Number(body?.["expires_in"]);
+    const expiresIn = secondsOf(body?.["expires_in"]);
     if (typeof token !== "string" || token === "" || !Number.isFinite(expiresIn) || expiresIn <= 0) {
       throw new IntuneResponseError("Entra ID token endpoint: the answer has no access_token and expires_in");
     }
@@ -204,4 +204,14 @@ export class EntraTokenProvider {
     const sig = toBase64Url(signRs256(this.#assertionKey!, Buffer.from(`${header}.${payload}`)));
     return `${header}.${payload}.${sig}`;
   }
+}
+
+/**
+ * `expires_in` of a token answer in seconds: a JSON number, or a string of digits (Entra ID's v1 endpoint sends
+ * `"3599"`); NaN for anything else. Never `Number()` of what a peer sent: an object whose `toString` is not a function
+ * would throw a TypeError instead of the typed error.
+ */
+function secondsOf(value: unknown): number {
+  if (typeof value === "number") return value;
+  return typeof value === "string" && /^\d{1,10}$/.test(value) ? Number(value) : Number.NaN;
 }

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { InvalidArgumentError } from "@scep/core";
+import { InvalidArgumentError, numberOption } from "@scep/core";
 import { IntuneRejectedError, IntuneResponseError } from "../errors.js";
 import { asObject } from "./http.js";
 import { IntuneApiSession, type IntuneApiOptions } from "./intune-session.js";
@@ -122,9 +122,7 @@ export class IntuneRevocationClient {
    */
   async downloadRevocationRequests(options: { maxRequests: number; issuerName?: string }): Promise<IntuneRevocationRequest[]> {
     const { maxRequests, issuerName } = options;
-    if (!Number.isSafeInteger(maxRequests) || maxRequests < 1 || maxRequests > MAX_REVOCATION_REQUESTS) {
-      throw new InvalidArgumentError(`maxRequests must be an integer from 1 to ${MAX_REVOCATION_REQUESTS} (got ${String(maxRequests)})`);
-    }
+    numberOption("maxRequests", maxRequests ?? null, 0, { min: 1, max: MAX_REVOCATION_REQUESTS });
     if (issuerName !== undefined && (typeof issuerName !== "string" || issuerName.trim() === "")) throw new InvalidArgumentError("issuerName must be a non-empty string when given");
     const what = "Intune downloadRevocationRequests";
     const { json } = await this.#session.post({
@@ -167,7 +165,7 @@ export class IntuneRevocationClient {
     if (!Array.isArray(results) || results.length === 0) throw new InvalidArgumentError("results must be a non-empty array");
     const body = results.map((r, i) => {
       if (typeof r?.requestContext !== "string" || r.requestContext === "") throw new InvalidArgumentError(`results[${i}].requestContext must be a non-empty string`);
-      if (!isIntuneRevocationCode(r.errorCode)) throw new InvalidArgumentError(`results[${i}].errorCode must be one of INTUNE_REVOCATION_CODES (got ${String(r.errorCode)})`);
+      if (!isIntuneRevocationCode(r.errorCode)) throw new InvalidArgumentError(`results[${i}].errorCode must be one of INTUNE_REVOCATION_CODES (got ${typeof r.errorCode === "number" ? r.errorCode : typeof r.errorCode === "string" ? "a string" : typeof r.errorCode})`);
       if (r.succeeded !== (r.errorCode === 0)) throw new InvalidArgumentError(`results[${i}].succeeded must be true exactly when errorCode is 0`);
       if (r.errorMessage !== undefined && typeof r.errorMessage !== "string") throw new InvalidArgumentError(`results[${i}].errorMessage must be a string`);
       return { requestContext: r.requestContext, succeeded: r.succeeded, errorCode: r.errorCode, errorMessage: r.errorMessage ?? null };

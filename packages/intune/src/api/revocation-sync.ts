@@ -156,10 +156,7 @@ const MESSAGES: Record<string, string> = {
 export async function syncIntuneRevocations(options: SyncIntuneRevocationsOptions): Promise<IntuneRevocationSyncSummary> {
   // Above 2^31 − 1 ms the timer fired at once: every revoke answered 4100.
   const revokeTimeoutMs = numberOption("revokeTimeoutMs", options.revokeTimeoutMs, 30_000, { min: 1, max: 2_147_483_647, unit: "ms" });
-  const maxRequests = options.maxRequests ?? 100;
-  if (!Number.isSafeInteger(maxRequests) || maxRequests < 1 || maxRequests > MAX_REVOCATION_REQUESTS) {
-    throw new InvalidArgumentError(`maxRequests must be an integer from 1 to ${MAX_REVOCATION_REQUESTS} (got ${String(maxRequests)})`);
-  }
+  const maxRequests = numberOption("maxRequests", options.maxRequests, 100, { min: 1, max: MAX_REVOCATION_REQUESTS });
   // Our own name is checked before the download: one that cannot be compared would answer every request meant for this
   // CA issuer_mismatch (4004, not retried), so Intune would give up revoking those certificates.
   if (options.issuerName !== undefined) checkIssuerName(options.issuerName);
