@@ -83,11 +83,17 @@ export function createCrlEndpoint(cas: FileCa | ReadonlyMap<string, FileCa>, log
  * `{ type: "crl", crlNumber, revoked, thisUpdate, nextUpdate }` per new CRL after the first and `{ type: "crl-failed", code, error }`
  * when signing or writing fails (the next round tries again; `ERR_CRL_NUMBER_EXHAUSTED` says no round will succeed). The timer does not keep the process alive.
  *
- * @returns `refresh()` (sign now if due; the admin API calls it after a revocation; never rejects) and `stop()`
+ * @returns `first` (the round started now: resolves with its CRL, or undefined when it failed and was logged; never
+ * rejects; a server awaits it before it serves, so the published CRL's revocations a store lost are back in it
+ * first), `refresh()` (sign now if due; the admin API calls it after a revocation; never rejects) and `stop()`
  * (no more rounds; resolves once a CRL being signed or written is on disk, so the data directory and the
  * revocation store can then be closed or removed).
  */
-export function scheduleCrl(ca: FileCa, intervalMs: number, log: (entry: Record<string, unknown>) => void): { refresh(): Promise<SignedCrl | undefined>; stop(): Promise<void> } {
+export function scheduleCrl(
+  ca: FileCa,
+  intervalMs: number,
+  log: (entry: Record<string, unknown>) => void,
+): { first: Promise<SignedCrl | undefined>; refresh(): Promise<SignedCrl | undefined>; stop(): Promise<void> } {
   // setInterval takes at most 2^31 − 1 ms (longer fires at once, every millisecond).
   intervalMs = Math.min(Math.max(1000, intervalMs), 2_147_483_647);
   let last: bigint | undefined;
@@ -111,16 +117,17 @@ export function scheduleCrl(ca: FileCa, intervalMs: number, log: (entry: Record<
       return crl;
     } catch (e) {
       // errorFields never throws (what was thrown may be no Error): a throw here would leave the round's promise
-      // rejected, an unhandled rejection through `void refresh()`.
+      // rejected, an unhandled rejection through `void refresh()` of the timer.
       const { code, message } = errorFields(e);
       log({ type: "crl-failed", code, error: message });
       return undefined;
     }
   };
-  void refresh();
+  const firstRound = refresh();
   const timer = setInterval(() => void refresh(), intervalMs);
   timer.unref();
   return {
+    first: firstRound,
     refresh,
     stop: async () => {
       clearInterval(timer);
