@@ -7,6 +7,7 @@ import { parseFlags } from "@scep-examples/server-kit/flags";
 import { hostProblem } from "@scep-examples/server-kit/listen-failure";
 import { ConfigFileRefused, MAX_CONFIG_BYTES, readConfigFileText } from "@scep-examples/server-kit/config-file";
 import { fileErrorReason } from "@scep-examples/server-kit/file-error";
+import { keyPrefixProblem } from "@scep/redis";
 
 /** The CA types the proxy knows (PROXY.md "Challenge lifecycles by CA type"). */
 export const CA_TYPES = ["ndes", "smallstep", "custom"] as const;
@@ -379,7 +380,8 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) problems.push(`${redisSrc} must be a redis:// or rediss:// URL`);
   // As @scep/redis checks a store's keyPrefix (the stores add Redis Cluster hash tags): one line here, not a stack.
   const [prefixSrc, redisKeyPrefix = "scep-proxy:"] = get("--redis-key-prefix", "SCEP_PROXY_KEY_PREFIX");
-  if (/[{}]/.test(redisKeyPrefix)) problems.push(`${prefixSrc} must not contain { or } (the stores add Redis Cluster hash tags), got ${JSON.stringify(redisKeyPrefix)}`);
+  const prefixProblem = keyPrefixProblem(redisKeyPrefix);
+  if (prefixProblem) problems.push(`${prefixSrc} ${prefixProblem}, got ${JSON.stringify(redisKeyPrefix)}`);
   else if (prefixSrc === "--redis-key-prefix" && redisUrl === undefined) problems.push("--redis-key-prefix needs --redis-url or SCEP_REDIS_URL: without Redis nothing is stored under a key prefix");
   const listen = {
     port: check(() => (port !== undefined ? int(portSrc, port, 0, 65535) : file.port !== undefined ? int("port", file.port, 0, 65535) : 8090)),

@@ -2,6 +2,7 @@
 import { availableParallelism } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { keyPrefixProblem } from "@scep/redis";
 import { parseFlags } from "./flags.js";
 import { loadConfig, type ProfileSettings } from "./config-file.js";
 
@@ -218,7 +219,8 @@ function redisUrl([name, value]: [string, string | undefined]): string | undefin
  * the stores put Redis Cluster hash tags after it), so a bad one is one line here, not a stack at the first store.
  */
 function redisKeyPrefix(name: string, value: string, url: string | undefined): string {
-  if (/[{}]/.test(value)) throw new ConfigError(`${name} must not contain { or } (the stores add Redis Cluster hash tags), got ${JSON.stringify(value)}`);
+  const problem = keyPrefixProblem(value);
+  if (problem) throw new ConfigError(`${name} ${problem}, got ${JSON.stringify(value)}`);
   if (url === undefined) throw new ConfigError(`${name} needs --redis-url or SCEP_REDIS_URL: without Redis nothing is stored under a key prefix`, { showUsage: false });
   return value;
 }

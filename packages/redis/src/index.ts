@@ -30,5 +30,5 @@ export { RedisReplayCache } from "./redis-replay-cache.js";
 export { RedisRateLimiter } from "./redis-rate-limiter.js";
 export { RedisProfileStore } from "./redis-profile-store.js";
 export type { RedisProfileStoreOptions } from "./redis-profile-store.js";
-export { redisClientOptions } from "./options.js";
+export { keyPrefixProblem, redisClientOptions } from "./options.js";
 export type { RedisClient, RedisStoreOptions } from "./options.js";

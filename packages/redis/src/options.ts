@@ -59,11 +59,34 @@ export interface ResolvedStoreOptions {
   now: () => Date;
 }
 
+/**
+ * Why `keyPrefix` cannot begin this package's Redis keys, or `undefined` when it can: a prefix must not contain `{`
+ * or `}`, because the stores put Redis Cluster hash tags (`{…}`, the part of a key that picks its slot) after it, and
+ * a brace in the prefix would move the tag. What the stores' constructors check (they throw InvalidArgumentError
+ * `ERR_INVALID_ARGUMENT` with `keyPrefix` and this reason); an application that takes a prefix from its own
+ * configuration calls it to refuse a bad one in its own words, before it opens a store.
+ *
+ * @param keyPrefix - the prefix (a string, any length; `""` is allowed)
+ * @returns the reason, one line without the option's name, or `undefined`
+ *
+ * @example
+ * ```ts
+ * import { keyPrefixProblem } from "@scep/redis";
+ *
+ * const problem = keyPrefixProblem(process.env.MY_KEY_PREFIX ?? "scep:");
+ * if (problem) throw new Error(`MY_KEY_PREFIX ${problem}`); // "MY_KEY_PREFIX must not contain { or } (…)"
+ * ```
+ */
+export function keyPrefixProblem(keyPrefix: string): string | undefined {
+  return /[{}]/.test(keyPrefix) ? "must not contain { or } (the stores add Redis Cluster hash tags)" : undefined;
+}
+
 /** Applies defaults and checks the options; throws InvalidArgumentError (one line: the option, its unit and range, the value). */
 export function resolveStoreOptions(options: RedisStoreOptions = {}): ResolvedStoreOptions {
   const keyPrefix = options.keyPrefix ?? "scep:";
   if (typeof keyPrefix !== "string") throw new InvalidArgumentError("keyPrefix must be a string");
-  if (/[{}]/.test(keyPrefix)) throw new InvalidArgumentError("keyPrefix must not contain { or } (the stores add Redis Cluster hash tags)");
+  const problem = keyPrefixProblem(keyPrefix);
+  if (problem) throw new InvalidArgumentError(`keyPrefix ${problem}`);
   // NaN made every operation time out at once (a 503 each); above 2^31 − 1 ms the timer fired at once.
   const commandTimeoutMs = numberOption("commandTimeoutMs", options.commandTimeoutMs, 2000, TIMER_MS);
   const retryAfterSeconds = numberOption("retryAfterSeconds", options.retryAfterSeconds, 30, { min: 0, max: 86_400, unit: "s" });

@@ -7,7 +7,7 @@
  * 2^31 ms (a timer that fires at once) was not, and the counter and challenge stores' messages named no value.
  */
 import { describe, expect, it } from "vitest";
-import { RedisChallengeStore, RedisCounterStore, RedisProfileStore, RedisRateLimiter, RedisReplayCache, RedisRevocationStore, RedisTransactionStore } from "../src/index.js";
+import { keyPrefixProblem, RedisChallengeStore, RedisCounterStore, RedisProfileStore, RedisRateLimiter, RedisReplayCache, RedisRevocationStore, RedisTransactionStore } from "../src/index.js";
 import type { RedisClient, RedisStoreOptions } from "../src/index.js";
 import { usePrivateRedis } from "./support/private-redis.js";
 
@@ -107,6 +107,18 @@ describe("@scep/redis: numbers given per call are checked as constructor options
     const limiter = new RedisRateLimiter(redis.client, { keyPrefix: "percall:" });
     for (const bad of [undefined, null, 3]) {
       await expect(limiter.hit("k", bad as never)).rejects.toMatchObject({ code: "ERR_INVALID_ARGUMENT", message: "rate limit must be an object { max, windowMs }" });
+    }
+  });
+});
+
+describe("@scep/redis: keyPrefix (the stores put Redis Cluster hash tags after it)", () => {
+  it("keyPrefixProblem names a { or } anywhere, and nothing else; every store refuses such a prefix with that reason", () => {
+    const reason = "must not contain { or } (the stores add Redis Cluster hash tags)";
+    for (const bad of ["{", "}", "a{b}:", "scep:{ca}:", "x}"]) expect(keyPrefixProblem(bad), bad).toBe(reason);
+    for (const good of ["scep:", "", "staging:ca-1:", "ü:", "a b:"]) expect(keyPrefixProblem(good), good).toBeUndefined();
+    for (const [name, build] of STORES) {
+      expect(() => build(redis.client, { keyPrefix: "a{b}:" }), name).toThrow(expect.objectContaining({ name: "InvalidArgumentError", code: "ERR_INVALID_ARGUMENT", message: `keyPrefix ${reason}` }));
+      expect(build(redis.client, { keyPrefix: "staging:" }), name).toBeDefined();
     }
   });
 });
