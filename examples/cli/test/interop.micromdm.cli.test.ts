@@ -80,7 +80,7 @@ describe("enroll", () => {
     expect(server.readIndex().find((e) => e.serialHex.toLowerCase().replace(/^0+/, "") === cert.serialNumberHex.replace(/^0+/, ""))?.dn).toContain(`CN=${cn}`);
   });
 
-  it("defaults to aes256 + sha256 + POST from the capabilities", async () => {
+  it("defaults to aes128 + sha256 + POST from the capabilities (RFC 8894 §3.5.2: AES is AES128-CBC)", async () => {
     const cwd = workDir("defaults");
     const r = await enroll(cwd, "cli-defaults");
     expect(r.code, r.stderr).toBe(0);

@@ -35,11 +35,11 @@ function recordingFetch(log: string[], capsStatus?: number): typeof fetch {
 }
 
 describe("ScepClient.enroll", () => {
-  it("uses AES-256, SHA-256 and POST when the CA advertises them", async () => {
+  it("uses AES-128 (RFC 8894 §3.5.2: the AES capability is AES128-CBC), SHA-256 and POST when the CA advertises them", async () => {
     const log: string[] = [];
     const device = await createDevice({ cn: "client-defaults", challengePassword: CHALLENGE });
     const rep = await new ScepClient({ url: "http://ca.test/scep", fetch: recordingFetch(log) }).enroll({ csr: device.csr, signer: device.signer });
-    expect([rep.status, rep.contentCipher, rep.digestAlgorithm]).toEqual(["SUCCESS", "aes256", "sha256"]);
+    expect([rep.status, rep.contentCipher, rep.digestAlgorithm]).toEqual(["SUCCESS", "aes128", "sha256"]);
     expect(log).toEqual(["GET GetCACaps", "GET GetCACert", "POST PKIOperation"]);
     expect(rep.certificates[0]!.subject).toBe(device.subject);
   });

@@ -201,11 +201,11 @@ describe("client-built requests decode server-side to the same content", () => {
     }
   });
 
-  it("defaults: AES-256, SHA-256, sha256WithRSAEncryption, PKCS#1 v1.5, 16-byte nonce, transactionID = SHA-256 of the CSR key (hex)", async () => {
+  it("defaults: AES-128 (RFC 8894 §3.5.2's AES), SHA-256, sha256WithRSAEncryption, PKCS#1 v1.5, 16-byte nonce, transactionID = SHA-256 of the CSR key (hex)", async () => {
     const r = pki.requesters.rsa;
     const built = await buildPkcsReq({ csr: r.csr, signer: r.signer, recipient: pki.ca.certificate, now: NOW });
     const req = await decodePkiMessage(built.der, { decrypters: pki.ca });
-    expect(req.contentCipher).toBe("aes256");
+    expect(req.contentCipher).toBe("aes128");
     expect(req.digestAlgorithm).toBe("sha256");
     expect(req.signatureAlgorithm).toEqual({ scheme: "rsa-pkcs1", digest: "sha256", rsaOid: "withDigest" });
     expect(req.keyTransport).toBe("rsaes-pkcs1-v1_5");

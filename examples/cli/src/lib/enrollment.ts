@@ -37,7 +37,7 @@ export interface EnrollmentOptions {
   csr: Uint8Array;
   /** Signs the request and opens the reply: self-signed (enroll) or the old certificate (renew). */
   signer: LocalKey;
-  /** Content cipher; default aes256 when the CA advertises AES, else des3. */
+  /** Content cipher; default aes128 when the CA advertises AES or SCEPStandard (RFC 8894 §3.5.2: AES-128-CBC), else des3. */
   cipher?: ContentCipher | undefined;
   /** Digest; default sha256 when advertised (or SCEPStandard), else sha512 when advertised, else sha1. */
   digest?: DigestAlgorithm | undefined;

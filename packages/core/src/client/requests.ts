@@ -24,7 +24,7 @@ export interface RequestOptions {
   signer: Signer;
   /** The CA/RA certificate to encrypt to (see {@link selectRecipient}). */
   recipient: Certificate | Uint8Array | string;
-  /** Content cipher (default aes256). */
+  /** Content cipher (default aes128: RFC 8894 §3.5.2's `AES`, what a CA that advertises AES or SCEPStandard takes). */
   cipher?: ContentCipher;
   /** Digest (default sha256). */
   digest?: DigestAlgorithm;
@@ -61,7 +61,7 @@ async function build(messageType: MessageType, inner: der.Der, options: RequestO
   const envelope = buildEnvelopedData({
     content: der.encode(inner),
     recipient,
-    cipher: options.cipher ?? "aes256",
+    cipher: options.cipher ?? "aes128",
     ...(options.keyTransport ? { transport: options.keyTransport } : {}),
     ...(options.oaepHash ? { oaepHash: options.oaepHash } : {}),
   });

@@ -59,7 +59,10 @@ export interface EnrollOptions {
   csr: Uint8Array | string;
   /** The requester key with its (self-signed or old) certificate. */
   signer: LocalKey;
-  /** Content cipher (default: aes256 when the CA advertises AES or SCEPStandard, else des3). */
+  /**
+   * Content cipher (default: aes128 when the CA advertises AES or SCEPStandard, else des3). RFC 8894 §3.5.2's `AES`
+   * promises AES-128-CBC only (SCEPStandard implies AES), so AES-192 and AES-256 go only to a CA known to take them.
+   */
   cipher?: ContentCipher | undefined;
   /** Digest (default: sha256 when the CA advertises SHA-256 or SCEPStandard, else sha512 when it advertises SHA-512, else sha1). */
   digest?: DigestAlgorithm | undefined;
@@ -240,7 +243,8 @@ export class ScepClient {
     const { certificates: caCertificates, trusted } = await this.#caCertificates();
     const recipient = selectRecipient(caCertificates);
     const standard = caps.has("SCEPStandard"); // RFC 8894 §3.5.2: implies AES, POSTPKIOperation and SHA-256
-    const cipher = options.cipher ?? (standard || caps.has("AES") ? "aes256" : "des3");
+    // RFC 8894 §3.5.2: `AES` is AES128-CBC; a CA may decrypt no longer AES key (jscep#61, #64).
+    const cipher = options.cipher ?? (standard || caps.has("AES") ? "aes128" : "des3");
     const digest = options.digest ?? (standard || caps.has("SHA-256") ? "sha256" : caps.has("SHA-512") ? "sha512" : "sha1");
     const post = options.post ?? (standard || caps.has("POSTPKIOperation"));
     const interval = options.pollIntervalMs ?? 5000;
