@@ -84,8 +84,8 @@ export function createCrlEndpoint(cas: FileCa | ReadonlyMap<string, FileCa>, log
  * when signing or writing fails (the next round tries again; `ERR_CRL_NUMBER_EXHAUSTED` says no round will succeed). The timer does not keep the process alive.
  *
  * @returns `first` (the round started now: resolves with its CRL, or undefined when it failed and was logged; never
- * rejects; a server awaits it before it serves, so the published CRL's revocations a store lost are back in it
- * first), `refresh()` (sign now if due; the admin API calls it after a revocation; never rejects) and `stop()`
+ * rejects; a server on Redis awaits it before it serves, so the published CRL's revocations the store lost are back
+ * in it first), `refresh()` (sign now if due; the admin API calls it after a revocation; never rejects) and `stop()`
  * (no more rounds; resolves once a CRL being signed or written is on disk, so the data directory and the
  * revocation store can then be closed or removed).
  */

@@ -429,10 +429,11 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
     crlAt.set(`${p.path.replace(/\/+$/, "")}/${CRL_FILE}`, own);
   }
   const crl = createCrlEndpoint(crlAt, log);
-  // Each CA's first CRL before the kit serves: the round restores into the store the revocations of the published
-  // CRL it lost (a Redis restarted empty; with Redis, not done at open, see openCa), so a ready server's store already
-  // lists them, on every worker (a look-up restores too, the store's list and the admin API would not).
-  await Promise.all([...crlSchedules.values()].map((c) => c.first));
+  // On Redis the server CA's restore of the published CRL's revocations its store lost (a Redis restarted empty) was
+  // left to its first CRL round (openCa's deferRestore: the key prefix is claimed first): that round ends before the
+  // kit serves, so a ready server's store lists them on every worker (a look-up restores too; the store's list and
+  // the admin API would not). Without Redis it happened at open, and the round runs on while the kit serves.
+  if (config.redisUrl !== undefined) await crlSchedules.get(ca)!.first;
   // Intune's revocation requests (profiles with intune.revocationSyncSeconds): revoked in the profile CA's store, whose
   // CRL is then re-signed. Started by startRevocationSync once the kit is in service, never by a kit that is not.
   let syncSchedules: Array<ReturnType<typeof scheduleRevocationSync>> | undefined;
