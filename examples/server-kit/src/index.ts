@@ -31,4 +31,4 @@ export type { CrlEndpoint } from "./crl-endpoint.js";
 export { serveFetch, rawPath, peerAddress } from "./node-fetch.js";
 export { applyHttpLimits } from "./http-limits.js";
 export type { HttpLimits, HttpLimitStats } from "./http-limits.js";
-export type { ScepKit, RunningServer } from "./start-server.js";
+export type { ScepKit, RunningServer, OpenCaOptions } from "./start-server.js";

@@ -169,16 +169,31 @@ function keyWorkerOptions(size: number): { workerPool?: KeyWorkerPool } {
 }
 const keyWorkerPools = new Map<number, KeyWorkerPool>();
 
+/** How {@link openCa} opens a CA; every member is optional. */
+export interface OpenCaOptions {
+  /** The revocation store the server uses (default: the data directory's file store). */
+  revocations?: RevocationStore | undefined;
+  /** A profile's own CA: the configuration path its errors name (`profiles[2].ca`). */
+  field?: string | undefined;
+  /** A profile's own CA: the subject DN of a CA created for it (RFC 4514 text). */
+  subject?: string | undefined;
+  /** Opened by a `--workers` primary, which serves nothing (default false). */
+  primary?: boolean | undefined;
+  /**
+   * The published CRL's revocations go back into `revocations` at the CA's first `crl()` or look-up, not at open
+   * (default false; a server on Redis claims its key prefix first, see redis-namespace.ts).
+   */
+  deferRestore?: boolean | undefined;
+}
+
 /**
  * Opens the embedded CA (created in the data directory, or loaded from
- * `--ca-cert`/`--ca-key`) and checks that SCEP can use it. `revocations`: the store the server uses (default: the
- * data directory's file store); `field`/`subject`: a profile's own CA; `primary`: opened by a `--workers` primary,
- * which serves nothing; `deferRestore`: the published CRL's revocations go back into `revocations` at the CA's first
- * `crl()` or look-up, not at open (a server on Redis claims its key prefix first, see redis-namespace.ts).
+ * `--ca-cert`/`--ca-key`) and checks that SCEP can use it. See {@link OpenCaOptions} for what `options` says.
  *
  * @throws ConfigError for an encrypted key without (or with a wrong) passphrase, and for an EC CA.
  */
-export async function openCa(config: ServerConfig, revocations?: RevocationStore, field?: string, subject?: string, primary = false, deferRestore = false): Promise<FileCa> {
+export async function openCa(config: ServerConfig, options: OpenCaOptions = {}): Promise<FileCa> {
+  const { revocations, field, subject, primary = false, deferRestore = false } = options;
   const passphrase = config.caKeyPath ? await readPassphrase(config) : undefined;
   // A --workers primary's server CA on Redis: its file store is not the one in service (see below).
   const lookOnly = primary && revocations === undefined && config.redisUrl !== undefined;
@@ -294,9 +309,7 @@ async function openProfileCa(p: ProfileSettings, index: number, config: ServerCo
       // subject of its own (the profile's name), so two CAs of one server never share an issuer name.
       return openCa(
         { ...config, dataDir, caCertPath: c.certPath, caKeyPath: c.keyPath, caKeyPassphrase: passphrase, caKeyPassphraseFile: undefined, crlUrl: profileCrlUrl(config.crlUrl, p.path) },
-        undefined,
-        `profiles[${index}].ca`,
-        `CN=SCEP Example CA ${p.name.replace(/[,+=\\"<>;#]/g, "_")},O=scep-sdk`,
+        { field: `profiles[${index}].ca`, subject: `CN=SCEP Example CA ${p.name.replace(/[,+=\\"<>;#]/g, "_")},O=scep-sdk` },
       );
     })();
     opened.set(dataDir, ca);
@@ -342,7 +355,7 @@ export async function createKit(config: ServerConfig, keep?: KeptState, env: Rea
   try {
     // With Redis, nothing goes into the store before the key prefix is claimed for these CAs (below): a server of
     // another deployment would otherwise restore its published CRL's revocations into this one's.
-    ca = await openCa(config, stores.revocations, undefined, undefined, false, config.redisUrl !== undefined);
+    ca = await openCa(config, { revocations: stores.revocations, deferRestore: config.redisUrl !== undefined });
     nextCa = config.nextCaCertPath === undefined ? undefined : await readNextCa(config.nextCaCertPath, config.nextCaCertFrom);
     profileCas = await openProfileCas(config, env);
     // Every CA served: the server's, the next one it announces (the rollover adds it, so the new CA keeps the prefix
@@ -620,7 +633,7 @@ export async function startServer(
       const lock = takeDataDirLock(config);
       process.once("exit", () => lock.release());
       // Created here, before forking, so the workers only ever read them.
-      const ca = await openCa(config, undefined, undefined, undefined, true);
+      const ca = await openCa(config, { primary: true });
       const profileCas = await openProfileCas(config, options.env ?? process.env);
       const { challenge, source } = usesDefaultChallenge(profileSettings(config)) ? await loadChallenge(config, ca.dataDir) : { challenge: "", source: { kind: "given" } as ChallengeSource };
       const facts: BannerFacts = { ca, challenge, challengeSource: source, caCertificatePath: config.caCertPath ?? join(ca.dataDir, "ca.pem"), profileCas };
