@@ -1,6 +1,6 @@
 // The admin API an MDM calls: register a pending profile (→ the device's SCEP URL with a fresh one-time
 // challenge), read profile statuses, see requeues and other proxy events. Behind `Authorization: Bearer <token>`.
-import { bearerAuthorizer, jsonResponse as json } from "@scep-examples/server-kit/bearer-token";
+import { bearerAuthorizer, jsonResponse as json, withClientAddress } from "@scep-examples/server-kit/bearer-token";
 import { storeUnavailableResponse } from "@scep-examples/server-kit/store-unavailable";
 import { allowOf, headOf } from "@scep-examples/server-kit/head";
 import { clientAddressOf, isStoreUnavailable, type ChallengeStore } from "@scep/core";
@@ -161,7 +161,6 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
   };
 
   const register = async (request: Request, clientAddress: string | undefined): Promise<Response> => {
-    const from = clientAddress ? { clientAddress } : {};
     const read = await readProfileRequest(request, "no caName given and no default CA configured");
     if (read instanceof Response) return read;
     const { r, ca } = read;
@@ -196,7 +195,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         // A challenge source failed: NDES's cache of challenges is full, a timeout, a 5xx (retryable: back off and
         // register again later, do not mark the device failed), or bad credentials, no permission, an unknown page.
         const retryable = (e as { retryable?: unknown }).retryable === true;
-        o.log({ type: "admin", action: "register-failed", hostId: r.hostId, profileId: r.profileId, caName: ca.name, code: e.code, retryable, ...from });
+        o.log(withClientAddress({ type: "admin", action: "register-failed", hostId: r.hostId, profileId: r.profileId, caName: ca.name, code: e.code, retryable }, clientAddress));
         return retryable
           ? json(503, { error: "the CA's challenge source is busy or unreachable; register again later", code: e.code }, { "retry-after": "60" })
           : json(502, { error: "the CA's challenge source refused to give a challenge", code: e.code });
@@ -204,7 +203,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       throw e;
     }
     const url = buildProxyUrl(o.proxyBase(), { hostId: r.hostId, profileId: r.profileId, caName: ca.name, ...(challenge === undefined ? {} : { challenge }) });
-    o.log({ type: "admin", action: "register", hostId: r.hostId, profileId: r.profileId, caName: ca.name, caType: ca.type, ...from });
+    o.log(withClientAddress({ type: "admin", action: "register", hostId: r.hostId, profileId: r.profileId, caName: ca.name, caType: ca.type }, clientAddress));
     return json(201, {
       hostId: r.hostId,
       profileId: r.profileId,
@@ -244,7 +243,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     const { r, ca } = read;
     try {
       const deleted = await o.profiles.delete({ hostId: r.hostId, profileId: r.profileId, caName: ca.name });
-      o.log({ type: "admin", action: "delete", hostId: r.hostId, profileId: r.profileId, caName: ca.name, deleted, ...(clientAddress ? { clientAddress } : {}) });
+      o.log(withClientAddress({ type: "admin", action: "delete", hostId: r.hostId, profileId: r.profileId, caName: ca.name, deleted }, clientAddress));
       return json(200, { deleted });
     } catch (e) {
       if (isStoreUnavailable(e)) return storeUnavailableResponse("profile", e, { log: o.log, method: request.method, path: ADMIN_PROFILES_PATH });

@@ -2,7 +2,7 @@
 // approval, one-time challenges, issued certificates, revocation, trust-anchor reload; and the admin page.
 // A fetch-style handler (web Request → Response) with a cheap owns(path), mounted by each framework.
 // The JSON shapes are documented in docs/admin-api.openapi.yaml.
-import { bearerAuthorizer, jsonResponse } from "./bearer-token.js";
+import { bearerAuthorizer, jsonResponse, withClientAddress } from "./bearer-token.js";
 import { storeUnavailableResponse } from "./store-unavailable.js";
 import {
   Certificate,
@@ -211,7 +211,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
           /* a store that mangled it: the line goes without */
         }
       }
-      o.log({ type: "admin", action, profile, transactionId, status: tx.status, ...(subject ? { subject } : {}), ...(serialNumber ? { serialNumber } : {}), ...(clientAddress ? { clientAddress } : {}) });
+      o.log(withClientAddress({ type: "admin", action, profile, transactionId, status: tx.status, ...(subject ? { subject } : {}), ...(serialNumber ? { serialNumber } : {}) }, clientAddress));
       return json(200, { profile, transactionId, status: tx.status });
     } catch (e) {
       if (!isScepError(e)) throw e;
@@ -277,7 +277,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         if (ttl !== undefined && (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 60 || ttl > 7 * 86_400)) throw new BadRequest("ttlSeconds must be an integer from 60 to 604800");
         const ttlMs = ttl === undefined ? (o.challengeTtlMs ?? 3_600_000) : ttl * 1000;
         const challenge = await o.challenges.issue({ profile, ttlMs });
-        o.log({ type: "admin", action: "challenge", profile, ttlSeconds: Math.floor(ttlMs / 1000), ...(clientAddress ? { clientAddress } : {}) });
+        o.log(withClientAddress({ type: "admin", action: "challenge", profile, ttlSeconds: Math.floor(ttlMs / 1000) }, clientAddress));
         return json(201, { profile, challenge, expiresAt: new Date(now().getTime() + ttlMs).toISOString(), expiresInSeconds: Math.floor(ttlMs / 1000) });
       },
     },
@@ -340,7 +340,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
           // A keyCompromise revoke also revokes the CA's other unexpired certificates of that key (CA/B BR §4.9.1.1):
           // alsoRevoked. The CRL is re-signed once for all of them (onRevoked), after the last.
           const { entry, created, updated = false, subject, alsoRevoked } = await ca.revoke(serialNumber, reason);
-          o.log({ type: "admin", action: "revoke", ...(profileName ? { profile: profileName } : {}), serialNumber: entry.serialNumber, subject, reason: entry.reason, created, updated, alsoRevoked, ...(clientAddress ? { clientAddress } : {}) });
+          o.log(withClientAddress({ type: "admin", action: "revoke", ...(profileName ? { profile: profileName } : {}), serialNumber: entry.serialNumber, subject, reason: entry.reason, created, updated, alsoRevoked }, clientAddress));
           await o.onRevoked?.(ca);
           return json(200, { serialNumber: entry.serialNumber, subject, reason: entry.reason, revokedAt: entry.revokedAt.toISOString(), created, updated, alsoRevoked });
         } catch (e) {
@@ -359,11 +359,11 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         if (!pool) return json(404, { error: `profile ${profile} has no Intune trust anchors to reload` });
         try {
           const anchors = await pool.reload();
-          o.log({ type: "admin", action: "reload-trust", profile, anchors: anchors.length, ...(clientAddress ? { clientAddress } : {}) });
+          o.log(withClientAddress({ type: "admin", action: "reload-trust", profile, anchors: anchors.length }, clientAddress));
           return json(200, { profile, anchors: anchors.map((a) => ({ subject: a.subject, notAfter: a.notAfter.toISOString(), ...(a.fingerprintSha256 ? { fingerprintSha256: a.fingerprintSha256 } : {}) })) });
         } catch (e) {
           const error = (e as Error).message.split("\n", 1)[0];
-          o.log({ type: "admin", action: "reload-trust", profile, error, ...(clientAddress ? { clientAddress } : {}) });
+          o.log(withClientAddress({ type: "admin", action: "reload-trust", profile, error }, clientAddress));
           return json(422, { profile, error: `the trust anchors were not reloaded (the old ones stay in use): ${error}` });
         }
       },

@@ -19,6 +19,14 @@ export const jsonResponse = (status: number, body: unknown, headers: Record<stri
   new Response(JSON.stringify(body) + "\n", { status, headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers } });
 
 /**
+ * An admin audit line with the caller's address as `clientAddress` when it is known (the TCP peer's IP address,
+ * clipped by `clientAddressOf`), the key left out when not: one spelling for every audit line of both admin APIs.
+ */
+export function withClientAddress<T extends Record<string, unknown>>(entry: T, clientAddress: string | undefined): T & { clientAddress?: string } {
+  return clientAddress ? { ...entry, clientAddress } : entry;
+}
+
+/**
  * Checks an admin request's bearer token: undefined when it is `token`, else the 401 (no or malformed header, with
  * `WWW-Authenticate: Bearer realm=…`) or 403 (wrong token) to answer. Every refusal is logged as
  * `{ type: "admin-auth-failed", reason, method, path, clientAddress? }` (`clientAddress`: the caller's IP address, as
@@ -30,7 +38,7 @@ export function bearerAuthorizer(o: { token: string; realm: string; log: (entry:
     const given = bearerToken(header);
     if (given !== undefined && sameSecret(given, o.token)) return undefined;
     const reason = header === null ? "missing_token" : given === undefined ? "malformed_authorization" : "wrong_token";
-    o.log({ type: "admin-auth-failed", reason, method: request.method, path, ...(clientAddress ? { clientAddress } : {}) });
+    o.log(withClientAddress({ type: "admin-auth-failed", reason, method: request.method, path }, clientAddress));
     return given === undefined
       ? jsonResponse(401, { error: "an Authorization: Bearer <token> header is required" }, { "www-authenticate": `Bearer realm="${o.realm}"` })
       : jsonResponse(403, { error: "wrong token" });
