@@ -52,7 +52,7 @@ describe("approve and reject without a profile", () => {
   it("decides in the one profile where the transactionID is pending (here not the first profile)", async () => {
     const poll = await pendingRequest("/lab", "CN=lab-device", "lab-only-7");
     const res = await decide("approve", { transactionId: "lab-only-7" });
-    expect([res.status, await res.json()]).toEqual([200, { profile: "lab", transactionId: "lab-only-7", status: "ISSUED" }]);
+    expect([res.status, await res.json()]).toEqual([200, { profile: "lab", transactionId: "lab-only-7", status: "ISSUED", subject: "CN=lab-device", serialNumber: expect.stringMatching(/^[0-9a-f]+$/) }]);
     expect((await poll()).status).toBe("SUCCESS");
   }, 120_000);
 
@@ -62,7 +62,7 @@ describe("approve and reject without a profile", () => {
     const ambiguous = await decide("reject", { transactionId: "twin-9" });
     expect([ambiguous.status, await ambiguous.json()]).toEqual([409, { error: 'transaction twin-9 is pending in profiles /scep, lab: give "profile"', profiles: ["/scep", "lab"] }]);
     const named = await decide("reject", { transactionId: "twin-9", profile: "lab" });
-    expect([named.status, await named.json()]).toEqual([200, { profile: "lab", transactionId: "twin-9", status: "REJECTED" }]);
+    expect([named.status, await named.json()]).toEqual([200, { profile: "lab", transactionId: "twin-9", status: "REJECTED", subject: "CN=twin-b" }]);
   }, 120_000);
 
   it("409 with the status when the transaction was decided already, with or without \"profile\": approve after approve or reject, reject after approve", async () => {
@@ -76,7 +76,7 @@ describe("approve and reject without a profile", () => {
     expect([approveRejected.status, await approveRejected.json()]).toEqual([409, { error: "transaction twin-9 in profile lab is already REJECTED", profile: "lab", transactionId: "twin-9", status: "REJECTED" }]);
     // Not in /lab's PENDING list but in /scep's: decided there (the one profile where it waits).
     const rejectTwin = await decide("reject", { transactionId: "twin-9" });
-    expect([rejectTwin.status, await rejectTwin.json()]).toEqual([200, { profile: "/scep", transactionId: "twin-9", status: "REJECTED" }]);
+    expect([rejectTwin.status, await rejectTwin.json()]).toEqual([200, { profile: "/scep", transactionId: "twin-9", status: "REJECTED", subject: "CN=twin-a" }]);
     const lines = proc.lines.filter((l) => l.includes('"type":"admin"')).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.find((l) => l.action === "reject" && l.transactionId === "twin-9" && l.profile === "/scep")).toEqual({
       time: expect.any(String), type: "admin", action: "reject", profile: "/scep", transactionId: "twin-9", status: "REJECTED", subject: "CN=twin-a", clientAddress: "127.0.0.1",

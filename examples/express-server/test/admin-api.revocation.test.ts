@@ -143,7 +143,8 @@ describe("admin API shapes, and revocation with the CRL", () => {
     const pending = (await (await api("/admin/scep/pending")).json()) as { pending: Record<string, unknown>[] };
     expect(pending.pending).toContainEqual({ profile: "/scep", transactionId: e.transactionId, subject: "CN=laptop-to-revoke, O=admin tests", status: "PENDING", ageSeconds: expect.any(Number) });
     const approve = await api("/admin/scep/approve", { method: "POST", body: { transactionId: e.transactionId } });
-    expect([approve.status, await approve.json()]).toEqual([200, { profile: "/scep", transactionId: e.transactionId, status: "ISSUED" }]);
+    const approved = (await approve.json()) as Record<string, unknown>;
+    expect([approve.status, approved]).toEqual([200, { profile: "/scep", transactionId: e.transactionId, status: "ISSUED", subject: "CN=laptop-to-revoke, O=admin tests", serialNumber: expect.stringMatching(/^[0-9a-f]+$/) }]);
     // Decided already: 409 with its status, with or without "profile" (404 is for an ID no profile holds).
     const again = await api("/admin/scep/approve", { method: "POST", body: { transactionId: e.transactionId } });
     const decided = { error: `transaction ${e.transactionId} in profile /scep is already ISSUED`, profile: "/scep", transactionId: e.transactionId, status: "ISSUED" };
@@ -154,6 +155,7 @@ describe("admin API shapes, and revocation with the CRL", () => {
     expect(rep.status).toBe("SUCCESS");
     certificate = rep.certificates[0]!;
     serialNumber = certificate.serialNumberHex.toLowerCase();
+    expect(approved.serialNumber).toBe(serialNumber); // the answer names the certificate the CertPoll then carries
     signer = e.signer;
     caCerts = e.caCerts;
     writeFileSync(join(tmp, "revoked.pem"), certificate.toPem());

@@ -157,7 +157,7 @@ describe("two replicas in PENDING mode", () => {
     const listed = (await (await admin(b, "pending", "GET")).json()) as { pending: Array<{ transactionId: string; subject: string; status: string }> };
     expect(listed.pending.map((p) => [p.transactionId, p.subject, p.status])).toEqual([[first.tid, "CN=replica-pending", "PENDING"]]);
     const ok = await admin(b, `approve/${encodeURIComponent(first.tid)}`);
-    expect([ok.status, await ok.json()]).toEqual([200, { profile: "/scep", transactionId: first.tid, status: "ISSUED" }]);
+    expect([ok.status, await ok.json()]).toEqual([200, { profile: "/scep", transactionId: first.tid, status: "ISSUED", subject: "CN=replica-pending", serialNumber: expect.stringMatching(/^[0-9a-f]+$/) }]);
     const viaA = await certPoll(a, ca, d, first.tid);
     const viaB = await certPoll(b, ca, d, first.tid);
     expect(viaA.status).toBe("SUCCESS");

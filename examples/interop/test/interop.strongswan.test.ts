@@ -214,7 +214,7 @@ describe.each(EXAMPLE_KINDS)("strongSwan polls a PENDING request of the %s examp
 
       const approved = await srv.ex.admin("approve", tid);
       expect(approved.status).toBe(200);
-      expect(JSON.parse(Buffer.from(approved.body).toString("utf8"))).toEqual({ profile: "/scep", transactionId: tid, status: "ISSUED" });
+      expect(JSON.parse(Buffer.from(approved.body).toString("utf8"))).toEqual({ profile: "/scep", transactionId: tid, status: "ISSUED", subject: expect.stringContaining("CN="), serialNumber: expect.stringMatching(/^[0-9a-f]+$/) });
     } catch (error) {
       failed = error;
     }
@@ -260,7 +260,7 @@ describe.each(EXAMPLE_KINDS)("strongSwan polls a PENDING request of the %s examp
       await srv.ex.waitForEvent((e) => e.operation === "CertPoll" && e.transactionId === pending.transactionId, "a first CertPoll", { since });
       const rejected = await srv.ex.admin("reject", pending.transactionId!);
       expect(rejected.status).toBe(200);
-      expect(JSON.parse(Buffer.from(rejected.body).toString("utf8"))).toEqual({ profile: "/scep", transactionId: pending.transactionId, status: "REJECTED" });
+      expect(JSON.parse(Buffer.from(rejected.body).toString("utf8"))).toEqual({ profile: "/scep", transactionId: pending.transactionId, status: "REJECTED", subject: expect.stringContaining("CN=") });
     } catch (error) {
       failed = error;
     }

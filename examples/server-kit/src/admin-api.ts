@@ -211,8 +211,11 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
           /* a store that mangled it: the line goes without */
         }
       }
-      o.log(withClientAddress({ type: "admin", action, profile, transactionId, status: tx.status, ...(subject ? { subject } : {}), ...(serialNumber ? { serialNumber } : {}) }, clientAddress));
-      return json(200, { profile, transactionId, status: tx.status });
+      // The answer says what the audit line says (the subject decided on; for an approval, the certificate's serial,
+      // which GET certificates and revoke take), so an operator's script needs no second call.
+      const decided = { profile, transactionId, status: tx.status, ...(subject ? { subject } : {}), ...(serialNumber ? { serialNumber } : {}) };
+      o.log(withClientAddress({ type: "admin", action, ...decided }, clientAddress));
+      return json(200, decided);
     } catch (e) {
       if (!isScepError(e)) throw e;
       if (e.code === "ERR_TRANSACTION_STATE") return (await notPending(profile, transactionId)) ?? json(404, { error: `${e.message} in profile ${profile}` });

@@ -214,7 +214,8 @@
 
   async function decide(action, t) {
     const r = await call(action, { method: "POST", body: { transactionId: t.transactionId, profile: t.profile } });
-    if (r.status === 200) setStatus((action === "approve" ? "Approved " : "Rejected ") + t.subject + ": " + r.body.status, "ok");
+    // An approval names the issued certificate's serial (the one the Certificates tab lists and revoke takes).
+    if (r.status === 200) setStatus((action === "approve" ? "Approved " : "Rejected ") + t.subject + ": " + r.body.status + (r.body.serialNumber ? ", serial " + r.body.serialNumber : ""), "ok");
     else setStatus(action + " failed: " + (r.body.error || "HTTP " + r.status), "error");
     await renderActivity();
   }
