@@ -5,13 +5,14 @@
  * `remoteAddress` getter throws the same way: a 401 with its audit line, without an address, never a 500. Real HTTP
  * requests over loopback.
  */
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { MemoryChallengeStore } from "@scep/core";
 import { MemoryCaRegistry, MemoryProfileStore, createScepProxy } from "@scep/proxy";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAdminApi, EventLog } from "../src/admin-api.js";
 import { serveFetch } from "../src/node-fetch.js";
+import { unbound, UNREADABLE_METAS } from "../../server-kit/test/support/unreadable-address.js";
 
 const TOKEN = "admin-token-0123456789abcdef";
 const lines: Record<string, unknown>[] = [];
@@ -21,17 +22,6 @@ const profiles = new MemoryProfileStore();
 const challenges = new MemoryChallengeStore();
 const proxy = createScepProxy({ cas, profiles, challenges, logger: { error: () => undefined } });
 const admin = createAdminApi({ token: TOKEN, cas, profiles, challenges, proxyBase: () => "https://mdm.example/scep", events: new EventLog(), stats: () => proxy.stats(), log: (l) => lines.push(l) });
-
-/** `req` whose socket's address throws on read, as an HTTP/2 compatibility request's socket does once its stream is gone. */
-function unbound(req: IncomingMessage): IncomingMessage {
-  Object.defineProperty(req.socket, "remoteAddress", {
-    configurable: true,
-    get(): never {
-      throw Object.assign(new Error("The socket is already bound to an Http2Session"), { code: "ERR_HTTP2_SOCKET_UNBOUND" });
-    },
-  });
-  return req;
-}
 
 let http: Server;
 let base: string;
@@ -62,19 +52,7 @@ describe("a request whose socket address cannot be read", () => {
 });
 
 describe("admin.fetch with a meta it cannot read an address from", () => {
-  it.each([
-    ["null", () => null],
-    [
-      "a remoteAddress getter that throws",
-      () =>
-        Object.defineProperty({}, "remoteAddress", {
-          get(): never {
-            throw new Error("socket unbound");
-          },
-        }),
-    ],
-    ["a number as remoteAddress", () => ({ remoteAddress: 42 })],
-  ])("%s: 401 with an audit line without an address", async (_name, meta) => {
+  it.each(UNREADABLE_METAS)("%s: 401 with an audit line without an address", async (_name, meta) => {
     const res = await admin.fetch(new Request("http://localhost/admin/profiles"), meta() as never);
     expect(res.status).toBe(401);
     expect(lines.at(-1)).toEqual({ type: "admin-auth-failed", reason: "missing_token", method: "GET", path: "/admin/profiles" });

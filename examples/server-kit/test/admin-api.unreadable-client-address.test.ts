@@ -16,6 +16,7 @@ import { MemoryChallengeStore, createScepServer } from "@scep/core";
 import { openFileCa } from "@scep-examples/embedded-ca";
 import { createAdminApi, type AdminApi } from "../src/admin-api.js";
 import { peerAddress, serveFetch } from "../src/node-fetch.js";
+import { unbound, UNREADABLE_METAS } from "./support/unreadable-address.js";
 
 const TOKEN = "unreadable-address-admin-token";
 const lines: Record<string, unknown>[] = [];
@@ -24,17 +25,6 @@ let dir: string;
 let admin: AdminApi;
 let http: Server;
 let base: string;
-
-/** `req` whose socket's address throws on read, as an HTTP/2 compatibility request's socket does once its stream is gone. */
-function unbound(req: IncomingMessage): IncomingMessage {
-  Object.defineProperty(req.socket, "remoteAddress", {
-    configurable: true,
-    get(): never {
-      throw Object.assign(new Error("The socket is already bound to an Http2Session"), { code: "ERR_HTTP2_SOCKET_UNBOUND" });
-    },
-  });
-  return req;
-}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "scep-admin-unreadable-address-"));
@@ -67,19 +57,7 @@ describe("a request whose socket address cannot be read", () => {
 });
 
 describe("admin.fetch with a meta it cannot read an address from", () => {
-  it.each([
-    ["null", () => null],
-    [
-      "a remoteAddress getter that throws",
-      () =>
-        Object.defineProperty({}, "remoteAddress", {
-          get(): never {
-            throw new Error("socket unbound");
-          },
-        }),
-    ],
-    ["a number as remoteAddress", () => ({ remoteAddress: 42 })],
-  ])("%s: 401 with an audit line without an address", async (_name, meta) => {
+  it.each(UNREADABLE_METAS)("%s: 401 with an audit line without an address", async (_name, meta) => {
     const res = await admin.fetch(new Request("http://localhost/admin/scep/pending"), meta() as never);
     expect(res.status).toBe(401);
     expect(lines.at(-1)).toEqual({ type: "admin-auth-failed", reason: "missing_token", method: "GET", path: "/admin/scep/pending" });
