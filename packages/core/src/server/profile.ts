@@ -278,7 +278,9 @@ export interface ScepProfile {
    * `issuer` is the Name's DER; `serialNumber` the INTEGER's DER content octets (two's complement, no redundant
    * leading `00`/`ff`): the bytes of a DER certificate's `serialNumber`, whether the client sent `0080…` or BER's
    * `000080…`. A negative serial stays negative (`80 01` is −32767, not 0x8001): `normalizeSerialNumber(serialNumber)`
-   * gives the key a store uses (`-7fff`, `008001`).
+   * gives the key a store uses (`-7fff`, `008001`). A client may ask for a serial of any length, and
+   * `normalizeSerialNumber` throws InvalidArgumentError for one over 20 octets (RFC 5280 §4.1.2.2; 21 with a sign
+   * octet): catch that and answer undefined (FAILURE badCertId), as a hook that throws is an HTTP 500.
    */
   getCert?: (q: { issuer: Uint8Array; serialNumber: Uint8Array }) => Promise<Certificate | Uint8Array | undefined>;
   /** GetCRL: the CRL for this issuer and serial, DER (undefined: FAILURE badCertId); `issuer` and `serialNumber` as for `getCert`. */
