@@ -42,6 +42,7 @@ import {
   Certificate,
   CertificationRequest,
   LocalKey,
+  MemoryRevocationStore,
   MemoryTransactionStore,
   ScepClient,
   buildCertPoll,
@@ -61,7 +62,7 @@ import * as der from "../src/lib/der.js";
 import { parseSignedData } from "../src/cms/signed-data.js";
 import { parseEnvelopedData } from "../src/cms/enveloped-data.js";
 import { close, listen, serveOverHttp } from "./support/adapter-fixture.js";
-import { createTestCa, hex, type TestCa } from "./support/server-pki.js";
+import { DAY, createTestCa, hex, issuingHook, type TestCa } from "./support/server-pki.js";
 
 const CHALLENGE = "signer-serial";
 let ca: TestCa;
@@ -72,6 +73,8 @@ const events: ScepEvent[] = [];
 const activity = new ActivityLog();
 /** Every certificate the issue hook made, for the GetCert hook to find by issuer and serial octets. */
 const issued: Certificate[] = [];
+/** The renewing profile's revocations, read as the README's recipe reads them. */
+const revocations = new MemoryRevocationStore();
 
 /** Issues the CSR's certificate with the signer's serial octets (an old CA's serial), and keeps it for GetCert. */
 async function issueLikeSigner(ctx: IssueContext) {
@@ -110,6 +113,14 @@ beforeAll(async () => {
           }
           return issued.find((c) => der.equalBytes(c.issuerDer, issuer) && c.serialNumber.length <= 21 && normalizeSerialNumber(c.serialNumber) === key);
         },
+      },
+      {
+        ...common,
+        name: "renewing",
+        path: "/renew",
+        issue: issuingHook(ca),
+        // The @scep/core README's recipe ("Revocations").
+        isRevoked: (certificate) => revocations.get(certificate.serialNumberHex),
       },
       {
         ...common,
@@ -243,9 +254,9 @@ const CASES: Case[] = [
 const client = (path: string): ScepClient => new ScepClient({ url: `${base}${path}` });
 
 /** The reply read by our client, and for a SUCCESS its envelope and that envelope's RecipientInfos (RFC 5652 §6.2.1). */
-async function send(path: string, r: Requester, built: BuiltRequest) {
+async function send(path: string, signer: LocalKey, built: BuiltRequest) {
   const body = await client(path).pkiOperation(built.der); // a TransportError (with the HTTP status) on any 4xx/5xx
-  const rep = await readCertRep(body, { request: built, decrypter: r.signer, caCertificates: [ca.cert] });
+  const rep = await readCertRep(body, { request: built, decrypter: signer, caCertificates: [ca.cert] });
   // PENDING and FAILURE carry no pkcsPKIEnvelope (RFC 8894 §3.3.2): nothing is encrypted to anyone.
   const envelope = rep.status === "SUCCESS" ? parseSignedData(body).content! : new Uint8Array(0);
   const recipients = rep.status === "SUCCESS" ? parseEnvelopedData(envelope).recipients : [];
@@ -253,11 +264,11 @@ async function send(path: string, r: Requester, built: BuiltRequest) {
 }
 
 /** The rid must name the signer: its issuer (its own subject) and its serial's content octets, byte for byte. */
-function expectRecipientIsSigner(recipients: ReturnType<typeof parseEnvelopedData>["recipients"], r: Requester): void {
+function expectRecipientIsSigner(recipients: ReturnType<typeof parseEnvelopedData>["recipients"], signer: LocalKey): void {
   expect(recipients).toHaveLength(1);
   const rid = recipients[0]!.rid as { issuer: Uint8Array; serialNumber: Uint8Array };
-  expect(hex(rid.serialNumber)).toBe(hex(r.signer.certificate.serialNumber));
-  expect(hex(rid.issuer)).toBe(hex(r.signer.certificate.issuerDer));
+  expect(hex(rid.serialNumber)).toBe(hex(signer.certificate.serialNumber));
+  expect(hex(rid.issuer)).toBe(hex(signer.certificate.issuerDer));
 }
 
 /** The last event of this profile, operation and transaction (a PKCSReq's transactionID is its key's, the same on both profiles). */
@@ -281,9 +292,9 @@ for (const c of CASES) {
 
     it("PKCSReq → SUCCESS over HTTP 200; recipient = the signer's issuer and serial octets; our client and openssl cms open it", async () => {
       const built = await buildPkcsReq({ csr: r.csr, signer: r.signer, recipient: ca.cert });
-      const { envelope, recipients, rep } = await send("/scep", r, built);
+      const { envelope, recipients, rep } = await send("/scep", r.signer, built);
       expect(rep.status).toBe("SUCCESS");
-      expectRecipientIsSigner(recipients, r);
+      expectRecipientIsSigner(recipients, r.signer);
       expect(hex(rep.certificates[0]!.spki)).toBe(hex(r.signer.certificate.spki));
       expect(hex(rep.certificates[0]!.serialNumber)).toBe(octets);
       // OpenSSL finds its RecipientInfo by issuer and serial (ASN1_INTEGER_cmp) when given -recip.
@@ -305,23 +316,23 @@ for (const c of CASES) {
       const mine = issued.find((x) => hex(x.spki) === hex(r.signer.certificate.spki));
       expect(mine, "the PKCSReq above issued it").toBeDefined();
       const built = await buildGetCert({ signer: r.signer, recipient: ca.cert, issuer: mine!.issuerDer, serialNumber: mine!.serialNumber });
-      const { recipients, rep } = await send("/scep", r, built);
+      const { recipients, rep } = await send("/scep", r.signer, built);
       expect(rep.status).toBe("SUCCESS");
-      expectRecipientIsSigner(recipients, r);
+      expectRecipientIsSigner(recipients, r.signer);
       expect(hex(rep.certificates[0]!.der)).toBe(hex(mine!.der));
       expect(eventOf("direct", "GetCert", built.transactionId)).toMatchObject({ outcome: "success", reason: "certificate_returned", status: 200 });
 
       // The same serial under another issuer (the signer's own name) is another certificate: badCertId, never a 5xx.
       const other = await buildGetCert({ signer: r.signer, recipient: ca.cert, issuer: r.signer.certificate.issuerDer, serialNumber: mine!.serialNumber });
-      expect((await send("/scep", r, other)).rep).toMatchObject({ status: "FAILURE", failInfo: "badCertId" });
+      expect((await send("/scep", r.signer, other)).rep).toMatchObject({ status: "FAILURE", failInfo: "badCertId" });
 
       // A hook keyed by normalizeSerialNumber (profile.ts): found up to 20 octets (21 with the sign octet), badCertId beyond.
       const indexed = await buildGetCert({ signer: r.signer, recipient: ca.cert, issuer: mine!.issuerDer, serialNumber: mine!.serialNumber });
-      const viaIndex = await send("/indexed", r, indexed);
+      const viaIndex = await send("/indexed", r.signer, indexed);
       expect(mine!.serialNumber.length > 21).toBe(c.overlong === true);
       if (!c.overlong) {
         expect(viaIndex.rep.status).toBe("SUCCESS");
-        expectRecipientIsSigner(viaIndex.recipients, r);
+        expectRecipientIsSigner(viaIndex.recipients, r.signer);
         expect(hex(viaIndex.rep.certificates[0]!.der)).toBe(hex(mine!.der));
       } else {
         expect(viaIndex.rep).toMatchObject({ status: "FAILURE", failInfo: "badCertId" });
@@ -331,7 +342,7 @@ for (const c of CASES) {
 
     it("PKCSReq → PENDING; the transaction keeps the signer; approved, the CertPoll (§3.3.3) → SUCCESS", async () => {
       const req = await buildPkcsReq({ csr: r.csr, signer: r.signer, recipient: ca.cert });
-      const first = await send("/manual", r, req);
+      const first = await send("/manual", r.signer, req);
       expect(first.rep.status).toBe("PENDING");
       expect(eventOf("manual", "PKCSReq", req.transactionId)).toMatchObject({ outcome: "pending", status: 200 });
 
@@ -343,9 +354,9 @@ for (const c of CASES) {
 
       await scep.approve("manual", req.transactionId);
       const poll = await buildCertPoll({ signer: r.signer, recipient: ca.cert, issuer: ca.cert, subject: CertificationRequest.from(r.csr).subjectDer, transactionId: req.transactionId });
-      const second = await send("/manual", r, poll);
+      const second = await send("/manual", r.signer, poll);
       expect(second.rep.status).toBe("SUCCESS");
-      expectRecipientIsSigner(second.recipients, r);
+      expectRecipientIsSigner(second.recipients, r.signer);
       expect(hex(second.rep.certificates[0]!.serialNumber)).toBe(octets);
       expect(eventOf("manual", "CertPoll", req.transactionId)).toMatchObject({
         outcome: "success",
@@ -355,3 +366,48 @@ for (const c of CASES) {
     });
   });
 }
+
+/**
+ * A renewal (RFC 8894 §3.3.1.2) is signed by the certificate being renewed, one this CA issued: a Cisco router renews
+ * with its current certificate, and certificates of old Windows CAs carry negative serials. The reply is encrypted to
+ * that certificate (its issuer is the CA), and the README's `isRevoked` recipe (`revocations.get(serialNumberHex)`)
+ * reads its serial with the sign kept: revoked, only that INTEGER's certificate stops renewing.
+ */
+describe("RFC 8894 §3.3.1.2: a RenewalReq signed by a certificate of this CA with such a serial", () => {
+  const serials: [string, string, string][] = [
+    // name, content octets (hex), serialNumberHex (what `openssl x509 -serial` prints, lower case)
+    ["negative 80 01 (openssl -set_serial -32767)", "8001", "-7fff"],
+    // After −32767 was revoked (the case above): 0x8001, the INTEGER a magnitude-only spelling confuses it with, renews.
+    ["positive 00 80 01 (0x8001)", "008001", "8001"],
+    ["negative, a Cisco ASA's 86 96 12 53", "86961253", "-7969edad"],
+    ["negative ff 01", "ff01", "-ff"],
+    ["zero", "00", "00"],
+    ["21 content octets, 00 80 …", "0080" + "a5".repeat(18) + "01", "80" + "a5".repeat(18) + "01"],
+  ];
+  for (const [name, octets, printed] of serials) {
+    it(`${name}: SUCCESS encrypted to it (issuer = the CA, serial octets as issued); revoked, FAILURE badCertId`, async () => {
+      const subject = `CN=renew-${octets.slice(0, 8)}, O=scep-sdk field tests`;
+      /** A CSR for a fresh key (a renewal may bring a new key). */
+      const newCsr = async (): Promise<Uint8Array> => generateCsr({ keys: await generateRsaKeyPair(2048), subject });
+      const keys = await generateRsaKeyPair(2048);
+      const csr = await generateCsr({ keys, subject });
+      // The server runs on the wall clock (OpenSSL stamps the self-signed certificates above with it).
+      const now = Date.now();
+      const current = await ca.issue(csr, { serialOctets: Buffer.from(octets, "hex"), notBefore: new Date(now - DAY), notAfter: new Date(now + 30 * DAY) });
+      expect([hex(current.serialNumber), current.serialNumberHex]).toEqual([octets, printed]);
+      const signer = LocalKey.from(current, keys.privateKey);
+
+      const renewal = await buildPkcsReq({ csr: await newCsr(), signer, recipient: ca.cert, renewal: true });
+      const ok = await send("/renew", signer, renewal);
+      expect(ok.rep.status).toBe("SUCCESS");
+      expectRecipientIsSigner(ok.recipients, signer);
+      expect(hex((ok.recipients[0]!.rid as { issuer: Uint8Array }).issuer)).toBe(hex(ca.cert.subjectDer));
+      expect(eventOf("renewing", "RenewalReq", renewal.transactionId)).toMatchObject({ outcome: "success", reason: "issued", renewal: true, status: 200 });
+
+      await revocations.revoke({ serialNumber: current.serialNumberHex, reason: "superseded" });
+      const again = await buildPkcsReq({ csr: await newCsr(), signer, recipient: ca.cert, renewal: true });
+      expect((await send("/renew", signer, again)).rep).toMatchObject({ status: "FAILURE", failInfo: "badCertId", failInfoText: "the certificate being renewed was revoked (superseded)" });
+      expect(eventOf("renewing", "RenewalReq", again.transactionId)).toMatchObject({ outcome: "failure", reason: "renewal_revoked", status: 200 });
+    });
+  }
+});
