@@ -10,7 +10,7 @@ import Redis from "ioredis";
 import { describe, expect, it } from "vitest";
 import { startRedisServer } from "../../../test-support/peers";
 
-const EXPORTS = ["RedisChallengeStore", "RedisCounterStore", "RedisProfileStore", "RedisRateLimiter", "RedisReplayCache", "RedisRevocationStore", "RedisTransactionStore", "redisClientOptions"];
+const EXPORTS = ["RedisChallengeStore", "RedisCounterStore", "RedisProfileStore", "RedisRateLimiter", "RedisReplayCache", "RedisRevocationStore", "RedisTransactionStore", "keyPrefixProblem", "redisClientOptions"];
 
 describe("@scep/redis dist", () => {
   it("loads with only @scep/core installed: @scep/intune and @scep/proxy (optional peers) are imported for their types alone", () => {

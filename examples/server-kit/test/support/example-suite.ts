@@ -345,7 +345,7 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         const { tid, poll } = await pendingRequest("CN=pending-device");
         expect((await poll()).status).toBe("PENDING");
         const ok = await admin("approve", tid, TOKEN);
-        expect([ok.status, await ok.json()]).toEqual([200, { profile: "/scep", transactionId: tid, status: "ISSUED" }]);
+        expect([ok.status, await ok.json()]).toEqual([200, { profile: "/scep", transactionId: tid, status: "ISSUED", subject: expect.any(String), serialNumber: expect.stringMatching(/^[0-9a-f]+$/) }]);
         const rep = await poll();
         expect(rep.status).toBe("SUCCESS");
         expect(rep.certificates[0]!.subject).toBe("CN=pending-device");
@@ -388,13 +388,13 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         }
         // percent-encoded path segment
         const encoded = await fetch(`${s.base}/admin/scep/approve/${encodeURIComponent(ids[0]!)}`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
-        expect([encoded.status, await encoded.json()]).toEqual([200, { profile: "/scep", transactionId: ids[0], status: "ISSUED" }]);
+        expect([encoded.status, await encoded.json()]).toEqual([200, { profile: "/scep", transactionId: ids[0], status: "ISSUED", subject: expect.any(String), serialNumber: expect.stringMatching(/^[0-9a-f]+$/) }]);
         // the ID as it is, slashes and all
         const bare = await fetch(`${s.base}/admin/scep/reject/${ids[1]}`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
-        expect([bare.status, await bare.json()]).toEqual([200, { profile: "/scep", transactionId: ids[1], status: "REJECTED" }]);
+        expect([bare.status, await bare.json()]).toEqual([200, { profile: "/scep", transactionId: ids[1], status: "REJECTED", subject: expect.any(String) }]);
         // JSON body
         const body = await fetch(`${s.base}/admin/scep/approve`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ profile: "/scep", transactionId: ids[2] }) });
-        expect([body.status, await body.json()]).toEqual([200, { profile: "/scep", transactionId: ids[2], status: "ISSUED" }]);
+        expect([body.status, await body.json()]).toEqual([200, { profile: "/scep", transactionId: ids[2], status: "ISSUED", subject: expect.any(String), serialNumber: expect.stringMatching(/^[0-9a-f]+$/) }]);
         const bad = await fetch(`${s.base}/admin/scep/approve`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: "tid=1" });
         expect([bad.status, await bad.json()]).toEqual([400, { error: "the body is not JSON" }]);
         expect((await reqs[0]!.poll()).status).toBe("SUCCESS");
@@ -408,7 +408,7 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
       it("rejection by the admin endpoint answers FAILURE on the next CertPoll", async () => {
         const { tid, poll } = await pendingRequest("CN=rejected-device");
         const no = await admin("reject", tid, TOKEN);
-        expect([no.status, await no.json()]).toEqual([200, { profile: "/scep", transactionId: tid, status: "REJECTED" }]);
+        expect([no.status, await no.json()]).toEqual([200, { profile: "/scep", transactionId: tid, status: "REJECTED", subject: expect.any(String) }]);
         const rep = await poll();
         expect([rep.status, rep.failInfo]).toEqual(["FAILURE", "badRequest"]);
         await s.proc.waitForJson("admin", (e) => e.action === "reject" && e.transactionId === tid);
