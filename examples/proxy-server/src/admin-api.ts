@@ -1,6 +1,7 @@
 // The admin API an MDM calls: register a pending profile (→ the device's SCEP URL with a fresh one-time
 // challenge), read profile statuses, see requeues and other proxy events. Behind `Authorization: Bearer <token>`.
-import { bearerAuthorizer, jsonResponse as json, withClientAddress } from "@scep-examples/server-kit/bearer-token";
+import { withClientAddress } from "@scep-examples/server-kit/audit-entry";
+import { bearerAuthorizer, jsonResponse as json } from "@scep-examples/server-kit/bearer-token";
 import { storeUnavailableResponse } from "@scep-examples/server-kit/store-unavailable";
 import { allowOf, headOf } from "@scep-examples/server-kit/head";
 import { clientAddressOf, isStoreUnavailable, type ChallengeStore } from "@scep/core";

@@ -2,7 +2,8 @@
 // approval, one-time challenges, issued certificates, revocation, trust-anchor reload; and the admin page.
 // A fetch-style handler (web Request → Response) with a cheap owns(path), mounted by each framework.
 // The JSON shapes are documented in docs/admin-api.openapi.yaml.
-import { bearerAuthorizer, jsonResponse, withClientAddress } from "./bearer-token.js";
+import { withClientAddress } from "./audit-entry.js";
+import { bearerAuthorizer, jsonResponse } from "./bearer-token.js";
 import { storeUnavailableResponse } from "./store-unavailable.js";
 import {
   Certificate,

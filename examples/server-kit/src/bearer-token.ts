@@ -1,6 +1,7 @@
 // Bearer-token checks shared by the example servers' admin API and /metrics and the example proxy's admin API
 // (RFC 6750 §2.1 `Authorization: Bearer <token>`), compared in constant time.
 import { createHash, timingSafeEqual } from "node:crypto";
+import { withClientAddress } from "./audit-entry.js";
 
 const sha256 = (s: string): Buffer => createHash("sha256").update(s).digest();
 
@@ -17,14 +18,6 @@ export function bearerToken(header: string | null | undefined): string | undefin
 /** A JSON answer of an admin API: one line, `no-store`. */
 export const jsonResponse = (status: number, body: unknown, headers: Record<string, string> = {}): Response =>
   new Response(JSON.stringify(body) + "\n", { status, headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers } });
-
-/**
- * An admin audit line with the caller's address as `clientAddress` when it is known (the TCP peer's IP address,
- * clipped by `clientAddressOf`), the key left out when not: one spelling for every audit line of both admin APIs.
- */
-export function withClientAddress<T extends Record<string, unknown>>(entry: T, clientAddress: string | undefined): T & { clientAddress?: string } {
-  return clientAddress ? { ...entry, clientAddress } : entry;
-}
 
 /**
  * Checks an admin request's bearer token: undefined when it is `token`, else the 401 (no or malformed header, with
