@@ -20,7 +20,7 @@ export const REQUEST_OPTIONS = {
 } as const;
 
 /** Help text for {@link REQUEST_OPTIONS}. */
-export const REQUEST_HELP = `  --cipher NAME       ${CIPHER_NAMES.join("|")} (default aes128 if the CA advertises AES, else des3)
+export const REQUEST_HELP = `  --cipher NAME       ${CIPHER_NAMES.join("|")} (default aes128 if the CA advertises AES or SCEPStandard, else des3)
   --digest NAME       ${DIGEST_NAMES.join("|")} (default sha256 if advertised, else sha1)
   --key-size BITS     RSA size of a generated key (default 2048)
   --poll-interval S   seconds between CertPolls while PENDING (default 5)
