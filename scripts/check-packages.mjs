@@ -181,8 +181,8 @@ const CORE_ROUND_TRIP = `
   }));
 `;
 const CORE_EXPECTED = JSON.stringify({
-  request: ["PKCSReq", "CN=pack-smoke-device", "secret", "aes256", "sha256"],
-  reply: ["SUCCESS", "aes256", "CN=pack smoke CA", "CN=pack-smoke-device", "CN=pack smoke CA"],
+  request: ["PKCSReq", "CN=pack-smoke-device", "secret", "aes128", "sha256"],
+  reply: ["SUCCESS", "aes128", "CN=pack smoke CA", "CN=pack-smoke-device", "CN=pack smoke CA"],
   garbage: ["Asn1Error", "ERR_ASN1", "badRequest"],
 });
 const GENERIC = `console.log(JSON.stringify({ exports: Object.keys(mod).filter((k) => k !== "default" && k !== "module.exports").sort() }));`;
