@@ -19,6 +19,7 @@ import {
   parseCaCaps,
   REVOCATION_REASONS,
 } from "@scep/core";
+import { warnAlgorithms } from "./algorithm-warnings.js";
 import type { CliPin } from "./ca-pin.js";
 import { CliError, ExitCode, describeError, pkiOperationUnanswered, transportOperation } from "./exit.js";
 import type { Context } from "./context.js";
@@ -37,7 +38,10 @@ export interface EnrollmentOptions {
   csr: Uint8Array;
   /** Signs the request and opens the reply: self-signed (enroll) or the old certificate (renew). */
   signer: LocalKey;
-  /** Content cipher; default aes128 when the CA advertises AES or SCEPStandard (RFC 8894 §3.5.2: AES-128-CBC), else des3. */
+  /**
+   * Content cipher; default aes128 when the CA advertises AES or SCEPStandard (RFC 8894 §3.5.2: AES-128-CBC), else
+   * des3. An explicit aes192/aes256 is sent with a warning: no capability promises it (see warnAlgorithms).
+   */
   cipher?: ContentCipher | undefined;
   /** Digest; default sha256 when advertised (or SCEPStandard), else sha512 when advertised, else sha1. */
   digest?: DigestAlgorithm | undefined;
@@ -70,9 +74,6 @@ export interface EnrollmentOptions {
   onSent?: () => void;
 }
 
-const CIPHER_CAP: Partial<Record<ContentCipher, string>> = { aes128: "AES", aes192: "AES", aes256: "AES", des3: "DES3" };
-const DIGEST_CAP: Partial<Record<DigestAlgorithm, string>> = { sha256: "SHA-256", sha512: "SHA-512" };
-
 async function caCapabilities(ctx: Context, client: ScepClient): Promise<CaCaps> {
   try {
     return await client.getCaCaps();
@@ -88,16 +89,6 @@ async function caCapabilities(ctx: Context, client: ScepClient): Promise<CaCaps>
     }
     throw error;
   }
-}
-
-/** Warns about explicitly chosen algorithms the CA does not advertise (the client picks the defaults). */
-function warnAlgorithms(ctx: Context, caps: CaCaps, options: EnrollmentOptions): void {
-  if (caps.list.length === 0) return;
-  const c = options.cipher && CIPHER_CAP[options.cipher];
-  if (c && !caps.has(c)) ctx.err(`warning: the CA does not advertise ${c}; sending ${options.cipher} anyway`);
-  const d = options.digest && DIGEST_CAP[options.digest];
-  if (d && !caps.has(d)) ctx.err(`warning: the CA does not advertise ${d}; sending ${options.digest} anyway`);
-  if (options.renewal && !caps.has("Renewal")) ctx.err("warning: the CA does not advertise Renewal; sending RenewalReq anyway");
 }
 
 /** Where a rejected challenge is checked: the CA's text names the challenge, or a badRequest says nothing more. */

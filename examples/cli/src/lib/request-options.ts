@@ -20,12 +20,18 @@ export const REQUEST_OPTIONS = {
 } as const;
 
 /** Help text for {@link REQUEST_OPTIONS}. */
-export const REQUEST_HELP = `  --cipher NAME       ${CIPHER_NAMES.join("|")} (default aes128 if the CA advertises AES or SCEPStandard, else des3)
-  --digest NAME       ${DIGEST_NAMES.join("|")} (default sha256 if advertised, else sha1)
+export const REQUEST_HELP = `  --cipher NAME       ${CIPHER_NAMES.join("|")}; default aes128 if the CA
+                      advertises AES or SCEPStandard, else des3. aes192 and
+                      aes256 are sent with a warning: RFC 8894 §3.5.2's AES is
+                      AES-128 only
+  --digest NAME       ${DIGEST_NAMES.join("|")}; default sha256 if the CA
+                      advertises SHA-256 or SCEPStandard, else sha512 if it
+                      advertises SHA-512, else sha1
   --key-size BITS     RSA size of a generated key (default 2048)
   --poll-interval S   seconds between CertPolls while PENDING (default 5)
   --max-poll S        give up polling after S seconds, exit 3 (default 300; 0: do not poll)
-  --post | --get      force the PKIOperation method (default POST if the CA advertises it)
+  --post | --get      force the PKIOperation method (default POST if the CA
+                      advertises POSTPKIOperation or SCEPStandard)
 ${PIN_HELP}`;
 
 type Values = {
