@@ -99,7 +99,8 @@ export interface PkcsReqOptions extends RequestOptions {
  * const keys = await generateRsaKeyPair();
  * const signer = await createSelfSignedSigner({ keys, subject: "CN=device-42" });
  * const csr = await generateCsr({ keys, subject: "CN=device-42", challengePassword: "secret" });
- * const req = await buildPkcsReq({ csr, signer, recipient: selectRecipient(caCertificates), cipher: "aes256", digest: "sha256" });
+ * // aes128: what RFC 8894 §3.5.2's AES (and SCEPStandard) promises; aes192/aes256 only to a CA known to decrypt them
+ * const req = await buildPkcsReq({ csr, signer, recipient: selectRecipient(caCertificates), cipher: "aes128", digest: "sha256" });
  * const reply = await client.pkiOperation(req.der); // a CertRep: read it with readCertRep
  * ```
  * @group Client
