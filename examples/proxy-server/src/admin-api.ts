@@ -127,7 +127,8 @@ function readRegistration(body: unknown): Registration | string {
  *   requeue) is shared by every replica; the events are this process's.
  * - `GET /admin/stats` → per-CA counts of this process.
  *
- * 400 for a malformed request, 404 for an unknown route or CA, 503 + Retry-After when a store is down.
+ * 400 for a malformed request, 404 for an unknown CA or route (an unknown route's `error` names every route, from the
+ * route table: `no admin route /admin/nope; routes: GET /admin/profiles, …`), 503 + Retry-After when a store is down.
  * Each action writes an audit line `{ type: "admin", action: "register"|"register-failed"|"delete", …, clientAddress? }`
  * (`clientAddress`: the caller's address, at most 64 characters; never a challenge or the token).
  */
@@ -252,6 +253,32 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     }
   };
 
+  /** One route's handlers, by method. */
+  type Handler = (request: Request, url: URL, clientAddress: string | undefined) => Promise<Response> | Response;
+  /**
+   * Every admin route: path → method → handler. answer() routes by it, and reads from it the 405's `Allow` and the
+   * list of routes the 404 for an unknown path gives, so neither can name a route that does not answer.
+   */
+  const routes: Record<string, Partial<Record<"GET" | "POST" | "DELETE", Handler>>> = {
+    [ADMIN_PROFILES_PATH]: {
+      GET: (_request, url) => listProfiles(url),
+      POST: (request, _url, clientAddress) => register(request, clientAddress),
+      DELETE: (request, _url, clientAddress) => deleteProfile(request, clientAddress),
+    },
+    "/admin/events": {
+      GET: (_request, url) => {
+        const since = Number(url.searchParams.get("since") ?? "0");
+        const type = url.searchParams.get("type");
+        return json(200, { events: o.events.list(Number.isFinite(since) ? since : 0, (e) => type === null || (type === "requeue" ? e.requeued === true : e.outcome === type || e.reason === type)) });
+      },
+    },
+    "/admin/stats": { GET: () => json(200, { stats: o.stats?.() ?? null }) },
+  };
+  /** `GET /admin/profiles, POST /admin/profiles, …`: what the 404 for an unknown path names, one line. */
+  const routeList = Object.entries(routes)
+    .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method} ${path}`))
+    .join(", ");
+
   return {
     owns: (path) => path === "/admin" || path.startsWith(ADMIN_PREFIX),
     // HEAD is answered as GET is, without the content (RFC 9110 §9.3.2), refusals included.
@@ -265,26 +292,13 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     const clientAddress = clientAddressOf(meta ?? undefined);
     const denied = authorize(request, path, clientAddress);
     if (denied) return denied;
+    // After authentication only: the list of routes is for the MDM holding the token, not for anyone probing.
+    const route = Object.hasOwn(routes, path) ? routes[path]! : undefined;
+    if (!route) return json(404, { error: `no admin route ${path}; routes: ${routeList}` });
     const method = request.method === "HEAD" ? "GET" : request.method;
+    const handler = Object.hasOwn(route, method) ? route[method as keyof typeof route] : undefined;
     // 405 with the methods the route answers, HEAD listed with GET (RFC 9110 §15.5.6, §10.2.1).
-    const allow = (methods: string[]): Response => json(405, { error: `use ${methods.join(", ")}` }, { allow: allowOf(methods) });
-    switch (path) {
-      case ADMIN_PROFILES_PATH:
-        if (method === "POST") return register(request, clientAddress);
-        if (method === "GET") return listProfiles(url);
-        if (method === "DELETE") return deleteProfile(request, clientAddress);
-        return allow(["GET", "POST", "DELETE"]);
-      case "/admin/events": {
-        if (method !== "GET") return allow(["GET"]);
-        const since = Number(url.searchParams.get("since") ?? "0");
-        const type = url.searchParams.get("type");
-        return json(200, { events: o.events.list(Number.isFinite(since) ? since : 0, (e) => type === null || (type === "requeue" ? e.requeued === true : e.outcome === type || e.reason === type)) });
-      }
-      case "/admin/stats":
-        if (method !== "GET") return allow(["GET"]);
-        return json(200, { stats: o.stats?.() ?? null });
-      default:
-        return json(404, { error: "no such admin route" });
-    }
+    if (!handler) return json(405, { error: `use ${Object.keys(route).join(", ")}` }, { allow: allowOf(Object.keys(route)) });
+    return handler(request, url, clientAddress);
   }
 }

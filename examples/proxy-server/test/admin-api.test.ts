@@ -268,4 +268,29 @@ describe("statuses, deletion and events", () => {
     expect((await call("POST", "/admin/events")).status).toBe(405);
     expect((await call("GET", "/admin/nope")).status).toBe(404);
   });
+
+  it("an unknown route's 404 names every route in one line, from the route table; each listed route answers its method", async () => {
+    const { call } = setup();
+    const routes = "GET /admin/profiles, POST /admin/profiles, DELETE /admin/profiles, GET /admin/events, GET /admin/stats";
+    for (const [method, path] of [["GET", "/admin/profile"], ["POST", "/admin/nope"], ["GET", "/admin"], ["GET", "/admin/profiles/h"], ["GET", "/admin/stats/"]] as const) {
+      const res = await call(method, path);
+      const text = await res.text();
+      expect([path, res.status, JSON.parse(text)]).toEqual([path, 404, { error: `no admin route ${path}; routes: ${routes}` }]);
+      expect(text).not.toContain("\\n");
+      expect(text).not.toContain(TOKEN);
+    }
+    // Only after authentication: without the token, 401 naming nothing.
+    const anonymous = await call("GET", "/admin/profile", undefined, {});
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.text()).not.toContain("routes");
+    // The list cannot drift: every entry is routed (never this 404, never 405).
+    const answered: Record<string, number> = {};
+    for (const entry of routes.split(", ")) {
+      const [method, path] = entry.split(" ") as [string, string];
+      const res = await call(method, path, method === "GET" ? undefined : { hostId: "h", profileId: "p" });
+      expect((await res.text()).includes("no admin route")).toBe(false);
+      answered[entry] = res.status;
+    }
+    expect(answered).toEqual({ "GET /admin/profiles": 200, "POST /admin/profiles": 201, "DELETE /admin/profiles": 200, "GET /admin/events": 200, "GET /admin/stats": 200 });
+  });
 });

@@ -165,7 +165,9 @@ const KIND_FILTERS = new Set(["initial", "renewal", "poll", "query", "ca", "prox
  * still answer, as aliases.
  *
  * 401 without a bearer token, 403 with a wrong one (compared in constant time), 400 for a malformed request, 404
- * for an unknown route or object, 405 with `Allow` for a wrong method, 503 + Retry-After when a store is down. HEAD of a
+ * for an unknown object or route (an unknown route's `error` names every route, from the route table: `no admin
+ * route /admin/scep/nope; routes: GET /admin/scep/profiles, …`), 405 with `Allow` for a wrong method, 503 +
+ * Retry-After when a store is down. HEAD of a
  * GET route (and of the page) gets the GET's status and header fields, `Content-Length` included, and no content
  * (RFC 9110 §9.3.2). Every refused
  * authentication writes an audit event `{ type: "admin-auth-failed", reason, method, path, clientAddress }`
@@ -227,8 +229,12 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
 
   /** `clientAddress`: the caller's address (clipped, at most 64 characters), for the audit lines. */
   type Route = (request: Request, url: URL, rest: string | undefined, clientAddress: string | undefined) => Promise<Response>;
-  /** `store`: the shared store a route reads or writes; when it is down (ERR_STORE_UNAVAILABLE) the answer is 503 naming it. */
-  const routes: Record<string, { method: "GET" | "POST"; store?: string; run: Route }> = {
+  /**
+   * `store`: the shared store a route reads or writes; when it is down (ERR_STORE_UNAVAILABLE) the answer is 503 naming it.
+   * `idInPath`: the route also takes the transactionID as the rest of the path (`approve/<tid>`); any other route with a
+   * rest of path is 404.
+   */
+  const routes: Record<string, { method: "GET" | "POST"; store?: string; idInPath?: true; run: Route }> = {
     profiles: {
       method: "GET",
       run: async () => {
@@ -268,8 +274,8 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         });
       },
     },
-    approve: { method: "POST", store: "transaction", run: (request, url, rest, address) => decideRoute("approve", request, url, rest, address) },
-    reject: { method: "POST", store: "transaction", run: (request, url, rest, address) => decideRoute("reject", request, url, rest, address) },
+    approve: { method: "POST", store: "transaction", idInPath: true, run: (request, url, rest, address) => decideRoute("approve", request, url, rest, address) },
+    reject: { method: "POST", store: "transaction", idInPath: true, run: (request, url, rest, address) => decideRoute("reject", request, url, rest, address) },
     challenges: {
       method: "POST",
       store: "challenge",
@@ -375,6 +381,14 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     stats: { method: "GET", store: "counter", run: async () => json(200, { stats: await o.server.sharedStats() }) },
   };
 
+  /**
+   * Every route as the 404 for an unknown path names it, one line (`GET /admin/scep/profiles, …, POST
+   * /admin/scep/approve[/{transactionId}], …`): read from the table above, so it lists exactly what answers.
+   */
+  const routeList = Object.entries(routes)
+    .map(([name, r]) => `${r.method} ${ADMIN_PREFIX}${name}${r.idInPath ? "[/{transactionId}]" : ""}`)
+    .join(", ");
+
   const decideRoute = async (action: "approve" | "reject", request: Request, url: URL, rest: string | undefined, clientAddress: string | undefined): Promise<Response> => {
     if (rest !== undefined) {
       let transactionId: string;
@@ -431,7 +445,8 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     if (denied) return denied;
     const m = path.startsWith(ADMIN_PREFIX) ? /^([a-z-]+)(?:\/(.+))?$/.exec(path.slice(ADMIN_PREFIX.length)) : null;
     const route = m && Object.hasOwn(routes, m[1]!) ? routes[m[1]!] : undefined;
-    if (!m || !route || (m[2] !== undefined && m[1] !== "approve" && m[1] !== "reject")) return json(404, { error: `no admin route ${url.pathname}` });
+    // After authentication only: the list of routes is for an operator holding the token, not for anyone probing.
+    if (!m || !route || (m[2] !== undefined && !route.idInPath)) return json(404, { error: `no admin route ${url.pathname}; routes: ${routeList}` });
     if (!allows([route.method], request.method)) return json(405, { error: `use ${route.method}` }, { allow: allowOf([route.method]) });
     try {
       return await route.run(request, url, m[2], clientAddress);
