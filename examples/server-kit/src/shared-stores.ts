@@ -148,7 +148,7 @@ export async function redisStores(url: string, log: (entry: Record<string, unkno
     challenges: new RedisChallengeStore(client, { keyPrefix }),
     counters,
     revocations: new RedisRevocationStore(client, { keyPrefix }),
-    // One key space per profile: `scep:intune:<profile>:replay:…`, `…:rate:…`.
+    // One key space per profile: `<keyPrefix>intune:<profile>:replay:…`, `…:rate:…` (keyPrefix: --redis-key-prefix, default `scep:`).
     intune: {
       replayCache: (namespace) => new RedisReplayCache(client, { keyPrefix: `${keyPrefix}intune:${encodeURIComponent(namespace)}:` }),
       rateLimiter: (namespace) => new RedisRateLimiter(client, { keyPrefix: `${keyPrefix}intune:${encodeURIComponent(namespace)}:` }),

@@ -11,9 +11,12 @@ const redis = new Redis(process.env.SCEP_REDIS_URL!, { ...redisClientOptions, la
 // and a stack trace each time while Redis is down (requests then get 503 + Retry-After from the store).
 redis.on("error", (e) => console.error(`redis: ${e.message}`));
 await redis.connect();
-const challenges = new RedisChallengeStore(redis, { keyPrefix: "scep:" });
-const transactions = new RedisTransactionStore(redis, { keyPrefix: "scep:" });
-const counters = new RedisCounterStore(redis, { keyPrefix: "scep:" });
+// One key prefix per deployment sharing this Redis db (staging, production), the same on all its replicas: configure it
+// (here as the example servers do, SCEP_REDIS_KEY_PREFIX) rather than writing the default into each store.
+const keyPrefix = process.env.SCEP_REDIS_KEY_PREFIX ?? "scep:";
+const challenges = new RedisChallengeStore(redis, { keyPrefix });
+const transactions = new RedisTransactionStore(redis, { keyPrefix });
+const counters = new RedisCounterStore(redis, { keyPrefix });
 
 const server = createScepServer({
   // A challenge is good for the profile it was issued for: by its name (default: its path, "/scep").
