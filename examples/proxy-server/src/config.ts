@@ -59,7 +59,10 @@ export interface ProxyConfig {
   adminToken: string;
   /** Profile records and one-time challenges live there when set (several proxy processes share them). */
   redisUrl: string | undefined;
-  /** Prefix of the Redis keys (default `scep-proxy:`). */
+  /**
+   * Prefix of the Redis keys (`--redis-key-prefix` / `SCEP_PROXY_KEY_PREFIX`, default `scep-proxy:`): no `{` or `}`
+   * (as @scep/redis requires); given without `--redis-url` / `SCEP_REDIS_URL` it is a {@link ConfigError}.
+   */
   redisKeyPrefix: string;
   /**
    * `@scep/proxy`'s `forwardResends` (default true): forward the re-send of the PKCSReq that spent a `custom` CA's
@@ -379,10 +382,12 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
   if (adminToken.length < 16) problems.push("PROXY_ADMIN_TOKEN must be set to at least 16 characters (the admin API registers devices)");
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) problems.push(`${redisSrc} must be a redis:// or rediss:// URL`);
   // As @scep/redis checks a store's keyPrefix (the stores add Redis Cluster hash tags): one line here, not a stack.
-  const [prefixSrc, redisKeyPrefix = "scep-proxy:"] = get("--redis-key-prefix", "SCEP_PROXY_KEY_PREFIX");
+  // Given (flag or variable) without a Redis URL it would be ignored: refused, as the example server refuses its own.
+  const [prefixSrc, givenPrefix] = get("--redis-key-prefix", "SCEP_PROXY_KEY_PREFIX");
+  const redisKeyPrefix = givenPrefix ?? "scep-proxy:";
   const prefixProblem = keyPrefixProblem(redisKeyPrefix);
   if (prefixProblem) problems.push(`${prefixSrc} ${prefixProblem}, got ${JSON.stringify(redisKeyPrefix)}`);
-  else if (prefixSrc === "--redis-key-prefix" && redisUrl === undefined) problems.push("--redis-key-prefix needs --redis-url or SCEP_REDIS_URL: without Redis nothing is stored under a key prefix");
+  else if (givenPrefix !== undefined && redisUrl === undefined) problems.push(`${prefixSrc} needs --redis-url or SCEP_REDIS_URL: without Redis nothing is stored under a key prefix`);
   const listen = {
     port: check(() => (port !== undefined ? int(portSrc, port, 0, 65535) : file.port !== undefined ? int("port", file.port, 0, 65535) : 8090)),
     host: check(() => listenHost(host !== undefined ? hostSrc : "host", host ?? (file.host === undefined ? "127.0.0.1" : str("host", file.host)))),

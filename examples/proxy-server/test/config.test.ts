@@ -125,6 +125,13 @@ describe("proxy-server configuration", () => {
     expect(error({ cas: [CORP] }, {}, ["--redis-key-prefix", "prod-proxy:"])).toBe("--redis-key-prefix needs --redis-url or SCEP_REDIS_URL: without Redis nothing is stored under a key prefix");
   });
 
+  it("SCEP_PROXY_KEY_PREFIX without a Redis URL is refused as the flag is (one line), not silently ignored; empty counts as unset", () => {
+    expect(error({ cas: [CORP] }, { SCEP_PROXY_KEY_PREFIX: "staging-proxy:" })).toBe("SCEP_PROXY_KEY_PREFIX needs --redis-url or SCEP_REDIS_URL: without Redis nothing is stored under a key prefix");
+    expect(error({ cas: [CORP] }, { SCEP_PROXY_KEY_PREFIX: "scep-proxy:" })).toBe("SCEP_PROXY_KEY_PREFIX needs --redis-url or SCEP_REDIS_URL: without Redis nothing is stored under a key prefix");
+    expect(parse({ cas: [CORP] }, { SCEP_PROXY_KEY_PREFIX: "" }).redisKeyPrefix).toBe("scep-proxy:");
+    expect(parse({ cas: [CORP] }, { SCEP_PROXY_KEY_PREFIX: "staging-proxy:" }, ["--redis-url", "redis://127.0.0.1:6379"])).toMatchObject({ redisUrl: "redis://127.0.0.1:6379", redisKeyPrefix: "staging-proxy:" });
+  });
+
   it("--help, and the usage names every setting", () => {
     expect(parseConfig(["--help"], {})).toEqual({ help: true });
     const text = usage("proxy-server");

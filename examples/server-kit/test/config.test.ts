@@ -172,6 +172,7 @@ describe("parseConfig", () => {
     expect(() => parseConfig(["--redis-key-prefix", "a{b}:"], redis)).toThrow(new ConfigError('--redis-key-prefix must not contain { or } (the stores add Redis Cluster hash tags), got "a{b}:"'));
     expect(() => parseConfig([], { ...redis, SCEP_REDIS_KEY_PREFIX: "}" })).toThrow(new ConfigError('SCEP_REDIS_KEY_PREFIX must not contain { or } (the stores add Redis Cluster hash tags), got "}"'));
     expect(() => parseConfig(["--redis-key-prefix", "prod:"], {})).toThrow(new ConfigError("--redis-key-prefix needs --redis-url or SCEP_REDIS_URL: without Redis nothing is stored under a key prefix", { showUsage: false }));
+    expect(() => parseConfig([], { SCEP_REDIS_KEY_PREFIX: "staging:" })).toThrow(new ConfigError("SCEP_REDIS_KEY_PREFIX needs --redis-url or SCEP_REDIS_URL: without Redis nothing is stored under a key prefix", { showUsage: false }));
     expect(configErrorLine("express-server", (() => { try { parseConfig(["--redis-key-prefix", "{"], redis); } catch (e) { return e as Error; } return new Error("none"); })())).toBe(
       'express-server: --redis-key-prefix must not contain { or } (the stores add Redis Cluster hash tags), got "{" (run with --help)',
     );
