@@ -51,8 +51,8 @@ describe("MemoryReplayCache: bounded", () => {
     expect(await cache.checkAndInsert("n9", 1)).toBe(true);
   });
 
-  it("a capacity of 0 is ERR_INTUNE_CONFIG", () => {
-    expect(() => new MemoryReplayCache({ capacity: 0 })).toThrow(expect.objectContaining({ code: "ERR_INTUNE_CONFIG" }));
+  it("a capacity of 0 is ERR_INVALID_ARGUMENT (a store's option, as @scep/redis's stores refuse theirs)", () => {
+    expect(() => new MemoryReplayCache({ capacity: 0 })).toThrow(expect.objectContaining({ name: "InvalidArgumentError", code: "ERR_INVALID_ARGUMENT" }));
   });
 });
 
@@ -83,8 +83,8 @@ describe("MemoryRateLimiter: bounded", () => {
     expect(await limiter.hit("k", limit)).toEqual({ allowed: false, count: 2 });
   });
 
-  it("maxKeys of 0 is ERR_INTUNE_CONFIG", () => {
-    expect(() => new MemoryRateLimiter({ maxKeys: 0 })).toThrow(expect.objectContaining({ code: "ERR_INTUNE_CONFIG" }));
+  it("maxKeys of 0 is ERR_INVALID_ARGUMENT (a store's option, as @scep/redis's stores refuse theirs)", () => {
+    expect(() => new MemoryRateLimiter({ maxKeys: 0 })).toThrow(expect.objectContaining({ name: "InvalidArgumentError", code: "ERR_INVALID_ARGUMENT" }));
   });
 });
 

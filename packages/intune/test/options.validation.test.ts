@@ -1,5 +1,5 @@
 /**
- * Every numeric option of @scep/intune's validators, stores and API clients (timeouts in ms, TTLs in ms, counts) is
+ * Every numeric option of @scep/intune's validators and API clients (timeouts in ms, TTLs in ms, counts) is
  * checked when the object is built: NaN, a negative, a fraction, a numeric string, Infinity or a value past the range
  * throws IntuneConfigError `ERR_INTUNE_CONFIG` with one line naming the option, its unit and range, and the value
  * given. Before, EntraTokenProvider took any `timeoutMs`, `retries` and `refreshBeforeMs` (NaN retries: no attempt),
@@ -15,8 +15,6 @@ const TTL = { unit: "an integer number of milliseconds", min: 1, max: 31_536_000
 const COUNT = { unit: "an integer", min: 1, max: 100_000_000 };
 
 const rows: { owner: string; name: string; unit: string; min: number; max: number; build(v: unknown): unknown }[] = [
-  { owner: "MemoryReplayCache", name: "replay cache capacity", ...COUNT, build: (v) => new MemoryReplayCache({ capacity: v as number }) },
-  { owner: "MemoryRateLimiter", name: "rate limiter maxKeys", ...COUNT, build: (v) => new MemoryRateLimiter({ maxKeys: v as number }) },
   { owner: "SignedTokenValidator", name: "clockSkewMs", unit: "an integer number of milliseconds", min: 0, max: 86_400_000, build: (v) => new SignedTokenValidator({ clockSkewMs: v as number }) },
   { owner: "SignedTokenValidator", name: "maxValidityMs", ...TTL, build: (v) => new SignedTokenValidator({ maxValidityMs: v as number }) },
   { owner: "SignedTokenValidator", name: "replayTtlMs", ...TTL, build: (v) => new SignedTokenValidator({ replayTtlMs: v as number }) },
@@ -52,6 +50,31 @@ describe("@scep/intune: hooks are checked at construction", () => {
     expect(() => new IntuneScepClient({ ...API, sleep: 5 as never })).toThrow(config("sleep must be a function (got number)"));
     expect(() => new SignedTokenValidator({ compliance: true as never })).toThrow(config("compliance must be a function (got boolean)"));
     expect(() => new IntuneValidator({ ...API, onError: "log" as never })).toThrow(config("onError must be a function (got string)"));
-    expect(() => new MemoryReplayCache({ now: new Date() as never })).toThrow(config("now must be a function (got object)"));
   });
+});
+
+/**
+ * The memory stores implement interfaces @scep/redis implements too (ReplayCache, RateLimiter), and every
+ * implementation of one interface refuses a bad option with the same class, code and words: @scep/core's
+ * InvalidArgumentError `ERR_INVALID_ARGUMENT`, as @scep/redis's stores and @scep/core's own. Before, these threw
+ * IntuneConfigError `ERR_INTUNE_CONFIG` while RedisReplayCache and RedisRateLimiter threw InvalidArgumentError.
+ */
+describe("@scep/intune: the memory stores' options are @scep/core's InvalidArgumentError, as @scep/redis's stores'", () => {
+  const invalid = (message: string) => expect.objectContaining({ name: "InvalidArgumentError", code: "ERR_INVALID_ARGUMENT", message });
+  const stores = [
+    { owner: "MemoryReplayCache", name: "replay cache capacity", build: (o: Record<string, unknown>) => new MemoryReplayCache(o) },
+    { owner: "MemoryRateLimiter", name: "rate limiter maxKeys", build: (o: Record<string, unknown>) => new MemoryRateLimiter(o) },
+  ];
+  for (const s of stores) {
+    it(`${s.owner}: ${s.name} and now`, () => {
+      const key = s.owner === "MemoryReplayCache" ? "capacity" : "maxKeys";
+      for (const v of [Number.NaN, -1, 0, 1.5, "1", Number.POSITIVE_INFINITY, 100_000_001]) {
+        expect(() => s.build({ [key]: v }), `${key} = ${shown(v)}`).toThrow(invalid(`${s.name} must be an integer from 1 to 100000000 (got ${shown(v)})`));
+      }
+      for (const good of [1, 100_000_000]) expect(() => s.build({ [key]: good })).not.toThrow();
+      expect(() => s.build({ now: new Date() })).toThrow(invalid("now must be a function returning a Date (got an object)"));
+      expect(() => s.build({ now: "now" })).toThrow(invalid("now must be a function returning a Date (got a string)"));
+      expect(() => s.build({ now: null })).toThrow(invalid("now must be a function returning a Date (got null)"));
+    });
+  }
 });

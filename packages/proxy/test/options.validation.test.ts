@@ -72,7 +72,8 @@ describe("@scep/proxy: stores, registry, upstream and hooks are checked at const
     expect(() => new HttpUpstream({ fetch: "https://ca.test" as never })).toThrow(config("fetch must be a function (got string)"));
     expect(() => new SmallstepChallengeSource({ payloadIdentifier: "X" as never })).toThrow(config("payloadIdentifier must be a function (got string)"));
     expect(() => new NdesChallengeSource({ now: Date.now() as never })).toThrow(config("now must be a function (got number)"));
-    expect(() => new MemoryProfileStore({ now: new Date() as never })).toThrow(config("now must be a function (got object)"));
+    // A store's option is @scep/core's InvalidArgumentError, in the words of @scep/redis's RedisProfileStore (same interface).
+    expect(() => new MemoryProfileStore({ now: new Date() as never })).toThrow(expect.objectContaining({ name: "InvalidArgumentError", code: "ERR_INVALID_ARGUMENT", message: "now must be a function returning a Date (got an object)" }));
     expect(() => new MemoryChallengeSource({ challenge: 42 as never })).toThrow(config("challenge must be a function (got number)"));
     expect(() => new FetchHandlerUpstream({} as never)).toThrow(config("handler must be a FetchHandler (fetch)"));
   });

@@ -47,7 +47,11 @@ export interface RedisStoreOptions {
    * `Retry-After`, in seconds. An integer from 0 to 86 400 (one day), else `ERR_INVALID_ARGUMENT` from the constructor.
    */
   retryAfterSeconds?: number;
-  /** The clock expiry is decided with (default: the wall clock); not a function: `ERR_INVALID_ARGUMENT`. */
+  /**
+   * The clock expiry is decided with (default: the wall clock). Not a function: InvalidArgumentError
+   * `ERR_INVALID_ARGUMENT` from the constructor, `now must be a function returning a Date (got an object)`, in the
+   * words (and class) of the memory stores of @scep/core, @scep/intune and @scep/proxy.
+   */
   now?: () => Date;
 }
 
@@ -81,6 +85,16 @@ export function keyPrefixProblem(keyPrefix: string): string | undefined {
   return /[{}]/.test(keyPrefix) ? "must not contain { or } (the stores add Redis Cluster hash tags)" : undefined;
 }
 
+/**
+ * What a message says was given instead of the expected kind: `none`, `null`, `an object`, `a string`… (the words of
+ * @scep/core's stores, so a memory store and its Redis counterpart refuse a bad value in one message).
+ */
+export function kindOf(value: unknown): string {
+  if (value === undefined) return "none";
+  if (value === null) return "null";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
+}
+
 /** Applies defaults and checks the options; throws InvalidArgumentError (one line: the option, its unit and range, the value). */
 export function resolveStoreOptions(options: RedisStoreOptions = {}): ResolvedStoreOptions {
   const keyPrefix = options.keyPrefix ?? "scep:";
@@ -90,7 +104,7 @@ export function resolveStoreOptions(options: RedisStoreOptions = {}): ResolvedSt
   // NaN made every operation time out at once (a 503 each); above 2^31 − 1 ms the timer fired at once.
   const commandTimeoutMs = numberOption("commandTimeoutMs", options.commandTimeoutMs, 2000, TIMER_MS);
   const retryAfterSeconds = numberOption("retryAfterSeconds", options.retryAfterSeconds, 30, { min: 0, max: 86_400, unit: "s" });
-  if (options.now !== undefined && typeof options.now !== "function") throw new InvalidArgumentError("now must be a function returning a Date");
+  if (options.now !== undefined && typeof options.now !== "function") throw new InvalidArgumentError(`now must be a function returning a Date (got ${kindOf(options.now)})`);
   return { keyPrefix, commandTimeoutMs, retryAfterSeconds, now: options.now ?? (() => new Date()) };
 }
 

@@ -9,7 +9,7 @@ import { InvalidArgumentError } from "@scep/core";
 import type { ReplayCache } from "@scep/intune";
 import { Runner } from "./lib/client.js";
 import { REPLAY_INSERT, REPLAY_UNDO } from "./lib/intune-scripts.js";
-import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
+import { kindOf, resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
 /**
  * A `ReplayCache` (from `@scep/intune`) on Redis (standalone, Sentinel or
@@ -66,11 +66,13 @@ export class RedisReplayCache implements ReplayCache {
   /**
    * Records `key` for `ttlMs` unless it is recorded and live; true when it was not. The empty key is never stored.
    *
-   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a `ttlMs` that is not a positive integer.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a `ttlMs` that is not a positive safe integer:
+   *   `ttlMs must be a positive integer number of milliseconds (got 0)` (as every ReplayCache of the SDK).
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
    */
   async checkAndInsert(key: string, ttlMs: number): Promise<boolean> {
-    if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new InvalidArgumentError(`ttlMs must be a positive integer number of milliseconds (got ${ttlMs})`);
+    // The message of every ReplayCache of the SDK (@scep/intune's MemoryReplayCache says it in the same words).
+    if (typeof ttlMs !== "number" || !Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new InvalidArgumentError(`ttlMs must be a positive integer number of milliseconds (got ${typeof ttlMs === "number" ? ttlMs : kindOf(ttlMs)})`);
     if (key === "") return true;
     const k = this.#key(key);
     const now = this.#options.now().getTime();

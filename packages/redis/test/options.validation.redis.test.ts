@@ -68,7 +68,9 @@ describe("@scep/redis: numeric store options are checked at construction", () =>
   it("a client without callBuffer, a clock or an onError that is not a function: ERR_INVALID_ARGUMENT", () => {
     for (const [owner, make] of STORES) {
       expect(() => make({} as RedisClient, {}), owner).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: "client must be an ioredis Redis or Cluster (an object with callBuffer)" }));
-      expect(() => make(redis.client, { now: new Date() as never }), owner).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: "now must be a function returning a Date" }));
+      // The words (and class) of the memory stores of @scep/core, @scep/intune and @scep/proxy, for the same option.
+      expect(() => make(redis.client, { now: new Date() as never }), owner).toThrow(expect.objectContaining({ name: "InvalidArgumentError", code: "ERR_INVALID_ARGUMENT", message: "now must be a function returning a Date (got an object)" }));
+      expect(() => make(redis.client, { now: "now" as never }), owner).toThrow(expect.objectContaining({ name: "InvalidArgumentError", code: "ERR_INVALID_ARGUMENT", message: "now must be a function returning a Date (got a string)" }));
     }
     expect(() => new RedisCounterStore(redis.client, { onError: "log" as never })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: "onError must be a function" }));
   });

@@ -4,8 +4,9 @@
  *
  * @module
  */
+import { InvalidArgumentError, numberOption } from "@scep/core";
 import { IntuneConfigError } from "../errors.js";
-import { ENTRIES, TTL_MS, configFunction, configNumber } from "../lib/options.js";
+import { ENTRIES, TTL_MS, configNumber, storeClock } from "../lib/options.js";
 
 /**
  * A limit: at most `max` hits per `windowMs` milliseconds.
@@ -43,9 +44,14 @@ export type RateLimitResult =
  *   when a later gate refuses the enrollment: rejected attempts are not
  *   counted). Releasing an unknown id does nothing.
  * - Keys are opaque, case-sensitive strings.
- * - `max` and `windowMs` must be positive integers (else a configuration
- *   error: `ERR_INTUNE_CONFIG`, or `ERR_INVALID_ARGUMENT` from a store built on
- *   @scep/core's errors).
+ * - `limit` must be an object whose `max` is an integer from 1 to 1 000 000 000
+ *   and whose `windowMs` is an integer from 1 to 31 536 000 000 (ms, 365 days);
+ *   else `hit` rejects with @scep/core's InvalidArgumentError
+ *   (`ERR_INVALID_ARGUMENT`) in `numberOption`'s one-line message, e.g.
+ *   `rate limit max must be an integer from 1 to 1000000000 (got 0)`, and
+ *   records nothing. Every implementation throws that class for it (the memory
+ *   limiter, `@scep/redis`'s, yours), as for a bad constructor option: a
+ *   store's errors are @scep/core's.
  * - A store that cannot be reached throws @scep/core's `StoreUnavailableError`
  *   (`ERR_STORE_UNAVAILABLE`); validators pass it on (fail closed: the server answers 503).
  * - A `hit` that rejects leaves nothing recorded. When its write may still land
@@ -73,15 +79,27 @@ export interface RateLimiter {
   release(key: string, id: string): Promise<void>;
 }
 
+/** The range of {@link RateLimit.max}: a count from 1 to 1 000 000 000. */
+const RATE_LIMIT_MAX = { min: 1, max: 1_000_000_000 };
+
 /**
- * Throws unless `limit` has positive integer `max` and `windowMs`.
+ * Throws unless `limit` has positive integer `max` and `windowMs` (the ranges of {@link RateLimit}): the validators'
+ * configuration check, IntuneConfigError `ERR_INTUNE_CONFIG`. A store's `hit` checks the same ranges with
+ * @scep/core's InvalidArgumentError instead (see {@link RateLimiter}).
  *
  * @group Storage
  */
 export function checkLimit(limit: RateLimit): void {
   if (typeof limit !== "object" || limit === null) throw new IntuneConfigError("rate limit must be an object { max, windowMs }");
-  configNumber("rate limit max", limit.max ?? null, 0, { min: 1, max: 1_000_000_000 });
+  configNumber("rate limit max", limit.max ?? null, 0, RATE_LIMIT_MAX);
   configNumber("rate limit windowMs", limit.windowMs ?? null, 0, TTL_MS);
+}
+
+/** The store's check of `hit`'s `limit`: the ranges of {@link checkLimit}, thrown as InvalidArgumentError (as `@scep/redis`'s). */
+function checkHitLimit(limit: RateLimit): void {
+  if (typeof limit !== "object" || limit === null) throw new InvalidArgumentError("rate limit must be an object { max, windowMs }");
+  numberOption("rate limit max", limit.max ?? null, 0, RATE_LIMIT_MAX);
+  numberOption("rate limit windowMs", limit.windowMs ?? null, 0, TTL_MS);
 }
 
 /**
@@ -90,9 +108,16 @@ export function checkLimit(limit: RateLimit): void {
  * @group Storage
  */
 export interface MemoryRateLimiterOptions {
-  /** Most keys tracked, a count (default 100,000); when full, the key hit least recently is dropped. An integer from 1 to 100 000 000, else `ERR_INTUNE_CONFIG`. */
+  /**
+   * Most keys tracked, a count (default 100,000); when full, the key hit least recently is dropped. An integer from 1
+   * to 100 000 000, else @scep/core's InvalidArgumentError `ERR_INVALID_ARGUMENT`
+   * (`rate limiter maxKeys must be an integer from 1 to 100000000 (got 0)`).
+   */
   maxKeys?: number;
-  /** The clock (default: the system clock). */
+  /**
+   * The clock (default: the system clock). Not a function: @scep/core's InvalidArgumentError `ERR_INVALID_ARGUMENT`
+   * (`now must be a function returning a Date (got an object)`), as from every store.
+   */
   now?: () => Date;
 }
 
@@ -126,10 +151,13 @@ export class MemoryRateLimiter implements RateLimiter {
   readonly #now: () => number;
   #seq = 0;
 
-  /** @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` when `maxKeys` is not a positive integer. */
+  /**
+   * @throws InvalidArgumentError (@scep/core, `ERR_INVALID_ARGUMENT`) when `maxKeys` is not an integer from 1 to
+   *   100 000 000 or `now` is not a function: a store's option errors are @scep/core's, as `@scep/redis`'s are.
+   */
   constructor(options: MemoryRateLimiterOptions = {}) {
-    const maxKeys = configNumber("rate limiter maxKeys", options.maxKeys, 100_000, ENTRIES);
-    configFunction("now", options.now);
+    const maxKeys = numberOption("rate limiter maxKeys", options.maxKeys, 100_000, ENTRIES);
+    storeClock(options.now);
     this.#maxKeys = maxKeys;
     const now = options.now;
     this.#now = now ? () => now().getTime() : () => Date.now();
@@ -140,9 +168,15 @@ export class MemoryRateLimiter implements RateLimiter {
     return this.#logs.size;
   }
 
-  /** {@inheritDoc RateLimiter.hit} */
+  /**
+   * {@inheritDoc RateLimiter.hit}
+   *
+   * @throws InvalidArgumentError (@scep/core, `ERR_INVALID_ARGUMENT`) when `limit` is not an object, or `max` or
+   *   `windowMs` is not an integer in its range (see {@link RateLimit}), e.g.
+   *   `rate limit windowMs must be an integer number of milliseconds from 1 to 31536000000 (got NaN)`.
+   */
   async hit(key: string, limit: RateLimit): Promise<RateLimitResult> {
-    checkLimit(limit);
+    checkHitLimit(limit);
     const now = this.#now();
     const from = now - limit.windowMs;
     let log = this.#logs.get(key);

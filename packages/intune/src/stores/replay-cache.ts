@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { IntuneConfigError } from "../errors.js";
+import { numberOption } from "@scep/core";
 import { MinHeap } from "../lib/min-heap.js";
-import { ENTRIES, TTL_MS, configFunction, configNumber } from "../lib/options.js";
+import { ENTRIES, TTL_MS, configNumber, storeClock, storeTtl } from "../lib/options.js";
 
 /**
  * Remembers keys for a while; `checkAndInsert` is atomic.
@@ -20,9 +20,13 @@ import { ENTRIES, TTL_MS, configFunction, configNumber } from "../lib/options.js
  *   key, exactly one resolves `true`.
  * - Keys are case-sensitive and compared as whole strings.
  * - The empty key is never stored: it always resolves `true`.
- * - `ttlMs` must be a positive integer (ms); 0 or less is a configuration error
- *   (`ERR_INTUNE_CONFIG`, or `ERR_INVALID_ARGUMENT` from a store built on
- *   @scep/core's errors), not "off".
+ * - `ttlMs` must be a positive safe integer (ms; no upper cap); 0, a negative, a
+ *   fraction, NaN, ±Infinity or a non-number is not "off" but a rejection with
+ *   @scep/core's InvalidArgumentError (`ERR_INVALID_ARGUMENT`), message
+ *   `ttlMs must be a positive integer number of milliseconds (got 0)`, and
+ *   nothing recorded. Every implementation throws that class for it (the
+ *   memory cache, `@scep/redis`'s, yours), as for a bad constructor option:
+ *   a store's errors are @scep/core's.
  * - A store that cannot be reached throws @scep/core's `StoreUnavailableError`
  *   (`ERR_STORE_UNAVAILABLE`); validators pass it on (fail closed: the server answers 503).
  * - A `checkAndInsert` that rejects leaves nothing recorded. When its write may
@@ -61,16 +65,25 @@ export interface ReplayCache {
  * @group Storage
  */
 export interface MemoryReplayCacheOptions {
-  /** Most entries held, a count (default 100,000); when full, the entry that expires first is evicted. An integer from 1 to 100 000 000, else `ERR_INTUNE_CONFIG`. */
+  /**
+   * Most entries held, a count (default 100,000); when full, the entry that expires first is evicted. An integer from
+   * 1 to 100 000 000, else @scep/core's InvalidArgumentError `ERR_INVALID_ARGUMENT`
+   * (`replay cache capacity must be an integer from 1 to 100000000 (got 0)`).
+   */
   capacity?: number;
-  /** The clock (default: the system clock). */
+  /**
+   * The clock (default: the system clock). Not a function: @scep/core's InvalidArgumentError `ERR_INVALID_ARGUMENT`
+   * (`now must be a function returning a Date (got an object)`), as from every store.
+   */
   now?: () => Date;
 }
 
 /**
  * Throws unless `ms` is an integer number of milliseconds from 1 to 31 536 000 000 (365 days).
  *
- * @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG`, one line naming `what`, the unit, the range and the value.
+ * For the validators' configuration (`replayTtlMs`, `maxValidityMs`), not the stores' per-call TTL.
+ *
+ * @throws IntuneConfigError `ERR_INTUNE_CONFIG`, one line naming `what`, the unit, the range and the value.
  * @group Storage
  */
 export function checkTtl(ms: number, what = "replay TTL"): void {
@@ -97,10 +110,13 @@ export class MemoryReplayCache implements ReplayCache {
   readonly #capacity: number;
   readonly #now: () => number;
 
-  /** @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` when `capacity` is not an integer from 1 to 100 000 000 or `now` is not a function. */
+  /**
+   * @throws InvalidArgumentError (@scep/core, `ERR_INVALID_ARGUMENT`) when `capacity` is not an integer from 1 to
+   *   100 000 000 or `now` is not a function: a store's option errors are @scep/core's, as `@scep/redis`'s are.
+   */
   constructor(options: MemoryReplayCacheOptions = {}) {
-    const capacity = configNumber("replay cache capacity", options.capacity, 100_000, ENTRIES);
-    configFunction("now", options.now);
+    const capacity = numberOption("replay cache capacity", options.capacity, 100_000, ENTRIES);
+    storeClock(options.now);
     this.#capacity = capacity;
     const now = options.now;
     this.#now = now ? () => now().getTime() : () => Date.now();
@@ -111,11 +127,16 @@ export class MemoryReplayCache implements ReplayCache {
     return this.#entries.size;
   }
 
-  /** {@inheritDoc ReplayCache.checkAndInsert} */
+  /**
+   * {@inheritDoc ReplayCache.checkAndInsert}
+   *
+   * @throws InvalidArgumentError (@scep/core, `ERR_INVALID_ARGUMENT`) for a `ttlMs` that is not a positive safe
+   *   integer: `ttlMs must be a positive integer number of milliseconds (got 0)`.
+   */
   async checkAndInsert(key: string, ttlMs: number): Promise<boolean> {
     // Per call, the contract's check only (a positive whole number of ms): a validator computes the TTL from the
     // token it checks (its exp may be years ahead), so the 365-day cap of checkTtl, for configuration, does not apply.
-    if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new IntuneConfigError(`replay TTL must be a positive integer number of milliseconds (got ${ttlMs})`);
+    storeTtl(ttlMs);
     if (key === "") return true;
     const now = this.#now();
     const expires = this.#entries.get(key);

@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { manualClock, type ManualClock, type StoreFactoryContext } from "@scep/core/testing";
 import type { RateLimiter } from "../stores/rate-limiter.js";
-import { CONFIG_ERROR } from "./replay-cache-conformance.js";
+import { invalidArgument } from "./replay-cache-conformance.js";
 
 /**
  * Options of {@link rateLimiterConformance}.
@@ -35,8 +35,10 @@ const DAY = 86_400_000;
  * refused and not recorded; a hit exactly `windowMs` old still counts, one
  * `windowMs + 1` old does not (sliding window, by the injected clock);
  * `release` frees one hit and ignores unknown ids; keys are independent
- * case-sensitive strings; `max`/`windowMs` of 0, negative or fractional are
- * a configuration error (`ERR_INTUNE_CONFIG` or `ERR_INVALID_ARGUMENT`); of 50 concurrent hits on one key exactly `max` are
+ * case-sensitive strings; a `limit` that is not an object, or a `max`/`windowMs`
+ * of 0, negative, fractional, NaN, a numeric string or past its range, rejects
+ * with @scep/core's InvalidArgumentError (`ERR_INVALID_ARGUMENT`, in
+ * `numberOption`'s one-line message) and records nothing; of 50 concurrent hits on one key exactly `max` are
  * allowed.
  *
  * @example
@@ -127,9 +129,28 @@ export function rateLimiterConformance<S extends RateLimiter>(options: RateLimit
       }
     });
 
-    it("max or windowMs of 0, negative or fractional is a configuration error", async () => {
-      for (const limit of [{ max: 0, windowMs: DAY }, { max: -1, windowMs: DAY }, { max: 1.5, windowMs: DAY }, { max: 3, windowMs: 0 }, { max: 3, windowMs: -5 }, { max: 3, windowMs: 0.5 }]) {
-        await expect(limiter.hit(fresh("bad"), limit)).rejects.toMatchObject({ code: expect.stringMatching(CONFIG_ERROR) });
+    it("a bad limit is InvalidArgumentError (ERR_INVALID_ARGUMENT, one line) and records nothing", async () => {
+      const MAX = "rate limit max must be an integer from 1 to 1000000000";
+      const WINDOW = "rate limit windowMs must be an integer number of milliseconds from 1 to 31536000000";
+      const cases: [unknown, string][] = [
+        [{ max: 0, windowMs: DAY }, `${MAX} (got 0)`],
+        [{ max: -1, windowMs: DAY }, `${MAX} (got -1)`],
+        [{ max: 1.5, windowMs: DAY }, `${MAX} (got 1.5)`],
+        [{ max: "3", windowMs: DAY }, `${MAX} (got "3")`],
+        [{ max: 1_000_000_001, windowMs: DAY }, `${MAX} (got 1000000001)`],
+        [{ windowMs: DAY }, `${MAX} (got null)`],
+        [{ max: 3, windowMs: 0 }, `${WINDOW} (got 0)`],
+        [{ max: 3, windowMs: -5 }, `${WINDOW} (got -5)`],
+        [{ max: 3, windowMs: 0.5 }, `${WINDOW} (got 0.5)`],
+        [{ max: 3, windowMs: Number.NaN }, `${WINDOW} (got NaN)`],
+        [{ max: 3, windowMs: 366 * DAY }, `${WINDOW} (got ${366 * DAY})`],
+        [null, "rate limit must be an object { max, windowMs }"],
+        [3, "rate limit must be an object { max, windowMs }"],
+      ];
+      for (const [limit, message] of cases) {
+        const k = fresh("bad");
+        await expect(limiter.hit(k, limit as never)).rejects.toEqual(invalidArgument(message));
+        expect(await limiter.hit(k, { max: 1, windowMs: DAY })).toMatchObject({ allowed: true, count: 1 });
       }
     });
 

@@ -3,13 +3,25 @@
  *
  * @module
  */
+import { InvalidArgumentError } from "@scep/core";
 import type { ProfileKey, ProfileRecord, ProfileStore } from "./profile-store.js";
-import { functionOption } from "../lib/options.js";
+import { checkProfileRecord } from "./profile-record-check.js";
 
 /** Options of {@link MemoryProfileStore}. @group Storage */
 export interface MemoryProfileStoreOptions {
-  /** Clock for `updatedAt` of `requeue` and `markFailed` (default `() => new Date()`). */
+  /**
+   * Clock for `updatedAt` of `requeue` and `markFailed` (default `() => new Date()`). Not a function: @scep/core's
+   * InvalidArgumentError `ERR_INVALID_ARGUMENT` (`now must be a function returning a Date (got an object)`), as from
+   * `@scep/redis`'s RedisProfileStore and every other store: a store's option errors are @scep/core's.
+   */
   now?: () => Date;
+}
+
+/** What a message says was given: `none`, `null`, `an object`, `a string`… (as @scep/core's stores say it). */
+function kindOf(value: unknown): string {
+  if (value === undefined) return "none";
+  if (value === null) return "null";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
 const keyOf = (k: ProfileKey): string => JSON.stringify([k.hostId, k.profileId, k.caName]);
@@ -33,9 +45,9 @@ export class MemoryProfileStore implements ProfileStore {
   readonly #records = new Map<string, ProfileRecord>();
   readonly #now: () => number;
 
-  /** @throws ProxyConfigError `ERR_PROXY_CONFIG` for a `now` that is not a function. */
+  /** @throws InvalidArgumentError (@scep/core, `ERR_INVALID_ARGUMENT`) for a `now` that is not a function. */
   constructor(options: MemoryProfileStoreOptions = {}) {
-    functionOption("now", options.now);
+    if (options.now !== undefined && typeof options.now !== "function") throw new InvalidArgumentError(`now must be a function returning a Date (got ${kindOf(options.now)})`);
     const now = options.now;
     this.#now = now ? () => now().getTime() : () => Date.now();
   }
@@ -46,8 +58,14 @@ export class MemoryProfileStore implements ProfileStore {
     return r ? { ...r } : undefined;
   }
 
-  /** {@inheritDoc ProfileStore.put} */
+  /**
+   * {@inheritDoc ProfileStore.put}
+   *
+   * @throws InvalidArgumentError (@scep/core, `ERR_INVALID_ARGUMENT`) for a record `@scep/redis`'s store refuses too:
+   *   an empty key field, an unknown status, a time that is not an integer, a negative `requeueCount`.
+   */
   async put(record: ProfileRecord): Promise<void> {
+    checkProfileRecord(record);
     this.#records.set(keyOf(record), { ...record });
   }
 

@@ -95,7 +95,14 @@ export interface ProfileRecord extends ProfileKey {
 export interface ProfileStore {
   /** The record for `key`, or `undefined` when there is none. Returns a copy: changing it changes nothing stored. */
   get(key: ProfileKey): Promise<ProfileRecord | undefined>;
-  /** Creates or replaces the record for the record's key, storing every field as given. */
+  /**
+   * Creates or replaces the record for the record's key, storing every field as given. A record that cannot be
+   * stored (an empty or non-string `hostId`, `profileId` or `caName`; a status not in {@link DELIVERY_STATUSES}; an
+   * `updatedAt` or `challengeRetrievedAt` that is not a safe integer; a negative or fractional `requeueCount`) rejects
+   * with @scep/core's InvalidArgumentError (`ERR_INVALID_ARGUMENT`), one line naming the field
+   * (`status must be one of pending, verifying, verified, failed, none`), and stores nothing: every implementation
+   * throws that class, as for a bad constructor option (a store's errors are @scep/core's).
+   */
   put(record: ProfileRecord): Promise<void>;
   /**
    * Sends the profile back to the MDM's queue: status `none`, `challengeRetrievedAt` and `detail` removed (`challengeHash` kept),

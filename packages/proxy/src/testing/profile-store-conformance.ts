@@ -33,7 +33,11 @@ let counter = 0;
  * `updatedAt` by the injected clock, and 20 concurrent requeues add 20;
  * `markFailed` sets `failed`, the detail and `updatedAt`; both are no-ops
  * creating nothing for an absent key; `delete` is true once; `list` yields
- * every record.
+ * every record; a record with an empty key field, an unknown status, a
+ * non-integer time or a negative `requeueCount` is refused by `put` with
+ * @scep/core's InvalidArgumentError (`ERR_INVALID_ARGUMENT`, the exact
+ * one-line message) and stores nothing; a bad constructor option of the
+ * memory and Redis stores is that class too (tested beside each).
  *
  * @example
  * ```ts
@@ -60,6 +64,27 @@ export function profileStoreConformance<S extends ProfileStore>(options: Profile
     const run = (): string => `${++counter}-${Math.random().toString(36).slice(2, 10)}`;
     const key = (label = "h"): ProfileKey => ({ hostId: `${label}-${run()}`, profileId: "wifi", caName: "corp" });
     const record = (k: ProfileKey, extra: Partial<ProfileRecord> = {}): ProfileRecord => ({ ...k, status: "pending", updatedAt: 1_700_000_000_000, ...extra });
+
+    it("put refuses a record it cannot store with InvalidArgumentError (ERR_INVALID_ARGUMENT, one line) and stores nothing", async () => {
+      const cases: [Partial<ProfileRecord> | ((k: ProfileKey) => ProfileRecord), string][] = [
+        [(k) => ({ ...record(k), hostId: "" }), "hostId must be a non-empty string"],
+        [(k) => ({ ...record(k), profileId: "" }), "profileId must be a non-empty string"],
+        [(k) => ({ ...record(k), caName: 7 as never }), "caName must be a non-empty string"],
+        [{ status: "issued" as never }, "status must be one of pending, verifying, verified, failed, none"],
+        [{ status: "toString" as never }, "status must be one of pending, verifying, verified, failed, none"],
+        [{ updatedAt: 1.5 }, "updatedAt must be an integer number of milliseconds since 1970"],
+        [{ updatedAt: Number.NaN }, "updatedAt must be an integer number of milliseconds since 1970"],
+        [{ challengeRetrievedAt: "1700000000000" as never }, "challengeRetrievedAt must be an integer number of milliseconds since 1970"],
+        [{ requeueCount: -1 }, "requeueCount must be a non-negative integer"],
+        [{ requeueCount: 0.5 }, "requeueCount must be a non-negative integer"],
+      ];
+      for (const [bad, message] of cases) {
+        const k = key("bad");
+        const r = typeof bad === "function" ? bad(k) : record(k, bad);
+        await expect(store.put(r), message).rejects.toMatchObject({ name: "InvalidArgumentError", code: "ERR_INVALID_ARGUMENT", message });
+        expect(await store.get(k)).toBeUndefined();
+      }
+    });
 
     it("get of a key never put is undefined", async () => {
       expect(await store.get(key())).toBeUndefined();
