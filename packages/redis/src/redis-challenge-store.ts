@@ -85,10 +85,12 @@ export class RedisChallengeStore implements ChallengeStore {
    * (default `defaultTtlMs`) on `profile`.
    *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
-   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a non-positive `ttlMs`.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a `ttlMs` that is not an integer from 1 to 31 536 000 000
+   *   (ms, 365 days; `null` included), in the words of @scep/core's MemoryChallengeStore.
    */
   async issue(options: { profile: string; ttlMs?: number; holder?: string }): Promise<string> {
-    const ttlMs = options.ttlMs ?? this.#defaultTtlMs;
+    // Only an absent ttlMs takes the default (a null is refused, as @scep/core's MemoryChallengeStore refuses it).
+    const ttlMs = options.ttlMs === undefined ? this.#defaultTtlMs : options.ttlMs;
     checkTtl(ttlMs, "ttlMs");
     const expiresAt = this.#options.now().getTime() + ttlMs;
     // A collision of 192 random bits does not happen; NX makes sure it could not overwrite one anyway.

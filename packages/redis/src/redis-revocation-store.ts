@@ -85,7 +85,8 @@ export class RedisRevocationStore implements RevocationStore {
    * (CA/B BR §4.9.1.1) and any reason but certificateHold makes a hold permanent (RFC 5280 §5.3.1; both:
    * `upgradesRevocationReason` in `@scep/core`): the requested reason, first revocationDate kept, `updated: true`,
    * revision moved on, in the same script as the check.
-   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a serial that is not hex or an unknown reason.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a serial that is not hex, an unknown reason or a
+   *   `revokedAt` that is not a valid Date (as @scep/core's MemoryRevocationStore).
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
    */
   async revoke(options: { serialNumber: string; reason: RevocationReason; revokedAt?: Date }): Promise<RevokeResult> {

@@ -194,7 +194,7 @@ export class RedisTransactionStore implements TransactionStore {
    * changes status while the list is read shows with its new status, once.
    *
    * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a `limit` that is not an integer from 0 to 100 000 000
-   *   (core's `checkTransactionListLimit`).
+   *   (core's `checkTransactionListLimit`), or a `status` not a TransactionStatus (as @scep/core's memory store).
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
    */
   async list(profile: string, options: { status?: TransactionStatus; limit?: number } = {}): Promise<Transaction[]> {

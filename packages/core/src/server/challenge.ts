@@ -72,6 +72,10 @@ export interface ChallengeStore {
    * same `profile` and `holder`: once `issue` resolves, `consume` and `release` of an earlier one resolve false
    * (an MDM that re-registers a profile hands out a new URL, and the earlier URL must not enroll). Challenges of
    * another holder or profile, and those issued without a holder, are untouched.
+   *
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a `ttlMs` given that is not an integer from 1 to
+   *   31 536 000 000 (ms, 365 days), `null` included, in `numberOption`'s line
+   *   (`ttlMs must be an integer number of milliseconds from 1 to 31536000000 (got 0)`): every implementation alike.
    */
   issue(options: { profile: string; ttlMs?: number; holder?: string }): Promise<string>;
   /**

@@ -166,7 +166,9 @@ export interface RevocationStore {
    * `{ entry, created: false, updated: true }`. A second keyCompromise, a downgrade (keyCompromise → superseded), a
    * permanent entry put on hold or any other reason change is ignored: the entry stays as it is, `updated: false`.
    *
-   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a serial that is not hex or a reason not in {@link REVOCATION_REASONS}.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a serial that is not hex or a reason not in {@link REVOCATION_REASONS},
+   *   or a `revokedAt` that is not a valid Date (`revokedAt must be a valid Date`, also when the serial is revoked
+   *   already and `revokedAt` would be ignored): every implementation alike, changing nothing.
    */
   revoke(options: { serialNumber: string; reason: RevocationReason; revokedAt?: Date }): Promise<RevokeResult>;
   /**
@@ -303,6 +305,9 @@ export class MemoryRevocationStore implements RevocationStore {
   async revoke(options: { serialNumber: string; reason: RevocationReason; revokedAt?: Date }): Promise<RevokeResult> {
     const serialNumber = normalizeSerialNumber(options.serialNumber);
     const reason = checkRevocationReason(options.reason);
+    // Checked before the existing entry is looked at, as @scep/redis's store does: a bad revokedAt is refused whether
+    // or not the serial is revoked already (it was ignored for a revoked one).
+    if (options.revokedAt !== undefined && (!(options.revokedAt instanceof Date) || Number.isNaN(options.revokedAt.getTime()))) throw new InvalidArgumentError("revokedAt must be a valid Date");
     const existing = this.#entries.get(serialNumber);
     if (existing) {
       if (!upgradesRevocationReason(existing.reason, reason)) return { entry: copy(existing), created: false, updated: false };

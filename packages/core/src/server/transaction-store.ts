@@ -135,6 +135,8 @@ export interface TransactionStore {
    * server answers 503 and gives the request's one-time challenge back): a store
    * whose write may still land after it rejected (a timeout) undoes that write
    * itself, and never a record another call wrote.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a `tx.status` that is not a {@link TransactionStatus}
+   *   (`status must be one of PENDING, ISSUING, ISSUED, REJECTED`), storing nothing: every implementation alike.
    */
   create(tx: Transaction): Promise<boolean>;
   /**
@@ -161,11 +163,15 @@ export interface TransactionStore {
    * `direct` were part of the update fails the conformance suite: with it, a
    * first enrollment answered PENDING would keep `direct` (so `pending()`
    * would not list it for approval) and an empty signer certificate.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a `from` or `update.status` that is not a
+   *   {@link TransactionStatus} (`from must be one of …`, `update.status must be one of …`), changing nothing: every
+   *   implementation alike, whether or not the record exists.
    */
   transition(profile: string, transactionId: string, from: TransactionStatus, update: TransactionUpdate, expect?: { updatedAt: Date }): Promise<Transaction | undefined>;
   /**
    * Records of a profile, oldest `createdAt` first, at most `limit` (default 1000); never a full keyspace scan.
-   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a `limit` {@link checkTransactionListLimit} refuses.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a `limit` {@link checkTransactionListLimit} refuses, or
+   *   a `status` that is not a {@link TransactionStatus} (`status must be one of PENDING, ISSUING, ISSUED, REJECTED`).
    */
   list(profile: string, options?: { status?: TransactionStatus; limit?: number }): Promise<Transaction[]>;
   /** Removes a record (no error when absent). */
@@ -194,6 +200,14 @@ const withBytes = (tx: Transaction, bytes: (b: Uint8Array) => Uint8Array): Trans
   ...(tx.certificate ? { certificate: bytes(tx.certificate) } : {}),
   ...(tx.chain ? { chain: tx.chain.map((b) => bytes(b)) } : {}),
 });
+
+/** Every {@link TransactionStatus}, in the order the messages name them. */
+const TRANSACTION_STATUSES: readonly TransactionStatus[] = ["PENDING", "ISSUING", "ISSUED", "REJECTED"];
+
+/** Throws InvalidArgumentError unless `status` is a TransactionStatus, in the words of `@scep/redis`'s store. */
+function checkStatus(status: unknown, what: string): asserts status is TransactionStatus {
+  if (!(TRANSACTION_STATUSES as readonly unknown[]).includes(status)) throw new InvalidArgumentError(`${what} must be one of ${TRANSACTION_STATUSES.join(", ")}`);
+}
 
 /** A deep copy (bytes and Dates too), so callers never share a stored record's state. */
 const copy = (tx: Transaction): Transaction => withBytes(tx, copyBytes);
@@ -306,6 +320,7 @@ export class MemoryTransactionStore implements TransactionStore {
 
   /** {@inheritDoc TransactionStore.create} */
   async create(tx: Transaction): Promise<boolean> {
+    checkStatus(tx.status, "status");
     const existing = this.#live(tx.profile, tx.transactionId);
     if (existing && open(existing.status)) return false;
     if (existing) this.#remove(tx.profile, tx.transactionId);
@@ -319,6 +334,8 @@ export class MemoryTransactionStore implements TransactionStore {
 
   /** {@inheritDoc TransactionStore.transition} */
   async transition(profile: string, transactionId: string, from: TransactionStatus, update: TransactionUpdate, expect?: { updatedAt: Date }): Promise<Transaction | undefined> {
+    checkStatus(from, "from");
+    checkStatus(update.status, "update.status");
     const tx = this.#live(profile, transactionId);
     if (!tx || tx.status !== from) return undefined;
     if (expect && tx.updatedAt.getTime() !== expect.updatedAt.getTime()) return undefined;
@@ -333,6 +350,7 @@ export class MemoryTransactionStore implements TransactionStore {
 
   /** {@inheritDoc TransactionStore.list} */
   async list(profile: string, options: { status?: TransactionStatus; limit?: number } = {}): Promise<Transaction[]> {
+    if (options.status !== undefined) checkStatus(options.status, "status");
     const limit = checkTransactionListLimit(options.limit);
     const m = this.#profiles.get(profile);
     if (!m) return [];

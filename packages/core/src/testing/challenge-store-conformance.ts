@@ -25,7 +25,9 @@ let profileCounter = 0;
  * implementation. Call it at the top level of a test file.
  *
  * What it holds a store to: `issue` returns distinct printable challenges
- * (usable as a CSR challengePassword); `consume` is true exactly once per
+ * (usable as a CSR challengePassword), and refuses a `ttlMs` that is not an
+ * integer from 1 ms to 365 days with InvalidArgumentError (`ERR_INVALID_ARGUMENT`,
+ * `numberOption`'s exact line); `consume` is true exactly once per
  * challenge, false for an unknown, expired (by the injected clock) or
  * already-consumed challenge and for another profile (which leaves it
  * intact for its own profile); of 50 concurrent
@@ -115,6 +117,14 @@ export function challengeStoreConformance<S extends ChallengeStore>(options: Cha
       expect(await store.consume(early, { profile: p })).toBe(true);
       clock.advance(2);
       expect(await store.consume(late, { profile: p })).toBe(false);
+    });
+
+    it("issue refuses a ttlMs that is not an integer from 1 to 31536000000 (ms, 365 days) with InvalidArgumentError (one line)", async () => {
+      for (const [ttl, shown] of [[0, "0"], [-1, "-1"], [1.5, "1.5"], [Number.NaN, "NaN"], ["60000", '"60000"'], [31_536_000_001, "31536000001"], [null, "null"]] as const) {
+        await expect(store.issue({ profile: "p", ttlMs: ttl as never }), String(ttl)).rejects.toEqual(
+          expect.objectContaining({ name: "InvalidArgumentError", code: "ERR_INVALID_ARGUMENT", message: `ttlMs must be an integer number of milliseconds from 1 to 31536000000 (got ${shown})` }),
+        );
+      }
     });
 
     it("a challenge issued with a longer ttlMs outlives one with a shorter", async () => {

@@ -310,6 +310,18 @@ export function revocationStoreConformance<S extends RevocationStore>(options: R
       expect(await store.list()).toEqual([]);
     });
 
+    it("a revokedAt that is not a valid Date is ERR_INVALID_ARGUMENT (one line) whether or not the serial is revoked already, and changes nothing", async () => {
+      const invalid = expect.objectContaining({ name: "InvalidArgumentError", code: "ERR_INVALID_ARGUMENT", message: "revokedAt must be a valid Date" });
+      await expect(store.revoke({ serialNumber: "0b", reason: "keyCompromise", revokedAt: new Date(Number.NaN) })).rejects.toEqual(invalid);
+      expect(await store.list()).toEqual([]);
+      const first = await store.revoke({ serialNumber: "0b", reason: "superseded" });
+      const revision = await store.revision?.();
+      await expect(store.revoke({ serialNumber: "0b", reason: "keyCompromise", revokedAt: new Date(Number.NaN) })).rejects.toEqual(invalid);
+      await expect(store.revoke({ serialNumber: "0b", reason: "keyCompromise", revokedAt: 1_700_000_000_000 as never })).rejects.toEqual(invalid);
+      expect(await store.list()).toEqual([first.entry]);
+      expect(await store.revision?.()).toBe(revision);
+    });
+
     it("RFC 5280 §5.2.3: CRL numbers start at 1 or above and 50 concurrent calls get distinct, consecutive, increasing numbers", async () => {
       const first = await store.nextCrlNumber();
       expect(first >= 1n).toBe(true);

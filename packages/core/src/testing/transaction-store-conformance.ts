@@ -95,7 +95,11 @@ let profileCounter = 0;
  * server lets an enrollment's claim go) is gone for `get`, `transition`, `list`
  * and `create`; `list` returns the oldest `createdAt` first, honours `limit`
  * (default 1000) and the status filter; profiles never see each other's
- * records, even when a profile name contains `:`, `{`, `}` or a NUL.
+ * records, even when a profile name contains `:`, `{`, `}` or a NUL; a status
+ * that is not a `TransactionStatus` (in `create`, `transition`'s `from` or
+ * `update.status`, `list`'s filter) rejects with InvalidArgumentError
+ * (`ERR_INVALID_ARGUMENT`, `status must be one of PENDING, ISSUING, ISSUED,
+ * REJECTED`) and changes nothing, whether or not the record exists.
  *
  * Each test uses profile names of its own, so a store whose backend outlives
  * the test (a shared Redis or database) needs no cleanup between tests.
@@ -555,6 +559,37 @@ export function transactionStoreConformance<S extends TransactionStore>(options:
         await expect(store.delete(p, "a")).resolves.toBeUndefined();
         await expect(store.delete(profile(), "never")).resolves.toBeUndefined();
         expect(await store.create(sample(p, "a"))).toBe(true);
+      });
+    });
+
+    describe("a status that is not a TransactionStatus (every implementation: InvalidArgumentError, one line, nothing changed)", () => {
+      const invalid = (message: string): unknown => expect.objectContaining({ name: "InvalidArgumentError", code: "ERR_INVALID_ARGUMENT", message });
+      const ONE_OF = "must be one of PENDING, ISSUING, ISSUED, REJECTED";
+
+      it("create refuses it and stores nothing", async () => {
+        const p = profile();
+        await expect(store.create(sample(p, "t", { status: "DONE" as TransactionStatus }))).rejects.toEqual(invalid(`status ${ONE_OF}`));
+        await expect(store.create(sample(p, "u", { status: "pending" as TransactionStatus }))).rejects.toEqual(invalid(`status ${ONE_OF}`));
+        expect(await store.get(p, "t")).toBeUndefined();
+        expect(await store.list(p)).toEqual([]);
+      });
+
+      it("transition refuses a bad from or update.status, for a record that exists and one that does not, and changes nothing", async () => {
+        const p = profile();
+        const tx = sample(p, "t");
+        await store.create(tx);
+        for (const id of ["t", "absent"]) {
+          await expect(store.transition(p, id, "WAITING" as TransactionStatus, { status: "ISSUING", updatedAt: clock.now() })).rejects.toEqual(invalid(`from ${ONE_OF}`));
+          await expect(store.transition(p, id, "PENDING", { status: "APPROVED" as TransactionStatus, updatedAt: clock.now() })).rejects.toEqual(invalid(`update.status ${ONE_OF}`));
+        }
+        expect(view(await store.get(p, "t"))).toEqual(view(tx));
+        expect(await store.get(p, "absent")).toBeUndefined();
+      });
+
+      it("list refuses a bad status filter", async () => {
+        const p = profile();
+        await store.create(sample(p, "t"));
+        await expect(store.list(p, { status: "Pending" as TransactionStatus })).rejects.toEqual(invalid(`status ${ONE_OF}`));
       });
     });
 
