@@ -192,8 +192,20 @@ describe("PROXY.md checks 2-4: record, status, CA", () => {
   });
 
   it("a status outside the fixed list is named unknown (the store's text is not echoed)", async () => {
-    await pending({ hostId: "h1", profileId: "p1", caName: "ndes" }, { status: "<b>odd</b>" as ProfileRecord["status"] });
-    expect(await call("/scep/h1,p1,ndes?operation=GetCACaps")).toMatchObject({ status: 400, text: "profile status is not pending: unknown" });
+    // The stores refuse to put such a record (ERR_INVALID_ARGUMENT): a store of one's own may still answer one.
+    await pending({ hostId: "h1", profileId: "p1", caName: "ndes" });
+    const odd: ProfileStore = {
+      get: async (k) => {
+        const r = await profiles.get(k);
+        return r && { ...r, status: "<b>odd</b>" as ProfileRecord["status"] };
+      },
+      put: (r) => profiles.put(r),
+      requeue: (k) => profiles.requeue(k),
+      markFailed: (k, detail) => profiles.markFailed(k, detail),
+      delete: (k) => profiles.delete(k),
+      list: () => profiles.list(),
+    };
+    expect(await call("/scep/h1,p1,ndes?operation=GetCACaps", undefined, makeProxy(odd))).toMatchObject({ status: 400, text: "profile status is not pending: unknown" });
   });
 
   it("a platform the CA exempts enrolls whatever its status (Fleet exempts Windows)", async () => {
