@@ -19,6 +19,7 @@ import { type BuiltRequest, buildCertPoll, buildPkcsReq } from "./requests.js";
 import { type CaPin, type CaPinOptions, checkCaPin, compileCaPin } from "./ca-pin.js";
 import { type CertRep, readCertRep } from "./read-cert-rep.js";
 import { readCapped } from "../lib/read-capped.js";
+import { postFollowingRedirects } from "../lib/post-redirect.js";
 import { ignoreRejection } from "../ignore-rejection.js";
 
 /** The longest delay a timer keeps (2^31 − 1 ms): a longer one fires at once. */
@@ -154,11 +155,11 @@ export class ScepClient {
     let res: Response;
     let body: Uint8Array;
     try {
-      res = await this.#fetch(u, {
-        method: init.method ?? "GET",
-        ...(init.body ? { body: init.body as Uint8Array<ArrayBuffer>, headers: { "content-type": PKI_MESSAGE_CONTENT_TYPE } } : {}),
-        signal: AbortSignal.timeout(this.#timeout),
-      });
+      const signal = AbortSignal.timeout(this.#timeout);
+      // A POST follows a redirect with its body (fetch's own follow would re-send it as a GET without one).
+      res = init.body
+        ? (await postFollowingRedirects(this.#fetch, u, init.body, { headers: { "content-type": PKI_MESSAGE_CONTENT_TYPE }, signal })).response
+        : await this.#fetch(u, { method: init.method ?? "GET", signal });
       // The body is read under the same deadline, and no further than maxResponseBytes. An error answer's body is only
       // quoted (its first line), so a large one is not read at all: its status is what the caller learns.
       const read = await readCapped(res.body, res.ok ? this.#maxResponse : Math.min(this.#maxResponse, ERROR_BODY_MAX));
@@ -205,7 +206,10 @@ export class ScepClient {
     return this.#pin ? { certificates, trusted: checkCaPin(certificates, this.#pin) } : { certificates };
   }
 
-  /** Sends a PKIOperation and returns the raw reply. */
+  /**
+   * Sends a PKIOperation and returns the raw reply. A POST answered with a redirect (301, 302, 307, 308) is sent again,
+   * body and all, to the new location, at most 5 times; a 303 or a sixth redirect is an `ERR_TRANSPORT` with its status.
+   */
   async pkiOperation(message: Uint8Array, options: { post?: boolean } = {}): Promise<Uint8Array> {
     if (options.post ?? true) return (await this.#request("PKIOperation", { method: "POST", body: message })).body;
     return (await this.#request("PKIOperation", { message: toBase64(message) })).body;

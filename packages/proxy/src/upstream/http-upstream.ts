@@ -11,6 +11,7 @@ import { abortable, deadline } from "../lib/deadline.js";
 import { BODY_BYTES, TIMER_MS, functionOption, integerOption } from "../lib/options.js";
 import { errorCode, isDnsCode, isResetCode, isTlsHandshakeCode } from "../lib/net-errors.js";
 import { readCapped } from "../lib/read-capped.js";
+import { postFollowingRedirects } from "../lib/post-redirect.js";
 import type { Upstream, UpstreamCallOptions, UpstreamResponse } from "./upstream.js";
 
 /** Options of {@link HttpUpstream}. @group Upstream */
@@ -50,6 +51,9 @@ const mediaType = (contentType: string | null): string => (contentType ?? "").sp
  *   caps are fetched once per CA URL and reused for `capsTtlMs`; a
  *   GetCACaps forwarded for a device refreshes them. Concurrent callers
  *   share one caps request.
+ * - A POST answered with a redirect (301, 302, 307, 308) is sent again, body
+ *   and all, to the new location (at most 5 times; another origin gets no
+ *   Authorization); a 303 or a sixth redirect fails as an HTTP status.
  * - Every call has a deadline of `timeoutMs` (the whole exchange, body
  *   included) and honours the caller's `AbortSignal`.
  * - A 2xx answer with the wrong content type (HTML from a gateway instead of
@@ -201,7 +205,11 @@ export class HttpUpstream implements Upstream {
 
     let response: Response;
     try {
-      response = await this.#fetch(url, { method, headers, ...(body ? { body: body as Uint8Array<ArrayBuffer> } : {}), signal: timeout.signal, redirect: "follow" });
+      // A POST follows a redirect with its body (fetch's own follow would re-send it as a GET without one); a
+      // redirect to another origin drops the Authorization header, as fetch does for a GET.
+      response = body
+        ? (await postFollowingRedirects(this.#fetch, url, body, { headers, signal: timeout.signal })).response
+        : await this.#fetch(url, { method, headers, signal: timeout.signal, redirect: "follow" });
     } catch (e) {
       timeout.clear();
       return fail(e);
