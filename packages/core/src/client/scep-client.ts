@@ -20,6 +20,7 @@ import { type CaPin, type CaPinOptions, checkCaPin, compileCaPin } from "./ca-pi
 import { type CertRep, readCertRep } from "./read-cert-rep.js";
 import { readCapped } from "../lib/read-capped.js";
 import { postFollowingRedirects } from "../lib/post-redirect.js";
+import { peekCertRepStatus } from "../message/pki-message.js";
 import { ignoreRejection } from "../ignore-rejection.js";
 
 /** The longest delay a timer keeps (2^31 − 1 ms): a longer one fires at once. */
@@ -170,6 +171,10 @@ export class ScepClient {
       throw transportError(operation, transportDetail(cause, this.#timeout), { cause });
     }
     if (!res.ok) {
+      // RFC 8894 §3.3.2: a CertRep is the answer to a PKIOperation, whatever HTTP status carries it. AWS Private CA's
+      // Connector for SCEP answers a refused request with HTTP 400 and the FAILURE CertRep as its body: the caller
+      // gets that FAILURE (failInfo, failInfoText) from readCertRep, which verifies it as for a 200.
+      if (operation === "PKIOperation" && peekCertRepStatus(body) !== undefined) return { body, contentType: res.headers.get("content-type") ?? "" };
       const text = errorBodyText(body, res.headers.get("content-type") ?? "");
       const err = transportError(operation, `HTTP ${res.status}${text ? ` (${text})` : ""}`);
       err.status = res.status;
@@ -209,6 +214,8 @@ export class ScepClient {
   /**
    * Sends a PKIOperation and returns the raw reply. A POST answered with a redirect (301, 302, 307, 308) is sent again,
    * body and all, to the new location, at most 5 times; a 303 or a sixth redirect is an `ERR_TRANSPORT` with its status.
+   * An HTTP error status whose body is a CertRep (AWS Private CA's Connector for SCEP sends its FAILURE with a 400) is
+   * returned as the reply, for {@link readCertRep} to verify; any other error status is an `ERR_TRANSPORT`.
    */
   async pkiOperation(message: Uint8Array, options: { post?: boolean } = {}): Promise<Uint8Array> {
     if (options.post ?? true) return (await this.#request("PKIOperation", { method: "POST", body: message })).body;
