@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { CA_CERT_CONTENT_TYPE, CA_RA_CERT_CONTENT_TYPE, PKI_MESSAGE_CONTENT_TYPE, parseCaCaps, toBase64 } from "@scep/core";
+import { CA_CERT_CONTENT_TYPE, CA_RA_CERT_CONTENT_TYPE, PKI_MESSAGE_CONTENT_TYPE, parseCaCaps, peekCertRepStatus, toBase64 } from "@scep/core";
 import type { CaConfig } from "../cas/ca-config.js";
 import { ProxyConfigError, UpstreamError } from "../errors.js";
 import { abortable, deadline } from "../lib/deadline.js";
@@ -54,6 +54,9 @@ const mediaType = (contentType: string | null): string => (contentType ?? "").sp
  * - A POST answered with a redirect (301, 302, 307, 308) is sent again, body
  *   and all, to the new location (at most 5 times; another origin gets no
  *   Authorization); a 303 or a sixth redirect fails as an HTTP status.
+ * - A PKIOperation answered with an error status whose body is a CertRep
+ *   (AWS Private CA's Connector for SCEP answers a refused request 400 so)
+ *   resolves to that CertRep with status 200, the RFC 8894 reply.
  * - Every call has a deadline of `timeoutMs` (the whole exchange, body
  *   included) and honours the caller's `AbortSignal`.
  * - A 2xx answer with the wrong content type (HTML from a gateway instead of
@@ -128,8 +131,8 @@ export class HttpUpstream implements Upstream {
     if (message.byteLength > this.#maxRequest) throw new UpstreamError("other", `PKIOperation message larger than ${this.#maxRequest} bytes`);
     const post = await this.#supportsPost(ca, options.signal);
     const res = post
-      ? await this.#call(ca, "POST", { operation: "PKIOperation" }, message, options.signal)
-      : await this.#call(ca, "GET", { operation: "PKIOperation", message: toBase64(message) }, undefined, options.signal);
+      ? await this.#call(ca, "POST", { operation: "PKIOperation" }, message, options.signal, true)
+      : await this.#call(ca, "GET", { operation: "PKIOperation", message: toBase64(message) }, undefined, options.signal, true);
     if (mediaType(res.contentType) !== PKI_MESSAGE_CONTENT_TYPE) throw new UpstreamError("other", "upstream answered PKIOperation with an unexpected content type");
     return res;
   }
@@ -171,7 +174,11 @@ export class HttpUpstream implements Upstream {
     return post;
   }
 
-  async #call(ca: CaConfig, method: "GET" | "POST", query: Record<string, string>, body: Uint8Array | undefined, signal: AbortSignal | undefined): Promise<UpstreamResponse> {
+  /**
+   * One HTTP exchange with the CA. `certRepOnError` (PKIOperation): an error status whose body is a CertRep is that
+   * CertRep, passed on as the RFC 8894 reply (200, `application/x-pki-message`).
+   */
+  async #call(ca: CaConfig, method: "GET" | "POST", query: Record<string, string>, body: Uint8Array | undefined, signal: AbortSignal | undefined, certRepOnError = false): Promise<UpstreamResponse> {
     let url: URL;
     try {
       url = new URL(ca.url);
@@ -216,7 +223,13 @@ export class HttpUpstream implements Upstream {
     }
     try {
       if (response.status < 200 || response.status > 299) {
-        await response.body?.cancel().catch(() => undefined);
+        // RFC 8894 §3.3.2: a CertRep is the answer whatever status carries it. AWS Private CA's Connector for SCEP
+        // answers a refused PKIOperation 400 with the FAILURE CertRep as its body; the device gets that CertRep (and the
+        // event its FAILURE) as from any CA, not a bare 400.
+        if (certRepOnError) {
+          const bytes = await readCapped(response.body, this.#maxResponse);
+          if (bytes !== "too-large" && peekCertRepStatus(bytes) !== undefined) return { status: 200, contentType: PKI_MESSAGE_CONTENT_TYPE, body: bytes };
+        } else await response.body?.cancel().catch(() => undefined);
         const retryAfterSeconds = response.status === 503 || response.status === 429 ? parseRetryAfter(response.headers.get("retry-after"), this.#now()) : undefined;
         throw new UpstreamError("http", `upstream answered HTTP ${response.status}`, { status: response.status, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) });
       }
