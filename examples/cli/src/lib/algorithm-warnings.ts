@@ -31,7 +31,7 @@ const DIGEST_CAP: Partial<Record<DigestAlgorithm, string>> = { sha256: "SHA-256"
 /** What the CA's AES means, for the AES-192/256 warning: `AES` itself, `SCEPStandard` (which implies it), or none. */
 function aesAdvertised(caps: CaCaps): string | undefined {
   if (caps.has("AES")) return "the CA advertises AES, which";
-  if (caps.has("SCEPStandard")) return "the CA advertises SCEPStandard, which implies AES, and";
+  if (caps.has("SCEPStandard")) return "the CA advertises AES (implied by SCEPStandard), which";
   return undefined;
 }
 
