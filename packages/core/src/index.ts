@@ -103,6 +103,7 @@ export type { ReadCertRepOptions, CertRep } from "./client/read-cert-rep.js";
 export { generateCsr, generateRsaKeyPair, createSelfSignedSigner, exportPrivateKeyPem, importKeyPairPem } from "./client/generate.js";
 export type { GenerateCsrOptions, SanInput } from "./client/generate.js";
 export { ScepClient } from "./client/scep-client.js";
+export { encodeQueryValue } from "./client/query-value.js";
 export { caFingerprint, normalizeFingerprint, compileCaPin, checkCaPin } from "./client/ca-pin.js";
 export type { CaPinOptions, CaPin } from "./client/ca-pin.js";
 export type { ScepClientOptions, EnrollOptions } from "./client/scep-client.js";

@@ -248,6 +248,13 @@ describe("RFC 8894 §3.5.1, §4.2: the CA identifier of a multi-CA server (ejbca
     expect(gets.sort()).toEqual(["http://ca.test/scep?operation=GetCACaps&message=Management%20CA", "http://ca.test/scep?operation=GetCACert&message=Management%20CA"]);
   });
 
+  it("caIdentifier is percent-encoded but for RFC 3986's unreserved characters: + & / = ! ' ( ) * and non-ASCII escaped, as @scep/proxy sends it upstream", async () => {
+    const urls: string[] = [];
+    const serve: typeof fetch = async (input) => (urls.push(String(input)), new Response("POSTPKIOperation\n", { status: 200 }));
+    await new ScepClient({ url: "http://ca.test/scep", fetch: serve, caIdentifier: "My CA+1&x=/é!'()*~" }).getCaCaps();
+    expect(urls).toEqual(["http://ca.test/scep?operation=GetCACaps&message=My%20CA%2B1%26x%3D%2F%C3%A9%21%27%28%29%2A~"]);
+  });
+
   it("without caIdentifier no message is sent at all (never a made-up CAIdentifier), and such a server's 404 is a typed transport error", async () => {
     const m = await multiCaServer("Management CA");
     const client = new ScepClient({ url: "http://ca.test/scep", fetch: m.serve });

@@ -73,13 +73,14 @@ describe("RFC 8894 §4.2: a CA's caIdentifier replaces the GetCACert `message` a
     const proxy = await proxyFor({ caIdentifier: "Retired CA" });
     expect(await windowsGetCaCert(proxy)).toEqual({ status: 502, type: "text/plain; charset=utf-8" });
     expect(events.at(-1)).toMatchObject({ operation: "GetCACert", outcome: "upstream_error", reason: "upstream_failed", upstream: { reason: "http", status: 404 } });
-    expect(upstreamQueries()).toEqual(["?operation=GetCACert&message=Retired+CA"]);
+    expect(upstreamQueries()).toEqual(["?operation=GetCACert&message=Retired%20CA"]);
   });
 
-  it("the registry refuses an empty, over-long or control-character caIdentifier", () => {
-    for (const caIdentifier of ["", "x".repeat(256), "Management\nCA"]) {
+  it("the registry refuses an empty, over-long, control-character or lone-surrogate caIdentifier", () => {
+    for (const caIdentifier of ["", "x".repeat(256), "Management\nCA", "CA\uD800", "\uDC00CA"]) {
       expect(() => new MemoryCaRegistry([{ name: "ejbca", type: "ndes", url: up.url, caIdentifier }])).toThrow(ProxyConfigError);
     }
     expect(() => new MemoryCaRegistry([{ name: "ejbca", type: "ndes", url: up.url, caIdentifier: "x".repeat(255) }])).not.toThrow();
+    expect(() => new MemoryCaRegistry([{ name: "ejbca", type: "ndes", url: up.url, caIdentifier: "CA \u{1F512}" }])).not.toThrow();
   });
 });

@@ -6,6 +6,7 @@
  * @module
  */
 import { toBase64 } from "../encoding.js";
+import { encodeQueryValue } from "./query-value.js";
 import { typeOf } from "../number-option.js";
 import { CertRepError, InvalidArgumentError, TransportError, type TransportOperation } from "../errors.js";
 import type { ContentCipher, DigestAlgorithm } from "../algorithms.js";
@@ -140,7 +141,7 @@ export class ScepClient {
     if (options.caIdentifier !== undefined && (typeof options.caIdentifier !== "string" || options.caIdentifier === "")) {
       throw new InvalidArgumentError("caIdentifier must be a non-empty string");
     }
-    // A lone surrogate has no UTF-8, so no percent-encoding: encodeURIComponent would throw a URIError in each call.
+    // A lone surrogate has no UTF-8, so no percent-encoding of its own: it would reach the CA as U+FFFD, another name.
     if (options.caIdentifier !== undefined && !wellFormed(options.caIdentifier)) {
       throw new InvalidArgumentError("caIdentifier must be well-formed UTF-16 (it has a lone surrogate)");
     }
@@ -150,9 +151,9 @@ export class ScepClient {
   async #request(operation: TransportOperation, init: { method?: string; body?: Uint8Array; message?: string } = {}): Promise<{ body: Uint8Array; contentType: string }> {
     const u = new URL(this.#url);
     u.searchParams.set("operation", operation);
-    // Percent-encoded as a URI component (a space as %20, not the form encoding's `+`, which servers that read the
-    // raw query keep as a `+`); base64's `+`, `/` and `=` come out as %2B, %2F, %3D either way.
-    if (init.message !== undefined) u.search += `&message=${encodeURIComponent(init.message)}`;
+    // Percent-encoded but for RFC 3986's unreserved characters (a space as %20, not the form encoding's `+`, which
+    // servers that read the raw query keep as a `+`); base64's `+`, `/` and `=` come out as %2B, %2F, %3D.
+    if (init.message !== undefined) u.search += `&message=${encodeQueryValue(init.message)}`;
     let res: Response;
     let body: Uint8Array;
     try {

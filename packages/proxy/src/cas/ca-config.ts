@@ -66,8 +66,9 @@ export interface CaConfig {
   challengeTtlMs?: number;
   /**
    * The CA identifier (RFC 8894 §4.2, GetCACert's `message`) this upstream needs, sent on every GetCACert instead of
-   * whatever the device sent; a string of 1–255 characters without control characters. Unset (the default): the
-   * device's `message` is passed on as sent, or none when it sent none. Set it for an upstream that serves several CAs
+   * whatever the device sent; a string of 1–255 characters without control characters or lone surrogates, sent
+   * percent-encoded as UTF-8 (a space as `%20`). Unset (the default): the device's `message` is passed on as sent, or
+   * none when it sent none. Set it for an upstream that serves several CAs
    * and knows none by the name a device's SCEP client puts there: Windows' SCEP CSP always sends `default` and offers
    * no setting for it, which a multi-CA EJBCA answers with an error (fleetdm/fleet#53703).
    */

@@ -6,7 +6,7 @@
 import { ProxyConfigError } from "../errors.js";
 import { CA_TYPES, type CaConfig } from "./ca-config.js";
 import type { CaRegistry } from "./ca-registry.js";
-import { CONTROL_CHARACTER } from "../lib/text.js";
+import { CONTROL_CHARACTER, LONE_SURROGATE } from "../lib/text.js";
 import { integerOption } from "../lib/options.js";
 
 /** Options of {@link MemoryCaRegistry}. @group CAs */
@@ -29,8 +29,9 @@ function validate(ca: CaConfig, index: number): CaConfig {
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new ProxyConfigError(`${where}: url must be http or https`);
   integerOption(`${where}: challengeTtlMs`, ca.challengeTtlMs, 0, { min: 1, max: 365 * 86_400_000, unit: "ms" });
-  if (ca.caIdentifier !== undefined && (typeof ca.caIdentifier !== "string" || ca.caIdentifier === "" || ca.caIdentifier.length > 255 || CONTROL_CHARACTER.test(ca.caIdentifier))) {
-    throw new ProxyConfigError(`${where}: caIdentifier must be a string of 1 to 255 characters without control characters`);
+  if (ca.caIdentifier !== undefined && (typeof ca.caIdentifier !== "string" || ca.caIdentifier === "" || ca.caIdentifier.length > 255 || CONTROL_CHARACTER.test(ca.caIdentifier) || LONE_SURROGATE.test(ca.caIdentifier))) {
+    // A lone surrogate has no UTF-8: the upstream would get U+FFFD, another identifier (ScepClient refuses it too).
+    throw new ProxyConfigError(`${where}: caIdentifier must be a string of 1 to 255 characters without control characters or lone surrogates`);
   }
   return { ...ca, ...(ca.exemptPlatforms ? { exemptPlatforms: [...ca.exemptPlatforms] } : {}) };
 }
@@ -53,7 +54,8 @@ function validate(ca: CaConfig, index: number): CaConfig {
  *
  * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) for an empty or duplicate name, an unknown type, a URL that
  * is not absolute http(s), a `challengeTtlMs` that is not an integer number of milliseconds from 1 to 31 536 000 000
- * (365 days), or a `defaultName` not configured.
+ * (365 days), a `caIdentifier` that is empty, longer than 255 characters or holds a control character or a lone
+ * surrogate, or a `defaultName` not configured.
  *
  * @group CAs
  */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { CA_CERT_CONTENT_TYPE, CA_RA_CERT_CONTENT_TYPE, PKI_MESSAGE_CONTENT_TYPE, parseCaCaps, peekCertRepStatus, toBase64 } from "@scep/core";
+import { CA_CERT_CONTENT_TYPE, CA_RA_CERT_CONTENT_TYPE, PKI_MESSAGE_CONTENT_TYPE, encodeQueryValue, parseCaCaps, peekCertRepStatus, toBase64 } from "@scep/core";
 import type { CaConfig } from "../cas/ca-config.js";
 import { ProxyConfigError, UpstreamError } from "../errors.js";
 import { abortable, deadline } from "../lib/deadline.js";
@@ -118,7 +118,7 @@ export class HttpUpstream implements Upstream {
 
   /** {@inheritDoc Upstream.getCACert} */
   async getCACert(ca: CaConfig, message: string | undefined, options: UpstreamCallOptions = {}): Promise<UpstreamResponse> {
-    const query: Record<string, string> = { operation: "GetCACert" };
+    const query: { operation: string; message?: string } = { operation: "GetCACert" };
     if (message !== undefined) query.message = message;
     const res = await this.#call(ca, "GET", query, undefined, options.signal);
     const type = mediaType(res.contentType);
@@ -178,7 +178,7 @@ export class HttpUpstream implements Upstream {
    * One HTTP exchange with the CA. `certRepOnError` (PKIOperation): an error status whose body is a CertRep is that
    * CertRep, passed on as the RFC 8894 reply (200, `application/x-pki-message`).
    */
-  async #call(ca: CaConfig, method: "GET" | "POST", query: Record<string, string>, body: Uint8Array | undefined, signal: AbortSignal | undefined, certRepOnError = false): Promise<UpstreamResponse> {
+  async #call(ca: CaConfig, method: "GET" | "POST", query: { operation: string; message?: string }, body: Uint8Array | undefined, signal: AbortSignal | undefined, certRepOnError = false): Promise<UpstreamResponse> {
     let url: URL;
     try {
       url = new URL(ca.url);
@@ -193,7 +193,11 @@ export class HttpUpstream implements Upstream {
       url.username = "";
       url.password = "";
     }
-    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    // As ScepClient sends it: `operation` set, then `message` percent-encoded but for RFC 3986's unreserved characters
+    // (a space as %20: searchParams' form encoding sent `+`, which a server reading the raw query, as ours does for
+    // iOS's unescaped base64, keeps as a plus; base64's `+`, `/`, `=` as %2B, %2F, %3D).
+    url.searchParams.set("operation", query.operation);
+    if (query.message !== undefined) url.search += `&message=${encodeQueryValue(query.message)}`;
     if (body) headers["content-type"] = PKI_MESSAGE_CONTENT_TYPE;
 
     const timeout = deadline(this.#timeoutMs, signal);
