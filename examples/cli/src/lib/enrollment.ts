@@ -40,7 +40,8 @@ export interface EnrollmentOptions {
   signer: LocalKey;
   /**
    * Content cipher; default aes128 when the CA advertises AES or SCEPStandard (RFC 8894 §3.5.2: AES-128-CBC), else
-   * des3. An explicit aes192/aes256 is sent with a warning: no capability promises it (see warnAlgorithms).
+   * des3. An explicit aes192/aes256 (and des, to a CA advertising anything) is sent with a warning: no capability
+   * promises it (see warnAlgorithms).
    */
   cipher?: ContentCipher | undefined;
   /** Digest; default sha256 when advertised (or SCEPStandard), else sha512 when advertised, else sha1. */
