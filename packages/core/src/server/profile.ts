@@ -22,6 +22,7 @@ import { MemoryTransactionStore, type TransactionStore } from "./transaction-sto
 import type { RevocationVerdict, RevokedCertificate } from "./revocation-store.js";
 import { normalizePath } from "./routing.js";
 import { canReceiveKeyTransport, keyAlgorithmName } from "./key-transport.js";
+import { caModeSetWarnings } from "./ca-set-warnings.js";
 import { MAX_RECORD_MS, MAX_TIMER_MS, RSA_BITS, numberOption, typeOf } from "../number-option.js";
 
 /** What the issue hook is asked. @group Server */
@@ -356,7 +357,7 @@ export interface ResolvedProfile {
   getCert: ScepProfile["getCert"];
   getCrl: ScepProfile["getCrl"];
   nextCa: Certificate[] | undefined;
-  /** Configuration that works but not for every client (see `raKeyUsageWarnings`); shown in `ProfileInfo.warnings`. */
+  /** Configuration that works but not for every client (see `raKeyUsageWarnings`, `caModeSetWarnings`); shown in `ProfileInfo.warnings`. */
   warnings: string[];
   stats: { outcomes: Record<string, number>; reasons: Record<string, number> };
 }
@@ -632,7 +633,10 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
   const caCerts =
     choice === "default" ? defaultCaCerts(ca, ras, caChain) : choice === "issuing-ca" ? unique([...ras, ca]) : choice === "ca-only" ? [ca] : typeof choice === "string" ? badChoice(name, choice) : unique(toCerts(choice));
   if (caCerts.length === 0) throw new InvalidArgumentError(`profile ${name}: caCertificates is empty`);
-  const warnings = raKeyUsageWarnings(name, ca, signerCert, decrypters.map((d) => d.certificate), caCerts);
+  const warnings = [
+    ...raKeyUsageWarnings(name, ca, signerCert, decrypters.map((d) => d.certificate), caCerts),
+    ...caModeSetWarnings(name, ca, caChain, caCerts, { caMode: ras.every((c) => equalBytes(c.der, ca.der)), explicit: typeof choice !== "string" }),
+  ];
   // A repeat sent once, as in GetCACert. A next set GetCACert already serves in full (the new CA in service, its
   // "next" file left in place after the switch) announces no rollover: no GetNextCACert, 404 no_next_ca.
   const nextCerts = p.nextCaCertificates && unique(toCerts(p.nextCaCertificates));

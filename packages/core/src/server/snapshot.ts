@@ -82,7 +82,10 @@ export interface ProfileInfo {
   /**
    * Configuration that works, but not for every client, one sentence each; absent when there is none. Today: RA
    * certificates in which Apple's client (iOS, macOS) finds no RA, because one has no keyUsage extension (RFC 5280
-   * allows that; Apple counts it as neither signing nor encryption) or none has digitalSignature and keyEncipherment.
+   * allows that; Apple counts it as neither signing nor encryption) or none has digitalSignature and keyEncipherment;
+   * in CA mode, a `caCertificates` list in which Apple finds no RA, or an issuing CA served alone without its root
+   * (a Windows `CAThumbprint` or Apple `CAFingerprint` pinned to the root matches nothing; the warning names both
+   * SHA-1 thumbprints).
    */
   warnings?: string[];
 }
