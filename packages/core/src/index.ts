@@ -62,6 +62,8 @@ export type { Signer, Decrypter, DecryptParams, PrivateKeyInput, LocalKeyOptions
 
 export { Certificate } from "./x509/certificate.js";
 export { CertificationRequest } from "./x509/certification-request.js";
+export { addValidity } from "./x509/enrollment-name-value-pairs.js";
+export type { EnrollmentNameValuePair, RequestedValidity, ValidityUnit } from "./x509/enrollment-name-value-pairs.js";
 export type { CertificationRequestSummary } from "./x509/certification-request.js";
 export { publicKeyThumbprint } from "./x509/key-thumbprint.js";
 export { buildCertificate, endEntityExtensions } from "./x509/certificate-builder.js";

@@ -13,6 +13,7 @@ import { CsrInvalidError, type ScepError, isScepError } from "../errors.js";
 import { formatName, nameAttribute } from "./name.js";
 import { type Extension, type SubjectAltNames, findExtension, parseExtensions, parseSubjectAltNames } from "./extensions.js";
 import { fromPem, pemTextOf, toPem } from "../encoding.js";
+import { type EnrollmentNameValuePair, type RequestedValidity, readEnrollmentNameValuePairs, requestedValidityOf } from "./enrollment-name-value-pairs.js";
 
 /** The public key of a request, looked up once per CertificationRequest object (internal: not exported by the package). */
 // Assigned by CertificationRequest's static block, which can read its private field.
@@ -55,6 +56,8 @@ export class CertificationRequest {
   readonly #challengePassword: string | undefined;
   readonly #info: Uint8Array;
   readonly #signature: Uint8Array;
+  readonly #nameValuePairs: readonly der.Tlv[];
+  #pairs: readonly EnrollmentNameValuePair[] | undefined;
   #publicKey: nc.KeyObject | undefined;
   #subject: string | undefined;
   #thumbprint: string | null | undefined;
@@ -72,6 +75,7 @@ export class CertificationRequest {
       const spki = der.expectTag(info[2], der.Tag.SEQUENCE, "subjectPKInfo");
       let challengePassword: string | undefined;
       let extensions: Extension[] = [];
+      const nameValuePairs: der.Tlv[] = [];
       if (info[3]) {
         if (info[3].tag !== 0xa0) throw new CsrInvalidError("CSR attributes must be [0]");
         const attributes = der.children(info[3]);
@@ -84,7 +88,7 @@ export class CertificationRequest {
           else if (type === oids.id_extensionRequest && values[0]) {
             if (der.children(values[0]).length > LIMITS.csrExtensions) throw new CsrInvalidError(`a PKCS#10 request with more than ${LIMITS.csrExtensions} requested extensions`);
             extensions = parseExtensions(values[0]);
-          }
+          } else if (type === oids.id_ms_enrollment_name_value_pair) nameValuePairs.push(...values);
         }
       }
       // Counted here, before the request's signature is checked or a policy reads the names.
@@ -99,6 +103,7 @@ export class CertificationRequest {
       this.extensions = extensions;
       this.#info = der.raw(infoT!);
       this.#signature = sig.subarray(1);
+      this.#nameValuePairs = nameValuePairs;
     } catch (cause) {
       if (cause instanceof CsrInvalidError) throw cause;
       if (isScepError(cause) && cause.failInfo === "badAlg") throw cause;
@@ -126,6 +131,36 @@ export class CertificationRequest {
    */
   get challengePassword(): string | undefined {
     return this.#challengePassword;
+  }
+
+  /**
+   * Microsoft's enrollment name-value pairs (MS-WCCE §2.2.2.7.10, attribute 1.3.6.1.4.1.311.13.2.1), in request
+   * order: Windows and Intune send their profile's validity period this way. Read when first asked; a value that is
+   * not a SEQUENCE OF (name, value) strings adds nothing (the attribute is advisory, never a reason to refuse).
+   */
+  get enrollmentNameValuePairs(): readonly EnrollmentNameValuePair[] {
+    if (this.#pairs === undefined) {
+      const out: EnrollmentNameValuePair[] = [];
+      for (const v of this.#nameValuePairs) {
+        try {
+          out.push(...readEnrollmentNameValuePairs(v));
+        } catch {
+          // unreadable: nothing from this value
+        }
+      }
+      this.#pairs = out;
+    }
+    return this.#pairs;
+  }
+
+  /**
+   * The validity the request asks for in its enrollment name-value pairs (`ValidityPeriod` and `ValidityPeriodUnits`:
+   * Windows' ClientCertificateInstall CSP `ValidPeriod` / `ValidPeriodUnits`, Intune's "Certificate validity period";
+   * the two values swapped, as Intune's Android clients send them, read the same), or undefined. Advisory: an issue
+   * hook may grant it, never past `ctx.notAfterMax` (see `addValidity`).
+   */
+  get requestedValidity(): RequestedValidity | undefined {
+    return requestedValidityOf(this.enrollmentNameValuePairs);
   }
 
   /** Subject as `CN=…, O=…`. */
