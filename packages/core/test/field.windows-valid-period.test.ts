@@ -20,13 +20,13 @@ import { DAY, NOW, createTestCa, postPki, readReply } from "./support/server-pki
 import { createScepServer } from "../src/index.js";
 
 const CHALLENGE = "Windows-Valid-Period";
-const bmp = (s: string): der.Tlv => der.tlv(0x1e, new Uint8Array([...s].flatMap((c) => [c.charCodeAt(0) >> 8, c.charCodeAt(0) & 0xff])));
-const utf8 = (s: string): der.Tlv => der.tlv(0x0c, new TextEncoder().encode(s));
-const value = (t: der.Tlv): ArrayBuffer => (der.encode(t) as Uint8Array<ArrayBuffer>).slice().buffer;
-const pairs = (...p: [string, string][]): der.Tlv => der.seq(...p.map(([n, v]) => der.seq(bmp(n), bmp(v))));
+const bmp = (s: string): der.DerElement => der.tlv(0x1e, new Uint8Array([...s].flatMap((c) => [c.charCodeAt(0) >> 8, c.charCodeAt(0) & 0xff])));
+const utf8 = (s: string): der.DerElement => der.tlv(0x0c, new TextEncoder().encode(s));
+const value = (t: der.Der): ArrayBuffer => (der.encode(t) as Uint8Array<ArrayBuffer>).slice().buffer;
+const pairs = (...p: [string, string][]): der.DerElement => der.seq(...p.map(([n, v]) => der.seq(bmp(n), bmp(v))));
 
 /** A certenroll-shaped CSR; `nameValuePairs`: the 1.3.6.1.4.1.311.13.2.1 attribute's value, if any. */
-async function windowsCsr(keys: CryptoKeyPair, nameValuePairs?: der.Tlv): Promise<Uint8Array> {
+async function windowsCsr(keys: CryptoKeyPair, nameValuePairs?: der.DerElement): Promise<Uint8Array> {
   const attributes = [
     new x509.Attribute("1.3.6.1.4.1.311.13.2.3", [value(der.tlv(0x16, new TextEncoder().encode("10.0.26100.2")))]), // szOID_OS_VERSION
     new x509.Attribute("1.3.6.1.4.1.311.21.20", [value(der.seq(der.tlv(der.Tag.INTEGER, new Uint8Array([5])), utf8("WIN-DEVICE"), utf8("CONTOSO\\dev"), utf8("dmcertinst.exe")))]), // szOID_REQUEST_CLIENT_INFO
