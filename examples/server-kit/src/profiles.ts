@@ -22,6 +22,7 @@ import type { ProfileSettings } from "./config-file.js";
 import type { ServerConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import { fileErrorReason } from "./file-error.js";
+import { grantedValidityDays } from "./granted-validity.js";
 
 /** Where a profile's Intune validator keeps nonces and counts (this process, or Redis). */
 export interface IntuneStores {
@@ -131,7 +132,8 @@ export async function buildProfile(
     }
     try {
       // ctx.csr was decoded and its signature verified by decodePkiMessage: the CA does not redo either.
-      const issued = await ca.issue({ csr: ctx.csr, validityDays: Math.min(ctx.maxValidityDays, validityDays), allowSid: ctx.allowSid });
+      // A shorter validity the device asks for (Windows/Intune ValidPeriod) is granted; a longer one is not.
+      const issued = await ca.issue({ csr: ctx.csr, validityDays: grantedValidityDays(ctx, validityDays, new Date()), allowSid: ctx.allowSid });
       return { status: "SUCCESS", certificate: issued.certificateDer, ...(chain.length > 0 ? { chain: [...chain] } : {}) };
     } catch (e) {
       if (isEmbeddedCaError(e, "CSR_INVALID")) return { status: "FAILURE", failInfo: "badRequest", failInfoText: e.message };
