@@ -115,3 +115,12 @@ describe("field.windows-valid-period: Windows' ValidPeriod / ValidPeriodUnits in
     expect(addValidity(jan31, { count: 5, unit: "hours" }).toISOString()).toBe("2026-01-31T15:00:00.000Z");
   });
 });
+
+describe("addValidity: a count past what a Date holds", () => {
+  it.each(["years", "months", "weeks", "seconds"] as const)("4294967295 %s ends at the last time a Date holds, never an Invalid Date", (unit) => {
+    const end = addValidity(new Date("2026-12-04T00:00:00Z"), { count: 4294967295, unit });
+    expect(Number.isNaN(end.getTime())).toBe(false);
+    expect(end.getTime()).toBeLessThanOrEqual(8.64e15);
+    expect(end.getTime()).toBeGreaterThan(Date.parse("2026-12-04T00:00:00Z"));
+  });
+});

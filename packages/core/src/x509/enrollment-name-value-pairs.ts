@@ -65,7 +65,9 @@ export function requestedValidityOf(pairs: readonly EnrollmentNameValuePair[]): 
 
 /**
  * `from` plus the requested validity: calendar months and years in UTC (the 31st plus a month ends on the last day
- * of the next month), fixed lengths for the others. Clamp the result to what the CA grants (`notAfterMax`).
+ * of the next month), fixed lengths for the others. Clamp the result to what the CA grants (`notAfterMax`). A count
+ * that reaches past the last time a `Date` holds (+275760-09-13, ECMA-262 §21.4.1.1; a DWORD of years does) gives that
+ * last time, never an Invalid Date.
  *
  * @example
  * ```ts
@@ -75,6 +77,14 @@ export function requestedValidityOf(pairs: readonly EnrollmentNameValuePair[]): 
  * @group X.509
  */
 export function addValidity(from: Date, v: RequestedValidity): Date {
+  const end = addUnclamped(from, v);
+  return Number.isNaN(end.getTime()) || end.getTime() > MAX_TIME_MS ? new Date(MAX_TIME_MS) : end;
+}
+
+/** The last time a `Date` holds, in milliseconds since the epoch (ECMA-262 §21.4.1.1). */
+const MAX_TIME_MS = 8.64e15;
+
+function addUnclamped(from: Date, v: RequestedValidity): Date {
   const ms: Partial<Record<ValidityUnit, number>> = { seconds: 1000, minutes: 60_000, hours: 3_600_000, days: 86_400_000, weeks: 604_800_000 };
   const fixed = ms[v.unit];
   if (fixed !== undefined) return new Date(from.getTime() + v.count * fixed);
