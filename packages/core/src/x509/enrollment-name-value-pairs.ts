@@ -71,8 +71,11 @@ export function requestedValidityOf(pairs: readonly EnrollmentNameValuePair[]): 
  *
  * @example
  * ```ts
- * const asked = ctx.csr.requestedValidity; // { count: 30, unit: "days" } from a Windows or Intune profile
- * const notAfter = asked ? new Date(Math.min(addValidity(now, asked).getTime(), ctx.notAfterMax.getTime())) : ctx.notAfterMax;
+ * import { addValidity } from "@scep/core";
+ *
+ * // In an issue hook: ctx.csr.requestedValidity is e.g. { count: 30, unit: "days" } from a Windows or Intune profile
+ * addValidity(new Date("2026-12-04T00:00:00Z"), { count: 30, unit: "days" }); // 2027-01-03T00:00:00.000Z
+ * addValidity(new Date("2026-01-31T00:00:00Z"), { count: 1, unit: "months" }); // 2026-02-28T00:00:00.000Z
  * ```
  * @group X.509
  */
