@@ -26,6 +26,8 @@ const PROFILES = {
   standard: ["SCEPStandard"],
   des3: ["DES3", "POSTPKIOperation", "SHA-256"],
   sha1: ["DES3", "SHA-1", "POSTPKIOperation"],
+  // No RFC 8894 capability, but some CAs list it, @scep/core's default capabilities among them.
+  sha384: ["AES", "SHA-256", "SHA-384", "POSTPKIOperation"],
   everything: ["AES", "DES3", "SHA-1", "SHA-256", "SHA-512", "POSTPKIOperation", "Renewal", "SCEPStandard"],
   post: ["POSTPKIOperation"],
   none: [],
@@ -74,7 +76,7 @@ async function enroll(profile: Profile, cn: string, ...extra: string[]): Promise
 }
 
 const SINGLE_DES = "warning: no capability promises single DES, the fallback for a CA that advertises none; sending des anyway";
-const SHA384 = "warning: no capability promises SHA-384 (RFC 8894 §3.5.2 defines SHA-1, SHA-256 and SHA-512); sending sha384 anyway";
+const SHA384 = "warning: the CA does not advertise SHA-384 (RFC 8894 §3.5.2 defines only SHA-1, SHA-256 and SHA-512); sending sha384 anyway";
 const NO_SHA1 = "warning: the CA does not advertise SHA-1; sending sha1 anyway";
 
 describe("--cipher des: no capability promises single DES", () => {
@@ -101,9 +103,13 @@ describe("--digest sha1: the SHA-1 capability", () => {
   });
 });
 
-describe("--digest sha384: no capability exists for SHA-384", () => {
-  it.each(["aes", "standard", "everything", "none"] as const)("to the %s CA: one warning, then issued with SHA-384", async (profile) => {
+describe("--digest sha384: no RFC 8894 capability names SHA-384", () => {
+  it.each(["aes", "standard", "everything", "none"] as const)("to the %s CA (no SHA-384 listed): one warning, then issued with SHA-384", async (profile) => {
     expect(await enroll(profile, `${profile}-sha384`, "--digest", "sha384")).toMatchObject({ err: [SHA384], digest: "sha384" });
+  });
+
+  it("to a CA that lists SHA-384 (as @scep/core's default capabilities do): no warning, issued with SHA-384", async () => {
+    expect(await enroll("sha384", "sha384-listed", "--digest", "sha384")).toMatchObject({ err: [], digest: "sha384" });
   });
 
   it("with --cipher des to the AES CA: the cipher's line, then the digest's", async () => {

@@ -25,7 +25,8 @@ function advertises(caps: CaCaps, cap: string): boolean {
 
 /**
  * RFC 8894 §3.5.2 (and IANA's SCEP CA Capabilities registry): `AES` is AES128-CBC, `DES3` triple DES-CBC; no
- * capability promises AES-192, AES-256 or single DES. Digests: `SHA-1`, `SHA-256`, `SHA-512`; none promises SHA-384.
+ * capability promises AES-192, AES-256 or single DES. Digests: `SHA-1`, `SHA-256`, `SHA-512`; `SHA-384` is no RFC 8894
+ * capability, but some CAs list it (our own server does), and then it is promised.
  * Every choice `--cipher` and `--digest` accept is in one of these (rfc8894.3.5.2.cli-algorithm-warnings.test.ts).
  */
 const CIPHER_CAP: Readonly<Partial<Record<ContentCipher, string>>> = { aes128: "AES", des3: "DES3" };
@@ -33,7 +34,7 @@ const LONGER_AES: ReadonlySet<ContentCipher> = new Set(["aes192", "aes256"]);
 /** Single DES: no capability names it; RFC 8894 keeps it only as the fallback for a CA that advertises nothing. */
 const SINGLE_DES: ReadonlySet<ContentCipher> = new Set(["des"]);
 const DIGEST_CAP: Readonly<Partial<Record<DigestAlgorithm, string>>> = { sha1: "SHA-1", sha256: "SHA-256", sha512: "SHA-512" };
-/** Digests no capability promises, with the name the warning gives them. */
+/** Digests no RFC 8894 capability names, with the name a CA that supports them lists anyway. */
 const UNADVERTISABLE_DIGEST: Readonly<Partial<Record<DigestAlgorithm, string>>> = { sha384: "SHA-384" };
 
 /** What the CA's AES means, for the AES-192/256 warning: `AES` itself, `SCEPStandard` (which implies it), or none. */
@@ -50,8 +51,9 @@ function aesAdvertised(caps: CaCaps): string | undefined {
  *   no capability promises a longer AES key: jscep#61/#64 are CAs that decrypt only AES-128):
  *   `warning: the CA advertises AES, which RFC 8894 §3.5.2 defines as AES-128; sending aes256 anyway`, or
  *   `warning: the CA does not advertise AES; sending aes256 anyway`;
- * - `--digest sha384`, always (RFC 8894 §3.5.2 defines SHA-1, SHA-256 and SHA-512; no capability promises SHA-384):
- *   `warning: no capability promises SHA-384 (RFC 8894 §3.5.2 defines SHA-1, SHA-256 and SHA-512); sending sha384 anyway`;
+ * - `--digest sha384` unless the CA lists `SHA-384`, even to a CA with no capabilities (RFC 8894 §3.5.2 defines only
+ *   SHA-1, SHA-256 and SHA-512, so no default promises it): `warning: the CA does not advertise SHA-384 (RFC 8894
+ *   §3.5.2 defines only SHA-1, SHA-256 and SHA-512); sending sha384 anyway`;
  * - otherwise only when the CA advertises something (no capabilities at all: the defaults are the RFC's, and a
  *   failed GetCACaps was warned about already): `--cipher aes128` without AES, `--cipher des3` without DES3,
  *   `--cipher des` whatever it advertises (no capability promises single DES, the fallback for a CA that advertises
@@ -70,7 +72,7 @@ export function warnAlgorithms(ctx: Context, caps: CaCaps, chosen: ChosenAlgorit
   const c = chosen.cipher && CIPHER_CAP[chosen.cipher];
   if (some && c && !advertises(caps, c)) ctx.err(`warning: the CA does not advertise ${c}; sending ${chosen.cipher} anyway`);
   const unadvertisable = chosen.digest && UNADVERTISABLE_DIGEST[chosen.digest];
-  if (unadvertisable) ctx.err(`warning: no capability promises ${unadvertisable} (RFC 8894 §3.5.2 defines SHA-1, SHA-256 and SHA-512); sending ${chosen.digest} anyway`);
+  if (unadvertisable && !caps.has(unadvertisable)) ctx.err(`warning: the CA does not advertise ${unadvertisable} (RFC 8894 §3.5.2 defines only SHA-1, SHA-256 and SHA-512); sending ${chosen.digest} anyway`);
   const d = chosen.digest && DIGEST_CAP[chosen.digest];
   if (some && d && !advertises(caps, d)) ctx.err(`warning: the CA does not advertise ${d}; sending ${chosen.digest} anyway`);
   if (some && chosen.renewal && !caps.has("Renewal")) ctx.err("warning: the CA does not advertise Renewal; sending RenewalReq anyway");
