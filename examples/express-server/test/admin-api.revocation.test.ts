@@ -104,7 +104,9 @@ describe("admin API authentication", () => {
     const wrong = await api(path, { method, token: wrongToken });
     expect([wrong.status, await wrong.json()]).toEqual([403, { error: "wrong token" }]);
     const malformed = await fetch(`${base}${path}`, { method, headers: { authorization: `Basic ${TOKEN}` } });
-    expect(malformed.status).toBe(401);
+    expect([malformed.status, await malformed.json()]).toEqual([401, { error: "the Authorization header is not Bearer <token> (another scheme, or an empty token: is the variable holding it set?)" }]);
+    const empty = await fetch(`${base}${path}`, { method, headers: { authorization: "Bearer " } });
+    expect([empty.status, await empty.json()]).toEqual([401, { error: "the Authorization header is not Bearer <token> (another scheme, or an empty token: is the variable holding it set?)" }]);
     expect(await proc.waitForJson("admin-auth-failed", (e) => e.path === path && e.reason === "missing_token")).toEqual({ time: expect.any(String), type: "admin-auth-failed", reason: "missing_token", method, path, clientAddress: "127.0.0.1" });
     expect(await proc.waitForJson("admin-auth-failed", (e) => e.path === path && e.reason === "wrong_token")).toEqual({ time: expect.any(String), type: "admin-auth-failed", reason: "wrong_token", method, path, clientAddress: "127.0.0.1" });
     await proc.waitForJson("admin-auth-failed", (e) => e.path === path && e.reason === "malformed_authorization");

@@ -15,13 +15,16 @@ export function bearerToken(header: string | null | undefined): string | undefin
   return header == null ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
 }
 
+const MISSING = "an Authorization: Bearer <token> header is required";
+const MALFORMED = "the Authorization header is not Bearer <token> (another scheme, or an empty token: is the variable holding it set?)";
+
 /** A JSON answer of an admin API: one line, `no-store`. */
 export const jsonResponse = (status: number, body: unknown, headers: Record<string, string> = {}): Response =>
   new Response(JSON.stringify(body) + "\n", { status, headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers } });
 
 /**
- * Checks an admin request's bearer token: undefined when it is `token`, else the 401 (no or malformed header, with
- * `WWW-Authenticate: Bearer realm=…`) or 403 (wrong token) to answer. Every refusal is logged as
+ * Checks an admin request's bearer token: undefined when it is `token`, else the 401 (no header, or one that is not
+ * `Bearer <token>`: each its own `error` text; with `WWW-Authenticate: Bearer realm=…`) or 403 (wrong token) to answer. Every refusal is logged as
  * `{ type: "admin-auth-failed", reason, method, path, clientAddress? }` (`clientAddress`: the caller's IP address, as
  * the SCEP events name it; the TCP peer, so behind a reverse proxy the proxy's), never with the presented token.
  */
@@ -32,8 +35,9 @@ export function bearerAuthorizer(o: { token: string; realm: string; log: (entry:
     if (given !== undefined && sameSecret(given, o.token)) return undefined;
     const reason = header === null ? "missing_token" : given === undefined ? "malformed_authorization" : "wrong_token";
     o.log(withClientAddress({ type: "admin-auth-failed", reason, method: request.method, path }, clientAddress));
-    return given === undefined
-      ? jsonResponse(401, { error: "an Authorization: Bearer <token> header is required" }, { "www-authenticate": `Bearer realm="${o.realm}"` })
-      : jsonResponse(403, { error: "wrong token" });
+    // A header that is there but is no `Bearer <token>` (another scheme, an empty token: a shell variable unset in the
+    // operator's terminal) is told apart from a missing one; the header itself is never echoed.
+    if (given === undefined) return jsonResponse(401, { error: header === null ? MISSING : MALFORMED }, { "www-authenticate": `Bearer realm="${o.realm}"` });
+    return jsonResponse(403, { error: "wrong token" });
   };
 }
