@@ -5,8 +5,10 @@
  * @module
  */
 
-/** RFC 3986 §2.3 unreserved characters: never escaped. */
-const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+/** A UTF-16 surrogate without its pair: no UTF-8 spelling, so it goes out as U+FFFD (encodeURIComponent would throw). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+/** The characters encodeURIComponent leaves bare besides RFC 3986 §2.3's unreserved ones (sub-delims, §2.2). */
+const LEFT_BARE = /[!'()*]/g;
 
 /**
  * A query value percent-encoded for a SCEP request (RFC 8894 §4.1, RFC 3986 §2.1): every UTF-8 byte except the
@@ -27,13 +29,5 @@ const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
  * @group Client
  */
 export function encodeQueryValue(value: string): string {
-  let out = "";
-  for (const ch of value) {
-    if (UNRESERVED.test(ch)) {
-      out += ch;
-      continue;
-    }
-    for (const byte of new TextEncoder().encode(ch)) out += `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
-  }
-  return out;
+  return encodeURIComponent(value.replace(LONE_SURROGATE, "\uFFFD")).replace(LEFT_BARE, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
