@@ -10,16 +10,10 @@
  * The warning changes nothing else: a real @scep/core server on loopback (default algorithm policy: it accepts all of
  * them) issues, and the request it decoded carries the algorithms asked for.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Certificate, createScepServer, type ContentCipher, type DigestAlgorithm, type IssueContext } from "@scep/core";
-import { createTestCa, issuingHook } from "../../../packages/core/test/support/server-pki.js";
 import { CIPHER_NAMES, DIGEST_NAMES } from "../src/lib/args.js";
-import { fetchListener, listenLoopback, runInProcess, type Loopback } from "./support/in-process.js";
+import { type CapabilityProfiles, type EnrollResult, startCapabilityProfiles } from "./support/capability-profiles.js";
 
-const CHALLENGE = "rfc8894-algorithm-warnings";
 /** Each profile's path and the capabilities its GetCACaps answers. */
 const PROFILES = {
   aes: ["AES", "POSTPKIOperation", "SHA-256", "Renewal"],
@@ -34,46 +28,16 @@ const PROFILES = {
 } as const satisfies Record<string, readonly string[]>;
 type Profile = keyof typeof PROFILES;
 
-let dir: string;
-let backend: Loopback;
-let ca: Awaited<ReturnType<typeof createTestCa>>;
-const calls: IssueContext[] = [];
-
+let profiles: CapabilityProfiles<Profile>;
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "scep-cli-algorithm-warnings-"));
-  ca = await createTestCa("Algorithm Warning CA");
-  const server = createScepServer({
-    profiles: Object.entries(PROFILES).map(([name, capabilities]) => ({
-      name,
-      path: `/${name}`,
-      caCertificate: ca.cert,
-      signer: ca.key,
-      challenge: { type: "static" as const, password: CHALLENGE },
-      capabilities,
-      issue: issuingHook(ca, calls),
-    })),
-  });
-  backend = await listenLoopback(fetchListener((request) => server.fetch(request)));
+  profiles = await startCapabilityProfiles("Algorithm Warning CA", PROFILES);
 });
 afterAll(async () => {
-  await backend?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await profiles?.close();
 });
-beforeEach(() => {
-  calls.length = 0;
-});
+beforeEach(() => profiles.reset());
 
-/** `scep enroll` against `profile` with `extra` options; expects exit 0, the certificate issued by the CA. */
-async function enroll(profile: Profile, cn: string, ...extra: string[]): Promise<{ err: string[]; cipher: ContentCipher | undefined; digest: DigestAlgorithm | undefined }> {
-  const cwd = mkdtempSync(join(dir, `${cn}-`));
-  const r = await runInProcess(["enroll", "--url", `${backend.base}/${profile}`, "--challenge", CHALLENGE, "--cn", cn, "--out", "cert.pem", ...extra], cwd);
-  expect(r.code, r.err.join("\n")).toBe(0);
-  expect(calls).toHaveLength(1);
-  const cert = Certificate.from(readFileSync(join(cwd, "cert.pem"), "utf8"));
-  expect(cert.subject).toBe(`CN=${cn}`);
-  expect(cert.isIssuedBy(ca.cert)).toBe(true);
-  return { err: r.err, cipher: calls[0]!.request?.contentCipher, digest: calls[0]!.request?.digestAlgorithm };
-}
+const enroll = (profile: Profile, cn: string, ...extra: string[]): Promise<EnrollResult> => profiles.enroll(profile, cn, ...extra);
 
 const SINGLE_DES = "warning: no capability promises single DES, the fallback for a CA that advertises none; sending des anyway";
 const SHA384 = "warning: the CA does not advertise SHA-384 (RFC 8894 §3.5.2 defines only SHA-1, SHA-256 and SHA-512); sending sha384 anyway";

@@ -7,15 +7,10 @@
  * @scep/core server on loopback (default algorithm policy: it decrypts every AES) issues, and the request it decoded
  * carries the cipher asked for.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Certificate, createScepServer, type ContentCipher, type IssueContext } from "@scep/core";
-import { createTestCa, issuingHook } from "../../../packages/core/test/support/server-pki.js";
-import { fetchListener, listenLoopback, runInProcess, type Loopback } from "./support/in-process.js";
+import type { ContentCipher } from "@scep/core";
+import { type CapabilityProfiles, type EnrollResult, startCapabilityProfiles } from "./support/capability-profiles.js";
 
-const CHALLENGE = "rfc8894-cipher-warning";
 /** Each profile's path and the capabilities its GetCACaps answers. */
 const PROFILES = {
   aes: ["AES", "POSTPKIOperation", "SHA-256", "Renewal"],
@@ -25,47 +20,20 @@ const PROFILES = {
 } as const satisfies Record<string, readonly string[]>;
 type Profile = keyof typeof PROFILES;
 
-let dir: string;
-let backend: Loopback;
-let ca: Awaited<ReturnType<typeof createTestCa>>;
-const calls: IssueContext[] = [];
-
+let profiles: CapabilityProfiles<Profile>;
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "scep-cli-cipher-warning-"));
-  ca = await createTestCa("Cipher Warning CA");
-  const server = createScepServer({
-    profiles: Object.entries(PROFILES).map(([name, capabilities]) => ({
-      name,
-      path: `/${name}`,
-      caCertificate: ca.cert,
-      signer: ca.key,
-      challenge: { type: "static" as const, password: CHALLENGE },
-      capabilities,
-      issue: issuingHook(ca, calls),
-    })),
-  });
-  backend = await listenLoopback(fetchListener((request) => server.fetch(request)));
+  profiles = await startCapabilityProfiles("Cipher Warning CA", PROFILES);
 });
 afterAll(async () => {
-  await backend?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await profiles?.close();
 });
-beforeEach(() => {
-  calls.length = 0;
-});
+beforeEach(() => profiles.reset());
 
-/** `scep enroll` against `profile` with `extra` options; expects exit 0, the certificate written and one issuance. */
+/** `scep enroll` against `profile`: its stderr lines and the cipher the server decoded (the digest: `enrolled`). */
+let enrolled: EnrollResult | undefined;
 async function enroll(profile: Profile, cn: string, ...extra: string[]): Promise<{ err: string[]; cipher: ContentCipher | undefined }> {
-  const cwd = mkdtempSync(join(dir, `${cn}-`));
-  const r = await runInProcess(["enroll", "--url", `${backend.base}/${profile}`, "--challenge", CHALLENGE, "--cn", cn, "--out", "cert.pem", ...extra], cwd);
-  expect(r.code, r.err.join("\n")).toBe(0);
-  expect(calls).toHaveLength(1);
-  const cert = Certificate.from(readFileSync(join(cwd, "cert.pem"), "utf8"));
-  expect(cert.subject).toBe(`CN=${cn}`);
-  expect(cert.isIssuedBy(ca.cert)).toBe(true);
-  expect(existsSync(join(cwd, "cert.key"))).toBe(true);
-  expect(r.out.join("\n")).toContain(`serial:      ${cert.serialNumberHex}`);
-  return { err: r.err, cipher: calls[0]!.request?.contentCipher };
+  enrolled = await profiles.enroll(profile, cn, ...extra);
+  return { err: enrolled.err, cipher: enrolled.cipher };
 }
 
 const longer = (advertised: string, cipher: string): string => `warning: the CA advertises ${advertised}, which RFC 8894 §3.5.2 defines as AES-128; sending ${cipher} anyway`;
@@ -96,7 +64,7 @@ describe("RFC 8894 §3.5.2: AES is AES-128; no capability promises AES-192 or AE
 
   it("--digest sha256 to a CA that advertises SCEPStandard alone: no warning (it implies SHA-256)", async () => {
     expect(await enroll("standard", "standard-sha256", "--digest", "sha256")).toEqual({ err: [], cipher: "aes128" });
-    expect(calls[0]!.request?.digestAlgorithm).toBe("sha256");
+    expect(enrolled?.digest).toBe("sha256");
   });
 
   it("--cipher des3 to a CA that advertises AES but not DES3: the existing warning stays", async () => {
