@@ -106,6 +106,8 @@ export { generateCsr, generateRsaKeyPair, createSelfSignedSigner, exportPrivateK
 export type { GenerateCsrOptions, SanInput } from "./client/generate.js";
 export { ScepClient } from "./client/scep-client.js";
 export { encodeQueryValue } from "./client/query-value.js";
+export { scepRequestUrl } from "./client/request-url.js";
+export type { ScepQuery } from "./client/request-url.js";
 export { caFingerprint, normalizeFingerprint, compileCaPin, checkCaPin } from "./client/ca-pin.js";
 export type { CaPinOptions, CaPin } from "./client/ca-pin.js";
 export type { ScepClientOptions, EnrollOptions } from "./client/scep-client.js";

@@ -6,7 +6,7 @@
  * @module
  */
 import { toBase64 } from "../encoding.js";
-import { encodeQueryValue } from "./query-value.js";
+import { scepRequestUrl } from "./request-url.js";
 import { typeOf } from "../number-option.js";
 import { CertRepError, InvalidArgumentError, TransportError, type TransportOperation } from "../errors.js";
 import type { ContentCipher, DigestAlgorithm } from "../algorithms.js";
@@ -29,7 +29,14 @@ const MAX_TIMER_MS = 2_147_483_647;
 
 /** Options of {@link ScepClient}. @group Client */
 export interface ScepClientOptions extends CaPinOptions {
-  /** The SCEP URL, e.g. `http://127.0.0.1:8080/scep`. */
+  /**
+   * The SCEP URL (RFC 8894 §4.1), e.g. `http://127.0.0.1:8080/scep`: an absolute URL, else `ERR_INVALID_ARGUMENT` from
+   * the constructor. Its own query is sent byte for byte, in order, before `operation`
+   * (and `message`), on every request, GET and POST (`https://ca.example/scep?profile=a%20b&flag` →
+   * `…?profile=a%20b&flag&operation=GetCACaps`); a pair of its query named `operation` (or `message`, when the request
+   * sends one), compared case-insensitively, is replaced by the request's own; the fragment is not sent. See
+   * {@link scepRequestUrl}.
+   */
   url: string;
   /**
    * Per-request timeout in milliseconds, the whole exchange: connection, headers and body (default 180 000). The
@@ -149,11 +156,8 @@ export class ScepClient {
   }
 
   async #request(operation: TransportOperation, init: { method?: string; body?: Uint8Array; message?: string } = {}): Promise<{ body: Uint8Array; contentType: string }> {
-    const u = new URL(this.#url);
-    u.searchParams.set("operation", operation);
-    // Percent-encoded but for RFC 3986's unreserved characters (a space as %20, not the form encoding's `+`, which
-    // servers that read the raw query keep as a `+`); base64's `+`, `/` and `=` come out as %2B, %2F, %3D.
-    if (init.message !== undefined) u.search += `&message=${encodeQueryValue(init.message)}`;
+    // The CA URL's own query as written, then operation and message (see scepRequestUrl).
+    const u = scepRequestUrl(this.#url, { operation, message: init.message });
     let res: Response;
     let body: Uint8Array;
     try {
