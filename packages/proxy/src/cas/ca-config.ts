@@ -57,7 +57,14 @@ export interface CaConfig {
   name: string;
   /** Which challenge lifecycle applies. */
   type: CaType;
-  /** The upstream's SCEP URL (http or https), e.g. NDES's `…/certsrv/mscep/mscep.dll`. Never shown to a device. */
+  /**
+   * The upstream's SCEP URL (http or https), e.g. NDES's `…/certsrv/mscep/mscep.dll`. Never shown to a device.
+   * {@link HttpUpstream} sends its query byte for byte, in order, before `operation` (and `message`) on every call,
+   * GET and POST (RFC 8894 §4.1: `https://ca.example/scep?provisioner=a%20b` →
+   * `…?provisioner=a%20b&operation=GetCACaps`); a pair of it named `operation` (or `message`, when the call sends
+   * one), compared case-insensitively, is replaced by the call's own; user and password become Basic authorization;
+   * the fragment is not sent. See `scepRequestUrl` in `@scep/core`.
+   */
   url: string;
   /**
    * How long a challenge stays valid, in milliseconds (default {@link DEFAULT_CHALLENGE_TTL_MS} of the type). An

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { scepRequestUrl } from "@scep/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CaConfig } from "../cas/ca-config.js";
 import { UpstreamError, isProxyError } from "../errors.js";
@@ -242,9 +243,7 @@ export function upstreamConformance<U extends Upstream>(options: UpstreamConform
         ["GetCACaps", () => created.upstream.getCACaps(created.ca)],
         ["GetCACert", () => created.upstream.getCACert(created.ca, undefined)],
       ] as const) {
-        const url = new URL(created.ca.url);
-        url.searchParams.set("operation", operation);
-        const direct = await reference.fetch(new Request(url));
+        const direct = await reference.fetch(new Request(scepRequestUrl(created.ca.url, { operation })));
         const viaUpstream = await call();
         expect(viaUpstream.status).toBe(direct.status);
         expect(viaUpstream.contentType).toBe(direct.headers.get("content-type"));

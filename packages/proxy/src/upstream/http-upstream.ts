@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { CA_CERT_CONTENT_TYPE, CA_RA_CERT_CONTENT_TYPE, PKI_MESSAGE_CONTENT_TYPE, encodeQueryValue, parseCaCaps, peekCertRepStatus, toBase64 } from "@scep/core";
+import { CA_CERT_CONTENT_TYPE, CA_RA_CERT_CONTENT_TYPE, PKI_MESSAGE_CONTENT_TYPE, parseCaCaps, peekCertRepStatus, scepRequestUrl, toBase64 } from "@scep/core";
 import type { CaConfig } from "../cas/ca-config.js";
 import { ProxyConfigError, UpstreamError } from "../errors.js";
 import { abortable, deadline } from "../lib/deadline.js";
@@ -181,7 +181,8 @@ export class HttpUpstream implements Upstream {
   async #call(ca: CaConfig, method: "GET" | "POST", query: { operation: string; message?: string }, body: Uint8Array | undefined, signal: AbortSignal | undefined, certRepOnError = false): Promise<UpstreamResponse> {
     let url: URL;
     try {
-      url = new URL(ca.url);
+      // The CA URL's own query as written, then operation and message (as ScepClient sends them; see scepRequestUrl).
+      url = scepRequestUrl(ca.url, query);
     } catch (e) {
       throw new UpstreamError("other", "the CA's URL is not a valid URL", { cause: e });
     }
@@ -193,11 +194,6 @@ export class HttpUpstream implements Upstream {
       url.username = "";
       url.password = "";
     }
-    // As ScepClient sends it: `operation` set, then `message` percent-encoded but for RFC 3986's unreserved characters
-    // (a space as %20: searchParams' form encoding sent `+`, which a server reading the raw query, as ours does for
-    // iOS's unescaped base64, keeps as a plus; base64's `+`, `/`, `=` as %2B, %2F, %3D).
-    url.searchParams.set("operation", query.operation);
-    if (query.message !== undefined) url.search += `&message=${encodeQueryValue(query.message)}`;
     if (body) headers["content-type"] = PKI_MESSAGE_CONTENT_TYPE;
 
     const timeout = deadline(this.#timeoutMs, signal);
