@@ -817,6 +817,12 @@ export async function startServer(
   // a listener is registered kills the process with Node's default action. A cluster worker stays quiet: its
   // primary prints the banner once for all.
   if (workerSlot === undefined) printBanner(name, config, port, kit, undefined, adminPort);
+  // Configuration that works but not for every client (ProfileInfo.warnings: RA keyUsage, a GetCACert set in which
+  // Apple's client finds no RA or a pinned root matches nothing), one stderr line each, once: by the server, or by
+  // worker 1 of --workers N (a reload's new warnings show in its snapshot, GET /admin/scep/profiles).
+  if (workerSlot === undefined || workerSlot === 1) {
+    for (const warning of kit.server.profiles().flatMap((p) => p.warnings ?? [])) process.stderr.write(`${name}-server: warning: ${warning}\n`);
+  }
 
   // SIGHUP: configuration, CA material and trust anchors are read again and swapped in whole, or not at all.
   // Requests already running finish with the kit they started on; connections stay open.
