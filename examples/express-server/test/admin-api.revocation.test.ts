@@ -102,7 +102,7 @@ describe("admin API authentication", () => {
     expect([none.status, none.headers.get("www-authenticate"), await none.json()]).toEqual([401, 'Bearer realm="scep-admin"', { error: "an Authorization: Bearer <token> header is required" }]);
     const wrongToken = `${TOKEN.slice(0, -1)}X`;
     const wrong = await api(path, { method, token: wrongToken });
-    expect([wrong.status, await wrong.json()]).toEqual([403, { error: "wrong token" }]);
+    expect([wrong.status, await wrong.json()]).toEqual([403, { error: "wrong token: it does not match SCEP_ADMIN_TOKEN, the admin token the server was started with" }]);
     const malformed = await fetch(`${base}${path}`, { method, headers: { authorization: `Basic ${TOKEN}` } });
     expect([malformed.status, await malformed.json()]).toEqual([401, { error: "the Authorization header is not Bearer <token> (another scheme, or an empty token: is the variable holding it set?)" }]);
     const empty = await fetch(`${base}${path}`, { method, headers: { authorization: "Bearer " } });

@@ -135,7 +135,7 @@ function readRegistration(body: unknown): Registration | string {
 export function createAdminApi(o: AdminApiOptions): AdminApi {
   const now = o.now ?? (() => new Date());
 
-  const authorize = bearerAuthorizer({ token: o.token, realm: "scep-proxy-admin", log: o.log });
+  const authorize = bearerAuthorizer({ token: o.token, tokenName: "PROXY_ADMIN_TOKEN", realm: "scep-proxy-admin", log: o.log });
 
   const readJson = async (request: Request): Promise<unknown> => {
     const text = await request.text();

@@ -69,7 +69,7 @@ describe("authentication", () => {
     expect([malformed.status, await malformed.json()]).toEqual([401, { error: "the Authorization header is not Bearer <token> (another scheme, or an empty token: is the variable holding it set?)" }]);
     const wrong = await call("POST", "/admin/profiles", { hostId: "h", profileId: "p" }, { authorization: `Bearer ${TOKEN}x` });
     expect(wrong.status).toBe(403);
-    expect(await wrong.json()).toEqual({ error: "wrong token" });
+    expect(await wrong.json()).toEqual({ error: "wrong token: it does not match PROXY_ADMIN_TOKEN, the admin token the server was started with" });
     expect(lines).toEqual([
       { type: "admin-auth-failed", reason: "missing_token", method: "GET", path: "/admin/profiles", clientAddress: "127.0.0.1" },
       { type: "admin-auth-failed", reason: "malformed_authorization", method: "GET", path: "/admin/profiles", clientAddress: "127.0.0.1" },

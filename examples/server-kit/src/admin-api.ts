@@ -55,6 +55,8 @@ export interface AdminApi {
 export interface AdminApiOptions {
   /** The bearer token (at least 16 characters). */
   token: string;
+  /** Where the operator set `token`, named in a 403's `error` (never the token itself); default `SCEP_ADMIN_TOKEN`. */
+  tokenName?: string;
   server: ScepServer;
   /** Profile used when a request names none. */
   defaultProfile: string;
@@ -164,7 +166,8 @@ const KIND_FILTERS = new Set(["initial", "renewal", "poll", "query", "ca", "prox
  * The pre-0.2 paths `/admin/pending`, `/admin/approve…`, `/admin/reject…`, `/admin/challenges`, `/admin/stats`
  * still answer, as aliases.
  *
- * 401 without a bearer token, 403 with a wrong one (compared in constant time), 400 for a malformed request, 404
+ * 401 without a bearer token, 403 with a wrong one (compared in constant time; its `error` says the token does not
+ * match `tokenName`), 400 for a malformed request, 404
  * for an unknown object or route (an unknown route's `error` names every route, from the route table: `no admin
  * route /admin/scep/nope; routes: GET /admin/scep/profiles, …`), 405 with `Allow` for a wrong method, 503 +
  * Retry-After when a store is down. HEAD of a
@@ -176,7 +179,7 @@ const KIND_FILTERS = new Set(["initial", "renewal", "poll", "query", "ca", "prox
 export function createAdminApi(o: AdminApiOptions): AdminApi {
   const now = o.now ?? (() => new Date());
 
-  const authorize = bearerAuthorizer({ token: o.token, realm: "scep-admin", log: o.log });
+  const authorize = bearerAuthorizer({ token: o.token, tokenName: o.tokenName ?? "SCEP_ADMIN_TOKEN", realm: "scep-admin", log: o.log });
 
   /**
    * The `profile` a request names, checked against the server's profiles (`server.profiles()`); undefined when it

@@ -24,11 +24,14 @@ export const jsonResponse = (status: number, body: unknown, headers: Record<stri
 
 /**
  * Checks an admin request's bearer token: undefined when it is `token`, else the 401 (no header, or one that is not
- * `Bearer <token>`: each its own `error` text; with `WWW-Authenticate: Bearer realm=…`) or 403 (wrong token) to answer. Every refusal is logged as
+ * `Bearer <token>`: each its own `error` text; with `WWW-Authenticate: Bearer realm=…`) or 403 (wrong token: its
+ * `error` names `tokenName`, where the operator configured the token, e.g. `SCEP_ADMIN_TOKEN`, so the caller knows
+ * what to compare with; never the token) to answer. Every refusal is logged as
  * `{ type: "admin-auth-failed", reason, method, path, clientAddress? }` (`clientAddress`: the caller's IP address, as
  * the SCEP events name it; the TCP peer, so behind a reverse proxy the proxy's), never with the presented token.
  */
-export function bearerAuthorizer(o: { token: string; realm: string; log: (entry: Record<string, unknown>) => void }) {
+export function bearerAuthorizer(o: { token: string; tokenName: string; realm: string; log: (entry: Record<string, unknown>) => void }) {
+  const wrong = `wrong token: it does not match ${o.tokenName}, the admin token the server was started with`;
   return (request: Request, path: string, clientAddress: string | undefined): Response | undefined => {
     const header = request.headers.get("authorization");
     const given = bearerToken(header);
@@ -38,6 +41,6 @@ export function bearerAuthorizer(o: { token: string; realm: string; log: (entry:
     // A header that is there but is no `Bearer <token>` (another scheme, an empty token: a shell variable unset in the
     // operator's terminal) is told apart from a missing one; the header itself is never echoed.
     if (given === undefined) return jsonResponse(401, { error: header === null ? MISSING : MALFORMED }, { "www-authenticate": `Bearer realm="${o.realm}"` });
-    return jsonResponse(403, { error: "wrong token" });
+    return jsonResponse(403, { error: wrong });
   };
 }
