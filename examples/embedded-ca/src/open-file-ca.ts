@@ -387,6 +387,13 @@ export interface FileCa {
   readonly notAfter: Date;
 
   /**
+   * The CA's time: its `clock` option (default `() => new Date()`), the instant `issue` starts a lifetime from. A
+   * caller that sizes `validityDays` from a date (a device asking for "1 month") reads it here, so a pinned clock
+   * pins both.
+   */
+  now(): Date;
+
+  /**
    * Issues an end-entity certificate for a PKCS#10 request.
    *
    * Give the request as `csrDer` (decoded and its signature verified here) or
@@ -808,6 +815,10 @@ class FileCaImpl implements FileCa {
   /** Tells `error` to onError (guarded). Not on the FileCa interface: {@link openFileCa} calls it. */
   report(error: unknown): void {
     this.#report(error);
+  }
+
+  now(): Date {
+    return this.#clock();
   }
 
   isKeyCompromised(spkiDer: Uint8Array): Promise<boolean> {

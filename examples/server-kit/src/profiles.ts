@@ -132,14 +132,15 @@ export async function buildProfile(
     }
     try {
       // ctx.csr was decoded and its signature verified by decodePkiMessage: the CA does not redo either.
-      // A shorter validity the device asks for (Windows/Intune ValidPeriod) is granted; a longer one is not.
-      const issued = await ca.issue({ csr: ctx.csr, validityDays: grantedValidityDays(ctx, validityDays, new Date()), allowSid: ctx.allowSid });
+      // A shorter validity the device asks for (Windows/Intune ValidPeriod) is granted; a longer one is not. Counted from
+      // the CA's clock, the instant its issue() starts the lifetime from ("1 month" is 28 to 31 days).
+      const issued = await ca.issue({ csr: ctx.csr, validityDays: grantedValidityDays(ctx, validityDays, ca.now()), allowSid: ctx.allowSid });
       return { status: "SUCCESS", certificate: issued.certificateDer, ...(chain.length > 0 ? { chain: [...chain] } : {}) };
     } catch (e) {
       if (isEmbeddedCaError(e, "CSR_INVALID")) return { status: "FAILURE", failInfo: "badRequest", failInfoText: e.message };
       if (isEmbeddedCaError(e, "KEY_COMPROMISED")) return keyCompromised;
       // The CA expired (between the server's own check and this call): 503 ca_not_valid, as the server answers then.
-      if (isEmbeddedCaError(e, "CA_EXPIRED")) throw new CaNotValidError(`profile ${ctx.profile}: ${e.message}`, { cause: e, notBefore: ca.notBefore, notAfter: ca.notAfter, at: new Date() });
+      if (isEmbeddedCaError(e, "CA_EXPIRED")) throw new CaNotValidError(`profile ${ctx.profile}: ${e.message}`, { cause: e, notBefore: ca.notBefore, notAfter: ca.notAfter, at: ca.now() });
       throw e;
     }
   };
