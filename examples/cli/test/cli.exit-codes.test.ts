@@ -109,7 +109,7 @@ describe("PENDING", () => {
 
 const NO_CHALLENGE = "note: no --challenge given: the request carries no challenge password\n";
 
-const CHALLENGE_WHERE = "the CA's challenge (the example servers: SCEP_CHALLENGE, or the file <data-dir>/challenge; a one-time challenge works once)";
+const CHALLENGE_WHERE = "the CA's challenge (the example servers: SCEP_CHALLENGE or --challenge if set, else the file <data-dir>/challenge; a one-time challenge works once)";
 
 describe("FAILURE without a challenge exits 2 and says why", () => {
   it("names the missing challenge before the CA's text; no key is left, so the same command runs again", async ({ owned }) => {

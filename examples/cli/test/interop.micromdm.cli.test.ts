@@ -147,7 +147,7 @@ describe("enroll", () => {
     expect(r.code).toBe(2);
     // micromdm sends no failInfoText: the hint says what usually causes it.
     expect(r.stderr).toBe(
-      "FAILURE: badRequest: the CA does not permit or support this request; a wrong --challenge is the usual reason: check it against the CA's challenge (the example servers: SCEP_CHALLENGE, or the file <data-dir>/challenge; a one-time challenge works once)\n",
+      "FAILURE: badRequest: the CA does not permit or support this request; a wrong --challenge is the usual reason: check it against the CA's challenge (the example servers: SCEP_CHALLENGE or --challenge if set, else the file <data-dir>/challenge; a one-time challenge works once)\n",
     );
     expect(r.stdout).toBe("");
     expect(server.logs()).toContain('msg="failed to sign CSR" err="invalid challenge"');

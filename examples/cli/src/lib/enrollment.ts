@@ -93,7 +93,7 @@ async function caCapabilities(ctx: Context, client: ScepClient): Promise<CaCaps>
 }
 
 /** Where a rejected challenge is checked: the CA's text names the challenge, or a badRequest says nothing more. */
-const CHALLENGE_WHERE = "the CA's challenge (the example servers: SCEP_CHALLENGE, or the file <data-dir>/challenge; a one-time challenge works once)";
+const CHALLENGE_WHERE = "the CA's challenge (the example servers: SCEP_CHALLENGE or --challenge if set, else the file <data-dir>/challenge; a one-time challenge works once)";
 
 /** What to check after a badRequest to a request that sent --challenge (RFC 8894 §3.2.1.4.4: badRequest covers a wrong challenge). */
 function challengeHint(failInfoText: string | undefined, from: string): string | undefined {
