@@ -113,7 +113,7 @@ describe("loadConfig: a valid file", () => {
 describe("the README's configuration files", () => {
   it("every JSON example of the README's configuration file and Intune sections loads", () => {
     const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
-    const section = readme.slice(readme.indexOf("### Configuration file: several profiles"), readme.indexOf("## Command-line client"));
+    const section = readme.slice(readme.indexOf("## Configuration file: several profiles"), readme.indexOf("## Command-line client"));
     const examples = [...section.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!);
     expect(examples).toHaveLength(2);
     const loaded = examples.map((t) => loadConfig(t, { baseDir: "/etc/scep" }).profiles.map((p) => [p.path, p.challenge.type]));
