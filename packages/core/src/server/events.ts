@@ -39,9 +39,11 @@ export interface ScepEvent {
   serial?: string;
   /**
    * PKCSReq/RenewalReq: whether the request was taken as a renewal (a RenewalReq, or a PKCSReq signed by a valid
-   * certificate of this CA; RFC 8894 §3.3.1.2). A PKCSReq signed by an expired or revoked certificate of this CA is
-   * a first enrollment (`false`) that needs a challenge; refused, its reason is `signer_expired`/`signer_revoked`
-   * (a RenewalReq's is `renewal_expired`/`renewal_revoked`). Absent when the message could not be decoded.
+   * certificate of this CA; RFC 8894 §3.3.1.2). A PKCSReq signed by an expired or revoked certificate of this CA, or
+   * by one whose names its CSR does not ask for again (`renewalSameNames`), is a first enrollment (`false`) that
+   * needs a challenge; refused, its reason is `signer_expired`/`signer_revoked`/`signer_names_differ` (a
+   * RenewalReq's is `renewal_expired`/`renewal_revoked`/`renewal_names_differ`). Absent when the message could not
+   * be decoded.
    */
   renewal?: boolean;
   /**

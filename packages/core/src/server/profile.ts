@@ -275,6 +275,15 @@ export interface ScepProfile {
   /** Renewals also need a valid challenge (default false). */
   renewalRequiresChallenge?: boolean;
   /**
+   * A renewal must ask for the names of the certificate being renewed (default true; RFC 8894 §3.3.1.2): the same
+   * subject (RFC 5280 §7.1 comparison) and only subjectAltNames that certificate holds. A RenewalReq asking for other
+   * names is FAILURE badRequest `renewal_names_differ`; such a PKCSReq signed by a certificate of this CA is a first
+   * enrollment that needs its challenge (an RA signing on behalf of a device), else FAILURE badRequest
+   * `signer_names_differ`. `false` takes any request signed by a valid certificate of this CA as its renewal and
+   * leaves the names to the issue hook (`renewalOf`).
+   */
+  renewalSameNames?: boolean;
+  /**
    * GetCert: the certificate with this issuer and serial, as a {@link Certificate}, DER or PEM bytes (undefined: FAILURE badCertId).
    * `issuer` is the Name's DER; `serialNumber` the INTEGER's DER content octets (two's complement, no redundant
    * leading `00`/`ff`): the bytes of a DER certificate's `serialNumber`, whether the client sent `0080…` or BER's
@@ -354,6 +363,7 @@ export interface ResolvedProfile {
   leaseMs: number;
   claimLeaseMs: number;
   renewalRequiresChallenge: boolean;
+  renewalSameNames: boolean;
   getCert: ScepProfile["getCert"];
   getCrl: ScepProfile["getCrl"];
   nextCa: Certificate[] | undefined;
@@ -666,6 +676,7 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
     transactions: p.transactions ?? new MemoryTransactionStore({ now }),
     ...times,
     renewalRequiresChallenge: p.renewalRequiresChallenge ?? false,
+    renewalSameNames: p.renewalSameNames ?? true,
     getCert: p.getCert,
     getCrl: p.getCrl,
     nextCa,

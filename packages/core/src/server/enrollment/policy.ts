@@ -5,7 +5,8 @@
  * and must be within its validity; the CSR must pass the profile's CSR policy.
  * A stored certificate that expired or was revoked is never handed out again:
  * the re-send becomes a new enrollment. A PKCSReq signed by a lapsed or
- * revoked certificate of this CA is a first enrollment that needs its
+ * revoked certificate of this CA, or by one whose names the CSR does not ask
+ * for again (`renewalSameNames`), is a first enrollment that needs its
  * challenge; a RenewalReq signed by one is refused.
  *
  * @module
@@ -24,16 +25,17 @@ import type { ResolvedProfile } from "../profile.js";
 import { type Reply, failure } from "../replies.js";
 import { revocationReasonOf } from "../revocation-store.js";
 import { isStale } from "../stale.js";
+import { RENEWAL_NAMES_TEXT, asksForNamesOf } from "./renewal-names.js";
 import type { Phase, UnusableSigner } from "./enrollment.js";
 import { answeredFromRecord } from "./record.js";
 
 /**
  * Why a CA-issued signer cannot authenticate the request, with the event reason agreeing with the event's `renewal`:
- * a RenewalReq is a renewal (`renewal_expired` / `renewal_revoked`); a PKCSReq signed by such a certificate is taken
- * as a first enrollment (`renewal: false`), refused as `signer_expired` / `signer_revoked` when its challenge does
- * not pass. The client's text is the same: in its usage both were renewals.
+ * a RenewalReq is a renewal (`renewal_expired` / `renewal_revoked` / `renewal_names_differ`); a PKCSReq signed by
+ * such a certificate is taken as a first enrollment (`renewal: false`), refused as `signer_expired` /
+ * `signer_revoked` / `signer_names_differ` when its challenge does not pass. The client's text is the same: in its usage both were renewals.
  */
-function unusableSigner(renewal: boolean, failInfo: FailInfo, why: "expired" | "revoked", text: string): UnusableSigner {
+function unusableSigner(renewal: boolean, failInfo: FailInfo, why: "expired" | "revoked" | "names_differ", text: string): UnusableSigner {
   return { failInfo, reason: `${renewal ? "renewal" : "signer"}_${why}`, text };
 }
 
@@ -119,6 +121,12 @@ export const policy: Phase = {
         // keyCompromise (a new key is needed) from a superseded or cessationOfOperation one (the key may be reused).
         const reason = revocationReasonOf(revoked);
         const refused = unusableSigner(e.renewal, "badCertId", "revoked", `the certificate being renewed was revoked${reason ? ` (${reason})` : ""}`);
+        if (e.renewal) return failure(ctx, p, req, refused.failInfo, refused.reason, refused.text);
+        e.unusableSigner = refused;
+      } else if (p.renewalSameNames && !asksForNamesOf(csr, signer)) {
+        // Not a renewal of the signer's certificate (another device's name, an RA signing on behalf of a device:
+        // openxpki#337): a RenewalReq is refused; a PKCSReq is a first enrollment, authenticated by its challenge.
+        const refused = unusableSigner(e.renewal, "badRequest", "names_differ", RENEWAL_NAMES_TEXT);
         if (e.renewal) return failure(ctx, p, req, refused.failInfo, refused.reason, refused.text);
         e.unusableSigner = refused;
       } else {
