@@ -8,7 +8,6 @@
  * an Intune profile's "Certificate validity period" said; now it grants a shorter request, never a longer one.
  * Lifetimes are read as notAfter − notBefore, which the server's backdate (`--backdate-seconds`, 300) lengthens.
  */
-import { KeyObject, sign } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ScepClient, buildPkcsReq, createSelfSignedSigner, generateRsaKeyPair, readCertRep, selectRecipient } from "@scep/core";
 import { startExample, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
+import { windowsCsr } from "../../server-kit/test/support/windows-csr.js";
 
 const EXAMPLE_DIR = fileURLToPath(new URL("..", import.meta.url));
 const CHALLENGE = "windows-valid-period-2c7d";
@@ -35,35 +35,6 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-// A few DER builders (X.690), enough for a PKCS#10 request with the attributes Windows writes.
-const len = (n: number): Buffer => (n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]));
-const tlv = (tag: number, ...parts: Buffer[]): Buffer => {
-  const body = Buffer.concat(parts);
-  return Buffer.concat([Buffer.from([tag]), len(body.length), body]);
-};
-const oid = (dotted: string): Buffer => {
-  const [a, b, ...rest] = dotted.split(".").map(Number);
-  const bytes = [a! * 40 + b!];
-  for (const n of rest) {
-    const enc = [n & 0x7f];
-    for (let v = n >> 7; v > 0; v >>= 7) enc.unshift((v & 0x7f) | 0x80);
-    bytes.push(...enc);
-  }
-  return tlv(0x06, Buffer.from(bytes));
-};
-const bmp = (s: string): Buffer => tlv(0x1e, Buffer.from([...s].flatMap((c) => [0, c.charCodeAt(0)])));
-const attribute = (type: string, value: Buffer): Buffer => tlv(0x30, oid(type), tlv(0x31, value));
-
-/** A PKCS#10 request for `keys` with the challenge and, when given, Microsoft's name-value pairs (name, value). */
-function windowsCsr(keys: CryptoKeyPair, cn: string, pairs?: [string, string][]): Uint8Array {
-  const spki = KeyObject.from(keys.publicKey).export({ type: "spki", format: "der" });
-  const subject = tlv(0x30, tlv(0x31, tlv(0x30, oid("2.5.4.3"), tlv(0x0c, Buffer.from(cn)))));
-  const attributes = [attribute("1.2.840.113549.1.9.7", tlv(0x13, Buffer.from(CHALLENGE)))];
-  if (pairs) attributes.push(attribute("1.3.6.1.4.1.311.13.2.1", tlv(0x30, ...pairs.map(([n, v]) => tlv(0x30, bmp(n), bmp(v))))));
-  const info = tlv(0x30, tlv(0x02, Buffer.from([0])), subject, spki, tlv(0xa0, ...attributes));
-  const signature = sign("sha256", info, KeyObject.from(keys.privateKey));
-  return tlv(0x30, info, tlv(0x30, oid("1.2.840.113549.1.1.11"), Buffer.from([0x05, 0x00])), tlv(0x03, Buffer.from([0]), signature));
-}
 
 /** Enrolls with such a request; the issued certificate's lifetime in ms (notAfter − notBefore). */
 async function lifetime(cn: string, pairs?: [string, string][]): Promise<number> {
@@ -71,7 +42,7 @@ async function lifetime(cn: string, pairs?: [string, string][]): Promise<number>
   const client = new ScepClient({ url });
   const caCertificates = await client.getCaCert();
   const signer = await createSelfSignedSigner({ keys, subject: `CN=${cn}` });
-  const req = await buildPkcsReq({ csr: windowsCsr(keys, cn, pairs), signer, recipient: selectRecipient(caCertificates) });
+  const req = await buildPkcsReq({ csr: windowsCsr(keys, cn, { challenge: CHALLENGE, ...(pairs ? { pairs } : {}) }), signer, recipient: selectRecipient(caCertificates) });
   const rep = await readCertRep(await client.pkiOperation(req.der), { decrypter: signer, caCertificates, request: req });
   expect([rep.status, rep.failInfoText]).toEqual(["SUCCESS", undefined]);
   const issued = rep.certificates[0]!;
