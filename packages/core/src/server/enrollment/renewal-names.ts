@@ -9,7 +9,7 @@
  * @module
  */
 import * as der from "../../lib/der.js";
-import { toHex } from "../../lib/bytes.js";
+import { latin1, toHex } from "../../lib/bytes.js";
 import { id_ce_subjectAltName } from "../../oids.js";
 import type { Certificate } from "../../x509/certificate.js";
 import type { CertificationRequest } from "../../x509/certification-request.js";
@@ -21,13 +21,6 @@ export const RENEWAL_NAMES_TEXT = "the request asks for another subject or subje
 
 /** dNSName [2] IA5String: compared without case (RFC 4343), as clients may spell a host name either way. */
 const DNS_NAME = 0x82;
-
-/** Bytes as Latin-1 text (one character per byte): an IA5String's characters. */
-function latin1(b: Uint8Array): string {
-  let s = "";
-  for (const c of b) s += String.fromCharCode(c);
-  return s;
-}
 
 /**
  * The GeneralNames of a subjectAltName extension (RFC 5280 §4.2.1.6), each as a comparison key: its tag and
