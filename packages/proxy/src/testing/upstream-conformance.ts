@@ -235,9 +235,9 @@ export function upstreamConformance<U extends Upstream>(options: UpstreamConform
       expect((await failure(pending)).reason).toBe("other");
     });
 
-    it("a real SCEP server's GetCACaps and GetCACert come through byte for byte (when a reference server is given)", async (ctx) => {
-      const reference = options.reference;
-      if (!reference) return ctx.skip("no reference server given");
+    // Registered only when a reference server is given: a case that cannot run is left out, not reported skipped.
+    const reference = options.reference;
+    if (reference) it("a real SCEP server's GetCACaps and GetCACert come through byte for byte", async () => {
       script = (request) => reference.fetch(request);
       for (const [operation, call] of [
         ["GetCACaps", () => created.upstream.getCACaps(created.ca)],
