@@ -40,6 +40,8 @@ export interface ReloaderOptions<T> {
   log(entry: Record<string, unknown>): void;
   /** What the `reloaded` line says about the new state (no secret). */
   describe(next: T): Record<string, unknown>;
+  /** Runs once the state is in service and its `reloaded` line logged (e.g. the new state's warnings); never refuses it. */
+  applied?(next: T): void;
 }
 
 /**
@@ -66,6 +68,11 @@ export function createReloader<T>(o: ReloaderOptions<T>): { reload(trigger: stri
       return false;
     }
     o.log({ type: "reloaded", trigger, ...o.describe(next) });
+    try {
+      o.applied?.(next);
+    } catch {
+      /* in service already: a failing report does not undo it */
+    }
     return true;
   };
   const reload = (trigger: string): Promise<boolean> => {
