@@ -77,7 +77,7 @@ describe("with Redis and a metrics token", () => {
     expect([none.status, none.headers.get("www-authenticate")]).toEqual([401, 'Bearer realm="metrics"']);
     const wrong = await fetch(`${base}/metrics`, { headers: { authorization: "Bearer not-the-metrics-token-at-all" } });
     const body = await wrong.text();
-    expect([wrong.status, body]).toEqual([403, "wrong metrics token\n"]);
+    expect([wrong.status, body]).toEqual([403, "wrong metrics token: it does not match SCEP_METRICS_TOKEN, the metrics token the server was started with\n"]);
   });
 
   it("GET /metrics with the token: Prometheus text with the enrollment counter, the duration histogram and the CA expiry gauge", async () => {

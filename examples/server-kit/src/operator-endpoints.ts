@@ -97,7 +97,7 @@ export function withOperatorEndpoints(next: RequestListener, options: OperatorEn
     if (token !== undefined) {
       const ok = tokenMatches(req.headers.authorization, token);
       if (ok === undefined) return sendPlain(res, 401, "metrics need Authorization: Bearer <SCEP_METRICS_TOKEN>\n", undefined, { "www-authenticate": 'Bearer realm="metrics"' });
-      if (!ok) return sendPlain(res, 403, "wrong metrics token\n");
+      if (!ok) return sendPlain(res, 403, "wrong metrics token: it does not match SCEP_METRICS_TOKEN, the metrics token the server was started with\n");
     }
     if (options.clusterMetrics) serveClusterMetrics(res, metrics);
     // Not the exporter's own request handler: it writes no Content-Length, so a HEAD got none (RFC 9110 §9.3.2).
