@@ -1,8 +1,9 @@
 /**
  * The validity a Windows or Intune device asks for (MS-WCCE §2.2.2.7.10 `ValidityPeriod` / `ValidityPeriodUnits`) is
  * counted from the CA's clock, the instant its issue() starts the lifetime from: with the clock pinned to 1 February
- * 2025, "1 month" is 28 days (to 1 March), whatever the wall clock says. Before, the example counted months from
- * `new Date()` while the CA started the lifetime at its own clock.
+ * 2025, "1 month" is 28 days (to 1 March), pinned to 1 January 31 days (to 1 February), whatever the wall clock says.
+ * Before, the example counted months from `new Date()` while the CA started the lifetime at its own clock: one month
+ * length for both pins, so at least one of them fails whatever month the test runs in.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,14 +17,17 @@ import { memoryStores } from "../src/shared-stores.js";
 import { profileSettings } from "../src/start-server.js";
 import { windowsCsr } from "./support/windows-csr.js";
 
-const PINNED = new Date("2025-02-01T00:00:00Z");
 const tmp = mkdtempSync(join(tmpdir(), "scep-granted-validity-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 
 describe("granted validity: counted from the CA's clock", () => {
-  it("a device asking for 1 month on 2025-02-01 (CA clock) gets a certificate valid to 2025-03-01", async () => {
-    const dataDir = join(tmp, "data");
+  it.each([
+    ["2025-02-01T00:00:00.000Z", "2025-03-01T00:00:00.000Z"],
+    ["2025-01-01T00:00:00.000Z", "2025-02-01T00:00:00.000Z"],
+  ])("a device asking for 1 month on %s (CA clock) gets a certificate valid to %s", async (from, to) => {
+    const PINNED = new Date(from);
+    const dataDir = join(tmp, `data-${from.slice(0, 10)}`);
     const config = parseConfig(["--data-dir", dataDir, "--backdate-seconds", "0"], { SCEP_CHALLENGE: "pinned-clock-challenge" }) as ServerConfig;
     const ca = await openFileCa({ dataDir, backdateSeconds: 0, clock: () => PINNED });
     const stores = memoryStores(dataDir);
@@ -52,7 +56,7 @@ describe("granted validity: counted from the CA's clock", () => {
       });
       if (result.status !== "SUCCESS") throw new Error(`not issued: ${JSON.stringify(result)}`);
       const issued = new Certificate(result.certificate as Uint8Array);
-      expect([issued.notBefore.toISOString(), issued.notAfter.toISOString()]).toEqual(["2025-02-01T00:00:00.000Z", "2025-03-01T00:00:00.000Z"]);
+      expect([issued.notBefore.toISOString(), issued.notAfter.toISOString()]).toEqual([from, to]);
     } finally {
       await stores.close();
     }
