@@ -37,9 +37,17 @@ export interface IssueContext {
   signerCertificate: Certificate;
   /** The CSR to issue from. */
   csr: CertificationRequest;
-  /** Whether this is a renewal (RenewalReq, or PKCSReq signed by a certificate of this CA). */
+  /**
+   * Whether this is a renewal (RFC 8894 §3.3.1.2): a RenewalReq, or a PKCSReq signed by a certificate of this CA that
+   * is within its validity, not revoked (`isRevoked`) and, with `renewalSameNames` (the default), whose subject and
+   * subjectAltNames the CSR asks for again. A PKCSReq signed by any other certificate is a first enrollment (`false`).
+   */
   renewal: boolean;
-  /** The certificate being renewed. */
+  /**
+   * The certificate being renewed (the request's signer), set when `renewal` is true (at approval too). With
+   * `renewalSameNames` the CSR asks for its subject and no subjectAltName it lacks; with `renewalSameNames: false`
+   * the hook compares the names itself.
+   */
   renewalOf?: Certificate;
   /**
    * The latest notAfter to issue with: now plus `maxValidityDays`, but never past the issuing CA certificate's own
