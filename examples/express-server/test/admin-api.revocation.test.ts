@@ -99,7 +99,7 @@ const ROUTES: [string, string][] = [
 describe("admin API authentication", () => {
   it.each(ROUTES)("%s %s: 401 without a token, 403 with a wrong one, each an audit line without the token", async (method, path) => {
     const none = await api(path, { method, token: null });
-    expect([none.status, none.headers.get("www-authenticate"), await none.json()]).toEqual([401, 'Bearer realm="scep-admin"', { error: "an Authorization: Bearer <token> header is required" }]);
+    expect([none.status, none.headers.get("www-authenticate"), await none.json()]).toEqual([401, 'Bearer realm="scep-admin"', { error: "an Authorization: Bearer <SCEP_ADMIN_TOKEN> header is required" }]);
     const wrongToken = `${TOKEN.slice(0, -1)}X`;
     const wrong = await api(path, { method, token: wrongToken });
     expect([wrong.status, await wrong.json()]).toEqual([403, { error: "wrong token: it does not match SCEP_ADMIN_TOKEN, the admin token the server was started with" }]);

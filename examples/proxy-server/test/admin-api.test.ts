@@ -64,7 +64,7 @@ describe("authentication", () => {
     const none = await call("GET", "/admin/profiles", undefined, {});
     expect(none.status).toBe(401);
     expect(none.headers.get("www-authenticate")).toBe('Bearer realm="scep-proxy-admin"');
-    expect(await none.json()).toEqual({ error: "an Authorization: Bearer <token> header is required" });
+    expect(await none.json()).toEqual({ error: "an Authorization: Bearer <PROXY_ADMIN_TOKEN> header is required" });
     const malformed = await call("GET", "/admin/profiles", undefined, { authorization: "Basic abc" });
     expect([malformed.status, await malformed.json()]).toEqual([401, { error: "the Authorization header is not Bearer <token> (another scheme, or an empty token: is the variable holding it set?)" }]);
     const wrong = await call("POST", "/admin/profiles", { hostId: "h", profileId: "p" }, { authorization: `Bearer ${TOKEN}x` });

@@ -15,7 +15,6 @@ export function bearerToken(header: string | null | undefined): string | undefin
   return header == null ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
 }
 
-const MISSING = "an Authorization: Bearer <token> header is required";
 const MALFORMED = "the Authorization header is not Bearer <token> (another scheme, or an empty token: is the variable holding it set?)";
 
 /** A JSON answer of an admin API: one line, `no-store`. */
@@ -23,14 +22,16 @@ export const jsonResponse = (status: number, body: unknown, headers: Record<stri
   new Response(JSON.stringify(body) + "\n", { status, headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers } });
 
 /**
- * Checks an admin request's bearer token: undefined when it is `token`, else the 401 (no header, or one that is not
- * `Bearer <token>`: each its own `error` text; with `WWW-Authenticate: Bearer realm=…`) or 403 (wrong token: its
+ * Checks an admin request's bearer token: undefined when it is `token`, else the 401 (no header: its `error` names
+ * `tokenName`, `an Authorization: Bearer <SCEP_ADMIN_TOKEN> header is required`; or one that is not `Bearer <token>`:
+ * its own `error` text; with `WWW-Authenticate: Bearer realm=…`) or 403 (wrong token: its
  * `error` names `tokenName`, where the operator configured the token, e.g. `SCEP_ADMIN_TOKEN`, so the caller knows
  * what to compare with; never the token) to answer. Every refusal is logged as
  * `{ type: "admin-auth-failed", reason, method, path, clientAddress? }` (`clientAddress`: the caller's IP address, as
  * the SCEP events name it; the TCP peer, so behind a reverse proxy the proxy's), never with the presented token.
  */
 export function bearerAuthorizer(o: { token: string; tokenName: string; realm: string; log: (entry: Record<string, unknown>) => void }) {
+  const missing = `an Authorization: Bearer <${o.tokenName}> header is required`;
   const wrong = `wrong token: it does not match ${o.tokenName}, the admin token the server was started with`;
   return (request: Request, path: string, clientAddress: string | undefined): Response | undefined => {
     const header = request.headers.get("authorization");
@@ -40,7 +41,7 @@ export function bearerAuthorizer(o: { token: string; tokenName: string; realm: s
     o.log(withClientAddress({ type: "admin-auth-failed", reason, method: request.method, path }, clientAddress));
     // A header that is there but is no `Bearer <token>` (another scheme, an empty token: a shell variable unset in the
     // operator's terminal) is told apart from a missing one; the header itself is never echoed.
-    if (given === undefined) return jsonResponse(401, { error: header === null ? MISSING : MALFORMED }, { "www-authenticate": `Bearer realm="${o.realm}"` });
+    if (given === undefined) return jsonResponse(401, { error: header === null ? missing : MALFORMED }, { "www-authenticate": `Bearer realm="${o.realm}"` });
     return jsonResponse(403, { error: wrong });
   };
 }

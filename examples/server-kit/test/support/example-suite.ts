@@ -358,7 +358,7 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
       it("401 without a token, 403 with a wrong one, each an audit event that never holds the presented token", async () => {
         const { tid } = await pendingRequest("CN=auth-device");
         const none = await admin("approve", tid);
-        expect([none.status, none.headers.get("www-authenticate"), await none.json()]).toEqual([401, 'Bearer realm="scep-admin"', { error: "an Authorization: Bearer <token> header is required" }]);
+        expect([none.status, none.headers.get("www-authenticate"), await none.json()]).toEqual([401, 'Bearer realm="scep-admin"', { error: "an Authorization: Bearer <SCEP_ADMIN_TOKEN> header is required" }]);
         const wrong = await admin("approve", tid, "wrong-token-wrong-token");
         expect([wrong.status, await wrong.json()]).toEqual([403, { error: "wrong token: it does not match SCEP_ADMIN_TOKEN, the admin token the server was started with" }]);
         const listWrong = await fetch(`${s.base}/admin/scep/pending`, { headers: { authorization: "Bearer guess-guess-guess" } });
