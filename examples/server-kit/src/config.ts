@@ -67,6 +67,11 @@ export interface ServerConfig {
    * {@link DEFAULT_REDIS_KEY_PREFIX}): one per deployment sharing a Redis db. No `{` or `}` (as @scep/redis requires).
    */
   redisKeyPrefix: string;
+  /**
+   * Seconds the first Redis connection is retried while Redis is not up yet (`--redis-start-timeout` /
+   * `SCEP_REDIS_START_TIMEOUT`, default 30; 0: fail at once). See redis-start-wait.ts.
+   */
+  redisStartTimeoutSeconds: number;
   /** Clients send one-time challenges issued by `POST /admin/challenges` instead of the static one. */
   oneTimeChallenges: boolean;
   /** URL issued certificates name as their CRL distribution point (undefined: none). */
@@ -87,6 +92,11 @@ import { hostProblem } from "./listen-failure.js";
 
 /** The prefix of the example server's Redis keys unless `--redis-key-prefix` gives another (the one earlier versions used). */
 export const DEFAULT_REDIS_KEY_PREFIX = "scep:";
+
+/** Seconds a start waits for Redis unless `--redis-start-timeout` says otherwise. */
+export const DEFAULT_REDIS_START_TIMEOUT_SECONDS = 30;
+/** Most seconds `--redis-start-timeout` accepts (an hour). */
+export const MAX_REDIS_START_TIMEOUT_SECONDS = 3600;
 
 /** Most worker processes `--workers` accepts. */
 export const MAX_WORKERS = 64;
@@ -125,6 +135,7 @@ export const SETTINGS = [
   ["--key-workers", "SCEP_KEY_WORKERS", "auto", "threads per process that decrypt requests' content keys with the CA key (RSA; a `KeyWorkerPool`) and sign with it (certificates, CertReps, CRLs), so the event loop keeps parsing meanwhile; `auto`: 2 in each process (1 on a 1-core machine), and none when `--workers` takes every core; `0`: every private-key operation (decryptions and signatures) on the event loop, which costs the least CPU per enrollment"],
   ["--redis-url", "SCEP_REDIS_URL", "(unset)", "keep PENDING transactions, one-time challenges, revocations, CRL numbers and request counters in Redis (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS), so several processes or machines share them (see [Several replicas](#several-replicas-one-redis)); every enrollment, renewal and CRL request then needs Redis (503 while it is down), and revocations live only there: run Redis with `appendonly yes`; prefer the variable when the URL holds a password (it is never printed)"],
   ["--redis-key-prefix", "SCEP_REDIS_KEY_PREFIX", "scep:", "prefix of every Redis key the server writes (PENDING transactions, one-time challenges, revocations, CRL numbers, counters, Intune caches): give each deployment sharing one Redis db its own (staging and production, two CAs), its replicas the same one. At start the server claims the prefix for the SHA-256 fingerprints of the CA certificates it serves (`<prefix>ca-fingerprints`) and exits 2 when another CA holds it (see [Several replicas](#several-replicas-one-redis)); no `{` or `}`; only with `--redis-url`"],
+  ["--redis-start-timeout", "SCEP_REDIS_START_TIMEOUT", "30", "seconds a start waits for Redis to accept its first connection (docker compose and systemd often start the server first): tried again after 250 ms, doubling to every 2 s, with a `redis-waiting` line at most every 5 s; meanwhile the port answers 503 with `Retry-After` (\"waiting for Redis\"), `/healthz` 200 and `/readyz` 503; then exit 2. A wrong password, NOAUTH or a TLS certificate error exits 2 at once; `0`: no wait (from 0 to 3600; ignored without `--redis-url`)"],
   ["--config", "SCEP_CONFIG", "(unset)", "JSON file with several profiles, each with its path, CA, challenge (static, one-time or Intune) and Intune settings (see [Configuration file](#configuration-file-several-profiles) and `examples/server-kit/config.schema.json`); the flags above stay server-wide, and `--challenge`, `--pending` and `--validity-days` become the profiles' defaults"],
   ["--one-time-challenges", "SCEP_ONE_TIME_CHALLENGES", "false", "clients must send a one-time challenge from `POST /admin/scep/challenges` (valid one hour, consumed on use) instead of the static one; needs `SCEP_ADMIN_TOKEN`"],
   ["--admin-listen", "SCEP_ADMIN_LISTEN", "(unset)", "`[host:]port` (host default 127.0.0.1): serve the admin API and page on this address only, not on the SCEP port (e.g. `127.0.0.1:9090`, loopback only); needs `SCEP_ADMIN_TOKEN`"],
@@ -338,6 +349,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     keyWorkers: 0, // below: `auto` depends on the number of processes
     redisUrl: redisUrl(get("--redis-url", "SCEP_REDIS_URL")),
     redisKeyPrefix: DEFAULT_REDIS_KEY_PREFIX, // below: only with a Redis URL
+    redisStartTimeoutSeconds: num("--redis-start-timeout", "SCEP_REDIS_START_TIMEOUT", DEFAULT_REDIS_START_TIMEOUT_SECONDS, 0, MAX_REDIS_START_TIMEOUT_SECONDS),
     oneTimeChallenges: values["one-time-challenges"] === true || boolean("SCEP_ONE_TIME_CHALLENGES", env.SCEP_ONE_TIME_CHALLENGES ?? ""),
     crlUrl: httpUrl(get("--crl-url", "SCEP_CRL_URL")),
     crlValidityHours: num("--crl-validity-hours", "SCEP_CRL_VALIDITY_HOURS", 24, 1, 8760),

@@ -37,3 +37,18 @@ export function answerProbe(req: IncomingMessage, res: ServerResponse, path: str
   sendPlain(res, ready ? 200 : 503, JSON.stringify({ status: ready ? "ready" : "not ready", checks: results }) + "\n", "application/json");
   return true;
 }
+
+/**
+ * The answer of a process that is alive but cannot serve yet (an example server waiting for Redis at start):
+ * `/healthz` 200 (a liveness probe must not restart it), `/readyz` 503 `{"status":"not ready","reason":…,"checks":{…}}`
+ * with `Retry-After`, and any other request 503 with `Retry-After` and `reason` as its text. `checks` names what is
+ * down (e.g. `{ redis: "down" }`). A probe path with a method other than GET or HEAD: 405, as {@link answerProbe}.
+ */
+export function answerNotReadyYet(req: IncomingMessage, res: ServerResponse, path: string, reason: string, checks: Readonly<Record<string, "ok" | "down">>, retryAfterSeconds = 1): void {
+  const retryAfter = { "retry-after": String(retryAfterSeconds) };
+  if (path === "/readyz" && (req.method === "GET" || req.method === "HEAD")) {
+    return sendPlain(res, 503, JSON.stringify({ status: "not ready", reason, checks }) + "\n", "application/json", retryAfter);
+  }
+  if (answerProbe(req, res, path, {})) return;
+  sendPlain(res, 503, `${reason}\n`, undefined, retryAfter);
+}

@@ -46,6 +46,47 @@ export interface RedisConnectionOptions {
   pingIntervalMs?: number;
   /** Milliseconds a PING may take before Redis counts as down (default 2000, the stores' command deadline). */
   pingTimeoutMs?: number;
+  /** Aborts a connection attempt in progress: the client is disconnected and the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The first connection to Redis failed (`code` "ERR_REDIS_CONNECT"). `message` is "cannot reach Redis at <redacted
+ * url>: <reason>" (after `waitForRedis` timed out "… at <redacted url> after <seconds> s: <reason>"); `reason` is the socket's or Redis's own first line (`connect ECONNREFUSED 127.0.0.1:6379`,
+ * `WRONGPASS invalid username-password pair…`); `permanent` says whether trying again cannot help (a wrong password
+ * or user, a refused AUTH, a TLS certificate that does not verify, a URL ioredis refuses), see {@link isPermanentRedisFailure}.
+ */
+export class RedisConnectError extends Error {
+  override readonly name = "RedisConnectError";
+  static readonly code = "ERR_REDIS_CONNECT";
+  readonly code = RedisConnectError.code;
+  constructor(
+    /** The URL as log lines show it ({@link redactRedisUrl}). */
+    readonly where: string,
+    /** Why, one line. */
+    readonly reason: string,
+    /** Trying again cannot help. */
+    readonly permanent: boolean,
+    options: { cause?: unknown; afterSeconds?: number } = {},
+  ) {
+    // After a start-up wait (`waitForRedis`) the message says how long: "cannot reach Redis at … after 30 s: …".
+    super(`cannot reach Redis at ${where}${options.afterSeconds === undefined ? "" : ` after ${options.afterSeconds} s`}: ${reason}`, { cause: options.cause });
+  }
+}
+
+/** Redis's replies that mean the credentials or the database are wrong: the same on every attempt. */
+const PERMANENT_REPLY = /^(WRONGPASS|NOAUTH|NOPERM)\b|invalid password|called without any password configured|DB index is out of range|invalid DB index/i;
+
+/**
+ * Whether a first connection's failure is one trying again cannot fix: Redis refused the credentials or the
+ * database (WRONGPASS, NOAUTH, NOPERM, …), or TLS refused the server's certificate (Node's `CERT_*`,
+ * `*_CERT_*`, `ERR_TLS_CERT_ALTNAME_INVALID` codes). A refused or reset connection, a timeout, an unknown host (DNS
+ * may not know it yet under docker compose) or `LOADING` are not.
+ */
+export function isPermanentRedisFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === "string" && /CERT|ERR_TLS/.test(code)) return true;
+  return PERMANENT_REPLY.test(firstLine(error));
 }
 
 /**
@@ -61,14 +102,23 @@ export interface RedisConnectionOptions {
  *
  * So `redis-down` is logged whenever `/readyz` turns `"redis":"down"`, and stores answer 503 meanwhile.
  *
+ * One attempt, no retry of the first connection: `waitForRedis` (redis-start-wait.ts) retries it while Redis is not up yet.
+ *
  * @param url - `redis://` or `rediss://` URL (its password never reaches a log line: see {@link redactRedisUrl}).
- * @throws Error "cannot reach Redis at <redacted url>: <reason>" when the first connection fails.
+ * @throws RedisConnectError ("cannot reach Redis at <redacted url>: <reason>", `permanent` when retrying cannot help)
+ *   when the first connection fails; `options.signal`'s reason when it aborts the attempt.
  */
 export async function connectRedis(url: string, log: (entry: Record<string, unknown>) => void, options: RedisConnectionOptions = {}): Promise<RedisConnection> {
   const where = redactRedisUrl(url);
   const intervalMs = options.pingIntervalMs ?? 2000;
   const timeoutMs = options.pingTimeoutMs ?? 2000;
-  const client = new Redis(url, { ...redisClientOptions, lazyConnect: true });
+  options.signal?.throwIfAborted();
+  let client: Redis;
+  try {
+    client = new Redis(url, { ...redisClientOptions, lazyConnect: true });
+  } catch (e) {
+    throw new RedisConnectError(where, firstLine(e), true, { cause: e });
+  }
   let up = true;
   let starting = true;
   let stopped = false; // closing: the disconnect that follows is no outage
@@ -116,12 +166,19 @@ export async function connectRedis(url: string, log: (entry: Record<string, unkn
     );
   };
   client.on("ready", check);
+  const abort = (): void => client.disconnect();
+  options.signal?.addEventListener("abort", abort, { once: true });
   try {
     await client.connect();
+    options.signal?.throwIfAborted();
   } catch (e) {
     client.disconnect();
+    options.signal?.throwIfAborted();
     // The socket's error (ECONNREFUSED, ENOTFOUND, WRONGPASS…) says more than connect()'s "Connection is closed."
-    throw new Error(`cannot reach Redis at ${where}: ${firstLine(firstError ?? e)}`);
+    const cause = firstError ?? e;
+    throw new RedisConnectError(where, firstLine(cause), isPermanentRedisFailure(cause), { cause });
+  } finally {
+    options.signal?.removeEventListener("abort", abort);
   }
   starting = false;
   const pinger = setInterval(check, intervalMs);

@@ -15,7 +15,7 @@ import { RedisChallengeStore, RedisCounterStore, RedisRateLimiter, RedisReplayCa
 import type { IntuneStores } from "./profiles.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import type Redis from "ioredis";
-import { connectRedis } from "./redis-connection.js";
+import { waitForRedis } from "./redis-start-wait.js";
 import { DEFAULT_REDIS_KEY_PREFIX } from "./config.js";
 import { claimRedisNamespace } from "./redis-namespace.js";
 
@@ -121,10 +121,25 @@ export async function redisPersistence(client: Redis): Promise<"aof" | "rdb" | "
  * `redis-persistence` line (with a `warning`) when Redis reports that it does not append every write to an AOF
  * (see {@link redisPersistence}): revocations live only there; nothing when Redis does not say.
  *
- * @throws Error "cannot reach Redis at <redacted url>: <reason>" when the first connection fails.
+ * The first connection is retried for `startTimeoutSeconds` (default 0: not at all) while Redis is not up yet, see
+ * {@link waitForRedis}: `log` hears `redis-waiting` lines meanwhile, `onWaiting` when the wait starts and ends, and
+ * `signal` aborts it.
+ *
+ * @throws RedisConnectError "cannot reach Redis at <redacted url>: <reason>" when the first connection fails for
+ *   good (at once for a wrong password, NOAUTH or a TLS certificate error), "… after <n> s: <reason>" when the wait
+ *   timed out; `signal`'s reason when it aborts the wait.
  */
-export async function redisStores(url: string, log: (entry: Record<string, unknown>) => void, options: { keyPrefix?: string; pingIntervalMs?: number; checkPersistence?: boolean } = {}): Promise<SharedStores> {
-  const readiness = await connectRedis(url, log, { ...(options.pingIntervalMs !== undefined ? { pingIntervalMs: options.pingIntervalMs } : {}) });
+export async function redisStores(
+  url: string,
+  log: (entry: Record<string, unknown>) => void,
+  options: { keyPrefix?: string; pingIntervalMs?: number; checkPersistence?: boolean; startTimeoutSeconds?: number; signal?: AbortSignal; onWaiting?: (waiting: boolean) => void } = {},
+): Promise<SharedStores> {
+  const readiness = await waitForRedis(url, log, {
+    timeoutSeconds: options.startTimeoutSeconds ?? 0,
+    ...(options.pingIntervalMs !== undefined ? { pingIntervalMs: options.pingIntervalMs } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onWaiting ? { onWaiting: options.onWaiting } : {}),
+  });
   const { client, where } = readiness;
   if (options.checkPersistence) {
     const persistence = await redisPersistence(client);

@@ -24,6 +24,7 @@ import type { ProfileSettings } from "./config-file.js";
 import { scheduleRevocationSync } from "./intune-revocation-sync.js";
 import { buildProfile, describeProfile, pendingWithoutAdmin, readSecret, type ProfileSummary, type RevocationSync } from "./profiles.js";
 import { createLimitedHttpServer } from "./http-limits.js";
+import { answerNotReadyYet } from "./probes.js";
 import { errorFields } from "./store-unavailable.js";
 import { listenFailure, type ListenOptionNames } from "./listen-failure.js";
 import { fileErrorReason } from "./file-error.js";
@@ -256,6 +257,14 @@ function isConfigurationError(e: unknown): e is Error {
   return e instanceof ConfigError || isEmbeddedCaError(e) || e instanceof InvalidArgumentError || (isScepError(e) && e.code === "ERR_CA_NOT_VALID");
 }
 
+/** What {@link createKit} passes on to the start-up wait for Redis (redis-start-wait.ts); a reload passes none. */
+export interface RedisStartHooks {
+  /** Aborts the wait (SIGTERM, SIGINT): createKit then rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Hears true when the wait starts (the first connection failed) and false when it ends. */
+  onWaiting?: (waiting: boolean) => void;
+}
+
 /** What a reload keeps from the running kit: the state of the process, not of its configuration files. */
 export interface KeptState {
   stores: SharedStores;
@@ -335,11 +344,27 @@ export async function openProfileCas(config: ServerConfig, env: Readonly<Record<
  * (SIGHUP) `keep` passes the running kit's stores and metrics, which the new kit shares (a failed reload leaves them
  * open); the configuration file, secrets and trust anchors are read again.
  */
-export async function createKit(config: ServerConfig, keep?: KeptState, env: Readonly<Record<string, string | undefined>> = process.env): Promise<ScepKit & { challengeSource: ChallengeSource }> {
+export async function createKit(
+  config: ServerConfig,
+  keep?: KeptState,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  start: RedisStartHooks = {},
+): Promise<ScepKit & { challengeSource: ChallengeSource }> {
   let stores: SharedStores;
   try {
-    stores = keep?.stores ?? (config.redisUrl === undefined ? memoryStores(config.dataDir) : await redisStores(config.redisUrl, log, { keyPrefix: config.redisKeyPrefix, checkPersistence: workerSlot === undefined || workerSlot === 1 }));
+    stores =
+      keep?.stores ??
+      (config.redisUrl === undefined
+        ? memoryStores(config.dataDir)
+        : await redisStores(config.redisUrl, log, {
+            keyPrefix: config.redisKeyPrefix,
+            checkPersistence: workerSlot === undefined || workerSlot === 1,
+            startTimeoutSeconds: config.redisStartTimeoutSeconds,
+            ...start,
+          }));
   } catch (e) {
+    // A signal during the wait for Redis: its reason as it is (the start stops, exit 0), never a configuration error.
+    if (start.signal?.aborted) throw e;
     throw new ConfigError((e as Error).message, { showUsage: false });
   }
   const settings = profileSettings(config);
@@ -669,8 +694,13 @@ export async function startServer(
   // (CA, challenge) is created, so a failed start leaves nothing behind and the next start still announces the
   // challenge it generates. A request that arrives while the kit is being made (health probes included) is answered
   // 503 + Retry-After at once: it never waits on a start that may fail. The kit is ready once `listener` is not this.
-  const starting: RequestListener = (_req, res) =>
+  // While the kit waits for Redis (redis-start-wait.ts: Redis not up yet) the process is alive but not ready: /healthz
+  // 200, /readyz and every other request 503 + Retry-After "waiting for Redis".
+  let waitingForRedis = false;
+  const starting: RequestListener = (req, res) => {
+    if (waitingForRedis) return answerNotReadyYet(req, res, rawPath(req.url ?? "/"), "waiting for Redis", { redis: "down" });
     void res.writeHead(503, { "content-type": "text/plain; charset=utf-8", "retry-after": "1" }).end("starting\n");
+  };
   let listener: RequestListener = starting;
   const http = createHttpServer(config, (req, res) => listener(req, res));
   let stopping: Promise<void> | undefined;
@@ -700,11 +730,29 @@ export async function startServer(
   };
   // A cluster worker makes its kit first: its primary created the files before forking, and counts a worker that
   // exits before listening as a failed start.
+  // SIGINT/SIGTERM while waiting for Redis: the wait ends at once (the attempt in progress disconnected), the listeners
+  // close and the process exits 0. Listened to only during the wait: elsewhere in the start a signal acts as before.
+  const startAbort = new AbortController();
+  const onWaitSignal = (signal: NodeJS.Signals): void => {
+    if (startAbort.signal.aborted) return;
+    if (workerSlot === undefined) log({ type: "shutdown", signal });
+    startAbort.abort(new Error(`stopped by ${signal} while waiting for Redis`));
+  };
+  const onWaiting = (waiting: boolean): void => {
+    waitingForRedis = waiting;
+    if (waiting) process.on("SIGINT", onWaitSignal).on("SIGTERM", onWaitSignal);
+    // Kept once a signal came: a second one must not kill the process with Node's default action before it exits 0.
+    else if (!startAbort.signal.aborted) process.off("SIGINT", onWaitSignal).off("SIGTERM", onWaitSignal);
+  };
   const makeKit = async (): Promise<boolean> => {
     try {
-      kit = await createKit(config, undefined, options.env ?? process.env);
+      kit = await createKit(config, undefined, options.env ?? process.env, { signal: startAbort.signal, onWaiting });
     } catch (e) {
       abortStart();
+      if (startAbort.signal.aborted) {
+        if (workerSlot === undefined) log({ type: "stopped" });
+        process.exit(0);
+      }
       if (!isConfigurationError(e)) throw e;
       const line = configErrorLine(`${name}-server`, e);
       // A worker tells its primary, which prints the first such line once for all workers and exits 2 (a worker that
