@@ -39,6 +39,7 @@ const DEFAULTS = {
   keyWorkers: autoKeyWorkers(1),
   redisUrl: undefined,
   redisKeyPrefix: "scep:",
+  redisStartTimeoutSeconds: 30,
   oneTimeChallenges: false,
   crlUrl: undefined,
   crlValidityHours: 24,
@@ -73,7 +74,7 @@ describe("parseConfig", () => {
       SCEP_CA_KEY_PASSPHRASE_FILE: "ca.pass", SCEP_BACKDATE_SECONDS: "60",
       SCEP_REDIS_URL: "redis://:pw@10.0.0.5:6380/2", SCEP_ONE_TIME_CHALLENGES: "true",
       SCEP_CRL_URL: "http://pki.example.test/scep/ca.crl", SCEP_CRL_VALIDITY_HOURS: "6", SCEP_ADMIN_LISTEN: "[::1]:9090",
-      SCEP_KEY_WORKERS: "3",
+      SCEP_KEY_WORKERS: "3", SCEP_REDIS_START_TIMEOUT: "45",
     };
     expect(parseConfig([], env, { cwd: "/etc/scep" })).toEqual({
       port: 9000, host: "127.0.0.1", dataDir: "/var/lib/scep", challenge: "pw", caCertPath: "/etc/scep/ca.pem", caKeyPath: "/etc/scep/ca.key",
@@ -81,7 +82,7 @@ describe("parseConfig", () => {
       validityDays: 0.5, pending: true, certFiles: true, maxBodyBytes: 2048, adminToken: "0123456789abcdef",
       requestTimeoutMs: 2000, headersTimeoutMs: 1000, keepAliveTimeoutMs: 300, shutdownTimeoutMs: 0,
       bodyTimeoutMs: 1500, maxInFlight: 64, maxConnections: 256, retryAfterSeconds: 5,
-      workers: 1, keyWorkers: 3, redisUrl: "redis://:pw@10.0.0.5:6380/2", redisKeyPrefix: "scep:", oneTimeChallenges: true,
+      workers: 1, keyWorkers: 3, redisUrl: "redis://:pw@10.0.0.5:6380/2", redisKeyPrefix: "scep:", redisStartTimeoutSeconds: 45, oneTimeChallenges: true,
       crlUrl: "http://pki.example.test/scep/ca.crl", crlValidityHours: 6, adminListen: { host: "::1", port: 9090 },
     });
   });
@@ -161,6 +162,20 @@ describe("parseConfig", () => {
     );
     expect(() => parseConfig(["--pending", "--workers", "2"], {})).toThrow(error);
     expect(() => parseConfig([], { SCEP_PENDING: "1", SCEP_WORKERS: "2" })).toThrow(error);
+  });
+
+  it("--redis-start-timeout / SCEP_REDIS_START_TIMEOUT: seconds, default 30, 0 (no wait) to 3600, flag over variable, one line for a bad value", () => {
+    const redis = { SCEP_REDIS_URL: "redis://127.0.0.1:6379/0" };
+    expect(parseConfig([], redis)).toMatchObject({ redisStartTimeoutSeconds: 30 });
+    expect(parseConfig([], { ...redis, SCEP_REDIS_START_TIMEOUT: "0" })).toMatchObject({ redisStartTimeoutSeconds: 0 });
+    expect(parseConfig(["--redis-start-timeout", "120"], { ...redis, SCEP_REDIS_START_TIMEOUT: "5" })).toMatchObject({ redisStartTimeoutSeconds: 120 });
+    expect(parseConfig([], { ...redis, SCEP_REDIS_START_TIMEOUT: "3600" })).toMatchObject({ redisStartTimeoutSeconds: 3600 });
+    expect(() => parseConfig([], { ...redis, SCEP_REDIS_START_TIMEOUT: "3601" })).toThrow(new ConfigError('SCEP_REDIS_START_TIMEOUT must be an integer from 0 to 3600, got "3601"'));
+    expect(() => parseConfig(["--redis-start-timeout", "1.5"], redis)).toThrow(new ConfigError('--redis-start-timeout must be an integer from 0 to 3600, got "1.5"'));
+    expect(() => parseConfig(["--redis-start-timeout=-1"], redis)).toThrow(new ConfigError('--redis-start-timeout must be an integer from 0 to 3600, got "-1"'));
+    expect(configErrorLine("express-server", (() => { try { parseConfig([], { ...redis, SCEP_REDIS_START_TIMEOUT: "30s" }); } catch (e) { return e as Error; } return new Error("none"); })())).toBe(
+      'express-server: SCEP_REDIS_START_TIMEOUT must be an integer from 0 to 3600, got "30s" (run with --help)',
+    );
   });
 
   it("--redis-key-prefix / SCEP_REDIS_KEY_PREFIX: default scep:, flag over variable, checked as @scep/redis checks keyPrefix, only with Redis", () => {
