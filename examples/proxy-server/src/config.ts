@@ -65,6 +65,11 @@ export interface ProxyConfig {
    */
   redisKeyPrefix: string;
   /**
+   * Seconds the first Redis connection is retried while Redis is not up yet (`--redis-start-timeout` /
+   * `SCEP_REDIS_START_TIMEOUT`, as the example servers; default 30, 0: fail at once). See server-kit's redis-start-wait.ts.
+   */
+  redisStartTimeoutSeconds: number;
+  /**
    * `@scep/proxy`'s `forwardResends` (default true): forward the re-send of the PKCSReq that spent a `custom` CA's
    * one-time challenge (same transactionID, signed by the same key). false: refuse it (400 `challenge failed`) and
    * requeue, so a URL carries one PKCSReq to the CA. Flag `--forward-resends`, env `PROXY_FORWARD_RESENDS`, file key
@@ -121,6 +126,7 @@ export const SETTINGS = [
   ["", "PROXY_ADMIN_TOKEN", "(required)", "bearer token of the admin API, at least 16 characters (env only)"],
   ["--redis-url", "SCEP_REDIS_URL", "(unset)", "keep profile records and one-time challenges in Redis, shared by every proxy process with the same URL"],
   ["--redis-key-prefix", "SCEP_PROXY_KEY_PREFIX", "scep-proxy:", "prefix of the Redis keys: one per deployment sharing a Redis db, the same for its replicas; no `{` or `}`; only with `--redis-url`"],
+  ["--redis-start-timeout", "SCEP_REDIS_START_TIMEOUT", "30", "seconds a start waits for Redis to accept its first connection (attempts 250 ms apart doubling to 2 s, a `redis-waiting` line at most every 5 s; meanwhile 503 with `Retry-After`, `/healthz` 200, `/readyz` 503), then exits 1; a wrong password, NOAUTH or a TLS certificate error at once; `0`: no wait; from 0 to 3600"],
   [
     "--forward-resends",
     "PROXY_FORWARD_RESENDS",
@@ -388,6 +394,8 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
   const prefixProblem = keyPrefixProblem(redisKeyPrefix);
   if (prefixProblem) problems.push(`${prefixSrc} ${prefixProblem}, got ${JSON.stringify(redisKeyPrefix)}`);
   else if (givenPrefix !== undefined && redisUrl === undefined) problems.push(`${prefixSrc} needs --redis-url or SCEP_REDIS_URL: without Redis nothing is stored under a key prefix`);
+  const [startSrc, startTimeout] = get("--redis-start-timeout", "SCEP_REDIS_START_TIMEOUT");
+  const redisStartTimeoutSeconds = check(() => (startTimeout === undefined ? 30 : int(startSrc, startTimeout, 0, 3600)));
   const listen = {
     port: check(() => (port !== undefined ? int(portSrc, port, 0, 65535) : file.port !== undefined ? int("port", file.port, 0, 65535) : 8090)),
     host: check(() => listenHost(host !== undefined ? hostSrc : "host", host ?? (file.host === undefined ? "127.0.0.1" : str("host", file.host)))),
@@ -408,6 +416,7 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
     adminToken,
     redisUrl,
     redisKeyPrefix,
+    redisStartTimeoutSeconds: redisStartTimeoutSeconds!,
     forwardResends: forwardResends!,
     configPath,
   };

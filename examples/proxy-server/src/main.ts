@@ -10,20 +10,12 @@ import { readConfig } from "./config.js";
 const config = readConfig("proxy-server");
 if (config) {
   const { logLine, startProxy } = await import("./start-proxy.js");
-  let running: Awaited<ReturnType<typeof startProxy>>;
-  try {
-    running = await startProxy(config);
-  } catch (e) {
-    console.error(`proxy-server: ${(e as Error).message.split("\n", 1)[0]}`);
-    // A port that cannot be had is a configuration mistake (exit 2, as for the example servers); anything else 1.
-    process.exit((e as Error).name === "ListenError" ? 2 : 1);
-  }
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logLine({ type: "stopping", signal });
-    void running.close().then(
+  let running: Awaited<ReturnType<typeof startProxy>> | undefined;
+  let stopping: string | undefined;
+  // SIGINT/SIGTERM while the proxy starts (waiting for Redis): the wait ends at once, the listener closes, exit 0.
+  const startAbort = new AbortController();
+  const close = (proxy: NonNullable<typeof running>, signal: string): void =>
+    void proxy.close().then(
       () => {
         logLine({ type: "stopped", signal });
         process.exit(0);
@@ -33,24 +25,46 @@ if (config) {
         process.exit(1);
       },
     );
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = signal;
+    logLine({ type: "stopping", signal });
+    if (running) close(running, signal);
+    else startAbort.abort(new Error(`stopped by ${signal} while starting`));
   };
-  // Before the listening line: whoever reads it may signal at once, and a SIGTERM that comes before a listener is
-  // registered kills the process with Node's default action (no stopping/stopped lines, no graceful close).
+  // Before the start (it may wait for Redis) and so before the listening line: whoever reads it may signal at once, and
+  // a SIGTERM that comes before a listener is registered kills the process with Node's default action (no
+  // stopping/stopped lines, no graceful close).
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
-  process.stderr.write(
-    [
-      `SCEP proxy listening on ${config.host}:${running.port}`,
-      `  device URLs:     ${running.scepBase}/<hostId,profileId,caName,challenge>`,
-      `  upstream CAs:    ${config.cas.map((ca) => `${ca.name} (${ca.type})`).join(", ")}${config.defaultCa ? `; default ${config.defaultCa}` : ""}`,
-      `  stores:          ${running.stores.where}`,
-      `  admin API:       ${running.origin}/admin/profiles (Authorization: Bearer $PROXY_ADMIN_TOKEN)`,
-      "",
-    ].join("\n"),
-  );
-  // One warning line per upstream CA that does not answer GetCACaps now (the proxy serves anyway: it may come up).
-  void running.checkUpstreams().then((problems) => {
-    for (const problem of problems) process.stderr.write(`proxy-server: warning: ${problem}\n`);
-  });
-  logLine({ type: "listening", pid: process.pid, port: running.port, scepBase: running.scepBase, cas: config.cas.map((ca) => ca.name), stores: running.stores.where });
+  try {
+    running = await startProxy(config, { signal: startAbort.signal });
+  } catch (e) {
+    if (stopping) {
+      logLine({ type: "stopped", signal: stopping });
+      process.exit(0);
+    }
+    console.error(`proxy-server: ${(e as Error).message.split("\n", 1)[0]}`);
+    // A port that cannot be had is a configuration mistake (exit 2, as for the example servers); anything else 1.
+    process.exit((e as Error).name === "ListenError" ? 2 : 1);
+  }
+  // A signal that came once the start no longer waited: the proxy started, and stops now.
+  if (stopping) close(running, stopping);
+  else {
+    process.stderr.write(
+      [
+        `SCEP proxy listening on ${config.host}:${running.port}`,
+        `  device URLs:     ${running.scepBase}/<hostId,profileId,caName,challenge>`,
+        `  upstream CAs:    ${config.cas.map((ca) => `${ca.name} (${ca.type})`).join(", ")}${config.defaultCa ? `; default ${config.defaultCa}` : ""}`,
+        `  stores:          ${running.stores.where}`,
+        `  admin API:       ${running.origin}/admin/profiles (Authorization: Bearer $PROXY_ADMIN_TOKEN)`,
+        "",
+      ].join("\n"),
+    );
+    // One warning line per upstream CA that does not answer GetCACaps now (the proxy serves anyway: it may come up).
+    void running.checkUpstreams().then((problems) => {
+      for (const problem of problems) process.stderr.write(`proxy-server: warning: ${problem}\n`);
+    });
+    logLine({ type: "listening", pid: process.pid, port: running.port, scepBase: running.scepBase, cas: config.cas.map((ca) => ca.name), stores: running.stores.where });
+  }
 }

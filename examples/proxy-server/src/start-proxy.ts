@@ -1,6 +1,6 @@
 // Builds and runs the example proxy: stores, CA registry, the @scep/proxy handler, the admin API, one
 // node:http server, JSON event lines on stdout, a banner on stderr, graceful shutdown.
-import type { Server } from "node:http";
+import type { RequestListener, Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { HttpUpstream, MemoryCaRegistry, NdesChallengeSource, SmallstepChallengeSource, createScepProxy, type CaConfig } from "@scep/proxy";
 import { createAdminApi, EventLog, MAX_ADMIN_BODY } from "./admin-api.js";
@@ -9,7 +9,7 @@ import { serveFetch } from "./node-fetch.js";
 import { createLimitedHttpServer } from "@scep-examples/server-kit/http-limits";
 import { listenFailure } from "@scep-examples/server-kit/listen-failure";
 import { rawPath } from "@scep-examples/server-kit/node-fetch";
-import { PROBE_PATHS, answerProbe } from "@scep-examples/server-kit/probes";
+import { PROBE_PATHS, answerNotReadyYet, answerProbe } from "@scep-examples/server-kit/probes";
 import { nodeHttpFetch } from "./node-http-fetch.js";
 import { memoryStores, redisStores, type ProxyStores } from "./stores.js";
 
@@ -54,11 +54,38 @@ export class ListenError extends Error {
   override readonly name = "ListenError";
 }
 
-/** Starts the proxy as configured; resolves once it listens; throws {@link ListenError} when it cannot listen. */
-export async function startProxy(config: ProxyConfig, options: { log?: (entry: Record<string, unknown>) => void; now?: () => Date } = {}): Promise<RunningProxy> {
+/**
+ * Starts the proxy as configured; resolves once it listens and its stores are open. It listens first: with Redis it
+ * then waits for it (`config.redisStartTimeoutSeconds`), answering `/healthz` 200 and everything else 503 +
+ * Retry-After "waiting for Redis" meanwhile; `options.signal` (SIGTERM in `main.ts`) aborts that wait.
+ *
+ * @throws ListenError when it cannot listen; RedisConnectError when Redis cannot be reached (see {@link redisStores});
+ *   `options.signal`'s reason when it aborts the wait. The listener is closed then.
+ */
+export async function startProxy(config: ProxyConfig, options: { log?: (entry: Record<string, unknown>) => void; now?: () => Date; signal?: AbortSignal } = {}): Promise<RunningProxy> {
   const log = options.log ?? logLine;
   const now = options.now ?? (() => new Date());
-  const stores = config.redisUrl ? await redisStores(config.redisUrl, config.redisKeyPrefix, log) : memoryStores();
+  // Slow clients and floods: header, request, body (408) and keep-alive timeouts, at most maxInFlight requests
+  // (503 + Retry-After; the probes are not counted), maxConnections sockets: as the example servers.
+  // Until the stores are open (Redis not up yet) the process is alive but not ready.
+  let handle: RequestListener = (req, res) => answerNotReadyYet(req, res, rawPath(req.url ?? "/"), "waiting for Redis", { redis: "down" }, config.http.retryAfterSeconds);
+  const server = createLimitedHttpServer({ ...config.http, exemptPaths: PROBE_PATHS }, (req, res) => handle(req, res));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+  } catch (e) {
+    throw new ListenError(listenFailure(e, config.host, config.port));
+  }
+  let stores: ProxyStores;
+  try {
+    stores = config.redisUrl ? await redisStores(config.redisUrl, config.redisKeyPrefix, log, { startTimeoutSeconds: config.redisStartTimeoutSeconds, ...(options.signal ? { signal: options.signal } : {}) }) : memoryStores();
+  } catch (e) {
+    server.close();
+    server.closeAllConnections();
+    throw e;
+  }
   const cas = new MemoryCaRegistry(caConfigs(config), config.defaultCa === undefined ? {} : { defaultName: config.defaultCa });
   const events = new EventLog();
   const upstream = new HttpUpstream({
@@ -99,9 +126,7 @@ export async function startProxy(config: ProxyConfig, options: { log?: (entry: R
     now,
   });
   const onError = (error: unknown): void => log({ type: "error", error: error instanceof Error ? `${error.name}: ${error.message.split("\n", 1)[0]}` : "unknown error" });
-  // Slow clients and floods: header, request, body (408) and keep-alive timeouts, at most maxInFlight requests
-  // (503 + Retry-After; the probes are not counted), maxConnections sockets: as the example servers.
-  const server = createLimitedHttpServer({ ...config.http, exemptPaths: PROBE_PATHS }, (req, res) => {
+  handle = (req, res) => {
     const path = rawPath(req.url ?? "/");
     // /healthz and /readyz, as the example servers answer them (readiness: Redis connected, when configured).
     if (answerProbe(req, res, path, stores.checks)) return;
@@ -109,16 +134,7 @@ export async function startProxy(config: ProxyConfig, options: { log?: (entry: R
     if (path === config.path || path.startsWith(`${config.path}/`)) return void serveFetch((r, meta) => proxy.fetch(r, meta), req, res, { maxBodyBytes: config.maxBodyBytes, onError });
     res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
     res.end("not found\n");
-  });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(config.port, config.host, () => resolve());
-    });
-  } catch (e) {
-    await stores.close();
-    throw new ListenError(listenFailure(e, config.host, config.port));
-  }
+  };
   const port = (server.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host.includes(":") ? `[${config.host}]` : config.host;
   const origin = `http://${host}:${port}`;

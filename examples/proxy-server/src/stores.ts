@@ -3,7 +3,7 @@
 import { MemoryChallengeStore, type ChallengeStore } from "@scep/core";
 import { MemoryProfileStore, type ProfileStore } from "@scep/proxy";
 import { RedisChallengeStore, RedisProfileStore } from "@scep/redis";
-import { connectRedis } from "@scep-examples/server-kit/redis-connection";
+import { waitForRedis } from "@scep-examples/server-kit/redis-start-wait";
 
 export interface ProxyStores {
   profiles: ProfileStore;
@@ -27,12 +27,16 @@ export function memoryStores(): ProxyStores {
  * Stores in Redis shared by every proxy given the same URL and prefix. Connects before resolving (a wrong URL
  * fails the start); afterwards an outage makes requests answer 503 + Retry-After and the connection comes back
  * by itself. `log` hears `redis-down` once per outage (the connection failed, or a PING got no answer within 2 s: a
- * hung Redis) and `redis-up` when Redis answers again, as the `redis` readiness check changes.
+ * hung Redis) and `redis-up` when Redis answers again, as the `redis` readiness check changes. The first connection
+ * is retried for `options.startTimeoutSeconds` (default 0: not at all) while Redis is not up yet, with `redis-waiting`
+ * lines (see server-kit's `waitForRedis`); `options.signal` aborts that wait.
  *
- * @throws Error "cannot reach Redis at <redacted url>: <reason>" when the first connection fails.
+ * @throws RedisConnectError "cannot reach Redis at <redacted url>: <reason>" when the first connection fails for
+ *   good (at once for a wrong password, NOAUTH or a TLS certificate error), "… after <n> s: <reason>" when the wait
+ *   timed out; `options.signal`'s reason when it aborts the wait.
  */
-export async function redisStores(url: string, keyPrefix: string, log: (entry: Record<string, unknown>) => void): Promise<ProxyStores> {
-  const readiness = await connectRedis(url, log);
+export async function redisStores(url: string, keyPrefix: string, log: (entry: Record<string, unknown>) => void, options: { startTimeoutSeconds?: number; signal?: AbortSignal } = {}): Promise<ProxyStores> {
+  const readiness = await waitForRedis(url, log, { timeoutSeconds: options.startTimeoutSeconds ?? 0, ...(options.signal ? { signal: options.signal } : {}) });
   const { client, where } = readiness;
   return {
     profiles: new RedisProfileStore(client, { keyPrefix }),

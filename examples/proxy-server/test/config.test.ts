@@ -43,6 +43,7 @@ describe("proxy-server configuration", () => {
       adminToken: TOKEN,
       redisUrl: undefined,
       redisKeyPrefix: "scep-proxy:",
+      redisStartTimeoutSeconds: 30,
       forwardResends: true,
       configPath: "/srv/proxy.json",
     });
@@ -130,6 +131,14 @@ describe("proxy-server configuration", () => {
     expect(error({ cas: [CORP] }, { SCEP_PROXY_KEY_PREFIX: "scep-proxy:" })).toBe("SCEP_PROXY_KEY_PREFIX needs --redis-url or SCEP_REDIS_URL: without Redis nothing is stored under a key prefix");
     expect(parse({ cas: [CORP] }, { SCEP_PROXY_KEY_PREFIX: "" }).redisKeyPrefix).toBe("scep-proxy:");
     expect(parse({ cas: [CORP] }, { SCEP_PROXY_KEY_PREFIX: "staging-proxy:" }, ["--redis-url", "redis://127.0.0.1:6379"])).toMatchObject({ redisUrl: "redis://127.0.0.1:6379", redisKeyPrefix: "staging-proxy:" });
+  });
+
+  it("--redis-start-timeout / SCEP_REDIS_START_TIMEOUT: seconds, default 30, 0 to 3600, flag over variable", () => {
+    expect(parse({ cas: [CORP] }, {}).redisStartTimeoutSeconds).toBe(30);
+    expect(parse({ cas: [CORP] }, { SCEP_REDIS_START_TIMEOUT: "0" }).redisStartTimeoutSeconds).toBe(0);
+    expect(parse({ cas: [CORP] }, { SCEP_REDIS_START_TIMEOUT: "5" }, ["--redis-start-timeout", "90"]).redisStartTimeoutSeconds).toBe(90);
+    expect(error({ cas: [CORP] }, { SCEP_REDIS_START_TIMEOUT: "30s" })).toBe('SCEP_REDIS_START_TIMEOUT must be an integer from 0 to 3600, got "30s"');
+    expect(error({ cas: [CORP] }, {}, ["--redis-start-timeout", "3601"])).toBe('--redis-start-timeout must be an integer from 0 to 3600, got "3601"');
   });
 
   it("--help, and the usage names every setting", () => {
