@@ -356,9 +356,10 @@ describe("--pending with --workers 2 on Redis", () => {
 });
 
 describe("a Redis that cannot be reached at start", () => {
-  it("exits 2 with one line that names the URL without its password", async () => {
+  // The wait for a Redis that starts later (default 30 s) is example.redis-start-wait.redis.test.ts's: 0 is no wait.
+  it("with SCEP_REDIS_START_TIMEOUT=0 exits 2 at once with one line that names the URL without its password", async () => {
     const port = await freeStablePort(); // no listen(0) elsewhere can be given it (see freeStablePort)
-    const proc = new ExampleProcess(EXAMPLE_DIR, { SCEP_DATA_DIR: join(tmp, "no-redis"), SCEP_REDIS_URL: `redis://:s3cret-pw@127.0.0.1:${port}` });
+    const proc = new ExampleProcess(EXAMPLE_DIR, { SCEP_DATA_DIR: join(tmp, "no-redis"), SCEP_REDIS_URL: `redis://:s3cret-pw@127.0.0.1:${port}`, SCEP_REDIS_START_TIMEOUT: "0" });
     expect(await proc.exited).toEqual({ code: 2, signal: null });
     expect(proc.stderr).toMatch(new RegExp(`^express-server: cannot reach Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*\\n$`));
     expect(proc.stderr).not.toContain("s3cret-pw");
