@@ -52,9 +52,10 @@ export interface RedisConnectionOptions {
 
 /**
  * The first connection to Redis failed (`code` "ERR_REDIS_CONNECT"). `message` is "cannot reach Redis at <redacted
- * url>: <reason>" (after `waitForRedis` timed out "… at <redacted url> after <seconds> s: <reason>"); `reason` is the socket's or Redis's own first line (`connect ECONNREFUSED 127.0.0.1:6379`,
- * `WRONGPASS invalid username-password pair…`); `permanent` says whether trying again cannot help (a wrong password
- * or user, a refused AUTH, a TLS certificate that does not verify, a URL ioredis refuses), see {@link isPermanentRedisFailure}.
+ * url>: <reason>" (after `waitForRedis` timed out: "… at <redacted url> after <seconds> s: <reason>"); `reason` is
+ * the socket's or Redis's own first line (`connect ECONNREFUSED 127.0.0.1:6379`, `WRONGPASS invalid
+ * username-password pair…`); `permanent` says whether trying again cannot help (a wrong password or user, a refused
+ * AUTH, a TLS certificate that does not verify, a URL ioredis refuses), see {@link isPermanentRedisFailure}.
  */
 export class RedisConnectError extends Error {
   override readonly name = "RedisConnectError";
@@ -79,13 +80,14 @@ const PERMANENT_REPLY = /^(WRONGPASS|NOAUTH|NOPERM)\b|invalid password|called wi
 
 /**
  * Whether a first connection's failure is one trying again cannot fix: Redis refused the credentials or the
- * database (WRONGPASS, NOAUTH, NOPERM, …), or TLS refused the server's certificate (Node's `CERT_*`,
- * `*_CERT_*`, `ERR_TLS_CERT_ALTNAME_INVALID` codes). A refused or reset connection, a timeout, an unknown host (DNS
+ * database (WRONGPASS, NOAUTH, NOPERM, …), or TLS refused the server's certificate (Node's codes naming a `CERT`:
+ * `CERT_HAS_EXPIRED`, `DEPTH_ZERO_SELF_SIGNED_CERT`, `ERR_TLS_CERT_ALTNAME_INVALID`, …, and
+ * `UNABLE_TO_VERIFY_LEAF_SIGNATURE`). A refused or reset connection, a timeout, an unknown host (DNS
  * may not know it yet under docker compose) or `LOADING` are not.
  */
 export function isPermanentRedisFailure(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
-  if (typeof code === "string" && /CERT|ERR_TLS/.test(code)) return true;
+  if (typeof code === "string" && /CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE/.test(code)) return true;
   return PERMANENT_REPLY.test(firstLine(error));
 }
 

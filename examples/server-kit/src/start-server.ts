@@ -622,6 +622,13 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
  * `config` from `readConfig` to skip reading flags again. The banner goes to
  * stderr; stdout carries JSON lines only.
  *
+ * With `--redis-url` the start waits up to `--redis-start-timeout` seconds
+ * (default 30) for Redis to accept the first connection (redis-start-wait.ts):
+ * the port is bound meanwhile and answers 503 + Retry-After "waiting for
+ * Redis" (`/healthz` 200, `/readyz` 503); SIGINT/SIGTERM then exits 0 at once;
+ * the timeout, or a failure retrying cannot fix (wrong password, NOAUTH, TLS
+ * certificate), prints one line and exits 2.
+ *
  * With `--workers N` (N > 1) this process becomes a node:cluster primary: it
  * creates the CA and the challenge, forks N workers (each runs the same
  * script, which calls this again and serves requests on the shared port),

@@ -2,8 +2,15 @@
  * waitForRedis (redis-start-wait.ts) against a loopback port nothing listens on and a real redis-server: the wait's
  * `redis-waiting` lines come at the first failure and then at most every 5 s (a clock injected as `now`, the pauses
  * real: 250 ms, 500 ms, 1 s, 2 s), the timeout's error names the URL without its password, an abort ends the wait
- * with the signal's reason and no client left connecting, and a Redis that answers connects at once.
+ * with the signal's reason, a TLS certificate that does not verify ends it at once, and a Redis that answers
+ * connects at once.
  */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createServer as createTlsServer } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freeStablePort, startRedisServer, type RedisServer } from "../../../test-support/peers";
 import { RedisConnectError } from "../src/redis-connection.js";
@@ -48,6 +55,24 @@ describe("waitForRedis", () => {
     const reason = new Error("SIGTERM");
     const waited = waitForRedis(`redis://127.0.0.1:${port}`, () => stop.abort(reason), { timeoutSeconds: 600, signal: stop.signal });
     await expect(waited).rejects.toBe(reason);
+  });
+
+  it("a TLS certificate that does not verify (self-signed, rediss://) fails at once, no redis-waiting line (timeout 600 s)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scep-redis-tls-"));
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-days", "1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
+    // A TLS listener that never gets past the handshake: the client refuses its certificate.
+    const server = createTlsServer({ key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }, (socket) => socket.destroy());
+    await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+    const port = (server.address() as AddressInfo).port;
+    const lines: unknown[] = [];
+    try {
+      const error = await waitForRedis(`rediss://:pw@127.0.0.1:${port}`, (e) => lines.push(e), { timeoutSeconds: 600 }).then(() => undefined, (e: unknown) => e);
+      expect(error).toMatchObject({ code: "ERR_REDIS_CONNECT", permanent: true, message: `cannot reach Redis at rediss://:***@127.0.0.1:${port}: self-signed certificate` });
+      expect(lines).toEqual([]);
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   describe("with Redis up", () => {
