@@ -51,6 +51,7 @@ export type { FailInfo, ScepErrorCode, PartialRequest, ScepErrorOptions, Transpo
 
 export { CIPHERS, DIGEST_OID, DIGEST_LENGTH } from "./algorithms.js";
 export { LIMITS } from "./limits.js";
+export { redactUrl, redactUrlsInText } from "./redact-url.js";
 export type { ContentCipher, DigestAlgorithm, KeyTransport, SignatureScheme, SignatureAlgorithm, CipherInfo } from "./algorithms.js";
 export { resolvePolicy } from "./policy.js";
 export type { AlgorithmPolicy, ResolvedPolicy } from "./policy.js";

@@ -9,6 +9,7 @@ import { toBase64 } from "../encoding.js";
 import { scepRequestUrl } from "./request-url.js";
 import { typeOf } from "../number-option.js";
 import { CertRepError, InvalidArgumentError, TransportError, type TransportOperation } from "../errors.js";
+import { redactUrlsInText } from "../redact-url.js";
 import type { ContentCipher, DigestAlgorithm } from "../algorithms.js";
 import type { LocalKey } from "../keys/key.js";
 import { Certificate } from "../x509/certificate.js";
@@ -330,7 +331,8 @@ function transportDetail(cause: unknown, timeoutMs: number): string {
   if (name === "TimeoutError") return `timed out after ${timeoutMs} ms`;
   if (name === "AbortError") return `the request was aborted (${(cause as Error).message})`;
   const inner = (cause as { cause?: { code?: string; message?: string } } | undefined)?.cause;
-  return inner?.code ? `${inner.code}${inner.message ? ` (${inner.message})` : ""}` : String((cause as Error | undefined)?.message ?? cause);
+  // fetch quotes a URL with credentials whole ("Request cannot be constructed from a URL that includes credentials: …").
+  return redactUrlsInText(inner?.code ? `${inner.code}${inner.message ? ` (${inner.message})` : ""}` : String((cause as Error | undefined)?.message ?? cause));
 }
 
 /**
