@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { keyPrefixProblem } from "@scep/redis";
+import { redactUrlsInText } from "@scep/core";
 import { parseFlags } from "./flags.js";
 import { loadConfig, type ProfileSettings } from "./config-file.js";
 
@@ -257,9 +258,9 @@ function httpUrl([name, value]: [string, string | undefined]): string | undefine
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(`${name} must be an http:// or https:// URL, got ${JSON.stringify(value)}`);
+    throw new ConfigError(`${name} must be an http:// or https:// URL, got ${JSON.stringify(redactUrlsInText(value))}`);
   }
-  if ((url.protocol !== "http:" && url.protocol !== "https:") || /\s/.test(value)) throw new ConfigError(`${name} must be an http:// or https:// URL, got ${JSON.stringify(value)}`);
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || /\s/.test(value)) throw new ConfigError(`${name} must be an http:// or https:// URL, got ${JSON.stringify(redactUrlsInText(value))}`);
   return value;
 }
 

@@ -2,27 +2,16 @@
 // serving (a wrong URL fails the start with one line), then outages logged once each way.
 import Redis from "ioredis";
 import { redisClientOptions } from "@scep/redis";
-
-/**
- * Query parameters of a Redis URL whose value is not printed. ioredis takes every query parameter as a client option
- * (`?password=…` authenticates as the `:password@` part does), so any that may hold a credential is masked.
- */
-const SECRET_QUERY = /pass|user|auth|token|secret|key/i;
+import { redactUrl } from "@scep/core";
 
 /**
  * A Redis URL fit for a log line: the password (and a lone username-as-password) replaced by `***`, and so is the
- * value of every query parameter that may hold a credential (`?password=`, `?username=`, TLS keys).
+ * value of every query parameter that may hold a credential (`?password=`, `?username=`, TLS keys): @scep/core's
+ * {@link redactUrl}. ioredis takes every query parameter as a client option (`?password=…` authenticates as the
+ * `:password@` part does), so none of them may be printed.
  */
 export function redactRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    else if (u.username) u.username = "***";
-    for (const name of [...new Set(u.searchParams.keys())]) if (SECRET_QUERY.test(name)) u.searchParams.set(name, "***");
-    return u.toString();
-  } catch {
-    return "(unparsable Redis URL)";
-  }
+  return redactUrl(url, { unparsable: "(unparsable Redis URL)" });
 }
 
 /** What {@link connectRedis} resolves with. */

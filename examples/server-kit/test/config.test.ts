@@ -211,6 +211,9 @@ describe("parseConfig", () => {
     [[], { SCEP_REDIS_URL: "not a url :pw" }, "SCEP_REDIS_URL must be a redis:// or rediss:// URL"],
     [["--crl-url", "ldap://x/ca.crl"], {}, '--crl-url must be an http:// or https:// URL, got "ldap://x/ca.crl"'],
     [[], { SCEP_CRL_URL: "/scep/ca.crl" }, 'SCEP_CRL_URL must be an http:// or https:// URL, got "/scep/ca.crl"'],
+    // a refused URL is echoed with its credentials masked (userinfo, ?token=): the host says which one it was
+    [["--crl-url", "ftp://user:s3cret@crl.example/ca.crl?token=s3cret"], {}, '--crl-url must be an http:// or https:// URL, got "ftp://user:***@crl.example/ca.crl?token=***"'],
+    [[], { SCEP_CRL_URL: "http://user:s3cret@crl.example/ca.crl?token=s3cret x" }, 'SCEP_CRL_URL must be an http:// or https:// URL, got "http://user:***@crl.example/ca.crl?token=*** x"'],
     [["--crl-validity-hours", "0"], {}, '--crl-validity-hours must be an integer from 1 to 8760, got "0"'],
     [["--admin-listen", "localhost:99999"], { SCEP_ADMIN_TOKEN: "0123456789abcdef" }, '--admin-listen must be [host:]port (e.g. 127.0.0.1:9090), got "localhost:99999"'],
     [["--admin-listen", "9090"], {}, "--admin-listen needs SCEP_ADMIN_TOKEN: it serves the admin API"],

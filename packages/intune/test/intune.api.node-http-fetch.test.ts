@@ -139,3 +139,19 @@ describe("a redirect is refused, as fetch's redirect: \"error\" refuses it", () 
     }
   });
 });
+
+describe("nodeHttpFetch's errors name the host, never the URL's credentials", () => {
+  it("user:password@ and ?token= are masked in ERR_INTUNE_TRANSPORT", async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const error = await nodeHttpFetch(`http://user:s3cret@127.0.0.1:${port}/endpoints?token=s3cret`, {}).then(
+      () => undefined,
+      (e: unknown) => e as IntuneError,
+    );
+    expect(error?.code).toBe("ERR_INTUNE_TRANSPORT");
+    expect(error?.message).toContain(`GET http://user:***@127.0.0.1:${port}/endpoints?token=***: request failed`);
+    expect(error?.message).not.toContain("s3cret");
+  });
+});

@@ -6,6 +6,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { ContentCipher, DigestAlgorithm } from "@scep/core";
+import { redactUrlsInText } from "@scep/core";
 import { UsageError } from "./exit.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -78,13 +79,15 @@ export function required(command: string, name: string, value: string | undefine
 export function urlOption(command: string, value: string | undefined): string {
   const url = required(command, "url", value);
   if (!url.includes("://") && /^[\w.-]+(:\d+)?(\/|$)/.test(url)) {
-    throw new UsageError(`${command}: --url ${url} has no http:// or https://; did you mean http://${url}?`);
+    // Credentials in it (userinfo, ?token=) are masked: a usage line ends up in terminals, CI logs and bug reports.
+    const meant = redactUrlsInText(`http://${url}`);
+    throw new UsageError(`${command}: --url ${meant.slice("http://".length)} has no http:// or https://; did you mean ${meant}?`);
   }
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new UsageError(`${command}: --url ${url} is not a URL`);
+    throw new UsageError(`${command}: --url ${redactUrlsInText(url)} is not a URL`);
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new UsageError(`${command}: --url must be http: or https:, got ${parsed.protocol}`);
   return url;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isScepError } from "@scep/core";
+import { isScepError, redactUrl, redactUrlsInText } from "@scep/core";
 import { printable } from "./printable.js";
 
 /** The process exit codes of `scep`. */
@@ -128,7 +128,7 @@ function reasonFor(e: SocketError, code: string, url: URL | undefined): string |
   const host = typeof e.hostname === "string" ? e.hostname : url?.hostname;
   switch (code) {
     case "ECONNREFUSED":
-      return `connection refused by${where || ` ${url?.host ?? "the server"}`} (ECONNREFUSED): is the SCEP server running at ${url ? url.href : "--url"}?`;
+      return `connection refused by${where || ` ${url?.host ?? "the server"}`} (ECONNREFUSED): is the SCEP server running at ${url ? redactUrl(url) : "--url"}?`;
     case "ENOTFOUND":
       return `cannot resolve the host name ${host ?? "in --url"} (ENOTFOUND): check the host name in --url`;
     case "EAI_AGAIN":
@@ -246,7 +246,8 @@ function networkReason(error: unknown, url: URL | undefined): string | undefined
     const port = url ? url.port || (url.protocol === "https:" ? "443" : "80") : undefined;
     return `fetch will not connect to ${port ? `port ${port}` : "this port"} (a "bad port" of the Fetch standard): run the SCEP server on another port and use that in --url`;
   }
-  return `${firstLine((error as Error).message)} (${firstLine(deepest.message)}): check --url and the network`;
+  // fetch quotes a URL with credentials whole ("Request cannot be constructed from a URL that includes credentials: …").
+  return `${redactUrlsInText(firstLine((error as Error).message))} (${redactUrlsInText(firstLine(deepest.message))}): check --url and the network`;
 }
 
 /** The `--url` of a command line (`--url X` or `--url=X`), parsed; undefined when absent or not a URL. */

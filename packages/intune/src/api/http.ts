@@ -8,6 +8,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import { IntuneResponseError, IntuneTimeoutError, IntuneTransportError, isIntuneError } from "../errors.js";
+import { redactUrl } from "@scep/core";
 import { NodeHttpReadError, nodeHttpExchange, type NodeHttpAgents } from "./node-http.js";
 
 /**
@@ -154,7 +155,7 @@ export const nodeHttpFetch: Fetch = async (input, init) => {
   new Headers(init.headers).forEach((v, k) => (headers[k] = v));
   const method = (init.method ?? "GET").toUpperCase();
   const body = typeof init.body === "string" ? init.body : undefined;
-  const { status, text } = await viaNodeHttp({ method: method as HttpCall["method"], url: input, headers, ...(body !== undefined ? { body } : {}), timeoutMs: 0, what: `${method} ${input}` }, signal);
+  const { status, text } = await viaNodeHttp({ method: method as HttpCall["method"], url: input, headers, ...(body !== undefined ? { body } : {}), timeoutMs: 0, what: `${method} ${redactUrl(input)}` }, signal);
   return new Response(status === 204 || status === 304 ? null : text, { status });
 };
 
