@@ -206,7 +206,7 @@ describe("RFC 8894 §3.3.3: what is not a re-send after SUCCESS stays as it was"
   });
 });
 
-describe("RFC 8894 §3.3.3: only a self-signed PKCSReq is answered from the ISSUED record", () => {
+describe("RFC 8894 §3.3.3: a RenewalReq is never answered from the ISSUED record", () => {
   it("a RenewalReq signed by a self-signed certificate, with the recorded request's key, CSR and transactionID: refused as not chained (renewal_not_chained), not handed the recorded certificate", async () => {
     const s = setup("static-secret");
     const device = await createDevice({ cn: "resend-selfsigned-renewal", challengePassword: "static-secret" });
@@ -219,6 +219,93 @@ describe("RFC 8894 §3.3.3: only a self-signed PKCSReq is answered from the ISSU
     expect([rep.status, rep.failInfo, rep.certificate]).toEqual(["FAILURE", "badRequest", undefined]);
     expect(s.log.events.at(-1)).toMatchObject({ operation: "RenewalReq", outcome: "failure", reason: "renewal_not_chained" });
     expect(s.calls).toHaveLength(1);
+  });
+});
+
+describe("RFC 8894 §3.3.3: every PKCSReq that is not a renewal is a first enrollment, whatever signed it: its re-send gets the same certificate", () => {
+  /** A server with a one-time challenge store (and `extra`), and a device whose CSR carries a fresh challenge of it. */
+  async function oneTime(cn: string, extra: Partial<ScepProfile> = {}) {
+    const challenges = new MemoryChallengeStore({ now: () => NOW });
+    const s = setup({ type: "store", store: challenges }, extra);
+    const device = await createDevice({ cn, challengePassword: await challenges.issue({ profile: "p" }) });
+    return { s, device };
+  }
+
+  /** The device's CSR in a PKCSReq signed by `signer` (the reply is encrypted to it); transactionID from the CSR's key. */
+  async function sendSignedBy(server: ReturnType<typeof setup>["server"], device: Device, signer: LocalKey) {
+    const built = await buildPkcsReq({ csr: device.csr, signer, recipient: ca.cert, now: NOW });
+    return { built, rep: await readReply(await postPki(server, "/scep", built.der), built, { decrypter: signer, caCertificates: [ca.cert] }) };
+  }
+
+  /** First request SUCCESS; the identical re-send (same transactionID, CSR, signer) gets the same certificate; the hook ran once. */
+  async function expectSameCertificateOnResend(s: ReturnType<typeof setup>, device: Device, signer: LocalKey, reason: string) {
+    const first = await sendSignedBy(s.server, device, signer); // the reply never reaches the device
+    expect([first.rep.status, first.rep.failInfoText]).toEqual(["SUCCESS", undefined]);
+    const again = await sendSignedBy(s.server, device, signer);
+    expect(again.built.transactionId).toBe(first.built.transactionId);
+    expect([again.rep.status, again.rep.failInfoText]).toEqual(["SUCCESS", undefined]);
+    expect(again.rep.certificate!.serialNumberHex).toBe(first.rep.certificate!.serialNumberHex);
+    expect(hex(again.rep.certificate!.der)).toBe(hex(first.rep.certificate!.der));
+    expect(s.calls.map((c) => c.renewal)).toEqual([false]);
+    expect(s.log.events.map((e) => [e.operation, e.outcome, e.reason, e.renewal])).toEqual([
+      ["PKCSReq", "success", "issued", false],
+      ["PKCSReq", "success", reason, false],
+    ]);
+    const tx = (await s.transactions.get("p", first.built.transactionId))!;
+    expect([tx.status, tx.direct, tx.renewal, hex(tx.certificate)]).toEqual(["ISSUED", true, false, hex(first.rep.certificate!.der)]);
+  }
+
+  it("signed by another CA's certificate (a manufacturer's IDevID, its own key): the re-send gets the same certificate, not FAILURE 'already used'", async () => {
+    const { s, device } = await oneTime("first-idevid");
+    const maker = await createTestCa("Manufacturer CA");
+    const idevid = await createDevice({ cn: "idevid-0001" });
+    const signer = LocalKey.from(await maker.issue(idevid.csr), idevid.keys.privateKey);
+    await expectSameCertificateOnResend(s, device, signer, "issued_resent");
+  });
+
+  it("signed by this CA's expired certificate (a first enrollment, by its challenge): the re-send gets the same certificate", async () => {
+    const { s, device } = await oneTime("first-expired-signer");
+    const lapsed = await ca.issue(device.csr, { notBefore: new Date(NOW.getTime() - 30 * DAY), notAfter: new Date(NOW.getTime() - DAY) });
+    await expectSameCertificateOnResend(s, device, LocalKey.from(lapsed.der, device.keys.privateKey), "issued_resent");
+  });
+
+  it("signed by this CA's certificate that is not yet valid: the re-send gets the same certificate", async () => {
+    const { s, device } = await oneTime("first-future-signer");
+    const future = await ca.issue(device.csr, { notBefore: new Date(NOW.getTime() + DAY), notAfter: new Date(NOW.getTime() + 30 * DAY) });
+    await expectSameCertificateOnResend(s, device, LocalKey.from(future.der, device.keys.privateKey), "issued_resent");
+  });
+
+  it("signed by this CA's revoked certificate (isRevoked): the re-send gets the same certificate; only the signer is revoked", async () => {
+    const revoked = new Set<string>();
+    const { s, device } = await oneTime("first-revoked-signer", { isRevoked: (c) => revoked.has(c.serialNumberHex) });
+    const old = await ca.issue(device.csr);
+    revoked.add(old.serialNumberHex);
+    await expectSameCertificateOnResend(s, device, LocalKey.from(old.der, device.keys.privateKey), "issued_resent");
+  });
+
+  it("signed by this CA's valid certificate for other names (an RA signing on behalf of the device, openxpki#337; renewalSameNames): the re-send gets the same certificate", async () => {
+    const { s, device } = await oneTime("first-ra-signed");
+    await expectSameCertificateOnResend(s, device, await ca.ra("CN=Enrollment RA, O=scep-sdk server tests"), "issued_resent");
+  });
+
+  it("a real renewal (PKCSReq signed by the valid certificate issued, asking for its names) sent twice still gets two certificates, after a first enrollment signed by another CA recorded with its transactionID", async () => {
+    const { s, device } = await oneTime("renewal-after-idevid");
+    const maker = await createTestCa("Manufacturer CA 2");
+    const idevid = await createDevice({ cn: "idevid-0002" });
+    const first = await sendSignedBy(s.server, device, LocalKey.from(await maker.issue(idevid.csr), idevid.keys.privateKey));
+    expect(first.rep.status).toBe("SUCCESS");
+    const issued = LocalKey.from(first.rep.certificate!.der, device.keys.privateKey);
+    const a = await sendSignedBy(s.server, device, issued);
+    const b = await sendSignedBy(s.server, device, issued);
+    expect([a.built.transactionId, b.built.transactionId]).toEqual([first.built.transactionId, first.built.transactionId]);
+    expect([a.rep.status, b.rep.status]).toEqual(["SUCCESS", "SUCCESS"]);
+    expect(new Set([first, a, b].map((r) => r.rep.certificate!.serialNumberHex)).size).toBe(3);
+    expect(s.calls.map((c) => c.renewal)).toEqual([false, true, true]);
+    expect(s.log.events.map((e) => [e.reason, e.renewal])).toEqual([
+      ["issued", false],
+      ["issued", true],
+      ["issued", true],
+    ]);
   });
 });
 
@@ -431,7 +518,7 @@ describe("RFC 8894 §3.2.1.1, §3.3.3: a transactionID another key's request hol
   });
 });
 
-describe("RFC 8894 §3.3.3: only a self-signed first enrollment is recorded (its re-send is the only one answered from a record)", () => {
+describe("RFC 8894 §3.3.3: only a first enrollment is recorded (its re-send is the only one answered from a record)", () => {
   /** The real memory store, counting create calls. */
   class CountingCreates extends MemoryTransactionStore {
     creates = 0;
@@ -444,7 +531,7 @@ describe("RFC 8894 §3.3.3: only a self-signed first enrollment is recorded (its
     }
   }
 
-  it("self-signed first enrollment: one create; RenewalReq, PKCSReq signed by its valid certificate, PKCSReq signed by a lapsed one: none", async () => {
+  it("self-signed first enrollment: one create; RenewalReq, PKCSReq signed by its valid certificate: none; the same PKCSReq signed by a lapsed one is a first enrollment's re-send, answered from the record", async () => {
     const store = new CountingCreates();
     const s = setup("static-secret", { transactions: store });
     const device = await createDevice({ cn: "resend-record-count", challengePassword: "static-secret" });
@@ -461,8 +548,9 @@ describe("RFC 8894 §3.3.3: only a self-signed first enrollment is recorded (its
     };
     expect(await signedBy(issued, true)).toEqual(["SUCCESS", true, 1]); // RenewalReq
     expect(await signedBy(issued, false)).toEqual(["SUCCESS", true, 1]); // PKCSReq signed by this CA's certificate: a renewal
-    expect(await signedBy(lapsed, false)).toEqual(["SUCCESS", false, 1]); // a first enrollment by its challenge, signer not self-signed
-    expect(s.calls).toHaveLength(4);
+    expect(await signedBy(lapsed, false)).toEqual(["SUCCESS", false, 1]); // a first enrollment: the re-send of the recorded one
+    expect(s.log.events.at(-1)!.reason).toBe("issued_resent");
+    expect(s.calls).toHaveLength(3);
   });
 });
 

@@ -40,7 +40,9 @@ export interface IssueContext {
   /**
    * Whether this is a renewal (RFC 8894 §3.3.1.2): a RenewalReq, or a PKCSReq signed by a certificate of this CA that
    * is within its validity, not revoked (`isRevoked`) and, with `renewalSameNames` (the default), whose subject and
-   * subjectAltNames the CSR asks for again. A PKCSReq signed by any other certificate is a first enrollment (`false`).
+   * subjectAltNames the CSR asks for again. A PKCSReq signed by any other certificate is a first enrollment (`false`):
+   * the hook is asked once for it, its identical re-send after SUCCESS gets the same certificate (RFC 8894 §3.3.3). A
+   * renewal is asked each time (a new certificate each time).
    */
   renewal: boolean;
   /**
@@ -265,7 +267,7 @@ export interface ScepProfile {
    */
   approvalLeaseMs?: number;
   /**
-   * The lease of a first enrollment's claim on its transactionID (a self-signed PKCSReq; RFC 8894 §3.3.3), in ms
+   * The lease of a first enrollment's claim on its transactionID (a PKCSReq that is not a renewal; RFC 8894 §3.3.3), in ms
    * (default 10 000, from 300 to 2 147 483 647). The replica that took it renews it every third of this while the
    * challenge is checked and the issue hook runs (up to `approvalLeaseMs`), so a slow hook keeps it; a replica that
    * dies mid-issue holds the transactionID for at most this long. A request with that transactionID on another

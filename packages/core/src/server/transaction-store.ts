@@ -7,7 +7,7 @@
  *
  * Lifecycle: `create` (PENDING) → `transition` PENDING→ISSUING (an approver's
  * claim) → ISSUING→ISSUED, or ISSUING→PENDING when issuing failed; or
- * PENDING→REJECTED. A first enrollment (a self-signed PKCSReq) first
+ * PENDING→REJECTED. A first enrollment (a PKCSReq that is not a renewal) first
  * `create`s an ISSUING record with `direct` (its claim, with a lease as
  * `expiresAt`), then ISSUING→ISSUED when its issue hook issued,
  * ISSUING→PENDING (gaining the signer certificate and challenge fields,

@@ -1,6 +1,7 @@
 /**
- * Phase 3, claim: a first enrollment (a self-signed PKCSReq, the only request
- * whose re-send is answered from a record: `record.ts`) takes its
+ * Phase 3, claim: a first enrollment (a PKCSReq the policy phase found not to
+ * be a renewal, `Enrollment.firstEnrollment`: the only request whose re-send
+ * is answered from a record, `record.ts`) takes its
  * transactionID in the profile's TransactionStore before its challenge is
  * checked or its issue hook runs, so replicas sharing one store never both
  * issue for one request (RFC 8894 §3.3.3: a device's re-send, or a relay's
@@ -55,7 +56,6 @@ import type { Transaction, TransactionUpdate } from "../transaction-store.js";
 import { CertificationRequest } from "../../x509/certification-request.js";
 import type { Enrollment, Phase } from "./enrollment.js";
 import { sameIssuedRequest, sameRequest, transactionIdInUse } from "./policy.js";
-import { answeredFromRecord } from "./record.js";
 import { keepRenewed, stopRenewing } from "./claim-renewal.js";
 
 const NO_BYTES = new Uint8Array(0);
@@ -74,7 +74,7 @@ export const claim: Phase = {
   async run(ctx, e) {
     const { profile: p, request: req, csr } = e;
     // A finished record of another request is there (policy.ts): replaced only once this request is issued.
-    if (!answeredFromRecord(req) || e.replacesRecord) return undefined;
+    if (!e.firstEnrollment || e.replacesRecord) return undefined;
     const waitUntil = performance.now() + p.claimLeaseMs + CLAIM_WAIT_MARGIN_MS;
     let pause = FIRST_PAUSE_MS;
     let lastTry = false;

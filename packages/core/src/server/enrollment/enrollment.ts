@@ -24,8 +24,16 @@ export interface Enrollment {
   /** Set by the policy phase: the certificate being renewed. */
   renewalOf?: Certificate;
   /**
+   * Set by the policy phase once the signer is evaluated: a PKCSReq that is not a renewal (signed by a self-signed
+   * certificate, by another CA's such as a manufacturer's IDevID, or by one of this CA that cannot authenticate a
+   * renewal: `unusableSigner`). Only a first enrollment takes a claim (`claim.ts`), is recorded ISSUED
+   * (`record.ts`) and has its re-send answered from that record (RFC 8894 §3.3.3); a renewal always gets a new
+   * certificate.
+   */
+  firstEnrollment?: boolean;
+  /**
    * Set by the policy phase: a PKCSReq signed by a certificate of this CA that cannot authenticate a renewal
-   * (expired, not yet valid, or revoked). It is a first enrollment, authenticated by its challenge (RFC 8894 §2.3);
+   * (expired, not yet valid, revoked, or, with `renewalSameNames`, for names the CSR does not ask for). It is a first enrollment, authenticated by its challenge (RFC 8894 §2.3);
    * without a valid one it gets this failure (badTime for a lapsed certificate, badCertId for a revoked one).
    */
   unusableSigner?: UnusableSigner;

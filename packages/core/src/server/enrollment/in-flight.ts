@@ -1,6 +1,6 @@
 /**
- * One enrollment at a time per transactionID, in this process: a self-signed
- * PKCSReq waits until every earlier one of its profile and transactionID has
+ * One enrollment at a time per transactionID, in this process: a PKCSReq
+ * waits until every earlier one of its profile and transactionID has
  * finished, its ISSUED record settled included (`record.ts`; bounded by
  * `storeTimeoutMs`). Two identical requests that arrive together (a device
  * that re-sends before its first answer, RFC 8894 §3.3.3, or a relay that
@@ -9,8 +9,11 @@
  * or its PENDING transaction (`still_pending`), instead of running the issue
  * hook a second time.
  *
- * Only self-signed PKCSReqs: the only requests whose re-send is answered from
- * a record (a renewal always gets a new certificate). Any request with the
+ * Every PKCSReq, before the policy phase has told a first enrollment (whose
+ * re-send is answered from a record, whatever signed it) from a renewal (a
+ * new certificate each time): a renewal PKCSReq that waits for an earlier one
+ * of its transactionID is still issued anew, only later. A RenewalReq never
+ * waits: it is never answered from a record. Any PKCSReq with the
  * transactionID waits, not only the same key's: the policy phase decides, once
  * the earlier one is done, whether it is a re-send. A request waits at most
  * {@link IN_FLIGHT_WAIT_MS} (10 s) for the ones before it, then goes on by
@@ -32,7 +35,7 @@ import { within } from "../../lib/within.js";
 import type { PkiRequest } from "../../message/pki-message.js";
 import type { ResolvedProfile } from "../profile.js";
 import type { Reply } from "../replies.js";
-import { answeredFromRecord } from "./record.js";
+import { MessageType } from "../../message/types.js";
 
 /** Longest a request waits for the earlier ones of its transactionID, in milliseconds. */
 export const IN_FLIGHT_WAIT_MS = 10_000;
@@ -41,11 +44,11 @@ export const IN_FLIGHT_WAIT_MS = 10_000;
 const running = new WeakMap<ResolvedProfile, Map<string, Promise<void>>>();
 
 /**
- * Runs `work` for `req` once every earlier enrollment of its transactionID in `p` is done (a self-signed PKCSReq),
- * or at once (any other request). Resolves or rejects as `work` does.
+ * Runs `work` for `req` once every earlier enrollment of its transactionID in `p` is done (a PKCSReq), or at once (a
+ * RenewalReq). Resolves or rejects as `work` does.
  */
 export function oneAtATime(p: ResolvedProfile, req: PkiRequest, work: () => Promise<Reply>): Promise<Reply> {
-  if (!answeredFromRecord(req)) return work();
+  if (req.messageType !== MessageType.PKCSReq) return work();
   let m = running.get(p);
   if (!m) running.set(p, (m = new Map()));
   const key = req.transactionId;

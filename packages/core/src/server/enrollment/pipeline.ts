@@ -4,13 +4,13 @@
  *
  * 1. `decode.ts`: verify and decrypt the message (shared by every PKIOperation, so it runs before dispatch)
  * 2. `policy.ts`: re-send, renewal, CSR policy
- * 3. `claim.ts`: a first enrollment takes its transactionID in the shared store (one issuance across replicas)
+ * 3. `claim.ts`: a first enrollment (a PKCSReq that is not a renewal) takes its transactionID in the shared store (one issuance across replicas)
  * 4. `challenge.ts`: the challenge validator
  * 5. `issue.ts`: the issue hook (SUCCESS, PENDING, FAILURE)
  * 6. `confirm.ts`: the profile's last check before delivery
  * 7. `reply.ts`: the SUCCESS CertRep, then the claim recorded ISSUED, which a re-send is answered from (`record.ts`)
  *
- * A self-signed PKCSReq first waits for any earlier one with its
+ * A PKCSReq first waits for any earlier one with its
  * transactionID in this process (`in-flight.ts`), so identical requests
  * arriving together share one issuance without a store round trip; across
  * processes the claim does it. A claim still held when the enrollment ends

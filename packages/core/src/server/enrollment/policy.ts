@@ -9,6 +9,12 @@
  * for again (`renewalSameNames`), is a first enrollment that needs its
  * challenge; a RenewalReq signed by one is refused.
  *
+ * Every PKCSReq that is not a renewal (self-signed, signed by another CA's
+ * certificate such as a manufacturer's IDevID, or by an unusable one of this
+ * CA) is a first enrollment (`Enrollment.firstEnrollment`): its re-send after
+ * SUCCESS is answered from the ISSUED record, so the signer is evaluated
+ * before that re-send is decided (it never fails a PKCSReq).
+ *
  * @module
  */
 import type { FailInfo } from "../../errors.js";
@@ -26,8 +32,7 @@ import { type Reply, failure } from "../replies.js";
 import { revocationReasonOf } from "../revocation-store.js";
 import { isStale } from "../stale.js";
 import { RENEWAL_NAMES_TEXT, asksForNamesOf } from "./renewal-names.js";
-import type { Phase, UnusableSigner } from "./enrollment.js";
-import { answeredFromRecord } from "./record.js";
+import type { Enrollment, Phase, UnusableSigner } from "./enrollment.js";
 
 /**
  * Why a CA-issued signer cannot authenticate the request, with the event reason agreeing with the event's `renewal`:
@@ -85,8 +90,8 @@ export const policy: Phase = {
     // Same key and subject, not the same bytes: certmonger rebuilds its CSR on each submission
     // (a fresh subjectKeyIdentifier every time); the CSR's signature proves the same key holder.
     // Once ISSUED (approved, or issued directly: record.ts), the re-send must also carry the same challenge and
-    // extensions (sameIssuedRequest), and be a first enrollment (answeredFromRecord: a self-signed PKCSReq); a renewal
-    // always gets a new certificate.
+    // extensions (sameIssuedRequest), and be a first enrollment (e.firstEnrollment, known once the signer is); a
+    // renewal always gets a new certificate.
     // One read of the transaction and one staleness check (hence one isRevoked call) per request: both go to poll.
     let existing = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
     if (existing?.status === "ISSUED" && (await isStale(ctx, p, existing))) {
@@ -94,48 +99,75 @@ export const policy: Phase = {
       await ctx.store("transaction store", () => p.transactions.delete(p.name, req.transactionId));
       existing = undefined;
     }
-    // Another first enrollment's claim (claim.ts): the claim phase waits for it to end, then answers or takes it.
-    if (existing?.status === "ISSUING" && existing.direct && answeredFromRecord(req)) existing = undefined;
-    const waiting = existing?.status === "PENDING" || existing?.status === "ISSUING";
-    const stored = existing && new CertificationRequest(existing.csr);
-    const resent = stored && (waiting ? sameRequest(stored, csr) : answeredFromRecord(req) && sameIssuedRequest(stored, csr));
-    if (resent) return poll(ctx, p, req, { tx: existing!, notStale: true });
-    // Another key or subject holds the transactionID (PENDING, or an approver issuing it): refused before the challenge
-    // is spent or the issue hook runs (RFC 8894 §3.2.1.1: one transactionID per enrollment). See `transactionIdInUse`.
-    if (waiting) return transactionIdInUse(ctx, p, req);
-    if (existing) e.replacesRecord = true;
-    const signer = req.signerCertificate;
-    const t = ctx.now();
-    e.renewal = req.messageType === MessageType.RenewalReq;
-    if (!signer.isSelfIssued || e.renewal) {
-      let revoked: Awaited<ReturnType<NonNullable<typeof p.isRevoked>>>;
-      if (!signer.isIssuedBy(p.ca)) {
-        if (e.renewal) return failure(ctx, p, req, "badRequest", "renewal_not_chained", "the renewal is not signed by a certificate of this CA");
-      } else if (signer.notAfter.getTime() < t.getTime() || signer.notBefore.getTime() > t.getTime()) {
-        const refused = unusableSigner(e.renewal, "badTime", "expired", "the certificate being renewed is expired or not yet valid");
-        if (e.renewal) return failure(ctx, p, req, refused.failInfo, refused.reason, refused.text);
-        e.unusableSigner = refused;
-      } else if (p.isRevoked && (revoked = await p.isRevoked(signer))) {
-        // A revoked certificate authenticates nothing (the same rule as for a stored certificate, issue 6 §3). The
-        // reason, when the hook gives it, ends the text in parentheses (RFC 5280 §5.3.1 name): a client tells a
-        // keyCompromise (a new key is needed) from a superseded or cessationOfOperation one (the key may be reused).
-        const reason = revocationReasonOf(revoked);
-        const refused = unusableSigner(e.renewal, "badCertId", "revoked", `the certificate being renewed was revoked${reason ? ` (${reason})` : ""}`);
-        if (e.renewal) return failure(ctx, p, req, refused.failInfo, refused.reason, refused.text);
-        e.unusableSigner = refused;
-      } else if (p.renewalSameNames && !asksForNamesOf(csr, signer)) {
-        // Not a renewal of the signer's certificate (another device's name, an RA signing on behalf of a device:
-        // openxpki#337): a RenewalReq is refused; a PKCSReq is a first enrollment, authenticated by its challenge.
-        const refused = unusableSigner(e.renewal, "badRequest", "names_differ", RENEWAL_NAMES_TEXT);
-        if (e.renewal) return failure(ctx, p, req, refused.failInfo, refused.reason, refused.text);
-        e.unusableSigner = refused;
-      } else {
-        e.renewal = true;
-        e.renewalOf = signer;
-      }
+    // PENDING, or an approver issuing it: the transaction's state, before the signer is looked at. A first
+    // enrollment's claim (claim.ts) is left to after it for a PKCSReq (which may be a first enrollment).
+    const claimed = existing?.status === "ISSUING" && existing.direct && req.messageType === MessageType.PKCSReq;
+    if (!claimed && (existing?.status === "PENDING" || existing?.status === "ISSUING")) {
+      if (sameRequest(new CertificationRequest(existing.csr), csr)) return poll(ctx, p, req, { tx: existing, notStale: true });
+      // Another key or subject holds the transactionID (PENDING, or an approver issuing it): refused before the
+      // challenge is spent or the issue hook runs (RFC 8894 §3.2.1.1: one transactionID per enrollment). See
+      // `transactionIdInUse`.
+      return transactionIdInUse(ctx, p, req);
+    }
+    // A PKCSReq's signer never fails it here (it is a renewal or a first enrollment); a RenewalReq's may.
+    const refused = await evaluateSigner(ctx, e);
+    if (refused) return refused;
+    // Every PKCSReq that is not a renewal is a first enrollment (self-signed, another CA's certificate, or an unusable
+    // one of this CA: e.unusableSigner): its re-send is answered from its record (RFC 8894 §3.3.3).
+    e.firstEnrollment = req.messageType === MessageType.PKCSReq && !e.renewal;
+    if (existing?.status === "ISSUING") {
+      // Another first enrollment's claim: a first enrollment's claim phase waits for it to end, then answers or takes
+      // it. A renewal gets the claim's state (the same request) or transaction_id_in_use, as it would while PENDING.
+      if (e.firstEnrollment) existing = undefined;
+      else if (sameRequest(new CertificationRequest(existing.csr), csr)) return poll(ctx, p, req, { tx: existing, notStale: true });
+      else return transactionIdInUse(ctx, p, req);
+    }
+    if (existing) {
+      if (e.firstEnrollment && sameIssuedRequest(new CertificationRequest(existing.csr), csr)) return poll(ctx, p, req, { tx: existing, notStale: true });
+      e.replacesRecord = true;
     }
     const policyError = checkCsrPolicy(csr, p.csrPolicy);
     if (policyError) return failure(ctx, p, req, "badRequest", "csr_policy", policyError);
     return undefined;
   },
 };
+
+/**
+ * Sets `e.renewal` (and `renewalOf`) or `e.unusableSigner` from the request's signer certificate: a RenewalReq, or a
+ * PKCSReq signed by a valid, unrevoked certificate of this CA for the names the CSR asks for, is a renewal (RFC 8894
+ * §3.3.1.2). A RenewalReq whose signer cannot authenticate it gets its FAILURE; a PKCSReq never does (it is then a
+ * first enrollment, authenticated by its challenge), so this resolves undefined for every PKCSReq.
+ */
+async function evaluateSigner(ctx: ServerContext, e: Enrollment): Promise<Reply | undefined> {
+  const { profile: p, request: req, csr } = e;
+  const signer = req.signerCertificate;
+  const t = ctx.now();
+  e.renewal = req.messageType === MessageType.RenewalReq;
+  if (signer.isSelfIssued && !e.renewal) return undefined;
+  let revoked: Awaited<ReturnType<NonNullable<typeof p.isRevoked>>>;
+  if (!signer.isIssuedBy(p.ca)) {
+    if (e.renewal) return failure(ctx, p, req, "badRequest", "renewal_not_chained", "the renewal is not signed by a certificate of this CA");
+  } else if (signer.notAfter.getTime() < t.getTime() || signer.notBefore.getTime() > t.getTime()) {
+    const refused = unusableSigner(e.renewal, "badTime", "expired", "the certificate being renewed is expired or not yet valid");
+    if (e.renewal) return failure(ctx, p, req, refused.failInfo, refused.reason, refused.text);
+    e.unusableSigner = refused;
+  } else if (p.isRevoked && (revoked = await p.isRevoked(signer))) {
+    // A revoked certificate authenticates nothing (the same rule as for a stored certificate, issue 6 §3). The
+    // reason, when the hook gives it, ends the text in parentheses (RFC 5280 §5.3.1 name): a client tells a
+    // keyCompromise (a new key is needed) from a superseded or cessationOfOperation one (the key may be reused).
+    const reason = revocationReasonOf(revoked);
+    const refused = unusableSigner(e.renewal, "badCertId", "revoked", `the certificate being renewed was revoked${reason ? ` (${reason})` : ""}`);
+    if (e.renewal) return failure(ctx, p, req, refused.failInfo, refused.reason, refused.text);
+    e.unusableSigner = refused;
+  } else if (p.renewalSameNames && !asksForNamesOf(csr, signer)) {
+    // Not a renewal of the signer's certificate (another device's name, an RA signing on behalf of a device:
+    // openxpki#337): a RenewalReq is refused; a PKCSReq is a first enrollment, authenticated by its challenge.
+    const refused = unusableSigner(e.renewal, "badRequest", "names_differ", RENEWAL_NAMES_TEXT);
+    if (e.renewal) return failure(ctx, p, req, refused.failInfo, refused.reason, refused.text);
+    e.unusableSigner = refused;
+  } else {
+    e.renewal = true;
+    e.renewalOf = signer;
+  }
+  return undefined;
+}

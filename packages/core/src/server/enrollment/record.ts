@@ -2,14 +2,17 @@
  * The record of a certificate the issue hook issued directly (SUCCESS): the
  * transaction is stored ISSUED (certificate, chain, CSR, `direct: true`; no
  * signer certificate) so a device whose SUCCESS reply was lost and that re-sends
- * the same request (same transactionID, key and subject, self-signed signer)
+ * the same request (same transactionID, key and subject; a first enrollment:
+ * a PKCSReq the policy phase found not to be a renewal, whatever signed it)
  * gets the same certificate from the policy phase's re-send path (RFC 8894
  * §3.3.3), instead of a second certificate (static challenge) or a refused,
  * already used one-time challenge. It is kept `transactionRetentionMs`
  * (default 1 day), as a certificate `approve` issued: long enough for a
  * device's retries, not the `pendingTtlMs` (7 days) an operator's decision
  * may take; an expired or revoked certificate is never handed out from it
- * (`stale.ts`).
+ * (`stale.ts`). A renewal is not recorded: it always gets a new certificate
+ * (many clients derive the transactionID from the key, and a renewal with the
+ * same key must not be handed the certificate it renews).
  *
  * The record is the enrollment's claim (`claim.ts`, taken before the
  * challenge phase) moved ISSUING→ISSUED: identical requests on replicas that
@@ -24,23 +27,11 @@
  *
  * @module
  */
-import type { PkiRequest } from "../../message/pki-message.js";
-import { MessageType } from "../../message/types.js";
 import type { ServerContext } from "../context.js";
 import type { Transaction, TransactionUpdate } from "../transaction-store.js";
 import { stopRenewing } from "./claim-renewal.js";
 import { settleClaim } from "./claim.js";
 import type { Enrollment } from "./enrollment.js";
-
-/**
- * Whether `req` is a first enrollment, the only request whose re-send is answered from its ISSUED record (RFC 8894
- * §3.3.3): a PKCSReq signed by a self-signed certificate. Only its ISSUED record is written here, only its re-send
- * reads one (`policy.ts`), and only it waits for an identical request in flight (`in-flight.ts`). A RenewalReq, or a
- * request signed by a certificate of this CA, always gets a new certificate.
- */
-export function answeredFromRecord(req: PkiRequest): boolean {
-  return req.messageType === MessageType.PKCSReq && req.signerCertificate.isSelfIssued;
-}
 
 /**
  * Whether the record was written or had no need to be: the enrollment's claim (`claim.ts`) moved ISSUING→ISSUED,
@@ -53,8 +44,8 @@ export function answeredFromRecord(req: PkiRequest): boolean {
  */
 export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<boolean> {
   const { profile: p, request: req } = e;
-  // Any other request's record would never be read.
-  if (!answeredFromRecord(req)) return true;
+  // Only a first enrollment's record is read (policy.ts): a renewal always gets a new certificate.
+  if (!e.firstEnrollment) return true;
   const claimedAt = e.claim;
   delete e.claim; // recorded or not, the pipeline does not let it go: a lapsed lease ends it
   stopRenewing(e);
