@@ -5,7 +5,7 @@
  * PENDING and `transaction_id_in_use` on a real Redis: packages/redis, rfc8894.server.replicas-one-issuance.
  */
 import { describe, expect, it } from "vitest";
-import { MemoryTransactionStore, buildPkcsReq, createScepServer, createSelfSignedSigner, type IssueContext, type IssueHook, type ScepEvent, type ScepServer } from "../src/index.js";
+import { LocalKey, MemoryTransactionStore, buildPkcsReq, createScepServer, createSelfSignedSigner, type IssueContext, type IssueHook, type ScepEvent, type ScepServer } from "../src/index.js";
 import { NOW, afterClaimEnds, baseProfile, certPollAt, createDevice, createTestCa, hex, issuingHook, postPki, readReply, writeDeadClaim, type Device } from "./support/server-pki.js";
 
 const ca = await createTestCa("Claim CA");
@@ -367,6 +367,32 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     const tx = await r.transactions.get("p", (await first).built.transactionId);
     expect(hex(tx?.certificate)).toBe(hex(issued.certificate!.der));
   });
+  it("a first enrollment signed by another CA's certificate (a manufacturer's IDevID) takes the claim too: its copy on another replica while the hook runs gets that certificate (issued_resent), not a second one; the hook runs once", async () => {
+    const calls: IssueContext[] = [];
+    const { hook, held, entered, arm } = gatedHook(calls);
+    const r = replicas(hook);
+    arm();
+    const device = await createDevice({ cn: "claim-idevid-signed", challengePassword: CHALLENGE });
+    const maker = await createTestCa("Claim Manufacturer CA");
+    const idevid = await createDevice({ cn: "claim-idevid-0001" });
+    const signer = LocalKey.from(await maker.issue(idevid.csr), idevid.keys.privateKey);
+    const sendSigned = async (server: ScepServer) => {
+      const built = await buildPkcsReq({ csr: device.csr, signer, recipient: ca.cert, now: NOW });
+      return { built, rep: await readReply(await postPki(server, "/scep", built.der), built, { decrypter: signer, caCertificates: [ca.cert] }) };
+    };
+    const first = sendSigned(r.a);
+    await entered.promise;
+    const copy = sendSigned(r.b);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the copy waits on the claim
+    held.open();
+    const [issued, resent] = [(await first).rep, (await copy).rep];
+    // Before: a request that was not self-signed took no claim: the copy ran the hook too and got a second certificate.
+    expect([issued.status, resent.status]).toEqual(["SUCCESS", "SUCCESS"]);
+    expect(hex(resent.certificate!.der)).toBe(hex(issued.certificate!.der));
+    expect(calls.map((c) => c.renewal)).toEqual([false]);
+    expect(r.events.map((e) => e.reason).sort()).toEqual(["issued", "issued_resent"]);
+  });
+
   it("the hook answers PENDING and another subject under the transactionID arrives at that moment: the claim becomes PENDING in one fenced transition, the other is refused (transaction_id_in_use), never issued over it", async () => {
     const calls: IssueContext[] = [];
     const r = replicas(issuingHook(ca, calls, (ctx) => (ctx.csr.subject.includes("handoff-pending") ? { status: "PENDING" } : undefined)));
