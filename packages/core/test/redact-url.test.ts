@@ -50,5 +50,10 @@ describe("ScepClient with credentials in its URL", () => {
     expect(message).toContain("127.0.0.1:9");
     expect(message).not.toContain("s3cret");
     expect(message).toBe("GetCACaps: Request cannot be constructed from a URL that includes credentials: http://user:***@127.0.0.1:9/scep?token=***&operation=GetCACaps");
+    // Nor does its cause chain, which a logger may print: fetch's TypeError quotes the URL whole.
+    const chain: string[] = [];
+    for (let e: unknown = (error as Error).cause; e instanceof Error; e = e.cause) chain.push(`${e.name}: ${e.message}`);
+    expect(chain[0]).toBe("TypeError: Request cannot be constructed from a URL that includes credentials: http://user:***@127.0.0.1:9/scep?token=***&operation=GetCACaps");
+    expect(chain.join("\n")).not.toContain("s3cret");
   });
 });

@@ -174,7 +174,7 @@ export class ScepClient {
       body = read === "too-large" ? new Uint8Array() : read;
     } catch (cause) {
       if (cause instanceof TransportError) throw cause;
-      throw transportError(operation, transportDetail(cause, this.#timeout), { cause });
+      throw transportError(operation, transportDetail(cause, this.#timeout), { cause: withoutUrlSecrets(cause) });
     }
     if (!res.ok) {
       // RFC 8894 §3.3.2: a CertRep is the answer to a PKIOperation, whatever HTTP status carries it. AWS Private CA's
@@ -300,6 +300,21 @@ function transportError(operation: TransportOperation, detail: string, options?:
   const err = new TransportError(`${operation}: ${detail}`, options);
   err.operation = operation;
   return err;
+}
+
+/**
+ * The error a fetch failed with, as a TransportError's `cause`: itself, unless its message quotes a URL's credentials
+ * (fetch refuses a URL with `user:password@` and quotes it whole), then an error of the same name whose message has
+ * them masked ({@link redactUrlsInText}) and whose own `cause` is the original's: a logger that prints the cause chain
+ * then prints no password either.
+ */
+function withoutUrlSecrets(cause: unknown): unknown {
+  if (!(cause instanceof Error)) return cause;
+  const masked = redactUrlsInText(cause.message);
+  if (masked === cause.message) return cause;
+  const copy = new Error(masked, cause.cause === undefined ? undefined : { cause: cause.cause });
+  copy.name = cause.name;
+  return copy;
 }
 
 /**
