@@ -21,7 +21,7 @@ const MASK = "***";
 
 /**
  * A URL with its credentials masked: the password (or a lone username, which may be a token) replaced by `***`, and
- * the value of every query parameter whose name looks like a credential ({@link SECRET_QUERY_NAME}: pass, user, auth,
+ * the value of every query parameter whose name looks like a credential (its name contains pass, user, auth,
  * token, secret, key, sig, code, challenge). Scheme, host, port, path and the other parameters are kept, so the line
  * still says where.
  *
