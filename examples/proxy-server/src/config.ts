@@ -2,7 +2,7 @@
 // (where to listen, the admin token, Redis). Flags override environment variables, which override the file.
 // Read and checked before anything heavy loads, so mistakes show at once, one line each (exit 2).
 import { resolve } from "node:path";
-import { invokingDirectory } from "@scep-examples/server-kit/config";
+import { DEFAULT_REDIS_START_TIMEOUT_SECONDS, MAX_REDIS_START_TIMEOUT_SECONDS, invokingDirectory } from "@scep-examples/server-kit/config";
 import { parseFlags } from "@scep-examples/server-kit/flags";
 import { hostProblem } from "@scep-examples/server-kit/listen-failure";
 import { ConfigFileRefused, MAX_CONFIG_BYTES, readConfigFileText } from "@scep-examples/server-kit/config-file";
@@ -395,7 +395,7 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
   if (prefixProblem) problems.push(`${prefixSrc} ${prefixProblem}, got ${JSON.stringify(redisKeyPrefix)}`);
   else if (givenPrefix !== undefined && redisUrl === undefined) problems.push(`${prefixSrc} needs --redis-url or SCEP_REDIS_URL: without Redis nothing is stored under a key prefix`);
   const [startSrc, startTimeout] = get("--redis-start-timeout", "SCEP_REDIS_START_TIMEOUT");
-  const redisStartTimeoutSeconds = check(() => (startTimeout === undefined ? 30 : int(startSrc, startTimeout, 0, 3600)));
+  const redisStartTimeoutSeconds = check(() => (startTimeout === undefined ? DEFAULT_REDIS_START_TIMEOUT_SECONDS : int(startSrc, startTimeout, 0, MAX_REDIS_START_TIMEOUT_SECONDS)));
   const listen = {
     port: check(() => (port !== undefined ? int(portSrc, port, 0, 65535) : file.port !== undefined ? int("port", file.port, 0, 65535) : 8090)),
     host: check(() => listenHost(host !== undefined ? hostSrc : "host", host ?? (file.host === undefined ? "127.0.0.1" : str("host", file.host)))),
