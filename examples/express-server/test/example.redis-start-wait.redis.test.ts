@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freeStablePort, startRedisServer, type RedisServer } from "../../../test-support/peers";
-import { TrackedExamples, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
+import { TrackedExamples, answerOf, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
 
 const EXAMPLE_DIR = fileURLToPath(new URL("..", import.meta.url));
 const PASSWORD = "s3cret-redis-pass-42";
@@ -29,14 +29,6 @@ afterAll(async () => {
 function launch(port: number, env: Record<string, string>): ExampleProcess {
   return examples.launch({ PORT: String(port), SCEP_DATA_DIR: join(tmp, `data-${++dirs}`), SCEP_CHALLENGE: "wait-secret", ...env });
 }
-
-const json = (proc: ExampleProcess, type: string): Record<string, unknown>[] =>
-  proc.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.type === type);
-
-const answer = async (url: string): Promise<{ status: number; retryAfter: string | null; body: string }> => {
-  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
-  return { status: res.status, retryAfter: res.headers.get("retry-after"), body: await res.text() };
-};
 
 describe("Redis not listening yet at start", () => {
   let redis: RedisServer;
@@ -55,19 +47,19 @@ describe("Redis not listening yet at start", () => {
     expect(waiting).toEqual({ time: expect.any(String), type: "redis-waiting", redis: redis.url, reason: `connect ECONNREFUSED 127.0.0.1:${redis.port}`, waitedSeconds: 0, timeoutSeconds: 600 });
     // The listener is bound before the wait: requests get an answer, not ECONNREFUSED.
     const base = `http://127.0.0.1:${port}`;
-    expect(await answer(`${base}/scep?operation=GetCACaps`)).toEqual({ status: 503, retryAfter: "1", body: "waiting for Redis\n" });
-    expect(await answer(`${base}/healthz`)).toEqual({ status: 200, retryAfter: null, body: "ok\n" });
-    const readyz = await answer(`${base}/readyz`);
+    expect(await answerOf(`${base}/scep?operation=GetCACaps`)).toEqual({ status: 503, retryAfter: "1", body: "waiting for Redis\n" });
+    expect(await answerOf(`${base}/healthz`)).toEqual({ status: 200, retryAfter: null, body: "ok\n" });
+    const readyz = await answerOf(`${base}/readyz`);
     expect({ ...readyz, body: JSON.parse(readyz.body) }).toEqual({ status: 503, retryAfter: "1", body: { status: "not ready", reason: "waiting for Redis", checks: { redis: "down" } } });
 
     await redis.restart();
     const listening = await proc.listening();
     expect(listening.port).toBe(port);
-    expect(json(proc, "redis-up")).toEqual([{ time: expect.any(String), type: "redis-up", redis: redis.url }]);
-    const caps = await answer(`${base}/scep?operation=GetCACaps`);
+    expect(proc.events("redis-up")).toEqual([{ time: expect.any(String), type: "redis-up", redis: redis.url }]);
+    const caps = await answerOf(`${base}/scep?operation=GetCACaps`);
     expect(caps.status).toBe(200);
     expect(caps.body).toContain("POSTPKIOperation");
-    expect((await answer(`${base}/readyz`)).status).toBe(200);
+    expect((await answerOf(`${base}/readyz`)).status).toBe(200);
     expect([proc.child.exitCode, proc.child.signalCode]).toEqual([null, null]);
     expect(await proc.terminate()).toEqual({ code: 0, signal: null });
   }, 120_000);
@@ -77,9 +69,9 @@ describe("Redis not listening yet at start", () => {
     const proc = launch(await freeStablePort(), { SCEP_REDIS_URL: redis.url.replace("redis://", `redis://:${PASSWORD}@`), SCEP_REDIS_START_TIMEOUT: "600" });
     await proc.waitForJson("redis-waiting");
     expect(await proc.terminate()).toEqual({ code: 0, signal: null });
-    expect(json(proc, "shutdown")).toEqual([{ time: expect.any(String), type: "shutdown", signal: "SIGTERM" }]);
-    expect(json(proc, "stopped")).toHaveLength(1);
-    expect(json(proc, "listening")).toEqual([]);
+    expect(proc.events("shutdown")).toEqual([{ time: expect.any(String), type: "shutdown", signal: "SIGTERM" }]);
+    expect(proc.events("stopped")).toHaveLength(1);
+    expect(proc.events("listening")).toEqual([]);
     expect(proc.stderr).not.toMatch(/unhandled|Error:/i);
   }, 120_000);
 });
@@ -90,7 +82,7 @@ describe("Redis that never comes", () => {
     const proc = launch(await freeStablePort(), { SCEP_REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:${redisPort}`, SCEP_REDIS_START_TIMEOUT: "1" });
     expect(await proc.exited).toEqual({ code: 2, signal: null });
     expect(proc.stderr).toBe(`express-server: cannot reach Redis at redis://:***@127.0.0.1:${redisPort} after 1 s: connect ECONNREFUSED 127.0.0.1:${redisPort}\n`);
-    expect(json(proc, "redis-waiting")[0]).toMatchObject({ redis: `redis://:***@127.0.0.1:${redisPort}`, timeoutSeconds: 1 });
+    expect(proc.events("redis-waiting")[0]).toMatchObject({ redis: `redis://:***@127.0.0.1:${redisPort}`, timeoutSeconds: 1 });
     expect(proc.lines.join("\n") + proc.stderr).not.toContain(PASSWORD);
   }, 120_000);
 });
@@ -110,7 +102,7 @@ describe("Redis that refuses the credentials", () => {
     const proc = launch(await freeStablePort(), { SCEP_REDIS_URL: url, SCEP_REDIS_START_TIMEOUT: "600" });
     expect(await proc.exited).toEqual({ code: 2, signal: null });
     expect(proc.stderr).toBe(`express-server: cannot reach Redis at redis://:***@127.0.0.1:${redis.port}: WRONGPASS invalid username-password pair or user is disabled.\n`);
-    expect(json(proc, "redis-waiting")).toEqual([]);
+    expect(proc.events("redis-waiting")).toEqual([]);
     expect(proc.lines.join("\n") + proc.stderr).not.toContain(PASSWORD);
   }, 120_000);
 
@@ -118,6 +110,6 @@ describe("Redis that refuses the credentials", () => {
     const proc = launch(await freeStablePort(), { SCEP_REDIS_URL: `redis://127.0.0.1:${redis.port}`, SCEP_REDIS_START_TIMEOUT: "600" });
     expect(await proc.exited).toEqual({ code: 2, signal: null });
     expect(proc.stderr).toMatch(new RegExp(`^express-server: cannot reach Redis at redis://127\\.0\\.0\\.1:${redis.port}: NOAUTH [^\\n]*\\n$`));
-    expect(json(proc, "redis-waiting")).toEqual([]);
+    expect(proc.events("redis-waiting")).toEqual([]);
   }, 120_000);
 });

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freeStablePort, startRedisServer, type RedisServer } from "../../../test-support/peers";
-import { TrackedExamples, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
+import { TrackedExamples, answerOf, type ExampleProcess } from "../../server-kit/test/support/example-process.js";
 import { ADMIN_TOKEN, PROXY_DIR } from "./support/harness.js";
 
 const PASSWORD = "s3cret-proxy-redis-pass";
@@ -35,22 +35,14 @@ function launch(port: number, env: Record<string, string>): ExampleProcess {
   return examples.launch({ SCEP_PROXY_CONFIG: configFile, PROXY_ADMIN_TOKEN: ADMIN_TOKEN, PORT: String(port), ...env });
 }
 
-const json = (proc: ExampleProcess, type: string): Record<string, unknown>[] =>
-  proc.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.type === type);
-
-const answer = async (url: string): Promise<{ status: number; retryAfter: string | null; body: string }> => {
-  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
-  return { status: res.status, retryAfter: res.headers.get("retry-after"), body: await res.text() };
-};
-
 describe("proxy: Redis not listening yet at start", () => {
   it("SIGTERM during the wait: stopping, stopped, exit 0", async () => {
     const proc = launch(await freeStablePort(), { SCEP_REDIS_URL: redis.url, SCEP_REDIS_START_TIMEOUT: "600" });
     await proc.waitForJson("redis-waiting");
     expect(await proc.terminate()).toEqual({ code: 0, signal: null });
-    expect(json(proc, "stopping").map((l) => l.signal)).toEqual(["SIGTERM"]);
-    expect(json(proc, "stopped").map((l) => l.signal)).toEqual(["SIGTERM"]);
-    expect(json(proc, "listening")).toEqual([]);
+    expect(proc.events("stopping").map((l) => l.signal)).toEqual(["SIGTERM"]);
+    expect(proc.events("stopped").map((l) => l.signal)).toEqual(["SIGTERM"]);
+    expect(proc.events("listening")).toEqual([]);
   }, 120_000);
 
   it("the timeout elapsed: exit 1 with one line naming the URL without its password", async () => {
@@ -66,15 +58,15 @@ describe("proxy: Redis not listening yet at start", () => {
     const proc = launch(port, { SCEP_REDIS_URL: redis.url, SCEP_REDIS_START_TIMEOUT: "600" });
     expect(await proc.waitForJson("redis-waiting")).toEqual({ time: expect.any(String), type: "redis-waiting", redis: redis.url, reason: `connect ECONNREFUSED 127.0.0.1:${redis.port}`, waitedSeconds: 0, timeoutSeconds: 600 });
     const base = `http://127.0.0.1:${port}`;
-    expect(await answer(`${base}/scep/a,b,corp,c/pkiclient.exe?operation=GetCACaps`)).toEqual({ status: 503, retryAfter: "1", body: "waiting for Redis\n" });
-    expect(await answer(`${base}/healthz`)).toEqual({ status: 200, retryAfter: null, body: "ok\n" });
-    const readyz = await answer(`${base}/readyz`);
+    expect(await answerOf(`${base}/scep/a,b,corp,c/pkiclient.exe?operation=GetCACaps`)).toEqual({ status: 503, retryAfter: "1", body: "waiting for Redis\n" });
+    expect(await answerOf(`${base}/healthz`)).toEqual({ status: 200, retryAfter: null, body: "ok\n" });
+    const readyz = await answerOf(`${base}/readyz`);
     expect({ ...readyz, body: JSON.parse(readyz.body) }).toEqual({ status: 503, retryAfter: "1", body: { status: "not ready", reason: "waiting for Redis", checks: { redis: "down" } } });
     await redis.restart();
     const listening = await proc.waitForJson("listening");
     expect(listening.port).toBe(port);
-    expect(json(proc, "redis-up")).toEqual([{ time: expect.any(String), type: "redis-up", redis: redis.url }]);
-    expect((await answer(`${base}/readyz`)).status).toBe(200);
+    expect(proc.events("redis-up")).toEqual([{ time: expect.any(String), type: "redis-up", redis: redis.url }]);
+    expect((await answerOf(`${base}/readyz`)).status).toBe(200);
     expect(await proc.terminate()).toEqual({ code: 0, signal: null });
   }, 120_000);
 
@@ -83,6 +75,6 @@ describe("proxy: Redis not listening yet at start", () => {
     const proc = launch(await freeStablePort(), { SCEP_REDIS_URL: `redis://:wrong-${PASSWORD}@127.0.0.1:${redis.port}`, SCEP_REDIS_START_TIMEOUT: "600" });
     expect(await proc.exited).toEqual({ code: 1, signal: null });
     expect(proc.stderr).toBe(`proxy-server: cannot reach Redis at redis://:***@127.0.0.1:${redis.port}: WRONGPASS invalid username-password pair or user is disabled.\n`);
-    expect(json(proc, "redis-waiting")).toEqual([]);
+    expect(proc.events("redis-waiting")).toEqual([]);
   }, 120_000);
 });

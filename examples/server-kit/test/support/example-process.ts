@@ -107,6 +107,11 @@ export class ExampleProcess {
     return parse(await this.waitForLine((line) => parse(line) !== undefined))!;
   }
 
+  /** The JSON lines printed so far (stdout) whose `type` is `type`, in order. */
+  events(type: string): Record<string, unknown>[] {
+    return this.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.type === type);
+  }
+
   /** The `listening` JSON line (stdout), once the banner (stderr, written just before it) has been read too. */
   async listening(): Promise<Listening> {
     const listening = (await this.waitForJson("listening")) as unknown as Listening;
@@ -179,4 +184,10 @@ export class TrackedExamples {
   async terminateAll(): Promise<void> {
     await Promise.all(this.#running.map((p) => p.terminate()));
   }
+}
+
+/** A GET of `url` (30 s deadline) as status, `Retry-After` and body text: what a probe or a client sees of an example. */
+export async function answerOf(url: string): Promise<{ status: number; retryAfter: string | null; body: string }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+  return { status: res.status, retryAfter: res.headers.get("retry-after"), body: await res.text() };
 }
