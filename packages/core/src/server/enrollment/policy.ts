@@ -31,6 +31,7 @@ import type { ResolvedProfile } from "../profile.js";
 import { type Reply, failure } from "../replies.js";
 import { revocationReasonOf } from "../revocation-store.js";
 import { isStale } from "../stale.js";
+import type { Transaction } from "../transaction-store.js";
 import { RENEWAL_NAMES_TEXT, asksForNamesOf } from "./renewal-names.js";
 import type { Enrollment, Phase, UnusableSigner } from "./enrollment.js";
 
@@ -99,16 +100,10 @@ export const policy: Phase = {
       await ctx.store("transaction store", () => p.transactions.delete(p.name, req.transactionId));
       existing = undefined;
     }
-    // PENDING, or an approver issuing it: the transaction's state, before the signer is looked at. A first
-    // enrollment's claim (claim.ts) is left to after it for a PKCSReq (which may be a first enrollment).
+    // PENDING, or an approver issuing it: answered before the signer is looked at. A first enrollment's claim
+    // (claim.ts) is left to after it for a PKCSReq (which may be a first enrollment).
     const claimed = existing?.status === "ISSUING" && existing.direct && req.messageType === MessageType.PKCSReq;
-    if (!claimed && (existing?.status === "PENDING" || existing?.status === "ISSUING")) {
-      if (sameRequest(new CertificationRequest(existing.csr), csr)) return poll(ctx, p, req, { tx: existing, notStale: true });
-      // Another key or subject holds the transactionID (PENDING, or an approver issuing it): refused before the
-      // challenge is spent or the issue hook runs (RFC 8894 §3.2.1.1: one transactionID per enrollment). See
-      // `transactionIdInUse`.
-      return transactionIdInUse(ctx, p, req);
-    }
+    if (!claimed && (existing?.status === "PENDING" || existing?.status === "ISSUING")) return answerHeld(ctx, e, existing);
     // A PKCSReq's signer never fails it here (it is a renewal or a first enrollment); a RenewalReq's may.
     const refused = await evaluateSigner(ctx, e);
     if (refused) return refused;
@@ -118,9 +113,8 @@ export const policy: Phase = {
     if (existing?.status === "ISSUING") {
       // Another first enrollment's claim: a first enrollment's claim phase waits for it to end, then answers or takes
       // it. A renewal gets the claim's state (the same request) or transaction_id_in_use, as it would while PENDING.
-      if (e.firstEnrollment) existing = undefined;
-      else if (sameRequest(new CertificationRequest(existing.csr), csr)) return poll(ctx, p, req, { tx: existing, notStale: true });
-      else return transactionIdInUse(ctx, p, req);
+      if (!e.firstEnrollment) return answerHeld(ctx, e, existing);
+      existing = undefined;
     }
     if (existing) {
       if (e.firstEnrollment && sameIssuedRequest(new CertificationRequest(existing.csr), csr)) return poll(ctx, p, req, { tx: existing, notStale: true });
@@ -131,6 +125,16 @@ export const policy: Phase = {
     return undefined;
   },
 };
+
+/**
+ * The answer to a request whose transactionID a PENDING or ISSUING transaction holds: the same request (key and
+ * subject, `sameRequest`) gets its state (a CertPoll's answer); another key or subject is refused before the challenge
+ * is spent or the issue hook runs (RFC 8894 §3.2.1.1: one transactionID per enrollment; see `transactionIdInUse`).
+ */
+function answerHeld(ctx: ServerContext, e: Enrollment, tx: Transaction): Promise<Reply> {
+  const { profile: p, request: req, csr } = e;
+  return sameRequest(new CertificationRequest(tx.csr), csr) ? poll(ctx, p, req, { tx, notStale: true }) : transactionIdInUse(ctx, p, req);
+}
 
 /**
  * Sets `e.renewal` (and `renewalOf`) or `e.unusableSigner` from the request's signer certificate: a RenewalReq, or a
