@@ -20,10 +20,10 @@ const SECRET_QUERY_NAME = /pass|user|auth|token|secret|key|sig|code|challenge/i;
 const MASK = "***";
 
 /**
- * A URL with its credentials masked: the password (or a lone username, which may be a token) replaced by `***`, and
- * the value of every query parameter whose name looks like a credential (its name contains pass, user, auth,
- * token, secret, key, sig, code, challenge). Scheme, host, port, path and the other parameters are kept, so the line
- * still says where.
+ * A URL with its credentials masked: the userinfo's password (RFC 3986 §3.2.1; or a lone username, which may be a
+ * token) replaced by `***`, and the value of every query parameter (RFC 3986 §3.4, `name=value` pairs as WHATWG URL
+ * reads them) whose name looks like a credential (its name contains pass, user, auth, token, secret, key, sig, code,
+ * challenge). Scheme, host, port, path and the other parameters are kept, so the line still says where.
  *
  * @param url - A URL string or `URL` (not modified).
  * @param options - `unparsable`: the text returned for a string that is not a URL (default `"(unparsable URL)"`;
@@ -59,7 +59,9 @@ const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]*[^\s"'<>`.,;:)]/gi;
  * `text` with every URL in it passed through {@link redactUrl}: for messages that are not ours, such as fetch's
  * "Request cannot be constructed from a URL that includes credentials: <url>". Other text is kept as it is.
  *
- * @param text - Any string. @returns The same text, its URLs masked. Never throws.
+ * @param text - Any string.
+ * @returns The same text, each URL in it masked as {@link redactUrl} does (a URL with nothing to mask kept as written).
+ *   Never throws.
  * @group Utilities
  * @example
  * ```ts
