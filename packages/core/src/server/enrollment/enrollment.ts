@@ -33,8 +33,9 @@ export interface Enrollment {
   firstEnrollment?: boolean;
   /**
    * Set by the policy phase: a PKCSReq signed by a certificate of this CA that cannot authenticate a renewal
-   * (expired, not yet valid, revoked, or, with `renewalSameNames`, for names the CSR does not ask for). It is a first enrollment, authenticated by its challenge (RFC 8894 §2.3);
-   * without a valid one it gets this failure (badTime for a lapsed certificate, badCertId for a revoked one).
+   * (expired, not yet valid, revoked, or, with `renewalSameNames`, for names the CSR does not ask for). It is a first
+   * enrollment, authenticated by its challenge (RFC 8894 §2.3); without a valid one it gets this failure (badTime for
+   * a lapsed certificate, badCertId for a revoked one, badRequest for other names).
    */
   unusableSigner?: UnusableSigner;
   /**
