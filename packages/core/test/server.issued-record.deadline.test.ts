@@ -29,11 +29,13 @@ function store(afterMs: number | undefined, answer?: Transaction) {
   };
 }
 
-// A first enrollment, as the policy phase marks one (`firstEnrollment`): only its record is written.
+// A first enrollment, as the policy phase marks one (`firstEnrollment`): only its record is written. Self-signed: its
+// signer certificate holds the CSR's key (one SPKI), so the record keeps no signer certificate (recorded-signer.ts).
 function enrollment(transactions: unknown, claim: Date | null = CLAIMED_AT): Enrollment {
   const profile = { name: "p", retentionMs: 86_400_000, caChain: [], transactions };
-  const request = { messageType: MessageType.PKCSReq, transactionId: "tx-1", signerCertificate: { isSelfIssued: true, der: Uint8Array.of(0x30, 0x00) } };
-  return { profile, request, csr: { der: Uint8Array.of(0x30, 0x00) }, renewal: false, firstEnrollment: true, issued: { certificate: { der: CERT }, chain: [Uint8Array.of(0x30, 0x00)] }, ...(claim ? { claim } : {}) } as unknown as Enrollment;
+  const spki = Uint8Array.of(0x30, 0x00);
+  const request = { messageType: MessageType.PKCSReq, transactionId: "tx-1", signerCertificate: { isSelfIssued: true, der: Uint8Array.of(0x30, 0x00), spki } };
+  return { profile, request, csr: { der: Uint8Array.of(0x30, 0x00), spki }, renewal: false, firstEnrollment: true, issued: { certificate: { der: CERT }, chain: [Uint8Array.of(0x30, 0x00)] }, ...(claim ? { claim } : {}) } as unknown as Enrollment;
 }
 
 /** recordIssued's answer once `ms` of fake time has passed: undefined while it has not settled. */

@@ -57,8 +57,9 @@ const NO_SUCH_REQUEST = "no pending request with this transactionID";
 
 /**
  * Whether a CertPoll comes from the device that sent the recorded request: it is signed with the request's key (the
- * CSR's; a self-signed certificate of it, as a first enrollment is) or with the key of the certificate that signed the
- * request (a renewal's old certificate). The CertPoll's IssuerAndSubject (RFC 8894 §3.3.3) is not what tells: its
+ * CSR's; a self-signed certificate of it, as most first enrollments are) or with the key of the certificate that
+ * signed the request (a renewal's old certificate; a first enrollment's IDevID of another CA, this CA's lapsed or
+ * revoked certificate, or an RA's: `enrollment/recorded-signer.ts`). The CertPoll's IssuerAndSubject (RFC 8894 §3.3.3) is not what tells: its
  * names are public and clients write them differently (the CA's issuer for the CA, certnanny/sscep#42,
  * seize-the-dave/jscep#9; issuer and subject swapped, certnanny/sscep#94), and it sits in the encrypted content, which
  * the server does not decrypt for a CertPoll (a CBC padding oracle on a captured envelope, `enrollment/decode.ts`).
@@ -67,7 +68,7 @@ const NO_SUCH_REQUEST = "no pending request with this transactionID";
 function signedByRequester(req: PkiRequest, tx: Transaction): boolean {
   const key = req.signerCertificate.spki;
   if (samePublicKey(key, new CertificationRequest(tx.csr).spki)) return true;
-  // (A record of a direct issue keeps no signer certificate: its request was signed with the CSR's key.)
+  // (A first enrollment's claim or ISSUED record keeps none when its request was signed with the CSR's key.)
   return tx.signerCertificate.length > 0 && samePublicKey(key, new Certificate(tx.signerCertificate).spki);
 }
 

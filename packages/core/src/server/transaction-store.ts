@@ -47,9 +47,12 @@ export interface Transaction {
    */
   csr: Uint8Array;
   /**
-   * The requester's signer certificate, DER (the reply is encrypted to it). Empty (no bytes) in a record with
-   * {@link Transaction.direct}: its reply went out at once, and a re-sent request brings its own signer certificate,
-   * which the re-sent reply is encrypted to.
+   * The requester's signer certificate, DER (the reply is encrypted to it; a CertPoll signed with its key is the
+   * requester's, RFC 8894 §3.3.3). In a record with {@link Transaction.direct} (a first enrollment's claim, or the
+   * ISSUED record it becomes), empty (no bytes) when its public key is the CSR's: that reply went out at once, a
+   * re-sent request brings its own signer certificate, which the re-sent reply is encrypted to, and a CertPoll signed
+   * with that key is matched by the CSR. A first enrollment signed with another key (a manufacturer's IDevID, this
+   * CA's lapsed or revoked certificate, an RA's) keeps it, so its CertPoll signed with that key is answered.
    */
   signerCertificate: Uint8Array;
   /** Whether the request was a renewal. */
@@ -79,7 +82,7 @@ export interface Transaction {
    * ISSUED: true when the issue hook issued the certificate at once (SUCCESS, no operator's `approve`); the record
    * exists only so a re-sent request gets the same certificate (RFC 8894 §3.3.3). CertPoll and a re-sent request
    * then report `issued_resent`, else `issued_after_approval`. Absent otherwise. Such a record keeps no
-   * {@link Transaction.signerCertificate} (empty). ISSUING: true for a first enrollment's claim while its issue hook
+   * {@link Transaction.signerCertificate} (empty) when the request was signed with the CSR's key. ISSUING: true for a first enrollment's claim while its issue hook
    * runs (it becomes that ISSUED record), never an approver's claim; `approve` and `pending` leave it alone.
    */
   direct?: boolean;
@@ -97,7 +100,7 @@ export interface Transaction {
  *
  * A finished record gains `certificate`, `chain`, `failInfo`, `failInfoText`, `reason`. A first enrollment's claim
  * (ISSUING with `direct`, RFC 8894 §3.3.3) that its issue hook answered PENDING becomes the PENDING record in one
- * fenced transition: it gains the request's `signerCertificate` (the claim keeps none), `renewal`,
+ * fenced transition: it gains the request's `signerCertificate` (the claim keeps none when it holds the CSR's key), `renewal`,
  * `challengeValidated` and `challengeData`, and loses `direct` (its `csr` and `createdAt` stay).
  * @group Storage
  */

@@ -57,8 +57,7 @@ import { CertificationRequest } from "../../x509/certification-request.js";
 import type { Enrollment, Phase } from "./enrollment.js";
 import { sameIssuedRequest, sameRequest, transactionIdInUse } from "./policy.js";
 import { keepRenewed, stopRenewing } from "./claim-renewal.js";
-
-const NO_BYTES = new Uint8Array(0);
+import { recordedSigner } from "./recorded-signer.js";
 
 /** An `expiresAt` every store has passed: a transition to it ends the record (a fenced delete). */
 const GONE = new Date(0);
@@ -90,8 +89,9 @@ export const claim: Phase = {
           transactionId: req.transactionId,
           status: "ISSUING",
           csr: csr.der,
-          // As in the ISSUED record it becomes (record.ts): the reply goes to the request's own signer certificate.
-          signerCertificate: NO_BYTES,
+          // As in the ISSUED record it becomes (record.ts): none when the request was signed with the CSR's key, else
+          // the signer's (an IDevID, an RA), so a CertPoll signed with it gets PENDING now and the certificate then.
+          signerCertificate: recordedSigner(e),
           renewal: false,
           createdAt: t,
           updatedAt: t,

@@ -1,7 +1,9 @@
 /**
  * The record of a certificate the issue hook issued directly (SUCCESS): the
- * transaction is stored ISSUED (certificate, chain, CSR, `direct: true`; no
- * signer certificate) so a device whose SUCCESS reply was lost and that re-sends
+ * transaction is stored ISSUED (certificate, chain, CSR, `direct: true`; the
+ * signer certificate only when its key is not the CSR's: `recorded-signer.ts`,
+ * so a CertPoll signed by an IDevID or an RA that signed the request gets the
+ * certificate) so a device whose SUCCESS reply was lost and that re-sends
  * the same request (same transactionID, key and subject; a first enrollment:
  * a PKCSReq the policy phase found not to be a renewal, whatever signed it)
  * gets the same certificate from the policy phase's re-send path (RFC 8894
@@ -32,6 +34,7 @@ import type { Transaction, TransactionUpdate } from "../transaction-store.js";
 import { stopRenewing } from "./claim-renewal.js";
 import { settleClaim } from "./claim.js";
 import type { Enrollment } from "./enrollment.js";
+import { recordedSigner } from "./recorded-signer.js";
 
 /**
  * Whether the record was written or had no need to be: the enrollment's claim (`claim.ts`) moved ISSUING→ISSUED,
@@ -60,7 +63,7 @@ export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<b
       transactionId: req.transactionId,
       status: "ISSUED",
       csr: e.csr.der,
-      signerCertificate: new Uint8Array(0),
+      signerCertificate: recordedSigner(e),
       renewal: false,
       createdAt: t,
       updatedAt: t,
@@ -74,9 +77,10 @@ export async function recordIssued(ctx: ServerContext, e: Enrollment): Promise<b
       // PENDING/ISSUING record took the transactionID since (create refuses; this certificate is then not recorded).
       return await ctx.store("transaction store", () => p.transactions.create(whole));
     }
-    // The claim already holds the CSR, no signer certificate (the re-send's reply is encrypted to the re-send's own,
-    // and nothing else reads it: ~0.8 KB less per record, of ~3.6 KB, issue 13, goal 4) and `direct` (told apart from
-    // an approved certificate by CertPoll: its re-send is reported `issued_resent`).
+    // The claim already holds the CSR, the signer certificate as the record keeps it (none when the request was signed
+    // with the CSR's key: the re-send's reply is encrypted to the re-send's own, ~0.8 KB less per record, of ~3.6 KB,
+    // issue 13, goal 4; else the signer's, which a CertPoll may be signed with: recorded-signer.ts) and `direct` (told
+    // apart from an approved certificate by CertPoll: its re-send is reported `issued_resent`).
     const update: TransactionUpdate = {
       status: "ISSUED",
       updatedAt: t,
