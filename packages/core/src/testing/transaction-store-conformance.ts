@@ -325,6 +325,18 @@ export function transactionStoreConformance<S extends TransactionStore>(options:
         expect((await store.get(p, "claim"))?.status).toBe("PENDING");
       });
 
+      it("an enrollment's claim that keeps a signer certificate (a first enrollment signed with another key than the CSR's: an IDevID, an RA) moved to ISSUED keeps it byte for byte", async () => {
+        const p = profile();
+        const claimedAt = clock.now();
+        const claim = sample(p, "signed", { status: "ISSUING", direct: true, signerCertificate: allBytes(6), expiresAt: new Date(claimedAt.getTime() + MINUTE) });
+        expect(await store.create(claim)).toBe(true);
+        expect(view(await store.get(p, "signed"))).toEqual(view(claim));
+        const update: TransactionUpdate = { status: "ISSUED", updatedAt: clock.now(), expiresAt: new Date(claimedAt.getTime() + HOUR), certificate: allBytes(3) };
+        const expected = view({ ...claim, ...update });
+        expect(view(await store.transition(p, "signed", "ISSUING", update, { updatedAt: claimedAt }))).toEqual(expected);
+        expect(view(await store.get(p, "signed"))).toEqual(expected);
+      });
+
       it("an enrollment's claim handed to PENDING in one fenced transition: gains signerCertificate, renewal, challengeValidated, challengeData, loses direct (false clears it), keeps csr and createdAt; a stale fence changes nothing", async () => {
         const p = profile();
         const claimedAt = clock.now();
