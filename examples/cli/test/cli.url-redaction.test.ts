@@ -1,7 +1,7 @@
 /**
  * No secret of --url in what the CLI prints: its userinfo (`user:password@`) and credential-like query parameters
- * (`?token=`) are masked in every message that names the URL (connection refused, fetch's refusal of a URL with
- * credentials, usage errors), while the host stays so the line still says where.
+ * (`?token=`) are masked in every message that names the URL (connection refused, usage errors, among them the
+ * refusal of a URL with credentials), while the host stays so the line still says where.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -46,11 +46,22 @@ describe("--url credentials in the CLI's messages", () => {
     expect(r.err).not.toContain("s3cret");
   });
 
-  it("a --url with user:password@ (which fetch refuses, quoting it): names the host, not the password or token", async () => {
-    const r = await run("getcacaps", "--url", "http://user:s3cret@127.0.0.1:9/scep?token=s3cret");
-    expect(r.code).toBe(4);
-    expect(r.err).toContain("127.0.0.1:9");
-    expect(r.err).not.toContain("s3cret");
+  it.each(["getcacaps", "getcacert", "enroll", "renew", "getcert", "getcrl"])(
+    "%s: a --url with user:password@ (which fetch refuses on every request, quoting it) is a usage error naming the host, not the password or token",
+    async (command) => {
+      const r = await run(command, "--url", "http://user:s3cret@127.0.0.1:9/scep?token=s3cret");
+      expect(r.code).toBe(64);
+      expect(r.err.split("\n")[0]).toBe(
+        `scep: ${command}: --url http://user:***@127.0.0.1:9/scep?token=*** has credentials (user:password@), which are not supported: give the URL without them`,
+      );
+      expect(r.err).not.toContain("s3cret");
+    },
+  );
+
+  it("a --url with a user name alone is refused the same way (fetch refuses any userinfo)", async () => {
+    const r = await run("getcacaps", "--url", "https://device-7@127.0.0.1:9/scep");
+    expect(r.code).toBe(64);
+    expect(r.err.split("\n")[0]).toBe("scep: getcacaps: --url https://***@127.0.0.1:9/scep has credentials (user:password@), which are not supported: give the URL without them");
   });
 
   it.each([

@@ -6,7 +6,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { ContentCipher, DigestAlgorithm } from "@scep/core";
-import { redactUrlsInText } from "@scep/core";
+import { redactUrl, redactUrlsInText } from "@scep/core";
 import { UsageError } from "./exit.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -74,7 +74,11 @@ export function required(command: string, name: string, value: string | undefine
 
 /**
  * `--url`: required, http(s). A value without `scheme://` (`127.0.0.1:8080/scep`, which is no URL, or
- * `localhost:8080/scep`, which reads as the scheme `localhost:`) is refused naming the `http://` URL meant.
+ * `localhost:8080/scep`, which reads as the scheme `localhost:`) is refused naming the `http://` URL meant. A URL with
+ * credentials (`http://user:password@host/scep`, deprecated by RFC 3986 §3.2.1) is refused too: fetch throws on every
+ * request to it; the line names the URL through `redactUrl` (password masked).
+ *
+ * @throws UsageError (exit 64) for each of these.
  */
 export function urlOption(command: string, value: string | undefined): string {
   const url = required(command, "url", value);
@@ -90,6 +94,9 @@ export function urlOption(command: string, value: string | undefined): string {
     throw new UsageError(`${command}: --url ${redactUrlsInText(url)} is not a URL`);
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new UsageError(`${command}: --url must be http: or https:, got ${parsed.protocol}`);
+  if (parsed.username !== "" || parsed.password !== "") {
+    throw new UsageError(`${command}: --url ${redactUrl(parsed)} has credentials (user:password@), which are not supported: give the URL without them`);
+  }
   return url;
 }
 
