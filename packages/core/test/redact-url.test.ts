@@ -1,10 +1,10 @@
 /**
  * redactUrl / redactUrlsInText: a URL a user or a configuration gave never carries its credentials into a log line or
  * an error message (userinfo, and credential-like query parameters), while the host stays, so the line still says
- * where. And ScepClient's TransportError for a CA URL with credentials (fetch refuses it, quoting the URL whole).
+ * where. And ScepClient: a CA URL with userinfo is refused at construction; a fetch error quoting the URL is masked.
  */
 import { describe, expect, it } from "vitest";
-import { redactUrl, redactUrlsInText, ScepClient, TransportError } from "../src/index.js";
+import { InvalidArgumentError, redactUrl, redactUrlsInText, ScepClient, TransportError } from "../src/index.js";
 
 describe("redactUrl", () => {
   it.each([
@@ -39,21 +39,36 @@ describe("redactUrlsInText", () => {
 });
 
 describe("ScepClient with credentials in its URL", () => {
-  it("its TransportError names the host, not the password or the token", async () => {
-    const client = new ScepClient({ url: "http://user:s3cret@127.0.0.1:9/scep?token=s3cret" });
+  it.each(["http://user:s3cret@127.0.0.1:9/scep?token=s3cret", "https://s3cret@127.0.0.1:9/scep", "http://:s3cret@127.0.0.1:9/scep"])(
+    "%s is refused at construction (ERR_INVALID_ARGUMENT, as the other options): fetch refused every request to it as ERR_TRANSPORT; the URL is not echoed",
+    (url) => {
+      let thrown: unknown;
+      try {
+        new ScepClient({ url });
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(InvalidArgumentError);
+      expect(thrown).toMatchObject({
+        code: "ERR_INVALID_ARGUMENT",
+        message: "url must not include credentials (user:password@): fetch refuses such a URL; send HTTP authentication from the fetch option",
+      });
+      expect(String((thrown as Error).cause ?? "")).not.toContain("s3cret");
+    },
+  );
+
+  it("a token in the query is not refused (fetch sends it), and a fetch error quoting the URL reaches the caller masked, cause chain too", async () => {
+    // The caller's own fetch (the `fetch` option), which names the URL in its error as fetch's TypeErrors do.
+    const client = new ScepClient({ url: "http://127.0.0.1:9/scep?token=s3cret", fetch: async (input) => Promise.reject(new TypeError(`cannot reach ${String(input)}`)) });
     const error = await client.getCaCaps().then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(TransportError);
-    const message = (error as Error).message;
-    expect(message).toContain("127.0.0.1:9");
-    expect(message).not.toContain("s3cret");
-    expect(message).toBe("GetCACaps: Request cannot be constructed from a URL that includes credentials: http://user:***@127.0.0.1:9/scep?token=***&operation=GetCACaps");
-    // Nor does its cause chain, which a logger may print: fetch's TypeError quotes the URL whole.
+    expect((error as Error).message).toContain("http://127.0.0.1:9/scep?token=***&operation=GetCACaps");
     const chain: string[] = [];
-    for (let e: unknown = (error as Error).cause; e instanceof Error; e = e.cause) chain.push(`${e.name}: ${e.message}`);
-    expect(chain[0]).toBe("TypeError: Request cannot be constructed from a URL that includes credentials: http://user:***@127.0.0.1:9/scep?token=***&operation=GetCACaps");
+    for (let e: unknown = error; e instanceof Error; e = e.cause) chain.push(`${e.name}: ${e.message}`);
+    expect(chain[1]).toBe("TypeError: cannot reach http://127.0.0.1:9/scep?token=***&operation=GetCACaps");
     expect(chain.join("\n")).not.toContain("s3cret");
   });
 });

@@ -31,8 +31,10 @@ const MAX_TIMER_MS = 2_147_483_647;
 /** Options of {@link ScepClient}. @group Client */
 export interface ScepClientOptions extends CaPinOptions {
   /**
-   * The SCEP URL (RFC 8894 §4.1), e.g. `http://127.0.0.1:8080/scep`: an absolute URL, else `ERR_INVALID_ARGUMENT` from
-   * the constructor. Its own query is sent byte for byte, in order, before `operation`
+   * The SCEP URL (RFC 8894 §4.1), e.g. `http://127.0.0.1:8080/scep`: an absolute URL without credentials, else
+   * `ERR_INVALID_ARGUMENT` from the constructor (a `user:password@` or `user@`, deprecated by RFC 3986 §3.2.1, is
+   * refused by fetch on every request; a server that wants HTTP authentication gets its header from a `fetch` of
+   * yours). Its own query is sent byte for byte, in order, before `operation`
    * (and `message`), on every request, GET and POST (`https://ca.example/scep?profile=a%20b&flag` →
    * `…?profile=a%20b&flag&operation=GetCACaps`); a pair of its query named `operation` (or `message`, when the request
    * sends one), compared case-insensitively, is replaced by the request's own; the fragment is not sent. See
@@ -127,12 +129,17 @@ export class ScepClient {
    * `caFingerprints` entry or `trustedCaCertificates` certificate, and for a
    * `timeoutMs` or `maxResponseBytes` that is not a positive integer (NaN would lift the cap or the deadline), and for a
    * `timeoutMs` above 2 147 483 647 (a timer that long fires at once), and for a `caIdentifier` that is not a
-   * non-empty string or has a lone surrogate, and for a `url` that does not parse as an absolute URL.
+   * non-empty string or has a lone surrogate, and for a `url` that does not parse as an absolute URL or holds
+   * credentials (`user:password@`; the URL is not echoed).
    */
   constructor(options: ScepClientOptions) {
     // Checked here: every request builds on it, and a URL that does not parse made each one throw a bare TypeError.
     // Not echoed: a proxy's one-time URL holds its challenge.
     if (!parsesAsUrl(options.url)) throw new InvalidArgumentError("url must be an absolute URL (http:// or https://)");
+    // fetch refuses such a URL on every request (a TypeError wrapped as ERR_TRANSPORT, which callers retry): say so once.
+    if (hasCredentials(options.url)) {
+      throw new InvalidArgumentError("url must not include credentials (user:password@): fetch refuses such a URL; send HTTP authentication from the fetch option");
+    }
     this.#url = options.url;
     const timeout = options.timeoutMs ?? 180_000;
     if (!Number.isSafeInteger(timeout) || timeout < 1) throw new InvalidArgumentError(`timeoutMs must be a positive integer, got ${String(timeout)}`);
@@ -304,7 +311,7 @@ function transportError(operation: TransportOperation, detail: string, options?:
 
 /**
  * The error a fetch failed with, as a TransportError's `cause`: itself, unless its message quotes a URL's credentials
- * (fetch refuses a URL with `user:password@` and quotes it whole), then an error of the same name whose message has
+ * (a `?token=`; the constructor refuses a `user:password@`), then an error of the same name whose message has
  * them masked ({@link redactUrlsInText}) and whose own `cause` is the original's: a logger that prints the cause chain
  * then prints no password either.
  */
@@ -346,7 +353,7 @@ function transportDetail(cause: unknown, timeoutMs: number): string {
   if (name === "TimeoutError") return `timed out after ${timeoutMs} ms`;
   if (name === "AbortError") return `the request was aborted (${(cause as Error).message})`;
   const inner = (cause as { cause?: { code?: string; message?: string } } | undefined)?.cause;
-  // fetch quotes a URL with credentials whole ("Request cannot be constructed from a URL that includes credentials: …").
+  // A fetch error may quote the request URL whole, a ?token= included (userinfo is refused at construction).
   return redactUrlsInText(inner?.code ? `${inner.code}${inner.message ? ` (${inner.message})` : ""}` : String((cause as Error | undefined)?.message ?? cause));
 }
 
@@ -365,6 +372,12 @@ function errorBodyText(body: Uint8Array, contentType: string): string {
 }
 
 /** Whether `url` is a string that parses as an absolute URL. */
+/** Whether an absolute URL has userinfo (`user:password@` or `user@`), which fetch refuses. */
+function hasCredentials(url: string): boolean {
+  const parsed = new URL(url);
+  return parsed.username !== "" || parsed.password !== "";
+}
+
 function parsesAsUrl(url: unknown): boolean {
   if (typeof url !== "string") return false;
   try {
