@@ -131,12 +131,15 @@ describe("the GetCACert set is a per-profile choice", () => {
   it('"issuing-ca": the RAs and the issuing CA, without its parents', async () => {
     expect((await served({ ...base(), caCertificates: "issuing-ca" })).subjects).toEqual(["CN=NDES signing RA", "CN=NDES encryption RA", "CN=Set Issuing CA, O=scep-sdk server tests"]);
   });
+
   it('"ca-only": the issuing CA alone', async () => {
     expect(await served({ ...base(), caCertificates: "ca-only" })).toEqual({ subjects: ["CN=Set Issuing CA, O=scep-sdk server tests"], contentType: "application/x-x509-ca-cert" });
   });
+
   it("an explicit list, in its order", async () => {
     expect((await served({ ...base(), caCertificates: [root.cert.der, encryptionRa.cert] })).subjects).toEqual(["CN=Set Root CA, O=scep-sdk server tests", "CN=NDES encryption RA"]);
   });
+
   it("a wrong choice, an empty list or a broken caChain is refused at start with ERR_INVALID_ARGUMENT", () => {
     expect(() => createScepServer({ profiles: [profile({ caCertificates: "everything" as "default" })] })).toThrow('profile /scep: caCertificates must be "default", "issuing-ca", "ca-only" or a list of certificates, not "everything"');
     expect(() => createScepServer({ profiles: [profile({ caCertificates: [] })] })).toThrow("profile /scep: caCertificates is empty");

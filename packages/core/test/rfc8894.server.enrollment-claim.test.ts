@@ -237,6 +237,7 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     expect(hex(again.rep.certificate!.der)).toBe(hex(takenOver.rep.certificate!.der));
     expect(calls).toHaveLength(2);
   });
+
   it("a replica that died mid-issue holds the transactionID one claimLeaseMs at most: on another replica, the device's re-send and another subject under that transactionID wait for its claim to lapse and are issued", async () => {
     const calls: IssueContext[] = [];
     const r = replicas(issuingHook(ca, calls), { claimLeaseMs: 600, running: true });
@@ -319,6 +320,7 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
       expect(() => createScepServer({ profiles: [{ ...baseProfile(ca, CHALLENGE), issue: issuingHook(ca), claimLeaseMs }] })).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message: expect.stringContaining("claimLeaseMs") }));
     }
   });
+
   it("an issue hook that never settles (an upstream call without a timeout) keeps its claim approvalLeaseMs at most: renewals stop, and the device's re-send on another replica is issued", async () => {
     const hook = issuingHook(ca);
     let first = true;
@@ -347,6 +349,7 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     expect(resent.rep.status).toBe("SUCCESS"); // before the limit: PENDING, for as long as the process lived
     expect(renewals).toBe(counted);
   });
+
   it("the same request on another replica while the hook runs, finished within the wait: it waits and gets that certificate (issued_resent); the hook runs once and its record stands", async () => {
     const calls: IssueContext[] = [];
     const { hook, held, entered, arm } = gatedHook(calls);
@@ -367,6 +370,7 @@ describe("RFC 8894 §3.3.3: a first enrollment's claim on its transactionID", ()
     const tx = await r.transactions.get("p", (await first).built.transactionId);
     expect(hex(tx?.certificate)).toBe(hex(issued.certificate!.der));
   });
+
   it("a first enrollment signed by another CA's certificate (a manufacturer's IDevID) takes the claim too: its copy on another replica while the hook runs gets that certificate (issued_resent), not a second one; the hook runs once", async () => {
     const calls: IssueContext[] = [];
     const { hook, held, entered, arm } = gatedHook(calls);
