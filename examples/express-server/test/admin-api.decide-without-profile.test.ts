@@ -77,7 +77,7 @@ describe("approve and reject without a profile", () => {
     // Not in /lab's PENDING list but in /scep's: decided there (the one profile where it waits).
     const rejectTwin = await decide("reject", { transactionId: "twin-9" });
     expect([rejectTwin.status, await rejectTwin.json()]).toEqual([200, { profile: "/scep", transactionId: "twin-9", status: "REJECTED", subject: "CN=twin-a" }]);
-    const lines = proc.lines.filter((l) => l.includes('"type":"admin"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = proc.events("admin");
     expect(lines.find((l) => l.action === "reject" && l.transactionId === "twin-9" && l.profile === "/scep")).toEqual({
       time: expect.any(String), type: "admin", action: "reject", profile: "/scep", transactionId: "twin-9", status: "REJECTED", subject: "CN=twin-a", clientAddress: "127.0.0.1",
     });

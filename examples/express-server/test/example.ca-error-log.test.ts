@@ -45,7 +45,7 @@ describe("ca-error log line", () => {
     const second = await start(dataDir);
     const res = await fetch(`${second.base}/scep/ca.crl`);
     expect(res.status).toBe(200);
-    const errors = second.proc.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.type === "ca-error");
+    const errors = second.proc.events("ca-error");
     expect(errors).toEqual([
       { time: expect.any(String), type: "ca-error", code: "STORAGE_FAILED", message: expect.stringMatching(new RegExp(`^the key of certificate ${serial} cannot be known: cannot read .*ENOENT`)), dataDir },
     ]);

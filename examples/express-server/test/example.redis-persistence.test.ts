@@ -25,7 +25,7 @@ afterAll(async () => {
 async function persistenceLines(name: string, redis: RedisServer): Promise<Record<string, unknown>[]> {
   redises.push(redis);
   const { proc } = await examples.start({ SCEP_DATA_DIR: join(tmp, name), SCEP_CHALLENGE: "persistence-challenge", SCEP_REDIS_URL: redis.url });
-  return proc.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.type === "redis-persistence");
+  return proc.events("redis-persistence");
 }
 
 describe("a warning at start when Redis does not persist every write", () => {

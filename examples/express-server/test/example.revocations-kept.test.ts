@@ -120,10 +120,9 @@ describe("revocations without --redis-url are kept in the data directory", () =>
       expect(await crlText(rep.crls[0]!, `scep-${i}.crl`)).toContain(`Serial Number: ${device.serial.toUpperCase()}`);
     }
     const getCrlWorkers = new Set(
-      cluster.proc.lines
-        .filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((e) => e.type === "scep" && JSON.stringify(e).includes("GetCRL"))
+      cluster.proc
+        .events("scep")
+        .filter((e) => JSON.stringify(e).includes("GetCRL"))
         .map((e) => e.worker),
     );
     expect([...getCrlWorkers].sort()).toEqual([1, 2]);

@@ -302,7 +302,7 @@ describe("two replicas with one-time challenges", () => {
       expect((await admin(r, "challenges")).status).toBe(503);
     }
     // The events say only store_unavailable; the operator finds the cause on a scep-error line (onError).
-    const errorLines = [...a.proc.lines, ...b.proc.lines].map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.type === "scep-error");
+    const errorLines = [...a.proc.events("scep-error"), ...b.proc.events("scep-error")];
     expect(errorLines.length).toBeGreaterThanOrEqual(12);
     // Each names the request, so the cause can be tied to a device (transactionID, messageType).
     for (const l of errorLines) expect(l).toMatchObject({ operation: "PKCSReq", transactionId: expect.any(String), clientAddress: "127.0.0.1", reason: "store_unavailable", status: 503, code: "ERR_STORE_UNAVAILABLE", message: expect.any(String) });
@@ -342,10 +342,9 @@ describe("--pending with --workers 2 on Redis", () => {
       }
       expect(statuses).toEqual(Array(8).fill("SUCCESS"));
       const polledBy = new Set(
-        r.proc.lines
-          .filter((l) => l.startsWith("{"))
-          .map((l) => JSON.parse(l) as { type?: string; reason?: string; worker?: number })
-          .filter((e) => e.type === "scep" && e.reason === "issued_after_approval" && e.worker !== undefined)
+        r.proc
+          .events("scep")
+          .filter((e) => e.reason === "issued_after_approval" && e.worker !== undefined)
           .map((e) => e.worker),
       );
       expect([...polledBy].sort()).toEqual([1, 2]);

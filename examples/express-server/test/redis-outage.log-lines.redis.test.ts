@@ -39,9 +39,6 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const json = (lines: string[], type: string): Record<string, unknown>[] =>
-  lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.type === type);
-
 const readyz = async (r: StartedExample): Promise<[number, unknown]> => {
   const res = await fetch(`${r.base}/readyz`);
   return [res.status, await res.json()];
@@ -49,7 +46,7 @@ const readyz = async (r: StartedExample): Promise<[number, unknown]> => {
 
 describe("Redis hung (SIGSTOP), then resumed (SIGCONT)", () => {
   it("each replica writes one redis-down with the reason while /readyz says redis down, and one redis-up once Redis answers", async () => {
-    expect(json(a.proc.lines, "redis-down")).toEqual([]);
+    expect(a.proc.events("redis-down")).toEqual([]);
     await redis.pause();
     try {
       for (const r of [a, b]) {
@@ -67,21 +64,21 @@ describe("Redis hung (SIGSTOP), then resumed (SIGCONT)", () => {
       expect(await r.proc.waitForJson("redis-up")).toEqual({ time: expect.any(String), type: "redis-up", redis: redis.url });
       expect(await readyz(r)).toEqual([200, { status: "ready", checks: { ca: "ok", redis: "ok" } }]);
       // Once per outage: the failed PINGs of the 2-second timer while Redis hung wrote nothing more.
-      expect(json(r.proc.lines, "redis-down")).toHaveLength(1);
+      expect(r.proc.events("redis-down")).toHaveLength(1);
     }
   }, 60_000);
 });
 
 describe("Redis killed, then restarted", () => {
   it("an approve's admin-error line names approve and says the connection is down in our words; a PKIOperation's scep-error line too; one redis-down, then redis-up", async () => {
-    const downBefore = json(a.proc.lines, "redis-down").length;
+    const downBefore = a.proc.events("redis-down").length;
     const keys = await generateRsaKeyPair(2048);
     const ca = Certificate.from(readFileSync(a.listening.caCertificate, "utf8"));
     const csr = await generateCsr({ keys, subject: "CN=outage-device", challengePassword: "outage-secret" });
     const req = await buildPkcsReq({ csr, signer: await createSelfSignedSigner({ keys, subject: "CN=outage-device" }), recipient: ca });
     await redis.kill();
     try {
-      await a.proc.waitForJson("redis-down", () => json(a.proc.lines, "redis-down").length > downBefore);
+      await a.proc.waitForJson("redis-down", () => a.proc.events("redis-down").length > downBefore);
       const approve = await fetch(`${a.base}/admin/scep/approve`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ transactionId: "outage-tid" }) });
       expect([approve.status, approve.headers.get("retry-after"), await approve.json()]).toEqual([503, "30", { error: "the transaction store is unavailable; try again" }]);
       const adminError = await a.proc.waitForJson("admin-error", (e) => e.path === "/admin/scep/approve");
@@ -106,9 +103,9 @@ describe("Redis killed, then restarted", () => {
       await redis.restart();
     }
     for (const r of [a, b]) {
-      await r.proc.waitForJson("redis-up", () => json(r.proc.lines, "redis-up").length >= 2);
-      expect(json(r.proc.lines, "redis-down")).toHaveLength(2);
-      expect(json(r.proc.lines, "redis-down")[1]).toEqual({ time: expect.any(String), type: "redis-down", redis: redis.url, reason: expect.any(String), ...(json(r.proc.lines, "redis-down")[1]!.error !== undefined ? { error: expect.any(String) } : {}) });
+      await r.proc.waitForJson("redis-up", () => r.proc.events("redis-up").length >= 2);
+      expect(r.proc.events("redis-down")).toHaveLength(2);
+      expect(r.proc.events("redis-down")[1]).toEqual({ time: expect.any(String), type: "redis-down", redis: redis.url, reason: expect.any(String), ...(r.proc.events("redis-down")[1]!.error !== undefined ? { error: expect.any(String) } : {}) });
     }
   }, 90_000);
 });

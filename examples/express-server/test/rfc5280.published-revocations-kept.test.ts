@@ -70,9 +70,7 @@ async function renew(base: string, device: Awaited<ReturnType<typeof enroll>>, s
   return [rep.status, rep.status === "FAILURE" ? rep.failInfo : undefined];
 }
 
-const jsonLines = (proc: ExampleProcess, type: string): Record<string, unknown>[] =>
-  proc.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.type === type);
-const restoredLines = (proc: ExampleProcess): Record<string, unknown>[] => jsonLines(proc, "revocations-restored");
+const restoredLines = (proc: ExampleProcess): Record<string, unknown>[] => proc.events("revocations-restored");
 /** Whether `dataDir/revocations.jsonl` names `serial`. */
 const inRevocationsFile = (dataDir: string, serial: string): boolean => {
   const path = join(dataDir, "revocations.jsonl");
@@ -163,7 +161,7 @@ describe("RFC 5280 §3.3: revocations on the published CRL survive the loss of t
     writeFileSync(join(dataDir, "ca.crl"), der);
 
     const second = await start(dataDir, { SCEP_WORKERS: "2" });
-    expect(jsonLines(second.proc, "published-crl-ignored")).toEqual([
+    expect(second.proc.events("published-crl-ignored")).toEqual([
       { time: expect.any(String), type: "published-crl-ignored", crlNumber: String(crlNumber(before)), reason: "its signature does not verify with the CA's key", dataDir },
     ]);
     expect(restoredLines(second.proc)).toEqual([]);

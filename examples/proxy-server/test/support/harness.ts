@@ -138,7 +138,7 @@ export async function startProxy(cas: CaEntry[], env: Record<string, string> = {
         const json = (await res.json()) as { profiles: Record<string, unknown>[] };
         return json.profiles.find((p) => p.hostId === hostId && p.profileId === profileId && p.caName === caName);
       },
-      events: () => proc.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.type === "proxy"),
+      events: () => proc.events("proxy"),
       stop,
     };
   } catch (e) {
