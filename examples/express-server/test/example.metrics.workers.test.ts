@@ -60,7 +60,7 @@ function http(method: string, path: string, options: { agent?: Agent; body?: Uin
 
 /** The scep event lines the workers wrote (one per SCEP request). */
 const scepEvents = (): { worker: number; operation: string }[] =>
-  proc.lines.filter((l) => l.includes('"type":"scep"')).map((l) => JSON.parse(l) as { worker: number; operation: string });
+  proc.events("scep") as { worker: number; operation: string }[];
 
 /** Waits until `n` scep event lines were written (they are flushed once per event-loop turn, after the answer). */
 async function untilEvents(n: number): Promise<{ worker: number; operation: string }[]> {
