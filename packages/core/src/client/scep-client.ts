@@ -371,13 +371,13 @@ function errorBodyText(body: Uint8Array, contentType: string): string {
   return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }
 
-/** Whether `url` is a string that parses as an absolute URL. */
 /** Whether an absolute URL has userinfo (`user:password@` or `user@`), which fetch refuses. */
 function hasCredentials(url: string): boolean {
   const parsed = new URL(url);
   return parsed.username !== "" || parsed.password !== "";
 }
 
+/** Whether `url` is a string that parses as an absolute URL. */
 function parsesAsUrl(url: unknown): boolean {
   if (typeof url !== "string") return false;
   try {
