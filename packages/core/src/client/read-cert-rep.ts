@@ -77,7 +77,8 @@ export interface CertRep {
 /** The issued certificate of a SUCCESS reply: by key when known, else the end entity of the set. */
 function issuedCertificate(certificates: readonly Certificate[], requestedKey: Uint8Array | undefined): Certificate | undefined {
   if (requestedKey) return certificates.find((c) => equalBytes(c.spki, requestedKey));
-  const leaves = certificates.filter((c) => !isCaInSet(c, certificates));
+  // A server that names the issued certificate twice (a full chain after the leaf) still names one end entity.
+  const leaves = certificates.filter((c, i) => !isCaInSet(c, certificates) && certificates.findIndex((o) => equalBytes(o.der, c.der)) === i);
   return leaves.length === 1 ? leaves[0] : undefined;
 }
 

@@ -5,6 +5,7 @@
  * @module
  */
 import { clip } from "../lib/clip.js";
+import { uniqueDers } from "../lib/unique-ders.js";
 import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
 import { pemTextOf } from "../encoding.js";
@@ -36,6 +37,8 @@ export interface EncodedReply {
  * degenerate certs-only PKCS#7 (`application/x-x509-ca-ra-cert`). Each
  * certificate is a {@link Certificate}, DER, or PEM file bytes (RFC 7468); an
  * entry that is a PEM bundle gives every certificate it holds (RFC 8894 §4.2.1).
+ * A certificate given twice is sent once, first place kept (iOS refuses a set
+ * with a repeat), so the same CA twice is the one DER certificate.
  *
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` (no certificate; PEM without a CERTIFICATE block).
  *
@@ -52,7 +55,7 @@ export interface EncodedReply {
  */
 export async function buildGetCaCertResponse(certificates: readonly (Certificate | Uint8Array)[]): Promise<EncodedReply> {
   if (certificates.length === 0) throw new InvalidArgumentError("GetCACert needs at least one certificate");
-  const ders = certificates.flatMap(Certificate.dersOf);
+  const ders = uniqueDers(certificates.flatMap(Certificate.dersOf));
   if (ders.length === 1) return { body: ders[0]!, contentType: CA_CERT_CONTENT_TYPE };
   return { body: await buildSignedData({ certificates: ders }), contentType: CA_RA_CERT_CONTENT_TYPE };
 }
@@ -98,11 +101,12 @@ function parseCertificates(body: Uint8Array, contentType: string | undefined): C
 
 /**
  * Builds a GetNextCACert reply (RFC 8894 §4.7): the next CA (and RA) certificates in a SignedData signed by the
- * current CA. Certificates as for {@link buildGetCaCertResponse} (a PEM bundle entry gives all it holds).
+ * current CA. Certificates as for {@link buildGetCaCertResponse} (a PEM bundle entry gives all it holds; a repeat is
+ * sent once).
  * @group Codec
  */
 export async function buildGetNextCaCertResponse(options: { certificates: readonly (Certificate | Uint8Array)[]; signer: Signer; now?: Date }): Promise<EncodedReply> {
-  const ders = options.certificates.flatMap(Certificate.dersOf);
+  const ders = uniqueDers(options.certificates.flatMap(Certificate.dersOf));
   if (ders.length === 0) throw new InvalidArgumentError("GetNextCACert needs at least one certificate");
   const inner = await buildSignedData({ certificates: ders });
   const signingTime = der.seq(der.oid(oids.id_signingTime), der.tlv(der.Tag.SET, der.time(options.now ?? new Date())));

@@ -5,6 +5,7 @@
  */
 import * as der from "../lib/der.js";
 import * as nc from "../lib/node-crypto.js";
+import { uniqueDers } from "../lib/unique-ders.js";
 import { type ContentCipher, type DigestAlgorithm, type KeyTransport, type SignatureAlgorithm, DIGEST_OID } from "../algorithms.js";
 import type { FailInfo } from "../errors.js";
 import { InvalidArgumentError } from "../errors.js";
@@ -63,7 +64,8 @@ export interface CertRepOptions {
   failInfoText?: string;
   /**
    * SUCCESS: the issued certificate first, then its chain ({@link Certificate}, DER, or PEM file bytes, RFC 7468;
-   * sent as DER). An entry that is a PEM bundle gives every `CERTIFICATE` block it holds, in order.
+   * sent as DER). An entry that is a PEM bundle gives every `CERTIFICATE` block it holds, in order. A certificate
+   * given twice is sent once, first place kept (a full-chain PEM that starts with the issued certificate).
    */
   certificates?: readonly (Certificate | Uint8Array)[];
   /** SUCCESS to GetCRL: the CRL, DER. */
@@ -127,7 +129,7 @@ export async function buildCertRep(options: CertRepOptions): Promise<Uint8Array>
   if (status === "SUCCESS") {
     const recipient = request.signerCertificate;
     if (!recipient) throw new InvalidArgumentError("a SUCCESS CertRep needs the requester's certificate to encrypt to");
-    const certs = options.certificates ? appendDers(options.certificates, []) : [];
+    const certs = options.certificates ? uniqueDers(appendDers(options.certificates, [])) : [];
     if (certs.length === 0 && !options.crl) throw new InvalidArgumentError("a SUCCESS CertRep needs a certificate or a CRL");
     const inner = await buildSignedData({ certificates: certs, crls: options.crl ? [options.crl] : [] });
     const envOpts = {
