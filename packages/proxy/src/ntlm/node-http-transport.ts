@@ -90,6 +90,8 @@ export interface NtlmHttpResponse {
 interface RawResponse {
   status: number;
   contentType: string | null;
+  /** The Location header, or null. */
+  location: string | null;
   challenges: Map<string, string>;
   body: Uint8Array;
   reusedSocket: boolean;
@@ -137,9 +139,14 @@ function utf8b64(s: string): string {
  * server offers only Basic. Used by {@link NdesChallengeSource} to read the
  * NDES admin page; usable for any IIS page behind Windows authentication.
  *
+ * A redirect (301, 302, 303, 307, 308) to the same origin (scheme, host and port) is followed, authenticating again
+ * there, 3 times at most: IIS answers `…/certsrv/mscep_admin` (no trailing slash) with 301 to
+ * `…/certsrv/mscep_admin/`. A redirect elsewhere is not (the credentials stay with the host named): it is the
+ * response returned. `timeoutMs` bounds every hop together.
+ *
  * @param url - An `http:` or `https:` URL without user info.
  * @param options - Credentials, mode, limits.
- * @returns The first non-401 response, with its body.
+ * @returns The first non-401 response that is not a redirect followed, with its body.
  * @throws {@link NdesAuthError} (`ERR_PROXY_NDES_AUTH`) on 401 after a complete handshake or to Basic.
  * @throws {@link NdesAuthSchemeError} (`ERR_PROXY_NDES_AUTH_SCHEME`) when no usable scheme is offered.
  * @throws {@link NtlmMessageError} (`ERR_PROXY_NTLM_MESSAGE`) for a malformed CHALLENGE message.
@@ -163,6 +170,37 @@ function utf8b64(s: string): string {
  * @group NTLM
  */
 export async function ntlmHttpGet(url: string, options: NtlmHttpGetOptions): Promise<NtlmHttpResponse> {
+  const timeoutMs = integerOption("timeoutMs", options.timeoutMs, DEFAULT_TIMEOUT_MS, TIMER_MS);
+  const started = performance.now(); // a timer's budget, not a clock reading: monotonic
+  let current = url;
+  for (let hop = 0; ; hop++) {
+    const left = Math.max(1, Math.ceil(timeoutMs - (performance.now() - started)));
+    const { location, ...res } = await getOnce(current, { ...options, timeoutMs: left }, timeoutMs);
+    const next = hop < NTLM_MAX_REDIRECTS && REDIRECTS.has(res.status) && location !== null ? sameOrigin(current, location) : undefined;
+    if (next === undefined) return res;
+    current = next;
+  }
+}
+
+/** How many same-origin redirects {@link ntlmHttpGet} follows. */
+const NTLM_MAX_REDIRECTS = 3;
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** `location` resolved against `from` when it names the same origin and no user info; else undefined. */
+function sameOrigin(from: string, location: string): string | undefined {
+  let to: URL;
+  try {
+    to = new URL(location, from);
+  } catch {
+    return undefined;
+  }
+  const origin = new URL(from);
+  return to.protocol === origin.protocol && to.host === origin.host && !to.username && !to.password ? to.href : undefined;
+}
+
+/** One GET of `url` and its authentication handshake; `totalMs` is the whole budget a timeout names. */
+async function getOnce(url: string, options: NtlmHttpGetOptions, totalMs: number): Promise<NtlmHttpResponse & { location: string | null }> {
   let target: URL;
   try {
     target = new URL(url);
@@ -220,6 +258,7 @@ export async function ntlmHttpGet(url: string, options: NtlmHttpGetOptions): Pro
             resolve({
               status: res.statusCode ?? 0,
               contentType: typeof ct === "string" ? ct : null,
+              location: res.headers.location ?? null,
               challenges: authChallenges(res),
               body: new Uint8Array(Buffer.concat(chunks)),
               reusedSocket: req.reusedSocket,
@@ -303,7 +342,7 @@ export async function ntlmHttpGet(url: string, options: NtlmHttpGetOptions): Pro
     }
     throw new NdesAuthSchemeError("NDES admin page answered 401 without an NTLM, Negotiate or Basic challenge");
   } catch (e) {
-    if (timedOut) throw new NdesTimeoutError(`NDES admin page did not answer within ${timeoutMs} ms`, { cause: e });
+    if (timedOut) throw new NdesTimeoutError(`NDES admin page did not answer within ${totalMs} ms`, { cause: e });
     if (options.signal?.aborted) throw options.signal.reason;
     if (e instanceof ChallengeSourceError) throw e; // already typed
     const reason = transportFailure(e);
@@ -315,6 +354,6 @@ export async function ntlmHttpGet(url: string, options: NtlmHttpGetOptions): Pro
   }
 }
 
-function final(res: RawResponse, scheme: NtlmHttpResponse["scheme"]): NtlmHttpResponse {
-  return { status: res.status, contentType: res.contentType, body: res.body, scheme };
+function final(res: RawResponse, scheme: NtlmHttpResponse["scheme"]): NtlmHttpResponse & { location: string | null } {
+  return { status: res.status, contentType: res.contentType, body: res.body, scheme, location: res.location };
 }

@@ -34,6 +34,12 @@ export interface NdesServerOptions {
   page: () => PageReply;
   /** Serve HTTPS with this key and certificate (PEM). */
   tls?: { key: string; cert: string };
+  /**
+   * Like IIS for a directory asked without its trailing slash: an authenticated GET of `/certsrv/mscep_admin`
+   * answers 301 with `Location` set to this function's answer for the absolute URL of `/certsrv/mscep_admin/`
+   * (default: that URL itself). Off when absent.
+   */
+  slashRedirect?: (to: string) => string;
 }
 
 export interface LoggedRequest {
@@ -42,7 +48,9 @@ export interface LoggedRequest {
   /** What the Authorization header held. */
   auth: "none" | "NEGOTIATE" | "AUTHENTICATE" | "Basic" | "other";
   /** What the server answered. */
-  outcome: "dropped" | "challenge" | "401" | "ok" | "hang";
+  outcome: "dropped" | "challenge" | "401" | "ok" | "hang" | "redirect";
+  /** The request's path and query (logged with `slashRedirect` only). */
+  path?: string;
 }
 
 export interface NdesServer {
@@ -159,7 +167,14 @@ export async function startNdesServer(o: NdesServerOptions): Promise<NdesServer>
     res.end("<html><body>401 - Unauthorized</body></html>");
   };
 
-  const serve = (res: ServerResponse, entry: LoggedRequest): void => {
+  const serve = (req: IncomingMessage, res: ServerResponse, entry: LoggedRequest): void => {
+    if (o.slashRedirect && req.url === "/certsrv/mscep_admin") {
+      entry.outcome = "redirect";
+      const own = `${o.tls ? "https" : "http"}://${req.headers.host ?? ""}/certsrv/mscep_admin/`;
+      res.writeHead(301, { location: o.slashRedirect(own), "content-type": "text/html" });
+      res.end("<head><title>Document Moved</title></head><body><h1>Object Moved</h1></body>");
+      return;
+    }
     const reply = o.page();
     if (reply === "hang") {
       entry.outcome = "hang";
@@ -180,10 +195,10 @@ export async function startNdesServer(o: NdesServerOptions): Promise<NdesServer>
       conns.set(socket, st);
     }
     const header = req.headers.authorization ?? "";
-    const entry: LoggedRequest = { connection: st.id, auth: "none", outcome: "401" };
+    const entry: LoggedRequest = { connection: st.id, auth: "none", outcome: "401", ...(o.slashRedirect ? { path: req.url ?? "" } : {}) };
     log.push(entry);
 
-    if (o.auth === "none") return serve(res, entry);
+    if (o.auth === "none") return serve(req, res, entry);
     if (!header) {
       if (o.dropUnauthenticated) {
         entry.outcome = "dropped";
@@ -201,7 +216,7 @@ export async function startNdesServer(o: NdesServerOptions): Promise<NdesServer>
       const [name, ...rest] = token.toString("utf8").split(":");
       const pass = rest.join(":");
       const okName = name?.toLowerCase() === `${o.domain}\\${o.username}`.toLowerCase() || name?.toLowerCase() === o.username.toLowerCase();
-      if (okName && pass === o.password) return serve(res, entry);
+      if (okName && pass === o.password) return serve(req, res, entry);
       return unauthorized(res, offers(o));
     }
     if ((scheme === "ntlm" || scheme === "negotiate") && token.length >= 12 && token.subarray(0, 8).equals(SIG)) {
@@ -228,7 +243,7 @@ export async function startNdesServer(o: NdesServerOptions): Promise<NdesServer>
         entry.auth = "AUTHENTICATE";
         const ok = ntlmOffered && (await verifyAuthenticate(token, st, o));
         st.serverChallenge = undefined; // one AUTHENTICATE per CHALLENGE
-        if (ok) return serve(res, entry);
+        if (ok) return serve(req, res, entry);
         return unauthorized(res, offers(o));
       }
     }
