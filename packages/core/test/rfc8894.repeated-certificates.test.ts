@@ -48,6 +48,16 @@ describe("RFC 8894 §4.2.1: buildGetCaCertResponse sends a repeated certificate 
   });
 });
 
+describe("RFC 8894 §4.2.1, client: another server's GetCACert that names a certificate twice (ios-cert-enrollment#3's server)", async () => {
+  const ca = await createTestCa("Repeat Served CA");
+  const ra = await ca.ra("CN=Repeat Served RA");
+
+  it("CA, RA, CA, RA → CA, RA, each once, in first-seen order", async () => {
+    const body = await buildSignedData({ certificates: [ca.cert.der, ra.certificate.der, ca.cert.der, ra.certificate.der] });
+    expect(ders(parseGetCaCertResponse(body, "application/x-x509-ca-ra-cert"))).toEqual(ders([ca.cert, ra.certificate]));
+  });
+});
+
 describe("RFC 8894 §4.7: buildGetNextCaCertResponse sends a repeated next certificate once", async () => {
   const current = await createTestCa("Repeat Current CA");
   const next = await createTestCa("Repeat Next CA");

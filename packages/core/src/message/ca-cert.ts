@@ -62,7 +62,8 @@ export async function buildGetCaCertResponse(certificates: readonly (Certificate
 
 /**
  * Parses a GetCACert reply (RFC 8894 §4.2.1): DER certificate, degenerate PKCS#7, or PEM (some
- * servers send it). The content type is a hint only. Every certificate's names and extensions are read here, so
+ * servers send it). The content type is a hint only. A certificate the server sent twice is returned once (first
+ * place kept): the reply is a set. Every certificate's names and extensions are read here, so
  * the certificates returned never throw from a getter later.
  *
  * @throws MessageMalformedError `ERR_MESSAGE_MALFORMED` (neither a certificate nor a PKCS#7, an empty PKCS#7, or a
@@ -71,7 +72,8 @@ export async function buildGetCaCertResponse(certificates: readonly (Certificate
  * @group Codec
  */
 export function parseGetCaCertResponse(body: Uint8Array, contentType?: string): Certificate[] {
-  const certificates = parseCertificates(body, contentType);
+  const all = parseCertificates(body, contentType);
+  const certificates = all.filter((c, i) => all.findIndex((o) => der.equalBytes(o.der, c.der)) === i);
   certificates.forEach((c, i) => {
     const e = unreadableCertificatePart(c);
     if (e) throw new MessageMalformedError(`GetCACert certificate ${i + 1} has names or extensions that do not parse: ${e.message}`, { cause: e });
