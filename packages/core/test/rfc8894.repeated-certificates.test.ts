@@ -4,20 +4,23 @@
  * An iOS enrollment server answered GetCACert with the same CA certificate twice under
  * `application/x-x509-ca-ra-cert`, and iOS refused it; the fix was to send the one CA certificate as
  * `application/x-x509-ca-cert` (nolanbrown/ios-cert-enrollment#3,
- * https://github.com/nolanbrown/ios-cert-enrollment/pull/3). Our server's profile already sends a repeated
+ * https://github.com/nolanbrown/ios-cert-enrollment/pull/3). Our server's profile already sent a repeated
  * `caCertificates` entry once; the public codec functions a custom handler calls did not: `buildGetCaCertResponse`
- * put both copies in a degenerate PKCS#7, `buildGetNextCaCertResponse` the same, and a SUCCESS CertRep carried the
- * issued certificate twice when the issue hook's `chain` was a full-chain PEM that starts with the leaf (what
- * certbot-style `fullchain.pem` files and several CAs' APIs return). Our own client then could not tell the issued
- * certificate (two "leaves") unless it was given the requested key.
+ * put both copies in a degenerate PKCS#7, `buildGetNextCaCertResponse` and `buildCertRep`'s `extraCertificates` the
+ * same, and a SUCCESS CertRep carried the issued certificate twice when the issue hook's `chain` was a full-chain PEM
+ * that starts with the leaf (what certbot-style `fullchain.pem` files and several CAs' APIs return). On the client
+ * side, `parseGetCaCertResponse` returned both copies of a repeated certificate, and `readCertRep` could not tell the
+ * issued certificate of a reply naming it twice (two "leaves") unless it was given the requested key.
  */
 import { describe, expect, it } from "vitest";
 import {
   Certificate,
   buildGetCaCertResponse,
+  buildCertRep,
   buildGetNextCaCertResponse,
   buildPkcsReq,
   createScepServer,
+  decodePkiMessage,
   parseGetCaCertResponse,
   parseGetNextCaCertResponse,
   readCertRep,
@@ -25,7 +28,7 @@ import {
   type IssueHook,
 } from "../src/index.js";
 import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
-import { buildSignedData } from "../src/cms/signed-data.js";
+import { buildSignedData, parseSignedData } from "../src/cms/signed-data.js";
 import { encodeScepAttributes } from "../src/message/attributes.js";
 import { MessageType, PkiStatus } from "../src/message/types.js";
 import { NOW, createTestCa, hex, issuingHook, postPki, staticScep } from "./support/server-pki.js";
@@ -87,6 +90,14 @@ describe("RFC 8894 §3.3.2.1: a SUCCESS CertRep names the issued certificate and
     expect(rep.certificates.map((c) => c.subject)).toEqual([rep.certificates[0]!.subject, ca.cert.subject]);
     expect(rep.certificates[0]!.subject).toContain("repeat-fullchain-device");
     expect(hex(rep.certificate?.der)).toBe(hex(rep.certificates[0]!.der));
+  });
+
+  it("buildCertRep's extraCertificates that repeat the signer's certificate: the reply's SignedData names it once", async () => {
+    const ra = await ca.ra("CN=Repeat Reply RA");
+    const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+    const request = await decodePkiMessage(built.der, { decrypters: [ca.key] });
+    const body = await buildCertRep({ request, signer: ra, status: "PENDING", extraCertificates: [ra.certificate, ca.cert, ca.cert], now: NOW });
+    expect(ders(parseSignedData(body).certificates)).toEqual(ders([ra.certificate, ca.cert]));
   });
 
   it("the usual hook (no chain) is unchanged: issued, CA", async () => {

@@ -86,7 +86,7 @@ export interface CertRepOptions {
   signatureAlgorithm?: SignatureAlgorithm;
   /** Include the signer's certificate in the SignedData (default true). */
   includeSignerCertificate?: boolean;
-  /** Extra certificates for the SignedData (e.g. the CA above an RA), in the same forms as `certificates`. */
+  /** Extra certificates for the SignedData (e.g. the CA above an RA), in the same forms as `certificates`; one already there (the signer's) is not repeated. */
   extraCertificates?: readonly (Certificate | Uint8Array)[];
   /** signingTime (default now). */
   now?: Date;
@@ -154,5 +154,5 @@ export async function buildCertRep(options: CertRepOptions): Promise<Uint8Array>
   const signatureAlgorithm = options.signatureAlgorithm ?? defaultSignatureAlgorithm(signer.certificate.spki, digest, "rsaEncryption");
   const certificates: Uint8Array[] = options.includeSignerCertificate === false ? [] : [signer.certificate.der];
   if (options.extraCertificates) appendDers(options.extraCertificates, certificates);
-  return buildSignedData({ content: content ?? new Uint8Array(), certificates, signer, digest, signatureAlgorithm, attributes: attrs });
+  return buildSignedData({ content: content ?? new Uint8Array(), certificates: uniqueDers(certificates), signer, digest, signatureAlgorithm, attributes: attrs });
 }
