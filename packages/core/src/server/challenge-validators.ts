@@ -10,6 +10,7 @@
 import type { FailInfo } from "../errors.js";
 import { type ChallengeContext, type ChallengePolicy, type ChallengeVerdict, staticChallengeMatches } from "./challenge.js";
 import { lateCall, type StoreCall } from "./store-call.js";
+import { resendBinding } from "./resend-binding.js";
 
 /** A validator's verdict, normalized. @group Server */
 export type ChallengeOutcome =
@@ -21,8 +22,12 @@ export type ChallengeOutcome =
     }
   | { ok: false; reason: string; failInfo: FailInfo; failInfoText: string };
 
-/** Checks the challenge of one request. May reject with StoreUnavailableError (the server answers 503). @group Server */
-export type ChallengeValidator = (ctx: ChallengeContext, store: StoreCall) => Promise<ChallengeOutcome>;
+/**
+ * Checks the challenge of one request. May reject with StoreUnavailableError (the server answers 503). `options.resend`:
+ * the request is the re-send of one whose enrollment ended unanswered (its claim lapsed, `enrollment/claim.ts`), so a
+ * one-time challenge that first send spent may pass for it. @group Server
+ */
+export type ChallengeValidator = (ctx: ChallengeContext, store: StoreCall, options?: { resend?: boolean }) => Promise<ChallengeOutcome>;
 
 const OK: ChallengeOutcome = { ok: true };
 const refuse = (failInfoText: string, reason = "bad_challenge", failInfo: FailInfo = "badRequest"): ChallengeOutcome => ({ ok: false, reason, failInfo, failInfoText });
@@ -41,20 +46,40 @@ function staticSecret(password: string): ChallengeValidator {
   };
 }
 
-/** A one-time challenge consumed from a {@link ChallengeStore} (atomic: one success per challenge). */
+/**
+ * A one-time challenge consumed from a {@link ChallengeStore} (atomic: one success per challenge). The consume records
+ * the request's re-send binding (`resend-binding.ts`). When the challenge is found spent, the request resumes a lapsed
+ * claim of its own first send (`options.resend`: that send's replica died, or could not let go of its claim or give
+ * the challenge back, before any answer was recorded; RFC 8894 §3.3.3) and the store has `isSpentBy`, a request with
+ * the binding of the one that spent it passes, consuming nothing; it gets no `release` (the store then never releases
+ * the spending consume either: the re-send may be issued). Anything else with a spent challenge is refused as before,
+ * also the re-send of a request that got its answer (a FAILURE, or a certificate whose record has expired since).
+ */
 function oneTime(policy: Extract<ChallengePolicy, { type: "store" }>): ChallengeValidator {
-  return async ({ challenge, profile }, store) => {
+  return async (ctx, store, options) => {
+    const { challenge, profile } = ctx;
     if (challenge === undefined) return MISSING();
     const challenges = policy.store;
-    let consumed: boolean;
-    try {
-      consumed = await store("challenge store", () => challenges.consume(challenge, { profile }));
-    } catch (error) {
-      // A consume that answers after the timeout may still have spent the challenge, while the device was told 503
-      // and will resend: put it back once the store answers.
-      const late = lateCall(error);
-      if (late && challenges.release) void late.then((spent) => spent && challenges.release!(challenge, { profile })).catch(() => undefined);
-      throw error;
+    const binding = await resendBinding(ctx);
+    const consume = async (): Promise<boolean> => {
+      try {
+        return await store("challenge store", () => challenges.consume(challenge, { profile, binding }));
+      } catch (error) {
+        // A consume that answers after the timeout may still have spent the challenge, while the device was told 503
+        // and will resend: put it back once the store answers.
+        const late = lateCall(error);
+        if (late && challenges.release) void late.then((spent) => spent && challenges.release!(challenge, { profile })).catch(() => undefined);
+        throw error;
+      }
+    };
+    let consumed = await consume();
+    if (!consumed && options?.resend === true && challenges.isSpentBy) {
+      // Spent: by this very request's first send? A match is recorded by the store in the same step, so that send's
+      // release can no longer put the challenge back while this one is issued.
+      if (await store("challenge store", () => challenges.isSpentBy!(challenge, { profile, binding }))) return OK;
+      // Not matched: the spending consume may have been released between the consume above and this look; one more
+      // consume takes the challenge as if this request had come after the release.
+      consumed = await consume();
     }
     if (!consumed) return refuse("challenge password invalid or already used");
     return challenges.release ? { ok: true, release: () => store("challenge store", () => challenges.release!(challenge, { profile })) } : OK;

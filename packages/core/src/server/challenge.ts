@@ -92,7 +92,8 @@ export interface ChallengeStore {
    * hex), recorded with the spent mark so that `release` with the same id puts back this consume and no later one.
    *
    * `binding`: an optional string naming the request this consume was for (`@scep/proxy` passes a digest of a
-   * PKCSReq's transactionID and signer key), recorded with the spent mark in the same atomic step, so that
+   * PKCSReq's transactionID and signer key; the server's one-time policy a digest of the transactionID, the CSR's key
+   * and subject, matched for a re-send that took over its first send's lapsed claim), recorded with the spent mark in the same atomic step, so that
    * {@link ChallengeStore.isSpentBy} can later tell that request's re-send (RFC 8894 §3.3.1, §3.3.3) from another
    * use. A store without `isSpentBy` may ignore it.
    */

@@ -23,7 +23,7 @@ export const challenge: Phase = {
     if (presented !== undefined && Buffer.byteLength(presented, "utf8") > LIMITS.challengeBytes) {
       return failure(ctx, p, e.request, "badRequest", "challenge_too_long", `the challenge password is longer than ${LIMITS.challengeBytes} bytes`);
     }
-    const verdict = await p.validateChallenge({ challenge: e.csr.challengePassword, csr: e.csr, request: e.request, profile: p.name }, ctx.store);
+    const verdict = await p.validateChallenge({ challenge: e.csr.challengePassword, csr: e.csr, request: e.request, profile: p.name }, ctx.store, { resend: e.resumesLapsedClaim === true });
     const unusable = e.unusableSigner;
     if (!verdict.ok && unusable) return failure(ctx, p, e.request, unusable.failInfo, unusable.reason, unusable.text);
     if (!verdict.ok) return failure(ctx, p, e.request, verdict.failInfo, verdict.reason, verdict.failInfoText);

@@ -80,6 +80,8 @@ export const claim: Phase = {
     // Create on the first pass, and after a read found nothing; never on a pass that only waited: `create` replaces a
     // finished record, so taking a claim then would run the hook again over the holder's ISSUED record.
     let take = true;
+    // Whether a claim of this very request (same key and subject) was seen held: its first send, still in flight or dead.
+    let sawOwnClaim = false;
     for (let attempt = 0; ; attempt++) {
       const tried = take;
       if (take) {
@@ -100,6 +102,9 @@ export const claim: Phase = {
         };
         if (await ctx.store("transaction store", () => p.transactions.create(tx))) {
           e.claim = t;
+          // Taken after a claim of this very request was seen: that claim ended unanswered (no record), so its holder
+          // died or could not let go; the one-time challenge it may have spent is this request's (challenge.ts).
+          if (sawOwnClaim) e.resumesLapsedClaim = true;
           keepRenewed(ctx, e, t);
           return undefined;
         }
@@ -128,6 +133,7 @@ export const claim: Phase = {
       }
       // Another enrollment's claim: wait for it to end (its holder issues, lets go, or died and its lease lapses).
       if (held?.status === "ISSUING" && held.direct) {
+        if (!sawOwnClaim && sameRequest(new CertificationRequest(held.csr), csr)) sawOwnClaim = true;
         const left = waitUntil - performance.now();
         if (left > 0) {
           await sleep(Math.min(pause, left));

@@ -50,6 +50,13 @@ export interface Enrollment {
    * fencing token), while it holds one; cleared once the claim is let go or recorded ISSUED.
    */
   claim?: Date;
+  /**
+   * Set by the claim phase: this request took its claim over from a claim of the same request (same key and subject)
+   * that lapsed while it waited: its first send's holder died (kill -9, a lost host) or could not let go (the store
+   * down) before any answer was recorded. The challenge phase then lets a one-time challenge that first send spent
+   * pass for this re-send (`resend-binding.ts`).
+   */
+  resumesLapsedClaim?: boolean;
   /** Set by the challenge phase: the validator ran and accepted (its own confirm and failure phases apply). */
   challengeValidated?: boolean;
   /** Set by the challenge phase: undoes what the validator spent (a one-time challenge) when the server fails the request before issuing; cleared once a PENDING transaction is recorded. */
