@@ -8,12 +8,19 @@ import { scepMiddleware } from "@scep/express";
 // Your CA: its certificate and its private key, PEM (the README's Quick start makes them with openssl).
 const ca = LocalKey.fromPem(readFileSync("ca.pem", "utf8"), readFileSync("ca.key", "utf8"));
 
+// The challenge password devices send (a static one, from SCEP_CHALLENGE): required.
+const challenge = process.env.SCEP_CHALLENGE;
+if (!challenge) {
+  console.error("SCEP server: set SCEP_CHALLENGE to the challenge password devices must send, e.g. SCEP_CHALLENGE=secret");
+  process.exit(1);
+}
+
 const server = createScepServer({
   profiles: [{
     path: "/scep",
     caCertificate: ca.certificate,
     signer: ca, // signs CertReps and decrypts requests (pass `decrypters` for an RA or a rollover)
-    challenge: { type: "static", password: process.env.SCEP_CHALLENGE! },
+    challenge: { type: "static", password: challenge },
     issue: async ({ csr, notAfterMax, allowSid }) => ({
       status: "SUCCESS",
       certificate: await buildCertificate({

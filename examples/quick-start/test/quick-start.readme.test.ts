@@ -190,6 +190,21 @@ describe("README quick start", () => {
     }
   });
 
+  it("SCEP_CHALLENGE unset or empty: one line on stderr saying to set it, exit 1, no stack trace", async () => {
+    for (const challenge of [undefined, ""]) {
+      const env = childEnv({ PORT: "0", HOST: "127.0.0.1", TSX_TSCONFIG_PATH: fileURLToPath(new URL("../tsconfig.json", import.meta.url)) });
+      delete env.SCEP_CHALLENGE;
+      if (challenge !== undefined) env.SCEP_CHALLENGE = challenge;
+      const unset = spawn(process.execPath, ["--import", TSX, SERVER], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      unset.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+      unset.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+      const code = await new Promise<number | null>((resolve) => unset.once("exit", (c) => resolve(c)));
+      expect([code, stdout, stderr]).toEqual([1, "", "SCEP server: set SCEP_CHALLENGE to the challenge password devices must send, e.g. SCEP_CHALLENGE=secret\n"]);
+    }
+  });
+
   it("stops on Ctrl-C (SIGINT) with exit 0", async () => {
     const exited = new Promise<[number | null, string | null]>((r) => server!.once("exit", (code, signal) => r([code, signal])));
     server!.kill("SIGINT");
