@@ -7,6 +7,7 @@ import * as oids from "../oids.js";
 import type { FailInfo } from "../errors.js";
 import { Asn1Error, CertRepError, ScepError } from "../errors.js";
 import { equalBytes } from "../lib/der.js";
+import { uniqueCertificates } from "../lib/unique-ders.js";
 import { findSigner, parseSignedData, signerAlgorithms, verifySignerInfo } from "../cms/signed-data.js";
 import { openEnvelope, parseEnvelopedData } from "../cms/enveloped-data.js";
 import type { Decrypter } from "../keys/key.js";
@@ -78,7 +79,7 @@ export interface CertRep {
 function issuedCertificate(certificates: readonly Certificate[], requestedKey: Uint8Array | undefined): Certificate | undefined {
   if (requestedKey) return certificates.find((c) => equalBytes(c.spki, requestedKey));
   // A server that names the issued certificate twice (a full chain after the leaf) still names one end entity.
-  const leaves = certificates.filter((c, i) => !isCaInSet(c, certificates) && certificates.findIndex((o) => equalBytes(o.der, c.der)) === i);
+  const leaves = uniqueCertificates(certificates.filter((c) => !isCaInSet(c, certificates)));
   return leaves.length === 1 ? leaves[0] : undefined;
 }
 

@@ -4,9 +4,19 @@
  */
 import { equalBytes } from "./der.js";
 
-/** `ders` without repeats (compared byte for byte), first occurrence kept, order otherwise unchanged. */
-export function uniqueDers(ders: readonly Uint8Array[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const d of ders) if (!out.some((o) => equalBytes(o, d))) out.push(d);
+/** `items` without repeats (their DER, `derOf`, compared byte for byte), first occurrence kept, order otherwise unchanged. */
+function uniqueBy<T>(items: readonly T[], derOf: (item: T) => Uint8Array): T[] {
+  const out: T[] = [];
+  for (const item of items) if (!out.some((o) => equalBytes(derOf(o), derOf(item)))) out.push(item);
   return out;
+}
+
+/** `ders` (DER encodings) without repeats, first occurrence kept, order otherwise unchanged. */
+export function uniqueDers(ders: readonly Uint8Array[]): Uint8Array[] {
+  return uniqueBy(ders, (d) => d);
+}
+
+/** `certificates` without repeats (same DER), first occurrence kept, order otherwise unchanged. */
+export function uniqueCertificates<C extends { readonly der: Uint8Array }>(certificates: readonly C[]): C[] {
+  return uniqueBy(certificates, (c) => c.der);
 }

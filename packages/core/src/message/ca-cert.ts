@@ -5,7 +5,7 @@
  * @module
  */
 import { clip } from "../lib/clip.js";
-import { uniqueDers } from "../lib/unique-ders.js";
+import { uniqueCertificates, uniqueDers } from "../lib/unique-ders.js";
 import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
 import { pemTextOf } from "../encoding.js";
@@ -72,8 +72,7 @@ export async function buildGetCaCertResponse(certificates: readonly (Certificate
  * @group Codec
  */
 export function parseGetCaCertResponse(body: Uint8Array, contentType?: string): Certificate[] {
-  const all = parseCertificates(body, contentType);
-  const certificates = all.filter((c, i) => all.findIndex((o) => der.equalBytes(o.der, c.der)) === i);
+  const certificates = uniqueCertificates(parseCertificates(body, contentType));
   certificates.forEach((c, i) => {
     const e = unreadableCertificatePart(c);
     if (e) throw new MessageMalformedError(`GetCACert certificate ${i + 1} has names or extensions that do not parse: ${e.message}`, { cause: e });

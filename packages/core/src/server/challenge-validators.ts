@@ -60,7 +60,7 @@ function oneTime(policy: Extract<ChallengePolicy, { type: "store" }>): Challenge
     const { challenge, profile } = ctx;
     if (challenge === undefined) return MISSING();
     const challenges = policy.store;
-    const binding = await resendBinding(ctx);
+    const binding = resendBinding(ctx);
     const consume = async (): Promise<boolean> => {
       try {
         return await store("challenge store", () => challenges.consume(challenge, { profile, binding }));

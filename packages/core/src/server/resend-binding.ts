@@ -21,14 +21,14 @@
  * @module
  */
 import { toBase64Url } from "../encoding.js";
+import { digest } from "../lib/node-crypto.js";
 import type { ChallengeContext } from "./challenge.js";
 
 /**
- * The re-send binding of a request (see the module comment): `enrollment:` then 43 base64url characters. Never
- * rejects.
+ * The re-send binding of a request (see the module comment): `enrollment:` then 43 base64url characters. Synchronous
+ * (the one-shot hash of `lib/node-crypto.ts`: no WebCrypto promise per one-time consume). Never throws.
  */
-export async function resendBinding(ctx: Pick<ChallengeContext, "csr" | "request">): Promise<string> {
+export function resendBinding(ctx: Pick<ChallengeContext, "csr" | "request">): string {
   const text = JSON.stringify([ctx.request.transactionId, toBase64Url(ctx.csr.spki), toBase64Url(ctx.csr.subjectDer)]);
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return `enrollment:${toBase64Url(new Uint8Array(digest))}`;
+  return `enrollment:${toBase64Url(digest("sha256", new TextEncoder().encode(text)))}`;
 }
