@@ -400,6 +400,14 @@ describe("GetCACaps", () => {
     expect(parseCaCaps("").list).toEqual([]);
   });
 
+  it("reads capabilities a server separates by spaces, commas, semicolons or NULs instead of lines, each once, BOM dropped", () => {
+    for (const body of ["AES, POSTPKIOperation,SHA-256", "AES POSTPKIOperation\tSHA-256", "AES;POSTPKIOperation; SHA-256;", "AES\0POSTPKIOperation\0SHA-256\0", "\uFEFFAES\nPOSTPKIOperation\nSHA-256\nAES\n"]) {
+      const caps = parseCaCaps(body);
+      expect(caps.list, JSON.stringify(body)).toEqual(["AES", "POSTPKIOperation", "SHA-256"]);
+      expect(caps.has("postpkioperation")).toBe(true);
+    }
+  });
+
   it("parse(build(caps)) keeps every capability, in order, whatever the line ending", () => {
     const token = fc.string({ unit: fc.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.".split("")), minLength: 1, maxLength: 20 });
     fc.assert(
