@@ -157,6 +157,40 @@ describe("aliases: a profile answering other paths too (RFC 8894 §4.1's /cgi-bi
   });
 });
 
+describe("paths in another case (IIS matches NDES's /CertSrv/mscep/mscep.dll in any case; devices keep the spelling they were given)", () => {
+  let mixed: ScepServer;
+  beforeAll(() => {
+    mixed = createScepServer({
+      profiles: [
+        { path: "/scep", aliases: ["/certsrv/mscep/mscep.dll"], caCertificate: root.cert, signer: root.key, challenge: { type: "static", password: "both-secret" }, issue: issuingHook(root) },
+        { name: "corp", path: "/scep/Corp", caCertificate: corp.cert, signer: corp.key, challenge: { type: "static", password: "both-secret" }, issue: issuingHook(corp) },
+      ],
+      now: () => NOW,
+    });
+  });
+
+  it("routes a path that matches none as sent to the profile it names in any case, suffixes included, and enrolls there", async () => {
+    const cases: [string, TestCa][] = [
+      ["/SCEP", root],
+      ["/Scep/PKICLIENT.EXE", root],
+      ["/CertSrv/mscep/mscep.dll", root],
+      ["/CERTSRV/MSCEP/MSCEP.DLL/pkiclient.exe", root],
+      ["/scep/Corp", corp],
+      ["/scep/corp", corp],
+      ["/SCEP/CORP/cgi-bin", corp],
+    ];
+    for (const [path, ca] of cases) {
+      expect([path, mixed.owns(path)]).toEqual([path, true]);
+      const res = await getOp(mixed, path, "GetCACert");
+      expect([path, parseGetCaCertResponse(new Uint8Array(await res.arrayBuffer())).map((c) => c.subject)]).toEqual([path, [ca.cert.subject]]);
+    }
+    const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: root.cert, now: NOW });
+    const rep = await readReply(await postPki(mixed, "/CertSrv/mscep/mscep.dll", built.der), built, { decrypter: device.signer });
+    expect(rep.status).toBe("SUCCESS");
+    for (const path of ["/SCEPX", "/Scep/Other", "/CERTSRV"]) expect([path, mixed.owns(path)]).toEqual([path, false]);
+  });
+});
+
 describe("configurations createScepServer refuses", () => {
   function base(): ScepProfile {
     return { path: "/scep", caCertificate: root.cert, signer: root.key, challenge: { type: "static", password: "x" }, issue: issuingHook(root) };
@@ -189,6 +223,12 @@ describe("configurations createScepServer refuses", () => {
 
   it("two profiles on the same path", () => {
     expectInvalid(() => createScepServer({ profiles: [base(), { ...base(), name: "other", path: "/scep/" }] }), /^duplicate profile/);
+  });
+
+  it("two profiles whose paths or aliases differ only in case: paths are matched in any case, so they would share those requests", () => {
+    expectInvalid(() => createScepServer({ profiles: [base(), { ...base(), name: "other", path: "/SCEP" }] }), /^profile other: path or alias \/SCEP differs from profile \/scep's \/scep only in case/);
+    expectInvalid(() => createScepServer({ profiles: [{ ...base(), aliases: ["/certsrv/mscep/mscep.dll"] }, { ...base(), name: "other", path: "/other", aliases: ["/CertSrv/mscep/mscep.dll"] }] }), /differs from profile \/scep's \/certsrv\/mscep\/mscep\.dll only in case/);
+    expect(createScepServer({ profiles: [{ ...base(), aliases: ["/SCEP/x", "/scep/X"] }] }).owns("/Scep/X")).toBe(true);
   });
 
   it("an alias another profile's path or alias takes, or the profile's own path", () => {

@@ -61,21 +61,33 @@ export function isScepPathSuffix(rest: string): boolean {
 
 /**
  * A router over profiles: each answers its `path` and its `aliases`, each with the suffixes of
- * {@link isScepPathSuffix}; the longest matching path wins. @group Server
+ * {@link isScepPathSuffix}; the longest matching path wins. A path that matches none as sent is matched again with
+ * ASCII letters compared case-insensitively, as IIS (NDES) does: a device whose profile says `/CertSrv/mscep/mscep.dll`
+ * or `/SCEP` reaches the endpoint served at `/certsrv/mscep/mscep.dll` or `/scep` instead of a 404.
+ * @group Server
  */
 export function createRouter<P extends { path: string; aliases?: readonly string[] }>(profiles: readonly P[]): Router<P> {
-  const entries = profiles.flatMap((p) => [p.path, ...(p.aliases ?? [])].map((path) => ({ path, profile: p })));
+  const entries = profiles.flatMap((p) => [p.path, ...(p.aliases ?? [])].map((path) => ({ path, folded: foldCase(path), profile: p })));
   entries.sort((a, b) => b.path.length - a.path.length);
+  const match = (path: string, folded: boolean): P | undefined => {
+    for (const entry of entries) {
+      const own = folded ? entry.folded : entry.path;
+      if (path === own) return entry.profile;
+      const prefix = own === "/" ? "/" : own + "/";
+      if (!path.startsWith(prefix)) continue;
+      if (isScepPathSuffix(path.slice(prefix.length))) return entry.profile;
+    }
+    return undefined;
+  };
   return {
     route(pathname) {
       const path = normalizePath(pathname);
-      for (const { path: own, profile } of entries) {
-        if (path === own) return profile;
-        const prefix = own === "/" ? "/" : own + "/";
-        if (!path.startsWith(prefix)) continue;
-        if (isScepPathSuffix(path.slice(prefix.length))) return profile;
-      }
-      return undefined;
+      return match(path, false) ?? match(foldCase(path), true);
     },
   };
+}
+
+/** `p` with its ASCII letters lower-cased; other characters are compared as sent. */
+export function foldCase(p: string): string {
+  return p.replace(/[A-Z]+/g, (m) => m.toLowerCase());
 }

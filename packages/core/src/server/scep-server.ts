@@ -26,7 +26,7 @@ import { type ResolvedProfile, type ScepProfile, resolveProfile } from "./profil
 import { rawQueryParam } from "./query.js";
 import { type BodyReader, readBody, takeBody } from "./read-request.js";
 import { Reply, caNotValid, keyUnavailable, storeUnavailable, text } from "./replies.js";
-import { createRouter, isScepPathSuffix, targetPath } from "./routing.js";
+import { createRouter, foldCase, isScepPathSuffix, targetPath } from "./routing.js";
 import { createStoreCall } from "./store-call.js";
 import { MAX_TIMER_MS, SIZE_BYTES, numberOption, typeOf } from "../number-option.js";
 import type { Transaction } from "./transaction-store.js";
@@ -284,6 +284,16 @@ export function createScepServer(options: ScepServerOptions): ScepServer {
       if (taken) throw new InvalidArgumentError(`profile ${p.name}: alias ${alias} is already ${taken === p ? "its own path or alias" : `profile ${taken.name}'s path or alias`}`);
       byPath.set(alias, p);
     }
+  }
+  // The router matches a path in any case when none matches as sent (IIS does, and NDES URLs are deployed in both
+  // spellings), so two profiles whose paths differ only in case would share those requests.
+  const folded = new Map<string, [string, ResolvedProfile]>();
+  for (const [path, p] of byPath) {
+    const other = folded.get(foldCase(path));
+    if (other && other[1] !== p) {
+      throw new InvalidArgumentError(`profile ${p.name}: path or alias ${path} differs from profile ${other[1].name}'s ${other[0]} only in case, and SCEP paths are matched in any case`);
+    }
+    folded.set(foldCase(path), [path, p]);
   }
   // A path that is another profile's path plus a suffix clients append (`/scep/cgi-bin` next to `/scep`) would take
   // that profile's devices: the longest match wins the route, so a Windows device given `/scep/cgi-bin` for `/scep`
