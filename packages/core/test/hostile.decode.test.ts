@@ -1140,6 +1140,6 @@ describe("hostile input: parseCaCaps", () => {
       const r = await attempt("big caps", s, () => parseCaCaps(s));
       expect(r.ok).toBe(true);
     }
-    expect(parseCaCaps("AES\n".repeat(1 << 18)).list.length).toBe(1 << 18);
+    expect(parseCaCaps("AES\n".repeat(1 << 18)).list).toEqual(["AES"]);
   });
 });
