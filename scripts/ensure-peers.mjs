@@ -14,13 +14,18 @@
 // redis-server for the @scep/redis and multi-replica tests (the tests start
 // their own on loopback; Debian's package also enables a system service, which
 // nothing here uses), and Debian's chromium, which the admin page's browser
-// test drives headless through playwright-core (executablePath /usr/bin/chromium).
+// test drives headless through playwright-core (executablePath /usr/bin/chromium),
+// and Smallstep step-ca 0.19 as a second real SCEP CA: Debian ships its Go
+// sources (golang-github-smallstep-certificates-dev, ~180 packages with its
+// dependencies) but no binary, so the tests build test-support/step-ca/main.go
+// with golang-go once per package version into .cache/step-ca/
+// (test-support/peers/step-ca-build.ts, about a minute).
 import { spawnSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
 import process from "node:process";
 
-const BASE_PACKAGES = ["scep", "strongswan-pki", "libstrongswan-extra-plugins", "certmonger", "openssl", "redis-server", "chromium"];
+const BASE_PACKAGES = ["scep", "strongswan-pki", "libstrongswan-extra-plugins", "certmonger", "openssl", "redis-server", "chromium", "golang-go", "golang-github-smallstep-certificates-dev"];
 
 /** [what to look for, how to test it, Debian package] */
 const REQUIREMENTS = [
@@ -36,6 +41,8 @@ const REQUIREMENTS = [
   ["mount", "exec", "mount"],
   ["redis-server", "exec", "redis-server"],
   ["/usr/bin/chromium", "exec", "chromium"],
+  ["go", "exec", "golang-go"],
+  ["/usr/share/gocode/src/github.com/smallstep/certificates/commands/app.go", "read", "golang-github-smallstep-certificates-dev"],
 ];
 
 function can(path, mode) {

@@ -2,7 +2,8 @@
  * Harness for driving the REAL SCEP peers from vitest: micromdm
  * `scepserver`/`scepclient`, strongSwan `pki`, certmonger (`scep-submit` and a
  * private daemon), the `openssl` CLI as referee, and a private `redis-server`
- * for the shared stores.
+ * for the shared stores, and Smallstep step-ca 0.19 (built from Debian's Go
+ * sources) as a second real SCEP CA.
  *
  * Import it by relative path from a test:
  *
@@ -25,7 +26,7 @@
  * temp dir lives under `os.tmpdir()` and is removed. Only loopback is used.
  * Peer facts (flags, defaults, formats, quirks) are documented in each
  * module: `peers/micromdm.ts`, `peers/strongswan.ts`, `peers/certmonger.ts`,
- * `peers/openssl.ts`, `peers/redis.ts`.
+ * `peers/openssl.ts`, `peers/redis.ts`, `peers/step-ca.ts`.
  *
  * @module
  */
@@ -86,6 +87,10 @@ export type {
   ScepSubmitOptions,
   ScepSubmitResult,
 } from "./peers/certmonger";
+
+export { startStepCa } from "./peers/step-ca";
+export type { StepCa, StepCaOptions } from "./peers/step-ca";
+export { STEP_CA_CACHE, STEP_CA_PACKAGES, stepCaBinary } from "./peers/step-ca-build";
 
 export { redisInline, redisPing, startRedisServer } from "./peers/redis";
 export type { RedisServer, RedisServerOptions } from "./peers/redis";
