@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { randomChallenge, startMicromdmServer, type MicromdmServer } from "../../../../test-support/peers";
+import { randomChallenge, startMicromdmServer, startStepCa, type MicromdmServer, type StepCa } from "../../../../test-support/peers";
 import { ExampleProcess } from "../../../server-kit/test/support/example-process.js";
 
 export const PROXY_DIR = fileURLToPath(new URL("../..", import.meta.url));
@@ -21,13 +21,17 @@ export const ADMIN_TOKEN = "proxy-admin-token-0123456789abcdef";
 
 /** An upstream SCEP CA the proxy forwards to. */
 export interface Upstream {
-  kind: "micromdm" | "example";
+  kind: "micromdm" | "example" | "step-ca";
   /** Its SCEP URL (`http://127.0.0.1:PORT/scep`). */
   url: string;
   /** The static challenge devices put into their CSR. */
   challenge: string;
-  /** The CA certificate (PEM) issued certificates chain to. */
+  /** The CA certificate (PEM) issued certificates chain to (step-ca: its root; `untrustedPem` is its intermediate). */
   caPem: string;
+  /** step-ca only: the intermediate between `caPem` and the issued certificates. */
+  untrustedPem?: string;
+  /** step-ca only: the running server. */
+  stepCa?: StepCa;
   /** micromdm only: the running server (depot, index). */
   micromdm?: MicromdmServer;
   /** The upstream's process id (for CPU accounting in the bench). */
@@ -40,6 +44,16 @@ export async function startMicromdmUpstream(): Promise<Upstream> {
   const challenge = randomChallenge();
   const server = await startMicromdmServer({ challenge });
   return { kind: "micromdm", url: server.url, challenge, caPem: server.caCertPem, micromdm: server, pid: server.daemon.pid, stop: () => server.stop() };
+}
+
+/**
+ * Smallstep step-ca 0.19 (built from Debian's sources, test-support/peers/step-ca.ts) with a SCEP provisioner and a
+ * static challenge, on plain HTTP (`insecureAddress`). The first start of a run builds it (about a minute).
+ */
+export async function startStepCaUpstream(): Promise<Upstream> {
+  const challenge = randomChallenge();
+  const ca = await startStepCa({ challenge });
+  return { kind: "step-ca", url: ca.url, challenge, caPem: ca.rootPem, untrustedPem: ca.intermediatePem, stepCa: ca, pid: ca.daemon.pid, stop: () => ca.stop() };
 }
 
 /** Our Express example server (from sources, like `pnpm start`) with a fresh data dir and a static challenge. */
