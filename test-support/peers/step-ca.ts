@@ -31,8 +31,8 @@
  * - PKCSReq and RenewalReq both need the challenge; a wrong one is FAILURE
  *   badRequest. No CertPoll, GetCert or GetCRL (HTTP 500), never PENDING.
  * - A CertRep's senderNonce is the request's senderNonce again (as is its
- *   recipientNonce), and its failInfoText sits under OID 1.3.6.1.5.5.7.24,
- *   not RFC 8894's id-scep-failInfoText (2.16.840.1.113733.1.9.24).
+ *   recipientNonce), and its failInfoText sits under the arc id-scep
+ *   (1.3.6.1.5.5.7.24), not id-scep-failInfoText (1.3.6.1.5.5.7.24.1).
  * - An unknown provisioner name is HTTP 500 `provisioner <name> not found`.
  *
  * @module

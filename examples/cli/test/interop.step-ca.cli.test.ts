@@ -67,7 +67,8 @@ describe("scep enroll against step-ca 0.19 (RFC 8894 §3.3.1 PKCSReq)", () => {
     const cwd = workDir("wrong");
     const r = await runCli(["enroll", "--url", ca.url, "--challenge", `${challenge}-x`, "--cn", "cli-step-ca-wrong", "--out", "cert.pem"], { cwd });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^FAILURE: badRequest: the CA does not permit or support this request; a wrong --challenge is the usual reason: /);
+    // step-ca's failInfoText (under id-scep, not id-scep-failInfoText) is quoted, and names the password: the hint follows.
+    expect(r.stderr).toMatch(/^FAILURE: badRequest: the CA does not permit or support this request \(the CA said "wrong password provided"\); check --challenge against the CA's challenge /);
     expect(r.stderr.split("\n")).toHaveLength(2);
   });
 });

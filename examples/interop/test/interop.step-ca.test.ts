@@ -13,8 +13,8 @@
  * - its CertRep content cipher is its provisioner's setting, not the
  *   request's: DES-CBC by default, AES-128/256-CBC or AES-GCM on request;
  *   its SignerInfo digest is SHA-1 whatever the request used;
- * - its FAILURE carries failInfoText under OID 1.3.6.1.5.5.7.24 instead of
- *   RFC 8894's 2.16.840.1.113733.1.9.24, so no client reads it;
+ * - its FAILURE carries failInfoText under the arc id-scep (1.3.6.1.5.5.7.24)
+ *   instead of id-scep-failInfoText (1.3.6.1.5.5.7.24.1); @scep/core reads it there too;
  * - a GET PKIOperation is HTTP 500: it decodes `message` as base64url (RFC 8894
  *   §4.3 says base64), and even decoded it answers an empty 200;
  * - it needs the challenge on a RenewalReq too;
@@ -104,12 +104,12 @@ describe("step-ca 0.19 (default SCEP provisioner, static challenge) over plain H
     expect(cert.subjectAltName).toBe(`DNS:${cn}`);
   });
 
-  it("RFC 8894 §3.3.2 PKCSReq with a wrong challenge: FAILURE badRequest, its failInfoText under a non-SCEP OID (not read)", async () => {
+  it("RFC 8894 §3.3.2 PKCSReq with a wrong challenge: FAILURE badRequest; §3.2.1.4.5 its failInfoText, sent under id-scep (1.3.6.1.5.5.7.24), is read", async () => {
     const { signer, csr } = await device("step-ca-wrong", `${challenge}-wrong`);
     proxy.exchanges.length = 0;
     const rep = await client.enroll({ csr, signer });
     expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest" });
-    expect(rep.failInfoText).toBeUndefined();
+    expect(rep.failInfoText).toBe("wrong password provided");
     expect(rep.certificate).toBeUndefined();
     const wire = await readExchange(proxy.byOperation("PKIOperation")[0]!);
     expect(wire.reply).toMatchObject({ messageType: 3, pkiStatus: 2, failInfo: 2, transactionId: wire.request.transactionId });

@@ -39,6 +39,12 @@ export const id_recipientNonce = "2.16.840.1.113733.1.9.6";
 export const id_transactionID = "2.16.840.1.113733.1.9.7";
 /** id-scep-failInfoText: 1.3.6.1.5.5.7.24.1 (RFC 8894 §3.2.1.4.5) @group Codec */
 export const id_scep_failInfoText = "1.3.6.1.5.5.7.24.1";
+/**
+ * id-scep: 1.3.6.1.5.5.7.24 (id-pkix 24, RFC 8894 Appendix A), the arc of id-scep-failInfoText. Smallstep step-ca
+ * (0.19, its `oidSCEPfailInfoText`) sends its failInfoText under this arc itself; read as a failInfoText only when
+ * the real one is absent. @group Codec
+ */
+export const id_scep = "1.3.6.1.5.5.7.24";
 
 // Digests
 /** id-md5: 1.2.840.113549.2.5 @group Codec */

@@ -101,7 +101,8 @@ function challengeHint(failInfoText: string | undefined, from: string): string |
   if (failInfoText !== undefined && /unavailable|try again/i.test(failInfoText)) return undefined;
   // Intune's SubjectNameMismatch, SubjectAltNameMissing…: the challenge is bound to a subject, and the request's differs.
   if (failInfoText !== undefined && /Subject(Alt)?Name(Missing|Mismatch)/.test(failInfoText)) return "the challenge was issued for another subject or subjectAltName: request the ones it names (--cn, --dns, …)";
-  if (failInfoText !== undefined && /challenge/i.test(failInfoText)) return `check ${from} against ${CHALLENGE_WHERE}`;
+  // step-ca says "wrong password provided": the challenge password, as aboutChallenge reads it.
+  if (failInfoText !== undefined && /challenge|password/i.test(failInfoText)) return `check ${from} against ${CHALLENGE_WHERE}`;
   if (failInfoText === undefined) return `a wrong ${from} is the usual reason: check it against ${CHALLENGE_WHERE}`;
   return undefined;
 }

@@ -96,8 +96,22 @@ export function readScepAttributesOf(attrs: Map<string, der.Tlv[]>, transactionI
     if (name) out.failInfo = name;
     else out.failInfoRaw = raw;
   }
+  // RFC 8894 §3.2.1.4.5: id-scep-failInfoText ::= { id-scep 1 }, a UTF8String. step-ca puts its text under the arc
+  // id-scep itself (1.3.6.1.5.5.7.24): read there when the real attribute is absent, so its reason ("wrong password
+  // provided") reaches the caller instead of being dropped as an unknown attribute.
+  // Only a single string there counts; anything else under the arc is ignored, never a reason to refuse the reply.
   const ft = single(attrs, oids.id_scep_failInfoText, "failInfoText");
   if (ft) out.failInfoText = der.readString(ft, "failInfoText");
+  else {
+    const arc = attrs.get(oids.id_scep);
+    if (arc?.length === 1) {
+      try {
+        out.failInfoText = der.readString(arc[0]!, "failInfoText");
+      } catch {
+        // not a string: not step-ca's failInfoText
+      }
+    }
+  }
   const time = single(attrs, oids.id_signingTime, "signingTime");
   if (time) out.signingTime = der.readTime(time, "signingTime");
   return out;
