@@ -139,6 +139,8 @@ async function build(): Promise<string> {
       throw new PeerError("could not build step-ca from Debian's sources", result);
     }
     renameSync(partial, binary);
+    // A partial build of a process killed mid-build is never used: remove it.
+    for (const name of readdirSync(dir)) if (name.endsWith(".partial")) rmSync(join(dir, name), { force: true });
     // Binaries of other package versions or of an older main.go are stale.
     for (const name of readdirSync(STEP_CA_CACHE)) {
       if (name !== key && name !== "go-build" && name !== "build.lock") rmSync(join(STEP_CA_CACHE, name), { recursive: true, force: true });

@@ -9,7 +9,8 @@
  * step-ca's root through its intermediate. Both the `custom` CA type (the proxy
  * issues the one-time URL, the static challenge is the CA's) and the
  * `smallstep` type (a challenge the MDM fetched, checked by step-ca, within
- * `challengeTtlMs` of its retrieval) reach it.
+ * `challengeTtlMs` of its retrieval) reach it. A device's GET PKIOperation, which
+ * step-ca 0.19 cannot take, reaches it as a POST.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ScepClient, createSelfSignedSigner, generateCsr, generateRsaKeyPair } from "@scep/core";
@@ -71,6 +72,18 @@ describe("through the example proxy into step-ca 0.19 (RFC 8894 §3.3.1 PKCSReq 
       expect(again).toMatchObject({ status: "SUCCESS" });
       expect(back.exchanges.filter((e) => operation(e.path) === "PKIOperation").map((e) => e.status)).toEqual([200]);
     }
+  });
+
+  it("RFC 8894 §4.3 a device's GET PKIOperation (which step-ca 0.19 answers with HTTP 500) goes upstream by POST, per step-ca's caps: SUCCESS", async () => {
+    back.exchanges.length = 0;
+    const hostId = "step-ca-host-get";
+    const reg = await proxy.register({ hostId, profileId: "wifi", caName: "corp" });
+    const keys = await generateRsaKeyPair(2048);
+    const csr = await generateCsr({ keys, subject: `CN=${hostId}`, challengePassword: upstream.challenge });
+    const rep = await new ScepClient({ url: reg.url }).enroll({ csr, signer: await createSelfSignedSigner({ keys, subject: `CN=${hostId}` }), post: false });
+    expect(rep.status).toBe("SUCCESS");
+    expect(back.exchanges.filter((e) => operation(e.path) === "PKIOperation").map((e) => `${e.method} ${e.status}`)).toEqual(["POST 200"]);
+    expect(Buffer.from(pkiMessageOf(back.exchanges.find((e) => operation(e.path) === "PKIOperation")!)).equals(Buffer.from(rep.request.der))).toBe(true);
   });
 
   it("micromdm scepclient (DES-CBC + SHA-1) enrolls through its one-time URL into step-ca", async () => {
