@@ -205,7 +205,7 @@ describe("step-ca 0.19 with includeRoot and an AES CertRep cipher", () => {
     try {
       const { signer, csr } = await device("step-ca-gcm", challenge);
       const error = await new ScepClient({ url: ca.url }).enroll({ csr, signer }).catch((e: unknown) => e);
-      expect(error).toMatchObject({ code: "ERR_UNSUPPORTED_ALGORITHM", message: "unsupported content encryption algorithm 2.16.840.1.101.3.4.1.6" });
+      expect(error).toMatchObject({ code: "ERR_UNSUPPORTED_ALGORITHM", message: "unsupported content encryption algorithm AES-128-GCM (2.16.840.1.101.3.4.1.6): SCEP takes DES, 3DES or AES in CBC mode (RFC 8894 §3.5.2)" });
     } finally {
       await ca.stop();
     }

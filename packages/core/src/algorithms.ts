@@ -116,11 +116,40 @@ export function digestFromOid(oid: string): DigestAlgorithm {
   return d;
 }
 
-/** Name of a content cipher OID, or throws {@link UnsupportedAlgorithmError}. @group Codec */
+/**
+ * Content ciphers seen on the wire that SCEP does not take, by OID, for the error message: AES in GCM, CCM or ECB
+ * mode (NIST aes arc 2.16.840.1.101.3.4.1; step-ca's `encryptionAlgorithmIdentifier` 3 and 4 put GCM in an
+ * EnvelopedData, where RFC 5084 wants an AuthEnvelopedData), RC2-CBC (1.2.840.113549.3.2) and RC4 (1.2.840.113549.3.4).
+ */
+const UNSUPPORTED_CIPHER_NAME: Readonly<Record<string, string>> = {
+  "2.16.840.1.101.3.4.1.1": "AES-128-ECB",
+  "2.16.840.1.101.3.4.1.21": "AES-192-ECB",
+  "2.16.840.1.101.3.4.1.41": "AES-256-ECB",
+  "2.16.840.1.101.3.4.1.6": "AES-128-GCM",
+  "2.16.840.1.101.3.4.1.26": "AES-192-GCM",
+  "2.16.840.1.101.3.4.1.46": "AES-256-GCM",
+  "2.16.840.1.101.3.4.1.7": "AES-128-CCM",
+  "2.16.840.1.101.3.4.1.27": "AES-192-CCM",
+  "2.16.840.1.101.3.4.1.47": "AES-256-CCM",
+  "1.2.840.113549.3.2": "RC2-CBC",
+  "1.2.840.113549.3.4": "RC4",
+};
+
+/**
+ * Name of a content cipher OID, or throws {@link UnsupportedAlgorithmError} (failInfo badAlg): `unsupported content
+ * encryption algorithm AES-128-GCM (2.16.840.1.101.3.4.1.6): SCEP takes DES, 3DES or AES in CBC mode` for a cipher
+ * known by name, the OID alone otherwise.
+ * @group Codec
+ */
 export function cipherFromOid(oid: string): ContentCipher {
   const c = CIPHER_BY_OID[oid];
-  if (!c) throw new UnsupportedAlgorithmError(`unsupported content encryption algorithm ${oid}`);
-  return c;
+  if (c) return c;
+  const name = UNSUPPORTED_CIPHER_NAME[oid];
+  throw new UnsupportedAlgorithmError(
+    name === undefined
+      ? `unsupported content encryption algorithm ${oid}`
+      : `unsupported content encryption algorithm ${name} (${oid}): SCEP takes DES, 3DES or AES in CBC mode (RFC 8894 §3.5.2)`,
+  );
 }
 
 /**

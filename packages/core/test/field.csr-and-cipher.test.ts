@@ -130,15 +130,22 @@ describe("RFC 8894 §3.5.2: a content cipher SCEP does not name → FAILURE badA
     ["AES-128-ECB", "2.16.840.1.101.3.4.1.1"],
   ];
   for (const [name, oid] of cases) {
-    it(`${name} (${oid})`, async () => {
+    // The failInfoText names the cipher, not only its OID (step-ca's AES-GCM CertReps showed how bare an OID reads).
+    it(`${name} (${oid}), named in the failInfoText`, async () => {
       const before = calls.length;
       const res = await postPki(server, "/scep", await withCipherOid(oid));
       expect(res.status).toBe(200);
       const rep = await readCertRep(new Uint8Array(await res.arrayBuffer()), { caCertificates: [ca.cert] });
-      expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badAlg", failInfoText: `unsupported content encryption algorithm ${oid}`, transactionId: `CIPHER-${oid}` });
+      expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badAlg", failInfoText: `unsupported content encryption algorithm ${name} (${oid}): SCEP takes DES, 3DES or AES in CBC mode (RFC 8894 §3.5.2)`, transactionId: `CIPHER-${oid}` });
       expect(calls.length).toBe(before);
     });
   }
+
+  it("an OID it does not know by name: the OID alone", async () => {
+    const res = await postPki(server, "/scep", await withCipherOid("2.16.840.1.101.3.4.1.99"));
+    const rep = await readCertRep(new Uint8Array(await res.arrayBuffer()), { caCertificates: [ca.cert] });
+    expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badAlg", failInfoText: "unsupported content encryption algorithm 2.16.840.1.101.3.4.1.99" });
+  });
 
   it("none of these requests ended in a 5xx", () => {
     expect(log.events.filter((e) => e.status >= 500 || e.outcome === "error")).toEqual([]);
