@@ -9,7 +9,7 @@ const src = (path: string): string => fileURLToPath(new URL(`../../packages/${pa
 // step-ca (test-support/peers/step-ca.ts), imported from the packages'
 // sources. Real processes are slow, and the suite starts and stops servers
 // per describe block, so files run one at a time with generous limits (the
-// first step-ca start of a run builds it: about a minute).
+// first step-ca start of a run builds it, about a minute: its hook says so).
 export default defineProject({
   resolve: {
     alias: [{ find: /^@scep\/core$/, replacement: src("core/src/index.ts") }],
@@ -18,7 +18,7 @@ export default defineProject({
     name: "interop",
     include: ["test/**/*.test.ts"],
     testTimeout: 180_000,
-    hookTimeout: 300_000,
+    hookTimeout: 120_000,
     fileParallelism: false,
   },
 });

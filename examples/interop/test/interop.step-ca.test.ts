@@ -55,11 +55,12 @@ describe("step-ca 0.19 (default SCEP provisioner, static challenge) over plain H
   let client: ScepClient;
   const challenge = randomChallenge();
 
+  // The first step-ca start of a run builds it from source (about a minute, more on a busy machine).
   beforeAll(async () => {
     ca = await startStepCa({ challenge });
     proxy = await startRecordingProxy(ca.url);
     client = new ScepClient({ url: proxy.url });
-  });
+  }, 600_000);
   afterAll(async () => {
     await proxy?.stop();
     await ca?.stop();
