@@ -302,6 +302,14 @@ describe("an API that is slow, down, refuses us or answers garbage → intune_un
     expect(await validator().validate(input())).toMatchObject({ ok: true });
   });
 
+  it("discovery ignores an endpoint URI with userinfo (it would go out as Basic auth beside the bearer token) → ERR_INTUNE_DISCOVERY", async () => {
+    fake.endpoints = [{ providerName: "ScepRequestValidationFEService", uri: `${fake.base.replace("://", "://svc:pw@")}${SERVICE_PATH}` }];
+    const v = validator();
+    expect(await v.validate(input())).toEqual(unavailable);
+    expect(errors[0]).toMatchObject({ code: "ERR_INTUNE_DISCOVERY" });
+    expect(fake.of("validateRequest")).toHaveLength(0);
+  });
+
   it("nothing listening at all (connection refused) → intune_unavailable", async () => {
     await fake.close();
     const v = validator({ loginBaseUrl: fake.base });

@@ -54,6 +54,44 @@ describe("@scep/intune: hooks are checked at construction", () => {
 });
 
 /**
+ * A base URL (Entra ID authority, Graph, the Intune resource) is checked when the client is built: a
+ * `user:password@` in one went out over node:http as a Basic Authorization header to Microsoft and was quoted in
+ * transport errors, and a typo or a non-http scheme failed only at the first enrollment. The message names the option
+ * and never quotes the value.
+ */
+describe("@scep/intune: base URLs are checked at construction (no userinfo, http(s) only)", () => {
+  const config = (message: string) => expect.objectContaining({ name: "IntuneConfigError", code: "ERR_INTUNE_CONFIG", message });
+  const builders: [string, (name: string, url: unknown) => unknown][] = [
+    ["EntraTokenProvider", (name, url) => new EntraTokenProvider({ ...API, [name]: url })],
+    ["IntuneScepClient", (name, url) => new IntuneScepClient({ ...API, [name]: url })],
+    ["IntuneRevocationClient", (name, url) => new IntuneRevocationClient({ ...API, [name]: url })],
+    ["IntuneValidator", (name, url) => new IntuneValidator({ ...API, [name]: url })],
+  ];
+  for (const [owner, build] of builders) {
+    const names = owner === "EntraTokenProvider" ? ["loginBaseUrl"] : ["loginBaseUrl", "graphBaseUrl", "intuneResource"];
+    for (const name of names) {
+      it(`${owner} ${name}: refuses userinfo, a non-http scheme and an unparseable value; accepts https and loopback http`, () => {
+        for (const bad of ["https://admin:hunter2@login.test", "https://token@graph.test/"]) {
+          let thrown: unknown;
+          try {
+            build(name, bad);
+          } catch (e) {
+            thrown = e;
+          }
+          expect(thrown, bad).toEqual(config(`${name} must not include credentials (user:password@): Entra ID and Graph authenticate with the credential option`));
+          expect(String((thrown as Error).message)).not.toContain("hunter2");
+        }
+        expect(() => build(name, "ftp://login.test")).toThrow(config(`${name} must be an https: URL (got scheme ftp:)`));
+        expect(() => build(name, "login.microsoftonline.com")).toThrow(config(`${name} must be an absolute https: URL (not parseable as a URL)`));
+        expect(() => build(name, 443)).toThrow(config(`${name} must be an https: URL string (got number)`));
+        expect(() => build(name, "https://login.microsoftonline.com")).not.toThrow();
+        expect(() => build(name, "http://127.0.0.1:8080/")).not.toThrow();
+      });
+    }
+  }
+});
+
+/**
  * The memory stores implement interfaces @scep/redis implements too (ReplayCache, RateLimiter), and every
  * implementation of one interface refuses a bad option with the same class, code and words: @scep/core's
  * InvalidArgumentError `ERR_INVALID_ARGUMENT`, as @scep/redis's stores and @scep/core's own. Before, these threw

@@ -9,7 +9,7 @@ import { toBase64Url } from "@scep/core";
 import { IntuneAuthError, IntuneConfigError, IntuneResponseError, IntuneTransportError } from "../errors.js";
 import { certificateThumbprints, privateKeyFromPem, randomUuid, signRs256 } from "../lib/node-crypto.js";
 import { asObject, callJson, isRetryable, type Fetch } from "./http.js";
-import { TIMER_MS, configFunction, configNumber } from "../lib/options.js";
+import { TIMER_MS, configFunction, configNumber, configUrl } from "../lib/options.js";
 
 /**
  * How the app authenticates to Entra ID.
@@ -34,7 +34,7 @@ export interface EntraTokenProviderOptions {
   clientId: string;
   /** Client secret or certificate. */
   credential: EntraCredential;
-  /** Authority host (default `https://login.microsoftonline.com`); tests point it at a loopback server. */
+  /** Authority host (default `https://login.microsoftonline.com`); tests point it at a loopback server. An absolute https: URL without userinfo, else `ERR_INTUNE_CONFIG`. */
   loginBaseUrl?: string;
   /** Per-request timeout, milliseconds (default 10,000). An integer from 1 to 2 147 483 647 (ms), else `ERR_INTUNE_CONFIG`. */
   timeoutMs?: number;
@@ -85,7 +85,7 @@ export class EntraTokenProvider {
   /**
    * @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` for a missing tenant, client ID or credential, an unreadable
    *   certificate/key, a `timeoutMs` / `retries` / `refreshBeforeMs` out of its range, or a `fetch` / `now` / `sleep`
-   *   that is not a function.
+   *   that is not a function, or a `loginBaseUrl` that is not an http(s) URL or has userinfo (`user:password@`).
    */
   constructor(options: EntraTokenProviderOptions) {
     // NaN retries made no attempt at all, a NaN timeout aborted each request at once, a NaN refreshBeforeMs cached nothing.
@@ -93,6 +93,7 @@ export class EntraTokenProvider {
     configNumber("retries", options.retries, 1, { min: 0, max: 5 });
     configNumber("refreshBeforeMs", options.refreshBeforeMs, 300_000, { min: 0, max: 86_400_000, unit: "ms" });
     for (const hook of ["fetch", "now", "sleep"] as const) configFunction(hook, options[hook]);
+    configUrl("loginBaseUrl", options.loginBaseUrl);
     if (!options.tenant || !/^[A-Za-z0-9.-]+$/.test(options.tenant)) throw new IntuneConfigError("tenant must be a tenant ID or domain");
     if (!options.clientId) throw new IntuneConfigError("clientId is required");
     this.#o = options;

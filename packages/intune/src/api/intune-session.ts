@@ -13,7 +13,7 @@ import { PROVIDER } from "../version.js";
 import { EntraTokenProvider, type EntraCredential } from "./entra-token.js";
 import { callJson, isRetryable, type Fetch } from "./http.js";
 import { GRAPH_SCOPE, IntuneServiceLocator } from "./service-locator.js";
-import { TIMER_MS, configFunction, configNumber } from "../lib/options.js";
+import { TIMER_MS, configFunction, configNumber, configUrl } from "../lib/options.js";
 
 /**
  * Options of every Intune API client ({@link IntuneScepClient}, {@link IntuneRevocationClient}).
@@ -27,11 +27,11 @@ export interface IntuneApiOptions {
   clientId: string;
   /** Client secret, or certificate and private key. */
   credential: EntraCredential;
-  /** Entra ID authority host (default `https://login.microsoftonline.com`). */
+  /** Entra ID authority host (default `https://login.microsoftonline.com`): an absolute https: URL without userinfo, else `ERR_INTUNE_CONFIG`. */
   loginBaseUrl?: string;
-  /** Microsoft Graph host (default `https://graph.microsoft.com`). */
+  /** Microsoft Graph host (default `https://graph.microsoft.com`): an absolute https: URL without userinfo, else `ERR_INTUNE_CONFIG`. */
   graphBaseUrl?: string;
-  /** Intune resource (default `https://api.manage.microsoft.com/`); the scope is this + `/.default` (a double slash, as Entra ID expects). */
+  /** Intune resource (default `https://api.manage.microsoft.com/`); the scope is this + `/.default` (a double slash, as Entra ID expects). An absolute https: URL without userinfo, else `ERR_INTUNE_CONFIG`. */
   intuneResource?: string;
   /** Provider name and version: the `callerInfo` of each body and the user agent (default `scep-sdk @scep/intune/<version>`). */
   provider?: string;
@@ -75,11 +75,12 @@ export class IntuneApiSession {
   readonly #retries: number;
   readonly #sleep: (ms: number) => Promise<void>;
 
-  /** @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` for a missing tenant, client ID, credential, or a bad timeout/retry count. */
+  /** @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` for a missing tenant, client ID, credential, a bad timeout/retry count, or a base URL that is not http(s) or has userinfo. */
   constructor(options: IntuneApiOptions) {
     const timeoutMs = configNumber("timeoutMs", options.timeoutMs, 10_000, TIMER_MS);
     const retries = configNumber("retries", options.retries, 1, { min: 0, max: 5 });
     for (const hook of ["fetch", "now", "sleep"] as const) configFunction(hook, options[hook]);
+    for (const name of ["loginBaseUrl", "graphBaseUrl", "intuneResource"] as const) configUrl(name, options[name]);
     this.#timeoutMs = timeoutMs;
     this.#retries = retries;
     this.#sleep = options.sleep ?? defaultSleep;

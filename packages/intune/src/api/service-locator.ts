@@ -91,6 +91,8 @@ export class IntuneServiceLocator {
         const u = new URL(uri);
         // https only, unless Graph itself was configured on plain http (a loopback test double)
         if (u.protocol !== "https:" && !(u.protocol === "http:" && this.#o.graphBaseUrl.startsWith("http:"))) continue;
+        // userinfo would go out as a Basic Authorization header beside our bearer token, and into error messages
+        if (u.username !== "" || u.password !== "") continue;
       } catch {
         continue;
       }

@@ -22,6 +22,25 @@ export function configFunction(name: string, value: unknown): void {
   if (value !== undefined && typeof value !== "function") throw new IntuneConfigError(`${name} must be a function (got ${value === null ? "null" : typeof value})`);
 }
 
+/**
+ * Throws IntuneConfigError unless `value` (when given) is an absolute `https:` or `http:` URL without userinfo.
+ * Checked at construction: a `user:password@` in a base URL was sent by node:http as a Basic `Authorization` header
+ * to Microsoft's endpoints and quoted in transport errors; a typo failed only at the first enrollment. The message
+ * never quotes the value (it may hold a secret); it names the option and what is wrong.
+ */
+export function configUrl(name: string, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== "string") throw new IntuneConfigError(`${name} must be an https: URL string (got ${value === null ? "null" : typeof value})`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new IntuneConfigError(`${name} must be an absolute https: URL (not parseable as a URL)`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new IntuneConfigError(`${name} must be an https: URL (got scheme ${url.protocol})`);
+  if (url.username !== "" || url.password !== "") throw new IntuneConfigError(`${name} must not include credentials (user:password@): Entra ID and Graph authenticate with the credential option`);
+}
+
 // The stores (MemoryReplayCache, MemoryRateLimiter) are not this package's configuration: they implement storage
 // interfaces that @scep/redis implements too, and every implementation of one interface throws the same error for the
 // same bad option or argument. That is @scep/core's InvalidArgumentError (ERR_INVALID_ARGUMENT), as for @scep/core's
