@@ -44,10 +44,11 @@ export {
   requireBinary,
   runCommand,
   startDaemon,
+  startOnFreePorts,
   waitFor,
   withTempDir,
 } from "./peers/process";
-export type { Daemon, DaemonOptions, HttpResponse, PeerName, RunOptions, RunResult, TempDir } from "./peers/process";
+export type { Daemon, DaemonOptions, FreePortStart, HttpResponse, PeerName, RunOptions, RunResult, TempDir } from "./peers/process";
 
 export { derToPem, looksLikePem, pemBlocks, pemToDer, toDer, toPem } from "./peers/pem";
 export type { PemBlock } from "./peers/pem";

@@ -47,12 +47,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import {
   ensurePeer,
-  freePort,
   httpGet,
   makeTempDir,
   PeerError,
   runCommand,
   startDaemon,
+  startOnFreePorts,
   waitFor,
   type Daemon,
   type RunResult,
@@ -192,10 +192,8 @@ export async function startMicromdmServer(options: MicromdmServerOptions = {}): 
       .export({ type: "pkcs8", format: "pem" })
       .toString();
 
-    // A port that was free a moment ago can be taken; try a few.
-    let lastError: unknown;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const port = await freePort();
+    return await startOnFreePorts(1, (ports) => {
+      const port = ports[0]!;
       const args = ["-depot", depot, "-port", String(port), "-allowrenew", String(options.allowRenewDays ?? 0)];
       if (options.challenge !== undefined) args.push("-challenge", options.challenge);
       if (options.certValidityDays !== undefined) args.push("-crtvalid", String(options.certValidityDays));
@@ -204,10 +202,10 @@ export async function startMicromdmServer(options: MicromdmServerOptions = {}): 
       args.push(...(options.extraArgs ?? []));
       const daemon = startDaemon(scepserver, args, { cwd: dir.path });
       const url = `http://127.0.0.1:${port}/scep`;
-      try {
-        // Ready when GetCACaps answers and GetCACert returns OUR CA (not some
-        // other server that grabbed the port first).
-        const caDer = Buffer.from(pemToDer(caCertPem));
+      // Ready when GetCACaps answers and GetCACert returns OUR CA (not some
+      // other server that grabbed the port first).
+      const caDer = Buffer.from(pemToDer(caCertPem));
+      const ready = async (): Promise<MicromdmServer> => {
         await waitFor(
           async () => {
             const caps = await httpGet(`${url}?operation=GetCACaps`, { timeoutMs: 1_000 });
@@ -222,35 +220,30 @@ export async function startMicromdmServer(options: MicromdmServerOptions = {}): 
             abort: () => (daemon.hasExited() ? `scepserver exited:\n${daemon.output()}` : undefined),
           },
         );
-      } catch (error) {
-        lastError = error;
-        await daemon.stop();
-        if (/address already in use/i.test(daemon.output())) continue;
-        throw error;
-      }
-      return {
-        url,
-        port,
-        depot,
-        caCertPem,
-        caKeyPem,
-        daemon,
-        logs: () => daemon.output(),
-        readIndex: () => parseIndex(readFileSync(join(depot, "index.txt"), "utf8")),
-        issuedCertificates: () => {
-          const certs: Record<string, string> = {};
-          for (const name of readdirSync(depot)) {
-            if (name.endsWith(".pem") && name !== "ca.pem") certs[name] = readFileSync(join(depot, name), "utf8");
-          }
-          return certs;
-        },
-        async stop(): Promise<void> {
-          await daemon.stop();
-          dir.remove();
-        },
+        return {
+          url,
+          port,
+          depot,
+          caCertPem,
+          caKeyPem,
+          daemon,
+          logs: () => daemon.output(),
+          readIndex: () => parseIndex(readFileSync(join(depot, "index.txt"), "utf8")),
+          issuedCertificates: () => {
+            const certs: Record<string, string> = {};
+            for (const name of readdirSync(depot)) {
+              if (name.endsWith(".pem") && name !== "ca.pem") certs[name] = readFileSync(join(depot, name), "utf8");
+            }
+            return certs;
+          },
+          async stop(): Promise<void> {
+            await daemon.stop();
+            dir.remove();
+          },
+        };
       };
-    }
-    throw lastError instanceof Error ? lastError : new PeerError("could not start scepserver");
+      return { daemon, ready };
+    });
   } catch (error) {
     dir.remove();
     throw error;

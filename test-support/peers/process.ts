@@ -491,6 +491,40 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** One attempt of {@link startOnFreePorts}: the daemon it launched and how to wait until it serves. */
+export interface FreePortStart<T> {
+  daemon: Daemon;
+  /** Resolves once the daemon serves (with what the caller returns), rejects if it does not. */
+  ready(): Promise<T>;
+}
+
+/**
+ * Starts a daemon on `count` distinct ports from {@link freePort}: a port that was free a moment ago can be taken
+ * by another test's listener before the daemon binds it, so an attempt whose daemon printed "address already in use"
+ * is stopped and tried again on new ports, `attempts` times in all (default 3). Any other failure stops the daemon
+ * and is thrown at once; after the last attempt, its error is.
+ */
+export async function startOnFreePorts<T>(count: number, start: (ports: number[]) => FreePortStart<T>, attempts = 3): Promise<T> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const ports: number[] = [];
+    while (ports.length < count) {
+      const port = await freePort();
+      if (!ports.includes(port)) ports.push(port);
+    }
+    const { daemon, ready } = start(ports);
+    try {
+      return await ready();
+    } catch (error) {
+      lastError = error;
+      await daemon.stop();
+      if (/address already in use/i.test(daemon.output())) continue;
+      throw error;
+    }
+  }
+  throw lastError instanceof Error ? lastError : new PeerError("could not start the daemon on a free port");
+}
+
 /** A buffered HTTP response. */
 export interface HttpResponse {
   status: number;

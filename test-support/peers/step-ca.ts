@@ -40,7 +40,7 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, httpGet, makeTempDir, PeerError, startDaemon, waitFor, type Daemon } from "./process";
+import { httpGet, makeTempDir, PeerError, startDaemon, startOnFreePorts, waitFor, type Daemon } from "./process";
 import { runOpenssl } from "./openssl";
 import { stepCaBinary } from "./step-ca-build";
 
@@ -133,10 +133,8 @@ export async function startStepCa(options: StepCaOptions = {}): Promise<StepCa> 
     if (options.certDuration !== undefined) prov["claims"] = { defaultTLSCertDuration: options.certDuration };
     const intermediateDer = new X509Certificate(intermediatePem).raw;
 
-    let lastError: unknown;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const [httpsPort, httpPort] = [await freePort(), await freePort()];
-      if (httpsPort === httpPort) continue;
+    return await startOnFreePorts(2, (ports) => {
+      const [httpsPort, httpPort] = ports as [number, number];
       const config = {
         root: p("root.pem"),
         crt: p("intermediate.pem"),
@@ -151,7 +149,7 @@ export async function startStepCa(options: StepCaOptions = {}): Promise<StepCa> 
       const daemon = startDaemon(binary, [p("ca.json")], { cwd: dir.path, env: { HOME: dir.path, STEPPATH: join(dir.path, "step") } });
       const url = `http://127.0.0.1:${httpPort}/scep/${encodeURIComponent(provisioner)}`;
       const httpsUrl = `https://127.0.0.1:${httpsPort}/scep/${encodeURIComponent(provisioner)}`;
-      try {
+      const ready = async (): Promise<StepCa> => {
         await waitFor(
           async () => {
             const caps = await httpGet(`${url}?operation=GetCACaps`, { timeoutMs: 1_000 });
@@ -168,41 +166,36 @@ export async function startStepCa(options: StepCaOptions = {}): Promise<StepCa> 
             abort: () => (daemon.hasExited() ? `step-ca exited:\n${daemon.output()}` : undefined),
           },
         );
-      } catch (error) {
-        lastError = error;
-        await daemon.stop();
-        if (/address already in use/i.test(daemon.output())) continue;
-        throw error;
-      }
-      return {
-        url,
-        httpsUrl,
-        provisioner,
-        challenge: options.challenge,
-        rootPem,
-        intermediatePem,
-        intermediateKeyPem,
-        daemon,
-        logs: () => daemon.output(),
-        requests: () =>
-          daemon
-            .output()
-            .split("\n")
-            .filter((line) => line.startsWith("{"))
-            .flatMap((line) => {
-              try {
-                return [JSON.parse(line) as Record<string, unknown>];
-              } catch {
-                return [];
-              }
-            }),
-        async stop(): Promise<void> {
-          await daemon.stop();
-          dir.remove();
-        },
+        return {
+          url,
+          httpsUrl,
+          provisioner,
+          challenge: options.challenge,
+          rootPem,
+          intermediatePem,
+          intermediateKeyPem,
+          daemon,
+          logs: () => daemon.output(),
+          requests: () =>
+            daemon
+              .output()
+              .split("\n")
+              .filter((line) => line.startsWith("{"))
+              .flatMap((line) => {
+                try {
+                  return [JSON.parse(line) as Record<string, unknown>];
+                } catch {
+                  return [];
+                }
+              }),
+          async stop(): Promise<void> {
+            await daemon.stop();
+            dir.remove();
+          },
+        };
       };
-    }
-    throw lastError instanceof Error ? lastError : new PeerError("could not start step-ca");
+      return { daemon, ready };
+    });
   } catch (error) {
     dir.remove();
     throw error;

@@ -28,6 +28,9 @@ import {
   requireBinary,
   runOpenssl,
   runScepSubmit,
+  startDaemon,
+  startOnFreePorts,
+  waitFor,
   runScepclient,
   runStrongswanGen,
   runStrongswanReq,
@@ -72,6 +75,44 @@ describe("harness basics", () => {
     const port = await freePort();
     expect(port).toBeGreaterThan(0);
     await expect(httpGet(`http://127.0.0.1:${port}/`)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it("startOnFreePorts: a daemon that finds its port taken (address already in use) is stopped and started again on new ports; another failure is thrown at once", async () => {
+    const { createServer } = await import("node:net");
+    // Listens after 300 ms: the squatter below binds the first attempt's port well before that.
+    const script = "setTimeout(() => require('node:http').createServer((q, r) => r.end('up')).listen(Number(process.argv[1]), '127.0.0.1'), 300)";
+    const launched: number[][] = [];
+    const squatter = createServer();
+    try {
+      const served = await startOnFreePorts(2, (ports) => {
+        launched.push(ports);
+        if (launched.length === 1) squatter.listen(ports[0], "127.0.0.1");
+        const daemon = startDaemon(process.execPath, ["-e", script, String(ports[0])]);
+        return {
+          daemon,
+          ready: async () =>
+            waitFor(async () => ((await httpGet(`http://127.0.0.1:${ports[0]}/`).catch(() => undefined))?.status === 200 ? ports[0] : undefined), {
+              timeoutMs: 15_000,
+              what: "the test daemon to answer",
+              abort: () => (daemon.hasExited() ? `exited:\n${daemon.output()}` : undefined),
+            }),
+        };
+      });
+      expect(launched).toHaveLength(2);
+      expect(new Set(launched[1]).size).toBe(2);
+      expect(served).toBe(launched[1]![0]);
+    } finally {
+      squatter.close();
+    }
+    let attempts = 0;
+    await expect(
+      startOnFreePorts(1, () => {
+        attempts++;
+        const daemon = startDaemon(process.execPath, ["-e", "console.error('no config'); process.exit(3)"]);
+        return { daemon, ready: () => waitFor(async () => undefined, { timeoutMs: 15_000, what: "never", abort: () => (daemon.hasExited() ? `exited: ${daemon.output()}` : undefined) }) };
+      }),
+    ).rejects.toThrow(/no config/);
+    expect(attempts).toBe(1);
   });
 
   it("hands out stable ports below the kernel's ephemeral range (no listen(0) nor outgoing connection takes them), refused until bound", async () => {
