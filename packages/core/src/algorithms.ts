@@ -109,19 +109,28 @@ const ECDSA_WITH: Record<string, DigestAlgorithm> = {
 };
 const ECDSA_WITH_OID: Record<string, string> = Object.fromEntries(Object.entries(ECDSA_WITH).map(([o, d]) => [d, o]));
 
-/** Name of a digest OID, or throws {@link UnsupportedAlgorithmError} (failInfo badAlg). @group Codec */
+/**
+ * Name of a digest OID, or throws {@link UnsupportedAlgorithmError} (`ERR_UNSUPPORTED_ALGORITHM`, failInfo badAlg):
+ * `unsupported digest algorithm SHA3-256 (2.16.840.1.101.3.4.2.8)` for one known by name, the OID alone otherwise.
+ * @group Codec
+ */
 export function digestFromOid(oid: string): DigestAlgorithm {
   const d = DIGEST_BY_OID[oid];
-  if (!d) throw new UnsupportedAlgorithmError(`unsupported digest algorithm ${oid}`);
+  if (!d) throw new UnsupportedAlgorithmError(`unsupported digest algorithm ${describeAlgorithmOid(oid)}`);
   return d;
 }
 
 /**
- * Content ciphers seen on the wire that SCEP does not take, by OID, for the error message: AES in GCM, CCM or ECB
- * mode (NIST aes arc 2.16.840.1.101.3.4.1; step-ca's `encryptionAlgorithmIdentifier` 3 and 4 put GCM in an
- * EnvelopedData, where RFC 5084 wants an AuthEnvelopedData), RC2-CBC (1.2.840.113549.3.2) and RC4 (1.2.840.113549.3.4).
+ * Algorithms this SDK does not take, by OID, so an error names them (`SHA3-256 (2.16.840.1.101.3.4.2.8)`) instead of
+ * printing a bare OID. Content ciphers: AES in GCM, CCM or ECB mode (NIST aes arc 2.16.840.1.101.3.4.1; step-ca's
+ * `encryptionAlgorithmIdentifier` 3 and 4 put GCM in an EnvelopedData, where RFC 5084 wants an AuthEnvelopedData),
+ * RC2-CBC and RC4 (RFC 8018 appendix B.2). Digests: MD2 and MD4 (RFC 3279 §2.2), SHA-512/224, SHA-512/256, SHA-3 and
+ * SHAKE (NIST hashAlgs arc 2.16.840.1.101.3.4.2), RIPEMD-160, SM3, GOST R 34.11. Signatures: with MD2, MD4, SHA-512/t
+ * or SHA-3 (RFC 8017 appendix C, NIST sigAlgs arc), DSA (RFC 3279 §2.2.2, RFC 5758 §3.1), EdDSA (RFC 8410 §3),
+ * SM2, GOST R 34.10, ML-DSA (FIPS 204). Public keys: DSA, Diffie-Hellman, X25519/X448 (RFC 8410), ML-KEM (FIPS 203).
+ * Key encryption: ECDH key agreement (RFC 5753) and AES key wrap (RFC 3394), which RFC 8894 §3.2.2 does not use.
  */
-const UNSUPPORTED_CIPHER_NAME: Readonly<Record<string, string>> = {
+const KNOWN_UNSUPPORTED: Readonly<Record<string, string>> = {
   "2.16.840.1.101.3.4.1.1": "AES-128-ECB",
   "2.16.840.1.101.3.4.1.21": "AES-192-ECB",
   "2.16.840.1.101.3.4.1.41": "AES-256-ECB",
@@ -133,7 +142,70 @@ const UNSUPPORTED_CIPHER_NAME: Readonly<Record<string, string>> = {
   "2.16.840.1.101.3.4.1.47": "AES-256-CCM",
   "1.2.840.113549.3.2": "RC2-CBC",
   "1.2.840.113549.3.4": "RC4",
+  "2.16.840.1.101.3.4.1.5": "AES-128 key wrap",
+  "2.16.840.1.101.3.4.1.25": "AES-192 key wrap",
+  "2.16.840.1.101.3.4.1.45": "AES-256 key wrap",
+  "1.2.840.113549.2.2": "MD2",
+  "1.2.840.113549.2.4": "MD4",
+  "2.16.840.1.101.3.4.2.5": "SHA-512/224",
+  "2.16.840.1.101.3.4.2.6": "SHA-512/256",
+  "2.16.840.1.101.3.4.2.7": "SHA3-224",
+  "2.16.840.1.101.3.4.2.8": "SHA3-256",
+  "2.16.840.1.101.3.4.2.9": "SHA3-384",
+  "2.16.840.1.101.3.4.2.10": "SHA3-512",
+  "2.16.840.1.101.3.4.2.11": "SHAKE128",
+  "2.16.840.1.101.3.4.2.12": "SHAKE256",
+  "1.3.36.3.2.1": "RIPEMD-160",
+  "1.2.156.10197.1.401": "SM3",
+  "1.2.643.2.2.9": "GOST R 34.11-94",
+  "1.2.643.7.1.1.2.2": "GOST R 34.11-2012 (256 bit)",
+  "1.2.643.7.1.1.2.3": "GOST R 34.11-2012 (512 bit)",
+  "1.2.840.113549.1.1.2": "md2WithRSAEncryption",
+  "1.2.840.113549.1.1.3": "md4WithRSAEncryption",
+  "1.2.840.113549.1.1.15": "sha512-224WithRSAEncryption",
+  "1.2.840.113549.1.1.16": "sha512-256WithRSAEncryption",
+  "2.16.840.1.101.3.4.3.13": "RSA PKCS#1 v1.5 with SHA3-224",
+  "2.16.840.1.101.3.4.3.14": "RSA PKCS#1 v1.5 with SHA3-256",
+  "2.16.840.1.101.3.4.3.15": "RSA PKCS#1 v1.5 with SHA3-384",
+  "2.16.840.1.101.3.4.3.16": "RSA PKCS#1 v1.5 with SHA3-512",
+  "2.16.840.1.101.3.4.3.9": "ECDSA with SHA3-224",
+  "2.16.840.1.101.3.4.3.10": "ECDSA with SHA3-256",
+  "2.16.840.1.101.3.4.3.11": "ECDSA with SHA3-384",
+  "2.16.840.1.101.3.4.3.12": "ECDSA with SHA3-512",
+  "1.2.840.10040.4.3": "DSA with SHA-1",
+  "2.16.840.1.101.3.4.3.1": "DSA with SHA-224",
+  "2.16.840.1.101.3.4.3.2": "DSA with SHA-256",
+  "1.2.840.10040.4.1": "DSA",
+  "1.2.840.10046.2.1": "Diffie-Hellman",
+  "1.3.101.110": "X25519",
+  "1.3.101.111": "X448",
+  "1.3.101.112": "Ed25519",
+  "1.3.101.113": "Ed448",
+  "1.2.156.10197.1.501": "SM2 with SM3",
+  "1.2.643.7.1.1.1.1": "GOST R 34.10-2012 (256 bit) key",
+  "1.2.643.7.1.1.1.2": "GOST R 34.10-2012 (512 bit) key",
+  "1.2.643.7.1.1.3.2": "GOST R 34.10-2012 with GOST R 34.11-2012 (256 bit)",
+  "1.2.643.7.1.1.3.3": "GOST R 34.10-2012 with GOST R 34.11-2012 (512 bit)",
+  "2.16.840.1.101.3.4.3.17": "ML-DSA-44",
+  "2.16.840.1.101.3.4.3.18": "ML-DSA-65",
+  "2.16.840.1.101.3.4.3.19": "ML-DSA-87",
+  "2.16.840.1.101.3.4.4.1": "ML-KEM-512",
+  "2.16.840.1.101.3.4.4.2": "ML-KEM-768",
+  "2.16.840.1.101.3.4.4.3": "ML-KEM-1024",
+  "1.3.133.16.840.63.0.2": "ECDH (dhSinglePass-stdDH-sha1kdf)",
+  "1.3.132.1.11.1": "ECDH (dhSinglePass-stdDH-sha256kdf)",
+  "1.3.132.1.11.2": "ECDH (dhSinglePass-stdDH-sha384kdf)",
+  "1.3.132.1.11.3": "ECDH (dhSinglePass-stdDH-sha512kdf)",
 };
+
+/**
+ * An OID for an error message: `Ed25519 (1.3.101.112)` for an algorithm known by name, the OID alone otherwise.
+ * Internal (not exported from the package).
+ */
+export function describeAlgorithmOid(oid: string): string {
+  const name = KNOWN_UNSUPPORTED[oid];
+  return name === undefined ? oid : `${name} (${oid})`;
+}
 
 /**
  * Name of a content cipher OID, or throws {@link UnsupportedAlgorithmError} (failInfo badAlg): `unsupported content
@@ -144,11 +216,9 @@ const UNSUPPORTED_CIPHER_NAME: Readonly<Record<string, string>> = {
 export function cipherFromOid(oid: string): ContentCipher {
   const c = CIPHER_BY_OID[oid];
   if (c) return c;
-  const name = UNSUPPORTED_CIPHER_NAME[oid];
+  const name = describeAlgorithmOid(oid);
   throw new UnsupportedAlgorithmError(
-    name === undefined
-      ? `unsupported content encryption algorithm ${oid}`
-      : `unsupported content encryption algorithm ${name} (${oid}): SCEP takes DES, 3DES or AES in CBC mode (RFC 8894 §3.5.2)`,
+    name === oid ? `unsupported content encryption algorithm ${oid}` : `unsupported content encryption algorithm ${name}: SCEP takes DES, 3DES or AES in CBC mode (RFC 8894 §3.5.2)`,
   );
 }
 
@@ -175,7 +245,7 @@ export function signatureFromOid(
     const p = pss ?? { digest: "sha1" as DigestAlgorithm, saltLength: 20 };
     return { scheme: "rsa-pss", digest: p.digest, saltLength: p.saltLength };
   }
-  throw new UnsupportedAlgorithmError(`unsupported signature algorithm ${oid}`);
+  throw new UnsupportedAlgorithmError(`unsupported signature algorithm ${describeAlgorithmOid(oid)}`);
 }
 
 /** The OID a signature algorithm is written with. @group Codec */

@@ -151,3 +151,76 @@ describe("RFC 8894 §3.5.2: a content cipher SCEP does not name → FAILURE badA
     expect(log.events.filter((e) => e.status >= 500 || e.outcome === "error")).toEqual([]);
   });
 });
+
+/**
+ * The same kind of fault for every other algorithm a PKCSReq names: an error printed a bare OID
+ * (`unsupported digest algorithm 2.16.840.1.101.3.4.2.8`) for algorithms an operator knows by name. Every refusal
+ * names a known algorithm, with its OID (one table in src/algorithms.ts): the SignerInfo's digest (RFC 5652 §5.3),
+ * the CSR's signature (RFC 2986 §4.2), and an envelope with no key-transport recipient (RFC 5652 §6.2,
+ * RFC 8894 §3.2.2).
+ */
+describe("RFC 8894 §3.5.2 / RFC 5652 §5.3, §6.2: every unsupported algorithm is named in the badAlg failInfoText", () => {
+  const rep = async (message: Uint8Array) => {
+    const res = await postPki(server, "/scep", message);
+    expect(res.status).toBe(200);
+    return readCertRep(new Uint8Array(await res.arrayBuffer()), { caCertificates: [ca.cert] });
+  };
+  /** A PKCSReq signed with SHA-256 whose digestAlgorithm OIDs then say `digestOid` (same length). */
+  async function withDigestOid(digestOid: string, transactionId: string): Promise<Uint8Array> {
+    const envelope = buildEnvelopedData({ content: device.csr, recipient: ca.cert, cipher: "aes128" });
+    const signed = Buffer.from(
+      await buildSignedData({
+        content: envelope,
+        certificates: [device.signer.certificate.der],
+        signer: device.signer,
+        digest: "sha256",
+        attributes: encodeScepAttributes({ messageType: MessageType.PKCSReq, transactionId, senderNonce: new Uint8Array(16).fill(5) }),
+      }),
+    );
+    const from = Buffer.from(der.oid(oids.id_sha256));
+    const to = Buffer.from(der.oid(digestOid));
+    expect(to.length).toBe(from.length);
+    for (let at = signed.indexOf(from); at >= 0; at = signed.indexOf(from, at + 1)) to.copy(signed, at);
+    return new Uint8Array(signed);
+  }
+
+  for (const [name, oid] of [
+    ["SHA3-256", "2.16.840.1.101.3.4.2.8"],
+    ["SHA-512/256", "2.16.840.1.101.3.4.2.6"],
+  ] as const) {
+    it(`SignerInfo digestAlgorithm ${name} (${oid}) → FAILURE badAlg naming ${name}`, async () => {
+      const before = calls.length;
+      expect(await rep(await withDigestOid(oid, `DIGEST-${name}`))).toMatchObject({ status: "FAILURE", failInfo: "badAlg", failInfoText: `unsupported digest algorithm ${name} (${oid})` });
+      expect(calls.length).toBe(before);
+    });
+  }
+
+  it("an envelope whose only RecipientInfo is a KeyAgreeRecipientInfo ([1]) → FAILURE badAlg naming it", async () => {
+    const envelope = Buffer.from(buildEnvelopedData({ content: device.csr, recipient: ca.cert, cipher: "aes128" }));
+    // The RecipientInfos SET (the first SET in the EnvelopedData) holds one KeyTransRecipientInfo, a SEQUENCE:
+    // retag it as kari's [1], contents unchanged.
+    const headerLength = (at: number): number => (envelope[at + 1]! & 0x80 ? 2 + (envelope[at + 1]! & 0x7f) : 2);
+    const isKtri = (at: number): boolean => envelope[at] === 0x30 && envelope.subarray(at + headerLength(at), at + headerLength(at) + 3).equals(Buffer.from([0x02, 0x01, 0x00]));
+    const setAt = [...envelope.keys()].find((i) => envelope[i] === 0x31 && isKtri(i + headerLength(i)))!;
+    const ktriAt = setAt + headerLength(setAt);
+    expect(isKtri(ktriAt)).toBe(true);
+    envelope[ktriAt] = 0xa1;
+    const message = await buildSignedData({
+      content: new Uint8Array(envelope),
+      certificates: [device.signer.certificate.der],
+      signer: device.signer,
+      digest: "sha256",
+      attributes: encodeScepAttributes({ messageType: MessageType.PKCSReq, transactionId: "KARI-ONLY", senderNonce: new Uint8Array(16).fill(6) }),
+    });
+    expect(await rep(message)).toMatchObject({
+      status: "FAILURE",
+      failInfo: "badAlg",
+      failInfoText: "the envelope has no KeyTransRecipientInfo, only KeyAgreeRecipientInfo (ECDH/DH key agreement): SCEP encrypts the content key to the CA's RSA key (RFC 8894 §3.2.2)",
+      transactionId: "KARI-ONLY",
+    });
+  });
+
+  it("none of these requests ended in a 5xx", () => {
+    expect(log.events.filter((e) => e.status >= 500 || e.outcome === "error")).toEqual([]);
+  });
+});

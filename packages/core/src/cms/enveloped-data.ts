@@ -5,7 +5,7 @@
 import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
 import * as nc from "../lib/node-crypto.js";
-import { type ContentCipher, type DigestAlgorithm, type KeyTransport, CIPHERS, DIGEST_OID, cipherFromOid, digestFromOid } from "../algorithms.js";
+import { type ContentCipher, type DigestAlgorithm, type KeyTransport, CIPHERS, DIGEST_OID, cipherFromOid, describeAlgorithmOid, digestFromOid } from "../algorithms.js";
 import { DecryptError, MessageMalformedError, NoRecipientError, UnsupportedAlgorithmError } from "../errors.js";
 import type { Decrypter } from "../keys/key.js";
 import { type Certificate, publicKeyOf } from "../x509/certificate.js";
@@ -36,6 +36,11 @@ export interface ParsedRecipient {
 export interface ParsedEnvelopedData {
   /** The key-transport recipients (other RecipientInfo kinds are skipped). */
   recipients: ParsedRecipient[];
+  /**
+   * The RecipientInfo kinds skipped (RFC 5652 §6.2: `KeyAgreeRecipientInfo`, `KEKRecipientInfo`,
+   * `PasswordRecipientInfo`, `OtherRecipientInfo`), each once, for the error when no key-transport recipient is ours.
+   */
+  skippedRecipientKinds?: string[];
   /** Content cipher. */
   cipher: ContentCipher;
   /** CBC IV. */
@@ -61,6 +66,14 @@ function readOaepHash(params: der.Tlv | undefined): DigestAlgorithm {
   return hash;
 }
 
+/** RFC 5652 §6.2 RecipientInfo CHOICE tags other than KeyTransRecipientInfo's SEQUENCE. */
+const OTHER_RECIPIENT_KINDS: Readonly<Record<number, string>> = {
+  0xa1: "KeyAgreeRecipientInfo (ECDH/DH key agreement)",
+  0xa2: "KEKRecipientInfo (a pre-shared key-encryption key)",
+  0xa3: "PasswordRecipientInfo",
+  0xa4: "OtherRecipientInfo",
+};
+
 function readRecipient(t: der.Tlv): ParsedRecipient | undefined {
   if (t.tag !== der.Tag.SEQUENCE) return undefined; // kari [1], kekri [2], pwri [3], ori [4]
   const [, ridT, algT, keyT] = der.children(t);
@@ -75,7 +88,7 @@ function readRecipient(t: der.Tlv): ParsedRecipient | undefined {
   const encryptedKey = der.octets(der.expectTag(keyT, der.Tag.OCTET_STRING, "encryptedKey"));
   if (o === oids.id_rsaEncryption) return { rid, transport: "rsaes-pkcs1-v1_5", encryptedKey };
   if (o === oids.id_RSAES_OAEP) return { rid, transport: "rsaes-oaep", oaepHash: readOaepHash(params), encryptedKey };
-  throw new UnsupportedAlgorithmError(`unsupported key transport ${o}`);
+  throw new UnsupportedAlgorithmError(`unsupported key transport ${describeAlgorithmOid(o)}`);
 }
 
 /**
@@ -94,10 +107,16 @@ export function parseEnvelopedData(bytes: Uint8Array): ParsedEnvelopedData {
   const f = der.expect(unwrapContentInfo(bytes, oids.id_envelopedData, "EnvelopedData"), der.Tag.SEQUENCE, "EnvelopedData");
   let i = 1;
   if (f[i]?.tag === 0xa0) i++;
-  const recipients = der
-    .expect(f[i++]!, der.Tag.SET, "RecipientInfos")
-    .map(readRecipient)
-    .filter((r): r is ParsedRecipient => r !== undefined);
+  const recipients: ParsedRecipient[] = [];
+  let skipped: string[] | undefined;
+  for (const t of der.expect(f[i++]!, der.Tag.SET, "RecipientInfos")) {
+    const r = readRecipient(t);
+    if (r !== undefined) recipients.push(r);
+    else {
+      const kind = OTHER_RECIPIENT_KINDS[t.tag] ?? "an unknown RecipientInfo";
+      if (!skipped?.includes(kind)) (skipped ??= []).push(kind);
+    }
+  }
   const eci = der.expect(f[i]!, der.Tag.SEQUENCE, "EncryptedContentInfo");
   const [algOid, ivT] = der.children(der.expectTag(eci[1], der.Tag.SEQUENCE, "contentEncryptionAlgorithm"));
   const cipher = cipherFromOid(der.readOid(algOid, "contentEncryptionAlgorithm"));
@@ -106,7 +125,7 @@ export function parseEnvelopedData(bytes: Uint8Array): ParsedEnvelopedData {
   const ec = eci[2];
   if (!ec || (ec.tag !== 0x80 && ec.tag !== 0xa0)) throw new MessageMalformedError("EnvelopedData without encrypted content");
   const encryptedContent = ec.tag === 0x80 ? der.content(ec) : der.octets(ec);
-  return { recipients, cipher, iv, encryptedContent };
+  return skipped ? { recipients, skippedRecipientKinds: skipped, cipher, iv, encryptedContent } : { recipients, cipher, iv, encryptedContent };
 }
 
 /** What {@link openEnvelope} returns. @group Codec */
@@ -137,7 +156,9 @@ export async function openEnvelope(env: ParsedEnvelopedData, decrypters: readonl
 /**
  * The first RecipientInfo that names a configured key (issuer and serial, or subject key identifier), and that key,
  * without decrypting anything: what {@link openEnvelope} would open it with.
- * @throws NoRecipientError `ERR_NO_RECIPIENT` when none does.
+ * @throws NoRecipientError `ERR_NO_RECIPIENT` when none does; UnsupportedAlgorithmError `ERR_UNSUPPORTED_ALGORITHM`
+ *   (failInfo badAlg) when the envelope has no key-transport recipient at all, only kinds SCEP does not use
+ *   (KeyAgreeRecipientInfo, KEKRecipientInfo, PasswordRecipientInfo).
  * @internal
  */
 export function findRecipient(env: ParsedEnvelopedData, decrypters: readonly Decrypter[]): { recipient: ParsedRecipient; decrypter: Decrypter } {
@@ -145,7 +166,15 @@ export function findRecipient(env: ParsedEnvelopedData, decrypters: readonly Dec
     const decrypter = decrypters.find((d) => findSigner(recipient.rid, [d.certificate]) !== undefined);
     if (decrypter) return { recipient, decrypter };
   }
-  throw new NoRecipientError("the envelope is not encrypted to any configured key");
+  const skipped = env.skippedRecipientKinds;
+  if (skipped !== undefined && env.recipients.length === 0) {
+    throw new UnsupportedAlgorithmError(`the envelope has no KeyTransRecipientInfo, only ${skipped.join(", ")}: SCEP encrypts the content key to the CA's RSA key (RFC 8894 §3.2.2)`);
+  }
+  throw new NoRecipientError(
+    skipped === undefined
+      ? "the envelope is not encrypted to any configured key"
+      : `the envelope is not encrypted to any configured key; it also holds ${skipped.join(", ")}, which SCEP does not use (RFC 8894 §3.2.2: key transport to the CA's RSA key)`,
+  );
 }
 
 /** Options of {@link buildEnvelopedData}. @group Codec */

@@ -5,7 +5,7 @@
  */
 import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
-import { type DigestAlgorithm, type SignatureAlgorithm, DIGEST_LENGTH, DIGEST_OID, digestFromOid, signatureFromOid, signatureOid } from "../algorithms.js";
+import { type DigestAlgorithm, type SignatureAlgorithm, DIGEST_LENGTH, DIGEST_OID, describeAlgorithmOid, digestFromOid, signatureFromOid, signatureOid } from "../algorithms.js";
 import { UnsupportedAlgorithmError } from "../errors.js";
 
 /**
@@ -115,7 +115,7 @@ export function defaultSignatureAlgorithm(spki: Uint8Array, digest: DigestAlgori
   }
   if (oid === oids.id_ecPublicKey) return { scheme: "ecdsa", digest: digest === "md5" ? "sha256" : digest };
   if (oid === oids.id_rsaEncryption) return { scheme: "rsa-pkcs1", digest, rsaOid };
-  throw new UnsupportedAlgorithmError(`no default signature algorithm for a ${oid} key: pass signatureAlgorithm`);
+  throw new UnsupportedAlgorithmError(`no default signature algorithm for a ${describeAlgorithmOid(oid)} key: pass signatureAlgorithm`);
 }
 
 /** Encodes a signature AlgorithmIdentifier: NULL parameters for RSA PKCS#1, none for ECDSA, full RSASSA-PSS-params. @group X.509 */
