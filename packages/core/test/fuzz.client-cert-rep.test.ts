@@ -32,6 +32,7 @@ import {
 } from "../src/index.js";
 import { createTestCa } from "./support/server-pki.js";
 import { fuzzCertificateDer, seedCsrFuzz } from "./support/csr-fuzz.js";
+import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
 
 const INPUTS = Number(process.env.CSR_FUZZ_INPUTS ?? 150);
 const SEED = Number(process.env.CSR_FUZZ_SEED ?? 20261130);
@@ -133,4 +134,34 @@ describe("GetNextCACert replies holding generated certificates (RFC 8894 §4.7)"
     expect(tally["ok"]).toBeGreaterThan(0);
     expect(tally["ERR_CERTREP"]).toBeGreaterThan(0);
   }, 60_000);
+});
+
+/**
+ * Found by this fuzz test in a clean-clone CI run (2026-12-05, input #16, mode ca-set, keys of that run): a generated
+ * CA-set certificate whose RSA modulus is even parses, is picked as the PKCSReq's recipient, and OpenSSL's
+ * publicEncrypt threw an untyped `error:0180006C:bignum routines::no inverse`. RFC 8894 §3.2.2 encrypts to the CA's
+ * RSA key: one that cannot be encrypted to is KeyError ERR_KEY, wherever a content key is encrypted.
+ */
+const EVEN_MODULUS_CERTIFICATE = [
+  "MIICpDCCAYygAwIBAgICF3cwDQYJKoZIhvcNAQELBQAwFDESMBAGA1UEAwwJcmVxdWVzdGVyMCAXDTI2MTIwNzEwMjYxNVoYDzIw",
+  "NTEwMTAxMDAwMDAwWjAUMRIwEAYDVQQDDAlyZXF1ZXN0ZXIwggEiMA0GCSqGSIb3DQEBAQUAA4IBDwAwggEKAoIBAAC9fTN/g/hA",
+  "HfxOqaLAewDlanqFIPP4NTDtnwR0HO8KPTp/0A4AAjjG/EYhAsSwuDyq161goauJglNKoDsk8FoClMS8UHYpkkDElhwxtSYaVVbt",
+  "tH2USj8gZQbBt7d4fyRM4MBnF4oafOtIy6sLcpObS+Im3llfg8rkNtfCFS+YCh9/8BYxgRHg9k7/OsHx4s+CvmRCOEXHFZawVNYt",
+  "N4y+1oA/krHFFx5WmbOCteggQ2Je3JrIJeXhimoCX4SCACK4MZ0Sf3sBEx/1IU71sKm3H0yLdJUiWP/Ls5lNP+YYrowwV43U9ouk",
+  "oo3YzyGG9FE9XCFF+r/BrASLWoi2p8ofAgMBAAEwDQYJKoZIhvcNAQELBQADggEBACAYS+aURmtdtfA4IB/ghVO/r9rj/8qvZxJh",
+  "5FUyJZ5zfzDk4HLcmwBWryVwRbc4/LGs/jvAMqHncuzSSHr/+FMFyYaMRPNLpAwZ8SBGl3+0ALMeiV1jL7da8GxIcTS85ZNvoqEj",
+  "SqmeGGq3gly3lR23rvEbAJIBnkn0nJSrRYI6i9cxUIk0YdWMVcgIl8cXI8W5GRyaC8wUZx1PXxkzXaZYRySkg6hsGu2D52HQq1gA",
+  "/vNcMfy3vFwdg77mmnozYoB9unw54U3UMLmVYw3wSAiUCtvIyD4jI7pYjHvJKK8JimRqNqhghwXQQBh3MCxp+1ghm81RTM4g5ZWH",
+  "ZSwMw34=",
+].join("");
+
+describe("RFC 8894 §3.2.2: a recipient certificate whose RSA key cannot be encrypted to", () => {
+  it("an even modulus (OpenSSL 'no inverse') → KeyError ERR_KEY, not an untyped OpenSSL error", () => {
+    const recipient = new Certificate(Buffer.from(EVEN_MODULUS_CERTIFICATE, "base64"));
+    for (const transport of ["rsaes-pkcs1-v1_5", "rsaes-oaep"] as const) {
+      expect(() => buildEnvelopedData({ content: new Uint8Array(32), recipient, cipher: "aes128", transport })).toThrow(
+        expect.objectContaining({ name: "KeyError", code: "ERR_KEY", message: expect.stringMatching(/^cannot encrypt a content key to this RSA key \(.*no inverse.*\)$/) }),
+      );
+    }
+  });
 });

@@ -394,13 +394,22 @@ export function verify(key: KeyObject, alg: SignatureAlgorithm, data: Uint8Array
   }
 }
 
-/** RSAES-PKCS1-v1_5 or RSAES-OAEP encryption of a content key to a public key. */
+/**
+ * RSAES-PKCS1-v1_5 or RSAES-OAEP encryption of a content key to a public key.
+ * @throws KeyError (`ERR_KEY`) for a key that is not RSA or that OpenSSL cannot encrypt to (an even modulus, too small).
+ */
 export function rsaEncrypt(key: KeyObject, transport: "rsaes-pkcs1-v1_5" | "rsaes-oaep", data: Uint8Array, oaepHash: DigestAlgorithm = "sha1"): Uint8Array {
   if (key.asymmetricKeyType !== "rsa") throw new KeyError(`cannot encrypt a content key to a ${key.asymmetricKeyType ?? "unknown"} key`);
-  if (transport === "rsaes-oaep") {
-    return crypto.publicEncrypt({ key, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash }, data);
+  try {
+    if (transport === "rsaes-oaep") {
+      return crypto.publicEncrypt({ key, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash }, data);
+    }
+    return crypto.publicEncrypt({ key, padding: crypto.constants.RSA_PKCS1_PADDING }, data);
+  } catch (cause) {
+    // A public key that parses but cannot be used: an even modulus (OpenSSL: "no inverse"), one too small for the
+    // padding. A hostile or broken CA certificate must not surface as an untyped OpenSSL error.
+    throw new KeyError(`cannot encrypt a content key to this RSA key (${(cause as Error)?.message ?? "OpenSSL refused it"})`, { cause });
   }
-  return crypto.publicEncrypt({ key, padding: crypto.constants.RSA_PKCS1_PADDING }, data);
 }
 
 /** RSAES-OAEP decryption; any failure is a {@link DecryptError}. */
