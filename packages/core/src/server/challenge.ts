@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { toBase64Url } from "../encoding.js";
+import { isPrintableString, toBase64Url } from "../encoding.js";
 import * as nc from "../lib/node-crypto.js";
 import type { CertificationRequest } from "../x509/certification-request.js";
 import type { PkiRequest } from "../message/pki-message.js";
@@ -423,6 +423,24 @@ export function newChallenge(): string {
     const challenge = toBase64Url(nc.randomBytes(24));
     if (challenge[0] !== "-" && !challenge.includes("_")) return challenge;
   }
+}
+
+/**
+ * The warnings for profile `name` whose challenge policy is `c`, shown in `ProfileInfo.warnings`: a static password
+ * with a character outside PrintableString's set (X.680 §41.4: `A-Z a-z 0-9`, space and `' ( ) + , - . / : = ?`).
+ * Windows' SCEP client (ClientCertificateInstall CSP) always writes the challengePassword (RFC 2985 §5.4.1, RFC 8894
+ * §2.3) as a PrintableString and stops such an enrollment on the device ("The string contains a non-printable
+ * character"; fleetdm/fleet#47492, #49552) before any PKIOperation reaches the server: nothing would tell the operator.
+ * The message names neither the password nor its characters. Empty for every other policy ({@link newChallenge}'s
+ * challenges fit). Never throws.
+ */
+export function challengePolicyWarnings(name: string, c: ChallengePolicy): string[] {
+  if (c.type !== "static" || isPrintableString(c.password)) return [];
+  return [
+    `profile ${name}: the static challenge password holds a character outside PrintableString (A-Z a-z 0-9, space and ' ( ) + , - . / : = ?): ` +
+      `Windows' SCEP client writes the challenge as a PrintableString and fails such an enrollment on the device ("The string contains a non-printable character") before it reaches this server; ` +
+      "use those characters only (newChallenge() makes one)",
+  ];
 }
 
 const utf8 = new TextEncoder();

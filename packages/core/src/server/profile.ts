@@ -15,7 +15,7 @@ import type { PkiRequest } from "../message/pki-message.js";
 import { buildCaCaps } from "../message/ca-caps.js";
 import { equalBytes } from "../lib/der.js";
 import { samePublicKey } from "../lib/node-crypto.js";
-import type { ChallengePolicy, IssueFailureHook } from "./challenge.js";
+import { type ChallengePolicy, type IssueFailureHook, challengePolicyWarnings } from "./challenge.js";
 import { type ChallengeValidator, challengeValidator } from "./challenge-validators.js";
 import type { CsrPolicy } from "./csr-policy.js";
 import { MemoryTransactionStore, type TransactionStore } from "./transaction-store.js";
@@ -377,7 +377,7 @@ export interface ResolvedProfile {
   getCert: ScepProfile["getCert"];
   getCrl: ScepProfile["getCrl"];
   nextCa: Certificate[] | undefined;
-  /** Configuration that works but not for every client (see `raKeyUsageWarnings`, `caModeSetWarnings`); shown in `ProfileInfo.warnings`. */
+  /** Configuration that works but not for every client (see `raKeyUsageWarnings`, `caModeSetWarnings`, `challengePolicyWarnings`); shown in `ProfileInfo.warnings`. */
   warnings: string[];
   stats: { outcomes: Record<string, number>; reasons: Record<string, number> };
 }
@@ -656,6 +656,7 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
   const warnings = [
     ...raKeyUsageWarnings(name, ca, signerCert, decrypters.map((d) => d.certificate), caCerts),
     ...caModeSetWarnings(name, ca, caChain, caCerts, { caMode: ras.every((c) => equalBytes(c.der, ca.der)), explicit: typeof choice !== "string" }),
+    ...challengePolicyWarnings(name, c),
   ];
   // A repeat sent once, as in GetCACert. A next set GetCACert already serves in full (the new CA in service, its
   // "next" file left in place after the switch) announces no rollover: no GetNextCACert, 404 no_next_ca.

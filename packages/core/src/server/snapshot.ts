@@ -85,7 +85,8 @@ export interface ProfileInfo {
    * allows that; Apple counts it as neither signing nor encryption) or none has digitalSignature and keyEncipherment;
    * in CA mode, a `caCertificates` list in which Apple finds no RA, or an issuing CA served alone without its root
    * (a Windows `CAThumbprint` or Apple `CAFingerprint` pinned to the root matches nothing; the warning names both
-   * SHA-1 thumbprints).
+   * SHA-1 thumbprints); a static challenge password with a character outside PrintableString, which Windows' SCEP
+   * client cannot send (the warning names neither the password nor the characters).
    */
   warnings?: string[];
 }
