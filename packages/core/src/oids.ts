@@ -127,6 +127,8 @@ export const id_ce_extKeyUsage = "2.5.29.37";
 export const id_kp_clientAuth = "1.3.6.1.5.5.7.3.2";
 /** id-ms-upn (UPN otherName): 1.3.6.1.4.1.311.20.2.3 @group Codec */
 export const id_ms_upn = "1.3.6.1.4.1.311.20.2.3";
+/** szOID_CERT_EXTENSIONS (Microsoft's older spelling of a PKCS#10 extensionRequest attribute, read as one by OpenSSL too): 1.3.6.1.4.1.311.2.1.14 @group Codec */
+export const id_ms_cert_extensions = "1.3.6.1.4.1.311.2.1.14";
 /** szOID_ENROLLMENT_NAME_VALUE_PAIR (MS-WCCE §2.2.2.7.10, a PKCS#10 attribute): 1.3.6.1.4.1.311.13.2.1 @group Codec */
 export const id_ms_enrollment_name_value_pair = "1.3.6.1.4.1.311.13.2.1";
 /** szOID_NTDS_CA_SECURITY_EXT (a certificate's Windows SID, strong mapping KB5014754): 1.3.6.1.4.1.311.25.2 @group Codec */

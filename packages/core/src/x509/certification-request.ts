@@ -19,6 +19,32 @@ import { type EnrollmentNameValuePair, type RequestedValidity, readEnrollmentNam
 // Assigned by CertificationRequest's static block, which can read its private field.
 export let requestPublicKey: (request: CertificationRequest) => nc.KeyObject;
 
+const attributeName = (type: string): string =>
+  type === oids.id_challengePassword ? "challengePassword" : type === oids.id_extensionRequest ? "extensionRequest" : "Microsoft certificate extensions (1.3.6.1.4.1.311.2.1.14)";
+
+/**
+ * The extensions a request asks for: its extensionRequest (RFC 2985 §5.4.2), or Microsoft's older
+ * szOID_CERT_EXTENSIONS attribute of the same shape (1.3.6.1.4.1.311.2.1.14, what Windows' older enrollment APIs
+ * write; OpenSSL reads it as an extensionRequest too) when that is the only one. Both present: they must be the same
+ * bytes, or the request is refused (a CA reading the other one would issue what was not checked). Each extension at
+ * most once (RFC 5280 §4.2), at most `LIMITS.csrExtensions` of them.
+ * @throws CsrInvalidError `ERR_CSR_INVALID`; Asn1Error `ERR_ASN1` for a malformed Extensions.
+ */
+function requestedExtensions(extensionRequest: der.Tlv | undefined, msCertExtensions: der.Tlv | undefined): Extension[] {
+  if (extensionRequest && msCertExtensions && !der.equalBytes(der.raw(extensionRequest), der.raw(msCertExtensions))) {
+    throw new CsrInvalidError("a PKCS#10 request whose extensionRequest and Microsoft certificate extensions (1.3.6.1.4.1.311.2.1.14) attributes differ");
+  }
+  const t = extensionRequest ?? msCertExtensions;
+  if (!t) return [];
+  if (der.children(t).length > LIMITS.csrExtensions) throw new CsrInvalidError(`a PKCS#10 request with more than ${LIMITS.csrExtensions} requested extensions`);
+  const extensions = parseExtensions(t);
+  for (let i = 1; i < extensions.length; i++) {
+    const oid = extensions[i]!.oid;
+    for (let j = 0; j < i; j++) if (extensions[j]!.oid === oid) throw new CsrInvalidError(`a PKCS#10 request asking for extension ${oid} twice (RFC 5280 §4.2)`);
+  }
+  return extensions;
+}
+
 /**
  * A PKCS#10 CertificationRequest.
  *
@@ -47,7 +73,7 @@ export class CertificationRequest {
   readonly subjectDer: Uint8Array;
   /** SubjectPublicKeyInfo, DER. */
   readonly spki: Uint8Array;
-  /** Requested extensions (extensionRequest attribute). */
+  /** Requested extensions (the extensionRequest attribute, or Microsoft's 1.3.6.1.4.1.311.2.1.14 of the same shape), each OID once. */
   readonly extensions: readonly Extension[];
   /** The request's signature algorithm. */
   readonly signatureAlgorithm: SignatureAlgorithm;
@@ -74,23 +100,34 @@ export class CertificationRequest {
       const subject = der.expectTag(info[1], der.Tag.SEQUENCE, "subject");
       const spki = der.expectTag(info[2], der.Tag.SEQUENCE, "subjectPKInfo");
       let challengePassword: string | undefined;
-      let extensions: Extension[] = [];
+      let extensionRequest: der.Tlv | undefined;
+      let msCertExtensions: der.Tlv | undefined;
       const nameValuePairs: der.Tlv[] = [];
       if (info[3]) {
         if (info[3].tag !== 0xa0) throw new CsrInvalidError("CSR attributes must be [0]");
         const attributes = der.children(info[3]);
         if (attributes.length > LIMITS.csrAttributes) throw new CsrInvalidError(`a PKCS#10 request with more than ${LIMITS.csrAttributes} attributes`);
+        let seen = 0;
         for (const a of attributes) {
           const [typeT, valuesT] = der.expect(a, der.Tag.SEQUENCE, "Attribute");
           const type = der.readOid(typeT);
           const values = der.expect(valuesT!, der.Tag.SET, "AttributeValues");
-          if (type === oids.id_challengePassword) challengePassword = der.readString(values[0], "challengePassword");
-          else if (type === oids.id_extensionRequest && values[0]) {
-            if (der.children(values[0]).length > LIMITS.csrExtensions) throw new CsrInvalidError(`a PKCS#10 request with more than ${LIMITS.csrExtensions} requested extensions`);
-            extensions = parseExtensions(values[0]);
-          } else if (type === oids.id_ms_enrollment_name_value_pair) nameValuePairs.push(...values);
+          const bit = type === oids.id_challengePassword ? 1 : type === oids.id_extensionRequest ? 2 : type === oids.id_ms_cert_extensions ? 4 : 0;
+          if (bit === 0) {
+            if (type === oids.id_ms_enrollment_name_value_pair) nameValuePairs.push(...values);
+            continue;
+          }
+          // Single-valued, and once each (RFC 2985 §5.4.1, §5.4.2: SINGLE VALUE TRUE): two of them are two answers to
+          // one question, and a CA or upstream that reads the other one than we checked would issue what we refused.
+          if (seen & bit) throw new CsrInvalidError(`a PKCS#10 request with the ${attributeName(type)} attribute twice`);
+          seen |= bit;
+          if (values.length > 1) throw new CsrInvalidError(`a PKCS#10 request whose ${attributeName(type)} attribute has ${values.length} values, not one`);
+          if (bit === 1) challengePassword = der.readString(values[0], "challengePassword");
+          else if (bit === 2) extensionRequest = values[0];
+          else msCertExtensions = values[0];
         }
       }
+      const extensions = requestedExtensions(extensionRequest, msCertExtensions);
       // Counted here, before the request's signature is checked or a policy reads the names.
       const san = extensions.find((e) => e.oid === oids.id_ce_subjectAltName);
       if (san && der.children(der.parse(san.value)).length > LIMITS.csrSubjectAltNames) throw new CsrInvalidError(`a PKCS#10 request with more than ${LIMITS.csrSubjectAltNames} subjectAltNames`);
