@@ -873,14 +873,14 @@ export async function startServer(
   // primary prints the banner once for all.
   if (workerSlot === undefined) printBanner(name, config, port, kit, undefined, adminPort);
   // Configuration that works but not for every client (ProfileInfo.warnings: RA keyUsage, a GetCACert set in which
-  // Apple's client finds no RA or a pinned root matches nothing), one stderr line each: by the server, or by worker 1
+  // Apple's client finds no RA or a pinned root matches nothing; a static challenge Windows cannot send), one stderr line each: by the server, or by worker 1
   // of --workers N (the others run the same kit). At start, and again after every reload that put a new kit in
   // service: a CA bundle swapped in by SIGHUP is as unusable for Apple's client as one read at start.
-  const printCaWarnings = (k: ScepKit): void => {
+  const printProfileWarnings = (k: ScepKit): void => {
     if (workerSlot !== undefined && workerSlot !== 1) return;
     for (const warning of k.server.profiles().flatMap((p) => p.warnings ?? [])) process.stderr.write(`${name}-server: warning: ${warning}\n`);
   };
-  printCaWarnings(kit);
+  printProfileWarnings(kit);
 
   // SIGHUP: configuration, CA material and trust anchors are read again and swapped in whole, or not at all.
   // Requests already running finish with the kit they started on; connections stay open.
@@ -911,7 +911,7 @@ export async function startServer(
       retire(old);
       kit.startRevocationSync();
     },
-    applied: (next) => printCaWarnings(next.kit),
+    applied: (next) => printProfileWarnings(next.kit),
     discard: (next) => retire(next.kit),
     describe: (next) => ({
       ca: next.kit.ca.subject,

@@ -3,9 +3,9 @@
  * (an extension appears at most once), held against our server with PKCS#10 requests signed by their own key:
  *
  * - A request that carries one of these twice (two attributes, or two values in one), or asks for the same extension
- *   twice, has two answers to one question. Before, the last attribute and the first extension won; a CA or an
- *   upstream (the proxy's NDES, an OpenSSL-based CA) that reads the other one would issue names or a challenge we
- *   never checked. Now it is CsrInvalidError; over the wire the FAILURE any unreadable CSR gets, nothing issued.
+ *   twice, has two answers to one question. Before, the last attribute and the first extension won; a reader of
+ *   the raw CSR that takes the other one (an OpenSSL-based CA behind the issue hook, a webhook or Intune validator
+ *   reading `raw`) would issue names or accept a challenge we never checked. Now it is CsrInvalidError; over the wire the FAILURE any unreadable CSR gets, nothing issued.
  * - Microsoft's older szOID_CERT_EXTENSIONS attribute (1.3.6.1.4.1.311.2.1.14, written by Windows' older enrollment
  *   APIs, same shape as extensionRequest) is read as the requested extensions, as OpenSSL's X509_REQ_get_extensions
  *   reads it (checked below with `openssl req -text`). Before, its subjectAltName was ignored and the certificate
@@ -84,6 +84,12 @@ describe("RFC 2985 §5.4.1, §5.4.2 / RFC 5280 §4.2: what a request asks once, 
       () => csrWith(attribute(oids.id_challengePassword, challenge(CHALLENGE)), attribute(oids.id_extensionRequest, extensions(san("a.example"))), attribute(oids.id_ms_cert_extensions, extensions(san("b.example")))),
       /extensionRequest and Microsoft certificate extensions .* differ/,
     ],
+    [
+      // OpenSSL stops at the (empty) extensionRequest and reads no extensions; Microsoft's must not decide instead.
+      "an empty extensionRequest next to Microsoft's 1.3.6.1.4.1.311.2.1.14",
+      () => csrWith(attribute(oids.id_challengePassword, challenge(CHALLENGE)), attribute(oids.id_extensionRequest), attribute(oids.id_ms_cert_extensions, extensions(san("b.example")))),
+      /extensionRequest and Microsoft certificate extensions .* differ/,
+    ],
   ];
 
   // Over the wire an unreadable CSR gets the answer a bad padding gets (no oracle on the decrypted bytes); the event
@@ -117,6 +123,13 @@ describe("RFC 2985 §5.4.1, §5.4.2 / RFC 5280 §4.2: what a request asks once, 
     const { rep, hookCalls } = await enroll(csr);
     expect(rep.status).toBe("SUCCESS");
     expect(hookCalls.map((c) => c.csr.extensions.map((e) => e.oid))).toEqual([[oids.id_ce_subjectAltName]]);
+  });
+
+  it("an extensionRequest with no value asks for nothing (as OpenSSL reads it): issued, no extensions", async () => {
+    const csr = csrWith(attribute(oids.id_challengePassword, challenge(CHALLENGE)), attribute(oids.id_extensionRequest));
+    expect(new CertificationRequest(csr).extensions).toEqual([]);
+    const { rep } = await enroll(csr);
+    expect(rep.status).toBe("SUCCESS");
   });
 
   it("one of each, as every client sends: issued (the control)", async () => {

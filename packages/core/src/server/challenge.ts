@@ -439,7 +439,7 @@ export function challengePolicyWarnings(name: string, c: ChallengePolicy): strin
   return [
     `profile ${name}: the static challenge password holds a character outside PrintableString (A-Z a-z 0-9, space and ' ( ) + , - . / : = ?): ` +
       `Windows' SCEP client writes the challenge as a PrintableString and fails such an enrollment on the device ("The string contains a non-printable character") before it reaches this server; ` +
-      "use those characters only (newChallenge() makes one)",
+      "use those characters only (generated challenges do)",
   ];
 }
 

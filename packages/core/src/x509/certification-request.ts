@@ -25,16 +25,27 @@ const attributeName = (type: string): string =>
 /**
  * The extensions a request asks for: its extensionRequest (RFC 2985 §5.4.2), or Microsoft's older
  * szOID_CERT_EXTENSIONS attribute of the same shape (1.3.6.1.4.1.311.2.1.14, what Windows' older enrollment APIs
- * write; OpenSSL reads it as an extensionRequest too) when that is the only one. Both present: they must be the same
+ * write) when that is the only one, as OpenSSL's `X509_REQ_get_extensions` reads them: the first kind present
+ * decides, and an attribute present with no value asks for nothing. Both present: their values must be the same
  * bytes, or the request is refused (a CA reading the other one would issue what was not checked). Each extension at
  * most once (RFC 5280 §4.2), at most `LIMITS.csrExtensions` of them.
+ *
+ * ```asn
+ * Attribute ::= SEQUENCE { type OBJECT IDENTIFIER, values SET SIZE(1..MAX) OF AttributeValue }
+ * extensionRequest ATTRIBUTE ::= { WITH SYNTAX ExtensionRequest SINGLE VALUE TRUE ID pkcs-9-at-extensionRequest }
+ * ExtensionRequest ::= Extensions
+ * Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension
+ * ```
+ *
+ * @param extensionRequest - The extensionRequest attribute's AttributeValues SET, when the attribute is present.
+ * @param msCertExtensions - Microsoft's attribute's AttributeValues SET, when present.
  * @throws CsrInvalidError `ERR_CSR_INVALID`; Asn1Error `ERR_ASN1` for a malformed Extensions.
  */
 function requestedExtensions(extensionRequest: der.Tlv | undefined, msCertExtensions: der.Tlv | undefined): Extension[] {
-  if (extensionRequest && msCertExtensions && !der.equalBytes(der.raw(extensionRequest), der.raw(msCertExtensions))) {
+  if (extensionRequest && msCertExtensions && !der.equalBytes(der.content(extensionRequest), der.content(msCertExtensions))) {
     throw new CsrInvalidError("a PKCS#10 request whose extensionRequest and Microsoft certificate extensions (1.3.6.1.4.1.311.2.1.14) attributes differ");
   }
-  const t = extensionRequest ?? msCertExtensions;
+  const t = der.children(extensionRequest ?? msCertExtensions ?? EMPTY_SET)[0];
   if (!t) return [];
   if (der.children(t).length > LIMITS.csrExtensions) throw new CsrInvalidError(`a PKCS#10 request with more than ${LIMITS.csrExtensions} requested extensions`);
   const extensions = parseExtensions(t);
@@ -44,6 +55,8 @@ function requestedExtensions(extensionRequest: der.Tlv | undefined, msCertExtens
   }
   return extensions;
 }
+
+const EMPTY_SET = der.parse(new Uint8Array([der.Tag.SET, 0]));
 
 /**
  * A PKCS#10 CertificationRequest.
@@ -100,6 +113,7 @@ export class CertificationRequest {
       const subject = der.expectTag(info[1], der.Tag.SEQUENCE, "subject");
       const spki = der.expectTag(info[2], der.Tag.SEQUENCE, "subjectPKInfo");
       let challengePassword: string | undefined;
+      // The AttributeValues SET of each extension-request attribute, when present (its one value, or none).
       let extensionRequest: der.Tlv | undefined;
       let msCertExtensions: der.Tlv | undefined;
       const nameValuePairs: der.Tlv[] = [];
@@ -123,8 +137,8 @@ export class CertificationRequest {
           seen |= bit;
           if (values.length > 1) throw new CsrInvalidError(`a PKCS#10 request whose ${attributeName(type)} attribute has ${values.length} values, not one`);
           if (bit === 1) challengePassword = der.readString(values[0], "challengePassword");
-          else if (bit === 2) extensionRequest = values[0];
-          else msCertExtensions = values[0];
+          else if (bit === 2) extensionRequest = valuesT;
+          else msCertExtensions = valuesT;
         }
       }
       const extensions = requestedExtensions(extensionRequest, msCertExtensions);
