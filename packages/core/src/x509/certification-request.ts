@@ -37,15 +37,15 @@ const attributeName = (type: string): string =>
  * Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension
  * ```
  *
- * @param extensionRequest - The extensionRequest attribute's AttributeValues SET, when the attribute is present.
- * @param msCertExtensions - Microsoft's attribute's AttributeValues SET, when present.
+ * @param extensionRequest - The extensionRequest attribute, when present.
+ * @param msCertExtensions - Microsoft's attribute, when present.
  * @throws CsrInvalidError `ERR_CSR_INVALID`; Asn1Error `ERR_ASN1` for a malformed Extensions.
  */
-function requestedExtensions(extensionRequest: der.Tlv | undefined, msCertExtensions: der.Tlv | undefined): Extension[] {
-  if (extensionRequest && msCertExtensions && !der.equalBytes(der.content(extensionRequest), der.content(msCertExtensions))) {
+function requestedExtensions(extensionRequest: ExtensionAttribute | undefined, msCertExtensions: ExtensionAttribute | undefined): Extension[] {
+  if (extensionRequest && msCertExtensions && !der.equalBytes(der.content(extensionRequest.values), der.content(msCertExtensions.values))) {
     throw new CsrInvalidError("a PKCS#10 request whose extensionRequest and Microsoft certificate extensions (1.3.6.1.4.1.311.2.1.14) attributes differ");
   }
-  const t = der.children(extensionRequest ?? msCertExtensions ?? EMPTY_SET)[0];
+  const t = extensionRequest?.value ?? (extensionRequest ? undefined : msCertExtensions?.value);
   if (!t) return [];
   if (der.children(t).length > LIMITS.csrExtensions) throw new CsrInvalidError(`a PKCS#10 request with more than ${LIMITS.csrExtensions} requested extensions`);
   const extensions = parseExtensions(t);
@@ -56,7 +56,11 @@ function requestedExtensions(extensionRequest: der.Tlv | undefined, msCertExtens
   return extensions;
 }
 
-const EMPTY_SET = der.parse(new Uint8Array([der.Tag.SET, 0]));
+/** An extension-request attribute as read: its AttributeValues SET, and the one value in it (none when empty). */
+interface ExtensionAttribute {
+  readonly values: der.Tlv;
+  readonly value: der.Tlv | undefined;
+}
 
 /**
  * A PKCS#10 CertificationRequest.
@@ -113,9 +117,8 @@ export class CertificationRequest {
       const subject = der.expectTag(info[1], der.Tag.SEQUENCE, "subject");
       const spki = der.expectTag(info[2], der.Tag.SEQUENCE, "subjectPKInfo");
       let challengePassword: string | undefined;
-      // The AttributeValues SET of each extension-request attribute, when present (its one value, or none).
-      let extensionRequest: der.Tlv | undefined;
-      let msCertExtensions: der.Tlv | undefined;
+      let extensionRequest: ExtensionAttribute | undefined;
+      let msCertExtensions: ExtensionAttribute | undefined;
       const nameValuePairs: der.Tlv[] = [];
       if (info[3]) {
         if (info[3].tag !== 0xa0) throw new CsrInvalidError("CSR attributes must be [0]");
@@ -137,8 +140,8 @@ export class CertificationRequest {
           seen |= bit;
           if (values.length > 1) throw new CsrInvalidError(`a PKCS#10 request whose ${attributeName(type)} attribute has ${values.length} values, not one`);
           if (bit === 1) challengePassword = der.readString(values[0], "challengePassword");
-          else if (bit === 2) extensionRequest = valuesT;
-          else msCertExtensions = valuesT;
+          else if (bit === 2) extensionRequest = { values: valuesT!, value: values[0] };
+          else msCertExtensions = { values: valuesT!, value: values[0] };
         }
       }
       const extensions = requestedExtensions(extensionRequest, msCertExtensions);
