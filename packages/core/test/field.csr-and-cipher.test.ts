@@ -28,13 +28,11 @@
 import { describe, expect, it } from "vitest";
 import * as der from "../src/lib/der.js";
 import * as oids from "../src/oids.js";
-import { buildSignedData } from "../src/cms/signed-data.js";
 import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
-import { encodeScepAttributes } from "../src/message/attributes.js";
-import { MessageType } from "../src/message/types.js";
 import { CertificationRequest, buildPkcsReq, createSelfSignedSigner, importKeyPairPem, readCertRep } from "../src/index.js";
 import { withScratch } from "./support/openssl.js";
 import { NOW, hex, postPki, staticScep } from "./support/server-pki.js";
+import { handBuiltPkcsReq } from "./support/hand-built.js";
 
 const CHALLENGE = "Field_Pw-7";
 const { ca, device, calls, log, server } = await staticScep({ caName: "Field CSR CA", deviceCn: "field-csr-device", challenge: CHALLENGE });
@@ -98,13 +96,7 @@ async function withCipherOid(cipherOid: string): Promise<Uint8Array> {
   const to = Buffer.from(der.oid(cipherOid));
   expect(to.length).toBe(from.length);
   to.copy(envelope, envelope.indexOf(from));
-  return buildSignedData({
-    content: new Uint8Array(envelope),
-    certificates: [device.signer.certificate.der],
-    signer: device.signer,
-    digest: "sha256",
-    attributes: encodeScepAttributes({ messageType: MessageType.PKCSReq, transactionId: `CIPHER-${cipherOid}`, senderNonce: new Uint8Array(16).fill(4) }),
-  });
+  return handBuiltPkcsReq({ envelope: new Uint8Array(envelope), signer: device.signer, transactionId: `CIPHER-${cipherOid}`, senderNonce: new Uint8Array(16).fill(4) });
 }
 
 describe("RFC 8894 §3.5.2 / RFC 2986 §4.2: the CSR's own signature digest (smallstep#2100)", () => {
@@ -168,15 +160,7 @@ describe("RFC 8894 §3.5.2 / RFC 5652 §5.3, §6.2: every unsupported algorithm 
   /** A PKCSReq signed with SHA-256 whose digestAlgorithm OIDs then say `digestOid` (same length). */
   async function withDigestOid(digestOid: string, transactionId: string): Promise<Uint8Array> {
     const envelope = buildEnvelopedData({ content: device.csr, recipient: ca.cert, cipher: "aes128" });
-    const signed = Buffer.from(
-      await buildSignedData({
-        content: envelope,
-        certificates: [device.signer.certificate.der],
-        signer: device.signer,
-        digest: "sha256",
-        attributes: encodeScepAttributes({ messageType: MessageType.PKCSReq, transactionId, senderNonce: new Uint8Array(16).fill(5) }),
-      }),
-    );
+    const signed = Buffer.from(await handBuiltPkcsReq({ envelope, signer: device.signer, transactionId, senderNonce: new Uint8Array(16).fill(5) }));
     const from = Buffer.from(der.oid(oids.id_sha256));
     const to = Buffer.from(der.oid(digestOid));
     expect(to.length).toBe(from.length);
@@ -205,13 +189,7 @@ describe("RFC 8894 §3.5.2 / RFC 5652 §5.3, §6.2: every unsupported algorithm 
     const ktriAt = setAt + headerLength(setAt);
     expect(isKtri(ktriAt)).toBe(true);
     envelope[ktriAt] = 0xa1;
-    const message = await buildSignedData({
-      content: new Uint8Array(envelope),
-      certificates: [device.signer.certificate.der],
-      signer: device.signer,
-      digest: "sha256",
-      attributes: encodeScepAttributes({ messageType: MessageType.PKCSReq, transactionId: "KARI-ONLY", senderNonce: new Uint8Array(16).fill(6) }),
-    });
+    const message = await handBuiltPkcsReq({ envelope: new Uint8Array(envelope), signer: device.signer, transactionId: "KARI-ONLY", senderNonce: new Uint8Array(16).fill(6) });
     expect(await rep(message)).toMatchObject({
       status: "FAILURE",
       failInfo: "badAlg",

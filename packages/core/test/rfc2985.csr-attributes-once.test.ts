@@ -15,13 +15,11 @@ import * as crypto from "node:crypto";
 import { describe, expect, it } from "vitest";
 import * as der from "../src/lib/der.js";
 import * as oids from "../src/oids.js";
-import { buildSignedData } from "../src/cms/signed-data.js";
 import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
-import { encodeScepAttributes } from "../src/message/attributes.js";
-import { MessageType } from "../src/message/types.js";
 import { CertificationRequest, CsrInvalidError, readCertRep } from "../src/index.js";
 import { withScratch } from "./support/openssl.js";
 import { NOW, postPki, staticScep } from "./support/server-pki.js";
+import { handBuiltPkcsReq, signedWithRsaSha256 } from "./support/hand-built.js";
 
 const CHALLENGE = "attr-once-challenge";
 const { ca, device, calls, log, server } = await staticScep({ caName: "Attributes Once CA", deviceCn: "attributes-once", challenge: CHALLENGE });
@@ -36,9 +34,7 @@ const extensions = (...exts: der.Der[]): der.Der => der.seq(...exts);
 
 /** A PKCS#10 request (RFC 2986) with these attributes, signed with the device key (sha256WithRSAEncryption). */
 function csrWith(...attributes: der.Der[]): Uint8Array {
-  const info = der.encode(der.seq(der.int(0), subject, spki, der.ctx(0, ...attributes)));
-  const signature = crypto.sign("sha256", info, privateKey);
-  return der.encode(der.seq(info, der.algId(oids.id_sha256WithRSAEncryption, der.NULL), der.tlv(der.Tag.BIT_STRING, new Uint8Array([0, ...signature]))));
+  return signedWithRsaSha256(der.encode(der.seq(der.int(0), subject, spki, der.ctx(0, ...attributes))), privateKey);
 }
 
 let sent = 0;
@@ -50,13 +46,8 @@ let sent = 0;
 async function enroll(csr: Uint8Array) {
   const before = calls.length;
   const transactionId = `ATTR-ONCE-${++sent}`;
-  const body = await buildSignedData({
-    content: buildEnvelopedData({ content: csr, recipient: ca.cert, cipher: "aes128" }),
-    certificates: [device.signer.certificate.der],
-    signer: device.signer,
-    digest: "sha256",
-    attributes: encodeScepAttributes({ messageType: MessageType.PKCSReq, transactionId, senderNonce: new Uint8Array(16).fill(sent) }),
-  });
+  const envelope = buildEnvelopedData({ content: csr, recipient: ca.cert, cipher: "aes128" });
+  const body = await handBuiltPkcsReq({ envelope, signer: device.signer, transactionId, senderNonce: new Uint8Array(16).fill(sent) });
   const res = await postPki(server, "/scep", body);
   expect(res.status).toBe(200);
   const rep = await readCertRep(new Uint8Array(await res.arrayBuffer()), { decrypter: device.signer, caCertificates: [ca.cert] });

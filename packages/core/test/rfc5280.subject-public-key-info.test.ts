@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import * as der from "../src/lib/der.js";
 import { buildCertificate, buildPkcsReq, createScepServer, createSelfSignedSigner, importKeyPairPem, type IssueContext, type ScepServer } from "../src/index.js";
 import { NOW, createTestCa, issuingHook, postPki, readReply, type TestCa } from "./support/server-pki.js";
+import { signedWithRsaSha256 } from "./support/hand-built.js";
 
 const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
 const spki = new Uint8Array(publicKey.export({ type: "spki", format: "der" }));
@@ -22,8 +23,7 @@ const berSpki = (() => {
 function csrWith(key: Uint8Array): Uint8Array {
   const challenge = der.seq(der.oid("1.2.840.113549.1.9.7"), der.setOf([der.utf8("pw")]));
   const info = der.encode(der.seq(der.int(0), der.seq(der.setOf([der.seq(der.oid("2.5.4.3"), der.utf8("ber-key"))])), key, der.ctx(0, challenge)));
-  const signature = crypto.sign("sha256", info, privateKey);
-  return der.encode(der.seq(info, der.algId("1.2.840.113549.1.1.11", der.NULL), der.tlv(der.Tag.BIT_STRING, Uint8Array.from([0, ...signature]))));
+  return signedWithRsaSha256(info, privateKey);
 }
 
 describe("RFC 5280 §4.1.2.7: a public key in a constructed BIT STRING is not certified", () => {

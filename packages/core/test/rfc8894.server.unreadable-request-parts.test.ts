@@ -7,12 +7,17 @@
  * used to pass decoding and fail later with an `ERR_ASN1` the server answered
  * with HTTP 500 (found by a structure-aware fuzz run: signed and encrypted
  * PKCSReqs around generated CSRs). The server now reads those parts while it
- * decodes and answers FAILURE badRequest before any hook runs.
+ * decodes and answers FAILURE badRequest before any hook runs. A certificate
+ * in the request's set that does not parse at all (one with an extension
+ * twice, RFC 5280 §4.2) made the whole message an HTTP 400; it is a FAILURE
+ * badRequest too, since the transactionID and senderNonce can still be read.
  */
 import * as crypto from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import * as der from "../src/lib/der.js";
 import { LocalKey, buildPkcsReq, generateRsaKeyPair, readCertRep } from "../src/index.js";
+import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
+import { handBuiltPkcsReq, signedWithRsaSha256 } from "./support/hand-built.js";
 import { NOW, DAY, postPki, staticScep, type StaticScep } from "./support/server-pki.js";
 
 const CHALLENGE = "unreadable-parts";
@@ -38,18 +43,19 @@ beforeAll(async () => {
 function csr(subject: der.Der, sanValue?: Uint8Array): Uint8Array {
   const attributes: der.Der[] = [der.seq(der.oid("1.2.840.113549.1.9.7"), der.setOf([der.printable(CHALLENGE)]))];
   if (sanValue) attributes.push(der.seq(der.oid("1.2.840.113549.1.9.14"), der.setOf([der.seq(der.seq(der.oid("2.5.29.17"), der.octetString(sanValue)))])));
-  const info = der.encode(der.seq(der.int(0), subject, spki, der.tlv(0xa0, ...attributes)));
-  const signature = crypto.sign("sha256", info, privateKey);
-  return der.encode(der.seq(info, SHA256_WITH_RSA, der.tlv(0x03, Uint8Array.from([0, ...signature]))));
+  return signedWithRsaSha256(der.encode(der.seq(der.int(0), subject, spki, der.tlv(0xa0, ...attributes))), privateKey);
 }
 
-/** A self-signed signer certificate with the device key, carrying these extensions. */
-function signer(extensions: der.Der[]): LocalKey {
+/** A self-signed signer certificate with the device key, carrying these extensions, DER (serial 7, CN=device). */
+function signerCertificate(extensions: der.Der[]): Uint8Array {
   const validity = der.seq(der.time(new Date(NOW.getTime() - DAY)), der.time(new Date(NOW.getTime() + DAY)));
   const tbs = der.encode(der.seq(der.ctx(0, der.int(2)), der.int(7), SHA256_WITH_RSA, cn("device"), validity, cn("device"), spki, der.ctx(3, der.seq(...extensions))));
-  const signature = crypto.sign("sha256", tbs, privateKey);
-  const cert = der.encode(der.seq(tbs, SHA256_WITH_RSA, der.tlv(0x03, Uint8Array.from([0, ...signature]))));
-  return LocalKey.from(cert, keys.privateKey);
+  return signedWithRsaSha256(tbs, privateKey);
+}
+
+/** {@link signerCertificate} with the device key. */
+function signer(extensions: der.Der[]): LocalKey {
+  return LocalKey.from(signerCertificate(extensions), keys.privateKey);
 }
 
 async function send(csrDer: Uint8Array, by: LocalKey): Promise<{ status: number; rep: Awaited<ReturnType<typeof readCertRep>> | undefined }> {
@@ -95,6 +101,33 @@ describe("RFC 8894 §3.3.2.2: a request whose names do not parse gets FAILURE ba
     expect(status).toBe(200);
     expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "the signer certificate's names or extensions do not parse: ASN.1 length too large" });
     expect(s.log.events.at(-1)).toMatchObject({ reason: "signer_certificate_invalid", status: 200 });
+  });
+
+  // Go's crypto/x509 and OpenSSL's verifier refuse such a certificate; a reader taking the first copy (as ours did)
+  // and one taking the last would disagree on what the signer is allowed. Refused before its signature is checked.
+  it("a signer certificate carrying an extension twice (RFC 5280 §4.2): FAILURE badRequest, not HTTP 400", async () => {
+    const keyUsage = (bits: number): der.Der => der.seq(der.oid("2.5.29.15"), der.octetString(der.tlv(0x03, Uint8Array.from([7, bits]))));
+    const calls = s.calls.length;
+    const body = await handBuiltPkcsReq({
+      envelope: buildEnvelopedData({ content: csr(cn("device")), recipient: s.ca.cert, cipher: "aes128" }),
+      // The certificate set holds the one with keyUsage twice; signer([]) has its issuer and serial number.
+      certificates: [signerCertificate([keyUsage(0x80), keyUsage(0x20)])],
+      signer: signer([]),
+      transactionId: "EXT-TWICE",
+      senderNonce: new Uint8Array(16).fill(3),
+    });
+    const res = await postPki(s.server, "/scep", body);
+    expect(res.status).toBe(200);
+    const rep = await readCertRep(new Uint8Array(await res.arrayBuffer()), { caCertificates: [s.ca.cert] });
+    expect(rep).toMatchObject({
+      transactionId: "EXT-TWICE",
+      status: "FAILURE",
+      failInfo: "badRequest",
+      failInfoText: "a certificate in the message does not parse: Certificate: extension 2.5.29.15 appears twice (RFC 5280 §4.2)",
+    });
+    expect(rep.recipientNonce).toEqual(new Uint8Array(16).fill(3));
+    expect(s.log.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "failure", reason: "message_malformed", status: 200, failInfo: "badRequest" });
+    expect(s.calls.length).toBe(calls);
   });
 
   it("the same device then enrolls with a well-formed request (the refusals left nothing behind)", async () => {

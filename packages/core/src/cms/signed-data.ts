@@ -155,14 +155,29 @@ export function locateSignedData(bytes: Uint8Array): SignedDataFields {
 /**
  * Reads a ContentInfo holding SignedData ({@link locateSignedData}'s walk, then every field decoded): the eContent's
  * octets joined (BER), each certificate that is a SEQUENCE parsed, the CRLs copied, every SignerInfo read.
+ *
+ * A certificate that does not parse throws its `Asn1Error` (`ERR_ASN1`), unless `unreadableCertificate` is given: it
+ * is then called with that error and the certificate is left out, so a caller that can still read the signed
+ * attributes (a server answering FAILURE, RFC 8894 §3.3.2.2) decides what to do.
  * @group Codec
  */
-export function parseSignedData(bytes: Uint8Array): ParsedSignedData {
+export function parseSignedData(bytes: Uint8Array, unreadableCertificate?: (error: unknown) => void): ParsedSignedData {
   const fields = locateSignedData(bytes);
   const { contentType } = fields;
   const content = fields.eContent ? der.octets(fields.eContent) : undefined;
   const certificates: Certificate[] = [];
-  for (const c of fields.certificates) if (c.tag === der.Tag.SEQUENCE) certificates.push(new Certificate(der.raw(c).slice()));
+  for (const c of fields.certificates) {
+    if (c.tag !== der.Tag.SEQUENCE) continue;
+    if (!unreadableCertificate) {
+      certificates.push(new Certificate(der.raw(c).slice()));
+      continue;
+    }
+    try {
+      certificates.push(new Certificate(der.raw(c).slice()));
+    } catch (e) {
+      unreadableCertificate(e);
+    }
+  }
   const crls = fields.crls.map((c) => der.raw(c).slice());
   const signerInfos = fields.signerInfos.map(readSignerInfo);
   return content ? { contentType, content, certificates, crls, signerInfos } : { contentType, certificates, crls, signerInfos };

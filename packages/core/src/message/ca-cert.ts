@@ -83,22 +83,41 @@ export function parseGetCaCertResponse(body: Uint8Array, contentType?: string): 
 function parseCertificates(body: Uint8Array, contentType: string | undefined): Certificate[] {
   const text = pemTextOf(body);
   if (text?.includes("-----BEGIN CERTIFICATE-----")) return Certificate.fromPem(text);
+  let certificateError: unknown;
   try {
     return [new Certificate(body)];
+  } catch (e) {
+    certificateError = e;
+  }
+  // Neither a certificate nor a SignedData: say what came instead (an HTML page, a JSON error), a URL that is not a
+  // SCEP endpoint. A SignedData without certificates, and a certificate (alone or in the SignedData) that does not
+  // parse, are said so apart.
+  let certificates: Certificate[];
+  let unreadable: unknown;
+  try {
+    certificates = parseSignedData(body, (e) => (unreadable ??= e)).certificates;
+  } catch (cause) {
+    if (certificateShaped(body)) throw new MessageMalformedError(`GetCACert certificate does not parse: ${messageOf(certificateError)}`, { cause: certificateError });
+    const what = `${contentType ? `content-type ${clip(contentType.replace(/[^\x20-\x7e]/g, "?"), 100)}, ` : ""}${body.length} bytes`;
+    throw new MessageMalformedError(`GetCACert reply (${what}) is neither a certificate nor a PKCS#7: is the URL a SCEP endpoint?`, { cause });
+  }
+  if (unreadable !== undefined) throw new MessageMalformedError(`a GetCACert PKCS#7 certificate does not parse: ${messageOf(unreadable)}`, { cause: unreadable });
+  if (certificates.length === 0) throw new MessageMalformedError("GetCACert PKCS#7 holds no certificate");
+  return certificates;
+}
+
+/** Whether `body` is DER shaped as a Certificate is (RFC 5280 §4.1: SEQUENCE { SEQUENCE, SEQUENCE, BIT STRING }). */
+function certificateShaped(body: Uint8Array): boolean {
+  try {
+    const root = der.parse(body);
+    const f = der.children(root);
+    return root.tag === der.Tag.SEQUENCE && f.length === 3 && f[0]!.tag === der.Tag.SEQUENCE && f[1]!.tag === der.Tag.SEQUENCE && f[2]!.tag === der.Tag.BIT_STRING;
   } catch {
-    // Neither a certificate nor a SignedData: say what came instead (an HTML page, a JSON error), a URL that is not
-    // a SCEP endpoint. A SignedData without certificates is said so apart.
-    let certificates: Certificate[];
-    try {
-      certificates = parseSignedData(body).certificates;
-    } catch (cause) {
-      const what = `${contentType ? `content-type ${clip(contentType.replace(/[^\x20-\x7e]/g, "?"), 100)}, ` : ""}${body.length} bytes`;
-      throw new MessageMalformedError(`GetCACert reply (${what}) is neither a certificate nor a PKCS#7: is the URL a SCEP endpoint?`, { cause });
-    }
-    if (certificates.length === 0) throw new MessageMalformedError("GetCACert PKCS#7 holds no certificate");
-    return certificates;
+    return false;
   }
 }
+
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /**
  * Builds a GetNextCACert reply (RFC 8894 §4.7): the next CA (and RA) certificates in a SignedData signed by the

@@ -223,7 +223,9 @@ function peekSignedAttributes(bytes: Uint8Array, types: readonly string[]): Map<
  * §3.2.1.5) is verified first (its envelope is not opened), then refused with
  * `ERR_MESSAGE_MALFORMED` whose `request` has `signatureVerified: true` and no
  * `senderNonce`; one without a transactionID is refused at once, with no
- * `request` (nothing can answer it).
+ * `request` (nothing can answer it). A certificate in the SignedData that does
+ * not parse (RFC 5280 §4.1; one with an extension twice, §4.2) is
+ * `ERR_MESSAGE_MALFORMED` with `request`, before the signature is checked.
  *
  * @example
  * ```ts
@@ -243,7 +245,9 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
   if (bytes.length > numberOption("maxSize", options.maxSize, 1 << 20, SIZE_BYTES)) throw new MessageMalformedError("message too large");
   if (bytes.length === 0) throw new MessageMalformedError("empty message");
 
-  const sd = parseSignedData(bytes);
+  // A certificate that does not parse is refused once the attributes are read, so the refusal can be a FAILURE.
+  let unreadableCertificate: unknown;
+  const sd = parseSignedData(bytes, (e) => (unreadableCertificate ??= e));
   if (sd.signerInfos.length !== 1) throw new MessageMalformedError(`a PKIMessage has one SignerInfo, this has ${sd.signerInfos.length}`);
   const si = sd.signerInfos[0]!;
   if (!si.signedAttrs) throw new MessageMalformedError("SignerInfo without signed attributes");
@@ -282,6 +286,10 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
     const contentType = sd.contentType;
     if (contentType !== oids.id_data) throw new MessageMalformedError(`eContentType must be id-data, got ${contentType}`);
     if (!sd.content) throw new MessageMalformedError("PKIMessage without pkcsPKIEnvelope");
+    if (unreadableCertificate !== undefined) {
+      const reason = unreadableCertificate instanceof Error ? unreadableCertificate.message : String(unreadableCertificate);
+      throw new MessageMalformedError(`a certificate in the message does not parse: ${reason}`, { cause: unreadableCertificate });
+    }
     const signer = findSigner(si.sid, sd.certificates);
     if (!signer) throw new MessageMalformedError("the signer certificate is not in the message");
     if (signature.scheme !== "ecdsa") checkRsaSize(policy, publicKeyOf(signer), "signer certificate");

@@ -17,7 +17,7 @@ import { defaultSignatureAlgorithm, signatureAlgorithmIdentifier } from "./algor
 import { Asn1Error, InvalidArgumentError, isScepError } from "../errors.js";
 import { MAX_RECORD_MS, numberOption } from "../number-option.js";
 import { Certificate } from "./certificate.js";
-import { type Extension, type KeyUsage, type SubjectAltNames, certificateGeneralNames, findExtension, generalNamesProblem, parseSubjectAltNames } from "./extensions.js";
+import { type Extension, type KeyUsage, type SubjectAltNames, certificateGeneralNames, duplicateExtensionOid, findExtension, generalNamesProblem, parseSubjectAltNames } from "./extensions.js";
 import { nameProblem, reencodeName } from "./name.js";
 import type { certificateName } from "./name.js"; // named in {@link certificateName} below: no runtime import
 import { requestedSids } from "./windows-sid.js";
@@ -294,13 +294,9 @@ export async function buildCertificate(options: BuildCertificateOptions): Promis
   }
   const extensions = options.extensions ?? [];
   if (!Array.isArray(extensions)) throw invalid("extensions must be an array");
-  const seen = new Set<string>();
-  const encoded: der.Der[] = [];
-  for (const e of extensions as readonly Extension[]) {
-    encoded.push(encodeExtension(e));
-    if (seen.has(e.oid)) throw invalid(`extension ${e.oid} appears twice (RFC 5280 §4.2)`);
-    seen.add(e.oid);
-  }
+  const encoded: der.Der[] = (extensions as readonly Extension[]).map(encodeExtension);
+  const twice = duplicateExtensionOid(extensions);
+  if (twice) throw invalid(`extension ${twice} appears twice (RFC 5280 §4.2)`);
   const san = findExtension(extensions, oids.id_ce_subjectAltName);
   if (san) {
     // Checked (ERR_INVALID_ARGUMENT "the subjectAltName is not one a certificate can carry …") and a directoryName

@@ -17,6 +17,7 @@ import {
   type Extension,
   type KeyUsage,
   type SubjectAltNames,
+  duplicateExtensionOid,
   findExtension,
   parseBasicConstraintsCa,
   parseExtensions,
@@ -123,6 +124,10 @@ export class Certificate {
     const spki = der.expectTag(f[i++], der.Tag.SEQUENCE, "subjectPublicKeyInfo");
     let exts: Extension[] = [];
     for (; i < f.length; i++) if (f[i]!.tag === 0xa3) exts = parseExtensions(der.explicit(f[i]!, 3, "extensions"));
+    // Refused as Go's crypto/x509 and OpenSSL's verifier refuse it, so no reader here takes one copy while another
+    // (a CA, a relying party) takes the other.
+    const twice = duplicateExtensionOid(exts);
+    if (twice) throw new Asn1Error(`Certificate: extension ${twice} appears twice (RFC 5280 §4.2)`);
     this.der = derBytes;
     this.tbs = der.raw(tbsT);
     this.serialNumber = der.content(serial);

@@ -11,7 +11,7 @@ import type { SignatureAlgorithm } from "../algorithms.js";
 import { readSignatureAlgorithm } from "./algorithm-identifier.js";
 import { CsrInvalidError, type ScepError, isScepError } from "../errors.js";
 import { formatName, nameAttribute } from "./name.js";
-import { type Extension, type SubjectAltNames, findExtension, parseExtensions, parseSubjectAltNames } from "./extensions.js";
+import { type Extension, type SubjectAltNames, duplicateExtensionOid, findExtension, parseExtensions, parseSubjectAltNames } from "./extensions.js";
 import { fromPem, pemTextOf, toPem } from "../encoding.js";
 import { type EnrollmentNameValuePair, type RequestedValidity, readEnrollmentNameValuePairs, requestedValidityOf } from "./enrollment-name-value-pairs.js";
 
@@ -49,10 +49,8 @@ function requestedExtensions(extensionRequest: ExtensionAttribute | undefined, m
   if (!t) return [];
   if (der.children(t).length > LIMITS.csrExtensions) throw new CsrInvalidError(`a PKCS#10 request with more than ${LIMITS.csrExtensions} requested extensions`);
   const extensions = parseExtensions(t);
-  for (let i = 1; i < extensions.length; i++) {
-    const oid = extensions[i]!.oid;
-    for (let j = 0; j < i; j++) if (extensions[j]!.oid === oid) throw new CsrInvalidError(`a PKCS#10 request asking for extension ${oid} twice (RFC 5280 §4.2)`);
-  }
+  const twice = duplicateExtensionOid(extensions);
+  if (twice) throw new CsrInvalidError(`a PKCS#10 request asking for extension ${twice} twice (RFC 5280 §4.2)`);
   return extensions;
 }
 

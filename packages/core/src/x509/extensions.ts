@@ -260,3 +260,16 @@ export function findExtension(exts: readonly Extension[], oid: string): Extensio
   return exts.find((e) => e.oid === oid);
 }
 
+/**
+ * The OID of the first extension that appears a second time in `exts`, or `undefined` when each appears once.
+ * RFC 5280 §4.2: a certificate (and so a request for one) "MUST NOT include more than one instance of a particular
+ * extension"; readers that disagree on which copy counts (first, last) would check one and issue the other.
+ */
+export function duplicateExtensionOid(exts: readonly Extension[]): string | undefined {
+  for (let i = 1; i < exts.length; i++) {
+    const oid = exts[i]!.oid;
+    for (let j = 0; j < i; j++) if (exts[j]!.oid === oid) return oid;
+  }
+  return undefined;
+}
+

@@ -1,0 +1,36 @@
+/**
+ * Messages built by hand from the codec's parts, for tests that send what the SDK's own builders refuse to write
+ * (buildPkcsReq reads its CSR; buildCertificate and generateCsr check what they encode): a CSR or certificate signed
+ * over any bytes, a PKCSReq around any envelope and certificate set.
+ */
+import * as crypto from "node:crypto";
+import * as der from "../../src/lib/der.js";
+import { buildSignedData } from "../../src/cms/signed-data.js";
+import { encodeScepAttributes } from "../../src/message/attributes.js";
+import { MessageType } from "../../src/message/types.js";
+import type { Signer } from "../../src/index.js";
+
+const SHA256_WITH_RSA = der.algId("1.2.840.113549.1.1.11", der.NULL);
+
+/**
+ * `toBeSigned` (a CertificationRequestInfo or a TBSCertificate, DER) signed with sha256WithRSAEncryption by the RSA
+ * `privateKey`: `SEQUENCE { toBeSigned, AlgorithmIdentifier, BIT STRING }`, DER (RFC 2986 §4, RFC 5280 §4.1).
+ */
+export function signedWithRsaSha256(toBeSigned: Uint8Array, privateKey: crypto.KeyObject): Uint8Array {
+  const signature = crypto.sign("sha256", toBeSigned, privateKey);
+  return der.encode(der.seq(toBeSigned, SHA256_WITH_RSA, der.tlv(der.Tag.BIT_STRING, Uint8Array.from([0, ...signature]))));
+}
+
+/**
+ * A PKCSReq PKIMessage (RFC 8894 §3.2.1, DER) around `envelope` (a pkcsPKIEnvelope's EnvelopedData ContentInfo, DER),
+ * signed by `signer` with SHA-256, carrying `certificates` (DER; default the signer's certificate).
+ */
+export function handBuiltPkcsReq(options: { envelope: Uint8Array; signer: Signer; transactionId: string; senderNonce: Uint8Array; certificates?: Uint8Array[] }): Promise<Uint8Array> {
+  return buildSignedData({
+    content: options.envelope,
+    certificates: options.certificates ?? [options.signer.certificate.der],
+    signer: options.signer,
+    digest: "sha256",
+    attributes: encodeScepAttributes({ messageType: MessageType.PKCSReq, transactionId: options.transactionId, senderNonce: options.senderNonce }),
+  });
+}
