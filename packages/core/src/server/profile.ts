@@ -23,6 +23,7 @@ import type { RevocationVerdict, RevokedCertificate } from "./revocation-store.j
 import { normalizePath } from "./routing.js";
 import { canReceiveKeyTransport, keyAlgorithmName } from "./key-transport.js";
 import { caModeSetWarnings } from "./ca-set-warnings.js";
+import { caCapsWarnings } from "./ca-caps-warnings.js";
 import { MAX_RECORD_MS, MAX_TIMER_MS, RSA_BITS, numberOption, typeOf } from "../number-option.js";
 
 /** What the issue hook is asked. @group Server */
@@ -203,7 +204,9 @@ export interface ScepProfile {
   /**
    * Capabilities (default: AES, DES3, POSTPKIOperation, Renewal, SHA-1, SHA-256, SHA-384, SHA-512,
    * SCEPStandard, and GetNextCACert when configured). SHA-384 matters: strongSwan 5.9 tests caps by
-   * index, so it only uses AES when SHA-384 is advertised.
+   * index, so it only uses AES when SHA-384 is advertised. A list that offers an algorithm `algorithmPolicy` refuses,
+   * that names no digest (clients fall back to MD5) or no cipher (single DES) the policy accepts, or that writes a
+   * keyword in other letter case than RFC 8894 §3.5.2 is accepted with a `ProfileInfo.warnings` entry.
    */
   capabilities?: readonly string[];
   /** How challenges are checked. Required. */
@@ -377,7 +380,7 @@ export interface ResolvedProfile {
   getCert: ScepProfile["getCert"];
   getCrl: ScepProfile["getCrl"];
   nextCa: Certificate[] | undefined;
-  /** Configuration that works but not for every client (see `raKeyUsageWarnings`, `caModeSetWarnings`, `challengePolicyWarnings`); shown in `ProfileInfo.warnings`. */
+  /** Configuration that works but not for every client (see `raKeyUsageWarnings`, `caModeSetWarnings`, `challengePolicyWarnings`, `caCapsWarnings`); shown in `ProfileInfo.warnings`. */
   warnings: string[];
   stats: { outcomes: Record<string, number>; reasons: Record<string, number> };
 }
@@ -663,6 +666,7 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
   const nextCerts = p.nextCaCertificates && unique(toCerts(p.nextCaCertificates));
   const nextCa = nextCerts?.some((n) => !caCerts.some((c) => equalBytes(c.der, n.der))) ? nextCerts : undefined;
   const caps = p.capabilities ?? ["AES", "DES3", "POSTPKIOperation", "Renewal", "SHA-1", "SHA-256", "SHA-384", "SHA-512", "SCEPStandard", ...(nextCa ? ["GetNextCACert"] : [])];
+  warnings.push(...caCapsWarnings(name, caps, resolvePolicy(p.algorithmPolicy)));
   return {
     name,
     path: normalizePath(p.path),
