@@ -111,6 +111,8 @@ export const id_aes256_CBC = "2.16.840.1.101.3.4.1.42";
 // X.509 extensions (RFC 5280 §4.2): id-ce 2.5.29
 /** id-ce-subjectKeyIdentifier: 2.5.29.14 @group Codec */
 export const id_ce_subjectKeyIdentifier = "2.5.29.14";
+/** id-at-commonName (RFC 5280 Appendix A.1): 2.5.4.3 @group Codec */
+export const id_at_commonName = "2.5.4.3";
 /** id-ce-keyUsage: 2.5.29.15 @group Codec */
 export const id_ce_keyUsage = "2.5.29.15";
 /** id-ce-subjectAltName: 2.5.29.17 @group Codec */

@@ -5,14 +5,18 @@
  * `endEntityExtensions` and `buildCertificate` would refuse to copy into a
  * certificate (one OpenSSL or Go could not parse, RFC 5280 §4.1.2.4,
  * §4.2.1.6), so the client gets FAILURE badRequest before any issue hook
- * runs, never the hook's `ERR_INVALID_ARGUMENT` as an HTTP 500.
+ * runs, never the hook's `ERR_INVALID_ARGUMENT` as an HTTP 500; and a subject
+ * with more than one commonName: the checks here, a challenge validator
+ * (`@scep/intune` binds the token's device_name to it) and a webhook read the
+ * first CN, as OpenSSL does, while Go's crypto/x509 reads the last, so a
+ * relying party could take the certificate for a device nothing checked.
  *
  * @module
  */
 import type { CertificationRequest } from "../x509/certification-request.js";
 import { SID_URI_PREFIX, isSidOtherName, isSidUri, isWellFormedSidUri, requestedSids } from "../x509/windows-sid.js";
-import { id_ce_subjectAltName, id_ms_ntds_ca_security_ext, id_ms_ntds_objectsid } from "../oids.js";
-import { nameProblem } from "../x509/name.js";
+import { id_at_commonName, id_ce_subjectAltName, id_ms_ntds_ca_security_ext, id_ms_ntds_objectsid } from "../oids.js";
+import { nameAttributeCount, nameProblem } from "../x509/name.js";
 import { findExtension, generalNamesProblem } from "../x509/extensions.js";
 import { publicKeyProblem } from "../x509/certificate-builder.js";
 
@@ -62,6 +66,8 @@ export function checkCsrPolicy(csr: CertificationRequest, policy: CsrPolicy = {}
   const subjectProblem = nameProblem(csr.subjectDer);
   // Short enough that a client printing 120 characters of failInfoText (our CLI) shows the attribute and its bound.
   if (subjectProblem) return `the subject cannot be certified: ${subjectProblem}`;
+  const commonNames = nameAttributeCount(csr.subjectDer, id_at_commonName);
+  if (commonNames > 1) return `the subject holds ${commonNames} commonNames (CN): readers differ on which one names the device`;
   const keyProblem = publicKeyProblem(csr.spki);
   if (keyProblem) return `the public key cannot be certified (RFC 5280 §4.1.2.7): ${keyProblem}`;
   const san = findExtension(csr.extensions, id_ce_subjectAltName);

@@ -220,9 +220,12 @@ export class CertificationRequest {
     return (this.#subject ??= formatName(this.subjectDer));
   }
 
-  /** The subject's commonName, when present. */
+  /**
+   * The subject's commonName, when present; the first of several, as OpenSSL reads it (Go's crypto/x509 reads the
+   * last: the server's CSR policy refuses such a subject).
+   */
   get commonName(): string | undefined {
-    return nameAttribute(this.subjectDer, "2.5.4.3");
+    return nameAttribute(this.subjectDer, oids.id_at_commonName);
   }
 
   /** Requested subject alternative names (empty lists when none). */

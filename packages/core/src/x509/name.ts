@@ -67,6 +67,15 @@ export function nameAttribute(name: Uint8Array, typeOid: string): string | undef
   return undefined;
 }
 
+/** How many AttributeTypeAndValues of type `typeOid` the DER Name `name` holds, in all its RDNs (RFC 5280 §4.1.2.4). */
+export function nameAttributeCount(name: Uint8Array, typeOid: string): number {
+  let n = 0;
+  for (const rdn of der.expect(der.parse(name), der.Tag.SEQUENCE, "Name")) {
+    for (const atv of der.children(rdn)) if (der.readOid(der.children(atv)[0]) === typeOid) n++;
+  }
+  return n;
+}
+
 const PRIMITIVE_STRING = new Set<number>([der.Tag.PRINTABLE_STRING, der.Tag.UTF8_STRING, der.Tag.IA5_STRING, der.Tag.T61_STRING, der.Tag.BMP_STRING, der.Tag.UNIVERSAL_STRING, der.Tag.NUMERIC_STRING]);
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
 
