@@ -2,13 +2,16 @@
  * RFC 5280 §4.2: "A certificate MUST NOT include more than one instance of a particular extension." The reader took
  * the first of two copies; Go's crypto/x509 refuses such a certificate when it parses it, and OpenSSL's verifier
  * rejects it, so a reader taking one copy and a relying party taking the other (or refusing) disagreed on what the
- * certificate says. `Certificate` now refuses it with `ERR_ASN1` naming the extension; a client reading one in a
- * CertRep or a GetCACert reply gets an error saying which certificate. (A request's certificate set is in
+ * certificate says. A certificate received from a peer (`peerCertificate`: every certificate set a SignedData
+ * carries, a GetCACert reply) is now refused with `ERR_ASN1` naming the extension; the client says so for a CertRep
+ * or a GetCACert reply. The `Certificate` constructor, which reads stored records and configuration, still reads it
+ * (the first copy), so a record an earlier version stored stays readable. (A request's certificate set is in
  * rfc8894.server.unreadable-request-parts.test.ts; the PKCS#10 request in rfc2985.csr-attributes-once.test.ts.)
  */
 import { describe, expect, it } from "vitest";
 import { Asn1Error, Certificate, buildPkcsReq, parseGetCaCertResponse, readCertRep } from "../src/index.js";
 import * as der from "../src/lib/der.js";
+import { peerCertificate } from "../src/x509/certificate.js";
 import { buildSignedData } from "../src/cms/signed-data.js";
 import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
 import { encodeScepAttributes } from "../src/message/attributes.js";
@@ -39,19 +42,32 @@ function thrown(f: () => unknown): unknown {
 }
 
 describe("RFC 5280 §4.2: a certificate holds each extension once", () => {
-  it("the reader refuses a certificate with an extension twice (ERR_ASN1 naming it), and reads it as issued", async () => {
+  it("a peer's certificate with an extension twice is refused (ERR_ASN1 naming it); the constructor reads the first copy", async () => {
     const ca = await createTestCa("Extensions Once CA");
     const oids = ca.cert.extensions.map((e) => e.oid);
     expect(new Set(oids).size).toBe(oids.length);
     expect(oids.length).toBeGreaterThan(1);
     for (let i = 0; i < oids.length; i++) {
-      const error = thrown(() => new Certificate(withExtensionTwice(ca.cert.der, i)));
+      const twice = withExtensionTwice(ca.cert.der, i);
+      const error = thrown(() => peerCertificate(twice));
       expect(error).toBeInstanceOf(Asn1Error);
       expect(error).toMatchObject({ code: "ERR_ASN1", message: `Certificate: extension ${oids[i]} appears twice (RFC 5280 §4.2)` });
+      // Stored records (a PENDING request's signer, an issued certificate) and configuration are read this way.
+      expect(new Certificate(twice).extensions.map((e) => e.oid)).toEqual([...oids, oids[i]]);
     }
-    const pem = `-----BEGIN CERTIFICATE-----\n${Buffer.from(withExtensionTwice(ca.cert.der)).toString("base64")}\n-----END CERTIFICATE-----\n`;
-    expect(thrown(() => Certificate.from(pem))).toMatchObject({ code: "ERR_ASN1" });
-    expect(new Certificate(ca.cert.der).extensions.map((e) => e.oid)).toEqual(oids);
+    expect(peerCertificate(ca.cert.der).extensions.map((e) => e.oid)).toEqual(oids);
+  });
+
+  it("a linear check: 4,000 distinct extensions read, and one of 4,000 repeated is found (the asn1Elements cap is 4,096)", async () => {
+    const ca = await createTestCa("Extensions Many CA");
+    const [tbs, alg, sig] = der.children(der.parse(ca.cert.der));
+    const fields = der.children(tbs);
+    const at = fields.findIndex((f) => f.tag === 0xa3);
+    const many = Array.from({ length: 4000 }, (_, i) => der.seq(der.oid(`1.3.6.1.4.1.55555.${i}`), der.octetString(der.NULL)));
+    const withExtensions = (exts: der.Der[]): Uint8Array =>
+      der.encode(der.seq(der.seq(...fields.map((f, i) => (i === at ? der.ctx(3, der.seq(...exts)) : der.raw(f)))), der.raw(alg), der.raw(sig)));
+    expect(peerCertificate(withExtensions(many)).extensions).toHaveLength(4000);
+    expect(thrown(() => peerCertificate(withExtensions([...many.slice(0, 3999), many[17]!])))).toMatchObject({ message: "Certificate: extension 1.3.6.1.4.1.55555.17 appears twice (RFC 5280 §4.2)" });
   });
 
   it("a SUCCESS CertRep whose issued certificate has one → ERR_CERTREP, not a certificate handed to the caller", async () => {
@@ -82,6 +98,11 @@ describe("RFC 5280 §4.2: a certificate holds each extension once", () => {
     const twice = withExtensionTwice(ca.cert.der);
     const message = `extension ${ca.cert.extensions[0]!.oid} appears twice (RFC 5280 §4.2)`;
     expect(thrown(() => parseGetCaCertResponse(twice, "application/x-x509-ca-cert"))).toMatchObject({
+      code: "ERR_MESSAGE_MALFORMED",
+      message: `GetCACert certificate does not parse: Certificate: ${message}`,
+    });
+    const pem = `-----BEGIN CERTIFICATE-----\n${Buffer.from(twice).toString("base64")}\n-----END CERTIFICATE-----\n`;
+    expect(thrown(() => parseGetCaCertResponse(new TextEncoder().encode(pem), "application/x-pem-file"))).toMatchObject({
       code: "ERR_MESSAGE_MALFORMED",
       message: `GetCACert certificate does not parse: Certificate: ${message}`,
     });

@@ -17,6 +17,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import * as der from "../src/lib/der.js";
 import { LocalKey, buildPkcsReq, generateRsaKeyPair, readCertRep } from "../src/index.js";
 import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
+import { buildSignedData } from "../src/cms/signed-data.js";
 import { handBuiltPkcsReq, signedWithRsaSha256 } from "./support/hand-built.js";
 import { NOW, DAY, postPki, staticScep, type StaticScep } from "./support/server-pki.js";
 
@@ -128,6 +129,26 @@ describe("RFC 8894 §3.3.2.2: a request whose names do not parse gets FAILURE ba
     expect(rep.recipientNonce).toEqual(new Uint8Array(16).fill(3));
     expect(s.log.events.at(-1)).toMatchObject({ operation: "PKCSReq", outcome: "failure", reason: "message_malformed", status: 200, failInfo: "badRequest" });
     expect(s.calls.length).toBe(calls);
+  });
+
+  it("an unreadable certificate next to the signer's is refused the same way; without a senderNonce it is HTTP 400", async () => {
+    const extra = Uint8Array.from([0x30, 0x06, 0x30, 0x00, 0x30, 0x00, 0x03, 0x00]); // a SEQUENCE of the shape, no certificate
+    const envelope = buildEnvelopedData({ content: csr(cn("device")), recipient: s.ca.cert, cipher: "aes128" });
+    const by = signer([]);
+    const body = await handBuiltPkcsReq({ envelope, certificates: [by.certificate.der, extra], signer: by, transactionId: "EXTRA-CERT", senderNonce: new Uint8Array(16).fill(4) });
+    const rep = await readCertRep(new Uint8Array(await (await postPki(s.server, "/scep", body)).arrayBuffer()), { caCertificates: [s.ca.cert] });
+    expect(rep).toMatchObject({ transactionId: "EXTRA-CERT", status: "FAILURE", failInfo: "badRequest", failInfoText: expect.stringMatching(/^a certificate in the message does not parse: /) });
+    // No senderNonce: nothing to answer before the signature is checked, and it is not checked (RFC 8894 §3.3.2.2).
+    const noNonce = await buildSignedData({
+      content: envelope,
+      certificates: [by.certificate.der, extra],
+      signer: by,
+      digest: "sha256",
+      attributes: [der.seq(der.oid("2.16.840.1.113733.1.9.7"), der.setOf([der.printable("NO-NONCE")])), der.seq(der.oid("2.16.840.1.113733.1.9.2"), der.setOf([der.printable("19")]))],
+    });
+    const res = await postPki(s.server, "/scep", noNonce);
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/^malformed PKIOperation: a certificate in the message does not parse: /);
   });
 
   it("the same device then enrolls with a well-formed request (the refusals left nothing behind)", async () => {

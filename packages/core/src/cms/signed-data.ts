@@ -8,7 +8,7 @@ import * as nc from "../lib/node-crypto.js";
 import { type DigestAlgorithm, type SignatureAlgorithm, DIGEST_OID, digestFromOid } from "../algorithms.js";
 import { Asn1Error, DigestMismatchError, MessageMalformedError, SignatureInvalidError } from "../errors.js";
 import { readSignatureAlgorithm, signatureAlgorithmIdentifier } from "../x509/algorithm-identifier.js";
-import { Certificate, publicKeyOf } from "../x509/certificate.js";
+import { type Certificate, peerCertificate, publicKeyOf } from "../x509/certificate.js";
 import type { Signer } from "../keys/key.js";
 
 /** How a SignerInfo names its certificate. @group Codec */
@@ -156,7 +156,8 @@ export function locateSignedData(bytes: Uint8Array): SignedDataFields {
  * Reads a ContentInfo holding SignedData ({@link locateSignedData}'s walk, then every field decoded): the eContent's
  * octets joined (BER), each certificate that is a SEQUENCE parsed, the CRLs copied, every SignerInfo read.
  *
- * A certificate that does not parse throws its `Asn1Error` (`ERR_ASN1`), unless `unreadableCertificate` is given: it
+ * Each certificate is read with {@link peerCertificate} (an extension twice is refused). One that does not parse
+ * throws its `Asn1Error` (`ERR_ASN1`), unless `unreadableCertificate` is given: it
  * is then called with that error and the certificate is left out, so a caller that can still read the signed
  * attributes (a server answering FAILURE, RFC 8894 §3.3.2.2) decides what to do.
  * @group Codec
@@ -168,13 +169,10 @@ export function parseSignedData(bytes: Uint8Array, unreadableCertificate?: (erro
   const certificates: Certificate[] = [];
   for (const c of fields.certificates) {
     if (c.tag !== der.Tag.SEQUENCE) continue;
-    if (!unreadableCertificate) {
-      certificates.push(new Certificate(der.raw(c).slice()));
-      continue;
-    }
     try {
-      certificates.push(new Certificate(der.raw(c).slice()));
+      certificates.push(peerCertificate(der.raw(c).slice()));
     } catch (e) {
+      if (!unreadableCertificate) throw e;
       unreadableCertificate(e);
     }
   }

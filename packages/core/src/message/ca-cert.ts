@@ -8,10 +8,10 @@ import { clip } from "../lib/clip.js";
 import { uniqueCertificates, uniqueDers } from "../lib/unique-ders.js";
 import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
-import { pemTextOf } from "../encoding.js";
+import { fromPem, pemTextOf } from "../encoding.js";
 import { buildSignedData, findSigner, parseSignedData, verifySignerInfo } from "../cms/signed-data.js";
 import type { Signer } from "../keys/key.js";
-import { Certificate, unreadableCertificatePart } from "../x509/certificate.js";
+import { Certificate, peerCertificate, unreadableCertificatePart } from "../x509/certificate.js";
 import { CertRepError, InvalidArgumentError, MessageMalformedError } from "../errors.js";
 
 /** `application/x-x509-ca-cert`: one DER certificate. @group Codec */
@@ -82,10 +82,16 @@ export function parseGetCaCertResponse(body: Uint8Array, contentType?: string): 
 
 function parseCertificates(body: Uint8Array, contentType: string | undefined): Certificate[] {
   const text = pemTextOf(body);
-  if (text?.includes("-----BEGIN CERTIFICATE-----")) return Certificate.fromPem(text);
+  if (text?.includes("-----BEGIN CERTIFICATE-----")) {
+    try {
+      return fromPem(text, "CERTIFICATE").map(peerCertificate);
+    } catch (e) {
+      throw new MessageMalformedError(`GetCACert certificate does not parse: ${messageOf(e)}`, { cause: e });
+    }
+  }
   let certificateError: unknown;
   try {
-    return [new Certificate(body)];
+    return [peerCertificate(body)];
   } catch (e) {
     certificateError = e;
   }

@@ -23,7 +23,7 @@ import type { RevocationVerdict, RevokedCertificate } from "./revocation-store.j
 import { normalizePath } from "./routing.js";
 import { canReceiveKeyTransport, keyAlgorithmName } from "./key-transport.js";
 import { caModeSetWarnings } from "./ca-set-warnings.js";
-import { caCapsWarnings } from "./ca-caps-warnings.js";
+import { caCapsWarnings, defaultCaCaps } from "./profile-caps.js";
 import { MAX_RECORD_MS, MAX_TIMER_MS, RSA_BITS, numberOption, typeOf } from "../number-option.js";
 
 /** What the issue hook is asked. @group Server */
@@ -203,10 +203,11 @@ export interface ScepProfile {
   caCertificates?: "default" | "issuing-ca" | "ca-only" | readonly (Certificate | Uint8Array | string)[];
   /**
    * Capabilities (default: AES, DES3, POSTPKIOperation, Renewal, SHA-1, SHA-256, SHA-384, SHA-512,
-   * SCEPStandard, and GetNextCACert when configured). SHA-384 matters: strongSwan 5.9 tests caps by
+   * SCEPStandard, and GetNextCACert when configured; an algorithm's capability is left out when `algorithmPolicy`
+   * refuses it, SCEPStandard when it refuses AES-128 or SHA-256). SHA-384 matters: strongSwan 5.9 tests caps by
    * index, so it only uses AES when SHA-384 is advertised. A list that offers an algorithm `algorithmPolicy` refuses,
-   * that names no digest (clients fall back to MD5) or no cipher (single DES) the policy accepts, or that writes a
-   * keyword in other letter case than RFC 8894 §3.5.2 is accepted with a `ProfileInfo.warnings` entry.
+   * names no SHA digest (sscep falls back to MD5) or no cipher (single DES) while the policy refuses those, or writes
+   * an RFC 8894 §3.5.2 keyword in other letter case is accepted with a `ProfileInfo.warnings` entry.
    */
   capabilities?: readonly string[];
   /** How challenges are checked. Required. */
@@ -665,8 +666,12 @@ export function resolveProfile(p: ScepProfile, now: () => Date): ResolvedProfile
   // "next" file left in place after the switch) announces no rollover: no GetNextCACert, 404 no_next_ca.
   const nextCerts = p.nextCaCertificates && unique(toCerts(p.nextCaCertificates));
   const nextCa = nextCerts?.some((n) => !caCerts.some((c) => equalBytes(c.der, n.der))) ? nextCerts : undefined;
-  const caps = p.capabilities ?? ["AES", "DES3", "POSTPKIOperation", "Renewal", "SHA-1", "SHA-256", "SHA-384", "SHA-512", "SCEPStandard", ...(nextCa ? ["GetNextCACert"] : [])];
-  warnings.push(...caCapsWarnings(name, caps, resolvePolicy(p.algorithmPolicy)));
+  const algorithms = resolvePolicy(p.algorithmPolicy);
+  if (p.capabilities !== undefined && (!Array.isArray(p.capabilities) || p.capabilities.some((c) => typeof c !== "string"))) {
+    throw new InvalidArgumentError(`profile ${name}: capabilities must be an array of strings`);
+  }
+  const caps = p.capabilities ?? defaultCaCaps(algorithms, nextCa !== undefined);
+  warnings.push(...caCapsWarnings(name, caps, algorithms));
   return {
     name,
     path: normalizePath(p.path),

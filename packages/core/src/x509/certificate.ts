@@ -58,6 +58,21 @@ export let publicKeyOf: (certificate: Certificate) => nc.KeyObject;
  * so that {@link Certificate.isIssuedBy} refuses it whatever its signature (internal: not exported by the package; for
  * messages that say why a chain does not verify).
  */
+/**
+ * A certificate received from a peer (DER): a request's or a reply's certificate set, a GetCACert reply. Read as
+ * {@link Certificate}'s constructor reads it, and refused when it carries one extension twice (RFC 5280 §4.2), as
+ * Go's crypto/x509 refuses it: the constructor takes the first copy, a relying party may take the other. Stored
+ * records and configuration are read with the constructor, so what an earlier version accepted stays readable.
+ *
+ * @throws Asn1Error `ERR_ASN1` (not a certificate, or an extension twice).
+ */
+export function peerCertificate(derBytes: Uint8Array): Certificate {
+  const certificate = new Certificate(derBytes);
+  const twice = duplicateExtensionOid(certificate.extensions);
+  if (twice) throw new Asn1Error(`Certificate: extension ${twice} appears twice (RFC 5280 §4.2)`);
+  return certificate;
+}
+
 // Assigned by Certificate's static block, which can read its private field.
 export let signatureAlgorithmsDiffer: (certificate: Certificate) => boolean;
 
@@ -124,10 +139,6 @@ export class Certificate {
     const spki = der.expectTag(f[i++], der.Tag.SEQUENCE, "subjectPublicKeyInfo");
     let exts: Extension[] = [];
     for (; i < f.length; i++) if (f[i]!.tag === 0xa3) exts = parseExtensions(der.explicit(f[i]!, 3, "extensions"));
-    // Refused as Go's crypto/x509 and OpenSSL's verifier refuse it, so no reader here takes one copy while another
-    // (a CA, a relying party) takes the other.
-    const twice = duplicateExtensionOid(exts);
-    if (twice) throw new Asn1Error(`Certificate: extension ${twice} appears twice (RFC 5280 §4.2)`);
     this.der = derBytes;
     this.tbs = der.raw(tbsT);
     this.serialNumber = der.content(serial);

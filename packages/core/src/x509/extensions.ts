@@ -266,9 +266,18 @@ export function findExtension(exts: readonly Extension[], oid: string): Extensio
  * extension"; readers that disagree on which copy counts (first, last) would check one and issue the other.
  */
 export function duplicateExtensionOid(exts: readonly Extension[]): string | undefined {
-  for (let i = 1; i < exts.length; i++) {
-    const oid = exts[i]!.oid;
-    for (let j = 0; j < i; j++) if (exts[j]!.oid === oid) return oid;
+  // A certificate carries a handful (no Set to allocate on the hot path); a peer's may carry thousands (linear then).
+  if (exts.length <= 16) {
+    for (let i = 1; i < exts.length; i++) {
+      const oid = exts[i]!.oid;
+      for (let j = 0; j < i; j++) if (exts[j]!.oid === oid) return oid;
+    }
+    return undefined;
+  }
+  const seen = new Set<string>();
+  for (const e of exts) {
+    if (seen.has(e.oid)) return e.oid;
+    seen.add(e.oid);
   }
   return undefined;
 }
