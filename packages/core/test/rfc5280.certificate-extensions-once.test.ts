@@ -13,10 +13,8 @@ import { Asn1Error, Certificate, buildPkcsReq, parseGetCaCertResponse, readCertR
 import * as der from "../src/lib/der.js";
 import { peerCertificate } from "../src/x509/certificate.js";
 import { buildSignedData } from "../src/cms/signed-data.js";
-import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
-import { encodeScepAttributes } from "../src/message/attributes.js";
-import { MessageType } from "../src/message/types.js";
 import { NOW, createDevice, createTestCa } from "./support/server-pki.js";
+import { handBuiltSuccessCertRep } from "./support/hand-built.js";
 
 /**
  * `certificate` (DER) with the extension at `index` of its extensions written a second time at the end. The
@@ -75,16 +73,7 @@ describe("RFC 5280 §4.2: a certificate holds each extension once", () => {
     const device = await createDevice({ cn: "extensions-once-device", challengePassword: "pw" });
     const request = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
     const issued = withExtensionTwice(device.signer.certificate.der);
-    const envelope = buildEnvelopedData({ content: await buildSignedData({ certificates: [issued] }), recipient: device.signer.certificate, cipher: "aes128" });
-    const attributes = encodeScepAttributes({
-      messageType: MessageType.CertRep,
-      transactionId: request.transactionId,
-      senderNonce: new Uint8Array(16).fill(7),
-      recipientNonce: request.senderNonce,
-      pkiStatus: "0",
-      signingTime: NOW,
-    });
-    const reply = await buildSignedData({ content: envelope, certificates: [ca.cert.der], signer: ca.key, digest: "sha256", attributes });
+    const reply = await handBuiltSuccessCertRep({ request, issued, recipient: device.signer.certificate, ca: ca.key, now: NOW });
     const error = await readCertRep(reply, { decrypter: device.signer, caCertificates: [ca.cert], request }).then(
       () => undefined,
       (e: unknown) => e,
@@ -93,7 +82,7 @@ describe("RFC 5280 §4.2: a certificate holds each extension once", () => {
     expect(error).toMatchObject({ code: "ERR_CERTREP", message: `the SUCCESS CertRep's certificates do not parse: Certificate: extension ${oid} appears twice (RFC 5280 §4.2)` });
   });
 
-  it("a GetCACert reply holding one, alone or in a PKCS#7 → ERR_MESSAGE_MALFORMED saying so (not 'is the URL a SCEP endpoint?')", async () => {
+  it("a GetCACert reply holding one: alone or in a PKCS#7, ERR_MESSAGE_MALFORMED saying so (not 'is the URL a SCEP endpoint?'); in PEM, ERR_ASN1", async () => {
     const ca = await createTestCa("Extensions Once GetCACert CA");
     const twice = withExtensionTwice(ca.cert.der);
     const message = `extension ${ca.cert.extensions[0]!.oid} appears twice (RFC 5280 §4.2)`;
@@ -102,10 +91,8 @@ describe("RFC 5280 §4.2: a certificate holds each extension once", () => {
       message: `GetCACert certificate does not parse: Certificate: ${message}`,
     });
     const pem = `-----BEGIN CERTIFICATE-----\n${Buffer.from(twice).toString("base64")}\n-----END CERTIFICATE-----\n`;
-    expect(thrown(() => parseGetCaCertResponse(new TextEncoder().encode(pem), "application/x-pem-file"))).toMatchObject({
-      code: "ERR_MESSAGE_MALFORMED",
-      message: `GetCACert certificate does not parse: Certificate: ${message}`,
-    });
+    // A PEM reply's bad DER is ERR_ASN1, as for any other certificate in one.
+    expect(thrown(() => parseGetCaCertResponse(new TextEncoder().encode(pem), "application/x-pem-file"))).toMatchObject({ code: "ERR_ASN1", message: `Certificate: ${message}` });
     const pkcs7 = await buildSignedData({ certificates: [ca.cert.der, twice] });
     expect(thrown(() => parseGetCaCertResponse(pkcs7, "application/x-x509-ca-ra-cert"))).toMatchObject({
       code: "ERR_MESSAGE_MALFORMED",

@@ -7,11 +7,8 @@
 import { describe, expect, it } from "vitest";
 import { Asn1Error, Certificate, buildPkcsReq, readCertRep } from "../src/index.js";
 import * as der from "../src/lib/der.js";
-import { buildSignedData } from "../src/cms/signed-data.js";
-import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
-import { encodeScepAttributes } from "../src/message/attributes.js";
-import { MessageType } from "../src/message/types.js";
 import { NOW, createDevice, createTestCa } from "./support/server-pki.js";
+import { handBuiltSuccessCertRep } from "./support/hand-built.js";
 
 /** `certificate` with its TBS signature field's identifier octet set to `tag`. */
 function withTbsSignatureTag(certificate: Uint8Array, tag: number): Uint8Array {
@@ -48,16 +45,7 @@ describe("RFC 5280 §4.1.2.3: the TBSCertificate signature field is read as an A
     const request = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
     // Built from the CMS parts: buildCertRep reads its certificates, and would refuse this one itself.
     const issued = withTbsSignatureTag(device.signer.certificate.der, der.Tag.SET);
-    const envelope = buildEnvelopedData({ content: await buildSignedData({ certificates: [issued] }), recipient: device.signer.certificate, cipher: "aes128" });
-    const attributes = encodeScepAttributes({
-      messageType: MessageType.CertRep,
-      transactionId: request.transactionId,
-      senderNonce: new Uint8Array(16).fill(7),
-      recipientNonce: request.senderNonce,
-      pkiStatus: "0",
-      signingTime: NOW,
-    });
-    const reply = await buildSignedData({ content: envelope, certificates: [ca.cert.der], signer: ca.key, digest: "sha256", attributes });
+    const reply = await handBuiltSuccessCertRep({ request, issued, recipient: device.signer.certificate, ca: ca.key, now: NOW });
     const error = await readCertRep(reply, { decrypter: device.signer, caCertificates: [ca.cert], request }).then(
       () => undefined,
       (e: unknown) => e,

@@ -83,11 +83,10 @@ export function parseGetCaCertResponse(body: Uint8Array, contentType?: string): 
 function parseCertificates(body: Uint8Array, contentType: string | undefined): Certificate[] {
   const text = pemTextOf(body);
   if (text?.includes("-----BEGIN CERTIFICATE-----")) {
-    try {
-      return fromPem(text, "CERTIFICATE").map(peerCertificate);
-    } catch (e) {
-      throw new MessageMalformedError(`GetCACert certificate does not parse: ${messageOf(e)}`, { cause: e });
-    }
+    // As Certificate.fromPem reads it (ERR_INVALID_ARGUMENT without a whole block, ERR_ASN1 for bad DER inside one).
+    const ders = fromPem(text, "CERTIFICATE");
+    if (ders.length === 0) throw new InvalidArgumentError("no CERTIFICATE block in the PEM text");
+    return ders.map(peerCertificate);
   }
   let certificateError: unknown;
   try {
