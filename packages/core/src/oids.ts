@@ -108,11 +108,13 @@ export const id_aes192_CBC = "2.16.840.1.101.3.4.1.22";
 /** id-aes256-CBC: 2.16.840.1.101.3.4.1.42 @group Codec */
 export const id_aes256_CBC = "2.16.840.1.101.3.4.1.42";
 
+// X.501 attribute types (RFC 5280 Appendix A.1): id-at 2.5.4
+/** id-at-commonName (RFC 5280 Appendix A.1): 2.5.4.3 @group Codec */
+export const id_at_commonName = "2.5.4.3";
+
 // X.509 extensions (RFC 5280 §4.2): id-ce 2.5.29
 /** id-ce-subjectKeyIdentifier: 2.5.29.14 @group Codec */
 export const id_ce_subjectKeyIdentifier = "2.5.29.14";
-/** id-at-commonName (RFC 5280 Appendix A.1): 2.5.4.3 @group Codec */
-export const id_at_commonName = "2.5.4.3";
 /** id-ce-keyUsage: 2.5.29.15 @group Codec */
 export const id_ce_keyUsage = "2.5.29.15";
 /** id-ce-subjectAltName: 2.5.29.17 @group Codec */

@@ -61,8 +61,9 @@ export function defaultCaCaps(policy: ResolvedPolicy, nextCa: boolean): string[]
 }
 
 /**
- * The warnings for profile `name` whose GetCACaps list is `caps` under `policy` (see the module comment). Empty when every algorithm the list offers is accepted, no fallback is needed, and
- * every RFC 8894 keyword is written as §3.5.2 writes it. Never throws.
+ * The warnings for profile `name` whose GetCACaps list is `caps` under `policy` (see the module comment). Empty when
+ * every algorithm the list offers is accepted, no fallback is needed, and every RFC 8894 keyword is written as §3.5.2
+ * writes it. Never throws.
  */
 export function caCapsWarnings(name: string, caps: readonly string[], policy: ResolvedPolicy): string[] {
   const out: string[] = [];

@@ -54,11 +54,6 @@ export function certificatesIn(value: Certificate | Uint8Array | string): Certif
 export let publicKeyOf: (certificate: Certificate) => nc.KeyObject;
 
 /**
- * Whether a certificate's TBSCertificate `signature` field differs from its `signatureAlgorithm` (RFC 5280 §4.1.1.2),
- * so that {@link Certificate.isIssuedBy} refuses it whatever its signature (internal: not exported by the package; for
- * messages that say why a chain does not verify).
- */
-/**
  * A certificate received from a peer (DER): a request's or a reply's certificate set, a GetCACert reply. Read as
  * {@link Certificate}'s constructor reads it, and refused when it carries one extension twice (RFC 5280 §4.2), as
  * Go's crypto/x509 refuses it: the constructor takes the first copy, a relying party may take the other. Stored
@@ -73,6 +68,11 @@ export function peerCertificate(derBytes: Uint8Array): Certificate {
   return certificate;
 }
 
+/**
+ * Whether a certificate's TBSCertificate `signature` field differs from its `signatureAlgorithm` (RFC 5280 §4.1.1.2),
+ * so that {@link Certificate.isIssuedBy} refuses it whatever its signature (internal: not exported by the package; for
+ * messages that say why a chain does not verify).
+ */
 // Assigned by Certificate's static block, which can read its private field.
 export let signatureAlgorithmsDiffer: (certificate: Certificate) => boolean;
 
