@@ -535,6 +535,11 @@ export class CrlNumberExhaustedError extends ScepError {
   static override readonly code: ScepErrorCode = "ERR_CRL_NUMBER_EXHAUSTED";
 }
 
+/** The message of a thrown value: an Error's `message`, anything else as a string (internal: not exported by the package). */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 /**
  * True for any error thrown by `@scep/*`, even across duplicate copies of the
  * package (checks the shape, not only `instanceof`).

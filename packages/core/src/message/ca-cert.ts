@@ -12,7 +12,7 @@ import { fromPem, pemTextOf } from "../encoding.js";
 import { buildSignedData, findSigner, parseSignedData, verifySignerInfo } from "../cms/signed-data.js";
 import type { Signer } from "../keys/key.js";
 import { Certificate, peerCertificate, unreadableCertificatePart } from "../x509/certificate.js";
-import { CertRepError, InvalidArgumentError, MessageMalformedError } from "../errors.js";
+import { CertRepError, InvalidArgumentError, MessageMalformedError, errorMessage } from "../errors.js";
 
 /** `application/x-x509-ca-cert`: one DER certificate. @group Codec */
 export const CA_CERT_CONTENT_TYPE = "application/x-x509-ca-cert";
@@ -102,11 +102,11 @@ function parseCertificates(body: Uint8Array, contentType: string | undefined): C
   try {
     certificates = parseSignedData(body, (e) => (unreadable ??= e)).certificates;
   } catch (cause) {
-    if (certificateShaped(body)) throw new MessageMalformedError(`GetCACert certificate does not parse: ${messageOf(certificateError)}`, { cause: certificateError });
+    if (certificateShaped(body)) throw new MessageMalformedError(`GetCACert certificate does not parse: ${errorMessage(certificateError)}`, { cause: certificateError });
     const what = `${contentType ? `content-type ${clip(contentType.replace(/[^\x20-\x7e]/g, "?"), 100)}, ` : ""}${body.length} bytes`;
     throw new MessageMalformedError(`GetCACert reply (${what}) is neither a certificate nor a PKCS#7: is the URL a SCEP endpoint?`, { cause });
   }
-  if (unreadable !== undefined) throw new MessageMalformedError(`a GetCACert PKCS#7 certificate does not parse: ${messageOf(unreadable)}`, { cause: unreadable });
+  if (unreadable !== undefined) throw new MessageMalformedError(`a GetCACert PKCS#7 certificate does not parse: ${errorMessage(unreadable)}`, { cause: unreadable });
   if (certificates.length === 0) throw new MessageMalformedError("GetCACert PKCS#7 holds no certificate");
   return certificates;
 }
@@ -121,8 +121,6 @@ function certificateShaped(body: Uint8Array): boolean {
     return false;
   }
 }
-
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /**
  * Builds a GetNextCACert reply (RFC 8894 §4.7): the next CA (and RA) certificates in a SignedData signed by the

@@ -10,7 +10,7 @@ import * as oids from "../oids.js";
 import { SIZE_BYTES, numberOption } from "../number-option.js";
 import type { ContentCipher, DigestAlgorithm, KeyTransport, SignatureAlgorithm } from "../algorithms.js";
 import { type AlgorithmPolicy, type ResolvedPolicy, checkCipher, checkDigest, checkKeyTransport, checkScheme, resolvePolicy } from "../policy.js";
-import { type FailInfo, type PartialRequest, KeyError, MessageMalformedError, MessageTypeError, ScepError, CsrInvalidError, AlgorithmNotAllowedError, Asn1Error, DecryptError } from "../errors.js";
+import { type FailInfo, type PartialRequest, KeyError, MessageMalformedError, MessageTypeError, ScepError, CsrInvalidError, AlgorithmNotAllowedError, Asn1Error, DecryptError, errorMessage } from "../errors.js";
 import { findSigner, locateSignedData, parseSignedData, signerAlgorithms, verifySignerInfo } from "../cms/signed-data.js";
 import { type OpenedEnvelope, findRecipient, openEnvelope, parseEnvelopedData } from "../cms/enveloped-data.js";
 import type { Decrypter } from "../keys/key.js";
@@ -287,8 +287,7 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
     if (contentType !== oids.id_data) throw new MessageMalformedError(`eContentType must be id-data, got ${contentType}`);
     if (!sd.content) throw new MessageMalformedError("PKIMessage without pkcsPKIEnvelope");
     if (unreadableCertificate !== undefined) {
-      const reason = unreadableCertificate instanceof Error ? unreadableCertificate.message : String(unreadableCertificate);
-      throw new MessageMalformedError(`a certificate in the message does not parse: ${reason}`, { cause: unreadableCertificate });
+      throw new MessageMalformedError(`a certificate in the message does not parse: ${errorMessage(unreadableCertificate)}`, { cause: unreadableCertificate });
     }
     const signer = findSigner(si.sid, sd.certificates);
     if (!signer) throw new MessageMalformedError("the signer certificate is not in the message");

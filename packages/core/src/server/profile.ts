@@ -5,7 +5,7 @@
  * @module
  */
 import type { FailInfo } from "../errors.js";
-import { CaNotValidError, InvalidArgumentError, IssueHookError, type ScepError } from "../errors.js";
+import { CaNotValidError, InvalidArgumentError, IssueHookError, type ScepError, errorMessage } from "../errors.js";
 import { type AlgorithmPolicy, resolvePolicy } from "../policy.js";
 import type { Decrypter, Signer } from "../keys/key.js";
 import { Certificate, certificatesIn, signatureAlgorithmsDiffer } from "../x509/certificate.js";
@@ -417,7 +417,7 @@ export function issuedFor(
     chain = given.chain?.flatMap(Certificate.dersOf);
   } catch (error) {
     if (from === "operator") throw error; // ERR_ASN1 / ERR_INVALID_ARGUMENT as they are
-    throw fault(`not a certificate (${error instanceof Error ? error.message : String(error)})`, error);
+    throw fault(`not a certificate (${errorMessage(error)})`, error);
   }
   if (!samePublicKey(issued.spki, csr.spki)) {
     const error = fault(`the issued certificate (${issued.subject}) is not for the request's public key (CSR ${csr.subject})`);

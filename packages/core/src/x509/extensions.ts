@@ -5,7 +5,7 @@
 import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
 import { latin1, toHex } from "../lib/bytes.js";
-import { Asn1Error, InvalidArgumentError } from "../errors.js";
+import { Asn1Error, InvalidArgumentError, errorMessage } from "../errors.js";
 import { nameProblem, reencodeName } from "./name.js";
 import { ByteMemo } from "../lib/byte-memo.js";
 
@@ -173,7 +173,7 @@ function readGeneralNames(value: Uint8Array): string | GeneralNamesVerdict {
     checkedGeneralNames.set(key, verdict);
     return verdict;
   } catch (e) {
-    return e instanceof Error ? e.message : String(e);
+    return errorMessage(e);
   }
 }
 

@@ -3,7 +3,7 @@
  */
 import * as der from "../lib/der.js";
 import { toHex } from "../lib/bytes.js";
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError, errorMessage } from "../errors.js";
 import { ByteMemo } from "../lib/byte-memo.js";
 
 const SHORT: Record<string, string> = {
@@ -56,24 +56,27 @@ export function formatName(name: Uint8Array): string {
   return parts.join(", ");
 }
 
-/** The value of the first attribute of the given type in a Name (e.g. CN, 2.5.4.3). @group X.509 */
-export function nameAttribute(name: Uint8Array, typeOid: string): string | undefined {
+/** The values (undecoded) of every attribute of type `typeOid` in the DER Name `name`, in all its RDNs, in order. */
+function nameAttributeValues(name: Uint8Array, typeOid: string): (der.Tlv | undefined)[] {
+  const out: (der.Tlv | undefined)[] = [];
   for (const rdn of der.expect(der.parse(name), der.Tag.SEQUENCE, "Name")) {
     for (const atv of der.children(rdn)) {
       const [type, value] = der.children(atv);
-      if (der.readOid(type) === typeOid) return der.readString(value, "attribute value");
+      if (der.readOid(type) === typeOid) out.push(value); // undefined when missing: the reader says so
     }
   }
-  return undefined;
+  return out;
+}
+
+/** The value of the first attribute of the given type in a Name (e.g. CN, 2.5.4.3). @group X.509 */
+export function nameAttribute(name: Uint8Array, typeOid: string): string | undefined {
+  const values = nameAttributeValues(name, typeOid);
+  return values.length > 0 ? der.readString(values[0], "attribute value") : undefined;
 }
 
 /** How many AttributeTypeAndValues of type `typeOid` the DER Name `name` holds, in all its RDNs (RFC 5280 §4.1.2.4). */
 export function nameAttributeCount(name: Uint8Array, typeOid: string): number {
-  let n = 0;
-  for (const rdn of der.expect(der.parse(name), der.Tag.SEQUENCE, "Name")) {
-    for (const atv of der.children(rdn)) if (der.readOid(der.children(atv)[0]) === typeOid) n++;
-  }
-  return n;
+  return nameAttributeValues(name, typeOid).length;
 }
 
 const PRIMITIVE_STRING = new Set<number>([der.Tag.PRINTABLE_STRING, der.Tag.UTF8_STRING, der.Tag.IA5_STRING, der.Tag.T61_STRING, der.Tag.BMP_STRING, der.Tag.UNIVERSAL_STRING, der.Tag.NUMERIC_STRING]);
@@ -188,7 +191,7 @@ export function nameProblem(name: Uint8Array): string | undefined {
     checkedNames.set(key, { reencode });
     return undefined;
   } catch (e) {
-    return e instanceof Error ? e.message : String(e);
+    return errorMessage(e);
   }
 }
 
