@@ -4,7 +4,10 @@
  * verified over their SET re-tagging (RFC 5652 §5.4), which must be done on a
  * copy. Before, a Buffer's `slice()` (a view, unlike Uint8Array's) made that
  * re-tagging overwrite the message's [0] IMPLICIT tag with 0x31 in place, so
- * decoding the same Buffer a second time failed.
+ * decoding the same Buffer a second time failed. The copy is now written into
+ * a buffer reused from call to call (`der.withRetagged`), held here to leave
+ * the source alone, to be zeroed after, and to give a nested call bytes of
+ * its own.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildPkcsReq, decodePkiMessage } from "../src/index.js";
@@ -30,10 +33,29 @@ describe("decodePkiMessage leaves its input unchanged (RFC 5652 §5.4 signed att
     expect(second.csr!.challengePassword).toBe("s3cret");
   });
 
-  it("der.retag returns a copy for a Buffer as for a Uint8Array (x690 tag replaced, source untouched)", () => {
-    const src = Buffer.from([0xa0, 0x03, 0x02, 0x01, 0x05]);
-    const out = der.retag(src, der.Tag.SET);
-    expect([...out]).toEqual([0x31, 0x03, 0x02, 0x01, 0x05]);
-    expect([...src]).toEqual([0xa0, 0x03, 0x02, 0x01, 0x05]);
+  it("der.withRetagged hands over a re-tagged copy for a Buffer as for a Uint8Array (source untouched, copy zeroed after)", () => {
+    for (const src of [Buffer.from([0xa0, 0x03, 0x02, 0x01, 0x05]), new Uint8Array([0xa0, 0x03, 0x02, 0x01, 0x05])]) {
+      let seen: Uint8Array | undefined;
+      const read = der.withRetagged(src, der.Tag.SET, (bytes) => {
+        seen = bytes;
+        return [...bytes];
+      });
+      expect(read).toEqual([0x31, 0x03, 0x02, 0x01, 0x05]);
+      expect([...src]).toEqual([0xa0, 0x03, 0x02, 0x01, 0x05]);
+      expect([...seen!]).toEqual([0, 0, 0, 0, 0]); // nothing of one message left in the reused buffer for the next
+    }
+  });
+
+  it("a nested der.withRetagged / der.withEncoding gets bytes of its own, and the outer bytes stay as they were", () => {
+    const outer = new Uint8Array([0xa0, 0x03, 0x02, 0x01, 0x07]);
+    const inner = der.seq(der.int(9));
+    const got = der.withRetagged(outer, der.Tag.SET, (o) => {
+      const before = [...o];
+      const nested = der.withEncoding(inner, (i) => [...i]);
+      return { before, nested, after: [...o] };
+    });
+    expect(got.before).toEqual([0x31, 0x03, 0x02, 0x01, 0x07]);
+    expect(got.nested).toEqual([0x30, 0x03, 0x02, 0x01, 0x09]);
+    expect(got.after).toEqual(got.before);
   });
 });

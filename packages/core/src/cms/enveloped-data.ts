@@ -146,6 +146,19 @@ export interface OpenedEnvelope {
  */
 export async function openEnvelope(env: ParsedEnvelopedData, decrypters: readonly Decrypter[]): Promise<OpenedEnvelope> {
   const { recipient, decrypter } = findRecipient(env, decrypters);
+  return openRecipient(env, recipient, decrypter);
+}
+
+/**
+ * {@link openEnvelope} for the recipient and key {@link findRecipient} already chose: unwraps the content key with
+ * `decrypter` and decrypts the content. Any decryption failure is one {@link DecryptError}.
+ * @internal
+ */
+export async function openRecipient(
+  env: ParsedEnvelopedData,
+  recipient: ParsedRecipient,
+  decrypter: Decrypter,
+): Promise<OpenedEnvelope> {
   const keyLength = CIPHERS[env.cipher].keyLength;
   const params = recipient.oaepHash ? { transport: recipient.transport, keyLength, oaepHash: recipient.oaepHash } : { transport: recipient.transport, keyLength };
   const cek = await decrypter.decrypt(recipient.encryptedKey, params);
@@ -179,8 +192,8 @@ export function findRecipient(env: ParsedEnvelopedData, decrypters: readonly Dec
 
 /** Options of {@link buildEnvelopedData}. @group Codec */
 export interface BuildEnvelopedDataOptions {
-  /** Content to encrypt. */
-  content: Uint8Array;
+  /** Content to encrypt: bytes, or an encoding under construction (written into a reused buffer, encrypted from there). */
+  content: der.Der;
   /** Recipient certificate (RSA). */
   recipient: Certificate;
   /** Content cipher. */
@@ -208,17 +221,31 @@ function setOddParity(key: Uint8Array): void {
 
 /** Writes a ContentInfo holding EnvelopedData, DER. @group Codec */
 export function buildEnvelopedData(options: BuildEnvelopedDataOptions): Uint8Array {
+  return der.encode(envelopedData(options));
+}
+
+/**
+ * {@link buildEnvelopedData}, not yet written: the content is encrypted and the key wrapped now, and `der.encode` (or
+ * a writer it is nested in) gives the ContentInfo's DER. The content key is zeroed once it is wrapped.
+ * @internal
+ */
+export function envelopedData(options: BuildEnvelopedDataOptions): der.DerElement {
   const { content, recipient, cipher } = options;
   const transport = options.transport ?? "rsaes-pkcs1-v1_5";
   const info = CIPHERS[cipher];
-  // One draw for both, from the pool of CSPRNG output (each CSPRNG call has a fixed cost); the two never overlap.
-  const keyAndIv = nc.randomSecret(info.keyLength + info.ivLength);
-  const key = keyAndIv.subarray(0, info.keyLength);
-  if (cipher === "des" || cipher === "des3") setOddParity(key);
-  const iv = keyAndIv.subarray(info.keyLength);
-  const encrypted = nc.encryptContentParts(cipher, key, iv, content);
   const oaepHash = options.oaepHash ?? "sha1";
-  const encryptedKey = nc.rsaEncrypt(publicKeyOf(recipient), transport, key, oaepHash);
+  const iv = new Uint8Array(info.ivLength); // written out below; the key is not kept
+  // Key and IV drawn at once from the pool of CSPRNG output (each CSPRNG call has a fixed cost), into memory that is
+  // zeroed once the content is encrypted and the key wrapped.
+  const [encrypted, encryptedKey] = nc.withSecretBytes(info.keyLength + info.ivLength, (keyAndIv) => {
+    nc.randomFill(keyAndIv);
+    const key = keyAndIv.subarray(0, info.keyLength);
+    if (cipher === "des" || cipher === "des3") setOddParity(key);
+    const ivBytes = keyAndIv.subarray(info.keyLength);
+    iv.set(ivBytes);
+    const parts = der.withEncoding(content, (plain) => nc.encryptContentParts(cipher, key, ivBytes, plain));
+    return [parts, nc.rsaEncrypt(publicKeyOf(recipient), transport, key, oaepHash)] as const;
+  });
   const keyAlg =
     transport === "rsaes-oaep"
       ? oaepHash === "sha1"
@@ -233,5 +260,5 @@ export function buildEnvelopedData(options: BuildEnvelopedDataOptions): Uint8Arr
   const ktri = der.seq(der.int(0), rid, keyAlg, der.octetString(encryptedKey));
   const eci = der.seq(der.oid(oids.id_data), der.algId(info.oid, der.octetString(iv)), der.tlv(0x80, ...encrypted));
   const env = der.seq(der.int(0), der.tlv(der.Tag.SET, ktri), eci);
-  return der.encode(der.seq(der.oid(oids.id_envelopedData), der.ctx(0, env)));
+  return der.seq(der.oid(oids.id_envelopedData), der.ctx(0, env));
 }

@@ -33,7 +33,10 @@ export interface ParsedSignerInfo {
   digestOid: string;
   /** The signature AlgorithmIdentifier as sent (read lazily: its digest may hang on digestOid). */
   signatureAlgorithm: der.Tlv;
-  /** The signed attributes re-tagged as `SET OF` (what the signature covers), or undefined. */
+  /**
+   * The signed attributes as sent (`[0] IMPLICIT`, a view of the message), or undefined. The signature covers them
+   * re-tagged as `SET OF` (RFC 5652 §5.4), which {@link verifySignerInfo} does on a copy.
+   */
   signedAttrs?: Uint8Array;
   /** Signed attributes by OID; each value is the list of AttributeValue elements. */
   attributes: Map<string, der.Tlv[]>;
@@ -82,7 +85,7 @@ function readSignerInfo(t: der.Tlv): ParsedSignerInfo {
   const attributes = new Map<string, der.Tlv[]>();
   if (f[i]?.tag === 0xa0) {
     const attrsT = f[i++]!;
-    signedAttrs = der.retag(der.raw(attrsT), der.Tag.SET);
+    signedAttrs = der.raw(attrsT);
     for (const a of der.children(attrsT)) {
       const [typeT, valuesT] = der.expect(a, der.Tag.SEQUENCE, "Attribute");
       const type = der.readOid(typeT, "attribute type");
@@ -251,7 +254,10 @@ export function verifySignerInfo(
   const expected = der.octets(der.expectTag(md[0], der.Tag.OCTET_STRING, "messageDigest"));
   if (!der.equalBytes(expected, nc.digest(digest, content))) throw new DigestMismatchError("messageDigest does not match the content");
   const key = publicKeyOf(signer);
-  if (!nc.verify(key, signature, si.signedAttrs, si.signature)) throw new SignatureInvalidError("the SignedData signature does not verify");
+  // The signature covers the attributes' SET OF encoding (RFC 5652 §5.4): checked on a re-tagged copy, never in place.
+  if (!der.withRetagged(si.signedAttrs, der.Tag.SET, (covered) => nc.verify(key, signature, covered, si.signature))) {
+    throw new SignatureInvalidError("the SignedData signature does not verify");
+  }
   return expected;
 }
 
@@ -262,8 +268,8 @@ export function attribute(type: string, value: der.Der): der.Der {
 
 /** Options of {@link buildSignedData}. @group Codec */
 export interface BuildSignedDataOptions {
-  /** eContent (id-data), or undefined for none. */
-  content?: Uint8Array;
+  /** eContent (id-data): bytes, or an encoding under construction (written once, into the SignedData); none if undefined. */
+  content?: der.Der;
   /** Certificates to include, DER. */
   certificates?: readonly Uint8Array[];
   /** CRLs to include, DER. */
@@ -278,36 +284,59 @@ export interface BuildSignedDataOptions {
   attributes?: readonly der.Der[];
 }
 
+// No bytes: an absent field, or empty content to digest (the writer only reads it).
+const EMPTY = new Uint8Array();
+
 /** Writes a ContentInfo holding SignedData, DER. @group Codec */
 export async function buildSignedData(options: BuildSignedDataOptions): Promise<Uint8Array> {
   const { content, signer } = options;
+  if (!signer) return der.encode(degenerateSignedData(options));
   const digest = options.digest ?? "sha256";
-  const certs: der.Der = options.certificates && options.certificates.length > 0 ? der.ctx(0, ...options.certificates) : new Uint8Array();
-  const crls: der.Der = options.crls && options.crls.length > 0 ? der.ctx(1, ...options.crls) : new Uint8Array();
-  const encap = content ? der.seq(der.oid(oids.id_data), der.ctx(0, der.octetString(content))) : der.seq(der.oid(oids.id_data));
-  let digestAlgs = der.tlv(der.Tag.SET);
-  let signerInfos = der.tlv(der.Tag.SET);
-  if (signer) {
-    const sigAlg = options.signatureAlgorithm ?? { scheme: "rsa-pkcs1", digest, rsaOid: "rsaEncryption" };
-    const digestAlg = der.algId(DIGEST_OID[digest], der.NULL);
-    const attrs = [
-      attribute(oids.id_contentType, der.oid(oids.id_data)),
-      attribute(oids.id_messageDigest, der.octetString(nc.digest(digest, content ?? new Uint8Array()))),
-      ...(options.attributes ?? []),
-    ];
-    const signedAttrs = der.setOfEncoded(attrs);
-    const signature = await signer.sign(signedAttrs, sigAlg);
-    const si = der.seq(
-      der.int(1),
-      signer.certificate.issuerAndSerialNumber(),
-      digestAlg,
-      der.tlv(0xa0, der.contentOf(signedAttrs)), // [0] IMPLICIT: the same content octets
-      signatureAlgorithmIdentifier(sigAlg),
-      der.octetString(signature),
-    );
-    digestAlgs = der.tlv(der.Tag.SET, digestAlg);
-    signerInfos = der.tlv(der.Tag.SET, si);
-  }
-  const sd = der.seq(der.int(1), digestAlgs, encap, certs, crls, signerInfos);
+  const sigAlg = options.signatureAlgorithm ?? { scheme: "rsa-pkcs1", digest, rsaOid: "rsaEncryption" };
+  const digestAlg = der.algId(DIGEST_OID[digest], der.NULL);
+  const attrs = [
+    attribute(oids.id_contentType, der.oid(oids.id_data)),
+    attribute(oids.id_messageDigest, der.octetString(der.withEncoding(content ?? EMPTY, (bytes) => nc.digest(digest, bytes)))),
+    ...(options.attributes ?? []),
+  ];
+  const signedAttrs = der.setOfEncoded(attrs);
+  const signature = await signer.sign(signedAttrs, sigAlg);
+  const si = der.seq(
+    der.int(1),
+    signer.certificate.issuerAndSerialNumber(),
+    digestAlg,
+    der.tlv(0xa0, der.contentOf(signedAttrs)), // [0] IMPLICIT: the same content octets
+    signatureAlgorithmIdentifier(sigAlg),
+    der.octetString(signature),
+  );
+  const certificates = certificateSet(options.certificates);
+  const sd = der.seq(der.int(1), der.tlv(der.Tag.SET, digestAlg), encapContentInfo(content), certificates, crlSet(options.crls), der.tlv(der.Tag.SET, si));
   return der.encode(der.seq(der.oid(oids.id_signedData), der.ctx(0, sd)));
+}
+
+/**
+ * {@link buildSignedData} without a signer, synchronously and not yet written: the ContentInfo of a degenerate
+ * SignedData (RFC 8894 §3.4: no SignerInfo) carrying `certificates` and `crls` (DER) and `content` as its eContent
+ * when given; `der.encode` gives its DER.
+ * @internal
+ */
+export function degenerateSignedData(options: Pick<BuildSignedDataOptions, "content" | "certificates" | "crls">): der.DerElement {
+  const certificates = certificateSet(options.certificates);
+  const sd = der.seq(der.int(1), der.tlv(der.Tag.SET), encapContentInfo(options.content), certificates, crlSet(options.crls), der.tlv(der.Tag.SET));
+  return der.seq(der.oid(oids.id_signedData), der.ctx(0, sd));
+}
+
+/** `EncapsulatedContentInfo` of id-data, with `content` as its eContent when given. */
+function encapContentInfo(content: der.Der | undefined): der.Der {
+  return content ? der.seq(der.oid(oids.id_data), der.ctx(0, der.octetString(content))) : der.seq(der.oid(oids.id_data));
+}
+
+/** `certificates [0] IMPLICIT CertificateSet`, or nothing when there are none. */
+function certificateSet(certificates: readonly Uint8Array[] | undefined): der.Der {
+  return certificates && certificates.length > 0 ? der.ctx(0, ...certificates) : EMPTY;
+}
+
+/** `crls [1] IMPLICIT RevocationInfoChoices`, or nothing when there are none. */
+function crlSet(crls: readonly Uint8Array[] | undefined): der.Der {
+  return crls && crls.length > 0 ? der.ctx(1, ...crls) : EMPTY;
 }

@@ -469,6 +469,58 @@ export function encode(x: Der): Uint8Array {
   return out;
 }
 
+// Where bytes that are read once and let go (hashed, encrypted, verified) are written: reused from call to call. A new
+// Uint8Array of more than 64 bytes lives outside the JS heap and costs ~0.5-1 µs to allocate and to free in the next
+// scavenge, where this costs the copy alone. Encodings larger than SCRATCH_MAX get arrays of their own.
+let scratch = new Uint8Array(4096);
+let scratchInUse = false;
+const SCRATCH_MAX = 65_536;
+
+/** `use` called with `size` bytes that `fill` wrote into the reused scratch (or a new array), zeroed afterwards. */
+function withScratch<T>(size: number, fill: (out: Uint8Array) => void, use: (bytes: Uint8Array) => T): T {
+  if (scratchInUse || size > SCRATCH_MAX) {
+    const own = new Uint8Array(size);
+    fill(own);
+    return use(own);
+  }
+  if (scratch.length < size) scratch = new Uint8Array(size);
+  const bytes = scratch.subarray(0, size);
+  scratchInUse = true;
+  try {
+    fill(bytes);
+    return use(bytes);
+  } finally {
+    bytes.fill(0); // nothing of one message left behind for the next
+    scratchInUse = false;
+  }
+}
+
+/**
+ * Calls `use` with the encoding of `x` and returns what it returns, for bytes that are read at once and let go
+ * (hashed, encrypted): an element is written into a buffer reused from call to call and zeroed after, so `use` must
+ * neither keep the bytes nor a view of them, nor await before it has read them. Bytes (`x` a Uint8Array) are passed
+ * as they are.
+ */
+export function withEncoding<T>(x: Der, use: (bytes: Uint8Array) => T): T {
+  if (x instanceof Uint8Array) return use(x);
+  return withScratch(x.size, (out) => write(out, 0, x), use);
+}
+
+/**
+ * Calls `use` with `encoding` re-tagged as `tag` (the identifier octet replaced, e.g. `[0] IMPLICIT` → SET: what a
+ * SignerInfo's signature covers, RFC 5652 §5.4) and returns what it returns; the same terms as {@link withEncoding}.
+ */
+export function withRetagged<T>(encoding: Uint8Array, tag: number, use: (bytes: Uint8Array) => T): T {
+  return withScratch(
+    encoding.length,
+    (out) => {
+      out.set(encoding);
+      out[0] = tag;
+    },
+    use,
+  );
+}
+
 /** SEQUENCE. */
 export const seq = (...body: Der[]): DerElement => element(Tag.SEQUENCE, body);
 
@@ -622,13 +674,6 @@ export function oid(dotted: string): Uint8Array {
 
 /** AlgorithmIdentifier with optional parameters. */
 export const algId = (dotted: string, params?: Der): DerElement => (params ? seq(oid(dotted), params) : seq(oid(dotted)));
-
-/** Replaces the identifier octet of an encoding (e.g. [0] IMPLICIT SET → SET). */
-export function retag(encoding: Der, tag: number): Uint8Array {
-  const out = new Uint8Array(encode(encoding)); // a copy: Buffer.prototype.slice would be a view of the caller's bytes
-  out[0] = tag;
-  return out;
-}
 
 function ascii(s: string): Uint8Array {
   const out = new Uint8Array(s.length);

@@ -6,6 +6,7 @@ import { equalBytes } from "./der.js";
 
 /** `items` without repeats (their DER, `derOf`, compared byte for byte), first occurrence kept, order otherwise unchanged. */
 function uniqueBy<T>(items: readonly T[], derOf: (item: T) => Uint8Array): T[] {
+  if (items.length < 2) return items.slice(); // nothing to compare (a SUCCESS CertRep's usual one certificate)
   const out: T[] = [];
   for (const item of items) if (!out.some((o) => equalBytes(derOf(o), derOf(item)))) out.push(item);
   return out;

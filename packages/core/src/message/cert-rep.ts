@@ -9,12 +9,12 @@ import { uniqueDers } from "../lib/unique-ders.js";
 import { type ContentCipher, type DigestAlgorithm, type KeyTransport, type SignatureAlgorithm, DIGEST_OID } from "../algorithms.js";
 import type { FailInfo } from "../errors.js";
 import { InvalidArgumentError } from "../errors.js";
-import { buildEnvelopedData } from "../cms/enveloped-data.js";
-import { buildSignedData } from "../cms/signed-data.js";
+import { envelopedData } from "../cms/enveloped-data.js";
+import { buildSignedData, degenerateSignedData } from "../cms/signed-data.js";
 import type { Signer } from "../keys/key.js";
 import { Certificate } from "../x509/certificate.js";
 import { defaultSignatureAlgorithm } from "../x509/algorithm-identifier.js";
-import { encodeScepAttributes } from "./attributes.js";
+import { type ScepAttributes, encodeScepAttributes } from "./attributes.js";
 import { MessageType, PkiStatus } from "./types.js";
 
 /**
@@ -125,32 +125,35 @@ export async function buildCertRep(options: CertRepOptions): Promise<Uint8Array>
   const { request, signer, status } = options;
   const requestedDigest = request.digestAlgorithm && Object.hasOwn(DIGEST_OID, request.digestAlgorithm) ? (request.digestAlgorithm as DigestAlgorithm) : undefined;
   const digest = options.digestAlgorithm ?? requestedDigest ?? "sha256";
-  let content: Uint8Array | undefined;
+  let content: der.Der | undefined;
   if (status === "SUCCESS") {
     const recipient = request.signerCertificate;
     if (!recipient) throw new InvalidArgumentError("a SUCCESS CertRep needs the requester's certificate to encrypt to");
     const certs = options.certificates ? uniqueDers(appendDers(options.certificates, [])) : [];
     if (certs.length === 0 && !options.crl) throw new InvalidArgumentError("a SUCCESS CertRep needs a certificate or a CRL");
-    const inner = await buildSignedData({ certificates: certs, crls: options.crl ? [options.crl] : [] });
+    const inner = degenerateSignedData({ certificates: certs, crls: options.crl ? [options.crl] : [] });
     const envOpts = {
       content: inner,
       recipient,
       cipher: options.contentCipher ?? request.contentCipher ?? "aes128",
       ...transportOf(options),
     };
-    content = buildEnvelopedData(envOpts);
+    content = envelopedData(envOpts); // written once, into the SignedData (hashed from a reused buffer first)
   }
-  const attrs = encodeScepAttributes({
+  const scep: ScepAttributes = {
     messageType: MessageType.CertRep,
     transactionId: request.transactionId,
     senderNonce: options.senderNonce ?? nc.randomNonce(16),
-    // A request without a senderNonce (answered FAILURE badRequest) gets none back (RFC 8894 §3.3.2).
-    ...(request.senderNonce.length > 0 ? { recipientNonce: request.senderNonce } : {}),
     pkiStatus: PkiStatus[status],
     signingTime: options.now ?? new Date(),
-    ...(status === "FAILURE" ? { failInfo: options.failInfo ?? "badRequest" } : {}),
-    ...(status === "FAILURE" && options.failInfoText ? { failInfoText: options.failInfoText } : {}),
-  });
+  };
+  // A request without a senderNonce (answered FAILURE badRequest) gets none back (RFC 8894 §3.3.2).
+  if (request.senderNonce.length > 0) scep.recipientNonce = request.senderNonce;
+  if (status === "FAILURE") {
+    scep.failInfo = options.failInfo ?? "badRequest";
+    if (options.failInfoText) scep.failInfoText = options.failInfoText;
+  }
+  const attrs = encodeScepAttributes(scep);
   const signatureAlgorithm = options.signatureAlgorithm ?? defaultSignatureAlgorithm(signer.certificate.spki, digest, "rsaEncryption");
   const certificates: Uint8Array[] = options.includeSignerCertificate === false ? [] : [signer.certificate.der];
   if (options.extraCertificates) appendDers(options.extraCertificates, certificates);

@@ -12,7 +12,7 @@ import type { ContentCipher, DigestAlgorithm, KeyTransport, SignatureAlgorithm }
 import { type AlgorithmPolicy, type ResolvedPolicy, checkCipher, checkDigest, checkKeyTransport, checkScheme, resolvePolicy } from "../policy.js";
 import { type FailInfo, type PartialRequest, KeyError, MessageMalformedError, MessageTypeError, ScepError, CsrInvalidError, AlgorithmNotAllowedError, Asn1Error, DecryptError, errorMessage } from "../errors.js";
 import { findSigner, locateSignedData, parseSignedData, signerAlgorithms, verifySignerInfo } from "../cms/signed-data.js";
-import { type OpenedEnvelope, findRecipient, openEnvelope, parseEnvelopedData } from "../cms/enveloped-data.js";
+import { type OpenedEnvelope, findRecipient, openRecipient, parseEnvelopedData } from "../cms/enveloped-data.js";
 import type { Decrypter } from "../keys/key.js";
 import { Certificate, publicKeyOf } from "../x509/certificate.js";
 import { CertificationRequest, requestPublicKey } from "../x509/certification-request.js";
@@ -267,13 +267,11 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
     unreadable = e;
     attrs = { messageType: 0, transactionId, senderNonce: new Uint8Array() };
   }
-  const missing = [
-    ...(si.attributes.has(oids.id_messageType) ? [] : ["messageType attribute (RFC 8894 §3.2.1.2)"]),
-    ...(si.attributes.has(oids.id_senderNonce) ? [] : ["senderNonce attribute (RFC 8894 §3.2.1.5)"]),
-  ];
+  const hasType = si.attributes.has(oids.id_messageType);
+  const hasNonce = si.attributes.has(oids.id_senderNonce);
   const partial: PartialRequest = { transactionId };
-  if (unreadable === undefined && si.attributes.has(oids.id_messageType)) partial.messageType = attrs.messageType;
-  if (unreadable === undefined && si.attributes.has(oids.id_senderNonce)) partial.senderNonce = attrs.senderNonce;
+  if (unreadable === undefined && hasType) partial.messageType = attrs.messageType;
+  if (unreadable === undefined && hasNonce) partial.senderNonce = attrs.senderNonce;
   const typeName = messageTypeName(attrs.messageType);
 
   try {
@@ -296,7 +294,10 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
     partial.signatureVerified = true;
     // The sender is known now: refuse what its attributes lack before any private-key operation runs.
     if (unreadable !== undefined) throw unreadable;
-    if (missing.length > 0) throw new MessageMalformedError(`missing ${missing.join(" and ")}`);
+    if (!hasType || !hasNonce) {
+      const missing = [...(hasType ? [] : ["messageType attribute (RFC 8894 §3.2.1.2)"]), ...(hasNonce ? [] : ["senderNonce attribute (RFC 8894 §3.2.1.5)"])];
+      throw new MessageMalformedError(`missing ${missing.join(" and ")}`);
+    }
     if (!typeName) throw new MessageTypeError(`messageType ${attrs.messageType} is not a request`);
 
     const env = parseEnvelopedData(sd.content);
@@ -306,12 +307,12 @@ export async function decodePkiMessage(bytes: Uint8Array, options: DecodePkiMess
     if (allowed.length === 0 && env.recipients[0]) checkKeyTransport(policy, env.recipients[0].transport);
     // A type whose content the caller does not read is not decrypted (see `skipContentOf`).
     const skip = options.skipContentOf?.includes(attrs.messageType as MessageType) === true;
-    let opened: OpenedEnvelope | ReturnType<typeof findRecipient> = findRecipient({ ...env, recipients: allowed }, decrypters);
+    let opened: OpenedEnvelope | ReturnType<typeof findRecipient> = findRecipient(allowed.length === env.recipients.length ? env : { ...env, recipients: allowed }, decrypters);
     if (!skip) {
       if (options.keyTransportGuard && !options.keyTransportGuard(opened.recipient.encryptedKey, envelopeDigest, digest)) {
         throw new DecryptError("could not decrypt the envelope", { cause: new Error("this key transport was unwrapped before for another ciphertext") });
       }
-      opened = await openEnvelope({ ...env, recipients: allowed }, decrypters);
+      opened = await openRecipient(env, opened.recipient, opened.decrypter);
     }
 
     const out: PkiRequest = {
