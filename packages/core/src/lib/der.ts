@@ -524,33 +524,47 @@ export function withRetagged<T>(encoding: Uint8Array, tag: number, use: (bytes: 
 /** SEQUENCE. */
 export const seq = (...body: Der[]): DerElement => element(Tag.SEQUENCE, body);
 
-// Where a SET OF's items are written before they are sorted: reused, since they are copied out at once.
-let setScratch = new Uint8Array(2048);
-
 /**
  * The items of a SET OF, sorted by encoding as DER requires (X.690 §11.6),
- * written once, side by side into a scratch buffer, sorted as views of it, and
+ * written once, side by side into the reused scratch buffer ({@link withEncoding}'s), sorted as views of it, and
  * copied in order into a new buffer at `headerRoom` (room left for a header).
  */
 function sortedSet(items: readonly Der[], headerRoom: (contentLength: number) => number): { out: Uint8Array; at: number; contentLength: number } {
   let n = 0;
   for (let i = 0; i < items.length; i++) n += sizeOf(items[i]!);
-  if (setScratch.length < n) setScratch = new Uint8Array(n);
-  const scratch = setScratch;
   const views: Uint8Array[] = [];
-  let o = 0;
-  for (let i = 0; i < items.length; i++) {
-    const end = write(scratch, o, items[i]!);
-    views.push(scratch.subarray(o, end));
-    o = end;
-  }
-  views.sort(compareBytes);
-  const at = headerRoom(n);
-  const out = new Uint8Array(at + n);
-  o = at;
-  for (let i = 0; i < views.length; i++) o = write(out, o, views[i]!);
-  scratch.fill(0, 0, n); // nothing of one message's attributes left behind for the next
-  return { out, at, contentLength: n };
+  return withScratch(
+    n,
+    (scratch) => {
+      let o = 0;
+      for (let i = 0; i < items.length; i++) {
+        const end = write(scratch, o, items[i]!);
+        views.push(scratch.subarray(o, end));
+        o = end;
+      }
+    },
+    () => {
+      // A handful of items (a SignerInfo's ~8 attributes) by insertion sort: Array.prototype.sort with a comparator (a
+      // call out of V8's built-in per comparison) costs several times the comparisons themselves. Longer sets go to it.
+      if (views.length > 16) views.sort(compareBytes);
+      else {
+        for (let i = 1; i < views.length; i++) {
+          const v = views[i]!;
+          let j = i - 1;
+          while (j >= 0 && compareBytes(views[j]!, v) > 0) {
+            views[j + 1] = views[j]!;
+            j--;
+          }
+          views[j + 1] = v;
+        }
+      }
+      const at = headerRoom(n);
+      const out = new Uint8Array(at + n);
+      let o = at;
+      for (let i = 0; i < views.length; i++) o = write(out, o, views[i]!);
+      return { out, at, contentLength: n };
+    },
+  );
 }
 
 /** SET OF, sorted by encoding as DER requires (X.690 §11.6); its content is one buffer. */
