@@ -255,8 +255,10 @@ export function envelopedData(options: BuildEnvelopedDataOptions): der.DerElemen
             der.seq(der.ctx(0, der.algId(DIGEST_OID[oaepHash], der.NULL)), der.ctx(1, der.algId(oids.id_mgf1, der.algId(DIGEST_OID[oaepHash], der.NULL)))),
           )
       : der.algId(oids.id_rsaEncryption, der.NULL);
-  // IssuerAndSerialNumber written in place (a requester's certificate is new for each reply: no encoding of it to cache)
-  const rid = der.seq(recipient.issuerDer, der.tlv(der.Tag.INTEGER, recipient.serialNumber));
+  // IssuerAndSerialNumber, written now (a requester's certificate is new for each reply: no encoding of it to cache).
+  // Bytes of our own: a buildSignedData hashes this envelope before it awaits the signer and writes it after, so no
+  // byte of it may be one of the caller's, which could change in between.
+  const rid = der.encode(der.seq(recipient.issuerDer, der.tlv(der.Tag.INTEGER, recipient.serialNumber)));
   const ktri = der.seq(der.int(0), rid, keyAlg, der.octetString(encryptedKey));
   const eci = der.seq(der.oid(oids.id_data), der.algId(info.oid, der.octetString(iv)), der.tlv(0x80, ...encrypted));
   const env = der.seq(der.int(0), der.tlv(der.Tag.SET, ktri), eci);

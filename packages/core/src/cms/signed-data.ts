@@ -268,7 +268,10 @@ export function attribute(type: string, value: der.Der): der.Der {
 
 /** Options of {@link buildSignedData}. @group Codec */
 export interface BuildSignedDataOptions {
-  /** eContent (id-data): bytes, or an encoding under construction (written once, into the SignedData); none if undefined. */
+  /**
+   * eContent (id-data): bytes, or an encoding under construction (hashed from a reused buffer, then written into the
+   * SignedData); none if undefined.
+   */
   content?: der.Der;
   /** Certificates to include, DER. */
   certificates?: readonly Uint8Array[];

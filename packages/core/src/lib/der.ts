@@ -480,8 +480,12 @@ const SCRATCH_MAX = 65_536;
 function withScratch<T>(size: number, fill: (out: Uint8Array) => void, use: (bytes: Uint8Array) => T): T {
   if (scratchInUse || size > SCRATCH_MAX) {
     const own = new Uint8Array(size);
-    fill(own);
-    return use(own);
+    try {
+      fill(own);
+      return use(own);
+    } finally {
+      own.fill(0);
+    }
   }
   if (scratch.length < size) scratch = new Uint8Array(size);
   const bytes = scratch.subarray(0, size);

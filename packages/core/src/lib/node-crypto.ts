@@ -41,7 +41,7 @@ export function digest(alg: DigestAlgorithm, data: Uint8Array): Uint8Array {
  */
 function fromLatin1(s: string): Uint8Array {
   const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  putLatin1(s, out, 0);
   return out;
 }
 
@@ -110,17 +110,17 @@ export class RandomPool {
 const randomPool = new RandomPool(new Uint8Array(2048), 256);
 
 /**
- * Cryptographically secure random bytes for a key or an IV (RFC 5652 §6.3) or a public value such as a SCEP
- * nonce (RFC 8894 §3.2.1.5), at most 256 bytes from the pool (see {@link RandomPool}).
+ * Cryptographically secure random bytes in a Buffer of their own, for a public value such as a SCEP nonce (RFC 8894
+ * §3.2.1.5): at most 256 bytes from the pool (see {@link RandomPool}), longer draws from the CSPRNG.
  */
-export function randomSecret(n: number): Uint8Array {
+export function randomNonce(n: number): Uint8Array {
   return randomPool.draw(n);
 }
 
-/** Random bytes for a public value (a SCEP nonce, RFC 8894 §3.2.1.5): {@link randomSecret}, from the same pool. */
-export const randomNonce: (n: number) => Uint8Array = randomSecret;
-
-/** Fills `out` with cryptographically secure random bytes, as {@link randomSecret} draws them. */
+/**
+ * Fills `out` with cryptographically secure random bytes from the same pool: for a content-encryption key and IV
+ * (RFC 5652 §6.3), drawn into memory that is zeroed after use ({@link withSecretBytes}).
+ */
 export function randomFill(out: Uint8Array): void {
   randomPool.drawInto(out);
 }
