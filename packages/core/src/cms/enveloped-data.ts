@@ -192,7 +192,7 @@ export function findRecipient(env: ParsedEnvelopedData, decrypters: readonly Dec
 
 /** Options of {@link buildEnvelopedData}. @group Codec */
 export interface BuildEnvelopedDataOptions {
-  /** Content to encrypt: bytes, or an encoding under construction (written into a reused buffer, encrypted from there). */
+  /** Content to encrypt: bytes, or an encoding under construction (written into a reused buffer, encrypted there). */
   content: der.Der;
   /** Recipient certificate (RSA). */
   recipient: Certificate;

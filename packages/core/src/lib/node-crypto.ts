@@ -45,7 +45,7 @@ function fromLatin1(s: string): Uint8Array {
   return out;
 }
 
-/** Writes a digest `crypto.hash` gave as a `"binary"` (latin1) string into `out` at `offset`, at most `max` bytes of it. */
+/** Writes a digest `crypto.hash` gave as a `"binary"` (latin1) string into `out` at `offset`, at most `max` bytes. */
 function putLatin1(s: string, out: Uint8Array, offset: number, max = s.length): void {
   const n = Math.min(max, s.length);
   for (let i = 0; i < n; i++) out[offset + i] = s.charCodeAt(i);
