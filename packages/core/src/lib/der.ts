@@ -13,6 +13,7 @@
 import { Asn1Error } from "../errors.js";
 import { latin1 } from "./bytes.js";
 import { LIMITS } from "../limits.js";
+import { ScratchBytes } from "./scratch-bytes.js";
 
 /** Universal tags used by SCEP. Class and constructed bits included. */
 export const Tag = {
@@ -469,39 +470,21 @@ export function encode(x: Der): Uint8Array {
   return out;
 }
 
-// Where bytes that are read once and let go (hashed, encrypted, verified) are written: reused from call to call. A new
-// Uint8Array of more than 64 bytes lives outside the JS heap and costs ~0.5-1 µs to allocate and to free in the next
-// scavenge, where this costs the copy alone. Encodings larger than SCRATCH_MAX get arrays of their own.
-let scratch = new Uint8Array(4096);
-let scratchInUse = false;
-const SCRATCH_MAX = 65_536;
+// Where encodings that are read once and let go (hashed, encrypted, verified) are written. Larger ones get arrays of
+// their own.
+const scratch = new ScratchBytes(65_536);
 
-/** `use` called with `size` bytes that `fill` wrote into the reused scratch (or a new array), zeroed afterwards. */
+/** `use` called with `size` bytes that `fill` wrote into the encodings' reused memory, zeroed afterwards. */
 function withScratch<T>(size: number, fill: (out: Uint8Array) => void, use: (bytes: Uint8Array) => T): T {
-  if (scratchInUse || size > SCRATCH_MAX) {
-    const own = new Uint8Array(size);
-    try {
-      fill(own);
-      return use(own);
-    } finally {
-      own.fill(0);
-    }
-  }
-  if (scratch.length < size) scratch = new Uint8Array(size);
-  const bytes = scratch.subarray(0, size);
-  scratchInUse = true;
-  try {
+  return scratch.use(size, (bytes) => {
     fill(bytes);
     return use(bytes);
-  } finally {
-    bytes.fill(0); // nothing of one message left behind for the next
-    scratchInUse = false;
-  }
+  });
 }
 
 /**
  * Calls `use` with the encoding of `x` and returns what it returns, for bytes that are read at once and let go
- * (hashed, encrypted): an element is written into a buffer reused from call to call and zeroed after, so `use` must
+ * (hashed, encrypted): an element is written into reused memory ({@link ScratchBytes}) and zeroed after, so `use` must
  * neither keep the bytes nor a view of them, nor await before it has read them. Bytes (`x` a Uint8Array) are passed
  * as they are.
  */
@@ -530,7 +513,7 @@ export const seq = (...body: Der[]): DerElement => element(Tag.SEQUENCE, body);
 
 /**
  * The items of a SET OF, sorted by encoding as DER requires (X.690 §11.6),
- * written once, side by side into the reused scratch buffer ({@link withEncoding}'s), sorted as views of it, and
+ * written once, side by side into reused memory ({@link withEncoding}'s), sorted as views of it, and
  * copied in order into a new buffer at `headerRoom` (room left for a header).
  */
 function sortedSet(items: readonly Der[], headerRoom: (contentLength: number) => number): { out: Uint8Array; at: number; contentLength: number } {

@@ -20,6 +20,7 @@ import { DecryptError, KeyError, UnsupportedAlgorithmError } from "../errors.js"
 import { toBase64Url } from "../encoding.js";
 import { copyBytes } from "./bytes.js";
 import * as der from "./der.js";
+import { ScratchBytes } from "./scratch-bytes.js";
 
 /** A key as Node holds it. */
 export type KeyObject = crypto.KeyObject;
@@ -125,30 +126,17 @@ export function randomFill(out: Uint8Array): void {
   randomPool.drawInto(out);
 }
 
-// Where content keys and IVs are held while a cipher or a key transport reads them, zeroed after: reused. A key in an
-// array of its own (≤ 64 bytes, which V8 keeps on its heap) is copied out to memory of its own the first time OpenSSL
-// reads it (~0.4 µs, and a backing store for the next scavenge to free); a view of this buffer is read where it is.
-// Taken as a stack: a call inside `use` (the cipher's key inside the content key's) takes the bytes after.
-const SECRET_SCRATCH = 256;
-const secretScratch = new Uint8Array(new ArrayBuffer(SECRET_SCRATCH));
-let secretScratchUsed = 0;
+// Where content keys and IVs are held while a cipher or a key transport reads them: apart from the encodings' memory
+// (der.ts), so that no secret shares a buffer with public data.
+const secretScratch = new ScratchBytes(256);
 
 /**
  * Calls `use` with `n` zeroed bytes outside V8's heap, for a secret that OpenSSL reads at once (a content key, an IV),
- * and zeroes them after; returns what `use` returns. The bytes are part of a reused buffer (a new one when it has no
- * room left): `use` must neither keep them nor a view of them, nor await before it has read them.
+ * and zeroes them after; returns what `use` returns. The bytes are reused memory ({@link ScratchBytes}): `use` must
+ * neither keep them nor a view of them, nor await before it has read them.
  */
 export function withSecretBytes<T>(n: number, use: (bytes: Uint8Array) => T): T {
-  const start = secretScratchUsed;
-  const reuse = start + n <= SECRET_SCRATCH;
-  const bytes = reuse ? secretScratch.subarray(start, start + n) : new Uint8Array(new ArrayBuffer(n));
-  if (reuse) secretScratchUsed = start + n;
-  try {
-    return use(bytes);
-  } finally {
-    bytes.fill(0);
-    if (reuse) secretScratchUsed = start;
-  }
+  return secretScratch.use(n, use);
 }
 
 /** Constant-time equality. */
