@@ -291,13 +291,15 @@ if (after.length < 3) {
 } else {
   const span = last.done - first.done;
   /** The slope over `values` in MB per 10k enrollments, ± 2 standard errors, and whether that is flat. */
-  const slopeOf = (values: [number, number][]): { text: string; flat: boolean; residualSd: number } => {
+  const slopeOf = (values: [number, number][]): { text: string; verdict: string; residualSd: number } => {
     const { slope, slopeSe, residualSd } = fit(values);
     const per10k = (slope * 10_000) / 1048576;
     const se10k = (slopeSe * 10_000) / 1048576;
+    const flat = Math.abs(per10k) <= 2 * se10k || Math.abs(per10k) < FLAT_MB_PER_10K;
     return {
       text: `${per10k >= 0 ? "+" : ""}${per10k.toFixed(2)} ± ${(2 * se10k).toFixed(2)} MB per 10k enrollments`,
-      flat: Math.abs(per10k) <= 2 * se10k || Math.abs(per10k) < FLAT_MB_PER_10K,
+      // A slope below zero beyond the noise is memory given back (the allocator returning pages), not a leak.
+      verdict: flat ? "FLAT within noise" : per10k > 0 ? "GROWS" : "FALLS",
       residualSd,
     };
   };
@@ -308,11 +310,11 @@ if (after.length < 3) {
     const late = half.length >= 5 ? slopeOf(half) : undefined;
     log(
       `${label}: slope ${all.text} over the ${span} enrollments after the warm-up (${mb(values[0]![1])} → ${mb(values[values.length - 1]![1])} MB, ` +
-        `fit residuals ${mb(all.residualSd)} MB sd): ${all.flat ? "FLAT within noise" : "GROWS"}` +
-        (late ? `; over the last ${half[half.length - 1]![0] - half[0]![0]}: ${late.text}: ${late.flat ? "FLAT within noise" : "GROWS"}` : ""),
+        `fit residuals ${mb(all.residualSd)} MB sd): ${all.verdict}` +
+        (late ? `; over the last ${half[half.length - 1]![0] - half[0]![0]}: ${late.text}: ${late.verdict}` : ""),
     );
   };
-  log(`(flat: the slope is within 2 standard errors of 0, or below ${FLAT_MB_PER_10K} MB per 10k enrollments)`);
+  log(`(flat: the slope is within 2 standard errors of 0, or below ${FLAT_MB_PER_10K} MB per 10k enrollments; FALLS: below 0 beyond that, memory given back)`);
   verdict("RSS", after.map((s) => [s.done, s.rss]));
   if (FORCE_GC) verdict("live JS heap (after a full GC)", after.map((s) => [s.done, s.heap.heapAfterGc]));
   const allocated = (last.heap.allocatedBytes - first.heap.allocatedBytes) / span;
