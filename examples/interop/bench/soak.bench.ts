@@ -290,7 +290,7 @@ if (after.length < 3) {
   log(`too few samples after the warm-up (${after.length}) for a slope: lower BENCH_SOAK_EVERY or BENCH_SOAK_WARMUP`);
 } else {
   const span = last.done - first.done;
-  /** The slope over `values` in MB per 10k enrollments, ± 2 standard errors, and whether that is flat. */
+  /** The slope over `values` in MB per 10k enrollments, ± 2 standard errors, and its verdict (FLAT within noise, GROWS, FALLS). */
   const slopeOf = (values: [number, number][]): { text: string; verdict: string; residualSd: number } => {
     const { slope, slopeSe, residualSd } = fit(values);
     const per10k = (slope * 10_000) / 1048576;
