@@ -14,7 +14,7 @@ import { CIPHERS, DIGEST_OID } from "../src/algorithms.js";
 import { createTestPki, type TestPki } from "./support/pki.js";
 
 const allZero = (b: Uint8Array): boolean => b.every((x) => x === 0);
-const scratchIsClean = (): boolean => nc.withSecretBytes(256, (b) => allZero(b));
+const scratchIsClean = (): boolean => nc.withSecretBytes(nc.SECRET_SCRATCH_BYTES, (b) => allZero(b));
 
 let pki: TestPki;
 beforeAll(async () => {
@@ -49,8 +49,8 @@ describe("RFC 5652 §6.3 content-encryption key memory (withSecretBytes)", () =>
         inner.fill(2);
         expect(outer.every((x) => x === 1)).toBe(true);
       });
-      nc.withSecretBytes(1000, (big) => {
-        expect(big.length).toBe(1000);
+      nc.withSecretBytes(nc.SECRET_SCRATCH_BYTES, (big) => {
+        expect(big.length).toBe(nc.SECRET_SCRATCH_BYTES);
         expect(allZero(big)).toBe(true);
         big.fill(3);
         expect(outer.every((x) => x === 1)).toBe(true);

@@ -126,14 +126,17 @@ export function randomFill(out: Uint8Array): void {
   randomPool.drawInto(out);
 }
 
-// Where content keys and IVs are held while a cipher or a key transport reads them: apart from the encodings' memory
-// (der.ts), so that no secret shares a buffer with public data.
-const secretScratch = new ScratchBytes(256);
+// Where secrets are held while OpenSSL reads them: content keys and IVs for a cipher or a key transport, and the
+// implicit-rejection HMAC's input (K ⊕ ipad ‖ counter ‖ ciphertext: 321 bytes for an RSA-2048 key, 577 for RSA-4096).
+// Apart from the encodings' memory (der.ts), so that no secret shares a buffer with public data. A larger use gets
+// memory of its own (zeroed after all the same).
+export const SECRET_SCRATCH_BYTES = 2048;
+const secretScratch = new ScratchBytes(SECRET_SCRATCH_BYTES);
 
 /**
- * Calls `use` with `n` zeroed bytes outside V8's heap, for a secret that OpenSSL reads at once (a content key, an IV),
- * and zeroes them after; returns what `use` returns. The bytes are reused memory ({@link ScratchBytes}): `use` must
- * neither keep them nor a view of them, nor await before it has read them.
+ * Calls `use` with `n` zeroed bytes outside V8's heap, for a secret that OpenSSL reads at once (a content key, an IV,
+ * a key's HMAC pad), and zeroes them after; returns what `use` returns. The bytes are reused memory
+ * ({@link ScratchBytes}): `use` must neither keep them nor a view of them, nor await before it has read them.
  */
 export function withSecretBytes<T>(n: number, use: (bytes: Uint8Array) => T): T {
   return secretScratch.use(n, use);
@@ -553,8 +556,6 @@ interface HmacPads {
 
 const SHA256_BLOCK = 64;
 const hmacPads = new WeakMap<Uint8Array, HmacPads>();
-// Scratch for K ⊕ ipad || counter || ciphertext: written, hashed and zeroed within one synchronous call.
-let hmacScratch = new Uint8Array(SHA256_BLOCK + 1 + 512);
 
 function padsOf(secret: Uint8Array): HmacPads {
   let pads = hmacPads.get(secret);
@@ -581,20 +582,23 @@ function padsOf(secret: Uint8Array): HmacPads {
  */
 export function syntheticKey(secret: Uint8Array, ciphertext: Uint8Array, length: number): Uint8Array {
   const pads = padsOf(secret);
-  const n = SHA256_BLOCK + 1 + ciphertext.length;
-  if (hmacScratch.length < n) hmacScratch = new Uint8Array(n);
-  const m = hmacScratch.subarray(0, n);
-  m.set(pads.inner, 0);
-  m.set(ciphertext, SHA256_BLOCK + 1);
   const out = new Uint8Array(length);
-  for (let counter = 0, o = 0; o < length; counter++) {
-    m[SHA256_BLOCK] = counter;
-    putLatin1(crypto.hash("sha256", m, "binary"), pads.outer, SHA256_BLOCK);
-    putLatin1(crypto.hash("sha256", pads.outer, "binary"), out, o, length - o);
-    o += 32;
-  }
-  m.fill(0, 0, SHA256_BLOCK); // no copy of K ⊕ ipad left behind
-  pads.outer.fill(0, SHA256_BLOCK);
+  // K ⊕ ipad ‖ counter ‖ ciphertext, in the secrets' reused memory: no copy of K ⊕ ipad left behind, nor of the inner
+  // hash (in `pads.outer`'s last 32 bytes), whether this returns or throws.
+  withSecretBytes(SHA256_BLOCK + 1 + ciphertext.length, (m) => {
+    m.set(pads.inner, 0);
+    m.set(ciphertext, SHA256_BLOCK + 1);
+    try {
+      for (let counter = 0, o = 0; o < length; counter++) {
+        m[SHA256_BLOCK] = counter;
+        putLatin1(crypto.hash("sha256", m, "binary"), pads.outer, SHA256_BLOCK);
+        putLatin1(crypto.hash("sha256", pads.outer, "binary"), out, o, length - o);
+        o += 32;
+      }
+    } finally {
+      pads.outer.fill(0, SHA256_BLOCK);
+    }
+  });
   return out;
 }
 
