@@ -41,7 +41,7 @@
  * | --- | --- | --- |
  * | `BENCH_ENROLLMENTS` | 2000 | distinct PKCSReqs sent to each server (timed) |
  * | `BENCH_CONCURRENCY` | 8 | requests in flight |
- * | `BENCH_WARMUP` | 1000 | extra PKCSReqs sent first, not counted: the timed run measures a server in its steady state (for ours, after V8 has compiled the hot path and sized its heap; the warm-up's own server CPU per request is printed too) |
+ * | `BENCH_WARMUP` | 3000 | extra PKCSReqs sent first to each process of ours (×N gets N times as many), not counted: the timed run measures a server in its steady state, after V8 has compiled the hot path and sized its heap. The warm-up is sent in chunks of 500, each printed with its server CPU per request, so the steady state shows: on the 2-core machine of docs/performance.md one process's CPU per request fell over its first ~2,500 requests (3.2, 2.5, 2.4, 2.1, 1.8, 1.8, then 1.7–2.0 ms a chunk), so the 1,000 of the sessions before 2026-12-06 left a timed run that was still warming up |
  * | `BENCH_WARMUP_MICROMDM` | 16 | micromdm's warm-up (the first of the same messages): it needs none, and every certificate it issues grows the depot its per-request work depends on |
  * | `BENCH_KEYS` | 64 | requester RSA-2048 keys the messages share (each message still has its own CN, self-signed certificate and transactionID) |
  * | `BENCH_CIPHER` / `BENCH_DIGEST` | `aes128` / `sha256` | request algorithms (micromdm accepts des, des3, aes128, aes256 with sha1/sha256) |
@@ -87,8 +87,11 @@ import { opensslCreateCa, runCommand, startMicromdmServer, startRedisServer, typ
 
 const ENROLLMENTS = Number(process.env.BENCH_ENROLLMENTS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000);
+/** Warm-up requests per process of ours. */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3000);
 const WARMUP_MICROMDM = Math.min(WARMUP, Number(process.env.BENCH_WARMUP_MICROMDM ?? 16));
+/** Warm-up requests per printed line. */
+const WARMUP_CHUNK = 500;
 const KEYS = Number(process.env.BENCH_KEYS ?? 64);
 const CIPHER = (process.env.BENCH_CIPHER ?? "aes128") as ContentCipher;
 const DIGEST = (process.env.BENCH_DIGEST ?? "sha256") as DigestAlgorithm;
@@ -133,6 +136,11 @@ const SERVER_ENV = Object.fromEntries(
     .filter((kv) => kv.includes("="))
     .map((kv) => [kv.slice(0, kv.indexOf("=")).trim(), kv.slice(kv.indexOf("=") + 1)]),
 );
+/** How many processes serve with SCEP_WORKERS `workers` (`auto`: one per CPU the server may use). */
+const processCount = (workers: string | undefined): number =>
+  workers?.trim().toLowerCase() === "auto" ? (PINNED_CPUS ?? availableParallelism()) : Math.max(1, Number(workers) || 1);
+/** Warm-up messages made: enough for the largest process count (each process of ours gets WARMUP). */
+const WARMUP_MESSAGES = WARMUP * Math.max(...(SERVER_ENV.SCEP_WORKERS ? [processCount(SERVER_ENV.SCEP_WORKERS)] : WORKER_COUNTS.map(processCount)));
 
 const GOAL_RATIO = 2;
 const GOAL_RSS_MB = 200;
@@ -236,7 +244,7 @@ log("# SCEP server load benchmark: Express example (@scep/core) vs micromdm scep
 log(`node ${process.version}, OpenSSL ${process.versions.openssl}, ${cpus()[0]?.model ?? "unknown CPU"} × ${cpus().length}`);
 log(`load average at start: ${fmtLoad()}`);
 log(
-  `setup: RSA-${CA_BITS} CA, ${KEYS} RSA-2048 requester keys, ${ENROLLMENTS} + ${WARMUP} warm-up PKCSReqs (${CIPHER} / ${DIGEST}, distinct CN, self-signed certificate and transactionID each)…`,
+  `setup: RSA-${CA_BITS} CA, ${KEYS} RSA-2048 requester keys, ${ENROLLMENTS} + ${WARMUP_MESSAGES} warm-up PKCSReqs (${WARMUP} a process of ours) (${CIPHER} / ${DIGEST}, distinct CN, self-signed certificate and transactionID each)…`,
 );
 const setupStart = performance.now();
 
@@ -276,7 +284,7 @@ interface CachedRequesters {
  * run's CA with fresh transactionIDs and nonces, are built on every run.
  */
 async function loadRequesters(): Promise<{ challenge: string; requesters: Requester[]; cached: boolean }> {
-  const names = [...Array.from({ length: WARMUP }, (_, i) => `bench-warmup-${i}`), ...Array.from({ length: ENROLLMENTS }, (_, i) => `bench-${i}`)];
+  const names = [...Array.from({ length: WARMUP_MESSAGES }, (_, i) => `bench-warmup-${i}`), ...Array.from({ length: ENROLLMENTS }, (_, i) => `bench-${i}`)];
   const id = createHash("sha256").update(JSON.stringify({ v: 1, KEYS, names })).digest("hex").slice(0, 16);
   const file = join(tmpdir(), `scep-server-bench-requesters-${id}.json`);
   if (USE_CACHE && existsSync(file)) {
@@ -334,8 +342,8 @@ async function buildMessage(requester: Requester): Promise<Message> {
 
 const { challenge, requesters, cached } = await loadRequesters();
 const all = await Promise.all(requesters.map(buildMessage));
-let warmup = all.slice(0, WARMUP);
-let messages = all.slice(WARMUP);
+let warmup = all.slice(0, WARMUP_MESSAGES);
+let messages = all.slice(WARMUP_MESSAGES);
 if (new Set(messages.map((m) => m.cn)).size !== ENROLLMENTS || new Set(all.map((m) => m.transactionId)).size !== all.length) {
   throw new Error("setup: CNs and transactionIDs must be distinct");
 }
@@ -431,8 +439,8 @@ async function oneTimeMessages(url: string): Promise<void> {
       )),
     );
   }
-  warmup = fresh.slice(0, WARMUP);
-  messages = fresh.slice(WARMUP);
+  warmup = fresh.slice(0, WARMUP_MESSAGES);
+  messages = fresh.slice(WARMUP_MESSAGES);
 }
 
 // ------------------------------------------------------------------ load
@@ -496,8 +504,18 @@ async function measure(target: Target): Promise<Result> {
   // micromdm is compiled ahead of time and needs no warm-up; a long one only grows its depot first (in alternating
   // runs here its CPU per request was 7.0-8.9 ms after 16 warm-up requests, 8.9-10.4 ms after 1,000), so it gets the
   // short one and starts the timed run as it always did.
-  const warmBatch = target.name.startsWith("micromdm") ? warmup.slice(0, WARMUP_MICROMDM) : warmup;
-  const warm = await send(target.url, warmBatch, CONCURRENCY);
+  const warmBatch = warmup.slice(0, target.name.startsWith("micromdm") ? WARMUP_MICROMDM : WARMUP * processCount(target.workers));
+  // In chunks, each printed with its CPU per request: the steady state the timed run starts in shows.
+  const warm: Raw[] = [];
+  for (let from = 0; from < warmBatch.length; from += WARMUP_CHUNK) {
+    const chunk = warmBatch.slice(from, from + WARMUP_CHUNK);
+    const cpuBefore = cpuMsOf(warmTree);
+    const t = performance.now();
+    for (const raw of await send(target.url, chunk, CONCURRENCY)) warm.push(raw);
+    if (warmBatch.length > WARMUP_CHUNK) {
+      log(`  warm-up ${from + 1}–${from + chunk.length}: server CPU ${((cpuMsOf(warmTree) - cpuBefore) / chunk.length).toFixed(2)} ms per request, ${(chunk.length / ((performance.now() - t) / 1000)).toFixed(0)} requests/s`);
+    }
+  }
   const warmCpuMs = cpuMsOf(warmTree) - warmCpuBefore;
   const warmFailures = (await Promise.all(warmBatch.map((m, i) => check(m, warm[i]!)))).filter((r) => r !== undefined);
   log(
