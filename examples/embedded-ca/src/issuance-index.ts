@@ -3,8 +3,9 @@
 // Writing: each record is one line `{"serial":…,"certificate":"<base64 DER>"}\n`.
 // Records are appended with group commit (GroupAppender): the records of all
 // issue() calls waiting at that moment go out in a single write(2) on an
-// O_APPEND descriptor followed by one fdatasync, and no issue() returns before
-// the fdatasync covering its record has completed. Appenders in several
+// O_APPEND descriptor, durable when it returns (O_DSYNC; where the platform
+// lacks it, one fdatasync follows), and no issue() returns before the write
+// or sync covering its record has completed. Appenders in several
 // threads or processes therefore never interleave inside a line (local file
 // systems; not NFS), and a returned certificate's record, certificate
 // included, survives kill -9 and, as far as fsync is honoured, power loss.
@@ -129,7 +130,7 @@ export async function readIndex(path: string): Promise<IndexContents> {
 
 /**
  * Appends records to the index with group commit (see the module comment):
- * `append` resolves once its record is written and fdatasync'ed.
+ * `append` resolves once its record is written and on disk.
  */
 export class IndexWriter {
   readonly #appender: GroupAppender;

@@ -333,9 +333,10 @@ export interface CertificatePage {
  * - serial numbers are never reused: not by concurrent `issue` calls, not by
  *   several processes sharing `dataDir`, not across crashes and restarts;
  * - every certificate `issue` returned has a complete line in `index.jsonl`,
- *   holding the certificate itself, written and fdatasync'ed before return.
- *   Concurrent issues share that work (group commit: one `write` and one
- *   `fdatasync` for all records waiting at that moment);
+ *   holding the certificate itself, written and on disk before return.
+ *   Concurrent issues share that work (group commit: one `write` on an
+ *   `O_DSYNC` descriptor, or one `write` and one `fdatasync` where the
+ *   platform has no `O_DSYNC`, for all records waiting at that moment);
  * - `certs/<serial>.pem` (unless `certificateFiles: false`) is a convenience
  *   copy, written before the index line but not fsynced: after `kill -9` every
  *   indexed certificate has its complete file; after a power loss it may be
@@ -411,7 +412,7 @@ export interface FileCa {
    *
    * The certificate is built with @scep/core's `buildCertificate`, copied to
    * `certs/<serial>.pem` (no fsync; unless `certificateFiles: false`), and its
-   * index line (certificate included) is appended and fdatasync'ed **before**
+   * index line (certificate included) is appended and on disk (O_DSYNC) **before**
    * the promise resolves.
    *
    * A request for the public key of a certificate of this CA revoked with reason keyCompromise (RFC 5280 §5.3.1)
@@ -913,7 +914,7 @@ class FileCaImpl implements FileCa {
     }
     try {
       // The commit point: once this line is durable the certificate exists.
-      // Concurrent issues share one write + fdatasync (group commit).
+      // Concurrent issues share one O_DSYNC write (group commit).
       await this.#index.append({
         serial: serialNumber,
         subject: certificate.subject,
@@ -1544,7 +1545,7 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
   try {
     await ensureDirectory(dataDir, 0o700);
     if (options.certificateFiles !== false) await ensureDirectory(join(dataDir, CERTS_DIR));
-    // Create the index durably, so that later appends only need fdatasync.
+    // Create the index durably, so that later appends only need their own O_DSYNC write (or fdatasync).
     await ensureFile(join(dataDir, INDEX_FILE));
   } catch (error) {
     if (isEmbeddedCaError(error)) throw error;

@@ -1,6 +1,6 @@
 // Certificates FileCa.issue recorded in the index but did not hand out because their key may be compromised, and whose
 // keyCompromise revocation is not known to be in the store: `dataDir/unsettled.jsonl`, one line `{"serial":"…"}` each,
-// appended and fdatasync'ed (GroupAppender: one O_APPEND write a batch, so workers sharing the data directory never
+// appended durably (GroupAppender: one O_APPEND, O_DSYNC write a batch, so workers sharing the data directory never
 // interleave inside a line) before the issue rejects.
 //
 // Why: an issue whose re-check after its index line finds the key revoked as compromised (another worker's or this
@@ -72,7 +72,7 @@ export class UnsettledIssues {
    * the lock's (a compaction holding it for over 10 s).
    */
   async record(serial: string): Promise<void> {
-    // Created durably first (its directory entry fsync'ed), so the fdatasync of a line also survives a power loss.
+    // Created durably first (its directory entry fsync'ed), so a line made durable also survives a power loss.
     this.#created ??= ensureFile(this.#path, 0o600).catch((error: unknown) => {
       this.#created = undefined;
       throw error;

@@ -1,6 +1,6 @@
-// Group commit of the index: concurrent records share one write(2) and one
-// fdatasync, and no append resolves before the fdatasync covering its record.
-import { readFileSync, readdirSync, readlinkSync } from "node:fs";
+// Group commit of the index: concurrent records share one write(2), made durable by an O_DSYNC descriptor (or one
+// fdatasync after it), and no append resolves before its record is durable.
+import { constants, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -21,58 +21,81 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-describe("GroupAppender", () => {
-  it("writes 50 concurrent records with one write and one fdatasync, resolving them only after it", async () => {
+/** The open flags of descriptor `fd` of this process (Linux: /proc/self/fdinfo, octal). */
+const fdFlags = (fd: number): number => Number.parseInt(/^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))![1]!, 8);
+
+// Where each batch becomes durable: an O_DSYNC write (the default here, Linux), or a plain write and then fdatasync.
+describe.each([
+  { mode: "an O_DSYNC descriptor (the default)", syncWrites: true, durable: "write" },
+  { mode: "write + fdatasync (syncWrites: false, a platform without O_DSYNC)", syncWrites: false, durable: "datasync" },
+] as const)("GroupAppender, $mode", ({ syncWrites, durable }) => {
+  const appenderAt = (path: string): GroupAppender => new GroupAppender(path, 0o644, 1000, undefined, syncWrites);
+
+  it("writes 50 concurrent records with one write and one sync, resolving them only after it", async () => {
     const path = join(tempDir(), "index.jsonl");
-    const proto = (await fileHandlePrototype()) as unknown as { write: (...a: unknown[]) => Promise<unknown>; datasync: () => Promise<void> };
+    const proto = (await fileHandlePrototype()) as unknown as Record<"write" | "datasync", (...a: unknown[]) => Promise<unknown>>;
     const events: string[] = [];
-    const write = vi.spyOn(proto, "write");
+    const flags: number[] = [];
+    const realWrite = proto.write;
     const realDatasync = proto.datasync;
+    const write = vi.spyOn(proto, "write").mockImplementation(async function (this: { fd: number }, ...args: unknown[]) {
+      flags.push(fdFlags(this.fd));
+      events.push("write start");
+      const written = await realWrite.apply(this, args);
+      events.push("write end");
+      return written;
+    });
     const datasync = vi.spyOn(proto, "datasync").mockImplementation(async function (this: unknown) {
       events.push("datasync start");
       await realDatasync.call(this);
       events.push("datasync end");
     });
 
-    const appender = new GroupAppender(path);
+    const appender = appenderAt(path);
     const done = Array.from({ length: 50 }, (_, i) => appender.append(line(i)).then(() => events.push(`resolved ${i}`)));
     await Promise.all(done);
 
     expect(write).toHaveBeenCalledTimes(1);
-    expect(datasync).toHaveBeenCalledTimes(1);
-    expect(events.slice(0, 2)).toEqual(["datasync start", "datasync end"]);
-    expect(events.slice(2)).toEqual(Array.from({ length: 50 }, (_, i) => `resolved ${i}`));
+    expect(datasync).toHaveBeenCalledTimes(syncWrites ? 0 : 1);
+    expect(flags.map((f) => (f & constants.O_DSYNC) !== 0)).toEqual([syncWrites]);
+    const durableEnd = events.indexOf(`${durable} end`);
+    expect(durableEnd).toBeGreaterThan(-1);
+    expect(events.findIndex((e) => e.startsWith("resolved"))).toBe(durableEnd + 1);
+    expect(events.slice(durableEnd + 1)).toEqual(Array.from({ length: 50 }, (_, i) => `resolved ${i}`));
     expect(readFileSync(path, "utf8")).toBe(Array.from({ length: 50 }, (_, i) => Buffer.from(line(i)).toString()).join(""));
   });
 
-  it("queues records that arrive during a sync into the next batch, which resolves only after its own sync", async () => {
+  it("queues records that arrive while a batch is made durable into the next batch, which resolves only after its own", async () => {
     const path = join(tempDir(), "index.jsonl");
-    const proto = (await fileHandlePrototype()) as unknown as { datasync: () => Promise<void> };
-    const realDatasync = proto.datasync;
-    const appender = new GroupAppender(path);
+    const proto = (await fileHandlePrototype()) as unknown as Record<"write" | "datasync", (...a: unknown[]) => Promise<unknown>>;
+    const real = proto[durable];
+    const appender = appenderAt(path);
     const order: string[] = [];
     let syncs = 0;
     let late: Promise<void> | undefined;
-    vi.spyOn(proto, "datasync").mockImplementation(async function (this: unknown) {
+    vi.spyOn(proto, durable).mockImplementation(async function (this: unknown, ...args: unknown[]) {
       syncs += 1;
       order.push(`sync ${syncs} start`);
-      // While the first batch syncs, two more records arrive.
+      // While the first batch is made durable, two more records arrive.
       if (syncs === 1) late = Promise.all([appender.append(line(2)), appender.append(line(3))]).then(() => void order.push("late resolved"));
-      await realDatasync.call(this);
+      const result = await real.apply(this, args);
       order.push(`sync ${syncs} end`);
+      return result;
     });
 
     await Promise.all([appender.append(line(0)), appender.append(line(1))]).then(() => order.push("first resolved"));
     await late;
-    expect(order).toEqual(["sync 1 start", "sync 1 end", "first resolved", "sync 2 start", "sync 2 end", "late resolved"]);
+    // The second batch starts after the first is durable (its promises may settle before or after it starts).
+    expect(order.filter((e) => e !== "first resolved")).toEqual(["sync 1 start", "sync 1 end", "sync 2 start", "sync 2 end", "late resolved"]);
+    expect(order.indexOf("first resolved")).toBeGreaterThan(order.indexOf("sync 1 end"));
     expect(readFileSync(path, "utf8").split("\n").filter(Boolean)).toHaveLength(4);
   });
 
-  it("rejects the whole batch when fdatasync fails, and recovers for the next one", async () => {
+  it("rejects the whole batch when making it durable fails, and recovers for the next one", async () => {
     const path = join(tempDir(), "index.jsonl");
-    const proto = (await fileHandlePrototype()) as unknown as { datasync: () => Promise<void> };
-    const appender = new GroupAppender(path);
-    vi.spyOn(proto, "datasync").mockRejectedValueOnce(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }));
+    const proto = (await fileHandlePrototype()) as unknown as Record<"write" | "datasync", () => Promise<unknown>>;
+    const appender = appenderAt(path);
+    vi.spyOn(proto, durable).mockRejectedValueOnce(Object.assign(new Error(`EIO: i/o error, ${durable}`), { code: "EIO" }));
     const results = await Promise.allSettled([appender.append(line(0)), appender.append(line(1))]);
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
     expect((results[0] as PromiseRejectedResult).reason).toMatchObject({ code: "EIO" });
@@ -80,7 +103,9 @@ describe("GroupAppender", () => {
     // The failed batch's bytes may be in the file (never acknowledged); the next record follows them.
     expect(readFileSync(path, "utf8").split("\n").filter(Boolean).at(-1)).toBe('{"serial":"0002"}');
   });
+});
 
+describe("GroupAppender", () => {
   it("keeps its descriptor from one batch to the next and closes it once idle for idleCloseMs", async () => {
     const path = join(tempDir(), "index.jsonl");
     // The descriptors this process holds on the file (Linux: /proc/self/fd links to the path).
