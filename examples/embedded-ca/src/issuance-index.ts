@@ -3,9 +3,9 @@
 // Writing: each record is one line `{"serial":…,"certificate":"<base64 DER>"}\n`.
 // Records are appended with group commit (GroupAppender): the records of all
 // issue() calls waiting at that moment go out in a single write(2) on an
-// O_APPEND descriptor, durable when it returns (O_DSYNC; where the platform
-// lacks it, one fdatasync follows), and no issue() returns before the write
-// or sync covering its record has completed. Appenders in several
+// O_APPEND descriptor, durable when it returns (O_DSYNC, on Linux; elsewhere
+// one fdatasync follows), and no issue() returns before the write or sync
+// covering its record has completed. Appenders in several
 // threads or processes therefore never interleave inside a line (local file
 // systems; not NFS), and a returned certificate's record, certificate
 // included, survives kill -9 and, as far as fsync is honoured, power loss.

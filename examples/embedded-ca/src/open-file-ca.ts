@@ -335,8 +335,8 @@ export interface CertificatePage {
  * - every certificate `issue` returned has a complete line in `index.jsonl`,
  *   holding the certificate itself, written and on disk before return.
  *   Concurrent issues share that work (group commit: one `write` on an
- *   `O_DSYNC` descriptor, or one `write` and one `fdatasync` where the
- *   platform has no `O_DSYNC`, for all records waiting at that moment);
+ *   `O_DSYNC` descriptor on Linux, one `write` and one `fdatasync`
+ *   elsewhere, for all records waiting at that moment);
  * - `certs/<serial>.pem` (unless `certificateFiles: false`) is a convenience
  *   copy, written before the index line but not fsynced: after `kill -9` every
  *   indexed certificate has its complete file; after a power loss it may be
@@ -412,7 +412,7 @@ export interface FileCa {
    *
    * The certificate is built with @scep/core's `buildCertificate`, copied to
    * `certs/<serial>.pem` (no fsync; unless `certificateFiles: false`), and its
-   * index line (certificate included) is appended and on disk (O_DSYNC) **before**
+   * index line (certificate included) is appended and on disk (an O_DSYNC write on Linux, else write + fdatasync) **before**
    * the promise resolves.
    *
    * A request for the public key of a certificate of this CA revoked with reason keyCompromise (RFC 5280 §5.3.1)
@@ -914,7 +914,7 @@ class FileCaImpl implements FileCa {
     }
     try {
       // The commit point: once this line is durable the certificate exists.
-      // Concurrent issues share one O_DSYNC write (group commit).
+      // Concurrent issues share one O_DSYNC write, or write + fdatasync off Linux (group commit).
       await this.#index.append({
         serial: serialNumber,
         subject: certificate.subject,

@@ -1,6 +1,6 @@
 // Certificates FileCa.issue recorded in the index but did not hand out because their key may be compromised, and whose
 // keyCompromise revocation is not known to be in the store: `dataDir/unsettled.jsonl`, one line `{"serial":"…"}` each,
-// appended durably (GroupAppender: one O_APPEND, O_DSYNC write a batch, so workers sharing the data directory never
+// appended durably (GroupAppender: one O_APPEND write a batch, O_DSYNC on Linux, so workers sharing the data directory never
 // interleave inside a line) before the issue rejects.
 //
 // Why: an issue whose re-check after its index line finds the key revoked as compromised (another worker's or this
@@ -64,7 +64,7 @@ export class UnsettledIssues {
     this.#onCompactionFailed = onCompactionFailed;
     this.#path = join(dataDir, UNSETTLED_FILE);
     this.#lock = `${this.#path}.lock`;
-    this.#appender = new GroupAppender(this.#path, 0o600, 1000, (run) => withFileLock(this.#lock, run));
+    this.#appender = new GroupAppender(this.#path, { mode: 0o600, exclusive: (run) => withFileLock(this.#lock, run) });
   }
 
   /**

@@ -4,7 +4,9 @@ import { constants, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { IndexWriter } from "../src/issuance-index.js";
 import { GroupAppender } from "../src/lib/durable-fs.js";
+import { UnsettledIssues } from "../src/unsettled-issues.js";
 import { tempDir } from "./helpers.js";
 
 const line = (n: number): Uint8Array => Buffer.from(`{"serial":"${n.toString(16).padStart(4, "0")}"}\n`);
@@ -23,13 +25,40 @@ afterEach(() => {
 
 /** The open flags of descriptor `fd` of this process (Linux: /proc/self/fdinfo, octal). */
 const fdFlags = (fd: number): number => Number.parseInt(/^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))![1]!, 8);
+const hasDsync = (fd: number): boolean => (fdFlags(fd) & constants.O_DSYNC) !== 0;
+
+/** Whether each `write` of a FileHandle from now on goes to a descriptor opened with O_DSYNC, in call order. */
+async function recordDsyncOfWrites(): Promise<boolean[]> {
+  const proto = (await fileHandlePrototype()) as unknown as { write: (...a: unknown[]) => Promise<unknown> };
+  const realWrite = proto.write;
+  const seen: boolean[] = [];
+  vi.spyOn(proto, "write").mockImplementation(async function (this: { fd: number }, ...args: unknown[]) {
+    seen.push(hasDsync(this.fd));
+    return realWrite.apply(this, args);
+  });
+  return seen;
+}
+
+// The tests read descriptors' flags in /proc: Linux, where O_DSYNC is the default (on macOS Node's fdatasync is
+// F_FULLFSYNC, which an O_DSYNC write does not match, so the fdatasync stays there).
+describe("the appenders' default, Linux", () => {
+  it("the issuance index, unsettled.jsonl and a GroupAppender without options write through O_DSYNC descriptors", async () => {
+    const dir = tempDir();
+    const seen = await recordDsyncOfWrites();
+    await new IndexWriter(join(dir, "index.jsonl")).append({ serial: "0a", subject: "CN=a", notBefore: "x", notAfter: "y", issuedAt: "z" });
+    await new UnsettledIssues(dir).record("0b");
+    await new GroupAppender(join(dir, "other.jsonl")).append(line(0));
+    expect(seen).toEqual([true, true, true]);
+    expect(readFileSync(join(dir, "unsettled.jsonl"), "utf8")).toBe('{"serial":"0b"}\n');
+  });
+});
 
 // Where each batch becomes durable: an O_DSYNC write (the default here, Linux), or a plain write and then fdatasync.
 describe.each([
   { mode: "an O_DSYNC descriptor (the default)", syncWrites: true, durable: "write" },
   { mode: "write + fdatasync (syncWrites: false, a platform without O_DSYNC)", syncWrites: false, durable: "datasync" },
 ] as const)("GroupAppender, $mode", ({ syncWrites, durable }) => {
-  const appenderAt = (path: string): GroupAppender => new GroupAppender(path, 0o644, 1000, undefined, syncWrites);
+  const appenderAt = (path: string): GroupAppender => new GroupAppender(path, { syncWrites });
 
   it("writes 50 concurrent records with one write and one sync, resolving them only after it", async () => {
     const path = join(tempDir(), "index.jsonl");
@@ -99,7 +128,10 @@ describe.each([
     const results = await Promise.allSettled([appender.append(line(0)), appender.append(line(1))]);
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
     expect((results[0] as PromiseRejectedResult).reason).toMatchObject({ code: "EIO" });
-    await appender.append(line(2));
+    vi.restoreAllMocks();
+    const seen = await recordDsyncOfWrites();
+    await appender.append(line(2)); // on a descriptor opened again, the same way
+    expect(seen).toEqual([syncWrites]);
     // The failed batch's bytes may be in the file (never acknowledged); the next record follows them.
     expect(readFileSync(path, "utf8").split("\n").filter(Boolean).at(-1)).toBe('{"serial":"0002"}');
   });
@@ -117,15 +149,17 @@ describe("GroupAppender", () => {
           return false; // closed meanwhile (readdir's own descriptor, for one)
         }
       });
-    const appender = new GroupAppender(path, 0o644, 50);
+    const appender = new GroupAppender(path, { idleCloseMs: 50 });
     await appender.append(line(0));
     const first = openOnPath();
     expect(first).toHaveLength(1);
     await appender.append(line(1)); // a second batch, after the first resolved: the same descriptor
     expect(openOnPath()).toEqual(first);
     await vi.waitFor(() => expect(openOnPath()).toEqual([]), { timeout: 10_000, interval: 20 });
-    // A record after the close opens the file again and lands after the others.
+    // A record after the close opens the file again (with O_DSYNC again) and lands after the others.
+    const seen = await recordDsyncOfWrites();
     await appender.append(line(2));
+    expect(seen).toEqual([true]);
     expect(readFileSync(path, "utf8").split("\n").filter(Boolean)).toEqual(['{"serial":"0000"}', '{"serial":"0001"}', '{"serial":"0002"}']);
   });
 

@@ -90,22 +90,38 @@ export async function publishFileExclusive(
 }
 
 /**
- * Open flags of an appender's descriptor where the platform has `O_DSYNC` (Linux, macOS; not Windows): each `write(2)`
- * returns once its data, and the metadata needed to read it back, are on disk, as though an `fdatasync` followed it
- * (open(2)). Undefined elsewhere.
+ * Open flags of an appender's descriptor on Linux: `O_DSYNC`, so each `write(2)` returns once its data, and the
+ * metadata needed to read it back, are on disk, as though an `fdatasync` followed it (open(2)). Undefined elsewhere:
+ * on macOS Node's `fdatasync` is `fcntl(F_FULLFSYNC)`, which also empties the drive's write cache where an `O_DSYNC`
+ * write does not, and Windows has no `O_DSYNC`; there the write is followed by `fdatasync`.
  */
 export const SYNC_APPEND_FLAGS: number | undefined =
-  constants.O_DSYNC === undefined ? undefined : constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC;
+  process.platform === "linux" && constants.O_DSYNC !== undefined ? constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC : undefined;
+
+/** Options of {@link GroupAppender}. */
+export interface GroupAppenderOptions {
+  /** Permission bits of the file when it is created (default `0o644`). */
+  mode?: number;
+  /** Milliseconds without a record after which the descriptor is closed (default 1000). */
+  idleCloseMs?: number;
+  /** A lock that whoever replaces the file holds too: each batch is written inside it (see {@link GroupAppender}). */
+  exclusive?: <T>(run: () => Promise<T>) => Promise<T>;
+  /**
+   * Open the file with `O_DSYNC` ({@link SYNC_APPEND_FLAGS}; default: where it is defined, Linux); false: a write, then
+   * an `fdatasync`, per batch.
+   */
+  syncWrites?: boolean;
+}
 
 /**
  * Appends records to one file durably, with group commit: `append` queues a record; a flusher writes every queued
  * record with ONE `write(2)` on an `O_APPEND` descriptor, makes it durable, and only then resolves all of their
- * promises. Records queued while a batch is being written form the next batch. So under load one sync makes many
+ * promises. Records queued while a batch is being written or synced form the next batch. So under load one sync makes many
  * records durable, and a record's promise never resolves before it is on disk.
  *
- * Where the platform has `O_DSYNC` ({@link SYNC_APPEND_FLAGS}) the descriptor is opened with it, and the write is
- * durable when it returns: one thread-pool job a batch. Otherwise (or with `syncWrites: false`) the write is followed
- * by ONE `fdatasync`: two jobs. Each job is a round trip between threads, which on a small VM costs more CPU than the
+ * On Linux ({@link SYNC_APPEND_FLAGS}) the descriptor is opened with `O_DSYNC`, and the write is durable when it
+ * returns: one thread-pool job a batch. Elsewhere (or with `syncWrites: false`) the write is followed by ONE
+ * `fdatasync`: two jobs. Each job is a round trip between threads, which on a small VM costs more CPU than the
  * write itself (~70 µs against a few µs on the 2-vCPU development machine).
  *
  * Concurrent appenders (other instances, threads or processes) never
@@ -135,16 +151,12 @@ export class GroupAppender {
   /** The descriptor's open flags: {@link SYNC_APPEND_FLAGS} (each write durable), or `"a"` (a write, then fdatasync). */
   readonly #flags: number | "a";
 
-  /**
-   * @param syncWrites - open the file with `O_DSYNC` (default: where the platform has it); false: a write, then an
-   *   `fdatasync`, per batch
-   */
-  constructor(path: string, mode = 0o644, idleCloseMs = 1000, exclusive?: <T>(run: () => Promise<T>) => Promise<T>, syncWrites = SYNC_APPEND_FLAGS !== undefined) {
+  constructor(path: string, options: GroupAppenderOptions = {}) {
     this.#path = path;
-    this.#mode = mode;
-    this.#idleCloseMs = idleCloseMs;
-    this.#exclusive = exclusive;
-    this.#flags = syncWrites && SYNC_APPEND_FLAGS !== undefined ? SYNC_APPEND_FLAGS : "a";
+    this.#mode = options.mode ?? 0o644;
+    this.#idleCloseMs = options.idleCloseMs ?? 1000;
+    this.#exclusive = options.exclusive;
+    this.#flags = options.syncWrites !== false && SYNC_APPEND_FLAGS !== undefined ? SYNC_APPEND_FLAGS : "a";
   }
 
   /** Resolves once `data` is written and on disk (together with the rest of its batch). */
