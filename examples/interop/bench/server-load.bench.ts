@@ -59,7 +59,7 @@
  * `BENCH_SERVERS` also takes `ours-redis`: our server with `SCEP_REDIS_URL` pointing at a private
  * redis-server (Debian's, loopback, no persistence) started for the run, so one-time challenges,
  * transactions and counters live in Redis; with `ours` in the same run the Redis/memory throughput
- * ratio is printed (issue 8's goal: ≥ 0.9). `BENCH_SERVERS=ours,ours-redis BENCH_ONE_TIME=1 pnpm bench:server`.
+ * ratio is printed (issue 8's goal: ≥ 0.9). `BENCH_SERVERS=ours,ours-redis BENCH_ONE_TIME=1 BENCH_WORKERS=1 pnpm bench:server` (one process: one-time challenges in memory need it).
  *
  * @module
  */
