@@ -2,6 +2,7 @@
 // implementation we compare against), and child processes running the CA.
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,6 +22,17 @@ export function tempDir(prefix = "embedded-ca-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   tempDirs.push(dir);
   return dir;
+}
+
+/**
+ * The prototype of Node's `FileHandle` (`node:fs/promises`), whose `write`, `datasync` and `close` the CA's file code
+ * calls: what a test spies on (`vi.spyOn(proto, "write")`) to count, delay or fail them.
+ */
+export async function fileHandlePrototype(): Promise<Record<"write" | "datasync" | "close", (...args: unknown[]) => Promise<unknown>>> {
+  const handle = await open(join(tempDir(), "probe"), "w");
+  const proto = Object.getPrototypeOf(handle) as Record<"write" | "datasync" | "close", (...args: unknown[]) => Promise<unknown>>;
+  await handle.close();
+  return proto;
 }
 
 /** Runs `openssl ...args` in `cwd`; returns stdout, throws with stderr on failure. */

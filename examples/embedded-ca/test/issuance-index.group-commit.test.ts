@@ -1,35 +1,26 @@
 // Group commit of the index: concurrent records share one write(2), made durable by an O_DSYNC descriptor (or one
 // fdatasync after it), and no append resolves before its record is durable.
 import { constants, readFileSync, readdirSync, readlinkSync } from "node:fs";
-import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { IndexWriter } from "../src/issuance-index.js";
 import { GroupAppender } from "../src/lib/durable-fs.js";
 import { UnsettledIssues } from "../src/unsettled-issues.js";
-import { tempDir } from "./helpers.js";
+import { fileHandlePrototype, tempDir } from "./helpers.js";
 
 const line = (n: number): Uint8Array => Buffer.from(`{"serial":"${n.toString(16).padStart(4, "0")}"}\n`);
-
-/** The FileHandle prototype, whose write/datasync/close the appender calls. */
-async function fileHandlePrototype(): Promise<{ write: unknown; datasync: unknown; close: unknown }> {
-  const handle = await open(join(tempDir(), "probe"), "w");
-  const proto = Object.getPrototypeOf(handle) as { write: unknown; datasync: unknown; close: unknown };
-  await handle.close();
-  return proto;
-}
 
 afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** The open flags of descriptor `fd` of this process (Linux: /proc/self/fdinfo, octal). */
-const fdFlags = (fd: number): number => Number.parseInt(/^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))![1]!, 8);
-const hasDsync = (fd: number): boolean => (fdFlags(fd) & constants.O_DSYNC) !== 0;
+/** Whether descriptor `fd` of this process was opened with O_DSYNC (Linux: /proc/self/fdinfo's flags, octal). */
+const hasDsync = (fd: number): boolean =>
+  (Number.parseInt(/^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))![1]!, 8) & constants.O_DSYNC) !== 0;
 
 /** Whether each `write` of a FileHandle from now on goes to a descriptor opened with O_DSYNC, in call order. */
 async function recordDsyncOfWrites(): Promise<boolean[]> {
-  const proto = (await fileHandlePrototype()) as unknown as { write: (...a: unknown[]) => Promise<unknown> };
+  const proto = await fileHandlePrototype();
   const realWrite = proto.write;
   const seen: boolean[] = [];
   vi.spyOn(proto, "write").mockImplementation(async function (this: { fd: number }, ...args: unknown[]) {
@@ -62,13 +53,13 @@ describe.each([
 
   it("writes 50 concurrent records with one write and one sync, resolving them only after it", async () => {
     const path = join(tempDir(), "index.jsonl");
-    const proto = (await fileHandlePrototype()) as unknown as Record<"write" | "datasync", (...a: unknown[]) => Promise<unknown>>;
+    const proto = await fileHandlePrototype();
     const events: string[] = [];
-    const flags: number[] = [];
+    const dsync: boolean[] = [];
     const realWrite = proto.write;
     const realDatasync = proto.datasync;
     const write = vi.spyOn(proto, "write").mockImplementation(async function (this: { fd: number }, ...args: unknown[]) {
-      flags.push(fdFlags(this.fd));
+      dsync.push(hasDsync(this.fd));
       events.push("write start");
       const written = await realWrite.apply(this, args);
       events.push("write end");
@@ -86,7 +77,7 @@ describe.each([
 
     expect(write).toHaveBeenCalledTimes(1);
     expect(datasync).toHaveBeenCalledTimes(syncWrites ? 0 : 1);
-    expect(flags.map((f) => (f & constants.O_DSYNC) !== 0)).toEqual([syncWrites]);
+    expect(dsync).toEqual([syncWrites]);
     const durableEnd = events.indexOf(`${durable} end`);
     expect(durableEnd).toBeGreaterThan(-1);
     expect(events.findIndex((e) => e.startsWith("resolved"))).toBe(durableEnd + 1);
@@ -96,7 +87,7 @@ describe.each([
 
   it("queues records that arrive while a batch is made durable into the next batch, which resolves only after its own", async () => {
     const path = join(tempDir(), "index.jsonl");
-    const proto = (await fileHandlePrototype()) as unknown as Record<"write" | "datasync", (...a: unknown[]) => Promise<unknown>>;
+    const proto = await fileHandlePrototype();
     const real = proto[durable];
     const appender = appenderAt(path);
     const order: string[] = [];
@@ -122,7 +113,7 @@ describe.each([
 
   it("rejects the whole batch when making it durable fails, and recovers for the next one", async () => {
     const path = join(tempDir(), "index.jsonl");
-    const proto = (await fileHandlePrototype()) as unknown as Record<"write" | "datasync", () => Promise<unknown>>;
+    const proto = await fileHandlePrototype();
     const appender = appenderAt(path);
     vi.spyOn(proto, durable).mockRejectedValueOnce(Object.assign(new Error(`EIO: i/o error, ${durable}`), { code: "EIO" }));
     const results = await Promise.allSettled([appender.append(line(0)), appender.append(line(1))]);

@@ -5,12 +5,11 @@
 // every check listed the whole store: two listings per issue, one after another for concurrent issues. A keyCompromise
 // revoke through another CA on the store (another worker) during the staleness window is still caught by the re-check.
 import { readFileSync } from "node:fs";
-import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MemoryRevocationStore, type RevocationStore } from "@scep/core";
 import { isEmbeddedCaError, openFileCa } from "../src/index.js";
-import { openssl, opensslCsr, tempDir, ticker } from "./helpers.js";
+import { fileHandlePrototype, openssl, opensslCsr, tempDir, ticker } from "./helpers.js";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -65,9 +64,7 @@ describe("a revocation store without revision(): the compromised-key checks list
     // The index's writes take 200 ms (a slow disk), so the lines of the issues behind the first form one batch and their
     // re-checks come at once: what is counted is the sharing, not how a fast disk happened to split the batches (an
     // index line that became durable between two others' made a listing of its own).
-    const handle = await open(join(dir, "probe"), "w");
-    const proto = Object.getPrototypeOf(handle) as { write: (...a: unknown[]) => Promise<unknown> };
-    await handle.close();
+    const proto = await fileHandlePrototype();
     const realWrite = proto.write;
     let batches = 0;
     vi.spyOn(proto, "write").mockImplementation(async function (this: unknown, ...args: unknown[]) {

@@ -118,14 +118,15 @@ const SERVER_CPU_SET = SERVER_CPUS
     )
   : undefined;
 const PINNED_CPUS = SERVER_CPU_SET?.size;
-/** Our server's worker counts, `auto` resolved as the server resolves it (one per CPU it may use), duplicates dropped. */
+/** A SCEP_WORKERS value with `auto` resolved as the server resolves it (one per CPU it may use). */
+const resolveWorkers = (workers: string): string => (workers.trim().toLowerCase() === "auto" ? String(PINNED_CPUS ?? availableParallelism()) : workers.trim());
+/** Our server's worker counts, `auto` resolved, duplicates dropped. */
 const WORKER_COUNTS = [
   ...new Set(
     (process.env.BENCH_WORKERS || "1,auto")
       .split(",")
-      .map((w) => w.trim())
-      .filter(Boolean)
-      .map((w) => (w.toLowerCase() === "auto" ? String(PINNED_CPUS ?? availableParallelism()) : w)),
+      .filter((w) => w.trim())
+      .map(resolveWorkers),
   ),
 ];
 /** The other CPUs, where the load generator runs when the servers are pinned (empty: all are the servers'). */
@@ -136,9 +137,8 @@ const SERVER_ENV = Object.fromEntries(
     .filter((kv) => kv.includes("="))
     .map((kv) => [kv.slice(0, kv.indexOf("=")).trim(), kv.slice(kv.indexOf("=") + 1)]),
 );
-/** How many processes serve with SCEP_WORKERS `workers` (`auto`: one per CPU the server may use). */
-const processCount = (workers: string | undefined): number =>
-  workers?.trim().toLowerCase() === "auto" ? (PINNED_CPUS ?? availableParallelism()) : Math.max(1, Number(workers) || 1);
+/** How many processes serve with SCEP_WORKERS `workers`. */
+const processCount = (workers: string | undefined): number => Math.max(1, Number(workers === undefined ? 1 : resolveWorkers(workers)) || 1);
 /** Warm-up messages made: enough for the largest process count of ours (each process gets WARMUP), else micromdm's. */
 const WARMUP_MESSAGES = SERVERS.some((s) => s.startsWith("ours"))
   ? WARMUP * Math.max(...(SERVER_ENV.SCEP_WORKERS ? [processCount(SERVER_ENV.SCEP_WORKERS)] : WORKER_COUNTS.map(processCount)))

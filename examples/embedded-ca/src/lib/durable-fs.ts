@@ -95,7 +95,7 @@ export async function publishFileExclusive(
  * on macOS Node's `fdatasync` is `fcntl(F_FULLFSYNC)`, which also empties the drive's write cache where an `O_DSYNC`
  * write does not, and Windows has no `O_DSYNC`; there the write is followed by `fdatasync`.
  */
-export const SYNC_APPEND_FLAGS: number | undefined =
+const SYNC_APPEND_FLAGS: number | undefined =
   process.platform === "linux" && constants.O_DSYNC !== undefined ? constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC : undefined;
 
 /** Options of {@link GroupAppender}. */
