@@ -4,12 +4,11 @@
 // the index line lists the store afresh, a listing started after it was asked, which concurrent re-checks share. Before,
 // every check listed the whole store: two listings per issue, one after another for concurrent issues. A keyCompromise
 // revoke through another CA on the store (another worker) during the staleness window is still caught by the re-check.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MemoryRevocationStore, type RevocationStore } from "@scep/core";
 import { isEmbeddedCaError, openFileCa } from "../src/index.js";
-import { fileHandlePrototype, openssl, opensslCsr, tempDir, ticker } from "./helpers.js";
+import { fileHandlePrototype, opensslCsr, sameKeyCsr, tempDir, ticker } from "./helpers.js";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -25,13 +24,6 @@ function withoutRevision(inner: RevocationStore): { store: RevocationStore; list
     nextCrlNumber: () => inner.nextCrlNumber(),
   };
   return { store, lists: () => lists };
-}
-
-/** A further DER PKCS#10 request for the key of `opensslCsr(dir, name, …)`, with another subject. */
-function sameKeyCsr(dir: string, name: string, subject: string): Uint8Array {
-  const out = `${name}-${subject.replace(/\W/g, "")}.csr.der`;
-  openssl(["req", "-new", "-key", `${name}.key`, "-subj", subject, "-outform", "DER", "-out", out], dir);
-  return new Uint8Array(readFileSync(join(dir, out)));
 }
 
 describe("a revocation store without revision(): the compromised-key checks list it once per issue, not twice", () => {
