@@ -1,5 +1,6 @@
 /**
- * Example SCEP server on Hono (served by @hono/node-server), run from TypeScript sources (no build):
+ * Example SCEP server on Hono (served by @hono/node-server), run from TypeScript sources (bundled into dist/main.mjs by
+ * scripts/bundle-example.mjs at each start, no separate build):
  * `pnpm start:hono` from the repository root, with flags after the script name:
  * `pnpm start:hono --help`, `pnpm start:hono --port 9000 --validity-days 30` (`pnpm start:hono -- --help`
  * works too). Relative paths are resolved against the directory you ran

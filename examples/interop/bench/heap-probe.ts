@@ -1,7 +1,7 @@
 /**
- * Preloaded into our example server by `soak.bench.ts`
- * (`node --import tsx --import <this file> examples/express-server/src/main.ts`,
- * with an IPC channel): answers `{ probe: "sample", gc }` messages with the
+ * Preloaded into our example server by `soak.bench.ts` (bundled by
+ * scripts/bundle-example.mjs like the server: `node --import <probe>.mjs
+ * examples/express-server/dist/main.mjs`, with an IPC channel): answers `{ probe: "sample", gc }` messages with the
  * server's heap figures, so the soak can report what each enrollment
  * allocates and whether the live heap grows, without any change to the server.
  *

@@ -46,7 +46,7 @@
  * | `BENCH_KEYS` | 64 | requester RSA-2048 keys the messages share (each message still has its own CN, self-signed certificate and transactionID) |
  * | `BENCH_CIPHER` / `BENCH_DIGEST` | `aes128` / `sha256` | request algorithms (micromdm accepts des, des3, aes128, aes256 with sha1/sha256) |
  * | `BENCH_EXAMPLE` | `express` | which example is "ours": `express` or `hono` |
- * | `BENCH_ENTRY` | `examples/<example>-server/src/main.ts` | run this script (relative to the repository) as our server instead |
+ * | `BENCH_ENTRY` | `examples/<example>-server/dist/main.mjs` | run this script (relative to the repository) as our server instead (a `.ts` one under tsx); by default the example's `src/main.ts` is bundled first, as `pnpm start` runs it (scripts/bundle-example.mjs) |
  * | `BENCH_SERVERS` | `ours,micromdm` | which servers to load, in this order |
  * | `BENCH_CPU_PROF` | (unset) | a directory: run our server with `--cpu-prof` there and print its top functions by self time |
  * | `BENCH_CACHE` | 1 | 0: do not read or write the requester cache in os.tmpdir() (keys, CSRs, self-signed certificates) |
@@ -82,7 +82,7 @@ import {
   type ContentCipher,
   type DigestAlgorithm,
 } from "../../../packages/core/dist/index.js";
-import { cpuMsOf, postAll, startNodeServer, type Raw } from "./support.js";
+import { cpuMsOf, ourServerEntry, postAll, startNodeServer, type Raw } from "./support.js";
 import { opensslCreateCa, runCommand, startMicromdmServer, startRedisServer, type MicromdmServer, type RedisServer } from "../../../test-support/peers";
 
 const ENROLLMENTS = Number(process.env.BENCH_ENROLLMENTS ?? 2000);
@@ -101,7 +101,8 @@ const ONE_TIME = process.env.BENCH_ONE_TIME === "1";
 const ADMIN_TOKEN = randomBytes(16).toString("hex");
 const USE_CACHE = process.env.BENCH_CACHE !== "0";
 const EXAMPLE = process.env.BENCH_EXAMPLE ?? "express";
-const ENTRY = process.env.BENCH_ENTRY || `examples/${EXAMPLE}-server/src/main.ts`;
+// As `pnpm start` runs it: bundled into one JavaScript file (scripts/bundle-example.mjs), plain node, no tsx.
+const { entry: ENTRY, nodeArgs: ENTRY_NODE_ARGS } = ourServerEntry(fileURLToPath(new URL("../../../", import.meta.url)), EXAMPLE, process.env.BENCH_ENTRY || undefined);
 const CA_BITS = Number(process.env.BENCH_CA_BITS ?? 2048);
 if (!Number.isInteger(CA_BITS) || CA_BITS < 2048 || CA_BITS % 8 !== 0) throw new Error(`BENCH_CA_BITS: an RSA key size in bits, ≥ 2048 (got ${process.env.BENCH_CA_BITS})`);
 const SERVER_CPUS = process.env.BENCH_SERVER_CPUS || undefined;
@@ -366,7 +367,7 @@ interface Target {
 
 async function startOurs(workers: string, redisUrl?: string): Promise<Target> {
   const dataDir = join(work, `${redisUrl ? "ours-redis-data" : "ours-data"}-${workers}`);
-  const nodeArgs = ["--import", "tsx"];
+  const nodeArgs = [...ENTRY_NODE_ARGS];
   if (CPU_PROF) {
     mkdirSync(CPU_PROF, { recursive: true });
     nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${CPU_PROF}`);
@@ -591,7 +592,7 @@ interface ProfileNode {
 }
 
 function summariseProfile(dir: string, pids: readonly number[]): void {
-  // One file per thread (tsx adds a loader worker); thread 0 is the main thread, the one serving requests.
+  // One file per thread (the key workers', and tsx's loader's with a .ts BENCH_ENTRY); thread 0 is the main thread, the one serving requests.
   // A cluster's workers each write theirs: they are added up (the primary only accepts connections).
   const files = readdirSync(dir).filter((f) => pids.some((pid) => f.endsWith(`.${pid}.0.001.cpuprofile`)));
   if (!files.length) return log(`no main-thread .cpuprofile of pid ${pids.join(", ")} in ${dir}`);

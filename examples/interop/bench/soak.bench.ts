@@ -56,7 +56,7 @@ import {
 } from "../../../packages/core/dist/index.js";
 import { opensslCreateCa } from "../../../test-support/peers";
 import type { HeapSample } from "./heap-probe.js";
-import { cpuMsOf, postPkiMessage, startNodeServer } from "./support.js";
+import { bundleScript, cpuMsOf, ourServerEntry, postPkiMessage, startNodeServer } from "./support.js";
 
 const N = Number(process.env.BENCH_SOAK ?? 50_000);
 const EVERY = Number(process.env.BENCH_SOAK_EVERY ?? Math.max(100, Math.round(N / 50)));
@@ -67,11 +67,12 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const CA_BITS = Number(process.env.BENCH_CA_BITS ?? 2048);
 const CHECK_EVERY = 25;
 const EXAMPLE = process.env.BENCH_EXAMPLE ?? "express";
-const ENTRY = process.env.BENCH_ENTRY || `examples/${EXAMPLE}-server/src/main.ts`;
 const GOAL_RSS_MB = 200;
 /** Below this slope RSS counts as flat even when the fit is precise enough to tell it from zero. */
 const FLAT_MB_PER_10K = 1;
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
+// As `pnpm start` runs it: bundled (scripts/bundle-example.mjs), plain node, no tsx; the probe is bundled too.
+const { entry: ENTRY, nodeArgs: ENTRY_NODE_ARGS } = ourServerEntry(REPO, EXAMPLE, process.env.BENCH_ENTRY || undefined);
 
 for (const [name, value] of Object.entries({ BENCH_SOAK: N, BENCH_SOAK_EVERY: EVERY, BENCH_SOAK_REQUESTERS: REQUESTERS, BENCH_CONCURRENCY: CONCURRENCY })) {
   if (!Number.isInteger(value) || value < 1) throw new Error(`${name}: a positive integer (got ${value})`);
@@ -147,7 +148,7 @@ const requesters: Requester[] = await Promise.all(
 const server = await startNodeServer({
   entry: ENTRY,
   cwd: REPO,
-  nodeArgs: ["--import", "tsx", "--import", pathToFileURL(join(REPO, "examples/interop/bench/heap-probe.ts")).href],
+  nodeArgs: [...ENTRY_NODE_ARGS, "--import", pathToFileURL(bundleScript(REPO, join(REPO, "examples/interop/bench/heap-probe.ts"), join(work, "heap-probe.mjs"))).href],
   ipc: true,
   env: {
     ...process.env,

@@ -5,9 +5,10 @@
  *
  * @module
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as http from "node:http";
+import { join } from "node:path";
 
 const CLOCK_TICKS = 100; // USER_HZ: 100 on every Linux this runs on (`getconf CLK_TCK`)
 
@@ -81,6 +82,24 @@ const servers = new Set<ChildProcess>();
 process.once("exit", () => {
   for (const child of servers) killGroup(child, "SIGKILL");
 });
+
+/**
+ * Our example server as `pnpm start` runs it: `examples/<example>-server/src/main.ts` bundled by
+ * scripts/bundle-example.mjs into `examples/<example>-server/dist/main.mjs`, run by plain `node`. Returns the entry
+ * (relative to `repo`) and the node arguments for {@link startNodeServer}. `override` (a `BENCH_ENTRY`) runs that
+ * script instead: a `.ts` one under tsx (`--import tsx`, resolved from `repo`), anything else as it is.
+ */
+export function ourServerEntry(repo: string, example: string, override?: string): { entry: string; nodeArgs: string[] } {
+  if (override) return { entry: override, nodeArgs: /\.[cm]?ts$/.test(override) ? ["--import", "tsx"] : [] };
+  execFileSync(process.execPath, [join(repo, "scripts/bundle-example.mjs"), `${example}-server`], { stdio: "inherit" });
+  return { entry: `examples/${example}-server/dist/main.mjs`, nodeArgs: [] };
+}
+
+/** {@link bundleFile} of scripts/bundle-example.mjs: `entry` (a `.ts` path) bundled into `outfile` for plain `node`. */
+export function bundleScript(repo: string, entry: string, outfile: string): string {
+  execFileSync(process.execPath, [join(repo, "scripts/bundle-example.mjs"), "--file", entry, outfile], { stdio: "inherit" });
+  return outfile;
+}
 
 /** A Node server started by {@link startNodeServer}. */
 export interface NodeServer {

@@ -1,5 +1,6 @@
 /**
- * Example SCEP proxy, run from TypeScript sources (no build): `pnpm start:proxy` from the repository root,
+ * Example SCEP proxy, run from TypeScript sources (bundled into dist/main.mjs by scripts/bundle-example.mjs at each
+ * start, no separate build): `pnpm start:proxy` from the repository root,
  * with flags after the script name (`pnpm start:proxy --config proxy.json --port 8090`, `pnpm start:proxy --help`).
  * The upstream CAs come from the JSON file; `PROXY_ADMIN_TOKEN` protects the admin API; `SCEP_REDIS_URL`
  * moves profile records and one-time challenges to Redis. See the README section "SCEP proxy".

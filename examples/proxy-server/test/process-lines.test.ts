@@ -2,12 +2,12 @@
  * The example proxy's JSON lines on stdout, as a child process on loopback: each line leads with its `time`
  * (ISO 8601, UTC) as the servers' lines do, and SIGTERM is followed by `stopping`, then `stopped` and exit 0.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ExampleProcess } from "../../server-kit/test/support/example-process.js";
+import { ExampleProcess, REPO_ROOT } from "../../server-kit/test/support/example-process.js";
 import { ADMIN_TOKEN, PROXY_DIR, startExampleUpstream, startProxy } from "./support/harness.js";
 
 describe("proxy process lines", () => {
@@ -54,11 +54,16 @@ describe("proxy process lines", () => {
     }
   }, 120_000);
 
-  it("no admin token and no configuration file: both problems at once, one line each, exit 2", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "scep-proxy-nothing-"));
+  it.each([
+    ["from its sources (node --import tsx src/main.ts)", false],
+    ["as a new user runs it: pnpm start:proxy (the bundle, node examples/proxy-server/dist/main.mjs)", true],
+  ])("no admin token and no configuration file: both problems at once, one line each, exit 2 (%s)", async (_, pnpm) => {
+    // pnpm finds the repository's package.json upward from the directory it runs in: one under the git-ignored .tmp/.
+    mkdirSync(join(REPO_ROOT, ".tmp"), { recursive: true });
+    const dir = mkdtempSync(pnpm ? join(REPO_ROOT, ".tmp", "proxy-nothing-") : join(tmpdir(), "scep-proxy-nothing-"));
     try {
-      // As a new user runs it: `pnpm start:proxy` in a directory without proxy.json, PROXY_ADMIN_TOKEN not exported.
-      const proc = new ExampleProcess(PROXY_DIR, { SCEP_PROXY_CONFIG: join(dir, "proxy.json"), PROXY_ADMIN_TOKEN: "" });
+      // A directory without proxy.json, PROXY_ADMIN_TOKEN not exported.
+      const proc = new ExampleProcess(PROXY_DIR, { SCEP_PROXY_CONFIG: join(dir, "proxy.json"), PROXY_ADMIN_TOKEN: "" }, [], pnpm ? { pnpm: { script: "start:proxy", cwd: dir } } : {});
       expect(await proc.exited).toEqual({ code: 2, signal: null });
       expect(proc.stderr).toBe(
         [
@@ -67,7 +72,8 @@ describe("proxy process lines", () => {
           "",
         ].join("\n"),
       );
-      expect(proc.lines).toEqual([]);
+      // No event line (pnpm itself prints the script it runs and its exit status on stdout).
+      expect(proc.lines.filter((l) => l.startsWith("{"))).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

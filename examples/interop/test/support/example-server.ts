@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,19 +37,33 @@ export type ExampleKind = (typeof EXAMPLE_KINDS)[number];
 const ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
 
 /**
- * How to spawn a server: `node --import tsx ENTRY` in `cwd`, as its `start` script does. tsx reads the example's
- * tsconfig `paths` there, so `@scep/*` load from `packages/*\/src`: no build, and a change is picked up at once.
+ * How to spawn a server: as `pnpm start` / `pnpm start:hono` run it, `node dist/main.mjs` in the example's directory,
+ * from the bundle scripts/bundle-example.mjs writes (the example's `src/main.ts` and the packages' sources, compiled
+ * into one file: no `pnpm build`, and a change is picked up by the next bundle). So the real peers hold the code
+ * `pnpm start` runs, loaded the way it loads it (each file's `import.meta.url` its own, CommonJS dependencies
+ * through the bundle's `require`).
  */
 interface Launch {
-  cwd: string;
-  entry: string;
+  /** The example's directory under examples/. */
+  example: string;
 }
 
 // The one place that says what the suite runs against.
 const TARGET: Record<ExampleKind, Launch> = {
-  express: { cwd: join(ROOT, "examples/express-server"), entry: "src/main.ts" },
-  hono: { cwd: join(ROOT, "examples/hono-server"), entry: "src/main.ts" },
+  express: { example: "express-server" },
+  hono: { example: "hono-server" },
 };
+
+const bundled = new Set<string>();
+
+/** `examples/<example>/dist/main.mjs`, bundled once per test file (about a second). */
+function bundledEntry(example: string): string {
+  if (!bundled.has(example)) {
+    execFileSync(process.execPath, [join(ROOT, "scripts/bundle-example.mjs"), example], { stdio: ["ignore", "inherit", "inherit"] });
+    bundled.add(example);
+  }
+  return join(ROOT, "examples", example, "dist", "main.mjs");
+}
 
 
 /** Settings for one server (the environment variables it documents). */
@@ -132,8 +147,8 @@ export async function startExample(kind: ExampleKind, env: ExampleEnv = {}): Pro
   const temp = makeTempDir(`scep-interop-${kind}-`);
   const dataDir = join(temp.path, "data");
   const challenge = env.challenge ?? randomChallenge();
-  const daemon = startDaemon(process.execPath, ["--import", "tsx", launch.entry], {
-    cwd: launch.cwd,
+  const daemon = startDaemon(process.execPath, [bundledEntry(launch.example)], {
+    cwd: join(ROOT, "examples", launch.example),
     env: {
       PORT: "0",
       HOST: "127.0.0.1",

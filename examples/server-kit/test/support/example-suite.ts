@@ -572,7 +572,28 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         const proc = examples.launch({}, args, { pnpm: { script: pnpmScript, cwd: scratch } });
         expect(await proc.exited).toEqual({ code: 0, signal: null });
         expect(proc.lines).toContain(`usage: ${name}-server [options]   (flags override environment variables)`);
+        // The default data directory is found from the sources' place (config.ts's import.meta.url), in the bundle too.
+        expect(proc.lines).toContain(`  <repo>/.scep-data: ${join(REPO_ROOT, ".scep-data")}`);
         expect(proc.stderr).toBe("");
+      });
+
+      it(`runs compiled JavaScript (node examples/${name}-server/dist/main.mjs, bundled from the sources at each start), which finds the files beside its sources and loads its CommonJS dependencies`, async () => {
+        const s = await start({ SCEP_CHALLENGE: "c", SCEP_ADMIN_TOKEN: TOKEN }, ["--data-dir", "data-bundle"], { pnpm: { script: pnpmScript, cwd: scratch } });
+        const serverPid = (s.listening as unknown as { pid: number }).pid;
+        const argv = readFileSync(`/proc/${serverPid}/cmdline`, "utf8").split("\0").filter(Boolean);
+        expect(argv.slice(1)).toEqual([`examples/${name}-server/dist/main.mjs`, "--data-dir", "data-bundle"]);
+        // No module hooks (tsx's loader thread): the key workers are the only other JavaScript threads.
+        expect(readFileSync(`/proc/${serverPid}/maps`, "utf8")).not.toMatch(/tsx/);
+        // The admin page's script and style, read beside admin-page.ts at start (its import.meta.url).
+        const script = await fetch(`${s.base}/admin/scep/app.js`);
+        expect(script.status).toBe(200);
+        expect(await script.text()).toBe(readFileSync(join(REPO_ROOT, "examples/server-kit/src/admin-page/app.js"), "utf8"));
+        const { rep } = await enroll(s.listening.urls[0]!, "c", `CN=${name}-bundled`, keys);
+        expect(rep.status).toBe("SUCCESS");
+        // OpenTelemetry's Prometheus exporter (CommonJS, through the bundle's require) counts it.
+        const metrics = await (await fetch(`${s.base}/metrics`)).text();
+        expect(metrics).toMatch(/^scep_server_enrollments_total\{[^}]*\} 1$/m);
+        expect(await s.proc.terminate()).toEqual({ code: 0, signal: null });
       });
 
       it("resolves relative paths against the invoking directory and prints the absolute data directory; Ctrl-C exits 0 without a pnpm error", async () => {
@@ -584,8 +605,9 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         expect(s.proc.banner("data directory")).toBe(join(scratch, "data"));
         expect(s.proc.banner("CA")).toBe("CN=Relative Path CA");
         expect(existsSync(join(scratch, "data", "index.jsonl"))).toBe(true);
-        // pnpm runs the server itself (node --import tsx), not the tsx CLI: that one relays a Ctrl-C, and when the
-        // server has not acknowledged it twice within 30 ms (a busy event loop), SIGKILLs it and exits 130.
+        // pnpm's shell execs the server itself (node dist/main.mjs), not a wrapper such as the tsx CLI: that one relays a
+        // Ctrl-C, and when the server has not acknowledged it twice within 30 ms (a busy event loop), SIGKILLs it and
+        // exits 130.
         const serverPid = (s.listening as unknown as { pid: number }).pid;
         expect(Number(readFileSync(`/proc/${serverPid}/stat`, "utf8").split(") ")[1]!.split(" ")[1])).toBe(s.proc.child.pid);
         expect(await s.proc.interrupt()).toEqual({ code: 0, signal: null });
