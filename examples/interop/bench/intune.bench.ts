@@ -189,7 +189,7 @@ async function modeA(): Promise<void> {
     ],
   };
   writeFileSync(join(dir, "scep.json"), JSON.stringify(config));
-  const { proc, base, listening } = await startExample(EXPRESS_DIR, { SCEP_DATA_DIR: join(dir, "data"), SCEP_CONFIG: join(dir, "scep.json"), SCEP_CHALLENGE: "bench-static", INTUNE_CLIENT_SECRET: CLIENT_SECRET, TSX_TSCONFIG_PATH: join(EXPRESS_DIR, "tsconfig.json") });
+  const { proc, base, listening } = await startExample(EXPRESS_DIR, { SCEP_DATA_DIR: join(dir, "data"), SCEP_CONFIG: join(dir, "scep.json"), SCEP_CHALLENGE: "bench-static", INTUNE_CLIENT_SECRET: CLIENT_SECRET });
   try {
     const ca = Certificate.from(readFileSync(listening.caCertificate, "utf8"));
     const keys = await Promise.all(Array.from({ length: 8 }, () => generateRsaKeyPair(2048)));

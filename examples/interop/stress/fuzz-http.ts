@@ -31,7 +31,6 @@ const TOKEN = "fuzz-proxy-admin-token-0123456789";
 
 const tmp = mkdtempSync(join(tmpdir(), "scep-fuzz-http-"));
 const server = await startExample(EXAMPLE_DIR, {
-  TSX_TSCONFIG_PATH: join(EXAMPLE_DIR, "tsconfig.json"),
   SCEP_DATA_DIR: join(tmp, "data"),
   SCEP_CHALLENGE: "secret",
   SCEP_CA_CERT: join(CAPTURED, "ca.pem"),

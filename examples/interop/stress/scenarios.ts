@@ -1,7 +1,7 @@
 /**
  * The load and crash scenarios of issue 12 (items 5 and 6) against the
- * Express example server as child processes (`node --import tsx src/main.ts`,
- * as users run it): one process, or two replicas on one data directory and
+ * Express example server as child processes (`node dist/main.mjs`, the bundle
+ * `pnpm start` runs, as users run it): one process, or two replicas on one data directory and
  * one real redis-server. Used by `pnpm stress:load` / `pnpm stress:crash`
  * (thousands of enrollments) and by the suite's small variant.
  *
@@ -49,8 +49,7 @@ async function setUp(replicas: 1 | 2): Promise<{ dataDir: string; env: Record<st
   const dataDir = join(tmp, "data");
   const redis = replicas === 2 ? await startRedisServer() : undefined;
   // Generous limits: the load itself must not be refused or timed out.
-  // (TSX_TSCONFIG_PATH: the example's own tsconfig, not the one a `tsx --tsconfig` running this script passes down)
-  const env: Record<string, string> = { TSX_TSCONFIG_PATH: join(EXAMPLE_DIR, "tsconfig.json"), SCEP_DATA_DIR: dataDir, SCEP_CHALLENGE: CHALLENGE, SCEP_MAX_IN_FLIGHT: "10000", ...(redis ? { SCEP_REDIS_URL: redis.url } : {}) };
+  const env: Record<string, string> = { SCEP_DATA_DIR: dataDir, SCEP_CHALLENGE: CHALLENGE, SCEP_MAX_IN_FLIGHT: "10000", ...(redis ? { SCEP_REDIS_URL: redis.url } : {}) };
   const servers: Replica[] = [];
   // The first creates the CA; the second (replica) reads it.
   for (let i = 0; i < replicas; i++) {

@@ -22,7 +22,6 @@ const EXAMPLE_DIR = fileURLToPath(new URL("../../express-server/", import.meta.u
 const SLOW = Number(process.env.STRESS_SLOW ?? 500);
 const tmp = mkdtempSync(join(tmpdir(), "scep-slowloris-"));
 const s = await startExample(EXAMPLE_DIR, {
-  TSX_TSCONFIG_PATH: join(EXAMPLE_DIR, "tsconfig.json"),
   SCEP_DATA_DIR: join(tmp, "data"),
   SCEP_CHALLENGE: "slowloris",
   SCEP_HEADERS_TIMEOUT_MS: "5000",

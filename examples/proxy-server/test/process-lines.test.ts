@@ -63,7 +63,7 @@ describe("proxy process lines", () => {
     const dir = mkdtempSync(pnpm ? join(REPO_ROOT, ".tmp", "proxy-nothing-") : join(tmpdir(), "scep-proxy-nothing-"));
     try {
       // A directory without proxy.json, PROXY_ADMIN_TOKEN not exported.
-      const proc = new ExampleProcess(PROXY_DIR, { SCEP_PROXY_CONFIG: join(dir, "proxy.json"), PROXY_ADMIN_TOKEN: "" }, [], pnpm ? { pnpm: { script: "start:proxy", cwd: dir } } : {});
+      const proc = new ExampleProcess(PROXY_DIR, { SCEP_PROXY_CONFIG: join(dir, "proxy.json"), PROXY_ADMIN_TOKEN: "" }, [], pnpm ? { pnpm: { script: "start:proxy", cwd: dir } } : { sources: true });
       expect(await proc.exited).toEqual({ code: 2, signal: null });
       expect(proc.stderr).toBe(
         [

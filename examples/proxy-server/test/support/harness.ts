@@ -2,7 +2,7 @@
  * What the proxy's end-to-end tests start, on loopback, and stop again:
  * upstream CAs (a real micromdm `scepserver`, or our Express example server as
  * a child process with its own data dir) and example proxy processes
- * (`node --import tsx src/main.ts`, configured by a JSON file in a temp dir and
+ * (`node dist/main.mjs`, the bundle `pnpm start:proxy` runs, configured by a JSON file in a temp dir and
  * the documented environment). Tests wait for lines the processes print, never
  * for wall-clock time.
  */

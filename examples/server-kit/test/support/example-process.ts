@@ -1,21 +1,39 @@
 /**
  * Runs an example server as a child process on 127.0.0.1 with PORT=0, the way
- * users do: `node --import tsx src/main.ts` in the example's directory (one
- * process, so signals reach the server itself; tsx reads the example's
- * tsconfig and runs `@scep/*` from their sources, like `pnpm start`), or the
- * root `pnpm start` script itself in its own process group, as a terminal runs
- * it. Reads stdout (JSON lines) and stderr (the banner, errors) line by line:
- * tests wait for lines (the `listening` JSON line gives the port), never for
- * wall-clock time.
+ * users do: the code `pnpm start` runs, `node dist/main.mjs` in the example's
+ * directory (one process, so signals reach the server itself), from the bundle
+ * scripts/bundle-example.mjs makes of the example's and the packages' sources
+ * (once per test file); or the root `pnpm start` script itself in its own
+ * process group, as a terminal runs it; or, with `sources`, `node --import tsx
+ * src/main.ts`. Reads stdout (JSON lines) and stderr (the banner, errors) line
+ * by line: tests wait for lines (the `listening` JSON line gives the port),
+ * never for wall-clock time.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
 
-/** How to run the example: directly with node + tsx (default), or through a root pnpm script from `cwd`. */
+/**
+ * How to run the example: its bundle with node (default), through a root pnpm script from `cwd`, or its TypeScript
+ * sources under tsx (`sources`).
+ */
 export interface LaunchOptions {
   pnpm?: { script: string; cwd: string };
+  sources?: boolean;
+}
+
+const bundled = new Set<string>();
+
+/** `node` arguments that run the example in `exampleDir` from its bundle, made on the first call for that example. */
+function bundleArgs(exampleDir: string): string[] {
+  const example = basename(exampleDir);
+  if (!bundled.has(example)) {
+    execFileSync(process.execPath, [join(REPO_ROOT, "scripts/bundle-example.mjs"), example], { stdio: ["ignore", "inherit", "inherit"] });
+    bundled.add(example);
+  }
+  return [join("dist", "main.mjs")];
 }
 
 /** The parent's environment without what a test runner or pnpm set for itself (INIT_CWD would move relative paths). */
@@ -52,7 +70,7 @@ export class ExampleProcess {
     this.#group = options.pnpm !== undefined;
     this.child = options.pnpm
       ? spawn("pnpm", [options.pnpm.script, ...args], { cwd: options.pnpm.cwd, env: childEnv(env), stdio: ["ignore", "pipe", "pipe"], detached: true })
-      : spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { cwd: exampleDir, env: childEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+      : spawn(process.execPath, [...(options.sources ? ["--import", "tsx", "src/main.ts"] : bundleArgs(exampleDir)), ...args], { cwd: exampleDir, env: childEnv(env), stdio: ["ignore", "pipe", "pipe"] });
     this.child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
       const parts = (this.#partial + chunk).split("\n");
       this.#partial = parts.pop()!;
