@@ -6,9 +6,8 @@
  */
 import { InvalidArgumentError, RECORD_MS, TIMER_MS, numberOption } from "@scep/core";
 
-// The SDK's ranges (one definition, in @scep/core): a timer's duration, 1 to 2 147 483 647 ms (a longer `setTimeout`
-// fires at once); a key's lifetime in Redis, 1 ms to 365 days.
-export { TIMER_MS };
+// The SDK's ranges (one definition, in @scep/core): a timer's duration (TIMER_MS), 1 to 2 147 483 647 ms (a longer
+// `setTimeout` fires at once); a key's lifetime in Redis, 1 ms to 365 days.
 /** A key's lifetime in Redis, in ms: 1 to 31 536 000 000 (365 days). */
 export const KEY_TTL_MS = RECORD_MS;
 

@@ -4,13 +4,13 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { InvalidArgumentError, ignoreRejection, numberOption } from "@scep/core";
+import { InvalidArgumentError, TIMER_MS, ignoreRejection, numberOption } from "@scep/core";
 import type { CounterStore, ProfileCounters, ScepOutcome } from "@scep/core";
 import { Runner } from "./lib/client.js";
 import { profileTag } from "./lib/keys.js";
 import { fieldMap } from "./lib/record.js";
 import { COUNT, UNCOUNT } from "./lib/scripts.js";
-import { KEY_TTL_MS, TIMER_MS, resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
+import { KEY_TTL_MS, resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
 /** Options of {@link RedisCounterStore}. @group Storage */
 export interface RedisCounterStoreOptions extends RedisStoreOptions {
