@@ -23,7 +23,7 @@
 //   bundle's directory and file.
 // - Stack traces name the bundle's lines; `node --enable-source-maps examples/<example>/dist/main.mjs` maps them back
 //   to the TypeScript sources (the map is linked, not loaded by default: loading it costs memory).
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as esbuild from "esbuild";
@@ -83,11 +83,16 @@ export async function bundleFile(entry, outfile, tsconfig = join(REPO, "tsconfig
     write: false,
     plugins: [ownFileUrls],
   });
-  mkdirSync(dirname(outfile), { recursive: true });
   for (const file of result.outputFiles) {
     const temporary = `${file.path}.${process.pid}.tmp`;
-    writeFileSync(temporary, file.contents);
-    renameSync(temporary, file.path);
+    try {
+      mkdirSync(dirname(file.path), { recursive: true });
+      writeFileSync(temporary, file.contents);
+      renameSync(temporary, file.path);
+    } catch (e) {
+      rmSync(temporary, { force: true });
+      throw new Error(`bundle-example: cannot write ${file.path} (${e?.code ?? e?.message ?? e}): its directory must be writable`, { cause: e });
+    }
   }
   return outfile;
 }
