@@ -4,7 +4,7 @@
 // through tsx's loader.
 //
 // Usage: node scripts/bundle-example.mjs <example> [<example> …]   (express-server, hono-server, proxy-server)
-// Writes examples/<example>/dist/main.mjs and its source map main.mjs.map (git-ignored), in about half a second,
+// Writes examples/<example>/dist/main.mjs and its source map main.mjs.map (git-ignored), in about a second
 // from the packages' and examples' TypeScript sources (the example's tsconfig.json maps @scep/* to
 // packages/*/src): no `pnpm build` needed first. Exits 1 with esbuild's messages when a source does not compile.
 // `node scripts/bundle-example.mjs --file <entry.ts> <out.mjs>` bundles any other script the same way, with the
@@ -19,11 +19,12 @@
 //   files beside its sources (the admin page's app.js and app.css, config.schema.json, `<repo>/.scep-data`) as it
 //   does under tsx.
 // - `require` (CommonJS dependencies loading Node's modules) is Node's `createRequire` of the bundle; `__dirname`
-//   and `__filename`, which a CommonJS dependency may read (ioredis trims its stack traces with it), name the
-//   bundle's directory and file.
+//   and `__filename`, for a CommonJS dependency that reads them, name the bundle's directory and file (today only
+//   ioredis does, to trim its stack traces, and only with its `showFriendlyErrorStack` option, which nothing sets).
 // - Stack traces name the bundle's lines; `node --enable-source-maps examples/<example>/dist/main.mjs` maps them back
 //   to the TypeScript sources (the map is linked, not loaded by default: loading it costs memory).
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as esbuild from "esbuild";
@@ -31,14 +32,22 @@ import * as esbuild from "esbuild";
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const EXAMPLES = ["express-server", "hono-server", "proxy-server"];
 
-/** An esbuild plugin: each file that reads `import.meta.url` gets its own URL there, not the bundle's. */
+/**
+ * An esbuild plugin: each file that reads `import.meta.url` gets its own URL there, not the bundle's. Any other use of
+ * `import.meta` (`.dirname`, `.filename`, `.resolve()`, `import.meta` alone) would silently name the bundle instead,
+ * so it stops the bundle with an error naming the file.
+ */
 const ownFileUrls = {
   name: "own-file-urls",
   setup(build) {
     build.onLoad({ filter: /\.(?:[cm]?[jt]s|tsx)$/ }, (args) => {
       const source = readFileSync(args.path, "utf8");
-      if (!source.includes("import.meta.url")) return undefined; // esbuild reads the file itself
-      const contents = source.replaceAll("import.meta.url", JSON.stringify(pathToFileURL(args.path).href));
+      if (!source.includes("import.meta")) return undefined; // esbuild reads the file itself
+      const url = JSON.stringify(pathToFileURL(args.path).href);
+      const contents = source.replace(/\bimport\.meta\.url\b/g, () => url); // a function: no `$&` patterns from the path
+      if (/\bimport\.meta\b/.test(contents)) {
+        return { errors: [{ text: `${args.path} uses import.meta other than import.meta.url, which would name the bundle, not this file` }] };
+      }
       return { contents, loader: /\.[cm]?ts$/.test(args.path) ? "ts" : args.path.endsWith(".tsx") ? "tsx" : "js" };
     });
   },
@@ -84,20 +93,25 @@ export async function bundleFile(entry, outfile, tsconfig = join(REPO, "tsconfig
     plugins: [ownFileUrls],
   });
   for (const file of result.outputFiles) {
-    const temporary = `${file.path}.${process.pid}.tmp`;
+    const temporary = `${file.path}.${randomUUID()}.tmp`; // unique across processes and machines sharing a checkout
     try {
       mkdirSync(dirname(file.path), { recursive: true });
       writeFileSync(temporary, file.contents);
       renameSync(temporary, file.path);
     } catch (e) {
-      rmSync(temporary, { force: true });
-      throw new Error(`bundle-example: cannot write ${file.path} (${e?.code ?? e?.message ?? e}): its directory must be writable`, { cause: e });
+      try {
+        rmSync(temporary, { force: true });
+      } catch {
+        // the write's error is the one to report
+      }
+      throw new Error(`bundle-example: cannot write ${file.path} (${e?.code ?? e?.message ?? e})`, { cause: e });
     }
   }
   return outfile;
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+// Run as a command (not imported): argv[1] resolved through symlinks, as Node resolved this module's URL.
+if (process.argv[1] && pathToFileURL(realpathSync(process.argv[1])).href === import.meta.url) {
   const args = process.argv.slice(2);
   const file = args[0] === "--file";
   if (file ? args.length !== 3 : args.length === 0) {

@@ -11,7 +11,7 @@ export default defineProject({
     name: "express-server",
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
-    // A hook starts the example (tsx, a new CA key) and enrolls real clients, or launches chromium: on a loaded
+    // A hook starts the example (its bundle, a new CA key) and enrolls real clients, or launches chromium: on a loaded
     // machine the admin page's hook took 30 s of its 60.
     hookTimeout: 120_000,
     // expect.poll waits on chromium and the child server; its default of 1 s is within reach of a loaded machine.

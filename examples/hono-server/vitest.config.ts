@@ -11,7 +11,7 @@ export default defineProject({
     name: "hono-server",
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
-    // A hook starts the example (tsx, a new CA key) and may enroll real clients: on a loaded machine that takes tens
+    // A hook starts the example (its bundle, a new CA key) and may enroll real clients: on a loaded machine that takes tens
     // of seconds (the Express project's admin-page hook took 30 s of its 60).
     hookTimeout: 120_000,
   },

@@ -102,7 +102,7 @@ const ADMIN_TOKEN = randomBytes(16).toString("hex");
 const USE_CACHE = process.env.BENCH_CACHE !== "0";
 const EXAMPLE = process.env.BENCH_EXAMPLE ?? "express";
 // As `pnpm start` runs it: bundled into one JavaScript file (scripts/bundle-example.mjs), plain node, no tsx.
-const { entry: ENTRY, nodeArgs: ENTRY_NODE_ARGS } = ourServerEntry(fileURLToPath(new URL("../../../", import.meta.url)), EXAMPLE, process.env.BENCH_ENTRY || undefined);
+const { entry: ENTRY, nodeArgs: ENTRY_NODE_ARGS, env: ENTRY_ENV } = ourServerEntry(fileURLToPath(new URL("../../../", import.meta.url)), EXAMPLE, process.env.BENCH_ENTRY || undefined);
 const CA_BITS = Number(process.env.BENCH_CA_BITS ?? 2048);
 if (!Number.isInteger(CA_BITS) || CA_BITS < 2048 || CA_BITS % 8 !== 0) throw new Error(`BENCH_CA_BITS: an RSA key size in bits, ≥ 2048 (got ${process.env.BENCH_CA_BITS})`);
 const SERVER_CPUS = process.env.BENCH_SERVER_CPUS || undefined;
@@ -378,6 +378,7 @@ async function startOurs(workers: string, redisUrl?: string): Promise<Target> {
     nodeArgs,
     env: {
       ...process.env,
+      ...ENTRY_ENV,
       PORT: "0",
       HOST: "127.0.0.1",
       SCEP_DATA_DIR: dataDir,

@@ -72,7 +72,7 @@ const GOAL_RSS_MB = 200;
 const FLAT_MB_PER_10K = 1;
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 // As `pnpm start` runs it: bundled (scripts/bundle-example.mjs), plain node, no tsx; the probe is bundled too.
-const { entry: ENTRY, nodeArgs: ENTRY_NODE_ARGS } = ourServerEntry(REPO, EXAMPLE, process.env.BENCH_ENTRY || undefined);
+const { entry: ENTRY, nodeArgs: ENTRY_NODE_ARGS, env: ENTRY_ENV } = ourServerEntry(REPO, EXAMPLE, process.env.BENCH_ENTRY || undefined);
 
 for (const [name, value] of Object.entries({ BENCH_SOAK: N, BENCH_SOAK_EVERY: EVERY, BENCH_SOAK_REQUESTERS: REQUESTERS, BENCH_CONCURRENCY: CONCURRENCY })) {
   if (!Number.isInteger(value) || value < 1) throw new Error(`${name}: a positive integer (got ${value})`);
@@ -152,6 +152,7 @@ const server = await startNodeServer({
   ipc: true,
   env: {
     ...process.env,
+    ...ENTRY_ENV,
     PORT: "0",
     HOST: "127.0.0.1",
     SCEP_DATA_DIR: join(work, "data"),

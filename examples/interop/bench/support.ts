@@ -86,13 +86,18 @@ process.once("exit", () => {
 /**
  * Our example server as `pnpm start` runs it: `examples/<example>-server/src/main.ts` bundled by
  * scripts/bundle-example.mjs into `examples/<example>-server/dist/main.mjs`, run by plain `node`. Returns the entry
- * (relative to `repo`) and the node arguments for {@link startNodeServer}. `override` (a `BENCH_ENTRY`) runs that
- * script instead: a `.ts` one under tsx (`--import tsx`, resolved from `repo`), anything else as it is.
+ * (relative to `repo`), the node arguments and the environment to add for {@link startNodeServer}. `override` (a
+ * `BENCH_ENTRY`) runs that script instead: a `.ts` one under tsx (`--import tsx`, resolved from `repo`) with the
+ * example's tsconfig (`TSX_TSCONFIG_PATH`: `@scep/*` from `packages/*\/src`, as the bundle and the `pnpm start` of
+ * the sessions before 2026-12-06 16:30 took them), anything else as it is.
  */
-export function ourServerEntry(repo: string, example: string, override?: string): { entry: string; nodeArgs: string[] } {
-  if (override) return { entry: override, nodeArgs: /\.[cm]?ts$/.test(override) ? ["--import", "tsx"] : [] };
+export function ourServerEntry(repo: string, example: string, override?: string): { entry: string; nodeArgs: string[]; env: Record<string, string> } {
+  if (override && /\.[cm]?ts$/.test(override)) {
+    return { entry: override, nodeArgs: ["--import", "tsx"], env: { TSX_TSCONFIG_PATH: join(repo, `examples/${example}-server/tsconfig.json`) } };
+  }
+  if (override) return { entry: override, nodeArgs: [], env: {} };
   execFileSync(process.execPath, [join(repo, "scripts/bundle-example.mjs"), `${example}-server`], { stdio: "inherit" });
-  return { entry: `examples/${example}-server/dist/main.mjs`, nodeArgs: [] };
+  return { entry: `examples/${example}-server/dist/main.mjs`, nodeArgs: [], env: {} };
 }
 
 /** {@link bundleFile} of scripts/bundle-example.mjs: `entry` (a `.ts` path) bundled into `outfile` for plain `node`. */

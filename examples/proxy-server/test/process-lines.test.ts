@@ -62,8 +62,11 @@ describe("proxy process lines", () => {
     mkdirSync(join(REPO_ROOT, ".tmp"), { recursive: true });
     const dir = mkdtempSync(pnpm ? join(REPO_ROOT, ".tmp", "proxy-nothing-") : join(tmpdir(), "scep-proxy-nothing-"));
     try {
-      // A directory without proxy.json, PROXY_ADMIN_TOKEN not exported.
-      const proc = new ExampleProcess(PROXY_DIR, { SCEP_PROXY_CONFIG: join(dir, "proxy.json"), PROXY_ADMIN_TOKEN: "" }, [], pnpm ? { pnpm: { script: "start:proxy", cwd: dir } } : { sources: true });
+      // A directory without proxy.json, PROXY_ADMIN_TOKEN not exported. pnpm start:proxy looks for proxy.json in the
+      // directory it was run from; the process run from the example's directory is told that path.
+      const proc = pnpm
+        ? new ExampleProcess(PROXY_DIR, { PROXY_ADMIN_TOKEN: "" }, [], { pnpm: { script: "start:proxy", cwd: dir } })
+        : new ExampleProcess(PROXY_DIR, { SCEP_PROXY_CONFIG: join(dir, "proxy.json"), PROXY_ADMIN_TOKEN: "" }, [], { sources: true });
       expect(await proc.exited).toEqual({ code: 2, signal: null });
       expect(proc.stderr).toBe(
         [

@@ -56,7 +56,7 @@ export async function startStepCaUpstream(): Promise<Upstream> {
   return { kind: "step-ca", url: ca.url, challenge, caPem: ca.rootPem, untrustedPem: ca.intermediatePem, stepCa: ca, pid: ca.daemon.pid, stop: () => ca.stop() };
 }
 
-/** Our Express example server (from sources, like `pnpm start`) with a fresh data dir and a static challenge. */
+/** Our Express example server (its bundle, as `pnpm start` runs it) with a fresh data dir and a static challenge. */
 export async function startExampleUpstream(): Promise<Upstream> {
   const challenge = randomChallenge();
   const dir = mkdtempSync(join(tmpdir(), "scep-proxy-upstream-"));

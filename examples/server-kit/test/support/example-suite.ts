@@ -54,7 +54,7 @@ async function enroll(url: string, challenge: string, subject: string, keys?: Cr
 
 /**
  * @param name - "express" or "hono" (the program name is `${name}-server`)
- * @param exampleDir - the example's directory (node + tsx run there)
+ * @param exampleDir - the example's directory (its bundle runs there)
  * @param pnpmScript - the root script that starts it (`start`, `start:hono`)
  */
 export function describeExampleServer(name: string, exampleDir: string, pnpmScript: string): void {
@@ -582,8 +582,9 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         const serverPid = (s.listening as unknown as { pid: number }).pid;
         const argv = readFileSync(`/proc/${serverPid}/cmdline`, "utf8").split("\0").filter(Boolean);
         expect(argv.slice(1)).toEqual([`examples/${name}-server/dist/main.mjs`, "--data-dir", "data-bundle"]);
-        // No module hooks (tsx's loader thread): the key workers are the only other JavaScript threads.
-        expect(readFileSync(`/proc/${serverPid}/maps`, "utf8")).not.toMatch(/tsx/);
+        // No loader comes in through the environment either (NODE_OPTIONS=--import tsx would).
+        const environ = readFileSync(`/proc/${serverPid}/environ`, "utf8").split("\0");
+        expect(environ.filter((v) => v.startsWith("NODE_OPTIONS=") && v.includes("tsx"))).toEqual([]);
         // The admin page's script and style, read beside admin-page.ts at start (its import.meta.url).
         const script = await fetch(`${s.base}/admin/scep/app.js`);
         expect(script.status).toBe(200);
