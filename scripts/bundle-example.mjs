@@ -12,7 +12,7 @@
 //
 // Why: tsx runs its module hooks on a thread with a V8 isolate of its own and keeps every transformed file and its
 // source map in memory. Measured on the 2-core development machine (Node 20.20.2, 2026-12-06), the Express example
-// idles at 148.6 MB RSS under `node --import tsx` and at 93.0 MB from this bundle (issue 13, goal 1's peak RSS line).
+// holds 148.6 MB RSS ten seconds after start under `node --import tsx` and 93.0 MB from this bundle (issue 13, goal 1's peak RSS line).
 //
 // What stays as in the sources:
 // - `import.meta.url` is replaced, in every bundled file that reads it, by that file's own URL: an example finds its
@@ -21,6 +21,8 @@
 // - `require` (CommonJS dependencies loading Node's modules) is Node's `createRequire` of the bundle; `__dirname`
 //   and `__filename`, for a CommonJS dependency that reads them, name the bundle's directory and file (today only
 //   ioredis does, to trim its stack traces, and only with its `showFriendlyErrorStack` option, which nothing sets).
+// - The bundle holds the sources' absolute paths (their URLs, and the source map's paths): it runs in the checkout it
+//   was bundled from, which every start does.
 // - Stack traces name the bundle's lines; `node --enable-source-maps examples/<example>/dist/main.mjs` maps them back
 //   to the TypeScript sources (the map is linked, not loaded by default: loading it costs memory).
 import { randomUUID } from "node:crypto";
