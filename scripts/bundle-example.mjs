@@ -12,7 +12,8 @@
 //
 // Why: tsx runs its module hooks on a thread with a V8 isolate of its own and keeps every transformed file and its
 // source map in memory. Measured on the 2-core development machine (Node 20.20.2, 2026-12-06), the Express example
-// holds 148.6 MB RSS ten seconds after start under `node --import tsx` and 93.0 MB from this bundle (issue 13, goal 1's peak RSS line).
+// holds 148.6 MB RSS ten seconds after start under `node --import tsx` and 93.0 MB from this bundle (issue 13,
+// goal 1's peak RSS line).
 //
 // What stays as in the sources:
 // - `import.meta.url` is replaced, in every bundled file that reads it, by that file's own URL: an example finds its
