@@ -16,19 +16,26 @@ import { fileURLToPath } from "node:url";
 export const REPO_ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
 
 /**
- * How to run the example: its bundle with node (default), through a root pnpm script from `cwd`, or its TypeScript
- * sources under tsx (`sources`).
+ * How to run the example: its bundle with node (the default for the example servers), through a root pnpm script
+ * from `cwd`, or its TypeScript sources under tsx (`sources`; always for another directory with a `src/main.ts`,
+ * such as the CLI's, which `pnpm scep` runs under tsx).
  */
 export interface LaunchOptions {
   pnpm?: { script: string; cwd: string };
   sources?: boolean;
 }
 
+/** The examples `pnpm start`, `start:hono` and `start:proxy` run from a bundle (scripts/bundle-example.mjs). */
+const BUNDLED_EXAMPLES: ReadonlySet<string> = new Set(["express-server", "hono-server", "proxy-server"]);
 const bundled = new Set<string>();
 
-/** `node` arguments that run the example in `exampleDir` from its bundle, made on the first call for that example. */
-function bundleArgs(exampleDir: string): string[] {
+/**
+ * `node` arguments that run `src/main.ts` of `exampleDir`: an example server from its bundle (made on the first call
+ * for that example), anything else, or with `sources`, under tsx.
+ */
+function launchArgs(exampleDir: string, sources: boolean): string[] {
   const example = basename(exampleDir);
+  if (sources || !BUNDLED_EXAMPLES.has(example)) return ["--import", "tsx", "src/main.ts"];
   if (!bundled.has(example)) {
     execFileSync(process.execPath, [join(REPO_ROOT, "scripts/bundle-example.mjs"), example], { stdio: ["ignore", "inherit", "inherit"] });
     bundled.add(example);
@@ -70,7 +77,7 @@ export class ExampleProcess {
     this.#group = options.pnpm !== undefined;
     this.child = options.pnpm
       ? spawn("pnpm", [options.pnpm.script, ...args], { cwd: options.pnpm.cwd, env: childEnv(env), stdio: ["ignore", "pipe", "pipe"], detached: true })
-      : spawn(process.execPath, [...(options.sources ? ["--import", "tsx", "src/main.ts"] : bundleArgs(exampleDir)), ...args], { cwd: exampleDir, env: childEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+      : spawn(process.execPath, [...launchArgs(exampleDir, options.sources === true), ...args], { cwd: exampleDir, env: childEnv(env), stdio: ["ignore", "pipe", "pipe"] });
     this.child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
       const parts = (this.#partial + chunk).split("\n");
       this.#partial = parts.pop()!;
