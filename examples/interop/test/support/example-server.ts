@@ -12,7 +12,6 @@
  *
  * @module
  */
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,6 +28,7 @@ import {
   type HttpResponse,
   type RecordingProxy,
 } from "../../../../test-support/peers";
+import { bundledExampleEntry } from "../../../server-kit/test/support/example-process.js";
 
 /** The example servers the suite runs against, each in turn. */
 export const EXAMPLE_KINDS = ["express", "hono"] as const;
@@ -54,16 +54,6 @@ const TARGET: Record<ExampleKind, Launch> = {
   hono: { example: "hono-server" },
 };
 
-const bundled = new Set<string>();
-
-/** `examples/<example>/dist/main.mjs`, bundled once per test file (about a second). */
-function bundledEntry(example: string): string {
-  if (!bundled.has(example)) {
-    execFileSync(process.execPath, [join(ROOT, "scripts/bundle-example.mjs"), example], { stdio: ["ignore", "inherit", "inherit"] });
-    bundled.add(example);
-  }
-  return join(ROOT, "examples", example, "dist", "main.mjs");
-}
 
 
 /** Settings for one server (the environment variables it documents). */
@@ -147,7 +137,7 @@ export async function startExample(kind: ExampleKind, env: ExampleEnv = {}): Pro
   const temp = makeTempDir(`scep-interop-${kind}-`);
   const dataDir = join(temp.path, "data");
   const challenge = env.challenge ?? randomChallenge();
-  const daemon = startDaemon(process.execPath, [bundledEntry(launch.example)], {
+  const daemon = startDaemon(process.execPath, [bundledExampleEntry(launch.example)], {
     cwd: join(ROOT, "examples", launch.example),
     env: {
       PORT: "0",

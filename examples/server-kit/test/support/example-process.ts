@@ -30,17 +30,26 @@ const BUNDLED_EXAMPLES: ReadonlySet<string> = new Set(["express-server", "hono-s
 const bundled = new Set<string>();
 
 /**
- * `node` arguments that run `src/main.ts` of `exampleDir`: an example server from its bundle (made on the first call
- * for that example), anything else, or with `sources`, under tsx.
+ * The absolute path of `examples/<example>/dist/main.mjs` for one of the example servers, bundled by
+ * scripts/bundle-example.mjs on the first call for that example in this test file (about a second).
  */
-function launchArgs(exampleDir: string, sources: boolean): string[] {
-  const example = basename(exampleDir);
-  if (sources || !BUNDLED_EXAMPLES.has(example)) return ["--import", "tsx", "src/main.ts"];
+export function bundledExampleEntry(example: string): string {
+  if (!BUNDLED_EXAMPLES.has(example)) throw new Error(`${example} is not bundled: one of ${[...BUNDLED_EXAMPLES].join(", ")}`);
   if (!bundled.has(example)) {
     execFileSync(process.execPath, [join(REPO_ROOT, "scripts/bundle-example.mjs"), example], { stdio: ["ignore", "inherit", "inherit"] });
     bundled.add(example);
   }
-  return [join("dist", "main.mjs")];
+  return join(REPO_ROOT, "examples", example, "dist", "main.mjs");
+}
+
+/**
+ * `node` arguments that run `src/main.ts` of `exampleDir`: an example server from its bundle, anything else, or with
+ * `sources`, under tsx.
+ */
+function launchArgs(exampleDir: string, sources: boolean): string[] {
+  const example = basename(exampleDir);
+  if (sources || !BUNDLED_EXAMPLES.has(example)) return ["--import", "tsx", "src/main.ts"];
+  return [bundledExampleEntry(example)];
 }
 
 /** The parent's environment without what a test runner or pnpm set for itself (INIT_CWD would move relative paths). */
