@@ -26,6 +26,9 @@ import { ExampleProcess } from "../../server-kit/test/support/example-process.js
 import { certificateFor, fetchListener, issuingHook, listenLoopback, type Loopback } from "./support/in-process.js";
 import { CLI_DIR, runCli } from "./support/run-cli";
 
+// Distinctive, so that "no line holds the challenge" cannot fail or pass on a chance match in a temporary path.
+const CHALLENGE = "Interrupt-s3cret-0815";
+
 const root = mkdtempSync(join(tmpdir(), "scep-cli-interrupt-"));
 let http: Loopback;
 let scep: ScepServer;
@@ -50,7 +53,7 @@ beforeAll(async () => {
       path: "/scep",
       caCertificate: ca.certificate,
       signer: ca,
-      challenge: { type: "static", password: "pw" },
+      challenge: { type: "static", password: CHALLENGE },
       // A new request: held (the CA is slow to answer) until the test lets it answer PENDING.
       issue: issuingHook(ca, { hold: (csr) => new Promise<void>((answer) => nextHeld?.({ csr, answer })) }),
     }],
@@ -102,23 +105,23 @@ async function answerPending(held: Held): Promise<string> {
 describe("an interrupt after the request was sent, before the CA answered, saves the generated key", () => {
   it("scep enroll, SIGINT: the key file is the CSR's key, stderr prints the command that polls it, which collects the certificate once approved", async () => {
     const cwd = mkdtempSync(join(root, "enroll-"));
-    const args = ["enroll", "--url", url, "--challenge", "pw", "--cn", "held-enroll", "--out", join(cwd, "cert.pem")];
+    const args = ["enroll", "--url", url, "--challenge", CHALLENGE, "--cn", "held-enroll", "--out", join(cwd, "cert.pem")];
     const { held, proc, exit } = await interruptWhileHeld(args, "SIGINT");
     expect(exit.signal, proc.stderr).toBe("SIGINT");
     const keyPath = join(cwd, "cert.key");
-    const poll = ["scep", ...args.map((a) => (a === "pw" ? "<challenge>" : a)), "--key", keyPath].join(" ");
+    const poll = ["scep", ...args.map((a) => (a === CHALLENGE ? "<challenge>" : a)), "--key", keyPath].join(" ");
     expect(proc.stderr.trimEnd().split("\n").at(-1)).toBe(
       `scep: interrupted (SIGINT): key saved to ${keyPath}: the request was sent and the CA had not answered: it may hold a pending request, or have issued a certificate, for this key; ` +
         `to poll again, run this instead of the same command (which would make a new key, a new request): ${poll}`,
     );
-    expect(proc.stderr).not.toContain(" pw ");
+    expect(proc.stderr).not.toContain(CHALLENGE);
     expect(statSync(keyPath).mode & 0o777).toBe(0o600);
     expect(spkiOfKeyFile(keyPath).equals(Buffer.from(held.csr.spki))).toBe(true);
     expect(existsSync(join(cwd, "cert.pem"))).toBe(false);
 
     // The CA answers PENDING (to no one), an operator approves: the printed command collects the certificate.
     await scep.approve("/scep", await answerPending(held));
-    const done = await runCli(poll.split(" ").slice(1).map((a) => (a === "<challenge>" ? "pw" : a)), { cwd });
+    const done = await runCli(poll.split(" ").slice(1).map((a) => (a === "<challenge>" ? CHALLENGE : a)), { cwd });
     expect(done.code, done.stderr).toBe(0);
     const issued = Certificate.fromPem(readFileSync(join(cwd, "cert.pem"), "utf8"))[0]!;
     expect(spkiOfKeyFile(keyPath).equals(Buffer.from(issued.spki))).toBe(true);
@@ -126,7 +129,7 @@ describe("an interrupt after the request was sent, before the CA answered, saves
 
   it("scep enroll, SIGTERM, a file made at the key's path meanwhile: it is left as it was, the key goes next to it and the printed command names that", async () => {
     const cwd = mkdtempSync(join(root, "enroll-exists-"));
-    const args = ["enroll", "--url", url, "--challenge", "pw", "--cn", "held-exists", "--out", join(cwd, "cert.pem"), "--key-out", join(cwd, "k.pem")];
+    const args = ["enroll", "--url", url, "--challenge", CHALLENGE, "--cn", "held-exists", "--out", join(cwd, "cert.pem"), "--key-out", join(cwd, "k.pem")];
     const reached = new Promise<Held>((resolve) => (nextHeld = resolve));
     const proc = new ExampleProcess(CLI_DIR, {}, args);
     let held: Held;
@@ -152,7 +155,7 @@ describe("an interrupt after the request was sent, before the CA answered, saves
     const old = await certificateFor(ca, csr, new Date(Date.now() + 86_400_000));
     writeFileSync(join(cwd, "old.pem"), old.toPem());
     writeFileSync(join(cwd, "old.key"), await exportPrivateKeyPem(keys.privateKey));
-    const args = ["renew", "--url", url, "--cert", join(cwd, "old.pem"), "--key", join(cwd, "old.key"), "--new-key", "--challenge", "pw", "--out", join(cwd, "new.pem")];
+    const args = ["renew", "--url", url, "--cert", join(cwd, "old.pem"), "--key", join(cwd, "old.key"), "--new-key", "--challenge", CHALLENGE, "--out", join(cwd, "new.pem")];
     const { held, proc, exit } = await interruptWhileHeld(args, "SIGTERM");
     expect(exit.signal, proc.stderr).toBe("SIGTERM");
     const keyPath = join(cwd, "new.key");

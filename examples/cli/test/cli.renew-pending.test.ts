@@ -32,6 +32,9 @@ import { ExampleProcess } from "../../server-kit/test/support/example-process.js
 import { certificateFor, issuingHook } from "./support/in-process.js";
 import { CLI_DIR, runCli } from "./support/run-cli";
 
+// Distinctive, so that "no line holds the challenge" cannot fail or pass on a chance match in a temporary path.
+const CHALLENGE = "Renew-Pending-s3cret-4711";
+
 /** A memory transaction store that is down (every read refused, as a Redis that hangs) while `down` is set. */
 class OutageStore extends MemoryTransactionStore {
   down = false;
@@ -58,7 +61,7 @@ beforeAll(async () => {
       path: "/scep",
       caCertificate: ca.certificate,
       signer: ca,
-      challenge: { type: "static", password: "pw" },
+      challenge: { type: "static", password: CHALLENGE },
       transactions,
       // every request waits for an operator, renewals too
       issue: issuingHook(ca),
@@ -97,7 +100,7 @@ describe("renew --new-key answered PENDING", () => {
   it("prints the scep enroll command that polls the same transaction, and that command collects the approved certificate", async () => {
     const cwd = mkdtempSync(join(root, "cn-"));
     await oldCertificate(cwd, "CN=dev-renew");
-    const r = await runCli(["renew", "--url", url, "--cert", "old.pem", "--key", "old.key", "--new-key", "--challenge", "pw", "--out", "new.pem", "--max-poll", "0"], { cwd });
+    const r = await runCli(["renew", "--url", url, "--cert", "old.pem", "--key", "old.key", "--new-key", "--challenge", CHALLENGE, "--out", "new.pem", "--max-poll", "0"], { cwd });
     expect(r.code, r.stderr).toBe(3);
     const [tx, ...others] = await scep.pending("/scep");
     expect(others).toEqual([]);
@@ -106,10 +109,10 @@ describe("renew --new-key answered PENDING", () => {
         `new key saved to ${join(cwd, "new.key")} (the pending request is for it); poll again with: ` +
         `scep enroll --url ${url} --challenge <challenge> --out new.pem --max-poll 0 --cn dev-renew --key new.key\n`,
     );
-    expect(r.stderr).not.toContain("pw");
+    expect(r.stderr).not.toContain(CHALLENGE);
 
     // The printed command, challenge filled in: still PENDING, the same transaction, no second one.
-    const printed = r.stderr.split("poll again with: scep ")[1]!.trim().split(" ").map((a) => (a === "<challenge>" ? "pw" : a));
+    const printed = r.stderr.split("poll again with: scep ")[1]!.trim().split(" ").map((a) => (a === "<challenge>" ? CHALLENGE : a));
     const again = await runCli(printed, { cwd });
     expect(again.code, again.stderr).toBe(3);
     expect(again.stderr).toBe(`PENDING: transaction ${tx!.transactionId} is still pending; run the command again with the same key to poll\n`);
@@ -128,7 +131,7 @@ describe("renew --new-key answered PENDING", () => {
     await opensslVerifyChain(pem, caPem);
 
     // The same renew command again: the saved key stands in the way, and the advice is not renew's --key.
-    const rerun = await runCli(["renew", "--url", url, "--cert", "old.pem", "--key", "old.key", "--new-key", "--challenge", "pw", "--out", "new2.pem", "--key-out", "new.key", "--max-poll", "0"], { cwd });
+    const rerun = await runCli(["renew", "--url", url, "--cert", "old.pem", "--key", "old.key", "--new-key", "--challenge", CHALLENGE, "--out", "new2.pem", "--key-out", "new.key", "--max-poll", "0"], { cwd });
     expect(rerun.code).toBe(64);
     expect(rerun.stderr.split("\n")[0]).toBe(
       "scep: renew: new.key already exists; choose another --key-out (a key an earlier --new-key run saved for a PENDING request: poll with the scep enroll command that run printed, --key new.key)",
@@ -138,7 +141,7 @@ describe("renew --new-key answered PENDING", () => {
   it("a subject scep enroll --cn cannot make: says which subject to poll with, and prints no command that would enroll anew", async () => {
     const cwd = mkdtempSync(join(root, "rdn-"));
     await oldCertificate(cwd, "CN=dev-org, O=Example Org");
-    const r = await runCli(["renew", "--url", url, "--cert", "old.pem", "--key", "old.key", "--new-key", "--challenge", "pw", "--out", "new.pem", "--max-poll", "0"], { cwd });
+    const r = await runCli(["renew", "--url", url, "--cert", "old.pem", "--key", "old.key", "--new-key", "--challenge", CHALLENGE, "--out", "new.pem", "--max-poll", "0"], { cwd });
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toMatch(/\nnew key saved to .*new\.key \(the pending request is for it\); poll with a client that re-sends a PKCSReq for that key and subject CN=dev-org, O=Example Org \(scep enroll sends a CN-only subject\)\n$/);
     expect(r.stderr).not.toContain("run the command again");
@@ -148,7 +151,7 @@ describe("renew --new-key answered PENDING", () => {
   it("a 503 while polling leaves the new key, saved at the first PENDING, and says how to poll again; that command collects the certificate once approved", async () => {
     const cwd = mkdtempSync(join(root, "outage-"));
     await oldCertificate(cwd, "CN=dev-renew-outage");
-    const args = ["renew", "--url", url, "--cert", join(cwd, "old.pem"), "--key", join(cwd, "old.key"), "--new-key", "--challenge", "pw", "--out", join(cwd, "new.pem"), "--poll-interval", "1", "--max-poll", "3600"];
+    const args = ["renew", "--url", url, "--cert", join(cwd, "old.pem"), "--key", join(cwd, "old.key"), "--new-key", "--challenge", CHALLENGE, "--out", join(cwd, "new.pem"), "--poll-interval", "1", "--max-poll", "3600"];
     const proc = new ExampleProcess(CLI_DIR, {}, args);
     try {
       await proc.waitForLine((l) => /^PENDING: transaction \S+; polling again in 1 s$/.test(l), { stderr: true });
@@ -173,10 +176,10 @@ describe("renew --new-key answered PENDING", () => {
       expect(last[0]).toMatch(/: poll again (later|in \d+ s) with the command below$/);
       expect(last[1]).toBe(`new key saved to ${keyPath}: transaction ${transactionId} is pending for it; to poll again with: ${command} (running this renew again would make another key, another request)`);
       expect(existsSync(keyPath!)).toBe(true);
-      expect(proc.stderr).not.toContain(" pw ");
+      expect(proc.stderr).not.toContain(CHALLENGE);
 
       await scep.approve("/scep", transactionId!);
-      const printed = command!.split(" ").slice(1).map((a) => (a === "<challenge>" ? "pw" : a));
+      const printed = command!.split(" ").slice(1).map((a) => (a === "<challenge>" ? CHALLENGE : a));
       const done = await runCli(printed, { cwd });
       expect(done.code, done.stderr).toBe(0);
       const issued = Certificate.fromPem(readFileSync(join(cwd, "new.pem"), "utf8"))[0]!;

@@ -102,7 +102,8 @@ const ADMIN_TOKEN = randomBytes(16).toString("hex");
 const USE_CACHE = process.env.BENCH_CACHE !== "0";
 const EXAMPLE = process.env.BENCH_EXAMPLE ?? "express";
 // As `pnpm start` runs it: bundled into one JavaScript file (scripts/bundle-example.mjs), plain node, no tsx.
-const { entry: ENTRY, nodeArgs: ENTRY_NODE_ARGS, env: ENTRY_ENV } = ourServerEntry(fileURLToPath(new URL("../../../", import.meta.url)), EXAMPLE, process.env.BENCH_ENTRY || undefined);
+const REPO = fileURLToPath(new URL("../../../", import.meta.url));
+const { entry: ENTRY, nodeArgs: ENTRY_NODE_ARGS, env: ENTRY_ENV } = ourServerEntry(REPO, EXAMPLE, process.env.BENCH_ENTRY || undefined);
 const CA_BITS = Number(process.env.BENCH_CA_BITS ?? 2048);
 if (!Number.isInteger(CA_BITS) || CA_BITS < 2048 || CA_BITS % 8 !== 0) throw new Error(`BENCH_CA_BITS: an RSA key size in bits, ≥ 2048 (got ${process.env.BENCH_CA_BITS})`);
 const SERVER_CPUS = process.env.BENCH_SERVER_CPUS || undefined;
@@ -148,7 +149,6 @@ const WARMUP_MESSAGES = SERVERS.some((s) => s.startsWith("ours"))
 const GOAL_RATIO = 2;
 const GOAL_RSS_MB = 200;
 const GOAL_CPU_RATIO = 0.45;
-const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 
 const log = (s = ""): void => void process.stdout.write(s + "\n");
 const fmtLoad = (): string => loadavg().map((l) => l.toFixed(2)).join(" ");

@@ -8,7 +8,8 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as http from "node:http";
-import { join } from "node:path";
+import { join, relative } from "node:path";
+import { bundledExampleEntry } from "../../server-kit/test/support/example-process.js";
 
 const CLOCK_TICKS = 100; // USER_HZ: 100 on every Linux this runs on (`getconf CLK_TCK`)
 
@@ -85,7 +86,8 @@ process.once("exit", () => {
 
 /**
  * Our example server as `pnpm start` runs it: `examples/<example>-server/src/main.ts` bundled by
- * scripts/bundle-example.mjs into `examples/<example>-server/dist/main.mjs`, run by plain `node`. Returns the entry
+ * scripts/bundle-example.mjs into `examples/<example>-server/dist/main.mjs` (through the example tests'
+ * `bundledExampleEntry`), run by plain `node`. Returns the entry
  * (relative to `repo`), the node arguments and the environment to add for {@link startNodeServer}. `override` (a
  * `BENCH_ENTRY`) runs that script instead: a `.ts` one under tsx (`--import tsx`, resolved from `repo`) with the
  * example's tsconfig (`TSX_TSCONFIG_PATH`: `@scep/*` from `packages/*\/src`, as the bundle and the `pnpm start` of
@@ -96,8 +98,7 @@ export function ourServerEntry(repo: string, example: string, override?: string)
     return { entry: override, nodeArgs: ["--import", "tsx"], env: { TSX_TSCONFIG_PATH: join(repo, `examples/${example}-server/tsconfig.json`) } };
   }
   if (override) return { entry: override, nodeArgs: [], env: {} };
-  execFileSync(process.execPath, [join(repo, "scripts/bundle-example.mjs"), `${example}-server`], { stdio: "inherit" });
-  return { entry: `examples/${example}-server/dist/main.mjs`, nodeArgs: [], env: {} };
+  return { entry: relative(repo, bundledExampleEntry(`${example}-server`)), nodeArgs: [], env: {} };
 }
 
 /** {@link bundleFile} of scripts/bundle-example.mjs: `entry` (a `.ts` path) bundled into `outfile` for plain `node`. */

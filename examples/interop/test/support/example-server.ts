@@ -54,8 +54,6 @@ const TARGET: Record<ExampleKind, Launch> = {
   hono: { example: "hono-server" },
 };
 
-
-
 /** Settings for one server (the environment variables it documents). */
 export interface ExampleEnv {
   /** Static challenge; random when absent. */
