@@ -135,7 +135,7 @@ describe("--workers 2: /metrics shows the whole server", () => {
     const get = await http("GET", "/metrics");
     expect(get.headers["content-length"]).toBe(String(get.body.length));
     const head = await http("HEAD", "/metrics");
-    expect([head.status, head.headers["content-type"], head.headers["content-length"], head.body.length]).toEqual([200, "text/plain", expect.stringMatching(/^[1-9]\d*$/), 0]);
+    expect([head.status, head.headers["content-type"], head.headers["content-length"], head.body.length]).toEqual([200, "text/plain; version=0.0.4; charset=utf-8", expect.stringMatching(/^[1-9]\d*$/), 0]);
   }, 120_000);
 
   it("a worker killed (kill -9) and restarted leaves its counts in the totals: they never go back", async () => {

@@ -84,7 +84,7 @@ describe("with Redis and a metrics token", () => {
     expect(await enroll(base, caPath)).toBe("SUCCESS");
     const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
     expect(res.status).toBe(200);
-    expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
+    expect(res.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
     const text = await res.text();
     expect(text).toContain("# TYPE scep_server_enrollments_total counter");
     expect(text).toMatch(/^scep_server_enrollments_total\{scep_profile="\/scep",scep_outcome="success",scep_reason="issued",scep_enrollment_kind="initial",scep_challenge_kind="static"(,[^}]*)?\} 1$/m);
