@@ -163,6 +163,7 @@ describe("an interrupt after the request was sent, before the CA answered, saves
       `scep: interrupted (SIGTERM): new key saved to ${keyPath}: the request was sent and the CA had not answered: it may hold a pending request, or have issued a certificate, for this key; ` +
         `to poll again with: scep enroll --url ${url} --challenge <challenge> --out ${join(cwd, "new.pem")} --cn held-renew --key ${keyPath} (running this renew again would make another key, another request)`,
     );
+    expect(proc.stderr).not.toContain(CHALLENGE);
     expect(statSync(keyPath).mode & 0o777).toBe(0o600);
     expect(spkiOfKeyFile(keyPath).equals(Buffer.from(held.csr.spki))).toBe(true);
     expect(spkiOfKeyFile(keyPath).equals(Buffer.from(old.spki))).toBe(false);

@@ -87,11 +87,11 @@ process.once("exit", () => {
 /**
  * Our example server as `pnpm start` runs it: `examples/<example>-server/src/main.ts` bundled by
  * scripts/bundle-example.mjs into `examples/<example>-server/dist/main.mjs` (through the example tests'
- * `bundledExampleEntry`), run by plain `node`. Returns the entry
- * (relative to `repo`), the node arguments and the environment to add for {@link startNodeServer}. `override` (a
- * `BENCH_ENTRY`) runs that script instead: a `.ts` one under tsx (`--import tsx`, resolved from `repo`) with the
- * example's tsconfig (`TSX_TSCONFIG_PATH`: `@scep/*` from `packages/*\/src`, as the bundle and the `pnpm start` of
- * the sessions before 2026-12-06 16:30 took them), anything else as it is.
+ * `bundledExampleEntry`), run by plain `node`. Returns the entry (relative to `repo`), the node arguments and the
+ * environment to add for {@link startNodeServer}. `override` (a `BENCH_ENTRY`) runs that script instead: a `.ts` one
+ * under tsx (`--import tsx`, resolved from `repo`) with the example's tsconfig (`TSX_TSCONFIG_PATH`: `@scep/*` from
+ * `packages/*\/src`, as the bundle and the `pnpm start` of the sessions before 2026-12-06 16:30 took them), anything
+ * else as it is.
  */
 export function ourServerEntry(repo: string, example: string, override?: string): { entry: string; nodeArgs: string[]; env: Record<string, string> } {
   if (override && /\.[cm]?ts$/.test(override)) {

@@ -10,10 +10,9 @@ import { sendPlain } from "./probes.js";
 const serializer = new PrometheusSerializer("", false, undefined, false, false);
 
 /**
- * The text exposition format's media type with its version (Prometheus, "Exposition formats": `text/plain;
- * version=0.0.4`, as the Go client library sends it). Prometheus 3 picks its parser from the Content-Type and fails a
- * scrape whose type it cannot place unless the job sets `fallback_scrape_protocol` ("Prometheus 3.0 migration guide",
- * scrape protocols); a bare `text/plain`, which the exporter writes, leaves the version to guess.
+ * The text exposition format's media type with its version, as Prometheus's content negotiation names the format
+ * (`text/plain; version=0.0.4`) and its Go client sends it. The exporter writes a bare `text/plain`, which Prometheus
+ * 2 and 3 also parse as this format; the version spares any other scraper the guess.
  */
 export const PROMETHEUS_TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 

@@ -57,7 +57,7 @@ describe("operator endpoints answer HEAD with the GET's header fields", () => {
     await expectHeadLikeGet(ports.open, "/metrics", 200);
     const get = await exchange(ports.open, "GET", "/metrics");
     expect(get.body.toString()).toMatch(/^head_test_total(\{[^}]*\})? 3$/m);
-    // The text format's media type with its version: Prometheus 3 picks its parser from it.
+    // The text exposition format's media type with its version, as Prometheus's Go client sends it.
     expect(get.headers["content-type"]).toBe("text/plain; version=0.0.4; charset=utf-8");
   });
 

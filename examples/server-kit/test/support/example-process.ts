@@ -27,16 +27,21 @@ export interface LaunchOptions {
 }
 
 /**
- * Whether `examples/<example>` starts from a bundle: its own `start` script runs scripts/bundle-example.mjs (as
- * `pnpm start`, `start:hono` and `start:proxy` do), so the script's list of examples is the only one.
+ * Whether `examples/<example>` starts from a bundle: its own `start` script runs `scripts/bundle-example.mjs
+ * <example>` (the root `pnpm start`, `start:hono` and `start:proxy` run the same command), so that the tests run each
+ * example as its start script does. False for an example whose `start` runs anything else, or that has none.
+ * @throws Error naming the example when `examples/<example>/package.json` is missing or is not JSON.
  */
 export function isBundledExample(example: string): boolean {
+  const file = join(REPO_ROOT, "examples", example, "package.json");
+  let manifest: { scripts?: { start?: string } };
   try {
-    const manifest = JSON.parse(readFileSync(join(REPO_ROOT, "examples", example, "package.json"), "utf8")) as { scripts?: { start?: string } };
-    return manifest.scripts?.start?.includes("scripts/bundle-example.mjs") ?? false;
-  } catch {
-    return false; // no such example, or no package.json: nothing to bundle
+    manifest = JSON.parse(readFileSync(file, "utf8")) as typeof manifest;
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such example" : (e as Error).message;
+    throw new Error(`examples/${example}: ${why} (reading ${file})`, { cause: e });
   }
+  return manifest.scripts?.start?.includes(`scripts/bundle-example.mjs ${example}`) ?? false;
 }
 
 const bundled = new Set<string>();
@@ -44,10 +49,10 @@ const bundled = new Set<string>();
 /**
  * The absolute path of `examples/<example>/dist/main.mjs` for an example server whose `start` script runs its bundle
  * ({@link isBundledExample}), bundled by scripts/bundle-example.mjs on the first call for that example in this test
- * file (about a second). Throws for any other example.
+ * file (about a second). Throws for any other example, naming it.
  */
 export function bundledExampleEntry(example: string): string {
-  if (!isBundledExample(example)) throw new Error(`${example} does not start from a bundle (its start script does not run scripts/bundle-example.mjs)`);
+  if (!isBundledExample(example)) throw new Error(`examples/${example} does not start from a bundle (its start script does not run scripts/bundle-example.mjs ${example})`);
   if (!bundled.has(example)) {
     execFileSync(process.execPath, [join(REPO_ROOT, "scripts/bundle-example.mjs"), example], { stdio: ["ignore", "inherit", "inherit"] });
     bundled.add(example);

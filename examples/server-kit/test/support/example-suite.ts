@@ -581,8 +581,11 @@ export function describeExampleServer(name: string, exampleDir: string, pnpmScri
         const s = await start({ SCEP_CHALLENGE: "c", SCEP_ADMIN_TOKEN: TOKEN }, ["--data-dir", "data-bundle"], { pnpm: { script: pnpmScript, cwd: scratch } });
         const serverPid = (s.listening as unknown as { pid: number }).pid;
         const argv = readFileSync(`/proc/${serverPid}/cmdline`, "utf8").split("\0").filter(Boolean);
-        // Plain node on the bundle: no `--import tsx` (ExampleProcess clears NODE_OPTIONS, so none comes from there).
         expect(argv.slice(1)).toEqual([`examples/${name}-server/dist/main.mjs`, "--data-dir", "data-bundle"]);
+        // No loader through the environment either. ExampleProcess clears the test runner's NODE_OPTIONS, but pnpm sets
+        // its own from an npmrc's `node-options`, and a start script could set one (NODE_OPTIONS=--import=tsx node …).
+        const environ = readFileSync(`/proc/${serverPid}/environ`, "utf8").split("\0");
+        expect(environ.filter((v) => v.startsWith("NODE_OPTIONS=") && v.includes("tsx"))).toEqual([]);
         // The admin page's script and style, read beside admin-page.ts at start (its import.meta.url).
         const script = await fetch(`${s.base}/admin/scep/app.js`);
         expect(script.status).toBe(200);
