@@ -14,9 +14,12 @@ const serializer = new PrometheusSerializer("", false, undefined, false, false);
  * (`text/plain; version=0.0.4`) and its Go client sends it. The exporter writes a bare `text/plain`, which Prometheus
  * 2 and 3 also parse as this format; the version spares any other scraper the guess.
  */
-export const PROMETHEUS_TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+const PROMETHEUS_TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-/** Answers a scrape (GET or HEAD) 200 with `metrics` as Prometheus text ({@link PROMETHEUS_TEXT_CONTENT_TYPE}), with its Content-Length. */
+/**
+ * Answers a scrape (GET or HEAD) 200 with `metrics` as Prometheus text ({@link PROMETHEUS_TEXT_CONTENT_TYPE}), with
+ * its Content-Length.
+ */
 export function sendMetrics(res: ServerResponse, metrics: ResourceMetrics): void {
   sendPlain(res, 200, serializer.serialize(metrics), PROMETHEUS_TEXT_CONTENT_TYPE);
 }

@@ -53,6 +53,11 @@ const bundled = new Set<string>();
  */
 export function bundledExampleEntry(example: string): string {
   if (!isBundledExample(example)) throw new Error(`examples/${example} does not start from a bundle (its start script does not run scripts/bundle-example.mjs ${example})`);
+  return bundleOnce(example);
+}
+
+/** Bundles `examples/<example>` on the first call for it in this test file; the bundle's absolute path. */
+function bundleOnce(example: string): string {
   if (!bundled.has(example)) {
     execFileSync(process.execPath, [join(REPO_ROOT, "scripts/bundle-example.mjs"), example], { stdio: ["ignore", "inherit", "inherit"] });
     bundled.add(example);
@@ -67,7 +72,7 @@ export function bundledExampleEntry(example: string): string {
 function launchArgs(exampleDir: string, sources: boolean): string[] {
   const example = basename(exampleDir);
   if (sources || !isBundledExample(example)) return ["--import", "tsx", "src/main.ts"];
-  return [bundledExampleEntry(example)];
+  return [bundleOnce(example)];
 }
 
 /** The parent's environment without what a test runner or pnpm set for itself (INIT_CWD would move relative paths). */
