@@ -41,8 +41,9 @@ const REASON = "reason:";
  * profile (`HINCRBY` per label, then `PEXPIRE`) into the hash
  * `<prefix>stats:{<profile>}` (fields `outcome:<outcome>`, `reason:<reason>`).
  * A write that fails puts its counts back in the buffer, which is bounded by
- * `maxBufferedLabels`, so a Redis that is down costs no request any time and
- * only a bounded amount of memory. Counting is exactly once: a write that
+ * `maxBufferedLabels`, and the next flush, `flushIntervalMs` later, writes
+ * them, whether or not more requests are counted meanwhile; so a Redis that is
+ * down costs no request any time and only a bounded amount of memory. Counting is exactly once: a write that
  * fails or times out may still run on Redis, so it also sets a marker key
  * (`<prefix>stats:{<profile>}:writer:<random id of this store>`, the batch's
  * number, 60 s) and is followed, on the same client, by a script that takes
@@ -77,6 +78,7 @@ export class RedisCounterStore implements CounterStore {
   #labels = 0;
   #dropped = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
   #flushing: Promise<void> | undefined;
   /** Names this store's marker key; with #batch, a write's number (see COUNT and UNCOUNT). */
   readonly #writer = randomBytes(8).toString("hex");
@@ -109,20 +111,24 @@ export class RedisCounterStore implements CounterStore {
   increment(profile: string, outcome: ScepOutcome, reason: string): void {
     this.#add(profile, OUTCOME + outcome, 1);
     this.#add(profile, REASON + reason, 1);
-    if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.flush().catch((e: unknown) => {
-          try {
-            // An async onError that rejects is dropped too: unobserved, it would end the process (unhandled rejection).
-            ignoreRejection(this.#onError?.(e));
-          } catch {
-            /* a broken error sink must not matter */
-          }
-        });
-      }, this.#intervalMs);
-      this.#timer.unref?.();
-    }
+    this.#schedule();
+  }
+
+  /** Arms the flush timer, unless it is armed already. */
+  #schedule(): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.flush().catch((e: unknown) => {
+        try {
+          // An async onError that rejects is dropped too: unobserved, it would end the process (unhandled rejection).
+          ignoreRejection(this.#onError?.(e));
+        } catch {
+          /* a broken error sink must not matter */
+        }
+      });
+    }, this.#intervalMs);
+    this.#timer.unref?.();
   }
 
   #add(profile: string, field: string, delta: number): void {
@@ -173,6 +179,9 @@ export class RedisCounterStore implements CounterStore {
           // take its counts off again if it did, and only then (the marker), right behind it on the same connection.
           this.#run.undo(UNCOUNT, keys, [batch, ...deltas]);
           for (const [field, delta] of fields) this.#add(profile, field, delta);
+          // Written by the next flush, `flushIntervalMs` from now, whether or not another request is counted before:
+          // a replica that gets no more traffic after an outage still hands its counts over (not once closed).
+          if (!this.#closed) this.#schedule();
           throw e;
         }
       }),
@@ -203,8 +212,14 @@ export class RedisCounterStore implements CounterStore {
     return out;
   }
 
-  /** Stops the flush timer and writes what is buffered (call on shutdown). */
+  /**
+   * Stops the flush timer and writes what is buffered (call on shutdown). A write that fails here is not tried again
+   * in the background.
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when that write failed.
+   */
   async close(): Promise<void> {
+    this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.flush();
