@@ -217,7 +217,7 @@ function describeError(e: ErrorObject): [string, string] {
       const name = String(p.additionalProperty);
       const known = Object.keys((e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {});
       const near = closest(name, known);
-      return [fieldOf(e.instancePath, name), SECRET_FIELDS[name] ?? (near ? `unknown field (did you mean ${near}?)` : "unknown field")];
+      return [fieldOf(e.instancePath, name), (Object.hasOwn(SECRET_FIELDS, name) ? SECRET_FIELDS[name] : undefined) ?? (near ? `unknown field (did you mean ${near}?)` : "unknown field")];
     }
     case "enum":
       return [fieldOf(e.instancePath), `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`];

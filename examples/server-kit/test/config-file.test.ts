@@ -172,6 +172,7 @@ describe("loadConfig: one line naming the bad field", () => {
     ["an unknown field close to a known one", [{ path: "/a", paht: "/b" }], "profiles[0].paht: unknown field (did you mean path?)"],
     ["a known field's name without its s", [{ path: "/a", validityDay: 90 }], "profiles[0].validityDay: unknown field (did you mean validityDays?)"],
     ["an unknown field like no known one", [{ path: "/a", colour: "red" }], "profiles[0].colour: unknown field"],
+    ["an unknown field named like an Object.prototype property", [{ path: "/a", constructor: 1 }], "profiles[0].constructor: unknown field"],
     ["no profiles", [], "profiles: at least one profile is required"],
     ["no profiles key", { profile: [] }, "profiles: required"],
   ])("%s", (_what, profiles, message) => {

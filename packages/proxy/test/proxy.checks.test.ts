@@ -558,6 +558,19 @@ describe("events and stats", () => {
     });
   });
 
+  it("a CA named like an Object.prototype property is served and counted as any other", async () => {
+    // `stats.cas[name] ??= …` on a plain object found the inherited `constructor` (no entry made, then a TypeError
+    // after the answer was built: fetch rejected, the server answered 500); `__proto__` set the prototype instead.
+    for (const name of ["constructor", "toString", "hasOwnProperty", "__proto__"]) {
+      await profiles.put({ hostId: "h1", profileId: "p1", caName: name, status: "pending", updatedAt: 0, challengeRetrievedAt: clock.now().getTime() });
+      const p = createScepProxy({ profiles, cas: new MemoryCaRegistry([{ name, type: "ndes", url: up.url }]), now: clock.now });
+      const r = await p.fetch(new Request(`http://proxy.test/scep/h1,p1,${name}?operation=GetCACaps`));
+      expect(r.status, name).toBe(200);
+      expect(Object.keys(p.stats().cas), name).toEqual([name]);
+      expect(p.stats().cas[name], name).toMatchObject({ caName: name, requests: 1, outcomes: { forwarded: 1 } });
+    }
+  });
+
   it("a sink that throws is logged and the device still gets its answer", async () => {
     const p = createScepProxy({ profiles, cas: new MemoryCaRegistry([{ name: "ndes", type: "ndes", url: up.url }]), onEvent: [() => { throw new Error("sink"); }, (e) => events.push(e)], logger: { error: (m) => logged.push(m) } });
     expect((await call("/scep/x?operation=GetCACaps", undefined, p)).status).toBe(400);

@@ -203,13 +203,16 @@ export class RedisCounterStore implements CounterStore {
   async read(profile: string): Promise<ProfileCounters> {
     await this.flush();
     const fields = fieldMap(await this.#run.command("read", "HGETALL", [this.#key(profile)]));
-    const out: ProfileCounters = { outcomes: {}, reasons: {} };
+    // Filled without a prototype, so that a label named `__proto__` is a count like any other (an assignment to a
+    // plain object's `__proto__` sets its prototype); handed back as plain objects, as MemoryCounterStore does.
+    const outcomes = Object.create(null) as Record<string, number>;
+    const reasons = Object.create(null) as Record<string, number>;
     for (const [field, value] of fields) {
       const n = Number(value.toString());
-      if (field.startsWith(OUTCOME)) out.outcomes[field.slice(OUTCOME.length)] = n;
-      else if (field.startsWith(REASON)) out.reasons[field.slice(REASON.length)] = n;
+      if (field.startsWith(OUTCOME)) outcomes[field.slice(OUTCOME.length)] = n;
+      else if (field.startsWith(REASON)) reasons[field.slice(REASON.length)] = n;
     }
-    return out;
+    return { outcomes: { ...outcomes }, reasons: { ...reasons } };
   }
 
   /**

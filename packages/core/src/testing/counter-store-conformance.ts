@@ -85,6 +85,21 @@ export function counterStoreConformance<S extends CounterStore>(options: Counter
       });
     });
 
+    it("labels named like Object.prototype's properties count as any other label", async () => {
+      // A reason comes from validators and webhooks: `constructor` or `__proto__` must be counted, not read as
+      // an inherited value or taken for the record's prototype.
+      const p = profile();
+      for (const reason of ["constructor", "__proto__", "toString", "hasOwnProperty", "__proto__"]) await count(store, p, "failure", reason);
+      const read = await store.read(p);
+      expect(read.outcomes).toEqual({ failure: 5 });
+      expect(Object.entries(read.reasons).sort()).toEqual([
+        ["__proto__", 2],
+        ["constructor", 1],
+        ["hasOwnProperty", 1],
+        ["toString", 1],
+      ]);
+    });
+
     it("an unknown profile reads as empty records", async () => {
       expect(await store.read(profile())).toEqual({ outcomes: {}, reasons: {} });
     });

@@ -282,7 +282,8 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
   const sinks: readonly ProxyEventSink[] = options.onEvent === undefined ? [] : typeof options.onEvent === "function" ? [options.onEvent] : [...options.onEvent];
   if (!challenges && cas.list().some((ca) => ca.type === "custom")) throw new ProxyConfigError("a CA of type custom needs the challenges option (a ChallengeStore)");
 
-  const stats: ProxyStats = { requests: 0, cas: {}, unattributed: {} };
+  // `cas` has no prototype: a CA may be named `constructor` or `__proto__` (structuredClone hands out plain copies).
+  const stats: ProxyStats = { requests: 0, cas: Object.create(null) as ProxyStats["cas"], unattributed: {} };
 
   const owns = (pathname: string): boolean => base === "" || pathname === base || pathname.startsWith(`${base}/`);
 
