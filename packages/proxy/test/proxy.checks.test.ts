@@ -326,6 +326,98 @@ describe("PROXY.md check 5: challenge lifecycles (injected clock)", () => {
     expect(await challenges.consume(earlier, { profile: "corp" })).toBe(true); // never consumed by the refusal
   });
 
+  describe("a re-registration racing a failed check through an earlier URL: only the registration that was checked is requeued", () => {
+    /** The MDM registers the profile (again): a fresh one-time challenge, its hash in a pending record; the URL it hands out. */
+    async function register(store: MemoryChallengeStore): Promise<string> {
+      const challenge = await store.issue({ profile: "corp", ttlMs: 60 * MIN, holder: JSON.stringify(["h1", "p1"]) });
+      await pending(key("corp"), { challengeHash: await challengeHash(challenge) });
+      return `/scep/${buildIdentifier({ ...key("corp"), challenge })}`;
+    }
+
+    /** A challenge store whose consume first lets `during` run: what lands between the record's read and the requeue. */
+    class RacingChallengeStore extends MemoryChallengeStore {
+      during: (() => Promise<void>) | undefined;
+      override async consume(challenge: string, options: Parameters<MemoryChallengeStore["consume"]>[1]): Promise<boolean> {
+        const during = this.during;
+        this.during = undefined;
+        if (during) await during();
+        return super.consume(challenge, options);
+      }
+    }
+
+    it("custom: the MDM registers again while the old URL's spent challenge is consumed → the old URL gets 400, the new registration stays pending and its URL forwards", async () => {
+      const racing = new RacingChallengeStore({ now: clock.now });
+      challenges = racing;
+      const p = makeProxy();
+      const oldUrl = await register(racing);
+      expect((await call(`${oldUrl}?operation=PKIOperation`, { method: "POST", body: MSG }, p)).status).toBe(200); // spends it
+      let newUrl = "";
+      racing.during = async () => void (newUrl = await register(racing));
+      clock.advance(1);
+      expect(await call(`${oldUrl}?operation=PKIOperation`, { method: "POST", body: MSG }, p)).toMatchObject({ status: 400, text: "challenge failed" });
+      const current = (await profiles.get(key("corp")))!;
+      expect(current).toMatchObject({ status: "pending", updatedAt: clock.now().getTime() });
+      expect(current.requeueCount).toBeUndefined();
+      expect(events.at(-1)).toMatchObject({ outcome: "rejected", reason: "challenge_failed" });
+      expect(events.at(-1)!.requeued).toBeUndefined();
+      expect(p.stats().cas.corp?.requeues).toBe(0);
+      expect(newUrl).not.toBe(oldUrl);
+      expect((await call(`${newUrl}?operation=PKIOperation`, { method: "POST", body: MSG }, p)).status).toBe(200);
+      expect(pkiSeen()).toEqual([MSG, MSG]);
+    });
+
+    it("custom: a never-used old URL whose challenge the re-registration (same holder) supersedes during its consume → 400 challenge failed, the new registration stays pending and its URL forwards", async () => {
+      const racing = new RacingChallengeStore({ now: clock.now });
+      challenges = racing;
+      const p = makeProxy();
+      const oldUrl = await register(racing);
+      let newUrl = "";
+      racing.during = async () => void (newUrl = await register(racing));
+      expect(await call(`${oldUrl}?operation=PKIOperation`, { method: "POST", body: MSG }, p)).toMatchObject({ status: 400, text: "challenge failed" });
+      expect((await profiles.get(key("corp")))?.status).toBe("pending");
+      expect(events.at(-1)!.requeued).toBeUndefined();
+      expect((await call(`${newUrl}?operation=PKIOperation`, { method: "POST", body: MSG }, p)).status).toBe(200);
+    });
+
+    it("NDES: the MDM registers again (new challengeRetrievedAt) just before the expired request's requeue → the new registration stays pending and enrolls", async () => {
+      class LateStore extends MemoryProfileStore {
+        before: (() => Promise<void>) | undefined;
+        override async requeue(k: ProfileKey, expected?: ProfileRecord): Promise<boolean> {
+          const before = this.before;
+          this.before = undefined;
+          if (before) await before();
+          return super.requeue(k, expected);
+        }
+      }
+      const store = new LateStore({ now: clock.now });
+      profiles = store;
+      const p = makeProxy(store);
+      await pending(key("ndes"), { challengeRetrievedAt: clock.now().getTime() });
+      clock.advance(58 * MIN);
+      store.before = () => pending(key("ndes"), { challengeRetrievedAt: clock.now().getTime() });
+      expect(await call(`/scep/h1,p1,ndes?operation=PKIOperation`, { method: "POST", body: MSG }, p)).toMatchObject({ status: 400, text: "challenge password has expired" });
+      expect(await profiles.get(key("ndes"))).toStrictEqual({ ...key("ndes"), status: "pending", challengeRetrievedAt: clock.now().getTime(), updatedAt: clock.now().getTime() });
+      expect(events.at(-1)!.requeued).toBeUndefined();
+      expect((await call(`/scep/h1,p1,ndes?operation=PKIOperation`, { method: "POST", body: MSG }, p)).status).toBe(200);
+    });
+
+    it("a ProfileStore written before requeue took `expected` (resolves undefined) is still requeued, and the event says so", async () => {
+      const old: ProfileStore = {
+        get: (k) => profiles.get(k),
+        put: (r) => profiles.put(r),
+        requeue: async (k: ProfileKey): Promise<void> => void (await profiles.requeue(k)),
+        markFailed: (k, detail) => profiles.markFailed(k, detail),
+        delete: (k) => profiles.delete(k),
+        list: () => profiles.list(),
+      };
+      await pending(key("ndes"), { challengeRetrievedAt: clock.now().getTime() });
+      clock.advance(58 * MIN);
+      expect((await call(`/scep/h1,p1,ndes?operation=PKIOperation`, { method: "POST", body: MSG }, makeProxy(old))).status).toBe(400);
+      expect(events.at(-1)).toMatchObject({ reason: "challenge_expired", requeued: true });
+      expect(await profiles.get(key("ndes"))).toMatchObject({ status: "none", requeueCount: 1 });
+    });
+  });
+
   it("custom: a challenge issued for another CA is refused and stays usable on its own CA", async () => {
     const other = await challenges.issue({ profile: "elsewhere", ttlMs: 60 * MIN });
     await pending(key("corp"));
@@ -452,9 +544,9 @@ describe("store failures", () => {
       if (this.failGet) throw this.failGet;
       return super.get(k);
     }
-    override async requeue(k: ProfileKey): Promise<void> {
+    override async requeue(k: ProfileKey, expected?: ProfileRecord): Promise<boolean> {
       if (this.failRequeue) throw this.failRequeue;
-      return super.requeue(k);
+      return super.requeue(k, expected);
     }
   }
 

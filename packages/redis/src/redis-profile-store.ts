@@ -110,17 +110,9 @@ export class RedisProfileStore implements ProfileStore {
     if (!Object.hasOwn(DELIVERY_STATUSES, record.status)) throw new InvalidArgumentError(`status must be one of ${Object.keys(DELIVERY_STATUSES).join(", ")}`);
     checkTime(record.updatedAt, "updatedAt");
     if (record.challengeRetrievedAt !== undefined) checkTime(record.challengeRetrievedAt, "challengeRetrievedAt");
+    if (record.requeueCount !== undefined && (!Number.isSafeInteger(record.requeueCount) || record.requeueCount < 0)) throw new InvalidArgumentError("requeueCount must be a non-negative integer");
     const m = member(record);
-    const fields: string[] = ["hostId", record.hostId, "profileId", record.profileId, "caName", record.caName, "status", record.status, "updatedAt", String(record.updatedAt)];
-    if (record.platform !== undefined) fields.push("platform", record.platform);
-    if (record.challengeRetrievedAt !== undefined) fields.push("challengeRetrievedAt", String(record.challengeRetrievedAt));
-    if (record.challengeHash !== undefined) fields.push("challengeHash", record.challengeHash);
-    if (record.detail !== undefined) fields.push("detail", record.detail);
-    if (record.requeueCount !== undefined) {
-      if (!Number.isSafeInteger(record.requeueCount) || record.requeueCount < 0) throw new InvalidArgumentError("requeueCount must be a non-negative integer");
-      fields.push("requeueCount", String(record.requeueCount));
-    }
-    await this.#run.eval("put", PROFILE_PUT, [this.#record(m), this.#index], [this.#options.now().getTime(), this.#retentionMs, m, ...fields]);
+    await this.#run.eval("put", PROFILE_PUT, [this.#record(m), this.#index], [this.#options.now().getTime(), this.#retentionMs, m, ...fieldsOf(record)]);
   }
 
   /**
@@ -129,11 +121,18 @@ export class RedisProfileStore implements ProfileStore {
    * `requeueCount` + 1 (`HINCRBY`: N concurrent requeues, on any replicas, add
    * N), `updatedAt` now. Atomic (Lua script); an absent record stays absent.
    *
+   * With `expected` (the record as `get` returned it), only when the hash still
+   * holds exactly the fields `put` would write for `expected` (compared inside
+   * the same script: a re-registration, a requeue or a markFailed by another
+   * replica in between leaves the record untouched). Resolves true when it
+   * requeued, false when there was no record or another one.
+   *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
    */
-  async requeue(key: ProfileKey): Promise<void> {
+  async requeue(key: ProfileKey, expected?: ProfileRecord): Promise<boolean> {
     const m = member(key);
-    await this.#run.eval("requeue", PROFILE_REQUEUE, [this.#record(m), this.#index], [this.#options.now().getTime(), this.#retentionMs, m]);
+    const condition = expected === undefined ? [] : fieldsOf(expected);
+    return (await this.#run.eval("requeue", PROFILE_REQUEUE, [this.#record(m), this.#index], [this.#options.now().getTime(), this.#retentionMs, m, ...condition])) === 1;
   }
 
   /**
@@ -186,6 +185,21 @@ export class RedisProfileStore implements ProfileStore {
 /** The index member (and key suffix) of a record: its three key fields percent-encoded, joined by `,`. */
 function member(key: ProfileKey): string {
   return `${profileTag(key.hostId)},${profileTag(key.profileId)},${profileTag(key.caName)}`;
+}
+
+/**
+ * A record's hash fields as `put` writes them (field/value pairs; absent optional fields left out), so a conditional
+ * requeue compares what `put` stored. Numbers as `String(n)`: `put` accepts safe integers only, and `get` reads them
+ * back with `Number`, so a record read by `get` gives back the same text.
+ */
+function fieldsOf(record: ProfileRecord): string[] {
+  const fields: string[] = ["hostId", record.hostId, "profileId", record.profileId, "caName", record.caName, "status", record.status, "updatedAt", String(record.updatedAt)];
+  if (record.platform !== undefined) fields.push("platform", record.platform);
+  if (record.challengeRetrievedAt !== undefined) fields.push("challengeRetrievedAt", String(record.challengeRetrievedAt));
+  if (record.challengeHash !== undefined) fields.push("challengeHash", record.challengeHash);
+  if (record.detail !== undefined) fields.push("detail", record.detail);
+  if (record.requeueCount !== undefined) fields.push("requeueCount", String(record.requeueCount));
+  return fields;
 }
 
 function checkKey(key: ProfileKey): void {

@@ -105,6 +105,36 @@ describe("two stores (two proxy replicas) on one Redis", () => {
   });
 });
 
+describe("conditional requeue (requeue with the record as read) across two replicas", () => {
+  it("replica A's requeue of what it read leaves the registration replica B wrote meanwhile untouched; the comparison is in the script, which survives SCRIPT FLUSH", async () => {
+    const other = new Redis({ ...redis.server.connection, ...redisClientOptions, lazyConnect: true });
+    await other.connect();
+    try {
+      const a = new RedisProfileStore(redis.client, { keyPrefix: "pp7:", now });
+      const b = new RedisProfileStore(other, { keyPrefix: "pp7:", now });
+      const key = { hostId: "h", profileId: "wifi", caName: "corp" };
+      await a.put(record("h", { challengeHash: "a".repeat(64), challengeRetrievedAt: T0 - 10 }));
+      const read = (await a.get(key))!;
+      // The MDM registers the profile again through replica B: a new challenge, status pending.
+      const again = record("h", { challengeHash: "b".repeat(64), challengeRetrievedAt: T0 - 5, updatedAt: T0 - 5 });
+      await b.put(again);
+      expect(await a.requeue(key, read)).toBe(false);
+      expect(await b.get(key)).toStrictEqual(again);
+      // A field written behind the store's back (not in `expected`) also makes it another record.
+      const current = (await b.get(key))!;
+      await redis.client.hset("pp7:proxy:{proxy-profiles}:r:h,wifi,corp", "stray", "x");
+      expect(await a.requeue(key, current)).toBe(false);
+      await redis.client.hdel("pp7:proxy:{proxy-profiles}:r:h,wifi,corp", "stray");
+      await redis.client.script("FLUSH"); // EVALSHA answered NOSCRIPT: EVAL, same script
+      expect(await a.requeue(key, current)).toBe(true);
+      expect(await b.get(key)).toStrictEqual({ ...key, status: "none", challengeHash: "b".repeat(64), requeueCount: 1, updatedAt: T0 });
+      expect(await redis.client.pttl("pp7:proxy:{proxy-profiles}:r:h,wifi,corp")).toBeGreaterThan(0);
+    } finally {
+      other.disconnect();
+    }
+  });
+});
+
 describe("Redis down → ERR_STORE_UNAVAILABLE (fail closed), recovered without a restart", () => {
   it("every operation rejects with StoreUnavailableError while the server is paused past commandTimeoutMs", async () => {
     // 1 s: waited out while the server is paused, and the bound on the answers after SIGCONT, which a loaded machine

@@ -200,8 +200,9 @@ function normaliseBase(basePath: string | undefined): string {
  * 5. PKIOperation: read the message (413 over `maxBodyBytes`, for a GET `message` 414 URI Too Long, RFC 9110
  *    §15.5.15; 400 `invalid message`; a POST body that is not the DER
  *    PKIMessage nor its base64 or PEM text, RFC 8894 §4.1: 400 saying so), then the challenge
- *    lifecycle of the CA type; an expired or invalid challenge requeues the profile → 400
- *    `challenge password has expired` / `challenge failed`; a `custom` CA's challenge other than the one the record's
+ *    lifecycle of the CA type; an expired or invalid challenge requeues the profile (only while its record is still
+ *    the one read in step 2: `ProfileStore.requeue` with `expected`, so a re-registration made meanwhile stays
+ *    pending) → 400 `challenge password has expired` / `challenge failed`; a `custom` CA's challenge other than the one the record's
  *    `challengeHash` names (an earlier URL of a re-registered profile) → 400 `challenge superseded`, nothing consumed,
  *    no requeue. A CertPoll (messageType 20, RFC 8894 §3.3.3: polling a PENDING enrollment) skips the challenge
  *    check: it carries none, spends none, and the CA answers it from its own transaction. A `custom` CA's PKCSReq
@@ -520,8 +521,10 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
       // A superseded challenge is an earlier URL of a profile the MDM registered again: the current URL is out
       // there, pending; a requeue would set it to none and make the current URL fail too.
       if (verdict.reason === "challenge_superseded") return reject(verdict.reason);
-      await store("requeue", () => profiles.requeue(key));
-      event.requeued = true;
+      // Only the registration this verdict is about: the MDM may have registered the profile again (new challenge,
+      // status pending) while the challenge was checked (a store round trip for a custom CA), and requeuing that would
+      // break the URL it just handed out. The store compares the record with the one read above, atomically.
+      if ((await store("requeue", () => profiles.requeue(key, record))) !== false) event.requeued = true;
       return reject(verdict.reason);
     }
     // 6. Forward, bytes unchanged.

@@ -27,6 +27,19 @@ function kindOf(value: unknown): string {
 const keyOf = (k: ProfileKey): string => JSON.stringify([k.hostId, k.profileId, k.caName]);
 
 /**
+ * The fields a record holds, each compared by a conditional requeue (`@scep/redis` compares every field it stores).
+ * A `Record` over the type, so a field added to `ProfileRecord` fails to compile until it is listed here.
+ */
+const FIELDS: Readonly<Record<keyof ProfileRecord, true>> = {
+  hostId: true, profileId: true, caName: true, status: true, platform: true,
+  challengeRetrievedAt: true, challengeHash: true, detail: true, requeueCount: true, updatedAt: true,
+};
+const RECORD_FIELDS = Object.keys(FIELDS) as (keyof ProfileRecord)[];
+
+/** Whether two records are the same registration: every stored field equal (`undefined` = absent). */
+const sameRecord = (a: ProfileRecord, b: ProfileRecord): boolean => RECORD_FIELDS.every((f) => a[f] === b[f]);
+
+/**
  * A {@link ProfileStore} in a `Map`, for tests and single-process proxies.
  * Unbounded: the MDM owns the records and deletes those it no longer needs.
  *
@@ -70,12 +83,14 @@ export class MemoryProfileStore implements ProfileStore {
   }
 
   /** {@inheritDoc ProfileStore.requeue} */
-  async requeue(key: ProfileKey): Promise<void> {
+  async requeue(key: ProfileKey, expected?: ProfileRecord): Promise<boolean> {
     const k = keyOf(key);
     const r = this.#records.get(k);
-    if (!r) return;
+    // Read, compared and written in one synchronous step: no other call runs in between.
+    if (!r || (expected !== undefined && !sameRecord(r, expected))) return false;
     const { challengeRetrievedAt: _c, detail: _d, ...rest } = r;
     this.#records.set(k, { ...rest, status: "none", requeueCount: (r.requeueCount ?? 0) + 1, updatedAt: this.#now() });
+    return true;
   }
 
   /** {@inheritDoc ProfileStore.markFailed} */

@@ -108,8 +108,33 @@ export interface ProfileStore {
    * Sends the profile back to the MDM's queue: status `none`, `challengeRetrievedAt` and `detail` removed (`challengeHash` kept),
    * `requeueCount` incremented atomically (N concurrent requeues add N), `updatedAt` set to now. No-op (and no
    * record created) when there is no record for `key`.
+   *
+   * With `expected` (the record as {@link ProfileStore.get} returned it), the requeue is conditional: it happens only
+   * when the stored record is still that record, field for field (every field `put` stores: status, platform,
+   * challengeRetrievedAt, challengeHash, detail, requeueCount, updatedAt and the key fields; a field absent from one
+   * must be absent from the other), checked and written in one atomic step. A record replaced meanwhile (the MDM
+   * registered the profile again: a new challengeHash or challengeRetrievedAt, a new updatedAt, status `pending`), or
+   * requeued or marked failed meanwhile, is left untouched. The proxy passes what it read, so a request through an
+   * earlier URL never requeues the registration the MDM made while that request was being checked; of N concurrent
+   * requeues with the same `expected`, one applies. Without `expected`: unconditional, as above.
+   *
+   * Resolves true when the record was requeued, false when it was left as it was (no record; with `expected`, another
+   * record). A store written before `expected` existed resolves `undefined` (taken as requeued) and requeues
+   * unconditionally: it compiles and behaves as before, but keeps the race `expected` closes.
+   *
+   * @example
+   * ```ts
+   * import { MemoryProfileStore } from "@scep/proxy";
+   *
+   * const profiles = new MemoryProfileStore();
+   * const key = { hostId: "host-42", profileId: "wifi", caName: "corp" };
+   * await profiles.put({ ...key, status: "pending", updatedAt: 1_700_000_000_000 });
+   * const read = (await profiles.get(key))!;
+   * await profiles.put({ ...key, status: "pending", updatedAt: 1_700_000_060_000 }); // the MDM registered it again
+   * await profiles.requeue(key, read); // false: the new registration stays pending
+   * ```
    */
-  requeue(key: ProfileKey): Promise<void>;
+  requeue(key: ProfileKey, expected?: ProfileRecord): Promise<boolean | void>;
   /** Sets status `failed` with `detail` (e.g. `upstream timeout`) and `updatedAt` now. No-op when there is no record. */
   markFailed(key: ProfileKey, detail: string): Promise<void>;
   /** Removes the record; true when there was one. */

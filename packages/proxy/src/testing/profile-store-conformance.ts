@@ -31,6 +31,12 @@ let counter = 0;
  * `put` replaces; `requeue` sets status `none`, removes
  * `challengeRetrievedAt` and `detail` (keeps `challengeHash`), increments `requeueCount` and sets
  * `updatedAt` by the injected clock, and 20 concurrent requeues add 20;
+ * `requeue(key, expected)` requeues (resolving true, requeueCount + 1) only
+ * while the stored record is still `expected` field for field, and leaves a
+ * record replaced meanwhile (a re-registration, a requeue, a markFailed, any
+ * field changed, added or removed) untouched, resolving false; of 20
+ * concurrent conditional requeues with one `expected`, exactly one applies;
+ * for an absent key it resolves false and creates nothing;
  * `markFailed` sets `failed`, the detail and `updatedAt`; both are no-ops
  * creating nothing for an absent key; `delete` is true once; `list` yields
  * every record; a record with an empty key field, an unknown status, a
@@ -145,6 +151,73 @@ export function profileStoreConformance<S extends ProfileStore>(options: Profile
       await store.put(record(k, { requeueCount: 3 }));
       await Promise.all(Array.from({ length: 20 }, () => store.requeue(k)));
       expect((await store.get(k))?.requeueCount).toBe(23);
+    });
+
+    it("requeue with expected = the record as read: requeued, resolves true, requeueCount + 1, updatedAt by the clock", async () => {
+      const k = key();
+      const hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+      await store.put(record(k, { platform: "darwin", challengeRetrievedAt: 1_700_000_000_500, challengeHash: hash, detail: "", requeueCount: 0 }));
+      const read = (await store.get(k))!;
+      clock.advance(1_000);
+      expect(await store.requeue(k, read)).toBe(true);
+      expect(await store.get(k)).toStrictEqual({ ...k, status: "none", platform: "darwin", challengeHash: hash, requeueCount: 1, updatedAt: clock.now().getTime() });
+      // A bare record (no optional field) matches too.
+      const bare = key();
+      await store.put(record(bare));
+      expect(await store.requeue(bare, (await store.get(bare))!)).toBe(true);
+      expect(await store.get(bare)).toMatchObject({ status: "none", requeueCount: 1 });
+    });
+
+    it("requeue with expected: a record replaced meanwhile (re-registered, requeued, marked failed, any field changed, added or removed) is left untouched and it resolves false", async () => {
+      const hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+      const base: Partial<ProfileRecord> = { platform: "darwin", challengeRetrievedAt: 1_700_000_000_500, challengeHash: hash };
+      // What replaced the record between the read and the requeue: the stored record, from the one read.
+      const replacements: [string, (read: ProfileRecord) => ProfileRecord | ((k: ProfileKey) => Promise<void>)][] = [
+        ["a re-registration: new challengeHash, challengeRetrievedAt and updatedAt", (r) => ({ ...r, challengeHash: "0".repeat(64), challengeRetrievedAt: r.challengeRetrievedAt! + 1, updatedAt: r.updatedAt + 1 })],
+        ["a re-registration with only a new challengeHash", (r) => ({ ...r, challengeHash: "0".repeat(64) })],
+        ["a re-registration with only a new challengeRetrievedAt", (r) => ({ ...r, challengeRetrievedAt: r.challengeRetrievedAt! + 1 })],
+        ["a re-registration with only a new updatedAt", (r) => ({ ...r, updatedAt: r.updatedAt + 1 })],
+        ["another status", (r) => ({ ...r, status: "verifying" })],
+        ["a field removed", ({ challengeHash: _h, ...r }) => r],
+        ["a field added", (r) => ({ ...r, detail: "added" })],
+        ["another platform", (r) => ({ ...r, platform: "ios" })],
+        ["another requeueCount", (r) => ({ ...r, requeueCount: 4 })],
+        ["a requeue", () => async (k) => void (await store.requeue(k))],
+        ["a markFailed", () => async (k) => store.markFailed(k, "upstream timeout")],
+      ];
+      for (const [what, replace] of replacements) {
+        const k = key();
+        await store.put(record(k, base));
+        const read = (await store.get(k))!;
+        const replacement = replace(read);
+        if (typeof replacement === "function") await replacement(k);
+        else await store.put(replacement);
+        const before = await store.get(k);
+        clock.advance(1_000);
+        expect(await store.requeue(k, read), what).toBe(false);
+        expect(await store.get(k), what).toStrictEqual(before);
+      }
+    });
+
+    it("requeue with expected is atomic: of 20 concurrent requeues with the same expected record, exactly one applies", async () => {
+      const k = key();
+      await store.put(record(k, { challengeRetrievedAt: 1_700_000_000_500, requeueCount: 3 }));
+      const read = (await store.get(k))!;
+      const results = await Promise.all(Array.from({ length: 20 }, () => store.requeue(k, read)));
+      expect(results.filter((r) => r === true)).toHaveLength(1);
+      expect(results.filter((r) => r === false)).toHaveLength(19);
+      expect(await store.get(k)).toMatchObject({ status: "none", requeueCount: 4 });
+    });
+
+    it("requeue with expected of an absent key resolves false and creates nothing (also when the record was deleted after the read)", async () => {
+      const k = key();
+      expect(await store.requeue(k, record(k))).toBe(false);
+      expect(await store.get(k)).toBeUndefined();
+      await store.put(record(k));
+      const read = (await store.get(k))!;
+      await store.delete(k);
+      expect(await store.requeue(k, read)).toBe(false);
+      expect(await store.get(k)).toBeUndefined();
     });
 
     it("markFailed: status failed with the detail, updatedAt by the clock, other fields kept", async () => {

@@ -36,13 +36,27 @@ return 1
 /**
  * requeue: status `none`, `challengeRetrievedAt` and `detail` removed,
  * `requeueCount` + 1, `updatedAt` now; an absent record stays absent.
- * KEYS[1] record, KEYS[2] index. ARGV[1] now, ARGV[2] retention (ms), ARGV[3] index member.
- * Returns 1 when the record existed, else 0.
+ * Conditional when ARGV[4..] holds the expected record's field/value pairs (as
+ * `put` writes them): the record is requeued only when its hash holds exactly
+ * those fields with those values (none more, none fewer), compared here, in
+ * the same atomic step as the write.
+ * KEYS[1] record, KEYS[2] index. ARGV[1] now, ARGV[2] retention (ms), ARGV[3] index member,
+ * ARGV[4..] field/value pairs of the expected record (none: unconditional).
+ * Returns 1 when the record was requeued, 0 when it was absent or not the expected one.
  */
 export const PROFILE_REQUEUE = script(
   "profile-requeue",
   `${KEEP_INDEX}
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local current = redis.call('HGETALL', KEYS[1])
+if #current == 0 then return 0 end
+if #ARGV > 3 then
+  if #current ~= #ARGV - 3 then return 0 end
+  local held = {}
+  for i = 1, #current, 2 do held[current[i]] = current[i + 1] end
+  for i = 4, #ARGV, 2 do
+    if held[ARGV[i]] ~= ARGV[i + 1] then return 0 end
+  end
+end
 redis.call('HDEL', KEYS[1], 'challengeRetrievedAt', 'detail')
 redis.call('HINCRBY', KEYS[1], 'requeueCount', 1)
 redis.call('HSET', KEYS[1], 'status', 'none', 'updatedAt', ARGV[1])
