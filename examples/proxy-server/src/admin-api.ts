@@ -4,8 +4,21 @@ import { withClientAddress } from "@scep-examples/server-kit/audit-entry";
 import { bearerAuthorizer, jsonResponse as json } from "@scep-examples/server-kit/bearer-token";
 import { storeUnavailableResponse } from "@scep-examples/server-kit/store-unavailable";
 import { allowOf, headOf } from "@scep-examples/server-kit/head";
-import { clientAddressOf, isStoreUnavailable, type ChallengeStore } from "@scep/core";
-import { buildProxyUrl, challengeHash, challengeTtlMs, isProxyError, type CaConfig, type CaRegistry, type ChallengeSource, type ProfileRecord, type ProfileStore } from "@scep/proxy";
+import { clientAddressOf, isStoreUnavailable, newChallenge, type ChallengeStore } from "@scep/core";
+import {
+  MAX_IDENTIFIER_LENGTH,
+  buildIdentifier,
+  buildProxyUrl,
+  challengeHash,
+  challengeTtlMs,
+  isProxyError,
+  type CaConfig,
+  type CaRegistry,
+  type ChallengeSource,
+  type IdentifierErrorReason,
+  type ProfileRecord,
+  type ProfileStore,
+} from "@scep/proxy";
 
 /** Route prefix of the admin API. */
 export const ADMIN_PREFIX = "/admin/";
@@ -60,6 +73,11 @@ export interface AdminApiOptions {
   /** Base of device URLs: `<publicUrl><path>` (e.g. `http://127.0.0.1:8090/scep`). */
   proxyBase: () => string;
   events: EventLog;
+  /**
+   * How long a registration waits for a CA's challenge source, in ms (default 30 000, the sources' own default): past
+   * it the registration answers 503 + Retry-After as for the source's own timeout.
+   */
+  challengeTimeoutMs?: number;
   /** Per-CA counts from the proxy handler, for `GET /admin/stats`. */
   stats?: () => unknown;
   /** Writes one JSON log line. */
@@ -103,6 +121,31 @@ function readRegistration(body: unknown): Registration | string {
   return { hostId, profileId, caName, platform, challengeRetrievedAt: at as number | undefined };
 }
 
+/** Why a registration's fields cannot go into a device URL, by the identifier's reason (one line each, never the input). */
+const UNCARRIABLE: Partial<Record<IdentifierErrorReason, string>> = {
+  control_character: "hostId and profileId must not hold a control character: a device URL cannot carry it",
+  bad_encoding: "hostId and profileId must be well-formed text (no lone UTF-16 surrogate): a device URL carries them as UTF-8",
+  too_long: `hostId and profileId are too long for a device URL: percent-encoded, its identifier would exceed ${MAX_IDENTIFIER_LENGTH} characters`,
+};
+
+/** The latest `Date` there is, in ms since 1970 (ECMA-262 §21.4.1.22): a challenge cannot expire later. */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * Why the device URL of `r` at `ca` could not be built, or undefined when it can: checked with @scep/proxy's own
+ * builder before anything is issued, fetched or written, with a challenge of the shape the stores issue
+ * (`newChallenge`) standing in for a custom CA's one-time challenge.
+ */
+function uncarriable(r: Registration, ca: CaConfig): string | undefined {
+  try {
+    buildIdentifier({ hostId: r.hostId, profileId: r.profileId, caName: ca.name, ...(ca.type === "custom" ? { challenge: newChallenge() } : {}) });
+    return undefined;
+  } catch (e) {
+    if (!isProxyError(e) || e.code !== "ERR_PROXY_IDENTIFIER") throw e;
+    return UNCARRIABLE[(e as { reason?: IdentifierErrorReason }).reason ?? "empty"] ?? `hostId and profileId cannot go into a device URL (${e.message})`;
+  }
+}
+
 /**
  * The example proxy's admin API, behind `Authorization: Bearer <token>` (compared in constant time; 401 without
  * a token, 403 with a wrong one, each writing an `admin-auth-failed` line without the token):
@@ -114,10 +157,13 @@ function readRegistration(body: unknown): Registration | string {
  *   PKIOperation). For `ndes`/`smallstep` the challenge comes from the CA's challenge source when one is
  *   configured (NDES admin page over NTLM, Smallstep webhook; returned as `challengePassword`), else the MDM
  *   fetched it and passes when (`challengeRetrievedAt`, default now). A challenge source's failure answers 503 +
- *   Retry-After when it may pass (NDES "password cache is full", timeouts, 5xx) and 502 otherwise, each with
- *   the source's `ERR_PROXY_*` code. Registering again replaces the record (a requeued profile is
- *   re-registered this way, with a fresh challenge); for a `custom` CA the earlier URL's challenge is superseded
- *   (gone from the challenge store, and refused with 400 `challenge superseded`): only the latest URL enrolls.
+ *   Retry-After when it may pass (NDES "password cache is full", timeouts, `challengeTimeoutMs` included, 5xx) and
+ *   502 otherwise, each with the source's `ERR_PROXY_*` code. A hostId or profileId a device URL cannot carry (a
+ *   control character, a lone surrogate, an identifier over 4096 characters percent-encoded) is refused with 400
+ *   before any challenge is issued or fetched and before anything is written. Registering again replaces the
+ *   record (a requeued profile is re-registered this way, with a fresh challenge); for a `custom` CA the earlier
+ *   URL's challenge is superseded (gone from the challenge store, and refused with 400 `challenge superseded`):
+ *   only the latest URL enrolls.
  * - `GET /admin/profiles[?hostId=…&caName=…&status=…]` → `{ profiles: [record…] }`, least recently updated
  *   first (times in ms since 1970; at most 10 000); a record's `challengeHash` is not shown.
  * - `DELETE /admin/profiles` `{ hostId, profileId, caName? }` → 200 `{ deleted: true|false }`.
@@ -134,6 +180,7 @@ function readRegistration(body: unknown): Registration | string {
  */
 export function createAdminApi(o: AdminApiOptions): AdminApi {
   const now = o.now ?? (() => new Date());
+  const challengeTimeoutMs = o.challengeTimeoutMs ?? 30_000;
 
   const authorize = bearerAuthorizer({ token: o.token, tokenName: "PROXY_ADMIN_TOKEN", realm: "scep-proxy-admin", log: o.log });
 
@@ -168,9 +215,15 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     const { r, ca } = read;
     const t = now().getTime();
     const ttlMs = challengeTtlMs(ca);
+    // Refused before a challenge is issued (which supersedes the earlier URL's) or fetched, and before the record is
+    // written: what buildProxyUrl or the expiry's date would throw on afterwards.
+    const refusal = uncarriable(r, ca);
+    if (refusal !== undefined) return json(400, { error: refusal });
+    if (r.challengeRetrievedAt !== undefined && r.challengeRetrievedAt + ttlMs > MAX_DATE_MS) return json(400, { error: "challengeRetrievedAt is too late: the challenge would expire after the last date there is (+275760-09-13)" });
     let challenge: string | undefined;
     let challengePassword = o.deviceChallenges?.get(ca.name);
     let retrievedAt: number | undefined;
+    let deadline: AbortSignal | undefined;
     try {
       if (ca.type === "custom") {
         // The holder (host, profile) makes this challenge supersede the one of an earlier registration, and the
@@ -179,32 +232,44 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       } else {
         const source = o.challengeSources?.[ca.type];
         if (source && (ca.ndes || ca.smallstep)) {
-          const fetched = await source.fetchChallenge(ca, { signal: AbortSignal.timeout(30_000) });
+          deadline = AbortSignal.timeout(challengeTimeoutMs);
+          const fetched = await source.fetchChallenge(ca, { signal: deadline });
           challengePassword = fetched.challenge;
           retrievedAt = fetched.retrievedAt;
         } else {
           retrievedAt = r.challengeRetrievedAt ?? t;
         }
       }
-      const record: ProfileRecord = { hostId: r.hostId, profileId: r.profileId, caName: ca.name, status: "pending", updatedAt: t };
-      if (r.platform !== undefined) record.platform = r.platform;
-      if (retrievedAt !== undefined) record.challengeRetrievedAt = retrievedAt;
+    } catch (e) {
+      if (isStoreUnavailable(e)) return storeUnavailableResponse("profile or challenge", e, { log: o.log, method: request.method, path: ADMIN_PROFILES_PATH });
+      // A source that rejects with this deadline's own reason (as the ChallengeSource interface allows; this
+      // package's sources answer their typed timeout error instead): a timeout all the same, under the generic code.
+      const timedOut = deadline?.aborted === true && e === deadline.reason;
+      if (isProxyError(e) || timedOut) {
+        // A challenge source failed: NDES's cache of challenges is full, a timeout, a 5xx (retryable: back off and
+        // register again later, do not mark the device failed), or bad credentials, no permission, an unknown page.
+        const code = isProxyError(e) ? e.code : "ERR_PROXY_CHALLENGE_SOURCE";
+        const retryable = timedOut || (e as { retryable?: unknown }).retryable === true;
+        o.log(withClientAddress({ type: "admin", action: "register-failed", hostId: r.hostId, profileId: r.profileId, caName: ca.name, code, retryable }, clientAddress));
+        return retryable
+          ? json(503, { error: "the CA's challenge source is busy or unreachable; register again later", code }, { "retry-after": "60" })
+          : json(502, { error: "the CA's challenge source refused to give a challenge", code });
+      }
+      throw e;
+    }
+    // The answer is made before the write: nothing that throws comes after it (the fields were checked above).
+    const url = buildProxyUrl(o.proxyBase(), { hostId: r.hostId, profileId: r.profileId, caName: ca.name, ...(challenge === undefined ? {} : { challenge }) });
+    const challengeExpiresAt = new Date((retrievedAt ?? t) + ttlMs).toISOString();
+    const record: ProfileRecord = { hostId: r.hostId, profileId: r.profileId, caName: ca.name, status: "pending", updatedAt: t };
+    if (r.platform !== undefined) record.platform = r.platform;
+    if (retrievedAt !== undefined) record.challengeRetrievedAt = retrievedAt;
+    try {
       if (challenge !== undefined) record.challengeHash = await challengeHash(challenge);
       await o.profiles.put(record);
     } catch (e) {
       if (isStoreUnavailable(e)) return storeUnavailableResponse("profile or challenge", e, { log: o.log, method: request.method, path: ADMIN_PROFILES_PATH });
-      if (isProxyError(e)) {
-        // A challenge source failed: NDES's cache of challenges is full, a timeout, a 5xx (retryable: back off and
-        // register again later, do not mark the device failed), or bad credentials, no permission, an unknown page.
-        const retryable = (e as { retryable?: unknown }).retryable === true;
-        o.log(withClientAddress({ type: "admin", action: "register-failed", hostId: r.hostId, profileId: r.profileId, caName: ca.name, code: e.code, retryable }, clientAddress));
-        return retryable
-          ? json(503, { error: "the CA's challenge source is busy or unreachable; register again later", code: e.code }, { "retry-after": "60" })
-          : json(502, { error: "the CA's challenge source refused to give a challenge", code: e.code });
-      }
       throw e;
     }
-    const url = buildProxyUrl(o.proxyBase(), { hostId: r.hostId, profileId: r.profileId, caName: ca.name, ...(challenge === undefined ? {} : { challenge }) });
     o.log(withClientAddress({ type: "admin", action: "register", hostId: r.hostId, profileId: r.profileId, caName: ca.name, caType: ca.type }, clientAddress));
     return json(201, {
       hostId: r.hostId,
@@ -213,7 +278,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       status: "pending",
       url,
       ...(challengePassword === undefined ? {} : { challengePassword }),
-      challengeExpiresAt: new Date((retrievedAt ?? t) + ttlMs).toISOString(),
+      challengeExpiresAt,
     });
   };
 

@@ -7,6 +7,9 @@ export type FetchHandler = (request: Request, meta: { remoteAddress?: string | u
 
 class TooLarge extends Error {}
 
+/** The body of the generic 500 a handler that throws gets (ASCII: its length in characters is its length in bytes). */
+const INTERNAL_ERROR = "internal error\n";
+
 async function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) throw new TooLarge();
@@ -64,7 +67,11 @@ export async function serveFetch(handler: FetchHandler, req: IncomingMessage, re
     res.end(method === "HEAD" ? undefined : bytes);
   } catch (error) {
     options.onError(error);
-    if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
-    res.end(res.headersSent ? undefined : "internal error\n");
+    // writeHead makes headersSent true at once (the head is stored, not yet on the wire): decide before it. A response
+    // whose head was already written is only ended (its status and length are out; nothing is written twice).
+    if (!res.headersSent) {
+      res.writeHead(500, { "content-type": "text/plain; charset=utf-8", "content-length": String(INTERNAL_ERROR.length) });
+      res.end(INTERNAL_ERROR);
+    } else if (!res.writableEnded) res.end();
   }
 }

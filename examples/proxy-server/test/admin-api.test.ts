@@ -6,16 +6,21 @@
  * (requeues), 503 when a store is down, 400 for malformed requests. The device
  * URL it hands out is then checked against the real @scep/proxy handler.
  */
-import { describe, expect, it } from "vitest";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { MemoryChallengeStore, StoreUnavailableError } from "@scep/core";
 import {
   MemoryCaRegistry,
   MemoryProfileStore,
+  NdesChallengeSource,
   NdesPasswordCacheFullError,
   NdesPermissionError,
+  SmallstepChallengeSource,
   challengeHash,
   createScepProxy,
   parseIdentifier,
+  type CaConfig,
   type ChallengeSource,
   type ProfileStore,
 } from "@scep/proxy";
@@ -24,7 +29,7 @@ import { createAdminApi, EventLog } from "../src/admin-api.js";
 const TOKEN = "admin-token-0123456789abcdef";
 const T0 = Date.UTC(2026, 10, 29, 12, 0, 0);
 
-function setup(options: { profiles?: ProfileStore; challenges?: MemoryChallengeStore; clock?: { t: number }; ndesSource?: ChallengeSource } = {}) {
+function setup(options: { profiles?: ProfileStore; challenges?: MemoryChallengeStore; clock?: { t: number }; ndesSource?: ChallengeSource; smallstepSource?: ChallengeSource; cas?: CaConfig[]; challengeTimeoutMs?: number } = {}) {
   const clock = options.clock ?? { t: T0 };
   const now = (): Date => new Date(clock.t);
   const cas = new MemoryCaRegistry(
@@ -32,6 +37,7 @@ function setup(options: { profiles?: ProfileStore; challenges?: MemoryChallengeS
       { name: "corp", type: "custom", url: "http://127.0.0.1:9/scep", challengeTtlMs: 600_000 },
       { name: "ndes", type: "ndes", url: "http://127.0.0.1:9/certsrv/mscep/mscep.dll" },
       { name: "ndes-admin", type: "ndes", url: "http://127.0.0.1:9/certsrv/mscep/mscep.dll", ndes: { adminUrl: "http://127.0.0.1:9/certsrv/mscep_admin/", username: "svc", password: "pw" } },
+      ...(options.cas ?? []),
     ],
     { defaultName: "corp" },
   );
@@ -45,7 +51,8 @@ function setup(options: { profiles?: ProfileStore; challenges?: MemoryChallengeS
     cas,
     profiles,
     challenges,
-    ...(options.ndesSource ? { challengeSources: { ndes: options.ndesSource } } : {}),
+    challengeSources: { ...(options.ndesSource ? { ndes: options.ndesSource } : {}), ...(options.smallstepSource ? { smallstep: options.smallstepSource } : {}) },
+    ...(options.challengeTimeoutMs === undefined ? {} : { challengeTimeoutMs: options.challengeTimeoutMs }),
     deviceChallenges: new Map([["corp", "upstream-static-secret"]]),
     proxyBase: () => "https://mdm.example/scep",
     events,
@@ -187,6 +194,62 @@ describe("POST /admin/profiles", () => {
     expect(all).toEqual([]);
   });
 
+  it("a hostId or profileId the device URL's identifier cannot carry (a control character, a lone surrogate, over 4096 characters percent-encoded) → 400 with a one-line reason, before any challenge is issued or fetched and before anything is written", async () => {
+    const fetched: string[] = [];
+    const source: ChallengeSource = {
+      fetchChallenge: async (ca) => {
+        fetched.push(ca.name);
+        return { challenge: "from-source", retrievedAt: T0 };
+      },
+    };
+    const { call, profiles, challenges, lines } = setup({ ndesSource: source });
+    const issued = vi.spyOn(challenges, "issue");
+    const euros = (n: number): string => "€".repeat(n); // 9 characters each once percent-encoded (%E2%82%AC)
+    const refusals = {
+      control: "hostId and profileId must not hold a control character: a device URL cannot carry it",
+      surrogate: "hostId and profileId must be well-formed text (no lone UTF-16 surrogate): a device URL carries them as UTF-8",
+      long: "hostId and profileId are too long for a device URL: percent-encoded, its identifier would exceed 4096 characters",
+    };
+    for (const [fields, error] of [
+      [{ hostId: "host\u0000", profileId: "p" }, refusals.control],
+      [{ hostId: "h", profileId: "wifi\u007f" }, refusals.control],
+      [{ hostId: "host\ud800", profileId: "p" }, refusals.surrogate],
+      [{ hostId: "h", profileId: "\udc00wifi" }, refusals.surrogate],
+      [{ hostId: euros(256), profileId: euros(256) }, refusals.long],
+    ] as const) {
+      for (const caName of ["corp", "ndes", "ndes-admin"]) {
+        const res = await call("POST", "/admin/profiles", { ...fields, caName });
+        expect.soft([caName, res.status, await res.json()]).toEqual([caName, 400, { error }]);
+      }
+    }
+    // 2304 + 1755 characters: the identifier fits without a challenge (an NDES CA's URL: 4065 characters) but not with a
+    // custom CA's 32-character one (4098): refused before the challenge is issued, not once it is in hand.
+    const near = { hostId: euros(256), profileId: euros(195) };
+    const custom = await call("POST", "/admin/profiles", { ...near, caName: "corp" });
+    expect([custom.status, await custom.json()]).toEqual([400, { error: refusals.long }]);
+    expect(issued).not.toHaveBeenCalled();
+    expect(fetched).toEqual([]);
+    expect(lines.filter((l) => l.type === "admin")).toEqual([]);
+    const all = [];
+    for await (const r of profiles.list()) all.push(r);
+    expect(all).toEqual([]);
+    const ndes = await call("POST", "/admin/profiles", { ...near, caName: "ndes" });
+    expect(ndes.status).toBe(201);
+    expect(((await ndes.json()) as { url: string }).url.split("/").pop()).toHaveLength(4065);
+  });
+
+  it("a challengeRetrievedAt whose challenge would expire after the last Date (+275760-09-13) → 400, nothing written; the latest that fits is taken", async () => {
+    const { call, profiles } = setup();
+    const ttl = 57 * 60_000;
+    for (const at of [Number.MAX_SAFE_INTEGER, 8.64e15, 8.64e15 - ttl + 1]) {
+      const res = await call("POST", "/admin/profiles", { hostId: "h", profileId: "p", caName: "ndes", challengeRetrievedAt: at });
+      expect([at, res.status, await res.json()]).toEqual([at, 400, { error: "challengeRetrievedAt is too late: the challenge would expire after the last date there is (+275760-09-13)" }]);
+    }
+    expect(await profiles.get({ hostId: "h", profileId: "p", caName: "ndes" })).toBeUndefined();
+    const last = await call("POST", "/admin/profiles", { hostId: "h", profileId: "p", caName: "ndes", challengeRetrievedAt: 8.64e15 - ttl });
+    expect([last.status, ((await last.json()) as { challengeExpiresAt: string }).challengeExpiresAt]).toEqual([201, "+275760-09-13T00:00:00.000Z"]);
+  });
+
   it("503 with Retry-After when the challenge or profile store is down", async () => {
     const down = new MemoryProfileStore();
     down.put = async () => {
@@ -212,6 +275,44 @@ describe("POST /admin/profiles", () => {
     const errors = lines.filter((l) => l.type === "admin-error");
     expect(errors).toEqual([expect.objectContaining({ method: "POST", path: "/admin/profiles", store: "profile or challenge", status: 503, code: "ERR_STORE_UNAVAILABLE", capacity: 1 })]);
     expect(JSON.stringify(lines)).not.toContain(TOKEN);
+  });
+});
+
+describe("a challenge source that does not answer (its fetch held by the server)", () => {
+  // A webhook and an NDES admin page that take the request and never answer; the admin API's deadline passes first.
+  let hook: Server;
+  let base: string;
+  beforeAll(async () => {
+    hook = createServer(() => undefined);
+    await new Promise<void>((r) => hook.listen(0, "127.0.0.1", () => r()));
+    base = `http://127.0.0.1:${(hook.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    hook.closeAllConnections();
+    await new Promise((r) => hook.close(r));
+  });
+  const held = (): CaConfig[] => [
+    { name: "step", type: "smallstep", url: "http://127.0.0.1:9/scep", smallstep: { webhookUrl: `${base}/hook`, username: "u", password: "p" } },
+    { name: "ndes-held", type: "ndes", url: "http://127.0.0.1:9/certsrv/mscep/mscep.dll", ndes: { adminUrl: `${base}/certsrv/mscep_admin/`, username: "svc", password: "pw" } },
+  ];
+
+  it.each([
+    ["Smallstep", "step", "ERR_PROXY_SMALLSTEP_TIMEOUT"],
+    ["NDES", "ndes-held", "ERR_PROXY_NDES_TIMEOUT"],
+  ])("%s: the admin API's deadline (challengeTimeoutMs) → 503 + Retry-After with the source's timeout code, not a 500; no record", async (_name, caName, code) => {
+    const { call, profiles, lines } = setup({ cas: held(), ndesSource: new NdesChallengeSource(), smallstepSource: new SmallstepChallengeSource(), challengeTimeoutMs: 200 });
+    const res = await call("POST", "/admin/profiles", { hostId: "h1", profileId: "p1", caName });
+    expect([res.status, res.headers.get("retry-after"), await res.json()]).toEqual([503, "60", { error: "the CA's challenge source is busy or unreachable; register again later", code }]);
+    expect(await profiles.get({ hostId: "h1", profileId: "p1", caName })).toBeUndefined();
+    expect(lines).toEqual([{ type: "admin", action: "register-failed", hostId: "h1", profileId: "p1", caName, code, retryable: true, clientAddress: "127.0.0.1" }]);
+  });
+
+  it("a source of the MDM's own that rejects with the deadline's reason (as ChallengeSource allows) → 503 + Retry-After, code ERR_PROXY_CHALLENGE_SOURCE", async () => {
+    const own: ChallengeSource = { fetchChallenge: (_ca, o) => new Promise((_, reject) => o?.signal?.addEventListener("abort", () => reject(o.signal?.reason), { once: true })) };
+    const { call, profiles } = setup({ ndesSource: own, challengeTimeoutMs: 50 });
+    const res = await call("POST", "/admin/profiles", { hostId: "h", profileId: "p", caName: "ndes-admin" });
+    expect([res.status, res.headers.get("retry-after"), await res.json()]).toEqual([503, "60", { error: "the CA's challenge source is busy or unreachable; register again later", code: "ERR_PROXY_CHALLENGE_SOURCE" }]);
+    expect(await profiles.get({ hostId: "h", profileId: "p", caName: "ndes-admin" })).toBeUndefined();
   });
 });
 

@@ -14,6 +14,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig, type ProxyConfig } from "../src/config.js";
 import { startProxy, type RunningProxy } from "../src/start-proxy.js";
+import { serveFetch } from "../src/node-fetch.js";
 import { freeStablePort } from "../../../test-support/peers";
 
 const TOKEN = "node-layer-token-0123456789";
@@ -167,5 +168,25 @@ describe("the example's node:http layer", () => {
     const bad = await fetch(`${proxy.origin}/scep/only-one-field?operation=GetCACaps`);
     expect(bad.status).toBe(400);
     expect(await bad.text()).toBe("invalid identifier");
+  });
+});
+
+describe("serveFetch: a handler that throws", () => {
+  it("gets a 500 with its short body (internal error), whole and once; the error goes to onError", async () => {
+    const errors: unknown[] = [];
+    const boom = new Error("handler failed");
+    const http = createServer((req, res) => void serveFetch(() => Promise.reject(boom), req, res, { maxBodyBytes: 4096, onError: (e) => void errors.push(e) }));
+    await new Promise<void>((r) => http.listen(0, "127.0.0.1", () => r()));
+    try {
+      const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+      for (const init of [{ method: "GET" }, { method: "POST", body: "{}" }]) {
+        const res = await fetch(`${base}/admin/profiles`, init);
+        expect([init.method, res.status, res.headers.get("content-type"), res.headers.get("content-length"), await res.text()]).toEqual([init.method, 500, "text/plain; charset=utf-8", "15", "internal error\n"]);
+      }
+      expect(errors).toEqual([boom, boom]);
+    } finally {
+      http.closeAllConnections();
+      await new Promise((r) => http.close(r));
+    }
   });
 });

@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { CaConfig } from "../src/cas/ca-config.js";
 import { NdesChallengeSource } from "../src/challenge-sources/ndes-challenge-source.js";
+import { NdesTimeoutError } from "../src/challenge-sources/errors.js";
 import { ntlmHttpGet } from "../src/ntlm/node-http-transport.js";
 import { CACHE_FULL_PAGE, LOGIN_PAGE, NO_PERMISSION_PAGE, PAGE_CHALLENGE, challengePage, encodePage } from "./support/ndes-pages.js";
 import { startNdesServer, type NdesServer, type NdesServerOptions, type PageReply } from "./support/ndes-server.js";
@@ -269,6 +270,22 @@ describe("NDES admin page: time and cancellation", () => {
     const reason = new Error("profile render cancelled");
     controller.abort(reason);
     await expect(p).rejects.toBe(reason);
+  });
+
+  it("the caller's deadline (its signal aborted with a TimeoutError, as AbortSignal.timeout does) → ERR_PROXY_NDES_TIMEOUT (retryable), before the source's own", async () => {
+    const s = await server(() => "hang");
+    const controller = new AbortController();
+    const p = failure(new NdesChallengeSource({ timeoutMs: 60_000 }).fetchChallenge(ca(s.url), { signal: controller.signal }));
+    while (!s.log.some((r) => r.outcome === "hang")) await new Promise((r) => setImmediate(r));
+    const reason = new DOMException("signal timed out", "TimeoutError");
+    controller.abort(reason);
+    const e = await p;
+    expect(e).toBeInstanceOf(NdesTimeoutError);
+    expect(e).toMatchObject({ code: "ERR_PROXY_NDES_TIMEOUT", retryable: true, message: "NDES admin page did not answer before the caller's deadline", cause: reason });
+    // Already past when the fetch starts: the same error, nothing sent.
+    const late = await failure(new NdesChallengeSource().fetchChallenge(ca(s.url), { signal: AbortSignal.abort(reason) }));
+    expect(late).toMatchObject({ code: "ERR_PROXY_NDES_TIMEOUT", retryable: true, cause: reason });
+    expect(s.log.map((r) => r.outcome)).toEqual(["challenge", "hang"]);
   });
 
   it("an already-aborted signal sends nothing", async () => {

@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CaConfig } from "../src/cas/ca-config.js";
 import { SmallstepChallengeSource } from "../src/challenge-sources/smallstep-challenge-source.js";
+import { SmallstepTimeoutError } from "../src/challenge-sources/errors.js";
 
 const NOW = new Date("2026-11-29T23:10:00.000Z");
 const USER = "fleet";
@@ -180,6 +181,22 @@ describe("Smallstep SCEPChallenge webhook", () => {
     const reason = new Error("cancelled");
     controller.abort(reason);
     await expect(p).rejects.toBe(reason);
+  });
+
+  it("the caller's deadline (its signal aborted with a TimeoutError, as AbortSignal.timeout does) → ERR_PROXY_SMALLSTEP_TIMEOUT (retryable), before the source's own", async () => {
+    const w = await webhook(() => undefined);
+    const controller = new AbortController();
+    const p = failure(source().fetchChallenge(ca(w.url), { signal: controller.signal }));
+    while (w.seen.length === 0) await new Promise((r) => setImmediate(r));
+    const reason = new DOMException("signal timed out", "TimeoutError");
+    controller.abort(reason);
+    const e = await p;
+    expect(e).toBeInstanceOf(SmallstepTimeoutError);
+    expect(e).toMatchObject({ code: "ERR_PROXY_SMALLSTEP_TIMEOUT", retryable: true, message: "Smallstep webhook did not answer before the caller's deadline", cause: reason });
+    // Already past when the fetch starts: the same error, nothing sent.
+    const late = await failure(source().fetchChallenge(ca(w.url), { signal: AbortSignal.abort(reason) }));
+    expect(late).toMatchObject({ code: "ERR_PROXY_SMALLSTEP_TIMEOUT", retryable: true, cause: reason });
+    expect(w.seen).toHaveLength(1);
   });
 
   it("connection refused → ERR_PROXY_SMALLSTEP_TRANSPORT", async () => {

@@ -98,7 +98,9 @@ export class NdesChallengeSource implements ChallengeSource {
    * Fetches one challenge from `ca`'s NDES admin page.
    *
    * @param ca - A CA of type `ndes` with `ndes` settings.
-   * @param options - `signal` aborts the fetch (the promise rejects with its reason).
+   * @param options - `signal` aborts the fetch: the promise rejects with its reason, except for a deadline (a
+   *   `TimeoutError` reason, as `AbortSignal.timeout` gives), which is `NdesTimeoutError` (`ERR_PROXY_NDES_TIMEOUT`,
+   *   retryable) whichever deadline passed first.
    * @returns The challenge and the time (ms since the epoch) the request was sent.
    * @throws ChallengeSourceError with the codes listed on the class.
    */

@@ -129,7 +129,9 @@ export class SmallstepChallengeSource implements ChallengeSource {
    * Fetches one challenge from `ca`'s Smallstep webhook.
    *
    * @param ca - A CA of type `smallstep` with `smallstep` settings.
-   * @param options - `signal` aborts the fetch (the promise rejects with its reason).
+   * @param options - `signal` aborts the fetch: the promise rejects with its reason, except for a deadline (a
+   *   `TimeoutError` reason, as `AbortSignal.timeout` gives), which is this source's own `SmallstepTimeoutError`
+   *   (`ERR_PROXY_SMALLSTEP_TIMEOUT`, retryable) whichever deadline passed first.
    * @returns The challenge and the time (ms since the epoch) the request was sent.
    * @throws ChallengeSourceError with the codes listed on the class.
    */
@@ -145,7 +147,7 @@ export class SmallstepChallengeSource implements ChallengeSource {
     }
     if (url.protocol !== "https:" && url.protocol !== "http:") throw new ChallengeSourceConfigError("Smallstep webhook URL must be http: or https:");
     if (url.username || url.password) throw new ChallengeSourceConfigError("Smallstep webhook URL must not hold credentials; pass them as username/password");
-    options.signal?.throwIfAborted();
+    if (options.signal?.aborted) throw callerAbort(options.signal);
 
     const sent = this.#now();
     const body: SmallstepChallengeRequest = {
@@ -183,7 +185,7 @@ export class SmallstepChallengeSource implements ChallengeSource {
       return { challenge: text, retrievedAt: sent.getTime(), printableString: fitsPrintableString(text) };
     } catch (e) {
       if (limit.expired) throw new SmallstepTimeoutError(`Smallstep webhook did not answer within ${this.#timeoutMs} ms`, { cause: e });
-      if (options.signal?.aborted) throw options.signal.reason;
+      if (options.signal?.aborted) throw callerAbort(options.signal);
       if (e instanceof ChallengeSourceError) throw e; // already typed
       const reason = transportFailure(e);
       throw new SmallstepTransportError(`Smallstep webhook: ${TRANSPORT_FAILURE_TEXT[reason]}`, reason, { cause: e });
@@ -191,4 +193,15 @@ export class SmallstepChallengeSource implements ChallengeSource {
       limit.clear();
     }
   }
+}
+
+/**
+ * What a fetch whose caller's `signal` aborted rejects with: the caller's deadline (a `TimeoutError` reason, from
+ * `AbortSignal.timeout` or a deadline of its own) is a timeout like this source's own, typed and retryable; any
+ * other abort is the caller's to name, its reason as is.
+ */
+function callerAbort(signal: AbortSignal): unknown {
+  const reason: unknown = signal.reason;
+  if ((reason as { name?: unknown } | null)?.name !== "TimeoutError") return reason;
+  return new SmallstepTimeoutError("Smallstep webhook did not answer before the caller's deadline", { cause: reason });
 }

@@ -61,7 +61,10 @@ export interface NtlmHttpGetOptions {
   allowBasicOverHttp?: boolean;
   /** Deadline for the whole exchange, handshake included, in ms. Default 30 000. An integer from 1 to 2 147 483 647 (ms), else `ProxyConfigError` (`ERR_PROXY_CONFIG`). */
   timeoutMs?: number;
-  /** Aborts the exchange; the promise then rejects with the signal's reason. */
+  /**
+   * Aborts the exchange; the promise then rejects with the signal's reason, except for a deadline (a `TimeoutError`
+   * reason, as `AbortSignal.timeout` gives): `NdesTimeoutError` (`ERR_PROXY_NDES_TIMEOUT`), as past `timeoutMs`.
+   */
   signal?: AbortSignal;
   /** Largest body read, in bytes. Default 1 MiB (an NDES page is about 2 KiB). An integer from 1 to 1 073 741 824 (bytes), else `ProxyConfigError` (`ERR_PROXY_CONFIG`). */
   maxBodyBytes?: number;
@@ -150,12 +153,12 @@ function utf8b64(s: string): string {
  * @throws {@link NdesAuthError} (`ERR_PROXY_NDES_AUTH`) on 401 after a complete handshake or to Basic.
  * @throws {@link NdesAuthSchemeError} (`ERR_PROXY_NDES_AUTH_SCHEME`) when no usable scheme is offered.
  * @throws {@link NtlmMessageError} (`ERR_PROXY_NTLM_MESSAGE`) for a malformed CHALLENGE message.
- * @throws {@link NdesTimeoutError} (`ERR_PROXY_NDES_TIMEOUT`) past `timeoutMs`.
+ * @throws {@link NdesTimeoutError} (`ERR_PROXY_NDES_TIMEOUT`) past `timeoutMs`, or when `signal` aborts with a `TimeoutError`.
  * @throws {@link NdesTransportError} (`ERR_PROXY_NDES_TRANSPORT`) when the connection fails.
  * @throws {@link NdesUnknownPageError} (`ERR_PROXY_NDES_UNKNOWN_PAGE`) for a body over `maxBodyBytes`.
  * @throws {@link ChallengeSourceConfigError} (`ERR_PROXY_CHALLENGE_SOURCE_CONFIG`) for a URL that is not http(s) or holds user info.
  * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) for a `timeoutMs` or `maxBodyBytes` that is not a positive integer.
- * @throws the `signal`'s reason when it aborts.
+ * @throws the `signal`'s reason when it aborts otherwise.
  *
  * @example
  * ```ts
@@ -210,7 +213,7 @@ async function getOnce(url: string, options: NtlmHttpGetOptions, totalMs: number
   const secure = target.protocol === "https:";
   if (!secure && target.protocol !== "http:") throw new ChallengeSourceConfigError("NDES admin URL must be http: or https:");
   if (target.username || target.password) throw new ChallengeSourceConfigError("NDES admin URL must not hold credentials; pass them as username/password");
-  options.signal?.throwIfAborted();
+  if (options.signal?.aborted) throw callerAbort(options.signal);
 
   const timeoutMs = integerOption("timeoutMs", options.timeoutMs, DEFAULT_TIMEOUT_MS, TIMER_MS);
   const maxBody = integerOption("maxBodyBytes", options.maxBodyBytes, DEFAULT_MAX_BODY, BODY_BYTES);
@@ -343,7 +346,7 @@ async function getOnce(url: string, options: NtlmHttpGetOptions, totalMs: number
     throw new NdesAuthSchemeError("NDES admin page answered 401 without an NTLM, Negotiate or Basic challenge");
   } catch (e) {
     if (timedOut) throw new NdesTimeoutError(`NDES admin page did not answer within ${totalMs} ms`, { cause: e });
-    if (options.signal?.aborted) throw options.signal.reason;
+    if (options.signal?.aborted) throw callerAbort(options.signal);
     if (e instanceof ChallengeSourceError) throw e; // already typed
     const reason = transportFailure(e);
     throw new NdesTransportError(`NDES admin page: ${TRANSPORT_FAILURE_TEXT[reason]}`, reason, { cause: e });
@@ -352,6 +355,17 @@ async function getOnce(url: string, options: NtlmHttpGetOptions, totalMs: number
     options.signal?.removeEventListener("abort", onAbort);
     agent.destroy();
   }
+}
+
+/**
+ * What an exchange whose caller's `signal` aborted rejects with: the caller's deadline (a `TimeoutError` reason, from
+ * `AbortSignal.timeout` or a deadline of its own) is a timeout like `timeoutMs`, typed and retryable; any other abort
+ * is the caller's to name, its reason as is.
+ */
+function callerAbort(signal: AbortSignal): unknown {
+  const reason: unknown = signal.reason;
+  if ((reason as { name?: unknown } | null)?.name !== "TimeoutError") return reason;
+  return new NdesTimeoutError("NDES admin page did not answer before the caller's deadline", { cause: reason });
 }
 
 function final(res: RawResponse, scheme: NtlmHttpResponse["scheme"]): NtlmHttpResponse & { location: string | null } {
