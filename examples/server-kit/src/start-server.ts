@@ -24,7 +24,7 @@ import type { ProfileSettings } from "./config-file.js";
 import { scheduleRevocationSync } from "./intune-revocation-sync.js";
 import { buildProfile, describeProfile, pendingWithoutAdmin, readSecret, type ProfileSummary, type RevocationSync } from "./profiles.js";
 import { createLimitedHttpServer } from "./http-limits.js";
-import { answerNotReadyYet } from "./probes.js";
+import { answerNotReadyYet, sendPlain } from "./probes.js";
 import { errorFields } from "./store-unavailable.js";
 import { listenFailure, type ListenOptionNames } from "./listen-failure.js";
 import { fileErrorReason } from "./file-error.js";
@@ -721,7 +721,7 @@ export async function startServer(
   if (config.adminListen && config.adminToken) {
     const serveAdmin: RequestListener = (req, res) => {
       const adminApi = kit.adminApi; // the kit in service: a reload replaces it
-      if (adminApi?.owns(rawPath(req.url ?? "/"))) serveFetch((r, meta) => adminApi.fetch(r, meta), req, res, () => void (res.headersSent ? res.destroy() : res.writeHead(500).end()));
+      if (adminApi?.owns(rawPath(req.url ?? "/"))) serveFetch((r, meta) => adminApi.fetch(r, meta), req, res, () => void (res.headersSent ? res.destroy() : sendPlain(res, 500, "internal error\n")));
       else res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found\n");
     };
     adminHttp = createHttpServer(config, (req, res) => (listener === starting ? starting : serveAdmin)(req, res));
