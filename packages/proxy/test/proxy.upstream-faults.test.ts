@@ -338,6 +338,23 @@ describe("HttpUpstream failure reasons", () => {
     expect(up.seen.map((s) => `${s.method} ${s.operation}`)).toEqual(["GET GetCACaps", "POST PKIOperation", "POST PKIOperation", "GET GetCACaps", "GET PKIOperation"]);
   });
 
+  it("a transient HTTP error on GetCACaps (503, 500, 429, 408) means GET for 30 s, not for capsTtlMs; a 501 or 404 for capsTtlMs", async () => {
+    for (const [status, remembered] of [[503, 30_000], [500, 30_000], [429, 30_000], [408, 30_000], [501, 600_000], [404, 600_000]] as const) {
+      up.seen.length = 0;
+      const clock = manualClock();
+      const u = new HttpUpstream({ now: clock.now });
+      up.script((req, res, s) => (req.operation === "GetCACaps" ? res.writeHead(status).end() : wellBehaved()(req, res, s)));
+      await u.pkiOperation(ca(up.url), MSG);
+      up.script(wellBehaved());
+      clock.advance(remembered - 1);
+      await u.pkiOperation(ca(up.url), MSG); // still GET, caps not asked
+      clock.advance(1);
+      await u.pkiOperation(ca(up.url), MSG);
+      await u.pkiOperation(ca(up.url), MSG);
+      expect(up.seen.map((s) => `${s.method} ${s.operation}`), String(status)).toEqual(["GET GetCACaps", "GET PKIOperation", "GET PKIOperation", "GET GetCACaps", "POST PKIOperation", "POST PKIOperation"]);
+    }
+  });
+
   it("concurrent PKIOperations share one GetCACaps", async () => {
     const u = new HttpUpstream();
     await Promise.all(Array.from({ length: 5 }, () => u.pkiOperation(ca(up.url), MSG)));

@@ -49,7 +49,9 @@ const mediaType = (contentType: string | null): string => (contentType ?? "").sp
  *   upstream's GetCACaps lists `POSTPKIOperation` or `SCEPStandard`, else
  *   sent by GET with the message in standard base64 (RFC 8894 §4.1). The
  *   caps are fetched once per CA URL and reused for `capsTtlMs`; a
- *   GetCACaps forwarded for a device refreshes them. Concurrent callers
+ *   GetCACaps forwarded for a device refreshes them. GetCACaps answered with
+ *   an HTTP error means GET, remembered for `capsTtlMs`, or for 30 s only when
+ *   the error is transient (5xx but 501, 429, 408). Concurrent callers
  *   share one caps request.
  * - A POST answered with a redirect (301, 302, 307, 308) is sent again, body
  *   and all, to the new location (at most 5 times; another origin gets no
@@ -148,8 +150,10 @@ export class HttpUpstream implements Upstream {
         .then(
           (res) => this.#remember(ca.url, new TextDecoder().decode(res.body)),
           (e: unknown) => {
-            // An upstream that answers GetCACaps with an HTTP error has no caps (RFC 8894 §3.5.2: GET only).
-            if (e instanceof UpstreamError && e.reason === "http") return this.#remember(ca.url, "");
+            // An upstream that answers GetCACaps with an HTTP error has no caps (RFC 8894 §3.5.2: GET only). A
+            // transient one (5xx but 501, 429 Too Many Requests, 408 Request Timeout) says nothing about the caps:
+            // GET is remembered for TRANSIENT_CAPS_TTL_MS only, not for capsTtlMs.
+            if (e instanceof UpstreamError && e.reason === "http") return this.#remember(ca.url, "", isTransientStatus(e.status) ? Math.min(TRANSIENT_CAPS_TTL_MS, this.#capsTtlMs) : this.#capsTtlMs);
             throw e;
           },
         )
@@ -167,10 +171,10 @@ export class HttpUpstream implements Upstream {
     }
   }
 
-  #remember(url: string, capsText: string): boolean {
+  #remember(url: string, capsText: string, ttlMs = this.#capsTtlMs): boolean {
     const caps = parseCaCaps(capsText);
     const post = caps.has("POSTPKIOperation") || caps.has("SCEPStandard");
-    this.#caps.set(url, { post, expires: this.#now() + this.#capsTtlMs });
+    this.#caps.set(url, { post, expires: this.#now() + ttlMs });
     return post;
   }
 
@@ -261,4 +265,12 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | u
   if (!/^[A-Za-z]{3}/.test(v)) return undefined;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - nowMs) / 1000));
+}
+
+/** How long "no caps" is remembered after a transient HTTP error on GetCACaps, in ms (at most `capsTtlMs`). */
+const TRANSIENT_CAPS_TTL_MS = 30_000;
+
+/** An HTTP status that says the server cannot answer now (5xx but 501 Not Implemented, 429, 408), not that it lacks the operation. */
+function isTransientStatus(status: number | undefined): boolean {
+  return status === undefined || (status >= 500 && status !== 501) || status === 429 || status === 408;
 }
