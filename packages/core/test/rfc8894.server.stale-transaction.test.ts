@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import {
   CertificationRequest,
   LocalKey,
+  MemoryTransactionStore,
   buildCertPoll,
   buildPkcsReq,
   createScepServer,
@@ -21,7 +22,7 @@ import {
   type IssueResult,
   type ScepProfile,
 } from "../src/index.js";
-import { DAY, NOW, createDevice, createTestCa, eventLog, hex, postPki, readReply, type Device, type TestCa, baseProfile } from "./support/server-pki.js";
+import { DAY, NOW, createDevice, createTestCa, eventLog, hex, issuingHook, postPki, readReply, type Device, type TestCa, baseProfile } from "./support/server-pki.js";
 
 const CHALLENGE = "stale-secret";
 
@@ -166,5 +167,50 @@ describe("RFC 8894 §3.3.3: a revoked stored certificate is never handed out aga
     const again = await pkcsReq(ca, device, NOW);
     expect((await readReply(await postPki(s.server, "/scep", again.built.der), again.built)).status).toBe("PENDING");
     expect(s.calls.length).toBe(before + 1);
+  });
+});
+
+describe("RFC 8894 §3.3.3, two replicas on one store: a re-send whose stored certificate is stale is issued once", () => {
+  it("both replicas read the stale ISSUED record; the one that checks it later does not erase the other's claim, and one certificate is issued", async () => {
+    // The record is left in place (the claim's create replaces it atomically). An unconditional delete by the later
+    // replica removed the first replica's live claim (ISSUING), took its own and ran the issue hook too: two
+    // certificates for one transactionID.
+    const ca = await createTestCa("Stale Race CA");
+    const device = await createDevice({ cn: "stale-race", challengePassword: CHALLENGE });
+    const start = Date.now();
+    const clock = (): Date => new Date(NOW.getTime() + (Date.now() - start)); // moves: distinct fencing tokens
+    const transactions = new MemoryTransactionStore({ now: clock });
+    const built = await buildPkcsReq({ csr: device.csr, signer: device.signer, recipient: ca.cert, now: NOW });
+    const old = await ca.issue(device.csr, { notAfter: new Date(NOW.getTime() + DAY) });
+    await transactions.create({ profile: "p", transactionId: built.transactionId, status: "ISSUED", csr: device.csr, signerCertificate: new Uint8Array(0), renewal: false, createdAt: NOW, updatedAt: NOW, expiresAt: new Date(NOW.getTime() + DAY), certificate: old.der, direct: true });
+    const isOld = (c: Certificate): boolean => Buffer.from(c.der).equals(Buffer.from(old.der));
+    // B's revocation check answers once A runs its issue hook; A's hook waits for B to reach its own (or 1.5 s).
+    let openB!: () => void;
+    const bMayAnswer = new Promise<void>((resolve) => (openB = resolve));
+    let releaseA!: () => void;
+    const aMayIssue = new Promise<void>((resolve) => (releaseA = resolve));
+    const calls: IssueContext[] = [];
+    const issue = issuingHook(ca, calls);
+    const profile = (replica: "A" | "B", isRevoked: ScepProfile["isRevoked"]): ScepProfile => ({
+      ...baseProfile(ca, CHALLENGE),
+      transactions,
+      isRevoked,
+      issue: async (ctx) => {
+        if (replica === "A") {
+          openB();
+          await Promise.race([aMayIssue, new Promise((resolve) => setTimeout(resolve, 1500))]);
+        } else releaseA();
+        return issue(ctx);
+      },
+    });
+    const a = createScepServer({ profiles: [profile("A", (c) => isOld(c))], now: clock });
+    const b = createScepServer({ profiles: [profile("B", async (c) => (await bMayAnswer, isOld(c)))], now: clock });
+    const [ra, rb] = await Promise.all([postPki(a, "/scep", built.der), postPki(b, "/scep", built.der)]);
+    const repA = await readReply(ra, built, { decrypter: device.signer, caCertificates: [ca.cert] });
+    const repB = await readReply(rb, built, { decrypter: device.signer, caCertificates: [ca.cert] });
+    expect(calls).toHaveLength(1);
+    expect([repA.status, repB.status]).toEqual(["SUCCESS", "SUCCESS"]);
+    expect(repB.certificate?.serialNumberHex).toBe(repA.certificate?.serialNumberHex);
+    expect(isOld(repA.certificate!)).toBe(false);
   });
 });

@@ -96,8 +96,11 @@ export const policy: Phase = {
     // One read of the transaction and one staleness check (hence one isRevoked call) per request: both go to poll.
     let existing = await ctx.store("transaction store", () => p.transactions.get(p.name, req.transactionId));
     if (existing?.status === "ISSUED" && (await isStale(ctx, p, existing))) {
-      // Forget it: neither this re-send nor a CertPoll may get it (RFC 8894 §3.3.3).
-      await ctx.store("transaction store", () => p.transactions.delete(p.name, req.transactionId));
+      // This re-send is a new enrollment: it is not answered from the record (RFC 8894 §3.3.3). The record is left
+      // in place, not deleted: a CertPoll is refused its stale certificate by poll's own check, and this enrollment's
+      // `create` (claim, PENDING or its issue) replaces a finished record atomically. A delete here, unconditional,
+      // removed whatever the key held by then: another replica's claim for this very request (which then issued a
+      // second certificate) or its PENDING record (and the approval it waited for).
       existing = undefined;
     }
     // PENDING, or an approver issuing it: answered before the signer is looked at. A first enrollment's claim
