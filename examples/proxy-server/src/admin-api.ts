@@ -185,8 +185,12 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
   const authorize = bearerAuthorizer({ token: o.token, tokenName: "PROXY_ADMIN_TOKEN", realm: "scep-proxy-admin", log: o.log });
 
   const readJson = async (request: Request): Promise<unknown> => {
-    const text = await request.text();
-    if (text.length > MAX_ADMIN_BODY) throw new RangeError(`the body is larger than ${MAX_ADMIN_BODY} bytes`);
+    // Bytes, not characters (a "€" is three): refused by its declared length before it is read, else once read.
+    const tooLarge = new RangeError(`the body is larger than ${MAX_ADMIN_BODY} bytes`);
+    if (Number(request.headers.get("content-length") ?? 0) > MAX_ADMIN_BODY) throw tooLarge;
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    if (bytes.length > MAX_ADMIN_BODY) throw tooLarge;
+    const text = new TextDecoder().decode(bytes);
     try {
       return JSON.parse(text);
     } catch {

@@ -184,6 +184,8 @@ describe("POST /admin/profiles", () => {
     ["a fractional challengeRetrievedAt", 400, { hostId: "h", profileId: "p", caName: "ndes", challengeRetrievedAt: 1.5 }, { error: "challengeRetrievedAt must be milliseconds since 1970 (an integer)" }],
     ["an unknown CA", 404, { hostId: "h", profileId: "p", caName: "other" }, { error: "no CA of that name is configured" }],
     ["a 20 kB body", 400, JSON.stringify({ hostId: "h".repeat(20_000), profileId: "p" }), { error: "the body is larger than 16384 bytes" }],
+    // 6,000 characters, 18,000 bytes: the limit counts bytes (it counted characters).
+    ["a body of fewer characters than the limit but more bytes", 400, JSON.stringify({ hostId: "€".repeat(6_000), profileId: "p" }), { error: "the body is larger than 16384 bytes" }],
   ])("%s → %i", async (_what, status, body, error) => {
     const { call, profiles } = setup();
     const res = await call("POST", "/admin/profiles", body);

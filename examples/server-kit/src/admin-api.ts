@@ -83,9 +83,11 @@ export interface AdminApiOptions {
   /** Reloadable Intune trust anchors, by profile name, for `POST reload-trust`. */
   trustAnchors?: ReadonlyMap<string, ReloadableTrustAnchors>;
   /**
-   * The profiles' transaction store (the server's `transactions`), read when an approve or reject finds nothing
-   * PENDING: a transaction that exists but was decided (ISSUED, REJECTED) or is being issued (ISSUING) gets 409 naming
-   * its status, and only an unknown one 404. Without it every such answer is 404.
+   * The profiles' transaction store (the server's `transactions`): where an approve or reject without `profile`
+   * looks for the transaction, in every profile (without it, among `server.pending()`, the 1000 oldest of each
+   * profile), and what it reads when that finds nothing PENDING: a transaction that exists but was decided (ISSUED,
+   * REJECTED) or is being issued (ISSUING) gets 409 naming its status, and only an unknown one 404. Without it every
+   * such answer is 404.
    */
   transactions?: Pick<TransactionStore, "get">;
 }
@@ -107,8 +109,12 @@ class BadRequest extends Error {}
 class UnknownProfile extends Error {}
 
 async function readJson(request: Request): Promise<Record<string, unknown>> {
-  const text = await request.text();
-  if (text.length > MAX_BODY) throw new BadRequest(`the body is larger than ${MAX_BODY} bytes`);
+  // Bytes, not characters (a "€" is three): refused by its declared length before it is read, else once read.
+  const tooLarge = new BadRequest(`the body is larger than ${MAX_BODY} bytes`);
+  if (Number(request.headers.get("content-length") ?? 0) > MAX_BODY) throw tooLarge;
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  if (bytes.length > MAX_BODY) throw tooLarge;
+  const text = new TextDecoder().decode(bytes);
   if (text.trim() === "") return {};
   let body: unknown;
   try {
@@ -415,8 +421,12 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
    */
   const decideIn = async (action: "approve" | "reject", profile: string | undefined, transactionId: string, clientAddress: string | undefined): Promise<Response> => {
     if (profile !== undefined) return decide(action, profile, transactionId, clientAddress);
-    const waiting = (await o.server.pending()).filter((tx) => tx.transactionId === transactionId);
-    const holders = [...new Set(waiting.map((tx) => tx.profile))];
+    // Asked of the store profile by profile when the API has it: `pending()` holds only the 1000 oldest of each
+    // profile, and a newer request was answered 404 "no pending transaction".
+    const store = o.transactions;
+    const holders = store
+      ? (await Promise.all(o.server.profiles().map(async ({ profile: name }) => ((await store.get(name, transactionId))?.status === "PENDING" ? name : undefined)))).filter((name): name is string => name !== undefined)
+      : [...new Set((await o.server.pending()).filter((tx) => tx.transactionId === transactionId).map((tx) => tx.profile))];
     if (holders.length === 1) return decide(action, holders[0]!, transactionId, clientAddress);
     if (holders.length > 1) return json(409, { error: `transaction ${transactionId} is pending in profiles ${holders.join(", ")}: give "profile"`, profiles: holders });
     const searched = o.server.profiles().map((p) => p.profile);

@@ -186,7 +186,8 @@ export interface ScepServer extends FetchHandler {
   reject(profile: string, transactionId: string, options?: RejectOptions): Promise<Transaction>;
   /**
    * Transactions waiting for a decision (PENDING, and ISSUING while an approve runs), oldest first, of one profile
-   * or of every profile. For admin endpoints.
+   * or of every profile. For admin endpoints. Bounded: at most the 1000 oldest of each status in each profile (the
+   * store's `list` default); to find one transaction, ask the store (`TransactionStore.get`) for it.
    * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for an unknown profile.
    */
   pending(profile?: string): Promise<Transaction[]>;
