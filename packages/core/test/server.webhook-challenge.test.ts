@@ -7,6 +7,7 @@
  * webhook that is down, slow, redirects or answers garbage: FAILURE
  * `webhook_unavailable`, never issuance, never a 5xx, no secret anywhere.
  */
+import { inspect } from "node:util";
 import { createHmac, createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -386,8 +387,25 @@ describe("configuration and the receiver's helpers", () => {
     [{ url: "https://mdm.test/x", timeoutMs: 0 }, "webhookChallenge: timeoutMs must be an integer number of milliseconds from 1 to 2147483647 (got 0)"],
     [{ url: "https://mdm.test/x", maxResponseBytes: Number.NaN }, "webhookChallenge: maxResponseBytes must be an integer number of bytes from 1 to 1073741824 (got NaN)"],
     [{ url: "https://mdm.test/x", secret: "" }, "webhookChallenge: secret is empty"],
+    [{ url: "https://mdm.test/x", headers: { authorization: "Bearer tok-SECRET-1\r\nx" } }, 'webhookChallenge: headers["authorization"] is not a valid HTTP header (a name of token characters; a value without CR, LF, NUL or characters beyond Latin-1)'],
+    [{ url: "https://mdm.test/x", headers: { "x-token": "tok-SECRET-1\u0000" } }, 'webhookChallenge: headers["x-token"] is not a valid HTTP header (a name of token characters; a value without CR, LF, NUL or characters beyond Latin-1)'],
+    [{ url: "https://mdm.test/x", headers: { "bad name": "v" } }, 'webhookChallenge: headers["bad name"] is not a valid HTTP header (a name of token characters; a value without CR, LF, NUL or characters beyond Latin-1)'],
+    [{ url: "https://mdm.test/x", signatureHeader: "X Sig" }, "webhookChallenge: signatureHeader is not a valid HTTP header (a name of token characters; a value without CR, LF, NUL or characters beyond Latin-1)"],
+    [{ url: "https://mdm.test/x", id: "a\nb" }, "webhookChallenge: id is not a valid HTTP header (a name of token characters; a value without CR, LF, NUL or characters beyond Latin-1)"],
   ] as [WebhookChallengeOptions, string][])("%o → ERR_INVALID_ARGUMENT", (options, message) => {
     expect(() => webhookChallenge(options)).toThrow(expect.objectContaining({ code: "ERR_INVALID_ARGUMENT", message }));
+  });
+
+  it("a header value fetch would refuse is refused at configuration, and the error neither quotes it nor carries it as a cause", () => {
+    // It failed every call instead, each WebhookTransportError's cause a TypeError quoting the bearer token.
+    let error: unknown;
+    try {
+      webhookChallenge({ url: "https://mdm.test/x", headers: { authorization: "Bearer tok-SECRET-1\r\nx" } });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
+    expect(inspect(error, { depth: 5 })).not.toContain("tok-SECRET-1");
   });
 
   it("verifyWebhookSignature: true for the exact body and secret (hex in any case), false for another body, secret or a malformed header", () => {

@@ -174,6 +174,19 @@ const DEFAULT_MAX_RESPONSE = 64 * 1024;
 const FAIL_INFOS: readonly FailInfo[] = ["badAlg", "badMessageCheck", "badRequest", "badTime", "badCertId"];
 const UNAVAILABLE: ChallengeVerdict = { ok: false, reason: "webhook_unavailable", failInfo: "badRequest", failInfoText: "challenge validation is unavailable; try again later" };
 
+/**
+ * Throws InvalidArgumentError unless `name` is an HTTP field name and `value` a field value `fetch` sends (RFC 9110
+ * §5.1, §5.5: no CR, LF or NUL, no character beyond Latin-1), naming `what` but never quoting the value.
+ */
+function checkHeader(name: unknown, value: unknown, what: string): void {
+  if (typeof name !== "string" || typeof value !== "string") throw invalid(`${what} must be a string`);
+  try {
+    new Headers([[name, value]]);
+  } catch {
+    throw invalid(`${what} is not a valid HTTP header (a name of token characters; a value without CR, LF, NUL or characters beyond Latin-1)`);
+  }
+}
+
 function invalid(message: string): InvalidArgumentError {
   return new InvalidArgumentError(`webhookChallenge: ${message}`);
 }
@@ -317,6 +330,11 @@ export function webhookChallenge(options: WebhookChallengeOptions): CustomChalle
   if (secret !== undefined && secret.length === 0) throw invalid("secret is empty");
   const signatureHeader = options.signatureHeader ?? "X-Scep-Signature";
   const extraHeaders = { ...(options.headers ?? {}) };
+  // Checked here, once: fetch refuses a bad name or value at every call, with a TypeError that quotes the value (a
+  // bearer token), which would reach onError as the cause of each WebhookTransportError.
+  for (const [name, value] of Object.entries(extraHeaders)) checkHeader(name, value, `headers[${JSON.stringify(name)}]`);
+  checkHeader(signatureHeader, "x", "signatureHeader");
+  if (options.id !== undefined) checkHeader("X-Scep-Webhook-Id", options.id, "id");
   const now = options.now ?? (() => new Date());
   const doFetch = options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init));
 
