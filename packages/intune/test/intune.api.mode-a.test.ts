@@ -241,6 +241,23 @@ describe("an API that is slow, down, refuses us or answers garbage → intune_un
     expect(fake.of("validateRequest")).toHaveLength(2);
   });
 
+  it("a body read the fetch's own abort does not end (nodejs/undici#4089) is still cut at timeoutMs: ERR_INTUNE_TIMEOUT, intune_unavailable", async () => {
+    // The fake sends headers at once and then a space every 20 ms, forever. The injected fetch is the global one
+    // without the signal: its body read never rejects on the abort, as undici 6 (Node 20) sometimes leaves a read
+    // already waiting. Real timers; the 3 s bound only guards against a hang.
+    const v = validator({ timeoutMs: 300, retries: 0, fetch: (url, { signal: _ignored, ...init }) => fetch(url, init) });
+    expect(await v.validate(input())).toMatchObject({ ok: true }); // tokens and endpoint cached: the deadline below is the call's
+    fake.next("validateRequest", { trickleMs: 20 });
+    let guard: NodeJS.Timeout | undefined;
+    const stuck = new Promise<"stuck">((r) => (guard = setTimeout(() => r("stuck"), 3_000)));
+    try {
+      expect(await Promise.race([v.validate(input()), stuck])).toEqual(unavailable);
+    } finally {
+      clearTimeout(guard);
+    }
+    expect(errors.map((e) => [e.code, e.message])).toEqual([["ERR_INTUNE_TIMEOUT", "Intune validateRequest: the answer did not complete within 300 ms"]]);
+  });
+
   it("a response over 1 MiB is refused without reading it all", async () => {
     const v = validator({ retries: 0 });
     fake.next("validateRequest", { raw: `{"code":"Success","errorDescription":"${"x".repeat(1_100_000)}"}` });
@@ -295,6 +312,17 @@ describe("an API that is slow, down, refuses us or answers garbage → intune_un
     expect(await v.validate(input())).toEqual(unavailable);
     expect(errors[0]).toMatchObject({ code: "ERR_INTUNE_DISCOVERY" });
     expect(fake.of("validateRequest")).toHaveLength(0);
+  });
+
+  it("a discovery answer without ScepRequestValidationFEService is not cached: the next validation asks Graph again and succeeds", async () => {
+    const v = validator({ retries: 0 });
+    fake.next("discovery", { json: { value: [] } });
+    expect(await v.validate(input())).toEqual(unavailable);
+    expect(errors.map((e) => e.code)).toEqual(["ERR_INTUNE_DISCOVERY"]);
+    const later = [await v.validate(input()), await v.validate(input())];
+    expect(later.map((r) => r.ok)).toEqual([true, true]);
+    expect(fake.of("discovery")).toHaveLength(2); // the complete list, once found, is cached again
+    expect(fake.of("validateRequest")).toHaveLength(2);
   });
 
   it("discovery ignores endpoints that are not URLs; a provider name in other case still matches", async () => {
@@ -497,6 +525,37 @@ describe("certificate credential: a client assertion (RFC 7523) instead of a sec
     const now = Math.floor(clock.t / 1000);
     expect(payload).toEqual({ aud: `${fake.base}/${TENANT}/oauth2/v2.0/token`, iss: CLIENT_ID, sub: CLIENT_ID, jti: expect.stringMatching(UUID), nbf: now, iat: now, exp: now + 600 });
     expect(verify("sha256", Buffer.from(`${h}.${p}`), createPublicKey(cert.toPem()), Buffer.from(s, "base64url"))).toBe(true);
+  });
+});
+
+describe("certificate credential: the certificate is read as PEM (RFC 7468), explanatory text skipped", () => {
+  // What `openssl pkcs12 -nokeys` writes before the block (RFC 7468 §2 allows text outside the encapsulation boundaries).
+  const BAG_ATTRIBUTES = "Bag Attributes\n    localKeyID: 01 00 00 00 \n    friendlyName: scep-intune-app\nsubject=CN = scep-intune-app\nissuer=CN = scep-intune-app\n";
+  let cert: Certificate;
+  let keyPem: string;
+  beforeAll(async () => {
+    const keys = await generateRsaKeyPair(2048);
+    cert = (await createSelfSignedSigner({ keys, subject: "CN=scep-intune-app" })).certificate;
+    keyPem = await exportPrivateKeyPem(keys.privateKey);
+  });
+
+  it("a PEM with openssl's Bag Attributes before the block: x5t and x5t#S256 are the thumbprints of the certificate's DER", async () => {
+    const v = validator({ credential: { certificate: `${BAG_ATTRIBUTES}${cert.toPem()}`, privateKey: keyPem } });
+    expect(await v.validate(input())).toMatchObject({ ok: true });
+    const assertion = new URLSearchParams(fake.of("token")[0]!.body).get("client_assertion")!;
+    const header = JSON.parse(Buffer.from(assertion.split(".")[0]!, "base64url").toString());
+    expect(header).toEqual({ alg: "RS256", typ: "JWT", x5t: createHash("sha1").update(cert.der).digest("base64url"), "x5t#S256": createHash("sha256").update(cert.der).digest("base64url") });
+  });
+
+  it.each<[string, () => string | Uint8Array]>([
+    ["a PEM holding no CERTIFICATE block", () => keyPem],
+    ["text without any PEM block", () => "subject=CN = scep-intune-app\nMIIB"],
+    ["a CERTIFICATE block whose DER is not a certificate", () => "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n"],
+    ["DER bytes that are not a certificate", () => new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01])],
+  ])("%s → ERR_INTUNE_CONFIG at construction", (_n, certificate) => {
+    expect(() => new IntuneScepClient({ tenant: TENANT, clientId: CLIENT_ID, credential: { certificate: certificate(), privateKey: keyPem } })).toThrow(
+      expect.objectContaining({ code: "ERR_INTUNE_CONFIG", message: "credential.certificate / credential.privateKey cannot be read" }),
+    );
   });
 });
 

@@ -175,6 +175,16 @@ describe("discovery of the second service, its cache and invalidation", () => {
     expect(fake.of("downloadRevocationRequests")).toHaveLength(0);
   });
 
+  it("a discovery answer without PkiConnectorFEService is not cached: the next call asks Graph again and succeeds", async () => {
+    const c = client({ retries: 0 });
+    fake.next("discovery", { json: { value: fake.endpoints.filter((e) => e.providerName !== "PkiConnectorFEService") } });
+    await expect(c.downloadRevocationRequests({ maxRequests: 1 })).rejects.toMatchObject({ code: "ERR_INTUNE_DISCOVERY" });
+    expect(await c.downloadRevocationRequests({ maxRequests: 1 })).toEqual([]);
+    await c.uploadRevocationResults([{ requestContext: "c", succeeded: true, errorCode: 0 }]);
+    expect(fake.of("discovery")).toHaveLength(2);
+    expect(fake.of("downloadRevocationRequests")).toHaveLength(1);
+  });
+
   it("the provider name matches in any case", async () => {
     fake.endpoints = [{ providerName: "pkiconnectorfeservice", uri: `${fake.base}${PKI_SERVICE_PATH}/` }];
     expect(await client().downloadRevocationRequests({ maxRequests: 1 })).toEqual([]);

@@ -6,9 +6,10 @@
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { MemoryRateLimiter, MemoryReplayCache } from "../src/index.js";
 import { manualClock } from "@scep/core/testing";
+import { MinHeap } from "../src/lib/min-heap.js";
 import { rateLimiterConformance, replayCacheConformance } from "../src/testing/index.js";
 
 replayCacheConformance({ name: "MemoryReplayCache", create: ({ now }) => new MemoryReplayCache({ now }) });
@@ -49,6 +50,37 @@ describe("MemoryReplayCache: bounded", () => {
     // The ten earliest-expiring (the first ten inserted here) went.
     expect(await cache.checkAndInsert("n10", 1)).toBe(false);
     expect(await cache.checkAndInsert("n9", 1)).toBe(true);
+  });
+
+  it("50,000 accept-then-release cycles keep its expiry heap within twice its capacity, and the entries it holds as they were", async () => {
+    // The heap is private: a spy on MinHeap.prototype.push only finds this cache's heap, whose size is then read.
+    const push = vi.spyOn(MinHeap.prototype, "push");
+    try {
+      const clock = manualClock();
+      const cache = new MemoryReplayCache({ capacity: 100, now: clock.now });
+      for (let i = 0; i < 50; i++) await cache.checkAndInsert(`held-${i}`, 3_600_000 + i);
+      const heap = push.mock.contexts[0] as MinHeap<string>;
+      for (let i = 0; i < 50_000; i++) {
+        expect(await cache.checkAndInsert(`txid-${i}`, 3_600_000)).toBe(true);
+        expect(await cache.release(`txid-${i}`)).toBe(true);
+      }
+      // Each release left its heap record until the TTL ran out: 50,050 records for 50 entries.
+      expect(heap.size).toBeLessThanOrEqual(200);
+      expect(cache.size).toBe(50);
+      for (let i = 0; i < 50; i++) expect(await cache.checkAndInsert(`held-${i}`, 1)).toBe(false);
+      expect(await cache.checkAndInsert("txid-49999", 1)).toBe(true); // released: accepted again
+      // Still bounded and in expiry order: filling it up evicts the earliest-expiring entry (txid-49999, 1 ms) first, then held-0.
+      for (let i = 0; i < 50; i++) await cache.checkAndInsert(`more-${i}`, 7_200_000);
+      expect(cache.size).toBe(100);
+      expect(await cache.checkAndInsert("late", 7_200_000)).toBe(true);
+      expect(await cache.checkAndInsert("held-1", 1)).toBe(false);
+      expect(await cache.checkAndInsert("txid-49999", 7_200_000)).toBe(true);
+      expect(await cache.checkAndInsert("held-0", 1)).toBe(true);
+      expect(cache.size).toBe(100);
+      expect(heap.size).toBeLessThanOrEqual(200);
+    } finally {
+      push.mockRestore();
+    }
   });
 
   it("a capacity of 0 is ERR_INVALID_ARGUMENT (a store's option, as @scep/redis's stores refuse theirs)", () => {

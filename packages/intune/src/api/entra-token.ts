@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { toBase64Url } from "@scep/core";
+import { Certificate, toBase64Url } from "@scep/core";
 import { IntuneAuthError, IntuneConfigError, IntuneResponseError, IntuneTransportError } from "../errors.js";
 import { certificateThumbprints, privateKeyFromPem, randomUuid, signRs256 } from "../lib/node-crypto.js";
 import { asObject, callJson, isRetryable, type Fetch } from "./http.js";
@@ -19,7 +19,7 @@ import { TIMER_MS, configFunction, configNumber, configUrl } from "../lib/option
 export type EntraCredential =
   /** A client secret (never logged). */
   | { clientSecret: string }
-  /** A certificate credential: the certificate registered on the app (PEM or DER) and its RSA private key (PEM). */
+  /** A certificate credential: the certificate registered on the app (DER, or PEM: its first CERTIFICATE block, text around it ignored) and its RSA private key (PEM). */
   | { certificate: string | Uint8Array; privateKey: string };
 
 /**
@@ -106,8 +106,9 @@ export class EntraTokenProvider {
     } else if (c.certificate !== undefined && c.privateKey !== undefined) {
       try {
         this.#assertionKey = privateKeyFromPem(c.privateKey);
-        const der = typeof c.certificate === "string" ? new Uint8Array(Buffer.from(c.certificate.replace(/-----[^-]+-----|\s/g, ""), "base64")) : c.certificate;
-        this.#x5t = certificateThumbprints(der);
+        // @scep/core's reading: the first CERTIFICATE block of PEM (text around it, such as openssl's "Bag Attributes",
+        // skipped as RFC 7468 §2 allows) or DER, parsed, so a certificate that does not parse is refused here.
+        this.#x5t = certificateThumbprints(Certificate.from(c.certificate).der);
       } catch (cause) {
         throw new IntuneConfigError("credential.certificate / credential.privateKey cannot be read", { cause });
       }

@@ -47,20 +47,40 @@ export interface HttpAnswer {
 /** Largest response body read (bytes); Intune, Graph and Entra answers are a few KiB. */
 const MAX_BODY = 1024 * 1024;
 
-async function readCapped(res: Response, what: string): Promise<string> {
+/**
+ * The body, at most {@link MAX_BODY} bytes, read until `signal` aborts. Each read is raced against the signal rather
+ * than left to it: Node 20's fetch (undici 6) does not always reject a read already waiting when the request's signal
+ * aborts (nodejs/undici#4089), and a body that drips a byte at a time would keep the caller waiting past its timeout.
+ * On abort the reader is cancelled (not awaited: a stuck stream may never settle it) and the signal's reason thrown.
+ */
+async function readCapped(res: Response, what: string, signal: AbortSignal): Promise<string> {
   const reader = res.body?.getReader();
   if (!reader) return "";
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY) {
-      await reader.cancel().catch(() => undefined);
-      throw new IntuneResponseError(`${what}: the response is larger than ${MAX_BODY} bytes`);
+  try {
+    for (;;) {
+      // Promise.race subscribes to both: neither a read that rejects after the abort nor `aborted` is left unhandled.
+      const { done, value } = await Promise.race([reader.read(), aborted]);
+      if (done) break;
+      size += value.byteLength;
+      if (size > MAX_BODY) {
+        await reader.cancel().catch(() => undefined);
+        throw new IntuneResponseError(`${what}: the response is larger than ${MAX_BODY} bytes`);
+      }
+      chunks.push(value);
     }
-    chunks.push(value);
+  } catch (e) {
+    if (signal.aborted) void reader.cancel(signal.reason).catch(() => undefined);
+    throw e;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
   }
   return Buffer.concat(chunks).toString("utf8");
 }
@@ -81,7 +101,7 @@ async function viaFetch(call: HttpCall, fetchFn: Fetch, signal: AbortSignal): Pr
     throw new IntuneTransportError(`${call.what}: request failed (${(cause as Error)?.message ?? "network error"})`, { cause });
   }
   try {
-    return { status: res.status, text: await readCapped(res, call.what) };
+    return { status: res.status, text: await readCapped(res, call.what, signal) };
   } catch (cause) {
     if (isIntuneError(cause)) throw cause;
     if (signal.aborted) throw new IntuneTimeoutError(`${call.what}: the answer did not complete within ${call.timeoutMs} ms`, { cause });

@@ -29,6 +29,9 @@ export interface ServiceLocatorOptions {
  * Finds and caches Intune service endpoints. The cache is dropped with
  * {@link IntuneServiceLocator.invalidate} (the client does so when a call
  * fails at the transport level or with 404) and refilled on the next lookup.
+ * A list that lacks the service asked for is not kept either: the lookup
+ * throws, and the next one asks Graph again (no back-off: one discovery call
+ * per lookup while Graph leaves the service out, as after a transport failure).
  */
 export class IntuneServiceLocator {
   readonly #o: ServiceLocatorOptions;
@@ -48,7 +51,11 @@ export class IntuneServiceLocator {
   async locate(serviceName: string): Promise<string> {
     const map = this.#map ?? (await this.#refresh());
     const uri = map.get(serviceName.toLowerCase());
-    if (!uri) throw new IntuneDiscoveryError(`Graph lists no endpoint for ${serviceName} (is the tenant licensed for Intune, and Application.Read.All consented?)`);
+    if (!uri) {
+      // An incomplete list (a tenant still being provisioned, a partial Graph answer) must not stick until restart.
+      if (this.#map === map) this.#map = undefined;
+      throw new IntuneDiscoveryError(`Graph lists no endpoint for ${serviceName} (is the tenant licensed for Intune, and Application.Read.All consented?)`);
+    }
     return uri;
   }
 

@@ -152,8 +152,18 @@ export class MemoryReplayCache implements ReplayCache {
   async release(key: string): Promise<boolean> {
     const expires = this.#entries.get(key);
     if (expires === undefined) return false;
-    this.#entries.delete(key); // its heap record finds no entry of its instant and is dropped when popped
+    this.#entries.delete(key); // its heap record finds no entry of its instant and is dropped when popped, or below
+    // Released entries' records would otherwise stay until their TTL ran out: accept-then-release cycles grew the
+    // heap past `capacity`. Once the stale records outnumber the live entries, the heap is rebuilt from the entries
+    // (amortised O(log n) a release), so it never holds more than twice the entries, twice `capacity` at most.
+    if (this.#heap.size > 2 * this.#entries.size) this.#rebuildHeap();
     return expires > this.#now();
+  }
+
+  /** One heap record per entry, nothing else (release is the only way a record outlives its entry). */
+  #rebuildHeap(): void {
+    this.#heap.clear();
+    for (const [key, at] of this.#entries) this.#heap.push(at, key);
   }
 
   /** Drops every entry expired at `now` (each heap record is popped once: amortised O(log n) per insert). */

@@ -2,8 +2,8 @@
  * A loopback HTTP server (node:http on 127.0.0.1, port 0) that plays Entra
  * ID's token endpoint, Microsoft Graph's endpoint discovery and Intune's
  * ScepActions and CertificateAuthorityRequests (the revocation requests), records every request exactly as received, and answers what a
- * test scripts: any code, HTTP errors, garbage, a hang (timeout), a dropped
- * connection. It never forwards anywhere.
+ * test scripts: any code, HTTP errors, garbage, a hang (timeout), a body that
+ * never ends, a dropped connection. It never forwards anywhere.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -39,6 +39,8 @@ export type Behaviour =
   | { json: unknown; status?: number }
   | { raw: string; status?: number; contentType?: string }
   | { hang: true }
+  /** HTTP 200 and its headers at once, then one space every `trickleMs` milliseconds, never ending (until the client goes or the fake closes). */
+  | { trickleMs: number }
   | { destroy: true };
 
 type Kind = "token" | "discovery" | "validateRequest" | "successNotification" | "failureNotification" | "downloadRevocationRequests" | "uploadRevocationResults";
@@ -164,6 +166,13 @@ export async function startFakeIntune(): Promise<FakeIntune> {
       const b = queue && queue.length > 0 ? queue.shift()! : defaultAnswer(kind, body);
       if ("hang" in b) {
         hanging.add(res);
+        return;
+      }
+      if ("trickleMs" in b) {
+        hanging.add(res);
+        res.writeHead(200, { "content-type": "application/json" }).flushHeaders();
+        const timer = setInterval(() => res.write(" "), b.trickleMs);
+        res.once("close", () => clearInterval(timer));
         return;
       }
       if ("destroy" in b) {
