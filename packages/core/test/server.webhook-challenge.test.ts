@@ -283,6 +283,28 @@ describe("a webhook that is down, slow or answers garbage: FAILURE webhook_unava
     expect(s.errors.map(([e]) => e.code)).toEqual(["ERR_WEBHOOK_TIMEOUT"]);
     expect(s.calls).toEqual([]);
   });
+
+  it("a body that drips past timeoutMs, its stream left unaborted by the fetch (nodejs/undici#4089) → ERR_WEBHOOK_TIMEOUT on time", async () => {
+    // Node 20's fetch does not always reject a read already waiting when its signal aborts. A fetch that never sees
+    // the signal makes that happen every time: the read must be cut by the webhook's own deadline, not the stream.
+    const drip: ReturnType<typeof setInterval>[] = [];
+    const s = setup({ timeoutMs: 300, fetch: (input: string, init: RequestInit) => fetch(input, { ...init, signal: null }) });
+    answer("/challenge", (_r, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      drip.push(setInterval(() => res.write(" "), 20));
+      held.push(res);
+    });
+    try {
+      const started = performance.now();
+      const rep = await Promise.race([enroll(s), new Promise<"stuck">((resolve) => setTimeout(() => resolve("stuck"), 3000))]);
+      expect(rep).not.toBe("stuck");
+      expect(performance.now() - started).toBeLessThan(3000);
+      expect(s.errors.map(([e]) => e.code)).toEqual(["ERR_WEBHOOK_TIMEOUT"]);
+      expect(s.calls).toEqual([]);
+    } finally {
+      for (const t of drip) clearInterval(t);
+    }
+  });
 });
 
 describe("notifications on the two-phase enrollment", () => {

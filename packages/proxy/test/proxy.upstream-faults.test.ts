@@ -319,6 +319,23 @@ describe("HttpUpstream failure reasons", () => {
     expect(await reasonOf(new HttpUpstream({ timeoutMs: 20_000 }).getCACaps(ca("http://ndes.scep-proxy-test.invalid/scep")))).toEqual(["dns", "upstream host name did not resolve"]);
   });
 
+  it("a body that drips past timeoutMs, its stream left unaborted by the fetch (nodejs/undici#4089) → timeout, on time", async () => {
+    // Node 20's fetch does not always reject a read already waiting when its signal aborts; a fetch that never sees
+    // the signal makes that happen every time: the read must be cut by the upstream's own deadline.
+    const drip: ReturnType<typeof setInterval>[] = [];
+    up.script((_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain" });
+      drip.push(setInterval(() => res.write(" "), 20));
+    });
+    try {
+      const unaborted = ((input: string | URL | Request, init?: RequestInit) => fetch(input, { ...init, signal: null })) as typeof fetch;
+      const call = reasonOf(new HttpUpstream({ timeoutMs: 300, fetch: unaborted }).getCACaps(ca(up.url)));
+      expect(await Promise.race([call, new Promise<"stuck">((resolve) => setTimeout(() => resolve("stuck"), 3000))])).toEqual(["timeout", "upstream did not answer within 300 ms"]);
+    } finally {
+      for (const t of drip) clearInterval(t);
+    }
+  });
+
   it("the caller's AbortSignal → other", async () => {
     const controller = new AbortController();
     up.script(() => controller.abort()); // the device goes away once the upstream has the request

@@ -176,7 +176,7 @@ export class ScepClient {
         : await this.#fetch(u, { method: init.method ?? "GET", signal });
       // The body is read under the same deadline, and no further than maxResponseBytes. An error answer's body is only
       // quoted (its first line), so a large one is not read at all: its status is what the caller learns.
-      const read = await readCapped(res.body, res.ok ? this.#maxResponse : Math.min(this.#maxResponse, ERROR_BODY_MAX));
+      const read = await readCapped(res.body, res.ok ? this.#maxResponse : Math.min(this.#maxResponse, ERROR_BODY_MAX), signal);
       if (read === "too-large" && res.ok) throw transportError(operation, `the response is larger than ${this.#maxResponse} bytes (maxResponseBytes)`);
       body = read === "too-large" ? new Uint8Array() : read;
     } catch (cause) {

@@ -365,7 +365,7 @@ export function webhookChallenge(options: WebhookChallengeOptions): CustomChalle
       }
       let bytes: Uint8Array | "too-large";
       try {
-        bytes = await readCapped(res.body, maxBytes);
+        bytes = await readCapped(res.body, maxBytes, controller.signal);
       } catch (cause) {
         if (controller.signal.aborted) throw new WebhookTimeoutError(`webhook ${target.where}: the answer did not complete within ${timeoutMs} ms`, { cause });
         throw new WebhookTransportError(`webhook ${target.where}: reading the answer failed`, { cause, status: res.status });

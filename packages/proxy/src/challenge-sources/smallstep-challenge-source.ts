@@ -170,7 +170,7 @@ export class SmallstepChallengeSource implements ChallengeSource {
         if (res.status === 401 || res.status === 403) throw new SmallstepAuthError(`Smallstep webhook refused the credentials (HTTP ${res.status})`);
         throw new SmallstepHttpStatusError(`Smallstep webhook answered HTTP ${res.status}`, res.status);
       }
-      const bytes = await readCapped(res.body, this.#maxBody);
+      const bytes = await readCapped(res.body, this.#maxBody, limit.signal);
       if (bytes === "too-large") throw new SmallstepInvalidChallengeError(`Smallstep webhook answered more than ${this.#maxBody} bytes`);
       let text: string;
       try {

@@ -5,22 +5,41 @@
 
 /**
  * The stream's bytes, or `"too-large"` once more than `max` bytes arrived (the rest is cancelled, never buffered).
- * A read error (the peer went away mid-body) propagates: the caller classifies it.
+ * A read error (the peer went away mid-body) propagates: the caller classifies it. Once `signal` aborts, rejects with
+ * its reason: each read is raced against it rather than left to the stream, since Node 20's `fetch` (undici 6) does
+ * not always reject a read already waiting when the request's signal aborts (nodejs/undici#4089), and an answer that
+ * drips a byte at a time would outlive the caller's deadline. On abort the reader is cancelled, not awaited.
  */
-export async function readCapped(body: ReadableStream<Uint8Array> | null | undefined, max: number): Promise<Uint8Array | "too-large"> {
+export async function readCapped(body: ReadableStream<Uint8Array> | null | undefined, max: number, signal?: AbortSignal): Promise<Uint8Array | "too-large"> {
   if (!body) return new Uint8Array(0);
   const reader = body.getReader();
+  let onAbort = (): void => undefined;
+  const aborted =
+    signal &&
+    new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    });
+  aborted?.catch(() => undefined); // raced below; never an unhandled rejection
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for (;;) {
-    const chunk = await reader.read();
-    if (chunk.done) break;
-    total += chunk.value.byteLength;
-    if (total > max) {
-      await reader.cancel().catch(() => undefined);
-      return "too-large";
+  try {
+    for (;;) {
+      const chunk = await (aborted ? Promise.race([reader.read(), aborted]) : reader.read());
+      if (chunk.done) break;
+      total += chunk.value.byteLength;
+      if (total > max) {
+        await reader.cancel().catch(() => undefined);
+        return "too-large";
+      }
+      chunks.push(chunk.value);
     }
-    chunks.push(chunk.value);
+  } catch (e) {
+    if (signal?.aborted) void reader.cancel(signal.reason).catch(() => undefined);
+    throw e;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
   }
   if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(total);

@@ -231,7 +231,7 @@ export class HttpUpstream implements Upstream {
         // answers a refused PKIOperation 400 with the FAILURE CertRep as its body; the device gets that CertRep (and the
         // event its FAILURE) as from any CA, not a bare 400.
         if (certRepOnError) {
-          const bytes = await readCapped(response.body, this.#maxResponse);
+          const bytes = await readCapped(response.body, this.#maxResponse, timeout.signal);
           if (bytes !== "too-large" && peekCertRepStatus(bytes) !== undefined) return { status: 200, contentType: PKI_MESSAGE_CONTENT_TYPE, body: bytes };
         } else await response.body?.cancel().catch(() => undefined);
         const retryAfterSeconds = response.status === 503 || response.status === 429 ? parseRetryAfter(response.headers.get("retry-after"), this.#now()) : undefined;
@@ -242,7 +242,7 @@ export class HttpUpstream implements Upstream {
         await response.body?.cancel().catch(() => undefined);
         throw new UpstreamError("other", `upstream response larger than ${this.#maxResponse} bytes`);
       }
-      const bytes = await readCapped(response.body, this.#maxResponse);
+      const bytes = await readCapped(response.body, this.#maxResponse, timeout.signal);
       if (bytes === "too-large") throw new UpstreamError("other", `upstream response larger than ${this.#maxResponse} bytes`);
       return { status: response.status, contentType: response.headers.get("content-type"), body: bytes };
     } catch (e) {
