@@ -2,6 +2,7 @@
 // challenge), read profile statuses, see requeues and other proxy events. Behind `Authorization: Bearer <token>`.
 import { withClientAddress } from "@scep-examples/server-kit/audit-entry";
 import { bearerAuthorizer, jsonResponse as json } from "@scep-examples/server-kit/bearer-token";
+import { requestText } from "@scep-examples/server-kit/request-text";
 import { storeUnavailableResponse } from "@scep-examples/server-kit/store-unavailable";
 import { allowOf, headOf } from "@scep-examples/server-kit/head";
 import { clientAddressOf, isStoreUnavailable, newChallenge, type ChallengeStore } from "@scep/core";
@@ -185,12 +186,8 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
   const authorize = bearerAuthorizer({ token: o.token, tokenName: "PROXY_ADMIN_TOKEN", realm: "scep-proxy-admin", log: o.log });
 
   const readJson = async (request: Request): Promise<unknown> => {
-    // Bytes, not characters (a "€" is three): refused by its declared length before it is read, else once read.
-    const tooLarge = new RangeError(`the body is larger than ${MAX_ADMIN_BODY} bytes`);
-    if (Number(request.headers.get("content-length") ?? 0) > MAX_ADMIN_BODY) throw tooLarge;
-    const bytes = new Uint8Array(await request.arrayBuffer());
-    if (bytes.length > MAX_ADMIN_BODY) throw tooLarge;
-    const text = new TextDecoder().decode(bytes);
+    const text = await requestText(request, MAX_ADMIN_BODY);
+    if (text === "too-large") throw new RangeError(`the body is larger than ${MAX_ADMIN_BODY} bytes`);
     try {
       return JSON.parse(text);
     } catch {

@@ -196,6 +196,17 @@ describe("POST /admin/profiles", () => {
     expect(all).toEqual([]);
   });
 
+  it("a declared Content-Length over 16 KiB → 400 before the body is read, nothing written", async () => {
+    const { admin, profiles } = setup();
+    const endless = new ReadableStream<Uint8Array>({ pull: () => new Promise(() => undefined) });
+    const request = new Request("http://localhost/admin/profiles", { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-length": "20000" }, body: endless, duplex: "half" } as RequestInit);
+    const res = await admin.fetch(request, { remoteAddress: "127.0.0.1" });
+    expect([res.status, await res.json()]).toEqual([400, { error: "the body is larger than 16384 bytes" }]);
+    const all = [];
+    for await (const r of profiles.list()) all.push(r);
+    expect(all).toEqual([]);
+  });
+
   it("a hostId or profileId the device URL's identifier cannot carry (a control character, a lone surrogate, over 4096 characters percent-encoded) → 400 with a one-line reason, before any challenge is issued or fetched and before anything is written", async () => {
     const fetched: string[] = [];
     const source: ChallengeSource = {

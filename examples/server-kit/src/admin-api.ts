@@ -22,6 +22,7 @@ import {
 import { isEmbeddedCaError, type FileCa } from "@scep-examples/embedded-ca";
 import { ADMIN_PAGE_PATH, ADMIN_SCRIPT_PATH, adminPageHtml, adminPageScript } from "./admin-page.js";
 import { allowOf, allows, headOf } from "./head.js";
+import { requestText } from "./request-text.js";
 
 /** Path prefix of every admin API route. */
 export const ADMIN_PREFIX = "/admin/scep/";
@@ -109,12 +110,8 @@ class BadRequest extends Error {}
 class UnknownProfile extends Error {}
 
 async function readJson(request: Request): Promise<Record<string, unknown>> {
-  // Bytes, not characters (a "€" is three): refused by its declared length before it is read, else once read.
-  const tooLarge = new BadRequest(`the body is larger than ${MAX_BODY} bytes`);
-  if (Number(request.headers.get("content-length") ?? 0) > MAX_BODY) throw tooLarge;
-  const bytes = new Uint8Array(await request.arrayBuffer());
-  if (bytes.length > MAX_BODY) throw tooLarge;
-  const text = new TextDecoder().decode(bytes);
+  const text = await requestText(request, MAX_BODY);
+  if (text === "too-large") throw new BadRequest(`the body is larger than ${MAX_BODY} bytes`);
   if (text.trim() === "") return {};
   let body: unknown;
   try {

@@ -23,22 +23,28 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const post = async (body: BodyInit): Promise<[number, unknown]> => {
+const post = async (body: BodyInit, extraHeaders: Record<string, string> = {}): Promise<[number, unknown]> => {
   const api = createAdminApi({ token: TOKEN, server, defaultProfile: "/scep", log: () => {}, ca });
-  const res = await api.fetch(new Request("http://127.0.0.1/admin/scep/reject", { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body, duplex: "half" } as RequestInit));
+  const headers = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", ...extraHeaders };
+  const res = await api.fetch(new Request("http://127.0.0.1/admin/scep/reject", { method: "POST", headers, body, duplex: "half" } as RequestInit));
   return [res.status, await res.json()];
 };
 
 describe("admin API: the JSON body limit counts bytes", () => {
   const big = JSON.stringify({ transactionId: "tx-1", note: "€".repeat(2000) });
 
-  it("2,047 characters, over 4096 bytes: 400, with and without a declared length", async () => {
+  it("2,047 characters, over 4096 bytes: 400, as a string body and as a stream", async () => {
     expect(big.length).toBeLessThan(4096);
     expect(Buffer.byteLength(big)).toBeGreaterThan(4096);
     const refused = [400, { error: "the body is larger than 4096 bytes" }];
     expect(await post(big)).toEqual(refused);
     const stream = new ReadableStream<Uint8Array>({ start: (c) => (c.enqueue(new TextEncoder().encode(big)), c.close()) });
     expect(await post(stream)).toEqual(refused);
+  });
+
+  it("a declared Content-Length over the limit: 400 before the body is read (a stream that never ends)", async () => {
+    const endless = new ReadableStream<Uint8Array>({ pull: () => new Promise(() => undefined) });
+    expect(await post(endless, { "content-length": "6000" })).toEqual([400, { error: "the body is larger than 4096 bytes" }]);
   });
 
   it("a body of 4096 bytes is read", async () => {

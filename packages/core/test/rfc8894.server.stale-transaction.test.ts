@@ -21,6 +21,7 @@ import {
   type IssueContext,
   type IssueResult,
   type ScepProfile,
+  type TransactionStore,
 } from "../src/index.js";
 import { DAY, NOW, createDevice, createTestCa, eventLog, hex, issuingHook, postPki, readReply, type Device, type TestCa, baseProfile } from "./support/server-pki.js";
 
@@ -174,7 +175,11 @@ describe("RFC 8894 §3.3.3, two replicas on one store: a re-send whose stored ce
   it("both replicas read the stale ISSUED record; the one that checks it later does not erase the other's claim, and one certificate is issued", async () => {
     // The record is left in place (the claim's create replaces it atomically). An unconditional delete by the later
     // replica removed the first replica's live claim (ISSUING), took its own and ran the issue hook too: two
-    // certificates for one transactionID.
+    // certificates for one transactionID. The order is forced, not left to timing:
+    // 1. B reads the stale record (its isRevoked is called), and only then does A's isRevoked answer;
+    // 2. A takes the claim and runs its hook, which waits; only then does B's isRevoked answer;
+    // 3. A's hook goes on once B has found A's claim (B's store read an ISSUING record: B waits in the claim loop), or,
+    //    on the old code, once B runs a hook of its own.
     const ca = await createTestCa("Stale Race CA");
     const device = await createDevice({ cn: "stale-race", challengePassword: CHALLENGE });
     const start = Date.now();
@@ -184,27 +189,61 @@ describe("RFC 8894 §3.3.3, two replicas on one store: a re-send whose stored ce
     const old = await ca.issue(device.csr, { notAfter: new Date(NOW.getTime() + DAY) });
     await transactions.create({ profile: "p", transactionId: built.transactionId, status: "ISSUED", csr: device.csr, signerCertificate: new Uint8Array(0), renewal: false, createdAt: NOW, updatedAt: NOW, expiresAt: new Date(NOW.getTime() + DAY), certificate: old.der, direct: true });
     const isOld = (c: Certificate): boolean => Buffer.from(c.der).equals(Buffer.from(old.der));
-    // B's revocation check answers once A runs its issue hook; A's hook waits for B to reach its own (or 1.5 s).
-    let openB!: () => void;
-    const bMayAnswer = new Promise<void>((resolve) => (openB = resolve));
-    let releaseA!: () => void;
-    const aMayIssue = new Promise<void>((resolve) => (releaseA = resolve));
+    const gate = (): { open: () => void; opened: Promise<void> } => {
+      let open!: () => void;
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      return { open, opened };
+    };
+    const bReadStale = gate();
+    const aIssuing = gate();
+    const aMayIssue = gate();
+    // B's view of the shared store: the same records, its reads watched for A's claim.
+    const bTransactions: TransactionStore = {
+      get: async (profile, id) => {
+        const tx = await transactions.get(profile, id);
+        if (tx?.status === "ISSUING") aMayIssue.open();
+        return tx;
+      },
+      create: (tx) => transactions.create(tx),
+      transition: (profile, id, from, update, expect) => transactions.transition(profile, id, from, update, expect),
+      list: (profile, options) => transactions.list(profile, options),
+      delete: (profile, id) => transactions.delete(profile, id),
+    };
     const calls: IssueContext[] = [];
     const issue = issuingHook(ca, calls);
-    const profile = (replica: "A" | "B", isRevoked: ScepProfile["isRevoked"]): ScepProfile => ({
-      ...baseProfile(ca, CHALLENGE),
-      transactions,
-      isRevoked,
-      issue: async (ctx) => {
-        if (replica === "A") {
-          openB();
-          await Promise.race([aMayIssue, new Promise((resolve) => setTimeout(resolve, 1500))]);
-        } else releaseA();
-        return issue(ctx);
-      },
+    const a = createScepServer({
+      profiles: [
+        {
+          ...baseProfile(ca, CHALLENGE),
+          transactions,
+          isRevoked: async (c) => (await bReadStale.opened, isOld(c)),
+          issue: async (ctx) => {
+            aIssuing.open();
+            await aMayIssue.opened;
+            return issue(ctx);
+          },
+        },
+      ],
+      now: clock,
     });
-    const a = createScepServer({ profiles: [profile("A", (c) => isOld(c))], now: clock });
-    const b = createScepServer({ profiles: [profile("B", async (c) => (await bMayAnswer, isOld(c)))], now: clock });
+    const b = createScepServer({
+      profiles: [
+        {
+          ...baseProfile(ca, CHALLENGE),
+          transactions: bTransactions,
+          isRevoked: async (c) => {
+            bReadStale.open();
+            await aIssuing.opened;
+            return isOld(c);
+          },
+          issue: async (ctx) => {
+            aMayIssue.open();
+            return issue(ctx);
+          },
+        },
+      ],
+      now: clock,
+    });
     const [ra, rb] = await Promise.all([postPki(a, "/scep", built.der), postPki(b, "/scep", built.der)]);
     const repA = await readReply(ra, built, { decrypter: device.signer, caCertificates: [ca.cert] });
     const repB = await readReply(rb, built, { decrypter: device.signer, caCertificates: [ca.cert] });

@@ -294,14 +294,14 @@ describe("a webhook that is down, slow or answers garbage: FAILURE webhook_unava
       drip.push(setInterval(() => res.write(" "), 20));
       held.push(res);
     });
+    let guard: ReturnType<typeof setTimeout> | undefined;
     try {
-      const started = performance.now();
-      const rep = await Promise.race([enroll(s), new Promise<"stuck">((resolve) => setTimeout(() => resolve("stuck"), 3000))]);
+      const rep = await Promise.race([enroll(s), new Promise<"stuck">((resolve) => (guard = setTimeout(() => resolve("stuck"), 3000)))]);
       expect(rep).not.toBe("stuck");
-      expect(performance.now() - started).toBeLessThan(3000);
       expect(s.errors.map(([e]) => e.code)).toEqual(["ERR_WEBHOOK_TIMEOUT"]);
       expect(s.calls).toEqual([]);
     } finally {
+      clearTimeout(guard);
       for (const t of drip) clearInterval(t);
     }
   });

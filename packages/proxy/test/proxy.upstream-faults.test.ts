@@ -327,11 +327,13 @@ describe("HttpUpstream failure reasons", () => {
       res.writeHead(200, { "content-type": "text/plain" });
       drip.push(setInterval(() => res.write(" "), 20));
     });
+    let guard: ReturnType<typeof setTimeout> | undefined;
     try {
       const unaborted = ((input: string | URL | Request, init?: RequestInit) => fetch(input, { ...init, signal: null })) as typeof fetch;
       const call = reasonOf(new HttpUpstream({ timeoutMs: 300, fetch: unaborted }).getCACaps(ca(up.url)));
-      expect(await Promise.race([call, new Promise<"stuck">((resolve) => setTimeout(() => resolve("stuck"), 3000))])).toEqual(["timeout", "upstream did not answer within 300 ms"]);
+      expect(await Promise.race([call, new Promise<"stuck">((resolve) => (guard = setTimeout(() => resolve("stuck"), 3000)))])).toEqual(["timeout", "upstream did not answer within 300 ms"]);
     } finally {
+      clearTimeout(guard);
       for (const t of drip) clearInterval(t);
     }
   });

@@ -61,11 +61,15 @@ export interface WebhookChallengeOptions {
    * decoded (`Buffer.from(secret, "base64")`) and `signatureHeader: "X-Smallstep-Signature"`.
    */
   secret?: string | Uint8Array;
-  /** Header carrying the signature (default `X-Scep-Signature`). */
+  /** Header carrying the signature (default `X-Scep-Signature`); a name of token characters (RFC 9110 §5.1), else `ERR_INVALID_ARGUMENT`. */
   signatureHeader?: string;
-  /** Extra request headers, e.g. `{ authorization: "Bearer …" }`. Sent as given, never logged. */
+  /**
+   * Extra request headers, e.g. `{ authorization: "Bearer …" }`. Sent as given, never logged. Checked when the
+   * validator is made: a name of token characters, a value without CR, LF, NUL or characters beyond Latin-1 (RFC 9110
+   * §5.5), else `ERR_INVALID_ARGUMENT` naming the header, not its value.
+   */
   headers?: Readonly<Record<string, string>>;
-  /** Sent as `X-Scep-Webhook-Id` (step-ca sends `X-Smallstep-Webhook-ID`) so one receiver can serve several webhooks. */
+  /** Sent as `X-Scep-Webhook-Id` (step-ca sends `X-Smallstep-Webhook-ID`) so one receiver can serve several webhooks; a valid header value, else `ERR_INVALID_ARGUMENT`. */
   id?: string;
   /** Longest wait for one complete answer, headers and body, in milliseconds (default 5000). */
   timeoutMs?: number;
@@ -300,8 +304,9 @@ function clientText(v: unknown): string | undefined {
  * A notification succeeds on any 2xx whose body is empty or JSON; `{ "allow": false }` to an `issued` notification
  * vetoes delivery like a failed one (reason `webhook_notification_failed`).
  *
- * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a URL that is not http(s) or holds credentials, or a
- *   timeout or size that is not a positive number.
+ * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a URL that is not http(s) or holds credentials, a
+ *   timeout or size that is not a positive number, or a header (`headers`, `signatureHeader`, `id`) that `fetch`
+ *   cannot send (the message names the option, never the value).
  *
  * @example
  * ```ts

@@ -62,6 +62,7 @@ async function readCapped(res: Response, what: string, signal: AbortSignal): Pro
     if (signal.aborted) onAbort();
     else signal.addEventListener("abort", onAbort, { once: true });
   });
+  aborted.catch(() => undefined); // raced below; never an unhandled rejection
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {

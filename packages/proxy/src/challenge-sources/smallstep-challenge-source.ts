@@ -8,7 +8,7 @@ import { toBase64 } from "@scep/core";
 import type { CaConfig } from "../cas/ca-config.js";
 import { type ChallengeSource, type FetchedChallenge, fitsPrintableString } from "./challenge-source.js";
 import { ChallengeSourceError } from "../errors.js";
-import { deadline } from "../lib/deadline.js";
+import { callerAbort, deadline } from "../lib/deadline.js";
 import { transportFailure } from "../lib/net-errors.js";
 import { BODY_BYTES, TIMER_MS, functionOption, integerOption } from "../lib/options.js";
 import { readCapped } from "../lib/read-capped.js";
@@ -147,7 +147,7 @@ export class SmallstepChallengeSource implements ChallengeSource {
     }
     if (url.protocol !== "https:" && url.protocol !== "http:") throw new ChallengeSourceConfigError("Smallstep webhook URL must be http: or https:");
     if (url.username || url.password) throw new ChallengeSourceConfigError("Smallstep webhook URL must not hold credentials; pass them as username/password");
-    if (options.signal?.aborted) throw callerAbort(options.signal);
+    if (options.signal?.aborted) throw callerAbort(options.signal, callerDeadline);
 
     const sent = this.#now();
     const body: SmallstepChallengeRequest = {
@@ -185,7 +185,7 @@ export class SmallstepChallengeSource implements ChallengeSource {
       return { challenge: text, retrievedAt: sent.getTime(), printableString: fitsPrintableString(text) };
     } catch (e) {
       if (limit.expired) throw new SmallstepTimeoutError(`Smallstep webhook did not answer within ${this.#timeoutMs} ms`, { cause: e });
-      if (options.signal?.aborted) throw callerAbort(options.signal);
+      if (options.signal?.aborted) throw callerAbort(options.signal, callerDeadline);
       if (e instanceof ChallengeSourceError) throw e; // already typed
       const reason = transportFailure(e);
       throw new SmallstepTransportError(`Smallstep webhook: ${TRANSPORT_FAILURE_TEXT[reason]}`, reason, { cause: e });
@@ -195,13 +195,5 @@ export class SmallstepChallengeSource implements ChallengeSource {
   }
 }
 
-/**
- * What a fetch whose caller's `signal` aborted rejects with: the caller's deadline (a `TimeoutError` reason, from
- * `AbortSignal.timeout` or a deadline of its own) is a timeout like this source's own, typed and retryable; any
- * other abort is the caller's to name, its reason as is.
- */
-function callerAbort(signal: AbortSignal): unknown {
-  const reason: unknown = signal.reason;
-  if ((reason as { name?: unknown } | null)?.name !== "TimeoutError") return reason;
-  return new SmallstepTimeoutError("Smallstep webhook did not answer before the caller's deadline", { cause: reason });
-}
+/** The caller's deadline passed: a timeout like this source's own. */
+const callerDeadline = (cause: unknown): Error => new SmallstepTimeoutError("Smallstep webhook did not answer before the caller's deadline", { cause });

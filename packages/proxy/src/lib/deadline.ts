@@ -44,3 +44,13 @@ export function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> 
     else signal.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/**
+ * What a call whose caller's `signal` aborted rejects with: the caller's deadline (a `TimeoutError` reason, from
+ * `AbortSignal.timeout` or a deadline of its own) is the call's own typed, retryable timeout, made by `timeout` from
+ * that reason; any other abort is the caller's to name, its reason as is.
+ */
+export function callerAbort(signal: AbortSignal, timeout: (cause: unknown) => Error): unknown {
+  const reason: unknown = signal.reason;
+  return (reason as { name?: unknown } | null)?.name === "TimeoutError" ? timeout(reason) : reason;
+}

@@ -22,6 +22,7 @@ import {
 } from "../challenge-sources/errors.js";
 import { decodeChallengeMessage, encodeAuthenticateMessage, encodeNegotiateMessage, NEGOTIATE_FLAGS, NtlmFlags } from "./messages.js";
 import { computeNtlmv2Response, fileTime, ntowfv2 } from "./ntlmv2.js";
+import { callerAbort } from "../lib/deadline.js";
 
 /**
  * Account an NTLM or Basic exchange authenticates as.
@@ -213,7 +214,7 @@ async function getOnce(url: string, options: NtlmHttpGetOptions, totalMs: number
   const secure = target.protocol === "https:";
   if (!secure && target.protocol !== "http:") throw new ChallengeSourceConfigError("NDES admin URL must be http: or https:");
   if (target.username || target.password) throw new ChallengeSourceConfigError("NDES admin URL must not hold credentials; pass them as username/password");
-  if (options.signal?.aborted) throw callerAbort(options.signal);
+  if (options.signal?.aborted) throw callerAbort(options.signal, callerDeadline);
 
   const timeoutMs = integerOption("timeoutMs", options.timeoutMs, DEFAULT_TIMEOUT_MS, TIMER_MS);
   const maxBody = integerOption("maxBodyBytes", options.maxBodyBytes, DEFAULT_MAX_BODY, BODY_BYTES);
@@ -346,7 +347,7 @@ async function getOnce(url: string, options: NtlmHttpGetOptions, totalMs: number
     throw new NdesAuthSchemeError("NDES admin page answered 401 without an NTLM, Negotiate or Basic challenge");
   } catch (e) {
     if (timedOut) throw new NdesTimeoutError(`NDES admin page did not answer within ${totalMs} ms`, { cause: e });
-    if (options.signal?.aborted) throw callerAbort(options.signal);
+    if (options.signal?.aborted) throw callerAbort(options.signal, callerDeadline);
     if (e instanceof ChallengeSourceError) throw e; // already typed
     const reason = transportFailure(e);
     throw new NdesTransportError(`NDES admin page: ${TRANSPORT_FAILURE_TEXT[reason]}`, reason, { cause: e });
@@ -357,16 +358,8 @@ async function getOnce(url: string, options: NtlmHttpGetOptions, totalMs: number
   }
 }
 
-/**
- * What an exchange whose caller's `signal` aborted rejects with: the caller's deadline (a `TimeoutError` reason, from
- * `AbortSignal.timeout` or a deadline of its own) is a timeout like `timeoutMs`, typed and retryable; any other abort
- * is the caller's to name, its reason as is.
- */
-function callerAbort(signal: AbortSignal): unknown {
-  const reason: unknown = signal.reason;
-  if ((reason as { name?: unknown } | null)?.name !== "TimeoutError") return reason;
-  return new NdesTimeoutError("NDES admin page did not answer before the caller's deadline", { cause: reason });
-}
+/** The caller's deadline passed: a timeout like `timeoutMs`. */
+const callerDeadline = (cause: unknown): Error => new NdesTimeoutError("NDES admin page did not answer before the caller's deadline", { cause });
 
 function final(res: RawResponse, scheme: NtlmHttpResponse["scheme"]): NtlmHttpResponse & { location: string | null } {
   return { status: res.status, contentType: res.contentType, body: res.body, scheme, location: res.location };
