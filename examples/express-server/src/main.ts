@@ -8,13 +8,12 @@
  *
  * Everything but the routing lives in @scep-examples/server-kit.
  */
-import type { ServerResponse } from "node:http";
 import { readConfig } from "@scep-examples/server-kit/config";
 
 // Flags and environment are checked before Express and @scep/core load, so a mistake shows at once (one line, exit 2).
 const config = readConfig("express-server");
 if (config) {
-  const [{ default: express }, { scepMiddleware }, { rawPath, serveFetch, startServer }] = await Promise.all([
+  const [{ default: express }, { scepMiddleware }, { internalError, rawPath, serveFetch, startServer }] = await Promise.all([
     import("express"),
     import("@scep/express"),
     import("@scep-examples/server-kit"),
@@ -36,11 +35,10 @@ if (config) {
       app.use(scep);
       // The SCEP hot path skips Express's router: a path a profile owns (and the admin API and CRL do not) goes
       // straight to the middleware, the same one the app mounts, which answers it whatever the status.
-      const serverError = (res: ServerResponse): void => void (res.headersSent ? res.destroy() : res.writeHead(500).end());
       return (req, res) => {
         const path = rawPath(req.url ?? "/");
         if (!kit.server.owns(path) || admin?.owns(path) || kit.crl.owns(path)) return void app(req, res);
-        scep(req, res, (error) => (error === undefined ? void app(req, res) : serverError(res)));
+        scep(req, res, (error) => (error === undefined ? void app(req, res) : internalError(res)));
       };
     },
     { config },

@@ -1,5 +1,6 @@
 // Serves a fetch-style handler (web Request → Response) from node:http / Express, for the small admin API.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { sendPlain } from "./probes.js";
 
 /** Largest body read for such a handler, in bytes (a larger one is cut off; the handler sees the prefix and refuses it). */
 const MAX_BODY = 16 * 1024;
@@ -15,6 +16,20 @@ export function peerAddress(req: IncomingMessage | undefined): string | undefine
     return typeof address === "string" ? address : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The answer to a request whose handler failed unexpectedly (a rejected promise, an Express `next(error)`): 500 with
+ * the one line `internal error` (text/plain, no caching), or, when the headers already went out, the connection
+ * destroyed (a half-written answer must not look complete). Never throws; the error itself is the caller's to log.
+ */
+export function internalError(res: ServerResponse): void {
+  try {
+    if (res.headersSent) res.destroy();
+    else sendPlain(res, 500, "internal error\n");
+  } catch {
+    res.destroy();
   }
 }
 

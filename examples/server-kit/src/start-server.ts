@@ -12,7 +12,7 @@ import { certificateFingerprintSha256, isEmbeddedCaError, openFileCa, type FileC
 import { LISTEN_FAILED_MESSAGE, SHUTDOWN_MESSAGE, runClusterPrimary, workerSlot } from "./cluster-primary.js";
 import { answerMetricsCollection } from "./cluster-metrics.js";
 import { createAdminApi, type AdminApi, type ReloadableTrustAnchors } from "./admin-api.js";
-import { rawPath, serveFetch } from "./node-fetch.js";
+import { internalError, rawPath, serveFetch } from "./node-fetch.js";
 import { CRL_FILE, CRL_PATH, createCrlEndpoint, scheduleCrl, type CrlEndpoint } from "./crl-endpoint.js";
 import { ConfigError, configErrorLine, parseConfig, usage, type ServerConfig } from "./config.js";
 import { inConfigFile } from "./errors.js";
@@ -721,7 +721,7 @@ export async function startServer(
   if (config.adminListen && config.adminToken) {
     const serveAdmin: RequestListener = (req, res) => {
       const adminApi = kit.adminApi; // the kit in service: a reload replaces it
-      if (adminApi?.owns(rawPath(req.url ?? "/"))) serveFetch((r, meta) => adminApi.fetch(r, meta), req, res, () => void (res.headersSent ? res.destroy() : sendPlain(res, 500, "internal error\n")));
+      if (adminApi?.owns(rawPath(req.url ?? "/"))) serveFetch((r, meta) => adminApi.fetch(r, meta), req, res, () => internalError(res));
       else res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found\n");
     };
     adminHttp = createHttpServer(config, (req, res) => (listener === starting ? starting : serveAdmin)(req, res));
