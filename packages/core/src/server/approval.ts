@@ -89,10 +89,13 @@ export async function approve(ctx: ServerContext, p: ResolvedProfile, transactio
   // Before the claim: an expired CA leaves the transaction PENDING for when it is renewed.
   requireValidCa(p.name, p.ca, ctx.now());
   const tx = await claim(ctx, p, transactionId);
-  const ic = storedIssueContext(ctx, p, tx);
+  let ic: IssueContext;
   let issued: Certificate;
   let chain: Uint8Array[] | undefined;
   try {
+    // A record the store mangled (a CSR or signer certificate that no longer parses) fails here, after the claim:
+    // the claim goes back with the rest below, rather than holding the transaction ISSUING until its lease lapses.
+    ic = storedIssueContext(ctx, p, tx);
     // Not for the request's key (or not a certificate): refused before anything is recorded; the claim goes back.
     if (opts.certificate) ({ certificate: issued, chain } = issuedFor(ic.csr, { certificate: opts.certificate, chain: opts.chain }, "operator"));
     else {
