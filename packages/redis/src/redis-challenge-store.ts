@@ -80,6 +80,12 @@ export class RedisChallengeStore implements ChallengeStore {
     return `${this.#options.keyPrefix}challenge:${createHash("sha256").update(challenge, "utf8").digest("hex")}`;
   }
 
+  /** Whether `key` is one {@link RedisChallengeStore.#key} makes: this prefix, `challenge:`, 64 lower-case hex digits. */
+  #isChallengeKey(key: string): boolean {
+    const head = `${this.#options.keyPrefix}challenge:`;
+    return key.length === head.length + 64 && key.startsWith(head) && /^[0-9a-f]{64}$/.test(key.slice(head.length));
+  }
+
   /**
    * Creates a challenge (24 random bytes, base64url: 32 characters) valid for `ttlMs` milliseconds
    * (default `defaultTtlMs`) on `profile`.
@@ -114,13 +120,18 @@ export class RedisChallengeStore implements ChallengeStore {
    * they sit in different slots). When the DEL fails (Redis down or late) the issue rejects with StoreUnavailableError
    * and the earlier challenge may stay usable until it expires: a later issue for the holder supersedes only the one
    * the pointer names (`@scep/proxy` still refuses the earlier URL once a registration's record, with its
-   * `challengeHash`, is stored). The pointer lives as long as the new challenge.
+   * `challengeHash`, is stored). The pointer lives as long as the new challenge. A pointer that names anything but a
+   * challenge key of this store (data it did not write) is replaced and deletes nothing.
    */
   async #supersede(profile: string, holder: string, key: string, ttlMs: number): Promise<void> {
     const pointer = `${this.#options.keyPrefix}challenge-holder:${createHash("sha256").update(JSON.stringify([profile, holder]), "utf8").digest("hex")}`;
     const earlier = await this.#run.command("issue", "SET", [pointer, key, "PX", ttlMs, "GET"]);
     const earlierKey = earlier === null || earlier === undefined ? undefined : String(earlier);
-    if (earlierKey !== undefined && earlierKey !== key) await this.#run.command("issue", "DEL", [earlierKey]);
+    // Only a challenge key of this store is deleted: a pointer edited by hand or written by another program may name
+    // any key (a transaction record, a revocation hash), which a DEL would lose. Such a pointer named no challenge to
+    // supersede, and the SET above has replaced it: the key it named is left alone.
+    if (earlierKey === undefined || earlierKey === key || !this.#isChallengeKey(earlierKey)) return;
+    await this.#run.command("issue", "DEL", [earlierKey]);
   }
 
   /**

@@ -29,6 +29,8 @@ export interface RedisCounterStoreOptions extends RedisStoreOptions {
 }
 
 const OUTCOME = "outcome:";
+/** A count as HINCRBY writes it: decimal digits (18 at most, as the COUNT script checks). */
+const COUNT_TEXT = /^-?\d{1,18}$/;
 const REASON = "reason:";
 
 /**
@@ -39,7 +41,9 @@ const REASON = "reason:";
  * `increment` only adds to an in-process buffer (no I/O on the request
  * path); every `flushIntervalMs` the buffer is written with one Lua script per
  * profile (`HINCRBY` per label, then `PEXPIRE`) into the hash
- * `<prefix>stats:{<profile>}` (fields `outcome:<outcome>`, `reason:<reason>`).
+ * `<prefix>stats:{<profile>}` (fields `outcome:<outcome>`, `reason:<reason>`). A field that holds anything but a
+ * count (written by someone else) is left out by `read` and set afresh to the delta by the next write of its label,
+ * never failing a write half-way.
  * A write that fails puts its counts back in the buffer, which is bounded by
  * `maxBufferedLabels`, and the next flush, `flushIntervalMs` later, writes
  * them, whether or not more requests are counted meanwhile; so a Redis that is
@@ -208,7 +212,12 @@ export class RedisCounterStore implements CounterStore {
     const outcomes = Object.create(null) as Record<string, number>;
     const reasons = Object.create(null) as Record<string, number>;
     for (const [field, value] of fields) {
-      const n = Number(value.toString());
+      // A field that is not a count (an edit by hand, another program's data) is left out, the same way on every
+      // read; the next write of that label sets it afresh (COUNT). `Number` alone read "" as 0, "1e3" as 1000 and
+      // "abc" as NaN.
+      const text = value.toString();
+      if (!COUNT_TEXT.test(text)) continue;
+      const n = Number(text);
       if (field.startsWith(OUTCOME)) outcomes[field.slice(OUTCOME.length)] = n;
       else if (field.startsWith(REASON)) reasons[field.slice(REASON.length)] = n;
     }

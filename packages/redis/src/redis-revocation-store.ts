@@ -4,11 +4,12 @@
  *
  * @module
  */
-import { InvalidArgumentError, KEY_COMPROMISE_UPGRADABLE_REASONS, MAX_CRL_NUMBER, StoreUnavailableError, checkCrlNumberFloor, crlNumberExhausted, checkRevocationReason, normalizeSerialNumber, sortRevocations } from "@scep/core";
+import { InvalidArgumentError, KEY_COMPROMISE_UPGRADABLE_REASONS, MAX_CRL_NUMBER, checkCrlNumberFloor, crlNumberExhausted, checkRevocationReason, normalizeSerialNumber, sortRevocations } from "@scep/core";
 import type { RevocationReason, RevocationStore, RevokeResult, RevokedCertificate } from "@scep/core";
 import { Runner } from "./lib/client.js";
 import { NEXT_CRL_NUMBER, REVISION, REVOKE } from "./lib/scripts.js";
 import { profileTag } from "./lib/keys.js";
+import { corruptData } from "./lib/corrupt.js";
 import { fieldMap } from "./lib/record.js";
 import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
@@ -102,32 +103,39 @@ export class RedisRevocationStore implements RevocationStore {
     ]);
     const [code, value] = Array.isArray(reply) ? reply : [];
     // The script answers the entry as it stored it (no second read, which a concurrent upgrade could move on).
-    const entry = decode(serialNumber, String(value));
-    if (!entry) throw new StoreUnavailableError(`Redis answered revocation ${serialNumber} with a value this store did not write`, { retryAfterSeconds: this.#options.retryAfterSeconds });
+    const entry = this.#decode(serialNumber, String(value), "revoke");
     return { entry, created: Number(code) === 1, updated: Number(code) === 2 };
   }
 
   /**
    * The entry of one serial (hex), or undefined when it is not revoked.
-   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late, or the serial's entry is not
+   *   `<ms>:<reason>` (data this store did not write: never read as "not revoked").
    */
   async get(serialNumber: string): Promise<RevokedCertificate | undefined> {
     const serial = normalizeSerialNumber(serialNumber);
     const value = await this.#run.command("get revocation", "HGET", [this.#hash, serial]);
-    return value === null || value === undefined ? undefined : decode(serial, String(value));
+    return value === null || value === undefined ? undefined : this.#decode(serial, String(value), "get revocation");
   }
 
   /**
    * Every revoked certificate, oldest revocation first (ties by serial).
-   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late, or an entry is not a
+   *   revocation this store wrote (refused rather than left out: a CRL without it would un-revoke a certificate).
    */
   async list(): Promise<RevokedCertificate[]> {
     const out: RevokedCertificate[] = [];
     for (const [serial, value] of fieldMap(await this.#run.command("list revocations", "HGETALL", [this.#hash]))) {
-      const entry = decode(serial, String(value));
-      if (entry) out.push(entry);
+      out.push(this.#decode(serial, String(value), "list revocations"));
     }
     return sortRevocations(out);
+  }
+
+  /** An entry as the store wrote it; StoreUnavailableError naming the serial for anything else. */
+  #decode(serial: string, value: string, operation: string): RevokedCertificate {
+    const entry = decode(serial, value);
+    if (!entry) throw corruptData(`revocation entry (serial ${serial} is not <ms>:<reason> with a known reason)`, operation, this.#options.retryAfterSeconds);
+    return entry;
   }
 
   /**
@@ -153,7 +161,7 @@ export class RedisRevocationStore implements RevocationStore {
     const n = await this.#run.eval("next CRL number", NEXT_CRL_NUMBER, [this.#counter], [atLeast.toString(), MAX_CRL_NUMBER.toString()]);
     if (n === null || n === undefined) throw crlNumberExhausted(); // the script's nil: past 2^159 - 1, nothing written
     const text = String(n);
-    if (!/^\d+$/.test(text)) throw new StoreUnavailableError(`Redis answered the CRL number with a value this store did not write`, { retryAfterSeconds: this.#options.retryAfterSeconds });
+    if (!/^\d+$/.test(text)) throw corruptData("CRL number counter (not a number)", "next CRL number", this.#options.retryAfterSeconds);
     return BigInt(text);
   }
 
@@ -166,25 +174,34 @@ export class RedisRevocationStore implements RevocationStore {
    * flush's start goes below, one behind would start below what was answered before the flush. The store's `now`
    * option is not used here. Only a missing counter is written (`SET NX`): on a read-only replica (`replicaof`) it is read
    * as its primary set it.
-   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late, and on a read-only replica
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late, or the counter is not decimal
+   * digits (data this store did not write), and on a read-only replica
    * while its primary has no counter yet (a new or flushed Redis that no revocation or `revision()` reached): its
    * message then says READONLY.
    */
   async revision(): Promise<number> {
     const value = await this.#run.command("revision", "GET", [this.#revision]);
-    if (value !== null && value !== undefined) return Number(String(value));
-    return Number(String(await this.#run.eval("revision", REVISION, [this.#revision], [])));
+    return this.#revisionOf(value ?? (await this.#run.eval("revision", REVISION, [this.#revision], [])));
+  }
+
+  /** The counter as a number; StoreUnavailableError for one that is not decimal digits (`Number` made it NaN). */
+  #revisionOf(value: unknown): number {
+    const text = String(value);
+    const n = Number(text);
+    if (!/^\d{1,16}$/.test(text) || !Number.isSafeInteger(n)) throw corruptData("revocation revision counter (not a number)", "revision", this.#options.retryAfterSeconds);
+    return n;
   }
 }
 
-const REASONS = /^(\d+):([A-Za-z]+)$/;
+const REASONS = /^(\d{1,16}):([A-Za-z]+)$/;
 
 /** `<ms>:<reason>` → entry; undefined for a value this store did not write. */
 function decode(serialNumber: string, value: string): RevokedCertificate | undefined {
   const m = REASONS.exec(value);
   if (!m) return undefined;
   try {
-    return { serialNumber, reason: checkRevocationReason(m[2]), revokedAt: new Date(Number(m[1])) };
+    const revokedAt = new Date(Number(m[1]));
+    return Number.isNaN(revokedAt.getTime()) ? undefined : { serialNumber, reason: checkRevocationReason(m[2]), revokedAt };
   } catch {
     return undefined;
   }

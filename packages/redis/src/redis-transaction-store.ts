@@ -8,7 +8,7 @@ import { InvalidArgumentError, checkTransactionListLimit } from "@scep/core";
 import type { Transaction, TransactionStatus, TransactionStore, TransactionUpdate } from "@scep/core";
 import { Runner } from "./lib/client.js";
 import { STATUSES, TransactionKeys } from "./lib/keys.js";
-import { fieldMap, recordFields, recordFrom, updateFields } from "./lib/record.js";
+import { fieldMap, recordFields, recordFrom, updateFields, type RecordSource } from "./lib/record.js";
 import { CREATE, DELETE, PRUNE_INDEXES, TRANSITION, UNCREATE, UNTRANSITION } from "./lib/scripts.js";
 import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
@@ -34,6 +34,14 @@ function writerTag(): string {
 
 function checkStatus(status: string, what: string): asserts status is TransactionStatus {
   if (!(STATUSES as readonly string[]).includes(status)) throw new InvalidArgumentError(`${what} must be one of ${STATUSES.join(", ")}`);
+}
+
+/**
+ * A time the scripts write (a score, a TTL, a field read back by `recordFrom`): checked before the script runs, so an
+ * invalid Date (NaN) is refused with nothing written rather than stored as `NaN` or failing the script half-way.
+ */
+function checkDate(value: unknown, what: string): asserts value is Date {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new InvalidArgumentError(`${what} must be a valid Date`);
 }
 
 /**
@@ -90,6 +98,10 @@ export class RedisTransactionStore implements TransactionStore {
     return new TransactionKeys(this.#options.keyPrefix, profile);
   }
 
+  #source(operation: string, profile: string, transactionId: string): RecordSource {
+    return { operation, retryAfterSeconds: this.#options.retryAfterSeconds, profile, transactionId };
+  }
+
   #live(tx: Transaction | undefined, now: number): Transaction | undefined {
     return tx !== undefined && tx.expiresAt.getTime() > now ? tx : undefined;
   }
@@ -98,23 +110,30 @@ export class RedisTransactionStore implements TransactionStore {
    * The record, or undefined when absent or past `expiresAt` (by the
    * injected clock). One `HGETALL`.
    *
-   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late, or the key holds a hash that
+   *   is not a whole record (data this package did not write: the message names the field, never a value).
    */
   async get(profile: string, transactionId: string): Promise<Transaction | undefined> {
     const reply = await this.#run.command("get", "HGETALL", [this.#keys(profile).record(transactionId)]);
-    return this.#live(recordFrom(fieldMap(reply)), this.#options.now().getTime());
+    return this.#live(recordFrom(fieldMap(reply), this.#source("get", profile, transactionId)), this.#options.now().getTime());
   }
 
   /**
    * Stores `tx` unless a live PENDING or ISSUING record has its key (then
    * resolves false and stores nothing); replaces a finished or expired one
-   * whole. Atomic (Lua script).
+   * whole. Atomic (Lua script), and checked whole before its first write: a create that fails leaves the record it
+   * would have replaced as it was.
    *
-   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
-   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for an unknown status.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late, or a PENDING or ISSUING
+   *   record has the key with an expiresAt that is not a time (data this package did not write; left as it is).
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for an unknown status, or a createdAt, updatedAt or
+   *   expiresAt that is not a valid Date (nothing written).
    */
   async create(tx: Transaction): Promise<boolean> {
     checkStatus(tx.status, "status");
+    checkDate(tx.createdAt, "createdAt");
+    checkDate(tx.updatedAt, "updatedAt");
+    checkDate(tx.expiresAt, "expiresAt");
     const keys = this.#keys(tx.profile);
     const now = this.#options.now().getTime();
     const ttl = Math.max(1, tx.expiresAt.getTime() - now);
@@ -150,12 +169,17 @@ export class RedisTransactionStore implements TransactionStore {
    * undefined when absent, expired, not in `from` or updated since. Atomic
    * (Lua script): of N concurrent calls, on any replicas, at most one wins.
    *
-   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
-   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for an unknown status.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late, or the record is not one this
+   *   package wrote (a time that is not decimal ms, a missing field: nothing written, or what was written put back).
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for an unknown status, or an `updatedAt`, `expiresAt` or
+   *   `expect.updatedAt` that is not a valid Date (nothing written).
    */
   async transition(profile: string, transactionId: string, from: TransactionStatus, update: TransactionUpdate, expect?: { updatedAt: Date }): Promise<Transaction | undefined> {
     checkStatus(from, "from");
     checkStatus(update.status, "update.status");
+    checkDate(update.updatedAt, "update.updatedAt");
+    if (update.expiresAt !== undefined) checkDate(update.expiresAt, "update.expiresAt");
+    if (expect !== undefined) checkDate(expect.updatedAt, "expect.updatedAt");
     const keys = this.#keys(profile);
     const now = this.#options.now().getTime();
     const ttl = update.expiresAt === undefined ? "" : Math.max(1, update.expiresAt.getTime() - now);
@@ -173,7 +197,8 @@ export class RedisTransactionStore implements TransactionStore {
         "writer",
         tag,
       ]);
-      return reply === null ? undefined : recordFrom(fieldMap(reply));
+      // A record the script moved on but that cannot be read whole throws here, inside the try: the undo puts it back.
+      return reply === null ? undefined : recordFrom(fieldMap(reply), this.#source("transition", profile, transactionId));
     } catch (error) {
       // Rejected (503), but a late script may still move the record: an approver's claim would then block the
       // operator's retry ("no pending transaction") until its lease lapses, a reject would skip the challenge
@@ -195,7 +220,8 @@ export class RedisTransactionStore implements TransactionStore {
    *
    * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a `limit` that is not an integer from 0 to 100 000 000
    *   (core's `checkTransactionListLimit`), or a `status` not a TransactionStatus (as @scep/core's memory store).
-   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late, or a listed record is not one
+   *   this package wrote (refused rather than left out: an operator's list would otherwise miss a pending request).
    */
   async list(profile: string, options: { status?: TransactionStatus; limit?: number } = {}): Promise<Transaction[]> {
     if (options.status !== undefined) checkStatus(options.status, "status");
@@ -224,8 +250,8 @@ export class RedisTransactionStore implements TransactionStore {
       if (candidates.length === 0) break;
       for (const c of candidates) offsets.set(c.status, offsets.get(c.status)! + 1);
       const records = await Promise.all(candidates.map((c) => this.#run.command("list", "HGETALL", [keys.record(c.id)])));
-      for (const reply of records) {
-        const tx = this.#live(recordFrom(fieldMap(reply)), now);
+      for (const [i, reply] of records.entries()) {
+        const tx = this.#live(recordFrom(fieldMap(reply), this.#source("list", profile, candidates[i]!.id)), now);
         if (tx === undefined || seen.has(tx.transactionId)) continue;
         if (options.status !== undefined && tx.status !== options.status) continue;
         seen.add(tx.transactionId);

@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { InvalidArgumentError, StoreUnavailableError } from "@scep/core";
 import type { RedisClient } from "../options.js";
+import { CORRUPT_REPLY } from "./corrupt.js";
 
 /** A Lua script with its SHA-1, for EVALSHA. */
 export interface Script {
@@ -154,6 +155,8 @@ const SOCKET_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ECONNABORTED", "EPI
  *   closed ("Connection is closed.", "Reached the max retries per request limit …": it may have run);
  * - `Redis connection is down (<code>): <op> got no answer` for a socket error (ECONNRESET, …);
  * - `Redis did not answer <op> in time (the client's commandTimeout)` for ioredis' "Command timed out";
+ * - `Redis holds a corrupt <what>: <op> refused and changed nothing (fix or delete the key)` for a script's
+ *   `CORRUPT <what>` reply (data this package did not write, found before the script's first write: see corrupt.ts);
  * - `Redis refused <op>: <Redis's reply>` for an error reply (OOM, READONLY, NOPERM, …: Redis's own words);
  * - `Redis failed <op>: <message>` for anything else.
  * `what` is the store method the caller ran (`get`, `consume`, `checkAndInsert`, …).
@@ -166,6 +169,8 @@ function failure(what: string, error: unknown): string {
   if (typeof code === "string" && SOCKET_CODES.has(code)) return `Redis connection is down (${code}): ${what} got no answer`;
   if (/^Command timed out/i.test(message)) return `Redis did not answer ${what} in time (the client's commandTimeout)`;
   const line = message.split("\n", 1)[0] ?? "";
+  const isReply = (error as { name?: unknown } | null)?.name === "ReplyError";
+  if (isReply && line.startsWith(CORRUPT_REPLY)) return `Redis holds a corrupt ${line.slice(CORRUPT_REPLY.length).replace(/ script: .*$/, "")}: ${what} refused and changed nothing (fix or delete the key)`;
   const short = line.length > 160 ? `${line.slice(0, 157)}...` : line;
-  return (error as { name?: unknown } | null)?.name === "ReplyError" ? `Redis refused ${what}: ${short}` : `Redis failed ${what}: ${short}`;
+  return isReply ? `Redis refused ${what}: ${short}` : `Redis failed ${what}: ${short}`;
 }

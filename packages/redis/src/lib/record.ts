@@ -17,9 +17,13 @@
  * | `writer` | 16 hex digits: the random tag of the create or transition that wrote the record last (for its undo) |
  * | `prior` | MessagePack, written by a transition: the record's PTTL and the old value (`false`: absent) of each field it wrote |
  *
- * `recordFrom` ignores `writer` and `prior` (and any field it does not know).
+ * `recordFrom` ignores `writer` and `prior` (and any field it does not know); a record it cannot read whole (a
+ * required field missing, a time that is not decimal milliseconds, an unknown status or failInfo, a truncated chain)
+ * is refused with StoreUnavailableError ({@link corruptData}), never read half.
  */
-import type { FailInfo, Transaction, TransactionStatus, TransactionUpdate } from "@scep/core";
+import type { FailInfo, StoreUnavailableError, Transaction, TransactionStatus, TransactionUpdate } from "@scep/core";
+import { corruptData } from "./corrupt.js";
+import { STATUSES } from "./keys.js";
 
 type Field = string | Buffer;
 
@@ -33,19 +37,24 @@ function chainToBytes(chain: readonly Uint8Array[]): Buffer {
   return Buffer.concat(parts);
 }
 
-function chainFromBytes(b: Buffer): Uint8Array[] {
+/** The chain's certificates; undefined when the bytes are not whole (length, DER) pairs. */
+function chainFromBytes(b: Buffer): Uint8Array[] | undefined {
   const out: Uint8Array[] = [];
   let at = 0;
   while (at + 4 <= b.length) {
     const len = b.readUInt32BE(at);
     at += 4;
-    if (at + len > b.length) throw new Error("truncated chain field");
+    if (at + len > b.length) return undefined;
     out.push(new Uint8Array(b.subarray(at, at + len)));
     at += len;
   }
-  if (at !== b.length) throw new Error("truncated chain field");
-  return out;
+  return at === b.length ? out : undefined;
 }
+
+const FAIL_INFOS: readonly string[] = ["badAlg", "badMessageCheck", "badRequest", "badTime", "badCertId"] satisfies FailInfo[];
+
+/** Decimal ms since 1970 that make a valid Date (±8.64e15), as `recordFields` writes them. */
+const MS = /^-?\d{1,16}$/;
 
 const bytes = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
@@ -104,22 +113,52 @@ export function fieldMap(reply: unknown): Map<string, Buffer> {
   return m;
 }
 
-/** A transaction from its hash fields; undefined for an empty (absent) hash. */
-export function recordFrom(m: Map<string, Buffer>): Transaction | undefined {
+/** Where a record is read, for the error of one that cannot be: the store method, and its Retry-After. */
+export interface RecordSource {
+  operation: string;
+  retryAfterSeconds: number;
+  /** The record's key names this profile and transactionID: a record holding others is not the one asked for. */
+  profile?: string;
+  transactionId?: string;
+}
+
+/**
+ * A transaction from its hash fields; undefined for an empty (absent) hash.
+ *
+ * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) for a hash that is not a whole record this package wrote
+ *   (the message names the field, never its value).
+ */
+export function recordFrom(m: Map<string, Buffer>, source: RecordSource): Transaction | undefined {
   if (m.size === 0) return undefined;
-  const text = (k: string): string => {
+  const corrupt = (problem: string): StoreUnavailableError => corruptData(`transaction record (${problem})`, source.operation, source.retryAfterSeconds);
+  const raw = (k: string): Buffer => {
     const v = m.get(k);
-    if (v === undefined) throw new Error(`transaction record lacks ${k}`);
-    return v.toString("utf8");
+    if (v === undefined) throw corrupt(`field ${k} is missing`);
+    return v;
   };
-  const time = (k: string): Date => new Date(Number(text(k)));
+  const text = (k: string): string => raw(k).toString("utf8");
+  const time = (k: string): Date => {
+    const ms = text(k);
+    const date = MS.test(ms) ? new Date(Number(ms)) : undefined;
+    if (date === undefined || Number.isNaN(date.getTime())) throw corrupt(`field ${k} is not a time in ms`);
+    return date;
+  };
+  const profile = text("profile");
+  const transactionId = text("transactionId");
+  if ((source.profile !== undefined && profile !== source.profile) || (source.transactionId !== undefined && transactionId !== source.transactionId)) {
+    throw corrupt("its profile or transactionId is not the one its key names");
+  }
+  const status = text("status");
+  if (!(STATUSES as readonly string[]).includes(status)) throw corrupt("field status is not a transaction status");
+  const renewal = text("renewal");
+  if (renewal !== "0" && renewal !== "1") throw corrupt("field renewal is not 0 or 1");
   const tx: Transaction = {
-    profile: text("profile"),
-    transactionId: text("transactionId"),
-    status: text("status") as TransactionStatus,
-    csr: new Uint8Array(m.get("csr") ?? []),
-    signerCertificate: new Uint8Array(m.get("signerCertificate") ?? []),
-    renewal: text("renewal") === "1",
+    profile,
+    transactionId,
+    status: status as TransactionStatus,
+    csr: new Uint8Array(raw("csr")),
+    signerCertificate: new Uint8Array(raw("signerCertificate")),
+    renewal: renewal === "1",
     createdAt: time("createdAt"),
     updatedAt: time("updatedAt"),
     expiresAt: time("expiresAt"),
@@ -127,9 +166,16 @@ export function recordFrom(m: Map<string, Buffer>): Transaction | undefined {
   const certificate = m.get("certificate");
   if (certificate !== undefined) tx.certificate = new Uint8Array(certificate);
   const chain = m.get("chain");
-  if (chain !== undefined) tx.chain = chainFromBytes(chain);
-  const failInfo = m.get("failInfo");
-  if (failInfo !== undefined) tx.failInfo = failInfo.toString("utf8") as FailInfo;
+  if (chain !== undefined) {
+    const certificates = chainFromBytes(chain);
+    if (certificates === undefined) throw corrupt("field chain is truncated");
+    tx.chain = certificates;
+  }
+  const failInfo = m.get("failInfo")?.toString("utf8");
+  if (failInfo !== undefined) {
+    if (!FAIL_INFOS.includes(failInfo)) throw corrupt("field failInfo is not a SCEP failInfo");
+    tx.failInfo = failInfo as FailInfo;
+  }
   const failInfoText = m.get("failInfoText");
   if (failInfoText !== undefined) tx.failInfoText = failInfoText.toString("utf8");
   const reason = m.get("reason");

@@ -21,6 +21,17 @@ local function prune(indexes, expiry, now)
 end
 `;
 
+/**
+ * Lua: `ms(v)`, whether `v` (an ARGV or a field read back) is decimal milliseconds, as the stores write them (at most 16
+ * digits: a valid Date). Scripts check every number they will write or compare before their first write, and answer
+ * `CORRUPT <what>` (corrupt.ts) for data they did not write, so a bad value never fails a script half-way.
+ */
+const MS = `
+local function ms(v)
+  return type(v) == 'string' and string.match(v, '^%-?%d+$') ~= nil and #v <= 17
+end
+`;
+
 /** Sets a key's TTL to at least `ms` (never shortens it). */
 const EXTEND = `
 local function extend(key, ms)
@@ -33,13 +44,22 @@ end
  * KEYS[1] record, KEYS[2..5] status indexes, KEYS[6] expiry index.
  * ARGV[1] now, ARGV[2] ttl, ARGV[3] createdAt, ARGV[4] expiresAt,
  * ARGV[5] transactionID, ARGV[6] status index (1-4), ARGV[7..] field/value pairs.
+ * Every number is checked before the DEL (an error after it would lose the record it replaces): an argument that is
+ * not one is an error, a PENDING/ISSUING record whose expiresAt is not one is `CORRUPT` (left as it is).
  * Returns 1 when stored, 0 when refused.
  */
 export const CREATE = script(
   "create",
-  `${EXTEND}${PRUNE}
+  `${EXTEND}${PRUNE}${MS}
+for _, i in ipairs({ 1, 2, 3, 4 }) do
+  if not ms(ARGV[i]) then return redis.error_reply('ERR create: argument ' .. i .. ' is not a number') end
+end
+if not (ARGV[6] == '1' or ARGV[6] == '2' or ARGV[6] == '3' or ARGV[6] == '4') then return redis.error_reply('ERR create: bad status index') end
 local cur = redis.call('HMGET', KEYS[1], 'status', 'expiresAt')
-if (cur[1] == 'PENDING' or cur[1] == 'ISSUING') and tonumber(cur[2]) > tonumber(ARGV[1]) then return 0 end
+if cur[1] == 'PENDING' or cur[1] == 'ISSUING' then
+  if not ms(cur[2]) then return redis.error_reply('CORRUPT transaction record (field expiresAt is not a time in ms)') end
+  if tonumber(cur[2]) > tonumber(ARGV[1]) then return 0 end
+end
 prune({ KEYS[2], KEYS[3], KEYS[4], KEYS[5] }, KEYS[6], ARGV[1])
 redis.call('DEL', KEYS[1])
 for i = 2, 5 do redis.call('ZREM', KEYS[i], ARGV[5]) end
@@ -59,16 +79,20 @@ return 1
  * KEYS[1] record, KEYS[2] index of \`from\`, KEYS[3] index of the new status, KEYS[4] expiry index.
  * ARGV[1] now, ARGV[2] from, ARGV[3] transactionID, ARGV[4] new ttl or '',
  * ARGV[5] new expiresAt or '', ARGV[6] the expected updatedAt (ms) or '', ARGV[7..] field/value pairs
- * (the caller's `writer` tag among them).
+ * (the caller's `writer` tag among them). Numbers (its own, and the record's expiresAt and createdAt, which it compares
+ * and writes to an index) are checked before the first write: `CORRUPT` for a record this package did not write.
  * Before writing, keeps what it overwrites in the field `prior` (MessagePack: the record's PTTL, then each
  * written field's name and old value, false when it was absent), for `UNTRANSITION`.
  * Returns the whole record (HGETALL) or nil when the CAS failed.
  */
 export const TRANSITION = script(
   "transition",
-  `${EXTEND}
+  `${EXTEND}${MS}
+if not ms(ARGV[1]) or (ARGV[4] ~= '' and not (ms(ARGV[4]) and ms(ARGV[5]))) then return redis.error_reply('ERR transition: a time argument is not a number') end
 local cur = redis.call('HMGET', KEYS[1], 'status', 'expiresAt', 'createdAt', 'updatedAt')
-if cur[1] ~= ARGV[2] or tonumber(cur[2]) <= tonumber(ARGV[1]) then return false end
+if cur[1] ~= ARGV[2] then return false end
+if not (ms(cur[2]) and ms(cur[3])) then return redis.error_reply('CORRUPT transaction record (field expiresAt or createdAt is not a time in ms)') end
+if tonumber(cur[2]) <= tonumber(ARGV[1]) then return false end
 if ARGV[6] ~= '' and cur[4] ~= ARGV[6] then return false end
 local prior = { redis.call('PTTL', KEYS[1]) }
 for i = 7, #ARGV, 2 do
@@ -288,34 +312,59 @@ return 1
 );
 
 /**
+ * Lua: `count(v)`, whether a counter field's value `v` is one `HINCRBY` can add to without overflowing: decimal
+ * digits, at most 18 of them (the deltas added are far below 2^53, so the sum stays within int64).
+ */
+const COUNT_VALUE = `
+local function count(v)
+  return type(v) == 'string' and string.match(v, '^%-?%d+$') ~= nil and #v <= 18
+end
+`;
+
+/**
  * counters: adds deltas to one profile's counter hash and refreshes its TTL, and marks the write as done by this
- * batch (for `UNCOUNT`).
+ * batch (for `UNCOUNT`). A field that is not a count (written by someone else: `HINCRBY` would fail half-way, after the
+ * fields before it were added, and every retry of the batch would add those again) is set to the delta instead, in
+ * the same step; every field is read before the first write.
  * KEYS[1] the hash, KEYS[2] the writing store's marker; ARGV[1] the hash's TTL in ms, ARGV[2] the batch's number,
  * ARGV[3..] field, delta, field, delta, ….
+ * Returns 1 + the number of fields that were set afresh.
  */
 export const COUNT = script(
   "count",
-  `
-for i = 3, #ARGV - 1, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+  `${COUNT_VALUE}
+local reset = {}
+for i = 3, #ARGV - 1, 2 do
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  if v and not count(v) then reset[i] = true end
+end
+for i = 3, #ARGV - 1, 2 do
+  if reset[i] then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) else redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2], 'PX', 60000)
-return 1
+local n = 1
+for _ in pairs(reset) do n = n + 1 end
+return n
 `,
 );
 
 /**
  * uncount: the undo of a counter write that failed or was late (it may still run on Redis; its counts go back into
  * the buffer and are written again): takes its deltas off only when that very batch ran (the marker holds its
- * number), so a late write is never counted twice and one that never ran is never taken off.
+ * number), so a late write is never counted twice and one that never ran is never taken off. A field that is no
+ * longer a count is left alone (see `COUNT`).
  * KEYS[1] the hash, KEYS[2] the writing store's marker; ARGV[1] the batch's number, ARGV[2..] field, delta, ….
  * Returns 1 when taken off, else 0.
  */
 export const UNCOUNT = script(
   "uncount",
-  `
+  `${COUNT_VALUE}
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[2])
-for i = 2, #ARGV - 1, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], -tonumber(ARGV[i + 1])) end
+for i = 2, #ARGV - 1, 2 do
+  if count(redis.call('HGET', KEYS[1], ARGV[i]) or '0') then redis.call('HINCRBY', KEYS[1], ARGV[i], -tonumber(ARGV[i + 1])) end
+end
 return 1
 `,
 );
@@ -350,11 +399,16 @@ end
  * replica writes first and whatever its own clock says.
  * KEYS[1] the revocations hash, KEYS[2] the revision counter; ARGV[1] serial, ARGV[2] `<ms>:<reason>`, ARGV[3] upgradable
  * reasons, ARGV[4] the requested reason.
+ * A revision counter that is not decimal digits is `CORRUPT` (corrupt.ts), checked before the first write: INCR would
+ * fail after the entry was written, and the new revocation would never move the revision on (a CA would keep serving
+ * the CRL cached without it).
  * Returns `{code, value}`: code 1 created, 2 upgraded, 0 unchanged; value the entry as stored after the call.
  */
 export const REVOKE = script(
   "revoke",
   `${REDIS_MICROS}
+local revision = redis.call('GET', KEYS[2])
+if revision and not string.match(revision, '^%d+$') then return redis.error_reply('CORRUPT revocation revision counter (not a number)') end
 local created = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 if created == 0 then
   local value = redis.call('HGET', KEYS[1], ARGV[1])
@@ -414,7 +468,7 @@ local function plus1(s)
 end
 local n = redis.call('GET', KEYS[1])
 if n then
-  if not string.match(n, '^%d+$') then return redis.error_reply('ERR the CRL number counter is not a number') end
+  if not string.match(n, '^%d+$') then return redis.error_reply('CORRUPT CRL number counter (not a number)') end
   n = plus1((string.gsub(n, '^0+(%d)', '%1')))
 else
   n = string.sub(redisMicros(), 1, -4) .. '000'
