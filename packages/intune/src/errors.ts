@@ -112,10 +112,19 @@ export class IntuneTransportError extends IntuneError {
   static override readonly code: IntuneErrorCode = "ERR_INTUNE_TRANSPORT";
   /** HTTP status, when a response was received. */
   readonly status?: number;
+  /**
+   * The answer's `Retry-After` (RFC 9110 §10.2.3), in whole **seconds** from when it arrived, on an HTTP 429 or 503
+   * that carried a readable one (delay-seconds, or an HTTP-date counted from the answer's `Date` header; a date in the
+   * past is 0; capped at 86,400). Undefined otherwise. The clients wait this long before their next attempt when it
+   * fits in `timeoutMs`; when it does not, they throw this error at once, so a caller (a SCEP server answering 503)
+   * can pass the value on as its own `Retry-After`.
+   */
+  readonly retryAfterSeconds?: number;
 
-  constructor(message: string, options: IntuneErrorOptions & { status?: number } = {}) {
+  constructor(message: string, options: IntuneErrorOptions & { status?: number; retryAfterSeconds?: number } = {}) {
     super(message, options);
     if (options.status !== undefined) this.status = options.status;
+    if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

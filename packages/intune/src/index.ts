@@ -70,7 +70,7 @@ export type { NodeHttpAgents, NodeHttpRequest, NodeHttpResponse } from "./api/no
 export { INTUNE_FAIL_INFO, UNKNOWN_CODE_REASON, UNAVAILABLE_REASON } from "./api/error-codes.js";
 export type { IntuneResultCode } from "./api/error-codes.js";
 export { IntuneValidator } from "./api/intune-validator.js";
-export type { IntuneApiOptions } from "./api/intune-session.js";
+export type { IntuneApiOptions, IntuneCallOptions } from "./api/intune-session.js";
 export { IntuneRevocationClient, PKI_CONNECTOR_SERVICE, REVOCATION_API_VERSION, MAX_REVOCATION_REQUESTS } from "./api/revocation-client.js";
 export type { IntuneRevocationClientOptions, IntuneRevocationRequest, IntuneRevocationResult } from "./api/revocation-client.js";
 export { INTUNE_REVOCATION_CODES, isIntuneRevocationCode, isRetryableRevocationCode } from "./api/revocation-codes.js";

@@ -10,6 +10,7 @@ import { IntuneAuthError, IntuneConfigError, IntuneResponseError, IntuneTranspor
 import { certificateThumbprints, privateKeyFromPem, randomUuid, signRs256 } from "../lib/node-crypto.js";
 import { asObject, callJson, isRetryable, type Fetch } from "./http.js";
 import { TIMER_MS, configFunction, configNumber, configUrl } from "../lib/options.js";
+import { defaultSleep, waitBeforeRetry } from "../lib/retry-wait.js";
 
 /**
  * How the app authenticates to Entra ID.
@@ -36,9 +37,17 @@ export interface EntraTokenProviderOptions {
   credential: EntraCredential;
   /** Authority host (default `https://login.microsoftonline.com`); tests point it at a loopback server. An absolute https: URL without userinfo, else `ERR_INTUNE_CONFIG`. */
   loginBaseUrl?: string;
-  /** Per-request timeout, milliseconds (default 10,000). An integer from 1 to 2 147 483 647 (ms), else `ERR_INTUNE_CONFIG`. */
+  /**
+   * Per-request timeout, milliseconds (default 10,000), and the longest wait before a retry that a 429's or 503's
+   * `Retry-After` (seconds) may ask for: a longer one fails the token request at once with that answer's
+   * `ERR_INTUNE_TRANSPORT` (its `retryAfterSeconds` set). An integer from 1 to 2 147 483 647 (ms), else `ERR_INTUNE_CONFIG`.
+   */
   timeoutMs?: number;
-  /** Extra attempts after a timeout, network failure, 429 or 5xx, a count (default 1). An integer from 0 to 5, else `ERR_INTUNE_CONFIG`. */
+  /**
+   * Extra attempts after a timeout, network failure, 429 or 5xx, a count (default 1): each after the answer's
+   * `Retry-After` when a 429 or 503 gave one (at most `timeoutMs`), else after 200 ms × the retry's number.
+   * An integer from 0 to 5, else `ERR_INTUNE_CONFIG`.
+   */
   retries?: number;
   /** A token is renewed this long before it expires, milliseconds (default 300,000). An integer from 0 to 86 400 000 (ms, one day), else `ERR_INTUNE_CONFIG`. */
   refreshBeforeMs?: number;
@@ -46,16 +55,14 @@ export interface EntraTokenProviderOptions {
   fetch?: Fetch;
   /** The clock (default the system clock). */
   now?: () => Date;
-  /** Waits between attempts (default `setTimeout`); tests pass a no-op. */
-  sleep?: (ms: number) => Promise<void>;
+  /** Waits between attempts, milliseconds (default `setTimeout`); tests pass a no-op. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 interface Cached {
   token: string;
   renewAt: number;
 }
-
-const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Acquires and caches app-only access tokens from Entra ID. Concurrent
@@ -125,8 +132,13 @@ export class EntraTokenProvider {
    * A valid access token for `scope` (e.g. `https://graph.microsoft.com/.default`), from the cache when it
    * has more than `refreshBeforeMs` left.
    *
+   * A timeout, network failure, 429 or 5xx is retried `retries` times, after the answer's `Retry-After` when a 429
+   * or 503 gave one and it is at most `timeoutMs` (else its error is thrown at once), otherwise after 200 ms × the
+   * retry's number. Concurrent callers share the request and its waits.
+   *
    * @throws {@link IntuneAuthError} `ERR_INTUNE_AUTH` when Entra ID refuses (4xx, e.g. `invalid_client`);
-   * `ERR_INTUNE_TRANSPORT` / `ERR_INTUNE_TIMEOUT` / `ERR_INTUNE_RESPONSE` when it cannot be reached or answers garbage.
+   * `ERR_INTUNE_TRANSPORT` (with `retryAfterSeconds` on a throttled 429 / 503) / `ERR_INTUNE_TIMEOUT` /
+   * `ERR_INTUNE_RESPONSE` when it cannot be reached or answers garbage.
    */
   async getToken(scope: string): Promise<string> {
     const hit = this.#cache.get(scope);
@@ -146,13 +158,13 @@ export class EntraTokenProvider {
 
   async #acquire(scope: string): Promise<string> {
     const retries = this.#o.retries ?? 1;
-    const sleep = this.#o.sleep ?? defaultSleep;
+    const wait = { timeoutMs: this.#o.timeoutMs ?? 10_000, sleep: this.#o.sleep ?? defaultSleep };
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.#request(scope);
       } catch (e) {
         if (attempt >= retries || !isRetryable(e)) throw e;
-        await sleep(200 * (attempt + 1));
+        await waitBeforeRetry(e, attempt + 1, wait);
       }
     }
   }
@@ -176,6 +188,7 @@ export class EntraTokenProvider {
         body: form.toString(),
         timeoutMs: this.#o.timeoutMs ?? 10_000,
         what: "Entra ID token endpoint",
+        now: this.#o.now,
       });
     } catch (e) {
       if (e instanceof IntuneTransportError && e.status !== undefined && e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 429) {

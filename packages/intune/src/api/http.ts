@@ -1,7 +1,8 @@
 /**
  * One bounded HTTP exchange with Entra ID, Graph or Intune: a timeout per
  * attempt (AbortSignal), a capped response body, and every failure as a typed
- * error. Retrying is the caller's decision ({@link isRetryable}).
+ * error, a 429's or 503's `Retry-After` read into it. Retrying is the caller's
+ * decision ({@link isRetryable}).
  *
  * @module
  */
@@ -9,6 +10,8 @@ import * as http from "node:http";
 import * as https from "node:https";
 import { IntuneResponseError, IntuneTimeoutError, IntuneTransportError, isIntuneError } from "../errors.js";
 import { redactUrl } from "@scep/core";
+import { parseRetryAfter } from "../lib/retry-after.js";
+import { callerAbort } from "../lib/retry-wait.js";
 import { NodeHttpReadError, nodeHttpExchange, type NodeHttpAgents } from "./node-http.js";
 
 /**
@@ -32,6 +35,10 @@ export interface HttpCall {
   timeoutMs: number;
   /** Names the endpoint in error messages (never the URL's query or a token). */
   what: string;
+  /** The caller's signal: its abort ends the exchange (a `TimeoutError` reason as {@link IntuneTimeoutError}, any other as that reason). */
+  signal?: AbortSignal | undefined;
+  /** The clock an HTTP-date `Retry-After` is counted from when the answer has no readable `Date` header (default the system clock). */
+  now?: (() => Date) | undefined;
 }
 
 /**
@@ -86,10 +93,12 @@ async function readCapped(res: Response, what: string, signal: AbortSignal): Pro
   return Buffer.concat(chunks).toString("utf8");
 }
 
-/** Status and body text of one exchange. */
+/** Status, body text and the headers a retry decision reads, of one exchange. */
 interface Exchange {
   status: number;
   text: string;
+  retryAfter?: string | undefined;
+  date?: string | undefined;
 }
 
 /** The exchange through an injected (or the global) fetch, every failure typed. */
@@ -102,7 +111,8 @@ async function viaFetch(call: HttpCall, fetchFn: Fetch, signal: AbortSignal): Pr
     throw new IntuneTransportError(`${call.what}: request failed (${(cause as Error)?.message ?? "network error"})`, { cause });
   }
   try {
-    return { status: res.status, text: await readCapped(res, call.what, signal) };
+    const text = await readCapped(res, call.what, signal);
+    return { status: res.status, text, retryAfter: res.headers.get("retry-after") ?? undefined, date: res.headers.get("date") ?? undefined };
   } catch (cause) {
     if (isIntuneError(cause)) throw cause;
     if (signal.aborted) throw new IntuneTimeoutError(`${call.what}: the answer did not complete within ${call.timeoutMs} ms`, { cause });
@@ -119,7 +129,7 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
  * cap and the refused redirect (a transport error without status, as fetch's
  * `redirect: "error"`) of {@link viaFetch}, for a fraction of undici fetch's CPU.
  */
-async function viaNodeHttp(call: Omit<HttpCall, "fetch">, signal: AbortSignal): Promise<Exchange> {
+async function viaNodeHttp(call: Omit<HttpCall, "fetch">, signal: AbortSignal): Promise<Exchange & { headers: http.IncomingHttpHeaders }> {
   let url: URL;
   try {
     url = new URL(call.url);
@@ -137,7 +147,8 @@ async function viaNodeHttp(call: Omit<HttpCall, "fetch">, signal: AbortSignal): 
       agents: AGENTS,
       onHead: (status, headers) => (REDIRECTS.has(status) && headers.location !== undefined ? new IntuneTransportError(`${call.what}: request failed (redirect refused)`) : undefined),
     });
-    return { status: res.status, text: res.body.toString("utf8") };
+    const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+    return { status: res.status, text: res.body.toString("utf8"), retryAfter: one(res.headers["retry-after"]), date: one(res.headers.date), headers: res.headers };
   } catch (cause) {
     if (isIntuneError(cause)) throw cause;
     if (cause instanceof NodeHttpReadError) {
@@ -176,24 +187,44 @@ export const nodeHttpFetch: Fetch = async (input, init) => {
   new Headers(init.headers).forEach((v, k) => (headers[k] = v));
   const method = (init.method ?? "GET").toUpperCase();
   const body = typeof init.body === "string" ? init.body : undefined;
-  const { status, text } = await viaNodeHttp({ method: method as HttpCall["method"], url: input, headers, ...(body !== undefined ? { body } : {}), timeoutMs: 0, what: `${method} ${redactUrl(input)}` }, signal);
-  return new Response(status === 204 || status === 304 ? null : text, { status });
+  const res = await viaNodeHttp({ method: method as HttpCall["method"], url: input, headers, ...(body !== undefined ? { body } : {}), timeoutMs: 0, what: `${method} ${redactUrl(input)}` }, signal);
+  // The answer's headers (Retry-After, Date, …) but those describing the encoding of a body this Response re-encodes.
+  const out = new Headers();
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (value === undefined || name === "content-length" || name === "transfer-encoding" || name === "connection" || name === "keep-alive") continue;
+    for (const v of Array.isArray(value) ? value : [value]) out.append(name, v);
+  }
+  return new Response(res.status === 204 || res.status === 304 ? null : res.text, { status: res.status, headers: out });
 };
 
 /**
  * Sends one request and reads a JSON answer (through node:http when `call.fetch` is {@link nodeHttpFetch}).
  *
- * @throws {@link IntuneTimeoutError} when no complete answer came within `timeoutMs`;
- * {@link IntuneTransportError} on a network failure (`status` unset) or a non-2xx status (`status` set, `json` kept as `cause`-free detail);
+ * @throws {@link IntuneTimeoutError} when no complete answer came within `timeoutMs` (or `signal` aborted with a
+ * `TimeoutError` reason; any other abort rejects with its reason);
+ * {@link IntuneTransportError} on a network failure (`status` unset) or a non-2xx status (`status` set, `json` kept as `cause`-free detail;
+ * on a 429 or 503, `retryAfterSeconds` from its `Retry-After`, in seconds);
  * {@link IntuneResponseError} when a 2xx body is not JSON.
  *
  * @group Intune API
  */
 export async function callJson(call: HttpCall): Promise<HttpAnswer> {
+  const parent = call.signal;
+  if (parent?.aborted) throw callerAbort(parent, call.what);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), call.timeoutMs);
+  const onParent = (): void => controller.abort(parent?.reason);
+  parent?.addEventListener("abort", onParent, { once: true });
   try {
-    const { status, text } = call.fetch === nodeHttpFetch ? await viaNodeHttp(call, controller.signal) : await viaFetch(call, call.fetch, controller.signal);
+    let exchange: Exchange;
+    try {
+      exchange = call.fetch === nodeHttpFetch ? await viaNodeHttp(call, controller.signal) : await viaFetch(call, call.fetch, controller.signal);
+    } catch (e) {
+      // The caller's abort, not our timeout: its own error (viaFetch/viaNodeHttp took any abort for a timeout).
+      if (parent?.aborted) throw callerAbort(parent, call.what);
+      throw e;
+    }
+    const { status, text } = exchange;
     let json: unknown;
     let parsed = true;
     try {
@@ -202,7 +233,12 @@ export async function callJson(call: HttpCall): Promise<HttpAnswer> {
       parsed = false;
     }
     if (status < 200 || status > 299) {
-      const err = new IntuneTransportError(`${call.what}: HTTP ${status}`, { status });
+      let retryAfterSeconds: number | undefined;
+      if (status === 429 || status === 503) {
+        const date = exchange.date === undefined ? Number.NaN : Date.parse(exchange.date);
+        retryAfterSeconds = parseRetryAfter(exchange.retryAfter, Number.isNaN(date) ? (call.now?.() ?? new Date()).getTime() : date);
+      }
+      const err = new IntuneTransportError(`${call.what}: HTTP ${status}${retryAfterSeconds !== undefined ? ` (Retry-After ${retryAfterSeconds} s)` : ""}`, { status, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) });
       (err as { body?: unknown }).body = parsed ? json : undefined;
       throw err;
     }
@@ -210,11 +246,13 @@ export async function callJson(call: HttpCall): Promise<HttpAnswer> {
     return { status, json };
   } finally {
     clearTimeout(timer);
+    parent?.removeEventListener("abort", onParent);
   }
 }
 
 /**
- * Whether another attempt may help: timeouts, network failures, HTTP 408, 429 and 5xx.
+ * Whether another attempt may help: timeouts, network failures, HTTP 408, 429 and 5xx. How long to wait first is
+ * the caller's too: a 429's or 503's `retryAfterSeconds` (seconds) says when the server will answer again.
  *
  * @group Intune API
  */

@@ -8,7 +8,7 @@
  */
 import { IntuneConfigError, IntuneRejectedError, IntuneResponseError } from "../errors.js";
 import { asObject } from "./http.js";
-import { IntuneApiSession, type IntuneApiOptions } from "./intune-session.js";
+import { IntuneApiSession, type IntuneApiOptions, type IntuneCallOptions } from "./intune-session.js";
 
 /**
  * Name of the SCEP validation service in Graph's endpoint list.
@@ -100,19 +100,26 @@ export class IntuneScepClient {
   /**
    * Asks Intune whether the CSR and the challenge in it are valid. Only `code === "Success"` means valid.
    *
+   * A timeout, network failure, 429 or 5xx is retried (`retries`), after the answer's `Retry-After` (seconds) when a
+   * 429 or 503 gave one; a `Retry-After` longer than `timeoutMs` (milliseconds) is not waited for.
+   *
    * @param request `transactionId` (RFC 8894 §3.2.1.1) and the whole PKCS#10 DER.
+   * @param options `signal` ends the call, a wait before a retry included ({@link IntuneCallOptions}).
    * @throws the token, discovery, transport, timeout and response errors (`ERR_INTUNE_*`); never for a refusal, which is a `code`.
+   *   A 429 or 503 whose `Retry-After` is longer than `timeoutMs`, or the last attempt's, is an {@link IntuneTransportError}
+   *   `ERR_INTUNE_TRANSPORT` with `status` and `retryAfterSeconds` (seconds), which a SCEP server can pass on as its own `Retry-After`.
    */
-  async validateRequest(request: { transactionId: string; certificateRequest: Uint8Array }): Promise<ScepActionResult> {
-    return this.#action("validateRequest", { request: { transactionId: request.transactionId, certificateRequest: b64(request.certificateRequest), callerInfo: this.#provider } });
+  async validateRequest(request: { transactionId: string; certificateRequest: Uint8Array }, options: IntuneCallOptions = {}): Promise<ScepActionResult> {
+    return this.#action("validateRequest", { request: { transactionId: request.transactionId, certificateRequest: b64(request.certificateRequest), callerInfo: this.#provider } }, options);
   }
 
   /**
    * Tells Intune a certificate was issued for the request. Send it before delivering the certificate.
    *
+   * @param options `signal` ends the call, a wait before a retry included ({@link IntuneCallOptions}).
    * @throws {@link IntuneRejectedError} `ERR_INTUNE_REJECTED` when Intune answers a code other than Success; the transport errors of {@link IntuneScepClient.validateRequest}.
    */
-  async successNotification(n: { transactionId: string; certificateRequest: Uint8Array } & SuccessNotification): Promise<ScepActionResult> {
+  async successNotification(n: { transactionId: string; certificateRequest: Uint8Array } & SuccessNotification, options: IntuneCallOptions = {}): Promise<ScepActionResult> {
     const notification: Record<string, string> = {
       transactionId: n.transactionId,
       certificateRequest: b64(n.certificateRequest),
@@ -124,16 +131,17 @@ export class IntuneScepClient {
     };
     if (n.caConfiguration !== undefined) notification["caConfiguration"] = n.caConfiguration;
     if (n.certificateAuthority !== undefined) notification["certificateAuthority"] = n.certificateAuthority;
-    return this.#mustSucceed(await this.#action("successNotification", { notification }), "successNotification");
+    return this.#mustSucceed(await this.#action("successNotification", { notification }, options), "successNotification");
   }
 
   /**
    * Tells Intune that issuance failed after a successful validation.
    *
    * @param n `hResult`: an HRESULT (e.g. 0x80004005); `errorDescription`: cut to 255 characters.
+   * @param options `signal` ends the call, a wait before a retry included ({@link IntuneCallOptions}).
    * @throws {@link IntuneRejectedError} `ERR_INTUNE_REJECTED` when Intune answers a code other than Success; the transport errors of {@link IntuneScepClient.validateRequest}.
    */
-  async failureNotification(n: { transactionId: string; certificateRequest: Uint8Array; hResult: number; errorDescription: string }): Promise<ScepActionResult> {
+  async failureNotification(n: { transactionId: string; certificateRequest: Uint8Array; hResult: number; errorDescription: string }, options: IntuneCallOptions = {}): Promise<ScepActionResult> {
     if (!Number.isSafeInteger(n.hResult) || n.hResult < -0x80000000 || n.hResult > 0xffffffff) throw new IntuneConfigError(`hResult must be a 32-bit HRESULT (got ${n.hResult})`);
     const notification = {
       transactionId: n.transactionId,
@@ -142,7 +150,7 @@ export class IntuneScepClient {
       errorDescription: [...(n.errorDescription || "certificate issuance failed")].slice(0, 255).join(""),
       callerInfo: this.#provider,
     };
-    return this.#mustSucceed(await this.#action("failureNotification", { notification }), "failureNotification");
+    return this.#mustSucceed(await this.#action("failureNotification", { notification }, options), "failureNotification");
   }
 
   #mustSucceed(r: ScepActionResult, what: string): ScepActionResult {
@@ -151,8 +159,8 @@ export class IntuneScepClient {
   }
 
   /** One ScepActions call, with the session's retry policy ({@link IntuneApiSession.post}). */
-  async #action(action: string, body: unknown): Promise<ScepActionResult> {
-    const { json, activityId } = await this.#session.post({ service: SCEP_VALIDATION_SERVICE, apiVersion: SCEP_API_VERSION, path: `ScepActions/${action}`, body, what: `Intune ${action}` });
+  async #action(action: string, body: unknown, options: IntuneCallOptions): Promise<ScepActionResult> {
+    const { json, activityId } = await this.#session.post({ service: SCEP_VALIDATION_SERVICE, apiVersion: SCEP_API_VERSION, path: `ScepActions/${action}`, body, what: `Intune ${action}`, signal: options.signal });
     const o = asObject(json);
     const code = o?.["code"];
     const description = o?.["errorDescription"];

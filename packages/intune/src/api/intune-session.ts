@@ -14,6 +14,7 @@ import { EntraTokenProvider, type EntraCredential } from "./entra-token.js";
 import { callJson, isRetryable, type Fetch } from "./http.js";
 import { GRAPH_SCOPE, IntuneServiceLocator } from "./service-locator.js";
 import { TIMER_MS, configFunction, configNumber, configUrl } from "../lib/options.js";
+import { abortable, callerAbort, defaultSleep, waitBeforeRetry, type Sleep } from "../lib/retry-wait.js";
 
 /**
  * Options of every Intune API client ({@link IntuneScepClient}, {@link IntuneRevocationClient}).
@@ -35,16 +36,39 @@ export interface IntuneApiOptions {
   intuneResource?: string;
   /** Provider name and version: the `callerInfo` of each body and the user agent (default `scep-sdk @scep/intune/<version>`). */
   provider?: string;
-  /** Timeout of each HTTP request, milliseconds (default 10,000). An integer from 1 to 2 147 483 647 (ms), else `ERR_INTUNE_CONFIG`. */
+  /**
+   * Timeout of each HTTP request, milliseconds (default 10,000), and the longest wait before a retry that a 429's or
+   * 503's `Retry-After` (seconds) may ask for: a longer one fails the call at once with that answer's
+   * `ERR_INTUNE_TRANSPORT` (its `retryAfterSeconds` set). An integer from 1 to 2 147 483 647 (ms), else `ERR_INTUNE_CONFIG`.
+   */
   timeoutMs?: number;
-  /** Extra attempts after a timeout, network failure, 429 or 5xx, a count (default 1). An integer from 0 to 5, else `ERR_INTUNE_CONFIG`. */
+  /**
+   * Extra attempts after a timeout, network failure, 429 or 5xx, a count (default 1): each after the answer's
+   * `Retry-After` when a 429 or 503 gave one (at most `timeoutMs`), else after 200 ms × the retry's number.
+   * An integer from 0 to 5, else `ERR_INTUNE_CONFIG`.
+   */
   retries?: number;
   /** The `fetch` to use (default the global one). */
   fetch?: Fetch;
   /** The clock for token expiry (default the system clock). */
   now?: () => Date;
-  /** Waits between attempts (default `setTimeout`). */
-  sleep?: (ms: number) => Promise<void>;
+  /** Waits between attempts, milliseconds (default `setTimeout`, cleared when the call's `signal` aborts); a call's abort ends the wait whatever this does. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+/**
+ * Per-call options of the Intune API clients' methods.
+ *
+ * @group Intune API
+ */
+export interface IntuneCallOptions {
+  /**
+   * Ends the call: the HTTP attempt under way, or the wait before a retry (its timer cleared), at once. The call
+   * rejects with {@link IntuneTimeoutError} `ERR_INTUNE_TIMEOUT` when the reason is a `TimeoutError` (as
+   * `AbortSignal.timeout(ms)` gives), else with the signal's reason. A shared token request or discovery that
+   * other calls wait on is not cut short; only this call stops waiting for it.
+   */
+  signal?: AbortSignal;
 }
 
 /** One POST to an Intune service. */
@@ -59,9 +83,9 @@ export interface IntunePost {
   body: unknown;
   /** Names the call in error messages (`Intune validateRequest`). */
   what: string;
+  /** The caller's signal ({@link IntuneCallOptions.signal}). */
+  signal?: AbortSignal | undefined;
 }
-
-const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Tokens, discovery and the retry policy of one set of {@link IntuneApiOptions}. */
 export class IntuneApiSession {
@@ -73,7 +97,8 @@ export class IntuneApiSession {
   readonly #intuneScope: string;
   readonly #timeoutMs: number;
   readonly #retries: number;
-  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #sleep: Sleep;
+  readonly #now: (() => Date) | undefined;
 
   /** @throws {@link IntuneConfigError} `ERR_INTUNE_CONFIG` for a missing tenant, client ID, credential, a bad timeout/retry count, or a base URL that is not http(s) or has userinfo. */
   constructor(options: IntuneApiOptions) {
@@ -84,6 +109,7 @@ export class IntuneApiSession {
     this.#timeoutMs = timeoutMs;
     this.#retries = retries;
     this.#sleep = options.sleep ?? defaultSleep;
+    this.#now = options.now;
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.#tokens = new EntraTokenProvider({
       tenant: options.tenant,
@@ -102,6 +128,7 @@ export class IntuneApiSession {
       graphScope: options.graphBaseUrl ? `${options.graphBaseUrl.replace(/\/+$/, "")}/.default` : GRAPH_SCOPE,
       timeoutMs,
       fetch: this.#fetch,
+      ...(options.now ? { now: options.now } : {}),
     });
     this.#intuneScope = `${options.intuneResource ?? "https://api.manage.microsoft.com/"}/.default`;
     this.provider = options.provider ?? PROVIDER;
@@ -110,21 +137,29 @@ export class IntuneApiSession {
   /**
    * One POST with its retry policy: a network failure drops the discovered endpoints (the next attempt or
    * call rediscovers them); a 404 drops them and rediscovers once at once; a 401 drops the Intune token once;
-   * timeouts, network failures, 429 and 5xx are retried up to `retries` times. At most `retries` + 3
-   * attempts of `timeoutMs` each. Resolves with the 2xx answer's JSON and the `client-request-id` it was sent with.
+   * timeouts, network failures, 429 and 5xx (of Intune, of Graph discovery) are retried up to `retries` times, after
+   * the answer's `Retry-After` when a 429 or 503 gave one, else after 200 ms × the retry's number ({@link waitBeforeRetry}).
+   * A `Retry-After` longer than `timeoutMs` is not waited for: that answer's error is thrown at once. At most
+   * `retries` + 3 attempts of `timeoutMs` each, plus the waits. Resolves with the 2xx answer's JSON and the
+   * `client-request-id` it was sent with.
    *
-   * @throws the token, discovery, transport, timeout and response errors (`ERR_INTUNE_*`) of the last attempt.
+   * @throws the token, discovery, transport, timeout and response errors (`ERR_INTUNE_*`) of the last attempt
+   *   (`retryAfterSeconds` on a 429's or 503's {@link IntuneTransportError}); on `call.signal`'s abort, at once,
+   *   {@link IntuneTimeoutError} for a `TimeoutError` reason, else the reason.
    */
   async post(call: IntunePost): Promise<{ json: unknown; activityId: string }> {
     const text = JSON.stringify(call.body);
+    const signal = call.signal;
     let rediscovered = false;
     let reauthenticated = false;
     let retried = 0;
     for (;;) {
+      if (signal?.aborted) throw callerAbort(signal, call.what);
       const activityId = randomUuid();
       try {
-        const base = await this.#locator.locate(call.service);
-        const token = await this.#tokens.getToken(this.#intuneScope);
+        // Discovery and tokens are shared with concurrent calls: this call stops waiting at its abort, they go on.
+        const base = await abortable(this.#locator.locate(call.service), signal);
+        const token = await abortable(this.#tokens.getToken(this.#intuneScope), signal);
         const answer = await callJson({
           fetch: this.#fetch,
           method: "POST",
@@ -141,9 +176,12 @@ export class IntuneApiSession {
           body: text,
           timeoutMs: this.#timeoutMs,
           what: call.what,
+          signal,
+          now: this.#now,
         });
         return { json: answer.json, activityId };
       } catch (e) {
+        if (signal?.aborted) throw callerAbort(signal, call.what);
         if (e instanceof IntuneTransportError && e.status === undefined) this.#locator.invalidate(); // rediscovered by the next attempt or call
         if (e instanceof IntuneTransportError && e.status === 404 && !rediscovered) {
           rediscovered = true;
@@ -157,7 +195,12 @@ export class IntuneApiSession {
         }
         if (retried < this.#retries && isRetryable(e)) {
           retried++;
-          await this.#sleep(200 * retried);
+          try {
+            await waitBeforeRetry(e, retried, { timeoutMs: this.#timeoutMs, sleep: this.#sleep, signal });
+          } catch (w) {
+            if (signal?.aborted) throw callerAbort(signal, call.what);
+            throw w;
+          }
           continue;
         }
         throw e;

@@ -13,7 +13,7 @@
 import { InvalidArgumentError, numberOption } from "@scep/core";
 import { IntuneRejectedError, IntuneResponseError } from "../errors.js";
 import { asObject } from "./http.js";
-import { IntuneApiSession, type IntuneApiOptions } from "./intune-session.js";
+import { IntuneApiSession, type IntuneApiOptions, type IntuneCallOptions } from "./intune-session.js";
 import { isIntuneRevocationCode, type IntuneRevocationCode } from "./revocation-codes.js";
 
 /**
@@ -114,13 +114,15 @@ export class IntuneRevocationClient {
    * a CA calls again on its next round).
    *
    * @param options `maxRequests`: an integer from 1 to {@link MAX_REVOCATION_REQUESTS}; `issuerName`: only requests for
-   *   certificates of this issuer (sent as `null`, meaning all of the tenant's, when absent).
+   *   certificates of this issuer (sent as `null`, meaning all of the tenant's, when absent); `signal` ends the call, a
+   *   wait before a retry included ({@link IntuneCallOptions}). Retries wait for a 429's or 503's `Retry-After` (seconds)
+   *   when it is at most `timeoutMs`; a longer one fails at once with `ERR_INTUNE_TRANSPORT` and its `retryAfterSeconds`.
    * @throws InvalidArgumentError (@scep/core) `ERR_INVALID_ARGUMENT` for a `maxRequests` out of range or an empty `issuerName`;
    *   {@link IntuneResponseError} `ERR_INTUNE_RESPONSE` when the answer has no `value` array, or an item without a non-empty string
    *   `requestContext` and a string `serialNumber` (or with an `issuerName`/`caConfiguration` that is neither a string nor null);
    *   the token, discovery, transport and timeout errors (`ERR_INTUNE_AUTH`, `ERR_INTUNE_DISCOVERY`, `ERR_INTUNE_TRANSPORT`, `ERR_INTUNE_TIMEOUT`).
    */
-  async downloadRevocationRequests(options: { maxRequests: number; issuerName?: string }): Promise<IntuneRevocationRequest[]> {
+  async downloadRevocationRequests(options: { maxRequests: number; issuerName?: string } & IntuneCallOptions): Promise<IntuneRevocationRequest[]> {
     const { maxRequests, issuerName } = options;
     numberOption("maxRequests", maxRequests ?? null, 0, { min: 1, max: MAX_REVOCATION_REQUESTS });
     if (issuerName !== undefined && (typeof issuerName !== "string" || issuerName.trim() === "")) throw new InvalidArgumentError("issuerName must be a non-empty string when given");
@@ -131,6 +133,7 @@ export class IntuneRevocationClient {
       path: "CertificateAuthorityRequests/downloadRevocationRequests",
       body: { downloadParameters: { maxRequests, issuerName: issuerName ?? null } },
       what,
+      signal: options.signal,
     });
     const value = asObject(json)?.["value"];
     if (!Array.isArray(value)) throw new IntuneResponseError(`${what}: the answer has no value array`);
@@ -155,13 +158,14 @@ export class IntuneRevocationClient {
    * with `{"results":[{"requestContext","succeeded","errorCode","errorMessage"}…]}`; `errorCode` is a JSON number, `errorMessage`
    * `null` when absent (as the reference libraries send them). Intune answers `{"value":true}`.
    *
+   * @param options `signal` ends the call, a wait before a retry included ({@link IntuneCallOptions}).
    * @returns the `client-request-id` of the call (for Microsoft support).
    * @throws InvalidArgumentError (@scep/core) `ERR_INVALID_ARGUMENT` for an empty list, an empty `requestContext`, an `errorCode`
    *   not in {@link INTUNE_REVOCATION_CODES}, or `succeeded` that disagrees with it (true exactly when the code is 0);
    *   {@link IntuneRejectedError} `ERR_INTUNE_REJECTED` (`intuneCode: "false"`) when Intune answers `{"value":false}`;
    *   {@link IntuneResponseError} `ERR_INTUNE_RESPONSE` when `value` is not a boolean; the token, discovery, transport and timeout errors.
    */
-  async uploadRevocationResults(results: readonly IntuneRevocationResult[]): Promise<{ activityId: string }> {
+  async uploadRevocationResults(results: readonly IntuneRevocationResult[], options: IntuneCallOptions = {}): Promise<{ activityId: string }> {
     if (!Array.isArray(results) || results.length === 0) throw new InvalidArgumentError("results must be a non-empty array");
     const body = results.map((r, i) => {
       if (typeof r?.requestContext !== "string" || r.requestContext === "") throw new InvalidArgumentError(`results[${i}].requestContext must be a non-empty string`);
@@ -177,6 +181,7 @@ export class IntuneRevocationClient {
       path: "CertificateAuthorityRequests/uploadRevocationResults",
       body: { results: body },
       what,
+      signal: options.signal,
     });
     const value = asObject(json)?.["value"];
     if (typeof value !== "boolean") throw new IntuneResponseError(`${what}: the answer has no boolean value`);

@@ -23,6 +23,8 @@ export interface ServiceLocatorOptions {
   graphScope: string;
   timeoutMs: number;
   fetch: Fetch;
+  /** The clock an HTTP-date `Retry-After` is counted from when Graph's answer has no `Date` header (default the system clock). */
+  now?: () => Date;
 }
 
 /**
@@ -32,6 +34,8 @@ export interface ServiceLocatorOptions {
  * A list that lacks the service asked for is not kept either: the lookup
  * throws, and the next one asks Graph again (no back-off: one discovery call
  * per lookup while Graph leaves the service out, as after a transport failure).
+ * It does not retry: a failed discovery (a 429 or 503 with its `retryAfterSeconds`
+ * included) is the calling client's to retry, by its policy.
  */
 export class IntuneServiceLocator {
   readonly #o: ServiceLocatorOptions;
@@ -81,6 +85,7 @@ export class IntuneServiceLocator {
         headers: { authorization: `Bearer ${token}`, accept: "application/json", "client-request-id": randomUuid() },
         timeoutMs: this.#o.timeoutMs,
         what: "Graph endpoint discovery",
+        now: this.#o.now,
       });
     } catch (e) {
       if (e instanceof IntuneTransportError && e.status === 401) this.#o.tokens.invalidate(this.#o.graphScope);

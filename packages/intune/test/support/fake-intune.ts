@@ -32,12 +32,15 @@ export interface Recorded {
   path: string;
   headers: IncomingMessage["headers"];
   body: string;
+  /** When the whole request had arrived, `performance.now()` milliseconds (the client runs on the same clock). */
+  at: number;
 }
 
 /** What the fake answers to one request. */
 export type Behaviour =
-  | { json: unknown; status?: number }
-  | { raw: string; status?: number; contentType?: string }
+  /** `headers`: extra response headers (`retry-after`, or a `date` that replaces the one node:http would send). */
+  | { json: unknown; status?: number; headers?: Record<string, string> }
+  | { raw: string; status?: number; contentType?: string; headers?: Record<string, string> }
   | { hang: true }
   /** HTTP 200 and its headers at once, then one space every `trickleMs` milliseconds, never ending (until the client goes or the fake closes). */
   | { trickleMs: number }
@@ -151,7 +154,7 @@ export async function startFakeIntune(): Promise<FakeIntune> {
       const body = Buffer.concat(chunks).toString("utf8");
       const path = req.url ?? "/";
       const kind = kindOf(req.method ?? "", path);
-      requests.push({ kind, method: req.method ?? "", path, headers: req.headers, body });
+      requests.push({ kind, method: req.method ?? "", path, headers: req.headers, body, at: performance.now() });
       if (!kind) {
         res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: "no such route on the fake" }));
         return;
@@ -181,10 +184,10 @@ export async function startFakeIntune(): Promise<FakeIntune> {
       }
       if ("json" in b) {
         // A scripted token answer still records the token it hands out.
-        res.writeHead(b.status ?? 200, { "content-type": "application/json; charset=utf-8" }).end(JSON.stringify(b.json));
+        res.writeHead(b.status ?? 200, { "content-type": "application/json; charset=utf-8", ...b.headers }).end(JSON.stringify(b.json));
         return;
       }
-      res.writeHead(b.status ?? 200, { "content-type": b.contentType ?? "application/json" }).end(b.raw);
+      res.writeHead(b.status ?? 200, { "content-type": b.contentType ?? "application/json", ...b.headers }).end(b.raw);
     };
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
