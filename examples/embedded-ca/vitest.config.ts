@@ -4,7 +4,7 @@ import { defineProject } from "vitest/config";
 export default defineProject({
   resolve: {
     // Against @scep/core's source, like the examples themselves run (tsconfig paths): no build needed.
-    alias: { "@scep/core": fileURLToPath(new URL("../../packages/core/src/index.ts", import.meta.url)) },
+    alias: { "@scep/core/internal": fileURLToPath(new URL("../../packages/core/src/internal/index.ts", import.meta.url)), "@scep/core": fileURLToPath(new URL("../../packages/core/src/index.ts", import.meta.url)) },
   },
   test: {
     name: "embedded-ca",

@@ -12,7 +12,7 @@ const src = (path: string): string => fileURLToPath(new URL(`../../packages/${pa
 // first step-ca start of a run builds it, about a minute: its hook says so).
 export default defineProject({
   resolve: {
-    alias: [{ find: /^@scep\/core$/, replacement: src("core/src/index.ts") }],
+    alias: [{ find: /^@scep\/core\/internal$/, replacement: src("core/src/internal/index.ts") }, { find: /^@scep\/core$/, replacement: src("core/src/index.ts") }],
   },
   test: {
     name: "interop",

@@ -10,6 +10,7 @@ export default defineProject({
   resolve: {
     alias: [
       { find: /^@scep\/core\/testing$/, replacement: src("core/src/testing/index.ts") },
+      { find: /^@scep\/core\/internal$/, replacement: src("core/src/internal/index.ts") },
       { find: /^@scep\/core$/, replacement: src("core/src/index.ts") },
       { find: /^@scep\/intune$/, replacement: src("intune/src/index.ts") },
       { find: /^@scep\/proxy\/testing$/, replacement: src("proxy/src/testing/index.ts") },

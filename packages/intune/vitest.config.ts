@@ -6,6 +6,7 @@ export default defineProject({
     // Tests run against the sources of @scep/core, not its dist.
     alias: [
       { find: /^@scep\/core\/testing$/, replacement: fileURLToPath(new URL("../core/src/testing/index.ts", import.meta.url)) },
+      { find: /^@scep\/core\/internal$/, replacement: fileURLToPath(new URL("../core/src/internal/index.ts", import.meta.url)) },
       { find: /^@scep\/core$/, replacement: fileURLToPath(new URL("../core/src/index.ts", import.meta.url)) },
     ],
   },

@@ -8,6 +8,7 @@ export default defineProject({
       { find: /^@scep\/express$/, replacement: fileURLToPath(new URL("../express/src/index.ts", import.meta.url)) },
       { find: /^@scep\/hono$/, replacement: fileURLToPath(new URL("../hono/src/index.ts", import.meta.url)) },
       { find: /^@scep\/core\/testing$/, replacement: fileURLToPath(new URL("../core/src/testing/index.ts", import.meta.url)) },
+      { find: /^@scep\/core\/internal$/, replacement: fileURLToPath(new URL("../core/src/internal/index.ts", import.meta.url)) },
       { find: /^@scep\/core$/, replacement: fileURLToPath(new URL("../core/src/index.ts", import.meta.url)) },
     ],
   },

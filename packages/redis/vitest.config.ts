@@ -10,6 +10,7 @@ export default defineProject({
     // Test against @scep/core's source (one test, dist.test.ts, imports the built dist).
     alias: [
       { find: /^@scep\/core\/testing$/, replacement: core("testing/index.ts") },
+      { find: /^@scep\/core\/internal$/, replacement: core("internal/index.ts") },
       { find: /^@scep\/core$/, replacement: core("index.ts") },
       { find: /^@scep\/intune\/testing$/, replacement: intune("testing/index.ts") },
       { find: /^@scep\/intune$/, replacement: intune("index.ts") },

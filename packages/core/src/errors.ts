@@ -258,7 +258,7 @@ export class TransportError extends ScepError {
   /**
    * The error response's `Retry-After` (RFC 9110 §10.2.3) in whole seconds, as {@link ScepClient} read it: its
    * delta-seconds, or an HTTP-date counted from the response's own `Date` header (so the client's clock plays no
-   * part; 0 for a date not after it). Unset when there was no response, no such header, or one that does not parse
+   * part; 0 for a date not after it), at most 86 400 (a day: a larger value reads as that). Unset when there was no response, no such header, or one that does not parse
    * (an HTTP-date without a `Date` header included). A 503 or 429 sends it (busy, rate-limited); `@scep/proxy` sends
    * it with a 502 or 504 when the same request, sent again after it, passes the proxy.
    */

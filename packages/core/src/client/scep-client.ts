@@ -22,6 +22,7 @@ import { type CaPin, type CaPinOptions, checkCaPin, compileCaPin } from "./ca-pi
 import { type CertRep, readCertRep } from "./read-cert-rep.js";
 import { readCapped } from "../lib/read-capped.js";
 import { postFollowingRedirects } from "../lib/post-redirect.js";
+import { parseRetryAfter } from "../lib/retry-after.js";
 import { peekCertRepStatus } from "../message/pki-message.js";
 import { ignoreRejection } from "../ignore-rejection.js";
 
@@ -325,19 +326,12 @@ function withoutUrlSecrets(cause: unknown): unknown {
 }
 
 /**
- * A response's `Retry-After` (RFC 9110 §10.2.3) in whole seconds: delta-seconds as given; an HTTP-date counted from
- * the response's `Date` header (both the server's clock), 0 when not after it; undefined when absent, unreadable, or
- * a date without a `Date` header.
+ * A response's `Retry-After` (RFC 9110 §10.2.3) in whole seconds ({@link parseRetryAfter}: delta-seconds as given, at
+ * most a day); an HTTP-date counted from the response's `Date` header (both the server's clock), 0 when not after it;
+ * undefined when absent, unreadable, or a date without a `Date` header.
  */
 function retryAfterSeconds(headers: Headers): number | undefined {
-  const value = headers.get("retry-after")?.trim();
-  if (value === undefined || value === "") return undefined;
-  if (/^\d{1,10}$/.test(value)) return Number(value);
-  // An HTTP-date always names its weekday (IMF-fixdate, or the obsolete RFC 850 / asctime forms).
-  if (!/^[A-Za-z]{3}/.test(value)) return undefined;
-  const at = Date.parse(value);
-  const date = Date.parse(headers.get("date") ?? "");
-  return Number.isNaN(at) || Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((at - date) / 1000));
+  return parseRetryAfter(headers.get("retry-after"), Date.parse(headers.get("date") ?? ""));
 }
 
 /** The most of an error answer's body read to quote it (a TransportError's message shows 200 characters of it). */

@@ -6,8 +6,8 @@
  * "HTTP-redirect fetch"), which a SCEP server can only refuse ("missing message"); and Node 20's fetch fails a
  * 307 or 308 with a byte body outright ("fetch failed": the body's buffer was detached by the first send).
  *
- * Same contract as `@scep/proxy`'s internal `lib/post-redirect.ts` (kept private in each package: a generic HTTP
- * helper is not SCEP API).
+ * `ScepClient` uses it, and @scep/proxy's `HttpUpstream` through `@scep/core/internal` (a generic HTTP helper is not
+ * SCEP API, so not in the main entry).
  *
  * @module
  */

@@ -10,7 +10,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 import { IntuneResponseError, IntuneTimeoutError, IntuneTransportError, isIntuneError } from "../errors.js";
 import { redactUrl } from "@scep/core";
-import { parseRetryAfter } from "../lib/retry-after.js";
+import { parseRetryAfter, readCapped } from "@scep/core/internal";
 import { callerAbort } from "../lib/retry-wait.js";
 import { NodeHttpReadError, nodeHttpExchange, type NodeHttpAgents } from "./node-http.js";
 
@@ -55,42 +55,17 @@ export interface HttpAnswer {
 const MAX_BODY = 1024 * 1024;
 
 /**
- * The body, at most {@link MAX_BODY} bytes, read until `signal` aborts. Each read is raced against the signal rather
- * than left to it: Node 20's fetch (undici 6) does not always reject a read already waiting when the request's signal
- * aborts (nodejs/undici#4089), and a body that drips a byte at a time would keep the caller waiting past its timeout.
- * On abort the reader is cancelled (not awaited: a stuck stream may never settle it) and the signal's reason thrown.
+ * The body as UTF-8 text, at most {@link MAX_BODY} bytes, read until `signal` aborts (@scep/core's `readCapped`: each
+ * read raced against the signal, since Node 20's fetch does not always reject a read already waiting when the
+ * request's signal aborts, nodejs/undici#4089).
+ *
+ * @throws IntuneResponseError `ERR_INTUNE_RESPONSE` for a larger body; the signal's reason once it aborts; the
+ *   stream's own error when the read fails.
  */
-async function readCapped(res: Response, what: string, signal: AbortSignal): Promise<string> {
-  const reader = res.body?.getReader();
-  if (!reader) return "";
-  let onAbort = (): void => undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
-  aborted.catch(() => undefined); // raced below; never an unhandled rejection
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      // Promise.race subscribes to both: neither a read that rejects after the abort nor `aborted` is left unhandled.
-      const { done, value } = await Promise.race([reader.read(), aborted]);
-      if (done) break;
-      size += value.byteLength;
-      if (size > MAX_BODY) {
-        await reader.cancel().catch(() => undefined);
-        throw new IntuneResponseError(`${what}: the response is larger than ${MAX_BODY} bytes`);
-      }
-      chunks.push(value);
-    }
-  } catch (e) {
-    if (signal.aborted) void reader.cancel(signal.reason).catch(() => undefined);
-    throw e;
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-  }
-  return Buffer.concat(chunks).toString("utf8");
+async function readBodyText(res: Response, what: string, signal: AbortSignal): Promise<string> {
+  const bytes = await readCapped(res.body, MAX_BODY, signal);
+  if (bytes === "too-large") throw new IntuneResponseError(`${what}: the response is larger than ${MAX_BODY} bytes`);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
 }
 
 /** Status, body text and the headers a retry decision reads, of one exchange. */
@@ -111,7 +86,7 @@ async function viaFetch(call: HttpCall, fetchFn: Fetch, signal: AbortSignal): Pr
     throw new IntuneTransportError(`${call.what}: request failed (${(cause as Error)?.message ?? "network error"})`, { cause });
   }
   try {
-    const text = await readCapped(res, call.what, signal);
+    const text = await readBodyText(res, call.what, signal);
     return { status: res.status, text, retryAfter: res.headers.get("retry-after") ?? undefined, date: res.headers.get("date") ?? undefined };
   } catch (cause) {
     if (isIntuneError(cause)) throw cause;

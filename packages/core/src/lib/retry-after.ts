@@ -1,6 +1,7 @@
 /**
- * Reading an HTTP `Retry-After` (RFC 9110 §10.2.3). @scep/core's and @scep/proxy's readers are private to them
- * (not exported), so @scep/intune keeps this one.
+ * Reading an HTTP `Retry-After` (RFC 9110 §10.2.3): `ScepClient`'s error answers here, and (through
+ * `@scep/core/internal`) @scep/proxy's upstream answers and @scep/intune's Microsoft answers: one reading of the
+ * header across the SDK. Self-contained (no other module of this package).
  *
  * @module
  */
@@ -18,8 +19,11 @@ export const MAX_RETRY_AFTER_SECONDS = 86_400;
  * - HTTP-date (IMF-fixdate, or the obsolete RFC 850 / asctime forms, all naming the weekday first): the seconds from
  *   `nowMs` to that time, rounded up; a date in the past (or now) is 0 (retry without waiting); capped likewise.
  *
- * @param nowMs When the answer was sent, ms since the epoch: its `Date` header when it has a readable one (the
- *   server's clock on both sides, so skew between the clocks does not count), else the receiver's clock.
+ * @param value - the header's value as received (`Headers.get("retry-after")`: null when absent).
+ * @param nowMs - when the answer was sent, ms since the epoch: its `Date` header when it has a readable one (the
+ *   server's clock on both sides, so skew between the clocks does not count), else the receiver's clock, or NaN for
+ *   "unknown" (then an HTTP-date is unreadable: undefined).
+ * @returns whole seconds from 0 to {@link MAX_RETRY_AFTER_SECONDS}, or undefined. Never throws.
  */
 export function parseRetryAfter(value: string | null | undefined, nowMs: number): number | undefined {
   if (value === null || value === undefined) return undefined;
