@@ -11,6 +11,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { MemoryChallengeStore, StoreUnavailableError } from "@scep/core";
 import {
+  FetchHandlerUpstream,
   MemoryCaRegistry,
   MemoryProfileStore,
   NdesChallengeSource,
@@ -22,6 +23,7 @@ import {
   parseIdentifier,
   type CaConfig,
   type ChallengeSource,
+  type Upstream,
   type ProfileStore,
 } from "@scep/proxy";
 import { createAdminApi, EventLog } from "../src/admin-api.js";
@@ -29,7 +31,7 @@ import { createAdminApi, EventLog } from "../src/admin-api.js";
 const TOKEN = "admin-token-0123456789abcdef";
 const T0 = Date.UTC(2026, 10, 29, 12, 0, 0);
 
-function setup(options: { profiles?: ProfileStore; challenges?: MemoryChallengeStore; clock?: { t: number }; ndesSource?: ChallengeSource; smallstepSource?: ChallengeSource; cas?: CaConfig[]; challengeTimeoutMs?: number } = {}) {
+function setup(options: { profiles?: ProfileStore; challenges?: MemoryChallengeStore; clock?: { t: number }; ndesSource?: ChallengeSource; smallstepSource?: ChallengeSource; cas?: CaConfig[]; challengeTimeoutMs?: number; upstream?: Upstream } = {}) {
   const clock = options.clock ?? { t: T0 };
   const now = (): Date => new Date(clock.t);
   const cas = new MemoryCaRegistry(
@@ -45,7 +47,7 @@ function setup(options: { profiles?: ProfileStore; challenges?: MemoryChallengeS
   const challenges = options.challenges ?? new MemoryChallengeStore({ now });
   const events = new EventLog();
   const lines: Record<string, unknown>[] = [];
-  const proxy = createScepProxy({ cas, profiles, challenges, now, onEvent: (e) => void events.add({ ...e }, now()), logger: { error: () => undefined } });
+  const proxy = createScepProxy({ cas, profiles, challenges, now, ...(options.upstream ? { upstream: options.upstream } : {}), onEvent: (e) => void events.add({ ...e }, now()), logger: { error: () => undefined } });
   const admin = createAdminApi({
     token: TOKEN,
     cas,
@@ -331,14 +333,16 @@ describe("a challenge source that does not answer (its fetch held by the server)
 
 describe("statuses, deletion and events", () => {
   it("GET /admin/profiles filters by hostId, caName and status; a refused second use shows as a requeue event and status none", async () => {
-    const { call, proxy, profiles } = setup();
+    // A CA that fails after it got the PKIOperation (HTTP 500): the challenge stays spent. (The unreachable 127.0.0.1:9
+    // of the other tests fails before anything is sent, and the proxy gives the challenge back.)
+    const { call, proxy, profiles } = setup({ upstream: new FetchHandlerUpstream({ fetch: async () => new Response("CA failed", { status: 500 }) }) });
     const reg = (await (await call("POST", "/admin/profiles", { hostId: "h1", profileId: "wifi" })).json()) as { url: string };
     await call("POST", "/admin/profiles", { hostId: "h2", profileId: "wifi", caName: "ndes" });
     const segment = reg.url.split("/").pop()!;
     const id = parseIdentifier(segment);
     // Spend the challenge (as the device's first PKIOperation would), then use the URL again.
     const first = await proxy.fetch(new Request(`http://localhost/scep/${segment}?operation=PKIOperation`, { method: "POST", body: new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00]) }));
-    expect(first.status).toBe(502); // consumed, then the (unreachable) upstream
+    expect(first.status).toBe(502); // consumed, then the upstream's 500
     const second = await proxy.fetch(new Request(`http://localhost/scep/${segment}?operation=PKIOperation`, { method: "POST", body: new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00]) }));
     expect(second.status).toBe(400);
     expect(await second.text()).toBe("challenge failed");

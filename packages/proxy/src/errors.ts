@@ -161,9 +161,15 @@ const IDENTIFIER_MESSAGES: Record<IdentifierErrorReason, string> = {
  * - `tls`: the TLS handshake failed before any request was sent (the upstream's
  *   certificate not trusted, expired or for another name; no common protocol
  *   version or cipher; a plain HTTP server on the HTTPS port);
- * - `other`: anything else: a connection reset, a TLS failure after the
- *   handshake, a response over the size limit, an unexpected content type, the
- *   caller's `AbortSignal`.
+ * - `other`: anything else: a connection reset, an unreachable host or network
+ *   (`EHOSTUNREACH`, `ENETUNREACH`, `EHOSTDOWN`, `ENETDOWN`, `EADDRNOTAVAIL`:
+ *   kept under `other` rather than a new member, so a `switch` over this union
+ *   stays exhaustive), a TLS failure after the handshake, a response over the
+ *   size limit, an unexpected content type, the caller's `AbortSignal`.
+ *
+ * Whether the request provably never went out is {@link UpstreamError.beforeRequest},
+ * not a reason: a connect timeout is `timeout` and an unreachable host `other`,
+ * and both have it.
  *
  * @group Errors
  */
@@ -173,6 +179,9 @@ export type UpstreamFailureReason = "timeout" | "http" | "connection_refused" | 
  * A call to an upstream SCEP server failed. The message names the reason and
  * the HTTP status, never the upstream's URL or credentials (it may reach a
  * log line of the MDM); `cause` holds the underlying `fetch` error.
+ * {@link UpstreamError.beforeRequest} says the failure came before any byte of
+ * the request was sent, which lets the proxy give a `custom` CA's one-time
+ * challenge back.
  *
  * @example
  * ```ts
@@ -180,7 +189,7 @@ export type UpstreamFailureReason = "timeout" | "http" | "connection_refused" | 
  *
  * declare const upstream: Upstream;
  * try { await upstream.getCACaps({ name: "ndes", type: "ndes", url: "https://ndes.example.com/certsrv/mscep/mscep.dll" }) }
- * catch (e) { if (e instanceof UpstreamError) console.log(e.reason, e.status) } // e.g. "http" 503
+ * catch (e) { if (e instanceof UpstreamError) console.log(e.reason, e.status, e.beforeRequest) } // e.g. "http" 503 false
  * ```
  *
  * @group Errors
@@ -196,12 +205,27 @@ export class UpstreamError extends ProxyError {
    * §10.2.3: delta-seconds, or an HTTP-date converted), when it sent a usable one. The proxy passes it on, clamped.
    */
   readonly retryAfterSeconds?: number;
+  /**
+   * True when the call provably failed before any byte of the request went out, so the CA cannot have processed it:
+   * the connection was never established (refused; the host name did not resolve; the host or network unreachable;
+   * undici's connect timeout, `UND_ERR_CONNECT_TIMEOUT`; any socket error of the `connect` system call), its TLS
+   * handshake failed, or the call stopped before sending (an invalid CA URL, a message over `maxRequestBytes`, and
+   * for `pkiOperation` the GetCACaps asked first to choose POST or GET failing in any way: the PKIOperation was never
+   * sent). A connection to a redirect's target counts as the CA's: the server that answered the redirect processed
+   * nothing. Not after a timeout waiting for the answer, a reset, an HTTP status: those may come after the CA got the
+   * request. The proxy gives a `custom` CA's one-time challenge back for such a failure (as for an HTTP 503 or 429).
+   *
+   * Defaults to true for reasons `connection_refused`, `dns` and `tls` (an `Upstream` uses them only when nothing was
+   * sent), false otherwise; an `Upstream` of your own sets it with the constructor's `beforeRequest` option.
+   */
+  readonly beforeRequest: boolean;
 
-  constructor(reason: UpstreamFailureReason, message: string, options: ProxyErrorOptions & { status?: number; retryAfterSeconds?: number } = {}) {
+  constructor(reason: UpstreamFailureReason, message: string, options: ProxyErrorOptions & { status?: number; retryAfterSeconds?: number; beforeRequest?: boolean } = {}) {
     super(message, options);
     this.reason = reason;
     if (options.status !== undefined) this.status = options.status;
     if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
+    this.beforeRequest = options.beforeRequest ?? (reason === "connection_refused" || reason === "dns" || reason === "tls");
   }
 }
 

@@ -139,11 +139,19 @@ export class RedisProfileStore implements ProfileStore {
    * Marks the delivery failed with `detail` (say why; never a secret),
    * `updatedAt` now. Atomic (Lua script); an absent record stays absent.
    *
+   * With `expected` (the record as `get` returned it; from a proxy event sink,
+   * the event's `record`), only when the hash still holds exactly the fields
+   * `put` would write for `expected`, compared inside the same script (as
+   * `requeue`): a re-registration by the MDM in between stays pending.
+   * Resolves true when it marked the record failed, false when there was no
+   * record or another one.
+   *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
    */
-  async markFailed(key: ProfileKey, detail: string): Promise<void> {
+  async markFailed(key: ProfileKey, detail: string, expected?: ProfileRecord): Promise<boolean> {
     const m = member(key);
-    await this.#run.eval("markFailed", PROFILE_FAIL, [this.#record(m), this.#index], [this.#options.now().getTime(), this.#retentionMs, m, detail]);
+    const condition = expected === undefined ? [] : fieldsOf(expected);
+    return (await this.#run.eval("markFailed", PROFILE_FAIL, [this.#record(m), this.#index], [this.#options.now().getTime(), this.#retentionMs, m, detail, ...condition])) === 1;
   }
 
   /**

@@ -135,6 +135,40 @@ describe("conditional requeue (requeue with the record as read) across two repli
   });
 });
 
+describe("conditional markFailed (markFailed with the record as read) across two replicas", () => {
+  it("replica A's markFailed of what it read leaves the registration replica B wrote meanwhile pending; of two replicas marking the same read, one applies; the comparison survives SCRIPT FLUSH", async () => {
+    const other = new Redis({ ...redis.server.connection, ...redisClientOptions, lazyConnect: true });
+    await other.connect();
+    try {
+      const a = new RedisProfileStore(redis.client, { keyPrefix: "pp8:", now });
+      const b = new RedisProfileStore(other, { keyPrefix: "pp8:", now });
+      const key = { hostId: "h", profileId: "wifi", caName: "corp" };
+      await a.put(record("h", { challengeHash: "a".repeat(64), challengeRetrievedAt: T0 - 10 }));
+      const read = (await a.get(key))!;
+      // The MDM registers the profile again through replica B while A's request fails upstream.
+      const again = record("h", { challengeHash: "b".repeat(64), challengeRetrievedAt: T0 - 5, updatedAt: T0 - 5 });
+      await b.put(again);
+      expect(await a.markFailed(key, "upstream timeout", read)).toBe(false);
+      expect(await b.get(key)).toStrictEqual(again);
+      // Both replicas mark the same read record failed at once: one applies, whole.
+      const current = (await b.get(key))!;
+      const results = await Promise.all([a.markFailed(key, "upstream http", current), b.markFailed(key, "upstream other", current)]);
+      expect(results.filter((r) => r === true)).toHaveLength(1);
+      const detail = results[0] ? "upstream http" : "upstream other";
+      expect(await a.get(key)).toStrictEqual({ ...again, status: "failed", detail, updatedAt: T0 });
+      // NOSCRIPT → EVAL: still conditional.
+      await redis.client.script("FLUSH");
+      expect(await a.markFailed(key, "x", current)).toBe(false);
+      const failed = (await a.get(key))!;
+      await redis.client.script("FLUSH");
+      expect(await b.markFailed(key, "upstream timeout", failed)).toBe(true);
+      expect(await redis.client.pttl("pp8:proxy:{proxy-profiles}:r:h,wifi,corp")).toBeGreaterThan(0);
+    } finally {
+      other.disconnect();
+    }
+  });
+});
+
 describe("Redis down → ERR_STORE_UNAVAILABLE (fail closed), recovered without a restart", () => {
   it("every operation rejects with StoreUnavailableError while the server is paused past commandTimeoutMs", async () => {
     // 1 s: waited out while the server is paused, and the bound on the answers after SIGCONT, which a loaded machine

@@ -14,8 +14,9 @@ const proxy = createScepProxy({
     { name: "ndes", type: "ndes", url: "https://ndes.corp.example/certsrv/mscep/mscep.dll", exemptPlatforms: ["windows"] },
   ]),
   onEvent: (e) => {
-    if (e.outcome === "upstream_error" && e.hostId && e.profileId && e.caName)
-      void profiles.markFailed({ hostId: e.hostId, profileId: e.profileId, caName: e.caName }, `upstream ${e.upstream?.reason}`);
+    // e.record: the record the proxy read; markFailed then leaves a re-registration made meanwhile alone.
+    if (e.outcome === "upstream_error" && e.hostId && e.profileId && e.caName && e.record)
+      void profiles.markFailed({ hostId: e.hostId, profileId: e.profileId, caName: e.caName }, `upstream ${e.upstream?.reason}`, e.record);
   },
 });
 // Before any body parser (express.urlencoded(), express.json()…): a PKIOperation body one of them read first is

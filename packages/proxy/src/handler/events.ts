@@ -5,6 +5,7 @@
  */
 import type { FailInfo, PkiStatus } from "@scep/core";
 import type { UpstreamFailureReason } from "../errors.js";
+import type { ProfileRecord } from "../stores/profile-store.js";
 
 /** The SCEP operation of a proxied request (`unknown` when missing or not one the proxy forwards). @group Proxy */
 export type ProxyOperation = "GetCACaps" | "GetCACert" | "PKIOperation" | "unknown";
@@ -60,12 +61,13 @@ export type ProxyReason =
  * import type { ProxyEvent, ProfileStore } from "@scep/proxy";
  *
  * declare const profiles: ProfileStore;
- * // mark the profile failed when its upstream failed, or its CA answered FAILURE, so the MDM shows it
+ * // mark the profile failed when its upstream failed, or its CA answered FAILURE, so the MDM shows it; only the
+ * // registration the request was checked against (e.record): one the MDM made meanwhile stays pending
  * const onEvent = (e: ProxyEvent): void => {
- *   if (!e.hostId || !e.profileId || !e.caName) return;
+ *   if (!e.hostId || !e.profileId || !e.caName || !e.record) return;
  *   const key = { hostId: e.hostId, profileId: e.profileId, caName: e.caName };
- *   if (e.outcome === "upstream_error") void profiles.markFailed(key, `upstream ${e.upstream?.reason}`);
- *   else if (e.certRep?.status === "FAILURE") void profiles.markFailed(key, `CA answered FAILURE ${e.certRep.failInfo ?? ""}`);
+ *   if (e.outcome === "upstream_error") void profiles.markFailed(key, `upstream ${e.upstream?.reason}`, e.record);
+ *   else if (e.certRep?.status === "FAILURE") void profiles.markFailed(key, `CA answered FAILURE ${e.certRep.failInfo ?? ""}`, e.record);
  * };
  * ```
  *
@@ -84,6 +86,17 @@ export interface ProxyEvent {
   caName?: string;
   /** The CA's type, once resolved. */
   caType?: string;
+  /**
+   * The profile record as the proxy read it for this request (check 2), a frozen copy; absent when none was read (a
+   * bad identifier, an unknown one, a store failure). Pass it as `expected` to `ProfileStore.markFailed` (or
+   * `requeue`) from a sink, so the write applies only while the stored record is still this one: a re-registration
+   * the MDM made while the request was forwarded (a new URL, status `pending`) is left alone. After the proxy requeued
+   * the profile ({@link ProxyEvent.requeued}) it is the record before that requeue, so such a write does nothing.
+   *
+   * Not enumerable: `JSON.stringify`, an object spread and `structuredClone` leave it out, so event log lines do not
+   * carry the record (its `challengeHash`, its `detail`); a sink that copies the event must read it from the original.
+   */
+  readonly record?: Readonly<ProfileRecord>;
   /** How the request ended. */
   outcome: ProxyOutcome;
   /** Stable reason label. */
@@ -94,7 +107,9 @@ export interface ProxyEvent {
   requeued?: boolean;
   /**
    * True when the `custom` CA's one-time challenge this request consumed was given back (`ChallengeStore.release`)
-   * because the upstream provably issued nothing (connection refused, DNS, TLS handshake, HTTP 503 or 429): the
+   * because the upstream provably issued nothing (nothing of the request sent, `UpstreamError.beforeRequest`:
+   * connection refused, DNS, host or network unreachable, connect timeout, TLS handshake, the GetCACaps asked before
+   * the PKIOperation failing; or HTTP 503 or 429): the
    * device's retry of the same URL can pass. Absent when the challenge stays spent.
    */
   challengeReleased?: boolean;

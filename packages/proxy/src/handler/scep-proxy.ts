@@ -11,7 +11,7 @@ import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
 import { parseIdentifier, type ProxyIdentifier } from "../identifier.js";
 import { abortable, deadline } from "../lib/deadline.js";
 import { BODY_BYTES, TIMER_MS, booleanOption, functionOption, integerOption, objectOption } from "../lib/options.js";
-import type { ProfileKey, ProfileStore } from "../stores/profile-store.js";
+import type { ProfileKey, ProfileRecord, ProfileStore } from "../stores/profile-store.js";
 import { HttpUpstream } from "../upstream/http-upstream.js";
 import type { Upstream, UpstreamResponse } from "../upstream/upstream.js";
 import { checkChallenge } from "./challenge-lifecycle.js";
@@ -64,7 +64,9 @@ export interface ScepProxyOptions {
   /**
    * Where proxy-issued one-time challenges live (`@scep/core`'s `ChallengeStore`, profile = CA name); required for CAs
    * of type `custom`. When it has `release`, a challenge consumed for a message the upstream provably did not
-   * process (connection refused, DNS, TLS handshake, HTTP 503 or 429) is given back; without it, it stays spent.
+   * process (nothing of it sent: connection refused, DNS, host or network unreachable, connect timeout, TLS handshake,
+   * the GetCACaps asked first failing, `UpstreamError.beforeRequest`; or HTTP 503 or 429) is given back; without it,
+   * it stays spent.
    * When it has `isSpentBy`, the re-send of the PKCSReq that spent a challenge (same transactionID and signer key,
    * signature verified; RFC 8894 §3.3.1, §3.3.3) is forwarded for as long as the challenge lives, and once one was
    * forwarded the challenge is not given back (the store records the match); without it, it is refused and requeued
@@ -160,12 +162,16 @@ function describeError(e: unknown): Record<string, unknown> {
 
 /**
  * Whether an upstream failure proves the CA issued nothing for the message, so a one-time challenge consumed for it
- * may be given back: the request never reached the CA (connection refused, DNS, a failed TLS handshake) or the CA
- * answered that it did not process it (HTTP 503 busy, 429 rate-limited: RFC 9110 §15.6.4, RFC 6585 §4). Not a
- * timeout (the CA may have issued and answered late), a reset or another failure mid-exchange, nor a 500, 502 or
- * 504 (a CA that failed after signing, a gateway that gave up on a CA still working): those keep it spent.
+ * may be given back: the request never reached the CA ({@link UpstreamError.beforeRequest}: the connection refused,
+ * the host name unresolved, the host or network unreachable, undici's connect timeout, a failed TLS handshake, or the
+ * GetCACaps asked before the PKIOperation failed so the PKIOperation was never sent; and reasons
+ * `connection_refused`, `dns`, `tls` from any `Upstream`) or the CA answered that it did not process it (HTTP 503
+ * busy, 429 rate-limited: RFC 9110 §15.6.4, RFC 6585 §4). Not a timeout waiting for the answer (the CA may have
+ * issued and answered late), a reset or another failure mid-exchange, nor a 500, 502 or 504 (a CA that failed after
+ * signing, a gateway that gave up on a CA still working): those keep it spent.
  */
 function provesNotIssued(error: UpstreamError): boolean {
+  if (error.beforeRequest === true) return true;
   if (error.reason === "connection_refused" || error.reason === "dns" || error.reason === "tls") return true;
   return error.reason === "http" && (error.status === 503 || error.status === 429);
 }
@@ -230,9 +236,11 @@ function normaliseBase(basePath: string | undefined): string {
  *    upstream serves its CA certificate then, the identifier was unknown → 404 `unknown CA identifier` (event reason
  *    `upstream_refused`); else the 502 stays (the CA's configured URL is wrong, or the upstream needs an identifier). A `custom` CA's challenge is
  *    given back (`ChallengeStore.release`, bound to this request's consume; event `challengeReleased`) when the
- *    failure proves the CA issued nothing: connection refused, DNS, TLS handshake, HTTP 503 or 429; the store
+ *    failure proves the CA issued nothing: nothing of the request was sent (`UpstreamError.beforeRequest`: connection
+ *    refused, DNS, host or network unreachable, connect timeout, TLS handshake, the GetCACaps asked before the
+ *    PKIOperation failing), or HTTP 503 or 429; the store
  *    refuses once the request's re-send was forwarded (`isSpentBy` records the match atomically), since the CA may
- *    have issued for that re-send. After a timeout, a reset, a 500/502/504 or another failure it stays spent (the
+ *    have issued for that re-send. After a timeout waiting for the answer, a reset, a 500/502/504 or another failure it stays spent (the
  *    CA may have issued).
  *
  * A store that throws `StoreUnavailableError` (`ERR_STORE_UNAVAILABLE`) → 503 `service unavailable` with
@@ -434,7 +442,7 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     return forward((signal) => upstream.pkiOperation(ca, message, { signal }), request, event, { release: undefined, bound: true });
   }
 
-  async function handle(request: Request, event: Partial<ProxyEvent>): Promise<Response | ProxyReply> {
+  async function handle(request: Request, event: Partial<ProxyEvent>, read: { record?: ProfileRecord }): Promise<Response | ProxyReply> {
     let url: URL;
     try {
       url = new URL(request.url);
@@ -475,6 +483,7 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     const key: ProfileKey = { hostId: id.hostId, profileId: id.profileId, caName };
     const record = await store("profile lookup", () => profiles.get(key));
     if (!record) return reject("unknown_identifier");
+    read.record = record;
 
     // 3. Status (a CA may exempt a platform), 4. the CA, before any challenge is consumed.
     const ca: CaConfig | undefined = cas.get(caName);
@@ -587,9 +596,10 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
       }
       const started = performance.now();
       const partial: Partial<ProxyEvent> = { operation: "unknown", method: request.method };
+      const read: { record?: ProfileRecord } = {};
       let result: Response | ProxyReply;
       try {
-        result = await handle(request, partial);
+        result = await handle(request, partial, read);
       } catch (e) {
         if (e instanceof ProxyReply) result = e;
         else {
@@ -610,6 +620,8 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
       };
       const clientAddress = clientAddressOf(info);
       if (clientAddress !== undefined) event.clientAddress = clientAddress;
+      // For a sink's conditional markFailed; not enumerable, so log lines built from the event do not carry it.
+      if (read.record) Object.defineProperty(event, "record", { value: Object.freeze({ ...read.record }), enumerable: false });
       count(event);
       for (const sink of sinks) {
         try {

@@ -16,6 +16,41 @@ export function errorCode(e: unknown): string | undefined {
 /** Whether `code` is a resolver failure (the host name did not resolve). */
 export const isDnsCode = (code: string | undefined): boolean => code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME" || code === "EAI_FAIL";
 
+/**
+ * Whether `code` says the host or its network could not be reached (no route, host or network down, no local address
+ * or port to connect from). Only a connect attempt fails so at once; on Linux an established connection reports
+ * `EHOSTUNREACH` too, from a read, once its retransmissions give up: see {@link failedToConnect} for the proof that no
+ * request was sent.
+ */
+export const isUnreachableCode = (code: string | undefined): boolean =>
+  code === "EHOSTUNREACH" || code === "ENETUNREACH" || code === "EHOSTDOWN" || code === "ENETDOWN" || code === "EADDRNOTAVAIL";
+
+/** undici's connect timeout (`ConnectTimeoutError`): the TCP connection, or the TLS handshake over it, did not complete. */
+export const CONNECT_TIMEOUT_CODE = "UND_ERR_CONNECT_TIMEOUT";
+
+/** One error of the connect step: undici's connect timeout, or a socket error Node raised from `connect()` or `bind()`. */
+function isConnectStepError(c: unknown): boolean {
+  const { code, syscall } = (c ?? {}) as { code?: unknown; syscall?: unknown };
+  return code === CONNECT_TIMEOUT_CODE || (typeof code === "string" && (syscall === "connect" || syscall === "bind"));
+}
+
+/**
+ * Whether a failed `fetch` provably never established its connection, so no byte of the request went out: the error
+ * that carries the code (as {@link errorCode} finds it; for happy eyeballs' `AggregateError`, every attempt's) is
+ * undici's connect timeout or a socket error of the `connect` or `bind` system call (Node names it in `syscall`:
+ * `connect EHOSTUNREACH 192.0.2.1:443`, `connect ETIMEDOUT …` of an attempt that timed out). An error of an established
+ * socket names `read` or `write` (`read EHOSTUNREACH`, `read ECONNRESET`), and one without a `syscall` proves nothing:
+ * both are false.
+ */
+export function failedToConnect(e: unknown): boolean {
+  for (let c: unknown = e, depth = 0; c && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    const errors = (c as { errors?: unknown }).errors;
+    if (Array.isArray(errors) && errors.length > 0) return errors.every(isConnectStepError);
+    if (typeof (c as { code?: unknown }).code === "string") return isConnectStepError(c);
+  }
+  return false;
+}
+
 /** Whether `code` is a connection the peer reset or closed mid-exchange. */
 export const isResetCode = (code: string | undefined): boolean => code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE";
 

@@ -27,7 +27,7 @@ function kindOf(value: unknown): string {
 const keyOf = (k: ProfileKey): string => JSON.stringify([k.hostId, k.profileId, k.caName]);
 
 /**
- * The fields a record holds, each compared by a conditional requeue (`@scep/redis` compares every field it stores).
+ * The fields a record holds, each compared by a conditional requeue or markFailed (`@scep/redis` compares every field it stores).
  * A `Record` over the type, so a field added to `ProfileRecord` fails to compile until it is listed here.
  */
 const FIELDS: Readonly<Record<keyof ProfileRecord, true>> = {
@@ -94,11 +94,13 @@ export class MemoryProfileStore implements ProfileStore {
   }
 
   /** {@inheritDoc ProfileStore.markFailed} */
-  async markFailed(key: ProfileKey, detail: string): Promise<void> {
+  async markFailed(key: ProfileKey, detail: string, expected?: ProfileRecord): Promise<boolean> {
     const k = keyOf(key);
     const r = this.#records.get(k);
-    if (!r) return;
+    // Read, compared and written in one synchronous step, as requeue.
+    if (!r || (expected !== undefined && !sameRecord(r, expected))) return false;
     this.#records.set(k, { ...r, status: "failed", detail, updatedAt: this.#now() });
+    return true;
   }
 
   /** {@inheritDoc ProfileStore.delete} */

@@ -135,8 +135,34 @@ export interface ProfileStore {
    * ```
    */
   requeue(key: ProfileKey, expected?: ProfileRecord): Promise<boolean | void>;
-  /** Sets status `failed` with `detail` (e.g. `upstream timeout`) and `updatedAt` now. No-op when there is no record. */
-  markFailed(key: ProfileKey, detail: string): Promise<void>;
+  /**
+   * Sets status `failed` with `detail` (e.g. `upstream timeout`) and `updatedAt` now, other fields kept. No-op (and no
+   * record created) when there is no record for `key`.
+   *
+   * With `expected` (the record as {@link ProfileStore.get} returned it; for a proxy event sink, the event's
+   * `record`: see `ProxyEvent`), it is conditional exactly as {@link ProfileStore.requeue} with `expected` is: it
+   * happens only while the stored record is still that record, field for field, checked and written in one atomic
+   * step. A sink that marks the profile failed after an upstream failure then never marks failed the registration the
+   * MDM made while that request was being forwarded (a new URL, status `pending`): that one stays pending. Of N
+   * concurrent calls with the same `expected`, one applies. Without `expected`: unconditional, as above.
+   *
+   * Resolves true when the record was marked failed, false when it was left as it was (no record; with `expected`,
+   * another record). A store written before `expected` existed resolves `undefined` and marks failed
+   * unconditionally: it compiles and behaves as before, but keeps the race `expected` closes.
+   *
+   * @example
+   * ```ts
+   * import { MemoryProfileStore } from "@scep/proxy";
+   *
+   * const profiles = new MemoryProfileStore();
+   * const key = { hostId: "host-42", profileId: "wifi", caName: "corp" };
+   * await profiles.put({ ...key, status: "pending", updatedAt: 1_700_000_000_000 });
+   * const read = (await profiles.get(key))!;
+   * await profiles.put({ ...key, status: "pending", updatedAt: 1_700_000_060_000 }); // the MDM registered it again
+   * await profiles.markFailed(key, "upstream timeout", read); // false: the new registration stays pending
+   * ```
+   */
+  markFailed(key: ProfileKey, detail: string, expected?: ProfileRecord): Promise<boolean | void>;
   /** Removes the record; true when there was one. */
   delete(key: ProfileKey): Promise<boolean>;
   /** Every record, in no particular order (copies). */

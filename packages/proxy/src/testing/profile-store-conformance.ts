@@ -38,7 +38,10 @@ let counter = 0;
  * concurrent conditional requeues with one `expected`, exactly one applies;
  * for an absent key it resolves false and creates nothing;
  * `markFailed` sets `failed`, the detail and `updatedAt`; both are no-ops
- * creating nothing for an absent key; `delete` is true once; `list` yields
+ * creating nothing for an absent key; `markFailed(key, detail, expected)` is
+ * conditional as `requeue(key, expected)` is (true while the record is still
+ * `expected`, false and untouched once it was replaced, exactly one of 20
+ * concurrent calls applies, false and nothing created for an absent key); `delete` is true once; `list` yields
  * every record; a record with an empty key field, an unknown status, a
  * non-integer time or a negative `requeueCount` is refused by `put` with
  * @scep/core's InvalidArgumentError (`ERR_INVALID_ARGUMENT`, the exact
@@ -183,7 +186,7 @@ export function profileStoreConformance<S extends ProfileStore>(options: Profile
         ["another platform", (r) => ({ ...r, platform: "ios" })],
         ["another requeueCount", (r) => ({ ...r, requeueCount: 4 })],
         ["a requeue", () => async (k) => void (await store.requeue(k))],
-        ["a markFailed", () => async (k) => store.markFailed(k, "upstream timeout")],
+        ["a markFailed", () => async (k) => void (await store.markFailed(k, "upstream timeout"))],
       ];
       for (const [what, replace] of replacements) {
         const k = key();
@@ -228,6 +231,71 @@ export function profileStoreConformance<S extends ProfileStore>(options: Profile
       expect(await store.get(k)).toStrictEqual(
         record(k, { status: "failed", platform: "darwin", challengeRetrievedAt: 7, detail: "upstream timeout", updatedAt: clock.now().getTime() }),
       );
+    });
+
+    it("markFailed with expected = the record as read: marked failed, resolves true, other fields kept", async () => {
+      const k = key();
+      const hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+      await store.put(record(k, { platform: "darwin", challengeRetrievedAt: 1_700_000_000_500, challengeHash: hash, detail: "", requeueCount: 2 }));
+      const read = (await store.get(k))!;
+      clock.advance(1_000);
+      expect(await store.markFailed(k, "upstream timeout", read)).toBe(true);
+      expect(await store.get(k)).toStrictEqual({ ...read, status: "failed", detail: "upstream timeout", updatedAt: clock.now().getTime() });
+      // A bare record (no optional field) matches too.
+      const bare = key();
+      await store.put(record(bare));
+      expect(await store.markFailed(bare, "x", (await store.get(bare))!)).toBe(true);
+      expect(await store.get(bare)).toMatchObject({ status: "failed", detail: "x" });
+    });
+
+    it("markFailed with expected: a record replaced meanwhile (re-registered, requeued, marked failed, any field changed, added or removed) is left untouched and it resolves false", async () => {
+      const hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+      const base: Partial<ProfileRecord> = { platform: "darwin", challengeRetrievedAt: 1_700_000_000_500, challengeHash: hash };
+      const replacements: [string, (read: ProfileRecord) => ProfileRecord | ((k: ProfileKey) => Promise<void>)][] = [
+        ["a re-registration: new challengeHash, challengeRetrievedAt and updatedAt", (r) => ({ ...r, challengeHash: "0".repeat(64), challengeRetrievedAt: r.challengeRetrievedAt! + 1, updatedAt: r.updatedAt + 1 })],
+        ["a re-registration with only a new challengeHash", (r) => ({ ...r, challengeHash: "0".repeat(64) })],
+        ["a re-registration with only a new updatedAt", (r) => ({ ...r, updatedAt: r.updatedAt + 1 })],
+        ["another status", (r) => ({ ...r, status: "verifying" })],
+        ["a field removed", ({ challengeRetrievedAt: _c, ...r }) => r],
+        ["a field added", (r) => ({ ...r, detail: "added" })],
+        ["another requeueCount", (r) => ({ ...r, requeueCount: 4 })],
+        ["a requeue", () => async (k) => void (await store.requeue(k))],
+        ["a markFailed", () => async (k) => void (await store.markFailed(k, "upstream timeout"))],
+      ];
+      for (const [what, replace] of replacements) {
+        const k = key();
+        await store.put(record(k, base));
+        const read = (await store.get(k))!;
+        const replacement = replace(read);
+        if (typeof replacement === "function") await replacement(k);
+        else await store.put(replacement);
+        const before = await store.get(k);
+        clock.advance(1_000);
+        expect(await store.markFailed(k, "upstream http", read), what).toBe(false);
+        expect(await store.get(k), what).toStrictEqual(before);
+      }
+    });
+
+    it("markFailed with expected is atomic: of 20 concurrent calls with the same expected record, exactly one applies", async () => {
+      const k = key();
+      await store.put(record(k, { challengeRetrievedAt: 1_700_000_000_500 }));
+      const read = (await store.get(k))!;
+      clock.advance(1_000);
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.markFailed(k, `upstream #${i}`, read)));
+      expect(results.filter((r) => r === true)).toHaveLength(1);
+      expect(results.filter((r) => r === false)).toHaveLength(19);
+      expect(await store.get(k)).toStrictEqual({ ...read, status: "failed", detail: `upstream #${results.indexOf(true)}`, updatedAt: clock.now().getTime() });
+    });
+
+    it("markFailed with expected of an absent key resolves false and creates nothing (also when the record was deleted after the read)", async () => {
+      const k = key();
+      expect(await store.markFailed(k, "x", record(k))).toBe(false);
+      expect(await store.get(k)).toBeUndefined();
+      await store.put(record(k));
+      const read = (await store.get(k))!;
+      await store.delete(k);
+      expect(await store.markFailed(k, "x", read)).toBe(false);
+      expect(await store.get(k)).toBeUndefined();
     });
 
     it("requeue and markFailed of an absent key create nothing", async () => {

@@ -72,7 +72,10 @@ const fromBase64 = (s: string): Uint8Array => Uint8Array.from(atob(s), (c) => c.
  * reason `http` and its `status`; a PKIOperation answered with another
  * content type, and a handler that throws, reject with `UpstreamError`; an
  * already aborted `signal`, and an abort while the handler holds the request,
- * reject with `UpstreamError` reason `other`. With `reference`, a real SCEP
+ * reject with `UpstreamError` reason `other`; a PKIOperation that reached the
+ * handler and then failed (500, 503, another content type, a handler that
+ * throws, an abort while held) never has `beforeRequest: true` (the proxy
+ * would give back a one-time challenge the CA may have used). With `reference`, a real SCEP
  * server's GetCACaps and GetCACert come through byte for byte.
  *
  * @example
@@ -233,6 +236,36 @@ export function upstreamConformance<U extends Upstream>(options: UpstreamConform
       await atServer;
       controller.abort(new Error("device went away"));
       expect((await failure(pending)).reason).toBe("other");
+    });
+
+    it("a failure after the request reached the server never claims beforeRequest (HTTP 500 or 503, another content type, a handler that throws, an abort while held)", async () => {
+      // beforeRequest: true gives a custom CA's one-time challenge back; claimed for a request the CA may have processed,
+      // it would let the challenge be used twice.
+      const pkiOnly = (answer: Script): Script => (request, s) => (s.url.searchParams.get("operation") === "GetCACaps" ? new Response(CAPS_POST, { headers: { "content-type": "text/plain" } }) : answer(request, s));
+      const cases: [string, Script][] = [
+        ["HTTP 500", pkiOnly(() => new Response("failure page", { status: 500 }))],
+        ["HTTP 503", pkiOnly(() => new Response("busy", { status: 503 }))],
+        ["another content type", pkiOnly(() => new Response("<html>gateway</html>", { headers: { "content-type": "text/html" } }))],
+        ["a handler that throws", pkiOnly(() => {
+          throw new Error("handler crashed");
+        })],
+      ];
+      for (const [name, answer] of cases) {
+        script = answer;
+        const before = seen.length;
+        const error = await failure(created.upstream.pkiOperation(created.ca, PLUS_SLASH));
+        expect(seen.slice(before).some((s) => s.url.searchParams.get("operation") === "PKIOperation"), name).toBe(true);
+        expect(error.beforeRequest, name).toBe(false);
+      }
+      let reached!: () => void;
+      const atServer = new Promise<void>((r) => (reached = r));
+      script = pkiOnly(() => (reached(), new Promise<Response>(() => undefined)));
+      const controller = new AbortController();
+      const pending = created.upstream.pkiOperation(created.ca, PLUS_SLASH, { signal: controller.signal });
+      pending.catch(() => undefined);
+      await atServer;
+      controller.abort(new Error("device went away"));
+      expect((await failure(pending)).beforeRequest, "an abort while held").toBe(false);
     });
 
     // Registered only when a reference server is given: a case that cannot run is left out, not reported skipped.

@@ -9,7 +9,7 @@ import type { CaConfig } from "../cas/ca-config.js";
 import { ProxyConfigError, UpstreamError } from "../errors.js";
 import { abortable, deadline } from "../lib/deadline.js";
 import { BODY_BYTES, TIMER_MS, functionOption, integerOption } from "../lib/options.js";
-import { errorCode, isDnsCode, isResetCode, isTlsHandshakeCode } from "../lib/net-errors.js";
+import { CONNECT_TIMEOUT_CODE, errorCode, failedToConnect, isDnsCode, isResetCode, isTlsHandshakeCode, isUnreachableCode } from "../lib/net-errors.js";
 import { readCapped } from "../lib/read-capped.js";
 import { postFollowingRedirects } from "../lib/post-redirect.js";
 import type { Upstream, UpstreamCallOptions, UpstreamResponse } from "./upstream.js";
@@ -67,6 +67,14 @@ const mediaType = (contentType: string | null): string => (contentType ?? "").sp
  *   failure, reason `other`.
  * - User info in a CA URL (`https://user:pass@host/…`) is sent as HTTP Basic
  *   authentication, never in the URL.
+ * - A failure before any byte of the request went out has
+ *   `UpstreamError.beforeRequest`: connection refused, DNS, a TLS handshake
+ *   failure, a socket error of `connect()` (`EHOSTUNREACH`, `ENETUNREACH`,
+ *   `EHOSTDOWN`, `ENETDOWN`, `EADDRNOTAVAIL`: reason `other`; `ETIMEDOUT`:
+ *   `timeout`), undici's connect timeout (`UND_ERR_CONNECT_TIMEOUT`, reason
+ *   `timeout`), and for `pkiOperation` any failure of the GetCACaps asked
+ *   first (reason and status its own). Not a timeout waiting for the answer,
+ *   nor the same codes from an established socket (`read EHOSTUNREACH`).
  *
  * Errors never name the URL or credentials.
  *
@@ -130,8 +138,14 @@ export class HttpUpstream implements Upstream {
 
   /** {@inheritDoc Upstream.pkiOperation} */
   async pkiOperation(ca: CaConfig, message: Uint8Array, options: UpstreamCallOptions = {}): Promise<UpstreamResponse> {
-    if (message.byteLength > this.#maxRequest) throw new UpstreamError("other", `PKIOperation message larger than ${this.#maxRequest} bytes`);
-    const post = await this.#supportsPost(ca, options.signal);
+    if (message.byteLength > this.#maxRequest) throw new UpstreamError("other", `PKIOperation message larger than ${this.#maxRequest} bytes`, { beforeRequest: true });
+    let post: boolean;
+    try {
+      post = await this.#supportsPost(ca, options.signal);
+    } catch (e) {
+      // The GetCACaps asked to choose POST or GET failed (reset, timeout, aborted…): the PKIOperation was never sent.
+      throw capsFailedFirst(e);
+    }
     const res = post
       ? await this.#call(ca, "POST", { operation: "PKIOperation" }, message, options.signal, true)
       : await this.#call(ca, "GET", { operation: "PKIOperation", message: toBase64(message) }, undefined, options.signal, true);
@@ -188,7 +202,7 @@ export class HttpUpstream implements Upstream {
       // The CA URL's own query as written, then operation and message (as ScepClient sends them; see scepRequestUrl).
       url = scepRequestUrl(ca.url, query);
     } catch (e) {
-      throw new UpstreamError("other", "the CA's URL is not a valid URL", { cause: e });
+      throw new UpstreamError("other", "the CA's URL is not a valid URL", { cause: e, beforeRequest: true });
     }
     const headers: Record<string, string> = { "user-agent": this.#userAgent, accept: "*/*" };
     if (url.username || url.password) {
@@ -209,9 +223,14 @@ export class HttpUpstream implements Upstream {
       if (code === "ECONNREFUSED") throw new UpstreamError("connection_refused", "upstream refused the connection", { cause: e });
       if (isDnsCode(code)) throw new UpstreamError("dns", "upstream host name did not resolve", { cause: e });
       if (isTlsHandshakeCode(code)) throw new UpstreamError("tls", `upstream TLS handshake failed (${code})`, { cause: e });
-      if (isResetCode(code)) throw new UpstreamError("other", "upstream connection reset", { cause: e });
-      if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "ETIMEDOUT") throw new UpstreamError("timeout", "upstream connection timed out", { cause: e });
-      throw new UpstreamError("other", `upstream request failed${code ? ` (${code})` : ""}`, { cause: e });
+      // The connection was never established (undici's connect timeout; a socket error of connect(), such as an
+      // unreachable host): no byte of the request went out. The same code from an established socket (`read
+      // EHOSTUNREACH` once Linux gives up retransmitting, a response timeout) proves nothing.
+      const beforeRequest = failedToConnect(e);
+      if (isResetCode(code)) throw new UpstreamError("other", "upstream connection reset", { cause: e, beforeRequest });
+      if (code === CONNECT_TIMEOUT_CODE || code === "ETIMEDOUT") throw new UpstreamError("timeout", "upstream connection timed out", { cause: e, beforeRequest });
+      if (isUnreachableCode(code)) throw new UpstreamError("other", `upstream host unreachable (${code})`, { cause: e, beforeRequest });
+      throw new UpstreamError("other", `upstream request failed${code ? ` (${code})` : ""}`, { cause: e, beforeRequest });
     };
 
     let response: Response;
@@ -265,6 +284,18 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | u
   if (!/^[A-Za-z]{3}/.test(v)) return undefined;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - nowMs) / 1000));
+}
+
+/**
+ * The failure of the GetCACaps `pkiOperation` asks before its PKIOperation, as the PKIOperation's: its reason and
+ * status, `beforeRequest` true (the PKIOperation never went out, whatever became of the GetCACaps).
+ */
+function capsFailedFirst(e: unknown): UpstreamError {
+  if (e instanceof UpstreamError && e.beforeRequest) return e;
+  const reason = e instanceof UpstreamError ? e.reason : "other";
+  const message = e instanceof UpstreamError ? e.message : "upstream call failed";
+  const status = e instanceof UpstreamError && e.status !== undefined ? { status: e.status } : {};
+  return new UpstreamError(reason, `GetCACaps before the PKIOperation: ${message}`, { cause: e, ...status, beforeRequest: true });
 }
 
 /** How long "no caps" is remembered after a transient HTTP error on GetCACaps, in ms (at most `capsTtlMs`). */

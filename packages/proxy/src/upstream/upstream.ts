@@ -37,8 +37,13 @@ export interface UpstreamCallOptions {
  * whose `reason` is `timeout`, `http` (with `status`), `connection_refused`,
  * `dns`, `tls` or `other`; the proxy answers 504 for `timeout` and 502 for the rest.
  * Use `connection_refused`, `dns` and `tls` only when nothing of the request
- * was sent: for those (and an HTTP 503 or 429) the proxy gives a `custom` CA's
- * one-time challenge back, so the device's retry passes.
+ * was sent, and set `beforeRequest: true` on an `UpstreamError` of another
+ * reason that provably came before any byte of the request went out (a host
+ * unreachable, a connect timeout, a preliminary call failing before the
+ * PKIOperation was sent): for those (and an HTTP 503 or 429) the proxy gives a
+ * `custom` CA's one-time challenge back, so the device's retry passes. Never
+ * set it when the request may have reached the CA: the challenge would become
+ * usable twice.
  * Other kinds of CA (an EST or REST upstream) fit by implementing these three
  * methods.
  *

@@ -68,13 +68,25 @@ return 1
 
 /**
  * markFailed: status `failed`, `detail`, `updatedAt` now; an absent record stays absent.
- * KEYS[1] record, KEYS[2] index. ARGV[1] now, ARGV[2] retention (ms), ARGV[3] index member, ARGV[4] detail.
- * Returns 1 when the record existed, else 0.
+ * Conditional when ARGV[5..] holds the expected record's field/value pairs (as `put` writes them), as requeue's:
+ * marked only when the hash holds exactly those fields with those values, compared in the same atomic step.
+ * KEYS[1] record, KEYS[2] index. ARGV[1] now, ARGV[2] retention (ms), ARGV[3] index member, ARGV[4] detail,
+ * ARGV[5..] field/value pairs of the expected record (none: unconditional).
+ * Returns 1 when the record was marked failed, 0 when it was absent or not the expected one.
  */
 export const PROFILE_FAIL = script(
   "profile-fail",
   `${KEEP_INDEX}
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local current = redis.call('HGETALL', KEYS[1])
+if #current == 0 then return 0 end
+if #ARGV > 4 then
+  if #current ~= #ARGV - 4 then return 0 end
+  local held = {}
+  for i = 1, #current, 2 do held[current[i]] = current[i + 1] end
+  for i = 5, #ARGV, 2 do
+    if held[ARGV[i]] ~= ARGV[i + 1] then return 0 end
+  end
+end
 redis.call('HSET', KEYS[1], 'status', 'failed', 'detail', ARGV[4], 'updatedAt', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 keep_index(KEYS[2], ARGV[3], ARGV[2])
