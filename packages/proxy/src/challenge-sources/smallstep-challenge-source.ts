@@ -11,7 +11,7 @@ import { ChallengeSourceError } from "../errors.js";
 import { callerAbort, deadline } from "../lib/deadline.js";
 import { transportFailure } from "../lib/net-errors.js";
 import { BODY_BYTES, TIMER_MS, functionOption, integerOption } from "../lib/options.js";
-import { readCapped } from "../lib/read-capped.js";
+import { readCapped } from "@scep/core/internal";
 import {
   ChallengeSourceConfigError,
   SmallstepAuthError,

@@ -10,8 +10,7 @@ import { ProxyConfigError, UpstreamError } from "../errors.js";
 import { abortable, deadline } from "../lib/deadline.js";
 import { BODY_BYTES, TIMER_MS, functionOption, integerOption } from "../lib/options.js";
 import { CONNECT_TIMEOUT_CODE, errorCode, failedToConnect, isDnsCode, isResetCode, isTlsHandshakeCode, isUnreachableCode } from "../lib/net-errors.js";
-import { readCapped } from "../lib/read-capped.js";
-import { postFollowingRedirects } from "../lib/post-redirect.js";
+import { parseRetryAfter, postFollowingRedirects, readCapped } from "@scep/core/internal";
 import type { Upstream, UpstreamCallOptions, UpstreamResponse } from "./upstream.js";
 
 /** Options of {@link HttpUpstream}. @group Upstream */
@@ -270,20 +269,6 @@ export class HttpUpstream implements Upstream {
       timeout.clear();
     }
   }
-}
-
-/**
- * A `Retry-After` value (RFC 9110 §10.2.3: delta-seconds, or an HTTP-date) as whole seconds from `nowMs`, or
- * undefined when absent or unreadable. A date in the past is 0.
- */
-export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
-  if (value === null) return undefined;
-  const v = value.trim();
-  if (/^\d{1,10}$/.test(v)) return Number(v);
-  // An HTTP-date always names its weekday and GMT (IMF-fixdate, or the obsolete RFC 850 / asctime forms).
-  if (!/^[A-Za-z]{3}/.test(v)) return undefined;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - nowMs) / 1000));
 }
 
 /**
