@@ -38,7 +38,7 @@ if (config) {
       return (req, res) => {
         const path = rawPath(req.url ?? "/");
         if (!kit.server.owns(path) || admin?.owns(path) || kit.crl.owns(path)) return void app(req, res);
-        scep(req, res, (error) => (error === undefined ? void app(req, res) : internalError(res)));
+        scep(req, res, (error) => (error === undefined ? void app(req, res) : internalError(res, { error, where: "scep", log: kit.log })));
       };
     },
     { config },

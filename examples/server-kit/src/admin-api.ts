@@ -153,8 +153,9 @@ const KIND_FILTERS = new Set(["initial", "renewal", "poll", "query", "ca", "prox
  *   `profile`, the profile where the transaction is pending (409 `{ error, profiles }` when several hold that ID;
  *   404 naming the profiles searched when none does); an approve that cannot issue leaves the transaction PENDING and
  *   says why in `{ error, profile, transactionId, status: "PENDING" }`: 409 while the profile's CA is expired or not
- *   yet valid, 502 when the issue hook failed or answered what an approve cannot take, 503 + `Retry-After` (seconds)
- *   while the CA key's worker is unavailable;
+ *   yet valid (an unknown transaction is still 404, a decided one 409 naming its status), 502 when the issue hook
+ *   answered what an approve cannot take (`ERR_ISSUE_HOOK`: PENDING again, or a certificate for another key; a hook
+ *   that throws an error of its own is a 500), 503 + `Retry-After` (seconds) while the CA key's worker is unavailable;
  * - `POST /admin/scep/challenges` with `{ "profile"?, "ttlSeconds"? }`: 201 `{ profile, challenge, expiresAt, expiresInSeconds }`;
  * - `GET /admin/scep/certificates?subject=&serial=&page=1&pageSize=50&profile=`: `{ certificates, page, pageSize, total }`, newest first
  *   (`profile`: that profile's own CA, when it has one);
@@ -233,10 +234,16 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       if (e.code === "ERR_TRANSACTION_STATE") return (await notPending(profile, transactionId)) ?? json(404, { error: `${e.message} in profile ${profile}` });
       if (e.code === "ERR_INVALID_ARGUMENT") return json(404, { error: e.message });
       // An approve that could not issue leaves the transaction PENDING (core releases its claim): the answer says
-      // why and that it still waits, instead of a bare 500. An expired (or not yet valid) CA: 409 until it is renewed.
-      // The issue hook failed or answered what an approve cannot take: 502, its message (the operator's own CA code).
-      // The CA key's worker is down or busy: 503 with the key's Retry-After, to be tried again.
-      if (action === "approve" && e.code === "ERR_CA_NOT_VALID") return json(409, { error: e.message, profile, transactionId, status: "PENDING" });
+      // why and that it still waits, instead of a bare 500. An expired (or not yet valid) CA: 409 until it is renewed;
+      // core checks the CA before it reads the transaction, so an unknown or decided one is told apart here first.
+      // The issue hook answered what an approve cannot take (ERR_ISSUE_HOOK): 502, its message (the operator's own CA
+      // code). The CA key's worker is down or busy: 503 with the key's Retry-After, to be tried again.
+      if (action === "approve" && e.code === "ERR_CA_NOT_VALID") {
+        const decided = await notPending(profile, transactionId);
+        if (decided) return decided;
+        if (o.transactions && !(await o.transactions.get(profile, transactionId))) return json(404, { error: `no pending transaction ${transactionId} in profile ${profile}` });
+        return json(409, { error: e.message, profile, transactionId, ...(o.transactions ? { status: "PENDING" } : {}) });
+      }
       if (action === "approve" && e.code === "ERR_ISSUE_HOOK") return json(502, { error: e.message, profile, transactionId, status: "PENDING" });
       if (e.code === "ERR_KEY_UNAVAILABLE") {
         const retryAfter = Math.max(1, Math.ceil(Number((e as { retryAfterSeconds?: unknown }).retryAfterSeconds) || 1));

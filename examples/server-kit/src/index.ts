@@ -29,6 +29,7 @@ export { ADMIN_PAGE_PATH, ADMIN_SCRIPT_PATH } from "./admin-page.js";
 export { createCrlEndpoint, scheduleCrl, CRL_PATH, CRL_FILE } from "./crl-endpoint.js";
 export type { CrlEndpoint } from "./crl-endpoint.js";
 export { serveFetch, rawPath, peerAddress, internalError } from "./node-fetch.js";
+export type { InternalFailure } from "./node-fetch.js";
 export { applyHttpLimits } from "./http-limits.js";
 export type { HttpLimits, HttpLimitStats } from "./http-limits.js";
 export type { ScepKit, RunningServer, OpenCaOptions } from "./start-server.js";

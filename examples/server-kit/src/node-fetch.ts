@@ -1,6 +1,7 @@
 // Serves a fetch-style handler (web Request → Response) from node:http / Express, for the small admin API.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { sendPlain } from "./probes.js";
+import { errorFields } from "./store-unavailable.js";
 
 /** Largest body read for such a handler, in bytes (a larger one is cut off; the handler sees the prefix and refuses it). */
 const MAX_BODY = 16 * 1024;
@@ -19,12 +20,30 @@ export function peerAddress(req: IncomingMessage | undefined): string | undefine
   }
 }
 
+/** What {@link internalError} logs of the failure behind its 500, when the caller passes it. */
+export interface InternalFailure {
+  /** What failed (the handler's error, or whatever was rejected with). */
+  error: unknown;
+  /** Where: `scep` (the SCEP hot path), `admin` (the admin listener). */
+  where: string;
+  /** Writes one JSON log line: `{ type: "internal-error", where, code, message }` (the message's first line, at most 500 characters). */
+  log: (entry: Record<string, unknown>) => void;
+}
+
 /**
  * The answer to a request whose handler failed unexpectedly (a rejected promise, an Express `next(error)`): 500 with
  * the one line `internal error` (text/plain, no caching), or, when the headers already went out, the connection
- * destroyed (a half-written answer must not look complete). Never throws; the error itself is the caller's to log.
+ * destroyed (a half-written answer must not look complete). With `failure`, one `internal-error` log line says why
+ * (the device's answer never does). Never throws, even when the log does.
  */
-export function internalError(res: ServerResponse): void {
+export function internalError(res: ServerResponse, failure?: InternalFailure): void {
+  if (failure) {
+    try {
+      failure.log({ type: "internal-error", where: failure.where, ...errorFields(failure.error) });
+    } catch {
+      /* a log that throws never keeps the answer from going out */
+    }
+  }
   try {
     if (res.headersSent) res.destroy();
     else sendPlain(res, 500, "internal error\n");

@@ -721,7 +721,7 @@ export async function startServer(
   if (config.adminListen && config.adminToken) {
     const serveAdmin: RequestListener = (req, res) => {
       const adminApi = kit.adminApi; // the kit in service: a reload replaces it
-      if (adminApi?.owns(rawPath(req.url ?? "/"))) serveFetch((r, meta) => adminApi.fetch(r, meta), req, res, () => internalError(res));
+      if (adminApi?.owns(rawPath(req.url ?? "/"))) serveFetch((r, meta) => adminApi.fetch(r, meta), req, res, (error) => internalError(res, { error, where: "admin", log }));
       else res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found\n");
     };
     adminHttp = createHttpServer(config, (req, res) => (listener === starting ? starting : serveAdmin)(req, res));

@@ -44,9 +44,9 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const approve = async (): Promise<[number, unknown, string | null]> => {
+const approve = async (transactionId = "tx-1"): Promise<[number, unknown, string | null]> => {
   const api = createAdminApi({ token: TOKEN, server, defaultProfile: "/scep", log: () => {}, ca, transactions });
-  const res = await api.fetch(new Request("http://127.0.0.1/admin/scep/approve", { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ transactionId: "tx-1", profile: "/scep" }) }));
+  const res = await api.fetch(new Request("http://127.0.0.1/admin/scep/approve", { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ transactionId, profile: "/scep" }) }));
   return [res.status, await res.json(), res.headers.get("retry-after")];
 };
 const stored = async (): Promise<string | undefined> => (await transactions.get("/scep", "tx-1"))?.status;
@@ -59,6 +59,18 @@ describe("admin API: an approve that cannot issue says why and leaves the reques
     expect([status, retryAfter]).toEqual([409, null]);
     expect(body).toEqual({ error: expect.stringMatching(/expired at .*renewed/), profile: "/scep", transactionId: "tx-1", status: "PENDING" });
     expect(await stored()).toBe("PENDING");
+  });
+
+  it("with the CA expired, an unknown transaction is still 404 and a decided one 409 naming its status", async () => {
+    const at = new Date(Date.now() - 60_000);
+    const rejected = { ...(await transactions.get("/scep", "tx-1"))!, transactionId: "tx-decided", status: "REJECTED" as const, createdAt: at, updatedAt: at };
+    await transactions.create(rejected);
+    fixed = new Date(ca.notAfter.getTime() + 86_400_000);
+    const unknown = await approve("tx-none").finally(() => (fixed = undefined));
+    fixed = new Date(ca.notAfter.getTime() + 86_400_000);
+    const decided = await approve("tx-decided").finally(() => (fixed = undefined));
+    expect(unknown.slice(0, 2)).toEqual([404, { error: "no pending transaction tx-none in profile /scep" }]);
+    expect(decided.slice(0, 2)).toEqual([409, expect.objectContaining({ status: "REJECTED", transactionId: "tx-decided" })]);
   });
 
   it("the issue hook answers PENDING to an approve: 502 naming the hook", async () => {

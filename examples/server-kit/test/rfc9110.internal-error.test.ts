@@ -38,13 +38,14 @@ function get(port: number): Promise<{ status: number; headers: Record<string, un
 }
 
 describe("RFC 9110 §15.6.1: an unexpected handler failure", () => {
-  it("is a 500 with the line 'internal error', an exact Content-Length and no caching", async () => {
+  it("is a 500 with the line 'internal error', an exact Content-Length and no caching; the cause goes to the log only", async () => {
+    const lines: Record<string, unknown>[] = [];
     const port = await listen((req, res) =>
       serveFetch(
-        () => Promise.reject(new Error("secret-bearing failure detail")),
+        () => Promise.reject(Object.assign(new Error("the hook failed\nsecond line"), { code: "ERR_HOOK" })),
         req,
         res,
-        () => internalError(res),
+        (error) => internalError(res, { error, where: "admin", log: (l) => void lines.push(l) }),
       ),
     );
     const answer = await get(port);
@@ -53,6 +54,20 @@ describe("RFC 9110 §15.6.1: an unexpected handler failure", () => {
       body: "internal error\n",
       headers: { "content-type": "text/plain; charset=utf-8", "content-length": "15", "cache-control": "no-store" },
     });
+    expect(lines).toEqual([{ type: "internal-error", where: "admin", code: "ERR_HOOK", message: "the hook failed" }]);
+  });
+
+  it("a log that throws does not keep the 500 from going out", async () => {
+    const port = await listen((_req, res) =>
+      internalError(res, {
+        error: new Error("x"),
+        where: "scep",
+        log: () => {
+          throw new Error("log down");
+        },
+      }),
+    );
+    expect(await get(port)).toMatchObject({ status: 500, body: "internal error\n" });
   });
 
   it("after the headers went out, destroys the connection instead of ending a half-written answer", async () => {

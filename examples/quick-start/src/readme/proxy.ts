@@ -13,11 +13,12 @@ const proxy = createScepProxy({
     { name: "corp", type: "custom", url: "https://ca.corp.example/scep" },
     { name: "ndes", type: "ndes", url: "https://ndes.corp.example/certsrv/mscep/mscep.dll", exemptPlatforms: ["windows"] },
   ]),
-  onEvent: (e) => {
-    // e.record: the record the proxy read; markFailed then leaves a re-registration made meanwhile alone.
-    if (e.outcome === "upstream_error" && e.hostId && e.profileId && e.caName && e.record)
-      void profiles.markFailed({ hostId: e.hostId, profileId: e.profileId, caName: e.caName }, `upstream ${e.upstream?.reason}`, e.record);
-  },
+  // e.record: the record the proxy read, so markFailed leaves a re-registration made meanwhile alone. The promise is
+  // returned: a store failure is logged by the proxy, never an unhandled rejection.
+  onEvent: (e) =>
+    e.outcome === "upstream_error" && e.hostId && e.profileId && e.caName && e.record
+      ? profiles.markFailed({ hostId: e.hostId, profileId: e.profileId, caName: e.caName }, `upstream ${e.upstream?.reason}`, e.record)
+      : undefined,
 });
 // Before any body parser (express.urlencoded(), express.json()…): a PKIOperation body one of them read first is
 // answered 400 body_already_read.

@@ -28,7 +28,10 @@ export const MAX_RETRY_AFTER_SECONDS = 86_400;
 export function parseRetryAfter(value: string | null | undefined, nowMs: number): number | undefined {
   if (value === null || value === undefined) return undefined;
   const v = value.trim();
-  if (/^\d+$/.test(v)) return v.length > 6 ? MAX_RETRY_AFTER_SECONDS : Math.min(Number(v), MAX_RETRY_AFTER_SECONDS);
+  if (/^\d+$/.test(v)) {
+    const digits = v.replace(/^0+(?=\d)/, ""); // "0005" is 5: leading zeros do not make a value longer
+    return digits.length > 6 ? MAX_RETRY_AFTER_SECONDS : Math.min(Number(digits), MAX_RETRY_AFTER_SECONDS);
+  }
   if (!/^[A-Za-z]{3}/.test(v)) return undefined;
   const at = Date.parse(v);
   if (Number.isNaN(at) || !Number.isFinite(nowMs)) return undefined;

@@ -54,7 +54,9 @@ export type ProxyReason =
  * are present once the identifier parsed (the challenge never is); `caName`
  * is the resolved name (the registry's default when the identifier had
  * none). Sinks are called synchronously after the answer is built; a sink
- * that throws is logged and ignored.
+ * that throws, or returns a promise that rejects, is logged and ignored (so
+ * return a store call's promise rather than `void` it: a `void`ed one that
+ * rejects is an unhandled rejection).
  *
  * @example
  * ```ts
@@ -63,11 +65,13 @@ export type ProxyReason =
  * declare const profiles: ProfileStore;
  * // mark the profile failed when its upstream failed, or its CA answered FAILURE, so the MDM shows it; only the
  * // registration the request was checked against (e.record): one the MDM made meanwhile stays pending
- * const onEvent = (e: ProxyEvent): void => {
- *   if (!e.hostId || !e.profileId || !e.caName || !e.record) return;
+ * // (the promise is returned: a store that fails is logged by the proxy, never an unhandled rejection)
+ * const onEvent = (e: ProxyEvent): Promise<unknown> | undefined => {
+ *   if (!e.hostId || !e.profileId || !e.caName || !e.record) return undefined;
  *   const key = { hostId: e.hostId, profileId: e.profileId, caName: e.caName };
- *   if (e.outcome === "upstream_error") void profiles.markFailed(key, `upstream ${e.upstream?.reason}`, e.record);
- *   else if (e.certRep?.status === "FAILURE") void profiles.markFailed(key, `CA answered FAILURE ${e.certRep.failInfo ?? ""}`, e.record);
+ *   if (e.outcome === "upstream_error") return profiles.markFailed(key, `upstream ${e.upstream?.reason}`, e.record);
+ *   if (e.certRep?.status === "FAILURE") return profiles.markFailed(key, `CA answered FAILURE ${e.certRep.failInfo ?? ""}`, e.record);
+ *   return undefined;
  * };
  * ```
  *
