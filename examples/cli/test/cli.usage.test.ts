@@ -85,6 +85,11 @@ describe("usage errors exit 64 with one line and a pointer to --help", () => {
     [["getcacaps", "--url", "localhost:8080/scep"], "scep: getcacaps: --url localhost:8080/scep has no http:// or https://; did you mean http://localhost:8080/scep?"],
     [["getcacaps", "--url", "scep.example.com/scep"], "scep: getcacaps: --url scep.example.com/scep has no http:// or https://; did you mean http://scep.example.com/scep?"],
     [["getcacaps", "--url", URL, "--verbose"], "scep: getcacaps: Unknown option '--verbose'"],
+    // A typo names the option meant (a newcomer's report: `--challange` got no hint); nothing close, no guess.
+    [["enroll", "--url", URL, "--challange", "pw"], "scep: enroll: Unknown option '--challange'; did you mean --challenge?"],
+    [["getcacaps", "--url", URL, "--timout", "5"], "scep: getcacaps: Unknown option '--timout'; did you mean --timeout?"],
+    [["getcacaps", "--uri", URL], "scep: getcacaps: Unknown option '--uri'; did you mean --url?"],
+    [["getcacaps", "--url", URL, "--x"], "scep: getcacaps: Unknown option '--x'"],
     [["getcacaps", "--url", URL, "extra"], "scep: getcacaps: Unexpected argument 'extra'. This command does not take positional arguments"],
     [["getcacaps", "--url", URL, "--timeout", "0"], 'scep: getcacaps: --timeout must be an integer from 1 to 2147483647, got "0"'],
     // A longer timer fires at once (Node: after 1 ms), so the request would time out before it is sent.

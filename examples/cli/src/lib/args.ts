@@ -62,8 +62,39 @@ export function parse<const O extends Options>(command: string, argv: readonly s
     let message = ((error as Error).message.split("\n")[0] ?? String(error)).split(". To specify")[0]!;
     const ambiguous = /^Option '(--[\w-]+)(?: <value>)?' argument is ambiguous/.exec(message);
     if (ambiguous) message = `${ambiguous[1]} has no value (for a value that starts with a dash write ${ambiguous[1]}=VALUE)`;
+    const unknown = /^Unknown option '--([\w-]+)'/.exec(message);
+    const meant = unknown ? closestOption(unknown[1]!, Object.keys(options)) : undefined;
+    if (meant) message += `; did you mean --${meant}?`;
     throw new UsageError(`${command}: ${message}`);
   }
+}
+
+/**
+ * The option `typed` most likely meant (a typo: `challange` for `challenge`): the one at the smallest edit distance
+ * (Levenshtein: insertions, deletions, substitutions), when that is at most 2 and at most a third of the name, and no
+ * other option is as close; else undefined.
+ */
+function closestOption(typed: string, names: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  let tie = false;
+  for (const name of names) {
+    const d = editDistance(typed.toLowerCase(), name.toLowerCase());
+    if (d < bestDistance) [best, bestDistance, tie] = [name, d, false];
+    else if (d === bestDistance) tie = true;
+  }
+  return best !== undefined && !tie && bestDistance <= Math.min(2, Math.floor(best.length / 3)) ? best : undefined;
+}
+
+/** Levenshtein distance between two short strings (one row of the table at a time). */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
 }
 
 /** A required string option. */
