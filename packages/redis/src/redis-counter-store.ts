@@ -9,7 +9,7 @@ import type { CounterStore, ProfileCounters, ScepOutcome } from "@scep/core";
 import { Runner } from "./lib/client.js";
 import { profileTag } from "./lib/keys.js";
 import { fieldMap } from "./lib/record.js";
-import { COUNT, UNCOUNT } from "./lib/scripts.js";
+import { COUNT, UNCOUNT, isCount } from "./lib/scripts.js";
 import { KEY_TTL_MS, resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
 /** Options of {@link RedisCounterStore}. @group Storage */
@@ -29,8 +29,6 @@ export interface RedisCounterStoreOptions extends RedisStoreOptions {
 }
 
 const OUTCOME = "outcome:";
-/** A count as HINCRBY writes it: decimal digits (18 at most, as the COUNT script checks). */
-const COUNT_TEXT = /^-?\d{1,18}$/;
 const REASON = "reason:";
 
 /**
@@ -42,7 +40,8 @@ const REASON = "reason:";
  * path); every `flushIntervalMs` the buffer is written with one Lua script per
  * profile (`HINCRBY` per label, then `PEXPIRE`) into the hash
  * `<prefix>stats:{<profile>}` (fields `outcome:<outcome>`, `reason:<reason>`). A field that holds anything but a
- * count (written by someone else) is left out by `read` and set afresh to the delta by the next write of its label,
+ * count (written by someone else; a count is what HINCRBY takes and can add to: `0`, or `-?[1-9]` and at most 18
+ * digits in all, never `007` or `-0`) is left out by `read` and set afresh to the delta by the next write of its label,
  * never failing a write half-way.
  * A write that fails puts its counts back in the buffer, which is bounded by
  * `maxBufferedLabels`, and the next flush, `flushIntervalMs` later, writes
@@ -213,10 +212,10 @@ export class RedisCounterStore implements CounterStore {
     const reasons = Object.create(null) as Record<string, number>;
     for (const [field, value] of fields) {
       // A field that is not a count (an edit by hand, another program's data) is left out, the same way on every
-      // read; the next write of that label sets it afresh (COUNT). `Number` alone read "" as 0, "1e3" as 1000 and
-      // "abc" as NaN.
+      // read; the next write of that label sets it afresh (COUNT: `isCount` is the rule of both). `Number` alone read
+      // "" as 0, "1e3" as 1000, "abc" as NaN and "007", which HINCRBY refuses, as 7.
       const text = value.toString();
-      if (!COUNT_TEXT.test(text)) continue;
+      if (!isCount(text)) continue;
       const n = Number(text);
       if (field.startsWith(OUTCOME)) outcomes[field.slice(OUTCOME.length)] = n;
       else if (field.startsWith(REASON)) reasons[field.slice(REASON.length)] = n;

@@ -4,10 +4,11 @@
  *
  * @module
  */
-import { InvalidArgumentError, numberOption } from "@scep/core";
+import { InvalidArgumentError, StoreUnavailableError, numberOption } from "@scep/core";
 // Types only: @scep/proxy is an optional peer dependency, and @scep/redis must load without it.
 import type { DeliveryStatus, ProfileKey, ProfileRecord, ProfileStore } from "@scep/proxy";
 import { Runner } from "./lib/client.js";
+import { corruptData } from "./lib/corrupt.js";
 import { profileTag } from "./lib/keys.js";
 import { fieldMap } from "./lib/record.js";
 import { PROFILE_DELETE, PROFILE_FAIL, PROFILE_PUT, PROFILE_REQUEUE, PROFILE_UNINDEX } from "./lib/proxy-scripts.js";
@@ -92,10 +93,30 @@ export class RedisProfileStore implements ProfileStore {
   /**
    * The record of (hostId, profileId, caName), or undefined. One `HGETALL`.
    *
-   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late, or the key holds anything but
+   *   a whole record this store wrote (a field missing or unknown, a time that is not integer ms, an unknown status,
+   *   another record's key fields, not a hash): data this store did not write, never read half; the message names the
+   *   kind of key and the field, never a value.
    */
   async get(key: ProfileKey): Promise<ProfileRecord | undefined> {
-    return recordFrom(fieldMap(await this.#run.command("get", "HGETALL", [this.#record(member(key))])));
+    const m = member(key);
+    return this.#recordFrom(await this.#hgetall("get", m), m, "get");
+  }
+
+  /** A record's HGETALL; a key of another type (WRONGTYPE) is a corrupt record, as the scripts answer it. */
+  async #hgetall(operation: string, m: string): Promise<unknown> {
+    try {
+      return await this.#run.command(operation, "HGETALL", [this.#record(m)]);
+    } catch (error) {
+      throw wrongType(error) ? corruptData("profile record (not a hash)", operation, this.#options.retryAfterSeconds) : error;
+    }
+  }
+
+  /** {@link recordFrom}, refusing with StoreUnavailableError ({@link corruptData}) what it cannot read. */
+  #recordFrom(reply: unknown, m: string, operation: string): ProfileRecord | undefined {
+    const result = recordFrom(fieldMap(reply), m);
+    if (typeof result === "string") throw corruptData(`profile record (${result})`, operation, this.#options.retryAfterSeconds);
+    return result;
   }
 
   /**
@@ -171,16 +192,23 @@ export class RedisProfileStore implements ProfileStore {
    * throughout shows exactly once, whatever is written meanwhile. Index
    * entries of records gone by their TTL are dropped on the way.
    *
-   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late (from the iterator).
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late (from the iterator), or the
+   *   index or a listed record is not one this store wrote (as `get`; refused rather than left out, and its index entry
+   *   kept).
    */
   async *list(): AsyncIterable<ProfileRecord> {
     let from = "-";
     for (;;) {
-      const reply = await this.#run.command("list", "ZRANGEBYLEX", [this.#index, from, "+", "LIMIT", 0, PAGE]);
+      let reply: unknown;
+      try {
+        reply = await this.#run.command("list", "ZRANGEBYLEX", [this.#index, from, "+", "LIMIT", 0, PAGE]);
+      } catch (error) {
+        throw wrongType(error) ? corruptData("profile index (not a sorted set)", "list", this.#options.retryAfterSeconds) : error;
+      }
       const members = Array.isArray(reply) ? (reply as Buffer[]).map((b) => b.toString("utf8")) : [];
-      const records = await Promise.all(members.map((m) => this.#run.command("list", "HGETALL", [this.#record(m)])));
+      const records = await Promise.all(members.map((m) => this.#hgetall("list", m)));
       for (let i = 0; i < members.length; i++) {
-        const record = recordFrom(fieldMap(records[i]));
+        const record = this.#recordFrom(records[i], members[i]!, "list");
         if (record !== undefined) yield record;
         else await this.#run.eval("list", PROFILE_UNINDEX, [this.#record(members[i]!), this.#index], [members[i]!]);
       }
@@ -220,26 +248,55 @@ function checkTime(ms: number, what: string): void {
   if (!Number.isSafeInteger(ms)) throw new InvalidArgumentError(`${what} must be an integer number of milliseconds since 1970`);
 }
 
-/** A record from its hash fields; undefined for an empty (absent) hash. */
-function recordFrom(m: Map<string, Buffer>): ProfileRecord | undefined {
+/** A Redis WRONGTYPE reply (a key of another type than the command's), as the Runner wraps it. */
+function wrongType(error: unknown): boolean {
+  const cause = error instanceof StoreUnavailableError ? (error as { cause?: unknown }).cause : undefined;
+  return cause instanceof Error && cause.message.startsWith("WRONGTYPE");
+}
+
+/** A safe integer as `String(n)` writes it (what `put` stores, so a conditional requeue compares the same text). */
+function integer(text: string): number | undefined {
+  const n = Number(text);
+  return /^-?\d{1,16}$/.test(text) && Number.isSafeInteger(n) && String(n) === text ? n : undefined;
+}
+
+/**
+ * A record from its hash fields; undefined for an empty (absent) hash; for a hash that is not a whole record `put`
+ * wrote (a required field missing, an empty key field, an unknown status, a time or
+ * requeueCount that is not an integer as `put` writes it, key fields that are not the ones its key `m` names), what
+ * is wrong, naming the field, never a value (the record holds a challengeHash). The scripts check the same
+ * (`record_problem` in proxy-scripts.ts) before they write.
+ */
+function recordFrom(m: Map<string, Buffer>, key: string): ProfileRecord | undefined | string {
   if (m.size === 0) return undefined;
+  // A field it does not know is left alone (a later version's, during a rolling upgrade), as the transaction store does.
   const text = (k: string): string | undefined => m.get(k)?.toString("utf8");
-  const record: ProfileRecord = {
-    hostId: text("hostId") ?? "",
-    profileId: text("profileId") ?? "",
-    caName: text("caName") ?? "",
-    status: (text("status") ?? "none") as DeliveryStatus,
-    updatedAt: Number(text("updatedAt") ?? 0),
-  };
+  const required = ["hostId", "profileId", "caName", "status", "updatedAt"] as const;
+  for (const k of required) if (text(k) === undefined) return `field ${k} is missing`;
+  const [hostId, profileId, caName, status, updated] = required.map((k) => text(k)!) as [string, string, string, string, string];
+  for (const [k, v] of [["hostId", hostId], ["profileId", profileId], ["caName", caName]] as const) if (v === "") return `field ${k} is empty`;
+  if (!Object.hasOwn(DELIVERY_STATUSES, status)) return "field status is not a delivery status";
+  const updatedAt = integer(updated);
+  if (updatedAt === undefined) return "field updatedAt is not a time in ms";
+  if (member({ hostId, profileId, caName }) !== key) return "its hostId, profileId or caName is not the one its key names";
+  const record: ProfileRecord = { hostId, profileId, caName, status: status as DeliveryStatus, updatedAt };
   const platform = text("platform");
   if (platform !== undefined) record.platform = platform;
   const retrieved = text("challengeRetrievedAt");
-  if (retrieved !== undefined) record.challengeRetrievedAt = Number(retrieved);
+  if (retrieved !== undefined) {
+    const ms = integer(retrieved);
+    if (ms === undefined) return "field challengeRetrievedAt is not a time in ms";
+    record.challengeRetrievedAt = ms;
+  }
   const hash = text("challengeHash");
   if (hash !== undefined) record.challengeHash = hash;
   const detail = text("detail");
   if (detail !== undefined) record.detail = detail;
   const requeues = text("requeueCount");
-  if (requeues !== undefined) record.requeueCount = Number(requeues);
+  if (requeues !== undefined) {
+    const n = integer(requeues);
+    if (n === undefined || n < 0) return "field requeueCount is not a count";
+    record.requeueCount = n;
+  }
   return record;
 }

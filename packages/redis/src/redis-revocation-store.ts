@@ -7,10 +7,10 @@
 import { InvalidArgumentError, KEY_COMPROMISE_UPGRADABLE_REASONS, MAX_CRL_NUMBER, checkCrlNumberFloor, crlNumberExhausted, checkRevocationReason, normalizeSerialNumber, sortRevocations } from "@scep/core";
 import type { RevocationReason, RevocationStore, RevokeResult, RevokedCertificate } from "@scep/core";
 import { Runner } from "./lib/client.js";
-import { NEXT_CRL_NUMBER, REVISION, REVOKE } from "./lib/scripts.js";
+import { NEXT_CRL_NUMBER, REVISION, REVISION_PROBLEM, REVOKE, isRevision } from "./lib/scripts.js";
 import { profileTag } from "./lib/keys.js";
 import { corruptData } from "./lib/corrupt.js";
-import { fieldMap } from "./lib/record.js";
+import { fieldMap, isMs } from "./lib/record.js";
 import { resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
 /** Options of {@link RedisRevocationStore}. @group Storage */
@@ -174,8 +174,9 @@ export class RedisRevocationStore implements RevocationStore {
    * flush's start goes below, one behind would start below what was answered before the flush. The store's `now`
    * option is not used here. Only a missing counter is written (`SET NX`): on a read-only replica (`replicaof`) it is read
    * as its primary set it.
-   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late, or the counter is not decimal
-   * digits (data this store did not write), and on a read-only replica
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late, or the counter is not an
+   * integer from 0 to 2^53 - 1 without leading zeros (`isRevision` in scripts.ts, the rule `revoke`'s script checks
+   * too: data this store did not write), and on a read-only replica
    * while its primary has no counter yet (a new or flushed Redis that no revocation or `revision()` reached): its
    * message then says READONLY.
    */
@@ -184,24 +185,23 @@ export class RedisRevocationStore implements RevocationStore {
     return this.#revisionOf(value ?? (await this.#run.eval("revision", REVISION, [this.#revision], [])));
   }
 
-  /** The counter as a number; StoreUnavailableError for one that is not decimal digits (`Number` made it NaN). */
+  /** The counter as a number; StoreUnavailableError for one that is not `isRevision`'s (`Number` made "x" NaN, "007" 7). */
   #revisionOf(value: unknown): number {
     const text = String(value);
-    const n = Number(text);
-    if (!/^\d{1,16}$/.test(text) || !Number.isSafeInteger(n)) throw corruptData("revocation revision counter (not a number)", "revision", this.#options.retryAfterSeconds);
-    return n;
+    if (!isRevision(text)) throw corruptData(REVISION_PROBLEM, "revision", this.#options.retryAfterSeconds);
+    return Number(text);
   }
 }
 
-const REASONS = /^(\d{1,16}):([A-Za-z]+)$/;
+/** `<ms>:<reason>`; the ms by record.ts `isMs`. The REVOKE script's `entry()` reads an entry by the same rule. */
+const ENTRY = /^(-?\d+):([A-Za-z]+)$/;
 
 /** `<ms>:<reason>` → entry; undefined for a value this store did not write. */
 function decode(serialNumber: string, value: string): RevokedCertificate | undefined {
-  const m = REASONS.exec(value);
-  if (!m) return undefined;
+  const m = ENTRY.exec(value);
+  if (!m || !isMs(m[1]!)) return undefined;
   try {
-    const revokedAt = new Date(Number(m[1]));
-    return Number.isNaN(revokedAt.getTime()) ? undefined : { serialNumber, reason: checkRevocationReason(m[2]), revokedAt };
+    return { serialNumber, reason: checkRevocationReason(m[2]), revokedAt: new Date(Number(m[1])) };
   } catch {
     return undefined;
   }

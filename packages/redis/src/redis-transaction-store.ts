@@ -170,7 +170,11 @@ export class RedisTransactionStore implements TransactionStore {
    * (Lua script): of N concurrent calls, on any replicas, at most one wins.
    *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late, or the record is not one this
-   *   package wrote (a time that is not decimal ms, a missing field: nothing written, or what was written put back).
+   *   package wrote: a time the script compares or writes that is not a time in ms (nothing written); any other field
+   *   `recordFrom` refuses (a missing csr, a truncated chain, …) is found in the record the script answers, after its
+   *   write, which is then put back before the call rejects (`… transition refused and changed nothing …`), or, when
+   *   it could not be, the message says so (`… transition wrote to it, and putting back what it wrote failed or was not
+   *   confirmed …`).
    * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for an unknown status, or an `updatedAt`, `expiresAt` or
    *   `expect.updatedAt` that is not a valid Date (nothing written).
    */
@@ -185,8 +189,9 @@ export class RedisTransactionStore implements TransactionStore {
     const ttl = update.expiresAt === undefined ? "" : Math.max(1, update.expiresAt.getTime() - now);
     const scriptKeys = [keys.record(transactionId), keys.index(from), keys.index(update.status), keys.expiry()];
     const tag = writerTag();
+    let reply: unknown;
     try {
-      const reply = await this.#run.eval("transition", TRANSITION, scriptKeys, [
+      reply = await this.#run.eval("transition", TRANSITION, scriptKeys, [
         now,
         from,
         transactionId,
@@ -197,8 +202,6 @@ export class RedisTransactionStore implements TransactionStore {
         "writer",
         tag,
       ]);
-      // A record the script moved on but that cannot be read whole throws here, inside the try: the undo puts it back.
-      return reply === null ? undefined : recordFrom(fieldMap(reply), this.#source("transition", profile, transactionId));
     } catch (error) {
       // Rejected (503), but a late script may still move the record: an approver's claim would then block the
       // operator's retry ("no pending transaction") until its lease lapses, a reject would skip the challenge
@@ -206,6 +209,23 @@ export class RedisTransactionStore implements TransactionStore {
       // back what this call overwrote, and only while the record is as it left it (its tag): the undo runs after the
       // transition on the same connection (see Runner.undo).
       this.#run.undo(UNTRANSITION, scriptKeys, [tag, transactionId]);
+      throw error;
+    }
+    if (reply === null) return undefined;
+    const fields = fieldMap(reply);
+    const source = this.#source("transition", profile, transactionId);
+    try {
+      return recordFrom(fields, source);
+    } catch (error) {
+      // The script checks the fields it compares and writes, not the whole record: it moved on a record that cannot
+      // be read (a csr missing, a truncated chain, …). Put back what it wrote and wait for that, so that the error
+      // says what is left: "refused and changed nothing" only once it is put back.
+      const putBack = await this.#run.eval("transition", UNTRANSITION, scriptKeys, [tag, transactionId]).then(
+        (n) => n === 1,
+        () => false,
+      );
+      if (putBack) throw error;
+      recordFrom(fields, { ...source, outcome: "wrote to it, and putting back what it wrote failed or was not confirmed" });
       throw error;
     }
   }

@@ -15,8 +15,8 @@ import type { Transaction } from "@scep/core";
 import { describe, expect, it } from "vitest";
 import { usePrivateRedis } from "./support/private-redis.js";
 import { until } from "./support/redis-probes.js";
-import { CREATE } from "../src/lib/scripts.js";
-import { RedisTransactionStore } from "../src/index.js";
+import { CREATE, UNTRANSITION } from "../src/lib/scripts.js";
+import { RedisTransactionStore, type RedisClient } from "../src/index.js";
 
 const redis = usePrivateRedis();
 const NOW = new Date("2026-03-01T10:00:00.000Z");
@@ -99,6 +99,105 @@ describe("RedisTransactionStore: a record it did not write", () => {
       message: "Redis holds a corrupt transaction record (field expiresAt is not a time in ms): create refused and changed nothing (fix or delete the key)",
     });
     expect(await raw(recordKey("bad-cr:", "t1"))).toEqual(before);
+  });
+});
+
+/**
+ * The test's client, except that the transition's undo (UNTRANSITION, as EVALSHA or EVAL) is held back 300 ms
+ * (`"late"`: a caller that does not wait for it sees the record still moved on) or fails unsent (`"fails"`).
+ */
+function withUndo(mode: "late" | "fails"): RedisClient {
+  const client = redis.client;
+  const isUndo = (args: unknown[]): boolean => args[0] === UNTRANSITION.sha || args[0] === UNTRANSITION.source;
+  return new Proxy(client, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== "function") return value;
+      const method = value as (...args: unknown[]) => Promise<unknown>;
+      if (prop !== "evalshaBuffer" && prop !== "evalBuffer") return method.bind(target);
+      return async (...args: unknown[]): Promise<unknown> => {
+        if (!isUndo(args)) return method.apply(target, args);
+        if (mode === "fails") throw new Error("undo not sent");
+        await new Promise((r) => setTimeout(r, 300));
+        return method.apply(target, args);
+      };
+    },
+  }) as unknown as RedisClient;
+}
+
+describe("RedisTransactionStore: the scripts read times by the rule the reads use (record.ts isMs)", () => {
+  // 17 digits, or 16 beyond a Date: the old Lua `ms()` took up to 17 characters, so the transition wrote first and
+  // its record was then refused by recordFrom, the write left to an undo nobody waited for.
+  const TIMES: Array<[string, string]> = [
+    ["expiresAt", "99999999999999999"],
+    ["createdAt", "99999999999999999"],
+    ["createdAt", "-8640000000000001"],
+  ];
+  it.each(TIMES)("transition over a record whose %s is %s: CORRUPT before the first write, nothing to put back", async (field, junk) => {
+    const prefix = `ms-tr-${field}-${junk}:`;
+    const store = new RedisTransactionStore(withUndo("late"), { keyPrefix: prefix, now });
+    expect(await store.create(tx("t1"))).toBe(true);
+    await redis.client.hset(recordKey(prefix, "t1"), field, junk);
+    const before = await raw(recordKey(prefix, "t1"));
+    await expect(store.transition("corp", "t1", "PENDING", { status: "REJECTED", updatedAt: new Date(NOW.getTime() + 1) })).rejects.toMatchObject({
+      name: "StoreUnavailableError",
+      code: "ERR_STORE_UNAVAILABLE",
+      message: "Redis holds a corrupt transaction record (field expiresAt or createdAt is not a time in ms): transition refused and changed nothing (fix or delete the key)",
+    });
+    expect(await raw(recordKey(prefix, "t1"))).toEqual(before);
+    expect(await redis.client.zscore(`${prefix}tx:{corp}:status:REJECTED`, "t1")).toBeNull();
+  });
+
+  it("create over a PENDING record whose expiresAt is 17 digits: CORRUPT (not 'a live record: refused'), the record left as it is", async () => {
+    const store = new RedisTransactionStore(redis.client, { keyPrefix: "ms-cr:", now });
+    expect(await store.create(tx("t1"))).toBe(true);
+    await redis.client.hset(recordKey("ms-cr:", "t1"), "expiresAt", "99999999999999999");
+    const before = await raw(recordKey("ms-cr:", "t1"));
+    await expect(store.create(tx("t1"))).rejects.toMatchObject({
+      code: "ERR_STORE_UNAVAILABLE",
+      message: "Redis holds a corrupt transaction record (field expiresAt is not a time in ms): create refused and changed nothing (fix or delete the key)",
+    });
+    expect(await raw(recordKey("ms-cr:", "t1"))).toEqual(before);
+  });
+
+  it("the create script refuses a TTL PEXPIRE would refuse (\"007\", \"-5\") before its DEL: the old record is kept", async () => {
+    const store = new RedisTransactionStore(redis.client, { keyPrefix: "ttl-lua:", now });
+    expect(await store.create(tx("t1", "REJECTED"))).toBe(true);
+    const before = await raw(recordKey("ttl-lua:", "t1"));
+    const keys = [recordKey("ttl-lua:", "t1"), ...["PENDING", "ISSUING", "ISSUED", "REJECTED"].map((s) => `ttl-lua:tx:{corp}:status:${s}`), "ttl-lua:tx:{corp}:expiry"];
+    for (const ttl of ["007", "-5", "0"]) {
+      const error: unknown = await redis.client.eval(CREATE.source, keys.length, ...keys, NOW.getTime(), ttl, NOW.getTime(), NOW.getTime() + HOUR, "t1", 1, "status", "PENDING").catch((e: unknown) => e);
+      expect(await raw(recordKey("ttl-lua:", "t1"))).toEqual(before);
+      expect(String(error)).toMatch(/create: argument 2 is not a number/);
+    }
+  });
+});
+
+describe("RedisTransactionStore: a transition whose answered record cannot be read says what it left", () => {
+  it("csr missing: the write is put back before the call rejects, so 'changed nothing' holds when it is told", async () => {
+    const store = new RedisTransactionStore(withUndo("late"), { keyPrefix: "csr-late:", now });
+    expect(await store.create(tx("t1"))).toBe(true);
+    await redis.client.hdel(recordKey("csr-late:", "t1"), "csr");
+    const before = await raw(recordKey("csr-late:", "t1"));
+    await expect(store.transition("corp", "t1", "PENDING", { status: "REJECTED", updatedAt: new Date(NOW.getTime() + 1) })).rejects.toMatchObject({
+      code: "ERR_STORE_UNAVAILABLE",
+      message: "Redis holds a corrupt transaction record (field csr is missing): transition refused and changed nothing (fix or delete the key)",
+    });
+    expect(await raw(recordKey("csr-late:", "t1"))).toEqual(before);
+    expect(await redis.client.zscore("csr-late:tx:{corp}:status:PENDING", "t1")).toBe(String(NOW.getTime()));
+    expect(await redis.client.zscore("csr-late:tx:{corp}:status:REJECTED", "t1")).toBeNull();
+  });
+
+  it("csr missing and the undo fails: the error says the transition wrote and was not put back", async () => {
+    const store = new RedisTransactionStore(withUndo("fails"), { keyPrefix: "csr-fail:", now });
+    expect(await store.create(tx("t1"))).toBe(true);
+    await redis.client.hdel(recordKey("csr-fail:", "t1"), "csr");
+    await expect(store.transition("corp", "t1", "PENDING", { status: "REJECTED", updatedAt: new Date(NOW.getTime() + 1) })).rejects.toMatchObject({
+      name: "StoreUnavailableError",
+      code: "ERR_STORE_UNAVAILABLE",
+      message: "Redis holds a corrupt transaction record (field csr is missing): transition wrote to it, and putting back what it wrote failed or was not confirmed (fix or delete the key)",
+    });
+    expect(await redis.client.hget(recordKey("csr-fail:", "t1"), "status")).toBe("REJECTED");
   });
 });
 

@@ -22,7 +22,9 @@ export const CORRUPT_REPLY = "CORRUPT ";
  *
  * @param what - the kind of key and what is wrong, e.g. `transaction record (field expiresAt is not a time in ms)`.
  * @param operation - the store method that read it (`get`, `list`, …).
+ * @param outcome - what the operation did, after its name: `refused and changed nothing` unless told otherwise (only
+ *   for an operation that wrote before it found the data and could not put back what it wrote).
  */
-export function corruptData(what: string, operation: string, retryAfterSeconds: number): StoreUnavailableError {
-  return new StoreUnavailableError(`Redis holds a corrupt ${what}: ${operation} refused and changed nothing (fix or delete the key)`, { retryAfterSeconds });
+export function corruptData(what: string, operation: string, retryAfterSeconds: number, outcome = "refused and changed nothing"): StoreUnavailableError {
+  return new StoreUnavailableError(`Redis holds a corrupt ${what}: ${operation} ${outcome} (fix or delete the key)`, { retryAfterSeconds });
 }

@@ -3,6 +3,11 @@
  * Each touches a record and the one index, which share the hash tag
  * `{proxy-profiles}`, so they work on Redis Cluster. Times are milliseconds by
  * the store's clock, passed in ARGV.
+ *
+ * Every script checks everything it depends on before its first write (the key types, the record's fields, its own
+ * numbers), so a script that fails has written nothing: data this store did not write (an edit by hand, another
+ * version's record, a key of another type where the record or the index should be) is answered
+ * `CORRUPT <what>` (corrupt.ts), never met half-way.
  */
 import { script } from "./client.js";
 
@@ -18,13 +23,101 @@ end
 `;
 
 /**
+ * Lua checks shared by the scripts:
+ * - `index_ok(key)`: the index is a sorted set or absent (a write to a key of another type would fail after the record
+ *   was written);
+ * - `record_type(key)`: the record key's type (`none`, `hash`, or another: corrupt);
+ * - `int(v)`: `v` is a safe integer in the canonical decimal form `String(n)` gives (what `put` writes and `get` reads
+ *   back: at most 16 digits, no leading zero, no `-0`);
+ * - `record_problem(current, member)`: what is wrong with a record's HGETALL reply (a field missing or unknown, an empty key
+ *   field, an unknown status, a time or requeueCount that is not an integer, key fields that are not the ones the
+ *   index member `member` names), nil for a whole record: the same checks as `recordFrom` in redis-profile-store.ts
+ *   (`tag` is keys.ts's `profileTag`).
+ */
+const CHECKS = `
+local function index_ok(key)
+  local t = redis.call('TYPE', key).ok
+  return t == 'zset' or t == 'none'
+end
+local function record_type(key)
+  return redis.call('TYPE', key).ok
+end
+local function int(v)
+  if type(v) ~= 'string' or not (v == '0' or string.match(v, '^%-?[1-9]%d*$')) or #v > 17 then return false end
+  local n = tonumber(v)
+  return n ~= nil and n <= 9007199254740991 and n >= -9007199254740991
+end
+local KINDS = { hostId = 'key', profileId = 'key', caName = 'key', status = 'status', updatedAt = 'ms', platform = 'text', challengeRetrievedAt = 'ms', challengeHash = 'text', detail = 'text', requeueCount = 'count' }
+local STATUSES = { pending = true, verifying = true, verified = true, failed = true, none = true }
+local function tag(s)
+  return (string.gsub(s, '[^A-Za-z0-9._~-]', function(c) return string.format('%%%02X', string.byte(c)) end))
+end
+local function record_problem(current, member)
+  local held = {}
+  for i = 1, #current, 2 do
+    local f, v = current[i], current[i + 1]
+    local kind = KINDS[f]
+    -- a field it does not know (a later version's, during a rolling upgrade) is left alone
+    if kind == 'key' and v == '' then return 'field ' .. f .. ' is empty' end
+    if kind == 'status' and not STATUSES[v] then return 'field status is not a delivery status' end
+    if kind == 'ms' and not int(v) then return 'field ' .. f .. ' is not a time in ms' end
+    if kind == 'count' and not (int(v) and string.sub(v, 1, 1) ~= '-') then return 'field requeueCount is not a count' end
+    held[f] = v
+  end
+  for _, f in ipairs({ 'hostId', 'profileId', 'caName', 'status', 'updatedAt' }) do
+    if not held[f] then return 'field ' .. f .. ' is missing' end
+  end
+  if tag(held.hostId) .. ',' .. tag(held.profileId) .. ',' .. tag(held.caName) ~= member then return 'its hostId, profileId or caName is not the one its key names' end
+  return nil
+end
+local function corrupt(what)
+  return redis.error_reply('CORRUPT ' .. what)
+end
+`;
+
+/**
+ * Checks of requeue and markFailed before their first write: the script's answer (0: no record, or not the expected
+ * one, a record with a field the expected one lacks included; an error: `CORRUPT`, or a bad argument), or go on. A
+ * record that is the expected one, or any record when unconditional, is then checked whole: `CORRUPT` unless whole.
+ * `first` is the ARGV index of the expected record's first field (none there: unconditional).
+ * Returns `{answer}` to stop with `answer`, or `{false, current}` with the record's HGETALL reply.
+ */
+const CHECK_CHANGE = `
+local function check_change(first)
+  if not (int(ARGV[1]) and int(ARGV[2]) and tonumber(ARGV[2]) > 0) then return { redis.error_reply('ERR a time argument is not an integer') } end
+  local t = record_type(KEYS[1])
+  if t == 'none' then return { 0 } end
+  if t ~= 'hash' then return { corrupt('profile record (not a hash)') } end
+  if not index_ok(KEYS[2]) then return { corrupt('profile index (not a sorted set)') } end
+  local current = redis.call('HGETALL', KEYS[1])
+  if #ARGV >= first then
+    if #current ~= #ARGV - first + 1 then return { 0 } end
+    local held = {}
+    for i = 1, #current, 2 do held[current[i]] = current[i + 1] end
+    for i = first, #ARGV, 2 do
+      if held[ARGV[i]] ~= ARGV[i + 1] then return { 0 } end
+    end
+  end
+  local problem = record_problem(current, ARGV[3])
+  if problem then return { corrupt('profile record (' .. problem .. ')') } end
+  return { false, current }
+end
+`;
+
+/**
  * put: replaces a record whole.
  * KEYS[1] record, KEYS[2] index. ARGV[1] now, ARGV[2] retention (ms),
  * ARGV[3] index member, ARGV[4..] field/value pairs.
+ * Checked before the DEL (an error after it would lose the record it replaces): its numbers and field/value pairs,
+ * and the index's type (`CORRUPT profile index (not a sorted set)`: the ZADD would fail after the record was written).
+ * A record key of any type is replaced, as a record is.
  */
 export const PROFILE_PUT = script(
   "profile-put",
-  `${KEEP_INDEX}
+  `${KEEP_INDEX}${CHECKS}
+if not (int(ARGV[1]) and int(ARGV[2]) and tonumber(ARGV[2]) > 0) then return redis.error_reply('ERR put: a time argument is not an integer') end
+if #ARGV < 5 or (#ARGV - 3) % 2 ~= 0 then return redis.error_reply('ERR put: fields are not field/value pairs') end
+if not index_ok(KEYS[2]) then return corrupt('profile index (not a sorted set)') end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -40,23 +133,20 @@ return 1
  * `put` writes them): the record is requeued only when its hash holds exactly
  * those fields with those values (none more, none fewer), compared here, in
  * the same atomic step as the write.
+ * Before the first write (the HDEL), the record is checked whole (a requeueCount that is not a count would fail the
+ * HINCRBY after the HDEL), and the index's type: `CORRUPT`, nothing written. A requeueCount at 2^53 - 1 cannot be
+ * added to (the next `get` could not read it): `CORRUPT` too.
  * KEYS[1] record, KEYS[2] index. ARGV[1] now, ARGV[2] retention (ms), ARGV[3] index member,
  * ARGV[4..] field/value pairs of the expected record (none: unconditional).
  * Returns 1 when the record was requeued, 0 when it was absent or not the expected one.
  */
 export const PROFILE_REQUEUE = script(
   "profile-requeue",
-  `${KEEP_INDEX}
-local current = redis.call('HGETALL', KEYS[1])
-if #current == 0 then return 0 end
-if #ARGV > 3 then
-  if #current ~= #ARGV - 3 then return 0 end
-  local held = {}
-  for i = 1, #current, 2 do held[current[i]] = current[i + 1] end
-  for i = 4, #ARGV, 2 do
-    if held[ARGV[i]] ~= ARGV[i + 1] then return 0 end
-  end
-end
+  `${KEEP_INDEX}${CHECKS}${CHECK_CHANGE}
+local checked = check_change(4)
+if checked[1] ~= false then return checked[1] end
+local count = redis.call('HGET', KEYS[1], 'requeueCount')
+if count and tonumber(count) >= 9007199254740991 then return corrupt('profile record (field requeueCount is too large to add to)') end
 redis.call('HDEL', KEYS[1], 'challengeRetrievedAt', 'detail')
 redis.call('HINCRBY', KEYS[1], 'requeueCount', 1)
 redis.call('HSET', KEYS[1], 'status', 'none', 'updatedAt', ARGV[1])
@@ -70,23 +160,16 @@ return 1
  * markFailed: status `failed`, `detail`, `updatedAt` now; an absent record stays absent.
  * Conditional when ARGV[5..] holds the expected record's field/value pairs (as `put` writes them), as requeue's:
  * marked only when the hash holds exactly those fields with those values, compared in the same atomic step.
+ * Checked as requeue's before its first write: the record whole and the index's type (`CORRUPT`, nothing written).
  * KEYS[1] record, KEYS[2] index. ARGV[1] now, ARGV[2] retention (ms), ARGV[3] index member, ARGV[4] detail,
  * ARGV[5..] field/value pairs of the expected record (none: unconditional).
  * Returns 1 when the record was marked failed, 0 when it was absent or not the expected one.
  */
 export const PROFILE_FAIL = script(
   "profile-fail",
-  `${KEEP_INDEX}
-local current = redis.call('HGETALL', KEYS[1])
-if #current == 0 then return 0 end
-if #ARGV > 4 then
-  if #current ~= #ARGV - 4 then return 0 end
-  local held = {}
-  for i = 1, #current, 2 do held[current[i]] = current[i + 1] end
-  for i = 5, #ARGV, 2 do
-    if held[ARGV[i]] ~= ARGV[i + 1] then return 0 end
-  end
-end
+  `${KEEP_INDEX}${CHECKS}${CHECK_CHANGE}
+local checked = check_change(5)
+if checked[1] ~= false then return checked[1] end
 redis.call('HSET', KEYS[1], 'status', 'failed', 'detail', ARGV[4], 'updatedAt', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 keep_index(KEYS[2], ARGV[3], ARGV[2])
@@ -95,12 +178,14 @@ return 1
 );
 
 /**
- * delete: the record and its index entry together.
+ * delete: the record and its index entry together. A record that is not whole (or not a hash) is deleted all the
+ * same (delete is how an operator clears it); an index of another type is `CORRUPT`, nothing deleted.
  * KEYS[1] record, KEYS[2] index. ARGV[1] index member. Returns 1 when the record existed, else 0.
  */
 export const PROFILE_DELETE = script(
   "profile-delete",
-  `
+  `${CHECKS}
+if not index_ok(KEYS[2]) then return corrupt('profile index (not a sorted set)') end
 redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('DEL', KEYS[1])
 `,
@@ -108,12 +193,13 @@ return redis.call('DEL', KEYS[1])
 
 /**
  * unindex: drops an index entry whose record is gone (expired by its TTL),
- * unless the record came back meanwhile.
+ * unless the record came back meanwhile. An index of another type is `CORRUPT`.
  * KEYS[1] record, KEYS[2] index. ARGV[1] index member.
  */
 export const PROFILE_UNINDEX = script(
   "profile-unindex",
-  `
+  `${CHECKS}
+if not index_ok(KEYS[2]) then return corrupt('profile index (not a sorted set)') end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 return redis.call('ZREM', KEYS[2], ARGV[1])
 `,

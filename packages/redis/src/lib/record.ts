@@ -53,8 +53,21 @@ function chainFromBytes(b: Buffer): Uint8Array[] | undefined {
 
 const FAIL_INFOS: readonly string[] = ["badAlg", "badMessageCheck", "badRequest", "badTime", "badCertId"] satisfies FailInfo[];
 
-/** Decimal ms since 1970 that make a valid Date (±8.64e15), as `recordFields` writes them. */
-const MS = /^-?\d{1,16}$/;
+/** The most digits of a time in ms ({@link isMs}). */
+export const MS_DIGITS = 16;
+/** The largest magnitude of a time in ms ({@link isMs}): a Date's range, ±8.64e15 (ECMA-262 §21.4.1.1). */
+export const MAX_MS = 8_640_000_000_000_000;
+const MS = new RegExp(`^-?\\d{1,${MS_DIGITS}}$`);
+
+/**
+ * The one rule for a time in ms, as `recordFields` writes them (`String(date.getTime())`) and as every store reads them
+ * back: an optional `-`, 1 to {@link MS_DIGITS} decimal digits, at most {@link MAX_MS} in magnitude (a valid Date).
+ * The Lua `ms()` of scripts.ts is built from the same constants and checks the same, so a script never writes or
+ * compares a time that a read would then refuse, nor refuses one it accepts.
+ */
+export function isMs(text: string): boolean {
+  return MS.test(text) && Math.abs(Number(text)) <= MAX_MS;
+}
 
 const bytes = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
@@ -120,6 +133,8 @@ export interface RecordSource {
   /** The record's key names this profile and transactionID: a record holding others is not the one asked for. */
   profile?: string;
   transactionId?: string;
+  /** What the operation did, for the error ({@link corruptData}'s `outcome`; default: refused and changed nothing). */
+  outcome?: string;
 }
 
 /**
@@ -130,7 +145,7 @@ export interface RecordSource {
  */
 export function recordFrom(m: Map<string, Buffer>, source: RecordSource): Transaction | undefined {
   if (m.size === 0) return undefined;
-  const corrupt = (problem: string): StoreUnavailableError => corruptData(`transaction record (${problem})`, source.operation, source.retryAfterSeconds);
+  const corrupt = (problem: string): StoreUnavailableError => corruptData(`transaction record (${problem})`, source.operation, source.retryAfterSeconds, source.outcome);
   const raw = (k: string): Buffer => {
     const v = m.get(k);
     if (v === undefined) throw corrupt(`field ${k} is missing`);
@@ -139,9 +154,8 @@ export function recordFrom(m: Map<string, Buffer>, source: RecordSource): Transa
   const text = (k: string): string => raw(k).toString("utf8");
   const time = (k: string): Date => {
     const ms = text(k);
-    const date = MS.test(ms) ? new Date(Number(ms)) : undefined;
-    if (date === undefined || Number.isNaN(date.getTime())) throw corrupt(`field ${k} is not a time in ms`);
-    return date;
+    if (!isMs(ms)) throw corrupt(`field ${k} is not a time in ms`);
+    return new Date(Number(ms));
   };
   const profile = text("profile");
   const transactionId = text("transactionId");

@@ -4,6 +4,7 @@
  * KEYS. Times are milliseconds by the store's clock, passed in ARGV.
  */
 import { script } from "./client.js";
+import { MAX_MS, MS_DIGITS } from "./record.js";
 
 /**
  * Drops the index entries of records past their expiresAt, at most 64 a call
@@ -22,13 +23,20 @@ end
 `;
 
 /**
- * Lua: `ms(v)`, whether `v` (an ARGV or a field read back) is decimal milliseconds, as the stores write them (at most 16
- * digits: a valid Date). Scripts check every number they will write or compare before their first write, and answer
- * `CORRUPT <what>` (corrupt.ts) for data they did not write, so a bad value never fails a script half-way.
+ * Lua: `ms(v)`, whether `v` (an ARGV or a field read back) is a time in ms by the rule of record.ts `isMs` (built from
+ * the same constants: what a read accepts, a script accepts, and nothing else), and `ttl(v)`, whether `v` is a TTL
+ * `PEXPIRE` takes: a positive integer without leading zeros, at most 17 digits (the difference of two times in ms).
+ * Scripts check every number they will write or compare before their first write, and answer `CORRUPT <what>`
+ * (corrupt.ts) for data they did not write, so a bad value never fails a script half-way.
  */
 const MS = `
 local function ms(v)
-  return type(v) == 'string' and string.match(v, '^%-?%d+$') ~= nil and #v <= 17
+  if type(v) ~= 'string' then return false end
+  local digits = string.match(v, '^%-?(%d+)$')
+  return digits ~= nil and #digits <= ${MS_DIGITS} and math.abs(tonumber(v)) <= ${MAX_MS}
+end
+local function ttl(v)
+  return type(v) == 'string' and string.match(v, '^[1-9]%d*$') ~= nil and #v <= ${MS_DIGITS + 1}
 end
 `;
 
@@ -45,14 +53,15 @@ end
  * ARGV[1] now, ARGV[2] ttl, ARGV[3] createdAt, ARGV[4] expiresAt,
  * ARGV[5] transactionID, ARGV[6] status index (1-4), ARGV[7..] field/value pairs.
  * Every number is checked before the DEL (an error after it would lose the record it replaces): an argument that is
- * not one is an error, a PENDING/ISSUING record whose expiresAt is not one is `CORRUPT` (left as it is).
+ * not one (`ms`, ARGV[2] `ttl`) is an error, a PENDING/ISSUING record whose expiresAt is not one is `CORRUPT` (left as
+ * it is).
  * Returns 1 when stored, 0 when refused.
  */
 export const CREATE = script(
   "create",
   `${EXTEND}${PRUNE}${MS}
 for _, i in ipairs({ 1, 2, 3, 4 }) do
-  if not ms(ARGV[i]) then return redis.error_reply('ERR create: argument ' .. i .. ' is not a number') end
+  if not (i == 2 and ttl(ARGV[i]) or i ~= 2 and ms(ARGV[i])) then return redis.error_reply('ERR create: argument ' .. i .. ' is not a number') end
 end
 if not (ARGV[6] == '1' or ARGV[6] == '2' or ARGV[6] == '3' or ARGV[6] == '4') then return redis.error_reply('ERR create: bad status index') end
 local cur = redis.call('HMGET', KEYS[1], 'status', 'expiresAt')
@@ -88,7 +97,7 @@ return 1
 export const TRANSITION = script(
   "transition",
   `${EXTEND}${MS}
-if not ms(ARGV[1]) or (ARGV[4] ~= '' and not (ms(ARGV[4]) and ms(ARGV[5]))) then return redis.error_reply('ERR transition: a time argument is not a number') end
+if not ms(ARGV[1]) or (ARGV[4] ~= '' and not (ttl(ARGV[4]) and ms(ARGV[5]))) then return redis.error_reply('ERR transition: a time argument is not a number') end
 local cur = redis.call('HMGET', KEYS[1], 'status', 'expiresAt', 'createdAt', 'updatedAt')
 if cur[1] ~= ARGV[2] then return false end
 if not (ms(cur[2]) and ms(cur[3])) then return redis.error_reply('CORRUPT transaction record (field expiresAt or createdAt is not a time in ms)') end
@@ -311,13 +320,27 @@ return 1
 `,
 );
 
+/** The most digits of a count ({@link isCount}). */
+const COUNT_DIGITS = 18;
+const COUNT_TEXT = new RegExp(`^(?:0|-?[1-9]\\d{0,${COUNT_DIGITS - 1}})$`);
+
 /**
- * Lua: `count(v)`, whether a counter field's value `v` is one `HINCRBY` can add to without overflowing: decimal
- * digits, at most 18 of them (the deltas added are far below 2^53, so the sum stays within int64).
+ * The one rule for a counter field's value: what `HINCRBY` takes as an integer and can add a delta to without
+ * overflowing. `0`, or an optional `-` and 1 to {@link COUNT_DIGITS} digits without a leading zero: HINCRBY refuses
+ * `007`, `-0` and anything outside int64, and 18 digits plus or minus a delta (a count of requests, far below 2^53)
+ * stay within int64. `RedisCounterStore.read` reads by it, and the Lua `count(v)` ({@link COUNT_VALUE}, built from the
+ * same constant) checks the same, so a field `read` leaves out is one the next flush sets afresh, and no other.
  */
+export function isCount(text: string): boolean {
+  return COUNT_TEXT.test(text);
+}
+
+/** Lua: `count(v)`, {@link isCount}. */
 const COUNT_VALUE = `
 local function count(v)
-  return type(v) == 'string' and string.match(v, '^%-?%d+$') ~= nil and #v <= 18
+  if type(v) ~= 'string' then return false end
+  local digits = string.match(v, '^%-?([1-9]%d*)$')
+  return v == '0' or (digits ~= nil and #digits <= ${COUNT_DIGITS})
 end
 `;
 
@@ -387,6 +410,30 @@ local function startRevision(key)
 end
 `;
 
+/** What is wrong with a revision counter that is not {@link isRevision}'s, for the `CORRUPT` reply and `revision()`. */
+export const REVISION_PROBLEM = "revocation revision counter (not an integer from 0 to 2^53 - 1 without leading zeros)";
+
+/** The largest revision counter ({@link isRevision}): 2^53 - 1, the largest safe integer. */
+const MAX_REVISION = Number.MAX_SAFE_INTEGER;
+const REVISION_TEXT = new RegExp(`^(?:0|[1-9]\\d{0,${String(MAX_REVISION).length - 1}})$`);
+
+/**
+ * The one rule for the revision counter: a decimal integer from 0 to {@link MAX_REVISION} without leading zeros: what
+ * `INCR` takes as an integer (it refuses `007`, and anything outside int64) and `revision()` answers exactly (a safe
+ * integer). `RedisRevocationStore.revision` reads by it and the Lua `revision(v)` ({@link REVISION_VALUE}) checks the
+ * same; `REVOKE` also refuses the largest itself, before its first write: its INCR would move past the rule.
+ */
+export function isRevision(text: string): boolean {
+  return REVISION_TEXT.test(text) && Number(text) <= MAX_REVISION;
+}
+
+/** Lua: `revision(v)`, {@link isRevision} (`tonumber` is exact to 2^53 and rounds monotonically past it). */
+const REVISION_VALUE = `
+local function revision(v)
+  return v == '0' or (string.match(v, '^[1-9]%d*$') ~= nil and #v <= ${String(MAX_REVISION).length} and tonumber(v) <= ${MAX_REVISION})
+end
+`;
+
 /**
  * revoke: the first revocation of a serial wins (HSETNX); a later one rewrites the entry as `<its ms>:<ARGV[4]>` (the
  * reason changed, the revocationDate kept: core's upgradesRevocationReason) when its reason ARGV[4] is keyCompromise
@@ -399,26 +446,37 @@ end
  * replica writes first and whatever its own clock says.
  * KEYS[1] the revocations hash, KEYS[2] the revision counter; ARGV[1] serial, ARGV[2] `<ms>:<reason>`, ARGV[3] upgradable
  * reasons, ARGV[4] the requested reason.
- * A revision counter that is not decimal digits is `CORRUPT` (corrupt.ts), checked before the first write: INCR would
- * fail after the entry was written, and the new revocation would never move the revision on (a CA would keep serving
- * the CRL cached without it).
+ * Checked before the first write: a revision counter that is not {@link isRevision}'s, or is its largest, is `CORRUPT`
+ * (corrupt.ts): INCR would fail after the entry was written ("not an integer", "would overflow"), and the new
+ * revocation would never move the revision on (a CA would keep serving the CRL cached without it; the retry answers
+ * "unchanged"). An entry is `<ms>:<reason>` with the ms by record.ts `isMs` (the Lua `ms()`), as
+ * `RedisRevocationStore` decodes it: ARGV[2] that is not one is an error, an existing entry that is not one is never
+ * upgraded (answered unchanged: the store then refuses it, having changed nothing).
  * Returns `{code, value}`: code 1 created, 2 upgraded, 0 unchanged; value the entry as stored after the call.
  */
 export const REVOKE = script(
   "revoke",
-  `${REDIS_MICROS}
-local revision = redis.call('GET', KEYS[2])
-if revision and not string.match(revision, '^%d+$') then return redis.error_reply('CORRUPT revocation revision counter (not a number)') end
+  `${REDIS_MICROS}${MS}${REVISION_VALUE}
+local function entry(v)
+  local at, reason = string.match(v, '^(%-?%d+):(%a+)$')
+  if at and ms(at) then return at, reason end
+  return nil
+end
+if not entry(ARGV[2]) then return redis.error_reply('ERR revoke: argument 2 is not <ms>:<reason>') end
+local counter = redis.call('GET', KEYS[2])
+if counter and not revision(counter) then return redis.error_reply('CORRUPT ${REVISION_PROBLEM}') end
+if counter == '${MAX_REVISION}' then return redis.error_reply('CORRUPT revocation revision counter (at its largest, 2^53 - 1: a revocation cannot move it on)') end
 local created = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 if created == 0 then
   local value = redis.call('HGET', KEYS[1], ARGV[1])
-  local ms, reason = string.match(value, '^(%d+):(%a+)$')
+  local at, reason = entry(value)
+  if not at then return {0, value} end
   local held = reason == 'certificateHold' and ARGV[4] ~= 'certificateHold'
   local compromised = ARGV[4] == 'keyCompromise' and reason and string.find(' ' .. ARGV[3] .. ' ', ' ' .. reason .. ' ', 1, true)
   if not held and not compromised then
     return {0, value}
   end
-  value = ms .. ':' .. ARGV[4]
+  value = at .. ':' .. ARGV[4]
   redis.call('HSET', KEYS[1], ARGV[1], value)
   startRevision(KEYS[2])
   redis.call('INCR', KEYS[2])
