@@ -11,7 +11,7 @@ import { Runner } from "./lib/client.js";
 import { corruptData } from "./lib/corrupt.js";
 import { profileTag } from "./lib/keys.js";
 import { fieldMap } from "./lib/record.js";
-import { PROFILE_DELETE, PROFILE_FAIL, PROFILE_PUT, PROFILE_REQUEUE, PROFILE_UNINDEX } from "./lib/proxy-scripts.js";
+import { DELIVERY_STATUSES, PROFILE_DELETE, PROFILE_FAIL, PROFILE_PUT, PROFILE_REQUEUE, PROFILE_UNINDEX } from "./lib/proxy-scripts.js";
 import { KEY_TTL_MS, resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
 /** Options of {@link RedisProfileStore}. @group Storage */
@@ -24,12 +24,6 @@ export interface RedisProfileStoreOptions extends RedisStoreOptions {
    */
   retentionMs?: number;
 }
-
-/**
- * `@scep/proxy`'s DELIVERY_STATUSES, not imported (a value import would make the optional peer required). A
- * `Record` over the type, so a status added to or removed from `DeliveryStatus` fails to compile here.
- */
-const DELIVERY_STATUSES: Readonly<Record<DeliveryStatus, true>> = { pending: true, verifying: true, verified: true, failed: true, none: true };
 
 /** Records fetched per round trip while listing. */
 const PAGE = 256;
@@ -94,9 +88,10 @@ export class RedisProfileStore implements ProfileStore {
    * The record of (hostId, profileId, caName), or undefined. One `HGETALL`.
    *
    * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late, or the key holds anything but
-   *   a whole record this store wrote (a field missing or unknown, a time that is not integer ms, an unknown status,
+   *   a whole record this store wrote (a required field missing, a time that is not integer ms, an unknown status,
    *   another record's key fields, not a hash): data this store did not write, never read half; the message names the
-   *   kind of key and the field, never a value.
+   *   kind of key and the field, never a value. A field this version does not know (a later version's, during a
+   *   rolling upgrade) is accepted and left out.
    */
   async get(key: ProfileKey): Promise<ProfileRecord | undefined> {
     const m = member(key);
@@ -146,9 +141,15 @@ export class RedisProfileStore implements ProfileStore {
    * holds exactly the fields `put` would write for `expected` (compared inside
    * the same script: a re-registration, a requeue or a markFailed by another
    * replica in between leaves the record untouched). Resolves true when it
-   * requeued, false when there was no record or another one.
+   * requeued, false when there was no record or another one. Only the fields
+   * this version knows are compared: a field a later version added (during a
+   * rolling upgrade) is left alone and does not make the record another one.
    *
-   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   * A `requeueCount` at 2^53 - 1 (the largest `put` accepts) stays there: the
+   * requeue is done otherwise (status, fields, `updatedAt`).
+   *
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late, or the record or the index is
+   *   not one this store wrote (as `get`; nothing written).
    */
   async requeue(key: ProfileKey, expected?: ProfileRecord): Promise<boolean> {
     const m = member(key);
@@ -167,7 +168,8 @@ export class RedisProfileStore implements ProfileStore {
    * Resolves true when it marked the record failed, false when there was no
    * record or another one.
    *
-   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late.
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis fails or is late, or the record or the index is
+   *   not one this store wrote (as `get`; nothing written).
    */
   async markFailed(key: ProfileKey, detail: string, expected?: ProfileRecord): Promise<boolean> {
     const m = member(key);

@@ -1,7 +1,7 @@
 /**
  * RedisProfileStore (the SCEP proxy's delivery records) over data it did not write (an operator's HSET by hand,
  * another version's record, a half-migrated key), written with a raw client on a real redis-server:
- * - a record that is not whole (a field missing or unknown, a time or requeueCount that is not an integer as `put`
+ * - a record that is not whole (a required field missing, a time or requeueCount that is not an integer as `put`
  *   writes it, an unknown status, another record's key fields, not a hash) is StoreUnavailableError
  *   `ERR_STORE_UNAVAILABLE` from `get` and `list`, naming the field but never a value (the record holds a
  *   challengeHash): before, `get` filled a missing field with "", "none" or 0 and read a bad number as NaN;
@@ -9,7 +9,12 @@
  *   `CORRUPT`, and the record and index are left exactly as they were. Before, requeue deleted challengeRetrievedAt
  *   and detail and then failed on HINCRBY of a requeueCount that is not a count, and put, requeue and markFailed
  *   wrote the record and then failed on the ZADD of an index that is not a sorted set;
- * - `delete` still clears a corrupt record (it is how an operator fixes one).
+ * - `delete` still clears a corrupt record (it is how an operator fixes one);
+ * - a field this version does not know (a later version's, in a rolling upgrade) is accepted and left alone, and left
+ *   out of the conditional compare: before, a conditional requeue or markFailed (the proxy's only kind) of the record
+ *   as read answered false for it, every time;
+ * - a requeueCount at 2^53 - 1 (which `put` accepts) stays there on requeue: before, requeue answered CORRUPT;
+ * - key fields with escaped characters (`,` and `%`) round-trip through put, get and the conditional writes.
  */
 import type { ProfileRecord } from "@scep/proxy";
 import { describe, expect, it } from "vitest";
@@ -198,5 +203,61 @@ describe("RedisProfileStore: an index that is not a sorted set", () => {
     expect(await redis.client.hgetall(recordKey(prefix))).toEqual(before);
     expect(failed).toMatchObject({ code: "ERR_STORE_UNAVAILABLE", message: message("profile index (not a sorted set)", "markFailed") });
     expect(await redis.client.lrange(indexKey(prefix), "0", "-1")).toEqual(["host-1,wifi,corp"]);
+  });
+});
+
+describe("RedisProfileStore: fields of a later version, the largest requeueCount, escaped key fields", () => {
+  it("a field it does not know is left out of the conditional compare: requeue and markFailed of the record as read answer true and keep it", async () => {
+    const { prefix, store } = await fresh();
+    await redis.client.hset(recordKey(prefix), "deliveredAt", "1");
+    const read = (await store.get(key))!;
+    expect(read).toStrictEqual(RECORD);
+    expect(await store.markFailed(key, "upstream timeout", read)).toBe(true); // the old compare counted deliveredAt: false
+    const failed = (await store.get(key))!;
+    expect(failed).toMatchObject({ status: "failed", detail: "upstream timeout", updatedAt: T0 });
+    expect(await store.requeue(key, failed)).toBe(true);
+    expect(await store.get(key)).toMatchObject({ status: "none", requeueCount: 3 });
+    expect(await redis.client.hget(recordKey(prefix), "deliveredAt")).toBe("1");
+    // Still a compare of every known field: one known field more, or one value changed, is another record.
+    const requeued = (await store.get(key))!;
+    await redis.client.hset(recordKey(prefix), "platform", "windows");
+    const before = await snapshot(prefix);
+    expect(await store.requeue(key, requeued)).toBe(false);
+    expect(await store.markFailed(key, "x", { ...requeued, platform: "windows", detail: "x" })).toBe(false);
+    expect(await snapshot(prefix)).toEqual(before);
+    expect(await store.markFailed(key, "x", { ...requeued, platform: "windows" })).toBe(true);
+  });
+
+  it("requeue of a requeueCount at 2^53 - 1 keeps it there and requeues (get reads it back), conditional or not", async () => {
+    const { prefix, store } = await fresh();
+    await store.put({ ...RECORD, requeueCount: Number.MAX_SAFE_INTEGER });
+    const read = (await store.get(key))!;
+    expect(await store.requeue(key, read)).toBe(true); // the old script: CORRUPT "too large to add to"
+    expect(await store.get(key)).toStrictEqual({ ...key, status: "none", platform: "darwin", challengeHash: HASH, requeueCount: Number.MAX_SAFE_INTEGER, updatedAt: T0 });
+    expect(await store.requeue(key)).toBe(true);
+    expect(await redis.client.hget(recordKey(prefix), "requeueCount")).toBe(String(Number.MAX_SAFE_INTEGER));
+    await store.put({ ...RECORD, requeueCount: Number.MAX_SAFE_INTEGER - 1 });
+    expect(await store.requeue(key)).toBe(true);
+    expect((await store.get(key))?.requeueCount).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it("key fields with `,` and `%`: put, get, conditional requeue and markFailed round-trip, under the escaped key", async () => {
+    const prefix = `badp${++n}:`;
+    const store = new RedisProfileStore(redis.client, { keyPrefix: prefix, now, retryAfterSeconds: 7 });
+    const odd = { hostId: "host,1%2C", profileId: "wi fi,%", caName: "corp%" };
+    const record: ProfileRecord = { ...RECORD, ...odd };
+    await store.put(record);
+    const m = "host%2C1%252C,wi%20fi%2C%25,corp%25";
+    expect(await redis.client.exists(`${prefix}proxy:{proxy-profiles}:r:${m}`)).toBe(1);
+    expect(await redis.client.zrange(indexKey(prefix), "0", "-1")).toEqual([m]);
+    expect(await store.get(odd)).toStrictEqual(record);
+    expect(await store.get({ ...odd, hostId: "host,1," })).toBeUndefined();
+    expect(await store.requeue(odd, record)).toBe(true);
+    const requeued = (await store.get(odd))!;
+    expect(requeued).toStrictEqual({ ...odd, status: "none", platform: "darwin", challengeHash: HASH, requeueCount: 3, updatedAt: T0 });
+    expect(await store.markFailed(odd, "gone", record)).toBe(false);
+    expect(await store.markFailed(odd, "gone", requeued)).toBe(true);
+    expect(await store.get(odd)).toStrictEqual({ ...requeued, status: "failed", detail: "gone" });
+    expect(await all(store.list())).toStrictEqual([{ ...requeued, status: "failed", detail: "gone" }]);
   });
 });

@@ -246,3 +246,67 @@ describe("RedisTransactionStore: a write with an invalid Date changes nothing", 
     expect(await store.transition("corp", "t1", "PENDING", { status: "ISSUING", updatedAt: later })).toMatchObject({ status: "ISSUING", updatedAt: later });
   });
 });
+
+/**
+ * A status or expiry index key of another type (an operator's `SET` by hand): every script that writes to an index
+ * checks the index keys' types before its first write (`CORRUPT transaction index (not a sorted set)`). Before,
+ * `create` over a finished record deleted it and then failed on the ZREM (WRONGTYPE), `transition` wrote the record
+ * and then failed on the ZADD (its undo failing on the same key), and `delete` deleted the record before its ZREM.
+ */
+describe("RedisTransactionStore: an index key that is not a sorted set", () => {
+  const INDEX_CORRUPT = (op: string): string => `Redis holds a corrupt transaction index (not a sorted set): ${op} refused and changed nothing (fix or delete the key)`;
+
+  it("create over an ISSUED record, with the ISSUING index a string: CORRUPT, the ISSUED record kept as it was", async () => {
+    const prefix = "idx-cr:";
+    const store = new RedisTransactionStore(redis.client, { keyPrefix: prefix, now, retryAfterSeconds: 7 });
+    expect(await store.create({ ...tx("t1", "ISSUED"), certificate: Uint8Array.from([0x30, 0x00]) })).toBe(true);
+    await redis.client.set(`${prefix}tx:{corp}:status:ISSUING`, "x");
+    const before = await raw(recordKey(prefix, "t1"));
+    const error: unknown = await store.create(tx("t1")).catch((e: unknown) => e);
+    await redis.client.ping(); // the create's undo (sent on the same connection) has run
+    expect(await raw(recordKey(prefix, "t1"))).toEqual(before); // the old script had DEL'd it
+    expect(error).toMatchObject({ name: "StoreUnavailableError", code: "ERR_STORE_UNAVAILABLE", retryAfterSeconds: 7, message: INDEX_CORRUPT("create") });
+    expect(await redis.client.zscore(`${prefix}tx:{corp}:status:ISSUED`, "t1")).toBe(String(NOW.getTime()));
+    expect(await redis.client.get(`${prefix}tx:{corp}:status:ISSUING`)).toBe("x");
+    // Fixed by the operator (the key deleted): the same create goes through.
+    await redis.client.del(`${prefix}tx:{corp}:status:ISSUING`);
+    expect(await store.create(tx("t1"))).toBe(true);
+    expect((await store.get("corp", "t1"))?.status).toBe("PENDING");
+  });
+
+  it.each(["ISSUING", "expiry"])("transition PENDING -> ISSUING with the %s index a string: CORRUPT, nothing written, nothing left to put back", async (which) => {
+    const prefix = `idx-tr-${which}:`;
+    const store = new RedisTransactionStore(redis.client, { keyPrefix: prefix, now });
+    expect(await store.create(tx("t1"))).toBe(true);
+    const junk = which === "expiry" ? `${prefix}tx:{corp}:expiry` : `${prefix}tx:{corp}:status:ISSUING`;
+    await redis.client.del(junk);
+    await redis.client.set(junk, "x");
+    const before = await raw(recordKey(prefix, "t1"));
+    const update = { status: "ISSUING" as const, updatedAt: new Date(NOW.getTime() + 1), expiresAt: new Date(NOW.getTime() + HOUR) };
+    const error: unknown = await store.transition("corp", "t1", "PENDING", update).catch((e: unknown) => e);
+    await redis.client.ping(); // the transition's undo (same connection) has run: the old one failed on the same key
+    expect(await raw(recordKey(prefix, "t1"))).toEqual(before);
+    expect(error).toMatchObject({ code: "ERR_STORE_UNAVAILABLE", message: INDEX_CORRUPT("transition") });
+    expect(await redis.client.zscore(`${prefix}tx:{corp}:status:PENDING`, "t1")).toBe(String(NOW.getTime()));
+    expect(await redis.client.get(junk)).toBe("x");
+    // A compare-and-set that misses still answers "no" (checked after it), nothing written.
+    expect(await store.transition("corp", "t1", "ISSUED", update)).toBeUndefined();
+  });
+
+  it.each([
+    ["delete", (store: RedisTransactionStore) => store.delete("corp", "t1")],
+    ["list", (store: RedisTransactionStore) => store.list("corp")],
+  ] as const)("%s with the ISSUED index a string: CORRUPT, the record and the indexes left as they were", async (op, run) => {
+    const prefix = `idx-${op}:`;
+    const store = new RedisTransactionStore(redis.client, { keyPrefix: prefix, now });
+    expect(await store.create(tx("t1", "REJECTED"))).toBe(true);
+    await redis.client.set(`${prefix}tx:{corp}:status:ISSUED`, "x");
+    const before = await raw(recordKey(prefix, "t1"));
+    const error: unknown = await run(store).catch((e: unknown) => e);
+    expect(await raw(recordKey(prefix, "t1"))).toEqual(before); // the old delete had DEL'd it before its ZREM failed
+    expect(error).toMatchObject({ code: "ERR_STORE_UNAVAILABLE", message: INDEX_CORRUPT(op) });
+    expect(await redis.client.zscore(`${prefix}tx:{corp}:status:REJECTED`, "t1")).toBe(String(NOW.getTime()));
+    await redis.client.del(`${prefix}tx:{corp}:status:ISSUED`);
+    await run(store);
+  });
+});

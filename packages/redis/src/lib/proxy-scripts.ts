@@ -9,7 +9,19 @@
  * version's record, a key of another type where the record or the index should be) is answered
  * `CORRUPT <what>` (corrupt.ts), never met half-way.
  */
+// Types only: @scep/proxy is an optional peer dependency, and @scep/redis must load without it.
+import type { DeliveryStatus } from "@scep/proxy";
 import { script } from "./client.js";
+
+/**
+ * `@scep/proxy`'s DELIVERY_STATUSES, not imported (a value import would make the optional peer required). A
+ * `Record` over the type, so a status added to or removed from `DeliveryStatus` fails to compile here. The store's
+ * `put` and `get` check by it, and the Lua `STATUSES` table ({@link CHECKS}) is built from it.
+ */
+export const DELIVERY_STATUSES: Readonly<Record<DeliveryStatus, true>> = { pending: true, verifying: true, verified: true, failed: true, none: true };
+
+/** The largest requeueCount (2^53 - 1, the largest safe integer): `requeue` keeps it there rather than add to it. */
+export const MAX_REQUEUE_COUNT = Number.MAX_SAFE_INTEGER;
 
 /**
  * Keeps the index at least as long as the records it lists (its members all
@@ -29,10 +41,12 @@ end
  * - `record_type(key)`: the record key's type (`none`, `hash`, or another: corrupt);
  * - `int(v)`: `v` is a safe integer in the canonical decimal form `String(n)` gives (what `put` writes and `get` reads
  *   back: at most 16 digits, no leading zero, no `-0`);
- * - `record_problem(current, member)`: what is wrong with a record's HGETALL reply (a field missing or unknown, an empty key
- *   field, an unknown status, a time or requeueCount that is not an integer, key fields that are not the ones the
+ * - `KINDS`: the fields this version knows, and what each holds (`STATUSES` built from {@link DELIVERY_STATUSES});
+ * - `record_problem(current, member)`: what is wrong with a record's HGETALL reply (a required field missing, an empty
+ *   key field, an unknown status, a time or requeueCount that is not an integer, key fields that are not the ones the
  *   index member `member` names), nil for a whole record: the same checks as `recordFrom` in redis-profile-store.ts
- *   (`tag` is keys.ts's `profileTag`).
+ *   (`tag` is keys.ts's `profileTag`). A field it does not know (a later version's, during a rolling upgrade) is
+ *   accepted and left alone.
  */
 const CHECKS = `
 local function index_ok(key)
@@ -48,7 +62,9 @@ local function int(v)
   return n ~= nil and n <= 9007199254740991 and n >= -9007199254740991
 end
 local KINDS = { hostId = 'key', profileId = 'key', caName = 'key', status = 'status', updatedAt = 'ms', platform = 'text', challengeRetrievedAt = 'ms', challengeHash = 'text', detail = 'text', requeueCount = 'count' }
-local STATUSES = { pending = true, verifying = true, verified = true, failed = true, none = true }
+local STATUSES = { ${Object.keys(DELIVERY_STATUSES)
+  .map((s) => `[${JSON.stringify(s)}] = true`)
+  .join(", ")} }
 local function tag(s)
   return (string.gsub(s, '[^A-Za-z0-9._~-]', function(c) return string.format('%%%02X', string.byte(c)) end))
 end
@@ -77,8 +93,11 @@ end
 
 /**
  * Checks of requeue and markFailed before their first write: the script's answer (0: no record, or not the expected
- * one, a record with a field the expected one lacks included; an error: `CORRUPT`, or a bad argument), or go on. A
- * record that is the expected one, or any record when unconditional, is then checked whole: `CORRUPT` unless whole.
+ * one; an error: `CORRUPT`, or a bad argument), or go on. The record is the expected one when the fields this version
+ * knows (`KINDS`) are exactly the expected record's fields with the same values (a known field the expected one lacks
+ * makes it another record; a field this version does not know, a later version's during a rolling upgrade, is left out
+ * of the compare, as `get` leaves it out). A record that is the expected one, or any record when unconditional, is
+ * then checked whole: `CORRUPT` unless whole.
  * `first` is the ARGV index of the expected record's first field (none there: unconditional).
  * Returns `{answer}` to stop with `answer`, or `{false, current}` with the record's HGETALL reply.
  */
@@ -91,12 +110,17 @@ local function check_change(first)
   if not index_ok(KEYS[2]) then return { corrupt('profile index (not a sorted set)') } end
   local current = redis.call('HGETALL', KEYS[1])
   if #ARGV >= first then
-    if #current ~= #ARGV - first + 1 then return { 0 } end
-    local held = {}
-    for i = 1, #current, 2 do held[current[i]] = current[i + 1] end
+    local held, known = {}, 0
+    for i = 1, #current, 2 do
+      if KINDS[current[i]] then
+        held[current[i]] = current[i + 1]
+        known = known + 1
+      end
+    end
     for i = first, #ARGV, 2 do
       if held[ARGV[i]] ~= ARGV[i + 1] then return { 0 } end
     end
+    if known ~= (#ARGV - first + 1) / 2 then return { 0 } end
   end
   local problem = record_problem(current, ARGV[3])
   if problem then return { corrupt('profile record (' .. problem .. ')') } end
@@ -130,12 +154,14 @@ return 1
  * requeue: status `none`, `challengeRetrievedAt` and `detail` removed,
  * `requeueCount` + 1, `updatedAt` now; an absent record stays absent.
  * Conditional when ARGV[4..] holds the expected record's field/value pairs (as
- * `put` writes them): the record is requeued only when its hash holds exactly
- * those fields with those values (none more, none fewer), compared here, in
- * the same atomic step as the write.
+ * `put` writes them): the record is requeued only when the fields of its hash
+ * that this version knows are exactly those fields with those values (none
+ * more, none fewer; see `check_change`), compared here, in the same atomic
+ * step as the write.
  * Before the first write (the HDEL), the record is checked whole (a requeueCount that is not a count would fail the
- * HINCRBY after the HDEL), and the index's type: `CORRUPT`, nothing written. A requeueCount at 2^53 - 1 cannot be
- * added to (the next `get` could not read it): `CORRUPT` too.
+ * HINCRBY after the HDEL), and the index's type: `CORRUPT`, nothing written. A requeueCount at 2^53 - 1
+ * ({@link MAX_REQUEUE_COUNT}, the largest `put` accepts) stays there (the next `get` could not read one more): the
+ * requeue is done otherwise.
  * KEYS[1] record, KEYS[2] index. ARGV[1] now, ARGV[2] retention (ms), ARGV[3] index member,
  * ARGV[4..] field/value pairs of the expected record (none: unconditional).
  * Returns 1 when the record was requeued, 0 when it was absent or not the expected one.
@@ -146,9 +172,8 @@ export const PROFILE_REQUEUE = script(
 local checked = check_change(4)
 if checked[1] ~= false then return checked[1] end
 local count = redis.call('HGET', KEYS[1], 'requeueCount')
-if count and tonumber(count) >= 9007199254740991 then return corrupt('profile record (field requeueCount is too large to add to)') end
 redis.call('HDEL', KEYS[1], 'challengeRetrievedAt', 'detail')
-redis.call('HINCRBY', KEYS[1], 'requeueCount', 1)
+if count ~= '${MAX_REQUEUE_COUNT}' then redis.call('HINCRBY', KEYS[1], 'requeueCount', 1) end
 redis.call('HSET', KEYS[1], 'status', 'none', 'updatedAt', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 keep_index(KEYS[2], ARGV[3], ARGV[2])
@@ -159,7 +184,8 @@ return 1
 /**
  * markFailed: status `failed`, `detail`, `updatedAt` now; an absent record stays absent.
  * Conditional when ARGV[5..] holds the expected record's field/value pairs (as `put` writes them), as requeue's:
- * marked only when the hash holds exactly those fields with those values, compared in the same atomic step.
+ * marked only when the hash's known fields are exactly those fields with those values, compared in the same atomic
+ * step.
  * Checked as requeue's before its first write: the record whole and the index's type (`CORRUPT`, nothing written).
  * KEYS[1] record, KEYS[2] index. ARGV[1] now, ARGV[2] retention (ms), ARGV[3] index member, ARGV[4] detail,
  * ARGV[5..] field/value pairs of the expected record (none: unconditional).

@@ -40,6 +40,26 @@ local function ttl(v)
 end
 `;
 
+/**
+ * Lua: `indexes_ok(first, last)`, whether KEYS[first..last] (a transaction store's status and expiry indexes) are each a
+ * sorted set or absent. Every script that writes to an index checks them before its first write and answers
+ * `CORRUPT transaction index (not a sorted set)` otherwise: a ZADD/ZREM on a key of another type (an operator's SET by hand) would fail
+ * after the record was written or deleted (create would lose the record it replaces, and transition's undo would fail
+ * on the same key).
+ */
+const INDEXES = `
+local function indexes_ok(first, last)
+  for i = first, last do
+    local t = redis.call('TYPE', KEYS[i]).ok
+    if t ~= 'zset' and t ~= 'none' then return false end
+  end
+  return true
+end
+`;
+
+/** What is wrong with a transaction index key of another type, for the `CORRUPT` reply ({@link INDEXES}). */
+const INDEX_PROBLEM = "transaction index (not a sorted set)";
+
 /** Sets a key's TTL to at least `ms` (never shortens it). */
 const EXTEND = `
 local function extend(key, ms)
@@ -54,16 +74,17 @@ end
  * ARGV[5] transactionID, ARGV[6] status index (1-4), ARGV[7..] field/value pairs.
  * Every number is checked before the DEL (an error after it would lose the record it replaces): an argument that is
  * not one (`ms`, ARGV[2] `ttl`) is an error, a PENDING/ISSUING record whose expiresAt is not one is `CORRUPT` (left as
- * it is).
+ * it is), and so is an index key of another type ({@link INDEXES}).
  * Returns 1 when stored, 0 when refused.
  */
 export const CREATE = script(
   "create",
-  `${EXTEND}${PRUNE}${MS}
+  `${EXTEND}${PRUNE}${MS}${INDEXES}
 for _, i in ipairs({ 1, 2, 3, 4 }) do
   if not (i == 2 and ttl(ARGV[i]) or i ~= 2 and ms(ARGV[i])) then return redis.error_reply('ERR create: argument ' .. i .. ' is not a number') end
 end
 if not (ARGV[6] == '1' or ARGV[6] == '2' or ARGV[6] == '3' or ARGV[6] == '4') then return redis.error_reply('ERR create: bad status index') end
+if not indexes_ok(2, 6) then return redis.error_reply('CORRUPT ${INDEX_PROBLEM}') end
 local cur = redis.call('HMGET', KEYS[1], 'status', 'expiresAt')
 if cur[1] == 'PENDING' or cur[1] == 'ISSUING' then
   if not ms(cur[2]) then return redis.error_reply('CORRUPT transaction record (field expiresAt is not a time in ms)') end
@@ -89,20 +110,22 @@ return 1
  * ARGV[1] now, ARGV[2] from, ARGV[3] transactionID, ARGV[4] new ttl or '',
  * ARGV[5] new expiresAt or '', ARGV[6] the expected updatedAt (ms) or '', ARGV[7..] field/value pairs
  * (the caller's `writer` tag among them). Numbers (its own, and the record's expiresAt and createdAt, which it compares
- * and writes to an index) are checked before the first write: `CORRUPT` for a record this package did not write.
+ * and writes to an index) are checked before the first write: `CORRUPT` for a record this package did not write, and
+ * for an index key of another type ({@link INDEXES}; after the compare-and-set, so a miss still answers nil).
  * Before writing, keeps what it overwrites in the field `prior` (MessagePack: the record's PTTL, then each
  * written field's name and old value, false when it was absent), for `UNTRANSITION`.
  * Returns the whole record (HGETALL) or nil when the CAS failed.
  */
 export const TRANSITION = script(
   "transition",
-  `${EXTEND}${MS}
+  `${EXTEND}${MS}${INDEXES}
 if not ms(ARGV[1]) or (ARGV[4] ~= '' and not (ttl(ARGV[4]) and ms(ARGV[5]))) then return redis.error_reply('ERR transition: a time argument is not a number') end
 local cur = redis.call('HMGET', KEYS[1], 'status', 'expiresAt', 'createdAt', 'updatedAt')
 if cur[1] ~= ARGV[2] then return false end
 if not (ms(cur[2]) and ms(cur[3])) then return redis.error_reply('CORRUPT transaction record (field expiresAt or createdAt is not a time in ms)') end
 if tonumber(cur[2]) <= tonumber(ARGV[1]) then return false end
 if ARGV[6] ~= '' and cur[4] ~= ARGV[6] then return false end
+if not indexes_ok(2, 4) then return redis.error_reply('CORRUPT ${INDEX_PROBLEM}') end
 local prior = { redis.call('PTTL', KEYS[1]) }
 for i = 7, #ARGV, 2 do
   prior[#prior + 1] = ARGV[i]
@@ -128,12 +151,14 @@ return redis.call('HGETALL', KEYS[1])
  * index entries only while it is the one that create wrote, untouched since (its `writer` tag: every transition
  * writes its own), never a record another request created or an approver moved on.
  * KEYS[1] record, KEYS[2..5] status indexes, KEYS[6] expiry index; ARGV[1] the create's tag, ARGV[2] transactionID.
+ * An index key of another type ({@link INDEXES}) is `CORRUPT`, nothing removed.
  * Returns 1 when removed, else 0.
  */
 export const UNCREATE = script(
   "uncreate",
-  `
+  `${INDEXES}
 if redis.call('HGET', KEYS[1], 'writer') ~= ARGV[1] then return 0 end
+if not indexes_ok(2, 6) then return redis.error_reply('CORRUPT ${INDEX_PROBLEM}') end
 redis.call('DEL', KEYS[1])
 for i = 2, 6 do redis.call('ZREM', KEYS[i], ARGV[2]) end
 return 1
@@ -147,13 +172,15 @@ return 1
  * transition changed.
  * KEYS[1] record, KEYS[2] index of \`from\`, KEYS[3] index of the transition's new status, KEYS[4] expiry index.
  * ARGV[1] the transition's tag, ARGV[2] transactionID.
+ * An index key of another type ({@link INDEXES}) is `CORRUPT`, nothing put back.
  * Returns 1 when put back, else 0.
  */
 export const UNTRANSITION = script(
   "untransition",
-  `${EXTEND}
+  `${EXTEND}${INDEXES}
 local cur = redis.call('HMGET', KEYS[1], 'writer', 'prior', 'expiresAt', 'createdAt')
 if cur[1] ~= ARGV[1] or not cur[2] then return 0 end
+if not indexes_ok(2, 4) then return redis.error_reply('CORRUPT ${INDEX_PROBLEM}') end
 local prior = cmsgpack.unpack(cur[2])
 for i = 2, #prior, 2 do
   if prior[i + 1] then redis.call('HSET', KEYS[1], prior[i], prior[i + 1]) else redis.call('HDEL', KEYS[1], prior[i]) end
@@ -174,10 +201,13 @@ return 1
 /**
  * delete: the record and its index entries.
  * KEYS[1] record, KEYS[2..5] status indexes, KEYS[6] expiry index; ARGV[1] transactionID.
+ * An index key of another type ({@link INDEXES}) is `CORRUPT`, nothing deleted (a record that is not whole, or not a
+ * hash, is deleted all the same: delete is how an operator clears it).
  */
 export const DELETE = script(
   "delete",
-  `
+  `${INDEXES}
+if not indexes_ok(2, 6) then return redis.error_reply('CORRUPT ${INDEX_PROBLEM}') end
 redis.call('DEL', KEYS[1])
 for i = 2, 6 do redis.call('ZREM', KEYS[i], ARGV[1]) end
 return 1
@@ -187,8 +217,10 @@ return 1
 /**
  * prune (before list): drops index entries of expired records.
  * KEYS[1..4] status indexes, KEYS[5] expiry index; ARGV[1] now. Returns how many went.
+ * An index key of another type ({@link INDEXES}) is `CORRUPT`, nothing pruned.
  */
-export const PRUNE_INDEXES = script("prune", `${PRUNE}
+export const PRUNE_INDEXES = script("prune", `${PRUNE}${INDEXES}
+if not indexes_ok(1, 5) then return redis.error_reply('CORRUPT ${INDEX_PROBLEM}') end
 return prune({ KEYS[1], KEYS[2], KEYS[3], KEYS[4] }, KEYS[5], ARGV[1])
 `);
 
@@ -203,14 +235,21 @@ return prune({ KEYS[1], KEYS[2], KEYS[3], KEYS[4] }, KEYS[5], ARGV[1])
  * "r" into "R" once it matched a re-send: `RELEASE` and `UNCONSUME` then refuse;
  * a replica running the scripts from before bindings reads either as neither
  * live nor spent, and refuses it). An expired one is deleted.
+ * Checked before the first write: a key of another type than a string, and a live value (one that starts with a
+ * digit) that is not "<expiresAt ms>:<profile>" with the ms by record.ts `isMs` (the Lua `ms()`), are `CORRUPT
+ * challenge (…)` (corrupt.ts), nothing written.
  * Returns 1 when consumed, else 0.
  */
 export const CONSUME = script(
   "consume",
-  `
+  `${MS}
+local t = redis.call('TYPE', KEYS[1]).ok
+if t ~= 'string' and t ~= 'none' then return redis.error_reply('CORRUPT challenge (not a string)') end
 local v = redis.call('GET', KEYS[1])
 if not v or not string.match(v, '^%d') then return 0 end
 local sep = string.find(v, ':', 1, true)
+if not sep then return redis.error_reply('CORRUPT challenge (not <expiresAt ms>:<profile>)') end
+if not ms(string.sub(v, 1, sep - 1)) then return redis.error_reply('CORRUPT challenge (its expiresAt is not a time in ms)') end
 if string.sub(v, sep + 1) ~= ARGV[2] then return 0 end
 if tonumber(string.sub(v, 1, sep - 1)) <= tonumber(ARGV[1]) then
   redis.call('DEL', KEYS[1])
