@@ -14,7 +14,8 @@ import { EntraTokenProvider, type EntraCredential } from "./entra-token.js";
 import { callJson, isRetryable, type Fetch } from "./http.js";
 import { GRAPH_SCOPE, IntuneServiceLocator } from "./service-locator.js";
 import { TIMER_MS, configFunction, configNumber, configUrl } from "../lib/options.js";
-import { abortable, callerAbort, defaultSleep, waitBeforeRetry, type Sleep } from "../lib/retry-wait.js";
+import { abortable } from "@scep/core/internal";
+import { callerAbort, defaultSleep, waitBeforeRetry, type Sleep } from "../lib/retry-wait.js";
 
 /**
  * Options of every Intune API client ({@link IntuneScepClient}, {@link IntuneRevocationClient}).

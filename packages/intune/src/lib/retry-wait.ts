@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { abortable, callerAbort as coreCallerAbort } from "@scep/core/internal";
 import { IntuneTimeoutError, IntuneTransportError } from "../errors.js";
 
 /** Back-off step without a `Retry-After`, milliseconds: 200 before the first retry, 400 before the second, … */
@@ -31,27 +32,12 @@ export const defaultSleep: Sleep = (ms, signal) =>
   });
 
 /**
- * `work`'s outcome, or a rejection with `signal.reason` as soon as `signal` aborts (`work` goes on; its later outcome
- * is ignored, never an unhandled rejection). Without a signal, `work` itself.
- */
-export function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return work;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-/**
- * What a call whose caller's `signal` aborted rejects with: the caller's deadline (a `TimeoutError` reason, as
- * `AbortSignal.timeout` gives) is this package's typed, retryable {@link IntuneTimeoutError}; any other abort is the
- * caller's to name, its reason as is.
+ * What a call whose caller's `signal` aborted rejects with (@scep/core's `callerAbort`): the caller's deadline (a
+ * `TimeoutError` reason, as `AbortSignal.timeout` gives) is this package's typed, retryable {@link IntuneTimeoutError};
+ * any other abort is the caller's to name, its reason as is.
  */
 export function callerAbort(signal: AbortSignal, what: string): unknown {
-  const reason: unknown = signal.reason;
-  return (reason as { name?: unknown } | null)?.name === "TimeoutError" ? new IntuneTimeoutError(`${what}: the caller's deadline passed`, { cause: reason }) : reason;
+  return coreCallerAbort(signal, (cause) => new IntuneTimeoutError(`${what}: the caller's deadline passed`, { cause }));
 }
 
 /** What {@link waitBeforeRetry} needs of the call. */

@@ -7,10 +7,10 @@
 import { newChallenge } from "@scep/core";
 import type { CaConfig } from "../cas/ca-config.js";
 import { ChallengeSourceError } from "../errors.js";
-import { abortable } from "../lib/deadline.js";
 import { type ChallengeSource, type FetchedChallenge, fitsPrintableString } from "./challenge-source.js";
 import { CONTROL_CHARACTER, MAX_CHALLENGE_CHARS } from "../lib/text.js";
 import { functionOption } from "../lib/options.js";
+import { abortable } from "@scep/core/internal";
 
 /**
  * Options of {@link MemoryChallengeSource}.

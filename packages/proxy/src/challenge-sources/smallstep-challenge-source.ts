@@ -8,10 +8,10 @@ import { toBase64 } from "@scep/core";
 import type { CaConfig } from "../cas/ca-config.js";
 import { type ChallengeSource, type FetchedChallenge, fitsPrintableString } from "./challenge-source.js";
 import { ChallengeSourceError } from "../errors.js";
-import { callerAbort, deadline } from "../lib/deadline.js";
+import { deadline } from "../lib/deadline.js";
 import { transportFailure } from "../lib/net-errors.js";
 import { BODY_BYTES, TIMER_MS, functionOption, integerOption } from "../lib/options.js";
-import { readCapped } from "@scep/core/internal";
+import { callerAbort, readCapped } from "@scep/core/internal";
 import {
   ChallengeSourceConfigError,
   SmallstepAuthError,

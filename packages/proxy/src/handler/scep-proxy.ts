@@ -9,7 +9,7 @@ import { CA_TYPES, type CaConfig } from "../cas/ca-config.js";
 import type { CaRegistry } from "../cas/ca-registry.js";
 import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
 import { parseIdentifier, type ProxyIdentifier } from "../identifier.js";
-import { abortable, deadline } from "../lib/deadline.js";
+import { deadline } from "../lib/deadline.js";
 import { BODY_BYTES, TIMER_MS, booleanOption, functionOption, integerOption, objectOption } from "../lib/options.js";
 import type { ProfileKey, ProfileRecord, ProfileStore } from "../stores/profile-store.js";
 import { HttpUpstream } from "../upstream/http-upstream.js";
@@ -36,6 +36,7 @@ import {
   upstreamStatusIsOurs,
   upstreamTimeout,
 } from "./replies.js";
+import { abortable } from "@scep/core/internal";
 
 /**
  * Where the proxy writes what it does not tell the device (a store's error

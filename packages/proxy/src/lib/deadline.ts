@@ -31,26 +31,3 @@ export function deadline(ms: number, parent?: AbortSignal): Deadline {
     },
   };
 }
-
-/**
- * `work`'s outcome, or a rejection with `signal.reason` as soon as `signal` aborts, whatever `work` does with the
- * signal. `work` keeps running; its later outcome is ignored (never an unhandled rejection).
- */
-export function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-/**
- * What a call whose caller's `signal` aborted rejects with: the caller's deadline (a `TimeoutError` reason, from
- * `AbortSignal.timeout` or a deadline of its own) is the call's own typed, retryable timeout, made by `timeout` from
- * that reason; any other abort is the caller's to name, its reason as is.
- */
-export function callerAbort(signal: AbortSignal, timeout: (cause: unknown) => Error): unknown {
-  const reason: unknown = signal.reason;
-  return (reason as { name?: unknown } | null)?.name === "TimeoutError" ? timeout(reason) : reason;
-}

@@ -22,7 +22,7 @@ import {
 } from "../challenge-sources/errors.js";
 import { decodeChallengeMessage, encodeAuthenticateMessage, encodeNegotiateMessage, NEGOTIATE_FLAGS, NtlmFlags } from "./messages.js";
 import { computeNtlmv2Response, fileTime, ntowfv2 } from "./ntlmv2.js";
-import { callerAbort } from "../lib/deadline.js";
+import { callerAbort } from "@scep/core/internal";
 
 /**
  * Account an NTLM or Basic exchange authenticates as.

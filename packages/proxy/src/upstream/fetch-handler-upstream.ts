@@ -6,10 +6,10 @@
  * @module
  */
 import type { CaConfig } from "../cas/ca-config.js";
-import { abortable } from "../lib/deadline.js";
 import { HttpUpstream, type HttpUpstreamOptions } from "./http-upstream.js";
 import type { Upstream, UpstreamCallOptions, UpstreamResponse } from "./upstream.js";
 import { objectOption } from "../lib/options.js";
+import { abortable } from "@scep/core/internal";
 
 /**
  * What {@link FetchHandlerUpstream} forwards to: the shape of `@scep/core`'s

@@ -7,10 +7,10 @@
 import { CA_CERT_CONTENT_TYPE, CA_RA_CERT_CONTENT_TYPE, PKI_MESSAGE_CONTENT_TYPE, parseCaCaps, peekCertRepStatus, scepRequestUrl, toBase64 } from "@scep/core";
 import type { CaConfig } from "../cas/ca-config.js";
 import { ProxyConfigError, UpstreamError } from "../errors.js";
-import { abortable, deadline } from "../lib/deadline.js";
+import { deadline } from "../lib/deadline.js";
 import { BODY_BYTES, TIMER_MS, functionOption, integerOption } from "../lib/options.js";
 import { CONNECT_TIMEOUT_CODE, errorCode, failedToConnect, isDnsCode, isResetCode, isTlsHandshakeCode, isUnreachableCode } from "../lib/net-errors.js";
-import { parseRetryAfter, postFollowingRedirects, readCapped } from "@scep/core/internal";
+import { abortable, parseRetryAfter, postFollowingRedirects, readCapped } from "@scep/core/internal";
 import type { Upstream, UpstreamCallOptions, UpstreamResponse } from "./upstream.js";
 
 /** Options of {@link HttpUpstream}. @group Upstream */
