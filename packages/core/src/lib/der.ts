@@ -11,9 +11,12 @@
  * input fails fast with an {@link Asn1Error}.
  */
 import { Asn1Error } from "../errors.js";
-import { latin1 } from "./bytes.js";
+import { concat, latin1 } from "./bytes.js";
 import { LIMITS } from "../limits.js";
 import { ScratchBytes } from "./scratch-bytes.js";
+
+// One concatenation for the package (lib/bytes.ts); `der.concat` stays for the writers that call it so.
+export { concat };
 
 /** Universal tags used by SCEP. Class and constructed bits included. */
 export const Tag = {
@@ -390,19 +393,6 @@ function readTimeDer(t: Tlv): number | undefined {
 }
 
 // ---------------------------------------------------------------- writer
-
-/** Concatenates byte arrays. */
-export function concat(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /**
  * An encoding under construction: finished bytes, or an element whose header

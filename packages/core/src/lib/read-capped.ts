@@ -1,10 +1,11 @@
 /**
  * Reading a byte stream (an HTTP request's or response's body) whole, but no more than a bound: the PKIOperation POST
  * body, a webhook's answer, and (through `@scep/core/internal`) @scep/proxy's upstream answers and @scep/intune's
- * Microsoft answers. Self-contained (no other module of this package), so the internal entry bundles it alone.
+ * Microsoft answers. It needs only lib/bytes.ts, so the internal entry bundles little beside it.
  *
  * @module
  */
+import { concat } from "./bytes.js";
 
 /**
  * All of `stream`'s bytes, or `"too-large"` as soon as they pass `max` (the stream is then cancelled, the rest never
@@ -45,12 +46,5 @@ export async function readCapped(stream: ReadableStream<Uint8Array> | null | und
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return concat(chunks);
 }
