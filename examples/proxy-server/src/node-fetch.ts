@@ -1,14 +1,11 @@
 // node:http ↔ fetch-style handlers (web Request → Response), with a body limit, for the proxy and its admin API.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { peerAddress } from "@scep-examples/server-kit/node-fetch";
+import { internalError, peerAddress } from "@scep-examples/server-kit/node-fetch";
 
 /** A handler the server can mount: the proxy (`createScepProxy`) and the admin API both fit. */
 export type FetchHandler = (request: Request, meta: { remoteAddress?: string | undefined }) => Promise<Response>;
 
 class TooLarge extends Error {}
-
-/** The body of the generic 500 a handler that throws gets (ASCII: its length in characters is its length in bytes). */
-const INTERNAL_ERROR = "internal error\n";
 
 async function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
   const declared = Number(req.headers["content-length"]);
@@ -67,11 +64,8 @@ export async function serveFetch(handler: FetchHandler, req: IncomingMessage, re
     res.end(method === "HEAD" ? undefined : bytes);
   } catch (error) {
     options.onError(error);
-    // writeHead makes headersSent true at once (the head is stored, not yet on the wire): decide before it. A response
-    // whose head was already written is only ended (its status and length are out; nothing is written twice).
-    if (!res.headersSent) {
-      res.writeHead(500, { "content-type": "text/plain; charset=utf-8", "content-length": String(INTERNAL_ERROR.length) });
-      res.end(INTERNAL_ERROR);
-    } else if (!res.writableEnded) res.end();
+    // server-kit's: 500 `internal error`, or the connection destroyed once the head went out (a half-written answer
+    // must not look complete), as the example servers answer.
+    internalError(res);
   }
 }
