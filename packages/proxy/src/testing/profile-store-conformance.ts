@@ -171,37 +171,6 @@ export function profileStoreConformance<S extends ProfileStore>(options: Profile
       expect(await store.get(bare)).toMatchObject({ status: "none", requeueCount: 1 });
     });
 
-    it("requeue with expected: a record replaced meanwhile (re-registered, requeued, marked failed, any field changed, added or removed) is left untouched and it resolves false", async () => {
-      const hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-      const base: Partial<ProfileRecord> = { platform: "darwin", challengeRetrievedAt: 1_700_000_000_500, challengeHash: hash };
-      // What replaced the record between the read and the requeue: the stored record, from the one read.
-      const replacements: [string, (read: ProfileRecord) => ProfileRecord | ((k: ProfileKey) => Promise<void>)][] = [
-        ["a re-registration: new challengeHash, challengeRetrievedAt and updatedAt", (r) => ({ ...r, challengeHash: "0".repeat(64), challengeRetrievedAt: r.challengeRetrievedAt! + 1, updatedAt: r.updatedAt + 1 })],
-        ["a re-registration with only a new challengeHash", (r) => ({ ...r, challengeHash: "0".repeat(64) })],
-        ["a re-registration with only a new challengeRetrievedAt", (r) => ({ ...r, challengeRetrievedAt: r.challengeRetrievedAt! + 1 })],
-        ["a re-registration with only a new updatedAt", (r) => ({ ...r, updatedAt: r.updatedAt + 1 })],
-        ["another status", (r) => ({ ...r, status: "verifying" })],
-        ["a field removed", ({ challengeHash: _h, ...r }) => r],
-        ["a field added", (r) => ({ ...r, detail: "added" })],
-        ["another platform", (r) => ({ ...r, platform: "ios" })],
-        ["another requeueCount", (r) => ({ ...r, requeueCount: 4 })],
-        ["a requeue", () => async (k) => void (await store.requeue(k))],
-        ["a markFailed", () => async (k) => void (await store.markFailed(k, "upstream timeout"))],
-      ];
-      for (const [what, replace] of replacements) {
-        const k = key();
-        await store.put(record(k, base));
-        const read = (await store.get(k))!;
-        const replacement = replace(read);
-        if (typeof replacement === "function") await replacement(k);
-        else await store.put(replacement);
-        const before = await store.get(k);
-        clock.advance(1_000);
-        expect(await store.requeue(k, read), what).toBe(false);
-        expect(await store.get(k), what).toStrictEqual(before);
-      }
-    });
-
     it("requeue with expected is atomic: of 20 concurrent requeues with the same expected record, exactly one applies", async () => {
       const k = key();
       await store.put(record(k, { challengeRetrievedAt: 1_700_000_000_500, requeueCount: 3 }));
@@ -210,17 +179,6 @@ export function profileStoreConformance<S extends ProfileStore>(options: Profile
       expect(results.filter((r) => r === true)).toHaveLength(1);
       expect(results.filter((r) => r === false)).toHaveLength(19);
       expect(await store.get(k)).toMatchObject({ status: "none", requeueCount: 4 });
-    });
-
-    it("requeue with expected of an absent key resolves false and creates nothing (also when the record was deleted after the read)", async () => {
-      const k = key();
-      expect(await store.requeue(k, record(k))).toBe(false);
-      expect(await store.get(k)).toBeUndefined();
-      await store.put(record(k));
-      const read = (await store.get(k))!;
-      await store.delete(k);
-      expect(await store.requeue(k, read)).toBe(false);
-      expect(await store.get(k)).toBeUndefined();
     });
 
     it("markFailed: status failed with the detail, updatedAt by the clock, other fields kept", async () => {
@@ -248,34 +206,6 @@ export function profileStoreConformance<S extends ProfileStore>(options: Profile
       expect(await store.get(bare)).toMatchObject({ status: "failed", detail: "x" });
     });
 
-    it("markFailed with expected: a record replaced meanwhile (re-registered, requeued, marked failed, any field changed, added or removed) is left untouched and it resolves false", async () => {
-      const hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-      const base: Partial<ProfileRecord> = { platform: "darwin", challengeRetrievedAt: 1_700_000_000_500, challengeHash: hash };
-      const replacements: [string, (read: ProfileRecord) => ProfileRecord | ((k: ProfileKey) => Promise<void>)][] = [
-        ["a re-registration: new challengeHash, challengeRetrievedAt and updatedAt", (r) => ({ ...r, challengeHash: "0".repeat(64), challengeRetrievedAt: r.challengeRetrievedAt! + 1, updatedAt: r.updatedAt + 1 })],
-        ["a re-registration with only a new challengeHash", (r) => ({ ...r, challengeHash: "0".repeat(64) })],
-        ["a re-registration with only a new updatedAt", (r) => ({ ...r, updatedAt: r.updatedAt + 1 })],
-        ["another status", (r) => ({ ...r, status: "verifying" })],
-        ["a field removed", ({ challengeRetrievedAt: _c, ...r }) => r],
-        ["a field added", (r) => ({ ...r, detail: "added" })],
-        ["another requeueCount", (r) => ({ ...r, requeueCount: 4 })],
-        ["a requeue", () => async (k) => void (await store.requeue(k))],
-        ["a markFailed", () => async (k) => void (await store.markFailed(k, "upstream timeout"))],
-      ];
-      for (const [what, replace] of replacements) {
-        const k = key();
-        await store.put(record(k, base));
-        const read = (await store.get(k))!;
-        const replacement = replace(read);
-        if (typeof replacement === "function") await replacement(k);
-        else await store.put(replacement);
-        const before = await store.get(k);
-        clock.advance(1_000);
-        expect(await store.markFailed(k, "upstream http", read), what).toBe(false);
-        expect(await store.get(k), what).toStrictEqual(before);
-      }
-    });
-
     it("markFailed with expected is atomic: of 20 concurrent calls with the same expected record, exactly one applies", async () => {
       const k = key();
       await store.put(record(k, { challengeRetrievedAt: 1_700_000_000_500 }));
@@ -287,16 +217,56 @@ export function profileStoreConformance<S extends ProfileStore>(options: Profile
       expect(await store.get(k)).toStrictEqual({ ...read, status: "failed", detail: `upstream #${results.indexOf(true)}`, updatedAt: clock.now().getTime() });
     });
 
-    it("markFailed with expected of an absent key resolves false and creates nothing (also when the record was deleted after the read)", async () => {
-      const k = key();
-      expect(await store.markFailed(k, "x", record(k))).toBe(false);
-      expect(await store.get(k)).toBeUndefined();
-      await store.put(record(k));
-      const read = (await store.get(k))!;
-      await store.delete(k);
-      expect(await store.markFailed(k, "x", read)).toBe(false);
-      expect(await store.get(k)).toBeUndefined();
-    });
+    // The two conditional writes (the proxy's own calls: requeue after a failed challenge check, the documented sink's
+    // markFailed), each held to the same rule: it applies only to the very record read.
+    const conditionalWrites: [string, (k: ProfileKey, read: ProfileRecord) => Promise<boolean | void>][] = [
+      ["requeue", (k, read) => store.requeue(k, read)],
+      ["markFailed", (k, read) => store.markFailed(k, "upstream timeout", read)],
+    ];
+    for (const [name, write] of conditionalWrites) {
+      it(`${name} with expected: a record replaced meanwhile (re-registered, requeued, marked failed, any field changed, added or removed) is left untouched and it resolves false`, async () => {
+        const hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        const base: Partial<ProfileRecord> = { platform: "darwin", challengeRetrievedAt: 1_700_000_000_500, challengeHash: hash };
+        // What replaced the record between the read and the write: the stored record, from the one read.
+        const replacements: [string, (read: ProfileRecord) => ProfileRecord | ((k: ProfileKey) => Promise<void>)][] = [
+          ["a re-registration: new challengeHash, challengeRetrievedAt and updatedAt", (r) => ({ ...r, challengeHash: "0".repeat(64), challengeRetrievedAt: r.challengeRetrievedAt! + 1, updatedAt: r.updatedAt + 1 })],
+          ["a re-registration with only a new challengeHash", (r) => ({ ...r, challengeHash: "0".repeat(64) })],
+          ["a re-registration with only a new challengeRetrievedAt", (r) => ({ ...r, challengeRetrievedAt: r.challengeRetrievedAt! + 1 })],
+          ["a re-registration with only a new updatedAt", (r) => ({ ...r, updatedAt: r.updatedAt + 1 })],
+          ["another status", (r) => ({ ...r, status: "verifying" })],
+          ["a field removed (challengeHash)", ({ challengeHash: _h, ...r }) => r],
+          ["a field removed (challengeRetrievedAt)", ({ challengeRetrievedAt: _c, ...r }) => r],
+          ["a field added", (r) => ({ ...r, detail: "added" })],
+          ["another platform", (r) => ({ ...r, platform: "ios" })],
+          ["another requeueCount", (r) => ({ ...r, requeueCount: 4 })],
+          ["a requeue", () => async (k) => void (await store.requeue(k))],
+          ["a markFailed", () => async (k) => void (await store.markFailed(k, "upstream timeout"))],
+        ];
+        for (const [what, replace] of replacements) {
+          const k = key();
+          await store.put(record(k, base));
+          const read = (await store.get(k))!;
+          const replacement = replace(read);
+          if (typeof replacement === "function") await replacement(k);
+          else await store.put(replacement);
+          const before = await store.get(k);
+          clock.advance(1_000);
+          expect(await write(k, read), what).toBe(false);
+          expect(await store.get(k), what).toStrictEqual(before);
+        }
+      });
+
+      it(`${name} with expected of an absent key resolves false and creates nothing (also when the record was deleted after the read)`, async () => {
+        const k = key();
+        expect(await write(k, record(k))).toBe(false);
+        expect(await store.get(k)).toBeUndefined();
+        await store.put(record(k));
+        const read = (await store.get(k))!;
+        await store.delete(k);
+        expect(await write(k, read)).toBe(false);
+        expect(await store.get(k)).toBeUndefined();
+      });
+    }
 
     it("requeue and markFailed of an absent key create nothing", async () => {
       const k = key();
