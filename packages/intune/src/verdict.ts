@@ -46,6 +46,13 @@ export interface ValidationInput {
   request: { transactionId: string };
   /** The profile name. */
   profile?: string;
+  /**
+   * Ends the validation early (optional; @scep/core's `ChallengeContext` has none, so a server adds its own:
+   * `validate: (ctx) => intune.validate({ ...ctx, signal: AbortSignal.timeout(20_000) })`). `IntuneValidator`
+   * stops waiting for Intune at the abort, its HTTP attempt or retry wait included, and answers the refusal
+   * `intune_unavailable` (never `ok`); `SignedTokenValidator`, which calls nothing remote, does not read it.
+   */
+  signal?: AbortSignal;
 }
 
 /**

@@ -258,6 +258,48 @@ describe("an API that is slow, down, refuses us or answers garbage → intune_un
     expect(errors.map((e) => [e.code, e.message])).toEqual([["ERR_INTUNE_TIMEOUT", "Intune validateRequest: the answer did not complete within 300 ms"]]);
   });
 
+  it("input.signal ends a validation Intune does not answer: intune_unavailable at the abort, no retry, a caller's own abort not reported", async () => {
+    const v = validator({ timeoutMs: 60_000 }); // Intune's own deadline far away: only the signal can end this
+    fake.next("validateRequest", { hang: true }, { hang: true });
+    const controller = new AbortController();
+    const verdict = v.validate({ ...input(), signal: controller.signal });
+    await until(() => fake.of("validateRequest").length === 1);
+    controller.abort(new Error("the SCEP client went away"));
+    expect(await verdict).toEqual(unavailable);
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+    expect(fake.of("validateRequest")).toHaveLength(1);
+    expect(errors).toEqual([]);
+  });
+
+  it("input.signal with a TimeoutError reason (AbortSignal.timeout) is reported as ERR_INTUNE_TIMEOUT; an aborted signal asks nothing", async () => {
+    const v = validator({ timeoutMs: 60_000 });
+    fake.next("validateRequest", { hang: true });
+    const controller = new AbortController();
+    const verdict = v.validate({ ...input(), signal: controller.signal });
+    await until(() => fake.of("validateRequest").length === 1);
+    controller.abort(new DOMException("the server's deadline", "TimeoutError"));
+    expect(await verdict).toEqual(unavailable);
+    expect(errors.map((e) => e.code)).toEqual(["ERR_INTUNE_TIMEOUT"]);
+    expect(await v.validate({ ...input(), signal: controller.signal })).toEqual(unavailable);
+    expect(fake.of("validateRequest")).toHaveLength(1);
+  });
+
+  it("input.signal aborted as Intune's Success arrives: intune_unavailable, and nothing spent in the stores (the caller would never release it)", async () => {
+    const controller = new AbortController();
+    const real = new IntuneScepClient({ ...fakeIntuneConnection(fake) });
+    const client = Object.assign(Object.create(real) as IntuneScepClient, {
+      validateRequest: async (...args: Parameters<IntuneScepClient["validateRequest"]>) => {
+        const r = await real.validateRequest(...args);
+        controller.abort(new Error("the SCEP client went away"));
+        return r;
+      },
+    });
+    const replayCache = new MemoryReplayCache();
+    const v = validator({ client, replayCache });
+    expect(await v.validate({ ...input(), signal: controller.signal })).toEqual(unavailable);
+    expect(await replayCache.checkAndInsert(TXID, 60_000)).toBe(true); // the transactionID was not recorded
+  });
+
   it("a response over 1 MiB is refused without reading it all", async () => {
     const v = validator({ retries: 0 });
     fake.next("validateRequest", { raw: `{"code":"Success","errorDescription":"${"x".repeat(1_100_000)}"}` });
@@ -323,6 +365,50 @@ describe("an API that is slow, down, refuses us or answers garbage → intune_un
     expect(later.map((r) => r.ok)).toEqual([true, true]);
     expect(fake.of("discovery")).toHaveLength(2); // the complete list, once found, is cached again
     expect(fake.of("validateRequest")).toHaveLength(2);
+  });
+
+  it("Graph keeps leaving ScepRequestValidationFEService out: asked again at once, then held 1 s, 2 s, … (by the clock) instead of once per enrollment", async () => {
+    const v = validator({ retries: 0 });
+    const listed = fake.endpoints;
+    fake.endpoints = listed.filter((e) => e.providerName !== "ScepRequestValidationFEService");
+    const attempt = async (): Promise<void> => void expect(await v.validate(input())).toEqual(unavailable);
+    await attempt();
+    await attempt(); // a partial answer is asked again at once
+    expect(fake.of("discovery")).toHaveLength(2);
+    for (let i = 0; i < 20; i++) await attempt(); // a flood of enrollments: held, Graph is not asked
+    expect(fake.of("discovery")).toHaveLength(2);
+    expect(errors.every((e) => e.code === "ERR_INTUNE_DISCOVERY")).toBe(true);
+    expect(errors.at(-1)!.message).toBe("Graph listed no endpoint for ScepRequestValidationFEService in its last 2 answers; asked again in 1 s (is the tenant licensed for Intune, and Application.Read.All consented?)");
+    clock.t += 999;
+    await attempt();
+    expect(fake.of("discovery")).toHaveLength(2);
+    clock.t += 1; // the 1 s hold is over: asked again, left out again, now held 2 s
+    await attempt();
+    expect(fake.of("discovery")).toHaveLength(3);
+    clock.t += 1_999;
+    await attempt();
+    expect(fake.of("discovery")).toHaveLength(3);
+    const concurrent = await Promise.all(Array.from({ length: 5 }, () => v.validate(input()))); // still held
+    expect(concurrent.every((r) => !r.ok)).toBe(true);
+    expect(fake.of("discovery")).toHaveLength(3);
+    fake.endpoints = listed; // the tenant is licensed now
+    clock.t += 1;
+    expect(await v.validate(input())).toMatchObject({ ok: true });
+    expect(fake.of("discovery")).toHaveLength(4);
+    expect(await v.validate(input())).toMatchObject({ ok: true }); // the complete list is cached again
+    expect(fake.of("discovery")).toHaveLength(4);
+  });
+
+  it("the hold of a left-out service counts each Graph answer once, however many lookups shared it; a clock gone backwards ends it", async () => {
+    const v = validator({ retries: 0 });
+    fake.endpoints = [];
+    await Promise.all(Array.from({ length: 5 }, () => v.validate(input()))); // one shared discovery: one miss, no hold
+    expect(fake.of("discovery")).toHaveLength(1);
+    await v.validate(input()); // asked again at once: second miss, held 1 s
+    expect(fake.of("discovery")).toHaveLength(2);
+    clock.t -= 86_400_000; // the clock jumps back a day: the hold does not stretch to a day
+    await v.validate(input());
+    expect(fake.of("discovery")).toHaveLength(3);
   });
 
   it("discovery ignores endpoints that are not URLs; a provider name in other case still matches", async () => {

@@ -264,6 +264,16 @@ describe("gate 3 (claims): exact JSON types → malformed; strict mode requires 
     });
   }
 
+  for (const claim of ["iss", "sub", "aud", "nonce"]) {
+    it(`strict mode: ${claim} as "" is no ${claim} → malformed (an empty nonce is never stored, so the token would be replayable until exp)`, async () => {
+      const { v } = setup({ audience: undefined });
+      const token = mint(ec.privateKey, goodClaims({ [claim]: "" }));
+      const expected = refused("malformed", `claim ${claim} is required (strict mode) and must not be empty`);
+      expect(await check(v, token)).toEqual(expected);
+      expect(await check(v, token)).toEqual(expected); // not accepted the second time either
+    });
+  }
+
   it("strict: false accepts a signed {} (no audience configured), as certctl does", async () => {
     const { v } = setup({ strict: false, audience: undefined });
     expect(await check(v, mint(ec.privateKey, {}))).toEqual({ ok: true, data: { claims: {} }, release: expect.any(Function) }); // no nonce: the rate-limit hit
@@ -291,6 +301,15 @@ describe("gate 5: time (skew 60 s; exp exclusive; maxValidity 60 min)", () => {
     const { v } = setup();
     expect(await check(v, mint(ec.privateKey, goodClaims({ iat: NOW_S + 60 })))).toMatchObject({ ok: true });
     expect(await check(v, mint(ec.privateKey, goodClaims({ iat: NOW_S + 61 })))).toEqual(refused("not_yet_valid", "the token is not valid yet (iat is in the future)"));
+  });
+
+  it("nbf (RFC 7519 §4.1.5, seconds) is honoured when present: nbf = now + skew is accepted; now + skew + 1 s → not_yet_valid; not an integer → malformed", async () => {
+    const { v } = setup();
+    expect(await check(v, mint(ec.privateKey, goodClaims({ nbf: NOW_S + 60 })))).toMatchObject({ ok: true });
+    expect(await check(v, mint(ec.privateKey, goodClaims({ nbf: NOW_S + 3_000 })))).toEqual(refused("not_yet_valid", "the token is not valid yet (nbf is in the future)"));
+    expect(await check(v, mint(ec.privateKey, goodClaims({ nbf: NOW_S + 61 })))).toEqual(refused("not_yet_valid", "the token is not valid yet (nbf is in the future)"));
+    expect(await check(v, mint(ec.privateKey, goodClaims({ nbf: String(NOW_S) })))).toEqual(refused("malformed", "claim nbf must be an integer number of seconds"));
+    expect(await check(v, mint(ec.privateKey, goodClaims({ nbf: NOW_S - 0.5 })))).toEqual(refused("malformed", "claim nbf must be an integer number of seconds"));
   });
 
   it("exp = now − skew → expired (exclusive); exp = now − skew + 1 s is accepted", async () => {

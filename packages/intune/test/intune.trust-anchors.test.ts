@@ -111,6 +111,28 @@ describe("reload: atomic swap; a bad file keeps the old pool and reports the err
     expect(pool.lastReloadError).toBeUndefined();
   });
 
+  it("reloads take effect in call order: a file reload still reading does not overwrite a reload called after it", async () => {
+    const file = join(dir, "anchors-order.pem");
+    writeFileSync(file, ec.pem);
+    const pool = await TrustAnchorPool.fromFile(file, { now });
+    const fromFile = pool.reload(); // reads the file (ec): I/O under way
+    const fromText = pool.reload(ec2.pem); // called later: the operator's newer bundle
+    expect((await fromFile).map((a) => a.subject)).toEqual(["CN=ec anchor"]);
+    expect((await fromText).map((a) => a.subject)).toEqual(["CN=ec anchor 2"]);
+    expect(pool.anchors.map((a) => a.subject)).toEqual(["CN=ec anchor 2"]); // the last call decides
+
+    writeFileSync(file, ""); // an earlier reload that fails does not leave its error after a later good one
+    const bad = pool.reload();
+    const good = pool.reload(rsa.pem);
+    await expect(bad).rejects.toThrow(refusedWith(/holds no certificate/));
+    await good;
+    expect(pool.anchors.map((a) => a.subject)).toEqual(["CN=rsa anchor, O=tests"]);
+    expect(pool.lastReloadError).toBeUndefined();
+    // With no reload under way, a text reload swaps before it returns, as before.
+    void pool.reload(ec.pem);
+    expect(pool.anchors.map((a) => a.subject)).toEqual(["CN=ec anchor"]);
+  });
+
   it("a pool from PEM text reloads from text only", async () => {
     const pool = TrustAnchorPool.fromPem(ec.pem, { now });
     await expect(pool.reload()).rejects.toThrow(refusedWith(/reload\(\) needs PEM text/));

@@ -201,7 +201,26 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
     return { kind: "intune", mode: "validation-api" };
   }
 
-  /** {@inheritDoc ChallengeValidator.validate} */
+  /**
+   * Judges one enrollment's challenge by asking Intune (`validateRequest`, INTUNE.md Mode A); never throws for a
+   * refusal or an unavailable Intune, which are refusal verdicts (see the class). Rejects only with @scep/core's
+   * `StoreUnavailableError` (`ERR_STORE_UNAVAILABLE`) when the replay cache or rate limiter is down.
+   *
+   * `input.signal` (optional) ends the wait for Intune (the attempt under way, or the wait before a retry) at its
+   * abort: the verdict is then `intune_unavailable` (badRequest), nothing spent (not even when the abort comes as
+   * Intune's answer does). `onError` is told an abort whose
+   * reason is a `TimeoutError` (`AbortSignal.timeout(ms)`) as `IntuneTimeoutError` `ERR_INTUNE_TIMEOUT`; any
+   * other abort, the caller's own decision, is not reported.
+   *
+   * @example
+   * ```ts
+   * import type { ChallengeContext } from "@scep/core";
+   * import type { IntuneValidator } from "@scep/intune";
+   *
+   * declare const intune: IntuneValidator;
+   * const challenge = { type: "custom", validate: (ctx: ChallengeContext) => intune.validate({ ...ctx, signal: AbortSignal.timeout(20_000) }) } as const;
+   * ```
+   */
   async validate(input: ValidationInput): Promise<ValidatorVerdict> {
     // The rate limit counts by subject: read it before Intune is asked and anything is spent.
     let subject: string | undefined;
@@ -214,12 +233,17 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
       }
     }
     let r: ScepActionResult;
+    const signal = input.signal;
     try {
-      r = await this.client.validateRequest({ transactionId: input.request.transactionId, certificateRequest: input.csr.der });
+      r = await this.client.validateRequest({ transactionId: input.request.transactionId, certificateRequest: input.csr.der }, signal ? { signal } : {});
     } catch (e) {
-      this.#report(e, "validateRequest");
+      // The caller's own abort (not its deadline, which is ERR_INTUNE_TIMEOUT) is no failure to reach Intune: not reported.
+      if (!(signal?.aborted && !isIntuneError(e))) this.#report(e, "validateRequest");
       return { ok: false, reason: UNAVAILABLE_REASON, failInfo: "badRequest", failInfoText: "Intune challenge validation is unavailable; try again later" };
     }
+    // Aborted while Intune's answer came in: the caller will not use a verdict, so it would never release what an
+    // acceptance spends (the transactionID, a rate-limit hit); spend nothing.
+    if (signal?.aborted) return { ok: false, reason: UNAVAILABLE_REASON, failInfo: "badRequest", failInfoText: "Intune challenge validation is unavailable; try again later" };
     if (r.code === "Success") {
       // Stores after Intune's yes, so refusals are never recorded; a store that is down throws (the server answers 503)
       // and leaves nothing spent (Spent gives back the transactionID when the rate limiter then fails).

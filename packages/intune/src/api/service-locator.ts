@@ -16,6 +16,11 @@ export const INTUNE_APP_ID = "0000000a-0000-0000-c000-000000000000";
 /** Graph's app-only scope. */
 export const GRAPH_SCOPE = "https://graph.microsoft.com/.default";
 
+/** The first hold of a service two discovery answers in a row left out, milliseconds (then doubled per answer). */
+export const MISSING_HOLD_FIRST_MS = 1_000;
+/** The longest hold of a service Graph keeps leaving out, milliseconds: it is asked for again at least this often. */
+export const MISSING_HOLD_MAX_MS = 60_000;
+
 /** What the locator needs. */
 export interface ServiceLocatorOptions {
   tokens: EntraTokenProvider;
@@ -23,7 +28,10 @@ export interface ServiceLocatorOptions {
   graphScope: string;
   timeoutMs: number;
   fetch: Fetch;
-  /** The clock an HTTP-date `Retry-After` is counted from when Graph's answer has no `Date` header (default the system clock). */
+  /**
+   * The clock (default the system clock): an HTTP-date `Retry-After` is counted from it when Graph's answer has no
+   * `Date` header, and the hold of a service Graph leaves out runs on it.
+   */
   now?: () => Date;
 }
 
@@ -32,8 +40,14 @@ export interface ServiceLocatorOptions {
  * {@link IntuneServiceLocator.invalidate} (the client does so when a call
  * fails at the transport level or with 404) and refilled on the next lookup.
  * A list that lacks the service asked for is not kept either: the lookup
- * throws, and the next one asks Graph again (no back-off: one discovery call
- * per lookup while Graph leaves the service out, as after a transport failure).
+ * throws, and the next one asks Graph again at once (a partial answer). When
+ * that answer lacks it too, the service is held missing: lookups of it throw
+ * at once without asking Graph for {@link MISSING_HOLD_FIRST_MS} (1 s), the
+ * hold doubling with each further answer that lacks it up to
+ * {@link MISSING_HOLD_MAX_MS} (60 s), by the injected clock; an answer that
+ * lists it ends the hold. A tenant not (yet) licensed for Intune thus costs
+ * Graph about one call a minute however many enrollments arrive, instead of
+ * one per enrollment (Graph throttles the app with 429s past its quota).
  * It does not retry: a failed discovery (a 429 or 503 with its `retryAfterSeconds`
  * included) is the calling client's to retry, by its policy.
  */
@@ -41,6 +55,8 @@ export class IntuneServiceLocator {
   readonly #o: ServiceLocatorOptions;
   #map: Map<string, string> | undefined;
   #pending: Promise<Map<string, string>> | undefined;
+  /** Services the last answers left out: how many answers in a row (`from`: the last one), and until when (ms) Graph is not asked again. */
+  readonly #missing = new Map<string, { misses: number; from: Map<string, string>; until: number }>();
 
   constructor(options: ServiceLocatorOptions) {
     this.#o = options;
@@ -49,18 +65,39 @@ export class IntuneServiceLocator {
   /**
    * The endpoint of `serviceName` (compared case-insensitively, as Microsoft's libraries do).
    *
-   * @throws {@link IntuneDiscoveryError} `ERR_INTUNE_DISCOVERY` when Graph does not list it or answers garbage;
-   * the token and transport errors of the calls it makes.
+   * @throws {@link IntuneDiscoveryError} `ERR_INTUNE_DISCOVERY` when Graph does not list it (or did not in its last
+   * answers and the hold is not over: then without asking Graph) or answers garbage; the token and transport errors
+   * of the calls it makes.
    */
   async locate(serviceName: string): Promise<string> {
+    const key = serviceName.toLowerCase();
+    const held = this.#missing.get(key);
+    if (held) {
+      const wait = held.until - this.#clock();
+      // A wait longer than any hold: the clock went backwards, and the hold is over rather than stretched.
+      if (wait > 0 && wait <= MISSING_HOLD_MAX_MS) {
+        throw new IntuneDiscoveryError(`Graph listed no endpoint for ${serviceName} in its last ${held.misses} answers; asked again in ${Math.ceil(wait / 1000)} s (is the tenant licensed for Intune, and Application.Read.All consented?)`);
+      }
+    }
     const map = this.#map ?? (await this.#refresh());
-    const uri = map.get(serviceName.toLowerCase());
+    const uri = map.get(key);
     if (!uri) {
       // An incomplete list (a tenant still being provisioned, a partial Graph answer) must not stick until restart.
       if (this.#map === map) this.#map = undefined;
+      // Counted once per answer, however many lookups shared it; the first miss is asked again at once.
+      const last = this.#missing.get(key);
+      const misses = last?.from === map ? last.misses : (last?.misses ?? 0) + 1;
+      const hold = misses < 2 ? 0 : Math.min(MISSING_HOLD_FIRST_MS * 2 ** Math.min(misses - 2, 16), MISSING_HOLD_MAX_MS);
+      this.#missing.set(key, { misses, from: map, until: this.#clock() + hold });
       throw new IntuneDiscoveryError(`Graph lists no endpoint for ${serviceName} (is the tenant licensed for Intune, and Application.Read.All consented?)`);
     }
+    this.#missing.delete(key);
     return uri;
+  }
+
+  /** The injected clock, milliseconds. */
+  #clock(): number {
+    return (this.#o.now?.() ?? new Date()).getTime();
   }
 
   /** Forgets the discovered endpoints. */

@@ -21,6 +21,8 @@ export interface SignedTokenClaims {
   iat?: number;
   /** Expiry, seconds (exclusive). */
   exp?: number;
+  /** Not before, seconds (RFC 7519 §4.1.5; optional, not in certctl's claim set): earlier than this (less the skew) is `not_yet_valid`. */
+  nbf?: number;
   /** One-time value; the replay cache key. */
   nonce?: string;
   /** Must equal the CSR's subject commonName. */
@@ -36,7 +38,7 @@ export interface SignedTokenClaims {
 }
 
 const STRINGS = ["iss", "sub", "aud", "nonce", "device_name", "version"] as const;
-const INTEGERS = ["iat", "exp"] as const;
+const INTEGERS = ["iat", "exp", "nbf"] as const;
 const LISTS = ["san_dns", "san_rfc822", "san_upn"] as const;
 /** One fatal UTF-8 decoder for every payload (decode() keeps no state between calls). */
 const UTF8 = new TextDecoder("utf-8", { fatal: true });

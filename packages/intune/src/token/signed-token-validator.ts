@@ -72,10 +72,11 @@ export interface SignedTokenValidatorOptions {
   audience?: string;
   /**
    * Strict mode (default true): `iss`, `sub`, `aud`, `iat`, `exp` and `nonce`
-   * are required, so a signed `{}` is `malformed` instead of passing every gate.
+   * are required and the string ones non-empty (INTUNE.md Mode B, "Strict mode"), so a signed `{}`, or a
+   * `nonce: ""` that the replay cache never stores, is `malformed` instead of passing every gate.
    */
   strict?: boolean;
-  /** Clock skew tolerated on `iat` and `exp`, milliseconds (default 60,000). An integer from 0 to 86 400 000 (one day), else `ERR_INTUNE_CONFIG`. */
+  /** Clock skew tolerated on `iat`, `nbf` and `exp` (claims in seconds), milliseconds (default 60,000). An integer from 0 to 86 400 000 (one day), else `ERR_INTUNE_CONFIG`. */
   clockSkewMs?: number;
   /** Oldest `iat` accepted: now − iat over this is `expired` (default 3,600,000 ms; `false`: no cap). An integer from 1 to 31 536 000 000 (ms), else `ERR_INTUNE_CONFIG`. */
   maxValidityMs?: number | false;
@@ -150,10 +151,11 @@ export function looksLikeSignedToken(challenge: string | undefined): boolean {
  * 3. signature over the raw on-wire `segment0.segment1`: RS256 (RSA ≥ 2048) or
  *    ES256 (P-256; raw r||s or DER) against every matching anchor key →
  *    `signature_invalid`; then claims JSON with exact types (and, in strict
- *    mode, iss/sub/aud/iat/exp/nonce present) → `malformed`;
+ *    mode, iss/sub/aud/iat/exp/nonce present, the strings non-empty) → `malformed`;
  * 4. `version` other than absent, "" or "v1" → `unknown_version`;
- * 5. time: now + skew < iat → `not_yet_valid`; now − skew ≥ exp → `expired`;
- *    now − iat > maxValidity → `expired`;
+ * 5. time (claims in seconds, skew and maxValidity in ms): now + skew < iat, or
+ *    now + skew < nbf when the token has one (RFC 7519 §4.1.5) → `not_yet_valid`;
+ *    now − skew ≥ exp → `expired`; now − iat > maxValidity → `expired`;
  * 6. `aud` ≠ the configured audience → `wrong_audience`;
  * 7. CSR binding → `claim_mismatch`: `device_name` = the subject CN
  *    (case-sensitive); each non-empty `san_dns` / `san_rfc822` / `san_upn`
@@ -287,8 +289,10 @@ export class SignedTokenValidator implements ChallengeValidator, ChallengeStatus
     const claims = readClaims(jws.payload);
     if ("error" in claims) throw new Refusal("malformed", claims.error);
     if (this.#strict) {
-      const missing = STRICT_CLAIMS.find((k) => claims[k] === undefined);
-      if (missing) throw new Refusal("malformed", `claim ${missing} is required (strict mode)`);
+      // An empty string is no value (certctl's Go structs read "" and absent alike): a signed `nonce: ""` would pass
+      // with nothing stored (replayable until exp), `sub: ""` and `iss: ""` would put every such token in one rate-limit key.
+      const missing = STRICT_CLAIMS.find((k) => claims[k] === undefined || claims[k] === "");
+      if (missing) throw new Refusal("malformed", `claim ${missing} is required (strict mode)${claims[missing] === "" ? " and must not be empty" : ""}`);
     }
 
     // Gate 4: version.
@@ -299,6 +303,8 @@ export class SignedTokenValidator implements ChallengeValidator, ChallengeStatus
     // Gate 5: time.
     const now = this.#now().getTime();
     if (claims.iat !== undefined && now + this.#skew < claims.iat * 1000) throw new Refusal("not_yet_valid", "the token is not valid yet (iat is in the future)");
+    // RFC 7519 §4.1.5: a token that names a not-before time MUST NOT be accepted before it (certctl ignores nbf).
+    if (claims.nbf !== undefined && now + this.#skew < claims.nbf * 1000) throw new Refusal("not_yet_valid", "the token is not valid yet (nbf is in the future)");
     if (claims.exp !== undefined && now - this.#skew >= claims.exp * 1000) throw new Refusal("expired", "the token has expired");
     if (this.#maxValidity !== false && claims.iat !== undefined && now - claims.iat * 1000 > this.#maxValidity) {
       throw new Refusal("expired", `the token was issued more than ${this.#maxValidity / 1000} s ago`);

@@ -118,6 +118,8 @@ export class TrustAnchorPool {
   readonly #now: () => Date;
   readonly #path: string | undefined;
   #lastError: TrustAnchorError | undefined;
+  /** Settles when the last reload called has; undefined when none is under way. */
+  #tail: Promise<void> | undefined;
 
   private constructor(loaded: Loaded, now: () => Date, path: string | undefined) {
     this.#loaded = loaded;
@@ -169,9 +171,27 @@ export class TrustAnchorPool {
    * Replaces the pool with `pem`, or with the file's current contents when
    * the pool came from a file and `pem` is omitted. All or nothing.
    *
+   * Reloads take effect in the order they were called: one called while another is still reading its file waits for
+   * it, so the last one called decides the pool (and `lastReloadError`), never a slower earlier read. With `pem` and
+   * no reload under way, the pool is swapped before `reload` returns.
+   *
    * @throws {@link TrustAnchorError} `ERR_TRUST_ANCHORS` when the new bundle is refused; the old pool stays in use.
    */
-  async reload(pem?: string): Promise<readonly TrustAnchor[]> {
+  reload(pem?: string): Promise<readonly TrustAnchor[]> {
+    const previous = this.#tail;
+    const run = previous === undefined ? this.#reloadNow(pem) : previous.then(() => this.#reloadNow(pem));
+    const tail: Promise<void> = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#tail = tail;
+    void tail.then(() => {
+      if (this.#tail === tail) this.#tail = undefined;
+    });
+    return run;
+  }
+
+  async #reloadNow(pem: string | undefined): Promise<readonly TrustAnchor[]> {
     try {
       let text = pem;
       if (text === undefined) {
