@@ -229,6 +229,10 @@ function parseCa(i: number, value: unknown, env: Env): UpstreamCa {
   const name = str(`cas[${i}].name`, o.name);
   const what = `CA ${JSON.stringify(name)}`;
   if (/[,/%\s]/.test(name)) throw new ConfigError(`${what}: the name must not contain a comma, slash, percent sign or space (it goes into device URLs)`);
+  // As @scep/proxy's CA registry refuses them (no device URL can carry them), here, before the proxy listens: one line, exit 2.
+  if (/[\u0000-\u001f\u007f]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(name)) {
+    throw new ConfigError(`${what}: the name must be well-formed text without control characters (it goes into device URLs)`);
+  }
   const type = o.type;
   if (!CA_TYPES.includes(type as CaType)) throw new ConfigError(`${what}: type must be one of ${CA_TYPES.join(", ")}, got ${JSON.stringify(type)}`);
   const ca: UpstreamCa = {

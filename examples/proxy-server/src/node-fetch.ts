@@ -7,6 +7,12 @@ export type FetchHandler = (request: Request, meta: { remoteAddress?: string | u
 
 class TooLarge extends Error {}
 
+/**
+ * Methods a WHATWG `Request` refuses to carry (Fetch §2.2.1 "forbidden method", compared case-insensitively; its
+ * constructor throws a TypeError for them). node:http hands TRACE and TRACK to the request listener like any request.
+ */
+const FORBIDDEN_METHODS: ReadonlySet<string> = new Set(["CONNECT", "TRACE", "TRACK"]);
+
 async function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) throw new TooLarge();
@@ -23,10 +29,12 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Ar
 /**
  * Answers `req` with `handler`: a `Request` whose URL is the request target exactly as sent (so a raw `+`
  * in a GET `message` survives), its headers, and for other methods than GET/HEAD its body, which is
- * refused with 413 when larger than `maxBodyBytes` (never cut). A handler that throws gets a generic 500,
- * its error goes to `onError`.
+ * refused with 413 when larger than `maxBodyBytes` (never cut). A method no `Request` can carry (TRACE, TRACK,
+ * CONNECT) is the client's mistake: 405 `method not allowed` with `options.allow` as `Allow` (RFC 9110 §15.5.6;
+ * default `GET, HEAD, POST`), the handler not called. A handler that throws gets a generic 500, its error goes to
+ * `onError`.
  */
-export async function serveFetch(handler: FetchHandler, req: IncomingMessage, res: ServerResponse, options: { maxBodyBytes: number; onError: (error: unknown) => void }): Promise<void> {
+export async function serveFetch(handler: FetchHandler, req: IncomingMessage, res: ServerResponse, options: { maxBodyBytes: number; allow?: string; onError: (error: unknown) => void }): Promise<void> {
   try {
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {
@@ -38,6 +46,12 @@ export async function serveFetch(handler: FetchHandler, req: IncomingMessage, re
     if (!target.startsWith("/")) {
       res.writeHead(400, { "content-type": "text/plain; charset=utf-8" });
       res.end("bad request target\n");
+      return;
+    }
+    if (FORBIDDEN_METHODS.has(method.toUpperCase())) {
+      res.writeHead(405, { "content-type": "text/plain; charset=utf-8", allow: options.allow ?? "GET, HEAD, POST" });
+      res.end("method not allowed\n");
+      req.resume();
       return;
     }
     let body: Uint8Array<ArrayBuffer> | undefined;

@@ -59,12 +59,15 @@ export class ListenError extends Error {
  * then waits for it (`config.redisStartTimeoutSeconds`), answering `/healthz` 200 and everything else 503 +
  * Retry-After "waiting for Redis" meanwhile; `options.signal` (SIGTERM in `main.ts`) aborts that wait.
  *
- * @throws ListenError when it cannot listen; RedisConnectError when Redis cannot be reached (see {@link redisStores});
+ * @throws ProxyConfigError (`ERR_PROXY_CONFIG`, from @scep/proxy's CA registry) for a CA it refuses, before anything
+ *   listens; ListenError when it cannot listen; RedisConnectError when Redis cannot be reached (see {@link redisStores});
  *   `options.signal`'s reason when it aborts the wait. The listener is closed then.
  */
 export async function startProxy(config: ProxyConfig, options: { log?: (entry: Record<string, unknown>) => void; now?: () => Date; signal?: AbortSignal } = {}): Promise<RunningProxy> {
   const log = options.log ?? logLine;
   const now = options.now ?? (() => new Date());
+  // Before anything listens or connects: a CA the registry refuses (ProxyConfigError) leaves no port bound, no Redis open.
+  const cas = new MemoryCaRegistry(caConfigs(config), config.defaultCa === undefined ? {} : { defaultName: config.defaultCa });
   // Slow clients and floods: header, request, body (408) and keep-alive timeouts, at most maxInFlight requests
   // (503 + Retry-After; the probes are not counted), maxConnections sockets: as the example servers.
   // Until the stores are open (Redis not up yet) the process is alive but not ready.
@@ -86,7 +89,6 @@ export async function startProxy(config: ProxyConfig, options: { log?: (entry: R
     server.closeAllConnections();
     throw e;
   }
-  const cas = new MemoryCaRegistry(caConfigs(config), config.defaultCa === undefined ? {} : { defaultName: config.defaultCa });
   const events = new EventLog();
   const upstream = new HttpUpstream({
     timeoutMs: config.upstreamTimeoutMs,
@@ -130,8 +132,8 @@ export async function startProxy(config: ProxyConfig, options: { log?: (entry: R
     const path = rawPath(req.url ?? "/");
     // /healthz and /readyz, as the example servers answer them (readiness: Redis connected, when configured).
     if (answerProbe(req, res, path, stores.checks)) return;
-    if (admin.owns(path)) return void serveFetch((r, meta) => admin.fetch(r, meta), req, res, { maxBodyBytes: MAX_ADMIN_BODY, onError });
-    if (path === config.path || path.startsWith(`${config.path}/`)) return void serveFetch((r, meta) => proxy.fetch(r, meta), req, res, { maxBodyBytes: config.maxBodyBytes, onError });
+    if (admin.owns(path)) return void serveFetch((r, meta) => admin.fetch(r, meta), req, res, { maxBodyBytes: MAX_ADMIN_BODY, allow: "GET, HEAD, POST, DELETE", onError });
+    if (path === config.path || path.startsWith(`${config.path}/`)) return void serveFetch((r, meta) => proxy.fetch(r, meta), req, res, { maxBodyBytes: config.maxBodyBytes, allow: "GET, HEAD, POST", onError });
     res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
     res.end("not found\n");
   };

@@ -253,16 +253,28 @@ describe("POST /admin/profiles", () => {
     expect(((await ndes.json()) as { url: string }).url.split("/").pop()).toHaveLength(4065);
   });
 
-  it("a challengeRetrievedAt whose challenge would expire after the last Date (+275760-09-13) → 400, nothing written; the latest that fits is taken", async () => {
+  it("a challengeRetrievedAt whose challenge would expire after the last Date (+275760-09-13) → 400, nothing written; the latest that fits is refused as in the future, never a 500", async () => {
     const { call, profiles } = setup();
     const ttl = 57 * 60_000;
     for (const at of [Number.MAX_SAFE_INTEGER, 8.64e15, 8.64e15 - ttl + 1]) {
       const res = await call("POST", "/admin/profiles", { hostId: "h", profileId: "p", caName: "ndes", challengeRetrievedAt: at });
       expect([at, res.status, await res.json()]).toEqual([at, 400, { error: "challengeRetrievedAt is too late: the challenge would expire after the last date there is (+275760-09-13)" }]);
     }
-    expect(await profiles.get({ hostId: "h", profileId: "p", caName: "ndes" })).toBeUndefined();
     const last = await call("POST", "/admin/profiles", { hostId: "h", profileId: "p", caName: "ndes", challengeRetrievedAt: 8.64e15 - ttl });
-    expect([last.status, ((await last.json()) as { challengeExpiresAt: string }).challengeExpiresAt]).toEqual([201, "+275760-09-13T00:00:00.000Z"]);
+    expect([last.status, await last.json()]).toEqual([400, { error: "challengeRetrievedAt is in the future: give milliseconds since 1970 (not microseconds)" }]);
+    expect(await profiles.get({ hostId: "h", profileId: "p", caName: "ndes" })).toBeUndefined();
+  });
+
+  it("a challengeRetrievedAt in microseconds, or more than the challenge's window ahead of now → 400 naming the unit, nothing written; within the window (clock skew) → 201", async () => {
+    // @scep/proxy refuses such a record at the device's enrollment (challenge failed, requeued); the MDM hears it here.
+    const { call, profiles } = setup();
+    const key = { hostId: "h", profileId: "p", caName: "ndes" };
+    for (const at of [T0 * 1000, T0 + 57 * 60_000 + 1]) {
+      const res = await call("POST", "/admin/profiles", { ...key, challengeRetrievedAt: at });
+      expect([at, res.status, await res.json()]).toEqual([at, 400, { error: "challengeRetrievedAt is in the future: give milliseconds since 1970 (not microseconds)" }]);
+    }
+    expect(await profiles.get(key)).toBeUndefined();
+    expect((await call("POST", "/admin/profiles", { ...key, challengeRetrievedAt: T0 + 30_000 })).status).toBe(201);
   });
 
   it("503 with Retry-After when the challenge or profile store is down", async () => {

@@ -161,6 +161,9 @@ describe("proxy-server configuration", () => {
     ["an unknown top-level key", { cas: [CORP], bogus: 1 }, {}, [], expect.stringMatching(/^\/srv\/proxy\.json: unknown key "bogus" \(allowed: /)],
     ["an unknown CA type", { cas: [{ ...CORP, type: "digicert" }] }, {}, [], 'CA "corp": type must be one of ndes, smallstep, custom, got "digicert"'],
     ["a CA name with a comma", { cas: [{ ...CORP, name: "a,b" }] }, {}, [], 'CA "a,b": the name must not contain a comma, slash, percent sign or space (it goes into device URLs)'],
+    // Before, these passed here and @scep/proxy's CA registry refused them once the proxy listened (exit 1, not 2).
+    ["a CA name with a control character", { cas: [{ ...CORP, name: "co\u0007rp" }] }, {}, [], 'CA "co\\u0007rp": the name must be well-formed text without control characters (it goes into device URLs)'],
+    ["a CA name with a lone UTF-16 surrogate", "{\"cas\": [{\"name\": \"corp\\ud800\", \"type\": \"custom\", \"url\": \"http://127.0.0.1:8080/scep\"}]}", {}, [], 'CA "corp\\ud800": the name must be well-formed text without control characters (it goes into device URLs)'],
     ["two CAs of one name", { cas: [CORP, CORP] }, {}, [], 'two CAs are named "corp"'],
     ["a non-http URL", { cas: [{ ...CORP, url: "ftp://x/scep" }] }, {}, [], 'CA "corp": url must be an http:// or https:// URL, got a ftp: URL'],
     ["credentials in a URL", { cas: [{ ...CORP, url: "http://u:p@x/scep" }] }, {}, [], 'CA "corp": url must not hold credentials (give them as username/passwordEnv)'],

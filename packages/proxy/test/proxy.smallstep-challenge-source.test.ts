@@ -162,6 +162,24 @@ describe("Smallstep SCEPChallenge webhook", () => {
     expect(e.message).not.toMatch(/aaaa|bbbb|abc/);
   });
 
+  // An access gateway (Okta, a WAF) in front of the webhook answers 200 with its login page; one line of HTML has no
+  // control character and fits 255 characters, so it was taken as the challenge, put in the device's profile, and
+  // refused by the CA (a failed enrollment instead of a typed error at registration).
+  it.each([
+    ["a one-line login page as text/html", "text/html; charset=utf-8", "<html><body>Sign in</body></html>"],
+    ["a page sent as text/plain that opens with <!DOCTYPE html>", "text/plain", "<!DOCTYPE html><title>Sign in</title>"],
+    ["an XHTML page", "application/xhtml+xml", "<?xml version=\"1.0\"?><html/>"],
+  ])("200 with %s → ERR_PROXY_SMALLSTEP_INVALID, not a challenge", async (_name, type, body) => {
+    const w = await webhook((_req, res) => res.writeHead(200, { "content-type": type }).end(body));
+    const e = await failure(source().fetchChallenge(ca(w.url)));
+    expect(e).toMatchObject({ code: "ERR_PROXY_SMALLSTEP_INVALID", retryable: false, message: "Smallstep webhook answered an HTML page, not a challenge" });
+  });
+
+  it("a challenge that merely starts with < is still a challenge", async () => {
+    const w = await webhook((_req, res) => res.writeHead(200, { "content-type": "text/plain" }).end("<htm1-x7Qp>"));
+    expect((await source().fetchChallenge(ca(w.url))).challenge).toBe("<htm1-x7Qp>");
+  });
+
   it("255 characters is still a challenge", async () => {
     const w = await webhook((_req, res) => res.end("z".repeat(255)));
     await expect(source().fetchChallenge(ca(w.url))).resolves.toMatchObject({ challenge: "z".repeat(255) });

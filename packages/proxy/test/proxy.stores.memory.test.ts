@@ -32,8 +32,10 @@ describe("MemoryCaRegistry", () => {
 
   it.each([
     ["a duplicate name", [ndes, { ...custom, name: "ndes" }], {}, "CA #2: the name is configured twice"],
-    ["an empty name", [{ ...ndes, name: "" }], {}, "CA #1: name must be a non-empty string without control characters"],
-    ["a control character in the name", [{ ...ndes, name: "a\nb" }], {}, "CA #1: name must be a non-empty string without control characters"],
+    ["an empty name", [{ ...ndes, name: "" }], {}, "CA #1: name must be a non-empty string without control characters or lone surrogates"],
+    ["a control character in the name", [{ ...ndes, name: "a\nb" }], {}, "CA #1: name must be a non-empty string without control characters or lone surrogates"],
+    // No device URL can carry it: buildIdentifier refuses it (bad_encoding), and percent-encoded UTF-8 never decodes to it.
+    ["a lone UTF-16 surrogate in the name", [ndes, { ...custom, name: "corp\ud800" }], {}, "CA #2: name must be a non-empty string without control characters or lone surrogates"],
     ["an unknown type", [{ ...ndes, type: "est" as CaConfig["type"] }], {}, "CA #1: type must be one of ndes, smallstep, custom"],
     ["a relative URL", [{ ...ndes, url: "/scep" }], {}, "CA #1: url is not an absolute URL"],
     ["a non-http URL", [{ ...ndes, url: "ftp://ndes.example/" }], {}, "CA #1: url must be http or https"],

@@ -53,7 +53,7 @@ export const DEFAULT_CHALLENGE_TTL_MS: Readonly<Record<CaType, number>> = {
  * @group CAs
  */
 export interface CaConfig {
-  /** Unique name; the identifier's third field. Non-empty, no control characters. */
+  /** Unique name; the identifier's third field. Non-empty, no control characters, no lone UTF-16 surrogates. */
   name: string;
   /** Which challenge lifecycle applies. */
   type: CaType;

@@ -17,8 +17,10 @@ export interface MemoryCaRegistryOptions {
 
 function validate(ca: CaConfig, index: number): CaConfig {
   const where = `CA #${index + 1}`;
-  if (typeof ca?.name !== "string" || ca.name === "" || CONTROL_CHARACTER.test(ca.name)) {
-    throw new ProxyConfigError(`${where}: name must be a non-empty string without control characters`);
+  // A lone surrogate has no UTF-8: no device URL can carry the name (buildIdentifier refuses it, and a URL's
+  // percent-encoded UTF-8 never decodes to it), so the CA could never be reached.
+  if (typeof ca?.name !== "string" || ca.name === "" || CONTROL_CHARACTER.test(ca.name) || LONE_SURROGATE.test(ca.name)) {
+    throw new ProxyConfigError(`${where}: name must be a non-empty string without control characters or lone surrogates`);
   }
   if (!CA_TYPES.includes(ca.type)) throw new ProxyConfigError(`${where}: type must be one of ${CA_TYPES.join(", ")}`);
   let url: URL;
@@ -52,7 +54,8 @@ function validate(ca: CaConfig, index: number): CaConfig {
  * );
  * ```
  *
- * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) for an empty or duplicate name, an unknown type, a URL that
+ * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) for an empty or duplicate name (or one holding a control
+ * character or a lone UTF-16 surrogate, which no device URL can carry), an unknown type, a URL that
  * is not absolute http(s), a `challengeTtlMs` that is not an integer number of milliseconds from 1 to 31 536 000 000
  * (365 days), a `caIdentifier` that is empty, longer than 255 characters or holds a control character or a lone
  * surrogate, or a `defaultName` not configured.

@@ -306,7 +306,8 @@ export class SmallstepEmptyError extends ChallengeSourceError {
 /**
  * The Smallstep challenge webhook answered 200 with a body that cannot be a
  * challengePassword: longer than 255 characters (PKCS#9
- * `ub-challenge-password`), not UTF-8, or holding control characters.
+ * `ub-challenge-password`), not UTF-8, holding control characters, or an
+ * HTML page (an access gateway's login page in front of the webhook).
  *
  * @example
  * ```ts

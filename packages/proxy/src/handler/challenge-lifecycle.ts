@@ -4,8 +4,10 @@
  *
  * - `ndes` / `smallstep`: the challenge (inside the CSR, which the proxy does
  *   not open) was fetched when the MDM rendered the profile; valid while
- *   `now < challengeRetrievedAt + ttl` (57 / 4 minutes by default). A record
- *   without `challengeRetrievedAt` fails.
+ *   `now < challengeRetrievedAt + ttl` (57 / 4 minutes by default; all in ms
+ *   since 1970). A record without `challengeRetrievedAt`, or with one more
+ *   than `ttl` ahead of `now` (a unit mistake, not clock skew), fails
+ *   (`challenge_failed`, requeued).
  * - `custom`: when the record keeps a `challengeHash` (the challenge of the URL it was last registered with), an
  *   identifier with another challenge is `challenge_superseded`: nothing is consumed and the caller does not
  *   requeue (the MDM already delivered the current URL). Then the identifier's challenge is consumed from the `ChallengeStore`
@@ -71,5 +73,10 @@ export async function checkChallenge(
   }
   const retrievedAt = record.challengeRetrievedAt;
   if (typeof retrievedAt !== "number" || !Number.isFinite(retrievedAt)) return { ok: false, reason: "challenge_failed" };
-  return context.nowMs < retrievedAt + challengeTtlMs(ca) ? { ok: true } : { ok: false, reason: "challenge_expired" };
+  const ttl = challengeTtlMs(ca);
+  // A fetch time more than a whole window ahead of the clock is no clock skew but a wrong record (microseconds or
+  // seconds × 1000 for milliseconds): taken as it is, the window would outlast the CA's own (NDES keeps a challenge
+  // 60 minutes) by years, and the profile would never be requeued. Invalid, so it is requeued with a fresh fetch.
+  if (retrievedAt > context.nowMs + ttl) return { ok: false, reason: "challenge_failed" };
+  return context.nowMs < retrievedAt + ttl ? { ok: true } : { ok: false, reason: "challenge_expired" };
 }

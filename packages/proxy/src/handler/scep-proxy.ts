@@ -10,6 +10,7 @@ import type { CaRegistry } from "../cas/ca-registry.js";
 import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
 import { parseIdentifier, type ProxyIdentifier } from "../identifier.js";
 import { deadline } from "../lib/deadline.js";
+import { unusableAnswer } from "../lib/upstream-answer.js";
 import { BODY_BYTES, TIMER_MS, booleanOption, functionOption, integerOption, objectOption } from "../lib/options.js";
 import type { ProfileKey, ProfileRecord, ProfileStore } from "../stores/profile-store.js";
 import { HttpUpstream } from "../upstream/http-upstream.js";
@@ -222,7 +223,9 @@ function normaliseBase(basePath: string | undefined): string {
  *    device's key); another transactionID, another key or a message whose signature does not verify is refused as
  *    above. A RenewalReq spends its challenge as before, without a binding;
  * 6. forward, and return the upstream's status, bytes and content type unchanged (a PKIOperation's CertRep status and
- *    failInfo go to the event as `certRep`, read without a key); 504 `upstream timed out`,
+ *    failInfo go to the event as `certRep`, read without a key); a 2xx no SCEP client can use, a PKIOperation or
+ *    GetCACert with an empty body or a GetCACert PKCS#7 without certificates (RFC 8894 §4.2.1.2), is a failure of the
+ *    upstream (reason `other`): 502 `upstream failed`, never passed on; 504 `upstream timed out`,
  *    502 `upstream failed` (for an upstream 503 or 429 with `Retry-After`: the upstream's, clamped to 1–3600 s,
  *    30 s when it sent none; not when a `custom` CA's one-time challenge stays consumed by a request whose re-send
  *    cannot pass: a RenewalReq, `forwardResends: false`, a store without `isSpentBy`). When the challenge stays
@@ -330,6 +333,10 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     try {
       // abortable: the deadline holds even for an Upstream that ignores the signal.
       const res = await abortable(call(limit.signal), limit.signal);
+      // A 2xx no client can use (an empty CertRep or CA certificate, a PKCS#7 without certificates): the upstream
+      // failed, not a reply to pass on. Reason `other`; a consumed challenge stays spent (the CA may have issued).
+      const unusable = unusableAnswer(event.operation, res.body);
+      if (unusable !== undefined) throw new UpstreamError("other", unusable);
       const headers: Record<string, string> = {};
       if (res.contentType !== null) headers["content-type"] = res.contentType;
       event.status = res.status;
@@ -385,8 +392,8 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
   async function servesWithoutIdentifier(ca: CaConfig, request: Request): Promise<boolean> {
     const limit = deadline(upstreamTimeoutMs, request.signal);
     try {
-      await abortable(upstream.getCACert(ca, undefined, { signal: limit.signal }), limit.signal);
-      return true;
+      const res = await abortable(upstream.getCACert(ca, undefined, { signal: limit.signal }), limit.signal);
+      return unusableAnswer("GetCACert", res.body) === undefined;
     } catch {
       return false;
     } finally {

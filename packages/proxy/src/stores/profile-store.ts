@@ -54,7 +54,10 @@ export interface ProfileRecord extends ProfileKey {
   status: DeliveryStatus;
   /** The device's platform (`darwin`, `windows`, `ios`…), matched against a CA's `exemptPlatforms`. */
   platform?: string;
-  /** When the NDES or Smallstep challenge in the profile was fetched, ms since the epoch. */
+  /**
+   * When the NDES or Smallstep challenge in the profile was fetched, ms since the epoch (not seconds, not µs). The proxy
+   * takes one more than the challenge's whole window ahead of its clock as a wrong record: `challenge failed`, requeued.
+   */
   challengeRetrievedAt?: number;
   /**
    * A `custom` CA: the SHA-256 (64 lower-case hex digits, `challengeHash(challenge)`) of the one-time challenge in the

@@ -63,7 +63,9 @@ const mediaType = (contentType: string | null): string => (contentType ?? "").sp
  * - A 2xx answer with the wrong content type (HTML from a gateway instead of
  *   `application/x-pki-message`, or a GetCACert that is neither
  *   `application/x-x509-ca-cert` nor `application/x-x509-ca-ra-cert`) is a
- *   failure, reason `other`.
+ *   failure, reason `other`; so is a GetCACaps whose body is an HTML (or XML)
+ *   page instead of caps (whatever its content type), also when asked before a
+ *   PKIOperation (which then is not sent: `beforeRequest`).
  * - User info in a CA URL (`https://user:pass@host/…`) is sent as HTTP Basic
  *   authentication, never in the URL.
  * - A failure before any byte of the request went out has
@@ -121,7 +123,9 @@ export class HttpUpstream implements Upstream {
   /** {@inheritDoc Upstream.getCACaps} */
   async getCACaps(ca: CaConfig, options: UpstreamCallOptions = {}): Promise<UpstreamResponse> {
     const res = await this.#call(ca, "GET", { operation: "GetCACaps" }, undefined, options.signal);
-    this.#remember(ca.url, new TextDecoder().decode(res.body));
+    const text = new TextDecoder().decode(res.body);
+    if (isMarkup(text)) throw htmlCaps();
+    this.#remember(ca.url, text);
     return res;
   }
 
@@ -161,7 +165,13 @@ export class HttpUpstream implements Upstream {
     if (!inFlight) {
       inFlight = this.#call(ca, "GET", { operation: "GetCACaps" }, undefined, undefined)
         .then(
-          (res) => this.#remember(ca.url, new TextDecoder().decode(res.body)),
+          (res) => {
+            const text = new TextDecoder().decode(res.body);
+            // A login or error page (a gateway in front of the CA, a URL that is no SCEP endpoint) holds no caps, and
+            // says nothing reached the CA: the PKIOperation is not sent (capsFailedFirst: beforeRequest).
+            if (isMarkup(text)) throw htmlCaps();
+            return this.#remember(ca.url, text);
+          },
           (e: unknown) => {
             // An upstream that answers GetCACaps with an HTTP error has no caps (RFC 8894 §3.5.2: GET only). A
             // transient one (5xx but 501, 429 Too Many Requests, 408 Request Timeout) says nothing about the caps:
@@ -282,6 +292,18 @@ function capsFailedFirst(e: unknown): UpstreamError {
   const status = e instanceof UpstreamError && e.status !== undefined ? { status: e.status } : {};
   return new UpstreamError(reason, `GetCACaps before the PKIOperation: ${message}`, { cause: e, ...status, beforeRequest: true });
 }
+
+/**
+ * Whether a GetCACaps body is a markup page (HTML or XML: its first character, after a byte-order mark and white
+ * space, is `<`), not caps. RFC 8894 §3.5.2: caps are keywords, one per line; none starts with `<`. Judged by the
+ * body, not the Content-Type, which old CAs set to anything.
+ */
+function isMarkup(text: string): boolean {
+  return /^[\ufeff\s]*</.test(text);
+}
+
+/** The GetCACaps answer was a markup page: reason `other`. */
+const htmlCaps = (): UpstreamError => new UpstreamError("other", "upstream answered GetCACaps with an HTML page, not capabilities");
 
 /** How long "no caps" is remembered after a transient HTTP error on GetCACaps, in ms (at most `capsTtlMs`). */
 const TRANSIENT_CAPS_TTL_MS = 30_000;
