@@ -15,6 +15,7 @@ import {
   normalizeSerialNumber,
   type ChallengeStore,
   type RevocationReason,
+  type ScepOutcome,
   type ScepServer,
   type Transaction,
   type TransactionStore,
@@ -67,6 +68,12 @@ export interface AdminApiOptions {
   now?: () => Date;
   /** Where `POST challenges` issues one-time challenges (undefined: the route answers 409). */
   challenges?: ChallengeStore;
+  /**
+   * The profiles that take one-time challenges (configuration file `"challenge": "one-time"`), by name: `POST
+   * challenges` for any other profile answers 409 naming these, instead of issuing a challenge that profile never
+   * accepts. Undefined: every profile does (one profile, `--one-time-challenges`).
+   */
+  oneTimeChallengeProfiles?: readonly string[];
   /** Lifetime of an issued one-time challenge when the request gives none, in ms (default one hour). */
   challengeTtlMs?: number;
   /** The embedded CA: `GET certificates` reads a page of its index (`listPage`), `POST revoke` revokes through it. */
@@ -137,6 +144,9 @@ function canonicalPath(path: string): string {
   return m ? `${ADMIN_PREFIX}${m[1]}${m[2] ?? ""}` : path;
 }
 
+/** The outcomes an activity entry has (`@scep/core`'s ScepOutcome): what `GET activity?outcome=` takes. */
+const OUTCOMES: ReadonlySet<string> = new Set(["success", "failure", "pending", "rejected", "error"] satisfies ScepOutcome[]);
+
 /** The activity filter chips: an enrollment kind, or a challenge kind. */
 const KIND_FILTERS = new Set(["initial", "renewal", "poll", "query", "ca", "proxy", "other"]);
 
@@ -145,7 +155,8 @@ const KIND_FILTERS = new Set(["initial", "renewal", "poll", "query", "ca", "prox
  * docs/admin-api.openapi.yaml):
  *
  * - `GET /admin/scep/profiles`: `{ profiles: [...] }`, the server's per-profile snapshot plus `redis`;
- * - `GET /admin/scep/activity?filter=initial|renewal|intune|static&outcome=…&limit=…`: `{ activity: [...] }`, newest first,
+ * - `GET /admin/scep/activity?filter=initial|renewal|intune|static&outcome=…&limit=…`: `{ activity: [...] }`, newest first
+ *   (`outcome`: success, failure, pending, rejected or error, else 400; `limit` 1 to 1000, default 100),
  *   each entry with the client's address as `clientAddress` when known (the TCP peer: behind a reverse proxy, the proxy's);
  * - `GET /admin/scep/pending`: `{ pending: [{ profile, transactionId, subject, status, ageSeconds }] }`, oldest first;
  * - `POST /admin/scep/approve` and `/reject` with `{ "transactionId": "…", "profile"?: "…" }` (or the ID as the
@@ -156,7 +167,8 @@ const KIND_FILTERS = new Set(["initial", "renewal", "poll", "query", "ca", "prox
  *   yet valid (an unknown transaction is still 404, a decided one 409 naming its status), 502 when the issue hook
  *   answered what an approve cannot take (`ERR_ISSUE_HOOK`: PENDING again, or a certificate for another key; a hook
  *   that throws an error of its own is a 500), 503 + `Retry-After` (seconds) while the CA key's worker is unavailable;
- * - `POST /admin/scep/challenges` with `{ "profile"?, "ttlSeconds"? }`: 201 `{ profile, challenge, expiresAt, expiresInSeconds }`;
+ * - `POST /admin/scep/challenges` with `{ "profile"?, "ttlSeconds"? }`: 201 `{ profile, challenge, expiresAt, expiresInSeconds }`,
+ *   409 for a profile that takes no one-time challenges (`oneTimeChallengeProfiles`);
  * - `GET /admin/scep/certificates?subject=&serial=&page=1&pageSize=50&profile=`: `{ certificates, page, pageSize, total }`, newest first
  *   (`profile`: that profile's own CA, when it has one);
  * - `POST /admin/scep/revoke` with `{ "serialNumber": "…", "reason"?: "keyCompromise", "profile"?: "…" }`: `{ serialNumber, subject, reason, revokedAt, created, updated, alsoRevoked }`;
@@ -277,6 +289,9 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         const kinds = filters.filter((f) => KIND_FILTERS.has(f));
         const challenges = filters.filter((f) => !KIND_FILTERS.has(f));
         const outcomes = url.searchParams.getAll("outcome").flatMap((f) => f.split(",")).filter((f) => f !== "");
+        // An outcome no entry can have (a typo: `failed`) is a 400 naming the five, not an empty list that reads as
+        // "no failures".
+        if (outcomes.some((f) => !OUTCOMES.has(f))) throw new BadRequest(`outcome must be one of ${[...OUTCOMES].join(", ")} (repeat it or separate with commas)`);
         const limit = positive(url.searchParams.get("limit"), 100, "limit", 1000);
         const profile = knownProfile(url.searchParams.get("profile"));
         const activity = o.activity.list({
@@ -309,6 +324,8 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
         const body = await readJson(request);
         const profile = knownProfile(stringField(body, "profile", false) ?? url.searchParams.get("profile")) ?? o.defaultProfile;
         if (!o.challenges) return json(409, { error: `profile ${profile} does not take one-time challenges (start the server with --one-time-challenges)` });
+        const takers = o.oneTimeChallengeProfiles;
+        if (takers && !takers.includes(profile)) return json(409, { error: `profile ${profile} does not take one-time challenges (profiles that do: ${takers.join(", ")}; give "profile")` });
         const ttl = body.ttlSeconds;
         if (ttl !== undefined && (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 60 || ttl > 7 * 86_400)) throw new BadRequest("ttlSeconds must be an integer from 60 to 604800");
         const ttlMs = ttl === undefined ? (o.challengeTtlMs ?? 3_600_000) : ttl * 1000;

@@ -122,8 +122,8 @@ export const SETTINGS = [
   ["--pending", "SCEP_PENDING", "false", "answer new enrollments PENDING until an operator approves them through the admin API (renewals are issued at once): set `SCEP_ADMIN_TOKEN`, or share `--redis-url` with a replica that has it; without either the banner warns that nothing here can approve"],
   ["--cert-files", "SCEP_CERT_FILES", "false", "also write each issued certificate to `<data-dir>/certs/<serial>.pem` (`index.jsonl` always holds them; a file per certificate costs ~0.5 ms a request)"],
   ["--max-body", "SCEP_MAX_BODY", "65536", "largest PKIOperation body in bytes (larger: HTTP 413)"],
-  ["", "SCEP_ADMIN_TOKEN", "(unset)", "at least 16 characters; enables the admin API under `/admin/scep/` (profiles, activity, pending, approve, reject, challenges, certificates, revoke, reload-trust, stats: see [Admin API](#admin-api)) with `Authorization: Bearer <token>`, and the admin page at `/admin/scep`"],
-  ["", "SCEP_METRICS_TOKEN", "(unset)", "at least 16 characters; `GET /metrics` (Prometheus text) then needs `Authorization: Bearer <token>` (401 without, 403 wrong); unset, it is open. `/healthz` and `/readyz` are always open"],
+  ["", "SCEP_ADMIN_TOKEN", "(unset)", "at least 16 characters, visible ASCII (no spaces); enables the admin API under `/admin/scep/` (profiles, activity, pending, approve, reject, challenges, certificates, revoke, reload-trust, stats: see [Admin API](#admin-api)) with `Authorization: Bearer <token>`, and the admin page at `/admin/scep`"],
+  ["", "SCEP_METRICS_TOKEN", "(unset)", "at least 16 characters, visible ASCII (no spaces); `GET /metrics` (Prometheus text) then needs `Authorization: Bearer <token>` (401 without, 403 wrong); unset, it is open. `/healthz` and `/readyz` are always open"],
   ["--request-timeout-ms", "SCEP_REQUEST_TIMEOUT_MS", "30000", "whole request must arrive within this"],
   ["--headers-timeout-ms", "SCEP_HEADERS_TIMEOUT_MS", "10000", "headers must arrive within this (slow-loris guard)"],
   ["--keep-alive-timeout-ms", "SCEP_KEEP_ALIVE_TIMEOUT_MS", "5000", "idle keep-alive connections are closed after this"],
@@ -286,6 +286,23 @@ function keyWorkers([name, value]: [string, string | undefined], processes: numb
 }
 
 /**
+ * A bearer token from the environment (`SCEP_ADMIN_TOKEN`, `SCEP_METRICS_TOKEN`): at least 16 characters, each visible
+ * ASCII (`!` to `~`). A request carries it as `Authorization: Bearer <token>` (RFC 6750 §2.1), which ends the token at
+ * the first space and holds no character beyond ASCII that a client sends as the server reads it; a token with a
+ * space, a tab, a CR left by a Windows-edited env file or a non-ASCII letter would start the server and then refuse
+ * every request (401 or 403). The message never holds the token.
+ *
+ * @throws ConfigError when the token is shorter or holds another character.
+ */
+function checkBearerToken(name: string, token: string | undefined): void {
+  if (token === undefined) return;
+  if (token.length < 16) throw new ConfigError(`${name} must be at least 16 characters`);
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw new ConfigError(`${name} must be visible ASCII characters only (no space, tab, line break or non-ASCII letter): an Authorization: Bearer header cannot carry any other, so no request could match it`);
+  }
+}
+
+/**
  * Reads the configuration from command-line flags and environment variables.
  *
  * @throws ConfigError on an unknown flag or a bad value; `{ help: true }` when `--help` was given.
@@ -377,8 +394,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   if (config.caKeyPassphrase !== undefined && config.caKeyPassphraseFile !== undefined) {
     throw new ConfigError("give SCEP_CA_KEY_PASSPHRASE or SCEP_CA_KEY_PASSPHRASE_FILE, not both");
   }
-  if (config.adminToken !== undefined && config.adminToken.length < 16) throw new ConfigError("SCEP_ADMIN_TOKEN must be at least 16 characters");
-  if (config.metricsToken !== undefined && config.metricsToken.length < 16) throw new ConfigError("SCEP_METRICS_TOKEN must be at least 16 characters");
+  checkBearerToken("SCEP_ADMIN_TOKEN", config.adminToken);
+  checkBearerToken("SCEP_METRICS_TOKEN", config.metricsToken);
   const configFile = path(get("--config", "SCEP_CONFIG")[1]);
   if (configFile !== undefined) {
     if (config.oneTimeChallenges) throw new ConfigError('--one-time-challenges does not go with --config: give a profile "challenge": "one-time" in the file', { showUsage: false });

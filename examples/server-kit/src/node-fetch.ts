@@ -3,7 +3,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { sendPlain } from "./probes.js";
 import { errorFields } from "./store-unavailable.js";
 
-/** Largest body read for such a handler, in bytes (a larger one is cut off; the handler sees the prefix and refuses it). */
+/**
+ * Largest body read for such a handler, in bytes. A larger one is cut off one byte past it: the handler sees a prefix
+ * longer than its own limit (the admin API's is 4096 bytes) and refuses it, never an empty or short body it would take.
+ */
 const MAX_BODY = 16 * 1024;
 
 /**
@@ -56,9 +59,12 @@ async function readBody(req: IncomingMessage): Promise<Uint8Array<ArrayBuffer>> 
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
+    // Kept up to MAX_BODY + 1 bytes, the chunk that crosses the cap included (a chunked body's first chunk may be
+    // 64 KiB): dropping it handed the handler an empty body, which the admin API read as `{}`.
+    const room = MAX_BODY + 1 - size;
+    chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
     size += chunk.length;
     if (size > MAX_BODY) break;
-    chunks.push(chunk);
   }
   return new Uint8Array(Buffer.concat(chunks));
 }

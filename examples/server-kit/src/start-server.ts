@@ -481,7 +481,9 @@ export async function createKit(
     );
   };
   const unobserve = scepMetrics.observe(server); // days-to-expiry gauges of the CA (and RA) certificates
-  const oneTime = settings.some((p) => p.challenge.type === "one-time");
+  // The profiles that take one-time challenges: POST challenges issues for these only (409 for a static one).
+  const oneTimeProfiles = settings.filter((p) => p.challenge.type === "one-time").map((p) => p.name);
+  const oneTime = oneTimeProfiles.length > 0;
   const adminApi = config.adminToken
     ? createAdminApi({
         token: config.adminToken,
@@ -496,7 +498,7 @@ export async function createKit(
         activity,
         profileExtras: () => ({ redis: config.redisUrl !== undefined }),
         ...(trustAnchors.size > 0 ? { trustAnchors } : {}),
-        ...(oneTime ? { challenges: stores.challenges } : {}),
+        ...(oneTime ? { challenges: stores.challenges, oneTimeChallengeProfiles: oneTimeProfiles } : {}),
       })
     : undefined;
   const caCertificatePath = config.caCertPath ?? join(ca.dataDir, "ca.pem");

@@ -139,6 +139,12 @@ describe("parseConfig", () => {
     [[], { SCEP_MAX_CONNECTIONS: "lots" }, 'SCEP_MAX_CONNECTIONS must be an integer from 1 to 1000000, got "lots"'],
     [["--retry-after-seconds", "0"], {}, '--retry-after-seconds must be an integer from 1 to 3600, got "0"'],
     [[], { SCEP_ADMIN_TOKEN: "short" }, "SCEP_ADMIN_TOKEN must be at least 16 characters"],
+    // Tokens no Authorization: Bearer header can carry (a space, a CR from a Windows-edited env file, a non-ASCII
+    // letter): the server started, then refused every admin request or scrape. The message never holds the token.
+    [[], { SCEP_ADMIN_TOKEN: "my admin token 12345" }, "SCEP_ADMIN_TOKEN must be visible ASCII characters only (no space, tab, line break or non-ASCII letter): an Authorization: Bearer header cannot carry any other, so no request could match it"],
+    [[], { SCEP_ADMIN_TOKEN: "0123456789abcdef\r" }, "SCEP_ADMIN_TOKEN must be visible ASCII characters only (no space, tab, line break or non-ASCII letter): an Authorization: Bearer header cannot carry any other, so no request could match it"],
+    [[], { SCEP_METRICS_TOKEN: "pässwörd-0123456789" }, "SCEP_METRICS_TOKEN must be visible ASCII characters only (no space, tab, line break or non-ASCII letter): an Authorization: Bearer header cannot carry any other, so no request could match it"],
+    [[], { SCEP_METRICS_TOKEN: "short" }, "SCEP_METRICS_TOKEN must be at least 16 characters"],
     [["--max-body", "10"], {}, '--max-body must be an integer from 1024 to 1073741824, got "10"'],
     [["--nope"], {}, "unknown option '--nope'"],
     [["--workers", "0"], {}, '--workers must be an integer from 1 to 64 or auto, got "0"'],
@@ -247,7 +253,7 @@ describe("parseConfig", () => {
     const text = usage("express-server");
     expect(text).toContain("PEM certificate of an existing CA (with --ca-key; a DER one is refused: convert it with openssl x509 -inform der), or a bundle of it and the certificates above it");
     expect(text).toContain("its private key, PEM or DER (told apart by the file's bytes): RSA (the CA also decrypts requests; an EC key is refused, exit 2), PKCS#1 or PKCS#8, possibly encrypted (see SCEP_CA_KEY_PASSPHRASE)");
-    expect(text).toContain("at least 16 characters; enables the admin API under /admin/scep/ (profiles, activity, pending, approve, reject, challenges, certificates, revoke, reload-trust, stats: see Admin API)");
+    expect(text).toContain("at least 16 characters, visible ASCII (no spaces); enables the admin API under /admin/scep/ (profiles, activity, pending, approve, reject, challenges, certificates, revoke, reload-trust, stats: see Admin API)");
     expect(text).not.toContain("`");
     expect(text).not.toContain("](#");
   });

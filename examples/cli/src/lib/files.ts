@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { accessSync, constants, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, fsyncSync, linkSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { Certificate } from "@scep/core";
 import { CliError, ExitCode, UsageError } from "./exit.js";
 import type { Context } from "./context.js";
@@ -27,6 +27,8 @@ const FILE_ERRORS: Record<string, string> = {
   EMFILE: "too many open files in this process",
   ENFILE: "too many open files on this machine",
   ENOSPC: "no space left on the device",
+  EDQUOT: "the disk quota is used up",
+  EFBIG: "the file is larger than this process may write (ulimit -f) or the file system holds",
   EROFS: "read-only file system",
   EEXIST: "it already exists",
   EBUSY: "the file is busy",
@@ -52,11 +54,65 @@ export function readInput(ctx: Context, path: string, what: string): string {
   }
 }
 
-/** Writes an output file, text or bytes (0600 for keys); exit 73 (EX_CANTCREAT) when it cannot. */
+/**
+ * Writes `data` whole to a new temporary file next to `full` (`.<name>.<random>.tmp`, created exclusively with `mode`)
+ * and flushes it to the disk (fsync), so that what is then linked or renamed into place is never a part of it.
+ * Returns the temporary file's path; on an error removes what it wrote and throws that error.
+ */
+function writeTemporary(full: string, data: string | Uint8Array, mode: number): string {
+  const temporary = join(dirname(full), `.${basename(full)}.${randomBytes(6).toString("hex")}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(temporary, "wx", mode);
+    const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    return temporary;
+  } catch (error) {
+    if (fd !== undefined) closeSync(fd);
+    removeQuietly(temporary);
+    throw error;
+  }
+}
+
+/** Removes a file, ignoring any error (it may not exist). */
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    /* gone already, or not ours to remove */
+  }
+}
+
+/**
+ * Writes an output file, text or bytes, atomically: the whole content goes to a temporary file in the same directory,
+ * which then replaces the file by rename, so a failure (a full disk, a size limit, an interrupt) leaves the file as it
+ * was before, never a part of the new content. A symbolic link is followed (its target is replaced). Mode 0600 for
+ * keys (`secret`); otherwise an existing file keeps its mode and a new one gets 0644 (less what the umask takes).
+ *
+ * @returns The absolute path written.
+ * @throws CliError with exit 73 (EX_CANTCREAT) when it cannot, the earlier file untouched.
+ */
 export function writeOutput(ctx: Context, path: string, text: string | Uint8Array, options: { secret?: boolean } = {}): string {
   const full = resolvePath(ctx, path);
   try {
-    writeFileSync(full, text, { mode: options.secret ? 0o600 : 0o644 });
+    let target = full;
+    let mode = options.secret ? 0o600 : 0o644;
+    try {
+      target = realpathSync(full);
+      if (!options.secret) mode = statSync(target).mode & 0o777;
+    } catch {
+      /* no such file yet: written at `full` */
+    }
+    const temporary = writeTemporary(target, text, mode);
+    try {
+      renameSync(temporary, target);
+    } catch (error) {
+      removeQuietly(temporary);
+      throw error;
+    }
   } catch (error) {
     throw new CliError(`cannot write ${path}: ${fileErrorReason(error)}`, ExitCode.CANT_CREATE);
   }
@@ -64,25 +120,45 @@ export function writeOutput(ctx: Context, path: string, text: string | Uint8Arra
 }
 
 /**
- * Creates a new file (`flag: "wx"`, so an existing file is never overwritten: one made since {@link assertNoKeyFile}
- * checked, by another run or by hand), mode 0600 for keys (0644 otherwise; umask may take bits off, never add them).
- * When `path` exists, tries `name-1.ext` … `name-9.ext` next to it. Returns the path as given (or its numbered
- * sibling) and the absolute path; exit 73 (EX_CANTCREAT) when none can be created.
+ * Creates a new file, never over an existing one (one made since {@link assertNoKeyFile} checked, by another run or by
+ * hand), mode 0600 for keys (0644 otherwise; umask may take bits off, never add them), atomically: the whole content
+ * is written to a temporary file in the same directory and flushed, then hard-linked to the name (which fails when
+ * the name exists), so a failure (a full disk, a size limit, an interrupt) leaves no half-written key that a later
+ * run would take for the whole one. On a file system without hard links the file is created exclusively and written
+ * in place. When `path` exists, tries `name-1.ext` … `name-9.ext` next to it. Returns the path as given (or its
+ * numbered sibling) and the absolute path.
+ *
+ * @throws CliError with exit 73 (EX_CANTCREAT) when none can be created; nothing is left behind.
  */
 export function writeNewFile(ctx: Context, path: string, text: string, options: { secret?: boolean } = {}): { path: string; full: string } {
   const ext = extname(path);
   const stem = path.slice(0, path.length - ext.length);
+  const mode = options.secret ? 0o600 : 0o644;
   let error: unknown;
-  for (let n = 0; n < 10; n++) {
-    const candidate = n === 0 ? path : `${stem}-${n}${ext}`;
-    const full = resolvePath(ctx, candidate);
-    try {
-      writeFileSync(full, text, { mode: options.secret ? 0o600 : 0o644, flag: "wx" });
-      return { path: candidate, full };
-    } catch (e) {
-      error ??= e;
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") break;
+  let temporary: string | undefined;
+  try {
+    temporary = writeTemporary(resolvePath(ctx, path), text, mode);
+    for (let n = 0; n < 10; n++) {
+      const candidate = n === 0 ? path : `${stem}-${n}${ext}`;
+      const full = resolvePath(ctx, candidate);
+      try {
+        try {
+          linkSync(temporary, full);
+        } catch (e) {
+          // No hard links here (some FUSE, SMB or FAT mounts): created exclusively and written in place.
+          if (!["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"].includes((e as NodeJS.ErrnoException).code ?? "")) throw e;
+          writeFileSync(full, text, { mode, flag: "wx" });
+        }
+        return { path: candidate, full };
+      } catch (e) {
+        error ??= e;
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") break;
+      }
     }
+  } catch (e) {
+    error ??= e;
+  } finally {
+    if (temporary !== undefined) removeQuietly(temporary);
   }
   throw new CliError(`cannot write ${path}: ${fileErrorReason(error)}`, ExitCode.CANT_CREATE);
 }

@@ -19,9 +19,14 @@ const TSX_LOADER = pathToFileURL(createRequire(`${REPO_ROOT}package.json`).resol
  * Runs `scep ARGS…` in `cwd` with node + tsx, as the installed bin runs: without the package manager's variables of
  * whatever started the tests (`npx vitest` sets `npm_lifecycle_event=npx`, and the CLI would then print `npx scep` in
  * the commands it tells the user to run). A test of those passes them in `env`. `input`: its stdin (default none).
+ * `fileSizeLimitKiB`: the largest file the CLI may write, in KiB (`ulimit -f`; bash runs it then).
  */
-export function runCli(args: readonly string[], options: { cwd: string; timeoutMs?: number; env?: Record<string, string | undefined>; input?: string }): Promise<RunResult> {
-  return runCommand(process.execPath, ["--import", TSX_LOADER, MAIN, ...args], {
+export function runCli(args: readonly string[], options: { cwd: string; timeoutMs?: number; env?: Record<string, string | undefined>; input?: string; fileSizeLimitKiB?: number }): Promise<RunResult> {
+  const command = [process.execPath, "--import", TSX_LOADER, MAIN, ...args];
+  // `fileSizeLimitKiB`: the shell's `ulimit -f` (RLIMIT_FSIZE, in 1024-byte blocks) for the CLI's process, so a write
+  // past it fails with EFBIG (Node ignores SIGXFSZ) after writing up to the limit: a disk that fills up mid-write.
+  const [file, argv] = options.fileSizeLimitKiB === undefined ? [command[0]!, command.slice(1)] : ["bash", ["-c", `ulimit -f ${options.fileSizeLimitKiB} && exec "$0" "$@"`, ...command]];
+  return runCommand(file, argv, {
     cwd: options.cwd,
     env: { TSX_TSCONFIG_PATH: TSCONFIG, NODE_OPTIONS: undefined, npm_lifecycle_event: undefined, npm_config_user_agent: undefined, INIT_CWD: undefined, ...options.env },
     timeoutMs: options.timeoutMs ?? 60_000,
