@@ -99,6 +99,18 @@ describe("subject alternative names", () => {
     });
   }
 
+  // A pattern with the g (or y) flag keeps a lastIndex between test() calls: the second SAN checked against it (in
+  // this request or the next) was matched from where the first match ended, and refused. Every SAN is judged alone.
+  for (const flags of ["g", "gi", "y"]) {
+    it(`a pattern with the ${flags} flag judges every SAN from its start: two SANs in one request, then one in the next, all accepted`, async () => {
+      const s = setup({ sanTypes: ["dns"], sanPatterns: { dns: [new RegExp("^[a-z0-9-]+\\.corp\\.example$", flags)] } });
+      const device = await withSan({ dns: ["laptop-1.corp.example", "laptop-2.corp.example"] });
+      expect((await enroll(s.server, device)).status).toBe("SUCCESS");
+      expect((await enroll(s.server, await withSan({ dns: ["laptop-3.corp.example"] }))).status).toBe("SUCCESS");
+      expect(s.log.events.map((e) => e.reason)).toEqual(["issued", "issued"]);
+    });
+  }
+
   it("the CSR policy is checked before the challenge", async () => {
     const s = setup(policy);
     const device = await createDevice({ cn: "policy-device", challengePassword: "wrong", san: { email: ["a@b.example"] }, keys: base.keys });

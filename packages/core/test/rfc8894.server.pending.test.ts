@@ -167,6 +167,42 @@ describe("PENDING, reject", () => {
   });
 });
 
+describe("PENDING, reject with options RFC 8894 cannot carry", () => {
+  // A failInfo that is not one of §3.2.1.4.5's five, or a failInfoText that is no string (a JavaScript caller, an
+  // admin form's field passed on as is), was recorded as given: every CertPoll and resend of the device then got an
+  // HTTP 500 (the CertRep could not be built) until the record expired. Now reject throws and records nothing.
+  for (const [name, opts, message] of [
+    ["a failInfo that is not RFC 8894's", { failInfo: "badThing" }, 'reject: failInfo must be one of badAlg, badMessageCheck, badRequest, badTime, badCertId (got "badThing")'],
+    ["a failInfo given as its number", { failInfo: "2" }, 'reject: failInfo must be one of badAlg, badMessageCheck, badRequest, badTime, badCertId (got "2")'],
+    ["a failInfoText that is no string", { failInfoText: 42 }, "reject: failInfoText must be a string (got a number)"],
+  ] as const) {
+    it(`${name}: ERR_INVALID_ARGUMENT, nothing recorded; the device still polls PENDING, and a valid reject then works`, async () => {
+      const device = await createDevice({ cn: `pending-reject-invalid-${name.length}`, challengePassword: CHALLENGE });
+      const { built } = await submit(device);
+      await expect(server.reject("manual", built.transactionId, opts as never)).rejects.toMatchObject({ name: "InvalidArgumentError", code: "ERR_INVALID_ARGUMENT", message });
+      const polled = await poll(device, built.transactionId);
+      expect(polled.rep.status).toBe("PENDING");
+      expect(polled.event).toMatchObject({ operation: "CertPoll", outcome: "pending", status: 200 });
+      await server.reject("manual", built.transactionId, { failInfo: "badCertId" });
+      expect((await poll(device, built.transactionId)).rep).toMatchObject({ status: "FAILURE", failInfo: "badCertId" });
+    });
+  }
+});
+
+describe("CertPoll of a REJECTED record a CertRep cannot carry as stored", () => {
+  // Written before reject checked its options (an older version, a store shared with another writer): its failInfo
+  // is no RFC 8894 name, its failInfoText no string. Every CertPoll of the device was an HTTP 500 until it expired.
+  it("answers FAILURE badRequest with the default text, never a 500", async () => {
+    const device = await createDevice({ cn: "pending-rejected-mangled", challengePassword: CHALLENGE });
+    const { built } = await submit(device);
+    const stored = await store.transition("manual", built.transactionId, "PENDING", { status: "REJECTED", updatedAt: NOW, failInfo: "badThing", failInfoText: 42 } as never);
+    expect(stored).toMatchObject({ status: "REJECTED", failInfo: "badThing" });
+    const polled = await poll(device, built.transactionId);
+    expect(polled.rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "the request was rejected" });
+    expect(polled.event).toMatchObject({ operation: "CertPoll", outcome: "failure", reason: "rejected_by_operator", failInfo: "badRequest", status: 200 });
+  });
+});
+
 describe("CertPoll for what the server does not know", () => {
   it("an unknown transactionID → FAILURE badCertId", async () => {
     const device = await createDevice({ cn: "pending-unknown" });
@@ -216,6 +252,35 @@ describe("the hook's other answers", () => {
       expect(polled.rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "this key was revoked as compromised: generate a new key" });
       expect(polled.event).toMatchObject({ operation: "CertPoll", outcome: "failure", reason: "key_compromised" });
       await expect(server.approve("manual", built.transactionId)).rejects.toMatchObject({ code: "ERR_TRANSACTION_STATE" });
+    } finally {
+      approvedAnswer = undefined;
+    }
+  });
+
+  // A hook's failInfo that is not one of RFC 8894's five, or a failInfoText that is no string, was put in the CertRep
+  // as given: building it threw (HTTP 500 for the device) and, on approve, the REJECTED record kept them, so every
+  // later CertPoll was a 500 too. They are read as the reason label is (issueFailureReason): the defaults instead.
+  it("FAILURE with a failInfo RFC 8894 does not define, or a failInfoText that is no string: badRequest and the default text, never a 500", async () => {
+    firstAnswer = { status: "FAILURE", failInfo: "badThing", failInfoText: 42 } as unknown as IssueResult;
+    try {
+      const device = await createDevice({ cn: "hook-failure-invalid", challengePassword: CHALLENGE });
+      const { rep } = await submit(device);
+      expect(rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "the issuer rejected the request" });
+      expect(log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "issuer_rejected", failInfo: "badRequest", status: 200 });
+    } finally {
+      firstAnswer = { status: "PENDING" };
+    }
+  });
+
+  it("the same FAILURE to an approved request: recorded REJECTED badRequest, and the next CertPoll is that FAILURE, never a 500", async () => {
+    approvedAnswer = { status: "FAILURE", failInfo: "badThing", failInfoText: { text: "no" } } as unknown as IssueResult;
+    try {
+      const device = await createDevice({ cn: "hook-failure-invalid-on-approve", challengePassword: CHALLENGE });
+      const { built } = await submit(device);
+      expect(await server.approve("manual", built.transactionId)).toMatchObject({ status: "REJECTED", failInfo: "badRequest", failInfoText: "the issuer rejected the request" });
+      const polled = await poll(device, built.transactionId);
+      expect(polled.rep).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "the issuer rejected the request" });
+      expect(polled.event).toMatchObject({ operation: "CertPoll", outcome: "failure", reason: "issuer_rejected", status: 200 });
     } finally {
       approvedAnswer = undefined;
     }

@@ -21,10 +21,18 @@ export function viaFetch(handler: FetchHandler, req: NodeRequest, res: ServerRes
           // A body parser before us read it: the handler's read fails with BodyAlreadyReadError (not an empty body).
           if (!chunks && bodyAlreadyRead(req)) return controller.error(alreadyReadError());
           chunks ??= req[Symbol.asyncIterator]();
-          const chunk = await chunks.next().catch(() => ({ done: true as const, value: undefined })); // client gone
-          if (chunk.done) return controller.close();
-          received += chunk.value.length;
-          controller.enqueue(new Uint8Array(chunk.value.buffer, chunk.value.byteOffset, chunk.value.length));
+          // A client gone mid-body errors the stream (the handler's answer to an aborted body, the SCEP server's 400
+          // body_aborted), as on the plain-parts path: ended here, the bytes that had arrived read as a whole body.
+          let chunk: IteratorResult<Buffer>;
+          try {
+            chunk = await chunks.next();
+          } catch (error) {
+            return controller.error(error);
+          }
+          if (chunk.done) return req.complete === false ? controller.error(new Error("request body aborted")) : controller.close();
+          const value = chunk.value;
+          received += value.length;
+          controller.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.length));
           // Stop reading: the rest is never buffered, and the 413 below closes the connection.
           if (received > limit) (tooLarge = true), controller.close();
         },

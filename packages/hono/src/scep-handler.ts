@@ -13,11 +13,37 @@ async function answer(handler: FetchHandler, c: Context, remoteAddress: ClientAd
   const method = raw.method;
   const bodyless = method === "GET" || method === "HEAD";
   const info: ConnectionInfo = { remoteAddress: readAddress(remoteAddress, c) };
+  if (!bodyless && raw.bodyUsed) {
+    // A middleware before this one read the body. Bytes Hono kept are the body; else it is gone, and `raw` (its body
+    // used) gets the handler's own answer (the SCEP server's 400 body_already_read), however the body was framed.
+    const kept = bytesKept(c);
+    if (!kept) return handler.fetch(raw, info);
+    if (!handler.handle) {
+      const bytes = await kept.catch(() => undefined); // the client went away while it was read: the body is gone
+      return handler.fetch(bytes ? new Request(raw, { body: bytes as Uint8Array<ArrayBuffer> }) : raw, info);
+    }
+    kept.catch(() => undefined); // awaited only by a handler that reads the body (the server's PKIOperation POST)
+    const r = await handler.handle({ method, url: raw.url, headers: raw.headers, body: kept }, info);
+    return new Response(r.body as Uint8Array<ArrayBuffer>, { status: r.status, headers: r.headers });
+  }
   if (!handler.handle || (!bodyless && raw.headers.get("content-length") === null)) return handler.fetch(raw, info);
   const body: PromiseLike<Uint8Array> | undefined = bodyless ? undefined : { then: (ok, fail) => c.req.arrayBuffer().then((b) => new Uint8Array(b)).then(ok, fail) };
   const r = await handler.handle({ method, url: raw.url, headers: raw.headers, ...(body ? { body } : {}) }, info);
   return new Response(method === "HEAD" ? null : (r.body as Uint8Array<ArrayBuffer>), { status: r.status, headers: r.headers });
 }
+
+/**
+ * The body's bytes as Hono kept them for a middleware that read it with `c.req.arrayBuffer()` or `c.req.blob()`
+ * (`c.req.bodyCache`), as `@scep/express` takes the Buffer `express.raw()` left; undefined when it was read any other
+ * way (as text or JSON, which DER does not survive; or from `c.req.raw`, which Hono does not keep).
+ */
+function bytesKept(c: Context): Promise<Uint8Array> | undefined {
+  const cache = c.req.bodyCache as { arrayBuffer?: unknown; blob?: unknown };
+  const bytes = isPromise<ArrayBuffer>(cache.arrayBuffer) ? cache.arrayBuffer : isPromise<Blob>(cache.blob) ? cache.blob.then((b) => b.arrayBuffer()) : undefined;
+  return bytes?.then((b) => new Uint8Array(b));
+}
+
+const isPromise = <T>(v: unknown): v is Promise<T> => v instanceof Promise;
 
 /** `reader(c)`, or `undefined` when it throws: an address that cannot be read never fails the request. */
 function readAddress(reader: ClientAddressReader, c: Context): string | undefined {
@@ -78,7 +104,10 @@ export interface ScepHandlerOptions extends ScepAppOptions {
  * gets every request, and a 404 it answers without reading the body goes on to
  * `next()`. The body limit is the server's `maxBodyBytes`. A handler with `handle` (the SCEP server) gets a body
  * of declared `Content-Length` read by Hono in one piece (no web stream: cheaper on `@hono/node-server`), and its
- * answer as a `Response`; a chunked body goes through `fetch`, streamed under the same limit.
+ * answer as a `Response`; a chunked body goes through `fetch`, streamed under the same limit. A body a middleware
+ * mounted before it already read is answered the same way however it was framed: read as bytes through Hono
+ * (`c.req.arrayBuffer()`, `c.req.blob()`, which Hono keeps) it is served; read as text, JSON or a form, or from
+ * `c.req.raw`, it is gone, and the SCEP server answers 400 `body_already_read`.
  *
  * @example
  * ```ts

@@ -48,6 +48,11 @@ export const FAIL_INFO_CODE: Readonly<Record<FailInfo, string>> = {
   badCertId: "4",
 };
 
+/** Whether `value` is one of RFC 8894 §3.2.1.4.5's failInfo names (a string given by a hook or a caller). @internal */
+export function isFailInfo(value: unknown): value is FailInfo {
+  return typeof value === "string" && Object.prototype.hasOwnProperty.call(FAIL_INFO_CODE, value);
+}
+
 /** failInfo number → name. @group Codec */
 export function failInfoFromCode(code: string): FailInfo | undefined {
   return (Object.keys(FAIL_INFO_CODE) as FailInfo[]).find((k) => FAIL_INFO_CODE[k] === code);

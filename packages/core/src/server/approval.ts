@@ -10,11 +10,13 @@
  * @module
  */
 import type { FailInfo } from "../errors.js";
-import { IssueHookError, TransactionStateError } from "../errors.js";
+import { InvalidArgumentError, IssueHookError, TransactionStateError } from "../errors.js";
+import { FAIL_INFO_CODE, isFailInfo } from "../message/types.js";
+import { typeOf } from "../number-option.js";
 import { Certificate } from "../x509/certificate.js";
 import { CertificationRequest } from "../x509/certification-request.js";
 import type { ServerContext } from "./context.js";
-import { type IssueContext, type IssueResult, type ResolvedProfile, issueFailureReason, issuedFor, requireValidCa, validityBound } from "./profile.js";
+import { type IssueContext, type IssueResult, type ResolvedProfile, issueFailureInfo, issueFailureReason, issuedFor, requireValidCa, validityBound } from "./profile.js";
 import type { Transaction } from "./transaction-store.js";
 import { type ConfirmVeto, confirmIssued } from "./enrollment/confirm.js";
 import { issueFailed } from "./enrollment/failure.js";
@@ -35,9 +37,12 @@ export interface ApproveOptions {
 
 /** Options of `reject`. @group Server */
 export interface RejectOptions {
-  /** failInfo of the FAILURE the next CertPoll gets (default badRequest). */
+  /**
+   * failInfo of the FAILURE the next CertPoll gets (default badRequest): one of RFC 8894 §3.2.1.4.5's five names;
+   * anything else makes `reject` throw InvalidArgumentError `ERR_INVALID_ARGUMENT`, nothing recorded.
+   */
   failInfo?: FailInfo;
-  /** Text for the client. */
+  /** Text for the client (RFC 8894 §3.2.1.4.6 failInfoText): a string; anything else throws as a bad `failInfo` does. */
   failInfoText?: string;
 }
 
@@ -167,8 +172,7 @@ async function refuseDelivery(ctx: ServerContext, p: ResolvedProfile, tx: Transa
  */
 async function refuseIssue(ctx: ServerContext, p: ResolvedProfile, tx: Transaction, ic: IssueContext, r: Extract<IssueResult, { status: "FAILURE" }>): Promise<Transaction> {
   const t = ctx.now();
-  const failInfo = r.failInfo ?? "badRequest";
-  const failInfoText = r.failInfoText ?? "the issuer rejected the request";
+  const { failInfo, failInfoText } = issueFailureInfo(r);
   const reason = issueFailureReason(r);
   const done = await ctx.store("transaction store", () =>
     p.transactions.transition(p.name, tx.transactionId, "ISSUING", { status: "REJECTED", updatedAt: t, expiresAt: new Date(t.getTime() + p.retentionMs), failInfo, failInfoText, reason }, { updatedAt: tx.updatedAt }),
@@ -181,6 +185,11 @@ async function refuseIssue(ctx: ServerContext, p: ResolvedProfile, tx: Transacti
 
 /** Rejects a PENDING transaction; see `ScepServer.reject`. */
 export async function reject(ctx: ServerContext, p: ResolvedProfile, transactionId: string, opts: RejectOptions = {}): Promise<Transaction> {
+  // Checked before anything is written: a REJECTED record whose failInfo or failInfoText a CertRep cannot carry made
+  // every CertPoll and resend of the device an HTTP 500 until the record expired.
+  const { failInfo, failInfoText } = opts;
+  if (failInfo !== undefined && !isFailInfo(failInfo)) throw new InvalidArgumentError(`reject: failInfo must be one of ${Object.keys(FAIL_INFO_CODE).join(", ")} (got ${givenValue(failInfo)})`);
+  if (failInfoText !== undefined && typeof failInfoText !== "string") throw new InvalidArgumentError(`reject: failInfoText must be a string (got ${typeOf(failInfoText)})`);
   const t = ctx.now();
   const done = await ctx.store("transaction store", () =>
     p.transactions.transition(p.name, transactionId, "PENDING", {
@@ -211,4 +220,10 @@ export async function pending(ctx: ServerContext, profiles: readonly ResolvedPro
     }
   }
   return out.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+}
+
+/** A rejected option's value for the error message: a short word quoted, any other string by its length, else its type. */
+function givenValue(value: unknown): string {
+  if (typeof value !== "string") return typeOf(value);
+  return /^[A-Za-z0-9_-]{0,32}$/.test(value) ? JSON.stringify(value) : `a string of ${value.length} characters`;
 }

@@ -10,7 +10,7 @@
  */
 import { samePublicKey } from "../lib/node-crypto.js";
 import type { PkiRequest } from "../message/pki-message.js";
-import { MessageType } from "../message/types.js";
+import { MessageType, isFailInfo } from "../message/types.js";
 import { Certificate } from "../x509/certificate.js";
 import { CertificationRequest } from "../x509/certification-request.js";
 import type { ServerContext } from "./context.js";
@@ -42,7 +42,12 @@ export async function poll(ctx: ServerContext, p: ResolvedProfile, req: PkiReque
   if (req.messageType === MessageType.CertPoll && !signedByRequester(req, tx)) return failure(ctx, p, req, "badCertId", "signer_mismatch", NO_SUCH_REQUEST);
   // ISSUING: an approver is running the issue hook right now.
   if (tx.status === "PENDING" || tx.status === "ISSUING") return new Reply(await certRep(ctx, p, req, "PENDING", {}, req), "pending", "still_pending");
-  if (tx.status === "REJECTED") return failure(ctx, p, req, tx.failInfo ?? "badRequest", tx.reason ?? "rejected_by_operator", tx.failInfoText ?? "the request was rejected");
+  if (tx.status === "REJECTED") {
+    // A record a CertRep cannot carry as stored (written by an older version, or by another writer of a shared store)
+    // gets the defaults, not an HTTP 500 on every CertPoll until it expires.
+    const failInfo = isFailInfo(tx.failInfo) ? tx.failInfo : "badRequest";
+    return failure(ctx, p, req, failInfo, tx.reason ?? "rejected_by_operator", typeof tx.failInfoText === "string" ? tx.failInfoText : "the request was rejected");
+  }
   // Never hand out an expired or revoked certificate (issue 6 §3): the client must enroll again.
   if (!known?.notStale && (await isStale(ctx, p, tx))) {
     return failure(ctx, p, req, "badCertId", "stale_certificate", "the certificate issued for this transaction has expired or was revoked; send a new enrollment request");

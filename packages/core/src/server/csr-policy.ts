@@ -33,7 +33,11 @@ export interface CsrPolicy {
   curves?: readonly string[];
   /** Allowed SAN types (default all). */
   sanTypes?: readonly SanType[];
-  /** Per type, patterns every requested SAN of that type must match. */
+  /**
+   * Per type, patterns every requested SAN of that type must match (any one of them; `RegExp.test` on the SAN as text:
+   * anchor a pattern with `^…$` to match it whole). Flags are honoured, and each SAN is tested from its start: a `g` or
+   * `y` pattern is tested through a copy, so no `lastIndex` carries over between SANs or requests.
+   */
   sanPatterns?: Partial<Record<SanType, readonly RegExp[]>>;
   /** Require a subject CN (default false). */
   requireCommonName?: boolean;
@@ -91,8 +95,18 @@ export function checkCsrPolicy(csr: CertificationRequest, policy: CsrPolicy = {}
     if (values.length === 0) continue;
     if (!allowedTypes.includes(type)) return `SAN type ${type} is not allowed`;
     const patterns = policy.sanPatterns?.[type];
-    if (patterns) for (const v of values) if (!patterns.some((p) => p.test(v))) return `SAN ${type}:${v} is not allowed`;
+    if (patterns) for (const v of values) if (!patterns.some((p) => testFromStart(p, v))) return `SAN ${type}:${v} is not allowed`;
   }
   if (sans.other.some((o) => !isSidOtherName(o)) && policy.sanTypes) return "SAN of an unsupported type";
   return undefined;
+}
+
+/**
+ * `pattern.test(value)` from the start of `value`, whatever `pattern` matched before: a RegExp with the g or y flag
+ * keeps its `lastIndex` between calls, so the second SAN tested against it (in one request or the next) was matched
+ * from where the first match ended and refused. Such a pattern is tested through a copy (same source and flags,
+ * `lastIndex` 0); the caller's RegExp is not written to (it may be frozen).
+ */
+function testFromStart(pattern: RegExp, value: string): boolean {
+  return (pattern.global || pattern.sticky ? new RegExp(pattern) : pattern).test(value);
 }

@@ -182,6 +182,9 @@ export interface ScepServer extends FetchHandler {
    * Rejects a PENDING request (PENDING→REJECTED, atomic); the next CertPoll gets FAILURE with `failInfo`
    * (default badRequest). When the challenge policy accepted the request, its `onIssueFailure` is told (reason
    * `rejected`). Throws like {@link ScepServer.approve}.
+   * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT`, before anything is recorded (the transaction stays PENDING),
+   *   for a `failInfo` that is not one of RFC 8894's five or a `failInfoText` that is not a string: `reject: failInfo
+   *   must be one of badAlg, badMessageCheck, badRequest, badTime, badCertId (got "badThing")`.
    */
   reject(profile: string, transactionId: string, options?: RejectOptions): Promise<Transaction>;
   /**
