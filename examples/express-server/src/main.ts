@@ -28,7 +28,7 @@ if (config) {
       const admin = kit.admin;
       if (admin) app.use((req, res, next) => (admin.owns(rawPath(req.originalUrl)) ? serveFetch((r, meta) => admin.fetch(r, meta), req, res, next) : next()));
       // The CA's CRL (GET /scep/ca.crl, application/pkix-crl).
-      app.use((req, res, next) => (kit.crl.owns(rawPath(req.originalUrl)) ? serveFetch((r) => kit.crl.fetch(r), req, res, next) : next()));
+      app.use((req, res, next) => (kit.crl.owns(rawPath(req.originalUrl)) ? serveFetch((r) => kit.crl.fetch(r), req, res, next, "GET, HEAD") : next()));
       // SCEP at /scep (and /scep/pkiclient.exe); other paths fall through (404). Events (JSON lines) name the client by
       // the TCP peer's address: the hot path below never enters Express, so there is no req.ip and no `trust proxy`.
       const scep = scepMiddleware(kit.server, { maxBodyBytes: kit.config.maxBodyBytes });

@@ -55,7 +55,7 @@ export interface ProxyConfig {
   upstreamTimeoutMs: number;
   /** Slow-client and flood bounds of the HTTP server (file key `http`; see {@link HTTP_DEFAULTS}). */
   http: ProxyHttpLimits;
-  /** Bearer token of the admin API (env `PROXY_ADMIN_TOKEN` only; at least 16 characters). */
+  /** Bearer token of the admin API (env `PROXY_ADMIN_TOKEN` only; at least 16 characters, visible ASCII). */
   adminToken: string;
   /** Profile records and one-time challenges live there when set (several proxy processes share them). */
   redisUrl: string | undefined;
@@ -123,7 +123,7 @@ export const SETTINGS = [
   ["--host", "HOST", "127.0.0.1", "address to bind"],
   ["--public-url", "PROXY_PUBLIC_URL", "http://<host>:<port>", "base of the device URLs the admin API hands out"],
   ["--ca-url", "PROXY_CA_URLS", "(the file's)", "NAME=URL: the SCEP URL of the file's CA NAME instead of its url (repeat the flag; in the variable, pairs separated by spaces)"],
-  ["", "PROXY_ADMIN_TOKEN", "(required)", "bearer token of the admin API, at least 16 characters (env only)"],
+  ["", "PROXY_ADMIN_TOKEN", "(required)", "bearer token of the admin API, at least 16 characters, visible ASCII with no spaces (env only)"],
   ["--redis-url", "SCEP_REDIS_URL", "(unset)", "keep profile records and one-time challenges in Redis, shared by every proxy process with the same URL"],
   ["--redis-key-prefix", "SCEP_PROXY_KEY_PREFIX", "scep-proxy:", "prefix of the Redis keys: one per deployment sharing a Redis db, the same for its replicas; no `{` or `}`; only with `--redis-url`"],
   ["--redis-start-timeout", "SCEP_REDIS_START_TIMEOUT", "30", "seconds a start waits for Redis to accept its first connection (attempts 250 ms apart doubling to 2 s, a `redis-waiting` line at most every 5 s; meanwhile 503 with `Retry-After`, `/healthz` 200, `/readyz` 503), then exits 1; a wrong password, NOAUTH or a TLS certificate error at once; `0`: no wait; from 0 to 3600"],
@@ -390,6 +390,13 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
   const forwardResends = check(() => (resends !== undefined ? bool(resendsSrc, resends) : file.forwardResends === undefined ? true : fileBool("forwardResends", file.forwardResends)));
   const adminToken = env.PROXY_ADMIN_TOKEN ?? "";
   if (adminToken.length < 16) problems.push("PROXY_ADMIN_TOKEN must be set to at least 16 characters (the admin API registers devices)");
+  // Each character visible ASCII (`!` to `~`), as the example server's SCEP_ADMIN_TOKEN: `Authorization: Bearer <token>`
+  // (RFC 6750 §2.1) ends the token at the first space and carries no character beyond ASCII as the proxy reads it, so
+  // a token with a space, a tab, a CR left by a Windows-edited env file or a non-ASCII letter would start the proxy and
+  // then refuse every admin request (403). The line never holds the token.
+  else if (!/^[\x21-\x7e]+$/.test(adminToken)) {
+    problems.push("PROXY_ADMIN_TOKEN must be visible ASCII characters only (no space, tab, line break or non-ASCII letter): an Authorization: Bearer header cannot carry any other, so no request could match it");
+  }
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) problems.push(`${redisSrc} must be a redis:// or rediss:// URL`);
   // As @scep/redis checks a store's keyPrefix (the stores add Redis Cluster hash tags): one line here, not a stack.
   // Given (flag or variable) without a Redis URL it would be ignored: refused, as the example server refuses its own.

@@ -153,6 +153,10 @@ describe("proxy-server configuration", () => {
   it.each([
     ["no admin token", { cas: [CORP] }, { PROXY_ADMIN_TOKEN: "" }, [], "PROXY_ADMIN_TOKEN must be set to at least 16 characters (the admin API registers devices)"],
     ["a short admin token", { cas: [CORP] }, { PROXY_ADMIN_TOKEN: "short" }, [], "PROXY_ADMIN_TOKEN must be set to at least 16 characters (the admin API registers devices)"],
+    ["an admin token with a space", { cas: [CORP] }, { PROXY_ADMIN_TOKEN: "proxy admin token 0123456789" }, [], "PROXY_ADMIN_TOKEN must be visible ASCII characters only (no space, tab, line break or non-ASCII letter): an Authorization: Bearer header cannot carry any other, so no request could match it"],
+    ["an admin token with a tab", { cas: [CORP] }, { PROXY_ADMIN_TOKEN: "proxy-admin-token\t0123456789" }, [], "PROXY_ADMIN_TOKEN must be visible ASCII characters only (no space, tab, line break or non-ASCII letter): an Authorization: Bearer header cannot carry any other, so no request could match it"],
+    ["an admin token with a trailing CR (a Windows-edited env file)", { cas: [CORP] }, { PROXY_ADMIN_TOKEN: "proxy-admin-token-0123456789\r" }, [], "PROXY_ADMIN_TOKEN must be visible ASCII characters only (no space, tab, line break or non-ASCII letter): an Authorization: Bearer header cannot carry any other, so no request could match it"],
+    ["an admin token with a non-ASCII letter", { cas: [CORP] }, { PROXY_ADMIN_TOKEN: "proxy-admin-tökën-0123456789" }, [], "PROXY_ADMIN_TOKEN must be visible ASCII characters only (no space, tab, line break or non-ASCII letter): an Authorization: Bearer header cannot carry any other, so no request could match it"],
     ["an unknown flag", { cas: [CORP] }, {}, ["--bogus"], "unknown option '--bogus' (run with --help)"],
     ["a flag without its value", { cas: [CORP] }, {}, ["--port", "--config", "x"], "--port has no value (for a value that starts with a dash write --port=VALUE) (run with --help)"],
     ["a negative port after a space", { cas: [CORP] }, {}, ["--port", "-1"], '--port must be an integer from 0 to 65535, got "-1"'],

@@ -45,6 +45,15 @@ export interface ActivitySource {
   list(filter?: { kind?: string | readonly string[]; challenge?: string | readonly string[]; outcome?: string | readonly string[]; profile?: string; limit?: number }): readonly object[];
 }
 
+/** Every method an admin route (or the admin page, GET) answers: the routes' `method` is one of these. */
+const ADMIN_METHODS = ["GET", "POST"] as const;
+
+/**
+ * The `Allow` of the admin API as a whole (`GET, HEAD, POST`), for a method no admin route takes and that never reaches
+ * the API (TRACE, TRACK, CONNECT: a web `Request` cannot carry them, see node-fetch.ts).
+ */
+export const ADMIN_API_ALLOW = allowOf(ADMIN_METHODS);
+
 /** The admin API: see {@link createAdminApi}. */
 export interface AdminApi {
   /** Whether `path` (URL pathname, still percent-encoded) is an admin route or the admin page: mount the handler for these only. */
@@ -272,7 +281,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
    * `idInPath`: the route also takes the transactionID as the rest of the path (`approve/<tid>`); any other route with a
    * rest of path is 404.
    */
-  const routes: Record<string, { method: "GET" | "POST"; store?: string; idInPath?: true; run: Route }> = {
+  const routes: Record<string, { method: (typeof ADMIN_METHODS)[number]; store?: string; idInPath?: true; run: Route }> = {
     profiles: {
       method: "GET",
       run: async () => {

@@ -55,6 +55,14 @@ export function internalError(res: ServerResponse, failure?: InternalFailure): v
   }
 }
 
+/**
+ * Methods a WHATWG `Request` refuses to carry (Fetch §2.2.1 "forbidden method", compared case-insensitively; its
+ * constructor throws a TypeError for them). node:http hands TRACE to the request listener like any request (its
+ * parser refuses TRACK with 400 first, and CONNECT goes to the server's `connect` event). The example proxy's
+ * node-fetch.ts holds the same set and check.
+ */
+const FORBIDDEN_METHODS: ReadonlySet<string> = new Set(["CONNECT", "TRACE", "TRACK"]);
+
 async function readBody(req: IncomingMessage): Promise<Uint8Array<ArrayBuffer>> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -71,15 +79,25 @@ async function readBody(req: IncomingMessage): Promise<Uint8Array<ArrayBuffer>> 
 
 /**
  * Answers `req` with `handler`: builds a `Request` (URL from `req.url` as sent, headers, body for methods
- * that have one), writes the `Response` back. Errors go to `onError` (Express: `next`).
+ * that have one), writes the `Response` back. Errors go to `onError` (Express: `next`). A method no `Request` can
+ * carry (TRACE, TRACK, CONNECT) is the client's mistake, not a failure: 405 `method not allowed` with `allow` as
+ * `Allow` (RFC 9110 §15.5.6; default `GET, HEAD, POST`, what the admin API and the SCEP path answer), the handler not
+ * called, nothing for `onError`.
  */
 export function serveFetch(
   handler: (request: Request, meta: { remoteAddress?: string | undefined }) => Promise<Response>,
   req: IncomingMessage & { originalUrl?: string },
   res: ServerResponse,
   onError: (error: unknown) => void,
+  allow = "GET, HEAD, POST",
 ): void {
   void (async () => {
+    if (FORBIDDEN_METHODS.has((req.method ?? "GET").toUpperCase())) {
+      res.writeHead(405, { "content-type": "text/plain; charset=utf-8", allow });
+      res.end("method not allowed\n");
+      req.resume();
+      return;
+    }
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value === undefined || name.startsWith(":")) continue;

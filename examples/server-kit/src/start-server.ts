@@ -11,7 +11,7 @@ import { ActivityLog, InvalidArgumentError, isScepError, KeyWorkerPool, createSc
 import { certificateFingerprintSha256, isEmbeddedCaError, openFileCa, type FileCa, type RevocationsRestoredEvent } from "@scep-examples/embedded-ca";
 import { LISTEN_FAILED_MESSAGE, SHUTDOWN_MESSAGE, runClusterPrimary, workerSlot } from "./cluster-primary.js";
 import { answerMetricsCollection } from "./cluster-metrics.js";
-import { createAdminApi, type AdminApi, type ReloadableTrustAnchors } from "./admin-api.js";
+import { ADMIN_API_ALLOW, createAdminApi, type AdminApi, type ReloadableTrustAnchors } from "./admin-api.js";
 import { internalError, rawPath, serveFetch } from "./node-fetch.js";
 import { CRL_FILE, CRL_PATH, createCrlEndpoint, scheduleCrl, type CrlEndpoint } from "./crl-endpoint.js";
 import { ConfigError, configErrorLine, parseConfig, usage, type ServerConfig } from "./config.js";
@@ -723,7 +723,7 @@ export async function startServer(
   if (config.adminListen && config.adminToken) {
     const serveAdmin: RequestListener = (req, res) => {
       const adminApi = kit.adminApi; // the kit in service: a reload replaces it
-      if (adminApi?.owns(rawPath(req.url ?? "/"))) serveFetch((r, meta) => adminApi.fetch(r, meta), req, res, (error) => internalError(res, { error, where: "admin", log }));
+      if (adminApi?.owns(rawPath(req.url ?? "/"))) serveFetch((r, meta) => adminApi.fetch(r, meta), req, res, (error) => internalError(res, { error, where: "admin", log }), ADMIN_API_ALLOW);
       else res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found\n");
     };
     adminHttp = createHttpServer(config, (req, res) => (listener === starting ? starting : serveAdmin)(req, res));
