@@ -131,6 +131,10 @@ describe("reload: atomic swap; a bad file keeps the old pool and reports the err
     // With no reload under way, a text reload swaps before it returns, as before.
     void pool.reload(ec.pem);
     expect(pool.anchors.map((a) => a.subject)).toEqual(["CN=ec anchor"]);
+    // Also right after an awaited one (the usual sequence): nothing is queued behind a reload already finished.
+    await pool.reload(ec2.pem);
+    void pool.reload(rsa.pem);
+    expect(pool.anchors.map((a) => a.subject)).toEqual(["CN=rsa anchor, O=tests"]);
   });
 
   it("a pool from PEM text reloads from text only", async () => {

@@ -118,8 +118,10 @@ export class TrustAnchorPool {
   readonly #now: () => Date;
   readonly #path: string | undefined;
   #lastError: TrustAnchorError | undefined;
-  /** Settles when the last reload called has; undefined when none is under way. */
-  #tail: Promise<void> | undefined;
+  /** Reloads called and not yet finished. */
+  #underWay = 0;
+  /** Settles when the last reload called has, whatever its outcome. */
+  #tail: Promise<void> = Promise.resolve();
 
   private constructor(loaded: Loaded, now: () => Date, path: string | undefined) {
     this.#loaded = loaded;
@@ -178,16 +180,14 @@ export class TrustAnchorPool {
    * @throws {@link TrustAnchorError} `ERR_TRUST_ANCHORS` when the new bundle is refused; the old pool stays in use.
    */
   reload(pem?: string): Promise<readonly TrustAnchor[]> {
-    const previous = this.#tail;
-    const run = previous === undefined ? this.#reloadNow(pem) : previous.then(() => this.#reloadNow(pem));
-    const tail: Promise<void> = run.then(
+    const start = (): Promise<readonly TrustAnchor[]> => this.#reloadNow(pem);
+    // None under way (the count drops as a reload finishes, before its promise settles): run now, so a text reload
+    // swaps at once, also right after an awaited one. Else after the last one called, whatever its outcome.
+    const run = this.#underWay++ === 0 ? start() : this.#tail.then(start);
+    this.#tail = run.then(
       () => undefined,
       () => undefined,
     );
-    this.#tail = tail;
-    void tail.then(() => {
-      if (this.#tail === tail) this.#tail = undefined;
-    });
     return run;
   }
 
@@ -205,6 +205,8 @@ export class TrustAnchorPool {
     } catch (e) {
       this.#lastError = e instanceof TrustAnchorError ? e : new TrustAnchorError("trust-anchor reload failed", { cause: e });
       throw this.#lastError;
+    } finally {
+      this.#underWay--;
     }
   }
 }
