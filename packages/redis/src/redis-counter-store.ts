@@ -24,6 +24,12 @@ export interface RedisCounterStoreOptions extends RedisStoreOptions {
    * {@link RedisCounterStore.dropped}. An integer from 1 to 1 000 000, else `ERR_INVALID_ARGUMENT`.
    */
   maxBufferedLabels?: number;
+  /**
+   * Most fields of a profile's counter hash in Redis (default 1000, as @scep/core's MemoryCounterStore `maxLabels`):
+   * a reason label new to a hash that holds that many (outcomes included) is counted under reason `other`, so validators or webhooks naming ever new reasons cannot grow it without
+   * limit. An integer from 1 to 1 000 000, else `ERR_INVALID_ARGUMENT`.
+   */
+  maxLabels?: number;
   /** Told about a background write that failed (the counts are kept for the next one). Must not throw. */
   onError?: (error: unknown) => void;
 }
@@ -75,6 +81,7 @@ export class RedisCounterStore implements CounterStore {
   readonly #intervalMs: number;
   readonly #retentionMs: number;
   readonly #maxLabels: number;
+  readonly #maxStoredLabels: number;
   readonly #onError: ((error: unknown) => void) | undefined;
   /** profile → field → delta not yet written. */
   #buffer = new Map<string, Map<string, number>>();
@@ -98,6 +105,7 @@ export class RedisCounterStore implements CounterStore {
     this.#intervalMs = numberOption("flushIntervalMs", options.flushIntervalMs, 1000, TIMER_MS);
     this.#retentionMs = numberOption("retentionMs", options.retentionMs, 90 * 24 * 3_600_000, KEY_TTL_MS);
     this.#maxLabels = numberOption("maxBufferedLabels", options.maxBufferedLabels, 10_000, { min: 1, max: 1_000_000 });
+    this.#maxStoredLabels = numberOption("maxLabels", options.maxLabels, 1000, { min: 1, max: 1_000_000 });
     if (options.onError !== undefined && typeof options.onError !== "function") throw new InvalidArgumentError("onError must be a function");
     this.#onError = options.onError;
   }
@@ -176,7 +184,7 @@ export class RedisCounterStore implements CounterStore {
         const keys = [this.#key(profile), `${this.#key(profile)}:writer:${this.#writer}`];
         const batch = String(++this.#batch);
         try {
-          await this.#run.eval("flush", COUNT, keys, [this.#retentionMs, batch, ...deltas]);
+          await this.#run.eval("flush", COUNT, keys, [this.#retentionMs, batch, this.#maxStoredLabels, ...deltas]);
         } catch (e) {
           // The counts go back into the buffer for the next flush, but this write may still run on Redis (late):
           // take its counts off again if it did, and only then (the marker), right behind it on the same connection.

@@ -11,7 +11,7 @@ import { Runner } from "./lib/client.js";
 import { corruptData } from "./lib/corrupt.js";
 import { profileTag } from "./lib/keys.js";
 import { fieldMap } from "./lib/record.js";
-import { DELIVERY_STATUSES, PROFILE_DELETE, PROFILE_FAIL, PROFILE_PUT, PROFILE_REQUEUE, PROFILE_UNINDEX } from "./lib/proxy-scripts.js";
+import { DELIVERY_STATUSES, PROFILE_DELETE, PROFILE_FAIL, PROFILE_PRUNE, PROFILE_PUT, PROFILE_REQUEUE, PROFILE_UNINDEX } from "./lib/proxy-scripts.js";
 import { KEY_TTL_MS, resolveStoreOptions, type RedisClient, type RedisStoreOptions, type ResolvedStoreOptions } from "./options.js";
 
 /** Options of {@link RedisProfileStore}. @group Storage */
@@ -67,6 +67,7 @@ export class RedisProfileStore implements ProfileStore {
   readonly #options: ResolvedStoreOptions;
   readonly #retentionMs: number;
   readonly #index: string;
+  readonly #expiry: string;
 
   /**
    * @param client - an ioredis `Redis` or `Cluster` you own (see `redisClientOptions`).
@@ -78,6 +79,7 @@ export class RedisProfileStore implements ProfileStore {
     this.#run = new Runner(client, this.#options.commandTimeoutMs, this.#options.retryAfterSeconds);
     this.#retentionMs = numberOption("retentionMs", options.retentionMs, 90 * 86_400_000, KEY_TTL_MS);
     this.#index = `${this.#options.keyPrefix}proxy:${TAG}:index`;
+    this.#expiry = `${this.#options.keyPrefix}proxy:${TAG}:expiry`;
   }
 
   #record(member: string): string {
@@ -128,7 +130,23 @@ export class RedisProfileStore implements ProfileStore {
     if (record.challengeRetrievedAt !== undefined) checkTime(record.challengeRetrievedAt, "challengeRetrievedAt");
     if (record.requeueCount !== undefined && (!Number.isSafeInteger(record.requeueCount) || record.requeueCount < 0)) throw new InvalidArgumentError("requeueCount must be a non-negative integer");
     const m = member(record);
-    await this.#run.eval("put", PROFILE_PUT, [this.#record(m), this.#index], [this.#options.now().getTime(), this.#retentionMs, m, ...fieldsOf(record)]);
+    const now = this.#options.now().getTime();
+    const expired = await this.#run.eval("put", PROFILE_PUT, this.#keys(m), [now, this.#retentionMs, m, ...fieldsOf(record)]);
+    if (Array.isArray(expired) && expired.length > 0) await this.#prune(now, (expired as unknown[]).map((b) => String(b)));
+  }
+
+  /** The KEYS of a script on the record of member `m`: the record, the index, the expiry index. */
+  #keys(m: string): string[] {
+    return [this.#record(m), this.#index, this.#expiry];
+  }
+
+  /**
+   * Drops the index entries of the members whose retention ended (as `put`'s script answered them) and whose record
+   * is gone (PROFILE_PRUNE). Housekeeping: the put it follows is done, so a failure is dropped (the entries stay in the
+   * expiry index, and a later put answers them again).
+   */
+  async #prune(now: number, members: string[]): Promise<void> {
+    await this.#run.eval("put", PROFILE_PRUNE, [this.#index, this.#expiry, ...members.map((m) => this.#record(m))], [now, ...members]).catch(() => undefined);
   }
 
   /**
@@ -154,7 +172,7 @@ export class RedisProfileStore implements ProfileStore {
   async requeue(key: ProfileKey, expected?: ProfileRecord): Promise<boolean> {
     const m = member(key);
     const condition = expected === undefined ? [] : fieldsOf(expected);
-    return (await this.#run.eval("requeue", PROFILE_REQUEUE, [this.#record(m), this.#index], [this.#options.now().getTime(), this.#retentionMs, m, ...condition])) === 1;
+    return (await this.#run.eval("requeue", PROFILE_REQUEUE, this.#keys(m), [this.#options.now().getTime(), this.#retentionMs, m, ...condition])) === 1;
   }
 
   /**
@@ -174,7 +192,7 @@ export class RedisProfileStore implements ProfileStore {
   async markFailed(key: ProfileKey, detail: string, expected?: ProfileRecord): Promise<boolean> {
     const m = member(key);
     const condition = expected === undefined ? [] : fieldsOf(expected);
-    return (await this.#run.eval("markFailed", PROFILE_FAIL, [this.#record(m), this.#index], [this.#options.now().getTime(), this.#retentionMs, m, detail, ...condition])) === 1;
+    return (await this.#run.eval("markFailed", PROFILE_FAIL, this.#keys(m), [this.#options.now().getTime(), this.#retentionMs, m, detail, ...condition])) === 1;
   }
 
   /**
@@ -184,7 +202,7 @@ export class RedisProfileStore implements ProfileStore {
    */
   async delete(key: ProfileKey): Promise<boolean> {
     const m = member(key);
-    return (await this.#run.eval("delete", PROFILE_DELETE, [this.#record(m), this.#index], [m])) === 1;
+    return (await this.#run.eval("delete", PROFILE_DELETE, this.#keys(m), [m])) === 1;
   }
 
   /**
@@ -212,7 +230,7 @@ export class RedisProfileStore implements ProfileStore {
       for (let i = 0; i < members.length; i++) {
         const record = this.#recordFrom(records[i], members[i]!, "list");
         if (record !== undefined) yield record;
-        else await this.#run.eval("list", PROFILE_UNINDEX, [this.#record(members[i]!), this.#index], [members[i]!]);
+        else await this.#run.eval("list", PROFILE_UNINDEX, this.#keys(members[i]!), [members[i]!]);
       }
       if (members.length < PAGE) return;
       from = `(${members[members.length - 1]!}`;

@@ -28,17 +28,19 @@ async function all<T>(it: AsyncIterable<T>): Promise<T[]> {
 }
 
 describe("what Redis holds", () => {
-  it("one hash per record and one index, both under the prefix with the {proxy-profiles} hash tag and a TTL of retentionMs", async () => {
+  it("one hash per record, one index and one expiry index, all under the prefix with the {proxy-profiles} hash tag and a TTL of retentionMs", async () => {
     const store = new RedisProfileStore(redis.client, { keyPrefix: "pp1:", now, retentionMs: 3_600_000 });
     await store.put(record("host,1", { platform: "darwin", challengeRetrievedAt: T0 - 5000 }));
     const keys = (await redis.client.keys("pp1:*")).sort();
-    expect(keys).toEqual(["pp1:proxy:{proxy-profiles}:index", "pp1:proxy:{proxy-profiles}:r:host%2C1,wifi,corp"]);
+    expect(keys).toEqual(["pp1:proxy:{proxy-profiles}:expiry", "pp1:proxy:{proxy-profiles}:index", "pp1:proxy:{proxy-profiles}:r:host%2C1,wifi,corp"]);
+    // The expiry index scores the record by the end of its retention, by the store's clock.
+    expect(await redis.client.zrange("pp1:proxy:{proxy-profiles}:expiry", "0", "-1", "WITHSCORES")).toEqual(["host%2C1,wifi,corp", String(T0 + 3_600_000)]);
     for (const k of keys) {
       const ttl = await redis.client.pttl(k);
       expect(ttl).toBeGreaterThan(3_500_000);
       expect(ttl).toBeLessThanOrEqual(3_600_000);
     }
-    expect(await redis.client.hgetall(keys[1]!)).toEqual({
+    expect(await redis.client.hgetall(keys[2]!)).toEqual({
       hostId: "host,1",
       profileId: "wifi",
       caName: "corp",

@@ -384,29 +384,54 @@ end
 `;
 
 /**
+ * Lua: `label(key, field, fresh, max)`, the field a count of `field` goes to: `field` itself when the hash holds it, or
+ * is an outcome (five at most), or while the hash holds fewer than `max` fields (`fresh`: fields this call adds on
+ * top), else `reason:other`, as @scep/core's MemoryCounterStore counts a label past its `maxLabels` under `other`: a validator or
+ * webhook naming ever new reasons cannot grow the hash without limit. Returns the field and whether it is new.
+ */
+const LABEL = `
+local function label(key, field, fresh, max)
+  if redis.call('HEXISTS', key, field) == 1 then return field, false end
+  if string.sub(field, 1, 7) ~= 'reason:' or redis.call('HLEN', key) + fresh < max then return field, true end
+  return 'reason:other', redis.call('HEXISTS', key, 'reason:other') == 0
+end
+`;
+
+/**
  * counters: adds deltas to one profile's counter hash and refreshes its TTL, and marks the write as done by this
  * batch (for `UNCOUNT`). A field that is not a count (written by someone else: `HINCRBY` would fail half-way, after the
  * fields before it were added, and every retry of the batch would add those again) is set to the delta instead, in
- * the same step; every field is read before the first write.
+ * the same step; every field is read before the first write. A label new to a hash that holds ARGV[3] fields already
+ * is counted under `reason:other` ({@link LABEL}).
  * KEYS[1] the hash, KEYS[2] the writing store's marker; ARGV[1] the hash's TTL in ms, ARGV[2] the batch's number,
- * ARGV[3..] field, delta, field, delta, ….
+ * ARGV[3] the most fields of the hash, ARGV[4..] field, delta, field, delta, ….
  * Returns 1 + the number of fields that were set afresh.
  */
 export const COUNT = script(
   "count",
-  `${COUNT_VALUE}
-local reset = {}
-for i = 3, #ARGV - 1, 2 do
-  local v = redis.call('HGET', KEYS[1], ARGV[i])
-  if v and not count(v) then reset[i] = true end
+  `${COUNT_VALUE}${LABEL}
+local target, reset, fresh, seen = {}, {}, 0, {}
+for i = 4, #ARGV - 1, 2 do
+  local field, new = label(KEYS[1], ARGV[i], fresh, tonumber(ARGV[3]))
+  if new and not seen[field] then fresh = fresh + 1 end
+  seen[field] = true
+  target[i] = field
+  local v = redis.call('HGET', KEYS[1], field)
+  if v and not count(v) then reset[field] = true end
 end
-for i = 3, #ARGV - 1, 2 do
-  if reset[i] then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) else redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local n = 1
+for i = 4, #ARGV - 1, 2 do
+  local field = target[i]
+  if reset[field] then
+    redis.call('HSET', KEYS[1], field, ARGV[i + 1])
+    reset[field] = nil
+    n = n + 1
+  else
+    redis.call('HINCRBY', KEYS[1], field, ARGV[i + 1])
+  end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2], 'PX', 60000)
-local n = 1
-for _ in pairs(reset) do n = n + 1 end
 return n
 `,
 );
@@ -415,7 +440,8 @@ return n
  * uncount: the undo of a counter write that failed or was late (it may still run on Redis; its counts go back into
  * the buffer and are written again): takes its deltas off only when that very batch ran (the marker holds its
  * number), so a late write is never counted twice and one that never ran is never taken off. A field that is no
- * longer a count is left alone (see `COUNT`).
+ * longer a count is left alone (see `COUNT`); a label the hash does not hold was counted under `<kind>:other` by
+ * `COUNT` (the hash was full) under `reason:other`, and is taken off there.
  * KEYS[1] the hash, KEYS[2] the writing store's marker; ARGV[1] the batch's number, ARGV[2..] field, delta, ….
  * Returns 1 when taken off, else 0.
  */
@@ -425,7 +451,9 @@ export const UNCOUNT = script(
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[2])
 for i = 2, #ARGV - 1, 2 do
-  if count(redis.call('HGET', KEYS[1], ARGV[i]) or '0') then redis.call('HINCRBY', KEYS[1], ARGV[i], -tonumber(ARGV[i + 1])) end
+  local field = ARGV[i]
+  if redis.call('HEXISTS', KEYS[1], field) == 0 and string.sub(field, 1, 7) == 'reason:' then field = 'reason:other' end
+  if count(redis.call('HGET', KEYS[1], field) or '0') then redis.call('HINCRBY', KEYS[1], field, -tonumber(ARGV[i + 1])) end
 end
 return 1
 `,
