@@ -7,6 +7,7 @@ import { storeUnavailableResponse } from "@scep-examples/server-kit/store-unavai
 import { allowOf, headOf } from "@scep-examples/server-kit/head";
 import { clientAddressOf, isStoreUnavailable, newChallenge, type ChallengeStore } from "@scep/core";
 import {
+  MAX_CHALLENGE_RETRIEVED_AHEAD_MS,
   MAX_IDENTIFIER_LENGTH,
   buildIdentifier,
   buildProxyUrl,
@@ -157,8 +158,8 @@ function uncarriable(r: Registration, ca: CaConfig): string | undefined {
  *   one-time challenge (valid the CA's `challengeTtlMs`, default 1 h; consumed by the device's first
  *   PKIOperation). For `ndes`/`smallstep` the challenge comes from the CA's challenge source when one is
  *   configured (NDES admin page over NTLM, Smallstep webhook; returned as `challengePassword`), else the MDM
- *   fetched it and passes when (`challengeRetrievedAt`, ms since 1970, default now; more than the CA's challenge
- *   window ahead of now, e.g. microseconds: 400). A challenge source's failure answers 503 +
+ *   fetched it and passes when (`challengeRetrievedAt`, ms since 1970, default now; more than 24 hours
+ *   ahead of now, e.g. microseconds: 400). A challenge source's failure answers 503 +
  *   Retry-After when it may pass (NDES "password cache is full", timeouts, `challengeTimeoutMs` included, 5xx) and
  *   502 otherwise, each with the source's `ERR_PROXY_*` code. A hostId or profileId a device URL cannot carry (a
  *   control character, a lone surrogate, an identifier over 4096 characters percent-encoded) is refused with 400
@@ -222,9 +223,9 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     const refusal = uncarriable(r, ca);
     if (refusal !== undefined) return json(400, { error: refusal });
     if (r.challengeRetrievedAt !== undefined && r.challengeRetrievedAt + ttlMs > MAX_DATE_MS) return json(400, { error: "challengeRetrievedAt is too late: the challenge would expire after the last date there is (+275760-09-13)" });
-    // @scep/proxy takes a fetch time more than a whole window ahead of its clock as a wrong record (challenge failed,
-    // requeued): said here, where the MDM gave it, rather than at the device's enrollment.
-    if (r.challengeRetrievedAt !== undefined && r.challengeRetrievedAt > t + ttlMs) return json(400, { error: "challengeRetrievedAt is in the future: give milliseconds since 1970 (not microseconds)" });
+    // @scep/proxy takes a fetch time more than 24 hours ahead of its clock as a wrong record (challenge failed,
+    // requeued): said here, where the MDM gave it, rather than at the device's enrollment. Clock skew passes.
+    if (r.challengeRetrievedAt !== undefined && r.challengeRetrievedAt > t + MAX_CHALLENGE_RETRIEVED_AHEAD_MS) return json(400, { error: "challengeRetrievedAt is in the future: give milliseconds since 1970 (not microseconds)" });
     let challenge: string | undefined;
     let challengePassword = o.deviceChallenges?.get(ca.name);
     let retrievedAt: number | undefined;

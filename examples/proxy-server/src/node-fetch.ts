@@ -1,17 +1,11 @@
 // node:http ↔ fetch-style handlers (web Request → Response), with a body limit, for the proxy and its admin API.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { internalError, peerAddress } from "@scep-examples/server-kit/node-fetch";
+import { answerUnsupportedMethod, internalError, peerAddress } from "@scep-examples/server-kit/node-fetch";
 
 /** A handler the server can mount: the proxy (`createScepProxy`) and the admin API both fit. */
 export type FetchHandler = (request: Request, meta: { remoteAddress?: string | undefined }) => Promise<Response>;
 
 class TooLarge extends Error {}
-
-/**
- * Methods a WHATWG `Request` refuses to carry (Fetch §2.2.1 "forbidden method", compared case-insensitively; its
- * constructor throws a TypeError for them). node:http hands TRACE and TRACK to the request listener like any request.
- */
-const FORBIDDEN_METHODS: ReadonlySet<string> = new Set(["CONNECT", "TRACE", "TRACK"]);
 
 async function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
   const declared = Number(req.headers["content-length"]);
@@ -48,12 +42,8 @@ export async function serveFetch(handler: FetchHandler, req: IncomingMessage, re
       res.end("bad request target\n");
       return;
     }
-    if (FORBIDDEN_METHODS.has(method.toUpperCase())) {
-      res.writeHead(405, { "content-type": "text/plain; charset=utf-8", allow: options.allow ?? "GET, HEAD, POST" });
-      res.end("method not allowed\n");
-      req.resume();
-      return;
-    }
+    // TRACE (CONNECT and TRACK never get here from node:http): server-kit's 405 with Allow.
+    if (answerUnsupportedMethod(req, res, options.allow ?? "GET, HEAD, POST")) return;
     let body: Uint8Array<ArrayBuffer> | undefined;
     if (method !== "GET" && method !== "HEAD") {
       try {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { MemoryChallengeStore, StoreUnavailableError } from "@scep/core";
 import {
   FetchHandlerUpstream,
+  MAX_CHALLENGE_RETRIEVED_AHEAD_MS,
   MemoryCaRegistry,
   MemoryProfileStore,
   NdesChallengeSource,
@@ -265,16 +266,23 @@ describe("POST /admin/profiles", () => {
     expect(await profiles.get({ hostId: "h", profileId: "p", caName: "ndes" })).toBeUndefined();
   });
 
-  it("a challengeRetrievedAt in microseconds, or more than the challenge's window ahead of now → 400 naming the unit, nothing written; within the window (clock skew) → 201", async () => {
+  it("a challengeRetrievedAt in microseconds, or more than 24 hours ahead of now → 400 naming the unit, nothing written; an MDM clock minutes ahead (past Smallstep's 4-minute window) → 201", async () => {
     // @scep/proxy refuses such a record at the device's enrollment (challenge failed, requeued); the MDM hears it here.
-    const { call, profiles } = setup();
-    const key = { hostId: "h", profileId: "p", caName: "ndes" };
-    for (const at of [T0 * 1000, T0 + 57 * 60_000 + 1]) {
-      const res = await call("POST", "/admin/profiles", { ...key, challengeRetrievedAt: at });
-      expect([at, res.status, await res.json()]).toEqual([at, 400, { error: "challengeRetrievedAt is in the future: give milliseconds since 1970 (not microseconds)" }]);
+    // The bound is MAX_CHALLENGE_RETRIEVED_AHEAD_MS, not the challenge's window: a clock 5 minutes ahead is skew.
+    const { call, profiles } = setup({ cas: [{ name: "step", type: "smallstep", url: "http://127.0.0.1:9/scep" }] });
+    expect(MAX_CHALLENGE_RETRIEVED_AHEAD_MS).toBe(24 * 3_600_000);
+    for (const caName of ["ndes", "step"]) {
+      const key = { hostId: "h", profileId: "p", caName };
+      for (const at of [T0 * 1000, T0 + 25 * 3_600_000, T0 + MAX_CHALLENGE_RETRIEVED_AHEAD_MS + 1]) {
+        const res = await call("POST", "/admin/profiles", { ...key, challengeRetrievedAt: at });
+        expect([caName, at, res.status, await res.json()]).toEqual([caName, at, 400, { error: "challengeRetrievedAt is in the future: give milliseconds since 1970 (not microseconds)" }]);
+      }
+      expect(await profiles.get(key)).toBeUndefined();
+      for (const at of [T0 + 5 * 60_000, T0 + MAX_CHALLENGE_RETRIEVED_AHEAD_MS]) {
+        expect([caName, at, (await call("POST", "/admin/profiles", { ...key, challengeRetrievedAt: at })).status]).toEqual([caName, at, 201]);
+        expect(await profiles.get(key)).toMatchObject({ status: "pending", challengeRetrievedAt: at });
+      }
     }
-    expect(await profiles.get(key)).toBeUndefined();
-    expect((await call("POST", "/admin/profiles", { ...key, challengeRetrievedAt: T0 + 30_000 })).status).toBe(201);
   });
 
   it("503 with Retry-After when the challenge or profile store is down", async () => {

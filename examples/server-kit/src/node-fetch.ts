@@ -57,11 +57,30 @@ export function internalError(res: ServerResponse, failure?: InternalFailure): v
 
 /**
  * Methods a WHATWG `Request` refuses to carry (Fetch §2.2.1 "forbidden method", compared case-insensitively; its
- * constructor throws a TypeError for them). node:http hands TRACE to the request listener like any request (its
- * parser refuses TRACK with 400 first, and CONNECT goes to the server's `connect` event). The example proxy's
- * node-fetch.ts holds the same set and check.
+ * constructor throws a TypeError for them).
  */
 const FORBIDDEN_METHODS: ReadonlySet<string> = new Set(["CONNECT", "TRACE", "TRACK"]);
+
+/**
+ * Answers a request whose method no WHATWG `Request` can carry (Fetch §2.2.1 forbidden methods: CONNECT, TRACE,
+ * TRACK) with 405 `method not allowed` and `allow` as `Allow` (RFC 9110 §15.5.6), draining its body, and says whether
+ * it did (the caller then stops). Of those, node:http hands TRACE to the request listener like any request; CONNECT
+ * it hands to the server as a separate `connect` event, and TRACK its parser refuses with 400, so neither reaches the
+ * listener. All three are checked all the same: none may reach `new Request`, whatever server calls this. Used by
+ * serveFetch here and by the example proxy's node layer.
+ *
+ * @example
+ * ```ts
+ * if (answerUnsupportedMethod(req, res, "GET, HEAD, POST")) return;
+ * ```
+ */
+export function answerUnsupportedMethod(req: IncomingMessage, res: ServerResponse, allow: string): boolean {
+  if (!FORBIDDEN_METHODS.has((req.method ?? "GET").toUpperCase())) return false;
+  res.writeHead(405, { "content-type": "text/plain; charset=utf-8", allow });
+  res.end("method not allowed\n");
+  req.resume();
+  return true;
+}
 
 async function readBody(req: IncomingMessage): Promise<Uint8Array<ArrayBuffer>> {
   const chunks: Buffer[] = [];
@@ -92,12 +111,7 @@ export function serveFetch(
   allow = "GET, HEAD, POST",
 ): void {
   void (async () => {
-    if (FORBIDDEN_METHODS.has((req.method ?? "GET").toUpperCase())) {
-      res.writeHead(405, { "content-type": "text/plain; charset=utf-8", allow });
-      res.end("method not allowed\n");
-      req.resume();
-      return;
-    }
+    if (answerUnsupportedMethod(req, res, allow)) return;
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value === undefined || name.startsWith(":")) continue;

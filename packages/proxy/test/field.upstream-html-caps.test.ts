@@ -1,15 +1,17 @@
 /**
  * An access gateway or WAF in front of the CA (Okta, an IIS default page, a SCEP URL that is wrong by one path
- * segment) answers every request, GetCACaps included, with `200 text/html` and a login or error page. PROXY.md
- * "Forwarding": such a failure is a 502 `upstream failed` with reason `other`, as HttpUpstream already decides for an
- * HTML answer to PKIOperation and GetCACert (RFC 8894 §3.5.2: caps are keywords, one per line).
+ * segment) answers every request, GetCACaps included, with `200 text/html` and a login or error page. PROXY.md's field
+ * notes (NDES behind a WAF or an Okta access gateway) describe the deployment.
  *
- * Before: the page reached the device as its GetCACaps answer (200 text/html), and HttpUpstream took the page as
- * "no capabilities" for `capsTtlMs`, then sent a `custom` CA's PKIOperation to the gateway after consuming its
- * one-time challenge: the challenge stayed spent though nothing reached the CA. Now the PKIOperation is not sent
- * (the GetCACaps asked first failed: `beforeRequest`), so the challenge goes back and the device's retry passes once
- * the gateway lets requests through. PROXY.md's field notes (NDES behind a WAF or an Okta access gateway) describe
- * the deployment.
+ * - A device's own GetCACaps is passed through (PROXY.md "Forwarding": GetCACaps and GetCACert are passed through):
+ *   the page reaches the device unchanged, 200 text/html, for every CA type.
+ * - The GetCACaps the proxy asks itself before a PKIOperation: for a `custom` CA, whose one-time challenge the proxy
+ *   consumed, a page (RFC 8894 §3.5.2: caps are keywords, one per line; none starts with `<`) is the upstream's
+ *   failure: 502 `upstream failed`, reason `other`, the PKIOperation not sent (`beforeRequest`), so the challenge
+ *   goes back and the device's retry passes once the gateway lets requests through. Before, HttpUpstream took the
+ *   page as "no capabilities" and sent the PKIOperation to the gateway after consuming the challenge: it stayed spent
+ *   though nothing reached the CA. For `ndes`/`smallstep` (no challenge of the proxy's at stake) a page is still "no
+ *   capabilities" and the PKIOperation goes by GET, as before.
  */
 import { MemoryChallengeStore } from "@scep/core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -47,11 +49,12 @@ beforeEach(async () => {
 });
 
 describe("GetCACaps answered with an HTML page", () => {
-  it("a device's GetCACaps → 502 upstream failed, reason other; the page never reaches the device", async () => {
+  it.each(["custom", "ndes", "smallstep"] as const)("a device's GetCACaps (%s CA) is passed through: the page, 200 text/html, unchanged", async (type) => {
+    const p = createScepProxy({ profiles, challenges, cas: new MemoryCaRegistry([{ name: "corp", type, url: up.url }]), onEvent: (e) => events.push(e) });
     up.script(gateway);
-    const res = await proxy.fetch(new Request("http://proxy.test/scep/h1,p1,corp?operation=GetCACaps"));
-    expect([res.status, res.headers.get("content-type"), await res.text()]).toEqual([502, "text/plain; charset=utf-8", "upstream failed"]);
-    expect(events.at(-1)).toMatchObject({ operation: "GetCACaps", outcome: "upstream_error", upstream: { reason: "other" } });
+    const res = await p.fetch(new Request("http://proxy.test/scep/h1,p1,corp?operation=GetCACaps"));
+    expect([res.status, res.headers.get("content-type"), await res.text()]).toEqual([200, "text/html; charset=utf-8", LOGIN]);
+    expect(events.at(-1)).toMatchObject({ operation: "GetCACaps", outcome: "forwarded" });
   });
 
   it("a custom CA's PKIOperation: not sent behind the page, the one-time challenge goes back, the retry passes once the gateway lets it through", async () => {
@@ -61,6 +64,9 @@ describe("GetCACaps answered with an HTML page", () => {
       return [res.status, Buffer.from(await res.arrayBuffer())];
     };
     up.script(gateway);
+    // The device's own GetCACaps first (passed through): the page is not remembered as the custom CA's caps.
+    expect((await proxy.fetch(new Request("http://proxy.test/scep/h1,p1,corp?operation=GetCACaps"))).status).toBe(200);
+    up.seen.length = 0;
     expect(await enroll()).toEqual([502, Buffer.from("upstream failed")]);
     expect(events.at(-1)).toMatchObject({ upstream: { reason: "other" }, challengeReleased: true });
     expect(up.seen.map((s) => s.operation)).toEqual(["GetCACaps"]);
@@ -71,11 +77,25 @@ describe("GetCACaps answered with an HTML page", () => {
     expect(up.seen.map((s) => `${s.method} ${s.operation}`)).toEqual(["GET GetCACaps", "GET GetCACaps", "POST PKIOperation"]);
   });
 
-  it("HttpUpstream.getCACaps rejects with UpstreamError reason other (a byte-order mark and white space before the page too); real caps with an odd content type still pass", async () => {
+  it.each(["ndes", "smallstep"] as const)("a %s CA's PKIOperation: the page is no capabilities, the PKIOperation goes by GET (as before)", async (type) => {
+    const key = { hostId: "h1", profileId: "p1", caName: "step" };
+    await profiles.put({ ...key, status: "pending", challengeRetrievedAt: Date.now(), updatedAt: 0 });
+    const p = createScepProxy({ profiles, cas: new MemoryCaRegistry([{ name: "step", type, url: up.url }]), onEvent: (e) => events.push(e) });
+    up.script((req, res, socket) => (req.operation === "GetCACaps" ? gateway(req, res, socket) : wellBehaved()(req, res, socket)));
+    const res = await p.fetch(new Request("http://proxy.test/scep/h1,p1,step?operation=PKIOperation", { method: "POST", body: MSG }));
+    expect([res.status, Buffer.from(await res.arrayBuffer())]).toEqual([200, PKI_REPLY]);
+    expect(up.seen.map((s) => `${s.method} ${s.operation}`)).toEqual(["GET GetCACaps", "GET PKIOperation"]);
+  });
+
+  it("HttpUpstream: getCACaps resolves to the page unchanged; a custom CA's pkiOperation rejects with UpstreamError reason other, beforeRequest (a byte-order mark and white space before the page too); real caps with an odd content type still pass", async () => {
     const upstream = new HttpUpstream();
     const ca = { name: "corp", type: "custom" as const, url: up.url };
-    up.script((_req, res) => res.writeHead(200, { "content-type": "text/plain" }).end(`\ufeff \n${LOGIN}`));
-    await expect(upstream.getCACaps(ca)).rejects.toSatisfy((e: unknown) => e instanceof UpstreamError && e.reason === "other" && e.message === "upstream answered GetCACaps with an HTML page, not capabilities");
+    const page = `\ufeff \n${LOGIN}`;
+    up.script((_req, res) => res.writeHead(200, { "content-type": "text/plain" }).end(page));
+    expect(new TextDecoder("utf-8", { ignoreBOM: true }).decode((await upstream.getCACaps(ca)).body)).toBe(page);
+    await expect(upstream.pkiOperation(ca, MSG)).rejects.toSatisfy(
+      (e: unknown) => e instanceof UpstreamError && e.reason === "other" && e.beforeRequest === true && e.message === "GetCACaps before the PKIOperation: upstream answered GetCACaps with an HTML page, not capabilities",
+    );
     up.script((_req, res) => res.writeHead(200, { "content-type": "text/html" }).end("POSTPKIOperation\nSHA-256\n"));
     expect(new TextDecoder().decode((await upstream.getCACaps(ca)).body)).toBe("POSTPKIOperation\nSHA-256\n");
   });

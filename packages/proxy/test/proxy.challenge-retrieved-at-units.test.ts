@@ -6,13 +6,15 @@
  * and requeued, as before. Microseconds (or milliseconds × 1000) land some 50 000 years ahead, and `now < retrievedAt
  * + ttl` held for all of them: the challenge never expired at the proxy and the profile was never requeued, while
  * NDES dropped the challenge after its own 60 minutes, so each device enrollment failed at the CA instead (the stuck
- * profiles of https://github.com/fleetdm/fleet/issues/46291, by another road). A fetch time more than a whole window
- * ahead of the clock is now a wrong record: 400 `challenge failed`, requeued so the MDM fetches a fresh challenge.
- * Clock skew within a window is still accepted.
+ * profiles of https://github.com/fleetdm/fleet/issues/46291, by another road). A fetch time more than 24 hours
+ * (`MAX_CHALLENGE_RETRIEVED_AHEAD_MS`) ahead of the clock is now a wrong record: 400 `challenge failed`, requeued so
+ * the MDM fetches a fresh challenge. The bound is not the challenge's window: an MDM whose clock runs 5 minutes ahead
+ * (past Smallstep's 4-minute window) is clock skew, forwarded; failing it requeued the profile, and the fresh fetch,
+ * stamped by the same clock, failed again, forever.
  */
 import { manualClock } from "@scep/core/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { MemoryCaRegistry, MemoryProfileStore, createScepProxy, type ScepProxy } from "../src/index.js";
+import { MAX_CHALLENGE_RETRIEVED_AHEAD_MS, MemoryCaRegistry, MemoryProfileStore, createScepProxy, type ScepProxy } from "../src/index.js";
 import { startUpstream, wellBehaved, type UpstreamServer } from "./support/upstream-server.js";
 
 const MSG = Buffer.from("MIIB+/+/abcd", "base64");
@@ -59,19 +61,24 @@ describe("challengeRetrievedAt is milliseconds since 1970", () => {
     expect(forwarded()).toBe(0);
   });
 
-  it("more than one window ahead of the clock (57 min + 1 ms for NDES, 4 min + 1 ms for Smallstep): challenge failed, requeued", async () => {
+  it("more than 24 hours ahead of the clock (25 h, and 24 h + 1 ms; NDES and Smallstep): challenge failed, requeued", async () => {
     const now = clock.now().getTime();
-    expect(await enroll("ndes", now + 57 * MIN + 1)).toEqual([400, "challenge failed", "none"]);
-    expect(await enroll("step", now + 4 * MIN + 1)).toEqual([400, "challenge failed", "none"]);
+    expect(MAX_CHALLENGE_RETRIEVED_AHEAD_MS).toBe(24 * 60 * MIN);
+    for (const ahead of [25 * 60 * MIN, MAX_CHALLENGE_RETRIEVED_AHEAD_MS + 1]) {
+      expect(await enroll("ndes", now + ahead)).toEqual([400, "challenge failed", "none"]);
+      expect(await enroll("step", now + ahead)).toEqual([400, "challenge failed", "none"]);
+    }
     expect(forwarded()).toBe(0);
   });
 
-  it("clock skew within a window (30 s, and exactly one window ahead) is still forwarded", async () => {
+  it("clock skew is forwarded: 30 s, a window, 5 minutes past Smallstep's 4-minute window, exactly 24 hours ahead", async () => {
     const now = clock.now().getTime();
     expect(await enroll("ndes", now + 30_000)).toEqual([200, expect.any(String), "pending"]);
     expect(await enroll("ndes", now + 57 * MIN)).toEqual([200, expect.any(String), "pending"]);
     expect(await enroll("step", now + 4 * MIN)).toEqual([200, expect.any(String), "pending"]);
-    expect(forwarded()).toBe(3);
+    expect(await enroll("step", now + 5 * MIN)).toEqual([200, expect.any(String), "pending"]);
+    expect(await enroll("step", now + MAX_CHALLENGE_RETRIEVED_AHEAD_MS)).toEqual([200, expect.any(String), "pending"]);
+    expect(forwarded()).toBe(5);
   });
 
   it("seconds land in 1970: expired and requeued (as before)", async () => {

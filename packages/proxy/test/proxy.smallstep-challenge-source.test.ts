@@ -164,15 +164,22 @@ describe("Smallstep SCEPChallenge webhook", () => {
 
   // An access gateway (Okta, a WAF) in front of the webhook answers 200 with its login page; one line of HTML has no
   // control character and fits 255 characters, so it was taken as the challenge, put in the device's profile, and
-  // refused by the CA (a failed enrollment instead of a typed error at registration).
+  // refused by the CA (a failed enrollment instead of a typed error at registration). Judged by the body only.
   it.each([
     ["a one-line login page as text/html", "text/html; charset=utf-8", "<html><body>Sign in</body></html>"],
     ["a page sent as text/plain that opens with <!DOCTYPE html>", "text/plain", "<!DOCTYPE html><title>Sign in</title>"],
-    ["an XHTML page", "application/xhtml+xml", "<?xml version=\"1.0\"?><html/>"],
+    ["a page after white space, in upper case", "text/plain", "\r\n  <HTML lang=en><body>Sign in</body></HTML>"],
   ])("200 with %s → ERR_PROXY_SMALLSTEP_INVALID, not a challenge", async (_name, type, body) => {
     const w = await webhook((_req, res) => res.writeHead(200, { "content-type": type }).end(body));
     const e = await failure(source().fetchChallenge(ca(w.url)));
     expect(e).toMatchObject({ code: "ERR_PROXY_SMALLSTEP_INVALID", retryable: false, message: "Smallstep webhook answered an HTML page, not a challenge" });
+  });
+
+  // Express's res.send(string) and Flask answer a plain string as text/html: a real webhook's challenge, which the
+  // Content-Type alone made ERR_PROXY_SMALLSTEP_INVALID.
+  it.each(["text/html; charset=utf-8", "application/xhtml+xml"])("200 %s with a plain challenge → that challenge", async (type) => {
+    const w = await webhook((_req, res) => res.writeHead(200, { "content-type": type }).end("x7Qp-9fGh2LmN0"));
+    expect((await source().fetchChallenge(ca(w.url))).challenge).toBe("x7Qp-9fGh2LmN0");
   });
 
   it("a challenge that merely starts with < is still a challenge", async () => {

@@ -202,8 +202,6 @@ describe("upstream faults", () => {
 
   it("createScepProxy's now reaches its default HttpUpstream: an HTTP-date Retry-After is read against it (exactly 600 s), and caps expire by it", async () => {
     const clock = manualClock(new Date("2026-03-01T10:00:00.000Z"));
-    // The challenge fetched by this proxy's clock (a fetch time months ahead of it is a wrong record: challenge failed).
-    await profiles.put({ hostId: "h1", profileId: "p1", caName: "ndes", status: "pending", challengeRetrievedAt: clock.now().getTime(), updatedAt: 0 });
     const dated = createScepProxy({ profiles, cas: new MemoryCaRegistry([{ name: "ndes", type: "ndes", url: secretUrl }]), now: clock.now, maxBodyBytes: 64 * 1024 });
     await profiles.put({ hostId: "h1", profileId: "p1", caName: "ndes", status: "pending", challengeRetrievedAt: clock.now().getTime(), updatedAt: 0 });
     const date = new Date(clock.now().getTime() + 600_000).toUTCString();

@@ -2,8 +2,8 @@
  * PROXY.md "Forwarding" and RFC 8894 §3.3.2, §4.2.1.2: an upstream 2xx that no SCEP client can use is the upstream's
  * failure, not a reply to pass on. A PKIOperation answered 200 (or 202) `application/x-pki-message` with an empty
  * body, a GetCACert answered with an empty body, and a GetCACert that is a PKCS#7 SignedData holding no certificate
- * (absent, or an empty SET) each get 502 `upstream failed` with the event's reason `other`, so the MDM sees the
- * upstream fault instead of a device that failed to parse its answer. The challenge state afterwards: an NDES
+ * (absent, or an empty SET; DER or BER, read by @scep/core's own parser) each get 502 `upstream failed` with the
+ * event's reason `other`, so the MDM sees the upstream fault instead of a device that failed to parse its answer. The challenge state afterwards: an NDES
  * profile stays pending (nothing requeued), a `custom` CA's one-time challenge stays spent (the CA may have
  * processed the message before a gateway emptied its answer). A real degenerate PKCS#7 (RA and CA certificates,
  * built by @scep/core) and a single DER certificate still pass, byte for byte.
@@ -16,7 +16,7 @@
 import { MemoryChallengeStore, buildGetCaCertResponse } from "@scep/core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { MemoryCaRegistry, MemoryProfileStore, buildProxyUrl, createScepProxy, type ProxyEvent, type ScepProxy } from "../src/index.js";
-import { isSignedDataWithoutCertificates } from "../src/lib/upstream-answer.js";
+import { unusableAnswer } from "../src/lib/upstream-answer.js";
 import { createTestPki } from "../../core/test/support/pki.js";
 import { startUpstream, wellBehaved, type Script, type UpstreamServer } from "./support/upstream-server.js";
 
@@ -30,6 +30,16 @@ function signedData(certificates: number[] | undefined): Buffer {
   const idSignedData = [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
   const body = [0x02, 0x01, 0x01, 0x31, 0x00, ...der(0x30, idData), ...(certificates === undefined ? [] : der(0xa0, certificates)), 0x31, 0x00];
   return Buffer.from(der(0x30, [...idSignedData, ...der(0xa0, der(0x30, body))]));
+}
+
+/** The same with BER indefinite lengths (`0x80` … end-of-contents `00 00`) for the ContentInfo, its [0] and the SignedData. */
+function berSignedData(certificates: number[] | undefined): Buffer {
+  const der = (tag: number, content: number[]): number[] => [tag, content.length, ...content];
+  const ber = (tag: number, content: number[]): number[] => [tag, 0x80, ...content, 0x00, 0x00];
+  const idData = [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
+  const idSignedData = [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
+  const body = [0x02, 0x01, 0x01, 0x31, 0x00, ...ber(0x30, idData), ...(certificates === undefined ? [] : ber(0xa0, certificates)), 0x31, 0x00];
+  return Buffer.from(ber(0x30, [...idSignedData, ...ber(0xa0, ber(0x30, body))]));
 }
 
 let up: UpstreamServer;
@@ -82,6 +92,9 @@ describe("an upstream 2xx no client can use → 502 upstream failed, reason othe
     ["an empty body (application/x-x509-ca-cert)", "application/x-x509-ca-cert", Buffer.alloc(0)],
     ["a PKCS#7 SignedData without a certificates field", "application/x-x509-ca-ra-cert", signedData(undefined)],
     ["a PKCS#7 SignedData with an empty certificate set", "application/x-x509-ca-ra-cert", signedData([])],
+    // @scep/core's parser reads BER, as iOS and old CAs send it; the hand-rolled DER walker gave up on it and passed it on.
+    ["a BER (indefinite-length) PKCS#7 SignedData without a certificates field", "application/x-x509-ca-ra-cert", berSignedData(undefined)],
+    ["a BER (indefinite-length) PKCS#7 SignedData with an empty certificate set", "application/x-x509-ca-ra-cert", berSignedData([])],
   ])("GetCACert answered with %s", async (_label, type, body) => {
     up.script(on("GetCACert", (_req, res) => res.writeHead(200, { "content-type": type }).end(body)));
     expect(await ask("GetCACert")).toEqual(failed);
@@ -111,18 +124,18 @@ describe("usable answers still pass unchanged", () => {
     const ra = await pki.ra("CN=SCEP Test RA", 0x20, "0a");
     for (const certs of [[ra.certificate, pki.ca.certificate], [pki.ca.certificate]]) {
       const { body, contentType } = await buildGetCaCertResponse(certs);
-      expect(isSignedDataWithoutCertificates(body)).toBe(false);
+      expect(unusableAnswer("GetCACert", body)).toBeUndefined();
       up.script(on("GetCACert", (_req, res) => res.writeHead(200, { "content-type": contentType }).end(Buffer.from(body))));
       expect(await ask("GetCACert")).toEqual({ status: 200, type: contentType, body: Buffer.from(body) });
     }
   });
 
-  it("bytes that are no SignedData, or a BER one with indefinite lengths, are not judged: passed on", () => {
-    expect(isSignedDataWithoutCertificates(Buffer.from([0x30, 0x03, 0x02, 0x01, 0x07]))).toBe(false);
-    expect(isSignedDataWithoutCertificates(Buffer.from("<html>login</html>"))).toBe(false);
-    const ber = signedData(undefined);
-    ber[1] = 0x80; // outer SEQUENCE with an indefinite length
-    expect(isSignedDataWithoutCertificates(ber)).toBe(false);
-    expect(isSignedDataWithoutCertificates(signedData(undefined))).toBe(true);
+  it("bytes @scep/core's parser cannot read (a placeholder, a bare SEQUENCE, an HTML page, a PEM text without a block) are not judged: passed on", async () => {
+    for (const body of [Buffer.from("CA-CERT-PLACEHOLDER"), Buffer.from([0x30, 0x03, 0x02, 0x01, 0x07]), Buffer.from("<html>login</html>"), Buffer.from("-----BEGIN PKCS7-----\n")]) {
+      expect(unusableAnswer("GetCACert", body)).toBeUndefined();
+      up.script(on("GetCACert", (_req, res) => res.writeHead(200, { "content-type": "application/x-x509-ca-cert" }).end(body)));
+      expect(await ask("GetCACert")).toEqual({ status: 200, type: "application/x-x509-ca-cert", body });
+    }
+    expect(unusableAnswer("GetCACert", berSignedData(undefined))).toBe("upstream answered GetCACert with a PKCS#7 that holds no certificate");
   });
 });

@@ -80,6 +80,32 @@ export function parseGetCaCertResponse(body: Uint8Array, contentType?: string): 
   return certificates;
 }
 
+/**
+ * Whether `bytes` is a ContentInfo holding a SignedData that holds no certificate: what {@link parseGetCaCertResponse}
+ * refuses as "GetCACert PKCS#7 holds no certificate", told apart from every other reason it throws. Read with
+ * {@link parseSignedData} (BER accepted: indefinite lengths, constructed strings); true only when it reads the whole
+ * SignedData, no certificate in it fails to parse, and none is left (the `certificates` field absent, an empty SET, or
+ * no certificate-shaped element). False for anything else: a certificate, a SignedData with one, a PEM text, bytes it
+ * cannot read. For @scep/proxy, which passes every GetCACert answer on unchanged but this one (RFC 8894 §4.2.1.2: it
+ * gives the device nothing to encrypt to or verify with). Internal: exported through `@scep/core/internal` only.
+ *
+ * @example
+ * ```ts
+ * import { signedDataHoldsNoCertificate } from "@scep/core/internal";
+ *
+ * if (signedDataHoldsNoCertificate(body)) throw new Error("GetCACert answer holds no certificate");
+ * ```
+ * @internal
+ */
+export function signedDataHoldsNoCertificate(bytes: Uint8Array): boolean {
+  let unreadable = false;
+  try {
+    return parseSignedData(bytes, () => void (unreadable = true)).certificates.length === 0 && !unreadable;
+  } catch {
+    return false;
+  }
+}
+
 function parseCertificates(body: Uint8Array, contentType: string | undefined): Certificate[] {
   const text = pemTextOf(body);
   if (text?.includes("-----BEGIN CERTIFICATE-----")) {

@@ -35,6 +35,24 @@ export const DEFAULT_CHALLENGE_TTL_MS: Readonly<Record<CaType, number>> = {
 };
 
 /**
+ * How far ahead of the clock an NDES or Smallstep profile's `challengeRetrievedAt` may lie, in milliseconds
+ * (24 hours). A fetch time further ahead is a wrong record, a unit mistake (microseconds, i.e. milliseconds × 1000,
+ * land some 50 000 years ahead), not clock skew: the proxy fails its PKIOperation (`challenge_failed`, requeued) and
+ * an admin API should refuse it. Unrelated to the challenge's window on purpose: an MDM whose clock runs minutes
+ * ahead (more than Smallstep's 4-minute window) must not be failed and requeued forever.
+ *
+ * @example
+ * ```ts
+ * import { MAX_CHALLENGE_RETRIEVED_AHEAD_MS } from "@scep/proxy";
+ *
+ * if (retrievedAt > Date.now() + MAX_CHALLENGE_RETRIEVED_AHEAD_MS) throw new Error("challengeRetrievedAt: give milliseconds since 1970");
+ * ```
+ *
+ * @group CAs
+ */
+export const MAX_CHALLENGE_RETRIEVED_AHEAD_MS = 24 * 60 * 60_000;
+
+/**
  * One configured upstream CA.
  *
  * @example

@@ -89,8 +89,9 @@ export interface SmallstepChallengeSourceOptions {
  * - `ERR_PROXY_SMALLSTEP_AUTH`: 401 or 403;
  * - `ERR_PROXY_SMALLSTEP_HTTP_STATUS` (`status`; retryable for 5xx/429): any other non-200;
  * - `ERR_PROXY_SMALLSTEP_EMPTY`: 200 with an empty body;
- * - `ERR_PROXY_SMALLSTEP_INVALID`: over 255 characters, not UTF-8, control characters, an HTML page (`Content-Type`
- *   `text/html` or `application/xhtml+xml`, or a body opening with `<!DOCTYPE html` or `<html`), or over `maxBodyBytes`;
+ * - `ERR_PROXY_SMALLSTEP_INVALID`: over 255 characters, not UTF-8, control characters, an HTML page (a body opening
+ *   with `<!DOCTYPE html` or `<html`, whatever its `Content-Type`: a plain challenge sent as `text/html` is taken), or
+ *   over `maxBodyBytes`;
  * - `ERR_PROXY_SMALLSTEP_TIMEOUT`, `ERR_PROXY_SMALLSTEP_TRANSPORT` (retryable);
  * - `ERR_PROXY_CHALLENGE_SOURCE_CONFIG`: `ca` is not of type `smallstep` or lacks `smallstep` settings.
  * - `ERR_PROXY_CONFIG` ({@link ProxyConfigError}, from the constructor): `timeoutMs` or `maxBodyBytes` is not a positive integer.
@@ -181,7 +182,7 @@ export class SmallstepChallengeSource implements ChallengeSource {
       }
       if (text.length === 0) throw new SmallstepEmptyError("Smallstep webhook answered 200 with an empty body");
       // A login or error page (an access gateway in front of the webhook) is no challenge, though one line of it fits.
-      if (isHtmlPage(res.headers.get("content-type"), text)) throw new SmallstepInvalidChallengeError("Smallstep webhook answered an HTML page, not a challenge");
+      if (isHtmlPage(text)) throw new SmallstepInvalidChallengeError("Smallstep webhook answered an HTML page, not a challenge");
       if (text.length > MAX_CHALLENGE_CHARS) throw new SmallstepInvalidChallengeError(`Smallstep webhook answered ${text.length} characters; a challenge has at most ${MAX_CHALLENGE_CHARS}`);
       // C0 controls and DEL only: C1 code points (U+0080–U+009F) are legal in a UTF8String challenge.
       if (CONTROL_CHARACTER.test(text)) throw new SmallstepInvalidChallengeError("Smallstep webhook answered a body with control characters");
@@ -198,10 +199,13 @@ export class SmallstepChallengeSource implements ChallengeSource {
   }
 }
 
-/** Whether a 200 answer is an HTML page: its media type says so, or its text opens like one (`<!DOCTYPE html`, `<html`). */
-function isHtmlPage(contentType: string | null, text: string): boolean {
-  const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
-  return type === "text/html" || type === "application/xhtml+xml" || /^<(?:!doctype\s+html|html)\b/i.test(text);
+/**
+ * Whether a 200 answer's text is an HTML page: it opens, after optional white space, with `<!DOCTYPE html` or `<html`
+ * (case-insensitive). Judged by the body only: Express's `res.send(string)` and Flask answer a plain challenge as
+ * `text/html`, so the Content-Type says nothing.
+ */
+function isHtmlPage(text: string): boolean {
+  return /^\s*<(?:!doctype\s+html|html)\b/i.test(text);
 }
 
 /** The caller's deadline passed: a timeout like this source's own. */

@@ -6,8 +6,8 @@
  *   not open) was fetched when the MDM rendered the profile; valid while
  *   `now < challengeRetrievedAt + ttl` (57 / 4 minutes by default; all in ms
  *   since 1970). A record without `challengeRetrievedAt`, or with one more
- *   than `ttl` ahead of `now` (a unit mistake, not clock skew), fails
- *   (`challenge_failed`, requeued).
+ *   than `MAX_CHALLENGE_RETRIEVED_AHEAD_MS` (24 hours) ahead of `now` (a unit
+ *   mistake, not clock skew), fails (`challenge_failed`, requeued).
  * - `custom`: when the record keeps a `challengeHash` (the challenge of the URL it was last registered with), an
  *   identifier with another challenge is `challenge_superseded`: nothing is consumed and the caller does not
  *   requeue (the MDM already delivered the current URL). Then the identifier's challenge is consumed from the `ChallengeStore`
@@ -31,7 +31,7 @@
  * @module
  */
 import type { ChallengeStore } from "@scep/core";
-import { challengeTtlMs, type CaConfig } from "../cas/ca-config.js";
+import { MAX_CHALLENGE_RETRIEVED_AHEAD_MS, challengeTtlMs, type CaConfig } from "../cas/ca-config.js";
 import type { ProxyIdentifier } from "../identifier.js";
 import { challengeHash } from "../stores/challenge-hash.js";
 import type { ProfileRecord } from "../stores/profile-store.js";
@@ -74,9 +74,10 @@ export async function checkChallenge(
   const retrievedAt = record.challengeRetrievedAt;
   if (typeof retrievedAt !== "number" || !Number.isFinite(retrievedAt)) return { ok: false, reason: "challenge_failed" };
   const ttl = challengeTtlMs(ca);
-  // A fetch time more than a whole window ahead of the clock is no clock skew but a wrong record (microseconds or
-  // seconds × 1000 for milliseconds): taken as it is, the window would outlast the CA's own (NDES keeps a challenge
-  // 60 minutes) by years, and the profile would never be requeued. Invalid, so it is requeued with a fresh fetch.
-  if (retrievedAt > context.nowMs + ttl) return { ok: false, reason: "challenge_failed" };
+  // A fetch time more than 24 hours ahead of the clock is no clock skew but a wrong record (microseconds, i.e.
+  // milliseconds × 1000, land thousands of years ahead): taken as it is, the window would outlast the CA's own (NDES
+  // keeps a challenge 60 minutes) by years, and the profile would never be requeued. Invalid, so it is requeued with a
+  // fresh fetch. The bound is not the window: an MDM clock minutes ahead (past Smallstep's 4) must not requeue forever.
+  if (retrievedAt > context.nowMs + MAX_CHALLENGE_RETRIEVED_AHEAD_MS) return { ok: false, reason: "challenge_failed" };
   return context.nowMs < retrievedAt + ttl ? { ok: true } : { ok: false, reason: "challenge_expired" };
 }

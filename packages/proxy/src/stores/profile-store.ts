@@ -56,7 +56,8 @@ export interface ProfileRecord extends ProfileKey {
   platform?: string;
   /**
    * When the NDES or Smallstep challenge in the profile was fetched, ms since the epoch (not seconds, not µs). The proxy
-   * takes one more than the challenge's whole window ahead of its clock as a wrong record: `challenge failed`, requeued.
+   * takes one more than 24 hours (`MAX_CHALLENGE_RETRIEVED_AHEAD_MS`) ahead of its clock as a wrong record:
+   * `challenge failed`, requeued.
    */
   challengeRetrievedAt?: number;
   /**

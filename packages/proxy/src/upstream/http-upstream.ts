@@ -63,9 +63,14 @@ const mediaType = (contentType: string | null): string => (contentType ?? "").sp
  * - A 2xx answer with the wrong content type (HTML from a gateway instead of
  *   `application/x-pki-message`, or a GetCACert that is neither
  *   `application/x-x509-ca-cert` nor `application/x-x509-ca-ra-cert`) is a
- *   failure, reason `other`; so is a GetCACaps whose body is an HTML (or XML)
- *   page instead of caps (whatever its content type), also when asked before a
- *   PKIOperation (which then is not sent: `beforeRequest`).
+ *   failure, reason `other`. A GetCACaps is passed on as the upstream answered
+ *   it (PROXY.md: passed through), an HTML (or XML) page too. The GetCACaps
+ *   asked before a PKIOperation takes such a page (whatever its content type)
+ *   as "no capabilities" (GET), except for a `custom` CA, whose one-time
+ *   challenge the proxy consumed: there it is a failure, reason `other`, and
+ *   the PKIOperation is not sent (`beforeRequest`, so the challenge goes back).
+ *   A device's GetCACaps answered with a page is then not remembered as a
+ *   `custom` CA's caps.
  * - User info in a CA URL (`https://user:pass@host/…`) is sent as HTTP Basic
  *   authentication, never in the URL.
  * - A failure before any byte of the request went out has
@@ -124,8 +129,10 @@ export class HttpUpstream implements Upstream {
   async getCACaps(ca: CaConfig, options: UpstreamCallOptions = {}): Promise<UpstreamResponse> {
     const res = await this.#call(ca, "GET", { operation: "GetCACaps" }, undefined, options.signal);
     const text = new TextDecoder().decode(res.body);
-    if (isMarkup(text)) throw htmlCaps();
-    this.#remember(ca.url, text);
+    // Passed on unchanged, whatever it is. A page is no caps of a `custom` CA: forgotten, so its next PKIOperation
+    // asks GetCACaps itself (and is not sent behind the page, see #supportsPost).
+    if (ca.type === "custom" && isMarkup(text)) this.#caps.delete(ca.url);
+    else this.#remember(ca.url, text);
     return res;
   }
 
@@ -161,15 +168,20 @@ export class HttpUpstream implements Upstream {
     const cached = this.#caps.get(ca.url);
     if (cached && cached.expires > this.#now()) return cached.post;
     if (signal?.aborted) throw new UpstreamError("other", "upstream call aborted by the caller", { cause: signal.reason });
-    let inFlight = this.#capsInFlight.get(ca.url);
+    // A `custom` CA's caller reads a page otherwise than an ndes/smallstep one: they share no request.
+    const pageFails = ca.type === "custom";
+    const key = `${pageFails ? "custom" : "other"} ${ca.url}`;
+    let inFlight = this.#capsInFlight.get(key);
     if (!inFlight) {
       inFlight = this.#call(ca, "GET", { operation: "GetCACaps" }, undefined, undefined)
         .then(
           (res) => {
             const text = new TextDecoder().decode(res.body);
             // A login or error page (a gateway in front of the CA, a URL that is no SCEP endpoint) holds no caps, and
-            // says nothing reached the CA: the PKIOperation is not sent (capsFailedFirst: beforeRequest).
-            if (isMarkup(text)) throw htmlCaps();
+            // says nothing reached the CA. For a `custom` CA, whose one-time challenge is at stake, the PKIOperation is
+            // not sent (capsFailedFirst: beforeRequest, the challenge goes back); for ndes/smallstep it is "no
+            // capabilities" (GET), as any other text without POSTPKIOperation.
+            if (pageFails && isMarkup(text)) throw htmlCaps();
             return this.#remember(ca.url, text);
           },
           (e: unknown) => {
@@ -180,8 +192,8 @@ export class HttpUpstream implements Upstream {
             throw e;
           },
         )
-        .finally(() => this.#capsInFlight.delete(ca.url));
-      this.#capsInFlight.set(ca.url, inFlight);
+        .finally(() => this.#capsInFlight.delete(key));
+      this.#capsInFlight.set(key, inFlight);
       // Every caller may abort before it settles: its failure must never be an unhandled rejection.
       inFlight.catch(() => undefined);
     }
@@ -302,7 +314,7 @@ function isMarkup(text: string): boolean {
   return /^[\ufeff\s]*</.test(text);
 }
 
-/** The GetCACaps answer was a markup page: reason `other`. */
+/** The GetCACaps asked before a `custom` CA's PKIOperation answered a markup page: reason `other`. */
 const htmlCaps = (): UpstreamError => new UpstreamError("other", "upstream answered GetCACaps with an HTML page, not capabilities");
 
 /** How long "no caps" is remembered after a transient HTTP error on GetCACaps, in ms (at most `capsTtlMs`). */
