@@ -93,6 +93,7 @@ export function parseGetCaCertResponse(body: Uint8Array, contentType?: string): 
  * ```ts
  * import { signedDataHoldsNoCertificate } from "@scep/core/internal";
  *
+ * declare const body: Uint8Array; // an upstream's GetCACert answer
  * if (signedDataHoldsNoCertificate(body)) throw new Error("GetCACert answer holds no certificate");
  * ```
  * @internal

@@ -45,6 +45,7 @@ export const DEFAULT_CHALLENGE_TTL_MS: Readonly<Record<CaType, number>> = {
  * ```ts
  * import { MAX_CHALLENGE_RETRIEVED_AHEAD_MS } from "@scep/proxy";
  *
+ * declare const retrievedAt: number; // ms since 1970, as the MDM recorded it
  * if (retrievedAt > Date.now() + MAX_CHALLENGE_RETRIEVED_AHEAD_MS) throw new Error("challengeRetrievedAt: give milliseconds since 1970");
  * ```
  *
