@@ -72,7 +72,7 @@ describe("PENDING", () => {
     const server = await owned(startFakeScepServer("pending-then-success"));
     const cwd = workDir(`poll-${flag}`);
     const r = await runCli(
-      ["enroll", "--url", server.url, "--challenge", "pw", "--cn", "dev-poll", "--out", "cert.pem", "--key-out", "k.pem", "--poll-interval", "0", "--max-poll", "60", `--${flag}`],
+      ["enroll", "--url", server.url, "--challenge", "pw", "--cn", "dev-poll", "--out", "cert.pem", "--key-out", "k.pem", "--poll-interval", "0.001", "--max-poll", "60", `--${flag}`],
       { cwd },
     );
     expect(r.code, r.stderr).toBe(0);
@@ -83,10 +83,10 @@ describe("PENDING", () => {
     ]);
     expect(poll!.request.transactionId).toBe(req!.request.transactionId);
     expect(bytes(poll!.request.issuerAndSubject!.subject)).toEqual(bytes(CertificationRequest.from(req!.request.csr!.der).subjectDer));
-    const again = `scep enroll --url ${server.url} --challenge <challenge> --cn dev-poll --out cert.pem --poll-interval 0 --max-poll 60 --${flag} --key k.pem`;
+    const again = `scep enroll --url ${server.url} --challenge <challenge> --cn dev-poll --out cert.pem --poll-interval 0.001 --max-poll 60 --${flag} --key k.pem`;
     expect(r.stderr).toBe(
       `PENDING: transaction ${req!.request.transactionId}: key saved to ${join(cwd, "k.pem")}; if polling stops before the certificate comes, poll again with: ${again}\n` +
-        `PENDING: transaction ${req!.request.transactionId}; polling again in 0 s\n`,
+        `PENDING: transaction ${req!.request.transactionId}; polling again in 0.001 s\n`,
     );
     const pem = readFileSync(join(cwd, "cert.pem"), "utf8");
     const cert = Certificate.from(pem);
@@ -479,7 +479,7 @@ describe("transport failures exit 4", () => {
     expect(existsSync(join(cwd, "refused.key"))).toBe(false);
     // the CA comes up on that port: the very same command succeeds
     const server = await owned(startFakeScepServer("pending-then-success", { port }));
-    const retry = await runCli([...args, "--poll-interval", "0"], { cwd });
+    const retry = await runCli([...args, "--poll-interval", "0.001"], { cwd });
     expect(retry.code, retry.stderr).toBe(0);
     expect(readFileSync(join(cwd, "refused.key"), "utf8")).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
     expect(Certificate.from(readFileSync(join(cwd, "c.pem"), "utf8")).subject).toBe("CN=d");

@@ -25,7 +25,7 @@ describe("output files are replaced whole or left as they were", () => {
     expect(server.ca.certPem.length, "the CA certificate is larger than the 1 KiB limit").toBeGreaterThan(1024);
     const cwd = workDir("getcacert");
     writeFileSync(join(cwd, "ca.pem"), "the previous CA certificate\n");
-    chmodSync(join(cwd, "ca.pem"), 0o640);
+    chmodSync(join(cwd, "ca.pem"), 0o664); // group-writable: bits a umask of 022 would take off a new file
 
     const r = await runCli(["getcacert", "--url", server.url, "--out", "ca.pem"], { cwd, fileSizeLimitKiB: 1 });
     expect([r.code, r.stderr]).toEqual([73, `scep: cannot write ca.pem: ${EFBIG}\n`]);
@@ -35,7 +35,7 @@ describe("output files are replaced whole or left as they were", () => {
     const again = await runCli(["getcacert", "--url", server.url, "--out", "ca.pem"], { cwd });
     expect(again.code, again.stderr).toBe(0);
     expect(readFileSync(join(cwd, "ca.pem"), "utf8")).toBe(server.ca.certPem.trimEnd() + "\n");
-    expect(statSync(join(cwd, "ca.pem")).mode & 0o777).toBe(0o640);
+    expect(statSync(join(cwd, "ca.pem")).mode & 0o777).toBe(0o664);
     expect(readdirSync(cwd)).toEqual(["ca.pem"]);
   });
 

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { accessSync, closeSync, constants, existsSync, fsyncSync, linkSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, fchmodSync, fsyncSync, linkSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import type { Certificate } from "@scep/core";
@@ -57,13 +57,15 @@ export function readInput(ctx: Context, path: string, what: string): string {
 /**
  * Writes `data` whole to a new temporary file next to `full` (`.<name>.<random>.tmp`, created exclusively with `mode`)
  * and flushes it to the disk (fsync), so that what is then linked or renamed into place is never a part of it.
- * Returns the temporary file's path; on an error removes what it wrote and throws that error.
+ * Returns the temporary file's path; on an error removes what it wrote and throws that error. `exactMode`: the file gets
+ * `mode` as given, whatever the umask takes off at creation (an existing file's mode, kept).
  */
-function writeTemporary(full: string, data: string | Uint8Array, mode: number): string {
+function writeTemporary(full: string, data: string | Uint8Array, mode: number, exactMode = false): string {
   const temporary = join(dirname(full), `.${basename(full)}.${randomBytes(6).toString("hex")}.tmp`);
   let fd: number | undefined;
   try {
     fd = openSync(temporary, "wx", mode);
+    if (exactMode) fchmodSync(fd, mode); // the umask took bits off at open: an existing file's mode is kept as it was
     const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
     for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
     fsyncSync(fd);
@@ -100,13 +102,15 @@ export function writeOutput(ctx: Context, path: string, text: string | Uint8Arra
   try {
     let target = full;
     let mode = options.secret ? 0o600 : 0o644;
+    let existing = false;
     try {
       target = realpathSync(full);
       if (!options.secret) mode = statSync(target).mode & 0o777;
+      existing = true;
     } catch {
       /* no such file yet: written at `full` */
     }
-    const temporary = writeTemporary(target, text, mode);
+    const temporary = writeTemporary(target, text, mode, existing && !options.secret);
     try {
       renameSync(temporary, target);
     } catch (error) {

@@ -28,7 +28,7 @@ export const REQUEST_HELP = `  --cipher NAME       ${CIPHER_NAMES.join("|")}; de
                       advertises SHA-256 or SCEPStandard, else sha512 if it
                       advertises SHA-512, else sha1
   --key-size BITS     RSA size of a generated key (default 2048)
-  --poll-interval S   seconds between CertPolls while PENDING (default 5)
+  --poll-interval S   seconds between CertPolls while PENDING (default 5; > 0)
   --max-poll S        give up polling after S seconds, exit 3 (default 300; 0: do not poll)
   --post | --get      force the PKIOperation method (default POST if the CA
                       advertises POSTPKIOperation or SCEPStandard)
@@ -56,8 +56,10 @@ export function requestSettings(command: string, v: Values): Omit<EnrollmentOpti
     cipher: oneOf(command, "cipher", v.cipher, CIPHER_NAMES),
     digest: oneOf(command, "digest", v.digest, DIGEST_NAMES),
     method: methodOption(command, v.post, v.get),
-    pollIntervalMs: numberOption(command, "poll-interval", v["poll-interval"], 5) * 1000,
-    maxPollMs: numberOption(command, "max-poll", v["max-poll"], 300) * 1000,
+    // At least 1 ms: with 0, a CA that stays PENDING was polled back to back without end (the polling budget counts
+    // intervals). Whole milliseconds, as ScepClient takes them.
+    pollIntervalMs: Math.round(numberOption(command, "poll-interval", v["poll-interval"], 5, { min: 0.001, max: 2_147_483 }) * 1000),
+    maxPollMs: Math.round(numberOption(command, "max-poll", v["max-poll"], 300) * 1000),
     keySize: numberOption(command, "key-size", v["key-size"], 2048, { integer: true, min: 1024 }),
   };
 }

@@ -8,7 +8,7 @@
 import { toBase64 } from "../encoding.js";
 import { scepRequestUrl } from "./request-url.js";
 import { typeOf } from "../number-option.js";
-import { CertRepError, InvalidArgumentError, TransportError, type TransportOperation } from "../errors.js";
+import { Asn1Error, CertRepError, InvalidArgumentError, TransportError, type TransportOperation } from "../errors.js";
 import { redactUrlsInText } from "../redact-url.js";
 import type { ContentCipher, DigestAlgorithm } from "../algorithms.js";
 import type { LocalKey } from "../keys/key.js";
@@ -24,6 +24,7 @@ import { readCapped } from "../lib/read-capped.js";
 import { postFollowingRedirects } from "../lib/post-redirect.js";
 import { parseRetryAfter } from "../lib/retry-after.js";
 import { peekCertRepStatus } from "../message/pki-message.js";
+import { clip } from "../lib/clip.js";
 import { ignoreRejection } from "../ignore-rejection.js";
 
 /** The longest delay a timer keeps (2^31 − 1 ms): a longer one fires at once. */
@@ -80,15 +81,27 @@ export interface EnrollOptions {
   cipher?: ContentCipher | undefined;
   /** Digest (default: sha256 when the CA advertises SHA-256 or SCEPStandard, else sha512 when it advertises SHA-512, else sha1). */
   digest?: DigestAlgorithm | undefined;
-  /** PKIOperation by POST (default: when the CA advertises POSTPKIOperation or SCEPStandard) or GET. */
+  /**
+   * PKIOperation by POST (default: when the CA advertises POSTPKIOperation or SCEPStandard) or GET. When left to the
+   * default, a GET refused as too long (HTTP 414 or 431: NDES behind IIS, nginx) is sent again by POST, and a POST
+   * refused as a method the server does not take (HTTP 405 or 501, whatever its caps said) is sent again by GET: such
+   * an answer means the request was not processed. Later CertPolls use the method that worked. Given explicitly, it is
+   * used as given.
+   */
   post?: boolean | undefined;
   /** The CA's capabilities, when already fetched (otherwise GetCACaps is asked; an HTTP error there means none). */
   caps?: CaCaps | undefined;
   /** Send RenewalReq instead of PKCSReq. */
   renewal?: boolean | undefined;
-  /** Poll interval while PENDING in milliseconds (default 5000). */
+  /**
+   * Poll interval while PENDING in milliseconds (default 5000): a positive integer of at most 2 147 483 647, else
+   * `ERR_INVALID_ARGUMENT` before anything is sent (0 or a negative number polled a CA that stays PENDING without end).
+   */
   pollIntervalMs?: number | undefined;
-  /** Keep polling while PENDING for this many milliseconds of intervals (default 0: return the PENDING reply). */
+  /**
+   * Keep polling while PENDING for this many milliseconds of intervals (default 0: return the PENDING reply; Infinity:
+   * until the CA answers): a number >= 0, else `ERR_INVALID_ARGUMENT` before anything is sent.
+   */
   maxPollMs?: number | undefined;
   /** Called with each PENDING reply before waiting `pollIntervalMs` to poll again. */
   onPending?: ((rep: CertRep, pollIntervalMs: number) => void) | undefined;
@@ -232,8 +245,11 @@ export class ScepClient {
    * returned as the reply, for {@link readCertRep} to verify; any other error status is an `ERR_TRANSPORT`.
    */
   async pkiOperation(message: Uint8Array, options: { post?: boolean } = {}): Promise<Uint8Array> {
-    if (options.post ?? true) return (await this.#request("PKIOperation", { method: "POST", body: message })).body;
-    return (await this.#request("PKIOperation", { message: toBase64(message) })).body;
+    return (await this.#pkiRequest(message, options.post ?? true)).body;
+  }
+
+  #pkiRequest(message: Uint8Array, post: boolean): Promise<{ body: Uint8Array; contentType: string }> {
+    return post ? this.#request("PKIOperation", { method: "POST", body: message }) : this.#request("PKIOperation", { message: toBase64(message) });
   }
 
   /** GetCACaps, where an HTTP error answer (old CAs send 404 or 500) means no capabilities; other failures throw. */
@@ -261,9 +277,12 @@ export class ScepClient {
    * @throws MessageMalformedError `ERR_MESSAGE_MALFORMED` when GetCACert's reply holds no certificate (see
    *   {@link getCaCert}; nothing was sent).
    * @throws CsrInvalidError `ERR_CSR_INVALID` when `csr` is not a PKCS#10 request (nothing was sent).
-   * @throws CertRepError `ERR_CERTREP` for a reply that does not verify or match the request.
+   * @throws CertRepError `ERR_CERTREP` for a reply that does not verify or match the request, or is no CertRep at all (an
+   *   HTML page, JSON or an empty body with a 200: the message names its content type and size).
+   * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for a `pollIntervalMs` or `maxPollMs` out of range (nothing was sent).
    */
   async enroll(options: EnrollOptions): Promise<CertRep & { request: BuiltRequest; caCertificates: Certificate[]; caps: CaCaps }> {
+    checkPolling(options);
     const caps = options.caps ?? (await this.#capsOrNone());
     const { certificates: caCertificates, trusted } = await this.#caCertificates();
     const recipient = selectRecipient(caCertificates);
@@ -271,13 +290,41 @@ export class ScepClient {
     // RFC 8894 §3.5.2: `AES` is AES128-CBC; a CA may decrypt no longer AES key (jscep#61, #64).
     const cipher = options.cipher ?? (standard || caps.has("AES") ? "aes128" : "des3");
     const digest = options.digest ?? (standard || caps.has("SHA-256") ? "sha256" : caps.has("SHA-512") ? "sha512" : "sha1");
-    const post = options.post ?? (standard || caps.has("POSTPKIOperation"));
+    let post = options.post ?? (standard || caps.has("POSTPKIOperation"));
     const interval = options.pollIntervalMs ?? 5000;
     const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     const csr = CertificationRequest.from(options.csr);
     const common = { signer: options.signer, recipient, cipher, digest };
-    const exchange = async (built: BuiltRequest): Promise<CertRep> =>
-      readCertRep(await this.pkiOperation(built.der, { post }), { decrypter: options.signer, caCertificates, request: built, requestedKey: csr.spki, ...(trusted ? { trustedSigners: trusted } : {}) });
+    const send = async (der: Uint8Array): Promise<{ body: Uint8Array; contentType: string }> => {
+      try {
+        return await this.#pkiRequest(der, post);
+      } catch (error) {
+        // Refused before it was processed, by a method the caller did not choose: the other method (see `post`).
+        if (options.post !== undefined || !(error instanceof TransportError) || !(post ? METHOD_REFUSED : URL_TOO_LONG).has(error.status ?? 0)) throw error;
+        post = !post;
+        try {
+          return await this.#pkiRequest(der, post);
+        } catch (second) {
+          if (!(second instanceof TransportError) || second.status === undefined) throw second;
+          // Refused both ways: say both (the first status alone would suggest the method just tried).
+          const both = transportError("PKIOperation", `${error.message.replace(/^PKIOperation: /, "")} by ${post ? "GET" : "POST"}, then ${second.message.replace(/^PKIOperation: /, "")} by ${post ? "POST" : "GET"}`, { cause: error });
+          both.status = second.status;
+          if (second.retryAfterSeconds !== undefined) both.retryAfterSeconds = second.retryAfterSeconds;
+          throw both;
+        }
+      }
+    };
+    const exchange = async (built: BuiltRequest): Promise<CertRep> => {
+      const { body, contentType } = await send(built.der);
+      try {
+        return await readCertRep(body, { decrypter: options.signer, caCertificates, request: built, requestedKey: csr.spki, ...(trusted ? { trustedSigners: trusted } : {}) });
+      } catch (e) {
+        // Bytes that are no DER at all (a proxy's or IIS's HTML page, JSON, an empty body, all with a 200): say what
+        // came, as GetCACert does, not a bare "ASN.1 length exceeds the data".
+        if (e instanceof Asn1Error) throw notCertRep(body, contentType, e);
+        throw e;
+      }
+    };
 
     const request = await buildPkcsReq({ ...common, csr: csr.der, renewal: options.renewal ?? false });
     let rep = await exchange(request);
@@ -301,6 +348,32 @@ function wellFormed(s: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Statuses to a GET PKIOperation that mean its URL was too long to be taken (RFC 9110 §15.5.15; RFC 6585 §5). */
+const URL_TOO_LONG: ReadonlySet<number> = new Set([414, 431]);
+/** Statuses to a POST PKIOperation that mean the server does not take the method (RFC 9110 §15.5.6, §15.6.2). */
+const METHOD_REFUSED: ReadonlySet<number> = new Set([405, 501]);
+
+/** InvalidArgumentError `ERR_INVALID_ARGUMENT` unless the polling options are integers a timer can wait. */
+function checkPolling(options: EnrollOptions): void {
+  const interval = options.pollIntervalMs ?? 5000;
+  const max = options.maxPollMs ?? 0;
+  if (!Number.isSafeInteger(interval) || interval < 1 || interval > MAX_TIMER_MS) {
+    throw new InvalidArgumentError(`pollIntervalMs must be an integer from 1 to ${MAX_TIMER_MS}, got ${String(interval)}`);
+  }
+  // Infinity is a budget too: poll until the CA answers SUCCESS or FAILURE.
+  if (typeof max !== "number" || Number.isNaN(max) || max < 0) throw new InvalidArgumentError(`maxPollMs must be a number >= 0 (Infinity: no limit), got ${String(max)}`);
+}
+
+/**
+ * CertRepError `ERR_CERTREP` for a PKIOperation reply that does not parse as a CertRep: its content type, its size,
+ * the ASN.1 reason, and for a reply that is no DER at all (an HTML or text page) its first line of text.
+ */
+function notCertRep(body: Uint8Array, contentType: string, cause: Asn1Error): CertRepError {
+  const what = `${contentType ? `content-type ${clip(contentType.replace(/[^\x20-\x7e]/g, "?"), 100)}, ` : ""}${body.length} bytes`;
+  const text = body.length > 0 && body[0] !== 0x30 ? errorBodyText(body, contentType).replace(/[^\x20-\x7e\u00a0-\uffff]/g, "?") : "";
+  return new CertRepError(`PKIOperation reply (${what}) is not a CertRep: ${cause.message}${text ? ` (${text})` : ""}`, { cause });
 }
 
 /** A {@link TransportError} for `operation`: its message `<operation>: <detail>`, its `operation` field set. */
