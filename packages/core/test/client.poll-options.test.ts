@@ -47,4 +47,10 @@ describe("ScepClient.enroll: polling options that would poll without end are ERR
     const rep = await new ScepClient({ url: "http://ca.test/scep", fetch }).enroll({ csr: s.device.csr, signer: s.device.signer, pollIntervalMs: 1, maxPollMs: 3, sleep: async () => undefined });
     expect([rep.status, pki()]).toEqual(["PENDING", 4]);
   });
+
+  it("an interval is not read when nothing polls (maxPollMs 0, the default): the first PENDING reply, no error", async () => {
+    const { fetch, pki } = counting();
+    const rep = await new ScepClient({ url: "http://ca.test/scep", fetch }).enroll({ csr: s.device.csr, signer: s.device.signer, pollIntervalMs: 0, sleep: async () => undefined });
+    expect([rep.status, pki()]).toEqual(["PENDING", 1]);
+  });
 });

@@ -94,8 +94,9 @@ export interface EnrollOptions {
   /** Send RenewalReq instead of PKCSReq. */
   renewal?: boolean | undefined;
   /**
-   * Poll interval while PENDING in milliseconds (default 5000): a positive integer of at most 2 147 483 647, else
-   * `ERR_INVALID_ARGUMENT` before anything is sent (0 or a negative number polled a CA that stays PENDING without end).
+   * Poll interval while PENDING in milliseconds (default 5000): when `maxPollMs` is over 0, a positive integer of at
+   * most 2 147 483 647, else `ERR_INVALID_ARGUMENT` before anything is sent (0 or a negative number polled a CA that
+   * stays PENDING without end).
    */
   pollIntervalMs?: number | undefined;
   /**
@@ -359,7 +360,8 @@ const METHOD_REFUSED: ReadonlySet<number> = new Set([405, 501]);
 function checkPolling(options: EnrollOptions): void {
   const interval = options.pollIntervalMs ?? 5000;
   const max = options.maxPollMs ?? 0;
-  if (!Number.isSafeInteger(interval) || interval < 1 || interval > MAX_TIMER_MS) {
+  // Read only when it polls (maxPollMs > 0): with the default 0 the first PENDING reply is returned, no interval waited.
+  if (!(max === 0) && (!Number.isSafeInteger(interval) || interval < 1 || interval > MAX_TIMER_MS)) {
     throw new InvalidArgumentError(`pollIntervalMs must be an integer from 1 to ${MAX_TIMER_MS}, got ${String(interval)}`);
   }
   // Infinity is a budget too: poll until the CA answers SUCCESS or FAILURE.
