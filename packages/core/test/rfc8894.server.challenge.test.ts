@@ -182,6 +182,22 @@ describe("custom validator", () => {
     expect(s.calls.length).toBe(before);
   });
 
+  // RFC 8894 §3.2.1.4.5 defines five failInfo names; a validator is JavaScript and may name another ("denied"), or give
+  // a failInfoText or reason that is not a string. The CertRep could not be built from such a verdict (HTTP 500), and a
+  // failInfoText of 42 went to the device as "42". Each field is read as the issue hook's FAILURE is: the default when
+  // it is not what the field holds.
+  it("a rejection with a failInfo RFC 8894 does not define, or fields that are not strings: FAILURE badRequest with the defaults, never a 500", async () => {
+    verdict = { ok: false, failInfo: "denied", failInfoText: "device unknown" } as unknown as ChallengeVerdict;
+    expect(await enroll(s.server, "x")).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "device unknown" });
+    expect(s.log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "bad_challenge", failInfo: "badRequest", status: 200 });
+    verdict = { ok: false, failInfo: 2, failInfoText: 42, reason: { code: 7 } } as unknown as ChallengeVerdict;
+    expect(await enroll(s.server, "x")).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "challenge rejected" });
+    expect(s.log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "bad_challenge", failInfo: "badRequest", status: 200 });
+    verdict = { ok: false, reason: "Not Compliant!", failInfo: "badTime" };
+    expect(await enroll(s.server, "x")).toMatchObject({ status: "FAILURE", failInfo: "badTime", failInfoText: "challenge rejected" });
+    expect(s.log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "bad_challenge", failInfo: "badTime" });
+  });
+
   it("{ ok: true, data } passes data to the issue hook as challengeData; plain true passes none", async () => {
     verdict = { ok: true, data: { deviceId: "d-42" } };
     expect(await enroll(s.server, "intune-blob")).toMatchObject({ status: "SUCCESS" });

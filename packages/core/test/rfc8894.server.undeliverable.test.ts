@@ -16,6 +16,7 @@ import {
   createScepServer,
   createSelfSignedSigner,
   generateCsr,
+  type ConfirmResult,
   type IssueContext,
   type ScepProfile,
   type TransactionStore,
@@ -110,6 +111,15 @@ describe("issue 6 §4: after the issue hook issued, every failure is FAILURE bad
     const u = s.undelivered[0]!;
     expect([u.profile, u.transactionId, u.reason, u.certificate.subject, u.error]).toEqual(["p", rep.transactionId, "intune_notification_failed", "CN=vetoed, O=scep-sdk server tests", undefined]);
     expect(s.log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "intune_notification_failed", failInfo: "badRequest", status: 200, serial: u.certificate.serialNumberHex });
+  });
+
+  // A JavaScript confirm hook may answer a text or reason that is not a string; it is read as every hook's refusal is
+  // (hook-refusal.ts): 42 as the text went to the device as "42", a free-form reason into events and stats.
+  it("confirm vetoes with a text or reason that is not what the field holds: the defaults, still FAILURE badRequest", async () => {
+    const s = setup({ confirm: () => ({ ok: false, reason: "Intune said: no", failInfoText: 42 }) as unknown as ConfirmResult });
+    expect(await enrollRsa(s.server, "veto-odd")).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "the issued certificate was not confirmed" });
+    expect(s.undelivered.map((u) => u.reason)).toEqual(["confirm_rejected"]);
+    expect(s.log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "confirm_rejected", failInfo: "badRequest", status: 200 });
   });
 
   it("confirm { ok: true }: SUCCESS, onUndelivered not called", async () => {

@@ -12,3 +12,4 @@ export { readCapped } from "../lib/read-capped.js";
 export { postFollowingRedirects, POST_REDIRECT_STATUSES, MAX_POST_REDIRECTS } from "../lib/post-redirect.js";
 export { parseRetryAfter, MAX_RETRY_AFTER_SECONDS } from "../lib/retry-after.js";
 export { signedDataHoldsNoCertificate } from "../message/ca-cert.js";
+export { isFailInfo } from "../message/types.js";

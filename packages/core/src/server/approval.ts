@@ -16,7 +16,7 @@ import { typeOf } from "../number-option.js";
 import { Certificate } from "../x509/certificate.js";
 import { CertificationRequest } from "../x509/certification-request.js";
 import type { ServerContext } from "./context.js";
-import { type IssueContext, type IssueResult, type ResolvedProfile, issueFailureInfo, issueFailureReason, issuedFor, requireValidCa, validityBound } from "./profile.js";
+import { type IssueContext, type IssueResult, type ResolvedProfile, issueRefusal, issuedFor, requireValidCa, validityBound } from "./profile.js";
 import type { Transaction } from "./transaction-store.js";
 import { type ConfirmVeto, confirmIssued } from "./enrollment/confirm.js";
 import { issueFailed } from "./enrollment/failure.js";
@@ -172,8 +172,7 @@ async function refuseDelivery(ctx: ServerContext, p: ResolvedProfile, tx: Transa
  */
 async function refuseIssue(ctx: ServerContext, p: ResolvedProfile, tx: Transaction, ic: IssueContext, r: Extract<IssueResult, { status: "FAILURE" }>): Promise<Transaction> {
   const t = ctx.now();
-  const { failInfo, failInfoText } = issueFailureInfo(r);
-  const reason = issueFailureReason(r);
+  const { reason, failInfo, failInfoText } = issueRefusal(r);
   const done = await ctx.store("transaction store", () =>
     p.transactions.transition(p.name, tx.transactionId, "ISSUING", { status: "REJECTED", updatedAt: t, expiresAt: new Date(t.getTime() + p.retentionMs), failInfo, failInfoText, reason }, { updatedAt: tx.updatedAt }),
   );

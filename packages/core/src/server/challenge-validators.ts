@@ -11,6 +11,7 @@ import type { FailInfo } from "../errors.js";
 import { type ChallengeContext, type ChallengePolicy, type ChallengeVerdict, staticChallengeMatches } from "./challenge.js";
 import { lateCall, type StoreCall } from "./store-call.js";
 import { resendBinding } from "./resend-binding.js";
+import { hookRefusal } from "./hook-refusal.js";
 
 /** A validator's verdict, normalized. @group Server */
 export type ChallengeOutcome =
@@ -98,7 +99,9 @@ export function normalizeVerdict(v: ChallengeVerdict): ChallengeOutcome {
     if (v.data === undefined && v.release === undefined) return OK;
     return { ok: true, ...(v.data !== undefined ? { data: v.data } : {}), ...(typeof v.release === "function" ? { release: v.release } : {}) };
   }
-  if (typeof v === "object" && v !== null && v.ok === false) return refuse(v.failInfoText || "challenge rejected", v.reason || "bad_challenge", v.failInfo ?? "badRequest");
+  // A JavaScript validator's refusal is checked as the issue hook's is: a failInfo outside RFC 8894's five ("denied")
+  // made the CertRep unbuildable (HTTP 500), and a failInfoText of 42 went to the device as "42".
+  if (typeof v === "object" && v !== null && v.ok === false) return { ok: false, ...hookRefusal(v, { reason: "bad_challenge", failInfoText: "challenge rejected" }) };
   return refuse("challenge rejected");
 }
 

@@ -13,11 +13,11 @@ import { sortCertificateBundle } from "../x509/certificate-bundle.js";
 import type { CertificationRequest } from "../x509/certification-request.js";
 import type { PkiRequest } from "../message/pki-message.js";
 import { buildCaCaps } from "../message/ca-caps.js";
-import { isFailInfo } from "../message/types.js";
 import { equalBytes } from "../lib/der.js";
 import { samePublicKey } from "../lib/node-crypto.js";
 import { type ChallengePolicy, type IssueFailureHook, challengePolicyWarnings } from "./challenge.js";
 import { type ChallengeValidator, challengeValidator } from "./challenge-validators.js";
+import { type Refusal, hookRefusal } from "./hook-refusal.js";
 import type { CsrPolicy } from "./csr-policy.js";
 import { MemoryTransactionStore, type TransactionStore } from "./transaction-store.js";
 import type { RevocationVerdict, RevokedCertificate } from "./revocation-store.js";
@@ -87,10 +87,10 @@ export type IssueResult =
       status: "FAILURE";
       /** RFC 8894 §3.2.1.4.5 failInfo of the FAILURE CertRep (default `badRequest`, also for a name RFC 8894 does not define). */
       failInfo?: FailInfo;
-      /** The CertRep's failInfoText (RFC 8894 §3.2.1.4.6; default, also for one that is not a string: "the issuer rejected the request"). */
+      /** The CertRep's failInfoText (RFC 8894 §3.2.1.4.6; default, also for one that is not a non-empty string: "the issuer rejected the request"). */
       failInfoText?: string;
       /**
-       * Stable label for the event's `reason` (lower-case letters, digits and `_`, e.g. `key_compromised`); default
+       * Stable label for the event's `reason` (`[a-z0-9_]{1,64}`: lower-case letters, digits and `_`, e.g. `key_compromised`); default
        * `issuer_rejected`. Anything else is ignored.
        */
       reason?: string;
@@ -132,22 +132,14 @@ export function requireValidCa(profile: string, ca: Certificate, at: Date): void
   });
 }
 
-/** The event reason of the issue hook's FAILURE: its own `reason` when an event can carry it as is, else `issuer_rejected`. */
-export function issueFailureReason(result: { reason?: unknown }): string {
-  return typeof result.reason === "string" && /^[a-z][a-z0-9_]{0,63}$/.test(result.reason) ? result.reason : "issuer_rejected";
-}
-
 /**
- * The failInfo and failInfoText of the issue hook's FAILURE as a CertRep can carry them (RFC 8894 §3.2.1.4.5,
- * §3.2.1.4.6): its own when they are one of the five failInfo names and a string, else `badRequest` and "the issuer
- * rejected the request" (a JavaScript hook's `"2"` or `{ text }` made the CertRep unbuildable: HTTP 500, and a REJECTED
- * record no CertPoll could be answered from).
+ * The issue hook's FAILURE as a CertRep and an event can carry it (RFC 8894 §3.2.1.4.5, §3.2.1.4.6; `hook-refusal.ts`):
+ * its own reason label, failInfo and text when each is what the field holds, else `issuer_rejected`, `badRequest` and
+ * "the issuer rejected the request" (a JavaScript hook's `"2"` or `{ text }` made the CertRep unbuildable: HTTP 500,
+ * and a REJECTED record no CertPoll could be answered from).
  */
-export function issueFailureInfo(result: { failInfo?: unknown; failInfoText?: unknown }): { failInfo: FailInfo; failInfoText: string } {
-  return {
-    failInfo: isFailInfo(result.failInfo) ? result.failInfo : "badRequest",
-    failInfoText: typeof result.failInfoText === "string" ? result.failInfoText : "the issuer rejected the request",
-  };
+export function issueRefusal(result: { reason?: unknown; failInfo?: unknown; failInfoText?: unknown }): Refusal {
+  return hookRefusal(result, { reason: "issuer_rejected", failInfoText: "the issuer rejected the request" });
 }
 
 /** Turns a validated request into a certificate, a PENDING answer or a rejection. @group Server */
@@ -335,7 +327,11 @@ export interface ScepProfile {
 /** What the confirm hook is asked: the issue context and the certificate just issued. @group Server */
 export type ConfirmContext = IssueContext & { certificate: Certificate };
 
-/** The confirm hook's answer; `reason` is a stable label for events (e.g. `intune_notification_failed`). @group Server */
+/**
+ * The confirm hook's answer; `reason` is a stable label for events (`[a-z0-9_]{1,64}`, e.g.
+ * `intune_notification_failed`; else `confirm_rejected`), `failInfoText` a non-empty string (else "the issued
+ * certificate was not confirmed"). @group Server
+ */
 export type ConfirmResult = { ok: true } | { ok: false; reason: string; failInfoText?: string };
 
 /** The last check before a SUCCESS CertRep; see {@link ScepProfile.confirm}. @group Server */

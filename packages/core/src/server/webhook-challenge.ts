@@ -36,7 +36,8 @@ import { toBase64 } from "../encoding.js";
 import { ignoreRejection } from "../ignore-rejection.js";
 import { readCapped } from "../lib/read-capped.js";
 import { SIZE_BYTES, TIMER_MS, numberOption } from "../number-option.js";
-import { messageTypeName } from "../message/types.js";
+import { isFailInfo, messageTypeName } from "../message/types.js";
+import { refusalReason } from "./hook-refusal.js";
 import type { Certificate } from "../x509/certificate.js";
 import type { CertificationRequest } from "../x509/certification-request.js";
 import type { ChallengeContext, ChallengeVerdict, CustomChallengePolicy, IssueFailureContext } from "./challenge.js";
@@ -175,7 +176,6 @@ export interface WebhookNotification {
 
 const DEFAULT_TIMEOUT_MS = 5000;
 const DEFAULT_MAX_RESPONSE = 64 * 1024;
-const FAIL_INFOS: readonly FailInfo[] = ["badAlg", "badMessageCheck", "badRequest", "badTime", "badCertId"];
 const UNAVAILABLE: ChallengeVerdict = { ok: false, reason: "webhook_unavailable", failInfo: "badRequest", failInfoText: "challenge validation is unavailable; try again later" };
 
 /**
@@ -275,11 +275,6 @@ export function verifyWebhookSignature(body: string | Uint8Array, signature: str
   if (typeof signature !== "string" || !/^[0-9a-fA-F]{64}$/.test(signature)) return false;
   const expected = new TextEncoder().encode(webhookSignature(body, secret));
   return nc.timingSafeEqual(expected, new TextEncoder().encode(signature.toLowerCase()));
-}
-
-/** A stable reason label the receiver may name (`[a-z0-9_]`, 1–64), else undefined. */
-function label(v: unknown): string | undefined {
-  return typeof v === "string" && /^[a-z0-9_]{1,64}$/.test(v) ? v : undefined;
 }
 
 /** A receiver's text for the client: printable, at most 255 characters. */
@@ -419,14 +414,14 @@ export function webhookChallenge(options: WebhookChallengeOptions): CustomChalle
       if (typeof answer !== "object" || answer === null || Array.isArray(answer)) throw new WebhookResponseError(`webhook ${challengeEndpoint.where}: the answer is not a JSON object`);
       const a = answer as Record<string, unknown>;
       if (typeof a.allow !== "boolean") throw new WebhookResponseError(`webhook ${challengeEndpoint.where}: the answer has no boolean "allow"`);
-      if (a.failInfo !== undefined && !FAIL_INFOS.includes(a.failInfo as FailInfo)) throw new WebhookResponseError(`webhook ${challengeEndpoint.where}: "failInfo" is not a SCEP failInfo`);
+      if (a.failInfo !== undefined && !isFailInfo(a.failInfo)) throw new WebhookResponseError(`webhook ${challengeEndpoint.where}: "failInfo" is not a SCEP failInfo`);
     } catch (e) {
       report(e, "challenge", challengeEndpoint.where);
       return UNAVAILABLE;
     }
     const a = answer as { allow: boolean; data?: unknown; reason?: unknown; failInfo?: FailInfo; message?: unknown };
     if (a.allow) return a.data === undefined || a.data === null ? { ok: true } : { ok: true, data: a.data };
-    return { ok: false, reason: label(a.reason) ?? "webhook_denied", failInfo: a.failInfo ?? "badRequest", failInfoText: clientText(a.message) ?? "the challenge was refused" };
+    return { ok: false, reason: refusalReason(a.reason, "webhook_denied"), failInfo: a.failInfo ?? "badRequest", failInfoText: clientText(a.message) ?? "the challenge was refused" };
   }
 
   const policy: CustomChallengePolicy = {

@@ -21,7 +21,8 @@
  * required field missing, a time that is not decimal milliseconds, an unknown status or failInfo, a truncated chain)
  * is refused with StoreUnavailableError ({@link corruptData}), never read half.
  */
-import type { FailInfo, StoreUnavailableError, Transaction, TransactionStatus, TransactionUpdate } from "@scep/core";
+import type { StoreUnavailableError, Transaction, TransactionStatus, TransactionUpdate } from "@scep/core";
+import { isFailInfo } from "@scep/core/internal";
 import { corruptData } from "./corrupt.js";
 import { STATUSES } from "./keys.js";
 
@@ -50,8 +51,6 @@ function chainFromBytes(b: Buffer): Uint8Array[] | undefined {
   }
   return at === b.length ? out : undefined;
 }
-
-const FAIL_INFOS: readonly string[] = ["badAlg", "badMessageCheck", "badRequest", "badTime", "badCertId"] satisfies FailInfo[];
 
 /** The most digits of a time in ms ({@link isMs}). */
 export const MS_DIGITS = 16;
@@ -187,8 +186,8 @@ export function recordFrom(m: Map<string, Buffer>, source: RecordSource): Transa
   }
   const failInfo = m.get("failInfo")?.toString("utf8");
   if (failInfo !== undefined) {
-    if (!FAIL_INFOS.includes(failInfo)) throw corrupt("field failInfo is not a SCEP failInfo");
-    tx.failInfo = failInfo as FailInfo;
+    if (!isFailInfo(failInfo)) throw corrupt("field failInfo is not a SCEP failInfo");
+    tx.failInfo = failInfo;
   }
   const failInfoText = m.get("failInfoText");
   if (failInfoText !== undefined) tx.failInfoText = failInfoText.toString("utf8");

@@ -11,6 +11,7 @@
 import type { ConfirmContext, ConfirmHook, ResolvedProfile } from "../profile.js";
 import type { Phase } from "./enrollment.js";
 import { undelivered } from "./undelivered.js";
+import { refusalReason, refusalText } from "../hook-refusal.js";
 
 export const confirm: Phase = {
   name: "confirm",
@@ -42,7 +43,7 @@ export async function confirmIssued(p: ResolvedProfile, ctx: ConfirmContext, cha
   for (const [hook, byChallenge] of hooks) {
     if (!hook) continue;
     const verdict = await hook(ctx);
-    if (!verdict.ok) return { reason: verdict.reason || "confirm_rejected", failInfoText: verdict.failInfoText || "the issued certificate was not confirmed", byChallenge };
+    if (!verdict.ok) return { reason: refusalReason(verdict.reason, "confirm_rejected"), failInfoText: refusalText(verdict.failInfoText, "the issued certificate was not confirmed"), byChallenge };
   }
   return undefined;
 }

@@ -8,7 +8,7 @@
  */
 import { poll } from "../cert-poll.js";
 import { IssueHookError } from "../../errors.js";
-import { type IssueContext, type ResolvedProfile, issueFailureInfo, issueFailureReason, issuedFor, validityBound } from "../profile.js";
+import { type IssueContext, type ResolvedProfile, issueRefusal, issuedFor, validityBound } from "../profile.js";
 import { Reply, certRep, failure } from "../replies.js";
 import { lateCall } from "../store-call.js";
 import type { Phase } from "./enrollment.js";
@@ -148,8 +148,7 @@ export const issue: Phase = {
       delete e.releaseChallenge;
       return new Reply(await certRep(ctx, p, req, "PENDING", {}, req), "pending", "pending_approval", { subject: csr.subject });
     }
-    const { failInfo, failInfoText } = issueFailureInfo(result);
-    const reason = issueFailureReason(result);
+    const { reason, failInfo, failInfoText } = issueRefusal(result);
     await issueFailed(p, e.challengeValidated, { ...ic, reason, failInfo, failInfoText });
     return failure(ctx, p, req, failInfo, reason, failInfoText);
   },
