@@ -46,7 +46,7 @@ export type { ProfileKey, ProfileRecord, ProfileStore, DeliveryStatus } from "./
 export { MemoryProfileStore } from "./stores/memory-profile-store.js";
 export type { MemoryProfileStoreOptions } from "./stores/memory-profile-store.js";
 
-export { CA_TYPES, DEFAULT_CHALLENGE_TTL_MS, MAX_CHALLENGE_RETRIEVED_AHEAD_MS, challengeTtlMs } from "./cas/ca-config.js";
+export { CA_TYPES, DEFAULT_CHALLENGE_TTL_MS, MAX_CA_NAME_LENGTH, MAX_CHALLENGE_RETRIEVED_AHEAD_MS, challengeTtlMs } from "./cas/ca-config.js";
 export type { CaType, CaConfig } from "./cas/ca-config.js";
 export type { CaRegistry } from "./cas/ca-registry.js";
 export { MemoryCaRegistry } from "./cas/memory-ca-registry.js";

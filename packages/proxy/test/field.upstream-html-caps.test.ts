@@ -13,10 +13,11 @@
  *   though nothing reached the CA. For `ndes`/`smallstep` (no challenge of the proxy's at stake) a page is still "no
  *   capabilities" and the PKIOperation goes by GET, as before.
  */
-import { MemoryChallengeStore } from "@scep/core";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { HttpUpstream, MemoryCaRegistry, MemoryProfileStore, UpstreamError, buildProxyUrl, createScepProxy, type ProxyEvent, type ScepProxy } from "../src/index.js";
-import { PKI_REPLY, startUpstream, wellBehaved, type Script, type UpstreamServer } from "./support/upstream-server.js";
+import type { MemoryChallengeStore } from "@scep/core";
+import { beforeEach, describe, expect, it } from "vitest";
+import { HttpUpstream, MemoryCaRegistry, UpstreamError, buildProxyUrl, createScepProxy, type MemoryProfileStore, type ProxyEvent, type ScepProxy } from "../src/index.js";
+import { proxyOnUpstream } from "./support/proxy-on-upstream.js";
+import { PKI_REPLY, loopbackUpstream, wellBehaved, type Script } from "./support/upstream-server.js";
 
 const MSG = Buffer.from("MIIB+/+/abcd", "base64");
 const LOGIN = "\r\n<!DOCTYPE html><html><head><title>Sign in</title></head><body><form>POSTPKIOperation</form></body></html>";
@@ -25,28 +26,14 @@ const KEY = { hostId: "h1", profileId: "p1", caName: "corp" } as const;
 /** A gateway that answers everything with its login page. */
 const gateway: Script = (_req, res) => res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(LOGIN);
 
-let up: UpstreamServer;
-beforeAll(async () => {
-  up = await startUpstream();
-});
-afterAll(async () => {
-  await up.close();
-});
+const up = loopbackUpstream();
 
 let profiles: MemoryProfileStore;
 let challenges: MemoryChallengeStore;
 let events: ProxyEvent[];
 let proxy: ScepProxy;
 
-beforeEach(async () => {
-  up.script(wellBehaved());
-  up.seen.length = 0;
-  events = [];
-  profiles = new MemoryProfileStore();
-  challenges = new MemoryChallengeStore();
-  await profiles.put({ ...KEY, status: "pending", updatedAt: 0 });
-  proxy = createScepProxy({ profiles, challenges, cas: new MemoryCaRegistry([{ name: "corp", type: "custom", url: up.url }]), onEvent: (e) => events.push(e) });
-});
+beforeEach(async () => void ({ profiles, challenges, events, proxy } = await proxyOnUpstream(up, { ca: { name: KEY.caName, type: "custom" } })));
 
 describe("GetCACaps answered with an HTML page", () => {
   it.each(["custom", "ndes", "smallstep"] as const)("a device's GetCACaps (%s CA) is passed through: the page, 200 text/html, unchanged", async (type) => {

@@ -78,3 +78,36 @@ describe("@scep/proxy: stores, registry, upstream and hooks are checked at const
     expect(() => new FetchHandlerUpstream({} as never)).toThrow(config("handler must be a FetchHandler (fetch)"));
   });
 });
+
+describe("@scep/proxy: the upstream's User-Agent is checked at construction", () => {
+  // fetch sends a header value as bytes and refuses a newline or a character past U+00FF: before, the upstream was
+  // built, and every call failed as an upstream fault (UpstreamError `other`, the device 502, the MDM told the CA failed).
+  const message = "userAgent must be an HTTP field value: ASCII or Latin-1 characters (up to U+00FF), no control character but a tab (RFC 9110 section 5.5)";
+  it.each([
+    ["a line feed", "mdm/1.0\nX-Injected: 1"],
+    ["a carriage return", "mdm/1.0\r"],
+    ["NUL", "mdm\u00001.0"],
+    ["DEL", "mdm\u007f"],
+    ["a character past U+00FF", "MDM 日本"],
+    ["a number", 42 as unknown as string],
+  ])("HttpUpstream and FetchHandlerUpstream refuse %s with ProxyConfigError (ERR_PROXY_CONFIG)", (_what, userAgent) => {
+    const config = expect.objectContaining({ name: "ProxyConfigError", code: "ERR_PROXY_CONFIG", message });
+    expect(() => new HttpUpstream({ userAgent })).toThrow(config);
+    expect(() => new FetchHandlerUpstream({ fetch: async () => new Response() }, { userAgent })).toThrow(config);
+  });
+
+  it("visible ASCII, Latin-1, spaces and tabs, and the empty string are accepted, and sent as given", async () => {
+    for (const userAgent of ["scep-sdk/1.0 (MDM; +https://mdm.example)", "Société\tMDM", ""]) {
+      let sent: string | null = null;
+      const upstream = new HttpUpstream({
+        userAgent,
+        fetch: async (input, init) => {
+          sent = new Request(input, init).headers.get("user-agent");
+          return new Response("POSTPKIOperation\n", { headers: { "content-type": "text/plain" } });
+        },
+      });
+      await upstream.getCACaps({ name: "corp", type: "custom", url: "https://ca.test/scep" });
+      expect(sent).toBe(userAgent);
+    }
+  });
+});

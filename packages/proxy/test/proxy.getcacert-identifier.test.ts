@@ -8,26 +8,16 @@
  *
  * Real upstream: a scripted HTTP server on loopback answering as a multi-CA SCEP server would.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { MemoryCaRegistry, MemoryProfileStore, createScepProxy, type ProxyEvent, type ScepProxy } from "../src/index.js";
-import { CA_CERT, startUpstream, wellBehaved, type Script, type UpstreamServer } from "./support/upstream-server.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { ProxyEvent, ScepProxy } from "../src/index.js";
+import { proxyOnUpstream } from "./support/proxy-on-upstream.js";
+import { CA_CERT, loopbackUpstream, wellBehaved, type Script } from "./support/upstream-server.js";
 
-let up: UpstreamServer;
+const up = loopbackUpstream();
 let proxy: ScepProxy;
 let events: ProxyEvent[];
 
-beforeAll(async () => {
-  up = await startUpstream();
-});
-afterAll(() => up.close());
-
-beforeEach(async () => {
-  up.seen.length = 0;
-  events = [];
-  const profiles = new MemoryProfileStore();
-  await profiles.put({ hostId: "h1", profileId: "p1", caName: "ndes", status: "pending", challengeRetrievedAt: 0, updatedAt: 0 });
-  proxy = createScepProxy({ profiles, cas: new MemoryCaRegistry([{ name: "ndes", type: "ndes", url: up.url }]), upstreamTimeoutMs: 2_000, onEvent: (e) => events.push(e) });
-});
+beforeEach(async () => void ({ proxy, events } = await proxyOnUpstream(up, { ca: { name: "ndes", type: "ndes" }, record: { challengeRetrievedAt: 0 }, options: { upstreamTimeoutMs: 2_000 } })));
 
 /** A SCEP server with CAs "corp-ca" and "lab-ca" (the first the default, served without an identifier): 404 for any other identifier. */
 const multiCa: Script = (req, res, socket) => {

@@ -8,7 +8,7 @@
 import { MemoryChallengeStore } from "@scep/core";
 import { challengeStoreConformance } from "@scep/core/testing";
 import { describe, expect, it } from "vitest";
-import { MemoryCaRegistry, MemoryProfileStore, ProxyConfigError, challengeTtlMs, type CaConfig } from "../src/index.js";
+import { MAX_CA_NAME_LENGTH, MemoryCaRegistry, MemoryProfileStore, ProxyConfigError, challengeTtlMs, type CaConfig } from "../src/index.js";
 import { caRegistryConformance, profileStoreConformance } from "../src/testing/index.js";
 
 profileStoreConformance({ name: "memory", create: ({ now }) => new MemoryProfileStore({ now }) });
@@ -36,6 +36,9 @@ describe("MemoryCaRegistry", () => {
     ["a control character in the name", [{ ...ndes, name: "a\nb" }], {}, "CA #1: name must be a non-empty string without control characters or lone surrogates"],
     // No device URL can carry it: buildIdentifier refuses it (bad_encoding), and percent-encoded UTF-8 never decodes to it.
     ["a lone UTF-16 surrogate in the name", [ndes, { ...custom, name: "corp\ud800" }], {}, "CA #2: name must be a non-empty string without control characters or lone surrogates"],
+    // The name goes into device URLs, store keys and log lines: bounded as Fleet bounds a CA name (255).
+    ["a name longer than 255 characters", [ndes, { ...custom, name: "c".repeat(256) }], {}, "CA #2: name must be at most 255 characters (got 256)"],
+    ["a name of 256 UTF-16 code units (128 astral characters)", [{ ...ndes, name: "\u{1F512}".repeat(128) }], {}, "CA #1: name must be at most 255 characters (got 256)"],
     ["an unknown type", [{ ...ndes, type: "est" as CaConfig["type"] }], {}, "CA #1: type must be one of ndes, smallstep, custom"],
     ["a relative URL", [{ ...ndes, url: "/scep" }], {}, "CA #1: url is not an absolute URL"],
     ["a non-http URL", [{ ...ndes, url: "ftp://ndes.example/" }], {}, "CA #1: url must be http or https"],
@@ -50,6 +53,12 @@ describe("MemoryCaRegistry", () => {
     }
     expect(error).toBeInstanceOf(ProxyConfigError);
     expect(error).toMatchObject({ code: "ERR_PROXY_CONFIG", message });
+  });
+
+  it("a name of exactly MAX_CA_NAME_LENGTH (255) characters is accepted and found", () => {
+    expect(MAX_CA_NAME_LENGTH).toBe(255);
+    const name = "c".repeat(255);
+    expect(new MemoryCaRegistry([{ ...custom, name }]).get(name)?.name).toBe(name);
   });
 
   it("challenge validity: NDES 57 min, Smallstep 4 min, custom 1 h, or the CA's challengeTtlMs", () => {

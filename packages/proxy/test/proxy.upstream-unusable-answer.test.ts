@@ -14,11 +14,12 @@
  * https://github.com/fleetdm/fleet/issues/45550 (upstream SCEP failures proxied but not surfaced).
  */
 import { MemoryChallengeStore, buildGetCaCertResponse } from "@scep/core";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { MemoryCaRegistry, MemoryProfileStore, buildProxyUrl, createScepProxy, type ProxyEvent, type ScepProxy } from "../src/index.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import { MemoryCaRegistry, buildProxyUrl, createScepProxy, type MemoryProfileStore, type ProxyEvent, type ScepProxy } from "../src/index.js";
 import { unusableAnswer } from "../src/lib/upstream-answer.js";
 import { createTestPki } from "../../core/test/support/pki.js";
-import { startUpstream, wellBehaved, type Script, type UpstreamServer } from "./support/upstream-server.js";
+import { proxyOnUpstream } from "./support/proxy-on-upstream.js";
+import { loopbackUpstream, wellBehaved, type Script } from "./support/upstream-server.js";
 
 const MSG = Buffer.from("MIIB+/+/abcd", "base64");
 const KEY = { hostId: "h1", profileId: "p1", caName: "ndes" } as const;
@@ -42,25 +43,13 @@ function berSignedData(certificates: number[] | undefined): Buffer {
   return Buffer.from(ber(0x30, [...idSignedData, ...ber(0xa0, ber(0x30, body))]));
 }
 
-let up: UpstreamServer;
-beforeAll(async () => {
-  up = await startUpstream();
-});
-afterAll(async () => {
-  await up.close();
-});
+const up = loopbackUpstream();
 
 let profiles: MemoryProfileStore;
 let events: ProxyEvent[];
 let proxy: ScepProxy;
 
-beforeEach(async () => {
-  up.script(wellBehaved());
-  events = [];
-  profiles = new MemoryProfileStore();
-  await profiles.put({ ...KEY, status: "pending", challengeRetrievedAt: Date.now(), updatedAt: 0 });
-  proxy = createScepProxy({ profiles, cas: new MemoryCaRegistry([{ name: "ndes", type: "ndes", url: up.url }]), onEvent: (e) => events.push(e) });
-});
+beforeEach(async () => void ({ profiles, events, proxy } = await proxyOnUpstream(up, { ca: { name: KEY.caName, type: "ndes" }, record: { challengeRetrievedAt: Date.now() } })));
 
 const on =
   (operation: string, script: Script): Script =>

@@ -54,6 +54,23 @@ export const DEFAULT_CHALLENGE_TTL_MS: Readonly<Record<CaType, number>> = {
 export const MAX_CHALLENGE_RETRIEVED_AHEAD_MS = 24 * 60 * 60_000;
 
 /**
+ * Longest CA name, in characters (UTF-16 code units, `string.length`): 255, Fleet's bound on a CA name. A name goes
+ * into the device's URL (the identifier's third field, percent-encoded), a shared store's keys and log lines; a
+ * `MemoryCaRegistry` refuses a longer one with `ProxyConfigError` (`ERR_PROXY_CONFIG`), like the other name checks.
+ *
+ * @example
+ * ```ts
+ * import { MAX_CA_NAME_LENGTH } from "@scep/proxy";
+ *
+ * const name = "corp-ndes";
+ * if (name.length > MAX_CA_NAME_LENGTH) throw new Error(`CA name: at most ${MAX_CA_NAME_LENGTH} characters`);
+ * ```
+ *
+ * @group CAs
+ */
+export const MAX_CA_NAME_LENGTH = 255;
+
+/**
  * One configured upstream CA.
  *
  * @example
@@ -72,7 +89,7 @@ export const MAX_CHALLENGE_RETRIEVED_AHEAD_MS = 24 * 60 * 60_000;
  * @group CAs
  */
 export interface CaConfig {
-  /** Unique name; the identifier's third field. Non-empty, no control characters, no lone UTF-16 surrogates. */
+  /** Unique name; the identifier's third field. Non-empty, at most {@link MAX_CA_NAME_LENGTH} (255) characters, no control characters, no lone UTF-16 surrogates. */
   name: string;
   /** Which challenge lifecycle applies. */
   type: CaType;
@@ -81,7 +98,8 @@ export interface CaConfig {
    * {@link HttpUpstream} sends its query byte for byte, in order, before `operation` (and `message`) on every call,
    * GET and POST (RFC 8894 §4.1: `https://ca.example/scep?provisioner=a%20b` →
    * `…?provisioner=a%20b&operation=GetCACaps`); a pair of it named `operation` (or `message`, when the call sends
-   * one), compared case-insensitively, is replaced by the call's own; user and password become Basic authorization;
+   * one), compared case-insensitively, is replaced by the call's own; user and password, percent-decoded (UTF-8;
+   * user info that does not decode is `ProxyConfigError` from the registry), become Basic authorization;
    * the fragment is not sent. See `scepRequestUrl` in `@scep/core`.
    */
   url: string;

@@ -4,10 +4,11 @@
  * @module
  */
 import { ProxyConfigError } from "../errors.js";
-import { CA_TYPES, type CaConfig } from "./ca-config.js";
+import { CA_TYPES, MAX_CA_NAME_LENGTH, type CaConfig } from "./ca-config.js";
 import type { CaRegistry } from "./ca-registry.js";
 import { CONTROL_CHARACTER, LONE_SURROGATE } from "../lib/text.js";
 import { integerOption } from "../lib/options.js";
+import { urlCredentials } from "../lib/url-credentials.js";
 
 /** Options of {@link MemoryCaRegistry}. @group CAs */
 export interface MemoryCaRegistryOptions {
@@ -22,6 +23,8 @@ function validate(ca: CaConfig, index: number): CaConfig {
   if (typeof ca?.name !== "string" || ca.name === "" || CONTROL_CHARACTER.test(ca.name) || LONE_SURROGATE.test(ca.name)) {
     throw new ProxyConfigError(`${where}: name must be a non-empty string without control characters or lone surrogates`);
   }
+  // The name goes into the device's URL, a store's keys and log lines: bounded like Fleet's CA names.
+  if (ca.name.length > MAX_CA_NAME_LENGTH) throw new ProxyConfigError(`${where}: name must be at most ${MAX_CA_NAME_LENGTH} characters (got ${ca.name.length})`);
   if (!CA_TYPES.includes(ca.type)) throw new ProxyConfigError(`${where}: type must be one of ${CA_TYPES.join(", ")}`);
   let url: URL;
   try {
@@ -30,6 +33,9 @@ function validate(ca: CaConfig, index: number): CaConfig {
     throw new ProxyConfigError(`${where}: url is not an absolute URL`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new ProxyConfigError(`${where}: url must be http or https`);
+  // User info becomes the upstream's Basic authorization: one that does not percent-decode is refused now, not on
+  // every forwarded request.
+  urlCredentials(url, `${where}: url`);
   integerOption(`${where}: challengeTtlMs`, ca.challengeTtlMs, 0, { min: 1, max: 365 * 86_400_000, unit: "ms" });
   if (ca.caIdentifier !== undefined && (typeof ca.caIdentifier !== "string" || ca.caIdentifier === "" || ca.caIdentifier.length > 255 || CONTROL_CHARACTER.test(ca.caIdentifier) || LONE_SURROGATE.test(ca.caIdentifier))) {
     // A lone surrogate has no UTF-8: the upstream would get U+FFFD, another identifier (ScepClient refuses it too).
@@ -55,8 +61,10 @@ function validate(ca: CaConfig, index: number): CaConfig {
  * ```
  *
  * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) for an empty or duplicate name (or one holding a control
- * character or a lone UTF-16 surrogate, which no device URL can carry), an unknown type, a URL that
- * is not absolute http(s), a `challengeTtlMs` that is not an integer number of milliseconds from 1 to 31 536 000 000
+ * character or a lone UTF-16 surrogate, which no device URL can carry, or longer than {@link MAX_CA_NAME_LENGTH}
+ * characters), an unknown type, a URL that is not absolute http(s) or whose user info (`https://user:pass@…`, sent
+ * as Basic authorization) does not percent-decode to UTF-8 (the message says whether the user name or the password,
+ * never its value), a `challengeTtlMs` that is not an integer number of milliseconds from 1 to 31 536 000 000
  * (365 days), a `caIdentifier` that is empty, longer than 255 characters or holds a control character or a lone
  * surrogate, or a `defaultName` not configured.
  *

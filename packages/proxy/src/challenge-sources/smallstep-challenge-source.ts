@@ -22,7 +22,7 @@ import {
   SmallstepTransportError,
   TRANSPORT_FAILURE_TEXT,
 } from "./errors.js";
-import { CONTROL_CHARACTER, MAX_CHALLENGE_CHARS } from "../lib/text.js";
+import { CONTROL_CHARACTER, MAX_CHALLENGE_CHARS, opensAsHtmlDocument } from "../lib/text.js";
 
 /**
  * The JSON body POSTed to the Smallstep challenge webhook: Jamf Pro's
@@ -182,7 +182,7 @@ export class SmallstepChallengeSource implements ChallengeSource {
       }
       if (text.length === 0) throw new SmallstepEmptyError("Smallstep webhook answered 200 with an empty body");
       // A login or error page (an access gateway in front of the webhook) is no challenge, though one line of it fits.
-      if (isHtmlPage(text)) throw new SmallstepInvalidChallengeError("Smallstep webhook answered an HTML page, not a challenge");
+      if (opensAsHtmlDocument(text)) throw new SmallstepInvalidChallengeError("Smallstep webhook answered an HTML page, not a challenge");
       if (text.length > MAX_CHALLENGE_CHARS) throw new SmallstepInvalidChallengeError(`Smallstep webhook answered ${text.length} characters; a challenge has at most ${MAX_CHALLENGE_CHARS}`);
       // C0 controls and DEL only: C1 code points (U+0080–U+009F) are legal in a UTF8String challenge.
       if (CONTROL_CHARACTER.test(text)) throw new SmallstepInvalidChallengeError("Smallstep webhook answered a body with control characters");
@@ -197,15 +197,6 @@ export class SmallstepChallengeSource implements ChallengeSource {
       limit.clear();
     }
   }
-}
-
-/**
- * Whether a 200 answer's text is an HTML page: it opens, after optional white space, with `<!DOCTYPE html` or `<html`
- * (case-insensitive). Judged by the body only: Express's `res.send(string)` and Flask answer a plain challenge as
- * `text/html`, so the Content-Type says nothing.
- */
-function isHtmlPage(text: string): boolean {
-  return /^\s*<(?:!doctype\s+html|html)\b/i.test(text);
 }
 
 /** The caller's deadline passed: a timeout like this source's own. */

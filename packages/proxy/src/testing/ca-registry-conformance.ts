@@ -39,9 +39,11 @@ export interface CaRegistryConformanceOptions<R extends CaRegistry = CaRegistry>
  *   name `get` resolves;
  * - a configuration it cannot serve is refused when the registry is built,
  *   with `ProxyConfigError` (`ERR_PROXY_CONFIG`): a duplicate, empty or
- *   control-character name, an unknown type, a URL that is not absolute
- *   http(s), a `challengeTtlMs` that is not a positive integer, a
- *   `defaultName` that names no configured CA;
+ *   control-character name, a name longer than `MAX_CA_NAME_LENGTH` (255)
+ *   characters, an unknown type, a URL that is not absolute http(s), a URL
+ *   whose user info (sent upstream as Basic authorization) does not
+ *   percent-decode to UTF-8, a `challengeTtlMs` that is not a positive
+ *   integer, a `defaultName` that names no configured CA;
  * - changing the arrays given to `create` (or the objects `list` returned)
  *   later does not change what the registry answers.
  *
@@ -118,6 +120,13 @@ export function caRegistryConformance<R extends CaRegistry>(options: CaRegistryC
       });
     });
 
+    it("a name of exactly 255 characters, and a URL with percent-encoded UTF-8 user info, are accepted as configured", async () => {
+      const long: CaConfig = { ...custom, name: "n".repeat(255), url: "https://mdm%20svc:p%40ss%C3%A9%25@ca.example/scep" };
+      await withRegistry([long], {}, (r) => {
+        expect(r.get(long.name)).toStrictEqual(long);
+      });
+    });
+
     it("list returns every CA once, in configuration order", async () => {
       await withRegistry([step, custom, ndes], {}, (r) => {
         expect(r.list()).toStrictEqual([step, custom, ndes]);
@@ -166,9 +175,12 @@ export function caRegistryConformance<R extends CaRegistry>(options: CaRegistryC
       ["a name holding NUL", [{ ...custom, name: "a\u0000b" }], {}],
       ["a name holding LF", [{ ...custom, name: "a\nb" }], {}],
       ["a name holding DEL", [{ ...custom, name: "a\u007fb" }], {}],
+      ["a name longer than 255 characters", [{ ...custom, name: "n".repeat(256) }], {}],
       ["an unknown type", [{ ...custom, type: "est" as CaConfig["type"] }], {}],
       ["a relative URL", [{ ...custom, url: "/scep" }], {}],
       ["a URL that is not http(s)", [{ ...custom, url: "ftp://ca.example/scep" }], {}],
+      ["a URL whose password is a truncated percent-escape", [{ ...custom, url: "https://mdm:%E0%A4%A@ca.example/scep" }], {}],
+      ["a URL whose user name decodes to bytes that are not UTF-8", [{ ...custom, url: "https://%FF:pw@ca.example/scep" }], {}],
       ["a challengeTtlMs of 0", [{ ...step, challengeTtlMs: 0 }], {}],
       ["a negative challengeTtlMs", [{ ...step, challengeTtlMs: -1 }], {}],
       ["a fractional challengeTtlMs", [{ ...step, challengeTtlMs: 1.5 }], {}],

@@ -63,8 +63,8 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
  * });
  * ```
  *
- * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) from the constructor for a limit out of its range (as
- * {@link HttpUpstream}'s), or a `handler` without a `fetch` function.
+ * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) from the constructor for a limit out of its range or a
+ * `userAgent` that is no HTTP field value (as {@link HttpUpstream}'s), or a `handler` without a `fetch` function.
  *
  * @group Upstream
  */

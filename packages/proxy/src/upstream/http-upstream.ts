@@ -8,6 +8,8 @@ import { CA_CERT_CONTENT_TYPE, CA_RA_CERT_CONTENT_TYPE, PKI_MESSAGE_CONTENT_TYPE
 import type { CaConfig } from "../cas/ca-config.js";
 import { ProxyConfigError, UpstreamError } from "../errors.js";
 import { deadline } from "../lib/deadline.js";
+import { opensWithMarkup } from "../lib/text.js";
+import { type UrlCredentials, urlCredentials } from "../lib/url-credentials.js";
 import { BODY_BYTES, TIMER_MS, functionOption, integerOption } from "../lib/options.js";
 import { CONNECT_TIMEOUT_CODE, errorCode, failedToConnect, isDnsCode, isResetCode, isTlsHandshakeCode, isUnreachableCode } from "../lib/net-errors.js";
 import { abortable, parseRetryAfter, postFollowingRedirects, readCapped } from "@scep/core/internal";
@@ -27,7 +29,11 @@ export interface HttpUpstreamOptions {
   fetch?: typeof fetch;
   /** Clock deciding caps expiry and what an HTTP-date `Retry-After` is in seconds from now (default `() => new Date()`). */
   now?: () => Date;
-  /** `User-Agent` sent upstream (default `scep-sdk @scep/proxy`). */
+  /**
+   * `User-Agent` sent upstream (default `scep-sdk @scep/proxy`). An HTTP field value (RFC 9110 §5.5): ASCII or
+   * Latin-1 characters (up to U+00FF), no control character but a tab; else `ProxyConfigError` (`ERR_PROXY_CONFIG`)
+   * from the constructor (`fetch` cannot send it, so every call would fail).
+   */
   userAgent?: string;
 }
 
@@ -37,6 +43,12 @@ interface CachedCaps {
 }
 
 const MiB = 1024 * 1024;
+
+/**
+ * A character no HTTP field value may hold (RFC 9110 §5.5: VCHAR, obs-text, SP, HTAB): a control character but a tab,
+ * DEL, or one past U+00FF (`fetch` sends a header value as bytes and refuses both, failing the request).
+ */
+const NOT_FIELD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 const mediaType = (contentType: string | null): string => (contentType ?? "").split(";")[0]!.trim().toLowerCase();
 
@@ -71,8 +83,12 @@ const mediaType = (contentType: string | null): string => (contentType ?? "").sp
  *   the PKIOperation is not sent (`beforeRequest`, so the challenge goes back).
  *   A device's GetCACaps answered with a page is then not remembered as a
  *   `custom` CA's caps.
- * - User info in a CA URL (`https://user:pass@host/…`) is sent as HTTP Basic
- *   authentication, never in the URL.
+ * - User info in a CA URL (`https://user:pass@host/…`) is percent-decoded
+ *   (UTF-8) and sent as HTTP Basic authentication, never in the URL. User info
+ *   that does not decode (a stray `%`, escapes that are not UTF-8) fails the
+ *   call before anything is sent: reason `other`, `beforeRequest`, a
+ *   `ProxyConfigError` as `cause` ({@link MemoryCaRegistry} refuses such a CA
+ *   when built).
  * - A failure before any byte of the request went out has
  *   `UpstreamError.beforeRequest`: connection refused, DNS, a TLS handshake
  *   failure, a socket error of `connect()` (`EHOSTUNREACH`, `ENETUNREACH`,
@@ -97,7 +113,8 @@ const mediaType = (contentType: string | null): string => (contentType ?? "").sp
  * const cert = await upstream.getCACert(ca, undefined); // contentType "application/x-x509-ca-ra-cert", body DER/PKCS#7
  * ```
  *
- * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) from the constructor for a limit that is not a positive integer.
+ * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) from the constructor for a limit that is not a positive integer,
+ * or a `userAgent` that is no HTTP field value.
  *
  * @group Upstream
  */
@@ -122,6 +139,9 @@ export class HttpUpstream implements Upstream {
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     const now = options.now;
     this.#now = now ? () => now().getTime() : () => Date.now();
+    if (options.userAgent !== undefined && (typeof options.userAgent !== "string" || NOT_FIELD_VALUE.test(options.userAgent))) {
+      throw new ProxyConfigError("userAgent must be an HTTP field value: ASCII or Latin-1 characters (up to U+00FF), no control character but a tab (RFC 9110 section 5.5)");
+    }
     this.#userAgent = options.userAgent ?? "scep-sdk @scep/proxy";
   }
 
@@ -131,7 +151,7 @@ export class HttpUpstream implements Upstream {
     const text = new TextDecoder().decode(res.body);
     // Passed on unchanged, whatever it is. A page is no caps of a `custom` CA: forgotten, so its next PKIOperation
     // asks GetCACaps itself (and is not sent behind the page, see #supportsPost).
-    if (ca.type === "custom" && isMarkup(text)) this.#caps.delete(ca.url);
+    if (ca.type === "custom" && opensWithMarkup(text)) this.#caps.delete(ca.url);
     else this.#remember(ca.url, text);
     return res;
   }
@@ -181,7 +201,7 @@ export class HttpUpstream implements Upstream {
             // says nothing reached the CA. For a `custom` CA, whose one-time challenge is at stake, the PKIOperation is
             // not sent (capsFailedFirst: beforeRequest, the challenge goes back); for ndes/smallstep it is "no
             // capabilities" (GET), as any other text without POSTPKIOperation.
-            if (pageFails && isMarkup(text)) throw htmlCaps();
+            if (pageFails && opensWithMarkup(text)) throw htmlCaps();
             return this.#remember(ca.url, text);
           },
           (e: unknown) => {
@@ -226,10 +246,15 @@ export class HttpUpstream implements Upstream {
       throw new UpstreamError("other", "the CA's URL is not a valid URL", { cause: e, beforeRequest: true });
     }
     const headers: Record<string, string> = { "user-agent": this.#userAgent, accept: "*/*" };
-    if (url.username || url.password) {
-      const user = decodeURIComponent(url.username);
-      const pass = decodeURIComponent(url.password);
-      headers.authorization = `Basic ${toBase64(new TextEncoder().encode(`${user}:${pass}`))}`;
+    let credentials: UrlCredentials | undefined;
+    try {
+      credentials = urlCredentials(url, "the CA's url");
+    } catch (e) {
+      // A CA from a registry that did not check its URL (MemoryCaRegistry refuses it): nothing was sent.
+      throw new UpstreamError("other", (e as Error).message, { cause: e, beforeRequest: true });
+    }
+    if (credentials) {
+      headers.authorization = `Basic ${toBase64(new TextEncoder().encode(`${credentials.username}:${credentials.password}`))}`;
       url.username = "";
       url.password = "";
     }
@@ -303,15 +328,6 @@ function capsFailedFirst(e: unknown): UpstreamError {
   const message = e instanceof UpstreamError ? e.message : "upstream call failed";
   const status = e instanceof UpstreamError && e.status !== undefined ? { status: e.status } : {};
   return new UpstreamError(reason, `GetCACaps before the PKIOperation: ${message}`, { cause: e, ...status, beforeRequest: true });
-}
-
-/**
- * Whether a GetCACaps body is a markup page (HTML or XML: its first character, after a byte-order mark and white
- * space, is `<`), not caps. RFC 8894 §3.5.2: caps are keywords, one per line; none starts with `<`. Judged by the
- * body, not the Content-Type, which old CAs set to anything.
- */
-function isMarkup(text: string): boolean {
-  return /^[\ufeff\s]*</.test(text);
 }
 
 /** The GetCACaps asked before a `custom` CA's PKIOperation answered a markup page: reason `other`. */

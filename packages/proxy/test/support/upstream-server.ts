@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { afterAll, beforeAll } from "vitest";
 
 export interface SeenRequest {
   method: string;
@@ -80,5 +81,32 @@ export async function startUpstream(initial: Script = wellBehaved()): Promise<Up
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * One {@link startUpstream} server for a whole test file: registers the `beforeAll` that starts it and the `afterAll`
+ * that closes it, so call it at the file's top level. The handle it returns reaches the running server (`url`,
+ * `seen`, `script`) once `beforeAll` ran.
+ */
+export function loopbackUpstream(initial?: Script): UpstreamServer {
+  let server: UpstreamServer | undefined;
+  beforeAll(async () => {
+    server = await startUpstream(initial);
+  });
+  afterAll(() => server?.close());
+  const running = (): UpstreamServer => {
+    if (!server) throw new Error("loopbackUpstream: the upstream starts in beforeAll; use it inside a hook or a test");
+    return server;
+  };
+  return {
+    get url() {
+      return running().url;
+    },
+    get seen() {
+      return running().seen;
+    },
+    script: (fn) => running().script(fn),
+    close: () => running().close(),
   };
 }
