@@ -305,6 +305,39 @@ describe("a webhook that is down, slow or answers garbage: FAILURE webhook_unava
       for (const t of drip) clearInterval(t);
     }
   });
+
+  it(
+    "a fetch that ignores its signal and never answers → ERR_WEBHOOK_TIMEOUT at timeoutMs, FAILURE webhook_unavailable (the timeoutMs bound does not rest on the fetch)",
+    async () => {
+      const s = setup({ timeoutMs: 300, fetch: () => new Promise<Response>(() => undefined) });
+      const rep = await enroll(s);
+      expect([rep.status, rep.failInfo]).toEqual(["FAILURE", "badRequest"]);
+      expect(s.log.events.at(-1)).toMatchObject({ reason: "webhook_unavailable", status: 200 });
+      expect(s.errors.map(([e]) => [e.code, e.message])).toEqual([["ERR_WEBHOOK_TIMEOUT", `webhook ${base}/challenge: no answer within 300 ms`]]);
+      expect(s.calls).toEqual([]);
+    },
+    20_000,
+  );
+
+  it(
+    "a fetch that ignores its signal and answers after timeoutMs: the enrollment got its FAILURE at timeoutMs; the late answer's body is cancelled, nothing unhandled",
+    async () => {
+      let deliver: (r: Response) => void = () => undefined;
+      let cancelled = false;
+      const s = setup({ timeoutMs: 300, fetch: () => new Promise<Response>((resolve) => (deliver = resolve)) });
+      const unhandled = await unhandledRejectionsDuring(async () => {
+        const rep = await enroll(s);
+        expect([rep.status, rep.failInfo]).toEqual(["FAILURE", "badRequest"]);
+        const body = new ReadableStream<Uint8Array>({ cancel: () => void (cancelled = true) });
+        deliver(new Response(body, { status: 200, headers: { "content-type": "application/json" } }));
+      });
+      expect(unhandled).toEqual([]);
+      expect(cancelled).toBe(true);
+      expect(s.errors.map(([e]) => e.code)).toEqual(["ERR_WEBHOOK_TIMEOUT"]);
+      expect(s.calls).toEqual([]);
+    },
+    20_000,
+  );
 });
 
 describe("notifications on the two-phase enrollment", () => {

@@ -87,9 +87,18 @@ function oneTime(policy: Extract<ChallengePolicy, { type: "store" }>): Challenge
   };
 }
 
-/** The user's validator; its verdict (boolean or object) normalized. */
+/**
+ * The user's validator; its verdict (boolean or object) normalized. Its `release` undoes a store write (a replay-cache
+ * entry, a rate-limit hit) and runs while the server fails a request (a 503 for a store that is down, a 500): it is a
+ * store call, bounded by `storeTimeoutMs`, so a store that hangs cannot hold that answer.
+ */
 function custom(policy: Extract<ChallengePolicy, { type: "custom" }>): ChallengeValidator {
-  return async (ctx) => normalizeVerdict(await policy.validate(ctx));
+  return async (ctx, store) => {
+    const outcome = normalizeVerdict(await policy.validate(ctx));
+    if (!outcome.ok || !outcome.release) return outcome;
+    const release = outcome.release;
+    return { ...outcome, release: () => store("challenge release", release) };
+  };
 }
 
 /** Normalizes a {@link ChallengeVerdict}. @group Server */

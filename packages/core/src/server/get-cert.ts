@@ -1,6 +1,9 @@
 /**
  * GetCert and GetCRL (RFC 8894 §3.3.4, §3.3.5): answered from the profile's
- * `getCert`/`getCrl` hooks.
+ * `getCert`/`getCrl` hooks. Each hook reads a store (the CA's index, the
+ * revocation store), so each call is a store call (`store-call.ts`): bounded
+ * by `storeTimeoutMs`, a hook that hangs or throws StoreUnavailableError is
+ * the 503 + Retry-After a store that is down gets.
  *
  * @module
  */
@@ -12,7 +15,11 @@ import type { ResolvedProfile } from "./profile.js";
 import { Reply, certRep, failure } from "./replies.js";
 import { minimalIntegerOctets } from "../x509/serial-number.js";
 
-/** SUCCESS with the certificate or CRL; FAILURE badCertId when unknown, badRequest when unsupported. @group Server */
+/**
+ * SUCCESS with the certificate or CRL; FAILURE badCertId when unknown, badRequest when unsupported. Rejects with
+ * StoreUnavailableError when the hook has not answered within `storeTimeoutMs` (or throws one), and with what the hook
+ * throws otherwise (the server's 503 or 500). @group Server
+ */
 export async function getCertOrCrl(ctx: ServerContext, p: ResolvedProfile, req: PkiRequest): Promise<Reply> {
   // Refused before the request's content is read: a type this profile does not serve is decoded without opening its
   // envelope (decode.ts: no CBC padding oracle through it), so it has no issuerAndSerialNumber.
@@ -25,11 +32,11 @@ export async function getCertOrCrl(ctx: ServerContext, p: ResolvedProfile, req: 
   const asked = req.issuerAndSerialNumber!;
   const q = { issuer: asked.issuer, serialNumber: Uint8Array.from(minimalIntegerOctets(asked.serialNumber)) };
   if (req.messageType === MessageType.GetCert) {
-    const c = await p.getCert!(q);
+    const c = await ctx.store("getCert hook", () => p.getCert!(q));
     if (!c) return failure(ctx, p, req, "badCertId", "unknown_certificate", "no such certificate");
     return new Reply(await certRep(ctx, p, req, "SUCCESS", { certificates: [Certificate.derOf(c)] }, req), "success", "certificate_returned");
   }
-  const crl = await p.getCrl!(q);
+  const crl = await ctx.store("getCrl hook", () => p.getCrl!(q));
   if (!crl) return failure(ctx, p, req, "badCertId", "unknown_crl", "no CRL for this certificate");
   return new Reply(await certRep(ctx, p, req, "SUCCESS", { crl }, req), "success", "crl_returned");
 }

@@ -250,6 +250,19 @@ export interface ScepProfile {
    * (`revocations.get(serial)`, a {@link RevokedCertificate}); false or undefined when not revoked. A known reason ends
    * the client's failInfoText in parentheses: `the certificate being renewed was revoked (keyCompromise)`, so a client
    * asks for a new key only after a keyCompromise (or when no reason is given).
+   *
+   * Asked for a RenewalReq, a PKCSReq signed by a certificate of this CA, and a CertPoll or re-sent PKCSReq answered
+   * from an ISSUED record. A store read, so bounded as one by the server's `storeTimeoutMs` (default 2 s):
+   * - no answer within it, or a rejection with StoreUnavailableError (`ERR_STORE_UNAVAILABLE`, what `@scep/redis`'s
+   *   revocation store throws while Redis is down): HTTP 503 with `Retry-After` (the error's `retryAfterSeconds`, 30
+   *   after a timeout), no CertRep, event reason `store_unavailable`, `onError` given the StoreUnavailableError
+   *   (`isRevoked hook: no answer within 2000 ms`). A late answer is ignored, a late rejection never unhandled;
+   * - any other error it throws: HTTP 500 `internal error`, no CertRep, event reason `internal_error` (a `ScepError`'s
+   *   code in lower case without `ERR_`), `onError` given the error: a fault of the hook, as when a store or the issue
+   *   hook throws. Throw StoreUnavailableError for a store that is down, so the device is asked to retry.
+   *
+   * Either way nothing is issued, no one-time challenge stays spent, and the device's resend is answered normally once
+   * the hook answers again.
    */
   isRevoked?: (certificate: Certificate) => RevocationVerdict | Promise<RevocationVerdict>;
   /** PENDING transactions, and issued ones for a re-send (default: a {@link MemoryTransactionStore} with the server's clock). */
@@ -311,9 +324,25 @@ export interface ScepProfile {
    * gives the key a store uses (`-7fff`, `008001`). A client may ask for a serial of any length, and
    * `normalizeSerialNumber` throws InvalidArgumentError for one over 20 octets (RFC 5280 §4.1.2.2; 21 with a sign
    * octet): catch that and answer undefined (FAILURE badCertId), as a hook that throws is an HTTP 500.
+   *
+   * A store read (the CA's index), bounded as one by the server's `storeTimeoutMs` (default 2 s):
+   * - no answer within it, or a rejection with StoreUnavailableError (`ERR_STORE_UNAVAILABLE`): HTTP 503 with
+   *   `Retry-After` (the error's `retryAfterSeconds`, 30 after a timeout), no CertRep, event reason
+   *   `store_unavailable`, `onError` given the StoreUnavailableError (`getCert hook: no answer within 2000 ms`). A late
+   *   answer is ignored, a late rejection never unhandled;
+   * - any other error it throws: HTTP 500 `internal error`, no CertRep, event reason `internal_error` (a `ScepError`'s
+   *   code in lower case without `ERR_`), `onError` given the error. Throw StoreUnavailableError for a store that is
+   *   down, so the device is asked to retry.
    */
   getCert?: (q: { issuer: Uint8Array; serialNumber: Uint8Array }) => Promise<Certificate | Uint8Array | undefined>;
-  /** GetCRL: the CRL for this issuer and serial, DER (undefined: FAILURE badCertId); `issuer` and `serialNumber` as for `getCert`. */
+  /**
+   * GetCRL: the CRL for this issuer and serial, DER (undefined: FAILURE badCertId); `issuer` and `serialNumber` as for
+   * `getCert`. Bounded by `storeTimeoutMs` as `getCert` is, with the same answers: no answer within it or a
+   * StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) is HTTP 503 with `Retry-After`, no CertRep, event reason
+   * `store_unavailable` (`getCrl hook: no answer within 2000 ms`); any other error HTTP 500 `internal error`, event
+   * reason `internal_error` (`crl_number_exhausted` for `ERR_CRL_NUMBER_EXHAUSTED`). A hook that signs a new CRL when
+   * the last one is stale must do so within the timeout too (or serve the last one and sign in the background).
+   */
   getCrl?: (q: { issuer: Uint8Array; serialNumber: Uint8Array }) => Promise<Uint8Array | undefined>;
   /**
    * GetNextCACert (RFC 8894 §4.7): the next CA (and RA) certificates, during a rollover, in the same forms as

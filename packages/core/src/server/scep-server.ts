@@ -81,10 +81,18 @@ export interface ScepServerOptions {
   /** Clock (default `() => new Date()`). */
   now?: () => Date;
   /**
-   * Longest wait for one store call (transactions, one-time challenges), in ms (default 2000). A call that takes
-   * longer, or rejects with {@link StoreUnavailableError}, makes the request fail closed: HTTP 503 with `Retry-After`,
-   * event reason `store_unavailable`, nothing issued. GetCACaps and GetCACert never touch a store. An integer from 1
-   * to 2 147 483 647; anything else makes {@link createScepServer} throw `ERR_INVALID_ARGUMENT`.
+   * Longest wait for one store call, in ms (default 2000): the transaction and one-time challenge stores, the counter
+   * store's reads, and the profile hooks that read a store (`isRevoked`, `getCert`, `getCrl`) or undo a store write (a
+   * custom challenge verdict's `release`). A call that takes longer, or rejects with {@link StoreUnavailableError}
+   * (`ERR_STORE_UNAVAILABLE`), makes the request fail closed: HTTP 503 with `Retry-After` (the error's
+   * `retryAfterSeconds`; 30 after a timeout), no CertRep (so no failInfo), event reason `store_unavailable`, `onError`
+   * given the StoreUnavailableError (`isRevoked hook: no answer within 2000 ms`), nothing issued, a one-time challenge
+   * the request spent given back. Any other error such a call throws is HTTP 500 `internal error` (event reason
+   * `internal_error`, or a thrown `ScepError`'s code in lower case without `ERR_`). The hooks that are not store calls
+   * are not bounded by it: `issue`, `confirm`, `onUndelivered`, a custom challenge policy's `validate`, `confirm` and
+   * `onIssueFailure` (`webhookChallenge` bounds its own calls by its `timeoutMs`). GetCACaps and GetCACert never touch
+   * a store. An integer from 1 to 2 147 483 647; anything else makes {@link createScepServer} throw
+   * `ERR_INVALID_ARGUMENT`.
    */
   storeTimeoutMs?: number;
   /**

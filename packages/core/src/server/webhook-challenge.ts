@@ -72,7 +72,11 @@ export interface WebhookChallengeOptions {
   headers?: Readonly<Record<string, string>>;
   /** Sent as `X-Scep-Webhook-Id` (step-ca sends `X-Smallstep-Webhook-ID`) so one receiver can serve several webhooks; a valid header value, else `ERR_INVALID_ARGUMENT`. */
   id?: string;
-  /** Longest wait for one complete answer, headers and body, in milliseconds (default 5000). */
+  /**
+   * Longest wait for one complete answer, headers and body, in milliseconds (default 5000), also with a `fetch` that
+   * ignores its `signal`: past it the call fails with `ERR_WEBHOOK_TIMEOUT` (the challenge call: FAILURE badRequest
+   * `webhook_unavailable`).
+   */
   timeoutMs?: number;
   /** Largest answer read, in bytes (default 65 536); a larger one is `ERR_WEBHOOK_RESPONSE`. */
   maxResponseBytes?: number;
@@ -358,7 +362,7 @@ export function webhookChallenge(options: WebhookChallengeOptions): CustomChalle
     try {
       let res: Response;
       try {
-        res = await doFetch(target.url, { method: "POST", headers, body, signal: controller.signal, redirect: "manual" });
+        res = await withinSignal(doFetch(target.url, { method: "POST", headers, body, signal: controller.signal, redirect: "manual" }), controller.signal);
       } catch (cause) {
         if (controller.signal.aborted) throw new WebhookTimeoutError(`webhook ${target.where}: no answer within ${timeoutMs} ms`, { cause });
         throw new WebhookTransportError(`webhook ${target.where}: request failed`, { cause });
@@ -459,4 +463,22 @@ export function webhookChallenge(options: WebhookChallengeOptions): CustomChalle
     }
   };
   return policy;
+}
+
+/**
+ * What `answer` (a `fetch`'s promise) settles to, or `signal`'s reason once it aborts, whichever comes first: the
+ * `timeoutMs` bound holds for a `fetch` that does not honour its signal (the `fetch` option is any function: a wrapper
+ * that drops `signal`, a client of its own), which left the enrollment waiting for it without end. A Response that
+ * arrives after the abort has its body cancelled (its connection is not left open).
+ */
+function withinSignal(answer: Promise<Response>, signal: AbortSignal): Promise<Response> {
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      reject(signal.reason);
+      void answer.then((late) => late.body?.cancel().catch(() => undefined), () => undefined);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([answer, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
 }

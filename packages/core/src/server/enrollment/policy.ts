@@ -30,7 +30,7 @@ import type { ServerContext } from "../context.js";
 import type { ResolvedProfile } from "../profile.js";
 import { type Reply, failure } from "../replies.js";
 import { revocationReasonOf } from "../revocation-store.js";
-import { isStale } from "../stale.js";
+import { isStale, revocationOf } from "../stale.js";
 import type { Transaction } from "../transaction-store.js";
 import { RENEWAL_NAMES_TEXT, asksForNamesOf } from "./renewal-names.js";
 import type { Enrollment, Phase, UnusableSigner } from "./enrollment.js";
@@ -151,14 +151,14 @@ async function evaluateSigner(ctx: ServerContext, e: Enrollment): Promise<Reply 
   const t = ctx.now();
   e.renewal = req.messageType === MessageType.RenewalReq;
   if (signer.isSelfIssued && !e.renewal) return undefined;
-  let revoked: Awaited<ReturnType<NonNullable<typeof p.isRevoked>>>;
+  let revoked: Awaited<ReturnType<typeof revocationOf>>;
   if (!signer.isIssuedBy(p.ca)) {
     if (e.renewal) return failure(ctx, p, req, "badRequest", "renewal_not_chained", "the renewal is not signed by a certificate of this CA");
   } else if (signer.notAfter.getTime() < t.getTime() || signer.notBefore.getTime() > t.getTime()) {
     const refused = unusableSigner(e.renewal, "badTime", "expired", "the certificate being renewed is expired or not yet valid");
     if (e.renewal) return failure(ctx, p, req, refused.failInfo, refused.reason, refused.text);
     e.unusableSigner = refused;
-  } else if (p.isRevoked && (revoked = await p.isRevoked(signer))) {
+  } else if (p.isRevoked && (revoked = await revocationOf(ctx, p, signer))) {
     // A revoked certificate authenticates nothing (the same rule as for a stored certificate, issue 6 §3). The
     // reason, when the hook gives it, ends the text in parentheses (RFC 5280 §5.3.1 name): a client tells a
     // keyCompromise (a new key is needed) from a superseded or cessationOfOperation one (the key may be reused).
