@@ -86,6 +86,60 @@ describe("RFC 8894 §4.1: a PKIOperation method refused before processing is ret
     expect(log).toEqual(["GET", "POST"]);
   });
 
+  // The resend is a new exchange: it may time out or be reset like any other. Before, the error said only that
+  // ("PKIOperation: timed out after … ms"), so the caller could not tell the method first chosen had been refused.
+  it.for([
+    [
+      "the POST times out",
+      () => {
+        throw new DOMException("The operation was aborted due to timeout", "TimeoutError");
+      },
+      "PKIOperation: HTTP 414 (Request URL Too Long HTTP Error 414. The request URL is too long.) by GET, then timed out after 180000 ms by POST",
+      "TimeoutError",
+    ],
+    [
+      "the POST's connection is reset",
+      () => {
+        throw new TypeError("fetch failed", { cause: Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }) });
+      },
+      "PKIOperation: HTTP 414 (Request URL Too Long HTTP Error 414. The request URL is too long.) by GET, then ECONNRESET (read ECONNRESET) by POST",
+      "TypeError",
+    ],
+  ] as const)("GET refused 414, then %s (no status): the ERR_TRANSPORT still names the 414 by GET; status unset, cause the second failure's", async ([, fail, message, causeName]) => {
+    const log: string[] = [];
+    const refusing = front("SHA-256", (m) => (m === "GET" ? 414 : undefined), log);
+    const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (init?.method === "POST") {
+        log.push("POST");
+        fail();
+      }
+      return refusing(input, init);
+    }) as typeof globalThis.fetch;
+    const error = await new ScepClient({ url: "http://ca.test/scep", fetch }).enroll({ csr: s.device.csr, signer: s.device.signer }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransportError);
+    expect(error).toMatchObject({ code: "ERR_TRANSPORT", operation: "PKIOperation", message });
+    // No answer to the resend: no status (it may have been processed), and the cause still says why (a timeout, a reset).
+    expect((error as TransportError).status).toBeUndefined();
+    expect(((error as TransportError).cause as Error).name).toBe(causeName);
+    expect(log).toEqual(["GET", "POST"]);
+  });
+
+  it("POST refused 405, then the GET times out: the ERR_TRANSPORT names the 405 by POST", async () => {
+    const log: string[] = [];
+    const refusing = front("POSTPKIOperation\nSHA-256\nAES", (m) => (m === "POST" ? 405 : undefined), log);
+    const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (new URL(String(input)).searchParams.get("operation") === "PKIOperation" && init?.method === "GET") {
+        log.push("GET");
+        throw new DOMException("The operation was aborted due to timeout", "TimeoutError");
+      }
+      return refusing(input, init);
+    }) as typeof globalThis.fetch;
+    const error = await new ScepClient({ url: "http://ca.test/scep", fetch, timeoutMs: 5000 }).enroll({ csr: s.device.csr, signer: s.device.signer }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "ERR_TRANSPORT", operation: "PKIOperation", message: "PKIOperation: HTTP 405 (Method Not Allowed) by POST, then timed out after 5000 ms by GET" });
+    expect((error as TransportError).status).toBeUndefined();
+    expect(log).toEqual(["POST", "GET"]);
+  });
+
   it("another error status is not retried: GET answered 400 → ERR_TRANSPORT 400, one request", async () => {
     const log: string[] = [];
     const client = new ScepClient({ url: "http://ca.test/scep", fetch: front("SHA-256", () => 400, log) });

@@ -8,7 +8,7 @@
 import { toBase64 } from "../encoding.js";
 import { scepRequestUrl } from "./request-url.js";
 import { typeOf } from "../number-option.js";
-import { Asn1Error, CertRepError, InvalidArgumentError, TransportError, type TransportOperation } from "../errors.js";
+import { Asn1Error, CertRepError, InvalidArgumentError, MessageMalformedError, TransportError, type TransportOperation } from "../errors.js";
 import { redactUrlsInText } from "../redact-url.js";
 import type { ContentCipher, DigestAlgorithm } from "../algorithms.js";
 import type { LocalKey } from "../keys/key.js";
@@ -89,7 +89,10 @@ export interface EnrollOptions {
    * used as given.
    */
   post?: boolean | undefined;
-  /** The CA's capabilities, when already fetched (otherwise GetCACaps is asked; an HTTP error there means none). */
+  /**
+   * The CA's capabilities, when already fetched (otherwise GetCACaps is asked; an HTTP error there, or a markup page
+   * that {@link ScepClient.getCaCaps} refuses, means none).
+   */
   caps?: CaCaps | undefined;
   /** Send RenewalReq instead of PKCSReq. */
   renewal?: boolean | undefined;
@@ -213,10 +216,21 @@ export class ScepClient {
     return { body, contentType: res.headers.get("content-type") ?? "" };
   }
 
-  /** GetCACaps (with `caIdentifier` as its `message` when set). */
+  /**
+   * GetCACaps (RFC 8894 §3.5.1, with `caIdentifier` as its `message` when set): the capabilities, one keyword per line
+   * (§3.5.2), read from the body whatever its content type (CAs send them as text/plain, text/html or none).
+   *
+   * @throws TransportError `ERR_TRANSPORT` for an HTTP or network failure.
+   * @throws MessageMalformedError `ERR_MESSAGE_MALFORMED` when a 2xx reply is markup, not keywords: its first character
+   *   after white space (and a byte-order mark) is `<` (an HTML login or error page: the URL is not a SCEP endpoint, or
+   *   a gateway stands in front of it). The message names its content type, size and first text.
+   */
   async getCaCaps(): Promise<CaCaps> {
-    const { body } = await this.#request("GetCACaps", this.#caIdentifier === undefined ? {} : { message: this.#caIdentifier });
-    return parseCaCaps(new TextDecoder().decode(body));
+    const { body, contentType } = await this.#request("GetCACaps", this.#caIdentifier === undefined ? {} : { message: this.#caIdentifier });
+    const text = new TextDecoder().decode(body);
+    // No capability keyword starts with `<`: such a body is a page, and its words (a page may well say "AES") are no caps.
+    if (/^[\s\ufeff]*</.test(text)) throw notCaCaps(body, contentType);
+    return parseCaCaps(text);
   }
 
   /**
@@ -253,12 +267,42 @@ export class ScepClient {
     return post ? this.#request("PKIOperation", { method: "POST", body: message }) : this.#request("PKIOperation", { message: toBase64(message) });
   }
 
-  /** GetCACaps, where an HTTP error answer (old CAs send 404 or 500) means no capabilities; other failures throw. */
+  /**
+   * A PKIOperation by POST (`post`) or GET; with `fallback`, a refusal that means the request was not processed (a GET
+   * answered 414 or 431, a POST answered 405 or 501: see {@link EnrollOptions.post}) is sent once again by the other
+   * method. Returns the reply and the method it came by (`post`).
+   *
+   * @throws TransportError `ERR_TRANSPORT` as {@link ScepClient.pkiOperation} throws it; after a fallback, one that names
+   *   both tries (`HTTP 414 (…) by GET, then HTTP 405 (…) by POST`, or `…, then timed out after N ms by POST`): with the
+   *   second answer's `status` and `retryAfterSeconds` when it had one, else (no answer: a timeout, a reset) no status
+   *   and the second failure's own `cause` (the socket's error, the timer's TimeoutError).
+   */
+  async #pkiRequestWithFallback(message: Uint8Array, post: boolean, fallback: boolean): Promise<{ body: Uint8Array; contentType: string; post: boolean }> {
+    let refused: TransportError;
+    try {
+      return { ...(await this.#pkiRequest(message, post)), post };
+    } catch (error) {
+      if (!fallback || !refusedUnprocessed(error, post)) throw error;
+      refused = error;
+    }
+    try {
+      return { ...(await this.#pkiRequest(message, !post)), post: !post };
+    } catch (second) {
+      throw refusedThenFailed(refused, post, second);
+    }
+  }
+
+  /**
+   * GetCACaps, where an HTTP error answer (old CAs send 404 or 500) or a page instead of caps means no capabilities
+   * (GetCACert, asked next at the same URL, then tells whether it is a SCEP endpoint); other failures throw.
+   */
   async #capsOrNone(): Promise<CaCaps> {
     try {
       return await this.getCaCaps();
     } catch (error) {
       if (error instanceof TransportError && error.status !== undefined) return parseCaCaps("");
+      // getCaCaps throws it for a markup body only.
+      if (error instanceof MessageMalformedError) return parseCaCaps("");
       throw error;
     }
   }
@@ -291,32 +335,16 @@ export class ScepClient {
     // RFC 8894 §3.5.2: `AES` is AES128-CBC; a CA may decrypt no longer AES key (jscep#61, #64).
     const cipher = options.cipher ?? (standard || caps.has("AES") ? "aes128" : "des3");
     const digest = options.digest ?? (standard || caps.has("SHA-256") ? "sha256" : caps.has("SHA-512") ? "sha512" : "sha1");
+    // The method left to the default may change once (see `post`): later CertPolls use the one that worked.
     let post = options.post ?? (standard || caps.has("POSTPKIOperation"));
     const interval = options.pollIntervalMs ?? 5000;
     const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     const csr = CertificationRequest.from(options.csr);
     const common = { signer: options.signer, recipient, cipher, digest };
-    const send = async (der: Uint8Array): Promise<{ body: Uint8Array; contentType: string }> => {
-      try {
-        return await this.#pkiRequest(der, post);
-      } catch (error) {
-        // Refused before it was processed, by a method the caller did not choose: the other method (see `post`).
-        if (options.post !== undefined || !(error instanceof TransportError) || !(post ? METHOD_REFUSED : URL_TOO_LONG).has(error.status ?? 0)) throw error;
-        post = !post;
-        try {
-          return await this.#pkiRequest(der, post);
-        } catch (second) {
-          if (!(second instanceof TransportError) || second.status === undefined) throw second;
-          // Refused both ways: say both (the first status alone would suggest the method just tried).
-          const both = transportError("PKIOperation", `${error.message.replace(/^PKIOperation: /, "")} by ${post ? "GET" : "POST"}, then ${second.message.replace(/^PKIOperation: /, "")} by ${post ? "POST" : "GET"}`, { cause: error });
-          both.status = second.status;
-          if (second.retryAfterSeconds !== undefined) both.retryAfterSeconds = second.retryAfterSeconds;
-          throw both;
-        }
-      }
-    };
     const exchange = async (built: BuiltRequest): Promise<CertRep> => {
-      const { body, contentType } = await send(built.der);
+      const sent = await this.#pkiRequestWithFallback(built.der, post, options.post === undefined);
+      post = sent.post;
+      const { body, contentType } = sent;
       try {
         return await readCertRep(body, { decrypter: options.signer, caCertificates, request: built, requestedKey: csr.spki, ...(trusted ? { trustedSigners: trusted } : {}) });
       } catch (e) {
@@ -356,6 +384,28 @@ const URL_TOO_LONG: ReadonlySet<number> = new Set([414, 431]);
 /** Statuses to a POST PKIOperation that mean the server does not take the method (RFC 9110 §15.5.6, §15.6.2). */
 const METHOD_REFUSED: ReadonlySet<number> = new Set([405, 501]);
 
+/** Whether `error` is a refusal of a PKIOperation sent by POST (`post`) or GET that means it was not processed. */
+function refusedUnprocessed(error: unknown, post: boolean): error is TransportError {
+  return error instanceof TransportError && error.status !== undefined && (post ? METHOD_REFUSED : URL_TOO_LONG).has(error.status);
+}
+
+/**
+ * The error of a PKIOperation refused by one method (`first`, sent by POST when `firstPost`) whose resend by the other
+ * failed with `second`: a TransportError naming both. With the second answer's status (and Retry-After) when it had
+ * one, its cause the first refusal; without one (a timeout, a reset: no answer), no status and the second failure's
+ * own cause, which is what tells a timeout from a reset. Anything but a TransportError is `second` as it is.
+ */
+function refusedThenFailed(first: TransportError, firstPost: boolean, second: unknown): unknown {
+  if (!(second instanceof TransportError)) return second;
+  const detail = (e: TransportError): string => e.message.replace(/^PKIOperation: /, "");
+  const message = `${detail(first)} by ${firstPost ? "POST" : "GET"}, then ${detail(second)} by ${firstPost ? "GET" : "POST"}`;
+  if (second.status === undefined) return transportError("PKIOperation", message, second.cause === undefined ? undefined : { cause: second.cause });
+  const both = transportError("PKIOperation", message, { cause: first });
+  both.status = second.status;
+  if (second.retryAfterSeconds !== undefined) both.retryAfterSeconds = second.retryAfterSeconds;
+  return both;
+}
+
 /** InvalidArgumentError `ERR_INVALID_ARGUMENT` unless the polling options are integers a timer can wait. */
 function checkPolling(options: EnrollOptions): void {
   const interval = options.pollIntervalMs ?? 5000;
@@ -373,9 +423,27 @@ function checkPolling(options: EnrollOptions): void {
  * the ASN.1 reason, and for a reply that is no DER at all (an HTML or text page) its first line of text.
  */
 function notCertRep(body: Uint8Array, contentType: string, cause: Asn1Error): CertRepError {
-  const what = `${contentType ? `content-type ${clip(contentType.replace(/[^\x20-\x7e]/g, "?"), 100)}, ` : ""}${body.length} bytes`;
-  const text = body.length > 0 && body[0] !== 0x30 ? errorBodyText(body, contentType).replace(/[^\x20-\x7e\u00a0-\uffff]/g, "?") : "";
-  return new CertRepError(`PKIOperation reply (${what}) is not a CertRep: ${cause.message}${text ? ` (${text})` : ""}`, { cause });
+  const text = body.length > 0 && body[0] !== 0x30 ? firstText(body, contentType) : "";
+  return new CertRepError(`PKIOperation reply (${replyShape(body, contentType)}) is not a CertRep: ${cause.message}${text ? ` (${text})` : ""}`, { cause });
+}
+
+/**
+ * MessageMalformedError `ERR_MESSAGE_MALFORMED` for a GetCACaps reply that is markup, not RFC 8894 §3.5.2 keywords: its
+ * content type, its size and its first line of text.
+ */
+function notCaCaps(body: Uint8Array, contentType: string): MessageMalformedError {
+  const text = firstText(body, contentType);
+  return new MessageMalformedError(`GetCACaps reply (${replyShape(body, contentType)}) is a markup page, not a capability list: is the URL a SCEP endpoint?${text ? ` (${text})` : ""}`);
+}
+
+/** A reply's content type (printable, at most 100 characters) and size: `content-type text/html, 1234 bytes`. */
+function replyShape(body: Uint8Array, contentType: string): string {
+  return `${contentType ? `content-type ${clip(contentType.replace(/[^\x20-\x7e]/g, "?"), 100)}, ` : ""}${body.length} bytes`;
+}
+
+/** A reply's first text, markup removed ({@link errorBodyText}), control characters as `?`. */
+function firstText(body: Uint8Array, contentType: string): string {
+  return errorBodyText(body, contentType).replace(/[^\x20-\x7e\u00a0-\uffff]/g, "?");
 }
 
 /** A {@link TransportError} for `operation`: its message `<operation>: <detail>`, its `operation` field set. */
