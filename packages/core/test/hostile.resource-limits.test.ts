@@ -15,6 +15,8 @@ import {
   createScepServer,
   decodePkiMessage,
   generateCsr,
+  parseGetCaCertResponse,
+  toPem,
   type Decrypter,
   type ScepServer,
 } from "../src/index.js";
@@ -125,6 +127,22 @@ describe("certificates per SignedData (LIMITS.signedDataCertificates)", () => {
     const { error } = await decodeError(await withCertificates(LIMITS.signedDataCertificates));
     expect(error).toMatchObject({ name: expect.any(String) });
     expect((error as Error).message).not.toContain("certificates");
+  });
+});
+
+describe("certificates in a PEM GetCACert reply (LIMITS.signedDataCertificates, RFC 8894 §4.2.1)", () => {
+  // A PKCS#7 reply was held to 32 certificates; a PEM bundle (some servers send one) had no bound, and a client paired
+  // every two certificates of it while choosing the recipient and the CA: 4,000 certificates (4.6 MB) cost minutes.
+  const pem = (n: number) => new TextEncoder().encode(Array.from({ length: n }, (_, i) => toPem("CERTIFICATE", i % 2 ? device.signer.certificate.der : ca.cert.der)).join(""));
+
+  it(`${LIMITS.signedDataCertificates + 1} PEM certificates: ERR_MESSAGE_MALFORMED before any block is decoded`, () => {
+    expect(() => parseGetCaCertResponse(pem(LIMITS.signedDataCertificates + 1), "application/x-pem-file")).toThrow(
+      expect.objectContaining({ code: "ERR_MESSAGE_MALFORMED", message: `GetCACert PEM reply with more than ${LIMITS.signedDataCertificates} certificates (${LIMITS.signedDataCertificates + 1})` }),
+    );
+  });
+
+  it(`${LIMITS.signedDataCertificates} PEM certificates are read (each once)`, () => {
+    expect(parseGetCaCertResponse(pem(LIMITS.signedDataCertificates)).map((c) => c.subject)).toHaveLength(2);
   });
 });
 

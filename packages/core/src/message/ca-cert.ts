@@ -5,6 +5,7 @@
  * @module
  */
 import { clip } from "../lib/clip.js";
+import { LIMITS } from "../limits.js";
 import { uniqueCertificates, uniqueDers } from "../lib/unique-ders.js";
 import * as der from "../lib/der.js";
 import * as oids from "../oids.js";
@@ -66,8 +67,8 @@ export async function buildGetCaCertResponse(certificates: readonly (Certificate
  * place kept): the reply is a set. Every certificate's names and extensions are read here, so
  * the certificates returned never throw from a getter later.
  *
- * @throws MessageMalformedError `ERR_MESSAGE_MALFORMED` (neither a certificate nor a PKCS#7, an empty PKCS#7, or a
- * certificate whose subject, issuer, subjectAltName, keyUsage, basicConstraints or subjectKeyIdentifier does not
+ * @throws MessageMalformedError `ERR_MESSAGE_MALFORMED` (neither a certificate nor a PKCS#7, an empty PKCS#7, more than
+ * `LIMITS.signedDataCertificates` (32) certificates, in a PKCS#7 or a PEM bundle, or a certificate whose subject, issuer, subjectAltName, keyUsage, basicConstraints or subjectKeyIdentifier does not
  * parse), Asn1Error `ERR_ASN1` (bad DER inside a PEM block).
  * @group Codec
  */
@@ -110,6 +111,10 @@ export function signedDataHoldsNoCertificate(bytes: Uint8Array): boolean {
 function parseCertificates(body: Uint8Array, contentType: string | undefined): Certificate[] {
   const text = pemTextOf(body);
   if (text?.includes("-----BEGIN CERTIFICATE-----")) {
+    // The bound a PKCS#7 reply has (cms/signed-data.ts), counted before any block is decoded: a PEM bundle of thousands
+    // of certificates cost the client minutes of CPU (choosing the recipient and the CA pairs every two of them).
+    const blocks = text.split("-----BEGIN CERTIFICATE-----").length - 1;
+    if (blocks > LIMITS.signedDataCertificates) throw new MessageMalformedError(`GetCACert PEM reply with more than ${LIMITS.signedDataCertificates} certificates (${blocks})`);
     // As Certificate.fromPem reads it (ERR_INVALID_ARGUMENT without a whole block, ERR_ASN1 for bad DER inside one).
     const ders = fromPem(text, "CERTIFICATE");
     if (ders.length === 0) throw new InvalidArgumentError("no CERTIFICATE block in the PEM text");
