@@ -14,7 +14,7 @@
  * @module
  */
 import { TransportError, parseGetCaCertResponse } from "@scep/core";
-import { readCapped } from "./read-capped.js";
+import { readCapped } from "@scep/core/internal";
 import { CHECK_PATH, CliError, ExitCode } from "./exit.js";
 import { printable } from "./printable.js";
 
