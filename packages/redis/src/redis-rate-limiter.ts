@@ -20,9 +20,12 @@ const RATE_LIMIT_MAX = { min: 1, max: 1_000_000_000 };
  *
  * Each key is a sorted set `<prefix>rate:<sha256 hex of the key>` of hits
  * scored by their time (ms, by the store's clock). `hit` is one Lua script
- * (atomic): it drops hits older than now − windowMs (one exactly at the
- * boundary stays), refuses when `max` remain (recording nothing), else adds
- * this hit, so concurrent hits on any replicas never exceed `max`. The set
+ * (atomic): it counts the hits from now − windowMs on (one exactly at the
+ * boundary counts), refuses when `max` are there (recording nothing), else adds
+ * this hit, so concurrent hits on any replicas never exceed `max`. A hit leaves
+ * the set only once it is out of the window by the store's clock and by Redis's
+ * (`TIME`): a replica whose clock runs ahead counts by its own window, but does
+ * not drop the hits the other replicas still count. The set
  * expires a minute after its window. `release` is `ZREM` of the hit's id.
  *
  * Rejects with StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when Redis

@@ -49,12 +49,16 @@ function checkDate(value: unknown, what: string): asserts value is Date {
  *
  * Each transaction is one hash, `<prefix>tx:{<profile>}:id:<transactionID>`,
  * with a TTL ending at its `expiresAt`; each profile has a sorted set per
- * status (scored by `createdAt`, for `list`) and one scored by `expiresAt`
- * (to drop index entries of expired records). `create`, `transition` and
+ * status (scored by `createdAt`, for `list`) and one scored by when Redis
+ * drops the record (to drop index entries of expired records). `create`, `transition` and
  * `delete` are Lua scripts (EVALSHA, EVAL on NOSCRIPT), so each is atomic;
  * all keys of one profile share the hash tag `{<profile>}`. Expiry is
  * decided with the injected clock; Redis TTLs are set relative to it, so
- * clock skew between the server and Redis does not matter.
+ * clock skew between the server and Redis does not matter. Which index entries are dead is Redis's call, not a
+ * replica's: the scripts score each record by its expiry on Redis's clock (`TIME` + TTL, the record's `PEXPIREAT`)
+ * and drop the entries (64 at most per `create` or `list`) only once Redis's clock is past it, so a replica whose
+ * clock runs ahead no longer drops the entries of records every other replica still lists, and one running behind
+ * does not keep the entries of records Redis has dropped.
  *
  * Every method rejects with StoreUnavailableError (code
  * `ERR_STORE_UNAVAILABLE`) when Redis fails or does not answer within
@@ -248,7 +252,8 @@ export class RedisTransactionStore implements TransactionStore {
     const limit = checkTransactionListLimit(options.limit);
     const keys = this.#keys(profile);
     const now = this.#options.now().getTime();
-    await this.#run.eval("list", PRUNE_INDEXES, [...keys.indexes(), keys.expiry()], [now]);
+    // Index entries of records Redis has expired go first, judged by Redis's clock (not `now`: see PRUNE_INDEXES).
+    await this.#run.eval("list", PRUNE_INDEXES, [...keys.indexes(), keys.expiry()], []);
     const statuses = options.status === undefined ? STATUSES : [options.status];
     const offsets = new Map<TransactionStatus, number>(statuses.map((s) => [s, 0]));
     const seen = new Set<string>();

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import type { Transaction } from "@scep/core";
 import { startRedisServer } from "../../../test-support/peers";
 import { usePrivateRedis } from "./support/private-redis.js";
+import { until } from "./support/redis-probes.js";
 import { RedisChallengeStore, RedisCounterStore, RedisTransactionStore } from "../src/index.js";
 
 const redis = usePrivateRedis();
@@ -104,12 +105,18 @@ describe("@scep/redis key hygiene", () => {
     const store = new RedisTransactionStore(redis.client, { keyPrefix: "hyg3:", now: clock });
     const challenges = new RedisChallengeStore(redis.client, { keyPrefix: "hyg3:", now: clock });
     await redis.client.config("RESETSTAT");
-    for (let i = 0; i < 100; i++) await store.create(tx("p", `old${i}`, { expiresAt: new Date(T0 + 1_000) }));
+    for (let i = 0; i < 100; i++) await store.create(tx("p", `old${i}`, { expiresAt: new Date(T0 + 300) }));
+    // A record that outlives them keeps the index keys (their TTL is their longest-lived member's).
+    await store.create(tx("p", "keeper", { expiresAt: new Date(T0 + 600_000) }));
+    // Index entries go when Redis drops their records (its clock), not when the store's clock says so: wait for it.
+    const old = Array.from({ length: 100 }, (_, i) => `hyg3:tx:{p}:id:old${i}`);
+    expect(await until(async () => (await redis.client.exists(...old)) === 0), "Redis expired the old records").toBe(true);
     t += 2_000;
     await store.create(tx("p", "fresh", { expiresAt: new Date(t + 600_000) }));
     await store.get("p", "fresh");
     await store.transition("p", "fresh", "PENDING", { status: "ISSUING", updatedAt: clock() });
-    expect((await store.list("p")).map((x) => x.transactionId)).toEqual(["fresh"]);
+    expect((await store.list("p")).map((x) => x.transactionId)).toEqual(["fresh", "keeper"]); // one createdAt: by transactionID
+    await store.delete("p", "keeper");
     await store.delete("p", "fresh");
     await challenges.consume(await challenges.issue({ profile: "p" }), { profile: "p" });
     const counters = new RedisCounterStore(redis.client, { keyPrefix: "hyg3:" });

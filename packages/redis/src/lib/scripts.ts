@@ -1,19 +1,47 @@
 /**
  * The Lua scripts (Redis runs each atomically). Keys of one call share a hash
  * tag, so they work on Redis Cluster; scripts touch only the keys passed in
- * KEYS. Times are milliseconds by the store's clock, passed in ARGV.
+ * KEYS. Times are milliseconds by the store's clock, passed in ARGV, except where a script reads Redis's own clock
+ * (`TIME`): what decides for every replica at once, such as which transaction index entries are dead.
  */
 import { script } from "./client.js";
 import { MAX_MS, MS_DIGITS } from "./record.js";
 
 /**
- * Drops the index entries of records past their expiresAt, at most 64 a call
- * (the records themselves go by their TTL). Every create runs it, so dead
- * entries never pile up faster than they are removed.
+ * Lua: `redisMs()`, Redis's own clock (`TIME`) in whole milliseconds since the epoch (a Lua number, exact: below 2^53).
+ * Reading TIME before a write needs effects replication, the only mode since Redis 7 and the default since 5 (the
+ * stores need 6).
+ */
+export const REDIS_MS = `
+local function redisMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+/**
+ * Lua: `expireAt(key, ttl, now)`, sets the record's expiry to `now` + `ttl` ms by Redis's clock (`PEXPIREAT`) and
+ * returns that time as an integer string: the score the expiry index gives the record, so the index says exactly when
+ * Redis drops it.
+ */
+const EXPIRE_AT = `
+local function expireAt(key, ttl, now)
+  local at = string.format('%.0f', now + tonumber(ttl))
+  redis.call('PEXPIREAT', key, at)
+  return at
+end
+`;
+
+/**
+ * Drops the index entries of records Redis has expired, at most 64 a call (the records themselves go by their TTL).
+ * The expiry index scores each record by when Redis drops it (its `PEXPIREAT`, {@link EXPIRE_AT}), and the cutoff is
+ * Redis's clock (`redisMs()`, passed as `now`): an entry goes only once Redis's clock is past its record's expiry, so
+ * no replica's clock, ahead or behind, decides for the others that a record still in Redis is gone, nor keeps the
+ * entry of one Redis dropped. Every create runs it, so dead entries never pile up faster than they are removed.
  */
 const PRUNE = `
 local function prune(indexes, expiry, now)
-  local dead = redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, 64)
+  local dead = redis.call('ZRANGEBYSCORE', expiry, '-inf', '(' .. string.format('%.0f', now), 'LIMIT', 0, 64)
   if #dead > 0 then
     for _, key in ipairs(indexes) do redis.call('ZREM', key, unpack(dead)) end
     redis.call('ZREM', expiry, unpack(dead))
@@ -68,10 +96,12 @@ end
 `;
 
 /**
- * create: refuse over a live PENDING/ISSUING record, else replace it whole.
+ * create: refuse over a live PENDING/ISSUING record (live by ARGV[1], the store's clock), else replace it whole.
  * KEYS[1] record, KEYS[2..5] status indexes, KEYS[6] expiry index.
  * ARGV[1] now, ARGV[2] ttl, ARGV[3] createdAt, ARGV[4] expiresAt,
  * ARGV[5] transactionID, ARGV[6] status index (1-4), ARGV[7..] field/value pairs.
+ * The record expires `ttl` ms after Redis's clock (`PEXPIREAT`), and the expiry index scores it by that same time
+ * ({@link EXPIRE_AT}); the prune it runs first goes by Redis's clock ({@link PRUNE}).
  * Every number is checked before the DEL (an error after it would lose the record it replaces): an argument that is
  * not one (`ms`, ARGV[2] `ttl`) is an error, a PENDING/ISSUING record whose expiresAt is not one is `CORRUPT` (left as
  * it is), and so is an index key of another type ({@link INDEXES}).
@@ -79,7 +109,7 @@ end
  */
 export const CREATE = script(
   "create",
-  `${EXTEND}${PRUNE}${MS}${INDEXES}
+  `${EXTEND}${REDIS_MS}${EXPIRE_AT}${PRUNE}${MS}${INDEXES}
 for _, i in ipairs({ 1, 2, 3, 4 }) do
   if not (i == 2 and ttl(ARGV[i]) or i ~= 2 and ms(ARGV[i])) then return redis.error_reply('ERR create: argument ' .. i .. ' is not a number') end
 end
@@ -90,14 +120,15 @@ if cur[1] == 'PENDING' or cur[1] == 'ISSUING' then
   if not ms(cur[2]) then return redis.error_reply('CORRUPT transaction record (field expiresAt is not a time in ms)') end
   if tonumber(cur[2]) > tonumber(ARGV[1]) then return 0 end
 end
-prune({ KEYS[2], KEYS[3], KEYS[4], KEYS[5] }, KEYS[6], ARGV[1])
+local now = redisMs()
+prune({ KEYS[2], KEYS[3], KEYS[4], KEYS[5] }, KEYS[6], now)
 redis.call('DEL', KEYS[1])
 for i = 2, 5 do redis.call('ZREM', KEYS[i], ARGV[5]) end
 redis.call('HSET', KEYS[1], unpack(ARGV, 7))
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local at = expireAt(KEYS[1], ARGV[2], now)
 local index = KEYS[1 + tonumber(ARGV[6])]
 redis.call('ZADD', index, ARGV[3], ARGV[5])
-redis.call('ZADD', KEYS[6], ARGV[4], ARGV[5])
+redis.call('ZADD', KEYS[6], at, ARGV[5])
 extend(index, ARGV[2])
 extend(KEYS[6], ARGV[2])
 return 1
@@ -108,8 +139,10 @@ return 1
  * transition: compare-and-set on the status (and, when given, updatedAt) of a live record.
  * KEYS[1] record, KEYS[2] index of \`from\`, KEYS[3] index of the new status, KEYS[4] expiry index.
  * ARGV[1] now, ARGV[2] from, ARGV[3] transactionID, ARGV[4] new ttl or '',
- * ARGV[5] new expiresAt or '', ARGV[6] the expected updatedAt (ms) or '', ARGV[7..] field/value pairs
- * (the caller's `writer` tag among them). Numbers (its own, and the record's expiresAt and createdAt, which it compares
+ * ARGV[5] new expiresAt or '' (checked; the record's field comes with the pairs), ARGV[6] the expected updatedAt (ms)
+ * or '', ARGV[7..] field/value pairs (the caller's `writer` tag among them).
+ * With a new ttl the record expires that long after Redis's clock, and the expiry index scores it by that same time
+ * ({@link EXPIRE_AT}). Numbers (its own, and the record's expiresAt and createdAt, which it compares
  * and writes to an index) are checked before the first write: `CORRUPT` for a record this package did not write, and
  * for an index key of another type ({@link INDEXES}; after the compare-and-set, so a miss still answers nil).
  * Before writing, keeps what it overwrites in the field `prior` (MessagePack: the record's PTTL, then each
@@ -118,7 +151,7 @@ return 1
  */
 export const TRANSITION = script(
   "transition",
-  `${EXTEND}${MS}${INDEXES}
+  `${EXTEND}${REDIS_MS}${EXPIRE_AT}${MS}${INDEXES}
 if not ms(ARGV[1]) or (ARGV[4] ~= '' and not (ttl(ARGV[4]) and ms(ARGV[5]))) then return redis.error_reply('ERR transition: a time argument is not a number') end
 local cur = redis.call('HMGET', KEYS[1], 'status', 'expiresAt', 'createdAt', 'updatedAt')
 if cur[1] ~= ARGV[2] then return false end
@@ -133,8 +166,7 @@ for i = 7, #ARGV, 2 do
 end
 redis.call('HSET', KEYS[1], 'prior', cmsgpack.pack(prior), unpack(ARGV, 7))
 if ARGV[4] ~= '' then
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
-  redis.call('ZADD', KEYS[4], ARGV[5], ARGV[3])
+  redis.call('ZADD', KEYS[4], expireAt(KEYS[1], ARGV[4], redisMs()), ARGV[3])
   extend(KEYS[4], ARGV[4])
 end
 if KEYS[2] ~= KEYS[3] then
@@ -172,12 +204,13 @@ return 1
  * transition changed.
  * KEYS[1] record, KEYS[2] index of \`from\`, KEYS[3] index of the transition's new status, KEYS[4] expiry index.
  * ARGV[1] the transition's tag, ARGV[2] transactionID.
+ * The TTL put back runs from Redis's clock, and the expiry index scores the record by its end ({@link EXPIRE_AT}).
  * An index key of another type ({@link INDEXES}) is `CORRUPT`, nothing put back.
  * Returns 1 when put back, else 0.
  */
 export const UNTRANSITION = script(
   "untransition",
-  `${EXTEND}${INDEXES}
+  `${EXTEND}${REDIS_MS}${EXPIRE_AT}${INDEXES}
 local cur = redis.call('HMGET', KEYS[1], 'writer', 'prior', 'expiresAt', 'createdAt')
 if cur[1] ~= ARGV[1] or not cur[2] then return 0 end
 if not indexes_ok(2, 4) then return redis.error_reply('CORRUPT ${INDEX_PROBLEM}') end
@@ -186,9 +219,13 @@ for i = 2, #prior, 2 do
   if prior[i + 1] then redis.call('HSET', KEYS[1], prior[i], prior[i + 1]) else redis.call('HDEL', KEYS[1], prior[i]) end
 end
 redis.call('HDEL', KEYS[1], 'prior')
-if prior[1] > 0 then redis.call('PEXPIRE', KEYS[1], prior[1]) elseif prior[1] == -1 then redis.call('PERSIST', KEYS[1]) end
-local expiresAt = redis.call('HGET', KEYS[1], 'expiresAt')
-if expiresAt and expiresAt ~= cur[3] then redis.call('ZADD', KEYS[4], expiresAt, ARGV[2]) end
+if prior[1] > 0 then
+  redis.call('ZADD', KEYS[4], expireAt(KEYS[1], prior[1], redisMs()), ARGV[2])
+elseif prior[1] == -1 then
+  redis.call('PERSIST', KEYS[1])
+  local expiresAt = redis.call('HGET', KEYS[1], 'expiresAt')
+  if expiresAt and expiresAt ~= cur[3] then redis.call('ZADD', KEYS[4], expiresAt, ARGV[2]) end
+end
 if KEYS[2] ~= KEYS[3] then
   redis.call('ZREM', KEYS[3], ARGV[2])
   redis.call('ZADD', KEYS[2], cur[4], ARGV[2])
@@ -215,13 +252,13 @@ return 1
 );
 
 /**
- * prune (before list): drops index entries of expired records.
- * KEYS[1..4] status indexes, KEYS[5] expiry index; ARGV[1] now. Returns how many went.
+ * prune (before list): drops index entries of records Redis has expired, by Redis's clock ({@link PRUNE}).
+ * KEYS[1..4] status indexes, KEYS[5] expiry index. Returns how many went.
  * An index key of another type ({@link INDEXES}) is `CORRUPT`, nothing pruned.
  */
-export const PRUNE_INDEXES = script("prune", `${PRUNE}${INDEXES}
+export const PRUNE_INDEXES = script("prune", `${REDIS_MS}${PRUNE}${INDEXES}
 if not indexes_ok(1, 5) then return redis.error_reply('CORRUPT ${INDEX_PROBLEM}') end
-return prune({ KEYS[1], KEYS[2], KEYS[3], KEYS[4] }, KEYS[5], ARGV[1])
+return prune({ KEYS[1], KEYS[2], KEYS[3], KEYS[4] }, KEYS[5], redisMs())
 `);
 
 /**
@@ -234,7 +271,9 @@ return prune({ KEYS[1], KEYS[2], KEYS[3], KEYS[4] }, KEYS[5], ARGV[1])
  * front when the consume named a binding (`SPENT_BY` matches it, and turns the
  * "r" into "R" once it matched a re-send: `RELEASE` and `UNCONSUME` then refuse;
  * a replica running the scripts from before bindings reads either as neither
- * live nor spent, and refuses it). An expired one is deleted.
+ * live nor spent, and refuses it). An expired one (by ARGV[1], the caller's clock) is refused and left to its TTL:
+ * Redis drops it by its own clock, and a replica whose clock runs ahead must not delete a challenge the others still
+ * accept.
  * Checked before the first write: a key of another type than a string, and a live value (one that starts with a
  * digit) that is not "<expiresAt ms>:<profile>" with the ms by record.ts `isMs` (the Lua `ms()`), are `CORRUPT
  * challenge (…)` (corrupt.ts), nothing written.
@@ -251,10 +290,7 @@ local sep = string.find(v, ':', 1, true)
 if not sep then return redis.error_reply('CORRUPT challenge (not <expiresAt ms>:<profile>)') end
 if not ms(string.sub(v, 1, sep - 1)) then return redis.error_reply('CORRUPT challenge (its expiresAt is not a time in ms)') end
 if string.sub(v, sep + 1) ~= ARGV[2] then return 0 end
-if tonumber(string.sub(v, 1, sep - 1)) <= tonumber(ARGV[1]) then
-  redis.call('DEL', KEYS[1])
-  return 0
-end
+if tonumber(string.sub(v, 1, sep - 1)) <= tonumber(ARGV[1]) then return 0 end
 local mark = 's'
 if ARGV[4] and ARGV[4] ~= '' then mark = 'r' .. ARGV[4] .. 's' end
 local ttl = redis.call('PTTL', KEYS[1])
