@@ -99,6 +99,13 @@ export const DEFAULT_REDIS_START_TIMEOUT_SECONDS = 30;
 /** Most seconds `--redis-start-timeout` accepts (an hour). */
 export const MAX_REDIS_START_TIMEOUT_SECONDS = 3600;
 
+/**
+ * Most milliseconds `--shutdown-timeout-ms` accepts (a day). Its timers must stay within setTimeout's 2^31 − 1 ms: a
+ * longer delay fires after 1 ms, which cut every in-flight request at once on SIGTERM and had a `--workers` primary
+ * SIGKILL its workers at once.
+ */
+export const MAX_SHUTDOWN_TIMEOUT_MS = 86_400_000;
+
 /** Most worker processes `--workers` accepts. */
 export const MAX_WORKERS = 64;
 
@@ -285,21 +292,35 @@ function keyWorkers([name, value]: [string, string | undefined], processes: numb
   return Number(value);
 }
 
+/** Fewest characters {@link bearerTokenProblem} accepts in a bearer token. */
+const MIN_BEARER_TOKEN_LENGTH = 16;
+
 /**
- * A bearer token from the environment (`SCEP_ADMIN_TOKEN`, `SCEP_METRICS_TOKEN`): at least 16 characters, each visible
- * ASCII (`!` to `~`). A request carries it as `Authorization: Bearer <token>` (RFC 6750 §2.1), which ends the token at
- * the first space and holds no character beyond ASCII that a client sends as the server reads it; a token with a
- * space, a tab, a CR left by a Windows-edited env file or a non-ASCII letter would start the server and then refuse
- * every request (401 or 403). The message never holds the token.
+ * What is wrong with a bearer token from the environment (`SCEP_ADMIN_TOKEN`, `SCEP_METRICS_TOKEN`, the example
+ * proxy's `PROXY_ADMIN_TOKEN`), as one line naming `name`, or undefined when it is fit: at least 16 characters, each
+ * visible ASCII (`!` to `~`). A request carries it as `Authorization: Bearer <token>` (RFC 6750 §2.1), which ends the
+ * token at the first space and holds no character beyond ASCII that a client sends as the server reads it; a token
+ * with a space, a tab, a CR left by a Windows-edited env file or a non-ASCII letter would start the server and then
+ * refuse every request (401 or 403). The line never holds the token.
  *
- * @throws ConfigError when the token is shorter or holds another character.
+ * @example
+ * ```ts
+ * bearerTokenProblem("SCEP_ADMIN_TOKEN", "0123456789abcdef\r"); // "SCEP_ADMIN_TOKEN must be visible ASCII characters only (…)"
+ * bearerTokenProblem("SCEP_ADMIN_TOKEN", "0123456789abcdef"); // undefined
+ * ```
  */
-function checkBearerToken(name: string, token: string | undefined): void {
-  if (token === undefined) return;
-  if (token.length < 16) throw new ConfigError(`${name} must be at least 16 characters`);
+export function bearerTokenProblem(name: string, token: string): string | undefined {
+  if (token.length < MIN_BEARER_TOKEN_LENGTH) return `${name} must be at least ${MIN_BEARER_TOKEN_LENGTH} characters`;
   if (!/^[\x21-\x7e]+$/.test(token)) {
-    throw new ConfigError(`${name} must be visible ASCII characters only (no space, tab, line break or non-ASCII letter): an Authorization: Bearer header cannot carry any other, so no request could match it`);
+    return `${name} must be visible ASCII characters only (no space, tab, line break or non-ASCII letter): an Authorization: Bearer header cannot carry any other, so no request could match it`;
   }
+  return undefined;
+}
+
+/** @throws ConfigError with {@link bearerTokenProblem}'s line when `token` is given and unfit. */
+function checkBearerToken(name: string, token: string | undefined): void {
+  const problem = token === undefined ? undefined : bearerTokenProblem(name, token);
+  if (problem) throw new ConfigError(problem);
 }
 
 /**
@@ -362,7 +383,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     maxInFlight: num("--max-in-flight", "SCEP_MAX_IN_FLIGHT", 512, 1, 1_000_000),
     maxConnections: num("--max-connections", "SCEP_MAX_CONNECTIONS", 4096, 1, 1_000_000),
     retryAfterSeconds: num("--retry-after-seconds", "SCEP_RETRY_AFTER_SECONDS", 1, 1, 3600),
-    shutdownTimeoutMs: num("--shutdown-timeout-ms", "SCEP_SHUTDOWN_TIMEOUT_MS", 10_000, 0),
+    shutdownTimeoutMs: num("--shutdown-timeout-ms", "SCEP_SHUTDOWN_TIMEOUT_MS", 10_000, 0, MAX_SHUTDOWN_TIMEOUT_MS),
     workers: workers(get("--workers", "SCEP_WORKERS")),
     keyWorkers: 0, // below: `auto` depends on the number of processes
     redisUrl: redisUrl(get("--redis-url", "SCEP_REDIS_URL")),

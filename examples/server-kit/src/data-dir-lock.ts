@@ -128,14 +128,15 @@ function writeLock(path: string, store: string, holders: Holder[]): void {
   if (!first) return void unlinkSync(path);
   const content: LockContent = { pid: first.pid, host: first.host, startedAt: first.startedAt, ...(first.started === undefined ? {} : { started: first.started }), store, holders };
   const temporary = `${path}.${randomBytes(6).toString("hex")}.tmp`;
-  writeFileSync(temporary, JSON.stringify(content) + "\n", { mode: 0o644 });
   try {
+    writeFileSync(temporary, JSON.stringify(content) + "\n", { mode: 0o644 });
     renameSync(temporary, path);
   } catch (e) {
+    // A write that failed part way (a full disk, a quota) leaves no temporary file behind either.
     try {
       unlinkSync(temporary);
     } catch {
-      /* the rename's error is the one to report */
+      /* the write's or the rename's error is the one to report */
     }
     throw e;
   }

@@ -79,6 +79,8 @@ export function applyHttpLimits(server: Server, next: RequestListener, limits: H
     };
     res.once("finish", finish).once("close", finish);
     if (hasBody(req) && !req.complete) {
+      // At most 2^31 − 1 ms (about 24.8 days: as good as never): setTimeout fires a longer delay after 1 ms, which would
+      // cut every body not complete at once.
       timer = setTimeout(() => {
         if (req.complete || done) return;
         stats.bodyTimeouts += 1;
@@ -89,7 +91,7 @@ export function applyHttpLimits(server: Server, next: RequestListener, limits: H
           res.end(body, () => socket.destroy());
         } else socket.destroy();
         // (the framework still waiting on the body sees it aborted; the response is already final)
-      }, limits.bodyTimeoutMs);
+      }, Math.min(limits.bodyTimeoutMs, 2_147_483_647));
       timer.unref();
       req.once("end", () => clearTimeout(timer));
     }

@@ -22,7 +22,7 @@ export type { ServerConfig } from "./config.js";
 export { loadConfig, ConfigFileError, CONFIG_SCHEMA_URL } from "./config-file.js";
 export type { Config, ProfileSettings, ChallengeSettings, IntuneApiSettings, SignedTokenSettings, RateLimitSettings } from "./config-file.js";
 export type { ProfileSummary, IntuneStores } from "./profiles.js";
-export { startServer, createKit, profileSettings, openProfileCas, createHttpServer, openCa, listenFailure, SCEP_PATH, TRANSACTION_RETENTION_MS, MAX_TRANSACTIONS } from "./start-server.js";
+export { startServer, createKit, profileSettings, openProfileCas, createHttpServer, openCa, listenFailure, SCEP_PATH, SHUTDOWN_GRACE_MS, TRANSACTION_RETENTION_MS, MAX_TRANSACTIONS } from "./start-server.js";
 export { createAdminApi, ADMIN_PREFIX, MAX_PAGE_SIZE } from "./admin-api.js";
 export type { AdminApi, AdminApiOptions, ActivitySource, ReloadableTrustAnchors } from "./admin-api.js";
 export { ADMIN_PAGE_PATH, ADMIN_SCRIPT_PATH } from "./admin-page.js";

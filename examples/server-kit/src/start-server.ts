@@ -2,7 +2,7 @@
 import cluster from "node:cluster";
 import { rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import type { RequestListener, Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from "node:net";
 import { networkInterfaces } from "node:os";
@@ -28,6 +28,7 @@ import { answerNotReadyYet, sendPlain } from "./probes.js";
 import { errorFields } from "./store-unavailable.js";
 import { listenFailure, type ListenOptionNames } from "./listen-failure.js";
 import { fileErrorReason } from "./file-error.js";
+import { createFileOnce } from "./create-file-once.js";
 import { lockDataDir, storeIdentity, type DataDirLock } from "./data-dir-lock.js";
 export { listenFailure } from "./listen-failure.js";
 
@@ -110,13 +111,13 @@ export type ChallengeSource = { kind: "given" } | { kind: "generated" | "stored"
 async function loadChallenge(config: ServerConfig, dataDir: string): Promise<{ challenge: string; source: ChallengeSource }> {
   if (config.challenge !== undefined) return { challenge: config.challenge, source: { kind: "given" } };
   const file = join(dataDir, "challenge");
-  let generated = true;
+  let generated: boolean;
   try {
-    // 'wx': only the first start creates it; later starts (and a concurrent one) read the same secret.
-    await writeFile(file, randomBytes(16).toString("hex") + "\n", { flag: "wx", mode: 0o600 });
+    // Only the first start creates it, whole (temporary file, then link: a crash or a full disk leaves no empty
+    // challenge behind); later starts (and a concurrent one) read the same secret.
+    generated = await createFileOnce(file, randomBytes(16).toString("hex") + "\n", 0o600);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new ConfigError(`cannot create ${file}: ${fileErrorReason(e)} (check --data-dir, or set SCEP_CHALLENGE)`, { showUsage: false });
-    generated = false;
+    throw new ConfigError(`cannot create ${file}: ${fileErrorReason(e)} (check --data-dir, or set SCEP_CHALLENGE)`, { showUsage: false });
   }
   let text: string;
   try {
@@ -143,6 +144,14 @@ function challengeLine(challenge: string, source: ChallengeSource): string {
   if (source.kind === "generated") return `${challenge}  (generated now and stored in ${source.file}; shown this once)`;
   return `stored in ${source.file} (not shown again)`;
 }
+
+/**
+ * After a SIGINT/SIGTERM, how long past `--shutdown-timeout-ms` (when the connections are cut) the process waits for
+ * its background work before it exits anyway; below the 5 s a `--workers` primary gives its workers before SIGKILL.
+ */
+export const SHUTDOWN_GRACE_MS = 2_000;
+/** The `abandoned` field of the `stopped` line of a shutdown that did not wait for its background work to end. */
+const SHUTDOWN_ABANDONED = `background work still running ${SHUTDOWN_GRACE_MS} ms after the shutdown timeout (an Intune revocation sync round, a CRL being signed, a reload)`;
 
 /** Finished transactions stay this long for a late CertPoll, then leave the store. */
 export const TRANSACTION_RETENTION_MS = 86_400_000;
@@ -616,7 +625,9 @@ function printBanner(name: string, config: ServerConfig, port: number, facts: Ba
 /**
  * Starts an example: reads flags and environment, builds the kit, asks `build`
  * for the framework's request listener, listens, prints the banner, and stops
- * gracefully on SIGINT/SIGTERM (stop accepting, finish in-flight, exit 0).
+ * gracefully on SIGINT/SIGTERM (stop accepting, finish in-flight requests
+ * within `--shutdown-timeout-ms`, then cut their connections; exit 0 once the
+ * background work ended, at most {@link SHUTDOWN_GRACE_MS} later).
  * Configuration mistakes (a bad value, an encrypted CA key without its
  * passphrase, an EC CA, a port already in use, a data directory another
  * server with another store uses: `<data-dir>/server.lock`) print one line on stderr
@@ -867,6 +878,15 @@ export async function startServer(
       if (workerSlot === undefined) log({ type: "stopped" });
       process.exit(0);
     });
+    // stop() cuts the connections at --shutdown-timeout-ms, then waits for the kit's background work: a CRL being
+    // signed, a reload, and an Intune revocation sync round, which waits on Intune for up to its timeoutMs at each
+    // attempt of each call (minutes). A process manager's SIGTERM must end the process in bounded time: whatever still
+    // runs SHUTDOWN_GRACE_MS later is abandoned (the CRL is published by rename and a revocation stored before Intune
+    // is told, so an exit cuts neither in half; the data directory's lock is released on exit).
+    setTimeout(() => {
+      if (workerSlot === undefined) log({ type: "stopped", abandoned: SHUTDOWN_ABANDONED });
+      process.exit(0);
+    }, config.shutdownTimeoutMs + SHUTDOWN_GRACE_MS).unref();
   };
   // `on`, not `once`: a repeated signal must find a listener (else Node's default action would kill the process mid-shutdown).
   process.on("SIGINT", onSignal).on("SIGTERM", onSignal);

@@ -118,6 +118,10 @@ describe("parseConfig", () => {
     if (availableParallelism() === 2) expect(parseConfig(["--workers", "2"], {})).toMatchObject({ keyWorkers: 0 });
   });
 
+  it("takes a shutdown timeout of up to a day (86 400 000 ms)", () => {
+    expect(parseConfig([], { SCEP_SHUTDOWN_TIMEOUT_MS: "86400000" })).toEqual({ ...DEFAULTS, shutdownTimeoutMs: 86_400_000 });
+  });
+
   it("takes the body timeout from a shorter request timeout unless it is given", () => {
     expect(parseConfig([], { SCEP_REQUEST_TIMEOUT_MS: "600", SCEP_HEADERS_TIMEOUT_MS: "300" })).toEqual({ ...DEFAULTS, requestTimeoutMs: 600, headersTimeoutMs: 300, bodyTimeoutMs: 600 });
     expect(parseConfig(["--body-timeout-ms", "200"], { SCEP_REQUEST_TIMEOUT_MS: "600", SCEP_HEADERS_TIMEOUT_MS: "300" })).toEqual({ ...DEFAULTS, requestTimeoutMs: 600, headersTimeoutMs: 300, bodyTimeoutMs: 200 });
@@ -138,6 +142,10 @@ describe("parseConfig", () => {
     [["--max-in-flight", "0"], {}, '--max-in-flight must be an integer from 1 to 1000000, got "0"'],
     [[], { SCEP_MAX_CONNECTIONS: "lots" }, 'SCEP_MAX_CONNECTIONS must be an integer from 1 to 1000000, got "lots"'],
     [["--retry-after-seconds", "0"], {}, '--retry-after-seconds must be an integer from 1 to 3600, got "0"'],
+    // Past setTimeout's 2^31 − 1 ms the shutdown timers fired after 1 ms: SIGTERM cut every in-flight request at once
+    // (and a --workers primary SIGKILLed its workers at once), the opposite of a long drain.
+    [[], { SCEP_SHUTDOWN_TIMEOUT_MS: "3000000000" }, 'SCEP_SHUTDOWN_TIMEOUT_MS must be an integer from 0 to 86400000, got "3000000000"'],
+    [["--shutdown-timeout-ms", "86400001"], {}, '--shutdown-timeout-ms must be an integer from 0 to 86400000, got "86400001"'],
     [[], { SCEP_ADMIN_TOKEN: "short" }, "SCEP_ADMIN_TOKEN must be at least 16 characters"],
     // Tokens no Authorization: Bearer header can carry (a space, a CR from a Windows-edited env file, a non-ASCII
     // letter): the server started, then refused every admin request or scrape. The message never holds the token.

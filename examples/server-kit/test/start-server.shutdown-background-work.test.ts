@@ -1,0 +1,48 @@
+/**
+ * SIGTERM ends the example server within `--shutdown-timeout-ms` plus SHUTDOWN_GRACE_MS (2 s), whatever background work
+ * still runs. Here an Intune revocation sync round waits on an Intune that accepted the connection and never answers
+ * (timeoutMs 30 s): the server used to wait for the round to time out (`intune-error` "no answer within 30000 ms", then
+ * `stopped`), up to timeoutMs at each attempt of each call, far past the shutdown timeout a process manager allows.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TrackedExamples } from "./support/example-process.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "scep-shutdown-bound-"));
+const examples = new TrackedExamples(fileURLToPath(new URL("../../express-server", import.meta.url)));
+// An "Intune" that takes connections and never answers; `connected` resolves at the first one (a round is waiting).
+const sockets: Socket[] = [];
+let connected!: () => void;
+const roundWaiting = new Promise<void>((resolve) => (connected = resolve));
+const silentIntune: Server = createServer((socket) => {
+  sockets.push(socket.on("error", () => undefined));
+  connected();
+});
+beforeAll(() => new Promise<void>((resolve) => silentIntune.listen(0, "127.0.0.1", resolve)));
+afterAll(async () => {
+  await examples.terminateAll();
+  for (const s of sockets) s.destroy();
+  await new Promise((resolve) => silentIntune.close(resolve));
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe("SIGTERM while an Intune revocation sync round waits on Intune", () => {
+  it("exits 0 within the shutdown timeout plus the grace, the round abandoned", async () => {
+    const base = `http://127.0.0.1:${(silentIntune.address() as AddressInfo).port}`;
+    const intune = { mode: "api", tenantId: "11111111-2222-3333-4444-555555555555", clientId: "66666666-7777-8888-9999-000000000000", clientSecretEnv: "INTUNE_CLIENT_SECRET", loginBaseUrl: base, graphBaseUrl: base, timeoutMs: 30_000, retries: 0, revocationSyncSeconds: 60 };
+    writeFileSync(join(tmp, "scep-config.json"), JSON.stringify({ profiles: [{ path: "/intune", intune }] }));
+    const { proc } = await examples.start({ SCEP_DATA_DIR: join(tmp, "data"), SCEP_CONFIG: join(tmp, "scep-config.json"), INTUNE_CLIENT_SECRET: "client-secret", SCEP_SHUTDOWN_TIMEOUT_MS: "100" });
+    await roundWaiting; // the round's first call (the Entra ID token) is waiting for an answer
+    proc.child.kill("SIGTERM");
+    expect(await proc.exited).toEqual({ code: 0, signal: null });
+    // Not waited for: no intune-error line (the round never timed out), and the stopped line says what was left.
+    expect(proc.events("intune-error")).toEqual([]);
+    expect(proc.events("stopped")).toEqual([
+      expect.objectContaining({ abandoned: "background work still running 2000 ms after the shutdown timeout (an Intune revocation sync round, a CRL being signed, a reload)" }),
+    ]);
+  });
+});
