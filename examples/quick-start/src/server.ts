@@ -52,5 +52,12 @@ const listener = app.listen(Number(process.env.PORT ?? 8080), host, (error) => {
   console.log(`SCEP server on http://${where}:${(listener.address() as AddressInfo).port}/scep`);
 });
 
-// Ctrl-C or SIGTERM: stop accepting connections, let in-flight requests finish, exit 0.
-for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => listener.close(() => process.exit(0)));
+// Ctrl-C or SIGTERM: stop accepting connections, close idle keep-alive ones, let in-flight requests finish for up to
+// 10 s, then cut the rest and exit 0 (a client that never finishes its request must not keep the process alive).
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    listener.close(() => process.exit(0));
+    listener.closeIdleConnections();
+    setTimeout(() => listener.closeAllConnections(), 10_000).unref();
+  });
+}
