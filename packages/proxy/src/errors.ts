@@ -202,7 +202,9 @@ export class UpstreamError extends ProxyError {
   readonly status?: number;
   /**
    * For reason `http` with status 503 or 429: the upstream's `Retry-After`, in whole seconds from now (RFC 9110
-   * §10.2.3: delta-seconds, or an HTTP-date converted), when it sent a usable one. The proxy passes it on, clamped.
+   * §10.2.3: delta-seconds, or an HTTP-date converted), when it sent a usable one. The proxy passes it on rounded up
+   * to whole seconds and clamped to 1–3600; a value that is no number (NaN, from an `Upstream` of one's own) counts
+   * as none (30 s).
    */
   readonly retryAfterSeconds?: number;
   /**

@@ -99,7 +99,9 @@ export interface CaConfig {
    * GET and POST (RFC 8894 §4.1: `https://ca.example/scep?provisioner=a%20b` →
    * `…?provisioner=a%20b&operation=GetCACaps`); a pair of it named `operation` (or `message`, when the call sends
    * one), compared case-insensitively, is replaced by the call's own; user and password, percent-decoded (UTF-8;
-   * user info that does not decode is `ProxyConfigError` from the registry), become Basic authorization;
+   * user info that does not decode, a user name holding a colon (`%3A`) or either holding a control character
+   * (`%0D`, `%0A`, `%00`: RFC 7617 §2, which Basic cannot carry) is `ProxyConfigError` from the registry), become
+   * Basic authorization;
    * the fragment is not sent. See `scepRequestUrl` in `@scep/core`.
    */
   url: string;
@@ -119,24 +121,30 @@ export interface CaConfig {
   caIdentifier?: string;
   /** Platforms (`ProfileRecord.platform`, compared exactly) that may enroll whatever their delivery status (Fleet exempts `windows`). */
   exemptPlatforms?: string[];
-  /** NDES admin page access, for a challenge source (type `ndes`). */
+  /**
+   * NDES admin page access, for a challenge source (type `ndes`). {@link MemoryCaRegistry} checks it when given
+   * (`ProxyConfigError`), as {@link NdesChallengeSource} does on each fetch.
+   */
   ndes?: {
-    /** The `mscep_admin` URL. */
+    /** The `mscep_admin` URL: absolute http(s), without user info (the account is `username` and `password`). */
     adminUrl: string;
-    /** Account allowed to fetch challenges. */
+    /** Account allowed to fetch challenges (`DOMAIN\user` or `user`); no colon, no control character. */
     username: string;
     /** Its password (never logged). */
     password: string;
     /** Windows domain for NTLM. */
     domain?: string;
   };
-  /** Smallstep webhook access, for a challenge source (type `smallstep`). */
+  /**
+   * Smallstep webhook access, for a challenge source (type `smallstep`). {@link MemoryCaRegistry} checks it when
+   * given (`ProxyConfigError`), as {@link SmallstepChallengeSource} does on each fetch.
+   */
   smallstep?: {
-    /** The SCEP challenge webhook URL. */
+    /** The SCEP challenge webhook URL: absolute http(s), without user info (the account is `username` and `password`). */
     webhookUrl: string;
-    /** Basic auth user name. */
+    /** Basic auth user name; no colon (RFC 7617 §2: the user-id ends at the first colon), no control character. */
     username: string;
-    /** Basic auth password (never logged). */
+    /** Basic auth password (never logged); no control character (RFC 7617 §2). */
     password: string;
   };
 }

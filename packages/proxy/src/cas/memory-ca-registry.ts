@@ -8,12 +8,47 @@ import { CA_TYPES, MAX_CA_NAME_LENGTH, type CaConfig } from "./ca-config.js";
 import type { CaRegistry } from "./ca-registry.js";
 import { CONTROL_CHARACTER, LONE_SURROGATE } from "../lib/text.js";
 import { integerOption } from "../lib/options.js";
-import { urlCredentials } from "../lib/url-credentials.js";
+import { basicCredentialsFault, urlCredentials } from "../lib/url-credentials.js";
 
 /** Options of {@link MemoryCaRegistry}. @group CAs */
 export interface MemoryCaRegistryOptions {
   /** Name of the CA used by identifiers without a caName (default: the only CA when exactly one is configured). */
   defaultName?: string;
+}
+
+/**
+ * A challenge source's settings (`ndes`, `smallstep`), when given: what `NdesChallengeSource` and
+ * `SmallstepChallengeSource` check on each fetch (an absolute http(s) URL without user info), checked once here,
+ * and credentials HTTP Basic can carry (RFC 7617 §2: no colon in the user name, no control character; the NDES
+ * source falls back to Basic when that is all its front end offers). Before, such settings were registered and every
+ * challenge fetch failed with `ERR_PROXY_CHALLENGE_SOURCE_CONFIG`, or the CA read another user than the one configured.
+ */
+function challengeSourceSettings(ca: CaConfig, where: string): void {
+  for (const key of ["ndes", "smallstep"] as const) {
+    const settings: unknown = ca[key];
+    if (settings === undefined) continue;
+    const urlKey = key === "ndes" ? "adminUrl" : "webhookUrl";
+    const s = settings as Record<string, unknown> | null;
+    if (typeof s !== "object" || s === null || typeof s[urlKey] !== "string" || typeof s.username !== "string" || typeof s.password !== "string" || (key === "ndes" && s.domain !== undefined && typeof s.domain !== "string")) {
+      throw new ProxyConfigError(`${where}: ${key} must be an object with ${urlKey}, username and password strings${key === "ndes" ? " and an optional domain string" : ""}`);
+    }
+    const what = `${where}: ${key}.${urlKey}`;
+    let url: URL;
+    try {
+      url = new URL(s[urlKey] as string);
+    } catch {
+      throw new ProxyConfigError(`${what} is not an absolute URL`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new ProxyConfigError(`${what} must be http or https`);
+    // The source refuses any user info (decodable or not) on every fetch: the account is the settings' own.
+    if (url.username !== "" || url.password !== "") throw new ProxyConfigError(`${what} must not hold user info (user:password@); give the account as ${key}.username and ${key}.password`);
+    // NDES's password goes into NTLM, which carries any character; only its Basic fallback would need the check.
+    const fault =
+      basicCredentialsFault(s.username as string, key === "smallstep" ? (s.password as string) : "", { username: `${key}.username`, password: `${key}.password` }) ??
+      // The NDES domain is part of the Basic user name (`DOMAIN\user`).
+      (typeof s.domain === "string" ? basicCredentialsFault(s.domain, "", { username: "ndes.domain", password: "" }) : undefined);
+    if (fault !== undefined) throw new ProxyConfigError(`${where}: ${fault}`);
+  }
 }
 
 function validate(ca: CaConfig, index: number): CaConfig {
@@ -41,7 +76,14 @@ function validate(ca: CaConfig, index: number): CaConfig {
     // A lone surrogate has no UTF-8: the upstream would get U+FFFD, another identifier (ScepClient refuses it too).
     throw new ProxyConfigError(`${where}: caIdentifier must be a string of 1 to 255 characters without control characters or lone surrogates`);
   }
-  return { ...ca, ...(ca.exemptPlatforms ? { exemptPlatforms: [...ca.exemptPlatforms] } : {}) };
+  challengeSourceSettings(ca, where);
+  // Copies of what the caller may change afterwards, so what was checked is what is served.
+  return {
+    ...ca,
+    ...(ca.exemptPlatforms ? { exemptPlatforms: [...ca.exemptPlatforms] } : {}),
+    ...(ca.ndes ? { ndes: { ...ca.ndes } } : {}),
+    ...(ca.smallstep ? { smallstep: { ...ca.smallstep } } : {}),
+  };
 }
 
 /**
@@ -66,7 +108,11 @@ function validate(ca: CaConfig, index: number): CaConfig {
  * as Basic authorization) does not percent-decode to UTF-8 (the message says whether the user name or the password,
  * never its value), a `challengeTtlMs` that is not an integer number of milliseconds from 1 to 31 536 000 000
  * (365 days), a `caIdentifier` that is empty, longer than 255 characters or holds a control character or a lone
- * surrogate, or a `defaultName` not configured.
+ * surrogate, `ndes` or `smallstep` settings whose `adminUrl` / `webhookUrl` is not an absolute http(s) URL or holds
+ * user info (the challenge sources refuse such a URL on every fetch) or whose `username` (or NDES `domain`) holds a
+ * colon or a control character (or, for `smallstep`, whose `password` holds a control character: RFC 7617 §2, HTTP
+ * Basic cannot carry them), a URL whose decoded user info holds the same (a user name with `%3A`; `%0D`, `%0A`, `%00`
+ * in either), or a `defaultName` not configured. No message holds a user name, a password or user info.
  *
  * @group CAs
  */

@@ -10,6 +10,7 @@ import { ntlmHttpGet, type NtlmHttpGetOptions } from "../ntlm/node-http-transpor
 import { type ChallengeSource, type FetchedChallenge, fitsPrintableString } from "./challenge-source.js";
 import { ChallengeSourceConfigError, NdesHttpStatusError } from "./errors.js";
 import { parseNdesAdminPage } from "./ndes-page.js";
+import { basicCredentialsFault } from "../lib/url-credentials.js";
 import { BODY_BYTES, TIMER_MS, functionOption, integerOption } from "../lib/options.js";
 
 /**
@@ -59,7 +60,10 @@ export interface NdesChallengeSourceOptions {
  * - `ERR_PROXY_NDES_HTTP_STATUS` (`status`; retryable for 5xx/429): 404 and other statuses;
  * - `ERR_PROXY_NDES_TIMEOUT`, `ERR_PROXY_NDES_TRANSPORT` (retryable);
  * - `ERR_PROXY_NTLM_MESSAGE`: a malformed NTLM CHALLENGE;
- * - `ERR_PROXY_CHALLENGE_SOURCE_CONFIG`: `ca` is not of type `ndes` or lacks `ndes` settings.
+ * - `ERR_PROXY_CHALLENGE_SOURCE_CONFIG`: `ca` is not of type `ndes` or lacks `ndes` settings, its `adminUrl` is not
+ *   an absolute http(s) URL or holds user info, or its `username` (or `domain`) holds a colon or a control character
+ *   (which the Basic fallback cannot carry, RFC 7617 §2); nothing is sent. `MemoryCaRegistry` refuses such settings
+ *   when the CA is configured.
  * - `ERR_PROXY_CONFIG` ({@link ProxyConfigError}, from the constructor): `timeoutMs` or `maxBodyBytes` is not a positive integer.
  *
  * Messages never hold the password, the challenge or the page's text.
@@ -108,6 +112,13 @@ export class NdesChallengeSource implements ChallengeSource {
     if (ca.type !== "ndes" || !ca.ndes) {
       throw new ChallengeSourceConfigError(`CA "${ca.name}" is not an NDES CA with ndes settings (adminUrl, username, password)`);
     }
+    // A CA from a registry that did not check its settings (MemoryCaRegistry refuses these): nothing is sent.
+    if (typeof ca.ndes.username !== "string" || typeof ca.ndes.password !== "string") throw new ChallengeSourceConfigError("NDES settings: username and password must be strings");
+    // The Basic fallback cannot carry these (RFC 7617 §2), and no Windows account name holds one.
+    const fault =
+      basicCredentialsFault(ca.ndes.username, "", { username: "NDES username", password: "NDES password" }) ??
+      (typeof ca.ndes.domain === "string" ? basicCredentialsFault(ca.ndes.domain, "", { username: "NDES domain", password: "" }) : undefined);
+    if (fault !== undefined) throw new ChallengeSourceConfigError(fault);
     const retrievedAt = this.#now().getTime();
     const o = this.#options;
     const get: NtlmHttpGetOptions = {

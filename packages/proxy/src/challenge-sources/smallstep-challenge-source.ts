@@ -23,6 +23,7 @@ import {
   TRANSPORT_FAILURE_TEXT,
 } from "./errors.js";
 import { CONTROL_CHARACTER, MAX_CHALLENGE_CHARS, opensAsHtmlDocument } from "../lib/text.js";
+import { basicCredentialsFault } from "../lib/url-credentials.js";
 
 /**
  * The JSON body POSTed to the Smallstep challenge webhook: Jamf Pro's
@@ -93,7 +94,10 @@ export interface SmallstepChallengeSourceOptions {
  *   with `<!DOCTYPE html` or `<html`, whatever its `Content-Type`: a plain challenge sent as `text/html` is taken), or
  *   over `maxBodyBytes`;
  * - `ERR_PROXY_SMALLSTEP_TIMEOUT`, `ERR_PROXY_SMALLSTEP_TRANSPORT` (retryable);
- * - `ERR_PROXY_CHALLENGE_SOURCE_CONFIG`: `ca` is not of type `smallstep` or lacks `smallstep` settings.
+ * - `ERR_PROXY_CHALLENGE_SOURCE_CONFIG`: `ca` is not of type `smallstep` or lacks `smallstep` settings, its
+ *   `webhookUrl` is not an absolute http(s) URL or holds user info, or its `username` holds a colon or a control
+ *   character or its `password` a control character (RFC 7617 §2: HTTP Basic cannot carry them); nothing is sent.
+ *   `MemoryCaRegistry` refuses such settings when the CA is configured.
  * - `ERR_PROXY_CONFIG` ({@link ProxyConfigError}, from the constructor): `timeoutMs` or `maxBodyBytes` is not a positive integer.
  *
  * @example
@@ -149,6 +153,11 @@ export class SmallstepChallengeSource implements ChallengeSource {
     }
     if (url.protocol !== "https:" && url.protocol !== "http:") throw new ChallengeSourceConfigError("Smallstep webhook URL must be http: or https:");
     if (url.username || url.password) throw new ChallengeSourceConfigError("Smallstep webhook URL must not hold credentials; pass them as username/password");
+    // A CA from a registry that did not check its settings (MemoryCaRegistry refuses these): nothing is sent.
+    const { username, password } = ca.smallstep as { username: unknown; password: unknown };
+    if (typeof username !== "string" || typeof password !== "string") throw new ChallengeSourceConfigError("Smallstep settings: username and password must be strings");
+    const fault = basicCredentialsFault(username, password, { username: "Smallstep username", password: "Smallstep password" });
+    if (fault !== undefined) throw new ChallengeSourceConfigError(fault);
     if (options.signal?.aborted) throw callerAbort(options.signal, callerDeadline);
 
     const sent = this.#now();
@@ -156,7 +165,7 @@ export class SmallstepChallengeSource implements ChallengeSource {
       webhook: { webhookEvent: "SCEPChallenge", id: 1, eventTimestamp: Math.floor(sent.getTime() / 1000), name: "SCEPChallenge" },
       event: { scepServerUrl: ca.url, payloadIdentifier: this.#payloadIdentifier(), payloadTypes: ["com.apple.security.scep"] },
     };
-    const basic = toBase64(new TextEncoder().encode(`${ca.smallstep.username}:${ca.smallstep.password}`));
+    const basic = toBase64(new TextEncoder().encode(`${username}:${password}`));
 
     const limit = deadline(this.#timeoutMs, options.signal);
     try {

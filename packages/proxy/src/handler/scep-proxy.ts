@@ -10,7 +10,7 @@ import type { CaRegistry } from "../cas/ca-registry.js";
 import { IdentifierError, ProxyConfigError, UpstreamError } from "../errors.js";
 import { parseIdentifier, type ProxyIdentifier } from "../identifier.js";
 import { deadline } from "../lib/deadline.js";
-import { unusableAnswer } from "../lib/upstream-answer.js";
+import { unusableAnswer, wireAnswer } from "../lib/upstream-answer.js";
 import { BODY_BYTES, TIMER_MS, booleanOption, functionOption, integerOption, objectOption } from "../lib/options.js";
 import type { ProfileKey, ProfileRecord, ProfileStore } from "../stores/profile-store.js";
 import { HttpUpstream } from "../upstream/http-upstream.js";
@@ -57,7 +57,14 @@ export interface ProxyLogger {
  * @group Proxy
  */
 export interface ScepProxyOptions {
-  /** URL path the proxy serves under: `{basePath}/{identifier}`, and the same with a suffix clients append (`…/pkiclient.exe`, `…/cgi-bin`: `isScepPathSuffix` of @scep/core) (default `/scep`; `""` for the root). */
+  /**
+   * URL path the proxy serves under: `{basePath}/{identifier}`, and the same with a suffix clients append
+   * (`…/pkiclient.exe`, `…/cgi-bin`: `isScepPathSuffix` of @scep/core) (default `/scep`; `""` for the root; a trailing
+   * `/` is dropped). Compared with the request's path as sent, so it may hold only characters a path carries
+   * unencoded (letters, digits, `/` and `- . _ ~ ! $ & ' ( ) * + , ; = : @`), starts with `/`, and has no `.` or `..`
+   * segment; anything else (a space, a non-ASCII character, `%`, `?`, `#`, `\`) is `ProxyConfigError`
+   * (`ERR_PROXY_CONFIG`) from `createScepProxy`, since no request could ever match it.
+   */
   basePath?: string;
   /** The profile records (checks 2 and 3; requeues). */
   profiles: ProfileStore;
@@ -184,10 +191,35 @@ function randomId(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function normaliseBase(basePath: string | undefined): string {
+/**
+ * A character a request's path carries as it is (RFC 3986 §3.3 pchar, without `%`, and `/`): what a WHATWG URL parse
+ * leaves unchanged. @scep/core's `targetPath` reads a path the same way.
+ */
+const PLAIN_PATH_CHARACTER = /[\w\-.~!$&'()*+,;=:@/]/;
+
+/**
+ * The base path, checked: a string starting with `/` (or `""`), trailing `/` removed, that some request path can
+ * equal. The router compares it with the request's path as the URL parser leaves it (`new URL(request.url).pathname`,
+ * percent-encoded), while adapters ask {@link ScepProxy.owns} with a path that may be decoded (Hono's `c.req.path`):
+ * a space, a non-ASCII character, `%`, `\\` and the like reach the two in different spellings, `?` and `#` never
+ * reach the path, and the parser removes `.` and `..` segments, so such a base answered every request 404. Refused,
+ * not rewritten to one of the spellings.
+ */
+function normaliseBase(basePath: unknown): string {
+  if (basePath !== undefined && typeof basePath !== "string") throw new ProxyConfigError(`basePath must be a string (got ${basePath === null ? "null" : typeof basePath})`);
   const base = (basePath ?? "/scep").replace(/\/+$/, "");
   if (base !== "" && !base.startsWith("/")) throw new ProxyConfigError("basePath must start with /");
-  if (/[?#]/.test(base)) throw new ProxyConfigError("basePath must be a path without query or fragment");
+  const at = [...base].findIndex((c) => !PLAIN_PATH_CHARACTER.test(c));
+  if (at >= 0) {
+    const c = [...base][at]!;
+    const shown = /^[\x21-\x7e]$/.test(c) ? c : `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+    throw new ProxyConfigError(
+      `basePath must hold only letters, digits, / and - . _ ~ ! $ & ' ( ) * + , ; = : @ (got ${shown} at character ${at + 1}): a request path carries any other character percent-encoded, or not at all (RFC 3986 section 3.3), so no request would match`,
+    );
+  }
+  if (base.split("/").some((segment) => segment === "." || segment === "..")) {
+    throw new ProxyConfigError("basePath must not hold a . or .. segment: URL parsing removes them from every request path, so no request would match");
+  }
   return base;
 }
 
@@ -225,10 +257,13 @@ function normaliseBase(basePath: string | undefined): string {
  * 6. forward, and return the upstream's status, bytes and content type unchanged (a PKIOperation's CertRep status and
  *    failInfo go to the event as `certRep`, read without a key); a 2xx no SCEP client can use, a PKIOperation or
  *    GetCACert with an empty body or a GetCACert PKCS#7 without certificates (RFC 8894 §4.2.1.2), is a failure of the
- *    upstream (reason `other`): 502 `upstream failed`, never passed on; 504 `upstream timed out`,
- *    502 `upstream failed` (for an upstream 503 or 429 with `Retry-After`: the upstream's, clamped to 1–3600 s,
- *    30 s when it sent none; not when a `custom` CA's one-time challenge stays consumed by a request whose re-send
- *    cannot pass: a RenewalReq, `forwardResends: false`, a store without `isSpentBy`). When the challenge stays
+ *    upstream (reason `other`): 502 `upstream failed`, never passed on; so is an answer HTTP cannot carry, from an
+ *    `Upstream` of one's own (a status that is no integer 200–599, a Content-Type holding CR, LF or another control
+ *    character or a character past U+00FF, a body that is no `Uint8Array`, content with a 204 or 205), while a
+ *    resolved status 300–599 is taken as the upstream's HTTP error (as if rejected with reason `http`); 504 `upstream
+ *    timed out`, 502 `upstream failed` (for an upstream 503 or 429 with `Retry-After`: the upstream's, rounded up to
+ *    whole seconds and clamped to 1–3600 s, 30 s when it sent none or no number (NaN); not when a `custom` CA's
+ *    one-time challenge stays consumed by a request whose re-send cannot pass: a RenewalReq, `forwardResends: false`, a store without `isSpentBy`). When the challenge stays
  *    consumed by a PKCSReq whose re-send is forwarded (its consume recorded a binding, or it is that re-send), every
  *    502 and the 504 carry `Retry-After` (the upstream's for a 503/429, else 30 s). An upstream 413 stays 413, a 414
  *    is 414 `request URI too long` to a device's GET (413 to its POST); a 401, 403, 404, 405, 407, 408, 411, 415 or
@@ -251,8 +286,10 @@ function normaliseBase(basePath: string | undefined): string {
  * `Retry-After`; any other failure of the proxy → 500 `internal error` (details to `logger`). Bodies are fixed
  * `text/plain` strings: no input is echoed, no upstream URL or credential leaks. Paths outside `basePath`: 404.
  *
- * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) for a `basePath` not starting with `/`, a limit that is not a
- * positive integer, or a CA of type `custom` in `cas` without `challenges`.
+ * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) for a `basePath` that is not a string starting with `/`, or
+ * that holds a character a request path carries percent-encoded or not at all (a space, a non-ASCII character, `%`,
+ * `?`, `#`, `\`) or a `.` or `..` segment (no request could match it), a limit that is not a positive integer, or a CA
+ * of type `custom` in `cas` without `challenges`.
  *
  * @example
  * ```ts
@@ -332,20 +369,22 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     const limit = deadline(upstreamTimeoutMs, request.signal);
     try {
       // abortable: the deadline holds even for an Upstream that ignores the signal.
-      const res = await abortable(call(limit.signal), limit.signal);
+      // What goes on the wire, as HTTP can carry it: an Upstream of one's own may resolve with a status, Content-Type or
+      // body a Response refuses (UpstreamError `other`), or with an HTTP error status (UpstreamError `http`).
+      const res = wireAnswer(await abortable(call(limit.signal), limit.signal));
       // A 2xx no client can use (an empty CertRep or CA certificate, a PKCS#7 without certificates): the upstream
       // failed, not a reply to pass on. Reason `other`; a consumed challenge stays spent (the CA may have issued).
-      const unusable = unusableAnswer(event.operation, res.body);
+      const unusable = unusableAnswer(event.operation, res.body ?? new Uint8Array(0));
       if (unusable !== undefined) throw new UpstreamError("other", unusable);
       const headers: Record<string, string> = {};
-      if (res.contentType !== null) headers["content-type"] = res.contentType;
+      if (res.contentType !== undefined) headers["content-type"] = res.contentType;
       event.status = res.status;
       // The CA's verdict inside its 200 (RFC 8894 §3.3.2): a FAILURE CertRep is an enrollment that failed upstream.
-      if (event.operation === "PKIOperation") {
+      if (event.operation === "PKIOperation" && res.body) {
         const rep = peekCertRepStatus(res.body);
         if (rep) event.certRep = rep;
       }
-      return new Response(res.body as Uint8Array<ArrayBuffer>, { status: res.status, headers });
+      return new Response(res.body as Uint8Array<ArrayBuffer> | null, { status: res.status, headers });
     } catch (e) {
       let error: UpstreamError;
       if (limit.signal.aborted && e === limit.signal.reason) {
@@ -392,8 +431,8 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
   async function servesWithoutIdentifier(ca: CaConfig, request: Request): Promise<boolean> {
     const limit = deadline(upstreamTimeoutMs, request.signal);
     try {
-      const res = await abortable(upstream.getCACert(ca, undefined, { signal: limit.signal }), limit.signal);
-      return unusableAnswer("GetCACert", res.body) === undefined;
+      const res = wireAnswer(await abortable(upstream.getCACert(ca, undefined, { signal: limit.signal }), limit.signal));
+      return unusableAnswer("GetCACert", res.body ?? new Uint8Array(0)) === undefined;
     } catch {
       return false;
     } finally {

@@ -30,3 +30,10 @@ export function opensWithMarkup(capsText: string): boolean {
 export function opensAsHtmlDocument(challengeText: string): boolean {
   return /^\s*<(?:!doctype\s+html|html)\b/i.test(challengeText);
 }
+
+/**
+ * A character no HTTP field value may hold (RFC 9110 §5.5: VCHAR, obs-text, SP, HTAB): a control character but a tab,
+ * DEL, or one past U+00FF (`fetch` and `Headers` carry a value as bytes and refuse a CR, LF or NUL, or a character past
+ * U+00FF, with a TypeError).
+ */
+export const NOT_FIELD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;

@@ -42,8 +42,15 @@ export interface CaRegistryConformanceOptions<R extends CaRegistry = CaRegistry>
  *   control-character name, a name longer than `MAX_CA_NAME_LENGTH` (255)
  *   characters, an unknown type, a URL that is not absolute http(s), a URL
  *   whose user info (sent upstream as Basic authorization) does not
- *   percent-decode to UTF-8, a `challengeTtlMs` that is not a positive
- *   integer, a `defaultName` that names no configured CA;
+ *   percent-decode to UTF-8, or decodes to a user name holding a colon or to
+ *   a control character in either (RFC 7617 §2: Basic cannot carry them), a
+ *   `challengeTtlMs` that is not a positive integer, `ndes` / `smallstep`
+ *   settings whose `adminUrl` / `webhookUrl` does not parse, is not http(s)
+ *   or holds user info (the challenge sources refuse it on every fetch),
+ *   whose `username` holds a colon or a control character or whose
+ *   Smallstep `password` holds a control character, a `defaultName` that
+ *   names no configured CA; an error that refuses credentials never holds
+ *   them;
  * - changing the arrays given to `create` (or the objects `list` returned)
  *   later does not change what the registry answers.
  *
@@ -83,7 +90,7 @@ export function caRegistryConformance<R extends CaRegistry>(options: CaRegistryC
       }
     };
 
-    const refuses = async (cas: readonly CaConfig[], createOptions: { defaultName?: string } = {}): Promise<void> => {
+    const refuses = async (cas: readonly CaConfig[], createOptions: { defaultName?: string } = {}, secret?: string): Promise<void> => {
       let error: unknown;
       let built: R | undefined;
       try {
@@ -94,6 +101,7 @@ export function caRegistryConformance<R extends CaRegistry>(options: CaRegistryC
       if (built) await options.cleanup?.(built);
       expect(error).toBeInstanceOf(ProxyConfigError);
       expect(error).toMatchObject({ code: "ERR_PROXY_CONFIG" });
+      if (secret !== undefined) expect((error as Error).message).not.toContain(secret);
     };
 
     it("get returns each CA by its exact name, every field as configured", async () => {
@@ -124,6 +132,15 @@ export function caRegistryConformance<R extends CaRegistry>(options: CaRegistryC
       const long: CaConfig = { ...custom, name: "n".repeat(255), url: "https://mdm%20svc:p%40ss%C3%A9%25@ca.example/scep" };
       await withRegistry([long], {}, (r) => {
         expect(r.get(long.name)).toStrictEqual(long);
+      });
+    });
+
+    it("a password holding a colon (Basic carries it), an NDES DOMAIN\\user name and http helper URLs are accepted as configured", async () => {
+      const withColon: CaConfig = { ...custom, url: "https://mdm:p%3As%3As@ca.example/scep" };
+      const ndesHttp: CaConfig = { ...ndes, ndes: { adminUrl: "http://ndes.corp.example:8080/certsrv/mscep_admin/", username: "CORP\\svc-mdm", password: "p:w\u00e9" } };
+      const stepHttp: CaConfig = { ...step, smallstep: { webhookUrl: "http://127.0.0.1:9000/webhooks/challenge?x=1", username: "mdm", password: "p:w" } };
+      await withRegistry([withColon, ndesHttp, stepHttp], {}, (r) => {
+        expect(r.list()).toStrictEqual([withColon, ndesHttp, stepHttp]);
       });
     });
 
@@ -187,6 +204,32 @@ export function caRegistryConformance<R extends CaRegistry>(options: CaRegistryC
       ["a defaultName that names no configured CA", [ndes, step], { defaultName: "custom" }],
     ])("refuses %s with ProxyConfigError (ERR_PROXY_CONFIG) when built", async (_what, cas, createOptions) => {
       await refuses(cas, createOptions);
+    });
+
+    const ndesSettings = ndes.ndes!;
+    const stepSettings = step.smallstep!;
+    it.each<[string, CaConfig, string]>([
+      // RFC 7617 §2: the user-id ends at the first colon, and neither part may hold a control character.
+      ["a URL whose user name decodes to one holding a colon (%3A)", { ...custom, url: "https://mdm%3Aadmin:s3cret@ca.example/scep" }, "mdm%3Aadmin"],
+      ["a URL whose password decodes to CR LF", { ...custom, url: "https://mdm:s3cret%0D%0A@ca.example/scep" }, "s3cret"],
+      ["a URL whose user name decodes to one holding NUL", { ...custom, url: "https://mdm%00x:s3cret@ca.example/scep" }, "mdm%00x"],
+      ["an NDES adminUrl that does not parse", { ...ndes, ndes: { ...ndesSettings, adminUrl: "ndes.corp.example/certsrv/mscep_admin/" } }, ndesSettings.password],
+      ["an NDES adminUrl that is not http(s)", { ...ndes, ndes: { ...ndesSettings, adminUrl: "ftp://ndes.corp.example/certsrv/mscep_admin/" } }, ndesSettings.password],
+      ["an NDES adminUrl with user info", { ...ndes, ndes: { ...ndesSettings, adminUrl: "https://svc:s3cret@ndes.corp.example/certsrv/mscep_admin/" } }, "s3cret"],
+      ["an NDES adminUrl whose user info does not decode", { ...ndes, ndes: { ...ndesSettings, adminUrl: "https://svc:s3c%E0%A4%A@ndes.corp.example/certsrv/mscep_admin/" } }, "s3c%E0%A4%A"],
+      ["an NDES username holding a colon", { ...ndes, ndes: { ...ndesSettings, username: "svc:s3cret" } }, "s3cret"],
+      ["an NDES username holding a CR", { ...ndes, ndes: { ...ndesSettings, username: "svc\rmdm" } }, "mdm"],
+      ["NDES settings without a password", { ...ndes, ndes: { adminUrl: ndesSettings.adminUrl, username: "svc" } as CaConfig["ndes"] }, "svc"],
+      ["a Smallstep webhookUrl that does not parse", { ...step, smallstep: { ...stepSettings, webhookUrl: "::" } }, stepSettings.password],
+      ["a Smallstep webhookUrl that is not http(s)", { ...step, smallstep: { ...stepSettings, webhookUrl: "file:///etc/passwd" } }, stepSettings.password],
+      ["a Smallstep webhookUrl with user info", { ...step, smallstep: { ...stepSettings, webhookUrl: "https://mdm:s3cret@example.scep.smallstep.com/webhooks/challenge" } }, "s3cret"],
+      ["a Smallstep webhookUrl whose user info does not decode", { ...step, smallstep: { ...stepSettings, webhookUrl: "https://mdm:s3cr%@example.scep.smallstep.com/webhooks/challenge" } }, "s3cr%"],
+      ["a Smallstep username holding a colon", { ...step, smallstep: { ...stepSettings, username: "mdm:s3cret" } }, "s3cret"],
+      ["a Smallstep username holding a LF", { ...step, smallstep: { ...stepSettings, username: "mdm\nX" } }, "mdm"],
+      ["a Smallstep password holding NUL", { ...step, smallstep: { ...stepSettings, password: "s3cret\u0000" } }, "s3cret"],
+      ["a Smallstep password holding CR LF", { ...step, smallstep: { ...stepSettings, password: "s3cret\r\n" } }, "s3cret"],
+    ])("refuses %s with ProxyConfigError (ERR_PROXY_CONFIG) when built, never naming the credentials", async (_what, ca, secret) => {
+      await refuses([ca], {}, secret);
     });
   });
 }

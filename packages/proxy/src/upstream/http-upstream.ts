@@ -8,7 +8,7 @@ import { CA_CERT_CONTENT_TYPE, CA_RA_CERT_CONTENT_TYPE, PKI_MESSAGE_CONTENT_TYPE
 import type { CaConfig } from "../cas/ca-config.js";
 import { ProxyConfigError, UpstreamError } from "../errors.js";
 import { deadline } from "../lib/deadline.js";
-import { opensWithMarkup } from "../lib/text.js";
+import { NOT_FIELD_VALUE, opensWithMarkup } from "../lib/text.js";
 import { type UrlCredentials, urlCredentials } from "../lib/url-credentials.js";
 import { BODY_BYTES, TIMER_MS, functionOption, integerOption } from "../lib/options.js";
 import { CONNECT_TIMEOUT_CODE, errorCode, failedToConnect, isDnsCode, isResetCode, isTlsHandshakeCode, isUnreachableCode } from "../lib/net-errors.js";
@@ -43,12 +43,6 @@ interface CachedCaps {
 }
 
 const MiB = 1024 * 1024;
-
-/**
- * A character no HTTP field value may hold (RFC 9110 §5.5: VCHAR, obs-text, SP, HTAB): a control character but a tab,
- * DEL, or one past U+00FF (`fetch` sends a header value as bytes and refuses both, failing the request).
- */
-const NOT_FIELD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 const mediaType = (contentType: string | null): string => (contentType ?? "").split(";")[0]!.trim().toLowerCase();
 

@@ -12,11 +12,18 @@ import type { CaConfig } from "../cas/ca-config.js";
  * @group Upstream
  */
 export interface UpstreamResponse {
-  /** The upstream's HTTP status (2xx). */
+  /**
+   * The upstream's HTTP status (2xx). The proxy checks what it passes on: a status 300–599 is taken as the upstream's
+   * HTTP error (as `UpstreamError` reason `http`), anything but an integer 200–599 is a failure of the upstream
+   * (reason `other`, 502 `upstream failed`).
+   */
   status: number;
-  /** Its `Content-Type` header as sent, or `null` when absent. */
+  /**
+   * Its `Content-Type` header as sent, or `null` when absent. An HTTP field value (RFC 9110 §5.5: no CR, LF or other
+   * control character but a tab, nothing past U+00FF), else the proxy answers 502 `upstream failed` (reason `other`).
+   */
   contentType: string | null;
-  /** Its body, complete (never truncated: an oversized body is an `UpstreamError`). */
+  /** Its body, complete (never truncated: an oversized body is an `UpstreamError`); empty for a 204 or 205. */
   body: Uint8Array;
 }
 
