@@ -5,6 +5,7 @@
 import { withClientAddress } from "./audit-entry.js";
 import { bearerAuthorizer, jsonResponse } from "./bearer-token.js";
 import { storeUnavailableResponse } from "./store-unavailable.js";
+import { retryAfterDelaySeconds } from "@scep/core/internal";
 import {
   Certificate,
   CertificationRequest,
@@ -267,7 +268,7 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
       }
       if (action === "approve" && e.code === "ERR_ISSUE_HOOK") return json(502, { error: e.message, profile, transactionId, status: "PENDING" });
       if (e.code === "ERR_KEY_UNAVAILABLE") {
-        const retryAfter = Math.max(1, Math.ceil(Number((e as { retryAfterSeconds?: unknown }).retryAfterSeconds) || 1));
+        const retryAfter = retryAfterDelaySeconds((e as { retryAfterSeconds?: unknown }).retryAfterSeconds) ?? 1;
         return json(503, { error: e.message, profile, transactionId, status: "PENDING" }, { "retry-after": String(retryAfter) });
       }
       throw e;

@@ -230,9 +230,9 @@ describe("RFC 8894 §3.3.3: transactions expire by the injected clock", () => {
 });
 
 /** A store whose every call rejects with StoreUnavailableError (as a Redis store does when Redis is down). */
-function downStore(): TransactionStore & ChallengeStore {
+function downStore(retryAfterSeconds = 7): TransactionStore & ChallengeStore {
   const down = async (): Promise<never> => {
-    throw new StoreUnavailableError("redis: connect ECONNREFUSED 127.0.0.1:6379", { retryAfterSeconds: 7 });
+    throw new StoreUnavailableError("redis: connect ECONNREFUSED 127.0.0.1:6379", { retryAfterSeconds });
   };
   return { get: down, create: down, transition: down, list: down, delete: down, issue: down, consume: down };
 }
@@ -262,6 +262,16 @@ describe("issue 8: a store that is down or hangs fails closed with HTTP 503 + Re
     expect(await res.text()).toBe("store unavailable, retry later\n");
     expect(s.calls.length).toBe(0);
     expect(s.log.events.at(-1)).toMatchObject({ operation: "PKCSReq", profile: "p", outcome: "error", reason: "store_unavailable", status: 503 });
+  });
+
+  // RFC 9110 §10.2.3: Retry-After is 1*DIGIT. A store of one's own may give any number: NaN went out as
+  // `Retry-After: NaN`, Infinity as `Infinity`, 1e21 as `1e+21`, which no client reads as a delay.
+  it("a store's Retry-After that is no whole number of seconds is sent as one: rounded up, 1 s to one day, 30 s for NaN", async () => {
+    const device = await createDevice({ cn: "store-down-odd-retry", challengePassword: CHALLENGE });
+    for (const [given, sent] of [[Number.NaN, "30"], [Number.POSITIVE_INFINITY, "86400"], [1e21, "86400"], [-3, "1"], [0, "1"], [1.2, "2"]] as const) {
+      const { res } = await submit(pendingServer({ transactions: downStore(given) }).server, device);
+      expect([given, res.status, res.headers.get("retry-after")]).toEqual([given, 503, sent]);
+    }
   });
 
   it("a one-time challenge store that hangs: 503 after storeTimeoutMs with Retry-After 30, nothing issued", async () => {

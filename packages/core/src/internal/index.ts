@@ -10,6 +10,6 @@
 export { abortable, callerAbort } from "../lib/abort.js";
 export { readCapped } from "../lib/read-capped.js";
 export { postFollowingRedirects, POST_REDIRECT_STATUSES, MAX_POST_REDIRECTS } from "../lib/post-redirect.js";
-export { parseRetryAfter, MAX_RETRY_AFTER_SECONDS } from "../lib/retry-after.js";
+export { parseRetryAfter, retryAfterDelaySeconds, MAX_RETRY_AFTER_SECONDS } from "../lib/retry-after.js";
 export { signedDataHoldsNoCertificate } from "../message/ca-cert.js";
 export { isFailInfo } from "../message/types.js";

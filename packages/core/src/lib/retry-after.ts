@@ -37,3 +37,21 @@ export function parseRetryAfter(value: string | null | undefined, nowMs: number)
   if (Number.isNaN(at) || !Number.isFinite(nowMs)) return undefined;
   return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(0, Math.ceil((at - nowMs) / 1000)));
 }
+
+/**
+ * The delay-seconds to send in a `Retry-After` header (RFC 9110 §10.2.3: `1*DIGIT`) for a number of **seconds** that
+ * may come from a pluggable component (a store's `StoreUnavailableError.retryAfterSeconds`, a key's
+ * `KeyUnavailableError`, an upstream's `UpstreamError`): a fraction rounded up, then clamped to `min`–`max` (Infinity
+ * is `max`, a negative number or -Infinity `min`); undefined for what is no number of seconds (NaN, a string, null,
+ * undefined), which the caller answers with its own default. Never `NaN`, `Infinity`, a sign, an exponent or a
+ * fraction on the wire.
+ *
+ * @param seconds - the value given, unchecked.
+ * @param min - the fewest seconds sent (default 1).
+ * @param max - the most seconds sent (default {@link MAX_RETRY_AFTER_SECONDS}, one day).
+ * @returns whole seconds from `min` to `max`, or undefined. Never throws.
+ */
+export function retryAfterDelaySeconds(seconds: unknown, min = 1, max: number = MAX_RETRY_AFTER_SECONDS): number | undefined {
+  if (typeof seconds !== "number" || Number.isNaN(seconds)) return undefined;
+  return Math.min(max, Math.max(min, Math.ceil(seconds)));
+}

@@ -15,6 +15,7 @@ import type { ScepEvent, ScepOutcome } from "./events.js";
 import type { ServerContext } from "./context.js";
 import type { HttpResponseParts } from "./handler.js";
 import type { ResolvedProfile } from "./profile.js";
+import { retryAfterDelaySeconds } from "../lib/retry-after.js";
 
 /**
  * A response (status, header fields, bytes) and what its event reports. `lateReason`, when set, is the event's
@@ -53,15 +54,21 @@ export const ok = (contentType: string, body: Uint8Array | string): HttpResponse
   body: typeof body === "string" ? utf8.encode(body) : body,
 });
 
-/** HTTP 503 with `Retry-After`: a store is down; nothing was issued (issue 8). @group Server */
+/**
+ * HTTP 503 with `Retry-After`: a store is down; nothing was issued (issue 8). The store's seconds rounded up and held to
+ * 1 s – one day (a store of one's own may give NaN or Infinity), 30 s when it gave no number. @group Server
+ */
 export function storeUnavailable(retryAfterSeconds: number | undefined): Reply {
-  const retry = Math.max(1, Math.round(retryAfterSeconds ?? 30));
+  const retry = retryAfterDelaySeconds(retryAfterSeconds) ?? 30;
   return new Reply(text(503, "store unavailable, retry later", { "retry-after": String(retry) }), "error", "store_unavailable");
 }
 
-/** HTTP 503 with `Retry-After`: the CA/RA private key could not be used (KeyUnavailableError); nothing was issued. @group Server */
+/**
+ * HTTP 503 with `Retry-After`: the CA/RA private key could not be used (KeyUnavailableError); nothing was issued. The
+ * key's seconds rounded up and held to 1 s – one day, 1 s when it gave no number. @group Server
+ */
 export function keyUnavailable(retryAfterSeconds: number | undefined): Reply {
-  const retry = Math.max(1, Math.round(retryAfterSeconds ?? 1));
+  const retry = retryAfterDelaySeconds(retryAfterSeconds) ?? 1;
   return new Reply(text(503, "key unavailable, retry later", { "retry-after": String(retry) }), "error", "key_unavailable");
 }
 
@@ -70,7 +77,7 @@ export function keyUnavailable(retryAfterSeconds: number | undefined): Reply {
  * nothing was issued, and the request may be sent again once the operator has renewed the CA. @group Server
  */
 export function caNotValid(retryAfterSeconds: number): Reply {
-  return new Reply(text(503, "the CA cannot issue now (its certificate is not valid), retry later", { "retry-after": String(retryAfterSeconds) }), "error", "ca_not_valid");
+  return new Reply(text(503, "the CA cannot issue now (its certificate is not valid), retry later", { "retry-after": String(retryAfterDelaySeconds(retryAfterSeconds) ?? 3600) }), "error", "ca_not_valid");
 }
 
 /** What a CertRep carries besides its status. @group Server */

@@ -6,7 +6,7 @@
  * @module
  */
 import { BODY_ALREADY_READ_TEXT, POST_BODY_NOT_DER_TEXT } from "@scep/core";
-import { MAX_RETRY_AFTER_SECONDS } from "@scep/core/internal";
+import { MAX_RETRY_AFTER_SECONDS, retryAfterDelaySeconds } from "@scep/core/internal";
 import { DELIVERY_STATUSES } from "../stores/profile-store.js";
 import type { ProxyOutcome, ProxyReason } from "./events.js";
 
@@ -81,7 +81,7 @@ export const uriTooLong = (): ProxyReply => new ProxyReply(414, URI_TOO_LONG_TEX
  * re-send would pass (a `custom` CA's challenge stays spent, but bound to this PKCSReq); else none.
  */
 export const upstreamTimeout = (retryAfterSeconds?: number): ProxyReply => {
-  const seconds = retryAfterHeaderSeconds(retryAfterSeconds, 1, MAX_RETRY_AFTER_SECONDS);
+  const seconds = retryAfterDelaySeconds(retryAfterSeconds, 1, MAX_RETRY_AFTER_SECONDS);
   return new ProxyReply(504, REPLY_TEXT.upstream_timeout, "upstream_error", "upstream_timeout", seconds === undefined ? {} : { "retry-after": String(seconds) });
 };
 /**
@@ -117,18 +117,6 @@ export const UNKNOWN_CA_IDENTIFIER_TEXT = "unknown CA identifier";
  * {@link upstreamRefused}: the device's request is what was refused, so a 4xx, never a 5xx).
  */
 export const unknownCaIdentifier = (): ProxyReply => new ProxyReply(404, UNKNOWN_CA_IDENTIFIER_TEXT, "rejected", "upstream_refused");
-/**
- * The delay-seconds of a `Retry-After` header (RFC 9110 §10.2.3: `1*DIGIT`) for a number of seconds that may come from
- * a pluggable component (an `Upstream`'s `UpstreamError.retryAfterSeconds`, a store's `StoreUnavailableError`): a
- * fraction rounded up, then clamped to `min`–`max` (Infinity is `max`, a negative or -Infinity `min`); undefined for
- * what is no number of seconds at all (NaN, a string, null), which the caller treats as "none given". Never `NaN`,
- * `Infinity`, a sign, an exponent or a fraction on the wire.
- */
-export function retryAfterHeaderSeconds(seconds: unknown, min: number, max: number): number | undefined {
-  if (typeof seconds !== "number" || Number.isNaN(seconds)) return undefined;
-  return Math.min(max, Math.max(min, Math.ceil(seconds)));
-}
-
 /** Bounds of the `Retry-After` passed on from an upstream 503 or 429 (seconds): its own value clamped, else `default`. */
 export const UPSTREAM_RETRY_AFTER_SECONDS = { default: 30, min: 1, max: 3600 } as const;
 /**
@@ -142,7 +130,7 @@ export const UPSTREAM_RETRY_AFTER_SECONDS = { default: 30, min: 1, max: 3600 } a
 export const upstreamFailed = (busy?: { retryAfterSeconds: number | undefined }): ProxyReply => {
   if (!busy) return new ProxyReply(502, REPLY_TEXT.upstream_failed, "upstream_error", "upstream_failed");
   const { default: fallback, min, max } = UPSTREAM_RETRY_AFTER_SECONDS;
-  const seconds = retryAfterHeaderSeconds(busy.retryAfterSeconds, min, max) ?? fallback;
+  const seconds = retryAfterDelaySeconds(busy.retryAfterSeconds, min, max) ?? fallback;
   return new ProxyReply(502, REPLY_TEXT.upstream_failed, "upstream_error", "upstream_failed", { "retry-after": String(seconds) });
 };
 export const internalError = (): ProxyReply => new ProxyReply(500, REPLY_TEXT.internal_error, "error", "internal_error");
@@ -151,7 +139,7 @@ export const internalError = (): ProxyReply => new ProxyReply(500, REPLY_TEXT.in
  * `MAX_RETRY_AFTER_SECONDS` (one day; a store of one's own may give `Infinity` or 1e21), 30 s when it gave no number.
  */
 export const storeUnavailable = (retryAfterSeconds: unknown): ProxyReply =>
-  new ProxyReply(503, REPLY_TEXT.store_unavailable, "unavailable", "store_unavailable", { "retry-after": String(retryAfterHeaderSeconds(retryAfterSeconds, 1, MAX_RETRY_AFTER_SECONDS) ?? 30) });
+  new ProxyReply(503, REPLY_TEXT.store_unavailable, "unavailable", "store_unavailable", { "retry-after": String(retryAfterDelaySeconds(retryAfterSeconds, 1, MAX_RETRY_AFTER_SECONDS) ?? 30) });
 
 /** 400 naming the record's delivery status (one of the fixed statuses, else `unknown`). */
 export function notPending(status: unknown): ProxyReply {
