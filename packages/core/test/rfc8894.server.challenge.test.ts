@@ -193,6 +193,10 @@ describe("custom validator", () => {
     verdict = { ok: false, failInfo: 2, failInfoText: 42, reason: { code: 7 } } as unknown as ChallengeVerdict;
     expect(await enroll(s.server, "x")).toMatchObject({ status: "FAILURE", failInfo: "badRequest", failInfoText: "challenge rejected" });
     expect(s.log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "bad_challenge", failInfo: "badRequest", status: 200 });
+    // A label may be CamelCase (@scep/intune names Microsoft's codes: ChallengeExpired); free text is not a label.
+    verdict = { ok: false, reason: "ChallengeExpired", failInfo: "badTime" };
+    expect(await enroll(s.server, "x")).toMatchObject({ status: "FAILURE", failInfo: "badTime", failInfoText: "challenge rejected" });
+    expect(s.log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "ChallengeExpired", failInfo: "badTime" });
     verdict = { ok: false, reason: "Not Compliant!", failInfo: "badTime" };
     expect(await enroll(s.server, "x")).toMatchObject({ status: "FAILURE", failInfo: "badTime", failInfoText: "challenge rejected" });
     expect(s.log.events.at(-1)).toMatchObject({ outcome: "failure", reason: "bad_challenge", failInfo: "badTime" });

@@ -18,6 +18,7 @@ import {
   buildCertPoll,
   buildGetCert,
   buildGetCrl,
+  toPem,
   buildPkcsReq,
   createScepServer,
   type BuiltRequest,
@@ -334,6 +335,22 @@ describe("getCert and getCrl read the CA's stores: bounded by storeTimeoutMs as 
       }
     });
     expect(unhandled).toEqual([]);
+  });
+
+  // The hook's answer went into the SUCCESS CertRep's crls as given: PEM text (a CRL read from a .pem file) or any
+  // other bytes made a 200 no client could read (ERR_CERTREP "certificates do not parse" on the device).
+  it("GetCRL whose hook answers PEM: SUCCESS with the DER; bytes that are no CertificateList (or no bytes): 500, onError told", async () => {
+    let answer: unknown = new TextEncoder().encode(toPem("X509 CRL", crl));
+    const s = setup({ getCrl: async () => answer as Uint8Array });
+    const { built, res } = await getCrl(s);
+    const rep = await read(res, built, device.signer);
+    expect([rep.status, rep.crls.map(hex)]).toEqual(["SUCCESS", [hex(crl)]]);
+    for (const bad of [new TextEncoder().encode("not a CRL"), crl.subarray(0, crl.length - 1), oldCert.der.subarray(0, 10), "a string"]) {
+      answer = bad;
+      const { res: refused } = await getCrl(s);
+      expect([refused.status, await refused.text()]).toEqual([500, "internal error\n"]);
+      expect(s.errors.at(-1)?.[0]).toMatchObject({ code: "ERR_INVALID_ARGUMENT" });
+    }
   });
 });
 

@@ -338,6 +338,22 @@ describe("a webhook that is down, slow or answers garbage: FAILURE webhook_unava
     },
     20_000,
   );
+
+  it(
+    "a fetch that ignores its signal and resolves undefined after timeoutMs (a wrapper that swallows errors): nothing unhandled",
+    async () => {
+      let deliver: (r: Response | undefined) => void = () => undefined;
+      const s = setup({ timeoutMs: 300, fetch: () => new Promise<Response>((resolve) => (deliver = resolve as (r: Response | undefined) => void)) });
+      const unhandled = await unhandledRejectionsDuring(async () => {
+        const rep = await enroll(s);
+        expect([rep.status, rep.failInfo]).toEqual(["FAILURE", "badRequest"]);
+        deliver(undefined);
+      });
+      expect(unhandled).toEqual([]);
+      expect(s.errors.map(([e]) => e.code)).toEqual(["ERR_WEBHOOK_TIMEOUT"]);
+    },
+    20_000,
+  );
 });
 
 describe("notifications on the two-phase enrollment", () => {

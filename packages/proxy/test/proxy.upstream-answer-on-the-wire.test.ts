@@ -82,6 +82,8 @@ describe("Retry-After from a store's StoreUnavailableError", () => {
     ["a fraction: rounded up", 2.5, "3"],
     ["NaN: the default", Number.NaN, "30"],
     ["a string: the default", "later", "30"],
+    ["0: the least, 1 s (as @scep/core sends it)", 0, "1"],
+    ["a negative number: 1 s", -3, "1"],
   ])("%s → 503 Retry-After %s", async (_what, retryAfterSeconds, header) => {
     profiles.get = () => Promise.reject(new StoreUnavailableError("profile store down", { retryAfterSeconds: retryAfterSeconds as number }));
     const res = await ask();

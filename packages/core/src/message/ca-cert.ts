@@ -13,6 +13,7 @@ import { fromPem, pemTextOf } from "../encoding.js";
 import { buildSignedData, findSigner, parseSignedData, verifySignerInfo } from "../cms/signed-data.js";
 import type { Signer } from "../keys/key.js";
 import { Certificate, peerCertificate, unreadableCertificatePart } from "../x509/certificate.js";
+import { signedShaped } from "../x509/signed-shape.js";
 import { CertRepError, InvalidArgumentError, MessageMalformedError, errorMessage } from "../errors.js";
 
 /** `application/x-x509-ca-cert`: one DER certificate. @group Codec */
@@ -134,7 +135,7 @@ function parseCertificates(body: Uint8Array, contentType: string | undefined): C
   try {
     certificates = parseSignedData(body, (e) => (unreadable ??= e)).certificates;
   } catch (cause) {
-    if (certificateShaped(body)) throw new MessageMalformedError(`GetCACert certificate does not parse: ${errorMessage(certificateError)}`, { cause: certificateError });
+    if (signedShaped(body)) throw new MessageMalformedError(`GetCACert certificate does not parse: ${errorMessage(certificateError)}`, { cause: certificateError });
     const what = `${contentType ? `content-type ${clip(contentType.replace(/[^\x20-\x7e]/g, "?"), 100)}, ` : ""}${body.length} bytes`;
     throw new MessageMalformedError(`GetCACert reply (${what}) is neither a certificate nor a PKCS#7: is the URL a SCEP endpoint?`, { cause });
   }
@@ -143,16 +144,6 @@ function parseCertificates(body: Uint8Array, contentType: string | undefined): C
   return certificates;
 }
 
-/** Whether `body` is DER shaped as a Certificate is (RFC 5280 §4.1: SEQUENCE { SEQUENCE, SEQUENCE, BIT STRING }). */
-function certificateShaped(body: Uint8Array): boolean {
-  try {
-    const root = der.parse(body);
-    const f = der.children(root);
-    return root.tag === der.Tag.SEQUENCE && f.length === 3 && f[0]!.tag === der.Tag.SEQUENCE && f[1]!.tag === der.Tag.SEQUENCE && f[2]!.tag === der.Tag.BIT_STRING;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Builds a GetNextCACert reply (RFC 8894 §4.7): the next CA (and RA) certificates in a SignedData signed by the

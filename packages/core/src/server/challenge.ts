@@ -38,7 +38,7 @@ export interface ChallengeContext {
  * answer of the issue hook or a recorded PENDING transaction. It is a store call: the server waits for it at most
  * `storeTimeoutMs`, then answers the request as it would have (its 503 or 500) and lets it finish on its own (what it
  * throws or rejects with is ignored). `{ ok: false }` may name a stable `reason` label for
- * events and stats (`[a-z0-9_]{1,64}`, else `bad_challenge`), the `failInfo` (one of RFC 8894 §3.2.1.4.5's five, else
+ * events and stats (`[A-Za-z0-9_]{1,64}`, else `bad_challenge`), the `failInfo` (one of RFC 8894 §3.2.1.4.5's five, else
  * badRequest) and a `failInfoText` for the client (a non-empty string, else "challenge rejected"; never put a secret
  * in it).
  * @group Server

@@ -14,6 +14,10 @@ import { Certificate } from "../x509/certificate.js";
 import type { ResolvedProfile } from "./profile.js";
 import { Reply, certRep, failure } from "./replies.js";
 import { minimalIntegerOctets } from "../x509/serial-number.js";
+import { InvalidArgumentError } from "../errors.js";
+import { fromPem, pemTextOf } from "../encoding.js";
+import { signedShaped } from "../x509/signed-shape.js";
+import { typeOf } from "../number-option.js";
 
 /**
  * SUCCESS with the certificate or CRL; FAILURE badCertId when unknown, badRequest when unsupported. Rejects with
@@ -38,5 +42,19 @@ export async function getCertOrCrl(ctx: ServerContext, p: ResolvedProfile, req: 
   }
   const crl = await ctx.store("getCrl hook", () => p.getCrl!(q));
   if (!crl) return failure(ctx, p, req, "badCertId", "unknown_crl", "no CRL for this certificate");
-  return new Reply(await certRep(ctx, p, req, "SUCCESS", { crl }, req), "success", "crl_returned");
+  return new Reply(await certRep(ctx, p, req, "SUCCESS", { crl: crlDer(crl) }, req), "success", "crl_returned");
+}
+
+/**
+ * The DER CertificateList (RFC 5280 §5.1) a `getCrl` hook answered: DER as it is, or PEM text (`X509 CRL`, RFC 7468
+ * §6) as its bytes, as `getCert` takes a certificate either way. Anything else would have gone into the SUCCESS
+ * CertRep's `crls` as given, a reply no client can read: it throws InvalidArgumentError `ERR_INVALID_ARGUMENT` instead
+ * (the server's HTTP 500, `onError` told: the hook's fault, not the device's).
+ */
+function crlDer(value: unknown): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new InvalidArgumentError(`getCrl hook: answered ${typeOf(value)}, not the CRL's DER bytes`);
+  const text = pemTextOf(value);
+  const bytes = text?.includes("-----BEGIN X509 CRL-----") ? fromPem(text, "X509 CRL")[0] : value;
+  if (!bytes || !signedShaped(bytes)) throw new InvalidArgumentError("getCrl hook: answered bytes that are not one DER CertificateList (RFC 5280 section 5.1)");
+  return bytes;
 }

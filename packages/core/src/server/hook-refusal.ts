@@ -18,10 +18,13 @@ export interface Refusal {
   failInfoText: string;
 }
 
-/** A stable event label: lower-case ASCII letters, digits and `_`, 1 to 64 characters. */
-const LABEL = /^[a-z0-9_]{1,64}$/;
+/** A stable event label: ASCII letters, digits and `_`, 1 to 64 characters (no space, punctuation or free text). */
+const LABEL = /^[A-Za-z0-9_]{1,64}$/;
 
-/** `value` when it is a stable event label (`[a-z0-9_]{1,64}`), else `fallback`. */
+/**
+ * `value` when it is a stable event label (`[A-Za-z0-9_]{1,64}`: ASCII letters, digits and `_`, as `key_compromised`
+ * or Intune's `ChallengeExpired`), else `fallback`.
+ */
 export function refusalReason(value: unknown, fallback: string): string {
   return typeof value === "string" && LABEL.test(value) ? value : fallback;
 }

@@ -90,7 +90,7 @@ export type IssueResult =
       /** The CertRep's failInfoText (RFC 8894 §3.2.1.4.6; default, also for one that is not a non-empty string: "the issuer rejected the request"). */
       failInfoText?: string;
       /**
-       * Stable label for the event's `reason` (`[a-z0-9_]{1,64}`: lower-case letters, digits and `_`, e.g. `key_compromised`); default
+       * Stable label for the event's `reason` (`[A-Za-z0-9_]{1,64}`: ASCII letters, digits and `_`, e.g. `key_compromised`); default
        * `issuer_rejected`. Anything else is ignored.
        */
       reason?: string;
@@ -336,7 +336,8 @@ export interface ScepProfile {
    */
   getCert?: (q: { issuer: Uint8Array; serialNumber: Uint8Array }) => Promise<Certificate | Uint8Array | undefined>;
   /**
-   * GetCRL: the CRL for this issuer and serial, DER (undefined: FAILURE badCertId); `issuer` and `serialNumber` as for
+   * GetCRL: the CRL for this issuer and serial, DER or PEM (`X509 CRL`) bytes (undefined: FAILURE badCertId; bytes
+   * that are no CertificateList: HTTP 500, `ERR_INVALID_ARGUMENT` to `onError`); `issuer` and `serialNumber` as for
    * `getCert`. Bounded by `storeTimeoutMs` as `getCert` is, with the same answers: no answer within it or a
    * StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) is HTTP 503 with `Retry-After`, no CertRep, event reason
    * `store_unavailable` (`getCrl hook: no answer within 2000 ms`); any other error HTTP 500 `internal error`, event
@@ -357,7 +358,7 @@ export interface ScepProfile {
 export type ConfirmContext = IssueContext & { certificate: Certificate };
 
 /**
- * The confirm hook's answer; `reason` is a stable label for events (`[a-z0-9_]{1,64}`, e.g.
+ * The confirm hook's answer; `reason` is a stable label for events (`[A-Za-z0-9_]{1,64}`, e.g.
  * `intune_notification_failed`; else `confirm_rejected`), `failInfoText` a non-empty string (else "the issued
  * certificate was not confirmed"). @group Server
  */

@@ -296,7 +296,7 @@ function clientText(v: unknown): string | undefined {
  * Answers the challenge endpoint may give (HTTP 2xx, `content-type` not checked, at most `maxResponseBytes`):
  * - `{ "allow": true, "data": <any JSON> }` → accepted;
  * - `{ "allow": false }` → FAILURE badRequest, reason `webhook_denied`, text "the challenge was refused"; optional
- *   `"reason"` (a label `[a-z0-9_]{1,64}`), `"failInfo"` (badAlg, badMessageCheck, badRequest, badTime, badCertId)
+ *   `"reason"` (a label `[A-Za-z0-9_]{1,64}`), `"failInfo"` (badAlg, badMessageCheck, badRequest, badTime, badCertId)
  *   and `"message"` (text for the client, cut to 255 characters) refine it;
  * - anything else, or no answer within `timeoutMs` → FAILURE badRequest, reason `webhook_unavailable`.
  *
@@ -476,7 +476,8 @@ function withinSignal(answer: Promise<Response>, signal: AbortSignal): Promise<R
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => {
       reject(signal.reason);
-      void answer.then((late) => late.body?.cancel().catch(() => undefined), () => undefined);
+      // A late answer of any shape (a wrapper may resolve undefined): never an unhandled rejection.
+      void answer.then((late) => (late as Response | undefined)?.body?.cancel()).catch(() => undefined);
     };
     signal.addEventListener("abort", onAbort, { once: true });
   });

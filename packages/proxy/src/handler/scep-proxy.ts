@@ -344,8 +344,8 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     } catch (e) {
       if (isStoreUnavailable(e)) {
         logger.error(`${what}: store unavailable`, describeError(e));
-        const seconds: unknown = e.retryAfterSeconds; // (a duplicate copy's may be anything)
-        throw storeUnavailable(typeof seconds === "number" && seconds > 0 ? seconds : 30);
+        // A duplicate copy's may be anything: storeUnavailable sends whole seconds, 1 s to a day, 30 s for no number.
+        throw storeUnavailable(e.retryAfterSeconds as unknown);
       }
       logger.error(`${what} failed`, describeError(e));
       throw internalError();
