@@ -119,6 +119,11 @@ export class CrlPublication {
   #untrustedNumber = 0n;
   /** When the file was last looked at (a read that succeeded, or this object's own write). */
   readonly #staleness: StalenessGate;
+  /**
+   * Whether a publication of this object replaced ca.crl.json but not ca.crl (its write failed: a full disk between the
+   * two), so ca.crl still holds an older CRL until {@link repairCopy} rewrites it.
+   */
+  #copyBehind = false;
 
   /**
    * @param anchor - the CA certificate's subject and public key, which a published CRL must name and verify with
@@ -290,7 +295,24 @@ export class CrlPublication {
     this.#last = crl;
     this.#untrustedNumber = 0n;
     this.#staleness.looked(startedAt);
+    // Until ca.crl is replaced too: a failure leaves it behind the state file, which every process now serves.
+    this.#copyBehind = true;
     await replace(join(this.#dataDir, CRL_FILE), signed.der);
+    this.#copyBehind = false;
     await fsyncDirectory(this.#dataDir);
+  }
+
+  /**
+   * After a publication of this object whose `ca.crl` could not be written (ca.crl.json was: a full disk between the
+   * two writes), rewrites `ca.crl` from the state file ({@link repair}): no other process knows, and nothing else
+   * would before the next CRL is signed (half its validity later) or the next open, while whoever reads `ca.crl` (a
+   * web server, a mirror) gets the older CRL, without the revocations since. Nothing to do otherwise (one test of a
+   * flag).
+   * @throws StoreUnavailableError (`ERR_STORE_UNAVAILABLE`) when it still cannot be written (tried again next call).
+   */
+  async repairCopy(): Promise<void> {
+    if (!this.#copyBehind) return;
+    await this.repair();
+    this.#copyBehind = false;
   }
 }

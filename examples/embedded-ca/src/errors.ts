@@ -9,7 +9,7 @@
  * | `CA_KEY_MISMATCH` | the private key does not belong to the CA certificate |
  * | `CA_CREATE_FAILED` | creating the default CA in `dataDir` failed (I/O, hard links unsupported, …) |
  * | `CSR_INVALID` | the PKCS#10 request cannot be decoded, its signature does not verify, or it names nobody |
- * | `STORAGE_FAILED` | reading or writing the serial epochs, the index or `certs/` failed |
+ * | `STORAGE_FAILED` | reading or writing the serial epochs, the index or `certs/` failed (a `certs/` copy that cannot be written is told to `onError`, not thrown) |
  * | `UNKNOWN_SERIAL` | `revoke` was given a serial number this CA never issued |
  * | `KEY_COMPROMISED` | `issue` was asked to certify the public key of a certificate revoked with reason keyCompromise (RFC 5280 §5.3.1): the requester must generate a new key |
  * | `CA_EXPIRED` | `issue` was called after the CA certificate's notAfter: nothing issued under it would validate (RFC 5280 §6.1.3); renew the CA |

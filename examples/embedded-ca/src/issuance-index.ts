@@ -11,7 +11,7 @@
 // included, survives kill -9 and, as far as fsync is honoured, power loss.
 //
 // The index is the record of truth: it holds each certificate itself, so
-// certs/<serial>.pem is only a convenience copy (written without fsync).
+// certs/<serial>.pem is only a convenience copy (one that cannot be written does not fail the issue).
 // Lines from before `certificate` was added are still read (without it).
 //
 // Reading: a crash can leave at most a torn batch (a prefix of the last write:

@@ -1,10 +1,10 @@
 // openFileCa(): the file-backed CA the example SCEP servers embed.
 import { createHash, createPublicKey, type KeyObject } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Certificate, KeyWorkerPool, MAX_CRL_NUMBER, type LocalKey, crlNumberExhausted, ignoreRejection, isScepError, isStoreUnavailable, normalizeSerialNumber, type CertificationRequest, type RevocationReason, type RevocationStore, type RevokeResult, type RevokedCertificate } from "@scep/core";
 import { readCrlParts } from "./crl-entries.js";
-import { CrlPublication, type PublishedCrl } from "./crl-publication.js";
+import { CRL_FILE, CRL_STATE_FILE, CrlPublication, type PublishedCrl } from "./crl-publication.js";
 import { CRL_DISTRIBUTION_POINTS_OID, crlDistributionPointsValue, signCrl } from "./crl.js";
 import type { CaKeyAlgorithm, CaMaterial } from "./ca-material.js";
 import { DEFAULT_CA_SUBJECT, loadCaFiles, openDefaultCa, parseDistinguishedName } from "./default-ca.js";
@@ -13,7 +13,7 @@ import { EmbeddedCaError, KEY_COMPROMISED_TEXT, isEmbeddedCaError } from "./erro
 import { IndexLookup, type IndexPage, type IndexPageOptions } from "./index-lookup.js";
 import { INDEX_FILE, IndexWriter, type IndexLine } from "./issuance-index.js";
 import { checkDecodedCsr, parseCsr, prepareCertificate, type CertificateExtension } from "./issue-certificate.js";
-import { ensureDirectory, ensureFile } from "./lib/durable-fs.js";
+import { ensureDirectory, ensureFile, publishFileExclusive, removeLeftoverTemps } from "./lib/durable-fs.js";
 import { firstPemBlock, toPem } from "./lib/pem.js";
 import { SerialAllocator } from "./serial-allocator.js";
 import { FileRevocationStore, REVOCATIONS_FILE } from "./revocation-file.js";
@@ -32,7 +32,7 @@ import { UNSETTLED_FILE, UnsettledIssues } from "./unsettled-issues.js";
  * | `subject` | `CN=SCEP Example CA,O=scep-sdk` | subject of a CA created on first start; ignored when a CA already exists or paths are given |
  * | `clock` | `() => new Date()` | time source for the CA's and certificates' validity and `issuedAt` |
  * | `backdateSeconds` | `0` | start issued certificates (and a CA created on first start) this many seconds before now, for clients whose clock is slow; never before the CA's own notBefore |
- * | `certificateFiles` | `true` | also write a convenience copy `certs/<serial>.pem` of each certificate (false: the index alone holds them; saves a file creation per issue) |
+ * | `certificateFiles` | `true` | also write a convenience copy `certs/<serial>.pem` of each certificate, whole or not at all (false: the index alone holds them; saves a file creation per issue) |
  * | `revocations` | a `FileRevocationStore` in `dataDir` (`revocations.jsonl`, `crl-numbers`) | where {@link FileCa.revoke} records revocations and the CRL number comes from: kept across restarts and shared by the processes of one machine using `dataDir` (`RedisRevocationStore` to share them between replicas on several machines) |
  * | `crlValiditySeconds` | `86400` | nextUpdate − thisUpdate of each CRL {@link FileCa.crl} signs; a CRL is re-signed once half of it has passed; each is published to `dataDir/ca.crl` (and `ca.crl.json`) |
  * | `crlDistributionPoint` | — | URL (http://…) put in every issued certificate as its CRL distribution point (RFC 5280 §4.2.1.13) |
@@ -41,7 +41,7 @@ import { UNSETTLED_FILE, UnsettledIssues } from "./unsettled-issues.js";
  * | `onPublishedCrlIgnored` | — | called with `{ crlNumber, reason }` once per published CRL (`ca.crl.json`) that is not the CA's (signature, issuer, or a number or times the file states that are not the CRL's), or with `{ reason }` for a `ca.crl.json` that does not parse: it is not served, not copied to `ca.crl`, nothing is restored from it |
  * | `maxStalenessMs` | `1000` | how long `issue`'s first compromised-key check, {@link FileCa.revocation} and {@link FileCa.isKeyCompromised} answer from what they read of `ca.crl.json` (and the default store of `revocations.jsonl`) before looking again: the most time by which another process's revocation or CRL goes unseen by them; this process's own count at once, and {@link FileCa.crl} and `issue`'s re-check after its index line always look (0: look on every call) |
  * | `monotonicNow` | `performance.now` | monotonic milliseconds `maxStalenessMs` is measured with (tests inject one) |
- * | `onError` | — | called with each error the CA handles without failing a call (see {@link OpenFileCaOptions.onError}): an `unsettled.jsonl` line it cannot settle, a certificate whose key cannot be known or (revoked keyCompromise) read now, a failed restore or settling at open or after a revoke; the revocation store being down is not reported (the next call that needs it rejects) |
+ * | `onError` | — | called with each error the CA handles without failing a call (see {@link OpenFileCaOptions.onError}): an `unsettled.jsonl` line it cannot settle, a certificate whose key cannot be known or (revoked keyCompromise) read now, a `certs/<serial>.pem` copy that could not be written (the certificate is issued all the same), a `ca.crl` left behind the published CRL, a failed restore or settling at open or after a revoke; the revocation store being down is not reported (the next call that needs it rejects) |
  *
  * @example
  * ```ts
@@ -76,7 +76,8 @@ export interface OpenFileCaOptions {
    */
   backdateSeconds?: number;
   /**
-   * Whether `issue` also writes `certs/<serial>.pem` (default `true`). The
+   * Whether `issue` also writes `certs/<serial>.pem` (default `true`), whole
+   * or not at all (a temporary file linked to its name; not fsynced). The
    * index holds every certificate anyway ({@link FileCa.getCertificate});
    * creating one file per certificate costs about as much CPU as signing it.
    */
@@ -148,7 +149,10 @@ export interface OpenFileCaOptions {
    * (see {@link FileCa.crl}; told at each CRL that tries it), or for such a certificate met by the compromised-key check or a keyCompromise revoke's sweep
    * (told once per serial; its key is not known), or for a certificate revoked keyCompromise whose certificate file
    * cannot be read now (EACCES, EIO: its key is not refused by `issue` until the file reads, see {@link FileCa.issue};
-   * told once per serial until it reads); and any error but the store being down (`ERR_STORE_UNAVAILABLE`,
+   * told once per serial until it reads), or for a certificate's copy `certs/<serial>.pem` that could not be written
+   * (a full disk, EACCES, its name taken by another file: the certificate is issued and recorded all the same, the
+   * index holds it), or for a `ca.crl` that could not be rewritten after a publication that wrote `ca.crl.json` but
+   * not it (told once until a later {@link FileCa.crl} rewrites it); and any error but the store being down (`ERR_STORE_UNAVAILABLE`,
    * which the next call needing the store answers) of the restore and settling at open and of the settling after a
    * keyCompromise revoke. Its return value is ignored (an async one that rejects is not an unhandled rejection) and
    * what it throws is swallowed. Default: none, such errors are dropped.
@@ -338,10 +342,15 @@ export interface CertificatePage {
  *   `O_DSYNC` descriptor on Linux, one `write` and one `fdatasync`
  *   elsewhere, for all records waiting at that moment);
  * - `certs/<serial>.pem` (unless `certificateFiles: false`) is a convenience
- *   copy, written before the index line but not fsynced: after `kill -9` every
- *   indexed certificate has its complete file; after a power loss it may be
- *   missing or partial, and {@link FileCa.getCertificate} (which reads the
- *   index) is the way to get it;
+ *   copy, written whole or not at all (a temporary file in `certs/` linked to
+ *   its name, not fsynced) before the index line: after `kill -9` every
+ *   indexed certificate has its complete file, unless writing it failed (a
+ *   full disk: then there is none, `onError` hears it, and the certificate is
+ *   issued all the same), never a partial one; after a power loss it may be
+ *   missing or empty.
+ *   {@link FileCa.getCertificate} (which reads the index) is the way to get
+ *   a certificate. A temporary copy left by a process killed mid-copy is
+ *   removed by the next open on the same host;
  * - a crash can only burn serial numbers (allocated but never returned; such a
  *   serial may have an unindexed file in `certs/`, or an index line that no
  *   caller saw) and leave a torn last line in the index, which
@@ -411,7 +420,8 @@ export interface FileCa {
    * curve).
    *
    * The certificate is built with @scep/core's `buildCertificate`, copied to
-   * `certs/<serial>.pem` (no fsync; unless `certificateFiles: false`), and its
+   * `certs/<serial>.pem` (whole or not at all; unless `certificateFiles: false`; a copy that cannot be written does
+   * not fail the issue, `onError` hears it), and its
    * index line (certificate included) is appended and on disk (an O_DSYNC write on Linux, else write + fdatasync) **before**
    * the promise resolves.
    *
@@ -614,7 +624,10 @@ export interface FileCa {
    * number go back, and a CRL is signed once per state, not once per process.
    * A new CRL's number is the store's next one, or one above the last CRL
    * published when that is higher (a store that was reset: a flushed Redis,
-   * a new `MemoryRevocationStore`).
+   * a new `MemoryRevocationStore`). When `ca.crl` cannot be written after `ca.crl.json` was (a disk full between the
+   * two), the call rejects (StoreUnavailableError) and the next calls rewrite `ca.crl` from `ca.crl.json` first (a
+   * failure told to `onError` once, the CRL still served), so it does not hold the older CRL until the next one is
+   * signed.
    *
    * A published CRL's entries stay on every later one (RFC 5280 §3.3, §5.3.1): when the CA opens, adopts a CRL
    * another process published, or signs a new one, each entry of the published CRL that the store lacks (and whose
@@ -757,6 +770,8 @@ class FileCaImpl implements FileCa {
   readonly #toldUnknowable = new Set<string>();
   /** keyCompromise serials whose certificate was told to onError as unreadable now (told again after it read once). */
   readonly #toldUnreadable = new Set<string>();
+  /** Whether a failed rewrite of `ca.crl` behind the published CRL was told to onError (once until one succeeds). */
+  #toldCopyBehind = false;
 
   constructor(
     dataDir: string,
@@ -902,16 +917,8 @@ class FileCaImpl implements FileCa {
     const certificateDer = certificate.der as Uint8Array<ArrayBuffer>;
     const certificatePem = toPem("CERTIFICATE", certificateDer);
 
-    if (this.#certificateFiles) {
-      try {
-        // A convenience copy, not fsynced: the index line below holds the
-        // certificate. Written first, so after kill -9 an indexed serial always
-        // has a complete file. (A crash here leaves at most an unindexed orphan.)
-        await writeFile(join(this.dataDir, CERTS_DIR, `${serialNumber}.pem`), certificatePem, { flag: "wx", mode: 0o644 });
-      } catch (error) {
-        throw storageFailed(`cannot store certificate ${serialNumber}`, error);
-      }
-    }
+    // Written first, so an indexed serial has its complete copy (or none, if writing it failed: told to onError).
+    if (this.#certificateFiles) await this.#writeCopy(serialNumber, certificatePem);
     try {
       // The commit point: once this line is durable the certificate exists.
       // Concurrent issues share one O_DSYNC write, or write + fdatasync off Linux (group commit).
@@ -953,6 +960,24 @@ class FileCaImpl implements FileCa {
       throw new EmbeddedCaError("KEY_COMPROMISED", KEY_COMPROMISED_TEXT);
     }
     return { certificateDer, certificatePem, serialNumber };
+  }
+
+  /**
+   * Writes `certs/<serial>.pem`, the convenience copy of a certificate, whole or not at all: a temporary file in
+   * `certs/`, linked to its name (publishFileExclusive, without its fsyncs: the index line is the durable record, and
+   * two fsyncs per issue would cost the server's throughput), so neither a crash nor a disk that fills part way leaves
+   * a truncated PEM under a certificate's name. Never rejects: the index line holds the
+   * certificate (the record of truth), so a copy that cannot be written (ENOSPC, EACCES, …), or a name already taken
+   * by another file (left as it is), does not fail the issue; it is told to onError (STORAGE_FAILED).
+   */
+  async #writeCopy(serialNumber: string, pem: string): Promise<void> {
+    const path = join(this.dataDir, CERTS_DIR, `${serialNumber}.pem`);
+    try {
+      if (await publishFileExclusive(path, pem, 0o644, { durable: false })) return;
+      this.#report(new EmbeddedCaError("STORAGE_FAILED", `${path} exists already and is not the copy of certificate ${serialNumber}: left as it is (the index holds the certificate)`));
+    } catch (error) {
+      this.#report(storageFailed(`cannot write ${path}, the copy of certificate ${serialNumber}: the certificate is issued without it (the index holds it)`, error));
+    }
   }
 
   /** Records `serial` in `unsettled.jsonl`; when even that fails, rejects STORAGE_FAILED (`cause`: the first error). */
@@ -1210,6 +1235,8 @@ class FileCaImpl implements FileCa {
   }
 
   async crl(): Promise<SignedCrl> {
+    // A ca.crl this process could not write with its last CRL (the disk full then) is written now (a flag while not).
+    await this.#repairCrlCopy();
     // Certificates an issue could not revoke (unsettled.jsonl) are revoked first, so this CRL lists them: one stat of
     // the file while there is nothing new.
     await this.settleUnsettled();
@@ -1398,6 +1425,22 @@ class FileCaImpl implements FileCa {
     }
   }
 
+  /**
+   * Rewrites `ca.crl` when this process's last publication replaced `ca.crl.json` but could not write it
+   * (CrlPublication.repairCopy). A failure is told to onError (STORAGE_FAILED, once until a rewrite succeeds) and
+   * tried again by the next call: the CRL itself is published and served, so it does not fail {@link FileCa.crl}.
+   */
+  async #repairCrlCopy(): Promise<void> {
+    try {
+      await this.#publication.repairCopy();
+      this.#toldCopyBehind = false;
+    } catch (error) {
+      if (this.#toldCopyBehind) return;
+      this.#toldCopyBehind = true;
+      this.#report(storageFailed(`cannot write ${join(this.dataDir, CRL_FILE)} (it holds an older CRL than ${CRL_STATE_FILE}; tried again at each crl())`, error));
+    }
+  }
+
   /** Takes `published` as the current CRL when its number is higher than the one held. */
   #adopt(published: PublishedCrl | undefined): void {
     if (published && (!this.#crl || published.signed.crlNumber > this.#crl.signed.crlNumber)) this.#crl = published;
@@ -1544,7 +1587,11 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
 
   try {
     await ensureDirectory(dataDir, 0o700);
-    if (options.certificateFiles !== false) await ensureDirectory(join(dataDir, CERTS_DIR));
+    if (options.certificateFiles !== false) {
+      await ensureDirectory(join(dataDir, CERTS_DIR));
+      // Temporary copies that processes of this host killed mid-copy left (best effort; one pass over certs/).
+      await removeLeftoverTemps(join(dataDir, CERTS_DIR));
+    }
     // Create the index durably, so that later appends only need their own O_DSYNC write (or fdatasync).
     await ensureFile(join(dataDir, INDEX_FILE));
   } catch (error) {

@@ -84,9 +84,9 @@ describe("crash safety", () => {
     expect(listed.length).toBeGreaterThanOrEqual(all.length);
 
     // Every indexed record holds its complete certificate, and its convenience
-    // copy in certs/ is complete too (written before the record; kill -9 does
-    // not lose page-cache writes); crashes leave no temp files (certs/ may
-    // hold unindexed orphans of killed issues).
+    // copy in certs/ is complete too (written whole before the record); the
+    // temporary copies killed issues left were removed by the next opens
+    // (certs/ may hold unindexed orphans of killed issues).
     expect(readdirSync(join(dataDir, "certs")).filter((f) => !f.endsWith(".pem"))).toEqual([]);
     const records = new Map(lines.map((l) => JSON.parse(l) as { serial: string; certificate: string }).map((r) => [r.serial, r]));
     for (const serial of listed) {

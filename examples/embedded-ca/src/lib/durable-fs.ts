@@ -1,27 +1,37 @@
 // Crash-safe file primitives. "Durable" means: once the promise resolves, the
 // data and the directory entry survive a process crash (kill -9) and, as far as
 // the file system honours fsync, a power loss.
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { access, link, mkdir, open, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { access, link, mkdir, open, opendir, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { hostname } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
+import { processRuns } from "../process-identity.js";
 
 /**
  * Replaces `path` with `data` whole: written to `<path>.tmp` (created with `mode`), fdatasync'ed, then renamed over
  * `path` (atomic), so a reader or a crash sees the old file or the new one, never part of one. The temporary name is
  * fixed: only for a caller that holds the file's lock (one writer at a time; a crash leaves at most one, overwritten
- * next time). fsync the directory afterwards for the rename itself to be durable.
+ * next time). A failure (a full disk part way through the write, EIO) removes the temporary file before it rejects:
+ * no part of a file is left holding the space the disk lacks. fsync the directory afterwards for the rename itself to
+ * be durable.
  */
 export async function replaceFileUnderLock(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   const temporary = `${path}.tmp`;
-  const file = await open(temporary, "w", mode);
   try {
-    await file.writeFile(data);
-    await file.datasync();
-  } finally {
-    await file.close();
+    const file = await open(temporary, "w", mode);
+    try {
+      await file.writeFile(data);
+      await file.datasync();
+    } finally {
+      await file.close();
+    }
+    await rename(temporary, path);
+  } catch (error) {
+    // Ours to remove: the lock is held. (Not a file, e.g. a directory in its way: unlink fails and it stays.)
+    await unlink(temporary).catch(() => undefined);
+    throw error;
   }
-  await rename(temporary, path);
 }
 
 /** fsync a directory so that entries created/renamed in it are durable. */
@@ -49,34 +59,81 @@ export async function ensureDirectory(dir: string, mode = 0o755): Promise<void> 
   }
 }
 
-/** Writes `data` to a fresh temporary file next to `path`, fsynced. Returns its name. */
-async function writeTemp(path: string, data: string | Uint8Array, mode: number): Promise<string> {
+/** This host in temporary file names: 8 hex digits of its name's SHA-256 ({@link removeLeftoverTemps} removes only its own). */
+const HOST_TAG = createHash("sha256").update(hostname()).digest("hex").slice(0, 8);
+/** `.<name>.tmp-<host tag>-<pid>-<12 hex>`: a temporary file of {@link writeTemp}. */
+const TEMP_NAME = /^\..+\.tmp-([0-9a-f]{8})-(\d+)-[0-9a-f]{12}$/;
+
+/**
+ * Writes `data` to a fresh temporary file next to `path`, fsynced unless `durable` is false. Returns its name. A
+ * failure (a full disk part way through the write, EIO) removes the temporary file before it rejects.
+ */
+async function writeTemp(path: string, data: string | Uint8Array, mode: number, durable = true): Promise<string> {
   const temp = join(
     dirname(path),
-    `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`,
+    `.${basename(path)}.tmp-${HOST_TAG}-${process.pid}-${randomBytes(6).toString("hex")}`,
   );
   const handle = await open(temp, "wx", mode);
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    try {
+      await handle.writeFile(data);
+      if (durable) await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
   }
   return temp;
+}
+
+/**
+ * Removes the temporary files of {@link publishFileExclusive} in `dir` that processes of this host left when they died
+ * between writing one and removing it (kill -9, power loss): those whose name carries this host's tag and a pid that
+ * no longer runs (not this process's). Best effort: an error leaves the rest for the next call. Another host's, one
+ * whose pid runs again (a reused pid), and one of an earlier version's name (without the host tag) are left alone.
+ * @returns how many were removed
+ */
+export async function removeLeftoverTemps(dir: string): Promise<number> {
+  let removed = 0;
+  try {
+    for await (const entry of await opendir(dir)) {
+      const match = TEMP_NAME.exec(entry.name);
+      if (!match || match[1] !== HOST_TAG) continue;
+      const pid = Number(match[2]);
+      if (pid === process.pid || processRuns(pid)) continue;
+      try {
+        await unlink(join(dir, entry.name));
+        removed += 1;
+      } catch {
+        // gone meanwhile (another process's sweep), or not a file
+      }
+    }
+  } catch {
+    // best effort
+  }
+  return removed;
 }
 
 /**
  * Atomically creates `path` with `data` unless it already exists
  * ("write temp + fsync + link"): readers see either no file or the complete
  * file, and when several writers race exactly one wins. Returns whether this
- * call created the file.
+ * call created the file. A failure leaves no temporary file (a crash may: see
+ * {@link removeLeftoverTemps}). `durable: false` skips the two fsyncs (of the
+ * file and of the directory): still whole or absent after a process crash or
+ * a full disk, but after a power loss it may be missing or empty (a
+ * convenience copy that something else records durably).
  */
 export async function publishFileExclusive(
   path: string,
   data: string | Uint8Array,
   mode: number,
+  options: { durable?: boolean } = {},
 ): Promise<boolean> {
-  const temp = await writeTemp(path, data, mode);
+  const durable = options.durable ?? true;
+  const temp = await writeTemp(path, data, mode, durable);
   try {
     await link(temp, path);
     return true;
@@ -85,7 +142,7 @@ export async function publishFileExclusive(
     throw error;
   } finally {
     await unlink(temp);
-    await fsyncDirectory(dirname(path));
+    if (durable) await fsyncDirectory(dirname(path));
   }
 }
 
