@@ -10,7 +10,8 @@ import { IntuneAuthError, IntuneConfigError, IntuneResponseError, IntuneTranspor
 import { certificateThumbprints, privateKeyFromPem, randomUuid, signRs256 } from "../lib/node-crypto.js";
 import { asObject, callJson, isRetryable, type Fetch } from "./http.js";
 import { TIMER_MS, configFunction, configNumber, configUrl } from "../lib/options.js";
-import { defaultSleep, waitBeforeRetry } from "../lib/retry-wait.js";
+import { callerAbort, defaultSleep, waitBeforeRetry } from "../lib/retry-wait.js";
+import { SharedWork } from "../lib/shared-work.js";
 
 /**
  * How the app authenticates to Entra ID.
@@ -59,6 +60,9 @@ export interface EntraTokenProviderOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
+/** Names the token endpoint in error messages. */
+const WHAT = "Entra ID token endpoint";
+
 interface Cached {
   token: string;
   renewAt: number;
@@ -83,7 +87,7 @@ interface Cached {
 export class EntraTokenProvider {
   readonly #o: EntraTokenProviderOptions;
   readonly #cache = new Map<string, Cached>();
-  readonly #pending = new Map<string, Promise<string>>();
+  readonly #pending = new Map<string, SharedWork<string>>();
   readonly #now: () => number;
   readonly #fetch: Fetch;
   readonly #assertionKey: ReturnType<typeof privateKeyFromPem> | undefined;
@@ -136,19 +140,36 @@ export class EntraTokenProvider {
    * or 503 gave one and it is at most `timeoutMs` (else its error is thrown at once), otherwise after 200 ms × the
    * retry's number. Concurrent callers share the request and its waits.
    *
+   * @param options `signal` (optional) ends this call's wait at once; the shared request (its HTTP attempt, its
+   *   timeout timer, a wait before a retry) is cut when no caller waits for it any more.
    * @throws {@link IntuneAuthError} `ERR_INTUNE_AUTH` when Entra ID refuses (4xx, e.g. `invalid_client`);
    * `ERR_INTUNE_TRANSPORT` (with `retryAfterSeconds` on a throttled 429 / 503) / `ERR_INTUNE_TIMEOUT` /
-   * `ERR_INTUNE_RESPONSE` when it cannot be reached or answers garbage.
+   * `ERR_INTUNE_RESPONSE` when it cannot be reached or answers garbage; on `signal`'s abort,
+   * {@link IntuneTimeoutError} `ERR_INTUNE_TIMEOUT` for a `TimeoutError` reason, else the reason.
    */
-  async getToken(scope: string): Promise<string> {
+  async getToken(scope: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+    const signal = options.signal;
+    if (signal?.aborted) throw callerAbort(signal, WHAT);
     const hit = this.#cache.get(scope);
     if (hit && this.#now() < hit.renewAt) return hit.token;
-    let p = this.#pending.get(scope);
-    if (!p) {
-      p = this.#acquire(scope).finally(() => this.#pending.delete(scope));
-      this.#pending.set(scope, p);
+    let work = this.#pending.get(scope);
+    if (!work || work.abandoned) {
+      // An abandoned request is being cut: a new caller starts its own.
+      const started: SharedWork<string> = new SharedWork(
+        (s) => this.#acquire(scope, s),
+        () => {
+          if (this.#pending.get(scope) === started) this.#pending.delete(scope);
+        },
+      );
+      this.#pending.set(scope, started);
+      work = started;
     }
-    return p;
+    try {
+      return await work.wait(signal);
+    } catch (e) {
+      if (signal?.aborted) throw callerAbort(signal, WHAT);
+      throw e;
+    }
   }
 
   /** Drops the cached token of `scope` (after a 401 from the API it was for). */
@@ -156,12 +177,13 @@ export class EntraTokenProvider {
     this.#cache.delete(scope);
   }
 
-  async #acquire(scope: string): Promise<string> {
+  /** The token request with its retries; `signal` (the shared request's own) cuts the attempt or the wait. */
+  async #acquire(scope: string, signal: AbortSignal): Promise<string> {
     const retries = this.#o.retries ?? 1;
-    const wait = { timeoutMs: this.#o.timeoutMs ?? 10_000, sleep: this.#o.sleep ?? defaultSleep };
+    const wait = { timeoutMs: this.#o.timeoutMs ?? 10_000, sleep: this.#o.sleep ?? defaultSleep, signal };
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.#request(scope);
+        return await this.#request(scope, signal);
       } catch (e) {
         if (attempt >= retries || !isRetryable(e)) throw e;
         await waitBeforeRetry(e, attempt + 1, wait);
@@ -169,7 +191,7 @@ export class EntraTokenProvider {
     }
   }
 
-  async #request(scope: string): Promise<string> {
+  async #request(scope: string, signal: AbortSignal): Promise<string> {
     const form = new URLSearchParams({ client_id: this.#o.clientId, scope, grant_type: "client_credentials" });
     const cred = this.#o.credential;
     if ("clientSecret" in cred) form.set("client_secret", cred.clientSecret);
@@ -187,7 +209,8 @@ export class EntraTokenProvider {
         headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json", "client-request-id": randomUuid() },
         body: form.toString(),
         timeoutMs: this.#o.timeoutMs ?? 10_000,
-        what: "Entra ID token endpoint",
+        what: WHAT,
+        signal,
         now: this.#o.now,
       });
     } catch (e) {

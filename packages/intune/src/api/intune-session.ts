@@ -14,7 +14,6 @@ import { EntraTokenProvider, type EntraCredential } from "./entra-token.js";
 import { callJson, isRetryable, type Fetch } from "./http.js";
 import { GRAPH_SCOPE, IntuneServiceLocator } from "./service-locator.js";
 import { TIMER_MS, configFunction, configNumber, configUrl } from "../lib/options.js";
-import { abortable } from "@scep/core/internal";
 import { callerAbort, defaultSleep, waitBeforeRetry, type Sleep } from "../lib/retry-wait.js";
 
 /**
@@ -66,8 +65,9 @@ export interface IntuneCallOptions {
   /**
    * Ends the call: the HTTP attempt under way, or the wait before a retry (its timer cleared), at once. The call
    * rejects with {@link IntuneTimeoutError} `ERR_INTUNE_TIMEOUT` when the reason is a `TimeoutError` (as
-   * `AbortSignal.timeout(ms)` gives), else with the signal's reason. A shared token request or discovery that
-   * other calls wait on is not cut short; only this call stops waiting for it.
+   * `AbortSignal.timeout(ms)` gives), else with the signal's reason. A token request or discovery shared with
+   * other calls goes on while another call still waits for it; once none does, it is cut too (its HTTP request,
+   * timeout timer and retry wait end), so an abandoned call keeps no socket or timer alive.
    */
   signal?: AbortSignal;
 }
@@ -158,9 +158,10 @@ export class IntuneApiSession {
       if (signal?.aborted) throw callerAbort(signal, call.what);
       const activityId = randomUuid();
       try {
-        // Discovery and tokens are shared with concurrent calls: this call stops waiting at its abort, they go on.
-        const base = await abortable(this.#locator.locate(call.service), signal);
-        const token = await abortable(this.#tokens.getToken(this.#intuneScope), signal);
+        // Discovery and tokens are shared with concurrent calls: this call stops waiting at its abort; they are cut
+        // only when no call waits for them any more.
+        const base = await this.#locator.locate(call.service, signal);
+        const token = await this.#tokens.getToken(this.#intuneScope, signal ? { signal } : {});
         const answer = await callJson({
           fetch: this.#fetch,
           method: "POST",

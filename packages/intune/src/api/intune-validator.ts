@@ -10,10 +10,12 @@ import { sha1Hex } from "../lib/node-crypto.js";
 import type { ChallengeValidator, ValidationInput, ValidatorVerdict } from "../verdict.js";
 import { INTUNE_FAIL_INFO, UNAVAILABLE_REASON, UNKNOWN_CODE_REASON, type IntuneResultCode } from "./error-codes.js";
 import { IntuneScepClient, type IntuneScepClientOptions, type ScepActionResult } from "./intune-client.js";
+import type { IntuneCallOptions } from "./intune-session.js";
 import { MemoryRateLimiter, checkLimit, type RateLimit, type RateLimiter } from "../stores/rate-limiter.js";
 import { checkTtl, type ReplayCache } from "../stores/replay-cache.js";
 import { Spent } from "../stores/spent.js";
 import { configFunction } from "../lib/options.js";
+import { abortable } from "@scep/core/internal";
 
 /**
  * Options of {@link IntuneValidator}: the client's, plus an error sink.
@@ -74,6 +76,12 @@ export interface IntuneConfirmContext {
   certificate: Certificate;
   /** What the challenge validator passed on; the hook acts only on enrollments this validator accepted. */
   challengeData?: unknown;
+  /**
+   * Ends the wait for successNotification (optional; @scep/core's confirm context has none, so a server adds its own:
+   * `confirm: (ctx) => hook({ ...ctx, signal: AbortSignal.timeout(20_000) })`): at its abort the hook answers as for a
+   * notification that failed (a veto, or ok with `deliverWhenNotificationFails`).
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -88,7 +96,7 @@ export type IntuneConfirmResult = { ok: true } | { ok: false; reason: string; fa
  *
  * @group Intune API
  */
-export type IssueHookLike<C extends { transactionId: string; csr: CertificationRequest; challengeData?: unknown }, R> = (ctx: C) => Promise<R> | R;
+export type IssueHookLike<C extends { transactionId: string; csr: CertificationRequest; challengeData?: unknown; signal?: AbortSignal }, R> = (ctx: C) => Promise<R> | R;
 
 /**
  * Options of {@link IntuneValidator.confirmHook}.
@@ -107,6 +115,9 @@ export interface IntuneConfirmOptions {
   /** Certificate authority name sent with every notification. */
   certificateAuthority?: string;
 }
+
+/** The verdict when Intune cannot be asked (down, slow, garbage, or the caller's abort). */
+const unavailable = (): ValidatorVerdict => ({ ok: false, reason: UNAVAILABLE_REASON, failInfo: "badRequest", failInfoText: "Intune challenge validation is unavailable; try again later" });
 
 /** The reason of a refusal for a CSR whose subject does not parse (with a rate limit, which counts by subject). */
 const CSR_INVALID_REASON = "csr_invalid";
@@ -206,9 +217,10 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
    * refusal or an unavailable Intune, which are refusal verdicts (see the class). Rejects only with @scep/core's
    * `StoreUnavailableError` (`ERR_STORE_UNAVAILABLE`) when the replay cache or rate limiter is down.
    *
-   * `input.signal` (optional) ends the wait for Intune (the attempt under way, or the wait before a retry) at its
-   * abort: the verdict is then `intune_unavailable` (badRequest), nothing spent (not even when the abort comes as
-   * Intune's answer does). `onError` is told an abort whose
+   * `input.signal` (optional) ends the wait for Intune (the attempt under way, or the wait before a retry), and for
+   * the replay cache and rate limiter after Intune's yes, at its abort: the verdict is then `intune_unavailable`
+   * (badRequest), nothing spent (not even when the abort comes as Intune's or a store's answer does: what a store
+   * records after the abort is given back when it answers). `onError` is told an abort whose
    * reason is a `TimeoutError` (`AbortSignal.timeout(ms)`) as `IntuneTimeoutError` `ERR_INTUNE_TIMEOUT`; any
    * other abort, the caller's own decision, is not reported.
    *
@@ -239,27 +251,31 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
     } catch (e) {
       // The caller's own abort (not its deadline, which is ERR_INTUNE_TIMEOUT) is no failure to reach Intune: not reported.
       if (!(signal?.aborted && !isIntuneError(e))) this.#report(e, "validateRequest");
-      return { ok: false, reason: UNAVAILABLE_REASON, failInfo: "badRequest", failInfoText: "Intune challenge validation is unavailable; try again later" };
+      return unavailable();
     }
     // Aborted while Intune's answer came in: the caller will not use a verdict, so it would never release what an
     // acceptance spends (the transactionID, a rate-limit hit); spend nothing.
-    if (signal?.aborted) return { ok: false, reason: UNAVAILABLE_REASON, failInfo: "badRequest", failInfoText: "Intune challenge validation is unavailable; try again later" };
+    if (signal?.aborted) return unavailable();
     if (r.code === "Success") {
-      // Stores after Intune's yes, so refusals are never recorded; a store that is down throws (the server answers 503)
-      // and leaves nothing spent (Spent gives back the transactionID when the rate limiter then fails).
       const spent = new Spent();
-      if (this.#replay && !(await spent.insert(this.#replay, input.request.transactionId, this.#replayTtl))) {
-        return { ok: false, reason: "replay", failInfo: "badMessageCheck", failInfoText: "this transaction was validated before" };
+      const stores = this.#spend(spent, input, subject, r.activityId);
+      if (!signal) return stores;
+      let verdict: ValidatorVerdict;
+      try {
+        // A store that hangs does not hold an aborted validation either.
+        verdict = await abortable(stores, signal);
+      } catch (e) {
+        if (!signal.aborted) throw e;
+        // Cut while the stores were asked: what they record after all is given back when they answer (best effort).
+        void stores.then(() => spent.release()?.(), () => undefined).catch(() => undefined);
+        return unavailable();
       }
-      if (this.#limit && this.#limiter) {
-        const limit = this.#limit;
-        const hit = await spent.hit(this.#limiter, JSON.stringify([input.profile ?? "", subject]), limit);
-        if (!hit.allowed) return { ok: false, reason: "rate_limited", failInfo: "badRequest", failInfoText: `more than ${limit.max} enrollments of this subject in ${limit.windowMs / 1000} s` };
+      // Aborted as the stores answered: the caller will not use the verdict (nor release it), so give back what it spent.
+      if (signal.aborted) {
+        void spent.release()?.().catch(() => undefined);
+        return unavailable();
       }
-      const data = { intune: { activityId: r.activityId } };
-      // Gives back what this acceptance spent, for a request the server then fails (its resend is no replay).
-      const release = spent.release();
-      return release ? { ok: true, data, release } : { ok: true, data };
+      return verdict;
     }
     const failInfo: FailInfo | undefined = Object.hasOwn(INTUNE_FAIL_INFO, r.code) ? INTUNE_FAIL_INFO[r.code as Exclude<IntuneResultCode, "Success">] : undefined;
     if (!failInfo) return { ok: false, reason: UNKNOWN_CODE_REASON, failInfo: "badRequest", failInfoText: "Intune refused the challenge" };
@@ -267,17 +283,41 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
   }
 
   /**
+   * The store steps of an enrollment Intune accepted: after Intune's yes, so refusals are never recorded; a store
+   * that is down throws (the server answers 503) and leaves nothing spent (Spent gives back the transactionID when
+   * the rate limiter then fails).
+   */
+  async #spend(spent: Spent, input: ValidationInput, subject: string | undefined, activityId: string): Promise<ValidatorVerdict> {
+    if (this.#replay && !(await spent.insert(this.#replay, input.request.transactionId, this.#replayTtl))) {
+      return { ok: false, reason: "replay", failInfo: "badMessageCheck", failInfoText: "this transaction was validated before" };
+    }
+    if (this.#limit && this.#limiter) {
+      const limit = this.#limit;
+      const hit = await spent.hit(this.#limiter, JSON.stringify([input.profile ?? "", subject]), limit);
+      if (!hit.allowed) return { ok: false, reason: "rate_limited", failInfo: "badRequest", failInfoText: `more than ${limit.max} enrollments of this subject in ${limit.windowMs / 1000} s` };
+    }
+    const data = { intune: { activityId } };
+    // Gives back what this acceptance spent, for a request the server then fails (its resend is no replay).
+    const release = spent.release();
+    return release ? { ok: true, data, release } : { ok: true, data };
+  }
+
+  /**
    * Sends successNotification for an issued certificate: SHA-1 thumbprint
    * and serial (upper-case hex), expiry (ISO 8601 UTC) and issuer, read from
    * the certificate.
    *
+   * @param options `signal` (optional) ends the call, the HTTP attempt under way or the wait before a retry, at once
+   *   ({@link IntuneCallOptions}): an embedding app bounds the notification with it (`{ signal: AbortSignal.timeout(20_000) }`).
    * @throws `ERR_INTUNE_REJECTED` when Intune answers anything but Success; `ERR_INTUNE_TRANSPORT`,
    * `ERR_INTUNE_TIMEOUT`, `ERR_INTUNE_RESPONSE`, `ERR_INTUNE_AUTH`, `ERR_INTUNE_DISCOVERY` when it cannot be
-   * told. Either way the certificate must not be delivered.
+   * told; on `signal`'s abort, `ERR_INTUNE_TIMEOUT` for a `TimeoutError` reason, else the signal's reason. Either
+   * way the certificate must not be delivered.
    */
-  async notifySuccess(input: NotifySuccessInput): Promise<ScepActionResult> {
+  async notifySuccess(input: NotifySuccessInput, options: IntuneCallOptions = {}): Promise<ScepActionResult> {
     const cert = input.certificate instanceof Certificate ? input.certificate : Certificate.from(input.certificate);
-    return this.client.successNotification({
+    return this.client.successNotification(
+      {
       transactionId: input.transactionId,
       certificateRequest: input.csr,
       certificateThumbprint: sha1Hex(cert.der).toUpperCase(),
@@ -286,24 +326,29 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
       issuingCertificateAuthority: cert.issuer,
       ...(input.caConfiguration !== undefined ? { caConfiguration: input.caConfiguration } : {}),
       ...(input.certificateAuthority !== undefined ? { certificateAuthority: input.certificateAuthority } : {}),
-    });
+      },
+      options.signal ? { signal: options.signal } : {},
+    );
   }
 
   /**
    * Sends failureNotification when issuance failed after a successful validation.
    *
    * @param input `hResult` defaults to 0x80004005 (E_FAIL); `errorDescription` is cut to 255 characters (never put a secret in it).
+   * @param options `signal` (optional) ends the call at once, as for {@link IntuneValidator.notifySuccess}.
    * @throws the errors of {@link IntuneValidator.notifySuccess}.
    */
-  async notifyFailure(input: { transactionId: string; csr: Uint8Array; errorDescription: string; hResult?: number }): Promise<ScepActionResult> {
-    return this.client.failureNotification({ transactionId: input.transactionId, certificateRequest: input.csr, hResult: input.hResult ?? 0x80004005, errorDescription: input.errorDescription });
+  async notifyFailure(input: { transactionId: string; csr: Uint8Array; errorDescription: string; hResult?: number }, options: IntuneCallOptions = {}): Promise<ScepActionResult> {
+    return this.client.failureNotification({ transactionId: input.transactionId, certificateRequest: input.csr, hResult: input.hResult ?? 0x80004005, errorDescription: input.errorDescription }, options.signal ? { signal: options.signal } : {});
   }
 
   /**
    * A confirm hook for @scep/core's confirm phase (after the issue hook, before the SUCCESS CertRep): sends
    * successNotification for enrollments this validator accepted (others pass untouched). When Intune cannot be told
    * or answers anything but Success, the hook vetoes with reason `intune_notification_failed`: the device gets
-   * FAILURE and the profile's `onUndelivered` is told, so the issuer can revoke. Never throws.
+   * FAILURE and the profile's `onUndelivered` is told, so the issuer can revoke. Never throws. `ctx.signal`
+   * (optional) ends the wait for Intune at once, answered as a failed notification; `onError` is told an abort whose
+   * reason is a `TimeoutError` as `ERR_INTUNE_TIMEOUT`, any other abort (the caller's own decision) is not reported.
    *
    * @example
    * ```ts
@@ -314,17 +359,21 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
   confirmHook(options: IntuneConfirmOptions = {}): (ctx: IntuneConfirmContext) => Promise<IntuneConfirmResult> {
     return async (ctx) => {
       if (!validatedByIntune(ctx.challengeData)) return { ok: true };
+      const signal = ctx.signal;
       try {
-        await this.notifySuccess({
-          transactionId: ctx.transactionId,
-          csr: ctx.csr.der,
-          certificate: ctx.certificate,
-          ...(options.caConfiguration !== undefined ? { caConfiguration: options.caConfiguration } : {}),
-          ...(options.certificateAuthority !== undefined ? { certificateAuthority: options.certificateAuthority } : {}),
-        });
+        await this.notifySuccess(
+          {
+            transactionId: ctx.transactionId,
+            csr: ctx.csr.der,
+            certificate: ctx.certificate,
+            ...(options.caConfiguration !== undefined ? { caConfiguration: options.caConfiguration } : {}),
+            ...(options.certificateAuthority !== undefined ? { certificateAuthority: options.certificateAuthority } : {}),
+          },
+          signal ? { signal } : {},
+        );
         return { ok: true };
       } catch (e) {
-        this.#report(e, "successNotification");
+        this.#reportUnlessAborted(e, "successNotification", signal);
         if (options.deliverWhenNotificationFails) return { ok: true };
         return { ok: false, reason: "intune_notification_failed", failInfoText: "Intune did not acknowledge the issued certificate" };
       }
@@ -335,7 +384,8 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
    * Wraps an issue hook so that, for enrollments this validator accepted, an issuance that fails (the hook answers
    * `{ status: "FAILURE" }` or throws) sends failureNotification (HRESULT 0x80004005, the failInfoText or the error's
    * class as description; never the error message, which may hold details of the CA). The hook's answer or error is
-   * passed on unchanged; a failing notification is only reported to `onError`.
+   * passed on unchanged; a failing notification is only reported to `onError`. A `signal` in the context (optional;
+   * @scep/core's has none) ends the wait for that notification at once (reported as for `confirmHook`).
    *
    * @example
    * ```ts
@@ -347,7 +397,7 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
    * const profileIssue = intune.withFailureNotification(issue); // the profile's `issue`
    * ```
    */
-  withFailureNotification<C extends { transactionId: string; csr: CertificationRequest; challengeData?: unknown }, R>(issue: IssueHookLike<C, R>): (ctx: C) => Promise<R> {
+  withFailureNotification<C extends { transactionId: string; csr: CertificationRequest; challengeData?: unknown; signal?: AbortSignal }, R>(issue: IssueHookLike<C, R>): (ctx: C) => Promise<R> {
     return async (ctx) => {
       let result: R;
       try {
@@ -364,12 +414,18 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
     };
   }
 
-  async #notifyFailureQuietly(ctx: { transactionId: string; csr: CertificationRequest }, description: string): Promise<void> {
+  async #notifyFailureQuietly(ctx: { transactionId: string; csr: CertificationRequest; signal?: AbortSignal }, description: string): Promise<void> {
+    const signal = ctx.signal;
     try {
-      await this.notifyFailure({ transactionId: ctx.transactionId, csr: ctx.csr.der, errorDescription: description });
+      await this.notifyFailure({ transactionId: ctx.transactionId, csr: ctx.csr.der, errorDescription: description }, signal ? { signal } : {});
     } catch (e) {
-      this.#report(e, "failureNotification");
+      this.#reportUnlessAborted(e, "failureNotification", signal);
     }
+  }
+
+  /** Reports `e` unless it is the caller's own abort (a `TimeoutError` reason comes as ERR_INTUNE_TIMEOUT and is reported). */
+  #reportUnlessAborted(e: unknown, operation: "successNotification" | "failureNotification", signal: AbortSignal | undefined): void {
+    if (!(signal?.aborted && !isIntuneError(e))) this.#report(e, operation);
   }
 
   #report(e: unknown, operation: "validateRequest" | "successNotification" | "failureNotification"): void {

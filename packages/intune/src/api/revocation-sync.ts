@@ -9,7 +9,9 @@
  * @module
  */
 import { InvalidArgumentError, isScepError, numberOption, isStoreUnavailable, normalizeSerialNumber, sameName, type RevocationReason, type RevocationStore } from "@scep/core";
+import { abortable } from "@scep/core/internal";
 import { isIntuneError, type IntuneError } from "../errors.js";
+import { callerAbort } from "../lib/retry-wait.js";
 import { MAX_REVOCATION_REQUESTS, type IntuneRevocationClient, type IntuneRevocationRequest, type IntuneRevocationResult } from "./revocation-client.js";
 import { INTUNE_REVOCATION_CODES, isIntuneRevocationCode, isRetryableRevocationCode, type IntuneRevocationCode } from "./revocation-codes.js";
 
@@ -34,10 +36,13 @@ export type IntuneRevokeOutcome = "revoked" | "already_revoked" | "not_found" | 
 
 /**
  * The CA's action for one revocation request (for example {@link revocationStoreRevoker} over a @scep/core `RevocationStore`).
+ * {@link syncIntuneRevocations} passes `options.signal`: it aborts when the request's `revokeTimeoutMs` passes (a
+ * `TimeoutError` reason) or the round's `signal` aborts; the round no longer waits for the outcome then, so an action
+ * should not start a write after it (a write it does make anyway stays, and the next round sees it as already revoked).
  *
  * @group Intune API
  */
-export type IntuneRevoke = (request: IntuneRevocationRequest) => Promise<IntuneRevokeOutcome>;
+export type IntuneRevoke = (request: IntuneRevocationRequest, options?: { signal?: AbortSignal }) => Promise<IntuneRevokeOutcome>;
 
 /**
  * Options of {@link syncIntuneRevocations}.
@@ -67,6 +72,16 @@ export interface SyncIntuneRevocationsOptions {
    * goes on. An integer from 1 to 2 147 483 647 (ms; it runs on a timer), else InvalidArgumentError `ERR_INVALID_ARGUMENT`.
    */
   revokeTimeoutMs?: number;
+  /**
+   * Ends the round (a process shutting down, a deadline of the caller's own): the download, a `revoke` (through its
+   * own signal), the upload or a wait before a retry stop at once, their timers cleared and connections closed. The
+   * round then rejects: with {@link IntuneTimeoutError} `ERR_INTUNE_TIMEOUT` when the reason is a `TimeoutError` (as
+   * `AbortSignal.timeout(ms)` gives), else with the signal's reason (an `AbortError` `DOMException` for a bare
+   * `controller.abort()`). Nothing is uploaded after the abort: revocations already made stay in the store, and Intune
+   * sends every request of the round again in the next one (an already revoked certificate is then `already_revoked`,
+   * see `alreadyRevoked`). An upload that completed before the abort is kept: the round resolves with its summary.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -131,7 +146,9 @@ const MESSAGES: Record<string, string> = {
  *   `revokeTimeoutMs` or an `issuerName` that is not a distinguished name (`sameName` of @scep/core cannot read it, or
  *   it is empty); the download's errors (`ERR_INTUNE_AUTH`, `ERR_INTUNE_DISCOVERY`, `ERR_INTUNE_TRANSPORT`,
  *   `ERR_INTUNE_TIMEOUT`, `ERR_INTUNE_RESPONSE`), before anything is revoked. An upload failure is not thrown: it is
- *   the summary's `uploadError`.
+ *   the summary's `uploadError`. On `signal`'s abort, at once (whatever step the round is in): {@link IntuneTimeoutError}
+ *   `ERR_INTUNE_TIMEOUT` (`Intune revocation sync: the caller's deadline passed`) for a `TimeoutError` reason, else the
+ *   signal's reason; nothing is uploaded then (see {@link SyncIntuneRevocationsOptions.signal}).
  * @example
  * ```ts
  * import { MemoryRevocationStore } from "@scep/core";
@@ -160,15 +177,26 @@ export async function syncIntuneRevocations(options: SyncIntuneRevocationsOption
   // Our own name is checked before the download: one that cannot be compared would answer every request meant for this
   // CA issuer_mismatch (4004, not retried), so Intune would give up revoking those certificates.
   if (options.issuerName !== undefined) checkIssuerName(options.issuerName);
-  const requests = await options.client.downloadRevocationRequests({ maxRequests, ...(options.issuerName !== undefined ? { issuerName: options.issuerName } : {}) });
+  const signal = options.signal;
+  if (signal?.aborted) throw callerAbort(signal, SYNC);
+  let requests: IntuneRevocationRequest[];
+  try {
+    // Raced against the signal too: a client of the caller's own may not read it.
+    requests = await abortable(options.client.downloadRevocationRequests({ maxRequests, ...(options.issuerName !== undefined ? { issuerName: options.issuerName } : {}), ...(signal ? { signal } : {}) }), signal);
+  } catch (e) {
+    if (signal?.aborted) throw callerAbort(signal, SYNC);
+    throw e;
+  }
   const items: IntuneRevocationSyncItem[] = [];
   let issuerMismatches = 0;
   for (const request of requests) {
+    // Nothing answered after an abort: the round uploads nothing, so Intune sends every request again.
+    if (signal?.aborted) throw callerAbort(signal, SYNC);
     const otherIssuer = options.issuerName !== undefined && request.issuerName !== undefined && !sameIssuer(options.issuerName, request.issuerName);
     if (otherIssuer) issuerMismatches++;
     const { outcome, errorCode, errorMessage } = otherIssuer
       ? { outcome: "issuer_mismatch", errorCode: C.CertificateNotFoundError, errorMessage: MESSAGES["issuer_mismatch"]! }
-      : await answer(request, options, revokeTimeoutMs);
+      : await answer(request, options, revokeTimeoutMs, signal);
     const result: IntuneRevocationResult = { requestContext: request.requestContext, succeeded: errorCode === 0, errorCode, ...(errorMessage !== undefined ? { errorMessage } : {}) };
     items.push({ request, outcome, result });
   }
@@ -182,10 +210,13 @@ export async function syncIntuneRevocations(options: SyncIntuneRevocationsOption
     uploaded: false,
   };
   if (items.length === 0) return summary;
+  if (signal?.aborted) throw callerAbort(signal, SYNC);
   try {
-    await options.client.uploadRevocationResults(items.map((i) => i.result));
+    await abortable(options.client.uploadRevocationResults(items.map((i) => i.result), ...(signal ? [{ signal }] : [])), signal);
     summary.uploaded = true;
   } catch (e) {
+    // The caller's abort ends the round (its deadline too, which the client throws as ERR_INTUNE_TIMEOUT): not an uploadError.
+    if (signal?.aborted) throw callerAbort(signal, SYNC);
     if (!isIntuneError(e)) throw e;
     summary.uploadError = e;
   }
@@ -200,23 +231,42 @@ interface Answer {
 
 const C = INTUNE_REVOCATION_CODES;
 
-/** What `revoke` did with a request of this CA's issuer (or of no issuer named), as the result code to send. */
-async function answer(request: IntuneRevocationRequest, options: SyncIntuneRevocationsOptions, timeoutMs: number): Promise<Answer> {
+/**
+ * What `revoke` did with a request of this CA's issuer (or of no issuer named), as the result code to send.
+ *
+ * @throws on `round`'s abort, at once ({@link callerAbort}): the round ends, whatever `revoke` answers later.
+ */
+async function answer(request: IntuneRevocationRequest, options: SyncIntuneRevocationsOptions, timeoutMs: number, round: AbortSignal | undefined): Promise<Answer> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let outcome: unknown;
+  // The action's own signal: aborted at its timeout (the round goes on without its answer) or with the round.
+  const own = new AbortController();
+  const onRound = (): void => own.abort(round!.reason);
+  round?.addEventListener("abort", onRound, { once: true });
   try {
-    outcome = await Promise.race([
-      Promise.resolve().then(() => options.revoke(request)),
-      new Promise<typeof TIMEOUT>((resolve) => (timer = setTimeout(() => resolve(TIMEOUT), timeoutMs))),
+    const race = Promise.race([
+      Promise.resolve().then(() => options.revoke(request, { signal: own.signal })),
+      new Promise<typeof TIMEOUT>(
+        (resolve) =>
+          (timer = setTimeout(() => {
+            resolve(TIMEOUT);
+            own.abort(new DOMException(`revocation did not complete within ${timeoutMs} ms`, "TimeoutError"));
+          }, timeoutMs)),
+      ),
     ]);
+    outcome = await abortable(race, round);
   } catch (e) {
+    if (round?.aborted) throw callerAbort(round, SYNC);
     if (isStoreUnavailable(e)) return { outcome: "store_unavailable", errorCode: C.ServiceUnavailableException, errorMessage: MESSAGES["store_unavailable"]! };
     if (isScepError(e) && e.code === "ERR_INVALID_ARGUMENT") return { outcome: "invalid_serial", errorCode: C.ParameterDataInvalidError, errorMessage: MESSAGES["invalid_serial"]! };
     // The class name only: an error's message may name internal hosts or paths.
     return { outcome: "revoke_failed", errorCode: C.RetryableServiceException, errorMessage: `revocation failed: ${e instanceof Error ? e.name : typeof e}` };
   } finally {
     clearTimeout(timer);
+    round?.removeEventListener("abort", onRound);
   }
+  // Aborted as the action answered: the round ends all the same (it uploads nothing).
+  if (round?.aborted) throw callerAbort(round, SYNC);
   switch (outcome) {
     case TIMEOUT:
       return { outcome: "revoke_timeout", errorCode: C.RetryableServiceException, errorMessage: `revocation did not complete within ${timeoutMs} ms` };
@@ -238,6 +288,8 @@ async function answer(request: IntuneRevocationRequest, options: SyncIntuneRevoc
 }
 
 const TIMEOUT = Symbol("timeout");
+/** Names the round in the error of a `TimeoutError` abort. */
+const SYNC = "Intune revocation sync";
 
 /** Throws InvalidArgumentError unless `issuerName` is a distinguished name sameName reads (not empty). */
 function checkIssuerName(issuerName: string): void {
@@ -306,7 +358,7 @@ export interface RevocationStoreRevokerOptions {
  */
 export function revocationStoreRevoker(store: RevocationStore, options: RevocationStoreRevokerOptions = {}): IntuneRevoke {
   const reason = options.reason ?? "unspecified";
-  return async (request) => {
+  return async (request, call) => {
     let serialNumber: string;
     try {
       serialNumber = normalizeSerialNumber(request.serialNumber);
@@ -314,6 +366,8 @@ export function revocationStoreRevoker(store: RevocationStore, options: Revocati
       return "invalid_serial";
     }
     if (options.isIssued && !(await options.isIssued(serialNumber))) return "not_found";
+    // The sync stopped waiting (its timeout or the round's abort) while isIssued was asked: no write it would not report.
+    call?.signal?.throwIfAborted();
     const { created } = await store.revoke({ serialNumber, reason });
     return created ? "revoked" : "already_revoked";
   };

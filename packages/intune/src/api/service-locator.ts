@@ -10,6 +10,7 @@ import { IntuneDiscoveryError, IntuneTransportError } from "../errors.js";
 import { randomUuid } from "../lib/node-crypto.js";
 import type { EntraTokenProvider } from "./entra-token.js";
 import { asObject, callJson, type Fetch } from "./http.js";
+import { SharedWork } from "../lib/shared-work.js";
 
 /** Intune's well-known application ID. */
 export const INTUNE_APP_ID = "0000000a-0000-0000-c000-000000000000";
@@ -54,7 +55,7 @@ export interface ServiceLocatorOptions {
 export class IntuneServiceLocator {
   readonly #o: ServiceLocatorOptions;
   #map: Map<string, string> | undefined;
-  #pending: Promise<Map<string, string>> | undefined;
+  #pending: SharedWork<Map<string, string>> | undefined;
   /** Services the last answers left out: how many answers in a row (`from`: the last one), and until when (ms) Graph is not asked again. */
   readonly #missing = new Map<string, { misses: number; from: Map<string, string>; until: number }>();
 
@@ -63,13 +64,15 @@ export class IntuneServiceLocator {
   }
 
   /**
-   * The endpoint of `serviceName` (compared case-insensitively, as Microsoft's libraries do).
+   * The endpoint of `serviceName` (compared case-insensitively, as Microsoft's libraries do). `signal` (optional)
+   * ends this lookup's wait at once (rejecting with its reason); a discovery under way is cut when no lookup waits
+   * for it any more.
    *
    * @throws {@link IntuneDiscoveryError} `ERR_INTUNE_DISCOVERY` when Graph does not list it (or did not in its last
    * answers and the hold is not over: then without asking Graph) or answers garbage; the token and transport errors
    * of the calls it makes.
    */
-  async locate(serviceName: string): Promise<string> {
+  async locate(serviceName: string, signal?: AbortSignal): Promise<string> {
     const key = serviceName.toLowerCase();
     const held = this.#missing.get(key);
     if (held) {
@@ -79,7 +82,8 @@ export class IntuneServiceLocator {
         throw new IntuneDiscoveryError(`Graph listed no endpoint for ${serviceName} in its last ${held.misses} answers; asked again in ${Math.ceil(wait / 1000)} s (is the tenant licensed for Intune, and Application.Read.All consented?)`);
       }
     }
-    const map = this.#map ?? (await this.#refresh());
+    if (signal?.aborted) throw signal.reason;
+    const map = this.#map ?? (await this.#refresh(signal));
     const uri = map.get(key);
     if (!uri) {
       // An incomplete list (a tenant still being provisioned, a partial Graph answer) must not stick until restart.
@@ -105,13 +109,23 @@ export class IntuneServiceLocator {
     this.#map = undefined;
   }
 
-  #refresh(): Promise<Map<string, string>> {
-    this.#pending ??= this.#discover().finally(() => (this.#pending = undefined));
-    return this.#pending;
+  #refresh(signal: AbortSignal | undefined): Promise<Map<string, string>> {
+    // An abandoned discovery is being cut: a new lookup starts its own.
+    if (!this.#pending || this.#pending.abandoned) {
+      const started: SharedWork<Map<string, string>> = new SharedWork(
+        (s) => this.#discover(s),
+        () => {
+          if (this.#pending === started) this.#pending = undefined;
+        },
+      );
+      this.#pending = started;
+    }
+    return this.#pending.wait(signal);
   }
 
-  async #discover(): Promise<Map<string, string>> {
-    const token = await this.#o.tokens.getToken(this.#o.graphScope);
+  /** One Graph discovery; `signal` (the shared discovery's own) cuts its token wait and its request. */
+  async #discover(signal: AbortSignal): Promise<Map<string, string>> {
+    const token = await this.#o.tokens.getToken(this.#o.graphScope, { signal });
     const url = `${this.#o.graphBaseUrl.replace(/\/+$/, "")}/v1.0/servicePrincipals/appId=${INTUNE_APP_ID}/endpoints`;
     let answer;
     try {
@@ -122,6 +136,7 @@ export class IntuneServiceLocator {
         headers: { authorization: `Bearer ${token}`, accept: "application/json", "client-request-id": randomUuid() },
         timeoutMs: this.#o.timeoutMs,
         what: "Graph endpoint discovery",
+        signal,
         now: this.#o.now,
       });
     } catch (e) {

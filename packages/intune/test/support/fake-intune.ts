@@ -69,6 +69,8 @@ export interface FakeIntune {
   pendingRevocations: FakeRevocationRequest[];
   /** Milliseconds every ScepActions call waits before it is answered (default 0): a far-away Intune, for benchmarks. */
   delayMs: number;
+  /** Requests held open unanswered (`hang`, `trickleMs`) whose connection the client has not closed yet, by kind. */
+  open(kind?: Kind): number;
   close(): Promise<void>;
 }
 
@@ -103,6 +105,7 @@ export async function startFakeIntune(): Promise<FakeIntune> {
   const queues = new Map<Kind, Behaviour[]>();
   const issued: { scope: string; token: string }[] = [];
   const hanging = new Set<ServerResponse>();
+  const held = new Map<ServerResponse, Kind>();
   let tokenCounter = 0;
   const fake: FakeIntune = {
     base: "",
@@ -113,6 +116,7 @@ export async function startFakeIntune(): Promise<FakeIntune> {
     pendingRevocations: [],
     issued,
     delayMs: 0,
+    open: (kind) => [...held.values()].filter((k) => kind === undefined || k === kind).length,
     close: () =>
       new Promise<void>((resolve) => {
         for (const res of hanging) res.destroy();
@@ -167,6 +171,10 @@ export async function startFakeIntune(): Promise<FakeIntune> {
     const answer = (kind: Kind, body: string): void => {
       const queue = queues.get(kind);
       const b = queue && queue.length > 0 ? queue.shift()! : defaultAnswer(kind, body);
+      if ("hang" in b || "trickleMs" in b) {
+        held.set(res, kind);
+        res.once("close", () => held.delete(res));
+      }
       if ("hang" in b) {
         hanging.add(res);
         return;
