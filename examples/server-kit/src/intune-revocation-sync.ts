@@ -12,7 +12,12 @@ import type { RevocationSync } from "./profiles.js";
  * (never a secret). Calls `onRevoked()` (the kit re-signs the CA's CRL) before that line when the round revoked something. The
  * timer does not keep the process alive.
  *
- * @returns `stop()`: no more rounds; resolves once a round in progress has ended.
+ * A round that ended without revoking anything new but found certificates already revoked (the state after a round
+ * that revoked and was then cut, or whose CRL signing failed) has the CRL re-signed too: `onRevoked` signs a new CRL
+ * only when the revocations changed.
+ *
+ * @returns `stop()`: no more rounds; a round in progress is aborted (its calls to Intune cut, what it revoked kept)
+ *   and `stop` resolves once it has ended.
  */
 export function scheduleRevocationSync(
   sync: RevocationSync,
@@ -22,18 +27,22 @@ export function scheduleRevocationSync(
 ): { stop(): Promise<void> } {
   let running: Promise<void> | undefined;
   let stopped = false;
+  const stopping = new AbortController();
   const round = async (): Promise<void> => {
     try {
-      const s = await sync.round();
+      const s = await sync.round(stopping.signal);
       if (s.downloaded > 0) {
         const revoked = s.items.filter((i) => i.outcome === "revoked").map((i) => i.request.serialNumber);
-        if (revoked.length > 0) await onRevoked(); // the CRL names them before the line says so
+        // The CRL names them before the line says so; "already_revoked" too, as a cut round may have revoked them
+        // without a CRL after.
+        if (s.items.some((i) => i.outcome === "revoked" || i.outcome === "already_revoked")) await onRevoked();
         // issuerMismatches: requests of another issuer name (4004 without revoking); all of them means the profile's
         // CA subject is not the name Intune recorded.
         log({ type: "intune-revocation-sync", profile, downloaded: s.downloaded, succeeded: s.succeeded, failed: s.failed, retryable: s.retryable, issuerMismatches: s.issuerMismatches, uploaded: s.uploaded, revoked });
       }
       if (s.uploadError) log({ type: "intune-error", profile, operation: "uploadRevocationResults", code: s.uploadError.code, message: s.uploadError.message });
     } catch (e) {
+      if (stopping.signal.aborted) return; // shutdown cut the round: nothing to report
       if (isIntuneError(e)) log({ type: "intune-error", profile, operation: "revocationSync", code: e.code, message: e.message });
       else log({ type: "intune-error", profile, operation: "revocationSync", code: (e as { code?: string })?.code ?? "ERR_UNEXPECTED", message: (e as Error)?.message?.split("\n", 1)[0] ?? String(e) });
     }
@@ -51,6 +60,7 @@ export function scheduleRevocationSync(
       stopped = true;
       clearTimeout(first);
       clearInterval(timer);
+      stopping.abort();
       await running;
     },
   };

@@ -45,8 +45,11 @@ export interface RevocationSync {
   everyMs: number;
   /** The CA whose revocation store the round writes to (its CRL is re-signed after a round that revoked). */
   ca: FileCa;
-  /** One round: download, revoke in the CA's store, upload. Rejects with the download's typed error. */
-  round(): Promise<IntuneRevocationSyncSummary>;
+  /**
+   * One round: download, revoke in the CA's store, upload. Rejects with the download's typed error, or with `signal`'s
+   * reason once it aborts (shutdown: the calls under way are cut, what was revoked stays, the next round redoes the rest).
+   */
+  round(signal?: AbortSignal): Promise<IntuneRevocationSyncSummary>;
 }
 
 /** What {@link buildProfile} needs from the kit. */
@@ -256,7 +259,7 @@ export async function buildProfile(
           ca,
           // alreadyRevoked "succeeded": every worker and replica runs the sync, and a round after a failed upload gets
           // the same requests again; an entry already on the CRL is the state Intune asked for, not a conflict.
-          round: () => syncIntuneRevocations({ client, issuerName, revoke, maxRequests: 500, alreadyRevoked: "succeeded" }),
+          round: (signal) => syncIntuneRevocations({ client, issuerName, revoke, maxRequests: 500, alreadyRevoked: "succeeded", ...(signal ? { signal } : {}) }),
         };
       }
       break;
