@@ -14,7 +14,7 @@
  * @module
  */
 import { TransportError, parseGetCaCertResponse } from "@scep/core";
-import { readCapped } from "@scep/core/internal";
+import { capsTextIsMarkup, readCapped } from "@scep/core/internal";
 import { CHECK_PATH, CliError, ExitCode } from "./exit.js";
 import { printable } from "./printable.js";
 
@@ -64,9 +64,9 @@ export const MAX_REPLY_BYTES = 32 * 1024 * 1024;
 /** Content types no GetCACaps reply comes as (a page, JSON, a certificate or CRL); text/html is judged by its body. */
 const NOT_CAPS_TYPE = /json|xml|pkix|x509|pkcs7/i;
 
-/** Whether a GetCACaps body is markup (an HTML or XML page), which no capability keyword is: it opens with `<`. */
+/** Whether a GetCACaps body is markup (an HTML or XML page), which no capability keyword is (@scep/core's check). */
 function opensWithMarkup(body: Uint8Array): boolean {
-  return /^[\s\ufeff]*</.test(new TextDecoder().decode(body.subarray(0, 1024)));
+  return capsTextIsMarkup(new TextDecoder().decode(body.subarray(0, 1024)));
 }
 
 /**

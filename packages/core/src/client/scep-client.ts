@@ -14,7 +14,7 @@ import type { ContentCipher, DigestAlgorithm } from "../algorithms.js";
 import type { LocalKey } from "../keys/key.js";
 import { Certificate } from "../x509/certificate.js";
 import { CertificationRequest } from "../x509/certification-request.js";
-import { type CaCaps, parseCaCaps } from "../message/ca-caps.js";
+import { type CaCaps, capsTextIsMarkup, parseCaCaps } from "../message/ca-caps.js";
 import { PKI_MESSAGE_CONTENT_TYPE, parseGetCaCertResponse } from "../message/ca-cert.js";
 import { selectIssuerName, selectRecipient } from "../message/certificate-roles.js";
 import { type BuiltRequest, buildCertPoll, buildPkcsReq } from "./requests.js";
@@ -229,7 +229,7 @@ export class ScepClient {
     const { body, contentType } = await this.#request("GetCACaps", this.#caIdentifier === undefined ? {} : { message: this.#caIdentifier });
     const text = new TextDecoder().decode(body);
     // No capability keyword starts with `<`: such a body is a page, and its words (a page may well say "AES") are no caps.
-    if (/^[\s\ufeff]*</.test(text)) throw notCaCaps(body, contentType);
+    if (capsTextIsMarkup(text)) throw notCaCaps(body, contentType);
     return parseCaCaps(text);
   }
 

@@ -13,3 +13,4 @@ export { postFollowingRedirects, POST_REDIRECT_STATUSES, MAX_POST_REDIRECTS } fr
 export { parseRetryAfter, retryAfterDelaySeconds, MAX_RETRY_AFTER_SECONDS } from "../lib/retry-after.js";
 export { signedDataHoldsNoCertificate } from "../message/ca-cert.js";
 export { isFailInfo } from "../message/types.js";
+export { capsTextIsMarkup } from "../message/ca-caps.js";

@@ -42,6 +42,20 @@ export interface CaCaps {
 }
 
 /**
+ * Whether a GetCACaps body is markup (an HTML or XML page: a gateway's login or error page, a URL that is no SCEP
+ * endpoint), never capabilities: its first character, after a byte-order mark and white space, is `<`. RFC 8894
+ * §3.5.2 caps are keywords, one per line, and none starts with `<`. Judged by the body, not the Content-Type, which
+ * old CAs set to anything (real caps come as text/html too). Internal: exported through `@scep/core/internal` for
+ * the client, @scep/proxy and the CLI.
+ *
+ * @param text the body as text (or its first kilobyte: only the start is looked at)
+ * @internal
+ */
+export function capsTextIsMarkup(text: string): boolean {
+  return /^[\ufeff\s]*</.test(text);
+}
+
+/**
  * Parses a GetCACaps body (RFC 8894 §3.5.2: one capability per line, LF or CRLF). Blank lines are ignored, and so
  * are the separators some servers put between capabilities instead: spaces, tabs, commas, semicolons and NULs (no
  * capability name holds one), so `"AES, POSTPKIOperation"` reads as two capabilities, not one unknown one.

@@ -1,4 +1,5 @@
 // Text limits and checks shared by the identifier, the CA registry, the upstream and the challenge sources.
+import { capsTextIsMarkup } from "@scep/core/internal";
 
 /** C0 controls and DEL (not C1: U+0080–U+009F are legal in a UTF8String challenge or a name). */
 export const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
@@ -12,14 +13,10 @@ export const MAX_CHALLENGE_CHARS = 255;
 // Two HTML detectors, different on purpose: what may legitimately open with `<` differs between the two answers.
 
 /**
- * Whether a GetCACaps body opens with markup (HTML or XML): its first character, after a byte-order mark and white
- * space, is `<`. Any tag counts, not only `<html`: RFC 8894 §3.5.2 caps are keywords, one per line, and none starts
- * with `<`, so such a body is a gateway's login or error page (or a URL that is no SCEP endpoint), never caps.
- * Judged by the body, not the Content-Type, which old CAs set to anything.
+ * Whether a GetCACaps body opens with markup (HTML or XML): @scep/core's check ({@link capsTextIsMarkup}), the one the
+ * client uses. Any tag counts, not only `<html`: caps never start with `<`.
  */
-export function opensWithMarkup(capsText: string): boolean {
-  return /^[\ufeff\s]*</.test(capsText);
-}
+export const opensWithMarkup: (capsText: string) => boolean = capsTextIsMarkup;
 
 /**
  * Whether a challenge webhook's 200 answer is an HTML document: it opens, after optional white space, with
