@@ -28,7 +28,7 @@ import { answerNotReadyYet, sendPlain } from "./probes.js";
 import { errorFields } from "./store-unavailable.js";
 import { listenFailure, type ListenOptionNames } from "./listen-failure.js";
 import { fileErrorReason } from "./file-error.js";
-import { createFileOnce } from "./create-file-once.js";
+import { publishFileExclusive } from "@scep-examples/embedded-ca/durable-fs";
 import { lockDataDir, storeIdentity, type DataDirLock } from "./data-dir-lock.js";
 export { listenFailure } from "./listen-failure.js";
 
@@ -115,7 +115,7 @@ async function loadChallenge(config: ServerConfig, dataDir: string): Promise<{ c
   try {
     // Only the first start creates it, whole (temporary file, then link: a crash or a full disk leaves no empty
     // challenge behind); later starts (and a concurrent one) read the same secret.
-    generated = await createFileOnce(file, randomBytes(16).toString("hex") + "\n", 0o600);
+    generated = await publishFileExclusive(file, randomBytes(16).toString("hex") + "\n", 0o600);
   } catch (e) {
     throw new ConfigError(`cannot create ${file}: ${fileErrorReason(e)} (check --data-dir, or set SCEP_CHALLENGE)`, { showUsage: false });
   }

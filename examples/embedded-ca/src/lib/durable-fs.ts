@@ -119,7 +119,9 @@ export async function removeLeftoverTemps(dir: string): Promise<number> {
 /**
  * Atomically creates `path` with `data` unless it already exists
  * ("write temp + fsync + link"): readers see either no file or the complete
- * file, and when several writers race exactly one wins. Returns whether this
+ * file, and when several writers race exactly one wins. On a file system
+ * without hard links (link(2) answers EPERM, ENOTSUP…) `path` is created in
+ * place (`wx`) instead, and removed again when writing it fails. Returns whether this
  * call created the file. A failure leaves no temporary file (a crash may: see
  * {@link removeLeftoverTemps}). `durable: false` skips the two fsyncs (of the
  * file and of the directory): still whole or absent after a process crash or
@@ -134,16 +136,49 @@ export async function publishFileExclusive(
 ): Promise<boolean> {
   const durable = options.durable ?? true;
   const temp = await writeTemp(path, data, mode, durable);
+  let inPlace = false;
   try {
     await link(temp, path);
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code ?? "";
+    if (code === "EEXIST") return false;
+    if (!NO_HARD_LINKS.has(code)) throw error;
+    inPlace = true;
   } finally {
     await unlink(temp);
     if (durable) await fsyncDirectory(dirname(path));
   }
+  return inPlace && createInPlace(path, data, mode, durable);
+}
+
+/** What link(2) answers on a file system without hard links (some FUSE and network mounts). */
+const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
+
+/**
+ * {@link publishFileExclusive} without hard links: `path` created in place (`wx`: false when it exists), and removed
+ * again when writing it fails (a full disk), so a failed write still leaves nothing; only a crash between the two can
+ * leave a part of it there.
+ */
+async function createInPlace(path: string, data: string | Uint8Array, mode: number, durable: boolean): Promise<boolean> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, "wx", mode);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  }
+  try {
+    await handle.writeFile(data);
+    if (durable) await handle.sync();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await unlink(path).catch(() => undefined);
+    throw error;
+  }
+  await handle.close();
+  if (durable) await fsyncDirectory(dirname(path));
+  return true;
 }
 
 /**

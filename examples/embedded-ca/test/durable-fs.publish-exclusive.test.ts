@@ -1,12 +1,13 @@
 /**
- * createFileOnce (the generated challenge's writer): creates a file whole, with its mode, never over an existing one;
- * of several callers at once exactly one creates it; on a file system without hard links it is created in place.
+ * publishFileExclusive (the CA's key and certificate on first start, the certificate copies, and the example servers'
+ * generated challenge): creates a file whole, with its mode, never over an existing one; of several callers at once
+ * exactly one creates it; on a file system without hard links it is created in place.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { createFileOnce } from "../src/create-file-once.js";
+import { publishFileExclusive } from "../src/lib/durable-fs.js";
 
 // link(2) as the file system answers it; `refuse` set: as one without hard links answers.
 const linkMode = vi.hoisted(() => ({ refuse: undefined as string | undefined }));
@@ -21,7 +22,7 @@ vi.mock("node:fs/promises", async (importOriginal) => {
   };
 });
 
-const tmp = mkdtempSync(join(tmpdir(), "scep-create-once-"));
+const tmp = mkdtempSync(join(tmpdir(), "scep-publish-exclusive-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 afterEach(() => (linkMode.refuse = undefined));
 let n = 0;
@@ -32,10 +33,10 @@ const freshDir = (): string => {
   return dir;
 };
 
-describe("createFileOnce", () => {
+describe("publishFileExclusive", () => {
   it("creates the file whole with its mode, and leaves no temporary file", async () => {
     const dir = freshDir();
-    expect(await createFileOnce(join(dir, "challenge"), "secret\n", 0o600)).toBe(true);
+    expect(await publishFileExclusive(join(dir, "challenge"), "secret\n", 0o600)).toBe(true);
     expect(readFileSync(join(dir, "challenge"), "utf8")).toBe("secret\n");
     expect(statSync(join(dir, "challenge")).mode & 0o777).toBe(0o600);
     expect(readdirSync(dir)).toEqual(["challenge"]);
@@ -44,14 +45,14 @@ describe("createFileOnce", () => {
   it("keeps an existing file as it is (false)", async () => {
     const dir = freshDir();
     writeFileSync(join(dir, "challenge"), "earlier\n", { mode: 0o600 });
-    expect(await createFileOnce(join(dir, "challenge"), "later\n", 0o600)).toBe(false);
+    expect(await publishFileExclusive(join(dir, "challenge"), "later\n", 0o600)).toBe(false);
     expect(readFileSync(join(dir, "challenge"), "utf8")).toBe("earlier\n");
     expect(readdirSync(dir)).toEqual(["challenge"]);
   });
 
   it("of 8 callers at once, exactly one creates it, and the file is that one's", async () => {
     const dir = freshDir();
-    const created = await Promise.all(Array.from({ length: 8 }, (_, i) => createFileOnce(join(dir, "challenge"), `secret-${i}\n`, 0o600)));
+    const created = await Promise.all(Array.from({ length: 8 }, (_, i) => publishFileExclusive(join(dir, "challenge"), `secret-${i}\n`, 0o600)));
     expect(created.filter(Boolean)).toHaveLength(1);
     expect(readFileSync(join(dir, "challenge"), "utf8")).toBe(`secret-${created.indexOf(true)}\n`);
     expect(readdirSync(dir)).toEqual(["challenge"]);
@@ -60,9 +61,9 @@ describe("createFileOnce", () => {
   it.each(["EPERM", "ENOTSUP"])("without hard links (link: %s) creates it in place, and still keeps an existing one", async (code) => {
     linkMode.refuse = code;
     const dir = freshDir();
-    expect(await createFileOnce(join(dir, "challenge"), "secret\n", 0o600)).toBe(true);
+    expect(await publishFileExclusive(join(dir, "challenge"), "secret\n", 0o600)).toBe(true);
     expect([readFileSync(join(dir, "challenge"), "utf8"), statSync(join(dir, "challenge")).mode & 0o777]).toEqual(["secret\n", 0o600]);
-    expect(await createFileOnce(join(dir, "challenge"), "later\n", 0o600)).toBe(false);
+    expect(await publishFileExclusive(join(dir, "challenge"), "later\n", 0o600)).toBe(false);
     expect(readFileSync(join(dir, "challenge"), "utf8")).toBe("secret\n");
     expect(readdirSync(dir)).toEqual(["challenge"]);
   });
