@@ -96,6 +96,20 @@ end
 `;
 
 /**
+ * Lua: `cover(key)`, keeps an index key (a status index, the expiry index) at least as long as the record KEYS[1] it
+ * lists: its TTL extended to the record's PTTL ({@link EXTEND}, never shortened), read in the same script, so the key
+ * never ends first. `TRANSITION` and `UNTRANSITION` run it on each index key that lists the record once they have
+ * written, whatever the statuses: a record's `expiresAt` and TTL move with its status and without it (a claim renewal,
+ * ISSUING→ISSUING). A record without a TTL (`PERSIST` by hand: the store always sets one) leaves the key's TTL as it is.
+ */
+const COVER = `
+local function cover(key)
+  local t = redis.call('PTTL', KEYS[1])
+  if t >= 0 then extend(key, math.max(t, 1)) end
+end
+`;
+
+/**
  * create: refuse over a live PENDING/ISSUING record (live by ARGV[1], the store's clock), else replace it whole.
  * KEYS[1] record, KEYS[2..5] status indexes, KEYS[6] expiry index.
  * ARGV[1] now, ARGV[2] ttl, ARGV[3] createdAt, ARGV[4] expiresAt,
@@ -142,8 +156,11 @@ return 1
  * ARGV[5] new expiresAt or '' (checked; the record's field comes with the pairs), ARGV[6] the expected updatedAt (ms)
  * or '', ARGV[7..] field/value pairs (the caller's `writer` tag among them).
  * With a new ttl the record expires that long after Redis's clock, and the expiry index scores it by that same time
- * ({@link EXPIRE_AT}). Numbers (its own, and the record's expiresAt and createdAt, which it compares
- * and writes to an index) are checked before the first write: `CORRUPT` for a record this package did not write, and
+ * ({@link EXPIRE_AT}). The new status index lists the record (again, when the status stays: an index key an earlier
+ * version let expire gets its entry back), and it and, with a new ttl, the expiry index are extended to the record's
+ * TTL ({@link COVER}), whatever the statuses: a claim renewal (ISSUING→ISSUING, a later expiresAt) kept the ISSUING
+ * index's TTL, which then expired under a live claim. Numbers (its own, and the record's expiresAt and createdAt,
+ * which it compares and writes to an index) are checked before the first write: `CORRUPT` for a record this package did not write, and
  * for an index key of another type ({@link INDEXES}; after the compare-and-set, so a miss still answers nil).
  * Before writing, keeps what it overwrites in the field `prior` (MessagePack: the record's PTTL, then each
  * written field's name and old value, false when it was absent), for `UNTRANSITION`.
@@ -151,7 +168,7 @@ return 1
  */
 export const TRANSITION = script(
   "transition",
-  `${EXTEND}${REDIS_MS}${EXPIRE_AT}${MS}${INDEXES}
+  `${EXTEND}${COVER}${REDIS_MS}${EXPIRE_AT}${MS}${INDEXES}
 if not ms(ARGV[1]) or (ARGV[4] ~= '' and not (ttl(ARGV[4]) and ms(ARGV[5]))) then return redis.error_reply('ERR transition: a time argument is not a number') end
 local cur = redis.call('HMGET', KEYS[1], 'status', 'expiresAt', 'createdAt', 'updatedAt')
 if cur[1] ~= ARGV[2] then return false end
@@ -167,13 +184,11 @@ end
 redis.call('HSET', KEYS[1], 'prior', cmsgpack.pack(prior), unpack(ARGV, 7))
 if ARGV[4] ~= '' then
   redis.call('ZADD', KEYS[4], expireAt(KEYS[1], ARGV[4], redisMs()), ARGV[3])
-  extend(KEYS[4], ARGV[4])
+  cover(KEYS[4])
 end
-if KEYS[2] ~= KEYS[3] then
-  redis.call('ZREM', KEYS[2], ARGV[3])
-  redis.call('ZADD', KEYS[3], cur[3], ARGV[3])
-  extend(KEYS[3], redis.call('PTTL', KEYS[1]))
-end
+if KEYS[2] ~= KEYS[3] then redis.call('ZREM', KEYS[2], ARGV[3]) end
+redis.call('ZADD', KEYS[3], cur[3], ARGV[3])
+cover(KEYS[3])
 return redis.call('HGETALL', KEYS[1])
 `,
 );
@@ -204,14 +219,19 @@ return 1
  * transition changed.
  * KEYS[1] record, KEYS[2] index of \`from\`, KEYS[3] index of the transition's new status, KEYS[4] expiry index.
  * ARGV[1] the transition's tag, ARGV[2] transactionID.
- * The TTL put back runs from Redis's clock, and the expiry index scores the record by its end ({@link EXPIRE_AT}).
+ * The TTL put back runs from Redis's clock (so the record ends later than it did before the transition, by the time
+ * between the two), and the expiry index scores the record by its end ({@link EXPIRE_AT}); that index and the status
+ * index put back are extended to it ({@link COVER}), whatever the statuses (both used to expire before it). A record
+ * that had no TTL (`PERSIST` by hand) gets none again and leaves the expiry index, as Redis never drops it (it was
+ * scored by its `expiresAt`, the writer's clock: once Redis's clock passed it, a prune dropped the index entries of a
+ * record Redis still held).
  * An index key of another type ({@link INDEXES}) is `CORRUPT`, nothing put back.
  * Returns 1 when put back, else 0.
  */
 export const UNTRANSITION = script(
   "untransition",
-  `${EXTEND}${REDIS_MS}${EXPIRE_AT}${INDEXES}
-local cur = redis.call('HMGET', KEYS[1], 'writer', 'prior', 'expiresAt', 'createdAt')
+  `${EXTEND}${COVER}${REDIS_MS}${EXPIRE_AT}${INDEXES}
+local cur = redis.call('HMGET', KEYS[1], 'writer', 'prior', 'createdAt')
 if cur[1] ~= ARGV[1] or not cur[2] then return 0 end
 if not indexes_ok(2, 4) then return redis.error_reply('CORRUPT ${INDEX_PROBLEM}') end
 local prior = cmsgpack.unpack(cur[2])
@@ -221,16 +241,14 @@ end
 redis.call('HDEL', KEYS[1], 'prior')
 if prior[1] > 0 then
   redis.call('ZADD', KEYS[4], expireAt(KEYS[1], prior[1], redisMs()), ARGV[2])
+  cover(KEYS[4])
 elseif prior[1] == -1 then
   redis.call('PERSIST', KEYS[1])
-  local expiresAt = redis.call('HGET', KEYS[1], 'expiresAt')
-  if expiresAt and expiresAt ~= cur[3] then redis.call('ZADD', KEYS[4], expiresAt, ARGV[2]) end
+  redis.call('ZREM', KEYS[4], ARGV[2])
 end
-if KEYS[2] ~= KEYS[3] then
-  redis.call('ZREM', KEYS[3], ARGV[2])
-  redis.call('ZADD', KEYS[2], cur[4], ARGV[2])
-  extend(KEYS[2], redis.call('PTTL', KEYS[1]))
-end
+if KEYS[2] ~= KEYS[3] then redis.call('ZREM', KEYS[3], ARGV[2]) end
+redis.call('ZADD', KEYS[2], cur[3], ARGV[2])
+cover(KEYS[2])
 return 1
 `,
 );
