@@ -10,7 +10,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { publishFileExclusive } from "../src/lib/durable-fs.js";
 
 // link(2) as the file system answers it; `refuse` set: as one without hard links answers.
-const linkMode = vi.hoisted(() => ({ refuse: undefined as string | undefined }));
+const linkMode = vi.hoisted(() => ({ refuse: undefined as string | undefined, unlinkFails: false }));
 vi.mock("node:fs/promises", async (importOriginal) => {
   const real = await importOriginal<typeof import("node:fs/promises")>();
   return {
@@ -19,12 +19,23 @@ vi.mock("node:fs/promises", async (importOriginal) => {
       if (linkMode.refuse) throw Object.assign(new Error(`${linkMode.refuse}: operation not permitted, link`), { code: linkMode.refuse });
       return real.link(from, to);
     },
+    // `unlinkFails`: the temporary name is gone already (another process's sweep), as unlink(2) then answers.
+    unlink: async (path: string): Promise<void> => {
+      if (linkMode.unlinkFails && path.endsWith(".tmp") === false && /\.tmp-/.test(path)) {
+        await real.unlink(path);
+        throw Object.assign(new Error(`ENOENT: no such file or directory, unlink '${path}'`), { code: "ENOENT" });
+      }
+      return real.unlink(path);
+    },
   };
 });
 
 const tmp = mkdtempSync(join(tmpdir(), "scep-publish-exclusive-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-afterEach(() => (linkMode.refuse = undefined));
+afterEach(() => {
+  linkMode.refuse = undefined;
+  linkMode.unlinkFails = false;
+});
 let n = 0;
 /** A new empty directory under tmp. */
 const freshDir = (): string => {
@@ -66,5 +77,12 @@ describe("publishFileExclusive", () => {
     expect(await publishFileExclusive(join(dir, "challenge"), "later\n", 0o600)).toBe(false);
     expect(readFileSync(join(dir, "challenge"), "utf8")).toBe("secret\n");
     expect(readdirSync(dir)).toEqual(["challenge"]);
+  });
+
+  it("a created file is reported created even when its temporary name could not be removed (swept by another process)", async () => {
+    linkMode.unlinkFails = true;
+    const dir = freshDir();
+    expect(await publishFileExclusive(join(dir, "challenge"), "secret\n", 0o600)).toBe(true);
+    expect(readFileSync(join(dir, "challenge"), "utf8")).toBe("secret\n");
   });
 });

@@ -62,6 +62,7 @@ export function scheduleRevocationSync(
       clearInterval(timer);
       stopping.abort();
       await running;
+      await sync.revokesSettled?.(); // a revoke the cut round started still writes: not under an exiting process
     },
   };
 }

@@ -13,6 +13,7 @@ import {
   syncIntuneRevocations,
   type IntuneApiOptions,
   type IntuneRevoke,
+  type IntuneRevokeOutcome,
   type IntuneRevocationSyncSummary,
   type RateLimiter,
   type ReplayCache,
@@ -50,6 +51,8 @@ export interface RevocationSync {
    * reason once it aborts (shutdown: the calls under way are cut, what was revoked stays, the next round redoes the rest).
    */
   round(signal?: AbortSignal): Promise<IntuneRevocationSyncSummary>;
+  /** Resolves once every revoke a round started has ended (an aborted round leaves its revoke under way to finish). */
+  revokesSettled?(): Promise<void>;
 }
 
 /** What {@link buildProfile} needs from the kit. */
@@ -244,14 +247,28 @@ export async function buildProfile(
         // wipe, retire or delete, or when the profile no longer applies), so no other RFC 5280 reason would be known.
         const soleAuthority = config.redisUrl === undefined && !d.sharedIssuerName;
         const revokeAnyway = revocationStoreRevoker(ca.revocations);
-        const revoke: IntuneRevoke = async (request) => {
-          try {
-            return (await ca.revoke(request.serialNumber, "unspecified")).created ? "revoked" : "already_revoked";
-          } catch (e) {
-            if (isEmbeddedCaError(e, "UNKNOWN_SERIAL")) return soleAuthority ? "not_found" : revokeAnyway(request);
-            if (isEmbeddedCaError(e, "INVALID_OPTIONS")) return "invalid_serial";
-            throw e;
-          }
+        // Revokes under way, so shutdown waits for their writes: an aborted round rejects at once, but a revoke it
+        // started runs on (the store write is not cut), and the process must not exit (and release the data
+        // directory's lock) under it. One that has not started yet when the round is aborted does not start.
+        const revoking = new Set<Promise<unknown>>();
+        const revoke: IntuneRevoke = (request, call) => {
+          const run = (async (): Promise<IntuneRevokeOutcome> => {
+            call?.signal?.throwIfAborted();
+            try {
+              return (await ca.revoke(request.serialNumber, "unspecified")).created ? "revoked" : "already_revoked";
+            } catch (e) {
+              if (isEmbeddedCaError(e, "UNKNOWN_SERIAL")) return soleAuthority ? "not_found" : revokeAnyway(request, call);
+              if (isEmbeddedCaError(e, "INVALID_OPTIONS")) return "invalid_serial";
+              throw e;
+            }
+          })();
+          const tracked = run.then(
+            () => undefined,
+            () => undefined,
+          );
+          revoking.add(tracked);
+          void tracked.then(() => revoking.delete(tracked));
+          return run;
         };
         const issuerName = new Certificate(ca.certificateDer).subject;
         revocationSync = {
@@ -260,6 +277,7 @@ export async function buildProfile(
           // alreadyRevoked "succeeded": every worker and replica runs the sync, and a round after a failed upload gets
           // the same requests again; an entry already on the CRL is the state Intune asked for, not a conflict.
           round: (signal) => syncIntuneRevocations({ client, issuerName, revoke, maxRequests: 500, alreadyRevoked: "succeeded", ...(signal ? { signal } : {}) }),
+          revokesSettled: async () => void (await Promise.all([...revoking])),
         };
       }
       break;

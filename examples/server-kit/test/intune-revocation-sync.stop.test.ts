@@ -50,4 +50,24 @@ describe("scheduleRevocationSync", () => {
     await scheduled.stop();
     expect(resigned).toBe(1);
   });
+
+  it("stop() waits for a revoke the cut round left under way (its store write) before it resolves", async () => {
+    let finishRevoke!: () => void;
+    const revokeUnderWay = new Promise<void>((r) => (finishRevoke = r));
+    const sync: RevocationSync = {
+      everyMs: 3_600_000,
+      ca: {} as FileCa,
+      round: (signal) => new Promise<IntuneRevocationSyncSummary>((_, reject) => signal?.addEventListener("abort", () => reject(signal.reason), { once: true })),
+      revokesSettled: () => revokeUnderWay,
+    };
+    const scheduled = scheduleRevocationSync(sync, "intune", () => undefined, async () => undefined);
+    await new Promise((r) => setTimeout(r, 20));
+    let stopped = false;
+    const stopping = scheduled.stop().then(() => (stopped = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(stopped).toBe(false);
+    finishRevoke();
+    await stopping;
+    expect(stopped).toBe(true);
+  });
 });

@@ -124,7 +124,7 @@ export async function removeLeftoverTemps(dir: string): Promise<number> {
  * place (`wx`) instead, and removed again when writing it fails. Returns whether this
  * call created the file. A failure leaves no temporary file (a crash may: see
  * {@link removeLeftoverTemps}). `durable: false` skips the two fsyncs (of the
- * file and of the directory): still whole or absent after a process crash or
+ * file and of the directory): still whole or absent (where hard links work) after a process crash or
  * a full disk, but after a power loss it may be missing or empty (a
  * convenience copy that something else records durably).
  */
@@ -146,7 +146,9 @@ export async function publishFileExclusive(
     if (!NO_HARD_LINKS.has(code)) throw error;
     inPlace = true;
   } finally {
-    await unlink(temp);
+    // The file is linked (or not) whatever becomes of its temporary name: a failed unlink (another process's sweep
+    // took it) must not turn a created file into a failure.
+    await unlink(temp).catch(() => undefined);
     if (durable) await fsyncDirectory(dirname(path));
   }
   return inPlace && createInPlace(path, data, mode, durable);
