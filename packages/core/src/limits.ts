@@ -25,7 +25,7 @@ export const LIMITS = {
   asn1Depth: 48,
   /** Most elements inside one constructed ASN.1 element (`ERR_ASN1`). */
   asn1Elements: 4096,
-  /** Most certificates, and most CRLs, in one SignedData, and most certificates in a PEM GetCACert reply (`ERR_MESSAGE_MALFORMED`, before any is parsed or a signature checked). */
+  /** Most certificates, and most CRLs, in one SignedData, and most whole certificate blocks in a PEM GetCACert reply (`ERR_MESSAGE_MALFORMED`, before any is parsed or a signature checked). */
   signedDataCertificates: 32,
   /** Most attributes in one PKCS#10 request (`ERR_CSR_INVALID`). */
   csrAttributes: 16,

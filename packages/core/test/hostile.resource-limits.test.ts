@@ -135,7 +135,7 @@ describe("certificates in a PEM GetCACert reply (LIMITS.signedDataCertificates, 
   // every two certificates of it while choosing the recipient and the CA: 4,000 certificates (4.6 MB) cost minutes.
   const pem = (n: number) => new TextEncoder().encode(Array.from({ length: n }, (_, i) => toPem("CERTIFICATE", i % 2 ? device.signer.certificate.der : ca.cert.der)).join(""));
 
-  it(`${LIMITS.signedDataCertificates + 1} PEM certificates: ERR_MESSAGE_MALFORMED before any block is decoded`, () => {
+  it(`${LIMITS.signedDataCertificates + 1} PEM certificates: ERR_MESSAGE_MALFORMED before any is parsed`, () => {
     expect(() => parseGetCaCertResponse(pem(LIMITS.signedDataCertificates + 1), "application/x-pem-file")).toThrow(
       expect.objectContaining({ code: "ERR_MESSAGE_MALFORMED", message: `GetCACert PEM reply with more than ${LIMITS.signedDataCertificates} certificates (${LIMITS.signedDataCertificates + 1})` }),
     );

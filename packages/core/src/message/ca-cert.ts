@@ -112,13 +112,13 @@ export function signedDataHoldsNoCertificate(bytes: Uint8Array): boolean {
 function parseCertificates(body: Uint8Array, contentType: string | undefined): Certificate[] {
   const text = pemTextOf(body);
   if (text?.includes("-----BEGIN CERTIFICATE-----")) {
-    // The bound a PKCS#7 reply has (cms/signed-data.ts), counted before any block is decoded: a PEM bundle of thousands
-    // of certificates cost the client minutes of CPU (choosing the recipient and the CA pairs every two of them).
-    const blocks = text.split("-----BEGIN CERTIFICATE-----").length - 1;
-    if (blocks > LIMITS.signedDataCertificates) throw new MessageMalformedError(`GetCACert PEM reply with more than ${LIMITS.signedDataCertificates} certificates (${blocks})`);
     // As Certificate.fromPem reads it (ERR_INVALID_ARGUMENT without a whole block, ERR_ASN1 for bad DER inside one).
     const ders = fromPem(text, "CERTIFICATE");
     if (ders.length === 0) throw new InvalidArgumentError("no CERTIFICATE block in the PEM text");
+    // The bound a PKCS#7 reply has (cms/signed-data.ts), on the whole blocks (reading them is linear) before any is
+    // parsed: a PEM bundle of thousands of certificates cost the client minutes of CPU (choosing the recipient and the
+    // CA pairs every two of them).
+    if (ders.length > LIMITS.signedDataCertificates) throw new MessageMalformedError(`GetCACert PEM reply with more than ${LIMITS.signedDataCertificates} certificates (${ders.length})`);
     return ders.map(peerCertificate);
   }
   let certificateError: unknown;
