@@ -441,6 +441,22 @@ describe("an injected fetch that ignores its signal", () => {
     await noUnhandled();
   });
 
+  // A wrapper that swallows errors resolves `undefined`; arriving after the abort it was read as a Response
+  // (`late.body`): a TypeError no one handled, which ends a Node process.
+  it("a fetch that resolves undefined after the abort: intune_unavailable, never an unhandled rejection", async () => {
+    let deliver: ((r: Response | undefined) => void) | undefined;
+    const late = validator({
+      fetch: (url, init) => (String(url).includes("validateRequest") ? new Promise<Response>((r) => (deliver = r as (r: Response | undefined) => void)) : deaf(url, init)),
+    });
+    const controller = new AbortController();
+    const verdict = late.validate(input(controller.signal));
+    await until(() => deliver !== undefined); // the token and the endpoint came; validateRequest waits
+    controller.abort();
+    expect(await settles(verdict)).toEqual({ value: unavailable });
+    deliver!(undefined);
+    await noUnhandled();
+  });
+
   it("timeoutMs still ends the call: ERR_INTUNE_TIMEOUT, intune_unavailable", async () => {
     const v = validator({ timeoutMs: 300 });
     expect(await v.validate(input())).toMatchObject({ ok: true });

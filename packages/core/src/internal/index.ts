@@ -7,7 +7,7 @@
  *
  * @module
  */
-export { abortable, callerAbort } from "../lib/abort.js";
+export { abortable, abortableFetch, callerAbort } from "../lib/abort.js";
 export { readCapped } from "../lib/read-capped.js";
 export { postFollowingRedirects, POST_REDIRECT_STATUSES, MAX_POST_REDIRECTS } from "../lib/post-redirect.js";
 export { parseRetryAfter, retryAfterDelaySeconds, MAX_RETRY_AFTER_SECONDS } from "../lib/retry-after.js";

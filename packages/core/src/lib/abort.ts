@@ -22,6 +22,19 @@ export function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined):
 }
 
 /**
+ * {@link abortable} for a `fetch`: the Response, or a rejection with `signal.reason` as soon as `signal` aborts, also
+ * when the `fetch` ignores its signal (an injected one may drop `init.signal`). A Response that arrives after the abort
+ * has its body cancelled, so its connection is not held unread; an answer of any other shape then (a wrapper that
+ * resolves `undefined`) is ignored, never an unhandled rejection.
+ */
+export function abortableFetch(pending: Promise<Response>, signal: AbortSignal): Promise<Response> {
+  return abortable(pending, signal).catch((error: unknown) => {
+    if (signal.aborted) void pending.then((late) => (late as Response | undefined)?.body?.cancel()).catch(() => undefined);
+    throw error;
+  });
+}
+
+/**
  * What a call whose caller's `signal` aborted rejects with: the caller's deadline (a `TimeoutError` reason, from
  * `AbortSignal.timeout` or a deadline of the caller's own) is the call's own typed, retryable timeout, made by
  * `timeout` from that reason (its `cause`); any other abort is the caller's to name, its reason as is.

@@ -34,6 +34,7 @@ import * as nc from "../lib/node-crypto.js";
 import { copyBytes, toHex } from "../lib/bytes.js";
 import { toBase64 } from "../encoding.js";
 import { ignoreRejection } from "../ignore-rejection.js";
+import { abortableFetch } from "../lib/abort.js";
 import { readCapped } from "../lib/read-capped.js";
 import { SIZE_BYTES, TIMER_MS, numberOption } from "../number-option.js";
 import { isFailInfo, messageTypeName } from "../message/types.js";
@@ -362,7 +363,8 @@ export function webhookChallenge(options: WebhookChallengeOptions): CustomChalle
     try {
       let res: Response;
       try {
-        res = await withinSignal(doFetch(target.url, { method: "POST", headers, body, signal: controller.signal, redirect: "manual" }), controller.signal);
+        // Raced against the signal: the `timeoutMs` bound holds for a `fetch` option that ignores it.
+        res = await abortableFetch(doFetch(target.url, { method: "POST", headers, body, signal: controller.signal, redirect: "manual" }), controller.signal);
       } catch (cause) {
         if (controller.signal.aborted) throw new WebhookTimeoutError(`webhook ${target.where}: no answer within ${timeoutMs} ms`, { cause });
         throw new WebhookTransportError(`webhook ${target.where}: request failed`, { cause });
@@ -463,23 +465,4 @@ export function webhookChallenge(options: WebhookChallengeOptions): CustomChalle
     }
   };
   return policy;
-}
-
-/**
- * What `answer` (a `fetch`'s promise) settles to, or `signal`'s reason once it aborts, whichever comes first: the
- * `timeoutMs` bound holds for a `fetch` that does not honour its signal (the `fetch` option is any function: a wrapper
- * that drops `signal`, a client of its own), which left the enrollment waiting for it without end. A Response that
- * arrives after the abort has its body cancelled (its connection is not left open).
- */
-function withinSignal(answer: Promise<Response>, signal: AbortSignal): Promise<Response> {
-  let onAbort = (): void => undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => {
-      reject(signal.reason);
-      // A late answer of any shape (a wrapper may resolve undefined): never an unhandled rejection.
-      void answer.then((late) => (late as Response | undefined)?.body?.cancel()).catch(() => undefined);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  return Promise.race([answer, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
 }

@@ -10,7 +10,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 import { IntuneResponseError, IntuneTimeoutError, IntuneTransportError, isIntuneError } from "../errors.js";
 import { redactUrl } from "@scep/core";
-import { abortable, parseRetryAfter, readCapped } from "@scep/core/internal";
+import { abortableFetch, parseRetryAfter, readCapped } from "@scep/core/internal";
 import { callerAbort } from "../lib/retry-wait.js";
 import { NodeHttpReadError, nodeHttpExchange, type NodeHttpAgents } from "./node-http.js";
 
@@ -79,15 +79,13 @@ interface Exchange {
 /** The exchange through an injected (or the global) fetch, every failure typed. */
 async function viaFetch(call: HttpCall, fetchFn: Fetch, signal: AbortSignal): Promise<Exchange> {
   let res: Response;
-  let pending: Promise<Response> | undefined;
   try {
-    pending = fetchFn(call.url, { method: call.method, headers: call.headers, ...(call.body !== undefined ? { body: call.body } : {}), signal, redirect: "error" });
+    const pending = fetchFn(call.url, { method: call.method, headers: call.headers, ...(call.body !== undefined ? { body: call.body } : {}), signal, redirect: "error" });
     // Raced against the signal: an injected fetch that ignores it (a wrapper that drops `init.signal`) held the call
     // past its timeout and its caller's abort, as long as the peer kept the connection open.
-    res = await abortable(pending, signal);
+    // A late answer's body is cancelled (its connection is not held unread).
+    res = await abortableFetch(pending, signal);
   } catch (cause) {
-    // An answer that comes after all: its body is cancelled, so its connection is not held unread.
-    if (signal.aborted) void pending?.then((late) => late.body?.cancel().catch(() => undefined), () => undefined);
     if (signal.aborted) throw new IntuneTimeoutError(`${call.what}: no answer within ${call.timeoutMs} ms`, { cause });
     throw new IntuneTransportError(`${call.what}: request failed (${(cause as Error)?.message ?? "network error"})`, { cause });
   }
