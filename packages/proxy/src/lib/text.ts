@@ -1,5 +1,4 @@
 // Text limits and checks shared by the identifier, the CA registry, the upstream and the challenge sources.
-import { capsTextIsMarkup } from "@scep/core/internal";
 
 /** C0 controls and DEL (not C1: U+0080–U+009F are legal in a UTF8String challenge or a name). */
 export const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
@@ -10,18 +9,10 @@ export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\u
 /** Longest challengePassword, in characters: PKCS#9 `ub-challenge-password` (RFC 2985 §5.4.1). */
 export const MAX_CHALLENGE_CHARS = 255;
 
-// Two HTML detectors, different on purpose: what may legitimately open with `<` differs between the two answers.
-
-/**
- * Whether a GetCACaps body opens with markup (HTML or XML): @scep/core's check ({@link capsTextIsMarkup}), the one the
- * client uses. Any tag counts, not only `<html`: caps never start with `<`.
- */
-export const opensWithMarkup: (capsText: string) => boolean = capsTextIsMarkup;
-
 /**
  * Whether a challenge webhook's 200 answer is an HTML document: it opens, after optional white space, with
  * `<!DOCTYPE html` or `<html` (case-insensitive). Only those two: a challenge is free text and may itself start with
- * `<` (unlike caps, see {@link opensWithMarkup}), so a lone `<` proves nothing. Judged by the body only: Express's
+ * `<` (unlike caps: @scep/core's `capsTextIsMarkup`), so a lone `<` proves nothing. Judged by the body only: Express's
  * `res.send(string)` and Flask answer a plain challenge as `text/html`, so the Content-Type says nothing.
  */
 export function opensAsHtmlDocument(challengeText: string): boolean {

@@ -8,11 +8,11 @@ import { CA_CERT_CONTENT_TYPE, CA_RA_CERT_CONTENT_TYPE, PKI_MESSAGE_CONTENT_TYPE
 import type { CaConfig } from "../cas/ca-config.js";
 import { ProxyConfigError, UpstreamError } from "../errors.js";
 import { deadline } from "../lib/deadline.js";
-import { NOT_FIELD_VALUE, opensWithMarkup } from "../lib/text.js";
+import { NOT_FIELD_VALUE } from "../lib/text.js";
 import { type UrlCredentials, urlCredentials } from "../lib/url-credentials.js";
 import { BODY_BYTES, TIMER_MS, functionOption, integerOption } from "../lib/options.js";
 import { CONNECT_TIMEOUT_CODE, errorCode, failedToConnect, isDnsCode, isResetCode, isTlsHandshakeCode, isUnreachableCode } from "../lib/net-errors.js";
-import { abortable, parseRetryAfter, postFollowingRedirects, readCapped } from "@scep/core/internal";
+import { abortable, capsTextIsMarkup, parseRetryAfter, postFollowingRedirects, readCapped } from "@scep/core/internal";
 import type { Upstream, UpstreamCallOptions, UpstreamResponse } from "./upstream.js";
 
 /** Options of {@link HttpUpstream}. @group Upstream */
@@ -145,7 +145,7 @@ export class HttpUpstream implements Upstream {
     const text = new TextDecoder().decode(res.body);
     // Passed on unchanged, whatever it is. A page is no caps of a `custom` CA: forgotten, so its next PKIOperation
     // asks GetCACaps itself (and is not sent behind the page, see #supportsPost).
-    if (ca.type === "custom" && opensWithMarkup(text)) this.#caps.delete(ca.url);
+    if (ca.type === "custom" && capsTextIsMarkup(text)) this.#caps.delete(ca.url);
     else this.#remember(ca.url, text);
     return res;
   }
@@ -195,7 +195,7 @@ export class HttpUpstream implements Upstream {
             // says nothing reached the CA. For a `custom` CA, whose one-time challenge is at stake, the PKIOperation is
             // not sent (capsFailedFirst: beforeRequest, the challenge goes back); for ndes/smallstep it is "no
             // capabilities" (GET), as any other text without POSTPKIOperation.
-            if (pageFails && opensWithMarkup(text)) throw htmlCaps();
+            if (pageFails && capsTextIsMarkup(text)) throw htmlCaps();
             return this.#remember(ca.url, text);
           },
           (e: unknown) => {
