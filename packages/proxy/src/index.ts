@@ -52,7 +52,7 @@ export type { CaRegistry } from "./cas/ca-registry.js";
 export { MemoryCaRegistry } from "./cas/memory-ca-registry.js";
 export type { MemoryCaRegistryOptions } from "./cas/memory-ca-registry.js";
 
-export type { Upstream, UpstreamResponse, UpstreamCallOptions } from "./upstream/upstream.js";
+export type { GetCACapsOptions, Upstream, UpstreamResponse, UpstreamCallOptions } from "./upstream/upstream.js";
 export { HttpUpstream } from "./upstream/http-upstream.js";
 export type { HttpUpstreamOptions } from "./upstream/http-upstream.js";
 export { FetchHandlerUpstream } from "./upstream/fetch-handler-upstream.js";

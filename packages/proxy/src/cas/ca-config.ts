@@ -111,8 +111,9 @@ export interface CaConfig {
    */
   challengeTtlMs?: number;
   /**
-   * The CA identifier (RFC 8894 §4.2, GetCACert's `message`) this upstream needs, sent on every GetCACert instead of
-   * whatever the device sent; a string of 1–255 characters without control characters or lone surrogates, sent
+   * The CA identifier (RFC 8894 §4.2, §3.5.1: the `message` of GetCACert and GetCACaps) this upstream needs, sent on
+   * every GetCACert and GetCACaps (the device's and the one asked before a PKIOperation) instead of whatever the
+   * device sent (EJBCA in CA mode answers a GetCACaps without one 404); a string of 1–255 characters without control characters or lone surrogates, sent
    * percent-encoded as UTF-8 (a space as `%20`). Unset (the default): the device's `message` is passed on as sent, or
    * none when it sent none. Set it for an upstream that serves several CAs
    * and knows none by the name a device's SCEP client puts there: Windows' SCEP CSP always sends `default` and offers

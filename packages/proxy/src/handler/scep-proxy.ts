@@ -547,7 +547,12 @@ export function createScepProxy(options: ScepProxyOptions): ScepProxy {
     if (!configured) return reject("not_configured");
     event.caType = ca.type;
 
-    if (operation === "GetCACaps") return forward((signal) => upstream.getCACaps(ca, { signal }), request, event);
+    if (operation === "GetCACaps") {
+      // Named as GetCACert names it (RFC 8894 §3.5.1): the CA's configured identifier, else the device's `message`
+      // (an upstream serving several CAs, EJBCA in CA mode, answers a GetCACaps without one 404).
+      const message = ca.caIdentifier ?? rawQueryParam(url.search, "message");
+      return forward((signal) => upstream.getCACaps(ca, message === undefined ? { signal } : { signal, message }), request, event);
+    }
     if (operation === "GetCACert") {
       // The CA's configured identifier, when it has one, replaces the device's (Windows always sends `default`).
       const message = ca.caIdentifier ?? rawQueryParam(url.search, "message");

@@ -45,7 +45,44 @@ export const AvId = {
   MsvAvDnsComputerName: 3,
   MsvAvDnsDomainName: 4,
   MsvAvTimestamp: 7,
+  MsvAvChannelBindings: 10,
 } as const;
+
+/**
+ * The TargetInfo a client echoes in its NTLMv2 response (MS-NLMP §3.1.5.1.2), with the AV pair `id` set to `value`:
+ * the server's pairs in order, a pair of that id it sent dropped, the new pair before MsvAvEOL. Used for
+ * MsvAvChannelBindings (Extended Protection for Authentication).
+ *
+ * @param targetInfo - The CHALLENGE message's TargetInfo, ending in MsvAvEOL (as {@link decodeChallengeMessage} checked).
+ * @throws {@link NtlmMessageError} (`ERR_PROXY_NTLM_MESSAGE`) for a TargetInfo without MsvAvEOL, or a pair over 65 535 bytes.
+ */
+export function withAvPair(targetInfo: Uint8Array, id: number, value: Uint8Array): Uint8Array {
+  if (value.length > 0xffff) throw new NtlmMessageError("NTLM AV pair too large");
+  const kept: Uint8Array[] = [];
+  const view = new DataView(targetInfo.buffer, targetInfo.byteOffset, targetInfo.byteLength);
+  for (let at = 0; at + 4 <= targetInfo.length; ) {
+    const pairId = view.getUint16(at, true);
+    const len = view.getUint16(at + 2, true);
+    if (at + 4 + len > targetInfo.length) break;
+    if (pairId === AvId.MsvAvEOL) {
+      const pair = new Uint8Array(4 + value.length);
+      new DataView(pair.buffer).setUint16(0, id, true);
+      new DataView(pair.buffer).setUint16(2, value.length, true);
+      pair.set(value, 4);
+      const parts = [...kept, pair, new Uint8Array(4)];
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let offset = 0;
+      for (const p of parts) {
+        out.set(p, offset);
+        offset += p.length;
+      }
+      return out;
+    }
+    if (pairId !== id) kept.push(targetInfo.subarray(at, at + 4 + len));
+    at += 4 + len;
+  }
+  throw new NtlmMessageError("NTLM CHALLENGE message: TargetInfo does not end with MsvAvEOL");
+}
 
 /**
  * A decoded CHALLENGE message (MS-NLMP §2.2.1.2).

@@ -6,8 +6,10 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import * as http from "node:http";
 import * as https from "node:https";
+import type { TLSSocket } from "node:tls";
 import { ChallengeSourceError } from "../errors.js";
 import { transportFailure } from "../lib/net-errors.js";
 import { BODY_BYTES, TIMER_MS, integerOption } from "../lib/options.js";
@@ -20,7 +22,8 @@ import {
   NdesUnknownPageError,
   TRANSPORT_FAILURE_TEXT,
 } from "../challenge-sources/errors.js";
-import { decodeChallengeMessage, encodeAuthenticateMessage, encodeNegotiateMessage, NEGOTIATE_FLAGS, NtlmFlags } from "./messages.js";
+import { Certificate } from "@scep/core";
+import { AvId, decodeChallengeMessage, encodeAuthenticateMessage, encodeNegotiateMessage, NEGOTIATE_FLAGS, NtlmFlags, withAvPair } from "./messages.js";
 import { computeNtlmv2Response, fileTime, ntowfv2 } from "./ntlmv2.js";
 import { callerAbort } from "@scep/core/internal";
 
@@ -99,6 +102,8 @@ interface RawResponse {
   challenges: Map<string, string>;
   body: Uint8Array;
   reusedSocket: boolean;
+  /** The TLS server certificate of the connection (DER), for `https:`; undefined over plain HTTP. */
+  peerCertificate: Uint8Array | undefined;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -140,7 +145,10 @@ function utf8b64(s: string): string {
  * GETs `url` authenticating with NTLMv2 (MS-NLMP §3.1.5: NEGOTIATE →
  * CHALLENGE → AUTHENTICATE over one keep-alive connection, `Authorization:
  * NTLM` or `Negotiate` carrying raw NTLMSSP tokens), or with Basic when the
- * server offers only Basic. Used by {@link NdesChallengeSource} to read the
+ * server offers only Basic. Over `https:` the AUTHENTICATE message carries the
+ * connection's channel binding (MsvAvChannelBindings, RFC 5929
+ * `tls-server-end-point`), which IIS requires under Extended Protection for
+ * Authentication. Used by {@link NdesChallengeSource} to read the
  * NDES admin page; usable for any IIS page behind Windows authentication.
  *
  * A redirect (301, 302, 303, 307, 308) to the same origin (scheme, host and port) is followed, authenticating again
@@ -246,6 +254,9 @@ async function getOnce(url: string, options: NtlmHttpGetOptions, totalMs: number
           signal: controller.signal,
         },
         (res) => {
+          // The connection's server certificate, read now (the socket may be gone by `end`).
+          const raw = secure ? (res.socket as TLSSocket).getPeerCertificate?.()?.raw : undefined;
+          const peerCertificate = raw && raw.length > 0 ? new Uint8Array(raw) : undefined;
           const chunks: Buffer[] = [];
           let size = 0;
           res.on("data", (c: Buffer) => {
@@ -266,6 +277,7 @@ async function getOnce(url: string, options: NtlmHttpGetOptions, totalMs: number
               challenges: authChallenges(res),
               body: new Uint8Array(Buffer.concat(chunks)),
               reusedSocket: req.reusedSocket,
+              peerCertificate,
             });
           });
         },
@@ -306,12 +318,15 @@ async function getOnce(url: string, options: NtlmHttpGetOptions, totalMs: number
       const responseKey = await ntowfv2(options.credentials.password, user, domain);
       const clientChallenge = crypto.getRandomValues(new Uint8Array(8));
       const timestamp = challenge.timestamp ?? fileTime((options.now ?? (() => new Date()))().getTime());
+      // Over TLS, the channel binding (Extended Protection for Authentication, MS-NLMP §2.2.2.1): IIS sites with EPA
+      // "Required" (AD CS's by default on Windows Server 2025) refuse an AUTHENTICATE without it.
+      const targetInfo = res.peerCertificate ? withAvPair(challenge.targetInfo, AvId.MsvAvChannelBindings, channelBindingsHash(res.peerCertificate)) : challenge.targetInfo;
       const v2 = await computeNtlmv2Response({
         responseKey,
         serverChallenge: challenge.serverChallenge,
         clientChallenge,
         timestamp,
-        targetInfo: challenge.targetInfo,
+        targetInfo,
         omitLmResponse: challenge.timestamp !== undefined,
       });
       let flags = (challenge.flags & (NEGOTIATE_FLAGS | NtlmFlags.NEGOTIATE_TARGET_INFO)) >>> 0;
@@ -356,6 +371,27 @@ async function getOnce(url: string, options: NtlmHttpGetOptions, totalMs: number
     options.signal?.removeEventListener("abort", onAbort);
     agent.destroy();
   }
+}
+
+/**
+ * MsvAvChannelBindings for a TLS connection (MS-NLMP §2.2.2.1): the MD5 of the gss_channel_bindings_struct (RFC 2744
+ * §3.11, serialised as SSPI does: initiator and acceptor address types and lengths all zero, then the application
+ * data's length, little-endian, and its bytes) whose application data is `tls-server-end-point:` followed by the hash
+ * of the server's certificate (RFC 5929 §4.1: the hash of its signature algorithm, SHA-256 for MD5 or SHA-1, and for
+ * a signature algorithm without one of those this reads).
+ */
+function channelBindingsHash(certificate: Uint8Array): Uint8Array {
+  let digest = "sha256";
+  try {
+    const d = new Certificate(certificate).signatureAlgorithm.digest;
+    if (d === "sha384" || d === "sha512" || d === "sha224") digest = d;
+  } catch {
+    // A signature algorithm @scep/core does not read (Ed25519…): SHA-256.
+  }
+  const data = Buffer.concat([Buffer.from("tls-server-end-point:", "latin1"), createHash(digest).update(certificate).digest()]);
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(data.length, 0);
+  return new Uint8Array(createHash("md5").update(Buffer.concat([Buffer.alloc(16), length, data])).digest());
 }
 
 /** The caller's deadline passed: a timeout like `timeoutMs`. */

@@ -13,7 +13,7 @@ import { type UrlCredentials, urlCredentials } from "../lib/url-credentials.js";
 import { BODY_BYTES, TIMER_MS, functionOption, integerOption } from "../lib/options.js";
 import { CONNECT_TIMEOUT_CODE, errorCode, failedToConnect, isDnsCode, isResetCode, isTlsHandshakeCode, isUnreachableCode } from "../lib/net-errors.js";
 import { abortable, capsTextIsMarkup, parseRetryAfter, postFollowingRedirects, readCapped } from "@scep/core/internal";
-import type { Upstream, UpstreamCallOptions, UpstreamResponse } from "./upstream.js";
+import type { GetCACapsOptions, Upstream, UpstreamCallOptions, UpstreamResponse } from "./upstream.js";
 
 /** Options of {@link HttpUpstream}. @group Upstream */
 export interface HttpUpstreamOptions {
@@ -53,8 +53,9 @@ const mediaType = (contentType: string | null): string => (contentType ?? "").sp
  *   raw DER body with `Content-Length`: IIS refuses chunked bodies) when the
  *   upstream's GetCACaps lists `POSTPKIOperation` or `SCEPStandard`, else
  *   sent by GET with the message in standard base64 (RFC 8894 §4.1). The
- *   caps are fetched once per CA URL and reused for `capsTtlMs`; a
- *   GetCACaps forwarded for a device refreshes them. GetCACaps answered with
+ *   caps are fetched once per CA URL (and `caIdentifier`) and reused for `capsTtlMs`; a
+ *   GetCACaps forwarded for a device refreshes them. Every GetCACaps names the CA as GetCACert does (RFC 8894
+ *   §3.5.1): the CA's `caIdentifier` as its `message`, else the device's (`options.message`), else none. GetCACaps answered with
  *   an HTTP error means GET, remembered for `capsTtlMs`, or for 30 s only when
  *   the error is transient (5xx but 501, 429, 408). Concurrent callers
  *   share one caps request.
@@ -140,13 +141,17 @@ export class HttpUpstream implements Upstream {
   }
 
   /** {@inheritDoc Upstream.getCACaps} */
-  async getCACaps(ca: CaConfig, options: UpstreamCallOptions = {}): Promise<UpstreamResponse> {
-    const res = await this.#call(ca, "GET", { operation: "GetCACaps" }, undefined, options.signal);
+  async getCACaps(ca: CaConfig, options: GetCACapsOptions = {}): Promise<UpstreamResponse> {
+    // The CA identifier, as GetCACert sends it (RFC 8894 §3.5.1): EJBCA in CA mode answers 404 without one.
+    const message = ca.caIdentifier ?? options.message;
+    const res = await this.#call(ca, "GET", capsQuery(message), undefined, options.signal);
+    // The caps of another CA than the one #supportsPost asks about (a device's own identifier) are not remembered.
+    if (message !== ca.caIdentifier) return res;
     const text = new TextDecoder().decode(res.body);
     // Passed on unchanged, whatever it is. A page is no caps of a `custom` CA: forgotten, so its next PKIOperation
     // asks GetCACaps itself (and is not sent behind the page, see #supportsPost).
-    if (ca.type === "custom" && capsTextIsMarkup(text)) this.#caps.delete(ca.url);
-    else this.#remember(ca.url, text);
+    if (ca.type === "custom" && capsTextIsMarkup(text)) this.#caps.delete(capsKey(ca));
+    else this.#remember(capsKey(ca), text);
     return res;
   }
 
@@ -179,15 +184,15 @@ export class HttpUpstream implements Upstream {
 
   /** Whether PKIOperation goes by POST for this CA: from the cached caps, else one (shared) GetCACaps. */
   async #supportsPost(ca: CaConfig, signal: AbortSignal | undefined): Promise<boolean> {
-    const cached = this.#caps.get(ca.url);
+    const cached = this.#caps.get(capsKey(ca));
     if (cached && cached.expires > this.#now()) return cached.post;
     if (signal?.aborted) throw new UpstreamError("other", "upstream call aborted by the caller", { cause: signal.reason });
     // A `custom` CA's caller reads a page otherwise than an ndes/smallstep one: they share no request.
     const pageFails = ca.type === "custom";
-    const key = `${pageFails ? "custom" : "other"} ${ca.url}`;
+    const key = `${pageFails ? "custom" : "other"} ${capsKey(ca)}`;
     let inFlight = this.#capsInFlight.get(key);
     if (!inFlight) {
-      inFlight = this.#call(ca, "GET", { operation: "GetCACaps" }, undefined, undefined)
+      inFlight = this.#call(ca, "GET", capsQuery(ca.caIdentifier), undefined, undefined)
         .then(
           (res) => {
             const text = new TextDecoder().decode(res.body);
@@ -196,13 +201,13 @@ export class HttpUpstream implements Upstream {
             // not sent (capsFailedFirst: beforeRequest, the challenge goes back); for ndes/smallstep it is "no
             // capabilities" (GET), as any other text without POSTPKIOperation.
             if (pageFails && capsTextIsMarkup(text)) throw htmlCaps();
-            return this.#remember(ca.url, text);
+            return this.#remember(capsKey(ca), text);
           },
           (e: unknown) => {
             // An upstream that answers GetCACaps with an HTTP error has no caps (RFC 8894 §3.5.2: GET only). A
             // transient one (5xx but 501, 429 Too Many Requests, 408 Request Timeout) says nothing about the caps:
             // GET is remembered for TRANSIENT_CAPS_TTL_MS only, not for capsTtlMs.
-            if (e instanceof UpstreamError && e.reason === "http") return this.#remember(ca.url, "", isTransientStatus(e.status) ? Math.min(TRANSIENT_CAPS_TTL_MS, this.#capsTtlMs) : this.#capsTtlMs);
+            if (e instanceof UpstreamError && e.reason === "http") return this.#remember(capsKey(ca), "", isTransientStatus(e.status) ? Math.min(TRANSIENT_CAPS_TTL_MS, this.#capsTtlMs) : this.#capsTtlMs);
             throw e;
           },
         )
@@ -220,10 +225,10 @@ export class HttpUpstream implements Upstream {
     }
   }
 
-  #remember(url: string, capsText: string, ttlMs = this.#capsTtlMs): boolean {
+  #remember(key: string, capsText: string, ttlMs = this.#capsTtlMs): boolean {
     const caps = parseCaCaps(capsText);
     const post = caps.has("POSTPKIOperation") || caps.has("SCEPStandard");
-    this.#caps.set(url, { post, expires: this.#now() + ttlMs });
+    this.#caps.set(key, { post, expires: this.#now() + ttlMs });
     return post;
   }
 
@@ -322,6 +327,16 @@ function capsFailedFirst(e: unknown): UpstreamError {
   const message = e instanceof UpstreamError ? e.message : "upstream call failed";
   const status = e instanceof UpstreamError && e.status !== undefined ? { status: e.status } : {};
   return new UpstreamError(reason, `GetCACaps before the PKIOperation: ${message}`, { cause: e, ...status, beforeRequest: true });
+}
+
+/** The caps cache's key of a CA: its URL and CA identifier (one server may host CAs of different caps). */
+function capsKey(ca: CaConfig): string {
+  return ca.caIdentifier === undefined ? ca.url : `${ca.url}\n${ca.caIdentifier}`;
+}
+
+/** The query of a GetCACaps: with the CA identifier as its `message` when there is one (RFC 8894 §3.5.1). */
+function capsQuery(message: string | undefined): { operation: string; message?: string } {
+  return message === undefined ? { operation: "GetCACaps" } : { operation: "GetCACaps", message };
 }
 
 /** The GetCACaps asked before a `custom` CA's PKIOperation answered a markup page: reason `other`. */

@@ -38,6 +38,20 @@ export interface UpstreamCallOptions {
 }
 
 /**
+ * Options of one GetCACaps call.
+ *
+ * @group Upstream
+ */
+export interface GetCACapsOptions extends UpstreamCallOptions {
+  /**
+   * The CA identifier to send as GetCACaps' `message` (RFC 8894 §3.5.1, as GetCACert's, §4.2): the one the device
+   * sent. A CA's `caIdentifier`, when configured, is sent instead (an upstream serving several CAs, such as EJBCA in CA
+   * mode, answers a GetCACaps without one 404). Absent, and no `caIdentifier`: no `message`.
+   */
+  message?: string | undefined;
+}
+
+/**
  * The three SCEP operations the proxy forwards (RFC 8894 §4.1, §4.2, §4.3),
  * against the CA's URL. Every method resolves only with a 2xx
  * {@link UpstreamResponse} and otherwise rejects with an `UpstreamError`
@@ -66,8 +80,11 @@ export interface UpstreamCallOptions {
  * @group Upstream
  */
 export interface Upstream {
-  /** GetCACaps (RFC 8894 §3.5.1). */
-  getCACaps(ca: CaConfig, options?: UpstreamCallOptions): Promise<UpstreamResponse>;
+  /**
+   * GetCACaps (RFC 8894 §3.5.1), naming the CA as GetCACert does: the CA's `caIdentifier` when it has one, else
+   * `options.message` (the device's), else no `message`.
+   */
+  getCACaps(ca: CaConfig, options?: GetCACapsOptions): Promise<UpstreamResponse>;
   /** GetCACert (RFC 8894 §4.2), with the device's `message` (a CA identifier) when it sent one. */
   getCACert(ca: CaConfig, message: string | undefined, options?: UpstreamCallOptions): Promise<UpstreamResponse>;
   /** PKIOperation (RFC 8894 §4.3): the device's DER message, byte for byte, sent by POST or GET as the upstream's caps allow. */

@@ -9,7 +9,7 @@
  * Like IIS, the challenge is bound to the TCP connection: an AUTHENTICATE on
  * another connection than its NEGOTIATE is refused.
  */
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { X509Certificate, createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
@@ -40,6 +40,12 @@ export interface NdesServerOptions {
    * (default: that URL itself). Off when absent.
    */
   slashRedirect?: (to: string) => string;
+  /**
+   * Extended Protection for Authentication "Required" (IIS `extendedProtection tokenChecking="Require"`, the default
+   * for AD CS web services on Windows Server 2025): over TLS, an AUTHENTICATE must carry MsvAvChannelBindings (MS-NLMP
+   * §2.2.2.1), the MD5 of the `tls-server-end-point` channel binding (RFC 5929 §4) of this server's certificate.
+   */
+  extendedProtection?: boolean;
 }
 
 export interface LoggedRequest {
@@ -102,6 +108,32 @@ function field(msg: Buffer, at: number): Buffer | undefined {
   return msg.subarray(off, off + len);
 }
 
+/** The AV pairs of a TargetInfo up to and including MsvAvEOL; undefined when it does not end in one. */
+function avPairs(b: Buffer): [number, Buffer][] | undefined {
+  const out: [number, Buffer][] = [];
+  for (let at = 0; at + 4 <= b.length; ) {
+    const id = b.readUInt16LE(at);
+    const len = b.readUInt16LE(at + 2);
+    if (at + 4 + len > b.length) return undefined;
+    out.push([id, b.subarray(at + 4, at + 4 + len)]);
+    if (id === 0) return out;
+    at += 4 + len;
+  }
+  return undefined;
+}
+
+/**
+ * MD5 of the gss_channel_bindings_struct (RFC 2744 §3.11, as SSPI hashes it: four zero address fields, then the
+ * application data's length and bytes) whose application data is `tls-server-end-point:` and the SHA-256 of the
+ * certificate (RFC 5929 §4.1: the test certificate is signed with ecdsa-with-SHA256).
+ */
+function channelBindingsHash(certPem: string): Buffer {
+  const data = Buffer.concat([Buffer.from("tls-server-end-point:", "latin1"), createHash("sha256").update(new X509Certificate(certPem).raw).digest()]);
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(data.length, 0);
+  return createHash("md5").update(Buffer.concat([Buffer.alloc(16), length, data])).digest();
+}
+
 interface ConnState {
   id: number;
   serverChallenge?: Buffer;
@@ -131,7 +163,16 @@ async function verifyAuthenticate(msg: Buffer, st: ConnState, o: NdesServerOptio
   if (!timingSafeEqual(proof, expected)) return false;
   // The blob: RespType 1, HiRespType 1, timestamp at 8, client challenge at 16, our TargetInfo copied at 28.
   if (blob[0] !== 1 || blob[1] !== 1) return false;
-  if (!blob.subarray(28, 28 + st.targetInfo.length).equals(st.targetInfo)) return false;
+  // The client's AV pairs: ours, each as sent, plus any it adds (MsvAvChannelBindings) before MsvAvEOL.
+  const theirs = avPairs(blob.subarray(28));
+  if (!theirs) return false;
+  for (const [id, value] of avPairs(st.targetInfo) ?? []) {
+    if (id !== 0 && !theirs.some(([i, v]) => i === id && v.equals(value))) return false;
+  }
+  if (o.extendedProtection && o.tls) {
+    const bindings = theirs.find(([id]) => id === 10)?.[1];
+    if (!bindings || !bindings.equals(channelBindingsHash(o.tls.cert))) return false;
+  }
   const clientChallenge = blob.subarray(16, 24);
   if (st.timestamp) {
     if (!blob.subarray(8, 16).equals(st.timestamp)) return false;
