@@ -678,6 +678,16 @@ describe("optional stores (INTUNE.md: Mode A keyed by the CSR's subject and tran
     expect(await v.validate(input())).toMatchObject({ ok: false, reason: "replay" });
   });
 
+  it("a rate_limited refusal does not spend the transactionID: the device's resend once the window has room validates, not replay", async () => {
+    const cache = new MemoryReplayCache({ now: () => new Date(clock.t) });
+    const v = validator({ replayCache: cache, rateLimit: { max: 1, windowMs: 60_000 } });
+    expect(await v.validate({ ...input(), request: { transactionId: "FIRST" } })).toMatchObject({ ok: true });
+    expect(await v.validate(input())).toMatchObject({ ok: false, reason: "rate_limited", failInfo: "badRequest" });
+    clock.t += 60_001;
+    expect(await v.validate(input())).toMatchObject({ ok: true });
+    expect(await v.validate(input())).toMatchObject({ ok: false, reason: "replay" });
+  });
+
   it("the rate limiter is down after the transactionID was recorded: ERR_STORE_UNAVAILABLE, and the transactionID is forgotten", async () => {
     const cache = new MemoryReplayCache({ now: () => new Date(clock.t) });
     let down = true;

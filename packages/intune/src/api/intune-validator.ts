@@ -15,6 +15,7 @@ import { MemoryRateLimiter, checkLimit, type RateLimit, type RateLimiter } from 
 import { checkTtl, type ReplayCache } from "../stores/replay-cache.js";
 import { Spent } from "../stores/spent.js";
 import { configFunction } from "../lib/options.js";
+import { callerAbort } from "../lib/retry-wait.js";
 import { abortable } from "@scep/core/internal";
 
 /**
@@ -119,6 +120,11 @@ export interface IntuneConfirmOptions {
 /** The verdict when Intune cannot be asked (down, slow, garbage, or the caller's abort). */
 const unavailable = (): ValidatorVerdict => ({ ok: false, reason: UNAVAILABLE_REASON, failInfo: "badRequest", failInfoText: "Intune challenge validation is unavailable; try again later" });
 
+/** What an abort of validate names in its `ERR_INTUNE_TIMEOUT`: the call to Intune (also once its answer came in)... */
+const VALIDATE_WHAT = "Intune validateRequest";
+/** ... or the replay cache and rate limiter asked after Intune's Success. */
+const STORES_WHAT = "Intune validation (replay cache and rate limiter after Intune's Success)";
+
 /** The reason of a refusal for a CSR whose subject does not parse (with a rate limit, which counts by subject). */
 const CSR_INVALID_REASON = "csr_invalid";
 
@@ -143,7 +149,8 @@ function serialHex(c: Certificate): string {
  * throws from `validate` for Intune's sake, so a broken upstream is a FAILURE
  * CertRep, not a 5xx. With the optional stores, a transactionID Intune already
  * accepted is `replay` and too many enrollments of one CSR subject (per
- * profile) are `rate_limited` (with a rate limit, a CSR whose subject does not parse is `csr_invalid`, failInfo
+ * profile) are `rate_limited`, which gives the transactionID back (when the cache has `release`: the device's resend
+ * once the window has room is no replay) (with a rate limit, a CSR whose subject does not parse is `csr_invalid`, failInfo
  * badRequest, before Intune is asked); only a store that is down makes `validate`
  * reject (@scep/core's `StoreUnavailableError`: the server answers 503), and
  * then nothing stays spent: when the rate limiter fails after the transactionID
@@ -221,8 +228,9 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
    * the replay cache and rate limiter after Intune's yes, at its abort: the verdict is then `intune_unavailable`
    * (badRequest), nothing spent (not even when the abort comes as Intune's or a store's answer does: what a store
    * records after the abort is given back when it answers). `onError` is told an abort whose
-   * reason is a `TimeoutError` (`AbortSignal.timeout(ms)`) as `IntuneTimeoutError` `ERR_INTUNE_TIMEOUT`; any
-   * other abort, the caller's own decision, is not reported.
+   * reason is a `TimeoutError` (`AbortSignal.timeout(ms)`) once, as `IntuneTimeoutError` `ERR_INTUNE_TIMEOUT`
+   * (operation `validateRequest`), whichever step it ended: the call to Intune, Intune's answer coming in, or the
+   * replay cache and rate limiter; any other abort, the caller's own decision, is not reported.
    *
    * @example
    * ```ts
@@ -249,13 +257,15 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
     try {
       r = await this.client.validateRequest({ transactionId: input.request.transactionId, certificateRequest: input.csr.der }, signal ? { signal } : {});
     } catch (e) {
-      // The caller's own abort (not its deadline, which is ERR_INTUNE_TIMEOUT) is no failure to reach Intune: not reported.
-      if (!(signal?.aborted && !isIntuneError(e))) this.#report(e, "validateRequest");
+      // The session turns the caller's deadline into ERR_INTUNE_TIMEOUT (reported once, below) and passes any other
+      // abort on as its reason: the caller's own decision, no failure to reach Intune, not reported.
+      if (signal?.aborted && !isIntuneError(e)) return this.#aborted(signal, VALIDATE_WHAT);
+      this.#report(e, "validateRequest");
       return unavailable();
     }
     // Aborted while Intune's answer came in: the caller will not use a verdict, so it would never release what an
     // acceptance spends (the transactionID, a rate-limit hit); spend nothing.
-    if (signal?.aborted) return unavailable();
+    if (signal?.aborted) return this.#aborted(signal, VALIDATE_WHAT);
     if (r.code === "Success") {
       const spent = new Spent();
       const stores = this.#spend(spent, input, subject, r.activityId);
@@ -268,12 +278,12 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
         if (!signal.aborted) throw e;
         // Cut while the stores were asked: what they record after all is given back when they answer (best effort).
         void stores.then(() => spent.release()?.(), () => undefined).catch(() => undefined);
-        return unavailable();
+        return this.#aborted(signal, STORES_WHAT);
       }
       // Aborted as the stores answered: the caller will not use the verdict (nor release it), so give back what it spent.
       if (signal.aborted) {
         void spent.release()?.().catch(() => undefined);
-        return unavailable();
+        return this.#aborted(signal, STORES_WHAT);
       }
       return verdict;
     }
@@ -294,7 +304,12 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
     if (this.#limit && this.#limiter) {
       const limit = this.#limit;
       const hit = await spent.hit(this.#limiter, JSON.stringify([input.profile ?? "", subject]), limit);
-      if (!hit.allowed) return { ok: false, reason: "rate_limited", failInfo: "badRequest", failInfoText: `more than ${limit.max} enrollments of this subject in ${limit.windowMs / 1000} s` };
+      if (!hit.allowed) {
+        // A refusal spends nothing: the transactionID is given back, so the device's resend once the window has room
+        // (a client's transactionID is a hash of its key: the same on every attempt) is not refused as a replay.
+        await spent.refuseEntry();
+        return { ok: false, reason: "rate_limited", failInfo: "badRequest", failInfoText: `more than ${limit.max} enrollments of this subject in ${limit.windowMs / 1000} s` };
+      }
     }
     const data = { intune: { activityId } };
     // Gives back what this acceptance spent, for a request the server then fails (its resend is no replay).
@@ -421,6 +436,18 @@ export class IntuneValidator implements ChallengeValidator, ChallengeStatusRepor
     } catch (e) {
       this.#reportUnlessAborted(e, "failureNotification", signal);
     }
+  }
+
+  /**
+   * The verdict of a validation that `signal`'s abort ended (`intune_unavailable`), whatever step it was in: a
+   * `TimeoutError` reason, the caller's deadline, is reported to `onError` once as `IntuneTimeoutError`
+   * `ERR_INTUNE_TIMEOUT` (operation `validateRequest`, the message naming the step, `cause` the reason), as the
+   * session reports it for the HTTP call; any other abort, the caller's own decision, is not.
+   */
+  #aborted(signal: AbortSignal, what: string): ValidatorVerdict {
+    const e = callerAbort(signal, what);
+    if (e !== signal.reason) this.#report(e, "validateRequest"); // a new IntuneTimeoutError: the reason was a TimeoutError
+    return unavailable();
   }
 
   /** Reports `e` unless it is the caller's own abort (a `TimeoutError` reason comes as ERR_INTUNE_TIMEOUT and is reported). */

@@ -63,6 +63,15 @@ export class Spent {
   }
 
   /**
+   * A later gate refused the enrollment and the transactionID it recorded is not spent by a refusal: the replay
+   * entry is given back (when the cache has `release`; best effort: a cache that fails keeps it until its TTL).
+   */
+  async refuseEntry(): Promise<void> {
+    await this.#giveEntry()?.().catch(() => undefined);
+    this.#entry = undefined;
+  }
+
+  /**
    * The verdict's `release`: gives back the replay entry (when the cache has `release`) and the rate-limit hit.
    * Undefined when there is nothing to give back. The function rejects with StoreUnavailableError when a store fails.
    */
