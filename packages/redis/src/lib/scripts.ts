@@ -98,9 +98,11 @@ end
 /**
  * Lua: `cover(key)`, keeps an index key (a status index, the expiry index) at least as long as the record KEYS[1] it
  * lists: its TTL extended to the record's PTTL ({@link EXTEND}, never shortened), read in the same script, so the key
- * never ends first. `TRANSITION` and `UNTRANSITION` run it on each index key that lists the record once they have
- * written, whatever the statuses: a record's `expiresAt` and TTL move with its status and without it (a claim renewal,
- * ISSUING→ISSUING). A record without a TTL (`PERSIST` by hand: the store always sets one) leaves the key's TTL as it is.
+ * never ends first (one clock for both: Redis 7.2+ reads PTTL and sets PEXPIRE from the script's start, Redis 6 and
+ * 7.0 from each command's own moment, so the key ends at or after the record). `CREATE`, `TRANSITION` and
+ * `UNTRANSITION` run it on each index key that lists the record once they have written, whatever the statuses: a
+ * record's `expiresAt` and TTL move with its status and without it (a claim renewal, ISSUING→ISSUING). A record
+ * without a TTL (`PERSIST` by hand: the store always sets one) leaves the key's TTL as it is.
  */
 const COVER = `
 local function cover(key)
@@ -115,7 +117,13 @@ end
  * ARGV[1] now, ARGV[2] ttl, ARGV[3] createdAt, ARGV[4] expiresAt,
  * ARGV[5] transactionID, ARGV[6] status index (1-4), ARGV[7..] field/value pairs.
  * The record expires `ttl` ms after Redis's clock (`PEXPIREAT`), and the expiry index scores it by that same time
- * ({@link EXPIRE_AT}); the prune it runs first goes by Redis's clock ({@link PRUNE}).
+ * ({@link EXPIRE_AT}); the prune it runs first goes by Redis's clock ({@link PRUNE}). The status index it lists the
+ * record in and the expiry index are then extended to the record's PTTL, read back ({@link COVER}, as the transitions
+ * do), not by `ttl` from the moment of their own PEXPIRE: Redis 7.2+ takes a relative PEXPIRE (and PTTL) from the
+ * script's start, before the `TIME` the record's end was computed from, so a key extended by `ttl` ended up to the
+ * script's run time before the record it lists (Redis 6 and 7.0 take them from the command's own moment, which is
+ * later: the key ended at or after the record). A record already gone (its end passed while the script ran: a `ttl` of
+ * 1 ms) extends them by `ttl`, as before, so a key this ZADD made does not stay without a TTL.
  * Every number is checked before the DEL (an error after it would lose the record it replaces): an argument that is
  * not one (`ms`, ARGV[2] `ttl`) is an error, a PENDING/ISSUING record whose expiresAt is not one is `CORRUPT` (left as
  * it is), and so is an index key of another type ({@link INDEXES}).
@@ -123,7 +131,7 @@ end
  */
 export const CREATE = script(
   "create",
-  `${EXTEND}${REDIS_MS}${EXPIRE_AT}${PRUNE}${MS}${INDEXES}
+  `${EXTEND}${COVER}${REDIS_MS}${EXPIRE_AT}${PRUNE}${MS}${INDEXES}
 for _, i in ipairs({ 1, 2, 3, 4 }) do
   if not (i == 2 and ttl(ARGV[i]) or i ~= 2 and ms(ARGV[i])) then return redis.error_reply('ERR create: argument ' .. i .. ' is not a number') end
 end
@@ -143,8 +151,13 @@ local at = expireAt(KEYS[1], ARGV[2], now)
 local index = KEYS[1 + tonumber(ARGV[6])]
 redis.call('ZADD', index, ARGV[3], ARGV[5])
 redis.call('ZADD', KEYS[6], at, ARGV[5])
-extend(index, ARGV[2])
-extend(KEYS[6], ARGV[2])
+if redis.call('PTTL', KEYS[1]) >= 0 then
+  cover(index)
+  cover(KEYS[6])
+else
+  extend(index, ARGV[2])
+  extend(KEYS[6], ARGV[2])
+end
 return 1
 `,
 );
