@@ -13,7 +13,8 @@ import { EmbeddedCaError, KEY_COMPROMISED_TEXT, isEmbeddedCaError } from "./erro
 import { IndexLookup, type IndexPage, type IndexPageOptions } from "./index-lookup.js";
 import { INDEX_FILE, IndexWriter, type IndexLine } from "./issuance-index.js";
 import { checkDecodedCsr, parseCsr, prepareCertificate, type CertificateExtension } from "./issue-certificate.js";
-import { ensureDirectory, ensureFile, publishFileExclusive, removeLeftoverTemps } from "./lib/durable-fs.js";
+import { ensureDirectory, ensureFile, publishFileExclusive } from "./lib/durable-fs.js";
+import { CERTS_DIR, CERTS_TEMP_DIR, removeLeftovers } from "./leftover-temps.js";
 import { firstPemBlock, toPem } from "./lib/pem.js";
 import { SerialAllocator } from "./serial-allocator.js";
 import { FileRevocationStore, REVOCATIONS_FILE } from "./revocation-file.js";
@@ -342,7 +343,7 @@ export interface CertificatePage {
  *   `O_DSYNC` descriptor on Linux, one `write` and one `fdatasync`
  *   elsewhere, for all records waiting at that moment);
  * - `certs/<serial>.pem` (unless `certificateFiles: false`) is a convenience
- *   copy, written whole or not at all (a temporary file in `certs/` linked to
+ *   copy, written whole or not at all (a temporary file in `certs/.tmp` linked to
  *   its name, not fsynced) before the index line: after `kill -9` every
  *   indexed certificate has its complete file, unless writing it failed (a
  *   full disk: then there is none, `onError` hears it, and the certificate is
@@ -350,7 +351,8 @@ export interface CertificatePage {
  *   missing or empty.
  *   {@link FileCa.getCertificate} (which reads the index) is the way to get
  *   a certificate. A temporary copy left by a process killed mid-copy is
- *   removed by the next open on the same host;
+ *   removed by the next open on the same host, which reads `certs/.tmp`, not
+ *   `certs/` (so an open does not slow down with the number of certificates);
  * - a crash can only burn serial numbers (allocated but never returned; such a
  *   serial may have an unindexed file in `certs/`, or an index line that no
  *   caller saw) and leave a torn last line in the index, which
@@ -667,8 +669,6 @@ export interface FileCa {
   crl(): Promise<SignedCrl>;
 }
 
-/** Directory (inside dataDir) with a convenience PEM copy of each issued certificate. */
-const CERTS_DIR = "certs";
 const DAY_MS = 86_400_000;
 const DEFAULT_VALIDITY_DAYS = 365;
 const DEFAULT_CRL_VALIDITY_SECONDS = 86_400;
@@ -964,7 +964,7 @@ class FileCaImpl implements FileCa {
 
   /**
    * Writes `certs/<serial>.pem`, the convenience copy of a certificate, whole or not at all: a temporary file in
-   * `certs/`, linked to its name (publishFileExclusive, without its fsyncs: the index line is the durable record, and
+   * `certs/.tmp` (which a start sweeps, without reading certs/), linked to its name (publishFileExclusive, without its fsyncs: the index line is the durable record, and
    * two fsyncs per issue would cost the server's throughput), so neither a crash nor a disk that fills part way leaves
    * a truncated PEM under a certificate's name. Never rejects: the index line holds the
    * certificate (the record of truth), so a copy that cannot be written (ENOSPC, EACCES, …), or a name already taken
@@ -972,8 +972,16 @@ class FileCaImpl implements FileCa {
    */
   async #writeCopy(serialNumber: string, pem: string): Promise<void> {
     const path = join(this.dataDir, CERTS_DIR, `${serialNumber}.pem`);
+    const tempDir = join(this.dataDir, CERTS_TEMP_DIR);
+    const publish = (): Promise<boolean> => publishFileExclusive(path, pem, 0o644, { durable: false, tempDir });
     try {
-      if (await publishFileExclusive(path, pem, 0o644, { durable: false })) return;
+      // certs/.tmp removed since the open (by hand): made again, once, before the copy is given up.
+      const created = await publish().catch(async (error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+        await ensureDirectory(tempDir);
+        return publish();
+      });
+      if (created) return;
       this.#report(new EmbeddedCaError("STORAGE_FAILED", `${path} exists already and is not the copy of certificate ${serialNumber}: left as it is (the index holds the certificate)`));
     } catch (error) {
       this.#report(storageFailed(`cannot write ${path}, the copy of certificate ${serialNumber}: the certificate is issued without it (the index holds it)`, error));
@@ -1587,11 +1595,10 @@ export async function openFileCa(options: OpenFileCaOptions): Promise<FileCa> {
 
   try {
     await ensureDirectory(dataDir, 0o700);
-    if (options.certificateFiles !== false) {
-      await ensureDirectory(join(dataDir, CERTS_DIR));
-      // Temporary copies that processes of this host killed mid-copy left (best effort; one pass over certs/).
-      await removeLeftoverTemps(join(dataDir, CERTS_DIR));
-    }
+    if (options.certificateFiles !== false) await ensureDirectory(join(dataDir, CERTS_DIR));
+    // Temporary files that processes of this host killed mid-write left: in dataDir itself and in certs/.tmp (two
+    // small directories: certs/ itself is not read, but once, for an earlier version's temporary copies).
+    await removeLeftovers(dataDir, options.certificateFiles !== false);
     // Create the index durably, so that later appends only need their own O_DSYNC write (or fdatasync).
     await ensureFile(join(dataDir, INDEX_FILE));
   } catch (error) {

@@ -87,7 +87,8 @@ describe("crash safety", () => {
     // copy in certs/ is complete too (written whole before the record); the
     // temporary copies killed issues left were removed by the next opens
     // (certs/ may hold unindexed orphans of killed issues).
-    expect(readdirSync(join(dataDir, "certs")).filter((f) => !f.endsWith(".pem"))).toEqual([]);
+    expect(readdirSync(join(dataDir, "certs")).filter((f) => !f.endsWith(".pem"))).toEqual([".tmp"]);
+    expect(readdirSync(join(dataDir, "certs", ".tmp"))).toEqual([]);
     const records = new Map(lines.map((l) => JSON.parse(l) as { serial: string; certificate: string }).map((r) => [r.serial, r]));
     for (const serial of listed) {
       const fromIndex = new x509.X509Certificate(Buffer.from(records.get(serial)?.certificate ?? "", "base64"));

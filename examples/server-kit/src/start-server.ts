@@ -879,10 +879,12 @@ export async function startServer(
       process.exit(0);
     });
     // stop() cuts the connections at --shutdown-timeout-ms, then waits for the kit's background work: a CRL being
-    // signed, a reload, and an Intune revocation sync round, which waits on Intune for up to its timeoutMs at each
-    // attempt of each call (minutes). A process manager's SIGTERM must end the process in bounded time: whatever still
-    // runs SHUTDOWN_GRACE_MS later is abandoned (the CRL is published by rename and a revocation stored before Intune
-    // is told, so an exit cuts neither in half; the data directory's lock is released on exit).
+    // signed, which waits up to 10 s for each lock another process of the data directory holds (ca.crl.lock,
+    // crl-numbers.lock), a reload, and what an Intune revocation sync round that shutdown aborted left running (a
+    // revoke under revocations.jsonl.lock; the round's calls to Intune end with its signal). A process manager's
+    // SIGTERM must end the process in bounded time: whatever still runs SHUTDOWN_GRACE_MS later is abandoned (the CRL
+    // is published by rename and a revocation stored before Intune is told, so an exit cuts neither in half; the data
+    // directory's lock is released on exit). start-server.shutdown-background-work.test.ts holds ca.crl.lock to show it.
     setTimeout(() => {
       if (workerSlot === undefined) log({ type: "stopped", abandoned: SHUTDOWN_ABANDONED });
       process.exit(0);

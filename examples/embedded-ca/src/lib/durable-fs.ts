@@ -65,14 +65,12 @@ const HOST_TAG = createHash("sha256").update(hostname()).digest("hex").slice(0, 
 const TEMP_NAME = /^\..+\.tmp-([0-9a-f]{8})-(\d+)-[0-9a-f]{12}$/;
 
 /**
- * Writes `data` to a fresh temporary file next to `path`, fsynced unless `durable` is false. Returns its name. A
- * failure (a full disk part way through the write, EIO) removes the temporary file before it rejects.
+ * Writes `data` to a fresh temporary file in `dir` (default: next to `path`), fsynced unless `durable` is false.
+ * Returns its name. A failure (a full disk part way through the write, EIO) removes the temporary file before it
+ * rejects.
  */
-async function writeTemp(path: string, data: string | Uint8Array, mode: number, durable = true): Promise<string> {
-  const temp = join(
-    dirname(path),
-    `.${basename(path)}.tmp-${HOST_TAG}-${process.pid}-${randomBytes(6).toString("hex")}`,
-  );
+async function writeTemp(path: string, data: string | Uint8Array, mode: number, durable: boolean, dir = dirname(path)): Promise<string> {
+  const temp = join(dir, `.${basename(path)}.tmp-${HOST_TAG}-${process.pid}-${randomBytes(6).toString("hex")}`);
   const handle = await open(temp, "wx", mode);
   try {
     try {
@@ -93,6 +91,8 @@ async function writeTemp(path: string, data: string | Uint8Array, mode: number, 
  * between writing one and removing it (kill -9, power loss): those whose name carries this host's tag and a pid that
  * no longer runs (not this process's). Best effort: an error leaves the rest for the next call. Another host's, one
  * whose pid runs again (a reused pid), and one of an earlier version's name (without the host tag) are left alone.
+ * Reads every entry of `dir`: give it a directory of few entries (the data directory itself, or a `tempDir` of
+ * {@link publishFileExclusive}), not one that holds a file per certificate.
  * @returns how many were removed
  */
 export async function removeLeftoverTemps(dir: string): Promise<number> {
@@ -126,16 +126,18 @@ export async function removeLeftoverTemps(dir: string): Promise<number> {
  * {@link removeLeftoverTemps}). `durable: false` skips the two fsyncs (of the
  * file and of the directory): still whole or absent (where hard links work) after a process crash or
  * a full disk, but after a power loss it may be missing or empty (a
- * convenience copy that something else records durably).
+ * convenience copy that something else records durably). `tempDir`: the directory the temporary file is written in
+ * (default: `path`'s), an existing one on the same file system as `path` (link(2) answers EXDEV across two), so that
+ * {@link removeLeftoverTemps} can sweep a small directory rather than a large one such as `certs/`.
  */
 export async function publishFileExclusive(
   path: string,
   data: string | Uint8Array,
   mode: number,
-  options: { durable?: boolean } = {},
+  options: { durable?: boolean; tempDir?: string } = {},
 ): Promise<boolean> {
   const durable = options.durable ?? true;
-  const temp = await writeTemp(path, data, mode, durable);
+  const temp = await writeTemp(path, data, mode, durable, options.tempDir);
   let inPlace = false;
   try {
     await link(temp, path);

@@ -24,13 +24,23 @@ export async function syncRevocations(signal: AbortSignal): Promise<void> {
   while (!signal.aborted) {
     try {
       // alreadyRevoked "succeeded": after an upload that failed Intune sends the same requests again; report them done, not 4005.
-      const s = await syncIntuneRevocations({ client, issuerName, revoke, alreadyRevoked: "succeeded" });
+      // signal: an abort cuts the round too (its calls to Intune, a revoke); nothing is uploaded, Intune sends them again.
+      const s = await syncIntuneRevocations({ client, issuerName, revoke, alreadyRevoked: "succeeded", signal });
       if (s.succeeded > 0) await resignCrl();
       if (s.issuerMismatches > 0) console.error(`${s.issuerMismatches} requests name another issuer than ${issuerName}`);
       if (s.uploadError) console.error(s.uploadError.code, s.uploadError.message); // Intune offers them again
     } catch (e) {
+      if (signal.aborted) break; // cut by the shutdown below: no failure
       console.error((e as Error & { code?: string }).code, (e as Error).message); // the download failed: nothing revoked
     }
     await sleep(15 * 60_000, undefined, { signal }).catch(() => undefined);
   }
+}
+
+// Your shutdown (SIGTERM) awaits stopSync(): the wait between rounds ends at once, and so does a round in progress.
+const shutdown = new AbortController();
+const syncing = syncRevocations(shutdown.signal);
+export async function stopSync(): Promise<void> {
+  shutdown.abort();
+  await syncing;
 }
