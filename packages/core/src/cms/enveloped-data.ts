@@ -9,7 +9,7 @@ import { type ContentCipher, type DigestAlgorithm, type KeyTransport, CIPHERS, D
 import { DecryptError, MessageMalformedError, NoRecipientError, UnsupportedAlgorithmError } from "../errors.js";
 import type { Decrypter } from "../keys/key.js";
 import { type Certificate, publicKeyOf } from "../x509/certificate.js";
-import { type SignerIdentifier, findSigner, unwrapContentInfo } from "./signed-data.js";
+import { type SignerIdentifier, findNamed, unwrapContentInfo } from "./signed-data.js";
 
 /**
  * One KeyTransRecipientInfo.
@@ -167,7 +167,8 @@ export async function openRecipient(
 }
 
 /**
- * The first RecipientInfo that names a configured key (issuer and serial, or subject key identifier), and that key,
+ * The first RecipientInfo that names a configured key (issuer and serial, or subject key identifier, as
+ * {@link findSigner} matches them: a serial by value only when no recipient names a key byte for byte), and that key,
  * without decrypting anything: what {@link openEnvelope} would open it with.
  * @throws NoRecipientError `ERR_NO_RECIPIENT` when none does; UnsupportedAlgorithmError `ERR_UNSUPPORTED_ALGORITHM`
  *   (failInfo badAlg) when the envelope has no key-transport recipient at all, only kinds SCEP does not use
@@ -175,9 +176,12 @@ export async function openRecipient(
  * @internal
  */
 export function findRecipient(env: ParsedEnvelopedData, decrypters: readonly Decrypter[]): { recipient: ParsedRecipient; decrypter: Decrypter } {
-  for (const recipient of env.recipients) {
-    const decrypter = decrypters.find((d) => findSigner(recipient.rid, [d.certificate]) !== undefined);
-    if (decrypter) return { recipient, decrypter };
+  // Byte for byte first, over every recipient; then a serial number by value (as findSigner matches).
+  for (const byValue of [false, true]) {
+    for (const recipient of env.recipients) {
+      const decrypter = decrypters.find((d) => findNamed(recipient.rid, [d.certificate], byValue) !== undefined);
+      if (decrypter) return { recipient, decrypter };
+    }
   }
   const skipped = env.skippedRecipientKinds;
   if (skipped !== undefined && env.recipients.length === 0) {

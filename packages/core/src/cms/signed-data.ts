@@ -190,10 +190,26 @@ export function parseSignedData(bytes: Uint8Array, unreadableCertificate?: (erro
  * extension; a certificate without the extension (a SCEP client's self-signed one, as a rule) is matched by the
  * SHA-1 of its subjectPublicKey (RFC 5280 §4.2.1.2 method 1, what .NET computes for it). The identifier is also read
  * when a client put the extension's whole extnValue in the [0] (an OCTET STRING holding the key identifier,
- * Keyfactor/ejbca-ce#924) instead of the key identifier octets. Undefined when none matches.
+ * Keyfactor/ejbca-ce#924) instead of the key identifier octets. A serial number is matched byte for byte first, else
+ * by value ({@link sameSerialNumber}: .NET wrote a negative serial as its unsigned reading); the issuer Name byte for
+ * byte. The identifier is a hint, not a proof: the caller verifies the signature (or opens the envelope) with the key of
+ * the certificate found. Undefined when none matches.
  * @group Codec
  */
 export function findSigner(sid: SignerIdentifier, candidates: readonly Certificate[]): Certificate | undefined {
+  return findNamed(sid, candidates, false) ?? findNamed(sid, candidates, true);
+}
+
+/**
+ * {@link findSigner}'s match of one kind: with `byValue`, an IssuerAndSerialNumber whose serial is the certificate's by
+ * value only (the byte-for-byte pass came first and found none).
+ * @internal
+ */
+export function findNamed(sid: SignerIdentifier, candidates: readonly Certificate[], byValue: boolean): Certificate | undefined {
+  if (byValue) {
+    if (!("issuer" in sid)) return undefined;
+    return candidates.find((c) => der.equalBytes(c.issuerDer, sid.issuer) && sameSerialNumber(c.serialNumber, sid.serialNumber));
+  }
   if ("subjectKeyIdentifier" in sid) {
     const ids = keyIdentifierSpellings(sid.subjectKeyIdentifier);
     return candidates.find((c) => {
@@ -202,6 +218,29 @@ export function findSigner(sid: SignerIdentifier, candidates: readonly Certifica
     });
   }
   return candidates.find((c) => der.equalBytes(c.serialNumber, sid.serialNumber) && der.equalBytes(c.issuerDer, sid.issuer));
+}
+
+/** INTEGER content octets without the leading bytes two's complement does not need (X.690 §8.3.2): its value, minimally. */
+function minimalInteger(octets: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < octets.length - 1 && ((octets[i] === 0x00 && octets[i + 1]! < 0x80) || (octets[i] === 0xff && octets[i + 1]! >= 0x80))) i++;
+  return octets.subarray(i);
+}
+
+/** Octets read as an unsigned big-endian number, without their leading zero bytes. */
+function unsignedMagnitude(octets: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < octets.length - 1 && octets[i] === 0x00) i++;
+  return octets.subarray(i);
+}
+
+/**
+ * Whether two CertificateSerialNumber contents (RFC 5280 §4.1.2.2, INTEGER content octets) name one serial: the same
+ * number (a non-minimal or sign-extended encoding of it included), or the same octets read as an unsigned number (a
+ * negative serial `FD 31 …` written `00 FD 31 …`, as .NET's SignedCms and EnvelopedCms did: dotnet/corefx#29691).
+ */
+function sameSerialNumber(a: Uint8Array, b: Uint8Array): boolean {
+  return der.equalBytes(minimalInteger(a), minimalInteger(b)) || der.equalBytes(unsignedMagnitude(a), unsignedMagnitude(b));
 }
 
 /** The key identifier octets as sent, and the value inside them when they are one whole DER OCTET STRING. */
