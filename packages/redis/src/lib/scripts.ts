@@ -98,8 +98,8 @@ end
 /**
  * Lua: `cover(key)`, keeps an index key (a status index, the expiry index) at least as long as the record KEYS[1] it
  * lists: its TTL extended to the record's PTTL ({@link EXTEND}, never shortened), read in the same script, so the key
- * never ends first (one clock for both: Redis 7.2+ reads PTTL and sets PEXPIRE from the script's start, Redis 6 and
- * 7.0 from each command's own moment, so the key ends at or after the record). `CREATE`, `TRANSITION` and
+ * never ends first (one clock for both, whatever moment a Redis version's script time rules take it at: the key
+ * ends at or after the record). `CREATE`, `TRANSITION` and
  * `UNTRANSITION` run it on each index key that lists the record once they have written, whatever the statuses: a
  * record's `expiresAt` and TTL move with its status and without it (a claim renewal, ISSUING→ISSUING). A record
  * without a TTL (`PERSIST` by hand: the store always sets one) leaves the key's TTL as it is.
@@ -119,10 +119,9 @@ end
  * The record expires `ttl` ms after Redis's clock (`PEXPIREAT`), and the expiry index scores it by that same time
  * ({@link EXPIRE_AT}); the prune it runs first goes by Redis's clock ({@link PRUNE}). The status index it lists the
  * record in and the expiry index are then extended to the record's PTTL, read back ({@link COVER}, as the transitions
- * do), not by `ttl` from the moment of their own PEXPIRE: Redis 7.2+ takes a relative PEXPIRE (and PTTL) from the
- * script's start, before the `TIME` the record's end was computed from, so a key extended by `ttl` ended up to the
- * script's run time before the record it lists (Redis 6 and 7.0 take them from the command's own moment, which is
- * later: the key ended at or after the record). A record already gone (its end passed while the script ran: a `ttl` of
+ * do), not by `ttl` from the moment of their own PEXPIRE: a key extended by `ttl` ends with the record only while a
+ * relative PEXPIRE and `TIME` read the same moment in a script, which depends on the Redis version's script time rules
+ * (Redis 6 and 7.0 read both from the wall clock), where PTTL and PEXPIRE read one clock on every version. A record already gone (its end passed while the script ran: a `ttl` of
  * 1 ms) extends them by `ttl`, as before, so a key this ZADD made does not stay without a TTL.
  * Every number is checked before the DEL (an error after it would lose the record it replaces): an argument that is
  * not one (`ms`, ARGV[2] `ttl`) is an error, a PENDING/ISSUING record whose expiresAt is not one is `CORRUPT` (left as
