@@ -26,24 +26,14 @@ import { attribute, findSigner } from "../src/cms/signed-data.js";
 import { buildEnvelopedData } from "../src/cms/enveloped-data.js";
 import { DIGEST_OID } from "../src/algorithms.js";
 import { Certificate, LocalKey, createScepServer, generateCsr, generateRsaKeyPair, readCertRep, verifyRequestSigner, type ScepServer } from "../src/index.js";
-import { NOW, createDevice, createTestCa, eventLog, hex, issuingHook, postPki } from "./support/server-pki.js";
+import { NOW, withSerialOctets, createDevice, createTestCa, eventLog, hex, issuingHook, postPki } from "./support/server-pki.js";
 
 const CHALLENGE = "by-value";
 const SHA256_WITH_RSA = "1.2.840.113549.1.1.11";
-const SIG = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
 /** A negative serial (top bit set, no leading 00), 16 octets as makecert and Cisco ASA write them. */
 const NEGATIVE = new Uint8Array([0xfd, 0x31, 0x9c, 0xb1, 0x51, 0x4b, 0x06, 0xaf, 0x49, 0xe0, 0x05, 0x22, 0x27, 0x7e, 0x43, 0xc8]);
 /** How .NET wrote that serial in an IssuerAndSerialNumber: its unsigned reading, a positive INTEGER. */
 const UNSIGNED = new Uint8Array([0x00, ...NEGATIVE]);
-
-/** `certificateDer` with its serialNumber content octets replaced by `serial` as they are, re-signed with `key` (SHA-256). */
-async function withSerial(certificateDer: Uint8Array, serial: Uint8Array, key: CryptoKey): Promise<Certificate> {
-  const [tbs, algorithm] = der.children(der.parse(certificateDer));
-  const fields = der.children(tbs);
-  const tbsDer = der.encode(der.seq(...fields.map((f, i) => (i === 1 ? der.tlv(der.Tag.INTEGER, serial) : der.raw(f)))));
-  const signature = new Uint8Array(await crypto.subtle.sign(SIG, key, tbsDer as Uint8Array<ArrayBuffer>));
-  return new Certificate(der.encode(der.seq(tbsDer, der.raw(algorithm), der.tlv(der.Tag.BIT_STRING, new Uint8Array([0]), signature))));
-}
 
 /** IssuerAndSerialNumber ::= SEQUENCE { issuer Name, serialNumber CertificateSerialNumber }, with the serial octets as given. */
 const issuerAndSerial = (cert: Certificate, serial: Uint8Array): der.Der => der.seq(der.raw(der.parse(cert.issuerDer)), der.tlv(der.Tag.INTEGER, serial));
@@ -97,13 +87,13 @@ const server: ScepServer = createScepServer({
 
 /** A device whose self-signed signer certificate has the negative serial {@link NEGATIVE}. */
 const device = await createDevice({ cn: "by-value-device", challengePassword: CHALLENGE });
-const negativeSigner = LocalKey.from(await withSerial(device.signer.certificate.der, NEGATIVE, device.keys.privateKey), device.keys.privateKey);
+const negativeSigner = LocalKey.from(await withSerialOctets(device.signer.certificate.der, NEGATIVE, device.keys.privateKey), device.keys.privateKey);
 
 // An RA (RFC 8894 §2.2) with a negative serial, issued by the CA, signs the replies and decrypts the requests.
 const raKeys = await generateRsaKeyPair(2048);
 const raCsr = await generateCsr({ keys: raKeys, subject: "CN=By Value RA, O=scep-sdk server tests" });
 const issued = await ca.issue(raCsr);
-const raCert = await withSerial(issued.der, NEGATIVE, ca.keys.privateKey);
+const raCert = await withSerialOctets(issued.der, NEGATIVE, ca.keys.privateKey);
 const ra = LocalKey.from(raCert, raKeys.privateKey);
 const raServer = createScepServer({
   profiles: [{ path: "/scep", caCertificate: ca.cert, signer: ra, challenge: { type: "static", password: CHALLENGE }, issue: issuingHook(ca) }],
@@ -171,7 +161,7 @@ describe("RFC 5652 §5.3 at the codec: findSigner matches by value for every cal
   const sid = (cert: Certificate, serial: Uint8Array) => ({ issuer: cert.issuerDer, serialNumber: serial });
 
   it("byte for byte first: of two certificates of one issuer, the one whose serial octets are the sid's wins over one equal by value only", async () => {
-    const positive = await withSerial(issued.der, UNSIGNED, ca.keys.privateKey); // the positive number 00 FD 31 …
+    const positive = await withSerialOctets(issued.der, UNSIGNED, ca.keys.privateKey); // the positive number 00 FD 31 …
     expect(findSigner(sid(raCert, UNSIGNED), [raCert, positive])).toBe(positive);
     expect(findSigner(sid(raCert, NEGATIVE), [positive, raCert])).toBe(raCert);
   });

@@ -72,7 +72,7 @@ export function nextSerial(): string {
  * first octet of 0x80 or more, so a negative serial (content `80 01`, as old CAs and `openssl -set_serial -32767`
  * wrote it) is made by rewriting the TBSCertificate's serialNumber.
  */
-async function withSerialOctets(certificateDer: Uint8Array, serial: Uint8Array, key: CryptoKey): Promise<Certificate> {
+export async function withSerialOctets(certificateDer: Uint8Array, serial: Uint8Array, key: CryptoKey): Promise<Certificate> {
   const [tbs, algorithm] = der.children(der.parse(certificateDer));
   const fields = der.children(tbs);
   const tbsDer = der.encode(der.seq(...fields.map((f, i) => (i === 1 ? der.tlv(der.Tag.INTEGER, serial) : der.raw(f)))));
