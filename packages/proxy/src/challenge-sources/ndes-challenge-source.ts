@@ -11,7 +11,7 @@ import { type ChallengeSource, type FetchedChallenge, fitsPrintableString } from
 import { ChallengeSourceConfigError, NdesHttpStatusError } from "./errors.js";
 import { parseNdesAdminPage } from "./ndes-page.js";
 import { basicCredentialsFault } from "../lib/url-credentials.js";
-import { BODY_BYTES, TIMER_MS, functionOption, integerOption } from "../lib/options.js";
+import { BODY_BYTES, TIMER_MS, booleanOption, functionOption, integerOption } from "../lib/options.js";
 
 /**
  * Options of {@link NdesChallengeSource}.
@@ -38,6 +38,15 @@ export interface NdesChallengeSourceOptions {
   maxBodyBytes?: number;
   /** TLS settings for `https:` admin URLs: extra CA certificates (PEM), verification. */
   tls?: { ca?: string | string[]; rejectUnauthorized?: boolean };
+  /**
+   * Over `https:` admin URLs, send the TLS channel binding in the NTLM AUTHENTICATE message (MsvAvChannelBindings,
+   * MS-NLMP §2.2.2.1; RFC 5929 §4 `tls-server-end-point`), which IIS requires under Extended Protection for
+   * Authentication "Required". Default true. Set false when the certificate the proxy sees is not the one IIS holds
+   * (a TLS-inspecting egress proxy, a load balancer that re-encrypts): IIS with Extended Protection "Accept" or
+   * "Required" refuses a wrong binding, and "Accept" or off takes none. Not a boolean: `ProxyConfigError`
+   * (`ERR_PROXY_CONFIG`) from the constructor.
+   */
+  channelBinding?: boolean;
 }
 
 /**
@@ -64,7 +73,7 @@ export interface NdesChallengeSourceOptions {
  *   an absolute http(s) URL or holds user info, or its `username` (or `domain`) holds a colon or a control character
  *   (which the Basic fallback cannot carry, RFC 7617 §2); nothing is sent. `MemoryCaRegistry` refuses such settings
  *   when the CA is configured.
- * - `ERR_PROXY_CONFIG` ({@link ProxyConfigError}, from the constructor): `timeoutMs` or `maxBodyBytes` is not a positive integer.
+ * - `ERR_PROXY_CONFIG` ({@link ProxyConfigError}, from the constructor): `timeoutMs` or `maxBodyBytes` is not a positive integer, or `channelBinding` is not a boolean.
  *
  * Messages never hold the password, the challenge or the page's text.
  *
@@ -88,12 +97,13 @@ export class NdesChallengeSource implements ChallengeSource {
   readonly #options: NdesChallengeSourceOptions;
   readonly #now: () => Date;
 
-  /** @throws ProxyConfigError `ERR_PROXY_CONFIG` for a `timeoutMs` / `maxBodyBytes` out of range or a `now` that is not a function. */
+  /** @throws ProxyConfigError `ERR_PROXY_CONFIG` for a `timeoutMs` / `maxBodyBytes` out of range, a `now` that is not a function or a `channelBinding` that is not a boolean. */
   constructor(options: NdesChallengeSourceOptions = {}) {
     functionOption("now", options.now);
     // Validated here, so a bad limit fails at construction rather than on every fetch (ntlmHttpGet applies the defaults).
     integerOption("timeoutMs", options.timeoutMs, 1, TIMER_MS);
     integerOption("maxBodyBytes", options.maxBodyBytes, 1, BODY_BYTES);
+    booleanOption("channelBinding", options.channelBinding, true);
     this.#options = options;
     this.#now = options.now ?? (() => new Date());
   }
@@ -131,6 +141,7 @@ export class NdesChallengeSource implements ChallengeSource {
     if (o.timeoutMs !== undefined) get.timeoutMs = o.timeoutMs;
     if (o.maxBodyBytes !== undefined) get.maxBodyBytes = o.maxBodyBytes;
     if (o.tls) get.tls = o.tls;
+    if (o.channelBinding !== undefined) get.channelBinding = o.channelBinding;
     if (options.signal) get.signal = options.signal;
     const res = await ntlmHttpGet(ca.ndes.adminUrl, get);
     if (res.status < 200 || res.status > 299) throw new NdesHttpStatusError(`NDES admin page answered HTTP ${res.status}`, res.status);

@@ -50,14 +50,20 @@ export const AvId = {
 
 /**
  * The TargetInfo a client echoes in its NTLMv2 response (MS-NLMP §3.1.5.1.2), with the AV pair `id` set to `value`:
- * the server's pairs in order, a pair of that id it sent dropped, the new pair before MsvAvEOL. Used for
- * MsvAvChannelBindings (Extended Protection for Authentication).
+ * the server's pairs in order, a pair of that id it sent dropped, the new pair before MsvAvEOL. An empty TargetInfo
+ * (a CHALLENGE without one) gives the new pair and MsvAvEOL. Used for MsvAvChannelBindings (Extended Protection for
+ * Authentication).
  *
- * @param targetInfo - The CHALLENGE message's TargetInfo, ending in MsvAvEOL (as {@link decodeChallengeMessage} checked).
- * @throws {@link NtlmMessageError} (`ERR_PROXY_NTLM_MESSAGE`) for a TargetInfo without MsvAvEOL, or a pair over 65 535 bytes.
+ * @param targetInfo - The CHALLENGE message's TargetInfo, ending in MsvAvEOL (as {@link decodeChallengeMessage} checked), or empty.
+ * @param id - The AV pair's AvId (MS-NLMP §2.2.2.1), e.g. `AvId.MsvAvChannelBindings`.
+ * @param value - The pair's value, at most 65 535 bytes.
+ * @returns The AV pairs, ending in MsvAvEOL.
+ * @throws {@link NtlmMessageError} (`ERR_PROXY_NTLM_MESSAGE`) for a non-empty TargetInfo without MsvAvEOL, or a pair over 65 535 bytes.
  */
 export function withAvPair(targetInfo: Uint8Array, id: number, value: Uint8Array): Uint8Array {
   if (value.length > 0xffff) throw new NtlmMessageError("NTLM AV pair too large");
+  // No TargetInfo at all (the server did not set NEGOTIATE_TARGET_INFO): the pair alone, then MsvAvEOL.
+  if (targetInfo.length === 0) targetInfo = new Uint8Array(4);
   const kept: Uint8Array[] = [];
   const view = new DataView(targetInfo.buffer, targetInfo.byteOffset, targetInfo.byteLength);
   for (let at = 0; at + 4 <= targetInfo.length; ) {

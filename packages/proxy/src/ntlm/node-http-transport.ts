@@ -12,7 +12,7 @@ import * as https from "node:https";
 import type { TLSSocket } from "node:tls";
 import { ChallengeSourceError } from "../errors.js";
 import { transportFailure } from "../lib/net-errors.js";
-import { BODY_BYTES, TIMER_MS, integerOption } from "../lib/options.js";
+import { BODY_BYTES, TIMER_MS, booleanOption, integerOption } from "../lib/options.js";
 import {
   ChallengeSourceConfigError,
   NdesAuthError,
@@ -76,6 +76,15 @@ export interface NtlmHttpGetOptions {
   now?: () => Date;
   /** TLS settings for `https:` URLs: extra CA certificates (PEM) and whether to verify the server. */
   tls?: { ca?: string | string[]; rejectUnauthorized?: boolean };
+  /**
+   * Over `https:`, add the connection's channel binding to the NTLM AUTHENTICATE message (MsvAvChannelBindings,
+   * MS-NLMP §2.2.2.1, of the server certificate's RFC 5929 §4 `tls-server-end-point` hash), as IIS requires under
+   * Extended Protection for Authentication. Default true. Set false when the certificate this process sees is not the
+   * one IIS holds (a TLS-inspecting egress proxy, a load balancer that re-encrypts): IIS with Extended Protection
+   * "Accept" or "Required" refuses a wrong binding, while "Accept" (or off) takes none; "Required" then cannot work.
+   * Not a boolean: `ProxyConfigError` (`ERR_PROXY_CONFIG`). No effect over `http:` or on Basic.
+   */
+  channelBinding?: boolean;
 }
 
 /**
@@ -148,7 +157,7 @@ function utf8b64(s: string): string {
  * server offers only Basic. Over `https:` the AUTHENTICATE message carries the
  * connection's channel binding (MsvAvChannelBindings, RFC 5929
  * `tls-server-end-point`), which IIS requires under Extended Protection for
- * Authentication. Used by {@link NdesChallengeSource} to read the
+ * Authentication, unless `channelBinding` is false. Used by {@link NdesChallengeSource} to read the
  * NDES admin page; usable for any IIS page behind Windows authentication.
  *
  * A redirect (301, 302, 303, 307, 308) to the same origin (scheme, host and port) is followed, authenticating again
@@ -166,7 +175,7 @@ function utf8b64(s: string): string {
  * @throws {@link NdesTransportError} (`ERR_PROXY_NDES_TRANSPORT`) when the connection fails.
  * @throws {@link NdesUnknownPageError} (`ERR_PROXY_NDES_UNKNOWN_PAGE`) for a body over `maxBodyBytes`.
  * @throws {@link ChallengeSourceConfigError} (`ERR_PROXY_CHALLENGE_SOURCE_CONFIG`) for a URL that is not http(s) or holds user info.
- * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) for a `timeoutMs` or `maxBodyBytes` that is not a positive integer.
+ * @throws {@link ProxyConfigError} (`ERR_PROXY_CONFIG`) for a `timeoutMs` or `maxBodyBytes` that is not a positive integer, or a `channelBinding` that is not a boolean.
  * @throws the `signal`'s reason when it aborts otherwise.
  *
  * @example
@@ -226,6 +235,7 @@ async function getOnce(url: string, options: NtlmHttpGetOptions, totalMs: number
 
   const timeoutMs = integerOption("timeoutMs", options.timeoutMs, DEFAULT_TIMEOUT_MS, TIMER_MS);
   const maxBody = integerOption("maxBodyBytes", options.maxBodyBytes, DEFAULT_MAX_BODY, BODY_BYTES);
+  const channelBinding = booleanOption("channelBinding", options.channelBinding, true);
   const agent = secure
     ? new https.Agent({ keepAlive: true, maxSockets: 1, ca: options.tls?.ca, rejectUnauthorized: options.tls?.rejectUnauthorized ?? true })
     : new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -319,8 +329,9 @@ async function getOnce(url: string, options: NtlmHttpGetOptions, totalMs: number
       const clientChallenge = crypto.getRandomValues(new Uint8Array(8));
       const timestamp = challenge.timestamp ?? fileTime((options.now ?? (() => new Date()))().getTime());
       // Over TLS, the channel binding (Extended Protection for Authentication, MS-NLMP §2.2.2.1): IIS sites with EPA
-      // "Required" (AD CS's by default on Windows Server 2025) refuse an AUTHENTICATE without it.
-      const targetInfo = res.peerCertificate ? withAvPair(challenge.targetInfo, AvId.MsvAvChannelBindings, channelBindingsHash(res.peerCertificate)) : challenge.targetInfo;
+      // "Required" (AD CS's by default on Windows Server 2025) refuse an AUTHENTICATE without it. Off (`channelBinding`
+      // false) when a TLS-inspecting proxy or re-encrypting load balancer shows us another certificate than IIS's.
+      const targetInfo = channelBinding && res.peerCertificate ? withAvPair(challenge.targetInfo, AvId.MsvAvChannelBindings, channelBindingsHash(res.peerCertificate)) : challenge.targetInfo;
       const v2 = await computeNtlmv2Response({
         responseKey,
         serverChallenge: challenge.serverChallenge,

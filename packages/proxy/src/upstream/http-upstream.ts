@@ -53,9 +53,11 @@ const mediaType = (contentType: string | null): string => (contentType ?? "").sp
  *   raw DER body with `Content-Length`: IIS refuses chunked bodies) when the
  *   upstream's GetCACaps lists `POSTPKIOperation` or `SCEPStandard`, else
  *   sent by GET with the message in standard base64 (RFC 8894 §4.1). The
- *   caps are fetched once per CA URL (and `caIdentifier`) and reused for `capsTtlMs`; a
- *   GetCACaps forwarded for a device refreshes them. Every GetCACaps names the CA as GetCACert does (RFC 8894
- *   §3.5.1): the CA's `caIdentifier` as its `message`, else the device's (`options.message`), else none. GetCACaps answered with
+ *   caps are fetched once per CA URL (and `caIdentifier`) and reused for `capsTtlMs`. Every GetCACaps names the
+ *   CA as GetCACert does (RFC 8894 §3.5.1): the CA's `caIdentifier` as its `message`, else the device's
+ *   (`options.message`), else none. A GetCACaps forwarded for a device refreshes the cached caps only when it names
+ *   the CA they were asked for: always for a CA with a `caIdentifier` (sent instead of the device's), else only
+ *   when the device sent no `message`; the answer for a device's own identifier is passed on, not remembered. GetCACaps answered with
  *   an HTTP error means GET, remembered for `capsTtlMs`, or for 30 s only when
  *   the error is transient (5xx but 501, 429, 408). Concurrent callers
  *   share one caps request.

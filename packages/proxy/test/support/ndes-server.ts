@@ -9,6 +9,7 @@
  * Like IIS, the challenge is bound to the TCP connection: an AUTHENTICATE on
  * another connection than its NEGOTIATE is refused.
  */
+import { execFileSync } from "node:child_process";
 import { X509Certificate, createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -44,8 +45,24 @@ export interface NdesServerOptions {
    * Extended Protection for Authentication "Required" (IIS `extendedProtection tokenChecking="Require"`, the default
    * for AD CS web services on Windows Server 2025): over TLS, an AUTHENTICATE must carry MsvAvChannelBindings (MS-NLMP
    * §2.2.2.1), the MD5 of the `tls-server-end-point` channel binding (RFC 5929 §4) of this server's certificate.
+   * `"accept"` (IIS `tokenChecking="Allow"`): an AUTHENTICATE without MsvAvChannelBindings is taken, a wrong one refused.
    */
-  extendedProtection?: boolean;
+  extendedProtection?: boolean | "accept";
+  /**
+   * The certificate (PEM) IIS holds and binds to, when it is not the one this server presents: IIS behind a
+   * TLS-inspecting proxy or a re-encrypting load balancer. Default `tls.cert`.
+   */
+  iisCertificate?: string;
+  /** Send a CHALLENGE without TargetInfo (NEGOTIATE_TARGET_INFO clear, an empty field), as some front ends do. */
+  noTargetInfo?: boolean;
+}
+
+/** What one AUTHENTICATE message with a right NTProofStr carried, as this server read it. */
+export interface ReceivedAuthenticate {
+  /** The AvIds of the AV pairs in the NTLMv2 response, in order, MsvAvEOL (0) included. */
+  avIds: number[];
+  /** MsvAvChannelBindings (10): absent, the MD5 this server computes for its certificate, or something else. */
+  channelBindings: "absent" | "right" | "wrong";
 }
 
 export interface LoggedRequest {
@@ -62,6 +79,8 @@ export interface LoggedRequest {
 export interface NdesServer {
   url: string;
   log: LoggedRequest[];
+  /** Every AUTHENTICATE whose NTProofStr was right, in order. */
+  authenticates: ReceivedAuthenticate[];
   close(): Promise<void>;
 }
 
@@ -80,19 +99,20 @@ function avPair(id: number, value: Buffer): Buffer {
   return Buffer.concat([h, value]);
 }
 
-function challengeMessage(serverChallenge: Buffer, domain: string, timestamp: Buffer | undefined): { msg: Buffer; targetInfo: Buffer } {
+function challengeMessage(serverChallenge: Buffer, domain: string, timestamp: Buffer | undefined, noTargetInfo = false): { msg: Buffer; targetInfo: Buffer } {
   const targetName = u16(domain);
   const pairs = [avPair(2, u16(domain)), avPair(1, u16("NDES01")), avPair(4, u16("corp.example")), avPair(3, u16("ndes01.corp.example"))];
   if (timestamp) pairs.push(avPair(7, timestamp));
   pairs.push(avPair(0, Buffer.alloc(0)));
-  const targetInfo = Buffer.concat(pairs);
+  const targetInfo = noTargetInfo ? Buffer.alloc(0) : Buffer.concat(pairs);
   const head = Buffer.alloc(48);
   SIG.copy(head, 0);
   head.writeUInt32LE(2, 8);
   head.writeUInt16LE(targetName.length, 12);
   head.writeUInt16LE(targetName.length, 14);
   head.writeUInt32LE(48, 16);
-  head.writeUInt32LE((0xe0898205 | TARGET_INFO) >>> 0, 20); // Unicode, request target, NTLM, always sign, domain, ESS, target info, 128, key exch, 56
+  // Unicode, request target, NTLM, always sign, domain, ESS, target info (unless noTargetInfo), 128, key exch, 56
+  head.writeUInt32LE(noTargetInfo ? (0xe0898205 & ~TARGET_INFO) >>> 0 : (0xe0898205 | TARGET_INFO) >>> 0, 20);
   serverChallenge.copy(head, 24);
   head.writeUInt16LE(targetInfo.length, 40);
   head.writeUInt16LE(targetInfo.length, 42);
@@ -123,12 +143,26 @@ function avPairs(b: Buffer): [number, Buffer][] | undefined {
 }
 
 /**
+ * The hash RFC 5929 §4.1 names for a certificate: that of its signature algorithm, SHA-256 for MD5 or SHA-1. The
+ * algorithm is read by the OpenSSL CLI (`x509 -text`), not by @scep/core or src/ntlm, so the two cannot agree by
+ * sharing a fault.
+ */
+function endPointHash(certPem: string): string {
+  const text = execFileSync("openssl", ["x509", "-noout", "-text"], { input: certPem, encoding: "utf8" });
+  const alg = /Signature Algorithm:\s*(\S+)/.exec(text)?.[1] ?? "";
+  const sha2 = /sha-?(224|256|384|512)/i.exec(alg)?.[1];
+  if (sha2) return `sha${sha2}`;
+  if (/sha1|md5/i.test(alg)) return "sha256";
+  throw new Error(`ndes-server: no tls-server-end-point hash for signature algorithm ${alg}`);
+}
+
+/**
  * MD5 of the gss_channel_bindings_struct (RFC 2744 §3.11, as SSPI hashes it: four zero address fields, then the
- * application data's length and bytes) whose application data is `tls-server-end-point:` and the SHA-256 of the
- * certificate (RFC 5929 §4.1: the test certificate is signed with ecdsa-with-SHA256).
+ * application data's length and bytes) whose application data is `tls-server-end-point:` and the hash of the
+ * certificate (RFC 5929 §4.1: that of its signature algorithm, see endPointHash).
  */
 function channelBindingsHash(certPem: string): Buffer {
-  const data = Buffer.concat([Buffer.from("tls-server-end-point:", "latin1"), createHash("sha256").update(new X509Certificate(certPem).raw).digest()]);
+  const data = Buffer.concat([Buffer.from("tls-server-end-point:", "latin1"), createHash(endPointHash(certPem)).update(new X509Certificate(certPem).raw).digest()]);
   const length = Buffer.alloc(4);
   length.writeUInt32LE(data.length, 0);
   return createHash("md5").update(Buffer.concat([Buffer.alloc(16), length, data])).digest();
@@ -142,7 +176,7 @@ interface ConnState {
 }
 
 /** Checks an AUTHENTICATE message against the connection's challenge and the known password. */
-async function verifyAuthenticate(msg: Buffer, st: ConnState, o: NdesServerOptions): Promise<boolean> {
+async function verifyAuthenticate(msg: Buffer, st: ConnState, o: NdesServerOptions, binding: Buffer | undefined, received: ReceivedAuthenticate[]): Promise<boolean> {
   if (!st.serverChallenge || !st.targetInfo) return false; // no NEGOTIATE on this connection
   if (msg.length < 64 || !msg.subarray(0, 8).equals(SIG) || msg.readUInt32LE(8) !== 3) return false;
   const lm = field(msg, 12);
@@ -166,12 +200,13 @@ async function verifyAuthenticate(msg: Buffer, st: ConnState, o: NdesServerOptio
   // The client's AV pairs: ours, each as sent, plus any it adds (MsvAvChannelBindings) before MsvAvEOL.
   const theirs = avPairs(blob.subarray(28));
   if (!theirs) return false;
+  const bindings = theirs.find(([id]) => id === 10)?.[1];
+  received.push({ avIds: theirs.map(([id]) => id), channelBindings: !bindings ? "absent" : binding && bindings.equals(binding) ? "right" : "wrong" });
   for (const [id, value] of avPairs(st.targetInfo) ?? []) {
     if (id !== 0 && !theirs.some(([i, v]) => i === id && v.equals(value))) return false;
   }
-  if (o.extendedProtection && o.tls) {
-    const bindings = theirs.find(([id]) => id === 10)?.[1];
-    if (!bindings || !bindings.equals(channelBindingsHash(o.tls.cert))) return false;
+  if (o.extendedProtection && binding) {
+    if (bindings ? !bindings.equals(binding) : o.extendedProtection !== "accept") return false;
   }
   const clientChallenge = blob.subarray(16, 24);
   if (st.timestamp) {
@@ -200,6 +235,8 @@ function offers(o: NdesServerOptions): string[] {
 /** Starts the server on 127.0.0.1, on a free port. */
 export async function startNdesServer(o: NdesServerOptions): Promise<NdesServer> {
   const log: LoggedRequest[] = [];
+  const authenticates: ReceivedAuthenticate[] = [];
+  const binding = o.tls ? channelBindingsHash(o.iisCertificate ?? o.tls.cert) : undefined;
   const conns = new WeakMap<Socket, ConnState>();
   let nextConn = 1;
 
@@ -268,7 +305,7 @@ export async function startNdesServer(o: NdesServerOptions): Promise<NdesServer>
         if (!ntlmOffered) return unauthorized(res, offers(o));
         st.serverChallenge = randomBytes(8);
         st.timestamp = o.serverTimestamp ? randomBytes(8) : undefined;
-        const { msg, targetInfo } = challengeMessage(st.serverChallenge, o.domain, st.timestamp);
+        const { msg, targetInfo } = challengeMessage(st.serverChallenge, o.domain, st.timestamp, o.noTargetInfo);
         st.targetInfo = targetInfo;
         entry.outcome = "challenge";
         const name = scheme === "ntlm" ? "NTLM" : "Negotiate";
@@ -282,7 +319,7 @@ export async function startNdesServer(o: NdesServerOptions): Promise<NdesServer>
       }
       if (type === 3) {
         entry.auth = "AUTHENTICATE";
-        const ok = ntlmOffered && (await verifyAuthenticate(token, st, o));
+        const ok = ntlmOffered && (await verifyAuthenticate(token, st, o, binding, authenticates));
         st.serverChallenge = undefined; // one AUTHENTICATE per CHALLENGE
         if (ok) return serve(req, res, entry);
         return unauthorized(res, offers(o));
@@ -304,6 +341,7 @@ export async function startNdesServer(o: NdesServerOptions): Promise<NdesServer>
   return {
     url: `${o.tls ? "https" : "http"}://127.0.0.1:${port}/certsrv/mscep_admin/`,
     log,
+    authenticates,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
