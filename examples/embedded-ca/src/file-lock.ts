@@ -19,6 +19,8 @@
 // so none can undo another waiter's lock (the rename-aside-and-put-back this replaces could, with three waiters). A
 // lock file of an earlier version (a regular file at `path`) is judged the same way and removed by unlink(2), which
 // cannot remove a directory: once a current holder's directory stands at `path`, a late unlink fails and is ignored.
+// A caller that passes `takeOverOtherHosts: false` takes over only a holder that reads and names a gone process of this
+// host: another host's holder (its pid cannot be checked) or an unreadable holder file counts as held for it.
 // A waiter prepares its directory (`<path>.<nonce>.tmp`) before it waits; one killed while waiting (or crashed before
 // its rename) leaves it behind. The first take of each lock in a process removes those prepared directories of this
 // host whose holder file names a process that is gone (never one without a readable holder file: that may be a live
@@ -36,6 +38,14 @@ import { processRuns, processStartTime } from "./process-identity.js";
 export interface FileLockOptions {
   /** How long to wait for a holder that runs before giving up, in ms; default 10 000. */
   waitMs?: number;
+  /**
+   * Whether a holder this host cannot prove gone is taken over as stale, as a waiter does: one named on another host
+   * (whose pid cannot be checked from here) and an unreadable holder file. Default true. With false such a lock
+   * counts as held (waited for up to `waitMs`, then refused), and only a lock whose holder file reads and names a
+   * process of this host that is gone is taken over: for a caller that may delete what the holder is writing, such
+   * as openFileCa's sweep of the fixed-name temporary files.
+   */
+  takeOverOtherHosts?: boolean;
 }
 
 interface Holder {
@@ -214,8 +224,22 @@ function* sweepPrepared(path: string): Steps<void> {
   }
 }
 
-/** Takes the lock at `path`; returns the nonce its holder file is named after. */
-function* acquire(path: string, waitMs: number): Steps<string> {
+/** Whether `entry` keeps the lock held: its holder runs, or (`provenOnly`) it is not proved gone on this host. */
+function holds(entry: Entry, provenOnly: boolean): boolean {
+  if (entry.holder === undefined) return provenOnly;
+  return live(entry.holder) || (provenOnly && entry.holder.host !== hostname());
+}
+
+function holderText(holder: Holder | undefined): string {
+  if (holder === undefined) return "an unreadable holder";
+  return holder.host === hostname() ? `pid ${holder.pid}` : `pid ${holder.pid} on host ${holder.host}`;
+}
+
+/**
+ * Takes the lock at `path`; returns the nonce its holder file is named after. With `provenOnly`, a holder is taken over
+ * only when its file reads and names a gone process of this host.
+ */
+function* acquire(path: string, waitMs: number, provenOnly = false): Steps<string> {
   const started = processStartTime(process.pid);
   const nonce = randomBytes(8).toString("hex");
   const mine: Holder = { pid: process.pid, host: hostname(), nonce, ...(started === undefined ? {} : { started }) };
@@ -236,12 +260,12 @@ function* acquire(path: string, waitMs: number): Steps<string> {
       }
       const entries = yield* look(path);
       if (entries === undefined) continue;
-      const holder = entries.find((entry) => entry.holder !== undefined && live(entry.holder))?.holder;
-      if (holder === undefined) {
+      const holding = entries.find((entry) => holds(entry, provenOnly));
+      if (holding === undefined) {
         yield* takeOver(path, entries);
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`${path} is held by pid ${holder.pid} for over ${waitMs / 1000} s`);
+      if (Date.now() > deadline) throw new Error(`${path} is held by ${holderText(holding.holder)} for over ${waitMs / 1000} s`);
       yield { op: "sleep", path, ms: Math.min(2 + round, 20) };
     }
   } catch (e) {
@@ -267,15 +291,15 @@ function* released(path: string, nonce: string): Steps<void> {
  * @param run - the critical section.
  * @param options - {@link FileLockOptions}.
  * @returns what `run` resolved to.
- * @throws Error (the file system's, or "`path` is held by pid N for over 10 s") when the lock cannot be taken; callers
- * turn it into their own typed error. What `run` threw.
+ * @throws Error (the file system's, or "`path` is held by pid N [on host H] for over 10 s") when the lock cannot be
+ * taken; callers turn it into their own typed error. What `run` threw.
  * @example
  * ```ts
  * await withFileLock(join(dataDir, "ca.crl.lock"), async () => publish(crl));
  * ```
  */
 export async function withFileLock<T>(path: string, run: () => Promise<T>, options: FileLockOptions = {}): Promise<T> {
-  const nonce = await driveAsync(acquire(path, options.waitMs ?? 10_000));
+  const nonce = await driveAsync(acquire(path, options.waitMs ?? 10_000, options.takeOverOtherHosts === false));
   try {
     return await run();
   } finally {
@@ -291,15 +315,15 @@ export async function withFileLock<T>(path: string, run: () => Promise<T>, optio
  * @param run - the critical section.
  * @param options - {@link FileLockOptions}.
  * @returns what `run` returned.
- * @throws Error (the file system's, or "`path` is held by pid N for over 10 s") when the lock cannot be taken. What
- * `run` threw.
+ * @throws Error (the file system's, or "`path` is held by pid N [on host H] for over 10 s") when the lock cannot be
+ * taken. What `run` threw.
  * @example
  * ```ts
  * withFileLockSync(`${lockFile}.guard`, () => rewrite(lockFile), { waitMs: 5_000 });
  * ```
  */
 export function withFileLockSync<T>(path: string, run: () => T, options: FileLockOptions = {}): T {
-  const nonce = driveSync(acquire(path, options.waitMs ?? 10_000));
+  const nonce = driveSync(acquire(path, options.waitMs ?? 10_000, options.takeOverOtherHosts === false));
   try {
     return run();
   } finally {

@@ -7,7 +7,8 @@
 //   Removed when their host is this one and their pid no longer runs (removeLeftoverTemps).
 // - replaceFileUnderLock: one fixed name per file, `<file>.tmp`, written only while `<file>'s lock` is held
 //   (revocations.jsonl, crl-numbers, unsettled.jsonl under their own locks; ca.crl and ca.crl.json under ca.crl.lock).
-//   Removed under that lock, taken without waiting: a holder that runs is writing it now, and renames it itself.
+//   Removed under that lock, taken without waiting: a holder that runs is writing it now, and renames it itself; and
+//   only when the lock is free or its holder is a gone process of this host (another host's holder may be running).
 // The issuance index and epochs/ are written in place (O_APPEND, O_EXCL): no temporary files.
 import { readdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
@@ -37,9 +38,10 @@ const LOCKED_TEMPS: ReadonlyMap<string, string> = new Map([
 /**
  * Removes what crashed processes of this host left in `dataDir` (best effort: a failure leaves the rest for the next
  * open): the temporary files of publishFileExclusive in `dataDir` and, with `certificateFiles`, in `certs/.tmp`; and
- * the fixed-name temporary files whose lock it takes at once. The first open of a data directory without
- * `certs/.tmp` (made by an earlier version, which wrote its temporary copies into certs/ itself) reads certs/ once for
- * those, then creates `certs/.tmp`; later opens never read certs/.
+ * the fixed-name temporary files whose lock it takes at once (free, or held by a gone process of this host; never one
+ * held on another host). The first open of a data directory without `certs/.tmp` (made by an earlier version, which
+ * wrote its temporary copies into certs/ itself) reads certs/ once for those, then creates `certs/.tmp`; later opens
+ * never read certs/.
  * @throws the file system's error when `certs/.tmp` cannot be created (the caller's STORAGE_FAILED)
  */
 export async function removeLeftovers(dataDir: string, certificateFiles: boolean): Promise<void> {
@@ -53,7 +55,9 @@ export async function removeLeftovers(dataDir: string, certificateFiles: boolean
   for (const name of names) {
     const lock = LOCKED_TEMPS.get(name);
     if (lock === undefined) continue;
-    await withFileLock(join(dataDir, lock), () => unlink(join(dataDir, name)), { waitMs: 0 }).catch(() => undefined);
+    // Never a lock held on another host (its pid cannot be checked here) or with an unreadable holder: taking that over
+    // would delete the file its holder is writing, and fail its rename.
+    await withFileLock(join(dataDir, lock), () => unlink(join(dataDir, name)), { waitMs: 0, takeOverOtherHosts: false }).catch(() => undefined);
   }
   if (!certificateFiles) return;
   const temps = join(dataDir, CERTS_TEMP_DIR);

@@ -5,7 +5,7 @@
 // `revocations.jsonl.tmp` or `ca.crl.json.tmp` of a compaction or publication cut short) were never removed.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -20,6 +20,18 @@ const gone = spawnSync(process.execPath, ["-e", ""]).pid!;
 /** publishFileExclusive's temporary name for `name`, of `tag`'s host and process `pid`. */
 const tempName = (name: string, pid: number, tag = host): string => `.${name}.tmp-${tag}-${pid}-0123456789ab`;
 const LONG_AGO = new Date("2000-01-01T00:00:00Z");
+
+/**
+ * Makes `lock` held by `holder` as file-lock.ts records a holder: a directory with one `holder-<nonce>.json` (pid, host,
+ * nonce); `holder` a string is written as the file's text. Returns the holder file's path.
+ */
+function holdLock(lock: string, holder: { pid: number; host: string } | string): string {
+  const nonce = "0123456789abcdef";
+  mkdirSync(lock);
+  const file = join(lock, `holder-${nonce}.json`);
+  writeFileSync(file, typeof holder === "string" ? holder : `${JSON.stringify({ ...holder, nonce })}\n`);
+  return file;
+}
 
 /**
  * Marks `dir` so that a read of its entries shows: its atime put before its mtime, which (relatime, the default mount
@@ -123,5 +135,33 @@ describe("temporary files a crash left, at the next open", () => {
     // The lock released, the next open removes those too.
     await openFileCa({ dataDir });
     expect(readdirSync(dataDir).filter((name) => name.includes(".tmp")).sort()).toEqual([liveKey, elsewhere].sort());
+  });
+
+  it("a fixed-name one whose lock is held on another host (a shared volume) or by an unreadable holder stays, lock and all; one whose holder is a gone process of this host goes", async () => {
+    const dataDir = join(tempDir(), "data");
+    const ca = await openFileCa({ dataDir });
+    const otherHostName = `${hostname()}-not`;
+    // ca.crl.lock held by a process of another host: it may be publishing now (this host cannot check its pid); one
+    // of them by a pid that does not run here, the other by one that does.
+    const crlHolder = holdLock(join(dataDir, "ca.crl.lock"), { pid: gone, host: otherHostName });
+    const revocationsHolder = holdLock(join(dataDir, "revocations.jsonl.lock"), { pid: process.pid, host: otherHostName });
+    // unsettled.jsonl.lock's holder file does not read (a holder that is not proved gone).
+    const unsettledHolder = holdLock(join(dataDir, "unsettled.jsonl.lock"), "");
+    // crl-numbers.lock held by a process of this host that is gone (a kill -9): its crl-numbers.tmp is a leftover.
+    const numbersHolder = holdLock(join(dataDir, "crl-numbers.lock"), { pid: gone, host: hostname() });
+    const kept = ["ca.crl.tmp", "ca.crl.json.tmp", "revocations.jsonl.tmp", "unsettled.jsonl.tmp"];
+    for (const name of [...kept, "crl-numbers.tmp"]) writeFileSync(join(dataDir, name), "being written");
+    const holders = [crlHolder, revocationsHolder, unsettledHolder].map((file) => [file, readFileSync(file, "utf8")]);
+    await openFileCa({ dataDir });
+    // Before: all five went, and the three locks with them (taken over as a waiter does: another host's holder and an
+    // unreadable one count as gone), so the other host's rename of its ca.crl.tmp failed.
+    expect(readdirSync(dataDir).filter((name) => name.endsWith(".tmp")).sort()).toEqual(kept.sort());
+    for (const [file, text] of holders) expect(readFileSync(file!, "utf8")).toBe(text);
+    expect(existsSync(numbersHolder)).toBe(false);
+    expect(existsSync(join(dataDir, "crl-numbers.lock"))).toBe(false);
+    // Other takers of these locks still take over another host's holder, as before (a lock left by a host that is gone
+    // would otherwise stop them for good).
+    expect((await ca.crl()).crlNumber).toBe(1n);
+    expect(existsSync(crlHolder)).toBe(false);
   });
 });
