@@ -147,6 +147,19 @@ describe("RFC 5652 §6.2.1: an envelope that names an RA's negative serial by it
     expect(hex(rep.certificates[0]!.spki)).toBe(hex(negativeSigner.certificate.spki));
   });
 
+  it("readCertRep with a pinned root whose serial equals the RA's by value only: the RA the SignerInfo names byte for byte signs, not the root", async () => {
+    // The root re-issued with serial 00 FD 31 … (the positive number), the RA it issued FD 31 …: one issuer Name. A
+    // by-value match among the pins must not win over the RA's byte-for-byte match among the message's certificates.
+    const root = await withSerialOctets(ca.cert.der, UNSIGNED, ca.keys.privateKey);
+    const envelope = envelopeNaming(device.csr, raCert, der.raw(der.parse(raCert.issuerAndSerialNumber())));
+    const body = await pkcsReq(negativeSigner, der.raw(der.parse(negativeSigner.certificate.issuerAndSerialNumber())), envelope, "BY-VALUE-PIN-1");
+    const res = await postPki(raServer, "/scep", body);
+    expect(res.status).toBe(200);
+    const rep = await readCertRep(new Uint8Array(await res.arrayBuffer()), { decrypter: negativeSigner, caCertificates: [root, raCert], trustedSigners: [root] });
+    expect(rep.status).toBe("SUCCESS");
+    expect(hex(rep.signerCertificate.der)).toBe(hex(raCert.der));
+  });
+
   it("an envelope naming a serial no configured key has → FAILURE badMessageCheck, as before", async () => {
     const envelope = envelopeNaming(device.csr, raCert, issuerAndSerial(raCert, new Uint8Array([0x00, 0xfd])));
     const body = await pkcsReq(negativeSigner, der.raw(der.parse(negativeSigner.certificate.issuerAndSerialNumber())), envelope, "BY-VALUE-RID-NO");

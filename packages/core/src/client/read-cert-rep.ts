@@ -8,7 +8,7 @@ import type { FailInfo } from "../errors.js";
 import { Asn1Error, CertRepError, ScepError } from "../errors.js";
 import { equalBytes } from "../lib/der.js";
 import { uniqueCertificates } from "../lib/unique-ders.js";
-import { findSigner, parseSignedData, signerAlgorithms, verifySignerInfo } from "../cms/signed-data.js";
+import { findNamed, parseSignedData, signerAlgorithms, verifySignerInfo } from "../cms/signed-data.js";
 import { openEnvelope, parseEnvelopedData } from "../cms/enveloped-data.js";
 import type { Decrypter } from "../keys/key.js";
 import { Certificate, unreadableCertificatePart } from "../x509/certificate.js";
@@ -130,8 +130,11 @@ export async function readCertRep(bytes: Uint8Array, options: ReadCertRepOptions
     const si = sd.signerInfos[0];
     if (!si || sd.signerInfos.length !== 1) throw new CertRepError("a CertRep has exactly one SignerInfo");
     const candidates = [...sd.certificates, ...(options.caCertificates ?? []).map((c) => Certificate.from(c))];
-    // A pinned client looks among the certificates that chain to its pin first (another certificate may carry the same key identifier).
-    const signer = (options.trustedSigners && findSigner(si.sid, options.trustedSigners)) || findSigner(si.sid, candidates);
+    // A pinned client looks among the certificates that chain to its pin first (another certificate may carry the same key
+    // identifier); byte for byte in both lists before a serial by value in either (findSigner's order).
+    const trusted = options.trustedSigners ?? [];
+    const signer =
+      findNamed(si.sid, trusted, false) ?? findNamed(si.sid, candidates, false) ?? findNamed(si.sid, trusted, true) ?? findNamed(si.sid, candidates, true);
     if (!signer) throw new CertRepError("the CertRep's signer certificate is neither in the message nor among the CA certificates");
     readable(signer, "signer certificate");
     if (options.trustedSigners && !options.trustedSigners.some((t) => equalBytes(t.der, signer.der) || (t.isCa && signer.isIssuedBy(t)))) {
