@@ -36,10 +36,10 @@
  * interleaved that way, the floor's garbage (SignJobs, cipher objects, output
  * Buffers: little JS heap, costly to collect) is freed by the scavenges the
  * messages' JS heap starts and billed to the messages (~10 µs a message here),
- * and no collection ever falls in the floor's stretches. A third figure runs
- * the own-garbage rounds again against the floor in message order: each
- * message's operations in turn, in the order the codec needs them, on that
- * message's requester key and content cipher, where the batched floor runs
+ * and no collection ever falls in the floor's stretches. A third figure pairs
+ * each own-garbage round with one against the floor in message order: each
+ * message's operations in turn, in the order the codec needs them, on the
+ * requests' own requester keys and content ciphers (the messages' mix), where the batched floor runs
  * twenty of one operation back to back on one requester's key (warm caches and
  * branch predictors no message gets).
  */
@@ -407,7 +407,8 @@ async function benchCa(bits: number): Promise<Summary> {
   }
 
   // The same floor in message order: one message's operations at a time, in the order decodePkiMessage and buildCertRep
-  // need them, each on that message's inputs (its requester's key and signature, its content cipher), where
+  // need them, each on a request's inputs (its requester's key and signature, its content cipher; the same mix of
+  // requesters and ciphers as the messages), where
   // wholeFloors runs each kind of operation n times in a row on one requester's inputs. Running twenty RSA signatures
   // back to back keeps OpenSSL's code and the key's tables in the caches and the branch predictors trained on one
   // operation; a message cannot do that, and no codec could: the first measurements (2026-12-07, a bare loop of the
@@ -438,7 +439,7 @@ async function benchCa(bits: number): Promise<Summary> {
     () => crypto.sign("sha256", signData, caPrivate).length, // the CertRep
   ];
 
-  /** `n` whole crypto floors, each one message's operations in message order on its own inputs (an await after each, as `cost` does). */
+  /** `n` whole crypto floors, each one message's operations in message order on its own inputs (an await after each operation). */
   async function orderedFloors(n: number, from: number): Promise<void> {
     for (let i = 0; i < n; i++) {
       const f = orderedInputs[(from + i) % orderedInputs.length]!;
@@ -599,15 +600,19 @@ async function benchCa(bits: number): Promise<Summary> {
   const STRETCH = Number(process.env.BENCH_STRETCH ?? Math.max(20, Math.round(200 * (2048 / bits) ** 3)));
   const OWN_ROUNDS = Number(process.env.BENCH_OWN_ROUNDS ?? 30);
   type OwnRow = { message: Cost; floor: Cost; messageGc: number; floorGc: number };
-  /** The own-garbage rounds against one way of running the floor: `floors(n, from)` runs n whole floors. */
-  async function ownGarbageRounds(floors: (n: number, from: number) => Promise<void>): Promise<OwnRow[]> {
-    const own: OwnRow[] = [];
-    minorGcNow(); // the first stretch starts on an empty young generation too
-    const ownWindows: { from: number; to: number; side: "message" | "floor"; round: number }[] = [];
-    let served = 0;
-    for (let r = 0; r < OWN_ROUNDS; r++) {
-      const chunks = Math.ceil(STRETCH / CHUNK);
-      const row = { message: { wall: 0, cpu: 0 }, floor: { wall: 0, cpu: 0 }, messageGc: 0, floorGc: 0 };
+  // Each round runs twice, once against the batched floor and once against the floor in message order (which of the
+  // two first alternates too): drift over the run weighs on both ratios alike.
+  const own: OwnRow[] = [];
+  const ordered: OwnRow[] = [];
+  const ownWindows: { from: number; to: number; side: "message" | "floor"; row: OwnRow }[] = [];
+  const floorsOf = { batched: (n: number): Promise<void> => wholeFloors(n), "message order": orderedFloors };
+  minorGcNow(); // the first stretch starts on an empty young generation too
+  let served = 0;
+  for (let r = 0; r < OWN_ROUNDS; r++) {
+    const chunks = Math.ceil(STRETCH / CHUNK);
+    for (const kind of Math.floor(r / 2) % 2 === 0 ? (["batched", "message order"] as const) : (["message order", "batched"] as const)) {
+      const floors = floorsOf[kind];
+      const row: OwnRow = { message: { wall: 0, cpu: 0 }, floor: { wall: 0, cpu: 0 }, messageGc: 0, floorGc: 0 };
       for (const side of r % 2 === 0 ? (["message", "floor"] as const) : (["floor", "message"] as const)) {
         const c0 = process.cpuUsage();
         const from = performance.now();
@@ -627,25 +632,22 @@ async function benchCa(bits: number): Promise<Summary> {
         const b = process.cpuUsage(b0);
         const n = chunks * CHUNK;
         row[side] = { wall: (to - from - bWall) / n, cpu: (cpu.user + cpu.system - b.user - b.system) / 1000 / n };
-        ownWindows.push({ from, to, side, round: r });
+        ownWindows.push({ from, to, side, row });
       }
-      own.push(row);
-      served += chunks * CHUNK;
+      (kind === "batched" ? own : ordered).push(row);
       if (process.env.BENCH_VERBOSE) log(
-        `own-garbage round ${r + 1} (${r % 2 === 0 ? "messages first" : "floor first"}): message ${us(row.message.wall)} wall, ${us(row.message.cpu)} CPU; ` +
+        `own-garbage round ${r + 1}, ${kind} floor (${r % 2 === 0 ? "messages first" : "floor first"}): message ${us(row.message.wall)} wall, ${us(row.message.cpu)} CPU; ` +
           `floor ${us(row.floor.wall)} wall, ${us(row.floor.cpu)} CPU; codec / floor ${(row.message.wall / row.floor.wall).toFixed(3)} wall, ${(row.message.cpu / row.floor.cpu).toFixed(3)} CPU`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 20)); // GC entries are delivered on a later turn of the event loop
-    gcEntries.push(...gcObserver.takeRecords());
-    for (const w of ownWindows) {
-      const pause = gcEntries.filter((e) => e.startTime >= w.from && e.startTime < w.to).reduce((a, e) => a + e.duration, 0);
-      own[w.round]![w.side === "message" ? "messageGc" : "floorGc"] = pause / (Math.ceil(STRETCH / CHUNK) * CHUNK);
-    }
-    return own;
+    served += chunks * CHUNK;
   }
-  const own = await ownGarbageRounds((n) => wholeFloors(n));
-  const ordered = await ownGarbageRounds(orderedFloors);
+  await new Promise((resolve) => setTimeout(resolve, 20)); // GC entries are delivered on a later turn of the event loop
+  gcEntries.push(...gcObserver.takeRecords());
+  for (const w of ownWindows) {
+    const pause = gcEntries.filter((e) => e.startTime >= w.from && e.startTime < w.to).reduce((a, e) => a + e.duration, 0);
+    w.row[w.side === "message" ? "messageGc" : "floorGc"] = pause / (Math.ceil(STRETCH / CHUNK) * CHUNK);
+  }
   const ownMed = (f: (a: OwnRow) => number, rows: OwnRow[] = own): number => median(rows.map(f));
   const quartiles = (xs: number[]): string => {
     const sorted = [...xs].sort((x, y) => x - y);
@@ -668,7 +670,7 @@ async function benchCa(bits: number): Promise<Summary> {
   const orderedRatioCpu = ownMed((a) => a.message.cpu / a.floor.cpu, ordered);
   const orderedVerdict = orderedRatioWall <= 1.1 && orderedRatioCpu <= 1.1 ? "met" : "NOT met";
   log(
-    `the floor in message order (each message's operations in turn, on its own requester's key and cipher; the same ${OWN_ROUNDS} own-garbage rounds): ` +
+    `the floor in message order (each message's operations in turn, on the same mix of requester keys and ciphers as the messages; ${OWN_ROUNDS} own-garbage rounds, each next to one of the rounds above): ` +
       `messages ${us(ownMed((a) => a.message.wall, ordered))} wall, ${us(ownMed((a) => a.message.cpu, ordered))} CPU; ` +
       `floor ${us(ownMed((a) => a.floor.wall, ordered))} wall, ${us(ownMed((a) => a.floor.cpu, ordered))} CPU ` +
       `(${(ownMed((a) => a.floor.cpu, ordered) / ownMed((a) => a.floor.cpu)).toFixed(3)} × the batched floor's CPU)`,
@@ -822,7 +824,7 @@ log();
 log(`## Summary by CA key size (issue 13 goals 2 and 5; load average now ${loadavg().map((l) => l.toFixed(2)).join(" ")})`);
 log();
 log(
-  `| CA key | message wall | message CPU | sign | decrypt | crypto floor (CPU) | codec / floor, wall | codec / floor, CPU | message-order floor, wall | message-order floor, CPU | interleaved, wall | interleaved, CPU | JS heap per message | GC per message |`,
+  `| CA key | message wall | message CPU | sign | decrypt | crypto floor (CPU) | codec / floor, wall | codec / floor, CPU | codec / message-order floor, wall | codec / message-order floor, CPU | interleaved, wall | interleaved, CPU | JS heap per message | GC per message |`,
 );
 log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
 for (const s of summaries) {
