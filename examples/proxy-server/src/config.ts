@@ -1,7 +1,8 @@
 // The example proxy's configuration: a JSON file (the upstream CAs) plus flags and environment variables
 // (where to listen, the admin token, Redis). Flags override environment variables, which override the file.
 // Read and checked before anything heavy loads, so mistakes show at once, one line each (exit 2).
-import { resolve } from "node:path";
+import { readFileSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { DEFAULT_REDIS_START_TIMEOUT_SECONDS, MAX_REDIS_START_TIMEOUT_SECONDS, bearerTokenProblem, invokingDirectory } from "@scep-examples/server-kit/config";
 import { parseFlags } from "@scep-examples/server-kit/flags";
 import { hostProblem } from "@scep-examples/server-kit/listen-failure";
@@ -55,6 +56,8 @@ export interface ProxyConfig {
   upstreamTimeoutMs: number;
   /** Slow-client and flood bounds of the HTTP server (file key `http`; see {@link HTTP_DEFAULTS}). */
   http: ProxyHttpLimits;
+  /** How the proxy fetches NDES admin pages (file key `ndesAccess`): only what the file sets (else @scep/proxy's defaults). */
+  ndesAccess: NdesAccess;
   /** Bearer token of the admin API (env `PROXY_ADMIN_TOKEN` only; at least 16 characters, visible ASCII). */
   adminToken: string;
   /** Profile records and one-time challenges live there when set (several proxy processes share them). */
@@ -96,6 +99,24 @@ export interface ProxyHttpLimits {
   maxConnections: number;
   /** Retry-After (seconds) of that 503. */
   retryAfterSeconds: number;
+}
+
+/**
+ * The file's `ndesAccess` object, for @scep/proxy's `NdesChallengeSource` (the fetch of each `cas[].ndes.adminUrl`).
+ * A key is present only when the file sets it.
+ */
+export interface NdesAccess {
+  /** Send the TLS channel binding (MsvAvChannelBindings) over https (library default true; false behind a TLS-inspecting proxy). */
+  channelBinding?: boolean;
+  /** Deadline of one admin page fetch, NTLM handshake included, in ms (library default 30 000). */
+  timeoutMs?: number;
+  /** `caFile`, absolute (relative paths are resolved against the configuration file's directory). */
+  caFile?: string;
+  /**
+   * The PEM text of `caFile` (read at start): the CA certificates https admin URLs are verified against, as
+   * NdesChallengeSource's `tls.ca` (Node's `ca`: they replace Node's built-in CAs for that fetch).
+   */
+  ca?: string;
 }
 
 /** Defaults of the file's `http` object (`requestTimeoutMs` defaults to upstreamTimeoutMs + 30 000). */
@@ -144,7 +165,8 @@ export function usage(program: string): string {
 type Env = Readonly<Record<string, string | undefined>>;
 
 const KEYS = {
-  file: ["port", "host", "publicUrl", "path", "defaultCa", "maxBodyBytes", "upstreamTimeoutMs", "http", "forwardResends", "cas"],
+  file: ["port", "host", "publicUrl", "path", "defaultCa", "maxBodyBytes", "upstreamTimeoutMs", "http", "ndesAccess", "forwardResends", "cas"],
+  ndesAccess: ["channelBinding", "timeoutMs", "caFile"],
   http: ["headersTimeoutMs", "requestTimeoutMs", "bodyTimeoutMs", "keepAliveTimeoutMs", "maxInFlight", "maxConnections", "retryAfterSeconds"],
   ca: ["name", "type", "url", "challengeTtlMs", "exemptPlatforms", "challenge", "challengeEnv", "ndes", "smallstep"],
   ndes: ["adminUrl", "username", "password", "passwordEnv", "domain"],
@@ -267,6 +289,39 @@ function parseCa(i: number, value: unknown, env: Env): UpstreamCa {
 }
 
 /**
+ * The file's `ndesAccess` object (absent: `{}`): `caFile` is resolved against `baseDir` (the configuration file's
+ * directory) and read now, so a missing or certificate-less bundle is a start-up line rather than a failed fetch.
+ */
+function parseNdesAccess(value: unknown, baseDir: string): NdesAccess {
+  const access: NdesAccess = {};
+  if (value === undefined) return access;
+  const o = object("ndesAccess", value);
+  onlyKeys("ndesAccess", o, KEYS.ndesAccess);
+  if (o.channelBinding !== undefined) access.channelBinding = fileBool("ndesAccess.channelBinding", o.channelBinding);
+  // As NdesChallengeSource takes it (a timer's range).
+  if (o.timeoutMs !== undefined) access.timeoutMs = int("ndesAccess.timeoutMs", o.timeoutMs, 1, 2_147_483_647);
+  const caFile = str("ndesAccess.caFile", o.caFile, { optional: true });
+  if (caFile !== undefined) {
+    const file = resolve(baseDir, caFile);
+    let pem: string;
+    try {
+      // Not a directory or /dev/zero, and at most 1 MiB (a system's whole CA bundle is a few hundred KB).
+      const stat = statSync(file);
+      if (!stat.isFile()) throw new ConfigError(`ndesAccess.caFile ${file}: not a regular file`);
+      if (stat.size > MAX_CONFIG_BYTES) throw new ConfigError(`ndesAccess.caFile ${file}: larger than ${MAX_CONFIG_BYTES} bytes: a PEM bundle of CA certificates is a few hundred KB at most`);
+      pem = readFileSync(file, "utf8");
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      throw new ConfigError(`ndesAccess.caFile: cannot read ${file}: ${fileErrorReason(e)}`);
+    }
+    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError(`ndesAccess.caFile ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+    access.caFile = file;
+    access.ca = pem;
+  }
+  return access;
+}
+
+/**
  * `text` (a value given where NAME=URL was expected) with any URL user information (`//user:password@`) shown as
  * `//…@`, for an error line: a URL given without its `NAME=` (or with a `?query=` read as one) may hold credentials.
  */
@@ -380,7 +435,9 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
       if (http[key] > http.requestTimeoutMs) throw new ConfigError(`http.${key} (${http[key]} ms) must not exceed http.requestTimeoutMs (${http.requestTimeoutMs} ms)`);
     }
 
-    return { cas, defaultCa, path, upstreamTimeoutMs, http };
+    const ndesAccess = parseNdesAccess(file.ndesAccess, dirname(configPath));
+
+    return { cas, defaultCa, path, upstreamTimeoutMs, http, ndesAccess };
   });
   const [portSrc, port] = get("--port", "PORT");
   const [hostSrc, host] = get("--host", "HOST");
@@ -423,6 +480,7 @@ export function parseConfig(argv: readonly string[], env: Env, options: { cwd?: 
     maxBodyBytes: listen.maxBodyBytes!,
     upstreamTimeoutMs: fromFile.upstreamTimeoutMs,
     http: fromFile.http,
+    ndesAccess: fromFile.ndesAccess,
     adminToken,
     redisUrl,
     redisKeyPrefix,

@@ -49,6 +49,20 @@ export function caConfigs(config: ProxyConfig): CaConfig[] {
   }));
 }
 
+/**
+ * The NDES challenge source as the file's `ndesAccess` says: only the keys it sets are passed (the rest are
+ * @scep/proxy's defaults: channel binding on, 30 s, the system's CAs plus NODE_EXTRA_CA_CERTS).
+ */
+function ndesChallengeSource(config: ProxyConfig, now: () => Date): NdesChallengeSource {
+  const { channelBinding, timeoutMs, ca } = config.ndesAccess;
+  return new NdesChallengeSource({
+    now,
+    ...(channelBinding === undefined ? {} : { channelBinding }),
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(ca === undefined ? {} : { tls: { ca } }),
+  });
+}
+
 /** The address cannot be had (port in use, privileged port, no such local address): a configuration mistake, exit 2. */
 export class ListenError extends Error {
   override readonly name = "ListenError";
@@ -119,7 +133,7 @@ export async function startProxy(config: ProxyConfig, options: { log?: (entry: R
     profiles: stores.profiles,
     challenges: stores.challenges,
     // For CAs configured with `ndes` / `smallstep` access: the challenge is fetched when the MDM registers.
-    challengeSources: { ndes: new NdesChallengeSource({ now }), smallstep: new SmallstepChallengeSource({ now }) },
+    challengeSources: { ndes: ndesChallengeSource(config, now), smallstep: new SmallstepChallengeSource({ now }) },
     deviceChallenges: new Map(config.cas.flatMap((ca) => (ca.challenge === undefined ? [] : [[ca.name, ca.challenge] as const]))),
     proxyBase: () => scepBase,
     events,

@@ -3,7 +3,7 @@
  * windows, secrets by variable), flags over environment over file, and one
  * clear line for every mistake.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -11,6 +11,8 @@ import { ConfigError, parseConfig, SETTINGS, usage, type ProxyConfig } from "../
 
 const TOKEN = "0123456789abcdef-token";
 const CORP = { name: "corp", type: "custom", url: "http://127.0.0.1:8080/scep" };
+/** A PEM block as `ndesAccess.caFile` needs one (the proxy reads it as text; Node parses it at the first https fetch). */
+const PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2FGaWxlVGVzdENlcnRpZmljYXRlMAoGCCqGSM49BAMC\n-----END CERTIFICATE-----\n";
 
 function parse(file: unknown, env: Record<string, string> = {}, argv: string[] = []): ProxyConfig {
   const result = parseConfig(argv, { PROXY_ADMIN_TOKEN: TOKEN, ...env }, { cwd: "/srv", readFile: () => (typeof file === "string" ? file : JSON.stringify(file)) });
@@ -40,6 +42,7 @@ describe("proxy-server configuration", () => {
       maxBodyBytes: 2 * 1024 * 1024,
       upstreamTimeoutMs: 30_000,
       http: { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, bodyTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000, maxInFlight: 512, maxConnections: 4096, retryAfterSeconds: 1 },
+      ndesAccess: {},
       adminToken: TOKEN,
       redisUrl: undefined,
       redisKeyPrefix: "scep-proxy:",
@@ -181,6 +184,15 @@ describe("proxy-server configuration", () => {
     ["a host with a port", { cas: [CORP] }, {}, ["--host", "localhost:8090"], '--host takes an address or host name without a port (e.g. 127.0.0.1, localhost or ::1; the port is --port), got "localhost:8090"'],
     ["a host with a port in the file", { cas: [CORP], host: "127.0.0.1:8090" }, {}, [], 'host takes an address or host name without a port (e.g. 127.0.0.1, localhost or ::1; the port is --port), got "127.0.0.1:8090"'],
     ["a non-Redis URL", { cas: [CORP] }, { SCEP_REDIS_URL: "http://x" }, [], "SCEP_REDIS_URL must be a redis:// or rediss:// URL"],
+    ["an ndesAccess that is not an object", { cas: [CORP], ndesAccess: true }, {}, [], "ndesAccess must be a JSON object"],
+    ["an unknown ndesAccess key", { cas: [CORP], ndesAccess: { caCert: "ca.pem" } }, {}, [], 'ndesAccess: unknown key "caCert" (allowed: channelBinding, timeoutMs, caFile)'],
+    ["a channelBinding that is not a boolean", { cas: [CORP], ndesAccess: { channelBinding: "false" } }, {}, [], 'ndesAccess.channelBinding must be true or false, got "false"'],
+    ["an NDES fetch deadline of 0 ms", { cas: [CORP], ndesAccess: { timeoutMs: 0 } }, {}, [], "ndesAccess.timeoutMs must be an integer from 1 to 2147483647, got 0"],
+    ["a fractional NDES fetch deadline", { cas: [CORP], ndesAccess: { timeoutMs: 1.5 } }, {}, [], "ndesAccess.timeoutMs must be an integer from 1 to 2147483647, got 1.5"],
+    ["an NDES fetch deadline past a timer's range", { cas: [CORP], ndesAccess: { timeoutMs: 2_147_483_648 } }, {}, [], "ndesAccess.timeoutMs must be an integer from 1 to 2147483647, got 2147483648"],
+    ["an empty caFile", { cas: [CORP], ndesAccess: { caFile: "" } }, {}, [], "ndesAccess.caFile must be a non-empty string"],
+    ["a caFile that does not exist", { cas: [CORP], ndesAccess: { caFile: "/nonexistent/ndes-ca.pem" } }, {}, [], "ndesAccess.caFile: cannot read /nonexistent/ndes-ca.pem: no such file (ENOENT)"],
+    ["a caFile that is not a regular file", { cas: [CORP], ndesAccess: { caFile: "/dev/zero" } }, {}, [], "ndesAccess.caFile /dev/zero: not a regular file"],
     ["an unknown http key", { cas: [CORP], http: { timeout: 1 } }, {}, [], 'http: unknown key "timeout" (allowed: headersTimeoutMs, requestTimeoutMs, bodyTimeoutMs, keepAliveTimeoutMs, maxInFlight, maxConnections, retryAfterSeconds)'],
     ["no in-flight request allowed", { cas: [CORP], http: { maxInFlight: 0 } }, {}, [], "http.maxInFlight must be an integer from 1 to 1000000, got 0"],
     ["a body timeout past the request timeout", { cas: [CORP], http: { requestTimeoutMs: 1000, headersTimeoutMs: 500, bodyTimeoutMs: 2000 } }, {}, [], "http.bodyTimeoutMs (2000 ms) must not exceed http.requestTimeoutMs (1000 ms)"],
@@ -228,6 +240,28 @@ describe("proxy-server configuration", () => {
       const result = (): unknown => parseConfig(["--config", dir], { PROXY_ADMIN_TOKEN: TOKEN });
       expect(result).toThrow(new ConfigError(`${dir}: not a regular file`));
       expect(() => parseConfig(["--config", "/dev/zero"], { PROXY_ADMIN_TOKEN: TOKEN })).toThrow(new ConfigError("/dev/zero: not a regular file"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("ndesAccess: channelBinding, timeoutMs and caFile, each only when given; caFile resolved against the file's directory and read at start", () => {
+    const dir = mkdtempSync(join(tmpdir(), "proxy-config-"));
+    try {
+      mkdirSync(join(dir, "certs"));
+      writeFileSync(join(dir, "certs", "ndes-ca.pem"), PEM);
+      const at = (ndesAccess: unknown): ProxyConfig => parse({ cas: [CORP], ndesAccess }, {}, ["--config", join(dir, "proxy.json")]);
+      expect(parse({ cas: [CORP], ndesAccess: {} }).ndesAccess).toEqual({});
+      expect(parse({ cas: [CORP], ndesAccess: { channelBinding: false } }).ndesAccess).toEqual({ channelBinding: false });
+      expect(parse({ cas: [CORP], ndesAccess: { channelBinding: true, timeoutMs: 15_000 } }).ndesAccess).toEqual({ channelBinding: true, timeoutMs: 15_000 });
+      // Relative: against the configuration file's directory, not the working directory (/srv here).
+      expect(at({ caFile: "certs/ndes-ca.pem" }).ndesAccess).toEqual({ caFile: join(dir, "certs", "ndes-ca.pem"), ca: PEM });
+      expect(at({ caFile: join(dir, "certs", "ndes-ca.pem"), timeoutMs: 5_000 }).ndesAccess).toEqual({ timeoutMs: 5_000, caFile: join(dir, "certs", "ndes-ca.pem"), ca: PEM });
+      // A file without a certificate (a key, say), or a directory: one line at start, not a failed fetch later.
+      writeFileSync(join(dir, "key.pem"), "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n");
+      expect(() => at({ caFile: "key.pem" })).toThrow(new ConfigError(`ndesAccess.caFile ${join(dir, "key.pem")} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`));
+      expect(() => at({ caFile: "certs" })).toThrow(new ConfigError(`ndesAccess.caFile ${join(dir, "certs")}: not a regular file`));
+      expect(() => at({ caFile: "missing.pem" })).toThrow(new ConfigError(`ndesAccess.caFile: cannot read ${join(dir, "missing.pem")}: no such file (ENOENT)`));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -36,7 +36,7 @@ export interface NdesChallengeSourceOptions {
   allowBasicOverHttp?: boolean;
   /** Largest admin page read, in bytes. Default 1 MiB. An integer from 1 to 1 073 741 824 (bytes), else `ProxyConfigError` (`ERR_PROXY_CONFIG`) from the constructor. */
   maxBodyBytes?: number;
-  /** TLS settings for `https:` admin URLs: extra CA certificates (PEM), verification. */
+  /** TLS settings for `https:` admin URLs: `ca`, the CA certificates (PEM) to verify against instead of Node's built-in list (Node's `ca`), and `rejectUnauthorized`. */
   tls?: { ca?: string | string[]; rejectUnauthorized?: boolean };
   /**
    * Over `https:` admin URLs, send the TLS channel binding in the NTLM AUTHENTICATE message (MsvAvChannelBindings,

@@ -74,7 +74,7 @@ export interface NtlmHttpGetOptions {
   maxBodyBytes?: number;
   /** Clock for the NTLMv2 timestamp when the server's CHALLENGE carries none. Default `() => new Date()`. */
   now?: () => Date;
-  /** TLS settings for `https:` URLs: extra CA certificates (PEM) and whether to verify the server. */
+  /** TLS settings for `https:` URLs: `ca`, the CA certificates (PEM) to verify against instead of Node's built-in list (Node's `ca`), and whether to verify the server. */
   tls?: { ca?: string | string[]; rejectUnauthorized?: boolean };
   /**
    * Over `https:`, add the connection's channel binding to the NTLM AUTHENTICATE message (MsvAvChannelBindings,
