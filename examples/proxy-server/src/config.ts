@@ -1,6 +1,7 @@
 // The example proxy's configuration: a JSON file (the upstream CAs) plus flags and environment variables
 // (where to listen, the admin token, Redis). Flags override environment variables, which override the file.
 // Read and checked before anything heavy loads, so mistakes show at once, one line each (exit 2).
+import { X509Certificate } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { DEFAULT_REDIS_START_TIMEOUT_SECONDS, MAX_REDIS_START_TIMEOUT_SECONDS, bearerTokenProblem, invokingDirectory } from "@scep-examples/server-kit/config";
@@ -314,7 +315,16 @@ function parseNdesAccess(value: unknown, baseDir: string): NdesAccess {
       if (e instanceof ConfigError) throw e;
       throw new ConfigError(`ndesAccess.caFile: cannot read ${file}: ${fileErrorReason(e)}`);
     }
-    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError(`ndesAccess.caFile ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+    const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) throw new ConfigError(`ndesAccess.caFile ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+    // Each one parsed now: a damaged bundle is a line at start, not a TLS error at the first registration.
+    blocks.forEach((block, i) => {
+      try {
+        new X509Certificate(block);
+      } catch {
+        throw new ConfigError(`ndesAccess.caFile ${file}: certificate ${i + 1} of ${blocks.length} is not a readable X.509 certificate`);
+      }
+    });
     access.caFile = file;
     access.ca = pem;
   }

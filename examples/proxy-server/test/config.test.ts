@@ -7,12 +7,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { selfSignedLoopbackCert } from "../../../packages/proxy/test/support/tls-cert.js";
 import { ConfigError, parseConfig, SETTINGS, usage, type ProxyConfig } from "../src/config.js";
 
 const TOKEN = "0123456789abcdef-token";
 const CORP = { name: "corp", type: "custom", url: "http://127.0.0.1:8080/scep" };
-/** A PEM block as `ndesAccess.caFile` needs one (the proxy reads it as text; Node parses it at the first https fetch). */
-const PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2FGaWxlVGVzdENlcnRpZmljYXRlMAoGCCqGSM49BAMC\n-----END CERTIFICATE-----\n";
+/** A CA certificate as `ndesAccess.caFile` needs one (each block is parsed at start). */
+const PEM = selfSignedLoopbackCert().cert;
 
 function parse(file: unknown, env: Record<string, string> = {}, argv: string[] = []): ProxyConfig {
   const result = parseConfig(argv, { PROXY_ADMIN_TOKEN: TOKEN, ...env }, { cwd: "/srv", readFile: () => (typeof file === "string" ? file : JSON.stringify(file)) });
@@ -260,6 +261,9 @@ describe("proxy-server configuration", () => {
       // A file without a certificate (a key, say), or a directory: one line at start, not a failed fetch later.
       writeFileSync(join(dir, "key.pem"), "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n");
       expect(() => at({ caFile: "key.pem" })).toThrow(new ConfigError(`ndesAccess.caFile ${join(dir, "key.pem")} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`));
+      // A damaged block (a truncated copy): refused at start too, naming which block.
+      writeFileSync(join(dir, "damaged.pem"), `${PEM}-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2FGaWxl\n-----END CERTIFICATE-----\n`);
+      expect(() => at({ caFile: "damaged.pem" })).toThrow(new ConfigError(`ndesAccess.caFile ${join(dir, "damaged.pem")}: certificate 2 of 2 is not a readable X.509 certificate`));
       expect(() => at({ caFile: "certs" })).toThrow(new ConfigError(`ndesAccess.caFile ${join(dir, "certs")}: not a regular file`));
       expect(() => at({ caFile: "missing.pem" })).toThrow(new ConfigError(`ndesAccess.caFile: cannot read ${join(dir, "missing.pem")}: no such file (ENOENT)`));
     } finally {
