@@ -2,7 +2,6 @@
 // (where to listen, the admin token, Redis). Flags override environment variables, which override the file.
 // Read and checked before anything heavy loads, so mistakes show at once, one line each (exit 2).
 import { X509Certificate } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { DEFAULT_REDIS_START_TIMEOUT_SECONDS, MAX_REDIS_START_TIMEOUT_SECONDS, bearerTokenProblem, invokingDirectory } from "@scep-examples/server-kit/config";
 import { parseFlags } from "@scep-examples/server-kit/flags";
@@ -307,12 +306,9 @@ function parseNdesAccess(value: unknown, baseDir: string): NdesAccess {
     let pem: string;
     try {
       // Not a directory or /dev/zero, and at most 1 MiB (a system's whole CA bundle is a few hundred KB).
-      const stat = statSync(file);
-      if (!stat.isFile()) throw new ConfigError(`ndesAccess.caFile ${file}: not a regular file`);
-      if (stat.size > MAX_CONFIG_BYTES) throw new ConfigError(`ndesAccess.caFile ${file}: larger than ${MAX_CONFIG_BYTES} bytes: a PEM bundle of CA certificates is a few hundred KB at most`);
-      pem = readFileSync(file, "utf8");
+      pem = readConfigFileText(file);
     } catch (e) {
-      if (e instanceof ConfigError) throw e;
+      if (e instanceof ConfigFileRefused) throw new ConfigError(`ndesAccess.caFile ${file}: ${e.message}`);
       throw new ConfigError(`ndesAccess.caFile: cannot read ${file}: ${fileErrorReason(e)}`);
     }
     const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
