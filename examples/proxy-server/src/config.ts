@@ -7,6 +7,7 @@ import { DEFAULT_REDIS_START_TIMEOUT_SECONDS, MAX_REDIS_START_TIMEOUT_SECONDS, b
 import { parseFlags } from "@scep-examples/server-kit/flags";
 import { hostProblem } from "@scep-examples/server-kit/listen-failure";
 import { ConfigFileRefused, MAX_CONFIG_BYTES, readConfigFileText } from "@scep-examples/server-kit/config-file";
+import { UnreadablePemCertificate, parsePemCertificates } from "@scep-examples/server-kit/pem-certificates";
 import { fileErrorReason } from "@scep-examples/server-kit/file-error";
 import { keyPrefixProblem } from "@scep/redis";
 
@@ -311,16 +312,16 @@ function parseNdesAccess(value: unknown, baseDir: string): NdesAccess {
       if (e instanceof ConfigFileRefused) throw new ConfigError(`ndesAccess.caFile ${file}: ${e.message}`);
       throw new ConfigError(`ndesAccess.caFile: cannot read ${file}: ${fileErrorReason(e)}`);
     }
-    const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
-    if (blocks.length === 0) throw new ConfigError(`ndesAccess.caFile ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
-    // Each one parsed now: a damaged bundle is a line at start, not a TLS error at the first registration.
-    blocks.forEach((block, i) => {
-      try {
-        new X509Certificate(block);
-      } catch {
-        throw new ConfigError(`ndesAccess.caFile ${file}: certificate ${i + 1} of ${blocks.length} is not a readable X.509 certificate`);
-      }
-    });
+    // Each one parsed now (by OpenSSL, as TLS will): a damaged bundle is a line at start, not a TLS error at the
+    // first registration.
+    let count: number;
+    try {
+      count = parsePemCertificates(pem, (der) => new X509Certificate(der)).length;
+    } catch (e) {
+      if (e instanceof UnreadablePemCertificate) throw new ConfigError(`ndesAccess.caFile ${file}: certificate ${e.index} of ${e.count} is not a readable X.509 certificate`);
+      throw e;
+    }
+    if (count === 0) throw new ConfigError(`ndesAccess.caFile ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
     access.caFile = file;
     access.ca = pem;
   }

@@ -4,8 +4,7 @@ import { readFile } from "node:fs/promises";
 import { Certificate } from "@scep/core";
 import { ConfigError } from "./config.js";
 import { fileErrorReason } from "./file-error.js";
-
-const BLOCK = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
+import { UnreadablePemCertificate, parsePemCertificates } from "./pem-certificates.js";
 
 /**
  * The certificates of a PEM file, in file order (the next CA first, then any RA certificates for it).
@@ -22,13 +21,12 @@ export async function readNextCa(path: string, from = "--next-ca-cert/SCEP_NEXT_
   } catch (e) {
     throw new ConfigError(`${from}: cannot read ${path}: ${fileErrorReason(e)}`, { showUsage: false });
   }
-  const certs: Certificate[] = [];
-  for (const m of text.matchAll(BLOCK)) {
-    try {
-      certs.push(Certificate.from(Buffer.from(m[1]!.replace(/\s+/g, ""), "base64")));
-    } catch {
-      throw new ConfigError(`${from}: ${path}: certificate ${certs.length + 1} cannot be parsed`, { showUsage: false });
-    }
+  let certs: Certificate[];
+  try {
+    certs = parsePemCertificates(text, (der) => Certificate.from(der));
+  } catch (e) {
+    if (e instanceof UnreadablePemCertificate) throw new ConfigError(`${from}: ${path}: ${e.message}`, { showUsage: false });
+    throw e;
   }
   if (certs.length === 0) throw new ConfigError(`${from}: ${path} holds no certificate`, { showUsage: false });
   return certs;
