@@ -74,7 +74,7 @@ for (let i = 0; i < 20; i++) {
   }
 }
 
-type Key = Pick<InstanceType<Codec["LocalKey"]>, "certificate" | "sign" | "decrypt">;
+type Key = Pick<B.LocalKey, "certificate" | "sign" | "decrypt">;
 
 /**
  * BENCH_PRIVATE=precomputed: a key whose two private operations answer at once with what they would compute (each
@@ -82,7 +82,7 @@ type Key = Pick<InstanceType<Codec["LocalKey"]>, "certificate" | "sign" | "decry
  * measured against the ~150 µs of the codec's other work instead of ~700 µs: about three times the resolution. The
  * replies' signatures are then not valid; only the codec's cost is measured.
  */
-async function precomputed(codec: Codec, ca: InstanceType<Codec["LocalKey"]>): Promise<Key> {
+async function precomputed(codec: Codec, ca: B.LocalKey): Promise<Key> {
   const contentKeys: Uint8Array[] = [];
   for (const r of requests) {
     let cek: Uint8Array | undefined;
