@@ -10,6 +10,9 @@
  * (`@scep/intune` binds the token's device_name to it) and a webhook read the
  * first CN, as OpenSSL does, while Go's crypto/x509 reads the last, so a
  * relying party could take the certificate for a device nothing checked.
+ * Also always refused: an RSA key no CA may certify (CA/Browser Forum BR
+ * §6.1.6: an exponent below 3 or even, a modulus with a factor below 752),
+ * whose self-signature may prove nothing (exponent 1 "signs" any message).
  *
  * @module
  */
@@ -18,7 +21,7 @@ import { SID_URI_PREFIX, isSidOtherName, isSidUri, isWellFormedSidUri, requested
 import { id_at_commonName, id_ce_subjectAltName, id_ms_ntds_ca_security_ext, id_ms_ntds_objectsid } from "../oids.js";
 import { nameAttributeCount, nameProblem } from "../x509/name.js";
 import { findExtension, generalNamesProblem } from "../x509/extensions.js";
-import { publicKeyProblem } from "../x509/certificate-builder.js";
+import { publicKeyProblem, weakPublicKeyProblem } from "../x509/certificate-builder.js";
 
 /** SAN types a CSR may request. @group Server */
 export type SanType = "dns" | "email" | "ip" | "uri" | "upn";
@@ -74,6 +77,9 @@ export function checkCsrPolicy(csr: CertificationRequest, policy: CsrPolicy = {}
   if (commonNames > 1) return `the subject holds ${commonNames} commonNames (CN): readers differ on which one names the device`;
   const keyProblem = publicKeyProblem(csr.spki);
   if (keyProblem) return `the public key cannot be certified (RFC 5280 §4.1.2.7): ${keyProblem}`;
+  // An RSA key OpenSSL reads but no CA may certify: exponent 1 "signs" anything, so its self-signature proved nothing.
+  const weakKey = weakPublicKeyProblem(csr.spki);
+  if (weakKey) return `weak RSA key (CA/Browser Forum BR §6.1.6): ${weakKey}`;
   const san = findExtension(csr.extensions, id_ce_subjectAltName);
   const sanProblem = san && generalNamesProblem(san.value);
   if (sanProblem) return `the subjectAltName is not one a certificate can carry (RFC 5280 §4.2.1.6): ${sanProblem}`;

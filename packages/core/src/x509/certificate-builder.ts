@@ -21,6 +21,7 @@ import { type Extension, type KeyUsage, type SubjectAltNames, certificateGeneral
 import { nameProblem, reencodeName } from "./name.js";
 import type { certificateName } from "./name.js"; // named in {@link certificateName} below: no runtime import
 import { requestedSids } from "./windows-sid.js";
+import { rsaPublicKeyProblem } from "./rsa-public-key.js";
 
 /**
  * Options of {@link buildCertificate}.
@@ -186,6 +187,20 @@ function defaultNotBefore(options: BuildCertificateOptions, issuer: Certificate)
   return new Date(Math.max(now.getTime() - backdate, issuer.notBefore.getTime()));
 }
 
+/**
+ * Why the key of a SubjectPublicKeyInfo (as {@link readSpki} reads it) must not be certified: an RSA key
+ * (rsaEncryption or id-RSASSA-PSS) that fails {@link rsaPublicKeyProblem} (CA/Browser Forum BR §6.1.6). Undefined
+ * otherwise.
+ */
+function weakKeyProblem(algorithm: string, key: Uint8Array): string | undefined {
+  if (algorithm !== oids.id_rsaEncryption && algorithm !== oids.id_RSASSA_PSS) return undefined;
+  try {
+    return rsaPublicKeyProblem(key);
+  } catch (cause) {
+    return `not an RSAPublicKey (RFC 8017 §A.1.1): ${(cause as Error).message}`;
+  }
+}
+
 /** The public key algorithm OID of a SubjectPublicKeyInfo, and its subjectPublicKey bits (without the unused-bits octet). */
 function readSpki(spki: der.Tlv, what: string): { algorithm: string; key: Uint8Array } {
   try {
@@ -285,7 +300,9 @@ export async function buildCertificate(options: BuildCertificateOptions): Promis
   }
   const subjectT = sequence(options.subject, "subject");
   checkSubject(options.subject);
-  readSpki(sequence(options.publicKey, "publicKey"), "publicKey");
+  const spki = readSpki(sequence(options.publicKey, "publicKey"), "publicKey");
+  const weak = weakKeyProblem(spki.algorithm, spki.key);
+  if (weak) throw invalid(`publicKey is a weak RSA key (CA/Browser Forum BR §6.1.6): ${weak}`);
   const serial = serialContent(options.serialNumber);
   const notBefore = validTime(defaultNotBefore(options, issuer.certificate), "notBefore");
   const notAfter = validTime(options.notAfter, "notAfter");
@@ -349,6 +366,22 @@ export function publicKeyProblem(spki: Uint8Array): string | undefined {
     const cause = (e as { cause?: unknown }).cause;
     return cause instanceof Error ? `${(e as Error).message}: ${cause.message}` : (e as Error).message;
   }
+}
+
+/**
+ * Why the RSA key of a SubjectPublicKeyInfo (DER) must not be certified although it can be copied: an even or
+ * small-factor modulus, an exponent below 3 or even (CA/Browser Forum BR §6.1.6; see {@link rsaPublicKeyProblem}).
+ * Undefined for a key that passes, for any other key type, and for an SPKI {@link publicKeyProblem} refuses.
+ * @internal
+ */
+export function weakPublicKeyProblem(spki: Uint8Array): string | undefined {
+  let read: { algorithm: string; key: Uint8Array };
+  try {
+    read = readSpki(sequence(spki, "the public key"), "the public key");
+  } catch {
+    return undefined;
+  }
+  return weakKeyProblem(read.algorithm, read.key);
 }
 
 /** Throws when a subject Name would make a certificate that OpenSSL and Go cannot parse ({@link nameProblem}). */
