@@ -1,3 +1,4 @@
+import { dirname, resolve, sep } from "node:path";
 import type { Options } from "tsup";
 
 /**
@@ -24,3 +25,25 @@ export const packageBuild: Options = {
   removeNodeProtocol: false,
   tsconfig: "tsconfig.json",
 };
+
+/**
+ * For a package with a `testing` entry (its conformance suites): the suites' imports of the library's own modules
+ * (`../errors.js`) are built as imports of the package itself (`@scep/proxy`, which Node resolves to the same
+ * `dist/index.js` or `dist/index.cjs` a consumer loads), not bundled again into `dist/testing.*`. Bundled again, the
+ * suite held its own copy of each error class, so `toBeInstanceOf(UpstreamError)` failed on the package's own
+ * upstream once installed (the sources under test in the workspace share one copy and never showed it). Every value
+ * the suites import that way must be exported from the package's index. Used as tsup's `esbuildPlugins`.
+ */
+export function testingImportsLibrary(packageName: string): NonNullable<Options["esbuildPlugins"]>[number] {
+  const testingDir = `${sep}src${sep}testing${sep}`;
+  return {
+    name: "testing-imports-library",
+    setup(build) {
+      build.onResolve({ filter: /^\.\.?\// }, (args) => {
+        if (!args.importer.includes(testingDir)) return undefined;
+        if (resolve(dirname(args.importer), args.path).includes(testingDir)) return undefined;
+        return { path: packageName, external: true };
+      });
+    },
+  };
+}

@@ -29,7 +29,7 @@
  *   KEEP_TMP=1 keeps the temp dir for inspection.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
@@ -219,6 +219,46 @@ const SMOKE = {
   },
 };
 
+/**
+ * Test files run with the workspace's vitest in the consumer project against a package's installed `./testing` entry:
+ * each README's conformance example, so a suite that carries its own copy of the library's classes (its
+ * `toBeInstanceOf(UpstreamError)` then fails on the package's own implementation) fails here.
+ */
+const TESTING = {
+  "@scep/proxy": `
+import { FetchHandlerUpstream, MemoryCaRegistry, MemoryChallengeSource, MemoryProfileStore } from "@scep/proxy";
+import { caRegistryConformance, challengeSourceConformance, profileStoreConformance, upstreamConformance } from "@scep/proxy/testing";
+
+upstreamConformance({
+  name: "in process",
+  create: (handler) => ({ upstream: new FetchHandlerUpstream(handler), ca: { name: "local", type: "custom", url: "http://in-process/scep" } }),
+});
+challengeSourceConformance({
+  name: "fixed",
+  create: ({ now }) => new MemoryChallengeSource({ now, challenge: "8CE317021F690069" }),
+  ok: () => ({ ca: { name: "corp", type: "ndes", url: "https://ndes.corp.example/certsrv/mscep/mscep.dll" }, challenge: "8CE317021F690069" }),
+  failures: [],
+});
+caRegistryConformance({ name: "memory", create: (cas, options) => new MemoryCaRegistry(cas, options) });
+profileStoreConformance({ name: "memory", create: ({ now }) => new MemoryProfileStore({ now }) });
+`,
+};
+
+/**
+ * The package's `./testing` entry as a consumer runs it: the workspace's vitest linked into the consumer project,
+ * running {@link TESTING}'s file there; every test must pass. Returns the step's label.
+ */
+function testingSmoke(pkg, dir) {
+  const body = TESTING[pkg.manifest.name];
+  symlinkSync(join(root, "node_modules", "vitest"), join(dir, "node_modules", "vitest"), "dir");
+  writeFileSync(join(dir, "conformance.test.mjs"), body);
+  const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
+  const { output } = run("./testing conformance", process.execPath, [vitest, "run", "--root", dir, "conformance.test.mjs"], { cwd: dir, env: childEnv({ CI: "1" }) });
+  const passed = /Tests\s+(\d+) passed \((\d+)\)/.exec(output.replace(/\x1b\[[0-9;]*m/g, ""));
+  if (!passed || passed[1] !== passed[2]) throw new CheckError("./testing conformance", "not every test passed", output);
+  return `./testing conformance ${passed[1]} tests ok`;
+}
+
 /** Environment for a child started from here: without pnpm's and npm's own variables (INIT_CWD would move the CLI's relative paths). */
 const childEnv = (extra = {}) => ({
   ...Object.fromEntries(Object.entries(cleanEnv).filter(([k]) => k !== "INIT_CWD" && k !== "NODE_OPTIONS")),
@@ -362,6 +402,7 @@ async function main() {
         if (cli) steps.push(`${await binSmoke(pkg, consumer)} ok`);
         else steps.push(`ESM import + CJS require ${smoke(pkg, consumer)} ok`);
         if (SMOKE[pkg.manifest.name]?.bundle) steps.push(await bundleSmoke(pkg, consumer));
+        if (TESTING[pkg.manifest.name]) steps.push(testingSmoke(pkg, consumer));
         passed++;
         console.log(`✔ ${id}: ${steps.join("; ")} [${((performance.now() - started) / 1000).toFixed(1)}s]`);
       } catch (e) {
