@@ -258,7 +258,9 @@ function encodeExtension(e: Extension): der.Der {
  * GeneralNames, §4.2.1.6; RFC 5280 Appendix A's upper bounds, e.g. a CN of at
  * most 64 characters, and its PrintableString and IA5String attributes:
  * see {@link nameProblem}), not for policy: deciding what to certify is the
- * caller's job. The subject, and each directoryName of a subjectAltName, is
+ * caller's job. One exception: an RSA `publicKey` no CA may certify (CA/Browser
+ * Forum BR §6.1.6: an exponent below 3 or even, a modulus with a factor below
+ * 752) is refused, since its proof of possession may prove nothing. The subject, and each directoryName of a subjectAltName, is
  * written as {@link certificateName} re-encodes it: a PrintableString holding
  * `@`, `_` or `*` becomes a UTF8String with the same text (Go's crypto/x509
  * refuses to parse the certificate otherwise); the other GeneralNames keep
@@ -266,7 +268,8 @@ function encodeExtension(e: Extension): der.Der {
  *
  * @throws InvalidArgumentError `ERR_INVALID_ARGUMENT` for malformed inputs
  * (including `notBefore` together with `backdateMs`, or a `backdateMs` that is not an integer number of ms from 0 to
- * 365 days: `numberOption`'s message, e.g. `backdateMs must be an integer number of milliseconds from 0 to 31536000000 (got NaN)`);
+ * 365 days: `numberOption`'s message, e.g. `backdateMs must be an integer number of milliseconds from 0 to 31536000000 (got NaN)`;
+ * a weak RSA key: `publicKey is a weak RSA key (CA/Browser Forum BR §6.1.6): public exponent 1 is below 3`);
  * whatever `issuer.sign` throws (e.g. `ERR_UNSUPPORTED_ALGORITHM` for a key
  * that cannot make the requested signature).
  *
