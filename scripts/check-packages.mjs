@@ -220,40 +220,24 @@ const SMOKE = {
 };
 
 /**
- * Test files run with the workspace's vitest in the consumer project against a package's installed `./testing` entry:
- * each README's conformance example, so a suite that carries its own copy of the library's classes (its
- * `toBeInstanceOf(UpstreamError)` then fails on the package's own implementation) fails here.
+ * A package's README conformance example (the file `examples/quick-start` holds word for word), run with the
+ * workspace's vitest in the consumer project against the installed `./testing` entry: a suite that carries its own
+ * copy of the library's classes (its `toBeInstanceOf(UpstreamError)` then fails on the package's own implementation)
+ * fails here. Only examples that run as they are (the others declare stores of the reader's own).
  */
 const TESTING = {
-  "@scep/proxy": `
-import { FetchHandlerUpstream, MemoryCaRegistry, MemoryChallengeSource, MemoryProfileStore } from "@scep/proxy";
-import { caRegistryConformance, challengeSourceConformance, profileStoreConformance, upstreamConformance } from "@scep/proxy/testing";
-
-upstreamConformance({
-  name: "in process",
-  create: (handler) => ({ upstream: new FetchHandlerUpstream(handler), ca: { name: "local", type: "custom", url: "http://in-process/scep" } }),
-});
-challengeSourceConformance({
-  name: "fixed",
-  create: ({ now }) => new MemoryChallengeSource({ now, challenge: "8CE317021F690069" }),
-  ok: () => ({ ca: { name: "corp", type: "ndes", url: "https://ndes.corp.example/certsrv/mscep/mscep.dll" }, challenge: "8CE317021F690069" }),
-  failures: [],
-});
-caRegistryConformance({ name: "memory", create: (cas, options) => new MemoryCaRegistry(cas, options) });
-profileStoreConformance({ name: "memory", create: ({ now }) => new MemoryProfileStore({ now }) });
-`,
+  "@scep/proxy": "examples/quick-start/src/readme/proxy-conformance.ts",
 };
 
 /**
  * The package's `./testing` entry as a consumer runs it: the workspace's vitest linked into the consumer project,
- * running {@link TESTING}'s file there; every test must pass. Returns the step's label.
+ * running its {@link TESTING} file there; every test must pass. Returns the step's label.
  */
 function testingSmoke(pkg, dir) {
-  const body = TESTING[pkg.manifest.name];
   symlinkSync(join(root, "node_modules", "vitest"), join(dir, "node_modules", "vitest"), "dir");
-  writeFileSync(join(dir, "conformance.test.mjs"), body);
+  writeFileSync(join(dir, "conformance.test.ts"), readFileSync(join(root, TESTING[pkg.manifest.name]), "utf8"));
   const vitest = join(root, "node_modules", "vitest", "vitest.mjs");
-  const { output } = run("./testing conformance", process.execPath, [vitest, "run", "--root", dir, "conformance.test.mjs"], { cwd: dir, env: childEnv({ CI: "1" }) });
+  const { output } = run("./testing conformance", process.execPath, [vitest, "run", "--root", dir, "conformance.test.ts"], { cwd: dir, env: childEnv({ CI: "1" }) });
   const passed = /Tests\s+(\d+) passed \((\d+)\)/.exec(output.replace(/\x1b\[[0-9;]*m/g, ""));
   if (!passed || passed[1] !== passed[2]) throw new CheckError("./testing conformance", "not every test passed", output);
   return `./testing conformance ${passed[1]} tests ok`;

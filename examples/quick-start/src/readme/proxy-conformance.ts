@@ -1,5 +1,5 @@
-import { FetchHandlerUpstream, MemoryChallengeSource } from "@scep/proxy";
-import { challengeSourceConformance, upstreamConformance } from "@scep/proxy/testing";
+import { FetchHandlerUpstream, MemoryCaRegistry, MemoryChallengeSource, MemoryProfileStore } from "@scep/proxy";
+import { caRegistryConformance, challengeSourceConformance, profileStoreConformance, upstreamConformance } from "@scep/proxy/testing";
 
 upstreamConformance({
   name: "in process",
@@ -11,3 +11,5 @@ challengeSourceConformance({
   ok: () => ({ ca: { name: "corp", type: "ndes", url: "https://ndes.corp.example/certsrv/mscep/mscep.dll" }, challenge: "8CE317021F690069" }),
   failures: [],
 });
+caRegistryConformance({ name: "memory", create: (cas, options) => new MemoryCaRegistry(cas, options) });
+profileStoreConformance({ name: "memory", create: ({ now }) => new MemoryProfileStore({ now }) });
