@@ -35,13 +35,15 @@ export const packageBuild: Options = {
  * the suites import that way must be exported from the package's index. Used as tsup's `esbuildPlugins`.
  */
 export function testingImportsLibrary(packageName: string): NonNullable<Options["esbuildPlugins"]>[number] {
-  const testingDir = `${sep}src${sep}testing${sep}`;
+  // tsup runs in the package's directory (pnpm's build and prepack scripts): its own src/testing, as an absolute
+  // prefix, so that a clone under some other …/src/testing/ folder does not match every file.
+  const testingDir = resolve("src", "testing") + sep;
   return {
     name: "testing-imports-library",
     setup(build) {
       build.onResolve({ filter: /^\.\.?\// }, (args) => {
-        if (!args.importer.includes(testingDir)) return undefined;
-        if (resolve(dirname(args.importer), args.path).includes(testingDir)) return undefined;
+        if (!args.importer.startsWith(testingDir)) return undefined;
+        if (resolve(dirname(args.importer), args.path).startsWith(testingDir)) return undefined;
         return { path: packageName, external: true };
       });
     },

@@ -316,7 +316,7 @@ function parseNdesAccess(value: unknown, baseDir: string): NdesAccess {
     // first registration.
     let count: number;
     try {
-      count = parsePemCertificates(pem, (der) => new X509Certificate(der)).length;
+      count = parsePemCertificates(pem, (_der, block) => new X509Certificate(block)).length;
     } catch (e) {
       if (e instanceof UnreadablePemCertificate) throw new ConfigError(`ndesAccess.caFile ${file}: certificate ${e.index} of ${e.count} is not a readable X.509 certificate`);
       throw e;

@@ -264,6 +264,10 @@ describe("proxy-server configuration", () => {
       // A damaged block (a truncated copy): refused at start too, naming which block.
       writeFileSync(join(dir, "damaged.pem"), `${PEM}-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2FGaWxl\n-----END CERTIFICATE-----\n`);
       expect(() => at({ caFile: "damaged.pem" })).toThrow(new ConfigError(`ndesAccess.caFile ${join(dir, "damaged.pem")}: certificate 2 of 2 is not a readable X.509 certificate`));
+      // A stray character in a block's base64: Node's base64 decoder would skip it, OpenSSL's PEM reader (as TLS
+      // reads the bundle) does not, so it is refused at start too.
+      writeFileSync(join(dir, "stray.pem"), PEM.replace("\n", "\n!"));
+      expect(() => at({ caFile: "stray.pem" })).toThrow(new ConfigError(`ndesAccess.caFile ${join(dir, "stray.pem")}: certificate 1 of 1 is not a readable X.509 certificate`));
       expect(() => at({ caFile: "certs" })).toThrow(new ConfigError(`ndesAccess.caFile ${join(dir, "certs")}: not a regular file`));
       expect(() => at({ caFile: "missing.pem" })).toThrow(new ConfigError(`ndesAccess.caFile: cannot read ${join(dir, "missing.pem")}: no such file (ENOENT)`));
     } finally {

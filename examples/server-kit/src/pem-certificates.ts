@@ -20,34 +20,38 @@ const BEGIN = "-----BEGIN CERTIFICATE-----";
 const END = "-----END CERTIFICATE-----";
 
 /**
- * The `-----BEGIN CERTIFICATE-----` blocks of PEM text (RFC 7468 §5), in file order, each decoded from base64 to DER
- * and handed to `parse`. Text outside the blocks (explanatory lines, other labels) is skipped; a BEGIN with no END
- * after it ends the scan. One pass over the text: an unterminated block costs no rescan.
+ * The `-----BEGIN CERTIFICATE-----` blocks of PEM text (RFC 7468 §5), in file order, each handed to `parse` both
+ * decoded (DER) and as written (the block's PEM text, armour included). Text outside the blocks (explanatory lines,
+ * other labels) is skipped; a BEGIN with no END after it ends the scan. One pass over the text: an unterminated block
+ * costs no rescan.
+ *
+ * The DER comes from Node's lenient base64 decoder, which skips characters outside the alphabet: a parser that must
+ * judge a block as OpenSSL's TLS will (a stray `!`, an extra line) reads the PEM text instead.
  *
  * @param text - PEM text (a file read as UTF-8).
- * @param parse - Reads one certificate's DER (bytes); throws when it cannot.
+ * @param parse - Reads one certificate from its DER (bytes) or its PEM block (text); throws when it cannot.
  * @returns What `parse` returned for each block; empty when the text holds none (the caller's error to name).
  * @throws UnreadablePemCertificate (its `cause` what `parse` threw) for the first block `parse` refuses.
  *
  * @example
  * ```ts
  * import { X509Certificate } from "node:crypto";
- * const certificates = parsePemCertificates(readFileSync("bundle.pem", "utf8"), (der) => new X509Certificate(der));
+ * const certificates = parsePemCertificates(readFileSync("bundle.pem", "utf8"), (_der, pem) => new X509Certificate(pem));
  * ```
  */
-export function parsePemCertificates<T>(text: string, parse: (der: Buffer) => T): T[] {
-  const bodies: string[] = [];
+export function parsePemCertificates<T>(text: string, parse: (der: Buffer, pem: string) => T): T[] {
+  const blocks: { body: string; pem: string }[] = [];
   for (let begin = text.indexOf(BEGIN); begin >= 0; ) {
     const end = text.indexOf(END, begin + BEGIN.length);
     if (end < 0) break;
-    bodies.push(text.slice(begin + BEGIN.length, end));
+    blocks.push({ body: text.slice(begin + BEGIN.length, end), pem: text.slice(begin, end + END.length) });
     begin = text.indexOf(BEGIN, end + END.length);
   }
-  return bodies.map((body, i) => {
+  return blocks.map(({ body, pem }, i) => {
     try {
-      return parse(Buffer.from(body.replace(/\s+/g, ""), "base64"));
+      return parse(Buffer.from(body.replace(/\s+/g, ""), "base64"), `${pem}\n`);
     } catch (e) {
-      throw new UnreadablePemCertificate(i + 1, bodies.length, { cause: e });
+      throw new UnreadablePemCertificate(i + 1, blocks.length, { cause: e });
     }
   });
 }

@@ -4,12 +4,12 @@
  */
 import { X509Certificate } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { Certificate } from "@scep/core";
+import { Certificate, createSelfSignedSigner, generateRsaKeyPair } from "@scep/core";
 import { UnreadablePemCertificate, parsePemCertificates } from "../src/pem-certificates.js";
-import { selfSignedLoopbackCert } from "../../../packages/proxy/test/support/tls-cert.js";
 
-const A = selfSignedLoopbackCert().cert;
-const B = selfSignedLoopbackCert().cert;
+const keys = await generateRsaKeyPair();
+const A = (await createSelfSignedSigner({ keys, subject: "CN=bundle A" })).certificate.toPem();
+const B = (await createSelfSignedSigner({ keys, subject: "CN=bundle B" })).certificate.toPem();
 const fingerprint = (der: Buffer): string => new X509Certificate(der).fingerprint256;
 
 describe("RFC 7468 §5: the CERTIFICATE blocks of a bundle", () => {
@@ -42,5 +42,15 @@ describe("RFC 7468 §5: the CERTIFICATE blocks of a bundle", () => {
     expect((thrown as Error).cause).toBeInstanceOf(Error);
     // The same bytes through @scep/core's parser: refused at the same place.
     expect(() => parsePemCertificates(`${truncated}${A}`, (der) => Certificate.from(der))).toThrow(new UnreadablePemCertificate(1, 2));
+  });
+
+  it("hands each block's PEM text too, armour included, for a parser as strict as OpenSSL's PEM reader", () => {
+    const blocks: string[] = [];
+    parsePemCertificates(`intro\n${A}between\n${B}`, (_der, pem) => blocks.push(pem));
+    expect(blocks).toEqual([A, B]);
+    // A stray character in the base64: Node's decoder skips it (the DER still reads), OpenSSL's PEM reader does not.
+    const stray = A.replace("\n", "\n!");
+    expect(parsePemCertificates(stray, (der) => new X509Certificate(der).subject)).toEqual(["CN=bundle A"]);
+    expect(() => parsePemCertificates(stray, (_der, pem) => new X509Certificate(pem))).toThrow(new UnreadablePemCertificate(1, 1));
   });
 });

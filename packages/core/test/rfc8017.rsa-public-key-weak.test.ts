@@ -20,8 +20,9 @@ const modulus = Buffer.from((publicKey.export({ format: "jwk" }) as { n: string 
 /** An unsigned big-endian number as a DER INTEGER (a leading zero when its high bit is set). */
 const positive = (bytes: Uint8Array): der.Der => der.tlv(der.Tag.INTEGER, bytes[0]! & 0x80 ? Uint8Array.of(0, ...bytes) : bytes);
 const rsaPublicKey = (n: Uint8Array, e: Uint8Array): Uint8Array => der.encode(der.seq(positive(n), positive(e)));
-const spkiOf = (key: Uint8Array): Uint8Array =>
-  der.encode(der.seq(der.seq(der.oid("1.2.840.113549.1.1.1"), der.tlv(der.Tag.NULL)), der.tlv(der.Tag.BIT_STRING, Uint8Array.of(0, ...key))));
+/** A SubjectPublicKeyInfo of `key` under `algorithm` (default rsaEncryption, NULL parameters). */
+const spkiOf = (key: Uint8Array, algorithm = "1.2.840.113549.1.1.1"): Uint8Array =>
+  der.encode(der.seq(der.seq(der.oid(algorithm), der.tlv(der.Tag.NULL)), der.tlv(der.Tag.BIT_STRING, Uint8Array.of(0, ...key))));
 
 const bytesOf = (n: bigint): Uint8Array => {
   const hex = n.toString(16);
@@ -91,14 +92,19 @@ describe("CA/Browser Forum BR §6.1.6: a CSR for a weak RSA key is not certified
     return der.encode(der.seq(der.int(0), der.seq(der.setOf([der.seq(der.oid("2.5.4.3"), der.utf8("weak-key"))])), spki, der.ctx(0, challenge)));
   }
 
-  it("exponent 1, its self-signature the padded hash (which OpenSSL verifies): FAILURE badRequest, the issue hook not called", async () => {
-    const weak = spkiOf(rsaPublicKey(modulus, Uint8Array.of(1)));
+  // rsaEncryption, and X.500's id-ea-rsa, which OpenSSL (so Node, and the CSR policy's key type) reads as RSA too.
+  it.each([
+    ["rsaEncryption", "1.2.840.113549.1.1.1"],
+    ["id-ea-rsa", "2.5.8.1.1"],
+  ])("exponent 1 under %s, its self-signature the padded hash (which OpenSSL verifies): FAILURE badRequest, the issue hook not called", async (_name, algorithm) => {
+    calls.length = 0;
+    const weak = spkiOf(rsaPublicKey(modulus, Uint8Array.of(1)), algorithm);
     const info = requestInfo(weak);
     const signature = encodedHash(info, modulus.length);
     // The proof of possession holds, for anyone who can hash: that is the fault.
     expect(crypto.verify("sha256", info, crypto.createPublicKey({ key: Buffer.from(weak), format: "der", type: "spki" }), signature)).toBe(true);
-    const algorithm = der.seq(der.oid("1.2.840.113549.1.1.11"), der.tlv(der.Tag.NULL));
-    const csr = der.encode(der.seq(info, algorithm, der.tlv(der.Tag.BIT_STRING, Uint8Array.of(0, ...signature))));
+    const signatureAlgorithm = der.seq(der.oid("1.2.840.113549.1.1.11"), der.tlv(der.Tag.NULL));
+    const csr = der.encode(der.seq(info, signatureAlgorithm, der.tlv(der.Tag.BIT_STRING, Uint8Array.of(0, ...signature))));
     const keys = await importKeyPairPem(privateKey.export({ type: "pkcs8", format: "pem" }) as string);
     const signer = await createSelfSignedSigner({ keys, subject: "CN=weak-key", now: NOW });
     const built = await buildPkcsReq({ csr, signer, recipient: ca.cert, now: NOW });
@@ -110,11 +116,21 @@ describe("CA/Browser Forum BR §6.1.6: a CSR for a weak RSA key is not certified
     expect((await readReply(await postPki(server, "/scep", good.der), good, { decrypter: signer })).status).toBe("SUCCESS");
   });
 
-  it("buildCertificate: ERR_INVALID_ARGUMENT for a modulus with a small factor", async () => {
+  it("buildCertificate: ERR_INVALID_ARGUMENT for a weak key under each RSA algorithm; an EC key is not read as one", async () => {
     const subject = der.encode(der.seq(der.setOf([der.seq(der.oid("2.5.4.3"), der.utf8("weak-key"))])));
-    await expect(buildCertificate({ issuer: ca.key, subject, publicKey: spkiOf(rsaPublicKey(withFactor(3), Uint8Array.of(1, 0, 1))), serialNumber: Uint8Array.of(1), notAfter: new Date(NOW.getTime() + 86_400_000) })).rejects.toMatchObject({
+    const build = (publicKey: Uint8Array) => buildCertificate({ issuer: ca.key, subject, publicKey, serialNumber: Uint8Array.of(1), now: NOW, notAfter: new Date(NOW.getTime() + 86_400_000) });
+    await expect(build(spkiOf(rsaPublicKey(withFactor(3), Uint8Array.of(1, 0, 1))))).rejects.toMatchObject({
       code: "ERR_INVALID_ARGUMENT",
       message: "publicKey is a weak RSA key (CA/Browser Forum BR §6.1.6): the modulus has the factor 3, not two large primes",
     });
+    for (const algorithm of ["1.2.840.113549.1.1.10", "2.5.8.1.1"]) {
+      await expect(build(spkiOf(rsaPublicKey(modulus, Uint8Array.of(1)), algorithm))).rejects.toMatchObject({
+        code: "ERR_INVALID_ARGUMENT",
+        message: "publicKey is a weak RSA key (CA/Browser Forum BR §6.1.6): public exponent 1 is below 3",
+      });
+    }
+    const ec = new Uint8Array(crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "der" }));
+    expect((await build(ec)).spki).toEqual(ec);
+    expect((await build(spkiOf(rsaPublicKey(modulus, Uint8Array.of(1, 0, 1))))).serialNumber).toBeDefined();
   });
 });

@@ -188,12 +188,20 @@ function defaultNotBefore(options: BuildCertificateOptions, issuer: Certificate)
 }
 
 /**
- * Why the key of a SubjectPublicKeyInfo (as {@link readSpki} reads it) must not be certified: an RSA key
- * (rsaEncryption or id-RSASSA-PSS) that fails {@link rsaPublicKeyProblem} (CA/Browser Forum BR §6.1.6). Undefined
+ * The SubjectPublicKeyInfo algorithms whose key is an RSAPublicKey for OpenSSL (and so for Node, which verifies a
+ * CSR's signature with it): rsaEncryption, id-RSASSA-PSS (RFC 4055 §1.2), and X.500's id-ea-rsa (2.5.8.1.1), which
+ * OpenSSL reads as plain RSA. Each must pass the weak-key checks: checking rsaEncryption alone let an exponent-1 key
+ * through under 2.5.8.1.1.
+ */
+const RSA_KEY_ALGORITHMS: ReadonlySet<string> = new Set([oids.id_rsaEncryption, oids.id_RSASSA_PSS, "2.5.8.1.1"]);
+
+/**
+ * Why the key of a SubjectPublicKeyInfo (as {@link readSpki} reads it) must not be certified: an RSA key (any of
+ * {@link RSA_KEY_ALGORITHMS}) that fails {@link rsaPublicKeyProblem} (CA/Browser Forum BR §6.1.6). Undefined
  * otherwise.
  */
 function weakKeyProblem(algorithm: string, key: Uint8Array): string | undefined {
-  if (algorithm !== oids.id_rsaEncryption && algorithm !== oids.id_RSASSA_PSS) return undefined;
+  if (!RSA_KEY_ALGORITHMS.has(algorithm)) return undefined;
   try {
     return rsaPublicKeyProblem(key);
   } catch (cause) {

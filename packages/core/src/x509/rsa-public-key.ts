@@ -53,8 +53,10 @@ function smallFactor(n: bigint): number {
  * Why an RSA public key must not be certified, or undefined when it may.
  *
  * @param rsaPublicKey - RSAPublicKey, DER (RFC 8017 §A.1.1: `SEQUENCE { modulus INTEGER, publicExponent INTEGER }`):
- *   the subjectPublicKey bits of an rsaEncryption or id-RSASSA-PSS SubjectPublicKeyInfo (RFC 4055 §1.2).
- * @returns A short reason (`public exponent 1 is below 3`, `the modulus has the factor 3`, …), or undefined.
+ *   the subjectPublicKey bits of an rsaEncryption, id-RSASSA-PSS (RFC 4055 §1.2) or id-ea-rsa (2.5.8.1.1)
+ *   SubjectPublicKeyInfo.
+ * @returns A short reason (`public exponent 1 is below 3`, `the modulus has the factor 3, not two large primes`, …),
+ *   or undefined.
  * @throws Asn1Error `ERR_ASN1` when the bytes are not an RSAPublicKey.
  * @internal
  */
