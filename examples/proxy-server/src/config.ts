@@ -159,8 +159,11 @@ export const SETTINGS = [
 
 /** `--help` text. */
 export function usage(program: string): string {
-  const rows = SETTINGS.map(([flag, env, def, meaning]) => `  ${(flag || "(env only)").padEnd(18)} ${env.padEnd(22)} ${def.padEnd(21)} ${meaning.replaceAll("`", "")}`);
-  return [`usage: ${program} [options]   (flags override environment variables, which override the file)`, "", `  ${"flag".padEnd(18)} ${"environment".padEnd(22)} ${"default".padEnd(21)} meaning`, ...rows].join("\n");
+  // Each column as wide as its longest entry (`--redis-start-timeout`, `SCEP_REDIS_START_TIMEOUT`), so rows line up.
+  const width = (i: 0 | 1 | 2, head: string) => Math.max(head.length, ...SETTINGS.map((row) => (row[i] || "(env only)").length));
+  const [f, e, d] = [width(0, "flag"), width(1, "environment"), width(2, "default")];
+  const rows = SETTINGS.map(([flag, env, def, meaning]) => `  ${(flag || "(env only)").padEnd(f)} ${env.padEnd(e)} ${def.padEnd(d)} ${meaning.replaceAll("`", "")}`);
+  return [`usage: ${program} [options]   (flags override environment variables, which override the file)`, "", `  ${"flag".padEnd(f)} ${"environment".padEnd(e)} ${"default".padEnd(d)} meaning`, ...rows].join("\n");
 }
 
 type Env = Readonly<Record<string, string | undefined>>;

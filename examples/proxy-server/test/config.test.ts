@@ -152,6 +152,15 @@ describe("proxy-server configuration", () => {
       if (flag) expect(text).toContain(flag);
       expect(text).toContain(env);
     }
+    // The columns line up: each row's environment variable and default start where the header's do (the longest
+    // flag, --redis-start-timeout, pushed its row's columns right).
+    const lines = text.split("\n").slice(2);
+    const header = lines[0]!;
+    for (const [i, [flag, env, def]] of SETTINGS.entries()) {
+      const row = lines[i + 1]!;
+      expect([flag, row.indexOf(` ${env} `) + 1]).toEqual([flag, header.indexOf("environment")]);
+      expect([flag, row.indexOf(` ${def} `, row.indexOf(env) + env.length) + 1]).toEqual([flag, header.indexOf("default")]);
+    }
   });
 
   it.each([
