@@ -208,7 +208,8 @@ export function createAdminApi(o: AdminApiOptions): AdminApi {
     const r = readRegistration(body);
     if (typeof r === "string") return json(400, { error: r });
     const ca = o.cas.get(r.caName ?? o.cas.defaultName ?? "");
-    if (!ca) return json(404, { error: r.caName === undefined ? noDefault : "no CA of that name is configured" });
+    // The names configured, so that an MDM's typo reads at once (the admin API's caller holds the token).
+    if (!ca) return json(404, { error: r.caName === undefined ? noDefault : `no CA of that name is configured (configured: ${o.cas.list().map((c) => c.name).join(", ")})` });
     return { r, ca };
   };
 

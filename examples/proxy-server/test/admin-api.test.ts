@@ -185,7 +185,7 @@ describe("POST /admin/profiles", () => {
     ["an empty hostId", 400, { hostId: "", profileId: "p" }, { error: expect.stringMatching(/^hostId and profileId/) }],
     ["an unknown field", 400, { hostId: "h", profileId: "p", status: "verified" }, { error: expect.stringMatching(/^unknown field "status"/) }],
     ["a fractional challengeRetrievedAt", 400, { hostId: "h", profileId: "p", caName: "ndes", challengeRetrievedAt: 1.5 }, { error: "challengeRetrievedAt must be milliseconds since 1970 (an integer)" }],
-    ["an unknown CA", 404, { hostId: "h", profileId: "p", caName: "other" }, { error: "no CA of that name is configured" }],
+    ["an unknown CA", 404, { hostId: "h", profileId: "p", caName: "other" }, { error: "no CA of that name is configured (configured: corp, ndes, ndes-admin)" }],
     ["a 20 kB body", 400, JSON.stringify({ hostId: "h".repeat(20_000), profileId: "p" }), { error: "the body is larger than 16384 bytes" }],
     // 6,000 characters, 18,000 bytes: the limit counts bytes (it counted characters).
     ["a body of fewer characters than the limit but more bytes", 400, JSON.stringify({ hostId: "€".repeat(6_000), profileId: "p" }), { error: "the body is larger than 16384 bytes" }],
