@@ -21,7 +21,7 @@ import { SID_URI_PREFIX, isSidOtherName, isSidUri, isWellFormedSidUri, requested
 import { id_at_commonName, id_ce_subjectAltName, id_ms_ntds_ca_security_ext, id_ms_ntds_objectsid } from "../oids.js";
 import { nameAttributeCount, nameProblem } from "../x509/name.js";
 import { findExtension, generalNamesProblem } from "../x509/extensions.js";
-import { publicKeyProblem, weakPublicKeyProblem } from "../x509/certificate-builder.js";
+import { publicKeyProblem } from "../x509/certificate-builder.js";
 
 /** SAN types a CSR may request. @group Server */
 export type SanType = "dns" | "email" | "ip" | "uri" | "upn";
@@ -76,10 +76,7 @@ export function checkCsrPolicy(csr: CertificationRequest, policy: CsrPolicy = {}
   const commonNames = nameAttributeCount(csr.subjectDer, id_at_commonName);
   if (commonNames > 1) return `the subject holds ${commonNames} commonNames (CN): readers differ on which one names the device`;
   const keyProblem = publicKeyProblem(csr.spki);
-  if (keyProblem) return `the public key cannot be certified (RFC 5280 §4.1.2.7): ${keyProblem}`;
-  // An RSA key OpenSSL reads but no CA may certify: exponent 1 "signs" anything, so its self-signature proved nothing.
-  const weakKey = weakPublicKeyProblem(csr.spki);
-  if (weakKey) return `weak RSA key (CA/Browser Forum BR §6.1.6): ${weakKey}`;
+  if (keyProblem) return keyProblem;
   const san = findExtension(csr.extensions, id_ce_subjectAltName);
   const sanProblem = san && generalNamesProblem(san.value);
   if (sanProblem) return `the subjectAltName is not one a certificate can carry (RFC 5280 §4.2.1.6): ${sanProblem}`;

@@ -268,9 +268,10 @@ function encodeExtension(e: Extension): der.Der {
  * see {@link nameProblem}), not for policy: deciding what to certify is the
  * caller's job. One exception: an RSA `publicKey` no CA may certify (CA/Browser
  * Forum BR §6.1.6: an exponent below 3 or even, a modulus with a factor below
- * 752) is refused, since its proof of possession may prove nothing. The subject, and each directoryName of a subjectAltName, is
- * written as {@link certificateName} re-encodes it: a PrintableString holding
- * `@`, `_` or `*` becomes a UTF8String with the same text (Go's crypto/x509
+ * 752) is refused, since its proof of possession may prove nothing. The
+ * subject, and each directoryName of a subjectAltName, is written as
+ * {@link certificateName} re-encodes it: a PrintableString holding `@`, `_`
+ * or `*` becomes a UTF8String with the same text (Go's crypto/x509
  * refuses to parse the certificate otherwise); the other GeneralNames keep
  * their bytes.
  *
@@ -365,34 +366,24 @@ export async function buildCertificate(options: BuildCertificateOptions): Promis
 }
 
 /**
- * Why a SubjectPublicKeyInfo (DER) cannot be copied into a certificate (RFC 5280 §4.1.2.7): not a SEQUENCE of an
- * AlgorithmIdentifier and a primitive BIT STRING of whole octets. Undefined when it can.
+ * Why a SubjectPublicKeyInfo (DER) must not be certified, as the CSR policy's one-line reason (undefined when it may):
+ * it cannot be copied into a certificate (RFC 5280 §4.1.2.7: not a SEQUENCE of an AlgorithmIdentifier and a primitive
+ * BIT STRING of whole octets), or it holds an RSA key no CA may certify (CA/Browser Forum BR §6.1.6: an exponent below
+ * 3 or even, a modulus with a factor below 752; see {@link rsaPublicKeyProblem}). One read of the SPKI for both.
  * @internal
  */
 export function publicKeyProblem(spki: Uint8Array): string | undefined {
-  try {
-    readSpki(sequence(spki, "the public key"), "the public key");
-    return undefined;
-  } catch (e) {
-    const cause = (e as { cause?: unknown }).cause;
-    return cause instanceof Error ? `${(e as Error).message}: ${cause.message}` : (e as Error).message;
-  }
-}
-
-/**
- * Why the RSA key of a SubjectPublicKeyInfo (DER) must not be certified although it can be copied: an even or
- * small-factor modulus, an exponent below 3 or even (CA/Browser Forum BR §6.1.6; see {@link rsaPublicKeyProblem}).
- * Undefined for a key that passes, for any other key type, and for an SPKI {@link publicKeyProblem} refuses.
- * @internal
- */
-export function weakPublicKeyProblem(spki: Uint8Array): string | undefined {
   let read: { algorithm: string; key: Uint8Array };
   try {
     read = readSpki(sequence(spki, "the public key"), "the public key");
-  } catch {
-    return undefined;
+  } catch (e) {
+    const cause = (e as { cause?: unknown }).cause;
+    const problem = cause instanceof Error ? `${(e as Error).message}: ${cause.message}` : (e as Error).message;
+    return `the public key cannot be certified (RFC 5280 §4.1.2.7): ${problem}`;
   }
-  return weakKeyProblem(read.algorithm, read.key);
+  // An RSA key OpenSSL reads but no CA may certify: exponent 1 "signs" anything, so its self-signature proved nothing.
+  const weak = weakKeyProblem(read.algorithm, read.key);
+  return weak && `weak RSA key (CA/Browser Forum BR §6.1.6): ${weak}`;
 }
 
 /** Throws when a subject Name would make a certificate that OpenSSL and Go cannot parse ({@link nameProblem}). */
